@@ -1,0 +1,150 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+)
+
+// Store is the storage contract of the ledger: ledger/memory, ledger/sqlite
+// and ledger/postgres implement it, and ledgertest.Run checks that they do.
+// The rules live in Ledger; a store only keeps rows and runs transactions.
+// A store's methods are safe for concurrent use.
+//
+// Integers: amounts, balances and timestamps are at most 2^63 - 1 (the
+// ledger never writes more), so they fit a signed 64-bit column. UserData64
+// uses all 64 bits: SQL stores keep it as the int64 with the same bits.
+// IDs are 16 bytes, big-endian: byte order is numeric order.
+type Store interface {
+	// Update runs fn in one atomic, durable read-write transaction: it
+	// commits when fn returns nil (and returns only once the commit is
+	// durable), and rolls back and returns fn's error otherwise.
+	//
+	// Update may run fn again after a transient failure of the engine (a
+	// serialization failure, a deadlock, or a unique-key violation on insert
+	// caused by a concurrent transaction): fn acts only through tx and
+	// starts from scratch on every call. Stores bound such retries and then
+	// return the last error.
+	//
+	// Isolation: fn's first call is always tx.LastTimestamp, which locks
+	// the ledger's timestamp record until the end of the transaction, so
+	// write transactions are serialized from that point on and every read
+	// after it sees all previously committed writes (PostgreSQL: READ
+	// COMMITTED plus SELECT … FOR UPDATE on that record is enough).
+	Update(ctx context.Context, fn func(tx Tx) error) error
+
+	// View runs fn in a read-only transaction that sees one consistent
+	// snapshot of committed data.
+	View(ctx context.Context, fn func(tx ReadTx) error) error
+
+	// Close releases the store's resources. Calls after Close fail.
+	Close() error
+}
+
+// ReadTx reads a store inside View or Update. Methods that take ids get
+// each ID at most once, in ascending order, and return the rows found in
+// any order; an ID without a row is simply absent from the result (not an
+// error). They may return dst-style fresh slices; the caller owns them.
+type ReadTx interface {
+	// Accounts returns the accounts with the given IDs.
+	Accounts(ids []ID) ([]Account, error)
+
+	// Transfers returns the transfers with the given IDs.
+	Transfers(ids []ID) ([]Transfer, error)
+
+	// AccountTransfers returns the transfers that match f, in ascending
+	// Timestamp order (descending with AccountFilterReversed), at most
+	// f.Limit of them. The ledger passes a normalized filter: f.Limit is in
+	// [1, BatchMax], f.TimestampMin and f.TimestampMax are both set (an
+	// inclusive range, TimestampMax at most TimestampLimit), and at least
+	// one of AccountFilterDebits and AccountFilterCredits is set. A transfer
+	// matches when (Debits is set and DebitAccountID == f.AccountID, or
+	// Credits is set and CreditAccountID == f.AccountID), its Timestamp is
+	// in range, and each of f.UserData128, f.UserData64, f.UserData32 and
+	// f.Code is zero or equal to the transfer's field.
+	AccountTransfers(f AccountFilter) ([]Transfer, error)
+
+	// AccountBalances returns the balance history rows of f.AccountID
+	// (written by Tx.InsertBalances) whose Timestamp is in
+	// [f.TimestampMin, f.TimestampMax], ascending by Timestamp (descending
+	// with AccountFilterReversed), at most f.Limit of them. The filter is
+	// normalized as for AccountTransfers; its other fields are ignored.
+	AccountBalances(f AccountFilter) ([]AccountBalance, error)
+
+	// Pending returns the pending-transfer states with the given IDs.
+	Pending(ids []ID) ([]Pending, error)
+
+	// FailedTransfers returns the failed-transfer records with the given
+	// IDs.
+	FailedTransfers(ids []ID) ([]FailedTransfer, error)
+
+	// ForEachAccount calls fn for every account in ascending ID order and
+	// stops at fn's first error, which it returns.
+	ForEachAccount(fn func(Account) error) error
+
+	// ForEachTransfer calls fn for every transfer in ascending Timestamp
+	// order and stops at fn's first error, which it returns.
+	ForEachTransfer(fn func(Transfer) error) error
+
+	// ForEachPending calls fn for every pending-transfer state in ascending
+	// ID order and stops at fn's first error, which it returns.
+	ForEachPending(fn func(Pending) error) error
+}
+
+// Tx is a read-write transaction inside Store.Update. In one call of fn the
+// ledger calls, in this order: LastTimestamp; reads (ReadTx methods,
+// ExpiredPending); LockAccounts, once; more reads; then the writes, each
+// method at most once, with non-empty slices only. It never reads rows it
+// wrote in the same call, so a store may buffer writes until commit.
+type Tx interface {
+	ReadTx
+
+	// LastTimestamp returns the last timestamp the ledger assigned (0 for a
+	// new store) and locks the record that holds it until the transaction
+	// ends (see Store.Update).
+	LastTimestamp() (uint64, error)
+
+	// SetLastTimestamp records ts, greater than what LastTimestamp
+	// returned, as the last assigned timestamp.
+	SetLastTimestamp(ts uint64) error
+
+	// LockAccounts locks the accounts with the given IDs (ascending, no
+	// duplicates) against concurrent writers until the transaction ends, in
+	// that order (PostgreSQL: SELECT … ORDER BY id FOR UPDATE), and returns
+	// those that exist, as Accounts does.
+	LockAccounts(ids []ID) ([]Account, error)
+
+	// ExpiredPending returns up to limit pending transfers (the Transfer
+	// rows) whose Pending state has Status PendingActive and
+	// 0 < ExpiresAt <= now, in ascending (ExpiresAt, ID) order.
+	ExpiredPending(now uint64, limit int) ([]Transfer, error)
+
+	// InsertAccounts inserts new accounts (their IDs are not yet stored).
+	InsertAccounts(accounts []Account) error
+
+	// UpdateAccounts overwrites the four balance fields and Flags of
+	// existing accounts, found by ID; other fields never change.
+	UpdateAccounts(accounts []Account) error
+
+	// InsertTransfers inserts new transfers (their IDs are not yet stored),
+	// given in ascending Timestamp order. A unique-key violation (a
+	// concurrent transaction inserted the same ID) must make Update roll
+	// back and run fn again.
+	InsertTransfers(transfers []Transfer) error
+
+	// InsertPending inserts the states of new pending transfers.
+	InsertPending(pending []Pending) error
+
+	// UpdatePending overwrites the Status of existing pending states, found
+	// by ID; ExpiresAt never changes.
+	UpdatePending(pending []Pending) error
+
+	// InsertFailed inserts failed-transfer records (their IDs are new).
+	InsertFailed(failed []FailedTransfer) error
+
+	// InsertBalances inserts balance history rows; (AccountID, Timestamp)
+	// is unique.
+	InsertBalances(balances []AccountBalance) error
+}
+
+// ErrClosed is returned by a Ledger or a store used after Close.
+var ErrClosed = errors.New("ledger: closed")
