@@ -1,0 +1,301 @@
+package record
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/veraison/go-cose"
+)
+
+// Errors returned by this package. Errors of Validate, Unmarshal, Open and
+// Verify wrap one of them; a *FieldError names the offending field.
+var (
+	// ErrMalformed: the bytes are not a well-formed, deterministic record
+	// within the size limits, or a field is out of range.
+	ErrMalformed = errors.New("record: malformed")
+	// ErrType: the message holds another record type than the one asked for.
+	ErrType = errors.New("record: wrong record type")
+	// ErrSignature: the signature does not verify under the given key, or
+	// the algorithm is not ES256.
+	ErrSignature = errors.New("record: bad signature")
+	// ErrKey: the key is not an ECDSA P-256 key.
+	ErrKey = errors.New("record: key is not ECDSA P-256")
+)
+
+// FieldError reports a field that is missing, too long or out of range. It
+// matches ErrMalformed with errors.Is.
+type FieldError struct {
+	Field  string
+	Reason string
+}
+
+func (e *FieldError) Error() string { return "record: " + e.Field + " " + e.Reason }
+
+// Is reports whether target is ErrMalformed.
+func (e *FieldError) Is(target error) bool { return target == ErrMalformed }
+
+func fieldError(field, reason string) error { return &FieldError{Field: field, Reason: reason} }
+
+func size(field string, b []byte, n int) error {
+	if len(b) != n {
+		return fieldError(field, fmt.Sprintf("must be %d bytes, not %d", n, len(b)))
+	}
+	return nil
+}
+
+func amount(field string, v uint64) error {
+	if v > MaxAmount {
+		return fieldError(field, "exceeds 2^63-1")
+	}
+	return nil
+}
+
+func digits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func cardID(field, s string) error {
+	if n := len(s); n < minCardID || n > maxCardID || !digits(s) {
+		return fieldError(field, "must be 19 or 20 decimal digits")
+	}
+	return nil
+}
+
+// text checks an identifier: 1 to MaxText printable ASCII bytes, no spaces
+// at either end.
+func text(field, s string) error {
+	if len(s) == 0 || len(s) > MaxText {
+		return fieldError(field, fmt.Sprintf("must be 1 to %d bytes", MaxText))
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return fieldError(field, "must be printable ASCII")
+		}
+	}
+	if s[0] == ' ' || s[len(s)-1] == ' ' {
+		return fieldError(field, "must not start or end with a space")
+	}
+	return nil
+}
+
+func currency(s string) error {
+	if len(s) != 3 || s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' || s[2] < 'A' || s[2] > 'Z' {
+		return fieldError("currency", "must be an ISO 4217 code of three capital letters")
+	}
+	return nil
+}
+
+func legs(ls []Leg) error {
+	if len(ls) > MaxLegs {
+		return fieldError("legs", fmt.Sprintf("more than %d", MaxLegs))
+	}
+	for _, l := range ls {
+		if err := errors.Join(text("asset", l.Asset), amount("leg amount", l.Amount)); err != nil {
+			return err
+		}
+		if l.Amount == 0 {
+			return fieldError("leg amount", "must not be zero")
+		}
+	}
+	return nil
+}
+
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	encMode, err = cbor.CoreDetEncOptions().EncMode()
+	if err != nil {
+		panic(err)
+	}
+	decMode, err = cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		IndefLength:       cbor.IndefLengthForbidden,
+		TagsMd:            cbor.TagsForbidden,
+		MaxNestedLevels:   4,
+		MaxArrayElements:  MaxItems,
+		MaxMapPairs:       32,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+	}.DecMode()
+	if err != nil {
+		panic(err)
+	}
+}
+
+// Marshal returns the deterministic CBOR payload of r after validating every
+// field but the card header. The payload does not name the record type: that
+// is the envelope's content type.
+func Marshal(r Record) ([]byte, error) {
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	return encMode.Marshal(r)
+}
+
+// Unmarshal decodes a payload into r strictly: the bytes must be exactly the
+// deterministic encoding of a valid record of r's type (duplicate or unknown
+// keys, indefinite lengths, tags, non-minimal integers and unsorted keys are
+// all errors matching ErrMalformed). A card header is decoded but not
+// checked, since a card decodes fields sent by the phone without one.
+func Unmarshal(data []byte, r Record) error {
+	if len(data) > MaxMessage {
+		return fmt.Errorf("%w: %d bytes exceed %d", ErrMalformed, len(data), MaxMessage)
+	}
+	if err := decMode.Unmarshal(data, r); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	again, err := encMode.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if !bytes.Equal(again, data) {
+		return fmt.Errorf("%w: not deterministic CBOR", ErrMalformed)
+	}
+	return r.Validate()
+}
+
+// Sign validates r (including the card header of a CardRecord) and returns
+// it as a tagged COSE_Sign1 message signed with key, which must be an ECDSA
+// P-256 key. A card's key never leaves the card: the card calls Sign itself.
+func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
+	if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P256() {
+		return nil, ErrKey
+	}
+	if cr, ok := r.(CardRecord); ok {
+		if err := cr.Header().check(); err != nil {
+			return nil, err
+		}
+	}
+	payload, err := Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := cose.NewSigner(cose.AlgorithmES256, key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	msg := cose.Sign1Message{
+		Headers: cose.Headers{Protected: cose.ProtectedHeader{
+			cose.HeaderLabelAlgorithm:   cose.AlgorithmES256,
+			cose.HeaderLabelContentType: r.Type().ContentType(),
+		}},
+		Payload: payload,
+	}
+	if err := msg.Sign(rand, nil, signer); err != nil {
+		return nil, fmt.Errorf("record: sign: %w", err)
+	}
+	return msg.MarshalCBOR()
+}
+
+// Open decodes msg into r without checking its signature, so that a verifier
+// can learn which card signed it and fetch that card's key. Never act on what
+// Open returns before Verify succeeds.
+func Open(msg []byte, r Record) error {
+	m, err := decode(msg, r.Type())
+	if err != nil {
+		return err
+	}
+	return unmarshalSigned(m.Payload, r)
+}
+
+// Verify checks that msg is a COSE_Sign1 record of r's type signed with ES256
+// by the private key of pub, then decodes it into r, checking the card header
+// of a CardRecord too. It returns an error matching ErrSignature, ErrType,
+// ErrMalformed or ErrKey.
+func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
+	if pub == nil || pub.Curve != elliptic.P256() {
+		return ErrKey
+	}
+	m, err := decode(msg, r.Type())
+	if err != nil {
+		return err
+	}
+	if err := m.Verify(nil, es256Verifier{pub}); err != nil {
+		return ErrSignature
+	}
+	return unmarshalSigned(m.Payload, r)
+}
+
+// Hash returns the SHA-256 of a whole signed message: what a consent and a
+// receipt bind to.
+func Hash(msg []byte) [32]byte { return sha256.Sum256(msg) }
+
+func unmarshalSigned(payload []byte, r Record) error {
+	if err := Unmarshal(payload, r); err != nil {
+		return err
+	}
+	if cr, ok := r.(CardRecord); ok {
+		return cr.Header().check()
+	}
+	return nil
+}
+
+// decode parses the envelope and checks its protected header: exactly the
+// algorithm ES256 and the content type of want, nothing else, nothing
+// unprotected.
+func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
+	if len(msg) > MaxMessage {
+		return nil, fmt.Errorf("%w: %d bytes exceed %d", ErrMalformed, len(msg), MaxMessage)
+	}
+	var m cose.Sign1Message
+	if err := m.UnmarshalCBOR(msg); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if len(m.Headers.Unprotected) != 0 || len(m.Headers.Protected) != 2 {
+		return nil, fmt.Errorf("%w: unexpected COSE header parameters", ErrMalformed)
+	}
+	if alg, err := m.Headers.Protected.Algorithm(); err != nil || alg != cose.AlgorithmES256 {
+		return nil, fmt.Errorf("%w: algorithm is not ES256", ErrSignature)
+	}
+	ct, ok := m.Headers.Protected[cose.HeaderLabelContentType].(string)
+	if !ok {
+		return nil, fmt.Errorf("%w: no content type", ErrMalformed)
+	}
+	if ct != want.ContentType() {
+		return nil, fmt.Errorf("%w: %q, want %q", ErrType, ct, want.ContentType())
+	}
+	if m.Payload == nil {
+		return nil, fmt.Errorf("%w: detached payload", ErrMalformed)
+	}
+	return &m, nil
+}
+
+// VerifyES256 reports whether sig, the 64-byte IEEE P1363 form (r || s) that
+// COSE uses, is a valid ECDSA P-256 signature of SHA-256(content) by pub. It
+// is the one signature check behind Verify.
+func VerifyES256(pub *ecdsa.PublicKey, content, sig []byte) bool {
+	if pub == nil || len(sig) != 64 {
+		return false
+	}
+	digest := sha256.Sum256(content)
+	r := new(big.Int).SetBytes(sig[:32])
+	s := new(big.Int).SetBytes(sig[32:])
+	return ecdsa.Verify(pub, digest[:], r, s)
+}
+
+type es256Verifier struct{ pub *ecdsa.PublicKey }
+
+func (es256Verifier) Algorithm() cose.Algorithm { return cose.AlgorithmES256 }
+
+func (v es256Verifier) Verify(content, sig []byte) error {
+	if !VerifyES256(v.pub, content, sig) {
+		return ErrSignature
+	}
+	return nil
+}
