@@ -1,0 +1,354 @@
+package payflow
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// API is the platform as the phones see it. *Platform implements it in
+// process and *Client implements it over HTTP, so Shopper and Seller work
+// with either. Calls that change state are idempotent by the client-chosen
+// IDs they carry (request and refund IDs) or, over HTTP, by the
+// Idempotency-Key header. Methods that take a token need the bearer token
+// of a card that logged in (Login).
+//
+// Errors match the sentinel errors of this package with errors.Is, in
+// process and over HTTP alike.
+type API interface {
+	// Challenge returns a fresh one-time nonce for the card to sign.
+	Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error)
+	// Login checks a card-signed AuthProof whose PeerEID is all zero and
+	// returns a bearer token for the card.
+	Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error)
+	// Resolve turns an EID seen over the air into the counterparty's
+	// display name. Rate-limited per token.
+	Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error)
+	// Pair records a card-signed AuthProof naming the peer's EID. The
+	// session is paired once both cards have named each other.
+	Pair(ctx context.Context, req *PairRequest) (*SessionView, error)
+	// Session returns the current state of a session one of whose cards
+	// holds the token.
+	Session(ctx context.Context, token string, id ID) (*SessionView, error)
+	// Catalog returns a merchant's catalog.
+	Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error)
+	// CreateRequest records a seller-card-signed PaymentRequest.
+	CreateRequest(ctx context.Context, req *CreateRequest) (*PaymentView, error)
+	// Payment returns the payment screen of a request for one of its two
+	// cards; for the payer of a pending request it carries a fresh consent
+	// nonce.
+	Payment(ctx context.Context, token string, id ID) (*PaymentView, error)
+	// Approve records the shopper-card-signed Consent, settles the payment
+	// in the ledger and returns the view with the signed receipt.
+	Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error)
+	// Decline ends a pending request on the payer's word.
+	Decline(ctx context.Context, token string, id ID) (*PaymentView, error)
+	// Cancel ends a pending or held request on the seller's word; a hold is
+	// voided.
+	Cancel(ctx context.Context, token string, id ID) (*PaymentView, error)
+	// Capture captures a held payment (manual capture), up to the held
+	// amount.
+	Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error)
+	// Refund records a seller-card-signed RefundRequest and returns the
+	// refund with its signed receipt.
+	Refund(ctx context.Context, req *RefundRequest) (*RefundView, error)
+	// Info returns the platform's receipt-signing certificate chain, for
+	// phones to verify receipts offline.
+	Info(ctx context.Context) (*Info, error)
+}
+
+// ID is a 128-bit identifier chosen by the client (payment requests,
+// refunds) or derived by the platform (sessions). Its text form is 32
+// lower-case hexadecimal digits.
+type ID [16]byte
+
+// String returns the hexadecimal form of id.
+func (id ID) String() string { return hex.EncodeToString(id[:]) }
+
+// IsZero reports whether id is all zero, which no valid object has.
+func (id ID) IsZero() bool { return id == ID{} }
+
+// ParseID parses the hexadecimal form of an ID.
+func ParseID(s string) (ID, error) {
+	var id ID
+	if len(s) != 32 {
+		return id, fmt.Errorf("%w: ID must be 32 hexadecimal digits", ErrInvalid)
+	}
+	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
+		return id, fmt.Errorf("%w: ID must be 32 hexadecimal digits", ErrInvalid)
+	}
+	return id, nil
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (id *ID) UnmarshalText(b []byte) error {
+	v, err := ParseID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
+
+// ChallengeRequest asks for a nonce for a card.
+type ChallengeRequest struct {
+	CardID string `cbor:"1,keyasint"`
+}
+
+// ChallengeResponse carries a nonce valid once, until ExpiresAt.
+type ChallengeResponse struct {
+	Nonce     []byte    `cbor:"1,keyasint"`
+	ExpiresAt time.Time `cbor:"2,keyasint"`
+}
+
+// LoginRequest carries a COSE_Sign1 AuthProof with an all-zero PeerEID.
+type LoginRequest struct {
+	Proof []byte `cbor:"1,keyasint"`
+}
+
+// LoginResponse carries the bearer token of the card and who it is.
+type LoginResponse struct {
+	Token       string    `cbor:"1,keyasint"`
+	CardID      string    `cbor:"2,keyasint"`
+	DisplayName string    `cbor:"3,keyasint"`
+	MerchantID  string    `cbor:"4,keyasint,omitempty"` // set for a seller card
+	ExpiresAt   time.Time `cbor:"5,keyasint"`
+}
+
+// ResolveRequest names an EID seen over the air.
+type ResolveRequest struct {
+	EID []byte `cbor:"1,keyasint"`
+}
+
+// ResolveResponse is the counterparty behind an EID, as the cloud knows it.
+type ResolveResponse struct {
+	DisplayName string `cbor:"1,keyasint"`
+	Role        uint8  `cbor:"2,keyasint"` // 1 shopper, 2 seller
+	MerchantID  string `cbor:"3,keyasint,omitempty"`
+}
+
+// PairRequest carries a COSE_Sign1 AuthProof naming the peer's EID.
+type PairRequest struct {
+	Proof []byte `cbor:"1,keyasint"`
+}
+
+// Session states.
+const (
+	SessionWaiting = "waiting" // one card has named the other
+	SessionPaired  = "paired"  // both cards have named each other
+)
+
+// SessionView is what both confirmation screens show.
+type SessionView struct {
+	ID            ID        `cbor:"1,keyasint"`
+	State         string    `cbor:"2,keyasint"`
+	PairingCode   string    `cbor:"3,keyasint"`
+	ShopperCardID string    `cbor:"4,keyasint"`
+	SellerCardID  string    `cbor:"5,keyasint"`
+	MerchantID    string    `cbor:"6,keyasint"`
+	ShopperName   string    `cbor:"7,keyasint"`
+	MerchantName  string    `cbor:"8,keyasint"`
+	ExpiresAt     time.Time `cbor:"9,keyasint"`
+}
+
+// CatalogItem is a SKU with its display name and unit price.
+type CatalogItem struct {
+	SKU       string `cbor:"1,keyasint"`
+	Name      string `cbor:"2,keyasint"`
+	UnitPrice uint64 `cbor:"3,keyasint"` // minor units of the catalog currency
+}
+
+// Catalog is a merchant's price list in one currency.
+type Catalog struct {
+	MerchantID string        `cbor:"1,keyasint"`
+	Currency   string        `cbor:"2,keyasint"`
+	Items      []CatalogItem `cbor:"3,keyasint"`
+}
+
+// CreateRequest carries a COSE_Sign1 PaymentRequest signed by a seller card.
+type CreateRequest struct {
+	Request []byte `cbor:"1,keyasint"`
+}
+
+// ApproveRequest carries a COSE_Sign1 Consent signed by the payer's card.
+type ApproveRequest struct {
+	Consent []byte `cbor:"1,keyasint"`
+}
+
+// CaptureRequest captures Amount of a held payment; zero captures it all.
+type CaptureRequest struct {
+	RequestID ID     `cbor:"1,keyasint"`
+	Amount    uint64 `cbor:"2,keyasint,omitempty"`
+}
+
+// RefundRequest carries a COSE_Sign1 RefundRequest signed by the seller card.
+type RefundRequest struct {
+	Refund []byte `cbor:"1,keyasint"`
+}
+
+// Payment request states. Pending and Held change; the others are final.
+const (
+	StatePending   = "pending"   // waiting for the shopper
+	StateHeld      = "held"      // consented, funds on hold (manual capture)
+	StateCaptured  = "captured"  // settled; refunds may follow
+	StateDeclined  = "declined"  // the shopper said no
+	StateCancelled = "cancelled" // the seller withdrew it (a hold is voided)
+	StateExpired   = "expired"   // nobody acted in time (a hold is voided)
+)
+
+// Line is a priced line of a payment screen.
+type Line struct {
+	SKU       string `cbor:"1,keyasint"`
+	Name      string `cbor:"2,keyasint"`
+	Quantity  uint64 `cbor:"3,keyasint"`
+	UnitPrice uint64 `cbor:"4,keyasint"`
+	Amount    uint64 `cbor:"5,keyasint"`
+}
+
+// AssetLeg is an asset that moves from seller to shopper with the payment.
+type AssetLeg struct {
+	Asset  string `cbor:"1,keyasint"`
+	Amount uint64 `cbor:"2,keyasint"`
+}
+
+// PaymentView is a payment request as the cloud holds it: the payment screen
+// of the shopper and the status screen of the seller.
+type PaymentView struct {
+	ID            ID         `cbor:"1,keyasint"`
+	SessionID     ID         `cbor:"2,keyasint"`
+	State         string     `cbor:"3,keyasint"`
+	MerchantID    string     `cbor:"4,keyasint"`
+	MerchantName  string     `cbor:"5,keyasint"`
+	PayerCardID   string     `cbor:"6,keyasint"`
+	Currency      string     `cbor:"7,keyasint"`
+	Amount        uint64     `cbor:"8,keyasint"`
+	Lines         []Line     `cbor:"9,keyasint,omitempty"`
+	Legs          []AssetLeg `cbor:"10,keyasint,omitempty"`
+	Request       []byte     `cbor:"11,keyasint"` // the seller-signed COSE_Sign1 request
+	RequestHash   []byte     `cbor:"12,keyasint"` // record.Hash(Request): what the consent binds
+	ConsentNonce  []byte     `cbor:"13,keyasint,omitempty"`
+	ExpiresAt     time.Time  `cbor:"14,keyasint"`
+	Captured      uint64     `cbor:"15,keyasint,omitempty"`
+	Refunded      uint64     `cbor:"16,keyasint,omitempty"`
+	Receipt       []byte     `cbor:"17,keyasint,omitempty"` // platform-signed COSE_Sign1 receipt
+	ManualCapture bool       `cbor:"18,keyasint,omitempty"`
+}
+
+// RefundView is a refund with its platform-signed receipt.
+type RefundView struct {
+	ID        ID     `cbor:"1,keyasint"`
+	RequestID ID     `cbor:"2,keyasint"`
+	Amount    uint64 `cbor:"3,keyasint"`
+	Currency  string `cbor:"4,keyasint"`
+	Refunded  uint64 `cbor:"5,keyasint"` // total refunded on the request so far
+	Receipt   []byte `cbor:"6,keyasint"`
+}
+
+// Info names the platform's receipt-signing certificate chain (DER, leaf
+// first) and its trust anchor.
+type Info struct {
+	Chain [][]byte `cbor:"1,keyasint"`
+}
+
+// Sentinel errors. Every error of the platform, in process or over HTTP,
+// matches exactly one of them; *Error carries the code and a message.
+var (
+	ErrInvalid      = errors.New("payflow: invalid request")
+	ErrUnauthorized = errors.New("payflow: unauthorized")
+	ErrForbidden    = errors.New("payflow: forbidden")
+	ErrNotFound     = errors.New("payflow: not found")
+	ErrSignature    = errors.New("payflow: bad signature")
+	ErrCard         = errors.New("payflow: card not trusted")
+	ErrClone        = errors.New("payflow: card counter regression")
+	ErrReplay       = errors.New("payflow: nonce already used or unknown")
+	ErrExpired      = errors.New("payflow: expired")
+	ErrFinal        = errors.New("payflow: request already in a final state")
+	ErrMismatch     = errors.New("payflow: does not match the request")
+	ErrFunds        = errors.New("payflow: insufficient funds")
+	ErrLimit        = errors.New("payflow: over limit")
+	ErrRateLimited  = errors.New("payflow: rate limited")
+	ErrConflict     = errors.New("payflow: conflicting request")
+	ErrInFlight     = errors.New("payflow: request with this idempotency key in flight")
+	ErrKeyReuse     = errors.New("payflow: idempotency key reused with another body")
+	ErrUnavailable  = errors.New("payflow: unavailable")
+	ErrInternal     = errors.New("payflow: internal error")
+)
+
+// errorCodes maps each sentinel error to its wire code and HTTP status.
+var errorCodes = []struct {
+	err    error
+	code   string
+	status int
+}{
+	{ErrInvalid, "invalid", 400},
+	{ErrUnauthorized, "unauthorized", 401},
+	{ErrForbidden, "forbidden", 403},
+	{ErrNotFound, "not_found", 404},
+	{ErrSignature, "bad_signature", 400},
+	{ErrCard, "card_not_trusted", 403},
+	{ErrClone, "card_counter_regression", 403},
+	{ErrReplay, "nonce_replayed", 409},
+	{ErrExpired, "expired", 410},
+	{ErrFinal, "final_state", 409},
+	{ErrMismatch, "mismatch", 422},
+	{ErrFunds, "insufficient_funds", 402},
+	{ErrLimit, "over_limit", 422},
+	{ErrRateLimited, "rate_limited", 429},
+	{ErrConflict, "conflict", 409},
+	{ErrInFlight, "idempotency_in_flight", 409},
+	{ErrKeyReuse, "idempotency_key_reused", 422},
+	{ErrUnavailable, "unavailable", 503},
+	{ErrInternal, "internal", 500},
+}
+
+// Error is the error body of the HTTP API and the structured form of every
+// platform error: a stable code, the HTTP status and a human message. It
+// matches the sentinel of its code with errors.Is.
+type Error struct {
+	Code    string `cbor:"1,keyasint"`
+	Message string `cbor:"2,keyasint"`
+	Status  int    `cbor:"-"`
+}
+
+func (e *Error) Error() string { return "payflow: " + e.Code + ": " + e.Message }
+
+// Is reports whether target is the sentinel error of e's code.
+func (e *Error) Is(target error) bool {
+	for _, c := range errorCodes {
+		if c.code == e.Code {
+			return c.err == target
+		}
+	}
+	return false
+}
+
+// AsError converts any error into an *Error: one that already is one is
+// returned as is; one that wraps a sentinel gets its code and status;
+// anything else is internal (and its text is not exposed).
+func AsError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return &Error{Code: c.code, Message: err.Error(), Status: c.status}
+		}
+	}
+	return &Error{Code: "internal", Message: "internal error", Status: 500}
+}
+
+// StatusOf returns the HTTP status of an error code, or 500 if unknown.
+func StatusOf(code string) int {
+	for _, c := range errorCodes {
+		if c.code == code {
+			return c.status
+		}
+	}
+	return 500
+}
