@@ -141,8 +141,8 @@ type Tx interface {
 	// InsertFailed inserts failed-transfer records (their IDs are new).
 	InsertFailed(failed []FailedTransfer) error
 
-	// InsertBalances inserts balance history rows; (AccountID, Timestamp)
-	// is unique.
+	// InsertBalances inserts balance history rows, given in ascending
+	// Timestamp order; (AccountID, Timestamp) is unique.
 	InsertBalances(balances []AccountBalance) error
 }
 

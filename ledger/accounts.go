@@ -1,0 +1,145 @@
+package ledger
+
+import (
+	"slices"
+)
+
+// createAccounts applies events inside tx and returns one result per event.
+// ends lists the exclusive end index of each request merged into events:
+// a linked chain never crosses an end.
+func (l *Ledger) createAccounts(tx Tx, events []Account, ends []int) ([]CreateAccountResult, error) {
+	last, err := tx.LastTimestamp()
+	if err != nil {
+		return nil, err
+	}
+	ts := l.firstTimestamp(last)
+
+	ids := make([]ID, 0, len(events))
+	for i := range events {
+		if events[i].ID.Valid() {
+			ids = append(ids, events[i].ID)
+		}
+	}
+	ids = sortUnique(ids)
+	stored, err := tx.Accounts(ids)
+	if err != nil {
+		return nil, err
+	}
+	known := make(map[ID]*Account, len(stored)+len(events))
+	for i := range stored {
+		known[stored[i].ID] = &stored[i]
+	}
+
+	results := make([]CreateAccountResult, len(events))
+	created := make([]Account, 0, len(events))
+	chain := -1 // index of the first event of the open chain, or -1
+	broken := false
+	saved := 0 // len(created) when the chain opened
+	end := 0   // index into ends of the current request
+	for i := range events {
+		for ends[end] <= i {
+			end++
+		}
+		lastInRequest := i == ends[end]-1
+		a := &events[i]
+		linked := a.Flags&AccountLinked != 0
+		if linked && chain < 0 {
+			chain, broken, saved = i, false, len(created)
+		}
+		var r CreateAccountResult
+		switch {
+		case chain >= 0 && broken:
+			r = AccountLinkedEventFailed
+		case linked && lastInRequest:
+			r = AccountLinkedEventChainOpen
+		default:
+			r = createAccount(a, ts+uint64(i), known, &created)
+		}
+		results[i] = r
+		if r != AccountCreated && chain >= 0 && !broken {
+			broken = true
+			for j := chain; j < i; j++ {
+				results[j] = AccountLinkedEventFailed
+			}
+			for _, c := range created[saved:] {
+				delete(known, c.ID)
+			}
+			created = created[:saved]
+		}
+		if chain >= 0 && (!linked || lastInRequest) {
+			chain = -1
+		}
+	}
+
+	if len(created) > 0 {
+		if err := tx.InsertAccounts(created); err != nil {
+			return nil, err
+		}
+	}
+	if len(events) > 0 {
+		if err := tx.SetLastTimestamp(ts + uint64(len(events)) - 1); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+func createAccount(a *Account, ts uint64, known map[ID]*Account, created *[]Account) CreateAccountResult {
+	if a.Timestamp != 0 {
+		return AccountTimestampMustBeZero
+	}
+	if a.Flags&^accountKnownFlags != 0 {
+		return AccountReservedFlag
+	}
+	if a.ID.IsZero() {
+		return AccountIDMustNotBeZero
+	}
+	if a.ID == IDMax {
+		return AccountIDMustNotBeIntMax
+	}
+	if e, ok := known[a.ID]; ok {
+		switch {
+		case a.Flags != e.Flags:
+			return AccountExistsWithDifferentFlags
+		case a.UserData128 != e.UserData128:
+			return AccountExistsWithDifferentUserData128
+		case a.UserData64 != e.UserData64:
+			return AccountExistsWithDifferentUserData64
+		case a.UserData32 != e.UserData32:
+			return AccountExistsWithDifferentUserData32
+		case a.Ledger != e.Ledger:
+			return AccountExistsWithDifferentLedger
+		case a.Code != e.Code:
+			return AccountExistsWithDifferentCode
+		}
+		return AccountExists
+	}
+	if a.Flags&AccountDebitsMustNotExceedCredits != 0 && a.Flags&AccountCreditsMustNotExceedDebits != 0 {
+		return AccountFlagsAreMutuallyExclusive
+	}
+	switch {
+	case a.DebitsPending != 0:
+		return AccountDebitsPendingMustBeZero
+	case a.DebitsPosted != 0:
+		return AccountDebitsPostedMustBeZero
+	case a.CreditsPending != 0:
+		return AccountCreditsPendingMustBeZero
+	case a.CreditsPosted != 0:
+		return AccountCreditsPostedMustBeZero
+	case a.Ledger == 0:
+		return AccountLedgerMustNotBeZero
+	case a.Code == 0:
+		return AccountCodeMustNotBeZero
+	}
+	n := *a
+	n.Timestamp = ts
+	*created = append(*created, n)
+	known[n.ID] = &(*created)[len(*created)-1]
+	return AccountCreated
+}
+
+// sortUnique sorts ids ascending and removes duplicates, in place.
+func sortUnique(ids []ID) []ID {
+	slices.SortFunc(ids, ID.Compare)
+	return slices.Compact(ids)
+}

@@ -1,0 +1,384 @@
+// Package memory is the in-memory ledger.Store: maps and slices behind one
+// lock. It is the reference model the SQL stores are tested against, and
+// the fastest store for tests and simulations. Nothing survives the
+// process.
+package memory
+
+import (
+	"container/heap"
+	"context"
+	"slices"
+	"sort"
+	"sync"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+// Store is an in-memory ledger.Store. Update transactions run one at a
+// time under a lock and apply their writes only when fn succeeds; View
+// transactions share the lock. The zero value is not usable: call New.
+// Store is safe for concurrent use.
+type Store struct {
+	mu        sync.RWMutex
+	closed    bool
+	last      uint64
+	accounts  map[ledger.ID]*account
+	transfers []ledger.Transfer // ascending timestamp
+	byID      map[ledger.ID]int // index into transfers
+	pending   map[ledger.ID]ledger.Pending
+	expiry    expiryHeap // active pending transfers with a timeout (and stale entries)
+	failed    map[ledger.ID]ledger.FailedTransfer
+}
+
+type account struct {
+	ledger.Account
+	transfers []int                   // indexes into Store.transfers, ascending
+	history   []ledger.AccountBalance // ascending timestamp
+}
+
+var _ ledger.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		accounts: make(map[ledger.ID]*account),
+		byID:     make(map[ledger.ID]int),
+		pending:  make(map[ledger.ID]ledger.Pending),
+		failed:   make(map[ledger.ID]ledger.FailedTransfer),
+	}
+}
+
+// Close makes later transactions fail with ledger.ErrClosed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	return nil
+}
+
+// Update runs fn with the store locked, and applies its writes when fn
+// returns nil. fn runs exactly once.
+func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return ledger.ErrClosed
+	}
+	tx := &tx{readTx: readTx{s}}
+	if err := fn(tx); err != nil {
+		return err
+	}
+	tx.commitLocked()
+	return nil
+}
+
+// View runs fn with the store locked for reading.
+func (s *Store) View(ctx context.Context, fn func(tx ledger.ReadTx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ledger.ErrClosed
+	}
+	return fn(readTx{s})
+}
+
+type readTx struct{ s *Store }
+
+func (r readTx) Accounts(ids []ledger.ID) ([]ledger.Account, error) {
+	out := make([]ledger.Account, 0, len(ids))
+	for _, id := range ids {
+		if a, ok := r.s.accounts[id]; ok {
+			out = append(out, a.Account)
+		}
+	}
+	return out, nil
+}
+
+func (r readTx) Transfers(ids []ledger.ID) ([]ledger.Transfer, error) {
+	var out []ledger.Transfer
+	for _, id := range ids {
+		if i, ok := r.s.byID[id]; ok {
+			out = append(out, r.s.transfers[i])
+		}
+	}
+	return out, nil
+}
+
+func (r readTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
+	a, ok := r.s.accounts[f.AccountID]
+	if !ok {
+		return nil, nil
+	}
+	ts := func(k int) uint64 { return r.s.transfers[a.transfers[k]].Timestamp }
+	lo := sort.Search(len(a.transfers), func(k int) bool { return ts(k) >= f.TimestampMin })
+	hi := sort.Search(len(a.transfers), func(k int) bool { return ts(k) > f.TimestampMax })
+	var out []ledger.Transfer
+	match := func(k int) bool {
+		t := &r.s.transfers[a.transfers[k]]
+		side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
+			(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
+		if !side ||
+			(!f.UserData128.IsZero() && t.UserData128 != f.UserData128) ||
+			(f.UserData64 != 0 && t.UserData64 != f.UserData64) ||
+			(f.UserData32 != 0 && t.UserData32 != f.UserData32) ||
+			(f.Code != 0 && t.Code != f.Code) {
+			return false
+		}
+		out = append(out, *t)
+		return len(out) >= f.Limit
+	}
+	if f.Flags&ledger.AccountFilterReversed != 0 {
+		for k := hi - 1; k >= lo && !match(k); k-- {
+		}
+	} else {
+		for k := lo; k < hi && !match(k); k++ {
+		}
+	}
+	return out, nil
+}
+
+func (r readTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
+	a, ok := r.s.accounts[f.AccountID]
+	if !ok {
+		return nil, nil
+	}
+	h := a.history
+	lo := sort.Search(len(h), func(k int) bool { return h[k].Timestamp >= f.TimestampMin })
+	hi := sort.Search(len(h), func(k int) bool { return h[k].Timestamp > f.TimestampMax })
+	var out []ledger.AccountBalance
+	if f.Flags&ledger.AccountFilterReversed != 0 {
+		for k := hi - 1; k >= lo && len(out) < f.Limit; k-- {
+			out = append(out, h[k])
+		}
+	} else {
+		for k := lo; k < hi && len(out) < f.Limit; k++ {
+			out = append(out, h[k])
+		}
+	}
+	return out, nil
+}
+
+func (r readTx) Pending(ids []ledger.ID) ([]ledger.Pending, error) {
+	out := make([]ledger.Pending, 0, len(ids))
+	for _, id := range ids {
+		if p, ok := r.s.pending[id]; ok {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func (r readTx) FailedTransfers(ids []ledger.ID) ([]ledger.FailedTransfer, error) {
+	var out []ledger.FailedTransfer
+	if len(r.s.failed) == 0 {
+		return nil, nil
+	}
+	for _, id := range ids {
+		if f, ok := r.s.failed[id]; ok {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func (r readTx) ForEachAccount(fn func(ledger.Account) error) error {
+	ids := make([]ledger.ID, 0, len(r.s.accounts))
+	for id := range r.s.accounts {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, ledger.ID.Compare)
+	for _, id := range ids {
+		if err := fn(r.s.accounts[id].Account); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r readTx) ForEachTransfer(fn func(ledger.Transfer) error) error {
+	for i := range r.s.transfers {
+		if err := fn(r.s.transfers[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r readTx) ForEachPending(fn func(ledger.Pending) error) error {
+	ids := make([]ledger.ID, 0, len(r.s.pending))
+	for id := range r.s.pending {
+		ids = append(ids, id)
+	}
+	slices.SortFunc(ids, ledger.ID.Compare)
+	for _, id := range ids {
+		if err := fn(r.s.pending[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tx buffers the writes of one Update until fn returns nil.
+type tx struct {
+	readTx
+	last       uint64
+	newAccts   [][]ledger.Account
+	updAccts   [][]ledger.Account
+	transfers  [][]ledger.Transfer
+	newPending [][]ledger.Pending
+	updPending [][]ledger.Pending
+	failed     [][]ledger.FailedTransfer
+	balances   [][]ledger.AccountBalance
+}
+
+func (t *tx) LastTimestamp() (uint64, error) { return t.s.last, nil }
+
+func (t *tx) SetLastTimestamp(ts uint64) error {
+	t.last = ts
+	return nil
+}
+
+func (t *tx) LockAccounts(ids []ledger.ID) ([]ledger.Account, error) { return t.Accounts(ids) }
+
+func (t *tx) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
+	s := t.s
+	var due []expiry
+	for len(s.expiry) > 0 && s.expiry[0].at <= now && len(due) < limit {
+		e := heap.Pop(&s.expiry).(expiry)
+		if s.pending[e.id].Status == ledger.PendingActive {
+			due = append(due, e)
+		}
+	}
+	out := make([]ledger.Transfer, 0, len(due))
+	for _, e := range due {
+		heap.Push(&s.expiry, e) // stays until its state changes; stale entries are dropped above
+		out = append(out, s.transfers[s.byID[e.id]])
+	}
+	return out, nil
+}
+
+func (t *tx) InsertAccounts(a []ledger.Account) error {
+	t.newAccts = append(t.newAccts, a)
+	return nil
+}
+
+func (t *tx) UpdateAccounts(a []ledger.Account) error {
+	t.updAccts = append(t.updAccts, a)
+	return nil
+}
+
+func (t *tx) InsertTransfers(tr []ledger.Transfer) error {
+	t.transfers = append(t.transfers, tr)
+	return nil
+}
+
+func (t *tx) InsertPending(p []ledger.Pending) error {
+	t.newPending = append(t.newPending, p)
+	return nil
+}
+
+func (t *tx) UpdatePending(p []ledger.Pending) error {
+	t.updPending = append(t.updPending, p)
+	return nil
+}
+
+func (t *tx) InsertFailed(f []ledger.FailedTransfer) error {
+	t.failed = append(t.failed, f)
+	return nil
+}
+
+func (t *tx) InsertBalances(b []ledger.AccountBalance) error {
+	t.balances = append(t.balances, b)
+	return nil
+}
+
+func (t *tx) commitLocked() {
+	s := t.s
+	if t.last > s.last {
+		s.last = t.last
+	}
+	for _, batch := range t.newAccts {
+		for _, a := range batch {
+			s.accounts[a.ID] = &account{Account: a}
+		}
+	}
+	for _, batch := range t.updAccts {
+		for _, u := range batch {
+			a := s.accounts[u.ID]
+			a.DebitsPending, a.DebitsPosted = u.DebitsPending, u.DebitsPosted
+			a.CreditsPending, a.CreditsPosted = u.CreditsPending, u.CreditsPosted
+			a.Flags = u.Flags
+		}
+	}
+	for _, batch := range t.transfers {
+		s.transfers = slices.Grow(s.transfers, len(batch))
+		for _, tr := range batch {
+			i := len(s.transfers)
+			s.transfers = append(s.transfers, tr)
+			s.byID[tr.ID] = i
+			if a := s.accounts[tr.DebitAccountID]; a != nil {
+				a.transfers = append(a.transfers, i)
+			}
+			if a := s.accounts[tr.CreditAccountID]; a != nil {
+				a.transfers = append(a.transfers, i)
+			}
+		}
+	}
+	for _, batch := range t.newPending {
+		for _, p := range batch {
+			s.pending[p.ID] = p
+			if p.Status == ledger.PendingActive && p.ExpiresAt != 0 {
+				heap.Push(&s.expiry, expiry{at: p.ExpiresAt, id: p.ID})
+			}
+		}
+	}
+	for _, batch := range t.updPending {
+		for _, u := range batch {
+			p := s.pending[u.ID]
+			p.Status = u.Status
+			s.pending[u.ID] = p
+		}
+	}
+	for _, batch := range t.failed {
+		for _, f := range batch {
+			s.failed[f.ID] = f
+		}
+	}
+	for _, batch := range t.balances {
+		for _, b := range batch {
+			if a := s.accounts[b.AccountID]; a != nil {
+				a.history = append(a.history, b)
+			}
+		}
+	}
+}
+
+type expiry struct {
+	at uint64
+	id ledger.ID
+}
+
+// expiryHeap orders pending transfers by (expiry time, ID).
+type expiryHeap []expiry
+
+func (h expiryHeap) Len() int { return len(h) }
+func (h expiryHeap) Less(i, j int) bool {
+	if h[i].at != h[j].at {
+		return h[i].at < h[j].at
+	}
+	return h[i].id.Compare(h[j].id) < 0
+}
+func (h expiryHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *expiryHeap) Push(x any)   { *h = append(*h, x.(expiry)) }
+func (h *expiryHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

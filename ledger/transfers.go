@@ -1,0 +1,352 @@
+package ledger
+
+import (
+	"cmp"
+	"slices"
+)
+
+// working is the state of one CreateTransfers batch inside a transaction:
+// the locked accounts, the transfers and pending states it read, and what
+// it will write.
+type working struct {
+	accounts  map[ID]*workAccount
+	transfers map[ID]*Transfer // stored ones it read, and the ones it created
+	pending   map[ID]*workPending
+	failed    map[ID]struct{}
+
+	created    []Transfer // capacity fixed up front: pointers into it stay valid
+	newFailed  []FailedTransfer
+	history    []AccountBalance // rolled back with a chain
+	expiryHist []AccountBalance // never rolled back
+	undo       []undo
+	err        error // set when the store's data breaks an invariant
+}
+
+type workAccount struct {
+	Account
+	dirty bool
+}
+
+type workPending struct {
+	Pending
+	isNew bool // created in this batch
+	dirty bool // status changed
+}
+
+// undo reverts one change made inside a linked chain.
+type undo struct {
+	acc                *workAccount // balance change (added deltas) or flag toggle
+	dp, dpo, cp, cpo   uint64
+	toggleClosed       bool
+	pend               *workPending // status change
+	oldStatus          PendingStatus
+	newPending, create bool // a pending state or a transfer was created
+	id                 ID
+}
+
+// createTransfers applies events inside tx and returns one result per
+// event. ends lists the exclusive end index of each request merged into
+// events: a linked chain never crosses an end.
+func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]CreateTransferResult, error) {
+	last, err := tx.LastTimestamp()
+	if err != nil {
+		return nil, err
+	}
+	ts := l.firstTimestamp(last)
+
+	expired, err := tx.ExpiredPending(ts, l.expiryLimit)
+	if err != nil {
+		return nil, err
+	}
+
+	// Read what the events refer to: transfers with their IDs (exists) and
+	// their pending IDs, and failed IDs.
+	ids := make([]ID, 0, 2*len(events))
+	for i := range events {
+		t := &events[i]
+		if t.ID.Valid() {
+			ids = append(ids, t.ID)
+		}
+		if t.PendingID.Valid() && t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) != 0 {
+			ids = append(ids, t.PendingID)
+		}
+	}
+	ids = sortUnique(ids)
+	stored, err := tx.Transfers(ids)
+	if err != nil {
+		return nil, err
+	}
+	failed, err := tx.FailedTransfers(ids)
+	if err != nil {
+		return nil, err
+	}
+	w := &working{
+		transfers: make(map[ID]*Transfer, len(stored)+len(expired)+len(events)),
+		failed:    make(map[ID]struct{}, len(failed)),
+		created:   make([]Transfer, 0, len(events)),
+	}
+	for i := range stored {
+		w.transfers[stored[i].ID] = &stored[i]
+	}
+	for i := range expired {
+		w.transfers[expired[i].ID] = &expired[i]
+	}
+	for _, f := range failed {
+		w.failed[f.ID] = struct{}{}
+	}
+
+	// Lock every account the batch may touch, in ascending order.
+	acctIDs := make([]ID, 0, 2*len(events)+2*len(expired))
+	pendIDs := make([]ID, 0, len(expired))
+	addPending := func(p *Transfer) {
+		acctIDs = append(acctIDs, p.DebitAccountID, p.CreditAccountID)
+		if p.Flags&TransferPending != 0 {
+			pendIDs = append(pendIDs, p.ID)
+		}
+	}
+	for i := range expired {
+		addPending(&expired[i])
+	}
+	for i := range events {
+		t := &events[i]
+		if t.DebitAccountID.Valid() {
+			acctIDs = append(acctIDs, t.DebitAccountID)
+		}
+		if t.CreditAccountID.Valid() {
+			acctIDs = append(acctIDs, t.CreditAccountID)
+		}
+		if t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) != 0 {
+			if p, ok := w.transfers[t.PendingID]; ok {
+				addPending(p)
+			}
+		}
+	}
+	acctIDs = sortUnique(acctIDs)
+	accounts, err := tx.LockAccounts(acctIDs)
+	if err != nil {
+		return nil, err
+	}
+	w.accounts = make(map[ID]*workAccount, len(accounts))
+	wa := make([]workAccount, len(accounts))
+	for i := range accounts {
+		wa[i].Account = accounts[i]
+		w.accounts[accounts[i].ID] = &wa[i]
+	}
+	pendIDs = sortUnique(pendIDs)
+	pstates, err := tx.Pending(pendIDs)
+	if err != nil {
+		return nil, err
+	}
+	w.pending = make(map[ID]*workPending, len(pstates)+len(events))
+	wp := make([]workPending, len(pstates))
+	for i := range pstates {
+		wp[i].Pending = pstates[i]
+		w.pending[pstates[i].ID] = &wp[i]
+	}
+
+	// Expiry sweep: each expiry takes a timestamp of its own.
+	for i := range expired {
+		p := &expired[i]
+		if s := w.pending[p.ID]; s != nil && s.Status == PendingActive {
+			w.expire(p, s, ts)
+			ts++
+		}
+	}
+
+	results := make([]CreateTransferResult, len(events))
+	chain := -1
+	broken := false
+	saved, savedHist := 0, 0
+	end := 0
+	for i := range events {
+		for ends[end] <= i {
+			end++
+		}
+		lastInRequest := i == ends[end]-1
+		t := &events[i]
+		linked := t.Flags&TransferLinked != 0
+		if linked && chain < 0 {
+			chain, broken = i, false
+			saved, savedHist = len(w.undo), len(w.history)
+		}
+		var r CreateTransferResult
+		switch {
+		case chain >= 0 && broken:
+			r = TransferLinkedEventFailed
+		case linked && lastInRequest:
+			r = TransferLinkedEventChainOpen
+		default:
+			r = w.createTransfer(t, ts+uint64(i))
+			if r.Transient() {
+				w.failed[t.ID] = struct{}{}
+				w.newFailed = append(w.newFailed, FailedTransfer{ID: t.ID, Result: r, Timestamp: ts + uint64(i)})
+			}
+		}
+		results[i] = r
+		if r != TransferCreated && chain >= 0 && !broken {
+			broken = true
+			for j := chain; j < i; j++ {
+				results[j] = TransferLinkedEventFailed
+			}
+			w.rollback(saved)
+			w.history = w.history[:savedHist]
+		}
+		if chain >= 0 && (!linked || lastInRequest) {
+			chain = -1
+			w.undo = w.undo[:0]
+		}
+	}
+	if len(events) > 0 {
+		ts += uint64(len(events))
+	}
+	if w.err != nil {
+		return nil, w.err
+	}
+	return results, w.write(tx, ts-1, last)
+}
+
+// write stores everything the batch changed. lastTS is the last timestamp
+// used; prev what LastTimestamp returned.
+func (w *working) write(tx Tx, lastTS, prev uint64) error {
+	if len(w.created) > 0 {
+		if err := tx.InsertTransfers(w.created); err != nil {
+			return err
+		}
+	}
+	var dirty []Account
+	for _, a := range w.accounts {
+		if a.dirty {
+			dirty = append(dirty, a.Account)
+		}
+	}
+	if len(dirty) > 0 {
+		sortAccounts(dirty)
+		if err := tx.UpdateAccounts(dirty); err != nil {
+			return err
+		}
+	}
+	var newP, updP []Pending
+	for _, p := range w.pending {
+		switch {
+		case p.isNew:
+			newP = append(newP, p.Pending)
+		case p.dirty:
+			updP = append(updP, p.Pending)
+		}
+	}
+	if len(newP) > 0 {
+		sortPending(newP)
+		if err := tx.InsertPending(newP); err != nil {
+			return err
+		}
+	}
+	if len(updP) > 0 {
+		sortPending(updP)
+		if err := tx.UpdatePending(updP); err != nil {
+			return err
+		}
+	}
+	if len(w.newFailed) > 0 {
+		if err := tx.InsertFailed(w.newFailed); err != nil {
+			return err
+		}
+	}
+	if len(w.expiryHist)+len(w.history) > 0 {
+		h := append(w.expiryHist, w.history...)
+		if len(w.expiryHist) > 0 {
+			slices.SortStableFunc(h, func(x, y AccountBalance) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
+		}
+		if err := tx.InsertBalances(h); err != nil {
+			return err
+		}
+	}
+	if lastTS > prev {
+		return tx.SetLastTimestamp(lastTS)
+	}
+	return nil
+}
+
+// expire releases the hold of pending transfer p at timestamp ts. It is
+// never rolled back: expiry does not depend on the events of the batch.
+func (w *working) expire(p *Transfer, s *workPending, ts uint64) {
+	dr, cr := w.accounts[p.DebitAccountID], w.accounts[p.CreditAccountID]
+	if dr == nil || cr == nil {
+		w.err = corrupt("pending transfer %v refers to a missing account", p.ID)
+		return
+	}
+	dr.DebitsPending -= p.Amount
+	cr.CreditsPending -= p.Amount
+	dr.dirty, cr.dirty = true, true
+	if p.Flags&TransferClosingDebit != 0 {
+		dr.Flags &^= AccountClosed
+	}
+	if p.Flags&TransferClosingCredit != 0 {
+		cr.Flags &^= AccountClosed
+	}
+	s.Status = PendingExpired
+	s.dirty = true
+	w.expiryHist = appendHistory(w.expiryHist, dr, ts)
+	w.expiryHist = appendHistory(w.expiryHist, cr, ts)
+}
+
+func appendHistory(h []AccountBalance, a *workAccount, ts uint64) []AccountBalance {
+	if a.Flags&AccountHistory == 0 {
+		return h
+	}
+	return append(h, AccountBalance{
+		AccountID:      a.ID,
+		DebitsPending:  a.DebitsPending,
+		DebitsPosted:   a.DebitsPosted,
+		CreditsPending: a.CreditsPending,
+		CreditsPosted:  a.CreditsPosted,
+		Timestamp:      ts,
+	})
+}
+
+// add changes the balances of a (deltas in two's complement) and logs the
+// change for a chain rollback.
+func (w *working) add(a *workAccount, dp, dpo, cp, cpo uint64) {
+	a.DebitsPending += dp
+	a.DebitsPosted += dpo
+	a.CreditsPending += cp
+	a.CreditsPosted += cpo
+	a.dirty = true
+	w.undo = append(w.undo, undo{acc: a, dp: dp, dpo: dpo, cp: cp, cpo: cpo})
+}
+
+func (w *working) toggleClosed(a *workAccount) {
+	a.Flags ^= AccountClosed
+	a.dirty = true
+	w.undo = append(w.undo, undo{acc: a, toggleClosed: true})
+}
+
+func (w *working) setStatus(p *workPending, s PendingStatus) {
+	w.undo = append(w.undo, undo{pend: p, oldStatus: p.Status})
+	p.Status = s
+	p.dirty = true
+}
+
+// rollback reverts the changes logged since the undo log had length n.
+func (w *working) rollback(n int) {
+	for i := len(w.undo) - 1; i >= n; i-- {
+		u := &w.undo[i]
+		switch {
+		case u.create:
+			delete(w.transfers, u.id)
+			w.created = w.created[:len(w.created)-1]
+		case u.newPending:
+			delete(w.pending, u.id)
+		case u.pend != nil:
+			u.pend.Status = u.oldStatus
+		case u.toggleClosed:
+			u.acc.Flags ^= AccountClosed
+		default:
+			a := u.acc
+			a.DebitsPending -= u.dp
+			a.DebitsPosted -= u.dpo
+			a.CreditsPending -= u.cp
+			a.CreditsPosted -= u.cpo
+		}
+	}
+	w.undo = w.undo[:n]
+}

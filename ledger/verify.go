@@ -1,0 +1,237 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"math/bits"
+	"strings"
+)
+
+// VerifyError lists every inconsistency Verify found. errors.Is(err,
+// ErrCorrupt) holds for it.
+type VerifyError struct {
+	Problems []Problem
+}
+
+// Problem is one inconsistency: what is wrong, and the account or transfer
+// concerned (zero when not applicable).
+type Problem struct {
+	AccountID  ID
+	TransferID ID
+	Detail     string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	if !p.AccountID.IsZero() {
+		fmt.Fprintf(&b, "account %v: ", p.AccountID)
+	}
+	if !p.TransferID.IsZero() {
+		fmt.Fprintf(&b, "transfer %v: ", p.TransferID)
+	}
+	b.WriteString(p.Detail)
+	return b.String()
+}
+
+// maxReported bounds the problems listed in an error message.
+const maxReported = 5
+
+func (e *VerifyError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "ledger: verify found %d problem(s)", len(e.Problems))
+	for i, p := range e.Problems {
+		if i == maxReported {
+			b.WriteString("; …")
+			break
+		}
+		b.WriteString("; ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// Is reports whether target is ErrCorrupt.
+func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
+
+type balances struct{ dp, dpo, cp, cpo uint64 }
+
+type verifyPending struct {
+	t        Transfer
+	resolved int
+}
+
+// Verify recomputes every account balance from the immutable transfers and
+// the states of pending transfers, in one consistent snapshot, and checks:
+// each stored balance equals the recomputed one; per ledger, the sum of
+// debits equals the sum of credits, pending and posted; the limit flags
+// hold; timestamps strictly increase; every transfer refers to existing
+// accounts of its ledger; every post or void resolves a pending transfer
+// whose state agrees, and no pending transfer is resolved twice. It
+// returns a *VerifyError listing what is wrong, or the store's error.
+func (l *Ledger) Verify(ctx context.Context) error {
+	var problems []Problem
+	add := func(a, t ID, format string, args ...any) {
+		problems = append(problems, Problem{AccountID: a, TransferID: t, Detail: fmt.Sprintf(format, args...)})
+	}
+	err := l.store.View(ctx, func(tx ReadTx) error {
+		problems = problems[:0]
+		accounts := make(map[ID]*Account)
+		computed := make(map[ID]*balances)
+		err := tx.ForEachAccount(func(a Account) error {
+			accounts[a.ID] = &a
+			computed[a.ID] = &balances{}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		states := make(map[ID]Pending)
+		err = tx.ForEachPending(func(p Pending) error {
+			states[p.ID] = p
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		pendings := make(map[ID]*verifyPending)
+		var lastTS uint64
+		err = tx.ForEachTransfer(func(t Transfer) error {
+			if t.Timestamp <= lastTS {
+				add(ID{}, t.ID, "timestamp %d not after %d", t.Timestamp, lastTS)
+			}
+			lastTS = t.Timestamp
+			if t.Amount > AmountLimit {
+				add(ID{}, t.ID, "amount %d above the limit", t.Amount)
+				return nil
+			}
+			dr, drOK := computed[t.DebitAccountID]
+			cr, crOK := computed[t.CreditAccountID]
+			if !drOK || !crOK {
+				add(ID{}, t.ID, "refers to a missing account")
+				return nil
+			}
+			if accounts[t.DebitAccountID].Ledger != t.Ledger || accounts[t.CreditAccountID].Ledger != t.Ledger {
+				add(ID{}, t.ID, "ledger %d differs from its accounts'", t.Ledger)
+			}
+			switch {
+			case t.Flags&TransferPending != 0:
+				pendings[t.ID] = &verifyPending{t: t}
+				s, ok := states[t.ID]
+				if !ok {
+					add(ID{}, t.ID, "pending transfer without a pending state")
+					return nil
+				}
+				if s.ExpiresAt != t.ExpiresAt() {
+					add(ID{}, t.ID, "pending state expires at %d, transfer at %d", s.ExpiresAt, t.ExpiresAt())
+				}
+				if s.Status == PendingActive {
+					dr.dp += t.Amount
+					cr.cp += t.Amount
+				}
+				if s.Status == PendingExpired && s.ExpiresAt == 0 {
+					add(ID{}, t.ID, "expired without a timeout")
+				}
+			case t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) != 0:
+				p := pendings[t.PendingID]
+				if p == nil {
+					add(ID{}, t.ID, "resolves %v, which is not an earlier pending transfer", t.PendingID)
+					return nil
+				}
+				p.resolved++
+				want := PendingVoided
+				if t.Flags&TransferPostPendingTransfer != 0 {
+					want = PendingPosted
+					dr.dpo += t.Amount
+					cr.cpo += t.Amount
+				}
+				if got := states[t.PendingID].Status; got != want {
+					add(ID{}, t.ID, "pending transfer %v is %v, want %v", t.PendingID, got, want)
+				}
+				if t.Amount > p.t.Amount || p.t.DebitAccountID != t.DebitAccountID || p.t.CreditAccountID != t.CreditAccountID {
+					add(ID{}, t.ID, "does not match its pending transfer %v", t.PendingID)
+				}
+			default:
+				dr.dpo += t.Amount
+				cr.cpo += t.Amount
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for id, p := range pendings {
+			s := states[id]
+			want := 0
+			if s.Status == PendingPosted || s.Status == PendingVoided {
+				want = 1
+			}
+			if p.resolved != want {
+				add(ID{}, id, "pending transfer is %v but resolved %d time(s)", s.Status, p.resolved)
+			}
+		}
+		for id := range states {
+			if pendings[id] == nil {
+				add(ID{}, id, "pending state without a pending transfer")
+			}
+		}
+
+		type sums struct{ dp, dpo, cp, cpo [2]uint64 } // 128-bit sums, [hi, lo]
+		perLedger := make(map[uint32]*sums)
+		add128 := func(s *[2]uint64, v uint64) {
+			var c uint64
+			s[1], c = bits.Add64(s[1], v, 0)
+			s[0] += c
+		}
+		err = tx.ForEachAccount(func(a Account) error {
+			c := computed[a.ID]
+			if c == nil {
+				return nil // created after the first pass cannot happen in one snapshot
+			}
+			if c.dp != a.DebitsPending || c.dpo != a.DebitsPosted || c.cp != a.CreditsPending || c.cpo != a.CreditsPosted {
+				add(a.ID, ID{}, "stored balances dp=%d dpo=%d cp=%d cpo=%d, transfers give dp=%d dpo=%d cp=%d cpo=%d",
+					a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted, c.dp, c.dpo, c.cp, c.cpo)
+			}
+			for _, v := range []uint64{a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted,
+				a.DebitsPending + a.DebitsPosted, a.CreditsPending + a.CreditsPosted} {
+				if v > AmountLimit {
+					add(a.ID, ID{}, "balance %d above the limit", v)
+				}
+			}
+			if a.Flags&AccountDebitsMustNotExceedCredits != 0 && a.DebitsPending+a.DebitsPosted > a.CreditsPosted {
+				add(a.ID, ID{}, "debits %d exceed credits %d", a.DebitsPending+a.DebitsPosted, a.CreditsPosted)
+			}
+			if a.Flags&AccountCreditsMustNotExceedDebits != 0 && a.CreditsPending+a.CreditsPosted > a.DebitsPosted {
+				add(a.ID, ID{}, "credits %d exceed debits %d", a.CreditsPending+a.CreditsPosted, a.DebitsPosted)
+			}
+			s := perLedger[a.Ledger]
+			if s == nil {
+				s = &sums{}
+				perLedger[a.Ledger] = s
+			}
+			add128(&s.dp, a.DebitsPending)
+			add128(&s.dpo, a.DebitsPosted)
+			add128(&s.cp, a.CreditsPending)
+			add128(&s.cpo, a.CreditsPosted)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for ledger, s := range perLedger {
+			if s.dp != s.cp {
+				add(ID{}, ID{}, "ledger %d: debits pending %v differ from credits pending %v", ledger, s.dp, s.cp)
+			}
+			if s.dpo != s.cpo {
+				add(ID{}, ID{}, "ledger %d: debits posted %v differ from credits posted %v", ledger, s.dpo, s.cpo)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return &VerifyError{Problems: problems}
+	}
+	return nil
+}
