@@ -1,0 +1,143 @@
+package ledgertest
+
+import (
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+func testConcurrency(t *testing.T, c Config) {
+	const (
+		workers  = 8
+		requests = 20
+		perReq   = 6
+	)
+	e := newEnv(t, c)
+	e.mustCreateAccounts(standardAccounts()...)
+	plain := []uint64{acctA, acctB, acctC, acctHist}
+
+	// A second Ledger over the same store competes with the first.
+	other, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now})
+	require.NoError(t, err)
+	defer other.Close()
+
+	var mu sync.Mutex
+	var posted uint64 // sum of amounts that were posted
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			l := e.l
+			if w%2 == 1 {
+				l = other
+			}
+			for req := range requests {
+				var batch []ledger.Transfer
+				base := uint64(w+1)*1_000_000 + uint64(req)*100
+				for k := uint64(0); k < perReq; k += 2 {
+					i := rng.IntN(len(plain))
+					dr, cr := plain[i], plain[(i+1+rng.IntN(len(plain)-1))%len(plain)]
+					amount := uint64(1 + rng.IntN(100))
+					switch rng.IntN(3) {
+					case 0: // a linked pair
+						batch = append(batch, with(tr(base+k, dr, cr, amount), func(t *ledger.Transfer) { t.Flags = ledger.TransferLinked }),
+							tr(base+k+1, cr, dr, amount/2))
+					case 1: // hold and capture
+						batch = append(batch, pending(tr(base+k, dr, cr, amount)), post(base+k+1, base+k, amount-1))
+					default:
+						batch = append(batch, tr(base+k, dr, cr, amount), tr(base+k+1, dr, cr, amount+1))
+					}
+				}
+				res, err := l.CreateTransfers(e.ctx(), batch)
+				if !assert.NoError(t, err) {
+					return
+				}
+				for i, r := range res {
+					if !assert.Equal(t, ledger.TransferCreated, r, "worker %d request %d event %d", w, req, i) {
+						return
+					}
+				}
+				var sum uint64
+				for _, ev := range batch {
+					if ev.Flags&ledger.TransferPending == 0 {
+						sum += ev.Amount
+					}
+				}
+				mu.Lock()
+				posted += sum
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	var total uint64
+	for _, a := range plain {
+		acc := e.account(a)
+		total += acc.DebitsPosted
+		assert.Zero(t, acc.DebitsPending)
+	}
+	assert.Equal(t, posted, total)
+	e.verify()
+
+	// Retries from many goroutines at once: every one sees exists.
+	var retry sync.WaitGroup
+	for w := range workers {
+		retry.Add(1)
+		go func() {
+			defer retry.Done()
+			res, err := e.l.CreateTransfers(e.ctx(), []ledger.Transfer{tr(9_000_000, acctA, acctB, 3)})
+			if assert.NoError(t, err) {
+				assert.Contains(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferExists}, res[0], "worker %d", w)
+			}
+		}()
+	}
+	retry.Wait()
+	assert.Equal(t, uint64(3), e.transfer(9_000_000).Amount)
+	e.verify()
+}
+
+func testRestart(t *testing.T, c Config) {
+	if c.Reopen == nil {
+		t.Skip("the store does not persist: no restart test")
+	}
+	R := func(r ...ledger.CreateTransferResult) []ledger.CreateTransferResult { return r }
+	e := newEnv(t, c)
+	e.mustCreateAccounts(standardAccounts()...)
+	e.mustTransfer(tr(1, acctA, acctHist, 10),
+		with(pending(tr(2, acctA, acctB, 5)), func(t *ledger.Transfer) { t.Timeout = 60 }),
+		pending(tr(3, acctA, acctB, 7)))
+	require.Equal(t, R(ledger.TransferExceedsCredits), e.transfers(tr(4, acctDebLim, acctB, 1)))
+	before := e.transfer(3)
+	accBefore := e.account(acctA)
+
+	e.reopen()
+	assert.Equal(t, before, e.transfer(3))
+	assert.Equal(t, accBefore, e.account(acctA))
+	require.Equal(t, R(ledger.TransferExists, ledger.TransferIDAlreadyFailed),
+		e.transfers(tr(1, acctA, acctHist, 10), tr(4, acctDebLim, acctB, 1)))
+
+	// The clock went back across the restart: timestamps still increase.
+	e.clock.Advance(-24 * time.Hour)
+	e.mustTransfer(post(5, 3, ledger.AmountMax))
+	assert.Greater(t, e.transfer(5).Timestamp, before.Timestamp)
+
+	// The hold with a timeout expires after the restart, exactly once.
+	e.clock.Set(Epoch.Add(2 * time.Minute))
+	e.mustTransfer(tr(6, acctC, acctB, 1))
+	e.reopen()
+	require.Equal(t, R(ledger.TransferPendingTransferExpired), e.transfers(void(7, 2)))
+	e.requireBalances(map[uint64]Bal{acctA: {0, 17, 0, 0}, acctB: {0, 0, 0, 8}})
+	bs, err := e.l.GetAccountBalances(e.ctx(), ledger.AccountFilter{AccountID: id(acctHist), Limit: 10,
+		Flags: ledger.AccountFilterCredits})
+	require.NoError(t, err)
+	require.Len(t, bs, 1)
+	e.verify()
+}

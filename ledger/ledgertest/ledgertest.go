@@ -1,0 +1,198 @@
+// Package ledgertest is the conformance suite of ledger.Store: every store
+// (ledger/memory, ledger/sqlite, ledger/postgres) runs Run from its tests,
+// so one set of rules holds for all of them. Run drives a ledger.Ledger
+// over the store and checks exact result codes and balances: every result
+// code, two-phase transfers with expiry on an injected clock, linked
+// chains, idempotent retries, lookups and pagination, concurrency, restart
+// (for stores that persist) and a rapid state machine that compares the
+// store with the in-memory model.
+package ledgertest
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+// Config tells the suite how to open the store under test.
+type Config struct {
+	// NewStore opens a store over a fresh, empty data set. The suite
+	// closes it. Required.
+	NewStore func(t *testing.T) ledger.Store
+	// Reopen opens the data set of closed, a store that NewStore or Reopen
+	// returned and the suite has closed. Nil for a store without
+	// persistence: the restart tests are then skipped.
+	Reopen func(t *testing.T, closed ledger.Store) ledger.Store
+}
+
+// Clock is a settable clock for ledger.Options.Now, safe for concurrent
+// use.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock that reads t.
+func NewClock(t time.Time) *Clock { return &Clock{now: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock by d (back when d is negative).
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Set sets the clock to t.
+func (c *Clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// Epoch is where the suite's clocks start.
+var Epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// env is one test's store, clock and ledger.
+type env struct {
+	t     *testing.T
+	c     Config
+	store ledger.Store
+	clock *Clock
+	l     *ledger.Ledger
+}
+
+func newEnv(t *testing.T, c Config) *env {
+	t.Helper()
+	e := &env{t: t, c: c, clock: NewClock(Epoch)}
+	e.store = c.NewStore(t)
+	require.NotNil(t, e.store)
+	e.open()
+	t.Cleanup(func() {
+		if e.l != nil {
+			_ = e.l.Close()
+			_ = e.store.Close()
+		}
+	})
+	return e
+}
+
+func (e *env) open() {
+	l, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now})
+	require.NoError(e.t, err)
+	e.l = l
+}
+
+// reopen closes the ledger and the store and opens both again.
+func (e *env) reopen() {
+	e.t.Helper()
+	require.NoError(e.t, e.l.Close())
+	require.NoError(e.t, e.store.Close())
+	e.l = nil
+	e.store = e.c.Reopen(e.t, e.store)
+	require.NotNil(e.t, e.store)
+	e.open()
+}
+
+func (e *env) ctx() context.Context { return context.Background() }
+
+// id is shorthand for small IDs.
+func id(v uint64) ledger.ID { return ledger.IDFromUint64(v) }
+
+func (e *env) createAccounts(accounts ...ledger.Account) []ledger.CreateAccountResult {
+	e.t.Helper()
+	res, err := e.l.CreateAccounts(e.ctx(), accounts)
+	require.NoError(e.t, err)
+	require.Len(e.t, res, len(accounts))
+	return res
+}
+
+func (e *env) mustCreateAccounts(accounts ...ledger.Account) {
+	e.t.Helper()
+	for i, r := range e.createAccounts(accounts...) {
+		require.Equal(e.t, ledger.AccountCreated, r, "account %d", i)
+	}
+}
+
+func (e *env) transfers(ts ...ledger.Transfer) []ledger.CreateTransferResult {
+	e.t.Helper()
+	res, err := e.l.CreateTransfers(e.ctx(), ts)
+	require.NoError(e.t, err)
+	require.Len(e.t, res, len(ts))
+	return res
+}
+
+func (e *env) mustTransfer(ts ...ledger.Transfer) {
+	e.t.Helper()
+	for i, r := range e.transfers(ts...) {
+		require.Equal(e.t, ledger.TransferCreated, r, "transfer %d", i)
+	}
+}
+
+func (e *env) account(v uint64) ledger.Account {
+	e.t.Helper()
+	got, err := e.l.LookupAccounts(e.ctx(), []ledger.ID{id(v)})
+	require.NoError(e.t, err)
+	require.Len(e.t, got, 1, "account %d", v)
+	return got[0]
+}
+
+func (e *env) transfer(v uint64) ledger.Transfer {
+	e.t.Helper()
+	got, err := e.l.LookupTransfers(e.ctx(), []ledger.ID{id(v)})
+	require.NoError(e.t, err)
+	require.Len(e.t, got, 1, "transfer %d", v)
+	return got[0]
+}
+
+// Bal is an account's four balances: debits pending and posted, credits
+// pending and posted.
+type Bal struct{ DP, DPo, CP, CPo uint64 }
+
+func balOf(a ledger.Account) Bal {
+	return Bal{a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted}
+}
+
+func (e *env) requireBalances(want map[uint64]Bal) {
+	e.t.Helper()
+	for acct, b := range want {
+		require.Equal(e.t, b, balOf(e.account(acct)), "balances of account %d", acct)
+	}
+}
+
+func (e *env) verify() {
+	e.t.Helper()
+	require.NoError(e.t, e.l.Verify(e.ctx()))
+}
+
+// Run runs the whole suite against the store c opens.
+func Run(t *testing.T, c Config) {
+	require.NotNil(t, c.NewStore, "Config.NewStore is required")
+	t.Run("AccountResults", func(t *testing.T) { testAccountResults(t, c) })
+	t.Run("TransferResults", func(t *testing.T) { testTransferResults(t, c) })
+	t.Run("Balancing", func(t *testing.T) { testBalancing(t, c) })
+	t.Run("TwoPhase", func(t *testing.T) { testTwoPhase(t, c) })
+	t.Run("Expiry", func(t *testing.T) { testExpiry(t, c) })
+	t.Run("Closing", func(t *testing.T) { testClosing(t, c) })
+	t.Run("LinkedChains", func(t *testing.T) { testLinked(t, c) })
+	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, c) })
+	t.Run("Timestamps", func(t *testing.T) { testTimestamps(t, c) })
+	t.Run("Lookups", func(t *testing.T) { testLookups(t, c) })
+	t.Run("AccountTransfers", func(t *testing.T) { testAccountTransfers(t, c) })
+	t.Run("AccountBalances", func(t *testing.T) { testAccountBalances(t, c) })
+	t.Run("Limits", func(t *testing.T) { testLimits(t, c) })
+	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, c) })
+	t.Run("Restart", func(t *testing.T) { testRestart(t, c) })
+	t.Run("Model", func(t *testing.T) { RunModel(t, c) })
+}

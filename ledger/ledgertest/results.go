@@ -1,0 +1,389 @@
+package ledgertest
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+// Ledgers of the standard accounts.
+const (
+	eur uint32 = 978
+	usd uint32 = 840
+)
+
+// Standard accounts of the result tables.
+const (
+	acctA       = 1 // plain, EUR
+	acctB       = 2 // plain, EUR
+	acctDebLim  = 3 // debits must not exceed credits
+	acctCredLim = 4 // credits must not exceed debits
+	acctUSD     = 5 // plain, USD
+	acctClosed  = 6 // closed at creation
+	acctHist    = 7 // history
+	acctC       = 8 // plain, EUR
+)
+
+func standardAccounts() []ledger.Account {
+	return []ledger.Account{
+		{ID: id(acctA), Ledger: eur, Code: 1},
+		{ID: id(acctB), Ledger: eur, Code: 1},
+		{ID: id(acctDebLim), Ledger: eur, Code: 2, Flags: ledger.AccountDebitsMustNotExceedCredits},
+		{ID: id(acctCredLim), Ledger: eur, Code: 3, Flags: ledger.AccountCreditsMustNotExceedDebits},
+		{ID: id(acctUSD), Ledger: usd, Code: 1},
+		{ID: id(acctClosed), Ledger: eur, Code: 1, Flags: ledger.AccountClosed},
+		{ID: id(acctHist), Ledger: eur, Code: 1, Flags: ledger.AccountHistory},
+		{ID: id(acctC), Ledger: eur, Code: 1},
+	}
+}
+
+// tr builds a plain EUR transfer.
+func tr(tid, dr, cr, amount uint64) ledger.Transfer {
+	return ledger.Transfer{ID: id(tid), DebitAccountID: id(dr), CreditAccountID: id(cr), Amount: amount, Ledger: eur, Code: 1}
+}
+
+// with returns t changed by fn.
+func with(t ledger.Transfer, fn func(*ledger.Transfer)) ledger.Transfer {
+	fn(&t)
+	return t
+}
+
+func pending(t ledger.Transfer) ledger.Transfer {
+	t.Flags |= ledger.TransferPending
+	return t
+}
+
+func post(tid, pendingID, amount uint64) ledger.Transfer {
+	return ledger.Transfer{ID: id(tid), PendingID: id(pendingID), Amount: amount, Flags: ledger.TransferPostPendingTransfer}
+}
+
+func void(tid, pendingID uint64) ledger.Transfer {
+	return ledger.Transfer{ID: id(tid), PendingID: id(pendingID), Flags: ledger.TransferVoidPendingTransfer}
+}
+
+func testAccountResults(t *testing.T, c Config) {
+	base := ledger.Account{ID: id(100), Ledger: eur, Code: 1, UserData128: id(7), UserData64: 8, UserData32: 9}
+	acc := func(fn func(*ledger.Account)) ledger.Account {
+		a := base
+		fn(&a)
+		return a
+	}
+	cases := []struct {
+		name   string
+		events []ledger.Account
+		want   []ledger.CreateAccountResult
+	}{
+		{"created", []ledger.Account{base}, []ledger.CreateAccountResult{ledger.AccountCreated}},
+		{"timestamp_must_be_zero", []ledger.Account{acc(func(a *ledger.Account) { a.Timestamp = 1 })},
+			[]ledger.CreateAccountResult{ledger.AccountTimestampMustBeZero}},
+		{"reserved_flag", []ledger.Account{acc(func(a *ledger.Account) { a.Flags = 1 << 4 })},
+			[]ledger.CreateAccountResult{ledger.AccountReservedFlag}},
+		{"reserved_flag_high", []ledger.Account{acc(func(a *ledger.Account) { a.Flags = 1 << 15 })},
+			[]ledger.CreateAccountResult{ledger.AccountReservedFlag}},
+		{"id_must_not_be_zero", []ledger.Account{acc(func(a *ledger.Account) { a.ID = ledger.ID{} })},
+			[]ledger.CreateAccountResult{ledger.AccountIDMustNotBeZero}},
+		{"id_must_not_be_int_max", []ledger.Account{acc(func(a *ledger.Account) { a.ID = ledger.IDMax })},
+			[]ledger.CreateAccountResult{ledger.AccountIDMustNotBeIntMax}},
+		{"exists", []ledger.Account{base, base}, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountExists}},
+		{"exists_with_different_flags", []ledger.Account{base, acc(func(a *ledger.Account) { a.Flags = ledger.AccountHistory })},
+			[]ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountExistsWithDifferentFlags}},
+		{"exists_with_different_user_data_128", []ledger.Account{base, acc(func(a *ledger.Account) { a.UserData128 = id(1) })},
+			[]ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountExistsWithDifferentUserData128}},
+		{"exists_with_different_user_data_64", []ledger.Account{base, acc(func(a *ledger.Account) { a.UserData64 = 1 })},
+			[]ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountExistsWithDifferentUserData64}},
+		{"exists_with_different_user_data_32", []ledger.Account{base, acc(func(a *ledger.Account) { a.UserData32 = 1 })},
+			[]ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountExistsWithDifferentUserData32}},
+		{"exists_with_different_ledger", []ledger.Account{base, acc(func(a *ledger.Account) { a.Ledger = usd })},
+			[]ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountExistsWithDifferentLedger}},
+		{"exists_with_different_code", []ledger.Account{base, acc(func(a *ledger.Account) { a.Code = 2 })},
+			[]ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountExistsWithDifferentCode}},
+		{"flags_are_mutually_exclusive", []ledger.Account{acc(func(a *ledger.Account) {
+			a.Flags = ledger.AccountDebitsMustNotExceedCredits | ledger.AccountCreditsMustNotExceedDebits
+		})}, []ledger.CreateAccountResult{ledger.AccountFlagsAreMutuallyExclusive}},
+		{"debits_pending_must_be_zero", []ledger.Account{acc(func(a *ledger.Account) { a.DebitsPending = 1 })},
+			[]ledger.CreateAccountResult{ledger.AccountDebitsPendingMustBeZero}},
+		{"debits_posted_must_be_zero", []ledger.Account{acc(func(a *ledger.Account) { a.DebitsPosted = 1 })},
+			[]ledger.CreateAccountResult{ledger.AccountDebitsPostedMustBeZero}},
+		{"credits_pending_must_be_zero", []ledger.Account{acc(func(a *ledger.Account) { a.CreditsPending = 1 })},
+			[]ledger.CreateAccountResult{ledger.AccountCreditsPendingMustBeZero}},
+		{"credits_posted_must_be_zero", []ledger.Account{acc(func(a *ledger.Account) { a.CreditsPosted = 1 })},
+			[]ledger.CreateAccountResult{ledger.AccountCreditsPostedMustBeZero}},
+		{"ledger_must_not_be_zero", []ledger.Account{acc(func(a *ledger.Account) { a.Ledger = 0 })},
+			[]ledger.CreateAccountResult{ledger.AccountLedgerMustNotBeZero}},
+		{"code_must_not_be_zero", []ledger.Account{acc(func(a *ledger.Account) { a.Code = 0 })},
+			[]ledger.CreateAccountResult{ledger.AccountCodeMustNotBeZero}},
+		{"precedence_id_before_ledger", []ledger.Account{acc(func(a *ledger.Account) { a.ID, a.Ledger = ledger.ID{}, 0 })},
+			[]ledger.CreateAccountResult{ledger.AccountIDMustNotBeZero}},
+		{"linked_chain_created", []ledger.Account{
+			acc(func(a *ledger.Account) { a.Flags = ledger.AccountLinked }),
+			acc(func(a *ledger.Account) { a.ID = id(101) }),
+		}, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}},
+		{"linked_event_failed", []ledger.Account{
+			acc(func(a *ledger.Account) { a.Flags = ledger.AccountLinked }),
+			acc(func(a *ledger.Account) { a.ID, a.Code = id(101), 0 }),
+			acc(func(a *ledger.Account) { a.ID = id(102) }),
+		}, []ledger.CreateAccountResult{ledger.AccountLinkedEventFailed, ledger.AccountCodeMustNotBeZero, ledger.AccountCreated}},
+		{"linked_event_chain_open", []ledger.Account{
+			acc(func(a *ledger.Account) { a.Flags = ledger.AccountLinked }),
+			acc(func(a *ledger.Account) { a.ID, a.Flags = id(101), ledger.AccountLinked }),
+		}, []ledger.CreateAccountResult{ledger.AccountLinkedEventFailed, ledger.AccountLinkedEventChainOpen}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, c)
+			got := e.createAccounts(tc.events...)
+			require.Equal(t, tc.want, got)
+			for i, a := range tc.events {
+				if tc.want[i] != ledger.AccountCreated {
+					continue
+				}
+				stored := e.account(idVal(a.ID))
+				want := a
+				want.Timestamp = stored.Timestamp
+				require.Equal(t, want, stored)
+				require.NotZero(t, stored.Timestamp)
+			}
+			if tc.name == "linked_event_failed" || tc.name == "linked_event_chain_open" {
+				got, err := e.l.LookupAccounts(e.ctx(), []ledger.ID{id(100), id(101)})
+				require.NoError(t, err)
+				require.Empty(t, got, "a failed chain creates nothing")
+			}
+			e.verify()
+		})
+	}
+}
+
+func idVal(i ledger.ID) uint64 {
+	_, lo := i.Uint64s()
+	return lo
+}
+
+type transferCase struct {
+	name    string
+	setup   []ledger.Transfer // each must be created
+	advance time.Duration     // clock step after setup
+	at      time.Time         // clock setting before the events, when not zero
+	events  []ledger.Transfer
+	want    []ledger.CreateTransferResult
+	bal     map[uint64]Bal // balances after the events
+}
+
+const half = uint64(1) << 62 // half of the 2^63 range
+
+func transferCases() []transferCase {
+	lim := ledger.AmountLimit
+	R := func(r ...ledger.CreateTransferResult) []ledger.CreateTransferResult { return r }
+	T := func(t ...ledger.Transfer) []ledger.Transfer { return t }
+	p100 := pending(tr(100, acctA, acctB, 10))
+	return []transferCase{
+		{name: "created", events: T(tr(1, acctA, acctB, 10)), want: R(ledger.TransferCreated),
+			bal: map[uint64]Bal{acctA: {0, 10, 0, 0}, acctB: {0, 0, 0, 10}}},
+		{name: "created_zero_amount", events: T(tr(1, acctA, acctB, 0)), want: R(ledger.TransferCreated),
+			bal: map[uint64]Bal{acctA: {}, acctB: {}}},
+		{name: "created_amount_limit", events: T(tr(1, acctA, acctB, lim)), want: R(ledger.TransferCreated),
+			bal: map[uint64]Bal{acctA: {0, lim, 0, 0}, acctB: {0, 0, 0, lim}}},
+		{name: "linked_event_failed", events: T(
+			with(tr(1, acctA, acctB, 10), func(t *ledger.Transfer) { t.Flags = ledger.TransferLinked }),
+			tr(2, acctA, 99, 10)),
+			want: R(ledger.TransferLinkedEventFailed, ledger.TransferCreditAccountNotFound),
+			bal:  map[uint64]Bal{acctA: {}, acctB: {}}},
+		{name: "linked_event_chain_open", events: T(
+			with(tr(1, acctA, acctB, 10), func(t *ledger.Transfer) { t.Flags = ledger.TransferLinked })),
+			want: R(ledger.TransferLinkedEventChainOpen), bal: map[uint64]Bal{acctA: {}}},
+		{name: "timestamp_must_be_zero", events: T(with(tr(1, acctA, acctB, 1), func(t *ledger.Transfer) { t.Timestamp = 5 })),
+			want: R(ledger.TransferTimestampMustBeZero)},
+		{name: "reserved_flag", events: T(with(tr(1, acctA, acctB, 1), func(t *ledger.Transfer) { t.Flags = 1 << 8 })),
+			want: R(ledger.TransferReservedFlag)},
+		{name: "id_must_not_be_zero", events: T(with(tr(1, acctA, acctB, 1), func(t *ledger.Transfer) { t.ID = ledger.ID{} })),
+			want: R(ledger.TransferIDMustNotBeZero)},
+		{name: "id_must_not_be_int_max", events: T(with(tr(1, acctA, acctB, 1), func(t *ledger.Transfer) { t.ID = ledger.IDMax })),
+			want: R(ledger.TransferIDMustNotBeIntMax)},
+		{name: "exists", setup: T(tr(1, acctA, acctB, 10)), events: T(tr(1, acctA, acctB, 10)),
+			want: R(ledger.TransferExists), bal: map[uint64]Bal{acctA: {0, 10, 0, 0}}},
+		{name: "exists_with_different_flags", setup: T(tr(1, acctA, acctB, 10)), events: T(pending(tr(1, acctA, acctB, 10))),
+			want: R(ledger.TransferExistsWithDifferentFlags)},
+		{name: "exists_with_different_debit_account_id", setup: T(tr(1, acctA, acctB, 10)), events: T(tr(1, acctC, acctB, 10)),
+			want: R(ledger.TransferExistsWithDifferentDebitAccountID)},
+		{name: "exists_with_different_credit_account_id", setup: T(tr(1, acctA, acctB, 10)), events: T(tr(1, acctA, acctC, 10)),
+			want: R(ledger.TransferExistsWithDifferentCreditAccountID)},
+		{name: "exists_with_different_amount", setup: T(tr(1, acctA, acctB, 10)), events: T(tr(1, acctA, acctB, 11)),
+			want: R(ledger.TransferExistsWithDifferentAmount), bal: map[uint64]Bal{acctA: {0, 10, 0, 0}}},
+		{name: "exists_with_different_pending_id", setup: T(tr(1, acctA, acctB, 10)),
+			events: T(with(tr(1, acctA, acctB, 10), func(t *ledger.Transfer) { t.PendingID = id(5) })),
+			want:   R(ledger.TransferExistsWithDifferentPendingID)},
+		{name: "exists_with_different_user_data_128", setup: T(tr(1, acctA, acctB, 10)),
+			events: T(with(tr(1, acctA, acctB, 10), func(t *ledger.Transfer) { t.UserData128 = id(5) })),
+			want:   R(ledger.TransferExistsWithDifferentUserData128)},
+		{name: "exists_with_different_user_data_64", setup: T(tr(1, acctA, acctB, 10)),
+			events: T(with(tr(1, acctA, acctB, 10), func(t *ledger.Transfer) { t.UserData64 = 5 })),
+			want:   R(ledger.TransferExistsWithDifferentUserData64)},
+		{name: "exists_with_different_user_data_32", setup: T(tr(1, acctA, acctB, 10)),
+			events: T(with(tr(1, acctA, acctB, 10), func(t *ledger.Transfer) { t.UserData32 = 5 })),
+			want:   R(ledger.TransferExistsWithDifferentUserData32)},
+		{name: "exists_with_different_timeout", setup: T(pending(tr(1, acctA, acctB, 10))),
+			events: T(with(pending(tr(1, acctA, acctB, 10)), func(t *ledger.Transfer) { t.Timeout = 5 })),
+			want:   R(ledger.TransferExistsWithDifferentTimeout)},
+		{name: "exists_with_different_ledger", setup: T(tr(1, acctA, acctB, 10)),
+			events: T(with(tr(1, acctA, acctB, 10), func(t *ledger.Transfer) { t.Ledger = usd })),
+			want:   R(ledger.TransferExistsWithDifferentLedger)},
+		{name: "exists_with_different_code", setup: T(tr(1, acctA, acctB, 10)),
+			events: T(with(tr(1, acctA, acctB, 10), func(t *ledger.Transfer) { t.Code = 9 })),
+			want:   R(ledger.TransferExistsWithDifferentCode)},
+		{name: "exists_post_with_zero_optional_fields", setup: T(p100, post(101, 100, 4)),
+			events: T(post(101, 100, 4)), want: R(ledger.TransferExists),
+			bal: map[uint64]Bal{acctA: {0, 4, 0, 0}, acctB: {0, 0, 0, 4}}},
+		{name: "id_already_failed_same_batch", events: T(tr(1, acctDebLim, acctB, 10), tr(1, acctA, acctB, 10)),
+			want: R(ledger.TransferExceedsCredits, ledger.TransferIDAlreadyFailed), bal: map[uint64]Bal{acctA: {}}},
+		{name: "flags_are_mutually_exclusive_pending_post", setup: T(p100),
+			events: T(with(post(1, 100, 1), func(t *ledger.Transfer) { t.Flags |= ledger.TransferPending })),
+			want:   R(ledger.TransferFlagsAreMutuallyExclusive)},
+		{name: "flags_are_mutually_exclusive_post_void", setup: T(p100),
+			events: T(with(post(1, 100, 1), func(t *ledger.Transfer) { t.Flags |= ledger.TransferVoidPendingTransfer })),
+			want:   R(ledger.TransferFlagsAreMutuallyExclusive)},
+		{name: "flags_are_mutually_exclusive_post_balancing", setup: T(p100),
+			events: T(with(post(1, 100, 1), func(t *ledger.Transfer) { t.Flags |= ledger.TransferBalancingDebit })),
+			want:   R(ledger.TransferFlagsAreMutuallyExclusive)},
+		{name: "debit_account_id_must_not_be_zero", events: T(tr(1, 0, acctB, 1)), want: R(ledger.TransferDebitAccountIDMustNotBeZero)},
+		{name: "debit_account_id_must_not_be_int_max", events: T(with(tr(1, 0, acctB, 1), func(t *ledger.Transfer) { t.DebitAccountID = ledger.IDMax })),
+			want: R(ledger.TransferDebitAccountIDMustNotBeIntMax)},
+		{name: "credit_account_id_must_not_be_zero", events: T(tr(1, acctA, 0, 1)), want: R(ledger.TransferCreditAccountIDMustNotBeZero)},
+		{name: "credit_account_id_must_not_be_int_max", events: T(with(tr(1, acctA, 0, 1), func(t *ledger.Transfer) { t.CreditAccountID = ledger.IDMax })),
+			want: R(ledger.TransferCreditAccountIDMustNotBeIntMax)},
+		{name: "accounts_must_be_different", events: T(tr(1, acctA, acctA, 1)), want: R(ledger.TransferAccountsMustBeDifferent)},
+		{name: "pending_id_must_be_zero", events: T(with(tr(1, acctA, acctB, 1), func(t *ledger.Transfer) { t.PendingID = id(5) })),
+			want: R(ledger.TransferPendingIDMustBeZero)},
+		{name: "pending_id_must_not_be_zero", events: T(post(1, 0, 1)), want: R(ledger.TransferPendingIDMustNotBeZero)},
+		{name: "pending_id_must_not_be_int_max", events: T(with(post(1, 0, 1), func(t *ledger.Transfer) { t.PendingID = ledger.IDMax })),
+			want: R(ledger.TransferPendingIDMustNotBeIntMax)},
+		{name: "pending_id_must_be_different", events: T(post(1, 1, 1)), want: R(ledger.TransferPendingIDMustBeDifferent)},
+		{name: "timeout_reserved_for_pending_transfer", events: T(with(tr(1, acctA, acctB, 1), func(t *ledger.Transfer) { t.Timeout = 1 })),
+			want: R(ledger.TransferTimeoutReservedForPendingTransfer)},
+		{name: "timeout_reserved_for_pending_transfer_post", setup: T(p100),
+			events: T(with(post(1, 100, 1), func(t *ledger.Transfer) { t.Timeout = 1 })),
+			want:   R(ledger.TransferTimeoutReservedForPendingTransfer)},
+		{name: "closing_transfer_must_be_pending", events: T(with(tr(1, acctA, acctB, 1), func(t *ledger.Transfer) { t.Flags = ledger.TransferClosingDebit })),
+			want: R(ledger.TransferClosingTransferMustBePending)},
+		{name: "amount_must_not_exceed_limit", events: T(tr(1, acctA, acctB, lim+1)), want: R(ledger.TransferAmountMustNotExceedLimit)},
+		{name: "amount_max_only_as_sentinel", events: T(tr(1, acctA, acctB, ledger.AmountMax)), want: R(ledger.TransferAmountMustNotExceedLimit)},
+		{name: "ledger_must_not_be_zero", events: T(with(tr(1, acctA, acctB, 1), func(t *ledger.Transfer) { t.Ledger = 0 })),
+			want: R(ledger.TransferLedgerMustNotBeZero)},
+		{name: "code_must_not_be_zero", events: T(with(tr(1, acctA, acctB, 1), func(t *ledger.Transfer) { t.Code = 0 })),
+			want: R(ledger.TransferCodeMustNotBeZero)},
+		{name: "debit_account_not_found", events: T(tr(1, 99, acctB, 1)), want: R(ledger.TransferDebitAccountNotFound)},
+		{name: "credit_account_not_found", events: T(tr(1, acctA, 99, 1)), want: R(ledger.TransferCreditAccountNotFound)},
+		{name: "accounts_must_have_the_same_ledger", events: T(tr(1, acctA, acctUSD, 1)), want: R(ledger.TransferAccountsMustHaveTheSameLedger)},
+		{name: "transfer_must_have_the_same_ledger_as_accounts", events: T(with(tr(1, acctA, acctB, 1), func(t *ledger.Transfer) { t.Ledger = usd })),
+			want: R(ledger.TransferTransferMustHaveTheSameLedgerAsAccounts)},
+		{name: "pending_transfer_not_found", events: T(post(1, 555, 1)), want: R(ledger.TransferPendingTransferNotFound)},
+		{name: "pending_transfer_not_pending", setup: T(tr(100, acctA, acctB, 10)), events: T(post(1, 100, 1)),
+			want: R(ledger.TransferPendingTransferNotPending)},
+		{name: "pending_transfer_has_different_debit_account_id", setup: T(p100),
+			events: T(with(post(1, 100, 1), func(t *ledger.Transfer) { t.DebitAccountID = id(acctC) })),
+			want:   R(ledger.TransferPendingTransferHasDifferentDebitAccountID)},
+		{name: "pending_transfer_has_different_credit_account_id", setup: T(p100),
+			events: T(with(post(1, 100, 1), func(t *ledger.Transfer) { t.CreditAccountID = id(acctC) })),
+			want:   R(ledger.TransferPendingTransferHasDifferentCreditAccountID)},
+		{name: "pending_transfer_has_different_ledger", setup: T(p100),
+			events: T(with(post(1, 100, 1), func(t *ledger.Transfer) { t.Ledger = usd })),
+			want:   R(ledger.TransferPendingTransferHasDifferentLedger)},
+		{name: "pending_transfer_has_different_code", setup: T(p100),
+			events: T(with(post(1, 100, 1), func(t *ledger.Transfer) { t.Code = 9 })),
+			want:   R(ledger.TransferPendingTransferHasDifferentCode)},
+		{name: "exceeds_pending_transfer_amount", setup: T(p100), events: T(post(1, 100, 11)),
+			want: R(ledger.TransferExceedsPendingTransferAmount), bal: map[uint64]Bal{acctA: {10, 0, 0, 0}}},
+		{name: "pending_transfer_has_different_amount", setup: T(p100),
+			events: T(with(void(1, 100), func(t *ledger.Transfer) { t.Amount = 5 })),
+			want:   R(ledger.TransferPendingTransferHasDifferentAmount)},
+		{name: "pending_transfer_already_posted", setup: T(p100, post(101, 100, ledger.AmountMax)),
+			events: T(post(1, 100, ledger.AmountMax), void(2, 100)),
+			want:   R(ledger.TransferPendingTransferAlreadyPosted, ledger.TransferPendingTransferAlreadyPosted),
+			bal:    map[uint64]Bal{acctA: {0, 10, 0, 0}, acctB: {0, 0, 0, 10}}},
+		{name: "pending_transfer_already_voided", setup: T(p100, void(101, 100)),
+			events: T(post(1, 100, ledger.AmountMax), void(2, 100)),
+			want:   R(ledger.TransferPendingTransferAlreadyVoided, ledger.TransferPendingTransferAlreadyVoided),
+			bal:    map[uint64]Bal{acctA: {}, acctB: {}}},
+		{name: "pending_transfer_expired", setup: T(with(p100, func(t *ledger.Transfer) { t.Timeout = 1 })), advance: 2 * time.Second,
+			events: T(post(1, 100, ledger.AmountMax), void(2, 100)),
+			want:   R(ledger.TransferPendingTransferExpired, ledger.TransferPendingTransferExpired),
+			bal:    map[uint64]Bal{acctA: {}, acctB: {}}},
+		{name: "debit_account_already_closed", events: T(tr(1, acctClosed, acctB, 1)), want: R(ledger.TransferDebitAccountAlreadyClosed)},
+		{name: "credit_account_already_closed", events: T(tr(1, acctA, acctClosed, 1)), want: R(ledger.TransferCreditAccountAlreadyClosed)},
+		{name: "overflows_debits_pending", setup: T(pending(tr(100, acctA, acctB, lim))), events: T(pending(tr(1, acctA, acctC, 1))),
+			want: R(ledger.TransferOverflowsDebitsPending), bal: map[uint64]Bal{acctA: {lim, 0, 0, 0}}},
+		{name: "overflows_credits_pending", setup: T(pending(tr(100, acctA, acctB, lim))), events: T(pending(tr(1, acctC, acctB, 1))),
+			want: R(ledger.TransferOverflowsCreditsPending)},
+		{name: "overflows_debits_posted", setup: T(tr(100, acctA, acctB, lim)), events: T(tr(1, acctA, acctC, 1)),
+			want: R(ledger.TransferOverflowsDebitsPosted)},
+		{name: "overflows_credits_posted", setup: T(tr(100, acctA, acctB, lim)), events: T(tr(1, acctC, acctB, 1)),
+			want: R(ledger.TransferOverflowsCreditsPosted)},
+		{name: "overflows_debits", setup: T(pending(tr(100, acctA, acctB, half)), tr(101, acctA, acctC, half-1)),
+			events: T(tr(1, acctA, acctB, 1)), want: R(ledger.TransferOverflowsDebits),
+			bal: map[uint64]Bal{acctA: {half, half - 1, 0, 0}}},
+		{name: "overflows_credits", setup: T(pending(tr(100, acctA, acctB, half)), tr(101, acctC, acctB, half-1)),
+			events: T(tr(1, acctA, acctB, 1)), want: R(ledger.TransferOverflowsCredits)},
+		{name: "overflows_timeout", at: time.Unix(0, 5e18),
+			events: T(with(pending(tr(1, acctA, acctB, 1)), func(t *ledger.Transfer) { t.Timeout = 1<<32 - 1 })),
+			want:   R(ledger.TransferOverflowsTimeout)},
+		{name: "exceeds_credits", events: T(tr(1, acctDebLim, acctB, 1)), want: R(ledger.TransferExceedsCredits)},
+		{name: "exceeds_credits_pending_counts", setup: T(tr(100, acctA, acctDebLim, 10), pending(tr(101, acctDebLim, acctB, 6))),
+			events: T(tr(1, acctDebLim, acctB, 5), tr(2, acctDebLim, acctB, 4)),
+			want:   R(ledger.TransferExceedsCredits, ledger.TransferCreated), bal: map[uint64]Bal{acctDebLim: {6, 4, 0, 10}}},
+		{name: "exceeds_debits", events: T(tr(1, acctA, acctCredLim, 1)), want: R(ledger.TransferExceedsDebits)},
+		{name: "precedence_reserved_flag_before_id", events: T(with(tr(0, acctA, acctB, 1), func(t *ledger.Transfer) { t.Flags = 1 << 9 })),
+			want: R(ledger.TransferReservedFlag)},
+		{name: "precedence_exists_before_account_checks", setup: T(tr(1, acctA, acctB, 10)), events: T(tr(1, acctA, acctB, 10), tr(1, 99, 98, 10)),
+			want: R(ledger.TransferExists, ledger.TransferExistsWithDifferentDebitAccountID)},
+		{name: "precedence_ledger_before_accounts", events: T(with(tr(1, 99, acctB, 1), func(t *ledger.Transfer) { t.Ledger = 0 })),
+			want: R(ledger.TransferLedgerMustNotBeZero)},
+	}
+}
+
+func testTransferResults(t *testing.T, c Config) {
+	for _, tc := range transferCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, c)
+			e.mustCreateAccounts(standardAccounts()...)
+			if len(tc.setup) > 0 {
+				e.mustTransfer(tc.setup...)
+			}
+			e.clock.Advance(tc.advance)
+			if !tc.at.IsZero() {
+				e.clock.Set(tc.at)
+			}
+			require.Equal(t, tc.want, e.transfers(tc.events...))
+			e.requireBalances(tc.bal)
+			// Every failed event left no transfer behind.
+			for i, ev := range tc.events {
+				if tc.want[i] == ledger.TransferCreated || tc.want[i] == ledger.TransferExists ||
+					ev.ID == (ledger.ID{}) || ev.ID == ledger.IDMax || isSetup(tc.setup, ev.ID) {
+					continue
+				}
+				got, err := e.l.LookupTransfers(e.ctx(), []ledger.ID{ev.ID})
+				require.NoError(t, err)
+				if tc.want[i] != ledger.TransferIDAlreadyFailed {
+					require.Empty(t, got, "event %d (%v) was stored", i, tc.want[i])
+				}
+			}
+			e.verify()
+		})
+	}
+	t.Run("names", func(t *testing.T) {
+		for _, tc := range transferCases() {
+			for _, r := range tc.want {
+				require.NotContains(t, r.String(), "CreateTransferResult(")
+			}
+		}
+	})
+}
+
+func isSetup(setup []ledger.Transfer, i ledger.ID) bool {
+	for _, s := range setup {
+		if s.ID == i {
+			return true
+		}
+	}
+	return false
+}

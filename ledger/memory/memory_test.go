@@ -1,0 +1,15 @@
+package memory_test
+
+import (
+	"testing"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/ledgertest"
+	"github.com/casimpay/casimpay/ledger/memory"
+)
+
+func TestConformance(t *testing.T) {
+	ledgertest.Run(t, ledgertest.Config{
+		NewStore: func(t *testing.T) ledger.Store { return memory.New() },
+	})
+}
