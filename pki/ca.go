@@ -1,0 +1,347 @@
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// CA is a certificate authority of the profile: its certificate and the
+// crypto.Signer of its key (which may live in an HSM). A root CA certifies
+// card-issuing CAs; a card-issuing CA certifies cards and the platform's
+// receipt key; both sign CRLs. A CA is safe for concurrent use.
+type CA struct {
+	cert    *x509.Certificate
+	key     crypto.Signer
+	issuers [][]byte // certificates above this one, root excluded
+	crlURL  string
+	now     func() time.Time
+	rand    io.Reader
+
+	mu        sync.Mutex
+	revoked   []Revocation
+	crlNumber uint64
+}
+
+// CAOptions configures NewRoot, NewIntermediate and LoadCA. Its zero value
+// holds the defaults, except CRLURL, which is required.
+type CAOptions struct {
+	// Subject is the CA's distinguished name. Zero: common name "CA-SIM
+	// Root CA" for a root, "CA-SIM Card CA" for an intermediate.
+	Subject pkix.Name
+	// Validity is the lifetime of the CA certificate, cut short to end no
+	// later than its issuer's. Zero: DefaultRootValidity or
+	// DefaultCAValidity.
+	Validity time.Duration
+	// CRLURL is the HTTP URL where this CA publishes its CRL. It becomes the
+	// CRL distribution point of every certificate the CA issues.
+	CRLURL string
+	// MaxPathLen limits how many CAs may sit below this one. Zero: the
+	// profile's value, 1 for a root and 0 for an intermediate. Negative:
+	// no limit.
+	MaxPathLen int
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand is the source of serial numbers and signature randomness; nil
+	// means crypto/rand.Reader.
+	Rand io.Reader
+}
+
+func (o *CAOptions) fill(root bool) (CAOptions, error) {
+	v := *o
+	if v.CRLURL == "" {
+		return v, errors.New("pki: a CA needs a CRL URL")
+	}
+	if u, err := url.Parse(v.CRLURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return v, fmt.Errorf("pki: CRL URL %q is not an http(s) URL", v.CRLURL)
+	}
+	if v.Now == nil {
+		v.Now = time.Now
+	}
+	if v.Rand == nil {
+		v.Rand = rand.Reader
+	}
+	if len(v.Subject.ToRDNSequence()) == 0 {
+		v.Subject = pkix.Name{CommonName: "CA-SIM Card CA"}
+		if root {
+			v.Subject.CommonName = "CA-SIM Root CA"
+		}
+	}
+	if v.Validity == 0 {
+		v.Validity = DefaultCAValidity
+		if root {
+			v.Validity = DefaultRootValidity
+		}
+	}
+	if v.Validity < 0 {
+		return v, errors.New("pki: negative validity")
+	}
+	return v, nil
+}
+
+// NewRoot creates a self-signed root CA whose key is key, an ECDSA P-256 or
+// P-384 signer. It returns an error matching ErrKey for another key.
+func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
+	o, err := opts.fill(true)
+	if err != nil {
+		return nil, err
+	}
+	if !caKey(key.Public()) {
+		return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
+	}
+	tmpl, err := caTemplate(o, key.Public())
+	if err != nil {
+		return nil, err
+	}
+	tmpl.AuthorityKeyId = tmpl.SubjectKeyId
+	der, err := x509.CreateCertificate(o.Rand, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: create root: %w", err)
+	}
+	return newCA(der, key, nil, o)
+}
+
+// NewIntermediate creates a CA certified by ca (normally the card-issuing CA
+// under the root) whose key is key, an ECDSA P-256 or P-384 signer. The
+// certificate carries ca's CRL distribution point.
+func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
+	o, err := opts.fill(false)
+	if err != nil {
+		return nil, err
+	}
+	if !caKey(key.Public()) {
+		return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
+	}
+	if ca.cert.MaxPathLenZero {
+		return nil, errors.New("pki: this CA may not certify other CAs (path length 0)")
+	}
+	tmpl, err := caTemplate(o, key.Public())
+	if err != nil {
+		return nil, err
+	}
+	if o.MaxPathLen == 0 {
+		tmpl.MaxPathLen, tmpl.MaxPathLenZero = 0, true
+	}
+	ca.bound(tmpl)
+	der, err := x509.CreateCertificate(o.Rand, tmpl, ca.cert, key.Public(), ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: create intermediate: %w", err)
+	}
+	return newCA(der, key, ca.Chain(), o)
+}
+
+// LoadCA returns the CA whose certificate is cert (DER) and whose key is
+// key, with issuers the certificates above it (root excluded, nearest
+// first), as stored after NewRoot or NewIntermediate. It returns an error
+// matching ErrKey when key does not match the certificate.
+func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
+	o, err := opts.fill(false)
+	if err != nil {
+		return nil, err
+	}
+	return newCA(cert, key, issuers, o)
+}
+
+func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, error) {
+	c, err := ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	if !c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0 || c.KeyUsage&x509.KeyUsageCRLSign == 0 {
+		return nil, newError(ErrUsage, -1, "not a CA certificate with keyCertSign and cRLSign", nil)
+	}
+	pub, ok := key.Public().(*ecdsa.PublicKey)
+	if !ok || !pub.Equal(c.PublicKey) {
+		return nil, newError(ErrKey, -1, "the signer does not match the CA certificate", nil)
+	}
+	return &CA{
+		cert:    c,
+		key:     key,
+		issuers: issuers,
+		crlURL:  o.CRLURL,
+		now:     o.Now,
+		rand:    o.Rand,
+	}, nil
+}
+
+func caTemplate(o CAOptions, pub crypto.PublicKey) (*x509.Certificate, error) {
+	serial, err := randomSerial(o.Rand)
+	if err != nil {
+		return nil, err
+	}
+	skid, err := keyID(pub.(*ecdsa.PublicKey))
+	if err != nil {
+		return nil, newError(ErrKey, -1, "invalid public key", err)
+	}
+	now := o.Now().Truncate(time.Second)
+	t := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               o.Subject,
+		NotBefore:             now,
+		NotAfter:              now.Add(o.Validity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		SubjectKeyId:          skid,
+		SignatureAlgorithm:    x509.ECDSAWithSHA256,
+	}
+	switch {
+	case o.MaxPathLen > 0:
+		t.MaxPathLen = o.MaxPathLen
+	case o.MaxPathLen < 0:
+		t.MaxPathLen = -1
+	default:
+		t.MaxPathLen = 1 // a root's default; NewIntermediate sets 0
+	}
+	return t, nil
+}
+
+// bound sets what every certificate issued by ca shares: the CRL
+// distribution point, and a validity that ends no later than ca's.
+func (ca *CA) bound(t *x509.Certificate) {
+	t.CRLDistributionPoints = []string{ca.crlURL}
+	if t.NotAfter.After(ca.cert.NotAfter) {
+		t.NotAfter = ca.cert.NotAfter
+	}
+	t.SignatureAlgorithm = x509.ECDSAWithSHA256
+}
+
+// randomSerial returns a positive serial number of 127 random bits, within
+// the 20 octets RFC 5280 allows.
+func randomSerial(r io.Reader) (*big.Int, error) {
+	var b [16]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
+			return nil, fmt.Errorf("pki: serial number: %w", err)
+		}
+		b[0] &= 0x7f
+		if n := new(big.Int).SetBytes(b[:]); n.Sign() > 0 {
+			return n, nil
+		}
+	}
+}
+
+// Certificate returns the CA's certificate. The caller must not modify it.
+func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
+
+// DER returns the CA's certificate in DER.
+func (ca *CA) DER() []byte { return bytes.Clone(ca.cert.Raw) }
+
+// Signer returns the CA's key.
+func (ca *CA) Signer() crypto.Signer { return ca.key }
+
+// Chain returns the CA certificates that a certificate issued by ca is
+// presented with: ca's own certificate and those above it, nearest first,
+// root excluded (empty for a root). A card presents its certificate
+// followed by these.
+func (ca *CA) Chain() [][]byte {
+	if len(ca.cert.Raw) > 0 && !bytes.Equal(ca.cert.RawIssuer, ca.cert.RawSubject) {
+		out := [][]byte{bytes.Clone(ca.cert.Raw)}
+		for _, c := range ca.issuers {
+			out = append(out, bytes.Clone(c))
+		}
+		return out
+	}
+	return nil
+}
+
+// IssueOptions configures IssueCard and IssuePlatform. The zero value holds
+// the defaults.
+type IssueOptions struct {
+	// NotBefore starts the validity; zero means now.
+	NotBefore time.Time
+	// Validity is the lifetime, cut short to end no later than the CA's.
+	// Zero: DefaultCardValidity or DefaultPlatformValidity.
+	Validity time.Duration
+}
+
+// IssueCard certifies pub, the ECDSA P-256 public key generated by a card,
+// for the card whose ICCID is iccid, and returns the certificate in DER.
+// The certificate carries the URI SAN urn:casim:card:<ICCID>, the extended
+// key usage OIDCardAuth, the critical key usage digitalSignature, a random
+// serial number and ca's CRL distribution point. It returns an error
+// matching ErrCardID for an invalid ICCID and ErrKey for another key type.
+func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) ([]byte, error) {
+	uri, err := CardURI(iccid)
+	if err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		return nil, newError(ErrCardID, -1, "card URI", err)
+	}
+	return ca.issueLeaf(pub, pkix.Name{CommonName: iccid}, []*url.URL{u}, OIDCardAuth, opts, DefaultCardValidity)
+}
+
+// IssuePlatform certifies pub, the ECDSA P-256 key with which the cloud
+// platform signs receipts, under the common name name, and returns the
+// certificate in DER. The certificate carries the extended key usage
+// OIDReceiptSigning, the critical key usage digitalSignature, no subject
+// alternative name and ca's CRL distribution point. It returns an error
+// matching ErrKey for another key type.
+func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, opts IssueOptions) ([]byte, error) {
+	if name == "" {
+		return nil, errors.New("pki: the platform certificate needs a name")
+	}
+	return ca.issueLeaf(pub, pkix.Name{CommonName: name}, nil, OIDReceiptSigning, opts, DefaultPlatformValidity)
+}
+
+func (ca *CA) issueLeaf(pub crypto.PublicKey, subject pkix.Name, uris []*url.URL, eku x509.OID, opts IssueOptions, validity time.Duration) ([]byte, error) {
+	k, ok := leafKey(pub)
+	if !ok {
+		return nil, newError(ErrKey, -1, "the key must be ECDSA P-256", nil)
+	}
+	skid, err := keyID(k)
+	if err != nil {
+		return nil, newError(ErrKey, -1, "invalid public key", err)
+	}
+	serial, err := randomSerial(ca.rand)
+	if err != nil {
+		return nil, err
+	}
+	ext, err := ekuExtension(eku)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Validity < 0 {
+		return nil, errors.New("pki: negative validity")
+	}
+	if opts.Validity > 0 {
+		validity = opts.Validity
+	}
+	nb := opts.NotBefore
+	if nb.IsZero() {
+		nb = ca.now()
+	}
+	nb = nb.Truncate(time.Second)
+	t := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               subject,
+		NotBefore:             nb,
+		NotAfter:              nb.Add(validity),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		URIs:                  uris,
+		SubjectKeyId:          skid,
+		ExtraExtensions:       []pkix.Extension{ext},
+	}
+	ca.bound(t)
+	if !t.NotAfter.After(t.NotBefore) {
+		return nil, errors.New("pki: the CA expires before the certificate would start")
+	}
+	der, err := x509.CreateCertificate(ca.rand, t, ca.cert, k, ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: create certificate: %w", err)
+	}
+	return der, nil
+}

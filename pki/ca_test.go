@@ -1,0 +1,214 @@
+package pki
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestIssueCardProfile(t *testing.T) {
+	h := newHierarchy(t)
+	c, err := ParseCertificate(h.card)
+	require.NoError(t, err)
+
+	_, err = x509.ParseCertificate(h.card)
+	assert.Error(t, err, "crypto/x509 cannot parse the wide EKU arc; ParseCertificate exists for this")
+
+	assert.Equal(t, h.card, c.Raw)
+	assert.Equal(t, 3, c.Version)
+	assert.Equal(t, testICCID, c.Subject.CommonName)
+	assert.Equal(t, x509.ECDSAWithSHA256, c.SignatureAlgorithm)
+	require.Len(t, c.URIs, 1)
+	assert.Equal(t, "urn:casim:card:"+testICCID, c.URIs[0].String())
+	assert.Empty(t, c.DNSNames)
+	assert.Equal(t, x509.KeyUsageDigitalSignature, c.KeyUsage)
+	assert.True(t, c.BasicConstraintsValid)
+	assert.False(t, c.IsCA)
+	assert.Equal(t, []string{"http://pki.example/card.crl"}, c.CRLDistributionPoints)
+	assert.Equal(t, t0, c.NotBefore)
+	assert.Equal(t, t0.Add(DefaultCardValidity), c.NotAfter)
+	assert.Equal(t, h.ca.Certificate().SubjectKeyId, c.AuthorityKeyId)
+	assert.Len(t, c.SubjectKeyId, 20)
+	assert.True(t, h.cardKey.PublicKey.Equal(c.PublicKey))
+	assert.Positive(t, c.SerialNumber.Sign())
+	assert.LessOrEqual(t, c.SerialNumber.BitLen(), 127)
+
+	ekus, err := ExtKeyUsages(c)
+	require.NoError(t, err)
+	require.Len(t, ekus, 1)
+	assert.True(t, ekus[0].Equal(OIDCardAuth))
+	for _, e := range c.Extensions {
+		if e.Id.Equal(x509OIDKeyUsage) {
+			assert.True(t, e.Critical, "key usage is critical")
+		}
+		if e.Id.Equal(oidExtKeyUsage) {
+			assert.False(t, e.Critical, "extended key usage is not critical")
+		}
+	}
+	require.NoError(t, c.CheckSignatureFrom(h.ca.Certificate()))
+
+	// Serial numbers are random.
+	other, err := h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{})
+	require.NoError(t, err)
+	oc, err := ParseCertificate(other)
+	require.NoError(t, err)
+	assert.NotEqual(t, 0, oc.SerialNumber.Cmp(c.SerialNumber))
+}
+
+func TestCAProfile(t *testing.T) {
+	h := newHierarchy(t)
+	root, ca := h.root.Certificate(), h.ca.Certificate()
+	assert.True(t, root.IsCA)
+	assert.Equal(t, 1, root.MaxPathLen)
+	assert.Equal(t, x509.KeyUsageCertSign|x509.KeyUsageCRLSign, root.KeyUsage)
+	assert.Equal(t, t0.Add(DefaultRootValidity), root.NotAfter)
+	assert.Equal(t, "CA-SIM Root CA", root.Subject.CommonName)
+	assert.Empty(t, root.CRLDistributionPoints)
+	assert.Nil(t, h.root.Chain())
+
+	assert.True(t, ca.IsCA)
+	assert.Equal(t, 0, ca.MaxPathLen)
+	assert.True(t, ca.MaxPathLenZero)
+	assert.Equal(t, x509.KeyUsageCertSign|x509.KeyUsageCRLSign, ca.KeyUsage)
+	assert.Equal(t, "CA-SIM Card CA", ca.Subject.CommonName)
+	assert.Equal(t, []string{"http://pki.example/root.crl"}, ca.CRLDistributionPoints)
+	assert.Equal(t, [][]byte{ca.Raw}, h.ca.Chain())
+	require.NoError(t, ca.CheckSignatureFrom(root))
+
+	_, err := h.ca.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/x.crl"})
+	assert.Error(t, err, "path length 0 forbids a sub-CA")
+}
+
+func TestIssuePlatformProfile(t *testing.T) {
+	h := newHierarchy(t)
+	k := newKey(t)
+	der, err := h.ca.IssuePlatform(k.Public(), "casimpay platform", IssueOptions{Validity: time.Hour})
+	require.NoError(t, err)
+	c, err := ParseCertificate(der)
+	require.NoError(t, err)
+	assert.Equal(t, "casimpay platform", c.Subject.CommonName)
+	assert.Empty(t, c.URIs)
+	assert.Equal(t, x509.KeyUsageDigitalSignature, c.KeyUsage)
+	assert.Equal(t, t0.Add(time.Hour), c.NotAfter)
+	ekus, err := ExtKeyUsages(c)
+	require.NoError(t, err)
+	require.Len(t, ekus, 1)
+	assert.True(t, ekus[0].Equal(OIDReceiptSigning))
+}
+
+func TestIssueErrors(t *testing.T) {
+	h := newHierarchy(t)
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	require.NoError(t, err)
+
+	_, err = h.ca.IssueCard(h.cardKey.Public(), "89014103211118510721", IssueOptions{})
+	assert.ErrorIs(t, err, ErrCardID)
+	_, err = h.ca.IssueCard(p384.Public(), testICCID, IssueOptions{})
+	assert.ErrorIs(t, err, ErrKey)
+	_, err = h.ca.IssueCard(nil, testICCID, IssueOptions{})
+	assert.ErrorIs(t, err, ErrKey)
+	_, err = h.ca.IssuePlatform(p384.Public(), "p", IssueOptions{})
+	assert.ErrorIs(t, err, ErrKey)
+	_, err = h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{Validity: -time.Hour})
+	assert.Error(t, err)
+	_, err = h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{NotBefore: t0.Add(DefaultCAValidity + time.Hour)})
+	assert.Error(t, err, "a certificate may not start after its CA expires")
+
+	_, err = NewRoot(newKey(t), CAOptions{})
+	assert.Error(t, err, "CRL URL is required")
+	_, err = NewRoot(newKey(t), CAOptions{CRLURL: "ldap://x"})
+	assert.Error(t, err)
+	_, err = LoadCA(newKey(t), h.ca.DER(), nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+	assert.ErrorIs(t, err, ErrKey)
+	_, err = LoadCA(h.cardKey, h.card, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+	assert.ErrorIs(t, err, ErrUsage)
+}
+
+func TestValidityBoundByIssuer(t *testing.T) {
+	h := newHierarchy(t)
+	der, err := h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{Validity: 100 * 365 * 24 * time.Hour})
+	require.NoError(t, err)
+	c, err := ParseCertificate(der)
+	require.NoError(t, err)
+	assert.Equal(t, h.ca.Certificate().NotAfter, c.NotAfter)
+}
+
+func TestLoadCA(t *testing.T) {
+	h := newHierarchy(t)
+	ca, err := LoadCA(h.ca.Signer(), h.ca.DER(), nil, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	der, err := ca.IssueCard(h.cardKey.Public(), testICCID2, IssueOptions{})
+	require.NoError(t, err)
+	c, err := ParseCertificate(der)
+	require.NoError(t, err)
+	require.NoError(t, c.CheckSignatureFrom(h.ca.Certificate()))
+}
+
+func TestIssueCRL(t *testing.T) {
+	h := newHierarchy(t)
+	card, err := ParseCertificate(h.card)
+	require.NoError(t, err)
+	der, err := h.ca.IssueCRL([]Revocation{{Serial: card.SerialNumber, Time: t0.Add(-time.Hour), Reason: ReasonKeyCompromise}}, 7, t0.Add(time.Hour))
+	require.NoError(t, err)
+	crl, err := x509.ParseRevocationList(der)
+	require.NoError(t, err)
+	require.NoError(t, crl.CheckSignatureFrom(h.ca.Certificate()))
+	assert.Equal(t, int64(7), crl.Number.Int64())
+	assert.Equal(t, t0, crl.ThisUpdate)
+	assert.Equal(t, t0.Add(time.Hour), crl.NextUpdate)
+	require.Len(t, crl.RevokedCertificateEntries, 1)
+	e := crl.RevokedCertificateEntries[0]
+	assert.Equal(t, 0, e.SerialNumber.Cmp(card.SerialNumber))
+	assert.Equal(t, ReasonKeyCompromise, e.ReasonCode)
+	assert.Equal(t, t0.Add(-time.Hour), e.RevocationTime)
+
+	_, err = h.ca.IssueCRL(nil, 0, t0.Add(time.Hour))
+	assert.Error(t, err)
+	_, err = h.ca.IssueCRL(nil, 1, t0)
+	assert.Error(t, err)
+
+	// The in-memory list numbers its CRLs.
+	require.NoError(t, h.ca.Revoke(card.SerialNumber, ReasonKeyCompromise))
+	require.NoError(t, h.ca.Revoke(card.SerialNumber, ReasonSuperseded))
+	assert.Len(t, h.ca.Revoked(), 1)
+	for want := int64(1); want <= 2; want++ {
+		der, err := h.ca.CRL(t0.Add(time.Hour))
+		require.NoError(t, err)
+		crl, err := x509.ParseRevocationList(der)
+		require.NoError(t, err)
+		assert.Equal(t, want, crl.Number.Int64())
+		require.Len(t, crl.RevokedCertificateEntries, 1)
+	}
+}
+
+func TestPEM(t *testing.T) {
+	h := newHierarchy(t)
+	data := append(CertificatePEM(h.card), CertificatePEM(h.ca.DER())...)
+	ders, err := ParseCertificatesPEM(append([]byte("chain\n"), data...))
+	require.NoError(t, err)
+	assert.Equal(t, h.chain(), ders)
+	_, err = ParseCertificatesPEM([]byte("nothing"))
+	assert.Error(t, err)
+
+	crl, err := h.ca.CRL(t0.Add(time.Hour))
+	require.NoError(t, err)
+	back, err := ParseCRLPEM(append(CertificatePEM(h.card), CRLPEM(crl)...))
+	require.NoError(t, err)
+	assert.Equal(t, crl, back)
+	_, err = ParseCRLPEM(data)
+	assert.Error(t, err)
+
+	kp, err := PrivateKeyPEM(h.cardKey)
+	require.NoError(t, err)
+	k, err := ParsePrivateKeyPEM(kp)
+	require.NoError(t, err)
+	assert.True(t, h.cardKey.Equal(k))
+	_, err = ParsePrivateKeyPEM(data)
+	assert.Error(t, err)
+}

@@ -1,0 +1,112 @@
+package pki
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math/big"
+	"slices"
+	"time"
+)
+
+// CRL reason codes of RFC 5280 §5.3.1 used by the profile.
+const (
+	ReasonUnspecified          = 0 // no reason code extension
+	ReasonKeyCompromise        = 1
+	ReasonCACompromise         = 2
+	ReasonAffiliationChanged   = 3
+	ReasonSuperseded           = 4
+	ReasonCessationOfOperation = 5
+)
+
+// Revocation is one entry of a CRL.
+type Revocation struct {
+	Serial *big.Int
+	// Time is when the certificate was revoked.
+	Time time.Time
+	// Reason is one of the Reason… codes.
+	Reason int
+}
+
+// IssueCRL signs a CRL of ca listing revoked, numbered number (the CRL
+// number extension; it must increase with every CRL of this CA), valid from
+// now to nextUpdate, and returns it in DER. A platform that keeps the list of
+// revoked certificates and the last number in its database calls this;
+// Revoke and CRL keep both in memory instead.
+func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time) ([]byte, error) {
+	now := ca.now().Truncate(time.Second)
+	if number == 0 {
+		return nil, errors.New("pki: CRL numbers start at 1")
+	}
+	if !nextUpdate.After(now) {
+		return nil, errors.New("pki: next update must be in the future")
+	}
+	entries := make([]x509.RevocationListEntry, 0, len(revoked))
+	for _, r := range revoked {
+		if r.Serial == nil || r.Serial.Sign() <= 0 {
+			return nil, errors.New("pki: revoked serial numbers must be positive")
+		}
+		if r.Reason < 0 || r.Reason > 10 || r.Reason == 7 {
+			return nil, fmt.Errorf("pki: CRL reason %d is not an RFC 5280 reason", r.Reason)
+		}
+		at := r.Time
+		if at.IsZero() {
+			at = now
+		}
+		entries = append(entries, x509.RevocationListEntry{
+			SerialNumber:   r.Serial,
+			RevocationTime: at.UTC(),
+			ReasonCode:     r.Reason,
+		})
+	}
+	tmpl := &x509.RevocationList{
+		SignatureAlgorithm:        x509.ECDSAWithSHA256,
+		RevokedCertificateEntries: entries,
+		Number:                    new(big.Int).SetUint64(number),
+		ThisUpdate:                now,
+		NextUpdate:                nextUpdate.Truncate(time.Second),
+	}
+	der, err := x509.CreateRevocationList(ca.rand, tmpl, ca.cert, ca.key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: create CRL: %w", err)
+	}
+	return der, nil
+}
+
+// Revoke adds the certificate with the given serial number to the list of
+// revoked certificates that ca keeps in memory for CRL. Revoking a serial
+// twice keeps the first entry.
+func (ca *CA) Revoke(serial *big.Int, reason int) error {
+	if serial == nil || serial.Sign() <= 0 {
+		return errors.New("pki: revoked serial numbers must be positive")
+	}
+	ca.mu.Lock()
+	defer ca.mu.Unlock()
+	for _, r := range ca.revoked {
+		if r.Serial.Cmp(serial) == 0 {
+			return nil
+		}
+	}
+	ca.revoked = append(ca.revoked, Revocation{Serial: new(big.Int).Set(serial), Time: ca.now(), Reason: reason})
+	return nil
+}
+
+// Revoked returns a copy of the list that Revoke builds.
+func (ca *CA) Revoked() []Revocation {
+	ca.mu.Lock()
+	defer ca.mu.Unlock()
+	return slices.Clone(ca.revoked)
+}
+
+// CRL issues the next CRL of ca from the list that Revoke builds, numbered
+// one above the previous call's.
+func (ca *CA) CRL(nextUpdate time.Time) ([]byte, error) {
+	ca.mu.Lock()
+	defer ca.mu.Unlock()
+	der, err := ca.IssueCRL(ca.revoked, ca.crlNumber+1, nextUpdate)
+	if err != nil {
+		return nil, err
+	}
+	ca.crlNumber++
+	return der, nil
+}

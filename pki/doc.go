@@ -1,0 +1,43 @@
+// Package pki is the certificate authority tooling and the fail-closed
+// certificate verifier of CA-SIM payments.
+//
+// # Hierarchy and profile
+//
+// A root CA certifies a card-issuing CA, which certifies the cards and the
+// platform's receipt key; every key is ECDSA P-256 (CAs may use P-384). A
+// card certificate names its card by one URI subject alternative name,
+// urn:casim:card:<ICCID>, and carries the extended key usage OIDCardAuth
+// (2.25.14867726572143155195053814763898743270) and the critical key usage
+// digitalSignature. The platform certificate carries OIDReceiptSigning
+// instead and no subject alternative name. Every certificate names its
+// issuer's CRL distribution point; every CRL is signed, numbered and has a
+// next update. PROTOCOL.md §4 gives the profile field by field.
+//
+// The extended key usage OIDs have arcs beyond 64 bits, which crypto/x509
+// refuses to parse: read such certificates with ParseCertificate and
+// ExtKeyUsages, never x509.ParseCertificate.
+//
+//	root, _ := pki.NewRoot(rootKey, pki.CAOptions{CRLURL: "https://pki.example/root.crl"})
+//	ca, _ := root.NewIntermediate(caKey, pki.CAOptions{CRLURL: "https://pki.example/card.crl"})
+//	cert, _ := ca.IssueCard(cardPub, "89014103211118510720", pki.IssueOptions{})
+//	chain := append([][]byte{cert}, ca.Chain()...)
+//
+// # Verification
+//
+// A Verifier wraps x509.Verify and adds what it lacks: key usage bits, the
+// profile's extended key usages, exactly one well-formed card URI, an
+// algorithm allow-list, a depth limit, clock skew, and revocation checked
+// fail-closed against signed, fresh CRLs given to AddCRL. VerifyCard and
+// VerifyPlatform return a result only when every check passed, and keep it
+// in a bounded cache so that a known chain costs a hash and a map lookup.
+//
+// # Proof of possession
+//
+// A certificate alone proves nothing. A Challenger issues one-time nonces
+// and verifies a record signed by the card (package record) against the
+// verified certificate: the signature, the card ID of the record against the
+// certificate's, the nonce (consumed once; replays are keyed by the nonce,
+// never by the malleable signature bytes) and the card's counter, which must
+// increase strictly: a counter that goes back is a replay or a cloned card.
+// NonceStore and CounterStore let a platform keep both in its database.
+package pki

@@ -1,0 +1,101 @@
+package pki
+
+import (
+	"errors"
+	"strconv"
+)
+
+// Sentinel errors. Every error of this package matches one of them with
+// errors.Is; errors about a certificate chain are an *Error carrying detail.
+var (
+	// ErrUntrusted: the chain does not lead to a trusted root within the
+	// depth limit (unknown issuer, bad signature, malformed certificate,
+	// chain too deep or longer than a CA's path length allows).
+	ErrUntrusted = errors.New("pki: untrusted certificate chain")
+	// ErrExpired: a certificate of the chain is expired or not yet valid,
+	// even allowing for the clock skew.
+	ErrExpired = errors.New("pki: certificate expired or not yet valid")
+	// ErrRevoked: a certificate of the chain is listed in its issuer's CRL.
+	ErrRevoked = errors.New("pki: certificate revoked")
+	// ErrUsage: a certificate is not meant for this use: key usage bits,
+	// extended key usage, basic constraints, key type or signature algorithm
+	// outside the profile.
+	ErrUsage = errors.New("pki: certificate not valid for this usage")
+	// ErrCardID: a card identity is malformed: not exactly one card URI
+	// subject alternative name, an ICCID that is not ITU-T E.118, or a
+	// signed record naming another card than its certificate.
+	ErrCardID = errors.New("pki: bad card ID")
+	// ErrCRL: revocation cannot be decided: the CRL of an issuer is missing
+	// or stale, or a CRL handed to AddCRL is malformed, not signed by a
+	// known CA, not fresh, or older than the one held.
+	ErrCRL = errors.New("pki: CRL unavailable or invalid")
+	// ErrKey: a key is not of the kind the profile requires (ECDSA P-256
+	// for cards and the platform; ECDSA P-256 or P-384 for CAs), or a
+	// signer does not match its certificate.
+	ErrKey = errors.New("pki: unsupported or mismatched key")
+	// ErrNonce: a challenge nonce is unknown, already used or expired.
+	ErrNonce = errors.New("pki: unknown, used or expired nonce")
+	// ErrCounterRegression: a card's signature counter did not increase
+	// over the highest one seen for that card: the record is a replay or the
+	// card has been cloned. A *CounterError gives the values.
+	ErrCounterRegression = errors.New("pki: card counter did not increase (replay or cloned card)")
+)
+
+// Error reports why a certificate, chain, CRL or card ID was refused. It
+// matches its sentinel Err (and its Cause, if any) with errors.Is.
+type Error struct {
+	// Err is one of the sentinel errors of this package.
+	Err error
+	// Cert is the position in the presented chain (0 is the card or
+	// platform certificate, the root is last) of the certificate at fault,
+	// or -1 when the error is not about one certificate.
+	Cert int
+	// Reason says what was wrong, in words.
+	Reason string
+	// Cause is the underlying error, such as one of crypto/x509, or nil.
+	Cause error
+}
+
+func (e *Error) Error() string {
+	s := e.Err.Error()
+	if e.Cert >= 0 {
+		s += ": certificate " + strconv.Itoa(e.Cert)
+	}
+	if e.Reason != "" {
+		s += ": " + e.Reason
+	}
+	if e.Cause != nil {
+		s += ": " + e.Cause.Error()
+	}
+	return s
+}
+
+// Unwrap returns the sentinel and the cause.
+func (e *Error) Unwrap() []error {
+	if e.Cause == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.Cause}
+}
+
+func newError(sentinel error, cert int, reason string, cause error) *Error {
+	return &Error{Err: sentinel, Cert: cert, Reason: reason, Cause: cause}
+}
+
+// CounterError reports a card counter that did not increase. It matches
+// ErrCounterRegression.
+type CounterError struct {
+	CardID string
+	// Last is the highest counter accepted so far for the card.
+	Last uint64
+	// Got is the counter of the refused record.
+	Got uint64
+}
+
+func (e *CounterError) Error() string {
+	return ErrCounterRegression.Error() + ": card " + e.CardID + " counter " +
+		strconv.FormatUint(e.Got, 10) + " not above " + strconv.FormatUint(e.Last, 10)
+}
+
+// Is reports whether target is ErrCounterRegression.
+func (e *CounterError) Is(target error) bool { return target == ErrCounterRegression }

@@ -1,0 +1,140 @@
+package pki
+
+import (
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// ParseCertificate parses one DER certificate like x509.ParseCertificate,
+// and also accepts the certificates of this profile, whose extended key
+// usage carries an object identifier with an arc beyond 64 bits that
+// crypto/x509 refuses. For such a certificate the extended key usage is
+// missing from ExtKeyUsage and UnknownExtKeyUsage of the result but is kept
+// in Extensions (read it with ExtKeyUsages); Raw and RawTBSCertificate are
+// the bytes given, so signature checks, including x509.Verify, cover the
+// whole certificate. A malformed certificate is an error matching
+// ErrUntrusted.
+func ParseCertificate(der []byte) (*x509.Certificate, error) {
+	c, err := x509.ParseCertificate(der)
+	if err == nil {
+		return c, nil
+	}
+	c, err2 := parseWideEKU(der)
+	if err2 != nil {
+		return nil, newError(ErrUntrusted, -1, "malformed certificate", err)
+	}
+	return c, nil
+}
+
+// parseWideEKU parses der once more without its extended key usage
+// extension, provided that extension is well formed, and puts the original
+// bytes and extension list back into the result.
+func parseWideEKU(der []byte) (*x509.Certificate, error) {
+	input := cryptobyte.String(der)
+	var cert, tbs, sigAlg cryptobyte.String
+	var sig asn1.BitString
+	if !input.ReadASN1(&cert, cbasn1.SEQUENCE) || !input.Empty() ||
+		!cert.ReadASN1Element(&tbs, cbasn1.SEQUENCE) ||
+		!cert.ReadASN1Element(&sigAlg, cbasn1.SEQUENCE) {
+		return nil, errMalformed
+	}
+	sigBits := cert // the signature BIT STRING element, left as is
+	if !cert.ReadASN1BitString(&sig) || !cert.Empty() {
+		return nil, errMalformed
+	}
+	rawTBS := []byte(tbs)
+	var body cryptobyte.String
+	if !tbs.ReadASN1(&body, cbasn1.SEQUENCE) || !tbs.Empty() {
+		return nil, errMalformed
+	}
+	// Everything up to the extensions is copied; the extensions are
+	// re-encoded without the extended key usage.
+	var head []byte
+	var exts cryptobyte.String
+	found := false
+	for !body.Empty() {
+		var elem cryptobyte.String
+		var tag cbasn1.Tag
+		if !body.ReadAnyASN1Element(&elem, &tag) {
+			return nil, errMalformed
+		}
+		if tag == cbasn1.Tag(3).Constructed().ContextSpecific() {
+			if found || !body.Empty() {
+				return nil, errMalformed
+			}
+			var inner cryptobyte.String
+			if !elem.ReadASN1(&inner, tag) || !inner.ReadASN1(&exts, cbasn1.SEQUENCE) || !inner.Empty() {
+				return nil, errMalformed
+			}
+			found = true
+			continue
+		}
+		head = append(head, elem...)
+	}
+	if !found {
+		return nil, errMalformed
+	}
+	var all []pkix.Extension
+	var kept [][]byte
+	var eku *pkix.Extension
+	for !exts.Empty() {
+		var elem cryptobyte.String
+		if !exts.ReadASN1Element(&elem, cbasn1.SEQUENCE) {
+			return nil, errMalformed
+		}
+		var e pkix.Extension
+		if rest, err := asn1.Unmarshal(elem, &e); err != nil || len(rest) != 0 {
+			return nil, errMalformed
+		}
+		all = append(all, e)
+		if e.Id.Equal(oidExtKeyUsage) {
+			if eku != nil {
+				return nil, errMalformed
+			}
+			eku = &all[len(all)-1]
+			continue
+		}
+		kept = append(kept, elem)
+	}
+	if eku == nil {
+		return nil, errMalformed
+	}
+	if _, err := parseEKU(eku.Value); err != nil {
+		return nil, err
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddBytes(head)
+			if len(kept) > 0 {
+				b.AddASN1(cbasn1.Tag(3).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						for _, k := range kept {
+							b.AddBytes(k)
+						}
+					})
+				})
+			}
+		})
+		b.AddBytes(sigAlg)
+		b.AddBytes(sigBits)
+	})
+	stripped, err := b.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	c, err := x509.ParseCertificate(stripped)
+	if err != nil {
+		return nil, err
+	}
+	c.Raw = der
+	c.RawTBSCertificate = rawTBS
+	c.Extensions = all
+	return c, nil
+}
+
+var errMalformed = newError(ErrUntrusted, -1, "malformed certificate", nil)

@@ -1,0 +1,101 @@
+package pki
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+)
+
+// PEM block types.
+const (
+	pemCertificate = "CERTIFICATE"
+	pemCRL         = "X509 CRL"
+)
+
+// CertificatePEM returns der as a PEM "CERTIFICATE" block.
+func CertificatePEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: pemCertificate, Bytes: der})
+}
+
+// CRLPEM returns der as a PEM "X509 CRL" block.
+func CRLPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: pemCRL, Bytes: der})
+}
+
+// ParseCertificatesPEM returns the DER of every "CERTIFICATE" block of data,
+// in order, such as a chain file written by openssl. Text between blocks is
+// ignored; data without any certificate is an error.
+func ParseCertificatesPEM(data []byte) ([][]byte, error) {
+	var out [][]byte
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			break
+		}
+		if b.Type == pemCertificate {
+			out = append(out, b.Bytes)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("pki: no PEM certificate found")
+	}
+	return out, nil
+}
+
+// ParseCRLPEM returns the DER of the first "X509 CRL" block of data.
+func ParseCRLPEM(data []byte) ([]byte, error) {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, errors.New("pki: no PEM CRL found")
+		}
+		if b.Type == pemCRL {
+			return b.Bytes, nil
+		}
+	}
+}
+
+// PrivateKeyPEM returns key as a PKCS #8 "PRIVATE KEY" block, the form
+// openssl genpkey writes.
+func PrivateKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("pki: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// ParsePrivateKeyPEM returns the ECDSA key of the first "PRIVATE KEY"
+// (PKCS #8) or "EC PRIVATE KEY" (SEC 1) block of data, as a CA signer.
+func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return nil, errors.New("pki: no PEM private key found")
+		}
+		switch b.Type {
+		case "PRIVATE KEY":
+			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("pki: %w", err)
+			}
+			ek, ok := k.(*ecdsa.PrivateKey)
+			if !ok {
+				return nil, newError(ErrKey, -1, "not an ECDSA key", nil)
+			}
+			return ek, nil
+		case "EC PRIVATE KEY":
+			k, err := x509.ParseECPrivateKey(b.Bytes)
+			if err != nil {
+				return nil, fmt.Errorf("pki: %w", err)
+			}
+			return k, nil
+		}
+	}
+}
