@@ -1,0 +1,105 @@
+package adv
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// FuzzParse feeds arbitrary octets to Parse and the walker: neither may
+// panic, every error is one of the documented ones, and whatever parses
+// encodes back to an advert that parses to the same packet.
+func FuzzParse(f *testing.F) {
+	vectors, err := filepath.Glob(filepath.Join("testdata", "*.hex"))
+	require.NoError(f, err)
+	for _, v := range vectors {
+		f.Add(readHex(f, filepath.Base(v)))
+	}
+	f.Add([]byte{})
+	f.Add([]byte{0x00})
+	f.Add([]byte{0x1f, 0x16, 0xff, 0xff})
+	f.Add([]byte{0x03, 0x16, 0xff, 0xff, 0x00})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		keep := append([]byte(nil), b...)
+		total := 0
+		w := NewWalker(b)
+		for w.Next() {
+			s := w.Structure()
+			total += 2 + len(s.Data)
+			require.LessOrEqual(t, w.Offset()+2+len(s.Data), len(b))
+		}
+		require.LessOrEqual(t, total, len(b))
+		if w.Err() != nil {
+			require.ErrorIs(t, w.Err(), ErrMalformed)
+		}
+
+		p, err := Parse(b)
+		require.True(t, bytes.Equal(keep, b), "Parse must not modify its input")
+		if err != nil {
+			known := 0
+			for _, e := range []error{ErrForeign, ErrMalformed, ErrVersion, ErrRole, ErrReserved} {
+				if errors.Is(err, e) {
+					known++
+				}
+			}
+			require.Equal(t, 1, known, "error %v matches %d sentinels", err, known)
+			require.Equal(t, Packet{}, p)
+			return
+		}
+		require.True(t, p.Role.Valid())
+		p.Flags &= DefinedFlags
+		enc, err := p.MarshalBinary()
+		require.NoError(t, err)
+		require.Len(t, enc, Size)
+		again, err := Parse(enc)
+		require.NoError(t, err)
+		require.Equal(t, p, again)
+	})
+}
+
+// FuzzRoundTrip encodes arbitrary packet fields under arbitrary UUIDs and
+// parses them back.
+func FuzzRoundTrip(f *testing.F) {
+	f.Add(uint8(Shopper), make([]byte, 16), int8(-8), uint8(0), uint16(0))
+	f.Add(uint8(Seller), seq(0x40), int8(20), uint8(FlagBusy|FlagAssets), uint16(0xFD6F))
+	f.Add(uint8(0), seq(0), int8(-127), uint8(0), uint16(0xFFFF))
+	f.Add(uint8(Seller), seq(1), int8(0), uint8(0x80), uint16(1))
+	f.Fuzz(func(t *testing.T, role uint8, eid []byte, tx int8, flags uint8, uuid uint16) {
+		p := Packet{Role: Role(role), TxPower: tx, Flags: Flags(flags)}
+		copy(p.EID[:], eid)
+		c := Codec{UUID: uuid}
+		b, err := c.AppendBinary(nil, p)
+		switch {
+		case !p.Role.Valid():
+			require.ErrorIs(t, err, ErrRole)
+			return
+		case p.Flags&^DefinedFlags != 0:
+			require.ErrorIs(t, err, ErrFlags)
+			return
+		}
+		require.NoError(t, err)
+		require.Len(t, b, Size)
+		got, err := c.Parse(b)
+		require.NoError(t, err)
+		assert.Equal(t, p, got)
+		if c.uuid() != DefaultUUID {
+			_, err := Parse(b)
+			assert.ErrorIs(t, err, ErrForeign)
+		}
+	})
+}
+
+// TestFuzzCorpus checks that the seed corpus in testdata/fuzz exists, so that
+// `go test` runs it.
+func TestFuzzCorpus(t *testing.T) {
+	for _, name := range []string{"FuzzParse", "FuzzRoundTrip"} {
+		entries, err := os.ReadDir(filepath.Join("testdata", "fuzz", name))
+		require.NoError(t, err)
+		assert.NotEmpty(t, entries, name)
+	}
+}
