@@ -4,7 +4,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
+	"net/url"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,3 +57,86 @@ func newHierarchy(t testing.TB) *hierarchy {
 
 // chain is the card's certificate followed by the card-issuing CA's.
 func (h *hierarchy) chain() [][]byte { return append([][]byte{h.card}, h.ca.Chain()...) }
+
+// crls returns fresh CRLs of the root and the card-issuing CA, valid for a
+// day from t0.
+func (h *hierarchy) crls(t testing.TB) [][]byte {
+	t.Helper()
+	r, err := h.root.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+	c, err := h.ca.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+	return [][]byte{r, c}
+}
+
+// clock is a settable test clock, safe for concurrent use.
+type clock struct{ ns atomic.Int64 }
+
+func newClock(at time.Time) *clock {
+	c := &clock{}
+	c.set(at)
+	return c
+}
+
+func (c *clock) now() time.Time  { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) set(t time.Time) { c.ns.Store(t.UnixNano()) }
+
+// newVerifier returns a verifier trusting h's root, knowing h's card CA,
+// clocked by clk, with opts's other fields.
+func newVerifier(t testing.TB, h *hierarchy, clk *clock, opts VerifierOptions) *Verifier {
+	t.Helper()
+	opts.Roots = [][]byte{h.root.DER()}
+	opts.Intermediates = append(opts.Intermediates, h.ca.DER())
+	opts.Now = clk.now
+	v, err := NewVerifier(opts)
+	require.NoError(t, err)
+	return v
+}
+
+// cardTemplate is a card certificate of the profile, for tests to change
+// one thing of.
+func cardTemplate(t testing.TB, iccid string) *x509.Certificate {
+	t.Helper()
+	ext, err := ekuExtension(OIDCardAuth)
+	require.NoError(t, err)
+	u, err := url.Parse(CardURIPrefix + iccid)
+	require.NoError(t, err)
+	return &x509.Certificate{
+		Subject:               pkix.Name{CommonName: iccid},
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		URIs:                  []*url.URL{u},
+		ExtraExtensions:       []pkix.Extension{ext},
+	}
+}
+
+// issueRaw signs tmpl with ca, filling in a serial number, validity from t0
+// for a year and ca's CRL distribution point where tmpl leaves them zero.
+func issueRaw(t testing.TB, ca *CA, tmpl *x509.Certificate, pub any) []byte {
+	t.Helper()
+	if tmpl.SerialNumber == nil {
+		s, err := randomSerial(rand.Reader)
+		require.NoError(t, err)
+		tmpl.SerialNumber = s
+	}
+	if tmpl.NotBefore.IsZero() {
+		tmpl.NotBefore = t0
+	}
+	if tmpl.NotAfter.IsZero() {
+		tmpl.NotAfter = t0.Add(365 * 24 * time.Hour)
+	}
+	if tmpl.CRLDistributionPoints == nil {
+		tmpl.CRLDistributionPoints = []string{ca.crlURL}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Certificate(), pub, ca.Signer())
+	require.NoError(t, err)
+	return der
+}
+
+// addCRLs adds fresh CRLs of h's root and card CA to v.
+func addCRLs(t testing.TB, h *hierarchy, v *Verifier) {
+	t.Helper()
+	for _, crl := range h.crls(t) {
+		require.NoError(t, v.AddCRL(crl))
+	}
+}

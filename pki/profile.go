@@ -139,3 +139,14 @@ func keyID(pub *ecdsa.PublicKey) ([]byte, error) {
 	sum := sha256.Sum256(k.Bytes())
 	return sum[:20], nil
 }
+var oidAnyEKU = mustOID("2.5.29.37.0")
+
+func hasOID(list []x509.OID, oid x509.OID) bool {
+	for _, o := range list {
+		if o.Equal(oid) {
+			return true
+		}
+	}
+	return false
+}
+

@@ -1,0 +1,89 @@
+package pki
+
+import (
+	"container/list"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// cache keeps verified chains by chainKey, least recently used first out.
+// An entry is served only within its validity, which ends no later than the
+// earliest NotAfter of its chain and NextUpdate of the CRLs it relied on.
+type cache struct {
+	max int
+
+	mu  sync.Mutex
+	ll  *list.List // of *cacheEntry, most recently used first
+	idx map[[32]byte]*list.Element
+}
+
+type cacheEntry struct {
+	key [32]byte
+	res *result
+}
+
+func newCache(max int) *cache {
+	return &cache{max: max, ll: list.New(), idx: make(map[[32]byte]*list.Element)}
+}
+
+func (c *cache) get(key [32]byte, now time.Time) *result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	el, ok := c.idx[key]
+	if !ok {
+		return nil
+	}
+	res := el.Value.(*cacheEntry).res
+	if !now.Before(res.expiry) || now.Before(res.validFrom) {
+		c.ll.Remove(el)
+		delete(c.idx, key)
+		return nil
+	}
+	c.ll.MoveToFront(el)
+	return res
+}
+
+// put stores res unless a CRL was accepted since gen was read: the chain
+// was then checked against CRLs that may already be replaced.
+func (c *cache) put(key [32]byte, res *result, gen uint64, current *atomic.Uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if current.Load() != gen {
+		return
+	}
+	if el, ok := c.idx[key]; ok {
+		el.Value.(*cacheEntry).res = res
+		c.ll.MoveToFront(el)
+		return
+	}
+	c.idx[key] = c.ll.PushFront(&cacheEntry{key: key, res: res})
+	for c.ll.Len() > c.max {
+		last := c.ll.Back()
+		c.ll.Remove(last)
+		delete(c.idx, last.Value.(*cacheEntry).key)
+	}
+}
+
+// evict removes every chain that relied on the CA named by issuer.
+func (c *cache) evict(issuer string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for el := c.ll.Front(); el != nil; {
+		next := el.Next()
+		e := el.Value.(*cacheEntry)
+		if slices.Contains(e.res.deps, issuer) {
+			c.ll.Remove(el)
+			delete(c.idx, e.key)
+		}
+		el = next
+	}
+}
+
+// len returns the number of chains held.
+func (c *cache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ll.Len()
+}

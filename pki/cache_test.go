@@ -1,0 +1,143 @@
+package pki
+
+import (
+	"bytes"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestCache(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{})
+	addCRLs(t, h, v)
+
+	first, err := v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	assert.Equal(t, 1, v.cache.len())
+	again, err := v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	assert.Equal(t, first, again)
+	assert.Equal(t, 1, v.cache.len())
+
+	t.Run("split chain is another key", func(t *testing.T) {
+		joined := [][]byte{bytes.Join(h.chain(), nil)}
+		_, err := v.VerifyCard(joined)
+		assert.ErrorIs(t, err, ErrUntrusted)
+	})
+
+	t.Run("role is part of the key", func(t *testing.T) {
+		_, err := v.VerifyPlatform(h.chain())
+		assert.ErrorIs(t, err, ErrUsage)
+	})
+
+	t.Run("revocation invalidates", func(t *testing.T) {
+		require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+		crl, err := h.ca.CRL(t0.Add(24 * time.Hour))
+		require.NoError(t, err)
+		require.NoError(t, v.AddCRL(crl))
+		assert.Equal(t, 0, v.cache.len())
+		_, err = v.VerifyCard(h.chain())
+		assert.ErrorIs(t, err, ErrRevoked)
+	})
+}
+
+func TestCacheExpiry(t *testing.T) {
+	h := newHierarchy(t)
+	short, err := h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{Validity: 2 * time.Hour})
+	require.NoError(t, err)
+	shortChain := append([][]byte{short}, h.ca.Chain()...)
+
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{Skew: -1})
+	addCRLs(t, h, v) // next update t0 + 24h
+
+	_, err = v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	_, err = v.VerifyCard(shortChain)
+	require.NoError(t, err)
+	assert.Equal(t, 2, v.cache.len())
+
+	clk.set(t0.Add(2*time.Hour + time.Second)) // past the short card's NotAfter
+	_, err = v.VerifyCard(shortChain)
+	assert.ErrorIs(t, err, ErrExpired)
+	_, err = v.VerifyCard(h.chain())
+	assert.NoError(t, err)
+	assert.Equal(t, 1, v.cache.len())
+
+	clk.set(t0.Add(24*time.Hour + time.Second)) // past the CRLs' next update
+	_, err = v.VerifyCard(h.chain())
+	assert.ErrorIs(t, err, ErrCRL)
+	assert.Equal(t, 0, v.cache.len())
+
+	clk.set(t0.Add(-time.Second)) // a clock set back before the chain starts
+	_, err = v.VerifyCard(h.chain())
+	assert.ErrorIs(t, err, ErrExpired)
+}
+
+func TestCacheBound(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{CacheSize: 2})
+	addCRLs(t, h, v)
+	var chains [][][]byte
+	for range 3 {
+		der, err := h.ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+		require.NoError(t, err)
+		chains = append(chains, append([][]byte{der}, h.ca.Chain()...))
+	}
+	for _, c := range chains {
+		_, err := v.VerifyCard(c)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 2, v.cache.len())
+	_, ok := v.cache.idx[chainKey(roleCard, chains[0])]
+	assert.False(t, ok, "the least recently used chain left")
+
+	off := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{CacheSize: -1})
+	addCRLs(t, h, off)
+	_, err := off.VerifyCard(chains[0])
+	require.NoError(t, err)
+	assert.Nil(t, off.cache)
+}
+
+// TestConcurrentRevocation verifies chains from many goroutines while a CRL
+// revokes the card: once AddCRL has returned, no verification succeeds.
+func TestConcurrentRevocation(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+	require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+	crl, err := h.ca.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := v.VerifyCard(h.chain()); err != nil {
+					assert.ErrorIs(t, err, ErrRevoked)
+				}
+			}
+		})
+	}
+	time.Sleep(5 * time.Millisecond)
+	require.NoError(t, v.AddCRL(crl))
+	for range 20 {
+		_, err := v.VerifyCard(h.chain())
+		require.ErrorIs(t, err, ErrRevoked)
+	}
+	close(stop)
+	wg.Wait()
+	_, err = v.VerifyCard(h.chain())
+	assert.ErrorIs(t, err, ErrRevoked)
+}

@@ -1,0 +1,207 @@
+package pki
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestAddCRL(t *testing.T) {
+	h := newHierarchy(t)
+	other := newHierarchy(t)
+	// impostor has the card CA's name but another key.
+	impostor, err := other.root.NewIntermediate(newKey(t), CAOptions{
+		Subject: h.ca.Certificate().Subject, CRLURL: "http://pki.example/card.crl", Now: fixed(t0),
+	})
+	require.NoError(t, err)
+
+	tests := []struct {
+		name string
+		crl  func(t *testing.T) []byte
+		at   time.Time
+	}{
+		{"garbage", func(t *testing.T) []byte { return []byte{0x30, 0x03, 0x02, 0x01, 0x01} }, time.Time{}},
+		{"certificate", func(t *testing.T) []byte { return h.card }, time.Time{}},
+		{"unknown CA", func(t *testing.T) []byte {
+			der, err := other.ca.IssueCRL(nil, 1, t0.Add(time.Hour))
+			require.NoError(t, err)
+			return der
+		}, time.Time{}},
+		{"same name, other key", func(t *testing.T) []byte {
+			der, err := impostor.IssueCRL(nil, 1, t0.Add(24*time.Hour))
+			require.NoError(t, err)
+			return der
+		}, time.Time{}},
+		{"stale", func(t *testing.T) []byte {
+			der, err := h.ca.IssueCRL(nil, 1, t0.Add(time.Minute))
+			require.NoError(t, err)
+			return der
+		}, t0.Add(time.Minute + DefaultSkew + time.Second)},
+		{"not yet valid", func(t *testing.T) []byte {
+			der, err := h.ca.IssueCRL(nil, 1, t0.Add(time.Hour))
+			require.NoError(t, err)
+			return der
+		}, t0.Add(-DefaultSkew - time.Second)},
+		{"tampered", func(t *testing.T) []byte {
+			der, err := h.ca.IssueCRL(nil, 1, t0.Add(time.Hour))
+			require.NoError(t, err)
+			der[len(der)-1] ^= 1
+			return der
+		}, time.Time{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock(t0)
+			v := newVerifier(t, h, clk, VerifierOptions{})
+			der := tt.crl(t)
+			if !tt.at.IsZero() {
+				clk.set(tt.at)
+			}
+			err := v.AddCRL(der)
+			require.ErrorIs(t, err, ErrCRL)
+			var pe *Error
+			assert.ErrorAs(t, err, &pe)
+		})
+	}
+}
+
+func TestAddCRLNumbers(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	crl := func(n uint64) []byte {
+		der, err := h.ca.IssueCRL(nil, n, t0.Add(time.Hour))
+		require.NoError(t, err)
+		return der
+	}
+	five := crl(5)
+	require.NoError(t, v.AddCRL(five))
+	assert.NoError(t, v.AddCRL(five), "the same CRL again")
+	assert.ErrorIs(t, v.AddCRL(crl(5)), ErrCRL, "another CRL with the same number")
+	assert.ErrorIs(t, v.AddCRL(crl(4)), ErrCRL, "an older CRL")
+	assert.NoError(t, v.AddCRL(crl(6)))
+	assert.ErrorIs(t, v.AddCRL(five), ErrCRL, "rolled back")
+}
+
+func TestRevocationPolicies(t *testing.T) {
+	h := newHierarchy(t)
+	crls := h.crls(t)
+	rootCRL, caCRL := crls[0], crls[1]
+	tests := []struct {
+		name   string
+		policy RevocationPolicy
+		crls   [][]byte
+		at     time.Time
+		want   error
+	}{
+		{"chain, both", RevocationChain, [][]byte{rootCRL, caCRL}, t0, nil},
+		{"chain, card CA only", RevocationChain, [][]byte{caCRL}, t0, ErrCRL},
+		{"chain, root only", RevocationChain, [][]byte{rootCRL}, t0, ErrCRL},
+		{"leaf, card CA only", RevocationLeaf, [][]byte{caCRL}, t0, nil},
+		{"leaf, root only", RevocationLeaf, [][]byte{rootCRL}, t0, ErrCRL},
+		{"leaf, stale", RevocationLeaf, [][]byte{caCRL}, t0.Add(25 * time.Hour), ErrCRL},
+		{"best effort, none", RevocationBestEffort, nil, t0, nil},
+		{"best effort, stale", RevocationBestEffort, [][]byte{rootCRL, caCRL}, t0.Add(25 * time.Hour), nil},
+		{"chain, within skew of next update", RevocationChain, [][]byte{rootCRL, caCRL}, t0.Add(24*time.Hour + DefaultSkew), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock(t0)
+			v := newVerifier(t, h, clk, VerifierOptions{Revocation: tt.policy})
+			for _, crl := range tt.crls {
+				require.NoError(t, v.AddCRL(crl))
+			}
+			clk.set(tt.at)
+			_, err := v.VerifyCard(h.chain())
+			if tt.want == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestSkew(t *testing.T) {
+	h := newHierarchy(t)
+	notAfter := t0.Add(DefaultCardValidity)
+	tests := []struct {
+		name string
+		skew time.Duration
+		at   time.Time
+		want error
+	}{
+		{"before start within skew", 0, t0.Add(-DefaultSkew), nil},
+		{"before start beyond skew", 0, t0.Add(-DefaultSkew - time.Second), ErrExpired},
+		{"after end within skew", 0, notAfter.Add(DefaultSkew), nil},
+		{"after end beyond skew", 0, notAfter.Add(DefaultSkew + time.Second), ErrExpired},
+		{"no skew, before start", -1, t0.Add(-time.Second), ErrExpired},
+		{"no skew, at start", -1, t0, nil},
+		{"one hour", time.Hour, t0.Add(-59 * time.Minute), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock(tt.at)
+			v := newVerifier(t, h, clk, VerifierOptions{Skew: tt.skew, Revocation: RevocationBestEffort})
+			_, err := v.VerifyCard(h.chain())
+			if tt.want == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestVerifyPlatform(t *testing.T) {
+	h := newHierarchy(t)
+	k := newKey(t)
+	der, err := h.ca.IssuePlatform(k.Public(), "casimpay platform", IssueOptions{})
+	require.NoError(t, err)
+	chain := append([][]byte{der}, h.ca.Chain()...)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+
+	vp, err := v.VerifyPlatform(chain)
+	require.NoError(t, err)
+	assert.Equal(t, "casimpay platform", vp.Name)
+	assert.True(t, k.PublicKey.Equal(vp.PublicKey))
+	assert.Len(t, vp.Chain, 3)
+
+	_, err = v.VerifyCard(chain)
+	assert.ErrorIs(t, err, ErrUsage, "a platform certificate is not a card")
+	_, err = v.VerifyPlatform(h.chain())
+	assert.ErrorIs(t, err, ErrUsage, "a card certificate does not sign receipts")
+
+	require.NoError(t, h.ca.Revoke(mustParse(t, der).SerialNumber, ReasonKeyCompromise))
+	crl, err := h.ca.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(crl))
+	_, err = v.VerifyPlatform(chain)
+	assert.ErrorIs(t, err, ErrRevoked)
+}
+
+func TestNewVerifierErrors(t *testing.T) {
+	h := newHierarchy(t)
+	other := newHierarchy(t)
+	tests := []struct {
+		name string
+		opts VerifierOptions
+	}{
+		{"no roots", VerifierOptions{}},
+		{"garbage root", VerifierOptions{Roots: [][]byte{{1, 2, 3}}}},
+		{"leaf as root", VerifierOptions{Roots: [][]byte{h.card}}},
+		{"foreign intermediate", VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{other.ca.DER()}}},
+		{"leaf as intermediate", VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{h.card}}},
+		{"depth 1", VerifierOptions{Roots: [][]byte{h.root.DER()}, MaxDepth: 1}},
+		{"unknown policy", VerifierOptions{Roots: [][]byte{h.root.DER()}, Revocation: 7}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := NewVerifier(tt.opts)
+			assert.Error(t, err)
+			assert.Nil(t, v)
+		})
+	}
+}

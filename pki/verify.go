@@ -1,0 +1,503 @@
+package pki
+
+import (
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// RevocationPolicy says which certificates of a chain need a fresh CRL of
+// their issuer.
+type RevocationPolicy int
+
+// The revocation policies. The zero value is the strictest.
+const (
+	// RevocationChain requires a fresh CRL for every certificate below the
+	// root: a missing or stale CRL is ErrCRL.
+	RevocationChain RevocationPolicy = iota
+	// RevocationLeaf requires a fresh CRL for the card or platform
+	// certificate only; the CRLs held for the CAs above it are applied.
+	RevocationLeaf
+	// RevocationBestEffort applies the CRLs held, fresh or stale, and
+	// accepts a certificate whose issuer's CRL is missing or stale. It is
+	// meant for phones checking the platform certificate offline.
+	RevocationBestEffort
+)
+
+// VerifierOptions configures a Verifier. Its zero value holds the defaults,
+// except Roots, which is required.
+type VerifierOptions struct {
+	// Roots are the trusted root certificates, in DER.
+	Roots [][]byte
+	// Intermediates are the CA certificates below the roots (in DER) whose
+	// CRLs AddCRL accepts, normally the card-issuing CAs. Chains presented
+	// to VerifyCard carry their intermediates themselves.
+	Intermediates [][]byte
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Skew is the clock difference tolerated on certificate validity and CRL
+	// update times. Zero: DefaultSkew. Negative: none.
+	Skew time.Duration
+	// MaxDepth is the longest chain accepted, root included. Zero:
+	// DefaultMaxDepth.
+	MaxDepth int
+	// Algorithms is the allow-list of signature algorithms of certificates
+	// below the root and of CRLs. Zero: ECDSA with SHA-256 and SHA-384.
+	Algorithms []x509.SignatureAlgorithm
+	// Revocation selects which certificates need a fresh CRL. Zero:
+	// RevocationChain (every one below the root).
+	Revocation RevocationPolicy
+	// CacheSize bounds the cache of verified chains. Zero: 4096 chains.
+	// Negative: no cache.
+	CacheSize int
+}
+
+// Verifier verifies certificate chains of cards and of the platform against
+// trusted roots and CRLs. It is safe for concurrent use; AddCRL may run
+// while chains are verified.
+type Verifier struct {
+	roots      *x509.CertPool
+	cas        []*x509.Certificate // CRL issuers: roots and intermediates
+	now        func() time.Time
+	skew       time.Duration
+	maxDepth   int
+	algorithms []x509.SignatureAlgorithm
+	policy     RevocationPolicy
+	cache      *cache
+
+	gen atomic.Uint64 // incremented by every accepted CRL
+
+	mu   sync.RWMutex
+	crls map[string]*heldCRL // by issuerKey of the CRL's issuer
+}
+
+// NewVerifier returns a Verifier for opts. It returns an error when a root
+// or intermediate is malformed, is not a CA, or (for an intermediate) does
+// not chain to a root.
+func NewVerifier(opts VerifierOptions) (*Verifier, error) {
+	v := &Verifier{
+		roots:      x509.NewCertPool(),
+		now:        opts.Now,
+		skew:       opts.Skew,
+		maxDepth:   opts.MaxDepth,
+		algorithms: slices.Clone(opts.Algorithms),
+		policy:     opts.Revocation,
+		crls:       make(map[string]*heldCRL),
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	switch {
+	case v.skew == 0:
+		v.skew = DefaultSkew
+	case v.skew < 0:
+		v.skew = 0
+	}
+	if v.maxDepth == 0 {
+		v.maxDepth = DefaultMaxDepth
+	}
+	if v.maxDepth < 2 {
+		return nil, errors.New("pki: MaxDepth must be at least 2")
+	}
+	if len(v.algorithms) == 0 {
+		v.algorithms = []x509.SignatureAlgorithm{x509.ECDSAWithSHA256, x509.ECDSAWithSHA384}
+	}
+	if v.policy < RevocationChain || v.policy > RevocationBestEffort {
+		return nil, fmt.Errorf("pki: unknown revocation policy %d", v.policy)
+	}
+	switch {
+	case opts.CacheSize == 0:
+		v.cache = newCache(4096)
+	case opts.CacheSize > 0:
+		v.cache = newCache(opts.CacheSize)
+	}
+	if len(opts.Roots) == 0 {
+		return nil, errors.New("pki: no trusted root")
+	}
+	for _, der := range opts.Roots {
+		c, err := ParseCertificate(der)
+		if err != nil {
+			return nil, err
+		}
+		if !c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0 {
+			return nil, newError(ErrUsage, -1, "root is not a CA with keyCertSign", nil)
+		}
+		v.roots.AddCert(c)
+		v.cas = append(v.cas, c)
+	}
+	for _, der := range opts.Intermediates {
+		c, err := ParseCertificate(der)
+		if err != nil {
+			return nil, err
+		}
+		if !c.IsCA {
+			return nil, newError(ErrUsage, -1, "intermediate is not a CA", nil)
+		}
+		pool := x509.NewCertPool()
+		for _, ca := range v.cas[len(opts.Roots):] {
+			pool.AddCert(ca)
+		}
+		if _, err := c.Verify(x509.VerifyOptions{
+			Roots: v.roots, Intermediates: pool, CurrentTime: c.NotBefore,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+		}); err != nil {
+			return nil, newError(ErrUntrusted, -1, "intermediate does not chain to a root", err)
+		}
+		v.cas = append(v.cas, c)
+	}
+	return v, nil
+}
+
+// VerifiedCard is the result of a successful VerifyCard: it exists only
+// when every check passed. The caller must not modify it.
+type VerifiedCard struct {
+	// CardID is the card's ICCID, from its URI subject alternative name.
+	CardID string
+	// PublicKey is the card's ECDSA P-256 key: it verifies the card's
+	// records.
+	PublicKey *ecdsa.PublicKey
+	// NotAfter is the end of the card certificate's validity.
+	NotAfter time.Time
+	// Chain is the verified chain, card first, root last.
+	Chain []*x509.Certificate
+}
+
+// VerifiedPlatform is the result of a successful VerifyPlatform.
+type VerifiedPlatform struct {
+	// Name is the common name of the platform certificate.
+	Name string
+	// PublicKey is the platform's ECDSA P-256 receipt key.
+	PublicKey *ecdsa.PublicKey
+	// NotAfter is the end of the platform certificate's validity.
+	NotAfter time.Time
+	// Chain is the verified chain, platform first, root last.
+	Chain []*x509.Certificate
+}
+
+type role byte
+
+const (
+	roleCard     role = 1
+	rolePlatform role = 2
+)
+
+func (r role) eku() (want, other x509.OID) {
+	if r == roleCard {
+		return OIDCardAuth, OIDReceiptSigning
+	}
+	return OIDReceiptSigning, OIDCardAuth
+}
+
+// result is a verified chain as the cache keeps it.
+type result struct {
+	id        string // card ID or platform name
+	pub       *ecdsa.PublicKey
+	notAfter  time.Time
+	chain     []*x509.Certificate
+	validFrom time.Time // the latest NotBefore minus skew
+	expiry    time.Time // the earliest NotAfter or CRL NextUpdate
+	deps      []string  // issuerKey of every issuer in the chain
+}
+
+// VerifyCard verifies the chain of a card: chain[0] is the card certificate
+// (DER) and the rest are its intermediates, nearest first. On success it
+// returns the card's ID and key. Otherwise it returns an *Error matching
+// ErrUntrusted, ErrExpired, ErrRevoked, ErrUsage, ErrCardID or ErrCRL.
+func (v *Verifier) VerifyCard(chain [][]byte) (*VerifiedCard, error) {
+	r, err := v.verify(chain, roleCard)
+	if err != nil {
+		return nil, err
+	}
+	return &VerifiedCard{CardID: r.id, PublicKey: r.pub, NotAfter: r.notAfter, Chain: r.chain}, nil
+}
+
+// VerifyPlatform verifies the chain of the platform's receipt key, as
+// VerifyCard does for a card but requiring the extended key usage
+// OIDReceiptSigning instead of a card identity. Phones call it offline,
+// normally with RevocationBestEffort.
+func (v *Verifier) VerifyPlatform(chain [][]byte) (*VerifiedPlatform, error) {
+	r, err := v.verify(chain, rolePlatform)
+	if err != nil {
+		return nil, err
+	}
+	return &VerifiedPlatform{Name: r.id, PublicKey: r.pub, NotAfter: r.notAfter, Chain: r.chain}, nil
+}
+
+// chainKey is the cache key of a chain: SHA-256 over the role and each
+// certificate preceded by its length, so that no two different chains (one
+// certificate split in two, say) share a key.
+func chainKey(r role, chain [][]byte) [32]byte {
+	h := sha256.New()
+	var n [5]byte
+	n[0] = byte(r)
+	h.Write(n[:1])
+	for _, c := range chain {
+		n[1], n[2], n[3], n[4] = byte(len(c)>>24), byte(len(c)>>16), byte(len(c)>>8), byte(len(c))
+		h.Write(n[1:])
+		h.Write(c)
+	}
+	var k [32]byte
+	h.Sum(k[:0])
+	return k
+}
+
+func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
+	now := v.now()
+	if len(chain) == 0 {
+		return nil, newError(ErrUntrusted, -1, "empty chain", nil)
+	}
+	if len(chain) > v.maxDepth {
+		return nil, newError(ErrUntrusted, -1, fmt.Sprintf("chain longer than %d certificates", v.maxDepth), nil)
+	}
+	var key [32]byte
+	if v.cache != nil {
+		key = chainKey(r, chain)
+		if res := v.cache.get(key, now); res != nil {
+			return res, nil
+		}
+	}
+	gen := v.gen.Load()
+
+	certs := make([]*x509.Certificate, len(chain))
+	for i, der := range chain {
+		c, err := ParseCertificate(der)
+		if err != nil {
+			return nil, newError(ErrUntrusted, i, "malformed certificate", err)
+		}
+		if i > 0 && (!c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0) {
+			return nil, newError(ErrUsage, i, "intermediate is not a CA certificate with keyCertSign", nil)
+		}
+		certs[i] = c
+	}
+	// Validity with skew, and the time x509.Verify is asked about: now,
+	// moved into the presented certificates' common validity when the skew
+	// allowed it to lie just outside.
+	at := now
+	for i, c := range certs {
+		if now.Before(c.NotBefore.Add(-v.skew)) {
+			return nil, newError(ErrExpired, i, "not yet valid", nil)
+		}
+		if now.After(c.NotAfter.Add(v.skew)) {
+			return nil, newError(ErrExpired, i, "expired", nil)
+		}
+	}
+	for _, c := range certs {
+		if at.Before(c.NotBefore) {
+			at = c.NotBefore
+		}
+	}
+	for _, c := range certs {
+		if at.After(c.NotAfter) {
+			at = c.NotAfter
+		}
+	}
+	pool := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		pool.AddCert(c)
+	}
+	chains, err := certs[0].Verify(x509.VerifyOptions{
+		Roots:         v.roots,
+		Intermediates: pool,
+		CurrentTime:   at,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	if err != nil {
+		return nil, mapX509(err, certs)
+	}
+	var first error
+	for _, ch := range chains {
+		res, err := v.check(ch, r, now)
+		if err == nil {
+			if v.cache != nil {
+				v.cache.put(key, res, gen, &v.gen)
+			}
+			return res, nil
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return nil, first
+}
+
+func mapX509(err error, certs []*x509.Certificate) error {
+	index := func(c *x509.Certificate) int {
+		for i, p := range certs {
+			if p == c {
+				return i
+			}
+		}
+		return -1
+	}
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		return newError(ErrUntrusted, index(ua.Cert), "no valid path to a trusted root", err)
+	}
+	var ci x509.CertificateInvalidError
+	if errors.As(err, &ci) {
+		i := index(ci.Cert)
+		switch ci.Reason {
+		case x509.Expired:
+			return newError(ErrExpired, i, "outside the validity of the chain", err)
+		case x509.TooManyIntermediates:
+			return newError(ErrUntrusted, i, "chain longer than a CA's path length", err)
+		case x509.NotAuthorizedToSign, x509.IncompatibleUsage, x509.CANotAuthorizedForExtKeyUsage,
+			x509.CANotAuthorizedForThisName, x509.NameConstraintsWithoutSANs, x509.UnconstrainedName,
+			x509.TooManyConstraints:
+			return newError(ErrUsage, i, "certificate not authorized for this chain", err)
+		}
+		return newError(ErrUntrusted, i, "invalid certificate", err)
+	}
+	var cv x509.ConstraintViolationError
+	if errors.As(err, &cv) {
+		return newError(ErrUsage, -1, "constraint violated", err)
+	}
+	return newError(ErrUntrusted, -1, "chain does not verify", err)
+}
+
+func (v *Verifier) allowed(alg x509.SignatureAlgorithm) bool {
+	return slices.Contains(v.algorithms, alg)
+}
+
+// check applies the profile to one chain built by x509.Verify (leaf first,
+// root last) and, if it passes, returns what the cache keeps.
+func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result, error) {
+	n := len(ch)
+	if n > v.maxDepth {
+		return nil, newError(ErrUntrusted, -1, fmt.Sprintf("chain of %d certificates exceeds the depth limit %d", n, v.maxDepth), nil)
+	}
+	res := &result{chain: ch, expiry: ch[0].NotAfter}
+	for i, c := range ch {
+		if now.Before(c.NotBefore.Add(-v.skew)) {
+			return nil, newError(ErrExpired, i, "not yet valid", nil)
+		}
+		if now.After(c.NotAfter.Add(v.skew)) {
+			return nil, newError(ErrExpired, i, "expired", nil)
+		}
+		if from := c.NotBefore.Add(-v.skew); from.After(res.validFrom) {
+			res.validFrom = from
+		}
+		if c.NotAfter.Before(res.expiry) {
+			res.expiry = c.NotAfter
+		}
+		if i == n-1 {
+			break // the root: trusted as configured
+		}
+		if !v.allowed(c.SignatureAlgorithm) {
+			return nil, newError(ErrUsage, i, "signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)
+		}
+		if i > 0 {
+			if !caKey(c.PublicKey) {
+				return nil, newError(ErrUsage, i, "CA key is not ECDSA P-256 or P-384", nil)
+			}
+			if c.KeyUsage&x509.KeyUsageCertSign == 0 {
+				return nil, newError(ErrUsage, i, "CA certificate without keyCertSign", nil)
+			}
+			ekus, err := ExtKeyUsages(c)
+			if err != nil {
+				return nil, newError(ErrUsage, i, "extended key usage", err)
+			}
+			want, _ := r.eku()
+			if ekus != nil && !hasOID(ekus, want) && !hasOID(ekus, oidAnyEKU) {
+				return nil, newError(ErrUsage, i, "CA not authorized for this extended key usage", nil)
+			}
+		}
+	}
+	if err := v.checkLeaf(ch[0], r, res); err != nil {
+		return nil, err
+	}
+	if err := v.checkRevocation(ch, now, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
+	if c.IsCA {
+		return newError(ErrUsage, 0, "a CA certificate cannot be a card or platform certificate", nil)
+	}
+	if c.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return newError(ErrUsage, 0, "key usage lacks digitalSignature", nil)
+	}
+	if c.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0 {
+		return newError(ErrUsage, 0, "key usage allows signing certificates or CRLs", nil)
+	}
+	pub, ok := leafKey(c.PublicKey)
+	if !ok {
+		return newError(ErrUsage, 0, "key is not ECDSA P-256", nil)
+	}
+	ekus, err := ExtKeyUsages(c)
+	if err != nil {
+		return newError(ErrUsage, 0, "extended key usage", err)
+	}
+	want, other := r.eku()
+	if !hasOID(ekus, want) {
+		return newError(ErrUsage, 0, "extended key usage "+want.String()+" missing", nil)
+	}
+	if hasOID(ekus, other) || hasOID(ekus, oidAnyEKU) {
+		return newError(ErrUsage, 0, "extended key usage also allows another role", nil)
+	}
+	res.pub = pub
+	res.notAfter = c.NotAfter
+	if r == rolePlatform {
+		res.id = c.Subject.CommonName
+		return nil
+	}
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	res.id = id
+	return nil
+}
+
+var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+
+// cardID returns the ICCID of the one subject alternative name of c, which
+// must be a card URI.
+func cardID(c *x509.Certificate) (string, error) {
+	var san []byte
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oidSubjectAltName) {
+			san = e.Value
+		}
+	}
+	if san == nil {
+		return "", newError(ErrCardID, 0, "no subject alternative name", nil)
+	}
+	s := cryptobyte.String(san)
+	var names cryptobyte.String
+	if !s.ReadASN1(&names, cbasn1.SEQUENCE) || !s.Empty() {
+		return "", newError(ErrCardID, 0, "malformed subject alternative name", nil)
+	}
+	var uri cryptobyte.String
+	var tag cbasn1.Tag
+	if !names.ReadAnyASN1(&uri, &tag) {
+		return "", newError(ErrCardID, 0, "empty subject alternative name", nil)
+	}
+	if !names.Empty() {
+		return "", newError(ErrCardID, 0, "more than one subject alternative name", nil)
+	}
+	if tag != cbasn1.Tag(6).ContextSpecific() {
+		return "", newError(ErrCardID, 0, "subject alternative name is not a URI", nil)
+	}
+	id, err := ParseCardURI(string(uri))
+	if err != nil {
+		var pe *Error
+		if errors.As(err, &pe) {
+			pe.Cert = 0
+		}
+		return "", err
+	}
+	return id, nil
+}

@@ -1,0 +1,389 @@
+package pki
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"net"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestVerifyCard(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{})
+	addCRLs(t, h, v)
+
+	vc, err := v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	assert.Equal(t, testICCID, vc.CardID)
+	assert.True(t, h.cardKey.PublicKey.Equal(vc.PublicKey))
+	assert.Equal(t, t0.Add(DefaultCardValidity), vc.NotAfter)
+	require.Len(t, vc.Chain, 3)
+	assert.Equal(t, h.card, vc.Chain[0].Raw)
+	assert.Equal(t, h.ca.DER(), vc.Chain[1].Raw)
+	assert.Equal(t, h.root.DER(), vc.Chain[2].Raw)
+}
+
+// refusal is one chain the verifier must refuse with one exact error.
+type refusal struct {
+	name  string
+	chain func(t *testing.T, h *hierarchy) [][]byte
+	// setup changes the verifier options; nil keeps the defaults.
+	opts func(o *VerifierOptions)
+	// crls returns the CRLs to add; nil adds fresh empty CRLs of both CAs.
+	crls func(t *testing.T, h *hierarchy) [][]byte
+	// at is the verification time; zero means t0 + 1h.
+	at   time.Time
+	want error
+	cert int
+}
+
+func withCard(tmpl func(t *testing.T, h *hierarchy) (*x509.Certificate, any)) func(t *testing.T, h *hierarchy) [][]byte {
+	return func(t *testing.T, h *hierarchy) [][]byte {
+		c, pub := tmpl(t, h)
+		return append([][]byte{issueRaw(t, h.ca, c, pub)}, h.ca.Chain()...)
+	}
+}
+
+func card(change func(c *x509.Certificate)) func(t *testing.T, h *hierarchy) (*x509.Certificate, any) {
+	return func(t *testing.T, h *hierarchy) (*x509.Certificate, any) {
+		c := cardTemplate(t, testICCID)
+		change(c)
+		return c, h.cardKey.Public()
+	}
+}
+
+func ekuOf(t *testing.T, oids ...x509.OID) []pkix.Extension {
+	ext, err := ekuExtension(oids...)
+	require.NoError(t, err)
+	return []pkix.Extension{ext}
+}
+
+func TestVerifyCardRefusals(t *testing.T) {
+	other := newHierarchy(t)
+	tests := []refusal{
+		{
+			name: "tampered signature",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				c := h.chain()
+				c[0] = append([]byte(nil), c[0]...)
+				c[0][len(c[0])-1] ^= 1
+				return c
+			},
+			want: ErrUntrusted, cert: 0,
+		},
+		{
+			name: "tampered card ID",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				c := h.chain()
+				c[0] = append([]byte(nil), c[0]...)
+				i := indexOf(c[0], []byte(testICCID[:19]))
+				require.Positive(t, i)
+				c[0][i+18] = '0' // another ICCID, same length
+				return c
+			},
+			want: ErrUntrusted, cert: 0,
+		},
+		{
+			name:  "expired",
+			chain: withCard(card(func(c *x509.Certificate) { c.NotAfter = t0.Add(30 * time.Minute) })),
+			want:  ErrExpired, cert: 0,
+		},
+		{
+			name:  "not yet valid",
+			chain: withCard(card(func(c *x509.Certificate) { c.NotBefore = t0.Add(2 * time.Hour) })),
+			want:  ErrExpired, cert: 0,
+		},
+		{
+			name:  "wrong EKU",
+			chain: withCard(card(func(c *x509.Certificate) { c.ExtraExtensions = ekuOf(t, mustOID("1.3.6.1.5.5.7.3.2")) })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "platform EKU",
+			chain: withCard(card(func(c *x509.Certificate) { c.ExtraExtensions = ekuOf(t, OIDReceiptSigning) })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "card and platform EKU",
+			chain: withCard(card(func(c *x509.Certificate) { c.ExtraExtensions = ekuOf(t, OIDCardAuth, OIDReceiptSigning) })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "any EKU",
+			chain: withCard(card(func(c *x509.Certificate) { c.ExtraExtensions = ekuOf(t, OIDCardAuth, oidAnyEKU) })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "no EKU",
+			chain: withCard(card(func(c *x509.Certificate) { c.ExtraExtensions = nil })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "wrong key usage",
+			chain: withCard(card(func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageKeyEncipherment })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "key usage certSign",
+			chain: withCard(card(func(c *x509.Certificate) { c.KeyUsage |= x509.KeyUsageCertSign })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "card is a CA",
+			chain: withCard(card(func(c *x509.Certificate) { c.IsCA = true })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name: "P-384 card key",
+			chain: withCard(func(t *testing.T, h *hierarchy) (*x509.Certificate, any) {
+				k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+				require.NoError(t, err)
+				return cardTemplate(t, testICCID), k.Public()
+			}),
+			want: ErrUsage, cert: 0,
+		},
+		{
+			name:  "algorithm not allowed",
+			chain: withCard(card(func(c *x509.Certificate) { c.SignatureAlgorithm = x509.ECDSAWithSHA512 })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "algorithm allow-list",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return h.chain() },
+			opts:  func(o *VerifierOptions) { o.Algorithms = []x509.SignatureAlgorithm{x509.ECDSAWithSHA384} },
+			crls:  func(t *testing.T, h *hierarchy) [][]byte { return nil },
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name: "two SANs",
+			chain: withCard(card(func(c *x509.Certificate) {
+				c.URIs = append(c.URIs, &url.URL{Scheme: "urn", Opaque: "casim:card:" + testICCID2})
+			})),
+			want: ErrCardID, cert: 0,
+		},
+		{
+			name:  "URI and DNS SAN",
+			chain: withCard(card(func(c *x509.Certificate) { c.DNSNames = []string{"card.example"} })),
+			want:  ErrCardID, cert: 0,
+		},
+		{
+			name: "IP SAN only",
+			chain: withCard(card(func(c *x509.Certificate) {
+				c.URIs = nil
+				c.IPAddresses = []net.IP{net.IPv4(10, 0, 0, 1)}
+			})),
+			want: ErrCardID, cert: 0,
+		},
+		{
+			name:  "no SAN",
+			chain: withCard(card(func(c *x509.Certificate) { c.URIs = nil })),
+			want:  ErrCardID, cert: 0,
+		},
+		{
+			name: "bad check digit",
+			chain: withCard(card(func(c *x509.Certificate) {
+				c.URIs = []*url.URL{{Scheme: "urn", Opaque: "casim:card:89014103211118510721"}}
+			})),
+			want: ErrCardID, cert: 0,
+		},
+		{
+			name: "other URN",
+			chain: withCard(card(func(c *x509.Certificate) {
+				c.URIs = []*url.URL{{Scheme: "urn", Opaque: "casim:platform:" + testICCID}}
+			})),
+			want: ErrCardID, cert: 0,
+		},
+		{
+			name:  "wrong root",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return other.chain() },
+			want:  ErrUntrusted, cert: 1,
+		},
+		{
+			name:  "missing intermediate",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return [][]byte{h.card} },
+			want:  ErrUntrusted, cert: 0,
+		},
+		{
+			name: "CA without keyCertSign",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				k := newKey(t)
+				caDER := issueRaw(t, h.root, &x509.Certificate{
+					Subject: pkix.Name{CommonName: "no certSign"}, IsCA: true, BasicConstraintsValid: true,
+					KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign,
+				}, k.Public())
+				sub := &CA{cert: mustParse(t, caDER), key: k, crlURL: "http://pki.example/x.crl"}
+				return [][]byte{issueRaw(t, sub, cardTemplate(t, testICCID), h.cardKey.Public()), caDER}
+			},
+			crls: func(t *testing.T, h *hierarchy) [][]byte { return nil },
+			want: ErrUsage, cert: 1,
+		},
+		{
+			name:  "empty chain",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return nil },
+			want:  ErrUntrusted, cert: -1,
+		},
+		{
+			name:  "garbage",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return [][]byte{[]byte("not a certificate")} },
+			want:  ErrUntrusted, cert: 0,
+		},
+		{
+			name:  "revoked card",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return h.chain() },
+			crls: func(t *testing.T, h *hierarchy) [][]byte {
+				crls := h.crls(t)
+				require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+				crl, err := h.ca.CRL(t0.Add(24 * time.Hour))
+				require.NoError(t, err)
+				return append(crls, crl)
+			},
+			want: ErrRevoked, cert: 0,
+		},
+		{
+			name:  "revoked card CA",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return h.chain() },
+			crls: func(t *testing.T, h *hierarchy) [][]byte {
+				crls := h.crls(t)
+				require.NoError(t, h.root.Revoke(h.ca.Certificate().SerialNumber, ReasonCACompromise))
+				crl, err := h.root.CRL(t0.Add(24 * time.Hour))
+				require.NoError(t, err)
+				return append(crls, crl)
+			},
+			want: ErrRevoked, cert: 1,
+		},
+		{
+			name:  "no CRL",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return h.chain() },
+			crls:  func(t *testing.T, h *hierarchy) [][]byte { return nil },
+			want:  ErrCRL, cert: 0,
+		},
+		{
+			name:  "no root CRL",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return h.chain() },
+			crls:  func(t *testing.T, h *hierarchy) [][]byte { return h.crls(t)[1:] },
+			want:  ErrCRL, cert: 1,
+		},
+		{
+			name:  "stale CRL",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return h.chain() },
+			at:    t0.Add(24*time.Hour + DefaultSkew + time.Second),
+			want:  ErrCRL, cert: 0,
+		},
+		{
+			name:  "stale CRL, revoked",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return h.chain() },
+			crls: func(t *testing.T, h *hierarchy) [][]byte {
+				require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+				return h.crls(t)
+			},
+			opts: func(o *VerifierOptions) { o.Revocation = RevocationBestEffort },
+			at:   t0.Add(48 * time.Hour),
+			want: ErrRevoked, cert: 0,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			chain := tt.chain(t, h)
+			clk := newClock(t0.Add(time.Hour))
+			var opts VerifierOptions
+			if tt.opts != nil {
+				tt.opts(&opts)
+			}
+			v := newVerifier(t, h, clk, opts)
+			crls := h.crls(t)
+			if tt.crls != nil {
+				crls = tt.crls(t, h)
+			}
+			for _, crl := range crls {
+				require.NoError(t, v.AddCRL(crl))
+			}
+			if !tt.at.IsZero() {
+				clk.set(tt.at)
+			}
+			vc, err := v.VerifyCard(chain)
+			assert.Nil(t, vc)
+			require.ErrorIs(t, err, tt.want)
+			var pe *Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tt.cert, pe.Cert)
+		})
+	}
+}
+
+func mustParse(t testing.TB, der []byte) *x509.Certificate {
+	t.Helper()
+	c, err := ParseCertificate(der)
+	require.NoError(t, err)
+	return c
+}
+
+func indexOf(b, sub []byte) int {
+	for i := 0; i+len(sub) <= len(b); i++ {
+		if string(b[i:i+len(sub)]) == string(sub) {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestVerifyCardDepth(t *testing.T) {
+	newCA := func(t *testing.T, parent *CA, name string, maxPathLen int) *CA {
+		ca, err := parent.NewIntermediate(newKey(t), CAOptions{
+			Subject: pkix.Name{CommonName: name}, CRLURL: "http://pki.example/" + name + ".crl",
+			Now: fixed(t0), MaxPathLen: maxPathLen,
+		})
+		require.NoError(t, err)
+		return ca
+	}
+	build := func(t *testing.T, rootPathLen int) (*CA, []*CA, [][]byte) {
+		root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), MaxPathLen: rootPathLen})
+		require.NoError(t, err)
+		upper := newCA(t, root, "upper", -1)
+		lower := newCA(t, upper, "lower", 0)
+		card, err := lower.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+		require.NoError(t, err)
+		return root, []*CA{root, upper, lower}, append([][]byte{card}, lower.Chain()...)
+	}
+	verifier := func(t *testing.T, root *CA, cas []*CA, maxDepth int) *Verifier {
+		v, err := NewVerifier(VerifierOptions{
+			Roots: [][]byte{root.DER()}, Intermediates: [][]byte{cas[1].DER(), cas[2].DER()},
+			Now: fixed(t0.Add(time.Hour)), MaxDepth: maxDepth,
+		})
+		require.NoError(t, err)
+		for _, ca := range cas {
+			crl, err := ca.CRL(t0.Add(time.Hour * 24))
+			require.NoError(t, err)
+			require.NoError(t, v.AddCRL(crl))
+		}
+		return v
+	}
+
+	root, cas, chain := build(t, -1)
+	require.Len(t, chain, 3)
+	_, err := verifier(t, root, cas, 0).VerifyCard(chain)
+	require.ErrorIs(t, err, ErrUntrusted, "four certificates exceed the default depth of three")
+	var pe *Error
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, -1, pe.Cert)
+
+	vc, err := verifier(t, root, cas, 4).VerifyCard(chain)
+	require.NoError(t, err, "a depth limit of four admits the chain")
+	assert.Len(t, vc.Chain, 4)
+
+	_, err = verifier(t, root, cas, 3).VerifyCard(append(chain, root.DER()))
+	assert.ErrorIs(t, err, ErrUntrusted, "presenting four certificates exceeds the limit before parsing")
+
+	root, cas, chain = build(t, 0) // the profile's root path length of 1
+	_, err = verifier(t, root, cas, 4).VerifyCard(chain)
+	assert.ErrorIs(t, err, ErrUntrusted, "the root's path length forbids two CAs below it")
+}
