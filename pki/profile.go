@@ -139,6 +139,7 @@ func keyID(pub *ecdsa.PublicKey) ([]byte, error) {
 	sum := sha256.Sum256(k.Bytes())
 	return sum[:20], nil
 }
+
 var oidAnyEKU = mustOID("2.5.29.37.0")
 
 func hasOID(list []x509.OID, oid x509.OID) bool {
@@ -149,4 +150,3 @@ func hasOID(list []x509.OID, oid x509.OID) bool {
 	}
 	return false
 }
-
