@@ -108,3 +108,26 @@ func ExamplePairingCode() {
 	// Output:
 	// 211043 211043
 }
+
+// The cloud resolves the EIDs it is shown to enrolled cards.
+func ExampleResolver() {
+	var r adv.Resolver
+	if err := r.Enrol("8901260123456789012", secret(0x00)); err != nil {
+		panic(err)
+	}
+	now := time.Date(2026, time.January, 1, 0, 3, 0, 0, time.UTC)
+	k, _ := adv.NewEIDKey(secret(0x00))
+
+	id, ok := r.Resolve(k.EID(adv.Epoch(now)), now)
+	fmt.Println(id, ok)
+	// A phone whose clock is a little ahead still resolves.
+	id, ok = r.Resolve(k.EID(adv.Epoch(now)+1), now)
+	fmt.Println(id, ok)
+	// An EID of an hour ago does not.
+	_, ok = r.Resolve(k.EID(adv.Epoch(now.Add(-time.Hour))), now)
+	fmt.Println(ok)
+	// Output:
+	// 8901260123456789012 true
+	// 8901260123456789012 true
+	// false
+}

@@ -1,0 +1,189 @@
+package adv
+
+import (
+	"crypto/aes"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func BenchmarkParse(b *testing.B) {
+	for _, name := range []string{"casimpay_seller.hex", "ibeacon.hex", "exposure_notification.hex"} {
+		in := readHex(b, name)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = Parse(in)
+			}
+		})
+	}
+}
+
+func BenchmarkAppendBinary(b *testing.B) {
+	p := testPacket()
+	buf := make([]byte, 0, Size)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf, _ = p.AppendBinary(buf[:0])
+	}
+}
+
+// BenchmarkAESBlock is the baseline of EID derivation: one bare AES-128
+// block encryption with an expanded key.
+func BenchmarkAESBlock(b *testing.B) {
+	block, err := aes.NewCipher(seq(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	buf := new([16]byte)
+	b.ReportAllocs()
+	for b.Loop() {
+		block.Encrypt(buf[:], buf[:])
+	}
+}
+
+func BenchmarkEIDKeyEID(b *testing.B) {
+	k, err := NewEIDKey(seq(0))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var e uint32
+	for b.Loop() {
+		_ = k.EID(e)
+		e++
+	}
+}
+
+func BenchmarkDeriveEID(b *testing.B) {
+	secret := seq(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		_, _ = DeriveEID(secret, 2945376)
+	}
+}
+
+func BenchmarkPairingCode(b *testing.B) {
+	x, y := eidOf(b, 1, 1), eidOf(b, 2, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = PairingCode(x, y)
+	}
+}
+
+const benchCards = 1_000_000
+
+var (
+	benchOnce     sync.Once
+	benchResolver *Resolver
+)
+
+// enrolled returns a Resolver with benchCards cards, enrolled in parallel
+// once per process (deriving a million EID keys takes a few seconds).
+func enrolled(b *testing.B) *Resolver {
+	benchOnce.Do(func() {
+		r := new(Resolver)
+		var wg sync.WaitGroup
+		const workers = 4
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < benchCards; i += workers {
+					if err := r.Enrol(cardIDOf(i), secretOf(i)); err != nil {
+						panic(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		benchResolver = r
+	})
+	return benchResolver
+}
+
+// BenchmarkResolverBuild measures the table of one new epoch for a million
+// cards, as Advance builds it once per epoch.
+func BenchmarkResolverBuild(b *testing.B) {
+	r := enrolled(b)
+	now := exampleTime
+	r.Advance(now)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		now = now.Add(EpochSeconds * time.Second)
+		r.Advance(now) // one epoch later: exactly one table is missing
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchCards, "ns/card")
+}
+
+// BenchmarkResolverColdStart measures the first Advance of a process: the
+// four tables of the window, each card's key expanded once for all four.
+func BenchmarkResolverColdStart(b *testing.B) {
+	r := enrolled(b)
+	now := exampleTime.Add(1000 * time.Hour)
+	b.ReportAllocs()
+	for b.Loop() {
+		now = now.Add(100 * time.Hour)
+		r.Advance(now)
+	}
+}
+
+func BenchmarkResolve(b *testing.B) {
+	r := enrolled(b)
+	now := exampleTime
+	e := Epoch(now)
+	const n = 1024
+	eids := make([]EID, n)
+	for i := range eids {
+		eids[i] = eidOf(b, i*(benchCards/n), e)
+	}
+	r.Resolve(eids[0], now)
+	b.Run("hit", func(b *testing.B) {
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			if _, ok := r.Resolve(eids[i%n], now); !ok {
+				b.Fatal("miss")
+			}
+			i++
+		}
+	})
+	b.Run("miss", func(b *testing.B) {
+		miss := eidOf(b, benchCards+1, e)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := r.Resolve(miss, now); ok {
+				b.Fatal("hit")
+			}
+		}
+	})
+}
+
+// BenchmarkMapLookup is the baseline of Resolve: a Go map from EID to card
+// ID holding the same million EIDs of one epoch.
+func BenchmarkMapLookup(b *testing.B) {
+	e := Epoch(exampleTime)
+	m := make(map[EID]string, benchCards)
+	const n = 1024
+	eids := make([]EID, 0, n)
+	for i := range benchCards {
+		k, err := NewEIDKey(secretOf(i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		eid := k.EID(e)
+		m[eid] = cardIDOf(i)
+		if i%(benchCards/n) == 0 && len(eids) < n {
+			eids = append(eids, eid)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		if _, ok := m[eids[i%n]]; !ok {
+			b.Fatal(fmt.Sprint("miss ", i))
+		}
+		i++
+	}
+}

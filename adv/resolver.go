@@ -1,0 +1,454 @@
+package adv
+
+import (
+	"crypto/aes"
+	"encoding/binary"
+	"errors"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// ErrCardID is returned by Enrol for an empty card ID.
+var ErrCardID = errors.New("adv: empty card id")
+
+// ring is the number of epoch tables a Resolver keeps: the previous, the
+// current and the next epoch, plus the one after, which Advance builds ahead.
+const ring = 4
+
+// parallelMin is the number of cards below which a table is built by one
+// goroutine.
+const parallelMin = 4096
+
+// Resolver maps the EIDs seen on the air to the cards that sent them, as the
+// cloud does before it shows a counterparty's name. It holds the advertising
+// secret of every enrolled card and, for each epoch near now, a precomputed
+// table from EID to card.
+//
+// Resolve accepts the EIDs of the current epoch and of the epochs just
+// before and after (so clocks that differ by up to ten minutes still
+// agree), nothing older and nothing newer. The table of a new epoch is built
+// the first time Resolve needs it, or ahead of time by Advance; building
+// holds the Resolver's lock, so a cloud with many cards calls Advance from a
+// timer (for example every minute) and Resolve never waits for a build.
+// BENCHMARKS.md gives the build time for 1,000,000 cards.
+//
+// The zero Resolver is empty and ready to use. A Resolver is safe for
+// concurrent use; Resolve takes only a read lock and does not allocate.
+type Resolver struct {
+	mu     sync.RWMutex
+	index  map[string]uint32 // card ID → position in cards
+	cards  []card
+	free   []uint32 // positions in cards that hold no card
+	tables [ring]*table
+}
+
+// card is one enrolled card; live is false for a free position.
+type card struct {
+	id   string
+	key  [16]byte // EIDK
+	live bool
+}
+
+// Len returns the number of enrolled cards.
+func (r *Resolver) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.index)
+}
+
+// Enrol adds a card with its advertising secret, or replaces the secret of a
+// card already enrolled; the card's EIDs resolve from then on. It returns
+// ErrCardID for an empty card ID and ErrSecret for a secret that is not
+// SecretSize octets. The Resolver keeps only the derived EID key.
+func (r *Resolver) Enrol(cardID string, secret []byte) error {
+	if cardID == "" {
+		return ErrCardID
+	}
+	k, err := eidk(secret)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.index == nil {
+		r.index = make(map[string]uint32)
+	}
+	pos, ok := r.index[cardID]
+	if ok {
+		r.unlinkLocked(pos)
+		r.cards[pos].key = k
+	} else {
+		if n := len(r.free); n > 0 {
+			pos = r.free[n-1]
+			r.free = r.free[:n-1]
+		} else {
+			pos = uint32(len(r.cards))
+			r.cards = append(r.cards, card{})
+		}
+		r.cards[pos] = card{id: cardID, key: k, live: true}
+		r.index[cardID] = pos
+	}
+	r.linkLocked(pos)
+	return nil
+}
+
+// Remove withdraws a card; its EIDs stop resolving at once. It reports
+// whether the card was enrolled.
+func (r *Resolver) Remove(cardID string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	pos, ok := r.index[cardID]
+	if !ok {
+		return false
+	}
+	r.unlinkLocked(pos)
+	delete(r.index, cardID)
+	r.cards[pos] = card{}
+	r.free = append(r.free, pos)
+	return true
+}
+
+// Resolve returns the card whose EID for the epoch of now, the epoch before
+// or the epoch after is eid, and whether there is one. It builds the tables
+// it lacks first (see Advance); once they exist it takes only a read lock
+// and does not allocate.
+func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
+	e := Epoch(now)
+	r.mu.RLock()
+	if r.coversLocked(e, 1) {
+		cardID, ok = r.lookupLocked(eid, e)
+		r.mu.RUnlock()
+		return cardID, ok
+	}
+	r.mu.RUnlock()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ensureLocked(e, 1)
+	return r.lookupLocked(eid, e)
+}
+
+// Advance builds the tables of the epoch of now, the one before and the two
+// after, which it does not have yet, so that Resolve finds them ready until
+// the next epoch ends. Tables of older epochs are dropped (their memory is
+// reused). It holds the Resolver's lock while it builds, using every
+// processor for large tables.
+func (r *Resolver) Advance(now time.Time) {
+	e := Epoch(now)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ensureLocked(e, 2)
+}
+
+// window returns the epochs from e−1 to e+after, leaving out those that
+// would wrap around the uint32 range.
+func window(e, after uint32) (eps [ring]uint32, n int) {
+	if e > 0 {
+		eps[n] = e - 1
+		n++
+	}
+	for k := uint32(0); k <= after && e+k >= e; k++ {
+		eps[n] = e + k
+		n++
+	}
+	return eps, n
+}
+
+func (r *Resolver) coversLocked(e, after uint32) bool {
+	eps, n := window(e, after)
+	for _, ep := range eps[:n] {
+		if t := r.tables[ep%ring]; t == nil || t.epoch != ep {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *Resolver) lookupLocked(eid EID, e uint32) (string, bool) {
+	for _, ep := range [3]uint32{e, e - 1, e + 1} {
+		t := r.tables[ep%ring]
+		if t == nil || t.epoch != ep {
+			continue
+		}
+		if pos, ok := t.lookup(eid); ok {
+			return r.cards[pos].id, true
+		}
+	}
+	return "", false
+}
+
+// ensureLocked builds the missing tables from epoch e−1 to e+after.
+func (r *Resolver) ensureLocked(e, after uint32) {
+	eps, n := window(e, after)
+	var build []*table
+	size := tableSize(len(r.index))
+	for _, ep := range eps[:n] {
+		slot := &r.tables[ep%ring]
+		if *slot != nil && (*slot).epoch == ep {
+			continue
+		}
+		*slot = newTable(ep, size, *slot)
+		build = append(build, *slot)
+	}
+	if len(build) > 0 {
+		r.buildLocked(build)
+	}
+}
+
+// buildLocked fills fresh tables with the EIDs of every card, in two
+// parallel passes. The first derives the EIDs, card by card, expanding each
+// card's AES key once for all tables. The second splits each table into as
+// many contiguous regions as there are workers; each worker places the EIDs
+// whose home slot lies in its region with plain writes, so that its cache
+// misses overlap, and sets aside the few whose probe runs past the region's
+// end, which are placed last, one by one.
+func (r *Resolver) buildLocked(ts []*table) {
+	cards := r.cards
+	workers := runtime.GOMAXPROCS(0)
+	if len(cards) < parallelMin || workers < 2 {
+		workers = 1
+	}
+	eids := make([][]EID, len(ts))
+	for i := range eids {
+		eids[i] = make([]EID, len(cards))
+	}
+	chunk := (len(cards) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := range workers {
+		lo, hi := min(w*chunk, len(cards)), min((w+1)*chunk, len(cards))
+		wg.Go(func() { derive(ts, eids, cards, lo, hi) })
+	}
+	wg.Wait()
+
+	// overflow[w][i]: entries of table i that worker w could not place.
+	overflow := make([][][]entry, workers)
+	for w := range workers {
+		overflow[w] = make([][]entry, len(ts))
+		wg.Go(func() {
+			for i, t := range ts {
+				size := len(t.entries)
+				lo, hi := w*size/workers, (w+1)*size/workers
+				overflow[w][i] = t.placeRegion(eids[i], cards, lo, hi)
+			}
+		})
+	}
+	wg.Wait()
+	for w := range overflow {
+		for i, t := range ts {
+			for _, e := range overflow[w][i] {
+				t.place(e)
+			}
+		}
+	}
+}
+
+// derive computes the EIDs of the cards from lo to hi for every table.
+func derive(ts []*table, eids [][]EID, cards []card, lo, hi int) {
+	buf := new([16]byte)
+	for i := lo; i < hi; i++ {
+		c := &cards[i]
+		if !c.live {
+			continue
+		}
+		b, err := aes.NewCipher(c.key[:])
+		if err != nil {
+			continue // unreachable: the key is 16 octets
+		}
+		for j, t := range ts {
+			eids[j][i] = eidWith(b, t.epoch, buf)
+		}
+	}
+}
+
+// linkLocked inserts the card at pos into every table the Resolver has.
+func (r *Resolver) linkLocked(pos uint32) {
+	if r.tables == [ring]*table{} {
+		return
+	}
+	k := newEIDKey(r.cards[pos].key)
+	size := tableSize(len(r.index))
+	for i, t := range r.tables {
+		if t == nil {
+			continue
+		}
+		if len(t.entries) < size {
+			r.tables[i] = t.grown(size)
+			t = r.tables[i]
+		}
+		t.insert(k.EID(t.epoch), pos)
+	}
+}
+
+// unlinkLocked removes the card at pos from every table the Resolver has.
+func (r *Resolver) unlinkLocked(pos uint32) {
+	if r.tables == [ring]*table{} {
+		return
+	}
+	k := newEIDKey(r.cards[pos].key)
+	for _, t := range r.tables {
+		if t != nil {
+			t.remove(k.EID(t.epoch), pos)
+		}
+	}
+}
+
+// table is an open-addressing hash table with linear probing from the EIDs
+// of one epoch to card positions, keyed by the first 8 octets of the EID
+// (which AES makes uniformly random) and checked against all 16.
+// Its length is a power of two, at least twice the number of cards.
+type table struct {
+	epoch   uint32
+	shift   uint // 64 − log2(len(entries))
+	entries []entry
+}
+
+// entry is one slot of a table; pos1 is the card position plus one, and
+// zero for an empty slot.
+type entry struct {
+	k0, k1 uint64
+	pos1   uint32
+}
+
+// tableSize returns the table length for n cards.
+func tableSize(n int) int {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	return size
+}
+
+// newTable returns an empty table of the given length for epoch, reusing the
+// memory of old when it has that length.
+func newTable(epoch uint32, size int, old *table) *table {
+	var entries []entry
+	if old != nil && len(old.entries) == size {
+		entries = old.entries
+		clear(entries)
+	} else {
+		entries = make([]entry, size)
+	}
+	shift := uint(64)
+	for s := size; s > 1; s >>= 1 {
+		shift--
+	}
+	return &table{epoch: epoch, shift: shift, entries: entries}
+}
+
+// grown returns a copy of t of the given length.
+func (t *table) grown(size int) *table {
+	g := newTable(t.epoch, size, nil)
+	for _, e := range t.entries {
+		if e.pos1 != 0 {
+			g.place(e)
+		}
+	}
+	return g
+}
+
+func keys(eid EID) (k0, k1 uint64) {
+	return binary.LittleEndian.Uint64(eid[:8]), binary.LittleEndian.Uint64(eid[8:])
+}
+
+// home returns the slot where probing for k0 starts (Fibonacci hashing).
+func (t *table) home(k0 uint64) int {
+	return int((k0 * 0x9E3779B97F4A7C15) >> t.shift)
+}
+
+func (t *table) lookup(eid EID) (uint32, bool) {
+	k0, k1 := keys(eid)
+	mask := len(t.entries) - 1
+	for i := t.home(k0); ; i = (i + 1) & mask {
+		e := &t.entries[i]
+		if e.pos1 == 0 {
+			return 0, false
+		}
+		if e.k0 == k0 && e.k1 == k1 {
+			return e.pos1 - 1, true
+		}
+	}
+}
+
+func (t *table) insert(eid EID, pos uint32) {
+	k0, k1 := keys(eid)
+	t.place(entry{k0: k0, k1: k1, pos1: pos + 1})
+}
+
+func (t *table) place(e entry) {
+	mask := len(t.entries) - 1
+	i := t.home(e.k0)
+	for t.entries[i].pos1 != 0 {
+		i = (i + 1) & mask
+	}
+	t.entries[i] = e
+}
+
+// placeRegion places the EIDs of live cards whose home slot lies in
+// [lo, hi), probing no further than hi, and returns those it could not
+// place. Workers with disjoint regions may run it at once on one table.
+func (t *table) placeRegion(eids []EID, cards []card, lo, hi int) []entry {
+	var rest []entry
+	for i := range eids {
+		if !cards[i].live {
+			continue
+		}
+		k0, k1 := keys(eids[i])
+		h := t.home(k0)
+		if h < lo || h >= hi {
+			continue
+		}
+		e := entry{k0: k0, k1: k1, pos1: uint32(i) + 1}
+		for h < hi && t.entries[h].pos1 != 0 {
+			h++
+		}
+		if h == hi {
+			rest = append(rest, e)
+			continue
+		}
+		t.entries[h] = e
+	}
+	return rest
+}
+
+// remove deletes the entry of eid for the card at pos, if present, by
+// backward-shift deletion, which keeps every probe sequence unbroken without
+// tombstones.
+func (t *table) remove(eid EID, pos uint32) {
+	k0, k1 := keys(eid)
+	mask := len(t.entries) - 1
+	i := t.home(k0)
+	for {
+		e := t.entries[i]
+		if e.pos1 == 0 {
+			return
+		}
+		if e.k0 == k0 && e.k1 == k1 && e.pos1 == pos+1 {
+			break
+		}
+		i = (i + 1) & mask
+	}
+	j := i
+	for {
+		t.entries[i] = entry{}
+		for {
+			j = (j + 1) & mask
+			if t.entries[j].pos1 == 0 {
+				return
+			}
+			h := t.home(t.entries[j].k0)
+			// The entry at j may move back to i unless its home lies
+			// cyclically in (i, j].
+			if i <= j {
+				if i < h && h <= j {
+					continue
+				}
+			} else if i < h || h <= j {
+				continue
+			}
+			break
+		}
+		t.entries[i] = t.entries[j]
+		i = j
+	}
+}

@@ -1,0 +1,282 @@
+package adv
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// secretOf returns a distinct advertising secret for card i.
+func secretOf(i int) []byte {
+	s := make([]byte, SecretSize)
+	binary.BigEndian.PutUint64(s, uint64(i)+1)
+	binary.BigEndian.PutUint64(s[8:], 0x5eed)
+	return s
+}
+
+func cardIDOf(i int) string { return fmt.Sprintf("card-%07d", i) }
+
+func eidOf(t testing.TB, i int, epoch uint32) EID {
+	t.Helper()
+	eid, err := DeriveEID(secretOf(i), epoch)
+	require.NoError(t, err)
+	return eid
+}
+
+func TestResolverEpochWindow(t *testing.T) {
+	var r Resolver
+	require.NoError(t, r.Enrol(cardIDOf(1), secretOf(1)))
+	now := exampleTime.Add(5 * time.Minute)
+	e := Epoch(now)
+	tests := []struct {
+		name  string
+		epoch uint32
+		ok    bool
+	}{
+		{"current", e, true},
+		{"previous", e - 1, true},
+		{"next", e + 1, true},
+		{"two before", e - 2, false},
+		{"a day before", e - 144, false},
+		{"two after", e + 2, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			id, ok := r.Resolve(eidOf(t, 1, tt.epoch), now)
+			assert.Equal(t, tt.ok, ok)
+			if tt.ok {
+				assert.Equal(t, cardIDOf(1), id)
+			} else {
+				assert.Empty(t, id)
+			}
+		})
+	}
+
+	t.Run("unknown card", func(t *testing.T) {
+		_, ok := r.Resolve(eidOf(t, 2, e), now)
+		assert.False(t, ok)
+	})
+	t.Run("one octet off", func(t *testing.T) {
+		for _, i := range []int{0, 7, 8, 15} {
+			eid := eidOf(t, 1, e)
+			eid[i] ^= 0x01
+			_, ok := r.Resolve(eid, now)
+			assert.False(t, ok, "octet %d", i)
+		}
+	})
+	t.Run("time moves on", func(t *testing.T) {
+		later := now.Add(30 * time.Minute)
+		_, ok := r.Resolve(eidOf(t, 1, e), later)
+		assert.False(t, ok, "an EID of three epochs ago")
+		id, ok := r.Resolve(eidOf(t, 1, Epoch(later)), later)
+		assert.True(t, ok)
+		assert.Equal(t, cardIDOf(1), id)
+	})
+}
+
+func TestResolverEpochZero(t *testing.T) {
+	var r Resolver
+	require.NoError(t, r.Enrol("a", secretOf(1)))
+	now := time.Unix(10, 0)
+	id, ok := r.Resolve(eidOf(t, 1, 0), now)
+	assert.True(t, ok)
+	assert.Equal(t, "a", id)
+	id, ok = r.Resolve(eidOf(t, 1, 1), now)
+	assert.True(t, ok)
+	assert.Equal(t, "a", id)
+	_, ok = r.Resolve(eidOf(t, 1, 0xffffffff), now)
+	assert.False(t, ok, "epoch −1 wraps to the largest epoch and must not resolve")
+}
+
+func TestResolverEnrolRemove(t *testing.T) {
+	var r Resolver
+	assert.ErrorIs(t, r.Enrol("", secretOf(1)), ErrCardID)
+	now := exampleTime
+	e := Epoch(now)
+
+	require.NoError(t, r.Enrol("a", secretOf(1)))
+	require.NoError(t, r.Enrol("b", secretOf(2)))
+	r.Advance(now) // tables exist from here on: later changes update them
+
+	require.NoError(t, r.Enrol("c", secretOf(3)))
+	id, ok := r.Resolve(eidOf(t, 3, e+1), now)
+	assert.True(t, ok, "a card enrolled after the build resolves at once")
+	assert.Equal(t, "c", id)
+
+	assert.True(t, r.Remove("b"))
+	assert.False(t, r.Remove("b"))
+	assert.False(t, r.Remove("nobody"))
+	_, ok = r.Resolve(eidOf(t, 2, e), now)
+	assert.False(t, ok, "a removed card no longer resolves")
+	assert.Equal(t, 2, r.Len())
+
+	// Re-enrolment replaces the secret: old EIDs stop, new ones resolve.
+	require.NoError(t, r.Enrol("a", secretOf(4)))
+	_, ok = r.Resolve(eidOf(t, 1, e), now)
+	assert.False(t, ok)
+	id, ok = r.Resolve(eidOf(t, 4, e), now)
+	assert.True(t, ok)
+	assert.Equal(t, "a", id)
+	assert.Equal(t, 2, r.Len())
+
+	// A freed position is reused by the next card without confusion.
+	require.NoError(t, r.Enrol("d", secretOf(5)))
+	id, ok = r.Resolve(eidOf(t, 5, e-1), now)
+	assert.True(t, ok)
+	assert.Equal(t, "d", id)
+	id, ok = r.Resolve(eidOf(t, 3, e), now)
+	assert.True(t, ok)
+	assert.Equal(t, "c", id)
+}
+
+func TestResolverSecretSize(t *testing.T) {
+	var r Resolver
+	for _, n := range []int{0, 15, 17} {
+		assert.ErrorIs(t, r.Enrol("card", make([]byte, n)), ErrSecret)
+	}
+	assert.Zero(t, r.Len())
+}
+
+// TestResolverManyCards builds tables in parallel and grows them while they
+// are live.
+func TestResolverManyCards(t *testing.T) {
+	const n = 3 * parallelMin
+	var r Resolver
+	for i := range n / 2 {
+		require.NoError(t, r.Enrol(cardIDOf(i), secretOf(i)))
+	}
+	now := exampleTime
+	r.Advance(now)
+	for i := n / 2; i < n; i++ { // forces the live tables to grow
+		require.NoError(t, r.Enrol(cardIDOf(i), secretOf(i)))
+	}
+	for i := 0; i < n; i += 3 {
+		require.True(t, r.Remove(cardIDOf(i)))
+	}
+	for _, at := range []time.Time{now, now.Add(10 * time.Minute), now.Add(25 * time.Minute)} {
+		e := Epoch(at)
+		for i := range n {
+			for _, ep := range []uint32{e - 1, e, e + 1} {
+				id, ok := r.Resolve(eidOf(t, i, ep), at)
+				if i%3 == 0 {
+					require.False(t, ok, "removed card %d", i)
+				} else {
+					require.True(t, ok, "card %d epoch %d", i, ep)
+					require.Equal(t, cardIDOf(i), id)
+				}
+			}
+		}
+	}
+}
+
+func TestResolverAdvanceBuildsAhead(t *testing.T) {
+	var r Resolver
+	require.NoError(t, r.Enrol("a", secretOf(1)))
+	now := exampleTime
+	e := Epoch(now)
+	r.Advance(now)
+	r.mu.RLock()
+	for _, ep := range []uint32{e - 1, e, e + 1, e + 2} {
+		tb := r.tables[ep%ring]
+		require.NotNil(t, tb)
+		assert.Equal(t, ep, tb.epoch)
+	}
+	assert.True(t, r.coversLocked(e+1, 1), "the next epoch needs no build")
+	r.mu.RUnlock()
+}
+
+// TestTableRemove checks backward-shift deletion against a map, in a small
+// table where probe sequences overlap and wrap around.
+func TestTableRemove(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		tb := newTable(0, 64, nil)
+		model := make(map[EID]uint32)
+		for i := range 40 {
+			var eid EID
+			binary.LittleEndian.PutUint64(eid[:], rng.Uint64())
+			binary.LittleEndian.PutUint64(eid[8:], rng.Uint64())
+			if i%4 == 0 { // same probe start as another key
+				for other := range model {
+					copy(eid[:8], other[:8])
+					break
+				}
+			}
+			tb.insert(eid, uint32(i))
+			model[eid] = uint32(i)
+		}
+		for eid, pos := range model {
+			if rng.IntN(2) == 0 {
+				tb.remove(eid, pos)
+				delete(model, eid)
+			}
+		}
+		live := 0
+		for _, e := range tb.entries {
+			if e.pos1 != 0 {
+				live++
+			}
+		}
+		require.Equal(t, len(model), live, "round %d", round)
+		for eid, pos := range model {
+			got, ok := tb.lookup(eid)
+			require.True(t, ok, "round %d", round)
+			require.Equal(t, pos, got)
+		}
+	}
+}
+
+func TestResolverConcurrent(t *testing.T) {
+	var r Resolver
+	const n = 200
+	for i := range n {
+		require.NoError(t, r.Enrol(cardIDOf(i), secretOf(i)))
+	}
+	now := exampleTime
+	e := Epoch(now)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range n {
+				if i%2 == 1 { // odd cards are never removed
+					id, ok := r.Resolve(eidOf(t, i, e), now.Add(time.Duration(g)*time.Minute))
+					assert.True(t, ok)
+					assert.Equal(t, cardIDOf(i), id)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for i := 0; i < n; i += 2 {
+			r.Remove(cardIDOf(i))
+			assert.NoError(t, r.Enrol(cardIDOf(i), secretOf(i+n)))
+		}
+	})
+	wg.Go(func() {
+		for k := range 5 {
+			r.Advance(now.Add(time.Duration(k) * time.Second))
+		}
+	})
+	wg.Wait()
+	assert.Equal(t, n, r.Len())
+}
+
+func TestResolveAllocs(t *testing.T) {
+	var r Resolver
+	for i := range 100 {
+		require.NoError(t, r.Enrol(cardIDOf(i), secretOf(i)))
+	}
+	now := exampleTime
+	hit, miss := eidOf(t, 7, Epoch(now)), eidOf(t, 1000, Epoch(now))
+	r.Resolve(hit, now)
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		r.Resolve(hit, now)
+		r.Resolve(miss, now)
+	}))
+}
