@@ -57,6 +57,8 @@ type Ledger struct {
 	maxWait     time.Duration
 	expiryLimit int
 
+	work working // scratch of the batcher goroutine
+
 	reqs    chan *request
 	quit    chan struct{}
 	stopped chan struct{}

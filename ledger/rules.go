@@ -135,7 +135,9 @@ func (w *working) createTransfer(t *Transfer, ts uint64) CreateTransferResult {
 		}
 		p := &workPending{Pending: Pending{ID: n.ID, Status: PendingActive, ExpiresAt: n.ExpiresAt()}, isNew: true}
 		w.pending[n.ID] = p
-		w.undo = append(w.undo, undo{newPending: true, id: n.ID})
+		if w.inChain {
+			w.undo = append(w.undo, undo{newPending: true, id: n.ID})
+		}
 	} else {
 		w.add(dr, 0, amount, 0, 0)
 		w.add(cr, 0, 0, 0, amount)
@@ -148,7 +150,9 @@ func (w *working) createTransfer(t *Transfer, ts uint64) CreateTransferResult {
 func (w *working) insert(n *Transfer, dr, cr *workAccount) {
 	w.created = append(w.created, *n)
 	w.transfers[n.ID] = &w.created[len(w.created)-1]
-	w.undo = append(w.undo, undo{create: true, id: n.ID})
+	if w.inChain {
+		w.undo = append(w.undo, undo{create: true, id: n.ID})
+	}
 	w.history = appendHistory(w.history, dr, n.Timestamp)
 	w.history = appendHistory(w.history, cr, n.Timestamp)
 }

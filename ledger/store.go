@@ -94,7 +94,9 @@ type ReadTx interface {
 // ledger calls, in this order: LastTimestamp; reads (ReadTx methods,
 // ExpiredPending); LockAccounts, once; more reads; then the writes, each
 // method at most once, with non-empty slices only. It never reads rows it
-// wrote in the same call, so a store may buffer writes until commit.
+// wrote in the same call, so a store may buffer writes until commit. The
+// slices passed to the write methods are reused once Update has returned:
+// a store must not keep them.
 type Tx interface {
 	ReadTx
 

@@ -9,17 +9,25 @@ import (
 // the locked accounts, the transfers and pending states it read, and what
 // it will write.
 type working struct {
-	accounts  map[ID]*workAccount
-	transfers map[ID]*Transfer // stored ones it read, and the ones it created
-	pending   map[ID]*workPending
-	failed    map[ID]struct{}
+	accounts    map[ID]*workAccount
+	accountList []workAccount    // what LockAccounts returned
+	pendingList []workPending    // what Pending returned
+	transfers   map[ID]*Transfer // stored ones it read, and the ones it created
+	pending     map[ID]*workPending
+	failed      map[ID]struct{}
 
 	created    []Transfer // capacity fixed up front: pointers into it stay valid
 	newFailed  []FailedTransfer
 	history    []AccountBalance // rolled back with a chain
 	expiryHist []AccountBalance // never rolled back
 	undo       []undo
+	inChain    bool  // log changes in undo
 	err        error // set when the store's data breaks an invariant
+
+	// buffers reused from batch to batch
+	ids, acctIDs, pendIDs []ID
+	dirty                 []Account
+	newP, updP            []Pending
 }
 
 type workAccount struct {
@@ -44,10 +52,41 @@ type undo struct {
 	id                 ID
 }
 
+// reset prepares w for a batch of n events, keeping the memory of the
+// previous batch.
+func (w *working) reset(n int) {
+	if w.transfers == nil {
+		w.transfers = make(map[ID]*Transfer, n)
+		w.failed = make(map[ID]struct{})
+		w.accounts = make(map[ID]*workAccount, 2*n)
+		w.pending = make(map[ID]*workPending)
+	}
+	clear(w.transfers)
+	clear(w.failed)
+	clear(w.accounts)
+	clear(w.pending)
+	w.created = slices.Grow(w.created[:0], n)
+	w.newFailed = w.newFailed[:0]
+	w.history = w.history[:0]
+	w.expiryHist = w.expiryHist[:0]
+	w.undo = w.undo[:0]
+	w.inChain = false
+	w.err = nil
+	w.ids = w.ids[:0]
+	w.acctIDs = w.acctIDs[:0]
+	w.pendIDs = w.pendIDs[:0]
+	w.dirty = w.dirty[:0]
+	w.newP = w.newP[:0]
+	w.updP = w.updP[:0]
+}
+
 // createTransfers applies events inside tx and returns one result per
 // event. ends lists the exclusive end index of each request merged into
-// events: a linked chain never crosses an end.
+// events: a linked chain never crosses an end. It reuses l.work, so only
+// the batcher goroutine calls it.
 func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]CreateTransferResult, error) {
+	w := &l.work
+	w.reset(len(events))
 	last, err := tx.LastTimestamp()
 	if err != nil {
 		return nil, err
@@ -61,7 +100,7 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 
 	// Read what the events refer to: transfers with their IDs (exists) and
 	// their pending IDs, and failed IDs.
-	ids := make([]ID, 0, 2*len(events))
+	ids := w.ids
 	for i := range events {
 		t := &events[i]
 		if t.ID.Valid() {
@@ -72,6 +111,7 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 		}
 	}
 	ids = sortUnique(ids)
+	w.ids = ids
 	stored, err := tx.Transfers(ids)
 	if err != nil {
 		return nil, err
@@ -79,11 +119,6 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 	failed, err := tx.FailedTransfers(ids)
 	if err != nil {
 		return nil, err
-	}
-	w := &working{
-		transfers: make(map[ID]*Transfer, len(stored)+len(expired)+len(events)),
-		failed:    make(map[ID]struct{}, len(failed)),
-		created:   make([]Transfer, 0, len(events)),
 	}
 	for i := range stored {
 		w.transfers[stored[i].ID] = &stored[i]
@@ -96,8 +131,7 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 	}
 
 	// Lock every account the batch may touch, in ascending order.
-	acctIDs := make([]ID, 0, 2*len(events)+2*len(expired))
-	pendIDs := make([]ID, 0, len(expired))
+	acctIDs, pendIDs := w.acctIDs, w.pendIDs
 	addPending := func(p *Transfer) {
 		acctIDs = append(acctIDs, p.DebitAccountID, p.CreditAccountID)
 		if p.Flags&TransferPending != 0 {
@@ -122,26 +156,25 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 		}
 	}
 	acctIDs = sortUnique(acctIDs)
+	pendIDs = sortUnique(pendIDs)
+	w.acctIDs, w.pendIDs = acctIDs, pendIDs
 	accounts, err := tx.LockAccounts(acctIDs)
 	if err != nil {
 		return nil, err
 	}
-	w.accounts = make(map[ID]*workAccount, len(accounts))
-	wa := make([]workAccount, len(accounts))
+	w.accountList = slices.Grow(w.accountList[:0], len(accounts))[:len(accounts)]
 	for i := range accounts {
-		wa[i].Account = accounts[i]
-		w.accounts[accounts[i].ID] = &wa[i]
+		w.accountList[i] = workAccount{Account: accounts[i]}
+		w.accounts[accounts[i].ID] = &w.accountList[i]
 	}
-	pendIDs = sortUnique(pendIDs)
 	pstates, err := tx.Pending(pendIDs)
 	if err != nil {
 		return nil, err
 	}
-	w.pending = make(map[ID]*workPending, len(pstates)+len(events))
-	wp := make([]workPending, len(pstates))
+	w.pendingList = slices.Grow(w.pendingList[:0], len(pstates))[:len(pstates)]
 	for i := range pstates {
-		wp[i].Pending = pstates[i]
-		w.pending[pstates[i].ID] = &wp[i]
+		w.pendingList[i] = workPending{Pending: pstates[i]}
+		w.pending[pstates[i].ID] = &w.pendingList[i]
 	}
 
 	// Expiry sweep: each expiry takes a timestamp of its own.
@@ -168,6 +201,7 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 		if linked && chain < 0 {
 			chain, broken = i, false
 			saved, savedHist = len(w.undo), len(w.history)
+			w.inChain = true
 		}
 		var r CreateTransferResult
 		switch {
@@ -194,6 +228,7 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 		if chain >= 0 && (!linked || lastInRequest) {
 			chain = -1
 			w.undo = w.undo[:0]
+			w.inChain = false
 		}
 	}
 	if len(events) > 0 {
@@ -213,19 +248,22 @@ func (w *working) write(tx Tx, lastTS, prev uint64) error {
 			return err
 		}
 	}
-	var dirty []Account
-	for _, a := range w.accounts {
-		if a.dirty {
+	dirty := w.dirty
+	for i := range w.accountList {
+		if a := &w.accountList[i]; a.dirty {
 			dirty = append(dirty, a.Account)
 		}
 	}
+	w.dirty = dirty
 	if len(dirty) > 0 {
-		sortAccounts(dirty)
+		if !slices.IsSortedFunc(dirty, func(x, y Account) int { return x.ID.Compare(y.ID) }) {
+			sortAccounts(dirty)
+		}
 		if err := tx.UpdateAccounts(dirty); err != nil {
 			return err
 		}
 	}
-	var newP, updP []Pending
+	newP, updP := w.newP, w.updP
 	for _, p := range w.pending {
 		switch {
 		case p.isNew:
@@ -234,6 +272,7 @@ func (w *working) write(tx Tx, lastTS, prev uint64) error {
 			updP = append(updP, p.Pending)
 		}
 	}
+	w.newP, w.updP = newP, updP
 	if len(newP) > 0 {
 		sortPending(newP)
 		if err := tx.InsertPending(newP); err != nil {
@@ -311,17 +350,23 @@ func (w *working) add(a *workAccount, dp, dpo, cp, cpo uint64) {
 	a.CreditsPending += cp
 	a.CreditsPosted += cpo
 	a.dirty = true
-	w.undo = append(w.undo, undo{acc: a, dp: dp, dpo: dpo, cp: cp, cpo: cpo})
+	if w.inChain {
+		w.undo = append(w.undo, undo{acc: a, dp: dp, dpo: dpo, cp: cp, cpo: cpo})
+	}
 }
 
 func (w *working) toggleClosed(a *workAccount) {
 	a.Flags ^= AccountClosed
 	a.dirty = true
-	w.undo = append(w.undo, undo{acc: a, toggleClosed: true})
+	if w.inChain {
+		w.undo = append(w.undo, undo{acc: a, toggleClosed: true})
+	}
 }
 
 func (w *working) setStatus(p *workPending, s PendingStatus) {
-	w.undo = append(w.undo, undo{pend: p, oldStatus: p.Status})
+	if w.inChain {
+		w.undo = append(w.undo, undo{pend: p, oldStatus: p.Status})
+	}
 	p.Status = s
 	p.dirty = true
 }

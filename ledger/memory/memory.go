@@ -23,8 +23,8 @@ type Store struct {
 	closed    bool
 	last      uint64
 	accounts  map[ledger.ID]*account
-	transfers []ledger.Transfer // ascending timestamp
-	byID      map[ledger.ID]int // index into transfers
+	transfers chunks // ascending timestamp
+	byID      index  // position in transfers
 	pending   map[ledger.ID]ledger.Pending
 	expiry    expiryHeap // active pending transfers with a timeout (and stale entries)
 	failed    map[ledger.ID]ledger.FailedTransfer
@@ -42,7 +42,6 @@ var _ ledger.Store = (*Store)(nil)
 func New() *Store {
 	return &Store{
 		accounts: make(map[ledger.ID]*account),
-		byID:     make(map[ledger.ID]int),
 		pending:  make(map[ledger.ID]ledger.Pending),
 		failed:   make(map[ledger.ID]ledger.FailedTransfer),
 	}
@@ -103,8 +102,8 @@ func (r readTx) Accounts(ids []ledger.ID) ([]ledger.Account, error) {
 func (r readTx) Transfers(ids []ledger.ID) ([]ledger.Transfer, error) {
 	var out []ledger.Transfer
 	for _, id := range ids {
-		if i, ok := r.s.byID[id]; ok {
-			out = append(out, r.s.transfers[i])
+		if i, ok := r.s.byID.get(id); ok {
+			out = append(out, *r.s.transfers.at(i))
 		}
 	}
 	return out, nil
@@ -115,12 +114,12 @@ func (r readTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, err
 	if !ok {
 		return nil, nil
 	}
-	ts := func(k int) uint64 { return r.s.transfers[a.transfers[k]].Timestamp }
+	ts := func(k int) uint64 { return r.s.transfers.at(a.transfers[k]).Timestamp }
 	lo := sort.Search(len(a.transfers), func(k int) bool { return ts(k) >= f.TimestampMin })
 	hi := sort.Search(len(a.transfers), func(k int) bool { return ts(k) > f.TimestampMax })
 	var out []ledger.Transfer
 	match := func(k int) bool {
-		t := &r.s.transfers[a.transfers[k]]
+		t := r.s.transfers.at(a.transfers[k])
 		side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
 			(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
 		if !side ||
@@ -202,8 +201,8 @@ func (r readTx) ForEachAccount(fn func(ledger.Account) error) error {
 }
 
 func (r readTx) ForEachTransfer(fn func(ledger.Transfer) error) error {
-	for i := range r.s.transfers {
-		if err := fn(r.s.transfers[i]); err != nil {
+	for i := range r.s.transfers.n {
+		if err := fn(*r.s.transfers.at(i)); err != nil {
 			return err
 		}
 	}
@@ -258,7 +257,8 @@ func (t *tx) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
 	out := make([]ledger.Transfer, 0, len(due))
 	for _, e := range due {
 		heap.Push(&s.expiry, e) // stays until its state changes; stale entries are dropped above
-		out = append(out, s.transfers[s.byID[e.id]])
+		i, _ := s.byID.get(e.id)
+		out = append(out, *s.transfers.at(i))
 	}
 	return out, nil
 }
@@ -317,11 +317,10 @@ func (t *tx) commitLocked() {
 		}
 	}
 	for _, batch := range t.transfers {
-		s.transfers = slices.Grow(s.transfers, len(batch))
-		for _, tr := range batch {
-			i := len(s.transfers)
-			s.transfers = append(s.transfers, tr)
-			s.byID[tr.ID] = i
+		for k := range batch {
+			tr := &batch[k]
+			i := s.transfers.append(tr)
+			s.byID.put(tr.ID, i)
 			if a := s.accounts[tr.DebitAccountID]; a != nil {
 				a.transfers = append(a.transfers, i)
 			}
@@ -357,6 +356,28 @@ func (t *tx) commitLocked() {
 			}
 		}
 	}
+}
+
+// chunks stores transfers in fixed-size chunks, so that growing never
+// copies what is stored.
+type chunks struct {
+	n      int
+	chunks [][]ledger.Transfer
+}
+
+const chunkBits = 12
+
+func (c *chunks) at(i int) *ledger.Transfer { return &c.chunks[i>>chunkBits][i&(1<<chunkBits-1)] }
+
+// append stores t and returns its index.
+func (c *chunks) append(t *ledger.Transfer) int {
+	if c.n>>chunkBits == len(c.chunks) {
+		c.chunks = append(c.chunks, make([]ledger.Transfer, 1<<chunkBits))
+	}
+	i := c.n
+	*c.at(i) = *t
+	c.n++
+	return i
 }
 
 type expiry struct {

@@ -1,0 +1,92 @@
+package memory_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/memory"
+)
+
+const benchAccounts = 10_000
+
+func benchLedger(b *testing.B) *ledger.Ledger {
+	b.Helper()
+	l, err := ledger.New(memory.New(), ledger.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	ctx := context.Background()
+	for start := 0; start < benchAccounts; start += ledger.BatchMax {
+		var batch []ledger.Account
+		for i := start; i < min(start+ledger.BatchMax, benchAccounts); i++ {
+			batch = append(batch, ledger.Account{ID: ledger.IDFromUint64(uint64(i + 1)), Ledger: 978, Code: 1})
+		}
+		res, err := l.CreateAccounts(ctx, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			if r != ledger.AccountCreated {
+				b.Fatal(r)
+			}
+		}
+	}
+	return l
+}
+
+// benchTransfers creates b.N transfers in batches of size between
+// pseudo-random accounts, one merchant taking every credit when hot.
+func benchTransfers(b *testing.B, size int, hot bool) {
+	l := benchLedger(b)
+	ctx := context.Background()
+	batch := make([]ledger.Transfer, 0, size)
+	var next uint64
+	x := uint64(88172645463325252)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; {
+		batch = batch[:0]
+		for len(batch) < size && done+len(batch) < b.N {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			dr := x%benchAccounts + 1
+			cr := (dr+x>>32%(benchAccounts-1))%benchAccounts + 1
+			if hot {
+				cr = benchAccounts + 1 - 1 // the last account is the merchant
+				if dr == cr {
+					dr = 1
+				}
+			}
+			next++
+			batch = append(batch, ledger.Transfer{
+				ID: ledger.IDFromUint64(next), DebitAccountID: ledger.IDFromUint64(dr), CreditAccountID: ledger.IDFromUint64(cr),
+				Amount: 1 + x%1000, Ledger: 978, Code: 1,
+			})
+		}
+		res, err := l.CreateTransfers(ctx, batch)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			if r != ledger.TransferCreated {
+				b.Fatal(r)
+			}
+		}
+		done += len(batch)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "transfers/s")
+}
+
+// BenchmarkCreateTransfers measures the in-memory store: one op is one
+// transfer, applied in full batches of 8189, in batches of 100, and one per
+// call (the naive baseline: one store transaction per transfer).
+func BenchmarkCreateTransfers(b *testing.B) {
+	b.Run("batch=8189", func(b *testing.B) { benchTransfers(b, ledger.BatchMax, false) })
+	b.Run("batch=8189/hot", func(b *testing.B) { benchTransfers(b, ledger.BatchMax, true) })
+	b.Run("batch=100", func(b *testing.B) { benchTransfers(b, 100, false) })
+	b.Run("batch=1", func(b *testing.B) { benchTransfers(b, 1, false) })
+}
