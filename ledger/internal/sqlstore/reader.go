@@ -1,0 +1,258 @@
+package sqlstore
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+// Dialect is how an engine spells what differs between SQLite and
+// PostgreSQL in the queries that Reader builds.
+type Dialect int
+
+const (
+	// SQLite numbers parameters ?1, ?2, … and matches ID sets with IN
+	// lists, at most MaxInList IDs per statement.
+	SQLite Dialect = iota
+	// Postgres numbers parameters $1, $2, … and matches ID sets with
+	// = ANY($n) on one bytea[] parameter.
+	Postgres
+)
+
+// MaxInList is the most IDs that one SQLite IN list holds; longer sets are
+// read in several statements.
+const MaxInList = 500
+
+// pageSize is how many rows one statement of a ForEach… method reads.
+const pageSize = 1000
+
+// Param returns the marker of parameter n (1-based).
+func (d Dialect) Param(n int) string {
+	if d == Postgres {
+		return "$" + strconv.Itoa(n)
+	}
+	return "?" + strconv.Itoa(n)
+}
+
+// QueryFunc runs query with args in the current transaction and calls row
+// for each result row, stopping at row's first error. It reads all rows
+// before it returns, and returns the first error.
+type QueryFunc func(query string, args []any, row func(Scanner) error) error
+
+// Reader implements ledger.ReadTx, and the reads of ledger.Tx that are the
+// same on both engines, with the queries of one Dialect. Locking reads
+// (Tx.LastTimestamp, Tx.LockAccounts) are the store's own.
+type Reader struct {
+	Dialect Dialect
+	Query   QueryFunc
+}
+
+var _ ledger.ReadTx = Reader{}
+
+// idSet runs "SELECT cols FROM table WHERE col <in ids>" in as few
+// statements as the dialect allows and calls row for each result.
+func (r Reader) idSet(cols, table, col string, ids []ID, row func(Scanner) error) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if r.Dialect == Postgres {
+		bs := make([][]byte, len(ids))
+		for i := range ids {
+			bs[i] = ids[i][:]
+		}
+		return r.Query("SELECT "+cols+" FROM "+table+" WHERE "+col+" = ANY($1)", []any{bs}, row)
+	}
+	var sb strings.Builder
+	args := make([]any, 0, min(len(ids), MaxInList))
+	for start := 0; start < len(ids); start += MaxInList {
+		chunk := ids[start:min(start+MaxInList, len(ids))]
+		sb.Reset()
+		args = args[:0]
+		sb.WriteString("SELECT " + cols + " FROM " + table + " WHERE " + col + " IN (")
+		for i := range chunk {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(r.Dialect.Param(i + 1))
+			args = append(args, chunk[i][:])
+		}
+		sb.WriteByte(')')
+		if err := r.Query(sb.String(), args, row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ID is ledger.ID, named here to keep signatures short.
+type ID = ledger.ID
+
+func collect[T any](scan func(Scanner) (T, error), out *[]T) func(Scanner) error {
+	return func(s Scanner) error {
+		v, err := scan(s)
+		if err != nil {
+			return err
+		}
+		*out = append(*out, v)
+		return nil
+	}
+}
+
+// Accounts implements ledger.ReadTx.
+func (r Reader) Accounts(ids []ID) ([]ledger.Account, error) {
+	out := make([]ledger.Account, 0, len(ids))
+	err := r.idSet(AccountColumns, "accounts", "id", ids, collect(ScanAccount, &out))
+	return out, err
+}
+
+// Transfers implements ledger.ReadTx.
+func (r Reader) Transfers(ids []ID) ([]ledger.Transfer, error) {
+	out := make([]ledger.Transfer, 0, len(ids))
+	err := r.idSet(TransferColumns, "transfers", "id", ids, collect(ScanTransfer, &out))
+	return out, err
+}
+
+// Pending implements ledger.ReadTx.
+func (r Reader) Pending(ids []ID) ([]ledger.Pending, error) {
+	out := make([]ledger.Pending, 0, len(ids))
+	err := r.idSet(PendingColumns, "pending", "id", ids, collect(ScanPending, &out))
+	return out, err
+}
+
+// FailedTransfers implements ledger.ReadTx.
+func (r Reader) FailedTransfers(ids []ID) ([]ledger.FailedTransfer, error) {
+	var out []ledger.FailedTransfer
+	err := r.idSet(FailedColumns, "failed_transfers", "id", ids, collect(ScanFailed, &out))
+	return out, err
+}
+
+// AccountTransfers implements ledger.ReadTx. Each side (debits, credits)
+// is one range scan of its (account, timestamp) index; with both sides the
+// two ordered scans are merged.
+func (r Reader) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
+	order := "ASC"
+	if f.Flags&ledger.AccountFilterReversed != 0 {
+		order = "DESC"
+	}
+	var args []any
+	arg := func(v any) string {
+		args = append(args, v)
+		return r.Dialect.Param(len(args))
+	}
+	acct := arg(f.AccountID[:])
+	lo, hi := arg(Int(f.TimestampMin)), arg(Int(f.TimestampMax))
+	limit := arg(int64(f.Limit))
+	var extra strings.Builder
+	if !f.UserData128.IsZero() {
+		extra.WriteString(" AND user_data_128 = " + arg(f.UserData128[:]))
+	}
+	if f.UserData64 != 0 {
+		extra.WriteString(" AND user_data_64 = " + arg(Int(f.UserData64)))
+	}
+	if f.UserData32 != 0 {
+		extra.WriteString(" AND user_data_32 = " + arg(Int(f.UserData32)))
+	}
+	if f.Code != 0 {
+		extra.WriteString(" AND code = " + arg(Int(f.Code)))
+	}
+	side := func(col string) string {
+		return "SELECT " + TransferColumns + " FROM transfers WHERE " + col + " = " + acct +
+			" AND timestamp BETWEEN " + lo + " AND " + hi + extra.String() +
+			" ORDER BY timestamp " + order + " LIMIT " + limit
+	}
+	var q string
+	debits, credits := f.Flags&ledger.AccountFilterDebits != 0, f.Flags&ledger.AccountFilterCredits != 0
+	switch {
+	case debits && credits:
+		q = "SELECT * FROM (" + side("debit_account_id") + ") AS d UNION ALL SELECT * FROM (" +
+			side("credit_account_id") + ") AS c ORDER BY timestamp " + order + " LIMIT " + limit
+	case debits:
+		q = side("debit_account_id")
+	case credits:
+		q = side("credit_account_id")
+	default:
+		return nil, nil
+	}
+	var out []ledger.Transfer
+	err := r.Query(q, args, collect(ScanTransfer, &out))
+	return out, err
+}
+
+// AccountBalances implements ledger.ReadTx.
+func (r Reader) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
+	order := "ASC"
+	if f.Flags&ledger.AccountFilterReversed != 0 {
+		order = "DESC"
+	}
+	p := r.Dialect.Param
+	q := "SELECT " + BalanceColumns + " FROM account_balances WHERE account_id = " + p(1) +
+		" AND timestamp BETWEEN " + p(2) + " AND " + p(3) + " ORDER BY timestamp " + order + " LIMIT " + p(4)
+	var out []ledger.AccountBalance
+	err := r.Query(q, []any{f.AccountID[:], Int(f.TimestampMin), Int(f.TimestampMax), int64(f.Limit)}, collect(ScanBalance, &out))
+	return out, err
+}
+
+// ExpiredPending implements ledger.Tx.
+func (r Reader) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	p := r.Dialect.Param
+	q := "SELECT " + transferColumnsT + " FROM pending AS p JOIN transfers AS t ON t.id = p.id" +
+		" WHERE p.status = 1 AND p.expires_at > 0 AND p.expires_at <= " + p(1) +
+		" ORDER BY p.expires_at, p.id LIMIT " + p(2)
+	var out []ledger.Transfer
+	err := r.Query(q, []any{Int(now), int64(limit)}, collect(ScanTransfer, &out))
+	return out, err
+}
+
+// forEach pages through table in key order, pageSize rows per statement,
+// and calls fn for every row. The rows of a page are read before fn runs,
+// so fn may use the transaction.
+func forEach[T any](r Reader, cols, table, key string, scan func(Scanner) (T, error), keyOf func(*T) any, fn func(T) error) error {
+	p := r.Dialect.Param
+	var last any
+	page := make([]T, 0, pageSize)
+	for {
+		page = page[:0]
+		var err error
+		if last == nil {
+			err = r.Query("SELECT "+cols+" FROM "+table+" ORDER BY "+key+" LIMIT "+p(1),
+				[]any{int64(pageSize)}, collect(scan, &page))
+		} else {
+			err = r.Query("SELECT "+cols+" FROM "+table+" WHERE "+key+" > "+p(1)+" ORDER BY "+key+" LIMIT "+p(2),
+				[]any{last, int64(pageSize)}, collect(scan, &page))
+		}
+		if err != nil {
+			return err
+		}
+		for i := range page {
+			if err := fn(page[i]); err != nil {
+				return err
+			}
+		}
+		if len(page) < pageSize {
+			return nil
+		}
+		last = keyOf(&page[len(page)-1])
+	}
+}
+
+// ForEachAccount implements ledger.ReadTx.
+func (r Reader) ForEachAccount(fn func(ledger.Account) error) error {
+	return forEach(r, AccountColumns, "accounts", "id", ScanAccount,
+		func(a *ledger.Account) any { id := a.ID; return id[:] }, fn)
+}
+
+// ForEachTransfer implements ledger.ReadTx.
+func (r Reader) ForEachTransfer(fn func(ledger.Transfer) error) error {
+	return forEach(r, TransferColumns, "transfers", "timestamp", ScanTransfer,
+		func(t *ledger.Transfer) any { return Int(t.Timestamp) }, fn)
+}
+
+// ForEachPending implements ledger.ReadTx.
+func (r Reader) ForEachPending(fn func(ledger.Pending) error) error {
+	return forEach(r, PendingColumns, "pending", "id", ScanPending,
+		func(p *ledger.Pending) any { id := p.ID; return id[:] }, fn)
+}

@@ -1,0 +1,161 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// ErrSchemaTooNew reports a database whose schema was written by a newer
+// version of this package than the running one.
+var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this program")
+
+// Options configure Open. The zero value is the default.
+type Options struct {
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// process before it fails with SQLITE_BUSY. Zero means 5 seconds.
+	BusyTimeout time.Duration
+	// ReadConns is the size of the pool of read-only connections used by
+	// lookups. Zero means 4.
+	ReadConns int
+}
+
+func (o Options) busyTimeout() time.Duration {
+	if o.BusyTimeout <= 0 {
+		return 5 * time.Second
+	}
+	return o.BusyTimeout
+}
+
+func (o Options) readConns() int {
+	if o.ReadConns <= 0 {
+		return 4
+	}
+	return o.ReadConns
+}
+
+// dsn returns the driver connection string for the database file at path:
+// WAL journal, synchronous=FULL (every commit is on disk before it returns),
+// foreign keys enforced, writes starting with BEGIN IMMEDIATE.
+func dsn(path string, o Options, readOnly bool) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(o.busyTimeout().Milliseconds(), 10)+")")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	// Statement journals of multi-row statements stay in memory, and a
+	// larger page cache keeps the index pages of a busy ledger resident.
+	q.Add("_pragma", "temp_store(MEMORY)")
+	q.Add("_pragma", "cache_size(-65536)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	return u.String(), nil
+}
+
+// openDBs opens the writer (one connection) and the read pool, and applies
+// the migrations.
+func openDBs(ctx context.Context, path string, o Options) (w, r *sql.DB, err error) {
+	if path == "" {
+		return nil, nil, fmt.Errorf("sqlite: empty database path")
+	}
+	wdsn, err := dsn(path, o, false)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: %w", err)
+	}
+	rdsn, err := dsn(path, o, true)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: %w", err)
+	}
+	w, err = sql.Open("sqlite", wdsn)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	r, err = sql.Open("sqlite", rdsn)
+	if err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	n := o.readConns()
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return nil, nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return w, r, nil
+}
+
+// migrate applies, in one transaction, every embedded migration newer than
+// the version recorded in schema_migrations. Running it again is a no-op.
+func migrate(ctx context.Context, db *sql.DB) error {
+	ms, err := sqlstore.Migrations(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	tx, err := db.BeginTx(ctx, nil) // BEGIN IMMEDIATE: one migrator at a time
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER PRIMARY KEY,
+		name       TEXT NOT NULL,
+		applied_at INTEGER NOT NULL
+	) STRICT`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	var cur int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if cur > len(ms) {
+		return fmt.Errorf("%w: version %d, known up to %d", ErrSchemaTooNew, cur, len(ms))
+	}
+	for _, m := range ms[cur:] {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("sqlite: migration %d_%s: %w", m.Version, m.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
+			m.Version, m.Name, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("sqlite: migration %d_%s: %w", m.Version, m.Name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}

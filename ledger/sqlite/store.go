@@ -1,0 +1,265 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync/atomic"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
+)
+
+// Store is a ledger.Store in one SQLite database file. It is safe for
+// concurrent use: writes run one at a time on the single writer connection
+// (SQLite allows one writer), reads run in parallel on a pool of read-only
+// connections and see the last committed state (WAL snapshots).
+type Store struct {
+	w, r   *sql.DB
+	closed atomic.Bool
+}
+
+var _ ledger.Store = (*Store)(nil)
+
+// Open opens, or creates, the ledger database at path and brings its schema
+// up to date. Several processes may open the same file; their writes are
+// serialized by SQLite's lock (each waits up to Options.BusyTimeout).
+// Open fails when the directory does not exist, the file is not a SQLite
+// database, or its schema is newer than this package (ErrSchemaTooNew).
+func Open(ctx context.Context, path string, opts Options) (*Store, error) {
+	w, r, err := openDBs(ctx, path, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{w: w, r: r}, nil
+}
+
+// Close closes the database. Calls to Update and View after Close fail with
+// ledger.ErrClosed.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return joinErr(s.r.Close(), s.w.Close())
+}
+
+func joinErr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// Update implements ledger.Store: fn runs in one BEGIN IMMEDIATE
+// transaction on the writer connection, and Update returns once the commit
+// is on disk (synchronous=FULL). SQLite has one writer, so fn never meets a
+// serialization failure and is run once.
+func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	if s.closed.Load() {
+		return ledger.ErrClosed
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	t := &writeTx{ctx: ctx, tx: tx}
+	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: queryFunc(ctx, tx)}
+	if err := fn(t); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// View implements ledger.Store: fn runs in a read transaction on a read-only
+// connection, which sees one snapshot of committed data.
+func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	if s.closed.Load() {
+		return ledger.ErrClosed
+	}
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(sqlstore.Reader{Dialect: sqlstore.SQLite, Query: queryFunc(ctx, tx)})
+}
+
+func queryFunc(ctx context.Context, tx *sql.Tx) sqlstore.QueryFunc {
+	return func(query string, args []any, row func(sqlstore.Scanner) error) error {
+		rows, err := tx.QueryContext(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := row(rows); err != nil {
+				return fmt.Errorf("sqlite: %w", err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+		return nil
+	}
+}
+
+// writeTx is the ledger.Tx of Update.
+type writeTx struct {
+	sqlstore.Reader
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+var _ ledger.Tx = (*writeTx)(nil)
+
+func (t *writeTx) exec(query string, args ...any) error {
+	if _, err := t.tx.ExecContext(t.ctx, query, args...); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
+
+// LastTimestamp implements ledger.Tx. The transaction already holds the
+// database's write lock (BEGIN IMMEDIATE), which serializes writers.
+func (t *writeTx) LastTimestamp() (uint64, error) {
+	var ts int64
+	if err := t.tx.QueryRowContext(t.ctx, `SELECT last_timestamp FROM ledger_state WHERE id = 1`).Scan(&ts); err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	return uint64(ts), nil
+}
+
+// SetLastTimestamp implements ledger.Tx.
+func (t *writeTx) SetLastTimestamp(ts uint64) error {
+	return t.exec(`UPDATE ledger_state SET last_timestamp = ?1 WHERE id = 1`, sqlstore.Int(ts))
+}
+
+// LockAccounts implements ledger.Tx: the write lock already covers every
+// row, so it reads the accounts.
+func (t *writeTx) LockAccounts(ids []ledger.ID) ([]ledger.Account, error) {
+	return t.Accounts(ids)
+}
+
+// maxParams is SQLite's default limit of parameters per statement.
+const maxParams = 32766
+
+// insert writes n rows into table with multi-row INSERT statements of at
+// most 500 rows; rowArgs appends the values of row i.
+func (t *writeTx) insert(table, cols string, ncols, n int, rowArgs func(args []any, i int) []any) error {
+	per := min(500, maxParams/ncols)
+	one := "(" + strings.Repeat("?,", ncols-1) + "?)"
+	var sb strings.Builder
+	args := make([]any, 0, min(n, per)*ncols)
+	for start := 0; start < n; start += per {
+		end := min(start+per, n)
+		sb.Reset()
+		args = args[:0]
+		// OR ROLLBACK: a violated constraint aborts the whole transaction
+		// (it is a bug, never an expected outcome), which spares SQLite
+		// the statement journal of a multi-row insert.
+		sb.WriteString("INSERT OR ROLLBACK INTO " + table + " (" + cols + ") VALUES ")
+		for i := start; i < end; i++ {
+			if i > start {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(one)
+			args = rowArgs(args, i)
+		}
+		if err := t.exec(sb.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// update applies n rows of new values to table, matched on its id column,
+// with UPDATE … FROM (VALUES …) statements of at most 500 rows. set is the
+// SET list, reading the values as v.column2, v.column3, … (v.column1 is the
+// id).
+func (t *writeTx) update(table, set string, ncols, n int, rowArgs func(args []any, i int) []any) error {
+	per := min(500, maxParams/ncols)
+	one := "(" + strings.Repeat("?,", ncols-1) + "?)"
+	var sb strings.Builder
+	args := make([]any, 0, min(n, per)*ncols)
+	for start := 0; start < n; start += per {
+		end := min(start+per, n)
+		sb.Reset()
+		args = args[:0]
+		sb.WriteString("UPDATE OR ROLLBACK " + table + " SET " + set + " FROM (VALUES ")
+		for i := start; i < end; i++ {
+			if i > start {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(one)
+			args = rowArgs(args, i)
+		}
+		sb.WriteString(") AS v WHERE " + table + ".id = v.column1")
+		if err := t.exec(sb.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// InsertAccounts implements ledger.Tx.
+func (t *writeTx) InsertAccounts(accounts []ledger.Account) error {
+	return t.insert("accounts", sqlstore.AccountColumns, 12, len(accounts), func(args []any, i int) []any {
+		return sqlstore.AccountArgs(args, &accounts[i])
+	})
+}
+
+// UpdateAccounts implements ledger.Tx.
+func (t *writeTx) UpdateAccounts(accounts []ledger.Account) error {
+	return t.update("accounts", "debits_pending = v.column2, debits_posted = v.column3, "+
+		"credits_pending = v.column4, credits_posted = v.column5, flags = v.column6", 6, len(accounts),
+		func(args []any, i int) []any {
+			a := &accounts[i]
+			return append(args, a.ID[:], sqlstore.Int(a.DebitsPending), sqlstore.Int(a.DebitsPosted),
+				sqlstore.Int(a.CreditsPending), sqlstore.Int(a.CreditsPosted), sqlstore.Int(a.Flags))
+		})
+}
+
+// InsertTransfers implements ledger.Tx.
+func (t *writeTx) InsertTransfers(transfers []ledger.Transfer) error {
+	return t.insert("transfers", sqlstore.TransferColumns, 13, len(transfers), func(args []any, i int) []any {
+		return sqlstore.TransferArgs(args, &transfers[i])
+	})
+}
+
+// InsertPending implements ledger.Tx.
+func (t *writeTx) InsertPending(pending []ledger.Pending) error {
+	return t.insert("pending", sqlstore.PendingColumns, 3, len(pending), func(args []any, i int) []any {
+		p := &pending[i]
+		return append(args, p.ID[:], sqlstore.Int(p.Status), sqlstore.Int(p.ExpiresAt))
+	})
+}
+
+// UpdatePending implements ledger.Tx.
+func (t *writeTx) UpdatePending(pending []ledger.Pending) error {
+	return t.update("pending", "status = v.column2", 2, len(pending), func(args []any, i int) []any {
+		p := &pending[i]
+		return append(args, p.ID[:], sqlstore.Int(p.Status))
+	})
+}
+
+// InsertFailed implements ledger.Tx.
+func (t *writeTx) InsertFailed(failed []ledger.FailedTransfer) error {
+	return t.insert("failed_transfers", sqlstore.FailedColumns, 3, len(failed), func(args []any, i int) []any {
+		f := &failed[i]
+		return append(args, f.ID[:], sqlstore.Int(f.Result), sqlstore.Int(f.Timestamp))
+	})
+}
+
+// InsertBalances implements ledger.Tx.
+func (t *writeTx) InsertBalances(balances []ledger.AccountBalance) error {
+	return t.insert("account_balances", sqlstore.BalanceColumns, 6, len(balances), func(args []any, i int) []any {
+		b := &balances[i]
+		return append(args, b.AccountID[:], sqlstore.Int(b.DebitsPending), sqlstore.Int(b.DebitsPosted),
+			sqlstore.Int(b.CreditsPending), sqlstore.Int(b.CreditsPosted), sqlstore.Int(b.Timestamp))
+	})
+}

@@ -1,0 +1,102 @@
+package sqlite
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	s, err := Open(context.Background(), path, Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s, path
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	notDB := filepath.Join(dir, "garbage.db")
+	require.NoError(t, os.WriteFile(notDB, []byte("this is not a SQLite database file, just text that is long enough"), 0o600))
+	tests := []struct {
+		name string
+		path string
+	}{
+		{"empty path", ""},
+		{"missing directory", filepath.Join(dir, "no", "such", "dir", "ledger.db")},
+		{"directory", dir},
+		{"not a database", notDB},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(context.Background(), tt.path, Options{})
+			require.Error(t, err)
+			assert.Nil(t, s)
+		})
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	require.NoError(t, s.Close())
+	for range 3 {
+		s, err := Open(ctx, path, Options{})
+		require.NoError(t, err)
+		var n, max int
+		require.NoError(t, s.w.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max))
+		assert.Equal(t, 1, n)
+		assert.Equal(t, 1, max)
+		require.NoError(t, s.Close())
+	}
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)`)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	_, err = Open(ctx, path, Options{})
+	require.ErrorIs(t, err, ErrSchemaTooNew)
+}
+
+func TestPragmas(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	for _, db := range []struct {
+		name string
+		q    func(string) (string, error)
+	}{
+		{"writer", func(p string) (v string, err error) { return v, s.w.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v) }},
+		{"reader", func(p string) (v string, err error) { return v, s.r.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v) }},
+	} {
+		for pragma, want := range map[string]string{
+			"journal_mode": "wal",
+			"synchronous":  "2", // FULL
+			"foreign_keys": "1",
+			"busy_timeout": "5000",
+		} {
+			got, err := db.q(pragma)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "%s %s", db.name, pragma)
+		}
+	}
+}
+
+func TestClosed(t *testing.T) {
+	s, _ := openTemp(t)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close())
+	err := s.Update(context.Background(), func(ledger.Tx) error { return nil })
+	require.ErrorIs(t, err, ledger.ErrClosed)
+	err = s.View(context.Background(), func(ledger.ReadTx) error { return nil })
+	require.ErrorIs(t, err, ledger.ErrClosed)
+}
