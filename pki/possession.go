@@ -1,0 +1,264 @@
+package pki
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// DefaultNonceTTL is how long a challenge nonce stays usable by default.
+const DefaultNonceTTL = 2 * time.Minute
+
+// VerifyRecord checks that msg is a record of r's type signed by the card
+// of vc, and decodes it into r. The card ID of the record's header must be
+// exactly vc.CardID. It does not check freshness (nonce, counter): a
+// Challenger does. Errors match record.ErrSignature, record.ErrType or
+// record.ErrMalformed from package record, or ErrCardID.
+func (vc *VerifiedCard) VerifyRecord(msg []byte, r record.CardRecord) error {
+	if err := record.Verify(msg, vc.PublicKey, r); err != nil {
+		return fmt.Errorf("pki: card record: %w", err)
+	}
+	if r.Header().CardID != vc.CardID {
+		return newError(ErrCardID, -1, "record signed for card "+r.Header().CardID+" by card "+vc.CardID, nil)
+	}
+	return nil
+}
+
+// VerifyReceipt checks that msg is a receipt signed by the platform key of
+// vp and decodes it into r. Errors come from record.Verify.
+func (vp *VerifiedPlatform) VerifyReceipt(msg []byte, r *record.Receipt) error {
+	if err := record.Verify(msg, vp.PublicKey, r); err != nil {
+		return fmt.Errorf("pki: receipt: %w", err)
+	}
+	return nil
+}
+
+// NonceStore holds the challenge nonces issued and not yet used. A platform
+// running several processes backs it with its database, for example a table
+// keyed by the nonce bytes where Consume is one DELETE … WHERE nonce = $1
+// AND expires > $2 that must remove exactly one row. Implementations must be
+// safe for concurrent use.
+type NonceStore interface {
+	// Add records a newly issued nonce as usable until expires.
+	Add(ctx context.Context, nonce []byte, expires time.Time) error
+	// Consume removes nonce and returns nil only if it was held and had not
+	// expired at now. Of several calls with the same nonce, concurrent or
+	// not, at most one returns nil; the others return an error matching
+	// ErrNonce.
+	Consume(ctx context.Context, nonce []byte, now time.Time) error
+}
+
+// CounterStore holds, per card, the highest signature counter accepted. A
+// database implementation is one conditional write, such as INSERT …
+// ON CONFLICT (card) DO UPDATE SET counter = $2 WHERE counter < $2, that
+// reports whether a row changed. Implementations must be safe for
+// concurrent use.
+type CounterStore interface {
+	// Advance raises the counter of cardID to counter, atomically, if
+	// counter is greater than the one held (a card never seen holds 0).
+	// Otherwise it changes nothing and returns an error matching
+	// ErrCounterRegression, a *CounterError when the held value is known.
+	Advance(ctx context.Context, cardID string, counter uint64) error
+}
+
+// MemoryNonces is a NonceStore in memory, bounded: when it holds its
+// maximum, issuing a nonce drops the oldest one. It is safe for concurrent
+// use.
+type MemoryNonces struct {
+	max int
+
+	mu    sync.Mutex
+	byKey map[string]time.Time // nonce bytes -> expiry
+	order []issued             // ring of issue order, oldest at head
+	head  int
+	n     int
+}
+
+type issued struct {
+	key     string
+	expires time.Time
+}
+
+// NewMemoryNonces returns an empty store holding at most max nonces; max ≤
+// 0 means 100000.
+func NewMemoryNonces(max int) *MemoryNonces {
+	if max <= 0 {
+		max = 100000
+	}
+	return &MemoryNonces{max: max, byKey: make(map[string]time.Time), order: make([]issued, max)}
+}
+
+// Add implements NonceStore. Adding a nonce already held is an error.
+func (s *MemoryNonces) Add(_ context.Context, nonce []byte, expires time.Time) error {
+	if len(nonce) == 0 {
+		return errors.New("pki: empty nonce")
+	}
+	key := string(nonce)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.byKey[key]; ok {
+		return errors.New("pki: nonce issued twice")
+	}
+	for s.n == s.max {
+		s.popLocked()
+	}
+	s.order[(s.head+s.n)%s.max] = issued{key: key, expires: expires}
+	s.n++
+	s.byKey[key] = expires
+	return nil
+}
+
+// popLocked drops the oldest nonce of the ring (already consumed or not).
+func (s *MemoryNonces) popLocked() {
+	old := s.order[s.head]
+	if exp, ok := s.byKey[old.key]; ok && exp.Equal(old.expires) {
+		delete(s.byKey, old.key)
+	}
+	s.order[s.head] = issued{}
+	s.head = (s.head + 1) % s.max
+	s.n--
+}
+
+// Consume implements NonceStore.
+func (s *MemoryNonces) Consume(_ context.Context, nonce []byte, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for s.n > 0 && !now.Before(s.order[s.head].expires) {
+		s.popLocked()
+	}
+	exp, ok := s.byKey[string(nonce)]
+	if !ok {
+		return ErrNonce
+	}
+	delete(s.byKey, string(nonce))
+	if !now.Before(exp) {
+		return ErrNonce
+	}
+	return nil
+}
+
+// Len returns the number of nonces held (issued, unused, not yet dropped).
+func (s *MemoryNonces) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.byKey)
+}
+
+// MemoryCounters is a CounterStore in memory. It keeps every card it has
+// seen (dropping one would let a clone replay old counters), so it suits
+// tests and single-process deployments. It is safe for concurrent use.
+type MemoryCounters struct {
+	mu   sync.Mutex
+	last map[string]uint64
+}
+
+// NewMemoryCounters returns an empty store.
+func NewMemoryCounters() *MemoryCounters {
+	return &MemoryCounters{last: make(map[string]uint64)}
+}
+
+// Advance implements CounterStore.
+func (s *MemoryCounters) Advance(_ context.Context, cardID string, counter uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last := s.last[cardID]; counter <= last {
+		return &CounterError{CardID: cardID, Last: last, Got: counter}
+	}
+	s.last[cardID] = counter
+	return nil
+}
+
+// ChallengerOptions configures a Challenger. The zero value holds the
+// defaults.
+type ChallengerOptions struct {
+	// Nonces holds the nonces issued; nil means NewMemoryNonces(0).
+	Nonces NonceStore
+	// Counters holds the card counters; nil means NewMemoryCounters().
+	Counters CounterStore
+	// TTL is how long a nonce stays usable; zero means DefaultNonceTTL.
+	TTL time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Rand is the source of nonces; nil means crypto/rand.Reader.
+	Rand io.Reader
+}
+
+// Challenger proves that a card holds the key of its certificate: it issues
+// one-time nonces and verifies the records the card signs over them, with
+// the card's counter. It is safe for concurrent use if its stores are.
+type Challenger struct {
+	v        *Verifier
+	nonces   NonceStore
+	counters CounterStore
+	ttl      time.Duration
+	now      func() time.Time
+	rand     io.Reader
+}
+
+// NewChallenger returns a Challenger that verifies certificate chains with
+// v.
+func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
+	c := &Challenger{v: v, nonces: opts.Nonces, counters: opts.Counters, ttl: opts.TTL, now: opts.Now, rand: opts.Rand}
+	if c.nonces == nil {
+		c.nonces = NewMemoryNonces(0)
+	}
+	if c.counters == nil {
+		c.counters = NewMemoryCounters()
+	}
+	if c.ttl <= 0 {
+		c.ttl = DefaultNonceTTL
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.rand == nil {
+		c.rand = rand.Reader
+	}
+	return c
+}
+
+// NewNonce issues a fresh random nonce of record.NonceSize bytes, usable
+// once within the TTL.
+func (c *Challenger) NewNonce(ctx context.Context) ([]byte, error) {
+	n := make([]byte, record.NonceSize)
+	if _, err := io.ReadFull(c.rand, n); err != nil {
+		return nil, fmt.Errorf("pki: nonce: %w", err)
+	}
+	if err := c.nonces.Add(ctx, n, c.now().Add(c.ttl)); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Verify verifies the card's chain (as Verifier.VerifyCard), the record msg
+// signed by the card into r (as VerifiedCard.VerifyRecord), consumes the
+// record's nonce if it carries one, and advances the card's counter, in
+// that order. It returns the verified card only if all passed. Errors match
+// those of VerifyCard and VerifyRecord, ErrNonce for an unknown, used or
+// expired nonce, and ErrCounterRegression for a counter that did not
+// increase (a replayed record or a cloned card).
+func (c *Challenger) Verify(ctx context.Context, chain [][]byte, msg []byte, r record.CardRecord) (*VerifiedCard, error) {
+	vc, err := c.v.VerifyCard(chain)
+	if err != nil {
+		return nil, err
+	}
+	if err := vc.VerifyRecord(msg, r); err != nil {
+		return nil, err
+	}
+	if nonce := r.FreshNonce(); nonce != nil {
+		if err := c.nonces.Consume(ctx, nonce, c.now()); err != nil {
+			return nil, err
+		}
+	}
+	h := r.Header()
+	if err := c.counters.Advance(ctx, h.CardID, h.Counter); err != nil {
+		return nil, err
+	}
+	return vc, nil
+}

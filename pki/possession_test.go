@@ -1,0 +1,252 @@
+package pki
+
+import (
+	"context"
+	"crypto/rand"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// proof signs an authentication proof over nonce with the card's key, as
+// the card would, with the given card ID and counter.
+func proof(t testing.TB, h *hierarchy, cardID string, counter uint64, nonce []byte) []byte {
+	t.Helper()
+	msg, err := record.Sign(rand.Reader, h.cardKey, &record.AuthProof{
+		CardHeader: record.CardHeader{CardID: cardID, Counter: counter},
+		Nonce:      nonce,
+		Role:       record.RoleShopper,
+		EID:        make([]byte, record.EIDSize),
+		PeerEID:    make([]byte, record.EIDSize),
+	})
+	require.NoError(t, err)
+	return msg
+}
+
+func newChallenger(t testing.TB, h *hierarchy, clk *clock) *Challenger {
+	t.Helper()
+	v := newVerifier(t, h, clk, VerifierOptions{})
+	addCRLs(t, h, v)
+	return NewChallenger(v, ChallengerOptions{Now: clk.now})
+}
+
+func TestChallenger(t *testing.T) {
+	ctx := context.Background()
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	c := newChallenger(t, h, clk)
+
+	nonce, err := c.NewNonce(ctx)
+	require.NoError(t, err)
+	require.Len(t, nonce, record.NonceSize)
+	msg := proof(t, h, testICCID, 1, nonce)
+	var p record.AuthProof
+	vc, err := c.Verify(ctx, h.chain(), msg, &p)
+	require.NoError(t, err)
+	assert.Equal(t, testICCID, vc.CardID)
+	assert.Equal(t, nonce, p.Nonce)
+	assert.Equal(t, uint64(1), p.Counter)
+
+	t.Run("replayed nonce", func(t *testing.T) {
+		_, err := c.Verify(ctx, h.chain(), msg, new(record.AuthProof))
+		assert.ErrorIs(t, err, ErrNonce)
+	})
+
+	t.Run("replayed nonce, new counter", func(t *testing.T) {
+		_, err := c.Verify(ctx, h.chain(), proof(t, h, testICCID, 2, nonce), new(record.AuthProof))
+		assert.ErrorIs(t, err, ErrNonce)
+	})
+
+	t.Run("counter regression", func(t *testing.T) {
+		n, err := c.NewNonce(ctx)
+		require.NoError(t, err)
+		_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 5, n), new(record.AuthProof))
+		require.NoError(t, err)
+		for _, counter := range []uint64{5, 4} {
+			n, err := c.NewNonce(ctx)
+			require.NoError(t, err)
+			_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, counter, n), new(record.AuthProof))
+			require.ErrorIs(t, err, ErrCounterRegression)
+			var ce *CounterError
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, CounterError{CardID: testICCID, Last: 5, Got: counter}, *ce)
+		}
+	})
+
+	t.Run("unknown nonce", func(t *testing.T) {
+		n := make([]byte, record.NonceSize)
+		_, err := c.Verify(ctx, h.chain(), proof(t, h, testICCID, 10, n), new(record.AuthProof))
+		assert.ErrorIs(t, err, ErrNonce)
+	})
+
+	t.Run("expired nonce", func(t *testing.T) {
+		n, err := c.NewNonce(ctx)
+		require.NoError(t, err)
+		defer clk.set(clk.now())
+		clk.set(clk.now().Add(DefaultNonceTTL))
+		_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 11, n), new(record.AuthProof))
+		assert.ErrorIs(t, err, ErrNonce)
+	})
+
+	t.Run("other card ID", func(t *testing.T) {
+		n, err := c.NewNonce(ctx)
+		require.NoError(t, err)
+		_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID2, 12, n), new(record.AuthProof))
+		assert.ErrorIs(t, err, ErrCardID)
+		_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 12, n), new(record.AuthProof))
+		assert.NoError(t, err, "a refused record does not use the nonce up")
+	})
+
+	t.Run("tampered record", func(t *testing.T) {
+		n, err := c.NewNonce(ctx)
+		require.NoError(t, err)
+		msg := proof(t, h, testICCID, 20, n)
+		msg[len(msg)-1] ^= 1
+		_, err = c.Verify(ctx, h.chain(), msg, new(record.AuthProof))
+		assert.ErrorIs(t, err, record.ErrSignature)
+	})
+
+	t.Run("other key", func(t *testing.T) {
+		n, err := c.NewNonce(ctx)
+		require.NoError(t, err)
+		other := &hierarchy{cardKey: newKey(t)}
+		_, err = c.Verify(ctx, h.chain(), proof(t, other, testICCID, 21, n), new(record.AuthProof))
+		assert.ErrorIs(t, err, record.ErrSignature)
+	})
+
+	t.Run("wrong record type", func(t *testing.T) {
+		n, err := c.NewNonce(ctx)
+		require.NoError(t, err)
+		_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 22, n), new(record.Consent))
+		assert.ErrorIs(t, err, record.ErrType)
+	})
+
+	t.Run("untrusted chain", func(t *testing.T) {
+		n, err := c.NewNonce(ctx)
+		require.NoError(t, err)
+		_, err = c.Verify(ctx, [][]byte{h.card}, proof(t, h, testICCID, 23, n), new(record.AuthProof))
+		assert.ErrorIs(t, err, ErrUntrusted)
+	})
+
+	t.Run("record without nonce", func(t *testing.T) {
+		req := &record.RefundRequest{
+			CardHeader: record.CardHeader{CardID: testICCID, Counter: 30},
+			RefundID:   make([]byte, record.IDSize), RequestID: make([]byte, record.IDSize),
+			Amount: 100, Currency: "EUR",
+		}
+		msg, err := record.Sign(rand.Reader, h.cardKey, req)
+		require.NoError(t, err)
+		_, err = c.Verify(ctx, h.chain(), msg, new(record.RefundRequest))
+		require.NoError(t, err)
+		_, err = c.Verify(ctx, h.chain(), msg, new(record.RefundRequest))
+		assert.ErrorIs(t, err, ErrCounterRegression, "a replay repeats the counter")
+	})
+}
+
+func TestChallengerConcurrentReplay(t *testing.T) {
+	ctx := context.Background()
+	h := newHierarchy(t)
+	c := newChallenger(t, h, newClock(t0.Add(time.Hour)))
+	nonce, err := c.NewNonce(ctx)
+	require.NoError(t, err)
+	msg := proof(t, h, testICCID, 1, nonce)
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			_, err := c.Verify(ctx, h.chain(), msg, new(record.AuthProof))
+			if err == nil {
+				ok.Add(1)
+			} else {
+				assert.ErrorIs(t, err, ErrNonce)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), ok.Load())
+}
+
+func TestMemoryNonces(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryNonces(3)
+	nonce := func(b byte) []byte { return []byte{b, b, b} }
+	for b := byte(1); b <= 4; b++ {
+		require.NoError(t, s.Add(ctx, nonce(b), t0.Add(time.Duration(b)*time.Minute)))
+	}
+	assert.Equal(t, 3, s.Len(), "bounded: the oldest left")
+	assert.ErrorIs(t, s.Consume(ctx, nonce(1), t0), ErrNonce)
+	assert.Error(t, s.Add(ctx, nonce(2), t0.Add(time.Hour)), "a nonce is issued once")
+	assert.Error(t, s.Add(ctx, nil, t0.Add(time.Hour)))
+
+	require.NoError(t, s.Consume(ctx, nonce(2), t0))
+	assert.ErrorIs(t, s.Consume(ctx, nonce(2), t0), ErrNonce, "used")
+	assert.ErrorIs(t, s.Consume(ctx, nonce(3), t0.Add(3*time.Minute)), ErrNonce, "expired at its expiry")
+	assert.Equal(t, 1, s.Len())
+	require.NoError(t, s.Consume(ctx, nonce(4), t0.Add(3*time.Minute)))
+	assert.Equal(t, 0, s.Len())
+
+	// Expired nonces leave as time passes.
+	for b := byte(10); b < 13; b++ {
+		require.NoError(t, s.Add(ctx, nonce(b), t0.Add(time.Minute)))
+	}
+	assert.ErrorIs(t, s.Consume(ctx, nonce(99), t0.Add(time.Hour)), ErrNonce)
+	assert.Equal(t, 0, s.Len())
+}
+
+func TestMemoryCounters(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryCounters()
+	require.NoError(t, s.Advance(ctx, testICCID, 1))
+	require.NoError(t, s.Advance(ctx, testICCID, 3))
+	require.NoError(t, s.Advance(ctx, testICCID2, 1), "counters are per card")
+	err := s.Advance(ctx, testICCID, 3)
+	require.ErrorIs(t, err, ErrCounterRegression)
+	var ce *CounterError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, uint64(3), ce.Last)
+	assert.ErrorIs(t, s.Advance(ctx, testICCID, 2), ErrCounterRegression)
+	assert.ErrorIs(t, s.Advance(ctx, "89014103211118510738", 0), ErrCounterRegression, "zero is never above the start")
+
+	// Concurrent advances to the same value: exactly one wins.
+	var ok atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if s.Advance(ctx, testICCID, 100) == nil {
+				ok.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), ok.Load())
+}
+
+func TestVerifyReceipt(t *testing.T) {
+	h := newHierarchy(t)
+	k := newKey(t)
+	der, err := h.ca.IssuePlatform(k.Public(), "casimpay platform", IssueOptions{})
+	require.NoError(t, err)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{Revocation: RevocationBestEffort})
+	vp, err := v.VerifyPlatform(append([][]byte{der}, h.ca.Chain()...))
+	require.NoError(t, err)
+
+	rc := &record.Receipt{
+		Kind: record.ReceiptPayment, RequestID: make([]byte, 16), RequestHash: make([]byte, 32),
+		ConsentHash: make([]byte, 32), Amount: 250, Currency: "EUR", PayerCardID: testICCID,
+		MerchantID: "m-1", TransferIDs: [][]byte{make([]byte, 16)}, Time: 1,
+	}
+	msg, err := record.Sign(rand.Reader, k, rc)
+	require.NoError(t, err)
+	var got record.Receipt
+	require.NoError(t, vp.VerifyReceipt(msg, &got))
+	assert.Equal(t, uint64(250), got.Amount)
+
+	forged, err := record.Sign(rand.Reader, h.cardKey, rc)
+	require.NoError(t, err)
+	assert.ErrorIs(t, vp.VerifyReceipt(forged, &got), record.ErrSignature)
+}
