@@ -43,11 +43,14 @@ type hierarchy struct {
 
 func fixed(t time.Time) func() time.Time { return func() time.Time { return t } }
 
-func newHierarchy(t testing.TB) *hierarchy {
+func newHierarchy(t testing.TB) *hierarchy { t.Helper(); return newHierarchyAt(t, fixed(t0)) }
+
+// newHierarchyAt is newHierarchy with the CAs clocked by now.
+func newHierarchyAt(t testing.TB, now func() time.Time) *hierarchy {
 	t.Helper()
-	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0)})
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: now})
 	require.NoError(t, err)
-	ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+	ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: now})
 	require.NoError(t, err)
 	h := &hierarchy{root: root, ca: ca, cardKey: newKey(t)}
 	h.card, err = ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{})

@@ -1,0 +1,146 @@
+package pki
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// openssl returns the path of the openssl command, or skips the test.
+func openssl(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Skip("openssl command not found: the interoperability test with the live openssl CLI needs it (the frozen OpenSSL files are still tested)")
+	}
+	return path
+}
+
+func readPEM(t *testing.T, dir, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	require.NoError(t, err)
+	ders, err := ParseCertificatesPEM(data)
+	if err == nil {
+		return ders[0]
+	}
+	der, err := ParseCRLPEM(data)
+	require.NoError(t, err, name)
+	return der
+}
+
+// checkOpenSSLHierarchy verifies a hierarchy that make.sh built in dir:
+// the card verifies against fresh CRLs, then fails with ErrRevoked once the
+// CRL made after `openssl ca -revoke` arrives; a record signed with the
+// OpenSSL-generated card key passes the Challenger.
+func checkOpenSSLHierarchy(t *testing.T, dir string) {
+	root := readPEM(t, dir, "root.pem")
+	ca := readPEM(t, dir, "ca.pem")
+	card := readPEM(t, dir, "card.pem")
+	crl, err := x509.ParseRevocationList(readPEM(t, dir, "card-crl.pem"))
+	require.NoError(t, err)
+	clk := newClock(crl.ThisUpdate.Add(time.Minute))
+
+	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root}, Intermediates: [][]byte{ca}, Now: clk.now})
+	require.NoError(t, err)
+	_, err = v.VerifyCard([][]byte{card, ca})
+	require.ErrorIs(t, err, ErrCRL, "no CRL yet: fail closed")
+
+	require.NoError(t, v.AddCRL(readPEM(t, dir, "root-crl.pem")))
+	require.NoError(t, v.AddCRL(readPEM(t, dir, "card-crl.pem")))
+	vc, err := v.VerifyCard([][]byte{card, ca})
+	require.NoError(t, err)
+	assert.Equal(t, testICCID, vc.CardID)
+
+	keyPEM, err := os.ReadFile(filepath.Join(dir, "card.key"))
+	require.NoError(t, err)
+	key, err := ParsePrivateKeyPEM(keyPEM)
+	require.NoError(t, err)
+	assert.True(t, vc.PublicKey.Equal(key.Public()))
+
+	ch := NewChallenger(v, ChallengerOptions{Now: clk.now})
+	nonce, err := ch.NewNonce(context.Background())
+	require.NoError(t, err)
+	msg := proof(t, &hierarchy{cardKey: key.(*ecdsa.PrivateKey)}, testICCID, 1, nonce)
+	_, err = ch.Verify(context.Background(), [][]byte{card, ca}, msg, new(record.AuthProof))
+	require.NoError(t, err)
+
+	require.NoError(t, v.AddCRL(readPEM(t, dir, "card-crl-revoked.pem")))
+	_, err = v.VerifyCard([][]byte{card, ca})
+	require.ErrorIs(t, err, ErrRevoked)
+	var pe *Error
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, 0, pe.Cert)
+}
+
+func TestOpenSSLFrozen(t *testing.T) {
+	checkOpenSSLHierarchy(t, filepath.Join("testdata", "openssl"))
+}
+
+func TestOpenSSLLive(t *testing.T) {
+	openssl(t)
+	dir := t.TempDir()
+	out, err := exec.Command("sh", filepath.Join("testdata", "openssl", "make.sh"), dir, testICCID).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	checkOpenSSLHierarchy(t, dir)
+}
+
+// TestOpenSSLVerifiesOurs hands certificates and CRLs made by this package
+// to `openssl verify -crl_check` (the card against its CA's CRL) and
+// `-crl_check_all` (every certificate against its issuer's CRL).
+func TestOpenSSLVerifiesOurs(t *testing.T) {
+	bin := openssl(t)
+	// openssl checks validity against the real clock.
+	h := newHierarchyAt(t, time.Now)
+	platform, err := h.ca.IssuePlatform(newKey(t).Public(), "casimpay platform", IssueOptions{})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	write := func(name string, data []byte) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, data, 0o600))
+		return p
+	}
+	rootCRL, err := h.root.CRL(time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	caCRL, err := h.ca.CRL(time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	rootPEM := write("root.pem", CertificatePEM(h.root.DER()))
+	caPEM := write("ca.pem", CertificatePEM(h.ca.DER()))
+	cardPEM := write("card.pem", CertificatePEM(h.card))
+	platformPEM := write("platform.pem", CertificatePEM(platform))
+	rootCRLPEM := write("root-crl.pem", CRLPEM(rootCRL))
+	caCRLPEM := write("ca-crl.pem", CRLPEM(caCRL))
+
+	verify := func(t *testing.T, flag, leaf string, crls ...string) (string, error) {
+		args := []string{"verify", flag, "-CAfile", rootPEM, "-untrusted", caPEM}
+		for _, c := range crls {
+			args = append(args, "-CRLfile", c)
+		}
+		out, err := exec.Command(bin, append(args, leaf)...).CombinedOutput()
+		return string(out), err
+	}
+	for _, leaf := range []string{cardPEM, platformPEM} {
+		out, err := verify(t, "-crl_check", leaf, caCRLPEM)
+		require.NoError(t, err, out)
+		assert.Equal(t, leaf+": OK\n", out)
+		out, err = verify(t, "-crl_check_all", leaf, rootCRLPEM, caCRLPEM)
+		require.NoError(t, err, out)
+		assert.Equal(t, leaf+": OK\n", out)
+	}
+
+	require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+	revoked, err := h.ca.CRL(time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	out, err := verify(t, "-crl_check", cardPEM, write("ca-crl-2.pem", CRLPEM(revoked)))
+	require.Error(t, err, "openssl must refuse the revoked card")
+	assert.Contains(t, out, "certificate revoked")
+}

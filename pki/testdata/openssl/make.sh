@@ -1,0 +1,107 @@
+#!/bin/sh
+# Builds a CA-SIM hierarchy with the openssl command line only: a root CA,
+# a card-issuing CA, a card certificate of the profile (URI SAN and EKU),
+# the CRLs of both CAs, then revokes the card with `openssl ca -revoke` and
+# issues the card CA's next CRL. Usage: make.sh OUTDIR [ICCID]
+# The files in this directory were made by `sh make.sh .`; the tests of
+# package pki run it again in a temporary directory when openssl is present.
+set -eu
+out=$1
+iccid=${2:-89014103211118510720}
+mkdir -p "$out"
+cd "$out"
+rm -rf db && mkdir -p db/root db/card
+for d in root card; do
+	: > db/$d/index.txt
+	echo 01 > db/$d/crlnumber
+done
+
+cat > openssl.cnf <<CNF
+[ ca ]
+default_ca = ca_card
+
+[ ca_root ]
+dir = db/root
+database = \$dir/index.txt
+crlnumber = \$dir/crlnumber
+new_certs_dir = \$dir
+rand_serial = yes
+certificate = root.pem
+private_key = root.key
+default_md = sha256
+default_days = 3650
+default_crl_days = 3650
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+
+[ ca_card ]
+dir = db/card
+database = \$dir/index.txt
+crlnumber = \$dir/crlnumber
+new_certs_dir = \$dir
+rand_serial = yes
+certificate = ca.pem
+private_key = ca.key
+default_md = sha256
+default_days = 1825
+default_crl_days = 3650
+policy = policy_any
+unique_subject = no
+copy_extensions = none
+
+[ policy_any ]
+commonName = supplied
+
+[ req ]
+distinguished_name = req_dn
+prompt = no
+[ req_dn ]
+CN = unused
+
+[ v3_root ]
+basicConstraints = critical, CA:true, pathlen:1
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+
+[ v3_card_ca ]
+basicConstraints = critical, CA:true, pathlen:0
+keyUsage = critical, keyCertSign, cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints = URI:http://pki.example/openssl-root.crl
+
+[ v3_card ]
+basicConstraints = critical, CA:false
+keyUsage = critical, digitalSignature
+extendedKeyUsage = 2.25.14867726572143155195053814763898743270
+subjectAltName = URI:urn:casim:card:$iccid
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+crlDistributionPoints = URI:http://pki.example/openssl-card.crl
+
+[ crl_ext ]
+authorityKeyIdentifier = keyid:always
+CNF
+
+q() { "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@"; exit 1; }; }
+key() { q openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
+
+key root.key
+q openssl req -config openssl.cnf -new -x509 -key root.key -sha256 -days 7300 \
+	-subj "/O=OpenSSL Test/CN=OpenSSL CA-SIM Root" -extensions v3_root -out root.pem
+
+key ca.key
+q openssl req -config openssl.cnf -new -key ca.key -subj "/O=OpenSSL Test/CN=OpenSSL CA-SIM Card CA" -out ca.csr
+q openssl ca -config openssl.cnf -name ca_root -batch -notext -extensions v3_card_ca -in ca.csr -out ca.pem
+
+key card.key
+q openssl req -config openssl.cnf -new -key card.key -subj "/CN=$iccid" -out card.csr
+q openssl ca -config openssl.cnf -name ca_card -batch -notext -extensions v3_card -in card.csr -out card.pem
+
+q openssl ca -config openssl.cnf -name ca_root -gencrl -crlexts crl_ext -out root-crl.pem
+q openssl ca -config openssl.cnf -name ca_card -gencrl -crlexts crl_ext -out card-crl.pem
+q openssl ca -config openssl.cnf -name ca_card -revoke card.pem -crl_reason keyCompromise
+q openssl ca -config openssl.cnf -name ca_card -gencrl -crlexts crl_ext -out card-crl-revoked.pem
+
+rm -rf db ca.csr card.csr openssl.cnf
