@@ -1,0 +1,309 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
+)
+
+// Store is a ledger.Store in a PostgreSQL database, reached through a pgx
+// connection pool. It is safe for concurrent use, and several processes may
+// share one database: write transactions serialize on the ledger's
+// timestamp row (SELECT … FOR UPDATE), and every batch locks the accounts
+// it touches in one global order (ascending ID), so they never deadlock
+// and a hot account costs no more than any other.
+//
+// The store uses no advisory locks, sequences or serial keys, so the same
+// schema suits PostgreSQL-compatible distributed engines.
+type Store struct {
+	pool   *pgxpool.Pool
+	opts   Options
+	closed atomic.Bool
+}
+
+var _ ledger.Store = (*Store)(nil)
+
+// Open connects to the database named by dsn (a URL or key/value
+// connection string, see pgx.ParseConfig) and brings the ledger's schema
+// up to date; the schema lives in the connection's search_path. Processes
+// that open the same database at once apply each migration exactly once.
+// Open fails when the DSN does not parse, the server cannot be reached, or
+// the schema is newer than this package (ErrSchemaTooNew).
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	pool, err := openPool(ctx, dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{pool: pool, opts: opts}, nil
+}
+
+// Close closes the pool. Calls to Update and View after Close fail with
+// ledger.ErrClosed.
+func (s *Store) Close() error {
+	if !s.closed.Swap(true) {
+		s.pool.Close()
+	}
+	return nil
+}
+
+// Update implements ledger.Store: fn runs in one READ COMMITTED transaction
+// whose writes are sent together, as one pipelined batch of bulk
+// statements, just before COMMIT. A serialization failure (SQLSTATE
+// 40001), a deadlock (40P01) or a unique violation (23505, a concurrent
+// insert of the same ID) rolls back and reruns fn after a randomized
+// exponential backoff, at most Options.MaxRetries times.
+func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		if s.closed.Load() {
+			return ledger.ErrClosed
+		}
+		err := s.update(ctx, fn)
+		if err == nil || !retryable(err) && !isUniqueViolation(err) || attempt >= s.opts.maxRetries() {
+			return err
+		}
+		timer := time.NewTimer(sqlstore.Backoff(attempt, rand.Float64()))
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-timer.C:
+		}
+	}
+}
+
+func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer tx.Rollback(ctx) // a no-op after Commit
+	t := &writeTx{ctx: ctx, tx: tx}
+	t.Reader = sqlstore.Reader{Dialect: sqlstore.Postgres, Query: queryFunc(ctx, tx)}
+	if err := fn(t); err != nil {
+		return err
+	}
+	if t.batch.Len() > 0 {
+		if err := tx.SendBatch(ctx, &t.batch).Close(); err != nil {
+			return fmt.Errorf("postgres: write: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
+	return nil
+}
+
+// View implements ledger.Store: fn runs in a REPEATABLE READ, READ ONLY
+// transaction, which sees one snapshot.
+func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	if s.closed.Load() {
+		return ledger.ErrClosed
+	}
+	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("postgres: begin: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	return fn(sqlstore.Reader{Dialect: sqlstore.Postgres, Query: queryFunc(ctx, tx)})
+}
+
+func queryFunc(ctx context.Context, tx pgx.Tx) sqlstore.QueryFunc {
+	return func(query string, args []any, row func(sqlstore.Scanner) error) error {
+		rows, err := tx.Query(ctx, query, args...)
+		if err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := row(rows); err != nil {
+				return fmt.Errorf("postgres: %w", err)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+		return nil
+	}
+}
+
+// writeTx is the ledger.Tx of Update. Reads run at once; writes are queued
+// in batch and sent at commit (the ledger never reads what it wrote in the
+// same transaction).
+type writeTx struct {
+	sqlstore.Reader
+	ctx   context.Context
+	tx    pgx.Tx
+	batch pgx.Batch
+}
+
+var _ ledger.Tx = (*writeTx)(nil)
+
+// LastTimestamp implements ledger.Tx: it locks the ledger_state row, which
+// serializes write transactions from here to commit.
+func (t *writeTx) LastTimestamp() (uint64, error) {
+	var ts int64
+	err := t.tx.QueryRow(t.ctx, `SELECT last_timestamp FROM ledger_state WHERE id = 1 FOR UPDATE`).Scan(&ts)
+	if err != nil {
+		return 0, fmt.Errorf("postgres: %w", err)
+	}
+	return uint64(ts), nil
+}
+
+// SetLastTimestamp implements ledger.Tx.
+func (t *writeTx) SetLastTimestamp(ts uint64) error {
+	t.batch.Queue(`UPDATE ledger_state SET last_timestamp = $1 WHERE id = 1`, sqlstore.Int(ts))
+	return nil
+}
+
+// LockAccounts implements ledger.Tx with one statement that locks the rows
+// in ascending ID order.
+func (t *writeTx) LockAccounts(ids []ledger.ID) ([]ledger.Account, error) {
+	out := make([]ledger.Account, 0, len(ids))
+	err := t.Query(`SELECT `+sqlstore.AccountColumns+` FROM accounts WHERE id = ANY($1) ORDER BY id FOR UPDATE`,
+		[]any{idArray(len(ids), func(i int) ledger.ID { return ids[i] })},
+		func(s sqlstore.Scanner) error {
+			a, err := sqlstore.ScanAccount(s)
+			out = append(out, a)
+			return err
+		})
+	return out, err
+}
+
+func idArray(n int, f func(i int) ledger.ID) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		id := f(i)
+		out[i] = id[:]
+	}
+	return out
+}
+
+func intArray[T ~uint8 | ~uint16 | ~uint32 | ~uint64](n int, f func(i int) T) []int64 {
+	out := make([]int64, n)
+	for i := range out {
+		out[i] = sqlstore.Int(f(i))
+	}
+	return out
+}
+
+// InsertAccounts implements ledger.Tx.
+func (t *writeTx) InsertAccounts(a []ledger.Account) error {
+	n := len(a)
+	t.batch.Queue(`INSERT INTO accounts (`+sqlstore.AccountColumns+`) SELECT * FROM unnest(
+		$1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
+		$6::bytea[], $7::bigint[], $8::bigint[], $9::bigint[], $10::integer[], $11::integer[], $12::bigint[])`,
+		idArray(n, func(i int) ledger.ID { return a[i].ID }),
+		intArray(n, func(i int) uint64 { return a[i].DebitsPending }),
+		intArray(n, func(i int) uint64 { return a[i].DebitsPosted }),
+		intArray(n, func(i int) uint64 { return a[i].CreditsPending }),
+		intArray(n, func(i int) uint64 { return a[i].CreditsPosted }),
+		idArray(n, func(i int) ledger.ID { return a[i].UserData128 }),
+		intArray(n, func(i int) uint64 { return a[i].UserData64 }),
+		intArray(n, func(i int) uint32 { return a[i].UserData32 }),
+		intArray(n, func(i int) uint32 { return a[i].Ledger }),
+		intArray(n, func(i int) uint16 { return a[i].Code }),
+		intArray(n, func(i int) ledger.AccountFlags { return a[i].Flags }),
+		intArray(n, func(i int) uint64 { return a[i].Timestamp }),
+	)
+	return nil
+}
+
+// UpdateAccounts implements ledger.Tx.
+func (t *writeTx) UpdateAccounts(a []ledger.Account) error {
+	n := len(a)
+	t.batch.Queue(`UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,
+		credits_pending = v.cp, credits_posted = v.cpo, flags = v.flags
+		FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::integer[])
+			AS v(id, dp, dpo, cp, cpo, flags)
+		WHERE a.id = v.id`,
+		idArray(n, func(i int) ledger.ID { return a[i].ID }),
+		intArray(n, func(i int) uint64 { return a[i].DebitsPending }),
+		intArray(n, func(i int) uint64 { return a[i].DebitsPosted }),
+		intArray(n, func(i int) uint64 { return a[i].CreditsPending }),
+		intArray(n, func(i int) uint64 { return a[i].CreditsPosted }),
+		intArray(n, func(i int) ledger.AccountFlags { return a[i].Flags }),
+	)
+	return nil
+}
+
+// InsertTransfers implements ledger.Tx.
+func (t *writeTx) InsertTransfers(tr []ledger.Transfer) error {
+	n := len(tr)
+	t.batch.Queue(`INSERT INTO transfers (`+sqlstore.TransferColumns+`) SELECT * FROM unnest(
+		$1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bytea[],
+		$6::bytea[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $12::integer[], $13::bigint[])`,
+		idArray(n, func(i int) ledger.ID { return tr[i].ID }),
+		idArray(n, func(i int) ledger.ID { return tr[i].DebitAccountID }),
+		idArray(n, func(i int) ledger.ID { return tr[i].CreditAccountID }),
+		intArray(n, func(i int) uint64 { return tr[i].Amount }),
+		idArray(n, func(i int) ledger.ID { return tr[i].PendingID }),
+		idArray(n, func(i int) ledger.ID { return tr[i].UserData128 }),
+		intArray(n, func(i int) uint64 { return tr[i].UserData64 }),
+		intArray(n, func(i int) uint32 { return tr[i].UserData32 }),
+		intArray(n, func(i int) uint32 { return tr[i].Timeout }),
+		intArray(n, func(i int) uint32 { return tr[i].Ledger }),
+		intArray(n, func(i int) uint16 { return tr[i].Code }),
+		intArray(n, func(i int) ledger.TransferFlags { return tr[i].Flags }),
+		intArray(n, func(i int) uint64 { return tr[i].Timestamp }),
+	)
+	return nil
+}
+
+// InsertPending implements ledger.Tx.
+func (t *writeTx) InsertPending(p []ledger.Pending) error {
+	n := len(p)
+	t.batch.Queue(`INSERT INTO pending (`+sqlstore.PendingColumns+`)
+		SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::bigint[])`,
+		idArray(n, func(i int) ledger.ID { return p[i].ID }),
+		intArray(n, func(i int) ledger.PendingStatus { return p[i].Status }),
+		intArray(n, func(i int) uint64 { return p[i].ExpiresAt }),
+	)
+	return nil
+}
+
+// UpdatePending implements ledger.Tx.
+func (t *writeTx) UpdatePending(p []ledger.Pending) error {
+	n := len(p)
+	t.batch.Queue(`UPDATE pending AS p SET status = v.status
+		FROM unnest($1::bytea[], $2::smallint[]) AS v(id, status) WHERE p.id = v.id`,
+		idArray(n, func(i int) ledger.ID { return p[i].ID }),
+		intArray(n, func(i int) ledger.PendingStatus { return p[i].Status }),
+	)
+	return nil
+}
+
+// InsertFailed implements ledger.Tx.
+func (t *writeTx) InsertFailed(f []ledger.FailedTransfer) error {
+	n := len(f)
+	t.batch.Queue(`INSERT INTO failed_transfers (`+sqlstore.FailedColumns+`)
+		SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::bigint[])`,
+		idArray(n, func(i int) ledger.ID { return f[i].ID }),
+		intArray(n, func(i int) ledger.CreateTransferResult { return f[i].Result }),
+		intArray(n, func(i int) uint64 { return f[i].Timestamp }),
+	)
+	return nil
+}
+
+// InsertBalances implements ledger.Tx.
+func (t *writeTx) InsertBalances(b []ledger.AccountBalance) error {
+	n := len(b)
+	t.batch.Queue(`INSERT INTO account_balances (`+sqlstore.BalanceColumns+`) SELECT * FROM unnest(
+		$1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])`,
+		idArray(n, func(i int) ledger.ID { return b[i].AccountID }),
+		intArray(n, func(i int) uint64 { return b[i].DebitsPending }),
+		intArray(n, func(i int) uint64 { return b[i].DebitsPosted }),
+		intArray(n, func(i int) uint64 { return b[i].CreditsPending }),
+		intArray(n, func(i int) uint64 { return b[i].CreditsPosted }),
+		intArray(n, func(i int) uint64 { return b[i].Timestamp }),
+	)
+	return nil
+}

@@ -1,0 +1,218 @@
+package postgres
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/testenv"
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/internal/sqlstore/sqltest"
+)
+
+func openTemp(t *testing.T) (*Store, string) {
+	t.Helper()
+	dsn := testenv.PostgresSchema(t)
+	s, err := Open(context.Background(), dsn, Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s, dsn
+}
+
+func TestRows(t *testing.T) {
+	sqltest.Run(t, func(t *testing.T) ledger.Store {
+		s, _ := openTemp(t)
+		return s
+	})
+}
+
+func TestOpenErrors(t *testing.T) {
+	dsn := testenv.PostgresDSN(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	tests := []struct {
+		name string
+		dsn  string
+	}{
+		{"unparsable", "postgres://%zz"},
+		{"unknown parameter value", dsn + "&sslmode=bogus"},
+		{"nobody listening", "postgres://postgres@127.0.0.1:1/test?sslmode=disable&connect_timeout=2"},
+		{"unknown database", strings.Replace(dsn, "/test?", "/no_such_database_casimpay?", 1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Open(ctx, tt.dsn, Options{})
+			require.Error(t, err)
+			assert.Nil(t, s)
+		})
+	}
+}
+
+func TestMigrationsIdempotent(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := openTemp(t)
+	require.NoError(t, s.Close())
+	for range 3 {
+		s, err := Open(ctx, dsn, Options{})
+		require.NoError(t, err)
+		var n, max int
+		require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max))
+		assert.Equal(t, 1, n)
+		assert.Equal(t, 1, max)
+		require.NoError(t, s.Close())
+	}
+}
+
+// TestMigrationsConcurrent opens one empty schema from several pools at
+// once, as several processes starting together do.
+func TestMigrationsConcurrent(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	const n = 6
+	errs := make(chan error, n)
+	stores := make(chan *Store, n)
+	for range n {
+		go func() {
+			s, err := Open(ctx, dsn, Options{MaxConns: 2})
+			errs <- err
+			stores <- s
+		}()
+	}
+	for range n {
+		require.NoError(t, <-errs)
+		s := <-stores
+		defer s.Close()
+	}
+	s, err := Open(ctx, dsn, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	var count int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&count))
+	assert.Equal(t, 1, count)
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM ledger_state`).Scan(&count))
+	assert.Equal(t, 1, count)
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := openTemp(t)
+	_, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', now())`)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	_, err = Open(ctx, dsn, Options{})
+	require.ErrorIs(t, err, ErrSchemaTooNew)
+}
+
+func TestClosed(t *testing.T) {
+	s, _ := openTemp(t)
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close())
+	err := s.Update(context.Background(), func(ledger.Tx) error { return nil })
+	require.ErrorIs(t, err, ledger.ErrClosed)
+	err = s.View(context.Background(), func(ledger.ReadTx) error { return nil })
+	require.ErrorIs(t, err, ledger.ErrClosed)
+}
+
+// TestRetryBounded makes every attempt fail with a unique violation: Update
+// reruns fn exactly MaxRetries times and returns the engine's error.
+func TestRetryBounded(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	s, err := Open(ctx, dsn, Options{MaxRetries: 3})
+	require.NoError(t, err)
+	defer s.Close()
+	acct := []ledger.Account{{ID: ledger.IDFromUint64(1), Ledger: 1, Code: 1, Timestamp: 1}}
+	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		return tx.InsertAccounts(acct)
+	}))
+	calls := 0
+	err = s.Update(ctx, func(tx ledger.Tx) error {
+		calls++
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		return tx.InsertAccounts(acct)
+	})
+	var pgErr *pgconn.PgError
+	require.ErrorAs(t, err, &pgErr)
+	assert.Equal(t, codeUniqueViolation, pgErr.Code)
+	assert.Equal(t, 4, calls)
+
+	// An error of fn itself is returned at once.
+	calls = 0
+	err = s.Update(ctx, func(tx ledger.Tx) error { calls++; return ledger.ErrClosed })
+	require.ErrorIs(t, err, ledger.ErrClosed)
+	assert.Equal(t, 1, calls)
+}
+
+// TestConcurrentWriters runs many Updates at once on one pool: each reads
+// the timestamp and moves one unit between two accounts; all of them must
+// apply exactly once.
+func TestConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	a, b := ledger.IDFromUint64(1), ledger.IDFromUint64(2)
+	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		if err := tx.InsertAccounts([]ledger.Account{{ID: a, Ledger: 1, Code: 1, Timestamp: 1}, {ID: b, Ledger: 1, Code: 1, Timestamp: 2}}); err != nil {
+			return err
+		}
+		return tx.SetLastTimestamp(2)
+	}))
+	const n = 40
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- s.Update(ctx, func(tx ledger.Tx) error {
+				ts, err := tx.LastTimestamp()
+				if err != nil {
+					return err
+				}
+				accts, err := tx.LockAccounts([]ledger.ID{a, b})
+				if err != nil {
+					return err
+				}
+				for j := range accts {
+					if accts[j].ID == a {
+						accts[j].DebitsPosted++
+					} else {
+						accts[j].CreditsPosted++
+					}
+				}
+				if err := tx.UpdateAccounts(accts); err != nil {
+					return err
+				}
+				id := ledger.IDFromUint64(uint64(100 + i))
+				if err := tx.InsertTransfers([]ledger.Transfer{{ID: id, DebitAccountID: a, CreditAccountID: b, Amount: 1, Ledger: 1, Code: 1, Timestamp: ts + 1}}); err != nil {
+					return err
+				}
+				return tx.SetLastTimestamp(ts + 1)
+			})
+		}()
+	}
+	for range n {
+		require.NoError(t, <-errs)
+	}
+	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+		accts, err := tx.Accounts([]ledger.ID{a, b})
+		require.NoError(t, err)
+		require.Len(t, accts, 2)
+		for _, acc := range accts {
+			assert.Equal(t, uint64(n), acc.DebitsPosted+acc.CreditsPosted)
+		}
+		count := 0
+		require.NoError(t, tx.ForEachTransfer(func(ledger.Transfer) error { count++; return nil }))
+		assert.Equal(t, n, count)
+		return nil
+	}))
+}
