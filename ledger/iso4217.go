@@ -1,6 +1,7 @@
 package ledger
 
-// currencies is the ISO 4217 list of active currencies with a minor unit,
+// currencies is the ISO 4217 list of active currencies with a minor unit
+// (as of 2026: HRK and ANG are withdrawn, XCG and ZWG added),
 // sorted by alphabetic code. Codes without a minor unit (precious metals,
 // SDR, bond-market units, the test and no-currency codes) are left out.
 var currencies = [...]Currency{
@@ -8,7 +9,6 @@ var currencies = [...]Currency{
 	{"AFN", 971, 2, "Afghani"},
 	{"ALL", 8, 2, "Lek"},
 	{"AMD", 51, 2, "Armenian Dram"},
-	{"ANG", 532, 2, "Netherlands Antillean Guilder"},
 	{"AOA", 973, 2, "Kwanza"},
 	{"ARS", 32, 2, "Argentine Peso"},
 	{"AUD", 36, 2, "Australian Dollar"},

@@ -1,0 +1,223 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/memory"
+)
+
+// countingStore counts Update calls and can hold them until released.
+type countingStore struct {
+	ledger.Store
+	updates atomic.Int64
+	hold    chan struct{} // when not nil, Update waits for it to close
+	entered chan struct{} // receives one value per Update that started
+	fail    error
+}
+
+func (s *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	s.updates.Add(1)
+	if s.entered != nil {
+		s.entered <- struct{}{}
+	}
+	if s.hold != nil {
+		<-s.hold
+	}
+	if s.fail != nil {
+		return s.fail
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+func setup(t *testing.T, opts ledger.Options) (*ledger.Ledger, *countingStore) {
+	t.Helper()
+	s := &countingStore{Store: memory.New()}
+	l, err := ledger.New(s, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	res, err := l.CreateAccounts(context.Background(), []ledger.Account{
+		{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1},
+		{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+	s.updates.Store(0)
+	return l, s
+}
+
+func transfer(id, amount uint64) ledger.Transfer {
+	return ledger.Transfer{ID: ledger.IDFromUint64(id), DebitAccountID: ledger.IDFromUint64(1),
+		CreditAccountID: ledger.IDFromUint64(2), Amount: amount, Ledger: 978, Code: 1}
+}
+
+func TestBatcherMergesCallers(t *testing.T) {
+	const callers = 16
+	l, s := setup(t, ledger.Options{MaxBatch: 2 * callers, MaxWait: time.Minute})
+	var wg sync.WaitGroup
+	results := make([][]ledger.CreateTransferResult, callers)
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// Caller i repeats its first transfer: its own results must say so.
+			batch := []ledger.Transfer{transfer(uint64(100+i), uint64(i+1)), transfer(uint64(100+i), uint64(i+1))}
+			if i%2 == 1 {
+				batch[1] = transfer(uint64(200+i), 1)
+			}
+			res, err := l.CreateTransfers(context.Background(), batch)
+			assert.NoError(t, err)
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int64(1), s.updates.Load(), "one store transaction for every caller")
+	for i, res := range results {
+		want := []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferExists}
+		if i%2 == 1 {
+			want[1] = ledger.TransferCreated
+		}
+		assert.Equal(t, want, res, "caller %d", i)
+	}
+	require.NoError(t, l.Verify(context.Background()))
+}
+
+func TestBatcherChainDoesNotSpanCallers(t *testing.T) {
+	l, s := setup(t, ledger.Options{MaxBatch: 2, MaxWait: time.Minute})
+	open := transfer(1, 5)
+	open.Flags = ledger.TransferLinked
+	var wg sync.WaitGroup
+	var a, b []ledger.CreateTransferResult
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		var err error
+		a, err = l.CreateTransfers(context.Background(), []ledger.Transfer{open})
+		assert.NoError(t, err)
+	}()
+	go func() {
+		defer wg.Done()
+		var err error
+		b, err = l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(2, 7)})
+		assert.NoError(t, err)
+	}()
+	wg.Wait()
+	assert.Equal(t, int64(1), s.updates.Load())
+	assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferLinkedEventChainOpen}, a)
+	assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, b)
+}
+
+func TestBatcherDoesNotExceedMaxBatch(t *testing.T) {
+	l, s := setup(t, ledger.Options{MaxBatch: 3})
+	s.hold = make(chan struct{})
+	s.entered = make(chan struct{}, 10)
+	first := make(chan error, 1)
+	go func() {
+		_, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 1)})
+		first <- err
+	}()
+	<-s.entered // the first batch is in its transaction
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(uint64(10+2*i), 1), transfer(uint64(11+2*i), 1)})
+			assert.NoError(t, err)
+			assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
+		}()
+	}
+	time.Sleep(50 * time.Millisecond) // let the four requests queue up
+	close(s.hold)
+	wg.Wait()
+	require.NoError(t, <-first)
+	// Requests of two events never share a batch of at most three.
+	assert.Equal(t, int64(5), s.updates.Load())
+}
+
+func TestCreateTransfersContext(t *testing.T) {
+	l, s := setup(t, ledger.Options{})
+	s.hold = make(chan struct{})
+	s.entered = make(chan struct{}, 10)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 1)})
+		assert.NoError(t, err)
+		assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	}()
+	<-s.entered
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(2, 1)})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	close(s.hold)
+	<-done
+
+	canceled, cancel2 := context.WithCancel(context.Background())
+	cancel2()
+	_, err = l.CreateTransfers(canceled, []ledger.Transfer{transfer(3, 1)})
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestStoreErrorReachesEveryCaller(t *testing.T) {
+	l, s := setup(t, ledger.Options{MaxBatch: 2, MaxWait: time.Minute})
+	boom := errors.New("disk on fire")
+	s.fail = boom
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(uint64(i+1), 1)})
+			assert.ErrorIs(t, err, boom)
+			assert.Nil(t, res)
+		}()
+	}
+	wg.Wait()
+	s.fail = nil
+	got, err := l.LookupTransfers(context.Background(), []ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+	require.NoError(t, err)
+	assert.Empty(t, got)
+}
+
+func TestClose(t *testing.T) {
+	l, _ := setup(t, ledger.Options{})
+	require.NoError(t, l.Close())
+	require.NoError(t, l.Close())
+	_, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 1)})
+	require.ErrorIs(t, err, ledger.ErrClosed)
+	_, err = l.CreateAccounts(context.Background(), []ledger.Account{{ID: ledger.IDFromUint64(9), Ledger: 1, Code: 1}})
+	require.ErrorIs(t, err, ledger.ErrClosed)
+}
+
+func TestNewOptions(t *testing.T) {
+	_, err := ledger.New(nil, ledger.Options{})
+	require.Error(t, err)
+	_, err = ledger.New(memory.New(), ledger.Options{MaxBatch: -1})
+	require.Error(t, err)
+	_, err = ledger.New(memory.New(), ledger.Options{MaxWait: -time.Second})
+	require.Error(t, err)
+	l, err := ledger.New(memory.New(), ledger.Options{MaxBatch: 1 << 20})
+	require.NoError(t, err)
+	require.NoError(t, l.Close())
+}
+
+func TestEmptyCalls(t *testing.T) {
+	l, s := setup(t, ledger.Options{})
+	res, err := l.CreateTransfers(context.Background(), nil)
+	require.NoError(t, err)
+	assert.Empty(t, res)
+	ares, err := l.CreateAccounts(context.Background(), nil)
+	require.NoError(t, err)
+	assert.Empty(t, ares)
+	assert.Equal(t, int64(0), s.updates.Load())
+}

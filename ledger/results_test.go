@@ -1,0 +1,83 @@
+package ledger_test
+
+import (
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+var snake = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+func TestTransferResultNames(t *testing.T) {
+	seen := map[string]bool{}
+	for r := ledger.TransferCreated; ; r++ {
+		name := r.String()
+		if name == "CreateTransferResult("+itoa(int(r))+")" {
+			assert.Equal(t, ledger.TransferExceedsDebits+1, r, "names cover every code")
+			break
+		}
+		require.Regexp(t, snake, name)
+		require.False(t, seen[name], "duplicate %s", name)
+		seen[name] = true
+		back, ok := ledger.ParseCreateTransferResult(name)
+		require.True(t, ok)
+		require.Equal(t, r, back)
+	}
+	// Spot checks of TigerBeetle's names and the stored numbering.
+	assert.Equal(t, "created", ledger.TransferCreated.String())
+	assert.Equal(t, "exists_with_different_amount", ledger.TransferExistsWithDifferentAmount.String())
+	assert.Equal(t, "pending_transfer_expired", ledger.TransferPendingTransferExpired.String())
+	assert.Equal(t, "overflows_timeout", ledger.TransferOverflowsTimeout.String())
+	assert.Equal(t, "id_already_failed", ledger.TransferIDAlreadyFailed.String())
+	assert.Equal(t, ledger.CreateTransferResult(0), ledger.TransferCreated)
+	assert.Equal(t, ledger.CreateTransferResult(60), ledger.TransferExceedsDebits)
+	_, ok := ledger.ParseCreateTransferResult("ok")
+	assert.False(t, ok)
+}
+
+func TestAccountResultNames(t *testing.T) {
+	seen := map[string]bool{}
+	for r := ledger.AccountCreated; ; r++ {
+		name := r.String()
+		if name == "CreateAccountResult("+itoa(int(r))+")" {
+			assert.Equal(t, ledger.AccountCodeMustNotBeZero+1, r)
+			break
+		}
+		require.Regexp(t, snake, name)
+		require.False(t, seen[name])
+		seen[name] = true
+		back, ok := ledger.ParseCreateAccountResult(name)
+		require.True(t, ok)
+		require.Equal(t, r, back)
+	}
+	assert.Equal(t, "exists_with_different_flags", ledger.AccountExistsWithDifferentFlags.String())
+}
+
+func TestTransient(t *testing.T) {
+	want := map[ledger.CreateTransferResult]bool{
+		ledger.TransferDebitAccountNotFound: true, ledger.TransferCreditAccountNotFound: true,
+		ledger.TransferPendingTransferNotFound: true, ledger.TransferExceedsCredits: true,
+		ledger.TransferExceedsDebits: true, ledger.TransferDebitAccountAlreadyClosed: true,
+		ledger.TransferCreditAccountAlreadyClosed: true,
+	}
+	for r := ledger.TransferCreated; r <= ledger.TransferExceedsDebits; r++ {
+		assert.Equal(t, want[r], r.Transient(), r.String())
+	}
+}
+
+func TestPendingStatusString(t *testing.T) {
+	assert.Equal(t, "pending", ledger.PendingActive.String())
+	assert.Equal(t, "expired", ledger.PendingExpired.String())
+	assert.Equal(t, "PendingStatus(9)", ledger.PendingStatus(9).String())
+}
+
+func itoa(v int) string {
+	if v < 10 {
+		return string(rune('0' + v))
+	}
+	return itoa(v/10) + string(rune('0'+v%10))
+}
