@@ -1,0 +1,192 @@
+package pki
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func FuzzValidICCID(f *testing.F) {
+	for _, s := range []string{testICCID, testICCID2, "89014103211118510721", "", "89", "8901410321111851072A", "٨٩٠١٤١٠٣٢١١١١٨٥١٠٧٢٠"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		err := ValidICCID(s)
+		if err != nil && !errors.Is(err, ErrCardID) {
+			t.Fatalf("error %v does not match ErrCardID", err)
+		}
+		uri, uerr := CardURI(s)
+		if (err == nil) != (uerr == nil) {
+			t.Fatalf("ValidICCID %v but CardURI %v", err, uerr)
+		}
+		if err != nil {
+			return
+		}
+		if len(s) < 19 || len(s) > 20 || s[:2] != "89" {
+			t.Fatalf("accepted %q", s)
+		}
+		back, err := ParseCardURI(uri)
+		if err != nil || back != s {
+			t.Fatalf("round trip of %q: %q, %v", s, back, err)
+		}
+		if full, err := CompleteICCID(s[:len(s)-1]); err != nil || full != s {
+			t.Fatalf("CompleteICCID(%q) = %q, %v", s[:len(s)-1], full, err)
+		}
+	})
+}
+
+func FuzzParseCardURI(f *testing.F) {
+	for _, s := range []string{"urn:casim:card:" + testICCID, "urn:casim:card:", "URN:casim:card:" + testICCID, "urn:casim:card:" + testICCID + "0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := ParseCardURI(s)
+		if err != nil {
+			if !errors.Is(err, ErrCardID) {
+				t.Fatalf("error %v does not match ErrCardID", err)
+			}
+			return
+		}
+		if CardURIPrefix+id != s || ValidICCID(id) != nil {
+			t.Fatalf("accepted %q as %q", s, id)
+		}
+	})
+}
+
+// FuzzParseCertificate checks that ParseCertificate never panics, keeps the
+// bytes it was given, and agrees with crypto/x509 wherever that parses.
+func FuzzParseCertificate(f *testing.F) {
+	h := newHierarchy(f)
+	f.Add(h.card)
+	f.Add(h.ca.DER())
+	f.Add(readFrozen(f, "card.pem"))
+	f.Fuzz(func(t *testing.T, der []byte) {
+		c, err := ParseCertificate(der)
+		if err != nil {
+			if !errors.Is(err, ErrUntrusted) {
+				t.Fatalf("error %v does not match ErrUntrusted", err)
+			}
+			return
+		}
+		if !bytes.Equal(c.Raw, der) {
+			t.Fatal("Raw differs from the input")
+		}
+		if !bytes.Contains(der, c.RawTBSCertificate) {
+			t.Fatal("RawTBSCertificate is not part of the input")
+		}
+		if std, err := x509.ParseCertificate(der); err == nil && !std.Equal(c) {
+			t.Fatal("differs from crypto/x509")
+		}
+		_, _ = ExtKeyUsages(c)
+	})
+}
+
+// frozenSet is the frozen OpenSSL hierarchy in DER.
+type frozenSet struct{ root, ca, card, rootCRL, cardCRL []byte }
+
+func loadFrozen(tb testing.TB) frozenSet {
+	return frozenSet{
+		root: readFrozen(tb, "root.pem"), ca: readFrozen(tb, "ca.pem"), card: readFrozen(tb, "card.pem"),
+		rootCRL: readFrozen(tb, "root-crl.pem"), cardCRL: readFrozen(tb, "card-crl.pem"),
+	}
+}
+
+// fuzzVerifier trusts the frozen OpenSSL hierarchy with its fresh CRLs.
+func fuzzVerifier(tb testing.TB, fs frozenSet) *Verifier {
+	crl, err := x509.ParseRevocationList(fs.cardCRL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	v, err := NewVerifier(VerifierOptions{
+		Roots:         [][]byte{fs.root},
+		Intermediates: [][]byte{fs.ca},
+		Now:           fixed(crl.ThisUpdate.Add(time.Minute)),
+		CacheSize:     -1,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, der := range [][]byte{fs.rootCRL, fs.cardCRL} {
+		if err := v.AddCRL(der); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return v
+}
+
+var verifyErrors = []error{ErrUntrusted, ErrExpired, ErrRevoked, ErrUsage, ErrCardID, ErrCRL}
+
+func matchesOne(err error) bool {
+	for _, e := range verifyErrors {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzVerifyCard feeds a two-certificate chain to VerifyCard: it must never
+// panic, must fail with one of the package's errors, and may succeed only
+// for a card of the profile.
+func FuzzVerifyCard(f *testing.F) {
+	fs := loadFrozen(f)
+	v := fuzzVerifier(f, fs)
+	card, ca := fs.card, fs.ca
+	f.Add(card, ca)
+	f.Add(ca, card)
+	f.Add(card[:len(card)/2], ca)
+	f.Fuzz(func(t *testing.T, leaf, inter []byte) {
+		vc, err := v.VerifyCard([][]byte{leaf, inter})
+		if err != nil {
+			if !matchesOne(err) || vc != nil {
+				t.Fatalf("unexpected result %v, %v", vc, err)
+			}
+			return
+		}
+		if ValidICCID(vc.CardID) != nil || vc.PublicKey == nil || len(vc.Chain) != 3 {
+			t.Fatalf("accepted a card outside the profile: %+v", vc)
+		}
+	})
+}
+
+// FuzzAddCRL feeds CRLs to AddCRL: it must never panic, must fail with
+// ErrCRL, and a CRL it accepts leaves the card verifiable or revoked.
+func FuzzAddCRL(f *testing.F) {
+	for _, name := range []string{"card-crl.pem", "card-crl-revoked.pem", "root-crl.pem"} {
+		f.Add(readFrozen(f, name))
+	}
+	fs := loadFrozen(f)
+	f.Fuzz(func(t *testing.T, der []byte) {
+		v := fuzzVerifier(t, fs)
+		if err := v.AddCRL(der); err != nil {
+			if !errors.Is(err, ErrCRL) {
+				t.Fatalf("error %v does not match ErrCRL", err)
+			}
+			return
+		}
+		if _, err := v.VerifyCard([][]byte{fs.card, fs.ca}); err != nil && !errors.Is(err, ErrRevoked) {
+			t.Fatalf("after an accepted CRL: %v", err)
+		}
+	})
+}
+
+// readFrozen returns the DER of a PEM file of testdata/openssl.
+func readFrozen(tb testing.TB, name string) []byte {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "openssl", name))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if ders, err := ParseCertificatesPEM(data); err == nil {
+		return ders[0]
+	}
+	der, err := ParseCRLPEM(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return der
+}
