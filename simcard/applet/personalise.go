@@ -1,0 +1,209 @@
+package applet
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"encoding/binary"
+
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/simcard"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+func tag(cmd simcard.Command) uint16 { return uint16(cmd.P1)<<8 | uint16(cmd.P2) }
+
+func (a *Applet) getDataLocked(cmd simcard.Command) ([]byte, uint16) {
+	if len(cmd.Data) != 0 {
+		return nil, simcard.SWWrongLength
+	}
+	st := &a.st
+	var v []byte
+	switch tag(cmd) {
+	case simcard.TagICCID:
+		v = []byte(st.ICCID)
+	case simcard.TagCertificate:
+		v = st.Cert
+	case simcard.TagChain:
+		v = st.Chain
+	case simcard.TagPublicKey:
+		if a.key != nil {
+			v = publicPoint(&a.key.PublicKey)
+		}
+	case simcard.TagCounter:
+		v = binary.BigEndian.AppendUint64(nil, st.Counter)
+	case simcard.TagPINStatus:
+		if st.PINHash != nil {
+			v = []byte{st.PINTries, a.st.PINMax}
+		}
+	case simcard.TagPUKStatus:
+		if st.PUKHash != nil {
+			v = []byte{st.PUKTries, a.st.PUKMax}
+		}
+	case simcard.TagLifeCycle:
+		v = []byte{st.Life}
+	case simcard.TagAdvSecret:
+		if st.Life != simcard.LifePersonalisation {
+			return nil, simcard.SWSecurityStatus
+		}
+		v = st.AdvSecret
+	default:
+		return nil, simcard.SWDataNotFound
+	}
+	if len(v) == 0 {
+		return nil, simcard.SWDataNotFound
+	}
+	return append([]byte(nil), v...), simcard.SWSuccess
+}
+
+func publicPoint(pub *ecdsa.PublicKey) []byte {
+	b, err := pub.Bytes()
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+func digits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func validPIN(b []byte) bool {
+	return len(b) >= simcard.MinPIN && len(b) <= simcard.MaxPIN && digits(b)
+}
+
+func validPUK(b []byte) bool { return len(b) == simcard.PUKLength && digits(b) }
+
+func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
+	if a.st.Life != simcard.LifePersonalisation {
+		return nil, simcard.SWConditions
+	}
+	if len(cmd.Data) == 0 {
+		return nil, simcard.SWWrongLength
+	}
+	next := a.st
+	switch tag(cmd) {
+	case simcard.TagICCID:
+		if pki.ValidICCID(string(cmd.Data)) != nil {
+			return nil, simcard.SWWrongData
+		}
+		next.ICCID = string(cmd.Data)
+	case simcard.TagCertificate:
+		if a.key == nil || next.ICCID == "" {
+			return nil, simcard.SWConditions
+		}
+		if !certifiesCard(cmd.Data, &a.key.PublicKey, next.ICCID) {
+			return nil, simcard.SWWrongData
+		}
+		next.Cert = bytes.Clone(cmd.Data)
+	case simcard.TagChain:
+		if !derSequence(cmd.Data) {
+			return nil, simcard.SWWrongData
+		}
+		next.Chain = bytes.Clone(cmd.Data)
+	case simcard.TagPIN:
+		if !validPIN(cmd.Data) {
+			return nil, simcard.SWWrongData
+		}
+		next.PINHash = secretHash(labelPIN, next.Salt, cmd.Data)
+		next.PINTries = a.st.PINMax
+	case simcard.TagPUK:
+		if !validPUK(cmd.Data) {
+			return nil, simcard.SWWrongData
+		}
+		next.PUKHash = secretHash(labelPUK, next.Salt, cmd.Data)
+		next.PUKTries = a.st.PUKMax
+	default:
+		return nil, simcard.SWDataNotFound
+	}
+	if a.persistLocked(next) != nil {
+		return nil, simcard.SWMemoryFailure
+	}
+	return nil, simcard.SWSuccess
+}
+
+// certifiesCard reports whether der is a certificate of pub naming the card
+// iccid by its URI.
+func certifiesCard(der []byte, pub *ecdsa.PublicKey, iccid string) bool {
+	c, err := pki.ParseCertificate(der)
+	if err != nil || len(c.URIs) != 1 {
+		return false
+	}
+	k, ok := c.PublicKey.(*ecdsa.PublicKey)
+	if !ok || !k.Equal(pub) {
+		return false
+	}
+	id, err := pki.ParseCardURI(c.URIs[0].String())
+	return err == nil && id == iccid
+}
+
+// derSequence reports whether b is one or more certificates in DER, back to
+// back.
+func derSequence(b []byte) bool {
+	s := cryptobyte.String(b)
+	for !s.Empty() {
+		var cert cryptobyte.String
+		if !s.ReadASN1Element(&cert, cbasn1.SEQUENCE) {
+			return false
+		}
+		if _, err := pki.ParseCertificate(cert); err != nil {
+			return false
+		}
+	}
+	return len(b) > 0
+}
+
+func (a *Applet) generateKeyLocked(cmd simcard.Command) ([]byte, uint16) {
+	if cmd.P1 != simcard.GenerateKeyP1 || cmd.P2 != 0 {
+		return nil, simcard.SWWrongP1P2
+	}
+	if len(cmd.Data) != 0 {
+		return nil, simcard.SWWrongLength
+	}
+	if a.st.Life != simcard.LifePersonalisation {
+		return nil, simcard.SWConditions
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), a.opts.Rand)
+	if err != nil {
+		return nil, simcard.SWMemoryFailure
+	}
+	raw, err := key.Bytes()
+	if err != nil {
+		return nil, simcard.SWMemoryFailure
+	}
+	next := a.st
+	next.Key = raw
+	next.Cert = nil // certified a key that is gone
+	if a.persistLocked(next) != nil {
+		return nil, simcard.SWMemoryFailure
+	}
+	a.key = key
+	return simcard.AppendPublicKeyTemplate(nil, &key.PublicKey), simcard.SWSuccess
+}
+
+func (a *Applet) activateLocked(cmd simcard.Command) ([]byte, uint16) {
+	if cmd.P1 != 0 || cmd.P2 != 0 {
+		return nil, simcard.SWWrongP1P2
+	}
+	if len(cmd.Data) != 0 {
+		return nil, simcard.SWWrongLength
+	}
+	st := &a.st
+	if st.Life != simcard.LifePersonalisation || st.ICCID == "" || a.key == nil ||
+		st.Cert == nil || st.PINHash == nil || st.PUKHash == nil ||
+		!certifiesCard(st.Cert, &a.key.PublicKey, st.ICCID) {
+		return nil, simcard.SWConditions
+	}
+	next := a.st
+	next.Life = simcard.LifeOperational
+	if a.persistLocked(next) != nil {
+		return nil, simcard.SWMemoryFailure
+	}
+	return nil, simcard.SWSuccess
+}

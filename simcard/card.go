@@ -1,0 +1,334 @@
+package simcard
+
+import (
+	"crypto/ecdsa"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// Transmitter carries one command APDU to a card and returns its response
+// APDU (data and status word), as a PC/SC reader, Android's Open Mobile API
+// or an in-process applet does. A Transmitter reports an error only when the
+// exchange itself failed; every status word is a response.
+type Transmitter interface {
+	Transmit(command []byte) ([]byte, error)
+}
+
+// ErrFormat is returned, before anything is sent, for a PIN or PUK of the
+// wrong format: a PIN has 4 to 12 decimal digits, a PUK exactly 8.
+var ErrFormat = errors.New("simcard: PIN or PUK of the wrong format")
+
+// Card is the phone's view of a CA-SIM: it turns APDUs into Go methods.
+// It sends short APDUs only, chains long command data (ISO/IEC 7816-4
+// command chaining) and collects long answers with GET RESPONSE, so it works
+// through any reader.
+//
+// Methods fail with a *StatusError for a status word other than 9000 (match
+// it with errors.Is against ErrWrongPIN, ErrPINBlocked, ErrPINRequired …),
+// with ErrResponse for an answer that cannot be read, or with the error of the
+// Transmitter. A Card is safe for concurrent use: each method's APDUs are
+// exchanged without interleaving. Select must come first after a reset.
+type Card struct {
+	mu sync.Mutex
+	t  Transmitter
+}
+
+// New returns a Card that talks through t.
+func New(t Transmitter) *Card { return &Card{t: t} }
+
+// maxResponse bounds what Exchange collects through GET RESPONSE.
+const maxResponse = 1 << 16
+
+// Exchange sends cmd, in a chain of short commands when its data exceeds
+// 255 octets, and returns the response data, following 61xx with GET
+// RESPONSE and 6Cxx with the same command and the Le the card asked for.
+// Only cmd.Extended false is supported; Ne is rounded up to 256 when the
+// card has more. A status word other than 9000 is a *StatusError.
+func (c *Card) Exchange(cmd Command) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.exchangeLocked(cmd)
+}
+
+func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
+	if cmd.Extended {
+		return nil, fmt.Errorf("%w: Card sends short APDUs only", ErrAPDU)
+	}
+	data := cmd.Data
+	for len(data) > 255 {
+		link := Command{CLA: cmd.CLA | ClassChaining, INS: cmd.INS, P1: cmd.P1, P2: cmd.P2, Data: data[:255]}
+		r, err := c.roundTrip(link)
+		if err != nil {
+			return nil, err
+		}
+		if r.SW != SWSuccess {
+			return nil, &StatusError{SW: r.SW, Ins: cmd.INS}
+		}
+		data = data[255:]
+	}
+	cmd.Data = data
+	r, err := c.roundTrip(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if r.SW>>8 == 0x6C { // wrong Le: repeat with the exact length
+		cmd.Ne = shortLe(byte(r.SW))
+		if r, err = c.roundTrip(cmd); err != nil {
+			return nil, err
+		}
+	}
+	out := r.Data
+	for r.SW>>8 == SWBytesRemaining>>8 {
+		if len(out) > maxResponse {
+			return nil, fmt.Errorf("%w: response longer than %d octets", ErrResponse, maxResponse)
+		}
+		gr := Command{CLA: ClassISO, INS: InsGetResponse, Ne: shortLe(byte(r.SW))}
+		if r, err = c.roundTrip(gr); err != nil {
+			return nil, err
+		}
+		out = append(out, r.Data...)
+	}
+	if r.SW != SWSuccess {
+		return nil, &StatusError{SW: r.SW, Ins: cmd.INS}
+	}
+	return out, nil
+}
+
+func (c *Card) roundTrip(cmd Command) (Response, error) {
+	b, err := cmd.MarshalBinary()
+	if err != nil {
+		return Response{}, err
+	}
+	raw, err := c.t.Transmit(b)
+	if err != nil {
+		return Response{}, fmt.Errorf("simcard: transmit: %w", err)
+	}
+	r, err := ParseResponse(raw)
+	if err != nil {
+		return Response{}, fmt.Errorf("%w: %v", ErrResponse, err)
+	}
+	r.Data = append([]byte(nil), r.Data...)
+	return r, nil
+}
+
+// Select selects the CA-SIM applet by its AID and returns its life-cycle
+// state (LifePersonalisation or LifeOperational) from the FCI. It clears the
+// PIN verification. A card without the applet answers ErrNotFound.
+func (c *Card) Select() (byte, error) {
+	fci, err := c.Exchange(Command{CLA: ClassISO, INS: InsSelect, P1: SelectByName, P2: SelectFCI, Data: AID, Ne: 256})
+	if err != nil {
+		return 0, err
+	}
+	// 6F L 84 07 AID A5 06 80 01 ver 81 01 life
+	s := cryptobyte.String(fci)
+	var fcp, name, prop cryptobyte.String
+	var life []byte
+	if !s.ReadASN1(&fcp, cbasn1.Tag(0x6F)) || !s.Empty() ||
+		!fcp.ReadASN1(&name, cbasn1.Tag(0x84)) || string(name) != string(AID) ||
+		!fcp.ReadASN1(&prop, cbasn1.Tag(0xA5)) || !fcp.Empty() ||
+		!prop.SkipASN1(cbasn1.Tag(0x80)) || !prop.ReadASN1Bytes(&life, cbasn1.Tag(0x81)) || len(life) != 1 {
+		return 0, fmt.Errorf("%w: FCI % X", ErrResponse, fci)
+	}
+	return life[0], nil
+}
+
+// GetData returns the data object tag (a Tag… constant). A missing object
+// is ErrNotFound.
+func (c *Card) GetData(tag uint16) ([]byte, error) {
+	return c.Exchange(Command{CLA: ClassISO, INS: InsGetData, P1: byte(tag >> 8), P2: byte(tag), Ne: 256})
+}
+
+// ICCID returns the card ID, checked to be a valid ICCID.
+func (c *Card) ICCID() (string, error) {
+	b, err := c.GetData(TagICCID)
+	if err != nil {
+		return "", err
+	}
+	if pki.ValidICCID(string(b)) != nil {
+		return "", fmt.Errorf("%w: ICCID %q", ErrResponse, b)
+	}
+	return string(b), nil
+}
+
+// Certificate returns the card's certificate in DER.
+func (c *Card) Certificate() ([]byte, error) { return c.GetData(TagCertificate) }
+
+// Chain returns the card's certificate followed by the certificates of its
+// issuers (root excluded), nearest first, in DER: what the card presents to
+// the cloud.
+func (c *Card) Chain() ([][]byte, error) {
+	cert, err := c.Certificate()
+	if err != nil {
+		return nil, err
+	}
+	chain := [][]byte{cert}
+	issuers, err := c.GetData(TagChain)
+	if errors.Is(err, ErrNotFound) {
+		return chain, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s := cryptobyte.String(issuers)
+	for !s.Empty() {
+		var der cryptobyte.String
+		if !s.ReadASN1Element(&der, cbasn1.SEQUENCE) {
+			return nil, fmt.Errorf("%w: issuer certificates", ErrResponse)
+		}
+		chain = append(chain, []byte(der))
+	}
+	return chain, nil
+}
+
+// PublicKey returns the card's ECDSA P-256 public key.
+func (c *Card) PublicKey() (*ecdsa.PublicKey, error) {
+	b, err := c.GetData(TagPublicKey)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic256, b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: public key: %v", ErrResponse, err)
+	}
+	return pub, nil
+}
+
+// Counter returns the card's signature counter: the counter of the last
+// record it signed (0 before the first).
+func (c *Card) Counter() (uint64, error) {
+	b, err := c.GetData(TagCounter)
+	if err != nil {
+		return 0, err
+	}
+	if len(b) != 8 {
+		return 0, fmt.Errorf("%w: counter of %d octets", ErrResponse, len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+// PINTries returns the PIN tries left (0 when blocked) and the tries a fresh
+// PIN has.
+func (c *Card) PINTries() (left, max int, err error) { return c.tries(TagPINStatus) }
+
+// PUKTries returns the PUK tries left (0 when blocked) and the tries a fresh
+// PUK has.
+func (c *Card) PUKTries() (left, max int, err error) { return c.tries(TagPUKStatus) }
+
+func (c *Card) tries(tag uint16) (int, int, error) {
+	b, err := c.GetData(tag)
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(b) != 2 || b[0] > b[1] {
+		return 0, 0, fmt.Errorf("%w: tries % X", ErrResponse, b)
+	}
+	return int(b[0]), int(b[1]), nil
+}
+
+// VerifyPIN presents the PIN. A wrong PIN is a *StatusError matching
+// ErrWrongPIN whose TriesLeft says what remains; a blocked PIN matches
+// ErrPINBlocked, even when pin is right.
+func (c *Card) VerifyPIN(pin string) error {
+	if !ValidPIN(pin) {
+		return ErrFormat
+	}
+	_, err := c.Exchange(Command{CLA: ClassISO, INS: InsVerify, P2: RefPIN, Data: []byte(pin)})
+	return err
+}
+
+// PINVerified reports whether the PIN is verified now (VERIFY without data).
+// A blocked PIN matches ErrPINBlocked.
+func (c *Card) PINVerified() (bool, error) {
+	_, err := c.Exchange(Command{CLA: ClassISO, INS: InsVerify, P2: RefPIN})
+	var se *StatusError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &se) && errors.Is(se, ErrWrongPIN):
+		return false, nil
+	}
+	return false, err
+}
+
+// ChangePIN replaces the PIN, presenting the current one (with the same
+// tries and errors as VerifyPIN). The PIN is verified afterwards.
+func (c *Card) ChangePIN(oldPIN, newPIN string) error {
+	if !ValidPIN(oldPIN) || !ValidPIN(newPIN) {
+		return ErrFormat
+	}
+	data := append(PadPIN(oldPIN), newPIN...)
+	_, err := c.Exchange(Command{CLA: ClassISO, INS: InsChangeReference, P2: RefPIN, Data: data})
+	return err
+}
+
+// Unblock presents the PUK, which restores the PIN tries, and sets newPIN
+// as the PIN; an empty newPIN keeps the PIN. A wrong PUK matches ErrWrongPUK,
+// a blocked one ErrPUKBlocked. The PIN is not verified afterwards.
+func (c *Card) Unblock(puk, newPIN string) error {
+	if !ValidPUK(puk) || (newPIN != "" && !ValidPIN(newPIN)) {
+		return ErrFormat
+	}
+	p1 := ResetWithNewPIN
+	if newPIN == "" {
+		p1 = ResetKeepPIN
+	}
+	_, err := c.Exchange(Command{CLA: ClassISO, INS: InsResetRetryCounter, P1: p1, P2: RefPIN, Data: []byte(puk + newPIN)})
+	return err
+}
+
+// Advert returns the 31-octet advert the card broadcasts in epoch (see
+// adv.Epoch) for role, with flags: its EID for that epoch, computed on the
+// card from its advertising secret.
+func (c *Card) Advert(epoch uint32, role adv.Role, flags adv.Flags) ([]byte, error) {
+	b, err := c.Exchange(Command{CLA: ClassProprietary, INS: InsAdvert, P1: byte(role), P2: byte(flags),
+		Data: binary.BigEndian.AppendUint32(nil, epoch), Ne: adv.Size})
+	if err != nil {
+		return nil, err
+	}
+	if len(b) != adv.Size {
+		return nil, fmt.Errorf("%w: advert of %d octets", ErrResponse, len(b))
+	}
+	return b, nil
+}
+
+// SignAuthProof has the card sign an authentication proof built from p,
+// whose card header must be empty: the card adds its ICCID and its next
+// counter. It returns the COSE_Sign1 message (record.Verify reads it).
+func (c *Card) SignAuthProof(p *record.AuthProof) ([]byte, error) { return c.signRecord(p) }
+
+// SignPaymentRequest has the card sign a payment request (see SignAuthProof).
+func (c *Card) SignPaymentRequest(r *record.PaymentRequest) ([]byte, error) { return c.signRecord(r) }
+
+// SignConsent has the card sign a consent (see SignAuthProof). The PIN must
+// have been verified since the last consent, reset or SELECT, or the card
+// answers ErrPINRequired; each consent uses up the verification.
+func (c *Card) SignConsent(r *record.Consent) ([]byte, error) { return c.signRecord(r) }
+
+// SignRefundRequest has the card sign a refund request (see SignAuthProof).
+func (c *Card) SignRefundRequest(r *record.RefundRequest) ([]byte, error) { return c.signRecord(r) }
+
+// signRecord sends the fields of r; the card refuses (ErrRefused) a record
+// whose card header is set or whose fields are invalid.
+func (c *Card) signRecord(r record.CardRecord) ([]byte, error) {
+	payload, err := record.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return c.Exchange(Command{CLA: ClassProprietary, INS: InsSignRecord, P1: byte(r.Type()), Data: payload, Ne: 256})
+}
+
+// Authenticate has the card sign challenge (8 to 64 octets) inside the
+// domain-separated message ChallengeMessage(iccid, challenge), and returns
+// the ASN.1 DER ECDSA signature; VerifyChallenge checks it. Nothing the phone
+// sends is ever signed as it is.
+func (c *Card) Authenticate(challenge []byte) ([]byte, error) {
+	return c.Exchange(Command{CLA: ClassISO, INS: InsInternalAuth, Data: challenge, Ne: 256})
+}

@@ -1,0 +1,88 @@
+package simcard
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. A *StatusError matches the one its status word and
+// instruction mean with errors.Is.
+var (
+	// ErrWrongPIN: VERIFY or CHANGE REFERENCE DATA with a wrong PIN (63Cx);
+	// StatusError.TriesLeft says how many tries remain.
+	ErrWrongPIN = errors.New("simcard: wrong PIN")
+	// ErrPINBlocked: the PIN has no try left (6983); only the PUK (Unblock)
+	// restores it.
+	ErrPINBlocked = errors.New("simcard: PIN blocked")
+	// ErrWrongPUK: RESET RETRY COUNTER with a wrong PUK (63Cx).
+	ErrWrongPUK = errors.New("simcard: wrong PUK")
+	// ErrPUKBlocked: the PUK has no try left (6983): the card can no longer
+	// sign consents.
+	ErrPUKBlocked = errors.New("simcard: PUK blocked")
+	// ErrPINRequired: the instruction needs a verified PIN (6982).
+	ErrPINRequired = errors.New("simcard: PIN not verified")
+	// ErrConditions: the card's state does not allow the instruction (6985):
+	// not selected, not personalised, already personalised, or nothing to
+	// answer.
+	ErrConditions = errors.New("simcard: conditions of use not satisfied")
+	// ErrNotFound: the applet or the data object does not exist (6A82, 6A88).
+	ErrNotFound = errors.New("simcard: not found")
+	// ErrRefused: the card refused the command data (6A80): a record that
+	// does not decode, carries a card header, or a PIN of the wrong format.
+	ErrRefused = errors.New("simcard: command data refused")
+	// ErrMemory: the card could not store its state (6581); the command had
+	// no effect beyond what was already stored.
+	ErrMemory = errors.New("simcard: memory failure")
+	// ErrResponse: the card answered something this package cannot read.
+	ErrResponse = errors.New("simcard: malformed response")
+)
+
+// StatusError is a status word other than 9000 (and 61xx, which Card
+// follows with GET RESPONSE), with the instruction that received it.
+type StatusError struct {
+	// SW is SW1 SW2.
+	SW uint16
+	// Ins is the instruction of the command.
+	Ins byte
+}
+
+// Error implements error.
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("simcard: instruction %02X: status word %04X", e.Ins, e.SW)
+}
+
+// TriesLeft returns the tries left that a 63Cx status word reports, and
+// whether SW is one.
+func (e *StatusError) TriesLeft() (int, bool) {
+	if e.SW&0xFFF0 != SWWrongPINBase {
+		return 0, false
+	}
+	return int(e.SW & 0x0F), true
+}
+
+// Is matches the sentinel errors of this package by status word and
+// instruction.
+func (e *StatusError) Is(target error) bool {
+	puk := e.Ins == InsResetRetryCounter
+	switch target {
+	case ErrWrongPIN:
+		return !puk && e.SW&0xFFF0 == SWWrongPINBase
+	case ErrWrongPUK:
+		return puk && e.SW&0xFFF0 == SWWrongPINBase
+	case ErrPINBlocked:
+		return !puk && e.SW == SWBlocked
+	case ErrPUKBlocked:
+		return puk && e.SW == SWBlocked
+	case ErrPINRequired:
+		return e.SW == SWSecurityStatus
+	case ErrConditions:
+		return e.SW == SWConditions
+	case ErrNotFound:
+		return e.SW == SWFileNotFound || e.SW == SWDataNotFound
+	case ErrRefused:
+		return e.SW == SWWrongData
+	case ErrMemory:
+		return e.SW == SWMemoryFailure
+	}
+	return false
+}

@@ -1,0 +1,111 @@
+package simcard
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"fmt"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki"
+)
+
+// Personalisation is what an issuer writes into a blank card.
+type Personalisation struct {
+	// ICCID is the card ID: 19 or 20 digits, Luhn check digit last
+	// (pki.CompleteICCID makes one).
+	ICCID string
+	// PIN (4 to 12 digits) and PUK (8 digits).
+	PIN, PUK string
+	// Issue configures the card certificate.
+	Issue pki.IssueOptions
+}
+
+// Enrolment is what the issuer hands the cloud platform for a personalised
+// card: its identity, its certificate chain and its advertising secret. The
+// secret leaves the card only here, before activation; the platform keeps it
+// to resolve the card's EIDs (adv.Resolver.Enrol) and nobody else may see it.
+type Enrolment struct {
+	ICCID string
+	// Chain is the card certificate followed by the issuing CA's chain
+	// (root excluded), DER.
+	Chain [][]byte
+	// PublicKey is the card's key, generated on the card.
+	PublicKey *ecdsa.PublicKey
+	// AdvertisingSecret is the card's 16-octet advertising secret.
+	AdvertisingSecret []byte
+}
+
+// Personalise turns a blank card (in LifePersonalisation) into an
+// operational one: it writes the ICCID, has the card generate its key,
+// has issuer certify the public key for the ICCID, stores the certificate
+// and the issuer's chain, sets the PIN and the PUK, reads the advertising
+// secret and activates the card, after which the secret can no longer be
+// read and nothing but the PIN can be changed. An operational card is
+// ErrConditions; an invalid ICCID, PIN or PUK is an error before anything
+// is written.
+func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error) {
+	if err := pki.ValidICCID(p.ICCID); err != nil {
+		return nil, err
+	}
+	if !ValidPIN(p.PIN) || !ValidPUK(p.PUK) {
+		return nil, ErrFormat
+	}
+	life, err := c.Select()
+	if err != nil {
+		return nil, err
+	}
+	if life != LifePersonalisation {
+		return nil, &StatusError{SW: SWConditions, Ins: InsActivate}
+	}
+	if err := c.putData(TagICCID, []byte(p.ICCID)); err != nil {
+		return nil, err
+	}
+	tmpl, err := c.Exchange(Command{CLA: ClassISO, INS: InsGenerateKey, P1: GenerateKeyP1, Ne: 256})
+	if err != nil {
+		return nil, err
+	}
+	pub, err := ParsePublicKeyTemplate(tmpl)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := issuer.IssueCard(pub, p.ICCID, p.Issue)
+	if err != nil {
+		return nil, fmt.Errorf("simcard: certify card: %w", err)
+	}
+	if err := c.putData(TagCertificate, cert); err != nil {
+		return nil, err
+	}
+	issuers := issuer.Chain()
+	if len(issuers) > 0 {
+		if err := c.putData(TagChain, bytes.Join(issuers, nil)); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.putData(TagPIN, []byte(p.PIN)); err != nil {
+		return nil, err
+	}
+	if err := c.putData(TagPUK, []byte(p.PUK)); err != nil {
+		return nil, err
+	}
+	secret, err := c.GetData(TagAdvSecret)
+	if err != nil {
+		return nil, err
+	}
+	if len(secret) != adv.SecretSize {
+		return nil, fmt.Errorf("%w: advertising secret of %d octets", ErrResponse, len(secret))
+	}
+	if _, err := c.Exchange(Command{CLA: ClassISO, INS: InsActivate}); err != nil {
+		return nil, err
+	}
+	return &Enrolment{
+		ICCID:             p.ICCID,
+		Chain:             append([][]byte{cert}, issuers...),
+		PublicKey:         pub,
+		AdvertisingSecret: secret,
+	}, nil
+}
+
+func (c *Card) putData(tag uint16, v []byte) error {
+	_, err := c.Exchange(Command{CLA: ClassISO, INS: InsPutData, P1: byte(tag >> 8), P2: byte(tag), Data: v})
+	return err
+}

@@ -1,0 +1,121 @@
+package simcard
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"errors"
+	"io"
+)
+
+var elliptic256 = elliptic.P256()
+
+// challengeLabel starts every message INTERNAL AUTHENTICATE signs. A COSE
+// Sig_structure, what the card signs for a record, starts with the CBOR
+// array header 84, never with this label, so the two can never be confused.
+const challengeLabel = "CASIM-INTERNAL-AUTHENTICATE\x00"
+
+// ChallengeMessage returns what a card with the given ICCID signs (ECDSA
+// P-256 over its SHA-256) when INTERNAL AUTHENTICATE gives it challenge:
+//
+//	"CASIM-INTERNAL-AUTHENTICATE" 00 || len(iccid) (one octet) || iccid || challenge
+func ChallengeMessage(iccid string, challenge []byte) []byte {
+	b := make([]byte, 0, len(challengeLabel)+1+len(iccid)+len(challenge))
+	b = append(b, challengeLabel...)
+	b = append(b, byte(len(iccid)))
+	b = append(b, iccid...)
+	return append(b, challenge...)
+}
+
+// VerifyChallenge reports whether sig (ASN.1 DER) is the card's answer to
+// challenge: a signature by pub of ChallengeMessage(iccid, challenge).
+func VerifyChallenge(pub *ecdsa.PublicKey, iccid string, challenge, sig []byte) bool {
+	digest := sha256.Sum256(ChallengeMessage(iccid, challenge))
+	return ecdsa.VerifyASN1(pub, digest[:], sig)
+}
+
+// ErrRawDigest is returned by Signer.Sign unless its options are
+// ChallengeOpts: a CA-SIM never signs a digest handed in by the phone.
+var ErrRawDigest = errors.New("simcard: the card signs no raw digest (use ChallengeOpts)")
+
+// ChallengeOpts are the only crypto.SignerOpts that Signer.Sign accepts: they
+// say that the caller knows that the "digest" is a challenge, which the card
+// signs inside ChallengeMessage. HashFunc returns 0: the challenge is not
+// pre-hashed by the caller.
+type ChallengeOpts struct{}
+
+// HashFunc implements crypto.SignerOpts.
+func (ChallengeOpts) HashFunc() crypto.Hash { return 0 }
+
+// Signer is the crypto.Signer of a card's key. It is not a raw-digest
+// oracle: Sign refuses every option but ChallengeOpts (ErrRawDigest), so
+// generic users (crypto/x509, crypto/tls, record.Sign) get a clear error,
+// never a signature over bytes the phone chose. With ChallengeOpts, Sign
+// runs INTERNAL AUTHENTICATE: the signature verifies with VerifyChallenge,
+// not over digest itself. Records are signed by the card itself through
+// Card.SignAuthProof and its siblings.
+//
+// A Signer is safe for concurrent use.
+type Signer struct {
+	card  *Card
+	pub   *ecdsa.PublicKey
+	iccid string
+}
+
+var _ crypto.Signer = (*Signer)(nil)
+
+// Signer returns the crypto.Signer of the card's key, reading the public key
+// and the ICCID once.
+func (c *Card) Signer() (*Signer, error) {
+	pub, err := c.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	iccid, err := c.ICCID()
+	if err != nil {
+		return nil, err
+	}
+	return &Signer{card: c, pub: pub, iccid: iccid}, nil
+}
+
+// Public returns the card's *ecdsa.PublicKey.
+func (s *Signer) Public() crypto.PublicKey { return s.pub }
+
+// ICCID returns the card ID that ChallengeMessage binds.
+func (s *Signer) ICCID() string { return s.iccid }
+
+// Sign has the card sign challenge (8 to 64 octets) as Card.Authenticate
+// does, when opts is ChallengeOpts (or *ChallengeOpts); rand is not used,
+// the card has its own. Any other opts is ErrRawDigest.
+func (s *Signer) Sign(_ io.Reader, challenge []byte, opts crypto.SignerOpts) ([]byte, error) {
+	switch opts.(type) {
+	case ChallengeOpts, *ChallengeOpts:
+		return s.card.Authenticate(challenge)
+	}
+	return nil, ErrRawDigest
+}
+
+// AppendPublicKeyTemplate appends the answer of GENERATE KEY for pub:
+// 7F49 43 | 86 41 04 || X || Y.
+func AppendPublicKeyTemplate(b []byte, pub *ecdsa.PublicKey) []byte {
+	pt, err := pub.Bytes()
+	if err != nil {
+		return b
+	}
+	b = append(b, byte(PublicKeyTag>>8), byte(PublicKeyTag&0xFF), byte(2+len(pt)), PublicKeyPointTag, byte(len(pt)))
+	return append(b, pt...)
+}
+
+// ParsePublicKeyTemplate reads the answer of GENERATE KEY.
+func ParsePublicKeyTemplate(b []byte) (*ecdsa.PublicKey, error) {
+	if len(b) != 5+65 || b[0] != byte(PublicKeyTag>>8) || b[1] != byte(PublicKeyTag&0xFF) || b[2] != 67 ||
+		b[3] != PublicKeyPointTag || b[4] != 65 {
+		return nil, ErrResponse
+	}
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic256, b[5:])
+	if err != nil {
+		return nil, ErrResponse
+	}
+	return pub, nil
+}

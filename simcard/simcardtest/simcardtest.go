@@ -1,0 +1,113 @@
+// Package simcardtest makes personalised virtual CA-SIM cards for tests,
+// examples and demonstrations: an applet in memory (or on a Storage), a
+// simcard.Card talking to it, and a self-contained demo certificate
+// hierarchy to certify it. Nothing here is meant for production issuance.
+package simcardtest
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"math/big"
+
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/applet"
+)
+
+// Default PIN and PUK of the cards NewCard makes.
+const (
+	PIN = "123456"
+	PUK = "12345678"
+)
+
+// NewCA returns a demo hierarchy: a root CA and the card-issuing CA under
+// it, both with fresh P-256 keys, CRL URLs under https://pki.invalid/.
+func NewCA() (root, issuer *pki.CA, err error) {
+	rk, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	ik, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err = pki.NewRoot(rk, pki.CAOptions{CRLURL: "https://pki.invalid/root.crl"})
+	if err != nil {
+		return nil, nil, err
+	}
+	issuer, err = root.NewIntermediate(ik, pki.CAOptions{CRLURL: "https://pki.invalid/card.crl"})
+	if err != nil {
+		return nil, nil, err
+	}
+	return root, issuer, nil
+}
+
+// RandomICCID returns a valid random ICCID of 19 digits starting with 89.
+func RandomICCID(r io.Reader) (string, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	n, err := rand.Int(r, new(big.Int).Exp(big.NewInt(10), big.NewInt(16), nil))
+	if err != nil {
+		return "", err
+	}
+	return pki.CompleteICCID(fmt.Sprintf("89%016d", n))
+}
+
+// Options configures NewCard. The zero Options holds the defaults.
+type Options struct {
+	// Storage holds the card state; nil means a new applet.Memory.
+	Storage applet.Storage
+	// Applet configures the applet.
+	Applet applet.Options
+	// ICCID is the card ID; empty means RandomICCID.
+	ICCID string
+	// PIN and PUK; empty means the constants PIN and PUK.
+	PIN, PUK string
+}
+
+// Virtual is a personalised virtual card.
+type Virtual struct {
+	Applet    *applet.Applet
+	Card      *simcard.Card
+	Enrolment *simcard.Enrolment
+	// Storage is the card's storage, for "power cycles" (applet.New on it).
+	Storage applet.Storage
+}
+
+// NewCard makes a blank applet on opts.Storage, personalises it with issuer
+// and leaves it selected.
+func NewCard(issuer *pki.CA, opts Options) (*Virtual, error) {
+	if opts.Storage == nil {
+		opts.Storage = new(applet.Memory)
+	}
+	if opts.ICCID == "" {
+		id, err := RandomICCID(nil)
+		if err != nil {
+			return nil, err
+		}
+		opts.ICCID = id
+	}
+	if opts.PIN == "" {
+		opts.PIN = PIN
+	}
+	if opts.PUK == "" {
+		opts.PUK = PUK
+	}
+	a, err := applet.New(opts.Storage, opts.Applet)
+	if err != nil {
+		return nil, err
+	}
+	card := simcard.New(a)
+	enr, err := card.Personalise(issuer, simcard.Personalisation{ICCID: opts.ICCID, PIN: opts.PIN, PUK: opts.PUK})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := card.Select(); err != nil {
+		return nil, err
+	}
+	return &Virtual{Applet: a, Card: card, Enrolment: enr, Storage: opts.Storage}, nil
+}
