@@ -1,0 +1,169 @@
+package pki
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"testing"
+	"time"
+
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+func benchVerifier(b *testing.B, h *hierarchy, cacheSize int) *Verifier {
+	v := newVerifier(b, h, newClock(t0.Add(time.Hour)), VerifierOptions{CacheSize: cacheSize})
+	addCRLs(b, h, v)
+	return v
+}
+
+// BenchmarkECDSAVerify is the baseline: one bare ecdsa.Verify of a P-256
+// signature over a SHA-256 digest.
+func BenchmarkECDSAVerify(b *testing.B) {
+	key := newKey(b)
+	digest := sha256.Sum256([]byte("baseline"))
+	r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if !ecdsa.Verify(&key.PublicKey, digest[:], r, s) {
+			b.Fatal("does not verify")
+		}
+	}
+}
+
+// BenchmarkVerifyCardFull verifies a card chain from scratch: parsing, two
+// signatures, the profile and the CRLs.
+func BenchmarkVerifyCardFull(b *testing.B) {
+	h := newHierarchy(b)
+	v := benchVerifier(b, h, -1)
+	chain := h.chain()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.VerifyCard(chain); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkVerifyCardCached verifies a chain found in the cache.
+func BenchmarkVerifyCardCached(b *testing.B) {
+	h := newHierarchy(b)
+	v := benchVerifier(b, h, 0)
+	chain := h.chain()
+	if _, err := v.VerifyCard(chain); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := v.VerifyCard(chain); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkKnownCard is what a known card costs: its cached chain, then the
+// signature and card ID of one record it signed. Compare with
+// BenchmarkECDSAVerify of the same run.
+func BenchmarkKnownCard(b *testing.B) {
+	h := newHierarchy(b)
+	v := benchVerifier(b, h, 0)
+	chain := h.chain()
+	msg := proof(b, h, testICCID, 1, make([]byte, record.NonceSize))
+	if _, err := v.VerifyCard(chain); err != nil {
+		b.Fatal(err)
+	}
+	var p record.AuthProof
+	b.ReportAllocs()
+	for b.Loop() {
+		vc, err := v.VerifyCard(chain)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := vc.VerifyRecord(msg, &p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkChallenger is a whole proof of possession of a known card: cached
+// chain, record signature, nonce consumed, counter advanced (in-memory
+// stores). Nonces and records are prepared outside the timer.
+func BenchmarkChallenger(b *testing.B) {
+	ctx := context.Background()
+	h := newHierarchy(b)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(b, h, clk, VerifierOptions{})
+	addCRLs(b, h, v)
+	c := NewChallenger(v, ChallengerOptions{Now: clk.now})
+	chain := h.chain()
+	const batch = 256
+	msgs := make([][]byte, batch)
+	counter := uint64(0)
+	var p record.AuthProof
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%batch == 0 {
+			b.StopTimer()
+			for j := range msgs {
+				n, err := c.NewNonce(ctx)
+				if err != nil {
+					b.Fatal(err)
+				}
+				counter++
+				msgs[j] = proof(b, h, testICCID, counter, n)
+			}
+			b.StartTimer()
+		}
+		if _, err := c.Verify(ctx, chain, msgs[i%batch], &p); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkKnownCardRatio interleaves the two operations of the target, a
+// known card (cached chain, record signature and card ID) and a bare
+// ecdsa.Verify, one of each per iteration, so that both see the same load
+// on a shared machine; it reports their times and their ratio (target ≤
+// 1.3).
+func BenchmarkKnownCardRatio(b *testing.B) {
+	h := newHierarchy(b)
+	v := benchVerifier(b, h, 0)
+	chain := h.chain()
+	msg := proof(b, h, testICCID, 1, make([]byte, record.NonceSize))
+	if _, err := v.VerifyCard(chain); err != nil {
+		b.Fatal(err)
+	}
+	key := newKey(b)
+	digest := sha256.Sum256([]byte("baseline"))
+	r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	var p record.AuthProof
+	var known, bare time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		start := time.Now()
+		vc, err := v.VerifyCard(chain)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := vc.VerifyRecord(msg, &p); err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		if !ecdsa.Verify(&key.PublicKey, digest[:], r, s) {
+			b.Fatal("does not verify")
+		}
+		known += mid.Sub(start)
+		bare += time.Since(mid)
+	}
+	n := float64(b.N)
+	b.ReportMetric(float64(known.Nanoseconds())/n, "knowncard-ns/op")
+	b.ReportMetric(float64(bare.Nanoseconds())/n, "ecdsa-ns/op")
+	b.ReportMetric(float64(known)/float64(bare), "ratio")
+}
