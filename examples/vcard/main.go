@@ -1,0 +1,107 @@
+// Command vcard is a virtual CA-SIM in a PC/SC reader: it runs the CA-SIM
+// applet in process and inserts it into the virtual reader of vsmartcard's
+// vpcd driver, so that pcscd and every PC/SC tool (opensc-tool, pcsc_scan)
+// talk to it as to a real card.
+//
+// On first run (no state file, or a card never activated) it personalises
+// a demo card: a random ICCID, a key generated on the card, a certificate
+// from a self-contained demo CA (whose root is written next to the state
+// file, as <state>.root.pem), the PIN and the PUK. It prints the ICCID and
+// serves the card until SIGINT or SIGTERM.
+//
+//	pcscd                      # loads vpcd, which listens on 127.0.0.1:35963
+//	go run ./examples/vcard -state /tmp/card.state
+//	opensc-tool -l             # the "Virtual PCD" reader now holds a card
+//	opensc-tool -r 'Virtual PCD 00 00' -s 00A4040007F04341534D4901 -s 00CA010100
+//
+// Flags:
+//
+//	-vpcd host:port   vpcd's address (default 127.0.0.1:35963)
+//	-pin digits       the PIN of a new card (default 123456)
+//	-puk digits       the PUK of a new card (default 12345678)
+//	-state file       the card's state file (default vcard.state)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/applet"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+	"github.com/casimpay/casimpay/simcard/vpcd"
+)
+
+func main() {
+	addr := flag.String("vpcd", vpcd.DefaultAddr, "vpcd address `host:port`")
+	pin := flag.String("pin", simcardtest.PIN, "PIN of a new card")
+	puk := flag.String("puk", simcardtest.PUK, "PUK of a new card")
+	statePath := flag.String("state", "vcard.state", "card state `file`")
+	flag.Parse()
+	log.SetFlags(log.LstdFlags | log.LUTC)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *addr, *pin, *puk, *statePath); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, addr, pin, puk, statePath string) error {
+	a, err := applet.New(&applet.File{Path: statePath}, applet.Options{})
+	if err != nil {
+		return err
+	}
+	card := simcard.New(a)
+	life, err := card.Select()
+	if err != nil {
+		return err
+	}
+	if life == simcard.LifePersonalisation {
+		if err := personalise(card, pin, puk, statePath+".root.pem"); err != nil {
+			return err
+		}
+	}
+	iccid, err := card.ICCID()
+	if err != nil {
+		return err
+	}
+	a.Reset()
+	fmt.Printf("ICCID %s\n", iccid)
+	log.Printf("serving the card to vpcd at %s until interrupted", addr)
+	b := &vpcd.Bridge{Addr: addr, Card: a, Logf: log.Printf}
+	return b.Run(ctx)
+}
+
+// personalise certifies the card with a demo CA made for it and writes the
+// root certificate to rootPath.
+func personalise(card *simcard.Card, pin, puk, rootPath string) error {
+	if !simcard.ValidPIN(pin) || !simcard.ValidPUK(puk) {
+		return errors.New("vcard: the PIN needs 4 to 12 digits and the PUK 8")
+	}
+	root, issuer, err := simcardtest.NewCA()
+	if err != nil {
+		return err
+	}
+	iccid, err := simcardtest.RandomICCID(nil)
+	if err != nil {
+		return err
+	}
+	enr, err := card.Personalise(issuer, simcard.Personalisation{ICCID: iccid, PIN: pin, PUK: puk})
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(rootPath, pki.CertificatePEM(root.DER()), 0o644); err != nil {
+		return err
+	}
+	log.Printf("personalised card %s; demo root CA in %s; advertising secret %x (for the cloud's enrolment)",
+		enr.ICCID, rootPath, enr.AdvertisingSecret)
+	return nil
+}

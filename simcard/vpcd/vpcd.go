@@ -1,0 +1,191 @@
+// Package vpcd connects a card to a PC/SC virtual reader of vsmartcard's
+// vpcd driver, so that pcscd and every PC/SC tool (opensc-tool, pcsc_scan,
+// a browser's smart-card stack) talk to an in-process CA-SIM applet as to a
+// card in a reader.
+//
+// The vpcd driver, loaded by pcscd, listens on TCP (127.0.0.1:35963 by
+// default); the virtual card connects to it, which inserts the card. Every
+// message in either direction is a frame: a two-octet big-endian length and
+// that many octets. A one-octet frame from vpcd is a control: 00 power off,
+// 01 power on, 02 reset (the card answers nothing) and 04 get ATR (the card
+// answers its ATR). A longer frame is a command APDU, answered by the
+// response APDU. Closing the connection removes the card.
+//
+//	b := &vpcd.Bridge{Card: a} // a *applet.Applet
+//	err := b.Run(ctx)           // until ctx is cancelled
+package vpcd
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"time"
+)
+
+// DefaultAddr is where vpcd listens unless configured otherwise.
+const DefaultAddr = "127.0.0.1:35963"
+
+// Control octets of vpcd.
+const (
+	PowerOff byte = 0x00
+	PowerOn  byte = 0x01
+	Reset    byte = 0x02
+	GetATR   byte = 0x04
+)
+
+// DefaultATR is the answer to reset of the CA-SIM: direct convention, T=1
+// (TD1 80, TD2 01), and 13 historical octets in COMPACT-TLV (category 80):
+// the application identifier F7 F0 43 41 53 49 4D 01 and the card
+// capabilities 73 80 01 C0 (selection by full DF name; command chaining and
+// extended Lc and Le), then the check octet TCK.
+var DefaultATR = withTCK([]byte{
+	0x3B, 0x8D, 0x80, 0x01,
+	0x80,
+	0xF7, 0xF0, 0x43, 0x41, 0x53, 0x49, 0x4D, 0x01,
+	0x73, 0x80, 0x01, 0xC0,
+})
+
+// withTCK appends the check octet: the XOR of every octet from T0 on.
+func withTCK(atr []byte) []byte {
+	var x byte
+	for _, b := range atr[1:] {
+		x ^= b
+	}
+	return append(atr, x)
+}
+
+// Card is what the bridge drives: an applet such as *applet.Applet.
+type Card interface {
+	// Transmit answers one command APDU with its response APDU.
+	Transmit(command []byte) ([]byte, error)
+	// Reset drops the card's volatile state (power off, power on, reset).
+	Reset()
+}
+
+// ErrFrame is returned by Serve for a frame that breaks the protocol (an
+// empty frame or an unknown control octet).
+var ErrFrame = errors.New("vpcd: bad frame")
+
+// Serve answers vpcd's frames on conn with card and atr (nil means
+// DefaultATR) until conn is closed by vpcd (it then returns nil), ctx is
+// cancelled (it closes conn and returns ctx.Err()), or an error occurs.
+// A card whose Transmit fails answers 6F00.
+func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
+	if atr == nil {
+		atr = DefaultATR
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	var hdr [2]byte
+	buf := make([]byte, 0, 512)
+	for {
+		if _, err := io.ReadFull(conn, hdr[:]); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("vpcd: read: %w", err)
+		}
+		n := int(binary.BigEndian.Uint16(hdr[:]))
+		if n == 0 {
+			return fmt.Errorf("%w: empty frame", ErrFrame)
+		}
+		if cap(buf) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(conn, buf); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("vpcd: read: %w", err)
+		}
+		var reply []byte
+		if n == 1 {
+			switch buf[0] {
+			case PowerOff, PowerOn, Reset:
+				card.Reset()
+				continue
+			case GetATR:
+				reply = atr
+			default:
+				return fmt.Errorf("%w: control %02X", ErrFrame, buf[0])
+			}
+		} else {
+			r, err := card.Transmit(buf)
+			if err != nil || len(r) < 2 || len(r) > 0xFFFF {
+				r = []byte{0x6F, 0x00}
+			}
+			reply = r
+		}
+		out := make([]byte, 2, 2+len(reply))
+		binary.BigEndian.PutUint16(out, uint16(len(reply)))
+		if _, err := conn.Write(append(out, reply...)); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("vpcd: write: %w", err)
+		}
+	}
+}
+
+// Bridge keeps a card inserted in a vpcd reader: it connects to vpcd,
+// serves it, and connects again whenever the connection is lost (pcscd
+// restarted), until its context is cancelled. The zero Bridge is not usable:
+// Card is required.
+type Bridge struct {
+	// Addr is vpcd's address; empty means DefaultAddr.
+	Addr string
+	// Card is the card to insert.
+	Card Card
+	// ATR is the card's answer to reset; nil means DefaultATR.
+	ATR []byte
+	// Retry is the pause before connecting again; zero means one second.
+	Retry time.Duration
+	// Logf, if not nil, receives connection events.
+	Logf func(format string, args ...any)
+}
+
+// Run connects and serves until ctx is cancelled, then returns nil. It
+// returns an error only for a protocol violation by vpcd (ErrFrame).
+func (b *Bridge) Run(ctx context.Context) error {
+	addr, retry := b.Addr, b.Retry
+	if addr == "" {
+		addr = DefaultAddr
+	}
+	if retry == 0 {
+		retry = time.Second
+	}
+	var d net.Dialer
+	for {
+		conn, err := d.DialContext(ctx, "tcp", addr)
+		if err == nil {
+			b.logf("vpcd: card inserted at %s", addr)
+			err = Serve(ctx, conn, b.Card, b.ATR)
+			conn.Close()
+			b.Card.Reset()
+			b.logf("vpcd: card removed: %v", err)
+			if errors.Is(err, ErrFrame) {
+				return err
+			}
+		} else if ctx.Err() == nil {
+			b.logf("vpcd: %v; retrying in %v", err, retry)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(retry):
+		}
+	}
+}
+
+func (b *Bridge) logf(format string, args ...any) {
+	if b.Logf != nil {
+		b.Logf(format, args...)
+	}
+}
