@@ -1,11 +1,15 @@
 package pki_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/casimpay/casimpay/pki/record"
 
 	"github.com/casimpay/casimpay/pki"
 )
@@ -58,4 +62,80 @@ func ExampleValidICCID() {
 	// <nil>
 	// true
 	// 89014103211118510720
+}
+
+// The cloud verifies a card's chain fail-closed: nothing passes until it
+// holds a fresh CRL of every CA, and a revoked card fails with ErrRevoked.
+func ExampleVerifier_VerifyCard() {
+	root, _ := pki.NewRoot(mustKey(), pki.CAOptions{CRLURL: "https://pki.example/root.crl"})
+	ca, _ := root.NewIntermediate(mustKey(), pki.CAOptions{CRLURL: "https://pki.example/card.crl"})
+	cardKey := mustKey()
+	cert, _ := ca.IssueCard(cardKey.Public(), "89014103211118510720", pki.IssueOptions{})
+	chain := append([][]byte{cert}, ca.Chain()...)
+
+	v, err := pki.NewVerifier(pki.VerifierOptions{
+		Roots:         [][]byte{root.DER()},
+		Intermediates: [][]byte{ca.DER()},
+	})
+	if err != nil {
+		panic(err)
+	}
+	_, err = v.VerifyCard(chain)
+	fmt.Println("without CRLs:", errors.Is(err, pki.ErrCRL))
+
+	for _, issuer := range []*pki.CA{root, ca} {
+		crl, _ := issuer.CRL(time.Now().Add(24 * time.Hour))
+		if err := v.AddCRL(crl); err != nil {
+			panic(err)
+		}
+	}
+	card, err := v.VerifyCard(chain)
+	fmt.Println("with CRLs:", err, card.CardID)
+
+	parsed, _ := pki.ParseCertificate(cert)
+	_ = ca.Revoke(parsed.SerialNumber, pki.ReasonKeyCompromise)
+	crl, _ := ca.CRL(time.Now().Add(24 * time.Hour))
+	_ = v.AddCRL(crl)
+	_, err = v.VerifyCard(chain)
+	fmt.Println("revoked:", errors.Is(err, pki.ErrRevoked))
+	// Output:
+	// without CRLs: true
+	// with CRLs: <nil> 89014103211118510720
+	// revoked: true
+}
+
+// A card proves possession of its key by signing the platform's nonce; the
+// same record a second time is refused.
+func ExampleChallenger() {
+	ctx := context.Background()
+	root, _ := pki.NewRoot(mustKey(), pki.CAOptions{CRLURL: "https://pki.example/root.crl"})
+	ca, _ := root.NewIntermediate(mustKey(), pki.CAOptions{CRLURL: "https://pki.example/card.crl"})
+	cardKey := mustKey()
+	cert, _ := ca.IssueCard(cardKey.Public(), "89014103211118510720", pki.IssueOptions{})
+	chain := append([][]byte{cert}, ca.Chain()...)
+	v, _ := pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{root.DER()}, Intermediates: [][]byte{ca.DER()}})
+	for _, issuer := range []*pki.CA{root, ca} {
+		crl, _ := issuer.CRL(time.Now().Add(24 * time.Hour))
+		_ = v.AddCRL(crl)
+	}
+	ch := pki.NewChallenger(v, pki.ChallengerOptions{})
+
+	nonce, _ := ch.NewNonce(ctx)
+	// On the card: its ICCID, its incremented counter, the nonce, both EIDs.
+	msg, _ := record.Sign(rand.Reader, cardKey, &record.AuthProof{
+		CardHeader: record.CardHeader{CardID: "89014103211118510720", Counter: 1},
+		Nonce:      nonce,
+		Role:       record.RoleShopper,
+		EID:        make([]byte, record.EIDSize),
+		PeerEID:    make([]byte, record.EIDSize),
+	})
+
+	var proof record.AuthProof
+	card, err := ch.Verify(ctx, chain, msg, &proof)
+	fmt.Println(err, card.CardID, proof.Counter)
+	_, err = ch.Verify(ctx, chain, msg, &proof)
+	fmt.Println("replay:", errors.Is(err, pki.ErrNonce))
+	// Output:
+	// <nil> 89014103211118510720 1
+	// replay: true
 }
