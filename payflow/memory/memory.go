@@ -1,0 +1,537 @@
+// Package memory is the in-memory payflow.Store: maps behind one lock. It
+// is the reference the SQL stores are tested against and the store of
+// tests and single-process demonstrations; nothing survives the process.
+package memory
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki"
+)
+
+// Store is a payflow.Store in memory. The zero value is not usable: call
+// New. It is safe for concurrent use.
+type Store struct {
+	mu        sync.Mutex
+	cards     map[string]*payflow.CardRecord
+	merchants map[string]*payflow.Merchant
+	catalogs  map[string][]payflow.CatalogItem
+	assets    map[string]payflow.Asset
+	nonces    map[string]time.Time
+	counters  map[string]uint64
+	tokens    map[string]*payflow.TokenRecord
+	sessions  map[payflow.ID]*payflow.SessionRecord
+	payments  map[payflow.ID]*payflow.PaymentRecord
+	refunds   map[payflow.ID]*payflow.RefundRecord
+	replies   map[string]*reply
+}
+
+type reply struct {
+	hash     []byte
+	done     bool
+	status   int
+	body     []byte
+	deadline time.Time // lease while in flight, expiry once done
+}
+
+var _ payflow.Store = (*Store)(nil)
+
+// New returns an empty store.
+func New() *Store {
+	return &Store{
+		cards:     make(map[string]*payflow.CardRecord),
+		merchants: make(map[string]*payflow.Merchant),
+		catalogs:  make(map[string][]payflow.CatalogItem),
+		assets:    make(map[string]payflow.Asset),
+		nonces:    make(map[string]time.Time),
+		counters:  make(map[string]uint64),
+		tokens:    make(map[string]*payflow.TokenRecord),
+		sessions:  make(map[payflow.ID]*payflow.SessionRecord),
+		payments:  make(map[payflow.ID]*payflow.PaymentRecord),
+		refunds:   make(map[payflow.ID]*payflow.RefundRecord),
+		replies:   make(map[string]*reply),
+	}
+}
+
+func copyCard(c *payflow.CardRecord) *payflow.CardRecord {
+	n := *c
+	n.Chain = make([][]byte, len(c.Chain))
+	for i, b := range c.Chain {
+		n.Chain[i] = bytes.Clone(b)
+	}
+	n.AdvSecret = bytes.Clone(c.AdvSecret)
+	return &n
+}
+
+// PutCard implements payflow.Store.
+func (s *Store) PutCard(_ context.Context, c *payflow.CardRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := copyCard(c)
+	if old, ok := s.cards[c.ID]; ok && n.MerchantID == "" {
+		n.MerchantID = old.MerchantID
+	}
+	s.cards[c.ID] = n
+	return nil
+}
+
+// Card implements payflow.Store.
+func (s *Store) Card(_ context.Context, id string) (*payflow.CardRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.cards[id]
+	if !ok {
+		return nil, payflow.ErrNotFound
+	}
+	return copyCard(c), nil
+}
+
+// Cards implements payflow.Store.
+func (s *Store) Cards(_ context.Context, fn func(*payflow.CardRecord) error) error {
+	s.mu.Lock()
+	list := make([]*payflow.CardRecord, 0, len(s.cards))
+	for _, c := range s.cards {
+		list = append(list, copyCard(c))
+	}
+	s.mu.Unlock()
+	slices.SortFunc(list, func(a, b *payflow.CardRecord) int { return cmp.Compare(a.ID, b.ID) })
+	for _, c := range list {
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PutMerchant implements payflow.Store.
+func (s *Store) PutMerchant(_ context.Context, m *payflow.Merchant) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range m.SellerCardIDs {
+		if _, ok := s.cards[id]; !ok {
+			return payflow.ErrNotFound
+		}
+	}
+	n := *m
+	n.SellerCardIDs = nil
+	s.merchants[m.ID] = &n
+	for _, id := range m.SellerCardIDs {
+		s.cards[id].MerchantID = m.ID
+	}
+	return nil
+}
+
+// Merchant implements payflow.Store.
+func (s *Store) Merchant(_ context.Context, id string) (*payflow.Merchant, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m, ok := s.merchants[id]
+	if !ok {
+		return nil, payflow.ErrNotFound
+	}
+	n := *m
+	for _, c := range s.cards {
+		if c.MerchantID == id {
+			n.SellerCardIDs = append(n.SellerCardIDs, c.ID)
+		}
+	}
+	slices.Sort(n.SellerCardIDs)
+	return &n, nil
+}
+
+// SetCatalog implements payflow.Store.
+func (s *Store) SetCatalog(_ context.Context, merchantID string, items []payflow.CatalogItem) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.merchants[merchantID]; !ok {
+		return payflow.ErrNotFound
+	}
+	c := slices.Clone(items)
+	slices.SortFunc(c, func(a, b payflow.CatalogItem) int { return cmp.Compare(a.SKU, b.SKU) })
+	for i := 1; i < len(c); i++ {
+		if c[i].SKU == c[i-1].SKU {
+			return payflow.ErrConflict
+		}
+	}
+	s.catalogs[merchantID] = c
+	return nil
+}
+
+// Catalog implements payflow.Store.
+func (s *Store) Catalog(_ context.Context, merchantID string) ([]payflow.CatalogItem, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.merchants[merchantID]; !ok {
+		return nil, payflow.ErrNotFound
+	}
+	return append([]payflow.CatalogItem{}, s.catalogs[merchantID]...), nil
+}
+
+// PutAsset implements payflow.Store.
+func (s *Store) PutAsset(_ context.Context, a payflow.Asset) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.assets {
+		if (o.Name == a.Name) != (o.Ledger == a.Ledger) {
+			return payflow.ErrConflict
+		}
+	}
+	s.assets[a.Name] = a
+	return nil
+}
+
+// Asset implements payflow.Store.
+func (s *Store) Asset(_ context.Context, name string) (payflow.Asset, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, ok := s.assets[name]
+	if !ok {
+		return payflow.Asset{}, payflow.ErrNotFound
+	}
+	return a, nil
+}
+
+// Add implements pki.NonceStore.
+func (s *Store) Add(_ context.Context, nonce []byte, expires time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.nonces[string(nonce)]; ok {
+		return payflow.ErrConflict
+	}
+	s.nonces[string(nonce)] = expires
+	return nil
+}
+
+// Consume implements pki.NonceStore.
+func (s *Store) Consume(_ context.Context, nonce []byte, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	exp, ok := s.nonces[string(nonce)]
+	if !ok {
+		return pki.ErrNonce
+	}
+	delete(s.nonces, string(nonce))
+	if !now.Before(exp) {
+		return pki.ErrNonce
+	}
+	return nil
+}
+
+// Advance implements pki.CounterStore.
+func (s *Store) Advance(_ context.Context, cardID string, counter uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if last := s.counters[cardID]; counter <= last {
+		return &pki.CounterError{CardID: cardID, Last: last, Got: counter}
+	}
+	s.counters[cardID] = counter
+	return nil
+}
+
+// PutToken implements payflow.Store.
+func (s *Store) PutToken(_ context.Context, t *payflow.TokenRecord) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.tokens[string(t.Hash)]; ok {
+		return payflow.ErrConflict
+	}
+	n := *t
+	n.Hash = bytes.Clone(t.Hash)
+	s.tokens[string(t.Hash)] = &n
+	return nil
+}
+
+// Token implements payflow.Store.
+func (s *Store) Token(_ context.Context, hash []byte) (*payflow.TokenRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tokens[string(hash)]
+	if !ok {
+		return nil, payflow.ErrNotFound
+	}
+	n := *t
+	n.Hash = bytes.Clone(t.Hash)
+	return &n, nil
+}
+
+func copySession(s *payflow.SessionRecord) *payflow.SessionRecord {
+	n := *s
+	n.ShopperEID = bytes.Clone(s.ShopperEID)
+	n.SellerEID = bytes.Clone(s.SellerEID)
+	return &n
+}
+
+// ConfirmSession implements payflow.Store.
+func (s *Store) ConfirmSession(_ context.Context, r *payflow.SessionRecord) (*payflow.SessionRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.sessions[r.ID]
+	if !ok {
+		s.sessions[r.ID] = copySession(r)
+		return copySession(r), nil
+	}
+	old.ShopperConfirmed = old.ShopperConfirmed || r.ShopperConfirmed
+	old.SellerConfirmed = old.SellerConfirmed || r.SellerConfirmed
+	return copySession(old), nil
+}
+
+// Session implements payflow.Store.
+func (s *Store) Session(_ context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.sessions[id]
+	if !ok {
+		return nil, payflow.ErrNotFound
+	}
+	return copySession(r), nil
+}
+
+func copyPayment(p *payflow.PaymentRecord) *payflow.PaymentRecord {
+	n := *p
+	n.Lines = slices.Clone(p.Lines)
+	n.Legs = slices.Clone(p.Legs)
+	n.Request = bytes.Clone(p.Request)
+	n.RequestHash = bytes.Clone(p.RequestHash)
+	n.Consent = bytes.Clone(p.Consent)
+	n.ConsentHash = bytes.Clone(p.ConsentHash)
+	n.Receipt = bytes.Clone(p.Receipt)
+	return &n
+}
+
+// InsertPayment implements payflow.Store.
+func (s *Store) InsertPayment(_ context.Context, p *payflow.PaymentRecord) (*payflow.PaymentRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.payments[p.ID]; ok {
+		return copyPayment(old), nil
+	}
+	n := copyPayment(p)
+	n.Version = 1
+	s.payments[p.ID] = n
+	return copyPayment(n), nil
+}
+
+// Payment implements payflow.Store.
+func (s *Store) Payment(_ context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.payments[id]
+	if !ok {
+		return nil, payflow.ErrNotFound
+	}
+	return copyPayment(p), nil
+}
+
+func (s *Store) casPaymentLocked(p *payflow.PaymentRecord, from string) error {
+	old, ok := s.payments[p.ID]
+	if !ok || old.State != from || old.Version != p.Version {
+		return payflow.ErrConflict
+	}
+	return nil
+}
+
+func (s *Store) writePaymentLocked(p *payflow.PaymentRecord) {
+	old := s.payments[p.ID]
+	n := copyPayment(p)
+	// Immutable fields stay as inserted.
+	n.SessionID, n.MerchantID, n.SellerCardID, n.PayerCardID = old.SessionID, old.MerchantID, old.SellerCardID, old.PayerCardID
+	n.Currency, n.Amount, n.Lines, n.Legs = old.Currency, old.Amount, old.Lines, old.Legs
+	n.Request, n.RequestHash, n.ManualCapture, n.ExpiresAt, n.CreatedAt = old.Request, old.RequestHash, old.ManualCapture, old.ExpiresAt, old.CreatedAt
+	n.Version = old.Version + 1
+	s.payments[p.ID] = n
+	p.Version = n.Version
+}
+
+// UpdatePayment implements payflow.Store.
+func (s *Store) UpdatePayment(_ context.Context, p *payflow.PaymentRecord, from string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.casPaymentLocked(p, from); err != nil {
+		return err
+	}
+	s.writePaymentLocked(p)
+	return nil
+}
+
+// DuePayments implements payflow.Store.
+func (s *Store) DuePayments(_ context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*payflow.PaymentRecord
+	for _, p := range s.payments {
+		if p.State == state && !due(p).After(t) {
+			out = append(out, copyPayment(p))
+		}
+	}
+	slices.SortFunc(out, func(a, b *payflow.PaymentRecord) int {
+		if c := due(a).Compare(due(b)); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	if limit >= 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+func due(p *payflow.PaymentRecord) time.Time {
+	switch p.State {
+	case payflow.StatePending:
+		return p.ExpiresAt
+	case payflow.StateHeld:
+		return p.HoldExpiresAt
+	}
+	return p.UpdatedAt
+}
+
+func copyRefund(r *payflow.RefundRecord) *payflow.RefundRecord {
+	n := *r
+	n.Request = bytes.Clone(r.Request)
+	n.Hash = bytes.Clone(r.Hash)
+	n.Receipt = bytes.Clone(r.Receipt)
+	return &n
+}
+
+// InsertRefund implements payflow.Store.
+func (s *Store) InsertRefund(_ context.Context, r *payflow.RefundRecord, p *payflow.PaymentRecord, from string) (*payflow.RefundRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.refunds[r.ID]; ok {
+		return copyRefund(old), nil
+	}
+	if err := s.casPaymentLocked(p, from); err != nil {
+		return nil, err
+	}
+	s.writePaymentLocked(p)
+	s.refunds[r.ID] = copyRefund(r)
+	return copyRefund(r), nil
+}
+
+// UpdateRefund implements payflow.Store.
+func (s *Store) UpdateRefund(_ context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	old, ok := s.refunds[r.ID]
+	if !ok || old.State != from {
+		return payflow.ErrConflict
+	}
+	if p != nil {
+		if err := s.casPaymentLocked(p, pFrom); err != nil {
+			return err
+		}
+		s.writePaymentLocked(p)
+	}
+	old.State, old.Receipt, old.Refunded = r.State, bytes.Clone(r.Receipt), r.Refunded
+	return nil
+}
+
+// Refund implements payflow.Store.
+func (s *Store) Refund(_ context.Context, id payflow.ID) (*payflow.RefundRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.refunds[id]
+	if !ok {
+		return nil, payflow.ErrNotFound
+	}
+	return copyRefund(r), nil
+}
+
+// DueRefunds implements payflow.Store.
+func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*payflow.RefundRecord
+	for _, r := range s.refunds {
+		if r.State == payflow.RefundPending && !r.CreatedAt.After(t) {
+			out = append(out, copyRefund(r))
+		}
+	}
+	slices.SortFunc(out, func(a, b *payflow.RefundRecord) int {
+		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+			return c
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	if limit >= 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// BeginIdempotent implements payflow.Store.
+func (s *Store) BeginIdempotent(_ context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.replies[key]; ok && now.Before(r.deadline) {
+		switch {
+		case !bytes.Equal(r.hash, bodyHash):
+			return nil, payflow.ErrKeyReuse
+		case !r.done:
+			return nil, payflow.ErrInFlight
+		}
+		return &payflow.IdempotentReply{Status: r.status, Reply: bytes.Clone(r.body)}, nil
+	}
+	s.replies[key] = &reply{hash: bytes.Clone(bodyHash), deadline: lease}
+	return nil, nil
+}
+
+// FinishIdempotent implements payflow.Store.
+func (s *Store) FinishIdempotent(_ context.Context, key string, status int, body []byte, expires time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r, ok := s.replies[key]
+	if !ok || r.done {
+		return payflow.ErrNotFound
+	}
+	r.done, r.status, r.body, r.deadline = true, status, bytes.Clone(body), expires
+	return nil
+}
+
+// AbandonIdempotent implements payflow.Store.
+func (s *Store) AbandonIdempotent(_ context.Context, key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.replies[key]; ok && !r.done {
+		delete(s.replies, key)
+	}
+	return nil
+}
+
+// DeleteExpired implements payflow.Store.
+func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for k, exp := range s.nonces {
+		if !now.Before(exp) {
+			delete(s.nonces, k)
+			n++
+		}
+	}
+	for k, t := range s.tokens {
+		if !now.Before(t.ExpiresAt) {
+			delete(s.tokens, k)
+			n++
+		}
+	}
+	for k, r := range s.sessions {
+		if !now.Before(r.ExpiresAt) {
+			delete(s.sessions, k)
+			n++
+		}
+	}
+	for k, r := range s.replies {
+		if !now.Before(r.deadline) {
+			delete(s.replies, k)
+			n++
+		}
+	}
+	return n, nil
+}

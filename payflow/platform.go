@@ -1,0 +1,256 @@
+package payflow
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// Defaults of PlatformOptions.
+const (
+	DefaultRequestTTL    = 120 * time.Second
+	DefaultMaxRequestTTL = 15 * time.Minute
+	DefaultSessionTTL    = 10 * time.Minute
+	DefaultTokenTTL      = time.Hour
+	DefaultHoldTTL       = 7 * 24 * time.Hour
+	DefaultRecoverAfter  = 30 * time.Second
+	DefaultResolveRate   = 5 // per second and token
+	DefaultResolveBurst  = 20
+)
+
+// PlatformOptions configure NewPlatform. Ledger, Store, Verifier, Key and
+// Chain are required; every other zero field takes its default.
+type PlatformOptions struct {
+	// Ledger holds the money and the assets; its store should live in the
+	// same database as Store.
+	Ledger *ledger.Ledger
+	// Store holds the platform's state.
+	Store Store
+	// Verifier verifies the chains of cards, with fresh CRLs.
+	Verifier *pki.Verifier
+	// Key signs receipts; Chain is its certificate chain (DER, platform
+	// certificate first, root excluded) issued with pki's platform profile.
+	Key   crypto.Signer
+	Chain [][]byte
+
+	// Now is the clock (default time.Now); Rand the source of nonces,
+	// tokens and signatures (default crypto/rand.Reader).
+	Now  func() time.Time
+	Rand io.Reader
+
+	// RequestTTL is the lifetime of a payment request that asks for none
+	// (default 120 s); MaxRequestTTL caps what a request may ask (15 min).
+	RequestTTL    time.Duration
+	MaxRequestTTL time.Duration
+	// ChallengeTTL is how long a challenge nonce is usable (default
+	// pki.DefaultNonceTTL).
+	ChallengeTTL time.Duration
+	// SessionTTL is the lifetime of a session (default 10 min), TokenTTL
+	// that of a login token (default 1 h).
+	SessionTTL time.Duration
+	TokenTTL   time.Duration
+	// HoldTTL is how long funds stay held for a manual capture before the
+	// hold is voided (default 7 days).
+	HoldTTL time.Duration
+	// RecoverAfter is how long a settlement may stay half done before
+	// RecoverSweep completes it (default 30 s).
+	RecoverAfter time.Duration
+	// ResolveRate and ResolveBurst bound EID resolutions per token and
+	// platform process: a token bucket of ResolveBurst refilled at
+	// ResolveRate per second (defaults 5 and 20).
+	ResolveRate  float64
+	ResolveBurst int
+}
+
+// Platform is the cloud side of casimpay: enrolment, EID resolution,
+// challenges, sessions, catalogs, payment requests, settlement in the
+// ledger and receipts. It implements API in process.
+//
+// A Platform keeps no state of its own beyond caches (the EID resolver, the
+// rate limiter): everything lives in its Store and Ledger, so several
+// Platforms, in one process or several, may serve one database. Every
+// transition of a payment request is a compare-and-set in the store and
+// every ledger transfer has an ID derived from the request or refund, so
+// concurrent and repeated calls settle each payment once. A Platform is
+// safe for concurrent use.
+type Platform struct {
+	ledger     *ledger.Ledger
+	store      Store
+	verifier   *pki.Verifier
+	challenger *pki.Challenger
+	key        crypto.Signer
+	chain      [][]byte
+	now        func() time.Time
+	rand       io.Reader
+	opts       PlatformOptions
+
+	resolver adv.Resolver
+	limiter  limiter
+
+	mu         sync.Mutex // guards lastReload
+	lastReload time.Time
+}
+
+var _ API = (*Platform)(nil)
+
+// NewPlatform returns a Platform over opts, loading the enrolled cards into
+// its EID resolver. It fails when a required option is missing, the key is
+// not ECDSA P-256, or it does not match the first certificate of Chain.
+func NewPlatform(opts PlatformOptions) (*Platform, error) {
+	switch {
+	case opts.Ledger == nil:
+		return nil, errors.New("payflow: no ledger")
+	case opts.Store == nil:
+		return nil, errors.New("payflow: no store")
+	case opts.Verifier == nil:
+		return nil, errors.New("payflow: no verifier")
+	case opts.Key == nil || len(opts.Chain) == 0:
+		return nil, errors.New("payflow: no receipt key and chain")
+	}
+	pub, ok := opts.Key.Public().(*ecdsa.PublicKey)
+	if !ok {
+		return nil, errors.New("payflow: receipt key is not ECDSA")
+	}
+	cert, err := pki.ParseCertificate(opts.Chain[0])
+	if err != nil {
+		return nil, fmt.Errorf("payflow: receipt certificate: %w", err)
+	}
+	if cpub, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok || !cpub.Equal(pub) {
+		return nil, errors.New("payflow: receipt key does not match its certificate")
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opts.RequestTTL, DefaultRequestTTL)
+	def(&opts.MaxRequestTTL, DefaultMaxRequestTTL)
+	def(&opts.ChallengeTTL, pki.DefaultNonceTTL)
+	def(&opts.SessionTTL, DefaultSessionTTL)
+	def(&opts.TokenTTL, DefaultTokenTTL)
+	def(&opts.HoldTTL, DefaultHoldTTL)
+	def(&opts.RecoverAfter, DefaultRecoverAfter)
+	if opts.ResolveRate <= 0 {
+		opts.ResolveRate = DefaultResolveRate
+	}
+	if opts.ResolveBurst <= 0 {
+		opts.ResolveBurst = DefaultResolveBurst
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	p := &Platform{
+		ledger:   opts.Ledger,
+		store:    opts.Store,
+		verifier: opts.Verifier,
+		key:      opts.Key,
+		chain:    opts.Chain,
+		now:      opts.Now,
+		rand:     opts.Rand,
+		opts:     opts,
+	}
+	p.limiter.init(opts.ResolveRate, opts.ResolveBurst)
+	p.challenger = pki.NewChallenger(opts.Verifier, pki.ChallengerOptions{
+		Nonces: opts.Store, Counters: opts.Store, TTL: opts.ChallengeTTL, Now: opts.Now, Rand: opts.Rand,
+	})
+	if err := p.Reload(context.Background()); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Reload loads every enrolled card of the store into the EID resolver, so
+// that cards enrolled by another platform process resolve here too. A
+// Platform calls it by itself, at most once a second, when an EID does not
+// resolve.
+func (p *Platform) Reload(ctx context.Context) error {
+	p.mu.Lock()
+	p.lastReload = p.now()
+	p.mu.Unlock()
+	return p.store.Cards(ctx, func(c *CardRecord) error {
+		if err := p.resolver.Enrol(c.ID, c.AdvSecret); err != nil {
+			return fmt.Errorf("payflow: card %s: %w", c.ID, err)
+		}
+		return nil
+	})
+}
+
+// Info implements API.
+func (p *Platform) Info(context.Context) (*Info, error) {
+	chain := make([][]byte, len(p.chain))
+	copy(chain, p.chain)
+	return &Info{Chain: chain}, nil
+}
+
+// Store returns the platform's state store.
+func (p *Platform) Store() Store { return p.store }
+
+// verifyError maps an error of pki or record to the error of this package.
+func verifyError(err error) error {
+	switch {
+	case errors.Is(err, pki.ErrCounterRegression):
+		return fmt.Errorf("%w: %v", ErrClone, err)
+	case errors.Is(err, pki.ErrNonce):
+		return fmt.Errorf("%w: %v", ErrReplay, err)
+	case errors.Is(err, record.ErrSignature):
+		return fmt.Errorf("%w: %v", ErrSignature, err)
+	case errors.Is(err, record.ErrMalformed), errors.Is(err, record.ErrType):
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	case errors.Is(err, pki.ErrUntrusted), errors.Is(err, pki.ErrExpired), errors.Is(err, pki.ErrRevoked),
+		errors.Is(err, pki.ErrUsage), errors.Is(err, pki.ErrCardID), errors.Is(err, pki.ErrCRL), errors.Is(err, pki.ErrKey):
+		return fmt.Errorf("%w: %v", ErrCard, err)
+	}
+	return fmt.Errorf("%w: %v", ErrInternal, err)
+}
+
+// openCard decodes a card-signed record without trusting it and returns the
+// enrolled card that claims to have signed it.
+func (p *Platform) openCard(ctx context.Context, msg []byte, r record.CardRecord) (*CardRecord, error) {
+	if len(msg) == 0 {
+		return nil, fmt.Errorf("%w: no signed record", ErrInvalid)
+	}
+	if err := record.Open(msg, r); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	c, err := p.store.Card(ctx, r.Header().CardID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: card %s is not enrolled", ErrCard, r.Header().CardID)
+	}
+	return c, err
+}
+
+// verify checks a card-signed record fully: chain, revocation, signature,
+// nonce (consumed) and counter (advanced).
+func (p *Platform) verify(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord) error {
+	if _, err := p.challenger.Verify(ctx, c.Chain, msg, r); err != nil {
+		return verifyError(err)
+	}
+	return nil
+}
+
+// verifySignature checks chain, revocation and signature only, consuming
+// nothing.
+func (p *Platform) verifySignature(c *CardRecord, msg []byte, r record.CardRecord) error {
+	vc, err := p.verifier.VerifyCard(c.Chain)
+	if err != nil {
+		return verifyError(err)
+	}
+	if err := vc.VerifyRecord(msg, r); err != nil {
+		return verifyError(err)
+	}
+	return nil
+}

@@ -1,0 +1,240 @@
+package payflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// EnrollCard enrols a card: its chain (DER, card certificate first) must
+// verify with the platform's pki.Verifier, and advSecret is the card's
+// advertising secret (adv.SecretSize bytes) from personalisation. It
+// returns the card ID. Enrolling a card again replaces its chain, secret
+// and name. Errors: ErrCard for a chain that does not verify, ErrInvalid
+// for a bad secret or name.
+func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []byte, displayName string) (string, error) {
+	vc, err := p.verifier.VerifyCard(chain)
+	if err != nil {
+		return "", verifyError(err)
+	}
+	if len(advSecret) != adv.SecretSize {
+		return "", fmt.Errorf("%w: advertising secret must be %d bytes", ErrInvalid, adv.SecretSize)
+	}
+	if err := checkText("display name", displayName); err != nil {
+		return "", err
+	}
+	c := &CardRecord{ID: vc.CardID, Chain: chain, AdvSecret: advSecret, DisplayName: displayName, EnrolledAt: p.now()}
+	if err := p.store.PutCard(ctx, c); err != nil {
+		return "", err
+	}
+	if err := p.resolver.Enrol(c.ID, advSecret); err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return c.ID, nil
+}
+
+// checkText accepts 1 to record.MaxText bytes of printable text.
+func checkText(field, s string) error {
+	if len(s) == 0 || len(s) > record.MaxText {
+		return fmt.Errorf("%w: %s must be 1 to %d bytes", ErrInvalid, field, record.MaxText)
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("%w: %s has a control character", ErrInvalid, field)
+		}
+	}
+	return nil
+}
+
+// EnrollMerchant enrols or updates a merchant: its ID and currency are
+// checked, its ledger account in its currency is created, and its seller
+// cards (already enrolled) become its cards. Errors: ErrInvalid,
+// ErrNotFound for a seller card that is not enrolled.
+func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
+	if err := checkText("merchant ID", m.ID); err != nil {
+		return err
+	}
+	if err := checkText("merchant name", m.Name); err != nil {
+		return err
+	}
+	cur, ok := ledger.LookupCurrency(m.Currency)
+	if !ok {
+		return fmt.Errorf("%w: unknown currency %q", ErrInvalid, m.Currency)
+	}
+	if err := p.createAccounts(ctx, account(AccountMerchant, cur.Numeric, m.ID)); err != nil {
+		return err
+	}
+	return p.store.PutMerchant(ctx, &m)
+}
+
+// SetCatalog replaces a merchant's catalog; prices are in the merchant's
+// currency. Errors: ErrNotFound, ErrInvalid for a bad or repeated SKU.
+func (p *Platform) SetCatalog(ctx context.Context, merchantID string, items []CatalogItem) error {
+	seen := make(map[string]bool, len(items))
+	for _, it := range items {
+		if err := checkText("SKU", it.SKU); err != nil {
+			return err
+		}
+		if err := checkText("item name", it.Name); err != nil {
+			return err
+		}
+		if seen[it.SKU] {
+			return fmt.Errorf("%w: SKU %q twice", ErrInvalid, it.SKU)
+		}
+		if it.UnitPrice > ledger.AmountLimit {
+			return fmt.Errorf("%w: price of %q exceeds the limit", ErrInvalid, it.SKU)
+		}
+		seen[it.SKU] = true
+	}
+	return p.store.SetCatalog(ctx, merchantID, items)
+}
+
+// Catalog implements API.
+func (p *Platform) Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error) {
+	if _, err := p.auth(ctx, token); err != nil {
+		return nil, err
+	}
+	m, err := p.store.Merchant(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	items, err := p.store.Catalog(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	return &Catalog{MerchantID: m.ID, Currency: m.Currency, Items: items}, nil
+}
+
+// RegisterAsset registers an asset (a kind of e-ticket, for instance) under
+// a ledger code above 999, so that payment requests may carry legs of it.
+// Errors: ErrInvalid for a bad name, a currency code or a code below 1000;
+// ErrConflict when the name or the code is registered otherwise.
+func (p *Platform) RegisterAsset(ctx context.Context, name string, ledgerCode uint32) error {
+	if err := checkText("asset name", name); err != nil {
+		return err
+	}
+	if _, ok := ledger.LookupCurrency(name); ok {
+		return fmt.Errorf("%w: asset name %q is a currency code", ErrInvalid, name)
+	}
+	if ledgerCode < 1000 {
+		return fmt.Errorf("%w: asset ledger codes start at 1000", ErrInvalid)
+	}
+	return p.store.PutAsset(ctx, Asset{Name: name, Ledger: ledgerCode})
+}
+
+// OpenAccount opens the wallet of an enrolled card in a currency or a
+// registered asset. Opening it again is a no-op. Errors: ErrNotFound,
+// ErrInvalid.
+func (p *Platform) OpenAccount(ctx context.Context, cardID, unit string) error {
+	if _, err := p.store.Card(ctx, cardID); err != nil {
+		return err
+	}
+	lc, err := p.unitLedger(ctx, unit)
+	if err != nil {
+		return err
+	}
+	return p.createAccounts(ctx, account(AccountWallet, lc, cardID))
+}
+
+// Fund moves amount of currency from the platform's funding source (money
+// paid in from outside) to a card's wallet, opened by OpenAccount. The
+// ledger transfer ID derives from fundingID, so a retry funds once; the
+// same ID with another amount is ErrConflict.
+func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency string, amount uint64) error {
+	cur, ok := ledger.LookupCurrency(currency)
+	if !ok {
+		return fmt.Errorf("%w: unknown currency %q", ErrInvalid, currency)
+	}
+	return p.issue(ctx, fundingID, kindFund, AccountFunding, TransferFunding, cur.Numeric, AccountID(AccountWallet, cur.Numeric, cardID), amount)
+}
+
+// Issue moves amount of a registered asset from its issuer to a merchant,
+// creating the merchant's account in that asset. The ledger transfer ID
+// derives from issueID, so a retry issues once.
+func (p *Platform) Issue(ctx context.Context, issueID ID, merchantID, asset string, amount uint64) error {
+	if _, err := p.store.Merchant(ctx, merchantID); err != nil {
+		return err
+	}
+	a, err := p.store.Asset(ctx, asset)
+	if err != nil {
+		return err
+	}
+	if err := p.createAccounts(ctx, account(AccountMerchant, a.Ledger, merchantID)); err != nil {
+		return err
+	}
+	return p.issue(ctx, issueID, kindIssue, AccountIssuer, TransferIssue, a.Ledger, AccountID(AccountMerchant, a.Ledger, merchantID), amount)
+}
+
+func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code uint16, lc uint32, to ledger.ID, amount uint64) error {
+	if id.IsZero() || amount == 0 || amount > ledger.AmountLimit {
+		return fmt.Errorf("%w: ID and amount must not be zero", ErrInvalid)
+	}
+	if err := p.createAccounts(ctx, account(sourceCode, lc, "")); err != nil {
+		return err
+	}
+	t := ledger.Transfer{
+		ID: TransferID(id, 0, 0, kind), DebitAccountID: AccountID(sourceCode, lc, ""), CreditAccountID: to,
+		Amount: amount, UserData128: ledger.ID(id), Ledger: lc, Code: code,
+	}
+	err := ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
+	if errors.Is(err, ErrFunds) {
+		return fmt.Errorf("%w: no such account", ErrNotFound)
+	}
+	return err
+}
+
+// Balance is an account's position in minor units (or asset units).
+type Balance struct {
+	// Posted is what the owner holds: credits posted minus debits posted.
+	Posted uint64
+	// Held is the part of Posted on hold for pending payments.
+	Held uint64
+	// Incoming is what pending payments will credit once captured.
+	Incoming uint64
+}
+
+// Available is what the owner may spend now: Posted minus Held.
+func (b Balance) Available() uint64 { return b.Posted - b.Held }
+
+// Balance returns the balance of a card's wallet or of a merchant's
+// account in a currency or asset. Errors: ErrNotFound when the owner has
+// no such account.
+func (p *Platform) Balance(ctx context.Context, owner, unit string) (Balance, error) {
+	lc, err := p.unitLedger(ctx, unit)
+	if err != nil {
+		return Balance{}, err
+	}
+	code := AccountWallet
+	if _, err := p.store.Card(ctx, owner); errors.Is(err, ErrNotFound) {
+		code = AccountMerchant
+	} else if err != nil {
+		return Balance{}, err
+	}
+	accs, err := p.ledger.LookupAccounts(ctx, []ledger.ID{AccountID(code, lc, owner)})
+	if err != nil {
+		return Balance{}, fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+	}
+	if len(accs) == 0 {
+		return Balance{}, fmt.Errorf("%w: %s has no account in %s", ErrNotFound, owner, unit)
+	}
+	a := accs[0]
+	return Balance{Posted: a.CreditsPosted - a.DebitsPosted, Held: a.DebitsPending, Incoming: a.CreditsPending}, nil
+}
+
+// seconds converts a lifetime to whole seconds, at least one, for ledger
+// timeouts.
+func seconds(d time.Duration) uint32 {
+	s := d / time.Second
+	if s > 1<<32-1 {
+		return 1<<32 - 1
+	}
+	if s < 1 {
+		return 1
+	}
+	return uint32(s)
+}

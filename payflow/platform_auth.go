@@ -1,0 +1,309 @@
+package payflow
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// Challenge implements API: a fresh 32-byte nonce, usable once within the
+// challenge TTL, for an enrolled card.
+func (p *Platform) Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error) {
+	if _, err := p.store.Card(ctx, req.CardID); err != nil {
+		return nil, err
+	}
+	nonce, err := p.challenger.NewNonce(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	return &ChallengeResponse{Nonce: nonce, ExpiresAt: p.now().Add(p.opts.ChallengeTTL)}, nil
+}
+
+// checkEID verifies that eid is the card's EID of the current epoch or of
+// one next to it.
+func (p *Platform) checkEID(c *CardRecord, eid []byte) error {
+	k, err := adv.NewEIDKey(c.AdvSecret)
+	if err != nil {
+		return fmt.Errorf("%w: card %s: %v", ErrInternal, c.ID, err)
+	}
+	e := adv.Epoch(p.now())
+	for _, ep := range []uint32{e, e - 1, e + 1} {
+		got := k.EID(ep)
+		if subtle.ConstantTimeCompare(got[:], eid) == 1 {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: EID is not the card's current one", ErrMismatch)
+}
+
+// Login implements API.
+func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error) {
+	var proof record.AuthProof
+	c, err := p.openCard(ctx, req.Proof, &proof)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(proof.PeerEID, make([]byte, record.EIDSize)) {
+		return nil, fmt.Errorf("%w: a login proof names no peer", ErrInvalid)
+	}
+	if err := p.verify(ctx, c, req.Proof, &proof); err != nil {
+		return nil, err
+	}
+	if err := p.checkEID(c, proof.EID); err != nil {
+		return nil, err
+	}
+	if proof.Role == record.RoleSeller && c.MerchantID == "" {
+		return nil, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
+	}
+	var raw [32]byte
+	if _, err := io.ReadFull(p.rand, raw[:]); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	token := base64.RawURLEncoding.EncodeToString(raw[:])
+	h := sha256.Sum256([]byte(token))
+	exp := p.now().Add(p.opts.TokenTTL)
+	if err := p.store.PutToken(ctx, &TokenRecord{Hash: h[:], CardID: c.ID, ExpiresAt: exp}); err != nil {
+		return nil, err
+	}
+	return &LoginResponse{Token: token, CardID: c.ID, DisplayName: c.DisplayName, MerchantID: c.MerchantID, ExpiresAt: exp}, nil
+}
+
+// auth returns the card that holds token. The token is looked up by its
+// SHA-256, so the stored value is useless to a reader of the database and
+// no comparison of secrets depends on their bytes.
+func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) {
+	if token == "" {
+		return nil, fmt.Errorf("%w: no token", ErrUnauthorized)
+	}
+	h := sha256.Sum256([]byte(token))
+	t, err := p.store.Token(ctx, h[:])
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: unknown token", ErrUnauthorized)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !p.now().Before(t.ExpiresAt) {
+		return nil, fmt.Errorf("%w: token expired", ErrUnauthorized)
+	}
+	return p.store.Card(ctx, t.CardID)
+}
+
+// Resolve implements API.
+func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
+	if _, err := p.auth(ctx, token); err != nil {
+		return nil, err
+	}
+	if !p.limiter.allow(token, p.now()) {
+		return nil, ErrRateLimited
+	}
+	c, err := p.resolve(ctx, req.EID)
+	if err != nil {
+		return nil, err
+	}
+	if c.MerchantID == "" {
+		return &ResolveResponse{DisplayName: c.DisplayName, Role: uint8(record.RoleShopper)}, nil
+	}
+	m, err := p.store.Merchant(ctx, c.MerchantID)
+	if err != nil {
+		return nil, err
+	}
+	return &ResolveResponse{DisplayName: m.Name, Role: uint8(record.RoleSeller), MerchantID: m.ID}, nil
+}
+
+// resolve returns the enrolled card behind an EID of now's epoch or one
+// next to it, reloading the cards enrolled elsewhere at most once a second.
+func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error) {
+	if len(eid) != record.EIDSize {
+		return nil, fmt.Errorf("%w: EID must be %d bytes", ErrInvalid, record.EIDSize)
+	}
+	e := adv.EID(eid)
+	now := p.now()
+	id, ok := p.resolver.Resolve(e, now)
+	if !ok {
+		p.mu.Lock()
+		stale := now.Sub(p.lastReload) >= time.Second || now.Before(p.lastReload)
+		p.mu.Unlock()
+		if stale {
+			if err := p.Reload(ctx); err != nil {
+				return nil, err
+			}
+			id, ok = p.resolver.Resolve(e, now)
+		}
+	}
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
+	}
+	return p.store.Card(ctx, id)
+}
+
+// SessionID returns the ID of the session between a shopper card and a
+// seller card that saw each other under the given EIDs:
+//
+//	SHA-256("CASIM-SESSION" || len(shopper) || shopper || len(seller) || seller || shopperEID || sellerEID)[:16]
+//
+// with the card IDs as ASCII and their lengths as one byte.
+func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte) ID {
+	h := sha256.New()
+	h.Write([]byte("CASIM-SESSION"))
+	h.Write([]byte{byte(len(shopperCardID))})
+	h.Write([]byte(shopperCardID))
+	h.Write([]byte{byte(len(sellerCardID))})
+	h.Write([]byte(sellerCardID))
+	h.Write(shopperEID)
+	h.Write(sellerEID)
+	var id ID
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+// Pair implements API: the card proves its key over a fresh nonce, its own
+// current EID and the EID of the peer it confirmed on screen. The session
+// is paired once the shopper card and the seller card have named each
+// other.
+func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
+	var proof record.AuthProof
+	c, err := p.openCard(ctx, req.Proof, &proof)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Equal(proof.PeerEID, make([]byte, record.EIDSize)) {
+		return nil, fmt.Errorf("%w: a pairing proof names the peer", ErrInvalid)
+	}
+	if err := p.verify(ctx, c, req.Proof, &proof); err != nil {
+		return nil, err
+	}
+	if err := p.checkEID(c, proof.EID); err != nil {
+		return nil, err
+	}
+	peer, err := p.resolve(ctx, proof.PeerEID)
+	if err != nil {
+		return nil, err
+	}
+	if peer.ID == c.ID {
+		return nil, fmt.Errorf("%w: a card cannot pair with itself", ErrInvalid)
+	}
+	s := &SessionRecord{ExpiresAt: p.now().Add(p.opts.SessionTTL)}
+	switch proof.Role {
+	case record.RoleSeller:
+		if c.MerchantID == "" {
+			return nil, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
+		}
+		s.ShopperCardID, s.ShopperEID = peer.ID, proof.PeerEID
+		s.SellerCardID, s.SellerEID, s.MerchantID = c.ID, proof.EID, c.MerchantID
+		s.SellerConfirmed = true
+	default:
+		if peer.MerchantID == "" {
+			return nil, fmt.Errorf("%w: the peer is not a seller", ErrForbidden)
+		}
+		s.ShopperCardID, s.ShopperEID = c.ID, proof.EID
+		s.SellerCardID, s.SellerEID, s.MerchantID = peer.ID, proof.PeerEID, peer.MerchantID
+		s.ShopperConfirmed = true
+	}
+	s.ID = SessionID(s.ShopperCardID, s.SellerCardID, s.ShopperEID, s.SellerEID)
+	s, err = p.store.ConfirmSession(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	if !p.now().Before(s.ExpiresAt) {
+		return nil, fmt.Errorf("%w: session", ErrExpired)
+	}
+	return p.sessionView(ctx, s)
+}
+
+// Session implements API.
+func (p *Platform) Session(ctx context.Context, token string, id ID) (*SessionView, error) {
+	c, err := p.auth(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	s, err := p.store.Session(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.ID != s.ShopperCardID && c.ID != s.SellerCardID {
+		return nil, fmt.Errorf("%w: not a card of the session", ErrForbidden)
+	}
+	return p.sessionView(ctx, s)
+}
+
+func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionView, error) {
+	shopper, err := p.store.Card(ctx, s.ShopperCardID)
+	if err != nil {
+		return nil, err
+	}
+	m, err := p.store.Merchant(ctx, s.MerchantID)
+	if err != nil {
+		return nil, err
+	}
+	v := &SessionView{
+		ID: s.ID, State: SessionWaiting,
+		PairingCode:   adv.PairingCode(adv.EID(s.ShopperEID), adv.EID(s.SellerEID)),
+		ShopperCardID: s.ShopperCardID, SellerCardID: s.SellerCardID, MerchantID: s.MerchantID,
+		ShopperName: shopper.DisplayName, MerchantName: m.Name, ExpiresAt: s.ExpiresAt,
+	}
+	if s.ShopperConfirmed && s.SellerConfirmed {
+		v.State = SessionPaired
+	}
+	return v, nil
+}
+
+// limiter is a token bucket per login token.
+type limiter struct {
+	rate  float64
+	burst float64
+
+	mu      sync.Mutex
+	buckets map[[8]byte]*bucket
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func (l *limiter) init(rate float64, burst int) {
+	l.rate, l.burst = rate, float64(burst)
+	l.buckets = make(map[[8]byte]*bucket)
+}
+
+func (l *limiter) allow(token string, now time.Time) bool {
+	h := sha256.Sum256([]byte(token))
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], binary.BigEndian.Uint64(h[:8]))
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[k]
+	if !ok {
+		if len(l.buckets) >= 100000 {
+			// Drop the buckets that have refilled: they carry no debt.
+			for key, o := range l.buckets {
+				if o.tokens+now.Sub(o.last).Seconds()*l.rate >= l.burst {
+					delete(l.buckets, key)
+				}
+			}
+		}
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[k] = b
+	}
+	if d := now.Sub(b.last).Seconds(); d > 0 {
+		b.tokens = min(l.burst, b.tokens+d*l.rate)
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

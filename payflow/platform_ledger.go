@@ -1,0 +1,144 @@
+package payflow
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+// Account codes (ledger.Account.Code): the platform's chart of accounts.
+const (
+	AccountWallet   uint16 = 1 // a card's balance in one currency or asset
+	AccountMerchant uint16 = 2 // a merchant's balance in one currency or asset
+	AccountFunding  uint16 = 3 // money from outside (a bank), one per currency
+	AccountIssuer   uint16 = 4 // the issuer of an asset, one per asset
+)
+
+// Transfer codes (ledger.Transfer.Code).
+const (
+	TransferPayment uint16 = 1 // a payment leg: hold, post or void
+	TransferRefund  uint16 = 2 // a refund, merchant to payer
+	TransferFunding uint16 = 3 // funding source to a wallet
+	TransferIssue   uint16 = 4 // asset issuer to a merchant
+)
+
+// Kinds of derived transfer IDs.
+const (
+	kindHold   byte = 1
+	kindPost   byte = 2
+	kindVoid   byte = 3
+	kindRefund byte = 4
+	kindFund   byte = 5
+	kindIssue  byte = 6
+)
+
+// TransferID returns the ledger transfer ID that the platform derives for
+// one leg of an operation on the object id (a payment request, a refund, a
+// funding or an issue):
+//
+//	SHA-256("CASIM-LEDGER" || id || attempt uint32 BE || leg || kind)[:16]
+//
+// with kind 1 hold, 2 post, 3 void, 4 refund, 5 funding, 6 issue, and leg 0
+// for the money and 1 + i for asset leg i. A retry derives the same IDs,
+// so the ledger answers "exists" instead of moving money twice.
+func TransferID(id ID, attempt uint32, leg, kind byte) ledger.ID {
+	h := sha256.New()
+	h.Write([]byte("CASIM-LEDGER"))
+	h.Write(id[:])
+	var b [6]byte
+	binary.BigEndian.PutUint32(b[:4], attempt)
+	b[4], b[5] = leg, kind
+	h.Write(b[:])
+	var out ledger.ID
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// AccountID returns the ledger account ID of an owner (card ID, merchant
+// ID, or "" for the platform's funding and issuer accounts) with an
+// account code in a ledger:
+//
+//	SHA-256("CASIM-ACCOUNT" || code uint16 BE || ledger uint32 BE || owner)[:16]
+func AccountID(code uint16, ledgerCode uint32, owner string) ledger.ID {
+	h := sha256.New()
+	h.Write([]byte("CASIM-ACCOUNT"))
+	var b [6]byte
+	binary.BigEndian.PutUint16(b[:2], code)
+	binary.BigEndian.PutUint32(b[2:], ledgerCode)
+	h.Write(b[:])
+	h.Write([]byte(owner))
+	var out ledger.ID
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// unitLedger returns the ledger code of a currency (its ISO 4217 numeric
+// code) or of a registered asset.
+func (p *Platform) unitLedger(ctx context.Context, unit string) (uint32, error) {
+	if c, ok := ledger.LookupCurrency(unit); ok {
+		return c.Numeric, nil
+	}
+	a, err := p.store.Asset(ctx, unit)
+	if errors.Is(err, ErrNotFound) {
+		return 0, fmt.Errorf("%w: %q is neither a currency nor a registered asset", ErrInvalid, unit)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return a.Ledger, nil
+}
+
+// account returns the definition of an account of the platform's chart.
+func account(code uint16, ledgerCode uint32, owner string) ledger.Account {
+	a := ledger.Account{ID: AccountID(code, ledgerCode, owner), Ledger: ledgerCode, Code: code}
+	if code == AccountWallet || code == AccountMerchant {
+		a.Flags = ledger.AccountDebitsMustNotExceedCredits
+	}
+	return a
+}
+
+// createAccounts creates accounts, accepting those that exist already.
+func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Account) error {
+	res, err := p.ledger.CreateAccounts(ctx, accounts)
+	if err != nil {
+		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+	}
+	for i, r := range res {
+		if r != ledger.AccountCreated && r != ledger.AccountExists {
+			return fmt.Errorf("%w: ledger account %v: %v", ErrInternal, accounts[i].ID, r)
+		}
+	}
+	return nil
+}
+
+// ledgerError is the error of a CreateTransfers call: nil when every event
+// was created or existed already, else the first real failure of the
+// batch (linked_event_failed only follows another).
+func ledgerError(res []ledger.CreateTransferResult, err error) error {
+	if err != nil {
+		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+	}
+	for _, r := range res {
+		switch r {
+		case ledger.TransferCreated, ledger.TransferExists, ledger.TransferLinkedEventFailed:
+			continue
+		case ledger.TransferExceedsCredits, ledger.TransferDebitAccountNotFound:
+			return fmt.Errorf("%w: ledger: %v", ErrFunds, r)
+		case ledger.TransferPendingTransferExpired:
+			return fmt.Errorf("%w: ledger: %v", ErrExpired, r)
+		case ledger.TransferExistsWithDifferentAmount:
+			return fmt.Errorf("%w: ledger: %v", ErrConflict, r)
+		}
+		return fmt.Errorf("%w: ledger: %v", ErrInternal, r)
+	}
+	for _, r := range res {
+		if r == ledger.TransferLinkedEventFailed {
+			return fmt.Errorf("%w: ledger: linked chain failed", ErrInternal)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,417 @@
+package payflow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"time"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// publicState maps a stored state to the state the API shows: a
+// settlement under way shows the state it started from.
+func publicState(s string) string {
+	switch s {
+	case stateApproving:
+		return StatePending
+	case stateCapturing, stateVoiding:
+		return StateHeld
+	}
+	return s
+}
+
+// final reports whether a stored state never changes again.
+func final(s string) bool {
+	switch s {
+	case StateCaptured, StateDeclined, StateCancelled, StateExpired:
+		return true
+	}
+	return false
+}
+
+// stateError is the error for an action that the stored state forbids.
+func stateError(s string) error {
+	switch s {
+	case StateExpired:
+		return fmt.Errorf("%w: the request expired", ErrExpired)
+	case StateCaptured, StateDeclined, StateCancelled:
+		return fmt.Errorf("%w: the request is %s", ErrFinal, s)
+	}
+	return fmt.Errorf("%w: the request is %s", ErrConflict, publicState(s))
+}
+
+// CreateRequest implements API. The request must be signed by a seller
+// card of the merchant it names, within a paired session of that card
+// whose shopper is the payer; its items are priced from the merchant's
+// catalog and must add up to its amount, in the merchant's currency. The
+// same signed request again returns the same view; another request with
+// the same ID is ErrConflict.
+func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*PaymentView, error) {
+	var r record.PaymentRequest
+	c, err := p.openCard(ctx, req.Request, &r)
+	if err != nil {
+		return nil, err
+	}
+	id := ID(r.RequestID)
+	if old, err := p.store.Payment(ctx, id); err == nil {
+		return p.retried(ctx, old, req.Request)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err := p.verify(ctx, c, req.Request, &r); err != nil {
+		if old, err2 := p.store.Payment(ctx, id); err2 == nil && errors.Is(err, ErrClone) {
+			return p.retried(ctx, old, req.Request) // a concurrent retry won
+		}
+		return nil, err
+	}
+	if c.MerchantID == "" || c.MerchantID != r.MerchantID {
+		return nil, fmt.Errorf("%w: card %s is not a seller card of merchant %q", ErrForbidden, c.ID, r.MerchantID)
+	}
+	now := p.now()
+	s, err := p.store.Session(ctx, ID(r.SessionID))
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case s.SellerCardID != c.ID:
+		return nil, fmt.Errorf("%w: not the seller card of the session", ErrForbidden)
+	case !now.Before(s.ExpiresAt):
+		return nil, fmt.Errorf("%w: session", ErrExpired)
+	case !s.ShopperConfirmed || !s.SellerConfirmed:
+		return nil, fmt.Errorf("%w: the session is not paired", ErrConflict)
+	case s.ShopperCardID != r.PayerCardID:
+		return nil, fmt.Errorf("%w: the payer is not the shopper of the session", ErrMismatch)
+	}
+	m, err := p.store.Merchant(ctx, r.MerchantID)
+	if err != nil {
+		return nil, err
+	}
+	if r.Currency != m.Currency {
+		return nil, fmt.Errorf("%w: currency %s, the merchant's is %s", ErrMismatch, r.Currency, m.Currency)
+	}
+	lines, err := p.price(ctx, m.ID, r.Items)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Items) > 0 {
+		var total uint64
+		for _, l := range lines {
+			var carry uint64
+			total, carry = bits.Add64(total, l.Amount, 0)
+			if carry != 0 || total > ledger.AmountLimit {
+				return nil, fmt.Errorf("%w: total exceeds the limit", ErrInvalid)
+			}
+		}
+		if total != r.Amount {
+			return nil, fmt.Errorf("%w: items total %d, request says %d", ErrMismatch, total, r.Amount)
+		}
+	}
+	legs := make([]AssetLeg, len(r.Legs))
+	for i, l := range r.Legs {
+		if _, err := p.store.Asset(ctx, l.Asset); err != nil {
+			return nil, fmt.Errorf("%w: asset %q is not registered", ErrInvalid, l.Asset)
+		}
+		legs[i] = AssetLeg{Asset: l.Asset, Amount: l.Amount}
+	}
+	ttl := p.opts.RequestTTL
+	if r.TTL > 0 {
+		ttl = min(time.Duration(r.TTL)*time.Second, p.opts.MaxRequestTTL)
+	}
+	h := record.Hash(req.Request)
+	rec := &PaymentRecord{
+		ID: id, SessionID: s.ID, State: StatePending, MerchantID: m.ID, SellerCardID: c.ID,
+		PayerCardID: r.PayerCardID, Currency: r.Currency, Amount: r.Amount, Lines: lines, Legs: legs,
+		Request: req.Request, RequestHash: h[:], ManualCapture: m.ManualCapture,
+		ExpiresAt: now.Add(ttl), CreatedAt: now, UpdatedAt: now,
+	}
+	stored, err := p.store.InsertPayment(ctx, rec)
+	if err != nil {
+		return nil, err
+	}
+	return p.retried(ctx, stored, req.Request)
+}
+
+// retried answers a request whose ID is stored: the same signed bytes get
+// the seller's view, other bytes a conflict.
+func (p *Platform) retried(ctx context.Context, old *PaymentRecord, msg []byte) (*PaymentView, error) {
+	if !bytes.Equal(old.Request, msg) {
+		return nil, fmt.Errorf("%w: request ID %v is taken by another request", ErrConflict, old.ID)
+	}
+	return p.view(ctx, old, nil)
+}
+
+// price turns items into lines priced from the merchant's catalog.
+func (p *Platform) price(ctx context.Context, merchantID string, items []record.Item) ([]Line, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	cat, err := p.store.Catalog(ctx, merchantID)
+	if err != nil {
+		return nil, err
+	}
+	bySKU := make(map[string]CatalogItem, len(cat))
+	for _, it := range cat {
+		bySKU[it.SKU] = it
+	}
+	lines := make([]Line, len(items))
+	for i, it := range items {
+		ci, ok := bySKU[it.SKU]
+		if !ok {
+			return nil, fmt.Errorf("%w: SKU %q is not in the catalog", ErrMismatch, it.SKU)
+		}
+		hi, lo := bits.Mul64(ci.UnitPrice, it.Quantity)
+		if hi != 0 || lo > ledger.AmountLimit {
+			return nil, fmt.Errorf("%w: line %q exceeds the limit", ErrInvalid, it.SKU)
+		}
+		lines[i] = Line{SKU: it.SKU, Name: ci.Name, Quantity: it.Quantity, UnitPrice: ci.UnitPrice, Amount: lo}
+	}
+	return lines, nil
+}
+
+// view renders a payment request; nonce, when set, is the payer's consent
+// nonce.
+func (p *Platform) view(ctx context.Context, r *PaymentRecord, nonce []byte) (*PaymentView, error) {
+	m, err := p.store.Merchant(ctx, r.MerchantID)
+	if err != nil {
+		return nil, err
+	}
+	return &PaymentView{
+		ID: r.ID, SessionID: r.SessionID, State: publicState(r.State), MerchantID: r.MerchantID,
+		MerchantName: m.Name, PayerCardID: r.PayerCardID, Currency: r.Currency, Amount: r.Amount,
+		Lines: r.Lines, Legs: r.Legs, Request: r.Request, RequestHash: r.RequestHash,
+		ConsentNonce: nonce, ExpiresAt: r.ExpiresAt, Captured: r.Captured, Refunded: r.Refunded,
+		Receipt: r.Receipt, ManualCapture: r.ManualCapture,
+	}, nil
+}
+
+// load returns a payment request, first expiring it if it is pending past
+// its expiry.
+func (p *Platform) load(ctx context.Context, id ID) (*PaymentRecord, error) {
+	for {
+		r, err := p.store.Payment(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if r.State != StatePending || p.now().Before(r.ExpiresAt) {
+			return r, nil
+		}
+		r.State, r.UpdatedAt = StateExpired, p.now()
+		if err := p.store.UpdatePayment(ctx, r, StatePending); err == nil {
+			return r, nil
+		} else if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+	}
+}
+
+// Payment implements API. The payer of a pending request gets a fresh
+// consent nonce with every call, usable once until shortly after the
+// request expires; the seller cards of the merchant see the request
+// without one.
+func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentView, error) {
+	c, err := p.auth(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if c.ID != r.PayerCardID && c.MerchantID != r.MerchantID {
+		return nil, fmt.Errorf("%w: not a party of the request", ErrForbidden)
+	}
+	var nonce []byte
+	if c.ID == r.PayerCardID && r.State == StatePending {
+		nonce = make([]byte, record.NonceSize)
+		if _, err := io.ReadFull(p.rand, nonce); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		if err := p.store.Add(ctx, nonce, r.ExpiresAt.Add(p.opts.ChallengeTTL)); err != nil {
+			return nil, err
+		}
+	}
+	return p.view(ctx, r, nonce)
+}
+
+// Approve implements API. The consent must be signed by the payer's card
+// over a consent nonce of Payment, name the request's hash, amount,
+// currency and merchant, and arrive while the request is pending and
+// unexpired. The payment is then held in the ledger and, unless the
+// merchant captures manually, captured at once with a signed receipt. A
+// payment the payer's wallet cannot cover is ErrFunds and stays pending.
+func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error) {
+	var cs record.Consent
+	c, err := p.openCard(ctx, req.Consent, &cs)
+	if err != nil {
+		return nil, err
+	}
+	r, err := p.store.Payment(ctx, ID(cs.RequestID))
+	if err != nil {
+		return nil, err
+	}
+	if c.ID != r.PayerCardID {
+		if err := p.verifySignature(c, req.Consent, &cs); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: card %s is not the payer", ErrForbidden, c.ID)
+	}
+	if err := p.verify(ctx, c, req.Consent, &cs); err != nil {
+		return nil, err
+	}
+	switch {
+	case !bytes.Equal(cs.RequestHash, r.RequestHash):
+		return nil, fmt.Errorf("%w: consent is for another version of the request", ErrMismatch)
+	case cs.Amount != r.Amount || cs.Currency != r.Currency:
+		return nil, fmt.Errorf("%w: consent is for %d %s, the request for %d %s", ErrMismatch, cs.Amount, cs.Currency, r.Amount, r.Currency)
+	case cs.MerchantID != r.MerchantID:
+		return nil, fmt.Errorf("%w: consent names another payee", ErrMismatch)
+	}
+	ch := record.Hash(req.Consent)
+	for {
+		r, err = p.load(ctx, r.ID)
+		if err != nil {
+			return nil, err
+		}
+		if r.State != StatePending {
+			return nil, stateError(r.State)
+		}
+		now := p.now()
+		r.State, r.UpdatedAt = stateApproving, now
+		r.Attempt++
+		r.Consent, r.ConsentHash = req.Consent, ch[:]
+		r.HoldExpiresAt = now.Add(p.opts.HoldTTL)
+		err = p.store.UpdatePayment(ctx, r, StatePending)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+	}
+	if err := p.drive(ctx, r); err != nil {
+		return nil, err
+	}
+	return p.view(ctx, r, nil)
+}
+
+// Decline implements API: the payer ends a pending request. Declining a
+// declined request again returns it.
+func (p *Platform) Decline(ctx context.Context, token string, id ID) (*PaymentView, error) {
+	c, err := p.auth(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		r, err := p.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if c.ID != r.PayerCardID {
+			return nil, fmt.Errorf("%w: only the payer declines", ErrForbidden)
+		}
+		switch r.State {
+		case StateDeclined:
+			return p.view(ctx, r, nil)
+		case StatePending:
+		default:
+			return nil, stateError(r.State)
+		}
+		r.State, r.UpdatedAt = StateDeclined, p.now()
+		if err := p.store.UpdatePayment(ctx, r, StatePending); err == nil {
+			return p.view(ctx, r, nil)
+		} else if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+	}
+}
+
+// Cancel implements API: a seller card of the merchant withdraws a pending
+// request, or a held payment, whose hold is voided. Cancelling a cancelled
+// request again returns it.
+func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentView, error) {
+	c, err := p.auth(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		r, err := p.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if c.MerchantID != r.MerchantID {
+			return nil, fmt.Errorf("%w: only the merchant cancels", ErrForbidden)
+		}
+		from := r.State
+		switch r.State {
+		case StateCancelled:
+			return p.view(ctx, r, nil)
+		case StatePending:
+			r.State = StateCancelled
+		case StateHeld:
+			r.State, r.VoidTo = stateVoiding, StateCancelled
+		default:
+			return nil, stateError(r.State)
+		}
+		r.UpdatedAt = p.now()
+		err = p.store.UpdatePayment(ctx, r, from)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := p.drive(ctx, r); err != nil {
+			return nil, err
+		}
+		return p.view(ctx, r, nil)
+	}
+}
+
+// Capture implements API: a seller card of the merchant captures a held
+// payment, all of it (Amount zero) or part of it, the rest being released.
+// Capturing more than is held is ErrLimit; capturing a captured payment
+// again with the same amount returns it.
+func (p *Platform) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
+	c, err := p.auth(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		r, err := p.load(ctx, req.RequestID)
+		if err != nil {
+			return nil, err
+		}
+		if c.MerchantID != r.MerchantID {
+			return nil, fmt.Errorf("%w: only the merchant captures", ErrForbidden)
+		}
+		amount := req.Amount
+		if amount == 0 {
+			amount = r.Amount
+		}
+		switch {
+		case amount > r.Amount:
+			return nil, fmt.Errorf("%w: %d is more than the %d held", ErrLimit, amount, r.Amount)
+		case r.State == StateCaptured && r.Captured == amount:
+			return p.view(ctx, r, nil)
+		case r.State != StateHeld:
+			return nil, stateError(r.State)
+		}
+		r.State, r.CaptureAmount, r.UpdatedAt = stateCapturing, amount, p.now()
+		err = p.store.UpdatePayment(ctx, r, StateHeld)
+		if errors.Is(err, ErrConflict) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := p.drive(ctx, r); err != nil {
+			return nil, err
+		}
+		return p.view(ctx, r, nil)
+	}
+}

@@ -1,0 +1,464 @@
+package payflow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// leg is one ledger movement of a payment request: index 0 is the money
+// (payer to merchant), 1 + i is asset leg i (merchant to payer).
+type leg struct {
+	index         byte
+	ledger        uint32
+	debit, credit ledger.ID
+	amount        uint64
+}
+
+// legs returns the ledger movements of r, the money first.
+func (p *Platform) legs(ctx context.Context, r *PaymentRecord) ([]leg, error) {
+	cur, ok := ledger.LookupCurrency(r.Currency)
+	if !ok {
+		return nil, fmt.Errorf("%w: unknown currency %q", ErrInternal, r.Currency)
+	}
+	var out []leg
+	if r.Amount > 0 {
+		out = append(out, leg{0, cur.Numeric, AccountID(AccountWallet, cur.Numeric, r.PayerCardID), AccountID(AccountMerchant, cur.Numeric, r.MerchantID), r.Amount})
+	}
+	for i, l := range r.Legs {
+		a, err := p.store.Asset(ctx, l.Asset)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, leg{byte(1 + i), a.Ledger, AccountID(AccountMerchant, a.Ledger, r.MerchantID), AccountID(AccountWallet, a.Ledger, r.PayerCardID), l.Amount})
+	}
+	return out, nil
+}
+
+// hold places the pending transfers of r's current attempt, linked: all
+// legs or none.
+func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg) error {
+	var accounts []ledger.Account
+	for _, l := range legs {
+		if l.index > 0 {
+			accounts = append(accounts, account(AccountWallet, l.ledger, r.PayerCardID))
+		}
+	}
+	if len(accounts) > 0 {
+		if err := p.createAccounts(ctx, accounts...); err != nil {
+			return err
+		}
+	}
+	ts := make([]ledger.Transfer, len(legs))
+	for i, l := range legs {
+		ts[i] = ledger.Transfer{
+			ID: TransferID(r.ID, r.Attempt, l.index, kindHold), DebitAccountID: l.debit, CreditAccountID: l.credit,
+			Amount: l.amount, UserData128: ledger.ID(r.ID), Timeout: seconds(p.opts.HoldTTL),
+			Ledger: l.ledger, Code: TransferPayment, Flags: ledger.TransferPending | ledger.TransferLinked,
+		}
+	}
+	ts[len(ts)-1].Flags &^= ledger.TransferLinked
+	return ledgerError(p.ledger.CreateTransfers(ctx, ts))
+}
+
+// post captures the holds of r: the money leg for CaptureAmount, the asset
+// legs in full, linked.
+func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) ([][]byte, error) {
+	ts := make([]ledger.Transfer, len(legs))
+	ids := make([][]byte, len(legs))
+	for i, l := range legs {
+		amount := l.amount
+		if l.index == 0 {
+			amount = r.CaptureAmount
+		}
+		id := TransferID(r.ID, r.Attempt, l.index, kindPost)
+		ids[i] = bytes.Clone(id[:])
+		ts[i] = ledger.Transfer{
+			ID: id, PendingID: TransferID(r.ID, r.Attempt, l.index, kindHold), Amount: amount,
+			Ledger: l.ledger, Code: TransferPayment, Flags: ledger.TransferPostPendingTransfer | ledger.TransferLinked,
+		}
+	}
+	ts[len(ts)-1].Flags &^= ledger.TransferLinked
+	return ids, ledgerError(p.ledger.CreateTransfers(ctx, ts))
+}
+
+// void releases the holds of r, each on its own: a hold the ledger already
+// voided or expired counts as released.
+func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error {
+	ts := make([]ledger.Transfer, len(legs))
+	for i, l := range legs {
+		ts[i] = ledger.Transfer{
+			ID: TransferID(r.ID, r.Attempt, l.index, kindVoid), PendingID: TransferID(r.ID, r.Attempt, l.index, kindHold),
+			Ledger: l.ledger, Code: TransferPayment, Flags: ledger.TransferVoidPendingTransfer,
+		}
+	}
+	res, err := p.ledger.CreateTransfers(ctx, ts)
+	if err != nil {
+		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+	}
+	for _, x := range res {
+		switch x {
+		case ledger.TransferCreated, ledger.TransferExists, ledger.TransferPendingTransferAlreadyVoided,
+			ledger.TransferPendingTransferExpired, ledger.TransferPendingTransferNotFound:
+		default:
+			return fmt.Errorf("%w: ledger: void: %v", ErrInternal, x)
+		}
+	}
+	return nil
+}
+
+// drive completes the settlement under way in r (approving, capturing or
+// voiding), step by step, each step a compare-and-set. A step lost to
+// another process is read again and continued from where that process
+// left it, so any number of processes may drive one request. It returns
+// ErrFunds when the hold was refused (r is pending again), ErrExpired when
+// the ledger had expired the hold before capture.
+func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
+	var result error
+	for {
+		if r.State == StatePending || final(r.State) || r.State == StateHeld {
+			if r.State == StatePending || r.State == StateExpired {
+				return result
+			}
+			return nil
+		}
+		legs, err := p.legs(ctx, r)
+		if err != nil {
+			return err
+		}
+		from := r.State
+		now := p.now()
+		switch r.State {
+		case stateApproving:
+			err := p.hold(ctx, r, legs)
+			switch {
+			case errors.Is(err, ErrFunds):
+				result = err
+				r.State, r.Consent, r.ConsentHash, r.HoldExpiresAt = StatePending, nil, nil, time.Time{}
+			case err != nil:
+				return err
+			case r.ManualCapture:
+				r.State = StateHeld
+			default:
+				r.State, r.CaptureAmount = stateCapturing, r.Amount
+			}
+		case stateCapturing:
+			ids, err := p.post(ctx, r, legs)
+			switch {
+			case errors.Is(err, ErrExpired):
+				result = err
+				r.State = StateExpired
+			case err != nil:
+				return err
+			default:
+				rc, err := p.receipt(r, ids, now)
+				if err != nil {
+					return err
+				}
+				r.State, r.Captured, r.Receipt, r.SettledAt = StateCaptured, r.CaptureAmount, rc, now
+			}
+		case stateVoiding:
+			if err := p.void(ctx, r, legs); err != nil {
+				return err
+			}
+			r.State = r.VoidTo
+		default:
+			return fmt.Errorf("%w: unknown state %q", ErrInternal, r.State)
+		}
+		r.UpdatedAt = now
+		err = p.store.UpdatePayment(ctx, r, from)
+		if errors.Is(err, ErrConflict) {
+			if r, err = p.store.Payment(ctx, r.ID); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// receipt signs the payment receipt of r.
+func (p *Platform) receipt(r *PaymentRecord, transferIDs [][]byte, now time.Time) ([]byte, error) {
+	rc := &record.Receipt{
+		Kind: record.ReceiptPayment, RequestID: bytes.Clone(r.ID[:]), RequestHash: r.RequestHash,
+		ConsentHash: r.ConsentHash, Amount: r.CaptureAmount, Currency: r.Currency,
+		PayerCardID: r.PayerCardID, MerchantID: r.MerchantID, TransferIDs: transferIDs,
+		Time: uint64(now.UnixMilli()),
+	}
+	for _, l := range r.Lines {
+		rc.Lines = append(rc.Lines, record.Line{SKU: l.SKU, Name: l.Name, Quantity: l.Quantity, UnitPrice: l.UnitPrice})
+	}
+	for _, l := range r.Legs {
+		rc.Legs = append(rc.Legs, record.Leg{Asset: l.Asset, Amount: l.Amount})
+	}
+	return p.sign(rc)
+}
+
+func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
+	msg, err := record.Sign(p.rand, p.key, rc)
+	if err != nil {
+		return nil, fmt.Errorf("%w: receipt: %v", ErrInternal, err)
+	}
+	return msg, nil
+}
+
+// Refund implements API. The refund request must be signed by a seller card
+// of the merchant of a captured payment, in its currency; all refunds of a
+// payment together never exceed what was captured (ErrLimit). The refund
+// ID makes it retry-safe: the same signed refund again returns the same
+// view, another refund with the same ID is ErrConflict. A refund the
+// merchant's balance cannot cover is ErrFunds and final.
+func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {
+	var rr record.RefundRequest
+	c, err := p.openCard(ctx, req.Refund, &rr)
+	if err != nil {
+		return nil, err
+	}
+	id := ID(rr.RefundID)
+	if old, err := p.store.Refund(ctx, id); err == nil {
+		return p.refundRetried(ctx, old, req.Refund)
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err := p.verify(ctx, c, req.Refund, &rr); err != nil {
+		if old, err2 := p.store.Refund(ctx, id); err2 == nil && errors.Is(err, ErrClone) {
+			return p.refundRetried(ctx, old, req.Refund)
+		}
+		return nil, err
+	}
+	pay, err := p.store.Payment(ctx, ID(rr.RequestID))
+	if err != nil {
+		return nil, err
+	}
+	if c.MerchantID != pay.MerchantID {
+		return nil, fmt.Errorf("%w: card %s is not a seller card of the payee", ErrForbidden, c.ID)
+	}
+	if rr.Currency != pay.Currency {
+		return nil, fmt.Errorf("%w: refund in %s of a payment in %s", ErrMismatch, rr.Currency, pay.Currency)
+	}
+	h := record.Hash(req.Refund)
+	ref := &RefundRecord{
+		ID: id, RequestID: pay.ID, State: RefundPending, Amount: rr.Amount, Currency: rr.Currency,
+		Request: req.Refund, Hash: h[:], CreatedAt: p.now(),
+	}
+	for {
+		if pay.State != StateCaptured {
+			return nil, stateError(pay.State)
+		}
+		if rr.Amount > pay.Captured || pay.Refunded > pay.Captured-rr.Amount {
+			return nil, fmt.Errorf("%w: %d refunded of %d captured, %d more asked", ErrLimit, pay.Refunded, pay.Captured, rr.Amount)
+		}
+		pay.Refunded += rr.Amount
+		pay.UpdatedAt = p.now()
+		ref.Refunded = pay.Refunded
+		stored, err := p.store.InsertRefund(ctx, ref, pay, StateCaptured)
+		if err == nil {
+			if stored.State != RefundPending || !bytes.Equal(stored.Request, ref.Request) {
+				return p.refundRetried(ctx, stored, req.Refund)
+			}
+			break
+		}
+		if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		if pay, err = p.store.Payment(ctx, pay.ID); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.driveRefund(ctx, ref, pay); err != nil {
+		return nil, err
+	}
+	return refundView(ref), nil
+}
+
+func (p *Platform) refundRetried(ctx context.Context, old *RefundRecord, msg []byte) (*RefundView, error) {
+	if !bytes.Equal(old.Request, msg) {
+		return nil, fmt.Errorf("%w: refund ID %v is taken by another refund", ErrConflict, old.ID)
+	}
+	switch old.State {
+	case RefundFailed:
+		return nil, fmt.Errorf("%w: the merchant's balance did not cover the refund", ErrFunds)
+	case RefundPending:
+		pay, err := p.store.Payment(ctx, old.RequestID)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.driveRefund(ctx, old, pay); err != nil {
+			return nil, err
+		}
+	}
+	return refundView(old), nil
+}
+
+func refundView(r *RefundRecord) *RefundView {
+	return &RefundView{ID: r.ID, RequestID: r.RequestID, Amount: r.Amount, Currency: r.Currency, Refunded: r.Refunded, Receipt: r.Receipt}
+}
+
+// driveRefund moves a reserved refund in the ledger and records the
+// outcome: done with a receipt, or failed with its reservation released.
+func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *PaymentRecord) error {
+	cur, ok := ledger.LookupCurrency(r.Currency)
+	if !ok {
+		return fmt.Errorf("%w: unknown currency %q", ErrInternal, r.Currency)
+	}
+	tid := TransferID(r.ID, 0, 0, kindRefund)
+	t := ledger.Transfer{
+		ID: tid, DebitAccountID: AccountID(AccountMerchant, cur.Numeric, pay.MerchantID),
+		CreditAccountID: AccountID(AccountWallet, cur.Numeric, pay.PayerCardID), Amount: r.Amount,
+		UserData128: ledger.ID(pay.ID), Ledger: cur.Numeric, Code: TransferRefund,
+	}
+	lerr := ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
+	if lerr != nil && !errors.Is(lerr, ErrFunds) {
+		return lerr
+	}
+	if lerr == nil {
+		now := p.now()
+		rc, err := p.sign(&record.Receipt{
+			Kind: record.ReceiptRefund, RequestID: bytes.Clone(pay.ID[:]), RequestHash: pay.RequestHash,
+			RefundID: bytes.Clone(r.ID[:]), RefundHash: r.Hash, Amount: r.Amount, Currency: r.Currency,
+			PayerCardID: pay.PayerCardID, MerchantID: pay.MerchantID, TransferIDs: [][]byte{bytes.Clone(tid[:])},
+			Time: uint64(now.UnixMilli()),
+		})
+		if err != nil {
+			return err
+		}
+		done := *r
+		done.State, done.Receipt = RefundDone, rc
+		err = p.store.UpdateRefund(ctx, &done, RefundPending, nil, "")
+		if errors.Is(err, ErrConflict) {
+			stored, err := p.store.Refund(ctx, r.ID)
+			if err != nil {
+				return err
+			}
+			*r = *stored
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		*r = done
+		return nil
+	}
+	// Refused: release the reservation in the same transaction.
+	for {
+		failed := *r
+		failed.State = RefundFailed
+		pay.Refunded -= r.Amount
+		pay.UpdatedAt = p.now()
+		err := p.store.UpdateRefund(ctx, &failed, RefundPending, pay, StateCaptured)
+		if err == nil {
+			*r = failed
+			return lerr
+		}
+		if !errors.Is(err, ErrConflict) {
+			return err
+		}
+		stored, err := p.store.Refund(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		if stored.State != RefundPending {
+			*r = *stored
+			return lerr
+		}
+		if pay, err = p.store.Payment(ctx, pay.ID); err != nil {
+			return err
+		}
+	}
+}
+
+// ExpireDue expires the pending requests past their expiry and voids the
+// holds of held payments past the hold TTL, at most limit of each (zero:
+// 1000), and deletes expired nonces, tokens, sessions and idempotent
+// replies. It returns how many requests it expired. Run it from a timer in
+// one or several processes: every transition is a compare-and-set.
+func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	now := p.now()
+	n := 0
+	due, err := p.store.DuePayments(ctx, StatePending, now, limit)
+	if err != nil {
+		return n, err
+	}
+	for _, r := range due {
+		r.State, r.UpdatedAt = StateExpired, now
+		if err := p.store.UpdatePayment(ctx, r, StatePending); err == nil {
+			n++
+		} else if !errors.Is(err, ErrConflict) {
+			return n, err
+		}
+	}
+	held, err := p.store.DuePayments(ctx, StateHeld, now, limit)
+	if err != nil {
+		return n, err
+	}
+	for _, r := range held {
+		r.State, r.VoidTo, r.UpdatedAt = stateVoiding, StateExpired, now
+		if err := p.store.UpdatePayment(ctx, r, StateHeld); errors.Is(err, ErrConflict) {
+			continue
+		} else if err != nil {
+			return n, err
+		}
+		if err := p.drive(ctx, r); err != nil {
+			return n, err
+		}
+		n++
+	}
+	if _, err := p.store.DeleteExpired(ctx, now); err != nil {
+		return n, err
+	}
+	return n, nil
+}
+
+// RecoverSweep completes the settlements and refunds left half done (by a
+// crash, a lost database connection or a ledger outage) for longer than
+// RecoverAfter, at most limit of each state (zero: 1000). It returns how
+// many it completed. Derived ledger IDs make the repeated ledger calls
+// harmless; a settlement that another process is still driving is simply
+// continued by both.
+func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	before := p.now().Add(-p.opts.RecoverAfter)
+	n := 0
+	var errs []error
+	for _, state := range []string{stateApproving, stateCapturing, stateVoiding} {
+		due, err := p.store.DuePayments(ctx, state, before, limit)
+		if err != nil {
+			return n, err
+		}
+		for _, r := range due {
+			if err := p.drive(ctx, r); err != nil && !errors.Is(err, ErrFunds) && !errors.Is(err, ErrExpired) {
+				errs = append(errs, err)
+				continue
+			}
+			n++
+		}
+	}
+	refunds, err := p.store.DueRefunds(ctx, before, limit)
+	if err != nil {
+		return n, err
+	}
+	for _, r := range refunds {
+		pay, err := p.store.Payment(ctx, r.RequestID)
+		if err != nil {
+			return n, err
+		}
+		if err := p.driveRefund(ctx, r, pay); err != nil && !errors.Is(err, ErrFunds) {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	return n, errors.Join(errs...)
+}

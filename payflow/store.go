@@ -1,0 +1,246 @@
+package payflow
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the platform's state: enrolled cards, merchants and catalogs,
+// nonces, counters, tokens, sessions, payment requests, refunds and stored
+// idempotent replies. It lives in the same database as the ledger, so that
+// several platform processes share one database: payflow/memory,
+// payflow/sqlite and payflow/postgres implement it and payflow/paytest is
+// the conformance suite they all pass.
+//
+// Every method is safe for concurrent use, from one process or several
+// sharing the database. Methods that change a payment request or a refund
+// are compare-and-set: they apply only when the stored row is still in the
+// state (and version) the caller read, so that of two platform processes
+// racing on one request exactly one wins; the loser gets ErrConflict and
+// reads again.
+//
+// Errors: ErrNotFound for a missing row, ErrConflict for a lost
+// compare-and-set or a clash of unique keys; anything else is the
+// engine's error. The store also implements pki.NonceStore (Add, Consume)
+// and pki.CounterStore (Advance) with the semantics pki documents.
+type Store interface {
+	// PutCard inserts or updates an enrolled card: chain, advertising
+	// secret and display name are replaced; the merchant is kept when
+	// c.MerchantID is empty.
+	PutCard(ctx context.Context, c *CardRecord) error
+	// Card returns the card with the given ID.
+	Card(ctx context.Context, id string) (*CardRecord, error)
+	// Cards calls fn for every enrolled card, in card ID order.
+	Cards(ctx context.Context, fn func(*CardRecord) error) error
+
+	// PutMerchant inserts or updates a merchant and makes it the merchant
+	// of each of m.SellerCardIDs (which must be enrolled: ErrNotFound).
+	PutMerchant(ctx context.Context, m *Merchant) error
+	// Merchant returns a merchant with its seller cards.
+	Merchant(ctx context.Context, id string) (*Merchant, error)
+	// SetCatalog replaces a merchant's catalog.
+	SetCatalog(ctx context.Context, merchantID string, items []CatalogItem) error
+	// Catalog returns a merchant's catalog items in SKU order (empty when it
+	// has none; ErrNotFound for an unknown merchant).
+	Catalog(ctx context.Context, merchantID string) ([]CatalogItem, error)
+	// PutAsset registers an asset under its ledger code. Registering the
+	// same pair again is a no-op; a name or a code already registered
+	// with another partner is ErrConflict.
+	PutAsset(ctx context.Context, a Asset) error
+	// Asset returns the registered asset with the given name.
+	Asset(ctx context.Context, name string) (Asset, error)
+
+	// Add records a newly issued nonce as usable until expires
+	// (pki.NonceStore).
+	Add(ctx context.Context, nonce []byte, expires time.Time) error
+	// Consume removes a nonce, returning nil only if it was held and
+	// unexpired at now; of several calls with one nonce at most one
+	// succeeds, the others return an error matching pki.ErrNonce
+	// (pki.NonceStore).
+	Consume(ctx context.Context, nonce []byte, now time.Time) error
+	// Advance raises a card's counter to counter if it is greater than the
+	// one held, atomically; otherwise it returns a *pki.CounterError
+	// (pki.CounterStore).
+	Advance(ctx context.Context, cardID string, counter uint64) error
+
+	// PutToken stores a login token by the SHA-256 of its value.
+	PutToken(ctx context.Context, t *TokenRecord) error
+	// Token returns the token whose hash is hash.
+	Token(ctx context.Context, hash []byte) (*TokenRecord, error)
+
+	// ConfirmSession inserts s if no session has its ID, or else sets the
+	// confirmation flags of s that are true on the stored one (never
+	// clearing any); it returns the stored session after the change.
+	ConfirmSession(ctx context.Context, s *SessionRecord) (*SessionRecord, error)
+	// Session returns the session with the given ID.
+	Session(ctx context.Context, id ID) (*SessionRecord, error)
+
+	// InsertPayment stores a new payment request with Version 1 and returns
+	// it; if a request with its ID exists it returns the stored one
+	// unchanged, whose Request bytes tell a retry from a conflict.
+	InsertPayment(ctx context.Context, p *PaymentRecord) (*PaymentRecord, error)
+	// Payment returns the payment request with the given ID.
+	Payment(ctx context.Context, id ID) (*PaymentRecord, error)
+	// UpdatePayment writes the mutable fields of p if the stored row still
+	// has state from and version p.Version, and then increments both the
+	// stored and p's Version. Otherwise it changes nothing and returns
+	// ErrConflict.
+	UpdatePayment(ctx context.Context, p *PaymentRecord, from string) error
+	// DuePayments returns up to limit payment requests in state whose
+	// due time is at or before t, oldest first: ExpiresAt for pending
+	// requests, HoldExpiresAt for held ones, UpdatedAt for any other state.
+	DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*PaymentRecord, error)
+
+	// InsertRefund stores a new refund and, in the same transaction,
+	// updates p as UpdatePayment(p, from) does. If a refund with r's ID
+	// exists it changes nothing and returns the stored refund; if p's
+	// compare-and-set fails it changes nothing and returns ErrConflict.
+	InsertRefund(ctx context.Context, r *RefundRecord, p *PaymentRecord, from string) (*RefundRecord, error)
+	// UpdateRefund writes r's State, Receipt and Refunded if the stored
+	// refund is in state from, and, when p is not nil, updates p as
+	// UpdatePayment(p, pFrom) does, all or nothing (ErrConflict).
+	UpdateRefund(ctx context.Context, r *RefundRecord, from string, p *PaymentRecord, pFrom string) error
+	// Refund returns the refund with the given ID.
+	Refund(ctx context.Context, id ID) (*RefundRecord, error)
+	// DueRefunds returns up to limit refunds in state RefundPending created
+	// at or before t, oldest first.
+	DueRefunds(ctx context.Context, t time.Time, limit int) ([]*RefundRecord, error)
+
+	// BeginIdempotent starts the request with an idempotency key, see
+	// IdempotencyStore.Begin. A row whose Expires is at or before now is
+	// treated as absent and replaced. A new row is in flight until lease.
+	BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error)
+	// FinishIdempotent stores the reply of an in-flight key, kept until
+	// expires. A key not in flight is ErrNotFound.
+	FinishIdempotent(ctx context.Context, key string, status int, reply []byte, expires time.Time) error
+	// AbandonIdempotent deletes an in-flight key (a finished one is kept).
+	AbandonIdempotent(ctx context.Context, key string) error
+
+	// DeleteExpired deletes nonces, tokens, sessions and idempotent replies
+	// that expired at or before now and returns how many rows went.
+	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+}
+
+// CardRecord is an enrolled card as the store keeps it.
+type CardRecord struct {
+	ID          string   // ICCID
+	Chain       [][]byte // DER certificates, card first, root excluded
+	AdvSecret   []byte   // the advertising secret, adv.SecretSize bytes
+	DisplayName string
+	MerchantID  string // set for a seller card
+	EnrolledAt  time.Time
+}
+
+// Merchant is a payee: its ledger accounts are in Currency, its seller
+// cards sign its payment requests and refunds.
+type Merchant struct {
+	ID       string
+	Name     string
+	Currency string // ISO 4217 alphabetic code
+	// ManualCapture keeps approved payments held until Capture; by default
+	// they are captured at once.
+	ManualCapture bool
+	SellerCardIDs []string
+}
+
+// Asset is a registered asset, such as a kind of e-ticket: legs of payment
+// requests name it, and its units live in the ledger numbered Ledger,
+// which is above 999 so that it never clashes with an ISO 4217 currency.
+type Asset struct {
+	Name   string
+	Ledger uint32
+}
+
+// TokenRecord is a login token, stored by the SHA-256 of its value.
+type TokenRecord struct {
+	Hash      []byte
+	CardID    string
+	ExpiresAt time.Time
+}
+
+// SessionRecord is a session between a shopper card and a seller card.
+type SessionRecord struct {
+	ID               ID
+	ShopperCardID    string
+	SellerCardID     string
+	MerchantID       string
+	ShopperEID       []byte
+	SellerEID        []byte
+	ShopperConfirmed bool
+	SellerConfirmed  bool
+	ExpiresAt        time.Time
+}
+
+// Internal states of a payment request, besides the public ones
+// (StatePending, StateHeld, StateCaptured, StateDeclined, StateCancelled,
+// StateExpired). They mark a settlement under way in the ledger, which
+// RecoverSweep completes after a crash.
+const (
+	stateApproving = "approving" // consent recorded, hold being placed
+	stateCapturing = "capturing" // hold being posted
+	stateVoiding   = "voiding"   // hold being voided (towards VoidTo)
+)
+
+// PaymentRecord is a payment request as the store keeps it.
+type PaymentRecord struct {
+	ID            ID
+	SessionID     ID
+	State         string
+	Version       uint64
+	MerchantID    string
+	SellerCardID  string
+	PayerCardID   string
+	Currency      string
+	Amount        uint64
+	Lines         []Line
+	Legs          []AssetLeg
+	Request       []byte // the seller-signed COSE_Sign1
+	RequestHash   []byte
+	ManualCapture bool
+	ExpiresAt     time.Time
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+
+	// Attempt numbers the holds placed: the ledger IDs of a hold derive
+	// from it, and a hold refused for lack of funds is retried under the
+	// next number.
+	Attempt       uint32
+	Consent       []byte
+	ConsentHash   []byte
+	HoldExpiresAt time.Time
+	CaptureAmount uint64 // asked for while capturing
+	Captured      uint64
+	Refunded      uint64 // reserved or made
+	VoidTo        string // final state after voiding
+	Receipt       []byte
+	SettledAt     time.Time
+}
+
+// Refund states.
+const (
+	RefundPending = "pending" // amount reserved, ledger transfer under way
+	RefundDone    = "done"
+	RefundFailed  = "failed" // the ledger refused it (merchant funds)
+)
+
+// RefundRecord is a refund as the store keeps it.
+type RefundRecord struct {
+	ID        ID
+	RequestID ID
+	State     string
+	Amount    uint64
+	Currency  string
+	Request   []byte // the seller-signed COSE_Sign1 refund request
+	Hash      []byte
+	Refunded  uint64 // total refunded on the request after this one
+	Receipt   []byte
+	CreatedAt time.Time
+}
+
+// IdempotentReply is what BeginIdempotent found under a key: nil when the
+// caller holds the key now and must run the request, or the stored reply
+// of the first request with the same key and body.
+type IdempotentReply struct {
+	Status int
+	Reply  []byte
+}
