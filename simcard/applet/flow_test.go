@@ -1,0 +1,386 @@
+package applet_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/applet"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestPINLockoutAndUnblock(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	steps := []struct {
+		cmd string
+		sw  uint16
+	}{
+		{"0020008006313131313131", 0x63C2},
+		{"0020008006313131313131", 0x63C1},
+		{"0020008006313131313131", 0x63C0},
+		{"0020008006313233343536", 0x6983}, // the right PIN, too late
+		{"00200080", 0x6983},
+		{"00CA010500", 0x9000},
+		{apdu("80500300", payload(t, sampleConsent()), "00"), 0x6982},
+		{"0024008012313233343536FFFFFFFFFFFF373737373737", 0x6983},
+		{"002C00800E3131313131313131393939393939", 0x63C2}, // wrong PUK
+		{"002C00800E3132333435363738393939393939", 0x9000}, // PUK, new PIN 999999
+		{"00200080", 0x63C3},
+		{"0020008006313233343536", 0x63C2}, // the old PIN is gone
+		{"0020008006393939393939", 0x9000},
+	}
+	for i, s := range steps {
+		_, sw := tx(t, v.Applet, s.cmd)
+		require.Equalf(t, s.sw, sw, "step %d: %s: status word %04X", i, s.cmd, sw)
+	}
+	left, max, err := v.Card.PUKTries()
+	require.NoError(t, err)
+	assert.Equal(t, []int{3, 3}, []int{left, max})
+}
+
+func TestPUKLockout(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	c := v.Card
+	for want := 2; want >= 0; want-- {
+		err := c.Unblock("00000000", "")
+		var se *simcard.StatusError
+		require.ErrorAs(t, err, &se)
+		require.ErrorIs(t, err, simcard.ErrWrongPUK)
+		n, ok := se.TriesLeft()
+		require.True(t, ok)
+		assert.Equal(t, want, n)
+	}
+	assert.ErrorIs(t, c.Unblock(simcardtest.PUK, "1111"), simcard.ErrPUKBlocked)
+	// The PIN still works: a blocked PUK only removes the way back.
+	require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+}
+
+func TestSignRecords(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	c, pub := v.Card, v.Enrolment.PublicKey
+
+	msg, err := c.SignAuthProof(sampleAuthProof())
+	require.NoError(t, err)
+	var ap record.AuthProof
+	require.NoError(t, record.Verify(msg, pub, &ap))
+	assert.Equal(t, record.CardHeader{CardID: testICCID, Counter: 1}, ap.CardHeader)
+	assert.Equal(t, sampleAuthProof().Nonce, ap.Nonce)
+
+	msg, err = c.SignPaymentRequest(samplePaymentRequest(2))
+	require.NoError(t, err)
+	var pr record.PaymentRequest
+	require.NoError(t, record.Verify(msg, pub, &pr))
+	assert.Equal(t, uint64(2), pr.Counter)
+	assert.Equal(t, samplePaymentRequest(2).Items, pr.Items)
+
+	_, err = c.SignConsent(sampleConsent())
+	require.ErrorIs(t, err, simcard.ErrPINRequired)
+	require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+	msg, err = c.SignConsent(sampleConsent())
+	require.NoError(t, err)
+	var co record.Consent
+	require.NoError(t, record.Verify(msg, pub, &co))
+	assert.Equal(t, uint64(3), co.Counter)
+	assert.Equal(t, uint64(1234), co.Amount)
+
+	msg, err = c.SignRefundRequest(sampleRefund())
+	require.NoError(t, err)
+	var rr record.RefundRequest
+	require.NoError(t, record.Verify(msg, pub, &rr))
+	assert.Equal(t, uint64(4), rr.Counter)
+
+	n, err := c.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(4), n)
+
+	// A tampered message does not verify; neither does another record type.
+	bad := bytes.Clone(msg)
+	bad[len(bad)-1] ^= 1
+	assert.ErrorIs(t, record.Verify(bad, pub, &rr), record.ErrSignature)
+	assert.ErrorIs(t, record.Verify(msg, pub, &co), record.ErrType)
+
+	// The phone cannot choose the card ID or the counter.
+	withHeader := sampleRefund()
+	withHeader.Counter = 100
+	_, err = c.SignRefundRequest(withHeader)
+	assert.ErrorIs(t, err, simcard.ErrRefused)
+	n, err = c.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, uint64(4), n, "a refused record does not use up a counter")
+}
+
+// TestLongRecord sends a payment request of 100 items: over 255 octets, so
+// Card chains the command and collects the answer with GET RESPONSE, and an
+// extended APDU gets it in one piece.
+func TestLongRecord(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	req := samplePaymentRequest(record.MaxItems)
+	p := payload(t, req)
+	require.Greater(t, len(p), 1000)
+
+	msg, err := v.Card.SignPaymentRequest(req)
+	require.NoError(t, err)
+	require.Greater(t, len(msg), 1000)
+	var got record.PaymentRequest
+	require.NoError(t, record.Verify(msg, v.Enrolment.PublicKey, &got))
+	assert.Equal(t, req.Items, got.Items)
+
+	ext := "80500200" + "00" + hexFour(len(p)) + hexOf(p) + "0000"
+	data, sw := tx(t, v.Applet, ext)
+	require.Equal(t, uint16(0x9000), sw)
+	require.NoError(t, record.Verify(data, v.Enrolment.PublicKey, &got))
+	assert.Equal(t, uint64(2), got.Counter)
+
+	// Extended Le smaller than the answer: the rest waits behind 61xx.
+	data, sw = tx(t, v.Applet, "80500200"+"00"+hexFour(len(p))+hexOf(p)+"0100")
+	require.Equal(t, uint16(0x6100), sw)
+	assert.Len(t, data, 256)
+}
+
+func TestAdvert(t *testing.T) {
+	v := newCard(t, simcardtest.Options{Applet: applet.Options{TxPower: -8}})
+	const epoch = 2945376
+	for _, role := range []adv.Role{adv.Shopper, adv.Seller} {
+		got, err := v.Card.Advert(epoch, role, adv.FlagBusy)
+		require.NoError(t, err)
+		eid, err := adv.DeriveEID(v.Enrolment.AdvertisingSecret, epoch)
+		require.NoError(t, err)
+		want, err := adv.Packet{Role: role, EID: eid, TxPower: -8, Flags: adv.FlagBusy}.MarshalBinary()
+		require.NoError(t, err)
+		assert.Equal(t, want, got)
+		p, err := adv.Parse(got)
+		require.NoError(t, err)
+		assert.Equal(t, role, p.Role)
+	}
+	next, err := v.Card.Advert(epoch+1, adv.Shopper, 0)
+	require.NoError(t, err)
+	prev, err := v.Card.Advert(epoch, adv.Shopper, 0)
+	require.NoError(t, err)
+	assert.NotEqual(t, prev[12:28], next[12:28], "the EID changes with the epoch")
+}
+
+func TestAdvertCustomUUID(t *testing.T) {
+	v := newCard(t, simcardtest.Options{Applet: applet.Options{Codec: adv.Codec{UUID: 0xFD6F}}})
+	got, err := v.Card.Advert(1, adv.Seller, 0)
+	require.NoError(t, err)
+	p, err := adv.Codec{UUID: 0xFD6F}.Parse(got)
+	require.NoError(t, err)
+	assert.Equal(t, adv.Seller, p.Role)
+	_, err = adv.Parse(got)
+	assert.ErrorIs(t, err, adv.ErrForeign)
+}
+
+// faultyStorage passes writes to Storage until fail is set, then fails
+// every write after the next okWrites ones: a power cut at a chosen point.
+type faultyStorage struct {
+	applet.Storage
+	armed    bool
+	okWrites int
+	writes   int
+}
+
+var errPowerCut = errors.New("power cut")
+
+func (f *faultyStorage) Store(b []byte) error {
+	if f.armed {
+		if f.okWrites == 0 {
+			return errPowerCut
+		}
+		f.okWrites--
+	}
+	f.writes++
+	return f.Storage.Store(b)
+}
+
+// TestPINPowerLoss cuts the power after the decrement has been stored and
+// before the result is: even the right PIN costs a try, and a card that
+// comes back has lost the try, never gained one.
+func TestPINPowerLoss(t *testing.T) {
+	mem := new(applet.Memory)
+	fs := &faultyStorage{Storage: mem}
+	v := newCard(t, simcardtest.Options{Storage: fs})
+
+	// The decrement is stored, the restore after the right PIN is not.
+	fs.armed, fs.okWrites = true, 1
+	_, sw := tx(t, v.Applet, "0020008006313233343536")
+	assert.Equal(t, uint16(0x6581), sw)
+	_, sw = tx(t, v.Applet, "00200080")
+	assert.Equal(t, uint16(0x63C2), sw, "not verified, one try used")
+
+	// Power cycle: a new applet on what was stored.
+	a, err := applet.New(mem, applet.Options{})
+	require.NoError(t, err)
+	tx(t, a, selectAID)
+	data, sw := tx(t, a, "00CA010500")
+	require.Equal(t, uint16(0x9000), sw)
+	assert.Equal(t, []byte{2, 3}, data)
+
+	// The decrement itself fails: the card does not compare at all.
+	fs2 := &faultyStorage{Storage: mem, armed: true}
+	a, err = applet.New(fs2, applet.Options{})
+	require.NoError(t, err)
+	tx(t, a, selectAID)
+	_, sw = tx(t, a, "0020008006313233343536")
+	assert.Equal(t, uint16(0x6581), sw)
+	_, sw = tx(t, a, "00200080")
+	assert.Equal(t, uint16(0x63C2), sw)
+
+	// A wrong PIN whose decrement is stored stays counted after a cut.
+	fs3 := &faultyStorage{Storage: mem, armed: true, okWrites: 1}
+	a, err = applet.New(fs3, applet.Options{})
+	require.NoError(t, err)
+	tx(t, a, selectAID)
+	_, sw = tx(t, a, "0020008006313131313131")
+	assert.Equal(t, uint16(0x63C1), sw)
+	a, err = applet.New(mem, applet.Options{})
+	require.NoError(t, err)
+	tx(t, a, selectAID)
+	data, _ = tx(t, a, "00CA010500")
+	assert.Equal(t, []byte{1, 3}, data)
+	_, sw = tx(t, a, "0020008006313233343536")
+	assert.Equal(t, uint16(0x9000), sw)
+	data, _ = tx(t, a, "00CA010500")
+	assert.Equal(t, []byte{3, 3}, data)
+}
+
+// TestCounterPowerLoss: a signature whose counter could not be stored is
+// not made, and the counter never repeats after a power cycle.
+func TestCounterPowerLoss(t *testing.T) {
+	mem := new(applet.Memory)
+	fs := &faultyStorage{Storage: mem}
+	v := newCard(t, simcardtest.Options{Storage: fs})
+	_, err := v.Card.SignAuthProof(sampleAuthProof())
+	require.NoError(t, err)
+	fs.armed = true
+	_, err = v.Card.SignAuthProof(sampleAuthProof())
+	require.ErrorIs(t, err, simcard.ErrMemory)
+
+	a, err := applet.New(mem, applet.Options{})
+	require.NoError(t, err)
+	c := simcard.New(a)
+	_, err = c.Select()
+	require.NoError(t, err)
+	msg, err := c.SignAuthProof(sampleAuthProof())
+	require.NoError(t, err)
+	var ap record.AuthProof
+	require.NoError(t, record.Verify(msg, v.Enrolment.PublicKey, &ap))
+	assert.Equal(t, uint64(2), ap.Counter)
+}
+
+// TestFilePowerCycle runs a card on a File, then brings it back from the
+// file alone: key, certificate, counter and tries are there; the PIN
+// verification is not.
+func TestFilePowerCycle(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "card.state")
+	v := newCard(t, simcardtest.Options{Storage: &applet.File{Path: path}})
+	_, err := v.Card.SignAuthProof(sampleAuthProof())
+	require.NoError(t, err)
+	require.ErrorIs(t, v.Card.VerifyPIN("000000"), simcard.ErrWrongPIN)
+	require.NoError(t, v.Card.VerifyPIN(simcardtest.PIN))
+	require.ErrorIs(t, v.Card.VerifyPIN("000000"), simcard.ErrWrongPIN)
+
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm())
+	entries, err := os.ReadDir(filepath.Dir(path))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary file is left behind")
+
+	a, err := applet.New(&applet.File{Path: path}, applet.Options{})
+	require.NoError(t, err)
+	c := simcard.New(a)
+	life, err := c.Select()
+	require.NoError(t, err)
+	assert.Equal(t, simcard.LifeOperational, life)
+	left, _, err := c.PINTries()
+	require.NoError(t, err)
+	assert.Equal(t, 2, left)
+	_, err = c.SignConsent(sampleConsent())
+	require.ErrorIs(t, err, simcard.ErrPINRequired)
+	require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+	msg, err := c.SignConsent(sampleConsent())
+	require.NoError(t, err)
+	var co record.Consent
+	require.NoError(t, record.Verify(msg, v.Enrolment.PublicKey, &co))
+	assert.Equal(t, uint64(2), co.Counter)
+	cert, err := c.Certificate()
+	require.NoError(t, err)
+	assert.Equal(t, v.Enrolment.Chain[0], cert)
+	got, err := c.Advert(7, adv.Seller, 0)
+	require.NoError(t, err)
+	eid, err := adv.DeriveEID(v.Enrolment.AdvertisingSecret, 7)
+	require.NoError(t, err)
+	assert.Equal(t, eid[:], got[12:28])
+}
+
+func TestFileLoadMissing(t *testing.T) {
+	f := &applet.File{Path: filepath.Join(t.TempDir(), "none")}
+	b, err := f.Load()
+	require.NoError(t, err)
+	assert.Nil(t, b)
+	require.NoError(t, f.Store([]byte("x")))
+	b, err = f.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte("x"), b)
+	bad := &applet.File{Path: filepath.Join(t.TempDir(), "missing-dir", "card")}
+	assert.Error(t, bad.Store([]byte("x")))
+}
+
+func TestCorruptState(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	good, err := v.Storage.Load()
+	require.NoError(t, err)
+	tests := map[string][]byte{
+		"not CBOR":      []byte("garbage"),
+		"truncated":     good[:len(good)-3],
+		"empty map":     {0xA0},
+		"unknown field": append([]byte{good[0] + 1}, append(good[1:], 0x18, 0x63, 0x00)...),
+		"wrong version": bytes.Replace(good, []byte{0x01, 0x01}, []byte{0x01, 0x02}, 1),
+	}
+	for name, b := range tests {
+		t.Run(name, func(t *testing.T) {
+			m := new(applet.Memory)
+			require.NoError(t, m.Store(b))
+			_, err := applet.New(m, applet.Options{})
+			assert.ErrorIs(t, err, applet.ErrState)
+		})
+	}
+}
+
+func TestOptions(t *testing.T) {
+	_, err := applet.New(new(applet.Memory), applet.Options{PINTries: 16})
+	assert.Error(t, err)
+	v := newCard(t, simcardtest.Options{Applet: applet.Options{PINTries: 5, PUKTries: 10}})
+	left, max, err := v.Card.PINTries()
+	require.NoError(t, err)
+	assert.Equal(t, []int{5, 5}, []int{left, max})
+	err = v.Card.VerifyPIN("0000")
+	var se *simcard.StatusError
+	require.ErrorAs(t, err, &se)
+	n, _ := se.TriesLeft()
+	assert.Equal(t, 4, n)
+	left, max, err = v.Card.PUKTries()
+	require.NoError(t, err)
+	assert.Equal(t, []int{10, 10}, []int{left, max})
+}
+
+func TestInternalAuthenticate(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	challenge := fill(32, 0x5A)
+	sig, err := v.Card.Authenticate(challenge)
+	require.NoError(t, err)
+	assert.True(t, simcard.VerifyChallenge(v.Enrolment.PublicKey, testICCID, challenge, sig))
+	assert.False(t, simcard.VerifyChallenge(v.Enrolment.PublicKey, testICCID, fill(32, 0x5B), sig))
+	n, err := v.Card.Counter()
+	require.NoError(t, err)
+	assert.Zero(t, n, "challenges do not use the record counter")
+	_, err = v.Card.Authenticate(fill(65, 1))
+	assert.ErrorIs(t, err, simcard.ErrRefused)
+}

@@ -1,0 +1,82 @@
+package applet_test
+
+import (
+	"encoding/hex"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/simcard/applet"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+	"github.com/stretchr/testify/require"
+)
+
+const testICCID = "89014103211118510720"
+
+var (
+	issuerOnce sync.Once
+	issuerCA   *pki.CA
+	issuerErr  error
+)
+
+// testIssuer returns one demo card-issuing CA for the whole test binary.
+func testIssuer(t testing.TB) *pki.CA {
+	t.Helper()
+	issuerOnce.Do(func() { _, issuerCA, issuerErr = simcardtest.NewCA() })
+	require.NoError(t, issuerErr)
+	return issuerCA
+}
+
+// newCard returns a personalised, selected card with PIN 123456 and PUK
+// 12345678.
+func newCard(t testing.TB, opts simcardtest.Options) *simcardtest.Virtual {
+	t.Helper()
+	if opts.ICCID == "" {
+		opts.ICCID = testICCID
+	}
+	v, err := simcardtest.NewCard(testIssuer(t), opts)
+	require.NoError(t, err)
+	return v
+}
+
+// newBlank returns a blank card in the personalisation state, selected.
+func newBlank(t testing.TB) *applet.Applet {
+	t.Helper()
+	a, err := applet.New(new(applet.Memory), applet.Options{})
+	require.NoError(t, err)
+	_, sw := tx(t, a, selectAID)
+	require.Equal(t, uint16(0x9000), sw)
+	return a
+}
+
+const selectAID = "00A4040007F0434153494D0100"
+
+// unhex decodes hexadecimal with optional spaces.
+func unhex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	require.NoError(t, err)
+	return b
+}
+
+// tx sends a command given in hexadecimal and returns the response data and
+// status word.
+func tx(t testing.TB, a *applet.Applet, cmd string) ([]byte, uint16) {
+	t.Helper()
+	return txb(t, a, unhex(t, cmd))
+}
+
+func txb(t testing.TB, a *applet.Applet, cmd []byte) ([]byte, uint16) {
+	t.Helper()
+	r, err := a.Transmit(cmd)
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, len(r), 2)
+	n := len(r) - 2
+	return r[:n], uint16(r[n])<<8 | uint16(r[n+1])
+}
+
+// hexOf encodes data for building commands.
+func hexOf(b []byte) string { return hex.EncodeToString(b) }
+
+func lc(b []byte) string { return hex.EncodeToString([]byte{byte(len(b))}) }
