@@ -1,0 +1,265 @@
+package paytest
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+)
+
+// Clock is a settable clock for a Fixture, safe for concurrent use.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// Options configure NewFixture. The zero value holds the defaults.
+type Options struct {
+	// SoftCards makes cards whose keys live in Go memory and sign with
+	// record.Sign directly, instead of personalised virtual CA-SIMs
+	// reached through APDUs: for benchmarks of the platform alone.
+	SoftCards bool
+	// Platform is copied into the platform's options; its Ledger, Store,
+	// Verifier, Key, Chain and Now are set by the fixture.
+	Platform payflow.PlatformOptions
+	// Ledger configures the ledger; Now is set by the fixture.
+	Ledger ledger.Options
+}
+
+// Fixture is a platform with its certificate hierarchy, ledger and clock,
+// ready for cards and merchants.
+type Fixture struct {
+	TB            testing.TB
+	Clock         *Clock
+	Root, Issuer  *pki.CA
+	Verifier      *pki.Verifier
+	Ledger        *ledger.Ledger
+	Store         payflow.Store
+	Platform      *payflow.Platform
+	PlatformChain [][]byte
+	// Key is the platform's receipt key, for more platforms on Store.
+	Key *ecdsa.PrivateKey
+	// PlatformVerifier checks receipts as a phone does, offline.
+	PlatformVerifier *pki.Verifier
+
+	soft bool
+}
+
+// NewFixture builds a platform over store and a ledger over ls, with a demo
+// certificate hierarchy and fresh CRLs, its clock starting now. The ledger
+// is closed when tb ends.
+func NewFixture(tb testing.TB, store payflow.Store, ls ledger.Store, opts Options) *Fixture {
+	tb.Helper()
+	f := &Fixture{TB: tb, Clock: &Clock{t: time.Now().Truncate(time.Millisecond)}, Store: store, soft: opts.SoftCards}
+	var err error
+	f.Root, f.Issuer, err = simcardtest.NewCA()
+	must(tb, err)
+	f.Verifier, err = pki.NewVerifier(pki.VerifierOptions{
+		Roots: [][]byte{f.Root.DER()}, Intermediates: [][]byte{f.Issuer.DER()}, Now: f.Clock.Now,
+	})
+	must(tb, err)
+	f.RefreshCRLs()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	must(tb, err)
+	cert, err := f.Issuer.IssuePlatform(key.Public(), "casimpay test platform", pki.IssueOptions{})
+	must(tb, err)
+	f.PlatformChain = append([][]byte{cert}, f.Issuer.Chain()...)
+	f.Key = key
+	f.PlatformVerifier, err = pki.NewVerifier(pki.VerifierOptions{
+		Roots: [][]byte{f.Root.DER()}, Now: f.Clock.Now, Revocation: pki.RevocationBestEffort,
+	})
+	must(tb, err)
+	lo := opts.Ledger
+	lo.Now = f.Clock.Now
+	f.Ledger, err = ledger.New(ls, lo)
+	must(tb, err)
+	tb.Cleanup(func() { f.Ledger.Close() })
+	po := opts.Platform
+	po.Ledger, po.Store, po.Verifier, po.Key, po.Chain, po.Now = f.Ledger, store, f.Verifier, key, f.PlatformChain, f.Clock.Now
+	f.Platform, err = payflow.NewPlatform(po)
+	must(tb, err)
+	return f
+}
+
+// RefreshCRLs issues fresh CRLs of both CAs (with what Revoke recorded)
+// and hands them to the verifier.
+func (f *Fixture) RefreshCRLs() {
+	f.TB.Helper()
+	for _, ca := range []*pki.CA{f.Root, f.Issuer} {
+		crl, err := ca.CRL(f.Clock.Now().Add(24 * time.Hour))
+		must(f.TB, err)
+		must(f.TB, f.Verifier.AddCRL(crl))
+	}
+}
+
+func must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Card is a test card: a virtual CA-SIM (or a soft key) enrolled on the
+// fixture's platform.
+type Card struct {
+	ID     string
+	Name   string
+	Chain  [][]byte
+	Secret []byte
+	Token  string
+
+	f       *Fixture
+	virtual *simcardtest.Virtual
+	key     *ecdsa.PrivateKey
+	mu      sync.Mutex
+	counter uint64
+}
+
+// NewCard personalises a card and enrols it under name.
+func (f *Fixture) NewCard(name string) *Card {
+	f.TB.Helper()
+	c := &Card{Name: name, f: f}
+	if f.soft {
+		iccid, err := simcardtest.RandomICCID(nil)
+		must(f.TB, err)
+		c.key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		must(f.TB, err)
+		cert, err := f.Issuer.IssueCard(c.key.Public(), iccid, pki.IssueOptions{})
+		must(f.TB, err)
+		c.ID, c.Chain = iccid, append([][]byte{cert}, f.Issuer.Chain()...)
+		c.Secret = make([]byte, adv.SecretSize)
+		_, err = rand.Read(c.Secret)
+		must(f.TB, err)
+	} else {
+		v, err := simcardtest.NewCard(f.Issuer, simcardtest.Options{})
+		must(f.TB, err)
+		c.virtual = v
+		c.ID, c.Chain, c.Secret = v.Enrolment.ICCID, v.Enrolment.Chain, v.Enrolment.AdvertisingSecret
+	}
+	id, err := f.Platform.EnrollCard(context.Background(), c.Chain, c.Secret, name)
+	must(f.TB, err)
+	if id != c.ID {
+		f.TB.Fatalf("enrolled as %s, want %s", id, c.ID)
+	}
+	return c
+}
+
+// EID returns the card's EID at the fixture's time.
+func (c *Card) EID() []byte {
+	e, err := adv.DeriveEID(c.Secret, adv.Epoch(c.f.Clock.Now()))
+	must(c.f.TB, err)
+	return e[:]
+}
+
+// Sign has the card sign r, filling in its header: through APDUs for a
+// virtual card (a consent after PIN verification), with record.Sign for a
+// soft one.
+func (c *Card) Sign(r record.CardRecord) ([]byte, error) {
+	if c.virtual == nil {
+		c.mu.Lock()
+		c.counter++
+		*r.Header() = record.CardHeader{CardID: c.ID, Counter: c.counter}
+		c.mu.Unlock()
+		return record.Sign(rand.Reader, c.key, r)
+	}
+	card := c.virtual.Card
+	switch r := r.(type) {
+	case *record.AuthProof:
+		return card.SignAuthProof(r)
+	case *record.PaymentRequest:
+		return card.SignPaymentRequest(r)
+	case *record.Consent:
+		if err := card.VerifyPIN(simcardtest.PIN); err != nil {
+			return nil, err
+		}
+		return card.SignConsent(r)
+	case *record.RefundRequest:
+		return card.SignRefundRequest(r)
+	}
+	panic("paytest: unknown record type")
+}
+
+// MustSign is Sign failing the test on error.
+func (c *Card) MustSign(r record.CardRecord) []byte {
+	c.f.TB.Helper()
+	msg, err := c.Sign(r)
+	must(c.f.TB, err)
+	return msg
+}
+
+// Proof gets a challenge for the card and signs an auth proof over it
+// with the card's current EID and peerEID (nil for a login).
+func (c *Card) Proof(role record.Role, peerEID []byte) []byte {
+	c.f.TB.Helper()
+	ch, err := c.f.Platform.Challenge(context.Background(), &payflow.ChallengeRequest{CardID: c.ID})
+	must(c.f.TB, err)
+	if peerEID == nil {
+		peerEID = make([]byte, record.EIDSize)
+	}
+	return c.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: role, EID: c.EID(), PeerEID: peerEID})
+}
+
+// Login logs the card in for role and keeps its token.
+func (c *Card) Login(role record.Role) *payflow.LoginResponse {
+	c.f.TB.Helper()
+	resp, err := c.f.Platform.Login(context.Background(), &payflow.LoginRequest{Proof: c.Proof(role, nil)})
+	must(c.f.TB, err)
+	c.Token = resp.Token
+	return resp
+}
+
+// Pair has both cards name each other and returns the paired session.
+func (f *Fixture) Pair(shopper, seller *Card) *payflow.SessionView {
+	f.TB.Helper()
+	ctx := context.Background()
+	_, err := f.Platform.Pair(ctx, &payflow.PairRequest{Proof: shopper.Proof(record.RoleShopper, seller.EID())})
+	must(f.TB, err)
+	s, err := f.Platform.Pair(ctx, &payflow.PairRequest{Proof: seller.Proof(record.RoleSeller, shopper.EID())})
+	must(f.TB, err)
+	if s.State != payflow.SessionPaired {
+		f.TB.Fatalf("session %s, want paired", s.State)
+	}
+	return s
+}
+
+// Request builds a payment request of the seller to the session's shopper.
+func Request(s *payflow.SessionView, currency string, amount uint64, items ...record.Item) *record.PaymentRequest {
+	id := payflow.ID(ledger.NewID())
+	return &record.PaymentRequest{
+		RequestID: id[:], SessionID: s.ID[:], PayerCardID: s.ShopperCardID, MerchantID: s.MerchantID,
+		Currency: currency, Amount: amount, Items: items,
+	}
+}
+
+// Consent builds the consent to the payment view v (from Payment, with its
+// nonce).
+func Consent(v *payflow.PaymentView) *record.Consent {
+	return &record.Consent{
+		RequestID: v.ID[:], RequestHash: v.RequestHash, Nonce: v.ConsentNonce,
+		Amount: v.Amount, Currency: v.Currency, MerchantID: v.MerchantID,
+	}
+}

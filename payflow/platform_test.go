@@ -1,0 +1,612 @@
+package payflow_test
+
+import (
+	"context"
+	"errors"
+	"crypto/rand"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// shop is a fixture with a funded shopper, a merchant with one seller card
+// and a catalog, both cards logged in and paired.
+type shop struct {
+	*paytest.Fixture
+	shopper, seller *paytest.Card
+	session         *payflow.SessionView
+}
+
+const (
+	merchantID = "grocer-1"
+	funds      = 10_000
+)
+
+var catalog = []payflow.CatalogItem{
+	{SKU: "apple", Name: "Apple", UnitPrice: 120},
+	{SKU: "bread", Name: "Sourdough bread", UnitPrice: 450},
+}
+
+func newShop(t *testing.T, manual bool, opts paytest.Options) *shop {
+	t.Helper()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), opts)
+	return setupShop(t, f, manual)
+}
+
+func setupShop(t *testing.T, f *paytest.Fixture, manual bool) *shop {
+	t.Helper()
+	ctx := context.Background()
+	s := &shop{Fixture: f, shopper: f.NewCard("Alice"), seller: f.NewCard("Till 1")}
+	require.NoError(t, f.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: merchantID, Name: "Corner Grocer", Currency: "EUR", ManualCapture: manual, SellerCardIDs: []string{s.seller.ID},
+	}))
+	require.NoError(t, f.Platform.SetCatalog(ctx, merchantID, catalog))
+	require.NoError(t, f.Platform.OpenAccount(ctx, s.shopper.ID, "EUR"))
+	require.NoError(t, f.Platform.Fund(ctx, payflow.ID{1}, s.shopper.ID, "EUR", funds))
+	s.shopper.Login(record.RoleShopper)
+	s.seller.Login(record.RoleSeller)
+	s.session = f.Pair(s.shopper, s.seller)
+	return s
+}
+
+// balances returns the shopper's and the merchant's EUR balances.
+func (s *shop) balances(t *testing.T) [2]payflow.Balance {
+	t.Helper()
+	a, err := s.Platform.Balance(context.Background(), s.shopper.ID, "EUR")
+	require.NoError(t, err)
+	b, err := s.Platform.Balance(context.Background(), merchantID, "EUR")
+	require.NoError(t, err)
+	return [2]payflow.Balance{a, b}
+}
+
+// request creates a signed request for the basket (2 apples, 1 bread:
+// 690) and returns its view and signed bytes.
+func (s *shop) request(t *testing.T) (*payflow.PaymentView, []byte) {
+	t.Helper()
+	r := paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1})
+	msg := s.seller.MustSign(r)
+	v, err := s.Platform.CreateRequest(context.Background(), &payflow.CreateRequest{Request: msg})
+	require.NoError(t, err)
+	return v, msg
+}
+
+// consent fetches the payer's view of v and signs a consent to it.
+func (s *shop) consent(t *testing.T, id payflow.ID) []byte {
+	t.Helper()
+	pv, err := s.Platform.Payment(context.Background(), s.shopper.Token, id)
+	require.NoError(t, err)
+	require.Len(t, pv.ConsentNonce, record.NonceSize)
+	return s.shopper.MustSign(paytest.Consent(pv))
+}
+
+func TestPurchase(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+
+	// Both phones resolve the other's EID into a name.
+	who, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
+	require.NoError(t, err)
+	assert.Equal(t, &payflow.ResolveResponse{DisplayName: "Corner Grocer", Role: 2, MerchantID: merchantID}, who)
+	who, err = s.Platform.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: s.shopper.EID()})
+	require.NoError(t, err)
+	assert.Equal(t, &payflow.ResolveResponse{DisplayName: "Alice", Role: 1}, who)
+	assert.Len(t, s.session.PairingCode, 6)
+	assert.Equal(t, "Alice", s.session.ShopperName)
+	assert.Equal(t, payflow.SessionID(s.shopper.ID, s.seller.ID, s.shopper.EID(), s.seller.EID()), s.session.ID)
+
+	v, msg := s.request(t)
+	assert.Equal(t, payflow.StatePending, v.State)
+	assert.Equal(t, uint64(690), v.Amount)
+	assert.Equal(t, []payflow.Line{
+		{SKU: "apple", Name: "Apple", Quantity: 2, UnitPrice: 120, Amount: 240},
+		{SKU: "bread", Name: "Sourdough bread", Quantity: 1, UnitPrice: 450, Amount: 450},
+	}, v.Lines)
+	assert.Nil(t, v.ConsentNonce, "the seller gets no consent nonce")
+	again, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.NoError(t, err, "the same signed request is a retry")
+	assert.Equal(t, v, again)
+
+	consent := s.consent(t, v.ID)
+	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, done.State)
+	assert.Equal(t, uint64(690), done.Captured)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+
+	// The receipt verifies offline with the platform's certificate.
+	info, err := s.Platform.Info(ctx)
+	require.NoError(t, err)
+	vp, err := s.PlatformVerifier.VerifyPlatform(info.Chain)
+	require.NoError(t, err)
+	var rc record.Receipt
+	require.NoError(t, vp.VerifyReceipt(done.Receipt, &rc))
+	ch := record.Hash(consent)
+	assert.Equal(t, record.ReceiptPayment, rc.Kind)
+	assert.Equal(t, v.RequestHash, rc.RequestHash)
+	assert.Equal(t, ch[:], rc.ConsentHash)
+	assert.Equal(t, uint64(690), rc.Amount)
+	post := payflow.TransferID(v.ID, 1, 0, 2)
+	assert.Equal(t, [][]byte{post[:]}, rc.TransferIDs)
+	assert.Equal(t, []record.Line{{SKU: "apple", Name: "Apple", Quantity: 2, UnitPrice: 120}, {SKU: "bread", Name: "Sourdough bread", Quantity: 1, UnitPrice: 450}}, rc.Lines)
+
+	// A tampered receipt does not verify.
+	bad := append([]byte{}, done.Receipt...)
+	bad[len(bad)-1] ^= 1
+	assert.ErrorIs(t, vp.VerifyReceipt(bad, &rc), record.ErrSignature)
+
+	// The seller sees the same captured request.
+	sv, err := s.Platform.Payment(ctx, s.seller.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, done, sv)
+}
+
+func TestRefunds(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	refund := func(amount uint64, currency string) (*record.RefundRequest, []byte) {
+		id := payflow.ID{}
+		_, err := rand.Read(id[:])
+		require.NoError(t, err)
+		r := &record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: amount, Currency: currency}
+		return r, s.seller.MustSign(r)
+	}
+
+	_, first := refund(200, "EUR")
+	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: first})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(200), rv.Amount)
+	assert.Equal(t, uint64(200), rv.Refunded)
+	var rc record.Receipt
+	vp, err := s.PlatformVerifier.VerifyPlatform(s.PlatformChain)
+	require.NoError(t, err)
+	require.NoError(t, vp.VerifyReceipt(rv.Receipt, &rc))
+	assert.Equal(t, record.ReceiptRefund, rc.Kind)
+	assert.Equal(t, rv.ID[:], rc.RefundID)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 490}, {Posted: 490}}, s.balances(t))
+
+	// The same refund again is a retry: same view, money moved once.
+	again, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: first})
+	require.NoError(t, err)
+	assert.Equal(t, rv, again)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 490}, {Posted: 490}}, s.balances(t))
+
+	tests := []struct {
+		name     string
+		amount   uint64
+		currency string
+		want     error
+	}{
+		{"above what is left", 491, "EUR", payflow.ErrLimit},
+		{"above captured", 691, "EUR", payflow.ErrLimit},
+		{"other currency", 100, "USD", payflow.ErrMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, msg := refund(tt.amount, tt.currency)
+			_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			assert.ErrorIs(t, err, tt.want)
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds - 490}, {Posted: 490}}, s.balances(t))
+		})
+	}
+
+	// Another refund under a used ID is a conflict.
+	r, _ := refund(10, "EUR")
+	r.RefundID = rv.ID[:]
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: s.seller.MustSign(r)})
+	assert.ErrorIs(t, err, payflow.ErrConflict)
+
+	// The rest can be refunded; then nothing more.
+	_, rest := refund(490, "EUR")
+	rv, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: rest})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rv.Refunded)
+	_, one := refund(1, "EUR")
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: one})
+	assert.ErrorIs(t, err, payflow.ErrLimit)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {Posted: 0}}, s.balances(t))
+}
+
+func TestRefusals(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		// run returns the error of the refused call; before is taken
+		// just before it.
+		run  func(t *testing.T, s *shop, before *[2]payflow.Balance) error
+		want error
+	}{
+		{"replayed consent", func(t *testing.T, s *shop, before *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			c := s.consent(t, v.ID)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			require.NoError(t, err)
+			*before = s.balances(t)
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			return err
+		}, payflow.ErrReplay},
+		{"consent for a changed amount", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			c := paytest.Consent(pv)
+			c.Amount = 69
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
+			return err
+		}, payflow.ErrMismatch},
+		{"consent for another request hash", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			c := paytest.Consent(pv)
+			c.RequestHash = make([]byte, 32)
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
+			return err
+		}, payflow.ErrMismatch},
+		{"consent naming another payee", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			c := paytest.Consent(pv)
+			c.MerchantID = "other"
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
+			return err
+		}, payflow.ErrMismatch},
+		{"consent signed by another card", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			mallory := s.NewCard("Mallory")
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: mallory.MustSign(paytest.Consent(pv))})
+			return err
+		}, payflow.ErrForbidden},
+		{"consent with a tampered signature", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			c := s.consent(t, v.ID)
+			c[len(c)-1] ^= 0x01
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			return err
+		}, payflow.ErrSignature},
+		{"consent without a nonce from the platform", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			c := paytest.Consent(pv)
+			c.Nonce = make([]byte, 32)
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(c)})
+			return err
+		}, payflow.ErrReplay},
+		{"request from a card that is not a merchant's", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			r := paytest.Request(s.session, "EUR", 690)
+			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.shopper.MustSign(r)})
+			return err
+		}, payflow.ErrForbidden},
+		{"request with a wrong total", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			r := paytest.Request(s.session, "EUR", 691, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1})
+			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
+			return err
+		}, payflow.ErrMismatch},
+		{"request in another currency", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			r := paytest.Request(s.session, "USD", 690)
+			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
+			return err
+		}, payflow.ErrMismatch},
+		{"request ID reused for another request", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			r := paytest.Request(s.session, "EUR", 100)
+			r.RequestID = v.ID[:]
+			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
+			return err
+		}, payflow.ErrConflict},
+		{"expired request", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			c := s.consent(t, v.ID)
+			s.Clock.Advance(payflow.DefaultRequestTTL)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			pv, err2 := s.Platform.Payment(ctx, s.seller.Token, v.ID)
+			require.NoError(t, err2)
+			assert.Equal(t, payflow.StateExpired, pv.State)
+			return err
+		}, payflow.ErrExpired},
+		{"approve after cancel", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			c := s.consent(t, v.ID)
+			cv, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateCancelled, cv.State)
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			return err
+		}, payflow.ErrFinal},
+		{"approve after decline", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			c := s.consent(t, v.ID)
+			dv, err := s.Platform.Decline(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateDeclined, dv.State)
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			return err
+		}, payflow.ErrFinal},
+		{"cancel by the shopper", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			_, err := s.Platform.Cancel(ctx, s.shopper.Token, v.ID)
+			return err
+		}, payflow.ErrForbidden},
+		{"decline after capture", func(t *testing.T, s *shop, before *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			require.NoError(t, err)
+			*before = s.balances(t)
+			_, err = s.Platform.Decline(ctx, s.shopper.Token, v.ID)
+			return err
+		}, payflow.ErrFinal},
+		{"insufficient funds", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			r := paytest.Request(s.session, "EUR", funds+1)
+			v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
+			require.NoError(t, err)
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			pv, err2 := s.Platform.Payment(ctx, s.seller.Token, v.ID)
+			require.NoError(t, err2)
+			assert.Equal(t, payflow.StatePending, pv.State, "the request stays pending")
+			return err
+		}, payflow.ErrFunds},
+		{"revoked card", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			c := s.consent(t, v.ID)
+			cert, err := pki.ParseCertificate(s.shopper.Chain[0])
+			require.NoError(t, err)
+			require.NoError(t, s.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
+			s.RefreshCRLs()
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			return err
+		}, payflow.ErrCard},
+		{"login of a revoked card", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			cert, err := pki.ParseCertificate(s.shopper.Chain[0])
+			require.NoError(t, err)
+			require.NoError(t, s.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
+			s.RefreshCRLs()
+			_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.shopper.Proof(record.RoleShopper, nil)})
+			return err
+		}, payflow.ErrCard},
+		{"counter regression", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			older := s.seller.MustSign(paytest.Request(s.session, "EUR", 100))
+			newer := s.seller.MustSign(paytest.Request(s.session, "EUR", 200))
+			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: newer})
+			require.NoError(t, err)
+			_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: older})
+			return err
+		}, payflow.ErrClone},
+		{"unknown EID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			_, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: make([]byte, 16)})
+			return err
+		}, payflow.ErrNotFound},
+		{"stale EID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			eid := s.seller.EID()
+			s.Clock.Advance(25 * time.Minute)
+			_, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid})
+			return err
+		}, payflow.ErrNotFound},
+		{"pairing with an unknown EID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			unknown := make([]byte, 16)
+			_, err := rand.Read(unknown)
+			require.NoError(t, err)
+			_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, unknown)})
+			return err
+		}, payflow.ErrNotFound},
+		{"resolve without a token", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			_, err := s.Platform.Resolve(ctx, "nope", &payflow.ResolveRequest{EID: s.seller.EID()})
+			return err
+		}, payflow.ErrUnauthorized},
+		{"login as seller without a merchant", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			_, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.shopper.Proof(record.RoleSeller, nil)})
+			return err
+		}, payflow.ErrForbidden},
+		{"login proof replayed", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			p := s.shopper.Proof(record.RoleShopper, nil)
+			_, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: p})
+			require.NoError(t, err)
+			_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: p})
+			return err
+		}, payflow.ErrReplay},
+		{"expired token", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			s.Clock.Advance(payflow.DefaultTokenTTL)
+			_, err := s.Platform.Catalog(ctx, s.shopper.Token, merchantID)
+			return err
+		}, payflow.ErrUnauthorized},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newShop(t, false, paytest.Options{})
+			before := s.balances(t)
+			err := tt.run(t, s, &before)
+			assert.ErrorIs(t, err, tt.want)
+			assert.Equal(t, before, s.balances(t), "the ledger did not move")
+		})
+	}
+}
+
+func TestInsufficientFundsThenRetry(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	r := paytest.Request(s.session, "EUR", funds+500)
+	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
+	require.NoError(t, err)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{2}, s.shopper.ID, "EUR", 500))
+	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, done.State)
+	assert.Equal(t, [2]payflow.Balance{{Posted: 0}, {Posted: funds + 500}}, s.balances(t))
+}
+
+func TestManualCapture(t *testing.T) {
+	ctx := context.Background()
+	approve := func(t *testing.T) (*shop, *payflow.PaymentView) {
+		s := newShop(t, true, paytest.Options{})
+		v, _ := s.request(t)
+		held, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateHeld, held.State)
+		assert.Nil(t, held.Receipt)
+		assert.Equal(t, [2]payflow.Balance{{Posted: funds, Held: 690}, {Incoming: 690}}, s.balances(t))
+		return s, held
+	}
+	t.Run("partial capture", func(t *testing.T) {
+		s, v := approve(t)
+		_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID, Amount: 691})
+		assert.ErrorIs(t, err, payflow.ErrLimit)
+		_, err = s.Platform.Capture(ctx, s.shopper.Token, &payflow.CaptureRequest{RequestID: v.ID})
+		assert.ErrorIs(t, err, payflow.ErrForbidden)
+		c, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID, Amount: 500})
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCaptured, c.State)
+		assert.Equal(t, uint64(500), c.Captured)
+		assert.Equal(t, [2]payflow.Balance{{Posted: funds - 500}, {Posted: 500}}, s.balances(t))
+		again, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID, Amount: 500})
+		require.NoError(t, err)
+		assert.Equal(t, c, again)
+		_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID, Amount: 600})
+		assert.ErrorIs(t, err, payflow.ErrFinal)
+		var rc record.Receipt
+		require.NoError(t, record.Open(c.Receipt, &rc))
+		assert.Equal(t, uint64(500), rc.Amount)
+	})
+	t.Run("cancel voids the hold", func(t *testing.T) {
+		s, v := approve(t)
+		c, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCancelled, c.State)
+		assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+		_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+		assert.ErrorIs(t, err, payflow.ErrFinal)
+	})
+	t.Run("hold expires", func(t *testing.T) {
+		s, v := approve(t)
+		n, err := s.Platform.ExpireDue(ctx, 0)
+		require.NoError(t, err)
+		assert.Equal(t, 0, n)
+		s.Clock.Advance(payflow.DefaultHoldTTL)
+		n, err = s.Platform.ExpireDue(ctx, 0)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n)
+		assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+		pv, err := s.Store.Payment(ctx, v.ID)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateExpired, pv.State)
+	})
+}
+
+func TestExpireDue(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	s.Clock.Advance(payflow.DefaultRequestTTL - time.Second)
+	n, err := s.Platform.ExpireDue(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n)
+	s.Clock.Advance(time.Second)
+	n, err = s.Platform.ExpireDue(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateExpired, r.State)
+	_, err = s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+	assert.ErrorIs(t, err, payflow.ErrExpired)
+}
+
+func TestResolveRateLimit(t *testing.T) {
+	s := newShop(t, false, paytest.Options{Platform: payflow.PlatformOptions{ResolveBurst: 3, ResolveRate: 1}})
+	ctx := context.Background()
+	req := &payflow.ResolveRequest{EID: s.seller.EID()}
+	for range 3 {
+		_, err := s.Platform.Resolve(ctx, s.shopper.Token, req)
+		require.NoError(t, err)
+	}
+	_, err := s.Platform.Resolve(ctx, s.shopper.Token, req)
+	assert.ErrorIs(t, err, payflow.ErrRateLimited)
+	_, err = s.Platform.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: s.shopper.EID()})
+	assert.NoError(t, err, "another token has its own budget")
+	s.Clock.Advance(time.Second)
+	_, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
+	assert.NoError(t, err)
+}
+
+func TestRecoverSweep(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	consent := s.consent(t, v.ID)
+	// A process recorded the consent and died before the ledger moved.
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	h := record.Hash(consent)
+	r.State, r.Attempt, r.Consent, r.ConsentHash = "approving", 1, consent, h[:]
+	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
+	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
+	pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, pv.State)
+	assert.Nil(t, pv.ConsentNonce, "no consent nonce while a consent is being settled")
+
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "too recent to recover")
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	n, err = s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	r, err = s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, r.State)
+	assert.NotEmpty(t, r.Receipt)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+}
+
+// TestApproveCancelRace runs approve and cancel at once on two platforms
+// sharing one store and one ledger: exactly one wins, and the ledger agrees
+// with the winner.
+func TestApproveCancelRace(t *testing.T) {
+	ctx := context.Background()
+	for i := range 20 {
+		s := newShop(t, false, paytest.Options{})
+		other, err := payflow.NewPlatform(payflow.PlatformOptions{
+			Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+		})
+		require.NoError(t, err)
+		v, _ := s.request(t)
+		c := s.consent(t, v.ID)
+		var wg sync.WaitGroup
+		var approveErr, cancelErr error
+		wg.Add(2)
+		go func() { defer wg.Done(); _, approveErr = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c}) }()
+		go func() { defer wg.Done(); _, cancelErr = other.Cancel(ctx, s.seller.Token, v.ID) }()
+		wg.Wait()
+		r, err := s.Store.Payment(ctx, v.ID)
+		require.NoError(t, err)
+		switch {
+		case approveErr == nil:
+			// Cancel met the payment captured, or still settling.
+			assert.True(t, errors.Is(cancelErr, payflow.ErrFinal) || errors.Is(cancelErr, payflow.ErrConflict), "round %d: %v", i, cancelErr)
+			assert.Equal(t, payflow.StateCaptured, r.State)
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+		default:
+			assert.NoError(t, cancelErr, "round %d", i)
+			assert.ErrorIs(t, approveErr, payflow.ErrFinal, "round %d", i)
+			assert.Equal(t, payflow.StateCancelled, r.State)
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+		}
+	}
+}
