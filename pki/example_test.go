@@ -9,9 +9,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/casimpay/casimpay/pki/record"
-
 	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 func mustKey() *ecdsa.PrivateKey {
