@@ -28,6 +28,9 @@ type Config struct {
 	// returned and the suite has closed. Nil for a store without
 	// persistence: the restart tests are then skipped.
 	Reopen func(t *testing.T, closed ledger.Store) ledger.Store
+	// ModelSteps is the most operations of one random run of RunModel;
+	// zero means 12.
+	ModelSteps int
 }
 
 // Clock is a settable clock for ledger.Options.Now, safe for concurrent
