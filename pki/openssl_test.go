@@ -54,6 +54,8 @@ func checkOpenSSLHierarchy(t *testing.T, dir string) {
 	require.NoError(t, err)
 	_, err = v.VerifyCard([][]byte{card, ca})
 	require.ErrorIs(t, err, ErrCRL, "no CRL yet: fail closed")
+	assert.ErrorIs(t, v.AddCRL(readPEM(t, dir, "card-crl-nonumber.pem")), ErrCRL, "a CRL needs a number")
+	assert.ErrorIs(t, v.AddCRL(readPEM(t, dir, "card-crl-idp.pem")), ErrCRL, "a critical issuing distribution point is not supported")
 
 	require.NoError(t, v.AddCRL(readPEM(t, dir, "root-crl.pem")))
 	require.NoError(t, v.AddCRL(readPEM(t, dir, "card-crl.pem")))

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Builds a CA-SIM hierarchy with the openssl command line only: a root CA,
 # a card-issuing CA, a card certificate of the profile (URI SAN and EKU),
-# the CRLs of both CAs, then revokes the card with `openssl ca -revoke` and
+# the CRLs of both CAs (and two malformed ones), then revokes the card with `openssl ca -revoke` and
 # issues the card CA's next CRL. Usage: make.sh OUTDIR [ICCID]
 # The files in this directory were made by `sh make.sh .`; the tests of
 # package pki run it again in a temporary directory when openssl is present.
@@ -50,6 +50,15 @@ policy = policy_any
 unique_subject = no
 copy_extensions = none
 
+[ ca_card_nonumber ]
+dir = db/card
+database = \$dir/index.txt
+new_certs_dir = \$dir
+certificate = ca.pem
+private_key = ca.key
+default_md = sha256
+default_crl_days = 3650
+
 [ policy_any ]
 commonName = supplied
 
@@ -82,6 +91,13 @@ crlDistributionPoints = URI:http://pki.example/openssl-card.crl
 
 [ crl_ext ]
 authorityKeyIdentifier = keyid:always
+
+[ crl_idp ]
+authorityKeyIdentifier = keyid:always
+issuingDistributionPoint = critical, @idp
+
+[ idp ]
+fullname = URI:http://pki.example/openssl-card.crl
 CNF
 
 q() { "$@" >/dev/null 2>&1 || { echo "failed: $*" >&2; "$@"; exit 1; }; }
@@ -101,6 +117,10 @@ q openssl ca -config openssl.cnf -name ca_card -batch -notext -extensions v3_car
 
 q openssl ca -config openssl.cnf -name ca_root -gencrl -crlexts crl_ext -out root-crl.pem
 q openssl ca -config openssl.cnf -name ca_card -gencrl -crlexts crl_ext -out card-crl.pem
+# Two CRLs the profile refuses: one without a CRL number, one with a
+# critical issuing distribution point.
+q openssl ca -config openssl.cnf -name ca_card_nonumber -gencrl -crlexts crl_ext -out card-crl-nonumber.pem
+q openssl ca -config openssl.cnf -name ca_card -gencrl -crlexts crl_idp -out card-crl-idp.pem
 q openssl ca -config openssl.cnf -name ca_card -revoke card.pem -crl_reason keyCompromise
 q openssl ca -config openssl.cnf -name ca_card -gencrl -crlexts crl_ext -out card-crl-revoked.pem
 
