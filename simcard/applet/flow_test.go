@@ -337,12 +337,21 @@ func TestCorruptState(t *testing.T) {
 	v := newCard(t, simcardtest.Options{})
 	good, err := v.Storage.Load()
 	require.NoError(t, err)
+	with := func(i int, v byte) []byte {
+		b := bytes.Clone(good)
+		b[i] = v
+		return b
+	}
 	tests := map[string][]byte{
-		"not CBOR":      []byte("garbage"),
-		"truncated":     good[:len(good)-3],
-		"empty map":     {0xA0},
-		"unknown field": append([]byte{good[0] + 1}, append(good[1:], 0x18, 0x63, 0x00)...),
-		"wrong version": bytes.Replace(good, []byte{0x01, 0x01}, []byte{0x01, 0x02}, 1),
+		"garbage":           []byte("garbage"),
+		"empty":             {},
+		"truncated":         good[:len(good)-3],
+		"trailing octet":    append(bytes.Clone(good), 0),
+		"wrong version":     with(0, 2),
+		"unknown life":      with(1, 9),
+		"tries above max":   with(2, good[3]+1),
+		"no tries allowed":  with(3, 0),
+		"PUK tries over 15": with(5, 16),
 	}
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {

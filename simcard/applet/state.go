@@ -1,13 +1,15 @@
 package applet
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 
-	"github.com/fxamacker/cbor/v2"
+	"github.com/casimpay/casimpay/simcard"
 )
 
 // ErrState is returned by New when the stored state cannot be read: the
@@ -18,52 +20,84 @@ const stateVersion = 1
 
 // state is everything the card keeps in non-volatile memory.
 type state struct {
-	Version   uint8  `cbor:"1,keyasint"`
-	Life      byte   `cbor:"2,keyasint"`
-	ICCID     string `cbor:"3,keyasint,omitempty"`
-	Key       []byte `cbor:"4,keyasint,omitempty"` // P-256 private scalar
-	Cert      []byte `cbor:"5,keyasint,omitempty"`
-	Chain     []byte `cbor:"6,keyasint,omitempty"`
-	AdvSecret []byte `cbor:"7,keyasint"`
-	Salt      []byte `cbor:"8,keyasint"`
-	PINHash   []byte `cbor:"9,keyasint,omitempty"`
-	PINTries  uint8  `cbor:"10,keyasint"`
-	PUKHash   []byte `cbor:"11,keyasint,omitempty"`
-	PUKTries  uint8  `cbor:"12,keyasint"`
-	Counter   uint64 `cbor:"13,keyasint"`
-	PINMax    uint8  `cbor:"14,keyasint"`
-	PUKMax    uint8  `cbor:"15,keyasint"`
+	Version   uint8
+	Life      byte
+	ICCID     string
+	Key       []byte // P-256 private scalar
+	Cert      []byte
+	Chain     []byte
+	AdvSecret []byte
+	Salt      []byte
+	PINHash   []byte
+	PINTries  uint8
+	PUKHash   []byte
+	PUKTries  uint8
+	Counter   uint64
+	PINMax    uint8
+	PUKMax    uint8
 }
 
-var (
-	stateEnc cbor.EncMode
-	stateDec cbor.DecMode
-)
-
-func init() {
-	var err error
-	if stateEnc, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
-		panic(err)
+// The state is stored in a small binary layout, cheap enough to write on
+// every PIN try and every signature:
+//
+//	version life PINTries PINMax PUKTries PUKMax (one octet each)
+//	counter (uint64 big-endian)
+//	then ICCID, key, certificate, chain, advertising secret, salt, PIN hash,
+//	PUK hash, each as a uint16 big-endian length and its octets.
+func (s *state) marshal() ([]byte, error) {
+	fields := [...][]byte{[]byte(s.ICCID), s.Key, s.Cert, s.Chain, s.AdvSecret, s.Salt, s.PINHash, s.PUKHash}
+	n := 14
+	for _, f := range fields {
+		if len(f) > 0xFFFF {
+			return nil, fmt.Errorf("applet: state field of %d octets", len(f))
+		}
+		n += 2 + len(f)
 	}
-	if stateDec, err = (cbor.DecOptions{
-		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
-		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
-		MaxArrayElements:  16,
-		MaxMapPairs:       32,
-	}).DecMode(); err != nil {
-		panic(err)
+	b := make([]byte, 0, n)
+	b = append(b, s.Version, s.Life, s.PINTries, s.PINMax, s.PUKTries, s.PUKMax)
+	b = binary.BigEndian.AppendUint64(b, s.Counter)
+	for _, f := range fields {
+		b = binary.BigEndian.AppendUint16(b, uint16(len(f)))
+		b = append(b, f...)
 	}
+	return b, nil
 }
 
-func (s *state) marshal() ([]byte, error) { return stateEnc.Marshal(s) }
+func unmarshalState(b []byte) (state, bool) {
+	var s state
+	if len(b) < 14 {
+		return s, false
+	}
+	s.Version, s.Life, s.PINTries, s.PINMax, s.PUKTries, s.PUKMax = b[0], b[1], b[2], b[3], b[4], b[5]
+	s.Counter = binary.BigEndian.Uint64(b[6:14])
+	b = b[14:]
+	var iccid []byte
+	for _, f := range [...]*[]byte{&iccid, &s.Key, &s.Cert, &s.Chain, &s.AdvSecret, &s.Salt, &s.PINHash, &s.PUKHash} {
+		if len(b) < 2 {
+			return s, false
+		}
+		n := int(binary.BigEndian.Uint16(b))
+		if len(b) < 2+n {
+			return s, false
+		}
+		if n > 0 {
+			*f = bytes.Clone(b[2 : 2+n])
+		}
+		b = b[2+n:]
+	}
+	s.ICCID = string(iccid)
+	return s, len(b) == 0
+}
 
 func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
-	var s state
-	if err := stateDec.Unmarshal(b, &s); err != nil {
-		return state{}, nil, fmt.Errorf("%w: %v", ErrState, err)
+	s, ok := unmarshalState(b)
+	if !ok {
+		return state{}, nil, fmt.Errorf("%w: bad layout", ErrState)
 	}
 	if s.Version != stateVersion || len(s.AdvSecret) != 16 || len(s.Salt) != saltSize ||
-		s.PINMax == 0 || s.PINMax > 15 || s.PUKMax == 0 || s.PUKMax > 15 {
+		s.PINMax == 0 || s.PINMax > 15 || s.PUKMax == 0 || s.PUKMax > 15 ||
+		s.PINTries > s.PINMax || s.PUKTries > s.PUKMax ||
+		(s.Life != simcard.LifePersonalisation && s.Life != simcard.LifeOperational) {
 		return state{}, nil, fmt.Errorf("%w: version %d", ErrState, s.Version)
 	}
 	var key *ecdsa.PrivateKey

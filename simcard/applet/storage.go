@@ -45,14 +45,14 @@ func (m *Memory) Load() ([]byte, error) {
 	if m.state == nil {
 		return nil, nil
 	}
-	return append([]byte(nil), m.state...), nil
+	return append([]byte{}, m.state...), nil
 }
 
 // Store implements Storage.
 func (m *Memory) Store(state []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.state = append([]byte(nil), state...)
+	m.state = append([]byte{}, state...) // never nil: an empty state is not a blank card
 	return nil
 }
 
