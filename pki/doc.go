@@ -39,5 +39,14 @@
 // certificate's, the nonce (consumed once; replays are keyed by the nonce,
 // never by the malleable signature bytes) and the card's counter, which must
 // increase strictly: a counter that goes back is a replay or a cloned card.
-// NonceStore and CounterStore let a platform keep both in its database.
+// NonceStore and CounterStore let a platform keep both in its database;
+// package pkitest is the conformance suite such a store runs.
+//
+// # Errors
+//
+// Every refusal matches one sentinel with errors.Is: ErrUntrusted,
+// ErrExpired, ErrRevoked, ErrUsage, ErrCardID and ErrCRL for chains and
+// CRLs (as an *Error naming the certificate at fault), ErrNonce and
+// ErrCounterRegression (a *CounterError) for proofs of possession, ErrKey
+// for keys outside the profile.
 package pki
