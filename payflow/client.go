@@ -1,0 +1,332 @@
+package payflow
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// Defaults of ClientOptions.
+const (
+	DefaultAttemptTimeout = 20 * time.Second
+	DefaultMaxAttempts    = 4
+	DefaultMinBackoff     = 50 * time.Millisecond
+	DefaultMaxBackoff     = 2 * time.Second
+)
+
+// ClientOptions configure NewClient. The zero value is the default.
+type ClientOptions struct {
+	// HTTPClient sends the requests (default: a client of its own whose
+	// transport keeps up to 64 idle connections to the platform).
+	HTTPClient *http.Client
+	// AttemptTimeout bounds each attempt of a call (default
+	// DefaultAttemptTimeout); the context of the call bounds them all.
+	AttemptTimeout time.Duration
+	// MaxAttempts is how many times a call is sent at most (default
+	// DefaultMaxAttempts); 1 never retries.
+	MaxAttempts int
+	// MinBackoff and MaxBackoff bound the pause before a retry, which
+	// doubles from MinBackoff with jitter (defaults DefaultMinBackoff
+	// and DefaultMaxBackoff). A Retry-After header lengthens it up to
+	// MaxBackoff.
+	MinBackoff, MaxBackoff time.Duration
+	// MaxReplyBytes limits a reply body (default DefaultMaxReplyBytes).
+	MaxReplyBytes int64
+	// Rand is the source of idempotency keys (default crypto/rand).
+	Rand io.Reader
+}
+
+// Client is the platform API over HTTP (PROTOCOL.md §5). Every POST carries
+// an Idempotency-Key chosen for the call and kept across its retries. A
+// call is retried, with backoff and at most MaxAttempts times, after a
+// network error, a 5xx reply or a 409 idempotency_in_flight. Errors of the
+// platform come back as *Error, so errors.Is matches the sentinel errors
+// of this package as it does in process; a platform that cannot be reached
+// gives an error matching ErrUnavailable, and a context that ends gives
+// the context's error. A Client is safe for concurrent use.
+type Client struct {
+	base string
+	hc   *http.Client
+	opts ClientOptions
+}
+
+var _ API = (*Client)(nil)
+
+// NewClient returns a client of the platform served at baseURL (such as
+// "https://pay.example.com"; the paths /v1/… are appended).
+func NewClient(baseURL string, opts ClientOptions) *Client {
+	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: opts.HTTPClient, opts: opts}
+	if c.hc == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConns = 256
+		t.MaxIdleConnsPerHost = 64
+		c.hc = &http.Client{Transport: t}
+	}
+	if c.opts.AttemptTimeout <= 0 {
+		c.opts.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if c.opts.MaxAttempts <= 0 {
+		c.opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.opts.MinBackoff <= 0 {
+		c.opts.MinBackoff = DefaultMinBackoff
+	}
+	if c.opts.MaxBackoff <= 0 {
+		c.opts.MaxBackoff = DefaultMaxBackoff
+	}
+	c.opts.MaxBackoff = max(c.opts.MaxBackoff, c.opts.MinBackoff)
+	if c.opts.MaxReplyBytes <= 0 {
+		c.opts.MaxReplyBytes = DefaultMaxReplyBytes
+	}
+	if c.opts.Rand == nil {
+		c.opts.Rand = crand.Reader
+	}
+	return c
+}
+
+// Challenge implements API.
+func (c *Client) Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error) {
+	return clientCall[ChallengeResponse](ctx, c, http.MethodPost, "/v1/challenges", "", req)
+}
+
+// Login implements API.
+func (c *Client) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error) {
+	return clientCall[LoginResponse](ctx, c, http.MethodPost, "/v1/login", "", req)
+}
+
+// Resolve implements API.
+func (c *Client) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
+	return clientCall[ResolveResponse](ctx, c, http.MethodPost, "/v1/resolve", token, req)
+}
+
+// Pair implements API.
+func (c *Client) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
+	return clientCall[SessionView](ctx, c, http.MethodPost, "/v1/pair", "", req)
+}
+
+// Session implements API.
+func (c *Client) Session(ctx context.Context, token string, id ID) (*SessionView, error) {
+	return clientCall[SessionView](ctx, c, http.MethodGet, "/v1/sessions/"+id.String(), token, nil)
+}
+
+// Catalog implements API.
+func (c *Client) Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error) {
+	if merchantID == "" {
+		return nil, fmt.Errorf("%w: empty merchant ID", ErrInvalid)
+	}
+	return clientCall[Catalog](ctx, c, http.MethodGet, "/v1/merchants/"+url.PathEscape(merchantID)+"/catalog", token, nil)
+}
+
+// CreateRequest implements API.
+func (c *Client) CreateRequest(ctx context.Context, req *CreateRequest) (*PaymentView, error) {
+	return clientCall[PaymentView](ctx, c, http.MethodPost, "/v1/requests", "", req)
+}
+
+// Payment implements API.
+func (c *Client) Payment(ctx context.Context, token string, id ID) (*PaymentView, error) {
+	return clientCall[PaymentView](ctx, c, http.MethodGet, "/v1/requests/"+id.String(), token, nil)
+}
+
+// Approve implements API. The path names the request the consent is for;
+// a consent that cannot be opened goes under the all-zero ID, and the
+// platform refuses it with the reason.
+func (c *Client) Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error) {
+	return clientCall[PaymentView](ctx, c, http.MethodPost, "/v1/requests/"+consentRequestID(req).String()+"/consent", "", req)
+}
+
+// Decline implements API.
+func (c *Client) Decline(ctx context.Context, token string, id ID) (*PaymentView, error) {
+	return clientCall[PaymentView](ctx, c, http.MethodPost, "/v1/requests/"+id.String()+"/decline", token, nil)
+}
+
+// Cancel implements API.
+func (c *Client) Cancel(ctx context.Context, token string, id ID) (*PaymentView, error) {
+	return clientCall[PaymentView](ctx, c, http.MethodPost, "/v1/requests/"+id.String()+"/cancel", token, nil)
+}
+
+// Capture implements API.
+func (c *Client) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
+	return clientCall[PaymentView](ctx, c, http.MethodPost, "/v1/requests/"+req.RequestID.String()+"/capture", token, req)
+}
+
+// Refund implements API.
+func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {
+	return clientCall[RefundView](ctx, c, http.MethodPost, "/v1/refunds", "", req)
+}
+
+// Info implements API.
+func (c *Client) Info(ctx context.Context) (*Info, error) {
+	return clientCall[Info](ctx, c, http.MethodGet, "/v1/info", "", nil)
+}
+
+// clientCall sends one logical call, retrying it as Client documents, and
+// decodes the reply into a new Out.
+func clientCall[Out any](ctx context.Context, c *Client, method, path, token string, in any) (*Out, error) {
+	var body []byte
+	if in != nil {
+		var err error
+		if body, err = wireEnc.Marshal(in); err != nil {
+			return nil, fmt.Errorf("%w: encoding request: %v", ErrInvalid, err)
+		}
+	}
+	var key string
+	if method == http.MethodPost {
+		var b [16]byte
+		if _, err := io.ReadFull(c.opts.Rand, b[:]); err != nil {
+			return nil, fmt.Errorf("payflow: idempotency key: %w", err)
+		}
+		key = hex.EncodeToString(b[:])
+	}
+	for attempt := 1; ; attempt++ {
+		out, retryAfter, err := clientAttempt[Out](ctx, c, method, path, token, key, body)
+		if err == nil {
+			return out, nil
+		}
+		if ctx.Err() != nil {
+			return nil, context.Cause(ctx)
+		}
+		if attempt >= c.opts.MaxAttempts || !clientRetryable(err) {
+			return nil, err
+		}
+		if err := c.pause(ctx, attempt, retryAfter); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// clientRetryable reports whether an attempt that failed with err may be
+// sent again with the same idempotency key.
+func clientRetryable(err error) bool {
+	var e *Error
+	if !errors.As(err, &e) {
+		return errors.Is(err, ErrUnavailable) // network errors
+	}
+	return e.Status >= 500 || e.Code == "idempotency_in_flight"
+}
+
+// pause sleeps before retry number attempt: exponential from MinBackoff
+// with jitter, at least retryAfter, at most MaxBackoff.
+func (c *Client) pause(ctx context.Context, attempt int, retryAfter time.Duration) error {
+	d := c.opts.MinBackoff << min(attempt-1, 20)
+	if d <= 0 || d > c.opts.MaxBackoff {
+		d = c.opts.MaxBackoff
+	}
+	d = d/2 + rand.N(d/2+1)
+	d = min(max(d, retryAfter), c.opts.MaxBackoff)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// clientAttempt sends one attempt of a call.
+func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token, key string, body []byte) (*Out, time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	req.Header.Set("Accept", ContentType)
+	if body != nil {
+		req.Header.Set("Content-Type", ContentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if key != "" {
+		req.Header.Set(IdempotencyKeyHeader, key)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	defer resp.Body.Close()
+	reply, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxReplyBytes+1))
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: reading reply: %w", ErrUnavailable, err)
+	}
+	if int64(len(reply)) > c.opts.MaxReplyBytes {
+		return nil, 0, fmt.Errorf("%w: reply larger than %d bytes", ErrInternal, c.opts.MaxReplyBytes)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, retryAfter(resp.Header.Get("Retry-After")), clientError(resp.StatusCode, resp.Header.Get("Content-Type"), reply)
+	}
+	out := new(Out)
+	if err := wireDecodeReply(reply, out); err != nil {
+		return nil, 0, fmt.Errorf("%w: decoding reply: %v", ErrInternal, err)
+	}
+	return out, 0, nil
+}
+
+// clientError turns an error reply into an *Error: the error body when
+// there is one, else the code that the status stands for.
+func clientError(status int, contentType string, body []byte) *Error {
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == ContentType {
+		var e Error
+		if err := wireDecodeReply(body, &e); err == nil && e.Code != "" {
+			e.Status = status
+			return &e
+		}
+	}
+	code := "invalid"
+	switch {
+	case status == http.StatusUnauthorized:
+		code = "unauthorized"
+	case status == http.StatusForbidden:
+		code = "forbidden"
+	case status == http.StatusNotFound:
+		code = "not_found"
+	case status == http.StatusRequestEntityTooLarge:
+		code = "over_limit"
+	case status == http.StatusTooManyRequests:
+		code = "rate_limited"
+	case status == http.StatusInternalServerError:
+		code = "internal"
+	case status >= 500:
+		code = "unavailable"
+	}
+	return &Error{Code: code, Message: "HTTP " + strconv.Itoa(status) + " without an error body", Status: status}
+}
+
+// retryAfter parses a Retry-After header in seconds; 0 when absent.
+func retryAfter(v string) time.Duration {
+	s, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || s <= 0 {
+		return 0
+	}
+	return time.Duration(min(s, 3600)) * time.Second
+}
+
+// consentRequestID returns the request ID a consent names, unverified, or
+// the zero ID when it cannot be opened.
+func consentRequestID(req *ApproveRequest) ID {
+	var consent record.Consent
+	var id ID
+	if req == nil || record.Open(req.Consent, &consent) != nil || len(consent.RequestID) != len(id) {
+		return id
+	}
+	copy(id[:], consent.RequestID)
+	return id
+}

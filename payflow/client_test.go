@@ -1,0 +1,169 @@
+package payflow_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+)
+
+// flakyServer answers the first len(fail) attempts with the given
+// statuses (0 drops the connection), then passes requests to the handler
+// of a fake API. It records the Idempotency-Key of every attempt.
+type flakyServer struct {
+	mu   sync.Mutex
+	fail []int
+	keys []string
+	api  *httpFakeAPI
+	srv  *httptest.Server
+}
+
+func newFlakyServer(t *testing.T, fail ...int) *flakyServer {
+	t.Helper()
+	fs := &flakyServer{fail: fail, api: newHTTPFakeAPI()}
+	h := payflow.NewHandler(fs.api, payflow.HandlerOptions{Logger: discardLogger()})
+	fs.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fs.mu.Lock()
+		fs.keys = append(fs.keys, r.Header.Get(payflow.IdempotencyKeyHeader))
+		status := -1
+		if len(fs.fail) > 0 {
+			status, fs.fail = fs.fail[0], fs.fail[1:]
+		}
+		fs.mu.Unlock()
+		switch status {
+		case -1:
+			h.ServeHTTP(w, r)
+		case 0:
+			panic(http.ErrAbortHandler) // drops the connection
+		case http.StatusConflict:
+			w.Header().Set("Content-Type", payflow.ContentType)
+			w.WriteHeader(status)
+			w.Write(mustCBOR(t, &payflow.Error{Code: "idempotency_in_flight", Message: "busy"}))
+		default:
+			http.Error(w, "proxy says no", status)
+		}
+	}))
+	t.Cleanup(fs.srv.Close)
+	return fs
+}
+
+func (fs *flakyServer) attempts() []string {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return append([]string(nil), fs.keys...)
+}
+
+func fastClient(url string, attempts int) *payflow.Client {
+	return payflow.NewClient(url, payflow.ClientOptions{MaxAttempts: attempts, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
+}
+
+func TestClientRetries(t *testing.T) {
+	ctx := context.Background()
+	create := func(c *payflow.Client) error {
+		_, err := c.CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("r")})
+		return err
+	}
+	tests := []struct {
+		name     string
+		fail     []int
+		attempts int
+		wantErr  error
+		wantSent int
+		wantRuns int
+	}{
+		{"503 then success", []int{503, 503}, 4, nil, 3, 1},
+		{"dropped connection then success", []int{0}, 4, nil, 2, 1},
+		{"409 in flight then success", []int{409, 409}, 4, nil, 3, 1},
+		{"502 without a body until the bound", []int{502, 502, 502, 502, 502}, 3, payflow.ErrUnavailable, 3, 0},
+		{"500 is internal", []int{500}, 1, payflow.ErrInternal, 1, 0},
+		{"400 is not retried", []int{400}, 4, payflow.ErrInvalid, 1, 0},
+		{"429 is not retried", []int{429}, 4, payflow.ErrRateLimited, 1, 0},
+		{"404 without a body", []int{404}, 4, payflow.ErrNotFound, 1, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := newFlakyServer(t, tt.fail...)
+			err := create(fastClient(fs.srv.URL, tt.attempts))
+			if tt.wantErr == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tt.wantErr)
+			}
+			keys := fs.attempts()
+			require.Len(t, keys, tt.wantSent)
+			for _, k := range keys {
+				assert.Len(t, k, 32)
+				assert.Equal(t, keys[0], k, "every attempt carries the same key")
+			}
+			assert.Equal(t, tt.wantRuns, fs.api.count("CreateRequest"))
+		})
+	}
+	t.Run("GET retries without a key", func(t *testing.T) {
+		fs := newFlakyServer(t, 503)
+		_, err := fastClient(fs.srv.URL, 2).Info(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, []string{"", ""}, fs.attempts())
+	})
+	t.Run("status of a bodyless error", func(t *testing.T) {
+		fs := newFlakyServer(t, 502)
+		_, err := fastClient(fs.srv.URL, 1).Info(ctx)
+		e, ok := errors.AsType[*payflow.Error](err)
+		require.True(t, ok)
+		assert.Equal(t, "unavailable", e.Code)
+		assert.Equal(t, 502, e.Status)
+	})
+}
+
+func TestClientUnreachableAndContext(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	_, err := fastClient(url, 2).Info(context.Background())
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+
+	// A context that ends during the backoff ends the call with its error.
+	fs := newFlakyServer(t, 503, 503, 503)
+	c := payflow.NewClient(fs.srv.URL, payflow.ClientOptions{MinBackoff: time.Hour})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = c.Info(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Len(t, fs.attempts(), 1)
+
+	// A context that ends during the call ends it too.
+	api := newHTTPFakeAPI()
+	api.release = make(chan struct{})
+	blocked := httptest.NewServer(payflow.NewHandler(api, payflow.HandlerOptions{Logger: discardLogger()}))
+	defer blocked.Close()
+	defer close(api.release)
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	_, err = fastClient(blocked.URL, 3).Info(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestClientRefusesOversizedAndUndecodableReplies(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", payflow.ContentType)
+		if strings.HasSuffix(r.URL.Path, "info") {
+			w.Write(make([]byte, 2048))
+			return
+		}
+		w.Write([]byte{0xa1, 0x01, 0x01}) // key 1 of a session is an ID, not an integer
+	}))
+	defer srv.Close()
+	c := payflow.NewClient(srv.URL, payflow.ClientOptions{MaxReplyBytes: 1024, MaxAttempts: 1})
+	_, err := c.Info(context.Background())
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	_, err = c.Session(context.Background(), "t", payflow.ID{1})
+	require.ErrorIs(t, err, payflow.ErrInternal)
+}

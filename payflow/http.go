@@ -1,0 +1,489 @@
+package payflow
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// RequestIDHeader carries the request ID: the handler takes the client's
+// when it is well formed, makes one otherwise, and echoes it in the reply.
+const RequestIDHeader = "X-Request-ID"
+
+// DefaultCallTimeout bounds one API call made by the handler unless
+// HandlerOptions.CallTimeout says otherwise.
+const DefaultCallTimeout = 30 * time.Second
+
+// HandlerOptions configure NewHandler. The zero value is the default.
+type HandlerOptions struct {
+	// Replies stores the replies of POST requests with an
+	// Idempotency-Key. Pass the platform's Store so that several
+	// processes serving one database share them; nil keeps them in this
+	// process's memory.
+	Replies ReplyStore
+	// ReplyTTL is how long a stored reply is replayed (default
+	// DefaultReplyTTL).
+	ReplyTTL time.Duration
+	// ReplyLease is how long a key stays in flight before a request that
+	// never finished (a crashed process) is forgotten (default
+	// DefaultReplyLease).
+	ReplyLease time.Duration
+	// MaxBodyBytes limits a request body (default DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// CallTimeout bounds each API call (default DefaultCallTimeout).
+	CallTimeout time.Duration
+	// Logger receives one record per request with its request ID, and
+	// the details of server errors (default slog.Default()).
+	Logger *slog.Logger
+	// Now is the clock of the reply store (default time.Now).
+	Now func() time.Time
+}
+
+// handler is the http.Handler of NewHandler.
+type handler struct {
+	api     API
+	opts    HandlerOptions
+	mux     *http.ServeMux
+	replies ReplyStore
+	log     *slog.Logger
+}
+
+// httpCall is one request as a route sees it.
+type httpCall struct {
+	r     *http.Request
+	token string // bearer token, empty when none was sent
+	id    ID     // the {id} path value, when the route has one
+	body  []byte
+}
+
+// httpRun runs a prepared API call.
+type httpRun func(ctx context.Context) (any, error)
+
+// httpPrepare checks and decodes a request before the API is called.
+// Its errors are replied but never stored under an idempotency key.
+type httpPrepare func(c *httpCall) (httpRun, error)
+
+// NewHandler returns the HTTP API of PROTOCOL.md §5 in front of api: CBOR
+// bodies, bearer tokens, error bodies of type Error with the status of
+// their code, idempotent POSTs with stored replies, body size limits, a
+// request ID on every reply, one log record per request and panics turned
+// into 500 replies that reveal nothing. It is safe for concurrent use.
+func NewHandler(api API, opts HandlerOptions) http.Handler {
+	h := &handler{api: api, opts: opts, mux: http.NewServeMux(), replies: opts.Replies, log: opts.Logger}
+	if h.replies == nil {
+		h.replies = newReplyMemory()
+	}
+	if h.log == nil {
+		h.log = slog.Default()
+	}
+	if h.opts.ReplyTTL <= 0 {
+		h.opts.ReplyTTL = DefaultReplyTTL
+	}
+	if h.opts.ReplyLease <= 0 {
+		h.opts.ReplyLease = DefaultReplyLease
+	}
+	if h.opts.MaxBodyBytes <= 0 {
+		h.opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if h.opts.CallTimeout <= 0 {
+		h.opts.CallTimeout = DefaultCallTimeout
+	}
+	if h.opts.Now == nil {
+		h.opts.Now = time.Now
+	}
+	h.routes()
+	return h
+}
+
+func (h *handler) routes() {
+	h.handle("POST /v1/challenges", false, httpBody(func(ctx context.Context, _ *httpCall, in *ChallengeRequest) (*ChallengeResponse, error) {
+		return h.api.Challenge(ctx, in)
+	}))
+	h.handle("POST /v1/login", false, httpBody(func(ctx context.Context, _ *httpCall, in *LoginRequest) (*LoginResponse, error) {
+		return h.api.Login(ctx, in)
+	}))
+	h.handle("POST /v1/resolve", true, httpBody(func(ctx context.Context, c *httpCall, in *ResolveRequest) (*ResolveResponse, error) {
+		return h.api.Resolve(ctx, c.token, in)
+	}))
+	h.handle("POST /v1/pair", false, httpBody(func(ctx context.Context, _ *httpCall, in *PairRequest) (*SessionView, error) {
+		return h.api.Pair(ctx, in)
+	}))
+	h.handle("GET /v1/sessions/{id}", true, httpNoBody(func(ctx context.Context, c *httpCall) (*SessionView, error) {
+		return h.api.Session(ctx, c.token, c.id)
+	}))
+	h.handle("GET /v1/merchants/{merchant}/catalog", true, httpNoBody(func(ctx context.Context, c *httpCall) (*Catalog, error) {
+		return h.api.Catalog(ctx, c.token, c.r.PathValue("merchant"))
+	}))
+	h.handle("POST /v1/requests", false, httpBody(func(ctx context.Context, _ *httpCall, in *CreateRequest) (*PaymentView, error) {
+		return h.api.CreateRequest(ctx, in)
+	}))
+	h.handle("GET /v1/requests/{id}", true, httpNoBody(func(ctx context.Context, c *httpCall) (*PaymentView, error) {
+		return h.api.Payment(ctx, c.token, c.id)
+	}))
+	h.handle("POST /v1/requests/{id}/consent", false, httpCheckedBody(checkConsentPath, func(ctx context.Context, _ *httpCall, in *ApproveRequest) (*PaymentView, error) {
+		return h.api.Approve(ctx, in)
+	}))
+	h.handle("POST /v1/requests/{id}/decline", true, httpNoBody(func(ctx context.Context, c *httpCall) (*PaymentView, error) {
+		return h.api.Decline(ctx, c.token, c.id)
+	}))
+	h.handle("POST /v1/requests/{id}/cancel", true, httpNoBody(func(ctx context.Context, c *httpCall) (*PaymentView, error) {
+		return h.api.Cancel(ctx, c.token, c.id)
+	}))
+	h.handle("POST /v1/requests/{id}/capture", true, httpCheckedBody(checkCapturePath, func(ctx context.Context, c *httpCall, in *CaptureRequest) (*PaymentView, error) {
+		return h.api.Capture(ctx, c.token, in)
+	}))
+	h.handle("POST /v1/refunds", false, httpBody(func(ctx context.Context, _ *httpCall, in *RefundRequest) (*RefundView, error) {
+		return h.api.Refund(ctx, in)
+	}))
+	h.handle("GET /v1/info", false, httpNoBody(func(ctx context.Context, _ *httpCall) (*Info, error) {
+		return h.api.Info(ctx)
+	}))
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		h.writeError(w, r, fmt.Errorf("%w: no endpoint %s %s", ErrNotFound, r.Method, r.URL.Path))
+	})
+}
+
+// checkConsentPath refuses a consent for another request than the one in
+// the path. The consent is only opened here; the platform verifies it.
+func checkConsentPath(c *httpCall, in *ApproveRequest) error {
+	var consent record.Consent
+	if err := record.Open(in.Consent, &consent); err != nil {
+		return nil // the platform reports what is wrong with it
+	}
+	if !bytes.Equal(consent.RequestID, c.id[:]) {
+		return fmt.Errorf("%w: consent is for another request than the path names", ErrMismatch)
+	}
+	return nil
+}
+
+// checkCapturePath fills the request ID from the path, or refuses one
+// that differs from it.
+func checkCapturePath(c *httpCall, in *CaptureRequest) error {
+	switch in.RequestID {
+	case ID{}:
+		in.RequestID = c.id
+	case c.id:
+	default:
+		return fmt.Errorf("%w: capture names another request than the path", ErrMismatch)
+	}
+	return nil
+}
+
+// httpBody makes the preparation of a route whose body decodes into In.
+func httpBody[In, Out any](fn func(ctx context.Context, c *httpCall, in *In) (Out, error)) httpPrepare {
+	return httpCheckedBody(nil, fn)
+}
+
+// httpCheckedBody is httpBody with a check of the decoded body against
+// the rest of the request.
+func httpCheckedBody[In, Out any](check func(*httpCall, *In) error, fn func(ctx context.Context, c *httpCall, in *In) (Out, error)) httpPrepare {
+	return func(c *httpCall) (httpRun, error) {
+		if err := checkContentType(c.r); err != nil {
+			return nil, err
+		}
+		in := new(In)
+		if err := wireDecode(c.body, in); err != nil {
+			return nil, err
+		}
+		if check != nil {
+			if err := check(c, in); err != nil {
+				return nil, err
+			}
+		}
+		return func(ctx context.Context) (any, error) { return fn(ctx, c, in) }, nil
+	}
+}
+
+// httpNoBody makes the preparation of a route without a body.
+func httpNoBody[Out any](fn func(ctx context.Context, c *httpCall) (Out, error)) httpPrepare {
+	return func(c *httpCall) (httpRun, error) {
+		if len(c.body) != 0 {
+			return nil, fmt.Errorf("%w: %s %s takes no body", ErrInvalid, c.r.Method, c.r.URL.Path)
+		}
+		return func(ctx context.Context) (any, error) { return fn(ctx, c) }, nil
+	}
+}
+
+func checkContentType(r *http.Request) error {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != ContentType {
+		return fmt.Errorf("%w: content type must be %s", ErrInvalid, ContentType)
+	}
+	return nil
+}
+
+// handle registers a route; auth routes need a bearer token.
+func (h *handler) handle(pattern string, auth bool, prepare httpPrepare) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		c := &httpCall{r: r}
+		token, err := bearerToken(r)
+		if err != nil || (auth && token == "") {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="casimpay"`)
+			h.writeError(w, r, fmt.Errorf("%w: a bearer token is needed", ErrUnauthorized))
+			return
+		}
+		c.token = token
+		if s := r.PathValue("id"); s != "" {
+			if c.id, err = ParseID(s); err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+		}
+		if c.body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)); err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				err = fmt.Errorf("%w: body larger than %d bytes", ErrLimit, h.opts.MaxBodyBytes)
+			} else {
+				err = fmt.Errorf("%w: reading body: %v", ErrInvalid, err)
+			}
+			h.writeError(w, r, err)
+			return
+		}
+		run, err := prepare(c)
+		if err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+		key := r.Header.Get(IdempotencyKeyHeader)
+		if r.Method != http.MethodPost || key == "" {
+			h.writeReply(w, r, h.call(r.Context(), run))
+			return
+		}
+		if !validIdempotencyKey(key) {
+			h.writeError(w, r, fmt.Errorf("%w: %s must be 1 to %d visible ASCII characters", ErrInvalid, IdempotencyKeyHeader, maxIdempotencyKey))
+			return
+		}
+		h.idempotent(w, r, scopedIdempotencyKey(r.Method, r.URL.Path, token, key), c.body, run)
+	})
+}
+
+// httpReply is an encoded reply and, for an error, its code and cause.
+type httpReply struct {
+	status int
+	body   []byte
+	code   string // error code, empty for a success
+	err    error
+}
+
+// call runs an API call under the call timeout and encodes its outcome.
+func (h *handler) call(ctx context.Context, run httpRun) httpReply {
+	ctx, cancel := context.WithTimeout(ctx, h.opts.CallTimeout)
+	defer cancel()
+	out, err := run(ctx)
+	if err != nil {
+		return errorReply(err)
+	}
+	body, err := wireEnc.Marshal(out)
+	if err != nil {
+		return errorReply(fmt.Errorf("encoding reply: %w", err))
+	}
+	return httpReply{status: http.StatusOK, body: body}
+}
+
+// idempotent runs a POST under an Idempotency-Key: the first reply is
+// stored and replayed to retries with the same body.
+func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, key string, body []byte, run httpRun) {
+	ctx := r.Context()
+	now := h.opts.Now()
+	hash := sha256.Sum256(body)
+	stored, err := h.replies.BeginIdempotent(ctx, key, hash[:], now, now.Add(h.opts.ReplyLease))
+	switch {
+	case errors.Is(err, ErrInFlight), errors.Is(err, ErrKeyReuse):
+		h.writeError(w, r, err)
+		return
+	case err != nil:
+		h.writeError(w, r, fmt.Errorf("%w: idempotency store: %w", ErrUnavailable, err))
+		return
+	case stored != nil:
+		w.Header().Set(ReplayedHeader, "true")
+		h.write(w, r, httpReply{status: stored.Status, body: stored.Reply})
+		return
+	}
+	// The key is held: release it if the call panics or its reply is
+	// not final, store the reply otherwise, even if the client is gone.
+	bg := context.WithoutCancel(ctx)
+	held := true
+	defer func() {
+		if held {
+			if err := h.replies.AbandonIdempotent(bg, key); err != nil {
+				h.logger(r).Error("abandoning idempotency key", "err", err)
+			}
+		}
+	}()
+	rep := h.call(ctx, run)
+	if storableReply(rep.code) {
+		if err := h.replies.FinishIdempotent(bg, key, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL)); err != nil {
+			h.logger(r).Error("storing idempotent reply", "err", err)
+		} else {
+			held = false
+		}
+	}
+	h.writeReply(w, r, rep)
+}
+
+// errorReply encodes err as the error body of its code.
+func errorReply(err error) httpReply {
+	e := AsError(err)
+	wire := Error{Code: e.Code, Message: e.Message}
+	body, encErr := wireEnc.Marshal(&wire)
+	if encErr != nil { // a message that is not valid UTF-8
+		wire.Message = strings.ToValidUTF8(wire.Message, "\uFFFD")
+		body, _ = wireEnc.Marshal(&wire)
+	}
+	return httpReply{status: StatusOf(e.Code), body: body, code: e.Code, err: err}
+}
+
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	h.writeReply(w, r, errorReply(err))
+}
+
+// writeReply writes rep and logs the cause of a server error.
+func (h *handler) writeReply(w http.ResponseWriter, r *http.Request, rep httpReply) {
+	if rep.status >= 500 && rep.err != nil {
+		h.logger(r).Error("request failed", "code", rep.code, "err", rep.err)
+	}
+	h.write(w, r, rep)
+}
+
+func (h *handler) write(w http.ResponseWriter, _ *http.Request, rep httpReply) {
+	w.Header().Set("Content-Type", ContentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(rep.status)
+	w.Write(rep.body)
+}
+
+// bearerToken returns the token of an Authorization header, "" when there
+// is none, and an error for another scheme or a malformed one.
+func bearerToken(r *http.Request) (string, error) {
+	v := r.Header.Get("Authorization")
+	if v == "" {
+		return "", nil
+	}
+	scheme, token, ok := strings.Cut(v, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
+		return "", ErrUnauthorized
+	}
+	return token, nil
+}
+
+type requestIDKey struct{}
+
+// RequestID returns the request ID of a request served by the handler of
+// NewHandler, from the context it passes to the API, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+func (h *handler) logger(r *http.Request) *slog.Logger {
+	return h.log.With("request_id", RequestID(r.Context()))
+}
+
+// ServeHTTP sets the request ID, recovers panics into 500 replies and logs
+// every request.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	id := r.Header.Get(RequestIDHeader)
+	if !validRequestID(id) {
+		var b [12]byte
+		rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	w.Header().Set(RequestIDHeader, id)
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			h.logger(r).Error("panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if sw.status == 0 {
+				h.write(sw, r, errorReply(ErrInternal))
+			}
+		}
+		h.logger(r).LogAttrs(r.Context(), slog.LevelInfo, "http request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
+			slog.Duration("duration", time.Since(start)))
+	}()
+	h.mux.ServeHTTP(sw, r)
+}
+
+// validRequestID accepts 1 to 64 letters, digits, '-', '_', '.' and ':'.
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+// statusWriter records the status and size of a reply.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(status int) {
+	if w.status == 0 {
+		w.status = status
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Server timeouts of NewServer.
+const (
+	ServerReadHeaderTimeout = 5 * time.Second
+	ServerReadTimeout       = 15 * time.Second
+	ServerWriteTimeout      = 45 * time.Second
+	ServerIdleTimeout       = 2 * time.Minute
+	ServerMaxHeaderBytes    = 16 << 10
+)
+
+// NewServer returns an http.Server for h on addr with the timeouts a
+// public endpoint needs: ServerReadHeaderTimeout to send the headers,
+// ServerReadTimeout for the whole request, ServerWriteTimeout for the
+// reply (longer than DefaultCallTimeout, so that a slow call still gets
+// its error reply), ServerIdleTimeout between requests of a kept-alive
+// connection, and ServerMaxHeaderBytes of headers.
+func NewServer(addr string, h http.Handler) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: ServerReadHeaderTimeout,
+		ReadTimeout:       ServerReadTimeout,
+		WriteTimeout:      ServerWriteTimeout,
+		IdleTimeout:       ServerIdleTimeout,
+		MaxHeaderBytes:    ServerMaxHeaderBytes,
+	}
+}

@@ -1,0 +1,80 @@
+package payflow
+
+import (
+	"fmt"
+
+	"github.com/fxamacker/cbor/v2"
+)
+
+// ContentType is the media type of every HTTP request and response body.
+const ContentType = "application/cbor"
+
+// Limits of a decoded HTTP body.
+const (
+	// DefaultMaxBodyBytes is the largest request body the handler reads
+	// unless HandlerOptions.MaxBodyBytes says otherwise.
+	DefaultMaxBodyBytes = 64 << 10
+	// DefaultMaxReplyBytes is the largest response body the client reads
+	// unless ClientOptions.MaxReplyBytes says otherwise.
+	DefaultMaxReplyBytes = 4 << 20
+	wireMaxNested        = 8
+	wireMaxArray         = 1024
+	wireMaxReplyArray    = 1 << 16
+	wireMaxMapPairs      = 64
+)
+
+// The CBOR modes of the HTTP bodies, built once. Encoding is the core
+// deterministic encoding of RFC 8949 §4.2.1 with times as integer Unix
+// seconds and no tags. The request decoder is strict: bounded nesting,
+// array and map sizes, definite lengths only, no tags, no duplicate map
+// keys and no unknown fields. The response decoder is as strict except
+// that it ignores map keys it does not know, so that a server may add
+// response fields without breaking older phones.
+var (
+	wireEnc     cbor.EncMode
+	wireDec     cbor.DecMode
+	wireDecResp cbor.DecMode
+)
+
+func init() {
+	eo := cbor.CoreDetEncOptions()
+	eo.Time = cbor.TimeUnix
+	eo.TimeTag = cbor.EncTagNone
+	var err error
+	if wireEnc, err = eo.EncMode(); err != nil {
+		panic(err)
+	}
+	do := cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		MaxNestedLevels:   wireMaxNested,
+		MaxArrayElements:  wireMaxArray,
+		MaxMapPairs:       wireMaxMapPairs,
+		IndefLength:       cbor.IndefLengthForbidden,
+		TagsMd:            cbor.TagsForbidden,
+		IntDec:            cbor.IntDecConvertNone,
+		UTF8:              cbor.UTF8RejectInvalid,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+	}
+	if wireDec, err = do.DecMode(); err != nil {
+		panic(err)
+	}
+	do.ExtraReturnErrors = cbor.ExtraDecErrorNone
+	do.MaxArrayElements = wireMaxReplyArray
+	if wireDecResp, err = do.DecMode(); err != nil {
+		panic(err)
+	}
+}
+
+// wireDecode decodes a request body into v; every failure matches
+// ErrInvalid.
+func wireDecode(data []byte, v any) error {
+	if err := wireDec.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%w: body: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
+// wireDecodeReply decodes a response body into v.
+func wireDecodeReply(data []byte, v any) error {
+	return wireDecResp.Unmarshal(data, v)
+}

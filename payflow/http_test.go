@@ -1,0 +1,475 @@
+package payflow_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// httpFixture is a handler in front of a fake API, served on loopback.
+type httpFixture struct {
+	api    *httpFakeAPI
+	srv    *httptest.Server
+	client *payflow.Client
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newHTTPFixture(t *testing.T, opts payflow.HandlerOptions, copts payflow.ClientOptions) *httpFixture {
+	t.Helper()
+	fx := &httpFixture{api: newHTTPFakeAPI(), logs: &syncBuffer{}}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewJSONHandler(fx.logs, nil))
+	}
+	fx.srv = httptest.NewServer(payflow.NewHandler(fx.api, opts))
+	t.Cleanup(fx.srv.Close)
+	if copts.MinBackoff == 0 {
+		copts.MinBackoff = time.Millisecond
+		copts.MaxBackoff = 5 * time.Millisecond
+	}
+	fx.client = payflow.NewClient(fx.srv.URL, copts)
+	return fx
+}
+
+// httpReply is a raw reply of the handler.
+type httpRawReply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// errorCode decodes the error body of r.
+func (r httpRawReply) errorCode(t *testing.T) string {
+	t.Helper()
+	require.Equal(t, payflow.ContentType, r.header.Get("Content-Type"))
+	var e payflow.Error
+	require.NoError(t, cbor.Unmarshal(r.body, &e))
+	return e.Code
+}
+
+func (fx *httpFixture) do(t *testing.T, method, path string, header map[string]string, body []byte) httpRawReply {
+	t.Helper()
+	req, err := http.NewRequest(method, fx.srv.URL+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	if body != nil {
+		req.Header.Set("Content-Type", payflow.ContentType)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := fx.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return httpRawReply{status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func mustCBOR(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := cbor.Marshal(v)
+	require.NoError(t, err)
+	return b
+}
+
+// signedConsent is a consent for request id signed by a fresh key.
+func signedConsent(t testing.TB, id payflow.ID) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	msg, err := record.Sign(rand.Reader, key, &record.Consent{
+		CardHeader:  record.CardHeader{CardID: "8944100000000000009", Counter: 7},
+		RequestID:   id[:],
+		RequestHash: bytes.Repeat([]byte{1}, 32),
+		Nonce:       bytes.Repeat([]byte{2}, 32),
+		Amount:      90, Currency: "EUR", MerchantID: "m1",
+	})
+	require.NoError(t, err)
+	return msg
+}
+
+func TestHTTPClientCallsEveryEndpoint(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	ctx := context.Background()
+	id := payflow.ID{0xaa, 0xbb}
+	consent := signedConsent(t, payflow.ID{2})
+	view := func(id payflow.ID, state string, request []byte) *payflow.PaymentView {
+		return (&httpFakeAPI{}).view(id, state, request)
+	}
+	approved := view(payflow.ID{2}, payflow.StateCaptured, nil)
+	approved.Receipt = consent
+	captured := view(id, payflow.StateCaptured, nil)
+	captured.Captured = 40
+	tests := []struct {
+		method string
+		token  string
+		call   func(c payflow.API) (any, error)
+		want   any
+	}{
+		{"Challenge", "", func(c payflow.API) (any, error) {
+			return c.Challenge(ctx, &payflow.ChallengeRequest{CardID: "8944100000000000009"})
+		}, &payflow.ChallengeResponse{Nonce: httpDigest([]byte("8944100000000000009")), ExpiresAt: httpFakeTime}},
+		{"Login", "", func(c payflow.API) (any, error) {
+			return c.Login(ctx, &payflow.LoginRequest{Proof: []byte("tok")})
+		}, &payflow.LoginResponse{Token: "tok", CardID: "8944100000000000009", DisplayName: "Ana", MerchantID: "m1", ExpiresAt: httpFakeTime}},
+		{"Resolve", "t1", func(c payflow.API) (any, error) {
+			return c.Resolve(ctx, "t1", &payflow.ResolveRequest{EID: []byte("Grocer")})
+		}, &payflow.ResolveResponse{DisplayName: "Grocer", Role: 2, MerchantID: "m1"}},
+		{"Pair", "", func(c payflow.API) (any, error) {
+			return c.Pair(ctx, &payflow.PairRequest{Proof: []byte("654321")})
+		}, &payflow.SessionView{State: payflow.SessionWaiting, PairingCode: "654321", ExpiresAt: httpFakeTime}},
+		{"Session", "t2", func(c payflow.API) (any, error) {
+			return c.Session(ctx, "t2", id)
+		}, &payflow.SessionView{ID: id, State: payflow.SessionPaired, PairingCode: "123456", ShopperName: "Ana", MerchantName: "Grocer", ExpiresAt: httpFakeTime}},
+		{"Catalog", "t3", func(c payflow.API) (any, error) {
+			return c.Catalog(ctx, "t3", "shop/1 é")
+		}, &payflow.Catalog{MerchantID: "shop/1 é", Currency: "EUR", Items: []payflow.CatalogItem{{SKU: "apple", Name: "Apple", UnitPrice: 45}}}},
+		{"CreateRequest", "", func(c payflow.API) (any, error) {
+			return c.CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("signed request")})
+		}, view(payflow.ID{1}, payflow.StatePending, []byte("signed request"))},
+		{"Payment", "t4", func(c payflow.API) (any, error) {
+			return c.Payment(ctx, "t4", id)
+		}, view(id, payflow.StatePending, nil)},
+		{"Approve", "", func(c payflow.API) (any, error) {
+			return c.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+		}, approved},
+		{"Decline", "t5", func(c payflow.API) (any, error) {
+			return c.Decline(ctx, "t5", id)
+		}, view(id, payflow.StateDeclined, nil)},
+		{"Cancel", "t6", func(c payflow.API) (any, error) {
+			return c.Cancel(ctx, "t6", id)
+		}, view(id, payflow.StateCancelled, nil)},
+		{"Capture", "t7", func(c payflow.API) (any, error) {
+			return c.Capture(ctx, "t7", &payflow.CaptureRequest{RequestID: id, Amount: 40})
+		}, captured},
+		{"Refund", "", func(c payflow.API) (any, error) {
+			return c.Refund(ctx, &payflow.RefundRequest{Refund: []byte("signed refund")})
+		}, &payflow.RefundView{ID: payflow.ID{3}, RequestID: payflow.ID{2}, Amount: 10, Currency: "EUR", Refunded: 10, Receipt: []byte("signed refund")}},
+		{"Info", "", func(c payflow.API) (any, error) {
+			return c.Info(ctx)
+		}, &payflow.Info{Chain: [][]byte{{0x30, 0x01}, {0x30, 0x02}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method, func(t *testing.T) {
+			got, err := tt.call(fx.client)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, 1, fx.api.count(tt.method))
+			assert.Equal(t, tt.token, fx.api.lastToken())
+			// The in-process API gives the same value.
+			inProcess, err := tt.call(newHTTPFakeAPI())
+			require.NoError(t, err)
+			assert.Equal(t, inProcess, got)
+		})
+	}
+}
+
+// httpErrorTable is every sentinel error with its code and status, as
+// PROTOCOL.md §5 lists them.
+var httpErrorTable = []struct {
+	err    error
+	code   string
+	status int
+}{
+	{payflow.ErrInvalid, "invalid", 400},
+	{payflow.ErrUnauthorized, "unauthorized", 401},
+	{payflow.ErrForbidden, "forbidden", 403},
+	{payflow.ErrNotFound, "not_found", 404},
+	{payflow.ErrSignature, "bad_signature", 400},
+	{payflow.ErrCard, "card_not_trusted", 403},
+	{payflow.ErrClone, "card_counter_regression", 403},
+	{payflow.ErrReplay, "nonce_replayed", 409},
+	{payflow.ErrExpired, "expired", 410},
+	{payflow.ErrFinal, "final_state", 409},
+	{payflow.ErrMismatch, "mismatch", 422},
+	{payflow.ErrFunds, "insufficient_funds", 402},
+	{payflow.ErrLimit, "over_limit", 422},
+	{payflow.ErrRateLimited, "rate_limited", 429},
+	{payflow.ErrConflict, "conflict", 409},
+	{payflow.ErrInFlight, "idempotency_in_flight", 409},
+	{payflow.ErrKeyReuse, "idempotency_key_reused", 422},
+	{payflow.ErrUnavailable, "unavailable", 503},
+	{payflow.ErrInternal, "internal", 500},
+}
+
+func TestHTTPErrorMapping(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{MaxAttempts: 1})
+	for _, tt := range httpErrorTable {
+		t.Run(tt.code, func(t *testing.T) {
+			fx.api.set(func(f *httpFakeAPI) { f.err = fmt.Errorf("%w: detail", tt.err) })
+			_, err := fx.client.Payment(context.Background(), "tok", payflow.ID{1})
+			require.ErrorIs(t, err, tt.err)
+			for _, other := range httpErrorTable {
+				if other.err != tt.err {
+					assert.NotErrorIs(t, err, other.err)
+				}
+			}
+			e, ok := errors.AsType[*payflow.Error](err)
+			require.True(t, ok)
+			assert.Equal(t, tt.code, e.Code)
+			assert.Equal(t, tt.status, e.Status)
+			assert.Equal(t, tt.status, payflow.StatusOf(tt.code))
+
+			raw := fx.do(t, http.MethodGet, "/v1/requests/"+payflow.ID{1}.String(), map[string]string{"Authorization": "Bearer tok"}, nil)
+			assert.Equal(t, tt.status, raw.status)
+			assert.Equal(t, tt.code, raw.errorCode(t))
+		})
+	}
+	t.Run("unknown error is internal and hidden", func(t *testing.T) {
+		fx.api.set(func(f *httpFakeAPI) { f.err = errors.New("secret database detail") })
+		raw := fx.do(t, http.MethodGet, "/v1/info", nil, nil)
+		assert.Equal(t, http.StatusInternalServerError, raw.status)
+		assert.Equal(t, "internal", raw.errorCode(t))
+		assert.NotContains(t, string(raw.body), "secret")
+		assert.Contains(t, fx.logs.String(), "secret database detail")
+	})
+	t.Run("structured error keeps its code", func(t *testing.T) {
+		fx.api.set(func(f *httpFakeAPI) { f.err = &payflow.Error{Code: "expired", Message: "request expired"} })
+		_, err := fx.client.Info(context.Background())
+		require.ErrorIs(t, err, payflow.ErrExpired)
+		e, ok := errors.AsType[*payflow.Error](err)
+		require.True(t, ok)
+		assert.Equal(t, payflow.Error{Code: "expired", Message: "request expired", Status: 410}, *e)
+	})
+}
+
+func TestHTTPIdempotency(t *testing.T) {
+	ctx := context.Background()
+	key := func(k string) map[string]string { return map[string]string{payflow.IdempotencyKeyHeader: k} }
+	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
+
+	t.Run("same key and body replays the first reply", func(t *testing.T) {
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		first := fx.do(t, http.MethodPost, "/v1/requests", key("k1"), body)
+		require.Equal(t, http.StatusOK, first.status)
+		assert.Empty(t, first.header.Get(payflow.ReplayedHeader))
+		second := fx.do(t, http.MethodPost, "/v1/requests", key("k1"), body)
+		assert.Equal(t, http.StatusOK, second.status)
+		assert.Equal(t, "true", second.header.Get(payflow.ReplayedHeader))
+		assert.Equal(t, first.body, second.body)
+		assert.Equal(t, 1, fx.api.count("CreateRequest"))
+	})
+	t.Run("same key and another body is refused", func(t *testing.T) {
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		require.Equal(t, http.StatusOK, fx.do(t, http.MethodPost, "/v1/requests", key("k1"), body).status)
+		other := fx.do(t, http.MethodPost, "/v1/requests", key("k1"), mustCBOR(t, &payflow.CreateRequest{Request: []byte("r2")}))
+		assert.Equal(t, http.StatusUnprocessableEntity, other.status)
+		assert.Equal(t, "idempotency_key_reused", other.errorCode(t))
+		assert.Equal(t, 1, fx.api.count("CreateRequest"))
+	})
+	t.Run("same key while the first is in flight", func(t *testing.T) {
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		entered, release := make(chan string, 1), make(chan struct{})
+		fx.api.set(func(f *httpFakeAPI) { f.entered, f.release = entered, release })
+		done := make(chan httpRawReply, 1)
+		go func() { done <- fx.do(t, http.MethodPost, "/v1/requests", key("k1"), body) }()
+		<-entered
+		fx.api.set(func(f *httpFakeAPI) { f.entered = nil })
+		busy := fx.do(t, http.MethodPost, "/v1/requests", key("k1"), body)
+		assert.Equal(t, http.StatusConflict, busy.status)
+		assert.Equal(t, "idempotency_in_flight", busy.errorCode(t))
+		close(release)
+		first := <-done
+		require.Equal(t, http.StatusOK, first.status)
+		again := fx.do(t, http.MethodPost, "/v1/requests", key("k1"), body)
+		assert.Equal(t, first.body, again.body)
+		assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
+		assert.Equal(t, 1, fx.api.count("CreateRequest"))
+	})
+	t.Run("the key is scoped by path and token", func(t *testing.T) {
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		id := payflow.ID{9}.String()
+		for _, tok := range []string{"Bearer a", "Bearer b"} {
+			for _, path := range []string{"/v1/requests/" + id + "/decline", "/v1/requests/" + id + "/cancel"} {
+				r := fx.do(t, http.MethodPost, path, map[string]string{payflow.IdempotencyKeyHeader: "k1", "Authorization": tok}, nil)
+				assert.Equal(t, http.StatusOK, r.status)
+				assert.Empty(t, r.header.Get(payflow.ReplayedHeader))
+			}
+		}
+		assert.Equal(t, 2, fx.api.count("Decline"))
+		assert.Equal(t, 2, fx.api.count("Cancel"))
+	})
+	t.Run("final errors are stored, transient ones are not", func(t *testing.T) {
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		fx.api.set(func(f *httpFakeAPI) { f.err = payflow.ErrFinal })
+		first := fx.do(t, http.MethodPost, "/v1/requests", key("final"), body)
+		assert.Equal(t, http.StatusConflict, first.status)
+		fx.api.set(func(f *httpFakeAPI) { f.err = nil })
+		second := fx.do(t, http.MethodPost, "/v1/requests", key("final"), body)
+		assert.Equal(t, "final_state", second.errorCode(t))
+		assert.Equal(t, "true", second.header.Get(payflow.ReplayedHeader))
+		assert.Equal(t, 1, fx.api.count("CreateRequest"))
+
+		for i, transient := range []error{payflow.ErrUnavailable, payflow.ErrRateLimited, payflow.ErrConflict, errors.New("boom")} {
+			k := key(fmt.Sprintf("transient-%d", i))
+			fx.api.set(func(f *httpFakeAPI) { f.err = transient })
+			before := fx.api.count("CreateRequest")
+			failed := fx.do(t, http.MethodPost, "/v1/requests", k, body)
+			assert.Equal(t, payflow.AsError(transient).Code, failed.errorCode(t))
+			fx.api.set(func(f *httpFakeAPI) { f.err = nil })
+			retried := fx.do(t, http.MethodPost, "/v1/requests", k, body)
+			assert.Equal(t, http.StatusOK, retried.status)
+			assert.Empty(t, retried.header.Get(payflow.ReplayedHeader))
+			assert.Equal(t, before+2, fx.api.count("CreateRequest"))
+		}
+	})
+	t.Run("a panic releases the key and reveals nothing", func(t *testing.T) {
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		fx.api.set(func(f *httpFakeAPI) { f.panics = true })
+		r := fx.do(t, http.MethodPost, "/v1/requests", key("p"), body)
+		assert.Equal(t, http.StatusInternalServerError, r.status)
+		assert.Equal(t, "internal", r.errorCode(t))
+		assert.NotContains(t, string(r.body), "secret")
+		assert.Contains(t, fx.logs.String(), "secret internal detail")
+		fx.api.set(func(f *httpFakeAPI) { f.panics = false })
+		r = fx.do(t, http.MethodPost, "/v1/requests", key("p"), body)
+		assert.Equal(t, http.StatusOK, r.status)
+		assert.Equal(t, 2, fx.api.count("CreateRequest"))
+	})
+	t.Run("malformed keys are refused", func(t *testing.T) {
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		for _, k := range []string{strings.Repeat("k", 256), "key with space", "clé"} {
+			r := fx.do(t, http.MethodPost, "/v1/requests", key(k), body)
+			assert.Equal(t, http.StatusBadRequest, r.status, k)
+			assert.Equal(t, "invalid", r.errorCode(t), k)
+		}
+		assert.Equal(t, 0, fx.api.count("CreateRequest"))
+	})
+	t.Run("client retries reuse the key", func(t *testing.T) {
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		_, err := fx.client.CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("r1")})
+		require.NoError(t, err)
+		_, err = fx.client.CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("r1")})
+		require.NoError(t, err)
+		assert.Equal(t, 2, fx.api.count("CreateRequest"), "each logical call has its own key")
+	})
+}
+
+func TestHTTPRefusesBadRequests(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{MaxBodyBytes: 256}, payflow.ClientOptions{})
+	id := payflow.ID{1}.String()
+	auth := map[string]string{"Authorization": "Bearer tok"}
+	good := mustCBOR(t, &payflow.ChallengeRequest{CardID: "8944100000000000009"})
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		header map[string]string
+		body   []byte
+		status int
+		code   string
+	}{
+		{"body over the limit", "POST", "/v1/challenges", nil, mustCBOR(t, &payflow.ChallengeRequest{CardID: strings.Repeat("1", 300)}), 422, "over_limit"},
+		{"not CBOR", "POST", "/v1/challenges", nil, []byte("{\"1\":\"x\"}"), 400, "invalid"},
+		{"truncated CBOR", "POST", "/v1/challenges", nil, good[:len(good)-1], 400, "invalid"},
+		{"trailing bytes", "POST", "/v1/challenges", nil, append(bytes.Clone(good), 0x00), 400, "invalid"},
+		{"unknown field", "POST", "/v1/challenges", nil, mustCBOR(t, map[int]any{1: "8944100000000000009", 7: 1}), 400, "invalid"},
+		{"duplicate key", "POST", "/v1/challenges", nil, []byte{0xa2, 0x01, 0x61, 'a', 0x01, 0x61, 'b'}, 400, "invalid"},
+		{"wrong type", "POST", "/v1/challenges", nil, mustCBOR(t, map[int]any{1: 5}), 400, "invalid"},
+		{"not a map", "POST", "/v1/challenges", nil, mustCBOR(t, []int{1}), 400, "invalid"},
+		{"indefinite length", "POST", "/v1/challenges", nil, []byte{0xbf, 0x01, 0x61, 'a', 0xff}, 400, "invalid"},
+		{"tag", "POST", "/v1/challenges", nil, []byte{0xa1, 0x01, 0xc0, 0x61, 'a'}, 400, "invalid"},
+		{"invalid UTF-8", "POST", "/v1/challenges", nil, []byte{0xa1, 0x01, 0x61, 0xff}, 400, "invalid"},
+		{"too deep", "POST", "/v1/login", nil, append(append([]byte{0xa1, 0x01}, bytes.Repeat([]byte{0x81}, 20)...), 0x01), 400, "invalid"},
+		{"wrong content type", "POST", "/v1/challenges", map[string]string{"Content-Type": "application/json"}, good, 400, "invalid"},
+		{"body on a GET", "GET", "/v1/info", nil, good, 400, "invalid"},
+		{"body on decline", "POST", "/v1/requests/" + id + "/decline", auth, good, 400, "invalid"},
+		{"no token", "GET", "/v1/requests/" + id, nil, nil, 401, "unauthorized"},
+		{"basic auth", "GET", "/v1/requests/" + id, map[string]string{"Authorization": "Basic YTpi"}, nil, 401, "unauthorized"},
+		{"empty bearer", "GET", "/v1/requests/" + id, map[string]string{"Authorization": "Bearer "}, nil, 401, "unauthorized"},
+		{"bad ID", "GET", "/v1/requests/xyz", auth, nil, 400, "invalid"},
+		{"short ID", "GET", "/v1/requests/" + strings.Repeat("a", 30), auth, nil, 400, "invalid"},
+		{"unknown path", "GET", "/v1/nothing", nil, nil, 404, "not_found"},
+		{"wrong method", "DELETE", "/v1/info", nil, nil, 404, "not_found"},
+		{"consent for another request", "POST", "/v1/requests/" + id + "/consent", nil, mustCBOR(t, &payflow.ApproveRequest{Consent: signedConsent(t, payflow.ID{2})}), 422, "mismatch"},
+		{"capture of another request", "POST", "/v1/requests/" + id + "/capture", auth, mustCBOR(t, &payflow.CaptureRequest{RequestID: payflow.ID{2}}), 422, "mismatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := map[string]string{payflow.IdempotencyKeyHeader: "k-" + tt.name[:3]}
+			for k, v := range tt.header {
+				h[k] = v
+			}
+			r := fx.do(t, tt.method, tt.path, h, tt.body)
+			assert.Equal(t, tt.status, r.status)
+			assert.Equal(t, tt.code, r.errorCode(t))
+			if tt.status == 401 {
+				assert.Equal(t, `Bearer realm="casimpay"`, r.header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	fx.api.mu.Lock()
+	defer fx.api.mu.Unlock()
+	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
+}
+
+func TestHTTPCaptureTakesTheIDFromThePath(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	id := payflow.ID{5}
+	r := fx.do(t, http.MethodPost, "/v1/requests/"+id.String()+"/capture", map[string]string{"Authorization": "Bearer t"}, mustCBOR(t, map[int]any{2: 30}))
+	require.Equal(t, http.StatusOK, r.status)
+	var v payflow.PaymentView
+	require.NoError(t, cbor.Unmarshal(r.body, &v))
+	assert.Equal(t, id, v.ID)
+	assert.Equal(t, uint64(30), v.Captured)
+}
+
+func TestHTTPRequestIDAndLogs(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	r := fx.do(t, http.MethodGet, "/v1/info", map[string]string{payflow.RequestIDHeader: "abc-123"}, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, "abc-123", r.header.Get(payflow.RequestIDHeader))
+
+	r = fx.do(t, http.MethodGet, "/v1/info", map[string]string{payflow.RequestIDHeader: "bad id!"}, nil)
+	generated := r.header.Get(payflow.RequestIDHeader)
+	assert.Len(t, generated, 24)
+
+	var records []map[string]any
+	dec := json.NewDecoder(strings.NewReader(fx.logs.String()))
+	for dec.More() {
+		var m map[string]any
+		require.NoError(t, dec.Decode(&m))
+		records = append(records, m)
+	}
+	require.Len(t, records, 2)
+	assert.Equal(t, "abc-123", records[0]["request_id"])
+	assert.Equal(t, generated, records[1]["request_id"])
+	assert.Equal(t, "/v1/info", records[0]["path"])
+	assert.Equal(t, float64(200), records[0]["status"])
+}
