@@ -25,6 +25,7 @@ import (
 // The store uses no advisory locks, sequences or serial keys, so the same
 // schema suits PostgreSQL-compatible distributed engines.
 type Store struct {
+	dsn    string
 	pool   *pgxpool.Pool
 	opts   Options
 	closed atomic.Bool
@@ -43,7 +44,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{pool: pool, opts: opts}, nil
+	return &Store{dsn: dsn, pool: pool, opts: opts}, nil
 }
 
 // Close closes the pool. Calls to Update and View after Close fail with

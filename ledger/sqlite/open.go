@@ -31,6 +31,10 @@ type Options struct {
 	// ReadConns is the size of the pool of read-only connections used by
 	// lookups. Zero means 4.
 	ReadConns int
+
+	// noSync turns fsync off, for tests of the rules that do not check
+	// durability.
+	noSync bool
 }
 
 func (o Options) busyTimeout() time.Duration {
@@ -58,7 +62,11 @@ func dsn(path string, o Options, readOnly bool) (string, error) {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(o.busyTimeout().Milliseconds(), 10)+")")
 	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(FULL)")
+	if o.noSync {
+		q.Add("_pragma", "synchronous(OFF)")
+	} else {
+		q.Add("_pragma", "synchronous(FULL)")
+	}
 	q.Add("_pragma", "journal_mode(WAL)")
 	// Statement journals of multi-row statements stay in memory, and a
 	// larger page cache keeps the index pages of a busy ledger resident.

@@ -16,6 +16,7 @@ import (
 // (SQLite allows one writer), reads run in parallel on a pool of read-only
 // connections and see the last committed state (WAL snapshots).
 type Store struct {
+	path   string
 	w, r   *sql.DB
 	closed atomic.Bool
 }
@@ -32,7 +33,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{w: w, r: r}, nil
+	return &Store{path: path, w: w, r: r}, nil
 }
 
 // Close closes the database. Calls to Update and View after Close fail with

@@ -1,0 +1,29 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/ledgertest"
+)
+
+func TestConformance(t *testing.T) {
+	ledgertest.Run(t, ledgertest.Config{
+		NewStore: func(t *testing.T) ledger.Store {
+			s, err := Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"), Options{noSync: true})
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+		Reopen: func(t *testing.T, closed ledger.Store) ledger.Store {
+			s, err := Open(context.Background(), closed.(*Store).path, Options{noSync: true})
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+	})
+}
