@@ -2,8 +2,8 @@ package payflow_test
 
 import (
 	"context"
-	"errors"
 	"crypto/rand"
+	"errors"
 	"sync"
 	"testing"
 	"time"

@@ -60,7 +60,8 @@ type Store interface {
 	Consume(ctx context.Context, nonce []byte, now time.Time) error
 	// Advance raises a card's counter to counter if it is greater than the
 	// one held, atomically; otherwise it returns a *pki.CounterError
-	// (pki.CounterStore).
+	// (pki.CounterStore). Counters above 2^63-1, which fit no SQL integer
+	// and no card reaches, are refused the same way.
 	Advance(ctx context.Context, cardID string, counter uint64) error
 
 	// PutToken stores a login token by the SHA-256 of its value.

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"sync"
 	"time"
@@ -227,6 +228,9 @@ func (s *Store) Consume(_ context.Context, nonce []byte, now time.Time) error {
 func (s *Store) Advance(_ context.Context, cardID string, counter uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if counter > math.MaxInt64 {
+		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
+	}
 	if last := s.counters[cardID]; counter <= last {
 		return &pki.CounterError{CardID: cardID, Last: last, Got: counter}
 	}

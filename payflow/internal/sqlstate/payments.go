@@ -1,0 +1,314 @@
+package sqlstate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/casimpay/casimpay/payflow"
+)
+
+const paymentCols = `id, session_id, state, version, merchant_id, seller_card_id, payer_card_id, currency, amount,
+	lines, legs, request, request_hash, manual_capture, expires_at, created_at, updated_at, attempt, consent,
+	consent_hash, hold_expires_at, capture_amount, captured, refunded, void_to, receipt, settled_at, due_at`
+
+// due is the time at which DuePayments finds p in its state.
+func due(p *payflow.PaymentRecord) int64 {
+	switch p.State {
+	case payflow.StatePending:
+		return ns(p.ExpiresAt)
+	case payflow.StateHeld:
+		return ns(p.HoldExpiresAt)
+	}
+	return ns(p.UpdatedAt)
+}
+
+func nilIfEmpty(b []byte) []byte {
+	if len(b) == 0 {
+		return nil
+	}
+	return b
+}
+
+func scanPayment(row interface{ Scan(...any) error }) (*payflow.PaymentRecord, error) {
+	var p payflow.PaymentRecord
+	var id, sid, lines, legs []byte
+	var version, amount, manual, exp, created, updated, attempt, holdExp, capAmt, captured, refunded, settled, dueAt int64
+	err := row.Scan(&id, &sid, &p.State, &version, &p.MerchantID, &p.SellerCardID, &p.PayerCardID, &p.Currency, &amount,
+		&lines, &legs, &p.Request, &p.RequestHash, &manual, &exp, &created, &updated, &attempt, &p.Consent,
+		&p.ConsentHash, &holdExp, &capAmt, &captured, &refunded, &p.VoidTo, &p.Receipt, &settled, &dueAt)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	copy(p.ID[:], id)
+	copy(p.SessionID[:], sid)
+	p.Version, p.Amount, p.ManualCapture = uint64(version), uint64(amount), manual != 0
+	p.ExpiresAt, p.CreatedAt, p.UpdatedAt = tm(exp), tm(created), tm(updated)
+	p.Attempt, p.HoldExpiresAt, p.CaptureAmount = uint32(attempt), tm(holdExp), uint64(capAmt)
+	p.Captured, p.Refunded, p.SettledAt = uint64(captured), uint64(refunded), tm(settled)
+	p.Consent, p.ConsentHash, p.Receipt = nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), nilIfEmpty(p.Receipt)
+	if err := dec(lines, &p.Lines); err != nil {
+		return nil, err
+	}
+	return &p, dec(legs, &p.Legs)
+}
+
+func encOpt[T any](v []T) []byte {
+	if len(v) == 0 {
+		return nil
+	}
+	return enc(v)
+}
+
+// InsertPayment implements payflow.Store.
+func (s *Store) InsertPayment(ctx context.Context, p *payflow.PaymentRecord) (*payflow.PaymentRecord, error) {
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_payments (`+paymentCols+`)
+		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO NOTHING`),
+		p.ID[:], p.SessionID[:], p.State, p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, i64(p.Amount),
+		encOpt(p.Lines), encOpt(p.Legs), p.Request, p.RequestHash, b2i(p.ManualCapture), ns(p.ExpiresAt), ns(p.CreatedAt),
+		ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
+		i64(p.CaptureAmount), i64(p.Captured), i64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p))
+	if err != nil {
+		return nil, err
+	}
+	return scanPayment(s.w.QueryRowContext(ctx, s.q(`SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`), p.ID[:]))
+}
+
+// Payment implements payflow.Store.
+func (s *Store) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	return scanPayment(s.r.QueryRowContext(ctx, s.q(`SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`), id[:]))
+}
+
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// updatePayment is the compare-and-set of UpdatePayment on e.
+func (s *Store) updatePayment(ctx context.Context, e execer, p *payflow.PaymentRecord, from string) error {
+	res, err := e.ExecContext(ctx, s.q(`UPDATE payflow_payments SET state = ?, version = version + 1, updated_at = ?,
+		attempt = ?, consent = ?, consent_hash = ?, hold_expires_at = ?, capture_amount = ?, captured = ?,
+		refunded = ?, void_to = ?, receipt = ?, settled_at = ?, due_at = ?
+		WHERE id = ? AND state = ? AND version = ?`),
+		p.State, ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
+		i64(p.CaptureAmount), i64(p.Captured), i64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p),
+		p.ID[:], from, int64(p.Version))
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n != 1 {
+		return payflow.ErrConflict
+	}
+	return nil
+}
+
+// UpdatePayment implements payflow.Store: UPDATE … WHERE id = ? AND
+// state = ? AND version = ?.
+func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if err := s.updatePayment(ctx, s.w, p, from); err != nil {
+		return err
+	}
+	p.Version++
+	return nil
+}
+
+// DuePayments implements payflow.Store.
+func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+paymentCols+` FROM payflow_payments
+		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`), state, ns(t), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*payflow.PaymentRecord
+	for rows.Next() {
+		p, err := scanPayment(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+const refundCols = `id, request_id, state, amount, currency, request, hash, refunded, receipt, created_at`
+
+func scanRefund(row interface{ Scan(...any) error }) (*payflow.RefundRecord, error) {
+	var r payflow.RefundRecord
+	var id, rid []byte
+	var amount, refunded, created int64
+	if err := row.Scan(&id, &rid, &r.State, &amount, &r.Currency, &r.Request, &r.Hash, &refunded, &r.Receipt, &created); err != nil {
+		return nil, notFound(err)
+	}
+	copy(r.ID[:], id)
+	copy(r.RequestID[:], rid)
+	r.Amount, r.Refunded, r.CreatedAt, r.Receipt = uint64(amount), uint64(refunded), tm(created), nilIfEmpty(r.Receipt)
+	return &r, nil
+}
+
+// InsertRefund implements payflow.Store in one transaction.
+func (s *Store) InsertRefund(ctx context.Context, r *payflow.RefundRecord, p *payflow.PaymentRecord, from string) (*payflow.RefundRecord, error) {
+	var stored *payflow.RefundRecord
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		old, err := scanRefund(tx.QueryRowContext(ctx, s.q(`SELECT `+refundCols+` FROM payflow_refunds WHERE id = ?`), r.ID[:]))
+		if err == nil {
+			stored = old
+			return nil
+		}
+		if !errors.Is(err, payflow.ErrNotFound) {
+			return err
+		}
+		if err := s.updatePayment(ctx, tx, p, from); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_refunds (`+refundCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO NOTHING`),
+			r.ID[:], r.RequestID[:], r.State, i64(r.Amount), r.Currency, r.Request, r.Hash, i64(r.Refunded), nilIfEmpty(r.Receipt), ns(r.CreatedAt))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return payflow.ErrConflict // inserted concurrently: read it again
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if stored != nil {
+		return stored, nil
+	}
+	p.Version++
+	c := *r
+	return &c, nil
+}
+
+// UpdateRefund implements payflow.Store in one transaction.
+func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ? WHERE id = ? AND state = ?`),
+			r.State, nilIfEmpty(r.Receipt), i64(r.Refunded), r.ID[:], from)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != 1 {
+			return payflow.ErrConflict
+		}
+		if p != nil {
+			return s.updatePayment(ctx, tx, p, pFrom)
+		}
+		return nil
+	})
+	if err == nil && p != nil {
+		p.Version++
+	}
+	return err
+}
+
+// Refund implements payflow.Store.
+func (s *Store) Refund(ctx context.Context, id payflow.ID) (*payflow.RefundRecord, error) {
+	return scanRefund(s.r.QueryRowContext(ctx, s.q(`SELECT `+refundCols+` FROM payflow_refunds WHERE id = ?`), id[:]))
+}
+
+// DueRefunds implements payflow.Store.
+func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+refundCols+` FROM payflow_refunds
+		WHERE state = ? AND created_at <= ? ORDER BY created_at, id LIMIT ?`), payflow.RefundPending, ns(t), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*payflow.RefundRecord
+	for rows.Next() {
+		r, err := scanRefund(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// BeginIdempotent implements payflow.Store: an upsert that takes the key
+// only when it is absent or expired, then a read to classify a key held.
+func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
+	res, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_replies (key, body_hash, done, status, reply, deadline) VALUES (?, ?, 0, 0, NULL, ?)
+		ON CONFLICT (key) DO UPDATE SET body_hash = excluded.body_hash, done = 0, status = 0, reply = NULL, deadline = excluded.deadline
+		WHERE payflow_replies.deadline <= ?`), key, bodyHash, ns(lease), ns(now))
+	if err != nil {
+		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if n == 1 {
+		return nil, nil
+	}
+	var hash, reply []byte
+	var done, status int64
+	if err := s.w.QueryRowContext(ctx, s.q(`SELECT body_hash, done, status, reply FROM payflow_replies WHERE key = ?`), key).
+		Scan(&hash, &done, &status, &reply); err != nil {
+		return nil, err
+	}
+	switch {
+	case string(hash) != string(bodyHash):
+		return nil, payflow.ErrKeyReuse
+	case done == 0:
+		return nil, payflow.ErrInFlight
+	}
+	if reply == nil {
+		reply = []byte{}
+	}
+	return &payflow.IdempotentReply{Status: int(status), Reply: reply}, nil
+}
+
+// FinishIdempotent implements payflow.Store.
+func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, reply []byte, expires time.Time) error {
+	res, err := s.w.ExecContext(ctx, s.q(`UPDATE payflow_replies SET done = 1, status = ?, reply = ?, deadline = ? WHERE key = ? AND done = 0`),
+		int64(status), reply, ns(expires), key)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return payflow.ErrNotFound
+	}
+	return nil
+}
+
+// AbandonIdempotent implements payflow.Store.
+func (s *Store) AbandonIdempotent(ctx context.Context, key string) error {
+	_, err := s.w.ExecContext(ctx, s.q(`DELETE FROM payflow_replies WHERE key = ? AND done = 0`), key)
+	return err
+}
+
+// DeleteExpired implements payflow.Store.
+func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	total := 0
+	for _, q := range []string{
+		`DELETE FROM payflow_nonces WHERE expires_at <= ?`,
+		`DELETE FROM payflow_tokens WHERE expires_at <= ?`,
+		`DELETE FROM payflow_sessions WHERE expires_at <= ?`,
+		`DELETE FROM payflow_replies WHERE deadline <= ?`,
+	} {
+		res, err := s.w.ExecContext(ctx, s.q(q), ns(now))
+		if err != nil {
+			return total, err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+	}
+	return total, nil
+}

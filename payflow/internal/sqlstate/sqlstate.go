@@ -1,0 +1,538 @@
+// Package sqlstate implements payflow.Store over database/sql for SQLite
+// and PostgreSQL, which share one schema up to column type names: the
+// queries are written with ? placeholders and rebound for PostgreSQL.
+package sqlstate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki"
+)
+
+// Dialect is the SQL engine.
+type Dialect int
+
+// The engines.
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+// Store is a payflow.Store over a writer pool w and a reader pool r (the
+// same pool for PostgreSQL). It is safe for concurrent use.
+type Store struct {
+	w, r *sql.DB
+	d    Dialect
+
+	mu    sync.Mutex
+	bound map[string]string
+}
+
+var _ payflow.Store = (*Store)(nil)
+
+// New returns a Store over migrated databases.
+func New(w, r *sql.DB, d Dialect) *Store {
+	return &Store{w: w, r: r, d: d, bound: make(map[string]string)}
+}
+
+// q rebinds a query written with ? placeholders for the dialect.
+func (s *Store) q(query string) string {
+	if s.d == SQLite {
+		return query
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if b, ok := s.bound[query]; ok {
+		return b
+	}
+	var sb strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			sb.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		sb.WriteRune(r)
+	}
+	s.bound[query] = sb.String()
+	return s.bound[query]
+}
+
+// Migration is one numbered schema change.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrations reads the files NNNN_name.sql of dir in fsys, numbered from 1
+// without gaps.
+func Migrations(fsys fs.FS, dir string) ([]Migration, error) {
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, err
+	}
+	var ms []Migration
+	for _, e := range entries {
+		name := e.Name()
+		num, rest, ok := strings.Cut(strings.TrimSuffix(name, ".sql"), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || !strings.HasSuffix(name, ".sql") {
+			return nil, fmt.Errorf("sqlstate: bad migration file name %q", name)
+		}
+		b, err := fs.ReadFile(fsys, path.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, Migration{Version: v, Name: rest, SQL: string(b)})
+	}
+	slices.SortFunc(ms, func(a, b Migration) int { return a.Version - b.Version })
+	for i, m := range ms {
+		if m.Version != i+1 {
+			return nil, fmt.Errorf("sqlstate: migration %d missing", i+1)
+		}
+	}
+	return ms, nil
+}
+
+// ErrSchemaTooNew reports a database migrated by a newer program.
+var ErrSchemaTooNew = errors.New("payflow: database schema is newer than this program")
+
+// Migrate applies the migrations newer than the version recorded in the
+// table payflow_schema, in one transaction (under an advisory lock on
+// PostgreSQL, under the write lock on SQLite).
+func Migrate(ctx context.Context, db *sql.DB, d Dialect, ms []Migration) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("payflow: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	if d == Postgres {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7208142337)`); err != nil {
+			return fmt.Errorf("payflow: migrate: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS payflow_schema (version BIGINT NOT NULL, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("payflow: migrate: %w", err)
+	}
+	var cur int
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM payflow_schema`).Scan(&cur); err != nil {
+		return fmt.Errorf("payflow: migrate: %w", err)
+	}
+	if cur > len(ms) {
+		return fmt.Errorf("%w: version %d, known up to %d", ErrSchemaTooNew, cur, len(ms))
+	}
+	ins := `INSERT INTO payflow_schema (version, name, applied_at) VALUES (?, ?, ?)`
+	if d == Postgres {
+		ins = `INSERT INTO payflow_schema (version, name, applied_at) VALUES ($1, $2, $3)`
+	}
+	for _, m := range ms[cur:] {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("payflow: migration %d_%s: %w", m.Version, m.Name, err)
+		}
+		if _, err := tx.ExecContext(ctx, ins, m.Version, m.Name, time.Now().UnixNano()); err != nil {
+			return fmt.Errorf("payflow: migration %d_%s: %w", m.Version, m.Name, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("payflow: migrate: %w", err)
+	}
+	return nil
+}
+
+// ns and tm convert times to and from their column form.
+func ns(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func tm(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, v)
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func i64(v uint64) int64 {
+	if v > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(v)
+}
+
+// notFound maps sql.ErrNoRows to payflow.ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return payflow.ErrNotFound
+	}
+	return err
+}
+
+var (
+	encMode cbor.EncMode
+	decMode cbor.DecMode
+)
+
+func init() {
+	var err error
+	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
+		panic(err)
+	}
+	if decMode, err = (cbor.DecOptions{MaxArrayElements: 1024}).DecMode(); err != nil {
+		panic(err)
+	}
+}
+
+func enc(v any) []byte {
+	b, err := encMode.Marshal(v)
+	if err != nil {
+		panic(err) // only slices of plain structs are encoded
+	}
+	return b
+}
+
+func dec(b []byte, v any) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if err := decMode.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("payflow: stored value: %w", err)
+	}
+	return nil
+}
+
+// PutCard implements payflow.Store.
+func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
+	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_cards (id, chain, adv_secret, display_name, merchant_id, enrolled_at)
+		VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, adv_secret = excluded.adv_secret,
+			display_name = excluded.display_name, enrolled_at = excluded.enrolled_at,
+			merchant_id = CASE WHEN excluded.merchant_id = '' THEN payflow_cards.merchant_id ELSE excluded.merchant_id END`),
+		c.ID, enc(c.Chain), c.AdvSecret, c.DisplayName, c.MerchantID, ns(c.EnrolledAt))
+	return err
+}
+
+const cardCols = `id, chain, adv_secret, display_name, merchant_id, enrolled_at`
+
+func scanCard(row interface{ Scan(...any) error }) (*payflow.CardRecord, error) {
+	var c payflow.CardRecord
+	var chain []byte
+	var at int64
+	if err := row.Scan(&c.ID, &chain, &c.AdvSecret, &c.DisplayName, &c.MerchantID, &at); err != nil {
+		return nil, notFound(err)
+	}
+	c.EnrolledAt = tm(at)
+	return &c, dec(chain, &c.Chain)
+}
+
+// Card implements payflow.Store.
+func (s *Store) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
+	return scanCard(s.r.QueryRowContext(ctx, s.q(`SELECT `+cardCols+` FROM payflow_cards WHERE id = ?`), id))
+}
+
+// Cards implements payflow.Store.
+func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+cardCols+` FROM payflow_cards ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	var list []*payflow.CardRecord
+	for rows.Next() {
+		c, err := scanCard(rows)
+		if err != nil {
+			rows.Close()
+			return err
+		}
+		list = append(list, c)
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, c := range list {
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PutMerchant implements payflow.Store.
+func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_merchants (id, name, currency, manual_capture) VALUES (?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, currency = excluded.currency, manual_capture = excluded.manual_capture`),
+			m.ID, m.Name, m.Currency, b2i(m.ManualCapture)); err != nil {
+			return err
+		}
+		for _, id := range m.SellerCardIDs {
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_cards SET merchant_id = ? WHERE id = ?`), m.ID, id)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n != 1 {
+				return payflow.ErrNotFound
+			}
+		}
+		return nil
+	})
+}
+
+// tx runs fn in a write transaction.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// Merchant implements payflow.Store.
+func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
+	var m payflow.Merchant
+	var manual int64
+	err := s.r.QueryRowContext(ctx, s.q(`SELECT id, name, currency, manual_capture FROM payflow_merchants WHERE id = ?`), id).
+		Scan(&m.ID, &m.Name, &m.Currency, &manual)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	m.ManualCapture = manual != 0
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id FROM payflow_cards WHERE merchant_id = ? ORDER BY id`), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		m.SellerCardIDs = append(m.SellerCardIDs, c)
+	}
+	return &m, rows.Err()
+}
+
+// SetCatalog implements payflow.Store.
+func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payflow.CatalogItem) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var one int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM payflow_merchants WHERE id = ?`), merchantID).Scan(&one); err != nil {
+			return notFound(err)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM payflow_catalog WHERE merchant_id = ?`), merchantID); err != nil {
+			return err
+		}
+		for _, it := range items {
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_catalog (merchant_id, sku, name, unit_price) VALUES (?, ?, ?, ?)
+				ON CONFLICT DO NOTHING`), merchantID, it.SKU, it.Name, i64(it.UnitPrice))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n != 1 {
+				return payflow.ErrConflict
+			}
+		}
+		return nil
+	})
+}
+
+// Catalog implements payflow.Store.
+func (s *Store) Catalog(ctx context.Context, merchantID string) ([]payflow.CatalogItem, error) {
+	var one int
+	if err := s.r.QueryRowContext(ctx, s.q(`SELECT 1 FROM payflow_merchants WHERE id = ?`), merchantID).Scan(&one); err != nil {
+		return nil, notFound(err)
+	}
+	rows, err := s.r.QueryContext(ctx, s.q(`SELECT sku, name, unit_price FROM payflow_catalog WHERE merchant_id = ? ORDER BY sku`), merchantID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []payflow.CatalogItem{}
+	for rows.Next() {
+		var it payflow.CatalogItem
+		var p int64
+		if err := rows.Scan(&it.SKU, &it.Name, &p); err != nil {
+			return nil, err
+		}
+		it.UnitPrice = uint64(p)
+		items = append(items, it)
+	}
+	return items, rows.Err()
+}
+
+// PutAsset implements payflow.Store.
+func (s *Store) PutAsset(ctx context.Context, a payflow.Asset) error {
+	if _, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_assets (name, ledger) VALUES (?, ?) ON CONFLICT DO NOTHING`), a.Name, int64(a.Ledger)); err != nil {
+		return err
+	}
+	got, err := s.Asset(ctx, a.Name)
+	if err != nil {
+		if errors.Is(err, payflow.ErrNotFound) {
+			return payflow.ErrConflict // the ledger code is taken
+		}
+		return err
+	}
+	if got != a {
+		return payflow.ErrConflict
+	}
+	return nil
+}
+
+// Asset implements payflow.Store.
+func (s *Store) Asset(ctx context.Context, name string) (payflow.Asset, error) {
+	a := payflow.Asset{Name: name}
+	var l int64
+	if err := s.r.QueryRowContext(ctx, s.q(`SELECT ledger FROM payflow_assets WHERE name = ?`), name).Scan(&l); err != nil {
+		return payflow.Asset{}, notFound(err)
+	}
+	a.Ledger = uint32(l)
+	return a, nil
+}
+
+// Add implements pki.NonceStore.
+func (s *Store) Add(ctx context.Context, nonce []byte, expires time.Time) error {
+	res, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`), nonce, ns(expires))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return payflow.ErrConflict
+	}
+	return nil
+}
+
+// Consume implements pki.NonceStore: one DELETE … RETURNING, so that of
+// concurrent calls exactly one gets the row.
+func (s *Store) Consume(ctx context.Context, nonce []byte, now time.Time) error {
+	var exp int64
+	err := s.w.QueryRowContext(ctx, s.q(`DELETE FROM payflow_nonces WHERE nonce = ? RETURNING expires_at`), nonce).Scan(&exp)
+	if errors.Is(err, sql.ErrNoRows) {
+		return pki.ErrNonce
+	}
+	if err != nil {
+		return err
+	}
+	if ns(now) >= exp {
+		return pki.ErrNonce
+	}
+	return nil
+}
+
+// Advance implements pki.CounterStore with one conditional upsert:
+// INSERT … ON CONFLICT DO UPDATE … WHERE counter < new.
+func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) error {
+	if counter > math.MaxInt64 {
+		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
+	}
+	res, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_counters (card_id, counter) VALUES (?, ?)
+		ON CONFLICT (card_id) DO UPDATE SET counter = excluded.counter WHERE payflow_counters.counter < excluded.counter`),
+		cardID, int64(counter))
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	if n == 1 {
+		return nil
+	}
+	var last int64
+	if err := s.w.QueryRowContext(ctx, s.q(`SELECT counter FROM payflow_counters WHERE card_id = ?`), cardID).Scan(&last); err != nil {
+		return err
+	}
+	return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: counter}
+}
+
+// PutToken implements payflow.Store.
+func (s *Store) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
+	res, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_tokens (hash, card_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
+		t.Hash, t.CardID, ns(t.ExpiresAt))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n != 1 {
+		return payflow.ErrConflict
+	}
+	return nil
+}
+
+// Token implements payflow.Store.
+func (s *Store) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
+	t := payflow.TokenRecord{Hash: hash}
+	var exp int64
+	if err := s.r.QueryRowContext(ctx, s.q(`SELECT card_id, expires_at FROM payflow_tokens WHERE hash = ?`), hash).Scan(&t.CardID, &exp); err != nil {
+		return nil, notFound(err)
+	}
+	t.ExpiresAt = tm(exp)
+	return &t, nil
+}
+
+const sessionCols = `id, shopper_card_id, seller_card_id, merchant_id, shopper_eid, seller_eid, shopper_ok, seller_ok, expires_at`
+
+func scanSession(row interface{ Scan(...any) error }) (*payflow.SessionRecord, error) {
+	var r payflow.SessionRecord
+	var id []byte
+	var sok, lok, exp int64
+	if err := row.Scan(&id, &r.ShopperCardID, &r.SellerCardID, &r.MerchantID, &r.ShopperEID, &r.SellerEID, &sok, &lok, &exp); err != nil {
+		return nil, notFound(err)
+	}
+	copy(r.ID[:], id)
+	r.ShopperConfirmed, r.SellerConfirmed, r.ExpiresAt = sok != 0, lok != 0, tm(exp)
+	return &r, nil
+}
+
+// ConfirmSession implements payflow.Store with one upsert that only ever
+// sets the confirmation flags.
+func (s *Store) ConfirmSession(ctx context.Context, r *payflow.SessionRecord) (*payflow.SessionRecord, error) {
+	return scanSession(s.w.QueryRowContext(ctx, s.q(`INSERT INTO payflow_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET
+			shopper_ok = CASE WHEN excluded.shopper_ok = 1 THEN 1 ELSE payflow_sessions.shopper_ok END,
+			seller_ok = CASE WHEN excluded.seller_ok = 1 THEN 1 ELSE payflow_sessions.seller_ok END
+		RETURNING `+sessionCols),
+		r.ID[:], r.ShopperCardID, r.SellerCardID, r.MerchantID, r.ShopperEID, r.SellerEID,
+		b2i(r.ShopperConfirmed), b2i(r.SellerConfirmed), ns(r.ExpiresAt)))
+}
+
+// Session implements payflow.Store.
+func (s *Store) Session(ctx context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
+	return scanSession(s.r.QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM payflow_sessions WHERE id = ?`), id[:]))
+}

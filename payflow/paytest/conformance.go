@@ -1,0 +1,448 @@
+package paytest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki"
+)
+
+// Run is the conformance suite of payflow.Store: newStore returns an
+// empty store for each subtest (closing it is the caller's business, with
+// t.Cleanup). Every store of this module passes it.
+func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, s payflow.Store)
+	}{
+		{"Cards", testCards},
+		{"Merchants", testMerchants},
+		{"Assets", testAssets},
+		{"Nonces", testNonces},
+		{"Counters", testCounters},
+		{"TokensAndSessions", testTokensAndSessions},
+		{"Payments", testPayments},
+		{"PaymentRace", testPaymentRace},
+		{"Refunds", testRefunds},
+		{"Idempotency", testIdempotency},
+		{"DeleteExpired", testDeleteExpired},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+// at returns a time as the stores return it: nanoseconds, no monotonic
+// reading, local zone.
+func at(ns int64) time.Time { return time.Unix(0, ns) }
+
+var t0 = at(1_800_000_000_000_000_000)
+
+func card(id string) *payflow.CardRecord {
+	return &payflow.CardRecord{ID: id, Chain: [][]byte{[]byte("cert " + id), []byte("ca")}, AdvSecret: bytes.Repeat([]byte{7}, 16), DisplayName: "Card " + id, EnrolledAt: t0}
+}
+
+func testCards(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	_, err := s.Card(ctx, "8900000000000000001")
+	require.ErrorIs(t, err, payflow.ErrNotFound)
+	for _, id := range []string{"8900000000000000002", "8900000000000000001"} {
+		require.NoError(t, s.PutCard(ctx, card(id)))
+	}
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{"8900000000000000001"}}))
+	c := card("8900000000000000001")
+	c.DisplayName = "Renamed"
+	require.NoError(t, s.PutCard(ctx, c))
+	got, err := s.Card(ctx, c.ID)
+	require.NoError(t, err)
+	c.MerchantID = "m" // kept when the update names none
+	assert.Equal(t, c, got)
+	var ids []string
+	require.NoError(t, s.Cards(ctx, func(c *payflow.CardRecord) error { ids = append(ids, c.ID); return nil }))
+	assert.Equal(t, []string{"8900000000000000001", "8900000000000000002"}, ids)
+	stop := errors.New("stop")
+	assert.ErrorIs(t, s.Cards(ctx, func(*payflow.CardRecord) error { return stop }), stop)
+}
+
+func testMerchants(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	require.NoError(t, s.PutCard(ctx, card("8900000000000000001")))
+	assert.ErrorIs(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{"8900000000000000009"}}), payflow.ErrNotFound)
+	_, err := s.Merchant(ctx, "m")
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "a failed PutMerchant leaves nothing")
+	m := &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", ManualCapture: true, SellerCardIDs: []string{"8900000000000000001"}}
+	require.NoError(t, s.PutMerchant(ctx, m))
+	got, err := s.Merchant(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, m, got)
+
+	_, err = s.Catalog(ctx, "nobody")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	assert.ErrorIs(t, s.SetCatalog(ctx, "nobody", nil), payflow.ErrNotFound)
+	items, err := s.Catalog(ctx, "m")
+	require.NoError(t, err)
+	assert.Empty(t, items)
+	require.NoError(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "b", Name: "B", UnitPrice: 2}, {SKU: "a", Name: "A", UnitPrice: 1}}))
+	require.NoError(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "c", Name: "C", UnitPrice: 3}, {SKU: "a", Name: "A", UnitPrice: 1 << 62}}))
+	items, err = s.Catalog(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, []payflow.CatalogItem{{SKU: "a", Name: "A", UnitPrice: 1 << 62}, {SKU: "c", Name: "C", UnitPrice: 3}}, items)
+	assert.ErrorIs(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "x", Name: "X"}, {SKU: "x", Name: "Y"}}), payflow.ErrConflict)
+	items, err = s.Catalog(ctx, "m")
+	require.NoError(t, err)
+	assert.Len(t, items, 2, "a refused catalog leaves the old one")
+}
+
+func testAssets(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	_, err := s.Asset(ctx, "ticket")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	require.NoError(t, s.PutAsset(ctx, payflow.Asset{Name: "ticket", Ledger: 1001}))
+	require.NoError(t, s.PutAsset(ctx, payflow.Asset{Name: "ticket", Ledger: 1001}))
+	assert.ErrorIs(t, s.PutAsset(ctx, payflow.Asset{Name: "ticket", Ledger: 1002}), payflow.ErrConflict)
+	assert.ErrorIs(t, s.PutAsset(ctx, payflow.Asset{Name: "seat", Ledger: 1001}), payflow.ErrConflict)
+	a, err := s.Asset(ctx, "ticket")
+	require.NoError(t, err)
+	assert.Equal(t, payflow.Asset{Name: "ticket", Ledger: 1001}, a)
+}
+
+func testNonces(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	n := bytes.Repeat([]byte{1}, 32)
+	require.NoError(t, s.Add(ctx, n, t0.Add(time.Minute)))
+	assert.ErrorIs(t, s.Add(ctx, n, t0.Add(time.Minute)), payflow.ErrConflict)
+	assert.ErrorIs(t, s.Consume(ctx, bytes.Repeat([]byte{2}, 32), t0), pki.ErrNonce)
+	require.NoError(t, s.Consume(ctx, n, t0))
+	assert.ErrorIs(t, s.Consume(ctx, n, t0), pki.ErrNonce, "a nonce is used once")
+
+	old := bytes.Repeat([]byte{3}, 32)
+	require.NoError(t, s.Add(ctx, old, t0))
+	assert.ErrorIs(t, s.Consume(ctx, old, t0), pki.ErrNonce, "expired at its expiry")
+
+	race := bytes.Repeat([]byte{4}, 32)
+	require.NoError(t, s.Add(ctx, race, t0.Add(time.Minute)))
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.Consume(ctx, race, t0); err == nil {
+				wins.Add(1)
+			} else {
+				assert.ErrorIs(t, err, pki.ErrNonce)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), wins.Load())
+}
+
+func testCounters(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	id := "8900000000000000001"
+	require.NoError(t, s.Advance(ctx, id, 1))
+	require.NoError(t, s.Advance(ctx, id, 5))
+	for _, c := range []uint64{5, 4, 0} {
+		err := s.Advance(ctx, id, c)
+		var ce *pki.CounterError
+		require.ErrorAs(t, err, &ce)
+		assert.Equal(t, pki.CounterError{CardID: id, Last: 5, Got: c}, *ce)
+		assert.ErrorIs(t, err, pki.ErrCounterRegression)
+	}
+	assert.ErrorIs(t, s.Advance(ctx, id, 1<<63), pki.ErrCounterRegression, "beyond what a card can reach")
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.Advance(ctx, id, 6) == nil {
+				wins.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), wins.Load(), "one of several processes accepts a counter")
+}
+
+func testTokensAndSessions(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	h := sha256.Sum256([]byte("token"))
+	_, err := s.Token(ctx, h[:])
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	tok := &payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", ExpiresAt: t0}
+	require.NoError(t, s.PutToken(ctx, tok))
+	assert.ErrorIs(t, s.PutToken(ctx, tok), payflow.ErrConflict)
+	got, err := s.Token(ctx, h[:])
+	require.NoError(t, err)
+	assert.Equal(t, tok, got)
+
+	id := payflow.ID{9}
+	_, err = s.Session(ctx, id)
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	r := &payflow.SessionRecord{ID: id, ShopperCardID: "8900000000000000001", SellerCardID: "8900000000000000002", MerchantID: "m",
+		ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16), SellerConfirmed: true, ExpiresAt: t0}
+	got1, err := s.ConfirmSession(ctx, r)
+	require.NoError(t, err)
+	assert.Equal(t, r, got1)
+	r2 := *r
+	r2.SellerConfirmed, r2.ShopperConfirmed, r2.ExpiresAt = false, true, t0.Add(time.Hour)
+	got2, err := s.ConfirmSession(ctx, &r2)
+	require.NoError(t, err)
+	want := *r
+	want.ShopperConfirmed = true // flags only ever set; the rest stays
+	assert.Equal(t, &want, got2)
+	got3, err := s.Session(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, &want, got3)
+}
+
+func payment(id byte, state string, due time.Time) *payflow.PaymentRecord {
+	return &payflow.PaymentRecord{
+		ID: payflow.ID{id}, SessionID: payflow.ID{0xee}, State: state, MerchantID: "m", SellerCardID: "8900000000000000002",
+		PayerCardID: "8900000000000000001", Currency: "EUR", Amount: 690,
+		Lines:   []payflow.Line{{SKU: "a", Name: "A", Quantity: 2, UnitPrice: 120, Amount: 240}, {SKU: "b", Name: "B", Quantity: 1, UnitPrice: 450, Amount: 450}},
+		Legs:    []payflow.AssetLeg{{Asset: "ticket", Amount: 1}},
+		Request: []byte("signed request"), RequestHash: bytes.Repeat([]byte{0xaa}, 32),
+		ExpiresAt: due, CreatedAt: t0, UpdatedAt: t0,
+	}
+}
+
+func testPayments(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	_, err := s.Payment(ctx, payflow.ID{1})
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	p := payment(1, payflow.StatePending, t0.Add(time.Minute))
+	got, err := s.InsertPayment(ctx, p)
+	require.NoError(t, err)
+	p.Version = 1
+	assert.Equal(t, p, got)
+	other := payment(1, payflow.StatePending, t0)
+	other.Request = []byte("another request")
+	got, err = s.InsertPayment(ctx, other)
+	require.NoError(t, err)
+	assert.Equal(t, p, got, "an existing ID returns the stored request")
+
+	up := *got
+	up.State, up.Attempt, up.Consent, up.ConsentHash = "approving", 1, []byte("consent"), bytes.Repeat([]byte{0xcc}, 32)
+	up.HoldExpiresAt, up.UpdatedAt = t0.Add(time.Hour), t0.Add(time.Second)
+	up.Amount, up.Request = 1, []byte("ignored") // immutable: not written
+	assert.ErrorIs(t, s.UpdatePayment(ctx, &up, payflow.StateHeld), payflow.ErrConflict, "wrong state")
+	stale := up
+	stale.Version = 7
+	assert.ErrorIs(t, s.UpdatePayment(ctx, &stale, payflow.StatePending), payflow.ErrConflict, "wrong version")
+	require.NoError(t, s.UpdatePayment(ctx, &up, payflow.StatePending))
+	assert.Equal(t, uint64(2), up.Version)
+	stored, err := s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	want := up
+	want.Amount, want.Request = p.Amount, p.Request
+	assert.Equal(t, &want, stored)
+	assert.ErrorIs(t, s.UpdatePayment(ctx, got, payflow.StatePending), payflow.ErrConflict, "a second writer of version 1 loses")
+
+	fin := want
+	fin.State, fin.Captured, fin.CaptureAmount, fin.Receipt, fin.SettledAt = payflow.StateCaptured, 690, 690, []byte("receipt"), t0.Add(2*time.Second)
+	require.NoError(t, s.UpdatePayment(ctx, &fin, "approving"))
+	stored, err = s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, &fin, stored)
+
+	// DuePayments: pending by expiry, held by hold expiry, others by update.
+	for i, due := range []time.Duration{3, 1, 2, 9} {
+		_, err := s.InsertPayment(ctx, payment(byte(10+i), payflow.StatePending, t0.Add(due*time.Second)))
+		require.NoError(t, err)
+	}
+	due, err := s.DuePayments(ctx, payflow.StatePending, t0.Add(3*time.Second), 2)
+	require.NoError(t, err)
+	require.Len(t, due, 2)
+	assert.Equal(t, []payflow.ID{{11}, {12}}, []payflow.ID{due[0].ID, due[1].ID})
+	due, err = s.DuePayments(ctx, payflow.StatePending, t0.Add(3*time.Second), 10)
+	require.NoError(t, err)
+	assert.Len(t, due, 3)
+	h := due[0]
+	h.State, h.HoldExpiresAt = payflow.StateHeld, t0.Add(time.Hour)
+	require.NoError(t, s.UpdatePayment(ctx, h, payflow.StatePending))
+	due, err = s.DuePayments(ctx, payflow.StateHeld, t0.Add(time.Hour-1), 10)
+	require.NoError(t, err)
+	assert.Empty(t, due)
+	due, err = s.DuePayments(ctx, payflow.StateHeld, t0.Add(time.Hour), 10)
+	require.NoError(t, err)
+	assert.Len(t, due, 1)
+	due, err = s.DuePayments(ctx, payflow.StateCaptured, t0.Add(time.Second), 10)
+	require.NoError(t, err)
+	assert.Len(t, due, 1, "captured at t0+1s")
+}
+
+func testPaymentRace(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	p, err := s.InsertPayment(ctx, payment(1, payflow.StatePending, t0))
+	require.NoError(t, err)
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			mine := *p
+			mine.State = []string{payflow.StateCancelled, "approving"}[i%2]
+			if err := s.UpdatePayment(ctx, &mine, payflow.StatePending); err == nil {
+				wins.Add(1)
+			} else {
+				assert.ErrorIs(t, err, payflow.ErrConflict)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), wins.Load(), "exactly one transition wins")
+}
+
+func testRefunds(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	p := payment(1, payflow.StateCaptured, t0)
+	p.Captured = 690
+	p, err := s.InsertPayment(ctx, p)
+	require.NoError(t, err)
+	r := &payflow.RefundRecord{ID: payflow.ID{0x51}, RequestID: p.ID, State: payflow.RefundPending, Amount: 200, Currency: "EUR",
+		Request: []byte("signed refund"), Hash: bytes.Repeat([]byte{0xbb}, 32), Refunded: 200, CreatedAt: t0}
+	_, err = s.Refund(ctx, r.ID)
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	stale := *p
+	stale.Version = 9
+	stale.Refunded = 200
+	_, err = s.InsertRefund(ctx, r, &stale, payflow.StateCaptured)
+	assert.ErrorIs(t, err, payflow.ErrConflict)
+	_, err = s.Refund(ctx, r.ID)
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "nothing stored when the payment moved")
+
+	p.Refunded = 200
+	got, err := s.InsertRefund(ctx, r, p, payflow.StateCaptured)
+	require.NoError(t, err)
+	assert.Equal(t, r, got)
+	assert.Equal(t, uint64(2), p.Version)
+	again := *p
+	again.Refunded = 400
+	got, err = s.InsertRefund(ctx, r, &again, payflow.StateCaptured)
+	require.NoError(t, err)
+	assert.Equal(t, r, got, "an existing refund is returned")
+	stored, err := s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(200), stored.Refunded, "and the payment is not touched")
+
+	due, err := s.DueRefunds(ctx, t0, 10)
+	require.NoError(t, err)
+	assert.Len(t, due, 1)
+
+	done := *r
+	done.State, done.Receipt = payflow.RefundDone, []byte("receipt")
+	assert.ErrorIs(t, s.UpdateRefund(ctx, &done, payflow.RefundDone, nil, ""), payflow.ErrConflict)
+	// A failing payment compare-and-set rolls the refund change back.
+	assert.ErrorIs(t, s.UpdateRefund(ctx, &done, payflow.RefundPending, &stale, payflow.StateCaptured), payflow.ErrConflict)
+	got, err = s.Refund(ctx, r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundPending, got.State)
+	p.Refunded = 0
+	require.NoError(t, s.UpdateRefund(ctx, &done, payflow.RefundPending, p, payflow.StateCaptured))
+	got, err = s.Refund(ctx, r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, &done, got)
+	stored, err = s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(0), stored.Refunded)
+	assert.Equal(t, uint64(3), stored.Version)
+	due, err = s.DueRefunds(ctx, t0, 10)
+	require.NoError(t, err)
+	assert.Empty(t, due)
+}
+
+func testIdempotency(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	h1, h2 := sha256.Sum256([]byte("body 1")), sha256.Sum256([]byte("body 2"))
+	lease, keep := t0.Add(time.Minute), t0.Add(24*time.Hour)
+	rep, err := s.BeginIdempotent(ctx, "k", h1[:], t0, lease)
+	require.NoError(t, err)
+	assert.Nil(t, rep, "a new key is the caller's")
+	_, err = s.BeginIdempotent(ctx, "k", h1[:], t0, lease)
+	assert.ErrorIs(t, err, payflow.ErrInFlight)
+	_, err = s.BeginIdempotent(ctx, "k", h2[:], t0, lease)
+	assert.ErrorIs(t, err, payflow.ErrKeyReuse)
+	require.NoError(t, s.FinishIdempotent(ctx, "k", 201, []byte("reply"), keep))
+	assert.ErrorIs(t, s.FinishIdempotent(ctx, "k", 200, []byte("again"), keep), payflow.ErrNotFound)
+	assert.ErrorIs(t, s.FinishIdempotent(ctx, "nokey", 200, nil, keep), payflow.ErrNotFound)
+	rep, err = s.BeginIdempotent(ctx, "k", h1[:], t0.Add(time.Hour), lease)
+	require.NoError(t, err)
+	assert.Equal(t, &payflow.IdempotentReply{Status: 201, Reply: []byte("reply")}, rep)
+	_, err = s.BeginIdempotent(ctx, "k", h2[:], t0.Add(time.Hour), lease)
+	assert.ErrorIs(t, err, payflow.ErrKeyReuse)
+	require.NoError(t, s.AbandonIdempotent(ctx, "k"))
+	rep, err = s.BeginIdempotent(ctx, "k", h1[:], t0, lease)
+	require.NoError(t, err)
+	assert.NotNil(t, rep, "a finished key is not abandoned")
+	rep, err = s.BeginIdempotent(ctx, "k", h2[:], keep, keep.Add(time.Minute))
+	require.NoError(t, err)
+	assert.Nil(t, rep, "an expired reply is forgotten")
+
+	// A lease that ran out is taken over; an abandoned key is free.
+	_, err = s.BeginIdempotent(ctx, "l", h1[:], t0, lease)
+	require.NoError(t, err)
+	rep, err = s.BeginIdempotent(ctx, "l", h1[:], lease, lease.Add(time.Minute))
+	require.NoError(t, err)
+	assert.Nil(t, rep)
+	require.NoError(t, s.AbandonIdempotent(ctx, "l"))
+	rep, err = s.BeginIdempotent(ctx, "l", h2[:], t0, lease)
+	require.NoError(t, err)
+	assert.Nil(t, rep)
+
+	// Of concurrent first requests exactly one holds the key.
+	var owners atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rep, err := s.BeginIdempotent(ctx, "race", h1[:], t0, lease)
+			if err == nil && rep == nil {
+				owners.Add(1)
+			} else {
+				assert.ErrorIs(t, err, payflow.ErrInFlight)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), owners.Load())
+}
+
+func testDeleteExpired(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	for i := range 3 {
+		exp := t0.Add(time.Duration(i-1) * time.Second) // -1 s, 0, +1 s
+		require.NoError(t, s.Add(ctx, []byte(fmt.Sprint("nonce", i)), exp))
+		h := sha256.Sum256([]byte(fmt.Sprint("token", i)))
+		require.NoError(t, s.PutToken(ctx, &payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", ExpiresAt: exp}))
+		_, err := s.ConfirmSession(ctx, &payflow.SessionRecord{ID: payflow.ID{byte(i + 1)}, ShopperEID: []byte{1}, SellerEID: []byte{2}, ExpiresAt: exp})
+		require.NoError(t, err)
+		_, err = s.BeginIdempotent(ctx, fmt.Sprint("key", i), []byte{1}, t0.Add(-time.Hour), exp)
+		require.NoError(t, err)
+	}
+	n, err := s.DeleteExpired(ctx, t0)
+	require.NoError(t, err)
+	assert.Equal(t, 8, n, "two of each of the four kinds")
+	require.NoError(t, s.Consume(ctx, []byte("nonce2"), t0))
+	h := sha256.Sum256([]byte("token2"))
+	_, err = s.Token(ctx, h[:])
+	assert.NoError(t, err)
+	_, err = s.Session(ctx, payflow.ID{3})
+	assert.NoError(t, err)
+	_, err = s.Session(ctx, payflow.ID{2})
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+}

@@ -1,0 +1,80 @@
+// Package postgres is the payflow.Store in a PostgreSQL database, the same
+// database as the ledger's (package ledger/postgres): its tables are named
+// payflow_*, its schema version is kept in payflow_schema, and its
+// migrations are embedded and applied under an advisory lock, so that
+// several platform processes may start at once. Every change of a payment
+// request is a conditional UPDATE (… WHERE id = $1 AND state = $2 AND
+// version = $3), so of two processes racing on one request exactly one
+// wins.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrSchemaTooNew reports a database whose payflow schema was written by a
+// newer version of this package.
+var ErrSchemaTooNew = sqlstate.ErrSchemaTooNew
+
+// Options configure Open. The zero value is the default.
+type Options struct {
+	// MaxConns bounds the connection pool. Zero: 16.
+	MaxConns int
+}
+
+// Store is a payflow.Store in PostgreSQL over a pool of connections. It is
+// safe for concurrent use.
+type Store struct {
+	*sqlstate.Store
+	db     *sql.DB
+	closed atomic.Bool
+}
+
+var _ payflow.Store = (*Store)(nil)
+
+// Open connects to the database named by dsn (a pgx connection string;
+// its search_path selects the schema) and brings the payflow tables up to
+// date. It fails when the server does not answer or the payflow schema is
+// newer than this package (ErrSchemaTooNew).
+func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	n := opts.MaxConns
+	if n <= 0 {
+		n = 16
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	ms, err := sqlstate.Migrations(migrations, "migrations")
+	if err == nil {
+		err = sqlstate.Migrate(ctx, db, sqlstate.Postgres, ms)
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("postgres: %w", err)
+	}
+	return &Store{Store: sqlstate.New(db, db, sqlstate.Postgres), db: db}, nil
+}
+
+// Close closes the pool. It is idempotent.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return errors.Join(s.db.Close())
+}

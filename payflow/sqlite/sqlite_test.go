@@ -1,0 +1,35 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/payflow/sqlite"
+)
+
+func open(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	paytest.Run(t, func(t *testing.T) payflow.Store { return open(t, filepath.Join(t.TempDir(), "casimpay.db")) })
+}
+
+func TestReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "casimpay.db")
+	s := open(t, path)
+	require.NoError(t, s.Add(context.Background(), []byte("nonce"), time.Now().Add(time.Hour)))
+	require.NoError(t, s.Close())
+	s = open(t, path)
+	require.NoError(t, s.Consume(context.Background(), []byte("nonce"), time.Now()), "state survives a reopen, migrations run once")
+}
