@@ -1,0 +1,321 @@
+package simcard_test
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/applet"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	caOnce sync.Once
+	caRoot *pki.CA
+	caCard *pki.CA
+	caErr  error
+)
+
+func issuer(t testing.TB) *pki.CA {
+	t.Helper()
+	caOnce.Do(func() { caRoot, caCard, caErr = simcardtest.NewCA() })
+	require.NoError(t, caErr)
+	return caCard
+}
+
+func newCard(t testing.TB) *simcardtest.Virtual {
+	t.Helper()
+	v, err := simcardtest.NewCard(issuer(t), simcardtest.Options{})
+	require.NoError(t, err)
+	return v
+}
+
+func TestStatusErrorIs(t *testing.T) {
+	sentinels := []error{simcard.ErrWrongPIN, simcard.ErrPINBlocked, simcard.ErrWrongPUK, simcard.ErrPUKBlocked,
+		simcard.ErrPINRequired, simcard.ErrConditions, simcard.ErrNotFound, simcard.ErrRefused, simcard.ErrMemory}
+	tests := []struct {
+		sw    uint16
+		ins   byte
+		match error // nil: none
+		tries int   // -1: not a 63Cx
+	}{
+		{0x63C2, simcard.InsVerify, simcard.ErrWrongPIN, 2},
+		{0x63C0, simcard.InsChangeReference, simcard.ErrWrongPIN, 0},
+		{0x63C1, simcard.InsResetRetryCounter, simcard.ErrWrongPUK, 1},
+		{0x6983, simcard.InsVerify, simcard.ErrPINBlocked, -1},
+		{0x6983, simcard.InsResetRetryCounter, simcard.ErrPUKBlocked, -1},
+		{0x6982, simcard.InsSignRecord, simcard.ErrPINRequired, -1},
+		{0x6985, simcard.InsSignRecord, simcard.ErrConditions, -1},
+		{0x6A82, simcard.InsSelect, simcard.ErrNotFound, -1},
+		{0x6A88, simcard.InsGetData, simcard.ErrNotFound, -1},
+		{0x6A80, simcard.InsSignRecord, simcard.ErrRefused, -1},
+		{0x6581, simcard.InsVerify, simcard.ErrMemory, -1},
+		{0x6D00, 0xB0, nil, -1},
+		{0x6E00, 0xCA, nil, -1},
+	}
+	for _, tt := range tests {
+		e := &simcard.StatusError{SW: tt.sw, Ins: tt.ins}
+		var err error = e
+		for _, s := range sentinels {
+			assert.Equalf(t, s == tt.match, errors.Is(err, s), "%04X/%02X against %v", tt.sw, tt.ins, s)
+		}
+		n, ok := e.TriesLeft()
+		assert.Equal(t, tt.tries >= 0, ok)
+		if ok {
+			assert.Equal(t, tt.tries, n)
+		}
+	}
+}
+
+// script is a Transmitter that checks each command against an expected one
+// and answers with a canned response.
+type script struct {
+	t     *testing.T
+	steps [][2]string // command, response (hexadecimal)
+	err   error
+}
+
+func (s *script) Transmit(cmd []byte) ([]byte, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	require.NotEmpty(s.t, s.steps, "unexpected command % X", cmd)
+	st := s.steps[0]
+	s.steps = s.steps[1:]
+	assert.Equal(s.t, unhex(s.t, st[0]), cmd)
+	return unhex(s.t, st[1]), nil
+}
+
+func TestExchange(t *testing.T) {
+	t.Run("6Cxx repeats with the right Le, 61xx fetches the rest", func(t *testing.T) {
+		s := &script{t: t, steps: [][2]string{
+			{"00CA010100", "6C03"},
+			{"00CA010103", "AABB6102"},
+			{"00C0000002", "CCDD9000"},
+		}}
+		got, err := simcard.New(s).GetData(simcard.TagICCID)
+		require.NoError(t, err)
+		assert.Equal(t, unhex(t, "AABBCCDD"), got)
+		assert.Empty(t, s.steps)
+	})
+	t.Run("long data is chained", func(t *testing.T) {
+		data := make([]byte, 300)
+		s := &script{t: t, steps: [][2]string{
+			{"10DA0102FF" + hexN(0, 255), "9000"},
+			{"00DA01022D" + hexN(0, 45), "9000"},
+		}}
+		_, err := simcard.New(s).Exchange(simcard.Command{INS: simcard.InsPutData, P1: 1, P2: 2, Data: data})
+		require.NoError(t, err)
+	})
+	t.Run("a refused link stops the chain", func(t *testing.T) {
+		s := &script{t: t, steps: [][2]string{{"10DA0102FF" + hexN(0, 255), "6985"}}}
+		_, err := simcard.New(s).Exchange(simcard.Command{INS: simcard.InsPutData, P1: 1, P2: 2, Data: make([]byte, 300)})
+		assert.ErrorIs(t, err, simcard.ErrConditions)
+	})
+	t.Run("response without status word", func(t *testing.T) {
+		s := &script{t: t, steps: [][2]string{{"00CA010100", "90"}}}
+		_, err := simcard.New(s).GetData(simcard.TagICCID)
+		assert.ErrorIs(t, err, simcard.ErrResponse)
+	})
+	t.Run("transport error", func(t *testing.T) {
+		boom := errors.New("reader removed")
+		_, err := simcard.New(&script{t: t, err: boom}).GetData(simcard.TagICCID)
+		assert.ErrorIs(t, err, boom)
+	})
+	t.Run("extended commands are refused", func(t *testing.T) {
+		_, err := simcard.New(&script{t: t}).Exchange(simcard.Command{Extended: true, Ne: 300})
+		assert.ErrorIs(t, err, simcard.ErrAPDU)
+	})
+	t.Run("malformed answers", func(t *testing.T) {
+		for name, st := range map[string][2]string{
+			"ICCID with a bad check digit": {"00CA010100", "38393031343130333231313131383531303732319000"},
+			"counter of 4 octets":          {"00CA010400", "000000019000"},
+			"tries above the maximum":      {"00CA010500", "04039000"},
+		} {
+			t.Run(name, func(t *testing.T) {
+				c := simcard.New(&script{t: t, steps: [][2]string{st}})
+				var err error
+				switch st[0] {
+				case "00CA010100":
+					_, err = c.ICCID()
+				case "00CA010400":
+					_, err = c.Counter()
+				default:
+					_, _, err = c.PINTries()
+				}
+				assert.ErrorIs(t, err, simcard.ErrResponse)
+			})
+		}
+	})
+}
+
+func hexN(b byte, n int) string {
+	out := make([]byte, 0, 2*n)
+	for range n {
+		out = append(out, "0123456789ABCDEF"[b>>4], "0123456789ABCDEF"[b&15])
+	}
+	return string(out)
+}
+
+func TestCardMethods(t *testing.T) {
+	v := newCard(t)
+	c := v.Card
+	id, err := c.ICCID()
+	require.NoError(t, err)
+	assert.Equal(t, v.Enrolment.ICCID, id)
+	chain, err := c.Chain()
+	require.NoError(t, err)
+	assert.Equal(t, v.Enrolment.Chain, chain)
+	require.Len(t, chain, 2)
+	pub, err := c.PublicKey()
+	require.NoError(t, err)
+	assert.True(t, pub.Equal(v.Enrolment.PublicKey))
+
+	// The chain read back verifies under the root.
+	vf, err := pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{caRoot.DER()}, Revocation: pki.RevocationBestEffort})
+	require.NoError(t, err)
+	vc, err := vf.VerifyCard(chain)
+	require.NoError(t, err)
+	assert.Equal(t, id, vc.CardID)
+
+	ok, err := c.PINVerified()
+	require.NoError(t, err)
+	assert.False(t, ok)
+	require.ErrorIs(t, c.VerifyPIN("12"), simcard.ErrFormat)
+	require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+	ok, err = c.PINVerified()
+	require.NoError(t, err)
+	assert.True(t, ok)
+
+	require.NoError(t, c.ChangePIN(simcardtest.PIN, "2468"))
+	require.ErrorIs(t, c.VerifyPIN(simcardtest.PIN), simcard.ErrWrongPIN)
+	require.NoError(t, c.VerifyPIN("2468"))
+	require.ErrorIs(t, c.ChangePIN("2468", "12"), simcard.ErrFormat)
+	require.ErrorIs(t, c.Unblock("1234", ""), simcard.ErrFormat)
+	require.NoError(t, c.Unblock(simcardtest.PUK, ""))
+	require.NoError(t, c.VerifyPIN("2468"), "P1 01 keeps the PIN")
+
+	for range 3 {
+		require.ErrorIs(t, c.VerifyPIN("0000"), simcard.ErrWrongPIN)
+	}
+	require.ErrorIs(t, c.VerifyPIN("2468"), simcard.ErrPINBlocked)
+	_, err = c.PINVerified()
+	require.ErrorIs(t, err, simcard.ErrPINBlocked)
+	require.NoError(t, c.Unblock(simcardtest.PUK, "13579"))
+	require.NoError(t, c.VerifyPIN("13579"))
+}
+
+func TestSigner(t *testing.T) {
+	v := newCard(t)
+	s, err := v.Card.Signer()
+	require.NoError(t, err)
+	assert.True(t, v.Enrolment.PublicKey.Equal(s.Public()))
+	assert.Equal(t, v.Enrolment.ICCID, s.ICCID())
+
+	digest := sha256.Sum256([]byte("anything"))
+	for name, opts := range map[string]crypto.SignerOpts{"SHA-256": crypto.SHA256, "none": crypto.Hash(0)} {
+		t.Run(name, func(t *testing.T) {
+			_, err := s.Sign(rand.Reader, digest[:], opts)
+			assert.ErrorIs(t, err, simcard.ErrRawDigest)
+		})
+	}
+	// record.Sign cannot use the card's key from outside the card.
+	_, err = record.Sign(rand.Reader, s, &record.RefundRequest{
+		CardHeader: record.CardHeader{CardID: v.Enrolment.ICCID, Counter: 99},
+		RefundID:   make16(4), RequestID: make16(1), Amount: 1, Currency: "EUR",
+	})
+	assert.Error(t, err)
+
+	challenge := digest[:]
+	sig, err := s.Sign(nil, challenge, simcard.ChallengeOpts{})
+	require.NoError(t, err)
+	assert.True(t, simcard.VerifyChallenge(v.Enrolment.PublicKey, v.Enrolment.ICCID, challenge, sig))
+	sig2, err := s.Sign(nil, challenge, &simcard.ChallengeOpts{})
+	require.NoError(t, err)
+	assert.True(t, simcard.VerifyChallenge(v.Enrolment.PublicKey, v.Enrolment.ICCID, challenge, sig2))
+
+	// Tampered inputs do not verify.
+	other, err := simcardtest.RandomICCID(nil)
+	require.NoError(t, err)
+	bad := append([]byte(nil), sig...)
+	bad[len(bad)-1] ^= 1
+	assert.False(t, simcard.VerifyChallenge(v.Enrolment.PublicKey, v.Enrolment.ICCID, challenge, bad))
+	assert.False(t, simcard.VerifyChallenge(v.Enrolment.PublicKey, other, challenge, sig))
+	assert.False(t, simcard.VerifyChallenge(v.Enrolment.PublicKey, v.Enrolment.ICCID, challenge[1:], sig))
+	// The challenge is never signed raw.
+	assert.False(t, simcard.VerifyChallenge(v.Enrolment.PublicKey, "", nil, sig))
+}
+
+func make16(b byte) []byte {
+	out := make([]byte, 16)
+	for i := range out {
+		out[i] = b
+	}
+	return out
+}
+
+func TestPersonalise(t *testing.T) {
+	v := newCard(t)
+	_, err := v.Card.Personalise(issuer(t), simcard.Personalisation{ICCID: v.Enrolment.ICCID, PIN: "1234", PUK: "12345678"})
+	assert.ErrorIs(t, err, simcard.ErrConditions, "an operational card cannot be personalised again")
+	_, err = v.Card.GetData(simcard.TagAdvSecret)
+	assert.ErrorIs(t, err, simcard.ErrPINRequired)
+
+	a, err := applet.New(new(applet.Memory), applet.Options{})
+	require.NoError(t, err)
+	blank := simcard.New(a)
+	for name, p := range map[string]simcard.Personalisation{
+		"bad ICCID": {ICCID: "89014103211118510721", PIN: "1234", PUK: "12345678"},
+		"bad PIN":   {ICCID: "89014103211118510720", PIN: "12", PUK: "12345678"},
+		"bad PUK":   {ICCID: "89014103211118510720", PIN: "1234", PUK: "1234"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := blank.Personalise(issuer(t), p)
+			assert.Error(t, err)
+		})
+	}
+	life, err := blank.Select()
+	require.NoError(t, err)
+	assert.Equal(t, simcard.LifePersonalisation, life, "nothing was written")
+	_, err = blank.ICCID()
+	assert.ErrorIs(t, err, simcard.ErrNotFound)
+
+	enr, err := blank.Personalise(issuer(t), simcard.Personalisation{ICCID: "89014103211118510720", PIN: "1234", PUK: "12345678"})
+	require.NoError(t, err)
+	assert.Len(t, enr.AdvertisingSecret, 16)
+	life, err = blank.Select()
+	require.NoError(t, err)
+	assert.Equal(t, simcard.LifeOperational, life)
+}
+
+func TestPadPIN(t *testing.T) {
+	assert.Equal(t, unhex(t, "31323334FFFFFFFFFFFFFFFF"), simcard.PadPIN("1234"))
+	for name, tt := range map[string]struct {
+		in  string
+		pin string
+		ok  bool
+	}{
+		"4 digits":         {"31323334FFFFFFFFFFFFFFFF", "1234", true},
+		"12 digits":        {"313233343536373839303132", "123456789012", true},
+		"3 digits":         {"313233FFFFFFFFFFFFFFFFFF", "", false},
+		"FF in the middle": {"3132FF3334FFFFFFFFFFFFFF", "", false},
+		"letter":           {"3132333AFFFFFFFFFFFFFFFF", "", false},
+		"11 octets":        {"31323334FFFFFFFFFFFFFF", "", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			pin, ok := simcard.UnpadPIN(unhex(t, tt.in))
+			assert.Equal(t, tt.ok, ok)
+			if ok {
+				assert.Equal(t, tt.pin, string(pin))
+			}
+		})
+	}
+}

@@ -1,0 +1,150 @@
+package vpcd_test
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/casimpay/casimpay/simcard/applet"
+	"github.com/casimpay/casimpay/simcard/vpcd"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// countingCard wraps an applet and counts resets.
+type countingCard struct {
+	*applet.Applet
+	mu     sync.Mutex
+	resets int
+}
+
+func (c *countingCard) Reset() {
+	c.mu.Lock()
+	c.resets++
+	c.mu.Unlock()
+	c.Applet.Reset()
+}
+
+func (c *countingCard) Resets() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.resets
+}
+
+func newCard(t *testing.T) *countingCard {
+	a, err := applet.New(new(applet.Memory), applet.Options{})
+	require.NoError(t, err)
+	return &countingCard{Applet: a}
+}
+
+func writeFrame(t *testing.T, w io.Writer, b []byte) {
+	t.Helper()
+	var hdr [2]byte
+	binary.BigEndian.PutUint16(hdr[:], uint16(len(b)))
+	_, err := w.Write(append(hdr[:], b...))
+	require.NoError(t, err)
+}
+
+func readFrame(t *testing.T, r io.Reader) []byte {
+	t.Helper()
+	var hdr [2]byte
+	_, err := io.ReadFull(r, hdr[:])
+	require.NoError(t, err)
+	b := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+	_, err = io.ReadFull(r, b)
+	require.NoError(t, err)
+	return b
+}
+
+func TestDefaultATR(t *testing.T) {
+	atr := vpcd.DefaultATR
+	assert.Equal(t, byte(0x3B), atr[0])
+	assert.Equal(t, 4+13+1, len(atr), "TS T0 TD1 TD2, 13 historical octets, TCK")
+	var x byte
+	for _, b := range atr[1:] {
+		x ^= b
+	}
+	assert.Zero(t, x, "TCK makes the XOR of T0..TCK zero")
+	assert.Equal(t, []byte{0xF0, 0x43, 0x41, 0x53, 0x49, 0x4D, 0x01}, atr[6:13], "the AID in the historical octets")
+}
+
+func TestServe(t *testing.T) {
+	card := newCard(t)
+	vpcdSide, cardSide := net.Pipe()
+	done := make(chan error, 1)
+	go func() { done <- vpcd.Serve(context.Background(), cardSide, card, nil) }()
+
+	writeFrame(t, vpcdSide, []byte{vpcd.PowerOn})
+	writeFrame(t, vpcdSide, []byte{vpcd.GetATR})
+	assert.Equal(t, vpcd.DefaultATR, readFrame(t, vpcdSide))
+	writeFrame(t, vpcdSide, []byte{0x00, 0xA4, 0x04, 0x00, 0x07, 0xF0, 0x43, 0x41, 0x53, 0x49, 0x4D, 0x01, 0x00})
+	fci := readFrame(t, vpcdSide)
+	require.Len(t, fci, 21)
+	assert.Equal(t, []byte{0x90, 0x00}, fci[19:])
+	writeFrame(t, vpcdSide, []byte{vpcd.Reset})
+	writeFrame(t, vpcdSide, []byte{0x00, 0xCA, 0x01, 0x08, 0x00})
+	assert.Equal(t, []byte{0x69, 0x85}, readFrame(t, vpcdSide), "the reset deselected the applet")
+	writeFrame(t, vpcdSide, []byte{vpcd.PowerOff})
+	writeFrame(t, vpcdSide, []byte{0x00, 0xA4})
+	assert.Equal(t, []byte{0x67, 0x00}, readFrame(t, vpcdSide))
+	require.NoError(t, vpcdSide.Close())
+	require.NoError(t, <-done)
+	assert.Equal(t, 3, card.Resets())
+}
+
+func TestServeBadFrames(t *testing.T) {
+	for name, frame := range map[string][]byte{
+		"unknown control": {0x03},
+		"empty frame":     {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			vpcdSide, cardSide := net.Pipe()
+			done := make(chan error, 1)
+			go func() { done <- vpcd.Serve(context.Background(), cardSide, newCard(t), nil) }()
+			writeFrame(t, vpcdSide, frame)
+			assert.ErrorIs(t, <-done, vpcd.ErrFrame)
+			vpcdSide.Close()
+		})
+	}
+}
+
+func TestServeCancel(t *testing.T) {
+	vpcdSide, cardSide := net.Pipe()
+	defer vpcdSide.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- vpcd.Serve(ctx, cardSide, newCard(t), []byte{0x3B, 0x00}) }()
+	writeFrame(t, vpcdSide, []byte{vpcd.GetATR})
+	assert.Equal(t, []byte{0x3B, 0x00}, readFrame(t, vpcdSide))
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+}
+
+// TestBridgeReconnects plays vpcd on a local port: the bridge connects,
+// answers, is dropped, connects again, and stops when cancelled.
+func TestBridgeReconnects(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	card := newCard(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	b := &vpcd.Bridge{Addr: ln.Addr().String(), Card: card, Retry: 10 * time.Millisecond}
+	go func() { done <- b.Run(ctx) }()
+	for range 2 {
+		conn, err := ln.Accept()
+		require.NoError(t, err)
+		writeFrame(t, conn, []byte{vpcd.GetATR})
+		assert.Equal(t, vpcd.DefaultATR, readFrame(t, conn))
+		conn.Close()
+	}
+	conn, err := ln.Accept()
+	require.NoError(t, err)
+	defer conn.Close()
+	cancel()
+	assert.NoError(t, <-done)
+}
