@@ -68,8 +68,8 @@ type CounterStore interface {
 }
 
 // MemoryNonces is a NonceStore in memory, bounded: when it holds its
-// maximum, issuing a nonce drops the oldest one. It is safe for concurrent
-// use.
+// maximum, issuing a nonce drops the oldest one. The zero value holds at
+// most 100000 nonces. It is safe for concurrent use.
 type MemoryNonces struct {
 	max int
 
@@ -88,10 +88,20 @@ type issued struct {
 // NewMemoryNonces returns an empty store holding at most max nonces; max ≤
 // 0 means 100000.
 func NewMemoryNonces(max int) *MemoryNonces {
-	if max <= 0 {
-		max = 100000
+	s := &MemoryNonces{max: max}
+	s.initLocked()
+	return s
+}
+
+func (s *MemoryNonces) initLocked() {
+	if s.order != nil {
+		return
 	}
-	return &MemoryNonces{max: max, byKey: make(map[string]time.Time), order: make([]issued, max)}
+	if s.max <= 0 {
+		s.max = 100000
+	}
+	s.byKey = make(map[string]time.Time)
+	s.order = make([]issued, s.max)
 }
 
 // Add implements NonceStore. Adding a nonce already held is an error.
@@ -102,6 +112,7 @@ func (s *MemoryNonces) Add(_ context.Context, nonce []byte, expires time.Time) e
 	key := string(nonce)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.initLocked()
 	if _, ok := s.byKey[key]; ok {
 		return errors.New("pki: nonce issued twice")
 	}
@@ -129,6 +140,7 @@ func (s *MemoryNonces) popLocked() {
 func (s *MemoryNonces) Consume(_ context.Context, nonce []byte, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.initLocked()
 	for s.n > 0 && !now.Before(s.order[s.head].expires) {
 		s.popLocked()
 	}
@@ -152,7 +164,8 @@ func (s *MemoryNonces) Len() int {
 
 // MemoryCounters is a CounterStore in memory. It keeps every card it has
 // seen (dropping one would let a clone replay old counters), so it suits
-// tests and single-process deployments. It is safe for concurrent use.
+// tests and single-process deployments. The zero value is an empty store.
+// It is safe for concurrent use.
 type MemoryCounters struct {
 	mu   sync.Mutex
 	last map[string]uint64
@@ -167,6 +180,9 @@ func NewMemoryCounters() *MemoryCounters {
 func (s *MemoryCounters) Advance(_ context.Context, cardID string, counter uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.last == nil {
+		s.last = make(map[string]uint64)
+	}
 	if last := s.last[cardID]; counter <= last {
 		return &CounterError{CardID: cardID, Last: last, Got: counter}
 	}

@@ -14,3 +14,8 @@ func TestMemoryNoncesConformance(t *testing.T) {
 func TestMemoryCountersConformance(t *testing.T) {
 	pkitest.CounterStore(t, func(t *testing.T) pki.CounterStore { return pki.NewMemoryCounters() })
 }
+
+func TestZeroValueStores(t *testing.T) {
+	pkitest.NonceStore(t, func(t *testing.T) pki.NonceStore { return new(pki.MemoryNonces) })
+	pkitest.CounterStore(t, func(t *testing.T) pki.CounterStore { return new(pki.MemoryCounters) })
+}
