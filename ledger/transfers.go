@@ -130,10 +130,19 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 		w.failed[f.ID] = struct{}{}
 	}
 
-	// Lock every account the batch may touch, in ascending order.
+	// Lock every account the batch may touch, in ascending order. The
+	// accounts map, filled with nil first, removes duplicates before the
+	// sort.
 	acctIDs, pendIDs := w.acctIDs, w.pendIDs
+	addAccount := func(id ID) {
+		if _, ok := w.accounts[id]; !ok && id.Valid() {
+			w.accounts[id] = nil
+			acctIDs = append(acctIDs, id)
+		}
+	}
 	addPending := func(p *Transfer) {
-		acctIDs = append(acctIDs, p.DebitAccountID, p.CreditAccountID)
+		addAccount(p.DebitAccountID)
+		addAccount(p.CreditAccountID)
 		if p.Flags&TransferPending != 0 {
 			pendIDs = append(pendIDs, p.ID)
 		}
@@ -143,25 +152,22 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 	}
 	for i := range events {
 		t := &events[i]
-		if t.DebitAccountID.Valid() {
-			acctIDs = append(acctIDs, t.DebitAccountID)
-		}
-		if t.CreditAccountID.Valid() {
-			acctIDs = append(acctIDs, t.CreditAccountID)
-		}
+		addAccount(t.DebitAccountID)
+		addAccount(t.CreditAccountID)
 		if t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) != 0 {
 			if p, ok := w.transfers[t.PendingID]; ok {
 				addPending(p)
 			}
 		}
 	}
-	acctIDs = sortUnique(acctIDs)
+	slices.SortFunc(acctIDs, ID.Compare)
 	pendIDs = sortUnique(pendIDs)
 	w.acctIDs, w.pendIDs = acctIDs, pendIDs
 	accounts, err := tx.LockAccounts(acctIDs)
 	if err != nil {
 		return nil, err
 	}
+	clear(w.accounts) // absent accounts must read as nil, not as present
 	w.accountList = slices.Grow(w.accountList[:0], len(accounts))[:len(accounts)]
 	for i := range accounts {
 		w.accountList[i] = workAccount{Account: accounts[i]}

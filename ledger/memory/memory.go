@@ -102,7 +102,7 @@ func (r readTx) Accounts(ids []ledger.ID) ([]ledger.Account, error) {
 func (r readTx) Transfers(ids []ledger.ID) ([]ledger.Transfer, error) {
 	var out []ledger.Transfer
 	for _, id := range ids {
-		if i, ok := r.s.byID.get(id); ok {
+		if i, ok := r.s.byID.get(&r.s.transfers, id); ok {
 			out = append(out, *r.s.transfers.at(i))
 		}
 	}
@@ -257,7 +257,7 @@ func (t *tx) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
 	out := make([]ledger.Transfer, 0, len(due))
 	for _, e := range due {
 		heap.Push(&s.expiry, e) // stays until its state changes; stale entries are dropped above
-		i, _ := s.byID.get(e.id)
+		i, _ := s.byID.get(&s.transfers, e.id)
 		out = append(out, *s.transfers.at(i))
 	}
 	return out, nil
@@ -320,7 +320,7 @@ func (t *tx) commitLocked() {
 		for k := range batch {
 			tr := &batch[k]
 			i := s.transfers.append(tr)
-			s.byID.put(tr.ID, i)
+			s.byID.put(&s.transfers, i)
 			if a := s.accounts[tr.DebitAccountID]; a != nil {
 				a.transfers = append(a.transfers, i)
 			}
