@@ -1,0 +1,448 @@
+package queue
+
+import (
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/casimpay/casimpay/adv"
+)
+
+// Defaults of Options.
+const (
+	DefaultTTL        = 10 * time.Second
+	DefaultCapacity   = 1024
+	DefaultAlpha      = 0.25
+	DefaultHysteresis = 4.0 // dB
+)
+
+// The RSSI range Observe accepts, in dBm: what the Bluetooth HCI reports
+// (127 means "not available" and is refused).
+const (
+	MinRSSI = -127
+	MaxRSSI = 20
+)
+
+// Errors.
+var (
+	// ErrRole: New was given a role other than adv.Shopper or adv.Seller, or
+	// Observe an advert without a valid role.
+	ErrRole = errors.New("queue: invalid role")
+	// ErrOptions: an Options field is out of range.
+	ErrOptions = errors.New("queue: invalid options")
+	// ErrSameRole: the advert has this phone's own role, so it is not a
+	// counterparty.
+	ErrSameRole = errors.New("queue: advert of this phone's own role")
+	// ErrRSSI: the RSSI is outside [MinRSSI, MaxRSSI].
+	ErrRSSI = errors.New("queue: rssi out of range")
+	// ErrFull: the queue is full and the newcomer is no stronger than the
+	// weakest peer it could evict.
+	ErrFull = errors.New("queue: full of stronger peers")
+	// ErrUnknownPeer: Select was given an EID the queue does not hold.
+	ErrUnknownPeer = errors.New("queue: no such peer")
+)
+
+// Options configure a Queue. The zero value gives the defaults.
+type Options struct {
+	// TTL is how long a peer stays after its last report; zero means
+	// DefaultTTL (10 s).
+	TTL time.Duration
+	// Capacity is the most peers held; zero means DefaultCapacity (1,024).
+	Capacity int
+	// Alpha is the weight of a new report in the RSSI filter, in (0, 1];
+	// zero means DefaultAlpha (0.25). 1 disables smoothing.
+	Alpha float64
+	// Hysteresis is the dead band, in dB, of the strength the queue is
+	// ordered by; zero means DefaultHysteresis (4 dB), a negative value
+	// none.
+	Hysteresis float64
+	// Now is the clock, the same one the scanner's report times come from;
+	// nil means time.Now.
+	Now func() time.Time
+}
+
+// Peer is a counterparty in the queue, as a Snapshot returns it.
+type Peer struct {
+	// Packet is the peer's latest advert.
+	Packet adv.Packet
+	// RSSI is the smoothed received signal strength, dBm.
+	RSSI float64
+	// LastRSSI is the RSSI of the latest report, dBm.
+	LastRSSI int
+	// Level is the strength the queue is ordered by: RSSI held in a dead
+	// band, so that it changes only when RSSI moves away from it by more
+	// than the hysteresis.
+	Level float64
+	// FirstSeen and LastSeen are the times of the first and the latest
+	// report.
+	FirstSeen, LastSeen time.Time
+	// Reports counts the reports since the peer (re)appeared.
+	Reports int
+	// Selected is true for the peer the user selected. A selected peer
+	// stays in the queue after it expires; its LastSeen tells how long ago
+	// it was heard.
+	Selected bool
+}
+
+// Queue is the service queue of one phone: the peers of the other role its
+// scanner reports, one entry per EID, nearest first.
+//
+// RSSI filter: an exponentially weighted moving average per peer,
+// RSSI ← RSSI + Alpha·(report − RSSI), starting at the first report.
+//
+// Ordering: by Level (strongest first), then by FirstSeen (the earlier peer
+// first), then by EID. Level follows the filtered RSSI only when the two
+// differ by more than Hysteresis dB (it then jumps to RSSI), so noise within
+// the dead band never reorders the list, while a peer that really comes
+// closer overtakes. Ordering uses RSSI alone, not the advert's Tx power,
+// because the Tx power is a claim of the sender that costs nothing to
+// inflate.
+//
+// Expiry: a peer not reported for TTL is left out of snapshots and
+// forgotten, unless it is selected. Expiry is evaluated when the queue is
+// read (Snapshot, Prune) or full, never per report; an app calls Prune
+// periodically (every second, say) to be notified of peers that went away
+// without any other report arriving.
+//
+// Capacity: when the queue is full, a newcomer first displaces expired
+// peers, then the weakest unselected peer (lowest filtered RSSI; the least
+// recently seen among equals), and only if it is stronger than that peer;
+// otherwise Observe returns ErrFull. A flood of adverts therefore cannot push
+// out nearer peers or the selected one.
+//
+// Notifications: Changes returns a channel of capacity 1 that receives a
+// value, without ever blocking the scanner, after a change a user could see:
+// a peer added or removed, a Level change, a new flags or Tx power value, a
+// selection. Values coalesce; the UI takes a Snapshot when it receives one.
+//
+// A Queue is safe for concurrent use. Observe does not allocate once a
+// peer is known. The zero Queue is not usable; call New.
+type Queue struct {
+	self    adv.Role
+	ttl     time.Duration
+	cap     int
+	alpha   float64
+	hyst    float64
+	now     func() time.Time
+	changes chan struct{}
+
+	mu       sync.Mutex
+	peers    []Peer            // in no particular order
+	keys     []sortKey         // scratch of AppendSnapshot
+	index    map[adv.EID]int32 // EID → position in peers
+	selected adv.EID
+	hasSel   bool
+	// Lower bounds, over the unselected peers, of the filtered RSSI and of
+	// LastSeen, exact after each sweep: a full queue turns a weak newcomer
+	// away without a sweep when no peer can have expired.
+	minRSSI float64
+	oldest  time.Time
+}
+
+// New returns an empty queue for a phone of role self, which keeps the
+// adverts of the opposite role. It returns ErrRole for an invalid role and
+// ErrOptions for options out of range.
+func New(self adv.Role, opts Options) (*Queue, error) {
+	if !self.Valid() {
+		return nil, ErrRole
+	}
+	q := &Queue{
+		self:    self,
+		ttl:     cmp.Or(opts.TTL, DefaultTTL),
+		cap:     cmp.Or(opts.Capacity, DefaultCapacity),
+		alpha:   cmp.Or(opts.Alpha, DefaultAlpha),
+		hyst:    cmp.Or(opts.Hysteresis, DefaultHysteresis),
+		now:     opts.Now,
+		changes: make(chan struct{}, 1),
+	}
+	if q.ttl < 0 || q.cap < 0 || !(q.alpha > 0 && q.alpha <= 1) || math.IsNaN(q.hyst) {
+		return nil, ErrOptions
+	}
+	if q.hyst < 0 {
+		q.hyst = 0
+	}
+	if q.now == nil {
+		q.now = time.Now
+	}
+	q.minRSSI = math.Inf(-1)
+	q.peers = make([]Peer, 0, q.cap)
+	q.keys = make([]sortKey, 0, q.cap)
+	q.index = make(map[adv.EID]int32, q.cap)
+	return q, nil
+}
+
+// Changes returns the notification channel (see Queue). The same channel is
+// returned every time.
+func (q *Queue) Changes() <-chan struct{} { return q.changes }
+
+func (q *Queue) notify() {
+	select {
+	case q.changes <- struct{}{}:
+	default:
+	}
+}
+
+// Observe records one report of the scanner: a parsed advert, its RSSI in
+// dBm and the time it was received (the zero time means Options.Now()).
+// It returns ErrRole for an advert without a valid role, ErrSameRole for an
+// advert of this phone's own role, ErrRSSI for an RSSI out of range and
+// ErrFull when the queue is full of stronger peers; the queue is unchanged
+// then.
+func (q *Queue) Observe(p adv.Packet, rssi int, at time.Time) error {
+	switch {
+	case !p.Role.Valid():
+		return ErrRole
+	case p.Role == q.self:
+		return ErrSameRole
+	case rssi < MinRSSI || rssi > MaxRSSI:
+		return ErrRSSI
+	}
+	if at.IsZero() {
+		at = q.now()
+	}
+	q.mu.Lock()
+	changed, err := q.observeLocked(p, rssi, at)
+	q.mu.Unlock()
+	if changed {
+		q.notify()
+	}
+	return err
+}
+
+func (q *Queue) observeLocked(p adv.Packet, rssi int, at time.Time) (changed bool, err error) {
+	r := float64(rssi)
+	if i, ok := q.index[p.EID]; ok {
+		pe := &q.peers[i]
+		if !pe.Selected && at.Sub(pe.LastSeen) > q.ttl {
+			// Gone for longer than the TTL: a new sighting.
+			*pe = Peer{Packet: p, RSSI: r, LastRSSI: rssi, Level: r, FirstSeen: at, LastSeen: at, Reports: 1}
+			q.minRSSI = min(q.minRSSI, r)
+			return true, nil
+		}
+		changed = pe.Packet.Flags != p.Flags || pe.Packet.TxPower != p.TxPower
+		pe.Packet = p
+		pe.LastRSSI = rssi
+		pe.RSSI += q.alpha * (r - pe.RSSI)
+		if at.After(pe.LastSeen) {
+			pe.LastSeen = at
+		}
+		pe.Reports++
+		q.minRSSI = min(q.minRSSI, pe.RSSI)
+		if math.Abs(pe.RSSI-pe.Level) > q.hyst {
+			pe.Level = pe.RSSI
+			changed = true
+		}
+		return changed, nil
+	}
+
+	if len(q.peers) >= q.cap {
+		now := q.now()
+		if r <= q.minRSSI && now.Sub(q.oldest) <= q.ttl {
+			return false, ErrFull // no weaker peer, none expired: no sweep needed
+		}
+		victim, removed := q.sweepLocked(now)
+		if len(q.peers) >= q.cap {
+			if victim < 0 || r <= q.peers[victim].RSSI {
+				return removed > 0, ErrFull
+			}
+			q.removeLocked(victim)
+		}
+	}
+	q.index[p.EID] = int32(len(q.peers))
+	q.minRSSI = min(q.minRSSI, r)
+	if at.Before(q.oldest) {
+		q.oldest = at
+	}
+	q.peers = append(q.peers, Peer{Packet: p, RSSI: r, LastRSSI: rssi, Level: r, FirstSeen: at, LastSeen: at, Reports: 1})
+	return true, nil
+}
+
+// expired reports whether an unselected peer was last seen more than the
+// TTL before now.
+func (q *Queue) expired(pe *Peer, now time.Time) bool {
+	return !pe.Selected && now.Sub(pe.LastSeen) > q.ttl
+}
+
+// sweepLocked forgets the expired peers and returns the position of the
+// weakest unselected peer left (−1 if none) and how many it forgot. It
+// recomputes minRSSI and oldest.
+func (q *Queue) sweepLocked(now time.Time) (weakest, removed int) {
+	weakest = -1
+	q.minRSSI, q.oldest = math.Inf(1), now
+	for i := 0; i < len(q.peers); {
+		pe := &q.peers[i]
+		if q.expired(pe, now) {
+			q.removeLocked(i)
+			removed++
+			continue // the last peer moved to i
+		}
+		if !pe.Selected {
+			if weakest < 0 || weaker(pe, &q.peers[weakest]) {
+				weakest = i
+			}
+			q.minRSSI = min(q.minRSSI, pe.RSSI)
+			if pe.LastSeen.Before(q.oldest) {
+				q.oldest = pe.LastSeen
+			}
+		}
+		i++
+	}
+	return weakest, removed
+}
+
+// weaker reports whether a is to be evicted before b.
+func weaker(a, b *Peer) bool {
+	if a.RSSI != b.RSSI {
+		return a.RSSI < b.RSSI
+	}
+	return a.LastSeen.Before(b.LastSeen)
+}
+
+// removeLocked deletes the peer at i, moving the last peer into its place.
+func (q *Queue) removeLocked(i int) {
+	delete(q.index, q.peers[i].Packet.EID)
+	last := len(q.peers) - 1
+	if i != last {
+		q.peers[i] = q.peers[last]
+		q.index[q.peers[i].Packet.EID] = int32(i)
+	}
+	q.peers[last] = Peer{}
+	q.peers = q.peers[:last]
+}
+
+// Prune forgets the peers not seen for the TTL (except the selected one),
+// notifies Changes if there were any, and returns how many it forgot.
+func (q *Queue) Prune() int {
+	now := q.now()
+	q.mu.Lock()
+	_, removed := q.sweepLocked(now)
+	q.mu.Unlock()
+	if removed > 0 {
+		q.notify()
+	}
+	return removed
+}
+
+// Snapshot returns the peers, nearest first (see Queue for the order),
+// leaving out and forgetting those that expired. It is
+// AppendSnapshot(nil).
+func (q *Queue) Snapshot() []Peer { return q.AppendSnapshot(nil) }
+
+// AppendSnapshot appends the peers to dst, nearest first, and returns the
+// extended slice; with a dst of enough capacity it does not allocate.
+func (q *Queue) AppendSnapshot(dst []Peer) []Peer {
+	now := q.now()
+	q.mu.Lock()
+	_, removed := q.sweepLocked(now)
+	keys := q.keys[:0]
+	for i := range q.peers {
+		pe := &q.peers[i]
+		keys = append(keys, keyOf(pe, i))
+	}
+	slices.SortFunc(keys, compareKeys)
+	for _, k := range keys {
+		dst = append(dst, q.peers[k.i])
+	}
+	q.keys = keys
+	q.mu.Unlock()
+	if removed > 0 {
+		q.notify()
+	}
+	return dst
+}
+
+// sortKey is what the snapshot order looks at, for one peer.
+type sortKey struct {
+	level  float64
+	first  int64  // FirstSeen, Unix nanoseconds
+	e0, e1 uint64 // the EID, big-endian halves
+	i      int32  // position in peers
+}
+
+func keyOf(pe *Peer, i int) sortKey {
+	return sortKey{
+		level: pe.Level,
+		first: pe.FirstSeen.UnixNano(),
+		e0:    binary.BigEndian.Uint64(pe.Packet.EID[:8]),
+		e1:    binary.BigEndian.Uint64(pe.Packet.EID[8:]),
+		i:     int32(i),
+	}
+}
+
+// compareKeys is the snapshot order: Level descending, FirstSeen ascending,
+// then EID octet by octet.
+func compareKeys(a, b sortKey) int {
+	if c := cmp.Compare(b.level, a.level); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.first, b.first); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.e0, b.e0); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.e1, b.e1)
+}
+
+// Select marks the peer with the given EID as the user's choice, replacing
+// any earlier one, and returns it. The selected peer is neither expired nor
+// evicted until Deselect or another Select. It returns ErrUnknownPeer when
+// the queue holds no live peer with that EID.
+func (q *Queue) Select(eid adv.EID) (Peer, error) {
+	now := q.now()
+	q.mu.Lock()
+	i, ok := q.index[eid]
+	if !ok || q.expired(&q.peers[i], now) {
+		q.mu.Unlock()
+		return Peer{}, ErrUnknownPeer
+	}
+	q.clearSelectionLocked()
+	q.peers[i].Selected = true
+	q.selected, q.hasSel = eid, true
+	pe := q.peers[i]
+	q.mu.Unlock()
+	q.notify()
+	return pe, nil
+}
+
+// Deselect clears the selection, if any. A peer that expired while selected
+// goes at the next sweep.
+func (q *Queue) Deselect() {
+	q.mu.Lock()
+	had := q.hasSel
+	q.clearSelectionLocked()
+	q.mu.Unlock()
+	if had {
+		q.notify()
+	}
+}
+
+func (q *Queue) clearSelectionLocked() {
+	if !q.hasSel {
+		return
+	}
+	if i, ok := q.index[q.selected]; ok {
+		pe := &q.peers[i]
+		pe.Selected = false
+		q.minRSSI = min(q.minRSSI, pe.RSSI)
+		if pe.LastSeen.Before(q.oldest) {
+			q.oldest = pe.LastSeen
+		}
+	}
+	q.hasSel = false
+	q.selected = adv.EID{}
+}
+
+// Selected returns the selected peer and whether there is one.
+func (q *Queue) Selected() (Peer, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.hasSel {
+		return Peer{}, false
+	}
+	return q.peers[q.index[q.selected]], true
+}

@@ -1,0 +1,532 @@
+package queue
+
+import (
+	"encoding/binary"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/adv"
+)
+
+// clock is a settable clock for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+	return c.t
+}
+
+func eid(i int) adv.EID {
+	var e adv.EID
+	binary.BigEndian.PutUint64(e[8:], uint64(i))
+	e[0] = 0xe1
+	return e
+}
+
+func seller(i int) adv.Packet { return adv.Packet{Role: adv.Seller, EID: eid(i), TxPower: -8} }
+
+func newQueue(t testing.TB, c *clock, opts Options) *Queue {
+	t.Helper()
+	opts.Now = c.Now
+	q, err := New(adv.Shopper, opts)
+	require.NoError(t, err)
+	return q
+}
+
+func eids(ps []Peer) []adv.EID {
+	out := make([]adv.EID, len(ps))
+	for i, p := range ps {
+		out[i] = p.Packet.EID
+	}
+	return out
+}
+
+func drain(q *Queue) bool {
+	select {
+	case <-q.Changes():
+		return true
+	default:
+		return false
+	}
+}
+
+// order is the snapshot order, on peers.
+func order(a, b Peer) int {
+	return compareKeys(keyOf(&a, 0), keyOf(&b, 0))
+}
+
+func TestNew(t *testing.T) {
+	tests := []struct {
+		name string
+		role adv.Role
+		opts Options
+		want error
+	}{
+		{"defaults", adv.Shopper, Options{}, nil},
+		{"seller", adv.Seller, Options{}, nil},
+		{"no role", 0, Options{}, ErrRole},
+		{"role 3", 3, Options{}, ErrRole},
+		{"negative ttl", adv.Seller, Options{TTL: -time.Second}, ErrOptions},
+		{"negative capacity", adv.Seller, Options{Capacity: -1}, ErrOptions},
+		{"alpha above one", adv.Seller, Options{Alpha: 1.5}, ErrOptions},
+		{"negative alpha", adv.Seller, Options{Alpha: -0.1}, ErrOptions},
+		{"nan alpha", adv.Seller, Options{Alpha: math.NaN()}, ErrOptions},
+		{"nan hysteresis", adv.Seller, Options{Hysteresis: math.NaN()}, ErrOptions},
+		{"no hysteresis", adv.Seller, Options{Hysteresis: -1}, nil},
+		{"alpha one", adv.Seller, Options{Alpha: 1}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q, err := New(tt.role, tt.opts)
+			if tt.want != nil {
+				assert.ErrorIs(t, err, tt.want)
+				assert.Nil(t, q)
+				return
+			}
+			require.NoError(t, err)
+			assert.NotNil(t, q.Changes())
+		})
+	}
+}
+
+func TestObserveRejects(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	now := c.Now()
+	tests := []struct {
+		name string
+		p    adv.Packet
+		rssi int
+		want error
+	}{
+		{"own role", adv.Packet{Role: adv.Shopper, EID: eid(1)}, -50, ErrSameRole},
+		{"no role", adv.Packet{EID: eid(1)}, -50, ErrRole},
+		{"role 9", adv.Packet{Role: 9, EID: eid(1)}, -50, ErrRole},
+		{"rssi unavailable", seller(1), 127, ErrRSSI},
+		{"rssi too high", seller(1), MaxRSSI + 1, ErrRSSI},
+		{"rssi too low", seller(1), MinRSSI - 1, ErrRSSI},
+		{"weakest accepted", seller(1), MinRSSI, nil},
+		{"strongest accepted", seller(2), MaxRSSI, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := q.Observe(tt.p, tt.rssi, now)
+			if tt.want == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tt.want)
+			}
+		})
+	}
+	assert.Equal(t, []adv.EID{eid(2), eid(1)}, eids(q.Snapshot()))
+}
+
+func TestSmoothingAndDeduplication(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	t0 := c.Now()
+	require.NoError(t, q.Observe(seller(1), -60, t0))
+	require.NoError(t, q.Observe(seller(1), -40, t0.Add(time.Second)))
+	require.NoError(t, q.Observe(seller(1), -40, t0.Add(2*time.Second)))
+	// A late report (older than the latest) still counts, but does not
+	// move LastSeen back.
+	require.NoError(t, q.Observe(seller(1), -40, t0.Add(time.Second/2)))
+	c.Add(2 * time.Second)
+
+	s := q.Snapshot()
+	require.Len(t, s, 1)
+	p := s[0]
+	// −60 → −55 → −51.25 → −48.4375 with α = 0.25.
+	assert.Equal(t, -48.4375, p.RSSI)
+	assert.Equal(t, -40, p.LastRSSI)
+	// Level follows RSSI only out of the 4 dB band: −60 → −55 (5 dB away),
+	// stays at −55 for −51.25 (3.75 dB), then → −48.4375 (6.56 dB).
+	assert.Equal(t, -48.4375, p.Level)
+	assert.Equal(t, 4, p.Reports)
+	assert.Equal(t, t0, p.FirstSeen)
+	assert.Equal(t, t0.Add(2*time.Second), p.LastSeen)
+	assert.Equal(t, seller(1), p.Packet)
+	assert.False(t, p.Selected)
+}
+
+func TestZeroTimeMeansNow(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	require.NoError(t, q.Observe(seller(1), -50, time.Time{}))
+	s := q.Snapshot()
+	require.Len(t, s, 1)
+	assert.Equal(t, c.Now(), s[0].LastSeen)
+}
+
+func TestOrdering(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	t0 := c.Now()
+	require.NoError(t, q.Observe(seller(1), -80, t0))
+	require.NoError(t, q.Observe(seller(2), -40, t0))
+	require.NoError(t, q.Observe(seller(3), -60, t0))
+	// Equal strength: the earlier peer first; equal times too: by EID.
+	require.NoError(t, q.Observe(seller(5), -60, t0.Add(time.Millisecond)))
+	require.NoError(t, q.Observe(seller(4), -60, t0.Add(time.Millisecond)))
+	c.Add(time.Second)
+	assert.Equal(t, []adv.EID{eid(2), eid(3), eid(4), eid(5), eid(1)}, eids(q.Snapshot()))
+}
+
+// TestHysteresis reports two peers of similar strength with noise, and counts
+// how often the first place changes hands.
+func TestHysteresis(t *testing.T) {
+	swaps := func(t *testing.T, opts Options) int {
+		c := newClock()
+		q := newQueue(t, c, opts)
+		rng := rand.New(rand.NewPCG(7, 7))
+		at := c.Now()
+		require.NoError(t, q.Observe(seller(1), -60, at))
+		require.NoError(t, q.Observe(seller(2), -61, at))
+		n, first := 0, eid(1)
+		for range 500 {
+			at = c.Add(50 * time.Millisecond)
+			require.NoError(t, q.Observe(seller(1), -60+rng.IntN(7)-3, at))
+			require.NoError(t, q.Observe(seller(2), -61+rng.IntN(7)-3, at))
+			s := q.Snapshot()
+			require.Len(t, s, 2)
+			if s[0].Packet.EID != first {
+				n++
+				first = s[0].Packet.EID
+			}
+		}
+		return n
+	}
+	t.Run("default dead band holds the order", func(t *testing.T) {
+		assert.Zero(t, swaps(t, Options{}))
+	})
+	t.Run("without hysteresis the order jumps", func(t *testing.T) {
+		assert.Greater(t, swaps(t, Options{Hysteresis: -1}), 10)
+	})
+	t.Run("a peer that comes closer overtakes", func(t *testing.T) {
+		c := newClock()
+		q := newQueue(t, c, Options{})
+		at := c.Now()
+		require.NoError(t, q.Observe(seller(1), -60, at))
+		require.NoError(t, q.Observe(seller(2), -62, at))
+		for range 10 {
+			at = c.Add(100 * time.Millisecond)
+			require.NoError(t, q.Observe(seller(1), -60, at))
+			require.NoError(t, q.Observe(seller(2), -45, at))
+		}
+		assert.Equal(t, []adv.EID{eid(2), eid(1)}, eids(q.Snapshot()))
+	})
+}
+
+func TestExpiry(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	t0 := c.Now()
+	require.NoError(t, q.Observe(seller(1), -50, t0))
+	require.NoError(t, q.Observe(seller(2), -60, t0.Add(5*time.Second)))
+
+	c.Add(DefaultTTL)
+	assert.Equal(t, []adv.EID{eid(1), eid(2)}, eids(q.Snapshot()), "exactly the TTL: still there")
+
+	drain(q)
+	c.Add(time.Nanosecond)
+	assert.Equal(t, 1, q.Prune())
+	assert.True(t, drain(q), "an expiry notifies")
+	assert.Equal(t, []adv.EID{eid(2)}, eids(q.Snapshot()))
+	assert.Zero(t, q.Prune())
+	assert.False(t, drain(q))
+
+	c.Add(5 * time.Second)
+	assert.Empty(t, q.Snapshot(), "Snapshot forgets expired peers itself")
+	assert.True(t, drain(q))
+}
+
+func TestReappearance(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	t0 := c.Now()
+	require.NoError(t, q.Observe(seller(1), -90, t0))
+	t1 := c.Add(DefaultTTL + time.Second)
+	require.NoError(t, q.Observe(seller(1), -40, t1))
+	s := q.Snapshot()
+	require.Len(t, s, 1)
+	assert.Equal(t, t1, s[0].FirstSeen, "a peer back after the TTL is a new sighting")
+	assert.Equal(t, -40.0, s[0].RSSI, "its old readings are not averaged in")
+	assert.Equal(t, 1, s[0].Reports)
+}
+
+func TestSelection(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{Capacity: 3})
+	t0 := c.Now()
+	require.NoError(t, q.Observe(seller(1), -90, t0))
+	require.NoError(t, q.Observe(seller(2), -50, t0))
+
+	_, err := q.Select(eid(9))
+	assert.ErrorIs(t, err, ErrUnknownPeer)
+	_, ok := q.Selected()
+	assert.False(t, ok)
+
+	drain(q)
+	p, err := q.Select(eid(1))
+	require.NoError(t, err)
+	assert.True(t, p.Selected)
+	assert.Equal(t, eid(1), p.Packet.EID)
+	assert.True(t, drain(q), "a selection notifies")
+	sel, ok := q.Selected()
+	require.True(t, ok)
+	assert.Equal(t, eid(1), sel.Packet.EID)
+
+	// Full of stronger peers: the weak selected peer stays, the others go.
+	require.NoError(t, q.Observe(seller(10), -40, t0))
+	require.NoError(t, q.Observe(seller(11), -41, t0)) // evicts peer 2
+	for i := 12; i < 20; i++ {
+		assert.ErrorIs(t, q.Observe(seller(i), -30-i, t0), ErrFull)
+	}
+	s := q.Snapshot()
+	assert.Equal(t, []adv.EID{eid(10), eid(11), eid(1)}, eids(s))
+	assert.True(t, s[2].Selected)
+
+	// Expiry spares it too, until it is deselected.
+	c.Add(time.Minute)
+	s = q.Snapshot()
+	require.Len(t, s, 1)
+	assert.Equal(t, eid(1), s[0].Packet.EID)
+	assert.Equal(t, t0, s[0].LastSeen)
+
+	drain(q)
+	q.Deselect()
+	assert.True(t, drain(q))
+	assert.Empty(t, q.Snapshot())
+	drain(q)
+	q.Deselect()
+	assert.False(t, drain(q), "deselecting nothing changes nothing")
+
+	// An expired peer cannot be selected.
+	require.NoError(t, q.Observe(seller(3), -50, t0))
+	_, err = q.Select(eid(3))
+	assert.ErrorIs(t, err, ErrUnknownPeer)
+}
+
+func TestSelectMoves(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	t0 := c.Now()
+	require.NoError(t, q.Observe(seller(1), -50, t0))
+	require.NoError(t, q.Observe(seller(2), -60, t0))
+	_, err := q.Select(eid(1))
+	require.NoError(t, err)
+	_, err = q.Select(eid(2))
+	require.NoError(t, err)
+	s := q.Snapshot()
+	require.Len(t, s, 2)
+	assert.False(t, s[0].Selected)
+	assert.True(t, s[1].Selected)
+}
+
+func TestEviction(t *testing.T) {
+	t.Run("expired peers go first", func(t *testing.T) {
+		c := newClock()
+		q := newQueue(t, c, Options{Capacity: 2})
+		t0 := c.Now()
+		require.NoError(t, q.Observe(seller(1), -30, t0))
+		require.NoError(t, q.Observe(seller(2), -30, t0))
+		t1 := c.Add(DefaultTTL + time.Second)
+		require.NoError(t, q.Observe(seller(3), -95, t1))
+		assert.Equal(t, []adv.EID{eid(3)}, eids(q.Snapshot()))
+	})
+	t.Run("weakest, then stalest", func(t *testing.T) {
+		c := newClock()
+		q := newQueue(t, c, Options{Capacity: 3})
+		t0 := c.Now()
+		require.NoError(t, q.Observe(seller(1), -50, t0))
+		require.NoError(t, q.Observe(seller(2), -70, t0))
+		require.NoError(t, q.Observe(seller(3), -70, t0.Add(time.Second)))
+		require.NoError(t, q.Observe(seller(4), -60, t0.Add(2*time.Second)))
+		assert.Equal(t, []adv.EID{eid(1), eid(4), eid(3)}, eids(q.Snapshot()))
+	})
+	t.Run("no stronger than the weakest", func(t *testing.T) {
+		c := newClock()
+		q := newQueue(t, c, Options{Capacity: 2})
+		t0 := c.Now()
+		require.NoError(t, q.Observe(seller(1), -50, t0))
+		require.NoError(t, q.Observe(seller(2), -70, t0))
+		drain(q)
+		assert.ErrorIs(t, q.Observe(seller(3), -70, t0), ErrFull)
+		assert.ErrorIs(t, q.Observe(seller(3), -80, t0), ErrFull)
+		assert.False(t, drain(q))
+		assert.Equal(t, []adv.EID{eid(1), eid(2)}, eids(q.Snapshot()))
+	})
+	t.Run("only the selected peer", func(t *testing.T) {
+		c := newClock()
+		q := newQueue(t, c, Options{Capacity: 1})
+		require.NoError(t, q.Observe(seller(1), -90, c.Now()))
+		_, err := q.Select(eid(1))
+		require.NoError(t, err)
+		assert.ErrorIs(t, q.Observe(seller(2), -20, c.Now()), ErrFull)
+	})
+}
+
+// TestFlood sends 100,000 distinct EIDs to a default queue holding a
+// selected weak peer: the queue stays bounded, keeps the selected peer, and
+// keeps peers at least as strong as every one it turned away or evicted.
+func TestFlood(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	at := c.Now()
+	require.NoError(t, q.Observe(seller(0), -120, at))
+	_, err := q.Select(eid(0))
+	require.NoError(t, err)
+
+	rng := rand.New(rand.NewPCG(1, 1))
+	rssi := make(map[adv.EID]int, 100_000)
+	for i := 1; i <= 100_000; i++ {
+		r := MinRSSI + rng.IntN(MaxRSSI-MinRSSI+1)
+		rssi[eid(i)] = r
+		err := q.Observe(seller(i), r, at)
+		if err != nil {
+			require.ErrorIs(t, err, ErrFull)
+		}
+	}
+	s := q.Snapshot()
+	require.Len(t, s, DefaultCapacity)
+	kept := make(map[adv.EID]bool, len(s))
+	minKept := MaxRSSI
+	selected := 0
+	for _, p := range s {
+		kept[p.Packet.EID] = true
+		if p.Selected {
+			selected++
+			assert.Equal(t, eid(0), p.Packet.EID)
+			continue
+		}
+		minKept = min(minKept, p.LastRSSI)
+	}
+	assert.Equal(t, 1, selected)
+	maxGone := MinRSSI
+	for e, r := range rssi {
+		if !kept[e] {
+			maxGone = max(maxGone, r)
+		}
+	}
+	assert.GreaterOrEqual(t, minKept, maxGone)
+	assert.Greater(t, minKept, MaxRSSI-10, "1,023 places among 100,000 uniform RSSIs are all near the top")
+}
+
+func TestNotifications(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	t0 := c.Now()
+	assert.False(t, drain(q))
+
+	require.NoError(t, q.Observe(seller(1), -60, t0))
+	assert.True(t, drain(q), "a new peer notifies")
+
+	require.NoError(t, q.Observe(seller(1), -62, t0))
+	assert.False(t, drain(q), "a change within the dead band does not")
+
+	busy := seller(1)
+	busy.Flags = adv.FlagBusy
+	require.NoError(t, q.Observe(busy, -60, t0))
+	assert.True(t, drain(q), "new flags notify")
+
+	require.NoError(t, q.Observe(busy, -20, t0))
+	assert.True(t, drain(q), "a level change notifies")
+
+	// Nobody reads: the scanner never blocks and the values coalesce.
+	for i := 2; i < 1000; i++ {
+		require.NoError(t, q.Observe(seller(i), -50, t0))
+	}
+	assert.True(t, drain(q))
+	assert.False(t, drain(q))
+}
+
+func TestObserveAllocs(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	at := c.Now()
+	for i := range DefaultCapacity {
+		require.NoError(t, q.Observe(seller(i), -50-i%40, at))
+	}
+	i := 0
+	allocs := testing.AllocsPerRun(1000, func() {
+		_ = q.Observe(seller(i%DefaultCapacity), -50-i%30, at)
+		i++
+	})
+	assert.Zero(t, allocs)
+	buf := make([]Peer, 0, DefaultCapacity)
+	assert.Zero(t, testing.AllocsPerRun(10, func() { buf = q.AppendSnapshot(buf[:0]) }))
+}
+
+func TestConcurrent(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{Capacity: 64})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(g), 9))
+			for range 2000 {
+				err := q.Observe(seller(rng.IntN(200)), -30-rng.IntN(70), c.Now())
+				if err != nil {
+					assert.ErrorIs(t, err, ErrFull)
+				}
+			}
+		})
+	}
+	wg.Go(func() {
+		for range 200 {
+			s := q.Snapshot()
+			assert.LessOrEqual(t, len(s), 64)
+			for i := 1; i < len(s); i++ {
+				assert.LessOrEqual(t, order(s[i-1], s[i]), 0)
+			}
+			if len(s) > 0 {
+				if _, err := q.Select(s[len(s)-1].Packet.EID); err != nil {
+					assert.ErrorIs(t, err, ErrUnknownPeer)
+				}
+			}
+		}
+	})
+	wg.Go(func() {
+		for range 200 {
+			c.Add(100 * time.Millisecond)
+			q.Prune()
+			q.Selected()
+		}
+	})
+	done := make(chan struct{})
+	var ui sync.WaitGroup
+	ui.Go(func() {
+		for {
+			select {
+			case <-q.Changes():
+			case <-done:
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(done)
+	ui.Wait()
+	if p, ok := q.Selected(); ok {
+		assert.True(t, p.Selected)
+	}
+}
