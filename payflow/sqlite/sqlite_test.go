@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	ledgersqlite "github.com/casimpay/casimpay/ledger/sqlite"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/payflow/sqlite"
@@ -32,4 +33,16 @@ func TestReopen(t *testing.T) {
 	require.NoError(t, s.Close())
 	s = open(t, path)
 	require.NoError(t, s.Consume(context.Background(), []byte("nonce"), time.Now()), "state survives a reopen, migrations run once")
+}
+
+// TestPlatform runs the platform end to end with the ledger and the
+// platform state in one SQLite file.
+func TestPlatform(t *testing.T) {
+	paytest.RunPlatform(t, func(t *testing.T) *paytest.Fixture {
+		path := filepath.Join(t.TempDir(), "casimpay.db")
+		ls, err := ledgersqlite.Open(context.Background(), path, ledgersqlite.Options{})
+		require.NoError(t, err)
+		t.Cleanup(func() { ls.Close() })
+		return paytest.NewFixture(t, open(t, path), ls, paytest.Options{})
+	})
 }

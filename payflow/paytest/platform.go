@@ -1,0 +1,194 @@
+package paytest
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// Shop is a fixture with a funded shopper and a merchant whose seller card
+// is logged in and paired with the shopper's.
+type Shop struct {
+	*Fixture
+	Shopper, Seller *Card
+	Session         *payflow.SessionView
+}
+
+// Names and amounts of a Shop.
+const (
+	MerchantID = "grocer-1"
+	Funds      = 10_000
+	Ticket     = "ticket:concert"
+	TicketCode = 100_001
+)
+
+// Catalog is the catalog of a Shop's merchant.
+var Catalog = []payflow.CatalogItem{
+	{SKU: "apple", Name: "Apple", UnitPrice: 120},
+	{SKU: "bread", Name: "Sourdough bread", UnitPrice: 450},
+}
+
+// NewShop enrols a shopper (funded with Funds EUR) and a merchant (EUR,
+// Catalog, manual capture if asked, 10 tickets in stock), logs both cards
+// in and pairs them.
+func NewShop(f *Fixture, manual bool) *Shop {
+	tb := f.TB
+	tb.Helper()
+	ctx := context.Background()
+	s := &Shop{Fixture: f, Shopper: f.NewCard("Alice"), Seller: f.NewCard("Till 1")}
+	must(tb, f.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: MerchantID, Name: "Corner Grocer", Currency: "EUR", ManualCapture: manual, SellerCardIDs: []string{s.Seller.ID},
+	}))
+	must(tb, f.Platform.SetCatalog(ctx, MerchantID, Catalog))
+	must(tb, f.Platform.OpenAccount(ctx, s.Shopper.ID, "EUR"))
+	must(tb, f.Platform.Fund(ctx, payflow.ID{1}, s.Shopper.ID, "EUR", Funds))
+	must(tb, f.Platform.RegisterAsset(ctx, Ticket, TicketCode))
+	must(tb, f.Platform.Issue(ctx, payflow.ID{2}, MerchantID, Ticket, 10))
+	s.Shopper.Login(record.RoleShopper)
+	s.Seller.Login(record.RoleSeller)
+	s.Session = f.Pair(s.Shopper, s.Seller)
+	return s
+}
+
+// Balances returns the shopper's and the merchant's balances in unit.
+func (s *Shop) Balances(unit string) [2]payflow.Balance {
+	s.TB.Helper()
+	a, err := s.Platform.Balance(context.Background(), s.Shopper.ID, unit)
+	must(s.TB, err)
+	b, err := s.Platform.Balance(context.Background(), MerchantID, unit)
+	must(s.TB, err)
+	return [2]payflow.Balance{a, b}
+}
+
+// Create has the seller sign r and creates it.
+func (s *Shop) Create(r *record.PaymentRequest) (*payflow.PaymentView, error) {
+	return s.Platform.CreateRequest(context.Background(), &payflow.CreateRequest{Request: s.Seller.MustSign(r)})
+}
+
+// Consent fetches the payer's view of request id and signs a consent to it.
+func (s *Shop) Consent(id payflow.ID) []byte {
+	s.TB.Helper()
+	pv, err := s.Platform.Payment(context.Background(), s.Shopper.Token, id)
+	must(s.TB, err)
+	return s.Shopper.MustSign(Consent(pv))
+}
+
+// RunPlatform runs purchases end to end on the platforms that newFixture
+// builds (one per subtest, over the store under test and a ledger in the
+// same database): a catalog purchase with refunds, an e-ticket sold with
+// its price all or nothing, manual capture, and approve racing cancel on
+// two platforms sharing the database.
+func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
+	ctx := context.Background()
+	t.Run("PurchaseAndRefund", func(t *testing.T) {
+		s := NewShop(newFixture(t), false)
+		v, err := s.Create(Request(s.Session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))
+		require.NoError(t, err)
+		done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCaptured, done.State)
+		vp, err := s.PlatformVerifier.VerifyPlatform(s.PlatformChain)
+		require.NoError(t, err)
+		var rc record.Receipt
+		require.NoError(t, vp.VerifyReceipt(done.Receipt, &rc))
+		assert.Equal(t, uint64(690), rc.Amount)
+		assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 690}, {Posted: 690}}, s.Balances("EUR"))
+		ref := &record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 690, Currency: "EUR"}
+		msg := s.Seller.MustSign(ref)
+		for range 2 {
+			rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			require.NoError(t, err)
+			assert.Equal(t, uint64(690), rv.Refunded)
+		}
+		ref.RefundID = []byte("refund-000000002")
+		ref.Amount = 1
+		_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: s.Seller.MustSign(ref)})
+		assert.ErrorIs(t, err, payflow.ErrLimit)
+		assert.Equal(t, [2]payflow.Balance{{Posted: Funds}, {Posted: 0}}, s.Balances("EUR"))
+	})
+	t.Run("TicketAllOrNothing", func(t *testing.T) {
+		s := NewShop(newFixture(t), false)
+		r := Request(s.Session, "EUR", 2500)
+		r.Legs = []record.Leg{{Asset: Ticket, Amount: 2}}
+		v, err := s.Create(r)
+		require.NoError(t, err)
+		done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCaptured, done.State)
+		assert.Equal(t, [2]payflow.Balance{{Posted: 2}, {Posted: 8}}, s.Balances(Ticket))
+		assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 2500}, {Posted: 2500}}, s.Balances("EUR"))
+		var rc record.Receipt
+		require.NoError(t, record.Open(done.Receipt, &rc))
+		assert.Len(t, rc.TransferIDs, 2)
+		assert.Equal(t, []record.Leg{{Asset: Ticket, Amount: 2}}, rc.Legs)
+
+		// More tickets than in stock: neither leg moves.
+		r = Request(s.Session, "EUR", 100)
+		r.Legs = []record.Leg{{Asset: Ticket, Amount: 9}}
+		v, err = s.Create(r)
+		require.NoError(t, err)
+		_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+		assert.ErrorIs(t, err, payflow.ErrFunds)
+		assert.Equal(t, [2]payflow.Balance{{Posted: 2}, {Posted: 8}}, s.Balances(Ticket))
+		assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 2500}, {Posted: 2500}}, s.Balances("EUR"))
+
+		// An unregistered asset is refused at creation.
+		r = Request(s.Session, "EUR", 100)
+		r.Legs = []record.Leg{{Asset: "ticket:unknown", Amount: 1}}
+		_, err = s.Create(r)
+		assert.ErrorIs(t, err, payflow.ErrInvalid)
+	})
+	t.Run("ManualCapture", func(t *testing.T) {
+		s := NewShop(newFixture(t), true)
+		v, err := s.Create(Request(s.Session, "EUR", 1000))
+		require.NoError(t, err)
+		held, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateHeld, held.State)
+		assert.Equal(t, [2]payflow.Balance{{Posted: Funds, Held: 1000}, {Incoming: 1000}}, s.Balances("EUR"))
+		c, err := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: v.ID, Amount: 800})
+		require.NoError(t, err)
+		assert.Equal(t, uint64(800), c.Captured)
+		assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 800}, {Posted: 800}}, s.Balances("EUR"))
+	})
+	t.Run("ApproveCancelRace", func(t *testing.T) {
+		f := newFixture(t)
+		s := NewShop(f, false)
+		other, err := payflow.NewPlatform(payflow.PlatformOptions{
+			Ledger: f.Ledger, Store: f.Store, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
+		})
+		require.NoError(t, err)
+		for i := range 5 {
+			before := s.Balances("EUR")
+			v, err := s.Create(Request(s.Session, "EUR", 100))
+			require.NoError(t, err)
+			c := s.Consent(v.ID)
+			var wg sync.WaitGroup
+			var approveErr, cancelErr error
+			wg.Add(2)
+			go func() { defer wg.Done(); _, approveErr = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c}) }()
+			go func() { defer wg.Done(); _, cancelErr = other.Cancel(ctx, s.Seller.Token, v.ID) }()
+			wg.Wait()
+			r, err := f.Store.Payment(ctx, v.ID)
+			require.NoError(t, err)
+			after := s.Balances("EUR")
+			if approveErr == nil {
+				assert.True(t, errors.Is(cancelErr, payflow.ErrFinal) || errors.Is(cancelErr, payflow.ErrConflict), "round %d: %v", i, cancelErr)
+				assert.Equal(t, payflow.StateCaptured, r.State)
+				assert.Equal(t, before[0].Posted-100, after[0].Posted)
+			} else {
+				require.NoError(t, cancelErr, "round %d", i)
+				assert.ErrorIs(t, approveErr, payflow.ErrFinal, "round %d", i)
+				assert.Equal(t, payflow.StateCancelled, r.State)
+				assert.Equal(t, before, after)
+			}
+		}
+	})
+}
