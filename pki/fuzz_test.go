@@ -3,6 +3,7 @@ package pki
 import (
 	"bytes"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"os"
 	"path/filepath"
@@ -189,4 +190,61 @@ func readFrozen(tb testing.TB, name string) []byte {
 		tb.Fatal(err)
 	}
 	return der
+}
+
+// FuzzCardSAN feeds subject alternative name extension values to the card
+// ID rule: it must never panic, must refuse with ErrCardID, and may accept
+// only the one card URI of a valid ICCID, which it returns.
+func FuzzCardSAN(f *testing.F) {
+	h := newHierarchy(f)
+	for _, e := range mustParse(f, h.card).Extensions {
+		if e.Id.Equal(oidSubjectAltName) {
+			f.Add(e.Value)
+		}
+	}
+	f.Add([]byte{0x30, 0x00})
+	f.Add([]byte{0x30, 0x04, 0x86, 0x02, 'h', 'i'})
+	f.Fuzz(func(t *testing.T, san []byte) {
+		c := &x509.Certificate{Extensions: []pkix.Extension{{Id: oidSubjectAltName, Value: san}}}
+		id, err := cardID(c)
+		if err != nil {
+			if !errors.Is(err, ErrCardID) {
+				t.Fatalf("error %v does not match ErrCardID", err)
+			}
+			return
+		}
+		if ValidICCID(id) != nil || !bytes.Contains(san, []byte(CardURIPrefix+id)) {
+			t.Fatalf("accepted %x as %q", san, id)
+		}
+	})
+}
+
+// FuzzExtKeyUsages feeds extended key usage extension values to the parser
+// of wide OIDs: it must never panic, and what it accepts must encode back
+// to the same bytes.
+func FuzzExtKeyUsages(f *testing.F) {
+	for _, oids := range [][]x509.OID{{OIDCardAuth}, {OIDReceiptSigning, oidAnyEKU}, {mustOID("1.3.6.1.5.5.7.3.2")}} {
+		ext, err := ekuExtension(oids...)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(ext.Value)
+	}
+	f.Add([]byte{0x30, 0x00})
+	f.Fuzz(func(t *testing.T, v []byte) {
+		oids, err := parseEKU(v)
+		if err != nil {
+			if !errors.Is(err, ErrUsage) {
+				t.Fatalf("error %v does not match ErrUsage", err)
+			}
+			return
+		}
+		ext, err := ekuExtension(oids...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(ext.Value, v) {
+			t.Fatalf("round trip of %x gave %x", v, ext.Value)
+		}
+	})
 }

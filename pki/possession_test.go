@@ -1,8 +1,11 @@
 package pki
 
 import (
+	"bytes"
 	"context"
+	"crypto/elliptic"
 	"crypto/rand"
+	"math/big"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -146,6 +149,32 @@ func TestChallenger(t *testing.T) {
 		_, err = c.Verify(ctx, h.chain(), msg, new(record.RefundRequest))
 		assert.ErrorIs(t, err, ErrCounterRegression, "a replay repeats the counter")
 	})
+}
+
+// TestChallengerMalleatedReplay replays a record whose ECDSA signature was
+// changed from (r, s) to (r, n-s): still a valid signature, other bytes. The
+// nonce, not the signature, identifies the answer, so the replay fails.
+func TestChallengerMalleatedReplay(t *testing.T) {
+	ctx := context.Background()
+	h := newHierarchy(t)
+	c := newChallenger(t, h, newClock(t0.Add(time.Hour)))
+	nonce, err := c.NewNonce(ctx)
+	require.NoError(t, err)
+	msg := proof(t, h, testICCID, 1, nonce)
+	_, err = c.Verify(ctx, h.chain(), msg, new(record.AuthProof))
+	require.NoError(t, err)
+
+	// The signature is the final 64-byte byte string of the COSE_Sign1.
+	twin := bytes.Clone(msg)
+	sig := twin[len(twin)-64:]
+	sVal := new(big.Int).SetBytes(sig[32:])
+	sVal.Sub(elliptic.P256().Params().N, sVal)
+	sVal.FillBytes(sig[32:])
+	require.NotEqual(t, msg, twin)
+	require.NoError(t, record.Verify(twin, &h.cardKey.PublicKey, new(record.AuthProof)), "the twin signature is valid")
+
+	_, err = c.Verify(ctx, h.chain(), twin, new(record.AuthProof))
+	assert.ErrorIs(t, err, ErrNonce)
 }
 
 func TestChallengerConcurrentReplay(t *testing.T) {

@@ -93,6 +93,16 @@ func TestVerifyCardRefusals(t *testing.T) {
 			want: ErrUntrusted, cert: 0,
 		},
 		{
+			name: "tampered intermediate",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				c := h.chain()
+				c[1] = append([]byte(nil), c[1]...)
+				c[1][len(c[1])-1] ^= 1
+				return c
+			},
+			want: ErrUntrusted, cert: 1,
+		},
+		{
 			name:  "expired",
 			chain: withCard(card(func(c *x509.Certificate) { c.NotAfter = t0.Add(30 * time.Minute) })),
 			want:  ErrExpired, cert: 0,
