@@ -102,7 +102,8 @@ func dumpLine(line string) ([]byte, bool) {
 }
 
 // readerWithCard returns the number opensc-tool -l gives the vpcd reader
-// once it holds a card.
+// once it holds our card and answers SELECT (pcscd may still show the card
+// of a previous run for a moment).
 func readerWithCard(ctx context.Context, t *testing.T) string {
 	t.Helper()
 	for {
@@ -110,7 +111,10 @@ func readerWithCard(ctx context.Context, t *testing.T) string {
 		for _, line := range strings.Split(string(out), "\n") {
 			f := strings.Fields(line)
 			if len(f) >= 3 && f[1] == "Yes" && strings.Contains(line, "Virtual PCD 00 00") {
-				return f[0]
+				sel, _ := exec.CommandContext(ctx, "opensc-tool", "-r", f[0], "-c", "default", "-s", selectAID).CombinedOutput()
+				if strings.Contains(string(sel), "Received (SW1=0x90, SW2=0x00)") {
+					return f[0]
+				}
 			}
 		}
 		select {
@@ -120,6 +124,27 @@ func readerWithCard(ctx context.Context, t *testing.T) string {
 		}
 	}
 }
+
+// waitRemoved waits until pcscd no longer shows a card in the vpcd reader,
+// so that the next run does not find this one's.
+func waitRemoved(ctx context.Context) {
+	for ctx.Err() == nil {
+		out, _ := exec.CommandContext(ctx, "opensc-tool", "-l").CombinedOutput()
+		present := false
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) >= 3 && f[1] == "Yes" && strings.Contains(line, "Virtual PCD 00 00") {
+				present = true
+			}
+		}
+		if !present {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+const selectAID = "00A4040007F0434153494D0100"
 
 // send runs one opensc-tool session with the given APDUs (hexadecimal) and
 // returns one reply per APDU.
@@ -163,10 +188,13 @@ func TestPCSC(t *testing.T) {
 	defer func() {
 		stopBridge()
 		assert.NoError(t, <-done)
+		waitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		waitRemoved(waitCtx)
 	}()
 	reader := readerWithCard(ctx, t)
 
-	const sel = "00A4040007F0434153494D0100"
+	const sel = selectAID
 	t.Run("select and get data", func(t *testing.T) {
 		rs := send(ctx, t, reader, sel, "00CA010100", "00CA010500", "00CA010800", "00CA0F0F00")
 		assert.Equal(t, []string{"9000", "9000", "9000", "9000", "6A88"}, sws(rs))
@@ -174,16 +202,6 @@ func TestPCSC(t *testing.T) {
 		assert.Equal(t, v.Enrolment.ICCID, string(rs[1].Data))
 		assert.Equal(t, []byte{3, 3}, rs[2].Data)
 		assert.Equal(t, []byte{simcard.LifeOperational}, rs[3].Data)
-	})
-
-	t.Run("PIN lockout", func(t *testing.T) {
-		rs := send(ctx, t, reader, sel,
-			"0020008006313131313131", "0020008006313131313131", "0020008006313131313131",
-			"0020008006313233343536",                 // the right PIN, blocked
-			"0020008000",                             // status
-			"002C00800E3132333435363738393939393939", // PUK 12345678, new PIN 999999
-			"0020008006393939393939")
-		assert.Equal(t, []string{"9000", "63C2", "63C1", "63C0", "6983", "6983", "9000", "9000"}, sws(rs))
 	})
 
 	t.Run("signature verified with the certificate read back", func(t *testing.T) {
@@ -196,8 +214,8 @@ func TestPCSC(t *testing.T) {
 		sign := fmt.Sprintf("80500300%02X%X00", len(p), p)
 		challenge := bytesOf(32, 0x5A)
 		rs := send(ctx, t, reader, sel, "00CA010200", "00CA010700",
-			sign, // without VERIFY: refused
-			"0020008006393939393939", sign,
+			sign,                           // without VERIFY: refused
+			"0020008006313233343536", sign, // PIN 123456
 			fmt.Sprintf("0088000020%X00", challenge))
 		require.Equal(t, []string{"9000", "9000", "9000", "6982", "9000", "9000", "9000"}, sws(rs))
 
@@ -222,6 +240,16 @@ func TestPCSC(t *testing.T) {
 
 		assert.True(t, simcard.VerifyChallenge(vc.PublicKey, vc.CardID, challenge, rs[6].Data))
 		assert.False(t, simcard.VerifyChallenge(vc.PublicKey, vc.CardID, bytesOf(32, 0x5B), rs[6].Data))
+	})
+
+	t.Run("PIN lockout", func(t *testing.T) {
+		rs := send(ctx, t, reader, sel,
+			"0020008006313131313131", "0020008006313131313131", "0020008006313131313131",
+			"0020008006313233343536",                 // the right PIN, blocked
+			"0020008000",                             // status
+			"002C00800E3132333435363738393939393939", // PUK 12345678, new PIN 999999
+			"0020008006393939393939")
+		assert.Equal(t, []string{"9000", "63C2", "63C1", "63C0", "6983", "6983", "9000", "9000"}, sws(rs))
 	})
 }
 
