@@ -1,0 +1,150 @@
+package pki
+
+import (
+	"crypto/x509"
+	"encoding/asn1"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+)
+
+func (v *Verifier) allowed(alg x509.SignatureAlgorithm) bool {
+	return slices.Contains(v.algorithms, alg)
+}
+
+// check applies the profile to one chain built by x509.Verify (leaf first,
+// root last) and, if it passes, returns what the cache keeps.
+func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result, error) {
+	n := len(ch)
+	if n > v.maxDepth {
+		return nil, newError(ErrUntrusted, -1, fmt.Sprintf("chain of %d certificates exceeds the depth limit %d", n, v.maxDepth), nil)
+	}
+	res := &result{chain: ch, expiry: ch[0].NotAfter}
+	for i, c := range ch {
+		if now.Before(c.NotBefore.Add(-v.skew)) {
+			return nil, newError(ErrExpired, i, "not yet valid", nil)
+		}
+		if now.After(c.NotAfter.Add(v.skew)) {
+			return nil, newError(ErrExpired, i, "expired", nil)
+		}
+		if from := c.NotBefore.Add(-v.skew); from.After(res.validFrom) {
+			res.validFrom = from
+		}
+		if c.NotAfter.Before(res.expiry) {
+			res.expiry = c.NotAfter
+		}
+		if i == n-1 {
+			break // the root: trusted as configured
+		}
+		if !v.allowed(c.SignatureAlgorithm) {
+			return nil, newError(ErrUsage, i, "signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)
+		}
+		if i > 0 {
+			if !caKey(c.PublicKey) {
+				return nil, newError(ErrUsage, i, "CA key is not ECDSA P-256 or P-384", nil)
+			}
+			if c.KeyUsage&x509.KeyUsageCertSign == 0 {
+				return nil, newError(ErrUsage, i, "CA certificate without keyCertSign", nil)
+			}
+			ekus, err := ExtKeyUsages(c)
+			if err != nil {
+				return nil, newError(ErrUsage, i, "extended key usage", err)
+			}
+			want, _ := r.eku()
+			if ekus != nil && !hasOID(ekus, want) && !hasOID(ekus, oidAnyEKU) {
+				return nil, newError(ErrUsage, i, "CA not authorized for this extended key usage", nil)
+			}
+		}
+	}
+	if err := v.checkLeaf(ch[0], r, res); err != nil {
+		return nil, err
+	}
+	if err := v.checkRevocation(ch, now, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
+	if c.IsCA {
+		return newError(ErrUsage, 0, "a CA certificate cannot be a card or platform certificate", nil)
+	}
+	if c.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return newError(ErrUsage, 0, "key usage lacks digitalSignature", nil)
+	}
+	if c.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0 {
+		return newError(ErrUsage, 0, "key usage allows signing certificates or CRLs", nil)
+	}
+	pub, ok := leafKey(c.PublicKey)
+	if !ok {
+		return newError(ErrUsage, 0, "key is not ECDSA P-256", nil)
+	}
+	ekus, err := ExtKeyUsages(c)
+	if err != nil {
+		return newError(ErrUsage, 0, "extended key usage", err)
+	}
+	want, other := r.eku()
+	if !hasOID(ekus, want) {
+		return newError(ErrUsage, 0, "extended key usage "+want.String()+" missing", nil)
+	}
+	if hasOID(ekus, other) || hasOID(ekus, oidAnyEKU) {
+		return newError(ErrUsage, 0, "extended key usage also allows another role", nil)
+	}
+	res.pub = pub
+	res.notAfter = c.NotAfter
+	if r == rolePlatform {
+		res.id = c.Subject.CommonName
+		return nil
+	}
+	id, err := cardID(c)
+	if err != nil {
+		return err
+	}
+	res.id = id
+	return nil
+}
+
+var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+
+// cardID returns the ICCID of the one subject alternative name of c, which
+// must be a card URI.
+func cardID(c *x509.Certificate) (string, error) {
+	var san []byte
+	for _, e := range c.Extensions {
+		if e.Id.Equal(oidSubjectAltName) {
+			san = e.Value
+		}
+	}
+	if san == nil {
+		return "", newError(ErrCardID, 0, "no subject alternative name", nil)
+	}
+	s := cryptobyte.String(san)
+	var names cryptobyte.String
+	if !s.ReadASN1(&names, cbasn1.SEQUENCE) || !s.Empty() {
+		return "", newError(ErrCardID, 0, "malformed subject alternative name", nil)
+	}
+	var uri cryptobyte.String
+	var tag cbasn1.Tag
+	if !names.ReadAnyASN1(&uri, &tag) {
+		return "", newError(ErrCardID, 0, "empty subject alternative name", nil)
+	}
+	if !names.Empty() {
+		return "", newError(ErrCardID, 0, "more than one subject alternative name", nil)
+	}
+	if tag != cbasn1.Tag(6).ContextSpecific() {
+		return "", newError(ErrCardID, 0, "subject alternative name is not a URI", nil)
+	}
+	id, err := ParseCardURI(string(uri))
+	if err != nil {
+		var pe *Error
+		if errors.As(err, &pe) {
+			pe.Cert = 0
+		}
+		return "", err
+	}
+	return id, nil
+}
