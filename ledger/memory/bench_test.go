@@ -105,6 +105,8 @@ func cpuTime(b *testing.B) time.Duration {
 func BenchmarkCreateTransfers(b *testing.B) {
 	b.Run("batch=8189", func(b *testing.B) { benchTransfers(b, ledger.BatchMax, false) })
 	b.Run("batch=8189/hot", func(b *testing.B) { benchTransfers(b, ledger.BatchMax, true) })
+	b.Run("batch=1000", func(b *testing.B) { benchTransfers(b, 1000, false) })
+	b.Run("batch=1000/hot", func(b *testing.B) { benchTransfers(b, 1000, true) })
 	b.Run("batch=100", func(b *testing.B) { benchTransfers(b, 100, false) })
 	b.Run("batch=1", func(b *testing.B) { benchTransfers(b, 1, false) })
 }
