@@ -33,10 +33,10 @@ func (a *Applet) verifyLocked(cmd simcard.Command) ([]byte, uint16) {
 			return nil, wrongPIN(a.st.PINTries)
 		}
 	}
+	a.verified = false
 	if !validPIN(cmd.Data) {
 		return nil, simcard.SWWrongData
 	}
-	a.verified = false
 	if code, ok := a.checkPINLocked(cmd.Data); !ok {
 		return nil, code
 	}

@@ -58,7 +58,7 @@ func TestTranscripts(t *testing.T) {
 			{"SIGN RECORD payment request, first link of a command chain (CLA 90)", apdu("90500200", long[:200], "")},
 			{"last link, answer longer than 256 octets: 61xx", apdu("80500200", long[200:], "00")},
 			{"GET RESPONSE", "00C0000000"},
-			{"GET RESPONSE, the rest", "00C0000000"},
+			{"GET RESPONSE with nothing left", "00C0000000"},
 			{"GET ADVERT seller (P1 02), no flags, epoch 2945376", "8052020004002CF1601F"},
 			{"INTERNAL AUTHENTICATE a 16-octet challenge", "008800001000112233445566778899AABBCCDDEEFF00"},
 			{"GET DATA counter", "00CA010400"},
