@@ -137,8 +137,9 @@ type Packet struct {
 }
 
 var (
-	_ encoding.BinaryAppender  = Packet{}
-	_ encoding.BinaryMarshaler = Packet{}
+	_ encoding.BinaryAppender    = Packet{}
+	_ encoding.BinaryMarshaler   = Packet{}
+	_ encoding.BinaryUnmarshaler = (*Packet)(nil)
 )
 
 // Codec reads and writes casimpay adverts under a service UUID. The zero
@@ -166,6 +167,17 @@ func (p Packet) AppendBinary(b []byte) ([]byte, error) { return Codec{}.AppendBi
 // MarshalBinary returns the 31-octet advert of p under DefaultUUID.
 func (p Packet) MarshalBinary() ([]byte, error) {
 	return Codec{}.AppendBinary(make([]byte, 0, Size), p)
+}
+
+// UnmarshalBinary sets p from advertising data under DefaultUUID, as Parse
+// reads it, and returns Parse's errors; p is unchanged on error.
+func (p *Packet) UnmarshalBinary(b []byte) error {
+	q, err := Parse(b)
+	if err != nil {
+		return err
+	}
+	*p = q
+	return nil
 }
 
 // AppendBinary appends the 31-octet advert of p under the codec's UUID to b:

@@ -202,3 +202,16 @@ func TestRole(t *testing.T) {
 		})
 	}
 }
+
+func TestUnmarshalBinary(t *testing.T) {
+	p := testPacket()
+	b := ours(t, p, nil)
+	var got Packet
+	require.NoError(t, got.UnmarshalBinary(b))
+	assert.Equal(t, p, got)
+
+	before := got
+	assert.ErrorIs(t, got.UnmarshalBinary(b[:20]), ErrMalformed)
+	assert.ErrorIs(t, got.UnmarshalBinary(readHex(t, "ibeacon.hex")), ErrForeign)
+	assert.Equal(t, before, got, "unchanged on error")
+}

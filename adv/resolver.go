@@ -5,12 +5,17 @@ import (
 	"encoding/binary"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
 
 // ErrCardID is returned by Enrol for an empty card ID.
 var ErrCardID = errors.New("adv: empty card id")
+
+// testHookBuild, when set by a test, runs while a build works on its copy
+// of the cards.
+var testHookBuild func(*Resolver)
 
 // ring is the number of epoch tables a Resolver keeps: the previous, the
 // current and the next epoch, plus the one after, which Advance builds ahead.
@@ -28,19 +33,26 @@ const parallelMin = 4096
 // Resolve accepts the EIDs of the current epoch and of the epochs just
 // before and after (so clocks that differ by up to ten minutes still
 // agree), nothing older and nothing newer. The table of a new epoch is built
-// the first time Resolve needs it, or ahead of time by Advance; building
-// holds the Resolver's lock, so a cloud with many cards calls Advance from a
-// timer (for example every minute) and Resolve never waits for a build.
+// the first time Resolve needs it, or ahead of time by Advance, which a
+// cloud calls from a timer (every minute, say) so that no Resolve ever
+// waits for a build. A build runs without the Resolver's lock, on every
+// processor, from a copy of the enrolled cards; cards enrolled or removed
+// meanwhile are applied to the new tables when they are installed, so
+// Resolve and Enrol wait only for that copy and that installation.
 // BENCHMARKS.md gives the build time for 1,000,000 cards.
 //
 // The zero Resolver is empty and ready to use. A Resolver is safe for
 // concurrent use; Resolve takes only a read lock and does not allocate.
 type Resolver struct {
-	mu     sync.RWMutex
-	index  map[string]uint32 // card ID → position in cards
-	cards  []card
-	free   []uint32 // positions in cards that hold no card
-	tables [ring]*table
+	build sync.Mutex // held by the one build at a time; taken before mu
+
+	mu       sync.RWMutex
+	index    map[string]uint32 // card ID → position in cards
+	cards    []card
+	free     []uint32 // positions in cards that hold no card
+	tables   [ring]*table
+	building bool     // a build is under way
+	dirty    []uint32 // positions changed since the build copied cards
 }
 
 // card is one enrolled card; live is false for a free position.
@@ -90,6 +102,7 @@ func (r *Resolver) Enrol(cardID string, secret []byte) error {
 		r.index[cardID] = pos
 	}
 	r.linkLocked(pos)
+	r.touchLocked(pos)
 	return nil
 }
 
@@ -106,7 +119,15 @@ func (r *Resolver) Remove(cardID string) bool {
 	delete(r.index, cardID)
 	r.cards[pos] = card{}
 	r.free = append(r.free, pos)
+	r.touchLocked(pos)
 	return true
+}
+
+// touchLocked records a changed card position for the build under way.
+func (r *Resolver) touchLocked(pos uint32) {
+	if r.building {
+		r.dirty = append(r.dirty, pos)
+	}
 }
 
 // Resolve returns the card whose EID for the epoch of now, the epoch before
@@ -123,22 +144,18 @@ func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
 	}
 	r.mu.RUnlock()
 
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ensureLocked(e, 1)
+	r.advance(e, 1)
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	return r.lookupLocked(eid, e)
 }
 
 // Advance builds the tables of the epoch of now, the one before and the two
 // after, which it does not have yet, so that Resolve finds them ready until
-// the next epoch ends. Tables of older epochs are dropped (their memory is
-// reused). It holds the Resolver's lock while it builds, using every
-// processor for large tables.
+// the next epoch ends; the tables of older epochs are dropped. It uses every
+// processor for large tables, and returns when they are installed.
 func (r *Resolver) Advance(now time.Time) {
-	e := Epoch(now)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.ensureLocked(e, 2)
+	r.advance(Epoch(now), 2)
 }
 
 // window returns the epochs from e−1 to e+after, leaving out those that
@@ -178,33 +195,71 @@ func (r *Resolver) lookupLocked(eid EID, e uint32) (string, bool) {
 	return "", false
 }
 
-// ensureLocked builds the missing tables from epoch e−1 to e+after.
-func (r *Resolver) ensureLocked(e, after uint32) {
+// advance builds and installs the missing tables from epoch e−1 to
+// e+after. Only the copy of the cards and the installation hold mu.
+func (r *Resolver) advance(e, after uint32) {
+	r.build.Lock()
+	defer r.build.Unlock()
+
+	r.mu.Lock()
 	eps, n := window(e, after)
-	var build []*table
+	var ts []*table
 	size := tableSize(len(r.index))
 	for _, ep := range eps[:n] {
-		slot := &r.tables[ep%ring]
-		if *slot != nil && (*slot).epoch == ep {
-			continue
+		if t := r.tables[ep%ring]; t == nil || t.epoch != ep {
+			ts = append(ts, newTable(ep, size))
 		}
-		*slot = newTable(ep, size, *slot)
-		build = append(build, *slot)
 	}
-	if len(build) > 0 {
-		r.buildLocked(build)
+	if len(ts) == 0 {
+		r.mu.Unlock()
+		return
+	}
+	snap := slices.Clone(r.cards)
+	r.building, r.dirty = true, nil
+	r.mu.Unlock()
+
+	if testHookBuild != nil {
+		testHookBuild(r)
+	}
+	fillTables(ts, snap)
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	slices.Sort(r.dirty)
+	size = tableSize(len(r.index))
+	for i, t := range ts {
+		if len(t.entries) < size {
+			ts[i] = t.grown(size)
+		}
+	}
+	for _, pos := range slices.Compact(r.dirty) {
+		if int(pos) < len(snap) && snap[pos].live {
+			k := newEIDKey(snap[pos].key)
+			for _, t := range ts {
+				t.remove(k.EID(t.epoch), pos)
+			}
+		}
+		if c := r.cards[pos]; c.live {
+			k := newEIDKey(c.key)
+			for _, t := range ts {
+				t.insert(k.EID(t.epoch), pos)
+			}
+		}
+	}
+	r.building, r.dirty = false, nil
+	for _, t := range ts {
+		r.tables[t.epoch%ring] = t
 	}
 }
 
-// buildLocked fills fresh tables with the EIDs of every card, in two
+// fillTables fills empty tables with the EIDs of every card, in two
 // parallel passes. The first derives the EIDs, card by card, expanding each
 // card's AES key once for all tables. The second splits each table into as
 // many contiguous regions as there are workers; each worker places the EIDs
 // whose home slot lies in its region with plain writes, so that its cache
 // misses overlap, and sets aside the few whose probe runs past the region's
 // end, which are placed last, one by one.
-func (r *Resolver) buildLocked(ts []*table) {
-	cards := r.cards
+func fillTables(ts []*table, cards []card) {
 	workers := runtime.GOMAXPROCS(0)
 	if len(cards) < parallelMin || workers < 2 {
 		workers = 1
@@ -319,16 +374,9 @@ func tableSize(n int) int {
 	return size
 }
 
-// newTable returns an empty table of the given length for epoch, reusing the
-// memory of old when it has that length.
-func newTable(epoch uint32, size int, old *table) *table {
-	var entries []entry
-	if old != nil && len(old.entries) == size {
-		entries = old.entries
-		clear(entries)
-	} else {
-		entries = make([]entry, size)
-	}
+// newTable returns an empty table of the given length for epoch.
+func newTable(epoch uint32, size int) *table {
+	entries := make([]entry, size)
 	shift := uint(64)
 	for s := size; s > 1; s >>= 1 {
 		shift--
@@ -338,7 +386,7 @@ func newTable(epoch uint32, size int, old *table) *table {
 
 // grown returns a copy of t of the given length.
 func (t *table) grown(size int) *table {
-	g := newTable(t.epoch, size, nil)
+	g := newTable(t.epoch, size)
 	for _, e := range t.entries {
 		if e.pos1 != 0 {
 			g.place(e)

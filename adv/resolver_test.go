@@ -196,7 +196,7 @@ func TestResolverAdvanceBuildsAhead(t *testing.T) {
 func TestTableRemove(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for round := range 200 {
-		tb := newTable(0, 64, nil)
+		tb := newTable(0, 64)
 		model := make(map[EID]uint32)
 		for i := range 40 {
 			var eid EID
@@ -279,4 +279,60 @@ func TestResolveAllocs(t *testing.T) {
 		r.Resolve(hit, now)
 		r.Resolve(miss, now)
 	}))
+}
+
+// TestResolverChangesDuringBuild enrols, re-enrols and removes cards while a
+// build works on its copy of the cards: the installed tables must reflect
+// the final state.
+func TestResolverChangesDuringBuild(t *testing.T) {
+	var r Resolver
+	for i := range 100 {
+		require.NoError(t, r.Enrol(cardIDOf(i), secretOf(i)))
+	}
+	testHookBuild = func(r *Resolver) {
+		for i := range 50 {
+			require.True(t, r.Remove(cardIDOf(i)))
+		}
+		for i := 100; i < 150; i++ { // reuse the freed positions
+			require.NoError(t, r.Enrol(cardIDOf(i), secretOf(i)))
+		}
+		for i := 150; i < 300; i++ { // and grow past the tables' size
+			require.NoError(t, r.Enrol(cardIDOf(i), secretOf(i)))
+		}
+		require.NoError(t, r.Enrol(cardIDOf(60), secretOf(1000)))
+	}
+	t.Cleanup(func() { testHookBuild = nil })
+	now := exampleTime
+	r.Advance(now)
+	testHookBuild = nil
+
+	e := Epoch(now)
+	for _, ep := range []uint32{e - 1, e, e + 1} {
+		for i := range 300 {
+			id, ok := r.Resolve(eidOf(t, i, ep), now)
+			switch {
+			case i < 50 || i == 60:
+				require.False(t, ok, "card %d", i)
+			default:
+				require.True(t, ok, "card %d", i)
+				require.Equal(t, cardIDOf(i), id)
+			}
+		}
+		id, ok := r.Resolve(eidOf(t, 1000, ep), now)
+		require.True(t, ok)
+		assert.Equal(t, cardIDOf(60), id)
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, ep := range []uint32{e - 1, e, e + 1, e + 2} {
+		tb := r.tables[ep%ring]
+		require.NotNil(t, tb)
+		live := 0
+		for _, en := range tb.entries {
+			if en.pos1 != 0 {
+				live++
+			}
+		}
+		assert.Equal(t, 250, live, "epoch %d: one entry per card", ep)
+	}
 }
