@@ -1,0 +1,70 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/casimpay/casimpay/pki"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// iccidOverVPCD plays vpcd on a local port: it accepts the virtual card,
+// reads its ATR, selects the applet and reads the ICCID.
+func iccidOverVPCD(t *testing.T, ln net.Listener) string {
+	t.Helper()
+	conn, err := ln.Accept()
+	require.NoError(t, err)
+	defer conn.Close()
+	exchange := func(p []byte) []byte {
+		_, err := conn.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(p))), p...))
+		require.NoError(t, err)
+		var hdr [2]byte
+		_, err = io.ReadFull(conn, hdr[:])
+		require.NoError(t, err)
+		b := make([]byte, binary.BigEndian.Uint16(hdr[:]))
+		_, err = io.ReadFull(conn, b)
+		require.NoError(t, err)
+		return b
+	}
+	atr := exchange([]byte{4})
+	require.Equal(t, byte(0x3B), atr[0])
+	require.Equal(t, []byte{0x90, 0x00}, exchange([]byte{0x00, 0xA4, 0x04, 0x0C, 0x07, 0xF0, 0x43, 0x41, 0x53, 0x49, 0x4D, 0x01}))
+	r := exchange([]byte{0x00, 0xCA, 0x01, 0x01, 0x00})
+	require.Equal(t, []byte{0x90, 0x00}, r[len(r)-2:])
+	return string(r[:len(r)-2])
+}
+
+func TestRunPersonalisesOnceAndServes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	state := filepath.Join(t.TempDir(), "card.state")
+
+	var ids []string
+	for range 2 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- run(ctx, ln.Addr().String(), "2468", "87654321", state) }()
+		ids = append(ids, iccidOverVPCD(t, ln))
+		cancel()
+		require.NoError(t, <-done)
+	}
+	require.NoError(t, pki.ValidICCID(ids[0]))
+	assert.Equal(t, ids[0], ids[1], "the second run serves the stored card")
+	pem, err := os.ReadFile(state + ".root.pem")
+	require.NoError(t, err)
+	roots, err := pki.ParseCertificatesPEM(pem)
+	require.NoError(t, err)
+	assert.Len(t, roots, 1)
+}
+
+func TestRunRefusesBadPIN(t *testing.T) {
+	err := run(context.Background(), "127.0.0.1:1", "12", "87654321", filepath.Join(t.TempDir(), "s"))
+	assert.Error(t, err)
+}
