@@ -1,0 +1,513 @@
+package payflow
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/queue"
+)
+
+// Errors of the phones, besides the platform's.
+var (
+	// ErrNotPaired: the call needs a session that both cards confirmed.
+	ErrNotPaired = errors.New("payflow: no paired session")
+	// ErrNoPayment: the call needs a payment request on screen.
+	ErrNoPayment = errors.New("payflow: no payment request")
+)
+
+// DefaultPollInterval is how often a phone asks the platform while it
+// waits, unless PhoneOptions.PollInterval says otherwise.
+const DefaultPollInterval = 200 * time.Millisecond
+
+// PhoneOptions configure a Shopper or a Seller. API and one of Verifier and
+// PlatformKey are required; the zero value of the others is the default.
+type PhoneOptions struct {
+	// API is the platform: a *Client over HTTP or a *Platform in process.
+	API API
+	// Queue is the service queue that the phone's scanner feeds with
+	// Observe; nil makes one with default options for the phone's role.
+	Queue *queue.Queue
+	// Verifier checks the certificate chain of the platform's receipt key,
+	// which the phone fetches once with Info, offline against its trust
+	// anchors (pki.Verifier.VerifyPlatform).
+	Verifier *pki.Verifier
+	// PlatformKey, used when Verifier is nil, is the receipt key the phone
+	// trusts, pinned.
+	PlatformKey *ecdsa.PublicKey
+	// PollInterval is how often the phone asks the platform while it
+	// waits for the peer (default DefaultPollInterval).
+	PollInterval time.Duration
+	// Now is the clock that picks the EID epoch (default time.Now).
+	Now func() time.Time
+}
+
+// phoneCard is what both phones need of a CA-SIM; *simcard.Card has it.
+type phoneCard interface {
+	ICCID() (string, error)
+	Advert(epoch uint32, role adv.Role, flags adv.Flags) ([]byte, error)
+	SignAuthProof(p *record.AuthProof) ([]byte, error)
+}
+
+// QueueEntry is a line of the service queue screen: a counterparty heard
+// nearby, named by the platform.
+type QueueEntry struct {
+	EID adv.EID
+	// Name is the counterparty's display name: the merchant's for a
+	// seller, the card holder's for a shopper.
+	Name       string
+	MerchantID string  // set for a seller
+	RSSI       float64 // smoothed signal strength, dBm
+	Selected   bool
+}
+
+// Confirmation is what the confirmation screen shows on both phones: the
+// counterparty's name and the pairing code, which must be the same on the
+// two screens.
+type Confirmation struct {
+	SessionID   ID
+	Name        string // the counterparty's display name
+	PairingCode string
+	Paired      bool // both cards confirmed
+	ExpiresAt   time.Time
+}
+
+// Receipt is a platform-signed receipt that the phone verified offline
+// against the platform certificate and checked against what it signed.
+type Receipt struct {
+	record.Receipt
+	// Signed is the COSE_Sign1 receipt, to keep or show as proof.
+	Signed []byte
+}
+
+// phone is what a Shopper and a Seller share: the card, the login, the
+// queue with resolved names, the session and receipt verification.
+type phone struct {
+	role  adv.Role
+	card  phoneCard
+	api   API
+	queue *queue.Queue
+	opts  PhoneOptions
+
+	mu       sync.Mutex
+	cardID   string
+	login    *LoginResponse
+	eidEpoch uint32
+	eid      adv.EID
+	names    map[adv.EID]*ResolveResponse // nil value: unknown to the platform
+	session  *SessionView
+	receipts *pki.VerifiedPlatform
+	next     uint32       // index of the session's next payment request
+	payment  *PaymentView // the payment request on screen
+}
+
+// init sets up a phone of role for card.
+func (p *phone) init(role adv.Role, card phoneCard, opts PhoneOptions) error {
+	if card == nil || opts.API == nil {
+		return fmt.Errorf("%w: a phone needs a card and an API", ErrInvalid)
+	}
+	if opts.Verifier == nil && opts.PlatformKey == nil {
+		return fmt.Errorf("%w: a phone needs a Verifier or a PlatformKey to check receipts", ErrInvalid)
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	q := opts.Queue
+	if q == nil {
+		var err error
+		if q, err = queue.New(role, queue.Options{Now: opts.Now}); err != nil {
+			return err
+		}
+	}
+	p.role, p.card, p.api, p.queue, p.opts = role, card, opts.API, q, opts
+	p.names = make(map[adv.EID]*ResolveResponse)
+	return nil
+}
+
+func (p *phone) recordRole() record.Role {
+	if p.role == adv.Seller {
+		return record.RoleSeller
+	}
+	return record.RoleShopper
+}
+
+// Queue returns the service queue, for the scanner to feed with Observe and
+// the UI to wait on with Changes.
+func (p *phone) Queue() *queue.Queue { return p.queue }
+
+// CardID returns the card's ICCID, read once.
+func (p *phone) CardID() (string, error) {
+	p.mu.Lock()
+	id := p.cardID
+	p.mu.Unlock()
+	if id != "" {
+		return id, nil
+	}
+	id, err := p.card.ICCID()
+	if err != nil {
+		return "", err
+	}
+	p.mu.Lock()
+	p.cardID = id
+	p.mu.Unlock()
+	return id, nil
+}
+
+// Advert returns the advert the card broadcasts now (its EID for the
+// current epoch and the phone's role).
+func (p *phone) Advert() ([]byte, error) {
+	return p.card.Advert(adv.Epoch(p.opts.Now()), p.role, 0)
+}
+
+// EID returns the card's EID for the current epoch, as its advert carries
+// it.
+func (p *phone) EID() (adv.EID, error) {
+	epoch := adv.Epoch(p.opts.Now())
+	p.mu.Lock()
+	if p.eidEpoch == epoch && p.eid != (adv.EID{}) {
+		e := p.eid
+		p.mu.Unlock()
+		return e, nil
+	}
+	p.mu.Unlock()
+	raw, err := p.card.Advert(epoch, p.role, 0)
+	if err != nil {
+		return adv.EID{}, err
+	}
+	pkt, err := adv.Parse(raw)
+	if err != nil {
+		return adv.EID{}, fmt.Errorf("payflow: the card's advert: %w", err)
+	}
+	p.mu.Lock()
+	p.eidEpoch, p.eid = epoch, pkt.EID
+	p.mu.Unlock()
+	return pkt.EID, nil
+}
+
+// proof has the card sign an auth proof over a fresh challenge, naming
+// peer (the zero EID for a login).
+func (p *phone) proof(ctx context.Context, peer adv.EID) ([]byte, error) {
+	id, err := p.CardID()
+	if err != nil {
+		return nil, err
+	}
+	own, err := p.EID()
+	if err != nil {
+		return nil, err
+	}
+	ch, err := p.api.Challenge(ctx, &ChallengeRequest{CardID: id})
+	if err != nil {
+		return nil, err
+	}
+	return p.card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: p.recordRole(), EID: own[:], PeerEID: peer[:]})
+}
+
+// Login proves the card's key to the platform and keeps the bearer token.
+// The other methods log in by themselves when they need to, and again
+// when the token expired.
+func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
+	msg, err := p.proof(ctx, adv.EID{})
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.api.Login(ctx, &LoginRequest{Proof: msg})
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.login = resp
+	p.mu.Unlock()
+	return resp, nil
+}
+
+// loginState returns the login, logging in when there is none or it has
+// expired.
+func (p *phone) loginState(ctx context.Context) (*LoginResponse, error) {
+	p.mu.Lock()
+	l := p.login
+	p.mu.Unlock()
+	if l != nil && p.opts.Now().Before(l.ExpiresAt) {
+		return l, nil
+	}
+	return p.Login(ctx)
+}
+
+// authed runs fn with a token, logging in again once if the platform no
+// longer knows the token.
+func authed[T any](ctx context.Context, p *phone, fn func(token string) (T, error)) (T, error) {
+	l, err := p.loginState(ctx)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := fn(l.Token)
+	if !errors.Is(err, ErrUnauthorized) {
+		return v, err
+	}
+	if l, err = p.Login(ctx); err != nil {
+		var zero T
+		return zero, err
+	}
+	return fn(l.Token)
+}
+
+// resolve returns what the platform knows of eid, nil when it knows
+// nothing (a stale or foreign EID); answers are cached per EID.
+func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
+	p.mu.Lock()
+	r, ok := p.names[eid]
+	p.mu.Unlock()
+	if ok {
+		return r, nil
+	}
+	r, err := authed(ctx, p, func(token string) (*ResolveResponse, error) {
+		return p.api.Resolve(ctx, token, &ResolveRequest{EID: eid[:]})
+	})
+	switch {
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
+		r = nil
+	case err != nil:
+		return nil, err
+	case r.Role != uint8(p.role.Opposite()):
+		r = nil // a card advertising a role it does not have
+	}
+	p.mu.Lock()
+	if len(p.names) >= 4*queue.DefaultCapacity {
+		clear(p.names)
+	}
+	p.names[eid] = r
+	p.mu.Unlock()
+	return r, nil
+}
+
+// Peers returns the service queue screen: the counterparties heard
+// nearby, nearest first, each named by the platform. Adverts whose EID the
+// platform does not know (stale, foreign or forged) or whose card does
+// not have the advertised role are left out. A peer the platform cannot
+// name right now because of rate limiting is left out of this snapshot.
+func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
+	snap := p.queue.Snapshot()
+	out := make([]QueueEntry, 0, len(snap))
+	for _, peer := range snap {
+		r, err := p.resolve(ctx, peer.Packet.EID)
+		if errors.Is(err, ErrRateLimited) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			continue
+		}
+		out = append(out, QueueEntry{EID: peer.Packet.EID, Name: r.DisplayName, MerchantID: r.MerchantID, RSSI: peer.RSSI, Selected: peer.Selected})
+	}
+	return out, nil
+}
+
+// Select is the user's choice of a counterparty from the queue: the card
+// proves itself to the platform naming the peer's EID, and the session
+// goes to the confirmation screen. Paired is false until the other phone
+// selects this one too (WaitPaired). The pairing code is checked against
+// the one computed here from both EIDs (ErrMismatch).
+func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
+	if _, err := p.queue.Select(eid); err != nil {
+		return nil, err
+	}
+	r, err := p.resolve(ctx, eid)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, fmt.Errorf("%w: the platform does not know this peer", ErrNotFound)
+	}
+	msg, err := p.proof(ctx, eid)
+	if err != nil {
+		return nil, err
+	}
+	s, err := p.api.Pair(ctx, &PairRequest{Proof: msg})
+	if err != nil {
+		return nil, err
+	}
+	own, err := p.EID()
+	if err != nil {
+		return nil, err
+	}
+	if err := p.checkSession(s, own, eid); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.session = s
+	p.next, p.payment = 0, nil
+	p.mu.Unlock()
+	return p.confirmation(s), nil
+}
+
+// checkSession checks a session view against this phone's card and the
+// EIDs of the pair.
+func (p *phone) checkSession(s *SessionView, own, peer adv.EID) error {
+	id, err := p.CardID()
+	if err != nil {
+		return err
+	}
+	mine := s.ShopperCardID
+	if p.role == adv.Seller {
+		mine = s.SellerCardID
+	}
+	if mine != id {
+		return fmt.Errorf("%w: the session is not this card's", ErrMismatch)
+	}
+	if s.PairingCode != adv.PairingCode(own, peer) {
+		return fmt.Errorf("%w: the pairing code is not the one of the two EIDs", ErrMismatch)
+	}
+	return nil
+}
+
+func (p *phone) confirmation(s *SessionView) *Confirmation {
+	name := s.MerchantName
+	if p.role == adv.Seller {
+		name = s.ShopperName
+	}
+	return &Confirmation{SessionID: s.ID, Name: name, PairingCode: s.PairingCode, Paired: s.State == SessionPaired, ExpiresAt: s.ExpiresAt}
+}
+
+// currentSession returns the session selected last, if any.
+func (p *phone) currentSession() *SessionView {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.session
+}
+
+// WaitPaired waits until the other phone has selected this one, and
+// returns the confirmation. It fails with ErrNotPaired when no peer was
+// selected, ErrExpired when the session expires first, and the context's
+// error when it ends.
+func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
+	s := p.currentSession()
+	if s == nil {
+		return nil, ErrNotPaired
+	}
+	for s.State != SessionPaired {
+		if !p.opts.Now().Before(s.ExpiresAt) {
+			return nil, fmt.Errorf("%w: session", ErrExpired)
+		}
+		if err := p.sleep(ctx); err != nil {
+			return nil, err
+		}
+		id := s.ID
+		next, err := authed(ctx, p, func(token string) (*SessionView, error) { return p.api.Session(ctx, token, id) })
+		if err != nil {
+			return nil, err
+		}
+		// The EIDs of a session are fixed; the code must not change.
+		if next.ID != s.ID || next.PairingCode != s.PairingCode {
+			return nil, fmt.Errorf("%w: the session changed", ErrMismatch)
+		}
+		s = next
+	}
+	p.mu.Lock()
+	if p.session != nil && p.session.ID == s.ID {
+		p.session = s
+	}
+	p.mu.Unlock()
+	return p.confirmation(s), nil
+}
+
+// pairedSession returns the session if both cards confirmed it.
+func (p *phone) pairedSession() (*SessionView, error) {
+	s := p.currentSession()
+	if s == nil || s.State != SessionPaired {
+		return nil, ErrNotPaired
+	}
+	return s, nil
+}
+
+// sleep waits one poll interval or until ctx ends.
+func (p *phone) sleep(ctx context.Context) error {
+	t := time.NewTimer(p.opts.PollInterval)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	case <-t.C:
+		return nil
+	}
+}
+
+// verifyReceipt verifies a receipt's signature with the platform key (the
+// chain from Info checked once by the Verifier, or the pinned key).
+func (p *phone) verifyReceipt(ctx context.Context, msg []byte) (*Receipt, error) {
+	if len(msg) == 0 {
+		return nil, fmt.Errorf("%w: no receipt", ErrSignature)
+	}
+	rc := &Receipt{Signed: msg}
+	if p.opts.Verifier == nil {
+		if err := record.Verify(msg, p.opts.PlatformKey, &rc.Receipt); err != nil {
+			return nil, fmt.Errorf("%w: receipt: %w", ErrSignature, err)
+		}
+		return rc, nil
+	}
+	p.mu.Lock()
+	vp := p.receipts
+	p.mu.Unlock()
+	if vp == nil {
+		info, err := p.api.Info(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if vp, err = p.opts.Verifier.VerifyPlatform(info.Chain); err != nil {
+			return nil, fmt.Errorf("%w: platform certificate: %w", ErrCard, err)
+		}
+		p.mu.Lock()
+		p.receipts = vp
+		p.mu.Unlock()
+	}
+	if err := vp.VerifyReceipt(msg, &rc.Receipt); err != nil {
+		return nil, fmt.Errorf("%w: receipt: %w", ErrSignature, err)
+	}
+	return rc, nil
+}
+
+// SessionRequestID is the ID of the n-th payment request (from 0) of a
+// session. A seller phone names its requests so, and the shopper phone of
+// the session finds them by it (PROTOCOL.md §5.3):
+//
+//	ID = SHA-256("CASIM-REQ" || session ID || n as uint32 big-endian)[0:16]
+func SessionRequestID(session ID, n uint32) ID {
+	h := sha256.New()
+	h.Write([]byte("CASIM-REQ"))
+	h.Write(session[:])
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], n)
+	h.Write(b[:])
+	var id ID
+	copy(id[:], h.Sum(nil))
+	return id
+}
+
+// checkReceipt checks the fields of a payment or refund receipt that both
+// phones know.
+func checkReceipt(rc *Receipt, kind record.ReceiptKind, v *PaymentView) error {
+	switch {
+	case rc.Kind != kind:
+		return fmt.Errorf("%w: receipt kind %d", ErrMismatch, rc.Kind)
+	case !bytes.Equal(rc.RequestID, v.ID[:]):
+		return fmt.Errorf("%w: receipt of another request", ErrMismatch)
+	case !bytes.Equal(rc.RequestHash, v.RequestHash):
+		return fmt.Errorf("%w: receipt of another request hash", ErrMismatch)
+	case rc.MerchantID != v.MerchantID || rc.Currency != v.Currency || rc.PayerCardID != v.PayerCardID:
+		return fmt.Errorf("%w: receipt parties or currency", ErrMismatch)
+	}
+	return nil
+}

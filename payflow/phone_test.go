@@ -1,0 +1,475 @@
+package payflow_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/adv"
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/queue"
+	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+)
+
+const (
+	phoneMerchant = "corner-shop"
+	phoneFunds    = 5_000
+)
+
+var phoneCatalog = []payflow.CatalogItem{
+	{SKU: "apple", Name: "Apple", UnitPrice: 120},
+	{SKU: "bread", Name: "Sourdough bread", UnitPrice: 450},
+}
+
+// phoneWorld is a platform with a funded shopper and a merchant, each with
+// a virtual CA-SIM in a phone that talks to the platform through api.
+type phoneWorld struct {
+	f                       *paytest.Fixture
+	shopperCard, sellerCard *simcardtest.Virtual
+	shopper                 *payflow.Shopper
+	seller                  *payflow.Seller
+}
+
+// phoneOptions are the options of the phones of a world.
+func phoneOptions(f *paytest.Fixture, api payflow.API) payflow.PhoneOptions {
+	return payflow.PhoneOptions{API: api, Verifier: f.PlatformVerifier, Now: f.Clock.Now, PollInterval: 2 * time.Millisecond}
+}
+
+// enrolPhoneCard personalises a virtual card and enrols it under name.
+func enrolPhoneCard(tb testing.TB, f *paytest.Fixture, name string) *simcardtest.Virtual {
+	tb.Helper()
+	v, err := simcardtest.NewCard(f.Issuer, simcardtest.Options{})
+	require.NoError(tb, err)
+	_, err = f.Platform.EnrollCard(context.Background(), v.Enrolment.Chain, v.Enrolment.AdvertisingSecret, name)
+	require.NoError(tb, err)
+	return v
+}
+
+// newPhoneWorld enrols the cards and the merchant on f's platform; api is
+// what the phones talk to (the platform itself when nil).
+func newPhoneWorld(tb testing.TB, f *paytest.Fixture, api payflow.API, manual bool) *phoneWorld {
+	tb.Helper()
+	ctx := context.Background()
+	if api == nil {
+		api = f.Platform
+	}
+	w := &phoneWorld{f: f, shopperCard: enrolPhoneCard(tb, f, "Alice"), sellerCard: enrolPhoneCard(tb, f, "Till 1")}
+	require.NoError(tb, f.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: phoneMerchant, Name: "Corner Shop", Currency: "EUR", ManualCapture: manual,
+		SellerCardIDs: []string{w.sellerCard.Enrolment.ICCID},
+	}))
+	require.NoError(tb, f.Platform.SetCatalog(ctx, phoneMerchant, phoneCatalog))
+	require.NoError(tb, f.Platform.OpenAccount(ctx, w.shopperCard.Enrolment.ICCID, "EUR"))
+	require.NoError(tb, f.Platform.Fund(ctx, payflow.ID{0xf1}, w.shopperCard.Enrolment.ICCID, "EUR", phoneFunds))
+	var err error
+	w.shopper, err = payflow.NewShopper(w.shopperCard.Card, phoneOptions(f, api))
+	require.NoError(tb, err)
+	w.seller, err = payflow.NewSeller(w.sellerCard.Card, phoneOptions(f, api))
+	require.NoError(tb, err)
+	return w
+}
+
+func newMemoryPhoneWorld(t *testing.T, manual bool) *phoneWorld {
+	t.Helper()
+	return newPhoneWorld(t, paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{}), nil, manual)
+}
+
+// hear has each phone's scanner report the other's advert.
+func (w *phoneWorld) hear(tb testing.TB) {
+	tb.Helper()
+	observe := func(advert func() ([]byte, error), q *queue.Queue) {
+		raw, err := advert()
+		require.NoError(tb, err)
+		p, err := adv.Parse(raw)
+		require.NoError(tb, err)
+		require.NoError(tb, q.Observe(p, -55, time.Time{}))
+	}
+	observe(w.seller.Advert, w.shopper.Queue())
+	observe(w.shopper.Advert, w.seller.Queue())
+}
+
+// pair walks both phones through the queue and confirmation screens.
+func (w *phoneWorld) pair(tb testing.TB) *payflow.Confirmation {
+	tb.Helper()
+	ctx := context.Background()
+	w.hear(tb)
+	sellerEID, err := w.seller.EID()
+	require.NoError(tb, err)
+	shopperEID, err := w.shopper.EID()
+	require.NoError(tb, err)
+	_, err = w.shopper.Select(ctx, sellerEID)
+	require.NoError(tb, err)
+	c2, err := w.seller.Select(ctx, shopperEID)
+	require.NoError(tb, err)
+	require.True(tb, c2.Paired)
+	c1, err := w.shopper.WaitPaired(ctx)
+	require.NoError(tb, err)
+	require.Equal(tb, c1.PairingCode, c2.PairingCode)
+	return c1
+}
+
+func (w *phoneWorld) balance(tb testing.TB, owner string) payflow.Balance {
+	tb.Helper()
+	b, err := w.f.Platform.Balance(context.Background(), owner, "EUR")
+	require.NoError(tb, err)
+	return b
+}
+
+// basket is 2 apples and a loaf: 690.
+var basket = payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 2}, {SKU: "bread", Quantity: 1}}}
+
+// purchase runs one purchase of basket between the paired phones and
+// checks everything both screens show.
+func (w *phoneWorld) purchase(tb testing.TB) {
+	tb.Helper()
+	ctx := context.Background()
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(tb, err)
+	require.Equal(tb, payflow.StatePending, sv.State)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(tb, err)
+	require.Equal(tb, sv.ID, screen.ID)
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(tb, err)
+	require.Equal(tb, uint64(690), rc.Amount)
+	view, src, err := w.seller.Wait(ctx)
+	require.NoError(tb, err)
+	require.Equal(tb, payflow.StateCaptured, view.State)
+	require.Equal(tb, rc.Signed, src.Signed)
+}
+
+func TestPhonesPurchase(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	ctx := context.Background()
+	shopperID := w.shopperCard.Enrolment.ICCID
+
+	// Queue screens: each phone names the other through the platform.
+	w.hear(t)
+	sellerEID, err := w.seller.EID()
+	require.NoError(t, err)
+	shopperEID, err := w.shopper.EID()
+	require.NoError(t, err)
+	peers, err := w.shopper.Peers(ctx)
+	require.NoError(t, err)
+	require.Len(t, peers, 1)
+	assert.Equal(t, payflow.QueueEntry{EID: sellerEID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -55}, peers[0])
+	peers, err = w.seller.Peers(ctx)
+	require.NoError(t, err)
+	require.Len(t, peers, 1)
+	assert.Equal(t, payflow.QueueEntry{EID: shopperEID, Name: "Alice", RSSI: -55}, peers[0])
+
+	// Confirmation screens: the names and the same code on both.
+	c1, err := w.shopper.Select(ctx, sellerEID)
+	require.NoError(t, err)
+	assert.False(t, c1.Paired)
+	assert.Equal(t, "Corner Shop", c1.Name)
+	assert.Equal(t, adv.PairingCode(shopperEID, sellerEID), c1.PairingCode)
+	c2, err := w.seller.Select(ctx, shopperEID)
+	require.NoError(t, err)
+	assert.True(t, c2.Paired)
+	assert.Equal(t, "Alice", c2.Name)
+	assert.Equal(t, c1.PairingCode, c2.PairingCode)
+	assert.Equal(t, c1.SessionID, c2.SessionID)
+	c1, err = w.shopper.WaitPaired(ctx)
+	require.NoError(t, err)
+	assert.True(t, c1.Paired)
+	peers, err = w.shopper.Peers(ctx)
+	require.NoError(t, err)
+	assert.True(t, peers[0].Selected)
+
+	// The seller asks for the basket; the shopper's payment screen shows it.
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c1.SessionID, 0), sv.ID)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "Corner Shop", screen.MerchantName)
+	assert.Equal(t, uint64(690), screen.Amount)
+	assert.Equal(t, "EUR", screen.Currency)
+	assert.Equal(t, []payflow.Line{
+		{SKU: "apple", Name: "Apple", Quantity: 2, UnitPrice: 120, Amount: 240},
+		{SKU: "bread", Name: "Sourdough bread", Quantity: 1, UnitPrice: 450, Amount: 450},
+	}, screen.Lines)
+
+	// A wrong PIN is the card's refusal and moves nothing.
+	_, err = w.shopper.Approve(ctx, "000000")
+	require.ErrorIs(t, err, simcard.ErrWrongPIN)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, shopperID))
+	view, err := w.seller.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, view.State)
+
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, record.ReceiptPayment, rc.Kind)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, shopperID, rc.PayerCardID)
+	assert.Equal(t, phoneMerchant, rc.MerchantID)
+	assert.Equal(t, []record.Line{{SKU: "apple", Name: "Apple", Quantity: 2, UnitPrice: 120}, {SKU: "bread", Name: "Sourdough bread", Quantity: 1, UnitPrice: 450}}, rc.Lines)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, shopperID))
+	assert.Equal(t, payflow.Balance{Posted: 690}, w.balance(t, phoneMerchant))
+
+	view, src, err := w.seller.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, view.State)
+	assert.Equal(t, rc.Signed, src.Signed)
+
+	// A partial refund, with its own receipt.
+	rr, err := w.seller.Refund(ctx, 240)
+	require.NoError(t, err)
+	assert.Equal(t, record.ReceiptRefund, rr.Kind)
+	assert.Equal(t, uint64(240), rr.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 450}, w.balance(t, shopperID))
+	_, err = w.seller.Refund(ctx, 451)
+	require.ErrorIs(t, err, payflow.ErrLimit)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 450}, w.balance(t, shopperID))
+
+	// The next request of the session: an amount, declined.
+	sv, err = w.seller.Request(ctx, payflow.Charge{Amount: 999, Currency: "EUR"})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c1.SessionID, 1), sv.ID)
+	screen, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, screen.ID)
+	assert.Empty(t, screen.Lines)
+	dv, err := w.shopper.Decline(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateDeclined, dv.State)
+	view, src, err = w.seller.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateDeclined, view.State)
+	assert.Nil(t, src)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 450}, w.balance(t, shopperID))
+}
+
+func TestPhonesManualCapture(t *testing.T) {
+	w := newMemoryPhoneWorld(t, true)
+	ctx := context.Background()
+	w.pair(t)
+	_, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+
+	type result struct {
+		rc  *payflow.Receipt
+		err error
+	}
+	approved := make(chan result, 1)
+	go func() {
+		rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+		approved <- result{rc, err}
+	}()
+	view, rc, err := w.seller.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateHeld, view.State)
+	assert.Nil(t, rc)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds, Held: 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+
+	rc, err = w.seller.Capture(ctx, 600)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(600), rc.Amount)
+	got := <-approved
+	require.NoError(t, got.err)
+	assert.Equal(t, rc.Signed, got.rc.Signed)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 600}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+func TestPhonesRefusals(t *testing.T) {
+	ctx := context.Background()
+
+	t.Run("approve after cancel is refused and never charged", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		w.pair(t)
+		_, err := w.seller.Request(ctx, basket)
+		require.NoError(t, err)
+		_, err = w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		v, err := w.seller.Cancel(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCancelled, v.State)
+		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+		require.ErrorIs(t, err, payflow.ErrFinal)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
+	t.Run("unknown adverts are left out of the queue", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		w.hear(t)
+		forged := adv.Packet{Role: adv.Seller, EID: adv.EID{1, 2, 3}}
+		require.NoError(t, w.shopper.Queue().Observe(forged, -30, time.Time{}))
+		peers, err := w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		require.Len(t, peers, 1)
+		assert.Equal(t, "Corner Shop", peers[0].Name)
+		_, err = w.shopper.Select(ctx, forged.EID)
+		require.ErrorIs(t, err, payflow.ErrNotFound)
+	})
+	t.Run("a shopper card advertising as a seller is left out", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		other := enrolPhoneCard(t, w.f, "Mallory")
+		raw, err := other.Card.Advert(adv.Epoch(w.f.Clock.Now()), adv.Seller, 0)
+		require.NoError(t, err)
+		p, err := adv.Parse(raw)
+		require.NoError(t, err)
+		require.NoError(t, w.shopper.Queue().Observe(p, -30, time.Time{}))
+		peers, err := w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, peers)
+	})
+	t.Run("no payment before pairing", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		_, err := w.seller.Request(ctx, basket)
+		require.ErrorIs(t, err, payflow.ErrNotPaired)
+		_, err = w.shopper.WaitPayment(ctx)
+		require.ErrorIs(t, err, payflow.ErrNotPaired)
+		_, err = w.shopper.WaitPaired(ctx)
+		require.ErrorIs(t, err, payflow.ErrNotPaired)
+	})
+	t.Run("an item not in the catalog", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		w.pair(t)
+		_, err := w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "caviar", Quantity: 1}}})
+		require.ErrorIs(t, err, payflow.ErrInvalid)
+	})
+	t.Run("waiting ends with the context", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		w.pair(t)
+		cctx, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+		defer cancel()
+		_, err := w.shopper.WaitPayment(cctx)
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+	})
+	t.Run("options without a way to verify receipts", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		_, err := payflow.NewShopper(w.shopperCard.Card, payflow.PhoneOptions{API: w.f.Platform})
+		require.ErrorIs(t, err, payflow.ErrInvalid)
+		_, err = payflow.NewSeller(w.sellerCard.Card, payflow.PhoneOptions{Verifier: w.f.PlatformVerifier})
+		require.ErrorIs(t, err, payflow.ErrInvalid)
+	})
+}
+
+// tamperAPI changes what the platform answers, as a compromised network
+// or platform would.
+type tamperAPI struct {
+	payflow.API
+	payment func(*payflow.PaymentView)
+	pair    func(*payflow.SessionView)
+	approve func(*payflow.PaymentView)
+}
+
+func (a *tamperAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.API.Payment(ctx, token, id)
+	if err == nil && a.payment != nil {
+		a.payment(v)
+	}
+	return v, err
+}
+
+func (a *tamperAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
+	v, err := a.API.Pair(ctx, req)
+	if err == nil && a.pair != nil {
+		a.pair(v)
+	}
+	return v, err
+}
+
+func (a *tamperAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Approve(ctx, req)
+	if err == nil && a.approve != nil {
+		a.approve(v)
+	}
+	return v, err
+}
+
+func TestPhonesDetectTampering(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T, api *tamperAPI) *phoneWorld {
+		f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+		api.API = f.Platform
+		w := newPhoneWorld(t, f, api, false)
+		return w
+	}
+	t.Run("pairing code", func(t *testing.T) {
+		w := setup(t, &tamperAPI{pair: func(s *payflow.SessionView) { s.PairingCode = "000000" }})
+		w.hear(t)
+		eid, err := w.seller.EID()
+		require.NoError(t, err)
+		_, err = w.shopper.Select(ctx, eid)
+		require.ErrorIs(t, err, payflow.ErrMismatch)
+	})
+	tests := []struct {
+		name   string
+		tamper func(*payflow.PaymentView)
+	}{
+		{"amount", func(v *payflow.PaymentView) { v.Amount-- }},
+		{"line", func(v *payflow.PaymentView) { v.Lines[0].Quantity = 1 }},
+		{"merchant", func(v *payflow.PaymentView) { v.MerchantID = "other" }},
+		{"request hash", func(v *payflow.PaymentView) { v.RequestHash[0] ^= 1 }},
+		{"signed request", func(v *payflow.PaymentView) { v.Request[len(v.Request)-1] ^= 1 }},
+	}
+	for _, tt := range tests {
+		t.Run("payment screen "+tt.name, func(t *testing.T) {
+			api := &tamperAPI{}
+			w := setup(t, api)
+			w.pair(t)
+			_, err := w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			api.payment = tt.tamper
+			_, err = w.shopper.WaitPayment(ctx)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+		})
+	}
+	t.Run("receipt signature", func(t *testing.T) {
+		api := &tamperAPI{approve: func(v *payflow.PaymentView) { v.Receipt[len(v.Receipt)-1] ^= 1 }}
+		w := setup(t, api)
+		w.pair(t)
+		_, err := w.seller.Request(ctx, basket)
+		require.NoError(t, err)
+		_, err = w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+		require.ErrorIs(t, err, payflow.ErrSignature)
+	})
+	t.Run("receipt of another key", func(t *testing.T) {
+		f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+		w := newPhoneWorld(t, f, nil, false)
+		other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		opts := phoneOptions(f, f.Platform)
+		opts.Verifier, opts.PlatformKey = nil, &other.PublicKey
+		w.shopper, err = payflow.NewShopper(w.shopperCard.Card, opts)
+		require.NoError(t, err)
+		w.pair(t)
+		_, err = w.seller.Request(ctx, basket)
+		require.NoError(t, err)
+		_, err = w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+		require.ErrorIs(t, err, payflow.ErrSignature)
+		require.ErrorIs(t, err, record.ErrSignature)
+	})
+	t.Run("pinned platform key", func(t *testing.T) {
+		f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+		w := newPhoneWorld(t, f, nil, false)
+		opts := phoneOptions(f, f.Platform)
+		opts.Verifier, opts.PlatformKey = nil, &f.Key.PublicKey
+		var err error
+		w.shopper, err = payflow.NewShopper(w.shopperCard.Card, opts)
+		require.NoError(t, err)
+		w.pair(t)
+		w.purchase(t)
+	})
+}

@@ -1,0 +1,314 @@
+package payflow
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"sync"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard"
+)
+
+// SellerCard is what a Seller needs of its CA-SIM; *simcard.Card has it.
+type SellerCard interface {
+	ICCID() (string, error)
+	Advert(epoch uint32, role adv.Role, flags adv.Flags) ([]byte, error)
+	SignAuthProof(p *record.AuthProof) ([]byte, error)
+	SignPaymentRequest(r *record.PaymentRequest) ([]byte, error)
+	SignRefundRequest(r *record.RefundRequest) ([]byte, error)
+}
+
+var _ SellerCard = (*simcard.Card)(nil)
+
+// maxRequestIndexSkips bounds how many request indexes of a session a
+// Seller skips because requests of an earlier session with the same ID
+// hold them.
+const maxRequestIndexSkips = 16
+
+// Seller is the phone logic of the Seller POS app, screen by screen: the
+// service queue of shoppers nearby (Peers), the confirmation with the
+// shopper's name and the pairing code (Select, WaitPaired), the catalog
+// (Catalog), the payment request (Request) and its status (Status, Wait),
+// and the verified receipts of captures and refunds (Capture, Refund). It
+// is safe for concurrent use; the methods that talk to the platform or
+// wait take a context.
+type Seller struct {
+	phone
+	card SellerCard
+	rand io.Reader
+
+	catalogMu sync.Mutex
+	catalog   *Catalog
+}
+
+// NewSeller returns the seller phone of card, which must belong to a
+// merchant. It fails with ErrInvalid when opts lacks the API or a way to
+// verify receipts.
+func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
+	s := &Seller{card: card, rand: rand.Reader}
+	if err := s.init(adv.Seller, card, opts); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Catalog returns the merchant's catalog, fetched once.
+func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
+	s.catalogMu.Lock()
+	defer s.catalogMu.Unlock()
+	if s.catalog != nil {
+		return s.catalog, nil
+	}
+	l, err := s.loginState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if l.MerchantID == "" {
+		return nil, fmt.Errorf("%w: the card belongs to no merchant", ErrForbidden)
+	}
+	c, err := authed(ctx, &s.phone, func(token string) (*Catalog, error) { return s.api.Catalog(ctx, token, l.MerchantID) })
+	if err != nil {
+		return nil, err
+	}
+	s.catalog = c
+	return c, nil
+}
+
+// Charge is what the seller asks the shopper to pay: catalog items, or an
+// amount in a currency, and assets that go to the shopper with it.
+type Charge struct {
+	// Items are SKUs of the catalog with quantities; the amount is their
+	// total at catalog prices, in the catalog currency.
+	Items []record.Item
+	// Amount and Currency are used when Items is empty.
+	Amount   uint64
+	Currency string
+	// Legs are assets that move from the merchant to the shopper.
+	Legs []record.Leg
+	// TTL asks for a lifetime in seconds; zero is the platform default.
+	TTL uint32
+}
+
+// Request has the card sign a payment request of charge to the paired
+// shopper and records it on the platform; it returns the seller's status
+// screen. An item not in the catalog, or a total that overflows, is
+// ErrInvalid.
+func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
+	sess, err := s.pairedSession()
+	if err != nil {
+		return nil, err
+	}
+	r := &record.PaymentRequest{
+		SessionID: sess.ID[:], PayerCardID: sess.ShopperCardID, MerchantID: sess.MerchantID,
+		Currency: charge.Currency, Amount: charge.Amount, Items: charge.Items, Legs: charge.Legs, TTL: charge.TTL,
+	}
+	if len(charge.Items) > 0 {
+		c, err := s.Catalog(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if r.Amount, err = catalogTotal(c, charge.Items); err != nil {
+			return nil, err
+		}
+		r.Currency = c.Currency
+	}
+	s.mu.Lock()
+	n := s.next
+	s.mu.Unlock()
+	for skips := 0; ; skips++ {
+		id := SessionRequestID(sess.ID, n)
+		r.RequestID = id[:]
+		msg, err := s.card.SignPaymentRequest(r)
+		if err != nil {
+			return nil, err
+		}
+		v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
+		if errors.Is(err, ErrConflict) && skips < maxRequestIndexSkips {
+			n++ // an earlier session with this ID used the index
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		h := record.Hash(msg)
+		if v.ID != id || !bytes.Equal(v.RequestHash, h[:]) || v.Amount != r.Amount || v.Currency != r.Currency {
+			return nil, fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
+		}
+		s.mu.Lock()
+		s.next, s.payment = n, v
+		s.mu.Unlock()
+		return v, nil
+	}
+}
+
+// catalogTotal prices items at the catalog's prices.
+func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
+	prices := make(map[string]uint64, len(c.Items))
+	for _, it := range c.Items {
+		prices[it.SKU] = it.UnitPrice
+	}
+	var total uint64
+	for _, it := range items {
+		price, ok := prices[it.SKU]
+		if !ok {
+			return 0, fmt.Errorf("%w: SKU %q is not in the catalog", ErrInvalid, it.SKU)
+		}
+		hi, amount := bits.Mul64(price, it.Quantity)
+		sum, carry := bits.Add64(total, amount, 0)
+		if hi != 0 || carry != 0 || sum > 1<<63-1 {
+			return 0, fmt.Errorf("%w: total overflows", ErrInvalid)
+		}
+		total = sum
+	}
+	return total, nil
+}
+
+// current returns the payment request made last.
+func (s *Seller) current() (*PaymentView, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.payment == nil {
+		return nil, ErrNoPayment
+	}
+	return s.payment, nil
+}
+
+// Status returns the status screen of the payment request made last, as
+// the platform holds it now.
+func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
+	cur, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, cur.ID) })
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.payment != nil && s.payment.ID == v.ID {
+		s.payment = v
+	}
+	s.mu.Unlock()
+	return v, nil
+}
+
+// Wait waits until the shopper acts on the payment request made last (or
+// it ends otherwise) and returns its status: captured with the verified
+// receipt, held (for a manual capture: see Capture), declined, cancelled
+// or expired with a nil receipt.
+func (s *Seller) Wait(ctx context.Context) (*PaymentView, *Receipt, error) {
+	for {
+		v, err := s.Status(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		switch v.State {
+		case StatePending:
+			if err := s.sleep(ctx); err != nil {
+				return nil, nil, err
+			}
+			continue
+		case StateCaptured:
+			rc, err := s.paymentReceipt(ctx, v)
+			if err != nil {
+				return nil, nil, err
+			}
+			return v, rc, nil
+		case StateHeld:
+			return v, nil, nil
+		}
+		s.finish(v.ID)
+		return v, nil, nil
+	}
+}
+
+// paymentReceipt verifies the receipt of a captured request.
+func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView) (*Receipt, error) {
+	rc, err := s.verifyReceipt(ctx, v.Receipt)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkReceipt(rc, record.ReceiptPayment, v); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.payment != nil && s.payment.ID == v.ID {
+		s.payment = v
+	}
+	s.mu.Unlock()
+	return rc, nil
+}
+
+// Cancel withdraws the payment request made last; a hold is voided.
+func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
+	cur, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Cancel(ctx, token, cur.ID) })
+	if err != nil {
+		return nil, err
+	}
+	s.finish(cur.ID)
+	return v, nil
+}
+
+// Capture captures amount (zero: all) of the held payment request made
+// last and returns the verified receipt.
+func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
+	cur, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) {
+		return s.api.Capture(ctx, token, &CaptureRequest{RequestID: cur.ID, Amount: amount})
+	})
+	if err != nil {
+		return nil, err
+	}
+	if v.State != StateCaptured {
+		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
+	}
+	return s.paymentReceipt(ctx, v)
+}
+
+// Refund has the card sign a refund of amount of the captured payment
+// request made last, under a new refund ID, and returns the verified
+// refund receipt. The platform refuses refunds beyond what was captured
+// (ErrLimit).
+func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
+	cur, err := s.current()
+	if err != nil {
+		return nil, err
+	}
+	var refundID ID
+	if _, err := io.ReadFull(s.rand, refundID[:]); err != nil {
+		return nil, fmt.Errorf("payflow: refund ID: %w", err)
+	}
+	msg, err := s.card.SignRefundRequest(&record.RefundRequest{RefundID: refundID[:], RequestID: cur.ID[:], Amount: amount, Currency: cur.Currency})
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.api.Refund(ctx, &RefundRequest{Refund: msg})
+	if err != nil {
+		return nil, err
+	}
+	rc, err := s.verifyReceipt(ctx, v.Receipt)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkReceipt(rc, record.ReceiptRefund, cur); err != nil {
+		return nil, err
+	}
+	h := record.Hash(msg)
+	if !bytes.Equal(rc.RefundID, refundID[:]) || !bytes.Equal(rc.RefundHash, h[:]) || rc.Amount != amount {
+		return nil, fmt.Errorf("%w: the receipt is not of this refund", ErrMismatch)
+	}
+	return rc, nil
+}

@@ -1,0 +1,222 @@
+package payflow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard"
+)
+
+// ShopperCard is what a Shopper needs of its CA-SIM; *simcard.Card has it.
+type ShopperCard interface {
+	ICCID() (string, error)
+	Advert(epoch uint32, role adv.Role, flags adv.Flags) ([]byte, error)
+	SignAuthProof(p *record.AuthProof) ([]byte, error)
+	VerifyPIN(pin string) error
+	SignConsent(c *record.Consent) ([]byte, error)
+}
+
+var _ ShopperCard = (*simcard.Card)(nil)
+
+// Shopper is the phone logic of the Shopper app, screen by screen: the
+// service queue of sellers nearby (Peers), the confirmation with the
+// merchant's name and the pairing code (Select, WaitPaired), the payment
+// screen (WaitPayment), PIN entry and consent (Approve, Decline) and the
+// receipt, verified offline. It is safe for concurrent use; the methods
+// that talk to the platform or wait take a context.
+type Shopper struct {
+	phone
+	card ShopperCard
+}
+
+// NewShopper returns the shopper phone of card. It fails with ErrInvalid
+// when opts lacks the API or a way to verify receipts.
+func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
+	s := &Shopper{card: card}
+	if err := s.init(adv.Shopper, card, opts); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// WaitPayment waits for the seller's payment request in the paired session
+// and returns the payment screen: merchant name, lines, total, currency and
+// asset legs, as the platform holds them and as the seller's card signed
+// them (a view that differs from the signed request is ErrMismatch).
+// Requests of the session that already ended are skipped.
+func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
+	sess, err := s.pairedSession()
+	if err != nil {
+		return nil, err
+	}
+	for {
+		s.mu.Lock()
+		n := s.next
+		s.mu.Unlock()
+		id := SessionRequestID(sess.ID, n)
+		v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, id) })
+		switch {
+		case errors.Is(err, ErrNotFound):
+			if err := s.sleep(ctx); err != nil {
+				return nil, err
+			}
+			continue
+		case err != nil:
+			return nil, err
+		case v.State != StatePending:
+			s.mu.Lock()
+			if s.next == n {
+				s.next++
+			}
+			s.mu.Unlock()
+			continue
+		}
+		cardID, err := s.CardID()
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPaymentView(v, sess, cardID); err != nil {
+			return nil, err
+		}
+		s.mu.Lock()
+		s.payment = v
+		s.mu.Unlock()
+		return v, nil
+	}
+}
+
+// checkPaymentView checks that a payment view shows the seller-signed
+// request it carries, in the session, to this card.
+func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
+	h := record.Hash(v.Request)
+	var r record.PaymentRequest
+	if err := record.Open(v.Request, &r); err != nil {
+		return fmt.Errorf("%w: the signed request: %w", ErrMismatch, err)
+	}
+	bad := !bytes.Equal(v.RequestHash, h[:]) ||
+		!bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(r.SessionID, sess.ID[:]) || v.SessionID != sess.ID ||
+		r.PayerCardID != cardID || v.PayerCardID != cardID ||
+		r.MerchantID != v.MerchantID || v.MerchantID != sess.MerchantID ||
+		r.Currency != v.Currency || r.Amount != v.Amount ||
+		len(r.Items) != len(v.Lines) || len(r.Legs) != len(v.Legs)
+	if !bad {
+		var total uint64
+		for i, it := range r.Items {
+			l := v.Lines[i]
+			bad = bad || it.SKU != l.SKU || it.Quantity != l.Quantity || l.Amount != l.UnitPrice*l.Quantity
+			total += l.Amount
+		}
+		bad = bad || (len(r.Items) > 0 && total != v.Amount)
+		for i, l := range r.Legs {
+			bad = bad || l.Asset != v.Legs[i].Asset || l.Amount != v.Legs[i].Amount
+		}
+	}
+	if bad {
+		return fmt.Errorf("%w: the payment screen differs from the seller's signed request", ErrMismatch)
+	}
+	return nil
+}
+
+// Payment returns the payment request on screen, or ErrNoPayment.
+func (s *Shopper) Payment() (*PaymentView, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.payment == nil {
+		return nil, ErrNoPayment
+	}
+	return s.payment, nil
+}
+
+// Approve is the shopper's PIN entry on the payment screen: the card
+// verifies the PIN (a wrong one fails with the card's error, matching
+// simcard.ErrWrongPIN or simcard.ErrPINBlocked), then signs a consent
+// bound to the request hash, amount, currency and payee over a fresh
+// nonce, and the platform settles. Approve returns the receipt, verified
+// offline and checked against the consent. For a merchant that captures
+// manually it waits, polling, until the seller captures; a payment that
+// ends otherwise fails with ErrFinal.
+func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
+	shown, err := s.Payment()
+	if err != nil {
+		return nil, err
+	}
+	if err := s.card.VerifyPIN(pin); err != nil {
+		return nil, err
+	}
+	// A fresh view carries a fresh consent nonce; it must show the same
+	// request as the screen did.
+	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, shown.ID) })
+	if err != nil {
+		return nil, err
+	}
+	if v.State != StatePending {
+		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
+	}
+	if !bytes.Equal(v.RequestHash, shown.RequestHash) || v.Amount != shown.Amount || v.Currency != shown.Currency || v.MerchantID != shown.MerchantID {
+		return nil, fmt.Errorf("%w: the request changed since it was shown", ErrMismatch)
+	}
+	consent, err := s.card.SignConsent(&record.Consent{
+		RequestID: v.ID[:], RequestHash: v.RequestHash, Nonce: v.ConsentNonce,
+		Amount: v.Amount, Currency: v.Currency, MerchantID: v.MerchantID,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: consent})
+	if err != nil {
+		return nil, err
+	}
+	for out.State == StateHeld {
+		if err := s.sleep(ctx); err != nil {
+			return nil, err
+		}
+		if out, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, v.ID) }); err != nil {
+			return nil, err
+		}
+	}
+	if out.State != StateCaptured {
+		return nil, fmt.Errorf("%w: payment %s", ErrFinal, out.State)
+	}
+	rc, err := s.verifyReceipt(ctx, out.Receipt)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkReceipt(rc, record.ReceiptPayment, v); err != nil {
+		return nil, err
+	}
+	ch := record.Hash(consent)
+	if !bytes.Equal(rc.ConsentHash, ch[:]) || rc.Amount > v.Amount {
+		return nil, fmt.Errorf("%w: the receipt is not of this consent", ErrMismatch)
+	}
+	s.finish(v.ID)
+	return rc, nil
+}
+
+// Decline refuses the payment request on screen.
+func (s *Shopper) Decline(ctx context.Context) (*PaymentView, error) {
+	shown, err := s.Payment()
+	if err != nil {
+		return nil, err
+	}
+	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Decline(ctx, token, shown.ID) })
+	if err != nil {
+		return nil, err
+	}
+	s.finish(shown.ID)
+	return v, nil
+}
+
+// finish takes the request id off the screen and moves on to the next
+// request of the session.
+func (p *phone) finish(id ID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.payment != nil && p.payment.ID == id {
+		p.payment = nil
+		p.next++
+	}
+}
