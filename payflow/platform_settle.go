@@ -41,8 +41,9 @@ func (p *Platform) legs(ctx context.Context, r *PaymentRecord) ([]leg, error) {
 }
 
 // hold places the pending transfers of r's current attempt, linked: all
-// legs or none.
-func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg) error {
+// legs or none. With capture set it posts them in the same linked chain
+// (auto capture: one ledger batch) and returns the IDs of the posts.
+func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, capture bool) ([][]byte, error) {
 	var accounts []ledger.Account
 	for _, l := range legs {
 		if l.index > 0 {
@@ -51,10 +52,10 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg) error
 	}
 	if len(accounts) > 0 {
 		if err := p.createAccounts(ctx, accounts...); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	ts := make([]ledger.Transfer, len(legs))
+	ts := make([]ledger.Transfer, len(legs), 2*len(legs))
 	for i, l := range legs {
 		ts[i] = ledger.Transfer{
 			ID: TransferID(r.ID, r.Attempt, l.index, kindHold), DebitAccountID: l.debit, CreditAccountID: l.credit,
@@ -62,13 +63,19 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg) error
 			Ledger: l.ledger, Code: TransferPayment, Flags: ledger.TransferPending | ledger.TransferLinked,
 		}
 	}
+	var ids [][]byte
+	if capture {
+		var posts []ledger.Transfer
+		posts, ids = p.posts(r, legs)
+		ts = append(ts, posts...)
+	}
 	ts[len(ts)-1].Flags &^= ledger.TransferLinked
-	return ledgerError(p.ledger.CreateTransfers(ctx, ts))
+	return ids, ledgerError(p.ledger.CreateTransfers(ctx, ts))
 }
 
-// post captures the holds of r: the money leg for CaptureAmount, the asset
-// legs in full, linked.
-func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) ([][]byte, error) {
+// posts returns the linked transfers that post the holds of r (the money
+// leg for CaptureAmount, the asset legs in full) and their IDs.
+func (p *Platform) posts(r *PaymentRecord, legs []leg) ([]ledger.Transfer, [][]byte) {
 	ts := make([]ledger.Transfer, len(legs))
 	ids := make([][]byte, len(legs))
 	for i, l := range legs {
@@ -83,6 +90,13 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) ([][]
 			Ledger: l.ledger, Code: TransferPayment, Flags: ledger.TransferPostPendingTransfer | ledger.TransferLinked,
 		}
 	}
+	return ts, ids
+}
+
+// post captures the holds of r: the money leg for CaptureAmount, the asset
+// legs in full, linked.
+func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) ([][]byte, error) {
+	ts, ids := p.posts(r, legs)
 	ts[len(ts)-1].Flags &^= ledger.TransferLinked
 	return ids, ledgerError(p.ledger.CreateTransfers(ctx, ts))
 }
@@ -135,17 +149,24 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 		now := p.now()
 		switch r.State {
 		case stateApproving:
-			err := p.hold(ctx, r, legs)
+			if !r.ManualCapture {
+				r.CaptureAmount = r.Amount
+			}
+			ids, err := p.hold(ctx, r, legs, !r.ManualCapture)
 			switch {
 			case errors.Is(err, ErrFunds):
 				result = err
-				r.State, r.Consent, r.ConsentHash, r.HoldExpiresAt = StatePending, nil, nil, time.Time{}
+				r.State, r.Consent, r.ConsentHash, r.HoldExpiresAt, r.CaptureAmount = StatePending, nil, nil, time.Time{}, 0
 			case err != nil:
 				return err
 			case r.ManualCapture:
 				r.State = StateHeld
 			default:
-				r.State, r.CaptureAmount = stateCapturing, r.Amount
+				rc, err := p.receipt(r, ids, now)
+				if err != nil {
+					return err
+				}
+				r.State, r.Captured, r.Receipt, r.SettledAt = StateCaptured, r.CaptureAmount, rc, now
 			}
 		case stateCapturing:
 			ids, err := p.post(ctx, r, legs)

@@ -76,5 +76,5 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return errors.Join(s.db.Close())
+	return errors.Join(s.Store.Close(), s.db.Close())
 }

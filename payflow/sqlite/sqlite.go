@@ -124,5 +124,5 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
-	return errors.Join(s.r.Close(), s.w.Close())
+	return errors.Join(s.Store.Close(), s.r.Close(), s.w.Close())
 }

@@ -14,24 +14,32 @@ import (
 	"github.com/casimpay/casimpay/payflow/sqlite"
 )
 
-func open(t *testing.T, path string) *sqlite.Store {
-	t.Helper()
+func open(tb testing.TB, path string) (*sqlite.Store, error) {
 	s, err := sqlite.Open(context.Background(), path, sqlite.Options{})
+	if err != nil {
+		return nil, err
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s, nil
+}
+
+func mustOpen(t *testing.T, path string) *sqlite.Store {
+	t.Helper()
+	s, err := open(t, path)
 	require.NoError(t, err)
-	t.Cleanup(func() { s.Close() })
 	return s
 }
 
 func TestConformance(t *testing.T) {
-	paytest.Run(t, func(t *testing.T) payflow.Store { return open(t, filepath.Join(t.TempDir(), "casimpay.db")) })
+	paytest.Run(t, func(t *testing.T) payflow.Store { return mustOpen(t, filepath.Join(t.TempDir(), "casimpay.db")) })
 }
 
 func TestReopen(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "casimpay.db")
-	s := open(t, path)
+	s := mustOpen(t, path)
 	require.NoError(t, s.Add(context.Background(), []byte("nonce"), time.Now().Add(time.Hour)))
 	require.NoError(t, s.Close())
-	s = open(t, path)
+	s = mustOpen(t, path)
 	require.NoError(t, s.Consume(context.Background(), []byte("nonce"), time.Now()), "state survives a reopen, migrations run once")
 }
 
@@ -43,6 +51,6 @@ func TestPlatform(t *testing.T) {
 		ls, err := ledgersqlite.Open(context.Background(), path, ledgersqlite.Options{})
 		require.NoError(t, err)
 		t.Cleanup(func() { ls.Close() })
-		return paytest.NewFixture(t, open(t, path), ls, paytest.Options{})
+		return paytest.NewFixture(t, mustOpen(t, path), ls, paytest.Options{})
 	})
 }

@@ -63,9 +63,9 @@ func encOpt[T any](v []T) []byte {
 
 // InsertPayment implements payflow.Store.
 func (s *Store) InsertPayment(ctx context.Context, p *payflow.PaymentRecord) (*payflow.PaymentRecord, error) {
-	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_payments (`+paymentCols+`)
+	_, err := s.exec(ctx, s.w, `INSERT INTO payflow_payments (`+paymentCols+`)
 		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`),
+		ON CONFLICT (id) DO NOTHING`,
 		p.ID[:], p.SessionID[:], p.State, p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, i64(p.Amount),
 		encOpt(p.Lines), encOpt(p.Legs), p.Request, p.RequestHash, b2i(p.ManualCapture), ns(p.ExpiresAt), ns(p.CreatedAt),
 		ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
@@ -73,12 +73,12 @@ func (s *Store) InsertPayment(ctx context.Context, p *payflow.PaymentRecord) (*p
 	if err != nil {
 		return nil, err
 	}
-	return scanPayment(s.w.QueryRowContext(ctx, s.q(`SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`), p.ID[:]))
+	return scanPayment(s.row(ctx, s.w, `SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`, p.ID[:]))
 }
 
 // Payment implements payflow.Store.
 func (s *Store) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
-	return scanPayment(s.r.QueryRowContext(ctx, s.q(`SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`), id[:]))
+	return scanPayment(s.row(ctx, s.r, `SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`, id[:]))
 }
 
 type execer interface {
@@ -119,8 +119,8 @@ func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, fro
 
 // DuePayments implements payflow.Store.
 func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+paymentCols+` FROM payflow_payments
-		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`), state, ns(t), limit)
+	rows, err := s.query(ctx, s.r, `SELECT `+paymentCols+` FROM payflow_payments
+		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`, state, ns(t), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -216,13 +216,13 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from 
 
 // Refund implements payflow.Store.
 func (s *Store) Refund(ctx context.Context, id payflow.ID) (*payflow.RefundRecord, error) {
-	return scanRefund(s.r.QueryRowContext(ctx, s.q(`SELECT `+refundCols+` FROM payflow_refunds WHERE id = ?`), id[:]))
+	return scanRefund(s.row(ctx, s.r, `SELECT `+refundCols+` FROM payflow_refunds WHERE id = ?`, id[:]))
 }
 
 // DueRefunds implements payflow.Store.
 func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT `+refundCols+` FROM payflow_refunds
-		WHERE state = ? AND created_at <= ? ORDER BY created_at, id LIMIT ?`), payflow.RefundPending, ns(t), limit)
+	rows, err := s.query(ctx, s.r, `SELECT `+refundCols+` FROM payflow_refunds
+		WHERE state = ? AND created_at <= ? ORDER BY created_at, id LIMIT ?`, payflow.RefundPending, ns(t), limit)
 	if err != nil {
 		return nil, err
 	}
@@ -241,9 +241,9 @@ func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payf
 // BeginIdempotent implements payflow.Store: an upsert that takes the key
 // only when it is absent or expired, then a read to classify a key held.
 func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
-	res, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_replies (key, body_hash, done, status, reply, deadline) VALUES (?, ?, 0, 0, NULL, ?)
+	res, err := s.exec(ctx, s.w, `INSERT INTO payflow_replies (key, body_hash, done, status, reply, deadline) VALUES (?, ?, 0, 0, NULL, ?)
 		ON CONFLICT (key) DO UPDATE SET body_hash = excluded.body_hash, done = 0, status = 0, reply = NULL, deadline = excluded.deadline
-		WHERE payflow_replies.deadline <= ?`), key, bodyHash, ns(lease), ns(now))
+		WHERE payflow_replies.deadline <= ?`, key, bodyHash, ns(lease), ns(now))
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +254,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 	}
 	var hash, reply []byte
 	var done, status int64
-	if err := s.w.QueryRowContext(ctx, s.q(`SELECT body_hash, done, status, reply FROM payflow_replies WHERE key = ?`), key).
+	if err := s.row(ctx, s.w, `SELECT body_hash, done, status, reply FROM payflow_replies WHERE key = ?`, key).
 		Scan(&hash, &done, &status, &reply); err != nil {
 		return nil, err
 	}
@@ -272,7 +272,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 
 // FinishIdempotent implements payflow.Store.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, reply []byte, expires time.Time) error {
-	res, err := s.w.ExecContext(ctx, s.q(`UPDATE payflow_replies SET done = 1, status = ?, reply = ?, deadline = ? WHERE key = ? AND done = 0`),
+	res, err := s.exec(ctx, s.w, `UPDATE payflow_replies SET done = 1, status = ?, reply = ?, deadline = ? WHERE key = ? AND done = 0`,
 		int64(status), reply, ns(expires), key)
 	if err != nil {
 		return err
@@ -287,7 +287,7 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, re
 
 // AbandonIdempotent implements payflow.Store.
 func (s *Store) AbandonIdempotent(ctx context.Context, key string) error {
-	_, err := s.w.ExecContext(ctx, s.q(`DELETE FROM payflow_replies WHERE key = ? AND done = 0`), key)
+	_, err := s.exec(ctx, s.w, `DELETE FROM payflow_replies WHERE key = ? AND done = 0`, key)
 	return err
 }
 
@@ -300,7 +300,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 		`DELETE FROM payflow_sessions WHERE expires_at <= ?`,
 		`DELETE FROM payflow_replies WHERE deadline <= ?`,
 	} {
-		res, err := s.w.ExecContext(ctx, s.q(q), ns(now))
+		res, err := s.exec(ctx, s.w, q, ns(now))
 		if err != nil {
 			return total, err
 		}

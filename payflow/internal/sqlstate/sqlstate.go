@@ -40,13 +40,88 @@ type Store struct {
 
 	mu    sync.Mutex
 	bound map[string]string
+	stmts map[stmtKey]*sql.Stmt
+}
+
+type stmtKey struct {
+	db    *sql.DB
+	query string
 }
 
 var _ payflow.Store = (*Store)(nil)
 
 // New returns a Store over migrated databases.
 func New(w, r *sql.DB, d Dialect) *Store {
-	return &Store{w: w, r: r, d: d, bound: make(map[string]string)}
+	return &Store{w: w, r: r, d: d, bound: make(map[string]string), stmts: make(map[stmtKey]*sql.Stmt)}
+}
+
+// stmt returns the prepared statement of query (rebound) on db, preparing
+// it on first use: SQLite then parses each query once, not on every call.
+func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
+	query = s.q(query)
+	k := stmtKey{db, query}
+	s.mu.Lock()
+	st, ok := s.stmts[k]
+	s.mu.Unlock()
+	if ok {
+		return st, nil
+	}
+	st, err := db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.stmts[k]; ok {
+		st.Close()
+		return old, nil
+	}
+	s.stmts[k] = st
+	return st, nil
+}
+
+// exec runs a prepared statement of db.
+func (s *Store) exec(ctx context.Context, db *sql.DB, query string, args ...any) (sql.Result, error) {
+	st, err := s.stmt(ctx, db, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// row runs a prepared query of db that returns one row.
+func (s *Store) row(ctx context.Context, db *sql.DB, query string, args ...any) rowScanner {
+	st, err := s.stmt(ctx, db, query)
+	if err != nil {
+		return errRow{err}
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// query runs a prepared query of db.
+func (s *Store) query(ctx context.Context, db *sql.DB, query string, args ...any) (*sql.Rows, error) {
+	st, err := s.stmt(ctx, db, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+type rowScanner interface{ Scan(...any) error }
+
+type errRow struct{ err error }
+
+func (e errRow) Scan(...any) error { return e.err }
+
+// Close closes the prepared statements.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, st := range s.stmts {
+		st.Close()
+		delete(s.stmts, k)
+	}
+	return nil
 }
 
 // q rebinds a query written with ? placeholders for the dialect.
@@ -227,11 +302,11 @@ func dec(b []byte, v any) error {
 
 // PutCard implements payflow.Store.
 func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
-	_, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_cards (id, chain, adv_secret, display_name, merchant_id, enrolled_at)
+	_, err := s.exec(ctx, s.w, `INSERT INTO payflow_cards (id, chain, adv_secret, display_name, merchant_id, enrolled_at)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, adv_secret = excluded.adv_secret,
 			display_name = excluded.display_name, enrolled_at = excluded.enrolled_at,
-			merchant_id = CASE WHEN excluded.merchant_id = '' THEN payflow_cards.merchant_id ELSE excluded.merchant_id END`),
+			merchant_id = CASE WHEN excluded.merchant_id = '' THEN payflow_cards.merchant_id ELSE excluded.merchant_id END`,
 		c.ID, enc(c.Chain), c.AdvSecret, c.DisplayName, c.MerchantID, ns(c.EnrolledAt))
 	return err
 }
@@ -251,12 +326,12 @@ func scanCard(row interface{ Scan(...any) error }) (*payflow.CardRecord, error) 
 
 // Card implements payflow.Store.
 func (s *Store) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
-	return scanCard(s.r.QueryRowContext(ctx, s.q(`SELECT `+cardCols+` FROM payflow_cards WHERE id = ?`), id))
+	return scanCard(s.row(ctx, s.r, `SELECT `+cardCols+` FROM payflow_cards WHERE id = ?`, id))
 }
 
 // Cards implements payflow.Store.
 func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT `+cardCols+` FROM payflow_cards ORDER BY id`)
+	rows, err := s.query(ctx, s.r, `SELECT `+cardCols+` FROM payflow_cards ORDER BY id`)
 	if err != nil {
 		return err
 	}
@@ -323,13 +398,13 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
 	var m payflow.Merchant
 	var manual int64
-	err := s.r.QueryRowContext(ctx, s.q(`SELECT id, name, currency, manual_capture FROM payflow_merchants WHERE id = ?`), id).
+	err := s.row(ctx, s.r, `SELECT id, name, currency, manual_capture FROM payflow_merchants WHERE id = ?`, id).
 		Scan(&m.ID, &m.Name, &m.Currency, &manual)
 	if err != nil {
 		return nil, notFound(err)
 	}
 	m.ManualCapture = manual != 0
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT id FROM payflow_cards WHERE merchant_id = ? ORDER BY id`), id)
+	rows, err := s.query(ctx, s.r, `SELECT id FROM payflow_cards WHERE merchant_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -373,10 +448,10 @@ func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payfl
 // Catalog implements payflow.Store.
 func (s *Store) Catalog(ctx context.Context, merchantID string) ([]payflow.CatalogItem, error) {
 	var one int
-	if err := s.r.QueryRowContext(ctx, s.q(`SELECT 1 FROM payflow_merchants WHERE id = ?`), merchantID).Scan(&one); err != nil {
+	if err := s.row(ctx, s.r, `SELECT 1 FROM payflow_merchants WHERE id = ?`, merchantID).Scan(&one); err != nil {
 		return nil, notFound(err)
 	}
-	rows, err := s.r.QueryContext(ctx, s.q(`SELECT sku, name, unit_price FROM payflow_catalog WHERE merchant_id = ? ORDER BY sku`), merchantID)
+	rows, err := s.query(ctx, s.r, `SELECT sku, name, unit_price FROM payflow_catalog WHERE merchant_id = ? ORDER BY sku`, merchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -396,7 +471,7 @@ func (s *Store) Catalog(ctx context.Context, merchantID string) ([]payflow.Catal
 
 // PutAsset implements payflow.Store.
 func (s *Store) PutAsset(ctx context.Context, a payflow.Asset) error {
-	if _, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_assets (name, ledger) VALUES (?, ?) ON CONFLICT DO NOTHING`), a.Name, int64(a.Ledger)); err != nil {
+	if _, err := s.exec(ctx, s.w, `INSERT INTO payflow_assets (name, ledger) VALUES (?, ?) ON CONFLICT DO NOTHING`, a.Name, int64(a.Ledger)); err != nil {
 		return err
 	}
 	got, err := s.Asset(ctx, a.Name)
@@ -416,7 +491,7 @@ func (s *Store) PutAsset(ctx context.Context, a payflow.Asset) error {
 func (s *Store) Asset(ctx context.Context, name string) (payflow.Asset, error) {
 	a := payflow.Asset{Name: name}
 	var l int64
-	if err := s.r.QueryRowContext(ctx, s.q(`SELECT ledger FROM payflow_assets WHERE name = ?`), name).Scan(&l); err != nil {
+	if err := s.row(ctx, s.r, `SELECT ledger FROM payflow_assets WHERE name = ?`, name).Scan(&l); err != nil {
 		return payflow.Asset{}, notFound(err)
 	}
 	a.Ledger = uint32(l)
@@ -425,7 +500,7 @@ func (s *Store) Asset(ctx context.Context, name string) (payflow.Asset, error) {
 
 // Add implements pki.NonceStore.
 func (s *Store) Add(ctx context.Context, nonce []byte, expires time.Time) error {
-	res, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`), nonce, ns(expires))
+	res, err := s.exec(ctx, s.w, `INSERT INTO payflow_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, nonce, ns(expires))
 	if err != nil {
 		return err
 	}
@@ -441,7 +516,7 @@ func (s *Store) Add(ctx context.Context, nonce []byte, expires time.Time) error 
 // concurrent calls exactly one gets the row.
 func (s *Store) Consume(ctx context.Context, nonce []byte, now time.Time) error {
 	var exp int64
-	err := s.w.QueryRowContext(ctx, s.q(`DELETE FROM payflow_nonces WHERE nonce = ? RETURNING expires_at`), nonce).Scan(&exp)
+	err := s.row(ctx, s.w, `DELETE FROM payflow_nonces WHERE nonce = ? RETURNING expires_at`, nonce).Scan(&exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return pki.ErrNonce
 	}
@@ -460,8 +535,8 @@ func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) erro
 	if counter > math.MaxInt64 {
 		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
 	}
-	res, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_counters (card_id, counter) VALUES (?, ?)
-		ON CONFLICT (card_id) DO UPDATE SET counter = excluded.counter WHERE payflow_counters.counter < excluded.counter`),
+	res, err := s.exec(ctx, s.w, `INSERT INTO payflow_counters (card_id, counter) VALUES (?, ?)
+		ON CONFLICT (card_id) DO UPDATE SET counter = excluded.counter WHERE payflow_counters.counter < excluded.counter`,
 		cardID, int64(counter))
 	if err != nil {
 		return err
@@ -474,7 +549,7 @@ func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) erro
 		return nil
 	}
 	var last int64
-	if err := s.w.QueryRowContext(ctx, s.q(`SELECT counter FROM payflow_counters WHERE card_id = ?`), cardID).Scan(&last); err != nil {
+	if err := s.row(ctx, s.w, `SELECT counter FROM payflow_counters WHERE card_id = ?`, cardID).Scan(&last); err != nil {
 		return err
 	}
 	return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: counter}
@@ -482,7 +557,7 @@ func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) erro
 
 // PutToken implements payflow.Store.
 func (s *Store) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
-	res, err := s.w.ExecContext(ctx, s.q(`INSERT INTO payflow_tokens (hash, card_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`),
+	res, err := s.exec(ctx, s.w, `INSERT INTO payflow_tokens (hash, card_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 		t.Hash, t.CardID, ns(t.ExpiresAt))
 	if err != nil {
 		return err
@@ -499,7 +574,7 @@ func (s *Store) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
 func (s *Store) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
 	t := payflow.TokenRecord{Hash: hash}
 	var exp int64
-	if err := s.r.QueryRowContext(ctx, s.q(`SELECT card_id, expires_at FROM payflow_tokens WHERE hash = ?`), hash).Scan(&t.CardID, &exp); err != nil {
+	if err := s.row(ctx, s.r, `SELECT card_id, expires_at FROM payflow_tokens WHERE hash = ?`, hash).Scan(&t.CardID, &exp); err != nil {
 		return nil, notFound(err)
 	}
 	t.ExpiresAt = tm(exp)
@@ -523,16 +598,16 @@ func scanSession(row interface{ Scan(...any) error }) (*payflow.SessionRecord, e
 // ConfirmSession implements payflow.Store with one upsert that only ever
 // sets the confirmation flags.
 func (s *Store) ConfirmSession(ctx context.Context, r *payflow.SessionRecord) (*payflow.SessionRecord, error) {
-	return scanSession(s.w.QueryRowContext(ctx, s.q(`INSERT INTO payflow_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	return scanSession(s.row(ctx, s.w, `INSERT INTO payflow_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			shopper_ok = CASE WHEN excluded.shopper_ok = 1 THEN 1 ELSE payflow_sessions.shopper_ok END,
 			seller_ok = CASE WHEN excluded.seller_ok = 1 THEN 1 ELSE payflow_sessions.seller_ok END
-		RETURNING `+sessionCols),
+		RETURNING `+sessionCols,
 		r.ID[:], r.ShopperCardID, r.SellerCardID, r.MerchantID, r.ShopperEID, r.SellerEID,
 		b2i(r.ShopperConfirmed), b2i(r.SellerConfirmed), ns(r.ExpiresAt)))
 }
 
 // Session implements payflow.Store.
 func (s *Store) Session(ctx context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
-	return scanSession(s.r.QueryRowContext(ctx, s.q(`SELECT `+sessionCols+` FROM payflow_sessions WHERE id = ?`), id[:]))
+	return scanSession(s.row(ctx, s.r, `SELECT `+sessionCols+` FROM payflow_sessions WHERE id = ?`, id[:]))
 }
