@@ -1,0 +1,232 @@
+// Command grocery runs a whole in-person purchase in one process: a cloud
+// platform on the embedded SQLite store, a grocery merchant with a catalog,
+// a shopper with a funded wallet, both with personalised virtual CA-SIM
+// cards, and a simulated Bluetooth radio with two more stalls and two more
+// shoppers in range. It prints what each phone's screen shows at every
+// step, labelled [shopper], [seller] and [cloud], and exits 0 once both
+// phones have verified the receipt.
+//
+//	go run ./examples/grocery               # in a temporary folder
+//	go run ./examples/grocery -data ./shop  # keep the state; run again to continue
+//
+// Flags:
+//
+//	-data DIR    keep the database, the demo CA and the card state files in
+//	             DIR (default: a temporary folder, removed at exit)
+//	-seed N      seed of the simulated radio (default 1)
+//	-loss P      share of adverts the radio loses (default 0.2)
+//	-rounds N    advertising rounds heard before the queues are shown (default 8)
+//	-pin DIGITS  the PIN the shopper types (default 123456, the demo cards' PIN)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/casimpay/casimpay/examples/internal/demo"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "grocery:", err)
+		os.Exit(1)
+	}
+}
+
+// run is the program: it parses args and prints the screens to stdout.
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("grocery", flag.ContinueOnError)
+	data := fs.String("data", "", "keep the state in `DIR` (default: a temporary folder)")
+	seed := fs.Uint64("seed", 1, "seed of the simulated radio")
+	loss := fs.Float64("loss", 0.2, "share of adverts lost")
+	rounds := fs.Int("rounds", 8, "advertising rounds heard before the queues are shown")
+	pin := fs.String("pin", demo.PIN, "the PIN the shopper types")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *loss < 0 || *loss >= 1 || *rounds < 1 {
+		return fmt.Errorf("-loss must be in [0, 1) and -rounds at least 1")
+	}
+	dir := *data
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "casimpay-grocery-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+
+	pr := demo.NewPrinter(stdout)
+	cloudScreen, shopperScreen, sellerScreen := pr.Screen("cloud"), pr.Screen("shopper"), pr.Screen("seller")
+	step := func(format string, args ...any) { fmt.Fprintf(stdout, "\n== "+format+" ==\n", args...) }
+
+	step("The cloud and the market")
+	cloud, err := demo.OpenCloud(ctx, demo.CloudOptions{Dir: dir})
+	if err != nil {
+		return err
+	}
+	defer cloud.Close()
+	cloudScreen.Printf("Platform on %s", cloud.Database)
+	market := demo.Grocery
+	ids, err := market.Setup(ctx, cloud, dir)
+	if err != nil {
+		return err
+	}
+	shop := market.Shops[0]
+	cloudScreen.Printf("Merchant %s (%s) sells %d items in %s", shop.Name, shop.ID, len(shop.Catalog), market.Currency)
+	var basketTotal uint64
+	prices := make(map[string]uint64)
+	for _, it := range shop.Catalog {
+		prices[it.SKU] = it.UnitPrice
+	}
+	for _, it := range demo.GroceryBasket {
+		basketTotal += prices[it.SKU] * it.Quantity
+	}
+	alice := market.Party("alice")
+	if topped, err := demo.TopUp(ctx, cloud, ids["alice"], market.Currency, basketTotal, alice.Funds); err != nil {
+		return err
+	} else if topped {
+		cloudScreen.Printf("Alice's wallet was short: topped up with %s", demo.Money(alice.Funds, market.Currency))
+	}
+	start := make(map[string]uint64)
+	for _, owner := range []string{ids["alice"], shop.ID} {
+		b, err := cloud.Platform.Balance(ctx, owner, market.Currency)
+		if err != nil {
+			return err
+		}
+		start[owner] = b.Posted
+	}
+	cloudScreen.Printf("Balances: Alice %s, %s %s", demo.Money(start[ids["alice"]], market.Currency), shop.Name, demo.Money(start[shop.ID], market.Currency))
+
+	api := &demo.Narrator{API: cloud.Platform, Cloud: cloud, Screen: cloudScreen}
+	root := cloud.Authority.Root.DER()
+	var stations []*demo.Station
+	var listeners []*demo.Listener
+	var shopper, seller *demo.Phone
+	for i := range market.Parties {
+		p := &market.Parties[i]
+		card, err := demo.OpenCard(dir, p.Name)
+		if err != nil {
+			return err
+		}
+		screen := pr.Screen(p.Name)
+		switch p.Name {
+		case "alice":
+			screen = shopperScreen
+		case "till":
+			screen = sellerScreen
+		}
+		ph, err := demo.NewPhone(p, card, api, screen, root)
+		if err != nil {
+			return err
+		}
+		stations = append(stations, ph.Station)
+		listeners = append(listeners, ph.Scanner)
+		switch p.Name {
+		case "alice":
+			shopper = ph
+		case "till":
+			seller = ph
+		}
+	}
+
+	step("1–2. Both apps start and log in; every card broadcasts its advert")
+	if err := shopper.Login(ctx); err != nil {
+		return err
+	}
+	if err := seller.Login(ctx); err != nil {
+		return err
+	}
+	radio := demo.NewRadio(*seed, *loss)
+	for range *rounds {
+		if err := radio.Broadcast(stations, listeners, time.Now()); err != nil {
+			return err
+		}
+	}
+	shopperScreen.Printf("Heard %d advertising rounds from %d phones (%.0f%% of adverts lost)", *rounds, len(stations)-1, *loss*100)
+
+	step("3. Service queues: the phones of the other role nearby, names from the cloud")
+	sellers, err := shopper.ServiceQueue(ctx)
+	if err != nil {
+		return err
+	}
+	shoppers, err := seller.ServiceQueue(ctx)
+	if err != nil {
+		return err
+	}
+
+	step("4. Face to face, both confirm each other: same name, same pairing code")
+	grocer, err := shopper.Choose(sellers, shop.Name)
+	if err != nil {
+		return err
+	}
+	customer, err := seller.Choose(shoppers, alice.Display)
+	if err != nil {
+		return err
+	}
+	s1, err := shopper.Confirm(ctx, grocer)
+	if err != nil {
+		return err
+	}
+	s2, err := seller.Confirm(ctx, customer)
+	if err != nil {
+		return err
+	}
+	if s1, err = shopper.AwaitPaired(ctx, s1); err != nil {
+		return err
+	}
+	if s2, err = seller.AwaitPaired(ctx, s2); err != nil {
+		return err
+	}
+	if s1.ID != s2.ID {
+		return fmt.Errorf("the phones are in different sessions")
+	}
+
+	step("5–6. The till sends a card-signed payment request; the cloud prices it")
+	req, err := seller.Charge(ctx, s2, demo.GroceryBasket, nil)
+	if err != nil {
+		return err
+	}
+	view, err := shopper.AwaitRequest(ctx, s1)
+	if err != nil {
+		return err
+	}
+	shopper.ShowPayment(view)
+
+	step("7. The shopper approves with the card's PIN; the cloud settles and signs the receipt")
+	done, _, err := shopper.Approve(ctx, view, *pin)
+	if err != nil {
+		return err
+	}
+	if _, _, err := seller.AwaitSettled(ctx, req.ID); err != nil {
+		return err
+	}
+
+	step("Final balances")
+	for _, owner := range []struct{ id, name string }{{ids["alice"], alice.Display}, {shop.ID, shop.Name}} {
+		b, err := cloud.Platform.Balance(ctx, owner.id, market.Currency)
+		if err != nil {
+			return err
+		}
+		cloudScreen.Printf("%-14s %s (was %s)", owner.name+":", demo.Money(b.Posted, market.Currency), demo.Money(start[owner.id], market.Currency))
+	}
+	if *data == "" {
+		cloudScreen.Printf("Paid %s. Run with -data DIR to keep the accounts for another run.", demo.Money(done.Captured, done.Currency))
+	} else {
+		cloudScreen.Printf("Paid %s. The state is kept in %s: run again to continue.", demo.Money(done.Captured, done.Currency), dir)
+	}
+	return nil
+}

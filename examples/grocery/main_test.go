@@ -1,0 +1,108 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/simcard"
+)
+
+// runGrocery runs the program with args and returns its output.
+func runGrocery(t *testing.T, args ...string) string {
+	t.Helper()
+	var out bytes.Buffer
+	err := run(context.Background(), args, &out)
+	require.NoError(t, err, out.String())
+	return out.String()
+}
+
+var codeRE = regexp.MustCompile(`(?m)^\[(shopper|seller|cloud)\] +.*pairing code (\d{6})`)
+
+// checkPurchase asserts the screens of one purchase: both phones and the
+// cloud show one pairing code, the cloud prices the basket, both phones
+// verify the receipt.
+func checkPurchase(t *testing.T, out string) {
+	t.Helper()
+	codes := codeRE.FindAllStringSubmatch(out, -1)
+	screens := map[string]int{}
+	for _, c := range codes {
+		assert.Equal(t, codes[0][2], c[2], "every screen shows the same pairing code")
+		screens[c[1]]++
+	}
+	assert.Equal(t, 2, screens["shopper"], "confirmation and paired screens of the shopper:\n%s", out)
+	assert.Equal(t, 2, screens["seller"], "confirmation and paired screens of the seller")
+	assert.GreaterOrEqual(t, screens["cloud"], 1, "the cloud's session line")
+	for _, line := range []string{
+		"[shopper] Service queue: 3 sellers nearby, nearest first",
+		"[seller]  Service queue: 3 shoppers nearby, nearest first",
+		"[shopper]   Total                              EUR 11.27",
+		"[seller]    Total                     EUR 11.27",
+		"[shopper] Enter PIN (3 of 3 tries left): ******",
+		`[shopper] Receipt verified: signed by "casimpay demo platform", chain up to the trusted root`,
+		`[seller]  Receipt verified: signed by "casimpay demo platform", chain up to the trusted root`,
+	} {
+		assert.Contains(t, out, line+"\n")
+	}
+	assert.Regexp(t, `(?m)^\[shopper\]   1\. Corner Grocer +-\d+ dBm`, out, "the grocer is nearest")
+	assert.Regexp(t, `(?m)^\[seller\]    1\. Alice +-\d+ dBm`, out)
+	assert.Regexp(t, `(?m)^\[cloud\]   Payment request [0-9a-f]{8} from Corner Grocer to Alice: EUR 11.27, priced from the catalog$`, out)
+}
+
+func TestGroceryTemporary(t *testing.T) {
+	out := runGrocery(t, "-seed", "7")
+	checkPurchase(t, out)
+	assert.Contains(t, out, "[cloud]   Alice:         EUR 38.73 (was EUR 50.00)\n")
+	assert.Contains(t, out, "[cloud]   Corner Grocer: EUR 11.27 (was EUR 0.00)\n")
+}
+
+func TestGroceryContinues(t *testing.T) {
+	dir := t.TempDir()
+	first := runGrocery(t, "-data", dir)
+	checkPurchase(t, first)
+	assert.Contains(t, first, "[cloud]   Alice:         EUR 38.73 (was EUR 50.00)\n")
+
+	second := runGrocery(t, "-data", dir)
+	checkPurchase(t, second)
+	assert.Contains(t, second, "[cloud]   Alice:         EUR 27.46 (was EUR 38.73)\n", "the balances carry over")
+	assert.Contains(t, second, "[cloud]   Corner Grocer: EUR 22.54 (was EUR 11.27)\n")
+	cardRE := regexp.MustCompile(`Alice logged in with card (\d+)`)
+	assert.Equal(t, cardRE.FindStringSubmatch(first)[1], cardRE.FindStringSubmatch(second)[1], "the same card")
+}
+
+func TestGroceryWrongPIN(t *testing.T) {
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-pin", "999999"}, &out)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, simcard.ErrWrongPIN)
+	assert.NotContains(t, out.String(), "Receipt verified")
+}
+
+func TestGroceryFlags(t *testing.T) {
+	for _, args := range [][]string{{"-loss", "1"}, {"-rounds", "0"}, {"-nope"}} {
+		t.Run(args[0], func(t *testing.T) {
+			assert.Error(t, run(context.Background(), args, &bytes.Buffer{}))
+		})
+	}
+}
+
+func TestGrocerySeedRepeats(t *testing.T) {
+	// The EIDs change with every card and epoch; what the radio made of
+	// them (order, signal strength, adverts heard) follows the seed.
+	queueRE := regexp.MustCompile(`(?m)^(\[\w+\] +\d\. \S[^-]*-\d+ dBm)  \(EID [0-9a-f]{8}…, (\d+) adverts\)$`)
+	lines := func(out string) []string {
+		var l []string
+		for _, m := range queueRE.FindAllStringSubmatch(out, -1) {
+			l = append(l, m[1]+" "+m[2])
+		}
+		return l
+	}
+	a := lines(runGrocery(t, "-seed", "42"))
+	b := lines(runGrocery(t, "-seed", "42"))
+	require.Len(t, a, 6)
+	assert.Equal(t, a, b)
+}

@@ -1,0 +1,223 @@
+package demo
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/casimpay/casimpay/pki"
+)
+
+// PlatformName is the common name of the demo platform's receipt
+// certificate.
+const PlatformName = "casimpay demo platform"
+
+// Authority is the demo certificate hierarchy: a root CA, the card-issuing
+// CA under it, and the platform's receipt key certified by the card CA. It
+// is kept as PEM files in the folder pki/ of the data folder, so that a
+// later run, or another process, uses the same hierarchy.
+type Authority struct {
+	Root, Issuer *pki.CA
+	// PlatformKey signs receipts; PlatformChain is its certificate chain,
+	// platform certificate first, root excluded.
+	PlatformKey   *ecdsa.PrivateKey
+	PlatformChain [][]byte
+}
+
+// pem file names under pki/.
+const (
+	rootCert     = "root.pem"
+	rootKey      = "root.key.pem"
+	issuerCert   = "issuer.pem"
+	issuerKey    = "issuer.key.pem"
+	platformCert = "platform.pem"
+	platformKey  = "platform.key.pem"
+)
+
+// RootPath returns the path of the root certificate (PEM) in a data
+// folder: what a phone trusts to verify receipts.
+func RootPath(dir string) string { return filepath.Join(dir, "pki", rootCert) }
+
+// LoadAuthority reads the hierarchy from dir/pki, or creates it there when
+// the folder holds none.
+func LoadAuthority(dir string) (*Authority, error) {
+	pdir := filepath.Join(dir, "pki")
+	if _, err := os.Stat(filepath.Join(pdir, platformCert)); errors.Is(err, fs.ErrNotExist) {
+		return newAuthority(pdir)
+	}
+	read := func(name string) ([]byte, error) {
+		b, err := os.ReadFile(filepath.Join(pdir, name))
+		if err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		return b, nil
+	}
+	loadCA := func(certName, keyName string, issuers [][]byte, crl string) (*pki.CA, error) {
+		cb, err := read(certName)
+		if err != nil {
+			return nil, err
+		}
+		kb, err := read(keyName)
+		if err != nil {
+			return nil, err
+		}
+		certs, err := pki.ParseCertificatesPEM(cb)
+		if err != nil || len(certs) != 1 {
+			return nil, fmt.Errorf("demo: %s: want one certificate: %v", certName, err)
+		}
+		key, err := pki.ParsePrivateKeyPEM(kb)
+		if err != nil {
+			return nil, fmt.Errorf("demo: %s: %w", keyName, err)
+		}
+		return pki.LoadCA(key, certs[0], issuers, pki.CAOptions{CRLURL: crl})
+	}
+	root, err := loadCA(rootCert, rootKey, nil, rootCRL)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := loadCA(issuerCert, issuerKey, nil, issuerCRL)
+	if err != nil {
+		return nil, err
+	}
+	cb, err := read(platformCert)
+	if err != nil {
+		return nil, err
+	}
+	kb, err := read(platformKey)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := pki.ParseCertificatesPEM(cb)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %s: %w", platformCert, err)
+	}
+	signer, err := pki.ParsePrivateKeyPEM(kb)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %s: %w", platformKey, err)
+	}
+	key, ok := signer.(*ecdsa.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("demo: %s is not an ECDSA key", platformKey)
+	}
+	return &Authority{Root: root, Issuer: issuer, PlatformKey: key, PlatformChain: chain}, nil
+}
+
+const (
+	rootCRL   = "https://pki.invalid/root.crl"
+	issuerCRL = "https://pki.invalid/card.crl"
+)
+
+func newAuthority(pdir string) (*Authority, error) {
+	if err := os.MkdirAll(pdir, 0o700); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	gen := func() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }
+	rk, err := gen()
+	if err != nil {
+		return nil, err
+	}
+	ik, err := gen()
+	if err != nil {
+		return nil, err
+	}
+	pk, err := gen()
+	if err != nil {
+		return nil, err
+	}
+	root, err := pki.NewRoot(rk, pki.CAOptions{CRLURL: rootCRL})
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := root.NewIntermediate(ik, pki.CAOptions{CRLURL: issuerCRL})
+	if err != nil {
+		return nil, err
+	}
+	cert, err := issuer.IssuePlatform(pk.Public(), PlatformName, pki.IssueOptions{})
+	if err != nil {
+		return nil, err
+	}
+	a := &Authority{Root: root, Issuer: issuer, PlatformKey: pk, PlatformChain: append([][]byte{cert}, issuer.Chain()...)}
+	files := []struct {
+		name string
+		key  *ecdsa.PrivateKey
+		der  [][]byte
+	}{
+		{rootKey, rk, nil}, {rootCert, nil, [][]byte{root.DER()}},
+		{issuerKey, ik, nil}, {issuerCert, nil, [][]byte{issuer.DER()}},
+		// The platform certificate last: its presence marks a complete folder.
+		{platformKey, pk, nil}, {platformCert, nil, a.PlatformChain},
+	}
+	for _, f := range files {
+		var b []byte
+		mode := os.FileMode(0o644)
+		if f.key != nil {
+			if b, err = pki.PrivateKeyPEM(f.key); err != nil {
+				return nil, err
+			}
+			mode = 0o600
+		}
+		for _, der := range f.der {
+			b = append(b, pki.CertificatePEM(der)...)
+		}
+		if err := os.WriteFile(filepath.Join(pdir, f.name), b, mode); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// CardVerifier returns the cloud's verifier of card chains, with fresh
+// CRLs of both CAs valid for a day; call RefreshCRLs to renew them.
+func (a *Authority) CardVerifier(now func() time.Time) (*pki.Verifier, error) {
+	v, err := pki.NewVerifier(pki.VerifierOptions{
+		Roots: [][]byte{a.Root.DER()}, Intermediates: [][]byte{a.Issuer.DER()}, Now: now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v, a.RefreshCRLs(v, now)
+}
+
+// RefreshCRLs issues new CRLs of both CAs, valid for a day, into v.
+func (a *Authority) RefreshCRLs(v *pki.Verifier, now func() time.Time) error {
+	if now == nil {
+		now = time.Now
+	}
+	for _, ca := range []*pki.CA{a.Root, a.Issuer} {
+		crl, err := ca.CRL(now().Add(24 * time.Hour))
+		if err != nil {
+			return err
+		}
+		if err := v.AddCRL(crl); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ReceiptVerifier returns a phone's verifier of the platform's receipt
+// chain: trust in the root certificate rootDER, revocation best effort
+// (a phone may be offline).
+func ReceiptVerifier(rootDER []byte) (*pki.Verifier, error) {
+	return pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{rootDER}, Revocation: pki.RevocationBestEffort})
+}
+
+// LoadRoot reads the root certificate of a data folder, for phones in
+// other processes.
+func LoadRoot(dir string) ([]byte, error) {
+	b, err := os.ReadFile(RootPath(dir))
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	certs, err := pki.ParseCertificatesPEM(b)
+	if err != nil || len(certs) != 1 {
+		return nil, fmt.Errorf("demo: %s: want one certificate: %v", RootPath(dir), err)
+	}
+	return certs[0], nil
+}

@@ -1,0 +1,126 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/casimpay/casimpay/ledger"
+	ledgerpg "github.com/casimpay/casimpay/ledger/postgres"
+	ledgersqlite "github.com/casimpay/casimpay/ledger/sqlite"
+	"github.com/casimpay/casimpay/payflow"
+	payflowpg "github.com/casimpay/casimpay/payflow/postgres"
+	payflowsqlite "github.com/casimpay/casimpay/payflow/sqlite"
+	"github.com/casimpay/casimpay/pki"
+)
+
+// DatabaseFile is the SQLite file of a data folder: the ledger and the
+// platform state in one database.
+const DatabaseFile = "casimpay.db"
+
+// CloudOptions configure OpenCloud.
+type CloudOptions struct {
+	// Dir is the data folder: the demo CA, the card state files and, unless
+	// PostgresDSN is set, the SQLite database. It is created if needed.
+	Dir string
+	// PostgresDSN, when set, keeps the ledger and the platform state in
+	// PostgreSQL instead (the schema of the DSN's search_path).
+	PostgresDSN string
+	// Platform is copied into the platform's options; its Ledger, Store,
+	// Verifier, Key and Chain are set by OpenCloud.
+	Platform payflow.PlatformOptions
+}
+
+// Cloud is a platform with its stores, ledger and certificate authority.
+type Cloud struct {
+	Platform  *payflow.Platform
+	Ledger    *ledger.Ledger
+	Store     payflow.Store
+	Authority *Authority
+	Verifier  *pki.Verifier
+	// Database names where the state lives, for the screen.
+	Database string
+
+	now     func() time.Time
+	closers []func() error
+}
+
+// OpenCloud opens (or creates) the demo cloud of a data folder.
+func OpenCloud(ctx context.Context, opts CloudOptions) (c *Cloud, err error) {
+	if opts.Dir == "" {
+		return nil, errors.New("demo: no data folder")
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	c = &Cloud{now: opts.Platform.Now}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	defer func() {
+		if err != nil {
+			c.Close()
+		}
+	}()
+	if c.Authority, err = LoadAuthority(opts.Dir); err != nil {
+		return nil, err
+	}
+	if c.Verifier, err = c.Authority.CardVerifier(c.now); err != nil {
+		return nil, err
+	}
+	var ls ledger.Store
+	if opts.PostgresDSN != "" {
+		l, err := ledgerpg.Open(ctx, opts.PostgresDSN, ledgerpg.Options{})
+		if err != nil {
+			return nil, err
+		}
+		c.closers = append(c.closers, l.Close)
+		s, err := payflowpg.Open(ctx, opts.PostgresDSN, payflowpg.Options{})
+		if err != nil {
+			return nil, err
+		}
+		c.closers = append(c.closers, s.Close)
+		ls, c.Store, c.Database = l, s, "PostgreSQL"
+	} else {
+		path := filepath.Join(opts.Dir, DatabaseFile)
+		l, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
+		if err != nil {
+			return nil, err
+		}
+		c.closers = append(c.closers, l.Close)
+		s, err := payflowsqlite.Open(ctx, path, payflowsqlite.Options{})
+		if err != nil {
+			return nil, err
+		}
+		c.closers = append(c.closers, s.Close)
+		ls, c.Store, c.Database = l, s, "SQLite "+path
+	}
+	if c.Ledger, err = ledger.New(ls, ledger.Options{Now: opts.Platform.Now}); err != nil {
+		return nil, err
+	}
+	c.closers = append(c.closers, c.Ledger.Close)
+	po := opts.Platform
+	po.Ledger, po.Store, po.Verifier = c.Ledger, c.Store, c.Verifier
+	po.Key, po.Chain = c.Authority.PlatformKey, c.Authority.PlatformChain
+	if c.Platform, err = payflow.NewPlatform(po); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// RefreshCRLs renews the CRLs that the platform's verifier needs; a cloud
+// that runs for hours calls it every hour or so.
+func (c *Cloud) RefreshCRLs() error { return c.Authority.RefreshCRLs(c.Verifier, c.now) }
+
+// Close closes the ledger and the stores, last opened first.
+func (c *Cloud) Close() error {
+	var errs []error
+	for i := len(c.closers) - 1; i >= 0; i-- {
+		errs = append(errs, c.closers[i]())
+	}
+	c.closers = nil
+	return errors.Join(errs...)
+}

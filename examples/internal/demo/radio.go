@@ -1,0 +1,177 @@
+package demo
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/queue"
+)
+
+// Radio simulates Bluetooth LE reception: the received signal strength
+// falls with the log of the distance (RSSI at 1 m of -59 dBm, path-loss
+// exponent 2.2) with Gaussian noise of 3 dB, and a share of the adverts is
+// lost. Its randomness is seeded, so a run is repeatable. A Radio is safe
+// for concurrent use.
+type Radio struct {
+	// Loss is the probability that an advert is not received.
+	Loss float64
+
+	mu  sync.Mutex
+	rng *rand.Rand
+}
+
+// NewRadio returns a radio whose noise and losses follow seed.
+func NewRadio(seed uint64, loss float64) *Radio {
+	return &Radio{Loss: loss, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}
+}
+
+// Hear returns the RSSI, in dBm, of an advert sent from d metres away, or
+// false when it was lost.
+func (r *Radio) Hear(d float64) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rng.Float64() < r.Loss {
+		return 0, false
+	}
+	rssi := -59 - 22*math.Log10(max(d, 0.1)) + 3*r.rng.NormFloat64()
+	return int(math.Round(min(max(rssi, queue.MinRSSI), -20))), true
+}
+
+// Station is a phone's radio: its card builds the advert, its party says
+// where it stands.
+type Station struct {
+	Party *Party
+	Card  *Card
+}
+
+// Advert returns the 31-octet advert the station's card builds for the
+// epoch of now.
+func (s *Station) Advert(now time.Time) ([]byte, error) {
+	return s.Card.Advert(adv.Epoch(now), s.Party.Role, 0)
+}
+
+// Listener is a phone's scanner: its party's position and its service
+// queue.
+type Listener struct {
+	Party *Party
+	Queue *queue.Queue
+}
+
+// receive hands an advert heard from a party at position from to the
+// listener's queue, through adv.Parse as a scanner would; adverts of the
+// listener's own role are ignored as the queue refuses them.
+func (r *Radio) receive(l *Listener, from *Party, advert []byte, at time.Time) error {
+	rssi, ok := r.Hear(l.Party.Distance(from))
+	if !ok {
+		return nil
+	}
+	p, err := adv.Parse(advert)
+	if err != nil {
+		return err
+	}
+	if err := l.Queue.Observe(p, rssi, at); err != nil && !errors.Is(err, queue.ErrSameRole) {
+		return err
+	}
+	return nil
+}
+
+// Broadcast delivers one advert of every station to every listener of
+// another station, at time at.
+func (r *Radio) Broadcast(stations []*Station, listeners []*Listener, at time.Time) error {
+	for _, s := range stations {
+		b, err := s.Advert(at)
+		if err != nil {
+			return fmt.Errorf("demo: advert of %s: %w", s.Party.Name, err)
+		}
+		for _, l := range listeners {
+			if l.Party == s.Party {
+				continue
+			}
+			if err := r.receive(l, s.Party, b, at); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Air is the radio between processes: every station writes its latest
+// advert and its position into a file of the folder air/ of the data
+// folder, and every listener reads them all. It is how the phones of the
+// three-process example hear each other.
+type Air struct {
+	Dir string // the data folder
+}
+
+func (a Air) path(s *Station) string {
+	return filepath.Join(a.Dir, "air", s.Card.ICCID+".adv")
+}
+
+// Send writes the stations' current adverts.
+func (a Air) Send(stations []*Station, now time.Time) error {
+	if err := os.MkdirAll(filepath.Join(a.Dir, "air"), 0o700); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	for _, s := range stations {
+		b, err := s.Advert(now)
+		if err != nil {
+			return fmt.Errorf("demo: advert of %s: %w", s.Party.Name, err)
+		}
+		line := fmt.Sprintf("%g %g %x\n", s.Party.X, s.Party.Y, b)
+		tmp := a.path(s) + ".tmp"
+		if err := os.WriteFile(tmp, []byte(line), 0o600); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if err := os.Rename(tmp, a.path(s)); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+	}
+	return nil
+}
+
+// Receive reads every advert in the air except the listener's own (that of
+// the station self) and hands those that get through the radio to the
+// listener's queue. A file that does not parse is skipped, as a scanner
+// skips noise.
+func (a Air) Receive(r *Radio, l *Listener, self *Station, now time.Time) error {
+	files, err := filepath.Glob(filepath.Join(a.Dir, "air", "*.adv"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if self != nil && f == a.path(self) {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		fields := strings.Fields(string(b))
+		if len(fields) != 3 {
+			continue
+		}
+		x, err1 := strconv.ParseFloat(fields[0], 64)
+		y, err2 := strconv.ParseFloat(fields[1], 64)
+		advert, err3 := hex.DecodeString(fields[2])
+		if err1 != nil || err2 != nil || err3 != nil {
+			continue
+		}
+		if _, err := adv.Parse(advert); err != nil {
+			continue
+		}
+		if err := r.receive(l, &Party{X: x, Y: y}, advert, now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
