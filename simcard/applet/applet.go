@@ -43,6 +43,8 @@ type Applet struct {
 	st     state
 	key    *ecdsa.PrivateKey
 	eidKey *adv.EIDKey
+	// scratch is reused to encode the state; Storage.Store does not keep it.
+	scratch []byte
 	// volatile
 	selected bool
 	verified bool
@@ -269,10 +271,11 @@ func init() {
 // persistLocked stores next and makes it the current state only once the
 // storage acknowledged it.
 func (a *Applet) persistLocked(next state) error {
-	b, err := next.marshal()
+	b, err := next.appendBinary(a.scratch[:0])
 	if err != nil {
 		return err
 	}
+	a.scratch = b
 	if err := a.store.Store(b); err != nil {
 		return err
 	}

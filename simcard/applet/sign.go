@@ -63,7 +63,11 @@ func (a *Applet) signRecordLocked(cmd simcard.Command) ([]byte, uint16) {
 		return nil, simcard.SWMemoryFailure
 	}
 	*r.Header() = record.CardHeader{CardID: a.st.ICCID, Counter: a.st.Counter}
-	msg, err := record.Sign(a.opts.Rand, a.key, r)
+	p, err := record.Marshal(r)
+	if err != nil {
+		return nil, simcard.SWWrongData
+	}
+	msg, err := signEnvelope(a.opts.Rand, a.key, r.Type(), p)
 	if err != nil {
 		return nil, simcard.SWWrongData
 	}

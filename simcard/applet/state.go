@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/casimpay/casimpay/simcard"
 )
@@ -44,7 +45,10 @@ type state struct {
 //	counter (uint64 big-endian)
 //	then ICCID, key, certificate, chain, advertising secret, salt, PIN hash,
 //	PUK hash, each as a uint16 big-endian length and its octets.
-func (s *state) marshal() ([]byte, error) {
+func (s *state) marshal() ([]byte, error) { return s.appendBinary(nil) }
+
+// appendBinary appends the stored form of s to b.
+func (s *state) appendBinary(b []byte) ([]byte, error) {
 	fields := [...][]byte{[]byte(s.ICCID), s.Key, s.Cert, s.Chain, s.AdvSecret, s.Salt, s.PINHash, s.PUKHash}
 	n := 14
 	for _, f := range fields {
@@ -53,7 +57,7 @@ func (s *state) marshal() ([]byte, error) {
 		}
 		n += 2 + len(f)
 	}
-	b := make([]byte, 0, n)
+	b = slices.Grow(b, n)
 	b = append(b, s.Version, s.Life, s.PINTries, s.PINMax, s.PUKTries, s.PUKMax)
 	b = binary.BigEndian.AppendUint64(b, s.Counter)
 	for _, f := range fields {

@@ -146,6 +146,8 @@ func TestStatusWords(t *testing.T) {
 		{name: "verify padded PIN", cmd: "0020008008313233343536FFFF", sw: 0x6A80},
 		{name: "verify P2", cmd: "0020008106313233343536", sw: 0x6A86},
 		{name: "verify P1", cmd: "0020010006313233343536", sw: 0x6A86},
+		{name: "verification cleared by a malformed VERIFY", pre: []string{"0020008006313233343536", "00200080023132"}, cmd: "00200080", sw: 0x63C3},
+		{name: "verification cleared by a wrong PIN", pre: []string{"0020008006313233343536", "0020008006313131313131"}, cmd: "00200080", sw: 0x63C2},
 		{name: "verification cleared by SELECT", pre: []string{"0020008006313233343536", selectAID}, cmd: "00200080", sw: 0x63C3},
 
 		// CHANGE REFERENCE DATA.

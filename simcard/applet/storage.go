@@ -24,7 +24,8 @@ type Storage interface {
 	Load() ([]byte, error)
 	// Store replaces the stored state atomically: after a crash, Load
 	// returns either the previous state or this one, never a mixture. It
-	// returns only when the new state is durable.
+	// returns only when the new state is durable, and must not keep state
+	// after it returns: the applet reuses the buffer.
 	Store(state []byte) error
 }
 
@@ -52,7 +53,12 @@ func (m *Memory) Load() ([]byte, error) {
 func (m *Memory) Store(state []byte) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.state = append([]byte{}, state...) // never nil: an empty state is not a blank card
+	// Load hands out copies, so the buffer is reused; never nil, since an
+	// empty state is not a blank card.
+	if m.state == nil {
+		m.state = make([]byte, 0, len(state))
+	}
+	m.state = append(m.state[:0], state...)
 	return nil
 }
 
