@@ -1,0 +1,140 @@
+package payflow_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/testenv"
+	ledgerpostgres "github.com/casimpay/casimpay/ledger/postgres"
+	ledgersqlite "github.com/casimpay/casimpay/ledger/sqlite"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/payflow/postgres"
+	"github.com/casimpay/casimpay/payflow/sqlite"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+)
+
+// sqliteFixture is a platform whose ledger and state share one SQLite
+// file.
+func sqliteFixture(tb testing.TB) *paytest.Fixture {
+	tb.Helper()
+	return sqliteFixtureIn(tb, tb.TempDir())
+}
+
+// sqliteFixtureIn is sqliteFixture with the file in dir.
+func sqliteFixtureIn(tb testing.TB, dir string) *paytest.Fixture {
+	tb.Helper()
+	ctx := context.Background()
+	path := filepath.Join(dir, "casimpay.db")
+	ls, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { ls.Close() })
+	st, err := sqlite.Open(ctx, path, sqlite.Options{})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { st.Close() })
+	return paytest.NewFixture(tb, st, ls, paytest.Options{})
+}
+
+// postgresFixture is a platform whose ledger and state share a fresh
+// PostgreSQL schema; it skips unless PostgreSQL is configured.
+func postgresFixture(tb testing.TB) *paytest.Fixture {
+	tb.Helper()
+	t, ok := tb.(*testing.T)
+	if !ok {
+		tb.Skip("PostgreSQL fixtures need a *testing.T")
+	}
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	ls, err := ledgerpostgres.Open(ctx, dsn, ledgerpostgres.Options{})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { ls.Close() })
+	st, err := postgres.Open(ctx, dsn, postgres.Options{})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { st.Close() })
+	return paytest.NewFixture(tb, st, ls, paytest.Options{})
+}
+
+// serve runs a handler of f's platform on loopback, its replies in f's
+// database, and returns its URL.
+func serve(tb testing.TB, f *paytest.Fixture) string {
+	tb.Helper()
+	srv := httptest.NewServer(payflow.NewHandler(f.Platform, payflow.HandlerOptions{Replies: f.Store, Logger: discardLogger()}))
+	tb.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func TestHTTPEndToEnd(t *testing.T) {
+	for _, db := range []struct {
+		name    string
+		fixture func(testing.TB) *paytest.Fixture
+	}{
+		{"sqlite", sqliteFixture},
+		{"postgres", postgresFixture},
+	} {
+		t.Run(db.name, func(t *testing.T) {
+			ctx := context.Background()
+			f := db.fixture(t)
+			// Two handler processes over one database: the shopper talks
+			// to one, the seller to the other.
+			urlA, urlB := serve(t, f), serve(t, f)
+			w := newPhoneWorld(t, f, nil, false)
+			var err error
+			w.shopper, err = payflow.NewShopper(w.shopperCard.Card, phoneOptions(f, payflow.NewClient(urlA, payflow.ClientOptions{})))
+			require.NoError(t, err)
+			w.seller, err = payflow.NewSeller(w.sellerCard.Card, phoneOptions(f, payflow.NewClient(urlB, payflow.ClientOptions{})))
+			require.NoError(t, err)
+			shopperID := w.shopperCard.Enrolment.ICCID
+
+			w.pair(t)
+			w.purchase(t)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, shopperID))
+			assert.Equal(t, payflow.Balance{Posted: 690}, w.balance(t, phoneMerchant))
+			_, err = w.seller.Refund(ctx, 691)
+			require.ErrorIs(t, err, payflow.ErrLimit)
+
+			// A refusal of the platform crosses HTTP as its sentinel.
+			_, err = w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			_, err = w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			_, err = w.seller.Cancel(ctx)
+			require.NoError(t, err)
+			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrFinal)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, shopperID))
+
+			// A reply stored by one process is replayed by the other.
+			body := mustCBOR(t, &payflow.ChallengeRequest{CardID: shopperID})
+			post := func(url string, body []byte) *http.Response {
+				req, err := http.NewRequest(http.MethodPost, url+"/v1/challenges", bytes.NewReader(body))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", payflow.ContentType)
+				req.Header.Set(payflow.IdempotencyKeyHeader, "e2e-key")
+				resp, err := http.DefaultClient.Do(req)
+				require.NoError(t, err)
+				t.Cleanup(func() { resp.Body.Close() })
+				return resp
+			}
+			first := post(urlA, body)
+			require.Equal(t, http.StatusOK, first.StatusCode)
+			replayed := post(urlB, body)
+			require.Equal(t, http.StatusOK, replayed.StatusCode)
+			assert.Equal(t, "true", replayed.Header.Get(payflow.ReplayedHeader))
+			a, err := io.ReadAll(first.Body)
+			require.NoError(t, err)
+			b, err := io.ReadAll(replayed.Body)
+			require.NoError(t, err)
+			assert.Equal(t, a, b)
+			reused := post(urlB, mustCBOR(t, &payflow.ChallengeRequest{CardID: w.sellerCard.Enrolment.ICCID}))
+			assert.Equal(t, http.StatusUnprocessableEntity, reused.StatusCode)
+		})
+	}
+}
