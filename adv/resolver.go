@@ -62,6 +62,13 @@ type card struct {
 	live bool
 }
 
+// keyOnly is a card without its ID, as a build copies it: memory without
+// pointers, which the garbage collector does not scan.
+type keyOnly struct {
+	key  [16]byte
+	live bool
+}
+
 // Len returns the number of enrolled cards.
 func (r *Resolver) Len() int {
 	r.mu.RLock()
@@ -214,7 +221,10 @@ func (r *Resolver) advance(e, after uint32) {
 		r.mu.Unlock()
 		return
 	}
-	snap := slices.Clone(r.cards)
+	snap := make([]keyOnly, len(r.cards))
+	for i := range r.cards {
+		snap[i] = keyOnly{key: r.cards[i].key, live: r.cards[i].live}
+	}
 	r.building, r.dirty = true, nil
 	r.mu.Unlock()
 
@@ -259,7 +269,7 @@ func (r *Resolver) advance(e, after uint32) {
 // whose home slot lies in its region with plain writes, so that its cache
 // misses overlap, and sets aside the few whose probe runs past the region's
 // end, which are placed last, one by one.
-func fillTables(ts []*table, cards []card) {
+func fillTables(ts []*table, cards []keyOnly) {
 	workers := runtime.GOMAXPROCS(0)
 	if len(cards) < parallelMin || workers < 2 {
 		workers = 1
@@ -299,7 +309,7 @@ func fillTables(ts []*table, cards []card) {
 }
 
 // derive computes the EIDs of the cards from lo to hi for every table.
-func derive(ts []*table, eids [][]EID, cards []card, lo, hi int) {
+func derive(ts []*table, eids [][]EID, cards []keyOnly, lo, hi int) {
 	buf := new([16]byte)
 	for i := lo; i < hi; i++ {
 		c := &cards[i]
@@ -435,7 +445,7 @@ func (t *table) place(e entry) {
 // placeRegion places the EIDs of live cards whose home slot lies in
 // [lo, hi), probing no further than hi, and returns those it could not
 // place. Workers with disjoint regions may run it at once on one table.
-func (t *table) placeRegion(eids []EID, cards []card, lo, hi int) []entry {
+func (t *table) placeRegion(eids []EID, cards []keyOnly, lo, hi int) []entry {
 	var rest []entry
 	for i := range eids {
 		if !cards[i].live {
