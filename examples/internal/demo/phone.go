@@ -109,9 +109,12 @@ type Entry struct {
 func (p *Phone) ServiceQueue(ctx context.Context) ([]Entry, error) {
 	peers := p.Queue.Snapshot()
 	entries := make([]Entry, 0, len(peers))
-	what := "shoppers"
+	what := "shopper"
 	if p.Party.Role == adv.Shopper {
-		what = "sellers"
+		what = "seller"
+	}
+	if len(peers) != 1 {
+		what += "s"
 	}
 	p.Screen.Printf("Service queue: %d %s nearby, nearest first", len(peers), what)
 	for i, peer := range peers {

@@ -1,0 +1,247 @@
+// Command tickets sells an e-ticket phone to phone: an event organiser
+// issues seats as assets of the ledger (one ledger per seat) to a reseller,
+// and a fan buys one from the reseller's phone. The seat and the money move
+// in one atomic request, the seat as an asset leg of the payment (delivery
+// versus payment): the fan holds the seat and the reseller does not. When
+// the reseller then offers the same seat to a second fan, the cloud
+// refuses to settle and neither the seat nor the money moves.
+//
+//	go run ./examples/tickets
+//
+// Flags:
+//
+//	-seed N  seed of the simulated radio (default 1)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/examples/internal/demo"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdout)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "tickets:", err)
+		os.Exit(1)
+	}
+}
+
+// The seats on sale, each an asset with a ledger of its own.
+var seats = []struct {
+	asset  string
+	ledger uint32
+	sku    string
+	name   string
+	price  uint64
+}{
+	{"ARENA-1231-A12", 1012, "A12", "New Year gig, seat A12", 4500},
+	{"ARENA-1231-A14", 1014, "A14", "New Year gig, seat A14", 4500},
+}
+
+// market is the reseller Dana in front of two fans.
+var market = demo.Market{
+	Currency: "EUR",
+	Shops:    []demo.Shop{{ID: "dana-tickets", Name: "Dana's Tickets"}},
+	Parties: []demo.Party{
+		{Name: "dana", Display: "Dana's phone", Role: adv.Seller, MerchantID: "dana-tickets", X: 0, Y: 0},
+		{Name: "erin", Display: "Erin", Role: adv.Shopper, X: 0.7, Y: 0.2, Funds: 10000},
+		{Name: "frank", Display: "Frank", Role: adv.Shopper, X: 2.5, Y: -1, Funds: 10000},
+	},
+}
+
+const organiser = "Riverside Arena"
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("tickets", flag.ContinueOnError)
+	seed := fs.Uint64("seed", 1, "seed of the simulated radio")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "casimpay-tickets-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	pr := demo.NewPrinter(stdout)
+	cloudScreen := pr.Screen("cloud")
+	step := func(format string, args ...any) { fmt.Fprintf(stdout, "\n== "+format+" ==\n", args...) }
+
+	step("%s issues e-tickets to a reseller", organiser)
+	cloud, err := demo.OpenCloud(ctx, demo.CloudOptions{Dir: dir})
+	if err != nil {
+		return err
+	}
+	defer cloud.Close()
+	m := market
+	for _, s := range seats {
+		m.Shops[0].Catalog = append(m.Shops[0].Catalog, payflow.CatalogItem{SKU: s.sku, Name: s.name, UnitPrice: s.price})
+	}
+	ids, err := m.Setup(ctx, cloud, dir)
+	if err != nil {
+		return err
+	}
+	shop := m.Shops[0]
+	for _, s := range seats {
+		if err := cloud.Platform.RegisterAsset(ctx, s.asset, s.ledger); err != nil {
+			return err
+		}
+		if err := cloud.Platform.Issue(ctx, payflow.ID{byte(s.ledger >> 8), byte(s.ledger)}, shop.ID, s.asset, 1); err != nil {
+			return err
+		}
+		cloudScreen.Printf("%s issues %s (ledger %d) to %s", organiser, s.asset, s.ledger, shop.Name)
+	}
+
+	api := &demo.Narrator{API: cloud.Platform, Cloud: cloud, Screen: cloudScreen}
+	root := cloud.Authority.Root.DER()
+	phones := map[string]*demo.Phone{}
+	var stations []*demo.Station
+	var listeners []*demo.Listener
+	for i := range m.Parties {
+		p := &m.Parties[i]
+		card, err := demo.OpenCard(dir, p.Name)
+		if err != nil {
+			return err
+		}
+		label := map[string]string{"dana": "seller", "erin": "shopper", "frank": "frank"}[p.Name]
+		ph, err := demo.NewPhone(p, card, api, pr.Screen(label), root)
+		if err != nil {
+			return err
+		}
+		phones[p.Name] = ph
+		stations = append(stations, ph.Station)
+		listeners = append(listeners, ph.Scanner)
+	}
+	dana, erin, frank := phones["dana"], phones["erin"], phones["frank"]
+	for _, ph := range []*demo.Phone{dana, erin, frank} {
+		if err := ph.Login(ctx); err != nil {
+			return err
+		}
+	}
+	radio := demo.NewRadio(*seed, 0.2)
+	for range 8 {
+		if err := radio.Broadcast(stations, listeners, time.Now()); err != nil {
+			return err
+		}
+	}
+	holdings := func() error {
+		for _, s := range seats {
+			for _, owner := range []struct{ id, name string }{{shop.ID, shop.Name}, {ids["erin"], "Erin"}, {ids["frank"], "Frank"}} {
+				b, err := cloud.Platform.Balance(ctx, owner.id, s.asset)
+				if errors.Is(err, payflow.ErrNotFound) {
+					continue // never held one
+				}
+				if err != nil {
+					return err
+				}
+				if b.Posted > 0 {
+					cloudScreen.Printf("%s is held by %s", s.asset, owner.name)
+				}
+			}
+		}
+		for _, owner := range []struct{ id, name string }{{shop.ID, shop.Name}, {ids["erin"], "Erin"}, {ids["frank"], "Frank"}} {
+			b, err := cloud.Platform.Balance(ctx, owner.id, m.Currency)
+			if err != nil {
+				return err
+			}
+			cloudScreen.Printf("%-15s %s", owner.name+":", demo.Money(b.Posted, m.Currency))
+		}
+		return nil
+	}
+	if err := holdings(); err != nil {
+		return err
+	}
+
+	// sell pairs the reseller with a fan and offers seat A12.
+	sell := func(fan *demo.Phone) (*payflow.PaymentView, *payflow.PaymentView, error) {
+		sellers, err := fan.ServiceQueue(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		fans, err := dana.ServiceQueue(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		pick, err := fan.Choose(sellers, shop.Name)
+		if err != nil {
+			return nil, nil, err
+		}
+		buyer, err := dana.Choose(fans, fan.Party.Display)
+		if err != nil {
+			return nil, nil, err
+		}
+		s1, err := fan.Confirm(ctx, pick)
+		if err != nil {
+			return nil, nil, err
+		}
+		s2, err := dana.Confirm(ctx, buyer)
+		if err != nil {
+			return nil, nil, err
+		}
+		if s1, err = fan.AwaitPaired(ctx, s1); err != nil {
+			return nil, nil, err
+		}
+		if s2, err = dana.AwaitPaired(ctx, s2); err != nil {
+			return nil, nil, err
+		}
+		req, err := dana.Charge(ctx, s2, []demo.Item{{SKU: seats[0].sku, Quantity: 1}}, []record.Leg{{Asset: seats[0].asset, Amount: 1}})
+		if err != nil {
+			return nil, nil, err
+		}
+		view, err := fan.AwaitRequest(ctx, s1)
+		if err != nil {
+			return nil, nil, err
+		}
+		fan.ShowPayment(view)
+		return req, view, nil
+	}
+
+	step("Erin buys seat A12 from Dana, phone to phone: the seat and the money move together")
+	req, view, err := sell(erin)
+	if err != nil {
+		return err
+	}
+	if _, _, err := erin.Approve(ctx, view, demo.PIN); err != nil {
+		return err
+	}
+	if _, _, err := dana.AwaitSettled(ctx, req.ID); err != nil {
+		return err
+	}
+	if err := holdings(); err != nil {
+		return err
+	}
+
+	step("Dana offers seat A12 again, to Frank: Dana no longer holds it")
+	req, view, err = sell(frank)
+	if err != nil {
+		return err
+	}
+	_, _, err = frank.Approve(ctx, view, demo.PIN)
+	if !errors.Is(err, payflow.ErrFunds) {
+		return fmt.Errorf("the second sale of %s: got %v, want a refusal", seats[0].asset, err)
+	}
+	frank.Screen.Printf("The cloud refused to settle: %v", err)
+	cloudScreen.Printf("Nothing moved: the seat leg and the money leg are linked, all or nothing")
+	v, err := dana.API.Cancel(ctx, dana.Token, req.ID)
+	if err != nil {
+		return err
+	}
+	dana.Screen.Printf("Request %s %s", demo.Short(v.ID), v.State)
+	return holdings()
+}

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTickets(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-seed", "3"}, &out))
+	s := out.String()
+	sections := strings.Split(s, "\n== ")
+	require.Len(t, sections, 4, s)
+	issued, first, second := sections[1], sections[2], sections[3]
+
+	assert.Contains(t, issued, "[cloud]   ARENA-1231-A12 is held by Dana's Tickets\n")
+	assert.Contains(t, issued, "[cloud]   Erin:           EUR 100.00\n")
+
+	// The seat and the money moved in one request, with one receipt.
+	assert.Contains(t, first, "[shopper]    1 × ARENA-1231-A12         you receive it with the payment\n")
+	assert.Contains(t, first, "[cloud]   Balances now: Erin EUR 55.00, Dana's Tickets EUR 45.00, Erin 1 ARENA-1231-A12, Dana's Tickets 0 ARENA-1231-A12\n")
+	assert.Contains(t, first, "[shopper]   1 × ARENA-1231-A12 delivered\n")
+	assert.Contains(t, first, "[seller]    1 × ARENA-1231-A12 delivered\n")
+	assert.Contains(t, first, "[shopper]   ledger transfers: 2,")
+	assert.Contains(t, first, "[cloud]   ARENA-1231-A12 is held by Erin\n")
+	assert.NotContains(t, first, "ARENA-1231-A12 is held by Dana's Tickets")
+	assert.Contains(t, first, "[cloud]   ARENA-1231-A14 is held by Dana's Tickets\n")
+
+	// The old holder cannot sell it again: nothing moves.
+	assert.Contains(t, second, "[frank]   The cloud refused to settle: payflow: insufficient funds")
+	assert.NotContains(t, second, "Receipt verified")
+	assert.Regexp(t, `(?m)^\[seller\]  Request [0-9a-f]{8} cancelled$`, second)
+	tail := second[strings.LastIndex(second, "[seller]  Request"):]
+	for _, line := range []string{
+		"[cloud]   ARENA-1231-A12 is held by Erin\n",
+		"[cloud]   Dana's Tickets: EUR 45.00\n",
+		"[cloud]   Erin:           EUR 55.00\n",
+		"[cloud]   Frank:          EUR 100.00\n",
+	} {
+		assert.Contains(t, tail, line)
+	}
+}
