@@ -319,3 +319,20 @@ func TestPadPIN(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParsePublicKeyTemplate: the answer of GENERATE KEY is parsed without
+// panicking, and what is accepted is re-encoded identically.
+func FuzzParsePublicKeyTemplate(f *testing.F) {
+	v := newCard(f)
+	f.Add(simcard.AppendPublicKeyTemplate(nil, v.Enrolment.PublicKey))
+	f.Add([]byte{0x7F, 0x49, 0x43, 0x86, 0x41, 0x04})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		pub, err := simcard.ParsePublicKeyTemplate(in)
+		if err != nil {
+			require.ErrorIs(t, err, simcard.ErrResponse)
+			return
+		}
+		require.Equal(t, in, simcard.AppendPublicKeyTemplate(nil, pub))
+	})
+}

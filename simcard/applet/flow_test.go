@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/casimpay/casimpay/adv"
@@ -392,4 +393,38 @@ func TestInternalAuthenticate(t *testing.T) {
 	assert.Zero(t, n, "challenges do not use the record counter")
 	_, err = v.Card.Authenticate(fill(65, 1))
 	assert.ErrorIs(t, err, simcard.ErrRefused)
+}
+
+// TestConcurrentSignatures signs from several goroutines through one Card:
+// every counter is used exactly once.
+func TestConcurrentSignatures(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	const workers, each = 4, 5
+	counters := make(chan uint64, workers*each)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for range each {
+				msg, err := v.Card.SignAuthProof(sampleAuthProof())
+				if !assert.NoError(t, err) {
+					return
+				}
+				var ap record.AuthProof
+				if assert.NoError(t, record.Verify(msg, v.Enrolment.PublicKey, &ap)) {
+					counters <- ap.Counter
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(counters)
+	seen := map[uint64]bool{}
+	for c := range counters {
+		assert.False(t, seen[c], "counter %d twice", c)
+		seen[c] = true
+	}
+	assert.Len(t, seen, workers*each)
+	for i := uint64(1); i <= workers*each; i++ {
+		assert.True(t, seen[i], "counter %d missing", i)
+	}
 }

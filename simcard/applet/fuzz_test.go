@@ -1,8 +1,10 @@
 package applet_test
 
 import (
+	"encoding/hex"
 	"testing"
 
+	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard/applet"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 	"github.com/stretchr/testify/require"
@@ -70,6 +72,53 @@ func FuzzTransmit(f *testing.F) {
 			default:
 				t.Fatalf("status word %02X%02X for % X", sw1, r[len(r)-1], cmd)
 			}
+		}
+	})
+}
+
+// stateProbes exercise every part of a loaded state.
+var stateProbes = func() [][]byte {
+	var out [][]byte
+	for _, h := range []string{"00CA010100", "00CA010200", "00CA010300", "00CA010500", "00CA011000",
+		"0020008006313233343536", "008800000801020304050607080000", "8052010004000000011F",
+		"002C0180083132333435363738", "0047800000"} {
+		b, _ := hex.DecodeString(h)
+		out = append(out, b)
+	}
+	p, _ := record.Marshal(sampleAuthProof())
+	return append(out, append(append([]byte{0x80, 0x50, 0x01, 0x00, byte(len(p))}, p...), 0))
+}()
+
+// FuzzState loads arbitrary bytes as a stored card state: New either
+// refuses them with ErrState or returns a card that answers SELECT.
+func FuzzState(f *testing.F) {
+	v := newCard(f, simcardtest.Options{})
+	good, err := v.Storage.Load()
+	require.NoError(f, err)
+	blank := new(applet.Memory)
+	_, err = applet.New(blank, applet.Options{})
+	require.NoError(f, err)
+	fresh, err := blank.Load()
+	require.NoError(f, err)
+	f.Add(good)
+	f.Add(fresh)
+	f.Add(good[:20])
+	f.Add([]byte{1, 7, 3, 3, 3, 3, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		mem := new(applet.Memory)
+		require.NoError(t, mem.Store(in))
+		a, err := applet.New(mem, applet.Options{})
+		if err != nil {
+			require.ErrorIs(t, err, applet.ErrState)
+			return
+		}
+		r, err := a.Transmit(unhex(t, selectAID))
+		require.NoError(t, err)
+		require.Equal(t, []byte{0x90, 0x00}, r[len(r)-2:])
+		for _, cmd := range stateProbes {
+			r, err := a.Transmit(cmd)
+			require.NoError(t, err)
+			require.GreaterOrEqual(t, len(r), 2)
 		}
 	})
 }

@@ -112,6 +112,10 @@ func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
 		}
 		key = k
 	}
+	if s.Life == simcard.LifeOperational && (key == nil || s.ICCID == "" || s.Cert == nil ||
+		s.PINHash == nil || s.PUKHash == nil) {
+		return state{}, nil, fmt.Errorf("%w: operational card without key, ICCID, certificate, PIN or PUK", ErrState)
+	}
 	return s, key, nil
 }
 

@@ -103,6 +103,9 @@ func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF // the frame was cut short
+			}
 			return fmt.Errorf("vpcd: read: %w", err)
 		}
 		var reply []byte

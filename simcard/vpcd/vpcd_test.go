@@ -1,7 +1,9 @@
 package vpcd_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"encoding/binary"
 	"io"
 	"net"
@@ -147,4 +149,34 @@ func TestBridgeReconnects(t *testing.T) {
 	defer conn.Close()
 	cancel()
 	assert.NoError(t, <-done)
+}
+
+// streamConn is a net.Conn that reads a fixed stream and discards writes.
+type streamConn struct {
+	net.Conn
+	r io.Reader
+}
+
+func (c *streamConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
+func (c *streamConn) Write(b []byte) (int, error) { return len(b), nil }
+func (c *streamConn) Close() error                { return nil }
+
+// FuzzServe feeds Serve an arbitrary byte stream from vpcd: it never
+// panics, and ends with nil (end of stream), ErrFrame, or a read error for
+// a truncated frame.
+func FuzzServe(f *testing.F) {
+	f.Add([]byte{0, 1, 4})
+	f.Add([]byte{0, 1, 1, 0, 1, 4, 0, 13, 0x00, 0xA4, 0x04, 0x00, 0x07, 0xF0, 0x43, 0x41, 0x53, 0x49, 0x4D, 0x01, 0x00})
+	f.Add([]byte{0, 0})
+	f.Add([]byte{0, 1, 3})
+	f.Add([]byte{0, 5, 0, 0xCA})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		a, err := applet.New(new(applet.Memory), applet.Options{})
+		require.NoError(t, err)
+		conn := &streamConn{r: bytes.NewReader(in)}
+		err = vpcd.Serve(context.Background(), conn, a, nil)
+		if err != nil && !errors.Is(err, vpcd.ErrFrame) && !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("unexpected error %v", err)
+		}
+	})
 }

@@ -1,0 +1,52 @@
+package applet
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"testing/cryptotest"
+
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestEnvelopeMatchesRecordSign checks that the card's own envelope is
+// byte for byte what record.Sign writes, given the same randomness.
+func TestEnvelopeMatchesRecordSign(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	h := record.CardHeader{CardID: "89014103211118510720", Counter: 42}
+	id := func(b byte) []byte { return []byte(strings.Repeat(string([]byte{b}), 16)) }
+	h32 := func(b byte) []byte { return []byte(strings.Repeat(string([]byte{b}), 32)) }
+	items := make([]record.Item, 60)
+	for i := range items {
+		items[i] = record.Item{SKU: "sku-" + strings.Repeat("x", 40), Quantity: uint64(i + 1)}
+	}
+	for _, r := range []record.CardRecord{
+		&record.AuthProof{CardHeader: h, Nonce: h32(1), Role: record.RoleSeller, EID: id(2), PeerEID: id(3)},
+		&record.PaymentRequest{CardHeader: h, RequestID: id(1), SessionID: id(2), PayerCardID: "8986001234567890128",
+			MerchantID: "grocer-1", Currency: "EUR", Amount: 6000, Items: items},
+		&record.Consent{CardHeader: h, RequestID: id(1), RequestHash: h32(2), Nonce: h32(3), Amount: 5, Currency: "EUR", MerchantID: "m"},
+		&record.RefundRequest{CardHeader: h, RefundID: id(4), RequestID: id(1), Amount: 5, Currency: "EUR"},
+	} {
+		t.Run(r.Type().String(), func(t *testing.T) {
+			cryptotest.SetGlobalRandom(t, 7)
+			want, err := record.Sign(rand.Reader, key, r)
+			require.NoError(t, err)
+			payload, err := record.Marshal(r)
+			require.NoError(t, err)
+			cryptotest.SetGlobalRandom(t, 7)
+			got, err := signEnvelope(rand.Reader, key, r.Type(), payload)
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+			require.NoError(t, record.Verify(got, &key.PublicKey, r))
+		})
+	}
+	_, err = signEnvelope(rand.Reader, key, record.TypeReceipt, []byte{0xA0})
+	assert.ErrorIs(t, err, errEnvelope)
+	_, err = signEnvelope(rand.Reader, key, record.TypeConsent, make([]byte, record.MaxMessage))
+	assert.ErrorIs(t, err, errEnvelope)
+}
