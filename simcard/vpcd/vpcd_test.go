@@ -3,8 +3,8 @@ package vpcd_test
 import (
 	"bytes"
 	"context"
-	"errors"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"sync"
