@@ -1,0 +1,42 @@
+// Command cloud is the platform of the three-process grocery purchase: it
+// serves the casimpay HTTP API on localhost, with the ledger and the
+// platform state in a SQLite file of its data folder (or in PostgreSQL
+// with -postgres), and prints what the cloud does. Run the seller and the
+// shopper programs, each in a terminal of its own, against it:
+//
+//	go run ./examples/cloud                 # terminal 1: serves 127.0.0.1:8080
+//	go run ./examples/seller                # terminal 2: the till of Corner Grocer
+//	go run ./examples/shopper               # terminal 3: Alice's phone
+//
+// On its first start the cloud plays the card issuer too: it creates a
+// demo certificate authority in the data folder, personalises the virtual
+// CA-SIM cards of the grocery market (Alice, the till, and four phones
+// nearby), enrols them and writes their state files into the data folder,
+// where the seller and shopper programs pick up their cards. It writes the
+// URL it serves into the data folder (cloud.url), so the phones find it,
+// and broadcasts the adverts of the phones nearby into the simulated air
+// (the folder air/). A later start continues with the same cards and
+// accounts.
+//
+// Flags:
+//
+//	-data DIR        the data folder shared with the phones (default
+//	                 $TMPDIR/casimpay-demo)
+//	-listen ADDR     the address to serve (default 127.0.0.1:8080)
+//	-postgres DSN    keep the ledger and the platform state in PostgreSQL
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/casimpay/casimpay/examples/internal/demo"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	demo.Exit("cloud", demo.RunCloud(ctx, os.Args[1:], os.Stdout))
+}

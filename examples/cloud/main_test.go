@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/examples/internal/demo"
+	"github.com/casimpay/casimpay/internal/testenv"
+)
+
+// buffer is a bytes.Buffer safe for concurrent use.
+type buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// startCloud runs the cloud program on a loopback port until the test ends
+// and returns its output.
+func startCloud(t *testing.T, args ...string) *buffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &buffer{}
+	done := make(chan error, 1)
+	go func() { done <- demo.RunCloud(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), out) }()
+	t.Cleanup(func() {
+		cancel()
+		assert.NoError(t, <-done)
+	})
+	dir := args[1]
+	require.Eventually(t, func() bool {
+		_, err := os.Stat(filepath.Join(dir, demo.URLFile))
+		return err == nil
+	}, 15*time.Second, 20*time.Millisecond, "the cloud writes its URL: %s", out)
+	return out
+}
+
+// purchase runs the seller and the shopper programs at once against the
+// cloud of dir and returns their outputs.
+func purchase(t *testing.T, dir string) (seller, shopper string) {
+	t.Helper()
+	var sOut, pOut buffer
+	var wg sync.WaitGroup
+	var sErr, pErr error
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5"}, &sOut) })
+	wg.Go(func() { pErr = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6"}, &pOut) })
+	wg.Wait()
+	require.NoError(t, sErr, sOut.String())
+	require.NoError(t, pErr, pOut.String())
+	return sOut.String(), pOut.String()
+}
+
+var codeRE = regexp.MustCompile(`(?m)pairing code (\d{6})`)
+
+func checkPurchase(t *testing.T, seller, shopper string) {
+	t.Helper()
+	sc, pc := codeRE.FindAllStringSubmatch(seller, -1), codeRE.FindAllStringSubmatch(shopper, -1)
+	require.Len(t, sc, 2, seller)
+	require.Len(t, pc, 2, shopper)
+	assert.Equal(t, sc[0][1], pc[0][1], "both screens show one pairing code")
+	assert.Equal(t, sc[0][1], sc[1][1], "and the cloud confirms it")
+	assert.Equal(t, pc[0][1], pc[1][1])
+	assert.Contains(t, seller, "[seller]    Total                     EUR 11.27\n")
+	assert.Contains(t, shopper, "[shopper]   Total                              EUR 11.27\n")
+	assert.Regexp(t, `(?m)^\[seller\]  Corner Grocer till 1 taps \d\. Alice$`, seller)
+	assert.Contains(t, shopper, "[shopper] Alice taps 1. Corner Grocer\n")
+	for label, out := range map[string]string{"[shopper] ": shopper, "[seller]  ": seller} {
+		assert.Contains(t, out, label+`Receipt verified: signed by "casimpay demo platform", chain up to the trusted root`+"\n")
+	}
+}
+
+func TestThreeProcesses(t *testing.T) {
+	dir := t.TempDir()
+	cloud := startCloud(t, "-data", dir)
+	seller, shopper := purchase(t, dir)
+	checkPurchase(t, seller, shopper)
+	require.Eventually(t, func() bool {
+		return regexp.MustCompile(`Balances now: Alice EUR 38.73, Corner Grocer EUR 11.27\n`).MatchString(cloud.String())
+	}, 5*time.Second, 20*time.Millisecond, cloud.String())
+
+	// The same phones buy again: the accounts carry on.
+	seller, shopper = purchase(t, dir)
+	checkPurchase(t, seller, shopper)
+	require.Eventually(t, func() bool {
+		return regexp.MustCompile(`Balances now: Alice EUR 27.46, Corner Grocer EUR 22.54\n`).MatchString(cloud.String())
+	}, 5*time.Second, 20*time.Millisecond, cloud.String())
+	assert.Contains(t, cloud.String(), "[cloud]   Balance of Alice: EUR 50.00\n")
+}
+
+func TestThreeProcessesPostgres(t *testing.T) {
+	dsn := testenv.PostgresSchema(t)
+	dir := t.TempDir()
+	cloud := startCloud(t, "-data", dir, "-postgres", dsn)
+	seller, shopper := purchase(t, dir)
+	checkPurchase(t, seller, shopper)
+	require.Eventually(t, func() bool {
+		return regexp.MustCompile(`Balances now: Alice EUR 38.73, Corner Grocer EUR 11.27\n`).MatchString(cloud.String())
+	}, 5*time.Second, 20*time.Millisecond, cloud.String())
+	assert.Contains(t, cloud.String(), "Platform on PostgreSQL")
+}
+
+func TestPhonesNeedACloud(t *testing.T) {
+	dir := t.TempDir()
+	for name, run := range map[string]func(context.Context, []string, *buffer) error{
+		"seller":  func(ctx context.Context, a []string, b *buffer) error { return demo.RunSeller(ctx, a, b) },
+		"shopper": func(ctx context.Context, a []string, b *buffer) error { return demo.RunShopper(ctx, a, b) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := run(context.Background(), []string{"-data", dir}, &buffer{})
+			assert.ErrorIs(t, err, os.ErrNotExist, "no cloud.url in the data folder")
+		})
+	}
+}

@@ -1,0 +1,319 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/casimpay/casimpay/payflow"
+)
+
+// DefaultDir is the data folder that the cloud, seller and shopper
+// programs share when no -data flag is given.
+func DefaultDir() string { return filepath.Join(os.TempDir(), "casimpay-demo") }
+
+// URLFile is the file of the data folder in which the cloud program
+// writes the base URL it serves, for the phone programs to find it.
+const URLFile = "cloud.url"
+
+// Bystanders are the cards of the grocery market that the cloud program
+// broadcasts itself, so that the queues of the phone programs show a
+// choice.
+var Bystanders = []string{"bob", "chen", "coffee-cart", "flower-stall"}
+
+// RunCloud is the cloud program: it opens the platform of the data folder
+// (SQLite, or PostgreSQL with -postgres), sets up the grocery market,
+// serves the HTTP API on -listen, writes its URL into the data folder,
+// broadcasts the bystanders' adverts, runs the sweeps, and prints what the
+// cloud does until ctx ends.
+func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("cloud", flag.ContinueOnError)
+	dir := fs.String("data", DefaultDir(), "the data folder `DIR`: demo CA, cards, SQLite database")
+	listen := fs.String("listen", "127.0.0.1:8080", "serve the HTTP API on `host:port`")
+	dsn := fs.String("postgres", "", "keep ledger and platform state in PostgreSQL at `DSN` instead of SQLite")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	screen := NewPrinter(stdout).Screen("cloud")
+	cloud, err := OpenCloud(ctx, CloudOptions{Dir: *dir, PostgresDSN: *dsn})
+	if err != nil {
+		return err
+	}
+	defer cloud.Close()
+	market := Grocery
+	ids, err := market.Setup(ctx, cloud, *dir)
+	if err != nil {
+		return err
+	}
+	alice := market.Party("alice")
+	topUp := func() error {
+		ok, err := TopUp(ctx, cloud, ids["alice"], market.Currency, alice.Funds/2, alice.Funds)
+		if ok {
+			screen.Printf("Alice's wallet was short: topped up with %s", Money(alice.Funds, market.Currency))
+		}
+		return err
+	}
+	if err := topUp(); err != nil {
+		return err
+	}
+	for _, owner := range []struct{ id, name string }{{ids["alice"], "Alice"}, {market.Shops[0].ID, market.Shops[0].Name}} {
+		b, err := cloud.Platform.Balance(ctx, owner.id, market.Currency)
+		if err != nil {
+			return err
+		}
+		screen.Printf("Balance of %s: %s", owner.name, Money(b.Posted, market.Currency))
+	}
+
+	var bystanders []*Station
+	for _, name := range Bystanders {
+		card, err := OpenCard(*dir, name)
+		if err != nil {
+			return err
+		}
+		bystanders = append(bystanders, &Station{Party: market.Party(name), Card: card})
+	}
+	air := Air{Dir: *dir}
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	api := &Narrator{API: cloud.Platform, Cloud: cloud, Screen: screen}
+	srv := payflow.NewServer("", payflow.NewHandler(api, payflow.HandlerOptions{Replies: cloud.Store, Logger: logger}))
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	urlPath := filepath.Join(*dir, URLFile)
+	if err := os.WriteFile(urlPath, []byte(url+"\n"), 0o600); err != nil {
+		srv.Close()
+		return err
+	}
+	defer os.Remove(urlPath)
+	screen.Printf("Platform on %s, serving %s", cloud.Database, url)
+	screen.Printf("Bob, Chen, Coffee Cart and Flower Stall are in range; start the seller and the shopper with -data %s", *dir)
+
+	radio := time.NewTicker(300 * time.Millisecond)
+	defer radio.Stop()
+	sweep := time.NewTicker(5 * time.Second)
+	defer sweep.Stop()
+	crl := time.NewTicker(time.Hour)
+	defer crl.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			for _, s := range bystanders {
+				os.Remove(air.path(s))
+			}
+			return srv.Shutdown(sctx)
+		case err := <-served:
+			return err
+		case <-radio.C:
+			err = air.Send(bystanders, time.Now())
+		case <-sweep.C:
+			if _, err = cloud.Platform.ExpireDue(ctx, 0); err == nil {
+				if _, err = cloud.Platform.RecoverSweep(ctx, 0); err == nil {
+					err = topUp()
+				}
+			}
+		case <-crl.C:
+			err = cloud.RefreshCRLs()
+		}
+		if err != nil && ctx.Err() == nil {
+			screen.Printf("error: %v", err)
+		}
+	}
+}
+
+// phoneFlags are the flags of the phone programs.
+type phoneFlags struct {
+	dir, url, pick, pin string
+	seed                uint64
+	wait                time.Duration
+}
+
+func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	f := &phoneFlags{}
+	fs.StringVar(&f.dir, "data", DefaultDir(), "the cloud's data folder `DIR` (cards, CA, the air)")
+	fs.StringVar(&f.url, "url", "", "the cloud's base `URL` (default: the one the cloud wrote into the data folder)")
+	fs.StringVar(&f.pick, "pick", pick, "the `name` to tap in the service queue")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed of the simulated radio")
+	fs.DurationVar(&f.wait, "wait", 2*time.Minute, "how long to wait for the other phone")
+	if name == "shopper" {
+		fs.StringVar(&f.pin, "pin", PIN, "the PIN the shopper types")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if f.url == "" {
+		b, err := os.ReadFile(filepath.Join(f.dir, URLFile))
+		if err != nil {
+			return nil, fmt.Errorf("no -url and no cloud running with -data %s: %w", f.dir, err)
+		}
+		f.url = strings.TrimSpace(string(b))
+	}
+	return f, nil
+}
+
+// startPhone opens the card name of the data folder, logs it in to the
+// cloud over HTTP, and starts its radio: every 200 ms it writes its advert
+// into the air and hears the others. The phone stops broadcasting when
+// the returned function is called.
+func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout io.Writer) (*Phone, func(), error) {
+	card, err := OpenCard(f.dir, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := LoadRoot(f.dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	party := *Grocery.Party(name)
+	client := payflow.NewClient(f.url, payflow.ClientOptions{})
+	ph, err := NewPhone(&party, card, client, NewPrinter(stdout).Screen(label), root)
+	if err != nil {
+		return nil, nil, err
+	}
+	ph.Screen.Printf("Cloud at %s", f.url)
+	if err := ph.Login(ctx); err != nil {
+		return nil, nil, err
+	}
+	air, radio := Air{Dir: f.dir}, NewRadio(f.seed, 0.2)
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			now := time.Now()
+			if err := air.Send([]*Station{ph.Station}, now); err != nil {
+				ph.Screen.Printf("radio: %v", err)
+			}
+			if err := air.Receive(radio, ph.Scanner, ph.Station, now); err != nil {
+				ph.Screen.Printf("radio: %v", err)
+			}
+			select {
+			case <-ctx.Done():
+				os.Remove(air.path(ph.Station))
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return ph, func() { cancel(); <-done }, nil
+}
+
+// find scans until the service queue holds the phone named name, shows
+// the queue and taps it.
+func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (Entry, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	p.Screen.Printf("Scanning for %s…", name)
+	for {
+		// Let a few adverts of everyone around arrive first.
+		if err := sleep(ctx, 1500*time.Millisecond); err != nil {
+			return Entry{}, fmt.Errorf("demo: %s not found: %w", name, err)
+		}
+		if len(p.Queue.Snapshot()) == 0 {
+			continue
+		}
+		entries, err := p.ServiceQueue(ctx)
+		if err != nil {
+			return Entry{}, err
+		}
+		if e, err := p.Choose(entries, name); err == nil {
+			return e, nil
+		}
+	}
+}
+
+// RunSeller is the seller program: the till of Corner Grocer finds Alice
+// in its service queue, pairs with her phone, charges the grocery basket
+// and waits for the verified receipt.
+func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
+	f, err := parsePhoneFlags("seller", "Alice", args)
+	if err != nil {
+		return err
+	}
+	ph, stop, err := startPhone(ctx, f, "till", "seller", stdout)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	e, err := ph.find(ctx, f.pick, f.wait)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, f.wait)
+	defer cancel()
+	s, err := ph.Pair(wctx, e)
+	if err != nil {
+		return err
+	}
+	req, err := ph.Charge(ctx, s, GroceryBasket, nil)
+	if err != nil {
+		return err
+	}
+	v, rc, err := ph.AwaitSettled(wctx, req.ID)
+	if err != nil {
+		return err
+	}
+	if rc == nil {
+		return fmt.Errorf("demo: request %s ended %s", Short(v.ID), v.State)
+	}
+	return nil
+}
+
+// RunShopper is the shopper program: Alice's phone finds Corner Grocer in
+// its service queue, pairs with the till, shows the payment screen and
+// approves it with the card's PIN.
+func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
+	f, err := parsePhoneFlags("shopper", "Corner Grocer", args)
+	if err != nil {
+		return err
+	}
+	ph, stop, err := startPhone(ctx, f, "alice", "shopper", stdout)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	e, err := ph.find(ctx, f.pick, f.wait)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, f.wait)
+	defer cancel()
+	s, err := ph.Pair(wctx, e)
+	if err != nil {
+		return err
+	}
+	v, err := ph.AwaitRequest(wctx, s)
+	if err != nil {
+		return err
+	}
+	ph.ShowPayment(v)
+	_, _, err = ph.Approve(ctx, v, f.pin)
+	return err
+}
+
+// Exit is how the example programs end: nil and -h exit 0, other errors
+// are printed and exit 1.
+func Exit(name string, err error) {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	os.Exit(1)
+}

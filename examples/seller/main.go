@@ -1,0 +1,32 @@
+// Command seller is the till of Corner Grocer in the three-process grocery
+// purchase: with its card from the cloud's data folder, it scans the
+// simulated air, finds Alice in its service queue, pairs with her phone,
+// sends the card-signed payment request for the basket and waits for the
+// receipt, which it verifies. Start the cloud program first (see its
+// documentation for the three commands).
+//
+//	go run ./examples/seller [-data DIR] [-url URL]
+//
+// Flags:
+//
+//	-data DIR       the cloud's data folder (default $TMPDIR/casimpay-demo)
+//	-url URL        the cloud's URL (default: read from DIR/cloud.url)
+//	-pick NAME      whom to tap in the service queue (default Alice)
+//	-seed N         seed of the simulated radio (default 1)
+//	-wait DURATION  how long to wait for the shopper (default 2m)
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/casimpay/casimpay/examples/internal/demo"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	demo.Exit("seller", demo.RunSeller(ctx, os.Args[1:], os.Stdout))
+}

@@ -1,0 +1,33 @@
+// Command shopper is Alice's phone in the three-process grocery purchase:
+// with her card from the cloud's data folder, it scans the simulated air,
+// finds Corner Grocer in its service queue, pairs with the till, shows the
+// payment screen, approves it with the card's PIN and verifies the
+// receipt. Start the cloud program first (see its documentation for the
+// three commands).
+//
+//	go run ./examples/shopper [-data DIR] [-url URL]
+//
+// Flags:
+//
+//	-data DIR       the cloud's data folder (default $TMPDIR/casimpay-demo)
+//	-url URL        the cloud's URL (default: read from DIR/cloud.url)
+//	-pick NAME      whom to tap in the service queue (default Corner Grocer)
+//	-pin DIGITS     the PIN to type (default 123456)
+//	-seed N         seed of the simulated radio (default 1)
+//	-wait DURATION  how long to wait for the seller (default 2m)
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/casimpay/casimpay/examples/internal/demo"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	demo.Exit("shopper", demo.RunShopper(ctx, os.Args[1:], os.Stdout))
+}

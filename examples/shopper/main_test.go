@@ -1,0 +1,35 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/casimpay/casimpay/examples/internal/demo"
+)
+
+// The purchase itself, with the cloud and the other phone, is tested in
+// package examples/cloud.
+
+func TestShopperErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		err  error
+	}{
+		{"help", []string{"-h"}, flag.ErrHelp},
+		{"no cloud", []string{"-data", t.TempDir()}, os.ErrNotExist},
+		{"no card", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1"}, os.ErrNotExist},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := demo.RunShopper(context.Background(), tt.args, &out)
+			assert.ErrorIs(t, err, tt.err)
+		})
+	}
+}
