@@ -301,7 +301,10 @@ func (c *Card) Advert(epoch uint32, role adv.Role, flags adv.Flags) ([]byte, err
 
 // SignAuthProof has the card sign an authentication proof built from p,
 // whose card header must be empty: the card adds its ICCID and its next
-// counter. It returns the COSE_Sign1 message (record.Verify reads it).
+// counter. It returns the COSE_Sign1 message (record.Verify reads it; p is
+// not modified, record.Open tells the counter). A record with invalid
+// fields is an error matching record.ErrMalformed, before anything is sent;
+// one with a card header is refused by the card (ErrRefused).
 func (c *Card) SignAuthProof(p *record.AuthProof) ([]byte, error) { return c.signRecord(p) }
 
 // SignPaymentRequest has the card sign a payment request (see SignAuthProof).

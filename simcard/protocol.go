@@ -2,7 +2,7 @@ package simcard
 
 // AID is the application identifier of the CA-SIM applet, selected with
 // SELECT by DF name: F0 43 41 53 49 4D 01 ("CASIM" under the proprietary
-// F0 range, version 1).
+// F0 range, version 1). It must not be modified.
 var AID = []byte{0xF0, 0x43, 0x41, 0x53, 0x49, 0x4D, 0x01}
 
 // Classes of the commands the applet accepts. ISO/IEC 7816-4 instructions use
