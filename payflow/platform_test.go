@@ -19,54 +19,28 @@ import (
 	"github.com/casimpay/casimpay/pki/record"
 )
 
-// shop is a fixture with a funded shopper, a merchant with one seller card
-// and a catalog, both cards logged in and paired.
+// shop is a paytest.Shop with lower-case helpers for these tests.
 type shop struct {
-	*paytest.Fixture
+	*paytest.Shop
 	shopper, seller *paytest.Card
 	session         *payflow.SessionView
 }
 
 const (
-	merchantID = "grocer-1"
-	funds      = 10_000
+	merchantID = paytest.MerchantID
+	funds      = paytest.Funds
 )
 
-var catalog = []payflow.CatalogItem{
-	{SKU: "apple", Name: "Apple", UnitPrice: 120},
-	{SKU: "bread", Name: "Sourdough bread", UnitPrice: 450},
-}
-
-func newShop(t *testing.T, manual bool, opts paytest.Options) *shop {
-	t.Helper()
-	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), opts)
-	return setupShop(t, f, manual)
-}
-
-func setupShop(t *testing.T, f *paytest.Fixture, manual bool) *shop {
-	t.Helper()
-	ctx := context.Background()
-	s := &shop{Fixture: f, shopper: f.NewCard("Alice"), seller: f.NewCard("Till 1")}
-	require.NoError(t, f.Platform.EnrollMerchant(ctx, payflow.Merchant{
-		ID: merchantID, Name: "Corner Grocer", Currency: "EUR", ManualCapture: manual, SellerCardIDs: []string{s.seller.ID},
-	}))
-	require.NoError(t, f.Platform.SetCatalog(ctx, merchantID, catalog))
-	require.NoError(t, f.Platform.OpenAccount(ctx, s.shopper.ID, "EUR"))
-	require.NoError(t, f.Platform.Fund(ctx, payflow.ID{1}, s.shopper.ID, "EUR", funds))
-	s.shopper.Login(record.RoleShopper)
-	s.seller.Login(record.RoleSeller)
-	s.session = f.Pair(s.shopper, s.seller)
-	return s
+func newShop(tb testing.TB, manual bool, opts paytest.Options) *shop {
+	tb.Helper()
+	ps := paytest.NewShop(paytest.NewFixture(tb, memory.New(), ledgermemory.New(), opts), manual)
+	return &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
 }
 
 // balances returns the shopper's and the merchant's EUR balances.
 func (s *shop) balances(t *testing.T) [2]payflow.Balance {
 	t.Helper()
-	a, err := s.Platform.Balance(context.Background(), s.shopper.ID, "EUR")
-	require.NoError(t, err)
-	b, err := s.Platform.Balance(context.Background(), merchantID, "EUR")
-	require.NoError(t, err)
-	return [2]payflow.Balance{a, b}
+	return s.Balances("EUR")
 }
 
 // request creates a signed request for the basket (2 apples, 1 bread:

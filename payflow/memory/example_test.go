@@ -1,0 +1,27 @@
+package memory_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+)
+
+// A payment request changes state only from the state and version its
+// writer read: the second of two writers loses.
+func ExampleStore_UpdatePayment() {
+	ctx := context.Background()
+	s := memory.New()
+	p, _ := s.InsertPayment(ctx, &payflow.PaymentRecord{ID: payflow.ID{1}, State: payflow.StatePending, ExpiresAt: time.Now().Add(time.Minute)})
+	approve, cancel := *p, *p
+	approve.State = payflow.StateCaptured
+	cancel.State = payflow.StateCancelled
+	fmt.Println(s.UpdatePayment(ctx, &approve, payflow.StatePending))
+	fmt.Println(errors.Is(s.UpdatePayment(ctx, &cancel, payflow.StatePending), payflow.ErrConflict))
+	// Output:
+	// <nil>
+	// true
+}
