@@ -14,8 +14,11 @@ import (
 
 // Options configures New. The zero Options holds the defaults.
 type Options struct {
-	// Rand is the source of the card's keys, advertising secret, salt and
-	// signature randomness; nil means crypto/rand.Reader.
+	// Rand is the source of the card's advertising secret and salt; nil
+	// means crypto/rand.Reader. It is handed to key generation and signing
+	// too, but since Go 1.26 crypto/ecdsa ignores it and always uses a
+	// secure source (tests make that deterministic with
+	// testing/cryptotest.SetGlobalRandom).
 	Rand io.Reader
 	// PINTries and PUKTries are the tries of a fresh card; zero means
 	// simcard.DefaultTries (3). At most 15, the most a 63Cx status word
