@@ -40,6 +40,9 @@ func FuzzParse(f *testing.F) {
 
 		p, err := Parse(b)
 		require.True(t, bytes.Equal(keep, b), "Parse must not modify its input")
+		slowP, slowErr := Codec{}.parseWalk(b)
+		require.Equal(t, slowP, p, "the fast path and the walk disagree")
+		require.Equal(t, slowErr, err, "the fast path and the walk disagree")
 		if err != nil {
 			known := 0
 			for _, e := range []error{ErrForeign, ErrMalformed, ErrVersion, ErrRole, ErrReserved} {

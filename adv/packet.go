@@ -225,6 +225,21 @@ func (c Codec) AppendBinary(b []byte, p Packet) ([]byte, error) {
 // memory with b.
 func (c Codec) Parse(b []byte) (Packet, error) {
 	u := c.uuid()
+	lo, hi := byte(u), byte(u>>8)
+	if len(b) == Size &&
+		b[0] == 0x02 && b[1] == TypeFlags &&
+		b[3] == 0x03 && b[4] == TypeCompleteUUID16 && b[5] == lo && b[6] == hi &&
+		b[7] == 3+ServiceDataSize && b[8] == TypeServiceData16 && b[9] == lo && b[10] == hi {
+		// The layout AppendBinary writes: walking it finds exactly these
+		// three structures, so skip the walk.
+		return ParseServiceData(b[11:])
+	}
+	return c.parseWalk(b)
+}
+
+// parseWalk is Parse for any layout.
+func (c Codec) parseWalk(b []byte) (Packet, error) {
+	u := c.uuid()
 	var sd []byte
 	found := false
 	w := NewWalker(b)
