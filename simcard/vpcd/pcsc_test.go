@@ -195,6 +195,13 @@ func TestPCSC(t *testing.T) {
 	reader := readerWithCard(ctx, t)
 
 	const sel = selectAID
+	t.Run("ATR", func(t *testing.T) {
+		out, err := exec.CommandContext(ctx, "opensc-tool", "-r", reader, "-a").CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		got := strings.ReplaceAll(strings.TrimSpace(string(out)), ":", "")
+		require.GreaterOrEqual(t, len(got), 2*len(vpcd.DefaultATR), "%s", out)
+		assert.Equal(t, hex.EncodeToString(vpcd.DefaultATR), strings.ToLower(got[len(got)-2*len(vpcd.DefaultATR):]))
+	})
 	t.Run("select and get data", func(t *testing.T) {
 		rs := send(ctx, t, reader, sel, "00CA010100", "00CA010500", "00CA010800", "00CA0F0F00")
 		assert.Equal(t, []string{"9000", "9000", "9000", "9000", "6A88"}, sws(rs))
