@@ -45,10 +45,10 @@
 // integer, with amount_must_not_exceed_limit for larger amounts and the
 // overflows_* results for balances; AmountMax is 2^64-1; the imported flag
 // is not supported; the result of a successful event is named created
-// (TigerBeetle's clients say ok); exists is checked right after the ID, so
-// that a retry of a stored transfer reports exists (or a difference) even
-// when its accounts have changed since; GetAccountBalances filters by time
-// only.
+// (TigerBeetle's clients said ok); GetAccountBalances filters by time
+// only. As in TigerBeetle, exists and id_already_failed are checked right
+// after the ID, so that a retry reports the first outcome even when the
+// accounts have changed since.
 //
 // # Stores
 //

@@ -149,10 +149,11 @@ const (
 	// TransferBalancingCredit moves at most Amount, less if needed so that
 	// the credit account's credits do not exceed its debits.
 	TransferBalancingCredit TransferFlags = 1 << 5
-	// TransferClosingDebit, on a pending transfer, closes the debit account.
+	// TransferClosingDebit, on a pending transfer, closes the debit account
+	// until the transfer is voided or expires; it cannot be posted.
 	TransferClosingDebit TransferFlags = 1 << 6
 	// TransferClosingCredit, on a pending transfer, closes the credit
-	// account.
+	// account until the transfer is voided or expires.
 	TransferClosingCredit TransferFlags = 1 << 7
 	// Bit 8 is TigerBeetle's "imported", not supported here: it is rejected
 	// as a reserved flag.

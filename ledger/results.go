@@ -12,14 +12,14 @@ const (
 	TransferIDMustNotBeZero
 	TransferIDMustNotBeIntMax
 	TransferExistsWithDifferentFlags
+	TransferExistsWithDifferentPendingID
+	TransferExistsWithDifferentTimeout
 	TransferExistsWithDifferentDebitAccountID
 	TransferExistsWithDifferentCreditAccountID
 	TransferExistsWithDifferentAmount
-	TransferExistsWithDifferentPendingID
 	TransferExistsWithDifferentUserData128
 	TransferExistsWithDifferentUserData64
 	TransferExistsWithDifferentUserData32
-	TransferExistsWithDifferentTimeout
 	TransferExistsWithDifferentLedger
 	TransferExistsWithDifferentCode
 	TransferExists
@@ -76,14 +76,14 @@ var createTransferResultNames = [...]string{
 	"id_must_not_be_zero",
 	"id_must_not_be_int_max",
 	"exists_with_different_flags",
+	"exists_with_different_pending_id",
+	"exists_with_different_timeout",
 	"exists_with_different_debit_account_id",
 	"exists_with_different_credit_account_id",
 	"exists_with_different_amount",
-	"exists_with_different_pending_id",
 	"exists_with_different_user_data_128",
 	"exists_with_different_user_data_64",
 	"exists_with_different_user_data_32",
-	"exists_with_different_timeout",
 	"exists_with_different_ledger",
 	"exists_with_different_code",
 	"exists",

@@ -16,7 +16,7 @@ func (w *working) createTransfer(t *Transfer, ts uint64) CreateTransferResult {
 		return TransferIDMustNotBeIntMax
 	}
 	if e, ok := w.transfers[t.ID]; ok {
-		return exists(t, e)
+		return w.exists(t, e)
 	}
 	if _, ok := w.failed[t.ID]; ok {
 		return TransferIDAlreadyFailed
@@ -91,13 +91,12 @@ func (w *working) createTransfer(t *Transfer, ts uint64) CreateTransferResult {
 		if cr.CreditsPending > AmountLimit-amount {
 			return TransferOverflowsCreditsPending
 		}
-	} else {
-		if dr.DebitsPosted > AmountLimit-amount {
-			return TransferOverflowsDebitsPosted
-		}
-		if cr.CreditsPosted > AmountLimit-amount {
-			return TransferOverflowsCreditsPosted
-		}
+	}
+	if dr.DebitsPosted > AmountLimit-amount {
+		return TransferOverflowsDebitsPosted
+	}
+	if cr.CreditsPosted > AmountLimit-amount {
+		return TransferOverflowsCreditsPosted
 	}
 	if dr.DebitsPending+dr.DebitsPosted > AmountLimit-amount {
 		return TransferOverflowsDebits
@@ -107,12 +106,6 @@ func (w *working) createTransfer(t *Transfer, ts uint64) CreateTransferResult {
 	}
 	if pending && uint64(t.Timeout)*1e9 > TimestampLimit-ts {
 		return TransferOverflowsTimeout
-	}
-	if t.Amount != 0 && t.Flags&TransferBalancingDebit != 0 && dr.DebitsPending+dr.DebitsPosted >= dr.CreditsPosted {
-		return TransferExceedsCredits
-	}
-	if t.Amount != 0 && t.Flags&TransferBalancingCredit != 0 && cr.CreditsPending+cr.CreditsPosted >= cr.DebitsPosted {
-		return TransferExceedsDebits
 	}
 	if dr.Flags&AccountDebitsMustNotExceedCredits != 0 && dr.DebitsPending+dr.DebitsPosted+amount > dr.CreditsPosted {
 		return TransferExceedsCredits
@@ -230,12 +223,16 @@ func (w *working) postOrVoid(t *Transfer, ts uint64) CreateTransferResult {
 		return TransferPendingTransferNotFound
 	}
 	if post {
-		if dr.Flags&AccountClosed != 0 && p.Flags&TransferClosingDebit == 0 {
+		// The only movement allowed on a closed account is a void: a
+		// closing transfer itself can only be voided or expire.
+		if dr.Flags&AccountClosed != 0 {
 			return TransferDebitAccountAlreadyClosed
 		}
-		if cr.Flags&AccountClosed != 0 && p.Flags&TransferClosingCredit == 0 {
+		if cr.Flags&AccountClosed != 0 {
 			return TransferCreditAccountAlreadyClosed
 		}
+		// Unreachable while the overflows_debits and overflows_credits
+		// checks at creation hold; kept against damaged data.
 		if dr.DebitsPosted > AmountLimit-amount {
 			return TransferOverflowsDebitsPosted
 		}
@@ -287,42 +284,69 @@ func (w *working) postOrVoid(t *Transfer, ts uint64) CreateTransferResult {
 	return TransferCreated
 }
 
-// exists compares a transfer with the stored one of the same ID. Fields a
-// post or void may leave zero are compared only when set.
-func exists(t, e *Transfer) CreateTransferResult {
-	if t.Flags != e.Flags {
+// exists compares a transfer with the stored one of the same ID, in
+// TigerBeetle's order. For a post or a void, fields the request leaves
+// zero must match what the stored transfer took from its pending transfer.
+func (w *working) exists(t, e *Transfer) CreateTransferResult {
+	switch {
+	case t.Flags != e.Flags:
 		return TransferExistsWithDifferentFlags
+	case t.PendingID != e.PendingID:
+		return TransferExistsWithDifferentPendingID
+	case t.Timeout != e.Timeout:
+		return TransferExistsWithDifferentTimeout
 	}
-	resolve := t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) != 0
-	optional := func(a, b ID) bool { return a == b || (resolve && a.IsZero()) }
-	if !optional(t.DebitAccountID, e.DebitAccountID) {
-		return TransferExistsWithDifferentDebitAccountID
+	if t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) == 0 {
+		switch {
+		case t.DebitAccountID != e.DebitAccountID:
+			return TransferExistsWithDifferentDebitAccountID
+		case t.CreditAccountID != e.CreditAccountID:
+			return TransferExistsWithDifferentCreditAccountID
+		case t.Flags&(TransferBalancingDebit|TransferBalancingCredit) != 0 && t.Amount < e.Amount,
+			t.Flags&(TransferBalancingDebit|TransferBalancingCredit) == 0 && t.Amount != e.Amount:
+			return TransferExistsWithDifferentAmount
+		case t.UserData128 != e.UserData128:
+			return TransferExistsWithDifferentUserData128
+		case t.UserData64 != e.UserData64:
+			return TransferExistsWithDifferentUserData64
+		case t.UserData32 != e.UserData32:
+			return TransferExistsWithDifferentUserData32
+		case t.Ledger != e.Ledger:
+			return TransferExistsWithDifferentLedger
+		case t.Code != e.Code:
+			return TransferExistsWithDifferentCode
+		}
+		return TransferExists
 	}
-	if !optional(t.CreditAccountID, e.CreditAccountID) {
-		return TransferExistsWithDifferentCreditAccountID
+	p := w.transfers[e.PendingID]
+	if p == nil {
+		w.err = corrupt("transfer %v resolves %v, which is missing", e.ID, e.PendingID)
+		return TransferExists
 	}
 	switch {
-	case t.Amount == e.Amount:
-	case t.Flags&(TransferBalancingDebit|TransferBalancingCredit) != 0 && t.Amount > e.Amount:
-	case t.Flags&TransferPostPendingTransfer != 0 && t.Amount == AmountMax:
-	case t.Flags&TransferVoidPendingTransfer != 0 && t.Amount == 0:
-	default:
+	case !t.DebitAccountID.IsZero() && t.DebitAccountID != e.DebitAccountID:
+		return TransferExistsWithDifferentDebitAccountID
+	case !t.CreditAccountID.IsZero() && t.CreditAccountID != e.CreditAccountID:
+		return TransferExistsWithDifferentCreditAccountID
+	}
+	full := (t.Flags&TransferVoidPendingTransfer != 0 && t.Amount == 0) ||
+		(t.Flags&TransferPostPendingTransfer != 0 && t.Amount == AmountMax)
+	if (full && e.Amount != p.Amount) || (!full && t.Amount != e.Amount) {
 		return TransferExistsWithDifferentAmount
 	}
 	switch {
-	case t.PendingID != e.PendingID:
-		return TransferExistsWithDifferentPendingID
-	case !optional(t.UserData128, e.UserData128):
+	case t.UserData128.IsZero() && e.UserData128 != p.UserData128,
+		!t.UserData128.IsZero() && t.UserData128 != e.UserData128:
 		return TransferExistsWithDifferentUserData128
-	case t.UserData64 != e.UserData64 && !(resolve && t.UserData64 == 0):
+	case t.UserData64 == 0 && e.UserData64 != p.UserData64,
+		t.UserData64 != 0 && t.UserData64 != e.UserData64:
 		return TransferExistsWithDifferentUserData64
-	case t.UserData32 != e.UserData32 && !(resolve && t.UserData32 == 0):
+	case t.UserData32 == 0 && e.UserData32 != p.UserData32,
+		t.UserData32 != 0 && t.UserData32 != e.UserData32:
 		return TransferExistsWithDifferentUserData32
-	case t.Timeout != e.Timeout:
-		return TransferExistsWithDifferentTimeout
-	case t.Ledger != e.Ledger && !(resolve && t.Ledger == 0):
+	case t.Ledger != 0 && t.Ledger != e.Ledger:
 		return TransferExistsWithDifferentLedger
-	case t.Code != e.Code && !(resolve && t.Code == 0):
+	case t.Code != 0 && t.Code != e.Code:
 		return TransferExistsWithDifferentCode
 	}
 	return TransferExists

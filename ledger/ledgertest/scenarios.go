@@ -32,10 +32,14 @@ func testBalancing(t *testing.T, c Config) {
 		{"both", with(tr(1, acctDebLim, acctCredLim, 1000), func(t *ledger.Transfer) {
 			t.Flags = ledger.TransferBalancingDebit | ledger.TransferBalancingCredit
 		}), R(ledger.TransferCreated), 70},
+		// Nothing left to balance: TigerBeetle creates a transfer of zero.
 		{"credit_nothing_left", with(tr(1, acctA, acctB, 5), func(t *ledger.Transfer) { t.Flags = ledger.TransferBalancingCredit }),
-			R(ledger.TransferExceedsDebits), 0},
+			R(ledger.TransferCreated), 0},
 		{"debit_nothing_left", with(tr(1, acctC, acctB, 5), func(t *ledger.Transfer) { t.Flags = ledger.TransferBalancingDebit }),
-			R(ledger.TransferExceedsCredits), 0},
+			R(ledger.TransferCreated), 0},
+		// Balancing caps the amount, the limit flags still apply.
+		{"debit_balancing_credit_limited", with(tr(1, acctDebLim, acctCredLim, 1000), func(t *ledger.Transfer) { t.Flags = ledger.TransferBalancingDebit }),
+			R(ledger.TransferExceedsDebits), 0},
 		{"zero_amount", with(tr(1, acctC, acctB, 0), func(t *ledger.Transfer) { t.Flags = ledger.TransferBalancingDebit }),
 			R(ledger.TransferCreated), 0},
 	}
@@ -252,6 +256,8 @@ func testClosing(t *testing.T, c Config) {
 	assert.Zero(t, e.account(acctA).Flags&ledger.AccountClosed)
 	require.Equal(t, R(ledger.TransferDebitAccountAlreadyClosed, ledger.TransferCreditAccountAlreadyClosed),
 		e.transfers(tr(2, acctB, acctC, 1), tr(3, acctC, acctB, 1)))
+	// A closing transfer cannot be posted, only voided (or expire).
+	require.Equal(t, R(ledger.TransferDebitAccountAlreadyClosed), e.transfers(post(102, 100, ledger.AmountMax)))
 	// Voiding the closing transfer reopens the account.
 	e.mustTransfer(void(101, 100))
 	assert.Zero(t, e.account(acctB).Flags&ledger.AccountClosed)
@@ -326,6 +332,11 @@ func testIdempotency(t *testing.T, c Config) {
 		}
 		require.Equal(t, R(ledger.TransferExists), e.transfers(post(3, 2, 5)))
 		require.Equal(t, R(ledger.TransferExistsWithDifferentAmount), e.transfers(post(3, 2, 4)))
+		require.Equal(t, R(ledger.TransferExists), e.transfers(with(post(3, 2, 5), func(t *ledger.Transfer) {
+			t.DebitAccountID, t.CreditAccountID, t.Ledger, t.Code = id(acctA), id(acctB), eur, 1
+		})))
+		require.Equal(t, R(ledger.TransferExistsWithDifferentUserData64), e.transfers(with(post(3, 2, 5), func(t *ledger.Transfer) { t.UserData64 = 9 })))
+		require.Equal(t, R(ledger.TransferExistsWithDifferentLedger), e.transfers(with(post(3, 2, 5), func(t *ledger.Transfer) { t.Ledger = usd })))
 		e.requireBalances(map[uint64]Bal{acctA: {0, 15, 0, 0}})
 		e.verify()
 	})
