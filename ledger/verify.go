@@ -21,6 +21,7 @@ type Problem struct {
 	Detail     string
 }
 
+// String describes the problem, naming the account or transfer.
 func (p Problem) String() string {
 	var b strings.Builder
 	if !p.AccountID.IsZero() {
@@ -36,6 +37,7 @@ func (p Problem) String() string {
 // maxReported bounds the problems listed in an error message.
 const maxReported = 5
 
+// Error lists the count and the first few problems.
 func (e *VerifyError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "ledger: verify found %d problem(s)", len(e.Problems))
