@@ -2,13 +2,16 @@ package applet_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
 	"testing"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/applet"
@@ -427,4 +430,57 @@ func TestConcurrentSignatures(t *testing.T) {
 	for i := uint64(1); i <= workers*each; i++ {
 		assert.True(t, seen[i], "counter %d missing", i)
 	}
+}
+
+// TestCounterExhausted: a card whose counter reached 2^64−1 signs no more
+// records, since a counter must never repeat.
+func TestCounterExhausted(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	st, err := v.Storage.Load()
+	require.NoError(t, err)
+	binary.BigEndian.PutUint64(st[6:14], math.MaxUint64-1) // the counter in the stored layout
+	mem := new(applet.Memory)
+	require.NoError(t, mem.Store(st))
+	a, err := applet.New(mem, applet.Options{})
+	require.NoError(t, err)
+	c := simcard.New(a)
+	_, err = c.Select()
+	require.NoError(t, err)
+	msg, err := c.SignAuthProof(sampleAuthProof())
+	require.NoError(t, err)
+	var ap record.AuthProof
+	require.NoError(t, record.Verify(msg, v.Enrolment.PublicKey, &ap))
+	assert.Equal(t, uint64(math.MaxUint64), ap.Counter)
+	_, err = c.SignAuthProof(sampleAuthProof())
+	assert.ErrorIs(t, err, simcard.ErrConditions)
+}
+
+// TestRegenerateKey: a new key during personalisation drops the
+// certificate of the old one, so the card cannot be activated with it.
+func TestRegenerateKey(t *testing.T) {
+	a := newBlank(t)
+	c := simcard.New(a)
+	_, sw := tx(t, a, apdu("00DA0101", []byte(testICCID), ""))
+	require.Equal(t, uint16(0x9000), sw)
+	tmpl, sw := tx(t, a, "0047800000")
+	require.Equal(t, uint16(0x9000), sw)
+	pub, err := simcard.ParsePublicKeyTemplate(tmpl)
+	require.NoError(t, err)
+	cert, err := testIssuer(t).IssueCard(pub, testICCID, pki.IssueOptions{})
+	require.NoError(t, err)
+	_, sw = tx(t, a, "00DA0102"+"00"+hexFour(len(cert))+hexOf(cert))
+	require.Equal(t, uint16(0x9000), sw)
+	got, err := c.Certificate()
+	require.NoError(t, err)
+	assert.Equal(t, cert, got)
+	_, sw = tx(t, a, "0047800000")
+	require.Equal(t, uint16(0x9000), sw)
+	_, err = c.Certificate()
+	assert.ErrorIs(t, err, simcard.ErrNotFound)
+	_, sw = tx(t, a, "00DA012006313233343536")
+	require.Equal(t, uint16(0x9000), sw)
+	_, sw = tx(t, a, "00DA0121083132333435363738")
+	require.Equal(t, uint16(0x9000), sw)
+	_, sw = tx(t, a, "00440000")
+	assert.Equal(t, uint16(0x6985), sw, "no certificate of the current key")
 }
