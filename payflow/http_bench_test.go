@@ -22,11 +22,10 @@ const benchPairs = 64
 
 // benchMarket enrols pairs shoppers, funded without limit in practice,
 // and pairs merchants with one seller card each, builds their phones over
-// a client of url and pairs them one to one.
-func benchMarket(b *testing.B, f *paytest.Fixture, url string, pairs int) []*phoneWorld {
+// api and pairs them one to one.
+func benchMarket(b *testing.B, f *paytest.Fixture, api payflow.API, pairs int) []*phoneWorld {
 	b.Helper()
 	ctx := context.Background()
-	client := payflow.NewClient(url, payflow.ClientOptions{})
 	worlds := make([]*phoneWorld, pairs)
 	for i := range worlds {
 		w := &phoneWorld{f: f, shopperCard: enrolPhoneCard(b, f, fmt.Sprintf("Shopper %d", i)), sellerCard: enrolPhoneCard(b, f, fmt.Sprintf("Till %d", i))}
@@ -36,9 +35,9 @@ func benchMarket(b *testing.B, f *paytest.Fixture, url string, pairs int) []*pho
 		require.NoError(b, f.Platform.OpenAccount(ctx, w.shopperCard.Enrolment.ICCID, "EUR"))
 		require.NoError(b, f.Platform.Fund(ctx, payflow.ID{0xf2, byte(i)}, w.shopperCard.Enrolment.ICCID, "EUR", 1<<50))
 		var err error
-		w.shopper, err = payflow.NewShopper(w.shopperCard.Card, phoneOptions(f, client))
+		w.shopper, err = payflow.NewShopper(w.shopperCard.Card, phoneOptions(f, api))
 		require.NoError(b, err)
-		w.seller, err = payflow.NewSeller(w.sellerCard.Card, phoneOptions(f, client))
+		w.seller, err = payflow.NewSeller(w.sellerCard.Card, phoneOptions(f, api))
 		require.NoError(b, err)
 		w.pair(b)
 		worlds[i] = w
@@ -53,9 +52,13 @@ func benchMarket(b *testing.B, f *paytest.Fixture, url string, pairs int) []*pho
 // CA-SIMs signing behind APDUs. It reports purchases per second and the
 // p50 and p99 latency of one purchase. "disk" keeps the database in the
 // test's temporary directory, where every commit waits for an fsync;
-// "tmpfs" keeps it in /dev/shm, to show the CPU cost.
+// "tmpfs" keeps it in /dev/shm, to show the CPU cost. The "inprocess"
+// runs are the baseline: the same phones calling the platform directly.
 func BenchmarkHTTPPurchase(b *testing.B) {
-	for _, bc := range []struct{ name, dir string }{{"disk", ""}, {"tmpfs", "/dev/shm"}} {
+	for _, bc := range []struct {
+		name, dir string
+		http      bool
+	}{{"disk", "", true}, {"tmpfs", "/dev/shm", true}, {"tmpfs/inprocess", "/dev/shm", false}} {
 		b.Run(bc.name, func(b *testing.B) {
 			dir := b.TempDir()
 			if bc.dir != "" {
@@ -68,13 +71,18 @@ func BenchmarkHTTPPurchase(b *testing.B) {
 				}
 				b.Cleanup(func() { os.RemoveAll(dir) })
 			}
-			benchHTTPPurchase(b, sqliteFixtureIn(b, dir))
+			f := sqliteFixtureIn(b, dir)
+			var api payflow.API = f.Platform
+			if bc.http {
+				api = payflow.NewClient(serve(b, f), payflow.ClientOptions{})
+			}
+			benchHTTPPurchase(b, f, api)
 		})
 	}
 }
 
-func benchHTTPPurchase(b *testing.B, f *paytest.Fixture) {
-	worlds := benchMarket(b, f, serve(b, f), benchPairs)
+func benchHTTPPurchase(b *testing.B, f *paytest.Fixture, api payflow.API) {
+	worlds := benchMarket(b, f, api, benchPairs)
 	ctx := context.Background()
 	var (
 		next      atomic.Int64

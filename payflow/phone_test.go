@@ -352,6 +352,13 @@ func TestPhonesRefusals(t *testing.T) {
 		_, err := w.shopper.WaitPayment(cctx)
 		require.ErrorIs(t, err, context.DeadlineExceeded)
 	})
+	t.Run("the session expires while waiting for a request", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		w.pair(t)
+		w.f.Clock.Advance(payflow.DefaultSessionTTL)
+		_, err := w.shopper.WaitPayment(ctx)
+		require.ErrorIs(t, err, payflow.ErrExpired)
+	})
 	t.Run("options without a way to verify receipts", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, false)
 		_, err := payflow.NewShopper(w.shopperCard.Card, payflow.PhoneOptions{API: w.f.Platform})

@@ -47,7 +47,9 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // and returns the payment screen: merchant name, lines, total, currency and
 // asset legs, as the platform holds them and as the seller's card signed
 // them (a view that differs from the signed request is ErrMismatch).
-// Requests of the session that already ended are skipped.
+// Requests of the session that already ended are skipped. It fails with
+// ErrNotPaired before pairing, ErrExpired once the session expired without
+// a request, and the context's error when it ends.
 func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 	sess, err := s.pairedSession()
 	if err != nil {
@@ -61,6 +63,9 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 		v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, id) })
 		switch {
 		case errors.Is(err, ErrNotFound):
+			if !s.opts.Now().Before(sess.ExpiresAt) {
+				return nil, fmt.Errorf("%w: session", ErrExpired)
+			}
 			if err := s.sleep(ctx); err != nil {
 				return nil, err
 			}
