@@ -142,7 +142,9 @@ func (w *working) createTransfer(t *Transfer, ts uint64) CreateTransferResult {
 // insert records a created transfer and the history of its accounts.
 func (w *working) insert(n *Transfer, dr, cr *workAccount) {
 	w.created = append(w.created, *n)
-	w.transfers[n.ID] = &w.created[len(w.created)-1]
+	if _, ok := w.needed[n.ID]; ok {
+		w.transfers[n.ID] = &w.created[len(w.created)-1]
+	}
 	if w.inChain {
 		w.undo = append(w.undo, undo{create: true, id: n.ID})
 	}

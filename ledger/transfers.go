@@ -15,6 +15,7 @@ type working struct {
 	transfers   map[ID]*Transfer // stored ones it read, and the ones it created
 	pending     map[ID]*workPending
 	failed      map[ID]struct{}
+	needed      map[ID]struct{} // created IDs the batch may look up again
 
 	created    []Transfer // capacity fixed up front: pointers into it stay valid
 	newFailed  []FailedTransfer
@@ -60,7 +61,9 @@ func (w *working) reset(n int) {
 		w.failed = make(map[ID]struct{})
 		w.accounts = make(map[ID]*workAccount, 2*n)
 		w.pending = make(map[ID]*workPending)
+		w.needed = make(map[ID]struct{})
 	}
+	clear(w.needed)
 	clear(w.transfers)
 	clear(w.failed)
 	clear(w.accounts)
@@ -110,7 +113,16 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 			ids = append(ids, t.PendingID)
 		}
 	}
-	ids = sortUnique(ids)
+	// An ID that occurs twice (an event ID repeated, or the ID of an event
+	// that a later post or void names) must be findable among the
+	// transfers the batch creates; other created transfers need no entry.
+	slices.SortFunc(ids, ID.Compare)
+	for i := 1; i < len(ids); i++ {
+		if ids[i] == ids[i-1] {
+			w.needed[ids[i]] = struct{}{}
+		}
+	}
+	ids = slices.Compact(ids)
 	w.ids = ids
 	stored, err := tx.Transfers(ids)
 	if err != nil {
