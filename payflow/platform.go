@@ -27,6 +27,7 @@ const (
 	DefaultRecoverAfter  = 30 * time.Second
 	DefaultResolveRate   = 5 // per second and token
 	DefaultResolveBurst  = 20
+	DefaultCacheTTL      = 5 * time.Second
 )
 
 // PlatformOptions configure NewPlatform. Ledger, Store, Verifier, Key and
@@ -71,6 +72,11 @@ type PlatformOptions struct {
 	// ResolveRate per second (defaults 5 and 20).
 	ResolveRate  float64
 	ResolveBurst int
+	// CacheTTL is how long a platform process keeps enrolled cards and
+	// merchants in memory (default 5 s; negative: not at all). Changes
+	// made through another process show here within CacheTTL; revocation
+	// never waits for it (chains are verified on every record).
+	CacheTTL time.Duration
 }
 
 // Platform is the cloud side of casimpay: enrolment, EID resolution,
@@ -97,6 +103,7 @@ type Platform struct {
 
 	resolver adv.Resolver
 	limiter  limiter
+	cache    cache
 
 	mu         sync.Mutex // guards lastReload
 	lastReload time.Time
@@ -141,6 +148,9 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	def(&opts.TokenTTL, DefaultTokenTTL)
 	def(&opts.HoldTTL, DefaultHoldTTL)
 	def(&opts.RecoverAfter, DefaultRecoverAfter)
+	if opts.CacheTTL == 0 {
+		opts.CacheTTL = DefaultCacheTTL
+	}
 	if opts.ResolveRate <= 0 {
 		opts.ResolveRate = DefaultResolveRate
 	}
@@ -164,6 +174,7 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 		opts:     opts,
 	}
 	p.limiter.init(opts.ResolveRate, opts.ResolveBurst)
+	p.cache.init(opts.CacheTTL)
 	p.challenger = pki.NewChallenger(opts.Verifier, pki.ChallengerOptions{
 		Nonces: opts.Store, Counters: opts.Store, TTL: opts.ChallengeTTL, Now: opts.Now, Rand: opts.Rand,
 	})
@@ -226,7 +237,7 @@ func (p *Platform) openCard(ctx context.Context, msg []byte, r record.CardRecord
 	if err := record.Open(msg, r); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	c, err := p.store.Card(ctx, r.Header().CardID)
+	c, err := p.card(ctx, r.Header().CardID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: card %s is not enrolled", ErrCard, r.Header().CardID)
 	}

@@ -32,6 +32,7 @@ func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []b
 	if err := p.store.PutCard(ctx, c); err != nil {
 		return "", err
 	}
+	forget(&p.cache, p.cache.cards, c.ID)
 	if err := p.resolver.Enrol(c.ID, advSecret); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
@@ -69,7 +70,12 @@ func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	if err := p.createAccounts(ctx, account(AccountMerchant, cur.Numeric, m.ID)); err != nil {
 		return err
 	}
-	return p.store.PutMerchant(ctx, &m)
+	err := p.store.PutMerchant(ctx, &m)
+	forget(&p.cache, p.cache.merchants, m.ID)
+	for _, id := range m.SellerCardIDs {
+		forget(&p.cache, p.cache.cards, id)
+	}
+	return err
 }
 
 // SetCatalog replaces a merchant's catalog; prices are in the merchant's

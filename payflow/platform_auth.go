@@ -20,7 +20,7 @@ import (
 // Challenge implements API: a fresh 32-byte nonce, usable once within the
 // challenge TTL, for an enrolled card.
 func (p *Platform) Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error) {
-	if _, err := p.store.Card(ctx, req.CardID); err != nil {
+	if _, err := p.card(ctx, req.CardID); err != nil {
 		return nil, err
 	}
 	nonce, err := p.challenger.NewNonce(ctx)
@@ -97,7 +97,7 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 	if !p.now().Before(t.ExpiresAt) {
 		return nil, fmt.Errorf("%w: token expired", ErrUnauthorized)
 	}
-	return p.store.Card(ctx, t.CardID)
+	return p.card(ctx, t.CardID)
 }
 
 // Resolve implements API.
@@ -115,7 +115,7 @@ func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveReques
 	if c.MerchantID == "" {
 		return &ResolveResponse{DisplayName: c.DisplayName, Role: uint8(record.RoleShopper)}, nil
 	}
-	m, err := p.store.Merchant(ctx, c.MerchantID)
+	m, err := p.merchant(ctx, c.MerchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 	if !ok {
 		return nil, fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 	}
-	return p.store.Card(ctx, id)
+	return p.card(ctx, id)
 }
 
 // SessionID returns the ID of the session between a shopper card and a
@@ -239,11 +239,11 @@ func (p *Platform) Session(ctx context.Context, token string, id ID) (*SessionVi
 }
 
 func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionView, error) {
-	shopper, err := p.store.Card(ctx, s.ShopperCardID)
+	shopper, err := p.card(ctx, s.ShopperCardID)
 	if err != nil {
 		return nil, err
 	}
-	m, err := p.store.Merchant(ctx, s.MerchantID)
+	m, err := p.merchant(ctx, s.MerchantID)
 	if err != nil {
 		return nil, err
 	}

@@ -87,7 +87,7 @@ func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*Paym
 	case s.ShopperCardID != r.PayerCardID:
 		return nil, fmt.Errorf("%w: the payer is not the shopper of the session", ErrMismatch)
 	}
-	m, err := p.store.Merchant(ctx, r.MerchantID)
+	m, err := p.merchant(ctx, r.MerchantID)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +176,7 @@ func (p *Platform) price(ctx context.Context, merchantID string, items []record.
 // view renders a payment request; nonce, when set, is the payer's consent
 // nonce.
 func (p *Platform) view(ctx context.Context, r *PaymentRecord, nonce []byte) (*PaymentView, error) {
-	m, err := p.store.Merchant(ctx, r.MerchantID)
+	m, err := p.merchant(ctx, r.MerchantID)
 	if err != nil {
 		return nil, err
 	}

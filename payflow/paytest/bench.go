@@ -26,34 +26,58 @@ const (
 // verifications of one purchase take on this machine, measured over n
 // rounds.
 func CryptoFloor(n int) time.Duration {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	digest := sha256.Sum256([]byte("casimpay"))
-	sig, _ := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	fl := newFloor()
 	start := time.Now()
 	for range n {
-		for range PurchaseSignatures {
-			_, _ = ecdsa.SignASN1(rand.Reader, key, digest[:])
-		}
-		for range PurchaseVerifications {
-			ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig)
-		}
+		fl.round()
 	}
 	return time.Since(start) / time.Duration(n)
 }
 
+type floor struct {
+	key    *ecdsa.PrivateKey
+	digest [32]byte
+	sig    []byte
+}
+
+func newFloor() *floor {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	fl := &floor{key: key, digest: sha256.Sum256([]byte("casimpay"))}
+	fl.sig, _ = ecdsa.SignASN1(rand.Reader, key, fl.digest[:])
+	return fl
+}
+
+// round does the signatures and verifications of one purchase.
+func (fl *floor) round() {
+	for range PurchaseSignatures {
+		_, _ = ecdsa.SignASN1(rand.Reader, fl.key, fl.digest[:])
+	}
+	for range PurchaseVerifications {
+		ecdsa.VerifyASN1(&fl.key.PublicKey, fl.digest[:], fl.sig)
+	}
+}
+
 // BenchPurchase measures complete purchases on s, one after the other:
 // challenge and login of both cards, pairing of both, the signed request,
-// the payment screen, the consent, and the capture with its receipt. It
-// reports purchases/s and the fraction of the crypto floor (CryptoFloor,
-// measured in the same run) that this rate reaches.
+// the payment screen, the consent, and the capture with its receipt. Each
+// iteration also times, outside the benchmark's clock, one round of the
+// bare crypto of a purchase (the floor), so that both are measured under
+// the same load. It reports purchases/s, floor-purchases/s and their
+// ratio, of-floor.
 func BenchPurchase(b *testing.B, s *Shop) {
 	ctx := context.Background()
 	must(b, s.Platform.Fund(ctx, payflow.ID{0xbe}, s.Shopper.ID, "EUR", 1<<50))
-	floor := CryptoFloor(50)
+	fl := newFloor()
+	var spent, floorSpent time.Duration
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
 	for range b.N {
+		b.StopTimer()
+		start := time.Now()
+		fl.round()
+		floorSpent += time.Since(start)
+		b.StartTimer()
+		start = time.Now()
 		s.Shopper.Login(record.RoleShopper)
 		s.Seller.Login(record.RoleSeller)
 		sess := s.Pair(s.Shopper, s.Seller)
@@ -64,10 +88,11 @@ func BenchPurchase(b *testing.B, s *Shop) {
 		if done.State != payflow.StateCaptured || len(done.Receipt) == 0 {
 			b.Fatalf("state %s", done.State)
 		}
+		spent += time.Since(start)
 	}
-	per := time.Since(start) / time.Duration(b.N)
 	b.StopTimer()
-	b.ReportMetric(float64(time.Second)/float64(per), "purchases/s")
-	b.ReportMetric(float64(time.Second)/float64(floor), "floor-purchases/s")
-	b.ReportMetric(float64(floor)/float64(per), "of-floor")
+	n := float64(b.N)
+	b.ReportMetric(n*float64(time.Second)/float64(spent), "purchases/s")
+	b.ReportMetric(n*float64(time.Second)/float64(floorSpent), "floor-purchases/s")
+	b.ReportMetric(float64(floorSpent)/float64(spent), "of-floor")
 }
