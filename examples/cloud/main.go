@@ -24,6 +24,7 @@
 //	                 $TMPDIR/casimpay-demo)
 //	-listen ADDR     the address to serve (default 127.0.0.1:8080)
 //	-postgres DSN    keep the ledger and the platform state in PostgreSQL
+//	-pairs N         also enrol the cards of N pairs for examples/loadgen -url
 package main
 
 import (

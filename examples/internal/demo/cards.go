@@ -114,3 +114,18 @@ func derivedID(label string, parts ...string) [16]byte {
 	copy(id[:], h.Sum(nil))
 	return id
 }
+
+// NewMemoryCard personalises a virtual card that lives in memory only and
+// enrols it on the cloud under display: for load generation, where the
+// cards must not be the bottleneck.
+func NewMemoryCard(ctx context.Context, c *Cloud, name, display string) (*Card, error) {
+	v, err := simcardtest.NewCard(c.Authority.Issuer, simcardtest.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("demo: personalise %s: %w", name, err)
+	}
+	e := v.Enrolment
+	if _, err := c.Platform.EnrollCard(ctx, e.Chain, e.AdvertisingSecret, display); err != nil {
+		return nil, fmt.Errorf("demo: enrol %s: %w", name, err)
+	}
+	return &Card{Card: v.Card, Name: name, ICCID: e.ICCID}, nil
+}

@@ -71,6 +71,26 @@ func (m *Market) Setup(ctx context.Context, c *Cloud, dir string) (map[string]st
 		}
 		ids[p.Name] = id
 	}
+	return ids, m.setup(ctx, c, ids)
+}
+
+// SetupInMemory is Setup with cards that live in memory only, made anew
+// on every call; it returns them by name.
+func (m *Market) SetupInMemory(ctx context.Context, c *Cloud) (map[string]*Card, error) {
+	cards := make(map[string]*Card, len(m.Parties))
+	ids := make(map[string]string, len(m.Parties))
+	for _, p := range m.Parties {
+		card, err := NewMemoryCard(ctx, c, p.Name, p.Display)
+		if err != nil {
+			return nil, err
+		}
+		cards[p.Name], ids[p.Name] = card, card.ICCID
+	}
+	return cards, m.setup(ctx, c, ids)
+}
+
+// setup enrols the merchants and funds the wallets of the cards ids.
+func (m *Market) setup(ctx context.Context, c *Cloud, ids map[string]string) error {
 	for _, s := range m.Shops {
 		var sellers []string
 		for _, p := range m.Parties {
@@ -80,10 +100,10 @@ func (m *Market) Setup(ctx context.Context, c *Cloud, dir string) (map[string]st
 		}
 		err := c.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: s.ID, Name: s.Name, Currency: m.Currency, SellerCardIDs: sellers})
 		if err != nil {
-			return nil, fmt.Errorf("demo: merchant %s: %w", s.ID, err)
+			return fmt.Errorf("demo: merchant %s: %w", s.ID, err)
 		}
 		if err := c.Platform.SetCatalog(ctx, s.ID, s.Catalog); err != nil {
-			return nil, fmt.Errorf("demo: catalog of %s: %w", s.ID, err)
+			return fmt.Errorf("demo: catalog of %s: %w", s.ID, err)
 		}
 	}
 	for _, p := range m.Parties {
@@ -91,17 +111,17 @@ func (m *Market) Setup(ctx context.Context, c *Cloud, dir string) (map[string]st
 			continue
 		}
 		if err := c.Platform.OpenAccount(ctx, ids[p.Name], m.Currency); err != nil {
-			return nil, fmt.Errorf("demo: wallet of %s: %w", p.Name, err)
+			return fmt.Errorf("demo: wallet of %s: %w", p.Name, err)
 		}
 		if p.Funds > 0 {
 			// Derived from the card: a second run funds nothing more.
 			fid := payflow.ID(derivedID("fund", ids[p.Name], m.Currency))
 			if err := c.Platform.Fund(ctx, fid, ids[p.Name], m.Currency, p.Funds); err != nil {
-				return nil, fmt.Errorf("demo: fund %s: %w", p.Name, err)
+				return fmt.Errorf("demo: fund %s: %w", p.Name, err)
 			}
 		}
 	}
-	return ids, nil
+	return nil
 }
 
 // TopUp funds a wallet with amount when less than need is available, and
@@ -159,3 +179,31 @@ type Item struct {
 	SKU      string
 	Quantity uint64
 }
+
+// LoadPrice is the price of the one item of each shop of LoadMarket.
+const LoadPrice = 100
+
+// LoadMarket is the market of the load generator: n pairs of a shopper
+// and a seller, each seller the till of a shop of its own (so that the
+// pairs do not all credit one hot merchant account), each shopper funded
+// for a million purchases.
+func LoadMarket(n int) Market {
+	m := Market{Currency: "EUR"}
+	for i := range n {
+		shop := fmt.Sprintf("load-shop-%03d", i)
+		m.Shops = append(m.Shops, Shop{ID: shop, Name: fmt.Sprintf("Load shop %d", i), Catalog: []payflow.CatalogItem{
+			{SKU: "item", Name: "Item", UnitPrice: LoadPrice},
+		}})
+		m.Parties = append(m.Parties,
+			Party{Name: LoadShopper(i), Display: fmt.Sprintf("Load shopper %d", i), Role: adv.Shopper, Funds: 1_000_000 * LoadPrice},
+			Party{Name: LoadSeller(i), Display: fmt.Sprintf("Load till %d", i), Role: adv.Seller, MerchantID: shop},
+		)
+	}
+	return m
+}
+
+// LoadShopper and LoadSeller name the cards of pair i of LoadMarket.
+func LoadShopper(i int) string { return fmt.Sprintf("load-shopper-%03d", i) }
+
+// LoadSeller names the seller card of pair i of LoadMarket.
+func LoadSeller(i int) string { return fmt.Sprintf("load-till-%03d", i) }

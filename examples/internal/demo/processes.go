@@ -39,6 +39,7 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	dir := fs.String("data", DefaultDir(), "the data folder `DIR`: demo CA, cards, SQLite database")
 	listen := fs.String("listen", "127.0.0.1:8080", "serve the HTTP API on `host:port`")
 	dsn := fs.String("postgres", "", "keep ledger and platform state in PostgreSQL at `DSN` instead of SQLite")
+	pairs := fs.Int("pairs", 0, "also enrol the cards of `N` load generator pairs (examples/loadgen -url)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -52,6 +53,13 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	ids, err := market.Setup(ctx, cloud, *dir)
 	if err != nil {
 		return err
+	}
+	if *pairs > 0 {
+		load := LoadMarket(*pairs)
+		if _, err := load.Setup(ctx, cloud, *dir); err != nil {
+			return err
+		}
+		screen.Printf("Cards of %d load generator pairs enrolled", *pairs)
 	}
 	alice := market.Party("alice")
 	topUp := func() error {

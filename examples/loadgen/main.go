@@ -1,0 +1,364 @@
+// Command loadgen drives concurrent shopper–seller pairs through complete
+// purchases for a while and reports purchases per second, the p50, p95 and
+// p99 latency of a purchase, and the errors, with a progress line every
+// second. A purchase is what the two phones do after pairing: the seller's
+// card signs a payment request, the cloud prices it, the shopper's phone
+// fetches the payment screen, the card verifies the PIN and signs the
+// consent, and the cloud holds, captures and signs the receipt.
+//
+// By default the platform runs in this process on the embedded SQLite
+// store in a temporary folder, with virtual cards in memory:
+//
+//	go run ./examples/loadgen -pairs 16 -duration 10s
+//	go run ./examples/loadgen -http            # the same through the HTTP API on loopback
+//	go run ./examples/loadgen -postgres 'postgres://…'
+//
+// Against a cloud program in another process, whose data folder holds the
+// load cards (started with -pairs at least as large):
+//
+//	go run ./examples/cloud -pairs 16
+//	go run ./examples/loadgen -pairs 16 -url http://127.0.0.1:8080
+//
+// Flags:
+//
+//	-pairs N         concurrent shopper–seller pairs (default 8)
+//	-duration D      how long to run (default 10s)
+//	-progress D      interval of the progress line (default 1s)
+//	-data DIR        the data folder (default: a temporary one in process,
+//	                 $TMPDIR/casimpay-demo with -url)
+//	-postgres DSN    in process: keep the state in PostgreSQL
+//	-http            in process: go through the HTTP API on a loopback port
+//	-url URL         drive the cloud program at URL instead
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/examples/internal/demo"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/queue"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	demo.Exit("loadgen", run(ctx, os.Args[1:], os.Stdout))
+}
+
+type config struct {
+	pairs              int
+	duration, progress time.Duration
+	dir, dsn, url      string
+	http               bool
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	var c config
+	fs.IntVar(&c.pairs, "pairs", 8, "concurrent shopper–seller pairs")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long to run")
+	fs.DurationVar(&c.progress, "progress", time.Second, "interval of the progress line")
+	fs.StringVar(&c.dir, "data", "", "the data folder `DIR`")
+	fs.StringVar(&c.dsn, "postgres", "", "in process: PostgreSQL `DSN`")
+	fs.BoolVar(&c.http, "http", false, "in process: go through the HTTP API on a loopback port")
+	fs.StringVar(&c.url, "url", "", "drive the cloud program at `URL`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if c.pairs < 1 || c.duration <= 0 || c.progress <= 0 {
+		return errors.New("-pairs, -duration and -progress must be positive")
+	}
+	if c.url != "" && (c.dsn != "" || c.http) {
+		return errors.New("-postgres and -http are for the platform in process, not with -url")
+	}
+	pairs, where, cleanup, err := setup(ctx, &c)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	fmt.Fprintf(stdout, "loadgen: %d pairs for %v against %s\n", c.pairs, c.duration, where)
+	res, err := drive(ctx, pairs, c.duration, c.progress, stdout)
+	if err != nil {
+		return err
+	}
+	res.print(stdout)
+	if res.purchases == 0 {
+		return errors.New("no purchase completed")
+	}
+	return nil
+}
+
+// pair is a shopper phone and a seller phone, paired.
+type pair struct {
+	shopper, seller *demo.Phone
+	session         *payflow.SessionView
+}
+
+// setup builds the pairs: cards enrolled on a platform in process, or
+// those of the cloud program's data folder.
+func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup func(), err error) {
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			closeAll()
+		}
+	}()
+	quiet := demo.NewPrinter(io.Discard)
+	market := demo.LoadMarket(c.pairs)
+	var api payflow.API
+	var cards map[string]*demo.Card
+	var root []byte
+	if c.url == "" {
+		dir := c.dir
+		if dir == "" {
+			tmp, err := os.MkdirTemp("", "casimpay-loadgen-")
+			if err != nil {
+				return nil, "", nil, err
+			}
+			closers = append(closers, func() { os.RemoveAll(tmp) })
+			dir = tmp
+		}
+		cloud, err := demo.OpenCloud(ctx, demo.CloudOptions{Dir: dir, PostgresDSN: c.dsn})
+		if err != nil {
+			return nil, "", nil, err
+		}
+		closers = append(closers, func() { cloud.Close() })
+		if cards, err = market.SetupInMemory(ctx, cloud); err != nil {
+			return nil, "", nil, err
+		}
+		api, where, root = cloud.Platform, "the platform in process on "+cloud.Database, cloud.Authority.Root.DER()
+		if c.http {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				return nil, "", nil, err
+			}
+			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+			srv := payflow.NewServer("", payflow.NewHandler(cloud.Platform, payflow.HandlerOptions{Replies: cloud.Store, Logger: logger}))
+			go srv.Serve(ln)
+			closers = append(closers, func() {
+				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				srv.Shutdown(sctx)
+			})
+			url := "http://" + ln.Addr().String()
+			api, where = payflow.NewClient(url, payflow.ClientOptions{}), "the HTTP API at "+url+" of a platform on "+cloud.Database
+		}
+	} else {
+		dir := c.dir
+		if dir == "" {
+			dir = demo.DefaultDir()
+		}
+		cards = make(map[string]*demo.Card)
+		for _, p := range market.Parties {
+			card, err := demo.OpenCard(dir, p.Name)
+			if err != nil {
+				return nil, "", nil, fmt.Errorf("%w (start the cloud with -pairs %d)", err, c.pairs)
+			}
+			cards[p.Name] = card
+		}
+		if root, err = demo.LoadRoot(dir); err != nil {
+			return nil, "", nil, err
+		}
+		api, where = payflow.NewClient(c.url, payflow.ClientOptions{}), c.url
+	}
+	for i := range c.pairs {
+		p := &pair{}
+		for _, ph := range []**demo.Phone{&p.shopper, &p.seller} {
+			name := demo.LoadShopper(i)
+			if ph == &p.seller {
+				name = demo.LoadSeller(i)
+			}
+			if *ph, err = demo.NewPhone(market.Party(name), cards[name], api, quiet.Screen(name), root); err != nil {
+				return nil, "", nil, err
+			}
+			if err := (*ph).Login(ctx); err != nil {
+				return nil, "", nil, err
+			}
+		}
+		if err := p.pair(ctx); err != nil {
+			return nil, "", nil, err
+		}
+		pairs = append(pairs, p)
+	}
+	return pairs, where, closeAll, nil
+}
+
+// pair has both phones confirm each other.
+func (p *pair) pair(ctx context.Context) error {
+	shopperEID, err := p.shopper.EID(time.Now())
+	if err != nil {
+		return err
+	}
+	sellerEID, err := p.seller.EID(time.Now())
+	if err != nil {
+		return err
+	}
+	if _, err := p.shopper.Confirm(ctx, demo.Entry{Name: p.seller.Party.Display, Peer: peer(sellerEID)}); err != nil {
+		return err
+	}
+	s, err := p.seller.Confirm(ctx, demo.Entry{Name: p.shopper.Party.Display, Peer: peer(shopperEID)})
+	if err != nil {
+		return err
+	}
+	p.session = s
+	return nil
+}
+
+// purchase runs one purchase of the pair.
+func (p *pair) purchase(ctx context.Context) error {
+	var id payflow.ID
+	if _, err := rand.Read(id[:]); err != nil {
+		return err
+	}
+	s := p.session
+	msg, err := p.seller.Card.SignPaymentRequest(&record.PaymentRequest{
+		RequestID: id[:], SessionID: s.ID[:], PayerCardID: s.ShopperCardID, MerchantID: s.MerchantID,
+		Currency: "EUR", Amount: demo.LoadPrice, Items: []record.Item{{SKU: "item", Quantity: 1}},
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := p.seller.API.CreateRequest(ctx, &payflow.CreateRequest{Request: msg}); err != nil {
+		return err
+	}
+	v, err := p.shopper.API.Payment(ctx, p.shopper.Token, id)
+	if err != nil {
+		return err
+	}
+	if err := p.shopper.Card.VerifyPIN(demo.PIN); err != nil {
+		return err
+	}
+	consent, err := p.shopper.Card.SignConsent(&record.Consent{
+		RequestID: v.ID[:], RequestHash: v.RequestHash, Nonce: v.ConsentNonce, Amount: v.Amount, Currency: v.Currency, MerchantID: v.MerchantID,
+	})
+	if err != nil {
+		return err
+	}
+	done, err := p.shopper.API.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	if err != nil {
+		return err
+	}
+	if done.State != payflow.StateCaptured {
+		return fmt.Errorf("request %s ended %s", demo.Short(done.ID), done.State)
+	}
+	return nil
+}
+
+// result is what a run measured.
+type result struct {
+	elapsed   time.Duration
+	purchases int
+	latencies []time.Duration
+	errors    map[string]int
+}
+
+// drive runs every pair in a loop of purchases for d, printing progress.
+// A purchase under way when d is over completes; ctx ending stops all at
+// once.
+func drive(ctx context.Context, pairs []*pair, d, progress time.Duration, stdout io.Writer) (*result, error) {
+	deadline := time.Now().Add(d)
+	var (
+		count, failed atomic.Int64
+		mu            sync.Mutex
+		latencies     []time.Duration
+		errs          = map[string]int{}
+		wg            sync.WaitGroup
+	)
+	start := time.Now()
+	for _, p := range pairs {
+		wg.Go(func() {
+			var mine []time.Duration
+			for ctx.Err() == nil && time.Now().Before(deadline) {
+				t0 := time.Now()
+				err := p.purchase(ctx)
+				switch {
+				case err == nil:
+					mine = append(mine, time.Since(t0))
+					count.Add(1)
+				case ctx.Err() != nil:
+				default:
+					failed.Add(1)
+					mu.Lock()
+					errs[payflow.AsError(err).Code]++
+					mu.Unlock()
+					if errors.Is(err, payflow.ErrExpired) {
+						_ = p.pair(ctx) // the session ended: pair again
+					}
+				}
+			}
+			mu.Lock()
+			latencies = append(latencies, mine...)
+			mu.Unlock()
+		})
+	}
+	tick := time.NewTicker(progress)
+	defer tick.Stop()
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	last, lastAt := int64(0), start
+	for {
+		select {
+		case <-finished:
+			return &result{elapsed: time.Since(start), purchases: len(latencies), latencies: latencies, errors: errs}, nil
+		case now := <-tick.C:
+			n := count.Load()
+			fmt.Fprintf(stdout, "loadgen: %5.1fs  %7d purchases  %7.1f/s  %d errors\n",
+				now.Sub(start).Seconds(), n, float64(n-last)/now.Sub(lastAt).Seconds(), failed.Load())
+			last, lastAt = n, now
+		}
+	}
+}
+
+// percentile returns the p-th percentile (nearest rank) of sorted.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p/100+0.999999) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func (r *result) print(w io.Writer) {
+	slices.Sort(r.latencies)
+	ms := func(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
+	fmt.Fprintf(w, "purchases: %d in %.1fs = %.1f/s\n", r.purchases, r.elapsed.Seconds(), float64(r.purchases)/r.elapsed.Seconds())
+	fmt.Fprintf(w, "latency: p50 %s, p95 %s, p99 %s, max %s\n",
+		ms(percentile(r.latencies, 50)), ms(percentile(r.latencies, 95)), ms(percentile(r.latencies, 99)), ms(percentile(r.latencies, 100)))
+	var parts []string
+	total := 0
+	for code, n := range r.errors {
+		parts = append(parts, fmt.Sprintf("%s %d", code, n))
+		total += n
+	}
+	slices.Sort(parts)
+	if total == 0 {
+		fmt.Fprintln(w, "errors: 0")
+		return
+	}
+	fmt.Fprintf(w, "errors: %d (%s)\n", total, strings.Join(parts, ", "))
+}
+
+// peer is the queue entry of a phone whose EID is known.
+func peer(eid adv.EID) queue.Peer { return queue.Peer{Packet: adv.Packet{EID: eid}} }

@@ -1,0 +1,114 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/examples/internal/demo"
+)
+
+var (
+	summaryRE  = regexp.MustCompile(`(?m)^purchases: (\d+) in [\d.]+s = [\d.]+/s$`)
+	latencyRE  = regexp.MustCompile(`(?m)^latency: p50 [\d.]+ ms, p95 [\d.]+ ms, p99 [\d.]+ ms, max [\d.]+ ms$`)
+	progressRE = regexp.MustCompile(`(?m)^loadgen: +[\d.]+s +\d+ purchases +[\d.]+/s  0 errors$`)
+)
+
+// checkRun asserts the report of a run without errors and returns how
+// many purchases it made.
+func checkRun(t *testing.T, out string) int {
+	t.Helper()
+	m := summaryRE.FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	n, err := strconv.Atoi(m[1])
+	require.NoError(t, err)
+	assert.Positive(t, n, out)
+	assert.Regexp(t, latencyRE, out)
+	assert.Contains(t, out, "\nerrors: 0\n")
+	assert.GreaterOrEqual(t, len(progressRE.FindAllString(out, -1)), 2, "a progress line while it runs:\n%s", out)
+	return n
+}
+
+func TestLoadgen(t *testing.T) {
+	tests := []struct {
+		name  string
+		args  []string
+		where string
+	}{
+		{"in process", nil, "against the platform in process on SQLite"},
+		{"http", []string{"-http"}, "against the HTTP API at http://127.0.0.1:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			args := append([]string{"-pairs", "2", "-duration", "1500ms", "-progress", "500ms"}, tt.args...)
+			require.NoError(t, run(context.Background(), args, &out))
+			assert.Contains(t, out.String(), "loadgen: 2 pairs for 1.5s "+tt.where)
+			checkRun(t, out.String())
+		})
+	}
+}
+
+func TestLoadgenAgainstCloud(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var cloudOut bytes.Buffer
+	go func() {
+		done <- demo.RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0", "-pairs", "2"}, &cloudOut)
+	}()
+	defer func() {
+		cancel()
+		require.NoError(t, <-done)
+	}()
+	var url []byte
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
+		url = bytes.TrimSpace(b)
+		return err == nil && len(url) > 0
+	}, 15*time.Second, 20*time.Millisecond)
+
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-pairs", "2", "-duration", "1500ms", "-progress", "500ms", "-data", dir, "-url", string(url)}, &out)
+	require.NoError(t, err, out.String())
+	checkRun(t, out.String())
+
+	// More pairs than the cloud enrolled: their cards are missing.
+	err = run(context.Background(), []string{"-pairs", "3", "-duration", "1s", "-data", dir, "-url", string(url)}, &bytes.Buffer{})
+	assert.ErrorIs(t, err, os.ErrNotExist)
+}
+
+func TestLoadgenFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-pairs", "0"}, {"-duration", "0s"}, {"-url", "http://127.0.0.1:1", "-http"}, {"-nope"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			assert.Error(t, run(context.Background(), args, &bytes.Buffer{}))
+		})
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	var sorted []time.Duration
+	for i := 1; i <= 100; i++ {
+		sorted = append(sorted, ms(i))
+	}
+	tests := []struct {
+		p    float64
+		want time.Duration
+	}{{50, ms(50)}, {95, ms(95)}, {99, ms(99)}, {100, ms(100)}, {0, ms(1)}}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, percentile(sorted, tt.p), "p%v", tt.p)
+	}
+	assert.Equal(t, time.Duration(0), percentile(nil, 50))
+	assert.Equal(t, ms(7), percentile([]time.Duration{ms(7)}, 99))
+}
