@@ -30,9 +30,9 @@ const DefaultCallTimeout = 30 * time.Second
 // HandlerOptions configure NewHandler. The zero value is the default.
 type HandlerOptions struct {
 	// Replies stores the replies of POST requests with an
-	// Idempotency-Key. Pass the platform's Store so that several
-	// processes serving one database share them; nil keeps them in this
-	// process's memory.
+	// Idempotency-Key, so that several processes serving one database
+	// share them. When nil, a *Platform API's own Store keeps them;
+	// another API's handler keeps them in this process's memory.
 	Replies ReplyStore
 	// ReplyTTL is how long a stored reply is replayed (default
 	// DefaultReplyTTL).
@@ -83,6 +83,9 @@ type httpPrepare func(c *httpCall) (httpRun, error)
 // into 500 replies that reveal nothing. It is safe for concurrent use.
 func NewHandler(api API, opts HandlerOptions) http.Handler {
 	h := &handler{api: api, opts: opts, mux: http.NewServeMux(), replies: opts.Replies, log: opts.Logger}
+	if p, ok := api.(*Platform); ok && h.replies == nil {
+		h.replies = p.Store()
+	}
 	if h.replies == nil {
 		h.replies = newReplyMemory()
 	}

@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"sync"
@@ -142,4 +143,43 @@ func benchPurchase(ctx context.Context, w *phoneWorld) error {
 		return fmt.Errorf("seller sees %s", v.State)
 	}
 	return nil
+}
+
+// BenchmarkHTTPCall measures the transport alone: client calls through
+// the handler on loopback to an API that answers at once, from
+// GOMAXPROCS×4 goroutines. POST calls carry an Idempotency-Key whose
+// reply the handler stores in memory.
+func BenchmarkHTTPCall(b *testing.B) {
+	ctx := context.Background()
+	request := make([]byte, 400) // the size of a signed payment request
+	for _, bc := range []struct {
+		name string
+		call func(c *payflow.Client) error
+	}{
+		{"GET", func(c *payflow.Client) error {
+			_, err := c.Payment(ctx, "token", payflow.ID{1})
+			return err
+		}},
+		{"POST", func(c *payflow.Client) error {
+			_, err := c.CreateRequest(ctx, &payflow.CreateRequest{Request: request})
+			return err
+		}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			srv := httptest.NewServer(payflow.NewHandler(newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()}))
+			defer srv.Close()
+			c := payflow.NewClient(srv.URL, payflow.ClientOptions{})
+			b.ReportAllocs()
+			b.SetParallelism(4)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if err := bc.call(c); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }

@@ -62,11 +62,11 @@ func postgresFixture(tb testing.TB) *paytest.Fixture {
 	return paytest.NewFixture(tb, st, ls, paytest.Options{})
 }
 
-// serve runs a handler of f's platform on loopback, its replies in f's
-// database, and returns its URL.
+// serve runs a handler of f's platform on loopback and returns its URL.
+// The handler keeps its replies in the platform's store, f's database.
 func serve(tb testing.TB, f *paytest.Fixture) string {
 	tb.Helper()
-	srv := httptest.NewServer(payflow.NewHandler(f.Platform, payflow.HandlerOptions{Replies: f.Store, Logger: discardLogger()}))
+	srv := httptest.NewServer(payflow.NewHandler(f.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
 	tb.Cleanup(srv.Close)
 	return srv.URL
 }
