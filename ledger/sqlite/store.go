@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/casimpay/casimpay/ledger"
@@ -19,7 +20,15 @@ type Store struct {
 	path   string
 	w, r   *sql.DB
 	closed atomic.Bool
+
+	// mu guards stmts: statements prepared on the writer connection, by
+	// text. A text is prepared after the first transaction that used it.
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
 }
+
+// maxStmts bounds the writer's statement cache.
+const maxStmts = 256
 
 var _ ledger.Store = (*Store)(nil)
 
@@ -33,7 +42,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{path: path, w: w, r: r}, nil
+	return &Store{path: path, w: w, r: r, stmts: make(map[string]*sql.Stmt)}, nil
 }
 
 // Close closes the database. Calls to Update and View after Close fail with
@@ -42,6 +51,11 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.mu.Lock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	s.mu.Unlock()
 	return joinErr(s.r.Close(), s.w.Close())
 }
 
@@ -64,16 +78,67 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
-	t := &writeTx{ctx: ctx, tx: tx}
-	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: queryFunc(ctx, tx)}
-	if err := fn(t); err != nil {
+	t := &writeTx{ctx: ctx, tx: tx, s: s}
+	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: t.query}
+	err = fn(t)
+	if err != nil {
 		_ = tx.Rollback()
-		return err
+	} else if err = tx.Commit(); err != nil {
+		err = fmt.Errorf("sqlite: commit: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: commit: %w", err)
+	s.prepare(ctx, t.unprepared)
+	return err
+}
+
+// prepare adds the statements of queries to the writer's cache. It must
+// not hold mu while it prepares: preparing waits for the writer connection,
+// which another Update may hold while it looks up the cache.
+func (s *Store) prepare(ctx context.Context, queries []string) {
+	for _, q := range queries {
+		s.mu.Lock()
+		skip := len(s.stmts) >= maxStmts || s.stmts[q] != nil
+		s.mu.Unlock()
+		if skip {
+			continue
+		}
+		st, err := s.w.PrepareContext(ctx, q)
+		if err != nil {
+			continue // the statement runs unprepared next time too
+		}
+		s.mu.Lock()
+		if s.stmts[q] == nil && len(s.stmts) < maxStmts {
+			s.stmts[q] = st
+			st = nil
+		}
+		s.mu.Unlock()
+		if st != nil {
+			st.Close()
+		}
 	}
-	return nil
+}
+
+// stmt returns the cached statement of query for use in t, or nil (and
+// then notes query for preparation after t).
+func (t *writeTx) stmt(query string) *sql.Stmt {
+	t.s.mu.Lock()
+	st := t.s.stmts[query]
+	t.s.mu.Unlock()
+	if st == nil {
+		t.unprepared = append(t.unprepared, query)
+		return nil
+	}
+	return t.tx.StmtContext(t.ctx, st)
+}
+
+func (t *writeTx) query(query string, args []any, row func(sqlstore.Scanner) error) error {
+	var rows *sql.Rows
+	var err error
+	if st := t.stmt(query); st != nil {
+		rows, err = st.QueryContext(t.ctx, args...)
+	} else {
+		rows, err = t.tx.QueryContext(t.ctx, query, args...)
+	}
+	return scanRows(rows, err, row)
 }
 
 // View implements ledger.Store: fn runs in a read transaction on a read-only
@@ -93,33 +158,45 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 func queryFunc(ctx context.Context, tx *sql.Tx) sqlstore.QueryFunc {
 	return func(query string, args []any, row func(sqlstore.Scanner) error) error {
 		rows, err := tx.QueryContext(ctx, query, args...)
-		if err != nil {
-			return fmt.Errorf("sqlite: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			if err := row(rows); err != nil {
-				return fmt.Errorf("sqlite: %w", err)
-			}
-		}
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("sqlite: %w", err)
-		}
-		return nil
+		return scanRows(rows, err, row)
 	}
+}
+
+func scanRows(rows *sql.Rows, err error, row func(sqlstore.Scanner) error) error {
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
 }
 
 // writeTx is the ledger.Tx of Update.
 type writeTx struct {
 	sqlstore.Reader
-	ctx context.Context
-	tx  *sql.Tx
+	ctx        context.Context
+	tx         *sql.Tx
+	s          *Store
+	unprepared []string
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
 
 func (t *writeTx) exec(query string, args ...any) error {
-	if _, err := t.tx.ExecContext(t.ctx, query, args...); err != nil {
+	var err error
+	if st := t.stmt(query); st != nil {
+		_, err = st.ExecContext(t.ctx, args...)
+	} else {
+		_, err = t.tx.ExecContext(t.ctx, query, args...)
+	}
+	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
 	return nil
@@ -146,24 +223,32 @@ func (t *writeTx) LockAccounts(ids []ledger.ID) ([]ledger.Account, error) {
 	return t.Accounts(ids)
 }
 
-// maxParams is SQLite's default limit of parameters per statement.
-const maxParams = 32766
+// maxRows is the most rows of one multi-row statement (256 rows of 13
+// columns stay far below SQLite's limit of 32766 parameters). A batch of n
+// rows is written in chunks whose sizes are powers of two (the binary
+// digits of n), so that only nine statement texts exist per table and each
+// stays prepared.
+const maxRows = 256
 
-// insert writes n rows into table with multi-row INSERT statements of at
-// most 500 rows; rowArgs appends the values of row i.
-func (t *writeTx) insert(table, cols string, ncols, n int, rowArgs func(args []any, i int) []any) error {
-	per := min(500, maxParams/ncols)
+func chunkSize(n int) int {
+	p := 1
+	for p*2 <= n && p*2 <= maxRows {
+		p *= 2
+	}
+	return p
+}
+
+// bulk runs head + n value tuples of ncols parameters + tail, in chunks;
+// rowArgs appends the values of row i.
+func (t *writeTx) bulk(head, tail string, ncols, n int, rowArgs func(args []any, i int) []any) error {
 	one := "(" + strings.Repeat("?,", ncols-1) + "?)"
 	var sb strings.Builder
-	args := make([]any, 0, min(n, per)*ncols)
-	for start := 0; start < n; start += per {
-		end := min(start+per, n)
+	args := make([]any, 0, min(n, maxRows)*ncols)
+	for start := 0; start < n; {
+		end := start + chunkSize(n-start)
 		sb.Reset()
 		args = args[:0]
-		// OR ROLLBACK: a violated constraint aborts the whole transaction
-		// (it is a bug, never an expected outcome), which spares SQLite
-		// the statement journal of a multi-row insert.
-		sb.WriteString("INSERT OR ROLLBACK INTO " + table + " (" + cols + ") VALUES ")
+		sb.WriteString(head)
 		for i := start; i < end; i++ {
 			if i > start {
 				sb.WriteByte(',')
@@ -171,40 +256,29 @@ func (t *writeTx) insert(table, cols string, ncols, n int, rowArgs func(args []a
 			sb.WriteString(one)
 			args = rowArgs(args, i)
 		}
+		sb.WriteString(tail)
 		if err := t.exec(sb.String(), args...); err != nil {
 			return err
 		}
+		start = end
 	}
 	return nil
 }
 
+// insert writes n rows into table with multi-row INSERT statements.
+// OR ROLLBACK: a violated constraint aborts the whole transaction (it is a
+// bug, never an expected outcome), which spares SQLite the statement
+// journal of a multi-row insert.
+func (t *writeTx) insert(table, cols string, ncols, n int, rowArgs func(args []any, i int) []any) error {
+	return t.bulk("INSERT OR ROLLBACK INTO "+table+" ("+cols+") VALUES ", "", ncols, n, rowArgs)
+}
+
 // update applies n rows of new values to table, matched on its id column,
-// with UPDATE … FROM (VALUES …) statements of at most 500 rows. set is the
-// SET list, reading the values as v.column2, v.column3, … (v.column1 is the
-// id).
+// with UPDATE … FROM (VALUES …) statements. set is the SET list, reading
+// the values as v.column2, v.column3, … (v.column1 is the id).
 func (t *writeTx) update(table, set string, ncols, n int, rowArgs func(args []any, i int) []any) error {
-	per := min(500, maxParams/ncols)
-	one := "(" + strings.Repeat("?,", ncols-1) + "?)"
-	var sb strings.Builder
-	args := make([]any, 0, min(n, per)*ncols)
-	for start := 0; start < n; start += per {
-		end := min(start+per, n)
-		sb.Reset()
-		args = args[:0]
-		sb.WriteString("UPDATE OR ROLLBACK " + table + " SET " + set + " FROM (VALUES ")
-		for i := start; i < end; i++ {
-			if i > start {
-				sb.WriteByte(',')
-			}
-			sb.WriteString(one)
-			args = rowArgs(args, i)
-		}
-		sb.WriteString(") AS v WHERE " + table + ".id = v.column1")
-		if err := t.exec(sb.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return t.bulk("UPDATE OR ROLLBACK "+table+" SET "+set+" FROM (VALUES ", ") AS v WHERE "+table+".id = v.column1",
+		ncols, n, rowArgs)
 }
 
 // InsertAccounts implements ledger.Tx.

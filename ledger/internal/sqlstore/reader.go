@@ -21,8 +21,10 @@ const (
 )
 
 // MaxInList is the most IDs that one SQLite IN list holds; longer sets are
-// read in several statements.
-const MaxInList = 500
+// read in several statements. Shorter lists are padded, by repeating their
+// last ID, to a power of two, so that a store sees few distinct statement
+// texts and can keep them prepared.
+const MaxInList = 512
 
 // pageSize is how many rows one statement of a ForEach… method reads.
 const pageSize = 1000
@@ -70,12 +72,12 @@ func (r Reader) idSet(cols, table, col string, ids []ID, row func(Scanner) error
 		sb.Reset()
 		args = args[:0]
 		sb.WriteString("SELECT " + cols + " FROM " + table + " WHERE " + col + " IN (")
-		for i := range chunk {
+		for i := range PowerOfTwo(len(chunk)) {
 			if i > 0 {
 				sb.WriteByte(',')
 			}
 			sb.WriteString(r.Dialect.Param(i + 1))
-			args = append(args, chunk[i][:])
+			args = append(args, chunk[min(i, len(chunk)-1)][:])
 		}
 		sb.WriteByte(')')
 		if err := r.Query(sb.String(), args, row); err != nil {
@@ -83,6 +85,15 @@ func (r Reader) idSet(cols, table, col string, ids []ID, row func(Scanner) error
 		}
 	}
 	return nil
+}
+
+// PowerOfTwo returns the least power of two that is at least n (n > 0).
+func PowerOfTwo(n int) int {
+	p := 1
+	for p < n {
+		p <<= 1
+	}
+	return p
 }
 
 // ID is ledger.ID, named here to keep signatures short.

@@ -1,0 +1,113 @@
+package sqltest
+
+import (
+	"context"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+// Benchmark parameters: Producers goroutines each create one transfer per
+// CreateTransfers call (one payment is one request), between BenchAccounts
+// accounts.
+const (
+	Producers     = 64
+	BenchAccounts = 10000
+)
+
+// Bench runs the store benchmarks. "grouped" is the ledger as configured by
+// default (group commit: one store transaction per batch of concurrent
+// requests); "naive" is the baseline, MaxBatch 1: one store transaction per
+// transfer. "uniform" picks both accounts at random; "hot" credits every
+// transfer to one merchant account. The metric transfers/s is the rate.
+// open returns a fresh, empty store for each round of the benchmark.
+func Bench(b *testing.B, open func(b *testing.B) ledger.Store) {
+	for _, mode := range []struct {
+		name string
+		opts ledger.Options
+	}{
+		{"grouped", ledger.Options{}},
+		{"naive", ledger.Options{MaxBatch: 1}},
+	} {
+		for _, hot := range []bool{false, true} {
+			name := mode.name + "/uniform"
+			if hot {
+				name = mode.name + "/hot"
+			}
+			b.Run(name, func(b *testing.B) { bench(b, open(b), mode.opts, hot) })
+		}
+	}
+}
+
+func bench(b *testing.B, s ledger.Store, opts ledger.Options, hot bool) {
+	ctx := context.Background()
+	defer s.Close()
+	l, err := ledger.New(s, opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	accounts := make([]ledger.Account, BenchAccounts)
+	for i := range accounts {
+		accounts[i] = ledger.Account{ID: ledger.IDFromUint64(uint64(i + 1)), Ledger: 978, Code: 1}
+	}
+	for start := 0; start < len(accounts); start += ledger.BatchMax {
+		res, err := l.CreateAccounts(ctx, accounts[start:min(start+ledger.BatchMax, len(accounts))])
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			if r != ledger.AccountCreated {
+				b.Fatal(r)
+			}
+		}
+	}
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	for p := range Producers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(p), 7))
+			tr := make([]ledger.Transfer, 1)
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				debit := 1 + rng.Uint64N(BenchAccounts)
+				credit := uint64(1)
+				if !hot {
+					credit = 1 + rng.Uint64N(BenchAccounts)
+				}
+				if credit == debit {
+					credit = debit%BenchAccounts + 1
+				}
+				tr[0] = ledger.Transfer{ID: ledger.IDFromUint64s(1, uint64(i)), DebitAccountID: ledger.IDFromUint64(debit),
+					CreditAccountID: ledger.IDFromUint64(credit), Amount: 1, Ledger: 978, Code: 1}
+				res, err := l.CreateTransfers(ctx, tr)
+				if err != nil {
+					failed.Store(err)
+					return
+				}
+				if res[0] != ledger.TransferCreated {
+					failed.Store(res[0])
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if f := failed.Load(); f != nil {
+		b.Fatal(f)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "transfers/s")
+}

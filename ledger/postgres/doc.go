@@ -1,0 +1,34 @@
+// Package postgres is the PostgreSQL store of package ledger, on pgx/v5
+// (pgxpool). It keeps the same tables as package ledger/sqlite (bytea IDs,
+// big-endian; bigint amounts with CHECK (… >= 0)), and several processes
+// (several ledger.Ledger instances) may share one database.
+//
+// Open applies the schema migrations embedded in the binary, in one
+// transaction that first takes LOCK TABLE schema_migrations IN EXCLUSIVE
+// MODE, so processes that start together apply each migration exactly once.
+//
+// Update runs one READ COMMITTED transaction per batch of the ledger's
+// group-commit batcher:
+//
+//   - the ledger's first call, Tx.LastTimestamp, locks the single
+//     ledger_state row (SELECT … FOR UPDATE): write transactions serialize
+//     from there, and every later read sees all committed writes;
+//   - Tx.LockAccounts locks every account the batch touches with one
+//     SELECT … WHERE id = ANY($1) ORDER BY id FOR UPDATE, in one global
+//     order, so two batches never deadlock and a hot merchant account costs
+//     one row lock per batch, not per transfer;
+//   - the writes are queued and sent just before COMMIT as one pipelined
+//     pgx.Batch of bulk statements over unnest() arrays: one round trip;
+//   - a serialization failure (40001), deadlock (40P01) or unique violation
+//     (23505) reruns the transaction after a randomized exponential
+//     backoff, at most Options.MaxRetries times.
+//
+// The store uses no advisory locks, no sequences and no serial keys (every
+// key comes from the ledger), so the design stays valid on distributed
+// PostgreSQL-compatible engines.
+//
+//	s, err := postgres.Open(ctx, "postgres://ledger@db.internal/casimpay", postgres.Options{})
+//	if err != nil { … }
+//	defer s.Close()
+//	l, err := ledger.New(s, ledger.Options{})
+package postgres

@@ -1,0 +1,37 @@
+// Package sqlite is the embedded store of package ledger: one SQLite
+// database file, on the pure-Go driver modernc.org/sqlite (no cgo).
+//
+// Open creates or opens the file and applies the schema migrations that are
+// embedded in the binary (table schema_migrations records them; reopening
+// is a no-op). Every connection runs with
+//
+//   - journal_mode=WAL: readers never block the writer, and the reverse;
+//   - synchronous=FULL: Update returns only after its commit is on disk, so
+//     a transfer whose created result came back survives a crash or power
+//     loss;
+//   - busy_timeout: a process waits for another process's write lock
+//     instead of failing at once (Options.BusyTimeout);
+//   - foreign_keys=ON, on STRICT tables with CHECK constraints.
+//
+// SQLite allows one writer at a time, so the Store keeps one writer
+// connection, on which Update runs BEGIN IMMEDIATE transactions, and a pool
+// of read-only connections for View. The ledger's group-commit batcher
+// (ledger.Ledger) turns many concurrent requests into one transaction, and
+// a batch costs a handful of statements: multi-row INSERT and UPDATE … FROM
+// (VALUES …) for the writes, WHERE id IN (…) for the reads, all prepared
+// once and cached.
+//
+// Schema: IDs are 16-byte big-endian BLOBs (byte order is numeric order);
+// amounts, balances and timestamps are INTEGER (the ledger keeps them below
+// 2^63); UserData64 is the int64 with the same bits. Transfers are keyed in
+// their table by timestamp, which the ledger assigns in increasing order, so
+// new rows append to the end of the B-tree; their IDs have a unique index.
+//
+//	s, err := sqlite.Open(ctx, "/var/lib/casimpay/ledger.db", sqlite.Options{})
+//	if err != nil { … }
+//	defer s.Close()
+//	l, err := ledger.New(s, ledger.Options{})
+//	if err != nil { … }
+//	defer l.Close()
+//	results, err := l.CreateTransfers(ctx, transfers)
+package sqlite
