@@ -26,7 +26,7 @@ import (
 // far ahead of the previous run, which makes its timestamps identical to
 // those of a fresh model.
 func RunModel(t *testing.T, c Config) {
-	m := &modelRun{t: t, c: c, clock: NewClock(Epoch)}
+	m := &modelRun{t: t, c: c, clock: NewClock(Epoch), stats: map[ledger.CreateTransferResult]int{}}
 	m.store = c.NewStore(t)
 	m.sut = m.ledger(t, m.store)
 	defer func() {
@@ -50,6 +50,8 @@ func RunModel(t *testing.T, c Config) {
 			_ = m.model.Close()
 			_ = m.mstore.Close()
 		}()
+		m.next, m.pendings = 0, nil
+		m.seedAccounts(rt)
 		actions := map[string]func(*rapid.T){
 			"CreateAccounts":  m.createAccounts,
 			"CreateTransfers": m.createTransfers,
@@ -79,6 +81,7 @@ func RunModel(t *testing.T, c Config) {
 		require.NoError(rt, m.sut.Verify(context.Background()))
 		require.NoError(rt, m.model.Verify(context.Background()))
 	})
+	t.Logf("transfer results over all runs: %v", m.stats)
 }
 
 type modelRun struct {
@@ -91,6 +94,10 @@ type modelRun struct {
 	mstore *memory.Store
 	run    uint64
 	base   uint64 // added to the IDs of this run
+	stats  map[ledger.CreateTransferResult]int
+
+	next     uint64      // transfer IDs of this run used so far
+	pendings []ledger.ID // IDs of pending transfers sent in this run
 }
 
 func (m *modelRun) ledger(t require.TestingT, s ledger.Store) *ledger.Ledger {
@@ -100,35 +107,61 @@ func (m *modelRun) ledger(t require.TestingT, s ledger.Store) *ledger.Ledger {
 }
 
 const (
-	modelAccounts  = 6
-	modelTransfers = 40
+	modelAccounts  = 8  // IDs 1-5 are created at the start of a run
+	modelTransfers = 40 // transfer IDs of a run
 )
 
-// drawID draws the zero ID, IDMax or one of n IDs of this run.
+// seedAccounts are created at the start of every run, so that most random
+// transfers find accounts: four on ledger 1 with each limit and history
+// flag, one on ledger 2. Random account batches use IDs 6-8.
+func (m *modelRun) seedAccounts(rt *rapid.T) {
+	a := func(v uint64, l uint32, f ledger.AccountFlags) ledger.Account {
+		return ledger.Account{ID: ledger.IDFromUint64(m.base + v), Ledger: l, Code: 1, Flags: f}
+	}
+	batch := []ledger.Account{
+		a(1, 1, 0), a(2, 1, ledger.AccountDebitsMustNotExceedCredits),
+		a(3, 1, ledger.AccountCreditsMustNotExceedDebits), a(4, 1, ledger.AccountHistory), a(5, 2, 0),
+	}
+	got, err := m.sut.CreateAccounts(context.Background(), batch)
+	require.NoError(rt, err)
+	want, err := m.model.CreateAccounts(context.Background(), batch)
+	require.NoError(rt, err)
+	require.Equal(rt, want, got)
+}
+
+// drawID draws one of n IDs of this run, and now and then the zero ID or
+// IDMax.
 func (m *modelRun) drawID(rt *rapid.T, n uint64, label string) ledger.ID {
-	switch v := rapid.Uint64Range(0, n+1).Draw(rt, label); v {
-	case 0:
+	switch v := rapid.Uint64Range(0, n+1).Draw(rt, label); {
+	case v == 0 && rapid.IntRange(0, 9).Draw(rt, label+"-zero") == 0:
 		return ledger.ID{}
-	case n + 1:
+	case v == n+1 && rapid.IntRange(0, 9).Draw(rt, label+"-max") == 0:
 		return ledger.IDMax
 	default:
-		return ledger.IDFromUint64(m.base + v)
+		return ledger.IDFromUint64(m.base + min(max(v, 1), n))
 	}
 }
 
+// often returns usual with odds of 15 in 16, else one of rare.
+func often[T any](rt *rapid.T, label string, usual T, rare ...T) T {
+	if len(rare) == 0 || rapid.IntRange(0, 15).Draw(rt, label) > 0 {
+		return usual
+	}
+	return rapid.SampledFrom(rare).Draw(rt, label+"-rare")
+}
+
 func (m *modelRun) createAccounts(rt *rapid.T) {
-	n := rapid.IntRange(1, 4).Draw(rt, "accounts")
+	n := rapid.IntRange(1, 3).Draw(rt, "accounts")
 	batch := make([]ledger.Account, n)
 	for i := range batch {
-		flags := ledger.AccountFlags(rapid.SampledFrom([]uint16{0, 0, 0, 1 << 1, 1 << 2, 1 << 3, 1 << 0, 1<<1 | 1<<2, 1 << 5, 1 << 4}).Draw(rt, "aflags"))
+		v := uint64(rapid.IntRange(6, modelAccounts).Draw(rt, "aid"))
 		batch[i] = ledger.Account{
-			ID:     m.drawID(rt, modelAccounts, "aid"),
-			Ledger: uint32(rapid.IntRange(0, 2).Draw(rt, "aledger")),
-			Code:   uint16(rapid.IntRange(0, 2).Draw(rt, "acode")),
-			Flags:  flags,
-		}
-		if rapid.IntRange(0, 20).Draw(rt, "abad") == 0 {
-			batch[i].CreditsPosted = 1
+			ID:     often(rt, "aidbad", ledger.IDFromUint64(m.base+v), ledger.ID{}, ledger.IDMax, ledger.IDFromUint64(m.base+1)),
+			Ledger: often(rt, "aledger", uint32(1), 0, 2),
+			Code:   often(rt, "acode", uint16(1), 0, 2),
+			Flags: ledger.AccountFlags(rapid.SampledFrom([]uint16{0, 0, 1 << 1, 1 << 2, 1 << 3, 1 << 0,
+				1<<1 | 1<<2, 1 << 5, 1 << 4}).Draw(rt, "aflags")),
+			CreditsPosted: often(rt, "abal", uint64(0), 1),
 		}
 	}
 	got, err := m.sut.CreateAccounts(context.Background(), batch)
@@ -142,41 +175,45 @@ func (m *modelRun) createTransfers(rt *rapid.T) {
 	n := rapid.IntRange(1, 8).Draw(rt, "transfers")
 	batch := make([]ledger.Transfer, n)
 	for i := range batch {
-		kind := rapid.IntRange(0, 9).Draw(rt, "kind")
+		kind := rapid.IntRange(0, 10).Draw(rt, "kind")
 		t := ledger.Transfer{
-			ID:              m.drawID(rt, modelTransfers, "tid"),
-			DebitAccountID:  m.drawID(rt, modelAccounts, "dr"),
-			CreditAccountID: m.drawID(rt, modelAccounts, "cr"),
-			Amount: rapid.OneOf(rapid.Uint64Range(0, 100), rapid.SampledFrom([]uint64{
-				ledger.AmountLimit, ledger.AmountLimit - 50, ledger.AmountMax, 1 << 62})).Draw(rt, "amount"),
-			Ledger: uint32(rapid.IntRange(0, 2).Draw(rt, "tledger")),
-			Code:   uint16(rapid.IntRange(0, 1).Draw(rt, "tcode")),
+			ID:              m.drawTransferID(rt),
+			DebitAccountID:  often(rt, "drodd", m.drawID(rt, 4, "dr"), m.drawID(rt, 5, "dr5")),
+			CreditAccountID: often(rt, "crodd", m.drawID(rt, 4, "cr"), m.drawID(rt, 5, "cr5")),
+			Amount: often(rt, "amountbig", uint64(rapid.IntRange(0, 100).Draw(rt, "amount")),
+				ledger.AmountLimit, ledger.AmountLimit-50, ledger.AmountMax, 1<<62, ledger.AmountLimit+1),
+			Ledger: often(rt, "tledger", uint32(1), 0, 2),
+			Code:   often(rt, "tcode", uint16(1), 0, 2),
+		}
+		if t.DebitAccountID == t.CreditAccountID && rapid.IntRange(0, 7).Draw(rt, "keepsame") > 0 {
+			t.CreditAccountID = ledger.IDFromUint64(m.base + 1 + (idLow(t.DebitAccountID)-m.base)%4)
 		}
 		switch kind {
 		case 0, 1, 2: // single phase
-		case 3, 4:
+		case 3, 4, 5:
 			t.Flags |= ledger.TransferPending
 			t.Timeout = uint32(rapid.IntRange(0, 3).Draw(rt, "timeout"))
-		case 5, 6:
+			m.pendings = append(m.pendings, t.ID)
+		case 6, 7:
 			t.Flags |= ledger.TransferPostPendingTransfer
-			t.PendingID = m.drawID(rt, modelTransfers, "pid")
+			t.PendingID = m.drawPendingID(rt)
 			if rapid.Bool().Draw(rt, "bare") {
 				t.DebitAccountID, t.CreditAccountID, t.Ledger, t.Code = ledger.ID{}, ledger.ID{}, 0, 0
 			}
-		case 7:
-			t.Flags |= ledger.TransferVoidPendingTransfer
-			t.PendingID = m.drawID(rt, modelTransfers, "pid")
-			t.DebitAccountID, t.CreditAccountID, t.Ledger, t.Code = ledger.ID{}, ledger.ID{}, 0, 0
-			if rapid.Bool().Draw(rt, "voidamount") {
-				t.Amount = 0
-			}
+			t.Amount = often(rt, "postamount", ledger.AmountMax, t.Amount)
 		case 8:
-			t.Flags |= ledger.TransferFlags(rapid.SampledFrom([]uint16{1 << 4, 1 << 5, 1<<4 | 1<<5, 1<<4 | 1<<1}).Draw(rt, "balancing"))
+			t.Flags |= ledger.TransferVoidPendingTransfer
+			t.PendingID = m.drawPendingID(rt)
+			t.DebitAccountID, t.CreditAccountID, t.Ledger, t.Code = ledger.ID{}, ledger.ID{}, 0, 0
+			t.Amount = often(rt, "voidamount", uint64(0), t.Amount)
 		case 9:
+			t.Flags |= ledger.TransferFlags(rapid.SampledFrom([]uint16{1 << 4, 1 << 5, 1<<4 | 1<<5, 1<<4 | 1<<1}).Draw(rt, "balancing"))
+		case 10:
 			t.Flags |= ledger.TransferFlags(rapid.SampledFrom([]uint16{1<<1 | 1<<6, 1<<1 | 1<<7, 1 << 6, 1<<2 | 1<<3, 1 << 8, 1<<1 | 1<<2}).Draw(rt, "odd"))
 			t.PendingID = m.drawID(rt, modelTransfers, "pid")
 		}
-		if rapid.IntRange(0, 3).Draw(rt, "link") == 0 {
+		t.UserData64 = often(rt, "ud", uint64(0), 1, 2)
+		if rapid.IntRange(0, 5).Draw(rt, "link") == 0 {
 			t.Flags |= ledger.TransferLinked
 		}
 		batch[i] = t
@@ -186,6 +223,32 @@ func (m *modelRun) createTransfers(rt *rapid.T) {
 	want, err := m.model.CreateTransfers(context.Background(), batch)
 	require.NoError(rt, err)
 	require.Equal(rt, want, got, "batch %+v", batch)
+	for _, r := range got {
+		m.stats[r]++
+	}
+}
+
+// drawTransferID draws a fresh ID of this run while there are some, and
+// now and then an ID used before (a retry).
+func (m *modelRun) drawTransferID(rt *rapid.T) ledger.ID {
+	if m.next < modelTransfers && rapid.IntRange(0, 5).Draw(rt, "retry") > 0 {
+		m.next++
+		return ledger.IDFromUint64(m.base + m.next)
+	}
+	return m.drawID(rt, modelTransfers, "tid")
+}
+
+// drawPendingID draws, mostly, the ID of a pending transfer of this run.
+func (m *modelRun) drawPendingID(rt *rapid.T) ledger.ID {
+	if len(m.pendings) > 0 && rapid.IntRange(0, 5).Draw(rt, "pidknown") > 0 {
+		return rapid.SampledFrom(m.pendings).Draw(rt, "pid")
+	}
+	return m.drawID(rt, modelTransfers, "pid")
+}
+
+func idLow(id ledger.ID) uint64 {
+	_, lo := id.Uint64s()
+	return lo
 }
 
 func (m *modelRun) ids(n uint64) []ledger.ID {

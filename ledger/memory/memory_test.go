@@ -10,6 +10,7 @@ import (
 
 func TestConformance(t *testing.T) {
 	ledgertest.Run(t, ledgertest.Config{
-		NewStore: func(t *testing.T) ledger.Store { return memory.New() },
+		NewStore:   func(t *testing.T) ledger.Store { return memory.New() },
+		ModelSteps: 40,
 	})
 }
