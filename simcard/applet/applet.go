@@ -155,6 +155,10 @@ func (a *Applet) transmitLocked(raw []byte) []byte {
 		a.pending, a.chain = nil, nil
 		return sw(simcard.SWClassNotSupported)
 	}
+	if c := a.chain; c != nil && (c.ins != cmd.INS || c.p1 != cmd.P1 || c.p2 != cmd.P2 || c.cla&^simcard.ClassChaining != base) {
+		a.chain = nil // a command chain must go on with the same command
+		return sw(simcard.SWLastCommandExpected)
+	}
 	if cmd.INS == simcard.InsGetResponse && base == simcard.ClassISO && cmd.CLA&simcard.ClassChaining == 0 {
 		return a.getResponseLocked(cmd)
 	}
@@ -171,10 +175,6 @@ func (a *Applet) transmitLocked(raw []byte) []byte {
 	// Command chaining (ISO/IEC 7816-4 §5.3.3).
 	if a.chain != nil {
 		c := a.chain
-		if c.ins != cmd.INS || c.p1 != cmd.P1 || c.p2 != cmd.P2 || c.cla&^simcard.ClassChaining != base {
-			a.chain = nil
-			return sw(simcard.SWLastCommandExpected)
-		}
 		if len(c.data)+len(cmd.Data) > simcard.MaxCommandData {
 			a.chain = nil
 			return sw(simcard.SWWrongLength)

@@ -178,6 +178,9 @@ func TestStatusWords(t *testing.T) {
 		{name: "record type zero", cmd: apdu("80500000", consent, "00"), sw: 0x6A86},
 		{name: "record P2", cmd: apdu("80500301", consent, "00"), sw: 0x6A86},
 		{name: "chain broken by another instruction", pre: []string{"9050030001A8"}, cmd: "00CA010100", sw: 0x6883},
+		{name: "chain broken by GET RESPONSE", pre: []string{"9050030001A8"}, cmd: "00C0000000", sw: 0x6883},
+		{name: "chain broken by an unknown instruction", pre: []string{"9050030001A8"}, cmd: "00B0000000", sw: 0x6883},
+		{name: "chain dropped after a break", pre: []string{"9050030001A8", "00CA010100"}, cmd: "00CA010100", sw: 0x9000},
 		{name: "chain broken by another P1", pre: []string{"9050030001A8"}, cmd: apdu("80500100", consent, "00"), sw: 0x6883},
 
 		// INTERNAL AUTHENTICATE.
