@@ -14,9 +14,11 @@ func BenchmarkParse(b *testing.B) {
 		in := readHex(b, name)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
+			start := cpuTime()
 			for b.Loop() {
 				_, _ = Parse(in)
 			}
+			reportCPU(b, start)
 		})
 	}
 }
@@ -25,9 +27,11 @@ func BenchmarkAppendBinary(b *testing.B) {
 	p := testPacket()
 	buf := make([]byte, 0, Size)
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		buf, _ = p.AppendBinary(buf[:0])
 	}
+	reportCPU(b, start)
 }
 
 // BenchmarkAESBlock is the baseline of EID derivation: one bare AES-128
@@ -39,9 +43,11 @@ func BenchmarkAESBlock(b *testing.B) {
 	}
 	buf := new([16]byte)
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		block.Encrypt(buf[:], buf[:])
 	}
+	reportCPU(b, start)
 }
 
 func BenchmarkEIDKeyEID(b *testing.B) {
@@ -51,26 +57,32 @@ func BenchmarkEIDKeyEID(b *testing.B) {
 	}
 	b.ReportAllocs()
 	var e uint32
+	start := cpuTime()
 	for b.Loop() {
 		_ = k.EID(e)
 		e++
 	}
+	reportCPU(b, start)
 }
 
 func BenchmarkDeriveEID(b *testing.B) {
 	secret := seq(0)
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		_, _ = DeriveEID(secret, 2945376)
 	}
+	reportCPU(b, start)
 }
 
 func BenchmarkPairingCode(b *testing.B) {
 	x, y := eidOf(b, 1, 1), eidOf(b, 2, 1)
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		_ = PairingCode(x, y)
 	}
+	reportCPU(b, start)
 }
 
 const benchCards = 1_000_000
@@ -110,10 +122,12 @@ func BenchmarkResolverBuild(b *testing.B) {
 	r.Advance(now)
 	b.ReportAllocs()
 	b.ResetTimer()
+	start := cpuTime()
 	for b.Loop() {
 		now = now.Add(EpochSeconds * time.Second)
 		r.Advance(now) // one epoch later: exactly one table is missing
 	}
+	reportCPU(b, start)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchCards, "ns/card")
 }
 
@@ -128,6 +142,7 @@ func BenchmarkDeriveAll(b *testing.B) {
 	}
 	workers := runtime.GOMAXPROCS(0)
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		var wg sync.WaitGroup
 		chunk := (len(keys) + workers - 1) / workers
@@ -146,6 +161,7 @@ func BenchmarkDeriveAll(b *testing.B) {
 		}
 		wg.Wait()
 	}
+	reportCPU(b, start)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchCards, "ns/card")
 }
 
@@ -155,10 +171,12 @@ func BenchmarkResolverColdStart(b *testing.B) {
 	r := enrolled(b)
 	now := exampleTime.Add(1000 * time.Hour)
 	b.ReportAllocs()
+	start := cpuTime()
 	for b.Loop() {
 		now = now.Add(100 * time.Hour)
 		r.Advance(now)
 	}
+	reportCPU(b, start)
 }
 
 func BenchmarkResolve(b *testing.B) {
@@ -174,21 +192,25 @@ func BenchmarkResolve(b *testing.B) {
 	b.Run("hit", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
+		start := cpuTime()
 		for b.Loop() {
 			if _, ok := r.Resolve(eids[i%n], now); !ok {
 				b.Fatal("miss")
 			}
 			i++
 		}
+		reportCPU(b, start)
 	})
 	b.Run("miss", func(b *testing.B) {
 		miss := eidOf(b, benchCards+1, e)
 		b.ReportAllocs()
+		start := cpuTime()
 		for b.Loop() {
 			if _, ok := r.Resolve(miss, now); ok {
 				b.Fatal("hit")
 			}
 		}
+		reportCPU(b, start)
 	})
 }
 
@@ -213,10 +235,12 @@ func BenchmarkMapLookup(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
+	start := cpuTime()
 	for b.Loop() {
 		if _, ok := m[eids[i%n]]; !ok {
 			b.Fatal(fmt.Sprint("miss ", i))
 		}
 		i++
 	}
+	reportCPU(b, start)
 }

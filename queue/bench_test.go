@@ -24,10 +24,12 @@ func BenchmarkObserve(b *testing.B) {
 			}
 			b.ReportAllocs()
 			i := 0
+			start := cpuTime()
 			for b.Loop() {
 				_ = q.Observe(ps[i%n], -50-i%13, at)
 				i++
 			}
+			reportCPU(b, start)
 		})
 	}
 }
@@ -45,10 +47,12 @@ func BenchmarkMapLookup(b *testing.B) {
 	}
 	b.ReportAllocs()
 	i, sum := 0, int32(0)
+	start := cpuTime()
 	for b.Loop() {
 		sum += m[keys[i%DefaultCapacity]]
 		i++
 	}
+	reportCPU(b, start)
 	_ = sum
 }
 
@@ -60,10 +64,12 @@ func BenchmarkFlood(b *testing.B) {
 	at := c.Now()
 	b.ReportAllocs()
 	i := 0
+	start := cpuTime()
 	for b.Loop() {
 		_ = q.Observe(seller(i), MinRSSI+i%(MaxRSSI-MinRSSI+1), at)
 		i++
 	}
+	reportCPU(b, start)
 }
 
 func BenchmarkSnapshot(b *testing.B) {
@@ -77,15 +83,19 @@ func BenchmarkSnapshot(b *testing.B) {
 	}
 	b.Run("Snapshot", func(b *testing.B) {
 		b.ReportAllocs()
+		start := cpuTime()
 		for b.Loop() {
 			_ = q.Snapshot()
 		}
+		reportCPU(b, start)
 	})
 	b.Run("AppendSnapshot", func(b *testing.B) {
 		buf := make([]Peer, 0, DefaultCapacity)
 		b.ReportAllocs()
+		start := cpuTime()
 		for b.Loop() {
 			buf = q.AppendSnapshot(buf[:0])
 		}
+		reportCPU(b, start)
 	})
 }

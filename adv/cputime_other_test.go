@@ -1,0 +1,13 @@
+//go:build !unix
+
+package adv
+
+import (
+	"testing"
+	"time"
+)
+
+func cpuTime() time.Duration { return 0 }
+
+// reportCPU reports nothing where getrusage is not available.
+func reportCPU(*testing.B, time.Duration) {}
