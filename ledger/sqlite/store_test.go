@@ -83,6 +83,8 @@ func TestPragmas(t *testing.T) {
 			"synchronous":  "2", // FULL
 			"foreign_keys": "1",
 			"busy_timeout": "5000",
+			"page_size":    "1024",
+			"temp_store":   "2", // MEMORY
 		} {
 			got, err := db.q(pragma)
 			require.NoError(t, err)
