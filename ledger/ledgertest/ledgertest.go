@@ -74,6 +74,52 @@ type env struct {
 	store ledger.Store
 	clock *Clock
 	l     *ledger.Ledger
+	// base, when not zero, is added to the small IDs the test uses (below
+	// 2^32), so that the cases of a table share one store (see shared).
+	base uint64
+}
+
+// shared is one store for the cases of a table, so that a store that is
+// slow to create stays cheap to test: each case uses IDs of its own and
+// starts with the clock far ahead of anything an earlier case reached.
+type shared struct {
+	env   *env
+	cases uint64
+}
+
+func newShared(t *testing.T, c Config) *shared { return &shared{env: newEnv(t, c)} }
+
+// next returns the env of the next case.
+func (s *shared) next(t *testing.T) *env {
+	s.cases++
+	e := *s.env
+	e.t = t
+	e.base = s.cases << 32
+	e.clock.Set(Epoch.Add(time.Duration(s.cases) * 240 * time.Hour))
+	return &e
+}
+
+// in maps a test's ID into the case's ID range.
+func (e *env) in(i ledger.ID) ledger.ID {
+	hi, lo := i.Uint64s()
+	if e.base == 0 || !i.Valid() || hi != 0 || lo>>32 != 0 {
+		return i
+	}
+	return ledger.IDFromUint64(e.base | lo)
+}
+
+// out maps an ID of the case's range back to the test's ID.
+func (e *env) out(i ledger.ID) ledger.ID {
+	hi, lo := i.Uint64s()
+	if e.base == 0 || hi != 0 || lo>>32 != e.base>>32 {
+		return i
+	}
+	return ledger.IDFromUint64(lo & (1<<32 - 1))
+}
+
+func (e *env) mapTransfer(t ledger.Transfer, f func(ledger.ID) ledger.ID) ledger.Transfer {
+	t.ID, t.DebitAccountID, t.CreditAccountID, t.PendingID = f(t.ID), f(t.DebitAccountID), f(t.CreditAccountID), f(t.PendingID)
+	return t
 }
 
 func newEnv(t *testing.T, c Config) *env {
@@ -115,7 +161,12 @@ func id(v uint64) ledger.ID { return ledger.IDFromUint64(v) }
 
 func (e *env) createAccounts(accounts ...ledger.Account) []ledger.CreateAccountResult {
 	e.t.Helper()
-	res, err := e.l.CreateAccounts(e.ctx(), accounts)
+	mapped := make([]ledger.Account, len(accounts))
+	for i, a := range accounts {
+		a.ID = e.in(a.ID)
+		mapped[i] = a
+	}
+	res, err := e.l.CreateAccounts(e.ctx(), mapped)
 	require.NoError(e.t, err)
 	require.Len(e.t, res, len(accounts))
 	return res
@@ -130,7 +181,11 @@ func (e *env) mustCreateAccounts(accounts ...ledger.Account) {
 
 func (e *env) transfers(ts ...ledger.Transfer) []ledger.CreateTransferResult {
 	e.t.Helper()
-	res, err := e.l.CreateTransfers(e.ctx(), ts)
+	mapped := make([]ledger.Transfer, len(ts))
+	for i, t := range ts {
+		mapped[i] = e.mapTransfer(t, e.in)
+	}
+	res, err := e.l.CreateTransfers(e.ctx(), mapped)
 	require.NoError(e.t, err)
 	require.Len(e.t, res, len(ts))
 	return res
@@ -145,18 +200,44 @@ func (e *env) mustTransfer(ts ...ledger.Transfer) {
 
 func (e *env) account(v uint64) ledger.Account {
 	e.t.Helper()
-	got, err := e.l.LookupAccounts(e.ctx(), []ledger.ID{id(v)})
-	require.NoError(e.t, err)
+	got := e.lookupAccounts(id(v))
 	require.Len(e.t, got, 1, "account %d", v)
 	return got[0]
 }
 
 func (e *env) transfer(v uint64) ledger.Transfer {
 	e.t.Helper()
-	got, err := e.l.LookupTransfers(e.ctx(), []ledger.ID{id(v)})
-	require.NoError(e.t, err)
+	got := e.lookupTransfers(id(v))
 	require.Len(e.t, got, 1, "transfer %d", v)
 	return got[0]
+}
+
+func (e *env) lookupAccounts(ids ...ledger.ID) []ledger.Account {
+	e.t.Helper()
+	mapped := make([]ledger.ID, len(ids))
+	for i, v := range ids {
+		mapped[i] = e.in(v)
+	}
+	got, err := e.l.LookupAccounts(e.ctx(), mapped)
+	require.NoError(e.t, err)
+	for i := range got {
+		got[i].ID = e.out(got[i].ID)
+	}
+	return got
+}
+
+func (e *env) lookupTransfers(ids ...ledger.ID) []ledger.Transfer {
+	e.t.Helper()
+	mapped := make([]ledger.ID, len(ids))
+	for i, v := range ids {
+		mapped[i] = e.in(v)
+	}
+	got, err := e.l.LookupTransfers(e.ctx(), mapped)
+	require.NoError(e.t, err)
+	for i := range got {
+		got[i] = e.mapTransfer(got[i], e.out)
+	}
+	return got
 }
 
 // Bal is an account's four balances: debits pending and posted, credits

@@ -131,9 +131,10 @@ func testAccountResults(t *testing.T, c Config) {
 			acc(func(a *ledger.Account) { a.ID, a.Flags = id(101), ledger.AccountLinked }),
 		}, []ledger.CreateAccountResult{ledger.AccountLinkedEventFailed, ledger.AccountLinkedEventChainOpen}},
 	}
+	sh := newShared(t, c)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, c)
+			e := sh.next(t)
 			got := e.createAccounts(tc.events...)
 			require.Equal(t, tc.want, got)
 			for i, a := range tc.events {
@@ -147,9 +148,7 @@ func testAccountResults(t *testing.T, c Config) {
 				require.NotZero(t, stored.Timestamp)
 			}
 			if tc.name == "linked_event_failed" || tc.name == "linked_event_chain_open" {
-				got, err := e.l.LookupAccounts(e.ctx(), []ledger.ID{id(100), id(101)})
-				require.NoError(t, err)
-				require.Empty(t, got, "a failed chain creates nothing")
+				require.Empty(t, e.lookupAccounts(id(100), id(101)), "a failed chain creates nothing")
 			}
 			e.verify()
 		})
@@ -342,9 +341,13 @@ func transferCases() []transferCase {
 }
 
 func testTransferResults(t *testing.T, c Config) {
+	sh := newShared(t, c)
 	for _, tc := range transferCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, c)
+			e := sh.next(t)
+			if !tc.at.IsZero() {
+				e = newEnv(t, c) // the clock jumps: a store of its own
+			}
 			e.mustCreateAccounts(standardAccounts()...)
 			if len(tc.setup) > 0 {
 				e.mustTransfer(tc.setup...)
@@ -361,10 +364,8 @@ func testTransferResults(t *testing.T, c Config) {
 					ev.ID == (ledger.ID{}) || ev.ID == ledger.IDMax || isSetup(tc.setup, ev.ID) {
 					continue
 				}
-				got, err := e.l.LookupTransfers(e.ctx(), []ledger.ID{ev.ID})
-				require.NoError(t, err)
 				if tc.want[i] != ledger.TransferIDAlreadyFailed {
-					require.Empty(t, got, "event %d (%v) was stored", i, tc.want[i])
+					require.Empty(t, e.lookupTransfers(ev.ID), "event %d (%v) was stored", i, tc.want[i])
 				}
 			}
 			e.verify()

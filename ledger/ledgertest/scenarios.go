@@ -43,9 +43,10 @@ func testBalancing(t *testing.T, c Config) {
 		{"zero_amount", with(tr(1, acctC, acctB, 0), func(t *ledger.Transfer) { t.Flags = ledger.TransferBalancingDebit }),
 			R(ledger.TransferCreated), 0},
 	}
+	sh := newShared(t, c)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, c)
+			e := sh.next(t)
 			e.mustCreateAccounts(standardAccounts()...)
 			// acctDebLim: credits 100. acctCredLim: debits 70.
 			e.mustTransfer(tr(50, acctA, acctDebLim, 100), tr(51, acctCredLim, acctB, 70))
@@ -102,6 +103,7 @@ func testTwoPhase(t *testing.T, c Config) {
 			t.DebitAccountID, t.CreditAccountID, t.Ledger, t.Code = id(acctA), id(acctB), eur, 1
 		})}, R(ledger.TransferCreated, ledger.TransferCreated), map[uint64]Bal{acctA: {0, 10, 0, 0}}, 10},
 	}
+	sh := newShared(t, c)
 	for _, tc := range cases {
 		for _, split := range []bool{false, true} {
 			name := tc.name
@@ -109,7 +111,7 @@ func testTwoPhase(t *testing.T, c Config) {
 				name += "/separate_batches"
 			}
 			t.Run(name, func(t *testing.T) {
-				e := newEnv(t, c)
+				e := sh.next(t)
 				e.mustCreateAccounts(standardAccounts()...)
 				var got []ledger.CreateTransferResult
 				if split {
@@ -300,9 +302,10 @@ func testLinked(t *testing.T, c Config) {
 			R(ledger.TransferLinkedEventFailed, ledger.TransferAccountsMustBeDifferent, ledger.TransferCreated),
 			map[uint64]Bal{acctB: {0, 1, 0, 0}}},
 	}
+	sh := newShared(t, c)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, c)
+			e := sh.next(t)
 			e.mustCreateAccounts(standardAccounts()...)
 			require.Equal(t, tc.want, e.transfers(tc.events...))
 			e.requireBalances(tc.bal)
