@@ -327,10 +327,14 @@ func (q *Queue) Prune() int {
 	return removed
 }
 
-// Snapshot returns the peers, nearest first (see Queue for the order),
-// leaving out and forgetting those that expired. It is
-// AppendSnapshot(nil).
-func (q *Queue) Snapshot() []Peer { return q.AppendSnapshot(nil) }
+// Snapshot returns the peers in a new slice, nearest first (see Queue for
+// the order), leaving out and forgetting those that expired.
+func (q *Queue) Snapshot() []Peer {
+	q.mu.Lock()
+	n := len(q.peers)
+	q.mu.Unlock()
+	return q.AppendSnapshot(make([]Peer, 0, n))
+}
 
 // AppendSnapshot appends the peers to dst, nearest first, and returns the
 // extended slice; with a dst of enough capacity it does not allocate.
