@@ -159,6 +159,9 @@ func (c *Client) Cancel(ctx context.Context, token string, id ID) (*PaymentView,
 
 // Capture implements API.
 func (c *Client) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
+	if req == nil {
+		return nil, fmt.Errorf("%w: nil capture request", ErrInvalid)
+	}
 	return clientCall[PaymentView](ctx, c, http.MethodPost, "/v1/requests/"+req.RequestID.String()+"/capture", token, req)
 }
 

@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -137,4 +139,69 @@ func TestHTTPEndToEnd(t *testing.T) {
 			assert.Equal(t, http.StatusUnprocessableEntity, reused.StatusCode)
 		})
 	}
+}
+
+// lossyProxy runs each request's first attempt through the handler and
+// then drops the connection, as a network that loses the reply: the
+// platform acted, the phone does not know.
+type lossyProxy struct {
+	h        http.Handler
+	mu       sync.Mutex
+	seen     map[string]bool // Idempotency-Keys whose reply was lost
+	replayed int
+}
+
+func (p *lossyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get(payflow.IdempotencyKeyHeader)
+	if r.Method != http.MethodPost || key == "" {
+		p.h.ServeHTTP(w, r)
+		return
+	}
+	p.mu.Lock()
+	first := !p.seen[key]
+	p.seen[key] = true
+	p.mu.Unlock()
+	if first {
+		p.h.ServeHTTP(httptest.NewRecorder(), r)
+		panic(http.ErrAbortHandler)
+	}
+	rec := httptest.NewRecorder()
+	p.h.ServeHTTP(rec, r)
+	p.mu.Lock()
+	if rec.Header().Get(payflow.ReplayedHeader) == "true" {
+		p.replayed++
+	}
+	p.mu.Unlock()
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
+}
+
+// TestHTTPLostRepliesMoveMoneyOnce loses the reply of every POST once: the
+// client retries with the same key, gets the stored reply, and the
+// purchase is made exactly once.
+func TestHTTPLostRepliesMoveMoneyOnce(t *testing.T) {
+	f := sqliteFixture(t)
+	proxy := &lossyProxy{h: payflow.NewHandler(f.Platform, payflow.HandlerOptions{Logger: discardLogger()}), seen: make(map[string]bool)}
+	srv := httptest.NewServer(proxy)
+	defer srv.Close()
+	client := payflow.NewClient(srv.URL, payflow.ClientOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
+	w := newPhoneWorld(t, f, client, false)
+	w.pair(t)
+	w.purchase(t)
+	rr, err := w.seller.Refund(context.Background(), 90)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(90), rr.Amount)
+
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 600}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	assert.Equal(t, payflow.Balance{Posted: 600}, w.balance(t, phoneMerchant))
+	proxy.mu.Lock()
+	defer proxy.mu.Unlock()
+	// Every POST lost its first reply and was answered from the store:
+	// per phone a challenge and a login, a resolution, a challenge and a
+	// pairing; then the request, the consent and the refund.
+	assert.Len(t, proxy.seen, 13)
+	assert.Equal(t, 13, proxy.replayed)
 }
