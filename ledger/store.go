@@ -43,7 +43,8 @@ type Store interface {
 // ReadTx reads a store inside View or Update. Methods that take ids get
 // each ID at most once, in ascending order, and return the rows found in
 // any order; an ID without a row is simply absent from the result (not an
-// error). They may return dst-style fresh slices; the caller owns them.
+// error). The ledger reads the returned slices only until the transaction
+// ends, so a store may reuse their memory afterwards.
 type ReadTx interface {
 	// Accounts returns the accounts with the given IDs.
 	Accounts(ids []ID) ([]Account, error)

@@ -28,6 +28,7 @@ type Store struct {
 	pending   map[ledger.ID]ledger.Pending
 	expiry    expiryHeap // active pending transfers with a timeout (and stale entries)
 	failed    map[ledger.ID]ledger.FailedTransfer
+	lockBuf   []ledger.Account // reused by LockAccounts
 }
 
 type account struct {
@@ -243,7 +244,19 @@ func (t *tx) SetLastTimestamp(ts uint64) error {
 	return nil
 }
 
-func (t *tx) LockAccounts(ids []ledger.ID) ([]ledger.Account, error) { return t.Accounts(ids) }
+// LockAccounts reads like Accounts, into a buffer that the store reuses
+// from one Update to the next (Update runs one at a time).
+func (t *tx) LockAccounts(ids []ledger.ID) ([]ledger.Account, error) {
+	s := t.s
+	out := s.lockBuf[:0]
+	for _, id := range ids {
+		if a, ok := s.accounts[id]; ok {
+			out = append(out, a.Account)
+		}
+	}
+	s.lockBuf = out
+	return out, nil
+}
 
 func (t *tx) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
 	s := t.s
