@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -479,4 +480,36 @@ func TestPhonesDetectTampering(t *testing.T) {
 		w.pair(t)
 		w.purchase(t)
 	})
+}
+
+// loginCounter counts the logins that reach the platform.
+type loginCounter struct {
+	payflow.API
+	logins atomic.Int32
+}
+
+func (a *loginCounter) Login(ctx context.Context, req *payflow.LoginRequest) (*payflow.LoginResponse, error) {
+	a.logins.Add(1)
+	return a.API.Login(ctx, req)
+}
+
+func TestPhonesLogInAgainWhenTheTokenExpires(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	api := &loginCounter{API: f.Platform}
+	w := newPhoneWorld(t, f, api, false)
+	w.hear(t)
+	peers, err := w.shopper.Peers(ctx)
+	require.NoError(t, err)
+	require.Len(t, peers, 1)
+	assert.Equal(t, int32(1), api.logins.Load())
+
+	// An hour later the token has expired and the EIDs have rotated.
+	f.Clock.Advance(payflow.DefaultTokenTTL)
+	w.hear(t)
+	peers, err = w.shopper.Peers(ctx)
+	require.NoError(t, err)
+	require.Len(t, peers, 1)
+	assert.Equal(t, "Corner Shop", peers[0].Name)
+	assert.Equal(t, int32(2), api.logins.Load(), "the shopper logged in again; advertising needs no login")
 }
