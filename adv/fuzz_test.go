@@ -97,10 +97,37 @@ func FuzzRoundTrip(f *testing.F) {
 	})
 }
 
+// FuzzParseServiceData feeds arbitrary service data, as a phone's operating
+// system hands it out, to ParseServiceData and checks it against Parse of
+// the same octets wrapped in a service-data structure.
+func FuzzParseServiceData(f *testing.F) {
+	b := readHex(f, "casimpay_seller.hex")
+	f.Add(b[11:])
+	f.Add(b[11:30])
+	f.Add([]byte{})
+	f.Add([]byte{0x13})
+	f.Add(readHex(f, "exposure_notification.hex")[11:])
+	f.Fuzz(func(t *testing.T, sd []byte) {
+		p, err := ParseServiceData(sd)
+		if len(sd) > 250 {
+			return // does not fit an AD structure
+		}
+		wrapped := append([]byte{byte(3 + len(sd)), TypeServiceData16, 0xff, 0xff}, sd...)
+		q, werr := Parse(wrapped)
+		require.Equal(t, q, p)
+		require.Equal(t, werr, err)
+		if err == nil {
+			require.True(t, p.Role.Valid())
+		} else {
+			require.Equal(t, Packet{}, p)
+		}
+	})
+}
+
 // TestFuzzCorpus checks that the seed corpus in testdata/fuzz exists, so that
 // `go test` runs it.
 func TestFuzzCorpus(t *testing.T) {
-	for _, name := range []string{"FuzzParse", "FuzzRoundTrip"} {
+	for _, name := range []string{"FuzzParse", "FuzzRoundTrip", "FuzzParseServiceData"} {
 		entries, err := os.ReadDir(filepath.Join("testdata", "fuzz", name))
 		require.NoError(t, err)
 		assert.NotEmpty(t, entries, name)
