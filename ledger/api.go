@@ -398,7 +398,8 @@ func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Tr
 	var out []Transfer
 	err := l.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		out, err = tx.AccountTransfers(f)
+		found, err := tx.AccountTransfers(f)
+		out = slices.Clone(found) // the store may reuse found
 		return err
 	})
 	if out == nil && err == nil {
@@ -419,7 +420,8 @@ func (l *Ledger) GetAccountBalances(ctx context.Context, f AccountFilter) ([]Acc
 	var out []AccountBalance
 	err := l.store.View(ctx, func(tx ReadTx) error {
 		var err error
-		out, err = tx.AccountBalances(f)
+		found, err := tx.AccountBalances(f)
+		out = slices.Clone(found)
 		return err
 	})
 	if out == nil && err == nil {
