@@ -397,7 +397,6 @@ func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Tr
 	}
 	var out []Transfer
 	err := l.store.View(ctx, func(tx ReadTx) error {
-		var err error
 		found, err := tx.AccountTransfers(f)
 		out = slices.Clone(found) // the store may reuse found
 		return err
@@ -419,7 +418,6 @@ func (l *Ledger) GetAccountBalances(ctx context.Context, f AccountFilter) ([]Acc
 	}
 	var out []AccountBalance
 	err := l.store.View(ctx, func(tx ReadTx) error {
-		var err error
 		found, err := tx.AccountBalances(f)
 		out = slices.Clone(found)
 		return err
