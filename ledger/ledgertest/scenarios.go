@@ -225,6 +225,29 @@ func testExpiry(t *testing.T, c Config) {
 		e.requireBalances(map[uint64]Bal{acctA: {}, acctB: {0, 0, 0, 10}})
 		e.verify()
 	})
+	t.Run("expiry_survives_a_failed_chain", func(t *testing.T) {
+		// The post that finds the hold expired breaks its chain; the chain
+		// is rolled back but the release of the hold stays.
+		e := newEnv(t, c)
+		e.mustCreateAccounts(standardAccounts()...)
+		e.mustTransfer(with(pending(tr(100, acctA, acctB, 10)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+		expires := e.transfer(100).Timestamp + 1e9
+		e.clock.Set(time.Unix(0, int64(expires-5)))
+		var batch []ledger.Transfer
+		var want []ledger.CreateTransferResult
+		for i := range uint64(8) {
+			batch = append(batch, tr(1+i, acctC, acctB, 1))
+			want = append(want, ledger.TransferCreated)
+		}
+		batch = append(batch, with(tr(50, acctC, acctB, 1), func(t *ledger.Transfer) { t.Flags = ledger.TransferLinked }),
+			post(200, 100, ledger.AmountMax))
+		want = append(want, ledger.TransferLinkedEventFailed, ledger.TransferPendingTransferExpired)
+		require.Equal(t, want, e.transfers(batch...))
+		e.requireBalances(map[uint64]Bal{acctA: {}, acctB: {0, 0, 0, 8}, acctC: {0, 8, 0, 0}})
+		require.Equal(t, R(ledger.TransferPendingTransferExpired), e.transfers(void(201, 100)))
+		e.requireBalances(map[uint64]Bal{acctA: {}, acctB: {0, 0, 0, 8}})
+		e.verify()
+	})
 	t.Run("many_expire", func(t *testing.T) {
 		e := newEnv(t, c)
 		e.mustCreateAccounts(standardAccounts()...)
