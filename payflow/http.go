@@ -39,7 +39,8 @@ type HandlerOptions struct {
 	ReplyTTL time.Duration
 	// ReplyLease is how long a key stays in flight before a request that
 	// never finished (a crashed process) is forgotten (default
-	// DefaultReplyLease).
+	// DefaultReplyLease). It is raised to CallTimeout plus 10 seconds
+	// when shorter, so that a running request never loses its key.
 	ReplyLease time.Duration
 	// MaxBodyBytes limits a request body (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
@@ -107,6 +108,7 @@ func NewHandler(api API, opts HandlerOptions) http.Handler {
 	if h.opts.Now == nil {
 		h.opts.Now = time.Now
 	}
+	h.opts.ReplyLease = max(h.opts.ReplyLease, h.opts.CallTimeout+10*time.Second)
 	h.routes()
 	return h
 }

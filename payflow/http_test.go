@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -361,6 +362,31 @@ func TestHTTPIdempotency(t *testing.T) {
 		r = fx.do(t, http.MethodPost, "/v1/requests", key("p"), body)
 		assert.Equal(t, http.StatusOK, r.status)
 		assert.Equal(t, 2, fx.api.count("CreateRequest"))
+	})
+	t.Run("lease and retention", func(t *testing.T) {
+		clock := &paytest.Clock{}
+		clock.Advance(time.Duration(httpFakeTime.UnixNano()))
+		fx := newHTTPFixture(t, payflow.HandlerOptions{Now: clock.Now, ReplyTTL: time.Hour, ReplyLease: time.Minute}, payflow.ClientOptions{})
+		entered, release := make(chan string, 1), make(chan struct{})
+		fx.api.set(func(f *httpFakeAPI) { f.entered, f.release = entered, release })
+		done := make(chan httpRawReply, 1)
+		go func() { done <- fx.do(t, http.MethodPost, "/v1/requests", key("lease"), body) }()
+		<-entered
+		fx.api.set(func(f *httpFakeAPI) { f.entered, f.release = nil, nil })
+		clock.Advance(time.Minute - time.Nanosecond)
+		assert.Equal(t, "idempotency_in_flight", fx.do(t, http.MethodPost, "/v1/requests", key("lease"), body).errorCode(t), "within the lease")
+		clock.Advance(time.Nanosecond)
+		assert.Equal(t, http.StatusOK, fx.do(t, http.MethodPost, "/v1/requests", key("lease"), body).status, "after the lease the key is free")
+		close(release)
+		<-done
+		assert.Equal(t, 2, fx.api.count("CreateRequest"))
+
+		require.Equal(t, http.StatusOK, fx.do(t, http.MethodPost, "/v1/requests", key("kept"), body).status)
+		clock.Advance(time.Hour - time.Nanosecond)
+		assert.Equal(t, "true", fx.do(t, http.MethodPost, "/v1/requests", key("kept"), body).header.Get(payflow.ReplayedHeader))
+		clock.Advance(time.Nanosecond)
+		assert.Empty(t, fx.do(t, http.MethodPost, "/v1/requests", key("kept"), body).header.Get(payflow.ReplayedHeader), "after the TTL the key runs again")
+		assert.Equal(t, 4, fx.api.count("CreateRequest"))
 	})
 	t.Run("malformed keys are refused", func(t *testing.T) {
 		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
