@@ -484,3 +484,19 @@ func TestRegenerateKey(t *testing.T) {
 	_, sw = tx(t, a, "00440000")
 	assert.Equal(t, uint16(0x6985), sw, "no certificate of the current key")
 }
+
+// TestFileCrashBeforeRename: a temporary file left by a crash between the
+// write and the rename is ignored, and the next Store still succeeds.
+func TestFileCrashBeforeRename(t *testing.T) {
+	dir := t.TempDir()
+	f := &applet.File{Path: filepath.Join(dir, "card.state")}
+	require.NoError(t, f.Store([]byte("old")))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".card.state.tmp123"), []byte("half-writ"), 0o600))
+	b, err := f.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte("old"), b)
+	require.NoError(t, f.Store([]byte("new")))
+	b, err = f.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte("new"), b)
+}
