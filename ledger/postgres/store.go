@@ -82,24 +82,33 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 }
 
 func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
-	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	c, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("postgres: begin: %w", err)
+		return fmt.Errorf("postgres: %w", err)
 	}
-	defer tx.Rollback(ctx) // a no-op after Commit
-	t := &writeTx{ctx: ctx, tx: tx}
-	t.Reader = sqlstore.Reader{Dialect: sqlstore.Postgres, Query: queryFunc(ctx, tx)}
+	// Release destroys a connection that is still inside a transaction,
+	// so a failed ROLLBACK below leaks nothing.
+	defer c.Release()
+	t := &writeTx{ctx: ctx, c: c}
+	t.Reader = sqlstore.Reader{Dialect: sqlstore.Postgres, Query: t.query}
+	defer func() {
+		if t.open {
+			_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
 	if err := fn(t); err != nil {
 		return err
 	}
-	if t.batch.Len() > 0 {
-		if err := tx.SendBatch(ctx, &t.batch).Close(); err != nil {
-			return fmt.Errorf("postgres: write: %w", err)
-		}
+	if !t.open {
+		return nil // fn did nothing
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: commit: %w", err)
+	// The writes and COMMIT in one round trip. After an error the server
+	// skips the rest of the pipeline, COMMIT included.
+	t.batch.Queue("COMMIT")
+	if err := c.SendBatch(ctx, &t.batch).Close(); err != nil {
+		return fmt.Errorf("postgres: write: %w", err)
 	}
+	t.open = false
 	return nil
 }
 
@@ -117,7 +126,12 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	return fn(sqlstore.Reader{Dialect: sqlstore.Postgres, Query: queryFunc(ctx, tx)})
 }
 
-func queryFunc(ctx context.Context, tx pgx.Tx) sqlstore.QueryFunc {
+// querier is what queryFunc needs of a pgx.Tx or a pool connection.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+func queryFunc(ctx context.Context, tx querier) sqlstore.QueryFunc {
 	return func(query string, args []any, row func(sqlstore.Scanner) error) error {
 		rows, err := tx.Query(ctx, query, args...)
 		if err != nil {
@@ -136,24 +150,50 @@ func queryFunc(ctx context.Context, tx pgx.Tx) sqlstore.QueryFunc {
 	}
 }
 
-// writeTx is the ledger.Tx of Update. Reads run at once; writes are queued
-// in batch and sent at commit (the ledger never reads what it wrote in the
-// same transaction).
+// writeTx is the ledger.Tx of Update, on one pool connection. BEGIN goes
+// out with the first read (LastTimestamp, the ledger's first call), reads
+// run at once, and writes are queued in batch and sent with COMMIT (the
+// ledger never reads what it wrote in the same transaction): a batch of
+// the ledger costs one round trip per read and one for all the writes.
 type writeTx struct {
 	sqlstore.Reader
 	ctx   context.Context
-	tx    pgx.Tx
+	c     *pgxpool.Conn
+	open  bool // BEGIN sent, neither COMMIT nor ROLLBACK yet
 	batch pgx.Batch
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
 
+const begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+func (t *writeTx) query(query string, args []any, row func(sqlstore.Scanner) error) error {
+	if !t.open {
+		if _, err := t.c.Exec(t.ctx, begin); err != nil {
+			return fmt.Errorf("postgres: begin: %w", err)
+		}
+		t.open = true
+	}
+	return queryFunc(t.ctx, t.c)(query, args, row)
+}
+
 // LastTimestamp implements ledger.Tx: it locks the ledger_state row, which
-// serializes write transactions from here to commit.
+// serializes write transactions from here to commit. When it is the first
+// call, BEGIN travels with it.
 func (t *writeTx) LastTimestamp() (uint64, error) {
+	const q = `SELECT last_timestamp FROM ledger_state WHERE id = 1 FOR UPDATE`
 	var ts int64
-	err := t.tx.QueryRow(t.ctx, `SELECT last_timestamp FROM ledger_state WHERE id = 1 FOR UPDATE`).Scan(&ts)
-	if err != nil {
+	if t.open {
+		if err := t.c.QueryRow(t.ctx, q).Scan(&ts); err != nil {
+			return 0, fmt.Errorf("postgres: %w", err)
+		}
+		return uint64(ts), nil
+	}
+	var b pgx.Batch
+	b.Queue(begin)
+	b.Queue(q).QueryRow(func(row pgx.Row) error { return row.Scan(&ts) })
+	t.open = true // even on error: ROLLBACK is harmless outside a transaction
+	if err := t.c.SendBatch(t.ctx, &b).Close(); err != nil {
 		return 0, fmt.Errorf("postgres: %w", err)
 	}
 	return uint64(ts), nil

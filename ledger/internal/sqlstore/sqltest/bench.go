@@ -23,7 +23,8 @@ const (
 // default (group commit: one store transaction per batch of concurrent
 // requests); "naive" is the baseline, MaxBatch 1: one store transaction per
 // transfer. "uniform" picks both accounts at random; "hot" credits every
-// transfer to one merchant account. The metric transfers/s is the rate.
+// transfer to one merchant account. The metric transfers/s is the rate,
+// transfers/tx the mean number of transfers per store transaction.
 // open returns a fresh, empty store for each round of the benchmark.
 func Bench(b *testing.B, open func(b *testing.B) ledger.Store) {
 	for _, mode := range []struct {
@@ -31,6 +32,7 @@ func Bench(b *testing.B, open func(b *testing.B) ledger.Store) {
 		opts ledger.Options
 	}{
 		{"grouped", ledger.Options{}},
+		{"grouped-wait", ledger.Options{MaxWait: time.Millisecond}},
 		{"naive", ledger.Options{MaxBatch: 1}},
 	} {
 		for _, hot := range []bool{false, true} {
@@ -43,9 +45,21 @@ func Bench(b *testing.B, open func(b *testing.B) ledger.Store) {
 	}
 }
 
-func bench(b *testing.B, s ledger.Store, opts ledger.Options, hot bool) {
+// countingStore counts the write transactions of a store.
+type countingStore struct {
+	ledger.Store
+	updates atomic.Int64
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	c.updates.Add(1)
+	return c.Store.Update(ctx, fn)
+}
+
+func bench(b *testing.B, store ledger.Store, opts ledger.Options, hot bool) {
 	ctx := context.Background()
-	defer s.Close()
+	defer store.Close()
+	s := &countingStore{Store: store}
 	l, err := ledger.New(s, opts)
 	if err != nil {
 		b.Fatal(err)
@@ -66,6 +80,7 @@ func bench(b *testing.B, s ledger.Store, opts ledger.Options, hot bool) {
 			}
 		}
 	}
+	s.updates.Store(0)
 	var next atomic.Int64
 	var failed atomic.Value
 	var wg sync.WaitGroup
@@ -110,4 +125,5 @@ func bench(b *testing.B, s ledger.Store, opts ledger.Options, hot bool) {
 		b.Fatal(f)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "transfers/s")
+	b.ReportMetric(float64(b.N)/float64(max(s.updates.Load(), 1)), "transfers/tx")
 }
