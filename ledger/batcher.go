@@ -1,0 +1,181 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// request is one CreateTransfers call waiting for its batch.
+type request struct {
+	ctx     context.Context
+	events  []Transfer
+	results []CreateTransferResult
+	err     error
+	done    chan struct{}
+}
+
+// CreateTransfers creates transfers, one result per event (results[i] is
+// the outcome of transfers[i]). Transfers flagged TransferLinked form a
+// chain with the next one of the same call, created all or nothing; a
+// chain still open at the end of the call fails with
+// linked_event_chain_open. It fails with ErrBatchTooLarge beyond BatchMax
+// events, with ErrClosed after Close, or with the store's error, in which
+// case nothing of the call was created. When ctx ends before the reply,
+// CreateTransfers returns ctx's error and the outcome is unknown: retry
+// with the same IDs to learn it (exists or a final result).
+func (l *Ledger) CreateTransfers(ctx context.Context, transfers []Transfer) ([]CreateTransferResult, error) {
+	if len(transfers) > BatchMax {
+		return nil, fmt.Errorf("%w: %d transfers, at most %d", ErrBatchTooLarge, len(transfers), BatchMax)
+	}
+	if len(transfers) == 0 {
+		return []CreateTransferResult{}, nil
+	}
+	r := &request{ctx: ctx, events: transfers, done: make(chan struct{})}
+	select {
+	case l.reqs <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-l.quit:
+		return nil, ErrClosed
+	}
+	select {
+	case <-r.done:
+		return r.results, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-l.stopped:
+		select {
+		case <-r.done:
+			return r.results, r.err
+		default:
+			return nil, ErrClosed
+		}
+	}
+}
+func (l *Ledger) isClosed() bool {
+	select {
+	case <-l.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// loop is the group-commit batcher.
+func (l *Ledger) loop() {
+	defer close(l.stopped)
+	var carry *request
+	for {
+		var first *request
+		if carry != nil {
+			first, carry = carry, nil
+		} else {
+			select {
+			case first = <-l.reqs:
+			case <-l.quit:
+				l.drain()
+				return
+			}
+		}
+		batch := []*request{first}
+		n := len(first.events)
+		var timeout <-chan time.Time
+		var timer *time.Timer
+		if l.maxWait > 0 {
+			timer = time.NewTimer(l.maxWait)
+			timeout = timer.C
+		}
+	collect:
+		for n < l.maxBatch {
+			var r *request
+			if timeout == nil {
+				select {
+				case r = <-l.reqs:
+				default:
+					break collect
+				}
+			} else {
+				select {
+				case r = <-l.reqs:
+				case <-timeout:
+					break collect
+				case <-l.quit:
+					break collect
+				}
+			}
+			if n+len(r.events) > l.maxBatch {
+				carry = r
+				break
+			}
+			batch = append(batch, r)
+			n += len(r.events)
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		l.run(batch)
+	}
+}
+
+// drain fails the requests still queued at Close.
+func (l *Ledger) drain() {
+	for {
+		select {
+		case r := <-l.reqs:
+			r.err = ErrClosed
+			close(r.done)
+		default:
+			return
+		}
+	}
+}
+
+// run applies one merged batch in one store transaction.
+func (l *Ledger) run(batch []*request) {
+	live := batch[:0]
+	n := 0
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			close(r.done)
+			continue
+		}
+		live = append(live, r)
+		n += len(r.events)
+	}
+	if len(live) == 0 {
+		return
+	}
+	var events []Transfer
+	if len(live) == 1 {
+		events = live[0].events
+	} else {
+		events = make([]Transfer, 0, n)
+		for _, r := range live {
+			events = append(events, r.events...)
+		}
+	}
+	ends := make([]int, len(live))
+	off := 0
+	for i, r := range live {
+		off += len(r.events)
+		ends[i] = off
+	}
+	var results []CreateTransferResult
+	err := l.store.Update(context.Background(), func(tx Tx) error {
+		var err error
+		results, err = l.createTransfers(tx, events, ends)
+		return err
+	})
+	off = 0
+	for _, r := range live {
+		if err != nil {
+			r.err = err
+		} else {
+			r.results = results[off : off+len(r.events) : off+len(r.events)]
+		}
+		off += len(r.events)
+		close(r.done)
+	}
+}

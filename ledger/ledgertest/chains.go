@@ -1,0 +1,131 @@
+package ledgertest
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+func testLinked(t *testing.T, c Config) {
+	R := func(r ...ledger.CreateTransferResult) []ledger.CreateTransferResult { return r }
+	L := func(t ledger.Transfer) ledger.Transfer { t.Flags |= ledger.TransferLinked; return t }
+	cases := []struct {
+		name   string
+		events []ledger.Transfer
+		want   []ledger.CreateTransferResult
+		bal    map[uint64]Bal
+	}{
+		{"all_created", []ledger.Transfer{L(tr(1, acctA, acctB, 1)), L(tr(2, acctB, acctC, 1)), tr(3, acctC, acctA, 5)},
+			R(ledger.TransferCreated, ledger.TransferCreated, ledger.TransferCreated),
+			map[uint64]Bal{acctA: {0, 1, 0, 5}, acctB: {0, 1, 0, 1}, acctC: {0, 5, 0, 1}}},
+		{"failure_in_the_middle", []ledger.Transfer{tr(9, acctA, acctB, 7), L(tr(1, acctA, acctB, 1)), L(tr(2, acctDebLim, acctC, 1)), tr(3, acctC, acctA, 5), tr(4, acctA, acctC, 2)},
+			R(ledger.TransferCreated, ledger.TransferLinkedEventFailed, ledger.TransferExceedsCredits, ledger.TransferLinkedEventFailed, ledger.TransferCreated),
+			map[uint64]Bal{acctA: {0, 9, 0, 0}, acctB: {0, 0, 0, 7}, acctC: {0, 0, 0, 2}}},
+		{"failure_at_the_end", []ledger.Transfer{L(tr(1, acctA, acctB, 1)), tr(2, acctA, acctA, 1)},
+			R(ledger.TransferLinkedEventFailed, ledger.TransferAccountsMustBeDifferent), map[uint64]Bal{acctA: {}}},
+		{"chain_open", []ledger.Transfer{tr(9, acctA, acctB, 7), L(tr(1, acctA, acctB, 1)), L(tr(2, acctA, acctB, 1))},
+			R(ledger.TransferCreated, ledger.TransferLinkedEventFailed, ledger.TransferLinkedEventChainOpen),
+			map[uint64]Bal{acctA: {0, 7, 0, 0}}},
+		{"two_chains", []ledger.Transfer{L(tr(1, acctA, acctB, 1)), tr(2, acctA, 99, 1), L(tr(3, acctA, acctB, 2)), tr(4, acctB, acctA, 1)},
+			R(ledger.TransferLinkedEventFailed, ledger.TransferCreditAccountNotFound, ledger.TransferCreated, ledger.TransferCreated),
+			map[uint64]Bal{acctA: {0, 2, 0, 1}, acctB: {0, 1, 0, 2}}},
+		{"rollback_restores_pending", []ledger.Transfer{pending(tr(100, acctA, acctB, 10)), L(post(1, 100, 4)), tr(2, acctDebLim, acctB, 1), post(3, 100, 10)},
+			R(ledger.TransferCreated, ledger.TransferLinkedEventFailed, ledger.TransferExceedsCredits, ledger.TransferCreated),
+			map[uint64]Bal{acctA: {0, 10, 0, 0}, acctB: {0, 0, 0, 10}}},
+		{"rollback_frees_the_id", []ledger.Transfer{L(tr(1, acctA, acctB, 1)), tr(2, acctA, acctA, 1), tr(1, acctA, acctB, 1)},
+			R(ledger.TransferLinkedEventFailed, ledger.TransferAccountsMustBeDifferent, ledger.TransferCreated),
+			map[uint64]Bal{acctA: {0, 1, 0, 0}}},
+		{"duplicate_inside_chain", []ledger.Transfer{L(tr(1, acctA, acctB, 1)), tr(1, acctA, acctB, 1)},
+			R(ledger.TransferLinkedEventFailed, ledger.TransferExistsWithDifferentFlags), map[uint64]Bal{acctA: {}}},
+		{"closing_rolled_back", []ledger.Transfer{L(with(pending(tr(100, acctB, acctA, 0)), func(t *ledger.Transfer) { t.Flags |= ledger.TransferClosingDebit })), tr(2, acctA, acctA, 1), tr(3, acctB, acctA, 1)},
+			R(ledger.TransferLinkedEventFailed, ledger.TransferAccountsMustBeDifferent, ledger.TransferCreated),
+			map[uint64]Bal{acctB: {0, 1, 0, 0}}},
+	}
+	sh := newShared(t, c)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := sh.next(t)
+			e.mustCreateAccounts(standardAccounts()...)
+			require.Equal(t, tc.want, e.transfers(tc.events...))
+			e.requireBalances(tc.bal)
+			e.verify()
+		})
+	}
+	t.Run("chain_does_not_span_requests", func(t *testing.T) {
+		e := newEnv(t, c)
+		e.mustCreateAccounts(standardAccounts()...)
+		require.Equal(t, R(ledger.TransferLinkedEventChainOpen), e.transfers(L(tr(1, acctA, acctB, 1))))
+		require.Equal(t, R(ledger.TransferCreated), e.transfers(tr(2, acctA, acctB, 1)))
+		// The chain-open ID is not burnt.
+		require.Equal(t, R(ledger.TransferCreated), e.transfers(tr(1, acctA, acctB, 1)))
+		e.verify()
+	})
+}
+func testIdempotency(t *testing.T, c Config) {
+	R := func(r ...ledger.CreateTransferResult) []ledger.CreateTransferResult { return r }
+	t.Run("retry_gets_exists", func(t *testing.T) {
+		e := newEnv(t, c)
+		e.mustCreateAccounts(standardAccounts()...)
+		batch := []ledger.Transfer{tr(1, acctA, acctB, 10), pending(tr(2, acctA, acctB, 5)), post(3, 2, ledger.AmountMax)}
+		e.mustTransfer(batch...)
+		for range 2 {
+			require.Equal(t, R(ledger.TransferExists, ledger.TransferExists, ledger.TransferExists), e.transfers(batch...))
+		}
+		require.Equal(t, R(ledger.TransferExists), e.transfers(post(3, 2, 5)))
+		require.Equal(t, R(ledger.TransferExistsWithDifferentAmount), e.transfers(post(3, 2, 4)))
+		require.Equal(t, R(ledger.TransferExists), e.transfers(with(post(3, 2, 5), func(t *ledger.Transfer) {
+			t.DebitAccountID, t.CreditAccountID, t.Ledger, t.Code = id(acctA), id(acctB), eur, 1
+		})))
+		require.Equal(t, R(ledger.TransferExistsWithDifferentUserData64), e.transfers(with(post(3, 2, 5), func(t *ledger.Transfer) { t.UserData64 = 9 })))
+		require.Equal(t, R(ledger.TransferExistsWithDifferentLedger), e.transfers(with(post(3, 2, 5), func(t *ledger.Transfer) { t.Ledger = usd })))
+		e.requireBalances(map[uint64]Bal{acctA: {0, 15, 0, 0}})
+		e.verify()
+	})
+	t.Run("transient_failure_is_final", func(t *testing.T) {
+		e := newEnv(t, c)
+		e.mustCreateAccounts(standardAccounts()...)
+		cases := []struct {
+			ev   ledger.Transfer
+			want ledger.CreateTransferResult
+		}{
+			{tr(1, acctDebLim, acctB, 10), ledger.TransferExceedsCredits},
+			{tr(2, acctA, acctCredLim, 10), ledger.TransferExceedsDebits},
+			{tr(3, 99, acctB, 10), ledger.TransferDebitAccountNotFound},
+			{tr(4, acctA, 98, 10), ledger.TransferCreditAccountNotFound},
+			{post(5, 97, 1), ledger.TransferPendingTransferNotFound},
+			{tr(6, acctClosed, acctB, 1), ledger.TransferDebitAccountAlreadyClosed},
+			{tr(7, acctB, acctClosed, 1), ledger.TransferCreditAccountAlreadyClosed},
+		}
+		for _, tc := range cases {
+			require.Equal(t, R(tc.want), e.transfers(tc.ev), tc.want.String())
+			require.True(t, tc.want.Transient())
+		}
+		// Make every one of them possible now.
+		e.mustCreateAccounts(ledger.Account{ID: id(99), Ledger: eur, Code: 1}, ledger.Account{ID: id(98), Ledger: eur, Code: 1})
+		e.mustTransfer(tr(50, acctA, acctDebLim, 100), tr(51, acctCredLim, acctB, 100), pending(tr(97, acctA, acctB, 1)))
+		for _, tc := range cases {
+			require.Equal(t, R(ledger.TransferIDAlreadyFailed), e.transfers(tc.ev), tc.want.String())
+		}
+		e.verify()
+	})
+	t.Run("validation_failure_is_not_final", func(t *testing.T) {
+		e := newEnv(t, c)
+		e.mustCreateAccounts(standardAccounts()...)
+		bad := with(tr(1, acctA, acctB, 10), func(t *ledger.Transfer) { t.Code = 0 })
+		require.Equal(t, R(ledger.TransferCodeMustNotBeZero), e.transfers(bad))
+		require.False(t, ledger.TransferCodeMustNotBeZero.Transient())
+		require.Equal(t, R(ledger.TransferCreated), e.transfers(tr(1, acctA, acctB, 10)))
+		require.Equal(t, R(ledger.TransferExists), e.transfers(tr(1, acctA, acctB, 10)))
+		e.verify()
+	})
+	t.Run("accounts_retry", func(t *testing.T) {
+		e := newEnv(t, c)
+		e.mustCreateAccounts(standardAccounts()...)
+		res := e.createAccounts(standardAccounts()...)
+		for _, r := range res {
+			require.Equal(t, ledger.AccountExists, r)
+		}
+	})
+}
