@@ -177,41 +177,38 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s1, err := shopper.Confirm(ctx, grocer)
+	if _, err := shopper.Confirm(ctx, grocer); err != nil {
+		return err
+	}
+	if _, err := seller.Confirm(ctx, customer); err != nil {
+		return err
+	}
+	c1, err := shopper.AwaitPaired(ctx)
 	if err != nil {
 		return err
 	}
-	s2, err := seller.Confirm(ctx, customer)
+	c2, err := seller.AwaitPaired(ctx)
 	if err != nil {
 		return err
 	}
-	if s1, err = shopper.AwaitPaired(ctx, s1); err != nil {
-		return err
-	}
-	if s2, err = seller.AwaitPaired(ctx, s2); err != nil {
-		return err
-	}
-	if s1.ID != s2.ID {
+	if c1.SessionID != c2.SessionID || c1.PairingCode != c2.PairingCode {
 		return fmt.Errorf("the phones are in different sessions")
 	}
 
 	step("5–6. The till sends a card-signed payment request; the cloud prices it")
-	req, err := seller.Charge(ctx, s2, demo.GroceryBasket, nil)
-	if err != nil {
+	if _, err := seller.Charge(ctx, c2.Name, demo.GroceryBasket, nil); err != nil {
 		return err
 	}
-	view, err := shopper.AwaitRequest(ctx, s1)
-	if err != nil {
+	if _, err := shopper.AwaitRequest(ctx); err != nil {
 		return err
 	}
-	shopper.ShowPayment(view)
 
 	step("7. The shopper approves with the card's PIN; the cloud settles and signs the receipt")
-	done, _, err := shopper.Approve(ctx, view, *pin)
+	rc, err := shopper.Approve(ctx, *pin)
 	if err != nil {
 		return err
 	}
-	if _, _, err := seller.AwaitSettled(ctx, req.ID); err != nil {
+	if _, _, err := seller.AwaitSettled(ctx); err != nil {
 		return err
 	}
 
@@ -224,9 +221,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		cloudScreen.Printf("%-14s %s (was %s)", owner.name+":", demo.Money(b.Posted, market.Currency), demo.Money(start[owner.id], market.Currency))
 	}
 	if *data == "" {
-		cloudScreen.Printf("Paid %s. Run with -data DIR to keep the accounts for another run.", demo.Money(done.Captured, done.Currency))
+		cloudScreen.Printf("Paid %s. Run with -data DIR to keep the accounts for another run.", demo.Money(rc.Amount, rc.Currency))
 	} else {
-		cloudScreen.Printf("Paid %s. The state is kept in %s: run again to continue.", demo.Money(done.Captured, done.Currency), dir)
+		cloudScreen.Printf("Paid %s. The state is kept in %s: run again to continue.", demo.Money(rc.Amount, rc.Currency), dir)
 	}
 	return nil
 }

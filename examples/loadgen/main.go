@@ -1,10 +1,11 @@
 // Command loadgen drives concurrent shopper–seller pairs through complete
 // purchases for a while and reports purchases per second, the p50, p95 and
 // p99 latency of a purchase, and the errors, with a progress line every
-// second. A purchase is what the two phones do after pairing: the seller's
-// card signs a payment request, the cloud prices it, the shopper's phone
-// fetches the payment screen, the card verifies the PIN and signs the
-// consent, and the cloud holds, captures and signs the receipt.
+// second. A purchase is what the two phones (payflow.Seller and
+// payflow.Shopper) do after pairing: the seller's card signs a payment
+// request, the cloud prices it, the shopper's phone fetches the payment
+// screen, the card verifies the PIN and signs the consent, the cloud holds,
+// captures and signs the receipt, and the shopper's phone verifies it.
 //
 // By default the platform runs in this process on the embedded SQLite
 // store in a temporary folder, with virtual cards in memory:
@@ -33,7 +34,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -108,7 +108,6 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 // pair is a shopper phone and a seller phone, paired.
 type pair struct {
 	shopper, seller *demo.Phone
-	session         *payflow.SessionView
 }
 
 // setup builds the pairs: cards enrolled on a platform in process, or
@@ -205,7 +204,7 @@ func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup
 	return pairs, where, closeAll, nil
 }
 
-// pair has both phones confirm each other.
+// pair has both phones hear each other's advert and confirm each other.
 func (p *pair) pair(ctx context.Context) error {
 	shopperEID, err := p.shopper.EID(time.Now())
 	if err != nil {
@@ -215,55 +214,39 @@ func (p *pair) pair(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := p.shopper.Confirm(ctx, demo.Entry{Name: p.seller.Party.Display, Peer: peer(sellerEID)}); err != nil {
+	for _, h := range []struct {
+		q   *queue.Queue
+		eid adv.EID
+		r   adv.Role
+	}{{p.shopper.Scanner.Queue, sellerEID, adv.Seller}, {p.seller.Scanner.Queue, shopperEID, adv.Shopper}} {
+		if err := h.q.Observe(adv.Packet{Role: h.r, EID: h.eid}, -60, time.Time{}); err != nil {
+			return err
+		}
+	}
+	if _, err := p.shopper.Shopper.Select(ctx, sellerEID); err != nil {
 		return err
 	}
-	s, err := p.seller.Confirm(ctx, demo.Entry{Name: p.shopper.Party.Display, Peer: peer(shopperEID)})
-	if err != nil {
+	if _, err := p.seller.Seller.Select(ctx, shopperEID); err != nil {
 		return err
 	}
-	p.session = s
-	return nil
+	_, err = p.shopper.Shopper.WaitPaired(ctx)
+	return err
 }
 
-// purchase runs one purchase of the pair.
+// purchase runs one purchase of the pair with payflow's phone logic: the
+// seller's card signs the request, the shopper's phone fetches the payment
+// screen (checked against the signed request), the card verifies the PIN
+// and signs the consent, the cloud settles, and the phone verifies the
+// receipt offline.
 func (p *pair) purchase(ctx context.Context) error {
-	var id payflow.ID
-	if _, err := rand.Read(id[:]); err != nil {
+	if _, err := p.seller.Seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "item", Quantity: 1}}}); err != nil {
 		return err
 	}
-	s := p.session
-	msg, err := p.seller.Card.SignPaymentRequest(&record.PaymentRequest{
-		RequestID: id[:], SessionID: s.ID[:], PayerCardID: s.ShopperCardID, MerchantID: s.MerchantID,
-		Currency: "EUR", Amount: demo.LoadPrice, Items: []record.Item{{SKU: "item", Quantity: 1}},
-	})
-	if err != nil {
+	if _, err := p.shopper.Shopper.WaitPayment(ctx); err != nil {
 		return err
 	}
-	if _, err := p.seller.API.CreateRequest(ctx, &payflow.CreateRequest{Request: msg}); err != nil {
-		return err
-	}
-	v, err := p.shopper.API.Payment(ctx, p.shopper.Token, id)
-	if err != nil {
-		return err
-	}
-	if err := p.shopper.Card.VerifyPIN(demo.PIN); err != nil {
-		return err
-	}
-	consent, err := p.shopper.Card.SignConsent(&record.Consent{
-		RequestID: v.ID[:], RequestHash: v.RequestHash, Nonce: v.ConsentNonce, Amount: v.Amount, Currency: v.Currency, MerchantID: v.MerchantID,
-	})
-	if err != nil {
-		return err
-	}
-	done, err := p.shopper.API.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
-	if err != nil {
-		return err
-	}
-	if done.State != payflow.StateCaptured {
-		return fmt.Errorf("request %s ended %s", demo.Short(done.ID), done.State)
-	}
-	return nil
+	_, err := p.shopper.Shopper.Approve(ctx, demo.PIN)
+	return err
 }
 
 // result is what a run measured.
@@ -359,6 +342,3 @@ func (r *result) print(w io.Writer) {
 	}
 	fmt.Fprintf(w, "errors: %d (%s)\n", total, strings.Join(parts, ", "))
 }
-
-// peer is the queue entry of a phone whose EID is known.
-func peer(eid adv.EID) queue.Peer { return queue.Peer{Packet: adv.Packet{EID: eid}} }

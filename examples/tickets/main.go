@@ -169,58 +169,50 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	// sell pairs the reseller with a fan and offers seat A12.
-	sell := func(fan *demo.Phone) (*payflow.PaymentView, *payflow.PaymentView, error) {
+	sell := func(fan *demo.Phone) error {
 		sellers, err := fan.ServiceQueue(ctx)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		fans, err := dana.ServiceQueue(ctx)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		pick, err := fan.Choose(sellers, shop.Name)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		buyer, err := dana.Choose(fans, fan.Party.Display)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		s1, err := fan.Confirm(ctx, pick)
-		if err != nil {
-			return nil, nil, err
+		if _, err := fan.Confirm(ctx, pick); err != nil {
+			return err
 		}
-		s2, err := dana.Confirm(ctx, buyer)
-		if err != nil {
-			return nil, nil, err
+		if _, err := dana.Confirm(ctx, buyer); err != nil {
+			return err
 		}
-		if s1, err = fan.AwaitPaired(ctx, s1); err != nil {
-			return nil, nil, err
+		if _, err := fan.AwaitPaired(ctx); err != nil {
+			return err
 		}
-		if s2, err = dana.AwaitPaired(ctx, s2); err != nil {
-			return nil, nil, err
+		if _, err := dana.AwaitPaired(ctx); err != nil {
+			return err
 		}
-		req, err := dana.Charge(ctx, s2, []demo.Item{{SKU: seats[0].sku, Quantity: 1}}, []record.Leg{{Asset: seats[0].asset, Amount: 1}})
-		if err != nil {
-			return nil, nil, err
+		if _, err := dana.Charge(ctx, fan.Party.Display, []demo.Item{{SKU: seats[0].sku, Quantity: 1}}, []record.Leg{{Asset: seats[0].asset, Amount: 1}}); err != nil {
+			return err
 		}
-		view, err := fan.AwaitRequest(ctx, s1)
-		if err != nil {
-			return nil, nil, err
-		}
-		fan.ShowPayment(view)
-		return req, view, nil
+		_, err = fan.AwaitRequest(ctx)
+		return err
 	}
 
 	step("Erin buys seat A12 from Dana, phone to phone: the seat and the money move together")
-	req, view, err := sell(erin)
-	if err != nil {
+	if err := sell(erin); err != nil {
 		return err
 	}
-	if _, _, err := erin.Approve(ctx, view, demo.PIN); err != nil {
+	if _, err := erin.Approve(ctx, demo.PIN); err != nil {
 		return err
 	}
-	if _, _, err := dana.AwaitSettled(ctx, req.ID); err != nil {
+	if _, _, err := dana.AwaitSettled(ctx); err != nil {
 		return err
 	}
 	if err := holdings(); err != nil {
@@ -228,17 +220,16 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	step("Dana offers seat A12 again, to Frank: Dana no longer holds it")
-	req, view, err = sell(frank)
-	if err != nil {
+	if err := sell(frank); err != nil {
 		return err
 	}
-	_, _, err = frank.Approve(ctx, view, demo.PIN)
+	_, err = frank.Approve(ctx, demo.PIN)
 	if !errors.Is(err, payflow.ErrFunds) {
 		return fmt.Errorf("the second sale of %s: got %v, want a refusal", seats[0].asset, err)
 	}
 	frank.Screen.Printf("The cloud refused to settle: %v", err)
 	cloudScreen.Printf("Nothing moved: the seat leg and the money leg are linked, all or nothing")
-	v, err := dana.API.Cancel(ctx, dana.Token, req.ID)
+	v, err := dana.Seller.Cancel(ctx)
 	if err != nil {
 		return err
 	}

@@ -225,21 +225,21 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 
 // find scans until the service queue holds the phone named name, shows
 // the queue and taps it.
-func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (Entry, error) {
+func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (payflow.QueueEntry, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	p.Screen.Printf("Scanning for %s…", name)
 	for {
 		// Let a few adverts of everyone around arrive first.
 		if err := sleep(ctx, 1500*time.Millisecond); err != nil {
-			return Entry{}, fmt.Errorf("demo: %s not found: %w", name, err)
+			return payflow.QueueEntry{}, fmt.Errorf("demo: %s not found: %w", name, err)
 		}
-		if len(p.Queue.Snapshot()) == 0 {
+		if len(p.Scanner.Queue.Snapshot()) == 0 {
 			continue
 		}
 		entries, err := p.ServiceQueue(ctx)
 		if err != nil {
-			return Entry{}, err
+			return payflow.QueueEntry{}, err
 		}
 		if e, err := p.Choose(entries, name); err == nil {
 			return e, nil
@@ -266,15 +266,14 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
-	s, err := ph.Pair(wctx, e)
+	c, err := ph.Pair(wctx, e)
 	if err != nil {
 		return err
 	}
-	req, err := ph.Charge(ctx, s, GroceryBasket, nil)
-	if err != nil {
+	if _, err := ph.Charge(ctx, c.Name, GroceryBasket, nil); err != nil {
 		return err
 	}
-	v, rc, err := ph.AwaitSettled(wctx, req.ID)
+	v, rc, err := ph.AwaitSettled(wctx)
 	if err != nil {
 		return err
 	}
@@ -303,16 +302,13 @@ func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
-	s, err := ph.Pair(wctx, e)
-	if err != nil {
+	if _, err := ph.Pair(wctx, e); err != nil {
 		return err
 	}
-	v, err := ph.AwaitRequest(wctx, s)
-	if err != nil {
+	if _, err := ph.AwaitRequest(wctx); err != nil {
 		return err
 	}
-	ph.ShowPayment(v)
-	_, _, err = ph.Approve(ctx, v, f.pin)
+	_, err = ph.Approve(ctx, f.pin)
 	return err
 }
 
