@@ -25,24 +25,33 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte{0x1f, 0x16, 0xff, 0xff})
 	f.Add([]byte{0x03, 0x16, 0xff, 0xff, 0x00})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Plain checks keep this body cheap: it runs for every input the
+		// fuzzer tries.
 		keep := append([]byte(nil), b...)
 		total := 0
 		w := NewWalker(b)
 		for w.Next() {
 			s := w.Structure()
 			total += 2 + len(s.Data)
-			require.LessOrEqual(t, w.Offset()+2+len(s.Data), len(b))
+			if end := w.Offset() + 2 + len(s.Data); end > len(b) {
+				t.Fatalf("structure at %d ends at %d, past %d", w.Offset(), end, len(b))
+			}
 		}
-		require.LessOrEqual(t, total, len(b))
-		if w.Err() != nil {
-			require.ErrorIs(t, w.Err(), ErrMalformed)
+		if total > len(b) {
+			t.Fatalf("structures span %d octets of %d", total, len(b))
+		}
+		if w.Err() != nil && !errors.Is(w.Err(), ErrMalformed) {
+			t.Fatalf("walker error %v does not match ErrMalformed", w.Err())
 		}
 
 		p, err := Parse(b)
-		require.True(t, bytes.Equal(keep, b), "Parse must not modify its input")
+		if !bytes.Equal(keep, b) {
+			t.Fatal("Parse modified its input")
+		}
 		slowP, slowErr := Codec{}.parseWalk(b)
-		require.Equal(t, slowP, p, "the fast path and the walk disagree")
-		require.Equal(t, slowErr, err, "the fast path and the walk disagree")
+		if slowP != p || slowErr != err {
+			t.Fatalf("fast path %v, %v; walk %v, %v", p, err, slowP, slowErr)
+		}
 		if err != nil {
 			known := 0
 			for _, e := range []error{ErrForeign, ErrMalformed, ErrVersion, ErrRole, ErrReserved} {
@@ -50,18 +59,26 @@ func FuzzParse(f *testing.F) {
 					known++
 				}
 			}
-			require.Equal(t, 1, known, "error %v matches %d sentinels", err, known)
-			require.Equal(t, Packet{}, p)
+			if known != 1 {
+				t.Fatalf("error %v matches %d sentinels", err, known)
+			}
+			if p != (Packet{}) {
+				t.Fatalf("packet %v returned with error %v", p, err)
+			}
 			return
 		}
-		require.True(t, p.Role.Valid())
+		if !p.Role.Valid() {
+			t.Fatalf("parsed an invalid role %v", p.Role)
+		}
 		p.Flags &= DefinedFlags
 		enc, err := p.MarshalBinary()
-		require.NoError(t, err)
-		require.Len(t, enc, Size)
+		if err != nil || len(enc) != Size {
+			t.Fatalf("MarshalBinary: %d octets, %v", len(enc), err)
+		}
 		again, err := Parse(enc)
-		require.NoError(t, err)
-		require.Equal(t, p, again)
+		if err != nil || again != p {
+			t.Fatalf("round trip: %v, %v; want %v", again, err, p)
+		}
 	})
 }
 
