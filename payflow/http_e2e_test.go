@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/payflow/postgres"
 	"github.com/casimpay/casimpay/payflow/sqlite"
+	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
@@ -112,6 +114,22 @@ func TestHTTPEndToEnd(t *testing.T) {
 			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
 			require.ErrorIs(t, err, payflow.ErrFinal)
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, shopperID))
+
+			// A replayed login proof is refused as in process.
+			client := payflow.NewClient(urlA, payflow.ClientOptions{})
+			ch, err := client.Challenge(ctx, &payflow.ChallengeRequest{CardID: shopperID})
+			require.NoError(t, err)
+			eid, err := w.shopper.EID()
+			require.NoError(t, err)
+			proof, err := w.shopperCard.Card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: eid[:], PeerEID: make([]byte, record.EIDSize)})
+			require.NoError(t, err)
+			_, err = client.Login(ctx, &payflow.LoginRequest{Proof: proof})
+			require.NoError(t, err)
+			_, err = payflow.NewClient(urlB, payflow.ClientOptions{}).Login(ctx, &payflow.LoginRequest{Proof: proof})
+			require.ErrorIs(t, err, payflow.ErrReplay)
+			e, ok := errors.AsType[*payflow.Error](err)
+			require.True(t, ok)
+			assert.Equal(t, http.StatusConflict, e.Status)
 
 			// A reply stored by one process is replayed by the other.
 			body := mustCBOR(t, &payflow.ChallengeRequest{CardID: shopperID})
