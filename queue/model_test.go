@@ -1,0 +1,136 @@
+package queue
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/adv"
+)
+
+// model is a slow, obviously correct service queue: the rules of the Queue
+// godoc, applied by scanning everything every time.
+type model struct {
+	ttl        time.Duration
+	cap        int
+	alpha, hys float64
+	peers      map[adv.EID]*Peer
+}
+
+func (m *model) expired(p *Peer, now time.Time) bool {
+	return !p.Selected && now.Sub(p.LastSeen) > m.ttl
+}
+
+func (m *model) sweep(now time.Time) {
+	for e, p := range m.peers {
+		if m.expired(p, now) {
+			delete(m.peers, e)
+		}
+	}
+}
+
+func (m *model) observe(pk adv.Packet, rssi int, at, now time.Time) error {
+	r := float64(rssi)
+	if p, ok := m.peers[pk.EID]; ok {
+		if !p.Selected && at.Sub(p.LastSeen) > m.ttl {
+			*p = Peer{Packet: pk, RSSI: r, LastRSSI: rssi, Level: r, FirstSeen: at, LastSeen: at, Reports: 1}
+			return nil
+		}
+		p.Packet, p.LastRSSI = pk, rssi
+		p.RSSI += m.alpha * (r - p.RSSI)
+		if at.After(p.LastSeen) {
+			p.LastSeen = at
+		}
+		p.Reports++
+		if math.Abs(p.RSSI-p.Level) > m.hys {
+			p.Level = p.RSSI
+		}
+		return nil
+	}
+	if len(m.peers) >= m.cap {
+		m.sweep(now)
+	}
+	if len(m.peers) >= m.cap {
+		var victim *Peer
+		for _, p := range m.peers {
+			if p.Selected {
+				continue
+			}
+			if victim == nil || p.RSSI < victim.RSSI || (p.RSSI == victim.RSSI && p.LastSeen.Before(victim.LastSeen)) {
+				victim = p
+			}
+		}
+		if victim == nil || r <= victim.RSSI {
+			return ErrFull
+		}
+		delete(m.peers, victim.Packet.EID)
+	}
+	m.peers[pk.EID] = &Peer{Packet: pk, RSSI: r, LastRSSI: rssi, Level: r, FirstSeen: at, LastSeen: at, Reports: 1}
+	return nil
+}
+
+func (m *model) snapshot(now time.Time) []Peer {
+	m.sweep(now)
+	out := []Peer{}
+	for _, p := range m.peers {
+		out = append(out, *p)
+	}
+	slices.SortFunc(out, order)
+	return out
+}
+
+func (m *model) selectPeer(e adv.EID, now time.Time) error {
+	p, ok := m.peers[e]
+	if !ok || m.expired(p, now) {
+		return ErrUnknownPeer
+	}
+	for _, q := range m.peers {
+		q.Selected = false
+	}
+	p.Selected = true
+	return nil
+}
+
+// TestAgainstModel runs random reports, selections, prunes and snapshots
+// against the queue and the model, and requires the same answers. Report
+// times strictly increase, so that no two peers tie on strength and age.
+func TestAgainstModel(t *testing.T) {
+	for seed := range uint64(30) {
+		rng := rand.New(rand.NewPCG(seed, 42))
+		c := newClock()
+		opts := Options{TTL: 5 * time.Second, Capacity: 1 + rng.IntN(10), Hysteresis: float64(rng.IntN(6)) - 1}
+		q := newQueue(t, c, opts)
+		m := &model{ttl: q.ttl, cap: q.cap, alpha: q.alpha, hys: q.hyst, peers: make(map[adv.EID]*Peer)}
+		for step := range 3000 {
+			now := c.Add(time.Millisecond * time.Duration(1+rng.IntN(1500)))
+			switch k := rng.IntN(100); {
+			case k < 80:
+				pk := seller(rng.IntN(25))
+				if rng.IntN(10) == 0 {
+					pk.Flags = adv.FlagBusy
+				}
+				rssi := -100 + rng.IntN(70)
+				require.Equal(t, m.observe(pk, rssi, now, now), q.Observe(pk, rssi, now), "seed %d step %d", seed, step)
+			case k < 86:
+				e := eid(rng.IntN(25))
+				_, err := q.Select(e)
+				require.Equal(t, m.selectPeer(e, now), err, "seed %d step %d", seed, step)
+			case k < 89:
+				q.Deselect()
+				for _, p := range m.peers {
+					p.Selected = false
+				}
+			case k < 93:
+				q.Prune()
+				m.sweep(now)
+			default:
+				require.Equal(t, m.snapshot(now), q.Snapshot(), "seed %d step %d", seed, step)
+			}
+		}
+		require.Equal(t, m.snapshot(c.Now()), q.Snapshot(), "seed %d", seed)
+	}
+}
