@@ -214,17 +214,17 @@ func (r *Resolver) advance(e, after uint32) {
 
 	r.mu.Lock()
 	eps, n := window(e, after)
-	var ts []*table
-	size := tableSize(len(r.index))
+	var missing []uint32
 	for _, ep := range eps[:n] {
 		if t := r.tables[ep%ring]; t == nil || t.epoch != ep {
-			ts = append(ts, newTable(ep, size))
+			missing = append(missing, ep)
 		}
 	}
-	if len(ts) == 0 {
+	if len(missing) == 0 {
 		r.mu.Unlock()
 		return
 	}
+	size := tableSize(len(r.index))
 	snap := make([]keyOnly, len(r.cards))
 	for i := range r.cards {
 		snap[i] = keyOnly{key: r.cards[i].key, live: r.cards[i].live}
@@ -234,6 +234,10 @@ func (r *Resolver) advance(e, after uint32) {
 
 	if testHookBuild != nil {
 		testHookBuild(r)
+	}
+	ts := make([]*table, len(missing))
+	for i, ep := range missing {
+		ts[i] = newTable(ep, size)
 	}
 	fillTables(ts, snap)
 
