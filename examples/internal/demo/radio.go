@@ -156,17 +156,8 @@ func (a Air) Receive(r *Radio, l *Listener, self *Station, now time.Time) error 
 		if err != nil {
 			continue
 		}
-		fields := strings.Fields(string(b))
-		if len(fields) != 3 {
-			continue
-		}
-		x, err1 := strconv.ParseFloat(fields[0], 64)
-		y, err2 := strconv.ParseFloat(fields[1], 64)
-		advert, err3 := hex.DecodeString(fields[2])
-		if err1 != nil || err2 != nil || err3 != nil {
-			continue
-		}
-		if _, err := adv.Parse(advert); err != nil {
+		x, y, advert, err := parseAir(b)
+		if err != nil {
 			continue
 		}
 		if err := r.receive(l, &Party{X: x, Y: y}, advert, now); err != nil {
@@ -174,4 +165,29 @@ func (a Air) Receive(r *Radio, l *Listener, self *Station, now time.Time) error 
 		}
 	}
 	return nil
+}
+
+// errAir reports a file of the air that is not a position and an advert.
+var errAir = errors.New("demo: not an advert of the air")
+
+// parseAir reads a file of the air: "x y advert-in-hex", one line, whose
+// advert is a casimpay advert (adv.Parse).
+func parseAir(b []byte) (x, y float64, advert []byte, err error) {
+	fields := strings.Fields(string(b))
+	if len(fields) != 3 {
+		return 0, 0, nil, errAir
+	}
+	x, err1 := strconv.ParseFloat(fields[0], 64)
+	y, err2 := strconv.ParseFloat(fields[1], 64)
+	advert, err3 := hex.DecodeString(fields[2])
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return 0, 0, nil, fmt.Errorf("%w: %v", errAir, err)
+	}
+	if math.IsNaN(x) || math.IsNaN(y) || math.IsInf(x, 0) || math.IsInf(y, 0) {
+		return 0, 0, nil, fmt.Errorf("%w: position is not finite", errAir)
+	}
+	if _, err := adv.Parse(advert); err != nil {
+		return 0, 0, nil, fmt.Errorf("%w: %v", errAir, err)
+	}
+	return x, y, advert, nil
 }

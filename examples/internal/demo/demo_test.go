@@ -1,0 +1,225 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/queue"
+)
+
+func TestRadio(t *testing.T) {
+	t.Run("the seed repeats", func(t *testing.T) {
+		a, b := NewRadio(9, 0.3), NewRadio(9, 0.3)
+		for range 50 {
+			ra, oka := a.Hear(2)
+			rb, okb := b.Hear(2)
+			require.Equal(t, oka, okb)
+			require.Equal(t, ra, rb)
+		}
+	})
+	t.Run("no loss", func(t *testing.T) {
+		r := NewRadio(1, 0)
+		for range 100 {
+			rssi, ok := r.Hear(1)
+			require.True(t, ok)
+			assert.True(t, rssi >= queue.MinRSSI && rssi <= -20, "rssi %d", rssi)
+		}
+	})
+	t.Run("loss", func(t *testing.T) {
+		r := NewRadio(1, 0.5)
+		lost := 0
+		for range 1000 {
+			if _, ok := r.Hear(1); !ok {
+				lost++
+			}
+		}
+		assert.InDelta(t, 500, lost, 100)
+	})
+	t.Run("farther is weaker", func(t *testing.T) {
+		r := NewRadio(1, 0)
+		mean := func(d float64) float64 {
+			sum := 0
+			for range 200 {
+				rssi, _ := r.Hear(d)
+				sum += rssi
+			}
+			return float64(sum) / 200
+		}
+		near, far := mean(0.5), mean(8)
+		assert.InDelta(t, -59+22*0.30103, near, 1.5) // -59 - 22·log10(0.5)
+		assert.InDelta(t, -59-22*0.90309, far, 1.5)  // -59 - 22·log10(8)
+	})
+}
+
+func TestParseAir(t *testing.T) {
+	advert, err := adv.Packet{Role: adv.Seller, EID: adv.EID{1, 2, 3}}.MarshalBinary()
+	require.NoError(t, err)
+	x, y, got, err := parseAir(fmt.Appendf(nil, "0.5 -3 %x\n", advert))
+	require.NoError(t, err)
+	assert.Equal(t, 0.5, x)
+	assert.Equal(t, -3.0, y)
+	assert.Equal(t, advert, got)
+
+	for name, in := range map[string]string{
+		"empty":      "",
+		"two fields": "1 2",
+		"bad x":      fmt.Sprintf("x 2 %x", advert),
+		"nan":        fmt.Sprintf("NaN 2 %x", advert),
+		"inf":        fmt.Sprintf("1 +Inf %x", advert),
+		"bad hex":    "1 2 zz",
+		"not ours":   "1 2 0201060303aafe",
+		"four":       fmt.Sprintf("1 2 %x 4", advert),
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, _, _, err := parseAir([]byte(in))
+			assert.ErrorIs(t, err, errAir)
+		})
+	}
+}
+
+func FuzzParseAir(f *testing.F) {
+	advert, err := adv.Packet{Role: adv.Shopper, EID: adv.EID{9}}.MarshalBinary()
+	require.NoError(f, err)
+	f.Add(fmt.Appendf(nil, "0.8 0 %x\n", advert))
+	f.Add([]byte("1 2 0201060303aafe"))
+	f.Add([]byte("NaN NaN 00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		x, y, got, err := parseAir(b)
+		if err != nil {
+			return
+		}
+		if _, err := adv.Parse(got); err != nil {
+			t.Fatalf("accepted an advert adv.Parse refuses: %v", err)
+		}
+		p := &Party{X: x, Y: y}
+		if d := p.Distance(&Party{}); d < 0.1 || d != d {
+			t.Fatalf("distance %v", d)
+		}
+	})
+}
+
+func TestAuthorityPersists(t *testing.T) {
+	dir := t.TempDir()
+	a, err := LoadAuthority(dir)
+	require.NoError(t, err)
+	b, err := LoadAuthority(dir)
+	require.NoError(t, err)
+	assert.Equal(t, a.Root.DER(), b.Root.DER())
+	assert.Equal(t, a.Issuer.DER(), b.Issuer.DER())
+	assert.Equal(t, a.PlatformChain, b.PlatformChain)
+	assert.True(t, a.PlatformKey.Equal(b.PlatformKey))
+	root, err := LoadRoot(dir)
+	require.NoError(t, err)
+	assert.Equal(t, a.Root.DER(), root)
+	info, err := os.Stat(filepath.Join(dir, "pki", issuerKey))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "keys are private")
+
+	// A verifier over the reloaded hierarchy accepts the platform chain.
+	v, err := ReceiptVerifier(root)
+	require.NoError(t, err)
+	vp, err := v.VerifyPlatform(b.PlatformChain)
+	require.NoError(t, err)
+	assert.Equal(t, PlatformName, vp.Name)
+
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "pki", rootCert), []byte("junk"), 0o644))
+	_, err = LoadAuthority(dir)
+	assert.Error(t, err)
+}
+
+func TestMarketSetupOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := OpenCloud(ctx, CloudOptions{Dir: dir})
+	require.NoError(t, err)
+	m := Grocery
+	ids, err := m.Setup(ctx, c, dir)
+	require.NoError(t, err)
+	require.Len(t, ids, len(m.Parties))
+	again, err := m.Setup(ctx, c, dir)
+	require.NoError(t, err)
+	assert.Equal(t, ids, again, "the same cards")
+	b, err := c.Platform.Balance(ctx, ids["alice"], "EUR")
+	require.NoError(t, err)
+	assert.Equal(t, payflow.Balance{Posted: 5000}, b, "funded once")
+	require.NoError(t, c.Close())
+
+	// The cards power up from their files, with the ICCIDs enrolled.
+	card, err := OpenCard(dir, "alice")
+	require.NoError(t, err)
+	assert.Equal(t, ids["alice"], card.ICCID)
+	_, err = OpenCard(dir, "nobody")
+	assert.ErrorIs(t, err, os.ErrNotExist)
+
+	// A data folder whose database lost the cards is refused.
+	require.NoError(t, os.Remove(filepath.Join(dir, DatabaseFile)))
+	for _, f := range []string{"-wal", "-shm"} {
+		os.Remove(filepath.Join(dir, DatabaseFile+f))
+	}
+	c, err = OpenCloud(ctx, CloudOptions{Dir: dir})
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = m.Setup(ctx, c, dir)
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+}
+
+func TestAirBetweenPhones(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := OpenCloud(ctx, CloudOptions{Dir: dir})
+	require.NoError(t, err)
+	defer c.Close()
+	m := Grocery
+	_, err = m.Setup(ctx, c, dir)
+	require.NoError(t, err)
+	var stations []*Station
+	for _, name := range []string{"till", "coffee-cart", "bob"} {
+		card, err := OpenCard(dir, name)
+		require.NoError(t, err)
+		stations = append(stations, &Station{Party: m.Party(name), Card: card})
+	}
+	air := Air{Dir: dir}
+	now := time.Now()
+	require.NoError(t, air.Send(stations, now))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "air", "junk.adv"), []byte("noise"), 0o600))
+
+	q, err := queue.New(adv.Shopper, queue.Options{})
+	require.NoError(t, err)
+	l := &Listener{Party: m.Party("alice"), Queue: q}
+	require.NoError(t, air.Receive(NewRadio(1, 0), l, nil, now))
+	assert.Len(t, q.Snapshot(), 2, "the two sellers; the shopper's own role and the noise are left out")
+}
+
+func TestMoney(t *testing.T) {
+	tests := []struct {
+		amount uint64
+		unit   string
+		want   string
+	}{
+		{1127, "EUR", "EUR 11.27"},
+		{5, "JPY", "JPY 5"},
+		{1, "ARENA-1231-A12", "1 ARENA-1231-A12"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, Money(tt.amount, tt.unit))
+	}
+	assert.Equal(t, "0.45", Amount(45, "EUR"))
+}
+
+func TestScreen(t *testing.T) {
+	var out bytes.Buffer
+	p := NewPrinter(&out)
+	p.Screen("seller").Printf("one\n  two  \n")
+	p.Screen("cloud").Printf("three")
+	assert.Equal(t, "[seller]  one\n[seller]    two\n[cloud]   three\n", out.String())
+}
