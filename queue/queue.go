@@ -108,6 +108,11 @@ type Peer struct {
 // periodically (every second, say) to be notified of peers that went away
 // without any other report arriving.
 //
+// EID rotation: every ten minutes (adv.Epoch) a peer's EID changes, and the
+// new EID is a new entry while the old one expires after TTL. A selected
+// entry keeps its old EID, which the cloud still resolves during the next
+// epoch.
+//
 // Capacity: when the queue is full, a newcomer first displaces expired
 // peers, then the weakest unselected peer (lowest filtered RSSI; the least
 // recently seen among equals), and only if it is stronger than that peer;
