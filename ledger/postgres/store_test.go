@@ -28,6 +28,10 @@ func TestRows(t *testing.T) {
 	sqltest.Run(t, func(t *testing.T) ledger.Store {
 		s, _ := openTemp(t)
 		return s
+	}, func(t *testing.T, closed ledger.Store) ledger.Store {
+		s, err := Open(context.Background(), closed.(*Store).dsn, Options{})
+		require.NoError(t, err)
+		return s
 	})
 }
 

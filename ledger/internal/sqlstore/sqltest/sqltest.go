@@ -19,9 +19,11 @@ import (
 
 func id(v uint64) ledger.ID { return ledger.IDFromUint64(v) }
 
-// Run runs the row-level checks on a fresh, empty store from open.
-func Run(t *testing.T, open func(t *testing.T) ledger.Store) {
+// Run runs the row-level checks on a fresh, empty store from open. reopen
+// opens again the data of a store that open returned and the test closed.
+func Run(t *testing.T, open func(t *testing.T) ledger.Store, reopen func(t *testing.T, closed ledger.Store) ledger.Store) {
 	t.Run("RoundTrip", func(t *testing.T) { roundTrip(t, open(t)) })
+	t.Run("Reopen", func(t *testing.T) { reopenRows(t, open(t), reopen) })
 	t.Run("Paging", func(t *testing.T) { paging(t, open(t)) })
 	t.Run("Rollback", func(t *testing.T) { rollback(t, open(t)) })
 }
@@ -320,4 +322,51 @@ func rollback(t *testing.T, s ledger.Store) {
 		assert.Empty(t, got)
 		return nil
 	}))
+}
+
+// reopenRows writes rows of every kind, closes the store, reopens it and
+// reads them back.
+func reopenRows(t *testing.T, s ledger.Store, reopen func(t *testing.T, closed ledger.Store) ledger.Store) {
+	ctx := context.Background()
+	accounts := accountsFixture()
+	transfer := ledger.Transfer{ID: id(100), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 5, Ledger: 978, Code: 7,
+		Flags: ledger.TransferPending, Timeout: 60, Timestamp: 10}
+	pending := ledger.Pending{ID: id(100), Status: ledger.PendingActive, ExpiresAt: transfer.ExpiresAt()}
+	failed := ledger.FailedTransfer{ID: id(200), Result: ledger.TransferExceedsCredits, Timestamp: 11}
+	balance := ledger.AccountBalance{AccountID: id(2), CreditsPending: 5, Timestamp: 10}
+	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		require.NoError(t, tx.InsertAccounts(accounts))
+		require.NoError(t, tx.InsertTransfers([]ledger.Transfer{transfer}))
+		require.NoError(t, tx.InsertPending([]ledger.Pending{pending}))
+		require.NoError(t, tx.InsertFailed([]ledger.FailedTransfer{failed}))
+		require.NoError(t, tx.InsertBalances([]ledger.AccountBalance{balance}))
+		return tx.SetLastTimestamp(11)
+	}))
+	require.NoError(t, s.Close())
+	s = reopen(t, s)
+	defer s.Close()
+	require.ErrorIs(t, s.Update(ctx, func(tx ledger.Tx) error {
+		ts, err := tx.LastTimestamp()
+		require.NoError(t, err)
+		assert.Equal(t, uint64(11), ts)
+		got, err := tx.Accounts([]ledger.ID{id(1), id(2), accounts[2].ID})
+		require.NoError(t, err)
+		assert.ElementsMatch(t, accounts, got)
+		gotT, err := tx.Transfers([]ledger.ID{id(100)})
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.Transfer{transfer}, gotT)
+		gotP, err := tx.Pending([]ledger.ID{id(100)})
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.Pending{pending}, gotP)
+		gotF, err := tx.FailedTransfers([]ledger.ID{id(200)})
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.FailedTransfer{failed}, gotF)
+		gotB, err := tx.AccountBalances(ledger.AccountFilter{AccountID: id(2), TimestampMax: ledger.TimestampLimit, Limit: 10})
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.AccountBalance{balance}, gotB)
+		return errAbort
+	}), errAbort)
 }
