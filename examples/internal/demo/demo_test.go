@@ -198,6 +198,13 @@ func TestAirBetweenPhones(t *testing.T) {
 	l := &Listener{Party: m.Party("alice"), Queue: q}
 	require.NoError(t, air.Receive(NewRadio(1, 0), l, nil, now))
 	assert.Len(t, q.Snapshot(), 2, "the two sellers; the shopper's own role and the noise are left out")
+
+	// Adverts fade once their phone stops writing them.
+	q2, err := queue.New(adv.Shopper, queue.Options{})
+	require.NoError(t, err)
+	l2 := &Listener{Party: m.Party("alice"), Queue: q2}
+	require.NoError(t, air.Receive(NewRadio(1, 0), l2, nil, now.Add(AirTTL+time.Second)))
+	assert.Empty(t, q2.Snapshot())
 }
 
 func TestMoney(t *testing.T) {

@@ -139,10 +139,14 @@ func (a Air) Send(stations []*Station, now time.Time) error {
 	return nil
 }
 
+// AirTTL is how long an advert stays in the air after it was written:
+// the advert of a phone that stopped without removing it fades.
+const AirTTL = 5 * time.Second
+
 // Receive reads every advert in the air except the listener's own (that of
 // the station self) and hands those that get through the radio to the
 // listener's queue. A file that does not parse is skipped, as a scanner
-// skips noise.
+// skips noise, and so is one older than AirTTL.
 func (a Air) Receive(r *Radio, l *Listener, self *Station, now time.Time) error {
 	files, err := filepath.Glob(filepath.Join(a.Dir, "air", "*.adv"))
 	if err != nil {
@@ -150,6 +154,10 @@ func (a Air) Receive(r *Radio, l *Listener, self *Station, now time.Time) error 
 	}
 	for _, f := range files {
 		if self != nil && f == a.path(self) {
+			continue
+		}
+		// A phone that stopped without taking its advert back is gone.
+		if info, err := os.Stat(f); err != nil || now.Sub(info.ModTime()) > AirTTL {
 			continue
 		}
 		b, err := os.ReadFile(f)
