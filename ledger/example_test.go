@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -63,4 +64,35 @@ func Example() {
 	// account 2: debits posted 1200, credits posted 5000, pending 0/0, balance 38.00 EUR
 	// account 3: debits posted 0, credits posted 1200, pending 0/0, balance 12.00 EUR
 	// verify: <nil>
+}
+
+// Amounts are integers in the currency's minor unit; the numeric code of
+// the currency is the ledger.
+func ExampleFormatAmount() {
+	for _, c := range []string{"EUR", "JPY", "KWD"} {
+		cur, _ := ledger.LookupCurrency(c)
+		s, _ := ledger.FormatAmount(123456, c)
+		fmt.Printf("%s ledger %d: %s\n", c, cur.Numeric, s)
+	}
+	v, err := ledger.ParseAmount("12.5", "EUR")
+	fmt.Println(v, err)
+	_, err = ledger.ParseAmount("12.505", "EUR")
+	fmt.Println(errors.Is(err, ledger.ErrBadAmount))
+	// Output:
+	// EUR ledger 978: 1234.56
+	// JPY ledger 392: 123456
+	// KWD ledger 414: 123.456
+	// 1250 <nil>
+	// true
+}
+
+// IDs parse from and print as 32 hex digits; NewID makes time-ordered ones.
+func ExampleParseID() {
+	id, err := ledger.ParseID("0000000000000000000000000000002a")
+	fmt.Println(id == ledger.IDFromUint64(42), err)
+	a, b := ledger.NewID(), ledger.NewID()
+	fmt.Println(a.Compare(b))
+	// Output:
+	// true <nil>
+	// -1
 }
