@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
+	"os"
+	"os/exec"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -105,4 +109,41 @@ func TestGrocerySeedRepeats(t *testing.T) {
 	b := lines(runGrocery(t, "-seed", "42"))
 	require.Len(t, a, 6)
 	assert.Equal(t, a, b)
+}
+
+// TestExitStatus runs main in a child process, as `go run` does, and
+// checks its exit status.
+func TestExitStatus(t *testing.T) {
+	if args := os.Getenv("GROCERY_MAIN_ARGS"); args != "" {
+		os.Args = append([]string{"grocery"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	tests := []struct {
+		args string
+		code int
+	}{
+		{"-seed 2", 0},
+		{"-h", 0},
+		{"-pin 000000", 1},
+		{"-rounds 0", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.args, func(t *testing.T) {
+			cmd := exec.Command(os.Args[0], "-test.run=^TestExitStatus$")
+			cmd.Env = append(os.Environ(), "GROCERY_MAIN_ARGS="+tt.args)
+			out, err := cmd.CombinedOutput()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, tt.code, code, "%s", out)
+			if tt.code == 0 && tt.args != "-h" {
+				assert.Contains(t, string(out), "[cloud]   Alice:         EUR 38.73 (was EUR 50.00)\n")
+			}
+		})
+	}
 }
