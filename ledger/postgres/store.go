@@ -57,8 +57,8 @@ func (s *Store) Close() error {
 }
 
 // Update implements ledger.Store: fn runs in one READ COMMITTED transaction
-// whose writes are sent together, as one pipelined batch of bulk
-// statements, just before COMMIT. A serialization failure (SQLSTATE
+// whose writes are sent together with COMMIT, as one pipelined batch of
+// bulk statements: Update returns once the commit is durable. A serialization failure (SQLSTATE
 // 40001), a deadlock (40P01) or a unique violation (23505, a concurrent
 // insert of the same ID) rolls back and reruns fn after a randomized
 // exponential backoff, at most Options.MaxRetries times.

@@ -52,8 +52,9 @@ func (o Options) readConns() int {
 }
 
 // dsn returns the driver connection string for the database file at path:
-// WAL journal, synchronous=FULL (every commit is on disk before it returns),
-// foreign keys enforced, writes starting with BEGIN IMMEDIATE.
+// synchronous=FULL (every commit is on disk before it returns), foreign keys
+// enforced, writes starting with BEGIN IMMEDIATE. openDBs switches the file
+// to WAL.
 func dsn(path string, o Options, readOnly bool) (string, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {

@@ -69,7 +69,9 @@ func joinErr(a, b error) error {
 // Update implements ledger.Store: fn runs in one BEGIN IMMEDIATE
 // transaction on the writer connection, and Update returns once the commit
 // is on disk (synchronous=FULL). SQLite has one writer, so fn never meets a
-// serialization failure and is run once.
+// serialization failure and is run once. When another process holds the
+// write lock, BEGIN waits up to Options.BusyTimeout and then fails with the
+// driver's SQLITE_BUSY error.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if s.closed.Load() {
 		return ledger.ErrClosed

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -101,4 +102,57 @@ func TestClosed(t *testing.T) {
 	require.ErrorIs(t, err, ledger.ErrClosed)
 	err = s.View(context.Background(), func(ledger.ReadTx) error { return nil })
 	require.ErrorIs(t, err, ledger.ErrClosed)
+}
+
+// TestTwoStoresOneFile runs two stores, as two processes would, on one
+// database file: their ledgers write concurrently, every transfer is
+// created exactly once and the result verifies.
+func TestTwoStoresOneFile(t *testing.T) {
+	ctx := context.Background()
+	a, path := openTemp(t)
+	b, err := Open(ctx, path, Options{})
+	require.NoError(t, err)
+	defer b.Close()
+	la, err := ledger.New(a, ledger.Options{})
+	require.NoError(t, err)
+	defer la.Close()
+	lb, err := ledger.New(b, ledger.Options{})
+	require.NoError(t, err)
+	defer lb.Close()
+	acct := []ledger.Account{
+		{ID: ledger.IDFromUint64(1), Ledger: 1, Code: 1},
+		{ID: ledger.IDFromUint64(2), Ledger: 1, Code: 1},
+	}
+	res, err := la.CreateAccounts(ctx, acct)
+	require.NoError(t, err)
+	assert.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+
+	const perLedger = 200
+	errs := make(chan error, 2*perLedger)
+	for i := range 2 * perLedger {
+		l := la
+		if i%2 == 1 {
+			l = lb
+		}
+		go func() {
+			tr := ledger.Transfer{ID: ledger.IDFromUint64(uint64(100 + i%perLedger)), DebitAccountID: acct[0].ID,
+				CreditAccountID: acct[1].ID, Amount: 1, Ledger: 1, Code: 1}
+			// Both ledgers submit each ID once: one creates it, the other
+			// finds it.
+			res, err := l.CreateTransfers(ctx, []ledger.Transfer{tr})
+			if err == nil && res[0] != ledger.TransferCreated && res[0] != ledger.TransferExists {
+				err = fmt.Errorf("transfer %d: %v", i, res[0])
+			}
+			errs <- err
+		}()
+	}
+	for range 2 * perLedger {
+		require.NoError(t, <-errs)
+	}
+	got, err := lb.LookupAccounts(ctx, []ledger.ID{acct[0].ID, acct[1].ID})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Equal(t, uint64(perLedger), got[0].DebitsPosted)
+	assert.Equal(t, uint64(perLedger), got[1].CreditsPosted)
+	require.NoError(t, la.Verify(ctx))
 }
