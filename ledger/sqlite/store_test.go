@@ -80,12 +80,13 @@ func TestPragmas(t *testing.T) {
 		{"reader", func(p string) (v string, err error) { return v, s.r.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v) }},
 	} {
 		for pragma, want := range map[string]string{
-			"journal_mode": "wal",
-			"synchronous":  "2", // FULL
-			"foreign_keys": "1",
-			"busy_timeout": "5000",
-			"page_size":    "1024",
-			"temp_store":   "2", // MEMORY
+			"journal_mode":       "wal",
+			"synchronous":        "2", // FULL
+			"foreign_keys":       "1",
+			"busy_timeout":       "5000",
+			"page_size":          "1024",
+			"temp_store":         "2", // MEMORY
+			"wal_autocheckpoint": "16384",
 		} {
 			got, err := db.q(pragma)
 			require.NoError(t, err)
