@@ -49,14 +49,14 @@ type Cloud struct {
 }
 
 // OpenCloud opens (or creates) the demo cloud of a data folder.
-func OpenCloud(ctx context.Context, opts CloudOptions) (c *Cloud, err error) {
+func OpenCloud(ctx context.Context, opts CloudOptions) (_ *Cloud, err error) {
 	if opts.Dir == "" {
 		return nil, errors.New("demo: no data folder")
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
-	c = &Cloud{now: opts.Platform.Now}
+	c := &Cloud{now: opts.Platform.Now}
 	if c.now == nil {
 		c.now = time.Now
 	}

@@ -173,6 +173,16 @@ func TestMarketSetupOnce(t *testing.T) {
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
 }
 
+func TestOpenCloudFails(t *testing.T) {
+	// A database that cannot be opened: the folder is a file.
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, DatabaseFile), 0o700))
+	_, err := OpenCloud(context.Background(), CloudOptions{Dir: dir})
+	assert.Error(t, err)
+	_, err = OpenCloud(context.Background(), CloudOptions{})
+	assert.Error(t, err)
+}
+
 func TestAirBetweenPhones(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
