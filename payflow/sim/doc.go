@@ -1,0 +1,39 @@
+// Package sim is a deterministic simulation of casimpay: many phones with
+// virtual CA-SIM cards, one platform and its ledger in one process, driven
+// by a seeded random source and a virtual clock, under injected faults.
+//
+// Run plays one seed: it enrols shoppers and merchants (one capturing at
+// once and selling e-tickets, one capturing by hand), then takes random
+// steps — purchases (scan, pair, request, PIN and consent), cancels,
+// declines, captures, partial and repeated refunds, fundings, ticket
+// sales — while it loses and duplicates messages, loses replies after the
+// platform committed, jumps the clock past request and hold lifetimes and
+// across EID epochs, revokes cards, locks PINs, restarts the platform on
+// the same stores and kills it at its n-th store write (before or after
+// that write reached the disk), then restarts it and runs the recovery
+// sweep.
+//
+// The phones keep a model of what they know: every reply they saw, every
+// consent their cards signed, every balance they expect. After every step
+// and at the end Run checks that ledger.Verify passes; that the money of
+// every currency and the units of every asset are conserved (the balances
+// of wallets and merchants add up to what was funded or issued); that
+// every wallet and merchant balance, posted and held, equals the model's,
+// so that no accepted consent is settled twice or lost; that every payment
+// request the platform shows as captured or held carries a consent that
+// its payer's card signed for exactly that request, and nothing else is
+// charged; that no request leaves a final state; and that every receipt
+// verifies with the platform's certificate and names the request, the
+// consent and the amount. The first broken invariant ends the run with a
+// *Failure naming the seed and the step.
+//
+// Everything random comes from the seed (math/rand/v2 PCG and ChaCha8),
+// and the simulation runs in one goroutine, so a seed replays identically:
+// Stats.Trace is a digest of every step and outcome.
+//
+//	st, err := sim.Run(ctx, sim.Options{Seed: 42})
+//	var f *sim.Failure
+//	if errors.As(err, &f) {
+//		log.Printf("replay with -sim.seed=%d: %v", f.Seed, err)
+//	}
+package sim

@@ -1,0 +1,213 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/payflow"
+)
+
+// errCrashed is what every store call returns once the simulated platform
+// process has died.
+var errCrashed = errors.New("sim: platform process crashed")
+
+// fuse kills the simulated platform process at its n-th store write: the
+// write is lost, or (afterCommit) it reaches the disk and the process dies
+// before it learns so. Every later store call fails until the platform is
+// restarted on new stores (a new fuse). It is safe for concurrent use: the
+// ledger's batcher writes from its own goroutine.
+type fuse struct {
+	mu          sync.Mutex
+	armed       bool
+	left        int
+	afterCommit bool
+	blown       bool
+}
+
+// arm makes the n-th next write (from 0) the last one.
+func (f *fuse) arm(n int, afterCommit bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed, f.left, f.afterCommit = true, n, afterCommit
+}
+
+// disarm cancels arm and reports whether the fuse blew.
+func (f *fuse) disarm() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.armed = false
+	return f.blown
+}
+
+// read fails once the fuse blew.
+func (f *fuse) read() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.blown {
+		return errCrashed
+	}
+	return nil
+}
+
+// write runs do unless the process is dead or dies now.
+func (f *fuse) write(do func() error) error {
+	f.mu.Lock()
+	if f.blown {
+		f.mu.Unlock()
+		return errCrashed
+	}
+	if f.armed {
+		f.left--
+		if f.left < 0 {
+			f.blown = true
+			commit := f.afterCommit
+			f.mu.Unlock()
+			if commit {
+				_ = do()
+			}
+			return errCrashed
+		}
+	}
+	f.mu.Unlock()
+	return do()
+}
+
+// ledgerStore is a ledger.Store behind a fuse.
+type ledgerStore struct {
+	ledger.Store
+	f *fuse
+}
+
+func (s ledgerStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	return s.f.write(func() error { return s.Store.Update(ctx, fn) })
+}
+
+func (s ledgerStore) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	if err := s.f.read(); err != nil {
+		return err
+	}
+	return s.Store.View(ctx, fn)
+}
+
+// Close leaves the inner store open: it outlives the process.
+func (s ledgerStore) Close() error { return nil }
+
+// stateStore is a payflow.Store behind a fuse.
+type stateStore struct {
+	payflow.Store
+	f *fuse
+}
+
+func get[T any](f *fuse, do func() (T, error)) (T, error) {
+	if err := f.read(); err != nil {
+		var zero T
+		return zero, err
+	}
+	return do()
+}
+
+func put[T any](f *fuse, do func() (T, error)) (T, error) {
+	var out T
+	err := f.write(func() error {
+		var err error
+		out, err = do()
+		return err
+	})
+	return out, err
+}
+
+func (s stateStore) PutCard(ctx context.Context, c *payflow.CardRecord) error {
+	return s.f.write(func() error { return s.Store.PutCard(ctx, c) })
+}
+func (s stateStore) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
+	return get(s.f, func() (*payflow.CardRecord, error) { return s.Store.Card(ctx, id) })
+}
+func (s stateStore) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
+	if err := s.f.read(); err != nil {
+		return err
+	}
+	return s.Store.Cards(ctx, fn)
+}
+func (s stateStore) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
+	return s.f.write(func() error { return s.Store.PutMerchant(ctx, m) })
+}
+func (s stateStore) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
+	return get(s.f, func() (*payflow.Merchant, error) { return s.Store.Merchant(ctx, id) })
+}
+func (s stateStore) SetCatalog(ctx context.Context, id string, items []payflow.CatalogItem) error {
+	return s.f.write(func() error { return s.Store.SetCatalog(ctx, id, items) })
+}
+func (s stateStore) Catalog(ctx context.Context, id string) ([]payflow.CatalogItem, error) {
+	return get(s.f, func() ([]payflow.CatalogItem, error) { return s.Store.Catalog(ctx, id) })
+}
+func (s stateStore) PutAsset(ctx context.Context, a payflow.Asset) error {
+	return s.f.write(func() error { return s.Store.PutAsset(ctx, a) })
+}
+func (s stateStore) Asset(ctx context.Context, name string) (payflow.Asset, error) {
+	return get(s.f, func() (payflow.Asset, error) { return s.Store.Asset(ctx, name) })
+}
+func (s stateStore) Add(ctx context.Context, nonce []byte, expires time.Time) error {
+	return s.f.write(func() error { return s.Store.Add(ctx, nonce, expires) })
+}
+func (s stateStore) Consume(ctx context.Context, nonce []byte, now time.Time) error {
+	return s.f.write(func() error { return s.Store.Consume(ctx, nonce, now) })
+}
+func (s stateStore) Advance(ctx context.Context, cardID string, counter uint64) error {
+	return s.f.write(func() error { return s.Store.Advance(ctx, cardID, counter) })
+}
+func (s stateStore) Accept(ctx context.Context, nonce []byte, now time.Time, cardID string, counter uint64) error {
+	return s.f.write(func() error { return s.Store.Accept(ctx, nonce, now, cardID, counter) })
+}
+func (s stateStore) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
+	return s.f.write(func() error { return s.Store.PutToken(ctx, t) })
+}
+func (s stateStore) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
+	return get(s.f, func() (*payflow.TokenRecord, error) { return s.Store.Token(ctx, hash) })
+}
+func (s stateStore) ConfirmSession(ctx context.Context, r *payflow.SessionRecord) (*payflow.SessionRecord, error) {
+	return put(s.f, func() (*payflow.SessionRecord, error) { return s.Store.ConfirmSession(ctx, r) })
+}
+func (s stateStore) Session(ctx context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
+	return get(s.f, func() (*payflow.SessionRecord, error) { return s.Store.Session(ctx, id) })
+}
+func (s stateStore) InsertPayment(ctx context.Context, p *payflow.PaymentRecord) (*payflow.PaymentRecord, error) {
+	return put(s.f, func() (*payflow.PaymentRecord, error) { return s.Store.InsertPayment(ctx, p) })
+}
+func (s stateStore) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	return get(s.f, func() (*payflow.PaymentRecord, error) { return s.Store.Payment(ctx, id) })
+}
+func (s stateStore) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	return s.f.write(func() error { return s.Store.UpdatePayment(ctx, p, from) })
+}
+func (s stateStore) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
+	return get(s.f, func() ([]*payflow.PaymentRecord, error) { return s.Store.DuePayments(ctx, state, t, limit) })
+}
+func (s stateStore) InsertRefund(ctx context.Context, r *payflow.RefundRecord, p *payflow.PaymentRecord, from string) (*payflow.RefundRecord, error) {
+	return put(s.f, func() (*payflow.RefundRecord, error) { return s.Store.InsertRefund(ctx, r, p, from) })
+}
+func (s stateStore) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
+	return s.f.write(func() error { return s.Store.UpdateRefund(ctx, r, from, p, pFrom) })
+}
+func (s stateStore) Refund(ctx context.Context, id payflow.ID) (*payflow.RefundRecord, error) {
+	return get(s.f, func() (*payflow.RefundRecord, error) { return s.Store.Refund(ctx, id) })
+}
+func (s stateStore) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
+	return get(s.f, func() ([]*payflow.RefundRecord, error) { return s.Store.DueRefunds(ctx, t, limit) })
+}
+func (s stateStore) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
+	return put(s.f, func() (*payflow.IdempotentReply, error) {
+		return s.Store.BeginIdempotent(ctx, key, bodyHash, now, lease)
+	})
+}
+func (s stateStore) FinishIdempotent(ctx context.Context, key string, status int, reply []byte, expires time.Time) error {
+	return s.f.write(func() error { return s.Store.FinishIdempotent(ctx, key, status, reply, expires) })
+}
+func (s stateStore) AbandonIdempotent(ctx context.Context, key string) error {
+	return s.f.write(func() error { return s.Store.AbandonIdempotent(ctx, key) })
+}
+func (s stateStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	return put(s.f, func() (int, error) { return s.Store.DeleteExpired(ctx, now) })
+}

@@ -1,0 +1,322 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/applet"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+)
+
+// card is a phone with its virtual CA-SIM, and what the phone knows.
+type card struct {
+	name     string
+	id       string
+	v        *simcardtest.Virtual
+	secret   []byte
+	serial   *big.Int
+	m        *merchant // set for a seller card
+	token    string
+	tokenExp time.Time
+	revoked  bool
+	pinLeft  int // PIN tries left, as the card should count them
+
+	// The wallet as the model has it (shopper cards).
+	posted, held uint64
+	tickets      uint64
+}
+
+// merchant is a merchant with one seller card, and its balances as the
+// model has them.
+type merchant struct {
+	id       string
+	name     string
+	manual   bool
+	seller   *card
+	posted   uint64
+	incoming uint64
+	tickets  uint64
+}
+
+// purchase is a payment request as the phones know it.
+type purchase struct {
+	id        payflow.ID
+	shopper   *card
+	m         *merchant
+	amount    uint64
+	tickets   uint64
+	msg       []byte // the seller-signed request
+	hash      [32]byte
+	expiresAt time.Time
+	state     string // last state the phones know
+	// consents holds the hashes of every consent the payer's card signed
+	// for this request.
+	consents      map[[32]byte]bool
+	holdExpiresAt time.Time
+	captured      uint64
+	refunded      uint64
+	refunds       []*refund
+}
+
+type refund struct {
+	id     payflow.ID
+	msg    []byte
+	amount uint64
+	view   *payflow.RefundView
+}
+
+// catalog of every merchant.
+var catalog = []payflow.CatalogItem{
+	{SKU: "apple", Name: "Apple", UnitPrice: 120},
+	{SKU: "bread", Name: "Sourdough bread", UnitPrice: 450},
+	{SKU: "cheese", Name: "Cheese 200 g", UnitPrice: 780},
+}
+
+// unicodeItem is a catalog item whose name is not ASCII, which the
+// platform accepts in a catalog but cannot put in a receipt (see
+// Options.UnicodeItem).
+var unicodeItem = payflow.CatalogItem{SKU: "comte", Name: "Comté 200 g", UnitPrice: 910}
+
+// effective is the state the platform must show for p now: a pending
+// request past its lifetime is expired.
+func (w *world) effective(p *purchase) string {
+	if p.state == payflow.StatePending && !w.now.Before(p.expiresAt) {
+		return payflow.StateExpired
+	}
+	return p.state
+}
+
+// transition applies to the model the money movements of p going from its
+// state to next, with captured the amount captured when next is captured.
+func (w *world) transition(p *purchase, next string, captured uint64) error {
+	from := p.state
+	s, m := p.shopper, p.m
+	switch {
+	case from == next:
+		return nil
+	case from == payflow.StatePending && next == payflow.StateCaptured:
+		s.posted -= p.amount
+		m.posted += p.amount
+		s.tickets += p.tickets
+		m.tickets -= p.tickets
+		p.captured = p.amount
+	case from == payflow.StatePending && next == payflow.StateHeld:
+		s.held += p.amount
+		m.incoming += p.amount
+	case from == payflow.StateHeld && next == payflow.StateCaptured:
+		s.held -= p.amount
+		m.incoming -= p.amount
+		s.posted -= captured
+		m.posted += captured
+		p.captured = captured
+	case from == payflow.StateHeld && (next == payflow.StateCancelled || next == payflow.StateExpired):
+		s.held -= p.amount
+		m.incoming -= p.amount
+	case from == payflow.StatePending && (next == payflow.StateCancelled || next == payflow.StateExpired || next == payflow.StateDeclined):
+	default:
+		return w.failf("request %v went from %s to %s", p.id, from, next)
+	}
+	p.state = next
+	return nil
+}
+
+// stateErr is the error the platform gives for an action that state
+// forbids.
+func stateErr(state string) error {
+	switch state {
+	case payflow.StateExpired:
+		return payflow.ErrExpired
+	case payflow.StateCaptured, payflow.StateDeclined, payflow.StateCancelled:
+		return payflow.ErrFinal
+	}
+	return payflow.ErrConflict
+}
+
+// sentinels are the payflow errors an outcome is compared by.
+var sentinels = []error{
+	payflow.ErrInvalid, payflow.ErrUnauthorized, payflow.ErrForbidden, payflow.ErrNotFound,
+	payflow.ErrSignature, payflow.ErrCard, payflow.ErrClone, payflow.ErrReplay, payflow.ErrExpired,
+	payflow.ErrFinal, payflow.ErrMismatch, payflow.ErrFunds, payflow.ErrLimit, payflow.ErrRateLimited,
+	payflow.ErrConflict, payflow.ErrInFlight, payflow.ErrKeyReuse, payflow.ErrUnavailable, payflow.ErrInternal,
+}
+
+// kind names the sentinel err matches, "ok" for nil.
+func kind(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return s.Error()
+		}
+	}
+	return "other: " + err.Error()
+}
+
+// describe is kind(err) with err's text.
+func describe(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	return kind(err) + " (" + err.Error() + ")"
+}
+
+// expect fails unless err matches want (nil: no error).
+func (w *world) expect(what string, err, want error) error {
+	if want == nil && err == nil {
+		return nil
+	}
+	if want != nil && errors.Is(err, want) {
+		return nil
+	}
+	return w.failf("%s: got %s, want %s", what, describe(err), kind(want))
+}
+
+// verifyReceipt checks a payment receipt of p as a phone does offline.
+func (w *world) verifyReceipt(p *purchase, msg []byte, amount uint64) error {
+	vp, err := w.platVerifier.VerifyPlatform(w.chain)
+	if err != nil {
+		return w.failf("platform chain: %v", err)
+	}
+	var rc record.Receipt
+	if err := vp.VerifyReceipt(msg, &rc); err != nil {
+		return w.failf("receipt of %v does not verify: %v", p.id, err)
+	}
+	var ch [32]byte
+	copy(ch[:], rc.ConsentHash)
+	switch {
+	case rc.Kind != record.ReceiptPayment:
+		return w.failf("receipt of %v is of kind %v", p.id, rc.Kind)
+	case string(rc.RequestID) != string(p.id[:]) || string(rc.RequestHash) != string(p.hash[:]):
+		return w.failf("receipt of %v names another request", p.id)
+	case len(rc.ConsentHash) != 32 || !p.consents[ch]:
+		return w.failf("receipt of %v names a consent its payer's card never signed", p.id)
+	case rc.Amount != amount || rc.Currency != currency:
+		return w.failf("receipt of %v says %d %s, want %d %s", p.id, rc.Amount, rc.Currency, amount, currency)
+	case rc.PayerCardID != p.shopper.id || rc.MerchantID != p.m.id:
+		return w.failf("receipt of %v names other parties", p.id)
+	}
+	var legs uint64
+	for _, l := range rc.Legs {
+		if l.Asset != ticketAsset {
+			return w.failf("receipt of %v has a leg of %q", p.id, l.Asset)
+		}
+		legs += l.Amount
+	}
+	if legs != p.tickets {
+		return w.failf("receipt of %v moves %d tickets, want %d", p.id, legs, p.tickets)
+	}
+	return nil
+}
+
+// verifyRefundReceipt checks a refund receipt.
+func (w *world) verifyRefundReceipt(p *purchase, r *refund, v *payflow.RefundView) error {
+	vp, err := w.platVerifier.VerifyPlatform(w.chain)
+	if err != nil {
+		return w.failf("platform chain: %v", err)
+	}
+	var rc record.Receipt
+	if err := vp.VerifyReceipt(v.Receipt, &rc); err != nil {
+		return w.failf("refund receipt of %v does not verify: %v", r.id, err)
+	}
+	h := record.Hash(r.msg)
+	switch {
+	case rc.Kind != record.ReceiptRefund:
+		return w.failf("refund receipt of %v is of kind %v", r.id, rc.Kind)
+	case string(rc.RefundID) != string(r.id[:]) || string(rc.RefundHash) != string(h[:]):
+		return w.failf("refund receipt of %v names another refund", r.id)
+	case string(rc.RequestID) != string(p.id[:]) || rc.Amount != r.amount:
+		return w.failf("refund receipt of %v says %d of %x", r.id, rc.Amount, rc.RequestID)
+	}
+	return nil
+}
+
+// newCard personalises a virtual card with an ICCID and keys from the
+// seed and enrols it.
+func (w *world) newCard(name string) (*card, error) {
+	var digits uint64
+	for digits < 1e15 {
+		digits = w.rng.Uint64N(1e16)
+	}
+	iccid, err := pki.CompleteICCID(fmt.Sprintf("89%016d", digits))
+	if err != nil {
+		return nil, err
+	}
+	v, err := simcardtest.NewCard(w.issuer, simcardtest.Options{ICCID: iccid, Applet: applet.Options{Rand: w.bytes}})
+	if err != nil {
+		return nil, err
+	}
+	c := &card{name: name, id: iccid, v: v, secret: v.Enrolment.AdvertisingSecret, pinLeft: 3}
+	if c.serial, err = serial(v.Enrolment.Chain[0]); err != nil {
+		return nil, err
+	}
+	id, err := w.plat.EnrollCard(w.ctx, v.Enrolment.Chain, c.secret, name)
+	if err != nil {
+		return nil, err
+	}
+	if id != iccid {
+		return nil, fmt.Errorf("sim: enrolled as %s, want %s", id, iccid)
+	}
+	return c, nil
+}
+
+// populate enrols the shoppers and the merchants and funds them.
+func (w *world) populate() error {
+	for i, manual := range []bool{false, true} {
+		seller, err := w.newCard(fmt.Sprintf("Till %d", i+1))
+		if err != nil {
+			return err
+		}
+		m := &merchant{id: fmt.Sprintf("shop-%d", i+1), name: fmt.Sprintf("Shop %d", i+1), manual: manual, seller: seller}
+		seller.m = m
+		if err := w.plat.EnrollMerchant(w.ctx, payflow.Merchant{
+			ID: m.id, Name: m.name, Currency: currency, ManualCapture: manual, SellerCardIDs: []string{seller.id},
+		}); err != nil {
+			return err
+		}
+		if err := w.plat.SetCatalog(w.ctx, m.id, w.catalog()); err != nil {
+			return err
+		}
+		w.merchants = append(w.merchants, m)
+	}
+	if err := w.plat.RegisterAsset(w.ctx, ticketAsset, ticketLedger); err != nil {
+		return err
+	}
+	m := w.merchants[0]
+	n := 5 + w.rng.Uint64N(10)
+	if err := w.plat.Issue(w.ctx, w.newID(), m.id, ticketAsset, n); err != nil {
+		return err
+	}
+	m.tickets += n
+	w.issued += n
+	for i := range w.opts.Shoppers {
+		c, err := w.newCard(fmt.Sprintf("Shopper %d", i+1))
+		if err != nil {
+			return err
+		}
+		if err := w.plat.OpenAccount(w.ctx, c.id, currency); err != nil {
+			return err
+		}
+		amount := 500 + w.rng.Uint64N(5000)
+		if err := w.plat.Fund(w.ctx, w.newID(), c.id, currency, amount); err != nil {
+			return err
+		}
+		c.posted += amount
+		w.funded += amount
+		w.shoppers = append(w.shoppers, c)
+	}
+	return nil
+}
+
+// catalog is the catalog of every merchant.
+func (w *world) catalog() []payflow.CatalogItem {
+	if w.opts.UnicodeItem {
+		return append(append([]payflow.CatalogItem(nil), catalog...), unicodeItem)
+	}
+	return catalog
+}

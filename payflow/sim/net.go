@@ -1,0 +1,163 @@
+package sim
+
+import (
+	"errors"
+	"time"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+)
+
+// reply is what one delivery of a call returned.
+type reply[T any] struct {
+	v   T
+	err error
+}
+
+// deliver sends a call over the simulated network. committed is the reply
+// of the delivery that the platform acted on first; retry, when not nil,
+// is the reply of a second delivery of the same bytes: the phone's resend
+// after a lost reply, or a copy made by the network. A lost request is
+// sent again by the phone and so delivered once. When crashable, the
+// platform may die at one of its store writes during the first delivery:
+// crashed reports it, and the phone learns nothing.
+func deliver[T any](w *world, crashable bool, call func() (T, error)) (committed reply[T], retry *reply[T], crashed bool) {
+	if crashable && w.fault(Crash, 0.08) {
+		n, after := w.rng.IntN(8), w.rng.IntN(2) == 0
+		w.fuse.arm(n, after)
+		v, err := call()
+		if w.fuse.disarm() {
+			w.logf("crash at store write %d (after its commit: %v)", n, after)
+			return reply[T]{}, nil, true
+		}
+		return reply[T]{v, err}, nil, false
+	}
+	switch {
+	case w.fault(LostRequest, 0.05):
+		v, err := call()
+		return reply[T]{v, err}, nil, false
+	case w.fault(LostReply, 0.07), w.fault(Duplicate, 0.05):
+		v, err := call()
+		v2, err2 := call()
+		return reply[T]{v, err}, &reply[T]{v2, err2}, false
+	}
+	v, err := call()
+	return reply[T]{v, err}, nil, false
+}
+
+// eid is a card's EID at t.
+func (c *card) eid(t time.Time) []byte {
+	e, err := adv.DeriveEID(c.secret, adv.Epoch(t))
+	if err != nil {
+		panic(err) // the secret came from the card's own enrolment
+	}
+	return e[:]
+}
+
+// proof has the card sign an auth proof over a fresh challenge.
+func (w *world) proof(c *card, role record.Role, peer []byte) ([]byte, error) {
+	ch, err := w.plat.Challenge(w.ctx, &payflow.ChallengeRequest{CardID: c.id})
+	if err != nil {
+		return nil, w.failf("challenge for %s: %v", c.name, err)
+	}
+	if peer == nil {
+		peer = make([]byte, record.EIDSize)
+	}
+	msg, err := c.v.Card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: role, EID: c.eid(w.now), PeerEID: peer})
+	if err != nil {
+		return nil, w.failf("%s signs an auth proof: %v", c.name, err)
+	}
+	return msg, nil
+}
+
+// login makes sure the card holds a live token; it reports false when the
+// platform refused the card, as it must once the card is revoked.
+func (w *world) login(c *card, role record.Role) (bool, error) {
+	if c.token != "" && w.now.Before(c.tokenExp) {
+		return true, nil
+	}
+	msg, err := w.proof(c, role, nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := w.plat.Login(w.ctx, &payflow.LoginRequest{Proof: msg})
+	if c.revoked {
+		w.logf("login of revoked %s: %s", c.name, kind(err))
+		return false, w.expect("login of a revoked card", err, payflow.ErrCard)
+	}
+	if err != nil {
+		return false, w.failf("login of %s: %v", c.name, err)
+	}
+	if resp.CardID != c.id || !resp.ExpiresAt.Equal(w.now.Add(payflow.DefaultTokenTTL)) {
+		return false, w.failf("login of %s answered for %s until %v", c.name, resp.CardID, resp.ExpiresAt)
+	}
+	c.token, c.tokenExp = resp.Token, resp.ExpiresAt
+	w.count("login")
+	return true, nil
+}
+
+// enterPIN has the user verify the PIN before a consent, typing it wrong
+// now and then, and reports whether the card is ready to sign. It checks
+// every status word against the tries the card should have left.
+func (w *world) enterPIN(c *card) (bool, error) {
+	for c.pinLeft > 0 && w.fault(WrongPIN, 0.2) {
+		err := c.v.Card.VerifyPIN("000000")
+		c.pinLeft--
+		// 63Cx with the tries left, down to 63C0 for the last one.
+		if err := w.expect("wrong PIN", err, errWrongPIN); err != nil {
+			return false, err
+		}
+		if left, ok := triesLeft(err); !ok || left != c.pinLeft {
+			return false, w.failf("wrong PIN of %s: card says %d tries left, want %d", c.name, left, c.pinLeft)
+		}
+		if c.pinLeft == 0 {
+			w.count("pin-lockout")
+		}
+	}
+	if c.pinLeft == 0 {
+		err := c.v.Card.VerifyPIN(pin)
+		if err := w.expect("right PIN on a blocked card", err, errPINBlocked); err != nil {
+			return false, err
+		}
+		if w.rng.IntN(2) == 0 {
+			w.logf("%s stays locked out", c.name)
+			return false, nil
+		}
+		if err := c.v.Card.Unblock(puk, pin); err != nil {
+			return false, w.failf("unblock %s with the PUK: %v", c.name, err)
+		}
+		c.pinLeft = 3
+		w.count("pin-unblock")
+	}
+	if err := c.v.Card.VerifyPIN(pin); err != nil {
+		return false, w.failf("right PIN of %s: %v", c.name, err)
+	}
+	c.pinLeft = 3
+	return true, nil
+}
+
+// sameView reports whether two views of one request agree.
+func sameView(a, b *payflow.PaymentView) bool {
+	return a.ID == b.ID && a.State == b.State && a.Amount == b.Amount && a.Captured == b.Captured &&
+		a.Refunded == b.Refunded && string(a.Receipt) == string(b.Receipt) &&
+		string(a.RequestHash) == string(b.RequestHash) && a.ExpiresAt.Equal(b.ExpiresAt)
+}
+
+var (
+	errWrongPIN   = simcard.ErrWrongPIN
+	errPINBlocked = simcard.ErrPINBlocked
+	pin           = simcardtest.PIN
+	puk           = simcardtest.PUK
+)
+
+// triesLeft returns the tries a wrong-PIN status word reports.
+func triesLeft(err error) (int, bool) {
+	var se *simcard.StatusError
+	if !errors.As(err, &se) {
+		return 0, false
+	}
+	return se.TriesLeft()
+}

@@ -1,0 +1,722 @@
+package sim
+
+import (
+	"bytes"
+	"errors"
+	"time"
+
+	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// randomStep takes one random step.
+func (w *world) randomStep() error {
+	x := w.rng.IntN(100)
+	switch {
+	case x < 18:
+		return w.purchase()
+	case x < 48:
+		if p := w.pick(0.85, payflow.StatePending); p != nil {
+			return w.approve(p)
+		}
+	case x < 54:
+		if p := w.pick(0.6, payflow.StatePending, payflow.StateHeld); p != nil {
+			return w.cancel(p)
+		}
+	case x < 58:
+		if p := w.pick(0.7, payflow.StatePending); p != nil {
+			return w.decline(p)
+		}
+	case x < 65:
+		if p := w.pick(0.9, payflow.StateHeld); p != nil {
+			return w.capture(p)
+		}
+	case x < 76:
+		if p := w.pick(1, payflow.StateCaptured); p != nil {
+			return w.refund(p)
+		}
+	case x < 79:
+		return w.fund()
+	case x < 87:
+		if w.fault(ClockJump, 1) {
+			return w.tick(time.Duration(1+w.rng.IntN(300))*time.Second+time.Duration(w.rng.IntN(1000))*time.Millisecond, w.rng.IntN(2) == 0)
+		}
+	case x < 92:
+		if w.fault(ExpiryJump, 1) {
+			return w.tick(requestTTL+time.Duration(w.rng.IntN(2400))*time.Second, w.rng.IntN(4) != 0)
+		}
+	case x < 94:
+		return w.revoke()
+	case x < 98:
+		if w.fault(Restart, 1) {
+			return w.restart("a planned restart")
+		}
+	}
+	return w.purchase()
+}
+
+// pick returns a known request, one in one of states with probability
+// bias (when there is one), else any; nil when there is none.
+func (w *world) pick(bias float64, states ...string) *purchase {
+	if len(w.purchases) == 0 {
+		return nil
+	}
+	if w.rng.Float64() < bias {
+		var in []*purchase
+		for _, p := range w.purchases {
+			for _, s := range states {
+				if w.effective(p) == s {
+					in = append(in, p)
+				}
+			}
+		}
+		if len(in) > 0 {
+			return in[w.rng.IntN(len(in))]
+		}
+		if bias == 1 {
+			return nil
+		}
+	}
+	return w.purchases[w.rng.IntN(len(w.purchases))]
+}
+
+// tick moves the clock by d and, when expire is set or a hold fell due,
+// runs ExpireDue as the platform's timer would.
+func (w *world) tick(d time.Duration, expire bool) error {
+	if err := w.advance(d); err != nil {
+		return err
+	}
+	for _, p := range w.purchases {
+		if p.state == payflow.StateHeld && !w.now.Before(p.holdExpiresAt) {
+			expire = true
+		}
+	}
+	w.logf("clock +%v", d)
+	if !expire {
+		return nil
+	}
+	if _, err := w.plat.ExpireDue(w.ctx, 0); err != nil {
+		return w.failf("expire due: %v", err)
+	}
+	w.count("expire-due")
+	for _, p := range w.purchases {
+		switch {
+		case w.effective(p) == payflow.StateExpired && p.state == payflow.StatePending,
+			p.state == payflow.StateHeld && !w.now.Before(p.holdExpiresAt):
+			if err := w.transition(p, payflow.StateExpired, 0); err != nil {
+				return err
+			}
+			w.count("expired")
+		}
+	}
+	return nil
+}
+
+// revoke revokes a shopper card (at most half of them) and publishes
+// fresh CRLs.
+func (w *world) revoke() error {
+	n := 0
+	for _, c := range w.shoppers {
+		if c.revoked {
+			n++
+		}
+	}
+	if 2*(n+1) > len(w.shoppers) || !w.fault(Revoke, 1) {
+		return w.purchase()
+	}
+	c := w.shoppers[w.rng.IntN(len(w.shoppers))]
+	if c.revoked {
+		return nil
+	}
+	if err := w.issuer.Revoke(c.serial, 1); err != nil {
+		return err
+	}
+	c.revoked = true
+	w.logf("revoke %s", c.name)
+	return w.publishCRLs()
+}
+
+// fund pays money into a shopper's wallet, the funding maybe duplicated.
+func (w *world) fund() error {
+	c := w.shoppers[w.rng.IntN(len(w.shoppers))]
+	id := w.newID()
+	amount := 100 + w.rng.Uint64N(3000)
+	n := 1
+	if w.fault(Duplicate, 0.3) {
+		n = 2
+	}
+	for range n {
+		if err := w.plat.Fund(w.ctx, id, c.id, currency, amount); err != nil {
+			return w.failf("fund %s: %v", c.name, err)
+		}
+	}
+	c.posted += amount
+	w.funded += amount
+	w.count("fund")
+	w.logf("fund %s %d ×%d", c.name, amount, n)
+	return nil
+}
+
+// pair has the shopper's and the seller's phones scan each other and pair
+// their cards, maybe across an EID epoch change, and returns the paired
+// session (nil when pairing cannot succeed: a revoked card).
+func (w *world) pair(s *card, m *merchant) (*payflow.SessionView, error) {
+	for attempt := 0; ; attempt++ {
+		t0 := w.now
+		shEID, seEID := s.eid(t0), m.seller.eid(t0)
+		if attempt == 0 && w.fault(EpochChange, 0.1) {
+			// The epoch ends between the scan and the pairing, once or twice.
+			next := adv.EpochStart(adv.Epoch(w.now) + 1 + uint32(w.rng.IntN(2)))
+			if err := w.tick(next.Sub(w.now)+time.Duration(1+w.rng.IntN(30000))*time.Millisecond, false); err != nil {
+				return nil, err
+			}
+		}
+		de := adv.Epoch(w.now) - adv.Epoch(t0)
+		sp, err := w.proof(s, record.RoleShopper, seEID)
+		if err != nil {
+			return nil, err
+		}
+		_, err = w.plat.Pair(w.ctx, &payflow.PairRequest{Proof: sp})
+		switch {
+		case s.revoked:
+			w.logf("pair of revoked %s: %s", s.name, kind(err))
+			return nil, w.expect("pairing of a revoked card", err, payflow.ErrCard)
+		case de >= 2:
+			if err := w.expect("pairing with an EID two epochs old", err, payflow.ErrNotFound); err != nil {
+				return nil, err
+			}
+			w.logf("pair across %d epochs refused, rescan", de)
+			continue
+		case err != nil:
+			return nil, w.failf("shopper pairs: %v", err)
+		}
+		mp, err := w.proof(m.seller, record.RoleSeller, shEID)
+		if err != nil {
+			return nil, err
+		}
+		v, err := w.plat.Pair(w.ctx, &payflow.PairRequest{Proof: mp})
+		if err != nil {
+			return nil, w.failf("seller pairs: %v", err)
+		}
+		if de == 1 {
+			// Each card named the other's EID of the old epoch and its own
+			// of the new one: two sessions, neither paired.
+			if v.State != payflow.SessionWaiting {
+				return nil, w.failf("pairing across an epoch change: session %s, want waiting", v.State)
+			}
+			w.logf("pair across an epoch change waits, rescan")
+			continue
+		}
+		want := payflow.SessionID(s.id, m.seller.id, shEID, seEID)
+		if v.State != payflow.SessionPaired || v.ID != want || v.PairingCode != adv.PairingCode(adv.EID(shEID), adv.EID(seEID)) {
+			return nil, w.failf("pairing: session %v %s code %s, want %v paired", v.ID, v.State, v.PairingCode, want)
+		}
+		return v, nil
+	}
+}
+
+// purchase starts a purchase: scan, pair, and a signed payment request.
+func (w *world) purchase() error {
+	s := w.shoppers[w.rng.IntN(len(w.shoppers))]
+	m := w.merchants[w.rng.IntN(len(w.merchants))]
+	w.count("purchase")
+	sess, err := w.pair(s, m)
+	if err != nil || sess == nil {
+		return err
+	}
+	id := w.newID()
+	r := &record.PaymentRequest{
+		RequestID: id[:], SessionID: sess.ID[:], PayerCardID: s.id, MerchantID: m.id, Currency: currency,
+	}
+	var tickets uint64
+	if w.rng.IntN(2) == 0 {
+		for _, it := range w.catalog() {
+			if q := w.rng.Uint64N(3); q > 0 {
+				r.Items = append(r.Items, record.Item{SKU: it.SKU, Quantity: q})
+				r.Amount += q * it.UnitPrice
+			}
+		}
+	}
+	if r.Amount == 0 {
+		r.Amount = 50 + w.rng.Uint64N(2500)
+	}
+	if !m.manual && w.rng.IntN(3) == 0 {
+		tickets = 1 + w.rng.Uint64N(3)
+		r.Legs = []record.Leg{{Asset: ticketAsset, Amount: tickets}}
+		w.count("ticket-sale")
+	}
+	msg, err := m.seller.v.Card.SignPaymentRequest(r)
+	if err != nil {
+		return w.failf("seller signs a request: %v", err)
+	}
+	p := &purchase{id: id, shopper: s, m: m, amount: r.Amount, tickets: tickets, msg: msg, hash: record.Hash(msg),
+		expiresAt: w.now.Add(requestTTL), state: payflow.StatePending, consents: map[[32]byte]bool{}}
+	call := func() (*payflow.PaymentView, error) {
+		return w.plat.CreateRequest(w.ctx, &payflow.CreateRequest{Request: p.msg})
+	}
+	got, again, crashed := deliver(w, true, call)
+	if crashed {
+		if err := w.restart("a crash while creating a request"); err != nil {
+			return err
+		}
+		// The seller's phone sends the same bytes again; if the platform
+		// died after counting the card's signature but before storing the
+		// request, the card signs it again (same ID).
+		v, err := call()
+		if errors.Is(err, payflow.ErrClone) {
+			if p.msg, err = m.seller.v.Card.SignPaymentRequest(r); err != nil {
+				return w.failf("seller signs again: %v", err)
+			}
+			p.hash = record.Hash(p.msg)
+			v, err = call()
+		}
+		got = reply[*payflow.PaymentView]{v, err}
+	}
+	if got.err != nil {
+		return w.failf("create request: %v", got.err)
+	}
+	v := got.v
+	if v.State != payflow.StatePending || v.Amount != p.amount || v.ID != id || string(v.RequestHash) != string(p.hash[:]) ||
+		v.PayerCardID != s.id || v.MerchantID != m.id || v.ConsentNonce != nil || v.ManualCapture != m.manual {
+		return w.failf("created request: %+v", v)
+	}
+	p.expiresAt = v.ExpiresAt
+	if v.ExpiresAt.After(w.now.Add(requestTTL)) || v.ExpiresAt.Before(w.now.Add(requestTTL-recoverAfter-2*time.Second)) {
+		return w.failf("request expires at %v, created at %v", v.ExpiresAt, w.now)
+	}
+	if again != nil {
+		if again.err != nil || !sameView(again.v, v) {
+			return w.failf("the same request again: %s", kind(again.err))
+		}
+	}
+	w.purchases = append(w.purchases, p)
+	w.count("created")
+	w.logf("request %d: %s pays %s %d (+%d tickets)", len(w.purchases)-1, s.name, m.id, p.amount, tickets)
+	return nil
+}
+
+// poll has a phone fetch the state of p after it lost track of an outcome
+// and checks that it is one of allowed, then moves the model there.
+func (w *world) poll(p *purchase, c *card, allowed ...string) (*payflow.PaymentView, error) {
+	tok := c.token
+	if tok == "" || !w.now.Before(c.tokenExp) {
+		role := record.RoleShopper
+		if c.m != nil {
+			role = record.RoleSeller
+		}
+		if ok, err := w.login(c, role); err != nil || !ok {
+			// A revoked shopper cannot log in; the seller looks instead.
+			if err != nil {
+				return nil, err
+			}
+			return w.poll(p, p.m.seller, allowed...)
+		}
+		tok = c.token
+	}
+	v, err := w.plat.Payment(w.ctx, tok, p.id)
+	if err != nil {
+		return nil, w.failf("poll %v: %v", p.id, err)
+	}
+	for _, s := range allowed {
+		if v.State == s {
+			captured := v.Captured
+			if err := w.transition(p, s, captured); err != nil {
+				return nil, err
+			}
+			w.logf("poll: %s", v.State)
+			return v, nil
+		}
+	}
+	return nil, w.failf("poll %v: state %s, want one of %v", p.id, v.State, allowed)
+}
+
+// idx is p's index, for the log.
+func (w *world) idx(p *purchase) int {
+	for i, q := range w.purchases {
+		if q == p {
+			return i
+		}
+	}
+	return -1
+}
+
+// approve has the shopper look at the payment screen, type the PIN and
+// consent, maybe late (after a cancel or the expiry), and checks the
+// outcome against the model.
+func (w *world) approve(p *purchase) error {
+	s := p.shopper
+	w.count("approve")
+	ok, err := w.login(s, record.RoleShopper)
+	if err != nil || !ok {
+		return err
+	}
+	v, err := w.plat.Payment(w.ctx, s.token, p.id)
+	if err != nil {
+		return w.failf("payment screen: %v", err)
+	}
+	eff := w.effective(p)
+	if v.State != eff || v.Amount != p.amount || string(v.RequestHash) != string(p.hash[:]) || !v.ExpiresAt.Equal(p.expiresAt) {
+		return w.failf("payment screen of %d: %s %d, want %s %d", w.idx(p), v.State, v.Amount, eff, p.amount)
+	}
+	if eff != payflow.StatePending {
+		if v.ConsentNonce != nil {
+			return w.failf("a consent nonce for a request %s", eff)
+		}
+		w.logf("approve %d: screen shows %s", w.idx(p), eff)
+		return w.transition(p, eff, 0)
+	}
+	if len(v.ConsentNonce) != record.NonceSize {
+		return w.failf("payment screen without a consent nonce")
+	}
+	ready, err := w.enterPIN(s)
+	if err != nil || !ready {
+		return err
+	}
+	msg, err := s.v.Card.SignConsent(&record.Consent{
+		RequestID: p.id[:], RequestHash: v.RequestHash, Nonce: v.ConsentNonce,
+		Amount: v.Amount, Currency: v.Currency, MerchantID: v.MerchantID,
+	})
+	if err != nil {
+		return w.failf("%s signs a consent: %v", s.name, err)
+	}
+	p.consents[record.Hash(msg)] = true
+	// The consent may arrive late: after the seller withdrew the request,
+	// or after its lifetime.
+	switch r := w.rng.Float64(); {
+	case r < 0.07:
+		w.count("cancel-before-consent")
+		if err := w.cancel(p); err != nil {
+			return err
+		}
+	case r < 0.12 && w.fault(ExpiryJump, 1):
+		if err := w.tick(p.expiresAt.Sub(w.now)+time.Duration(w.rng.IntN(240))*time.Second, w.rng.IntN(2) == 0); err != nil {
+			return err
+		}
+	}
+	want, wantErr, altErr := w.predictApprove(p)
+	before := w.effective(p)
+	approvedAt := w.now
+	call := func() (*payflow.PaymentView, error) {
+		return w.plat.Approve(w.ctx, &payflow.ApproveRequest{Consent: msg})
+	}
+	got, again, crashed := deliver(w, w.opts.CrashApproval, call)
+	if crashed {
+		w.logf("approve %d crashed; predicted %s %s", w.idx(p), want, kind(wantErr))
+		if err := w.restart("a crash while approving"); err != nil {
+			return err
+		}
+		pv, err := w.poll(p, s, want, before)
+		if err != nil {
+			return err
+		}
+		if pv.State == payflow.StateHeld {
+			p.holdExpiresAt = approvedAt.Add(holdTTL)
+		}
+		return w.settled(p, pv)
+	}
+	if wantErr != nil {
+		if altErr != nil && errors.Is(got.err, altErr) {
+			wantErr = altErr
+		}
+		if err := w.expect("approval", got.err, wantErr); err != nil {
+			return err
+		}
+		if again != nil {
+			if err := w.expect("approval sent again", again.err, retryErr(s, wantErr)); err != nil {
+				return err
+			}
+		}
+		w.logf("approve %d: %s", w.idx(p), kind(got.err))
+		switch {
+		case errors.Is(wantErr, payflow.ErrFunds):
+			w.count("funds-refused")
+		case p.state != payflow.StatePending || errors.Is(wantErr, payflow.ErrExpired) || errors.Is(wantErr, payflow.ErrReplay):
+			w.count("late-consent-refused")
+		}
+		return w.transition(p, w.effective(p), 0)
+	}
+	if got.err != nil {
+		return w.failf("approval of %d: got %s, want %s", w.idx(p), describe(got.err), want)
+	}
+	if got.v.State != want {
+		return w.failf("approval of %d: state %s, want %s", w.idx(p), got.v.State, want)
+	}
+	if again != nil {
+		// The consent's nonce is spent: the same bytes again are a replay;
+		// the phone then looks at the request.
+		if err := w.expect("approval sent again", again.err, payflow.ErrReplay); err != nil {
+			return err
+		}
+	}
+	if want == payflow.StateHeld {
+		p.holdExpiresAt = approvedAt.Add(holdTTL)
+	}
+	if err := w.transition(p, want, got.v.Captured); err != nil {
+		return err
+	}
+	w.count(want)
+	w.logf("approve %d: %s", w.idx(p), want)
+	return w.settled(p, got.v)
+}
+
+// retryErr is what a consent sent a second time gets: a revoked card is
+// refused again, anything else finds its nonce spent.
+func retryErr(c *card, first error) error {
+	if errors.Is(first, payflow.ErrCard) {
+		return payflow.ErrCard
+	}
+	return payflow.ErrReplay
+}
+
+// settled checks the receipt of a view of p that is captured.
+func (w *world) settled(p *purchase, v *payflow.PaymentView) error {
+	if v.State != payflow.StateCaptured {
+		if v.Receipt != nil {
+			return w.failf("request %d is %s with a receipt", w.idx(p), v.State)
+		}
+		return nil
+	}
+	if v.Captured != p.captured {
+		return w.failf("request %d captured %d, want %d", w.idx(p), v.Captured, p.captured)
+	}
+	return w.verifyReceipt(p, v.Receipt, p.captured)
+}
+
+// predictApprove is what a consent to p delivered now must give: a state,
+// or an error (and another error that is right too, at a boundary).
+func (w *world) predictApprove(p *purchase) (state string, err, alt error) {
+	s := p.shopper
+	nonceExp := p.expiresAt.Add(2 * time.Minute)
+	switch eff := w.effective(p); {
+	case s.revoked:
+		return "", payflow.ErrCard, nil
+	case w.now.After(nonceExp):
+		return "", payflow.ErrReplay, nil
+	case w.now.Equal(nonceExp):
+		return "", payflow.ErrReplay, stateErr(eff)
+	case eff != payflow.StatePending:
+		return "", stateErr(eff), nil
+	case s.posted-s.held < p.amount || p.m.tickets < p.tickets:
+		return "", payflow.ErrFunds, nil
+	case p.m.manual:
+		return payflow.StateHeld, nil, nil
+	}
+	return payflow.StateCaptured, nil, nil
+}
+
+// sellerCall runs a call of the seller's phone on p under the network's
+// faults: crashes, lost and duplicated messages. The outcome must be want
+// (a state) or wantErr; a retry must agree, since these calls are
+// idempotent. After a crash the phone polls and finds want or the state
+// before.
+func (w *world) stateCall(what string, p *purchase, c *card, want string, wantErr error, call func() (*payflow.PaymentView, error)) (*payflow.PaymentView, error) {
+	before := w.effective(p)
+	got, again, crashed := deliver(w, true, call)
+	if crashed {
+		if err := w.restart("a crash during " + what); err != nil {
+			return nil, err
+		}
+		allowed := []string{before}
+		if wantErr == nil {
+			allowed = append(allowed, want)
+		}
+		return w.poll(p, c, allowed...)
+	}
+	if err := w.expect(what, got.err, wantErr); err != nil {
+		return nil, err
+	}
+	if wantErr == nil && got.v.State != want {
+		return nil, w.failf("%s of %d: state %s, want %s", what, w.idx(p), got.v.State, want)
+	}
+	if again != nil {
+		if err := w.expect(what+" sent again", again.err, wantErr); err != nil {
+			return nil, err
+		}
+		if wantErr == nil && !sameView(again.v, got.v) {
+			return nil, w.failf("%s sent again: state %s, want %s", what, again.v.State, got.v.State)
+		}
+	}
+	w.logf("%s %d: %s %s", what, w.idx(p), want, kind(got.err))
+	if wantErr != nil {
+		return nil, w.transition(p, before, 0)
+	}
+	if err := w.transition(p, want, got.v.Captured); err != nil {
+		return nil, err
+	}
+	return got.v, nil
+}
+
+// cancel has the seller withdraw p.
+func (w *world) cancel(p *purchase) error {
+	seller := p.m.seller
+	if ok, err := w.login(seller, record.RoleSeller); err != nil || !ok {
+		return err
+	}
+	w.count("cancel")
+	want, wantErr := payflow.StateCancelled, error(nil)
+	switch eff := w.effective(p); eff {
+	case payflow.StatePending, payflow.StateHeld, payflow.StateCancelled:
+	default:
+		wantErr = stateErr(eff)
+	}
+	_, err := w.stateCall("cancel", p, seller, want, wantErr, func() (*payflow.PaymentView, error) {
+		return w.plat.Cancel(w.ctx, seller.token, p.id)
+	})
+	return err
+}
+
+// decline has the shopper refuse p.
+func (w *world) decline(p *purchase) error {
+	s := p.shopper
+	if ok, err := w.login(s, record.RoleShopper); err != nil || !ok {
+		return err
+	}
+	w.count("decline")
+	want, wantErr := payflow.StateDeclined, error(nil)
+	switch eff := w.effective(p); eff {
+	case payflow.StatePending, payflow.StateDeclined:
+	default:
+		wantErr = stateErr(eff)
+	}
+	_, err := w.stateCall("decline", p, s, want, wantErr, func() (*payflow.PaymentView, error) {
+		return w.plat.Decline(w.ctx, s.token, p.id)
+	})
+	return err
+}
+
+// capture has the seller capture a held payment, in full or in part, or
+// ask for too much.
+func (w *world) capture(p *purchase) error {
+	seller := p.m.seller
+	if ok, err := w.login(seller, record.RoleSeller); err != nil || !ok {
+		return err
+	}
+	w.count("capture")
+	var amount uint64
+	switch w.rng.IntN(4) {
+	case 0:
+		amount = 1 + w.rng.Uint64N(p.amount)
+	case 1:
+		amount = p.amount + 1 + w.rng.Uint64N(100)
+	}
+	eff := w.effective(p)
+	full := amount
+	if full == 0 {
+		full = p.amount
+	}
+	want, wantErr := payflow.StateCaptured, error(nil)
+	switch {
+	case full > p.amount:
+		wantErr = payflow.ErrLimit
+	case eff == payflow.StateCaptured && p.captured == full:
+	case eff != payflow.StateHeld:
+		wantErr = stateErr(eff)
+	}
+	v, err := w.stateCall("capture", p, seller, want, wantErr, func() (*payflow.PaymentView, error) {
+		return w.plat.Capture(w.ctx, seller.token, &payflow.CaptureRequest{RequestID: p.id, Amount: amount})
+	})
+	if err != nil || v == nil {
+		return err
+	}
+	if v.State == payflow.StateCaptured && v.Captured != full {
+		return w.failf("capture of %d: captured %d, want %d", w.idx(p), v.Captured, full)
+	}
+	return w.settled(p, v)
+}
+
+// refund has the seller refund part of a captured payment, all that is
+// left, too much, or send an earlier refund again.
+func (w *world) refund(p *purchase) error {
+	seller := p.m.seller
+	w.count("refund")
+	if len(p.refunds) > 0 && w.rng.IntN(4) == 0 {
+		// The same refund again: the same view, the money moved once.
+		r := p.refunds[w.rng.IntN(len(p.refunds))]
+		v, err := w.plat.Refund(w.ctx, &payflow.RefundRequest{Refund: r.msg})
+		if err != nil || v.ID != r.id || v.Amount != r.amount || v.Refunded != r.view.Refunded || !bytes.Equal(v.Receipt, r.view.Receipt) {
+			return w.failf("refund %v sent again: %s %+v", r.id, kind(err), v)
+		}
+		w.count("refund-repeat")
+		w.logf("refund %d again: same", w.idx(p))
+		return nil
+	}
+	left := p.captured - p.refunded
+	var amount uint64
+	switch w.rng.IntN(4) {
+	case 0:
+		amount = left
+	case 1:
+		amount = left + 1 + w.rng.Uint64N(200)
+	default:
+		amount = 1 + w.rng.Uint64N(max(left, 1))
+	}
+	if amount == 0 {
+		amount = 1
+	}
+	id := w.newID()
+	rr := &record.RefundRequest{RefundID: id[:], RequestID: p.id[:], Amount: amount, Currency: currency}
+	r := &refund{id: id, amount: amount}
+	var err error
+	if r.msg, err = seller.v.Card.SignRefundRequest(rr); err != nil {
+		return w.failf("seller signs a refund: %v", err)
+	}
+	call := func() (*payflow.RefundView, error) {
+		return w.plat.Refund(w.ctx, &payflow.RefundRequest{Refund: r.msg})
+	}
+	var wantErr error
+	if amount > left {
+		wantErr = payflow.ErrLimit
+	}
+	got, again, crashed := deliver(w, true, call)
+	if crashed {
+		if err := w.restart("a crash during a refund"); err != nil {
+			return err
+		}
+		v, err := call()
+		if errors.Is(err, payflow.ErrClone) {
+			// The platform counted the signature but stored nothing: the
+			// card signs the same refund again.
+			if r.msg, err = seller.v.Card.SignRefundRequest(rr); err != nil {
+				return w.failf("seller signs again: %v", err)
+			}
+			v, err = call()
+		}
+		got, again = reply[*payflow.RefundView]{v, err}, nil
+	}
+	if err := w.expect("refund", got.err, wantErr); err != nil {
+		return err
+	}
+	if again != nil {
+		// A refused refund is not stored: the same bytes again are a
+		// replay of the card's counter.
+		wantAgain := wantErr
+		if wantErr != nil {
+			wantAgain = payflow.ErrClone
+		}
+		if err := w.expect("refund sent again", again.err, wantAgain); err != nil {
+			return err
+		}
+		if wantErr == nil && (again.v.Refunded != got.v.Refunded || !bytes.Equal(again.v.Receipt, got.v.Receipt)) {
+			return w.failf("refund sent again: refunded %d, want %d", again.v.Refunded, got.v.Refunded)
+		}
+	}
+	w.logf("refund %d of %d: %s", amount, w.idx(p), kind(got.err))
+	if wantErr != nil {
+		w.count("refund-refused")
+		return nil
+	}
+	v := got.v
+	if v.Amount != amount || v.Refunded != p.refunded+amount || v.RequestID != p.id {
+		return w.failf("refund of %d: %+v, want refunded %d", w.idx(p), v, p.refunded+amount)
+	}
+	r.view = v
+	if err := w.verifyRefundReceipt(p, r, v); err != nil {
+		return err
+	}
+	p.refunds = append(p.refunds, r)
+	p.refunded += amount
+	p.shopper.posted += amount
+	p.m.posted -= amount
+	return nil
+}

@@ -1,0 +1,156 @@
+package sim_test
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow/sim"
+)
+
+var (
+	seeds    = flag.Int("sim.seeds", 200, "number of seeds TestSimulation runs")
+	oneSeed  = flag.Uint64("sim.seed", 0, "run only this seed (replay of a failure)")
+	steps    = flag.Int("sim.steps", 0, "steps per seed (0: the default)")
+	sqliteN  = flag.Int("sim.sqlite", 25, "run every n-th seed on SQLite files, with half the steps (0: never)")
+	simTrace = flag.Bool("sim.trace", false, "log every step")
+	unicode  = flag.Bool("sim.unicode-item", false, "add a catalog item with a non-ASCII name (a known platform bug)")
+	crashApp = flag.Bool("sim.crash-approval", false, "let the platform crash during approvals (known platform bugs)")
+	disable  = flag.String("sim.disable", "", "comma-separated fault kinds not to inject")
+)
+
+func disabled(t *testing.T) []sim.Fault {
+	var out []sim.Fault
+	for _, name := range strings.Split(*disable, ",") {
+		if name == "" {
+			continue
+		}
+		found := false
+		for _, f := range sim.Faults() {
+			if f.String() == name {
+				out, found = append(out, f), true
+			}
+		}
+		require.True(t, found, "unknown fault kind %q", name)
+	}
+	return out
+}
+
+// TestSimulation plays many seeds and checks every invariant after every
+// step. A failing seed is printed with the flag that replays it.
+func TestSimulation(t *testing.T) {
+	first, n := uint64(1), uint64(*seeds)
+	if *oneSeed != 0 {
+		first, n = *oneSeed, 1
+	}
+	if testing.Short() && *oneSeed == 0 {
+		n = min(n, 40)
+	}
+	off := disabled(t)
+	var mu sync.Mutex
+	total := sim.Stats{Ops: map[string]int{}}
+	var failed []uint64
+	work := make(chan uint64)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for seed := range work {
+				opts := sim.Options{Seed: seed, Steps: *steps, Disable: off, UnicodeItem: *unicode, CrashApproval: *crashApp}
+				if *sqliteN > 0 && seed%uint64(*sqliteN) == 0 {
+					// Every SQLite commit is an fsync: fewer steps.
+					opts.Dir = t.TempDir()
+					opts.Steps = max(*steps, 40) / 2
+				}
+				if *simTrace {
+					opts.Logf = t.Logf
+				}
+				st, err := sim.Run(context.Background(), opts)
+				mu.Lock()
+				if err != nil {
+					failed = append(failed, seed)
+					t.Errorf("%v", err)
+					t.Logf("replay with -sim.seed=%d -sim.trace", seed)
+				} else {
+					total.Steps += st.Steps
+					for k, v := range st.Ops {
+						total.Ops[k] += v
+					}
+					for i, v := range st.Faults {
+						total.Faults[i] += v
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for seed := first; seed < first+n; seed++ {
+		work <- seed
+	}
+	close(work)
+	wg.Wait()
+	t.Logf("seeds %d, failed %v, steps %d", n, failed, total.Steps)
+	for _, f := range sim.Faults() {
+		t.Logf("fault %-13s %6d", f, total.Faults[f])
+	}
+	for _, k := range sortedKeys(total.Ops) {
+		t.Logf("op %-22s %6d", k, total.Ops[k])
+	}
+}
+
+func sortedKeys(m map[string]int) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := range keys {
+		for j := i + 1; j < len(keys); j++ {
+			if keys[j] < keys[i] {
+				keys[i], keys[j] = keys[j], keys[i]
+			}
+		}
+	}
+	return keys
+}
+
+// TestReplayIsIdentical runs seeds twice, on both stores, and compares
+// everything they did.
+func TestReplayIsIdentical(t *testing.T) {
+	for _, seed := range []uint64{3, 17, 40} {
+		for _, store := range []string{"memory", "sqlite"} {
+			if store == "sqlite" && seed != 17 {
+				continue
+			}
+			t.Run(fmt.Sprintf("%s/%d", store, seed), func(t *testing.T) {
+				run := func() *sim.Stats {
+					opts := sim.Options{Seed: seed, Steps: 20}
+					if store == "sqlite" {
+						opts.Dir = t.TempDir()
+					}
+					st, err := sim.Run(context.Background(), opts)
+					require.NoError(t, err)
+					return st
+				}
+				a, b := run(), run()
+				assert.Equal(t, a, b)
+				assert.Equal(t, 20, a.Steps)
+			})
+		}
+	}
+}
+
+// TestFailureNamesTheSeed checks the shape of a failure report.
+func TestFailureNamesTheSeed(t *testing.T) {
+	cause := errors.New("boom")
+	err := error(&sim.Failure{Seed: 7, Step: 3, Detail: "wallet differs", Err: cause})
+	assert.Equal(t, "sim: seed 7 step 3: wallet differs: boom", err.Error())
+	assert.ErrorIs(t, err, cause)
+}
