@@ -42,7 +42,7 @@ func (s *Screen) Printf(format string, args ...any) {
 }
 
 // Money formats minor units of a currency or units of an asset: "EUR 11.27",
-// "2 CONCERT-A12".
+// "1 ARENA-1231-A12".
 func Money(amount uint64, unit string) string {
 	s, err := ledger.FormatAmount(amount, unit)
 	if err != nil {
