@@ -220,3 +220,26 @@ func TestConcurrentWriters(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestUpdatePanic checks that a panic inside Update releases the row lock
+// of the timestamp: the next Update does not wait for it.
+func TestUpdatePanic(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	require.Panics(t, func() {
+		_ = s.Update(ctx, func(tx ledger.Tx) error {
+			if _, err := tx.LastTimestamp(); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	})
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+		ts, err := tx.LastTimestamp()
+		require.NoError(t, err)
+		assert.Zero(t, ts)
+		return tx.SetLastTimestamp(1)
+	}))
+}

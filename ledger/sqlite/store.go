@@ -80,13 +80,18 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
+	// Rolled back unless committed, even when fn panics: the writer
+	// connection must not stay inside a transaction.
+	defer tx.Rollback()
 	t := &writeTx{ctx: ctx, tx: tx, s: s}
 	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: t.query}
 	err = fn(t)
-	if err != nil {
+	if err == nil {
+		if err = tx.Commit(); err != nil {
+			err = fmt.Errorf("sqlite: commit: %w", err)
+		}
+	} else {
 		_ = tx.Rollback()
-	} else if err = tx.Commit(); err != nil {
-		err = fmt.Errorf("sqlite: commit: %w", err)
 	}
 	s.prepare(ctx, t.unprepared)
 	return err

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -156,4 +157,26 @@ func TestTwoStoresOneFile(t *testing.T) {
 	assert.Equal(t, uint64(perLedger), got[0].DebitsPosted)
 	assert.Equal(t, uint64(perLedger), got[1].CreditsPosted)
 	require.NoError(t, la.Verify(ctx))
+}
+
+// TestUpdatePanic checks that a panic inside Update leaves the writer free.
+func TestUpdatePanic(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx := context.Background()
+	require.Panics(t, func() {
+		_ = s.Update(ctx, func(tx ledger.Tx) error {
+			if _, err := tx.LastTimestamp(); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	})
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+		ts, err := tx.LastTimestamp()
+		require.NoError(t, err)
+		assert.Zero(t, ts)
+		return tx.SetLastTimestamp(1)
+	}))
 }
