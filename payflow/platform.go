@@ -244,10 +244,15 @@ func (p *Platform) openCard(ctx context.Context, msg []byte, r record.CardRecord
 	return c, err
 }
 
-// verify checks a card-signed record fully: chain, revocation, signature,
-// nonce (consumed) and counter (advanced).
+// verify checks a card-signed record fully, in the order of pki.Challenger:
+// chain and revocation, signature and card ID, then the nonce (consumed)
+// and the counter (advanced) together in one store transaction.
 func (p *Platform) verify(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord) error {
-	if _, err := p.challenger.Verify(ctx, c.Chain, msg, r); err != nil {
+	if err := p.verifySignature(c, msg, r); err != nil {
+		return err
+	}
+	h := r.Header()
+	if err := p.store.Accept(ctx, r.FreshNonce(), p.now(), h.CardID, h.Counter); err != nil {
 		return verifyError(err)
 	}
 	return nil

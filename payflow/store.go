@@ -64,6 +64,11 @@ type Store interface {
 	// and no card reaches, are refused the same way.
 	Advance(ctx context.Context, cardID string, counter uint64) error
 
+	// Accept consumes nonce (when not nil) as Consume does and advances
+	// the card's counter as Advance does, in one transaction: both or
+	// neither. It returns the error of the first that fails.
+	Accept(ctx context.Context, nonce []byte, now time.Time, cardID string, counter uint64) error
+
 	// PutToken stores a login token by the SHA-256 of its value.
 	PutToken(ctx context.Context, t *TokenRecord) error
 	// Token returns the token whose hash is hash.

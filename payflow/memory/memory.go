@@ -238,6 +238,26 @@ func (s *Store) Advance(_ context.Context, cardID string, counter uint64) error 
 	return nil
 }
 
+// Accept implements payflow.Store.
+func (s *Store) Accept(_ context.Context, nonce []byte, now time.Time, cardID string, counter uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if nonce != nil {
+		exp, ok := s.nonces[string(nonce)]
+		if !ok || !now.Before(exp) {
+			return pki.ErrNonce
+		}
+	}
+	if last := s.counters[cardID]; counter <= last || counter > math.MaxInt64 {
+		return &pki.CounterError{CardID: cardID, Last: min(last, math.MaxInt64), Got: counter}
+	}
+	if nonce != nil {
+		delete(s.nonces, string(nonce))
+	}
+	s.counters[cardID] = counter
+	return nil
+}
+
 // PutToken implements payflow.Store.
 func (s *Store) PutToken(_ context.Context, t *payflow.TokenRecord) error {
 	s.mu.Lock()

@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Assets", testAssets},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
+		{"Accept", testAccept},
 		{"TokensAndSessions", testTokensAndSessions},
 		{"Payments", testPayments},
 		{"PaymentRace", testPaymentRace},
@@ -445,4 +446,26 @@ func testDeleteExpired(t *testing.T, s payflow.Store) {
 	assert.NoError(t, err)
 	_, err = s.Session(ctx, payflow.ID{2})
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
+}
+
+func testAccept(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	id := "8900000000000000001"
+	n1, n2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	require.NoError(t, s.Add(ctx, n1, t0.Add(time.Minute)))
+	require.NoError(t, s.Add(ctx, n2, t0.Add(time.Minute)))
+	require.NoError(t, s.Accept(ctx, n1, t0, id, 3))
+	assert.ErrorIs(t, s.Accept(ctx, n1, t0, id, 4), pki.ErrNonce, "a nonce is used once")
+	var ce *pki.CounterError
+	require.ErrorAs(t, s.Accept(ctx, n2, t0, id, 3), &ce)
+	assert.Equal(t, pki.CounterError{CardID: id, Last: 3, Got: 3}, *ce)
+	// The refused counter left the nonce in place: both or neither.
+	require.NoError(t, s.Accept(ctx, n2, t0, id, 4))
+	require.NoError(t, s.Accept(ctx, nil, t0, id, 5), "records without a nonce")
+	assert.ErrorIs(t, s.Accept(ctx, nil, t0, id, 5), pki.ErrCounterRegression)
+	assert.ErrorIs(t, s.Advance(ctx, id, 5), pki.ErrCounterRegression, "Accept and Advance share the counter")
+	n3 := bytes.Repeat([]byte{3}, 32)
+	require.NoError(t, s.Add(ctx, n3, t0))
+	assert.ErrorIs(t, s.Accept(ctx, n3, t0, id, 9), pki.ErrNonce, "expired")
+	require.NoError(t, s.Advance(ctx, id, 6), "an expired nonce moves no counter")
 }

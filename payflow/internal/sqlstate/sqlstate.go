@@ -555,6 +555,55 @@ func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) erro
 	return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: counter}
 }
 
+// Accept implements payflow.Store in one transaction: the nonce's DELETE
+// … RETURNING and the counter's conditional upsert commit together.
+func (s *Store) Accept(ctx context.Context, nonce []byte, now time.Time, cardID string, counter uint64) error {
+	if counter > math.MaxInt64 {
+		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
+	}
+	// Prepare before the transaction takes the (single SQLite) writer
+	// connection.
+	del, err := s.stmt(ctx, s.w, `DELETE FROM payflow_nonces WHERE nonce = ? RETURNING expires_at`)
+	if err != nil {
+		return err
+	}
+	up, err := s.stmt(ctx, s.w, `INSERT INTO payflow_counters (card_id, counter) VALUES (?, ?)
+		ON CONFLICT (card_id) DO UPDATE SET counter = excluded.counter WHERE payflow_counters.counter < excluded.counter`)
+	if err != nil {
+		return err
+	}
+	last, err := s.stmt(ctx, s.w, `SELECT counter FROM payflow_counters WHERE card_id = ?`)
+	if err != nil {
+		return err
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if nonce != nil {
+			var exp int64
+			err := tx.StmtContext(ctx, del).QueryRowContext(ctx, nonce).Scan(&exp)
+			if errors.Is(err, sql.ErrNoRows) || (err == nil && ns(now) >= exp) {
+				return pki.ErrNonce
+			}
+			if err != nil {
+				return err
+			}
+		}
+		res, err := tx.StmtContext(ctx, up).ExecContext(ctx, cardID, int64(counter))
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 1 {
+			return nil
+		}
+		var held int64
+		if err := tx.StmtContext(ctx, last).QueryRowContext(ctx, cardID).Scan(&held); err != nil {
+			return err
+		}
+		return &pki.CounterError{CardID: cardID, Last: uint64(held), Got: counter}
+	})
+}
+
 // PutToken implements payflow.Store.
 func (s *Store) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
 	res, err := s.exec(ctx, s.w, `INSERT INTO payflow_tokens (hash, card_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
