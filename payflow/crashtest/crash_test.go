@@ -304,4 +304,3 @@ func checkDatabase(t *testing.T, f *paytest.Fixture, all []acked) {
 	require.Len(t, acc, 1)
 	assert.Equal(t, acc[0].DebitsPosted-acc[0].CreditsPosted, wallets+m.Posted, "money paid in is in wallets or with the merchant")
 }
-
