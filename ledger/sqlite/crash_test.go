@@ -186,17 +186,29 @@ func TestCrash(t *testing.T) {
 			}
 		}
 		require.NoError(t, os.WriteFile(retry, []byte(strings.Join(pending, "\n")), 0o600))
+		// Every fourth run is killed early, counted from the start of the
+		// process: while it opens the database (the first run: while it
+		// creates and migrates it) or retries.
+		early := run%4 == 1
 		delay := time.Duration(20+rng.IntN(300)) * time.Millisecond
-		n := crashRun(t, path, run, retry, delay, log)
-		t.Logf("run %d: killed %v after ready; %d retried, %d acknowledged", run, delay, len(pending), n)
+		if early {
+			delay = time.Duration(rng.IntN(150)) * time.Millisecond
+		}
+		n := crashRun(t, path, run, retry, delay, early, log)
+		from := "ready"
+		if early {
+			from = "start"
+		}
+		t.Logf("run %d: killed %v after %s; %d retried, %d acknowledged", run, delay, from, len(pending), n)
 		crashCheck(t, path, log, false)
 	}
 	crashCheck(t, path, log, true)
 }
 
-// crashRun starts the child, kills it delay after it is ready, and records
-// its output in log. It returns how many IDs it acknowledged.
-func crashRun(t *testing.T, path string, run int, retry string, delay time.Duration, log crashLog) int {
+// crashRun starts the child, kills it delay after it is ready (or, when
+// early, delay after it started), and records its output in log. It returns
+// how many IDs it acknowledged.
+func crashRun(t *testing.T, path string, run int, retry string, delay time.Duration, early bool, log crashLog) int {
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), crashEnvDB+"="+path, crashEnvRun+"="+strconv.Itoa(run), crashEnvRetry+"="+retry)
 	stdout, err := cmd.StdoutPipe()
@@ -229,11 +241,15 @@ func crashRun(t *testing.T, path string, run int, retry string, delay time.Durat
 		}
 		done <- acked
 	}()
-	select {
-	case <-ready:
+	if early {
 		time.Sleep(delay)
-	case <-time.After(30 * time.Second):
-		t.Error("child not ready after 30s")
+	} else {
+		select {
+		case <-ready:
+			time.Sleep(delay)
+		case <-time.After(30 * time.Second):
+			t.Error("child not ready after 30s")
+		}
 	}
 	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
 	acked := <-done
