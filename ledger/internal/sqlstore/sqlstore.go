@@ -1,5 +1,7 @@
-// Package sqlstore holds what the SQL stores of package ledger share: the
-// list of embedded schema migrations and the bounded retry schedule.
+// Package sqlstore holds what the SQL stores of package ledger (ledger/sqlite
+// and ledger/postgres) share: the column lists and row scanning, every read
+// of ledger.ReadTx built once for both SQL dialects (Reader), the list of
+// embedded schema migrations and the bounded retry schedule.
 package sqlstore
 
 import (
