@@ -13,7 +13,7 @@ import (
 	"github.com/casimpay/casimpay/payflow/postgres"
 )
 
-func open(t *testing.T, dsn string) *postgres.Store {
+func open(t testing.TB, dsn string) *postgres.Store {
 	t.Helper()
 	s, err := postgres.Open(context.Background(), dsn, postgres.Options{})
 	require.NoError(t, err)
