@@ -62,7 +62,7 @@ func openPool(ctx context.Context, dsn string, o Options) (*pgxpool.Pool, error)
 }
 
 // migrate applies every embedded migration newer than the version recorded
-// in schema_migrations, in one transaction. Processes that open the same
+// in schema_migrations for the ledger, in one transaction. Processes that open the same
 // database at once queue on an exclusive lock of schema_migrations, so each
 // migration runs exactly once; running it again is a no-op.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
@@ -74,9 +74,11 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	// catalog, or duplicate_table) when two processes create the table at once: retry it.
 	for attempt := 0; ; attempt++ {
 		_, err = pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-			version    integer PRIMARY KEY,
-			name       text NOT NULL,
-			applied_at timestamptz NOT NULL
+			component  text        NOT NULL,
+			version    integer     NOT NULL,
+			name       text        NOT NULL,
+			applied_at timestamptz NOT NULL,
+			PRIMARY KEY (component, version)
 		)`)
 		if err == nil || attempt >= 5 || !retryable(err) && !isUniqueViolation(err) && !isDuplicateTable(err) {
 			break
@@ -91,7 +93,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			return err
 		}
 		var cur int
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = $1`,
+			sqlstore.Component).Scan(&cur); err != nil {
 			return err
 		}
 		if cur > len(ms) {
@@ -101,8 +104,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 			if _, err := tx.Exec(ctx, m.SQL); err != nil {
 				return fmt.Errorf("migration %d_%s: %w", m.Version, m.Name, err)
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, now())`,
-				m.Version, m.Name); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ($1, $2, $3, now())`,
+				sqlstore.Component, m.Version, m.Name); err != nil {
 				return fmt.Errorf("migration %d_%s: %w", m.Version, m.Name, err)
 			}
 		}

@@ -105,11 +105,27 @@ func TestMigrationsConcurrent(t *testing.T) {
 func TestSchemaTooNew(t *testing.T) {
 	ctx := context.Background()
 	s, dsn := openTemp(t)
-	_, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', now())`)
+	_, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('ledger', 99, 'future', now())`)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	_, err = Open(ctx, dsn, Options{})
 	require.ErrorIs(t, err, ErrSchemaTooNew)
+}
+
+// TestOtherComponentMigrations checks that the migrations of another
+// component in the same database do not count as the ledger's.
+func TestOtherComponentMigrations(t *testing.T) {
+	ctx := context.Background()
+	s, dsn := openTemp(t)
+	_, err := s.pool.Exec(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('payflow', 99, 'other', now())`)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	s, err = Open(ctx, dsn, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	var max int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations WHERE component = 'ledger'`).Scan(&max))
+	assert.Equal(t, 1, max)
 }
 
 func TestClosed(t *testing.T) {

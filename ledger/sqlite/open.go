@@ -145,7 +145,8 @@ func openDBs(ctx context.Context, path string, o Options) (w, r *sql.DB, err err
 }
 
 // migrate applies, in one transaction, every embedded migration newer than
-// the version recorded in schema_migrations. Running it again is a no-op.
+// the version recorded in schema_migrations for the ledger. Running it
+// again is a no-op.
 func migrate(ctx context.Context, db *sql.DB) error {
 	ms, err := sqlstore.Migrations(migrationFS, "migrations")
 	if err != nil {
@@ -157,14 +158,17 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version    INTEGER PRIMARY KEY,
-		name       TEXT NOT NULL,
-		applied_at INTEGER NOT NULL
+		component  TEXT    NOT NULL,
+		version    INTEGER NOT NULL,
+		name       TEXT    NOT NULL,
+		applied_at INTEGER NOT NULL,
+		PRIMARY KEY (component, version)
 	) STRICT`); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	var cur int
-	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations WHERE component = ?1`,
+		sqlstore.Component).Scan(&cur); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	if cur > len(ms) {
@@ -174,8 +178,8 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("sqlite: migration %d_%s: %w", m.Version, m.Name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-			m.Version, m.Name, time.Now().UnixNano()); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES (?1, ?2, ?3, ?4)`,
+			sqlstore.Component, m.Version, m.Name, time.Now().UnixNano()); err != nil {
 			return fmt.Errorf("sqlite: migration %d_%s: %w", m.Version, m.Name, err)
 		}
 	}

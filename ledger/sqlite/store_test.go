@@ -63,11 +63,27 @@ func TestMigrationsIdempotent(t *testing.T) {
 func TestSchemaTooNew(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTemp(t)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)`)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('ledger', 99, 'future', 0)`)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	_, err = Open(ctx, path, Options{})
 	require.ErrorIs(t, err, ErrSchemaTooNew)
+}
+
+// TestOtherComponentMigrations checks that the migrations of another
+// component in the same database do not count as the ledger's.
+func TestOtherComponentMigrations(t *testing.T) {
+	ctx := context.Background()
+	s, path := openTemp(t)
+	_, err := s.w.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('payflow', 99, 'other', 0)`)
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	s, err = Open(ctx, path, Options{})
+	require.NoError(t, err)
+	defer s.Close()
+	var max int
+	require.NoError(t, s.w.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations WHERE component = 'ledger'`).Scan(&max))
+	assert.Equal(t, 1, max)
 }
 
 func TestPragmas(t *testing.T) {

@@ -15,6 +15,12 @@ import (
 	"time"
 )
 
+// Component names the ledger's rows in table schema_migrations, which
+// other components keeping tables in the same database (with their own
+// component name) may share: columns component, version, name, applied_at,
+// primary key (component, version).
+const Component = "ledger"
+
 // Migration is one schema change, read from a file named
 // "<version>_<name>.sql" (for example 0001_init.sql). Versions start at 1
 // and have no gaps, so a database at version n has applied exactly the
