@@ -393,6 +393,86 @@ func TestRefusals(t *testing.T) {
 			_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: p})
 			return err
 		}, payflow.ErrReplay},
+		{"login proof with a tampered signature", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			p := s.shopper.Proof(record.RoleShopper, nil)
+			p[len(p)-1] ^= 0x01
+			_, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: p})
+			return err
+		}, payflow.ErrSignature},
+		{"request with a tampered signature", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			msg := s.seller.MustSign(paytest.Request(s.session, "EUR", 690))
+			msg[len(msg)-1] ^= 0x01
+			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+			return err
+		}, payflow.ErrSignature},
+		{"refund with a tampered signature", func(t *testing.T, s *shop, before *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			require.NoError(t, err)
+			*before = s.balances(t)
+			msg := s.seller.MustSign(&record.RefundRequest{RefundID: make([]byte, 16), RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
+			msg[len(msg)-1] ^= 0x01
+			_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			return err
+		}, payflow.ErrSignature},
+		{"refund by the shopper's card", func(t *testing.T, s *shop, before *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			require.NoError(t, err)
+			*before = s.balances(t)
+			msg := s.shopper.MustSign(&record.RefundRequest{RefundID: make([]byte, 16), RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
+			_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			return err
+		}, payflow.ErrForbidden},
+		{"refund of a pending request", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			msg := s.seller.MustSign(&record.RefundRequest{RefundID: make([]byte, 16), RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
+			_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			return err
+		}, payflow.ErrConflict},
+		{"request in an unpaired session", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			bob := s.NewCard("Bob")
+			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleSeller, bob.EID())})
+			require.NoError(t, err)
+			sess := &payflow.SessionView{ID: payflow.SessionID(bob.ID, s.seller.ID, bob.EID(), s.seller.EID()), ShopperCardID: bob.ID, MerchantID: merchantID}
+			_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(sess, "EUR", 100))})
+			return err
+		}, payflow.ErrConflict},
+		{"request for another payer than the session's", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			r := paytest.Request(s.session, "EUR", 100)
+			r.PayerCardID = s.seller.ID
+			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
+			return err
+		}, payflow.ErrMismatch},
+		{"shopper pairing with a card that is not a seller", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			bob := s.NewCard("Bob")
+			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, bob.EID())})
+			return err
+		}, payflow.ErrForbidden},
+		{"session seen by a third card", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			bob := s.NewCard("Bob")
+			bob.Login(record.RoleShopper)
+			_, err := s.Platform.Session(ctx, bob.Token, s.session.ID)
+			return err
+		}, payflow.ErrForbidden},
+		{"payment seen by a third card", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			bob := s.NewCard("Bob")
+			bob.Login(record.RoleShopper)
+			_, err := s.Platform.Payment(ctx, bob.Token, v.ID)
+			return err
+		}, payflow.ErrForbidden},
+		{"login with another card's EID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
+			require.NoError(t, err)
+			p := s.shopper.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: s.seller.EID(), PeerEID: make([]byte, 16)})
+			_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: p})
+			return err
+		}, payflow.ErrMismatch},
+		{"challenge for a card never enrolled", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			_, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: "8944500102198304826"})
+			return err
+		}, payflow.ErrNotFound},
 		{"expired token", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			s.Clock.Advance(payflow.DefaultTokenTTL)
 			_, err := s.Platform.Catalog(ctx, s.shopper.Token, merchantID)
@@ -583,4 +663,24 @@ func TestApproveCancelRace(t *testing.T) {
 			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
 		}
 	}
+}
+
+func TestSessionViews(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	a, err := s.Platform.Session(ctx, s.shopper.Token, s.session.ID)
+	require.NoError(t, err)
+	b, err := s.Platform.Session(ctx, s.seller.Token, s.session.ID)
+	require.NoError(t, err)
+	assert.Equal(t, a, b, "both screens show the same session")
+	assert.Equal(t, s.session, a)
+	assert.Equal(t, payflow.SessionPaired, a.State)
+	assert.Equal(t, "Corner Grocer", a.MerchantName)
+
+	// One side alone leaves the session waiting.
+	bob := s.NewCard("Bob")
+	w, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: bob.Proof(record.RoleShopper, s.seller.EID())})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionWaiting, w.State)
+	assert.NotEqual(t, s.session.ID, w.ID)
 }
