@@ -1,0 +1,34 @@
+// Package payflow runs in-person payments between two phones that carry
+// CA-SIM cards: the cloud Platform, the phone-side Shopper and Seller, and
+// the HTTP transport between them. API is the contract the phones see;
+// *Platform implements it in process and *Client over HTTP.
+//
+// # The platform
+//
+// A Platform enrols cards (their verified certificate chains and
+// advertising secrets) and merchants (ledger accounts, seller cards, a
+// catalog). A phone logs its card in with a card-signed auth proof over a
+// fresh challenge nonce, turns the EIDs it sees over the air into names
+// (Resolve), and pairs: both cards sign proofs naming each other's EID, and
+// both screens show the same pairing code. The seller's card signs a
+// payment request priced from the catalog; the shopper's card signs a
+// consent bound to the request's hash, amount, currency and payee, after
+// its PIN; the platform holds, captures (or voids) the money and any asset
+// legs in the ledger, all or nothing, and signs a receipt that both phones
+// verify offline. PROTOCOL.md §6 gives the states and every refusal.
+//
+//	p, _ := payflow.NewPlatform(payflow.PlatformOptions{
+//		Ledger: led, Store: store, Verifier: verifier, Key: key, Chain: chain,
+//	})
+//	id, _ := p.EnrollCard(ctx, enrolment.Chain, enrolment.AdvertisingSecret, "Alice")
+//
+// # State and concurrency
+//
+// All state lives in a Store in the ledger's database: payflow/sqlite
+// (the default, in the ledger's SQLite file) or payflow/postgres, with
+// payflow/memory for tests; payflow/paytest is the conformance suite they
+// pass. Every transition of a payment request is a compare-and-set and
+// every ledger transfer ID is derived from the request or refund it
+// settles (TransferID), so several platform processes may serve one
+// database, and retries never move money twice.
+package payflow
