@@ -71,7 +71,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		return err
 	}
 	// CREATE TABLE IF NOT EXISTS can itself race (a unique violation on the
-	// catalog, or duplicate_table) when two processes create the table at once: retry it.
+	// catalog, duplicate_table or duplicate_object) when two processes create
+	// the table at once: retry it.
 	for attempt := 0; ; attempt++ {
 		_, err = pool.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 			component  text        NOT NULL,

@@ -12,6 +12,7 @@ const (
 	codeDeadlockDetected     = "40P01"
 	codeUniqueViolation      = "23505"
 	codeDuplicateTable       = "42P07"
+	codeDuplicateObject      = "42710"
 )
 
 // retryable reports whether err is a transient conflict with another
@@ -29,7 +30,10 @@ func isUniqueViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation
 }
 
+// isDuplicateTable reports the errors of CREATE TABLE IF NOT EXISTS racing
+// with the same statement in another session: duplicate_table, or
+// duplicate_object for the table's row type.
 func isDuplicateTable(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && pgErr.Code == codeDuplicateTable
+	return errors.As(err, &pgErr) && (pgErr.Code == codeDuplicateTable || pgErr.Code == codeDuplicateObject)
 }
