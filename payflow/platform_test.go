@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/ledger"
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
@@ -683,4 +684,40 @@ func TestSessionViews(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionWaiting, w.State)
 	assert.NotEqual(t, s.session.ID, w.ID)
+}
+
+// TestRefundWithoutMerchantFunds: a refund the merchant's balance cannot
+// cover fails for good, releases its reservation, and moves nothing.
+func TestRefundWithoutMerchantFunds(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	// The merchant pays 600 out to its bank (the funding source).
+	eur := uint32(978)
+	res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+		ID: ledger.NewID(), DebitAccountID: payflow.AccountID(payflow.AccountMerchant, eur, merchantID),
+		CreditAccountID: payflow.AccountID(payflow.AccountFunding, eur, ""), Amount: 600, Ledger: eur, Code: 9,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	before := s.balances(t)
+
+	msg := s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
+	for range 2 {
+		_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+		assert.ErrorIs(t, err, payflow.ErrFunds, "final: a retry gets the same answer")
+	}
+	assert.Equal(t, before, s.balances(t))
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(0), r.Refunded, "the reservation is released")
+
+	// A refund the balance covers goes through under a new ID.
+	msg = s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000002"), RequestID: v.ID[:], Amount: 90, Currency: "EUR"})
+	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(90), rv.Refunded)
+	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 90}, {Posted: 0}}, s.balances(t))
 }
