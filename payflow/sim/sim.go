@@ -177,6 +177,35 @@ type world struct {
 // outcome the phones did not expect is a *Failure; setting up the world
 // can fail with the error of the package concerned.
 func Run(ctx context.Context, opts Options) (*Stats, error) {
+	w := newWorld(ctx, opts)
+	defer w.close()
+	if err := w.setup(); err != nil {
+		return nil, err
+	}
+	if err := w.check(); err != nil {
+		return w.stats, err
+	}
+	for w.step = 1; w.step <= w.opts.Steps; w.step++ {
+		if err := w.randomStep(); err != nil {
+			return w.stats, w.fail(err)
+		}
+		if err := w.check(); err != nil {
+			return w.stats, err
+		}
+		w.stats.Steps = w.step
+	}
+	if err := w.finish(); err != nil {
+		return w.stats, w.fail(err)
+	}
+	if err := w.check(); err != nil {
+		return w.stats, err
+	}
+	copy(w.stats.Trace[:], w.trace.Sum(nil))
+	return w.stats, nil
+}
+
+// newWorld returns a world for opts, not set up yet.
+func newWorld(ctx context.Context, opts Options) *world {
 	if opts.Steps <= 0 {
 		opts.Steps = 40
 	}
@@ -199,30 +228,7 @@ func Run(ctx context.Context, opts Options) (*Stats, error) {
 			w.off[f] = true
 		}
 	}
-	defer w.close()
-	if err := w.setup(); err != nil {
-		return nil, err
-	}
-	if err := w.check(); err != nil {
-		return w.stats, err
-	}
-	for w.step = 1; w.step <= opts.Steps; w.step++ {
-		if err := w.randomStep(); err != nil {
-			return w.stats, w.fail(err)
-		}
-		if err := w.check(); err != nil {
-			return w.stats, err
-		}
-		w.stats.Steps = w.step
-	}
-	if err := w.finish(); err != nil {
-		return w.stats, w.fail(err)
-	}
-	if err := w.check(); err != nil {
-		return w.stats, err
-	}
-	copy(w.stats.Trace[:], w.trace.Sum(nil))
-	return w.stats, nil
+	return w
 }
 
 // fail wraps err as the Failure of the current step.

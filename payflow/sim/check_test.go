@@ -1,0 +1,122 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// world returns a set-up world whose checks pass.
+func testWorld(t *testing.T, seed uint64) *world {
+	t.Helper()
+	w := newWorld(context.Background(), Options{Seed: seed})
+	t.Cleanup(w.close)
+	require.NoError(t, w.setup())
+	require.NoError(t, w.check())
+	return w
+}
+
+// stray moves money in the ledger behind the platform's back.
+func stray(t *testing.T, w *world, debit, credit ledger.ID, amount uint64) {
+	t.Helper()
+	res, err := w.led.CreateTransfers(w.ctx, []ledger.Transfer{{
+		ID: ledger.NewID(), DebitAccountID: debit, CreditAccountID: credit, Amount: amount,
+		Ledger: currencyCode, Code: payflow.TransferFunding,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+}
+
+// TestChecksCatchPlantedFaults plants the faults the simulation looks for
+// and checks that its invariants see each of them.
+func TestChecksCatchPlantedFaults(t *testing.T) {
+	wallet := func(c *card) ledger.ID { return payflow.AccountID(payflow.AccountWallet, currencyCode, c.id) }
+	shop := func(m *merchant) ledger.ID { return payflow.AccountID(payflow.AccountMerchant, currencyCode, m.id) }
+	tests := []struct {
+		name  string
+		plant func(t *testing.T, w *world)
+	}{
+		{"money from nowhere", func(t *testing.T, w *world) {
+			stray(t, w, payflow.AccountID(payflow.AccountFunding, currencyCode, ""), wallet(w.shoppers[0]), 1)
+		}},
+		{"a second charge", func(t *testing.T, w *world) {
+			stray(t, w, wallet(w.shoppers[1]), shop(w.merchants[0]), 7)
+		}},
+		{"money the model lost", func(t *testing.T, w *world) { w.shoppers[2].posted-- }},
+		{"a hold the model missed", func(t *testing.T, w *world) { w.shoppers[0].held++ }},
+		{"tickets moved", func(t *testing.T, w *world) { w.merchants[0].tickets++ }},
+		{"funding not counted", func(t *testing.T, w *world) { w.funded++ }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := testWorld(t, 5)
+			tt.plant(t, w)
+			var f *Failure
+			require.ErrorAs(t, w.check(), &f)
+			assert.Equal(t, uint64(5), f.Seed)
+		})
+	}
+}
+
+// TestReceiptChecks runs a world until a payment is captured and checks
+// that its receipt is refused once the consent it names is not one the
+// payer's card signed, or the amount differs.
+func TestReceiptChecks(t *testing.T) {
+	w := testWorld(t, 9)
+	var p *purchase
+	for w.step = 1; p == nil && w.step < 500; w.step++ {
+		require.NoError(t, w.randomStep())
+		for _, q := range w.purchases {
+			if q.state == payflow.StateCaptured {
+				p = q
+			}
+		}
+	}
+	require.NotNil(t, p, "no capture in 500 steps")
+	ok, err := w.login(p.m.seller, record.RoleSeller)
+	require.NoError(t, err)
+	require.True(t, ok)
+	v, err := w.plat.Payment(w.ctx, p.m.seller.token, p.id)
+	require.NoError(t, err)
+	require.NoError(t, w.settled(p, v))
+
+	var f *Failure
+	assert.ErrorAs(t, w.verifyReceipt(p, v.Receipt, p.captured+1), &f, "another amount")
+	tampered := append([]byte(nil), v.Receipt...)
+	tampered[len(tampered)-1] ^= 1
+	assert.ErrorAs(t, w.verifyReceipt(p, tampered, p.captured), &f, "a tampered receipt")
+	p.consents = map[[32]byte]bool{}
+	assert.ErrorAs(t, w.settled(p, v), &f, "a consent the card never signed")
+}
+
+// TestFuse checks the simulated crash: the n-th write is the last, lost
+// or committed, and everything after it fails until a new fuse.
+func TestFuse(t *testing.T) {
+	for _, after := range []bool{false, true} {
+		var f fuse
+		f.arm(1, after)
+		ran := 0
+		do := func() error { ran++; return nil }
+		require.NoError(t, f.write(do))
+		assert.ErrorIs(t, f.write(do), errCrashed)
+		assert.ErrorIs(t, f.write(do), errCrashed)
+		assert.ErrorIs(t, f.read(), errCrashed)
+		want := 1
+		if after {
+			want = 2
+		}
+		assert.Equal(t, want, ran)
+		assert.True(t, f.disarm())
+	}
+	var f fuse
+	assert.NoError(t, f.write(func() error { return nil }))
+	assert.False(t, f.disarm())
+	assert.True(t, errors.Is(f.write(func() error { return errCrashed }), errCrashed))
+}
