@@ -3,11 +3,14 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/ledger"
 	ledgersqlite "github.com/casimpay/casimpay/ledger/sqlite"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
@@ -53,4 +56,59 @@ func TestPlatform(t *testing.T) {
 		t.Cleanup(func() { ls.Close() })
 		return paytest.NewFixture(t, mustOpen(t, path), ls, paytest.Options{})
 	})
+}
+
+// TestTwoProcesses: two platforms, each with its own connections to one
+// SQLite file (as two processes would have), race approve against cancel;
+// exactly one wins and the ledger agrees.
+func TestTwoProcesses(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "casimpay.db")
+	ls1, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { ls1.Close() })
+	f := paytest.NewFixture(t, mustOpen(t, path), ls1, paytest.Options{})
+	s := paytest.NewShop(f, false)
+
+	ls2, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
+	require.NoError(t, err)
+	t.Cleanup(func() { ls2.Close() })
+	l2, err := ledger.New(ls2, ledger.Options{Now: f.Clock.Now})
+	require.NoError(t, err)
+	t.Cleanup(func() { l2.Close() })
+	p2, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: l2, Store: mustOpen(t, path), Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
+	})
+	require.NoError(t, err)
+
+	wins := map[string]int{}
+	for range 8 {
+		before := s.Balances("EUR")
+		v, err := s.Create(paytest.Request(s.Session, "EUR", 100))
+		require.NoError(t, err)
+		c := s.Consent(v.ID)
+		var wg sync.WaitGroup
+		var approveErr, cancelErr error
+		wg.Add(2)
+		go func() { defer wg.Done(); _, approveErr = f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c}) }()
+		go func() { defer wg.Done(); _, cancelErr = p2.Cancel(ctx, s.Seller.Token, v.ID) }()
+		wg.Wait()
+		r, err := p2.Store().Payment(ctx, v.ID)
+		require.NoError(t, err)
+		wins[r.State]++
+		after := s.Balances("EUR")
+		switch r.State {
+		case payflow.StateCaptured:
+			require.NoError(t, approveErr)
+			assert.Error(t, cancelErr)
+			assert.Equal(t, before[0].Posted-100, after[0].Posted)
+		case payflow.StateCancelled:
+			require.NoError(t, cancelErr)
+			assert.ErrorIs(t, approveErr, payflow.ErrFinal)
+			assert.Equal(t, before, after)
+		default:
+			t.Fatalf("state %s", r.State)
+		}
+	}
+	t.Logf("outcomes: %v", wins)
 }
