@@ -146,3 +146,23 @@ func FuzzParseID(f *testing.F) {
 		require.Equal(t, id, viaText)
 	})
 }
+
+func FuzzIDFromBytes(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(bytes.Repeat([]byte{0xff}, 16))
+	f.Add(bytes.Repeat([]byte{1}, 17))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		id, err := ledger.IDFromBytes(b)
+		if len(b) != 16 {
+			require.ErrorIs(t, err, ledger.ErrBadID)
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, b, id[:])
+		var back ledger.ID
+		require.NoError(t, back.UnmarshalBinary(b))
+		require.Equal(t, id, back)
+		hi, lo := id.Uint64s()
+		require.Equal(t, id, ledger.IDFromUint64s(hi, lo))
+	})
+}

@@ -81,3 +81,17 @@ func itoa(v int) string {
 	}
 	return itoa(v/10) + string(rune('0'+v%10))
 }
+
+func FuzzParseCreateTransferResult(f *testing.F) {
+	f.Add("exceeds_credits")
+	f.Add("ok")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		if r, ok := ledger.ParseCreateTransferResult(s); ok {
+			require.Equal(t, s, r.String())
+		}
+		if r, ok := ledger.ParseCreateAccountResult(s); ok {
+			require.Equal(t, s, r.String())
+		}
+	})
+}
