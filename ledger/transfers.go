@@ -179,7 +179,7 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 	if err != nil {
 		return nil, err
 	}
-	clear(w.accounts) // absent accounts must read as nil, not as present
+	// Accounts that do not exist keep their nil entry: lookups read nil.
 	w.accountList = slices.Grow(w.accountList[:0], len(accounts))[:len(accounts)]
 	for i := range accounts {
 		w.accountList[i] = workAccount{Account: accounts[i]}
