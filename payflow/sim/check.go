@@ -92,7 +92,7 @@ func (w *world) finish() error {
 		}
 	}
 	for i, p := range w.purchases {
-		v, err := w.plat.Payment(w.ctx, p.m.seller.token, p.id)
+		v, err := w.api.Payment(w.ctx, p.m.seller.token, p.id)
 		if err != nil {
 			return w.failf("request %d at the end: %v", i, err)
 		}

@@ -13,6 +13,12 @@
 // that write reached the disk), then restarts it and runs the recovery
 // sweep.
 //
+// With Options.HTTP the phones reach the platform through payflow.Client
+// and the HTTP handler, over a transport in process that also loses
+// requests and replies and duplicates requests: the client's resends under
+// one Idempotency-Key, answered from the replies stored in the platform's
+// store, must hide those faults from the phones.
+//
 // The phones keep a model of what they know: every reply they saw, every
 // consent their cards signed, every balance they expect. After every step
 // and at the end Run checks that ledger.Verify passes; that the money of

@@ -59,7 +59,7 @@ func (c *card) eid(t time.Time) []byte {
 
 // proof has the card sign an auth proof over a fresh challenge.
 func (w *world) proof(c *card, role record.Role, peer []byte) ([]byte, error) {
-	ch, err := w.plat.Challenge(w.ctx, &payflow.ChallengeRequest{CardID: c.id})
+	ch, err := w.api.Challenge(w.ctx, &payflow.ChallengeRequest{CardID: c.id})
 	if err != nil {
 		return nil, w.failf("challenge for %s: %v", c.name, err)
 	}
@@ -83,7 +83,7 @@ func (w *world) login(c *card, role record.Role) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	resp, err := w.plat.Login(w.ctx, &payflow.LoginRequest{Proof: msg})
+	resp, err := w.api.Login(w.ctx, &payflow.LoginRequest{Proof: msg})
 	if c.revoked {
 		w.logf("login of revoked %s: %s", c.name, kind(err))
 		return false, w.expect("login of a revoked card", err, payflow.ErrCard)

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"math/big"
 	"math/rand/v2"
+	"net/http"
 	"path/filepath"
 	"time"
 
@@ -75,6 +76,11 @@ type Options struct {
 	Dir string
 	// Disable lists fault kinds not to inject.
 	Disable []Fault
+	// HTTP has the phones talk to the platform through payflow.Client and
+	// the HTTP handler, over a transport in process that loses requests
+	// and replies and duplicates requests, which the client's resends under
+	// one Idempotency-Key must hide.
+	HTTP bool
 	// UnicodeItem adds to the catalogs an item whose name is not ASCII.
 	// SetCatalog accepts it, but a receipt cannot carry it, so a purchase
 	// of it is charged in the ledger and then stays half done: off by
@@ -164,6 +170,10 @@ type world struct {
 	fuse *fuse
 	led  *ledger.Ledger
 	plat *payflow.Platform
+	// api is how the phones reach the platform: plat, or a payflow.Client
+	// through handler.
+	api     payflow.API
+	handler http.Handler
 
 	shoppers  []*card
 	merchants []*merchant
@@ -256,8 +266,12 @@ func (w *world) logf(format string, args ...any) {
 
 func (w *world) clock() time.Time { return w.now }
 
-// advance moves the virtual clock and keeps the CRLs fresh.
+// advance moves the virtual clock and keeps the CRLs fresh. In HTTP mode,
+// whose bodies carry whole seconds, the clock moves by whole seconds.
 func (w *world) advance(d time.Duration) error {
+	if w.opts.HTTP {
+		d = max(d.Round(time.Second), time.Second)
+	}
 	w.now = w.now.Add(d)
 	if w.now.Sub(w.crlsAt) > 6*time.Hour {
 		return w.publishCRLs()
@@ -391,13 +405,18 @@ func (w *world) startPlatform() error {
 	if err != nil {
 		return err
 	}
+	store := stateStore{Store: w.ps, f: w.fuse}
 	w.plat, err = payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: w.led, Store: stateStore{Store: w.ps, f: w.fuse}, Verifier: w.verifier,
+		Ledger: w.led, Store: store, Verifier: w.verifier,
 		Key: w.key, Chain: w.chain, Now: w.clock, Rand: w.bytes,
 		RequestTTL: requestTTL, HoldTTL: holdTTL, RecoverAfter: recoverAfter,
 		ResolveRate: 1000, ResolveBurst: 1000,
 	})
-	return err
+	if err != nil {
+		return err
+	}
+	w.connect(store)
+	return nil
 }
 
 // stopPlatform stops the platform process.
@@ -435,7 +454,7 @@ func (w *world) restart(why string) error {
 	w.logf("restart after %s: recovered %d", why, n)
 	w.count("recovered")
 	w.stats.Ops["recovered-settlements"] += n
-	return nil
+	return w.expire(false)
 }
 
 func (w *world) close() {

@@ -20,6 +20,7 @@ var (
 	oneSeed  = flag.Uint64("sim.seed", 0, "run only this seed (replay of a failure)")
 	steps    = flag.Int("sim.steps", 0, "steps per seed (0: the default)")
 	sqliteN  = flag.Int("sim.sqlite", 25, "run every n-th seed on SQLite files, with half the steps (0: never)")
+	httpN    = flag.Int("sim.http", 3, "run every n-th seed through the HTTP client and handler (0: never)")
 	simTrace = flag.Bool("sim.trace", false, "log every step")
 	unicode  = flag.Bool("sim.unicode-item", false, "add a catalog item with a non-ASCII name (a known platform bug)")
 	crashApp = flag.Bool("sim.crash-approval", false, "let the platform crash during approvals (known platform bugs)")
@@ -65,6 +66,7 @@ func TestSimulation(t *testing.T) {
 			defer wg.Done()
 			for seed := range work {
 				opts := sim.Options{Seed: seed, Steps: *steps, Disable: off, UnicodeItem: *unicode, CrashApproval: *crashApp}
+				opts.HTTP = *httpN > 0 && seed%uint64(*httpN) == 1%uint64(*httpN)
 				if *sqliteN > 0 && seed%uint64(*sqliteN) == 0 {
 					// Every SQLite commit is an fsync: fewer steps.
 					opts.Dir = t.TempDir()
