@@ -721,3 +721,44 @@ func TestRefundWithoutMerchantFunds(t *testing.T) {
 	assert.Equal(t, uint64(90), rv.Refunded)
 	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 90}, {Posted: 0}}, s.balances(t))
 }
+
+// TestRecoverRefund: a refund reserved by a process that died before the
+// ledger moved is completed by RecoverSweep, once.
+func TestRecoverRefund(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	msg := s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 300, Currency: "EUR"})
+	p, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	p.Refunded = 300
+	h := record.Hash(msg)
+	ref := &payflow.RefundRecord{ID: payflow.ID([]byte("refund-000000001")), RequestID: v.ID, State: payflow.RefundPending,
+		Amount: 300, Currency: "EUR", Request: msg, Hash: h[:], Refunded: 300, CreatedAt: s.Clock.Now()}
+	_, err = s.Store.InsertRefund(ctx, ref, p, payflow.StateCaptured)
+	require.NoError(t, err)
+	before := s.balances(t)
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 300}, {Posted: before[1].Posted - 300}}, s.balances(t))
+	got, err := s.Store.Refund(ctx, ref.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundDone, got.State)
+	var rc record.Receipt
+	require.NoError(t, record.Open(got.Receipt, &rc))
+	assert.Equal(t, record.ReceiptRefund, rc.Kind)
+
+	// The seller's retry of the same refund gets the stored one.
+	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.NoError(t, err)
+	assert.Equal(t, got.Receipt, rv.Receipt)
+	n, err = s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n)
+	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 300}, {Posted: before[1].Posted - 300}}, s.balances(t))
+}
