@@ -762,3 +762,35 @@ func TestRecoverRefund(t *testing.T) {
 	assert.Equal(t, 0, n)
 	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 300}, {Posted: before[1].Posted - 300}}, s.balances(t))
 }
+
+// TestRecoverCaptureAndVoid: manual captures and cancellations left half
+// done are completed by RecoverSweep.
+func TestRecoverCaptureAndVoid(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		state, voidTo, want string
+		balances            [2]payflow.Balance
+	}{
+		{"capturing", "", payflow.StateCaptured, [2]payflow.Balance{{Posted: funds - 400}, {Posted: 400}}},
+		{"voiding", payflow.StateCancelled, payflow.StateCancelled, [2]payflow.Balance{{Posted: funds}, {}}},
+	} {
+		t.Run(tt.state, func(t *testing.T) {
+			s := newShop(t, true, paytest.Options{})
+			v, _ := s.request(t)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			require.NoError(t, err)
+			r, err := s.Store.Payment(ctx, v.ID)
+			require.NoError(t, err)
+			r.State, r.CaptureAmount, r.VoidTo, r.UpdatedAt = tt.state, 400, tt.voidTo, s.Clock.Now()
+			require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateHeld))
+			s.Clock.Advance(payflow.DefaultRecoverAfter)
+			n, err := s.Platform.RecoverSweep(ctx, 0)
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+			r, err = s.Store.Payment(ctx, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, r.State)
+			assert.Equal(t, tt.balances, s.balances(t))
+		})
+	}
+}
