@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -172,7 +173,9 @@ func post(base, path, key string, in any) (status int, replayed bool, body []byt
 // then approved twice (with one idempotency key, on two processes), once
 // more through a third, and cancelled, all at once. Exactly one outcome
 // wins, the ledger moves the money once when it is a capture and not at
-// all otherwise, and the stored replies agree.
+// all otherwise, and the stored replies agree. A capture is then partly
+// refunded through the three processes at once, with the same signed
+// refund: the money comes back once.
 func TestPlatformProcesses(t *testing.T) {
 	dsn := testenv.PostgresSchema(t)
 	ctx := context.Background()
@@ -252,7 +255,15 @@ func TestPlatformProcesses(t *testing.T) {
 		wg.Go(func() {
 			thirdView, third = clients[(a+2)%3].Approve(ctx, &payflow.ApproveRequest{Consent: consent})
 		})
-		wg.Go(func() { cancelView, cancel = clients[rng.IntN(3)].Cancel(ctx, shop.Seller.Token, v.ID) })
+		// Half the cancels start up to 12 ms late, so that either side wins.
+		delay, canceller := time.Duration(rng.IntN(12000))*time.Microsecond, clients[rng.IntN(3)]
+		if rng.IntN(2) == 0 {
+			delay = 0
+		}
+		wg.Go(func() {
+			time.Sleep(delay)
+			cancelView, cancel = canceller.Cancel(ctx, shop.Seller.Token, v.ID)
+		})
 		wg.Wait()
 
 		final, err := clients[rng.IntN(3)].Payment(ctx, shop.Seller.Token, v.ID)
@@ -288,6 +299,35 @@ func TestPlatformProcesses(t *testing.T) {
 		switch final.State {
 		case payflow.StateCaptured:
 			captured += amount
+			// The same refund through all three processes at once: one
+			// refund, the same view for every copy that is answered.
+			var rid payflow.ID
+			binary.BigEndian.PutUint64(rid[:], rng.Uint64())
+			rid[15] = byte(round)
+			part := amount/2 + 1
+			refund := shop.Seller.MustSign(&record.RefundRequest{RefundID: rid[:], RequestID: v.ID[:], Amount: part, Currency: "EUR"})
+			var views [3]*payflow.RefundView
+			var errs [3]error
+			var rg sync.WaitGroup
+			for i := range 3 {
+				rg.Go(func() { views[i], errs[i] = clients[i].Refund(ctx, &payflow.RefundRequest{Refund: refund}) })
+			}
+			rg.Wait()
+			var first *payflow.RefundView
+			for i := range 3 {
+				if errs[i] != nil {
+					// Lost the race before the winner stored the refund.
+					assert.ErrorIs(t, errs[i], payflow.ErrClone, "round %d: refund copy %d", round, i)
+					continue
+				}
+				if first == nil {
+					first = views[i]
+				}
+				assert.Equal(t, first, views[i], "round %d: refund copies agree", round)
+			}
+			require.NotNil(t, first, "round %d: no copy of the refund was answered", round)
+			assert.Equal(t, part, first.Refunded)
+			captured -= part
 			assert.Equal(t, 1, approvals, "round %d: one approval wins", round)
 			assert.Equal(t, final.Receipt, receipt)
 			// The cancel came after the capture, or while it was under way.
