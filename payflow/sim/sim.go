@@ -17,9 +17,11 @@ import (
 
 	"github.com/casimpay/casimpay/ledger"
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
+	ledgerpostgres "github.com/casimpay/casimpay/ledger/postgres"
 	ledgersqlite "github.com/casimpay/casimpay/ledger/sqlite"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
+	paypostgres "github.com/casimpay/casimpay/payflow/postgres"
 	paysqlite "github.com/casimpay/casimpay/payflow/sqlite"
 	"github.com/casimpay/casimpay/pki"
 )
@@ -74,6 +76,9 @@ type Options struct {
 	// Dir, when set, keeps the platform's state and ledger in a SQLite
 	// database in that directory; the default is the in-memory stores.
 	Dir string
+	// DSN, when set instead of Dir, keeps them in that PostgreSQL
+	// database, whose schema must be empty.
+	DSN string
 	// Disable lists fault kinds not to inject.
 	Disable []Fault
 	// HTTP has the phones talk to the platform through payflow.Client and
@@ -365,6 +370,20 @@ func (w *world) publishCRLs() error {
 
 // openStores opens the durable stores: in memory, or in a SQLite file.
 func (w *world) openStores() error {
+	if w.opts.DSN != "" {
+		ls, err := ledgerpostgres.Open(w.ctx, w.opts.DSN, ledgerpostgres.Options{MaxConns: 2})
+		if err != nil {
+			return err
+		}
+		ps, err := paypostgres.Open(w.ctx, w.opts.DSN, paypostgres.Options{MaxConns: 2})
+		if err != nil {
+			ls.Close()
+			return err
+		}
+		w.ps, w.ls = ps, ls
+		w.closers = []func() error{ps.Close, ls.Close}
+		return nil
+	}
 	if w.opts.Dir == "" {
 		if w.ps == nil {
 			w.ps, w.ls = memory.New(), ledgermemory.New()
@@ -433,7 +452,7 @@ func (w *world) restart(why string) error {
 	if err := w.stopPlatform(); err != nil {
 		return err
 	}
-	if w.opts.Dir != "" {
+	if w.opts.Dir != "" || w.opts.DSN != "" {
 		if err := w.closeStores(); err != nil {
 			return err
 		}

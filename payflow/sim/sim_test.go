@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/payflow/sim"
 )
 
@@ -21,6 +22,7 @@ var (
 	steps    = flag.Int("sim.steps", 0, "steps per seed (0: the default)")
 	sqliteN  = flag.Int("sim.sqlite", 25, "run every n-th seed on SQLite files, with half the steps (0: never)")
 	httpN    = flag.Int("sim.http", 3, "run every n-th seed through the HTTP client and handler (0: never)")
+	pgSeeds  = flag.Int("sim.pg-seeds", 6, "number of seeds TestSimulationPostgres runs")
 	simTrace = flag.Bool("sim.trace", false, "log every step")
 	unicode  = flag.Bool("sim.unicode-item", false, "add a catalog item with a non-ASCII name (a known platform bug)")
 	crashApp = flag.Bool("sim.crash-approval", false, "let the platform crash during approvals (known platform bugs)")
@@ -155,4 +157,21 @@ func TestFailureNamesTheSeed(t *testing.T) {
 	err := error(&sim.Failure{Seed: 7, Step: 3, Detail: "wallet differs", Err: cause})
 	assert.Equal(t, "sim: seed 7 step 3: wallet differs: boom", err.Error())
 	assert.ErrorIs(t, err, cause)
+}
+
+// TestSimulationPostgres plays a few seeds with the platform's state and
+// ledger in PostgreSQL, each in a fresh schema, restarts reopening it.
+func TestSimulationPostgres(t *testing.T) {
+	testenv.PostgresDSN(t)
+	for seed := uint64(1); seed <= uint64(*pgSeeds); seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			opts := sim.Options{Seed: seed, Steps: 20, DSN: testenv.PostgresSchema(t), HTTP: seed%2 == 0}
+			if *simTrace {
+				opts.Logf = t.Logf
+			}
+			st, err := sim.Run(context.Background(), opts)
+			require.NoError(t, err, "replay with -run TestSimulationPostgres/%d -sim.trace", seed)
+			assert.Equal(t, 20, st.Steps)
+		})
+	}
 }
