@@ -429,7 +429,7 @@ func (w *world) approve(p *purchase) error {
 			return err
 		}
 		if again != nil {
-			if err := w.expect("approval sent again", again.err, retryErr(s, wantErr)); err != nil {
+			if err := w.expect("approval sent again", again.err, retryErr(wantErr)); err != nil {
 				return err
 			}
 		}
@@ -468,7 +468,7 @@ func (w *world) approve(p *purchase) error {
 
 // retryErr is what a consent sent a second time gets: a revoked card is
 // refused again, anything else finds its nonce spent.
-func retryErr(c *card, first error) error {
+func retryErr(first error) error {
 	if errors.Is(first, payflow.ErrCard) {
 		return payflow.ErrCard
 	}
@@ -511,8 +511,9 @@ func (w *world) predictApprove(p *purchase) (state string, err, alt error) {
 	return payflow.StateCaptured, nil, nil
 }
 
-// sellerCall runs a call of the seller's phone on p under the network's
-// faults: crashes, lost and duplicated messages. The outcome must be want
+// stateCall runs a phone's call that changes the state of p (cancel,
+// decline, capture) under the network's faults: crashes, lost and
+// duplicated messages. The outcome must be want
 // (a state) or wantErr; a retry must agree, since these calls are
 // idempotent. After a crash the phone polls and finds want or the state
 // before.
