@@ -85,14 +85,8 @@ func (w *world) finish() error {
 	if err := w.tick(holdTTL+requestTTL+time.Minute, true); err != nil {
 		return err
 	}
-	for _, m := range w.merchants {
-		m.seller.token = ""
-		if _, err := w.login(m.seller, record.RoleSeller); err != nil {
-			return err
-		}
-	}
 	for i, p := range w.purchases {
-		v, err := w.api.Payment(w.ctx, p.m.seller.token, p.id)
+		v, err := w.endView(p)
 		if err != nil {
 			return w.failf("request %d at the end: %v", i, err)
 		}
@@ -111,4 +105,37 @@ func (w *world) finish() error {
 		w.stats.Ops["end-"+v.State]++
 	}
 	return nil
+}
+
+// endView is the view of p of its seller's phone (see viewAs).
+func (w *world) endView(p *purchase) (*payflow.PaymentView, error) {
+	return w.viewAs(p, p.m.seller)
+}
+
+// viewAs is the view of p of c's phone, or of the other party's when c is
+// revoked and its token expired; when both cards are, the platform's
+// stored record stands in for it.
+func (w *world) viewAs(p *purchase, c *card) (*payflow.PaymentView, error) {
+	other := p.shopper
+	if c == p.shopper {
+		other = p.m.seller
+	}
+	for _, c := range []*card{c, other} {
+		role := record.RoleShopper
+		if c.m != nil {
+			role = record.RoleSeller
+		}
+		ok, err := w.login(c, role)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return w.api.Payment(w.ctx, c.token, p.id)
+		}
+	}
+	r, err := w.plat.Store().Payment(w.ctx, p.id)
+	if err != nil {
+		return nil, err
+	}
+	return &payflow.PaymentView{ID: r.ID, State: r.State, Amount: r.Amount, Captured: r.Captured, Refunded: r.Refunded, Receipt: r.Receipt}, nil
 }

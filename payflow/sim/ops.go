@@ -132,6 +132,11 @@ func (w *world) revoke() error {
 		return w.purchase()
 	}
 	c := w.shoppers[w.rng.IntN(len(w.shoppers))]
+	if m := w.merchants[w.rng.IntN(len(w.merchants))]; w.rng.IntN(5) == 0 && !m.seller.revoked {
+		// Now and then a till: its merchant can no longer take payments
+		// or refund, but cancels and captures with its token still work.
+		c = m.seller
+	}
 	if c.revoked {
 		return nil
 	}
@@ -202,6 +207,10 @@ func (w *world) pair(s *card, m *merchant) (*payflow.SessionView, error) {
 			return nil, err
 		}
 		v, err := w.api.Pair(w.ctx, &payflow.PairRequest{Proof: mp})
+		if m.seller.revoked {
+			w.logf("pair of revoked %s: %s", m.seller.name, kind(err))
+			return nil, w.expect("pairing of a revoked till", err, payflow.ErrCard)
+		}
 		if err != nil {
 			return nil, w.failf("seller pairs: %v", err)
 		}
@@ -305,22 +314,7 @@ func (w *world) purchase() error {
 // poll has a phone fetch the state of p after it lost track of an outcome
 // and checks that it is one of allowed, then moves the model there.
 func (w *world) poll(p *purchase, c *card, allowed ...string) (*payflow.PaymentView, error) {
-	tok := c.token
-	if tok == "" || !w.now.Before(c.tokenExp) {
-		role := record.RoleShopper
-		if c.m != nil {
-			role = record.RoleSeller
-		}
-		if ok, err := w.login(c, role); err != nil || !ok {
-			// A revoked shopper cannot log in; the seller looks instead.
-			if err != nil {
-				return nil, err
-			}
-			return w.poll(p, p.m.seller, allowed...)
-		}
-		tok = c.token
-	}
-	v, err := w.api.Payment(w.ctx, tok, p.id)
+	v, err := w.viewAs(p, c)
 	if err != nil {
 		return nil, w.failf("poll %v: %v", p.id, err)
 	}
@@ -678,7 +672,10 @@ func (w *world) refund(p *purchase) error {
 		return w.api.Refund(w.ctx, &payflow.RefundRequest{Refund: r.msg})
 	}
 	var wantErr error
-	if amount > left {
+	switch {
+	case seller.revoked:
+		wantErr = payflow.ErrCard
+	case amount > left:
 		wantErr = payflow.ErrLimit
 	}
 	got, again, crashed := deliver(w, true, call)
@@ -704,7 +701,7 @@ func (w *world) refund(p *purchase) error {
 		// A refused refund is not stored: the same bytes again are a
 		// replay of the card's counter.
 		wantAgain := wantErr
-		if wantErr != nil {
+		if errors.Is(wantErr, payflow.ErrLimit) {
 			wantAgain = payflow.ErrClone
 		}
 		if err := w.expect("refund sent again", again.err, wantAgain); err != nil {
