@@ -25,7 +25,7 @@ func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []b
 	if len(advSecret) != adv.SecretSize {
 		return "", fmt.Errorf("%w: advertising secret must be %d bytes", ErrInvalid, adv.SecretSize)
 	}
-	if err := checkText("display name", displayName); err != nil {
+	if err := checkName("display name", displayName); err != nil {
 		return "", err
 	}
 	c := &CardRecord{ID: vc.CardID, Chain: chain, AdvSecret: advSecret, DisplayName: displayName, EnrolledAt: p.now()}
@@ -39,15 +39,21 @@ func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []b
 	return c.ID, nil
 }
 
-// checkText accepts 1 to record.MaxText bytes of printable text.
-func checkText(field, s string) error {
-	if len(s) == 0 || len(s) > record.MaxText {
-		return fmt.Errorf("%w: %s must be 1 to %d bytes", ErrInvalid, field, record.MaxText)
+// checkID checks an identifier the records carry (a merchant ID, a SKU,
+// an asset name): record.CheckText's rule.
+func checkID(field, s string) error {
+	if err := record.CheckText(field, s); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("%w: %s has a control character", ErrInvalid, field)
-		}
+	return nil
+}
+
+// checkName checks a name shown on the phones' screens (a card's display
+// name, a merchant's name, a catalog item's name): record.CheckName's
+// rule, so that whatever is accepted here fits in a receipt.
+func checkName(field, s string) error {
+	if err := record.CheckName(field, s); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }
@@ -57,10 +63,10 @@ func checkText(field, s string) error {
 // cards (already enrolled) become its cards. Errors: ErrInvalid,
 // ErrNotFound for a seller card that is not enrolled.
 func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
-	if err := checkText("merchant ID", m.ID); err != nil {
+	if err := checkID("merchant ID", m.ID); err != nil {
 		return err
 	}
-	if err := checkText("merchant name", m.Name); err != nil {
+	if err := checkName("merchant name", m.Name); err != nil {
 		return err
 	}
 	cur, ok := ledger.LookupCurrency(m.Currency)
@@ -79,14 +85,17 @@ func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 }
 
 // SetCatalog replaces a merchant's catalog; prices are in the merchant's
-// currency. Errors: ErrNotFound, ErrInvalid for a bad or repeated SKU.
+// currency. SKUs are identifiers (record.CheckText), names are shown on
+// the phones and printed in receipts (record.CheckName: UTF-8, without
+// control or bidirectional formatting characters). Errors: ErrNotFound,
+// ErrInvalid for a bad or repeated SKU, a bad name or a price over 2^63−1.
 func (p *Platform) SetCatalog(ctx context.Context, merchantID string, items []CatalogItem) error {
 	seen := make(map[string]bool, len(items))
 	for _, it := range items {
-		if err := checkText("SKU", it.SKU); err != nil {
+		if err := checkID("SKU", it.SKU); err != nil {
 			return err
 		}
-		if err := checkText("item name", it.Name); err != nil {
+		if err := checkName("item name", it.Name); err != nil {
 			return err
 		}
 		if seen[it.SKU] {
@@ -121,7 +130,7 @@ func (p *Platform) Catalog(ctx context.Context, token string, merchantID string)
 // Errors: ErrInvalid for a bad name, a currency code or a code below 1000;
 // ErrConflict when the name or the code is registered otherwise.
 func (p *Platform) RegisterAsset(ctx context.Context, name string, ledgerCode uint32) error {
-	if err := checkText("asset name", name); err != nil {
+	if err := checkID("asset name", name); err != nil {
 		return err
 	}
 	if _, ok := ledger.LookupCurrency(name); ok {

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/casimpay/casimpay/ledger"
 )
@@ -115,6 +116,48 @@ func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Accoun
 	return nil
 }
 
+// errRefusedBefore marks a transfer whose ID the ledger refused at an
+// earlier attempt (id_already_failed): its outcome is final.
+var errRefusedBefore = errors.New("refused at an earlier attempt")
+
+// createChain creates ts as one linked chain, all or nothing, and accepts a
+// chain that an earlier call already created: a retry after a crash or a
+// lost reply gets "exists" for the first transfer the earlier call created,
+// which fails the rest of the chain, so createChain looks the transfers up and
+// submits again, linked, only those that are missing. Transfers are
+// immutable and exists means the same fields, so the ledger ends with
+// exactly the chain asked for. The Linked flags of ts are set here.
+func (p *Platform) createChain(ctx context.Context, ts []ledger.Transfer) error {
+	for len(ts) > 0 {
+		for i := range ts {
+			ts[i].Flags |= ledger.TransferLinked
+		}
+		ts[len(ts)-1].Flags &^= ledger.TransferLinked
+		res, err := p.ledger.CreateTransfers(ctx, ts)
+		err = ledgerError(res, err)
+		if err == nil || len(ts) == 1 || !slices.Contains(res, ledger.TransferExists) {
+			return err
+		}
+		ids := make([]ledger.ID, len(ts))
+		for i := range ts {
+			ids[i] = ts[i].ID
+		}
+		found, lerr := p.ledger.LookupTransfers(ctx, ids)
+		if lerr != nil {
+			return fmt.Errorf("%w: ledger: %v", ErrUnavailable, lerr)
+		}
+		if len(found) == 0 {
+			return err
+		}
+		have := make(map[ledger.ID]bool, len(found))
+		for _, t := range found {
+			have[t.ID] = true
+		}
+		ts = slices.DeleteFunc(slices.Clone(ts), func(t ledger.Transfer) bool { return have[t.ID] })
+	}
+	return nil
+}
+
 // ledgerError is the error of a CreateTransfers call: nil when every event
 // was created or existed already, else the first real failure of the
 // batch (linked_event_failed only follows another).
@@ -132,6 +175,8 @@ func ledgerError(res []ledger.CreateTransferResult, err error) error {
 			return fmt.Errorf("%w: ledger: %v", ErrExpired, r)
 		case ledger.TransferExistsWithDifferentAmount:
 			return fmt.Errorf("%w: ledger: %v", ErrConflict, r)
+		case ledger.TransferIDAlreadyFailed:
+			return fmt.Errorf("%w: ledger: %v: %w", ErrInternal, r, errRefusedBefore)
 		}
 		return fmt.Errorf("%w: ledger: %v", ErrInternal, r)
 	}

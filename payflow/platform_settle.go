@@ -69,8 +69,13 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 		posts, ids = p.posts(r, legs)
 		ts = append(ts, posts...)
 	}
-	ts[len(ts)-1].Flags &^= ledger.TransferLinked
-	return ids, ledgerError(p.ledger.CreateTransfers(ctx, ts))
+	err := p.createChain(ctx, ts)
+	if errors.Is(err, errRefusedBefore) {
+		// A crash or a lost reply came between the ledger's refusal of
+		// this attempt and the state update: the refusal stands.
+		err = fmt.Errorf("%w: %v", ErrFunds, err)
+	}
+	return ids, err
 }
 
 // posts returns the linked transfers that post the holds of r (the money
@@ -97,8 +102,7 @@ func (p *Platform) posts(r *PaymentRecord, legs []leg) ([]ledger.Transfer, [][]b
 // legs in full, linked.
 func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) ([][]byte, error) {
 	ts, ids := p.posts(r, legs)
-	ts[len(ts)-1].Flags &^= ledger.TransferLinked
-	return ids, ledgerError(p.ledger.CreateTransfers(ctx, ts))
+	return ids, p.createChain(ctx, ts)
 }
 
 // void releases the holds of r, each on its own: a hold the ledger already

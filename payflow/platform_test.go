@@ -630,6 +630,112 @@ func TestRecoverSweep(t *testing.T) {
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
 }
 
+// TestRecoverCommittedChain: a process committed the linked hold-and-post
+// chain of an immediate capture and died before recording it. The sweep
+// finds the chain in the ledger, moves nothing again and signs the
+// receipt naming the posts.
+func TestRecoverCommittedChain(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	var first record.Receipt
+	require.NoError(t, record.Open(done.Receipt, &first))
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	r.State, r.Captured, r.Receipt, r.SettledAt = "approving", 0, nil, time.Time{}
+	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateCaptured))
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	r, err = s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, r.State)
+	assert.Equal(t, uint64(690), r.Captured)
+	var rc record.Receipt
+	require.NoError(t, record.Verify(r.Receipt, &s.Key.PublicKey, &rc))
+	post := payflow.TransferID(v.ID, 1, 0, 2)
+	assert.Equal(t, [][]byte{post[:]}, rc.TransferIDs)
+	assert.Equal(t, first.TransferIDs, rc.TransferIDs)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// TestRecoverRefusedHold: the ledger refused a hold for want of funds and
+// the process died before putting the request back to pending. The sweep
+// gets id_already_failed for the same hold, keeps the refusal and makes
+// the request pending again; a new consent, once the wallet is funded, is
+// a new attempt with hold IDs of its own.
+func TestRecoverRefusedHold(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(s.session, "EUR", funds+500))})
+	require.NoError(t, err)
+	consent := s.consent(t, v.ID)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StatePending, r.State)
+	require.Equal(t, uint32(1), r.Attempt)
+	h := record.Hash(consent)
+	r.State, r.Consent, r.ConsentHash = "approving", consent, h[:]
+	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
+	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	r, err = s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, r.State)
+	assert.Nil(t, r.Consent)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+	n, err = s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "nothing left to recover")
+
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{2}, s.shopper.ID, "EUR", 500))
+	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, done.State)
+	assert.Equal(t, [2]payflow.Balance{{Posted: 0}, {Posted: funds + 500}}, s.balances(t))
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// TestCatalogNames: a catalog accepts what a receipt can carry and
+// nothing else; a purchase of an item with a non-ASCII name gets a receipt
+// that names it.
+func TestCatalogNames(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	for _, bad := range []payflow.CatalogItem{
+		{SKU: "comté", Name: "Comté", UnitPrice: 910},
+		{SKU: "milk", Name: "Milk \u202e05.0", UnitPrice: 95},
+		{SKU: "milk", Name: "Milk\n", UnitPrice: 95},
+		{SKU: "milk", Name: "", UnitPrice: 95},
+		{SKU: "milk", Name: " Milk", UnitPrice: 95},
+	} {
+		err := s.Platform.SetCatalog(ctx, merchantID, []payflow.CatalogItem{bad})
+		assert.ErrorIs(t, err, payflow.ErrInvalid, "%+v", bad)
+	}
+	require.NoError(t, s.Platform.SetCatalog(ctx, merchantID, []payflow.CatalogItem{{SKU: "comte", Name: "Comté 200 g", UnitPrice: 910}}))
+	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(s.session, "EUR", 1820, record.Item{SKU: "comte", Quantity: 2}))})
+	require.NoError(t, err)
+	assert.Equal(t, []payflow.Line{{SKU: "comte", Name: "Comté 200 g", Quantity: 2, UnitPrice: 910, Amount: 1820}}, v.Lines)
+	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, done.State)
+	var rc record.Receipt
+	require.NoError(t, record.Verify(done.Receipt, &s.Key.PublicKey, &rc))
+	assert.Equal(t, []record.Line{{SKU: "comte", Name: "Comté 200 g", Quantity: 2, UnitPrice: 910}}, rc.Lines)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 1820}, {Posted: 1820}}, s.balances(t))
+}
+
 // TestApproveCancelRace runs approve and cancel at once on two platforms
 // sharing one store and one ledger: exactly one wins, and the ledger agrees
 // with the winner.

@@ -75,12 +75,8 @@ var catalog = []payflow.CatalogItem{
 	{SKU: "apple", Name: "Apple", UnitPrice: 120},
 	{SKU: "bread", Name: "Sourdough bread", UnitPrice: 450},
 	{SKU: "cheese", Name: "Cheese 200 g", UnitPrice: 780},
+	{SKU: "comte", Name: "Comté 200 g", UnitPrice: 910},
 }
-
-// unicodeItem is a catalog item whose name is not ASCII, which the
-// platform accepts in a catalog but cannot put in a receipt (see
-// Options.UnicodeItem).
-var unicodeItem = payflow.CatalogItem{SKU: "comte", Name: "Comté 200 g", UnitPrice: 910}
 
 // effective is the state the platform must show for p now: a pending
 // request past its lifetime is expired.
@@ -279,7 +275,7 @@ func (w *world) populate() error {
 		}); err != nil {
 			return err
 		}
-		if err := w.plat.SetCatalog(w.ctx, m.id, w.catalog()); err != nil {
+		if err := w.plat.SetCatalog(w.ctx, m.id, catalog); err != nil {
 			return err
 		}
 		w.merchants = append(w.merchants, m)
@@ -311,12 +307,4 @@ func (w *world) populate() error {
 		w.shoppers = append(w.shoppers, c)
 	}
 	return nil
-}
-
-// catalog is the catalog of every merchant.
-func (w *world) catalog() []payflow.CatalogItem {
-	if w.opts.UnicodeItem {
-		return append(append([]payflow.CatalogItem(nil), catalog...), unicodeItem)
-	}
-	return catalog
 }

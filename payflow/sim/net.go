@@ -21,11 +21,11 @@ type reply[T any] struct {
 // of the delivery that the platform acted on first; retry, when not nil,
 // is the reply of a second delivery of the same bytes: the phone's resend
 // after a lost reply, or a copy made by the network. A lost request is
-// sent again by the phone and so delivered once. When crashable, the
+// sent again by the phone and so delivered once. The
 // platform may die at one of its store writes during the first delivery:
 // crashed reports it, and the phone learns nothing.
-func deliver[T any](w *world, crashable bool, call func() (T, error)) (committed reply[T], retry *reply[T], crashed bool) {
-	if crashable && w.fault(Crash, 0.08) {
+func deliver[T any](w *world, call func() (T, error)) (committed reply[T], retry *reply[T], crashed bool) {
+	if w.fault(Crash, 0.08) {
 		n, after := w.rng.IntN(8), w.rng.IntN(2) == 0
 		w.fuse.arm(n, after)
 		v, err := call()

@@ -246,7 +246,7 @@ func (w *world) purchase() error {
 	}
 	var tickets uint64
 	if w.rng.IntN(2) == 0 {
-		for _, it := range w.catalog() {
+		for _, it := range catalog {
 			if q := w.rng.Uint64N(3); q > 0 {
 				r.Items = append(r.Items, record.Item{SKU: it.SKU, Quantity: q})
 				r.Amount += q * it.UnitPrice
@@ -270,7 +270,7 @@ func (w *world) purchase() error {
 	call := func() (*payflow.PaymentView, error) {
 		return w.api.CreateRequest(w.ctx, &payflow.CreateRequest{Request: p.msg})
 	}
-	got, again, crashed := deliver(w, true, call)
+	got, again, crashed := deliver(w, call)
 	if crashed {
 		if err := w.restart("a crash while creating a request"); err != nil {
 			return err
@@ -400,13 +400,15 @@ func (w *world) approve(p *purchase) error {
 	call := func() (*payflow.PaymentView, error) {
 		return w.api.Approve(w.ctx, &payflow.ApproveRequest{Consent: msg})
 	}
-	got, again, crashed := deliver(w, w.opts.CrashApproval, call)
+	got, again, crashed := deliver(w, call)
 	if crashed {
 		w.logf("approve %d crashed; predicted %s %s", w.idx(p), want, kind(wantErr))
 		if err := w.restart("a crash while approving"); err != nil {
 			return err
 		}
-		pv, err := w.poll(p, s, want, before)
+		// The restart took time: a request the crash left pending may
+		// have expired meanwhile.
+		pv, err := w.poll(p, s, want, before, w.effective(p))
 		if err != nil {
 			return err
 		}
@@ -513,7 +515,7 @@ func (w *world) predictApprove(p *purchase) (state string, err, alt error) {
 // before.
 func (w *world) stateCall(what string, p *purchase, c *card, want string, wantErr error, call func() (*payflow.PaymentView, error)) (*payflow.PaymentView, error) {
 	before := w.effective(p)
-	got, again, crashed := deliver(w, true, call)
+	got, again, crashed := deliver(w, call)
 	if crashed {
 		if err := w.restart("a crash during " + what); err != nil {
 			return nil, err
@@ -678,7 +680,7 @@ func (w *world) refund(p *purchase) error {
 	case amount > left:
 		wantErr = payflow.ErrLimit
 	}
-	got, again, crashed := deliver(w, true, call)
+	got, again, crashed := deliver(w, call)
 	if crashed {
 		if err := w.restart("a crash during a refund"); err != nil {
 			return err

@@ -86,19 +86,6 @@ type Options struct {
 	// and replies and duplicates requests, which the client's resends under
 	// one Idempotency-Key must hide.
 	HTTP bool
-	// UnicodeItem adds to the catalogs an item whose name is not ASCII.
-	// SetCatalog accepts it, but a receipt cannot carry it, so a purchase
-	// of it is charged in the ledger and then stays half done: off by
-	// default until the platform agrees with itself.
-	UnicodeItem bool
-	// CrashApproval lets the platform crash during approvals too. Off by
-	// default: two known platform faults leave such a request stuck in
-	// its settlement, and the recovery sweep fails on it for ever — a
-	// crash after the ledger refused a hold for want of funds (the retried
-	// hold is id_already_failed), and a crash after the ledger committed
-	// the linked hold-and-capture chain of an immediate capture (the
-	// retried chain is [exists, linked_event_failed]).
-	CrashApproval bool
 	// Logf, when set, receives one line per step.
 	Logf func(format string, args ...any)
 }

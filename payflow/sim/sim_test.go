@@ -24,8 +24,6 @@ var (
 	httpN    = flag.Int("sim.http", 3, "run every n-th seed through the HTTP client and handler (0: never)")
 	pgSeeds  = flag.Int("sim.pg-seeds", 6, "number of seeds TestSimulationPostgres runs")
 	simTrace = flag.Bool("sim.trace", false, "log every step")
-	unicode  = flag.Bool("sim.unicode-item", false, "add a catalog item with a non-ASCII name (a known platform bug)")
-	crashApp = flag.Bool("sim.crash-approval", false, "let the platform crash during approvals (known platform bugs)")
 	disable  = flag.String("sim.disable", "", "comma-separated fault kinds not to inject")
 )
 
@@ -67,7 +65,7 @@ func TestSimulation(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for seed := range work {
-				opts := sim.Options{Seed: seed, Steps: *steps, Disable: off, UnicodeItem: *unicode, CrashApproval: *crashApp}
+				opts := sim.Options{Seed: seed, Steps: *steps, Disable: off}
 				opts.HTTP = *httpN > 0 && seed%uint64(*httpN) == 1%uint64(*httpN)
 				if *sqliteN > 0 && seed%uint64(*sqliteN) == 0 {
 					// Every SQLite commit is an fsync: fewer steps.

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
@@ -87,6 +89,42 @@ func text(field, s string) error {
 	}
 	if s[0] == ' ' || s[len(s)-1] == ' ' {
 		return fieldError(field, "must not start or end with a space")
+	}
+	return nil
+}
+
+// CheckText checks an identifier (a SKU, an asset, a merchant ID) as
+// the records carry it: 1 to MaxText bytes of printable ASCII, no spaces at
+// either end. The error is a *FieldError naming field.
+func CheckText(field, s string) error { return text(field, s) }
+
+// CheckName checks a display name (a catalog item's name on a receipt):
+// 1 to MaxText bytes of valid UTF-8 with no control characters (C0, DEL,
+// C1), no bidirectional formatting characters (which can make a screen
+// show text in another order than the order signed), no unassigned or
+// private-use code points, no byte-order mark, and no white space at
+// either end. The error is a *FieldError naming field.
+func CheckName(field, s string) error {
+	if len(s) == 0 || len(s) > MaxText {
+		return fieldError(field, fmt.Sprintf("must be 1 to %d bytes", MaxText))
+	}
+	if !utf8.ValidString(s) {
+		return fieldError(field, "must be valid UTF-8")
+	}
+	for _, r := range s {
+		switch {
+		case r < 0x20, r >= 0x7f && r < 0xa0:
+			return fieldError(field, "must not contain control characters")
+		case unicode.Is(unicode.Bidi_Control, r), r == 0xfeff:
+			return fieldError(field, "must not contain bidirectional formatting characters or a byte-order mark")
+		case !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs, unicode.Cf):
+			return fieldError(field, "must contain only assigned, public characters and spaces")
+		}
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	if unicode.IsSpace(first) || unicode.IsSpace(last) {
+		return fieldError(field, "must not start or end with white space")
 	}
 	return nil
 }

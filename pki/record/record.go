@@ -361,7 +361,7 @@ func (r *Receipt) Validate() error {
 		return fieldError("lines", fmt.Sprintf("more than %d", MaxItems))
 	}
 	for _, l := range r.Lines {
-		if err := errors.Join(text("SKU", l.SKU), text("name", l.Name), amount("quantity", l.Quantity), amount("unit price", l.UnitPrice)); err != nil {
+		if err := errors.Join(text("SKU", l.SKU), CheckName("name", l.Name), amount("quantity", l.Quantity), amount("unit price", l.UnitPrice)); err != nil {
 			return err
 		}
 	}

@@ -323,6 +323,48 @@ func TestValidate(t *testing.T) {
 	}
 }
 
+func TestCheckName(t *testing.T) {
+	for _, ok := range []string{"Comté 200 g", "Äpfel", "牛奶 1 L", "Crème brûlée", "Tea \u2615", "A", strings.Repeat("é", MaxText/2), "Family \U0001F468\u200D\U0001F469"} {
+		assert.NoError(t, CheckName("name", ok), "%q", ok)
+	}
+	for _, tc := range []struct{ s, reason string }{
+		{"", "must be 1 to 64 bytes"},
+		{strings.Repeat("é", MaxText/2) + "e", "must be 1 to 64 bytes"},
+		{"Com\xffté", "must be valid UTF-8"},
+		{"a\nb", "must not contain control characters"},
+		{"a\x7fb", "must not contain control characters"},
+		{"a\u0085b", "must not contain control characters"},
+		{"Milk \u202E0.05", "must not contain bidirectional formatting characters or a byte-order mark"},
+		{"a\u2066b", "must not contain bidirectional formatting characters or a byte-order mark"},
+		{"\ufeffMilk", "must not contain bidirectional formatting characters or a byte-order mark"},
+		{"a\ue000b", "must contain only assigned, public characters and spaces"},
+		{"a\u2028b", "must contain only assigned, public characters and spaces"},
+		{"a\U000E0000b", "must contain only assigned, public characters and spaces"},
+		{" Milk", "must not start or end with white space"},
+		{"Milk\u00a0", "must not start or end with white space"},
+	} {
+		var fe *FieldError
+		require.ErrorAs(t, CheckName("item name", tc.s), &fe, "%q", tc.s)
+		assert.Equal(t, FieldError{Field: "item name", Reason: tc.reason}, *fe, "%q", tc.s)
+		assert.ErrorIs(t, fe, ErrMalformed)
+	}
+	// A receipt carries such a name; an identifier stays ASCII.
+	r := samples()["receipt"].(*Receipt)
+	r.Lines[0].Name = "Comté 200 g"
+	msg, err := Marshal(r)
+	require.NoError(t, err)
+	var back Receipt
+	require.NoError(t, Unmarshal(msg, &back))
+	assert.Equal(t, "Comté 200 g", back.Lines[0].Name)
+	r.Lines[0].SKU = "comté"
+	_, err = Marshal(r)
+	var fe *FieldError
+	require.ErrorAs(t, err, &fe)
+	assert.Equal(t, "SKU", fe.Field)
+	assert.Equal(t, FieldError{Field: "SKU", Reason: "must be printable ASCII"}, *fe)
+	assert.Equal(t, fe, CheckText("SKU", "comté"))
+}
+
 func TestHashBindsWholeMessage(t *testing.T) {
 	key := newKey(t)
 	a, err := Sign(rand.Reader, key, samples()["payment-request"])
