@@ -64,6 +64,15 @@ func (s *shop) consent(t *testing.T, id payflow.ID) []byte {
 	return s.shopper.MustSign(paytest.Consent(pv))
 }
 
+// sweep runs the recovery sweep and checks how many settlements it
+// finished.
+func (s *shop) sweep(t *testing.T, want int, msg ...any) {
+	t.Helper()
+	n, err := s.Platform.RecoverSweep(context.Background(), 0)
+	require.NoError(t, err)
+	assert.Equal(t, want, n, msg...)
+}
+
 func TestPurchase(t *testing.T) {
 	s := newShop(t, false, paytest.Options{})
 	ctx := context.Background()
@@ -616,13 +625,9 @@ func TestRecoverSweep(t *testing.T) {
 	assert.Equal(t, payflow.StatePending, pv.State)
 	assert.Nil(t, pv.ConsentNonce, "no consent nonce while a consent is being settled")
 
-	n, err := s.Platform.RecoverSweep(ctx, 0)
-	require.NoError(t, err)
-	assert.Equal(t, 0, n, "too recent to recover")
+	s.sweep(t, 0, "too recent to recover")
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
-	n, err = s.Platform.RecoverSweep(ctx, 0)
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
+	s.sweep(t, 1)
 	r, err = s.Store.Payment(ctx, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, r.State)
@@ -648,9 +653,7 @@ func TestRecoverCommittedChain(t *testing.T) {
 	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateCaptured))
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
-	n, err := s.Platform.RecoverSweep(ctx, 0)
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
+	s.sweep(t, 1)
 	r, err = s.Store.Payment(ctx, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, r.State)
@@ -687,17 +690,13 @@ func TestRecoverRefusedHold(t *testing.T) {
 	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
-	n, err := s.Platform.RecoverSweep(ctx, 0)
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
+	s.sweep(t, 1)
 	r, err = s.Store.Payment(ctx, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StatePending, r.State)
 	assert.Nil(t, r.Consent)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
-	n, err = s.Platform.RecoverSweep(ctx, 0)
-	require.NoError(t, err)
-	assert.Equal(t, 0, n, "nothing left to recover")
+	s.sweep(t, 0, "nothing left to recover")
 
 	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{2}, s.shopper.ID, "EUR", 500))
 	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
@@ -848,9 +847,7 @@ func TestRecoverRefund(t *testing.T) {
 	before := s.balances(t)
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
-	n, err := s.Platform.RecoverSweep(ctx, 0)
-	require.NoError(t, err)
-	assert.Equal(t, 1, n)
+	s.sweep(t, 1)
 	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 300}, {Posted: before[1].Posted - 300}}, s.balances(t))
 	got, err := s.Store.Refund(ctx, ref.ID)
 	require.NoError(t, err)
@@ -863,9 +860,7 @@ func TestRecoverRefund(t *testing.T) {
 	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 	require.NoError(t, err)
 	assert.Equal(t, got.Receipt, rv.Receipt)
-	n, err = s.Platform.RecoverSweep(ctx, 0)
-	require.NoError(t, err)
-	assert.Equal(t, 0, n)
+	s.sweep(t, 0)
 	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 300}, {Posted: before[1].Posted - 300}}, s.balances(t))
 }
 
@@ -890,9 +885,7 @@ func TestRecoverCaptureAndVoid(t *testing.T) {
 			r.State, r.CaptureAmount, r.VoidTo, r.UpdatedAt = tt.state, 400, tt.voidTo, s.Clock.Now()
 			require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateHeld))
 			s.Clock.Advance(payflow.DefaultRecoverAfter)
-			n, err := s.Platform.RecoverSweep(ctx, 0)
-			require.NoError(t, err)
-			assert.Equal(t, 1, n)
+			s.sweep(t, 1)
 			r, err = s.Store.Payment(ctx, v.ID)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, r.State)
