@@ -30,5 +30,10 @@
 // pass. Every transition of a payment request is a compare-and-set and
 // every ledger transfer ID is derived from the request or refund it
 // settles (TransferID), so several platform processes may serve one
-// database, and retries never move money twice.
+// database, and retries never move money twice. Run ExpireDue and
+// RecoverSweep from a timer in one or more processes: the first expires
+// requests and holds that fall due, the second finishes settlements that a
+// crash or an outage left between the ledger and the state (a retried
+// ledger chain that an earlier call created is accepted as created, and a
+// hold the ledger refused stays refused).
 package payflow
