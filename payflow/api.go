@@ -313,6 +313,9 @@ type Error struct {
 	Code    string `cbor:"1,keyasint"`
 	Message string `cbor:"2,keyasint"`
 	Status  int    `cbor:"-"`
+	// RequestID, set by Client, is the X-Request-ID the call was sent
+	// with (the same on every attempt), under which the platform logged it.
+	RequestID string `cbor:"-"`
 }
 
 func (e *Error) Error() string { return "payflow: " + e.Code + ": " + e.Message }

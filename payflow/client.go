@@ -50,7 +50,11 @@ type ClientOptions struct {
 }
 
 // Client is the platform API over HTTP (PROTOCOL.md §5). Every POST carries
-// an Idempotency-Key chosen for the call and kept across its retries. A
+// an Idempotency-Key chosen for the call and kept across its retries, and
+// every call an X-Request-ID, kept across its retries too: the request ID
+// of ctx (WithRequestID; a call made while serving a request carries that
+// request's ID on) when it has a well-formed one, else one chosen for the
+// call; *Error.RequestID reports it. A
 // call is retried, with backoff and at most MaxAttempts times, after a
 // network error, a 5xx reply or a 409 idempotency_in_flight. Errors of the
 // platform come back as *Error, so errors.Is matches the sentinel errors
@@ -193,8 +197,16 @@ func clientCall[Out any](ctx context.Context, c *Client, method, path, token str
 		}
 		key = hex.EncodeToString(b[:])
 	}
+	rid := RequestID(ctx)
+	if !validRequestID(rid) {
+		var b [12]byte
+		if _, err := io.ReadFull(c.opts.Rand, b[:]); err != nil {
+			return nil, fmt.Errorf("payflow: request ID: %w", err)
+		}
+		rid = hex.EncodeToString(b[:])
+	}
 	for attempt := 1; ; attempt++ {
-		out, retryAfter, err := clientAttempt[Out](ctx, c, method, path, token, key, body)
+		out, retryAfter, err := clientAttempt[Out](ctx, c, method, path, token, key, rid, body)
 		if err == nil {
 			return out, nil
 		}
@@ -240,7 +252,7 @@ func (c *Client) pause(ctx context.Context, attempt int, retryAfter time.Duratio
 }
 
 // clientAttempt sends one attempt of a call.
-func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token, key string, body []byte) (*Out, time.Duration, error) {
+func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token, key, rid string, body []byte) (*Out, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.AttemptTimeout)
 	defer cancel()
 	var rd io.Reader
@@ -261,6 +273,7 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 	if key != "" {
 		req.Header.Set(IdempotencyKeyHeader, key)
 	}
+	req.Header.Set(RequestIDHeader, rid)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
@@ -274,7 +287,9 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 		return nil, 0, fmt.Errorf("%w: reply larger than %d bytes", ErrInternal, c.opts.MaxReplyBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, retryAfter(resp.Header.Get("Retry-After")), clientError(resp.StatusCode, resp.Header.Get("Content-Type"), reply)
+		e := clientError(resp.StatusCode, resp.Header.Get("Content-Type"), reply)
+		e.RequestID = rid
+		return nil, retryAfter(resp.Header.Get("Retry-After")), e
 	}
 	out := new(Out)
 	if err := wireDecodeReply(reply, out); err != nil {

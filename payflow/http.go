@@ -385,8 +385,16 @@ func bearerToken(r *http.Request) (string, error) {
 
 type requestIDKey struct{}
 
+// WithRequestID returns a context whose request ID is id: Client sends
+// it as the X-Request-ID of the calls made with that context (when it is
+// well formed: 1 to 64 of A–Z a–z 0–9 - _ . :).
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
 // RequestID returns the request ID of a request served by the handler of
-// NewHandler, from the context it passes to the API, or "".
+// NewHandler, from the context it passes to the API, or the one set by
+// WithRequestID, or "".
 func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey{}).(string)
 	return id

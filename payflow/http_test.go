@@ -266,7 +266,25 @@ func TestHTTPErrorMapping(t *testing.T) {
 		require.ErrorIs(t, err, payflow.ErrExpired)
 		e, ok := errors.AsType[*payflow.Error](err)
 		require.True(t, ok)
-		assert.Equal(t, payflow.Error{Code: "expired", Message: "request expired", Status: 410}, *e)
+		assert.Len(t, e.RequestID, 24)
+		assert.Contains(t, fx.logs.String(), `"msg":"http request","request_id":"`+e.RequestID+`"`)
+		assert.Equal(t, payflow.Error{Code: "expired", Message: "request expired", Status: 410, RequestID: e.RequestID}, *e)
+	})
+	t.Run("the caller's request ID is sent on every attempt", func(t *testing.T) {
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{MaxAttempts: 3, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+		fx.api.set(func(f *httpFakeAPI) { f.err = payflow.ErrUnavailable })
+		_, err := fx.client.Info(payflow.WithRequestID(context.Background(), "till-7:0042"))
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		e, ok := errors.AsType[*payflow.Error](err)
+		require.True(t, ok)
+		assert.Equal(t, "till-7:0042", e.RequestID)
+		assert.Equal(t, 3, strings.Count(fx.logs.String(), `"msg":"http request","request_id":"till-7:0042"`), fx.logs.String())
+
+		// A malformed one is replaced by one of the client's.
+		_, err = fx.client.Info(payflow.WithRequestID(context.Background(), "bad id\n"))
+		e, ok = errors.AsType[*payflow.Error](err)
+		require.True(t, ok)
+		assert.Len(t, e.RequestID, 24)
 	})
 }
 
