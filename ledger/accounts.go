@@ -140,6 +140,6 @@ func createAccount(a *Account, ts uint64, known map[ID]*Account, created *[]Acco
 
 // sortUnique sorts ids ascending and removes duplicates, in place.
 func sortUnique(ids []ID) []ID {
-	slices.SortFunc(ids, ID.Compare)
+	sortIDs(ids)
 	return slices.Compact(ids)
 }

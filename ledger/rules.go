@@ -1,8 +1,10 @@
 package ledger
 
 // createTransfer checks one transfer against the rules, in TigerBeetle's
-// order of precedence, and applies it when every check passes.
-func (w *working) createTransfer(t *Transfer, ts uint64) CreateTransferResult {
+// order of precedence, and applies it when every check passes. dr and cr
+// are the locked accounts t.DebitAccountID and t.CreditAccountID, nil
+// when they do not exist.
+func (w *working) createTransfer(t *Transfer, ts uint64, dr, cr *workAccount) CreateTransferResult {
 	if t.Timestamp != 0 {
 		return TransferTimestampMustBeZero
 	}
@@ -58,11 +60,9 @@ func (w *working) createTransfer(t *Transfer, ts uint64) CreateTransferResult {
 	case t.Code == 0:
 		return TransferCodeMustNotBeZero
 	}
-	dr := w.accounts[t.DebitAccountID]
 	if dr == nil {
 		return TransferDebitAccountNotFound
 	}
-	cr := w.accounts[t.CreditAccountID]
 	if cr == nil {
 		return TransferCreditAccountNotFound
 	}
@@ -114,7 +114,7 @@ func (w *working) createTransfer(t *Transfer, ts uint64) CreateTransferResult {
 		return TransferExceedsDebits
 	}
 
-	n := *t
+	n := w.newTransfer(t)
 	n.Amount = amount
 	n.Timestamp = ts
 	if pending {
@@ -135,13 +135,20 @@ func (w *working) createTransfer(t *Transfer, ts uint64) CreateTransferResult {
 		w.add(dr, 0, amount, 0, 0)
 		w.add(cr, 0, 0, 0, amount)
 	}
-	w.insert(&n, dr, cr)
+	w.insert(n, dr, cr)
 	return TransferCreated
 }
 
-// insert records a created transfer and the history of its accounts.
+// newTransfer appends a copy of t to the transfers the batch creates and
+// returns it, to be completed and then passed to insert.
+func (w *working) newTransfer(t *Transfer) *Transfer {
+	w.created = append(w.created, *t)
+	return &w.created[len(w.created)-1]
+}
+
+// insert records n, the transfer newTransfer returned last, as created,
+// and the history of its accounts.
 func (w *working) insert(n *Transfer, dr, cr *workAccount) {
-	w.created = append(w.created, *n)
 	if _, ok := w.needed[n.ID]; ok {
 		w.transfers[n.ID] = &w.created[len(w.created)-1]
 	}
@@ -219,7 +226,7 @@ func (w *working) postOrVoid(t *Transfer, ts uint64) CreateTransferResult {
 		w.expire(p, s, ts)
 		return TransferPendingTransferExpired
 	}
-	dr, cr := w.accounts[p.DebitAccountID], w.accounts[p.CreditAccountID]
+	dr, cr := w.account(p.DebitAccountID), w.account(p.CreditAccountID)
 	if dr == nil || cr == nil {
 		w.err = corrupt("pending transfer %v refers to a missing account", p.ID)
 		return TransferPendingTransferNotFound
@@ -243,7 +250,7 @@ func (w *working) postOrVoid(t *Transfer, ts uint64) CreateTransferResult {
 		}
 	}
 
-	n := Transfer{
+	n := w.newTransfer(&Transfer{
 		ID:              t.ID,
 		DebitAccountID:  p.DebitAccountID,
 		CreditAccountID: p.CreditAccountID,
@@ -256,7 +263,7 @@ func (w *working) postOrVoid(t *Transfer, ts uint64) CreateTransferResult {
 		Code:            p.Code,
 		Flags:           t.Flags,
 		Timestamp:       ts,
-	}
+	})
 	if n.UserData128.IsZero() {
 		n.UserData128 = p.UserData128
 	}
@@ -282,7 +289,7 @@ func (w *working) postOrVoid(t *Transfer, ts uint64) CreateTransferResult {
 		}
 		w.setStatus(s, PendingVoided)
 	}
-	w.insert(&n, dr, cr)
+	w.insert(n, dr, cr)
 	return TransferCreated
 }
 

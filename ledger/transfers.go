@@ -3,13 +3,24 @@ package ledger
 import (
 	"cmp"
 	"slices"
+
+	"github.com/casimpay/casimpay/ledger/internal/idtable"
 )
 
 // working is the state of one CreateTransfers batch inside a transaction:
 // the locked accounts, the transfers and pending states it read, and what
 // it will write.
 type working struct {
-	accounts    map[ID]*workAccount
+	// Accounts the batch may touch are numbered (their slots) in the
+	// order the batch first names them: slots maps an ID to its slot and
+	// back, bySlot[s] is the account in slot s (nil for an account that
+	// does not exist), and evAcct holds the slots of each event's debit
+	// and credit accounts, so that the rules find them without hashing.
+	slots       idtable.Table[ID]
+	bySlot      []*workAccount
+	evAcct      []eventAccounts
+	lockIDs     []ID // slots.Keys() sorted, for LockAccounts
+	sorter      idSorter
 	accountList []workAccount    // what LockAccounts returned
 	pendingList []workPending    // what Pending returned
 	transfers   map[ID]*Transfer // stored ones it read, and the ones it created
@@ -26,10 +37,14 @@ type working struct {
 	err        error // set when the store's data breaks an invariant
 
 	// buffers reused from batch to batch
-	ids, acctIDs, pendIDs []ID
-	dirty                 []Account
-	newP, updP            []Pending
+	ids, pendIDs []ID
+	dirty        []Account
+	newP, updP   []Pending
 }
+
+// eventAccounts are the slots of an event's debit and credit accounts, -1
+// for an ID that cannot name an account.
+type eventAccounts struct{ dr, cr int32 }
 
 type workAccount struct {
 	Account
@@ -59,14 +74,13 @@ func (w *working) reset(n int) {
 	if w.transfers == nil {
 		w.transfers = make(map[ID]*Transfer, n)
 		w.failed = make(map[ID]struct{})
-		w.accounts = make(map[ID]*workAccount, 2*n)
 		w.pending = make(map[ID]*workPending)
 		w.needed = make(map[ID]struct{})
 	}
 	clear(w.needed)
 	clear(w.transfers)
 	clear(w.failed)
-	clear(w.accounts)
+	w.slots.Reset(2 * n)
 	clear(w.pending)
 	w.created = slices.Grow(w.created[:0], n)
 	w.newFailed = w.newFailed[:0]
@@ -76,7 +90,7 @@ func (w *working) reset(n int) {
 	w.inChain = false
 	w.err = nil
 	w.ids = w.ids[:0]
-	w.acctIDs = w.acctIDs[:0]
+	w.evAcct = w.evAcct[:0]
 	w.pendIDs = w.pendIDs[:0]
 	w.dirty = w.dirty[:0]
 	w.newP = w.newP[:0]
@@ -116,7 +130,7 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 	// An ID that occurs twice (an event ID repeated, or the ID of an event
 	// that a later post or void names) must be findable among the
 	// transfers the batch creates; other created transfers need no entry.
-	slices.SortFunc(ids, ID.Compare)
+	w.sorter.sort(ids)
 	for i := 1; i < len(ids); i++ {
 		if ids[i] == ids[i-1] {
 			w.needed[ids[i]] = struct{}{}
@@ -142,19 +156,11 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 		w.failed[f.ID] = struct{}{}
 	}
 
-	// Lock every account the batch may touch, in ascending order. The
-	// accounts map, filled with nil first, removes duplicates before the
-	// sort.
-	acctIDs, pendIDs := w.acctIDs, w.pendIDs
-	addAccount := func(id ID) {
-		if _, ok := w.accounts[id]; !ok && id.Valid() {
-			w.accounts[id] = nil
-			acctIDs = append(acctIDs, id)
-		}
-	}
+	// Lock every account the batch may touch, in ascending order.
+	pendIDs := w.pendIDs
 	addPending := func(p *Transfer) {
-		addAccount(p.DebitAccountID)
-		addAccount(p.CreditAccountID)
+		w.addAccount(p.DebitAccountID)
+		w.addAccount(p.CreditAccountID)
 		if p.Flags&TransferPending != 0 {
 			pendIDs = append(pendIDs, p.ID)
 		}
@@ -162,28 +168,33 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 	for i := range expired {
 		addPending(&expired[i])
 	}
+	w.evAcct = slices.Grow(w.evAcct, len(events))
 	for i := range events {
 		t := &events[i]
-		addAccount(t.DebitAccountID)
-		addAccount(t.CreditAccountID)
+		w.evAcct = append(w.evAcct, eventAccounts{w.addAccount(t.DebitAccountID), w.addAccount(t.CreditAccountID)})
 		if t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) != 0 {
 			if p, ok := w.transfers[t.PendingID]; ok {
 				addPending(p)
 			}
 		}
 	}
-	slices.SortFunc(acctIDs, ID.Compare)
 	pendIDs = sortUnique(pendIDs)
-	w.acctIDs, w.pendIDs = acctIDs, pendIDs
-	accounts, err := tx.LockAccounts(acctIDs)
+	w.pendIDs = pendIDs
+	w.lockIDs = append(w.lockIDs[:0], w.slots.Keys()...)
+	w.sorter.sort(w.lockIDs)
+	accounts, err := tx.LockAccounts(w.lockIDs)
 	if err != nil {
 		return nil, err
 	}
-	// Accounts that do not exist keep their nil entry: lookups read nil.
+	// Accounts that do not exist keep a nil slot: lookups read nil.
+	w.bySlot = slices.Grow(w.bySlot[:0], w.slots.Len())[:w.slots.Len()]
+	clear(w.bySlot)
 	w.accountList = slices.Grow(w.accountList[:0], len(accounts))[:len(accounts)]
 	for i := range accounts {
 		w.accountList[i] = workAccount{Account: accounts[i]}
-		w.accounts[accounts[i].ID] = &w.accountList[i]
+		if s, ok := w.slots.Find(accounts[i].ID); ok {
+			w.bySlot[s] = &w.accountList[i]
+		}
 	}
 	pstates, err := tx.Pending(pendIDs)
 	if err != nil {
@@ -228,7 +239,8 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 		case linked && lastInRequest:
 			r = TransferLinkedEventChainOpen
 		default:
-			r = w.createTransfer(t, ts+uint64(i))
+			a := w.evAcct[i]
+			r = w.createTransfer(t, ts+uint64(i), w.accountAt(a.dr), w.accountAt(a.cr))
 			if r.Transient() {
 				w.failed[t.ID] = struct{}{}
 				w.newFailed = append(w.newFailed, FailedTransfer{ID: t.ID, Result: r, Timestamp: ts + uint64(i)})
@@ -274,7 +286,7 @@ func (w *working) write(tx Tx, lastTS, prev uint64) error {
 	}
 	w.dirty = dirty
 	if len(dirty) > 0 {
-		if !slices.IsSortedFunc(dirty, func(x, y Account) int { return x.ID.Compare(y.ID) }) {
+		if !accountsSorted(dirty) {
 			sortAccounts(dirty)
 		}
 		if err := tx.UpdateAccounts(dirty); err != nil {
@@ -326,7 +338,7 @@ func (w *working) write(tx Tx, lastTS, prev uint64) error {
 // expire releases the hold of pending transfer p at timestamp ts. It is
 // never rolled back: expiry does not depend on the events of the batch.
 func (w *working) expire(p *Transfer, s *workPending, ts uint64) {
-	dr, cr := w.accounts[p.DebitAccountID], w.accounts[p.CreditAccountID]
+	dr, cr := w.account(p.DebitAccountID), w.account(p.CreditAccountID)
 	if dr == nil || cr == nil {
 		w.err = corrupt("pending transfer %v refers to a missing account", p.ID)
 		return
@@ -344,6 +356,34 @@ func (w *working) expire(p *Transfer, s *workPending, ts uint64) {
 	s.dirty = true
 	w.expiryHist = appendHistory(w.expiryHist, dr, ts)
 	w.expiryHist = appendHistory(w.expiryHist, cr, ts)
+}
+
+// addAccount gives id a slot, unless it has one, and returns it: -1 when
+// id cannot name an account.
+func (w *working) addAccount(id ID) int32 {
+	if !id.Valid() {
+		return -1
+	}
+	s, _ := w.slots.Add(id)
+	return int32(s)
+}
+
+// accountAt returns the account in slot s, or nil when s is -1 or the
+// account does not exist.
+func (w *working) accountAt(s int32) *workAccount {
+	if s < 0 {
+		return nil
+	}
+	return w.bySlot[s]
+}
+
+// account returns the locked account id, or nil when the batch did not
+// lock it or it does not exist.
+func (w *working) account(id ID) *workAccount {
+	if s, ok := w.slots.Find(id); ok {
+		return w.bySlot[s]
+	}
+	return nil
 }
 
 func appendHistory(h []AccountBalance, a *workAccount, ts uint64) []AccountBalance {
