@@ -10,25 +10,29 @@ import (
 // index maps transfer IDs to their position in the store's chunks.
 //
 // IDs that arrive in ascending order, as time-based IDs (ledger.NewID,
-// TigerBeetle's recommendation) mostly do, are appended to a sorted
-// array: appending costs no random memory access, and a new ID greater
-// than all of them is known to be absent at once. Other IDs go to an
-// open-addressing hash table with linear probing whose 8-byte slots hold
-// a 32-bit fingerprint of the ID and the position; a fingerprint match is
-// confirmed against the stored transfer.
+// TigerBeetle's recommendation) mostly do, need little memory of their
+// own: transfers at consecutive positions whose IDs ascend past every ID
+// indexed so far form a run, recorded as its first position and its
+// length, and every fenceLen-th ID of a run is copied into fences. A
+// lookup binary-searches the runs by their first ID, then the run's
+// fences, then the at most fenceLen transfers after the fence. A new ID
+// greater than all of them is known to be absent at once. Other IDs go to
+// an open-addressing hash table with linear probing whose 8-byte slots
+// hold a 32-bit fingerprint of the ID and the position; a fingerprint
+// match is confirmed against the stored transfer.
 type index struct {
-	seq   [][]seqEntry // ascending IDs, in chunks of seqChunk (growing never copies)
-	last  ledger.ID    // the greatest ID in seq
-	slots []uint64     // fingerprint<<32 | position+1; 0 is empty; length a power of two
-	n     int          // IDs in slots
+	runs   []run       // ascending IDs, by position
+	fences []ledger.ID // each run's IDs 0, fenceLen, 2*fenceLen, …
+	last   ledger.ID   // the greatest ID in runs
+	slots  []uint64    // fingerprint<<32 | position+1; 0 is empty; length a power of two
+	n      int         // IDs in slots
 }
 
-const seqChunk = 4096
+// run is the transfers at positions [start, start+n), whose IDs ascend;
+// its fences start at fences[fence].
+type run struct{ start, n, fence uint32 }
 
-type seqEntry struct {
-	id  ledger.ID
-	pos uint32
-}
+const fenceLen = 8
 
 func hashID(id ledger.ID) uint64 {
 	h := binary.LittleEndian.Uint64(id[:8]) ^ binary.LittleEndian.Uint64(id[8:])*0x9e3779b97f4a7c15
@@ -39,16 +43,9 @@ func hashID(id ledger.ID) uint64 {
 
 // get returns the position of id among the transfers in c.
 func (x *index) get(c *chunks, id ledger.ID) (int, bool) {
-	if len(x.seq) > 0 && id.Compare(x.last) <= 0 {
-		// The first chunk whose last ID is >= id, then the entry.
-		k := sort.Search(len(x.seq), func(k int) bool {
-			c := x.seq[k]
-			return c[len(c)-1].id.Compare(id) >= 0
-		})
-		c := x.seq[k]
-		i := sort.Search(len(c), func(i int) bool { return c[i].id.Compare(id) >= 0 })
-		if c[i].id == id {
-			return int(c[i].pos), true
+	if len(x.runs) > 0 && id.Compare(x.last) <= 0 {
+		if pos, ok := x.getRun(c, id); ok {
+			return pos, true
 		}
 	}
 	if x.n == 0 {
@@ -70,16 +67,42 @@ func (x *index) get(c *chunks, id ledger.ID) (int, bool) {
 	}
 }
 
-// put records the position of the transfer at pos in c, whose ID is not
-// in x yet.
-func (x *index) put(c *chunks, pos int) {
-	id := c.at(pos).ID
-	if len(x.seq) == 0 || id.Compare(x.last) > 0 {
-		if k := len(x.seq); k == 0 || len(x.seq[k-1]) == seqChunk {
-			x.seq = append(x.seq, make([]seqEntry, 0, seqChunk))
+// getRun looks id up among the runs.
+func (x *index) getRun(c *chunks, id ledger.ID) (int, bool) {
+	// The last run whose first ID is <= id.
+	k := sort.Search(len(x.runs), func(k int) bool { return x.fences[x.runs[k].fence].Compare(id) > 0 }) - 1
+	if k < 0 {
+		return 0, false
+	}
+	r := x.runs[k]
+	fences := x.fences[r.fence : r.fence+(r.n+fenceLen-1)/fenceLen]
+	// The last fence <= id, then the transfers after it.
+	f := sort.Search(len(fences), func(f int) bool { return fences[f].Compare(id) > 0 }) - 1
+	lo := int(r.start) + f*fenceLen
+	if fences[f] == id {
+		return lo, true
+	}
+	n := min(fenceLen, int(r.start+r.n)-lo)
+	i := sort.Search(n-1, func(i int) bool { return c.at(lo+1+i).ID.Compare(id) >= 0 })
+	if pos := lo + 1 + i; i < n-1 && c.at(pos).ID == id {
+		return pos, true
+	}
+	return 0, false
+}
+
+// put records that the transfer at pos in c has ID id, which is not in x
+// yet.
+func (x *index) put(c *chunks, id ledger.ID, pos int) {
+	if len(x.runs) == 0 || id.Compare(x.last) > 0 {
+		if k := len(x.runs) - 1; k >= 0 && int(x.runs[k].start+x.runs[k].n) == pos {
+			if x.runs[k].n%fenceLen == 0 {
+				x.fences = append(x.fences, id)
+			}
+			x.runs[k].n++
+		} else {
+			x.runs = append(x.runs, run{start: uint32(pos), n: 1, fence: uint32(len(x.fences))})
+			x.fences = append(x.fences, id)
 		}
-		k := len(x.seq) - 1
-		x.seq[k] = append(x.seq[k], seqEntry{id: id, pos: uint32(pos)})
 		x.last = id
 		return
 	}

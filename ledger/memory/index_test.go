@@ -20,6 +20,12 @@ func TestIndex(t *testing.T) {
 			r := rand.New(rand.NewPCG(uint64(i), 1))
 			return ledger.IDFromUint64s(r.Uint64(), r.Uint64())
 		}},
+		{"runs", func(i int) ledger.ID {
+			if i%1000 == 999 {
+				return ledger.IDFromUint64(uint64(i)) // below every ID so far: hashed
+			}
+			return ledger.IDFromUint64(uint64(3_000_000 + i))
+		}},
 		{"interleaved", func(i int) ledger.ID {
 			if i%2 == 0 {
 				return ledger.IDFromUint64(uint64(1_000_000 + i))
@@ -34,7 +40,7 @@ func TestIndex(t *testing.T) {
 			const n = 20_000
 			for i := range n {
 				tr := ledger.Transfer{ID: tt.ids(i)}
-				x.put(&c, c.append(&tr))
+				x.put(&c, tr.ID, c.appendAll([]ledger.Transfer{tr}))
 			}
 			for i := range n {
 				pos, ok := x.get(&c, tt.ids(i))
@@ -44,6 +50,60 @@ func TestIndex(t *testing.T) {
 			for _, missing := range []ledger.ID{{}, ledger.IDMax, ledger.IDFromUint64(2_000_000), ledger.IDFromUint64(1_000_001)} {
 				_, ok := x.get(&c, missing)
 				require.False(t, ok, missing.String())
+			}
+			// Absent IDs next to stored ones: inside a run, between
+			// fences, between runs.
+			stored := map[ledger.ID]bool{}
+			for i := range n {
+				stored[tt.ids(i)] = true
+			}
+			for i := range n {
+				hi, lo := tt.ids(i).Uint64s()
+				for _, near := range []ledger.ID{ledger.IDFromUint64s(hi, lo+1), ledger.IDFromUint64s(hi, lo-1)} {
+					if !stored[near] {
+						_, ok := x.get(&c, near)
+						require.False(t, ok, near.String())
+					}
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkIndexGet looks up stored IDs at random among 2,000,000
+// ascending ones (one run) and as many random ones (the hash table).
+func BenchmarkIndexGet(b *testing.B) {
+	for _, tt := range []struct {
+		name string
+		id   func(r *rand.Rand, i int) ledger.ID
+	}{
+		{"ascending", func(_ *rand.Rand, i int) ledger.ID { return ledger.IDFromUint64(uint64(1 + i)) }},
+		{"random", func(r *rand.Rand, _ int) ledger.ID { return ledger.IDFromUint64s(r.Uint64(), r.Uint64()) }},
+	} {
+		b.Run(tt.name, func(b *testing.B) {
+			const n = 2_000_000
+			r := rand.New(rand.NewPCG(1, 2))
+			var c chunks
+			var x index
+			batch := make([]ledger.Transfer, 1000)
+			for i := 0; i < n; i += len(batch) {
+				for k := range batch {
+					batch[k] = ledger.Transfer{ID: tt.id(r, i+k)}
+				}
+				first := c.appendAll(batch)
+				for k := range batch {
+					x.put(&c, batch[k].ID, first+k)
+				}
+			}
+			probe := make([]ledger.ID, 1<<16)
+			for i := range probe {
+				probe[i] = c.at(r.IntN(n)).ID
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if _, ok := x.get(&c, probe[i&(len(probe)-1)]); !ok {
+					b.Fatal("missing")
+				}
 			}
 		})
 	}

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/internal/idtable"
 )
 
 // Store is an in-memory ledger.Store. Update transactions run one at a
@@ -19,21 +20,22 @@ import (
 // transactions share the lock. The zero value is not usable: call New.
 // Store is safe for concurrent use.
 type Store struct {
-	mu        sync.RWMutex
-	closed    bool
-	last      uint64
-	accounts  map[ledger.ID]*account
-	transfers chunks // ascending timestamp
-	byID      index  // position in transfers
-	pending   map[ledger.ID]ledger.Pending
-	expiry    expiryHeap // active pending transfers with a timeout (and stale entries)
-	failed    map[ledger.ID]ledger.FailedTransfer
-	lockBuf   []ledger.Account // reused by LockAccounts
+	mu         sync.RWMutex
+	closed     bool
+	last       uint64
+	accountIDs idtable.Table[ledger.ID] // numbers the accounts
+	accounts   []*account               // by number
+	transfers  chunks                   // ascending timestamp
+	byID       index                    // position in transfers
+	pending    map[ledger.ID]ledger.Pending
+	expiry     expiryHeap // active pending transfers with a timeout (and stale entries)
+	failed     map[ledger.ID]ledger.FailedTransfer
+	lockBuf    []ledger.Account // reused by LockAccounts
 }
 
 type account struct {
 	ledger.Account
-	transfers []int                   // indexes into Store.transfers, ascending
+	transfers []uint32                // indexes into Store.transfers, ascending
 	history   []ledger.AccountBalance // ascending timestamp
 }
 
@@ -42,9 +44,8 @@ var _ ledger.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		accounts: make(map[ledger.ID]*account),
-		pending:  make(map[ledger.ID]ledger.Pending),
-		failed:   make(map[ledger.ID]ledger.FailedTransfer),
+		pending: make(map[ledger.ID]ledger.Pending),
+		failed:  make(map[ledger.ID]ledger.FailedTransfer),
 	}
 }
 
@@ -93,7 +94,7 @@ type readTx struct{ s *Store }
 func (r readTx) Accounts(ids []ledger.ID) ([]ledger.Account, error) {
 	out := make([]ledger.Account, 0, len(ids))
 	for _, id := range ids {
-		if a, ok := r.s.accounts[id]; ok {
+		if a := r.s.account(id); a != nil {
 			out = append(out, a.Account)
 		}
 	}
@@ -111,16 +112,16 @@ func (r readTx) Transfers(ids []ledger.ID) ([]ledger.Transfer, error) {
 }
 
 func (r readTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
-	a, ok := r.s.accounts[f.AccountID]
-	if !ok {
+	a := r.s.account(f.AccountID)
+	if a == nil {
 		return nil, nil
 	}
-	ts := func(k int) uint64 { return r.s.transfers.at(a.transfers[k]).Timestamp }
+	ts := func(k int) uint64 { return r.s.transfers.at(int(a.transfers[k])).Timestamp }
 	lo := sort.Search(len(a.transfers), func(k int) bool { return ts(k) >= f.TimestampMin })
 	hi := sort.Search(len(a.transfers), func(k int) bool { return ts(k) > f.TimestampMax })
 	var out []ledger.Transfer
 	match := func(k int) bool {
-		t := r.s.transfers.at(a.transfers[k])
+		t := r.s.transfers.at(int(a.transfers[k]))
 		side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
 			(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
 		if !side ||
@@ -144,8 +145,8 @@ func (r readTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, err
 }
 
 func (r readTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
-	a, ok := r.s.accounts[f.AccountID]
-	if !ok {
+	a := r.s.account(f.AccountID)
+	if a == nil {
 		return nil, nil
 	}
 	h := a.history
@@ -188,13 +189,10 @@ func (r readTx) FailedTransfers(ids []ledger.ID) ([]ledger.FailedTransfer, error
 }
 
 func (r readTx) ForEachAccount(fn func(ledger.Account) error) error {
-	ids := make([]ledger.ID, 0, len(r.s.accounts))
-	for id := range r.s.accounts {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, ledger.ID.Compare)
-	for _, id := range ids {
-		if err := fn(r.s.accounts[id].Account); err != nil {
+	byID := slices.Clone(r.s.accounts)
+	slices.SortFunc(byID, func(a, b *account) int { return a.ID.Compare(b.ID) })
+	for _, a := range byID {
+		if err := fn(a.Account); err != nil {
 			return err
 		}
 	}
@@ -250,7 +248,7 @@ func (t *tx) LockAccounts(ids []ledger.ID) ([]ledger.Account, error) {
 	s := t.s
 	out := s.lockBuf[:0]
 	for _, id := range ids {
-		if a, ok := s.accounts[id]; ok {
+		if a := s.account(id); a != nil {
 			out = append(out, a.Account)
 		}
 	}
@@ -318,27 +316,32 @@ func (t *tx) commitLocked() {
 	}
 	for _, batch := range t.newAccts {
 		for _, a := range batch {
-			s.accounts[a.ID] = &account{Account: a}
+			if n, added := s.accountIDs.Add(a.ID); !added {
+				s.accounts[n] = &account{Account: a}
+			} else {
+				s.accounts = append(s.accounts, &account{Account: a})
+			}
 		}
 	}
 	for _, batch := range t.updAccts {
 		for _, u := range batch {
-			a := s.accounts[u.ID]
+			a := s.account(u.ID)
 			a.DebitsPending, a.DebitsPosted = u.DebitsPending, u.DebitsPosted
 			a.CreditsPending, a.CreditsPosted = u.CreditsPending, u.CreditsPosted
 			a.Flags = u.Flags
 		}
 	}
 	for _, batch := range t.transfers {
+		first := s.transfers.appendAll(batch)
 		for k := range batch {
 			tr := &batch[k]
-			i := s.transfers.append(tr)
-			s.byID.put(&s.transfers, i)
-			if a := s.accounts[tr.DebitAccountID]; a != nil {
-				a.transfers = append(a.transfers, i)
+			i := first + k
+			s.byID.put(&s.transfers, tr.ID, i)
+			if a := s.account(tr.DebitAccountID); a != nil {
+				a.transfers = append(a.transfers, uint32(i))
 			}
-			if a := s.accounts[tr.CreditAccountID]; a != nil {
-				a.transfers = append(a.transfers, i)
+			if a := s.account(tr.CreditAccountID); a != nil {
+				a.transfers = append(a.transfers, uint32(i))
 			}
 		}
 	}
@@ -364,11 +367,19 @@ func (t *tx) commitLocked() {
 	}
 	for _, batch := range t.balances {
 		for _, b := range batch {
-			if a := s.accounts[b.AccountID]; a != nil {
+			if a := s.account(b.AccountID); a != nil {
 				a.history = append(a.history, b)
 			}
 		}
 	}
+}
+
+// account returns the account id, or nil.
+func (s *Store) account(id ledger.ID) *account {
+	if n, ok := s.accountIDs.Find(id); ok {
+		return s.accounts[n]
+	}
+	return nil
 }
 
 // chunks stores transfers in fixed-size chunks, so that growing never
@@ -382,15 +393,18 @@ const chunkBits = 12
 
 func (c *chunks) at(i int) *ledger.Transfer { return &c.chunks[i>>chunkBits][i&(1<<chunkBits-1)] }
 
-// append stores t and returns its index.
-func (c *chunks) append(t *ledger.Transfer) int {
-	if c.n>>chunkBits == len(c.chunks) {
-		c.chunks = append(c.chunks, make([]ledger.Transfer, 1<<chunkBits))
+// appendAll stores ts and returns the index of the first.
+func (c *chunks) appendAll(ts []ledger.Transfer) int {
+	first := c.n
+	for len(ts) > 0 {
+		if c.n>>chunkBits == len(c.chunks) {
+			c.chunks = append(c.chunks, make([]ledger.Transfer, 1<<chunkBits))
+		}
+		k := copy(c.chunks[c.n>>chunkBits][c.n&(1<<chunkBits-1):], ts)
+		c.n += k
+		ts = ts[k:]
 	}
-	i := c.n
-	*c.at(i) = *t
-	c.n++
-	return i
+	return first
 }
 
 type expiry struct {
