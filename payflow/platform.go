@@ -91,15 +91,15 @@ type PlatformOptions struct {
 // concurrent and repeated calls settle each payment once. A Platform is
 // safe for concurrent use.
 type Platform struct {
-	ledger     *ledger.Ledger
-	store      Store
-	verifier   *pki.Verifier
-	challenger *pki.Challenger
-	key        crypto.Signer
-	chain      [][]byte
-	now        func() time.Time
-	rand       io.Reader
-	opts       PlatformOptions
+	ledger   *ledger.Ledger
+	store    Store
+	verifier *pki.Verifier
+	nonceKey []byte // authenticates challenge nonces, see platform_nonce.go
+	key      crypto.Signer
+	chain    [][]byte
+	now      func() time.Time
+	rand     io.Reader
+	opts     PlatformOptions
 
 	resolver adv.Resolver
 	limiter  limiter
@@ -112,8 +112,10 @@ type Platform struct {
 var _ API = (*Platform)(nil)
 
 // NewPlatform returns a Platform over opts, loading the enrolled cards into
-// its EID resolver. It fails when a required option is missing, the key is
-// not ECDSA P-256, or it does not match the first certificate of Chain.
+// its EID resolver and the nonce key from the store (storing one at first
+// use). It fails when a required option is missing, the key is not ECDSA
+// P-256, it does not match the first certificate of Chain, or the store
+// fails.
 func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	switch {
 	case opts.Ledger == nil:
@@ -175,9 +177,9 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	}
 	p.limiter.init(opts.ResolveRate, opts.ResolveBurst)
 	p.cache.init(opts.CacheTTL)
-	p.challenger = pki.NewChallenger(opts.Verifier, pki.ChallengerOptions{
-		Nonces: opts.Store, Counters: opts.Store, TTL: opts.ChallengeTTL, Now: opts.Now, Rand: opts.Rand,
-	})
+	if p.nonceKey, err = newNonceKey(context.Background(), opts.Store, opts.Rand); err != nil {
+		return nil, err
+	}
 	if err := p.Reload(context.Background()); err != nil {
 		return nil, err
 	}
@@ -244,18 +246,66 @@ func (p *Platform) openCard(ctx context.Context, msg []byte, r record.CardRecord
 	return c, err
 }
 
-// verify checks a card-signed record fully, in the order of pki.Challenger:
-// chain and revocation, signature and card ID, then the nonce (consumed)
-// and the counter (advanced) together in one store transaction.
+// verify checks a card-signed record fully (check) and accepts it with no
+// other write.
 func (p *Platform) verify(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord) error {
-	if err := p.verifySignature(c, msg, r); err != nil {
+	a, err := p.check(c, msg, r)
+	if err != nil {
 		return err
 	}
-	h := r.Header()
-	if err := p.store.Accept(ctx, r.FreshNonce(), p.now(), h.CardID, h.Counter); err != nil {
+	if err := p.store.Accept(ctx, a); err != nil {
 		return verifyError(err)
 	}
 	return nil
+}
+
+// check verifies a card-signed record as far as it can without the store,
+// in the order of pki.Challenger: chain and revocation, signature and card
+// ID, then the MAC, binding and expiry of its nonce. It returns the
+// acceptance that uses the nonce and advances the counter, to which the
+// caller adds the write of its call (accept), or none when a later check
+// refuses the record (refuse).
+func (p *Platform) check(c *CardRecord, msg []byte, r record.CardRecord) (*Acceptance, error) {
+	if err := p.verifySignature(c, msg, r); err != nil {
+		return nil, err
+	}
+	h := r.Header()
+	a := &Acceptance{CardID: h.CardID, Counter: h.Counter}
+	if n := r.FreshNonce(); n != nil {
+		var requestID []byte // the request a consent nonce is bound to
+		if cs, ok := r.(*record.Consent); ok {
+			requestID = cs.RequestID
+		}
+		exp, err := openNonce(p.nonceKey, n, p.now(), requestID)
+		if err != nil {
+			return nil, verifyError(err)
+		}
+		a.Nonce, a.NonceExpires = n, exp.Add(usedNonceGrace)
+	}
+	return a, nil
+}
+
+// accept commits a and its write in one store transaction. A nonce used
+// before is ErrReplay, a counter that does not increase ErrClone; an error
+// of the write is returned as it is.
+func (p *Platform) accept(ctx context.Context, a *Acceptance) error {
+	err := p.store.Accept(ctx, a)
+	if errors.Is(err, pki.ErrNonce) || errors.Is(err, pki.ErrCounterRegression) {
+		return verifyError(err)
+	}
+	return err
+}
+
+// refuse commits a with no write and returns why: a record that a check
+// after its signature refuses still spends its nonce and counter, and an
+// error of the nonce or the counter comes first, as if they had been
+// checked before the rest.
+func (p *Platform) refuse(ctx context.Context, a *Acceptance, why error) error {
+	a.Token, a.Session, a.Insert, a.Update = nil, nil, nil, nil
+	if err := p.store.Accept(ctx, a); err != nil {
+		return verifyError(err)
+	}
+	return why
 }
 
 // verifySignature checks chain, revocation and signature only, consuming

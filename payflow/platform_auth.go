@@ -18,16 +18,18 @@ import (
 )
 
 // Challenge implements API: a fresh 32-byte nonce, usable once within the
-// challenge TTL, for an enrolled card.
+// challenge TTL, for an enrolled card. The nonce is stateless (see
+// platform_nonce.go): issuing it writes nothing.
 func (p *Platform) Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error) {
 	if _, err := p.card(ctx, req.CardID); err != nil {
 		return nil, err
 	}
-	nonce, err := p.challenger.NewNonce(ctx)
+	exp := p.now().Add(p.opts.ChallengeTTL)
+	nonce, err := mintNonce(p.nonceKey, p.rand, exp, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
-	return &ChallengeResponse{Nonce: nonce, ExpiresAt: p.now().Add(p.opts.ChallengeTTL)}, nil
+	return &ChallengeResponse{Nonce: nonce, ExpiresAt: exp}, nil
 }
 
 // checkEID verifies that eid is the card's EID of the current epoch or of
@@ -57,23 +59,25 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 	if !bytes.Equal(proof.PeerEID, make([]byte, record.EIDSize)) {
 		return nil, fmt.Errorf("%w: a login proof names no peer", ErrInvalid)
 	}
-	if err := p.verify(ctx, c, req.Proof, &proof); err != nil {
+	a, err := p.check(c, req.Proof, &proof)
+	if err != nil {
 		return nil, err
 	}
 	if err := p.checkEID(c, proof.EID); err != nil {
-		return nil, err
+		return nil, p.refuse(ctx, a, err)
 	}
 	if proof.Role == record.RoleSeller && c.MerchantID == "" {
-		return nil, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
+		return nil, p.refuse(ctx, a, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID))
 	}
 	var raw [32]byte
 	if _, err := io.ReadFull(p.rand, raw[:]); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, p.refuse(ctx, a, fmt.Errorf("%w: %v", ErrUnavailable, err))
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	h := sha256.Sum256([]byte(token))
 	exp := p.now().Add(p.opts.TokenTTL)
-	if err := p.store.PutToken(ctx, &TokenRecord{Hash: h[:], CardID: c.ID, ExpiresAt: exp}); err != nil {
+	a.Token = &TokenRecord{Hash: h[:], CardID: c.ID, ExpiresAt: exp}
+	if err := p.accept(ctx, a); err != nil {
 		return nil, err
 	}
 	return &LoginResponse{Token: token, CardID: c.ID, DisplayName: c.DisplayName, MerchantID: c.MerchantID, ExpiresAt: exp}, nil
@@ -181,9 +185,28 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	if bytes.Equal(proof.PeerEID, make([]byte, record.EIDSize)) {
 		return nil, fmt.Errorf("%w: a pairing proof names the peer", ErrInvalid)
 	}
-	if err := p.verify(ctx, c, req.Proof, &proof); err != nil {
+	a, err := p.check(c, req.Proof, &proof)
+	if err != nil {
 		return nil, err
 	}
+	s, err := p.session(ctx, c, &proof)
+	if err != nil {
+		return nil, p.refuse(ctx, a, err)
+	}
+	a.Session = s
+	if err := p.accept(ctx, a); err != nil {
+		return nil, err
+	}
+	s = a.Session
+	if !p.now().Before(s.ExpiresAt) {
+		return nil, fmt.Errorf("%w: session", ErrExpired)
+	}
+	return p.sessionView(ctx, s)
+}
+
+// session checks a verified pairing proof of card c and returns the
+// session it confirms.
+func (p *Platform) session(ctx context.Context, c *CardRecord, proof *record.AuthProof) (*SessionRecord, error) {
 	if err := p.checkEID(c, proof.EID); err != nil {
 		return nil, err
 	}
@@ -212,14 +235,7 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 		s.ShopperConfirmed = true
 	}
 	s.ID = SessionID(s.ShopperCardID, s.SellerCardID, s.ShopperEID, s.SellerEID)
-	s, err = p.store.ConfirmSession(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	if !p.now().Before(s.ExpiresAt) {
-		return nil, fmt.Errorf("%w: session", ErrExpired)
-	}
-	return p.sessionView(ctx, s)
+	return s, nil
 }
 
 // Session implements API.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math/bits"
 	"time"
 
@@ -63,12 +62,29 @@ func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*Paym
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	if err := p.verify(ctx, c, req.Request, &r); err != nil {
+	a, err := p.check(c, req.Request, &r)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := p.newPayment(ctx, c, req.Request, &r)
+	if err != nil {
+		err = p.refuse(ctx, a, err)
+	} else {
+		a.Insert = rec
+		err = p.accept(ctx, a)
+	}
+	if err != nil {
 		if old, err2 := p.store.Payment(ctx, id); err2 == nil && errors.Is(err, ErrClone) {
 			return p.retried(ctx, old, req.Request) // a concurrent retry won
 		}
 		return nil, err
 	}
+	return p.retried(ctx, a.Insert, req.Request)
+}
+
+// newPayment checks a verified payment request of seller card c and
+// returns the record to insert.
+func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r *record.PaymentRequest) (*PaymentRecord, error) {
 	if c.MerchantID == "" || c.MerchantID != r.MerchantID {
 		return nil, fmt.Errorf("%w: card %s is not a seller card of merchant %q", ErrForbidden, c.ID, r.MerchantID)
 	}
@@ -122,18 +138,13 @@ func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*Paym
 	if r.TTL > 0 {
 		ttl = min(time.Duration(r.TTL)*time.Second, p.opts.MaxRequestTTL)
 	}
-	h := record.Hash(req.Request)
-	rec := &PaymentRecord{
-		ID: id, SessionID: s.ID, State: StatePending, MerchantID: m.ID, SellerCardID: c.ID,
+	h := record.Hash(msg)
+	return &PaymentRecord{
+		ID: ID(r.RequestID), SessionID: s.ID, State: StatePending, MerchantID: m.ID, SellerCardID: c.ID,
 		PayerCardID: r.PayerCardID, Currency: r.Currency, Amount: r.Amount, Lines: lines, Legs: legs,
-		Request: req.Request, RequestHash: h[:], ManualCapture: m.ManualCapture,
+		Request: msg, RequestHash: h[:], ManualCapture: m.ManualCapture,
 		ExpiresAt: now.Add(ttl), CreatedAt: now, UpdatedAt: now,
-	}
-	stored, err := p.store.InsertPayment(ctx, rec)
-	if err != nil {
-		return nil, err
-	}
-	return p.retried(ctx, stored, req.Request)
+	}, nil
 }
 
 // retried answers a request whose ID is stored: the same signed bytes get
@@ -192,11 +203,17 @@ func (p *Platform) view(ctx context.Context, r *PaymentRecord, nonce []byte) (*P
 // load returns a payment request, first expiring it if it is pending past
 // its expiry.
 func (p *Platform) load(ctx context.Context, id ID) (*PaymentRecord, error) {
+	r, err := p.store.Payment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return p.current(ctx, r)
+}
+
+// current returns r, just read from the store, as load would: expired
+// first if it is pending past its expiry.
+func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecord, error) {
 	for {
-		r, err := p.store.Payment(ctx, id)
-		if err != nil {
-			return nil, err
-		}
 		if r.State != StatePending || p.now().Before(r.ExpiresAt) {
 			return r, nil
 		}
@@ -204,6 +221,10 @@ func (p *Platform) load(ctx context.Context, id ID) (*PaymentRecord, error) {
 		if err := p.store.UpdatePayment(ctx, r, StatePending); err == nil {
 			return r, nil
 		} else if !errors.Is(err, ErrConflict) {
+			return nil, err
+		}
+		var err error
+		if r, err = p.store.Payment(ctx, r.ID); err != nil {
 			return nil, err
 		}
 	}
@@ -227,12 +248,8 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 	}
 	var nonce []byte
 	if c.ID == r.PayerCardID && r.State == StatePending {
-		nonce = make([]byte, record.NonceSize)
-		if _, err := io.ReadFull(p.rand, nonce); err != nil {
+		if nonce, err = mintNonce(p.nonceKey, p.rand, r.ExpiresAt.Add(p.opts.ChallengeTTL), r.ID[:]); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
-		}
-		if err := p.store.Add(ctx, nonce, r.ExpiresAt.Add(p.opts.ChallengeTTL)); err != nil {
-			return nil, err
 		}
 	}
 	return p.view(ctx, r, nonce)
@@ -260,32 +277,48 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		}
 		return nil, fmt.Errorf("%w: card %s is not the payer", ErrForbidden, c.ID)
 	}
-	if err := p.verify(ctx, c, req.Consent, &cs); err != nil {
+	a, err := p.check(c, req.Consent, &cs)
+	if err != nil {
 		return nil, err
 	}
+	var why error
 	switch {
 	case !bytes.Equal(cs.RequestHash, r.RequestHash):
-		return nil, fmt.Errorf("%w: consent is for another version of the request", ErrMismatch)
+		why = fmt.Errorf("%w: consent is for another version of the request", ErrMismatch)
 	case cs.Amount != r.Amount || cs.Currency != r.Currency:
-		return nil, fmt.Errorf("%w: consent is for %d %s, the request for %d %s", ErrMismatch, cs.Amount, cs.Currency, r.Amount, r.Currency)
+		why = fmt.Errorf("%w: consent is for %d %s, the request for %d %s", ErrMismatch, cs.Amount, cs.Currency, r.Amount, r.Currency)
 	case cs.MerchantID != r.MerchantID:
-		return nil, fmt.Errorf("%w: consent names another payee", ErrMismatch)
+		why = fmt.Errorf("%w: consent names another payee", ErrMismatch)
 	}
 	ch := record.Hash(req.Consent)
-	for {
-		r, err = p.load(ctx, r.ID)
-		if err != nil {
-			return nil, err
+	// The consent is accepted in the transaction that moves the request to
+	// approving; a lost compare-and-set undoes both and reads again.
+	for reread := false; ; reread = true {
+		if why == nil {
+			err = nil
+			if reread {
+				r, err = p.store.Payment(ctx, r.ID)
+			}
+			if err == nil {
+				r, err = p.current(ctx, r)
+			}
+			switch {
+			case err != nil:
+				why = err
+			case r.State != StatePending:
+				why = stateError(r.State)
+			}
 		}
-		if r.State != StatePending {
-			return nil, stateError(r.State)
+		if why != nil {
+			return nil, p.refuse(ctx, a, why)
 		}
 		now := p.now()
 		r.State, r.UpdatedAt = stateApproving, now
 		r.Attempt++
 		r.Consent, r.ConsentHash = req.Consent, ch[:]
 		r.HoldExpiresAt = now.Add(p.opts.HoldTTL)
-		err = p.store.UpdatePayment(ctx, r, StatePending)
+		a.Update, a.From = r, StatePending
+		err = p.accept(ctx, a)
 		if err == nil {
 			break
 		}

@@ -64,10 +64,18 @@ type Store interface {
 	// and no card reaches, are refused the same way.
 	Advance(ctx context.Context, cardID string, counter uint64) error
 
-	// Accept consumes nonce (when not nil) as Consume does and advances
-	// the card's counter as Advance does, in one transaction: both or
-	// neither. It returns the error of the first that fails.
-	Accept(ctx context.Context, nonce []byte, now time.Time, cardID string, counter uint64) error
+	// NonceKey returns the key that authenticates the platform's challenge
+	// nonces: the stored one or, when none is stored yet, candidate, which
+	// it stores. Every process sharing the database gets the same key.
+	NonceKey(ctx context.Context, candidate []byte) ([]byte, error)
+
+	// Accept commits a card-signed record and the write of the call that
+	// accepted it, in one transaction: all or nothing. It marks a.Nonce
+	// (when not nil) used until a.NonceExpires, refusing a nonce already
+	// marked with an error matching pki.ErrNonce; advances the card's
+	// counter as Advance does; then does the write of a, if any. It
+	// returns the error of the first that fails.
+	Accept(ctx context.Context, a *Acceptance) error
 
 	// PutToken stores a login token by the SHA-256 of its value.
 	PutToken(ctx context.Context, t *TokenRecord) error
@@ -122,9 +130,33 @@ type Store interface {
 	// AbandonIdempotent deletes an in-flight key (a finished one is kept).
 	AbandonIdempotent(ctx context.Context, key string) error
 
-	// DeleteExpired deletes nonces, tokens, sessions and idempotent replies
-	// that expired at or before now and returns how many rows went.
+	// DeleteExpired deletes nonces (issued or marked used), tokens,
+	// sessions and idempotent replies that expired at or before now and
+	// returns how many rows went.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
+}
+
+// Acceptance is what Store.Accept commits at once: the nonce and counter
+// of a card-signed record and at most one write of the call that accepted
+// it (Token, Session, Insert or Update).
+type Acceptance struct {
+	Nonce        []byte    // the record's challenge nonce; nil when it carries none
+	NonceExpires time.Time // the nonce stays marked used until then
+	CardID       string
+	Counter      uint64
+
+	// Token is stored as PutToken does.
+	Token *TokenRecord
+	// Session is confirmed as ConfirmSession does and, on success, replaced
+	// by the stored session.
+	Session *SessionRecord
+	// Insert is inserted as InsertPayment does and, on success, replaced by
+	// the stored request.
+	Insert *PaymentRecord
+	// Update is written as UpdatePayment(Update, From) does, its Version
+	// incremented on success.
+	Update *PaymentRecord
+	From   string
 }
 
 // CardRecord is an enrolled card as the store keeps it.

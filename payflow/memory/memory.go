@@ -25,6 +25,8 @@ type Store struct {
 	catalogs  map[string][]payflow.CatalogItem
 	assets    map[string]payflow.Asset
 	nonces    map[string]time.Time
+	used      map[string]time.Time // nonces marked used by Accept
+	nonceKey  []byte
 	counters  map[string]uint64
 	tokens    map[string]*payflow.TokenRecord
 	sessions  map[payflow.ID]*payflow.SessionRecord
@@ -51,6 +53,7 @@ func New() *Store {
 		catalogs:  make(map[string][]payflow.CatalogItem),
 		assets:    make(map[string]payflow.Asset),
 		nonces:    make(map[string]time.Time),
+		used:      make(map[string]time.Time),
 		counters:  make(map[string]uint64),
 		tokens:    make(map[string]*payflow.TokenRecord),
 		sessions:  make(map[payflow.ID]*payflow.SessionRecord),
@@ -238,23 +241,54 @@ func (s *Store) Advance(_ context.Context, cardID string, counter uint64) error 
 	return nil
 }
 
-// Accept implements payflow.Store.
-func (s *Store) Accept(_ context.Context, nonce []byte, now time.Time, cardID string, counter uint64) error {
+// NonceKey implements payflow.Store.
+func (s *Store) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if nonce != nil {
-		exp, ok := s.nonces[string(nonce)]
-		if !ok || !now.Before(exp) {
+	if s.nonceKey == nil {
+		s.nonceKey = bytes.Clone(candidate)
+	}
+	return bytes.Clone(s.nonceKey), nil
+}
+
+// Accept implements payflow.Store: every check first, then every write.
+func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if a.Nonce != nil {
+		if _, ok := s.used[string(a.Nonce)]; ok {
 			return pki.ErrNonce
 		}
 	}
-	if last := s.counters[cardID]; counter <= last || counter > math.MaxInt64 {
-		return &pki.CounterError{CardID: cardID, Last: min(last, math.MaxInt64), Got: counter}
+	if last := s.counters[a.CardID]; a.Counter <= last || a.Counter > math.MaxInt64 {
+		return &pki.CounterError{CardID: a.CardID, Last: min(last, math.MaxInt64), Got: a.Counter}
 	}
-	if nonce != nil {
-		delete(s.nonces, string(nonce))
+	switch {
+	case a.Token != nil:
+		if _, ok := s.tokens[string(a.Token.Hash)]; ok {
+			return payflow.ErrConflict
+		}
+	case a.Update != nil:
+		if err := s.casPaymentLocked(a.Update, a.From); err != nil {
+			return err
+		}
 	}
-	s.counters[cardID] = counter
+	if a.Nonce != nil {
+		s.used[string(a.Nonce)] = a.NonceExpires
+	}
+	s.counters[a.CardID] = a.Counter
+	switch {
+	case a.Token != nil:
+		n := *a.Token
+		n.Hash = bytes.Clone(a.Token.Hash)
+		s.tokens[string(n.Hash)] = &n
+	case a.Session != nil:
+		a.Session = s.confirmSessionLocked(a.Session)
+	case a.Insert != nil:
+		a.Insert = s.insertPaymentLocked(a.Insert)
+	case a.Update != nil:
+		s.writePaymentLocked(a.Update)
+	}
 	return nil
 }
 
@@ -295,14 +329,18 @@ func copySession(s *payflow.SessionRecord) *payflow.SessionRecord {
 func (s *Store) ConfirmSession(_ context.Context, r *payflow.SessionRecord) (*payflow.SessionRecord, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.confirmSessionLocked(r), nil
+}
+
+func (s *Store) confirmSessionLocked(r *payflow.SessionRecord) *payflow.SessionRecord {
 	old, ok := s.sessions[r.ID]
 	if !ok {
 		s.sessions[r.ID] = copySession(r)
-		return copySession(r), nil
+		return copySession(r)
 	}
 	old.ShopperConfirmed = old.ShopperConfirmed || r.ShopperConfirmed
 	old.SellerConfirmed = old.SellerConfirmed || r.SellerConfirmed
-	return copySession(old), nil
+	return copySession(old)
 }
 
 // Session implements payflow.Store.
@@ -332,13 +370,17 @@ func copyPayment(p *payflow.PaymentRecord) *payflow.PaymentRecord {
 func (s *Store) InsertPayment(_ context.Context, p *payflow.PaymentRecord) (*payflow.PaymentRecord, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.insertPaymentLocked(p), nil
+}
+
+func (s *Store) insertPaymentLocked(p *payflow.PaymentRecord) *payflow.PaymentRecord {
 	if old, ok := s.payments[p.ID]; ok {
-		return copyPayment(old), nil
+		return copyPayment(old)
 	}
 	n := copyPayment(p)
 	n.Version = 1
 	s.payments[p.ID] = n
-	return copyPayment(n), nil
+	return copyPayment(n)
 }
 
 // Payment implements payflow.Store.
@@ -536,6 +578,12 @@ func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
 	for k, exp := range s.nonces {
 		if !now.Before(exp) {
 			delete(s.nonces, k)
+			n++
+		}
+	}
+	for k, exp := range s.used {
+		if !now.Before(exp) {
+			delete(s.used, k)
 			n++
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -32,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
+		{"NonceKey", testNonceKey},
 		{"TokensAndSessions", testTokensAndSessions},
 		{"Payments", testPayments},
 		{"PaymentRace", testPaymentRace},
@@ -428,6 +430,8 @@ func testDeleteExpired(t *testing.T, s payflow.Store) {
 	for i := range 3 {
 		exp := t0.Add(time.Duration(i-1) * time.Second) // -1 s, 0, +1 s
 		require.NoError(t, s.Add(ctx, []byte(fmt.Sprint("nonce", i)), exp))
+		require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte(fmt.Sprint("used", i)), NonceExpires: exp,
+			CardID: "8900000000000000001", Counter: uint64(i + 1)}))
 		h := sha256.Sum256([]byte(fmt.Sprint("token", i)))
 		require.NoError(t, s.PutToken(ctx, &payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001", ExpiresAt: exp}))
 		_, err := s.ConfirmSession(ctx, &payflow.SessionRecord{ID: payflow.ID{byte(i + 1)}, ShopperEID: []byte{1}, SellerEID: []byte{2}, ExpiresAt: exp})
@@ -437,8 +441,12 @@ func testDeleteExpired(t *testing.T, s payflow.Store) {
 	}
 	n, err := s.DeleteExpired(ctx, t0)
 	require.NoError(t, err)
-	assert.Equal(t, 8, n, "two of each of the four kinds")
+	assert.Equal(t, 10, n, "two of each of the five kinds")
 	require.NoError(t, s.Consume(ctx, []byte("nonce2"), t0))
+	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("used2"), NonceExpires: t0.Add(time.Second),
+		CardID: "8900000000000000001", Counter: 9}), pki.ErrNonce, "a used nonce is kept until it expires")
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("used1"), NonceExpires: t0.Add(time.Second),
+		CardID: "8900000000000000001", Counter: 10}), "an expired one is gone")
 	h := sha256.Sum256([]byte("token2"))
 	_, err = s.Token(ctx, h[:])
 	assert.NoError(t, err)
@@ -452,20 +460,103 @@ func testAccept(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	id := "8900000000000000001"
 	n1, n2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
-	require.NoError(t, s.Add(ctx, n1, t0.Add(time.Minute)))
-	require.NoError(t, s.Add(ctx, n2, t0.Add(time.Minute)))
-	require.NoError(t, s.Accept(ctx, n1, t0, id, 3))
-	assert.ErrorIs(t, s.Accept(ctx, n1, t0, id, 4), pki.ErrNonce, "a nonce is used once")
+	exp := t0.Add(time.Minute)
+	accept := func(n []byte, counter uint64) error {
+		return s.Accept(ctx, &payflow.Acceptance{Nonce: n, NonceExpires: exp, CardID: id, Counter: counter})
+	}
+	require.NoError(t, accept(n1, 3))
+	assert.ErrorIs(t, accept(n1, 4), pki.ErrNonce, "a nonce is used once")
 	var ce *pki.CounterError
-	require.ErrorAs(t, s.Accept(ctx, n2, t0, id, 3), &ce)
+	require.ErrorAs(t, accept(n2, 3), &ce)
 	assert.Equal(t, pki.CounterError{CardID: id, Last: 3, Got: 3}, *ce)
-	// The refused counter left the nonce in place: both or neither.
-	require.NoError(t, s.Accept(ctx, n2, t0, id, 4))
-	require.NoError(t, s.Accept(ctx, nil, t0, id, 5), "records without a nonce")
-	assert.ErrorIs(t, s.Accept(ctx, nil, t0, id, 5), pki.ErrCounterRegression)
+	// The refused counter left the nonce unused: both or neither.
+	require.NoError(t, accept(n2, 4))
+	require.NoError(t, accept(nil, 5), "records without a nonce")
+	assert.ErrorIs(t, accept(nil, 5), pki.ErrCounterRegression)
 	assert.ErrorIs(t, s.Advance(ctx, id, 5), pki.ErrCounterRegression, "Accept and Advance share the counter")
-	n3 := bytes.Repeat([]byte{3}, 32)
-	require.NoError(t, s.Add(ctx, n3, t0))
-	assert.ErrorIs(t, s.Accept(ctx, n3, t0, id, 9), pki.ErrNonce, "expired")
-	require.NoError(t, s.Advance(ctx, id, 6), "an expired nonce moves no counter")
+	require.ErrorAs(t, accept(nil, math.MaxInt64+1), &ce)
+
+	// A write commits with the acceptance, or neither does.
+	h := sha256.Sum256([]byte("token"))
+	tok := &payflow.TokenRecord{Hash: h[:], CardID: id, ExpiresAt: exp}
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: bytes.Repeat([]byte{3}, 32), NonceExpires: exp, CardID: id, Counter: 6, Token: tok}))
+	got, err := s.Token(ctx, h[:])
+	require.NoError(t, err)
+	assert.Equal(t, tok, got)
+	n4 := bytes.Repeat([]byte{4}, 32)
+	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: n4, NonceExpires: exp, CardID: id, Counter: 7, Token: tok}),
+		payflow.ErrConflict, "a token hash taken")
+	require.NoError(t, accept(n4, 7), "the failed write left nonce and counter as they were")
+
+	sess := &payflow.SessionRecord{ID: payflow.ID{9}, ShopperCardID: id, SellerCardID: "8900000000000000002", MerchantID: "m",
+		ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16), ShopperConfirmed: true, ExpiresAt: t0}
+	a := &payflow.Acceptance{CardID: id, Counter: 8, Session: sess}
+	require.NoError(t, s.Accept(ctx, a))
+	assert.Equal(t, sess, a.Session)
+	seller := *sess
+	seller.ShopperConfirmed, seller.SellerConfirmed = false, true
+	a = &payflow.Acceptance{CardID: "8900000000000000002", Counter: 1, Session: &seller}
+	require.NoError(t, s.Accept(ctx, a))
+	assert.True(t, a.Session.ShopperConfirmed && a.Session.SellerConfirmed, "the stored session is returned")
+
+	p := payment(1, payflow.StatePending, t0.Add(time.Minute))
+	a = &payflow.Acceptance{CardID: id, Counter: 9, Insert: p}
+	require.NoError(t, s.Accept(ctx, a))
+	want := *p
+	want.Version = 1
+	assert.Equal(t, &want, a.Insert)
+	other := payment(1, payflow.StatePending, t0)
+	other.Request = []byte("another request")
+	a = &payflow.Acceptance{CardID: id, Counter: 10, Insert: other}
+	require.NoError(t, s.Accept(ctx, a))
+	assert.Equal(t, &want, a.Insert, "an existing ID returns the stored request")
+
+	up := want
+	up.State, up.UpdatedAt = "approving", t0.Add(time.Second)
+	stale := up
+	stale.Version = 5
+	n5 := bytes.Repeat([]byte{5}, 32)
+	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: n5, NonceExpires: exp, CardID: id, Counter: 11, Update: &stale, From: payflow.StatePending}),
+		payflow.ErrConflict, "a lost compare-and-set")
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: n5, NonceExpires: exp, CardID: id, Counter: 11, Update: &up, From: payflow.StatePending}),
+		"the lost compare-and-set left nonce and counter as they were")
+	assert.Equal(t, uint64(2), up.Version)
+	stored, err := s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, &up, stored)
+	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: n1, NonceExpires: exp, CardID: id, Counter: 12, Update: &up, From: "approving"}),
+		pki.ErrNonce, "the nonce is checked before the write")
+	stored, err = s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, "approving", stored.State)
+
+	// Of concurrent acceptances of one nonce exactly one wins.
+	race := bytes.Repeat([]byte{6}, 32)
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := s.Accept(ctx, &payflow.Acceptance{Nonce: race, NonceExpires: exp, CardID: fmt.Sprint("89000000000000001", i), Counter: 1})
+			if err == nil {
+				wins.Add(1)
+			} else {
+				assert.ErrorIs(t, err, pki.ErrNonce)
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), wins.Load())
+}
+
+func testNonceKey(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	got, err := s.NonceKey(ctx, k1)
+	require.NoError(t, err)
+	assert.Equal(t, k1, got, "the first candidate is stored")
+	got, err = s.NonceKey(ctx, k2)
+	require.NoError(t, err)
+	assert.Equal(t, k1, got, "later candidates are ignored")
 }

@@ -158,8 +158,11 @@ func (s stateStore) Consume(ctx context.Context, nonce []byte, now time.Time) er
 func (s stateStore) Advance(ctx context.Context, cardID string, counter uint64) error {
 	return s.f.write(func() error { return s.Store.Advance(ctx, cardID, counter) })
 }
-func (s stateStore) Accept(ctx context.Context, nonce []byte, now time.Time, cardID string, counter uint64) error {
-	return s.f.write(func() error { return s.Store.Accept(ctx, nonce, now, cardID, counter) })
+func (s stateStore) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) {
+	return put(s.f, func() ([]byte, error) { return s.Store.NonceKey(ctx, candidate) })
+}
+func (s stateStore) Accept(ctx context.Context, a *payflow.Acceptance) error {
+	return s.f.write(func() error { return s.Store.Accept(ctx, a) })
 }
 func (s stateStore) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
 	return s.f.write(func() error { return s.Store.PutToken(ctx, t) })

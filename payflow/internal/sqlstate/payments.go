@@ -61,17 +61,47 @@ func encOpt[T any](v []T) []byte {
 	return enc(v)
 }
 
-// InsertPayment implements payflow.Store.
-func (s *Store) InsertPayment(ctx context.Context, p *payflow.PaymentRecord) (*payflow.PaymentRecord, error) {
-	_, err := s.exec(ctx, s.w, `INSERT INTO payflow_payments (`+paymentCols+`)
-		VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO NOTHING`,
-		p.ID[:], p.SessionID[:], p.State, p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, i64(p.Amount),
+const qInsertPayment = `INSERT INTO payflow_payments (` + paymentCols + `)
+	VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO NOTHING`
+
+func insertArgs(p *payflow.PaymentRecord) []any {
+	return []any{p.ID[:], p.SessionID[:], p.State, p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, i64(p.Amount),
 		encOpt(p.Lines), encOpt(p.Legs), p.Request, p.RequestHash, b2i(p.ManualCapture), ns(p.ExpiresAt), ns(p.CreatedAt),
 		ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
-		i64(p.CaptureAmount), i64(p.Captured), i64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p))
+		i64(p.CaptureAmount), i64(p.Captured), i64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p)}
+}
+
+// asInserted returns what reading p back after inserting it would return,
+// without reading it: a copy with Version 1 and its fields in column form.
+func asInserted(p *payflow.PaymentRecord) *payflow.PaymentRecord {
+	c := *p
+	c.Version = 1
+	c.Amount, c.CaptureAmount = uint64(i64(p.Amount)), uint64(i64(p.CaptureAmount))
+	c.Captured, c.Refunded = uint64(i64(p.Captured)), uint64(i64(p.Refunded))
+	c.ExpiresAt, c.CreatedAt, c.UpdatedAt = tm(ns(p.ExpiresAt)), tm(ns(p.CreatedAt)), tm(ns(p.UpdatedAt))
+	c.HoldExpiresAt, c.SettledAt = tm(ns(p.HoldExpiresAt)), tm(ns(p.SettledAt))
+	c.Consent, c.ConsentHash, c.Receipt = nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), nilIfEmpty(p.Receipt)
+	if len(p.Lines) == 0 {
+		c.Lines = nil
+	}
+	if len(p.Legs) == 0 {
+		c.Legs = nil
+	}
+	return &c
+}
+
+// InsertPayment implements payflow.Store: the row is read back only when
+// another one holds its ID.
+func (s *Store) InsertPayment(ctx context.Context, p *payflow.PaymentRecord) (*payflow.PaymentRecord, error) {
+	res, err := s.exec(ctx, s.w, qInsertPayment, insertArgs(p)...)
 	if err != nil {
 		return nil, err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return nil, err
+	} else if n == 1 {
+		return asInserted(p), nil
 	}
 	return scanPayment(s.row(ctx, s.w, `SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`, p.ID[:]))
 }
@@ -85,32 +115,28 @@ type execer interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+const qUpdatePayment = `UPDATE payflow_payments SET state = ?, version = version + 1, updated_at = ?,
+	attempt = ?, consent = ?, consent_hash = ?, hold_expires_at = ?, capture_amount = ?, captured = ?,
+	refunded = ?, void_to = ?, receipt = ?, settled_at = ?, due_at = ?
+	WHERE id = ? AND state = ? AND version = ?`
+
+func updateArgs(p *payflow.PaymentRecord, from string) []any {
+	return []any{p.State, ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
+		i64(p.CaptureAmount), i64(p.Captured), i64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p),
+		p.ID[:], from, int64(p.Version)}
+}
+
 // updatePayment is the compare-and-set of UpdatePayment on e.
 func (s *Store) updatePayment(ctx context.Context, e execer, p *payflow.PaymentRecord, from string) error {
-	res, err := e.ExecContext(ctx, s.q(`UPDATE payflow_payments SET state = ?, version = version + 1, updated_at = ?,
-		attempt = ?, consent = ?, consent_hash = ?, hold_expires_at = ?, capture_amount = ?, captured = ?,
-		refunded = ?, void_to = ?, receipt = ?, settled_at = ?, due_at = ?
-		WHERE id = ? AND state = ? AND version = ?`),
-		p.State, ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
-		i64(p.CaptureAmount), i64(p.Captured), i64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p),
-		p.ID[:], from, int64(p.Version))
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n != 1 {
-		return payflow.ErrConflict
-	}
-	return nil
+	res, err := e.ExecContext(ctx, s.q(qUpdatePayment), updateArgs(p, from)...)
+	return oneRow(res, err)
 }
 
 // UpdatePayment implements payflow.Store: UPDATE … WHERE id = ? AND
 // state = ? AND version = ?.
 func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if err := s.updatePayment(ctx, s.w, p, from); err != nil {
+	res, err := s.exec(ctx, s.w, qUpdatePayment, updateArgs(p, from)...)
+	if err := oneRow(res, err); err != nil {
 		return err
 	}
 	p.Version++
@@ -296,6 +322,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	total := 0
 	for _, q := range []string{
 		`DELETE FROM payflow_nonces WHERE expires_at <= ?`,
+		`DELETE FROM payflow_used_nonces WHERE expires_at <= ?`,
 		`DELETE FROM payflow_tokens WHERE expires_at <= ?`,
 		`DELETE FROM payflow_sessions WHERE expires_at <= ?`,
 		`DELETE FROM payflow_replies WHERE deadline <= ?`,

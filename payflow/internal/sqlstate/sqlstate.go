@@ -555,59 +555,141 @@ func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) erro
 	return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: counter}
 }
 
-// Accept implements payflow.Store in one transaction: the nonce's DELETE
-// … RETURNING and the counter's conditional upsert commit together.
-func (s *Store) Accept(ctx context.Context, nonce []byte, now time.Time, cardID string, counter uint64) error {
-	if counter > math.MaxInt64 {
-		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
+// The statements of Accept.
+const (
+	qUseNonce = `INSERT INTO payflow_used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`
+	qAdvance  = `INSERT INTO payflow_counters (card_id, counter) VALUES (?, ?)
+		ON CONFLICT (card_id) DO UPDATE SET counter = excluded.counter WHERE payflow_counters.counter < excluded.counter`
+	qCounter  = `SELECT counter FROM payflow_counters WHERE card_id = ?`
+	qPutToken = `INSERT INTO payflow_tokens (hash, card_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
+	qConfirm  = `INSERT INTO payflow_sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET
+			shopper_ok = CASE WHEN excluded.shopper_ok = 1 THEN 1 ELSE payflow_sessions.shopper_ok END,
+			seller_ok = CASE WHEN excluded.seller_ok = 1 THEN 1 ELSE payflow_sessions.seller_ok END
+		RETURNING ` + sessionCols
+)
+
+// NonceKey implements payflow.Store: an insert that keeps a stored key,
+// then a read.
+func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) {
+	if _, err := s.exec(ctx, s.w, `INSERT INTO payflow_keys (name, key) VALUES ('nonce', ?) ON CONFLICT DO NOTHING`, candidate); err != nil {
+		return nil, err
+	}
+	var key []byte
+	if err := s.row(ctx, s.w, `SELECT key FROM payflow_keys WHERE name = 'nonce'`).Scan(&key); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
+// Accept implements payflow.Store in one transaction: the nonce's insert,
+// the counter's conditional upsert and the write of a commit together.
+func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
+	if a.Counter > math.MaxInt64 {
+		return &pki.CounterError{CardID: a.CardID, Last: math.MaxInt64, Got: a.Counter}
 	}
 	// Prepare before the transaction takes the (single SQLite) writer
 	// connection.
-	del, err := s.stmt(ctx, s.w, `DELETE FROM payflow_nonces WHERE nonce = ? RETURNING expires_at`)
-	if err != nil {
-		return err
+	var write string
+	switch {
+	case a.Token != nil:
+		write = qPutToken
+	case a.Session != nil:
+		write = qConfirm
+	case a.Insert != nil:
+		write = qInsertPayment
+	case a.Update != nil:
+		write = qUpdatePayment
 	}
-	up, err := s.stmt(ctx, s.w, `INSERT INTO payflow_counters (card_id, counter) VALUES (?, ?)
-		ON CONFLICT (card_id) DO UPDATE SET counter = excluded.counter WHERE payflow_counters.counter < excluded.counter`)
-	if err != nil {
-		return err
+	var st [4]*sql.Stmt
+	for i, q := range [...]string{qUseNonce, qAdvance, qCounter, write} {
+		if q == "" {
+			continue
+		}
+		var err error
+		if st[i], err = s.stmt(ctx, s.w, q); err != nil {
+			return err
+		}
 	}
-	last, err := s.stmt(ctx, s.w, `SELECT counter FROM payflow_counters WHERE card_id = ?`)
-	if err != nil {
-		return err
-	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if nonce != nil {
-			var exp int64
-			err := tx.StmtContext(ctx, del).QueryRowContext(ctx, nonce).Scan(&exp)
-			if errors.Is(err, sql.ErrNoRows) || (err == nil && ns(now) >= exp) {
-				return pki.ErrNonce
-			}
+	var inserted bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if a.Nonce != nil {
+			res, err := tx.StmtContext(ctx, st[0]).ExecContext(ctx, a.Nonce, ns(a.NonceExpires))
 			if err != nil {
 				return err
 			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n != 1 {
+				return pki.ErrNonce
+			}
 		}
-		res, err := tx.StmtContext(ctx, up).ExecContext(ctx, cardID, int64(counter))
+		res, err := tx.StmtContext(ctx, st[1]).ExecContext(ctx, a.CardID, int64(a.Counter))
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil {
 			return err
-		} else if n == 1 {
+		} else if n != 1 {
+			var held int64
+			if err := tx.StmtContext(ctx, st[2]).QueryRowContext(ctx, a.CardID).Scan(&held); err != nil {
+				return err
+			}
+			return &pki.CounterError{CardID: a.CardID, Last: uint64(held), Got: a.Counter}
+		}
+		if st[3] == nil {
 			return nil
 		}
-		var held int64
-		if err := tx.StmtContext(ctx, last).QueryRowContext(ctx, cardID).Scan(&held); err != nil {
-			return err
+		w := tx.StmtContext(ctx, st[3])
+		switch {
+		case a.Token != nil:
+			t := a.Token
+			res, err := w.ExecContext(ctx, t.Hash, t.CardID, ns(t.ExpiresAt))
+			return oneRow(res, err)
+		case a.Session != nil:
+			stored, err := scanSession(w.QueryRowContext(ctx, sessionArgs(a.Session)...))
+			if err != nil {
+				return err
+			}
+			a.Session = stored
+		case a.Insert != nil:
+			res, err := w.ExecContext(ctx, insertArgs(a.Insert)...)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				inserted = true
+				return nil
+			}
+			stored, err := scanPayment(tx.QueryRowContext(ctx, s.q(`SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`), a.Insert.ID[:]))
+			if err != nil {
+				return err
+			}
+			a.Insert = stored
+		case a.Update != nil:
+			res, err := w.ExecContext(ctx, updateArgs(a.Update, a.From)...)
+			if err := oneRow(res, err); err != nil {
+				return err
+			}
 		}
-		return &pki.CounterError{CardID: cardID, Last: uint64(held), Got: counter}
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	switch {
+	case inserted:
+		a.Insert = asInserted(a.Insert)
+	case a.Update != nil:
+		a.Update.Version++
+	}
+	return nil
 }
 
-// PutToken implements payflow.Store.
-func (s *Store) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
-	res, err := s.exec(ctx, s.w, `INSERT INTO payflow_tokens (hash, card_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
-		t.Hash, t.CardID, ns(t.ExpiresAt))
+// oneRow returns ErrConflict unless res changed exactly one row.
+func oneRow(res sql.Result, err error) error {
 	if err != nil {
 		return err
 	}
@@ -617,6 +699,12 @@ func (s *Store) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
 		return payflow.ErrConflict
 	}
 	return nil
+}
+
+// PutToken implements payflow.Store.
+func (s *Store) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
+	res, err := s.exec(ctx, s.w, qPutToken, t.Hash, t.CardID, ns(t.ExpiresAt))
+	return oneRow(res, err)
 }
 
 // Token implements payflow.Store.
@@ -644,16 +732,15 @@ func scanSession(row interface{ Scan(...any) error }) (*payflow.SessionRecord, e
 	return &r, nil
 }
 
+func sessionArgs(r *payflow.SessionRecord) []any {
+	return []any{r.ID[:], r.ShopperCardID, r.SellerCardID, r.MerchantID, r.ShopperEID, r.SellerEID,
+		b2i(r.ShopperConfirmed), b2i(r.SellerConfirmed), ns(r.ExpiresAt)}
+}
+
 // ConfirmSession implements payflow.Store with one upsert that only ever
 // sets the confirmation flags.
 func (s *Store) ConfirmSession(ctx context.Context, r *payflow.SessionRecord) (*payflow.SessionRecord, error) {
-	return scanSession(s.row(ctx, s.w, `INSERT INTO payflow_sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET
-			shopper_ok = CASE WHEN excluded.shopper_ok = 1 THEN 1 ELSE payflow_sessions.shopper_ok END,
-			seller_ok = CASE WHEN excluded.seller_ok = 1 THEN 1 ELSE payflow_sessions.seller_ok END
-		RETURNING `+sessionCols,
-		r.ID[:], r.ShopperCardID, r.SellerCardID, r.MerchantID, r.ShopperEID, r.SellerEID,
-		b2i(r.ShopperConfirmed), b2i(r.SellerConfirmed), ns(r.ExpiresAt)))
+	return scanSession(s.row(ctx, s.w, qConfirm, sessionArgs(r)...))
 }
 
 // Session implements payflow.Store.

@@ -1,0 +1,99 @@
+package payflow
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// Challenge nonces are stateless: a nonce carries its expiry and a MAC
+// under the platform's nonce key (Store.NonceKey), so issuing one writes
+// nothing and any platform process sharing the database can check it. It
+// is still usable once: accepting a record marks its nonce used
+// (Store.Accept), in the transaction that advances the card's counter, and
+// a nonce marked used is refused until it expires. A consent nonce is
+// bound to its payment request: the MAC covers the request ID, which is
+// empty for login and pairing challenges.
+//
+//	bytes 0–7    expiry, Unix nanoseconds, big-endian
+//	bytes 8–15   random
+//	bytes 16–31  HMAC-SHA256(key, "CASIM-NONCE" || bytes 0–15 || request ID)[0:16]
+const (
+	// usedNonceGrace is how long after its expiry a used nonce is kept, so
+	// that a platform process whose clock lags the one that deletes
+	// expired rows by less than that still finds it used.
+	usedNonceGrace = 5 * time.Minute
+
+	nonceKeySize = 32
+	nonceTagSize = 16
+	nonceLabel   = "CASIM-NONCE"
+)
+
+// errNonceForm is the cause of a nonce refused by openNonce.
+var errNonceForm = errors.New("not a nonce of this platform")
+
+// newNonceKey returns the platform's nonce key, stored by the first
+// platform on the database.
+func newNonceKey(ctx context.Context, s Store, rand io.Reader) ([]byte, error) {
+	candidate := make([]byte, nonceKeySize)
+	if _, err := io.ReadFull(rand, candidate); err != nil {
+		return nil, fmt.Errorf("payflow: nonce key: %w", err)
+	}
+	key, err := s.NonceKey(ctx, candidate)
+	if err != nil {
+		return nil, fmt.Errorf("payflow: nonce key: %w", err)
+	}
+	if len(key) != nonceKeySize {
+		return nil, fmt.Errorf("payflow: nonce key of %d bytes", len(key))
+	}
+	return key, nil
+}
+
+// nonceTag is the MAC of a nonce's first 16 bytes and the request ID it
+// is bound to (nil for none).
+func nonceTag(key, body, requestID []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(nonceLabel))
+	m.Write(body[:16])
+	m.Write(requestID)
+	return m.Sum(nil)[:nonceTagSize]
+}
+
+// mintNonce returns a nonce usable until expires, bound to requestID (nil
+// for a challenge).
+func mintNonce(key []byte, rand io.Reader, expires time.Time, requestID []byte) ([]byte, error) {
+	n := make([]byte, record.NonceSize)
+	binary.BigEndian.PutUint64(n[:8], uint64(max(expires.UnixNano(), 0)))
+	if _, err := io.ReadFull(rand, n[8:16]); err != nil {
+		return nil, err
+	}
+	copy(n[16:], nonceTag(key, n, requestID))
+	return n, nil
+}
+
+// openNonce checks a nonce's MAC for requestID (nil for a challenge), in
+// constant time, and its expiry at now, and returns the expiry. A nonce
+// that fails either is an error matching pki.ErrNonce.
+func openNonce(key, n []byte, now time.Time, requestID []byte) (time.Time, error) {
+	if len(n) != record.NonceSize || !hmac.Equal(n[16:], nonceTag(key, n, requestID)) {
+		return time.Time{}, fmt.Errorf("%w: %w", pki.ErrNonce, errNonceForm)
+	}
+	v := binary.BigEndian.Uint64(n[:8])
+	if v > math.MaxInt64 {
+		return time.Time{}, fmt.Errorf("%w: %w", pki.ErrNonce, errNonceForm)
+	}
+	exp := time.Unix(0, int64(v))
+	if !now.Before(exp) {
+		return time.Time{}, fmt.Errorf("%w: expired", pki.ErrNonce)
+	}
+	return exp, nil
+}
