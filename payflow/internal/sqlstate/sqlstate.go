@@ -445,28 +445,37 @@ func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payfl
 	})
 }
 
-// Catalog implements payflow.Store.
+// Catalog implements payflow.Store with one query: the merchant's row
+// joined with its items, so that an unknown merchant gives no row and one
+// without items a row of NULLs.
 func (s *Store) Catalog(ctx context.Context, merchantID string) ([]payflow.CatalogItem, error) {
-	var one int
-	if err := s.row(ctx, s.r, `SELECT 1 FROM payflow_merchants WHERE id = ?`, merchantID).Scan(&one); err != nil {
-		return nil, notFound(err)
-	}
-	rows, err := s.query(ctx, s.r, `SELECT sku, name, unit_price FROM payflow_catalog WHERE merchant_id = ? ORDER BY sku`, merchantID)
+	rows, err := s.query(ctx, s.r, `SELECT c.sku, c.name, c.unit_price FROM payflow_merchants m
+		LEFT JOIN payflow_catalog c ON c.merchant_id = m.id WHERE m.id = ? ORDER BY c.sku`, merchantID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	items := []payflow.CatalogItem{}
+	var items []payflow.CatalogItem
 	for rows.Next() {
-		var it payflow.CatalogItem
-		var p int64
-		if err := rows.Scan(&it.SKU, &it.Name, &p); err != nil {
+		var sku, name sql.NullString
+		var p sql.NullInt64
+		if err := rows.Scan(&sku, &name, &p); err != nil {
 			return nil, err
 		}
-		it.UnitPrice = uint64(p)
-		items = append(items, it)
+		if items == nil {
+			items = []payflow.CatalogItem{}
+		}
+		if sku.Valid {
+			items = append(items, payflow.CatalogItem{SKU: sku.String, Name: name.String, UnitPrice: uint64(p.Int64)})
+		}
 	}
-	return items, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if items == nil {
+		return nil, payflow.ErrNotFound
+	}
+	return items, nil
 }
 
 // PutAsset implements payflow.Store.
@@ -588,6 +597,11 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	if a.Counter > math.MaxInt64 {
 		return &pki.CounterError{CardID: a.CardID, Last: math.MaxInt64, Got: a.Counter}
 	}
+	if s.d == Postgres {
+		if done, err := s.acceptOne(ctx, a); done || err != nil {
+			return err
+		}
+	}
 	// Prepare before the transaction takes the (single SQLite) writer
 	// connection.
 	var write string
@@ -687,6 +701,85 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	}
 	return nil
 }
+
+// acceptOne tries Accept on PostgreSQL as one statement, one round trip
+// instead of five: the nonce's insert, the counter's upsert and the write
+// are data-modifying WITH queries, and the main query divides by the
+// number of rows each changed, so that a refusal of any of them is a
+// division by zero that aborts the statement and all its changes. It
+// returns true when the statement committed, and false with no error when
+// it was refused (or a unique key clashed): the caller then runs the
+// transaction of Accept, which tells which refused.
+func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, error) {
+	var b strings.Builder
+	var args []any
+	check := "1"
+	b.WriteString("WITH ")
+	if a.Nonce != nil {
+		b.WriteString("n AS (" + qUseNonce + " RETURNING 1), ")
+		args = append(args, a.Nonce, ns(a.NonceExpires))
+		check += " / (SELECT count(*) FROM n)"
+	}
+	b.WriteString("c AS (" + qAdvance + " RETURNING 1)")
+	args = append(args, a.CardID, int64(a.Counter))
+	check += " / (SELECT count(*) FROM c)"
+	var write, cols string
+	switch {
+	case a.Token != nil:
+		write = qPutToken + " RETURNING 1"
+		args = append(args, a.Token.Hash, a.Token.CardID, ns(a.Token.ExpiresAt))
+	case a.Session != nil:
+		write, cols = qConfirm, ", w."+strings.ReplaceAll(sessionCols, ", ", ", w.")
+		args = append(args, sessionArgs(a.Session)...)
+	case a.Insert != nil:
+		write = qInsertPayment + " RETURNING 1"
+		args = append(args, insertArgs(a.Insert)...)
+	case a.Update != nil:
+		write = qUpdatePayment + " RETURNING 1"
+		args = append(args, updateArgs(a.Update, a.From)...)
+	}
+	from := " FROM (SELECT 1) AS one"
+	if write != "" {
+		b.WriteString(", w AS (" + write + ")")
+		check += " / (SELECT count(*) FROM w)"
+		from += " LEFT JOIN w ON true"
+	}
+	b.WriteString(" SELECT " + check + cols + from)
+	var ok int64
+	var err error
+	row := s.row(ctx, s.w, b.String(), args...)
+	if a.Session != nil {
+		var stored *payflow.SessionRecord
+		stored, err = scanSession(prefixed{row, &ok})
+		if err == nil {
+			a.Session = stored
+		}
+	} else {
+		err = row.Scan(&ok)
+	}
+	var se interface{ SQLState() string }
+	switch {
+	case errors.As(err, &se) && (se.SQLState() == "22012" || se.SQLState() == "23505"):
+		return false, nil // division_by_zero, unique_violation
+	case err != nil:
+		return false, err
+	}
+	switch {
+	case a.Insert != nil:
+		a.Insert = asInserted(a.Insert)
+	case a.Update != nil:
+		a.Update.Version++
+	}
+	return true, nil
+}
+
+// prefixed scans a row into ok and then the destinations it is given.
+type prefixed struct {
+	row rowScanner
+	ok  *int64
+}
+
+func (p prefixed) Scan(dest ...any) error { return p.row.Scan(append([]any{p.ok}, dest...)...) }
 
 // oneRow returns ErrConflict unless res changed exactly one row.
 func oneRow(res sql.Result, err error) error {
