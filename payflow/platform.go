@@ -94,7 +94,7 @@ type Platform struct {
 	ledger   *ledger.Ledger
 	store    Store
 	verifier *pki.Verifier
-	nonceKey []byte // authenticates challenge nonces, see platform_nonce.go
+	nonceKey *nonceMAC // authenticates challenge nonces, see platform_nonce.go
 	key      crypto.Signer
 	chain    [][]byte
 	now      func() time.Time

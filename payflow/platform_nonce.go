@@ -1,14 +1,17 @@
 package payflow
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/casimpay/casimpay/pki"
@@ -41,9 +44,20 @@ const (
 // errNonceForm is the cause of a nonce refused by openNonce.
 var errNonceForm = errors.New("not a nonce of this platform")
 
-// newNonceKey returns the platform's nonce key, stored by the first
-// platform on the database.
-func newNonceKey(ctx context.Context, s Store, rand io.Reader) ([]byte, error) {
+// nonceMAC computes the MACs of nonces under one key, reusing its HMAC
+// states. It is safe for concurrent use.
+type nonceMAC struct {
+	macs sync.Pool // of hash.Hash, HMAC-SHA256 under the key
+}
+
+func newNonceMAC(key []byte) *nonceMAC {
+	key = bytes.Clone(key)
+	return &nonceMAC{macs: sync.Pool{New: func() any { return hmac.New(sha256.New, key) }}}
+}
+
+// newNonceKey returns the MAC of the platform's nonce key, stored by the
+// first platform on the database.
+func newNonceKey(ctx context.Context, s Store, rand io.Reader) (*nonceMAC, error) {
 	candidate := make([]byte, nonceKeySize)
 	if _, err := io.ReadFull(rand, candidate); err != nil {
 		return nil, fmt.Errorf("payflow: nonce key: %w", err)
@@ -55,36 +69,39 @@ func newNonceKey(ctx context.Context, s Store, rand io.Reader) ([]byte, error) {
 	if len(key) != nonceKeySize {
 		return nil, fmt.Errorf("payflow: nonce key of %d bytes", len(key))
 	}
-	return key, nil
+	return newNonceMAC(key), nil
 }
 
 // nonceTag is the MAC of a nonce's first 16 bytes and the request ID it
 // is bound to (nil for none).
-func nonceTag(key, body, requestID []byte) []byte {
-	m := hmac.New(sha256.New, key)
+func nonceTag(k *nonceMAC, body, requestID []byte) []byte {
+	m := k.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write([]byte(nonceLabel))
 	m.Write(body[:16])
 	m.Write(requestID)
-	return m.Sum(nil)[:nonceTagSize]
+	tag := m.Sum(make([]byte, 0, sha256.Size))[:nonceTagSize]
+	k.macs.Put(m)
+	return tag
 }
 
 // mintNonce returns a nonce usable until expires, bound to requestID (nil
 // for a challenge).
-func mintNonce(key []byte, rand io.Reader, expires time.Time, requestID []byte) ([]byte, error) {
+func mintNonce(k *nonceMAC, rand io.Reader, expires time.Time, requestID []byte) ([]byte, error) {
 	n := make([]byte, record.NonceSize)
 	binary.BigEndian.PutUint64(n[:8], uint64(max(expires.UnixNano(), 0)))
 	if _, err := io.ReadFull(rand, n[8:16]); err != nil {
 		return nil, err
 	}
-	copy(n[16:], nonceTag(key, n, requestID))
+	copy(n[16:], nonceTag(k, n, requestID))
 	return n, nil
 }
 
 // openNonce checks a nonce's MAC for requestID (nil for a challenge), in
 // constant time, and its expiry at now, and returns the expiry. A nonce
 // that fails either is an error matching pki.ErrNonce.
-func openNonce(key, n []byte, now time.Time, requestID []byte) (time.Time, error) {
-	if len(n) != record.NonceSize || !hmac.Equal(n[16:], nonceTag(key, n, requestID)) {
+func openNonce(k *nonceMAC, n []byte, now time.Time, requestID []byte) (time.Time, error) {
+	if len(n) != record.NonceSize || !hmac.Equal(n[16:], nonceTag(k, n, requestID)) {
 		return time.Time{}, fmt.Errorf("%w: %w", pki.ErrNonce, errNonceForm)
 	}
 	v := binary.BigEndian.Uint64(n[:8])

@@ -13,7 +13,7 @@ import (
 	"github.com/casimpay/casimpay/pki"
 )
 
-var testNonceKey = bytes.Repeat([]byte{0x4b}, nonceKeySize)
+var testNonceKey = newNonceMAC(bytes.Repeat([]byte{0x4b}, nonceKeySize))
 
 func TestNonce(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
@@ -28,7 +28,7 @@ func TestNonce(t *testing.T) {
 
 	_, err = openNonce(testNonceKey, n, exp, nil)
 	assert.ErrorIs(t, err, pki.ErrNonce, "expired at its expiry")
-	_, err = openNonce(bytes.Repeat([]byte{1}, nonceKeySize), n, now, nil)
+	_, err = openNonce(newNonceMAC(bytes.Repeat([]byte{1}, nonceKeySize)), n, now, nil)
 	assert.ErrorIs(t, err, pki.ErrNonce, "another platform's key")
 	for i := range n {
 		bad := bytes.Clone(n)
