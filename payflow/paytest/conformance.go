@@ -134,21 +134,7 @@ func testNonces(t *testing.T, s payflow.Store) {
 
 	race := bytes.Repeat([]byte{4}, 32)
 	require.NoError(t, s.Add(ctx, race, t0.Add(time.Minute)))
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := s.Consume(ctx, race, t0); err == nil {
-				wins.Add(1)
-			} else {
-				assert.ErrorIs(t, err, pki.ErrNonce)
-			}
-		}()
-	}
-	wg.Wait()
-	assert.Equal(t, int32(1), wins.Load())
+	oneWins(t, pki.ErrNonce, func(int) error { return s.Consume(ctx, race, t0) }, "a nonce is consumed once")
 }
 
 func testCounters(t *testing.T, s payflow.Store) {
@@ -164,19 +150,7 @@ func testCounters(t *testing.T, s payflow.Store) {
 		assert.ErrorIs(t, err, pki.ErrCounterRegression)
 	}
 	assert.ErrorIs(t, s.Advance(ctx, id, 1<<63), pki.ErrCounterRegression, "beyond what a card can reach")
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if s.Advance(ctx, id, 6) == nil {
-				wins.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	assert.Equal(t, int32(1), wins.Load(), "one of several processes accepts a counter")
+	oneWins(t, pki.ErrCounterRegression, func(int) error { return s.Advance(ctx, id, 6) }, "one of several processes accepts a counter")
 }
 
 func testTokensAndSessions(t *testing.T, s payflow.Store) {
@@ -291,23 +265,11 @@ func testPaymentRace(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	p, err := s.InsertPayment(ctx, payment(1, payflow.StatePending, t0))
 	require.NoError(t, err)
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			mine := *p
-			mine.State = []string{payflow.StateCancelled, "approving"}[i%2]
-			if err := s.UpdatePayment(ctx, &mine, payflow.StatePending); err == nil {
-				wins.Add(1)
-			} else {
-				assert.ErrorIs(t, err, payflow.ErrConflict)
-			}
-		}()
-	}
-	wg.Wait()
-	assert.Equal(t, int32(1), wins.Load(), "exactly one transition wins")
+	oneWins(t, payflow.ErrConflict, func(i int) error {
+		mine := *p
+		mine.State = []string{payflow.StateCancelled, "approving"}[i%2]
+		return s.UpdatePayment(ctx, &mine, payflow.StatePending)
+	}, "exactly one transition wins")
 }
 
 func testRefunds(t *testing.T, s payflow.Store) {
@@ -532,22 +494,9 @@ func testAccept(t *testing.T, s payflow.Store) {
 
 	// Of concurrent acceptances of one nonce exactly one wins.
 	race := bytes.Repeat([]byte{6}, 32)
-	var wins atomic.Int32
-	var wg sync.WaitGroup
-	for i := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := s.Accept(ctx, &payflow.Acceptance{Nonce: race, NonceExpires: exp, CardID: fmt.Sprint("89000000000000001", i), Counter: 1})
-			if err == nil {
-				wins.Add(1)
-			} else {
-				assert.ErrorIs(t, err, pki.ErrNonce)
-			}
-		}()
-	}
-	wg.Wait()
-	assert.Equal(t, int32(1), wins.Load())
+	oneWins(t, pki.ErrNonce, func(i int) error {
+		return s.Accept(ctx, &payflow.Acceptance{Nonce: race, NonceExpires: exp, CardID: fmt.Sprint("89000000000000001", i), Counter: 1})
+	}, "a nonce is accepted once")
 }
 
 func testNonceKey(t *testing.T, s payflow.Store) {
@@ -559,4 +508,24 @@ func testNonceKey(t *testing.T, s payflow.Store) {
 	got, err = s.NonceKey(ctx, k2)
 	require.NoError(t, err)
 	assert.Equal(t, k1, got, "later candidates are ignored")
+}
+
+// oneWins runs try in 8 goroutines at once and checks that exactly one
+// succeeds and that every other fails with an error matching loser (any
+// error when loser is nil).
+func oneWins(t *testing.T, loser error, try func(i int) error, msg string) {
+	t.Helper()
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			if err := try(i); err == nil {
+				wins.Add(1)
+			} else if loser != nil {
+				assert.ErrorIs(t, err, loser, msg)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int32(1), wins.Load(), msg)
 }
