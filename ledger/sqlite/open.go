@@ -6,11 +6,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
-	"strconv"
 	"time"
 
+	"github.com/casimpay/casimpay/internal/sqlitedsn"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -37,13 +35,6 @@ type Options struct {
 	noSync bool
 }
 
-func (o Options) busyTimeout() time.Duration {
-	if o.BusyTimeout <= 0 {
-		return 5 * time.Second
-	}
-	return o.BusyTimeout
-}
-
 func (o Options) readConns() int {
 	if o.ReadConns <= 0 {
 		return 4
@@ -56,38 +47,28 @@ func (o Options) readConns() int {
 // enforced, writes starting with BEGIN IMMEDIATE. openDBs switches the file
 // to WAL.
 func dsn(path string, o Options, readOnly bool) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", err
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(o.busyTimeout().Milliseconds(), 10)+")")
-	q.Add("_pragma", "foreign_keys(1)")
+	sync := "synchronous(FULL)"
 	if o.noSync {
-		q.Add("_pragma", "synchronous(OFF)")
-	} else {
-		q.Add("_pragma", "synchronous(FULL)")
+		sync = "synchronous(OFF)"
 	}
-	// 1 KiB pages for a new database: a batch dirties one page per account
-	// and per index entry it touches, all over the file, and every dirty
-	// page goes to the WAL at commit, so small pages cut the bytes written
-	// per transfer several times. (An existing database keeps its size.)
-	q.Add("_pragma", "page_size(1024)")
-	// Checkpoint every 16384 WAL frames (16 MiB) rather than 1000: a
-	// checkpoint copies each distinct page once however often the WAL holds
-	// it, and costs two fsyncs, so rarer checkpoints write less.
-	q.Add("_pragma", "wal_autocheckpoint(16384)")
-	// Statement journals of multi-row statements stay in memory, and a
-	// larger page cache keeps the index pages of a busy ledger resident.
-	q.Add("_pragma", "temp_store(MEMORY)")
-	q.Add("_pragma", "cache_size(-65536)")
-	if readOnly {
-		q.Add("_pragma", "query_only(1)")
-	} else {
-		q.Set("_txlock", "immediate")
-	}
-	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
-	return u.String(), nil
+	return sqlitedsn.DSN(path, readOnly,
+		sqlitedsn.BusyTimeout(o.BusyTimeout),
+		"foreign_keys(1)",
+		sync,
+		// 1 KiB pages for a new database: a batch dirties one page per account
+		// and per index entry it touches, all over the file, and every dirty
+		// page goes to the WAL at commit, so small pages cut the bytes written
+		// per transfer several times. (An existing database keeps its size.)
+		"page_size(1024)",
+		// Checkpoint every 16384 WAL frames (16 MiB) rather than 1000: a
+		// checkpoint copies each distinct page once however often the WAL holds
+		// it, and costs two fsyncs, so rarer checkpoints write less.
+		"wal_autocheckpoint(16384)",
+		// Statement journals of multi-row statements stay in memory, and a
+		// larger page cache keeps the index pages of a busy ledger resident.
+		"temp_store(MEMORY)",
+		"cache_size(-65536)",
+	)
 }
 
 // openDBs opens the writer (one connection) and the read pool, and applies

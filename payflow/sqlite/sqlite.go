@@ -12,14 +12,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"net/url"
-	"path/filepath"
-	"strconv"
 	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/casimpay/casimpay/internal/sqlitedsn"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
 )
@@ -52,25 +50,7 @@ type Store struct {
 var _ payflow.Store = (*Store)(nil)
 
 func dsn(path string, o Options, readOnly bool) (string, error) {
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return "", err
-	}
-	busy := o.BusyTimeout
-	if busy <= 0 {
-		busy = 5 * time.Second
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout("+strconv.FormatInt(busy.Milliseconds(), 10)+")")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	if readOnly {
-		q.Add("_pragma", "query_only(1)")
-	} else {
-		q.Set("_txlock", "immediate")
-	}
-	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
-	return u.String(), nil
+	return sqlitedsn.DSN(path, readOnly, sqlitedsn.BusyTimeout(o.BusyTimeout), "synchronous(FULL)", "journal_mode(WAL)")
 }
 
 // Open opens, or creates, the SQLite database at path and brings the
