@@ -240,7 +240,11 @@ func (c *Client) pause(ctx context.Context, attempt int, retryAfter time.Duratio
 		d = c.opts.MaxBackoff
 	}
 	d = d/2 + rand.N(d/2+1)
-	d = min(max(d, retryAfter), c.opts.MaxBackoff)
+	return sleep(ctx, min(max(d, retryAfter), c.opts.MaxBackoff))
+}
+
+// sleep waits for d; it returns the cause of ctx if ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

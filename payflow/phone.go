@@ -434,16 +434,7 @@ func (p *phone) pairedSession() (*SessionView, error) {
 }
 
 // sleep waits one poll interval or until ctx ends.
-func (p *phone) sleep(ctx context.Context) error {
-	t := time.NewTimer(p.opts.PollInterval)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
-}
+func (p *phone) sleep(ctx context.Context) error { return sleep(ctx, p.opts.PollInterval) }
 
 // verifyReceipt verifies a receipt's signature with the platform key (the
 // chain from Info checked once by the Verifier, or the pinned key).
