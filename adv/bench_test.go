@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/casimpay/casimpay/internal/cputime"
 )
 
 func BenchmarkParse(b *testing.B) {
@@ -14,11 +16,11 @@ func BenchmarkParse(b *testing.B) {
 		in := readHex(b, name)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
-			start := cpuTime()
+			start := cputime.Process()
 			for b.Loop() {
 				_, _ = Parse(in)
 			}
-			reportCPU(b, start)
+			cputime.Report(b, start)
 		})
 	}
 }
@@ -27,11 +29,11 @@ func BenchmarkAppendBinary(b *testing.B) {
 	p := testPacket()
 	buf := make([]byte, 0, Size)
 	b.ReportAllocs()
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		buf, _ = p.AppendBinary(buf[:0])
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }
 
 // BenchmarkAESBlock is the baseline of EID derivation: one bare AES-128
@@ -43,11 +45,11 @@ func BenchmarkAESBlock(b *testing.B) {
 	}
 	buf := new([16]byte)
 	b.ReportAllocs()
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		block.Encrypt(buf[:], buf[:])
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }
 
 func BenchmarkEIDKeyEID(b *testing.B) {
@@ -57,32 +59,32 @@ func BenchmarkEIDKeyEID(b *testing.B) {
 	}
 	b.ReportAllocs()
 	var e uint32
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		_ = k.EID(e)
 		e++
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }
 
 func BenchmarkDeriveEID(b *testing.B) {
 	secret := seq(0)
 	b.ReportAllocs()
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		_, _ = DeriveEID(secret, 2945376)
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }
 
 func BenchmarkPairingCode(b *testing.B) {
 	x, y := eidOf(b, 1, 1), eidOf(b, 2, 1)
 	b.ReportAllocs()
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		_ = PairingCode(x, y)
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }
 
 const benchCards = 1_000_000
@@ -122,12 +124,12 @@ func BenchmarkResolverBuild(b *testing.B) {
 	r.Advance(now)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		now = now.Add(EpochSeconds * time.Second)
 		r.Advance(now) // one epoch later: exactly one table is missing
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchCards, "ns/card")
 }
 
@@ -142,7 +144,7 @@ func BenchmarkDeriveAll(b *testing.B) {
 	}
 	workers := runtime.GOMAXPROCS(0)
 	b.ReportAllocs()
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		var wg sync.WaitGroup
 		chunk := (len(keys) + workers - 1) / workers
@@ -161,7 +163,7 @@ func BenchmarkDeriveAll(b *testing.B) {
 		}
 		wg.Wait()
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchCards, "ns/card")
 }
 
@@ -171,12 +173,12 @@ func BenchmarkResolverColdStart(b *testing.B) {
 	r := enrolled(b)
 	now := exampleTime.Add(1000 * time.Hour)
 	b.ReportAllocs()
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		now = now.Add(100 * time.Hour)
 		r.Advance(now)
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }
 
 func BenchmarkResolve(b *testing.B) {
@@ -192,25 +194,25 @@ func BenchmarkResolve(b *testing.B) {
 	b.Run("hit", func(b *testing.B) {
 		b.ReportAllocs()
 		i := 0
-		start := cpuTime()
+		start := cputime.Process()
 		for b.Loop() {
 			if _, ok := r.Resolve(eids[i%n], now); !ok {
 				b.Fatal("miss")
 			}
 			i++
 		}
-		reportCPU(b, start)
+		cputime.Report(b, start)
 	})
 	b.Run("miss", func(b *testing.B) {
 		miss := eidOf(b, benchCards+1, e)
 		b.ReportAllocs()
-		start := cpuTime()
+		start := cputime.Process()
 		for b.Loop() {
 			if _, ok := r.Resolve(miss, now); ok {
 				b.Fatal("hit")
 			}
 		}
-		reportCPU(b, start)
+		cputime.Report(b, start)
 	})
 }
 
@@ -235,12 +237,12 @@ func BenchmarkMapLookup(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	i := 0
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		if _, ok := m[eids[i%n]]; !ok {
 			b.Fatal(fmt.Sprint("miss ", i))
 		}
 		i++
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }

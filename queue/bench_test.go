@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/internal/cputime"
 )
 
 // BenchmarkObserve reports adverts of peers the queue already holds, in
@@ -24,12 +25,12 @@ func BenchmarkObserve(b *testing.B) {
 			}
 			b.ReportAllocs()
 			i := 0
-			start := cpuTime()
+			start := cputime.Process()
 			for b.Loop() {
 				_ = q.Observe(ps[i%n], -50-i%13, at)
 				i++
 			}
-			reportCPU(b, start)
+			cputime.Report(b, start)
 		})
 	}
 }
@@ -47,12 +48,12 @@ func BenchmarkMapLookup(b *testing.B) {
 	}
 	b.ReportAllocs()
 	i, sum := 0, int32(0)
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		sum += m[keys[i%DefaultCapacity]]
 		i++
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 	_ = sum
 }
 
@@ -64,12 +65,12 @@ func BenchmarkFlood(b *testing.B) {
 	at := c.Now()
 	b.ReportAllocs()
 	i := 0
-	start := cpuTime()
+	start := cputime.Process()
 	for b.Loop() {
 		_ = q.Observe(seller(i), MinRSSI+i%(MaxRSSI-MinRSSI+1), at)
 		i++
 	}
-	reportCPU(b, start)
+	cputime.Report(b, start)
 }
 
 func BenchmarkSnapshot(b *testing.B) {
@@ -83,19 +84,19 @@ func BenchmarkSnapshot(b *testing.B) {
 	}
 	b.Run("Snapshot", func(b *testing.B) {
 		b.ReportAllocs()
-		start := cpuTime()
+		start := cputime.Process()
 		for b.Loop() {
 			_ = q.Snapshot()
 		}
-		reportCPU(b, start)
+		cputime.Report(b, start)
 	})
 	b.Run("AppendSnapshot", func(b *testing.B) {
 		buf := make([]Peer, 0, DefaultCapacity)
 		b.ReportAllocs()
-		start := cpuTime()
+		start := cputime.Process()
 		for b.Loop() {
 			buf = q.AppendSnapshot(buf[:0])
 		}
-		reportCPU(b, start)
+		cputime.Report(b, start)
 	})
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casimpay/casimpay/internal/cputime"
 	"github.com/casimpay/casimpay/ledger"
 )
 
@@ -89,7 +90,7 @@ func bench(b *testing.B, store ledger.Store, opts ledger.Options, hot bool) {
 	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := cputime.Process()
 	start := time.Now()
 	for p := range Producers {
 		wg.Go(func() {
@@ -124,7 +125,7 @@ func bench(b *testing.B, store ledger.Store, opts ledger.Options, hot bool) {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	cpu := cpuTime() - cpu0
+	cpu := cputime.Process() - cpu0
 	b.StopTimer()
 	if f := failed.Load(); f != nil {
 		b.Fatal(f)
