@@ -9,55 +9,42 @@ import (
 // LookupAccounts returns the accounts with the given IDs, in the order of
 // ids; IDs without an account are left out (TigerBeetle's rule).
 func (l *Ledger) LookupAccounts(ctx context.Context, ids []ID) ([]Account, error) {
-	if len(ids) > BatchMax {
-		return nil, fmt.Errorf("%w: %d ids, at most %d", ErrBatchTooLarge, len(ids), BatchMax)
-	}
-	var found []Account
-	err := l.store.View(ctx, func(tx ReadTx) error {
-		var err error
-		found, err = tx.Accounts(sortUnique(slices.Clone(ids)))
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	byID := make(map[ID]int, len(found))
-	for i := range found {
-		byID[found[i].ID] = i
-	}
-	out := make([]Account, 0, len(found))
-	for _, id := range ids {
-		if i, ok := byID[id]; ok {
-			out = append(out, found[i])
-		}
-	}
-	return out, nil
+	return lookup(ctx, l, ids, ReadTx.Accounts, func(a *Account) ID { return a.ID })
 }
 
 // LookupTransfers returns the transfers with the given IDs, in the order of
 // ids; IDs without a transfer are left out.
 func (l *Ledger) LookupTransfers(ctx context.Context, ids []ID) ([]Transfer, error) {
+	return lookup(ctx, l, ids, ReadTx.Transfers, func(t *Transfer) ID { return t.ID })
+}
+
+// lookup reads the rows with the given IDs through read and returns them in
+// the order of ids, copied out of the store's transaction (the store may
+// reuse the slice read returns once it ends).
+func lookup[T any](ctx context.Context, l *Ledger, ids []ID, read func(ReadTx, []ID) ([]T, error), id func(*T) ID) ([]T, error) {
 	if len(ids) > BatchMax {
 		return nil, fmt.Errorf("%w: %d ids, at most %d", ErrBatchTooLarge, len(ids), BatchMax)
 	}
-	var found []Transfer
+	var out []T
 	err := l.store.View(ctx, func(tx ReadTx) error {
-		var err error
-		found, err = tx.Transfers(sortUnique(slices.Clone(ids)))
-		return err
+		found, err := read(tx, sortUnique(slices.Clone(ids)))
+		if err != nil {
+			return err
+		}
+		byID := make(map[ID]int, len(found))
+		for i := range found {
+			byID[id(&found[i])] = i
+		}
+		out = make([]T, 0, len(found))
+		for _, v := range ids {
+			if i, ok := byID[v]; ok {
+				out = append(out, found[i])
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	byID := make(map[ID]int, len(found))
-	for i := range found {
-		byID[found[i].ID] = i
-	}
-	out := make([]Transfer, 0, len(found))
-	for _, id := range ids {
-		if i, ok := byID[id]; ok {
-			out = append(out, found[i])
-		}
 	}
 	return out, nil
 }
@@ -83,20 +70,7 @@ func normalize(f AccountFilter) (AccountFilter, bool) {
 // time order (newest first with AccountFilterReversed), at most f.Limit. It
 // returns an empty slice for a filter that selects nothing.
 func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Transfer, error) {
-	f, ok := normalize(f)
-	if !ok {
-		return []Transfer{}, nil
-	}
-	var out []Transfer
-	err := l.store.View(ctx, func(tx ReadTx) error {
-		found, err := tx.AccountTransfers(f)
-		out = slices.Clone(found) // the store may reuse found
-		return err
-	})
-	if out == nil && err == nil {
-		out = []Transfer{}
-	}
-	return out, err
+	return filter(ctx, l, f, ReadTx.AccountTransfers)
 }
 
 // GetAccountBalances returns the balance history of an account created with
@@ -104,18 +78,24 @@ func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Tr
 // first with AccountFilterReversed), at most f.Limit, within the
 // timestamp range of f. The user data and code fields of f are not used.
 func (l *Ledger) GetAccountBalances(ctx context.Context, f AccountFilter) ([]AccountBalance, error) {
+	return filter(ctx, l, f, ReadTx.AccountBalances)
+}
+
+// filter runs read with f normalized, and returns its rows copied out of
+// the store's transaction, or an empty slice when f selects nothing.
+func filter[T any](ctx context.Context, l *Ledger, f AccountFilter, read func(ReadTx, AccountFilter) ([]T, error)) ([]T, error) {
 	f, ok := normalize(f)
 	if !ok {
-		return []AccountBalance{}, nil
+		return []T{}, nil
 	}
-	var out []AccountBalance
+	var out []T
 	err := l.store.View(ctx, func(tx ReadTx) error {
-		found, err := tx.AccountBalances(f)
-		out = slices.Clone(found)
+		found, err := read(tx, f)
+		out = slices.Clone(found) // the store may reuse found
 		return err
 	})
 	if out == nil && err == nil {
-		out = []AccountBalance{}
+		out = []T{}
 	}
 	return out, err
 }
