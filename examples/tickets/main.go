@@ -33,13 +33,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	err := run(ctx, os.Args[1:], os.Stdout)
-	switch {
-	case errors.Is(err, flag.ErrHelp):
-	case err != nil:
-		fmt.Fprintln(os.Stderr, "tickets:", err)
-		os.Exit(1)
-	}
+	demo.Exit("tickets", run(ctx, os.Args[1:], os.Stdout))
 }
 
 // The seats on sale, each an asset with a ledger of its own.
