@@ -57,10 +57,6 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("the platform process of TestCrashRecovery")
 	}
 	ctx := context.Background()
-	die := func(format string, args ...any) {
-		fmt.Printf("fail "+format+"\n", args...)
-		os.Exit(3)
-	}
 	ls, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
 	if err != nil {
 		die("open ledger: %v", err)
@@ -138,6 +134,13 @@ func TestCrashChild(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// die ends a platform process (TestCrashChild, TestPlatformProcess) with
+// a "fail" line, which the parent test reports.
+func die(format string, args ...any) {
+	fmt.Printf("fail "+format+"\n", args...)
+	os.Exit(3)
 }
 
 // acked is a purchase whose success reply a phone saw.

@@ -55,10 +55,6 @@ func TestPlatformProcess(t *testing.T) {
 	if dsn == "" {
 		t.Skip("a platform process of TestPlatformProcesses")
 	}
-	die := func(format string, args ...any) {
-		fmt.Printf("fail "+format+"\n", args...)
-		os.Exit(3)
-	}
 	dir := os.Getenv(envTrust)
 	read := func(name string) []byte {
 		b, err := os.ReadFile(filepath.Join(dir, name))
