@@ -129,14 +129,14 @@ func updateArgs(p *payflow.PaymentRecord, from string) []any {
 // updatePayment is the compare-and-set of UpdatePayment on e.
 func (s *Store) updatePayment(ctx context.Context, e execer, p *payflow.PaymentRecord, from string) error {
 	res, err := e.ExecContext(ctx, s.q(qUpdatePayment), updateArgs(p, from)...)
-	return oneRow(res, err)
+	return oneRow(res, err, payflow.ErrConflict)
 }
 
 // UpdatePayment implements payflow.Store: UPDATE … WHERE id = ? AND
 // state = ? AND version = ?.
 func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
 	res, err := s.exec(ctx, s.w, qUpdatePayment, updateArgs(p, from)...)
-	if err := oneRow(res, err); err != nil {
+	if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 		return err
 	}
 	p.Version++
@@ -195,15 +195,7 @@ func (s *Store) InsertRefund(ctx context.Context, r *payflow.RefundRecord, p *pa
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_refunds (`+refundCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 			ON CONFLICT (id) DO NOTHING`),
 			r.ID[:], r.RequestID[:], r.State, i64(r.Amount), r.Currency, r.Request, r.Hash, i64(r.Refunded), nilIfEmpty(r.Receipt), ns(r.CreatedAt))
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return payflow.ErrConflict // inserted concurrently: read it again
-		}
-		return nil
+		return oneRow(res, err, payflow.ErrConflict) // no row: inserted concurrently, read it again
 	})
 	if err != nil {
 		return nil, err
@@ -221,13 +213,8 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from 
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ? WHERE id = ? AND state = ?`),
 			r.State, nilIfEmpty(r.Receipt), i64(r.Refunded), r.ID[:], from)
-		if err != nil {
+		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			return payflow.ErrConflict
 		}
 		if p != nil {
 			return s.updatePayment(ctx, tx, p, pFrom)
@@ -300,15 +287,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, reply []byte, expires time.Time) error {
 	res, err := s.exec(ctx, s.w, `UPDATE payflow_replies SET done = 1, status = ?, reply = ?, deadline = ? WHERE key = ? AND done = 0`,
 		int64(status), reply, ns(expires), key)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
-		return payflow.ErrNotFound
-	}
-	return nil
+	return oneRow(res, err, payflow.ErrNotFound)
 }
 
 // AbandonIdempotent implements payflow.Store.

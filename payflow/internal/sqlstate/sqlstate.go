@@ -368,13 +368,8 @@ func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
 		}
 		for _, id := range m.SellerCardIDs {
 			res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_cards SET merchant_id = ? WHERE id = ?`), m.ID, id)
-			if err != nil {
+			if err := oneRow(res, err, payflow.ErrNotFound); err != nil {
 				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n != 1 {
-				return payflow.ErrNotFound
 			}
 		}
 		return nil
@@ -432,13 +427,8 @@ func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payfl
 		for _, it := range items {
 			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_catalog (merchant_id, sku, name, unit_price) VALUES (?, ?, ?, ?)
 				ON CONFLICT DO NOTHING`), merchantID, it.SKU, it.Name, i64(it.UnitPrice))
-			if err != nil {
+			if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n != 1 {
-				return payflow.ErrConflict
 			}
 		}
 		return nil
@@ -510,15 +500,7 @@ func (s *Store) Asset(ctx context.Context, name string) (payflow.Asset, error) {
 // Add implements pki.NonceStore.
 func (s *Store) Add(ctx context.Context, nonce []byte, expires time.Time) error {
 	res, err := s.exec(ctx, s.w, `INSERT INTO payflow_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, nonce, ns(expires))
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
-		return payflow.ErrConflict
-	}
-	return nil
+	return oneRow(res, err, payflow.ErrConflict)
 }
 
 // Consume implements pki.NonceStore: one DELETE … RETURNING, so that of
@@ -629,13 +611,8 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if a.Nonce != nil {
 			res, err := tx.StmtContext(ctx, st[0]).ExecContext(ctx, a.Nonce, ns(a.NonceExpires))
-			if err != nil {
+			if err := oneRow(res, err, pki.ErrNonce); err != nil {
 				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n != 1 {
-				return pki.ErrNonce
 			}
 		}
 		res, err := tx.StmtContext(ctx, st[1]).ExecContext(ctx, a.CardID, int64(a.Counter))
@@ -659,7 +636,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 		case a.Token != nil:
 			t := a.Token
 			res, err := w.ExecContext(ctx, t.Hash, t.CardID, ns(t.ExpiresAt))
-			return oneRow(res, err)
+			return oneRow(res, err, payflow.ErrConflict)
 		case a.Session != nil:
 			stored, err := scanSession(w.QueryRowContext(ctx, sessionArgs(a.Session)...))
 			if err != nil {
@@ -684,7 +661,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			a.Insert = stored
 		case a.Update != nil:
 			res, err := w.ExecContext(ctx, updateArgs(a.Update, a.From)...)
-			if err := oneRow(res, err); err != nil {
+			if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 				return err
 			}
 		}
@@ -781,15 +758,16 @@ type prefixed struct {
 
 func (p prefixed) Scan(dest ...any) error { return p.row.Scan(append([]any{p.ok}, dest...)...) }
 
-// oneRow returns ErrConflict unless res changed exactly one row.
-func oneRow(res sql.Result, err error) error {
+// oneRow returns the error err of the statement that gave res or, when
+// there is none, the error none unless res changed exactly one row.
+func oneRow(res sql.Result, err, none error) error {
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n != 1 {
-		return payflow.ErrConflict
+		return none
 	}
 	return nil
 }
@@ -797,7 +775,7 @@ func oneRow(res sql.Result, err error) error {
 // PutToken implements payflow.Store.
 func (s *Store) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
 	res, err := s.exec(ctx, s.w, qPutToken, t.Hash, t.CardID, ns(t.ExpiresAt))
-	return oneRow(res, err)
+	return oneRow(res, err, payflow.ErrConflict)
 }
 
 // Token implements payflow.Store.
