@@ -389,6 +389,37 @@ func (p *phone) currentSession() *SessionView {
 	return p.session
 }
 
+// currentPayment returns the payment request on screen (for a seller, the
+// one made last), or ErrNoPayment.
+func (p *phone) currentPayment() (*PaymentView, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.payment == nil {
+		return nil, ErrNoPayment
+	}
+	return p.payment, nil
+}
+
+// refresh puts v on screen in place of an older view of the same request.
+func (p *phone) refresh(v *PaymentView) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.payment != nil && p.payment.ID == v.ID {
+		p.payment = v
+	}
+}
+
+// finish takes the request id off the screen and moves on to the next
+// request of the session.
+func (p *phone) finish(id ID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.payment != nil && p.payment.ID == id {
+		p.payment = nil
+		p.next++
+	}
+}
+
 // WaitPaired waits until the other phone has selected this one, and
 // returns the confirmation. It fails with ErrNotPaired when no peer was
 // selected, ErrExpired when the session expires first, and the context's

@@ -169,20 +169,10 @@ func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
 	return total, nil
 }
 
-// current returns the payment request made last.
-func (s *Seller) current() (*PaymentView, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.payment == nil {
-		return nil, ErrNoPayment
-	}
-	return s.payment, nil
-}
-
 // Status returns the status screen of the payment request made last, as
 // the platform holds it now.
 func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
-	cur, err := s.current()
+	cur, err := s.currentPayment()
 	if err != nil {
 		return nil, err
 	}
@@ -190,11 +180,7 @@ func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	if s.payment != nil && s.payment.ID == v.ID {
-		s.payment = v
-	}
-	s.mu.Unlock()
+	s.refresh(v)
 	return v, nil
 }
 
@@ -237,17 +223,13 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView) (*Receipt, 
 	if err := checkReceipt(rc, record.ReceiptPayment, v); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	if s.payment != nil && s.payment.ID == v.ID {
-		s.payment = v
-	}
-	s.mu.Unlock()
+	s.refresh(v)
 	return rc, nil
 }
 
 // Cancel withdraws the payment request made last; a hold is voided.
 func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
-	cur, err := s.current()
+	cur, err := s.currentPayment()
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +244,7 @@ func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 // Capture captures amount (zero: all) of the held payment request made
 // last and returns the verified receipt.
 func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
-	cur, err := s.current()
+	cur, err := s.currentPayment()
 	if err != nil {
 		return nil, err
 	}
@@ -283,7 +265,7 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // refund receipt. The platform refuses refunds beyond what was captured
 // (ErrLimit).
 func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
-	cur, err := s.current()
+	cur, err := s.currentPayment()
 	if err != nil {
 		return nil, err
 	}

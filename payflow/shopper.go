@@ -127,14 +127,7 @@ func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
 }
 
 // Payment returns the payment request on screen, or ErrNoPayment.
-func (s *Shopper) Payment() (*PaymentView, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.payment == nil {
-		return nil, ErrNoPayment
-	}
-	return s.payment, nil
-}
+func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 
 // Approve is the shopper's PIN entry on the payment screen: the card
 // verifies the PIN (a wrong one fails with the card's error, matching
@@ -213,15 +206,4 @@ func (s *Shopper) Decline(ctx context.Context) (*PaymentView, error) {
 	}
 	s.finish(shown.ID)
 	return v, nil
-}
-
-// finish takes the request id off the screen and moves on to the next
-// request of the session.
-func (p *phone) finish(id ID) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.payment != nil && p.payment.ID == id {
-		p.payment = nil
-		p.next++
-	}
 }
