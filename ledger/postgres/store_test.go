@@ -128,16 +128,6 @@ func TestOtherComponentMigrations(t *testing.T) {
 	assert.Equal(t, 1, max)
 }
 
-func TestClosed(t *testing.T) {
-	s, _ := openTemp(t)
-	require.NoError(t, s.Close())
-	require.NoError(t, s.Close())
-	err := s.Update(context.Background(), func(ledger.Tx) error { return nil })
-	require.ErrorIs(t, err, ledger.ErrClosed)
-	err = s.View(context.Background(), func(ledger.ReadTx) error { return nil })
-	require.ErrorIs(t, err, ledger.ErrClosed)
-}
-
 // TestRetryBounded makes every attempt fail with a unique violation: Update
 // reruns fn exactly MaxRetries times and returns the engine's error.
 func TestRetryBounded(t *testing.T) {
@@ -234,28 +224,5 @@ func TestConcurrentWriters(t *testing.T) {
 		require.NoError(t, tx.ForEachTransfer(func(ledger.Transfer) error { count++; return nil }))
 		assert.Equal(t, n, count)
 		return nil
-	}))
-}
-
-// TestUpdatePanic checks that a panic inside Update releases the row lock
-// of the timestamp: the next Update does not wait for it.
-func TestUpdatePanic(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	require.Panics(t, func() {
-		_ = s.Update(ctx, func(tx ledger.Tx) error {
-			if _, err := tx.LastTimestamp(); err != nil {
-				return err
-			}
-			panic("boom")
-		})
-	})
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
-		ts, err := tx.LastTimestamp()
-		require.NoError(t, err)
-		assert.Zero(t, ts)
-		return tx.SetLastTimestamp(1)
 	}))
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -112,16 +111,6 @@ func TestPragmas(t *testing.T) {
 	}
 }
 
-func TestClosed(t *testing.T) {
-	s, _ := openTemp(t)
-	require.NoError(t, s.Close())
-	require.NoError(t, s.Close())
-	err := s.Update(context.Background(), func(ledger.Tx) error { return nil })
-	require.ErrorIs(t, err, ledger.ErrClosed)
-	err = s.View(context.Background(), func(ledger.ReadTx) error { return nil })
-	require.ErrorIs(t, err, ledger.ErrClosed)
-}
-
 // TestTwoStoresOneFile runs two stores, as two processes would, on one
 // database file: their ledgers write concurrently, every transfer is
 // created exactly once and the result verifies.
@@ -173,26 +162,4 @@ func TestTwoStoresOneFile(t *testing.T) {
 	assert.Equal(t, uint64(perLedger), got[0].DebitsPosted)
 	assert.Equal(t, uint64(perLedger), got[1].CreditsPosted)
 	require.NoError(t, la.Verify(ctx))
-}
-
-// TestUpdatePanic checks that a panic inside Update leaves the writer free.
-func TestUpdatePanic(t *testing.T) {
-	s, _ := openTemp(t)
-	ctx := context.Background()
-	require.Panics(t, func() {
-		_ = s.Update(ctx, func(tx ledger.Tx) error {
-			if _, err := tx.LastTimestamp(); err != nil {
-				return err
-			}
-			panic("boom")
-		})
-	})
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
-		ts, err := tx.LastTimestamp()
-		require.NoError(t, err)
-		assert.Zero(t, ts)
-		return tx.SetLastTimestamp(1)
-	}))
 }

@@ -1,6 +1,7 @@
 // Package sqltest checks, row by row, that a SQL store keeps and returns
 // exactly what the ledger writes: every column at its extreme values, every
-// ReadTx query and its filters, paging, and rollback. It complements the
+// ReadTx query and its filters, paging, rollback (a panic inside Update
+// included) and use after Close. It complements the
 // ledger-level conformance suite of package ledgertest.
 package sqltest
 
@@ -10,6 +11,7 @@ import (
 	"math"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,6 +28,8 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store, reopen func(t *test
 	t.Run("Reopen", func(t *testing.T) { reopenRows(t, open(t), reopen) })
 	t.Run("Paging", func(t *testing.T) { paging(t, open(t)) })
 	t.Run("Rollback", func(t *testing.T) { rollback(t, open(t)) })
+	t.Run("UpdatePanic", func(t *testing.T) { updatePanic(t, open(t)) })
+	t.Run("Closed", func(t *testing.T) { closed(t, open(t)) })
 }
 
 var errAbort = errors.New("abort")
@@ -322,6 +326,41 @@ func rollback(t *testing.T, s ledger.Store) {
 		assert.Empty(t, got)
 		return nil
 	}))
+}
+
+// updatePanic checks that a panic inside Update, after LastTimestamp, rolls
+// back and leaves the store free to write: the next Update neither waits
+// for the panicked transaction's lock (the SQLite writer connection, the
+// PostgreSQL timestamp row) nor sees its work.
+func updatePanic(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	require.Panics(t, func() {
+		_ = s.Update(ctx, func(tx ledger.Tx) error {
+			if _, err := tx.LastTimestamp(); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	})
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+		ts, err := tx.LastTimestamp()
+		require.NoError(t, err)
+		assert.Zero(t, ts)
+		return tx.SetLastTimestamp(1)
+	}))
+}
+
+// closed checks that Close may be called twice and that Update and View
+// fail with ledger.ErrClosed after it.
+func closed(t *testing.T, s ledger.Store) {
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close())
+	err := s.Update(context.Background(), func(ledger.Tx) error { return nil })
+	require.ErrorIs(t, err, ledger.ErrClosed)
+	err = s.View(context.Background(), func(ledger.ReadTx) error { return nil })
+	require.ErrorIs(t, err, ledger.ErrClosed)
 }
 
 // reopenRows writes rows of every kind, closes the store, reopens it and
