@@ -222,9 +222,9 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at time.Time) (changed boo
 	r := float64(rssi)
 	if i, ok := q.index[p.EID]; ok {
 		pe := &q.peers[i]
-		if !pe.Selected && at.Sub(pe.LastSeen) > q.ttl {
+		if q.expired(pe, at) {
 			// Gone for longer than the TTL: a new sighting.
-			*pe = Peer{Packet: p, RSSI: r, LastRSSI: rssi, Level: r, FirstSeen: at, LastSeen: at, Reports: 1}
+			*pe = sighting(p, rssi, at)
 			q.minRSSI = min(q.minRSSI, r)
 			return true, nil
 		}
@@ -262,8 +262,14 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at time.Time) (changed boo
 	if at.Before(q.oldest) {
 		q.oldest = at
 	}
-	q.peers = append(q.peers, Peer{Packet: p, RSSI: r, LastRSSI: rssi, Level: r, FirstSeen: at, LastSeen: at, Reports: 1})
+	q.peers = append(q.peers, sighting(p, rssi, at))
 	return true, nil
+}
+
+// sighting returns a peer first reported at at.
+func sighting(p adv.Packet, rssi int, at time.Time) Peer {
+	r := float64(rssi)
+	return Peer{Packet: p, RSSI: r, LastRSSI: rssi, Level: r, FirstSeen: at, LastSeen: at, Reports: 1}
 }
 
 // expired reports whether an unselected peer was last seen more than the
