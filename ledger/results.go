@@ -1,8 +1,10 @@
 package ledger
 
-// Results of CreateTransfers, in descending precedence: when several apply,
-// the first one listed is returned. The numeric values are stored; new codes
-// are only ever appended.
+// Results of CreateTransfers, in descending precedence (TigerBeetle's):
+// when several apply, the first one listed is returned. The numeric value
+// of each transient result (see Transient) is stored with its failed
+// transfer ID and never changes; the values of the other codes are not
+// stored.
 const (
 	TransferCreated CreateTransferResult = iota
 	TransferLinkedEventFailed
