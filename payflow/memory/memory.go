@@ -231,13 +231,22 @@ func (s *Store) Consume(_ context.Context, nonce []byte, now time.Time) error {
 func (s *Store) Advance(_ context.Context, cardID string, counter uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.checkCounterLocked(cardID, counter); err != nil {
+		return err
+	}
+	s.counters[cardID] = counter
+	return nil
+}
+
+// checkCounterLocked returns the *pki.CounterError of a counter that may
+// not advance the card's: not above the one held, or above 2^63-1.
+func (s *Store) checkCounterLocked(cardID string, counter uint64) error {
 	if counter > math.MaxInt64 {
 		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
 	}
 	if last := s.counters[cardID]; counter <= last {
 		return &pki.CounterError{CardID: cardID, Last: last, Got: counter}
 	}
-	s.counters[cardID] = counter
 	return nil
 }
 
@@ -260,8 +269,8 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 			return pki.ErrNonce
 		}
 	}
-	if last := s.counters[a.CardID]; a.Counter <= last || a.Counter > math.MaxInt64 {
-		return &pki.CounterError{CardID: a.CardID, Last: min(last, math.MaxInt64), Got: a.Counter}
+	if err := s.checkCounterLocked(a.CardID, a.Counter); err != nil {
+		return err
 	}
 	switch {
 	case a.Token != nil:
