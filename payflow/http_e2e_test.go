@@ -51,12 +51,8 @@ func sqliteFixtureIn(tb testing.TB, dir string) *paytest.Fixture {
 // PostgreSQL schema; it skips unless PostgreSQL is configured.
 func postgresFixture(tb testing.TB) *paytest.Fixture {
 	tb.Helper()
-	t, ok := tb.(*testing.T)
-	if !ok {
-		tb.Skip("PostgreSQL fixtures need a *testing.T")
-	}
 	ctx := context.Background()
-	dsn := testenv.PostgresSchema(t)
+	dsn := testenv.PostgresSchema(tb)
 	ls, err := ledgerpostgres.Open(ctx, dsn, ledgerpostgres.Options{})
 	require.NoError(tb, err)
 	tb.Cleanup(func() { ls.Close() })
