@@ -247,15 +247,17 @@ func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (payf
 	}
 }
 
-// RunSeller is the seller program: the till of Corner Grocer finds Alice
-// in its service queue, pairs with her phone, charges the grocery basket
-// and waits for the verified receipt.
-func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
-	f, err := parsePhoneFlags("seller", "Alice", args)
+// runPhone is what the phone programs share: it parses the flags of
+// program, starts the phone of the card name (see startPhone), finds the
+// phone that -pick names and pairs with it, then runs buy with the
+// pairing's confirmation and a context that ends after -wait.
+func runPhone(ctx context.Context, program, name, pick string, args []string, stdout io.Writer,
+	buy func(wctx context.Context, f *phoneFlags, ph *Phone, c *payflow.Confirmation) error) error {
+	f, err := parsePhoneFlags(program, pick, args)
 	if err != nil {
 		return err
 	}
-	ph, stop, err := startPhone(ctx, f, "till", "seller", stdout)
+	ph, stop, err := startPhone(ctx, f, name, program, stdout)
 	if err != nil {
 		return err
 	}
@@ -270,46 +272,39 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := ph.Charge(ctx, c.Name, GroceryBasket, nil); err != nil {
-		return err
-	}
-	v, rc, err := ph.AwaitSettled(wctx)
-	if err != nil {
-		return err
-	}
-	if rc == nil {
-		return fmt.Errorf("demo: request %s ended %s", Short(v.ID), v.State)
-	}
-	return nil
+	return buy(wctx, f, ph, c)
+}
+
+// RunSeller is the seller program: the till of Corner Grocer finds Alice
+// in its service queue, pairs with her phone, charges the grocery basket
+// and waits for the verified receipt.
+func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
+	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
+		if _, err := ph.Charge(ctx, c.Name, GroceryBasket, nil); err != nil {
+			return err
+		}
+		v, rc, err := ph.AwaitSettled(wctx)
+		if err != nil {
+			return err
+		}
+		if rc == nil {
+			return fmt.Errorf("demo: request %s ended %s", Short(v.ID), v.State)
+		}
+		return nil
+	})
 }
 
 // RunShopper is the shopper program: Alice's phone finds Corner Grocer in
 // its service queue, pairs with the till, shows the payment screen and
 // approves it with the card's PIN.
 func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
-	f, err := parsePhoneFlags("shopper", "Corner Grocer", args)
-	if err != nil {
+	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
+		if _, err := ph.AwaitRequest(wctx); err != nil {
+			return err
+		}
+		_, err := ph.Approve(ctx, f.pin)
 		return err
-	}
-	ph, stop, err := startPhone(ctx, f, "alice", "shopper", stdout)
-	if err != nil {
-		return err
-	}
-	defer stop()
-	e, err := ph.find(ctx, f.pick, f.wait)
-	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, f.wait)
-	defer cancel()
-	if _, err := ph.Pair(wctx, e); err != nil {
-		return err
-	}
-	if _, err := ph.AwaitRequest(wctx); err != nil {
-		return err
-	}
-	_, err = ph.Approve(ctx, f.pin)
-	return err
+	})
 }
 
 // Exit is how the example programs end: nil and -h exit 0, other errors
