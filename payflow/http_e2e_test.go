@@ -101,10 +101,7 @@ func TestHTTPEndToEnd(t *testing.T) {
 			require.ErrorIs(t, err, payflow.ErrLimit)
 
 			// A refusal of the platform crosses HTTP as its sentinel.
-			_, err = w.seller.Request(ctx, basket)
-			require.NoError(t, err)
-			_, err = w.shopper.WaitPayment(ctx)
-			require.NoError(t, err)
+			w.request(t)
 			_, err = w.seller.Cancel(ctx)
 			require.NoError(t, err)
 			_, err = w.shopper.Approve(ctx, simcardtest.PIN)

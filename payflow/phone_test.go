@@ -130,6 +130,17 @@ func (w *phoneWorld) balance(tb testing.TB, owner string) payflow.Balance {
 // basket is 2 apples and a loaf: 690.
 var basket = payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 2}, {SKU: "bread", Quantity: 1}}}
 
+// request has the seller ask for basket and waits for the shopper's
+// payment screen.
+func (w *phoneWorld) request(tb testing.TB) {
+	tb.Helper()
+	ctx := context.Background()
+	_, err := w.seller.Request(ctx, basket)
+	require.NoError(tb, err)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.NoError(tb, err)
+}
+
 // purchase runs one purchase of basket between the paired phones and
 // checks everything both screens show.
 func (w *phoneWorld) purchase(tb testing.TB) {
@@ -260,10 +271,7 @@ func TestPhonesManualCapture(t *testing.T) {
 	w := newMemoryPhoneWorld(t, true)
 	ctx := context.Background()
 	w.pair(t)
-	_, err := w.seller.Request(ctx, basket)
-	require.NoError(t, err)
-	_, err = w.shopper.WaitPayment(ctx)
-	require.NoError(t, err)
+	w.request(t)
 
 	type result struct {
 		rc  *payflow.Receipt
@@ -295,10 +303,7 @@ func TestPhonesRefusals(t *testing.T) {
 	t.Run("approve after cancel is refused and never charged", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, false)
 		w.pair(t)
-		_, err := w.seller.Request(ctx, basket)
-		require.NoError(t, err)
-		_, err = w.shopper.WaitPayment(ctx)
-		require.NoError(t, err)
+		w.request(t)
 		v, err := w.seller.Cancel(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, payflow.StateCancelled, v.State)
@@ -444,11 +449,8 @@ func TestPhonesDetectTampering(t *testing.T) {
 		api := &tamperAPI{approve: func(v *payflow.PaymentView) { v.Receipt[len(v.Receipt)-1] ^= 1 }}
 		w := setup(t, api)
 		w.pair(t)
-		_, err := w.seller.Request(ctx, basket)
-		require.NoError(t, err)
-		_, err = w.shopper.WaitPayment(ctx)
-		require.NoError(t, err)
-		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+		w.request(t)
+		_, err := w.shopper.Approve(ctx, simcardtest.PIN)
 		require.ErrorIs(t, err, payflow.ErrSignature)
 	})
 	t.Run("receipt of another key", func(t *testing.T) {
@@ -461,10 +463,7 @@ func TestPhonesDetectTampering(t *testing.T) {
 		w.shopper, err = payflow.NewShopper(w.shopperCard.Card, opts)
 		require.NoError(t, err)
 		w.pair(t)
-		_, err = w.seller.Request(ctx, basket)
-		require.NoError(t, err)
-		_, err = w.shopper.WaitPayment(ctx)
-		require.NoError(t, err)
+		w.request(t)
 		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
 		require.ErrorIs(t, err, payflow.ErrSignature)
 		require.ErrorIs(t, err, record.ErrSignature)
