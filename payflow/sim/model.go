@@ -9,6 +9,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/applet"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
@@ -247,7 +248,7 @@ func (w *world) newCard(name string) (*card, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &card{name: name, id: iccid, v: v, secret: v.Enrolment.AdvertisingSecret, pinLeft: 3}
+	c := &card{name: name, id: iccid, v: v, secret: v.Enrolment.AdvertisingSecret, pinLeft: simcard.DefaultTries}
 	if c.serial, err = serial(v.Enrolment.Chain[0]); err != nil {
 		return nil, err
 	}

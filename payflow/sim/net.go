@@ -129,13 +129,13 @@ func (w *world) enterPIN(c *card) (bool, error) {
 		if err := c.v.Card.Unblock(puk, pin); err != nil {
 			return false, w.failf("unblock %s with the PUK: %v", c.name, err)
 		}
-		c.pinLeft = 3
+		c.pinLeft = simcard.DefaultTries
 		w.count("pin-unblock")
 	}
 	if err := c.v.Card.VerifyPIN(pin); err != nil {
 		return false, w.failf("right PIN of %s: %v", c.name, err)
 	}
-	c.pinLeft = 3
+	c.pinLeft = simcard.DefaultTries
 	return true, nil
 }
 
