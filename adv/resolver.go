@@ -252,16 +252,10 @@ func (r *Resolver) advance(e, after uint32) {
 	}
 	for _, pos := range slices.Compact(r.dirty) {
 		if int(pos) < len(snap) && snap[pos].live {
-			k := newEIDKey(snap[pos].key)
-			for _, t := range ts {
-				t.remove(k.EID(t.epoch), pos)
-			}
+			unlink(ts, newEIDKey(snap[pos].key), pos)
 		}
 		if c := r.cards[pos]; c.live {
-			k := newEIDKey(c.key)
-			for _, t := range ts {
-				t.insert(k.EID(t.epoch), pos)
-			}
+			link(ts, newEIDKey(c.key), pos, size)
 		}
 	}
 	r.building, r.dirty = false, nil
@@ -339,18 +333,7 @@ func (r *Resolver) linkLocked(pos uint32) {
 	if r.tables == [ring]*table{} {
 		return
 	}
-	k := newEIDKey(r.cards[pos].key)
-	size := tableSize(len(r.index))
-	for i, t := range r.tables {
-		if t == nil {
-			continue
-		}
-		if len(t.entries) < size {
-			r.tables[i] = t.grown(size)
-			t = r.tables[i]
-		}
-		t.insert(k.EID(t.epoch), pos)
-	}
+	link(r.tables[:], newEIDKey(r.cards[pos].key), pos, tableSize(len(r.index)))
 }
 
 // unlinkLocked removes the card at pos from every table the Resolver has.
@@ -358,8 +341,29 @@ func (r *Resolver) unlinkLocked(pos uint32) {
 	if r.tables == [ring]*table{} {
 		return
 	}
-	k := newEIDKey(r.cards[pos].key)
-	for _, t := range r.tables {
+	unlink(r.tables[:], newEIDKey(r.cards[pos].key), pos)
+}
+
+// link inserts the EIDs of the card at pos, whose EID key is k, into the
+// tables of ts that are not nil, first replacing with a grown copy each one
+// shorter than size.
+func link(ts []*table, k *EIDKey, pos uint32, size int) {
+	for i, t := range ts {
+		if t == nil {
+			continue
+		}
+		if len(t.entries) < size {
+			t = t.grown(size)
+			ts[i] = t
+		}
+		t.insert(k.EID(t.epoch), pos)
+	}
+}
+
+// unlink removes the EIDs of the card at pos, whose EID key is k, from the
+// tables of ts that are not nil.
+func unlink(ts []*table, k *EIDKey, pos uint32) {
+	for _, t := range ts {
 		if t != nil {
 			t.remove(k.EID(t.epoch), pos)
 		}
