@@ -170,9 +170,7 @@ func testExpiry(t *testing.T, c Config) {
 		e.verify()
 	})
 	t.Run("post_before_timeout", func(t *testing.T) {
-		e := newEnv(t, c)
-		e.mustCreateAccounts(standardAccounts()...)
-		e.mustTransfer(with(pending(tr(100, acctA, acctB, 10)), func(t *ledger.Transfer) { t.Timeout = 60 }))
+		e := newHoldEnv(t, c, 60)
 		e.clock.Advance(59 * time.Second)
 		require.Equal(t, R(ledger.TransferCreated), e.transfers(post(101, 100, ledger.AmountMax)))
 		e.clock.Advance(time.Hour)
@@ -181,9 +179,7 @@ func testExpiry(t *testing.T, c Config) {
 		e.verify()
 	})
 	t.Run("post_and_void_after_timeout", func(t *testing.T) {
-		e := newEnv(t, c)
-		e.mustCreateAccounts(standardAccounts()...)
-		e.mustTransfer(with(pending(tr(100, acctA, acctB, 10)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+		e := newHoldEnv(t, c, 1)
 		e.clock.Advance(2 * time.Second)
 		require.Equal(t, R(ledger.TransferPendingTransferExpired, ledger.TransferPendingTransferExpired),
 			e.transfers(void(101, 100), post(102, 100, 1)))
@@ -191,9 +187,7 @@ func testExpiry(t *testing.T, c Config) {
 		e.verify()
 	})
 	t.Run("clock_going_back_does_not_unexpire", func(t *testing.T) {
-		e := newEnv(t, c)
-		e.mustCreateAccounts(standardAccounts()...)
-		e.mustTransfer(with(pending(tr(100, acctA, acctB, 10)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+		e := newHoldEnv(t, c, 1)
 		e.clock.Advance(2 * time.Second)
 		e.mustTransfer(tr(1, acctC, acctB, 1))
 		e.clock.Advance(-time.Hour)
@@ -204,9 +198,7 @@ func testExpiry(t *testing.T, c Config) {
 	t.Run("expires_within_a_batch", func(t *testing.T) {
 		// The hold expires between the start of the batch (the sweep) and
 		// the post: the post fails and releases the hold exactly once.
-		e := newEnv(t, c)
-		e.mustCreateAccounts(standardAccounts()...)
-		e.mustTransfer(with(pending(tr(100, acctA, acctB, 10)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+		e := newHoldEnv(t, c, 1)
 		expires := e.transfer(100).Timestamp + 1e9
 		e.clock.Set(time.Unix(0, int64(expires-5)))
 		var batch []ledger.Transfer
@@ -226,9 +218,7 @@ func testExpiry(t *testing.T, c Config) {
 	t.Run("expiry_survives_a_failed_chain", func(t *testing.T) {
 		// The post that finds the hold expired breaks its chain; the chain
 		// is rolled back but the release of the hold stays.
-		e := newEnv(t, c)
-		e.mustCreateAccounts(standardAccounts()...)
-		e.mustTransfer(with(pending(tr(100, acctA, acctB, 10)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+		e := newHoldEnv(t, c, 1)
 		expires := e.transfer(100).Timestamp + 1e9
 		e.clock.Set(time.Unix(0, int64(expires-5)))
 		var batch []ledger.Transfer
@@ -267,6 +257,17 @@ func testExpiry(t *testing.T, c Config) {
 		e.verify()
 	})
 }
+
+// newHoldEnv returns an env with the standard accounts and pending
+// transfer 100, which holds 10 from acctA to acctB for timeout seconds.
+func newHoldEnv(t *testing.T, c Config, timeout uint32) *env {
+	t.Helper()
+	e := newEnv(t, c)
+	e.mustCreateAccounts(standardAccounts()...)
+	e.mustTransfer(with(pending(tr(100, acctA, acctB, 10)), func(t *ledger.Transfer) { t.Timeout = timeout }))
+	return e
+}
+
 func testClosing(t *testing.T, c Config) {
 	R := func(r ...ledger.CreateTransferResult) []ledger.CreateTransferResult { return r }
 	e := newEnv(t, c)
