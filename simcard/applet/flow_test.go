@@ -266,11 +266,7 @@ func TestCounterPowerLoss(t *testing.T) {
 	_, err = v.Card.SignAuthProof(sampleAuthProof())
 	require.ErrorIs(t, err, simcard.ErrMemory)
 
-	a, err := applet.New(mem, applet.Options{})
-	require.NoError(t, err)
-	c := simcard.New(a)
-	_, err = c.Select()
-	require.NoError(t, err)
+	c := powerOn(t, mem)
 	msg, err := c.SignAuthProof(sampleAuthProof())
 	require.NoError(t, err)
 	var ap record.AuthProof
@@ -441,11 +437,7 @@ func TestCounterExhausted(t *testing.T) {
 	binary.BigEndian.PutUint64(st[6:14], math.MaxUint64-1) // the counter in the stored layout
 	mem := new(applet.Memory)
 	require.NoError(t, mem.Store(st))
-	a, err := applet.New(mem, applet.Options{})
-	require.NoError(t, err)
-	c := simcard.New(a)
-	_, err = c.Select()
-	require.NoError(t, err)
+	c := powerOn(t, mem)
 	msg, err := c.SignAuthProof(sampleAuthProof())
 	require.NoError(t, err)
 	var ap record.AuthProof

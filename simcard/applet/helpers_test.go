@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/applet"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 	"github.com/stretchr/testify/require"
@@ -48,6 +49,18 @@ func newBlank(t testing.TB) *applet.Applet {
 	_, sw := tx(t, a, selectAID)
 	require.Equal(t, uint16(0x9000), sw)
 	return a
+}
+
+// powerOn returns a card on a new applet over what s stores, selected: the
+// card after a power cycle.
+func powerOn(t testing.TB, s applet.Storage) *simcard.Card {
+	t.Helper()
+	a, err := applet.New(s, applet.Options{})
+	require.NoError(t, err)
+	c := simcard.New(a)
+	_, err = c.Select()
+	require.NoError(t, err)
+	return c
 }
 
 const selectAID = "00A4040007F0434153494D0100"
