@@ -31,7 +31,7 @@ func nilIfEmpty(b []byte) []byte {
 	return b
 }
 
-func scanPayment(row interface{ Scan(...any) error }) (*payflow.PaymentRecord, error) {
+func scanPayment(row rowScanner) (*payflow.PaymentRecord, error) {
 	var p payflow.PaymentRecord
 	var id, sid, lines, legs []byte
 	var version, amount, manual, exp, created, updated, attempt, holdExp, capAmt, captured, refunded, settled, dueAt int64
@@ -145,26 +145,13 @@ func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, fro
 
 // DuePayments implements payflow.Store.
 func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
-	rows, err := s.query(ctx, s.r, `SELECT `+paymentCols+` FROM payflow_payments
+	return queryAll(ctx, s, scanPayment, `SELECT `+paymentCols+` FROM payflow_payments
 		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`, state, ns(t), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*payflow.PaymentRecord
-	for rows.Next() {
-		p, err := scanPayment(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
 }
 
 const refundCols = `id, request_id, state, amount, currency, request, hash, refunded, receipt, created_at`
 
-func scanRefund(row interface{ Scan(...any) error }) (*payflow.RefundRecord, error) {
+func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	var r payflow.RefundRecord
 	var id, rid []byte
 	var amount, refunded, created int64
@@ -234,21 +221,8 @@ func (s *Store) Refund(ctx context.Context, id payflow.ID) (*payflow.RefundRecor
 
 // DueRefunds implements payflow.Store.
 func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
-	rows, err := s.query(ctx, s.r, `SELECT `+refundCols+` FROM payflow_refunds
+	return queryAll(ctx, s, scanRefund, `SELECT `+refundCols+` FROM payflow_refunds
 		WHERE state = ? AND created_at <= ? ORDER BY created_at, id LIMIT ?`, payflow.RefundPending, ns(t), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []*payflow.RefundRecord
-	for rows.Next() {
-		r, err := scanRefund(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
 }
 
 // BeginIdempotent implements payflow.Store: an upsert that takes the key

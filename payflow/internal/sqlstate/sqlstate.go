@@ -109,6 +109,25 @@ func (s *Store) query(ctx context.Context, db *sql.DB, query string, args ...any
 
 type rowScanner interface{ Scan(...any) error }
 
+// queryAll runs a prepared query of the reader pool and returns its rows,
+// each scanned by scan.
+func queryAll[T any](ctx context.Context, s *Store, scan func(rowScanner) (T, error), query string, args ...any) ([]T, error) {
+	rows, err := s.query(ctx, s.r, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
 type errRow struct{ err error }
 
 func (e errRow) Scan(...any) error { return e.err }
@@ -313,7 +332,7 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 
 const cardCols = `id, chain, adv_secret, display_name, merchant_id, enrolled_at`
 
-func scanCard(row interface{ Scan(...any) error }) (*payflow.CardRecord, error) {
+func scanCard(row rowScanner) (*payflow.CardRecord, error) {
 	var c payflow.CardRecord
 	var chain []byte
 	var at int64
@@ -331,23 +350,8 @@ func (s *Store) Card(ctx context.Context, id string) (*payflow.CardRecord, error
 
 // Cards implements payflow.Store.
 func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
-	rows, err := s.query(ctx, s.r, `SELECT `+cardCols+` FROM payflow_cards ORDER BY id`)
+	list, err := queryAll(ctx, s, scanCard, `SELECT `+cardCols+` FROM payflow_cards ORDER BY id`)
 	if err != nil {
-		return err
-	}
-	var list []*payflow.CardRecord
-	for rows.Next() {
-		c, err := scanCard(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		list = append(list, c)
-	}
-	if err := rows.Close(); err != nil {
-		return err
-	}
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	for _, c := range list {
@@ -399,19 +403,12 @@ func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, err
 		return nil, notFound(err)
 	}
 	m.ManualCapture = manual != 0
-	rows, err := s.query(ctx, s.r, `SELECT id FROM payflow_cards WHERE merchant_id = ? ORDER BY id`, id)
+	m.SellerCardIDs, err = queryAll(ctx, s, func(row rowScanner) (c string, err error) { return c, row.Scan(&c) },
+		`SELECT id FROM payflow_cards WHERE merchant_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var c string
-		if err := rows.Scan(&c); err != nil {
-			return nil, err
-		}
-		m.SellerCardIDs = append(m.SellerCardIDs, c)
-	}
-	return &m, rows.Err()
+	return &m, nil
 }
 
 // SetCatalog implements payflow.Store.
@@ -791,7 +788,7 @@ func (s *Store) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, e
 
 const sessionCols = `id, shopper_card_id, seller_card_id, merchant_id, shopper_eid, seller_eid, shopper_ok, seller_ok, expires_at`
 
-func scanSession(row interface{ Scan(...any) error }) (*payflow.SessionRecord, error) {
+func scanSession(row rowScanner) (*payflow.SessionRecord, error) {
 	var r payflow.SessionRecord
 	var id []byte
 	var sok, lok, exp int64
