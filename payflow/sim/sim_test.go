@@ -5,6 +5,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -103,24 +105,9 @@ func TestSimulation(t *testing.T) {
 	for _, f := range sim.Faults() {
 		t.Logf("fault %-13s %6d", f, total.Faults[f])
 	}
-	for _, k := range sortedKeys(total.Ops) {
+	for _, k := range slices.Sorted(maps.Keys(total.Ops)) {
 		t.Logf("op %-22s %6d", k, total.Ops[k])
 	}
-}
-
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := range keys {
-		for j := i + 1; j < len(keys); j++ {
-			if keys[j] < keys[i] {
-				keys[i], keys[j] = keys[j], keys[i]
-			}
-		}
-	}
-	return keys
 }
 
 // TestReplayIsIdentical runs seeds twice, on both stores, and compares
