@@ -313,7 +313,7 @@ func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, key string,
 		return
 	case stored != nil:
 		w.Header().Set(ReplayedHeader, "true")
-		h.write(w, r, httpReply{status: stored.Status, body: stored.Reply})
+		h.write(w, httpReply{status: stored.Status, body: stored.Reply})
 		return
 	}
 	// The key is held: release it if the call panics or its reply is
@@ -359,10 +359,11 @@ func (h *handler) writeReply(w http.ResponseWriter, r *http.Request, rep httpRep
 	if rep.status >= 500 && rep.err != nil {
 		h.logger(r).Error("request failed", "code", rep.code, "err", rep.err)
 	}
-	h.write(w, r, rep)
+	h.write(w, rep)
 }
 
-func (h *handler) write(w http.ResponseWriter, _ *http.Request, rep httpReply) {
+// write writes rep with the headers of every reply.
+func (h *handler) write(w http.ResponseWriter, rep httpReply) {
 	w.Header().Set("Content-Type", ContentType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(rep.status)
@@ -424,7 +425,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 			h.logger(r).Error("panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if sw.status == 0 {
-				h.write(sw, r, errorReply(ErrInternal))
+				h.write(sw, errorReply(ErrInternal))
 			}
 		}
 		h.logger(r).LogAttrs(r.Context(), slog.LevelInfo, "http request",
