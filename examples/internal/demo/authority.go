@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -58,48 +59,47 @@ func LoadAuthority(dir string) (*Authority, error) {
 		}
 		return b, nil
 	}
-	loadCA := func(certName, keyName string, issuers [][]byte, crl string) (*pki.CA, error) {
+	// readPair reads a certificate file and the file of its key.
+	readPair := func(certName, keyName string) ([][]byte, crypto.Signer, error) {
 		cb, err := read(certName)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		kb, err := read(keyName)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		certs, err := pki.ParseCertificatesPEM(cb)
-		if err != nil || len(certs) != 1 {
-			return nil, fmt.Errorf("demo: %s: want one certificate: %v", certName, err)
+		if err != nil {
+			return nil, nil, fmt.Errorf("demo: %s: %w", certName, err)
 		}
 		key, err := pki.ParsePrivateKeyPEM(kb)
 		if err != nil {
-			return nil, fmt.Errorf("demo: %s: %w", keyName, err)
+			return nil, nil, fmt.Errorf("demo: %s: %w", keyName, err)
 		}
-		return pki.LoadCA(key, certs[0], issuers, pki.CAOptions{CRLURL: crl})
+		return certs, key, nil
 	}
-	root, err := loadCA(rootCert, rootKey, nil, rootCRL)
+	loadCA := func(certName, keyName, crl string) (*pki.CA, error) {
+		certs, key, err := readPair(certName, keyName)
+		if err != nil {
+			return nil, err
+		}
+		if len(certs) != 1 {
+			return nil, fmt.Errorf("demo: %s: want one certificate, not %d", certName, len(certs))
+		}
+		return pki.LoadCA(key, certs[0], nil, pki.CAOptions{CRLURL: crl})
+	}
+	root, err := loadCA(rootCert, rootKey, rootCRL)
 	if err != nil {
 		return nil, err
 	}
-	issuer, err := loadCA(issuerCert, issuerKey, nil, issuerCRL)
+	issuer, err := loadCA(issuerCert, issuerKey, issuerCRL)
 	if err != nil {
 		return nil, err
 	}
-	cb, err := read(platformCert)
+	chain, signer, err := readPair(platformCert, platformKey)
 	if err != nil {
 		return nil, err
-	}
-	kb, err := read(platformKey)
-	if err != nil {
-		return nil, err
-	}
-	chain, err := pki.ParseCertificatesPEM(cb)
-	if err != nil {
-		return nil, fmt.Errorf("demo: %s: %w", platformCert, err)
-	}
-	signer, err := pki.ParsePrivateKeyPEM(kb)
-	if err != nil {
-		return nil, fmt.Errorf("demo: %s: %w", platformKey, err)
 	}
 	key, ok := signer.(*ecdsa.PrivateKey)
 	if !ok {
