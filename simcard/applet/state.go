@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/simcard"
 )
 
@@ -98,11 +99,14 @@ func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
 	if !ok {
 		return state{}, nil, fmt.Errorf("%w: bad layout", ErrState)
 	}
-	if s.Version != stateVersion || len(s.AdvSecret) != 16 || len(s.Salt) != saltSize ||
+	if s.Version != stateVersion {
+		return state{}, nil, fmt.Errorf("%w: version %d", ErrState, s.Version)
+	}
+	if len(s.AdvSecret) != adv.SecretSize || len(s.Salt) != saltSize ||
 		s.PINMax == 0 || s.PINMax > 15 || s.PUKMax == 0 || s.PUKMax > 15 ||
 		s.PINTries > s.PINMax || s.PUKTries > s.PUKMax ||
 		(s.Life != simcard.LifePersonalisation && s.Life != simcard.LifeOperational) {
-		return state{}, nil, fmt.Errorf("%w: version %d", ErrState, s.Version)
+		return state{}, nil, fmt.Errorf("%w: secret, salt, tries or life-cycle state out of range", ErrState)
 	}
 	var key *ecdsa.PrivateKey
 	if s.Key != nil {
