@@ -84,32 +84,28 @@ func testAccountTransfers(t *testing.T, c Config) {
 	assert.Empty(t, get(ledger.AccountFilter{AccountID: id(99), Limit: 5, Flags: both}))
 
 	// Paging forward and backward by timestamp visits every transfer once.
-	var seen []uint64
-	f := ledger.AccountFilter{AccountID: id(acctA), Limit: 6, Flags: both}
-	for {
-		page, err := e.l.GetAccountTransfers(e.ctx(), f)
-		require.NoError(t, err)
-		if len(page) == 0 {
-			break
+	// pages reads pages until an empty one, moving f past the last
+	// timestamp seen with next.
+	pages := func(f ledger.AccountFilter, next func(f *ledger.AccountFilter, last uint64)) []uint64 {
+		var seen []uint64
+		for {
+			page, err := e.l.GetAccountTransfers(e.ctx(), f)
+			require.NoError(t, err)
+			if len(page) == 0 {
+				return seen
+			}
+			seen = append(seen, ids(page)...)
+			next(&f, page[len(page)-1].Timestamp)
 		}
-		seen = append(seen, ids(page)...)
-		f.TimestampMin = page[len(page)-1].Timestamp + 1
 	}
+	seen := pages(ledger.AccountFilter{AccountID: id(acctA), Limit: 6, Flags: both},
+		func(f *ledger.AccountFilter, last uint64) { f.TimestampMin = last + 1 })
 	require.Len(t, seen, 20)
 	for i, v := range seen {
 		require.Equal(t, uint64(i+1), v)
 	}
-	seen = seen[:0]
-	f = ledger.AccountFilter{AccountID: id(acctA), Limit: 7, Flags: both | ledger.AccountFilterReversed}
-	for {
-		page, err := e.l.GetAccountTransfers(e.ctx(), f)
-		require.NoError(t, err)
-		if len(page) == 0 {
-			break
-		}
-		seen = append(seen, ids(page)...)
-		f.TimestampMax = page[len(page)-1].Timestamp - 1
-	}
+	seen = pages(ledger.AccountFilter{AccountID: id(acctA), Limit: 7, Flags: both | ledger.AccountFilterReversed},
+		func(f *ledger.AccountFilter, last uint64) { f.TimestampMax = last - 1 })
 	require.Len(t, seen, 20)
 	assert.Equal(t, uint64(20), seen[0])
 	assert.Equal(t, uint64(1), seen[19])
