@@ -143,15 +143,26 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// q rebinds a query written with ? placeholders for the dialect.
+// q rebinds a query written with ? placeholders for the dialect, once.
 func (s *Store) q(query string) string {
 	if s.d == SQLite {
 		return query
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if b, ok := s.bound[query]; ok {
-		return b
+	b, ok := s.bound[query]
+	if !ok {
+		b = rebind(s.d, query)
+		s.bound[query] = b
+	}
+	return b
+}
+
+// rebind returns a query written with ? placeholders in the form of
+// dialect d: unchanged for SQLite, with $1, $2, … for PostgreSQL.
+func rebind(d Dialect, query string) string {
+	if d == SQLite {
+		return query
 	}
 	var sb strings.Builder
 	n := 0
@@ -163,8 +174,7 @@ func (s *Store) q(query string) string {
 		}
 		sb.WriteRune(r)
 	}
-	s.bound[query] = sb.String()
-	return s.bound[query]
+	return sb.String()
 }
 
 // Migration is one numbered schema change.
@@ -231,10 +241,7 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, ms []Migration) error {
 	if cur > len(ms) {
 		return fmt.Errorf("%w: version %d, known up to %d", ErrSchemaTooNew, cur, len(ms))
 	}
-	ins := `INSERT INTO payflow_schema (version, name, applied_at) VALUES (?, ?, ?)`
-	if d == Postgres {
-		ins = `INSERT INTO payflow_schema (version, name, applied_at) VALUES ($1, $2, $3)`
-	}
+	ins := rebind(d, `INSERT INTO payflow_schema (version, name, applied_at) VALUES (?, ?, ?)`)
 	for _, m := range ms[cur:] {
 		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			return fmt.Errorf("payflow: migration %d_%s: %w", m.Version, m.Name, err)
