@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/applet"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
@@ -100,19 +101,17 @@ func ensureCard(ctx context.Context, c *Cloud, dir, name, display string) (strin
 	return e.ICCID, nil
 }
 
-// derivedID returns a 16-byte ID derived from a label and parts, for
-// operations that must happen once per data folder (the first funding of
-// a wallet, the issue of a ticket).
-func derivedID(label string, parts ...string) [16]byte {
+// fundingID returns the ID of the first funding of the wallet of card
+// cardID in currency: derived from both, so that a data folder funds each
+// wallet once however often it is set up.
+func fundingID(cardID, currency string) payflow.ID {
 	h := sha256.New()
-	h.Write([]byte("casimpay-demo/" + label))
-	for _, p := range parts {
+	h.Write([]byte("casimpay-demo/fund"))
+	for _, p := range []string{cardID, currency} {
 		h.Write([]byte{byte(len(p))})
 		h.Write([]byte(p))
 	}
-	var id [16]byte
-	copy(id[:], h.Sum(nil))
-	return id
+	return payflow.ID(h.Sum(nil)[:16])
 }
 
 // NewMemoryCard personalises a virtual card that lives in memory only and

@@ -115,7 +115,7 @@ func (m *Market) setup(ctx context.Context, c *Cloud, ids map[string]string) err
 		}
 		if p.Funds > 0 {
 			// Derived from the card: a second run funds nothing more.
-			fid := payflow.ID(derivedID("fund", ids[p.Name], m.Currency))
+			fid := fundingID(ids[p.Name], m.Currency)
 			if err := c.Platform.Fund(ctx, fid, ids[p.Name], m.Currency, p.Funds); err != nil {
 				return fmt.Errorf("demo: fund %s: %w", p.Name, err)
 			}
