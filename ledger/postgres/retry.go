@@ -6,7 +6,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
-// SQLSTATE codes that Update retries.
+// SQLSTATE codes that Update retries, and migrate too while it creates
+// schema_migrations (duplicate_table and duplicate_object only there).
 const (
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
