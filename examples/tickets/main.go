@@ -134,9 +134,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
+	owners := []struct{ id, name string }{{shop.ID, shop.Name}, {ids["erin"], "Erin"}, {ids["frank"], "Frank"}}
 	holdings := func() error {
 		for _, s := range seats {
-			for _, owner := range []struct{ id, name string }{{shop.ID, shop.Name}, {ids["erin"], "Erin"}, {ids["frank"], "Frank"}} {
+			for _, owner := range owners {
 				b, err := cloud.Platform.Balance(ctx, owner.id, s.asset)
 				if errors.Is(err, payflow.ErrNotFound) {
 					continue // never held one
@@ -149,7 +150,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 				}
 			}
 		}
-		for _, owner := range []struct{ id, name string }{{shop.ID, shop.Name}, {ids["erin"], "Erin"}, {ids["frank"], "Frank"}} {
+		for _, owner := range owners {
 			b, err := cloud.Platform.Balance(ctx, owner.id, m.Currency)
 			if err != nil {
 				return err
