@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -296,8 +295,7 @@ func (l *limiter) init(rate float64, burst int) {
 
 func (l *limiter) allow(token string, now time.Time) bool {
 	h := sha256.Sum256([]byte(token))
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], binary.BigEndian.Uint64(h[:8]))
+	k := [8]byte(h[:8])
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[k]
