@@ -2,10 +2,9 @@ package memory_test
 
 import (
 	"context"
-	"syscall"
 	"testing"
-	"time"
 
+	"github.com/casimpay/casimpay/internal/cputime"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/ledger/memory"
 )
@@ -68,7 +67,7 @@ func benchTransfers(b *testing.B, size int, hot, hashed bool) {
 	x := uint64(88172645463325252)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime(b)
+	cpu0 := cputime.Process()
 	for done := 0; done < b.N; {
 		batch = batch[:0]
 		for len(batch) < size && done+len(batch) < b.N {
@@ -101,22 +100,13 @@ func benchTransfers(b *testing.B, size int, hot, hashed bool) {
 		done += len(batch)
 	}
 	b.StopTimer()
-	cpu := cpuTime(b) - cpu0
+	cpu := cputime.Process() - cpu0
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "transfers/s")
 	// CPU time of the whole process (every thread, GC included): on a
 	// shared machine it shows the cost of a transfer when wall time also
 	// counts other processes.
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
 	b.ReportMetric(float64(b.N)/cpu.Seconds(), "transfers/cpu-s")
-}
-
-// cpuTime returns the user and system CPU time the process has used.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkCreateTransfers measures the in-memory store: one op is one
