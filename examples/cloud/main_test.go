@@ -91,21 +91,25 @@ func checkPurchase(t *testing.T, seller, shopper string) {
 	}
 }
 
+// awaitBalances waits until the cloud has printed the balances of Alice
+// and Corner Grocer after a purchase.
+func awaitBalances(t *testing.T, cloud *buffer, alice, grocer string) {
+	t.Helper()
+	re := regexp.MustCompile(`Balances now: Alice EUR ` + alice + `, Corner Grocer EUR ` + grocer + `\n`)
+	require.Eventually(t, func() bool { return re.MatchString(cloud.String()) }, 5*time.Second, 20*time.Millisecond, cloud.String())
+}
+
 func TestThreeProcesses(t *testing.T) {
 	dir := t.TempDir()
 	cloud := startCloud(t, "-data", dir)
 	seller, shopper := purchase(t, dir)
 	checkPurchase(t, seller, shopper)
-	require.Eventually(t, func() bool {
-		return regexp.MustCompile(`Balances now: Alice EUR 38.73, Corner Grocer EUR 11.27\n`).MatchString(cloud.String())
-	}, 5*time.Second, 20*time.Millisecond, cloud.String())
+	awaitBalances(t, cloud, "38.73", "11.27")
 
 	// The same phones buy again: the accounts carry on.
 	seller, shopper = purchase(t, dir)
 	checkPurchase(t, seller, shopper)
-	require.Eventually(t, func() bool {
-		return regexp.MustCompile(`Balances now: Alice EUR 27.46, Corner Grocer EUR 22.54\n`).MatchString(cloud.String())
-	}, 5*time.Second, 20*time.Millisecond, cloud.String())
+	awaitBalances(t, cloud, "27.46", "22.54")
 	assert.Contains(t, cloud.String(), "[cloud]   Balance of Alice: EUR 50.00\n")
 }
 
@@ -115,9 +119,7 @@ func TestThreeProcessesPostgres(t *testing.T) {
 	cloud := startCloud(t, "-data", dir, "-postgres", dsn)
 	seller, shopper := purchase(t, dir)
 	checkPurchase(t, seller, shopper)
-	require.Eventually(t, func() bool {
-		return regexp.MustCompile(`Balances now: Alice EUR 38.73, Corner Grocer EUR 11.27\n`).MatchString(cloud.String())
-	}, 5*time.Second, 20*time.Millisecond, cloud.String())
+	awaitBalances(t, cloud, "38.73", "11.27")
 	assert.Contains(t, cloud.String(), "Platform on PostgreSQL")
 }
 
