@@ -165,30 +165,45 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 			Ledger: f.Ledger, Store: f.Store, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
 		})
 		require.NoError(t, err)
-		for i := range 5 {
-			before := s.Balances("EUR")
-			v, err := s.Create(Request(s.Session, "EUR", 100))
-			require.NoError(t, err)
-			c := s.Consent(v.ID)
-			var wg sync.WaitGroup
-			var approveErr, cancelErr error
-			wg.Add(2)
-			go func() { defer wg.Done(); _, approveErr = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c}) }()
-			go func() { defer wg.Done(); _, cancelErr = other.Cancel(ctx, s.Seller.Token, v.ID) }()
-			wg.Wait()
-			r, err := f.Store.Payment(ctx, v.ID)
-			require.NoError(t, err)
-			after := s.Balances("EUR")
-			if approveErr == nil {
-				assert.True(t, errors.Is(cancelErr, payflow.ErrFinal) || errors.Is(cancelErr, payflow.ErrConflict), "round %d: %v", i, cancelErr)
-				assert.Equal(t, payflow.StateCaptured, r.State)
-				assert.Equal(t, before[0].Posted-100, after[0].Posted)
-			} else {
-				require.NoError(t, cancelErr, "round %d", i)
-				assert.ErrorIs(t, approveErr, payflow.ErrFinal, "round %d", i)
-				assert.Equal(t, payflow.StateCancelled, r.State)
-				assert.Equal(t, before, after)
-			}
+		for range 5 {
+			RaceApproveCancel(t, s, other)
 		}
 	})
+}
+
+// RaceApproveCancel has the seller create a request of 100 EUR, then s's
+// platform approve it while other cancels it, at once, and returns the
+// state the request ends in (read through other's store). Exactly one
+// wins: captured, approve succeeded, cancel met the payment captured or
+// still settling, and the shopper paid 100; cancelled, cancel succeeded,
+// approve failed with ErrFinal and no balance moved.
+func RaceApproveCancel(t *testing.T, s *Shop, other *payflow.Platform) string {
+	t.Helper()
+	ctx := context.Background()
+	before := s.Balances("EUR")
+	v, err := s.Create(Request(s.Session, "EUR", 100))
+	require.NoError(t, err)
+	c := s.Consent(v.ID)
+	var wg sync.WaitGroup
+	var approveErr, cancelErr error
+	wg.Add(2)
+	go func() { defer wg.Done(); _, approveErr = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c}) }()
+	go func() { defer wg.Done(); _, cancelErr = other.Cancel(ctx, s.Seller.Token, v.ID) }()
+	wg.Wait()
+	r, err := other.Store().Payment(ctx, v.ID)
+	require.NoError(t, err)
+	after := s.Balances("EUR")
+	switch r.State {
+	case payflow.StateCaptured:
+		require.NoError(t, approveErr, "request %x", v.ID)
+		assert.True(t, errors.Is(cancelErr, payflow.ErrFinal) || errors.Is(cancelErr, payflow.ErrConflict), "request %x: %v", v.ID, cancelErr)
+		assert.Equal(t, before[0].Posted-100, after[0].Posted)
+	case payflow.StateCancelled:
+		require.NoError(t, cancelErr, "request %x", v.ID)
+		assert.ErrorIs(t, approveErr, payflow.ErrFinal, "request %x", v.ID)
+		assert.Equal(t, before, after)
+	default:
+		t.Fatalf("request %x: state %s (approve: %v, cancel: %v)", v.ID, r.State, approveErr, cancelErr)
+	}
+	return r.State
 }

@@ -3,11 +3,9 @@ package sqlite_test
 import (
 	"context"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/ledger"
@@ -83,32 +81,7 @@ func TestTwoProcesses(t *testing.T) {
 
 	wins := map[string]int{}
 	for range 8 {
-		before := s.Balances("EUR")
-		v, err := s.Create(paytest.Request(s.Session, "EUR", 100))
-		require.NoError(t, err)
-		c := s.Consent(v.ID)
-		var wg sync.WaitGroup
-		var approveErr, cancelErr error
-		wg.Add(2)
-		go func() { defer wg.Done(); _, approveErr = f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c}) }()
-		go func() { defer wg.Done(); _, cancelErr = p2.Cancel(ctx, s.Seller.Token, v.ID) }()
-		wg.Wait()
-		r, err := p2.Store().Payment(ctx, v.ID)
-		require.NoError(t, err)
-		wins[r.State]++
-		after := s.Balances("EUR")
-		switch r.State {
-		case payflow.StateCaptured:
-			require.NoError(t, approveErr)
-			assert.Error(t, cancelErr)
-			assert.Equal(t, before[0].Posted-100, after[0].Posted)
-		case payflow.StateCancelled:
-			require.NoError(t, cancelErr)
-			assert.ErrorIs(t, approveErr, payflow.ErrFinal)
-			assert.Equal(t, before, after)
-		default:
-			t.Fatalf("state %s", r.State)
-		}
+		wins[paytest.RaceApproveCancel(t, s, p2)]++
 	}
 	t.Logf("outcomes: %v", wins)
 }
