@@ -71,9 +71,8 @@ type CounterStore interface {
 // maximum, issuing a nonce drops the oldest one. The zero value holds at
 // most 100000 nonces. It is safe for concurrent use.
 type MemoryNonces struct {
-	max int
-
 	mu    sync.Mutex
+	max   int                  // most nonces held; initLocked turns ≤ 0 into 100000
 	byKey map[string]time.Time // nonce bytes -> expiry
 	order []issued             // ring of issue order, oldest at head
 	head  int
@@ -87,12 +86,10 @@ type issued struct {
 
 // NewMemoryNonces returns an empty store holding at most max nonces; max ≤
 // 0 means 100000.
-func NewMemoryNonces(max int) *MemoryNonces {
-	s := &MemoryNonces{max: max}
-	s.initLocked()
-	return s
-}
+func NewMemoryNonces(max int) *MemoryNonces { return &MemoryNonces{max: max} }
 
+// initLocked makes the map and the ring on first use, for NewMemoryNonces
+// and the zero value alike.
 func (s *MemoryNonces) initLocked() {
 	if s.order != nil {
 		return
