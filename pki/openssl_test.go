@@ -10,17 +10,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// openssl returns the path of the openssl command, or skips the test.
+// openssl returns the path of the openssl command, or skips the test with
+// testenv.SkipPrefix, so that .ci/run, which installs openssl, fails when
+// the test did not run.
 func openssl(t *testing.T) string {
 	t.Helper()
 	path, err := exec.LookPath("openssl")
 	if err != nil {
-		t.Skip("openssl command not found: the interoperability test with the live openssl CLI needs it (the frozen OpenSSL files are still tested)")
+		t.Skipf("%s openssl command not found: the interoperability test with the live openssl CLI needs it (the frozen OpenSSL files are still tested)", testenv.SkipPrefix)
 	}
 	return path
 }

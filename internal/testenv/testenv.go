@@ -5,7 +5,9 @@
 // A gated test calls PostgresDSN or PCSC first; when the enabling environment
 // variable is unset the test is skipped with a message that starts with
 // SkipPrefix, which .ci/run looks for so that CI fails when an integration
-// test did not run.
+// test did not run. Tests that need another program outside the toolchain
+// (pki's interoperability tests need the openssl command) skip with
+// SkipPrefix too when it is missing.
 package testenv
 
 import (
