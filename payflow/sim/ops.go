@@ -7,6 +7,7 @@ import (
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -140,7 +141,7 @@ func (w *world) revoke() error {
 	if c.revoked {
 		return nil
 	}
-	if err := w.issuer.Revoke(c.serial, 1); err != nil {
+	if err := w.issuer.Revoke(c.serial, pki.ReasonKeyCompromise); err != nil {
 		return err
 	}
 	c.revoked = true
