@@ -3,6 +3,7 @@ package ledgertest
 import (
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -87,8 +88,10 @@ func testConcurrency(t *testing.T, c Config) {
 	assert.Equal(t, posted, total)
 	e.verify()
 
-	// Retries from many goroutines at once: every one sees exists.
+	// The same new transfer from many goroutines at once: one creates it,
+	// every other one sees exists.
 	var retry sync.WaitGroup
+	var created atomic.Int32
 	for w := range workers {
 		retry.Add(1)
 		go func() {
@@ -96,10 +99,14 @@ func testConcurrency(t *testing.T, c Config) {
 			res, err := e.l.CreateTransfers(e.ctx(), []ledger.Transfer{tr(9_000_000, acctA, acctB, 3)})
 			if assert.NoError(t, err) {
 				assert.Contains(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferExists}, res[0], "worker %d", w)
+				if res[0] == ledger.TransferCreated {
+					created.Add(1)
+				}
 			}
 		}()
 	}
 	retry.Wait()
+	assert.Equal(t, int32(1), created.Load(), "goroutines that got created")
 	assert.Equal(t, uint64(3), e.transfer(9_000_000).Amount)
 	e.verify()
 }
