@@ -339,6 +339,7 @@ func TestCheckName(t *testing.T) {
 		{"\ufeffMilk", "must not contain bidirectional formatting characters or a byte-order mark"},
 		{"a\ue000b", "must contain only assigned, public characters and spaces"},
 		{"a\u2028b", "must contain only assigned, public characters and spaces"},
+		{"a\u2029b", "must contain only assigned, public characters and spaces"},
 		{"a\U000E0000b", "must contain only assigned, public characters and spaces"},
 		{" Milk", "must not start or end with white space"},
 		{"Milk\u00a0", "must not start or end with white space"},
