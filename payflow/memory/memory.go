@@ -288,9 +288,7 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 	s.counters[a.CardID] = a.Counter
 	switch {
 	case a.Token != nil:
-		n := *a.Token
-		n.Hash = bytes.Clone(a.Token.Hash)
-		s.tokens[string(n.Hash)] = &n
+		s.tokens[string(a.Token.Hash)] = copyToken(a.Token)
 	case a.Session != nil:
 		a.Session = s.confirmSessionLocked(a.Session)
 	case a.Insert != nil:
@@ -308,9 +306,7 @@ func (s *Store) PutToken(_ context.Context, t *payflow.TokenRecord) error {
 	if _, ok := s.tokens[string(t.Hash)]; ok {
 		return payflow.ErrConflict
 	}
-	n := *t
-	n.Hash = bytes.Clone(t.Hash)
-	s.tokens[string(t.Hash)] = &n
+	s.tokens[string(t.Hash)] = copyToken(t)
 	return nil
 }
 
@@ -322,9 +318,13 @@ func (s *Store) Token(_ context.Context, hash []byte) (*payflow.TokenRecord, err
 	if !ok {
 		return nil, payflow.ErrNotFound
 	}
+	return copyToken(t), nil
+}
+
+func copyToken(t *payflow.TokenRecord) *payflow.TokenRecord {
 	n := *t
 	n.Hash = bytes.Clone(t.Hash)
-	return &n, nil
+	return &n
 }
 
 func copySession(s *payflow.SessionRecord) *payflow.SessionRecord {
