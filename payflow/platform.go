@@ -253,10 +253,7 @@ func (p *Platform) verify(ctx context.Context, c *CardRecord, msg []byte, r reco
 	if err != nil {
 		return err
 	}
-	if err := p.store.Accept(ctx, a); err != nil {
-		return verifyError(err)
-	}
-	return nil
+	return p.accept(ctx, a)
 }
 
 // check verifies a card-signed record as far as it can without the store,
@@ -302,8 +299,8 @@ func (p *Platform) accept(ctx context.Context, a *Acceptance) error {
 // checked before the rest.
 func (p *Platform) refuse(ctx context.Context, a *Acceptance, why error) error {
 	a.Token, a.Session, a.Insert, a.Update = nil, nil, nil, nil
-	if err := p.store.Accept(ctx, a); err != nil {
-		return verifyError(err)
+	if err := p.accept(ctx, a); err != nil {
+		return err
 	}
 	return why
 }
