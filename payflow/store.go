@@ -120,9 +120,10 @@ type Store interface {
 	// at or before t, oldest first.
 	DueRefunds(ctx context.Context, t time.Time, limit int) ([]*RefundRecord, error)
 
-	// BeginIdempotent starts the request with an idempotency key, see
-	// IdempotencyStore.Begin. A row whose Expires is at or before now is
-	// treated as absent and replaced. A new row is in flight until lease.
+	// BeginIdempotent claims an idempotency key, see ReplyStore. A row
+	// whose deadline (its lease while in flight, its expiry once finished)
+	// is at or before now is treated as absent and replaced. A new row is
+	// in flight until lease.
 	BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error)
 	// FinishIdempotent stores the reply of an in-flight key, kept until
 	// expires. A key not in flight is ErrNotFound.
