@@ -178,7 +178,8 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 			}
 		}
 	}
-	pendIDs = sortUnique(pendIDs)
+	w.sorter.sort(pendIDs)
+	pendIDs = slices.Compact(pendIDs)
 	w.pendIDs = pendIDs
 	w.lockIDs = append(w.lockIDs[:0], w.slots.Keys()...)
 	w.sorter.sort(w.lockIDs)
