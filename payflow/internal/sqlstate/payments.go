@@ -111,10 +111,6 @@ func (s *Store) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRec
 	return scanPayment(s.row(ctx, s.r, `SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`, id[:]))
 }
 
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-}
-
 const qUpdatePayment = `UPDATE payflow_payments SET state = ?, version = version + 1, updated_at = ?,
 	attempt = ?, consent = ?, consent_hash = ?, hold_expires_at = ?, capture_amount = ?, captured = ?,
 	refunded = ?, void_to = ?, receipt = ?, settled_at = ?, due_at = ?
@@ -126,9 +122,9 @@ func updateArgs(p *payflow.PaymentRecord, from string) []any {
 		p.ID[:], from, int64(p.Version)}
 }
 
-// updatePayment is the compare-and-set of UpdatePayment on e.
-func (s *Store) updatePayment(ctx context.Context, e execer, p *payflow.PaymentRecord, from string) error {
-	res, err := e.ExecContext(ctx, s.q(qUpdatePayment), updateArgs(p, from)...)
+// updatePayment is the compare-and-set of UpdatePayment in tx.
+func (s *Store) updatePayment(ctx context.Context, tx *sql.Tx, p *payflow.PaymentRecord, from string) error {
+	res, err := tx.ExecContext(ctx, s.q(qUpdatePayment), updateArgs(p, from)...)
 	return oneRow(res, err, payflow.ErrConflict)
 }
 
