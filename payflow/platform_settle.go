@@ -139,10 +139,10 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error
 func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 	var result error
 	for {
-		if r.State == StatePending || final(r.State) || r.State == StateHeld {
-			if r.State == StatePending || r.State == StateExpired {
-				return result
-			}
+		switch {
+		case r.State == StatePending || r.State == StateExpired:
+			return result
+		case r.State == StateHeld || final(r.State):
 			return nil
 		}
 		legs, err := p.legs(ctx, r)
