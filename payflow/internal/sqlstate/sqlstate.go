@@ -57,8 +57,9 @@ func New(w, r *sql.DB, d Dialect) *Store {
 
 // stmt returns the prepared statement of query (rebound) on db, preparing
 // it on first use: SQLite then parses each query once, not on every call.
+// Statements are kept under the query as written, so that it is rebound
+// only when prepared.
 func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
-	query = s.q(query)
 	k := stmtKey{db, query}
 	s.mu.Lock()
 	st, ok := s.stmts[k]
@@ -66,7 +67,7 @@ func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, 
 	if ok {
 		return st, nil
 	}
-	st, err := db.PrepareContext(ctx, query)
+	st, err := db.PrepareContext(ctx, rebind(s.d, query))
 	if err != nil {
 		return nil, err
 	}
