@@ -262,9 +262,7 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 			w.inChain = false
 		}
 	}
-	if len(events) > 0 {
-		ts += uint64(len(events))
-	}
+	ts += uint64(len(events))
 	if w.err != nil {
 		return nil, w.err
 	}
