@@ -428,6 +428,7 @@ func testAccept(t *testing.T, s payflow.Store) {
 	assert.ErrorIs(t, s.Advance(ctx, id, 5), pki.ErrCounterRegression, "Accept and Advance share the counter")
 	require.ErrorAs(t, accept(nil, math.MaxInt64+1), &ce)
 	assert.Equal(t, pki.CounterError{CardID: id, Last: math.MaxInt64, Got: math.MaxInt64 + 1}, *ce, "as Advance refuses it")
+	assert.ErrorIs(t, accept(n1, math.MaxInt64+1), pki.ErrNonce, "the nonce is checked first")
 
 	// A write commits with the acceptance, or neither does.
 	h := sha256.Sum256([]byte("token"))

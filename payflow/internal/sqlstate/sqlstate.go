@@ -581,10 +581,7 @@ func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) 
 // Accept implements payflow.Store in one transaction: the nonce's insert,
 // the counter's conditional upsert and the write of a commit together.
 func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
-	if a.Counter > math.MaxInt64 {
-		return &pki.CounterError{CardID: a.CardID, Last: math.MaxInt64, Got: a.Counter}
-	}
-	if s.d == Postgres {
+	if s.d == Postgres && a.Counter <= math.MaxInt64 {
 		if done, err := s.acceptOne(ctx, a); done || err != nil {
 			return err
 		}
@@ -619,6 +616,9 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			if err := oneRow(res, err, pki.ErrNonce); err != nil {
 				return err
 			}
+		}
+		if a.Counter > math.MaxInt64 { // fits no SQL integer; no card reaches it
+			return &pki.CounterError{CardID: a.CardID, Last: math.MaxInt64, Got: a.Counter}
 		}
 		res, err := tx.StmtContext(ctx, st[1]).ExecContext(ctx, a.CardID, int64(a.Counter))
 		if err != nil {
