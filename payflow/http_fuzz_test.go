@@ -33,7 +33,7 @@ var wireReplyTypes = []func() any{
 	func() any { return new(Error) },
 }
 
-// wireSeeds are valid bodies of each request kind.
+// wireRequestSeeds returns valid bodies of each request kind.
 func wireRequestSeeds() [][]byte {
 	id := ID{1, 2, 3}
 	vs := []any{

@@ -68,7 +68,7 @@ func newHTTPFixture(t *testing.T, opts payflow.HandlerOptions, copts payflow.Cli
 	return fx
 }
 
-// httpReply is a raw reply of the handler.
+// httpRawReply is a raw reply of the handler.
 type httpRawReply struct {
 	status int
 	header http.Header
