@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 )
 
@@ -66,7 +67,7 @@ func openPool(ctx context.Context, dsn string, o Options) (*pgxpool.Pool, error)
 // database at once queue on an exclusive lock of schema_migrations, so each
 // migration runs exactly once; running it again is a no-op.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
-	ms, err := sqlstore.Migrations(migrationFS, "migrations")
+	ms, err := sqlmigrate.Read(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}

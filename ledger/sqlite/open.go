@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/internal/sqlitedsn"
+	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -129,7 +130,7 @@ func openDBs(ctx context.Context, path string, o Options) (w, r *sql.DB, err err
 // the version recorded in schema_migrations for the ledger. Running it
 // again is a no-op.
 func migrate(ctx context.Context, db *sql.DB) error {
-	ms, err := sqlstore.Migrations(migrationFS, "migrations")
+	ms, err := sqlmigrate.Read(migrationFS, "migrations")
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
+	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
 )
@@ -60,7 +61,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	}
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
-	ms, err := sqlstate.Migrations(migrations, "migrations")
+	ms, err := sqlmigrate.Read(migrations, "migrations")
 	if err == nil {
 		err = sqlstate.Migrate(ctx, db, sqlstate.Postgres, ms)
 	}

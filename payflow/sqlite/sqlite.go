@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/casimpay/casimpay/internal/sqlitedsn"
+	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
 )
@@ -77,7 +78,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxIdleTime(0)
 	w.SetConnMaxLifetime(0)
-	ms, err := sqlstate.Migrations(migrations, "migrations")
+	ms, err := sqlmigrate.Read(migrations, "migrations")
 	if err == nil {
 		err = sqlstate.Migrate(ctx, w, sqlstate.SQLite, ms)
 	}

@@ -1,73 +1,17 @@
 // Package sqlstore holds what the SQL stores of package ledger (ledger/sqlite
 // and ledger/postgres) share: the column lists and row scanning, every read
-// of ledger.ReadTx built once for both SQL dialects (Reader), the list of
-// embedded schema migrations and the bounded retry schedule.
+// of ledger.ReadTx built once for both SQL dialects (Reader), the schema
+// component name and the bounded retry schedule. Reading the embedded
+// migrations is package internal/sqlmigrate's, shared with payflow.
 package sqlstore
 
-import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"path"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
-)
+import "time"
 
 // Component names the ledger's rows in table schema_migrations, which
 // other components keeping tables in the same database (with their own
 // component name) may share: columns component, version, name, applied_at,
 // primary key (component, version).
 const Component = "ledger"
-
-// Migration is one schema change, read from a file named
-// "<version>_<name>.sql" (for example 0001_init.sql). Versions start at 1
-// and have no gaps, so a database at version n has applied exactly the
-// migrations 1..n.
-type Migration struct {
-	Version int
-	Name    string
-	SQL     string
-}
-
-// ErrBadMigration reports a migration file set that cannot be applied in a
-// well-defined order.
-var ErrBadMigration = errors.New("sqlstore: bad migration files")
-
-// Migrations reads the *.sql files of dir in fsys and returns them sorted by
-// version. It fails with ErrBadMigration on a file name without a version,
-// a duplicate version or a gap.
-func Migrations(fsys fs.FS, dir string) ([]Migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []Migration
-	for _, e := range entries {
-		if e.IsDir() || path.Ext(e.Name()) != ".sql" {
-			continue
-		}
-		base := strings.TrimSuffix(e.Name(), ".sql")
-		num, name, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 || name == "" {
-			return nil, fmt.Errorf("%w: %s: want <version>_<name>.sql", ErrBadMigration, e.Name())
-		}
-		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, Migration{Version: v, Name: name, SQL: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b Migration) int { return a.Version - b.Version })
-	for i, m := range ms {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("%w: version %d found where %d expected", ErrBadMigration, m.Version, i+1)
-		}
-	}
-	return ms, nil
-}
 
 // Backoff returns how long to wait before retry number attempt (0 for the
 // first retry): exponential from 1 ms, capped at 100 ms, with the upper half

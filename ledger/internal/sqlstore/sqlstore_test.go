@@ -2,71 +2,10 @@ package sqlstore
 
 import (
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
-
-func TestMigrations(t *testing.T) {
-	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
-	tests := []struct {
-		name    string
-		fsys    fstest.MapFS
-		want    []Migration
-		wantErr error
-	}{
-		{
-			name: "sorted by number, not by name",
-			fsys: fstest.MapFS{
-				"m/10_ten.sql":  file("10"),
-				"m/2_two.sql":   file("2"),
-				"m/1_one.sql":   file("1"),
-				"m/README.md":   file("not a migration"),
-				"m/3_three.sql": file("3"),
-				"m/4_four.sql":  file("4"),
-				"m/5_five.sql":  file("5"),
-				"m/6_six.sql":   file("6"),
-				"m/7_seven.sql": file("7"),
-				"m/8_eight.sql": file("8"),
-				"m/9_nine.sql":  file("9"),
-			},
-			want: []Migration{
-				{1, "one", "1"}, {2, "two", "2"}, {3, "three", "3"}, {4, "four", "4"}, {5, "five", "5"},
-				{6, "six", "6"}, {7, "seven", "7"}, {8, "eight", "8"}, {9, "nine", "9"}, {10, "ten", "10"},
-			},
-		},
-		{
-			name: "zero padded",
-			fsys: fstest.MapFS{"m/0001_init.sql": file("a"), "m/0002_more.sql": file("b")},
-			want: []Migration{{1, "init", "a"}, {2, "more", "b"}},
-		},
-		{name: "gap", fsys: fstest.MapFS{"m/1_a.sql": file(""), "m/3_c.sql": file("")}, wantErr: ErrBadMigration},
-		{name: "duplicate", fsys: fstest.MapFS{"m/1_a.sql": file(""), "m/01_b.sql": file("")}, wantErr: ErrBadMigration},
-		{name: "no version", fsys: fstest.MapFS{"m/init.sql": file("")}, wantErr: ErrBadMigration},
-		{name: "no name", fsys: fstest.MapFS{"m/1_.sql": file("")}, wantErr: ErrBadMigration},
-		{name: "version zero", fsys: fstest.MapFS{"m/0_a.sql": file("")}, wantErr: ErrBadMigration},
-		{name: "negative", fsys: fstest.MapFS{"m/-1_a.sql": file("")}, wantErr: ErrBadMigration},
-		{name: "does not start at one", fsys: fstest.MapFS{"m/2_a.sql": file("")}, wantErr: ErrBadMigration},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := Migrations(tt.fsys, "m")
-			if tt.wantErr != nil {
-				require.ErrorIs(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
-		})
-	}
-}
-
-func TestMigrationsMissingDir(t *testing.T) {
-	_, err := Migrations(fstest.MapFS{}, "nowhere")
-	require.Error(t, err)
-}
 
 func TestBackoff(t *testing.T) {
 	tests := []struct {

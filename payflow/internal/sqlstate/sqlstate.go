@@ -8,10 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math"
-	"path"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +16,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki"
 )
@@ -178,50 +176,13 @@ func rebind(d Dialect, query string) string {
 	return sb.String()
 }
 
-// Migration is one numbered schema change.
-type Migration struct {
-	Version int
-	Name    string
-	SQL     string
-}
-
-// Migrations reads the files NNNN_name.sql of dir in fsys, numbered from 1
-// without gaps.
-func Migrations(fsys fs.FS, dir string) ([]Migration, error) {
-	entries, err := fs.ReadDir(fsys, dir)
-	if err != nil {
-		return nil, err
-	}
-	var ms []Migration
-	for _, e := range entries {
-		name := e.Name()
-		num, rest, ok := strings.Cut(strings.TrimSuffix(name, ".sql"), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || !strings.HasSuffix(name, ".sql") {
-			return nil, fmt.Errorf("sqlstate: bad migration file name %q", name)
-		}
-		b, err := fs.ReadFile(fsys, path.Join(dir, name))
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, Migration{Version: v, Name: rest, SQL: string(b)})
-	}
-	slices.SortFunc(ms, func(a, b Migration) int { return a.Version - b.Version })
-	for i, m := range ms {
-		if m.Version != i+1 {
-			return nil, fmt.Errorf("sqlstate: migration %d missing", i+1)
-		}
-	}
-	return ms, nil
-}
-
 // ErrSchemaTooNew reports a database migrated by a newer program.
 var ErrSchemaTooNew = errors.New("payflow: database schema is newer than this program")
 
 // Migrate applies the migrations newer than the version recorded in the
 // table payflow_schema, in one transaction (under an advisory lock on
 // PostgreSQL, under the write lock on SQLite).
-func Migrate(ctx context.Context, db *sql.DB, d Dialect, ms []Migration) error {
+func Migrate(ctx context.Context, db *sql.DB, d Dialect, ms []sqlmigrate.Migration) error {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("payflow: migrate: %w", err)
