@@ -15,3 +15,10 @@ func BenchmarkPurchase(b *testing.B) {
 	f := paytest.NewFixture(b, memory.New(), ledgermemory.New(), paytest.Options{SoftCards: true})
 	paytest.BenchPurchase(b, paytest.NewShop(f, false))
 }
+
+// BenchmarkPurchaseParallel: paytest.ParallelPairs shoppers buying at
+// once, each from its own till, with the in-memory stores.
+func BenchmarkPurchaseParallel(b *testing.B) {
+	f := paytest.NewFixture(b, memory.New(), ledgermemory.New(), paytest.Options{SoftCards: true})
+	paytest.BenchPurchaseParallel(b, f, paytest.ParallelPairs)
+}

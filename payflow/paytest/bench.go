@@ -1,11 +1,15 @@
 package paytest
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,19 +82,140 @@ func BenchPurchase(b *testing.B, s *Shop) {
 		floorSpent += time.Since(start)
 		b.StartTimer()
 		start = time.Now()
-		s.Shopper.Login(record.RoleShopper)
-		s.Seller.Login(record.RoleSeller)
-		sess := s.Pair(s.Shopper, s.Seller)
-		v, err := s.Create(Request(sess, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))
-		must(b, err)
-		done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
-		must(b, err)
-		if done.State != payflow.StateCaptured || len(done.Receipt) == 0 {
-			b.Fatalf("state %s", done.State)
-		}
+		must(b, s.purchase(ctx))
 		spent += time.Since(start)
 	}
 	b.StopTimer()
+	report(b, spent, floorSpent)
+}
+
+// ParallelPairs is how many shoppers buy at once in the benchmarks of
+// BenchPurchaseParallel.
+const ParallelPairs = 32
+
+// BenchPurchaseParallel measures complete purchases on f made by pairs
+// shoppers at once, each buying from its own merchant's till one purchase
+// after the other: the platform's throughput when many tills sell at the
+// same time. The floor is measured alike, pairs goroutines doing the bare
+// crypto of a purchase, in turns with the purchases (a turn of floor
+// rounds outside the benchmark's clock, then a turn of as many purchases),
+// so that both see the same load and the same cores. It reports
+// purchases/s, floor-purchases/s and their ratio, of-floor.
+func BenchPurchaseParallel(b *testing.B, f *Fixture, pairs int) {
+	ctx := context.Background()
+	shops := make([]*Shop, pairs)
+	floors := make([]*floor, pairs)
+	for i := range shops {
+		shops[i] = benchShop(f, i)
+		floors[i] = newFloor()
+	}
+	var spent, floorSpent time.Duration
+	b.ReportAllocs()
+	b.ResetTimer()
+	for left := b.N; left > 0; {
+		n := min(left, 8*pairs)
+		left -= n
+		b.StopTimer()
+		d, _ := inParallel(pairs, n, func(w int) error {
+			floors[w].round()
+			return nil
+		})
+		floorSpent += d
+		b.StartTimer()
+		d, err := inParallel(pairs, n, func(w int) error { return shops[w].purchase(ctx) })
+		must(b, err)
+		spent += d
+	}
+	b.StopTimer()
+	report(b, spent, floorSpent)
+}
+
+// benchShop enrols the i-th pair of BenchPurchaseParallel: a shopper
+// funded without limit in practice and a merchant with Catalog and one
+// seller card.
+func benchShop(f *Fixture, i int) *Shop {
+	ctx := context.Background()
+	s := &Shop{Fixture: f, Shopper: f.NewCard(fmt.Sprintf("Shopper %d", i)), Seller: f.NewCard(fmt.Sprintf("Till %d", i))}
+	merchant := fmt.Sprintf("grocer-%d", i)
+	must(f.TB, f.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: merchant, Name: "Grocer", Currency: "EUR", SellerCardIDs: []string{s.Seller.ID},
+	}))
+	must(f.TB, f.Platform.SetCatalog(ctx, merchant, Catalog))
+	must(f.TB, f.Platform.OpenAccount(ctx, s.Shopper.ID, "EUR"))
+	must(f.TB, f.Platform.Fund(ctx, payflow.ID{0xbe, byte(i >> 8), byte(i)}, s.Shopper.ID, "EUR", 1<<50))
+	return s
+}
+
+// inParallel runs fn n times on workers goroutines, worker w calling
+// fn(w) one call after the other, and returns the wall time and the first
+// error.
+func inParallel(workers, n int, fn func(w int) error) (time.Duration, error) {
+	var (
+		next int64
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		err  error
+	)
+	start := time.Now()
+	for w := range workers {
+		wg.Go(func() {
+			for atomic.AddInt64(&next, 1) <= int64(n) {
+				if e := fn(w); e != nil {
+					mu.Lock()
+					err = cmp.Or(err, e)
+					mu.Unlock()
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start), err
+}
+
+// purchase is one complete purchase of the shop's shopper from its
+// seller, from the logins to the captured request with its receipt.
+func (s *Shop) purchase(ctx context.Context) error {
+	if _, err := s.Shopper.login(record.RoleShopper); err != nil {
+		return err
+	}
+	if _, err := s.Seller.login(record.RoleSeller); err != nil {
+		return err
+	}
+	sess, err := s.pair(s.Shopper, s.Seller)
+	if err != nil {
+		return err
+	}
+	req, err := s.Seller.Sign(Request(sess, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))
+	if err != nil {
+		return err
+	}
+	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: req})
+	if err != nil {
+		return err
+	}
+	pv, err := s.Platform.Payment(ctx, s.Shopper.Token, v.ID)
+	if err != nil {
+		return err
+	}
+	consent, err := s.Shopper.Sign(Consent(pv))
+	if err != nil {
+		return err
+	}
+	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	if err != nil {
+		return err
+	}
+	if done.State != payflow.StateCaptured || len(done.Receipt) == 0 {
+		return fmt.Errorf("request %s, want captured with a receipt", done.State)
+	}
+	return nil
+}
+
+// report reports the purchases/s of b.N purchases in spent, the
+// floor-purchases/s of as many floor rounds in floorSpent, and their
+// ratio, of-floor.
+func report(b *testing.B, spent, floorSpent time.Duration) {
 	n := float64(b.N)
 	b.ReportMetric(n*float64(time.Second)/float64(spent), "purchases/s")
 	b.ReportMetric(n*float64(time.Second)/float64(floorSpent), "floor-purchases/s")

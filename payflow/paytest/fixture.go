@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -170,9 +171,14 @@ func (f *Fixture) NewCard(name string) *Card {
 
 // EID returns the card's EID at the fixture's time.
 func (c *Card) EID() []byte {
-	e, err := adv.DeriveEID(c.Secret, adv.Epoch(c.f.Clock.Now()))
+	e, err := c.eid()
 	must(c.f.TB, err)
-	return e[:]
+	return e
+}
+
+func (c *Card) eid() ([]byte, error) {
+	e, err := adv.DeriveEID(c.Secret, adv.Epoch(c.f.Clock.Now()))
+	return e[:], err
 }
 
 // Sign has the card sign r, filling in its header: through APDUs for a
@@ -215,35 +221,79 @@ func (c *Card) MustSign(r record.CardRecord) []byte {
 // with the card's current EID and peerEID (nil for a login).
 func (c *Card) Proof(role record.Role, peerEID []byte) []byte {
 	c.f.TB.Helper()
-	ch, err := c.f.Platform.Challenge(context.Background(), &payflow.ChallengeRequest{CardID: c.ID})
+	p, err := c.proof(role, peerEID)
 	must(c.f.TB, err)
+	return p
+}
+
+func (c *Card) proof(role record.Role, peerEID []byte) ([]byte, error) {
+	ch, err := c.f.Platform.Challenge(context.Background(), &payflow.ChallengeRequest{CardID: c.ID})
+	if err != nil {
+		return nil, err
+	}
 	if peerEID == nil {
 		peerEID = make([]byte, record.EIDSize)
 	}
-	return c.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: role, EID: c.EID(), PeerEID: peerEID})
+	eid, err := c.eid()
+	if err != nil {
+		return nil, err
+	}
+	return c.Sign(&record.AuthProof{Nonce: ch.Nonce, Role: role, EID: eid, PeerEID: peerEID})
 }
 
 // Login logs the card in for role and keeps its token.
 func (c *Card) Login(role record.Role) *payflow.LoginResponse {
 	c.f.TB.Helper()
-	resp, err := c.f.Platform.Login(context.Background(), &payflow.LoginRequest{Proof: c.Proof(role, nil)})
+	resp, err := c.login(role)
 	must(c.f.TB, err)
-	c.Token = resp.Token
 	return resp
+}
+
+func (c *Card) login(role record.Role) (*payflow.LoginResponse, error) {
+	p, err := c.proof(role, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.f.Platform.Login(context.Background(), &payflow.LoginRequest{Proof: p})
+	if err != nil {
+		return nil, err
+	}
+	c.Token = resp.Token
+	return resp, nil
 }
 
 // Pair has both cards name each other and returns the paired session.
 func (f *Fixture) Pair(shopper, seller *Card) *payflow.SessionView {
 	f.TB.Helper()
-	ctx := context.Background()
-	_, err := f.Platform.Pair(ctx, &payflow.PairRequest{Proof: shopper.Proof(record.RoleShopper, seller.EID())})
+	s, err := f.pair(shopper, seller)
 	must(f.TB, err)
-	s, err := f.Platform.Pair(ctx, &payflow.PairRequest{Proof: seller.Proof(record.RoleSeller, shopper.EID())})
-	must(f.TB, err)
-	if s.State != payflow.SessionPaired {
-		f.TB.Fatalf("session %s, want paired", s.State)
-	}
 	return s
+}
+
+func (f *Fixture) pair(shopper, seller *Card) (*payflow.SessionView, error) {
+	ctx := context.Background()
+	var s *payflow.SessionView
+	for _, c := range [...]struct {
+		card *Card
+		role record.Role
+		peer *Card
+	}{{shopper, record.RoleShopper, seller}, {seller, record.RoleSeller, shopper}} {
+		peer, err := c.peer.eid()
+		if err != nil {
+			return nil, err
+		}
+		p, err := c.card.proof(c.role, peer)
+		if err != nil {
+			return nil, err
+		}
+		if s, err = f.Platform.Pair(ctx, &payflow.PairRequest{Proof: p}); err != nil {
+			return nil, err
+		}
+	}
+	if s.State != payflow.SessionPaired {
+		return nil, fmt.Errorf("session %s, want paired", s.State)
+	}
+	return s, nil
 }
 
 // Request builds a payment request of the seller to the session's shopper.
