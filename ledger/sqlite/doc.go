@@ -17,7 +17,10 @@
 //
 // SQLite allows one writer at a time, so the Store keeps one writer
 // connection, on which Update runs BEGIN IMMEDIATE transactions, and a pool
-// of read-only connections for View. The ledger's group-commit batcher
+// of read-only connections for View. Within one process, the Store and the
+// payflow state (package payflow/sqlite) on the same file take turns
+// through an in-process lock around their write transactions, so that
+// neither sleeps in SQLite's busy handler waiting for the other. The ledger's group-commit batcher
 // (ledger.Ledger) turns many concurrent requests into one transaction, and
 // a batch costs a handful of statements: multi-row INSERT and UPDATE … FROM
 // (VALUES …) for the writes, WHERE id IN (…) for the reads, all prepared

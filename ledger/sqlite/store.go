@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 )
@@ -19,6 +20,7 @@ import (
 type Store struct {
 	path   string
 	w, r   *sql.DB
+	lock   *sqlitewrite.Lock
 	closed atomic.Bool
 
 	// mu guards stmts: statements prepared on the writer connection, by
@@ -42,7 +44,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{path: path, w: w, r: r, stmts: make(map[string]*sql.Stmt)}, nil
+	lock, err := sqlitewrite.OpenLock(path)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{path: path, w: w, r: r, lock: lock, stmts: make(map[string]*sql.Stmt)}, nil
 }
 
 // Close closes the database. Calls to Update and View after Close fail with
@@ -56,6 +64,7 @@ func (s *Store) Close() error {
 		st.Close()
 	}
 	s.mu.Unlock()
+	s.lock.Close()
 	return joinErr(s.r.Close(), s.w.Close())
 }
 
@@ -67,8 +76,9 @@ func joinErr(a, b error) error {
 }
 
 // Update implements ledger.Store: fn runs in one BEGIN IMMEDIATE
-// transaction on the writer connection, and Update returns once the commit
-// is on disk (synchronous=FULL). SQLite has one writer, so fn never meets a
+// transaction on the writer connection, under the in-process write lock of
+// the file, and Update returns once the commit is on disk
+// (synchronous=FULL). SQLite has one writer, so fn never meets a
 // serialization failure and is run once. When another process holds the
 // write lock, BEGIN waits up to Options.BusyTimeout and then fails with the
 // driver's SQLITE_BUSY error.
@@ -76,6 +86,10 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if s.closed.Load() {
 		return ledger.ErrClosed
 	}
+	if err := s.lock.Lock(ctx); err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer s.lock.Unlock()
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)

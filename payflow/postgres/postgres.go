@@ -69,7 +69,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{Store: sqlstate.New(db, db, sqlstate.Postgres), db: db}, nil
+	return &Store{Store: sqlstate.New(db, db, sqlstate.Postgres, nil), db: db}, nil
 }
 
 // Close closes the pool. It is idempotent.

@@ -18,6 +18,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/casimpay/casimpay/internal/sqlitedsn"
+	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
@@ -33,7 +34,8 @@ var ErrSchemaTooNew = sqlstate.ErrSchemaTooNew
 // Options configure Open. The zero value is the default.
 type Options struct {
 	// BusyTimeout is how long a write waits for the database lock held by
-	// another connection (the ledger's, another process's). Zero: 5 s.
+	// another process. (A ledger/sqlite Store of the same process on the
+	// same file takes turns through an in-process lock instead.) Zero: 5 s.
 	BusyTimeout time.Duration
 	// ReadConns is the size of the read-only connection pool. Zero: 4.
 	ReadConns int
@@ -41,10 +43,18 @@ type Options struct {
 
 // Store is a payflow.Store in a SQLite file: writes go through one
 // connection (WAL journal, synchronous=FULL, BEGIN IMMEDIATE), reads
-// through a pool of read-only connections. It is safe for concurrent use.
+// through a pool of read-only connections. Writes that arrive while a
+// commit waits for its fsync are committed together in the next SQLite
+// transaction (group commit), each in a savepoint of its own, so that one
+// that fails is rolled back alone; every write returns once it is
+// durable. In one process, the Store and a ledger/sqlite Store on the
+// same file take turns through a shared lock instead of SQLite's busy
+// waits. It is safe for concurrent use.
 type Store struct {
 	*sqlstate.Store
 	w, r   *sql.DB
+	lock   *sqlitewrite.Lock
+	batch  *sqlitewrite.Batcher
 	closed atomic.Bool
 }
 
@@ -97,7 +107,20 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
-	return &Store{Store: sqlstate.New(w, r, sqlstate.SQLite), w: w, r: r}, nil
+	lock, err := sqlitewrite.OpenLock(path)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	batch, err := sqlitewrite.NewBatcher(ctx, w, lock)
+	if err != nil {
+		lock.Close()
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{Store: sqlstate.New(w, r, sqlstate.SQLite, batch), w: w, r: r, lock: lock, batch: batch}, nil
 }
 
 // Close closes the database connections. It is idempotent.
@@ -105,5 +128,7 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	s.batch.Close()
+	s.lock.Close()
 	return errors.Join(s.Store.Close(), s.r.Close(), s.w.Close())
 }

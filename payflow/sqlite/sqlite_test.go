@@ -2,10 +2,13 @@ package sqlite_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/ledger"
@@ -84,4 +87,46 @@ func TestTwoProcesses(t *testing.T) {
 		wins[paytest.RaceApproveCancel(t, s, p2)]++
 	}
 	t.Logf("outcomes: %v", wins)
+}
+
+// TestSharedWriteLock: the ledger's store and the payflow store on one
+// file in one process take turns to write without meeting SQLite's file
+// lock, so writes at once from both succeed even with a busy timeout of
+// one millisecond.
+func TestSharedWriteLock(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "casimpay.db")
+	ls, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{BusyTimeout: time.Millisecond})
+	require.NoError(t, err)
+	defer ls.Close()
+	l, err := ledger.New(ls, ledger.Options{})
+	require.NoError(t, err)
+	defer l.Close()
+	s, err := sqlite.Open(ctx, path, sqlite.Options{BusyTimeout: time.Millisecond})
+	require.NoError(t, err)
+	defer s.Close()
+
+	const workers, each = 8, 40
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				if w%2 == 0 {
+					id := ledger.IDFromUint64(uint64(w*each + i + 1))
+					res, err := l.CreateAccounts(ctx, []ledger.Account{{ID: id, Ledger: 978, Code: 1}})
+					if assert.NoError(t, err) {
+						assert.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+					}
+				} else {
+					assert.NoError(t, s.Add(ctx, []byte(fmt.Sprint("nonce ", w, i)), time.Now().Add(time.Hour)))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for w := 1; w < workers; w += 2 {
+		for i := range each {
+			require.NoError(t, s.Consume(ctx, []byte(fmt.Sprint("nonce ", w, i)), time.Now()))
+		}
+	}
 }

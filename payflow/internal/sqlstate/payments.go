@@ -94,7 +94,7 @@ func asInserted(p *payflow.PaymentRecord) *payflow.PaymentRecord {
 // InsertPayment implements payflow.Store: the row is read back only when
 // another one holds its ID.
 func (s *Store) InsertPayment(ctx context.Context, p *payflow.PaymentRecord) (*payflow.PaymentRecord, error) {
-	res, err := s.exec(ctx, s.w, qInsertPayment, insertArgs(p)...)
+	res, err := s.exec(ctx, qInsertPayment, insertArgs(p)...)
 	if err != nil {
 		return nil, err
 	}
@@ -103,12 +103,12 @@ func (s *Store) InsertPayment(ctx context.Context, p *payflow.PaymentRecord) (*p
 	} else if n == 1 {
 		return asInserted(p), nil
 	}
-	return scanPayment(s.row(ctx, s.w, `SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`, p.ID[:]))
+	return scanPayment(s.wrow(ctx, `SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`, p.ID[:]))
 }
 
 // Payment implements payflow.Store.
 func (s *Store) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
-	return scanPayment(s.row(ctx, s.r, `SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`, id[:]))
+	return scanPayment(s.row(ctx, `SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`, id[:]))
 }
 
 const qUpdatePayment = `UPDATE payflow_payments SET state = ?, version = version + 1, updated_at = ?,
@@ -131,7 +131,7 @@ func (s *Store) updatePayment(ctx context.Context, tx *sql.Tx, p *payflow.Paymen
 // UpdatePayment implements payflow.Store: UPDATE … WHERE id = ? AND
 // state = ? AND version = ?.
 func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	res, err := s.exec(ctx, s.w, qUpdatePayment, updateArgs(p, from)...)
+	res, err := s.exec(ctx, qUpdatePayment, updateArgs(p, from)...)
 	if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 		return err
 	}
@@ -212,7 +212,7 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from 
 
 // Refund implements payflow.Store.
 func (s *Store) Refund(ctx context.Context, id payflow.ID) (*payflow.RefundRecord, error) {
-	return scanRefund(s.row(ctx, s.r, `SELECT `+refundCols+` FROM payflow_refunds WHERE id = ?`, id[:]))
+	return scanRefund(s.row(ctx, `SELECT `+refundCols+` FROM payflow_refunds WHERE id = ?`, id[:]))
 }
 
 // DueRefunds implements payflow.Store.
@@ -224,7 +224,7 @@ func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payf
 // BeginIdempotent implements payflow.Store: an upsert that takes the key
 // only when it is absent or expired, then a read to classify a key held.
 func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
-	res, err := s.exec(ctx, s.w, `INSERT INTO payflow_replies (key, body_hash, done, status, reply, deadline) VALUES (?, ?, 0, 0, NULL, ?)
+	res, err := s.exec(ctx, `INSERT INTO payflow_replies (key, body_hash, done, status, reply, deadline) VALUES (?, ?, 0, 0, NULL, ?)
 		ON CONFLICT (key) DO UPDATE SET body_hash = excluded.body_hash, done = 0, status = 0, reply = NULL, deadline = excluded.deadline
 		WHERE payflow_replies.deadline <= ?`, key, bodyHash, ns(lease), ns(now))
 	if err != nil {
@@ -237,7 +237,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 	}
 	var hash, reply []byte
 	var done, status int64
-	if err := s.row(ctx, s.w, `SELECT body_hash, done, status, reply FROM payflow_replies WHERE key = ?`, key).
+	if err := s.wrow(ctx, `SELECT body_hash, done, status, reply FROM payflow_replies WHERE key = ?`, key).
 		Scan(&hash, &done, &status, &reply); err != nil {
 		return nil, err
 	}
@@ -255,14 +255,14 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 
 // FinishIdempotent implements payflow.Store.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, reply []byte, expires time.Time) error {
-	res, err := s.exec(ctx, s.w, `UPDATE payflow_replies SET done = 1, status = ?, reply = ?, deadline = ? WHERE key = ? AND done = 0`,
+	res, err := s.exec(ctx, `UPDATE payflow_replies SET done = 1, status = ?, reply = ?, deadline = ? WHERE key = ? AND done = 0`,
 		int64(status), reply, ns(expires), key)
 	return oneRow(res, err, payflow.ErrNotFound)
 }
 
 // AbandonIdempotent implements payflow.Store.
 func (s *Store) AbandonIdempotent(ctx context.Context, key string) error {
-	_, err := s.exec(ctx, s.w, `DELETE FROM payflow_replies WHERE key = ? AND done = 0`, key)
+	_, err := s.exec(ctx, `DELETE FROM payflow_replies WHERE key = ? AND done = 0`, key)
 	return err
 }
 
@@ -276,7 +276,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 		`DELETE FROM payflow_sessions WHERE expires_at <= ?`,
 		`DELETE FROM payflow_replies WHERE deadline <= ?`,
 	} {
-		res, err := s.exec(ctx, s.w, q, ns(now))
+		res, err := s.exec(ctx, q, ns(now))
 		if err != nil {
 			return total, err
 		}

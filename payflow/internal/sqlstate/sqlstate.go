@@ -16,6 +16,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
+	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki"
@@ -33,8 +34,9 @@ const (
 // Store is a payflow.Store over a writer pool w and a reader pool r (the
 // same pool for PostgreSQL). It is safe for concurrent use.
 type Store struct {
-	w, r *sql.DB
-	d    Dialect
+	w, r  *sql.DB
+	d     Dialect
+	batch *sqlitewrite.Batcher // nil: writes run on w as they come
 
 	mu    sync.Mutex
 	bound map[string]string
@@ -48,9 +50,12 @@ type stmtKey struct {
 
 var _ payflow.Store = (*Store)(nil)
 
-// New returns a Store over migrated databases.
-func New(w, r *sql.DB, d Dialect) *Store {
-	return &Store{w: w, r: r, d: d, bound: make(map[string]string), stmts: make(map[stmtKey]*sql.Stmt)}
+// New returns a Store over migrated databases. With a batch (the SQLite
+// store's, over w), every write transaction and every single-statement
+// write goes through it, to be committed together with concurrent ones;
+// without, each runs on w as it comes.
+func New(w, r *sql.DB, d Dialect, batch *sqlitewrite.Batcher) *Store {
+	return &Store{w: w, r: r, d: d, batch: batch, bound: make(map[string]string), stmts: make(map[stmtKey]*sql.Stmt)}
 }
 
 // stmt returns the prepared statement of query (rebound) on db, preparing
@@ -79,22 +84,57 @@ func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, 
 	return st, nil
 }
 
-// exec runs a prepared statement of db.
-func (s *Store) exec(ctx context.Context, db *sql.DB, query string, args ...any) (sql.Result, error) {
-	st, err := s.stmt(ctx, db, query)
+// exec runs a prepared write statement as a transaction of its own.
+func (s *Store) exec(ctx context.Context, query string, args ...any) (res sql.Result, err error) {
+	st, err := s.stmt(ctx, s.w, query)
 	if err != nil {
 		return nil, err
 	}
-	return st.ExecContext(ctx, args...)
+	if s.batch == nil {
+		return st.ExecContext(ctx, args...)
+	}
+	err = s.batch.Write(ctx, func(tx *sql.Tx) error {
+		res, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
+		return err
+	})
+	return res, err
 }
 
-// row runs a prepared query of db that returns one row.
-func (s *Store) row(ctx context.Context, db *sql.DB, query string, args ...any) rowScanner {
-	st, err := s.stmt(ctx, db, query)
+// row runs a prepared query of the reader pool that returns one row.
+func (s *Store) row(ctx context.Context, query string, args ...any) rowScanner {
+	st, err := s.stmt(ctx, s.r, query)
 	if err != nil {
 		return errRow{err}
 	}
 	return st.QueryRowContext(ctx, args...)
+}
+
+// wrow runs a prepared write statement that returns one row (RETURNING)
+// as a transaction of its own; with a Batcher, when its row is scanned.
+func (s *Store) wrow(ctx context.Context, query string, args ...any) rowScanner {
+	st, err := s.stmt(ctx, s.w, query)
+	if err != nil {
+		return errRow{err}
+	}
+	if s.batch == nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return batchedRow{s.batch, ctx, st, args}
+}
+
+// batchedRow is the row of wrow through a Batcher: Scan runs the
+// statement and scans its row in one batched transaction.
+type batchedRow struct {
+	b    *sqlitewrite.Batcher
+	ctx  context.Context
+	st   *sql.Stmt
+	args []any
+}
+
+func (r batchedRow) Scan(dest ...any) error {
+	return r.b.Write(r.ctx, func(tx *sql.Tx) error {
+		return tx.StmtContext(r.ctx, r.st).QueryRowContext(r.ctx, r.args...).Scan(dest...)
+	})
 }
 
 // query runs a prepared query of db.
@@ -290,7 +330,7 @@ func dec(b []byte, v any) error {
 
 // PutCard implements payflow.Store.
 func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
-	_, err := s.exec(ctx, s.w, `INSERT INTO payflow_cards (id, chain, adv_secret, display_name, merchant_id, enrolled_at)
+	_, err := s.exec(ctx, `INSERT INTO payflow_cards (id, chain, adv_secret, display_name, merchant_id, enrolled_at)
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, adv_secret = excluded.adv_secret,
 			display_name = excluded.display_name, enrolled_at = excluded.enrolled_at,
@@ -314,7 +354,7 @@ func scanCard(row rowScanner) (*payflow.CardRecord, error) {
 
 // Card implements payflow.Store.
 func (s *Store) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
-	return scanCard(s.row(ctx, s.r, `SELECT `+cardCols+` FROM payflow_cards WHERE id = ?`, id))
+	return scanCard(s.row(ctx, `SELECT `+cardCols+` FROM payflow_cards WHERE id = ?`, id))
 }
 
 // Cards implements payflow.Store.
@@ -351,6 +391,9 @@ func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
 
 // tx runs fn in a write transaction.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	if s.batch != nil {
+		return s.batch.Write(ctx, fn)
+	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -366,7 +409,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
 	var m payflow.Merchant
 	var manual int64
-	err := s.row(ctx, s.r, `SELECT id, name, currency, manual_capture FROM payflow_merchants WHERE id = ?`, id).
+	err := s.row(ctx, `SELECT id, name, currency, manual_capture FROM payflow_merchants WHERE id = ?`, id).
 		Scan(&m.ID, &m.Name, &m.Currency, &manual)
 	if err != nil {
 		return nil, notFound(err)
@@ -436,7 +479,7 @@ func (s *Store) Catalog(ctx context.Context, merchantID string) ([]payflow.Catal
 
 // PutAsset implements payflow.Store.
 func (s *Store) PutAsset(ctx context.Context, a payflow.Asset) error {
-	if _, err := s.exec(ctx, s.w, `INSERT INTO payflow_assets (name, ledger) VALUES (?, ?) ON CONFLICT DO NOTHING`, a.Name, int64(a.Ledger)); err != nil {
+	if _, err := s.exec(ctx, `INSERT INTO payflow_assets (name, ledger) VALUES (?, ?) ON CONFLICT DO NOTHING`, a.Name, int64(a.Ledger)); err != nil {
 		return err
 	}
 	got, err := s.Asset(ctx, a.Name)
@@ -456,7 +499,7 @@ func (s *Store) PutAsset(ctx context.Context, a payflow.Asset) error {
 func (s *Store) Asset(ctx context.Context, name string) (payflow.Asset, error) {
 	a := payflow.Asset{Name: name}
 	var l int64
-	if err := s.row(ctx, s.r, `SELECT ledger FROM payflow_assets WHERE name = ?`, name).Scan(&l); err != nil {
+	if err := s.row(ctx, `SELECT ledger FROM payflow_assets WHERE name = ?`, name).Scan(&l); err != nil {
 		return payflow.Asset{}, notFound(err)
 	}
 	a.Ledger = uint32(l)
@@ -465,7 +508,7 @@ func (s *Store) Asset(ctx context.Context, name string) (payflow.Asset, error) {
 
 // Add implements pki.NonceStore.
 func (s *Store) Add(ctx context.Context, nonce []byte, expires time.Time) error {
-	res, err := s.exec(ctx, s.w, `INSERT INTO payflow_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, nonce, ns(expires))
+	res, err := s.exec(ctx, `INSERT INTO payflow_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, nonce, ns(expires))
 	return oneRow(res, err, payflow.ErrConflict)
 }
 
@@ -473,7 +516,7 @@ func (s *Store) Add(ctx context.Context, nonce []byte, expires time.Time) error 
 // concurrent calls exactly one gets the row.
 func (s *Store) Consume(ctx context.Context, nonce []byte, now time.Time) error {
 	var exp int64
-	err := s.row(ctx, s.w, `DELETE FROM payflow_nonces WHERE nonce = ? RETURNING expires_at`, nonce).Scan(&exp)
+	err := s.wrow(ctx, `DELETE FROM payflow_nonces WHERE nonce = ? RETURNING expires_at`, nonce).Scan(&exp)
 	if errors.Is(err, sql.ErrNoRows) {
 		return pki.ErrNonce
 	}
@@ -492,7 +535,7 @@ func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) erro
 	if counter > math.MaxInt64 {
 		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
 	}
-	res, err := s.exec(ctx, s.w, `INSERT INTO payflow_counters (card_id, counter) VALUES (?, ?)
+	res, err := s.exec(ctx, `INSERT INTO payflow_counters (card_id, counter) VALUES (?, ?)
 		ON CONFLICT (card_id) DO UPDATE SET counter = excluded.counter WHERE payflow_counters.counter < excluded.counter`,
 		cardID, int64(counter))
 	if err != nil {
@@ -506,7 +549,7 @@ func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) erro
 		return nil
 	}
 	var last int64
-	if err := s.row(ctx, s.w, `SELECT counter FROM payflow_counters WHERE card_id = ?`, cardID).Scan(&last); err != nil {
+	if err := s.wrow(ctx, `SELECT counter FROM payflow_counters WHERE card_id = ?`, cardID).Scan(&last); err != nil {
 		return err
 	}
 	return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: counter}
@@ -529,11 +572,11 @@ const (
 // NonceKey implements payflow.Store: an insert that keeps a stored key,
 // then a read.
 func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) {
-	if _, err := s.exec(ctx, s.w, `INSERT INTO payflow_keys (name, key) VALUES ('nonce', ?) ON CONFLICT DO NOTHING`, candidate); err != nil {
+	if _, err := s.exec(ctx, `INSERT INTO payflow_keys (name, key) VALUES ('nonce', ?) ON CONFLICT DO NOTHING`, candidate); err != nil {
 		return nil, err
 	}
 	var key []byte
-	if err := s.row(ctx, s.w, `SELECT key FROM payflow_keys WHERE name = 'nonce'`).Scan(&key); err != nil {
+	if err := s.wrow(ctx, `SELECT key FROM payflow_keys WHERE name = 'nonce'`).Scan(&key); err != nil {
 		return nil, err
 	}
 	return key, nil
@@ -690,7 +733,7 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 	b.WriteString(" SELECT " + check + cols + from)
 	var ok int64
 	var err error
-	row := s.row(ctx, s.w, b.String(), args...)
+	row := s.wrow(ctx, b.String(), args...)
 	if a.Session != nil {
 		var stored *payflow.SessionRecord
 		stored, err = scanSession(prefixed{row, &ok})
@@ -740,7 +783,7 @@ func oneRow(res sql.Result, err, none error) error {
 
 // PutToken implements payflow.Store.
 func (s *Store) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
-	res, err := s.exec(ctx, s.w, qPutToken, t.Hash, t.CardID, ns(t.ExpiresAt))
+	res, err := s.exec(ctx, qPutToken, t.Hash, t.CardID, ns(t.ExpiresAt))
 	return oneRow(res, err, payflow.ErrConflict)
 }
 
@@ -748,7 +791,7 @@ func (s *Store) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
 func (s *Store) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
 	t := payflow.TokenRecord{Hash: hash}
 	var exp int64
-	if err := s.row(ctx, s.r, `SELECT card_id, expires_at FROM payflow_tokens WHERE hash = ?`, hash).Scan(&t.CardID, &exp); err != nil {
+	if err := s.row(ctx, `SELECT card_id, expires_at FROM payflow_tokens WHERE hash = ?`, hash).Scan(&t.CardID, &exp); err != nil {
 		return nil, notFound(err)
 	}
 	t.ExpiresAt = tm(exp)
@@ -777,10 +820,10 @@ func sessionArgs(r *payflow.SessionRecord) []any {
 // ConfirmSession implements payflow.Store with one upsert that only ever
 // sets the confirmation flags.
 func (s *Store) ConfirmSession(ctx context.Context, r *payflow.SessionRecord) (*payflow.SessionRecord, error) {
-	return scanSession(s.row(ctx, s.w, qConfirm, sessionArgs(r)...))
+	return scanSession(s.wrow(ctx, qConfirm, sessionArgs(r)...))
 }
 
 // Session implements payflow.Store.
 func (s *Store) Session(ctx context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
-	return scanSession(s.row(ctx, s.r, `SELECT `+sessionCols+` FROM payflow_sessions WHERE id = ?`, id[:]))
+	return scanSession(s.row(ctx, `SELECT `+sessionCols+` FROM payflow_sessions WHERE id = ?`, id[:]))
 }

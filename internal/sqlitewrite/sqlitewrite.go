@@ -1,0 +1,312 @@
+// Package sqlitewrite orders the writes of the module's SQLite stores to
+// one database file. SQLite lets one connection write at a time; when two
+// connections of one process want to write (the ledger's and the payflow
+// state's), the loser of the file lock sleeps in SQLite's busy handler
+// for milliseconds. A Lock makes them queue in the process instead, and a
+// Batcher commits the concurrent write transactions of one store
+// together, so that one fsync serves them all.
+package sqlitewrite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+)
+
+// A Lock is the in-process write lock of one database file: every store
+// of the process that writes the file takes it around its write
+// transactions. Other processes still meet SQLite's file lock.
+type Lock struct {
+	key  string
+	sem  chan struct{}
+	refs int // guarded by locks.mu
+}
+
+var locks struct {
+	mu sync.Mutex
+	m  map[string]*Lock
+}
+
+// OpenLock returns the write lock of the database file at path, the same
+// Lock for every path that names the same file through symbolic links or
+// relative paths (hard links are not recognised: their writers fall back
+// on SQLite's file lock). The file should exist. Each OpenLock must be
+// paired with one Close.
+func OpenLock(path string) (*Lock, error) {
+	key, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitewrite: %w", err)
+	}
+	if real, err := filepath.EvalSymlinks(key); err == nil {
+		key = real
+	}
+	locks.mu.Lock()
+	defer locks.mu.Unlock()
+	l := locks.m[key]
+	if l == nil {
+		if locks.m == nil {
+			locks.m = make(map[string]*Lock)
+		}
+		l = &Lock{key: key, sem: make(chan struct{}, 1)}
+		locks.m[key] = l
+	}
+	l.refs++
+	return l, nil
+}
+
+// Close releases the caller's reference to l.
+func (l *Lock) Close() {
+	locks.mu.Lock()
+	defer locks.mu.Unlock()
+	if l.refs--; l.refs == 0 {
+		delete(locks.m, l.key)
+	}
+}
+
+// Lock waits for the lock, or for ctx to end (returning its error).
+func (l *Lock) Lock(ctx context.Context) error {
+	select {
+	case l.sem <- struct{}{}:
+		return nil
+	default:
+	}
+	select {
+	case l.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Unlock releases the lock taken by Lock.
+func (l *Lock) Unlock() { <-l.sem }
+
+// ErrClosed is returned by Batcher.Write after Close.
+var ErrClosed = errors.New("sqlitewrite: closed")
+
+// MaxBatch is the most write transactions that a Batcher commits
+// together.
+const MaxBatch = 128
+
+// A Batcher runs the write transactions of one store on its writer
+// connection, committing those that wait together as one SQLite
+// transaction (group commit): while one commit waits for its fsync, the
+// next transactions queue, and then run one after the other in one
+// transaction, each inside a savepoint, so that a transaction that fails
+// or panics is rolled back alone. A transaction's changes are visible to
+// those after it in the same batch, exactly as if each had committed
+// before the next began. Write returns once the batch is committed, so
+// nothing is reported done before it is durable. The batch runs on the
+// goroutine of one of its callers (the first in the queue), so a lone
+// write costs no hand-off. It is safe for concurrent use.
+type Batcher struct {
+	db   *sql.DB
+	lock *Lock
+
+	mu      sync.Mutex
+	idle    sync.Cond // signalled when leading turns false
+	queue   []*job
+	leading bool // a caller is running batches
+	closed  bool
+
+	savepoint, rollbackTo, release *sql.Stmt
+}
+
+type job struct {
+	ctx     context.Context
+	fn      func(*sql.Tx) error
+	err     error
+	panic   any
+	settled bool
+	// wake gets one value: when the job is settled, or when its caller is
+	// to run the next batch.
+	wake chan struct{}
+}
+
+// NewBatcher returns a Batcher writing through db, whose pool must hold
+// one connection, taking lock around each transaction.
+func NewBatcher(ctx context.Context, db *sql.DB, lock *Lock) (*Batcher, error) {
+	b := &Batcher{db: db, lock: lock}
+	b.idle.L = &b.mu
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&b.savepoint, "SAVEPOINT batched"}, {&b.rollbackTo, "ROLLBACK TO batched"}, {&b.release, "RELEASE batched"}} {
+		st, err := db.PrepareContext(ctx, p.q)
+		if err != nil {
+			b.closeStmts()
+			return nil, fmt.Errorf("sqlitewrite: %w", err)
+		}
+		*p.st = st
+	}
+	return b, nil
+}
+
+func (b *Batcher) closeStmts() {
+	for _, st := range []*sql.Stmt{b.savepoint, b.rollbackTo, b.release} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// Close waits for the queued transactions to be committed; later calls
+// of Write fail with ErrClosed. It does not close the database.
+func (b *Batcher) Close() {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return
+	}
+	b.closed = true
+	for b.leading {
+		b.idle.Wait()
+	}
+	b.mu.Unlock()
+	b.closeStmts()
+}
+
+// Write runs fn in a write transaction and returns once it is committed:
+// nil when fn returned nil and the commit succeeded; fn's error, with
+// nothing of fn's changes kept, when fn failed; the commit's error when
+// the batch could not commit, with none of its changes kept. When fn
+// panics, its changes are rolled back and Write panics with the same
+// value. fn must use only tx for the database, must not keep tx, and must
+// not call Write. A Write whose ctx ends before fn starts returns ctx's
+// error without running fn; once queued, Write waits for its batch.
+func (b *Batcher) Write(ctx context.Context, fn func(*sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	j := &job{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return ErrClosed
+	}
+	b.queue = append(b.queue, j)
+	lead := !b.leading
+	b.leading = true
+	b.mu.Unlock()
+	if !lead {
+		<-j.wake
+		lead = !j.settled
+	}
+	if lead {
+		b.lead()
+	}
+	if j.panic != nil {
+		panic(j.panic)
+	}
+	return j.err
+}
+
+// lead runs the next batch, the leader's job first in it, and hands the
+// lead to the first job left in the queue, if any.
+func (b *Batcher) lead() {
+	b.mu.Lock()
+	n := min(len(b.queue), MaxBatch)
+	batch := b.queue[:n:n]
+	if b.queue = b.queue[n:]; len(b.queue) == 0 {
+		b.queue = nil
+	}
+	b.mu.Unlock()
+	b.run(batch)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) == 0 {
+		b.leading = false
+		b.idle.Broadcast()
+		return
+	}
+	b.queue[0].wake <- struct{}{}
+}
+
+// run runs the jobs of batch in one transaction and settles each.
+func (b *Batcher) run(batch []*job) {
+	// No caller's context governs the transaction: it is shared.
+	ctx := context.Background()
+	_ = b.lock.Lock(ctx)
+	defer b.lock.Unlock()
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		settleAll(batch, err)
+		return
+	}
+	if len(batch) == 1 { // no savepoint needed: the transaction is the job's
+		j := batch[0]
+		if err := j.call(tx); err != nil {
+			_ = tx.Rollback()
+			j.settle(err)
+			return
+		}
+		j.settle(tx.Commit())
+		return
+	}
+	kept := 0
+	for _, j := range batch {
+		if _, err := tx.StmtContext(ctx, b.savepoint).ExecContext(ctx); err != nil {
+			_ = tx.Rollback()
+			settleAll(batch, err)
+			return
+		}
+		if err := j.call(tx); err != nil {
+			if _, rerr := tx.StmtContext(ctx, b.rollbackTo).ExecContext(ctx); rerr != nil {
+				// The transaction is unusable: give up the whole batch.
+				_ = tx.Rollback()
+				j.settle(err)
+				settleAll(batch, rerr)
+				return
+			}
+			j.settle(err)
+		} else {
+			kept++
+		}
+		if _, err := tx.StmtContext(ctx, b.release).ExecContext(ctx); err != nil {
+			_ = tx.Rollback()
+			settleAll(batch, err)
+			return
+		}
+	}
+	if kept == 0 {
+		_ = tx.Rollback()
+		return
+	}
+	settleAll(batch, tx.Commit())
+}
+
+// call runs the job's fn on tx, turning a panic into an error for the
+// batch and keeping the value for Write to panic with.
+func (j *job) call(tx *sql.Tx) (err error) {
+	if err := j.ctx.Err(); err != nil {
+		return err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			j.panic = r
+			err = fmt.Errorf("sqlitewrite: transaction panicked: %v", r)
+		}
+	}()
+	return j.fn(tx)
+}
+
+// settle reports err to the job's Write, unless the job is settled.
+func (j *job) settle(err error) {
+	if j.settled {
+		return
+	}
+	j.settled = true
+	if j.panic == nil {
+		j.err = err
+	}
+	j.wake <- struct{}{}
+}
+
+func settleAll(batch []*job, err error) {
+	for _, j := range batch {
+		j.settle(err)
+	}
+}

@@ -1,0 +1,319 @@
+package sqlitewrite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	_ "modernc.org/sqlite"
+
+	"github.com/casimpay/casimpay/internal/sqlitedsn"
+)
+
+// openDB opens a new database file with a table t (k, v) and the tables
+// parent and child, whose foreign key is checked at COMMIT, and returns
+// the writer (one connection), its lock and a Batcher over both.
+func openDB(t *testing.T) (*sql.DB, *Lock, *Batcher) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "w.db")
+	dsn, err := sqlitedsn.DSN(path, false, "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)")
+	require.NoError(t, err)
+	db, err := sql.Open("sqlite", dsn)
+	require.NoError(t, err)
+	db.SetMaxOpenConns(1)
+	t.Cleanup(func() { db.Close() })
+	_, err = db.Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);
+		CREATE TABLE parent (id INTEGER PRIMARY KEY);
+		CREATE TABLE child (id INTEGER PRIMARY KEY, p INTEGER NOT NULL REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)`)
+	require.NoError(t, err)
+	l, err := OpenLock(path)
+	require.NoError(t, err)
+	t.Cleanup(l.Close)
+	b, err := NewBatcher(context.Background(), db, l)
+	require.NoError(t, err)
+	t.Cleanup(b.Close)
+	return db, l, b
+}
+
+func insert(k int) func(*sql.Tx) error {
+	return func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO t (k, v) VALUES (?, ?)`, k, fmt.Sprint("v", k))
+		return err
+	}
+}
+
+func keys(t *testing.T, db *sql.DB) []int {
+	t.Helper()
+	rows, err := db.Query(`SELECT k FROM t ORDER BY k`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var ks []int
+	for rows.Next() {
+		var k int
+		require.NoError(t, rows.Scan(&k))
+		ks = append(ks, k)
+	}
+	require.NoError(t, rows.Err())
+	return ks
+}
+
+// until waits until cond, called with b.mu held, holds.
+func until(t *testing.T, b *Batcher, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return cond()
+	}, 5*time.Second, time.Millisecond)
+}
+
+// leaderWaiting takes l and starts a Write of fn, which takes the lead
+// and waits for l, so that the Writes after it queue for the next batch.
+// It returns what the Write returns once l is unlocked.
+func leaderWaiting(t *testing.T, l *Lock, b *Batcher, fn func(*sql.Tx) error) <-chan error {
+	t.Helper()
+	require.NoError(t, l.Lock(context.Background()))
+	first := make(chan error, 1)
+	go func() { first <- b.Write(context.Background(), fn) }()
+	until(t, b, func() bool { return b.leading && len(b.queue) == 0 }) // the leader has taken its batch
+	return first
+}
+
+// inOneBatch runs fns as concurrent Writes that the Batcher commits as one
+// batch: a first Write takes the lead and waits for the lock that the
+// test holds, the others queue behind it and form the next batch. It
+// returns what each Write of fns returned, or the value it panicked with.
+func inOneBatch(t *testing.T, l *Lock, b *Batcher, fns ...func(*sql.Tx) error) (errs []error, panics []any) {
+	t.Helper()
+	first := leaderWaiting(t, l, b, insert(-1))
+	errs, panics = make([]error, len(fns)), make([]any, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		// Queue in order, so that the batch runs them in order.
+		wg.Go(func() {
+			defer func() { panics[i] = recover() }()
+			errs[i] = b.Write(context.Background(), fn)
+		})
+		until(t, b, func() bool { return len(b.queue) == i+1 })
+	}
+	l.Unlock()
+	require.NoError(t, <-first)
+	wg.Wait()
+	return errs, panics
+}
+
+func TestOpenLock(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.db")
+	require.NoError(t, os.WriteFile(path, nil, 0o600))
+	require.NoError(t, os.Symlink(path, filepath.Join(dir, "b.db")))
+	t.Chdir(dir)
+
+	a, err := OpenLock(path)
+	require.NoError(t, err)
+	viaLink, err := OpenLock("b.db")
+	require.NoError(t, err)
+	assert.Same(t, a, viaLink, "a relative path through a symbolic link names the same file")
+	other, err := OpenLock(filepath.Join(dir, "other.db"))
+	require.NoError(t, err)
+	assert.NotSame(t, a, other)
+	other.Close()
+
+	ctx := context.Background()
+	require.NoError(t, a.Lock(ctx))
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	assert.ErrorIs(t, viaLink.Lock(cancelled), context.Canceled, "held by another store")
+	short, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, viaLink.Lock(short), context.DeadlineExceeded)
+	a.Unlock()
+	require.NoError(t, viaLink.Lock(ctx))
+	viaLink.Unlock()
+
+	a.Close()
+	again, err := OpenLock(path)
+	require.NoError(t, err)
+	assert.Same(t, viaLink, again, "one reference is left")
+	viaLink.Close()
+	again.Close()
+	fresh, err := OpenLock(path)
+	require.NoError(t, err)
+	defer fresh.Close()
+	assert.NotSame(t, a, fresh, "the last Close forgets the lock")
+}
+
+func TestWriteAlone(t *testing.T) {
+	db, _, b := openDB(t)
+	ctx := context.Background()
+	require.NoError(t, b.Write(ctx, insert(1)))
+	boom := errors.New("boom")
+	err := b.Write(ctx, func(tx *sql.Tx) error {
+		require.NoError(t, insert(2)(tx))
+		return boom
+	})
+	assert.ErrorIs(t, err, boom)
+	assert.Equal(t, []int{1}, keys(t, db), "a failed write keeps nothing")
+	assert.PanicsWithValue(t, "kaput", func() {
+		_ = b.Write(ctx, func(tx *sql.Tx) error {
+			require.NoError(t, insert(3)(tx))
+			panic("kaput")
+		})
+	})
+	assert.Equal(t, []int{1}, keys(t, db))
+	require.NoError(t, b.Write(ctx, insert(4)), "the connection is usable after a panic")
+	assert.Equal(t, []int{1, 4}, keys(t, db))
+}
+
+// TestBatchIsolatesFailures: in one batch, a write that fails or panics
+// is rolled back alone; the writes after it see the writes before it.
+func TestBatchIsolatesFailures(t *testing.T) {
+	db, l, b := openDB(t)
+	boom := errors.New("boom")
+	var seen int
+	errs, panics := inOneBatch(t, l, b,
+		insert(1),
+		func(tx *sql.Tx) error {
+			if err := insert(2)(tx); err != nil {
+				return err
+			}
+			return boom
+		},
+		insert(1), // a constraint failure
+		func(tx *sql.Tx) error {
+			if err := insert(3)(tx); err != nil {
+				return err
+			}
+			panic("kaput")
+		},
+		func(tx *sql.Tx) error {
+			if err := tx.QueryRow(`SELECT count(*) FROM t WHERE k > 0`).Scan(&seen); err != nil {
+				return err
+			}
+			return insert(4)(tx)
+		},
+	)
+	assert.NoError(t, errs[0])
+	assert.ErrorIs(t, errs[1], boom)
+	assert.ErrorContains(t, errs[2], "UNIQUE constraint failed")
+	assert.Equal(t, "kaput", panics[3])
+	assert.NoError(t, errs[4])
+	assert.Nil(t, panics[0])
+	assert.Equal(t, 1, seen, "the fifth write sees the first's row, none of the failed ones'")
+	assert.Equal(t, []int{-1, 1, 4}, keys(t, db))
+}
+
+// TestBatchCommitFails: the writes of a batch are one transaction, so a
+// commit that fails (here a deferred foreign key) fails them all and
+// keeps none.
+func TestBatchCommitFails(t *testing.T) {
+	db, l, b := openDB(t)
+	orphan := func(tx *sql.Tx) error {
+		_, err := tx.Exec(`INSERT INTO child (id, p) VALUES (1, 99)`)
+		return err
+	}
+	errs, _ := inOneBatch(t, l, b, insert(1), orphan, insert(2))
+	for i, err := range errs {
+		assert.ErrorContains(t, err, "FOREIGN KEY constraint failed", "write %d", i)
+	}
+	assert.Equal(t, []int{-1}, keys(t, db))
+	err := b.Write(context.Background(), orphan)
+	assert.ErrorContains(t, err, "FOREIGN KEY constraint failed", "alone")
+	require.NoError(t, b.Write(context.Background(), insert(5)))
+	assert.Equal(t, []int{-1, 5}, keys(t, db))
+}
+
+// TestBatchCancelled: a write whose context ends while it is queued is
+// not run; one cancelled before Write is not queued.
+func TestBatchCancelled(t *testing.T) {
+	db, l, b := openDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.ErrorIs(t, b.Write(ctx, insert(9)), context.Canceled)
+
+	ctx, cancel = context.WithCancel(context.Background())
+	ran := false
+	first := leaderWaiting(t, l, b, insert(10))
+	done := make(chan error, 1)
+	go func() {
+		done <- b.Write(ctx, func(tx *sql.Tx) error {
+			ran = true
+			return insert(11)(tx)
+		})
+	}()
+	until(t, b, func() bool { return len(b.queue) == 1 })
+	cancel()
+	l.Unlock()
+	require.NoError(t, <-first)
+	assert.ErrorIs(t, <-done, context.Canceled)
+	assert.False(t, ran, "a write cancelled while queued is not run")
+	assert.Equal(t, []int{10}, keys(t, db))
+}
+
+func TestClose(t *testing.T) {
+	db, l, b := openDB(t)
+	queued := leaderWaiting(t, l, b, insert(1))
+	closed := make(chan struct{})
+	go func() {
+		b.Close()
+		close(closed)
+	}()
+	until(t, b, func() bool { return b.closed })
+	select {
+	case <-closed:
+		t.Fatal("Close returned before the queued write was committed")
+	case <-time.After(20 * time.Millisecond):
+	}
+	assert.ErrorIs(t, b.Write(context.Background(), insert(2)), ErrClosed)
+	l.Unlock()
+	<-closed
+	require.NoError(t, <-queued)
+	assert.Equal(t, []int{1}, keys(t, db))
+	b.Close() // idempotent
+}
+
+// TestConcurrentWrites: many writers at once, each incrementing one
+// counter and inserting its own row; nothing is lost or counted twice.
+func TestConcurrentWrites(t *testing.T) {
+	db, _, b := openDB(t)
+	_, err := db.Exec(`INSERT INTO parent (id) VALUES (0)`)
+	require.NoError(t, err)
+	const writers, each = 16, 25
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				k := w*each + i + 1
+				err := b.Write(context.Background(), func(tx *sql.Tx) error {
+					if _, err := tx.Exec(`UPDATE parent SET id = id + 1`); err != nil {
+						return err
+					}
+					if k%7 == 0 {
+						return errors.New("refused") // rolled back alone
+					}
+					return insert(k)(tx)
+				})
+				if k%7 == 0 {
+					assert.EqualError(t, err, "refused")
+				} else {
+					assert.NoError(t, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	var n, rows int
+	require.NoError(t, db.QueryRow(`SELECT id FROM parent`).Scan(&n))
+	require.NoError(t, db.QueryRow(`SELECT count(*) FROM t`).Scan(&rows))
+	want := writers * each
+	assert.Equal(t, want-want/7, n, "one increment per write that was not refused")
+	assert.Equal(t, want-want/7, rows)
+}
