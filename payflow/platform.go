@@ -25,7 +25,7 @@ const (
 	DefaultTokenTTL      = time.Hour
 	DefaultHoldTTL       = 7 * 24 * time.Hour
 	DefaultRecoverAfter  = 30 * time.Second
-	DefaultResolveRate   = 5 // per second and token
+	DefaultResolveRate   = 5 // per second and card
 	DefaultResolveBurst  = 20
 	DefaultCacheTTL      = 5 * time.Second
 )
@@ -67,8 +67,8 @@ type PlatformOptions struct {
 	// RecoverAfter is how long a settlement may stay half done before
 	// RecoverSweep completes it (default 30 s).
 	RecoverAfter time.Duration
-	// ResolveRate and ResolveBurst bound EID resolutions per token and
-	// platform process: a token bucket of ResolveBurst refilled at
+	// ResolveRate and ResolveBurst bound EID resolutions per card (over
+	// all its login tokens) and platform process: a token bucket of ResolveBurst refilled at
 	// ResolveRate per second (defaults 5 and 20).
 	ResolveRate  float64
 	ResolveBurst int

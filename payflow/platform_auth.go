@@ -105,10 +105,11 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 
 // Resolve implements API.
 func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
-	if _, err := p.auth(ctx, token); err != nil {
+	me, err := p.auth(ctx, token)
+	if err != nil {
 		return nil, err
 	}
-	if !p.limiter.allow(token, p.now()) {
+	if !p.limiter.allow(me.ID, p.now()) {
 		return nil, ErrRateLimited
 	}
 	c, err := p.resolve(ctx, req.EID)
@@ -274,13 +275,14 @@ func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionV
 	return v, nil
 }
 
-// limiter is a token bucket per login token.
+// limiter is a token bucket per card: logging in again does not refill
+// it.
 type limiter struct {
 	rate  float64
 	burst float64
 
 	mu      sync.Mutex
-	buckets map[[8]byte]*bucket
+	buckets map[string]*bucket // by card ID
 }
 
 type bucket struct {
@@ -290,12 +292,10 @@ type bucket struct {
 
 func (l *limiter) init(rate float64, burst int) {
 	l.rate, l.burst = rate, float64(burst)
-	l.buckets = make(map[[8]byte]*bucket)
+	l.buckets = make(map[string]*bucket)
 }
 
-func (l *limiter) allow(token string, now time.Time) bool {
-	h := sha256.Sum256([]byte(token))
-	k := [8]byte(h[:8])
+func (l *limiter) allow(k string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[k]
