@@ -114,7 +114,7 @@ func (p *Platform) Catalog(ctx context.Context, token string, merchantID string)
 	if _, err := p.auth(ctx, token); err != nil {
 		return nil, err
 	}
-	m, err := p.store.Merchant(ctx, merchantID)
+	m, err := p.merchant(ctx, merchantID)
 	if err != nil {
 		return nil, err
 	}

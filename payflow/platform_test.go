@@ -3,8 +3,6 @@ package payflow_test
 import (
 	"context"
 	"crypto/rand"
-	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -601,8 +599,11 @@ func TestResolveRateLimit(t *testing.T) {
 	}
 	_, err := s.Platform.Resolve(ctx, s.shopper.Token, req)
 	assert.ErrorIs(t, err, payflow.ErrRateLimited)
+	s.shopper.Login(record.RoleShopper)
+	_, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
+	assert.ErrorIs(t, err, payflow.ErrRateLimited, "a new login of the same card has no fresh budget")
 	_, err = s.Platform.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: s.shopper.EID()})
-	assert.NoError(t, err, "another token has its own budget")
+	assert.NoError(t, err, "another card has its own budget")
 	s.Clock.Advance(time.Second)
 	_, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
 	assert.NoError(t, err)
@@ -739,35 +740,13 @@ func TestCatalogNames(t *testing.T) {
 // sharing one store and one ledger: exactly one wins, and the ledger agrees
 // with the winner.
 func TestApproveCancelRace(t *testing.T) {
-	ctx := context.Background()
-	for i := range 20 {
+	for range 20 {
 		s := newShop(t, false, paytest.Options{})
 		other, err := payflow.NewPlatform(payflow.PlatformOptions{
 			Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
 		})
 		require.NoError(t, err)
-		v, _ := s.request(t)
-		c := s.consent(t, v.ID)
-		var wg sync.WaitGroup
-		var approveErr, cancelErr error
-		wg.Add(2)
-		go func() { defer wg.Done(); _, approveErr = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c}) }()
-		go func() { defer wg.Done(); _, cancelErr = other.Cancel(ctx, s.seller.Token, v.ID) }()
-		wg.Wait()
-		r, err := s.Store.Payment(ctx, v.ID)
-		require.NoError(t, err)
-		switch {
-		case approveErr == nil:
-			// Cancel met the payment captured, or still settling.
-			assert.True(t, errors.Is(cancelErr, payflow.ErrFinal) || errors.Is(cancelErr, payflow.ErrConflict), "round %d: %v", i, cancelErr)
-			assert.Equal(t, payflow.StateCaptured, r.State)
-			assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
-		default:
-			assert.NoError(t, cancelErr, "round %d", i)
-			assert.ErrorIs(t, approveErr, payflow.ErrFinal, "round %d", i)
-			assert.Equal(t, payflow.StateCancelled, r.State)
-			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
-		}
+		paytest.RaceApproveCancel(t, s.Shop, other)
 	}
 }
 
