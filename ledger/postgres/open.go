@@ -85,7 +85,13 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if err == nil || attempt >= 5 || !retryable(err) && !isUniqueViolation(err) && !isDuplicateTable(err) {
 			break
 		}
-		time.Sleep(sqlstore.Backoff(attempt, 0.5))
+		t := time.NewTimer(sqlstore.Backoff(attempt, 0.5))
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("postgres: migrate: %w", ctx.Err())
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
