@@ -117,7 +117,7 @@ type Batcher struct {
 
 type job struct {
 	ctx     context.Context
-	fn      func(*sql.Tx) error
+	fn      func(context.Context, *sql.Tx) error
 	err     error
 	panic   any
 	settled bool
@@ -175,9 +175,15 @@ func (b *Batcher) Close() {
 // the batch could not commit, with none of its changes kept. When fn
 // panics, its changes are rolled back and Write panics with the same
 // value. fn must use only tx for the database, must not keep tx, and must
-// not call Write. A Write whose ctx ends before fn starts returns ctx's
-// error without running fn; once queued, Write waits for its batch.
-func (b *Batcher) Write(ctx context.Context, fn func(*sql.Tx) error) error {
+// not call Write.
+//
+// A Write whose ctx ends before fn starts returns ctx's error without
+// running fn. Once fn runs, it runs to its end and Write waits for the
+// commit: fn gets a context with ctx's values that is never cancelled,
+// and must run its statements with it, because SQLite rolls back the
+// whole transaction, the other callers' writes with it, when an INSERT,
+// UPDATE or DELETE is interrupted.
+func (b *Batcher) Write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -290,7 +296,7 @@ func (j *job) call(tx *sql.Tx) (err error) {
 			err = fmt.Errorf("sqlitewrite: transaction panicked: %v", r)
 		}
 	}()
-	return j.fn(tx)
+	return j.fn(context.WithoutCancel(j.ctx), tx)
 }
 
 // settle reports err to the job's Write, unless the job is settled.

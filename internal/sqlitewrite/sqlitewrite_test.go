@@ -3,6 +3,7 @@ package sqlitewrite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -13,10 +14,23 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	_ "modernc.org/sqlite"
+	"modernc.org/sqlite"
 
 	"github.com/casimpay/casimpay/internal/sqlitedsn"
 )
+
+func init() {
+	// test_sleep_ms(n) sleeps n milliseconds: a statement as slow as a test
+	// needs, whatever the machine.
+	sqlite.MustRegisterScalarFunction("test_sleep_ms", 1, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		n, ok := args[0].(int64)
+		if !ok {
+			return nil, fmt.Errorf("test_sleep_ms(%v): not an integer", args[0])
+		}
+		time.Sleep(time.Duration(n) * time.Millisecond)
+		return n, nil
+	})
+}
 
 // openDB opens a new database file with a table t (k, v) and the tables
 // parent and child, whose foreign key is checked at COMMIT, and returns
@@ -43,9 +57,9 @@ func openDB(t *testing.T) (*sql.DB, *Lock, *Batcher) {
 	return db, l, b
 }
 
-func insert(k int) func(*sql.Tx) error {
-	return func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO t (k, v) VALUES (?, ?)`, k, fmt.Sprint("v", k))
+func insert(k int) func(context.Context, *sql.Tx) error {
+	return func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO t (k, v) VALUES (?, ?)`, k, fmt.Sprint("v", k))
 		return err
 	}
 }
@@ -78,7 +92,7 @@ func until(t *testing.T, b *Batcher, cond func() bool) {
 // leaderWaiting takes l and starts a Write of fn, which takes the lead
 // and waits for l, so that the Writes after it queue for the next batch.
 // It returns what the Write returns once l is unlocked.
-func leaderWaiting(t *testing.T, l *Lock, b *Batcher, fn func(*sql.Tx) error) <-chan error {
+func leaderWaiting(t *testing.T, l *Lock, b *Batcher, fn func(context.Context, *sql.Tx) error) <-chan error {
 	t.Helper()
 	require.NoError(t, l.Lock(context.Background()))
 	first := make(chan error, 1)
@@ -91,7 +105,7 @@ func leaderWaiting(t *testing.T, l *Lock, b *Batcher, fn func(*sql.Tx) error) <-
 // batch: a first Write takes the lead and waits for the lock that the
 // test holds, the others queue behind it and form the next batch. It
 // returns what each Write of fns returned, or the value it panicked with.
-func inOneBatch(t *testing.T, l *Lock, b *Batcher, fns ...func(*sql.Tx) error) (errs []error, panics []any) {
+func inOneBatch(t *testing.T, l *Lock, b *Batcher, fns ...func(context.Context, *sql.Tx) error) (errs []error, panics []any) {
 	t.Helper()
 	first := leaderWaiting(t, l, b, insert(-1))
 	errs, panics = make([]error, len(fns)), make([]any, len(fns))
@@ -156,15 +170,15 @@ func TestWriteAlone(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, b.Write(ctx, insert(1)))
 	boom := errors.New("boom")
-	err := b.Write(ctx, func(tx *sql.Tx) error {
-		require.NoError(t, insert(2)(tx))
+	err := b.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		require.NoError(t, insert(2)(ctx, tx))
 		return boom
 	})
 	assert.ErrorIs(t, err, boom)
 	assert.Equal(t, []int{1}, keys(t, db), "a failed write keeps nothing")
 	assert.PanicsWithValue(t, "kaput", func() {
-		_ = b.Write(ctx, func(tx *sql.Tx) error {
-			require.NoError(t, insert(3)(tx))
+		_ = b.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			require.NoError(t, insert(3)(ctx, tx))
 			panic("kaput")
 		})
 	})
@@ -181,24 +195,24 @@ func TestBatchIsolatesFailures(t *testing.T) {
 	var seen int
 	errs, panics := inOneBatch(t, l, b,
 		insert(1),
-		func(tx *sql.Tx) error {
-			if err := insert(2)(tx); err != nil {
+		func(ctx context.Context, tx *sql.Tx) error {
+			if err := insert(2)(ctx, tx); err != nil {
 				return err
 			}
 			return boom
 		},
 		insert(1), // a constraint failure
-		func(tx *sql.Tx) error {
-			if err := insert(3)(tx); err != nil {
+		func(ctx context.Context, tx *sql.Tx) error {
+			if err := insert(3)(ctx, tx); err != nil {
 				return err
 			}
 			panic("kaput")
 		},
-		func(tx *sql.Tx) error {
-			if err := tx.QueryRow(`SELECT count(*) FROM t WHERE k > 0`).Scan(&seen); err != nil {
+		func(ctx context.Context, tx *sql.Tx) error {
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM t WHERE k > 0`).Scan(&seen); err != nil {
 				return err
 			}
-			return insert(4)(tx)
+			return insert(4)(ctx, tx)
 		},
 	)
 	assert.NoError(t, errs[0])
@@ -216,8 +230,8 @@ func TestBatchIsolatesFailures(t *testing.T) {
 // keeps none.
 func TestBatchCommitFails(t *testing.T) {
 	db, l, b := openDB(t)
-	orphan := func(tx *sql.Tx) error {
-		_, err := tx.Exec(`INSERT INTO child (id, p) VALUES (1, 99)`)
+	orphan := func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO child (id, p) VALUES (1, 99)`)
 		return err
 	}
 	errs, _ := inOneBatch(t, l, b, insert(1), orphan, insert(2))
@@ -244,9 +258,9 @@ func TestBatchCancelled(t *testing.T) {
 	first := leaderWaiting(t, l, b, insert(10))
 	done := make(chan error, 1)
 	go func() {
-		done <- b.Write(ctx, func(tx *sql.Tx) error {
+		done <- b.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			ran = true
-			return insert(11)(tx)
+			return insert(11)(ctx, tx)
 		})
 	}()
 	until(t, b, func() bool { return len(b.queue) == 1 })
@@ -256,6 +270,36 @@ func TestBatchCancelled(t *testing.T) {
 	assert.ErrorIs(t, <-done, context.Canceled)
 	assert.False(t, ran, "a write cancelled while queued is not run")
 	assert.Equal(t, []int{10}, keys(t, db))
+}
+
+// TestCancelWhileRunning: a caller whose context ends while its write
+// runs does not interrupt it. SQLite would roll back the whole batch, the
+// writes of the other callers in it with it.
+func TestCancelWhileRunning(t *testing.T) {
+	db, l, b := openDB(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	first := leaderWaiting(t, l, b, insert(-1))
+	other := make(chan error, 1)
+	go func() { other <- b.Write(context.Background(), insert(1)) }()
+	until(t, b, func() bool { return len(b.queue) == 1 })
+	slow := make(chan error, 1)
+	go func() {
+		slow <- b.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			time.AfterFunc(20*time.Millisecond, cancel)
+			// An INSERT that runs for 200 ms.
+			_, err := tx.ExecContext(ctx, `INSERT INTO t (k, v)
+				SELECT column1, test_sleep_ms(50) FROM (VALUES (2), (3), (4), (5))`)
+			return err
+		})
+	}()
+	until(t, b, func() bool { return len(b.queue) == 2 })
+	l.Unlock()
+	require.NoError(t, <-first)
+	assert.NoError(t, <-other)
+	assert.NoError(t, <-slow)
+	assert.ErrorIs(t, ctx.Err(), context.Canceled, "the caller's context ended while its write ran")
+	assert.Equal(t, []int{-1, 1, 2, 3, 4, 5}, keys(t, db))
 }
 
 func TestClose(t *testing.T) {
@@ -292,14 +336,14 @@ func TestConcurrentWrites(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				k := w*each + i + 1
-				err := b.Write(context.Background(), func(tx *sql.Tx) error {
-					if _, err := tx.Exec(`UPDATE parent SET id = id + 1`); err != nil {
+				err := b.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+					if _, err := tx.ExecContext(ctx, `UPDATE parent SET id = id + 1`); err != nil {
 						return err
 					}
 					if k%7 == 0 {
 						return errors.New("refused") // rolled back alone
 					}
-					return insert(k)(tx)
+					return insert(k)(ctx, tx)
 				})
 				if k%7 == 0 {
 					assert.EqualError(t, err, "refused")

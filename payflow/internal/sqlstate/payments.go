@@ -163,7 +163,7 @@ func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 // InsertRefund implements payflow.Store in one transaction.
 func (s *Store) InsertRefund(ctx context.Context, r *payflow.RefundRecord, p *payflow.PaymentRecord, from string) (*payflow.RefundRecord, error) {
 	var stored *payflow.RefundRecord
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		old, err := scanRefund(tx.QueryRowContext(ctx, s.q(`SELECT `+refundCols+` FROM payflow_refunds WHERE id = ?`), r.ID[:]))
 		if err == nil {
 			stored = old
@@ -193,7 +193,7 @@ func (s *Store) InsertRefund(ctx context.Context, r *payflow.RefundRecord, p *pa
 
 // UpdateRefund implements payflow.Store in one transaction.
 func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ? WHERE id = ? AND state = ?`),
 			r.State, nilIfEmpty(r.Receipt), i64(r.Refunded), r.ID[:], from)
 		if err := oneRow(res, err, payflow.ErrConflict); err != nil {

@@ -93,7 +93,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (res sql.Re
 	if s.batch == nil {
 		return st.ExecContext(ctx, args...)
 	}
-	err = s.batch.Write(ctx, func(tx *sql.Tx) error {
+	err = s.batch.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 		return err
 	})
@@ -132,8 +132,8 @@ type batchedRow struct {
 }
 
 func (r batchedRow) Scan(dest ...any) error {
-	return r.b.Write(r.ctx, func(tx *sql.Tx) error {
-		return tx.StmtContext(r.ctx, r.st).QueryRowContext(r.ctx, r.args...).Scan(dest...)
+	return r.b.Write(r.ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return tx.StmtContext(ctx, r.st).QueryRowContext(ctx, r.args...).Scan(dest...)
 	})
 }
 
@@ -373,7 +373,7 @@ func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) e
 
 // PutMerchant implements payflow.Store.
 func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_merchants (id, name, currency, manual_capture) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, currency = excluded.currency, manual_capture = excluded.manual_capture`),
 			m.ID, m.Name, m.Currency, b2i(m.ManualCapture)); err != nil {
@@ -389,8 +389,9 @@ func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
 	})
 }
 
-// tx runs fn in a write transaction.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+// tx runs fn in a write transaction. fn must run its statements with the
+// context it is given: through a Batcher, one that is never cancelled.
+func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
 	if s.batch != nil {
 		return s.batch.Write(ctx, fn)
 	}
@@ -398,7 +399,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
+	if err := fn(ctx, tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -425,7 +426,7 @@ func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, err
 
 // SetCatalog implements payflow.Store.
 func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payflow.CatalogItem) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM payflow_merchants WHERE id = ?`), merchantID).Scan(&one); err != nil {
 			return notFound(err)
@@ -614,7 +615,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 		}
 	}
 	var inserted bool
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if a.Nonce != nil {
 			res, err := tx.StmtContext(ctx, st[0]).ExecContext(ctx, a.Nonce, ns(a.NonceExpires))
 			if err := oneRow(res, err, pki.ErrNonce); err != nil {
