@@ -30,9 +30,11 @@ import (
 	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/ledger"
 	ledgerpostgres "github.com/casimpay/casimpay/ledger/postgres"
+	ledgersqlite "github.com/casimpay/casimpay/ledger/sqlite"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	paypostgres "github.com/casimpay/casimpay/payflow/postgres"
+	paysqlite "github.com/casimpay/casimpay/payflow/sqlite"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
@@ -48,8 +50,9 @@ const (
 )
 
 // TestPlatformProcess is one platform process of TestPlatformProcesses:
-// it serves the HTTP API on a loopback port from the shared PostgreSQL
-// database, prints "addr <host:port>" and never returns.
+// it serves the HTTP API on a loopback port from the shared database
+// (PostgreSQL or a SQLite file), prints "addr <host:port>" and never
+// returns.
 func TestPlatformProcess(t *testing.T) {
 	dsn := os.Getenv(envDSN)
 	if dsn == "" {
@@ -77,13 +80,9 @@ func TestPlatformProcess(t *testing.T) {
 	if err != nil {
 		die("key: %v", err)
 	}
-	ls, err := ledgerpostgres.Open(ctx, dsn, ledgerpostgres.Options{})
+	ls, ps, err := openShared(ctx, dsn)
 	if err != nil {
-		die("ledger: %v", err)
-	}
-	ps, err := paypostgres.Open(ctx, dsn, paypostgres.Options{})
-	if err != nil {
-		die("state: %v", err)
+		die("%v", err)
 	}
 	led, err := ledger.New(ls, ledger.Options{})
 	if err != nil {
@@ -102,6 +101,46 @@ func TestPlatformProcess(t *testing.T) {
 	fmt.Printf("addr %s\n", l.Addr())
 	srv := payflow.NewServer("", payflow.NewHandler(p, payflow.HandlerOptions{Replies: ps, Logger: slog.New(slog.DiscardHandler)}))
 	die("serve: %v", srv.Serve(l))
+}
+
+// sqlitePrefix marks a shared database that is a SQLite file: the rest of
+// the "DSN" is its path.
+const sqlitePrefix = "sqlite:"
+
+type closer interface{ Close() error }
+
+// openShared opens the ledger's and the platform's stores on the shared
+// database: a PostgreSQL DSN, or sqlitePrefix and the path of a SQLite
+// file.
+func openShared(ctx context.Context, dsn string) (interface {
+	ledger.Store
+	closer
+}, interface {
+	payflow.Store
+	closer
+}, error) {
+	if path, ok := strings.CutPrefix(dsn, sqlitePrefix); ok {
+		ls, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
+		if err != nil {
+			return nil, nil, fmt.Errorf("ledger: %w", err)
+		}
+		ps, err := paysqlite.Open(ctx, path, paysqlite.Options{})
+		if err != nil {
+			ls.Close()
+			return nil, nil, fmt.Errorf("state: %w", err)
+		}
+		return ls, ps, nil
+	}
+	ls, err := ledgerpostgres.Open(ctx, dsn, ledgerpostgres.Options{})
+	if err != nil {
+		return nil, nil, fmt.Errorf("ledger: %w", err)
+	}
+	ps, err := paypostgres.Open(ctx, dsn, paypostgres.Options{})
+	if err != nil {
+		ls.Close()
+		return nil, nil, fmt.Errorf("state: %w", err)
+	}
+	return ls, ps, nil
 }
 
 // startProcess starts a platform process and returns its base URL.
@@ -164,7 +203,9 @@ func post(base, path, key string, in any) (status int, replayed bool, body []byt
 }
 
 // TestPlatformProcesses runs three platform processes on one PostgreSQL
-// database and has the same phones talk to all of them: each purchase is
+// database, and again on one SQLite file (each process with its own
+// connections and group commit, meeting the others at SQLite's file
+// lock), and has the same phones talk to all of them: each purchase is
 // paired, created, retried and approved through different processes, and
 // then approved twice (with one idempotency key, on two processes), once
 // more through a third, and cancelled, all at once. Exactly one outcome
@@ -173,14 +214,20 @@ func post(base, path, key string, in any) (status int, replayed bool, body []byt
 // refunded through the three processes at once, with the same signed
 // refund: the money comes back once.
 func TestPlatformProcesses(t *testing.T) {
-	dsn := testenv.PostgresSchema(t)
+	t.Run("postgres", func(t *testing.T) { platformProcesses(t, testenv.PostgresSchema(t)) })
+	t.Run("sqlite", func(t *testing.T) { platformProcesses(t, sqlitePrefix+filepath.Join(t.TempDir(), "casimpay.db")) })
+}
+
+// platformProcesses is TestPlatformProcesses on the shared database dsn
+// (see openShared).
+func platformProcesses(t *testing.T, dsn string) {
 	ctx := context.Background()
-	ls, err := ledgerpostgres.Open(ctx, dsn, ledgerpostgres.Options{})
+	ls, ps, err := openShared(ctx, dsn)
 	require.NoError(t, err)
-	t.Cleanup(func() { ls.Close() })
-	ps, err := paypostgres.Open(ctx, dsn, paypostgres.Options{})
-	require.NoError(t, err)
-	t.Cleanup(func() { ps.Close() })
+	t.Cleanup(func() {
+		ps.Close()
+		ls.Close()
+	})
 	f := paytest.NewFixture(t, ps, ls, paytest.Options{})
 	shop := paytest.NewShop(f, false)
 	dir := writeTrust(t, f)
