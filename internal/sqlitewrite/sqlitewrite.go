@@ -112,7 +112,7 @@ type Batcher struct {
 	leading bool // a caller is running batches
 	closed  bool
 
-	savepoint, rollbackTo, release *sql.Stmt
+	savepoint, rollbackTo *sql.Stmt
 }
 
 type job struct {
@@ -134,7 +134,7 @@ func NewBatcher(ctx context.Context, db *sql.DB, lock *Lock) (*Batcher, error) {
 	for _, p := range []struct {
 		st **sql.Stmt
 		q  string
-	}{{&b.savepoint, "SAVEPOINT batched"}, {&b.rollbackTo, "ROLLBACK TO batched"}, {&b.release, "RELEASE batched"}} {
+	}{{&b.savepoint, "SAVEPOINT batched"}, {&b.rollbackTo, "ROLLBACK TO batched"}} {
 		st, err := db.PrepareContext(ctx, p.q)
 		if err != nil {
 			b.closeStmts()
@@ -146,7 +146,7 @@ func NewBatcher(ctx context.Context, db *sql.DB, lock *Lock) (*Batcher, error) {
 }
 
 func (b *Batcher) closeStmts() {
-	for _, st := range []*sql.Stmt{b.savepoint, b.rollbackTo, b.release} {
+	for _, st := range []*sql.Stmt{b.savepoint, b.rollbackTo} {
 		if st != nil {
 			st.Close()
 		}
@@ -252,6 +252,9 @@ func (b *Batcher) run(batch []*job) {
 		j.settle(tx.Commit())
 		return
 	}
+	// Each job runs after a savepoint of its own. Savepoints are not
+	// released: they nest, ROLLBACK TO goes back to the newest of the name
+	// (the failed job's own), and COMMIT keeps everything they hold.
 	kept := 0
 	for _, j := range batch {
 		if _, err := tx.StmtContext(ctx, b.savepoint).ExecContext(ctx); err != nil {
@@ -270,11 +273,6 @@ func (b *Batcher) run(batch []*job) {
 			j.settle(err)
 		} else {
 			kept++
-		}
-		if _, err := tx.StmtContext(ctx, b.release).ExecContext(ctx); err != nil {
-			_ = tx.Rollback()
-			settleAll(batch, err)
-			return
 		}
 	}
 	if kept == 0 {

@@ -201,9 +201,10 @@ func TestBatchIsolatesFailures(t *testing.T) {
 			}
 			return boom
 		},
+		insert(3), // kept between two failures
 		insert(1), // a constraint failure
 		func(ctx context.Context, tx *sql.Tx) error {
-			if err := insert(3)(ctx, tx); err != nil {
+			if err := insert(5)(ctx, tx); err != nil {
 				return err
 			}
 			panic("kaput")
@@ -212,17 +213,18 @@ func TestBatchIsolatesFailures(t *testing.T) {
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM t WHERE k > 0`).Scan(&seen); err != nil {
 				return err
 			}
-			return insert(4)(ctx, tx)
+			return insert(6)(ctx, tx)
 		},
 	)
 	assert.NoError(t, errs[0])
 	assert.ErrorIs(t, errs[1], boom)
-	assert.ErrorContains(t, errs[2], "UNIQUE constraint failed")
-	assert.Equal(t, "kaput", panics[3])
-	assert.NoError(t, errs[4])
+	assert.NoError(t, errs[2])
+	assert.ErrorContains(t, errs[3], "UNIQUE constraint failed")
+	assert.Equal(t, "kaput", panics[4])
+	assert.NoError(t, errs[5])
 	assert.Nil(t, panics[0])
-	assert.Equal(t, 1, seen, "the fifth write sees the first's row, none of the failed ones'")
-	assert.Equal(t, []int{-1, 1, 4}, keys(t, db))
+	assert.Equal(t, 2, seen, "the last write sees the rows of the first and the third, none of the failed ones'")
+	assert.Equal(t, []int{-1, 1, 3, 6}, keys(t, db))
 }
 
 // TestBatchCommitFails: the writes of a batch are one transaction, so a
