@@ -121,8 +121,8 @@ type job struct {
 	err     error
 	panic   any
 	settled bool
-	// wake gets one value: when the job is settled, or when its caller is
-	// to run the next batch.
+	// wake gets a value when the job is settled, and before that one more
+	// if its caller is to lead the next batch (Write takes it at once).
 	wake chan struct{}
 }
 
