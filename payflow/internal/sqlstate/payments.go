@@ -103,12 +103,14 @@ func (s *Store) InsertPayment(ctx context.Context, p *payflow.PaymentRecord) (*p
 	} else if n == 1 {
 		return asInserted(p), nil
 	}
-	return scanPayment(s.wrow(ctx, `SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`, p.ID[:]))
+	return s.Payment(ctx, p.ID)
 }
+
+const qPayment = `SELECT ` + paymentCols + ` FROM payflow_payments WHERE id = ?`
 
 // Payment implements payflow.Store.
 func (s *Store) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
-	return scanPayment(s.row(ctx, `SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`, id[:]))
+	return scanPayment(s.row(ctx, qPayment, id[:]))
 }
 
 const qUpdatePayment = `UPDATE payflow_payments SET state = ?, version = version + 1, updated_at = ?,
@@ -147,6 +149,8 @@ func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limi
 
 const refundCols = `id, request_id, state, amount, currency, request, hash, refunded, receipt, created_at`
 
+const qRefund = `SELECT ` + refundCols + ` FROM payflow_refunds WHERE id = ?`
+
 func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	var r payflow.RefundRecord
 	var id, rid []byte
@@ -164,7 +168,7 @@ func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 func (s *Store) InsertRefund(ctx context.Context, r *payflow.RefundRecord, p *payflow.PaymentRecord, from string) (*payflow.RefundRecord, error) {
 	var stored *payflow.RefundRecord
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		old, err := scanRefund(tx.QueryRowContext(ctx, s.q(`SELECT `+refundCols+` FROM payflow_refunds WHERE id = ?`), r.ID[:]))
+		old, err := scanRefund(tx.QueryRowContext(ctx, s.q(qRefund), r.ID[:]))
 		if err == nil {
 			stored = old
 			return nil
@@ -212,7 +216,7 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from 
 
 // Refund implements payflow.Store.
 func (s *Store) Refund(ctx context.Context, id payflow.ID) (*payflow.RefundRecord, error) {
-	return scanRefund(s.row(ctx, `SELECT `+refundCols+` FROM payflow_refunds WHERE id = ?`, id[:]))
+	return scanRefund(s.row(ctx, qRefund, id[:]))
 }
 
 // DueRefunds implements payflow.Store.
@@ -237,7 +241,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 	}
 	var hash, reply []byte
 	var done, status int64
-	if err := s.wrow(ctx, `SELECT body_hash, done, status, reply FROM payflow_replies WHERE key = ?`, key).
+	if err := s.row(ctx, `SELECT body_hash, done, status, reply FROM payflow_replies WHERE key = ?`, key).
 		Scan(&hash, &done, &status, &reply); err != nil {
 		return nil, err
 	}
@@ -266,25 +270,32 @@ func (s *Store) AbandonIdempotent(ctx context.Context, key string) error {
 	return err
 }
 
-// DeleteExpired implements payflow.Store.
+// DeleteExpired implements payflow.Store in one transaction.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	total := 0
-	for _, q := range []string{
-		`DELETE FROM payflow_nonces WHERE expires_at <= ?`,
-		`DELETE FROM payflow_used_nonces WHERE expires_at <= ?`,
-		`DELETE FROM payflow_tokens WHERE expires_at <= ?`,
-		`DELETE FROM payflow_sessions WHERE expires_at <= ?`,
-		`DELETE FROM payflow_replies WHERE deadline <= ?`,
-	} {
-		res, err := s.exec(ctx, q, ns(now))
-		if err != nil {
-			return total, err
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		total = 0
+		for _, q := range []string{
+			`DELETE FROM payflow_nonces WHERE expires_at <= ?`,
+			`DELETE FROM payflow_used_nonces WHERE expires_at <= ?`,
+			`DELETE FROM payflow_tokens WHERE expires_at <= ?`,
+			`DELETE FROM payflow_sessions WHERE expires_at <= ?`,
+			`DELETE FROM payflow_replies WHERE deadline <= ?`,
+		} {
+			res, err := tx.ExecContext(ctx, s.q(q), ns(now))
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			total += int(n)
 		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, err
-		}
-		total += int(n)
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	return total, nil
 }

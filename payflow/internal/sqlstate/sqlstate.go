@@ -111,6 +111,8 @@ func (s *Store) row(ctx context.Context, query string, args ...any) rowScanner {
 
 // wrow runs a prepared write statement that returns one row (RETURNING)
 // as a transaction of its own; with a Batcher, when its row is scanned.
+// A plain SELECT goes to the reader pool (row), which sees every commit
+// that returned.
 func (s *Store) wrow(ctx context.Context, query string, args ...any) rowScanner {
 	st, err := s.stmt(ctx, s.w, query)
 	if err != nil {
@@ -536,9 +538,7 @@ func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) erro
 	if counter > math.MaxInt64 {
 		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
 	}
-	res, err := s.exec(ctx, `INSERT INTO payflow_counters (card_id, counter) VALUES (?, ?)
-		ON CONFLICT (card_id) DO UPDATE SET counter = excluded.counter WHERE payflow_counters.counter < excluded.counter`,
-		cardID, int64(counter))
+	res, err := s.exec(ctx, qAdvance, cardID, int64(counter))
 	if err != nil {
 		return err
 	}
@@ -550,7 +550,7 @@ func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) erro
 		return nil
 	}
 	var last int64
-	if err := s.wrow(ctx, `SELECT counter FROM payflow_counters WHERE card_id = ?`, cardID).Scan(&last); err != nil {
+	if err := s.row(ctx, qCounter, cardID).Scan(&last); err != nil {
 		return err
 	}
 	return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: counter}
@@ -577,7 +577,7 @@ func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) 
 		return nil, err
 	}
 	var key []byte
-	if err := s.wrow(ctx, `SELECT key FROM payflow_keys WHERE name = 'nonce'`).Scan(&key); err != nil {
+	if err := s.row(ctx, `SELECT key FROM payflow_keys WHERE name = 'nonce'`).Scan(&key); err != nil {
 		return nil, err
 	}
 	return key, nil
@@ -664,7 +664,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 				inserted = true
 				return nil
 			}
-			stored, err := scanPayment(tx.QueryRowContext(ctx, s.q(`SELECT `+paymentCols+` FROM payflow_payments WHERE id = ?`), a.Insert.ID[:]))
+			stored, err := scanPayment(tx.QueryRowContext(ctx, s.q(qPayment), a.Insert.ID[:]))
 			if err != nil {
 				return err
 			}
