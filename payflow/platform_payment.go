@@ -281,36 +281,23 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	if err != nil {
 		return nil, err
 	}
-	var why error
 	switch {
 	case !bytes.Equal(cs.RequestHash, r.RequestHash):
-		why = fmt.Errorf("%w: consent is for another version of the request", ErrMismatch)
+		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent is for another version of the request", ErrMismatch))
 	case cs.Amount != r.Amount || cs.Currency != r.Currency:
-		why = fmt.Errorf("%w: consent is for %d %s, the request for %d %s", ErrMismatch, cs.Amount, cs.Currency, r.Amount, r.Currency)
+		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent is for %d %s, the request for %d %s", ErrMismatch, cs.Amount, cs.Currency, r.Amount, r.Currency))
 	case cs.MerchantID != r.MerchantID:
-		why = fmt.Errorf("%w: consent names another payee", ErrMismatch)
+		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent names another payee", ErrMismatch))
 	}
 	ch := record.Hash(req.Consent)
 	// The consent is accepted in the transaction that moves the request to
 	// approving; a lost compare-and-set undoes both and reads again.
-	for reread := false; ; reread = true {
-		if why == nil {
-			err = nil
-			if reread {
-				r, err = p.store.Payment(ctx, r.ID)
-			}
-			if err == nil {
-				r, err = p.current(ctx, r)
-			}
-			switch {
-			case err != nil:
-				why = err
-			case r.State != StatePending:
-				why = stateError(r.State)
-			}
+	for {
+		if r, err = p.current(ctx, r); err != nil {
+			return nil, p.refuse(ctx, a, err)
 		}
-		if why != nil {
-			return nil, p.refuse(ctx, a, why)
+		if r.State != StatePending {
+			return nil, p.refuse(ctx, a, stateError(r.State))
 		}
 		now := p.now()
 		r.State, r.UpdatedAt = stateApproving, now
@@ -318,12 +305,14 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		r.Consent, r.ConsentHash = req.Consent, ch[:]
 		r.HoldExpiresAt = now.Add(p.opts.HoldTTL)
 		a.Update, a.From = r, StatePending
-		err = p.accept(ctx, a)
-		if err == nil {
+		if err = p.accept(ctx, a); err == nil {
 			break
 		}
 		if !errors.Is(err, ErrConflict) {
 			return nil, err
+		}
+		if r, err = p.store.Payment(ctx, r.ID); err != nil {
+			return nil, p.refuse(ctx, a, err)
 		}
 	}
 	if err := p.drive(ctx, r); err != nil {
