@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -240,19 +241,7 @@ func (c *Client) pause(ctx context.Context, attempt int, retryAfter time.Duratio
 		d = c.opts.MaxBackoff
 	}
 	d = d/2 + rand.N(d/2+1)
-	return sleep(ctx, min(max(d, retryAfter), c.opts.MaxBackoff))
-}
-
-// sleep waits for d; it returns the cause of ctx if ctx ends first.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return context.Cause(ctx)
-	case <-t.C:
-		return nil
-	}
+	return ctxsleep.Sleep(ctx, min(max(d, retryAfter), c.opts.MaxBackoff))
 }
 
 // clientAttempt sends one attempt of a call.

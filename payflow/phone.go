@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/queue"
@@ -465,7 +466,7 @@ func (p *phone) pairedSession() (*SessionView, error) {
 }
 
 // sleep waits one poll interval or until ctx ends.
-func (p *phone) sleep(ctx context.Context) error { return sleep(ctx, p.opts.PollInterval) }
+func (p *phone) sleep(ctx context.Context) error { return ctxsleep.Sleep(ctx, p.opts.PollInterval) }
 
 // verifyReceipt verifies a receipt's signature with the platform key (the
 // chain from Info checked once by the Verifier, or the pinned key).

@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -85,12 +84,8 @@ func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 		if err == nil || attempt >= 5 || !retryable(err) && !isUniqueViolation(err) && !isDuplicateTable(err) {
 			break
 		}
-		t := time.NewTimer(sqlstore.Backoff(attempt, 0.5))
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("postgres: migrate: %w", ctx.Err())
+		if err := backoff(ctx, attempt, 0.5); err != nil {
+			return fmt.Errorf("postgres: migrate: %w", err)
 		}
 	}
 	if err != nil {

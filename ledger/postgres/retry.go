@@ -1,9 +1,13 @@
 package postgres
 
 import (
+	"context"
 	"errors"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/casimpay/casimpay/internal/ctxsleep"
+	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 )
 
 // SQLSTATE codes that Update retries, and migrate too while it creates
@@ -37,4 +41,10 @@ func isUniqueViolation(err error) bool {
 func isDuplicateTable(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && (pgErr.Code == codeDuplicateTable || pgErr.Code == codeDuplicateObject)
+}
+
+// backoff waits before retry number attempt, as long as sqlstore.Backoff
+// says with jitter; it returns ctx's error if ctx ends first.
+func backoff(ctx context.Context, attempt int, jitter float64) error {
+	return ctxsleep.Sleep(ctx, sqlstore.Backoff(attempt, jitter))
 }

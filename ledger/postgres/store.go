@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -71,12 +70,8 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 		if err == nil || !retryable(err) && !isUniqueViolation(err) || attempt >= s.opts.maxRetries() {
 			return err
 		}
-		timer := time.NewTimer(sqlstore.Backoff(attempt, rand.Float64()))
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return errors.Join(err, ctx.Err())
-		case <-timer.C:
+		if werr := backoff(ctx, attempt, rand.Float64()); werr != nil {
+			return errors.Join(err, werr)
 		}
 	}
 }

@@ -267,14 +267,3 @@ func (p *Phone) showReceipt(rc *payflow.Receipt, merchant string) {
 }
 
 func mask(pin string) string { return string(bytes.Repeat([]byte{'*'}, len(pin))) }
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}

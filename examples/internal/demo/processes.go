@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/payflow"
 )
 
@@ -231,7 +232,7 @@ func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (payf
 	p.Screen.Printf("Scanning for %s…", name)
 	for {
 		// Let a few adverts of everyone around arrive first.
-		if err := sleep(ctx, 1500*time.Millisecond); err != nil {
+		if err := ctxsleep.Sleep(ctx, 1500*time.Millisecond); err != nil {
 			return payflow.QueueEntry{}, fmt.Errorf("demo: %s not found: %w", name, err)
 		}
 		if len(p.Scanner.Queue.Snapshot()) == 0 {
