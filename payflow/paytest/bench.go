@@ -186,19 +186,11 @@ func (s *Shop) purchase(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	req, err := s.Seller.Sign(Request(sess, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))
+	v, err := s.Create(Request(sess, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))
 	if err != nil {
 		return err
 	}
-	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: req})
-	if err != nil {
-		return err
-	}
-	pv, err := s.Platform.Payment(ctx, s.Shopper.Token, v.ID)
-	if err != nil {
-		return err
-	}
-	consent, err := s.Shopper.Sign(Consent(pv))
+	consent, err := s.consent(v.ID)
 	if err != nil {
 		return err
 	}

@@ -69,15 +69,27 @@ func (s *Shop) Balances(unit string) [2]payflow.Balance {
 
 // Create has the seller sign r and creates it.
 func (s *Shop) Create(r *record.PaymentRequest) (*payflow.PaymentView, error) {
-	return s.Platform.CreateRequest(context.Background(), &payflow.CreateRequest{Request: s.Seller.MustSign(r)})
+	msg, err := s.Seller.Sign(r)
+	if err != nil {
+		return nil, err
+	}
+	return s.Platform.CreateRequest(context.Background(), &payflow.CreateRequest{Request: msg})
 }
 
 // Consent fetches the payer's view of request id and signs a consent to it.
 func (s *Shop) Consent(id payflow.ID) []byte {
 	s.TB.Helper()
-	pv, err := s.Platform.Payment(context.Background(), s.Shopper.Token, id)
+	c, err := s.consent(id)
 	must(s.TB, err)
-	return s.Shopper.MustSign(Consent(pv))
+	return c
+}
+
+func (s *Shop) consent(id payflow.ID) ([]byte, error) {
+	pv, err := s.Platform.Payment(context.Background(), s.Shopper.Token, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.Shopper.Sign(Consent(pv))
 }
 
 // RunPlatform runs purchases end to end on the platforms that newFixture
