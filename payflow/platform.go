@@ -68,8 +68,8 @@ type PlatformOptions struct {
 	// RecoverSweep completes it (default 30 s).
 	RecoverAfter time.Duration
 	// ResolveRate and ResolveBurst bound EID resolutions per card (over
-	// all its login tokens) and platform process: a token bucket of ResolveBurst refilled at
-	// ResolveRate per second (defaults 5 and 20).
+	// all its login tokens) and platform process: a token bucket of
+	// ResolveBurst refilled at ResolveRate per second (defaults 5 and 20).
 	ResolveRate  float64
 	ResolveBurst int
 	// CacheTTL is how long a platform process keeps enrolled cards and

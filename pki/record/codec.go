@@ -103,7 +103,8 @@ func CheckText(field, s string) error { return text(field, s) }
 // C1), no bidirectional formatting characters (which can make a screen
 // show text in another order than the order signed), no unassigned or
 // private-use code points, no line or paragraph separator, no byte-order
-// mark, and no white space at either end. The error is a *FieldError naming field.
+// mark, and no white space at either end. The error is a *FieldError
+// naming field.
 func CheckName(field, s string) error {
 	if len(s) == 0 || len(s) > MaxText {
 		return fieldError(field, fmt.Sprintf("must be 1 to %d bytes", MaxText))
