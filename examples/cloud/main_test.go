@@ -135,4 +135,9 @@ func TestPhonesNeedACloud(t *testing.T) {
 			assert.ErrorIs(t, err, os.ErrNotExist, "no cloud.url in the data folder")
 		})
 	}
+	// An empty cloud.url is an error at once, not a cloud at "" to retry.
+	empty := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(empty, demo.URLFile), []byte("\n"), 0o600))
+	err := demo.RunSeller(context.Background(), []string{"-data", empty}, &buffer{})
+	assert.EqualError(t, err, "the cloud URL file "+filepath.Join(empty, demo.URLFile)+" is empty")
 }

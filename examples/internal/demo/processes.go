@@ -102,7 +102,8 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	urlPath := filepath.Join(*dir, URLFile)
-	if err := os.WriteFile(urlPath, []byte(url+"\n"), 0o600); err != nil {
+	// Whole or not at all: the phones and the tests read it while it appears.
+	if err := writeFile(urlPath, []byte(url+"\n")); err != nil {
 		srv.Close()
 		return err
 	}
@@ -170,7 +171,9 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 		if err != nil {
 			return nil, fmt.Errorf("no -url and no cloud running with -data %s: %w", f.dir, err)
 		}
-		f.url = strings.TrimSpace(string(b))
+		if f.url = strings.TrimSpace(string(b)); f.url == "" {
+			return nil, fmt.Errorf("the cloud URL file %s is empty", filepath.Join(f.dir, URLFile))
+		}
 	}
 	return f, nil
 }

@@ -128,12 +128,8 @@ func (a Air) Send(stations []*Station, now time.Time) error {
 			return fmt.Errorf("demo: advert of %s: %w", s.Party.Name, err)
 		}
 		line := fmt.Sprintf("%g %g %x\n", s.Party.X, s.Party.Y, b)
-		tmp := a.path(s) + ".tmp"
-		if err := os.WriteFile(tmp, []byte(line), 0o600); err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if err := os.Rename(tmp, a.path(s)); err != nil {
-			return fmt.Errorf("demo: %w", err)
+		if err := writeFile(a.path(s), []byte(line)); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -198,4 +194,19 @@ func parseAir(b []byte) (x, y float64, advert []byte, err error) {
 		return 0, 0, nil, fmt.Errorf("%w: %v", errAir, err)
 	}
 	return x, y, advert, nil
+}
+
+// writeFile writes data to a file named name.tmp and renames it to name,
+// so that a reader in another process finds the old file or the whole new
+// one, never a part of it.
+func writeFile(name string, data []byte) error {
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("demo: %w", err)
+	}
+	return nil
 }
