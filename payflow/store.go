@@ -77,22 +77,12 @@ type Store interface {
 	// returns the error of the first that fails.
 	Accept(ctx context.Context, a *Acceptance) error
 
-	// PutToken stores a login token by the SHA-256 of its value.
-	PutToken(ctx context.Context, t *TokenRecord) error
 	// Token returns the token whose hash is hash.
 	Token(ctx context.Context, hash []byte) (*TokenRecord, error)
 
-	// ConfirmSession inserts s if no session has its ID, or else sets the
-	// confirmation flags of s that are true on the stored one (never
-	// clearing any); it returns the stored session after the change.
-	ConfirmSession(ctx context.Context, s *SessionRecord) (*SessionRecord, error)
 	// Session returns the session with the given ID.
 	Session(ctx context.Context, id ID) (*SessionRecord, error)
 
-	// InsertPayment stores a new payment request with Version 1 and returns
-	// it; if a request with its ID exists it returns the stored one
-	// unchanged, whose Request bytes tell a retry from a conflict.
-	InsertPayment(ctx context.Context, p *PaymentRecord) (*PaymentRecord, error)
 	// Payment returns the payment request with the given ID.
 	Payment(ctx context.Context, id ID) (*PaymentRecord, error)
 	// UpdatePayment writes the mutable fields of p if the stored row still
@@ -146,13 +136,17 @@ type Acceptance struct {
 	CardID       string
 	Counter      uint64
 
-	// Token is stored as PutToken does.
+	// Token is a login token to store by the SHA-256 of its value; a hash
+	// already stored is ErrConflict.
 	Token *TokenRecord
-	// Session is confirmed as ConfirmSession does and, on success, replaced
-	// by the stored session.
+	// Session is inserted if no session has its ID, or else its
+	// confirmation flags that are true are set on the stored one (never
+	// clearing any). On success it is replaced by the stored session.
 	Session *SessionRecord
-	// Insert is inserted as InsertPayment does and, on success, replaced by
-	// the stored request.
+	// Insert is a new payment request, stored with Version 1, and then
+	// replaced by the stored request. If a request with its ID exists, it
+	// is left as it is (nonce and counter are still committed) and Insert
+	// is replaced by it: its Request bytes tell a retry from a conflict.
 	Insert *PaymentRecord
 	// Update is written as UpdatePayment(Update, From) does, its Version
 	// incremented on success.

@@ -15,8 +15,14 @@ import (
 func ExampleStore_UpdatePayment() {
 	ctx := context.Background()
 	s := memory.New()
-	p, _ := s.InsertPayment(ctx, &payflow.PaymentRecord{ID: payflow.ID{1}, State: payflow.StatePending, ExpiresAt: time.Now().Add(time.Minute)})
-	approve, cancel := *p, *p
+	// The seller's card-signed request is accepted with the request.
+	a := &payflow.Acceptance{CardID: "8900000000000000002", Counter: 1,
+		Insert: &payflow.PaymentRecord{ID: payflow.ID{1}, State: payflow.StatePending, ExpiresAt: time.Now().Add(time.Minute)}}
+	if err := s.Accept(ctx, a); err != nil {
+		fmt.Println(err)
+		return
+	}
+	approve, cancel := *a.Insert, *a.Insert
 	approve.State = payflow.StateCaptured
 	cancel.State = payflow.StateCancelled
 	fmt.Println(s.UpdatePayment(ctx, &approve, payflow.StatePending))

@@ -299,17 +299,6 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 	return nil
 }
 
-// PutToken implements payflow.Store.
-func (s *Store) PutToken(_ context.Context, t *payflow.TokenRecord) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.tokens[string(t.Hash)]; ok {
-		return payflow.ErrConflict
-	}
-	s.tokens[string(t.Hash)] = copyToken(t)
-	return nil
-}
-
 // Token implements payflow.Store.
 func (s *Store) Token(_ context.Context, hash []byte) (*payflow.TokenRecord, error) {
 	s.mu.Lock()
@@ -332,13 +321,6 @@ func copySession(s *payflow.SessionRecord) *payflow.SessionRecord {
 	n.ShopperEID = bytes.Clone(s.ShopperEID)
 	n.SellerEID = bytes.Clone(s.SellerEID)
 	return &n
-}
-
-// ConfirmSession implements payflow.Store.
-func (s *Store) ConfirmSession(_ context.Context, r *payflow.SessionRecord) (*payflow.SessionRecord, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.confirmSessionLocked(r), nil
 }
 
 func (s *Store) confirmSessionLocked(r *payflow.SessionRecord) *payflow.SessionRecord {
@@ -373,13 +355,6 @@ func copyPayment(p *payflow.PaymentRecord) *payflow.PaymentRecord {
 	n.ConsentHash = bytes.Clone(p.ConsentHash)
 	n.Receipt = bytes.Clone(p.Receipt)
 	return &n
-}
-
-// InsertPayment implements payflow.Store.
-func (s *Store) InsertPayment(_ context.Context, p *payflow.PaymentRecord) (*payflow.PaymentRecord, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.insertPaymentLocked(p), nil
 }
 
 func (s *Store) insertPaymentLocked(p *payflow.PaymentRecord) *payflow.PaymentRecord {

@@ -164,20 +164,11 @@ func (s stateStore) NonceKey(ctx context.Context, candidate []byte) ([]byte, err
 func (s stateStore) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	return s.f.write(func() error { return s.Store.Accept(ctx, a) })
 }
-func (s stateStore) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
-	return s.f.write(func() error { return s.Store.PutToken(ctx, t) })
-}
 func (s stateStore) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
 	return get(s.f, func() (*payflow.TokenRecord, error) { return s.Store.Token(ctx, hash) })
 }
-func (s stateStore) ConfirmSession(ctx context.Context, r *payflow.SessionRecord) (*payflow.SessionRecord, error) {
-	return put(s.f, func() (*payflow.SessionRecord, error) { return s.Store.ConfirmSession(ctx, r) })
-}
 func (s stateStore) Session(ctx context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
 	return get(s.f, func() (*payflow.SessionRecord, error) { return s.Store.Session(ctx, id) })
-}
-func (s stateStore) InsertPayment(ctx context.Context, p *payflow.PaymentRecord) (*payflow.PaymentRecord, error) {
-	return put(s.f, func() (*payflow.PaymentRecord, error) { return s.Store.InsertPayment(ctx, p) })
 }
 func (s stateStore) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
 	return get(s.f, func() (*payflow.PaymentRecord, error) { return s.Store.Payment(ctx, id) })

@@ -91,21 +91,6 @@ func asInserted(p *payflow.PaymentRecord) *payflow.PaymentRecord {
 	return &c
 }
 
-// InsertPayment implements payflow.Store: the row is read back only when
-// another one holds its ID.
-func (s *Store) InsertPayment(ctx context.Context, p *payflow.PaymentRecord) (*payflow.PaymentRecord, error) {
-	res, err := s.exec(ctx, qInsertPayment, insertArgs(p)...)
-	if err != nil {
-		return nil, err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, err
-	} else if n == 1 {
-		return asInserted(p), nil
-	}
-	return s.Payment(ctx, p.ID)
-}
-
 const qPayment = `SELECT ` + paymentCols + ` FROM payflow_payments WHERE id = ?`
 
 // Payment implements payflow.Store.

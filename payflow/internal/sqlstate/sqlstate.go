@@ -782,12 +782,6 @@ func oneRow(res sql.Result, err, none error) error {
 	return nil
 }
 
-// PutToken implements payflow.Store.
-func (s *Store) PutToken(ctx context.Context, t *payflow.TokenRecord) error {
-	res, err := s.exec(ctx, qPutToken, t.Hash, t.CardID, ns(t.ExpiresAt))
-	return oneRow(res, err, payflow.ErrConflict)
-}
-
 // Token implements payflow.Store.
 func (s *Store) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
 	t := payflow.TokenRecord{Hash: hash}
@@ -816,12 +810,6 @@ func scanSession(row rowScanner) (*payflow.SessionRecord, error) {
 func sessionArgs(r *payflow.SessionRecord) []any {
 	return []any{r.ID[:], r.ShopperCardID, r.SellerCardID, r.MerchantID, r.ShopperEID, r.SellerEID,
 		b2i(r.ShopperConfirmed), b2i(r.SellerConfirmed), ns(r.ExpiresAt)}
-}
-
-// ConfirmSession implements payflow.Store with one upsert that only ever
-// sets the confirmation flags.
-func (s *Store) ConfirmSession(ctx context.Context, r *payflow.SessionRecord) (*payflow.SessionRecord, error) {
-	return scanSession(s.wrow(ctx, qConfirm, sessionArgs(r)...))
 }
 
 // Session implements payflow.Store.
