@@ -224,11 +224,20 @@ func (t *writeTx) exec(query string, args ...any) error {
 }
 
 // LastTimestamp implements ledger.Tx. The transaction already holds the
-// database's write lock (BEGIN IMMEDIATE), which serializes writers.
+// database's write lock (BEGIN IMMEDIATE), which serializes writers. Its
+// statement is prepared once, like the rest of a batch's.
 func (t *writeTx) LastTimestamp() (uint64, error) {
 	var ts int64
-	if err := t.tx.QueryRowContext(t.ctx, `SELECT last_timestamp FROM ledger_state WHERE id = 1`).Scan(&ts); err != nil {
-		return 0, fmt.Errorf("sqlite: %w", err)
+	found := false
+	err := t.query(`SELECT last_timestamp FROM ledger_state WHERE id = 1`, nil, func(r sqlstore.Scanner) error {
+		found = true
+		return r.Scan(&ts)
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case !found:
+		return 0, fmt.Errorf("sqlite: %w", sql.ErrNoRows)
 	}
 	return uint64(ts), nil
 }

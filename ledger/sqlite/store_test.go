@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -162,4 +163,21 @@ func TestTwoStoresOneFile(t *testing.T) {
 	assert.Equal(t, uint64(perLedger), got[0].DebitsPosted)
 	assert.Equal(t, uint64(perLedger), got[1].CreditsPosted)
 	require.NoError(t, la.Verify(ctx))
+}
+
+// TestLastTimestampMissing checks that a database without its ledger_state
+// row fails the write with sql.ErrNoRows (twice: the second time through
+// the prepared statement) instead of counting time from zero.
+func TestLastTimestampMissing(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	_, err := s.w.ExecContext(ctx, `DELETE FROM ledger_state`)
+	require.NoError(t, err)
+	for range 2 {
+		err = s.Update(ctx, func(tx ledger.Tx) error {
+			_, err := tx.LastTimestamp()
+			return err
+		})
+		require.ErrorIs(t, err, sql.ErrNoRows)
+	}
 }
