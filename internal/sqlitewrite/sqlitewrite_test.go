@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"modernc.org/sqlite"
 
-	"github.com/casimpay/casimpay/internal/sqlitedsn"
+	"github.com/casimpay/casimpay/internal/sqlitedb"
 )
 
 func init() {
@@ -38,7 +38,7 @@ func init() {
 func openDB(t *testing.T) (*sql.DB, *Lock, *Batcher) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "w.db")
-	dsn, err := sqlitedsn.DSN(path, false, "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)")
+	dsn, err := sqlitedb.DSN(path, false, "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)")
 	require.NoError(t, err)
 	db, err := sql.Open("sqlite", dsn)
 	require.NoError(t, err)

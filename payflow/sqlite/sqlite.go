@@ -15,9 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
-
-	"github.com/casimpay/casimpay/internal/sqlitedsn"
+	"github.com/casimpay/casimpay/internal/sqlitedb"
 	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/payflow"
@@ -43,7 +41,8 @@ type Options struct {
 
 // Store is a payflow.Store in a SQLite file: writes go through one
 // connection (WAL journal, synchronous=FULL, BEGIN IMMEDIATE), reads
-// through a pool of read-only connections. Writes that arrive while a
+// through a pool of read-only connections, all with the pragmas of a
+// ledger/sqlite Store on the file. Writes that arrive while a
 // commit waits for its fsync are committed together in the next SQLite
 // transaction (group commit), each in a savepoint of its own, so that one
 // that fails is rolled back alone; every write returns once it is
@@ -60,67 +59,44 @@ type Store struct {
 
 var _ payflow.Store = (*Store)(nil)
 
-func dsn(path string, o Options, readOnly bool) (string, error) {
-	return sqlitedsn.DSN(path, readOnly, sqlitedsn.BusyTimeout(o.BusyTimeout), "synchronous(FULL)", "journal_mode(WAL)")
-}
-
 // Open opens, or creates, the SQLite database at path and brings the
 // payflow tables up to date. It fails when the file is not a SQLite
 // database or its payflow schema is newer than this package
 // (ErrSchemaTooNew).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
-	if path == "" {
-		return nil, errors.New("sqlite: empty database path")
-	}
-	wdsn, err := dsn(path, opts, false)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	rdsn, err := dsn(path, opts, true)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	w, err := sql.Open("sqlite", wdsn)
+	w, r, err := sqlitedb.Open(ctx, path, sqlitedb.Options{BusyTimeout: opts.BusyTimeout, ReadConns: opts.ReadConns})
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	w.SetMaxOpenConns(1)
-	w.SetMaxIdleConns(1)
-	w.SetConnMaxIdleTime(0)
-	w.SetConnMaxLifetime(0)
-	ms, err := sqlmigrate.Read(migrations, "migrations")
-	if err == nil {
-		err = sqlstate.Migrate(ctx, w, sqlstate.SQLite, ms)
-	}
+	lock, batch, err := prepare(ctx, path, w)
 	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	r, err := sql.Open("sqlite", rdsn)
-	if err != nil {
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	n := opts.ReadConns
-	if n <= 0 {
-		n = 4
-	}
-	r.SetMaxOpenConns(n)
-	r.SetMaxIdleConns(n)
-	lock, err := sqlitewrite.OpenLock(path)
-	if err != nil {
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
-	}
-	batch, err := sqlitewrite.NewBatcher(ctx, w, lock)
-	if err != nil {
-		lock.Close()
 		r.Close()
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return &Store{Store: sqlstate.New(w, r, sqlstate.SQLite, batch), w: w, r: r, lock: lock, batch: batch}, nil
+}
+
+// prepare migrates the payflow tables through w and returns the write lock
+// of the file and the Batcher of w.
+func prepare(ctx context.Context, path string, w *sql.DB) (*sqlitewrite.Lock, *sqlitewrite.Batcher, error) {
+	ms, err := sqlmigrate.Read(migrations, "migrations")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := sqlstate.Migrate(ctx, w, sqlstate.SQLite, ms); err != nil {
+		return nil, nil, err
+	}
+	lock, err := sqlitewrite.OpenLock(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	batch, err := sqlitewrite.NewBatcher(ctx, w, lock)
+	if err != nil {
+		lock.Close()
+		return nil, nil, err
+	}
+	return lock, batch, nil
 }
 
 // Close closes the database connections. It is idempotent.

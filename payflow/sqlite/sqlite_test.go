@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -45,6 +46,27 @@ func TestReopen(t *testing.T) {
 	require.NoError(t, s.Close())
 	s = mustOpen(t, path)
 	require.NoError(t, s.Consume(context.Background(), []byte("nonce"), time.Now()), "state survives a reopen, migrations run once")
+}
+
+// TestPlatformOpensFirst: a file that the platform's store creates gets
+// the ledger's 1 KiB pages and WAL, exactly as if the ledger had created
+// it, and the ledger then opens it.
+func TestPlatformOpensFirst(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "casimpay.db")
+	mustOpen(t, path)
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)")
+	require.NoError(t, err)
+	defer db.Close()
+	var size int
+	var mode string
+	require.NoError(t, db.QueryRowContext(ctx, "PRAGMA page_size").Scan(&size))
+	require.NoError(t, db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode))
+	assert.Equal(t, 1024, size)
+	assert.Equal(t, "wal", mode)
+	ls, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
+	require.NoError(t, err)
+	require.NoError(t, ls.Close())
 }
 
 // TestPlatform runs the platform end to end with the ledger and the

@@ -1,0 +1,137 @@
+// Package sqlitedb opens the connections of the module's SQLite stores
+// (ledger/sqlite and payflow/sqlite), which share one database file: the
+// same pragmas on every connection, whichever store opens the file first.
+package sqlitedb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options configure Open. The zero value is the default.
+type Options struct {
+	// BusyTimeout is how long a connection waits for a lock held by another
+	// process before it fails with SQLITE_BUSY. Zero: 5 s.
+	BusyTimeout time.Duration
+	// ReadConns is the size of the pool of read-only connections. Zero: 4.
+	ReadConns int
+	// NoSync turns fsync off (synchronous=OFF), for tests that do not check
+	// durability.
+	NoSync bool
+}
+
+// Pragmas returns the pragmas that Open runs on every connection, in order.
+func (o Options) Pragmas() []string {
+	sync := "synchronous(FULL)" // every commit is on disk before it returns
+	if o.NoSync {
+		sync = "synchronous(OFF)"
+	}
+	return []string{
+		BusyTimeout(o.BusyTimeout),
+		"foreign_keys(1)",
+		sync,
+		// 1 KiB pages for a new database: a ledger batch dirties one page per
+		// account and per index entry it touches, all over the file, and every
+		// dirty page goes to the WAL at commit, so small pages cut the bytes
+		// written per transfer several times. (An existing database keeps its
+		// size.)
+		"page_size(1024)",
+		// Checkpoint every 16384 WAL frames (16 MiB) rather than 1000: a
+		// checkpoint copies each distinct page once however often the WAL holds
+		// it, and costs two fsyncs, so rarer checkpoints write less.
+		"wal_autocheckpoint(16384)",
+		// Statement journals (multi-row statements, savepoints) stay in
+		// memory, and a larger page cache (up to 64 MiB per connection) keeps
+		// the index pages of a busy database resident.
+		"temp_store(MEMORY)",
+		"cache_size(-65536)",
+	}
+}
+
+// Open opens the database file at path, creating it if needed and
+// switching it to WAL: w is the writer, a pool of one connection that is
+// never closed while idle (so that its page and statement caches live);
+// r is a pool of o.ReadConns read-only connections. Writers start their
+// transactions with BEGIN IMMEDIATE.
+func Open(ctx context.Context, path string, o Options) (w, r *sql.DB, err error) {
+	if path == "" {
+		return nil, nil, fmt.Errorf("empty database path")
+	}
+	wdsn, err := DSN(path, false, o.Pragmas()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	rdsn, err := DSN(path, true, o.Pragmas()...)
+	if err != nil {
+		return nil, nil, err
+	}
+	if w, err = sql.Open("sqlite", wdsn); err != nil {
+		return nil, nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxIdleTime(0)
+	w.SetConnMaxLifetime(0)
+	// journal_mode=WAL is set here, not in the DSN, where it would run
+	// before page_size and fix the page size of a new file. It is
+	// persistent: the read connections find the file in WAL mode.
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode = WAL").Scan(&mode); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	if mode != "wal" {
+		w.Close()
+		return nil, nil, fmt.Errorf("journal mode %q, want wal", mode)
+	}
+	if r, err = sql.Open("sqlite", rdsn); err != nil {
+		w.Close()
+		return nil, nil, err
+	}
+	n := o.ReadConns
+	if n <= 0 {
+		n = 4
+	}
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	return w, r, nil
+}
+
+// BusyTimeout returns the pragma that makes a connection wait up to d
+// (5 seconds when d is not positive) for a lock another connection holds.
+func BusyTimeout(d time.Duration) string {
+	if d <= 0 {
+		d = 5 * time.Second
+	}
+	return "busy_timeout(" + strconv.FormatInt(d.Milliseconds(), 10) + ")"
+}
+
+// DSN returns the connection string for the database file at path (made
+// absolute) that runs pragmas, in order, on every new connection. A
+// read-only connection also gets query_only(1); a writer starts its
+// transactions with BEGIN IMMEDIATE, so that it takes the write lock
+// before it reads.
+func DSN(path string, readOnly bool, pragmas ...string) (string, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	q := url.Values{}
+	for _, p := range pragmas {
+		q.Add("_pragma", p)
+	}
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	return u.String(), nil
+}

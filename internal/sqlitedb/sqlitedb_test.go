@@ -1,0 +1,88 @@
+package sqlitedb_test
+
+import (
+	"context"
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/sqlitedb"
+)
+
+func TestDSN(t *testing.T) {
+	w, err := sqlitedb.DSN("/var/lib/casim pay/db.sqlite", false, sqlitedb.BusyTimeout(0), "synchronous(FULL)")
+	require.NoError(t, err)
+	assert.Equal(t, "file:/var/lib/casim%20pay/db.sqlite?_pragma=busy_timeout%285000%29&_pragma=synchronous%28FULL%29&_txlock=immediate", w)
+
+	r, err := sqlitedb.DSN("/tmp/x.db", true, sqlitedb.BusyTimeout(1500*time.Millisecond))
+	require.NoError(t, err)
+	assert.Equal(t, "file:/tmp/x.db?_pragma=busy_timeout%281500%29&_pragma=query_only%281%29", r)
+
+	rel, err := sqlitedb.DSN("x.db", true)
+	require.NoError(t, err)
+	abs, err := filepath.Abs("x.db")
+	require.NoError(t, err)
+	assert.Equal(t, "file:"+filepath.ToSlash(abs)+"?_pragma=query_only%281%29", rel)
+}
+
+func TestOpen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "new.db")
+	w, r, err := sqlitedb.Open(ctx, path, sqlitedb.Options{BusyTimeout: 1500 * time.Millisecond, ReadConns: 3})
+	require.NoError(t, err)
+	defer r.Close()
+	defer w.Close()
+	assert.Equal(t, 1, w.Stats().MaxOpenConnections)
+	assert.Equal(t, 3, r.Stats().MaxOpenConnections)
+	want := map[string]string{
+		"journal_mode":       "wal",
+		"synchronous":        "2", // FULL
+		"foreign_keys":       "1",
+		"busy_timeout":       "1500",
+		"page_size":          "1024",
+		"temp_store":         "2", // MEMORY
+		"cache_size":         "-65536",
+		"wal_autocheckpoint": "16384",
+	}
+	for name, db := range map[string]*sql.DB{"writer": w, "reader": r} {
+		for pragma, v := range want {
+			var got string
+			require.NoError(t, db.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got))
+			assert.Equal(t, v, got, "%s %s", name, pragma)
+		}
+	}
+	_, err = r.ExecContext(ctx, "CREATE TABLE t (x)")
+	assert.ErrorContains(t, err, "readonly", "the read pool is query_only")
+	_, err = w.ExecContext(ctx, "CREATE TABLE t (x)")
+	assert.NoError(t, err)
+
+	w2, r2, err := sqlitedb.Open(ctx, path, sqlitedb.Options{NoSync: true})
+	require.NoError(t, err)
+	defer r2.Close()
+	defer w2.Close()
+	var sync string
+	require.NoError(t, w2.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync))
+	assert.Equal(t, "0", sync, "NoSync")
+	assert.Equal(t, 4, r2.Stats().MaxOpenConnections, "default read pool")
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	notDB := filepath.Join(dir, "garbage.db")
+	require.NoError(t, os.WriteFile(notDB, []byte("this is not a SQLite database file, just text that is long enough"), 0o600))
+	for name, path := range map[string]string{
+		"empty path":        "",
+		"missing directory": filepath.Join(dir, "no", "such", "dir", "x.db"),
+		"not a database":    notDB,
+	} {
+		w, r, err := sqlitedb.Open(context.Background(), path, sqlitedb.Options{})
+		assert.Error(t, err, name)
+		assert.Nil(t, w, name)
+		assert.Nil(t, r, name)
+	}
+}
