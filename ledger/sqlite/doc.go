@@ -13,15 +13,20 @@
 //     instead of failing at once (Options.BusyTimeout);
 //   - foreign_keys=ON, on STRICT tables with CHECK constraints;
 //   - 1 KiB pages (for a new file) and a checkpoint every 16 MiB of WAL,
-//     which cut the bytes and system calls that each commit costs.
+//     which cut the bytes and system calls that each commit costs;
+//   - temp_store=MEMORY and a page cache of up to 64 MiB per connection.
+//
+// The payflow state (package payflow/sqlite) opens its connections to the
+// same file with the same settings, so the file is the same whichever of
+// the two creates it.
 //
 // SQLite allows one writer at a time, so the Store keeps one writer
 // connection, on which Update runs BEGIN IMMEDIATE transactions, and a pool
 // of read-only connections for View. Within one process, the Store and the
 // payflow state (package payflow/sqlite) on the same file take turns
 // through an in-process lock around their write transactions, so that
-// neither sleeps in SQLite's busy handler waiting for the other. The ledger's group-commit batcher
-// (ledger.Ledger) turns many concurrent requests into one transaction, and
+// neither sleeps in SQLite's busy handler waiting for the other. The
+// ledger's group-commit batcher (ledger.Ledger) turns many concurrent requests into one transaction, and
 // a batch costs a handful of statements: multi-row INSERT and UPDATE … FROM
 // (VALUES …) for the writes, WHERE id IN (…) for the reads, all prepared
 // once and cached.
