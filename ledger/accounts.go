@@ -4,10 +4,10 @@ import (
 	"slices"
 )
 
-// createAccounts applies events inside tx and returns one result per event.
-// ends lists the exclusive end index of each request merged into events:
-// a linked chain never crosses an end.
-func (l *Ledger) createAccounts(tx Tx, events []Account, ends []int) ([]CreateAccountResult, error) {
+// createAccounts applies the events of one request inside tx and returns
+// one result per event. (Accounts are created one request per
+// transaction; unlike transfers, requests are not merged into batches.)
+func (l *Ledger) createAccounts(tx Tx, events []Account) ([]CreateAccountResult, error) {
 	last, err := tx.LastTimestamp()
 	if err != nil {
 		return nil, err
@@ -35,12 +35,8 @@ func (l *Ledger) createAccounts(tx Tx, events []Account, ends []int) ([]CreateAc
 	chain := -1 // index of the first event of the open chain, or -1
 	broken := false
 	saved := 0 // len(created) when the chain opened
-	end := 0   // index into ends of the current request
 	for i := range events {
-		for ends[end] <= i {
-			end++
-		}
-		lastInRequest := i == ends[end]-1
+		lastInRequest := i == len(events)-1
 		a := &events[i]
 		linked := a.Flags&AccountLinked != 0
 		if linked && chain < 0 {

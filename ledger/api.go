@@ -131,7 +131,7 @@ func (l *Ledger) CreateAccounts(ctx context.Context, accounts []Account) ([]Crea
 	var results []CreateAccountResult
 	err := l.store.Update(ctx, func(tx Tx) error {
 		var err error
-		results, err = l.createAccounts(tx, accounts, []int{len(accounts)})
+		results, err = l.createAccounts(tx, accounts)
 		return err
 	})
 	if err != nil {
