@@ -98,8 +98,11 @@ const MaxBatch = 128
 // transaction, each inside a savepoint, so that a transaction that fails
 // or panics is rolled back alone. A transaction's changes are visible to
 // those after it in the same batch, exactly as if each had committed
-// before the next began. Write returns once the batch is committed, so
-// nothing is reported done before it is durable. The batch runs on the
+// before the next began. Write returns once the batch has ended, failed
+// transactions included, so nothing is reported done before it is
+// durable, and a failure caused by an earlier transaction of the batch
+// is reported only when that transaction's rows can be read (or are
+// known lost). The batch runs on the
 // goroutine of one of its callers (the first in the queue), so a lone
 // write costs no hand-off. It is safe for concurrent use.
 type Batcher struct {
@@ -169,10 +172,12 @@ func (b *Batcher) Close() {
 	b.closeStmts()
 }
 
-// Write runs fn in a write transaction and returns once it is committed:
-// nil when fn returned nil and the commit succeeded; fn's error, with
-// nothing of fn's changes kept, when fn failed; the commit's error when
-// the batch could not commit, with none of its changes kept. When fn
+// Write runs fn in a write transaction and returns once its batch has
+// ended: nil when fn returned nil and the commit succeeded; fn's error,
+// with nothing of fn's changes kept, when fn failed and the rest of the
+// batch committed; the commit's error when the batch could not commit,
+// with none of its changes kept (to every write of the batch, failed or
+// not, since a failure may rest on the lost writes). When fn
 // panics, its changes are rolled back and Write panics with the same
 // value. fn must use only tx for the database, must not keep tx, and must
 // not call Write.
@@ -255,8 +260,15 @@ func (b *Batcher) run(batch []*job) {
 	// Each job runs after a savepoint of its own. Savepoints are not
 	// released: they nest, ROLLBACK TO goes back to the newest of the name
 	// (the failed job's own), and COMMIT keeps everything they hold.
+	//
+	// A job that fails is told so only once the batch has ended: its
+	// failure may rest on rows of the jobs before it (a key they took, a
+	// counter they advanced), which its caller must be able to read when
+	// it hears of the failure, and which may yet be lost if the commit
+	// fails.
+	failed := make([]error, len(batch))
 	kept := 0
-	for _, j := range batch {
+	for i, j := range batch {
 		if _, err := tx.StmtContext(ctx, b.savepoint).ExecContext(ctx); err != nil {
 			_ = tx.Rollback()
 			settleAll(batch, err)
@@ -264,22 +276,31 @@ func (b *Batcher) run(batch []*job) {
 		}
 		if err := j.call(tx); err != nil {
 			if _, rerr := tx.StmtContext(ctx, b.rollbackTo).ExecContext(ctx); rerr != nil {
-				// The transaction is unusable: give up the whole batch.
+				// The transaction is unusable (SQLite may have rolled it
+				// back whole): give up the batch.
 				_ = tx.Rollback()
 				j.settle(err)
 				settleAll(batch, rerr)
 				return
 			}
-			j.settle(err)
+			failed[i] = err
 		} else {
 			kept++
 		}
 	}
+	var cerr error
 	if kept == 0 {
 		_ = tx.Rollback()
-		return
+	} else {
+		cerr = tx.Commit()
 	}
-	settleAll(batch, tx.Commit())
+	for i, j := range batch {
+		if cerr != nil { // none of the batch is kept
+			j.settle(cerr)
+		} else {
+			j.settle(failed[i]) // nil for a job that is kept
+		}
+	}
 }
 
 // call runs the job's fn on tx, turning a panic into an error for the

@@ -227,6 +227,52 @@ func TestBatchIsolatesFailures(t *testing.T) {
 	assert.Equal(t, []int{-1, 1, 3, 6}, keys(t, db))
 }
 
+// TestFailureReportedAfterCommit: a write that fails because of an earlier
+// write of its batch hears of it only once that write is committed, so
+// that its caller can read the row it clashed with (a retry that lost to
+// the first try reads the first try's result).
+func TestFailureReportedAfterCommit(t *testing.T) {
+	db, l, b := openDB(t)
+	var seq int
+	var name, path string
+	require.NoError(t, db.QueryRow(`PRAGMA database_list`).Scan(&seq, &name, &path))
+	rdsn, err := sqlitedb.DSN(path, true)
+	require.NoError(t, err)
+	r, err := sql.Open("sqlite", rdsn)
+	require.NoError(t, err)
+	defer r.Close()
+
+	ctx := context.Background()
+	first := leaderWaiting(t, l, b, insert(-1))
+	var wg sync.WaitGroup
+	var errKept, errLost, readErr error
+	var n int
+	wg.Go(func() { errKept = b.Write(ctx, insert(1)) })
+	until(t, b, func() bool { return len(b.queue) == 1 })
+	wg.Go(func() {
+		errLost = b.Write(ctx, insert(1))
+		readErr = r.QueryRow(`SELECT count(*) FROM t WHERE k = 1`).Scan(&n)
+	})
+	until(t, b, func() bool { return len(b.queue) == 2 })
+	// A slow last write: the batch commits only after it.
+	wg.Go(func() {
+		_ = b.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, `SELECT test_sleep_ms(100)`); err != nil {
+				return err
+			}
+			return insert(3)(ctx, tx)
+		})
+	})
+	until(t, b, func() bool { return len(b.queue) == 3 })
+	l.Unlock()
+	require.NoError(t, <-first)
+	wg.Wait()
+	require.NoError(t, errKept)
+	assert.ErrorContains(t, errLost, "UNIQUE constraint failed")
+	require.NoError(t, readErr)
+	assert.Equal(t, 1, n, "the row that the failed write clashed with is readable when it hears of the failure")
+}
+
 // TestBatchCommitFails: the writes of a batch are one transaction, so a
 // commit that fails (here a deferred foreign key) fails them all and
 // keeps none.
@@ -236,8 +282,11 @@ func TestBatchCommitFails(t *testing.T) {
 		_, err := tx.ExecContext(ctx, `INSERT INTO child (id, p) VALUES (1, 99)`)
 		return err
 	}
-	errs, _ := inOneBatch(t, l, b, insert(1), orphan, insert(2))
+	errs, _ := inOneBatch(t, l, b, insert(1), orphan, insert(1), insert(2))
 	for i, err := range errs {
+		// The third write failed against the first, which is lost: it
+		// gets the commit's error too, not a refusal resting on a row that
+		// never existed.
 		assert.ErrorContains(t, err, "FOREIGN KEY constraint failed", "write %d", i)
 	}
 	assert.Equal(t, []int{-1}, keys(t, db))
