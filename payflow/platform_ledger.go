@@ -120,6 +120,18 @@ func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Accoun
 // earlier attempt (id_already_failed): its outcome is final.
 var errRefusedBefore = errors.New("refused at an earlier attempt")
 
+// refusalStands turns errRefusedBefore into the refusal it stands for: a
+// crash, a lost reply or a failed state update came between the ledger's
+// refusal of a hold or a refund and the record of it. The ledger refuses
+// those transfers only when the payer's or the merchant's balance does
+// not cover them (ErrFunds).
+func refusalStands(err error) error {
+	if errors.Is(err, errRefusedBefore) {
+		return fmt.Errorf("%w: %v", ErrFunds, err)
+	}
+	return err
+}
+
 // createChain creates ts as one linked chain, all or nothing, and accepts a
 // chain that an earlier call already created: a retry after a crash or a
 // lost reply gets "exists" for the first transfer the earlier call created,

@@ -69,13 +69,7 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 		posts, ids = p.posts(r, legs)
 		ts = append(ts, posts...)
 	}
-	err := p.createChain(ctx, ts)
-	if errors.Is(err, errRefusedBefore) {
-		// A crash or a lost reply came between the ledger's refusal of
-		// this attempt and the state update: the refusal stands.
-		err = fmt.Errorf("%w: %v", ErrFunds, err)
-	}
-	return ids, err
+	return ids, refusalStands(p.createChain(ctx, ts))
 }
 
 // posts returns the linked transfers that post the holds of r (the money
@@ -339,7 +333,7 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		CreditAccountID: AccountID(AccountWallet, cur.Numeric, pay.PayerCardID), Amount: r.Amount,
 		UserData128: ledger.ID(pay.ID), Ledger: cur.Numeric, Code: TransferRefund,
 	}
-	lerr := ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
+	lerr := refusalStands(ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t})))
 	if lerr != nil && !errors.Is(lerr, ErrFunds) {
 		return lerr
 	}

@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"testing"
 	"time"
 
@@ -804,6 +805,69 @@ func TestRefundWithoutMerchantFunds(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(90), rv.Refunded)
 	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 90}, {Posted: 0}}, s.balances(t))
+}
+
+// refundFailLost is a Store that loses the first update marking a refund
+// failed, as a crash or a dropped database connection would.
+type refundFailLost struct {
+	payflow.Store
+	lost bool
+}
+
+func (s *refundFailLost) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
+	if r.State == payflow.RefundFailed && !s.lost {
+		s.lost = true
+		return errors.New("connection lost")
+	}
+	return s.Store.UpdateRefund(ctx, r, from, p, pFrom)
+}
+
+// TestRefundRefusalLost: when the record of a refund's refusal by the
+// ledger is lost, the ledger answers every later try with
+// id_already_failed; the refusal stands, so a retry and the recovery sweep
+// both fail the refund and release its reservation.
+func TestRefundRefusalLost(t *testing.T) {
+	for _, via := range []string{"retry", "sweep"} {
+		t.Run(via, func(t *testing.T) {
+			st := &refundFailLost{Store: memory.New()}
+			ps := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
+			s := &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
+			ctx := context.Background()
+			v, _ := s.request(t)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			require.NoError(t, err)
+			eur := uint32(978)
+			res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{ // a payout leaves 90
+				ID: ledger.NewID(), DebitAccountID: payflow.AccountID(payflow.AccountMerchant, eur, merchantID),
+				CreditAccountID: payflow.AccountID(payflow.AccountFunding, eur, ""), Amount: 600, Ledger: eur, Code: 9,
+			}})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+			before := s.balances(t)
+
+			msg := s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
+			_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			require.ErrorContains(t, err, "connection lost")
+			stored, err := st.Refund(ctx, payflow.ID([]byte("refund-000000001")))
+			require.NoError(t, err)
+			require.Equal(t, payflow.RefundPending, stored.State)
+
+			if via == "retry" {
+				_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+				assert.ErrorIs(t, err, payflow.ErrFunds)
+			} else {
+				s.Clock.Advance(payflow.DefaultRecoverAfter)
+				s.sweep(t, 1)
+			}
+			stored, err = st.Refund(ctx, payflow.ID([]byte("refund-000000001")))
+			require.NoError(t, err)
+			assert.Equal(t, payflow.RefundFailed, stored.State)
+			p, err := st.Payment(ctx, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(0), p.Refunded, "the reservation is released")
+			assert.Equal(t, before, s.balances(t))
+		})
+	}
 }
 
 // TestRecoverRefund: a refund reserved by a process that died before the
