@@ -261,6 +261,9 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // unexpired. The payment is then held in the ledger and, unless the
 // merchant captures manually, captured at once with a signed receipt. A
 // payment the payer's wallet cannot cover is ErrFunds and stays pending.
+// The same consent sent again is ErrReplay, unless its settlement has not
+// finished (an error or a lost reply ended the first call): the retry
+// then finishes it and answers as the first call would have.
 func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error) {
 	var cs record.Consent
 	c, err := p.openCard(ctx, req.Consent, &cs)
@@ -295,6 +298,12 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	for {
 		if r, err = p.current(ctx, r); err != nil {
 			return nil, p.refuse(ctx, a, err)
+		}
+		if r.State == stateApproving && bytes.Equal(r.ConsentHash, ch[:]) {
+			// This very consent was accepted and its settlement did not
+			// finish (the reply failed or was lost): the retry finishes
+			// it, as RecoverSweep would, and gets the first call's reply.
+			break
 		}
 		if r.State != StatePending {
 			return nil, p.refuse(ctx, a, stateError(r.State))

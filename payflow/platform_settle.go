@@ -192,9 +192,14 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 		r.UpdatedAt = now
 		err = p.store.UpdatePayment(ctx, r, from)
 		if errors.Is(err, ErrConflict) {
-			if r, err = p.store.Payment(ctx, r.ID); err != nil {
+			// Another process (RecoverSweep, a retried consent) settled it
+			// first: go on from what it recorded, which is what the caller
+			// answers with, not from this process's unrecorded outcome.
+			stored, err := p.store.Payment(ctx, r.ID)
+			if err != nil {
 				return err
 			}
+			*r = *stored
 			continue
 		}
 		if err != nil {

@@ -807,6 +807,86 @@ func TestRefundWithoutMerchantFunds(t *testing.T) {
 	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 90}, {Posted: 0}}, s.balances(t))
 }
 
+// settleLost is a Store that loses the first update of a payment out of
+// approving, as a crash or a dropped database connection between the
+// ledger's settlement and its record would.
+type settleLost struct {
+	payflow.Store
+	lost bool
+}
+
+func (s *settleLost) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if from == "approving" && !s.lost {
+		s.lost = true
+		return errors.New("connection lost")
+	}
+	return s.Store.UpdatePayment(ctx, p, from)
+}
+
+// TestApproveRetried: the consent sent again after its first call failed
+// between the consent's acceptance and the record of its settlement (the
+// phone saw an error) finishes the settlement, once, and gets the receipt;
+// sent again once the payment is settled, it is a replay.
+func TestApproveRetried(t *testing.T) {
+	st := &settleLost{Store: memory.New()}
+	ps := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
+	s := &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
+	ctx := context.Background()
+	v, _ := s.request(t)
+	c := s.consent(t, v.ID)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.ErrorContains(t, err, "connection lost")
+	r, err := st.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, "approving", r.State)
+
+	pv, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, pv.State)
+	var rc record.Receipt
+	require.NoError(t, record.Open(pv.Receipt, &rc))
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	assert.ErrorIs(t, err, payflow.ErrReplay)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t), "charged once")
+}
+
+// settleRaced is a Store on which another process records the settlement
+// of a payment out of approving (its own receipt) just before this one.
+type settleRaced struct {
+	payflow.Store
+	raced bool
+}
+
+func (s *settleRaced) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if from == "approving" && !s.raced {
+		s.raced = true
+		other := *p
+		other.Receipt = []byte("the other process's receipt")
+		if err := s.Store.UpdatePayment(ctx, &other, from); err != nil {
+			return err
+		}
+	}
+	return s.Store.UpdatePayment(ctx, p, from)
+}
+
+// TestApproveLosesSettlement: an Approve whose settlement another process
+// recorded first answers with what that process recorded, not with its
+// own unrecorded receipt.
+func TestApproveLosesSettlement(t *testing.T) {
+	st := &settleRaced{Store: memory.New()}
+	ps := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
+	s := &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
+	v, _ := s.request(t)
+	pv, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, pv.State)
+	assert.Equal(t, []byte("the other process's receipt"), pv.Receipt)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+}
+
 // refundFailLost is a Store that loses the first update marking a refund
 // failed, as a crash or a dropped database connection would.
 type refundFailLost struct {

@@ -312,21 +312,22 @@ func platformProcesses(t *testing.T, dsn string) {
 		final, err := clients[rng.IntN(3)].Payment(ctx, shop.Seller.Token, v.ID)
 		require.NoError(t, err)
 		outcomes[final.State]++
+		// Every copy of the consent that is answered carries the one
+		// receipt: a copy that arrives while another settles the payment
+		// finishes the same settlement.
 		approvals := 0
-		var receipt []byte
+		var receipts [][]byte
 		for _, k := range keyed {
 			switch k.status {
 			case http.StatusOK:
 				var kv payflow.PaymentView
 				require.NoError(t, cbor.Unmarshal(k.body, &kv))
 				assert.Equal(t, payflow.StateCaptured, kv.State)
-				if receipt != nil {
-					assert.Equal(t, receipt, kv.Receipt, "the key's two replies agree")
-					assert.True(t, k.replayed || keyed[0].replayed, "one of the two is the stored reply")
-				} else {
-					approvals++
+				if len(receipts) > 0 {
+					assert.True(t, k.replayed || keyed[0].replayed, "one of the key's two replies is the stored one")
 				}
-				receipt = kv.Receipt
+				approvals++
+				receipts = append(receipts, kv.Receipt)
 			case http.StatusConflict:
 				// in flight on the other process, or the nonce was spent, or final
 			default:
@@ -335,7 +336,7 @@ func platformProcesses(t *testing.T, dsn string) {
 		}
 		if third == nil {
 			approvals++
-			receipt = thirdView.Receipt
+			receipts = append(receipts, thirdView.Receipt)
 		} else {
 			assert.True(t, errors.Is(third, payflow.ErrReplay) || errors.Is(third, payflow.ErrFinal), "third approval: %v", third)
 		}
@@ -371,8 +372,10 @@ func platformProcesses(t *testing.T, dsn string) {
 			require.NotNil(t, first, "round %d: no copy of the refund was answered", round)
 			assert.Equal(t, part, first.Refunded)
 			captured -= part
-			assert.Equal(t, 1, approvals, "round %d: one approval wins", round)
-			assert.Equal(t, final.Receipt, receipt)
+			assert.NotZero(t, approvals, "round %d: an approval is answered", round)
+			for _, rc := range receipts {
+				assert.Equal(t, final.Receipt, rc, "round %d: every answered approval has the receipt", round)
+			}
 			// The cancel came after the capture, or while it was under way.
 			assert.True(t, errors.Is(cancel, payflow.ErrFinal) || errors.Is(cancel, payflow.ErrConflict), "round %d: cancel: %v", round, cancel)
 		case payflow.StateCancelled:
