@@ -59,7 +59,7 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 	for i, l := range legs {
 		ts[i] = ledger.Transfer{
 			ID: TransferID(r.ID, r.Attempt, l.index, kindHold), DebitAccountID: l.debit, CreditAccountID: l.credit,
-			Amount: l.amount, UserData128: ledger.ID(r.ID), Timeout: seconds(p.opts.HoldTTL),
+			Amount: l.amount, UserData128: ledger.ID(r.ID), Timeout: holdTimeout(r),
 			Ledger: l.ledger, Code: TransferPayment, Flags: ledger.TransferPending | ledger.TransferLinked,
 		}
 	}
@@ -70,6 +70,14 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 		ts = append(ts, posts...)
 	}
 	return ids, refusalStands(p.createChain(ctx, ts))
+}
+
+// holdTimeout is the ledger timeout of the holds of r, from what the
+// platform recorded when it accepted the consent (the hold's expiry and
+// the time of that update), so that every process that retries the holds
+// submits the same transfers whatever its own HoldTTL.
+func holdTimeout(r *PaymentRecord) uint32 {
+	return seconds(r.HoldExpiresAt.Sub(r.UpdatedAt))
 }
 
 // posts returns the linked transfers that post the holds of r (the money

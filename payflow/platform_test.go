@@ -853,6 +853,32 @@ func TestApproveRetried(t *testing.T) {
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t), "charged once")
 }
 
+// TestHoldRetriedWithAnotherTTL: a settlement interrupted after the
+// ledger moved is finished by a process configured with another hold TTL;
+// it submits the same holds (their timeout comes from the payment, not
+// from its own options), finds them, and captures once.
+func TestHoldRetriedWithAnotherTTL(t *testing.T) {
+	st := &settleLost{Store: memory.New()}
+	ps := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
+	s := &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
+	ctx := context.Background()
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.ErrorContains(t, err, "connection lost")
+
+	other, err := payflow.NewPlatform(payflow.PlatformOptions{Ledger: s.Ledger, Store: st, Verifier: s.Verifier,
+		Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now, HoldTTL: payflow.DefaultHoldTTL + time.Hour})
+	require.NoError(t, err)
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	n, err := other.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	r, err := st.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, r.State)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+}
+
 // settleRaced is a Store on which another process records the settlement
 // of a payment out of approving (its own receipt) just before this one.
 type settleRaced struct {
