@@ -298,7 +298,7 @@ func (p *Platform) accept(ctx context.Context, a *Acceptance) error {
 // error of the nonce or the counter comes first, as if they had been
 // checked before the rest.
 func (p *Platform) refuse(ctx context.Context, a *Acceptance, why error) error {
-	a.Token, a.Session, a.Insert, a.Update = nil, nil, nil, nil
+	a.Token, a.Session, a.Insert, a.Update, a.Refund = nil, nil, nil, nil, nil
 	if err := p.accept(ctx, a); err != nil {
 		return err
 	}

@@ -259,43 +259,54 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
-	if err := p.verify(ctx, c, req.Refund, &rr); err != nil {
-		if old, err2 := p.store.Refund(ctx, id); err2 == nil && errors.Is(err, ErrClone) {
-			return p.refundRetried(ctx, old, req.Refund)
-		}
-		return nil, err
-	}
-	pay, err := p.store.Payment(ctx, ID(rr.RequestID))
+	a, err := p.check(c, req.Refund, &rr)
 	if err != nil {
 		return nil, err
 	}
+	pay, err := p.store.Payment(ctx, ID(rr.RequestID))
+	if errors.Is(err, ErrNotFound) {
+		return nil, p.refuse(ctx, a, err)
+	} else if err != nil {
+		return nil, err
+	}
 	if c.MerchantID != pay.MerchantID {
-		return nil, fmt.Errorf("%w: card %s is not a seller card of the payee", ErrForbidden, c.ID)
+		return nil, p.refuse(ctx, a, fmt.Errorf("%w: card %s is not a seller card of the payee", ErrForbidden, c.ID))
 	}
 	if rr.Currency != pay.Currency {
-		return nil, fmt.Errorf("%w: refund in %s of a payment in %s", ErrMismatch, rr.Currency, pay.Currency)
+		return nil, p.refuse(ctx, a, fmt.Errorf("%w: refund in %s of a payment in %s", ErrMismatch, rr.Currency, pay.Currency))
 	}
 	h := record.Hash(req.Refund)
 	ref := &RefundRecord{
 		ID: id, RequestID: pay.ID, State: RefundPending, Amount: rr.Amount, Currency: rr.Currency,
 		Request: req.Refund, Hash: h[:], CreatedAt: p.now(),
 	}
+	// The refund is stored, and its amount reserved on the payment, in the
+	// transaction that accepts the signed record; a lost compare-and-set
+	// undoes all three and reads the payment again.
 	for {
 		if pay.State != StateCaptured {
-			return nil, stateError(pay.State)
+			return nil, p.refuse(ctx, a, stateError(pay.State))
 		}
 		if rr.Amount > pay.Captured || pay.Refunded > pay.Captured-rr.Amount {
-			return nil, fmt.Errorf("%w: %d refunded of %d captured, %d more asked", ErrLimit, pay.Refunded, pay.Captured, rr.Amount)
+			return nil, p.refuse(ctx, a, fmt.Errorf("%w: %d refunded of %d captured, %d more asked", ErrLimit, pay.Refunded, pay.Captured, rr.Amount))
 		}
 		pay.Refunded += rr.Amount
 		pay.UpdatedAt = p.now()
 		ref.Refunded = pay.Refunded
-		stored, err := p.store.InsertRefund(ctx, ref, pay, StateCaptured)
+		a.Refund, a.Update, a.From = ref, pay, StateCaptured
+		err := p.accept(ctx, a)
 		if err == nil {
-			if stored.State != RefundPending || !bytes.Equal(stored.Request, ref.Request) {
-				return p.refundRetried(ctx, stored, req.Refund)
+			if a.Refund != ref { // a concurrent copy stored it first
+				return p.refundRetried(ctx, a.Refund, req.Refund)
 			}
 			break
+		}
+		if errors.Is(err, ErrClone) {
+			// A concurrent copy of these bytes may have won the counter.
+			if old, err2 := p.store.Refund(ctx, id); err2 == nil {
+				return p.refundRetried(ctx, old, req.Refund)
+			}
+			return nil, err
 		}
 		if !errors.Is(err, ErrConflict) {
 			return nil, err

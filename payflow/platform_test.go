@@ -976,6 +976,45 @@ func TestRefundRefusalLost(t *testing.T) {
 	}
 }
 
+// refundLost is a Store that loses the first acceptance of a refund, as a
+// dropped database connection would.
+type refundLost struct {
+	payflow.Store
+	lost bool
+}
+
+func (s *refundLost) Accept(ctx context.Context, a *payflow.Acceptance) error {
+	if a.Refund != nil && !s.lost {
+		s.lost = true
+		return errors.New("connection lost")
+	}
+	return s.Store.Accept(ctx, a)
+}
+
+// TestRefundRetriedAfterLostAcceptance: the signed refund, its card's
+// counter and the payment's reservation commit together, so when that
+// commit is lost the same signed refund sent again goes through, once.
+func TestRefundRetriedAfterLostAcceptance(t *testing.T) {
+	st := &refundLost{Store: memory.New()}
+	ps := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
+	s := &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
+	ctx := context.Background()
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	before := s.balances(t)
+	msg := s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorContains(t, err, "connection lost")
+	assert.Equal(t, before, s.balances(t))
+	for range 2 {
+		rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+		require.NoError(t, err)
+		assert.Equal(t, uint64(200), rv.Refunded)
+	}
+	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 200}, {Posted: before[1].Posted - 200}}, s.balances(t))
+}
+
 // TestRecoverRefund: a refund reserved by a process that died before the
 // ledger moved is completed by RecoverSweep, once.
 func TestRecoverRefund(t *testing.T) {
@@ -991,8 +1030,10 @@ func TestRecoverRefund(t *testing.T) {
 	h := record.Hash(msg)
 	ref := &payflow.RefundRecord{ID: payflow.ID([]byte("refund-000000001")), RequestID: v.ID, State: payflow.RefundPending,
 		Amount: 300, Currency: "EUR", Request: msg, Hash: h[:], Refunded: 300, CreatedAt: s.Clock.Now()}
-	_, err = s.Store.InsertRefund(ctx, ref, p, payflow.StateCaptured)
-	require.NoError(t, err)
+	var rr record.RefundRequest
+	require.NoError(t, record.Open(msg, &rr))
+	require.NoError(t, s.Store.Accept(ctx, &payflow.Acceptance{CardID: rr.CardID, Counter: rr.Counter,
+		Refund: ref, Update: p, From: payflow.StateCaptured}))
 	before := s.balances(t)
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)

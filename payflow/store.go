@@ -95,11 +95,6 @@ type Store interface {
 	// requests, HoldExpiresAt for held ones, UpdatedAt for any other state.
 	DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*PaymentRecord, error)
 
-	// InsertRefund stores a new refund and, in the same transaction,
-	// updates p as UpdatePayment(p, from) does. If a refund with r's ID
-	// exists it changes nothing and returns the stored refund; if p's
-	// compare-and-set fails it changes nothing and returns ErrConflict.
-	InsertRefund(ctx context.Context, r *RefundRecord, p *PaymentRecord, from string) (*RefundRecord, error)
 	// UpdateRefund writes r's State, Receipt and Refunded if the stored
 	// refund is in state from, and, when p is not nil, updates p as
 	// UpdatePayment(p, pFrom) does, all or nothing (ErrConflict).
@@ -128,8 +123,8 @@ type Store interface {
 }
 
 // Acceptance is what Store.Accept commits at once: the nonce and counter
-// of a card-signed record and at most one write of the call that accepted
-// it (Token, Session, Insert or Update).
+// of a card-signed record and the write of the call that accepted it, if
+// any: Token, Session, Insert, Update, or Refund with Update.
 type Acceptance struct {
 	Nonce        []byte    // the record's challenge nonce; nil when it carries none
 	NonceExpires time.Time // the nonce stays marked used until then
@@ -149,9 +144,15 @@ type Acceptance struct {
 	// is replaced by it: its Request bytes tell a retry from a conflict.
 	Insert *PaymentRecord
 	// Update is written as UpdatePayment(Update, From) does, its Version
-	// incremented on success.
+	// incremented when it is written.
 	Update *PaymentRecord
 	From   string
+	// Refund is a new refund, stored together with Update (the payment's
+	// reservation of the refund), both or neither. If a refund with its ID
+	// exists, neither is written (nonce and counter are still committed)
+	// and Refund is replaced by the stored one: its Request bytes tell a
+	// retry from a conflict.
+	Refund *RefundRecord
 }
 
 // CardRecord is an enrolled card as the store keeps it.

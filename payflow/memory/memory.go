@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"math"
 	"slices"
 	"sync"
@@ -260,8 +261,14 @@ func (s *Store) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
 	return bytes.Clone(s.nonceKey), nil
 }
 
+// errRefundAlone refuses an Acceptance with a Refund but no Update.
+var errRefundAlone = errors.New("memory: a refund is accepted with its payment's update")
+
 // Accept implements payflow.Store: every check first, then every write.
 func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
+	if a.Refund != nil && a.Update == nil {
+		return errRefundAlone
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a.Nonce != nil {
@@ -277,6 +284,7 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 		if _, ok := s.tokens[string(a.Token.Hash)]; ok {
 			return payflow.ErrConflict
 		}
+	case a.Refund != nil && s.refunds[a.Refund.ID] != nil: // stored before: no write
 	case a.Update != nil:
 		if err := s.casPaymentLocked(a.Update, a.From); err != nil {
 			return err
@@ -293,6 +301,11 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 		a.Session = s.confirmSessionLocked(a.Session)
 	case a.Insert != nil:
 		a.Insert = s.insertPaymentLocked(a.Insert)
+	case a.Refund != nil && s.refunds[a.Refund.ID] != nil:
+		a.Refund = copyRefund(s.refunds[a.Refund.ID])
+	case a.Refund != nil:
+		s.writePaymentLocked(a.Update)
+		s.refunds[a.Refund.ID] = copyRefund(a.Refund)
 	case a.Update != nil:
 		s.writePaymentLocked(a.Update)
 	}
@@ -447,21 +460,6 @@ func copyRefund(r *payflow.RefundRecord) *payflow.RefundRecord {
 	n.Hash = bytes.Clone(r.Hash)
 	n.Receipt = bytes.Clone(r.Receipt)
 	return &n
-}
-
-// InsertRefund implements payflow.Store.
-func (s *Store) InsertRefund(_ context.Context, r *payflow.RefundRecord, p *payflow.PaymentRecord, from string) (*payflow.RefundRecord, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if old, ok := s.refunds[r.ID]; ok {
-		return copyRefund(old), nil
-	}
-	if err := s.casPaymentLocked(p, from); err != nil {
-		return nil, err
-	}
-	s.writePaymentLocked(p)
-	s.refunds[r.ID] = copyRefund(r)
-	return copyRefund(r), nil
 }
 
 // UpdateRefund implements payflow.Store.

@@ -221,6 +221,15 @@ func (w *writer) insert(p *payflow.PaymentRecord) (*payflow.PaymentRecord, error
 	return a.Insert, nil
 }
 
+// refund stores r with p's reservation of it (p read in state captured).
+func (w *writer) refund(r *payflow.RefundRecord, p *payflow.PaymentRecord) (*payflow.RefundRecord, error) {
+	a, err := w.accept(payflow.Acceptance{Refund: r, Update: p, From: payflow.StateCaptured})
+	if err != nil {
+		return nil, err
+	}
+	return a.Refund, nil
+}
+
 func payment(id byte, state string, due time.Time) *payflow.PaymentRecord {
 	return &payflow.PaymentRecord{
 		ID: payflow.ID{id}, SessionID: payflow.ID{0xee}, State: state, MerchantID: "m", SellerCardID: "8900000000000000002",
@@ -313,33 +322,42 @@ func testRefunds(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	p := payment(1, payflow.StateCaptured, t0)
 	p.Captured = 690
-	p, err := (&writer{s: s}).insert(p)
+	w := &writer{s: s}
+	p, err := w.insert(p)
 	require.NoError(t, err)
 	r := &payflow.RefundRecord{ID: payflow.ID{0x51}, RequestID: p.ID, State: payflow.RefundPending, Amount: 200, Currency: "EUR",
 		Request: []byte("signed refund"), Hash: bytes.Repeat([]byte{0xbb}, 32), Refunded: 200, CreatedAt: t0}
 	_, err = s.Refund(ctx, r.ID)
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	assert.Error(t, s.Accept(ctx, &payflow.Acceptance{CardID: "8900000000000000002", Counter: 1, Refund: r}),
+		"a refund without its payment's update")
 	stale := *p
 	stale.Version = 9
 	stale.Refunded = 200
-	_, err = s.InsertRefund(ctx, r, &stale, payflow.StateCaptured)
-	assert.ErrorIs(t, err, payflow.ErrConflict)
+	nonce := bytes.Repeat([]byte{7}, 32)
+	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: nonce, NonceExpires: t0.Add(time.Minute), CardID: "8900000000000000002",
+		Counter: 1, Refund: r, Update: &stale, From: payflow.StateCaptured}), payflow.ErrConflict)
 	_, err = s.Refund(ctx, r.ID)
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "nothing stored when the payment moved")
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: nonce, NonceExpires: t0.Add(time.Minute), CardID: "8900000000000000002", Counter: 1}),
+		"nor the nonce and the counter")
 
 	p.Refunded = 200
-	got, err := s.InsertRefund(ctx, r, p, payflow.StateCaptured)
+	got, err := w.refund(r, p)
 	require.NoError(t, err)
 	assert.Equal(t, r, got)
 	assert.Equal(t, uint64(2), p.Version)
 	again := *p
 	again.Refunded = 400
-	got, err = s.InsertRefund(ctx, r, &again, payflow.StateCaptured)
+	other := *r
+	other.Request = []byte("another refund")
+	got, err = w.refund(&other, &again)
 	require.NoError(t, err)
 	assert.Equal(t, r, got, "an existing refund is returned")
+	assert.Equal(t, uint64(2), again.Version, "and the payment is not written")
 	stored, err := s.Payment(ctx, p.ID)
 	require.NoError(t, err)
-	assert.Equal(t, uint64(200), stored.Refunded, "and the payment is not touched")
+	assert.Equal(t, uint64(200), stored.Refunded, "nor touched")
 
 	due, err := s.DueRefunds(ctx, t0, 10)
 	require.NoError(t, err)

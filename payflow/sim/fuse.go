@@ -179,9 +179,6 @@ func (s stateStore) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord,
 func (s stateStore) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
 	return get(s.f, func() ([]*payflow.PaymentRecord, error) { return s.Store.DuePayments(ctx, state, t, limit) })
 }
-func (s stateStore) InsertRefund(ctx context.Context, r *payflow.RefundRecord, p *payflow.PaymentRecord, from string) (*payflow.RefundRecord, error) {
-	return put(s.f, func() (*payflow.RefundRecord, error) { return s.Store.InsertRefund(ctx, r, p, from) })
-}
 func (s stateStore) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
 	return s.f.write(func() error { return s.Store.UpdateRefund(ctx, r, from, p, pFrom) })
 }

@@ -3,7 +3,6 @@ package sqlstate
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/casimpay/casimpay/payflow"
@@ -149,35 +148,12 @@ func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	return &r, nil
 }
 
-// InsertRefund implements payflow.Store in one transaction.
-func (s *Store) InsertRefund(ctx context.Context, r *payflow.RefundRecord, p *payflow.PaymentRecord, from string) (*payflow.RefundRecord, error) {
-	var stored *payflow.RefundRecord
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		old, err := scanRefund(tx.QueryRowContext(ctx, s.q(qRefund), r.ID[:]))
-		if err == nil {
-			stored = old
-			return nil
-		}
-		if !errors.Is(err, payflow.ErrNotFound) {
-			return err
-		}
-		if err := s.updatePayment(ctx, tx, p, from); err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_refunds (`+refundCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (id) DO NOTHING`),
-			r.ID[:], r.RequestID[:], r.State, i64(r.Amount), r.Currency, r.Request, r.Hash, i64(r.Refunded), nilIfEmpty(r.Receipt), ns(r.CreatedAt))
-		return oneRow(res, err, payflow.ErrConflict) // no row: inserted concurrently, read it again
-	})
-	if err != nil {
-		return nil, err
-	}
-	if stored != nil {
-		return stored, nil
-	}
-	p.Version++
-	c := *r
-	return &c, nil
+const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (id) DO NOTHING`
+
+func refundArgs(r *payflow.RefundRecord) []any {
+	return []any{r.ID[:], r.RequestID[:], r.State, i64(r.Amount), r.Currency, r.Request, r.Hash, i64(r.Refunded),
+		nilIfEmpty(r.Receipt), ns(r.CreatedAt)}
 }
 
 // UpdateRefund implements payflow.Store in one transaction.

@@ -586,14 +586,17 @@ func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) 
 // Accept implements payflow.Store in one transaction: the nonce's insert,
 // the counter's conditional upsert and the write of a commit together.
 func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
-	if s.d == Postgres && a.Counter <= math.MaxInt64 {
+	if a.Refund != nil && a.Update == nil {
+		return errRefundAlone
+	}
+	if s.d == Postgres && a.Counter <= math.MaxInt64 && a.Refund == nil {
 		if done, err := s.acceptOne(ctx, a); done || err != nil {
 			return err
 		}
 	}
 	// Prepare before the transaction takes the (single SQLite) writer
 	// connection.
-	var write string
+	var write, update string
 	switch {
 	case a.Token != nil:
 		write = qPutToken
@@ -601,11 +604,13 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 		write = qConfirm
 	case a.Insert != nil:
 		write = qInsertPayment
+	case a.Refund != nil:
+		write, update = qInsertRefund, qUpdatePayment
 	case a.Update != nil:
 		write = qUpdatePayment
 	}
-	var st [4]*sql.Stmt
-	for i, q := range [...]string{qUseNonce, qAdvance, qCounter, write} {
+	var st [5]*sql.Stmt
+	for i, q := range [...]string{qUseNonce, qAdvance, qCounter, write, update} {
 		if q == "" {
 			continue
 		}
@@ -614,7 +619,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			return err
 		}
 	}
-	var inserted bool
+	var inserted, refundHeld bool
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if a.Nonce != nil {
 			res, err := tx.StmtContext(ctx, st[0]).ExecContext(ctx, a.Nonce, ns(a.NonceExpires))
@@ -669,6 +674,23 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 				return err
 			}
 			a.Insert = stored
+		case a.Refund != nil:
+			res, err := w.ExecContext(ctx, refundArgs(a.Refund)...)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 { // stored before
+				stored, err := scanRefund(tx.QueryRowContext(ctx, s.q(qRefund), a.Refund.ID[:]))
+				if err != nil {
+					return err
+				}
+				a.Refund, refundHeld = stored, true
+				return nil
+			}
+			res, err = tx.StmtContext(ctx, st[4]).ExecContext(ctx, updateArgs(a.Update, a.From)...)
+			return oneRow(res, err, payflow.ErrConflict)
 		case a.Update != nil:
 			res, err := w.ExecContext(ctx, updateArgs(a.Update, a.From)...)
 			if err := oneRow(res, err, payflow.ErrConflict); err != nil {
@@ -683,11 +705,14 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	switch {
 	case inserted:
 		a.Insert = asInserted(a.Insert)
-	case a.Update != nil:
+	case a.Update != nil && !refundHeld:
 		a.Update.Version++
 	}
 	return nil
 }
+
+// errRefundAlone refuses an Acceptance with a Refund but no Update.
+var errRefundAlone = errors.New("sqlstate: a refund is accepted with its payment's update")
 
 // acceptOne tries Accept on PostgreSQL as one statement, one round trip
 // instead of five: the nonce's insert, the counter's upsert and the write
