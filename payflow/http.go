@@ -303,7 +303,8 @@ func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, key string,
 	ctx := r.Context()
 	now := h.opts.Now()
 	hash := sha256.Sum256(body)
-	stored, err := h.replies.BeginIdempotent(ctx, key, hash[:], now, now.Add(h.opts.ReplyLease))
+	lease := now.Add(h.opts.ReplyLease)
+	stored, err := h.replies.BeginIdempotent(ctx, key, hash[:], now, lease)
 	switch {
 	case errors.Is(err, ErrInFlight), errors.Is(err, ErrKeyReuse):
 		h.writeError(w, r, err)
@@ -322,14 +323,14 @@ func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, key string,
 	held := true
 	defer func() {
 		if held {
-			if err := h.replies.AbandonIdempotent(bg, key); err != nil {
+			if err := h.replies.AbandonIdempotent(bg, key, lease); err != nil {
 				h.logger(r).Error("abandoning idempotency key", "err", err)
 			}
 		}
 	}()
 	rep := h.call(ctx, run)
 	if storableReply(rep.code) {
-		if err := h.replies.FinishIdempotent(bg, key, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL)); err != nil {
+		if err := h.replies.FinishIdempotent(bg, key, lease, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL)); err != nil {
 			h.logger(r).Error("storing idempotent reply", "err", err)
 		} else {
 			held = false

@@ -37,15 +37,18 @@ const (
 // and body finished before; an error matching ErrInFlight while another
 // request holds the key; and one matching ErrKeyReuse when the key was
 // used with another body. A row expired at now counts as absent.
-// FinishIdempotent stores the reply of a held key until expires;
-// AbandonIdempotent releases a held key without a reply, so that a retry
-// runs the request again.
+// FinishIdempotent stores the reply of a key held under lease (the lease
+// it was claimed with) until expires; AbandonIdempotent releases a key
+// held under lease without a reply, so that a retry runs the request
+// again. Neither touches a key that another request claimed after lease
+// passed: FinishIdempotent then fails with ErrNotFound and
+// AbandonIdempotent does nothing.
 //
 // Implementations must be safe for concurrent use.
 type ReplyStore interface {
 	BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error)
-	FinishIdempotent(ctx context.Context, key string, status int, reply []byte, expires time.Time) error
-	AbandonIdempotent(ctx context.Context, key string) error
+	FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error
+	AbandonIdempotent(ctx context.Context, key string, lease time.Time) error
 }
 
 // replyMemory is the in-process ReplyStore of a handler given none. It is
@@ -100,21 +103,21 @@ func (m *replyMemory) sweepLocked(now time.Time) {
 	m.sweepAt = max(1024, 2*len(m.entries))
 }
 
-func (m *replyMemory) FinishIdempotent(_ context.Context, key string, status int, body []byte, expires time.Time) error {
+func (m *replyMemory) FinishIdempotent(_ context.Context, key string, lease time.Time, status int, body []byte, expires time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.entries[key]
-	if !ok || e.done {
+	if !ok || e.done || !e.deadline.Equal(lease) {
 		return fmt.Errorf("%w: idempotency key not in flight", ErrNotFound)
 	}
 	e.done, e.status, e.body, e.deadline = true, status, bytes.Clone(body), expires
 	return nil
 }
 
-func (m *replyMemory) AbandonIdempotent(_ context.Context, key string) error {
+func (m *replyMemory) AbandonIdempotent(_ context.Context, key string, lease time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e, ok := m.entries[key]; ok && !e.done {
+	if e, ok := m.entries[key]; ok && !e.done && e.deadline.Equal(lease) {
 		delete(m.entries, key)
 	}
 	return nil

@@ -110,11 +110,13 @@ type Store interface {
 	// is at or before now is treated as absent and replaced. A new row is
 	// in flight until lease.
 	BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error)
-	// FinishIdempotent stores the reply of an in-flight key, kept until
-	// expires. A key not in flight is ErrNotFound.
-	FinishIdempotent(ctx context.Context, key string, status int, reply []byte, expires time.Time) error
-	// AbandonIdempotent deletes an in-flight key (a finished one is kept).
-	AbandonIdempotent(ctx context.Context, key string) error
+	// FinishIdempotent stores the reply of a key in flight under lease
+	// (the lease it was claimed with), kept until expires. A key not in
+	// flight, or claimed again under another lease, is ErrNotFound.
+	FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error
+	// AbandonIdempotent deletes a key in flight under lease (a finished
+	// one, or one claimed again under another lease, is kept).
+	AbandonIdempotent(ctx context.Context, key string, lease time.Time) error
 
 	// DeleteExpired deletes nonces (issued or marked used), tokens,
 	// sessions and idempotent replies that expired at or before now and

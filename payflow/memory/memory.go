@@ -531,11 +531,11 @@ func (s *Store) BeginIdempotent(_ context.Context, key string, bodyHash []byte, 
 }
 
 // FinishIdempotent implements payflow.Store.
-func (s *Store) FinishIdempotent(_ context.Context, key string, status int, body []byte, expires time.Time) error {
+func (s *Store) FinishIdempotent(_ context.Context, key string, lease time.Time, status int, body []byte, expires time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.replies[key]
-	if !ok || r.done {
+	if !ok || r.done || !r.deadline.Equal(lease) {
 		return payflow.ErrNotFound
 	}
 	r.done, r.status, r.body, r.deadline = true, status, bytes.Clone(body), expires
@@ -543,10 +543,10 @@ func (s *Store) FinishIdempotent(_ context.Context, key string, status int, body
 }
 
 // AbandonIdempotent implements payflow.Store.
-func (s *Store) AbandonIdempotent(_ context.Context, key string) error {
+func (s *Store) AbandonIdempotent(_ context.Context, key string, lease time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r, ok := s.replies[key]; ok && !r.done {
+	if r, ok := s.replies[key]; ok && !r.done && r.deadline.Equal(lease) {
 		delete(s.replies, key)
 	}
 	return nil

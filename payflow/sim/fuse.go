@@ -193,11 +193,11 @@ func (s stateStore) BeginIdempotent(ctx context.Context, key string, bodyHash []
 		return s.Store.BeginIdempotent(ctx, key, bodyHash, now, lease)
 	})
 }
-func (s stateStore) FinishIdempotent(ctx context.Context, key string, status int, reply []byte, expires time.Time) error {
-	return s.f.write(func() error { return s.Store.FinishIdempotent(ctx, key, status, reply, expires) })
+func (s stateStore) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	return s.f.write(func() error { return s.Store.FinishIdempotent(ctx, key, lease, status, reply, expires) })
 }
-func (s stateStore) AbandonIdempotent(ctx context.Context, key string) error {
-	return s.f.write(func() error { return s.Store.AbandonIdempotent(ctx, key) })
+func (s stateStore) AbandonIdempotent(ctx context.Context, key string, lease time.Time) error {
+	return s.f.write(func() error { return s.Store.AbandonIdempotent(ctx, key, lease) })
 }
 func (s stateStore) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	return put(s.f, func() (int, error) { return s.Store.DeleteExpired(ctx, now) })

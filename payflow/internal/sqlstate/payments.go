@@ -218,16 +218,18 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 	return &payflow.IdempotentReply{Status: int(status), Reply: reply}, nil
 }
 
-// FinishIdempotent implements payflow.Store.
-func (s *Store) FinishIdempotent(ctx context.Context, key string, status int, reply []byte, expires time.Time) error {
-	res, err := s.exec(ctx, `UPDATE payflow_replies SET done = 1, status = ?, reply = ?, deadline = ? WHERE key = ? AND done = 0`,
-		int64(status), reply, ns(expires), key)
+// FinishIdempotent implements payflow.Store: the row in flight is the
+// caller's while its deadline is the caller's lease.
+func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	res, err := s.exec(ctx, `UPDATE payflow_replies SET done = 1, status = ?, reply = ?, deadline = ?
+		WHERE key = ? AND done = 0 AND deadline = ?`,
+		int64(status), reply, ns(expires), key, ns(lease))
 	return oneRow(res, err, payflow.ErrNotFound)
 }
 
 // AbandonIdempotent implements payflow.Store.
-func (s *Store) AbandonIdempotent(ctx context.Context, key string) error {
-	_, err := s.exec(ctx, `DELETE FROM payflow_replies WHERE key = ? AND done = 0`, key)
+func (s *Store) AbandonIdempotent(ctx context.Context, key string, lease time.Time) error {
+	_, err := s.exec(ctx, `DELETE FROM payflow_replies WHERE key = ? AND done = 0 AND deadline = ?`, key, ns(lease))
 	return err
 }
 
