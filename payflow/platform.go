@@ -246,16 +246,6 @@ func (p *Platform) openCard(ctx context.Context, msg []byte, r record.CardRecord
 	return c, err
 }
 
-// verify checks a card-signed record fully (check) and accepts it with no
-// other write.
-func (p *Platform) verify(ctx context.Context, c *CardRecord, msg []byte, r record.CardRecord) error {
-	a, err := p.check(c, msg, r)
-	if err != nil {
-		return err
-	}
-	return p.accept(ctx, a)
-}
-
 // check verifies a card-signed record as far as it can without the store,
 // in the order of pki.Challenger: chain and revocation, signature and card
 // ID, then the MAC, binding and expiry of its nonce. It returns the

@@ -33,7 +33,13 @@ const (
 
 func newShop(tb testing.TB, manual bool, opts paytest.Options) *shop {
 	tb.Helper()
-	ps := paytest.NewShop(paytest.NewFixture(tb, memory.New(), ledgermemory.New(), opts), manual)
+	return newShopOn(tb, memory.New(), manual, opts)
+}
+
+// newShopOn is newShop with the platform's state in st.
+func newShopOn(tb testing.TB, st payflow.Store, manual bool, opts paytest.Options) *shop {
+	tb.Helper()
+	ps := paytest.NewShop(paytest.NewFixture(tb, st, ledgermemory.New(), opts), manual)
 	return &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
 }
 
@@ -61,6 +67,19 @@ func (s *shop) consent(t *testing.T, id payflow.ID) []byte {
 	require.NoError(t, err)
 	require.Len(t, pv.ConsentNonce, record.NonceSize)
 	return s.shopper.MustSign(paytest.Consent(pv))
+}
+
+// payout moves amount of the merchant's EUR balance out to its bank (the
+// funding source).
+func (s *shop) payout(t *testing.T, amount uint64) {
+	t.Helper()
+	eur := uint32(978)
+	res, err := s.Ledger.CreateTransfers(context.Background(), []ledger.Transfer{{
+		ID: ledger.NewID(), DebitAccountID: payflow.AccountID(payflow.AccountMerchant, eur, merchantID),
+		CreditAccountID: payflow.AccountID(payflow.AccountFunding, eur, ""), Amount: amount, Ledger: eur, Code: 9,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
 }
 
 // sweep runs the recovery sweep and checks how many settlements it
@@ -779,14 +798,7 @@ func TestRefundWithoutMerchantFunds(t *testing.T) {
 	v, _ := s.request(t)
 	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
 	require.NoError(t, err)
-	// The merchant pays 600 out to its bank (the funding source).
-	eur := uint32(978)
-	res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
-		ID: ledger.NewID(), DebitAccountID: payflow.AccountID(payflow.AccountMerchant, eur, merchantID),
-		CreditAccountID: payflow.AccountID(payflow.AccountFunding, eur, ""), Amount: 600, Ledger: eur, Code: 9,
-	}})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	s.payout(t, 600)
 	before := s.balances(t)
 
 	msg := s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
@@ -807,18 +819,27 @@ func TestRefundWithoutMerchantFunds(t *testing.T) {
 	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 90}, {Posted: 0}}, s.balances(t))
 }
 
-// settleLost is a Store that loses the first update of a payment out of
-// approving, as a crash or a dropped database connection between the
-// ledger's settlement and its record would.
-type settleLost struct {
+// settleFault is a Store on which the first update of a payment out of
+// approving is lost, as a crash or a dropped database connection between
+// the ledger's settlement and its record would lose it, or, with race,
+// comes after another process recorded the settlement (with its own
+// receipt).
+type settleFault struct {
 	payflow.Store
-	lost bool
+	race, done bool
 }
 
-func (s *settleLost) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if from == "approving" && !s.lost {
-		s.lost = true
-		return errors.New("connection lost")
+func (s *settleFault) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if from == "approving" && !s.done {
+		s.done = true
+		if !s.race {
+			return errors.New("connection lost")
+		}
+		other := *p
+		other.Receipt = []byte("the other process's receipt")
+		if err := s.Store.UpdatePayment(ctx, &other, from); err != nil {
+			return err
+		}
 	}
 	return s.Store.UpdatePayment(ctx, p, from)
 }
@@ -828,9 +849,8 @@ func (s *settleLost) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord
 // phone saw an error) finishes the settlement, once, and gets the receipt;
 // sent again once the payment is settled, it is a replay.
 func TestApproveRetried(t *testing.T) {
-	st := &settleLost{Store: memory.New()}
-	ps := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
-	s := &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
+	st := &settleFault{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
 	ctx := context.Background()
 	v, _ := s.request(t)
 	c := s.consent(t, v.ID)
@@ -858,9 +878,8 @@ func TestApproveRetried(t *testing.T) {
 // it submits the same holds (their timeout comes from the payment, not
 // from its own options), finds them, and captures once.
 func TestHoldRetriedWithAnotherTTL(t *testing.T) {
-	st := &settleLost{Store: memory.New()}
-	ps := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
-	s := &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
+	st := &settleFault{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
 	ctx := context.Background()
 	v, _ := s.request(t)
 	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
@@ -879,32 +898,12 @@ func TestHoldRetriedWithAnotherTTL(t *testing.T) {
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
 }
 
-// settleRaced is a Store on which another process records the settlement
-// of a payment out of approving (its own receipt) just before this one.
-type settleRaced struct {
-	payflow.Store
-	raced bool
-}
-
-func (s *settleRaced) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if from == "approving" && !s.raced {
-		s.raced = true
-		other := *p
-		other.Receipt = []byte("the other process's receipt")
-		if err := s.Store.UpdatePayment(ctx, &other, from); err != nil {
-			return err
-		}
-	}
-	return s.Store.UpdatePayment(ctx, p, from)
-}
-
 // TestApproveLosesSettlement: an Approve whose settlement another process
 // recorded first answers with what that process recorded, not with its
 // own unrecorded receipt.
 func TestApproveLosesSettlement(t *testing.T) {
-	st := &settleRaced{Store: memory.New()}
-	ps := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
-	s := &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
+	st := &settleFault{Store: memory.New(), race: true}
+	s := newShopOn(t, st, false, paytest.Options{})
 	v, _ := s.request(t)
 	pv, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
 	require.NoError(t, err)
@@ -936,19 +935,12 @@ func TestRefundRefusalLost(t *testing.T) {
 	for _, via := range []string{"retry", "sweep"} {
 		t.Run(via, func(t *testing.T) {
 			st := &refundFailLost{Store: memory.New()}
-			ps := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
-			s := &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
+			s := newShopOn(t, st, false, paytest.Options{})
 			ctx := context.Background()
 			v, _ := s.request(t)
 			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
 			require.NoError(t, err)
-			eur := uint32(978)
-			res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{ // a payout leaves 90
-				ID: ledger.NewID(), DebitAccountID: payflow.AccountID(payflow.AccountMerchant, eur, merchantID),
-				CreditAccountID: payflow.AccountID(payflow.AccountFunding, eur, ""), Amount: 600, Ledger: eur, Code: 9,
-			}})
-			require.NoError(t, err)
-			require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+			s.payout(t, 600) // leaves 90
 			before := s.balances(t)
 
 			msg := s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
@@ -996,8 +988,7 @@ func (s *refundLost) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // commit is lost the same signed refund sent again goes through, once.
 func TestRefundRetriedAfterLostAcceptance(t *testing.T) {
 	st := &refundLost{Store: memory.New()}
-	ps := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
-	s := &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
+	s := newShopOn(t, st, false, paytest.Options{})
 	ctx := context.Background()
 	v, _ := s.request(t)
 	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})

@@ -659,15 +659,9 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			}
 			a.Session = stored
 		case a.Insert != nil:
-			res, err := w.ExecContext(ctx, insertArgs(a.Insert)...)
-			if err != nil {
+			var err error
+			if inserted, err = changed(w.ExecContext(ctx, insertArgs(a.Insert)...)); err != nil || inserted {
 				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 1 {
-				inserted = true
-				return nil
 			}
 			stored, err := scanPayment(tx.QueryRowContext(ctx, s.q(qPayment), a.Insert.ID[:]))
 			if err != nil {
@@ -675,13 +669,11 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			}
 			a.Insert = stored
 		case a.Refund != nil:
-			res, err := w.ExecContext(ctx, refundArgs(a.Refund)...)
+			ok, err := changed(w.ExecContext(ctx, refundArgs(a.Refund)...))
 			if err != nil {
 				return err
 			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 { // stored before
+			if !ok { // stored before
 				stored, err := scanRefund(tx.QueryRowContext(ctx, s.q(qRefund), a.Refund.ID[:]))
 				if err != nil {
 					return err
@@ -689,7 +681,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 				a.Refund, refundHeld = stored, true
 				return nil
 			}
-			res, err = tx.StmtContext(ctx, st[4]).ExecContext(ctx, updateArgs(a.Update, a.From)...)
+			res, err := tx.StmtContext(ctx, st[4]).ExecContext(ctx, updateArgs(a.Update, a.From)...)
 			return oneRow(res, err, payflow.ErrConflict)
 		case a.Update != nil:
 			res, err := w.ExecContext(ctx, updateArgs(a.Update, a.From)...)
@@ -793,18 +785,24 @@ type prefixed struct {
 
 func (p prefixed) Scan(dest ...any) error { return p.row.Scan(append([]any{p.ok}, dest...)...) }
 
+// changed returns the error err of the statement that gave res or, when
+// there is none, whether the statement changed exactly one row.
+func changed(res sql.Result, err error) (bool, error) {
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
 // oneRow returns the error err of the statement that gave res or, when
 // there is none, the error none unless res changed exactly one row.
 func oneRow(res sql.Result, err, none error) error {
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n != 1 {
+	ok, err := changed(res, err)
+	if err == nil && !ok {
 		return none
 	}
-	return nil
+	return err
 }
 
 // Token implements payflow.Store.
