@@ -114,46 +114,46 @@ func NewHandler(api API, opts HandlerOptions) http.Handler {
 }
 
 func (h *handler) routes() {
-	h.handle("POST /v1/challenges", false, httpBody(func(ctx context.Context, _ *httpCall, in *ChallengeRequest) (*ChallengeResponse, error) {
+	h.handle("POST /v1/challenges", 0, httpBody(func(ctx context.Context, _ *httpCall, in *ChallengeRequest) (*ChallengeResponse, error) {
 		return h.api.Challenge(ctx, in)
 	}))
-	h.handle("POST /v1/login", false, httpBody(func(ctx context.Context, _ *httpCall, in *LoginRequest) (*LoginResponse, error) {
+	h.handle("POST /v1/login", secretReply, httpBody(func(ctx context.Context, _ *httpCall, in *LoginRequest) (*LoginResponse, error) {
 		return h.api.Login(ctx, in)
 	}))
-	h.handle("POST /v1/resolve", true, httpBody(func(ctx context.Context, c *httpCall, in *ResolveRequest) (*ResolveResponse, error) {
+	h.handle("POST /v1/resolve", needsToken, httpBody(func(ctx context.Context, c *httpCall, in *ResolveRequest) (*ResolveResponse, error) {
 		return h.api.Resolve(ctx, c.token, in)
 	}))
-	h.handle("POST /v1/pair", false, httpBody(func(ctx context.Context, _ *httpCall, in *PairRequest) (*SessionView, error) {
+	h.handle("POST /v1/pair", 0, httpBody(func(ctx context.Context, _ *httpCall, in *PairRequest) (*SessionView, error) {
 		return h.api.Pair(ctx, in)
 	}))
-	h.handle("GET /v1/sessions/{id}", true, httpNoBody(func(ctx context.Context, c *httpCall) (*SessionView, error) {
+	h.handle("GET /v1/sessions/{id}", needsToken, httpNoBody(func(ctx context.Context, c *httpCall) (*SessionView, error) {
 		return h.api.Session(ctx, c.token, c.id)
 	}))
-	h.handle("GET /v1/merchants/{merchant}/catalog", true, httpNoBody(func(ctx context.Context, c *httpCall) (*Catalog, error) {
+	h.handle("GET /v1/merchants/{merchant}/catalog", needsToken, httpNoBody(func(ctx context.Context, c *httpCall) (*Catalog, error) {
 		return h.api.Catalog(ctx, c.token, c.r.PathValue("merchant"))
 	}))
-	h.handle("POST /v1/requests", false, httpBody(func(ctx context.Context, _ *httpCall, in *CreateRequest) (*PaymentView, error) {
+	h.handle("POST /v1/requests", 0, httpBody(func(ctx context.Context, _ *httpCall, in *CreateRequest) (*PaymentView, error) {
 		return h.api.CreateRequest(ctx, in)
 	}))
-	h.handle("GET /v1/requests/{id}", true, httpNoBody(func(ctx context.Context, c *httpCall) (*PaymentView, error) {
+	h.handle("GET /v1/requests/{id}", needsToken, httpNoBody(func(ctx context.Context, c *httpCall) (*PaymentView, error) {
 		return h.api.Payment(ctx, c.token, c.id)
 	}))
-	h.handle("POST /v1/requests/{id}/consent", false, httpCheckedBody(checkConsentPath, func(ctx context.Context, _ *httpCall, in *ApproveRequest) (*PaymentView, error) {
+	h.handle("POST /v1/requests/{id}/consent", 0, httpCheckedBody(checkConsentPath, func(ctx context.Context, _ *httpCall, in *ApproveRequest) (*PaymentView, error) {
 		return h.api.Approve(ctx, in)
 	}))
-	h.handle("POST /v1/requests/{id}/decline", true, httpNoBody(func(ctx context.Context, c *httpCall) (*PaymentView, error) {
+	h.handle("POST /v1/requests/{id}/decline", needsToken, httpNoBody(func(ctx context.Context, c *httpCall) (*PaymentView, error) {
 		return h.api.Decline(ctx, c.token, c.id)
 	}))
-	h.handle("POST /v1/requests/{id}/cancel", true, httpNoBody(func(ctx context.Context, c *httpCall) (*PaymentView, error) {
+	h.handle("POST /v1/requests/{id}/cancel", needsToken, httpNoBody(func(ctx context.Context, c *httpCall) (*PaymentView, error) {
 		return h.api.Cancel(ctx, c.token, c.id)
 	}))
-	h.handle("POST /v1/requests/{id}/capture", true, httpCheckedBody(checkCapturePath, func(ctx context.Context, c *httpCall, in *CaptureRequest) (*PaymentView, error) {
+	h.handle("POST /v1/requests/{id}/capture", needsToken, httpCheckedBody(checkCapturePath, func(ctx context.Context, c *httpCall, in *CaptureRequest) (*PaymentView, error) {
 		return h.api.Capture(ctx, c.token, in)
 	}))
-	h.handle("POST /v1/refunds", false, httpBody(func(ctx context.Context, _ *httpCall, in *RefundRequest) (*RefundView, error) {
+	h.handle("POST /v1/refunds", 0, httpBody(func(ctx context.Context, _ *httpCall, in *RefundRequest) (*RefundView, error) {
 		return h.api.Refund(ctx, in)
 	}))
-	h.handle("GET /v1/info", false, httpNoBody(func(ctx context.Context, _ *httpCall) (*Info, error) {
+	h.handle("GET /v1/info", 0, httpNoBody(func(ctx context.Context, _ *httpCall) (*Info, error) {
 		return h.api.Info(ctx)
 	}))
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -230,12 +230,24 @@ func checkContentType(r *http.Request) error {
 	return nil
 }
 
-// handle registers a route; auth routes need a bearer token.
-func (h *handler) handle(pattern string, auth bool, prepare httpPrepare) {
+// route says what a route needs and gives.
+type route uint8
+
+const (
+	// needsToken: the route needs a bearer token.
+	needsToken route = 1 << iota
+	// secretReply: the reply carries a secret (a login's bearer token), so
+	// it is never stored for an Idempotency-Key, whose bearer could
+	// otherwise replay it: the route runs every time.
+	secretReply
+)
+
+// handle registers a route.
+func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		c := &httpCall{r: r}
 		token, err := bearerToken(r)
-		if err != nil || (auth && token == "") {
+		if err != nil || (rt&needsToken != 0 && token == "") {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="casimpay"`)
 			h.writeError(w, r, fmt.Errorf("%w: a bearer token is needed", ErrUnauthorized))
 			return
@@ -262,7 +274,7 @@ func (h *handler) handle(pattern string, auth bool, prepare httpPrepare) {
 			return
 		}
 		key := r.Header.Get(IdempotencyKeyHeader)
-		if r.Method != http.MethodPost || key == "" {
+		if r.Method != http.MethodPost || key == "" || rt&secretReply != 0 {
 			h.writeReply(w, r, h.call(r.Context(), run))
 			return
 		}

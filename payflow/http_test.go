@@ -304,6 +304,18 @@ func TestHTTPIdempotency(t *testing.T) {
 		assert.Equal(t, first.body, second.body)
 		assert.Equal(t, 1, fx.api.count("CreateRequest"))
 	})
+	t.Run("a login's reply is never stored", func(t *testing.T) {
+		// It carries the bearer token: whoever has the request's body and
+		// key would get the token again.
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		login := mustCBOR(t, &payflow.LoginRequest{Proof: []byte("proof")})
+		for range 2 {
+			r := fx.do(t, http.MethodPost, "/v1/login", key("k1"), login)
+			require.Equal(t, http.StatusOK, r.status)
+			assert.Empty(t, r.header.Get(payflow.ReplayedHeader))
+		}
+		assert.Equal(t, 2, fx.api.count("Login"), "both ran")
+	})
 	t.Run("same key and another body is refused", func(t *testing.T) {
 		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
 		require.Equal(t, http.StatusOK, fx.do(t, http.MethodPost, "/v1/requests", key("k1"), body).status)

@@ -218,14 +218,25 @@ func (p *phone) proof(ctx context.Context, peer adv.EID) ([]byte, error) {
 // Login proves the card's key to the platform and keeps the bearer token.
 // The other methods log in by themselves when they need to, and again
 // when the token expired.
+//
+// A login's reply carries the token, so the platform never stores it for
+// an Idempotency-Key: when a reply was lost and the transport sent the
+// proof again, the platform answers that the proof is spent (ErrReplay),
+// and Login proves the card's key once more over a new challenge.
 func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
-	msg, err := p.proof(ctx, adv.EID{})
-	if err != nil {
-		return nil, err
-	}
-	resp, err := p.api.Login(ctx, &LoginRequest{Proof: msg})
-	if err != nil {
-		return nil, err
+	var resp *LoginResponse
+	for try := 0; ; try++ {
+		msg, err := p.proof(ctx, adv.EID{})
+		if err != nil {
+			return nil, err
+		}
+		resp, err = p.api.Login(ctx, &LoginRequest{Proof: msg})
+		if err == nil {
+			break
+		}
+		if try > 0 || !errors.Is(err, ErrReplay) {
+			return nil, err
+		}
 	}
 	p.mu.Lock()
 	p.login = resp

@@ -376,6 +376,37 @@ func TestPhonesRefusals(t *testing.T) {
 
 // tamperAPI changes what the platform answers, as a compromised network
 // or platform would.
+// lostLoginAPI loses the reply of the first login, whose proof the
+// transport then sends again: the platform refuses it as spent.
+type lostLoginAPI struct {
+	payflow.API
+	lost bool
+}
+
+func (a *lostLoginAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*payflow.LoginResponse, error) {
+	if !a.lost {
+		a.lost = true
+		if _, err := a.API.Login(ctx, req); err != nil {
+			return nil, err
+		}
+	}
+	return a.API.Login(ctx, req)
+}
+
+// TestLoginAfterLostReply: a login whose reply was lost is answered
+// ErrReplay on its resend (login replies are never stored), and the phone
+// logs in again over a new challenge.
+func TestLoginAfterLostReply(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	api := &lostLoginAPI{API: w.f.Platform}
+	shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(w.f, api))
+	require.NoError(t, err)
+	l, err := shopper.Login(context.Background())
+	require.NoError(t, err)
+	assert.True(t, api.lost)
+	assert.NotEmpty(t, l.Token)
+}
+
 type tamperAPI struct {
 	payflow.API
 	payment func(*payflow.PaymentView)
