@@ -215,6 +215,10 @@ func (p *phone) proof(ctx context.Context, peer adv.EID) ([]byte, error) {
 	return p.card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: p.recordRole(), EID: own[:], PeerEID: peer[:]})
 }
 
+// LoginTries is how many auth proofs a phone's Login sends, each over a
+// new challenge, while the platform answers that the proof is spent.
+const LoginTries = 3
+
 // Login proves the card's key to the platform and keeps the bearer token.
 // The other methods log in by themselves when they need to, and again
 // when the token expired.
@@ -222,10 +226,11 @@ func (p *phone) proof(ctx context.Context, peer adv.EID) ([]byte, error) {
 // A login's reply carries the token, so the platform never stores it for
 // an Idempotency-Key: when a reply was lost and the transport sent the
 // proof again, the platform answers that the proof is spent (ErrReplay),
-// and Login proves the card's key once more over a new challenge.
+// and Login proves the card's key again over a new challenge, up to
+// LoginTries times in all.
 func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
 	var resp *LoginResponse
-	for try := 0; ; try++ {
+	for try := 1; ; try++ {
 		msg, err := p.proof(ctx, adv.EID{})
 		if err != nil {
 			return nil, err
@@ -234,7 +239,7 @@ func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
 		if err == nil {
 			break
 		}
-		if try > 0 || !errors.Is(err, ErrReplay) {
+		if try == LoginTries || !errors.Is(err, ErrReplay) {
 			return nil, err
 		}
 	}

@@ -79,11 +79,23 @@ func (w *world) login(c *card, role record.Role) (bool, error) {
 	if c.token != "" && w.now.Before(c.tokenExp) {
 		return true, nil
 	}
-	msg, err := w.proof(c, role, nil)
-	if err != nil {
-		return false, err
+	var resp *payflow.LoginResponse
+	var err error
+	for try := 1; ; try++ {
+		var msg []byte
+		if msg, err = w.proof(c, role, nil); err != nil {
+			return false, err
+		}
+		resp, err = w.api.Login(w.ctx, &payflow.LoginRequest{Proof: msg})
+		// Over HTTP a login whose reply was lost is sent again and, its
+		// reply never being stored, refused as spent: the phone logs in
+		// again over a new challenge, as payflow's phones do.
+		if w.opts.HTTP && !c.revoked && try < payflow.LoginTries && errors.Is(err, payflow.ErrReplay) {
+			w.count("login-resent")
+			continue
+		}
+		break
 	}
-	resp, err := w.api.Login(w.ctx, &payflow.LoginRequest{Proof: msg})
 	if c.revoked {
 		w.logf("login of revoked %s: %s", c.name, kind(err))
 		return false, w.expect("login of a revoked card", err, payflow.ErrCard)
