@@ -78,3 +78,18 @@ func wireDecode(data []byte, v any) error {
 func wireDecodeReply(data []byte, v any) error {
 	return wireDecResp.Unmarshal(data, v)
 }
+
+// UnmarshalCBOR implements cbor.Unmarshaler: an ID on the wire is a byte
+// string of exactly 16 octets (a longer or shorter one is refused, never
+// cut or padded).
+func (id *ID) UnmarshalCBOR(data []byte) error {
+	var b []byte
+	if err := wireDecResp.Unmarshal(data, &b); err != nil {
+		return err
+	}
+	if len(b) != len(id) {
+		return fmt.Errorf("an ID is %d octets, not %d", len(id), len(b))
+	}
+	copy(id[:], b)
+	return nil
+}
