@@ -535,6 +535,18 @@ func SessionRequestID(session ID, n uint32) ID {
 	return id
 }
 
+// sameRequest checks that v, a view of the request on screen that the
+// platform sent, is of that request: its ID, request hash, parties, amount
+// and currency. A network or platform that answers with another request
+// (an earlier, captured one) is ErrMismatch.
+func sameRequest(shown, v *PaymentView) error {
+	if v.ID != shown.ID || !bytes.Equal(v.RequestHash, shown.RequestHash) || v.Amount != shown.Amount ||
+		v.Currency != shown.Currency || v.MerchantID != shown.MerchantID || v.PayerCardID != shown.PayerCardID {
+		return fmt.Errorf("%w: the platform's view is of another request than the one on screen", ErrMismatch)
+	}
+	return nil
+}
+
 // checkReceipt checks the fields of a payment or refund receipt that both
 // phones know.
 func checkReceipt(rc *Receipt, kind record.ReceiptKind, v *PaymentView) error {

@@ -407,6 +407,61 @@ func TestLoginAfterLostReply(t *testing.T) {
 	assert.NotEmpty(t, l.Token)
 }
 
+// swapAPI answers the status of the requests in swap with the views of
+// others, as a network or platform that mixes requests up would.
+type swapAPI struct {
+	payflow.API
+	swap map[payflow.ID]payflow.ID
+}
+
+func (a *swapAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	if other, ok := a.swap[id]; ok {
+		id = other
+	}
+	return a.API.Payment(ctx, token, id)
+}
+
+// TestSellerRefusesAnotherRequestsView: the seller's status of the request
+// on screen answered with an earlier request's captured view and genuine
+// receipt is ErrMismatch, not a capture.
+func TestSellerRefusesAnotherRequestsView(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &swapAPI{API: w.f.Platform, swap: map[payflow.ID]payflow.ID{}}
+	seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, api))
+	require.NoError(t, err)
+	w.seller = seller
+	w.pair(t)
+	w.purchase(t)
+	first, err := w.seller.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, first.State)
+
+	second, err := w.seller.Request(ctx, payflow.Charge{Amount: 4000, Currency: "EUR"})
+	require.NoError(t, err)
+	api.swap[second.ID] = first.ID
+	_, _, err = w.seller.Wait(ctx)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	_, err = w.seller.Status(ctx)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+}
+
+// TestApproveGivingUpLeavesNoPIN: an Approve that gives up before the card
+// signs (the request was cancelled) leaves no verified PIN on the card.
+func TestApproveGivingUpLeavesNoPIN(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	w.request(t)
+	_, err := w.seller.Cancel(ctx)
+	require.NoError(t, err)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	ok, err := w.shopperCard.Card.PINVerified()
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
 type tamperAPI struct {
 	payflow.API
 	payment func(*payflow.PaymentView)

@@ -180,6 +180,9 @@ func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := sameRequest(cur, v); err != nil {
+		return nil, err
+	}
 	s.refresh(v)
 	return v, nil
 }
@@ -201,7 +204,7 @@ func (s *Seller) Wait(ctx context.Context) (*PaymentView, *Receipt, error) {
 			}
 			continue
 		case StateCaptured:
-			rc, err := s.paymentReceipt(ctx, v)
+			rc, err := s.paymentReceipt(ctx, v, 0)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -214,14 +217,20 @@ func (s *Seller) Wait(ctx context.Context) (*PaymentView, *Receipt, error) {
 	}
 }
 
-// paymentReceipt verifies the receipt of a captured request.
-func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView) (*Receipt, error) {
+// paymentReceipt verifies the receipt of v, a captured view of the request
+// on screen (checked with sameRequest): of this request, for what v says
+// was captured, no more than the request's amount, and when amount is not
+// zero, for amount.
+func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint64) (*Receipt, error) {
 	rc, err := s.verifyReceipt(ctx, v.Receipt)
 	if err != nil {
 		return nil, err
 	}
 	if err := checkReceipt(rc, record.ReceiptPayment, v); err != nil {
 		return nil, err
+	}
+	if rc.Amount != v.Captured || rc.Amount > v.Amount || (amount != 0 && rc.Amount != amount) {
+		return nil, fmt.Errorf("%w: the receipt is for %d of %d, not what was captured", ErrMismatch, rc.Amount, v.Amount)
 	}
 	s.refresh(v)
 	return rc, nil
@@ -235,6 +244,9 @@ func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 	}
 	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Cancel(ctx, token, cur.ID) })
 	if err != nil {
+		return nil, err
+	}
+	if err := sameRequest(cur, v); err != nil {
 		return nil, err
 	}
 	s.finish(cur.ID)
@@ -254,10 +266,13 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := sameRequest(cur, v); err != nil {
+		return nil, err
+	}
 	if v.State != StateCaptured {
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
 	}
-	return s.paymentReceipt(ctx, v)
+	return s.paymentReceipt(ctx, v, amount)
 }
 
 // Refund has the card sign a refund of amount of the captured payment

@@ -129,11 +129,12 @@ func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
 // Payment returns the payment request on screen, or ErrNoPayment.
 func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 
-// Approve is the shopper's PIN entry on the payment screen: the card
-// verifies the PIN (a wrong one fails with the card's error, matching
-// simcard.ErrWrongPIN or simcard.ErrPINBlocked), then signs a consent
-// bound to the request hash, amount, currency and payee over a fresh
-// nonce, and the platform settles. Approve returns the receipt, verified
+// Approve is the shopper's PIN entry on the payment screen: once a fresh
+// view shows the same request still pending, the card verifies the PIN (a
+// wrong one fails with the card's error, matching simcard.ErrWrongPIN or
+// simcard.ErrPINBlocked), then signs a consent bound to the request hash,
+// amount, currency and payee over a fresh nonce, and the platform
+// settles. Approve returns the receipt, verified
 // offline and checked against the consent. For a merchant that captures
 // manually it waits, polling, until the seller captures; a payment that
 // ends otherwise fails with ErrFinal.
@@ -142,20 +143,23 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.card.VerifyPIN(pin); err != nil {
-		return nil, err
-	}
 	// A fresh view carries a fresh consent nonce; it must show the same
 	// request as the screen did.
 	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, shown.ID) })
 	if err != nil {
 		return nil, err
 	}
+	if err := sameRequest(shown, v); err != nil {
+		return nil, err
+	}
 	if v.State != StatePending {
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
 	}
-	if !bytes.Equal(v.RequestHash, shown.RequestHash) || v.Amount != shown.Amount || v.Currency != shown.Currency || v.MerchantID != shown.MerchantID {
-		return nil, fmt.Errorf("%w: the request changed since it was shown", ErrMismatch)
+	// The PIN is verified only now, right before the card signs, so that a
+	// call that gives up earlier leaves no verified PIN on the card for
+	// another consent.
+	if err := s.card.VerifyPIN(pin); err != nil {
+		return nil, err
 	}
 	consent, err := s.card.SignConsent(&record.Consent{
 		RequestID: v.ID[:], RequestHash: v.RequestHash, Nonce: v.ConsentNonce,
