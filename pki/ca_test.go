@@ -173,6 +173,13 @@ func TestIssueCRL(t *testing.T) {
 	_, err = h.ca.IssueCRL(nil, 1, t0)
 	assert.Error(t, err)
 
+	// A reason that no CRL can carry is refused at once, and the list
+	// goes on issuing CRLs.
+	for _, reason := range []int{-1, 7, 11} {
+		assert.ErrorContains(t, h.ca.Revoke(card.SerialNumber, reason), "not an RFC 5280 reason")
+	}
+	assert.Empty(t, h.ca.Revoked())
+
 	// The in-memory list numbers its CRLs.
 	require.NoError(t, h.ca.Revoke(card.SerialNumber, ReasonKeyCompromise))
 	require.NoError(t, h.ca.Revoke(card.SerialNumber, ReasonSuperseded))

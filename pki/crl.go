@@ -46,8 +46,8 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 		if r.Serial == nil || r.Serial.Sign() <= 0 {
 			return nil, errors.New("pki: revoked serial numbers must be positive")
 		}
-		if r.Reason < 0 || r.Reason > 10 || r.Reason == 7 {
-			return nil, fmt.Errorf("pki: CRL reason %d is not an RFC 5280 reason", r.Reason)
+		if err := checkReason(r.Reason); err != nil {
+			return nil, err
 		}
 		at := r.Time
 		if at.IsZero() {
@@ -73,12 +73,26 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 	return der, nil
 }
 
+// checkReason refuses a revocation reason that RFC 5280 §5.3.1 does not
+// define (0 to 10, 7 unused).
+func checkReason(reason int) error {
+	if reason < 0 || reason > 10 || reason == 7 {
+		return fmt.Errorf("pki: CRL reason %d is not an RFC 5280 reason", reason)
+	}
+	return nil
+}
+
 // Revoke adds the certificate with the given serial number to the list of
 // revoked certificates that ca keeps in memory for CRL. Revoking a serial
 // twice keeps the first entry.
 func (ca *CA) Revoke(serial *big.Int, reason int) error {
 	if serial == nil || serial.Sign() <= 0 {
 		return errors.New("pki: revoked serial numbers must be positive")
+	}
+	// Checked here, not only when a CRL is issued: an entry that no CRL
+	// can carry would stop every later CRL of the CA.
+	if err := checkReason(reason); err != nil {
+		return err
 	}
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
