@@ -43,11 +43,11 @@ func (l *Ledger) createAccounts(tx Tx, events []Account) ([]CreateAccountResult,
 			chain, broken, saved = i, false, len(created)
 		}
 		var r CreateAccountResult
-		switch {
-		case chain >= 0 && broken:
-			r = AccountLinkedEventFailed
+		switch { // TigerBeetle's order: an open chain first, then a broken one
 		case linked && lastInRequest:
 			r = AccountLinkedEventChainOpen
+		case chain >= 0 && broken:
+			r = AccountLinkedEventFailed
 		default:
 			r = createAccount(a, ts+uint64(i), known, &created)
 		}

@@ -234,11 +234,11 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 			w.inChain = true
 		}
 		var r CreateTransferResult
-		switch {
-		case chain >= 0 && broken:
-			r = TransferLinkedEventFailed
+		switch { // TigerBeetle's order: an open chain first, then a broken one
 		case linked && lastInRequest:
 			r = TransferLinkedEventChainOpen
+		case chain >= 0 && broken:
+			r = TransferLinkedEventFailed
 		default:
 			a := w.evAcct[i]
 			r = w.createTransfer(t, ts+uint64(i), w.accountAt(a.dr), w.accountAt(a.cr))

@@ -28,6 +28,8 @@ func testLinked(t *testing.T, c Config) {
 		{"chain_open", []ledger.Transfer{tr(9, acctA, acctB, 7), L(tr(1, acctA, acctB, 1)), L(tr(2, acctA, acctB, 1))},
 			R(ledger.TransferCreated, ledger.TransferLinkedEventFailed, ledger.TransferLinkedEventChainOpen),
 			map[uint64]Bal{acctA: {0, 7, 0, 0}}},
+		{"broken_chain_left_open", []ledger.Transfer{L(tr(1, acctA, acctA, 1)), L(tr(2, acctA, acctB, 1))},
+			R(ledger.TransferAccountsMustBeDifferent, ledger.TransferLinkedEventChainOpen), map[uint64]Bal{acctA: {}}},
 		{"two_chains", []ledger.Transfer{L(tr(1, acctA, acctB, 1)), tr(2, acctA, 99, 1), L(tr(3, acctA, acctB, 2)), tr(4, acctB, acctA, 1)},
 			R(ledger.TransferLinkedEventFailed, ledger.TransferCreditAccountNotFound, ledger.TransferCreated, ledger.TransferCreated),
 			map[uint64]Bal{acctA: {0, 2, 0, 1}, acctB: {0, 1, 0, 2}}},

@@ -130,6 +130,10 @@ func testAccountResults(t *testing.T, c Config) {
 			acc(func(a *ledger.Account) { a.Flags = ledger.AccountLinked }),
 			acc(func(a *ledger.Account) { a.ID, a.Flags = id(101), ledger.AccountLinked }),
 		}, []ledger.CreateAccountResult{ledger.AccountLinkedEventFailed, ledger.AccountLinkedEventChainOpen}},
+		{"broken_chain_left_open", []ledger.Account{
+			acc(func(a *ledger.Account) { a.Flags, a.Code = ledger.AccountLinked, 0 }),
+			acc(func(a *ledger.Account) { a.ID, a.Flags = id(101), ledger.AccountLinked }),
+		}, []ledger.CreateAccountResult{ledger.AccountCodeMustNotBeZero, ledger.AccountLinkedEventChainOpen}},
 	}
 	sh := newShared(t, c)
 	for _, tc := range cases {
