@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -70,14 +71,15 @@ func (id ID) String() string { return hex.EncodeToString(id[:]) }
 // IsZero reports whether id is all zero, which no valid object has.
 func (id ID) IsZero() bool { return id == ID{} }
 
-// ParseID parses the hexadecimal form of an ID.
+// ParseID parses the form of an ID that String gives: 32 lower-case
+// hexadecimal digits (one ID has one form, so that it names one path).
 func ParseID(s string) (ID, error) {
 	var id ID
-	if len(s) != 32 {
-		return id, fmt.Errorf("%w: ID must be 32 hexadecimal digits", ErrInvalid)
+	if len(s) != 32 || strings.ContainsAny(s, "ABCDEF") {
+		return id, fmt.Errorf("%w: ID must be 32 lower-case hexadecimal digits", ErrInvalid)
 	}
 	if _, err := hex.Decode(id[:], []byte(s)); err != nil {
-		return id, fmt.Errorf("%w: ID must be 32 hexadecimal digits", ErrInvalid)
+		return id, fmt.Errorf("%w: ID must be 32 lower-case hexadecimal digits", ErrInvalid)
 	}
 	return id, nil
 }

@@ -34,3 +34,22 @@ func TestIDWire(t *testing.T) {
 		assert.Error(t, wireDecodeReply(body, &c), name)
 	}
 }
+
+// TestParseID: an ID's text form is the 32 lower-case hexadecimal digits
+// that String gives, and only that.
+func TestParseID(t *testing.T) {
+	id := ID{0xab, 0xcd, 0xef, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13}
+	got, err := ParseID(id.String())
+	require.NoError(t, err)
+	assert.Equal(t, id, got)
+	for _, s := range []string{
+		"ABCDEF0102030405060708090a0b0c0d", // upper case: another path for the same ID
+		"abcdef0102030405060708090a0b0c0",  // 31 digits
+		"abcdef0102030405060708090a0b0c0d0e",
+		"abcdef0102030405060708090a0b0c0g",
+		"",
+	} {
+		_, err := ParseID(s)
+		assert.ErrorIs(t, err, ErrInvalid, s)
+	}
+}

@@ -250,6 +250,11 @@ func TestHTTPErrorMapping(t *testing.T) {
 			raw := fx.do(t, http.MethodGet, "/v1/requests/"+payflow.ID{1}.String(), map[string]string{"Authorization": "Bearer tok"}, nil)
 			assert.Equal(t, tt.status, raw.status)
 			assert.Equal(t, tt.code, raw.errorCode(t))
+			if tt.status >= 500 {
+				assert.NotContains(t, string(raw.body), "detail", "a server error's cause is only logged")
+			} else {
+				assert.Contains(t, string(raw.body), "detail")
+			}
 		})
 	}
 	t.Run("unknown error is internal and hidden", func(t *testing.T) {
