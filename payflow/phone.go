@@ -106,7 +106,7 @@ type phone struct {
 	eid      adv.EID
 	names    map[adv.EID]*ResolveResponse // nil value: unknown to the platform
 	session  *SessionView
-	receipts *pki.VerifiedPlatform
+	platform [][]byte     // the platform's certificate chain, from Info
 	next     uint32       // index of the session's next payment request
 	payment  *PaymentView // the payment request on screen
 }
@@ -484,8 +484,12 @@ func (p *phone) pairedSession() (*SessionView, error) {
 // sleep waits one poll interval or until ctx ends.
 func (p *phone) sleep(ctx context.Context) error { return ctxsleep.Sleep(ctx, p.opts.PollInterval) }
 
-// verifyReceipt verifies a receipt's signature with the platform key (the
-// chain from Info checked once by the Verifier, or the pinned key).
+// verifyReceipt verifies a receipt's signature with the platform key: the
+// pinned key, or the key of the chain from Info, which the Verifier checks
+// again for every receipt (it caches the work) so that a platform
+// certificate that expires or is revoked stops being trusted. A receipt
+// that the kept chain does not verify has the phone ask Info once more, as
+// the platform may have renewed its certificate or its key.
 func (p *phone) verifyReceipt(ctx context.Context, msg []byte) (*Receipt, error) {
 	if len(msg) == 0 {
 		return nil, fmt.Errorf("%w: no receipt", ErrSignature)
@@ -498,24 +502,33 @@ func (p *phone) verifyReceipt(ctx context.Context, msg []byte) (*Receipt, error)
 		return rc, nil
 	}
 	p.mu.Lock()
-	vp := p.receipts
+	chain := p.platform
 	p.mu.Unlock()
-	if vp == nil {
-		info, err := p.api.Info(ctx)
+	fresh := false
+	for {
+		if chain == nil {
+			info, err := p.api.Info(ctx)
+			if err != nil {
+				return nil, err
+			}
+			chain, fresh = info.Chain, true
+			p.mu.Lock()
+			p.platform = chain
+			p.mu.Unlock()
+		}
+		vp, err := p.opts.Verifier.VerifyPlatform(chain)
 		if err != nil {
+			err = fmt.Errorf("%w: platform certificate: %w", ErrCard, err)
+		} else if err = vp.VerifyReceipt(msg, &rc.Receipt); err != nil {
+			err = fmt.Errorf("%w: receipt: %w", ErrSignature, err)
+		} else {
+			return rc, nil
+		}
+		if fresh {
 			return nil, err
 		}
-		if vp, err = p.opts.Verifier.VerifyPlatform(info.Chain); err != nil {
-			return nil, fmt.Errorf("%w: platform certificate: %w", ErrCard, err)
-		}
-		p.mu.Lock()
-		p.receipts = vp
-		p.mu.Unlock()
+		chain = nil
 	}
-	if err := vp.VerifyReceipt(msg, &rc.Receipt); err != nil {
-		return nil, fmt.Errorf("%w: receipt: %w", ErrSignature, err)
-	}
-	return rc, nil
 }
 
 // SessionRequestID is the ID of the n-th payment request (from 0) of a

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/queue"
 	"github.com/casimpay/casimpay/simcard"
@@ -460,6 +462,44 @@ func TestApproveGivingUpLeavesNoPIN(t *testing.T) {
 	ok, err := w.shopperCard.Card.PINVerified()
 	require.NoError(t, err)
 	assert.False(t, ok)
+}
+
+// switchAPI is the platform a phone reaches, switched by the test.
+type switchAPI struct {
+	mu sync.Mutex
+	payflow.API
+}
+
+func (a *switchAPI) to(api payflow.API) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.API = api
+}
+
+// TestReceiptKeyRenewed: when the platform renews its certificate and key,
+// the phones verify the new receipts after asking Info again; when that
+// certificate expires, a receipt no longer verifies (ErrCard).
+func TestReceiptKeyRenewed(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	api := &switchAPI{API: f.Platform}
+	w := newPhoneWorld(t, f, api, false)
+	w.pair(t)
+	w.purchase(t) // both phones keep the first chain
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cert, err := f.Issuer.IssuePlatform(key.Public(), "casimpay renewed platform", pki.IssueOptions{Validity: time.Hour})
+	require.NoError(t, err)
+	renewed, err := payflow.NewPlatform(payflow.PlatformOptions{Ledger: f.Ledger, Store: f.Store, Verifier: f.Verifier,
+		Key: key, Chain: append([][]byte{cert}, f.Issuer.Chain()...), Now: f.Clock.Now})
+	require.NoError(t, err)
+	api.to(renewed)
+	w.purchase(t)
+
+	f.Clock.Advance(time.Hour + pki.DefaultSkew + time.Second)
+	_, _, err = w.seller.Wait(ctx)
+	require.ErrorIs(t, err, payflow.ErrCard, "the renewed certificate expired")
 }
 
 type tamperAPI struct {
