@@ -464,6 +464,39 @@ func TestApproveGivingUpLeavesNoPIN(t *testing.T) {
 	assert.False(t, ok)
 }
 
+// TestPairingAcrossEpochChange: selections on either side of an EID
+// rotation open two sessions, each waiting (PROTOCOL.md §6.1); selecting
+// the peer again under the new EIDs pairs the phones.
+func TestPairingAcrossEpochChange(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	now := w.f.Clock.Now()
+	w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now)+1).Sub(now) - 2*time.Second)
+	w.hear(t)
+	sellerEID, err := w.seller.EID()
+	require.NoError(t, err)
+	first, err := w.shopper.Select(ctx, sellerEID)
+	require.NoError(t, err)
+	require.False(t, first.Paired)
+
+	w.f.Clock.Advance(4 * time.Second) // both cards rotate their EIDs
+	w.hear(t)
+	shopperEID, err := w.shopper.EID()
+	require.NoError(t, err)
+	c, err := w.seller.Select(ctx, shopperEID)
+	require.NoError(t, err)
+	require.False(t, c.Paired, "the seller's proof names the new EIDs: another session")
+	require.NotEqual(t, first.SessionID, c.SessionID)
+
+	sellerEID, err = w.seller.EID()
+	require.NoError(t, err)
+	again, err := w.shopper.Select(ctx, sellerEID)
+	require.NoError(t, err)
+	assert.True(t, again.Paired)
+	assert.Equal(t, c.SessionID, again.SessionID)
+	assert.Equal(t, c.PairingCode, again.PairingCode)
+}
+
 // switchAPI is the platform a phone reaches, switched by the test.
 type switchAPI struct {
 	mu sync.Mutex
