@@ -296,6 +296,12 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 	if err := m.UnmarshalCBOR(msg); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
+	// The envelope too must be in its one encoding (tagged, shortest
+	// lengths), so that nobody holding a message can make another byte
+	// string of it, with another Hash, that still verifies.
+	if again, err := m.MarshalCBOR(); err != nil || !bytes.Equal(again, msg) {
+		return nil, fmt.Errorf("%w: the envelope is not in its deterministic encoding", ErrMalformed)
+	}
 	if len(m.Headers.Unprotected) != 0 || len(m.Headers.Protected) != 2 {
 		return nil, fmt.Errorf("%w: unexpected COSE header parameters", ErrMalformed)
 	}

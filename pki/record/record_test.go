@@ -155,6 +155,19 @@ func TestVerifyRejects(t *testing.T) {
 	t.Run("oversized", func(t *testing.T) {
 		assert.ErrorIs(t, Verify(make([]byte, MaxMessage+1), &key.PublicKey, new(Consent)), ErrMalformed)
 	})
+	t.Run("envelope in another encoding", func(t *testing.T) {
+		// The same record and signature in bytes of another Hash: the
+		// payload's length written long (58 83 as 59 00 83). The envelope
+		// decodes as COSE_Sign1, and is refused.
+		i := bytes.Index(msg, []byte{0xa0, 0x58})
+		require.Positive(t, i)
+		long := append(append(bytes.Clone(msg[:i+1]), 0x59, 0x00), msg[i+2:]...)
+		var env cose.Sign1Message
+		require.NoError(t, env.UnmarshalCBOR(long))
+		assert.ErrorIs(t, Verify(long, &key.PublicKey, new(Consent)), ErrMalformed)
+		assert.ErrorIs(t, Open(long, new(Consent)), ErrMalformed)
+		assert.ErrorIs(t, Verify(msg[1:], &key.PublicKey, new(Consent)), ErrMalformed, "untagged")
+	})
 	t.Run("signature moved to another payload", func(t *testing.T) {
 		var m cose.Sign1Message
 		require.NoError(t, m.UnmarshalCBOR(msg))
