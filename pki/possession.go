@@ -205,6 +205,12 @@ type ChallengerOptions struct {
 // Challenger proves that a card holds the key of its certificate: it issues
 // one-time nonces and verifies the records the card signs over them, with
 // the card's counter. It is safe for concurrent use if its stores are.
+//
+// Its nonces are bound to nothing but themselves: a nonce issued for one
+// card, or for a login, answers a record of another card or another type
+// just as well, once. A caller that needs a nonce bound to a card or to a
+// payment request keeps that binding itself (payflow's platform MACs the
+// request ID into its consent nonces instead of using a Challenger).
 type Challenger struct {
 	v        *Verifier
 	nonces   NonceStore
