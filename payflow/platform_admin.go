@@ -192,11 +192,22 @@ func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code
 	if err := p.createAccounts(ctx, account(sourceCode, lc, "")); err != nil {
 		return err
 	}
+	// The receiving account must exist before the transfer: the ledger
+	// burns the ID of a transfer to a missing account (a transient
+	// failure, as in TigerBeetle), and the caller's retry with the same ID
+	// after opening the account would then fail for good.
+	accs, err := p.ledger.LookupAccounts(ctx, []ledger.ID{to})
+	if err != nil {
+		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+	}
+	if len(accs) == 0 {
+		return fmt.Errorf("%w: no such account: open it first", ErrNotFound)
+	}
 	t := ledger.Transfer{
 		ID: TransferID(id, 0, 0, kind), DebitAccountID: AccountID(sourceCode, lc, ""), CreditAccountID: to,
 		Amount: amount, UserData128: ledger.ID(id), Ledger: lc, Code: code,
 	}
-	err := ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
+	err = ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
 	if errors.Is(err, ErrFunds) {
 		return fmt.Errorf("%w: no such account", ErrNotFound)
 	}

@@ -185,6 +185,11 @@ func ledgerError(res []ledger.CreateTransferResult, err error) error {
 			return fmt.Errorf("%w: ledger: %v", ErrFunds, r)
 		case ledger.TransferPendingTransferExpired:
 			return fmt.Errorf("%w: ledger: %v", ErrExpired, r)
+		case ledger.TransferOverflowsDebitsPending, ledger.TransferOverflowsCreditsPending,
+			ledger.TransferOverflowsDebitsPosted, ledger.TransferOverflowsCreditsPosted,
+			ledger.TransferOverflowsDebits, ledger.TransferOverflowsCredits:
+			// An account's totals would pass the ledger's limit of 2^63-1.
+			return fmt.Errorf("%w: ledger: %v", ErrLimit, r)
 		case ledger.TransferExistsWithDifferentAmount:
 			return fmt.Errorf("%w: ledger: %v", ErrConflict, r)
 		case ledger.TransferIDAlreadyFailed:

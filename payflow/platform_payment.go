@@ -93,13 +93,17 @@ func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r 
 	if err != nil {
 		return nil, err
 	}
-	switch {
+	switch { // in the order of PROTOCOL.md §6.3
 	case s.SellerCardID != c.ID:
 		return nil, fmt.Errorf("%w: not the seller card of the session", ErrForbidden)
-	case !now.Before(s.ExpiresAt):
-		return nil, fmt.Errorf("%w: session", ErrExpired)
+	case s.MerchantID != r.MerchantID:
+		// The shopper confirmed this merchant on screen; the seller card
+		// may have moved to another merchant since.
+		return nil, fmt.Errorf("%w: the session is with merchant %q", ErrForbidden, s.MerchantID)
 	case !s.ShopperConfirmed || !s.SellerConfirmed:
 		return nil, fmt.Errorf("%w: the session is not paired", ErrConflict)
+	case !now.Before(s.ExpiresAt):
+		return nil, fmt.Errorf("%w: session", ErrExpired)
 	case s.ShopperCardID != r.PayerCardID:
 		return nil, fmt.Errorf("%w: the payer is not the shopper of the session", ErrMismatch)
 	}
@@ -425,12 +429,12 @@ func (p *Platform) Capture(ctx context.Context, token string, req *CaptureReques
 			amount = r.Amount
 		}
 		switch {
-		case amount > r.Amount:
-			return nil, fmt.Errorf("%w: %d is more than the %d held", ErrLimit, amount, r.Amount)
 		case r.State == StateCaptured && r.Captured == amount:
 			return p.view(ctx, r, nil)
 		case r.State != StateHeld:
 			return nil, stateError(r.State)
+		case amount > r.Amount:
+			return nil, fmt.Errorf("%w: %d is more than the %d held", ErrLimit, amount, r.Amount)
 		}
 		r.State, r.CaptureAmount, r.UpdatedAt = stateCapturing, amount, p.now()
 		err = p.store.UpdatePayment(ctx, r, StateHeld)

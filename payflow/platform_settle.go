@@ -160,7 +160,7 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 			}
 			ids, err := p.hold(ctx, r, legs, !r.ManualCapture)
 			switch {
-			case errors.Is(err, ErrFunds):
+			case errors.Is(err, ErrFunds), errors.Is(err, ErrLimit): // refused: nothing moved
 				result = err
 				r.State, r.Consent, r.ConsentHash, r.HoldExpiresAt, r.CaptureAmount = StatePending, nil, nil, time.Time{}, 0
 			case err != nil:

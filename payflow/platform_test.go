@@ -295,6 +295,24 @@ func TestRefusals(t *testing.T) {
 			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.shopper.MustSign(r)})
 			return err
 		}, payflow.ErrForbidden},
+		{"request for another merchant than the session's", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			// The seller card moved to another merchant after the shopper
+			// confirmed this one.
+			require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "other-2", Name: "Other Shop", Currency: "EUR",
+				SellerCardIDs: []string{s.seller.ID}}))
+			r := paytest.Request(s.session, "EUR", 100)
+			r.MerchantID = "other-2"
+			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
+			return err
+		}, payflow.ErrForbidden},
+		{"capture beyond the amount of a captured payment", func(t *testing.T, s *shop, before *[2]payflow.Balance) error {
+			v, _ := s.request(t)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			require.NoError(t, err)
+			*before = s.balances(t)
+			_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID, Amount: 10_000})
+			return err
+		}, payflow.ErrFinal},
 		{"request with a wrong total", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			r := paytest.Request(s.session, "EUR", 691, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1})
 			_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
@@ -788,6 +806,52 @@ func TestSessionViews(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionWaiting, w.State)
 	assert.NotEqual(t, s.session.ID, w.ID)
+}
+
+// TestFundBeforeOpen: funding a wallet that is not open is not_found and
+// burns nothing: the same funding ID goes through once the wallet is open.
+func TestFundBeforeOpen(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	bob := s.NewCard("Bob")
+	require.ErrorIs(t, s.Platform.Fund(ctx, payflow.ID{7}, bob.ID, "EUR", 100), payflow.ErrNotFound)
+	require.NoError(t, s.Platform.OpenAccount(ctx, bob.ID, "EUR"))
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{7}, bob.ID, "EUR", 100))
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{7}, bob.ID, "EUR", 100), "a retry funds once")
+	b, err := s.Platform.Balance(ctx, bob.ID, "EUR")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(100), b.Posted)
+}
+
+// TestHoldOverflowRefused: a hold the ledger refuses because an account's
+// totals would pass 2^63-1 fails the approval with over_limit and returns
+// the request to pending, where it can be declined or expire.
+func TestHoldOverflowRefused(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	// The merchant is issued nearly the ledger's limit of tickets and
+	// sells them all.
+	require.NoError(t, s.Platform.Issue(ctx, payflow.ID{9}, merchantID, paytest.Ticket, ledger.AmountLimit-10))
+	r := paytest.Request(s.session, "EUR", 0)
+	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: ledger.AmountLimit - 10}}
+	v, err := s.Create(r)
+	require.NoError(t, err)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	// Eleven more would take the merchant's posted debits past the limit
+	// (the ledger checks that before the balance).
+	r = paytest.Request(s.session, "EUR", 0)
+	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 11}}
+	v, err = s.Create(r)
+	require.NoError(t, err)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.ErrorIs(t, err, payflow.ErrLimit)
+	st, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, st.State)
+	dv, err := s.Platform.Decline(ctx, s.shopper.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateDeclined, dv.State)
 }
 
 // TestRefundWithoutMerchantFunds: a refund the merchant's balance cannot

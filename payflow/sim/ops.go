@@ -610,12 +610,12 @@ func (w *world) capture(p *purchase) error {
 		full = p.amount
 	}
 	want, wantErr := payflow.StateCaptured, error(nil)
-	switch {
-	case full > p.amount:
-		wantErr = payflow.ErrLimit
+	switch { // the state first, then the amount
 	case eff == payflow.StateCaptured && p.captured == full:
 	case eff != payflow.StateHeld:
 		wantErr = stateErr(eff)
+	case full > p.amount:
+		wantErr = payflow.ErrLimit
 	}
 	v, err := w.stateCall("capture", p, seller, want, wantErr, func() (*payflow.PaymentView, error) {
 		return w.api.Capture(w.ctx, seller.token, &payflow.CaptureRequest{RequestID: p.id, Amount: amount})
