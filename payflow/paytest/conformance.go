@@ -29,6 +29,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 	}{
 		{"Cards", testCards},
 		{"Merchants", testMerchants},
+		{"CatalogRace", testCatalogRace},
 		{"Assets", testAssets},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
@@ -104,6 +105,39 @@ func testMerchants(t *testing.T, s payflow.Store) {
 	items, err = s.Catalog(ctx, "m")
 	require.NoError(t, err)
 	assert.Len(t, items, 2, "a refused catalog leaves the old one")
+}
+
+// testCatalogRace replaces one catalog from two goroutines at once (on
+// the SQL stores, two connections, as two platform processes would):
+// both calls succeed and the catalog is one of the two lists, never a mix.
+func testCatalogRace(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR"}))
+	list := func(prefix string) []payflow.CatalogItem {
+		items := make([]payflow.CatalogItem, 50)
+		for i := range items {
+			items[i] = payflow.CatalogItem{SKU: fmt.Sprintf("%s%03d", prefix, i), Name: "item", UnitPrice: 1}
+		}
+		return items
+	}
+	for round := range 10 {
+		lists := [2][]payflow.CatalogItem{list("a"), list("b")}
+		if round%2 == 1 {
+			lists[1] = lists[0] // the same catalog, as two processes set up at start
+		}
+		var errs [2]error
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Go(func() { errs[i] = s.SetCatalog(ctx, "m", lists[i]) })
+		}
+		wg.Wait()
+		require.NoError(t, errs[0], "round %d", round)
+		require.NoError(t, errs[1], "round %d", round)
+		got, err := s.Catalog(ctx, "m")
+		require.NoError(t, err)
+		assert.True(t, assert.ObjectsAreEqual(lists[0], got) || assert.ObjectsAreEqual(lists[1], got),
+			"round %d: a catalog of %d items, not one of the two lists", round, len(got))
+	}
 }
 
 func testAssets(t *testing.T, s payflow.Store) {

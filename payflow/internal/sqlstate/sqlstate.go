@@ -426,11 +426,19 @@ func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, err
 	return &m, nil
 }
 
-// SetCatalog implements payflow.Store.
+// SetCatalog implements payflow.Store. On PostgreSQL the merchant's row is
+// locked first (FOR UPDATE), so that concurrent replacements of one
+// catalog run one after the other: under READ COMMITTED the DELETE of the
+// second would otherwise miss the rows the first inserted, and the
+// catalogs would merge (SQLite has one writer anyway).
 func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payflow.CatalogItem) error {
+	lock := `SELECT 1 FROM payflow_merchants WHERE id = ?`
+	if s.d == Postgres {
+		lock += ` FOR UPDATE`
+	}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT 1 FROM payflow_merchants WHERE id = ?`), merchantID).Scan(&one); err != nil {
+		if err := tx.QueryRowContext(ctx, s.q(lock), merchantID).Scan(&one); err != nil {
 			return notFound(err)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM payflow_catalog WHERE merchant_id = ?`), merchantID); err != nil {
