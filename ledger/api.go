@@ -117,7 +117,9 @@ func (l *Ledger) firstTimestamp(last uint64) uint64 {
 // outcome of accounts[i]). Accounts flagged AccountLinked form a chain with
 // the next one, created all or nothing. It fails with ErrBatchTooLarge
 // beyond BatchMax events, or with the store's error, in which case nothing
-// was created.
+// was created, unless the error was the commit's own (a server store's
+// connection lost after COMMIT was sent): then the outcome is unknown, and
+// the same call again tells it (exists).
 func (l *Ledger) CreateAccounts(ctx context.Context, accounts []Account) ([]CreateAccountResult, error) {
 	if len(accounts) > BatchMax {
 		return nil, fmt.Errorf("%w: %d accounts, at most %d", ErrBatchTooLarge, len(accounts), BatchMax)

@@ -21,7 +21,9 @@ type request struct {
 // chain still open at the end of the call fails with
 // linked_event_chain_open. It fails with ErrBatchTooLarge beyond BatchMax
 // events, with ErrClosed after Close, or with the store's error, in which
-// case nothing of the call was created. When ctx ends before the reply,
+// case nothing of the call was created, unless the error was the commit's
+// own (a server store's connection lost after COMMIT was sent): then the
+// outcome is unknown, as below. When ctx ends before the reply,
 // CreateTransfers returns ctx's error and the outcome is unknown: retry
 // with the same IDs to learn it (exists or a final result).
 func (l *Ledger) CreateTransfers(ctx context.Context, transfers []Transfer) ([]CreateTransferResult, error) {

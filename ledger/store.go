@@ -17,7 +17,10 @@ import (
 type Store interface {
 	// Update runs fn in one atomic, durable read-write transaction: it
 	// commits when fn returns nil (and returns only once the commit is
-	// durable), and rolls back and returns fn's error otherwise.
+	// durable), and rolls back and returns fn's error otherwise. When the
+	// commit itself fails on the way (a server store whose connection
+	// breaks after COMMIT was sent), the error is returned but the
+	// transaction may have committed: its outcome is unknown.
 	//
 	// Update may run fn again after a transient failure of the engine (a
 	// serialization failure, a deadlock, or a unique-key violation on insert
