@@ -94,11 +94,13 @@ func personalise(card *simcard.Card, pin, puk, rootPath string) error {
 	if err != nil {
 		return err
 	}
-	enr, err := card.Personalise(issuer, simcard.Personalisation{ICCID: iccid, PIN: pin, PUK: puk})
-	if err != nil {
+	// The root first: once the card is personalised, a later run does not
+	// make a CA again, and this one lives only in memory.
+	if err := os.WriteFile(rootPath, pki.CertificatePEM(root.DER()), 0o644); err != nil {
 		return err
 	}
-	if err := os.WriteFile(rootPath, pki.CertificatePEM(root.DER()), 0o644); err != nil {
+	enr, err := card.Personalise(issuer, simcard.Personalisation{ICCID: iccid, PIN: pin, PUK: puk})
+	if err != nil {
 		return err
 	}
 	log.Printf("personalised card %s; demo root CA in %s; advertising secret %x (for the cloud's enrolment)",

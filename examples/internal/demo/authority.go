@@ -165,8 +165,8 @@ func newAuthority(pdir string) (*Authority, error) {
 		for _, der := range f.der {
 			b = append(b, pki.CertificatePEM(der)...)
 		}
-		if err := os.WriteFile(filepath.Join(pdir, f.name), b, mode); err != nil {
-			return nil, fmt.Errorf("demo: %w", err)
+		if err := writeFile(filepath.Join(pdir, f.name), b, mode, true); err != nil {
+			return nil, err
 		}
 	}
 	return a, nil

@@ -92,8 +92,8 @@ func ensureCard(ctx context.Context, c *Cloud, dir, name, display string) (strin
 		os.Remove(tmp)
 		return "", fmt.Errorf("demo: enrol %s: %w", name, err)
 	}
-	if err := os.WriteFile(idPath, []byte(e.ICCID+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("demo: %w", err)
+	if err := writeFile(idPath, []byte(e.ICCID+"\n"), 0o600, true); err != nil {
+		return "", err
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return "", fmt.Errorf("demo: %w", err)

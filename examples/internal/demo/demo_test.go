@@ -240,3 +240,24 @@ func TestScreen(t *testing.T) {
 	p.Screen("cloud").Printf("three")
 	assert.Equal(t, "[seller]  one\n[seller]    two\n[cloud]   three\n", out.String())
 }
+
+// TestWriteFile: a file is replaced whole, with the permissions asked for,
+// and no temporary file is left behind.
+func TestWriteFile(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "platform.pem")
+	require.NoError(t, os.WriteFile(name, []byte("old"), 0o600))
+	for _, durable := range []bool{false, true} {
+		require.NoError(t, writeFile(name, []byte(fmt.Sprint("new ", durable)), 0o644, durable))
+		b, err := os.ReadFile(name)
+		require.NoError(t, err)
+		assert.Equal(t, fmt.Sprint("new ", durable), string(b))
+		fi, err := os.Stat(name)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm())
+	}
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
+	assert.Error(t, writeFile(filepath.Join(dir, "no", "such", "dir"), nil, 0o600, true))
+}

@@ -103,7 +103,7 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	go func() { served <- srv.Serve(ln) }()
 	urlPath := filepath.Join(*dir, URLFile)
 	// Whole or not at all: the phones and the tests read it while it appears.
-	if err := writeFile(urlPath, []byte(url+"\n")); err != nil {
+	if err := writeFile(urlPath, []byte(url+"\n"), 0o600, false); err != nil {
 		srv.Close()
 		return err
 	}

@@ -128,7 +128,7 @@ func (a Air) Send(stations []*Station, now time.Time) error {
 			return fmt.Errorf("demo: advert of %s: %w", s.Party.Name, err)
 		}
 		line := fmt.Sprintf("%g %g %x\n", s.Party.X, s.Party.Y, b)
-		if err := writeFile(a.path(s), []byte(line)); err != nil {
+		if err := writeFile(a.path(s), []byte(line), 0o600, false); err != nil {
 			return err
 		}
 	}
@@ -196,15 +196,28 @@ func parseAir(b []byte) (x, y float64, advert []byte, err error) {
 	return x, y, advert, nil
 }
 
-// writeFile writes data to a file named name.tmp and renames it to name,
-// so that a reader in another process finds the old file or the whole new
-// one, never a part of it.
-func writeFile(name string, data []byte) error {
+// writeFile writes data to a file named name.tmp (with permissions perm)
+// and renames it to name, so that a reader in another process finds the
+// old file or the whole new one, never a part of it. With durable, the
+// data is on disk before the rename, for files that a crash must not leave
+// empty (keys, certificates, a card's ICCID).
+func writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
 	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return fmt.Errorf("demo: %w", err)
+	err := func() error {
+		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		if err == nil && durable {
+			err = f.Sync()
+		}
+		return errors.Join(err, f.Close())
+	}()
+	if err == nil {
+		err = os.Rename(tmp, name)
 	}
-	if err := os.Rename(tmp, name); err != nil {
+	if err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("demo: %w", err)
 	}
