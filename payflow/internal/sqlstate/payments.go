@@ -3,6 +3,7 @@ package sqlstate
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/casimpay/casimpay/payflow"
@@ -188,23 +189,27 @@ func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payf
 
 // BeginIdempotent implements payflow.Store: an upsert that takes the key
 // only when it is absent or expired, then a read to classify a key held.
+// A key released between the two (abandoned, or deleted as expired) is
+// tried again.
 func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
-	res, err := s.exec(ctx, `INSERT INTO payflow_replies (key, body_hash, done, status, reply, deadline) VALUES (?, ?, 0, 0, NULL, ?)
-		ON CONFLICT (key) DO UPDATE SET body_hash = excluded.body_hash, done = 0, status = 0, reply = NULL, deadline = excluded.deadline
-		WHERE payflow_replies.deadline <= ?`, key, bodyHash, ns(lease), ns(now))
-	if err != nil {
-		return nil, err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return nil, err
-	} else if n == 1 {
-		return nil, nil
-	}
 	var hash, reply []byte
 	var done, status int64
-	if err := s.row(ctx, `SELECT body_hash, done, status, reply FROM payflow_replies WHERE key = ?`, key).
-		Scan(&hash, &done, &status, &reply); err != nil {
-		return nil, err
+	for try := 1; ; try++ {
+		taken, err := changed(s.exec(ctx, `INSERT INTO payflow_replies (key, body_hash, done, status, reply, deadline) VALUES (?, ?, 0, 0, NULL, ?)
+			ON CONFLICT (key) DO UPDATE SET body_hash = excluded.body_hash, done = 0, status = 0, reply = NULL, deadline = excluded.deadline
+			WHERE payflow_replies.deadline <= ?`, key, bodyHash, ns(lease), ns(now)))
+		if err != nil || taken {
+			return nil, err
+		}
+		err = s.row(ctx, `SELECT body_hash, done, status, reply FROM payflow_replies WHERE key = ?`, key).
+			Scan(&hash, &done, &status, &reply)
+		if errors.Is(err, sql.ErrNoRows) && try < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		break
 	}
 	switch {
 	case string(hash) != string(bodyHash):
