@@ -198,21 +198,23 @@ func (p *phone) EID() (adv.EID, error) {
 }
 
 // proof has the card sign an auth proof over a fresh challenge, naming
-// peer (the zero EID for a login).
-func (p *phone) proof(ctx context.Context, peer adv.EID) ([]byte, error) {
+// peer (the zero EID for a login), and returns it with the card's own EID
+// that it names.
+func (p *phone) proof(ctx context.Context, peer adv.EID) ([]byte, adv.EID, error) {
 	id, err := p.CardID()
 	if err != nil {
-		return nil, err
+		return nil, adv.EID{}, err
 	}
 	own, err := p.EID()
 	if err != nil {
-		return nil, err
+		return nil, adv.EID{}, err
 	}
 	ch, err := p.api.Challenge(ctx, &ChallengeRequest{CardID: id})
 	if err != nil {
-		return nil, err
+		return nil, adv.EID{}, err
 	}
-	return p.card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: p.recordRole(), EID: own[:], PeerEID: peer[:]})
+	msg, err := p.card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: p.recordRole(), EID: own[:], PeerEID: peer[:]})
+	return msg, own, err
 }
 
 // LoginTries is how many auth proofs a phone's Login sends, each over a
@@ -231,7 +233,7 @@ const LoginTries = 3
 func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
 	var resp *LoginResponse
 	for try := 1; ; try++ {
-		msg, err := p.proof(ctx, adv.EID{})
+		msg, _, err := p.proof(ctx, adv.EID{})
 		if err != nil {
 			return nil, err
 		}
@@ -349,15 +351,13 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 	if r == nil {
 		return nil, fmt.Errorf("%w: the platform does not know this peer", ErrNotFound)
 	}
-	msg, err := p.proof(ctx, eid)
+	// The session is checked against the EID that the proof names, which
+	// may no longer be the current one when the epoch ended meanwhile.
+	msg, own, err := p.proof(ctx, eid)
 	if err != nil {
 		return nil, err
 	}
 	s, err := p.api.Pair(ctx, &PairRequest{Proof: msg})
-	if err != nil {
-		return nil, err
-	}
-	own, err := p.EID()
 	if err != nil {
 		return nil, err
 	}

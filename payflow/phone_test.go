@@ -497,6 +497,37 @@ func TestPairingAcrossEpochChange(t *testing.T) {
 	assert.Equal(t, c.PairingCode, again.PairingCode)
 }
 
+// lateAPI runs a hook before each pairing reaches the platform.
+type lateAPI struct {
+	payflow.API
+	beforePair func()
+}
+
+func (a *lateAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
+	a.beforePair()
+	return a.API.Pair(ctx, req)
+}
+
+// TestSelectAcrossEpochEnd: an EID epoch that ends while a selection is
+// on its way to the platform does not make the phone doubt the session it
+// gets back: it checks the session against the EID its proof named.
+func TestSelectAcrossEpochEnd(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	api := &lateAPI{API: f.Platform, beforePair: func() {}}
+	w := newPhoneWorld(t, f, api, false)
+	now := f.Clock.Now()
+	f.Clock.Advance(adv.EpochStart(adv.Epoch(now)+1).Sub(now) - 2*time.Second)
+	w.hear(t)
+	sellerEID, err := w.seller.EID()
+	require.NoError(t, err)
+	api.beforePair = func() { f.Clock.Advance(3 * time.Second) } // into the next epoch
+	c, err := w.shopper.Select(ctx, sellerEID)
+	require.NoError(t, err)
+	assert.False(t, c.Paired)
+	assert.NotEmpty(t, c.PairingCode)
+}
+
 // switchAPI is the platform a phone reaches, switched by the test.
 type switchAPI struct {
 	mu sync.Mutex
