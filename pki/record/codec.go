@@ -296,10 +296,22 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 	if err := m.UnmarshalCBOR(msg); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
-	// The envelope too must be in its one encoding (tagged, shortest
-	// lengths), so that nobody holding a message can make another byte
-	// string of it, with another Hash, that still verifies.
-	if again, err := m.MarshalCBOR(); err != nil || !bytes.Equal(again, msg) {
+	// The envelope too must be in its one encoding, so that nobody holding
+	// a message can make another byte string of it, with another Hash, that
+	// still verifies: rebuilt from its parts with shortest heads, it must
+	// be the bytes received (go-cose keeps the protected and unprotected
+	// headers as they came, so re-encoding the decoded message would not
+	// tell).
+	var prot []byte
+	if err := cbor.Unmarshal(m.Headers.RawProtected, &prot); err != nil {
+		return nil, fmt.Errorf("%w: protected header: %v", ErrMalformed, err)
+	}
+	one := []byte{0xd2, 0x84} // tag 18, array of 4
+	one = appendBstr(one, prot)
+	one = append(one, 0xa0) // {}
+	one = appendBstr(one, m.Payload)
+	one = appendBstr(one, m.Signature)
+	if !bytes.Equal(one, msg) {
 		return nil, fmt.Errorf("%w: the envelope is not in its deterministic encoding", ErrMalformed)
 	}
 	if len(m.Headers.Unprotected) != 0 || len(m.Headers.Protected) != 2 {
@@ -319,6 +331,22 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 		return nil, fmt.Errorf("%w: detached payload", ErrMalformed)
 	}
 	return &m, nil
+}
+
+// appendBstr appends b as a CBOR byte string with the shortest head.
+func appendBstr(dst, b []byte) []byte {
+	n := len(b)
+	switch {
+	case n < 24:
+		dst = append(dst, 0x40|byte(n))
+	case n < 1<<8:
+		dst = append(dst, 0x58, byte(n))
+	case n < 1<<16:
+		dst = append(dst, 0x59, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 0x5a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(dst, b...)
 }
 
 // VerifyES256 reports whether sig, the 64-byte IEEE P1363 form (r || s) that

@@ -156,16 +156,26 @@ func TestVerifyRejects(t *testing.T) {
 		assert.ErrorIs(t, Verify(make([]byte, MaxMessage+1), &key.PublicKey, new(Consent)), ErrMalformed)
 	})
 	t.Run("envelope in another encoding", func(t *testing.T) {
-		// The same record and signature in bytes of another Hash: the
-		// payload's length written long (58 83 as 59 00 83). The envelope
-		// decodes as COSE_Sign1, and is refused.
-		i := bytes.Index(msg, []byte{0xa0, 0x58})
-		require.Positive(t, i)
-		long := append(append(bytes.Clone(msg[:i+1]), 0x59, 0x00), msg[i+2:]...)
-		var env cose.Sign1Message
-		require.NoError(t, env.UnmarshalCBOR(long))
-		assert.ErrorIs(t, Verify(long, &key.PublicKey, new(Consent)), ErrMalformed)
-		assert.ErrorIs(t, Open(long, new(Consent)), ErrMalformed)
+		// The same record and signature in bytes of another Hash, each of
+		// which decodes as COSE_Sign1: a length written long (the
+		// payload's, the protected header's, the unprotected map's). All
+		// are refused, and so is the untagged message.
+		require.Equal(t, []byte{0xd2, 0x84, 0x58}, msg[:3])
+		protLen := int(msg[3])
+		prot, after := msg[4:4+protLen], msg[4+protLen:]
+		require.Equal(t, []byte{0xa0, 0x58}, after[:2])
+		variants := map[string][]byte{
+			"payload length long":   append(append(bytes.Clone(msg[:4+protLen+1]), 0x59, 0x00), after[2:]...),
+			"protected length long": append(append([]byte{0xd2, 0x84, 0x59, 0x00, byte(protLen)}, prot...), after...),
+			"unprotected map long":  append(append(bytes.Clone(msg[:4+protLen]), 0xb8, 0x00), after[1:]...),
+		}
+		for name, m := range variants {
+			var env cose.Sign1Message
+			require.NoError(t, env.UnmarshalCBOR(m), name)
+			assert.NotEqual(t, Hash(msg), Hash(m), name)
+			assert.ErrorIs(t, Verify(m, &key.PublicKey, new(Consent)), ErrMalformed, name)
+			assert.ErrorIs(t, Open(m, new(Consent)), ErrMalformed, name)
+		}
 		assert.ErrorIs(t, Verify(msg[1:], &key.PublicKey, new(Consent)), ErrMalformed, "untagged")
 	})
 	t.Run("signature moved to another payload", func(t *testing.T) {
