@@ -481,7 +481,9 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 			return n, err
 		}
 		for _, r := range due {
-			if err := p.drive(ctx, r); err != nil && !errors.Is(err, ErrFunds) && !errors.Is(err, ErrExpired) {
+			// A refusal that drive recorded (back to pending, or expired)
+			// ends the settlement as much as a success.
+			if err := p.drive(ctx, r); err != nil && !errors.Is(err, ErrFunds) && !errors.Is(err, ErrLimit) && !errors.Is(err, ErrExpired) {
 				errs = append(errs, err)
 				continue
 			}

@@ -854,6 +854,52 @@ func TestHoldOverflowRefused(t *testing.T) {
 	assert.Equal(t, payflow.StateDeclined, dv.State)
 }
 
+// assetFault is a Store whose asset lookups fail while armed: a
+// settlement stops after its consent was accepted, as a crash would stop it.
+type assetFault struct {
+	payflow.Store
+	armed bool
+}
+
+func (s *assetFault) Asset(ctx context.Context, name string) (payflow.Asset, error) {
+	if s.armed {
+		return payflow.Asset{}, errors.New("connection lost")
+	}
+	return s.Store.Asset(ctx, name)
+}
+
+// TestSweepHoldOverflowRefused: the recovery sweep that meets a hold
+// refused past the ledger's limit records the refusal (pending) and counts
+// the settlement as finished, as it does for insufficient funds.
+func TestSweepHoldOverflowRefused(t *testing.T) {
+	ctx := context.Background()
+	st := &assetFault{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	require.NoError(t, s.Platform.Issue(ctx, payflow.ID{9}, merchantID, paytest.Ticket, ledger.AmountLimit-10))
+	r := paytest.Request(s.session, "EUR", 0)
+	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: ledger.AmountLimit - 10}}
+	v, err := s.Create(r)
+	require.NoError(t, err)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+
+	r = paytest.Request(s.session, "EUR", 0)
+	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 11}}
+	v, err = s.Create(r)
+	require.NoError(t, err)
+	c := s.consent(t, v.ID)
+	st.armed = true
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.ErrorContains(t, err, "connection lost")
+	st.armed = false
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 1)
+	p, err := st.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, p.State)
+}
+
 // TestRefundWithoutMerchantFunds: a refund the merchant's balance cannot
 // cover fails for good, releases its reservation, and moves nothing.
 func TestRefundWithoutMerchantFunds(t *testing.T) {
