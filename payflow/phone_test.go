@@ -497,6 +497,24 @@ func TestPairingAcrossEpochChange(t *testing.T) {
 	assert.Equal(t, c.PairingCode, again.PairingCode)
 }
 
+// TestApproveFailedSignatureLeavesNoPIN: when the card refuses to sign
+// after the PIN was verified (here: a consent nonce of the wrong size),
+// Approve selects the applet again, which clears the PIN.
+func TestApproveFailedSignatureLeavesNoPIN(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	api := &tamperAPI{API: f.Platform}
+	w := newPhoneWorld(t, f, api, false)
+	w.pair(t)
+	w.request(t)
+	api.payment = func(v *payflow.PaymentView) { v.ConsentNonce = []byte{1, 2, 3} }
+	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.Error(t, err)
+	ok, err := w.shopperCard.Card.PINVerified()
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
 // lateAPI runs a hook before each pairing reaches the platform.
 type lateAPI struct {
 	payflow.API

@@ -18,6 +18,8 @@ type ShopperCard interface {
 	SignAuthProof(p *record.AuthProof) ([]byte, error)
 	VerifyPIN(pin string) error
 	SignConsent(c *record.Consent) ([]byte, error)
+	// Select selects the applet again, which clears a verified PIN.
+	Select() (byte, error)
 }
 
 var _ ShopperCard = (*simcard.Card)(nil)
@@ -166,6 +168,11 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 		Amount: v.Amount, Currency: v.Currency, MerchantID: v.MerchantID,
 	})
 	if err != nil {
+		// The card clears the PIN only when it signs: leave no verified
+		// PIN behind for another consent.
+		if _, serr := s.card.Select(); serr != nil {
+			return nil, errors.Join(err, serr)
+		}
 		return nil, err
 	}
 	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: consent})
