@@ -829,22 +829,8 @@ func TestFundBeforeOpen(t *testing.T) {
 func TestHoldOverflowRefused(t *testing.T) {
 	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
-	// The merchant is issued nearly the ledger's limit of tickets and
-	// sells them all.
-	require.NoError(t, s.Platform.Issue(ctx, payflow.ID{9}, merchantID, paytest.Ticket, ledger.AmountLimit-10))
-	r := paytest.Request(s.session, "EUR", 0)
-	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: ledger.AmountLimit - 10}}
-	v, err := s.Create(r)
-	require.NoError(t, err)
-	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
-	require.NoError(t, err)
-	// Eleven more would take the merchant's posted debits past the limit
-	// (the ledger checks that before the balance).
-	r = paytest.Request(s.session, "EUR", 0)
-	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 11}}
-	v, err = s.Create(r)
-	require.NoError(t, err)
-	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	v := overflowingRequest(t, s)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
 	require.ErrorIs(t, err, payflow.ErrLimit)
 	st, err := s.Store.Payment(ctx, v.ID)
 	require.NoError(t, err)
@@ -852,6 +838,26 @@ func TestHoldOverflowRefused(t *testing.T) {
 	dv, err := s.Platform.Decline(ctx, s.shopper.Token, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateDeclined, dv.State)
+}
+
+// overflowingRequest has the merchant issued nearly the ledger's limit of
+// tickets and sell them all, and returns a pending request for eleven
+// more, whose hold would take the merchant's posted debits past the limit
+// (the ledger checks that before the balance).
+func overflowingRequest(t *testing.T, s *shop) *payflow.PaymentView {
+	t.Helper()
+	ctx := context.Background()
+	require.NoError(t, s.Platform.Issue(ctx, payflow.ID{9}, merchantID, paytest.Ticket, ledger.AmountLimit-10))
+	tickets := func(n uint64) *payflow.PaymentView {
+		r := paytest.Request(s.session, "EUR", 0)
+		r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: n}}
+		v, err := s.Create(r)
+		require.NoError(t, err)
+		return v
+	}
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, tickets(ledger.AmountLimit-10).ID)})
+	require.NoError(t, err)
+	return tickets(11)
 }
 
 // assetFault is a Store whose asset lookups fail while armed: a
@@ -875,21 +881,10 @@ func TestSweepHoldOverflowRefused(t *testing.T) {
 	ctx := context.Background()
 	st := &assetFault{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
-	require.NoError(t, s.Platform.Issue(ctx, payflow.ID{9}, merchantID, paytest.Ticket, ledger.AmountLimit-10))
-	r := paytest.Request(s.session, "EUR", 0)
-	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: ledger.AmountLimit - 10}}
-	v, err := s.Create(r)
-	require.NoError(t, err)
-	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
-	require.NoError(t, err)
-
-	r = paytest.Request(s.session, "EUR", 0)
-	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 11}}
-	v, err = s.Create(r)
-	require.NoError(t, err)
+	v := overflowingRequest(t, s)
 	c := s.consent(t, v.ID)
 	st.armed = true
-	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 	require.ErrorContains(t, err, "connection lost")
 	st.armed = false
 
