@@ -72,6 +72,12 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 	return ids, refusalStands(p.createChain(ctx, ts))
 }
 
+// holdRefused reports whether err is the ledger's refusal of a hold, which
+// drive records by putting the request back to pending: the balance does
+// not cover it (ErrFunds), or an account's totals would pass the ledger's
+// limit (ErrLimit).
+func holdRefused(err error) bool { return errors.Is(err, ErrFunds) || errors.Is(err, ErrLimit) }
+
 // holdTimeout is the ledger timeout of the holds of r, from what the
 // platform recorded when it accepted the consent (the hold's expiry and
 // the time of that update), so that every process that retries the holds
@@ -160,7 +166,7 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 			}
 			ids, err := p.hold(ctx, r, legs, !r.ManualCapture)
 			switch {
-			case errors.Is(err, ErrFunds), errors.Is(err, ErrLimit): // refused: nothing moved
+			case holdRefused(err): // nothing moved
 				result = err
 				r.State, r.Consent, r.ConsentHash, r.HoldExpiresAt, r.CaptureAmount = StatePending, nil, nil, time.Time{}, 0
 			case err != nil:
@@ -483,7 +489,7 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 		for _, r := range due {
 			// A refusal that drive recorded (back to pending, or expired)
 			// ends the settlement as much as a success.
-			if err := p.drive(ctx, r); err != nil && !errors.Is(err, ErrFunds) && !errors.Is(err, ErrLimit) && !errors.Is(err, ErrExpired) {
+			if err := p.drive(ctx, r); err != nil && !holdRefused(err) && !errors.Is(err, ErrExpired) {
 				errs = append(errs, err)
 				continue
 			}

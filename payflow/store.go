@@ -2,6 +2,7 @@ package payflow
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -155,6 +156,16 @@ type Acceptance struct {
 	// and Refund is replaced by the stored one: its Request bytes tell a
 	// retry from a conflict.
 	Refund *RefundRecord
+}
+
+// Check returns an error matching ErrInvalid for an Acceptance that no
+// Store may commit: a Refund without the Update that reserves it. Stores
+// call it first in Accept.
+func (a *Acceptance) Check() error {
+	if a.Refund != nil && a.Update == nil {
+		return fmt.Errorf("%w: a refund is accepted with its payment's update", ErrInvalid)
+	}
+	return nil
 }
 
 // CardRecord is an enrolled card as the store keeps it.

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"errors"
 	"math"
 	"slices"
 	"sync"
@@ -261,13 +260,10 @@ func (s *Store) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
 	return bytes.Clone(s.nonceKey), nil
 }
 
-// errRefundAlone refuses an Acceptance with a Refund but no Update.
-var errRefundAlone = errors.New("memory: a refund is accepted with its payment's update")
-
 // Accept implements payflow.Store: every check first, then every write.
 func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
-	if a.Refund != nil && a.Update == nil {
-		return errRefundAlone
+	if err := a.Check(); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -279,12 +275,16 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 	if err := s.checkCounterLocked(a.CardID, a.Counter); err != nil {
 		return err
 	}
+	var stored *payflow.RefundRecord // a refund stored before under a.Refund's ID
+	if a.Refund != nil {
+		stored = s.refunds[a.Refund.ID]
+	}
 	switch {
 	case a.Token != nil:
 		if _, ok := s.tokens[string(a.Token.Hash)]; ok {
 			return payflow.ErrConflict
 		}
-	case a.Refund != nil && s.refunds[a.Refund.ID] != nil: // stored before: no write
+	case stored != nil: // no write
 	case a.Update != nil:
 		if err := s.casPaymentLocked(a.Update, a.From); err != nil {
 			return err
@@ -301,8 +301,8 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 		a.Session = s.confirmSessionLocked(a.Session)
 	case a.Insert != nil:
 		a.Insert = s.insertPaymentLocked(a.Insert)
-	case a.Refund != nil && s.refunds[a.Refund.ID] != nil:
-		a.Refund = copyRefund(s.refunds[a.Refund.ID])
+	case stored != nil:
+		a.Refund = copyRefund(stored)
 	case a.Refund != nil:
 		s.writePaymentLocked(a.Update)
 		s.refunds[a.Refund.ID] = copyRefund(a.Refund)

@@ -363,8 +363,8 @@ func testRefunds(t *testing.T, s payflow.Store) {
 		Request: []byte("signed refund"), Hash: bytes.Repeat([]byte{0xbb}, 32), Refunded: 200, CreatedAt: t0}
 	_, err = s.Refund(ctx, r.ID)
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
-	assert.Error(t, s.Accept(ctx, &payflow.Acceptance{CardID: "8900000000000000002", Counter: 1, Refund: r}),
-		"a refund without its payment's update")
+	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{CardID: "8900000000000000002", Counter: 1, Refund: r}),
+		payflow.ErrInvalid, "a refund without its payment's update")
 	stale := *p
 	stale.Version = 9
 	stale.Refunded = 200

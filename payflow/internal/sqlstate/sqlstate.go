@@ -594,8 +594,8 @@ func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) 
 // Accept implements payflow.Store in one transaction: the nonce's insert,
 // the counter's conditional upsert and the write of a commit together.
 func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
-	if a.Refund != nil && a.Update == nil {
-		return errRefundAlone
+	if err := a.Check(); err != nil {
+		return err
 	}
 	if s.d == Postgres && a.Counter <= math.MaxInt64 && a.Refund == nil {
 		if done, err := s.acceptOne(ctx, a); done || err != nil {
@@ -710,9 +710,6 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	}
 	return nil
 }
-
-// errRefundAlone refuses an Acceptance with a Refund but no Update.
-var errRefundAlone = errors.New("sqlstate: a refund is accepted with its payment's update")
 
 // acceptOne tries Accept on PostgreSQL as one statement, one round trip
 // instead of five: the nonce's insert, the counter's upsert and the write
