@@ -109,33 +109,33 @@ const sqlitePrefix = "sqlite:"
 
 type closer interface{ Close() error }
 
+// sharedLedger and sharedState are the two stores on the shared database.
+type (
+	sharedLedger interface {
+		ledger.Store
+		closer
+	}
+	sharedState interface {
+		payflow.Store
+		closer
+	}
+)
+
 // openShared opens the ledger's and the platform's stores on the shared
 // database: a PostgreSQL DSN, or sqlitePrefix and the path of a SQLite
 // file.
-func openShared(ctx context.Context, dsn string) (interface {
-	ledger.Store
-	closer
-}, interface {
-	payflow.Store
-	closer
-}, error) {
+func openShared(ctx context.Context, dsn string) (sharedLedger, sharedState, error) {
+	openLedger := func() (sharedLedger, error) { return ledgerpostgres.Open(ctx, dsn, ledgerpostgres.Options{}) }
+	openState := func() (sharedState, error) { return paypostgres.Open(ctx, dsn, paypostgres.Options{}) }
 	if path, ok := strings.CutPrefix(dsn, sqlitePrefix); ok {
-		ls, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
-		if err != nil {
-			return nil, nil, fmt.Errorf("ledger: %w", err)
-		}
-		ps, err := paysqlite.Open(ctx, path, paysqlite.Options{})
-		if err != nil {
-			ls.Close()
-			return nil, nil, fmt.Errorf("state: %w", err)
-		}
-		return ls, ps, nil
+		openLedger = func() (sharedLedger, error) { return ledgersqlite.Open(ctx, path, ledgersqlite.Options{}) }
+		openState = func() (sharedState, error) { return paysqlite.Open(ctx, path, paysqlite.Options{}) }
 	}
-	ls, err := ledgerpostgres.Open(ctx, dsn, ledgerpostgres.Options{})
+	ls, err := openLedger()
 	if err != nil {
 		return nil, nil, fmt.Errorf("ledger: %w", err)
 	}
-	ps, err := paypostgres.Open(ctx, dsn, paypostgres.Options{})
+	ps, err := openState()
 	if err != nil {
 		ls.Close()
 		return nil, nil, fmt.Errorf("state: %w", err)
