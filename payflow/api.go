@@ -22,10 +22,11 @@ type API interface {
 	// Challenge returns a fresh one-time nonce for the card to sign.
 	Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error)
 	// Login checks a card-signed AuthProof whose PeerEID is all zero and
-	// returns a bearer token for the card.
+	// returns a bearer token for the card. Over HTTP its reply is never
+	// stored for an Idempotency-Key: a resent proof is ErrReplay.
 	Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error)
 	// Resolve turns an EID seen over the air into the counterparty's
-	// display name. Rate-limited per token.
+	// display name. Rate-limited per card, over all its tokens.
 	Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error)
 	// Pair records a card-signed AuthProof naming the peer's EID. The
 	// session is paired once both cards have named each other.
