@@ -306,12 +306,7 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 	if err := cbor.Unmarshal(m.Headers.RawProtected, &prot); err != nil {
 		return nil, fmt.Errorf("%w: protected header: %v", ErrMalformed, err)
 	}
-	one := []byte{0xd2, 0x84} // tag 18, array of 4
-	one = appendBstr(one, prot)
-	one = append(one, 0xa0) // {}
-	one = appendBstr(one, m.Payload)
-	one = appendBstr(one, m.Signature)
-	if !bytes.Equal(one, msg) {
+	if !oneEncoding(msg, prot, m.Payload, m.Signature) {
 		return nil, fmt.Errorf("%w: the envelope is not in its deterministic encoding", ErrMalformed)
 	}
 	if len(m.Headers.Unprotected) != 0 || len(m.Headers.Protected) != 2 {
@@ -333,20 +328,34 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 	return &m, nil
 }
 
-// appendBstr appends b as a CBOR byte string with the shortest head.
-func appendBstr(dst, b []byte) []byte {
-	n := len(b)
+// oneEncoding reports whether msg is exactly D2 84 <bstr prot> A0
+// <bstr payload> <bstr sig> with shortest heads: the one encoding of a
+// COSE_Sign1 message of these parts. It compares in place, allocating
+// nothing.
+func oneEncoding(msg, prot, payload, sig []byte) bool {
+	rest := msg
+	cut := func(want []byte) bool {
+		var ok bool
+		rest, ok = bytes.CutPrefix(rest, want)
+		return ok
+	}
+	var head [5]byte
+	bstr := func(b []byte) bool { return cut(appendBstrHead(head[:0], len(b))) && cut(b) }
+	return cut([]byte{0xd2, 0x84}) && bstr(prot) && cut([]byte{0xa0}) && bstr(payload) && bstr(sig) && len(rest) == 0
+}
+
+// appendBstrHead appends the shortest head of a CBOR byte string of n bytes.
+func appendBstrHead(dst []byte, n int) []byte {
 	switch {
 	case n < 24:
-		dst = append(dst, 0x40|byte(n))
+		return append(dst, 0x40|byte(n))
 	case n < 1<<8:
-		dst = append(dst, 0x58, byte(n))
+		return append(dst, 0x58, byte(n))
 	case n < 1<<16:
-		dst = append(dst, 0x59, byte(n>>8), byte(n))
+		return append(dst, 0x59, byte(n>>8), byte(n))
 	default:
-		dst = append(dst, 0x5a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+		return append(dst, 0x5a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
 	}
-	return append(dst, b...)
 }
 
 // VerifyES256 reports whether sig, the 64-byte IEEE P1363 form (r || s) that
