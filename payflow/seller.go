@@ -169,18 +169,30 @@ func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
 	return total, nil
 }
 
+// call runs fn, logged in, on the payment request made last (cur), and
+// returns cur and the view fn got, checked to be of that request
+// (sameRequest).
+func (s *Seller) call(ctx context.Context, fn func(token string, cur *PaymentView) (*PaymentView, error)) (cur, v *PaymentView, err error) {
+	if cur, err = s.currentPayment(); err != nil {
+		return nil, nil, err
+	}
+	v, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return fn(token, cur) })
+	if err == nil {
+		err = sameRequest(cur, v)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return cur, v, nil
+}
+
 // Status returns the status screen of the payment request made last, as
 // the platform holds it now.
 func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
-	cur, err := s.currentPayment()
+	_, v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
+		return s.api.Payment(ctx, token, cur.ID)
+	})
 	if err != nil {
-		return nil, err
-	}
-	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, cur.ID) })
-	if err != nil {
-		return nil, err
-	}
-	if err := sameRequest(cur, v); err != nil {
 		return nil, err
 	}
 	s.refresh(v)
@@ -238,15 +250,10 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 
 // Cancel withdraws the payment request made last; a hold is voided.
 func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
-	cur, err := s.currentPayment()
+	cur, v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
+		return s.api.Cancel(ctx, token, cur.ID)
+	})
 	if err != nil {
-		return nil, err
-	}
-	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Cancel(ctx, token, cur.ID) })
-	if err != nil {
-		return nil, err
-	}
-	if err := sameRequest(cur, v); err != nil {
 		return nil, err
 	}
 	s.finish(cur.ID)
@@ -256,17 +263,10 @@ func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 // Capture captures amount (zero: all) of the held payment request made
 // last and returns the verified receipt.
 func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
-	cur, err := s.currentPayment()
-	if err != nil {
-		return nil, err
-	}
-	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) {
+	_, v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
 		return s.api.Capture(ctx, token, &CaptureRequest{RequestID: cur.ID, Amount: amount})
 	})
 	if err != nil {
-		return nil, err
-	}
-	if err := sameRequest(cur, v); err != nil {
 		return nil, err
 	}
 	if v.State != StateCaptured {
