@@ -124,7 +124,8 @@ var errRefusedBefore = errors.New("refused at an earlier attempt")
 // crash, a lost reply or a failed state update came between the ledger's
 // refusal of a hold or a refund and the record of it. The ledger refuses
 // those transfers only when the payer's or the merchant's balance does
-// not cover them (ErrFunds).
+// not cover them or an account's totals would pass its limit; the ledger
+// does not keep which, so the refusal stands as ErrFunds.
 func refusalStands(err error) error {
 	if errors.Is(err, errRefusedBefore) {
 		return fmt.Errorf("%w: %v", ErrFunds, err)

@@ -72,11 +72,12 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 	return ids, refusalStands(p.createChain(ctx, ts))
 }
 
-// holdRefused reports whether err is the ledger's refusal of a hold, which
-// drive records by putting the request back to pending: the balance does
-// not cover it (ErrFunds), or an account's totals would pass the ledger's
-// limit (ErrLimit).
-func holdRefused(err error) bool { return errors.Is(err, ErrFunds) || errors.Is(err, ErrLimit) }
+// ledgerRefused reports whether err is the ledger's refusal of a hold or a
+// refund, which drive records by putting the request back to pending and
+// driveRefund by failing the refund: the balance does not cover it
+// (ErrFunds), or an account's totals would pass the ledger's limit
+// (ErrLimit).
+func ledgerRefused(err error) bool { return errors.Is(err, ErrFunds) || errors.Is(err, ErrLimit) }
 
 // holdTimeout is the ledger timeout of the holds of r, from what the
 // platform recorded when it accepted the consent (the hold's expiry and
@@ -166,7 +167,7 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 			}
 			ids, err := p.hold(ctx, r, legs, !r.ManualCapture)
 			switch {
-			case holdRefused(err): // nothing moved
+			case ledgerRefused(err): // nothing moved
 				result = err
 				r.State, r.Consent, r.ConsentHash, r.HoldExpiresAt, r.CaptureAmount = StatePending, nil, nil, time.Time{}, 0
 			case err != nil:
@@ -252,7 +253,9 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // payment together never exceed what was captured (ErrLimit). The refund
 // ID makes it retry-safe: the same signed refund again returns the same
 // view, another refund with the same ID is ErrConflict. A refund the
-// merchant's balance cannot cover is ErrFunds and final.
+// merchant's balance cannot cover is ErrFunds and final; one that would
+// take the payer's wallet totals past the ledger's limit is ErrLimit and
+// final.
 func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {
 	var rr record.RefundRequest
 	c, err := p.openCard(ctx, req.Refund, &rr)
@@ -333,7 +336,7 @@ func (p *Platform) refundRetried(ctx context.Context, old *RefundRecord, msg []b
 	}
 	switch old.State {
 	case RefundFailed:
-		return nil, fmt.Errorf("%w: the merchant's balance did not cover the refund", ErrFunds)
+		return nil, refundFailure(old)
 	case RefundPending:
 		pay, err := p.store.Payment(ctx, old.RequestID)
 		if err != nil {
@@ -364,7 +367,7 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		UserData128: ledger.ID(pay.ID), Ledger: cur.Numeric, Code: TransferRefund,
 	}
 	lerr := refusalStands(ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t})))
-	if lerr != nil && !errors.Is(lerr, ErrFunds) {
+	if lerr != nil && !ledgerRefused(lerr) {
 		return lerr
 	}
 	if lerr == nil {
@@ -398,7 +401,7 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 	// Refused: release the reservation in the same transaction.
 	for {
 		failed := *r
-		failed.State = RefundFailed
+		failed.State, failed.Failure = RefundFailed, AsError(lerr).Code
 		pay.Refunded -= r.Amount
 		pay.UpdatedAt = p.now()
 		err := p.store.UpdateRefund(ctx, &failed, RefundPending, pay, StateCaptured)
@@ -421,6 +424,15 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 			return err
 		}
 	}
+}
+
+// refundFailure is the error that answers a refund the ledger refused, from
+// the code recorded with it.
+func refundFailure(r *RefundRecord) error {
+	if r.Failure == AsError(ErrLimit).Code {
+		return fmt.Errorf("%w: the refund would take the payer's wallet totals past the ledger's limit", ErrLimit)
+	}
+	return fmt.Errorf("%w: the merchant's balance did not cover the refund", ErrFunds)
 }
 
 // ExpireDue expires the pending requests past their expiry and voids the
@@ -489,7 +501,7 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 		for _, r := range due {
 			// A refusal that drive recorded (back to pending, or expired)
 			// ends the settlement as much as a success.
-			if err := p.drive(ctx, r); err != nil && !holdRefused(err) && !errors.Is(err, ErrExpired) {
+			if err := p.drive(ctx, r); err != nil && !ledgerRefused(err) && !errors.Is(err, ErrExpired) {
 				errs = append(errs, err)
 				continue
 			}
@@ -505,7 +517,7 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if err := p.driveRefund(ctx, r, pay); err != nil && !errors.Is(err, ErrFunds) {
+		if err := p.driveRefund(ctx, r, pay); err != nil && !ledgerRefused(err) {
 			errs = append(errs, err)
 			continue
 		}

@@ -1179,3 +1179,42 @@ func TestRecoverCaptureAndVoid(t *testing.T) {
 		})
 	}
 }
+
+// TestRefundOverflowRefused: a refund the ledger refuses because the
+// payer's wallet totals would pass 2^63-1 is over_limit and final: the
+// refund is failed, its reservation released, nothing moved, and the same
+// signed refund again gets the ledger's earlier refusal.
+func TestRefundOverflowRefused(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	// The wallet has now been credited 10 short of the ledger's limit.
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{8}, s.shopper.ID, "EUR", ledger.AmountLimit-10-funds))
+	before := s.balances(t)
+
+	id := payflow.ID([]byte("refund-overflows"))
+	msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 11, Currency: "EUR"})
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrLimit)
+	stored, err := s.Store.Refund(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundFailed, stored.State)
+	p, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(0), p.Refunded, "the reservation is released")
+	assert.Equal(t, before, s.balances(t))
+
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	assert.ErrorIs(t, err, payflow.ErrLimit)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "a failed refund is not due")
+
+	// A refund that fits goes through.
+	ok := s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-fits-0001"), RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
+	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: ok})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(10), rv.Refunded)
+}

@@ -96,7 +96,7 @@ type Store interface {
 	// requests, HoldExpiresAt for held ones, UpdatedAt for any other state.
 	DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*PaymentRecord, error)
 
-	// UpdateRefund writes r's State, Receipt and Refunded if the stored
+	// UpdateRefund writes r's State, Receipt, Refunded and Failure if the stored
 	// refund is in state from, and, when p is not nil, updates p as
 	// UpdatePayment(p, pFrom) does, all or nothing (ErrConflict).
 	UpdateRefund(ctx context.Context, r *RefundRecord, from string, p *PaymentRecord, pFrom string) error
@@ -267,7 +267,7 @@ type PaymentRecord struct {
 const (
 	RefundPending = "pending" // amount reserved, ledger transfer under way
 	RefundDone    = "done"
-	RefundFailed  = "failed" // the ledger refused it (merchant funds)
+	RefundFailed  = "failed" // the ledger refused it (Failure says why)
 )
 
 // RefundRecord is a refund as the store keeps it.
@@ -281,6 +281,9 @@ type RefundRecord struct {
 	Hash      []byte
 	Refunded  uint64 // total refunded on the request after this one
 	Receipt   []byte
+	// Failure is, for a failed refund, the error code of the ledger's
+	// refusal: "insufficient_funds" or "over_limit".
+	Failure   string
 	CreatedAt time.Time
 }
 

@@ -476,7 +476,7 @@ func (s *Store) UpdateRefund(_ context.Context, r *payflow.RefundRecord, from st
 		}
 		s.writePaymentLocked(p)
 	}
-	old.State, old.Receipt, old.Refunded = r.State, bytes.Clone(r.Receipt), r.Refunded
+	old.State, old.Receipt, old.Refunded, old.Failure = r.State, bytes.Clone(r.Receipt), r.Refunded, r.Failure
 	return nil
 }
 

@@ -406,10 +406,12 @@ func testRefunds(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.RefundPending, got.State)
 	p.Refunded = 0
-	require.NoError(t, s.UpdateRefund(ctx, &done, payflow.RefundPending, p, payflow.StateCaptured))
+	failed := *r
+	failed.State, failed.Failure = payflow.RefundFailed, "over_limit"
+	require.NoError(t, s.UpdateRefund(ctx, &failed, payflow.RefundPending, p, payflow.StateCaptured))
 	got, err = s.Refund(ctx, r.ID)
 	require.NoError(t, err)
-	assert.Equal(t, &done, got)
+	assert.Equal(t, &failed, got)
 	stored, err = s.Payment(ctx, p.ID)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(0), stored.Refunded)

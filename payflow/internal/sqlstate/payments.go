@@ -132,7 +132,7 @@ func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limi
 		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`, state, ns(t), limit)
 }
 
-const refundCols = `id, request_id, state, amount, currency, request, hash, refunded, receipt, created_at`
+const refundCols = `id, request_id, state, amount, currency, request, hash, refunded, receipt, failure, created_at`
 
 const qRefund = `SELECT ` + refundCols + ` FROM payflow_refunds WHERE id = ?`
 
@@ -140,7 +140,7 @@ func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	var r payflow.RefundRecord
 	var id, rid []byte
 	var amount, refunded, created int64
-	if err := row.Scan(&id, &rid, &r.State, &amount, &r.Currency, &r.Request, &r.Hash, &refunded, &r.Receipt, &created); err != nil {
+	if err := row.Scan(&id, &rid, &r.State, &amount, &r.Currency, &r.Request, &r.Hash, &refunded, &r.Receipt, &r.Failure, &created); err != nil {
 		return nil, notFound(err)
 	}
 	copy(r.ID[:], id)
@@ -149,19 +149,19 @@ func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	return &r, nil
 }
 
-const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 func refundArgs(r *payflow.RefundRecord) []any {
 	return []any{r.ID[:], r.RequestID[:], r.State, i64(r.Amount), r.Currency, r.Request, r.Hash, i64(r.Refunded),
-		nilIfEmpty(r.Receipt), ns(r.CreatedAt)}
+		nilIfEmpty(r.Receipt), r.Failure, ns(r.CreatedAt)}
 }
 
 // UpdateRefund implements payflow.Store in one transaction.
 func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ? WHERE id = ? AND state = ?`),
-			r.State, nilIfEmpty(r.Receipt), i64(r.Refunded), r.ID[:], from)
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ?, failure = ? WHERE id = ? AND state = ?`),
+			r.State, nilIfEmpty(r.Receipt), i64(r.Refunded), r.Failure, r.ID[:], from)
 		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 			return err
 		}
