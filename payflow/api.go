@@ -349,6 +349,14 @@ func AsError(err error) *Error {
 	return &Error{Code: "internal", Message: "internal error", Status: 500}
 }
 
+// serverError reports whether err is the platform's failure rather than a
+// verdict on the call: internal (which every error that wraps no sentinel
+// is) or unavailable.
+func serverError(err error) bool {
+	code := AsError(err).Code
+	return code == "internal" || code == "unavailable"
+}
+
 // StatusOf returns the HTTP status of an error code, or 500 if unknown.
 func StatusOf(code string) int {
 	for _, c := range errorCodes {

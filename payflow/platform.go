@@ -286,8 +286,13 @@ func (p *Platform) accept(ctx context.Context, a *Acceptance) error {
 // refuse commits a with no write and returns why: a record that a check
 // after its signature refuses still spends its nonce and counter, and an
 // error of the nonce or the counter comes first, as if they had been
-// checked before the rest.
+// checked before the rest. A why that is no verdict on the record (a
+// store or ledger error, internal or unavailable) spends nothing, so that
+// the same record may be sent again.
 func (p *Platform) refuse(ctx context.Context, a *Acceptance, why error) error {
+	if serverError(why) {
+		return why
+	}
 	a.Token, a.Session, a.Insert, a.Update, a.Refund = nil, nil, nil, nil, nil
 	if err := p.accept(ctx, a); err != nil {
 		return err

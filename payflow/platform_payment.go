@@ -299,9 +299,11 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	ch := record.Hash(req.Consent)
 	// The consent is accepted in the transaction that moves the request to
 	// approving; a lost compare-and-set undoes both and reads again.
+	// A store error while reading it back leaves the consent unspent, so
+	// that the same consent may be sent again.
 	for {
 		if r, err = p.current(ctx, r); err != nil {
-			return nil, p.refuse(ctx, a, err)
+			return nil, err
 		}
 		if r.State == stateApproving && bytes.Equal(r.ConsentHash, ch[:]) {
 			// This very consent was accepted and its settlement did not
@@ -325,7 +327,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			return nil, err
 		}
 		if r, err = p.store.Payment(ctx, r.ID); err != nil {
-			return nil, p.refuse(ctx, a, err)
+			return nil, err
 		}
 	}
 	if err := p.drive(ctx, r); err != nil {

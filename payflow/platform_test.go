@@ -1218,3 +1218,82 @@ func TestRefundOverflowRefused(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(10), rv.Refunded)
 }
+
+// casReadLost is a Store whose first acceptance of a consent loses its
+// compare-and-set to another writer (which changed nothing that matters)
+// and whose read of the payment after it then fails, as a dropped
+// database connection would.
+type casReadLost struct {
+	payflow.Store
+	lost, readLost bool
+}
+
+func (s *casReadLost) Accept(ctx context.Context, a *payflow.Acceptance) error {
+	if a.Update != nil && !s.lost {
+		s.lost, s.readLost = true, true
+		return payflow.ErrConflict
+	}
+	return s.Store.Accept(ctx, a)
+}
+
+func (s *casReadLost) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	if s.readLost {
+		s.readLost = false
+		return nil, errors.New("connection lost")
+	}
+	return s.Store.Payment(ctx, id)
+}
+
+// TestApproveReadLost: a store error while Approve reads the payment back
+// after a lost compare-and-set leaves the consent unspent, so the same
+// consent sent again settles the payment, once.
+func TestApproveReadLost(t *testing.T) {
+	st := &casReadLost{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	c := s.consent(t, v.ID)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.ErrorContains(t, err, "connection lost")
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+
+	pv, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, pv.State)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	assert.ErrorIs(t, err, payflow.ErrReplay)
+}
+
+// sessionReadLost is a Store whose first read of a session fails, as a
+// dropped database connection would.
+type sessionReadLost struct {
+	payflow.Store
+	lost bool
+}
+
+func (s *sessionReadLost) Session(ctx context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
+	if !s.lost {
+		s.lost = true
+		return nil, errors.New("connection lost")
+	}
+	return s.Store.Session(ctx, id)
+}
+
+// TestRequestStoreErrorSpendsNothing: a store error while a signed request
+// is checked is no verdict on it: its nonce and counter stay unspent and
+// the same signed request sent again is created.
+func TestRequestStoreErrorSpendsNothing(t *testing.T) {
+	st := &sessionReadLost{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	ctx := context.Background()
+	st.lost = false
+	msg := s.seller.MustSign(paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))
+	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.ErrorContains(t, err, "connection lost")
+	assert.Equal(t, "internal", payflow.AsError(err).Code)
+	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, v.State)
+	assert.Equal(t, uint64(690), v.Amount)
+}
