@@ -55,10 +55,21 @@ type CAOptions struct {
 	// Rand is the source of serial numbers and signature randomness; nil
 	// means crypto/rand.Reader.
 	Rand io.Reader
+	// Revoked and LastCRLNumber let LoadCA restore what Revoked and
+	// LastCRLNumber returned before the CA was stored: the list that
+	// Revoke builds and the number of the last CRL that CRL issued, so
+	// that a reloaded CA goes on where it stopped (a verifier refuses a
+	// CRL numbered below one it holds). NewRoot and NewIntermediate
+	// refuse them.
+	Revoked       []Revocation
+	LastCRLNumber uint64
 }
 
 func (o *CAOptions) fill(root bool) (CAOptions, error) {
 	v := *o
+	if len(v.Revoked) > 0 || v.LastCRLNumber > 0 {
+		return v, errors.New("pki: only LoadCA restores revocations and a CRL number")
+	}
 	if v.CRLURL == "" {
 		return v, errors.New("pki: a CA needs a CRL URL")
 	}
@@ -145,11 +156,23 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // first), as stored after NewRoot or NewIntermediate. It returns an error
 // matching ErrKey when key does not match the certificate.
 func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
+	revoked, number := opts.Revoked, opts.LastCRLNumber
+	opts.Revoked, opts.LastCRLNumber = nil, 0
 	o, err := opts.fill(false)
 	if err != nil {
 		return nil, err
 	}
-	return newCA(cert, key, issuers, o)
+	ca, err := newCA(cert, key, issuers, o)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range revoked {
+		if err := ca.revoke(r); err != nil {
+			return nil, err
+		}
+	}
+	ca.crlNumber = number
+	return ca, nil
 }
 
 func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, error) {

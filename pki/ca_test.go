@@ -5,6 +5,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"math/big"
 	"testing"
 	"time"
 
@@ -218,4 +219,69 @@ func TestPEM(t *testing.T) {
 	assert.True(t, h.cardKey.Equal(k))
 	_, err = ParsePrivateKeyPEM(data)
 	assert.Error(t, err)
+}
+
+// TestLoadCARestoresCRLs: a CA loaded with the revocations and the CRL
+// number of the CA it was stored from goes on numbering its CRLs where
+// that one stopped, with the same entries, so that a verifier holding the
+// last CRL takes the next one; a reloaded CA without them issues a CRL
+// that verifier refuses.
+func TestLoadCARestoresCRLs(t *testing.T) {
+	h := newHierarchy(t)
+	card, err := ParseCertificate(h.card)
+	require.NoError(t, err)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	root, err := h.root.CRL(t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(root))
+	require.NoError(t, h.ca.Revoke(card.SerialNumber, ReasonKeyCompromise))
+	for range 2 {
+		der, err := h.ca.CRL(t0.Add(time.Hour))
+		require.NoError(t, err)
+		require.NoError(t, v.AddCRL(der))
+	}
+	assert.Equal(t, uint64(2), h.ca.LastCRLNumber())
+	_, err = v.VerifyCard(h.chain())
+	require.ErrorIs(t, err, ErrRevoked)
+
+	opts := CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)}
+	fresh, err := LoadCA(h.ca.Signer(), h.ca.DER(), h.ca.Chain()[1:], opts)
+	require.NoError(t, err)
+	der, err := fresh.CRL(t0.Add(time.Hour))
+	require.NoError(t, err)
+	assert.ErrorIs(t, v.AddCRL(der), ErrCRL, "a CRL numbered 1 again")
+
+	opts.Revoked, opts.LastCRLNumber = h.ca.Revoked(), h.ca.LastCRLNumber()
+	loaded, err := LoadCA(h.ca.Signer(), h.ca.DER(), h.ca.Chain()[1:], opts)
+	require.NoError(t, err)
+	assert.Equal(t, h.ca.Revoked(), loaded.Revoked())
+	der, err = loaded.CRL(t0.Add(time.Hour))
+	require.NoError(t, err)
+	crl, err := x509.ParseRevocationList(der)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), crl.Number.Int64())
+	require.Len(t, crl.RevokedCertificateEntries, 1)
+	assert.Equal(t, 0, crl.RevokedCertificateEntries[0].SerialNumber.Cmp(card.SerialNumber))
+	assert.Equal(t, ReasonKeyCompromise, crl.RevokedCertificateEntries[0].ReasonCode)
+	require.NoError(t, v.AddCRL(der))
+	_, err = v.VerifyCard(h.chain())
+	assert.ErrorIs(t, err, ErrRevoked)
+
+	// The list returned is a copy: changing it changes nothing in the CA.
+	got := loaded.Revoked()
+	got[0].Serial.SetInt64(1)
+	assert.Equal(t, 0, loaded.Revoked()[0].Serial.Cmp(card.SerialNumber))
+
+	// Entries no CRL could carry are refused; only LoadCA restores.
+	bad := opts
+	bad.Revoked = []Revocation{{Serial: big.NewInt(5), Reason: 7}}
+	_, err = LoadCA(h.ca.Signer(), h.ca.DER(), nil, bad)
+	assert.ErrorContains(t, err, "not an RFC 5280 reason")
+	bad.Revoked = []Revocation{{Serial: big.NewInt(0)}}
+	_, err = LoadCA(h.ca.Signer(), h.ca.DER(), nil, bad)
+	assert.ErrorContains(t, err, "must be positive")
+	_, err = NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", LastCRLNumber: 4})
+	assert.ErrorContains(t, err, "only LoadCA")
+	_, err = h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Revoked: opts.Revoked})
+	assert.ErrorContains(t, err, "only LoadCA")
 }

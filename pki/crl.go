@@ -32,7 +32,7 @@ type Revocation struct {
 // number extension; it must increase with every CRL of this CA), valid from
 // now to nextUpdate, and returns it in DER. A platform that keeps the list of
 // revoked certificates and the last number in its database calls this;
-// Revoke and CRL keep both in memory instead.
+// Revoke and CRL keep both in memory instead, and LoadCA restores them.
 func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time) ([]byte, error) {
 	now := ca.now().Truncate(time.Second)
 	if number == 0 {
@@ -84,24 +84,31 @@ func checkReason(reason int) error {
 
 // Revoke adds the certificate with the given serial number to the list of
 // revoked certificates that ca keeps in memory for CRL. Revoking a serial
-// twice keeps the first entry.
+// twice keeps the first entry. Store the list (Revoked) and the CRL number
+// (LastCRLNumber) with the CA to restore both through LoadCA.
 func (ca *CA) Revoke(serial *big.Int, reason int) error {
-	if serial == nil || serial.Sign() <= 0 {
+	return ca.revoke(Revocation{Serial: serial, Time: ca.now(), Reason: reason})
+}
+
+// revoke adds r to the list, as Revoke and LoadCA do.
+func (ca *CA) revoke(r Revocation) error {
+	if r.Serial == nil || r.Serial.Sign() <= 0 {
 		return errors.New("pki: revoked serial numbers must be positive")
 	}
 	// Checked here, not only when a CRL is issued: an entry that no CRL
 	// can carry would stop every later CRL of the CA.
-	if err := checkReason(reason); err != nil {
+	if err := checkReason(r.Reason); err != nil {
 		return err
 	}
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
-	for _, r := range ca.revoked {
-		if r.Serial.Cmp(serial) == 0 {
+	for _, old := range ca.revoked {
+		if old.Serial.Cmp(r.Serial) == 0 {
 			return nil
 		}
 	}
-	ca.revoked = append(ca.revoked, Revocation{Serial: new(big.Int).Set(serial), Time: ca.now(), Reason: reason})
+	r.Serial = new(big.Int).Set(r.Serial)
+	ca.revoked = append(ca.revoked, r)
 	return nil
 }
 
@@ -109,7 +116,19 @@ func (ca *CA) Revoke(serial *big.Int, reason int) error {
 func (ca *CA) Revoked() []Revocation {
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
-	return slices.Clone(ca.revoked)
+	out := slices.Clone(ca.revoked)
+	for i := range out {
+		out[i].Serial = new(big.Int).Set(out[i].Serial)
+	}
+	return out
+}
+
+// LastCRLNumber returns the number of the last CRL that CRL issued, zero
+// before the first.
+func (ca *CA) LastCRLNumber() uint64 {
+	ca.mu.Lock()
+	defer ca.mu.Unlock()
+	return ca.crlNumber
 }
 
 // CRL issues the next CRL of ca from the list that Revoke builds, numbered
