@@ -43,7 +43,17 @@ type Options struct {
 	// start of one batch (default BatchMax); the rest follow in the next
 	// batches, and a post or void of an expired transfer releases it at once.
 	ExpiryLimit int
+	// BatchTimeout bounds the store transaction of one group-commit batch
+	// (default DefaultBatchTimeout): a store that does not answer by then
+	// (a database server gone silent) fails the batch with
+	// context.DeadlineExceeded instead of stopping the batcher, and the
+	// outcome of its callers' transfers is unknown, as after any commit
+	// error.
+	BatchTimeout time.Duration
 }
+
+// DefaultBatchTimeout is the default of Options.BatchTimeout.
+const DefaultBatchTimeout = 30 * time.Second
 
 // Ledger applies TigerBeetle's rules to a Store. It is safe for concurrent
 // use: concurrent CreateTransfers calls are merged by a group-commit
@@ -56,6 +66,7 @@ type Ledger struct {
 	maxBatch    int
 	maxWait     time.Duration
 	expiryLimit int
+	timeout     time.Duration
 
 	work working // scratch of the batcher goroutine
 
@@ -71,7 +82,7 @@ func New(store Store, opts Options) (*Ledger, error) {
 	if store == nil {
 		return nil, errors.New("ledger: nil store")
 	}
-	if opts.MaxBatch < 0 || opts.MaxWait < 0 || opts.ExpiryLimit < 0 {
+	if opts.MaxBatch < 0 || opts.MaxWait < 0 || opts.ExpiryLimit < 0 || opts.BatchTimeout < 0 {
 		return nil, errors.New("ledger: negative option")
 	}
 	l := &Ledger{
@@ -80,6 +91,7 @@ func New(store Store, opts Options) (*Ledger, error) {
 		maxBatch:    opts.MaxBatch,
 		maxWait:     opts.MaxWait,
 		expiryLimit: opts.ExpiryLimit,
+		timeout:     opts.BatchTimeout,
 		reqs:        make(chan *request, 256),
 		quit:        make(chan struct{}),
 		stopped:     make(chan struct{}),
@@ -92,6 +104,9 @@ func New(store Store, opts Options) (*Ledger, error) {
 	}
 	if l.expiryLimit == 0 {
 		l.expiryLimit = BatchMax
+	}
+	if l.timeout == 0 {
+		l.timeout = DefaultBatchTimeout
 	}
 	go l.loop()
 	return l, nil

@@ -165,11 +165,14 @@ func (l *Ledger) run(batch []*request) {
 		ends[i] = off
 	}
 	var results []CreateTransferResult
-	err := l.store.Update(context.Background(), func(tx Tx) error {
+	// The batch serves several callers, so no caller's context bounds it.
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	err := l.store.Update(ctx, func(tx Tx) error {
 		var err error
 		results, err = l.createTransfers(tx, events, ends)
 		return err
 	})
+	cancel()
 	off = 0
 	for _, r := range live {
 		if err != nil {

@@ -22,6 +22,7 @@ type countingStore struct {
 	hold    chan struct{} // when not nil, Update waits for it to close
 	entered chan struct{} // receives one value per Update that started
 	fail    error
+	stall   bool // Update waits for its context to end
 }
 
 func (s *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
@@ -34,6 +35,10 @@ func (s *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) er
 	}
 	if s.fail != nil {
 		return s.fail
+	}
+	if s.stall {
+		<-ctx.Done()
+		return ctx.Err()
 	}
 	return s.Store.Update(ctx, fn)
 }
@@ -206,6 +211,8 @@ func TestNewOptions(t *testing.T) {
 	require.Error(t, err)
 	_, err = ledger.New(memory.New(), ledger.Options{MaxWait: -time.Second})
 	require.Error(t, err)
+	_, err = ledger.New(memory.New(), ledger.Options{BatchTimeout: -time.Second})
+	require.Error(t, err)
 	l, err := ledger.New(memory.New(), ledger.Options{MaxBatch: 1 << 20})
 	require.NoError(t, err)
 	require.NoError(t, l.Close())
@@ -220,4 +227,19 @@ func TestEmptyCalls(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ares)
 	assert.Equal(t, int64(0), s.updates.Load())
+}
+
+// TestBatchTimeout: a store that stops answering fails the batch after
+// BatchTimeout, even for a caller without a deadline, and the batcher
+// goes on with the next batch.
+func TestBatchTimeout(t *testing.T) {
+	l, s := setup(t, ledger.Options{BatchTimeout: 20 * time.Millisecond})
+	s.stall = true
+	_, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 5)})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	s.stall = false
+	res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 5)})
+	require.NoError(t, err)
+	assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	assert.Equal(t, int64(2), s.updates.Load())
 }
