@@ -32,7 +32,8 @@ type HandlerOptions struct {
 	// Replies stores the replies of POST requests with an
 	// Idempotency-Key, so that several processes serving one database
 	// share them. When nil, a *Platform API's own Store keeps them;
-	// another API's handler keeps them in this process's memory.
+	// another API's handler keeps them in this process's memory (a
+	// ReplyMemory).
 	Replies ReplyStore
 	// ReplyTTL is how long a stored reply is replayed (default
 	// DefaultReplyTTL).
@@ -88,7 +89,7 @@ func NewHandler(api API, opts HandlerOptions) http.Handler {
 		h.replies = p.Store()
 	}
 	if h.replies == nil {
-		h.replies = newReplyMemory()
+		h.replies = NewReplyMemory()
 	}
 	if h.log == nil {
 		h.log = slog.Default()

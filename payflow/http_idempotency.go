@@ -51,9 +51,11 @@ type ReplyStore interface {
 	AbandonIdempotent(ctx context.Context, key string, lease time.Time) error
 }
 
-// replyMemory is the in-process ReplyStore of a handler given none. It is
-// safe for concurrent use.
-type replyMemory struct {
+// ReplyMemory is a ReplyStore in process memory: what NewHandler keeps
+// replies in when given no ReplyStore, and what the memory store keeps
+// them in. Expired entries are deleted as the map grows and by
+// DeleteExpired. A ReplyMemory is safe for concurrent use.
+type ReplyMemory struct {
 	mu      sync.Mutex
 	entries map[string]*replyEntry
 	sweepAt int // sweep expired entries when the map reaches this size
@@ -67,13 +69,15 @@ type replyEntry struct {
 	deadline time.Time // lease while in flight, expiry once done
 }
 
-var _ ReplyStore = (*replyMemory)(nil)
+var _ ReplyStore = (*ReplyMemory)(nil)
 
-func newReplyMemory() *replyMemory {
-	return &replyMemory{entries: make(map[string]*replyEntry), sweepAt: 1024}
+// NewReplyMemory returns an empty ReplyMemory.
+func NewReplyMemory() *ReplyMemory {
+	return &ReplyMemory{entries: make(map[string]*replyEntry), sweepAt: 1024}
 }
 
-func (m *replyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error) {
+// BeginIdempotent implements ReplyStore.
+func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e, ok := m.entries[key]; ok && now.Before(e.deadline) {
@@ -92,18 +96,31 @@ func (m *replyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []
 	return nil, nil
 }
 
-// sweepLocked deletes expired entries and sets the next sweep at twice
-// the entries left, so that sweeping costs amortised constant time.
-func (m *replyMemory) sweepLocked(now time.Time) {
+// sweepLocked deletes the entries expired at now, sets the next sweep at
+// twice the entries left, so that sweeping costs amortised constant time,
+// and returns how many it deleted.
+func (m *ReplyMemory) sweepLocked(now time.Time) int {
+	n := 0
 	for k, e := range m.entries {
 		if !now.Before(e.deadline) {
 			delete(m.entries, k)
+			n++
 		}
 	}
 	m.sweepAt = max(1024, 2*len(m.entries))
+	return n
 }
 
-func (m *replyMemory) FinishIdempotent(_ context.Context, key string, lease time.Time, status int, body []byte, expires time.Time) error {
+// DeleteExpired deletes the entries expired at now (finished replies past
+// their expiry, keys held past their lease) and returns how many.
+func (m *ReplyMemory) DeleteExpired(now time.Time) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sweepLocked(now)
+}
+
+// FinishIdempotent implements ReplyStore.
+func (m *ReplyMemory) FinishIdempotent(_ context.Context, key string, lease time.Time, status int, body []byte, expires time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.entries[key]
@@ -114,7 +131,8 @@ func (m *replyMemory) FinishIdempotent(_ context.Context, key string, lease time
 	return nil
 }
 
-func (m *replyMemory) AbandonIdempotent(_ context.Context, key string, lease time.Time) error {
+// AbandonIdempotent implements ReplyStore.
+func (m *ReplyMemory) AbandonIdempotent(_ context.Context, key string, lease time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e, ok := m.entries[key]; ok && !e.done && e.deadline.Equal(lease) {

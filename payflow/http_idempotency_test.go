@@ -14,7 +14,7 @@ import (
 // then neither finish nor abandon it.
 func TestReplyMemoryTakeover(t *testing.T) {
 	ctx := context.Background()
-	m := newReplyMemory()
+	m := NewReplyMemory()
 	t0 := time.Unix(1_800_000_000, 0)
 	lease1, lease2 := t0.Add(time.Minute), t0.Add(2*time.Minute)
 	rep, err := m.BeginIdempotent(ctx, "k", []byte{1}, t0, lease1)

@@ -32,15 +32,7 @@ type Store struct {
 	sessions  map[payflow.ID]*payflow.SessionRecord
 	payments  map[payflow.ID]*payflow.PaymentRecord
 	refunds   map[payflow.ID]*payflow.RefundRecord
-	replies   map[string]*reply
-}
-
-type reply struct {
-	hash     []byte
-	done     bool
-	status   int
-	body     []byte
-	deadline time.Time // lease while in flight, expiry once done
+	replies   *payflow.ReplyMemory
 }
 
 var _ payflow.Store = (*Store)(nil)
@@ -59,7 +51,7 @@ func New() *Store {
 		sessions:  make(map[payflow.ID]*payflow.SessionRecord),
 		payments:  make(map[payflow.ID]*payflow.PaymentRecord),
 		refunds:   make(map[payflow.ID]*payflow.RefundRecord),
-		replies:   make(map[string]*reply),
+		replies:   payflow.NewReplyMemory(),
 	}
 }
 
@@ -514,42 +506,18 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 }
 
 // BeginIdempotent implements payflow.Store.
-func (s *Store) BeginIdempotent(_ context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r, ok := s.replies[key]; ok && now.Before(r.deadline) {
-		switch {
-		case !bytes.Equal(r.hash, bodyHash):
-			return nil, payflow.ErrKeyReuse
-		case !r.done:
-			return nil, payflow.ErrInFlight
-		}
-		return &payflow.IdempotentReply{Status: r.status, Reply: bytes.Clone(r.body)}, nil
-	}
-	s.replies[key] = &reply{hash: bytes.Clone(bodyHash), deadline: lease}
-	return nil, nil
+func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
+	return s.replies.BeginIdempotent(ctx, key, bodyHash, now, lease)
 }
 
 // FinishIdempotent implements payflow.Store.
-func (s *Store) FinishIdempotent(_ context.Context, key string, lease time.Time, status int, body []byte, expires time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, ok := s.replies[key]
-	if !ok || r.done || !r.deadline.Equal(lease) {
-		return payflow.ErrNotFound
-	}
-	r.done, r.status, r.body, r.deadline = true, status, bytes.Clone(body), expires
-	return nil
+func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, body []byte, expires time.Time) error {
+	return s.replies.FinishIdempotent(ctx, key, lease, status, body, expires)
 }
 
 // AbandonIdempotent implements payflow.Store.
-func (s *Store) AbandonIdempotent(_ context.Context, key string, lease time.Time) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r, ok := s.replies[key]; ok && !r.done && r.deadline.Equal(lease) {
-		delete(s.replies, key)
-	}
-	return nil
+func (s *Store) AbandonIdempotent(ctx context.Context, key string, lease time.Time) error {
+	return s.replies.AbandonIdempotent(ctx, key, lease)
 }
 
 // DeleteExpired implements payflow.Store.
@@ -581,11 +549,5 @@ func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
 			n++
 		}
 	}
-	for k, r := range s.replies {
-		if !now.Before(r.deadline) {
-			delete(s.replies, k)
-			n++
-		}
-	}
-	return n, nil
+	return n + s.replies.DeleteExpired(now), nil
 }
