@@ -15,6 +15,8 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
+
+	"github.com/casimpay/casimpay/internal/cborhead"
 )
 
 // Errors returned by this package. Errors of Validate, Unmarshal, Open and
@@ -340,22 +342,8 @@ func oneEncoding(msg, prot, payload, sig []byte) bool {
 		return ok
 	}
 	var head [5]byte
-	bstr := func(b []byte) bool { return cut(appendBstrHead(head[:0], len(b))) && cut(b) }
+	bstr := func(b []byte) bool { return cut(cborhead.Append(head[:0], cborhead.Bytes, len(b))) && cut(b) }
 	return cut([]byte{0xd2, 0x84}) && bstr(prot) && cut([]byte{0xa0}) && bstr(payload) && bstr(sig) && len(rest) == 0
-}
-
-// appendBstrHead appends the shortest head of a CBOR byte string of n bytes.
-func appendBstrHead(dst []byte, n int) []byte {
-	switch {
-	case n < 24:
-		return append(dst, 0x40|byte(n))
-	case n < 1<<8:
-		return append(dst, 0x58, byte(n))
-	case n < 1<<16:
-		return append(dst, 0x59, byte(n>>8), byte(n))
-	default:
-		return append(dst, 0x5a, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
 }
 
 // VerifyES256 reports whether sig, the 64-byte IEEE P1363 form (r || s) that

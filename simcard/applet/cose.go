@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/casimpay/casimpay/internal/cborhead"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -21,25 +22,10 @@ import (
 
 var errEnvelope = errors.New("applet: record too large for its envelope")
 
-// appendHead appends a CBOR head of major type major and argument n.
-func appendHead(b []byte, major byte, n int) []byte {
-	m := major << 5
-	switch {
-	case n < 24:
-		return append(b, m|byte(n))
-	case n < 1<<8:
-		return append(b, m|24, byte(n))
-	case n < 1<<16:
-		return append(b, m|25, byte(n>>8), byte(n))
-	default:
-		return append(b, m|26, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-}
-
 func protectedHeader(t record.Type) []byte {
 	ct := t.ContentType()
 	b := []byte{0xA2, 0x01, 0x26, 0x03}
-	b = appendHead(b, 3, len(ct))
+	b = cborhead.Append(b, cborhead.Text, len(ct))
 	return append(b, ct...)
 }
 
@@ -62,11 +48,11 @@ func signEnvelope(rand io.Reader, key *ecdsa.PrivateKey, t record.Type, payload 
 	var scratch [64]byte
 	head := append(scratch[:0], 0x84, 0x6A)
 	head = append(head, "Signature1"...)
-	head = appendHead(head, 2, len(prot))
+	head = cborhead.Append(head, cborhead.Bytes, len(prot))
 	h.Write(head)
 	h.Write(prot)
 	head = append(scratch[:0], 0x40)
-	head = appendHead(head, 2, len(payload))
+	head = cborhead.Append(head, cborhead.Bytes, len(payload))
 	h.Write(head)
 	h.Write(payload)
 	var digest [sha256.Size]byte
@@ -76,10 +62,10 @@ func signEnvelope(rand io.Reader, key *ecdsa.PrivateKey, t record.Type, payload 
 	}
 	msg := make([]byte, 0, 8+len(prot)+len(payload)+66)
 	msg = append(msg, 0xD2, 0x84)
-	msg = appendHead(msg, 2, len(prot))
+	msg = cborhead.Append(msg, cborhead.Bytes, len(prot))
 	msg = append(msg, prot...)
 	msg = append(msg, 0xA0)
-	msg = appendHead(msg, 2, len(payload))
+	msg = cborhead.Append(msg, cborhead.Bytes, len(payload))
 	msg = append(msg, payload...)
 	msg = append(msg, 0x58, 0x40)
 	var rs [64]byte
