@@ -51,10 +51,11 @@ type ReplyStore interface {
 	AbandonIdempotent(ctx context.Context, key string, lease time.Time) error
 }
 
-// ReplyMemory is a ReplyStore in process memory: what NewHandler keeps
-// replies in when given no ReplyStore, and what the memory store keeps
-// them in. Expired entries are deleted as the map grows and by
-// DeleteExpired. A ReplyMemory is safe for concurrent use.
+// ReplyMemory is a ReplyStore in process memory: what the memory store
+// keeps replies in, and what NewHandler keeps them in when it is given
+// neither a ReplyStore nor a *Platform (whose Store keeps them). Expired
+// entries are deleted as the map grows and by DeleteExpired. A
+// ReplyMemory is safe for concurrent use.
 type ReplyMemory struct {
 	mu      sync.Mutex
 	entries map[string]*replyEntry
