@@ -288,18 +288,14 @@ func (b *Batcher) run(batch []*job) {
 			kept++
 		}
 	}
-	var cerr error
 	if kept == 0 {
 		_ = tx.Rollback()
-	} else {
-		cerr = tx.Commit()
+	} else if err := tx.Commit(); err != nil {
+		settleAll(batch, err) // none of the batch is kept
+		return
 	}
 	for i, j := range batch {
-		if cerr != nil { // none of the batch is kept
-			j.settle(cerr)
-		} else {
-			j.settle(failed[i]) // nil for a job that is kept
-		}
+		j.settle(failed[i]) // nil for a job that is kept
 	}
 }
 
