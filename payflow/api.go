@@ -346,15 +346,23 @@ func AsError(err error) *Error {
 			return &Error{Code: c.code, Message: err.Error(), Status: c.status}
 		}
 	}
-	return &Error{Code: "internal", Message: "internal error", Status: 500}
+	return &Error{Code: "internal", Message: serverMessages["internal"], Status: 500}
+}
+
+// serverMessages holds the codes of the platform's own failures, rather
+// than verdicts on a call, with the fixed message that a client gets for
+// each: their causes (a database's, the ledger's) are only logged.
+var serverMessages = map[string]string{
+	"internal":    "internal error",
+	"unavailable": "temporarily unavailable",
 }
 
 // serverError reports whether err is the platform's failure rather than a
 // verdict on the call: internal (which every error that wraps no sentinel
 // is) or unavailable.
 func serverError(err error) bool {
-	code := AsError(err).Code
-	return code == "internal" || code == "unavailable"
+	_, ok := serverMessages[AsError(err).Code]
+	return ok
 }
 
 // StatusOf returns the HTTP status of an error code, or 500 if unknown.

@@ -356,13 +356,10 @@ func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, key string,
 func errorReply(err error) httpReply {
 	e := AsError(err)
 	wire := Error{Code: e.Code, Message: e.Message}
-	// A server error's cause (a database's, the ledger's) is only logged
-	// (writeReply): the client gets a fixed message.
-	switch e.Code {
-	case "internal":
-		wire.Message = "internal error"
-	case "unavailable":
-		wire.Message = "temporarily unavailable"
+	// A server error's cause is only logged (writeReply): the client gets
+	// a fixed message.
+	if m, ok := serverMessages[e.Code]; ok {
+		wire.Message = m
 	}
 	body, encErr := wireEnc.Marshal(&wire)
 	if encErr != nil { // a message that is not valid UTF-8
