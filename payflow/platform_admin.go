@@ -207,11 +207,7 @@ func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code
 		ID: TransferID(id, 0, 0, kind), DebitAccountID: AccountID(sourceCode, lc, ""), CreditAccountID: to,
 		Amount: amount, UserData128: ledger.ID(id), Ledger: lc, Code: code,
 	}
-	err = ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
-	if errors.Is(err, ErrFunds) {
-		return fmt.Errorf("%w: no such account", ErrNotFound)
-	}
-	return err
+	return ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
 }
 
 // Balance is an account's position in minor units (or asset units).

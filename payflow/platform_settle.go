@@ -273,10 +273,8 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 		return nil, err
 	}
 	pay, err := p.store.Payment(ctx, ID(rr.RequestID))
-	if errors.Is(err, ErrNotFound) {
+	if err != nil { // not found spends the record; a store failure does not
 		return nil, p.refuse(ctx, a, err)
-	} else if err != nil {
-		return nil, err
 	}
 	if c.MerchantID != pay.MerchantID {
 		return nil, p.refuse(ctx, a, fmt.Errorf("%w: card %s is not a seller card of the payee", ErrForbidden, c.ID))
