@@ -170,26 +170,26 @@ func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
 }
 
 // call runs fn, logged in, on the payment request made last (cur), and
-// returns cur and the view fn got, checked to be of that request
-// (sameRequest).
-func (s *Seller) call(ctx context.Context, fn func(token string, cur *PaymentView) (*PaymentView, error)) (cur, v *PaymentView, err error) {
-	if cur, err = s.currentPayment(); err != nil {
-		return nil, nil, err
+// returns the view fn got, checked to be of that request (sameRequest).
+func (s *Seller) call(ctx context.Context, fn func(token string, cur *PaymentView) (*PaymentView, error)) (*PaymentView, error) {
+	cur, err := s.currentPayment()
+	if err != nil {
+		return nil, err
 	}
-	v, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return fn(token, cur) })
+	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return fn(token, cur) })
 	if err == nil {
 		err = sameRequest(cur, v)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return cur, v, nil
+	return v, nil
 }
 
 // Status returns the status screen of the payment request made last, as
 // the platform holds it now.
 func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
-	_, v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
+	v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
 		return s.api.Payment(ctx, token, cur.ID)
 	})
 	if err != nil {
@@ -250,20 +250,20 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 
 // Cancel withdraws the payment request made last; a hold is voided.
 func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
-	cur, v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
+	v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
 		return s.api.Cancel(ctx, token, cur.ID)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.finish(cur.ID)
+	s.finish(v.ID) // the request made last: call checked it
 	return v, nil
 }
 
 // Capture captures amount (zero: all) of the held payment request made
 // last and returns the verified receipt.
 func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
-	_, v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
+	v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
 		return s.api.Capture(ctx, token, &CaptureRequest{RequestID: cur.ID, Amount: amount})
 	})
 	if err != nil {
