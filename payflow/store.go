@@ -159,11 +159,20 @@ type Acceptance struct {
 }
 
 // Check returns an error matching ErrInvalid for an Acceptance that no
-// Store may commit: a Refund without the Update that reserves it. Stores
-// call it first in Accept.
+// Store may commit: a Refund without the Update that reserves it, or more
+// than one write. Stores call it first in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
 		return fmt.Errorf("%w: a refund is accepted with its payment's update", ErrInvalid)
+	}
+	writes := 0
+	for _, w := range []bool{a.Token != nil, a.Session != nil, a.Insert != nil, a.Update != nil} {
+		if w {
+			writes++
+		}
+	}
+	if writes > 1 {
+		return fmt.Errorf("%w: an acceptance carries at most one write", ErrInvalid)
 	}
 	return nil
 }

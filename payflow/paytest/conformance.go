@@ -365,6 +365,8 @@ func testRefunds(t *testing.T, s payflow.Store) {
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
 	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{CardID: "8900000000000000002", Counter: 1, Refund: r}),
 		payflow.ErrInvalid, "a refund without its payment's update")
+	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{CardID: "8900000000000000002", Counter: 1, Insert: p, Update: p, From: payflow.StatePending}),
+		payflow.ErrInvalid, "two writes")
 	stale := *p
 	stale.Version = 9
 	stale.Refunded = 200

@@ -613,9 +613,10 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	case a.Insert != nil:
 		write = qInsertPayment
 	case a.Refund != nil:
-		write, update = qInsertRefund, qUpdatePayment
-	case a.Update != nil:
-		write = qUpdatePayment
+		write = qInsertRefund
+	}
+	if a.Update != nil {
+		update = qUpdatePayment
 	}
 	var st [5]*sql.Stmt
 	for i, q := range [...]string{qUseNonce, qAdvance, qCounter, write, update} {
@@ -651,10 +652,10 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			}
 			return &pki.CounterError{CardID: a.CardID, Last: uint64(held), Got: a.Counter}
 		}
-		if st[3] == nil {
-			return nil
+		var w *sql.Stmt
+		if st[3] != nil {
+			w = tx.StmtContext(ctx, st[3])
 		}
-		w := tx.StmtContext(ctx, st[3])
 		switch {
 		case a.Token != nil:
 			t := a.Token
@@ -666,6 +667,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 				return err
 			}
 			a.Session = stored
+			return nil
 		case a.Insert != nil:
 			var err error
 			if inserted, err = changed(w.ExecContext(ctx, insertArgs(a.Insert)...)); err != nil || inserted {
@@ -676,12 +678,13 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 				return err
 			}
 			a.Insert = stored
+			return nil
 		case a.Refund != nil:
 			ok, err := changed(w.ExecContext(ctx, refundArgs(a.Refund)...))
 			if err != nil {
 				return err
 			}
-			if !ok { // stored before
+			if !ok { // stored before: its reservation too
 				stored, err := scanRefund(tx.QueryRowContext(ctx, s.q(qRefund), a.Refund.ID[:]))
 				if err != nil {
 					return err
@@ -689,15 +692,13 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 				a.Refund, refundHeld = stored, true
 				return nil
 			}
-			res, err := tx.StmtContext(ctx, st[4]).ExecContext(ctx, updateArgs(a.Update, a.From)...)
-			return oneRow(res, err, payflow.ErrConflict)
-		case a.Update != nil:
-			res, err := w.ExecContext(ctx, updateArgs(a.Update, a.From)...)
-			if err := oneRow(res, err, payflow.ErrConflict); err != nil {
-				return err
-			}
 		}
-		return nil
+		if st[4] == nil {
+			return nil
+		}
+		// The payment's update, alone or reserving the refund just stored.
+		res, err = tx.StmtContext(ctx, st[4]).ExecContext(ctx, updateArgs(a.Update, a.From)...)
+		return oneRow(res, err, payflow.ErrConflict)
 	})
 	if err != nil {
 		return err
