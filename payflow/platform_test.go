@@ -860,6 +860,19 @@ func overflowingRequest(t *testing.T, s *shop) *payflow.PaymentView {
 	return tickets(11)
 }
 
+// errLost is the error of a dropped database connection, which the fault
+// stores below inject.
+var errLost = errors.New("connection lost")
+
+// once is a fault that strikes the first time it is taken.
+type once struct{ taken bool }
+
+func (o *once) take() bool {
+	first := !o.taken
+	o.taken = true
+	return first
+}
+
 // assetFault is a Store whose asset lookups fail while armed: a
 // settlement stops after its consent was accepted, as a crash would stop it.
 type assetFault struct {
@@ -869,7 +882,7 @@ type assetFault struct {
 
 func (s *assetFault) Asset(ctx context.Context, name string) (payflow.Asset, error) {
 	if s.armed {
-		return payflow.Asset{}, errors.New("connection lost")
+		return payflow.Asset{}, errLost
 	}
 	return s.Store.Asset(ctx, name)
 }
@@ -931,14 +944,14 @@ func TestRefundWithoutMerchantFunds(t *testing.T) {
 // receipt).
 type settleFault struct {
 	payflow.Store
-	race, done bool
+	race bool
+	once
 }
 
 func (s *settleFault) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if from == "approving" && !s.done {
-		s.done = true
+	if from == "approving" && s.take() {
 		if !s.race {
-			return errors.New("connection lost")
+			return errLost
 		}
 		other := *p
 		other.Receipt = []byte("the other process's receipt")
@@ -1021,13 +1034,12 @@ func TestApproveLosesSettlement(t *testing.T) {
 // failed, as a crash or a dropped database connection would.
 type refundFailLost struct {
 	payflow.Store
-	lost bool
+	once
 }
 
 func (s *refundFailLost) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
-	if r.State == payflow.RefundFailed && !s.lost {
-		s.lost = true
-		return errors.New("connection lost")
+	if r.State == payflow.RefundFailed && s.take() {
+		return errLost
 	}
 	return s.Store.UpdateRefund(ctx, r, from, p, pFrom)
 }
@@ -1077,13 +1089,12 @@ func TestRefundRefusalLost(t *testing.T) {
 // dropped database connection would.
 type refundLost struct {
 	payflow.Store
-	lost bool
+	once
 }
 
 func (s *refundLost) Accept(ctx context.Context, a *payflow.Acceptance) error {
-	if a.Refund != nil && !s.lost {
-		s.lost = true
-		return errors.New("connection lost")
+	if a.Refund != nil && s.take() {
+		return errLost
 	}
 	return s.Store.Accept(ctx, a)
 }
@@ -1225,12 +1236,13 @@ func TestRefundOverflowRefused(t *testing.T) {
 // database connection would.
 type casReadLost struct {
 	payflow.Store
-	lost, readLost bool
+	once
+	readLost bool
 }
 
 func (s *casReadLost) Accept(ctx context.Context, a *payflow.Acceptance) error {
-	if a.Update != nil && !s.lost {
-		s.lost, s.readLost = true, true
+	if a.Update != nil && s.take() {
+		s.readLost = true
 		return payflow.ErrConflict
 	}
 	return s.Store.Accept(ctx, a)
@@ -1239,7 +1251,7 @@ func (s *casReadLost) Accept(ctx context.Context, a *payflow.Acceptance) error {
 func (s *casReadLost) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
 	if s.readLost {
 		s.readLost = false
-		return nil, errors.New("connection lost")
+		return nil, errLost
 	}
 	return s.Store.Payment(ctx, id)
 }
@@ -1269,13 +1281,12 @@ func TestApproveReadLost(t *testing.T) {
 // dropped database connection would.
 type sessionReadLost struct {
 	payflow.Store
-	lost bool
+	once
 }
 
 func (s *sessionReadLost) Session(ctx context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
-	if !s.lost {
-		s.lost = true
-		return nil, errors.New("connection lost")
+	if s.take() {
+		return nil, errLost
 	}
 	return s.Store.Session(ctx, id)
 }
@@ -1287,7 +1298,6 @@ func TestRequestStoreErrorSpendsNothing(t *testing.T) {
 	st := &sessionReadLost{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
 	ctx := context.Background()
-	st.lost = false
 	msg := s.seller.MustSign(paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))
 	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
 	require.ErrorContains(t, err, "connection lost")
