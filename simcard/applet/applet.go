@@ -172,6 +172,11 @@ func (a *Applet) transmitLocked(raw []byte) []byte {
 		a.chain = nil
 		return sw(simcard.SWClassNotSupported)
 	}
+	// Every instruction but SELECT needs the applet selected, the first
+	// link of a chain included (Reset drops a chain with the selection).
+	if !a.selected && cmd.INS != simcard.InsSelect {
+		return sw(simcard.SWConditions)
+	}
 	// Command chaining (ISO/IEC 7816-4 §5.3.3).
 	if a.chain != nil {
 		c := a.chain
@@ -197,9 +202,6 @@ func (a *Applet) transmitLocked(raw []byte) []byte {
 	}
 	if len(cmd.Data) > simcard.MaxCommandData {
 		return sw(simcard.SWWrongLength)
-	}
-	if !a.selected && cmd.INS != simcard.InsSelect {
-		return sw(simcard.SWConditions)
 	}
 	data, code := h.fn(a, cmd)
 	return a.respondLocked(data, code, cmd.Ne)

@@ -94,6 +94,9 @@ func TestStatusWords(t *testing.T) {
 		{name: "READ BINARY not supported", cmd: "00B0000000", sw: 0x6D00},
 		{name: "unknown instruction", cmd: "00FF000000", sw: 0x6D00},
 		{name: "not selected", reset: true, cmd: "00CA010100", sw: 0x6985},
+		{name: "chained link before SELECT", reset: true, cmd: "9050030001A8", sw: 0x6985},
+		{name: "chained PUT DATA before SELECT", reset: true, cmd: "10DA010101AA", sw: 0x6985},
+		{name: "select after a chained link before SELECT", reset: true, pre: []string{"9050030001A8"}, cmd: selectAID, sw: 0x9000},
 		{name: "data over the limit", cmd: tooLong, sw: 0x6700},
 
 		// SELECT.
