@@ -159,7 +159,17 @@ func (a *Applet) transmitLocked(raw []byte) []byte {
 		a.chain = nil // a command chain must go on with the same command
 		return sw(simcard.SWLastCommandExpected)
 	}
-	if cmd.INS == simcard.InsGetResponse && base == simcard.ClassISO && cmd.CLA&simcard.ClassChaining == 0 {
+	if cmd.INS == simcard.InsGetResponse {
+		// An ISO instruction: another class is 6E00, a chained link 6884,
+		// and either discards what was pending.
+		switch {
+		case base != simcard.ClassISO:
+			a.pending = nil
+			return sw(simcard.SWClassNotSupported)
+		case cmd.CLA&simcard.ClassChaining != 0:
+			a.pending = nil
+			return sw(simcard.SWChainingUnsupported)
+		}
 		return a.getResponseLocked(cmd)
 	}
 	a.pending = nil

@@ -130,6 +130,10 @@ func TestStatusWords(t *testing.T) {
 		{name: "get response in parts", pre: []string{"00CA010105"}, cmd: "00C0000005", sw: 0x610A, data: hexOf([]byte(testICCID[5:10]))},
 		{name: "get response cleared by another command", pre: []string{"00CA0101", "00CA010800"}, cmd: "00C0000014", sw: 0x6985},
 		{name: "get response without Le", pre: []string{"00CA0101"}, cmd: "00C00000", sw: 0x6700},
+		{name: "get response under proprietary class", pre: []string{"00CA0101"}, cmd: "80C0000014", sw: 0x6E00},
+		{name: "get response chained", pre: []string{"00CA0101"}, cmd: "10C0000014", sw: 0x6884},
+		{name: "get response chained under proprietary class", pre: []string{"00CA0101"}, cmd: "90C0000014", sw: 0x6E00},
+		{name: "get response after one under another class", pre: []string{"00CA0101", "80C0000014"}, cmd: "00C0000014", sw: 0x6985},
 
 		// Personalisation is over.
 		{name: "put data after activation", cmd: apdu("00DA0101", []byte(testICCID), ""), sw: 0x6985},
