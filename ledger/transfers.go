@@ -219,7 +219,7 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 	results := make([]CreateTransferResult, len(events))
 	chain := -1
 	broken := false
-	saved, savedHist := 0, 0
+	saved, savedHist, savedExp := 0, 0, 0
 	end := 0
 	for i := range events {
 		for ends[end] <= i {
@@ -230,7 +230,7 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 		linked := t.Flags&TransferLinked != 0
 		if linked && chain < 0 {
 			chain, broken = i, false
-			saved, savedHist = len(w.undo), len(w.history)
+			saved, savedHist, savedExp = len(w.undo), len(w.history), len(w.expiryHist)
 			w.inChain = true
 		}
 		var r CreateTransferResult
@@ -255,6 +255,7 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 			}
 			w.rollback(saved)
 			w.history = w.history[:savedHist]
+			w.refreshExpiryHistory(savedExp)
 		}
 		if chain >= 0 && (!linked || lastInRequest) {
 			chain = -1
@@ -332,6 +333,21 @@ func (w *working) write(tx Tx, lastTS, prev uint64) error {
 		return tx.SetLastTimestamp(lastTS)
 	}
 	return nil
+}
+
+// refreshExpiryHistory rewrites the balances of the expiry history rows
+// from index n on with the accounts' current balances, after a chain's
+// rollback. A chain holds at most one expiry: that of the post or void
+// that found its hold expired and so broke the chain. Its rows were taken
+// with the chain's changes applied; once they are rolled back the
+// accounts hold exactly the balances after that expiry.
+func (w *working) refreshExpiryHistory(n int) {
+	for i := n; i < len(w.expiryHist); i++ {
+		h := &w.expiryHist[i]
+		a := w.account(h.AccountID)
+		h.DebitsPending, h.DebitsPosted = a.DebitsPending, a.DebitsPosted
+		h.CreditsPending, h.CreditsPosted = a.CreditsPending, a.CreditsPosted
+	}
 }
 
 // expire releases the hold of pending transfer p at timestamp ts. It is

@@ -236,6 +236,35 @@ func testExpiry(t *testing.T, c Config) {
 		e.requireBalances(map[uint64]Bal{acctA: {}, acctB: {0, 0, 0, 8}})
 		e.verify()
 	})
+	t.Run("expiry_history_after_a_failed_chain", func(t *testing.T) {
+		// The chain moves 1 to the history account and then meets the
+		// expired hold: the history row of the release must show the
+		// balances without the rolled-back transfer.
+		e := newEnv(t, c)
+		e.mustCreateAccounts(standardAccounts()...)
+		e.mustTransfer(with(pending(tr(100, acctA, acctHist, 10)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+		expires := e.transfer(100).Timestamp + 1e9
+		e.clock.Set(time.Unix(0, int64(expires-5)))
+		var batch []ledger.Transfer
+		var want []ledger.CreateTransferResult
+		for i := range uint64(8) {
+			batch = append(batch, tr(1+i, acctC, acctB, 1))
+			want = append(want, ledger.TransferCreated)
+		}
+		batch = append(batch, with(tr(50, acctC, acctHist, 1), func(t *ledger.Transfer) { t.Flags = ledger.TransferLinked }),
+			post(200, 100, ledger.AmountMax))
+		want = append(want, ledger.TransferLinkedEventFailed, ledger.TransferPendingTransferExpired)
+		require.Equal(t, want, e.transfers(batch...))
+		e.requireBalances(map[uint64]Bal{acctA: {}, acctHist: {}})
+		bs, err := e.l.GetAccountBalances(e.ctx(), ledger.AccountFilter{AccountID: id(acctHist), Limit: 10,
+			Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits})
+		require.NoError(t, err)
+		require.Len(t, bs, 2, "the hold and its release")
+		assert.Equal(t, ledger.AccountBalance{AccountID: e.in(id(acctHist)), CreditsPending: 10, Timestamp: e.transfer(100).Timestamp}, bs[0])
+		// Released at the timestamp of the post, the tenth event.
+		assert.Equal(t, ledger.AccountBalance{AccountID: e.in(id(acctHist)), Timestamp: expires + 4}, bs[1])
+		e.verify()
+	})
 	t.Run("many_expire", func(t *testing.T) {
 		e := newEnv(t, c)
 		e.mustCreateAccounts(standardAccounts()...)
