@@ -51,7 +51,9 @@ const maxResponse = 1 << 16
 // 255 octets, and returns the response data, following 61xx with GET
 // RESPONSE and 6Cxx with the same command and the Le the card asked for.
 // Only cmd.Extended false is supported; Ne is rounded up to 256 when the
-// card has more. A status word other than 9000 is a *StatusError.
+// card has more. A status word other than 9000 is a *StatusError; a GET
+// RESPONSE answered with 61xx and no data, or answers beyond 65536 octets in
+// all, are ErrResponse.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -93,6 +95,10 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 		gr := Command{CLA: ClassISO, INS: InsGetResponse, Ne: shortLe(byte(r.SW))}
 		if r, err = c.roundTrip(gr); err != nil {
 			return nil, err
+		}
+		if len(r.Data) == 0 && r.SW>>8 == SWBytesRemaining>>8 {
+			// Asking again would get the same: the card does not advance.
+			return nil, fmt.Errorf("%w: GET RESPONSE announces more octets but returns none", ErrResponse)
 		}
 		out = append(out, r.Data...)
 	}

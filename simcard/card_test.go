@@ -120,6 +120,15 @@ func TestExchange(t *testing.T) {
 		_, err := simcard.New(s).Exchange(simcard.Command{INS: simcard.InsPutData, P1: 1, P2: 2, Data: make([]byte, 300)})
 		assert.ErrorIs(t, err, simcard.ErrConditions)
 	})
+	t.Run("GET RESPONSE that returns nothing but 61xx", func(t *testing.T) {
+		s := &script{t: t, steps: [][2]string{
+			{"00CA010100", "AABB6102"},
+			{"00C0000002", "6102"},
+		}}
+		_, err := simcard.New(s).GetData(simcard.TagICCID)
+		assert.ErrorIs(t, err, simcard.ErrResponse)
+		assert.Empty(t, s.steps)
+	})
 	t.Run("response without status word", func(t *testing.T) {
 		s := &script{t: t, steps: [][2]string{{"00CA010100", "90"}}}
 		_, err := simcard.New(s).GetData(simcard.TagICCID)
