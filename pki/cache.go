@@ -9,8 +9,10 @@ import (
 )
 
 // cache keeps verified chains by chainKey, least recently used first out.
-// An entry is served only within its validity, which ends no later than the
-// earliest NotAfter of its chain and NextUpdate of the CRLs it relied on.
+// An entry is served only within its validity, which starts no earlier than
+// the latest NotBefore of its chain and ThisUpdate of the CRLs it relied on
+// (less the skew) and ends no later than the earliest NotAfter of its chain
+// and NextUpdate of those CRLs.
 type cache struct {
 	max int
 

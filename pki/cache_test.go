@@ -74,9 +74,45 @@ func TestCacheExpiry(t *testing.T) {
 	assert.ErrorIs(t, err, ErrCRL)
 	assert.Equal(t, 0, v.cache.len())
 
+	clk.set(t0.Add(time.Hour))
+	_, err = v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	require.Equal(t, 1, v.cache.len())
 	clk.set(t0.Add(-time.Second)) // a clock set back before the chain starts
 	_, err = v.VerifyCard(h.chain())
 	assert.ErrorIs(t, err, ErrExpired)
+	assert.Equal(t, 0, v.cache.len())
+}
+
+// TestCacheBeforeCRL sets the clock back before the this-update of the CRLs
+// a cached chain relied on: the cache must not serve what a verification
+// without it refuses.
+func TestCacheBeforeCRL(t *testing.T) {
+	caClock := newClock(t0)
+	h := newHierarchyAt(t, caClock.now)
+	caClock.set(t0.Add(2 * time.Hour))
+	crls := h.crls(t) // this update t0 + 2h
+
+	clk := newClock(t0.Add(3 * time.Hour))
+	cached := newVerifier(t, h, clk, VerifierOptions{Skew: -1})
+	uncached := newVerifier(t, h, clk, VerifierOptions{Skew: -1, CacheSize: -1})
+	for _, v := range []*Verifier{cached, uncached} {
+		for _, crl := range crls {
+			require.NoError(t, v.AddCRL(crl))
+		}
+		_, err := v.VerifyCard(h.chain())
+		require.NoError(t, err)
+	}
+	require.Equal(t, 1, cached.cache.len())
+
+	clk.set(t0.Add(time.Hour)) // the card is valid, the CRLs not yet
+	for _, v := range []*Verifier{uncached, cached} {
+		_, err := v.VerifyCard(h.chain())
+		require.ErrorIs(t, err, ErrCRL, "cached: %t", v.cache != nil)
+		var pe *Error
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, 0, pe.Cert)
+	}
 }
 
 func TestCacheBound(t *testing.T) {

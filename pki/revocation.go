@@ -122,7 +122,9 @@ func (v *Verifier) AddCRL(der []byte) error {
 }
 
 // checkRevocation applies the policy to every certificate of ch below the
-// root and lowers res.expiry to the next update of every CRL it relies on.
+// root, lowers res.expiry to the next update of every CRL it relies on and
+// raises res.validFrom to the this update (less the skew) of each, so that
+// the cache serves the result only while those CRLs are fresh.
 func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *result) error {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -149,6 +151,9 @@ func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *r
 		}
 		if crl.nextUpdate.Before(res.expiry) {
 			res.expiry = crl.nextUpdate
+		}
+		if from := crl.thisUpdate.Add(-v.skew); from.After(res.validFrom) {
+			res.validFrom = from
 		}
 	}
 	return nil

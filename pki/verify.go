@@ -200,7 +200,7 @@ type result struct {
 	pub       *ecdsa.PublicKey
 	notAfter  time.Time
 	chain     []*x509.Certificate
-	validFrom time.Time // the latest NotBefore minus skew
+	validFrom time.Time // the latest NotBefore or CRL ThisUpdate, minus skew
 	expiry    time.Time // the earliest NotAfter or CRL NextUpdate
 	deps      []string  // issuerKey of every issuer in the chain
 }
