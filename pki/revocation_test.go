@@ -1,6 +1,11 @@
 package pki
 
 import (
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
 	"testing"
 	"time"
 
@@ -44,6 +49,16 @@ func TestAddCRL(t *testing.T) {
 			require.NoError(t, err)
 			return der
 		}, t0.Add(-DefaultSkew - time.Second)},
+		{"algorithm not allowed", func(t *testing.T) []byte {
+			return createCRL(t, h.ca, &x509.RevocationList{SignatureAlgorithm: x509.ECDSAWithSHA512})
+		}, time.Time{}},
+		{"critical entry extension", func(t *testing.T) []byte {
+			// certificateIssuer (RFC 5280 §5.3.3): an indirect CRL entry.
+			return createCRL(t, h.ca, &x509.RevocationList{RevokedCertificateEntries: []x509.RevocationListEntry{{
+				SerialNumber: big.NewInt(7), RevocationTime: t0,
+				ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 29}, Critical: true, Value: []byte{0x30, 0x00}}},
+			}}})
+		}, time.Time{}},
 		{"tampered", func(t *testing.T) []byte {
 			der, err := h.ca.IssueCRL(nil, 1, t0.Add(time.Hour))
 			require.NoError(t, err)
@@ -65,6 +80,24 @@ func TestAddCRL(t *testing.T) {
 			assert.ErrorAs(t, err, &pe)
 		})
 	}
+}
+
+// createCRL signs tmpl with ca's key, filling in number 1 and a validity
+// from t0 for an hour where tmpl leaves them zero.
+func createCRL(t *testing.T, ca *CA, tmpl *x509.RevocationList) []byte {
+	t.Helper()
+	if tmpl.Number == nil {
+		tmpl.Number = big.NewInt(1)
+	}
+	if tmpl.ThisUpdate.IsZero() {
+		tmpl.ThisUpdate = t0
+	}
+	if tmpl.NextUpdate.IsZero() {
+		tmpl.NextUpdate = t0.Add(time.Hour)
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Certificate(), ca.Signer())
+	require.NoError(t, err)
+	return der
 }
 
 func TestAddCRLNumbers(t *testing.T) {
@@ -204,4 +237,11 @@ func TestNewVerifierErrors(t *testing.T) {
 			assert.Nil(t, v)
 		})
 	}
+
+	t.Run("root-issued leaf as intermediate", func(t *testing.T) {
+		// It chains to the root, so only the CA check refuses it.
+		leaf := issueRaw(t, h.root, cardTemplate(t, testICCID), newKey(t).Public())
+		_, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{leaf}})
+		assert.ErrorIs(t, err, ErrUsage)
+	})
 }

@@ -237,6 +237,38 @@ func TestVerifyCardRefusals(t *testing.T) {
 			want: ErrUsage, cert: 1,
 		},
 		{
+			name: "P-521 card CA",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				k, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+				require.NoError(t, err)
+				caDER := issueRaw(t, h.root, &x509.Certificate{
+					Subject: pkix.Name{CommonName: "P-521 CA"}, IsCA: true, BasicConstraintsValid: true,
+					KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+				}, k.Public())
+				sub := &CA{cert: mustParse(t, caDER), key: k, crlURL: "http://pki.example/x.crl"}
+				tmpl := cardTemplate(t, testICCID)
+				tmpl.SignatureAlgorithm = x509.ECDSAWithSHA256 // allowed; only the key is not
+				return [][]byte{issueRaw(t, sub, tmpl, h.cardKey.Public()), caDER}
+			},
+			crls: func(t *testing.T, h *hierarchy) [][]byte { return nil },
+			want: ErrUsage, cert: 1,
+		},
+		{
+			name: "card CA restricted to receipt signing",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				k := newKey(t)
+				caDER := issueRaw(t, h.root, &x509.Certificate{
+					Subject: pkix.Name{CommonName: "receipt CA"}, IsCA: true, BasicConstraintsValid: true,
+					KeyUsage:        x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+					ExtraExtensions: ekuOf(t, OIDReceiptSigning),
+				}, k.Public())
+				sub := &CA{cert: mustParse(t, caDER), key: k, crlURL: "http://pki.example/x.crl"}
+				return [][]byte{issueRaw(t, sub, cardTemplate(t, testICCID), h.cardKey.Public()), caDER}
+			},
+			crls: func(t *testing.T, h *hierarchy) [][]byte { return nil },
+			want: ErrUsage, cert: 1,
+		},
+		{
 			name:  "empty chain",
 			chain: func(t *testing.T, h *hierarchy) [][]byte { return nil },
 			want:  ErrUntrusted, cert: -1,
@@ -391,9 +423,63 @@ func TestVerifyCardDepth(t *testing.T) {
 	assert.Len(t, vc.Chain, 4)
 
 	_, err = verifier(t, root, cas, 3).VerifyCard(append(chain, root.DER()))
-	assert.ErrorIs(t, err, ErrUntrusted, "presenting four certificates exceeds the limit before parsing")
+	assert.ErrorIs(t, err, ErrUntrusted, "presenting four certificates exceeds the limit")
+	_, err = verifier(t, root, cas, 3).VerifyCard(append(chain, []byte("not a certificate")))
+	require.ErrorAs(t, err, &pe)
+	assert.ErrorIs(t, err, ErrUntrusted)
+	assert.Equal(t, -1, pe.Cert, "refused before the fourth is parsed")
 
 	root, cas, chain = build(t, 0) // the profile's root path length of 1
 	_, err = verifier(t, root, cas, 4).VerifyCard(chain)
 	assert.ErrorIs(t, err, ErrUntrusted, "the root's path length forbids two CAs below it")
+}
+
+// TestCAExtKeyUsage: an extended key usage on a CA limits the roles of the
+// certificates below it to the ones it lists (or any, with
+// anyExtendedKeyUsage).
+func TestCAExtKeyUsage(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{Revocation: RevocationBestEffort})
+	tests := []struct {
+		name         string
+		eku          []x509.OID
+		card, platfm error
+	}{
+		{"card authentication", []x509.OID{OIDCardAuth}, nil, ErrUsage},
+		{"receipt signing", []x509.OID{OIDReceiptSigning}, ErrUsage, nil},
+		{"both", []x509.OID{OIDCardAuth, OIDReceiptSigning}, nil, nil},
+		{"any", []x509.OID{oidAnyEKU}, nil, nil},
+		{"client authentication", []x509.OID{mustOID("1.3.6.1.5.5.7.3.2")}, ErrUsage, ErrUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := newKey(t)
+			caDER := issueRaw(t, h.root, &x509.Certificate{
+				Subject: pkix.Name{CommonName: "restricted CA"}, IsCA: true, BasicConstraintsValid: true,
+				KeyUsage:        x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+				ExtraExtensions: ekuOf(t, tt.eku...),
+			}, k.Public())
+			sub := &CA{cert: mustParse(t, caDER), key: k, crlURL: "http://pki.example/x.crl", now: fixed(t0), rand: rand.Reader}
+			card, err := sub.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{})
+			require.NoError(t, err)
+			platform, err := sub.IssuePlatform(newKey(t).Public(), "casimpay platform", IssueOptions{})
+			require.NoError(t, err)
+
+			_, err = v.VerifyCard([][]byte{card, caDER})
+			check := func(err, want error) {
+				t.Helper()
+				if want == nil {
+					assert.NoError(t, err)
+					return
+				}
+				require.ErrorIs(t, err, want)
+				var pe *Error
+				require.ErrorAs(t, err, &pe)
+				assert.Equal(t, 1, pe.Cert)
+			}
+			check(err, tt.card)
+			_, err = v.VerifyPlatform([][]byte{platform, caDER})
+			check(err, tt.platfm)
+		})
+	}
 }

@@ -252,6 +252,52 @@ func TestVerifyRejectsValidlySignedOddities(t *testing.T) {
 	}
 }
 
+// relabelled signs with ES256 but names another algorithm: go-cose puts
+// alg in the protected header, and the signature verifies under the P-256
+// key, so that only the header is wrong.
+type relabelled struct {
+	cose.Signer
+	alg cose.Algorithm
+}
+
+func (s relabelled) Algorithm() cose.Algorithm { return s.alg }
+
+// TestVerifyRejectsOtherAlgorithm: a record whose protected header names
+// another algorithm than ES256 is refused, even when its signature is a
+// valid ES256 signature by the key.
+func TestVerifyRejectsOtherAlgorithm(t *testing.T) {
+	key := newKey(t)
+	payload, err := Marshal(samples()["consent"])
+	require.NoError(t, err)
+	es256, err := cose.NewSigner(cose.AlgorithmES256, key)
+	require.NoError(t, err)
+	for _, alg := range []cose.Algorithm{cose.AlgorithmES384, cose.AlgorithmES512, cose.AlgorithmEdDSA, cose.AlgorithmPS256} {
+		t.Run(alg.String(), func(t *testing.T) {
+			m := cose.Sign1Message{
+				Headers: cose.Headers{Protected: cose.ProtectedHeader{
+					cose.HeaderLabelAlgorithm: alg, cose.HeaderLabelContentType: TypeConsent.ContentType(),
+				}},
+				Payload: payload,
+			}
+			require.NoError(t, m.Sign(rand.Reader, nil, relabelled{es256, alg}))
+			msg, err := m.MarshalCBOR()
+			require.NoError(t, err)
+			require.True(t, VerifyES256(&key.PublicKey, sigStructure(t, msg), m.Signature), "the signature itself is valid")
+			assert.ErrorIs(t, Verify(msg, &key.PublicKey, new(Consent)), ErrSignature)
+		})
+	}
+}
+
+// sigStructure returns the bytes a COSE_Sign1 message's signature covers.
+func sigStructure(t *testing.T, msg []byte) []byte {
+	t.Helper()
+	var m cose.Sign1Message
+	require.NoError(t, m.UnmarshalCBOR(msg))
+	b, err := cbor.Marshal([]any{"Signature1", cbor.RawMessage(m.Headers.RawProtected), []byte{}, m.Payload})
+	require.NoError(t, err)
+	return b
+}
+
 func dupKey(t *testing.T, payload []byte) []byte {
 	// The payload is a map of 8 pairs (0xa8); append key 8 again.
 	require.Equal(t, byte(0xa8), payload[0])
