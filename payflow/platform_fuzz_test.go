@@ -1,6 +1,7 @@
 package payflow_test
 
 import (
+	"bytes"
 	"context"
 	"testing"
 
@@ -29,7 +30,7 @@ func FuzzPlatformRecords(f *testing.F) {
 	consent := s.Consent(v.ID)
 	consent[len(consent)-1] ^= 1
 	f.Add(byte(3), consent)
-	f.Add(byte(4), s.Seller.MustSign(&record.RefundRequest{RefundID: make([]byte, 16), RequestID: v.ID[:], Amount: 1, Currency: "EUR"}))
+	f.Add(byte(4), s.Seller.MustSign(&record.RefundRequest{RefundID: bytes.Repeat([]byte{9}, 16), RequestID: v.ID[:], Amount: 1, Currency: "EUR"}))
 	f.Add(byte(3), []byte{0xd2, 0x84, 0x40, 0xa0, 0xf6, 0x40})
 	f.Add(byte(0), []byte{})
 	f.Fuzz(func(t *testing.T, kind byte, msg []byte) {

@@ -1,6 +1,7 @@
 package payflow_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -456,7 +457,7 @@ func TestRefusals(t *testing.T) {
 			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
 			require.NoError(t, err)
 			*before = s.balances(t)
-			msg := s.seller.MustSign(&record.RefundRequest{RefundID: make([]byte, 16), RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
+			msg := s.seller.MustSign(&record.RefundRequest{RefundID: bytes.Repeat([]byte{9}, 16), RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
 			msg[len(msg)-1] ^= 0x01
 			_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 			return err
@@ -466,13 +467,13 @@ func TestRefusals(t *testing.T) {
 			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
 			require.NoError(t, err)
 			*before = s.balances(t)
-			msg := s.shopper.MustSign(&record.RefundRequest{RefundID: make([]byte, 16), RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
+			msg := s.shopper.MustSign(&record.RefundRequest{RefundID: bytes.Repeat([]byte{9}, 16), RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
 			_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 			return err
 		}, payflow.ErrForbidden},
 		{"refund of a pending request", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			v, _ := s.request(t)
-			msg := s.seller.MustSign(&record.RefundRequest{RefundID: make([]byte, 16), RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
+			msg := s.seller.MustSign(&record.RefundRequest{RefundID: bytes.Repeat([]byte{9}, 16), RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
 			_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 			return err
 		}, payflow.ErrConflict},

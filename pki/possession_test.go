@@ -139,7 +139,7 @@ func TestChallenger(t *testing.T) {
 	t.Run("record without nonce", func(t *testing.T) {
 		req := &record.RefundRequest{
 			CardHeader: record.CardHeader{CardID: testICCID, Counter: 30},
-			RefundID:   make([]byte, record.IDSize), RequestID: make([]byte, record.IDSize),
+			RefundID:   bytes.Repeat([]byte{3}, record.IDSize), RequestID: bytes.Repeat([]byte{1}, record.IDSize),
 			Amount: 100, Currency: "EUR",
 		}
 		msg, err := record.Sign(rand.Reader, h.cardKey, req)
@@ -265,9 +265,9 @@ func TestVerifyReceipt(t *testing.T) {
 	require.NoError(t, err)
 
 	rc := &record.Receipt{
-		Kind: record.ReceiptPayment, RequestID: make([]byte, 16), RequestHash: make([]byte, 32),
+		Kind: record.ReceiptPayment, RequestID: bytes.Repeat([]byte{1}, 16), RequestHash: make([]byte, 32),
 		ConsentHash: make([]byte, 32), Amount: 250, Currency: "EUR", PayerCardID: testICCID,
-		MerchantID: "m-1", TransferIDs: [][]byte{make([]byte, 16)}, Time: 1,
+		MerchantID: "m-1", TransferIDs: [][]byte{bytes.Repeat([]byte{2}, 16)}, Time: 1,
 	}
 	msg, err := record.Sign(rand.Reader, k, rc)
 	require.NoError(t, err)

@@ -55,6 +55,20 @@ func size(field string, b []byte, n int) error {
 	return nil
 }
 
+// ident checks an ID: IDSize bytes, not all zero (PROTOCOL.md §3: the zero
+// ID names nothing).
+func ident(field string, b []byte) error {
+	if err := size(field, b, IDSize); err != nil {
+		return err
+	}
+	for _, c := range b {
+		if c != 0 {
+			return nil
+		}
+	}
+	return fieldError(field, "must not be all zero")
+}
+
 func amount(field string, v uint64) error {
 	if v > MaxAmount {
 		return fieldError(field, "exceeds 2^63-1")

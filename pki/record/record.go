@@ -53,7 +53,7 @@ func (t Type) String() string {
 
 // Size limits of the protocol. Everything larger is malformed.
 const (
-	IDSize      = 16  // request, session, refund and ledger transfer IDs
+	IDSize      = 16  // request, session, refund and ledger transfer IDs, never all zero
 	NonceSize   = 32  // platform challenges
 	HashSize    = 32  // SHA-256 of a signed record
 	EIDSize     = 16  // ephemeral advertising IDs
@@ -264,8 +264,8 @@ func (p *AuthProof) Validate() error {
 // Validate implements Record.
 func (r *PaymentRequest) Validate() error {
 	err := errors.Join(
-		size("request ID", r.RequestID, IDSize),
-		size("session ID", r.SessionID, IDSize),
+		ident("request ID", r.RequestID),
+		ident("session ID", r.SessionID),
 		cardID("payer card ID", r.PayerCardID),
 		text("merchant ID", r.MerchantID),
 		currency(r.Currency),
@@ -294,7 +294,7 @@ func (r *PaymentRequest) Validate() error {
 // Validate implements Record.
 func (c *Consent) Validate() error {
 	return errors.Join(
-		size("request ID", c.RequestID, IDSize),
+		ident("request ID", c.RequestID),
 		size("request hash", c.RequestHash, HashSize),
 		size("nonce", c.Nonce, NonceSize),
 		amount("amount", c.Amount),
@@ -306,8 +306,8 @@ func (c *Consent) Validate() error {
 // Validate implements Record.
 func (r *RefundRequest) Validate() error {
 	err := errors.Join(
-		size("refund ID", r.RefundID, IDSize),
-		size("request ID", r.RequestID, IDSize),
+		ident("refund ID", r.RefundID),
+		ident("request ID", r.RequestID),
 		amount("amount", r.Amount),
 		currency(r.Currency),
 	)
@@ -320,7 +320,7 @@ func (r *RefundRequest) Validate() error {
 // Validate implements Record.
 func (r *Receipt) Validate() error {
 	err := errors.Join(
-		size("request ID", r.RequestID, IDSize),
+		ident("request ID", r.RequestID),
 		size("request hash", r.RequestHash, HashSize),
 		amount("amount", r.Amount),
 		currency(r.Currency),
@@ -340,7 +340,7 @@ func (r *Receipt) Validate() error {
 			return fieldError("refund ID", "must be absent from a payment receipt")
 		}
 	case ReceiptRefund:
-		if err := errors.Join(size("refund ID", r.RefundID, IDSize), size("refund hash", r.RefundHash, HashSize)); err != nil {
+		if err := errors.Join(ident("refund ID", r.RefundID), size("refund hash", r.RefundHash, HashSize)); err != nil {
 			return err
 		}
 		if r.ConsentHash != nil {
@@ -353,7 +353,7 @@ func (r *Receipt) Validate() error {
 		return fieldError("transfer IDs", fmt.Sprintf("must number 1 to %d", maxTransfer))
 	}
 	for _, id := range r.TransferIDs {
-		if err := size("transfer ID", id, IDSize); err != nil {
+		if err := ident("transfer ID", id); err != nil {
 			return err
 		}
 	}

@@ -238,6 +238,7 @@ func TestVerifyRejectsValidlySignedOddities(t *testing.T) {
 		"unknown field":       {cose.Headers{Protected: good}, withField(t, payload, 99, "x"), ErrMalformed},
 		"non-minimal integer": {cose.Headers{Protected: good}, nonMinimal(t), ErrMalformed},
 		"no card header":      {cose.Headers{Protected: good}, stripHeader(t), ErrMalformed},
+		"zero request ID":     {cose.Headers{Protected: good}, zeroRequestID(t), ErrMalformed},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -334,6 +335,16 @@ func stripHeader(t *testing.T) []byte {
 	return b
 }
 
+// zeroRequestID encodes the consent sample with an all-zero request ID,
+// bypassing Marshal's validation.
+func zeroRequestID(t *testing.T) []byte {
+	c := *samples()["consent"].(*Consent)
+	c.RequestID = id(0)
+	b, err := encMode.Marshal(&c)
+	require.NoError(t, err)
+	return b
+}
+
 func TestSignRequiresCardHeader(t *testing.T) {
 	key := newKey(t)
 	c := *samples()["consent"].(*Consent)
@@ -378,6 +389,17 @@ func TestValidate(t *testing.T) {
 		{"receipt without transfers", "receipt", func(r Record) { r.(*Receipt).TransferIDs = nil }, "transfer IDs"},
 		{"receipt short transfer", "receipt", func(r Record) { r.(*Receipt).TransferIDs = [][]byte{{1}} }, "transfer ID"},
 		{"receipt zero time", "receipt", func(r Record) { r.(*Receipt).Time = 0 }, "time"},
+		{"zero request ID", "payment-request", func(r Record) { r.(*PaymentRequest).RequestID = id(0) }, "request ID"},
+		{"zero session ID", "payment-request", func(r Record) { r.(*PaymentRequest).SessionID = id(0) }, "session ID"},
+		{"consent for the zero request ID", "consent", func(r Record) { r.(*Consent).RequestID = id(0) }, "request ID"},
+		{"zero refund ID", "refund-request", func(r Record) { r.(*RefundRequest).RefundID = id(0) }, "refund ID"},
+		{"refund of the zero request ID", "refund-request", func(r Record) { r.(*RefundRequest).RequestID = id(0) }, "request ID"},
+		{"receipt zero request ID", "receipt", func(r Record) { r.(*Receipt).RequestID = id(0) }, "request ID"},
+		{"receipt zero transfer ID", "receipt", func(r Record) { r.(*Receipt).TransferIDs[1] = id(0) }, "transfer ID"},
+		{"refund receipt zero refund ID", "receipt", func(r Record) {
+			rc := r.(*Receipt)
+			rc.Kind, rc.ConsentHash, rc.RefundID, rc.RefundHash = ReceiptRefund, nil, id(0), n32(0xE5)
+		}, "refund ID"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
