@@ -1,7 +1,9 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 func TestAddCRL(t *testing.T) {
@@ -59,6 +63,9 @@ func TestAddCRL(t *testing.T) {
 				ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 29}, Critical: true, Value: []byte{0x30, 0x00}}},
 			}}})
 		}, time.Time{}},
+		{"no next update", func(t *testing.T) []byte {
+			return withoutNextUpdate(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{}))
+		}, time.Time{}},
 		{"tampered", func(t *testing.T) []byte {
 			der, err := h.ca.IssueCRL(nil, 1, t0.Add(time.Hour))
 			require.NoError(t, err)
@@ -98,6 +105,53 @@ func createCRL(t *testing.T, ca *CA, tmpl *x509.RevocationList) []byte {
 	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Certificate(), ca.Signer())
 	require.NoError(t, err)
 	return der
+}
+
+// withoutNextUpdate returns der, a CRL of ca, without its next update (the
+// field is optional in RFC 5280 but x509.CreateRevocationList always writes
+// it), signed again by ca.
+func withoutNextUpdate(t *testing.T, ca *CA, der []byte) []byte {
+	t.Helper()
+	in := cryptobyte.String(der)
+	var list, tbs, body, alg cryptobyte.String
+	require.True(t, in.ReadASN1(&list, cbasn1.SEQUENCE))
+	require.True(t, list.ReadASN1(&tbs, cbasn1.SEQUENCE))
+	require.True(t, list.ReadASN1Element(&alg, cbasn1.SEQUENCE))
+	body = tbs
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		times := 0
+		for !body.Empty() {
+			var elem cryptobyte.String
+			var tag cbasn1.Tag
+			require.True(t, body.ReadAnyASN1Element(&elem, &tag))
+			if tag == cbasn1.UTCTime || tag == cbasn1.GeneralizedTime {
+				if times++; times == 2 {
+					continue // nextUpdate, after thisUpdate
+				}
+			}
+			b.AddBytes(elem)
+		}
+		require.Equal(t, 2, times)
+	})
+	newTBS, err := b.Bytes()
+	require.NoError(t, err)
+	digest := sha256.Sum256(newTBS)
+	sig, err := ca.Signer().Sign(rand.Reader, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	var out cryptobyte.Builder
+	out.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(newTBS)
+		b.AddBytes(alg)
+		b.AddASN1BitString(sig)
+	})
+	crl, err := out.Bytes()
+	require.NoError(t, err)
+	parsed, err := x509.ParseRevocationList(crl)
+	require.NoError(t, err)
+	require.True(t, parsed.NextUpdate.IsZero())
+	require.NoError(t, parsed.CheckSignatureFrom(ca.Certificate()), "signed by the CA")
+	return crl
 }
 
 func TestAddCRLNumbers(t *testing.T) {
