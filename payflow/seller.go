@@ -45,6 +45,9 @@ type Seller struct {
 
 	catalogMu sync.Mutex
 	catalog   *Catalog
+
+	unsentMu sync.Mutex
+	unsent   []byte // the signed payment request the platform did not answer
 }
 
 // NewSeller returns the seller phone of card, which must belong to a
@@ -99,9 +102,21 @@ type Charge struct {
 // shopper and records it on the platform; it returns the seller's status
 // screen. An item not in the catalog, or a total that overflows, is
 // ErrInvalid.
+//
+// A payment request that the platform did not answer (it failed or could
+// not be reached, or ctx ended) may have been recorded all the same, and
+// the shopper would find it before any later one. So the next Request
+// first sends it again, as signed: a request recorded and still payable
+// (pending or held) is cancelled, and one that was paid goes on screen
+// (Status, Wait) and Request fails with ErrFinal instead of charging
+// again. While the platform does not answer that either, Request fails
+// with its error.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
 	sess, err := s.pairedSession()
 	if err != nil {
+		return nil, err
+	}
+	if err := s.settleUnsent(ctx); err != nil {
 		return nil, err
 	}
 	r := &record.PaymentRequest{
@@ -134,6 +149,11 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			continue
 		}
 		if err != nil {
+			if serverError(err) { // no verdict: it may be recorded
+				s.unsentMu.Lock()
+				s.unsent = msg
+				s.unsentMu.Unlock()
+			}
 			return nil, err
 		}
 		h := record.Hash(msg)
@@ -145,6 +165,50 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		s.mu.Unlock()
 		return v, nil
 	}
+}
+
+// settleUnsent settles the payment request that the platform did not
+// answer, if any, as Request says.
+func (s *Seller) settleUnsent(ctx context.Context) error {
+	s.unsentMu.Lock()
+	defer s.unsentMu.Unlock()
+	if s.unsent == nil {
+		return nil
+	}
+	v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: s.unsent})
+	if err != nil {
+		if serverError(err) {
+			return err
+		}
+		s.unsent = nil // refused, so never recorded
+		return nil
+	}
+	var r record.PaymentRequest
+	h := record.Hash(s.unsent)
+	if err := record.Open(s.unsent, &r); err != nil || !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) {
+		return fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
+	}
+	if v.State == StatePending || v.State == StateHeld {
+		recorded := v
+		v, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Cancel(ctx, token, recorded.ID) })
+		if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) { // it ended meanwhile
+			v, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, recorded.ID) })
+		}
+		if err == nil {
+			err = sameRequest(recorded, v)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	s.unsent = nil
+	if v.State != StateCaptured {
+		return nil
+	}
+	s.mu.Lock()
+	s.payment = v
+	s.mu.Unlock()
+	return fmt.Errorf("%w: payment request %v, sent before without an answer, was paid", ErrFinal, v.ID)
 }
 
 // catalogTotal prices items at the catalog's prices.

@@ -1,0 +1,107 @@
+package payflow_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+)
+
+// lostCreateAPI records the first payment request on the platform and
+// loses its reply, as a connection that drops after the request went out.
+// While down, it answers every payment request ErrUnavailable without
+// passing it on.
+type lostCreateAPI struct {
+	payflow.API
+	mu   sync.Mutex
+	lost bool
+	down bool
+}
+
+func (a *lostCreateAPI) setDown(down bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.down = down
+}
+
+func (a *lostCreateAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	a.mu.Lock()
+	lose, down := !a.lost, a.down
+	a.lost = true
+	a.mu.Unlock()
+	if down {
+		return nil, payflow.ErrUnavailable
+	}
+	v, err := a.API.CreateRequest(ctx, req)
+	if lose && err == nil {
+		return nil, payflow.ErrUnavailable
+	}
+	return v, err
+}
+
+func TestSellerRequestAfterLostReply(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T) (*phoneWorld, *lostCreateAPI) {
+		w := newMemoryPhoneWorld(t, false)
+		api := &lostCreateAPI{API: w.f.Platform}
+		seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, api))
+		require.NoError(t, err)
+		w.seller = seller
+		w.pair(t)
+		_, err = w.seller.Request(ctx, basket)
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		return w, api
+	}
+	t.Run("the request sent before is withdrawn", func(t *testing.T) {
+		w, api := setup(t)
+		// While the platform still does not answer, no other request is made.
+		api.setDown(true)
+		_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		api.setDown(false)
+
+		sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+		require.NoError(t, err)
+		first, err := w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(sv.SessionID, 0))
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCancelled, first.State, "the request sent before is withdrawn")
+		assert.Equal(t, payflow.SessionRequestID(sv.SessionID, 1), sv.ID)
+		screen, err := w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sv.ID, screen.ID, "the shopper sees the request the seller shows")
+		assert.Equal(t, uint64(100), screen.Amount)
+		rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(100), rc.Amount)
+		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		view, src, err := w.seller.Wait(wctx)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCaptured, view.State)
+		assert.Equal(t, rc.Signed, src.Signed)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
+	t.Run("a request sent before and paid is shown, not charged again", func(t *testing.T) {
+		w, _ := setup(t)
+		screen, err := w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		require.Equal(t, uint64(690), screen.Amount)
+		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+		require.NoError(t, err)
+
+		_, err = w.seller.Request(ctx, basket)
+		require.ErrorIs(t, err, payflow.ErrFinal)
+		view, src, err := w.seller.Wait(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, screen.ID, view.ID)
+		assert.Equal(t, payflow.StateCaptured, view.State)
+		assert.Equal(t, uint64(690), src.Amount)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
+}
