@@ -640,6 +640,15 @@ func TestPhonesDetectTampering(t *testing.T) {
 		{"merchant", func(v *payflow.PaymentView) { v.MerchantID = "other" }},
 		{"request hash", func(v *payflow.PaymentView) { v.RequestHash[0] ^= 1 }},
 		{"signed request", func(v *payflow.PaymentView) { v.Request[len(v.Request)-1] ^= 1 }},
+		// Unit prices and line amounts whose products and sum wrap around
+		// 2^64 to what the seller signed.
+		{"unit price wrapping", func(v *payflow.PaymentView) { v.Lines[0].UnitPrice += 1 << 63 }},
+		{"line amounts wrapping", func(v *payflow.PaymentView) {
+			v.Lines[0].UnitPrice += 1 << 62
+			v.Lines[0].Amount += 1 << 63
+			v.Lines[1].UnitPrice += 1 << 63
+			v.Lines[1].Amount += 1 << 63
+		}},
 	}
 	for _, tt := range tests {
 		t.Run("payment screen "+tt.name, func(t *testing.T) {

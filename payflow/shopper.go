@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/bits"
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/pki/record"
@@ -111,12 +112,19 @@ func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
 		r.Currency != v.Currency || r.Amount != v.Amount ||
 		len(r.Items) != len(v.Lines) || len(r.Legs) != len(v.Legs)
 	if !bad {
-		var total uint64
+		// Products and the sum are checked for overflow: prices and
+		// amounts that wrap around 2^64 would otherwise show any numbers
+		// that add up to the signed amount.
+		var total, carry uint64
 		for i, it := range r.Items {
 			l := v.Lines[i]
-			bad = bad || it.SKU != l.SKU || it.Quantity != l.Quantity || l.Amount != l.UnitPrice*l.Quantity
-			total += l.Amount
+			hi, amount := bits.Mul64(l.UnitPrice, l.Quantity)
+			var c uint64
+			total, c = bits.Add64(total, l.Amount, 0)
+			carry |= c
+			bad = bad || it.SKU != l.SKU || it.Quantity != l.Quantity || hi != 0 || l.Amount != amount
 		}
+		bad = bad || carry != 0
 		bad = bad || (len(r.Items) > 0 && total != v.Amount)
 		for i, l := range r.Legs {
 			bad = bad || l.Asset != v.Legs[i].Asset || l.Amount != v.Legs[i].Amount
