@@ -589,6 +589,15 @@ type tamperAPI struct {
 	payment func(*payflow.PaymentView)
 	pair    func(*payflow.SessionView)
 	approve func(*payflow.PaymentView)
+	decline func(*payflow.PaymentView)
+}
+
+func (a *tamperAPI) Decline(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.API.Decline(ctx, token, id)
+	if err == nil && a.decline != nil {
+		a.decline(v)
+	}
+	return v, err
 }
 
 func (a *tamperAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
@@ -662,6 +671,14 @@ func TestPhonesDetectTampering(t *testing.T) {
 			require.ErrorIs(t, err, payflow.ErrMismatch)
 		})
 	}
+	t.Run("declined view of another request", func(t *testing.T) {
+		api := &tamperAPI{decline: func(v *payflow.PaymentView) { v.ID[0] ^= 1 }}
+		w := setup(t, api)
+		w.pair(t)
+		w.request(t)
+		_, err := w.shopper.Decline(ctx)
+		require.ErrorIs(t, err, payflow.ErrMismatch)
+	})
 	t.Run("receipt signature", func(t *testing.T) {
 		api := &tamperAPI{approve: func(v *payflow.PaymentView) { v.Receipt[len(v.Receipt)-1] ^= 1 }}
 		w := setup(t, api)

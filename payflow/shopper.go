@@ -213,13 +213,17 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	return rc, nil
 }
 
-// Decline refuses the payment request on screen.
+// Decline refuses the payment request on screen and returns the view the
+// platform answered, checked to be of that request (ErrMismatch).
 func (s *Shopper) Decline(ctx context.Context) (*PaymentView, error) {
 	shown, err := s.Payment()
 	if err != nil {
 		return nil, err
 	}
 	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Decline(ctx, token, shown.ID) })
+	if err == nil {
+		err = sameRequest(shown, v)
+	}
 	if err != nil {
 		return nil, err
 	}
