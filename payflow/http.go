@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -452,7 +453,27 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
 			slog.Duration("duration", time.Since(start)))
 	}()
+	if !cleanPath(r.URL.EscapedPath()) {
+		// http.ServeMux would redirect it to its clean form. Escaped
+		// slashes (in a merchant ID) separate no segments.
+		h.writeError(sw, r, fmt.Errorf("%w: no endpoint %s %s", ErrNotFound, r.Method, r.URL.Path))
+		return
+	}
 	h.mux.ServeHTTP(sw, r)
+}
+
+// cleanPath reports whether p is an absolute path with no empty, "." or
+// ".." segment, but for a final slash: a path that http.ServeMux serves
+// as it is rather than redirecting.
+func cleanPath(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	c := path.Clean(p)
+	if p[len(p)-1] == '/' && c != "/" {
+		c += "/"
+	}
+	return c == p
 }
 
 // validRequestID accepts 1 to 64 letters, digits, '-', '_', '.' and ':'.

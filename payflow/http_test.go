@@ -478,6 +478,8 @@ func TestHTTPRefusesBadRequests(t *testing.T) {
 		{"short ID", "GET", "/v1/requests/" + strings.Repeat("a", 30), auth, nil, 400, "invalid"},
 		{"unknown path", "GET", "/v1/nothing", nil, nil, 404, "not_found"},
 		{"wrong method", "DELETE", "/v1/info", nil, nil, 404, "not_found"},
+		{"path not clean", "GET", "/v1//info", nil, nil, 404, "not_found"},
+		{"path with dot segments", "POST", "/v1/requests/../challenges", nil, good, 404, "not_found"},
 		{"consent for another request", "POST", "/v1/requests/" + id + "/consent", nil, mustCBOR(t, &payflow.ApproveRequest{Consent: signedConsent(t, payflow.ID{2})}), 422, "mismatch"},
 		{"capture of another request", "POST", "/v1/requests/" + id + "/capture", auth, mustCBOR(t, &payflow.CaptureRequest{RequestID: payflow.ID{2}}), 422, "mismatch"},
 	}
@@ -498,6 +500,18 @@ func TestHTTPRefusesBadRequests(t *testing.T) {
 	fx.api.mu.Lock()
 	defer fx.api.mu.Unlock()
 	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
+}
+
+// TestHTTPCatalogOfMerchantIDsWithSlashes: a merchant ID is path-escaped,
+// so one whose slashes make empty, "." or ".." segments once unescaped
+// still names its catalog.
+func TestHTTPCatalogOfMerchantIDsWithSlashes(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{MaxAttempts: 1})
+	for _, m := range []string{"a//b", "x/../y", "z/.", "/lead", "trail/"} {
+		c, err := fx.client.Catalog(context.Background(), "t", m)
+		require.NoError(t, err, m)
+		assert.Equal(t, m, c.MerchantID)
+	}
 }
 
 func TestHTTPCaptureTakesTheIDFromThePath(t *testing.T) {
