@@ -275,13 +275,14 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 			h.writeError(w, r, err)
 			return
 		}
-		key := r.Header.Get(IdempotencyKeyHeader)
-		if r.Method != http.MethodPost || key == "" || rt&secretReply != 0 {
+		keys := r.Header.Values(IdempotencyKeyHeader)
+		if r.Method != http.MethodPost || len(keys) == 0 || rt&secretReply != 0 {
 			h.writeReply(w, r, h.call(r.Context(), run))
 			return
 		}
-		if !validIdempotencyKey(key) {
-			h.writeError(w, r, fmt.Errorf("%w: %s must be 1 to %d visible ASCII characters", ErrInvalid, IdempotencyKeyHeader, maxIdempotencyKey))
+		key := keys[0]
+		if len(keys) != 1 || !validIdempotencyKey(key) {
+			h.writeError(w, r, fmt.Errorf("%w: %s must be one value of 1 to %d visible ASCII characters", ErrInvalid, IdempotencyKeyHeader, maxIdempotencyKey))
 			return
 		}
 		h.idempotent(w, r, scopedIdempotencyKey(r.Method, r.URL.Path, token, key), c.body, run)

@@ -425,11 +425,21 @@ func TestHTTPIdempotency(t *testing.T) {
 	})
 	t.Run("malformed keys are refused", func(t *testing.T) {
 		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
-		for _, k := range []string{strings.Repeat("k", 256), "key with space", "clé"} {
+		for _, k := range []string{strings.Repeat("k", 256), "key with space", "clé", ""} {
 			r := fx.do(t, http.MethodPost, "/v1/requests", key(k), body)
 			assert.Equal(t, http.StatusBadRequest, r.status, k)
 			assert.Equal(t, "invalid", r.errorCode(t), k)
 		}
+		// Two keys: which one the reply would be stored under is unclear.
+		req, err := http.NewRequest(http.MethodPost, fx.srv.URL+"/v1/requests", bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", payflow.ContentType)
+		req.Header.Add(payflow.IdempotencyKeyHeader, "k1")
+		req.Header.Add(payflow.IdempotencyKeyHeader, "k2")
+		resp, err := fx.srv.Client().Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		assert.Equal(t, 0, fx.api.count("CreateRequest"))
 	})
 	t.Run("client retries reuse the key", func(t *testing.T) {
