@@ -48,6 +48,9 @@ type Seller struct {
 
 	unsentMu sync.Mutex
 	unsent   []byte // the signed payment request the platform did not answer
+
+	refundMu     sync.Mutex
+	unsentRefund *sentRefund // the refund the platform did not answer
 }
 
 // NewSeller returns the seller phone of card, which must belong to a
@@ -343,20 +346,64 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // request made last, under a new refund ID, and returns the verified
 // refund receipt. The platform refuses refunds beyond what was captured
 // (ErrLimit).
+//
+// A refund that the platform did not answer (it failed or could not be
+// reached, or ctx ended) may have been made all the same. So the next
+// Refund first sends it again, as signed, and while the platform does not
+// answer that either, fails with its error. When the platform makes or
+// shows that refund, a Refund of the same request and amount returns its
+// receipt, and one of another request or amount fails with ErrConflict,
+// so that the seller learns of it instead of refunding twice; when the
+// platform refuses it, Refund fails with that refusal. Either way, the
+// Refund after it makes a new refund.
 func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	cur, err := s.currentPayment()
 	if err != nil {
 		return nil, err
 	}
-	var refundID ID
-	if _, err := io.ReadFull(s.rand, refundID[:]); err != nil {
+	s.refundMu.Lock()
+	defer s.refundMu.Unlock()
+	if u := s.unsentRefund; u != nil {
+		rc, err := s.sendRefund(ctx, u)
+		switch {
+		case err != nil && serverError(err):
+			return nil, err
+		case err != nil:
+			s.unsentRefund = nil
+			return nil, err
+		}
+		s.unsentRefund = nil
+		if u.payment.ID != cur.ID || u.amount != amount {
+			return nil, fmt.Errorf("%w: a refund of %d of request %v, sent before without an answer, was made", ErrConflict, u.amount, u.payment.ID)
+		}
+		return rc, nil
+	}
+	u := &sentRefund{payment: cur, amount: amount}
+	if _, err := io.ReadFull(s.rand, u.id[:]); err != nil {
 		return nil, fmt.Errorf("payflow: refund ID: %w", err)
 	}
-	msg, err := s.card.SignRefundRequest(&record.RefundRequest{RefundID: refundID[:], RequestID: cur.ID[:], Amount: amount, Currency: cur.Currency})
+	u.msg, err = s.card.SignRefundRequest(&record.RefundRequest{RefundID: u.id[:], RequestID: cur.ID[:], Amount: amount, Currency: cur.Currency})
 	if err != nil {
 		return nil, err
 	}
-	v, err := s.api.Refund(ctx, &RefundRequest{Refund: msg})
+	rc, err := s.sendRefund(ctx, u)
+	if err != nil && serverError(err) { // no verdict: it may be made
+		s.unsentRefund = u
+	}
+	return rc, err
+}
+
+// sentRefund is a signed refund request of a payment.
+type sentRefund struct {
+	payment *PaymentView
+	id      ID
+	amount  uint64
+	msg     []byte
+}
+
+// sendRefund sends u to the platform and returns its verified receipt.
+func (s *Seller) sendRefund(ctx context.Context, u *sentRefund) (*Receipt, error) {
+	v, err := s.api.Refund(ctx, &RefundRequest{Refund: u.msg})
 	if err != nil {
 		return nil, err
 	}
@@ -364,11 +411,11 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkReceipt(rc, record.ReceiptRefund, cur); err != nil {
+	if err := checkReceipt(rc, record.ReceiptRefund, u.payment); err != nil {
 		return nil, err
 	}
-	h := record.Hash(msg)
-	if !bytes.Equal(rc.RefundID, refundID[:]) || !bytes.Equal(rc.RefundHash, h[:]) || rc.Amount != amount {
+	h := record.Hash(u.msg)
+	if !bytes.Equal(rc.RefundID, u.id[:]) || !bytes.Equal(rc.RefundHash, h[:]) || rc.Amount != u.amount {
 		return nil, fmt.Errorf("%w: the receipt is not of this refund", ErrMismatch)
 	}
 	return rc, nil

@@ -105,3 +105,56 @@ func TestSellerRequestAfterLostReply(t *testing.T) {
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 	})
 }
+
+// lostRefundAPI makes the first refund on the platform and loses its
+// reply.
+type lostRefundAPI struct {
+	payflow.API
+	mu   sync.Mutex
+	lost bool
+}
+
+func (a *lostRefundAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+	a.mu.Lock()
+	lose := !a.lost
+	a.lost = true
+	a.mu.Unlock()
+	v, err := a.API.Refund(ctx, req)
+	if lose && err == nil {
+		return nil, payflow.ErrUnavailable
+	}
+	return v, err
+}
+
+func TestSellerRefundAfterLostReply(t *testing.T) {
+	ctx := context.Background()
+	setup := func(t *testing.T) *phoneWorld {
+		w := newMemoryPhoneWorld(t, false)
+		seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, &lostRefundAPI{API: w.f.Platform}))
+		require.NoError(t, err)
+		w.seller = seller
+		w.pair(t)
+		w.purchase(t)
+		_, err = w.seller.Refund(ctx, 240)
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		return w
+	}
+	t.Run("asked again, the refund is made once", func(t *testing.T) {
+		w := setup(t)
+		rc, err := w.seller.Refund(ctx, 240)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(240), rc.Amount)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		assert.Equal(t, payflow.Balance{Posted: 690 - 240}, w.balance(t, phoneMerchant))
+	})
+	t.Run("another amount is refused while the first one was made", func(t *testing.T) {
+		w := setup(t)
+		_, err := w.seller.Refund(ctx, 100)
+		require.ErrorIs(t, err, payflow.ErrConflict)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		rc, err := w.seller.Refund(ctx, 100)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(100), rc.Amount)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 340}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
+}
