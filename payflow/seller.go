@@ -107,9 +107,10 @@ type Charge struct {
 // ErrInvalid.
 //
 // A payment request that the platform did not answer (it failed or could
-// not be reached, or ctx ended) may have been recorded all the same, and
-// the shopper would find it before any later one. So the next Request
-// first sends it again, as signed: a request recorded and still payable
+// not be reached, ctx ended, or over HTTP it was still running when the
+// retries ran out) may have been recorded all the same, and the shopper
+// would find it before any later one. So the next Request first sends it
+// again, as signed: a request recorded and still payable
 // (pending or held) is cancelled, and one that was paid goes on screen
 // (Status, Wait) and Request fails with ErrFinal instead of charging
 // again. While the platform does not answer that either, Request fails
@@ -152,7 +153,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			continue
 		}
 		if err != nil {
-			if serverError(err) { // no verdict: it may be recorded
+			if unanswered(err) { // it may be recorded
 				s.unsentMu.Lock()
 				s.unsent = msg
 				s.unsentMu.Unlock()
@@ -180,7 +181,7 @@ func (s *Seller) settleUnsent(ctx context.Context) error {
 	}
 	v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: s.unsent})
 	if err != nil {
-		if serverError(err) {
+		if unanswered(err) {
 			return err
 		}
 		s.unsent = nil // refused, so never recorded
@@ -212,6 +213,14 @@ func (s *Seller) settleUnsent(ctx context.Context) error {
 	s.payment = v
 	s.mu.Unlock()
 	return fmt.Errorf("%w: payment request %v, sent before without an answer, was paid", ErrFinal, v.ID)
+}
+
+// unanswered reports whether a call that failed with err got no verdict
+// on what it sent: the platform failed or could not be reached, ctx
+// ended, or over HTTP the first attempt was still running when the
+// retries ran out (ErrInFlight). What it sent may have taken effect.
+func unanswered(err error) bool {
+	return serverError(err) || errors.Is(err, ErrInFlight)
 }
 
 // catalogTotal prices items at the catalog's prices.
@@ -347,8 +356,8 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // refund receipt. The platform refuses refunds beyond what was captured
 // (ErrLimit).
 //
-// A refund that the platform did not answer (it failed or could not be
-// reached, or ctx ended) may have been made all the same. So the next
+// A refund that the platform did not answer (as for Request) may have
+// been made all the same. So the next
 // Refund first sends it again, as signed, and while the platform does not
 // answer that either, fails with its error. When the platform makes or
 // shows that refund, a Refund of the same request and amount returns its
@@ -366,7 +375,7 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	if u := s.unsentRefund; u != nil {
 		rc, err := s.sendRefund(ctx, u)
 		switch {
-		case err != nil && serverError(err):
+		case err != nil && unanswered(err):
 			return nil, err
 		case err != nil:
 			s.unsentRefund = nil
@@ -387,7 +396,7 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 		return nil, err
 	}
 	rc, err := s.sendRefund(ctx, u)
-	if err != nil && serverError(err) { // no verdict: it may be made
+	if err != nil && unanswered(err) { // it may be made
 		s.unsentRefund = u
 	}
 	return rc, err

@@ -19,6 +19,7 @@ import (
 // passing it on.
 type lostCreateAPI struct {
 	payflow.API
+	loss error // what the lost call fails with
 	mu   sync.Mutex
 	lost bool
 	down bool
@@ -40,55 +41,64 @@ func (a *lostCreateAPI) CreateRequest(ctx context.Context, req *payflow.CreateRe
 	}
 	v, err := a.API.CreateRequest(ctx, req)
 	if lose && err == nil {
-		return nil, payflow.ErrUnavailable
+		return nil, a.loss
 	}
 	return v, err
 }
 
+// newLostRequestWorld pairs the phones, the seller's through a
+// lostCreateAPI whose lost call fails with loss, and has the seller ask for
+// basket, which the platform records without the seller knowing.
+func newLostRequestWorld(t *testing.T, loss error) (*phoneWorld, *lostCreateAPI) {
+	t.Helper()
+	w := newMemoryPhoneWorld(t, false)
+	api := &lostCreateAPI{API: w.f.Platform, loss: loss}
+	seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, api))
+	require.NoError(t, err)
+	w.seller = seller
+	w.pair(t)
+	_, err = w.seller.Request(context.Background(), basket)
+	require.ErrorIs(t, err, loss)
+	return w, api
+}
+
 func TestSellerRequestAfterLostReply(t *testing.T) {
 	ctx := context.Background()
-	setup := func(t *testing.T) (*phoneWorld, *lostCreateAPI) {
-		w := newMemoryPhoneWorld(t, false)
-		api := &lostCreateAPI{API: w.f.Platform}
-		seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, api))
-		require.NoError(t, err)
-		w.seller = seller
-		w.pair(t)
-		_, err = w.seller.Request(ctx, basket)
-		require.ErrorIs(t, err, payflow.ErrUnavailable)
-		return w, api
-	}
-	t.Run("the request sent before is withdrawn", func(t *testing.T) {
-		w, api := setup(t)
-		// While the platform still does not answer, no other request is made.
-		api.setDown(true)
-		_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
-		require.ErrorIs(t, err, payflow.ErrUnavailable)
-		api.setDown(false)
+	// A failed platform, a first attempt still running when the client's
+	// retries ran out, a context that ended.
+	for _, loss := range []error{payflow.ErrUnavailable, payflow.ErrInFlight, context.DeadlineExceeded} {
+		t.Run("the request sent before is withdrawn/"+loss.Error(), func(t *testing.T) {
+			w, api := newLostRequestWorld(t, loss)
+			// While the platform still does not answer, no other request is made.
+			api.setDown(true)
+			_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.ErrorIs(t, err, payflow.ErrUnavailable)
+			api.setDown(false)
 
-		sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
-		require.NoError(t, err)
-		first, err := w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(sv.SessionID, 0))
-		require.NoError(t, err)
-		assert.Equal(t, payflow.StateCancelled, first.State, "the request sent before is withdrawn")
-		assert.Equal(t, payflow.SessionRequestID(sv.SessionID, 1), sv.ID)
-		screen, err := w.shopper.WaitPayment(ctx)
-		require.NoError(t, err)
-		require.Equal(t, sv.ID, screen.ID, "the shopper sees the request the seller shows")
-		assert.Equal(t, uint64(100), screen.Amount)
-		rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
-		require.NoError(t, err)
-		assert.Equal(t, uint64(100), rc.Amount)
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		view, src, err := w.seller.Wait(wctx)
-		require.NoError(t, err)
-		assert.Equal(t, payflow.StateCaptured, view.State)
-		assert.Equal(t, rc.Signed, src.Signed)
-		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
-	})
+			sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.NoError(t, err)
+			first, err := w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(sv.SessionID, 0))
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateCancelled, first.State, "the request sent before is withdrawn")
+			assert.Equal(t, payflow.SessionRequestID(sv.SessionID, 1), sv.ID)
+			screen, err := w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			require.Equal(t, sv.ID, screen.ID, "the shopper sees the request the seller shows")
+			assert.Equal(t, uint64(100), screen.Amount)
+			rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(100), rc.Amount)
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			view, src, err := w.seller.Wait(wctx)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateCaptured, view.State)
+			assert.Equal(t, rc.Signed, src.Signed)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		})
+	}
 	t.Run("a request sent before and paid is shown, not charged again", func(t *testing.T) {
-		w, _ := setup(t)
+		w, _ := newLostRequestWorld(t, payflow.ErrUnavailable)
 		screen, err := w.shopper.WaitPayment(ctx)
 		require.NoError(t, err)
 		require.Equal(t, uint64(690), screen.Amount)
