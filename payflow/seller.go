@@ -49,8 +49,8 @@ type Seller struct {
 	unsentMu sync.Mutex
 	unsent   []byte // the signed payment request the platform did not answer
 
-	refundMu     sync.Mutex
-	unsentRefund *sentRefund // the refund the platform did not answer
+	refundMu    sync.Mutex
+	unconfirmed *sentRefund // a refund sent without a receipt that verifies
 }
 
 // NewSeller returns the seller phone of card, which must belong to a
@@ -357,14 +357,15 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // (ErrLimit).
 //
 // A refund that the platform did not answer (as for Request) may have
-// been made all the same. So the next
-// Refund first sends it again, as signed, and while the platform does not
-// answer that either, fails with its error. When the platform makes or
-// shows that refund, a Refund of the same request and amount returns its
-// receipt, and one of another request or amount fails with ErrConflict,
-// so that the seller learns of it instead of refunding twice; when the
-// platform refuses it, Refund fails with that refusal. Either way, the
-// Refund after it makes a new refund.
+// been made all the same, and one answered with a receipt that does not
+// verify was made. So the next Refund first sends that refund again, as
+// signed, and fails with the error while there is still no answer or no
+// receipt that verifies. When the platform makes or shows that refund, a
+// Refund of the same request and amount returns its receipt, and one of
+// another request or amount fails with ErrConflict, so that the seller
+// learns of it instead of refunding twice; the Refund after it makes a new
+// refund. When the platform refuses it, it was not made, and Refund makes
+// the new refund.
 func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	cur, err := s.currentPayment()
 	if err != nil {
@@ -372,20 +373,20 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	}
 	s.refundMu.Lock()
 	defer s.refundMu.Unlock()
-	if u := s.unsentRefund; u != nil {
-		rc, err := s.sendRefund(ctx, u)
+	if u := s.unconfirmed; u != nil {
+		rc, refused, err := s.sendRefund(ctx, u)
 		switch {
-		case err != nil && unanswered(err):
-			return nil, err
+		case refused:
+			s.unconfirmed = nil
 		case err != nil:
-			s.unsentRefund = nil
 			return nil, err
-		}
-		s.unsentRefund = nil
-		if u.payment.ID != cur.ID || u.amount != amount {
+		case u.payment.ID != cur.ID || u.amount != amount:
+			s.unconfirmed = nil
 			return nil, fmt.Errorf("%w: a refund of %d of request %v, sent before without an answer, was made", ErrConflict, u.amount, u.payment.ID)
+		default:
+			s.unconfirmed = nil
+			return rc, nil
 		}
-		return rc, nil
 	}
 	u := &sentRefund{payment: cur, amount: amount}
 	if _, err := io.ReadFull(s.rand, u.id[:]); err != nil {
@@ -395,9 +396,9 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, err := s.sendRefund(ctx, u)
-	if err != nil && unanswered(err) { // it may be made
-		s.unsentRefund = u
+	rc, refused, err := s.sendRefund(ctx, u)
+	if err != nil && !refused {
+		s.unconfirmed = u
 	}
 	return rc, err
 }
@@ -411,21 +412,21 @@ type sentRefund struct {
 }
 
 // sendRefund sends u to the platform and returns its verified receipt.
-func (s *Seller) sendRefund(ctx context.Context, u *sentRefund) (*Receipt, error) {
+// refused reports that the platform refused u, which was then not made.
+func (s *Seller) sendRefund(ctx context.Context, u *sentRefund) (rc *Receipt, refused bool, err error) {
 	v, err := s.api.Refund(ctx, &RefundRequest{Refund: u.msg})
 	if err != nil {
-		return nil, err
+		return nil, !unanswered(err), err
 	}
-	rc, err := s.verifyReceipt(ctx, v.Receipt)
-	if err != nil {
-		return nil, err
+	if rc, err = s.verifyReceipt(ctx, v.Receipt); err != nil {
+		return nil, false, err
 	}
 	if err := checkReceipt(rc, record.ReceiptRefund, u.payment); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	h := record.Hash(u.msg)
 	if !bytes.Equal(rc.RefundID, u.id[:]) || !bytes.Equal(rc.RefundHash, h[:]) || rc.Amount != u.amount {
-		return nil, fmt.Errorf("%w: the receipt is not of this refund", ErrMismatch)
+		return nil, false, fmt.Errorf("%w: the receipt is not of this refund", ErrMismatch)
 	}
-	return rc, nil
+	return rc, false, nil
 }

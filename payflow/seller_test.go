@@ -116,55 +116,102 @@ func TestSellerRequestAfterLostReply(t *testing.T) {
 	})
 }
 
-// lostRefundAPI makes the first refund on the platform and loses its
-// reply.
+// lostRefundAPI answers the first refund with first, in place of the
+// platform, and passes the others on.
 type lostRefundAPI struct {
 	payflow.API
-	mu   sync.Mutex
-	lost bool
+	first func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error)
+	mu    sync.Mutex
+	done  bool
 }
 
 func (a *lostRefundAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
 	a.mu.Lock()
-	lose := !a.lost
-	a.lost = true
+	first := !a.done
+	a.done = true
 	a.mu.Unlock()
-	v, err := a.API.Refund(ctx, req)
-	if lose && err == nil {
-		return nil, payflow.ErrUnavailable
+	if first {
+		return a.first(ctx, req)
 	}
-	return v, err
+	return a.API.Refund(ctx, req)
 }
 
 func TestSellerRefundAfterLostReply(t *testing.T) {
 	ctx := context.Background()
-	setup := func(t *testing.T) *phoneWorld {
+	// setup has the seller, after a purchase of basket, ask for a refund of
+	// 240 that first answers, and returns the error the seller got.
+	setup := func(t *testing.T, first func(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error)) (*phoneWorld, error) {
 		w := newMemoryPhoneWorld(t, false)
-		seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, &lostRefundAPI{API: w.f.Platform}))
+		seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, &lostRefundAPI{API: w.f.Platform, first: first(w.f.Platform)}))
 		require.NoError(t, err)
 		w.seller = seller
 		w.pair(t)
 		w.purchase(t)
 		_, err = w.seller.Refund(ctx, 240)
-		require.ErrorIs(t, err, payflow.ErrUnavailable)
-		return w
+		require.Error(t, err)
+		return w, err
+	}
+	lost := func(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
+		return func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+			if _, err := api.Refund(ctx, req); err != nil {
+				return nil, err
+			}
+			return nil, payflow.ErrUnavailable
+		}
+	}
+	shopperBalance := func(t *testing.T, w *phoneWorld) payflow.Balance {
+		return w.balance(t, w.shopperCard.Enrolment.ICCID)
 	}
 	t.Run("asked again, the refund is made once", func(t *testing.T) {
-		w := setup(t)
+		w, err := setup(t, lost)
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
 		rc, err := w.seller.Refund(ctx, 240)
 		require.NoError(t, err)
 		assert.Equal(t, uint64(240), rc.Amount)
-		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, shopperBalance(t, w))
 		assert.Equal(t, payflow.Balance{Posted: 690 - 240}, w.balance(t, phoneMerchant))
 	})
 	t.Run("another amount is refused while the first one was made", func(t *testing.T) {
-		w := setup(t)
-		_, err := w.seller.Refund(ctx, 100)
+		w, err := setup(t, lost)
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		_, err = w.seller.Refund(ctx, 100)
 		require.ErrorIs(t, err, payflow.ErrConflict)
-		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, shopperBalance(t, w))
 		rc, err := w.seller.Refund(ctx, 100)
 		require.NoError(t, err)
 		assert.Equal(t, uint64(100), rc.Amount)
-		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 340}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 340}, shopperBalance(t, w))
+	})
+	t.Run("a refund made with a receipt that does not verify is not made again", func(t *testing.T) {
+		w, err := setup(t, func(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
+			return func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+				v, err := api.Refund(ctx, req)
+				if err == nil {
+					v.Receipt[len(v.Receipt)-1] ^= 1
+				}
+				return v, err
+			}
+		})
+		require.ErrorIs(t, err, payflow.ErrSignature)
+		rc, err := w.seller.Refund(ctx, 240)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(240), rc.Amount)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, shopperBalance(t, w))
+	})
+	t.Run("a refund that the platform then refuses gives way to a new one", func(t *testing.T) {
+		w, err := setup(t, func(payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
+			return func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
+				return nil, payflow.ErrUnavailable // it never reached the platform
+			}
+		})
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		// The card signs a login since, so the platform refuses the
+		// refund's counter when it is sent again.
+		_, err = w.seller.Login(ctx)
+		require.NoError(t, err)
+		rc, err := w.seller.Refund(ctx, 240)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(240), rc.Amount)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, shopperBalance(t, w))
 	})
 }
