@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -225,13 +226,10 @@ func TestVerifyCardRefusals(t *testing.T) {
 		{
 			name: "CA without keyCertSign",
 			chain: func(t *testing.T, h *hierarchy) [][]byte {
-				k := newKey(t)
-				caDER := issueRaw(t, h.root, &x509.Certificate{
+				return h.subCAChain(t, newKey(t), &x509.Certificate{
 					Subject: pkix.Name{CommonName: "no certSign"}, IsCA: true, BasicConstraintsValid: true,
 					KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCRLSign,
-				}, k.Public())
-				sub := &CA{cert: mustParse(t, caDER), key: k, crlURL: "http://pki.example/x.crl"}
-				return [][]byte{issueRaw(t, sub, cardTemplate(t, testICCID), h.cardKey.Public()), caDER}
+				}, cardTemplate(t, testICCID))
 			},
 			crls: func(t *testing.T, h *hierarchy) [][]byte { return nil },
 			want: ErrUsage, cert: 1,
@@ -241,14 +239,12 @@ func TestVerifyCardRefusals(t *testing.T) {
 			chain: func(t *testing.T, h *hierarchy) [][]byte {
 				k, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 				require.NoError(t, err)
-				caDER := issueRaw(t, h.root, &x509.Certificate{
-					Subject: pkix.Name{CommonName: "P-521 CA"}, IsCA: true, BasicConstraintsValid: true,
-					KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-				}, k.Public())
-				sub := &CA{cert: mustParse(t, caDER), key: k, crlURL: "http://pki.example/x.crl"}
 				tmpl := cardTemplate(t, testICCID)
 				tmpl.SignatureAlgorithm = x509.ECDSAWithSHA256 // allowed; only the key is not
-				return [][]byte{issueRaw(t, sub, tmpl, h.cardKey.Public()), caDER}
+				return h.subCAChain(t, k, &x509.Certificate{
+					Subject: pkix.Name{CommonName: "P-521 CA"}, IsCA: true, BasicConstraintsValid: true,
+					KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+				}, tmpl)
 			},
 			crls: func(t *testing.T, h *hierarchy) [][]byte { return nil },
 			want: ErrUsage, cert: 1,
@@ -256,14 +252,11 @@ func TestVerifyCardRefusals(t *testing.T) {
 		{
 			name: "card CA restricted to receipt signing",
 			chain: func(t *testing.T, h *hierarchy) [][]byte {
-				k := newKey(t)
-				caDER := issueRaw(t, h.root, &x509.Certificate{
+				return h.subCAChain(t, newKey(t), &x509.Certificate{
 					Subject: pkix.Name{CommonName: "receipt CA"}, IsCA: true, BasicConstraintsValid: true,
 					KeyUsage:        x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
 					ExtraExtensions: ekuOf(t, OIDReceiptSigning),
-				}, k.Public())
-				sub := &CA{cert: mustParse(t, caDER), key: k, crlURL: "http://pki.example/x.crl"}
-				return [][]byte{issueRaw(t, sub, cardTemplate(t, testICCID), h.cardKey.Public()), caDER}
+				}, cardTemplate(t, testICCID))
 			},
 			crls: func(t *testing.T, h *hierarchy) [][]byte { return nil },
 			want: ErrUsage, cert: 1,
@@ -360,6 +353,15 @@ func TestVerifyCardRefusals(t *testing.T) {
 			assert.Equal(t, tt.cert, pe.Cert)
 		})
 	}
+}
+
+// subCAChain returns the chain of a card certificate from card, for the
+// hierarchy's card key, issued by a CA of key made from ca under the root.
+func (h *hierarchy) subCAChain(t testing.TB, key crypto.Signer, ca, card *x509.Certificate) [][]byte {
+	t.Helper()
+	caDER := issueRaw(t, h.root, ca, key.Public())
+	sub := &CA{cert: mustParse(t, caDER), key: key, crlURL: "http://pki.example/x.crl"}
+	return [][]byte{issueRaw(t, sub, card, h.cardKey.Public()), caDER}
 }
 
 func mustParse(t testing.TB, der []byte) *x509.Certificate {

@@ -201,12 +201,7 @@ func testExpiry(t *testing.T, c Config) {
 		e := newHoldEnv(t, c, 1)
 		expires := e.transfer(100).Timestamp + 1e9
 		e.clock.Set(time.Unix(0, int64(expires-5)))
-		var batch []ledger.Transfer
-		var want []ledger.CreateTransferResult
-		for i := range uint64(9) {
-			batch = append(batch, tr(1+i, acctC, acctB, 1))
-			want = append(want, ledger.TransferCreated)
-		}
+		batch, want := fillers(9)
 		batch = append(batch, post(200, 100, ledger.AmountMax))
 		want = append(want, ledger.TransferPendingTransferExpired)
 		require.Equal(t, want, e.transfers(batch...))
@@ -221,12 +216,7 @@ func testExpiry(t *testing.T, c Config) {
 		e := newHoldEnv(t, c, 1)
 		expires := e.transfer(100).Timestamp + 1e9
 		e.clock.Set(time.Unix(0, int64(expires-5)))
-		var batch []ledger.Transfer
-		var want []ledger.CreateTransferResult
-		for i := range uint64(8) {
-			batch = append(batch, tr(1+i, acctC, acctB, 1))
-			want = append(want, ledger.TransferCreated)
-		}
+		batch, want := fillers(8)
 		batch = append(batch, with(tr(50, acctC, acctB, 1), func(t *ledger.Transfer) { t.Flags = ledger.TransferLinked }),
 			post(200, 100, ledger.AmountMax))
 		want = append(want, ledger.TransferLinkedEventFailed, ledger.TransferPendingTransferExpired)
@@ -245,12 +235,7 @@ func testExpiry(t *testing.T, c Config) {
 		e.mustTransfer(with(pending(tr(100, acctA, acctHist, 10)), func(t *ledger.Transfer) { t.Timeout = 1 }))
 		expires := e.transfer(100).Timestamp + 1e9
 		e.clock.Set(time.Unix(0, int64(expires-5)))
-		var batch []ledger.Transfer
-		var want []ledger.CreateTransferResult
-		for i := range uint64(8) {
-			batch = append(batch, tr(1+i, acctC, acctB, 1))
-			want = append(want, ledger.TransferCreated)
-		}
+		batch, want := fillers(8)
 		batch = append(batch, with(tr(50, acctC, acctHist, 1), func(t *ledger.Transfer) { t.Flags = ledger.TransferLinked }),
 			post(200, 100, ledger.AmountMax))
 		want = append(want, ledger.TransferLinkedEventFailed, ledger.TransferPendingTransferExpired)
@@ -315,4 +300,16 @@ func testClosing(t *testing.T, c Config) {
 	assert.Zero(t, e.account(acctB).Flags&ledger.AccountClosed)
 	e.mustTransfer(tr(4, acctB, acctC, 1))
 	e.verify()
+}
+
+// fillers returns n transfers of 1 from acctC to acctB (IDs 1 to n), which
+// put the events after them n timestamps later, and their results.
+func fillers(n uint64) ([]ledger.Transfer, []ledger.CreateTransferResult) {
+	var batch []ledger.Transfer
+	var want []ledger.CreateTransferResult
+	for i := range n {
+		batch = append(batch, tr(1+i, acctC, acctB, 1))
+		want = append(want, ledger.TransferCreated)
+	}
+	return batch, want
 }
