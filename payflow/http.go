@@ -46,7 +46,9 @@ type HandlerOptions struct {
 	ReplyLease time.Duration
 	// MaxBodyBytes limits a request body (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
-	// CallTimeout bounds each API call (default DefaultCallTimeout).
+	// CallTimeout bounds each API call (default DefaultCallTimeout). A
+	// call runs to its end, or to this deadline, even when the client
+	// goes away.
 	CallTimeout time.Duration
 	// Logger receives one record per request with its request ID, and
 	// the details of server errors (default slog.Default()).
@@ -298,8 +300,11 @@ type httpReply struct {
 }
 
 // call runs an API call under the call timeout and encodes its outcome.
+// The call runs to its end even when the client goes away (ctx is only
+// the request's context), so that what it changes is finished and, under
+// an Idempotency-Key, its reply stored for the client's retry.
 func (h *handler) call(ctx context.Context, run httpRun) httpReply {
-	ctx, cancel := context.WithTimeout(ctx, h.opts.CallTimeout)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.CallTimeout)
 	defer cancel()
 	out, err := run(ctx)
 	if err != nil {

@@ -23,6 +23,8 @@ type httpFakeAPI struct {
 	// when set, is waited on before each call returns.
 	entered chan string
 	release chan struct{}
+	// ctxs, when set, receives the context of each call as it starts.
+	ctxs chan context.Context
 }
 
 func newHTTPFakeAPI() *httpFakeAPI { return &httpFakeAPI{calls: make(map[string]int)} }
@@ -35,8 +37,11 @@ func (f *httpFakeAPI) enter(ctx context.Context, method, token string) error {
 	f.mu.Lock()
 	f.calls[method]++
 	f.tokens = append(f.tokens, token)
-	err, panics, entered, release := f.err, f.panics, f.entered, f.release
+	err, panics, entered, release, ctxs := f.err, f.panics, f.entered, f.release, f.ctxs
 	f.mu.Unlock()
+	if ctxs != nil {
+		ctxs <- ctx
+	}
 	if entered != nil {
 		entered <- method
 	}

@@ -348,6 +348,46 @@ func TestHTTPIdempotency(t *testing.T) {
 		assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
 		assert.Equal(t, 1, fx.api.count("CreateRequest"))
 	})
+	t.Run("a client that goes away neither stops the call nor loses its reply", func(t *testing.T) {
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		ctxs, release := make(chan context.Context, 1), make(chan struct{})
+		fx.api.set(func(f *httpFakeAPI) { f.ctxs, f.release = ctxs, release })
+		cctx, cancel := context.WithCancel(ctx)
+		req, err := http.NewRequestWithContext(cctx, http.MethodPost, fx.srv.URL+"/v1/requests", bytes.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", payflow.ContentType)
+		req.Header.Set(payflow.IdempotencyKeyHeader, "gone")
+		sent := make(chan error, 1)
+		go func() {
+			resp, err := fx.srv.Client().Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			sent <- err
+		}()
+		callCtx := <-ctxs
+		fx.api.set(func(f *httpFakeAPI) { f.ctxs, f.release = nil, nil })
+		cancel()
+		require.ErrorIs(t, <-sent, context.Canceled)
+		// The server sees the closed connection at once on loopback; the
+		// call's context must not end with it.
+		select {
+		case <-callCtx.Done():
+			t.Fatalf("the call was stopped: %v", context.Cause(callCtx))
+		case <-time.After(200 * time.Millisecond):
+		}
+		close(release)
+		var again httpRawReply
+		for range 100 { // until the first request has stored its reply
+			if again = fx.do(t, http.MethodPost, "/v1/requests", key("gone"), body); again.status != http.StatusConflict {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		assert.Equal(t, http.StatusOK, again.status)
+		assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
+		assert.Equal(t, 1, fx.api.count("CreateRequest"))
+	})
 	t.Run("the key is scoped by path and token", func(t *testing.T) {
 		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
 		id := payflow.ID{9}.String()
