@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
@@ -62,6 +63,19 @@ func TestAddCRL(t *testing.T) {
 				SerialNumber: big.NewInt(7), RevocationTime: t0,
 				ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 29}, Critical: true, Value: []byte{0x30, 0x00}}},
 			}}})
+		}, time.Time{}},
+		{"authority key identifier of another key", func(t *testing.T) []byte {
+			// Signed by the card CA's key, but naming another key as its signer.
+			issuer := *h.ca.Certificate()
+			issuer.SubjectKeyId = bytes.Repeat([]byte{0x5a}, len(issuer.SubjectKeyId))
+			der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+				Number: big.NewInt(1), ThisUpdate: t0, NextUpdate: t0.Add(time.Hour),
+			}, &issuer, h.ca.Signer())
+			require.NoError(t, err)
+			crl, err := x509.ParseRevocationList(der)
+			require.NoError(t, err)
+			require.NoError(t, crl.CheckSignatureFrom(h.ca.Certificate()), "the signature holds")
+			return der
 		}, time.Time{}},
 		{"no next update", func(t *testing.T) []byte {
 			return withoutNextUpdate(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{}))
