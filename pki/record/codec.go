@@ -338,10 +338,25 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 	if ct != want.ContentType() {
 		return nil, fmt.Errorf("%w: %q, want %q", ErrType, ct, want.ContentType())
 	}
+	// Those two entries have one encoding too, and the signature covers
+	// the bytes as they came: keys out of order or a longer head would
+	// make another message, with another Hash, of the same record.
+	if !bytes.Equal(prot, protectedHeader(want)) {
+		return nil, fmt.Errorf("%w: the protected header is not in its deterministic encoding", ErrMalformed)
+	}
 	if m.Payload == nil {
 		return nil, fmt.Errorf("%w: detached payload", ErrMalformed)
 	}
 	return &m, nil
+}
+
+// protectedHeader returns the one encoding of the protected header of a
+// record of type t: A2 01 26 03 <tstr content type>, {1: -7, 3: ct}.
+func protectedHeader(t Type) []byte {
+	ct := t.ContentType()
+	b := append(make([]byte, 0, 6+len(ct)), 0xa2, 0x01, 0x26, 0x03)
+	b = cborhead.Append(b, cborhead.Text, len(ct))
+	return append(b, ct...)
 }
 
 // oneEncoding reports whether msg is exactly D2 84 <bstr prot> A0

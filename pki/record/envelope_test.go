@@ -1,7 +1,10 @@
 package record
 
 import (
+	"bytes"
+	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"os"
 	"strings"
@@ -9,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/cborhead"
 )
 
 // TestEnvelopeLayout freezes the bytes around the payload that PROTOCOL.md
@@ -24,4 +29,53 @@ func TestEnvelopeLayout(t *testing.T) {
 	got := hex.EncodeToString(msg)
 	require.Len(t, got, len(want)+128)
 	assert.Equal(t, want, got[:len(want)])
+}
+
+// TestVerifyRejectsProtectedHeaderEncodings: the protected header has one
+// encoding, A2 01 26 03 <content type>, as the envelope around it does; a
+// message whose protected header says the same in other bytes (keys out of
+// order, an integer or a length in a longer form) is refused even though
+// its signature, which covers those bytes, verifies.
+func TestVerifyRejectsProtectedHeaderEncodings(t *testing.T) {
+	key := newKey(t)
+	payload, err := Marshal(samples()["consent"])
+	require.NoError(t, err)
+	ct := TypeConsent.ContentType()
+	ctText := append(cborhead.Append(nil, cborhead.Text, len(ct)), ct...)
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+	canonical := cat([]byte{0xa2, 0x01, 0x26, 0x03}, ctText)
+	msg := signRaw(t, key, canonical, payload)
+	require.NoError(t, Verify(msg, &key.PublicKey, new(Consent)), "the one encoding")
+
+	cases := map[string][]byte{
+		"content type first":           cat([]byte{0xa2, 0x03}, ctText, []byte{0x01, 0x26}),
+		"algorithm in two octets":      cat([]byte{0xa2, 0x01, 0x38, 0x06, 0x03}, ctText),
+		"label in two octets":          cat([]byte{0xa2, 0x18, 0x01, 0x26, 0x03}, ctText),
+		"content type length too long": cat([]byte{0xa2, 0x01, 0x26, 0x03, 0x79, 0x00, byte(len(ct))}, []byte(ct)),
+	}
+	for name, prot := range cases {
+		t.Run(name, func(t *testing.T) {
+			msg := signRaw(t, key, prot, payload)
+			require.True(t, VerifyES256(&key.PublicKey, sigStructure(t, msg), msg[len(msg)-64:]), "the signature itself is valid")
+			assert.ErrorIs(t, Verify(msg, &key.PublicKey, new(Consent)), ErrMalformed)
+			assert.ErrorIs(t, Open(msg, new(Consent)), ErrMalformed)
+		})
+	}
+}
+
+// signRaw returns the COSE_Sign1 message of the protected header bytes prot
+// and payload, signed with ES256 by key, with every head in its shortest
+// form around them.
+func signRaw(t *testing.T, key *ecdsa.PrivateKey, prot, payload []byte) []byte {
+	t.Helper()
+	bstr := func(b []byte) []byte { return append(cborhead.Append(nil, cborhead.Bytes, len(b)), b...) }
+	tbs := bytes.Join([][]byte{{0x84, 0x6a}, []byte("Signature1"), bstr(prot), {0x40}, bstr(payload)}, nil)
+	digest := sha256.Sum256(tbs)
+	r, s, err := ecdsa.Sign(rand.Reader, key, digest[:])
+	require.NoError(t, err)
+	var sig [64]byte
+	r.FillBytes(sig[:32])
+	s.FillBytes(sig[32:])
+	return bytes.Join([][]byte{{0xd2, 0x84}, bstr(prot), {0xa0}, bstr(payload), bstr(sig[:])}, nil)
 }
