@@ -37,27 +37,30 @@ func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result
 		if c.NotAfter.Before(res.expiry) {
 			res.expiry = c.NotAfter
 		}
-		if i == n-1 {
-			break // the root: trusted as configured
-		}
-		if !v.allowed(c.SignatureAlgorithm) {
+		root := i == n-1 // trusted as configured: NewVerifier checked it is a CA with keyCertSign
+		if !root && !v.allowed(c.SignatureAlgorithm) {
 			return nil, newError(ErrUsage, i, "signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)
 		}
-		if i > 0 {
+		if i == 0 {
+			continue
+		}
+		if !root {
 			if !caKey(c.PublicKey) {
 				return nil, newError(ErrUsage, i, "CA key is not ECDSA P-256 or P-384", nil)
 			}
 			if c.KeyUsage&x509.KeyUsageCertSign == 0 {
 				return nil, newError(ErrUsage, i, "CA certificate without keyCertSign", nil)
 			}
-			ekus, err := ExtKeyUsages(c)
-			if err != nil {
-				return nil, newError(ErrUsage, i, "extended key usage", err)
-			}
-			want, _ := r.eku()
-			if ekus != nil && !hasOID(ekus, want) && !hasOID(ekus, oidAnyEKU) {
-				return nil, newError(ErrUsage, i, "CA not authorized for this extended key usage", nil)
-			}
+		}
+		// An extended key usage on any CA, the root included, limits the
+		// roles of the certificates below it.
+		ekus, err := ExtKeyUsages(c)
+		if err != nil {
+			return nil, newError(ErrUsage, i, "extended key usage", err)
+		}
+		want, _ := r.eku()
+		if ekus != nil && !hasOID(ekus, want) && !hasOID(ekus, oidAnyEKU) {
+			return nil, newError(ErrUsage, i, "CA not authorized for this extended key usage", nil)
 		}
 	}
 	if err := v.checkLeaf(ch[0], r, res); err != nil {

@@ -485,3 +485,68 @@ func TestCAExtKeyUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestRootExtKeyUsage: an extended key usage on the root limits the roles of
+// the chains below it as one on a card-issuing CA does (PROTOCOL.md §4.5,
+// "every CA").
+func TestRootExtKeyUsage(t *testing.T) {
+	tests := []struct {
+		name         string
+		eku          []x509.OID
+		card, platfm error
+	}{
+		{"none", nil, nil, nil},
+		{"card authentication", []x509.OID{OIDCardAuth}, nil, ErrUsage},
+		{"receipt signing", []x509.OID{OIDReceiptSigning}, ErrUsage, nil},
+		{"any", []x509.OID{oidAnyEKU}, nil, nil},
+		{"client authentication", []x509.OID{mustOID("1.3.6.1.5.5.7.3.2")}, ErrUsage, ErrUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rootKey := newKey(t)
+			skid, err := keyID(&rootKey.PublicKey)
+			require.NoError(t, err)
+			serial, err := randomSerial(rand.Reader)
+			require.NoError(t, err)
+			tmpl := &x509.Certificate{
+				SerialNumber: serial, Subject: pkix.Name{CommonName: "restricted root"},
+				NotBefore: t0, NotAfter: t0.Add(10 * 365 * 24 * time.Hour),
+				IsCA: true, BasicConstraintsValid: true, MaxPathLen: 1,
+				KeyUsage:     x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+				SubjectKeyId: skid, AuthorityKeyId: skid,
+			}
+			if tt.eku != nil {
+				tmpl.ExtraExtensions = ekuOf(t, tt.eku...)
+			}
+			rootDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, rootKey.Public(), rootKey)
+			require.NoError(t, err)
+			root := &CA{cert: mustParse(t, rootDER), key: rootKey, crlURL: "http://pki.example/root.crl", now: fixed(t0), rand: rand.Reader}
+			ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+			require.NoError(t, err)
+			card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+			require.NoError(t, err)
+			platform, err := ca.IssuePlatform(newKey(t).Public(), "casimpay platform", IssueOptions{})
+			require.NoError(t, err)
+			v, err := NewVerifier(VerifierOptions{
+				Roots: [][]byte{rootDER}, Now: fixed(t0.Add(time.Hour)), Revocation: RevocationBestEffort,
+			})
+			require.NoError(t, err)
+
+			check := func(err, want error) {
+				t.Helper()
+				if want == nil {
+					assert.NoError(t, err)
+					return
+				}
+				require.ErrorIs(t, err, want)
+				var pe *Error
+				require.ErrorAs(t, err, &pe)
+				assert.Equal(t, 2, pe.Cert, "the root is refused")
+			}
+			_, err = v.VerifyCard(append([][]byte{card}, ca.Chain()...))
+			check(err, tt.card)
+			_, err = v.VerifyPlatform(append([][]byte{platform}, ca.Chain()...))
+			check(err, tt.platfm)
+		})
+	}
+}
