@@ -174,6 +174,8 @@ func TestStatusWords(t *testing.T) {
 
 		// SIGN RECORD.
 		{name: "consent without PIN", cmd: apdu("80500300", consent, "00"), sw: 0x6982},
+		{name: "consent without PIN is refused before its data is read", cmd: "8050030003010203 00", sw: 0x6982},
+		{name: "consent without PIN or data", cmd: "8050030000", sw: 0x6982},
 		{name: "consent after reset", reset: true, pre: []string{selectAID, "0020008006313233343536", selectAID}, cmd: apdu("80500300", consent, "00"), sw: 0x6982},
 		{name: "consent after PIN", pre: []string{"0020008006313233343536"}, cmd: apdu("80500300", consent, "00"), sw: 0x9000},
 		{name: "second consent needs the PIN again", pre: []string{"0020008006313233343536", apdu("80500300", consent, "00")}, cmd: apdu("80500300", consent, "00"), sw: 0x6982},
