@@ -206,7 +206,7 @@ func FuzzCardSAN(f *testing.F) {
 	f.Add([]byte{0x30, 0x04, 0x86, 0x02, 'h', 'i'})
 	f.Fuzz(func(t *testing.T, san []byte) {
 		c := &x509.Certificate{Extensions: []pkix.Extension{{Id: oidSubjectAltName, Value: san}}}
-		id, err := cardID(c)
+		id, err := CardID(c)
 		if err != nil {
 			if !errors.Is(err, ErrCardID) {
 				t.Fatalf("error %v does not match ErrCardID", err)

@@ -103,7 +103,7 @@ func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
 		res.id = c.Subject.CommonName
 		return nil
 	}
-	id, err := cardID(c)
+	id, err := CardID(c)
 	if err != nil {
 		return err
 	}
@@ -113,9 +113,12 @@ func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
 
 var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 
-// cardID returns the ICCID of the one subject alternative name of c, which
-// must be a card URI.
-func cardID(c *x509.Certificate) (string, error) {
+// CardID returns the ICCID that the card certificate c names, as a
+// verifier reads it: c's subject alternative name extension must hold
+// exactly one GeneralName, a URI that is CardURIPrefix followed by a valid
+// ICCID, byte for byte. It checks nothing else of c. Otherwise it returns
+// an *Error matching ErrCardID.
+func CardID(c *x509.Certificate) (string, error) {
 	var san []byte
 	for _, e := range c.Extensions {
 		if e.Id.Equal(oidSubjectAltName) {

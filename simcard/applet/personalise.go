@@ -129,17 +129,17 @@ func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
 }
 
 // certifiesCard reports whether der is a certificate of pub naming the card
-// iccid by its URI.
+// iccid as verifiers read it (pki.CardID).
 func certifiesCard(der []byte, pub *ecdsa.PublicKey, iccid string) bool {
 	c, err := pki.ParseCertificate(der)
-	if err != nil || len(c.URIs) != 1 {
+	if err != nil {
 		return false
 	}
 	k, ok := c.PublicKey.(*ecdsa.PublicKey)
 	if !ok || !k.Equal(pub) {
 		return false
 	}
-	id, err := pki.ParseCardURI(c.URIs[0].String())
+	id, err := pki.CardID(c)
 	return err == nil && id == iccid
 }
 
