@@ -184,6 +184,16 @@ func testCounters(t *testing.T, s payflow.Store) {
 		assert.ErrorIs(t, err, pki.ErrCounterRegression)
 	}
 	assert.ErrorIs(t, s.Advance(ctx, id, 1<<63), pki.ErrCounterRegression, "beyond what a card can reach")
+	// A card never seen holds 0 (pki.CounterStore), so its counter 0 is
+	// not above the one held, and it stays never seen.
+	fresh := "8900000000000000003"
+	for range 2 {
+		err := s.Advance(ctx, fresh, 0)
+		var ce *pki.CounterError
+		require.ErrorAs(t, err, &ce, "counter 0 of a card never seen")
+		assert.Equal(t, pki.CounterError{CardID: fresh, Last: 0, Got: 0}, *ce)
+	}
+	require.NoError(t, s.Advance(ctx, fresh, 1))
 	oneWins(t, pki.ErrCounterRegression, func(int) error { return s.Advance(ctx, id, 6) }, "one of several processes accepts a counter")
 }
 
@@ -524,6 +534,14 @@ func testAccept(t *testing.T, s payflow.Store) {
 	// The refused counter left the nonce unused: both or neither.
 	require.NoError(t, accept(n2, 4))
 	require.NoError(t, accept(nil, 5), "records without a nonce")
+	fresh := "8900000000000000003"
+	for _, n := range [][]byte{nil, bytes.Repeat([]byte{8}, 32)} {
+		err := s.Accept(ctx, &payflow.Acceptance{Nonce: n, NonceExpires: exp, CardID: fresh, Counter: 0})
+		require.ErrorAs(t, err, &ce, "counter 0 of a card never seen")
+		assert.Equal(t, pki.CounterError{CardID: fresh, Last: 0, Got: 0}, *ce)
+	}
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: bytes.Repeat([]byte{8}, 32), NonceExpires: exp, CardID: fresh, Counter: 1}),
+		"the refused counter 0 left the nonce unused")
 	assert.ErrorIs(t, accept(nil, 5), pki.ErrCounterRegression)
 	assert.ErrorIs(t, s.Advance(ctx, id, 5), pki.ErrCounterRegression, "Accept and Advance share the counter")
 	require.ErrorAs(t, accept(nil, math.MaxInt64+1), &ce)

@@ -541,27 +541,30 @@ func (s *Store) Consume(ctx context.Context, nonce []byte, now time.Time) error 
 }
 
 // Advance implements pki.CounterStore with one conditional upsert:
-// INSERT … ON CONFLICT DO UPDATE … WHERE counter < new.
+// INSERT … ON CONFLICT DO UPDATE … WHERE counter < new. Counter 0, which
+// the upsert would insert for a card never seen, is never above the
+// counter held (0 for such a card) and is refused before it.
 func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) error {
 	if counter > math.MaxInt64 {
 		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
 	}
-	res, err := s.exec(ctx, qAdvance, cardID, int64(counter))
-	if err != nil {
-		return err
+	if counter > 0 {
+		res, err := s.exec(ctx, qAdvance, cardID, int64(counter))
+		if ok, err := changed(res, err); ok || err != nil {
+			return err
+		}
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
-	}
-	if n == 1 {
-		return nil
-	}
+	return counterError(s.row(ctx, qCounter, cardID), cardID, counter)
+}
+
+// counterError returns the *pki.CounterError of a refused counter got,
+// reading the counter held from row (qCounter): 0 when the card has none.
+func counterError(row rowScanner, cardID string, got uint64) error {
 	var last int64
-	if err := s.row(ctx, qCounter, cardID).Scan(&last); err != nil {
+	if err := row.Scan(&last); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
-	return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: counter}
+	return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: got}
 }
 
 // The statements of Accept.
@@ -597,7 +600,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	if err := a.Check(); err != nil {
 		return err
 	}
-	if s.d == Postgres && a.Counter <= math.MaxInt64 && a.Refund == nil {
+	if s.d == Postgres && a.Counter > 0 && a.Counter <= math.MaxInt64 && a.Refund == nil {
 		if done, err := s.acceptOne(ctx, a); done || err != nil {
 			return err
 		}
@@ -639,18 +642,15 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 		if a.Counter > math.MaxInt64 { // fits no SQL integer; no card reaches it
 			return &pki.CounterError{CardID: a.CardID, Last: math.MaxInt64, Got: a.Counter}
 		}
-		res, err := tx.StmtContext(ctx, st[1]).ExecContext(ctx, a.CardID, int64(a.Counter))
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != 1 {
-			var held int64
-			if err := tx.StmtContext(ctx, st[2]).QueryRowContext(ctx, a.CardID).Scan(&held); err != nil {
+		advanced := false
+		if a.Counter > 0 { // 0 is above no counter held, as Advance says
+			var err error
+			if advanced, err = changed(tx.StmtContext(ctx, st[1]).ExecContext(ctx, a.CardID, int64(a.Counter))); err != nil {
 				return err
 			}
-			return &pki.CounterError{CardID: a.CardID, Last: uint64(held), Got: a.Counter}
+		}
+		if !advanced {
+			return counterError(tx.StmtContext(ctx, st[2]).QueryRowContext(ctx, a.CardID), a.CardID, a.Counter)
 		}
 		var w *sql.Stmt
 		if st[3] != nil {
@@ -697,7 +697,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			return nil
 		}
 		// The payment's update, alone or reserving the refund just stored.
-		res, err = tx.StmtContext(ctx, st[4]).ExecContext(ctx, updateArgs(a.Update, a.From)...)
+		res, err := tx.StmtContext(ctx, st[4]).ExecContext(ctx, updateArgs(a.Update, a.From)...)
 		return oneRow(res, err, payflow.ErrConflict)
 	})
 	if err != nil {
