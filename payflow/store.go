@@ -31,18 +31,20 @@ type Store interface {
 	PutCard(ctx context.Context, c *CardRecord) error
 	// Card returns the card with the given ID.
 	Card(ctx context.Context, id string) (*CardRecord, error)
-	// Cards calls fn for every enrolled card, in card ID order.
+	// Cards calls fn for every enrolled card, in card ID order (byte by
+	// byte, whatever the database's collation).
 	Cards(ctx context.Context, fn func(*CardRecord) error) error
 
 	// PutMerchant inserts or updates a merchant and makes it the merchant
 	// of each of m.SellerCardIDs (which must be enrolled: ErrNotFound).
 	PutMerchant(ctx context.Context, m *Merchant) error
-	// Merchant returns a merchant with its seller cards.
+	// Merchant returns a merchant with its seller cards, in card ID order.
 	Merchant(ctx context.Context, id string) (*Merchant, error)
 	// SetCatalog replaces a merchant's catalog.
 	SetCatalog(ctx context.Context, merchantID string, items []CatalogItem) error
-	// Catalog returns a merchant's catalog items in SKU order (empty when it
-	// has none; ErrNotFound for an unknown merchant).
+	// Catalog returns a merchant's catalog items in SKU order, byte by byte
+	// ("B" before "a", whatever the database's collation), empty when it has
+	// none; ErrNotFound for an unknown merchant.
 	Catalog(ctx context.Context, merchantID string) ([]CatalogItem, error)
 	// PutAsset registers an asset under its ledger code. Registering the
 	// same pair again is a no-op; a name or a code already registered

@@ -97,14 +97,15 @@ func testMerchants(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	assert.Empty(t, items)
 	require.NoError(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "b", Name: "B", UnitPrice: 2}, {SKU: "a", Name: "A", UnitPrice: 1}}))
-	require.NoError(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "c", Name: "C", UnitPrice: 3}, {SKU: "a", Name: "A", UnitPrice: 1 << 62}}))
+	require.NoError(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "c", Name: "C", UnitPrice: 3}, {SKU: "a", Name: "A", UnitPrice: 1 << 62}, {SKU: "B", Name: "B", UnitPrice: 4}}))
 	items, err = s.Catalog(ctx, "m")
 	require.NoError(t, err)
-	assert.Equal(t, []payflow.CatalogItem{{SKU: "a", Name: "A", UnitPrice: 1 << 62}, {SKU: "c", Name: "C", UnitPrice: 3}}, items)
+	assert.Equal(t, []payflow.CatalogItem{{SKU: "B", Name: "B", UnitPrice: 4}, {SKU: "a", Name: "A", UnitPrice: 1 << 62}, {SKU: "c", Name: "C", UnitPrice: 3}}, items,
+		"in SKU order, byte by byte")
 	assert.ErrorIs(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "x", Name: "X"}, {SKU: "x", Name: "Y"}}), payflow.ErrConflict)
 	items, err = s.Catalog(ctx, "m")
 	require.NoError(t, err)
-	assert.Len(t, items, 2, "a refused catalog leaves the old one")
+	assert.Len(t, items, 3, "a refused catalog leaves the old one")
 }
 
 // testCatalogRace replaces one catalog from two goroutines at once (on

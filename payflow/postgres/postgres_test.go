@@ -2,8 +2,13 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
+	"net/url"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/internal/testenv"
@@ -43,4 +48,37 @@ func TestPlatform(t *testing.T) {
 		t.Cleanup(func() { ls.Close() })
 		return paytest.NewFixture(t, open(t, dsn), ls, paytest.Options{})
 	})
+}
+
+// TestCatalogOrderUnderLocale: in a database whose default collation is
+// a language's (here ICU's en-US) rather than C, a catalog still comes in
+// SKU order as the other stores give it, byte by byte: "B" before "a".
+func TestCatalogOrderUnderLocale(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresDSN(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	name := fmt.Sprintf("casimpay_icu_%d", time.Now().UnixNano())
+	_, err = conn.Exec(ctx, "CREATE DATABASE "+name+" TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+	require.NoError(t, err, "the test server builds ICU databases")
+	t.Cleanup(func() { // after the store's Close
+		_, err := conn.Exec(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)")
+		assert.NoError(t, err)
+	})
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	u.Path = "/" + name
+	s := open(t, u.String())
+
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR"}))
+	items := []payflow.CatalogItem{{SKU: "a", Name: "A", UnitPrice: 1}, {SKU: "B", Name: "B", UnitPrice: 2}, {SKU: "a-2", Name: "A2", UnitPrice: 3}, {SKU: "a1", Name: "A1", UnitPrice: 4}}
+	require.NoError(t, s.SetCatalog(ctx, "m", items))
+	got, err := s.Catalog(ctx, "m")
+	require.NoError(t, err)
+	var skus []string
+	for _, it := range got {
+		skus = append(skus, it.SKU)
+	}
+	assert.Equal(t, []string{"B", "a", "a-2", "a1"}, skus)
 }

@@ -260,6 +260,16 @@ func Migrate(ctx context.Context, db *sql.DB, d Dialect, ms []sqlmigrate.Migrati
 	return nil
 }
 
+// byteOrder returns col for ORDER BY in the order of its bytes, which is
+// SQLite's and Go's: on PostgreSQL, where a column's collation is the
+// database's (a language's, in most), under the C collation.
+func (s *Store) byteOrder(col string) string {
+	if s.d == Postgres {
+		return col + ` COLLATE "C"`
+	}
+	return col
+}
+
 // ns and tm convert times to and from their column form.
 func ns(t time.Time) int64 {
 	if t.IsZero() {
@@ -361,7 +371,7 @@ func (s *Store) Card(ctx context.Context, id string) (*payflow.CardRecord, error
 
 // Cards implements payflow.Store.
 func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
-	list, err := queryAll(ctx, s, scanCard, `SELECT `+cardCols+` FROM payflow_cards ORDER BY id`)
+	list, err := queryAll(ctx, s, scanCard, `SELECT `+cardCols+` FROM payflow_cards ORDER BY `+s.byteOrder("id"))
 	if err != nil {
 		return err
 	}
@@ -419,7 +429,7 @@ func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, err
 	}
 	m.ManualCapture = manual != 0
 	m.SellerCardIDs, err = queryAll(ctx, s, func(row rowScanner) (c string, err error) { return c, row.Scan(&c) },
-		`SELECT id FROM payflow_cards WHERE merchant_id = ? ORDER BY id`, id)
+		`SELECT id FROM payflow_cards WHERE merchant_id = ? ORDER BY `+s.byteOrder("id"), id)
 	if err != nil {
 		return nil, err
 	}
@@ -460,7 +470,7 @@ func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payfl
 // without items a row of NULLs.
 func (s *Store) Catalog(ctx context.Context, merchantID string) ([]payflow.CatalogItem, error) {
 	rows, err := s.query(ctx, s.r, `SELECT c.sku, c.name, c.unit_price FROM payflow_merchants m
-		LEFT JOIN payflow_catalog c ON c.merchant_id = m.id WHERE m.id = ? ORDER BY c.sku`, merchantID)
+		LEFT JOIN payflow_catalog c ON c.merchant_id = m.id WHERE m.id = ? ORDER BY `+s.byteOrder("c.sku"), merchantID)
 	if err != nil {
 		return nil, err
 	}
