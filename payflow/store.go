@@ -3,6 +3,7 @@ package payflow
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 )
 
@@ -20,9 +21,14 @@ import (
 // racing on one request exactly one wins; the loser gets ErrConflict and
 // reads again.
 //
+// Amounts (of payment requests, refunds and catalog items) are kept
+// exactly up to 2^63-1, the ledger's AmountLimit; a write with an amount
+// above it, which no SQL integer column holds and the platform never
+// makes, is refused with an error matching ErrInvalid and writes nothing.
+//
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
-// compare-and-set or a clash of unique keys; anything else is the
-// engine's error. The store also implements pki.NonceStore (Add, Consume)
+// compare-and-set or a clash of unique keys, ErrInvalid for an amount
+// above 2^63-1; anything else is the engine's error. The store also implements pki.NonceStore (Add, Consume)
 // and pki.CounterStore (Advance) with the semantics pki documents.
 type Store interface {
 	// PutCard inserts or updates an enrolled card: chain, advertising
@@ -161,8 +167,9 @@ type Acceptance struct {
 }
 
 // Check returns an error matching ErrInvalid for an Acceptance that no
-// Store may commit: a Refund without the Update that reserves it, or more
-// than one write. Stores call it first in Accept.
+// Store may commit: a Refund without the Update that reserves it, more
+// than one write, or an amount above 2^63-1 in a record it writes.
+// Stores call it first in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
 		return fmt.Errorf("%w: a refund is accepted with its payment's update", ErrInvalid)
@@ -175,6 +182,30 @@ func (a *Acceptance) Check() error {
 	}
 	if writes > 1 {
 		return fmt.Errorf("%w: an acceptance carries at most one write", ErrInvalid)
+	}
+	if p := a.Insert; p != nil {
+		if err := storableAmounts(p.Amount, p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+			return err
+		}
+	}
+	if p := a.Update; p != nil {
+		if err := storableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+			return err
+		}
+	}
+	if r := a.Refund; r != nil {
+		return storableAmounts(r.Amount, r.Refunded)
+	}
+	return nil
+}
+
+// storableAmounts returns an error matching ErrInvalid when one of vs is
+// above 2^63-1 (see Store).
+func storableAmounts(vs ...uint64) error {
+	for _, v := range vs {
+		if v > math.MaxInt64 {
+			return fmt.Errorf("%w: amount %d above 2^63-1", ErrInvalid, v)
+		}
 	}
 	return nil
 }

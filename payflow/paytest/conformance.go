@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Refunds", testRefunds},
 		{"Idempotency", testIdempotency},
 		{"DeleteExpired", testDeleteExpired},
+		{"Amounts", testAmounts},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -639,4 +640,68 @@ func oneWins(t *testing.T, loser error, try func(i int) error, msg string) {
 	}
 	wg.Wait()
 	assert.Equal(t, int32(1), wins.Load(), msg)
+}
+
+// testAmounts: amounts up to 2^63-1 are kept exactly; one above, which no
+// SQL integer holds, is refused with ErrInvalid and nothing is written.
+func testAmounts(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	const most, over = math.MaxInt64, math.MaxInt64 + 1
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR"}))
+	require.NoError(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "a", Name: "A", UnitPrice: most}}))
+	assert.ErrorIs(t, s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "b", Name: "B", UnitPrice: over}}), payflow.ErrInvalid)
+	items, err := s.Catalog(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, []payflow.CatalogItem{{SKU: "a", Name: "A", UnitPrice: most}}, items)
+
+	id := "8900000000000000001"
+	nonce := bytes.Repeat([]byte{1}, 32)
+	exp := t0.Add(time.Minute)
+	big := payment(1, payflow.StateCaptured, t0)
+	big.Amount = over
+	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: nonce, NonceExpires: exp, CardID: id, Counter: 1, Insert: big}), payflow.ErrInvalid)
+	_, err = s.Payment(ctx, big.ID)
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	p := payment(1, payflow.StateCaptured, t0)
+	p.Amount, p.CaptureAmount, p.Captured = most, most, most
+	a := &payflow.Acceptance{Nonce: nonce, NonceExpires: exp, CardID: id, Counter: 1, Insert: p}
+	require.NoError(t, s.Accept(ctx, a), "the refused insert left nonce and counter as they were")
+	stored, err := s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, a.Insert, stored)
+	assert.Equal(t, [3]uint64{most, most, most}, [3]uint64{stored.Amount, stored.CaptureAmount, stored.Captured})
+
+	for _, set := range []func(*payflow.PaymentRecord){
+		func(p *payflow.PaymentRecord) { p.CaptureAmount = over },
+		func(p *payflow.PaymentRecord) { p.Captured = over },
+		func(p *payflow.PaymentRecord) { p.Refunded = over },
+	} {
+		up := *stored
+		set(&up)
+		assert.ErrorIs(t, s.UpdatePayment(ctx, &up, payflow.StateCaptured), payflow.ErrInvalid)
+		assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{CardID: id, Counter: 2, Update: &up, From: payflow.StateCaptured}), payflow.ErrInvalid)
+	}
+	again, err := s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, stored, again, "refused updates write nothing")
+
+	r := &payflow.RefundRecord{ID: payflow.ID{0x51}, RequestID: p.ID, State: payflow.RefundPending, Amount: over, Currency: "EUR",
+		Request: []byte("signed refund"), Hash: bytes.Repeat([]byte{0xbb}, 32), Refunded: 5, CreatedAt: t0}
+	reserve := *stored
+	reserve.Refunded = 5
+	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{CardID: id, Counter: 2, Refund: r, Update: &reserve, From: payflow.StateCaptured}), payflow.ErrInvalid)
+	_, err = s.Refund(ctx, r.ID)
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	r.Amount = 5
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: id, Counter: 2, Refund: r, Update: &reserve, From: payflow.StateCaptured}))
+	done := *r
+	done.State, done.Refunded = payflow.RefundDone, over
+	assert.ErrorIs(t, s.UpdateRefund(ctx, &done, payflow.RefundPending, nil, ""), payflow.ErrInvalid)
+	done.Refunded = 5
+	moved := reserve
+	moved.Captured = over
+	assert.ErrorIs(t, s.UpdateRefund(ctx, &done, payflow.RefundPending, &moved, payflow.StateCaptured), payflow.ErrInvalid)
+	got, err := s.Refund(ctx, r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, r, got, "refused updates write nothing")
 }

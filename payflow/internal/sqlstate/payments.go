@@ -66,10 +66,10 @@ const qInsertPayment = `INSERT INTO payflow_payments (` + paymentCols + `)
 	ON CONFLICT (id) DO NOTHING`
 
 func insertArgs(p *payflow.PaymentRecord) []any {
-	return []any{p.ID[:], p.SessionID[:], p.State, p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, i64(p.Amount),
+	return []any{p.ID[:], p.SessionID[:], p.State, p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, int64(p.Amount),
 		encOpt(p.Lines), encOpt(p.Legs), p.Request, p.RequestHash, b2i(p.ManualCapture), ns(p.ExpiresAt), ns(p.CreatedAt),
 		ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
-		i64(p.CaptureAmount), i64(p.Captured), i64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p)}
+		int64(p.CaptureAmount), int64(p.Captured), int64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p)}
 }
 
 // asInserted returns what reading p back after inserting it would return,
@@ -77,8 +77,6 @@ func insertArgs(p *payflow.PaymentRecord) []any {
 func asInserted(p *payflow.PaymentRecord) *payflow.PaymentRecord {
 	c := *p
 	c.Version = 1
-	c.Amount, c.CaptureAmount = uint64(i64(p.Amount)), uint64(i64(p.CaptureAmount))
-	c.Captured, c.Refunded = uint64(i64(p.Captured)), uint64(i64(p.Refunded))
 	c.ExpiresAt, c.CreatedAt, c.UpdatedAt = tm(ns(p.ExpiresAt)), tm(ns(p.CreatedAt)), tm(ns(p.UpdatedAt))
 	c.HoldExpiresAt, c.SettledAt = tm(ns(p.HoldExpiresAt)), tm(ns(p.SettledAt))
 	c.Consent, c.ConsentHash, c.Receipt = nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), nilIfEmpty(p.Receipt)
@@ -105,7 +103,7 @@ const qUpdatePayment = `UPDATE payflow_payments SET state = ?, version = version
 
 func updateArgs(p *payflow.PaymentRecord, from string) []any {
 	return []any{p.State, ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
-		i64(p.CaptureAmount), i64(p.Captured), i64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p),
+		int64(p.CaptureAmount), int64(p.Captured), int64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p),
 		p.ID[:], from, int64(p.Version)}
 }
 
@@ -118,6 +116,9 @@ func (s *Store) updatePayment(ctx context.Context, tx *sql.Tx, p *payflow.Paymen
 // UpdatePayment implements payflow.Store: UPDATE … WHERE id = ? AND
 // state = ? AND version = ?.
 func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if err := amounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+		return err
+	}
 	res, err := s.exec(ctx, qUpdatePayment, updateArgs(p, from)...)
 	if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 		return err
@@ -153,15 +154,23 @@ const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `) VALUES (
 	ON CONFLICT (id) DO NOTHING`
 
 func refundArgs(r *payflow.RefundRecord) []any {
-	return []any{r.ID[:], r.RequestID[:], r.State, i64(r.Amount), r.Currency, r.Request, r.Hash, i64(r.Refunded),
+	return []any{r.ID[:], r.RequestID[:], r.State, int64(r.Amount), r.Currency, r.Request, r.Hash, int64(r.Refunded),
 		nilIfEmpty(r.Receipt), r.Failure, ns(r.CreatedAt)}
 }
 
 // UpdateRefund implements payflow.Store in one transaction.
 func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
+	if err := amounts(r.Refunded); err != nil {
+		return err
+	}
+	if p != nil {
+		if err := amounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+			return err
+		}
+	}
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ?, failure = ? WHERE id = ? AND state = ?`),
-			r.State, nilIfEmpty(r.Receipt), i64(r.Refunded), r.Failure, r.ID[:], from)
+			r.State, nilIfEmpty(r.Receipt), int64(r.Refunded), r.Failure, r.ID[:], from)
 		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 			return err
 		}

@@ -292,11 +292,16 @@ func b2i(b bool) int64 {
 	return 0
 }
 
-func i64(v uint64) int64 {
-	if v > math.MaxInt64 {
-		return math.MaxInt64
+// amounts returns an error matching payflow.ErrInvalid when one of vs is
+// above 2^63-1, which the integer columns do not hold (payflow.Store).
+// Accept has payflow.Acceptance.Check refuse them.
+func amounts(vs ...uint64) error {
+	for _, v := range vs {
+		if v > math.MaxInt64 {
+			return fmt.Errorf("%w: amount %d above 2^63-1", payflow.ErrInvalid, v)
+		}
 	}
-	return int64(v)
+	return nil
 }
 
 // notFound maps sql.ErrNoRows to payflow.ErrNotFound.
@@ -446,6 +451,11 @@ func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payfl
 	if s.d == Postgres {
 		lock += ` FOR UPDATE`
 	}
+	for _, it := range items {
+		if err := amounts(it.UnitPrice); err != nil {
+			return err
+		}
+	}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, s.q(lock), merchantID).Scan(&one); err != nil {
@@ -456,7 +466,7 @@ func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payfl
 		}
 		for _, it := range items {
 			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_catalog (merchant_id, sku, name, unit_price) VALUES (?, ?, ?, ?)
-				ON CONFLICT DO NOTHING`), merchantID, it.SKU, it.Name, i64(it.UnitPrice))
+				ON CONFLICT DO NOTHING`), merchantID, it.SKU, it.Name, int64(it.UnitPrice))
 			if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 				return err
 			}
