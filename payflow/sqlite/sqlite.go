@@ -77,18 +77,27 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	return &Store{Store: sqlstate.New(w, r, sqlstate.SQLite, batch), w: w, r: r, lock: lock, batch: batch}, nil
 }
 
-// prepare migrates the payflow tables through w and returns the write lock
-// of the file and the Batcher of w.
+// prepare migrates the payflow tables through w, under the write lock of
+// the file (so that it waits for a ledger/sqlite Store of the process
+// that is writing, rather than for SQLite's busy timeout), and returns
+// that lock and the Batcher of w.
 func prepare(ctx context.Context, path string, w *sql.DB) (*sqlitewrite.Lock, *sqlitewrite.Batcher, error) {
 	ms, err := sqlmigrate.Read(migrations, "migrations")
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := sqlstate.Migrate(ctx, w, sqlstate.SQLite, ms); err != nil {
-		return nil, nil, err
-	}
 	lock, err := sqlitewrite.OpenLock(path)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := lock.Lock(ctx); err != nil {
+		lock.Close()
+		return nil, nil, err
+	}
+	err = sqlstate.Migrate(ctx, w, sqlstate.SQLite, ms)
+	lock.Unlock()
+	if err != nil {
+		lock.Close()
 		return nil, nil, err
 	}
 	batch, err := sqlitewrite.NewBatcher(ctx, w, lock)
