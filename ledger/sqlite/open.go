@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/internal/sqlitedb"
+	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 )
@@ -34,24 +35,40 @@ type Options struct {
 	noSync bool
 }
 
-// openDBs opens the writer (one connection) and the read pool, and applies
-// the migrations.
-func openDBs(ctx context.Context, path string, o Options) (w, r *sql.DB, err error) {
+// openDBs opens the writer (one connection) and the read pool and the
+// file's in-process write lock, and applies the migrations under that lock
+// (so that they wait for a payflow/sqlite Store of the process that is
+// writing, rather than for SQLite's busy timeout).
+func openDBs(ctx context.Context, path string, o Options) (w, r *sql.DB, lock *sqlitewrite.Lock, err error) {
 	w, r, err = sqlitedb.Open(ctx, path, sqlitedb.Options{BusyTimeout: o.BusyTimeout, ReadConns: o.ReadConns, NoSync: o.noSync})
 	if err != nil {
-		return nil, nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return nil, nil, nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	if err := migrate(ctx, w); err != nil {
+	// The file exists now (sqlitedb.Open switched it to WAL), as OpenLock
+	// wants.
+	if lock, err = sqlitewrite.OpenLock(path); err != nil {
 		r.Close()
 		w.Close()
-		return nil, nil, err
+		return nil, nil, nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	fail := func(err error) (w2, r2 *sql.DB, l *sqlitewrite.Lock, _ error) {
+		lock.Close()
+		r.Close()
+		w.Close()
+		return nil, nil, nil, err
+	}
+	if err := lock.Lock(ctx); err != nil {
+		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
+	}
+	err = migrate(ctx, w)
+	lock.Unlock()
+	if err != nil {
+		return fail(err)
 	}
 	if err := r.PingContext(ctx); err != nil {
-		r.Close()
-		w.Close()
-		return nil, nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+		return fail(fmt.Errorf("sqlite: open %s: %w", path, err))
 	}
-	return w, r, nil
+	return w, r, lock, nil
 }
 
 // migrate applies, in one transaction, every embedded migration newer than

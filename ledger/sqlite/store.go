@@ -40,15 +40,9 @@ var _ ledger.Store = (*Store)(nil)
 // Open fails when the directory does not exist, the file is not a SQLite
 // database, or its schema is newer than this package (ErrSchemaTooNew).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
-	w, r, err := openDBs(ctx, path, opts)
+	w, r, lock, err := openDBs(ctx, path, opts)
 	if err != nil {
 		return nil, err
-	}
-	lock, err := sqlitewrite.OpenLock(path)
-	if err != nil {
-		r.Close()
-		w.Close()
-		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return &Store{path: path, w: w, r: r, lock: lock, stmts: make(map[string]*sql.Stmt)}, nil
 }
