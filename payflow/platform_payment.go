@@ -133,8 +133,10 @@ func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r 
 	}
 	legs := make([]AssetLeg, len(r.Legs))
 	for i, l := range r.Legs {
-		if _, err := p.store.Asset(ctx, l.Asset); err != nil {
+		if _, err := p.store.Asset(ctx, l.Asset); errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("%w: asset %q is not registered", ErrInvalid, l.Asset)
+		} else if err != nil {
+			return nil, err // no verdict on the request: it stays unspent
 		}
 		legs[i] = AssetLeg{Asset: l.Asset, Amount: l.Amount}
 	}

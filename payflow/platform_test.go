@@ -1308,3 +1308,25 @@ func TestRequestStoreErrorSpendsNothing(t *testing.T) {
 	assert.Equal(t, payflow.StatePending, v.State)
 	assert.Equal(t, uint64(690), v.Amount)
 }
+
+// TestRequestAssetReadLostSpendsNothing: a store error while the legs of a
+// signed request are looked up is no verdict on it (not an unregistered
+// asset): its counter stays unspent and the same signed request sent again
+// is created.
+func TestRequestAssetReadLostSpendsNothing(t *testing.T) {
+	st := &assetFault{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	ctx := context.Background()
+	r := paytest.Request(s.session, "EUR", 100)
+	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 2}}
+	msg := s.seller.MustSign(r)
+	st.armed = true
+	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.ErrorIs(t, err, errLost)
+	assert.Equal(t, "internal", payflow.AsError(err).Code)
+	st.armed = false
+	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, v.State)
+	assert.Equal(t, []payflow.AssetLeg{{Asset: paytest.Ticket, Amount: 2}}, v.Legs)
+}
