@@ -207,8 +207,13 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 // session checks a verified pairing proof of card c and returns the
 // session it confirms.
 func (p *Platform) session(ctx context.Context, c *CardRecord, proof *record.AuthProof) (*SessionRecord, error) {
+	// In the order of PROTOCOL.md §6.1: the signer's EID and role, then
+	// the peer's EID.
 	if err := p.checkEID(c, proof.EID); err != nil {
 		return nil, err
+	}
+	if proof.Role == record.RoleSeller && c.MerchantID == "" {
+		return nil, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
 	}
 	peer, err := p.resolve(ctx, proof.PeerEID)
 	if err != nil {
@@ -220,9 +225,6 @@ func (p *Platform) session(ctx context.Context, c *CardRecord, proof *record.Aut
 	s := &SessionRecord{ExpiresAt: p.now().Add(p.opts.SessionTTL)}
 	switch proof.Role {
 	case record.RoleSeller:
-		if c.MerchantID == "" {
-			return nil, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
-		}
 		s.ShopperCardID, s.ShopperEID = peer.ID, proof.PeerEID
 		s.SellerCardID, s.SellerEID, s.MerchantID = c.ID, proof.EID, c.MerchantID
 		s.SellerConfirmed = true

@@ -425,6 +425,17 @@ func TestRefusals(t *testing.T) {
 			_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, unknown)})
 			return err
 		}, payflow.ErrNotFound},
+		{"pairing as seller without a merchant, naming an unknown EID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			unknown := make([]byte, 16)
+			_, err := rand.Read(unknown)
+			require.NoError(t, err)
+			_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleSeller, unknown)})
+			return err
+		}, payflow.ErrForbidden},
+		{"pairing as seller without a merchant, naming its own EID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleSeller, s.shopper.EID())})
+			return err
+		}, payflow.ErrForbidden},
 		{"resolve without a token", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			_, err := s.Platform.Resolve(ctx, "nope", &payflow.ResolveRequest{EID: s.seller.EID()})
 			return err
