@@ -154,12 +154,17 @@ func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r 
 }
 
 // retried answers a request whose ID is stored: the same signed bytes get
-// the seller's view, other bytes a conflict.
+// the seller's view (expired, as every read shows it, once it is pending
+// past its expiry), other bytes a conflict.
 func (p *Platform) retried(ctx context.Context, old *PaymentRecord, msg []byte) (*PaymentView, error) {
 	if !bytes.Equal(old.Request, msg) {
 		return nil, fmt.Errorf("%w: request ID %v is taken by another request", ErrConflict, old.ID)
 	}
-	return p.view(ctx, old, nil)
+	r, err := p.current(ctx, old)
+	if err != nil {
+		return nil, err
+	}
+	return p.view(ctx, r, nil)
 }
 
 // price turns items into lines priced from the merchant's catalog.

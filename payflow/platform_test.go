@@ -1341,3 +1341,20 @@ func TestRequestAssetReadLostSpendsNothing(t *testing.T) {
 	assert.Equal(t, payflow.StatePending, v.State)
 	assert.Equal(t, []payflow.AssetLeg{{Asset: paytest.Ticket, Amount: 2}}, v.Legs)
 }
+
+// TestRequestResentAfterExpiry: the same signed request sent again once it
+// is past its expiry shows it expired, as every other read does, not
+// pending.
+func TestRequestResentAfterExpiry(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, msg := s.request(t)
+	require.Equal(t, payflow.StatePending, v.State)
+	s.Clock.Advance(payflow.DefaultRequestTTL)
+	again, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateExpired, again.State)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateExpired, r.State)
+}
