@@ -355,6 +355,20 @@ func TestVerifyCardRefusals(t *testing.T) {
 	}
 }
 
+// requireRefusal checks that err is nil when want is, and otherwise an
+// *Error matching want about the certificate at position cert.
+func requireRefusal(t *testing.T, err, want error, cert int) {
+	t.Helper()
+	if want == nil {
+		assert.NoError(t, err)
+		return
+	}
+	require.ErrorIs(t, err, want)
+	var pe *Error
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, cert, pe.Cert)
+}
+
 // subCAChain returns the chain of a card certificate from card, for the
 // hierarchy's card key, issued by a CA of key made from ca under the root.
 func (h *hierarchy) subCAChain(t testing.TB, key crypto.Signer, ca, card *x509.Certificate) [][]byte {
@@ -468,20 +482,9 @@ func TestCAExtKeyUsage(t *testing.T) {
 			require.NoError(t, err)
 
 			_, err = v.VerifyCard([][]byte{card, caDER})
-			check := func(err, want error) {
-				t.Helper()
-				if want == nil {
-					assert.NoError(t, err)
-					return
-				}
-				require.ErrorIs(t, err, want)
-				var pe *Error
-				require.ErrorAs(t, err, &pe)
-				assert.Equal(t, 1, pe.Cert)
-			}
-			check(err, tt.card)
+			requireRefusal(t, err, tt.card, 1)
 			_, err = v.VerifyPlatform([][]byte{platform, caDER})
-			check(err, tt.platfm)
+			requireRefusal(t, err, tt.platfm, 1)
 		})
 	}
 }
@@ -532,21 +535,10 @@ func TestRootExtKeyUsage(t *testing.T) {
 			})
 			require.NoError(t, err)
 
-			check := func(err, want error) {
-				t.Helper()
-				if want == nil {
-					assert.NoError(t, err)
-					return
-				}
-				require.ErrorIs(t, err, want)
-				var pe *Error
-				require.ErrorAs(t, err, &pe)
-				assert.Equal(t, 2, pe.Cert, "the root is refused")
-			}
 			_, err = v.VerifyCard(append([][]byte{card}, ca.Chain()...))
-			check(err, tt.card)
+			requireRefusal(t, err, tt.card, 2) // the root
 			_, err = v.VerifyPlatform(append([][]byte{platform}, ca.Chain()...))
-			check(err, tt.platfm)
+			requireRefusal(t, err, tt.platfm, 2)
 		})
 	}
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/casimpay/casimpay/internal/sqlitewrite"
+	"github.com/casimpay/casimpay/internal/sqlitewrite/sqlitewritetest"
 	"github.com/casimpay/casimpay/ledger"
 )
 
@@ -190,29 +190,11 @@ func TestLastTimestampMissing(t *testing.T) {
 // than failing once the busy timeout of one millisecond runs out.
 func TestOpenTakesTurnsWithWriters(t *testing.T) {
 	ctx := context.Background()
-	s, path := openTemp(t)
-	require.NoError(t, s.Close())
+	first, path := openTemp(t)
+	require.NoError(t, first.Close())
 
-	l, err := sqlitewrite.OpenLock(path)
-	require.NoError(t, err)
-	defer l.Close()
-	db, err := sql.Open("sqlite", "file:"+path)
-	require.NoError(t, err)
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
-	require.NoError(t, l.Lock(ctx))
-	_, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE")
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		_, err := conn.ExecContext(ctx, "COMMIT")
-		l.Unlock()
-		done <- err
-	}()
-	s, err = Open(ctx, path, Options{BusyTimeout: time.Millisecond})
+	done := sqlitewritetest.HoldWrite(t, path, 100*time.Millisecond)
+	s, err := Open(ctx, path, Options{BusyTimeout: time.Millisecond})
 	require.NoError(t, <-done)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())

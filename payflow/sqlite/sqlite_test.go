@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/casimpay/casimpay/internal/sqlitewrite"
+	"github.com/casimpay/casimpay/internal/sqlitewrite/sqlitewritetest"
 	"github.com/casimpay/casimpay/ledger"
 	ledgersqlite "github.com/casimpay/casimpay/ledger/sqlite"
 	"github.com/casimpay/casimpay/payflow"
@@ -163,25 +163,7 @@ func TestOpenTakesTurnsWithLedger(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "casimpay.db")
 	require.NoError(t, mustOpen(t, path).Close())
 
-	l, err := sqlitewrite.OpenLock(path)
-	require.NoError(t, err)
-	defer l.Close()
-	db, err := sql.Open("sqlite", "file:"+path)
-	require.NoError(t, err)
-	defer db.Close()
-	conn, err := db.Conn(ctx)
-	require.NoError(t, err)
-	defer conn.Close()
-	require.NoError(t, l.Lock(ctx))
-	_, err = conn.ExecContext(ctx, "BEGIN IMMEDIATE")
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		_, err := conn.ExecContext(ctx, "COMMIT")
-		l.Unlock()
-		done <- err
-	}()
+	done := sqlitewritetest.HoldWrite(t, path, 100*time.Millisecond)
 	s, err := sqlite.Open(ctx, path, sqlite.Options{BusyTimeout: time.Millisecond})
 	require.NoError(t, <-done)
 	require.NoError(t, err)
