@@ -115,7 +115,7 @@ func signedConsent(t testing.TB, id payflow.ID) []byte {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	msg, err := record.Sign(rand.Reader, key, &record.Consent{
-		CardHeader:  record.CardHeader{CardID: "8944100000000000009", Counter: 7},
+		CardHeader:  record.CardHeader{CardID: "8944100000000000000", Counter: 7},
 		RequestID:   id[:],
 		RequestHash: bytes.Repeat([]byte{1}, 32),
 		Nonce:       bytes.Repeat([]byte{2}, 32),

@@ -85,11 +85,43 @@ func digits(s string) bool {
 	return true
 }
 
-func cardID(field, s string) error {
+// CheckCardID checks a card ID as the records carry it (PROTOCOL.md §3): an
+// ICCID of 19 or 20 ASCII decimal digits that starts with the
+// telecommunications industry identifier 89, its last digit the Luhn check
+// digit of the others. It is the one ICCID rule of the protocol: package pki
+// checks the ICCID of a card certificate with it too. The error is a
+// *FieldError naming field.
+func CheckCardID(field, s string) error {
 	if n := len(s); n < minCardID || n > maxCardID || !digits(s) {
 		return fieldError(field, "must be 19 or 20 decimal digits")
 	}
+	if s[0] != '8' || s[1] != '9' {
+		return fieldError(field, "must start with the industry identifier 89")
+	}
+	if LuhnDigit(s[:len(s)-1]) != s[len(s)-1] {
+		return fieldError(field, "must end with the Luhn check digit of the others")
+	}
 	return nil
+}
+
+// LuhnDigit returns the Luhn check digit, '0' to '9', of the ASCII decimal
+// digits s: the digit that, appended to s, makes a number whose Luhn sum is
+// a multiple of 10. For other bytes the result means nothing.
+func LuhnDigit(s string) byte {
+	sum := 0
+	double := true // the rightmost digit of s is doubled
+	for i := len(s) - 1; i >= 0; i-- {
+		d := int(s[i] - '0')
+		if double {
+			d *= 2
+			if d > 9 {
+				d -= 9
+			}
+		}
+		sum += d
+		double = !double
+	}
+	return byte('0' + (10-sum%10)%10)
 }
 
 // text checks an identifier: 1 to MaxText printable ASCII bytes, no spaces

@@ -14,7 +14,7 @@ func Example() {
 	cardKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 
 	proof := &record.AuthProof{
-		CardHeader: record.CardHeader{CardID: "8986001234567890128", Counter: 1},
+		CardHeader: record.CardHeader{CardID: "8986001234567890120", Counter: 1},
 		Nonce:      make([]byte, record.NonceSize),
 		Role:       record.RoleShopper,
 		EID:        make([]byte, record.EIDSize),
@@ -32,6 +32,6 @@ func Example() {
 	// A consent verifier refuses an authentication proof.
 	fmt.Println(record.Verify(msg, &cardKey.PublicKey, new(record.Consent)))
 	// Output:
-	// <nil> 8986001234567890128 1 true
+	// <nil> 8986001234567890120 1 true
 	// record: wrong record type: "application/casim.auth-proof+cbor", want "application/casim.consent+cbor"
 }

@@ -110,8 +110,8 @@ func (h *CardHeader) Header() *CardHeader { return h }
 
 // check verifies that the card filled the header in.
 func (h *CardHeader) check() error {
-	if n := len(h.CardID); n < minCardID || n > maxCardID || !digits(h.CardID) {
-		return fieldError("card ID", "must be 19 or 20 decimal digits")
+	if err := CheckCardID("card ID", h.CardID); err != nil {
+		return err
 	}
 	if h.Counter == 0 {
 		return fieldError("counter", "must not be zero")
@@ -266,7 +266,7 @@ func (r *PaymentRequest) Validate() error {
 	err := errors.Join(
 		ident("request ID", r.RequestID),
 		ident("session ID", r.SessionID),
-		cardID("payer card ID", r.PayerCardID),
+		CheckCardID("payer card ID", r.PayerCardID),
 		text("merchant ID", r.MerchantID),
 		currency(r.Currency),
 		amount("amount", r.Amount),
@@ -324,7 +324,7 @@ func (r *Receipt) Validate() error {
 		size("request hash", r.RequestHash, HashSize),
 		amount("amount", r.Amount),
 		currency(r.Currency),
-		cardID("payer card ID", r.PayerCardID),
+		CheckCardID("payer card ID", r.PayerCardID),
 		text("merchant ID", r.MerchantID),
 		legs(r.Legs),
 	)

@@ -24,8 +24,8 @@ func id(b byte) []byte  { return bytes.Repeat([]byte{b}, IDSize) }
 func n32(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
 
 const (
-	shopperCard = "8986001234567890128"
-	sellerCard  = "8986009876543210982"
+	shopperCard = "8986001234567890120"
+	sellerCard  = "8986009876543210989"
 )
 
 // samples returns one valid record of every type, each a fresh value.
@@ -467,4 +467,95 @@ func TestHashBindsWholeMessage(t *testing.T) {
 	// two messages with two hashes, so a consent binds one exact message.
 	assert.NotEqual(t, Hash(a), Hash(b))
 	assert.Equal(t, Hash(a), Hash(bytes.Clone(a)))
+}
+
+// TestCardIDsFollowTheICCIDRule: every card ID a record carries, the card
+// header's and a payer's, is an ICCID as PROTOCOL.md §3 and §4.3 define it.
+// One with a wrong Luhn check digit or without the 89 prefix is refused by
+// Sign, and by Verify and Open when it comes signed; a payer card ID by
+// Marshal and Unmarshal too (they do not check the card header).
+func TestCardIDsFollowTheICCIDRule(t *testing.T) {
+	const (
+		digitsReason = "must be 19 or 20 decimal digits"
+		prefixReason = "must start with the industry identifier 89"
+		luhnReason   = "must end with the Luhn check digit of the others"
+	)
+	bad := []struct{ name, id, reason string }{
+		{"wrong check digit", "8986001234567890121", luhnReason},
+		{"wrong check digit, 20 digits", "89014103211118510721", luhnReason},
+		{"prefix 79 with a right check digit", "7986001234567890121", prefixReason},
+		{"prefix 98 with a right check digit", "9886001234567890121", prefixReason},
+		{"20 digits, prefix 01, right check digit", "01986001234567890127", prefixReason},
+		{"18 digits", "898600123456789012", digitsReason},
+		{"a letter", "898600123456789012A", digitsReason},
+	}
+	fields := []struct {
+		name, base, field string
+		set               func(Record, string)
+	}{
+		{"auth proof card", "auth-proof", "card ID", func(r Record, s string) { r.(*AuthProof).CardID = s }},
+		{"payment request card", "payment-request", "card ID", func(r Record, s string) { r.(*PaymentRequest).CardID = s }},
+		{"payment request payer", "payment-request", "payer card ID", func(r Record, s string) { r.(*PaymentRequest).PayerCardID = s }},
+		{"consent card", "consent", "card ID", func(r Record, s string) { r.(*Consent).CardID = s }},
+		{"refund request card", "refund-request", "card ID", func(r Record, s string) { r.(*RefundRequest).CardID = s }},
+		{"receipt payer", "receipt", "payer card ID", func(r Record, s string) { r.(*Receipt).PayerCardID = s }},
+	}
+	key := newKey(t)
+	for _, f := range fields {
+		for _, b := range bad {
+			t.Run(f.name+"/"+b.name, func(t *testing.T) {
+				want := FieldError{Field: f.field, Reason: b.reason}
+				is := func(err error, what string) {
+					t.Helper()
+					var fe *FieldError
+					if assert.ErrorAs(t, err, &fe, what) {
+						assert.Equal(t, want, *fe, what)
+					}
+					assert.ErrorIs(t, err, ErrMalformed, what)
+				}
+				r := samples()[f.base]
+				f.set(r, b.id)
+
+				_, err := Sign(rand.Reader, key, r)
+				is(err, "Sign")
+
+				payload, err := encMode.Marshal(r)
+				require.NoError(t, err)
+				msg := signRaw(t, key, protectedHeader(r.Type()), payload)
+				require.True(t, VerifyES256(&key.PublicKey, sigStructure(t, msg), msg[len(msg)-64:]), "the signature itself is valid")
+				is(Verify(msg, &key.PublicKey, fresh(r)), "Verify")
+				is(Open(msg, fresh(r)), "Open")
+
+				if f.field == "payer card ID" {
+					_, err := Marshal(r)
+					is(err, "Marshal")
+					is(Unmarshal(payload, fresh(r)), "Unmarshal")
+				}
+			})
+		}
+	}
+}
+
+func TestCheckCardID(t *testing.T) {
+	for _, ok := range []string{shopperCard, sellerCard, "89014103211118510720", "8944500102198304826"} {
+		assert.NoError(t, CheckCardID("card ID", ok), ok)
+	}
+	for _, tc := range []struct{ s, reason string }{
+		{"", "must be 19 or 20 decimal digits"},
+		{"890141032111185107208", "must be 19 or 20 decimal digits"},
+		{"8901410321111851072 ", "must be 19 or 20 decimal digits"},
+		{"99014103211118510729", "must start with the industry identifier 89"},
+		{"7986001234567890121", "must start with the industry identifier 89"},
+		{"89014103211118510721", "must end with the Luhn check digit of the others"},
+		{"8986001234567890128", "must end with the Luhn check digit of the others"},
+		{"8986009876543210982", "must end with the Luhn check digit of the others"},
+	} {
+		var fe *FieldError
+		require.ErrorAs(t, CheckCardID("payer card ID", tc.s), &fe, "%q", tc.s)
+		assert.Equal(t, FieldError{Field: "payer card ID", Reason: tc.reason}, *fe, "%q", tc.s)
+		assert.ErrorIs(t, fe, ErrMalformed)
+	}
+	for body, want := range map[string]byte{"898600123456789012": '0', "898600987654321098": '9', "8901410321111851072": '0', "894450010219830482": '6'} {
+		assert.Equal(t, want, LuhnDigit(body), body)
+	}
 }

@@ -27,7 +27,7 @@ func TestEnvelopeMatchesRecordSign(t *testing.T) {
 	}
 	for _, r := range []record.CardRecord{
 		&record.AuthProof{CardHeader: h, Nonce: h32(1), Role: record.RoleSeller, EID: id(2), PeerEID: id(3)},
-		&record.PaymentRequest{CardHeader: h, RequestID: id(1), SessionID: id(2), PayerCardID: "8986001234567890128",
+		&record.PaymentRequest{CardHeader: h, RequestID: id(1), SessionID: id(2), PayerCardID: "8986001234567890120",
 			MerchantID: "grocer-1", Currency: "EUR", Amount: 6000, Items: items},
 		&record.Consent{CardHeader: h, RequestID: id(1), RequestHash: h32(2), Nonce: h32(3), Amount: 5, Currency: "EUR", MerchantID: "m"},
 		&record.RefundRequest{CardHeader: h, RefundID: id(4), RequestID: id(1), Amount: 5, Currency: "EUR"},

@@ -34,7 +34,7 @@ func sampleRefund() *record.RefundRequest {
 
 func samplePaymentRequest(items int) *record.PaymentRequest {
 	r := &record.PaymentRequest{
-		RequestID: fill(16, 1), SessionID: fill(16, 2), PayerCardID: "8986001234567890128",
+		RequestID: fill(16, 1), SessionID: fill(16, 2), PayerCardID: "8986001234567890120",
 		MerchantID: "grocer-1", Currency: "EUR",
 	}
 	for i := range items {
