@@ -15,6 +15,7 @@ import (
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/internal/testenv"
+	"github.com/casimpay/casimpay/simcard"
 )
 
 // buffer is a bytes.Buffer safe for concurrent use.
@@ -112,6 +113,38 @@ func TestThreeProcesses(t *testing.T) {
 	checkPurchase(t, seller, shopper)
 	awaitBalances(t, cloud, "27.46", "22.54")
 	assert.Contains(t, cloud.String(), "[cloud]   Balance of Alice: EUR 50.00\n")
+}
+
+// A seller that stops waiting withdraws its payment request: the shopper's
+// phone pays the first payable request of the session, which the same two
+// phones meet again within the EID epoch, so a request left pending would
+// be paid in the next purchase instead of the one the till waits for.
+func TestSellerWithdrawsUnpaidRequest(t *testing.T) {
+	dir := t.TempDir()
+	cloud := startCloud(t, "-data", dir)
+	var sOut, pOut buffer
+	var sErr, pErr error
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5", "-wait", "15s"}, &sOut) })
+	wg.Go(func() { pErr = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-pin", "000000"}, &pOut) })
+	wg.Wait()
+	require.ErrorIs(t, pErr, simcard.ErrWrongPIN, pOut.String())
+	require.ErrorIs(t, sErr, context.DeadlineExceeded, sOut.String())
+	withdrawn := regexp.MustCompile(`(?m)^\[seller\]  Request ([0-9a-f]{8}) withdrawn: cancelled$`).FindStringSubmatch(sOut.String())
+	require.NotNil(t, withdrawn, sOut.String())
+	assert.Contains(t, sOut.String(), "The card signed payment request "+withdrawn[1]+";")
+
+	seller, shopper := purchase(t, dir)
+	checkPurchase(t, seller, shopper)
+	paid := regexp.MustCompile(`(?m)ledger transfers: 1, request ([0-9a-f]{8})$`)
+	sPaid, pPaid := paid.FindStringSubmatch(seller), paid.FindStringSubmatch(shopper)
+	require.NotNil(t, sPaid, seller)
+	require.NotNil(t, pPaid, shopper)
+	assert.Equal(t, sPaid[1], pPaid[1], "the shopper paid the request the till waited for")
+	assert.NotEqual(t, withdrawn[1], pPaid[1])
+	awaitBalances(t, cloud, "38.73", "11.27")
 }
 
 func TestThreeProcessesPostgres(t *testing.T) {

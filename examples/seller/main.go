@@ -2,8 +2,10 @@
 // purchase: with its card from the cloud's data folder, it scans the
 // simulated air, finds Alice in its service queue, pairs with her phone,
 // sends the card-signed payment request for the basket and waits for the
-// receipt, which it verifies. Start the cloud program first (see its
-// documentation for the three commands).
+// receipt, which it verifies. When -wait ends, or it is interrupted, before
+// the shopper approved, it cancels the payment request, so that the
+// shopper's next run does not pay it. Start the cloud program first (see
+// its documentation for the three commands).
 //
 //	go run ./examples/seller [-data DIR] [-url URL]
 //

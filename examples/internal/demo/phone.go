@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -253,6 +254,27 @@ func (p *Phone) AwaitSettled(ctx context.Context) (*payflow.PaymentView, *payflo
 	}
 	p.showReceipt(rc, v.MerchantName)
 	return v, rc, nil
+}
+
+// Withdraw is the seller's till giving up on its last payment request: it
+// cancels it, so that the shopper's phone, which pays the first payable
+// request of the session (and the same two phones meet in the same session
+// again until their EIDs rotate), does not pay it in a later purchase
+// instead of the one the till then waits for. It runs even when ctx has
+// ended, for at most 10 seconds. When the shopper paid just before, the
+// verified receipt is shown and the request is left as it is.
+func (p *Phone) Withdraw(ctx context.Context) (*payflow.PaymentView, *payflow.Receipt, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	v, err := p.Seller.Cancel(ctx)
+	if errors.Is(err, payflow.ErrFinal) {
+		return p.AwaitSettled(ctx)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	p.Screen.Printf("Request %s withdrawn: %s", Short(v.ID), v.State)
+	return v, nil, nil
 }
 
 // showReceipt prints a receipt the phone verified offline.

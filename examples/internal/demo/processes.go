@@ -281,7 +281,9 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 
 // RunSeller is the seller program: the till of Corner Grocer finds Alice
 // in its service queue, pairs with her phone, charges the grocery basket
-// and waits for the verified receipt.
+// and waits for the verified receipt. When the wait ends (-wait, or an
+// interrupt) before the shopper acted, it withdraws the request (Withdraw)
+// and fails.
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
 		if _, err := ph.Charge(ctx, c.Name, GroceryBasket, nil); err != nil {
@@ -289,7 +291,14 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		v, rc, err := ph.AwaitSettled(wctx)
 		if err != nil {
-			return err
+			wv, wrc, werr := ph.Withdraw(ctx)
+			if werr != nil {
+				return errors.Join(err, fmt.Errorf("demo: withdrawing the request: %w", werr))
+			}
+			if wrc == nil {
+				return err
+			}
+			v, rc = wv, wrc // paid as the till gave up
 		}
 		if rc == nil {
 			return fmt.Errorf("demo: request %s ended %s", Short(v.ID), v.State)
