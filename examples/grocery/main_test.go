@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -83,6 +84,23 @@ func TestGroceryWrongPIN(t *testing.T) {
 	err := run(context.Background(), []string{"-pin", "999999"}, &out)
 	require.Error(t, err)
 	assert.ErrorIs(t, err, simcard.ErrWrongPIN)
+	assert.Contains(t, out.String(), "[shopper] Wrong PIN: the card refused it (2 of 3 tries left)\n")
+	assert.NotContains(t, out.String(), "Receipt verified")
+}
+
+func TestGroceryPINBlocked(t *testing.T) {
+	dir := t.TempDir()
+	for left := 2; left >= 0; left-- {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"-data", dir, "-pin", "999999"}, &out)
+		require.ErrorIs(t, err, simcard.ErrWrongPIN)
+		require.Contains(t, out.String(), fmt.Sprintf("[shopper] Wrong PIN: the card refused it (%d of 3 tries left)\n", left))
+	}
+	// Blocked: even the right PIN is refused, and the screen says so.
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-data", dir}, &out)
+	assert.ErrorIs(t, err, simcard.ErrPINBlocked)
+	assert.Contains(t, out.String(), "[shopper] The card's PIN is blocked: the PUK unblocks it\n")
 	assert.NotContains(t, out.String(), "Receipt verified")
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/queue"
+	"github.com/casimpay/casimpay/simcard"
 )
 
 // PollInterval is how often a phone asks the platform again while it waits
@@ -233,7 +234,16 @@ func (p *Phone) Approve(ctx context.Context, pin string) (*payflow.Receipt, erro
 	}
 	p.Screen.Printf("Enter PIN (%d of %d tries left): %s", left, total, mask(pin))
 	rc, err := p.Shopper.Approve(ctx, pin)
-	if err != nil {
+	var se *simcard.StatusError
+	switch {
+	case errors.As(err, &se) && errors.Is(err, simcard.ErrWrongPIN):
+		n, _ := se.TriesLeft()
+		p.Screen.Printf("Wrong PIN: the card refused it (%d of %d tries left)", n, total)
+		return nil, fmt.Errorf("demo: wrong PIN, %d of %d tries left: %w", n, total, err)
+	case errors.Is(err, simcard.ErrPINBlocked):
+		p.Screen.Printf("The card's PIN is blocked: the PUK unblocks it")
+		return nil, fmt.Errorf("demo: the card's PIN is blocked: %w", err)
+	case err != nil:
 		return nil, err
 	}
 	p.Screen.Printf("PIN accepted by the card, which signed the consent to %s for %s", Money(v.Amount, v.Currency), v.MerchantName)
