@@ -21,6 +21,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -192,14 +193,24 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if _, err := seller.Charge(ctx, c2.Name, demo.GroceryBasket, nil); err != nil {
 		return err
 	}
-	if _, err := shopper.AwaitRequest(ctx); err != nil {
+	// A request left pending would be the first that the shopper's phone
+	// finds in a later run with -data (the two cards meet in this session
+	// again until their EIDs rotate): the till withdraws it when the
+	// purchase stops short.
+	withdraw := func(err error) error {
+		if _, _, werr := seller.Withdraw(ctx); werr != nil {
+			return errors.Join(err, fmt.Errorf("withdrawing the request: %w", werr))
+		}
 		return err
+	}
+	if _, err := shopper.AwaitRequest(ctx); err != nil {
+		return withdraw(err)
 	}
 
 	step("7. The shopper approves with the card's PIN; the cloud settles and signs the receipt")
 	rc, err := shopper.Approve(ctx, *pin)
 	if err != nil {
-		return err
+		return withdraw(err)
 	}
 	if _, _, err := seller.AwaitSettled(ctx); err != nil {
 		return err

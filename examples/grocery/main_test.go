@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,6 +87,28 @@ func TestGroceryWrongPIN(t *testing.T) {
 	assert.ErrorIs(t, err, simcard.ErrWrongPIN)
 	assert.Contains(t, out.String(), "[shopper] Wrong PIN: the card refused it (2 of 3 tries left)\n")
 	assert.NotContains(t, out.String(), "Receipt verified")
+}
+
+// After a run that failed at the PIN, a run with the same data folder pays
+// the request its till made: the failed run withdrew its own, which the
+// shopper's phone would otherwise find first in the session that the same
+// two cards meet in again until their EIDs rotate.
+func TestGroceryWrongPINThenRight(t *testing.T) {
+	dir := t.TempDir()
+	var first bytes.Buffer
+	require.ErrorIs(t, run(context.Background(), []string{"-data", dir, "-pin", "999999"}, &first), simcard.ErrWrongPIN)
+	withdrawn := regexp.MustCompile(`(?m)^\[seller\]  Request ([0-9a-f]{8}) withdrawn: cancelled$`).FindStringSubmatch(first.String())
+	require.NotNil(t, withdrawn, first.String())
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var second bytes.Buffer
+	require.NoError(t, run(ctx, []string{"-data", dir}, &second), second.String())
+	paid := regexp.MustCompile(`(?m)^\[(?:shopper|seller)\] +ledger transfers: 1, request ([0-9a-f]{8})$`).FindAllStringSubmatch(second.String(), -1)
+	require.Len(t, paid, 2, second.String())
+	assert.Equal(t, paid[0][1], paid[1][1], "both phones show the receipt of one request")
+	assert.NotEqual(t, withdrawn[1], paid[0][1])
+	assert.Contains(t, second.String(), "[cloud]   Alice:         EUR 38.73 (was EUR 50.00)\n")
 }
 
 func TestGroceryPINBlocked(t *testing.T) {
