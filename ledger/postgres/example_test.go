@@ -9,8 +9,9 @@ import (
 	"github.com/casimpay/casimpay/ledger/postgres"
 )
 
-// A ledger on PostgreSQL. The DSN comes from the environment; the example
-// prints nothing when it is unset, so it has no Output block.
+// A ledger on PostgreSQL, at the DSN in the environment. (Compiled, not
+// run: it needs a server, so it has no Output block, and go test does not
+// run an example without one.)
 func Example() {
 	dsn := os.Getenv("CASIMPAY_POSTGRES_DSN")
 	if dsn == "" {
