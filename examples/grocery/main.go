@@ -50,7 +50,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *loss < 0 || *loss >= 1 || *rounds < 1 {
+	if !(*loss >= 0 && *loss < 1) || *rounds < 1 { // NaN too
 		return fmt.Errorf("-loss must be in [0, 1) and -rounds at least 1")
 	}
 	dir := *data

@@ -128,9 +128,11 @@ func TestGroceryPINBlocked(t *testing.T) {
 }
 
 func TestGroceryFlags(t *testing.T) {
-	for _, args := range [][]string{{"-loss", "1"}, {"-rounds", "0"}, {"-nope"}} {
-		t.Run(args[0], func(t *testing.T) {
-			assert.Error(t, run(context.Background(), args, &bytes.Buffer{}))
+	for _, args := range [][]string{{"-loss", "1"}, {"-loss", "NaN"}, {"-loss", "-0.1"}, {"-rounds", "0"}, {"-nope"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			assert.Error(t, run(context.Background(), args, &out))
+			assert.NotContains(t, out.String(), "Enter PIN", "refused before any purchase")
 		})
 	}
 }
