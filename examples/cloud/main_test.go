@@ -174,3 +174,12 @@ func TestPhonesNeedACloud(t *testing.T) {
 	err := demo.RunSeller(context.Background(), []string{"-data", empty}, &buffer{})
 	assert.EqualError(t, err, "the cloud URL file "+filepath.Join(empty, demo.URLFile)+" is empty")
 }
+
+func TestCloudFlags(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a cloud that started would stop at once and return nil
+	dir := t.TempDir()
+	err := demo.RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0", "-pairs", "-1"}, &buffer{})
+	assert.ErrorIs(t, err, demo.ErrUsage)
+	assert.NoFileExists(t, filepath.Join(dir, demo.DatabaseFile), "refused before the platform opens")
+}

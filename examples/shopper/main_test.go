@@ -24,6 +24,8 @@ func TestShopperErrors(t *testing.T) {
 		{"help", []string{"-h"}, flag.ErrHelp},
 		{"no cloud", []string{"-data", t.TempDir()}, os.ErrNotExist},
 		{"no card", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1"}, os.ErrNotExist},
+		{"wait zero", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-wait", "0"}, demo.ErrUsage},
+		{"wait negative", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-wait", "-1s"}, demo.ErrUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -30,6 +30,9 @@ const URLFile = "cloud.url"
 // choice.
 var Bystanders = []string{"bob", "chen", "coffee-cart", "flower-stall"}
 
+// ErrUsage is the error of a flag value that a program refuses.
+var ErrUsage = errors.New("demo: invalid flag value")
+
 // RunCloud is the cloud program: it opens the platform of the data folder
 // (SQLite, or PostgreSQL with -postgres), sets up the grocery market,
 // serves the HTTP API on -listen, writes its URL into the data folder,
@@ -43,6 +46,9 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	pairs := fs.Int("pairs", 0, "also enrol the cards of `N` load generator pairs (examples/loadgen -url)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *pairs < 0 {
+		return fmt.Errorf("%w: -pairs must not be negative", ErrUsage)
 	}
 	screen := NewPrinter(stdout).Screen("cloud")
 	cloud, err := OpenCloud(ctx, CloudOptions{Dir: *dir, PostgresDSN: *dsn})
@@ -165,6 +171,9 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if f.wait <= 0 {
+		return nil, fmt.Errorf("%w: -wait must be positive", ErrUsage)
 	}
 	if f.url == "" {
 		b, err := os.ReadFile(filepath.Join(f.dir, URLFile))
