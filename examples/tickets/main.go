@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -83,7 +84,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer cloud.Close()
+	// A copy of the market's shops, so that the package's market keeps its
+	// catalog for another run in this process.
 	m := market
+	m.Shops = slices.Clone(market.Shops)
+	m.Shops[0].Catalog = slices.Clone(m.Shops[0].Catalog)
 	for _, s := range seats {
 		m.Shops[0].Catalog = append(m.Shops[0].Catalog, payflow.CatalogItem{SKU: s.sku, Name: s.name, UnitPrice: s.price})
 	}

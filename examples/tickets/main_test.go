@@ -45,3 +45,15 @@ func TestTickets(t *testing.T) {
 		assert.Contains(t, tail, line)
 	}
 }
+
+// The program leaves the package's market as it found it: a second run in
+// the same process sets up the same catalog.
+func TestTicketsRunsTwice(t *testing.T) {
+	catalog := len(market.Shops[0].Catalog)
+	for range 2 {
+		var out bytes.Buffer
+		require.NoError(t, run(context.Background(), nil, &out))
+		assert.Contains(t, out.String(), "[cloud]   ARENA-1231-A12 is held by Erin\n")
+	}
+	assert.Len(t, market.Shops[0].Catalog, catalog)
+}
