@@ -106,6 +106,12 @@ type Charge struct {
 // screen. An item not in the catalog, or a total that overflows, is
 // ErrInvalid.
 //
+// The request takes the session's next free index (SessionRequestID). A
+// session of the same two cards and EIDs opened before, by this phone in
+// another run, may hold indexes already: Request moves past at most 16 of
+// them and then fails with ErrConflict, and the next Request goes on after
+// them.
+//
 // A payment request that the platform did not answer (it failed or could
 // not be reached, ctx ended, or over HTTP it was still running when the
 // retries ran out) may have been recorded all the same, and the shopper
@@ -148,9 +154,18 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, err
 		}
 		v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
-		if errors.Is(err, ErrConflict) && skips < maxRequestIndexSkips {
-			n++ // an earlier session with this ID used the index
-			continue
+		if errors.Is(err, ErrConflict) { // an earlier session with this ID used the index
+			if skips < maxRequestIndexSkips {
+				n++
+				continue
+			}
+			// The next Request goes on after the indexes found taken.
+			s.mu.Lock()
+			if s.session != nil && s.session.ID == sess.ID && s.next <= n {
+				s.next = n + 1
+			}
+			s.mu.Unlock()
+			return nil, err
 		}
 		if err != nil {
 			if unanswered(err) { // it may be recorded

@@ -215,3 +215,33 @@ func TestSellerRefundAfterLostReply(t *testing.T) {
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, shopperBalance(t, w))
 	})
 }
+
+// TestSellerRequestPastManyTakenIndexes: a seller phone started again in
+// a session whose first 20 request indexes its earlier run used moves past
+// 16 of them in one Request, which fails with ErrConflict, and the next
+// Request goes on from there and the shopper finds it.
+func TestSellerRequestPastManyTakenIndexes(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	c := w.pair(t)
+	for range 20 {
+		_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+		require.NoError(t, err)
+		_, err = w.seller.Cancel(ctx)
+		require.NoError(t, err)
+	}
+	seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, w.f.Platform))
+	require.NoError(t, err)
+	w.seller = seller
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+
+	_, err = w.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 20), sv.ID)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, screen.ID)
+	assert.Equal(t, uint64(690), screen.Amount)
+}

@@ -21,11 +21,13 @@
 //	go run ./examples/loadgen -pairs 16 -url http://127.0.0.1:8080
 //
 // The cards of a pair meet in the same session until their EIDs rotate,
-// every ten minutes, and a seller phone skips at most 16 request indexes
-// that an earlier process used in its session (PROTOCOL.md §5.6). So a
-// second run with -url in the same ten-minute epoch as one that made more
-// than 16 purchases per pair completes none: every request is refused with
-// conflict. Wait for the next epoch (Unix time / 600) before running again.
+// every ten minutes, and a seller phone moves past at most 16 request
+// indexes that an earlier process used in its session per request, the
+// next request going on from there (PROTOCOL.md §5.6). So a second run
+// with -url in the same ten-minute epoch as one that made N purchases per
+// pair first counts about N/17 conflict errors per pair while its sellers
+// move past the first run's requests; after the next epoch (Unix time /
+// 600) the sessions are new.
 //
 // Flags:
 //
