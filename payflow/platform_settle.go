@@ -273,6 +273,9 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 		return nil, err
 	}
 	pay, err := p.store.Payment(ctx, ID(rr.RequestID))
+	if err == nil { // a pending request past its expiry is expired
+		pay, err = p.current(ctx, pay)
+	}
 	if err != nil { // not found spends the record; a store failure does not
 		return nil, p.refuse(ctx, a, err)
 	}

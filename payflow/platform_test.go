@@ -1358,3 +1358,23 @@ func TestRequestResentAfterExpiry(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateExpired, r.State)
 }
+
+// TestRefundOfRequestPastExpiry: a refund of a request still pending in
+// the store at its expiry is refused expired, as every read of the request
+// now shows it, and nothing moves.
+func TestRefundOfRequestPastExpiry(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	s.Clock.Advance(payflow.DefaultRequestTTL)
+	id := payflow.ID{0x7e, 1}
+	msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 100, Currency: "EUR"})
+	_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrExpired)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateExpired, r.State)
+	_, err = s.Store.Refund(ctx, id)
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+}
