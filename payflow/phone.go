@@ -501,6 +501,33 @@ func (p *phone) verifyReceipt(ctx context.Context, msg []byte) (*Receipt, error)
 		}
 		return rc, nil
 	}
+	err := p.withPlatform(ctx, func(vp *pki.VerifiedPlatform) error {
+		if err := vp.VerifyReceipt(msg, &rc.Receipt); err != nil {
+			return fmt.Errorf("%w: receipt: %w", ErrSignature, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rc, nil
+}
+
+// trustPlatform checks, before the card signs a record that moves money,
+// that the phone trusts the platform's certificate (as verifyReceipt
+// will), so that money is not moved for a receipt the phone would refuse.
+// It fails with ErrCard when the certificate expired or was revoked.
+func (p *phone) trustPlatform(ctx context.Context) error {
+	if p.opts.Verifier == nil { // the pinned key
+		return nil
+	}
+	return p.withPlatform(ctx, func(*pki.VerifiedPlatform) error { return nil })
+}
+
+// withPlatform runs check with the platform's certificate chain verified:
+// the chain kept, and when that does not verify or check fails with it,
+// the chain Info gives now once more, which is then kept.
+func (p *phone) withPlatform(ctx context.Context, check func(*pki.VerifiedPlatform) error) error {
 	p.mu.Lock()
 	chain := p.platform
 	p.mu.Unlock()
@@ -509,7 +536,7 @@ func (p *phone) verifyReceipt(ctx context.Context, msg []byte) (*Receipt, error)
 		if chain == nil {
 			info, err := p.api.Info(ctx)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			chain, fresh = info.Chain, true
 			p.mu.Lock()
@@ -519,13 +546,11 @@ func (p *phone) verifyReceipt(ctx context.Context, msg []byte) (*Receipt, error)
 		vp, err := p.opts.Verifier.VerifyPlatform(chain)
 		if err != nil {
 			err = fmt.Errorf("%w: platform certificate: %w", ErrCard, err)
-		} else if err = vp.VerifyReceipt(msg, &rc.Receipt); err != nil {
-			err = fmt.Errorf("%w: receipt: %w", ErrSignature, err)
-		} else {
-			return rc, nil
+		} else if err = check(vp); err == nil {
+			return nil
 		}
 		if fresh {
-			return nil, err
+			return err
 		}
 		chain = nil
 	}

@@ -569,6 +569,18 @@ func TestReceiptKeyRenewed(t *testing.T) {
 	w.pair(t)
 	w.purchase(t) // both phones keep the first chain
 
+	api.to(renewedPlatform(t, f))
+	w.purchase(t)
+
+	f.Clock.Advance(time.Hour + pki.DefaultSkew + time.Second)
+	_, _, err := w.seller.Wait(ctx)
+	require.ErrorIs(t, err, payflow.ErrCard, "the renewed certificate expired")
+}
+
+// renewedPlatform is a platform on f's state with a new receipt key,
+// whose certificate is valid for an hour from f's clock.
+func renewedPlatform(t *testing.T, f *paytest.Fixture) *payflow.Platform {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
 	cert, err := f.Issuer.IssuePlatform(key.Public(), "casimpay renewed platform", pki.IssueOptions{Validity: time.Hour})
@@ -576,12 +588,7 @@ func TestReceiptKeyRenewed(t *testing.T) {
 	renewed, err := payflow.NewPlatform(payflow.PlatformOptions{Ledger: f.Ledger, Store: f.Store, Verifier: f.Verifier,
 		Key: key, Chain: append([][]byte{cert}, f.Issuer.Chain()...), Now: f.Clock.Now})
 	require.NoError(t, err)
-	api.to(renewed)
-	w.purchase(t)
-
-	f.Clock.Advance(time.Hour + pki.DefaultSkew + time.Second)
-	_, _, err = w.seller.Wait(ctx)
-	require.ErrorIs(t, err, payflow.ErrCard, "the renewed certificate expired")
+	return renewed
 }
 
 type tamperAPI struct {
@@ -745,4 +752,68 @@ func TestPhonesLogInAgainWhenTheTokenExpires(t *testing.T) {
 	require.Len(t, peers, 1)
 	assert.Equal(t, "Corner Shop", peers[0].Name)
 	assert.Equal(t, int32(2), api.logins.Load(), "the shopper logged in again; advertising needs no login")
+}
+
+// TestNoMoneyMovesWithoutTrustedPlatform: once the platform's certificate
+// expired, the shopper's Approve and the seller's Refund and Capture fail
+// with ErrCard before anything is signed or sent, and no money moves,
+// instead of moving it and then refusing the receipt.
+func TestNoMoneyMovesWithoutTrustedPlatform(t *testing.T) {
+	ctx := context.Background()
+	for _, manual := range []bool{false, true} {
+		t.Run(map[bool]string{false: "refund", true: "manual capture"}[manual], func(t *testing.T) {
+			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+			api := &switchAPI{API: f.Platform}
+			w := newPhoneWorld(t, f, api, manual)
+			api.to(renewedPlatform(t, f))
+			w.pair(t)
+			var held payflow.ID
+			if manual {
+				w.request(t)
+				actx, cancel := context.WithCancel(ctx)
+				approved := make(chan error, 1)
+				go func() {
+					_, err := w.shopper.Approve(actx, simcardtest.PIN)
+					approved <- err
+				}()
+				view, _, err := w.seller.Wait(ctx)
+				require.NoError(t, err)
+				require.Equal(t, payflow.StateHeld, view.State)
+				cancel() // the shopper stops waiting for the capture
+				require.ErrorIs(t, <-approved, context.Canceled)
+				held = view.ID
+			} else {
+				w.purchase(t) // to refund later
+			}
+			posted := w.balance(t, w.shopperCard.Enrolment.ICCID).Posted
+
+			f.Clock.Advance(time.Hour + pki.DefaultSkew + time.Second)
+			if manual {
+				_, err := w.seller.Capture(ctx, 0)
+				require.ErrorIs(t, err, payflow.ErrCard)
+				r, err := f.Store.Payment(ctx, held)
+				require.NoError(t, err)
+				assert.Equal(t, payflow.StateHeld, r.State, "no capture was sent")
+			} else {
+				_, err := w.seller.Refund(ctx, 100)
+				require.ErrorIs(t, err, payflow.ErrCard)
+			}
+			assert.Equal(t, posted, w.balance(t, w.shopperCard.Enrolment.ICCID).Posted, "nothing captured or refunded")
+
+			w.pair(t) // the session and the EIDs of an hour ago are gone
+			sv, err := w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			_, err = w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			// (A consent that went through would wait for a manual capture.)
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			_, err = w.shopper.Approve(actx, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrCard)
+			r, err := f.Store.Payment(ctx, sv.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StatePending, r.State, "no consent was sent")
+			assert.Equal(t, posted, w.balance(t, w.shopperCard.Enrolment.ICCID).Posted)
+		})
+	}
 }

@@ -352,8 +352,14 @@ func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 }
 
 // Capture captures amount (zero: all) of the held payment request made
-// last and returns the verified receipt.
+// last and returns the verified receipt. Like Refund, it first checks
+// that the phone still trusts the platform's certificate that the receipt
+// will be verified with (ErrCard when that expired or was revoked: no
+// money moves).
 func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
+	if err := s.trustPlatform(ctx); err != nil {
+		return nil, err
+	}
 	v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
 		return s.api.Capture(ctx, token, &CaptureRequest{RequestID: cur.ID, Amount: amount})
 	})
@@ -369,7 +375,9 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // Refund has the card sign a refund of amount of the captured payment
 // request made last, under a new refund ID, and returns the verified
 // refund receipt. The platform refuses refunds beyond what was captured
-// (ErrLimit).
+// (ErrLimit). Before the card signs, the phone checks that it still
+// trusts the platform's certificate that the receipt will be verified
+// with (ErrCard when that expired or was revoked: no money moves).
 //
 // A refund that the platform did not answer (as for Request) may have
 // been made all the same, and one answered with a receipt that does not
@@ -402,6 +410,9 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 			s.unconfirmed = nil
 			return rc, nil
 		}
+	}
+	if err := s.trustPlatform(ctx); err != nil {
+		return nil, err
 	}
 	u := &sentRefund{payment: cur, amount: amount}
 	if _, err := io.ReadFull(s.rand, u.id[:]); err != nil {

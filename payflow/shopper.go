@@ -140,7 +140,10 @@ func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
 func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 
 // Approve is the shopper's PIN entry on the payment screen: once a fresh
-// view shows the same request still pending, the card verifies the PIN (a
+// view shows the same request still pending, and the phone still trusts
+// the platform's certificate that its receipt will be verified with
+// (ErrCard when that expired or was revoked: nothing is signed and no
+// money moves), the card verifies the PIN (a
 // wrong one fails with the card's error, matching simcard.ErrWrongPIN or
 // simcard.ErrPINBlocked), then signs a consent bound to the request hash,
 // amount, currency and payee over a fresh nonce, and the platform
@@ -164,6 +167,9 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	}
 	if v.State != StatePending {
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
+	}
+	if err := s.trustPlatform(ctx); err != nil {
+		return nil, err
 	}
 	// The PIN is verified only now, right before the card signs, so that a
 	// call that gives up earlier leaves no verified PIN on the card for
