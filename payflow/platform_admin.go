@@ -248,10 +248,14 @@ func (p *Platform) Balance(ctx context.Context, owner, unit string) (Balance, er
 	return Balance{Posted: a.CreditsPosted - a.DebitsPosted, Held: a.DebitsPending, Incoming: a.CreditsPending}, nil
 }
 
-// seconds converts a lifetime to whole seconds, at least one, for ledger
-// timeouts.
+// seconds converts a lifetime to whole seconds, rounded up and at least
+// one, for ledger timeouts: a hold never expires in the ledger before the
+// lifetime ends.
 func seconds(d time.Duration) uint32 {
 	s := d / time.Second
+	if d%time.Second > 0 {
+		s++
+	}
 	if s > 1<<32-1 {
 		return 1<<32 - 1
 	}

@@ -82,7 +82,10 @@ func ledgerRefused(err error) bool { return errors.Is(err, ErrFunds) || errors.I
 // holdTimeout is the ledger timeout of the holds of r, from what the
 // platform recorded when it accepted the consent (the hold's expiry and
 // the time of that update), so that every process that retries the holds
-// submits the same transfers whatever its own HoldTTL.
+// submits the same transfers whatever its own HoldTTL. It is rounded up to
+// whole seconds: the ledger times the hold from its own timestamp, which
+// is no earlier than that update, so the ledger releases the funds no
+// earlier than the hold's expiry.
 func holdTimeout(r *PaymentRecord) uint32 {
 	return seconds(r.HoldExpiresAt.Sub(r.UpdatedAt))
 }

@@ -1378,3 +1378,30 @@ func TestRefundOfRequestPastExpiry(t *testing.T) {
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
 }
+
+// TestHoldLastsItsTTL: the ledger keeps the funds of a held payment on
+// hold at least until the payment's hold expiry, also when the hold TTL is
+// not a whole number of seconds, so that a capture before that expiry
+// captures instead of meeting a hold the ledger already released.
+func TestHoldLastsItsTTL(t *testing.T) {
+	ctx := context.Background()
+	ttl := 2500 * time.Millisecond
+	s := newShop(t, true, paytest.Options{Platform: payflow.PlatformOptions{HoldTTL: ttl}})
+	v, _ := s.request(t)
+	held, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateHeld, held.State)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	hold, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(v.ID, 1, 0, 1)})
+	require.NoError(t, err)
+	require.Len(t, hold, 1)
+	assert.Equal(t, uint32(3), hold[0].Timeout, "the hold TTL rounded up to whole seconds")
+
+	s.Clock.Advance(ttl - 100*time.Millisecond)
+	require.True(t, s.Clock.Now().Before(r.HoldExpiresAt))
+	c, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, c.State)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
+}
