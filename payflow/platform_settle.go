@@ -489,7 +489,8 @@ func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
 // RecoverAfter, at most limit of each state (zero: 1000). It returns how
 // many it completed. Derived ledger IDs make the repeated ledger calls
 // harmless; a settlement that another process is still driving is simply
-// continued by both.
+// continued by both. One that fails is left for the next sweep and the
+// sweep goes on with the others; the error joins every failure.
 func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
@@ -500,7 +501,7 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	for _, state := range []string{stateApproving, stateCapturing, stateVoiding} {
 		due, err := p.store.DuePayments(ctx, state, before, limit)
 		if err != nil {
-			return n, err
+			return n, errors.Join(append(errs, err)...)
 		}
 		for _, r := range due {
 			// A refusal that drive recorded (back to pending, or expired)
@@ -514,12 +515,13 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	}
 	refunds, err := p.store.DueRefunds(ctx, before, limit)
 	if err != nil {
-		return n, err
+		return n, errors.Join(append(errs, err)...)
 	}
 	for _, r := range refunds {
 		pay, err := p.store.Payment(ctx, r.RequestID)
 		if err != nil {
-			return n, err
+			errs = append(errs, err)
+			continue
 		}
 		if err := p.driveRefund(ctx, r, pay); err != nil && !ledgerRefused(err) {
 			errs = append(errs, err)

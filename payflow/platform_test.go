@@ -1405,3 +1405,109 @@ func TestHoldLastsItsTTL(t *testing.T) {
 	assert.Equal(t, payflow.StateCaptured, c.State)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
 }
+
+// sweepFault is a Store that never records a settlement (as a database
+// that lost its connection) and, when refunds is set, fails to list the
+// refunds due.
+type sweepFault struct {
+	payflow.Store
+	refunds error
+}
+
+var errRefundsDue = errors.New("refunds due: connection lost")
+
+func (s *sweepFault) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if from == "approving" {
+		return errLost
+	}
+	return s.Store.UpdatePayment(ctx, p, from)
+}
+
+func (s *sweepFault) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
+	if s.refunds != nil {
+		return nil, s.refunds
+	}
+	return s.Store.DueRefunds(ctx, t, limit)
+}
+
+// TestRecoverSweepReportsEveryError: a recovery sweep that fails to list
+// the refunds due still reports why the settlements it tried before
+// failed.
+func TestRecoverSweepReportsEveryError(t *testing.T) {
+	ctx := context.Background()
+	st := &sweepFault{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.ErrorIs(t, err, errLost)
+
+	st.refunds = errRefundsDue
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	assert.Equal(t, 0, n)
+	assert.ErrorIs(t, err, errRefundsDue)
+	assert.ErrorIs(t, err, errLost, "the failed settlement is reported")
+}
+
+// paymentReadLost is a Store whose next payment read fails once armed.
+type paymentReadLost struct {
+	payflow.Store
+	armed bool
+}
+
+func (s *paymentReadLost) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	if s.armed {
+		s.armed = false
+		return nil, errLost
+	}
+	return s.Store.Payment(ctx, id)
+}
+
+// TestRecoverSweepGoesOnAfterARefundFails: a recovery sweep that cannot
+// read the payment of one pending refund reports it and still completes
+// the next refund.
+func TestRecoverSweepGoesOnAfterARefundFails(t *testing.T) {
+	ctx := context.Background()
+	st := &paymentReadLost{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	p, err := st.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	var ids []payflow.ID
+	for i, amount := range []uint64{100, 200} {
+		id := payflow.ID([]byte("refund-00000000" + string(rune('0'+i))))
+		msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: amount, Currency: "EUR"})
+		var rr record.RefundRequest
+		require.NoError(t, record.Open(msg, &rr))
+		p.Refunded += amount
+		h := record.Hash(msg)
+		ref := &payflow.RefundRecord{ID: id, RequestID: v.ID, State: payflow.RefundPending, Amount: amount, Currency: "EUR",
+			Request: msg, Hash: h[:], Refunded: p.Refunded, CreatedAt: s.Clock.Now()}
+		require.NoError(t, st.Accept(ctx, &payflow.Acceptance{CardID: rr.CardID, Counter: rr.Counter, Refund: ref, Update: p, From: payflow.StateCaptured}))
+		ids = append(ids, id)
+	}
+	before := s.balances(t)
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	st.armed = true
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	assert.ErrorIs(t, err, errLost)
+	assert.Equal(t, 1, n)
+	states := map[string]int{}
+	var refunded uint64
+	for _, id := range ids {
+		r, err := st.Refund(ctx, id)
+		require.NoError(t, err)
+		states[r.State]++
+		if r.State == payflow.RefundDone {
+			refunded += r.Amount
+		}
+	}
+	assert.Equal(t, map[string]int{payflow.RefundPending: 1, payflow.RefundDone: 1}, states)
+	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + refunded}, {Posted: before[1].Posted - refunded}}, s.balances(t))
+
+	s.sweep(t, 1)
+	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 300}, {Posted: before[1].Posted - 300}}, s.balances(t))
+}
