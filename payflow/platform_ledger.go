@@ -133,6 +133,47 @@ func refusalStands(err error) error {
 	return err
 }
 
+// noAccount is the debit account of the transfers that spend refused IDs:
+// an ID in the namespace of transfer IDs, which no account is given.
+var noAccount = TransferID(ID{}, 0, 0, 0)
+
+// errMade reports that the transfer whose ID spendRefused was to spend
+// exists: another process created it.
+var errMade = errors.New("the transfer exists")
+
+// spendRefused makes the ledger keep t's ID as failed after t, or the
+// chain it begins, was refused for overflowing an account's totals
+// (ErrLimit). The ledger keeps the IDs of transfers refused for a state
+// that can change (such as exceeds_credits) but not of these, and the
+// overflow may clear when a hold on the account is released: a process
+// that still holds an older copy of the request or refund could then
+// create the transfers after the refusal was recorded. A transfer under
+// t's ID from an account that does not exist is refused with
+// debit_account_not_found, which the ledger keeps. It returns errMade when
+// t's ID exists: the transfer was created meanwhile.
+func (p *Platform) spendRefused(ctx context.Context, t ledger.Transfer) error {
+	res, err := p.ledger.CreateTransfers(ctx, []ledger.Transfer{{
+		ID: t.ID, DebitAccountID: noAccount, CreditAccountID: t.CreditAccountID, Amount: 1,
+		Ledger: t.Ledger, Code: t.Code,
+	}})
+	if err != nil {
+		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+	}
+	switch r := res[0]; r {
+	case ledger.TransferDebitAccountNotFound, ledger.TransferIDAlreadyFailed:
+		return nil
+	case ledger.TransferExists, ledger.TransferExistsWithDifferentFlags, ledger.TransferExistsWithDifferentPendingID,
+		ledger.TransferExistsWithDifferentTimeout, ledger.TransferExistsWithDifferentDebitAccountID,
+		ledger.TransferExistsWithDifferentCreditAccountID, ledger.TransferExistsWithDifferentAmount,
+		ledger.TransferExistsWithDifferentUserData128, ledger.TransferExistsWithDifferentUserData64,
+		ledger.TransferExistsWithDifferentUserData32, ledger.TransferExistsWithDifferentLedger,
+		ledger.TransferExistsWithDifferentCode:
+		return errMade
+	default:
+		return fmt.Errorf("%w: ledger: spending a refused ID: %v", ErrInternal, r)
+	}
+}
+
 // createChain creates ts as one linked chain, all or nothing, and accepts a
 // chain that an earlier call already created: a retry after a crash or a
 // lost reply gets "exists" for the first transfer the earlier call created,

@@ -69,7 +69,16 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 		posts, ids = p.posts(r, legs)
 		ts = append(ts, posts...)
 	}
-	return ids, refusalStands(p.createChain(ctx, ts))
+	err := refusalStands(p.createChain(ctx, ts))
+	if errors.Is(err, ErrLimit) {
+		switch serr := p.spendRefused(ctx, ts[0]); {
+		case errors.Is(serr, errMade): // created meanwhile: take it
+			err = refusalStands(p.createChain(ctx, ts))
+		case serr != nil:
+			return nil, serr
+		}
+	}
+	return ids, err
 }
 
 // ledgerRefused reports whether err is the ledger's refusal of a hold or a
@@ -371,6 +380,14 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		UserData128: ledger.ID(pay.ID), Ledger: cur.Numeric, Code: TransferRefund,
 	}
 	lerr := refusalStands(ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t})))
+	if errors.Is(lerr, ErrLimit) {
+		switch serr := p.spendRefused(ctx, t); {
+		case errors.Is(serr, errMade): // created meanwhile: take it
+			lerr = refusalStands(ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t})))
+		case serr != nil:
+			return serr
+		}
+	}
 	if lerr != nil && !ledgerRefused(lerr) {
 		return lerr
 	}

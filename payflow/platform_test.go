@@ -847,9 +847,28 @@ func TestHoldOverflowRefused(t *testing.T) {
 	st, err := s.Store.Payment(ctx, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StatePending, st.State)
+	// The ledger keeps no record of an overflow: the platform spends the
+	// chain's first ID, so that a process with an older copy of the
+	// request cannot hold its money later.
+	requireSpent(t, s, payflow.TransferID(v.ID, st.Attempt, 1, 1))
 	dv, err := s.Platform.Decline(ctx, s.shopper.Token, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateDeclined, dv.State)
+}
+
+// requireSpent checks that the ledger holds no transfer id and refuses
+// any transfer under it as an ID that failed before.
+func requireSpent(t *testing.T, s *shop, id ledger.ID) {
+	t.Helper()
+	ctx := context.Background()
+	found, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{id})
+	require.NoError(t, err)
+	require.Empty(t, found)
+	res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+		ID: id, DebitAccountID: ledger.IDFromUint64(1), CreditAccountID: ledger.IDFromUint64(2), Amount: 1, Ledger: 978, Code: 1,
+	}})
+	require.NoError(t, err)
+	assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferIDAlreadyFailed}, res)
 }
 
 // overflowingRequest has the merchant issued nearly the ledger's limit of
@@ -1229,6 +1248,7 @@ func TestRefundOverflowRefused(t *testing.T) {
 	assert.Equal(t, uint64(0), p.Refunded, "the reservation is released")
 	assert.Equal(t, before, s.balances(t))
 
+	requireSpent(t, s, payflow.TransferID(id, 0, 0, 4))
 	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 	assert.ErrorIs(t, err, payflow.ErrLimit)
 	n, err := s.Platform.RecoverSweep(ctx, 0)
