@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"sync"
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/pki/record"
@@ -34,6 +35,9 @@ var _ ShopperCard = (*simcard.Card)(nil)
 type Shopper struct {
 	phone
 	card ShopperCard
+
+	consentMu   sync.Mutex
+	unconfirmed *sentConsent // a consent sent without a receipt that verifies
 }
 
 // NewShopper returns the shopper phone of card. It fails with ErrInvalid
@@ -151,10 +155,33 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // offline and checked against the consent. For a merchant that captures
 // manually it waits, polling, until the seller captures; a payment that
 // ends otherwise fails with ErrFinal.
+//
+// A consent that the platform did not answer (it failed or could not be
+// reached, ctx ended, or over HTTP it was still running when the retries
+// ran out), that was held and not yet captured when the wait ended, or
+// that was answered with a receipt that does not verify, may have been
+// settled all the same. So the next Approve of that request sends it
+// again, as signed, without the card: a consent held or captured has the
+// call wait for the capture and return its receipt, one still being
+// settled fails with ErrConflict, and one that the platform refused then
+// was not made, and the card signs a new one as above. Calls of Approve
+// run one at a time.
 func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	shown, err := s.Payment()
 	if err != nil {
 		return nil, err
+	}
+	s.consentMu.Lock()
+	defer s.consentMu.Unlock()
+	if u := s.unconfirmed; u != nil && u.view.ID == shown.ID {
+		out, err := s.resendConsent(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		if out != nil {
+			return s.settled(ctx, u, out)
+		}
+		s.unconfirmed = nil // refused: it was not made
 	}
 	// A fresh view carries a fresh consent nonce; it must show the same
 	// request as the screen did.
@@ -189,19 +216,67 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 		}
 		return nil, err
 	}
+	u := &sentConsent{view: v, msg: consent}
 	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: consent})
 	if err != nil {
+		if unanswered(err) { // it may have been settled
+			s.unconfirmed = u
+		}
 		return nil, err
 	}
+	s.unconfirmed = u // until its receipt verifies
+	return s.settled(ctx, u, out)
+}
+
+// sentConsent is a signed consent and the view of the request it was
+// signed over.
+type sentConsent struct {
+	view *PaymentView
+	msg  []byte
+}
+
+// resendConsent sends u again and returns the platform's view of its
+// request once u was held or captured, nil when the platform refused u
+// and the request shows that u was not made.
+func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentView, error) {
+	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: u.msg})
+	if err == nil || unanswered(err) {
+		return out, err
+	}
+	// Refused now: settled before (its nonce is spent), or never made.
+	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, u.view.ID) })
+	if err == nil {
+		err = sameRequest(u.view, v)
+	}
+	switch {
+	case err != nil:
+		return nil, err
+	case v.State == StateHeld || v.State == StateCaptured:
+		return v, nil
+	case v.State == StatePending && len(v.ConsentNonce) == 0:
+		// The payer's view of a pending request carries a consent nonce
+		// unless a settlement is under way.
+		return nil, fmt.Errorf("%w: a settlement of the request is under way", ErrConflict)
+	}
+	return nil, nil
+}
+
+// settled waits until out, the view of u's request after u was sent, is
+// no longer held, and returns the receipt of u, verified offline and
+// checked against it.
+func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView) (*Receipt, error) {
+	v := u.view
 	for out.State == StateHeld {
 		if err := s.sleep(ctx); err != nil {
 			return nil, err
 		}
+		var err error
 		if out, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, v.ID) }); err != nil {
 			return nil, err
 		}
 	}
 	if out.State != StateCaptured {
+		s.unconfirmed = nil // it ended without a capture
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, out.State)
 	}
 	rc, err := s.verifyReceipt(ctx, out.Receipt)
@@ -211,10 +286,11 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	if err := checkReceipt(rc, record.ReceiptPayment, v); err != nil {
 		return nil, err
 	}
-	ch := record.Hash(consent)
+	ch := record.Hash(u.msg)
 	if !bytes.Equal(rc.ConsentHash, ch[:]) || rc.Amount > v.Amount {
 		return nil, fmt.Errorf("%w: the receipt is not of this consent", ErrMismatch)
 	}
+	s.unconfirmed = nil
 	s.finish(v.ID)
 	return rc, nil
 }

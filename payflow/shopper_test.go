@@ -1,0 +1,239 @@
+package payflow_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+)
+
+// lostApproveAPI passes the first consent on to the platform and loses its
+// reply, as a connection that drops after the consent went out, answering
+// loss instead. It counts the consents that reach the platform.
+type lostApproveAPI struct {
+	payflow.API
+	loss     error
+	mu       sync.Mutex
+	lost     bool
+	consents [][]byte
+}
+
+func (a *lostApproveAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	a.mu.Lock()
+	lose := !a.lost
+	a.lost = true
+	a.consents = append(a.consents, req.Consent)
+	a.mu.Unlock()
+	v, err := a.API.Approve(ctx, req)
+	if lose && err == nil {
+		return nil, a.loss
+	}
+	return v, err
+}
+
+// TestShopperApproveAfterLostReply: a shopper whose consent was settled
+// but whose reply was lost gets the receipt of that consent from the next
+// Approve, charged once, and the payment leaves the screen.
+func TestShopperApproveAfterLostReply(t *testing.T) {
+	ctx := context.Background()
+	for _, loss := range []error{payflow.ErrUnavailable, payflow.ErrInFlight, context.DeadlineExceeded} {
+		t.Run(loss.Error(), func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			api := &lostApproveAPI{API: w.f.Platform, loss: loss}
+			shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(w.f, api))
+			require.NoError(t, err)
+			w.shopper = shopper
+			w.pair(t)
+			w.request(t)
+			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, loss)
+			require.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "the consent was settled")
+
+			rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(690), rc.Amount)
+			require.Len(t, api.consents, 2)
+			assert.Equal(t, api.consents[0], api.consents[1], "the consent sent before is sent again, no other is signed")
+			h := record.Hash(api.consents[0])
+			assert.Equal(t, h[:], rc.ConsentHash)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+			_, err = w.shopper.Payment()
+			require.ErrorIs(t, err, payflow.ErrNoPayment, "the paid request left the screen")
+			ok, err := w.shopperCard.Card.PINVerified()
+			require.NoError(t, err)
+			assert.False(t, ok)
+
+			_, src, err := w.seller.Wait(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, rc.Signed, src.Signed)
+		})
+	}
+}
+
+// TestShopperApproveAfterUnfinishedSettlement: a consent whose settlement
+// the platform accepted but did not finish (the record of the settlement
+// failed) shows the request pending without a consent nonce; the next
+// Approve sends that consent again, which finishes the settlement, and
+// gets its receipt.
+func TestShopperApproveAfterUnfinishedSettlement(t *testing.T) {
+	ctx := context.Background()
+	st := &settleFault{Store: memory.New()}
+	w := newPhoneWorld(t, paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), nil, false)
+	w.pair(t)
+	w.request(t)
+	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, errLost)
+
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+	_, err = w.shopper.Payment()
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+}
+
+// TestShopperApproveWaitsAgainForCapture: a shopper that stopped waiting
+// for the manual capture of its held payment waits again with the next
+// Approve, and gets the receipt of the capture.
+func TestShopperApproveWaitsAgainForCapture(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	w.pair(t)
+	w.request(t)
+	actx, cancel := context.WithCancel(ctx)
+	approved := make(chan error, 1)
+	go func() {
+		_, err := w.shopper.Approve(actx, simcardtest.PIN)
+		approved <- err
+	}()
+	view, _, err := w.seller.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateHeld, view.State)
+	cancel()
+	require.ErrorIs(t, <-approved, context.Canceled)
+
+	type result struct {
+		rc  *payflow.Receipt
+		err error
+	}
+	again := make(chan result, 1)
+	go func() {
+		rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+		again <- result{rc, err}
+	}()
+	crc, err := w.seller.Capture(ctx, 500)
+	require.NoError(t, err)
+	select {
+	case got := <-again:
+		require.NoError(t, got.err)
+		assert.Equal(t, crc.Signed, got.rc.Signed)
+		assert.Equal(t, uint64(500), got.rc.Amount)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Approve did not return the receipt of the capture")
+	}
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 500}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// scriptedApproveAPI answers the consents with the functions of approve in
+// turn (the platform's answer once they run out) and lets hide take the
+// consent nonce off the payer's views.
+type scriptedApproveAPI struct {
+	payflow.API
+	mu      sync.Mutex
+	approve []func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error)
+	sent    [][]byte
+	hide    bool
+}
+
+func (a *scriptedApproveAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	a.mu.Lock()
+	a.sent = append(a.sent, req.Consent)
+	fn := a.API.Approve
+	if len(a.approve) > 0 {
+		fn, a.approve = a.approve[0], a.approve[1:]
+	}
+	a.mu.Unlock()
+	return fn(ctx, req)
+}
+
+func (a *scriptedApproveAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.API.Payment(ctx, token, id)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err == nil && a.hide {
+		v.ConsentNonce = nil
+	}
+	return v, err
+}
+
+// TestShopperApproveAfterUnansweredConsent: a consent that never reached
+// the platform is sent again by the next Approve; while the platform
+// refuses it and shows a settlement under way, Approve fails with
+// ErrConflict and signs nothing; once the platform refuses it and shows
+// the request payable, the card signs a new consent, and the shopper is
+// charged once.
+func TestShopperApproveAfterUnansweredConsent(t *testing.T) {
+	ctx := context.Background()
+	unavailable := func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+		return nil, payflow.ErrUnavailable
+	}
+	replayed := func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+		return nil, payflow.ErrReplay
+	}
+	setup := func(t *testing.T, answers ...func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error)) (*phoneWorld, *scriptedApproveAPI) {
+		w := newMemoryPhoneWorld(t, false)
+		api := &scriptedApproveAPI{API: w.f.Platform, approve: answers}
+		shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(w.f, api))
+		require.NoError(t, err)
+		w.shopper = shopper
+		w.pair(t)
+		w.request(t)
+		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		return w, api
+	}
+	t.Run("sent again while a settlement is under way", func(t *testing.T) {
+		w, api := setup(t, unavailable, replayed)
+		api.mu.Lock()
+		api.hide = true
+		api.mu.Unlock()
+		_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+		require.ErrorIs(t, err, payflow.ErrConflict)
+		api.mu.Lock()
+		api.hide = false
+		api.mu.Unlock()
+		rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+		require.NoError(t, err)
+		require.Len(t, api.sent, 3)
+		assert.Equal(t, api.sent[0], api.sent[1])
+		assert.Equal(t, api.sent[0], api.sent[2], "no other consent was signed")
+		h := record.Hash(api.sent[0])
+		assert.Equal(t, h[:], rc.ConsentHash)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
+	t.Run("refused, then a new consent", func(t *testing.T) {
+		w, api := setup(t, unavailable)
+		// The card signs a login since, so the platform refuses the
+		// consent's counter when it is sent again.
+		_, err := w.shopper.Login(ctx)
+		require.NoError(t, err)
+		rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+		require.NoError(t, err)
+		require.Len(t, api.sent, 3)
+		assert.Equal(t, api.sent[0], api.sent[1])
+		assert.NotEqual(t, api.sent[0], api.sent[2])
+		h := record.Hash(api.sent[2])
+		assert.Equal(t, h[:], rc.ConsentHash)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+	})
+}
