@@ -202,19 +202,16 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	// call that gives up earlier leaves no verified PIN on the card for
 	// another consent.
 	if err := s.card.VerifyPIN(pin); err != nil {
-		return nil, err
+		// The card may have verified the PIN all the same when the error
+		// is the transport's, its reply lost.
+		return nil, s.clearPIN(err)
 	}
 	consent, err := s.card.SignConsent(&record.Consent{
 		RequestID: v.ID[:], RequestHash: v.RequestHash, Nonce: v.ConsentNonce,
 		Amount: v.Amount, Currency: v.Currency, MerchantID: v.MerchantID,
 	})
 	if err != nil {
-		// The card clears the PIN only when it signs: leave no verified
-		// PIN behind for another consent.
-		if _, serr := s.card.Select(); serr != nil {
-			return nil, errors.Join(err, serr)
-		}
-		return nil, err
+		return nil, s.clearPIN(err)
 	}
 	u := &sentConsent{view: v, msg: consent}
 	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: consent})
@@ -226,6 +223,16 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	}
 	s.unconfirmed = u // until its receipt verifies
 	return s.settled(ctx, u, out)
+}
+
+// clearPIN selects the applet again after err, which leaves no verified
+// PIN on the card for another consent (the card clears it only when it
+// signs), and returns err.
+func (s *Shopper) clearPIN(err error) error {
+	if _, serr := s.card.Select(); serr != nil {
+		return errors.Join(err, serr)
+	}
+	return err
 }
 
 // sentConsent is a signed consent and the view of the request it was

@@ -2,6 +2,7 @@ package payflow_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
@@ -236,4 +238,38 @@ func TestShopperApproveAfterUnansweredConsent(t *testing.T) {
 		assert.Equal(t, h[:], rc.ConsentHash)
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
 	})
+}
+
+// lostPINReplyCard is a shopper card whose PIN verifications reach the
+// card but whose replies are lost on the way back.
+type lostPINReplyCard struct {
+	*simcard.Card
+}
+
+var errCardIO = errors.New("card reader: reply lost")
+
+func (c lostPINReplyCard) VerifyPIN(pin string) error {
+	if err := c.Card.VerifyPIN(pin); err != nil {
+		return err
+	}
+	return errCardIO
+}
+
+// TestApproveLostPINReplyLeavesNoPIN: a PIN verification whose reply was
+// lost, which the card did verify, leaves no verified PIN on the card
+// after Approve fails.
+func TestApproveLostPINReplyLeavesNoPIN(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	shopper, err := payflow.NewShopper(lostPINReplyCard{w.shopperCard.Card}, phoneOptions(w.f, w.f.Platform))
+	require.NoError(t, err)
+	w.shopper = shopper
+	w.pair(t)
+	w.request(t)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, errCardIO)
+	ok, err := w.shopperCard.Card.PINVerified()
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
