@@ -472,6 +472,11 @@ func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
 	return p.confirmation(s), nil
 }
 
+// selected reports whether s is the session selected last; p.mu is held.
+func (p *phone) selected(s *SessionView) bool {
+	return p.session != nil && p.session.ID == s.ID
+}
+
 // pairedSession returns the session if both cards confirmed it.
 func (p *phone) pairedSession() (*SessionView, error) {
 	s := p.currentSession()

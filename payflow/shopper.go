@@ -55,8 +55,9 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // asset legs, as the platform holds them and as the seller's card signed
 // them (a view that differs from the signed request is ErrMismatch).
 // Requests of the session that already ended are skipped. It fails with
-// ErrNotPaired before pairing, ErrExpired once the session expired without
-// a request, and the context's error when it ends.
+// ErrNotPaired before pairing and once another session was selected
+// (Select) meanwhile, ErrExpired once the session expired without a
+// request, and the context's error when it ends.
 func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 	sess, err := s.pairedSession()
 	if err != nil {
@@ -64,8 +65,11 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 	}
 	for {
 		s.mu.Lock()
-		n := s.next
+		n, current := s.next, s.selected(sess)
 		s.mu.Unlock()
+		if !current {
+			return nil, errReselected
+		}
 		id := SessionRequestID(sess.ID, n)
 		v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, id) })
 		switch {
@@ -80,8 +84,10 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 		case err != nil:
 			return nil, err
 		case v.State != StatePending:
+			// The index is of sess: a session selected meanwhile has its
+			// own.
 			s.mu.Lock()
-			if s.next == n {
+			if s.selected(sess) && s.next == n {
 				s.next++
 			}
 			s.mu.Unlock()
@@ -95,11 +101,20 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 			return nil, err
 		}
 		s.mu.Lock()
-		s.payment = v
+		current = s.selected(sess)
+		if current {
+			s.payment = v
+		}
 		s.mu.Unlock()
+		if !current {
+			return nil, errReselected
+		}
 		return v, nil
 	}
 }
+
+// errReselected ends a wait in a session when another was selected.
+var errReselected = fmt.Errorf("%w: another session was selected while waiting", ErrNotPaired)
 
 // checkPaymentView checks that a payment view shows the seller-signed
 // request it carries, in the session, to this card.

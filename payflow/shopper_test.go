@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
@@ -272,4 +273,75 @@ func TestApproveLostPINReplyLeavesNoPIN(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, ok)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// hookPaymentAPI runs hook once, before the platform answers the first
+// status of request id.
+type hookPaymentAPI struct {
+	payflow.API
+	mu   sync.Mutex
+	id   payflow.ID
+	hook func()
+}
+
+func (a *hookPaymentAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	a.mu.Lock()
+	hook := a.hook
+	if id != a.id {
+		hook = nil
+	}
+	if hook != nil {
+		a.hook = nil
+	}
+	a.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return a.API.Payment(ctx, token, id)
+}
+
+// TestWaitPaymentAcrossSelect: a WaitPayment of a session that meets an
+// ended request after another session was selected leaves the new
+// session's request indexes alone and fails with ErrNotPaired, and
+// waiting in the new session finds its first request.
+func TestWaitPaymentAcrossSelect(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &hookPaymentAPI{API: w.f.Platform}
+	shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(w.f, api))
+	require.NoError(t, err)
+	w.shopper = shopper
+	first := w.pair(t)
+	_, err = w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	_, err = w.seller.Cancel(ctx)
+	require.NoError(t, err)
+
+	now := w.f.Clock.Now()
+	w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now) + 1).Sub(now)) // new EIDs: another session
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var second *payflow.Confirmation
+	var sv *payflow.PaymentView
+	api.id = payflow.SessionRequestID(first.SessionID, 0)
+	api.hook = func() {
+		// While the first session's wait asks for its first request, the
+		// phones select each other again and the seller asks.
+		second = w.pair(t)
+		sv, err = w.seller.Request(ctx, basket)
+		require.NoError(t, err)
+		cancel()
+	}
+	_, err = w.shopper.WaitPayment(actx)
+	require.ErrorIs(t, err, payflow.ErrNotPaired, "the wait of the first session ends")
+	require.NotNil(t, second)
+	require.NotEqual(t, first.SessionID, second.SessionID)
+	require.Equal(t, payflow.SessionRequestID(second.SessionID, 0), sv.ID)
+
+	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
+	defer wcancel()
+	screen, err := w.shopper.WaitPayment(wctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, screen.ID)
+	assert.Equal(t, uint64(690), screen.Amount)
 }
