@@ -176,11 +176,12 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // ran out), that was held and not yet captured when the wait ended, or
 // that was answered with a receipt that does not verify, may have been
 // settled all the same. So the next Approve of that request sends it
-// again, as signed, without the card: a consent held or captured has the
-// call wait for the capture and return its receipt, one still being
-// settled fails with ErrConflict, and one that the platform refused then
-// was not made, and the card signs a new one as above. Calls of Approve
-// run one at a time.
+// again, as signed, without the card, once the phone checked that it
+// still trusts the platform's certificate (ErrCard as above): a consent
+// held or captured has the call wait for the capture and return its
+// receipt, one still being settled fails with ErrConflict, and one that
+// the platform refused then was not made, and the card signs a new one as
+// above. Calls of Approve run one at a time.
 func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	shown, err := s.Payment()
 	if err != nil {
@@ -189,6 +190,11 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	s.consentMu.Lock()
 	defer s.consentMu.Unlock()
 	if u := s.unconfirmed; u != nil && u.view.ID == shown.ID {
+		// A consent that never reached the platform moves money when it
+		// is sent again, as a new one would.
+		if err := s.trustPlatform(ctx); err != nil {
+			return nil, err
+		}
 		out, err := s.resendConsent(ctx, u)
 		if err != nil {
 			return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
@@ -344,4 +345,39 @@ func TestWaitPaymentAcrossSelect(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sv.ID, screen.ID)
 	assert.Equal(t, uint64(690), screen.Amount)
+}
+
+// TestApproveResendsNothingWithoutTrustedPlatform: a consent that never
+// reached the platform is not sent again once the platform's certificate
+// expired: Approve fails with ErrCard and no money moves.
+func TestApproveResendsNothingWithoutTrustedPlatform(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	renewed := renewedPlatform(t, f) // its certificate lasts an hour and the skew
+	api := &scriptedApproveAPI{API: renewed, approve: []func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error){
+		func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+			return nil, payflow.ErrUnavailable
+		},
+	}}
+	w := newPhoneWorld(t, f, nil, false)
+	shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(f, api))
+	require.NoError(t, err)
+	w.shopper = shopper
+	f.Clock.Advance(time.Hour + pki.DefaultSkew - 5*time.Minute)
+	w.pair(t)
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR", TTL: 600})
+	require.NoError(t, err)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+
+	f.Clock.Advance(6 * time.Minute) // the certificate expired; the request did not
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrCard)
+	r, err := f.Store.Payment(ctx, sv.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, r.State, "the consent was not sent again")
+	assert.Equal(t, 1, len(api.sent), "consents sent")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
