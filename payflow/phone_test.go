@@ -817,3 +817,30 @@ func TestNoMoneyMovesWithoutTrustedPlatform(t *testing.T) {
 		})
 	}
 }
+
+// TestRefundResendsNothingWithoutTrustedPlatform: a refund kept because it
+// got no answer is not sent again once the platform's certificate
+// expired: Refund fails with ErrCard and no money moves.
+func TestRefundResendsNothingWithoutTrustedPlatform(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	api := &switchAPI{API: f.Platform}
+	w := newPhoneWorld(t, f, api, false)
+	api.to(renewedPlatform(t, f))
+	neverSent := func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
+		return nil, payflow.ErrUnavailable
+	}
+	seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(f, &lostRefundAPI{API: api, first: neverSent}))
+	require.NoError(t, err)
+	w.seller = seller
+	w.pair(t)
+	w.purchase(t)
+	_, err = w.seller.Refund(ctx, 240)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	paid := w.balance(t, w.shopperCard.Enrolment.ICCID)
+
+	f.Clock.Advance(time.Hour + pki.DefaultSkew + time.Second)
+	_, err = w.seller.Refund(ctx, 240)
+	require.ErrorIs(t, err, payflow.ErrCard)
+	assert.Equal(t, paid, w.balance(t, w.shopperCard.Enrolment.ICCID), "the kept refund was not sent")
+}

@@ -375,9 +375,10 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // Refund has the card sign a refund of amount of the captured payment
 // request made last, under a new refund ID, and returns the verified
 // refund receipt. The platform refuses refunds beyond what was captured
-// (ErrLimit). Before the card signs, the phone checks that it still
-// trusts the platform's certificate that the receipt will be verified
-// with (ErrCard when that expired or was revoked: no money moves).
+// (ErrLimit). Before a refund is sent, a kept one (below) or a new one,
+// the phone checks that it still trusts the platform's certificate that
+// the receipt will be verified with (ErrCard when that expired or was
+// revoked: no money moves).
 //
 // A refund that the platform did not answer (as for Request) may have
 // been made all the same, and one answered with a receipt that does not
@@ -392,6 +393,9 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	cur, err := s.currentPayment()
 	if err != nil {
+		return nil, err
+	}
+	if err := s.trustPlatform(ctx); err != nil { // before a refund is sent, kept or new
 		return nil, err
 	}
 	s.refundMu.Lock()
@@ -410,9 +414,6 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 			s.unconfirmed = nil
 			return rc, nil
 		}
-	}
-	if err := s.trustPlatform(ctx); err != nil {
-		return nil, err
 	}
 	u := &sentRefund{payment: cur, amount: amount}
 	if _, err := io.ReadFull(s.rand, u.id[:]); err != nil {
