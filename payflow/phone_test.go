@@ -88,6 +88,22 @@ func newMemoryPhoneWorld(t *testing.T, manual bool) *phoneWorld {
 	return newPhoneWorld(t, paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{}), nil, manual)
 }
 
+// useShopper replaces the shopper phone with one that talks to api.
+func (w *phoneWorld) useShopper(tb testing.TB, api payflow.API) {
+	tb.Helper()
+	shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(w.f, api))
+	require.NoError(tb, err)
+	w.shopper = shopper
+}
+
+// useSeller replaces the seller phone with one that talks to api.
+func (w *phoneWorld) useSeller(tb testing.TB, api payflow.API) {
+	tb.Helper()
+	seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, api))
+	require.NoError(tb, err)
+	w.seller = seller
+}
+
 // hear has each phone's scanner report the other's advert.
 func (w *phoneWorld) hear(tb testing.TB) {
 	tb.Helper()
@@ -430,9 +446,7 @@ func TestSellerRefusesAnotherRequestsView(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
 	api := &swapAPI{API: w.f.Platform, swap: map[payflow.ID]payflow.ID{}}
-	seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, api))
-	require.NoError(t, err)
-	w.seller = seller
+	w.useSeller(t, api)
 	w.pair(t)
 	w.purchase(t)
 	first, err := w.seller.Status(ctx)
@@ -830,12 +844,10 @@ func TestRefundResendsNothingWithoutTrustedPlatform(t *testing.T) {
 	neverSent := func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
 		return nil, payflow.ErrUnavailable
 	}
-	seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(f, &lostRefundAPI{API: api, first: neverSent}))
-	require.NoError(t, err)
-	w.seller = seller
+	w.useSeller(t, &lostRefundAPI{API: api, first: neverSent})
 	w.pair(t)
 	w.purchase(t)
-	_, err = w.seller.Refund(ctx, 240)
+	_, err := w.seller.Refund(ctx, 240)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	paid := w.balance(t, w.shopperCard.Enrolment.ICCID)
 

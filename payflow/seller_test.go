@@ -53,11 +53,9 @@ func newLostRequestWorld(t *testing.T, loss error) (*phoneWorld, *lostCreateAPI)
 	t.Helper()
 	w := newMemoryPhoneWorld(t, false)
 	api := &lostCreateAPI{API: w.f.Platform, loss: loss}
-	seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, api))
-	require.NoError(t, err)
-	w.seller = seller
+	w.useSeller(t, api)
 	w.pair(t)
-	_, err = w.seller.Request(context.Background(), basket)
+	_, err := w.seller.Request(context.Background(), basket)
 	require.ErrorIs(t, err, loss)
 	return w, api
 }
@@ -142,12 +140,10 @@ func TestSellerRefundAfterLostReply(t *testing.T) {
 	// 240 that first answers, and returns the error the seller got.
 	setup := func(t *testing.T, first func(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error)) (*phoneWorld, error) {
 		w := newMemoryPhoneWorld(t, false)
-		seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, &lostRefundAPI{API: w.f.Platform, first: first(w.f.Platform)}))
-		require.NoError(t, err)
-		w.seller = seller
+		w.useSeller(t, &lostRefundAPI{API: w.f.Platform, first: first(w.f.Platform)})
 		w.pair(t)
 		w.purchase(t)
-		_, err = w.seller.Refund(ctx, 240)
+		_, err := w.seller.Refund(ctx, 240)
 		require.Error(t, err)
 		return w, err
 	}
@@ -230,12 +226,10 @@ func TestSellerRequestPastManyTakenIndexes(t *testing.T) {
 		_, err = w.seller.Cancel(ctx)
 		require.NoError(t, err)
 	}
-	seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, w.f.Platform))
-	require.NoError(t, err)
-	w.seller = seller
+	w.useSeller(t, w.f.Platform)
 	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
 
-	_, err = w.seller.Request(ctx, basket)
+	_, err := w.seller.Request(ctx, basket)
 	require.ErrorIs(t, err, payflow.ErrConflict)
 	sv, err := w.seller.Request(ctx, basket)
 	require.NoError(t, err)

@@ -54,12 +54,10 @@ func TestShopperApproveAfterLostReply(t *testing.T) {
 		t.Run(loss.Error(), func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, false)
 			api := &lostApproveAPI{API: w.f.Platform, loss: loss}
-			shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(w.f, api))
-			require.NoError(t, err)
-			w.shopper = shopper
+			w.useShopper(t, api)
 			w.pair(t)
 			w.request(t)
-			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			_, err := w.shopper.Approve(ctx, simcardtest.PIN)
 			require.ErrorIs(t, err, loss)
 			require.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "the consent was settled")
 
@@ -197,12 +195,10 @@ func TestShopperApproveAfterUnansweredConsent(t *testing.T) {
 	setup := func(t *testing.T, answers ...func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error)) (*phoneWorld, *scriptedApproveAPI) {
 		w := newMemoryPhoneWorld(t, false)
 		api := &scriptedApproveAPI{API: w.f.Platform, approve: answers}
-		shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(w.f, api))
-		require.NoError(t, err)
-		w.shopper = shopper
+		w.useShopper(t, api)
 		w.pair(t)
 		w.request(t)
-		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+		_, err := w.shopper.Approve(ctx, simcardtest.PIN)
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
 		return w, api
 	}
@@ -309,11 +305,9 @@ func TestWaitPaymentAcrossSelect(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
 	api := &hookPaymentAPI{API: w.f.Platform}
-	shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(w.f, api))
-	require.NoError(t, err)
-	w.shopper = shopper
+	w.useShopper(t, api)
 	first := w.pair(t)
-	_, err = w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 	require.NoError(t, err)
 	_, err = w.seller.Cancel(ctx)
 	require.NoError(t, err)
@@ -360,9 +354,7 @@ func TestApproveResendsNothingWithoutTrustedPlatform(t *testing.T) {
 		},
 	}}
 	w := newPhoneWorld(t, f, nil, false)
-	shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(f, api))
-	require.NoError(t, err)
-	w.shopper = shopper
+	w.useShopper(t, api)
 	f.Clock.Advance(time.Hour + pki.DefaultSkew - 5*time.Minute)
 	w.pair(t)
 	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR", TTL: 600})
