@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -25,7 +26,9 @@ type request struct {
 // own (a server store's connection lost after COMMIT was sent): then the
 // outcome is unknown, as below. When ctx ends before the reply,
 // CreateTransfers returns ctx's error and the outcome is unknown: retry
-// with the same IDs to learn it (exists or a final result).
+// with the same IDs to learn it (exists or a final result). The call works
+// on its own copy of transfers, so the caller may reuse the slice as soon
+// as the call returns, even while the batch it joined is still running.
 func (l *Ledger) CreateTransfers(ctx context.Context, transfers []Transfer) ([]CreateTransferResult, error) {
 	if len(transfers) > BatchMax {
 		return nil, fmt.Errorf("%w: %d transfers, at most %d", ErrBatchTooLarge, len(transfers), BatchMax)
@@ -33,7 +36,9 @@ func (l *Ledger) CreateTransfers(ctx context.Context, transfers []Transfer) ([]C
 	if len(transfers) == 0 {
 		return []CreateTransferResult{}, nil
 	}
-	r := &request{ctx: ctx, events: transfers, done: make(chan struct{})}
+	// The batcher may still read the events after a caller whose ctx
+	// ended has returned: it reads a copy.
+	r := &request{ctx: ctx, events: slices.Clone(transfers), done: make(chan struct{})}
 	select {
 	case l.reqs <- r:
 	case <-ctx.Done():

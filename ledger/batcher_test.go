@@ -243,3 +243,37 @@ func TestBatchTimeout(t *testing.T) {
 	assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
 	assert.Equal(t, int64(2), s.updates.Load())
 }
+
+// TestCreateTransfersKeepsCallersEvents: a caller whose context ends while
+// its request waits for the store gets ctx's error and may then reuse its
+// slice; the batch still creates the transfers the call named, not what
+// the slice holds later.
+func TestCreateTransfersKeepsCallersEvents(t *testing.T) {
+	l, s := setup(t, ledger.Options{})
+	s.hold = make(chan struct{})
+	s.entered = make(chan struct{}, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	batch := []ledger.Transfer{transfer(1, 5)}
+	errc := make(chan error, 1)
+	go func() {
+		_, err := l.CreateTransfers(ctx, batch)
+		errc <- err
+	}()
+	<-s.entered // the request's batch is in its transaction
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	batch[0] = transfer(1, 999) // the caller reuses its slice
+	close(s.hold)
+	// The next call runs after the first batch has committed.
+	res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 5)})
+	require.NoError(t, err)
+	assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferExists}, res)
+	got, err := l.LookupTransfers(context.Background(), []ledger.ID{ledger.IDFromUint64(1)})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, uint64(5), got[0].Amount)
+	accts, err := l.LookupAccounts(context.Background(), []ledger.ID{ledger.IDFromUint64(1)})
+	require.NoError(t, err)
+	require.Len(t, accts, 1)
+	assert.Equal(t, uint64(5), accts[0].DebitsPosted)
+}
