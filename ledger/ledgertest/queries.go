@@ -1,6 +1,9 @@
 package ledgertest
 
 import (
+	"cmp"
+	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -162,4 +165,188 @@ func testLimits(t *testing.T, c Config) {
 	}
 	e.requireBalances(map[uint64]Bal{acctA: {0, ledger.BatchMax, 0, 0}})
 	e.verify()
+}
+
+// testAccountTransferFilters runs every combination of side, order, user
+// data, code, limit and time range against transfers that use the full
+// range of each field (user_data_64 and user_data_32 with their top bit
+// set), and compares each answer with the filter applied to the stored
+// transfers directly.
+func testAccountTransferFilters(t *testing.T, c Config) {
+	e := newEnv(t, c)
+	e.mustCreateAccounts(standardAccounts()...)
+	ud128 := []ledger.ID{{}, ledger.IDFromUint64s(1<<63, 5), id(9)}
+	ud64 := []uint64{0, 1<<63 | 7, 3}
+	ud32 := []uint32{0, 1<<31 | 2, 4}
+	var batch []ledger.Transfer
+	for i := range uint64(30) {
+		ev := tr(i+1, acctA, acctB, i+1)
+		switch i % 3 {
+		case 1:
+			ev = tr(i+1, acctB, acctA, i+1)
+		case 2:
+			ev = tr(i+1, acctA, acctC, i+1)
+		}
+		ev.UserData128 = ud128[i%3]
+		ev.UserData64 = ud64[i/3%3]
+		ev.UserData32 = ud32[i/2%3]
+		ev.Code = uint16(1 + i%4)
+		batch = append(batch, ev)
+	}
+	e.mustTransfer(batch...)
+	// A post and a void name only the pending transfer: they are stored
+	// with its accounts, user data and code, and found by them.
+	e.mustTransfer(with(pending(tr(40, acctA, acctB, 9)), func(t *ledger.Transfer) { t.UserData64, t.Code = ud64[1], 3 }),
+		with(pending(tr(41, acctC, acctA, 9)), func(t *ledger.Transfer) { t.UserData32, t.Code = ud32[1], 2 }))
+	e.mustTransfer(post(42, 40, 4), void(43, 41))
+	e.mustTransfer(tr(50, acctB, acctC, 1)) // not acctA's
+
+	var all []ledger.Transfer
+	for _, v := range []uint64{40, 41, 42, 43} {
+		all = append(all, e.transfer(v))
+	}
+	for i := range batch {
+		all = append(all, e.transfer(uint64(i+1)))
+	}
+	slices.SortFunc(all, func(x, y ledger.Transfer) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
+	want := func(f ledger.AccountFilter) []ledger.Transfer {
+		out := []ledger.Transfer{}
+		for _, t := range all {
+			side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
+				(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
+			if side && (f.UserData128.IsZero() || t.UserData128 == f.UserData128) &&
+				(f.UserData64 == 0 || t.UserData64 == f.UserData64) &&
+				(f.UserData32 == 0 || t.UserData32 == f.UserData32) &&
+				(f.Code == 0 || t.Code == f.Code) &&
+				t.Timestamp >= f.TimestampMin && (f.TimestampMax == 0 || t.Timestamp <= f.TimestampMax) {
+				out = append(out, t)
+			}
+		}
+		if f.Flags&ledger.AccountFilterReversed != 0 {
+			slices.Reverse(out)
+		}
+		return out[:min(len(out), f.Limit)]
+	}
+	ranges := [][2]uint64{{0, 0}, {all[5].Timestamp, all[20].Timestamp}, {all[10].Timestamp, 0},
+		{0, all[10].Timestamp}, {all[7].Timestamp, all[7].Timestamp}, {0, ledger.TimestampLimit}, {0, math.MaxUint64}}
+	sides := []ledger.AccountFilterFlags{ledger.AccountFilterDebits, ledger.AccountFilterCredits,
+		ledger.AccountFilterDebits | ledger.AccountFilterCredits}
+	queries := 0
+	for _, side := range sides {
+		for _, rev := range []ledger.AccountFilterFlags{0, ledger.AccountFilterReversed} {
+			for _, u128 := range ud128[:2] {
+				for _, u64 := range ud64[:2] {
+					for _, u32 := range ud32[:2] {
+						for _, code := range []uint16{0, 3} {
+							for _, limit := range []int{1, 3, 100} {
+								for _, r := range ranges {
+									f := ledger.AccountFilter{AccountID: id(acctA), UserData128: u128, UserData64: u64,
+										UserData32: u32, Code: code, TimestampMin: r[0], TimestampMax: r[1], Limit: limit, Flags: side | rev}
+									got, err := e.l.GetAccountTransfers(e.ctx(), f)
+									require.NoError(t, err)
+									require.Equal(t, want(f), got, "filter %+v", f)
+									queries++
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	require.Equal(t, 3*2*2*2*2*2*3*len(ranges), queries)
+	// The filters with the third value of each field select something.
+	for _, f := range []ledger.AccountFilter{
+		{AccountID: id(acctA), UserData128: ud128[2], Limit: 100, Flags: ledger.AccountFilterDebits},
+		{AccountID: id(acctA), UserData64: ud64[2], UserData32: ud32[2], Limit: 100, Flags: ledger.AccountFilterCredits | ledger.AccountFilterDebits},
+		{AccountID: id(acctA), UserData64: ud64[1], Code: 3, Limit: 100, Flags: ledger.AccountFilterDebits},
+		{AccountID: id(acctA), UserData32: ud32[1], Code: 2, Limit: 100, Flags: ledger.AccountFilterCredits},
+	} {
+		got, err := e.l.GetAccountTransfers(e.ctx(), f)
+		require.NoError(t, err)
+		require.NotEmpty(t, got, "filter %+v", f)
+		require.Equal(t, want(f), got, "filter %+v", f)
+	}
+	// The post and the void are found on the pending transfers' accounts.
+	got, err := e.l.GetAccountTransfers(e.ctx(), ledger.AccountFilter{AccountID: id(acctA), UserData64: ud64[1], Code: 3,
+		TimestampMin: e.transfer(42).Timestamp, Limit: 10, Flags: ledger.AccountFilterDebits})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, id(42), got[0].ID)
+	got, err = e.l.GetAccountTransfers(e.ctx(), ledger.AccountFilter{AccountID: id(acctA), UserData32: ud32[1],
+		TimestampMin: e.transfer(43).Timestamp, Limit: 10, Flags: ledger.AccountFilterCredits})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, id(43), got[0].ID)
+
+	// Filters that select nothing.
+	both := ledger.AccountFilterDebits | ledger.AccountFilterCredits
+	for _, f := range []ledger.AccountFilter{
+		{AccountID: id(acctA), Limit: -1, Flags: both},
+		{AccountID: ledger.ID{}, Limit: 10, Flags: both},
+		{AccountID: ledger.IDMax, Limit: 10, Flags: both},
+		{AccountID: id(acctA), Limit: 10, Flags: ledger.AccountFilterReversed},
+		{AccountID: id(acctA), Limit: 10, Flags: both, TimestampMin: all[9].Timestamp, TimestampMax: all[8].Timestamp},
+		{AccountID: id(acctA), Limit: 10, Flags: both, TimestampMin: ledger.TimestampLimit + 1},
+		{AccountID: id(acctA), Limit: 10, Flags: both, UserData128: id(12345)},
+	} {
+		got, err := e.l.GetAccountTransfers(e.ctx(), f)
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.Transfer{}, got, "filter %+v", f)
+	}
+}
+
+// testAccountBalanceFilters checks the time range and the limit of
+// GetAccountBalances in both orders.
+func testAccountBalanceFilters(t *testing.T, c Config) {
+	e := newEnv(t, c)
+	e.mustCreateAccounts(standardAccounts()...)
+	var batch []ledger.Transfer
+	for i := range uint64(12) {
+		ev := tr(i+1, acctA, acctHist, i+1)
+		if i%3 == 2 {
+			ev = tr(i+1, acctHist, acctB, 1)
+		}
+		batch = append(batch, ev)
+	}
+	e.mustTransfer(batch...)
+	both := ledger.AccountFilterDebits | ledger.AccountFilterCredits
+	all, err := e.l.GetAccountBalances(e.ctx(), ledger.AccountFilter{AccountID: id(acctHist), Limit: 100, Flags: both})
+	require.NoError(t, err)
+	require.Len(t, all, 12)
+	for i, b := range all {
+		require.Equal(t, e.transfer(uint64(i+1)).Timestamp, b.Timestamp)
+	}
+	ranges := [][2]uint64{{0, 0}, {all[2].Timestamp, all[8].Timestamp}, {all[4].Timestamp, 0}, {0, all[4].Timestamp},
+		{all[6].Timestamp, all[6].Timestamp}, {0, math.MaxUint64}}
+	for _, r := range ranges {
+		for _, rev := range []ledger.AccountFilterFlags{0, ledger.AccountFilterReversed} {
+			for _, limit := range []int{1, 4, 100} {
+				var want []ledger.AccountBalance
+				for _, b := range all {
+					if b.Timestamp >= r[0] && (r[1] == 0 || b.Timestamp <= r[1]) {
+						want = append(want, b)
+					}
+				}
+				if rev != 0 {
+					slices.Reverse(want)
+				}
+				want = want[:min(len(want), limit)]
+				f := ledger.AccountFilter{AccountID: id(acctHist), TimestampMin: r[0], TimestampMax: r[1], Limit: limit, Flags: both | rev}
+				got, err := e.l.GetAccountBalances(e.ctx(), f)
+				require.NoError(t, err)
+				require.Equal(t, want, got, "filter %+v", f)
+			}
+		}
+	}
+	for _, f := range []ledger.AccountFilter{
+		{AccountID: id(acctHist), Limit: 0, Flags: both},
+		{AccountID: id(acctHist), Limit: 10},
+		{AccountID: id(acctHist), Limit: 10, Flags: both, TimestampMin: all[5].Timestamp, TimestampMax: all[4].Timestamp},
+		{AccountID: id(acctB), Limit: 10, Flags: both},
+	} {
+		got, err := e.l.GetAccountBalances(e.ctx(), f)
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.AccountBalance{}, got, "filter %+v", f)
+	}
 }
