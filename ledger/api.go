@@ -112,8 +112,9 @@ func New(store Store, opts Options) (*Ledger, error) {
 	return l, nil
 }
 
-// Close stops the batcher after the batch in progress; later calls fail
-// with ErrClosed. It does not close the store. Close is idempotent.
+// Close stops the batcher after the batch in progress; later calls, reads
+// and Verify included, fail with ErrClosed. It does not close the store.
+// Close is idempotent.
 func (l *Ledger) Close() error {
 	l.once.Do(func() { close(l.quit) })
 	<-l.stopped

@@ -202,6 +202,22 @@ func TestClose(t *testing.T) {
 	require.ErrorIs(t, err, ledger.ErrClosed)
 	_, err = l.CreateAccounts(context.Background(), []ledger.Account{{ID: ledger.IDFromUint64(9), Ledger: 1, Code: 1}})
 	require.ErrorIs(t, err, ledger.ErrClosed)
+	// Reads fail too, although the store stays open.
+	ids := []ledger.ID{ledger.IDFromUint64(1)}
+	accts, err := l.LookupAccounts(context.Background(), ids)
+	assert.ErrorIs(t, err, ledger.ErrClosed)
+	assert.Nil(t, accts)
+	trs, err := l.LookupTransfers(context.Background(), ids)
+	assert.ErrorIs(t, err, ledger.ErrClosed)
+	assert.Nil(t, trs)
+	f := ledger.AccountFilter{AccountID: ids[0], Limit: 10, Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits}
+	trs, err = l.GetAccountTransfers(context.Background(), f)
+	assert.ErrorIs(t, err, ledger.ErrClosed)
+	assert.Nil(t, trs)
+	bs, err := l.GetAccountBalances(context.Background(), f)
+	assert.ErrorIs(t, err, ledger.ErrClosed)
+	assert.Nil(t, bs)
+	assert.ErrorIs(t, l.Verify(context.Background()), ledger.ErrClosed)
 }
 
 func TestNewOptions(t *testing.T) {

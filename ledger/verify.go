@@ -69,8 +69,12 @@ type verifyPending struct {
 // hold; timestamps strictly increase; every transfer refers to existing
 // accounts of its ledger; every post or void resolves a pending transfer
 // whose state agrees, and no pending transfer is resolved twice. It
-// returns a *VerifyError listing what is wrong, or the store's error.
+// returns a *VerifyError listing what is wrong, the store's error, or
+// ErrClosed after Close.
 func (l *Ledger) Verify(ctx context.Context) error {
+	if l.isClosed() {
+		return ErrClosed
+	}
 	var problems []Problem
 	add := func(a, t ID, format string, args ...any) {
 		problems = append(problems, Problem{AccountID: a, TransferID: t, Detail: fmt.Sprintf(format, args...)})
