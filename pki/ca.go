@@ -124,7 +124,9 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 
 // NewIntermediate creates a CA certified by ca (normally the card-issuing CA
 // under the root) whose key is key, an ECDSA P-256 or P-384 signer. The
-// certificate carries ca's CRL distribution point.
+// certificate carries ca's CRL distribution point and ends no later than
+// ca's. It returns an error matching ErrExpired when ca expires before the
+// certificate would start, and ErrKey for another key type.
 func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(false)
 	if err != nil {
@@ -144,6 +146,9 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 		tmpl.MaxPathLen, tmpl.MaxPathLenZero = 0, true
 	}
 	ca.bound(tmpl)
+	if !tmpl.NotAfter.After(tmpl.NotBefore) {
+		return nil, newError(ErrExpired, -1, "the CA expires before the certificate would start", nil)
+	}
 	der, err := x509.CreateCertificate(o.Rand, tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {
 		return nil, fmt.Errorf("pki: create intermediate: %w", err)
@@ -293,7 +298,8 @@ type IssueOptions struct {
 // The certificate carries the URI SAN urn:casim:card:<ICCID>, the extended
 // key usage OIDCardAuth, the critical key usage digitalSignature, a random
 // serial number and ca's CRL distribution point. It returns an error
-// matching ErrCardID for an invalid ICCID and ErrKey for another key type.
+// matching ErrCardID for an invalid ICCID, ErrKey for another key type and
+// ErrExpired when ca expires before the certificate would start.
 func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) ([]byte, error) {
 	uri, err := CardURI(iccid)
 	if err != nil {
@@ -311,7 +317,8 @@ func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) (
 // certificate in DER. The certificate carries the extended key usage
 // OIDReceiptSigning, the critical key usage digitalSignature, no subject
 // alternative name and ca's CRL distribution point. It returns an error
-// matching ErrKey for another key type.
+// matching ErrKey for another key type and ErrExpired when ca expires
+// before the certificate would start.
 func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, opts IssueOptions) ([]byte, error) {
 	if name == "" {
 		return nil, errors.New("pki: the platform certificate needs a name")
@@ -360,7 +367,7 @@ func (ca *CA) issueLeaf(pub crypto.PublicKey, subject pkix.Name, uris []*url.URL
 	}
 	ca.bound(t)
 	if !t.NotAfter.After(t.NotBefore) {
-		return nil, errors.New("pki: the CA expires before the certificate would start")
+		return nil, newError(ErrExpired, -1, "the CA expires before the certificate would start", nil)
 	}
 	der, err := x509.CreateCertificate(ca.rand, t, ca.cert, k, ca.key)
 	if err != nil {

@@ -119,7 +119,7 @@ func TestIssueErrors(t *testing.T) {
 	_, err = h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{Validity: -time.Hour})
 	assert.Error(t, err)
 	_, err = h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{NotBefore: t0.Add(DefaultCAValidity + time.Hour)})
-	assert.Error(t, err, "a certificate may not start after its CA expires")
+	assert.ErrorIs(t, err, ErrExpired, "a certificate may not start after its CA expires")
 
 	_, err = NewRoot(newKey(t), CAOptions{})
 	assert.Error(t, err, "CRL URL is required")
@@ -284,4 +284,26 @@ func TestLoadCARestoresCRLs(t *testing.T) {
 	assert.ErrorContains(t, err, "only LoadCA")
 	_, err = h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Revoked: opts.Revoked})
 	assert.ErrorContains(t, err, "only LoadCA")
+}
+
+// TestNewIntermediateAfterIssuerExpires: an issuer that has expired by the
+// time the new CA's certificate would start certifies no CA, as it
+// certifies no card, instead of signing a certificate whose notAfter
+// precedes its notBefore.
+func TestNewIntermediateAfterIssuerExpires(t *testing.T) {
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), Validity: time.Hour})
+	require.NoError(t, err)
+	opts := CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0.Add(2 * time.Hour))}
+	ca, err := root.NewIntermediate(newKey(t), opts)
+	assert.ErrorIs(t, err, ErrExpired)
+	assert.Nil(t, ca)
+	opts.Now = fixed(t0.Add(time.Hour))
+	_, err = root.NewIntermediate(newKey(t), opts)
+	assert.ErrorIs(t, err, ErrExpired, "a certificate that would end the second it starts")
+
+	opts.Now = fixed(t0.Add(30 * time.Minute))
+	ca, err = root.NewIntermediate(newKey(t), opts)
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(30*time.Minute), ca.Certificate().NotBefore)
+	assert.Equal(t, root.Certificate().NotAfter, ca.Certificate().NotAfter)
 }
