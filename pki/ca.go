@@ -159,7 +159,8 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // LoadCA returns the CA whose certificate is cert (DER) and whose key is
 // key, with issuers the certificates above it (root excluded, nearest
 // first), as stored after NewRoot or NewIntermediate. It returns an error
-// matching ErrKey when key does not match the certificate.
+// matching ErrKey when key does not match the certificate or is not an
+// ECDSA P-256 or P-384 key.
 func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
 	revoked, number := opts.Revoked, opts.LastCRLNumber
 	opts.Revoked, opts.LastCRLNumber = nil, 0
@@ -189,7 +190,10 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, e
 		return nil, newError(ErrUsage, -1, "not a CA certificate with keyCertSign and cRLSign", nil)
 	}
 	pub, ok := key.Public().(*ecdsa.PublicKey)
-	if !ok || !pub.Equal(c.PublicKey) {
+	if !ok || !caKey(pub) {
+		return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
+	}
+	if !pub.Equal(c.PublicKey) {
 		return nil, newError(ErrKey, -1, "the signer does not match the CA certificate", nil)
 	}
 	return &CA{

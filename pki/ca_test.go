@@ -1,10 +1,12 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"math/big"
 	"testing"
 	"time"
@@ -306,4 +308,64 @@ func TestNewIntermediateAfterIssuerExpires(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, t0.Add(30*time.Minute), ca.Certificate().NotBefore)
 	assert.Equal(t, root.Certificate().NotAfter, ca.Certificate().NotAfter)
+}
+
+// badKeySigner is a signer whose public key is pub.
+type badKeySigner struct {
+	*ecdsa.PrivateKey
+	pub crypto.PublicKey
+}
+
+func (s badKeySigner) Public() crypto.PublicKey { return s.pub }
+
+// TestIssueRefusesKeysWithoutPoint: an ECDSA key of the right curve
+// without coordinates, or a nil one, is refused with ErrKey by every
+// function that takes a key, instead of panicking.
+func TestIssueRefusesKeysWithoutPoint(t *testing.T) {
+	h := newHierarchy(t)
+	k := newKey(t)
+	for name, pub := range map[string]*ecdsa.PublicKey{
+		"nil key":       nil,
+		"no point":      {Curve: elliptic.P256()},
+		"no X":          {Curve: elliptic.P256(), Y: k.Y},
+		"no Y":          {Curve: elliptic.P256(), X: k.X},
+		"P-384 no Y":    {Curve: elliptic.P384(), X: k.X},
+		"off the curve": {Curve: elliptic.P256(), X: big.NewInt(1), Y: big.NewInt(2)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := h.ca.IssueCard(pub, testICCID, IssueOptions{})
+			assert.ErrorIs(t, err, ErrKey)
+			_, err = h.ca.IssuePlatform(pub, "platform", IssueOptions{})
+			assert.ErrorIs(t, err, ErrKey)
+			signer := badKeySigner{PrivateKey: k, pub: pub}
+			_, err = NewRoot(signer, CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0)})
+			assert.ErrorIs(t, err, ErrKey)
+			_, err = h.root.NewIntermediate(signer, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+			assert.ErrorIs(t, err, ErrKey)
+			_, err = LoadCA(signer, h.ca.DER(), h.ca.Chain()[1:], CAOptions{CRLURL: "http://pki.example/card.crl"})
+			assert.ErrorIs(t, err, ErrKey)
+		})
+	}
+}
+
+// TestLoadCARefusesKeyOutsideProfile: LoadCA refuses a CA whose key is
+// neither P-256 nor P-384, as NewRoot and NewIntermediate do.
+func TestLoadCARefusesKeyOutsideProfile(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "P-521 CA"},
+		NotBefore:             t0,
+		NotAfter:              t0.Add(time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, k.Public(), k)
+	require.NoError(t, err)
+	_, err = NewRoot(k, CAOptions{CRLURL: "http://pki.example/root.crl"})
+	require.ErrorIs(t, err, ErrKey)
+	_, err = LoadCA(k, der, nil, CAOptions{CRLURL: "http://pki.example/root.crl"})
+	assert.ErrorIs(t, err, ErrKey)
 }

@@ -117,7 +117,7 @@ func parseEKU(v []byte) ([]x509.OID, error) {
 // allows for cards and the platform.
 func leafKey(pub crypto.PublicKey) (*ecdsa.PublicKey, bool) {
 	k, ok := pub.(*ecdsa.PublicKey)
-	if !ok || k.Curve != elliptic.P256() {
+	if !ok || !hasPoint(k) || k.Curve != elliptic.P256() {
 		return nil, false
 	}
 	return k, true
@@ -126,7 +126,15 @@ func leafKey(pub crypto.PublicKey) (*ecdsa.PublicKey, bool) {
 // caKey reports whether pub is a key a CA may have: ECDSA P-256 or P-384.
 func caKey(pub crypto.PublicKey) bool {
 	k, ok := pub.(*ecdsa.PublicKey)
-	return ok && (k.Curve == elliptic.P256() || k.Curve == elliptic.P384())
+	return ok && hasPoint(k) && (k.Curve == elliptic.P256() || k.Curve == elliptic.P384())
+}
+
+// hasPoint reports whether k is a key with both coordinates set, which
+// crypto/ecdsa needs before it can check that the point is on the curve:
+// its Bytes, ECDH and Equal methods panic on a key without them.
+func hasPoint(k *ecdsa.PublicKey) bool {
+	//lint:ignore SA1019 only the coordinates tell a key built without them, which no other method survives
+	return k != nil && k.X != nil && k.Y != nil
 }
 
 // keyID returns the subject key identifier of pub: the leftmost 160 bits of
