@@ -52,8 +52,11 @@ type CAOptions struct {
 	MaxPathLen int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Rand is the source of serial numbers and signature randomness; nil
-	// means crypto/rand.Reader.
+	// Rand is the source of serial numbers, also handed to the signer
+	// (crypto/ecdsa keys ignore it since Go 1.26); nil means
+	// crypto/rand.Reader. The CA reads it under a lock of its own, so it
+	// need not be safe for concurrent use unless something else reads it
+	// too.
 	Rand io.Reader
 	// Revoked and LastCRLNumber let LoadCA restore what Revoked and
 	// LastCRLNumber returned before the CA was stored: the list that
@@ -202,8 +205,29 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, e
 		issuers: issuers,
 		crlURL:  o.CRLURL,
 		now:     o.Now,
-		rand:    o.Rand,
+		rand:    lockReader(o.Rand),
 	}, nil
+}
+
+// lockReader returns r, or for a reader other than crypto/rand.Reader, a
+// reader that reads r under a lock, so that concurrent calls of one CA do
+// not read the caller's reader at the same time.
+func lockReader(r io.Reader) io.Reader {
+	if r == rand.Reader {
+		return r
+	}
+	return &lockedReader{r: r}
+}
+
+type lockedReader struct {
+	mu sync.Mutex
+	r  io.Reader
+}
+
+func (l *lockedReader) Read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.r.Read(p)
 }
 
 func caTemplate(o CAOptions, pub crypto.PublicKey) (*x509.Certificate, error) {

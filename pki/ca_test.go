@@ -5,9 +5,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/binary"
 	"math/big"
+	"sync"
 	"testing"
 	"time"
 
@@ -368,4 +371,70 @@ func TestLoadCARefusesKeyOutsideProfile(t *testing.T) {
 	require.ErrorIs(t, err, ErrKey)
 	_, err = LoadCA(k, der, nil, CAOptions{CRLURL: "http://pki.example/root.crl"})
 	assert.ErrorIs(t, err, ErrKey)
+}
+
+// counterReader is a deterministic reader that is not safe for concurrent
+// use: each Read returns up to 32 octets of the SHA-256 of a counter,
+// which it then increments.
+type counterReader struct{ n uint64 }
+
+func (r *counterReader) Read(p []byte) (int, error) {
+	sum := sha256.Sum256(binary.BigEndian.AppendUint64(nil, r.n))
+	r.n++
+	return copy(p, sum[:]), nil
+}
+
+// TestCAConcurrentUse: a CA whose Rand is not safe for concurrent use
+// (a deterministic reader, as in reproducible tests) issues
+// certificates, revocations and CRLs from several goroutines at once;
+// under the race detector a reader read without the CA's lock fails the
+// test.
+func TestCAConcurrentUse(t *testing.T) {
+	src := new(counterReader)
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), Rand: src})
+	require.NoError(t, err)
+	ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0), Rand: src})
+	require.NoError(t, err)
+	cardKey := newKey(t)
+
+	const workers, each = 4, 8
+	serials := make([][]*big.Int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for range each {
+				der, err := ca.IssueCard(cardKey.Public(), testICCID, IssueOptions{})
+				if !assert.NoError(t, err) {
+					return
+				}
+				c, err := ParseCertificate(der)
+				if !assert.NoError(t, err) {
+					return
+				}
+				serials[w] = append(serials[w], c.SerialNumber)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, list := range serials {
+		for _, s := range list {
+			seen[s.String()] = true
+		}
+	}
+	require.Len(t, seen, workers*each, "every serial number differs")
+
+	// Revocations and CRLs, which share the CA's list, at once too.
+	for w := range workers {
+		wg.Go(func() {
+			for _, s := range serials[w] {
+				assert.NoError(t, ca.Revoke(s, ReasonSuperseded))
+				_, err := ca.CRL(t0.Add(time.Hour))
+				assert.NoError(t, err)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Len(t, ca.Revoked(), workers*each)
+	assert.Equal(t, uint64(workers*each), ca.LastCRLNumber())
 }
