@@ -438,3 +438,22 @@ func TestCAConcurrentUse(t *testing.T) {
 	assert.Len(t, ca.Revoked(), workers*each)
 	assert.Equal(t, uint64(workers*each), ca.LastCRLNumber())
 }
+
+// TestIssueCRLNextUpdateInSameSecond: a nextUpdate later than now but in
+// the same second is refused, instead of giving a CRL whose nextUpdate,
+// to the second as encoded, equals its thisUpdate.
+func TestIssueCRLNextUpdateInSameSecond(t *testing.T) {
+	h := newHierarchyAt(t, fixed(t0.Add(700*time.Millisecond)))
+	_, err := h.ca.IssueCRL(nil, 1, t0.Add(800*time.Millisecond))
+	assert.Error(t, err)
+	_, err = h.ca.CRL(t0.Add(999 * time.Millisecond))
+	assert.Error(t, err)
+	assert.Zero(t, h.ca.LastCRLNumber())
+
+	der, err := h.ca.IssueCRL(nil, 1, t0.Add(time.Second))
+	require.NoError(t, err)
+	crl, err := x509.ParseRevocationList(der)
+	require.NoError(t, err)
+	assert.Equal(t, t0, crl.ThisUpdate)
+	assert.Equal(t, t0.Add(time.Second), crl.NextUpdate)
+}

@@ -30,7 +30,8 @@ type Revocation struct {
 
 // IssueCRL signs a CRL of ca listing revoked, numbered number (the CRL
 // number extension; it must increase with every CRL of this CA), valid from
-// now to nextUpdate, and returns it in DER. A platform that keeps the list of
+// now to nextUpdate, both to the second, and returns it in DER. nextUpdate
+// must fall in a later second than now. A platform that keeps the list of
 // revoked certificates and the last number in its database calls this;
 // Revoke and CRL keep both in memory instead, and LoadCA restores them.
 func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time) ([]byte, error) {
@@ -38,6 +39,7 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 	if number == 0 {
 		return nil, errors.New("pki: CRL numbers start at 1")
 	}
+	nextUpdate = nextUpdate.Truncate(time.Second) // as encoded
 	if !nextUpdate.After(now) {
 		return nil, errors.New("pki: next update must be in the future")
 	}
@@ -64,7 +66,7 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 		RevokedCertificateEntries: entries,
 		Number:                    new(big.Int).SetUint64(number),
 		ThisUpdate:                now,
-		NextUpdate:                nextUpdate.Truncate(time.Second),
+		NextUpdate:                nextUpdate,
 	}
 	der, err := x509.CreateRevocationList(ca.rand, tmpl, ca.cert, ca.key)
 	if err != nil {
