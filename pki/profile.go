@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // The extended key usages of the profile. Both are UUID-based object
@@ -117,7 +119,7 @@ func parseEKU(v []byte) ([]x509.OID, error) {
 // allows for cards and the platform.
 func leafKey(pub crypto.PublicKey) (*ecdsa.PublicKey, bool) {
 	k, ok := pub.(*ecdsa.PublicKey)
-	if !ok || !hasPoint(k) || k.Curve != elliptic.P256() {
+	if !ok || !record.HasPoint(k) || k.Curve != elliptic.P256() {
 		return nil, false
 	}
 	return k, true
@@ -126,15 +128,7 @@ func leafKey(pub crypto.PublicKey) (*ecdsa.PublicKey, bool) {
 // caKey reports whether pub is a key a CA may have: ECDSA P-256 or P-384.
 func caKey(pub crypto.PublicKey) bool {
 	k, ok := pub.(*ecdsa.PublicKey)
-	return ok && hasPoint(k) && (k.Curve == elliptic.P256() || k.Curve == elliptic.P384())
-}
-
-// hasPoint reports whether k is a key with both coordinates set, which
-// crypto/ecdsa needs before it can check that the point is on the curve:
-// its Bytes, ECDH and Equal methods panic on a key without them.
-func hasPoint(k *ecdsa.PublicKey) bool {
-	//lint:ignore SA1019 only the coordinates tell a key built without them, which no other method survives
-	return k != nil && k.X != nil && k.Y != nil
+	return ok && record.HasPoint(k) && (k.Curve == elliptic.P256() || k.Curve == elliptic.P384())
 }
 
 // keyID returns the subject key identifier of pub: the leftmost 160 bits of

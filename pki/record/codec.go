@@ -306,7 +306,7 @@ func Open(msg []byte, r Record) error {
 // of a CardRecord too. It returns an error matching ErrSignature, ErrType,
 // ErrMalformed or ErrKey.
 func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
-	if pub == nil || pub.Curve != elliptic.P256() {
+	if !HasPoint(pub) || pub.Curve != elliptic.P256() {
 		return ErrKey
 	}
 	m, err := decode(msg, r.Type())
@@ -411,13 +411,21 @@ func oneEncoding(msg, prot, payload, sig []byte) bool {
 // COSE uses, is a valid ECDSA P-256 signature of SHA-256(content) by pub. It
 // is the one signature check behind Verify.
 func VerifyES256(pub *ecdsa.PublicKey, content, sig []byte) bool {
-	if pub == nil || len(sig) != 64 {
+	if !HasPoint(pub) || len(sig) != 64 {
 		return false
 	}
 	digest := sha256.Sum256(content)
 	r := new(big.Int).SetBytes(sig[:32])
 	s := new(big.Int).SetBytes(sig[32:])
 	return ecdsa.Verify(pub, digest[:], r, s)
+}
+
+// HasPoint reports whether k is a key with both coordinates set, which
+// crypto/ecdsa needs before it can check that the point is on the curve:
+// its Verify, Bytes, ECDH and Equal panic on a key without them.
+func HasPoint(k *ecdsa.PublicKey) bool {
+	//lint:ignore SA1019 only the coordinates tell a key built without them, which no other method survives
+	return k != nil && k.X != nil && k.Y != nil
 }
 
 type es256Verifier struct{ pub *ecdsa.PublicKey }

@@ -129,6 +129,12 @@ func TestVerifyRejects(t *testing.T) {
 	t.Run("other key", func(t *testing.T) {
 		assert.ErrorIs(t, Verify(msg, &other.PublicKey, new(Consent)), ErrSignature)
 	})
+	t.Run("key without a point", func(t *testing.T) {
+		noPoint := &ecdsa.PublicKey{Curve: elliptic.P256()}
+		assert.ErrorIs(t, Verify(msg, noPoint, new(Consent)), ErrKey)
+		assert.ErrorIs(t, Verify(msg, nil, new(Consent)), ErrKey)
+		assert.False(t, VerifyES256(noPoint, msg, make([]byte, 64)))
+	})
 	t.Run("every byte flipped", func(t *testing.T) {
 		for i := range msg {
 			bad := bytes.Clone(msg)
