@@ -148,7 +148,8 @@ type Bridge struct {
 	Card Card
 	// ATR is the card's answer to reset; nil means DefaultATR.
 	ATR []byte
-	// Retry is the pause before connecting again; zero means one second.
+	// Retry is the pause before connecting again; zero or less means one
+	// second.
 	Retry time.Duration
 	// Logf, if not nil, receives connection events.
 	Logf func(format string, args ...any)
@@ -161,7 +162,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if addr == "" {
 		addr = DefaultAddr
 	}
-	if retry == 0 {
+	if retry <= 0 {
 		retry = time.Second
 	}
 	var d net.Dialer

@@ -151,6 +151,35 @@ func TestBridgeReconnects(t *testing.T) {
 	assert.NoError(t, <-done)
 }
 
+// TestBridgeNegativeRetry: a negative Retry pauses one second between
+// connections, as zero does, instead of connecting again at once.
+func TestBridgeNegativeRetry(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	b := &vpcd.Bridge{Addr: ln.Addr().String(), Card: newCard(t), Retry: -time.Millisecond}
+	go func() { done <- b.Run(ctx) }()
+	conn, err := ln.Accept()
+	require.NoError(t, err)
+	conn.Close() // vpcd drops the card
+	accepted := make(chan struct{})
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+			close(accepted)
+		}
+	}()
+	select {
+	case <-accepted:
+		t.Fatal("connected again at once")
+	case <-time.After(300 * time.Millisecond):
+	}
+	cancel()
+	assert.NoError(t, <-done)
+}
+
 // streamConn is a net.Conn that reads a fixed stream and discards writes.
 type streamConn struct {
 	net.Conn
