@@ -159,7 +159,8 @@ func (p *Platform) OpenAccount(ctx context.Context, cardID, unit string) error {
 // Fund moves amount of currency from the platform's funding source (money
 // paid in from outside) to a card's wallet, opened by OpenAccount. The
 // ledger transfer ID derives from fundingID, so a retry funds once; the
-// same ID with another amount is ErrConflict.
+// same ID with another amount, card or currency is ErrConflict and moves
+// nothing.
 func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency string, amount uint64) error {
 	cur, ok := ledger.LookupCurrency(currency)
 	if !ok {
@@ -170,7 +171,8 @@ func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency stri
 
 // Issue moves amount of a registered asset from its issuer to a merchant,
 // creating the merchant's account in that asset. The ledger transfer ID
-// derives from issueID, so a retry issues once.
+// derives from issueID, so a retry issues once; the same ID with another
+// amount, merchant or asset is ErrConflict and moves nothing.
 func (p *Platform) Issue(ctx context.Context, issueID ID, merchantID, asset string, amount uint64) error {
 	if _, err := p.store.Merchant(ctx, merchantID); err != nil {
 		return err
@@ -207,7 +209,26 @@ func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code
 		ID: TransferID(id, 0, 0, kind), DebitAccountID: AccountID(sourceCode, lc, ""), CreditAccountID: to,
 		Amount: amount, UserData128: ledger.ID(id), Ledger: lc, Code: code,
 	}
-	return ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
+	res, err := p.ledger.CreateTransfers(ctx, []ledger.Transfer{t})
+	if err == nil && len(res) == 1 && existsOtherwise(res[0]) {
+		return fmt.Errorf("%w: ID %v was used with another amount, account or unit: %v", ErrConflict, id, res[0])
+	}
+	return ledgerError(res, err)
+}
+
+// existsOtherwise reports whether r says that a transfer with the same ID
+// but other fields exists.
+func existsOtherwise(r ledger.CreateTransferResult) bool {
+	switch r {
+	case ledger.TransferExistsWithDifferentFlags, ledger.TransferExistsWithDifferentPendingID,
+		ledger.TransferExistsWithDifferentTimeout, ledger.TransferExistsWithDifferentDebitAccountID,
+		ledger.TransferExistsWithDifferentCreditAccountID, ledger.TransferExistsWithDifferentAmount,
+		ledger.TransferExistsWithDifferentUserData128, ledger.TransferExistsWithDifferentUserData64,
+		ledger.TransferExistsWithDifferentUserData32, ledger.TransferExistsWithDifferentLedger,
+		ledger.TransferExistsWithDifferentCode:
+		return true
+	}
+	return false
 }
 
 // Balance is an account's position in minor units (or asset units).

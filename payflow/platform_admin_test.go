@@ -1,0 +1,68 @@
+package payflow_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
+)
+
+// TestFundReusedIDConflicts: a funding ID sent again with another amount,
+// card or currency is ErrConflict and moves nothing; with the same
+// content it is a retry that funds once.
+func TestFundReusedIDConflicts(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	bob := s.NewCard("Bob")
+	for _, cur := range []string{"EUR", "USD"} {
+		require.NoError(t, s.Platform.OpenAccount(ctx, bob.ID, cur))
+		require.NoError(t, s.Platform.OpenAccount(ctx, s.shopper.ID, cur))
+	}
+	id := payflow.ID{0x46}
+	require.NoError(t, s.Platform.Fund(ctx, id, bob.ID, "EUR", 100))
+	assert.ErrorIs(t, s.Platform.Fund(ctx, id, bob.ID, "EUR", 101), payflow.ErrConflict, "another amount")
+	assert.ErrorIs(t, s.Platform.Fund(ctx, id, s.shopper.ID, "EUR", 100), payflow.ErrConflict, "another card")
+	assert.ErrorIs(t, s.Platform.Fund(ctx, id, bob.ID, "USD", 100), payflow.ErrConflict, "another currency")
+	require.NoError(t, s.Platform.Fund(ctx, id, bob.ID, "EUR", 100), "a retry")
+
+	want := map[string]map[string]uint64{
+		bob.ID:       {"EUR": 100, "USD": 0},
+		s.shopper.ID: {"EUR": funds, "USD": 0},
+	}
+	for owner, units := range want {
+		for unit, posted := range units {
+			b, err := s.Platform.Balance(ctx, owner, unit)
+			require.NoError(t, err)
+			assert.Equal(t, posted, b.Posted, "%s %s", owner, unit)
+		}
+	}
+}
+
+// TestIssueReusedIDConflicts: an issue ID sent again with another amount,
+// merchant or asset is ErrConflict and moves nothing.
+func TestIssueReusedIDConflicts(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "other", Name: "Other Shop", Currency: "EUR"}))
+	require.NoError(t, s.Platform.RegisterAsset(ctx, "voucher", paytest.TicketCode+1))
+	id := payflow.ID{0x49}
+	require.NoError(t, s.Platform.Issue(ctx, id, merchantID, paytest.Ticket, 5))
+	assert.ErrorIs(t, s.Platform.Issue(ctx, id, merchantID, paytest.Ticket, 6), payflow.ErrConflict, "another amount")
+	assert.ErrorIs(t, s.Platform.Issue(ctx, id, "other", paytest.Ticket, 5), payflow.ErrConflict, "another merchant")
+	assert.ErrorIs(t, s.Platform.Issue(ctx, id, merchantID, "voucher", 5), payflow.ErrConflict, "another asset")
+	require.NoError(t, s.Platform.Issue(ctx, id, merchantID, paytest.Ticket, 5), "a retry")
+
+	want := []struct {
+		owner, unit string
+		posted      uint64
+	}{{merchantID, paytest.Ticket, 15}, {"other", paytest.Ticket, 0}, {merchantID, "voucher", 0}}
+	for _, w := range want {
+		b, err := s.Platform.Balance(ctx, w.owner, w.unit)
+		require.NoError(t, err)
+		assert.Equal(t, w.posted, b.Posted, "%s %s", w.owner, w.unit)
+	}
+}
