@@ -2,13 +2,16 @@ package payflow_test
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // TestFundReusedIDConflicts: a funding ID sent again with another amount,
@@ -65,4 +68,62 @@ func TestIssueReusedIDConflicts(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, w.posted, b.Posted, "%s %s", w.owner, w.unit)
 	}
+}
+
+// slowCardStore holds the first Card read of one card made after arm,
+// once it has read the row, until release.
+type slowCardStore struct {
+	payflow.Store
+
+	mu      sync.Mutex
+	id      string
+	entered chan struct{}
+	gate    chan struct{}
+}
+
+func (s *slowCardStore) arm(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.id, s.entered, s.gate = id, make(chan struct{}), make(chan struct{})
+}
+
+func (s *slowCardStore) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
+	c, err := s.Store.Card(ctx, id)
+	s.mu.Lock()
+	hold := id == s.id
+	if hold {
+		s.id = ""
+	}
+	entered, gate := s.entered, s.gate
+	s.mu.Unlock()
+	if hold {
+		close(entered)
+		<-gate
+	}
+	return c, err
+}
+
+// TestCacheKeepsNoReadOlderThanAChange: a card read from the store before
+// this process changed it, and returned after, is not kept in the cache
+// over the change: the card made a seller card logs in as one at once.
+func TestCacheKeepsNoReadOlderThanAChange(t *testing.T) {
+	ctx := context.Background()
+	st := &slowCardStore{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	bob := s.NewCard("Bob")
+
+	st.arm(bob.ID)
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: bob.ID})
+		done <- err
+	}()
+	<-st.entered
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "kiosk", Name: "Kiosk", Currency: "EUR", SellerCardIDs: []string{bob.ID}}))
+	close(st.gate)
+	require.NoError(t, <-done)
+
+	resp, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: bob.Proof(record.RoleSeller, nil)})
+	require.NoError(t, err)
+	assert.Equal(t, "kiosk", resp.MerchantID)
 }
