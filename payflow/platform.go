@@ -1,6 +1,7 @@
 package payflow
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -202,10 +203,13 @@ func (p *Platform) Reload(ctx context.Context) error {
 	})
 }
 
-// Info implements API.
+// Info implements API. The chain it returns is a copy, the caller's to
+// change.
 func (p *Platform) Info(context.Context) (*Info, error) {
 	chain := make([][]byte, len(p.chain))
-	copy(chain, p.chain)
+	for i, c := range p.chain {
+		chain[i] = bytes.Clone(c)
+	}
 	return &Info{Chain: chain}, nil
 }
 

@@ -127,3 +127,21 @@ func TestCacheKeepsNoReadOlderThanAChange(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "kiosk", resp.MerchantID)
 }
+
+// TestInfoChainIsACopy: the chain Info returns is the caller's to change;
+// the platform's own, which every later Info serves, stays as it was.
+func TestInfoChainIsACopy(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	info, err := s.Platform.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, s.PlatformChain, info.Chain)
+	want := make([][]byte, len(info.Chain))
+	for i, c := range info.Chain {
+		want[i] = append([]byte(nil), c...)
+		clear(c)
+	}
+	info, err = s.Platform.Info(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, want, info.Chain)
+}
