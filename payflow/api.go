@@ -253,7 +253,8 @@ type RefundView struct {
 }
 
 // Info names the platform's receipt-signing certificate chain (DER, leaf
-// first) and its trust anchor.
+// first, the root left out: phones verify it against the roots they
+// trust).
 type Info struct {
 	Chain [][]byte `cbor:"1,keyasint"`
 }

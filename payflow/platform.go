@@ -171,7 +171,7 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 		store:    opts.Store,
 		verifier: opts.Verifier,
 		key:      opts.Key,
-		chain:    opts.Chain,
+		chain:    cloneChain(opts.Chain),
 		now:      opts.Now,
 		rand:     opts.Rand,
 		opts:     opts,
@@ -206,11 +206,7 @@ func (p *Platform) Reload(ctx context.Context) error {
 // Info implements API. The chain it returns is a copy, the caller's to
 // change.
 func (p *Platform) Info(context.Context) (*Info, error) {
-	chain := make([][]byte, len(p.chain))
-	for i, c := range p.chain {
-		chain[i] = bytes.Clone(c)
-	}
-	return &Info{Chain: chain}, nil
+	return &Info{Chain: cloneChain(p.chain)}, nil
 }
 
 // Store returns the platform's state store.
@@ -315,4 +311,13 @@ func (p *Platform) verifySignature(c *CardRecord, msg []byte, r record.CardRecor
 		return verifyError(err)
 	}
 	return nil
+}
+
+// cloneChain returns a deep copy of a certificate chain.
+func cloneChain(chain [][]byte) [][]byte {
+	out := make([][]byte, len(chain))
+	for i, c := range chain {
+		out[i] = bytes.Clone(c)
+	}
+	return out
 }

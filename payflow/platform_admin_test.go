@@ -1,16 +1,22 @@
 package payflow_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -142,6 +148,32 @@ func TestInfoChainIsACopy(t *testing.T) {
 		clear(c)
 	}
 	info, err = s.Platform.Info(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, want, info.Chain)
+}
+
+// TestNewPlatformCopiesChain: the platform keeps its own copy of the
+// receipt chain it was given, so that a caller reusing those bytes does
+// not change what Info serves.
+func TestNewPlatformCopiesChain(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cert, err := f.Issuer.IssuePlatform(key.Public(), "casimpay platform", pki.IssueOptions{})
+	require.NoError(t, err)
+	chain := append([][]byte{cert}, f.Issuer.Chain()...)
+	want := make([][]byte, len(chain))
+	for i, c := range chain {
+		want[i] = bytes.Clone(c)
+	}
+	p, err := payflow.NewPlatform(payflow.PlatformOptions{Ledger: f.Ledger, Store: f.Store, Verifier: f.Verifier,
+		Key: key, Chain: chain, Now: f.Clock.Now})
+	require.NoError(t, err)
+	for _, c := range chain {
+		clear(c)
+	}
+	info, err := p.Info(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, want, info.Chain)
 }
