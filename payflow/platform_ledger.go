@@ -159,15 +159,10 @@ func (p *Platform) spendRefused(ctx context.Context, t ledger.Transfer) error {
 	if err != nil {
 		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
 	}
-	switch r := res[0]; r {
-	case ledger.TransferDebitAccountNotFound, ledger.TransferIDAlreadyFailed:
+	switch r := res[0]; {
+	case r == ledger.TransferDebitAccountNotFound, r == ledger.TransferIDAlreadyFailed:
 		return nil
-	case ledger.TransferExists, ledger.TransferExistsWithDifferentFlags, ledger.TransferExistsWithDifferentPendingID,
-		ledger.TransferExistsWithDifferentTimeout, ledger.TransferExistsWithDifferentDebitAccountID,
-		ledger.TransferExistsWithDifferentCreditAccountID, ledger.TransferExistsWithDifferentAmount,
-		ledger.TransferExistsWithDifferentUserData128, ledger.TransferExistsWithDifferentUserData64,
-		ledger.TransferExistsWithDifferentUserData32, ledger.TransferExistsWithDifferentLedger,
-		ledger.TransferExistsWithDifferentCode:
+	case r == ledger.TransferExists, existsOtherwise(r):
 		return errMade
 	default:
 		return fmt.Errorf("%w: ledger: spending a refused ID: %v", ErrInternal, r)
