@@ -459,14 +459,18 @@ func refundFailure(r *RefundRecord) error {
 // ExpireDue expires the pending requests past their expiry and voids the
 // holds of held payments past the hold TTL, at most limit of each (zero:
 // 1000), and deletes expired nonces, tokens, sessions and idempotent
-// replies. It returns how many requests it expired. Run it from a timer in
-// one or several processes: every transition is a compare-and-set.
+// replies. It returns how many requests it expired. A request that fails
+// (its record or its void) is reported and the others go on; the error
+// joins every failure, and a held payment whose void failed is finished
+// by RecoverSweep. Run it from a timer in one or several processes: every
+// transition is a compare-and-set.
 func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
 	now := p.now()
 	n := 0
+	var errs []error
 	due, err := p.store.DuePayments(ctx, StatePending, now, limit)
 	if err != nil {
 		return n, err
@@ -476,29 +480,31 @@ func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
 		if err := p.store.UpdatePayment(ctx, r, StatePending); err == nil {
 			n++
 		} else if !errors.Is(err, ErrConflict) {
-			return n, err
+			errs = append(errs, fmt.Errorf("expiring request %v: %w", r.ID, err))
 		}
 	}
 	held, err := p.store.DuePayments(ctx, StateHeld, now, limit)
 	if err != nil {
-		return n, err
+		return n, errors.Join(append(errs, err)...)
 	}
 	for _, r := range held {
 		r.State, r.VoidTo, r.UpdatedAt = stateVoiding, StateExpired, now
 		if err := p.store.UpdatePayment(ctx, r, StateHeld); errors.Is(err, ErrConflict) {
 			continue
 		} else if err != nil {
-			return n, err
+			errs = append(errs, fmt.Errorf("expiring hold %v: %w", r.ID, err))
+			continue
 		}
 		if err := p.drive(ctx, r); err != nil {
-			return n, err
+			errs = append(errs, fmt.Errorf("voiding hold %v: %w", r.ID, err))
+			continue
 		}
 		n++
 	}
 	if _, err := p.store.DeleteExpired(ctx, now); err != nil {
-		return n, err
+		errs = append(errs, err)
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }
 
 // RecoverSweep completes the settlements and refunds left half done (by a

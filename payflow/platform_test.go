@@ -1531,3 +1531,38 @@ func TestRecoverSweepGoesOnAfterARefundFails(t *testing.T) {
 	s.sweep(t, 1)
 	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 300}, {Posted: before[1].Posted - 300}}, s.balances(t))
 }
+
+// expireFault is a Store on which recording the expiry of one request
+// fails, as a dropped database connection would.
+type expireFault struct {
+	payflow.Store
+	id payflow.ID
+}
+
+func (s *expireFault) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if p.ID == s.id && p.State == payflow.StateExpired {
+		return errLost
+	}
+	return s.Store.UpdatePayment(ctx, p, from)
+}
+
+// TestExpireDueGoesOnAfterAFailure: an expiry that cannot be recorded is
+// reported, and the other due request is expired all the same.
+func TestExpireDueGoesOnAfterAFailure(t *testing.T) {
+	ctx := context.Background()
+	st := &expireFault{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	first, _ := s.request(t)
+	s.Clock.Advance(time.Millisecond) // the first is due first
+	second, _ := s.request(t)
+	st.id = first.ID
+	s.Clock.Advance(payflow.DefaultRequestTTL)
+	n, err := s.Platform.ExpireDue(ctx, 0)
+	assert.ErrorIs(t, err, errLost)
+	assert.Equal(t, 1, n)
+	for id, want := range map[payflow.ID]string{first.ID: payflow.StatePending, second.ID: payflow.StateExpired} {
+		r, err := st.Payment(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, want, r.State)
+	}
+}
