@@ -8,16 +8,19 @@ import (
 	"crypto/rand"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
 // TestFundReusedIDConflicts: a funding ID sent again with another amount,
@@ -176,4 +179,39 @@ func TestNewPlatformCopiesChain(t *testing.T) {
 	info, err := p.Info(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, want, info.Chain)
+}
+
+// TestResolveAfterReenrolmentElsewhere: once a card is enrolled again with
+// a new advertising secret through one platform process, another process
+// that resolved its old EIDs stops resolving them within CacheTTL, and
+// resolves the new ones.
+func TestResolveAfterReenrolmentElsewhere(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	other := renewedPlatform(t, s.Fixture) // another process on the same database
+	v, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+	_, err = s.Platform.EnrollCard(ctx, v.Enrolment.Chain, v.Enrolment.AdvertisingSecret, "Carol")
+	require.NoError(t, err)
+	eidOf := func(secret []byte) []byte {
+		k, err := adv.NewEIDKey(secret)
+		require.NoError(t, err)
+		e := k.EID(adv.Epoch(s.Clock.Now()))
+		return e[:]
+	}
+	old := eidOf(v.Enrolment.AdvertisingSecret)
+	s.Clock.Advance(time.Second) // other reloads the cards at most once a second
+	r, err := other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: old})
+	require.NoError(t, err)
+	require.Equal(t, "Carol", r.DisplayName)
+
+	secret := bytes.Repeat([]byte{0x5c}, len(v.Enrolment.AdvertisingSecret))
+	_, err = s.Platform.EnrollCard(ctx, v.Enrolment.Chain, secret, "Carol")
+	require.NoError(t, err)
+	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second)
+	_, err = other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: old})
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "the old secret's EID")
+	r, err = other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eidOf(secret)})
+	require.NoError(t, err)
+	assert.Equal(t, "Carol", r.DisplayName)
 }

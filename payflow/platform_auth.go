@@ -128,28 +128,40 @@ func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveReques
 
 // resolve returns the enrolled card behind an EID of now's epoch or one
 // next to it, reloading the cards enrolled elsewhere at most once a second.
+// The EID must also come from the card's advertising secret as read now
+// (within CacheTTL), so that the EIDs of a secret replaced through another
+// process stop resolving although this process's tables still hold them.
 func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error) {
 	if len(eid) != record.EIDSize {
 		return nil, fmt.Errorf("%w: EID must be %d bytes", ErrInvalid, record.EIDSize)
 	}
 	e := adv.EID(eid)
 	now := p.now()
-	id, ok := p.resolver.Resolve(e, now)
-	if !ok {
-		p.mu.Lock()
-		stale := now.Sub(p.lastReload) >= time.Second || now.Before(p.lastReload)
-		p.mu.Unlock()
-		if stale {
-			if err := p.Reload(ctx); err != nil {
+	for reloaded := false; ; reloaded = true {
+		if id, ok := p.resolver.Resolve(e, now); ok {
+			c, err := p.card(ctx, id)
+			if err != nil {
 				return nil, err
 			}
-			id, ok = p.resolver.Resolve(e, now)
+			if p.checkEID(c, eid) == nil {
+				return c, nil
+			}
+		}
+		if reloaded || !p.reloadDue(now) {
+			return nil, fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
+		}
+		if err := p.Reload(ctx); err != nil {
+			return nil, err
 		}
 	}
-	if !ok {
-		return nil, fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
-	}
-	return p.card(ctx, id)
+}
+
+// reloadDue reports whether the cards enrolled elsewhere were last
+// reloaded a second or more before now (or after it: the clock went back).
+func (p *Platform) reloadDue(now time.Time) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return now.Sub(p.lastReload) >= time.Second || now.Before(p.lastReload)
 }
 
 // SessionID returns the ID of the session between a shopper card and a
