@@ -1267,32 +1267,23 @@ func TestRefundOverflowRefused(t *testing.T) {
 // and whose read of the payment after it then fails, as a dropped
 // database connection would.
 type casReadLost struct {
-	payflow.Store
+	paymentReadLost
 	once
-	readLost bool
 }
 
 func (s *casReadLost) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	if a.Update != nil && s.take() {
-		s.readLost = true
+		s.armed = true
 		return payflow.ErrConflict
 	}
 	return s.Store.Accept(ctx, a)
-}
-
-func (s *casReadLost) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
-	if s.readLost {
-		s.readLost = false
-		return nil, errLost
-	}
-	return s.Store.Payment(ctx, id)
 }
 
 // TestApproveReadLost: a store error while Approve reads the payment back
 // after a lost compare-and-set leaves the consent unspent, so the same
 // consent sent again settles the payment, once.
 func TestApproveReadLost(t *testing.T) {
-	st := &casReadLost{Store: memory.New()}
+	st := &casReadLost{paymentReadLost: paymentReadLost{Store: memory.New()}}
 	s := newShopOn(t, st, false, paytest.Options{})
 	ctx := context.Background()
 	v, _ := s.request(t)
