@@ -104,6 +104,25 @@ func (w *phoneWorld) useSeller(tb testing.TB, api payflow.API) {
 	w.seller = seller
 }
 
+// approveHeld has the shopper approve the payment on screen of a merchant
+// that captures manually and stop waiting for the capture once the seller
+// sees it held; it returns the payment's ID.
+func (w *phoneWorld) approveHeld(tb testing.TB) payflow.ID {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	approved := make(chan error, 1)
+	go func() {
+		_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+		approved <- err
+	}()
+	view, _, err := w.seller.Wait(context.Background())
+	require.NoError(tb, err)
+	require.Equal(tb, payflow.StateHeld, view.State)
+	cancel() // the shopper stops waiting for the capture
+	require.ErrorIs(tb, <-approved, context.Canceled)
+	return view.ID
+}
+
 // hear has each phone's scanner report the other's advert.
 func (w *phoneWorld) hear(tb testing.TB) {
 	tb.Helper()
@@ -784,18 +803,7 @@ func TestNoMoneyMovesWithoutTrustedPlatform(t *testing.T) {
 			var held payflow.ID
 			if manual {
 				w.request(t)
-				actx, cancel := context.WithCancel(ctx)
-				approved := make(chan error, 1)
-				go func() {
-					_, err := w.shopper.Approve(actx, simcardtest.PIN)
-					approved <- err
-				}()
-				view, _, err := w.seller.Wait(ctx)
-				require.NoError(t, err)
-				require.Equal(t, payflow.StateHeld, view.State)
-				cancel() // the shopper stops waiting for the capture
-				require.ErrorIs(t, <-approved, context.Canceled)
-				held = view.ID
+				held = w.approveHeld(t)
 			} else {
 				w.purchase(t) // to refund later
 			}

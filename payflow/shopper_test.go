@@ -112,17 +112,7 @@ func TestShopperApproveWaitsAgainForCapture(t *testing.T) {
 	w := newMemoryPhoneWorld(t, true)
 	w.pair(t)
 	w.request(t)
-	actx, cancel := context.WithCancel(ctx)
-	approved := make(chan error, 1)
-	go func() {
-		_, err := w.shopper.Approve(actx, simcardtest.PIN)
-		approved <- err
-	}()
-	view, _, err := w.seller.Wait(ctx)
-	require.NoError(t, err)
-	require.Equal(t, payflow.StateHeld, view.State)
-	cancel()
-	require.ErrorIs(t, <-approved, context.Canceled)
+	w.approveHeld(t)
 
 	type result struct {
 		rc  *payflow.Receipt
