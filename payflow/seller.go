@@ -161,7 +161,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			}
 			// The next Request goes on after the indexes found taken.
 			s.mu.Lock()
-			if s.session != nil && s.session.ID == sess.ID && s.next <= n {
+			if s.selected(sess) && s.next <= n {
 				s.next = n + 1
 			}
 			s.mu.Unlock()

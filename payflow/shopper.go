@@ -158,11 +158,11 @@ func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
 // Payment returns the payment request on screen, or ErrNoPayment.
 func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 
-// Approve is the shopper's PIN entry on the payment screen: once a fresh
-// view shows the same request still pending, and the phone still trusts
-// the platform's certificate that its receipt will be verified with
-// (ErrCard when that expired or was revoked: nothing is signed and no
-// money moves), the card verifies the PIN (a
+// Approve is the shopper's PIN entry on the payment screen. It first
+// checks that the phone still trusts the platform's certificate that the
+// receipt will be verified with (ErrCard when that expired or was revoked:
+// nothing is signed or sent and no money moves). Once a fresh view shows
+// the same request still pending, the card verifies the PIN (a
 // wrong one fails with the card's error, matching simcard.ErrWrongPIN or
 // simcard.ErrPINBlocked), then signs a consent bound to the request hash,
 // amount, currency and payee over a fresh nonce, and the platform
@@ -176,9 +176,7 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // ran out), that was held and not yet captured when the wait ended, or
 // that was answered with a receipt that does not verify, may have been
 // settled all the same. So the next Approve of that request sends it
-// again, as signed, without the card, once the phone checked that it
-// still trusts the platform's certificate (ErrCard as above): a consent
-// held or captured has the call wait for the capture and return its
+// again, as signed, without the card: a consent held or captured has the call wait for the capture and return its
 // receipt, one still being settled fails with ErrConflict, and one that
 // the platform refused then was not made, and the card signs a new one as
 // above. Calls of Approve run one at a time.
@@ -189,12 +187,12 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	}
 	s.consentMu.Lock()
 	defer s.consentMu.Unlock()
+	// Before any consent is sent, a kept one (which may never have reached
+	// the platform) or a new one.
+	if err := s.trustPlatform(ctx); err != nil {
+		return nil, err
+	}
 	if u := s.unconfirmed; u != nil && u.view.ID == shown.ID {
-		// A consent that never reached the platform moves money when it
-		// is sent again, as a new one would.
-		if err := s.trustPlatform(ctx); err != nil {
-			return nil, err
-		}
 		out, err := s.resendConsent(ctx, u)
 		if err != nil {
 			return nil, err
@@ -215,9 +213,6 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	}
 	if v.State != StatePending {
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
-	}
-	if err := s.trustPlatform(ctx); err != nil {
-		return nil, err
 	}
 	// The PIN is verified only now, right before the card signs, so that a
 	// call that gives up earlier leaves no verified PIN on the card for
