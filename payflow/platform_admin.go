@@ -209,26 +209,7 @@ func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code
 		ID: TransferID(id, 0, 0, kind), DebitAccountID: AccountID(sourceCode, lc, ""), CreditAccountID: to,
 		Amount: amount, UserData128: ledger.ID(id), Ledger: lc, Code: code,
 	}
-	res, err := p.ledger.CreateTransfers(ctx, []ledger.Transfer{t})
-	if err == nil && len(res) == 1 && existsOtherwise(res[0]) {
-		return fmt.Errorf("%w: ID %v was used with another amount, account or unit: %v", ErrConflict, id, res[0])
-	}
-	return ledgerError(res, err)
-}
-
-// existsOtherwise reports whether r says that a transfer with the same ID
-// but other fields exists.
-func existsOtherwise(r ledger.CreateTransferResult) bool {
-	switch r {
-	case ledger.TransferExistsWithDifferentFlags, ledger.TransferExistsWithDifferentPendingID,
-		ledger.TransferExistsWithDifferentTimeout, ledger.TransferExistsWithDifferentDebitAccountID,
-		ledger.TransferExistsWithDifferentCreditAccountID, ledger.TransferExistsWithDifferentAmount,
-		ledger.TransferExistsWithDifferentUserData128, ledger.TransferExistsWithDifferentUserData64,
-		ledger.TransferExistsWithDifferentUserData32, ledger.TransferExistsWithDifferentLedger,
-		ledger.TransferExistsWithDifferentCode:
-		return true
-	}
-	return false
+	return ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
 }
 
 // Balance is an account's position in minor units (or asset units).

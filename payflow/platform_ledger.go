@@ -207,6 +207,21 @@ func (p *Platform) createChain(ctx context.Context, ts []ledger.Transfer) error 
 	return nil
 }
 
+// existsOtherwise reports whether r says that a transfer with the same ID
+// but other fields exists.
+func existsOtherwise(r ledger.CreateTransferResult) bool {
+	switch r {
+	case ledger.TransferExistsWithDifferentFlags, ledger.TransferExistsWithDifferentPendingID,
+		ledger.TransferExistsWithDifferentTimeout, ledger.TransferExistsWithDifferentDebitAccountID,
+		ledger.TransferExistsWithDifferentCreditAccountID, ledger.TransferExistsWithDifferentAmount,
+		ledger.TransferExistsWithDifferentUserData128, ledger.TransferExistsWithDifferentUserData64,
+		ledger.TransferExistsWithDifferentUserData32, ledger.TransferExistsWithDifferentLedger,
+		ledger.TransferExistsWithDifferentCode:
+		return true
+	}
+	return false
+}
+
 // ledgerError is the error of a CreateTransfers call: nil when every event
 // was created or existed already, else the first real failure of the
 // batch (linked_event_failed only follows another).
@@ -227,10 +242,11 @@ func ledgerError(res []ledger.CreateTransferResult, err error) error {
 			ledger.TransferOverflowsDebits, ledger.TransferOverflowsCredits:
 			// An account's totals would pass the ledger's limit of 2^63-1.
 			return fmt.Errorf("%w: ledger: %v", ErrLimit, r)
-		case ledger.TransferExistsWithDifferentAmount:
-			return fmt.Errorf("%w: ledger: %v", ErrConflict, r)
 		case ledger.TransferIDAlreadyFailed:
 			return fmt.Errorf("%w: ledger: %v: %w", ErrInternal, r, errRefusedBefore)
+		}
+		if existsOtherwise(r) { // the ID was used with other content
+			return fmt.Errorf("%w: ledger: %v", ErrConflict, r)
 		}
 		return fmt.Errorf("%w: ledger: %v", ErrInternal, r)
 	}
