@@ -141,6 +141,25 @@ var noAccount = TransferID(ID{}, 0, 0, 0)
 // exists: another process created it.
 var errMade = errors.New("the transfer exists")
 
+// createRefusalKept runs create, which creates first or a chain that
+// first begins, and turns a lost refusal into the refusal it stands for
+// (refusalStands). When the ledger refuses for an overflow, it spends
+// first's ID (spendRefused) so that the refusal is final, and when the
+// transfers were created meanwhile, it runs create again to take them.
+func (p *Platform) createRefusalKept(ctx context.Context, first ledger.Transfer, create func() error) error {
+	err := refusalStands(create())
+	if !errors.Is(err, ErrLimit) {
+		return err
+	}
+	switch serr := p.spendRefused(ctx, first); {
+	case errors.Is(serr, errMade): // created meanwhile: take it
+		return refusalStands(create())
+	case serr != nil:
+		return serr
+	}
+	return err
+}
+
 // spendRefused makes the ledger keep t's ID as failed after t, or the
 // chain it begins, was refused for overflowing an account's totals
 // (ErrLimit). The ledger keeps the IDs of transfers refused for a state

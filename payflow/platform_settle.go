@@ -69,16 +69,7 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 		posts, ids = p.posts(r, legs)
 		ts = append(ts, posts...)
 	}
-	err := refusalStands(p.createChain(ctx, ts))
-	if errors.Is(err, ErrLimit) {
-		switch serr := p.spendRefused(ctx, ts[0]); {
-		case errors.Is(serr, errMade): // created meanwhile: take it
-			err = refusalStands(p.createChain(ctx, ts))
-		case serr != nil:
-			return nil, serr
-		}
-	}
-	return ids, err
+	return ids, p.createRefusalKept(ctx, ts[0], func() error { return p.createChain(ctx, ts) })
 }
 
 // ledgerRefused reports whether err is the ledger's refusal of a hold or a
@@ -379,15 +370,9 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		CreditAccountID: AccountID(AccountWallet, cur.Numeric, pay.PayerCardID), Amount: r.Amount,
 		UserData128: ledger.ID(pay.ID), Ledger: cur.Numeric, Code: TransferRefund,
 	}
-	lerr := refusalStands(ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t})))
-	if errors.Is(lerr, ErrLimit) {
-		switch serr := p.spendRefused(ctx, t); {
-		case errors.Is(serr, errMade): // created meanwhile: take it
-			lerr = refusalStands(ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t})))
-		case serr != nil:
-			return serr
-		}
-	}
+	lerr := p.createRefusalKept(ctx, t, func() error {
+		return ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
+	})
 	if lerr != nil && !ledgerRefused(lerr) {
 		return lerr
 	}
