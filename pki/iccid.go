@@ -18,15 +18,11 @@ const CardURIPrefix = "urn:casim:card:"
 // The rule is record.CheckCardID's, the one that signed records' card IDs
 // follow. It returns nil or an *Error matching ErrCardID.
 func ValidICCID(s string) error {
-	err := record.CheckCardID("ICCID", s)
-	if err == nil {
-		return nil
+	var fe *record.FieldError // CheckCardID's only error
+	if errors.As(record.CheckCardID("ICCID", s), &fe) {
+		return newError(ErrCardID, -1, fe.Field+" "+fe.Reason, nil)
 	}
-	var fe *record.FieldError
-	if !errors.As(err, &fe) {
-		return newError(ErrCardID, -1, "ICCID is not valid", nil)
-	}
-	return newError(ErrCardID, -1, fe.Field+" "+fe.Reason, nil)
+	return nil
 }
 
 // CompleteICCID appends the Luhn check digit to body, 18 or 19 digits
