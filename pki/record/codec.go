@@ -373,7 +373,7 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 	// Those two entries have one encoding too, and the signature covers
 	// the bytes as they came: keys out of order or a longer head would
 	// make another message, with another Hash, of the same record.
-	if !bytes.Equal(prot, protectedHeader(want)) {
+	if !bytes.Equal(prot, ProtectedHeader(want)) {
 		return nil, fmt.Errorf("%w: the protected header is not in its deterministic encoding", ErrMalformed)
 	}
 	if m.Payload == nil {
@@ -382,14 +382,22 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 	return &m, nil
 }
 
-// protectedHeader returns the one encoding of the protected header of a
-// record of type t: A2 01 26 03 <tstr content type>, {1: -7, 3: ct}.
-func protectedHeader(t Type) []byte {
-	ct := t.ContentType()
-	b := append(make([]byte, 0, 6+len(ct)), 0xa2, 0x01, 0x26, 0x03)
-	b = cborhead.Append(b, cborhead.Text, len(ct))
-	return append(b, ct...)
-}
+// ProtectedHeader returns the one encoding of the protected header of a
+// record of type t, A2 01 26 03 <tstr content type> ({1: -7, 3: ct}), or
+// nil for a type that is none of the Type constants. The slice is shared:
+// callers must not modify it.
+func ProtectedHeader(t Type) []byte { return protectedHeaders[t] }
+
+var protectedHeaders = func() map[Type][]byte {
+	m := make(map[Type][]byte)
+	for _, t := range []Type{TypeAuthProof, TypePaymentRequest, TypeConsent, TypeRefundRequest, TypeReceipt} {
+		ct := t.ContentType()
+		b := append(make([]byte, 0, 6+len(ct)), 0xa2, 0x01, 0x26, 0x03)
+		b = cborhead.Append(b, cborhead.Text, len(ct))
+		m[t] = append(b, ct...)
+	}
+	return m
+}()
 
 // oneEncoding reports whether msg is exactly D2 84 <bstr prot> A0
 // <bstr payload> <bstr sig> with shortest heads: the one encoding of a

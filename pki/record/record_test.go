@@ -527,7 +527,7 @@ func TestCardIDsFollowTheICCIDRule(t *testing.T) {
 
 				payload, err := encMode.Marshal(r)
 				require.NoError(t, err)
-				msg := signRaw(t, key, protectedHeader(r.Type()), payload)
+				msg := signRaw(t, key, ProtectedHeader(r.Type()), payload)
 				require.True(t, VerifyES256(&key.PublicKey, sigStructure(t, msg), msg[len(msg)-64:]), "the signature itself is valid")
 				is(Verify(msg, &key.PublicKey, fresh(r)), "Verify")
 				is(Open(msg, fresh(r)), "Open")

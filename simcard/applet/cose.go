@@ -22,26 +22,11 @@ import (
 
 var errEnvelope = errors.New("applet: record too large for its envelope")
 
-func protectedHeader(t record.Type) []byte {
-	ct := t.ContentType()
-	b := []byte{0xA2, 0x01, 0x26, 0x03}
-	b = cborhead.Append(b, cborhead.Text, len(ct))
-	return append(b, ct...)
-}
-
-// protectedHeaders holds the protected header of each card record type.
-var protectedHeaders = map[record.Type][]byte{
-	record.TypeAuthProof:      protectedHeader(record.TypeAuthProof),
-	record.TypePaymentRequest: protectedHeader(record.TypePaymentRequest),
-	record.TypeConsent:        protectedHeader(record.TypeConsent),
-	record.TypeRefundRequest:  protectedHeader(record.TypeRefundRequest),
-}
-
 // signEnvelope signs payload, the deterministic encoding of a record of type
 // t with its card header, and returns the tagged COSE_Sign1 message.
 func signEnvelope(rand io.Reader, key *ecdsa.PrivateKey, t record.Type, payload []byte) ([]byte, error) {
-	prot := protectedHeaders[t]
-	if prot == nil || len(payload) > record.MaxMessage {
+	prot := record.ProtectedHeader(t)
+	if prot == nil || t == record.TypeReceipt || len(payload) > record.MaxMessage { // a card signs no receipt
 		return nil, errEnvelope
 	}
 	h := sha256.New()
