@@ -184,24 +184,25 @@ func (a *Acceptance) Check() error {
 		return fmt.Errorf("%w: an acceptance carries at most one write", ErrInvalid)
 	}
 	if p := a.Insert; p != nil {
-		if err := storableAmounts(p.Amount, p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+		if err := StorableAmounts(p.Amount, p.CaptureAmount, p.Captured, p.Refunded); err != nil {
 			return err
 		}
 	}
 	if p := a.Update; p != nil {
-		if err := storableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+		if err := StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
 			return err
 		}
 	}
 	if r := a.Refund; r != nil {
-		return storableAmounts(r.Amount, r.Refunded)
+		return StorableAmounts(r.Amount, r.Refunded)
 	}
 	return nil
 }
 
-// storableAmounts returns an error matching ErrInvalid when one of vs is
-// above 2^63-1 (see Store).
-func storableAmounts(vs ...uint64) error {
+// StorableAmounts returns an error matching ErrInvalid when one of vs is
+// above 2^63-1, which a Store does not keep (see Store); a Store checks
+// the amounts of its writes with it.
+func StorableAmounts(vs ...uint64) error {
 	for _, v := range vs {
 		if v > math.MaxInt64 {
 			return fmt.Errorf("%w: amount %d above 2^63-1", ErrInvalid, v)

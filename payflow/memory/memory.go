@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -145,7 +144,7 @@ func (s *Store) Merchant(_ context.Context, id string) (*payflow.Merchant, error
 // SetCatalog implements payflow.Store.
 func (s *Store) SetCatalog(_ context.Context, merchantID string, items []payflow.CatalogItem) error {
 	for _, it := range items {
-		if err := amounts(it.UnitPrice); err != nil {
+		if err := payflow.StorableAmounts(it.UnitPrice); err != nil {
 			return err
 		}
 	}
@@ -233,18 +232,6 @@ func (s *Store) Advance(_ context.Context, cardID string, counter uint64) error 
 		return err
 	}
 	s.counters[cardID] = counter
-	return nil
-}
-
-// amounts returns an error matching payflow.ErrInvalid when one of vs is
-// above 2^63-1, which the SQL stores do not hold (payflow.Store). Accept
-// has payflow.Acceptance.Check refuse them.
-func amounts(vs ...uint64) error {
-	for _, v := range vs {
-		if v > math.MaxInt64 {
-			return fmt.Errorf("%w: amount %d above 2^63-1", payflow.ErrInvalid, v)
-		}
-	}
 	return nil
 }
 
@@ -423,7 +410,7 @@ func (s *Store) writePaymentLocked(p *payflow.PaymentRecord) {
 
 // UpdatePayment implements payflow.Store.
 func (s *Store) UpdatePayment(_ context.Context, p *payflow.PaymentRecord, from string) error {
-	if err := amounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+	if err := payflow.StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -477,11 +464,11 @@ func copyRefund(r *payflow.RefundRecord) *payflow.RefundRecord {
 
 // UpdateRefund implements payflow.Store.
 func (s *Store) UpdateRefund(_ context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
-	if err := amounts(r.Refunded); err != nil {
+	if err := payflow.StorableAmounts(r.Refunded); err != nil {
 		return err
 	}
 	if p != nil {
-		if err := amounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+		if err := payflow.StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
 			return err
 		}
 	}

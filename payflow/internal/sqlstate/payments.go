@@ -116,7 +116,7 @@ func (s *Store) updatePayment(ctx context.Context, tx *sql.Tx, p *payflow.Paymen
 // UpdatePayment implements payflow.Store: UPDATE … WHERE id = ? AND
 // state = ? AND version = ?.
 func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if err := amounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+	if err := payflow.StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
 		return err
 	}
 	res, err := s.exec(ctx, qUpdatePayment, updateArgs(p, from)...)
@@ -160,11 +160,11 @@ func refundArgs(r *payflow.RefundRecord) []any {
 
 // UpdateRefund implements payflow.Store in one transaction.
 func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
-	if err := amounts(r.Refunded); err != nil {
+	if err := payflow.StorableAmounts(r.Refunded); err != nil {
 		return err
 	}
 	if p != nil {
-		if err := amounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+		if err := payflow.StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
 			return err
 		}
 	}

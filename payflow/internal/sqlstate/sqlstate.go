@@ -292,18 +292,6 @@ func b2i(b bool) int64 {
 	return 0
 }
 
-// amounts returns an error matching payflow.ErrInvalid when one of vs is
-// above 2^63-1, which the integer columns do not hold (payflow.Store).
-// Accept has payflow.Acceptance.Check refuse them.
-func amounts(vs ...uint64) error {
-	for _, v := range vs {
-		if v > math.MaxInt64 {
-			return fmt.Errorf("%w: amount %d above 2^63-1", payflow.ErrInvalid, v)
-		}
-	}
-	return nil
-}
-
 // notFound maps sql.ErrNoRows to payflow.ErrNotFound.
 func notFound(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
@@ -452,7 +440,7 @@ func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payfl
 		lock += ` FOR UPDATE`
 	}
 	for _, it := range items {
-		if err := amounts(it.UnitPrice); err != nil {
+		if err := payflow.StorableAmounts(it.UnitPrice); err != nil {
 			return err
 		}
 	}
