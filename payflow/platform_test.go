@@ -614,9 +614,7 @@ func TestManualCapture(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 1, n)
 		assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
-		pv, err := s.Store.Payment(ctx, v.ID)
-		require.NoError(t, err)
-		assert.Equal(t, payflow.StateExpired, pv.State)
+		s.requireState(t, v.ID, payflow.StateExpired)
 	})
 }
 
@@ -632,9 +630,7 @@ func TestExpireDue(t *testing.T) {
 	n, err = s.Platform.ExpireDue(ctx, 0)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
-	r, err := s.Store.Payment(ctx, v.ID)
-	require.NoError(t, err)
-	assert.Equal(t, payflow.StateExpired, r.State)
+	s.requireState(t, v.ID, payflow.StateExpired)
 	_, err = s.Platform.Cancel(ctx, s.seller.Token, v.ID)
 	assert.ErrorIs(t, err, payflow.ErrExpired)
 }
@@ -889,6 +885,15 @@ func overflowingRequest(t *testing.T, s *shop) *payflow.PaymentView {
 	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, tickets(ledger.AmountLimit-10).ID)})
 	require.NoError(t, err)
 	return tickets(11)
+}
+
+// requireState checks that the store holds the payment request id in
+// state.
+func (s *shop) requireState(t *testing.T, id payflow.ID, state string) {
+	t.Helper()
+	r, err := s.Store.Payment(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, state, r.State)
 }
 
 // errLost is the error of a dropped database connection, which the fault
@@ -1365,9 +1370,7 @@ func TestRequestResentAfterExpiry(t *testing.T) {
 	again, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateExpired, again.State)
-	r, err := s.Store.Payment(ctx, v.ID)
-	require.NoError(t, err)
-	assert.Equal(t, payflow.StateExpired, r.State)
+	s.requireState(t, v.ID, payflow.StateExpired)
 }
 
 // TestRefundOfRequestPastExpiry: a refund of a request still pending in
@@ -1382,9 +1385,7 @@ func TestRefundOfRequestPastExpiry(t *testing.T) {
 	msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 100, Currency: "EUR"})
 	_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 	require.ErrorIs(t, err, payflow.ErrExpired)
-	r, err := s.Store.Payment(ctx, v.ID)
-	require.NoError(t, err)
-	assert.Equal(t, payflow.StateExpired, r.State)
+	s.requireState(t, v.ID, payflow.StateExpired)
 	_, err = s.Store.Refund(ctx, id)
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
