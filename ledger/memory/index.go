@@ -1,10 +1,10 @@
 package memory
 
 import (
-	"encoding/binary"
 	"sort"
 
 	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/internal/idtable"
 )
 
 // index maps transfer IDs to their position in the store's chunks.
@@ -19,13 +19,15 @@ import (
 // greater than all of them is known to be absent at once. Other IDs go to
 // an open-addressing hash table with linear probing whose 8-byte slots
 // hold a 32-bit fingerprint of the ID and the position; a fingerprint
-// match is confirmed against the stored transfer.
+// match is confirmed against the stored transfer. Its hash is seeded at
+// random per index, so that client-chosen IDs cannot be picked to collide.
 type index struct {
-	runs   []run       // ascending IDs, by position
-	fences []ledger.ID // each run's IDs 0, fenceLen, 2*fenceLen, …
-	last   ledger.ID   // the greatest ID in runs
-	slots  []uint64    // fingerprint<<32 | position+1; 0 is empty; length a power of two
-	n      int         // IDs in slots
+	hasher idtable.Hasher // seeded when the hash table is first made
+	runs   []run          // ascending IDs, by position
+	fences []ledger.ID    // each run's IDs 0, fenceLen, 2*fenceLen, …
+	last   ledger.ID      // the greatest ID in runs
+	slots  []uint64       // fingerprint<<32 | position+1; 0 is empty; length a power of two
+	n      int            // IDs in slots
 }
 
 // run is the transfers at positions [start, start+n), whose IDs ascend;
@@ -33,13 +35,6 @@ type index struct {
 type run struct{ start, n, fence uint32 }
 
 const fenceLen = 8
-
-func hashID(id ledger.ID) uint64 {
-	h := binary.LittleEndian.Uint64(id[:8]) ^ binary.LittleEndian.Uint64(id[8:])*0x9e3779b97f4a7c15
-	h ^= h >> 31
-	h *= 0xbf58476d1ce4e5b9
-	return h ^ h>>29
-}
 
 // get returns the position of id among the transfers in c.
 func (x *index) get(c *chunks, id ledger.ID) (int, bool) {
@@ -51,7 +46,7 @@ func (x *index) get(c *chunks, id ledger.ID) (int, bool) {
 	if x.n == 0 {
 		return 0, false
 	}
-	h := hashID(id)
+	h := x.hasher.Hash(id)
 	fp := h >> 32
 	mask := uint64(len(x.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
@@ -114,7 +109,7 @@ func (x *index) put(c *chunks, id ledger.ID, pos int) {
 }
 
 func (x *index) insert(id ledger.ID, pos int) {
-	h := hashID(id)
+	h := x.hasher.Hash(id)
 	mask := uint64(len(x.slots) - 1)
 	i := h & mask
 	for x.slots[i] != 0 {
@@ -125,6 +120,7 @@ func (x *index) insert(id ledger.ID, pos int) {
 
 // grow doubles the hash table and reinserts its IDs.
 func (x *index) grow(c *chunks) {
+	x.hasher.Seed()
 	old := x.slots
 	x.slots = make([]uint64, max(1024, 2*len(old)))
 	for _, s := range old {

@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 
@@ -107,4 +108,44 @@ func BenchmarkIndexGet(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestIndexChosenCollisions stores IDs that a client could pick to collide
+// under an unseeded hash: all of them give the same value to
+// lo ^ hi*0x9e3779b97f4a7c15, the fixed mixing of the halves. With the
+// store's random seed they spread over the table, so no run of occupied
+// slots (the cost of a lookup with linear probing) comes near their number.
+func TestIndexChosenCollisions(t *testing.T) {
+	var c chunks
+	var x index
+	// A first ID above all the others: the chosen ones go to the hash table.
+	top := ledger.Transfer{ID: ledger.IDFromUint64s(^uint64(0), 1)}
+	x.put(&c, top.ID, c.appendAll([]ledger.Transfer{top}))
+	const n = 500
+	const k = 0x9e3779b97f4a7c15
+	for i := range uint64(n) {
+		hi := i + 1
+		lo := 12345 ^ hi*k
+		var id ledger.ID
+		binary.LittleEndian.PutUint64(id[:8], lo)
+		binary.LittleEndian.PutUint64(id[8:], hi)
+		tr := ledger.Transfer{ID: id}
+		x.put(&c, id, c.appendAll([]ledger.Transfer{tr}))
+	}
+	require.Equal(t, n, x.n, "every chosen ID is in the hash table")
+	for i := 1; i <= n; i++ {
+		pos, ok := x.get(&c, c.at(i).ID)
+		require.True(t, ok)
+		require.Equal(t, i, pos)
+	}
+	longest, cur := 0, 0
+	for _, s := range append(x.slots, x.slots...) { // twice: runs wrap around
+		if s == 0 {
+			cur = 0
+			continue
+		}
+		cur++
+		longest = max(longest, min(cur, len(x.slots)))
+	}
+	require.Less(t, longest, n/4, "longest run of occupied slots")
 }

@@ -25,9 +25,9 @@ import (
 // 2^32 - 1 keys. The zero value is an empty table. A Table is not safe for
 // concurrent use.
 type Table[K ~[16]byte] struct {
-	seed0, seed1 uint64
-	slots        []uint64 // hash>>32<<32 | number+1; 0 is empty; length a power of two
-	keys         []K      // by number
+	hasher Hasher
+	slots  []uint64 // hash>>32<<32 | number+1; 0 is empty; length a power of two
+	keys   []K      // by number
 }
 
 // minSlots is the smallest table.
@@ -113,9 +113,7 @@ func (t *Table[K]) grow() {
 // resize makes t.slots size empty slots, reusing its array when it is
 // large enough.
 func (t *Table[K]) resize(size int) {
-	if t.seed0 == 0 {
-		t.seed0, t.seed1 = rand.Uint64()|1, rand.Uint64()
-	}
+	t.hasher.Seed()
 	if cap(t.slots) >= size {
 		t.slots = t.slots[:size]
 		clear(t.slots)
@@ -124,12 +122,25 @@ func (t *Table[K]) resize(size int) {
 	}
 }
 
-// hash is wyhash's mixing of a 16-byte input: two 64×64→128-bit
-// multiplications, with the table's seed.
-func (t *Table[K]) hash(k K) uint64 {
-	b := [16]byte(k)
-	h := mix(binary.LittleEndian.Uint64(b[:8])^t.seed0, binary.LittleEndian.Uint64(b[8:])^t.seed1)
-	return mix(h^0xa0761d6478bd642f, 0xe7037ed1a0b428db)
+func (t *Table[K]) hash(k K) uint64 { return t.hasher.Hash([16]byte(k)) }
+
+// Hasher is the seeded hash of a Table, for other hash tables of IDs (the
+// in-memory store's transfer index). Its zero value has no seed: call Seed
+// before the first Hash. After Seed it is safe for concurrent use.
+type Hasher struct{ seed0, seed1 uint64 }
+
+// Seed draws h's seed at random, unless h has one already.
+func (h *Hasher) Seed() {
+	if h.seed0 == 0 {
+		h.seed0, h.seed1 = rand.Uint64()|1, rand.Uint64()
+	}
+}
+
+// Hash is wyhash's mixing of a 16-byte input: two 64×64→128-bit
+// multiplications, with h's seed.
+func (h *Hasher) Hash(b [16]byte) uint64 {
+	v := mix(binary.LittleEndian.Uint64(b[:8])^h.seed0, binary.LittleEndian.Uint64(b[8:])^h.seed1)
+	return mix(v^0xa0761d6478bd642f, 0xe7037ed1a0b428db)
 }
 
 func mix(a, b uint64) uint64 {
