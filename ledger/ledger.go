@@ -235,8 +235,10 @@ type AccountFilter struct {
 	UserData32  uint32
 	Code        uint16
 	// TimestampMin and TimestampMax bound Timestamp, inclusive; zero means
-	// unbounded. To page forward, set TimestampMin to the last timestamp seen
-	// plus one (backward with Reversed: TimestampMax to it minus one).
+	// unbounded. Either above TimestampLimit makes the filter invalid, as
+	// in TigerBeetle: it selects nothing. To page forward, set TimestampMin
+	// to the last timestamp seen plus one (backward with Reversed:
+	// TimestampMax to it minus one).
 	TimestampMin uint64
 	TimestampMax uint64
 	// Limit is the most results returned; zero returns nothing, like

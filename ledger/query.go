@@ -53,14 +53,16 @@ func lookup[T any](ctx context.Context, l *Ledger, ids []ID, read func(ReadTx, [
 }
 
 // normalize returns the filter a store gets, or false when f selects
-// nothing (no side flag, an invalid account ID, Limit <= 0 or an empty
-// time range).
+// nothing: TigerBeetle's invalid filters (no side flag, an invalid account
+// ID, Limit <= 0, a timestamp bound above TimestampLimit) and an empty time
+// range.
 func normalize(f AccountFilter) (AccountFilter, bool) {
-	if !f.AccountID.Valid() || f.Limit <= 0 || f.Flags&(AccountFilterDebits|AccountFilterCredits) == 0 {
+	if !f.AccountID.Valid() || f.Limit <= 0 || f.Flags&(AccountFilterDebits|AccountFilterCredits) == 0 ||
+		f.TimestampMin > TimestampLimit || f.TimestampMax > TimestampLimit {
 		return f, false
 	}
 	f.Limit = min(f.Limit, BatchMax)
-	if f.TimestampMax == 0 || f.TimestampMax > TimestampLimit {
+	if f.TimestampMax == 0 {
 		f.TimestampMax = TimestampLimit
 	}
 	if f.TimestampMin > f.TimestampMax {
@@ -71,7 +73,10 @@ func normalize(f AccountFilter) (AccountFilter, bool) {
 
 // GetAccountTransfers returns the transfers of f.AccountID that match f, in
 // time order (newest first with AccountFilterReversed), at most f.Limit. It
-// returns an empty slice for a filter that selects nothing.
+// returns an empty slice for a filter that selects nothing, and, as
+// TigerBeetle does, for an invalid one: an account ID of zero or IDMax, no
+// side flag, a Limit of zero or less, or a timestamp bound above
+// TimestampLimit.
 func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Transfer, error) {
 	return filter(ctx, l, f, ReadTx.AccountTransfers)
 }

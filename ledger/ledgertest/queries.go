@@ -211,6 +211,9 @@ func testAccountTransferFilters(t *testing.T, c Config) {
 	slices.SortFunc(all, func(x, y ledger.Transfer) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
 	want := func(f ledger.AccountFilter) []ledger.Transfer {
 		out := []ledger.Transfer{}
+		if f.TimestampMax > ledger.TimestampLimit { // an invalid filter
+			return out
+		}
 		for _, t := range all {
 			side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
 				(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
@@ -288,6 +291,8 @@ func testAccountTransferFilters(t *testing.T, c Config) {
 		{AccountID: id(acctA), Limit: 10, Flags: ledger.AccountFilterReversed},
 		{AccountID: id(acctA), Limit: 10, Flags: both, TimestampMin: all[9].Timestamp, TimestampMax: all[8].Timestamp},
 		{AccountID: id(acctA), Limit: 10, Flags: both, TimestampMin: ledger.TimestampLimit + 1},
+		{AccountID: id(acctA), Limit: 10, Flags: both, TimestampMax: ledger.TimestampLimit + 1},
+		{AccountID: id(acctA), Limit: 10, Flags: both, TimestampMin: all[0].Timestamp, TimestampMax: math.MaxUint64},
 		{AccountID: id(acctA), Limit: 10, Flags: both, UserData128: id(12345)},
 	} {
 		got, err := e.l.GetAccountTransfers(e.ctx(), f)
@@ -322,8 +327,11 @@ func testAccountBalanceFilters(t *testing.T, c Config) {
 	for _, r := range ranges {
 		for _, rev := range []ledger.AccountFilterFlags{0, ledger.AccountFilterReversed} {
 			for _, limit := range []int{1, 4, 100} {
-				var want []ledger.AccountBalance
+				want := []ledger.AccountBalance{}
 				for _, b := range all {
+					if r[1] > ledger.TimestampLimit { // an invalid filter
+						break
+					}
 					if b.Timestamp >= r[0] && (r[1] == 0 || b.Timestamp <= r[1]) {
 						want = append(want, b)
 					}
@@ -343,6 +351,8 @@ func testAccountBalanceFilters(t *testing.T, c Config) {
 		{AccountID: id(acctHist), Limit: 0, Flags: both},
 		{AccountID: id(acctHist), Limit: 10},
 		{AccountID: id(acctHist), Limit: 10, Flags: both, TimestampMin: all[5].Timestamp, TimestampMax: all[4].Timestamp},
+		{AccountID: id(acctHist), Limit: 10, Flags: both, TimestampMin: ledger.TimestampLimit + 1},
+		{AccountID: id(acctHist), Limit: 10, Flags: both, TimestampMax: ledger.TimestampLimit + 1},
 		{AccountID: id(acctB), Limit: 10, Flags: both},
 	} {
 		got, err := e.l.GetAccountBalances(e.ctx(), f)
