@@ -45,8 +45,10 @@
 // integer, with amount_must_not_exceed_limit for larger amounts and the
 // overflows_* results for balances; AmountMax is 2^64-1; the imported flag
 // is not supported; the result of a successful event is named created
-// (TigerBeetle's clients said ok); GetAccountBalances filters by time
-// only. As in TigerBeetle, exists and id_already_failed are checked right
+// (TigerBeetle's clients said ok); the release of an expired pending
+// transfer adds a row to the balance history of an account with
+// AccountHistory, which GetAccountBalances finds by that pending transfer.
+// As in TigerBeetle, exists and id_already_failed are checked right
 // after the ID, so that a retry reports the first outcome even when the
 // accounts have changed since.
 //

@@ -225,11 +225,11 @@ type AccountBalance struct {
 }
 
 // AccountFilter selects an account's transfers (GetAccountTransfers) or
-// balance history (GetAccountBalances).
+// the balances those transfers left (GetAccountBalances).
 type AccountFilter struct {
 	AccountID ID
 	// UserData128, UserData64, UserData32 and Code, when not zero, keep only
-	// transfers with that value. GetAccountBalances ignores them.
+	// transfers with that value (balances of transfers with that value).
 	UserData128 ID
 	UserData64  uint64
 	UserData32  uint32

@@ -83,8 +83,13 @@ func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Tr
 
 // GetAccountBalances returns the balance history of an account created with
 // AccountHistory: its balances after each change, in time order (newest
-// first with AccountFilterReversed), at most f.Limit, within the
-// timestamp range of f. The user data and code fields of f are not used.
+// first with AccountFilterReversed), at most f.Limit. As in TigerBeetle, a
+// balance is returned when the transfer that changed it, the one with the
+// same timestamp, matches f as in GetAccountTransfers (side, user data,
+// code, time range). The release of an expired pending transfer also
+// changes balances here (TigerBeetle records no history for it): that
+// balance matches f by the pending transfer. Invalid filters select
+// nothing, as in GetAccountTransfers.
 func (l *Ledger) GetAccountBalances(ctx context.Context, f AccountFilter) ([]AccountBalance, error) {
 	return filter(ctx, l, f, ReadTx.AccountBalances)
 }

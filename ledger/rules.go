@@ -155,8 +155,8 @@ func (w *working) insert(n *Transfer, dr, cr *workAccount) {
 	if w.inChain {
 		w.undo = append(w.undo, undo{create: true, id: n.ID})
 	}
-	w.history = appendHistory(w.history, dr, n.Timestamp)
-	w.history = appendHistory(w.history, cr, n.Timestamp)
+	w.history = appendHistory(w.history, dr, n.Timestamp, n.ID)
+	w.history = appendHistory(w.history, cr, n.Timestamp, n.ID)
 }
 
 // postOrVoid resolves a pending transfer.

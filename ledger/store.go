@@ -69,9 +69,11 @@ type ReadTx interface {
 
 	// AccountBalances returns the balance history rows of f.AccountID
 	// (written by Tx.InsertBalances) whose Timestamp is in
-	// [f.TimestampMin, f.TimestampMax], ascending by Timestamp (descending
-	// with AccountFilterReversed), at most f.Limit of them. The filter is
-	// normalized as for AccountTransfers; its other fields are ignored.
+	// [f.TimestampMin, f.TimestampMax] and whose transfer (BalanceRow's
+	// TransferID) matches f's side, user data and code as in
+	// AccountTransfers, ascending by Timestamp (descending with
+	// AccountFilterReversed), at most f.Limit of them. The filter is
+	// normalized as for AccountTransfers.
 	AccountBalances(f AccountFilter) ([]AccountBalance, error)
 
 	// Pending returns the pending-transfer states with the given IDs.
@@ -148,8 +150,20 @@ type Tx interface {
 	InsertFailed(failed []FailedTransfer) error
 
 	// InsertBalances inserts balance history rows, given in ascending
-	// Timestamp order; (AccountID, Timestamp) is unique.
-	InsertBalances(balances []AccountBalance) error
+	// Timestamp order; (AccountID, Timestamp) is unique. The transfer each
+	// row names is stored, or is among the transfers of the same call of
+	// fn.
+	InsertBalances(balances []BalanceRow) error
+}
+
+// BalanceRow is a balance history row as a store keeps it: the balances
+// and the transfer whose event they follow.
+type BalanceRow struct {
+	AccountBalance
+	// TransferID is the transfer created at Timestamp or, for the row
+	// written when a pending transfer expired, that pending transfer.
+	// ReadTx.AccountBalances matches a filter against this transfer.
+	TransferID ID
 }
 
 // ErrClosed is returned by a Ledger or a store used after Close.

@@ -30,8 +30,8 @@ type working struct {
 
 	created    []Transfer // capacity fixed up front: pointers into it stay valid
 	newFailed  []FailedTransfer
-	history    []AccountBalance // rolled back with a chain
-	expiryHist []AccountBalance // never rolled back
+	history    []BalanceRow // rolled back with a chain
+	expiryHist []BalanceRow // never rolled back
 	undo       []undo
 	inChain    bool  // log changes in undo
 	err        error // set when the store's data breaks an invariant
@@ -323,7 +323,7 @@ func (w *working) write(tx Tx, lastTS, prev uint64) error {
 	if len(w.expiryHist)+len(w.history) > 0 {
 		h := append(w.expiryHist, w.history...)
 		if len(w.expiryHist) > 0 {
-			slices.SortStableFunc(h, func(x, y AccountBalance) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
+			slices.SortStableFunc(h, func(x, y BalanceRow) int { return cmp.Compare(x.Timestamp, y.Timestamp) })
 		}
 		if err := tx.InsertBalances(h); err != nil {
 			return err
@@ -369,8 +369,8 @@ func (w *working) expire(p *Transfer, s *workPending, ts uint64) {
 	}
 	s.Status = PendingExpired
 	s.dirty = true
-	w.expiryHist = appendHistory(w.expiryHist, dr, ts)
-	w.expiryHist = appendHistory(w.expiryHist, cr, ts)
+	w.expiryHist = appendHistory(w.expiryHist, dr, ts, p.ID)
+	w.expiryHist = appendHistory(w.expiryHist, cr, ts, p.ID)
 }
 
 // addAccount gives id a slot, unless it has one, and returns it: -1 when
@@ -401,18 +401,20 @@ func (w *working) account(id ID) *workAccount {
 	return nil
 }
 
-func appendHistory(h []AccountBalance, a *workAccount, ts uint64) []AccountBalance {
+// appendHistory appends the balances of a at ts, the row of transfer id,
+// when a keeps a history.
+func appendHistory(h []BalanceRow, a *workAccount, ts uint64, id ID) []BalanceRow {
 	if a.Flags&AccountHistory == 0 {
 		return h
 	}
-	return append(h, AccountBalance{
+	return append(h, BalanceRow{AccountBalance: AccountBalance{
 		AccountID:      a.ID,
 		DebitsPending:  a.DebitsPending,
 		DebitsPosted:   a.DebitsPosted,
 		CreditsPending: a.CreditsPending,
 		CreditsPosted:  a.CreditsPosted,
 		Timestamp:      ts,
-	})
+	}, TransferID: id})
 }
 
 // add changes the balances of a (deltas in two's complement) and logs the

@@ -277,6 +277,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("AccountTransferFilters", func(t *testing.T) { testAccountTransferFilters(t, c) })
 	t.Run("AccountBalances", func(t *testing.T) { testAccountBalances(t, c) })
 	t.Run("AccountBalanceFilters", func(t *testing.T) { testAccountBalanceFilters(t, c) })
+	t.Run("AccountBalanceTransferFilters", func(t *testing.T) { testAccountBalanceTransferFilters(t, c) })
 	t.Run("Limits", func(t *testing.T) { testLimits(t, c) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, c) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, c) })

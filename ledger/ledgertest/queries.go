@@ -360,3 +360,108 @@ func testAccountBalanceFilters(t *testing.T, c Config) {
 		assert.Equal(t, []ledger.AccountBalance{}, got, "filter %+v", f)
 	}
 }
+
+// testAccountBalanceTransferFilters checks that GetAccountBalances keeps
+// the rows whose transfer matches the filter's side, user data and code,
+// as GetAccountTransfers does (TigerBeetle's get_account_balances): the
+// transfer created at the row's timestamp or, for the row written when a
+// hold expired, that pending transfer.
+func testAccountBalanceTransferFilters(t *testing.T, c Config) {
+	e := newEnv(t, c)
+	e.mustCreateAccounts(standardAccounts()...)
+	var batch []ledger.Transfer
+	for i := range uint64(12) {
+		ev := tr(i+1, acctA, acctHist, 10)
+		if i%3 == 2 {
+			ev = tr(i+1, acctHist, acctB, 1)
+		}
+		ev.UserData128 = id(1 + i%2)
+		ev.UserData64 = 1 + i%3
+		ev.UserData32 = uint32(1 + i%4)
+		ev.Code = uint16(1 + i%2)
+		batch = append(batch, ev)
+	}
+	// A hold that is posted: the post is stored with the hold's user data
+	// and code.
+	batch = append(batch, with(pending(tr(20, acctA, acctHist, 4)), func(t *ledger.Transfer) { t.UserData64, t.Code = 2, 2 }))
+	e.mustTransfer(batch...)
+	e.mustTransfer(post(21, 20, 3))
+	// A hold that expires: the history row of its release belongs to it.
+	e.mustTransfer(with(pending(tr(30, acctHist, acctB, 2)), func(t *ledger.Transfer) {
+		t.Timeout, t.UserData32, t.Code = 1, 3, 2
+	}))
+	e.clock.Advance(2 * time.Second)
+	e.mustTransfer(tr(31, acctA, acctB, 1)) // releases hold 30 first
+
+	byTS := map[uint64]ledger.Transfer{}
+	for _, v := range []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 20, 21, 30} {
+		byTS[e.transfer(v).Timestamp] = e.transfer(v)
+	}
+	both := ledger.AccountFilterDebits | ledger.AccountFilterCredits
+	all, err := e.l.GetAccountBalances(e.ctx(), ledger.AccountFilter{AccountID: id(acctHist), Limit: 100, Flags: both})
+	require.NoError(t, err)
+	require.Len(t, all, 16, "12 transfers, the hold, its post, the expiring hold, its release")
+	of := make([]ledger.Transfer, len(all)) // the transfer of each row
+	for i, b := range all {
+		tr, ok := byTS[b.Timestamp]
+		if !ok {
+			require.Equal(t, len(all)-1, i, "only the release has no transfer at its timestamp")
+			tr = e.transfer(30)
+		}
+		of[i] = tr
+	}
+	want := func(f ledger.AccountFilter) []ledger.AccountBalance {
+		out := []ledger.AccountBalance{}
+		for i, b := range all {
+			t := of[i]
+			side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
+				(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
+			if side && (f.UserData128.IsZero() || t.UserData128 == f.UserData128) &&
+				(f.UserData64 == 0 || t.UserData64 == f.UserData64) &&
+				(f.UserData32 == 0 || t.UserData32 == f.UserData32) &&
+				(f.Code == 0 || t.Code == f.Code) {
+				out = append(out, b)
+			}
+		}
+		if f.Flags&ledger.AccountFilterReversed != 0 {
+			slices.Reverse(out)
+		}
+		return out[:min(len(out), f.Limit)]
+	}
+	selected := 0
+	for _, side := range []ledger.AccountFilterFlags{ledger.AccountFilterDebits, ledger.AccountFilterCredits, both} {
+		for _, rev := range []ledger.AccountFilterFlags{0, ledger.AccountFilterReversed} {
+			for _, u128 := range []ledger.ID{{}, id(2)} {
+				for _, u64 := range []uint64{0, 2} {
+					for _, u32 := range []uint32{0, 3} {
+						for _, code := range []uint16{0, 2} {
+							for _, limit := range []int{1, 3, 100} {
+								f := ledger.AccountFilter{AccountID: id(acctHist), UserData128: u128, UserData64: u64,
+									UserData32: u32, Code: code, Limit: limit, Flags: side | rev}
+								got, err := e.l.GetAccountBalances(e.ctx(), f)
+								require.NoError(t, err)
+								require.Equal(t, want(f), got, "filter %+v", f)
+								if len(got) > 0 {
+									selected++
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	require.Greater(t, selected, 100, "filters that select something")
+	// The release of hold 30 is found by the hold's side, user data and
+	// code, and the post by the hold it posts.
+	got, err := e.l.GetAccountBalances(e.ctx(), ledger.AccountFilter{AccountID: id(acctHist), UserData32: 3, Code: 2,
+		Limit: 10, Flags: ledger.AccountFilterDebits})
+	require.NoError(t, err)
+	require.Equal(t, all[14:16], got, "the hold and its release")
+	got, err = e.l.GetAccountBalances(e.ctx(), ledger.AccountFilter{AccountID: id(acctHist), UserData64: 2, Code: 2,
+		Limit: 10, Flags: ledger.AccountFilterCredits})
+	require.NoError(t, err)
+	require.Len(t, got, 4)
+	assert.Equal(t, all[12:14], got[2:], "the hold and its post")
+	e.verify()
+}

@@ -7,6 +7,7 @@ package memory
 import (
 	"container/heap"
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -35,9 +36,19 @@ type Store struct {
 
 type account struct {
 	ledger.Account
-	transfers []uint32                // indexes into Store.transfers, ascending
-	history   []ledger.AccountBalance // ascending timestamp
+	transfers []uint32     // indexes into Store.transfers, ascending
+	history   []historyRow // ascending timestamp
 }
+
+// historyRow is a balance history row and the position of its transfer in
+// Store.transfers: noTransfer when the ledger named a transfer that does
+// not exist, which AccountBalances reports as ledger.ErrCorrupt.
+type historyRow struct {
+	ledger.AccountBalance
+	transfer uint32
+}
+
+const noTransfer = ^uint32(0)
 
 var _ ledger.Store = (*Store)(nil)
 
@@ -120,28 +131,36 @@ func (r readTx) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, err
 	lo := sort.Search(len(a.transfers), func(k int) bool { return ts(k) >= f.TimestampMin })
 	hi := sort.Search(len(a.transfers), func(k int) bool { return ts(k) > f.TimestampMax })
 	var out []ledger.Transfer
-	match := func(k int) bool {
-		t := r.s.transfers.at(int(a.transfers[k]))
-		side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
-			(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
-		if !side ||
-			(!f.UserData128.IsZero() && t.UserData128 != f.UserData128) ||
-			(f.UserData64 != 0 && t.UserData64 != f.UserData64) ||
-			(f.UserData32 != 0 && t.UserData32 != f.UserData32) ||
-			(f.Code != 0 && t.Code != f.Code) {
-			return false
+	scan(lo, hi, f.Flags&ledger.AccountFilterReversed != 0, func(k int) bool {
+		if t := r.s.transfers.at(int(a.transfers[k])); matches(&f, t) {
+			out = append(out, *t)
 		}
-		out = append(out, *t)
-		return len(out) >= f.Limit
-	}
-	if f.Flags&ledger.AccountFilterReversed != 0 {
-		for k := hi - 1; k >= lo && !match(k); k-- {
+		return len(out) < f.Limit
+	})
+	return out, nil
+}
+
+// scan calls fn for k in [lo, hi), descending when reversed, until fn
+// returns false.
+func scan(lo, hi int, reversed bool, fn func(k int) bool) {
+	if reversed {
+		for k := hi - 1; k >= lo && fn(k); k-- {
 		}
 	} else {
-		for k := lo; k < hi && !match(k); k++ {
+		for k := lo; k < hi && fn(k); k++ {
 		}
 	}
-	return out, nil
+}
+
+// matches reports whether t matches the side, user data and code of f.
+func matches(f *ledger.AccountFilter, t *ledger.Transfer) bool {
+	side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
+		(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
+	return side &&
+		(f.UserData128.IsZero() || t.UserData128 == f.UserData128) &&
+		(f.UserData64 == 0 || t.UserData64 == f.UserData64) &&
+		(f.UserData32 == 0 || t.UserData32 == f.UserData32) &&
+		(f.Code == 0 || t.Code == f.Code)
 }
 
 func (r readTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
@@ -153,16 +172,18 @@ func (r readTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance
 	lo := sort.Search(len(h), func(k int) bool { return h[k].Timestamp >= f.TimestampMin })
 	hi := sort.Search(len(h), func(k int) bool { return h[k].Timestamp > f.TimestampMax })
 	var out []ledger.AccountBalance
-	if f.Flags&ledger.AccountFilterReversed != 0 {
-		for k := hi - 1; k >= lo && len(out) < f.Limit; k-- {
-			out = append(out, h[k])
+	var err error
+	scan(lo, hi, f.Flags&ledger.AccountFilterReversed != 0, func(k int) bool {
+		if h[k].transfer == noTransfer {
+			err = fmt.Errorf("%w: balance history of account %v at %d names no stored transfer", ledger.ErrCorrupt, f.AccountID, h[k].Timestamp)
+			return false
 		}
-	} else {
-		for k := lo; k < hi && len(out) < f.Limit; k++ {
-			out = append(out, h[k])
+		if matches(&f, r.s.transfers.at(int(h[k].transfer))) {
+			out = append(out, h[k].AccountBalance)
 		}
-	}
-	return out, nil
+		return len(out) < f.Limit
+	})
+	return out, err
 }
 
 func (r readTx) Pending(ids []ledger.ID) ([]ledger.Pending, error) {
@@ -232,7 +253,7 @@ type tx struct {
 	newPending [][]ledger.Pending
 	updPending [][]ledger.Pending
 	failed     [][]ledger.FailedTransfer
-	balances   [][]ledger.AccountBalance
+	balances   [][]ledger.BalanceRow
 }
 
 func (t *tx) LastTimestamp() (uint64, error) { return t.s.last, nil }
@@ -304,7 +325,7 @@ func (t *tx) InsertFailed(f []ledger.FailedTransfer) error {
 	return nil
 }
 
-func (t *tx) InsertBalances(b []ledger.AccountBalance) error {
+func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 	t.balances = append(t.balances, b)
 	return nil
 }
@@ -367,8 +388,12 @@ func (t *tx) commitLocked() {
 	}
 	for _, batch := range t.balances {
 		for _, b := range batch {
+			row := historyRow{b.AccountBalance, noTransfer}
+			if i, ok := s.byID.get(&s.transfers, b.TransferID); ok {
+				row.transfer = uint32(i)
+			}
 			if a := s.account(b.AccountID); a != nil {
-				a.history = append(a.history, b)
+				a.history = append(a.history, row)
 			}
 		}
 	}

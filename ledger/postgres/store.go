@@ -330,16 +330,17 @@ func (t *writeTx) InsertFailed(f []ledger.FailedTransfer) error {
 }
 
 // InsertBalances implements ledger.Tx.
-func (t *writeTx) InsertBalances(b []ledger.AccountBalance) error {
+func (t *writeTx) InsertBalances(b []ledger.BalanceRow) error {
 	n := len(b)
-	t.batch.Queue(`INSERT INTO account_balances (`+sqlstore.BalanceColumns+`) SELECT * FROM unnest(
-		$1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])`,
+	t.batch.Queue(`INSERT INTO account_balances (`+sqlstore.BalanceRowColumns+`) SELECT * FROM unnest(
+		$1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[])`,
 		idArray(n, func(i int) ledger.ID { return b[i].AccountID }),
 		intArray(n, func(i int) uint64 { return b[i].DebitsPending }),
 		intArray(n, func(i int) uint64 { return b[i].DebitsPosted }),
 		intArray(n, func(i int) uint64 { return b[i].CreditsPending }),
 		intArray(n, func(i int) uint64 { return b[i].CreditsPosted }),
 		intArray(n, func(i int) uint64 { return b[i].Timestamp }),
+		idArray(n, func(i int) ledger.ID { return b[i].TransferID }),
 	)
 	return nil
 }

@@ -6,12 +6,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore/sqltest"
 )
 
@@ -66,8 +68,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 		require.NoError(t, err)
 		var n, max int
 		require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max))
-		assert.Equal(t, 1, n)
-		assert.Equal(t, 1, max)
+		assert.Equal(t, len(sqltest.Migrations(t, migrationFS)), n)
+		assert.Equal(t, len(sqltest.Migrations(t, migrationFS)), max)
 		require.NoError(t, s.Close())
 	}
 }
@@ -97,7 +99,7 @@ func TestMigrationsConcurrent(t *testing.T) {
 	defer s.Close()
 	var count int
 	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&count))
-	assert.Equal(t, 1, count)
+	assert.Equal(t, len(sqltest.Migrations(t, migrationFS)), count)
 	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM ledger_state`).Scan(&count))
 	assert.Equal(t, 1, count)
 }
@@ -125,7 +127,27 @@ func TestOtherComponentMigrations(t *testing.T) {
 	defer s.Close()
 	var max int
 	require.NoError(t, s.pool.QueryRow(ctx, `SELECT max(version) FROM schema_migrations WHERE component = 'ledger'`).Scan(&max))
-	assert.Equal(t, 1, max)
+	assert.Equal(t, len(sqltest.Migrations(t, migrationFS)), max)
+}
+
+// TestMigrateHistory opens a schema at version 1 with balance history
+// rows: the migration gives each row the transfer at its timestamp, and a
+// row without one matches every filter.
+func TestMigrateHistory(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	exec := func(q string, args ...any) error {
+		_, err := conn.Exec(ctx, q, args...)
+		return err
+	}
+	sqltest.MigrateHistory(t, sqlstore.Postgres, migrationFS, exec, func() ledger.Store {
+		require.NoError(t, conn.Close(ctx))
+		s, err := Open(ctx, dsn, Options{})
+		require.NoError(t, err)
+		return s
+	})
 }
 
 // TestRetryBounded makes every attempt fail with a unique violation: Update

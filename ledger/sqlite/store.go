@@ -355,10 +355,8 @@ func (t *writeTx) InsertFailed(failed []ledger.FailedTransfer) error {
 }
 
 // InsertBalances implements ledger.Tx.
-func (t *writeTx) InsertBalances(balances []ledger.AccountBalance) error {
-	return t.insert("account_balances", sqlstore.BalanceColumns, 6, len(balances), func(args []any, i int) []any {
-		b := &balances[i]
-		return append(args, b.AccountID[:], sqlstore.Int(b.DebitsPending), sqlstore.Int(b.DebitsPosted),
-			sqlstore.Int(b.CreditsPending), sqlstore.Int(b.CreditsPosted), sqlstore.Int(b.Timestamp))
+func (t *writeTx) InsertBalances(balances []ledger.BalanceRow) error {
+	return t.insert("account_balances", sqlstore.BalanceRowColumns, 7, len(balances), func(args []any, i int) []any {
+		return sqlstore.BalanceRowArgs(args, &balances[i])
 	})
 }

@@ -14,6 +14,8 @@ import (
 
 	"github.com/casimpay/casimpay/internal/sqlitewrite/sqlitewritetest"
 	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
+	"github.com/casimpay/casimpay/ledger/internal/sqlstore/sqltest"
 )
 
 func openTemp(t *testing.T) (*Store, string) {
@@ -56,8 +58,8 @@ func TestMigrationsIdempotent(t *testing.T) {
 		require.NoError(t, err)
 		var n, max int
 		require.NoError(t, s.w.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max))
-		assert.Equal(t, 1, n)
-		assert.Equal(t, 1, max)
+		assert.Equal(t, len(sqltest.Migrations(t, migrationFS)), n)
+		assert.Equal(t, len(sqltest.Migrations(t, migrationFS)), max)
 		require.NoError(t, s.Close())
 	}
 }
@@ -85,7 +87,27 @@ func TestOtherComponentMigrations(t *testing.T) {
 	defer s.Close()
 	var max int
 	require.NoError(t, s.w.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations WHERE component = 'ledger'`).Scan(&max))
-	assert.Equal(t, 1, max)
+	assert.Equal(t, len(sqltest.Migrations(t, migrationFS)), max)
+}
+
+// TestMigrateHistory opens a database at schema version 1 with balance
+// history rows: the migration gives each row the transfer at its
+// timestamp, and a row without one matches every filter.
+func TestMigrateHistory(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	exec := func(q string, args ...any) error {
+		_, err := db.ExecContext(ctx, q, args...)
+		return err
+	}
+	sqltest.MigrateHistory(t, sqlstore.SQLite, migrationFS, exec, func() ledger.Store {
+		require.NoError(t, db.Close())
+		s, err := Open(ctx, path, Options{})
+		require.NoError(t, err)
+		return s
+	})
 }
 
 func TestPragmas(t *testing.T) {

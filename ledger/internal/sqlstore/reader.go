@@ -138,46 +138,68 @@ func (r Reader) FailedTransfers(ids []ID) ([]ledger.FailedTransfer, error) {
 	return out, err
 }
 
+// filterQuery numbers the parameters of one statement of an account
+// filter: the account, the time range and the limit first.
+type filterQuery struct {
+	dialect             Dialect
+	args                []any
+	order               string // ASC, or DESC with AccountFilterReversed
+	acct, lo, hi, limit string // parameter markers
+}
+
+func (r Reader) filterQuery(f ledger.AccountFilter) *filterQuery {
+	q := &filterQuery{dialect: r.Dialect, order: "ASC"}
+	if f.Flags&ledger.AccountFilterReversed != 0 {
+		q.order = "DESC"
+	}
+	q.acct = q.arg(f.AccountID[:])
+	q.lo, q.hi = q.arg(Int(f.TimestampMin)), q.arg(Int(f.TimestampMax))
+	q.limit = q.arg(int64(f.Limit))
+	return q
+}
+
+// arg adds a parameter and returns its marker.
+func (q *filterQuery) arg(v any) string {
+	q.args = append(q.args, v)
+	return q.dialect.Param(len(q.args))
+}
+
+// conditions returns the conditions on the user data and code of f, each
+// " AND <prefix>column = <parameter>".
+func (q *filterQuery) conditions(f ledger.AccountFilter, prefix string) string {
+	var sb strings.Builder
+	if !f.UserData128.IsZero() {
+		sb.WriteString(" AND " + prefix + "user_data_128 = " + q.arg(f.UserData128[:]))
+	}
+	if f.UserData64 != 0 {
+		sb.WriteString(" AND " + prefix + "user_data_64 = " + q.arg(Int(f.UserData64)))
+	}
+	if f.UserData32 != 0 {
+		sb.WriteString(" AND " + prefix + "user_data_32 = " + q.arg(Int(f.UserData32)))
+	}
+	if f.Code != 0 {
+		sb.WriteString(" AND " + prefix + "code = " + q.arg(Int(f.Code)))
+	}
+	return sb.String()
+}
+
 // AccountTransfers implements ledger.ReadTx. Each side (debits, credits)
 // is one range scan of its (account, timestamp) index; with both sides the
 // two ordered scans are merged.
 func (r Reader) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
-	order := "ASC"
-	if f.Flags&ledger.AccountFilterReversed != 0 {
-		order = "DESC"
-	}
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return r.Dialect.Param(len(args))
-	}
-	acct := arg(f.AccountID[:])
-	lo, hi := arg(Int(f.TimestampMin)), arg(Int(f.TimestampMax))
-	limit := arg(int64(f.Limit))
-	var extra strings.Builder
-	if !f.UserData128.IsZero() {
-		extra.WriteString(" AND user_data_128 = " + arg(f.UserData128[:]))
-	}
-	if f.UserData64 != 0 {
-		extra.WriteString(" AND user_data_64 = " + arg(Int(f.UserData64)))
-	}
-	if f.UserData32 != 0 {
-		extra.WriteString(" AND user_data_32 = " + arg(Int(f.UserData32)))
-	}
-	if f.Code != 0 {
-		extra.WriteString(" AND code = " + arg(Int(f.Code)))
-	}
+	p := r.filterQuery(f)
+	extra := p.conditions(f, "")
 	side := func(col string) string {
-		return "SELECT " + TransferColumns + " FROM transfers WHERE " + col + " = " + acct +
-			" AND timestamp BETWEEN " + lo + " AND " + hi + extra.String() +
-			" ORDER BY timestamp " + order + " LIMIT " + limit
+		return "SELECT " + TransferColumns + " FROM transfers WHERE " + col + " = " + p.acct +
+			" AND timestamp BETWEEN " + p.lo + " AND " + p.hi + extra +
+			" ORDER BY timestamp " + p.order + " LIMIT " + p.limit
 	}
 	var q string
 	debits, credits := f.Flags&ledger.AccountFilterDebits != 0, f.Flags&ledger.AccountFilterCredits != 0
 	switch {
 	case debits && credits:
 		q = "SELECT * FROM (" + side("debit_account_id") + ") AS d UNION ALL SELECT * FROM (" +
-			side("credit_account_id") + ") AS c ORDER BY timestamp " + order + " LIMIT " + limit
+			side("credit_account_id") + ") AS c ORDER BY timestamp " + p.order + " LIMIT " + p.limit
 	case debits:
 		q = side("debit_account_id")
 	case credits:
@@ -186,21 +208,34 @@ func (r Reader) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, err
 		return nil, nil
 	}
 	var out []ledger.Transfer
-	err := r.Query(q, args, collect(ScanTransfer, &out))
+	err := r.Query(q, p.args, collect(ScanTransfer, &out))
 	return out, err
 }
 
-// AccountBalances implements ledger.ReadTx.
+// AccountBalances implements ledger.ReadTx: one range scan of the
+// account's history, each row joined with its transfer by ID. A row
+// without a transfer_id (a release of an expired hold written before the
+// column existed) matches every filter.
 func (r Reader) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
-	order := "ASC"
-	if f.Flags&ledger.AccountFilterReversed != 0 {
-		order = "DESC"
+	p := r.filterQuery(f)
+	var side string
+	debits, credits := f.Flags&ledger.AccountFilterDebits != 0, f.Flags&ledger.AccountFilterCredits != 0
+	switch {
+	case debits && credits:
+		side = "(t.debit_account_id = " + p.acct + " OR t.credit_account_id = " + p.acct + ")"
+	case debits:
+		side = "t.debit_account_id = " + p.acct
+	case credits:
+		side = "t.credit_account_id = " + p.acct
+	default:
+		return nil, nil
 	}
-	p := r.Dialect.Param
-	q := "SELECT " + BalanceColumns + " FROM account_balances WHERE account_id = " + p(1) +
-		" AND timestamp BETWEEN " + p(2) + " AND " + p(3) + " ORDER BY timestamp " + order + " LIMIT " + p(4)
+	q := "SELECT " + balanceColumnsB + " FROM account_balances AS b LEFT JOIN transfers AS t ON t.id = b.transfer_id" +
+		" WHERE b.account_id = " + p.acct + " AND b.timestamp BETWEEN " + p.lo + " AND " + p.hi +
+		" AND (b.transfer_id IS NULL OR " + side + p.conditions(f, "t.") + ")" +
+		" ORDER BY b.timestamp " + p.order + " LIMIT " + p.limit
 	var out []ledger.AccountBalance
-	err := r.Query(q, []any{f.AccountID[:], Int(f.TimestampMin), Int(f.TimestampMax), int64(f.Limit)}, collect(ScanBalance, &out))
+	err := r.Query(q, p.args, collect(ScanBalance, &out))
 	return out, err
 }
 

@@ -20,10 +20,14 @@ const (
 		"user_data_128, user_data_64, user_data_32, ledger, code, flags, timestamp"
 	TransferColumns = "id, debit_account_id, credit_account_id, amount, pending_id, " +
 		"user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags, timestamp"
-	PendingColumns   = "id, status, expires_at"
-	FailedColumns    = "id, result, timestamp"
-	BalanceColumns   = "account_id, debits_pending, debits_posted, credits_pending, credits_posted, timestamp"
-	transferColumnsT = "t.id, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id, " +
+	PendingColumns = "id, status, expires_at"
+	FailedColumns  = "id, result, timestamp"
+	BalanceColumns = "account_id, debits_pending, debits_posted, credits_pending, credits_posted, timestamp"
+	// BalanceRowColumns are the columns of a ledger.BalanceRow, as
+	// BalanceRowArgs gives them.
+	BalanceRowColumns = BalanceColumns + ", transfer_id"
+	balanceColumnsB   = "b.account_id, b.debits_pending, b.debits_posted, b.credits_pending, b.credits_posted, b.timestamp"
+	transferColumnsT  = "t.id, t.debit_account_id, t.credit_account_id, t.amount, t.pending_id, " +
 		"t.user_data_128, t.user_data_64, t.user_data_32, t.timeout, t.ledger, t.code, t.flags, t.timestamp"
 )
 
@@ -117,6 +121,12 @@ func Int[T ~uint8 | ~uint16 | ~uint32 | ~uint64](v T) int64 { return int64(v) }
 func AccountArgs(args []any, a *ledger.Account) []any {
 	return append(args, a.ID[:], Int(a.DebitsPending), Int(a.DebitsPosted), Int(a.CreditsPending), Int(a.CreditsPosted),
 		a.UserData128[:], Int(a.UserData64), Int(a.UserData32), Int(a.Ledger), Int(a.Code), Int(a.Flags), Int(a.Timestamp))
+}
+
+// BalanceRowArgs appends the values of BalanceRowColumns for b.
+func BalanceRowArgs(args []any, b *ledger.BalanceRow) []any {
+	return append(args, b.AccountID[:], Int(b.DebitsPending), Int(b.DebitsPosted),
+		Int(b.CreditsPending), Int(b.CreditsPosted), Int(b.Timestamp), b.TransferID[:])
 }
 
 // TransferArgs appends the values of TransferColumns for t.

@@ -8,15 +8,19 @@ package sqltest
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 )
 
 func id(v uint64) ledger.ID { return ledger.IDFromUint64(v) }
@@ -30,6 +34,33 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store, reopen func(t *test
 	t.Run("Rollback", func(t *testing.T) { rollback(t, open(t)) })
 	t.Run("UpdatePanic", func(t *testing.T) { updatePanic(t, open(t)) })
 	t.Run("Closed", func(t *testing.T) { closed(t, open(t)) })
+	t.Run("HistoryOfMissingTransfer", func(t *testing.T) { historyOfMissingTransfer(t, open(t)) })
+}
+
+// historyOfMissingTransfer checks that a balance history row naming a
+// transfer that does not exist fails the transaction, which leaves
+// nothing behind.
+func historyOfMissingTransfer(t *testing.T, s ledger.Store) {
+	ctx := context.Background()
+	defer s.Close()
+	accounts := accountsFixture()
+	err := s.Update(ctx, func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		if err := tx.InsertAccounts(accounts); err != nil {
+			return err
+		}
+		return tx.InsertBalances([]ledger.BalanceRow{{AccountBalance: ledger.AccountBalance{AccountID: id(2), Timestamp: 4},
+			TransferID: id(999)}})
+	})
+	require.Error(t, err)
+	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+		got, err := tx.Accounts([]ledger.ID{id(1), id(2)})
+		require.NoError(t, err)
+		assert.Empty(t, got)
+		return nil
+	}))
 }
 
 var errAbort = errors.New("abort")
@@ -78,10 +109,16 @@ func roundTrip(t *testing.T, s ledger.Store) {
 		{ID: id(200), Result: ledger.TransferExceedsCredits, Timestamp: 16},
 		{ID: ledger.IDFromUint64s(1, 0), Result: math.MaxUint8, Timestamp: 17},
 	}
-	balances := []ledger.AccountBalance{
-		{AccountID: id(2), CreditsPosted: 5, Timestamp: 10},
-		{AccountID: id(2), CreditsPosted: 5, DebitsPosted: ledger.AmountLimit, Timestamp: 11},
-		{AccountID: id(2), CreditsPosted: 5, DebitsPosted: ledger.AmountLimit, CreditsPending: 3, Timestamp: 12},
+	// The last row is a release of expiring hold 104: it names that
+	// transfer, not one created at its timestamp.
+	balances := []ledger.BalanceRow{
+		{AccountBalance: ledger.AccountBalance{AccountID: id(2), CreditsPosted: 5, Timestamp: 10}, TransferID: id(100)},
+		{AccountBalance: ledger.AccountBalance{AccountID: id(2), CreditsPosted: 5, DebitsPosted: ledger.AmountLimit, Timestamp: 11},
+			TransferID: id(101)},
+		{AccountBalance: ledger.AccountBalance{AccountID: id(2), CreditsPosted: 5, DebitsPosted: ledger.AmountLimit, CreditsPending: 3,
+			Timestamp: 12}, TransferID: id(102)},
+		{AccountBalance: ledger.AccountBalance{AccountID: id(2), CreditsPosted: 5, DebitsPosted: ledger.AmountLimit, CreditsPending: 3,
+			Timestamp: 16}, TransferID: id(104)},
 	}
 	updated := slices.Clone(accounts[:2])
 	updated[0].DebitsPending, updated[0].DebitsPosted, updated[0].CreditsPosted = 7, 9, ledger.AmountLimit
@@ -186,16 +223,24 @@ func roundTrip(t *testing.T, s ledger.Store) {
 		f    ledger.AccountFilter
 		want []int
 	}{
-		{"all", ledger.AccountFilter{AccountID: id(2)}, []int{0, 1, 2}},
-		{"reversed", ledger.AccountFilter{AccountID: id(2), Flags: ledger.AccountFilterReversed}, []int{2, 1, 0}},
-		{"limit", ledger.AccountFilter{AccountID: id(2), Limit: 1}, []int{0}},
-		{"range", ledger.AccountFilter{AccountID: id(2), TimestampMin: 11, TimestampMax: 11}, []int{1}},
-		{"no history", ledger.AccountFilter{AccountID: id(1)}, nil},
+		{"all", ledger.AccountFilter{AccountID: id(2), Flags: all}, []int{0, 1, 2, 3}},
+		{"reversed", ledger.AccountFilter{AccountID: id(2), Flags: all | ledger.AccountFilterReversed}, []int{3, 2, 1, 0}},
+		{"limit", ledger.AccountFilter{AccountID: id(2), Flags: all, Limit: 1}, []int{0}},
+		{"limit reversed", ledger.AccountFilter{AccountID: id(2), Flags: all | ledger.AccountFilterReversed, Limit: 1}, []int{3}},
+		{"range", ledger.AccountFilter{AccountID: id(2), Flags: all, TimestampMin: 11, TimestampMax: 11}, []int{1}},
+		{"debits", ledger.AccountFilter{AccountID: id(2), Flags: ledger.AccountFilterDebits}, []int{1}},
+		{"credits", ledger.AccountFilter{AccountID: id(2), Flags: ledger.AccountFilterCredits}, []int{0, 2, 3}},
+		{"user data 128", ledger.AccountFilter{AccountID: id(2), Flags: all, UserData128: id(9)}, []int{1}},
+		{"user data 64", ledger.AccountFilter{AccountID: id(2), Flags: all, UserData64: math.MaxUint64}, []int{1}},
+		{"user data 32", ledger.AccountFilter{AccountID: id(2), Flags: all, UserData32: math.MaxUint32}, []int{1}},
+		{"code", ledger.AccountFilter{AccountID: id(2), Flags: all, Code: 7}, []int{0, 2}},
+		{"code of the named transfer", ledger.AccountFilter{AccountID: id(2), Flags: ledger.AccountFilterCredits, Code: 9}, []int{3}},
+		{"code and side", ledger.AccountFilter{AccountID: id(2), Flags: ledger.AccountFilterDebits, Code: 9}, nil},
+		{"no history", ledger.AccountFilter{AccountID: id(1), Flags: all}, nil},
 	}
 	for _, tt := range balanceTests {
 		t.Run("AccountBalances/"+tt.name, func(t *testing.T) {
 			f := tt.f
-			f.Flags |= all
 			if f.Limit == 0 {
 				f.Limit = ledger.BatchMax
 			}
@@ -207,7 +252,7 @@ func roundTrip(t *testing.T, s ledger.Store) {
 				require.NoError(t, err)
 				var want []ledger.AccountBalance
 				for _, i := range tt.want {
-					want = append(want, balances[i])
+					want = append(want, balances[i].AccountBalance)
 				}
 				assert.Equal(t, want, got)
 				return nil
@@ -372,7 +417,8 @@ func reopenRows(t *testing.T, s ledger.Store, reopen func(t *testing.T, closed l
 		Flags: ledger.TransferPending, Timeout: 60, Timestamp: 10}
 	pending := ledger.Pending{ID: id(100), Status: ledger.PendingActive, ExpiresAt: transfer.ExpiresAt()}
 	failed := ledger.FailedTransfer{ID: id(200), Result: ledger.TransferExceedsCredits, Timestamp: 11}
-	balance := ledger.AccountBalance{AccountID: id(2), CreditsPending: 5, Timestamp: 10}
+	balance := ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: id(2), CreditsPending: 5, Timestamp: 10},
+		TransferID: id(100)}
 	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
 		if _, err := tx.LastTimestamp(); err != nil {
 			return err
@@ -381,7 +427,7 @@ func reopenRows(t *testing.T, s ledger.Store, reopen func(t *testing.T, closed l
 		require.NoError(t, tx.InsertTransfers([]ledger.Transfer{transfer}))
 		require.NoError(t, tx.InsertPending([]ledger.Pending{pending}))
 		require.NoError(t, tx.InsertFailed([]ledger.FailedTransfer{failed}))
-		require.NoError(t, tx.InsertBalances([]ledger.AccountBalance{balance}))
+		require.NoError(t, tx.InsertBalances([]ledger.BalanceRow{balance}))
 		return tx.SetLastTimestamp(11)
 	}))
 	require.NoError(t, s.Close())
@@ -403,9 +449,91 @@ func reopenRows(t *testing.T, s ledger.Store, reopen func(t *testing.T, closed l
 		gotF, err := tx.FailedTransfers([]ledger.ID{id(200)})
 		require.NoError(t, err)
 		assert.Equal(t, []ledger.FailedTransfer{failed}, gotF)
-		gotB, err := tx.AccountBalances(ledger.AccountFilter{AccountID: id(2), TimestampMax: ledger.TimestampLimit, Limit: 10})
+		gotB, err := tx.AccountBalances(ledger.AccountFilter{AccountID: id(2), TimestampMax: ledger.TimestampLimit, Limit: 10,
+			Flags: ledger.AccountFilterCredits})
 		require.NoError(t, err)
-		assert.Equal(t, []ledger.AccountBalance{balance}, gotB)
+		assert.Equal(t, []ledger.AccountBalance{balance.AccountBalance}, gotB)
 		return errAbort
 	}), errAbort)
+}
+
+// MigrateHistory checks the migration of balance history rows written
+// before they named their transfer. With exec, on an empty database, it
+// applies the store's first migration (in the migrations directory of
+// fsys), recording it in schema_migrations as the store does, and writes: accounts 1 and 2 (2
+// with history), transfer 100 from 1 to 2 with code 7 at timestamp 10, and
+// the history of account 2 at 10 (after transfer 100) and at 20 (the
+// release of an expired hold, which has no transfer at its timestamp).
+// Then it opens the store with open, which migrates the rows: the row of
+// transfer 100 must match the filters that transfer matches, and the
+// release, whose transfer is not known, every filter.
+func MigrateHistory(t *testing.T, d sqlstore.Dialect, fsys fs.FS, exec func(query string, args ...any) error,
+	open func() ledger.Store) {
+	t.Helper()
+	v1 := Migrations(t, fsys)[0]
+	ddl, now := "applied_at INTEGER NOT NULL, PRIMARY KEY (component, version)) STRICT", "0"
+	if d == sqlstore.Postgres {
+		ddl, now = "applied_at timestamptz NOT NULL, PRIMARY KEY (component, version))", "now()"
+	}
+	require.NoError(t, exec("CREATE TABLE schema_migrations (component text NOT NULL, version integer NOT NULL, name text NOT NULL, "+ddl))
+	require.NoError(t, exec(v1.SQL))
+	require.NoError(t, exec("INSERT INTO schema_migrations VALUES ("+d.Param(1)+", 1, "+d.Param(2)+", "+now+")",
+		sqlstore.Component, v1.Name))
+	params := func(n int) string {
+		var sb strings.Builder
+		for i := range n {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString(d.Param(i + 1))
+		}
+		return sb.String()
+	}
+	for _, a := range accountsFixture()[:2] {
+		require.NoError(t, exec("INSERT INTO accounts ("+sqlstore.AccountColumns+") VALUES ("+params(12)+")",
+			sqlstore.AccountArgs(nil, &a)...))
+	}
+	tr := ledger.Transfer{ID: id(100), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 5, Ledger: 978, Code: 7, Timestamp: 10}
+	require.NoError(t, exec("INSERT INTO transfers ("+sqlstore.TransferColumns+") VALUES ("+params(13)+")",
+		sqlstore.TransferArgs(nil, &tr)...))
+	for _, b := range legacyHistory {
+		require.NoError(t, exec("INSERT INTO account_balances ("+sqlstore.BalanceColumns+") VALUES ("+params(6)+")",
+			b.AccountID[:], sqlstore.Int(b.DebitsPending), sqlstore.Int(b.DebitsPosted),
+			sqlstore.Int(b.CreditsPending), sqlstore.Int(b.CreditsPosted), sqlstore.Int(b.Timestamp)))
+	}
+	s := open()
+	defer s.Close()
+	tests := []struct {
+		name string
+		f    ledger.AccountFilter
+		want []ledger.AccountBalance
+	}{
+		{"credits", ledger.AccountFilter{Flags: ledger.AccountFilterCredits}, legacyHistory},
+		{"debits", ledger.AccountFilter{Flags: ledger.AccountFilterDebits}, legacyHistory[1:]},
+		{"code of the transfer", ledger.AccountFilter{Flags: ledger.AccountFilterCredits, Code: 7}, legacyHistory},
+		{"other code", ledger.AccountFilter{Flags: ledger.AccountFilterCredits, Code: 8}, legacyHistory[1:]},
+	}
+	for _, tt := range tests {
+		f := tt.f
+		f.AccountID, f.TimestampMax, f.Limit = id(2), ledger.TimestampLimit, 10
+		require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+			got, err := tx.AccountBalances(f)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got, tt.name)
+			return nil
+		}))
+	}
+}
+
+// Migrations returns the migrations in the migrations directory of fsys.
+func Migrations(t *testing.T, fsys fs.FS) []sqlmigrate.Migration {
+	t.Helper()
+	ms, err := sqlmigrate.Read(fsys, "migrations")
+	require.NoError(t, err)
+	return ms
+}
+
+var legacyHistory = []ledger.AccountBalance{
+	{AccountID: id(2), CreditsPosted: 5, Timestamp: 10},
+	{AccountID: id(2), CreditsPosted: 5, Timestamp: 20},
 }

@@ -1,0 +1,10 @@
+-- Each balance history row names the transfer whose event it follows: the
+-- transfer created at its timestamp or, for the release of an expired
+-- pending transfer, that pending transfer. GetAccountBalances matches its
+-- filter (side, user data, code) against this transfer. Rows written
+-- before this migration are given the transfer at their timestamp; the
+-- release rows among them have none and keep transfer_id NULL, which
+-- every filter matches, as before.
+ALTER TABLE account_balances ADD COLUMN transfer_id BLOB
+	REFERENCES transfers (id) DEFERRABLE INITIALLY DEFERRED CHECK (length(transfer_id) = 16);
+UPDATE account_balances SET transfer_id = (SELECT id FROM transfers WHERE transfers.timestamp = account_balances.timestamp);
