@@ -32,40 +32,20 @@ func (l *Ledger) createAccounts(tx Tx, events []Account) ([]CreateAccountResult,
 
 	results := make([]CreateAccountResult, len(events))
 	created := make([]Account, 0, len(events))
-	chain := -1 // index of the first event of the open chain, or -1
-	broken := false
 	saved := 0 // len(created) when the chain opened
-	for i := range events {
-		lastInRequest := i == len(events)-1
-		a := &events[i]
-		linked := a.Flags&AccountLinked != 0
-		if linked && chain < 0 {
-			chain, broken, saved = i, false, len(created)
-		}
-		var r CreateAccountResult
-		switch { // TigerBeetle's order: an open chain first, then a broken one
-		case linked && lastInRequest:
-			r = AccountLinkedEventChainOpen
-		case chain >= 0 && broken:
-			r = AccountLinkedEventFailed
-		default:
-			r = createAccount(a, ts+uint64(i), known, &created)
-		}
-		results[i] = r
-		if r != AccountCreated && chain >= 0 && !broken {
-			broken = true
-			for j := chain; j < i; j++ {
-				results[j] = AccountLinkedEventFailed
-			}
-			for _, c := range created[saved:] {
-				delete(known, c.ID)
-			}
-			created = created[:saved]
-		}
-		if chain >= 0 && (!linked || lastInRequest) {
-			chain = -1
-		}
-	}
+	applyLinked(results, []int{len(events)},
+		chainResults[CreateAccountResult]{AccountCreated, AccountLinkedEventChainOpen, AccountLinkedEventFailed},
+		chainHooks{
+			open: func() { saved = len(created) },
+			rollback: func() {
+				for _, c := range created[saved:] {
+					delete(known, c.ID)
+				}
+				created = created[:saved]
+			},
+		},
+		func(i int) bool { return events[i].Flags&AccountLinked != 0 },
+		func(i int) CreateAccountResult { return createAccount(&events[i], ts+uint64(i), known, &created) })
 
 	if len(created) > 0 {
 		if err := tx.InsertAccounts(created); err != nil {

@@ -217,52 +217,34 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 	}
 
 	results := make([]CreateTransferResult, len(events))
-	chain := -1
-	broken := false
 	saved, savedHist, savedExp := 0, 0, 0
-	end := 0
-	for i := range events {
-		for ends[end] <= i {
-			end++
-		}
-		lastInRequest := i == ends[end]-1
-		t := &events[i]
-		linked := t.Flags&TransferLinked != 0
-		if linked && chain < 0 {
-			chain, broken = i, false
-			saved, savedHist, savedExp = len(w.undo), len(w.history), len(w.expiryHist)
-			w.inChain = true
-		}
-		var r CreateTransferResult
-		switch { // TigerBeetle's order: an open chain first, then a broken one
-		case linked && lastInRequest:
-			r = TransferLinkedEventChainOpen
-		case chain >= 0 && broken:
-			r = TransferLinkedEventFailed
-		default:
-			a := w.evAcct[i]
-			r = w.createTransfer(t, ts+uint64(i), w.accountAt(a.dr), w.accountAt(a.cr))
+	applyLinked(results, ends,
+		chainResults[CreateTransferResult]{TransferCreated, TransferLinkedEventChainOpen, TransferLinkedEventFailed},
+		chainHooks{
+			open: func() {
+				saved, savedHist, savedExp = len(w.undo), len(w.history), len(w.expiryHist)
+				w.inChain = true
+			},
+			rollback: func() {
+				w.rollback(saved)
+				w.history = w.history[:savedHist]
+				w.refreshExpiryHistory(savedExp)
+			},
+			close: func() {
+				w.undo = w.undo[:0]
+				w.inChain = false
+			},
+		},
+		func(i int) bool { return events[i].Flags&TransferLinked != 0 },
+		func(i int) CreateTransferResult {
+			t, a := &events[i], w.evAcct[i]
+			r := w.createTransfer(t, ts+uint64(i), w.accountAt(a.dr), w.accountAt(a.cr))
 			if r.Transient() {
 				w.failed[t.ID] = struct{}{}
 				w.newFailed = append(w.newFailed, FailedTransfer{ID: t.ID, Result: r, Timestamp: ts + uint64(i)})
 			}
-		}
-		results[i] = r
-		if r != TransferCreated && chain >= 0 && !broken {
-			broken = true
-			for j := chain; j < i; j++ {
-				results[j] = TransferLinkedEventFailed
-			}
-			w.rollback(saved)
-			w.history = w.history[:savedHist]
-			w.refreshExpiryHistory(savedExp)
-		}
-		if chain >= 0 && (!linked || lastInRequest) {
-			chain = -1
-			w.undo = w.undo[:0]
-			w.inChain = false
-		}
-	}
+			return r
+		})
 	ts += uint64(len(events))
 	if w.err != nil {
 		return nil, w.err
