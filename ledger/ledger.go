@@ -251,7 +251,8 @@ type AccountFilter struct {
 type AccountFilterFlags uint8
 
 // Account filter flags. At least one of AccountFilterDebits and
-// AccountFilterCredits must be set, or nothing is returned.
+// AccountFilterCredits must be set, and no bit but these three, or nothing
+// is returned (TigerBeetle's padding bits must be zero).
 const (
 	// AccountFilterDebits includes transfers that debit the account.
 	AccountFilterDebits AccountFilterFlags = 1 << 0
@@ -259,6 +260,8 @@ const (
 	AccountFilterCredits AccountFilterFlags = 1 << 1
 	// AccountFilterReversed returns newest first.
 	AccountFilterReversed AccountFilterFlags = 1 << 2
+
+	accountFilterKnownFlags = AccountFilterDebits | AccountFilterCredits | AccountFilterReversed
 )
 
 func itoa(v uint64) string {

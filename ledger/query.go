@@ -53,12 +53,12 @@ func lookup[T any](ctx context.Context, l *Ledger, ids []ID, read func(ReadTx, [
 }
 
 // normalize returns the filter a store gets, or false when f selects
-// nothing: TigerBeetle's invalid filters (no side flag, an invalid account
-// ID, Limit <= 0, a timestamp bound above TimestampLimit) and an empty time
-// range.
+// nothing: TigerBeetle's invalid filters (no side flag, an unknown flag, an
+// invalid account ID, Limit <= 0, a timestamp bound above TimestampLimit)
+// and an empty time range.
 func normalize(f AccountFilter) (AccountFilter, bool) {
 	if !f.AccountID.Valid() || f.Limit <= 0 || f.Flags&(AccountFilterDebits|AccountFilterCredits) == 0 ||
-		f.TimestampMin > TimestampLimit || f.TimestampMax > TimestampLimit {
+		f.Flags&^accountFilterKnownFlags != 0 || f.TimestampMin > TimestampLimit || f.TimestampMax > TimestampLimit {
 		return f, false
 	}
 	f.Limit = min(f.Limit, BatchMax)
@@ -75,8 +75,8 @@ func normalize(f AccountFilter) (AccountFilter, bool) {
 // time order (newest first with AccountFilterReversed), at most f.Limit. It
 // returns an empty slice for a filter that selects nothing, and, as
 // TigerBeetle does, for an invalid one: an account ID of zero or IDMax, no
-// side flag, a Limit of zero or less, or a timestamp bound above
-// TimestampLimit.
+// side flag, a flag this package does not define, a Limit of zero or less,
+// or a timestamp bound above TimestampLimit.
 func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Transfer, error) {
 	return filter(ctx, l, f, ReadTx.AccountTransfers)
 }

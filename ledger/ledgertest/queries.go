@@ -293,6 +293,8 @@ func testAccountTransferFilters(t *testing.T, c Config) {
 		{AccountID: id(acctA), Limit: 10, Flags: both, TimestampMin: ledger.TimestampLimit + 1},
 		{AccountID: id(acctA), Limit: 10, Flags: both, TimestampMax: ledger.TimestampLimit + 1},
 		{AccountID: id(acctA), Limit: 10, Flags: both, TimestampMin: all[0].Timestamp, TimestampMax: math.MaxUint64},
+		{AccountID: id(acctA), Limit: 10, Flags: both | 1<<3},
+		{AccountID: id(acctA), Limit: 10, Flags: ledger.AccountFilterDebits | 1<<7},
 		{AccountID: id(acctA), Limit: 10, Flags: both, UserData128: id(12345)},
 	} {
 		got, err := e.l.GetAccountTransfers(e.ctx(), f)
@@ -353,6 +355,7 @@ func testAccountBalanceFilters(t *testing.T, c Config) {
 		{AccountID: id(acctHist), Limit: 10, Flags: both, TimestampMin: all[5].Timestamp, TimestampMax: all[4].Timestamp},
 		{AccountID: id(acctHist), Limit: 10, Flags: both, TimestampMin: ledger.TimestampLimit + 1},
 		{AccountID: id(acctHist), Limit: 10, Flags: both, TimestampMax: ledger.TimestampLimit + 1},
+		{AccountID: id(acctHist), Limit: 10, Flags: both | ledger.AccountFilterReversed | 1<<4},
 		{AccountID: id(acctB), Limit: 10, Flags: both},
 	} {
 		got, err := e.l.GetAccountBalances(e.ctx(), f)
