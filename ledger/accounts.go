@@ -13,6 +13,9 @@ func (l *Ledger) createAccounts(tx Tx, events []Account) ([]CreateAccountResult,
 		return nil, err
 	}
 	ts := l.firstTimestamp(last)
+	if err := timestampsFit(ts, len(events)); err != nil {
+		return nil, err
+	}
 
 	ids := make([]ID, 0, len(events))
 	for i := range events {

@@ -17,6 +17,10 @@ var (
 	// ErrCorrupt reports stored data that breaks the ledger's invariants;
 	// the batch that met it is rolled back.
 	ErrCorrupt = errors.New("ledger: store inconsistent")
+	// ErrTimestampLimit reports a call whose events would need timestamps
+	// beyond TimestampLimit (a clock past the year 2262); nothing of it is
+	// written.
+	ErrTimestampLimit = errors.New("ledger: timestamps beyond the limit")
 )
 
 func corrupt(format string, args ...any) error {
@@ -129,10 +133,20 @@ func (l *Ledger) firstTimestamp(last uint64) uint64 {
 	return max(ts, last+1)
 }
 
+// timestampsFit fails with ErrTimestampLimit when n timestamps from first
+// on would pass TimestampLimit.
+func timestampsFit(first uint64, n int) error {
+	if first > TimestampLimit || uint64(n) > TimestampLimit-first+1 {
+		return fmt.Errorf("%w: %d events from %d", ErrTimestampLimit, n, first)
+	}
+	return nil
+}
+
 // CreateAccounts creates accounts, one result per event (results[i] is the
 // outcome of accounts[i]). Accounts flagged AccountLinked form a chain with
 // the next one, created all or nothing. It fails with ErrBatchTooLarge
-// beyond BatchMax events, or with the store's error, in which case nothing
+// beyond BatchMax events, ErrTimestampLimit when the clock has run past
+// TimestampLimit, or with the store's error, in which case nothing
 // was created, unless the error was the commit's own (a server store's
 // connection lost after COMMIT was sent): then the outcome is unknown, and
 // the same call again tells it (exists).

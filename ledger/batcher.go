@@ -21,7 +21,8 @@ type request struct {
 // chain with the next one of the same call, created all or nothing; a
 // chain still open at the end of the call fails with
 // linked_event_chain_open. It fails with ErrBatchTooLarge beyond BatchMax
-// events, with ErrClosed after Close, or with the store's error, in which
+// events, with ErrClosed after Close, with ErrTimestampLimit when the
+// clock has run past TimestampLimit, or with the store's error, in which
 // case nothing of the call was created, unless the error was the commit's
 // own (a server store's connection lost after COMMIT was sent): then the
 // outcome is unknown, as below. When ctx ends before the reply,

@@ -293,3 +293,42 @@ func TestCreateTransfersKeepsCallersEvents(t *testing.T) {
 	require.Len(t, accts, 1)
 	assert.Equal(t, uint64(5), accts[0].DebitsPosted)
 }
+
+// TestTimestampLimit sets the clock just before TimestampLimit (the year
+// 2262): a call whose events fit below the limit succeeds, and the next
+// ones, which would need timestamps beyond it, fail with
+// ErrTimestampLimit and write nothing.
+func TestTimestampLimit(t *testing.T) {
+	ctx := context.Background()
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	l, err := ledger.New(memory.New(), ledger.Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	require.NoError(t, err)
+	defer l.Close()
+	account := func(id uint64) ledger.Account {
+		return ledger.Account{ID: ledger.IDFromUint64(id), Ledger: 978, Code: 1}
+	}
+	res, err := l.CreateAccounts(ctx, []ledger.Account{account(1), account(2)})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+
+	now.Store(int64(ledger.TimestampLimit) - 1)
+	res, err = l.CreateAccounts(ctx, []ledger.Account{account(3), account(4)})
+	require.NoError(t, err, "timestamps up to the limit itself")
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+	got, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(4)})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, ledger.TimestampLimit, got[0].Timestamp)
+
+	_, err = l.CreateAccounts(ctx, []ledger.Account{account(5)})
+	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
+	_, err = l.CreateTransfers(ctx, []ledger.Transfer{transfer(1, 1)})
+	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
+	accounts, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(5)})
+	require.NoError(t, err)
+	assert.Empty(t, accounts)
+	transfers, err := l.LookupTransfers(ctx, []ledger.ID{ledger.IDFromUint64(1)})
+	require.NoError(t, err)
+	assert.Empty(t, transfers)
+}

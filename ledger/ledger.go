@@ -21,7 +21,8 @@ const (
 
 	// TimestampLimit bounds every timestamp the ledger assigns, including the
 	// expiry time of a pending transfer (timestamp + timeout): 2^63 - 1
-	// nanoseconds, about the year 2262.
+	// nanoseconds, about the year 2262. A call that would need a later
+	// timestamp fails with ErrTimestampLimit.
 	TimestampLimit uint64 = math.MaxInt64
 )
 

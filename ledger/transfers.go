@@ -114,6 +114,10 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 	if err != nil {
 		return nil, err
 	}
+	// Each expiry takes a timestamp of its own, before the events'.
+	if err := timestampsFit(ts, len(expired)+len(events)); err != nil {
+		return nil, err
+	}
 
 	// Read what the events refer to: transfers with their IDs (exists) and
 	// their pending IDs, and failed IDs.
