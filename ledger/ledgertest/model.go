@@ -281,16 +281,19 @@ func (m *modelRun) checkAll(rt *rapid.T) {
 	require.NoError(rt, err)
 	require.Equal(rt, wt, gt)
 	for _, a := range m.ids(modelAccounts) {
-		f := ledger.AccountFilter{AccountID: a, Limit: 100, Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits}
-		gh, err := m.sut.GetAccountBalances(ctx, f)
-		require.NoError(rt, err)
-		wh, err := m.model.GetAccountBalances(ctx, f)
-		require.NoError(rt, err)
-		require.Equal(rt, wh, gh)
-		gx, err := m.sut.GetAccountTransfers(ctx, f)
-		require.NoError(rt, err)
-		wx, err := m.model.GetAccountTransfers(ctx, f)
-		require.NoError(rt, err)
-		require.Equal(rt, wx, gx)
+		for _, side := range []ledger.AccountFilterFlags{ledger.AccountFilterDebits | ledger.AccountFilterCredits,
+			ledger.AccountFilterDebits, ledger.AccountFilterCredits} {
+			f := ledger.AccountFilter{AccountID: a, Limit: 100, Flags: side}
+			gh, err := m.sut.GetAccountBalances(ctx, f)
+			require.NoError(rt, err)
+			wh, err := m.model.GetAccountBalances(ctx, f)
+			require.NoError(rt, err)
+			require.Equal(rt, wh, gh, "balances, flags %v", side)
+			gx, err := m.sut.GetAccountTransfers(ctx, f)
+			require.NoError(rt, err)
+			wx, err := m.model.GetAccountTransfers(ctx, f)
+			require.NoError(rt, err)
+			require.Equal(rt, wx, gx, "transfers, flags %v", side)
+		}
 	}
 }
