@@ -32,7 +32,9 @@ type Options struct {
 	// Now is the ledger's clock (default time.Now). Timestamps are its
 	// nanoseconds, raised when needed so that they strictly increase over
 	// everything the store holds, across restarts and clock steps. Expiry of
-	// pending transfers follows these timestamps.
+	// pending transfers follows these timestamps. The batcher's goroutine
+	// and those of CreateAccounts' callers call it at the same time, so it
+	// must be safe for concurrent use.
 	Now func() time.Time
 	// MaxBatch is the most events the group-commit batcher merges into one
 	// store transaction (default and upper bound BatchMax). A single
