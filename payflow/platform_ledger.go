@@ -35,6 +35,7 @@ const (
 	kindRefund byte = 4
 	kindFund   byte = 5
 	kindIssue  byte = 6
+	kindLimit  byte = 7
 )
 
 // TransferID returns the ledger transfer ID that the platform derives for
@@ -44,7 +45,10 @@ const (
 //	SHA-256("CASIM-LEDGER" || id || attempt uint32 BE || leg || kind)[:16]
 //
 // with kind 1 hold, 2 post, 3 void, 4 refund, 5 funding, 6 issue, and leg 0
-// for the money and 1 + i for asset leg i. A retry derives the same IDs,
+// for the money and 1 + i for asset leg i. Kind 7, with attempt and leg 0,
+// names the limit mark of the transfer whose ID is taken as the object:
+// an ID the ledger keeps failed once that transfer was refused for an
+// overflow, and never a transfer. A retry derives the same IDs,
 // so the ledger answers "exists" instead of moving money twice.
 func TransferID(id ID, attempt uint32, leg, kind byte) ledger.ID {
 	h := sha256.New()
@@ -120,22 +124,56 @@ func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Accoun
 // earlier attempt (id_already_failed): its outcome is final.
 var errRefusedBefore = errors.New("refused at an earlier attempt")
 
-// refusalStands turns errRefusedBefore into the refusal it stands for: a
-// crash, a lost reply or a failed state update came between the ledger's
-// refusal of a hold or a refund and the record of it. The ledger refuses
-// those transfers only when the payer's or the merchant's balance does
-// not cover them or an account's totals would pass its limit; the ledger
-// does not keep which, so the refusal stands as ErrFunds.
-func refusalStands(err error) error {
-	if errors.Is(err, errRefusedBefore) {
-		return fmt.Errorf("%w: %v", ErrFunds, err)
+// noAccount is the debit account of the transfers that spend refused IDs
+// and limit marks: an ID in the namespace of transfer IDs, which no
+// account is given.
+var noAccount = TransferID(ID{}, 0, 0, 0)
+
+// limitMark returns the ID that the ledger keeps as failed once the
+// transfer first, or the chain it begins, was refused for overflowing an
+// account's totals (spendRefused): the ledger keeps no reason with a
+// failed ID, and this one tells that refusal from one for want of funds.
+func limitMark(first ledger.ID) ledger.ID { return TransferID(ID(first), 0, 0, kindLimit) }
+
+// spending returns the transfer under id that the ledger refuses with
+// debit_account_not_found, and then keeps as failed: it debits noAccount.
+func spending(id ledger.ID, first ledger.Transfer) ledger.Transfer {
+	return ledger.Transfer{
+		ID: id, DebitAccountID: noAccount, CreditAccountID: first.CreditAccountID, Amount: 1,
+		Ledger: first.Ledger, Code: first.Code,
 	}
-	return err
 }
 
-// noAccount is the debit account of the transfers that spend refused IDs:
-// an ID in the namespace of transfer IDs, which no account is given.
-var noAccount = TransferID(ID{}, 0, 0, 0)
+// refusedBefore turns errRefusedBefore, met by the transfer first or the
+// chain it begins, into the refusal it stands for: a crash, a lost reply
+// or a failed state update came between the ledger's refusal of a hold or
+// a refund and the record of it. The ledger refuses those transfers only
+// when the payer's or the merchant's balance does not cover them (ErrFunds)
+// or an account's totals would pass its limit (ErrLimit), and it keeps the
+// IDs refused for the first reason by itself and those of the second
+// after spendRefused, which spends first's limit mark before. So the
+// limit mark tells which: refusedBefore asks the ledger with a transfer
+// under it that fails validation (its two accounts are the same), which
+// the ledger answers id_already_failed for a spent ID and otherwise
+// refuses without keeping it.
+func (p *Platform) refusedBefore(ctx context.Context, first ledger.Transfer, err error) error {
+	if !errors.Is(err, errRefusedBefore) {
+		return err
+	}
+	probe := spending(limitMark(first.ID), first)
+	probe.CreditAccountID = noAccount
+	res, lerr := p.ledger.CreateTransfers(ctx, []ledger.Transfer{probe})
+	if lerr != nil {
+		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, lerr)
+	}
+	switch res[0] {
+	case ledger.TransferIDAlreadyFailed:
+		return fmt.Errorf("%w: %v (an account's totals would have passed the ledger's limit)", ErrLimit, err)
+	case ledger.TransferAccountsMustBeDifferent:
+		return fmt.Errorf("%w: %v", ErrFunds, err)
+	}
+	return fmt.Errorf("%w: ledger: reading a limit mark: %v", ErrInternal, res[0])
+}
 
 // errMade reports that the transfer whose ID spendRefused was to spend
 // exists: another process created it.
@@ -143,17 +181,17 @@ var errMade = errors.New("the transfer exists")
 
 // createRefusalKept runs create, which creates first or a chain that
 // first begins, and turns a lost refusal into the refusal it stands for
-// (refusalStands). When the ledger refuses for an overflow, it spends
+// (refusedBefore). When the ledger refuses for an overflow, it spends
 // first's ID (spendRefused) so that the refusal is final, and when the
 // transfers were created meanwhile, it runs create again to take them.
 func (p *Platform) createRefusalKept(ctx context.Context, first ledger.Transfer, create func() error) error {
-	err := refusalStands(create())
-	if !errors.Is(err, ErrLimit) {
+	err := p.refusedBefore(ctx, first, create())
+	if !errors.Is(err, ErrLimit) || errors.Is(err, errRefusedBefore) {
 		return err
 	}
 	switch serr := p.spendRefused(ctx, first); {
 	case errors.Is(serr, errMade): // created meanwhile: take it
-		return refusalStands(create())
+		return p.refusedBefore(ctx, first, create())
 	case serr != nil:
 		return serr
 	}
@@ -168,17 +206,20 @@ func (p *Platform) createRefusalKept(ctx context.Context, first ledger.Transfer,
 // that still holds an older copy of the request or refund could then
 // create the transfers after the refusal was recorded. A transfer under
 // t's ID from an account that does not exist is refused with
-// debit_account_not_found, which the ledger keeps. It returns errMade when
-// t's ID exists: the transfer was created meanwhile.
+// debit_account_not_found, which the ledger keeps. In the same batch, and
+// before it, t's limit mark is spent the same way, so that whoever meets
+// t's ID failed finds the mark spent and knows the reason
+// (refusedBefore). It returns errMade when t's ID exists: the transfer
+// was created meanwhile.
 func (p *Platform) spendRefused(ctx context.Context, t ledger.Transfer) error {
-	res, err := p.ledger.CreateTransfers(ctx, []ledger.Transfer{{
-		ID: t.ID, DebitAccountID: noAccount, CreditAccountID: t.CreditAccountID, Amount: 1,
-		Ledger: t.Ledger, Code: t.Code,
-	}})
+	res, err := p.ledger.CreateTransfers(ctx, []ledger.Transfer{spending(limitMark(t.ID), t), spending(t.ID, t)})
 	if err != nil {
 		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
 	}
-	switch r := res[0]; {
+	if r := res[0]; r != ledger.TransferDebitAccountNotFound && r != ledger.TransferIDAlreadyFailed {
+		return fmt.Errorf("%w: ledger: spending a limit mark: %v", ErrInternal, r)
+	}
+	switch r := res[1]; {
 	case r == ledger.TransferDebitAccountNotFound, r == ledger.TransferIDAlreadyFailed:
 		return nil
 	case r == ledger.TransferExists, existsOtherwise(r):

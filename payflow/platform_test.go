@@ -1082,42 +1082,59 @@ func (s *refundFailLost) UpdateRefund(ctx context.Context, r *payflow.RefundReco
 
 // TestRefundRefusalLost: when the record of a refund's refusal by the
 // ledger is lost, the ledger answers every later try with
-// id_already_failed; the refusal stands, so a retry and the recovery sweep
-// both fail the refund and release its reservation.
+// id_already_failed; the refusal stands with its first reason (the
+// merchant's balance, or the payer's wallet totals past the ledger's
+// limit), so a retry and the recovery sweep both fail the refund with that
+// code, release its reservation and move nothing.
 func TestRefundRefusalLost(t *testing.T) {
-	for _, via := range []string{"retry", "sweep"} {
-		t.Run(via, func(t *testing.T) {
-			st := &refundFailLost{Store: memory.New()}
-			s := newShopOn(t, st, false, paytest.Options{})
-			ctx := context.Background()
+	for _, tt := range []struct {
+		name   string
+		refund func(t *testing.T, s *shop) (*payflow.PaymentView, payflow.ID, []byte)
+		want   error
+	}{
+		{"funds", func(t *testing.T, s *shop) (*payflow.PaymentView, payflow.ID, []byte) {
 			v, _ := s.request(t)
-			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			_, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
 			require.NoError(t, err)
 			s.payout(t, 600) // leaves 90
-			before := s.balances(t)
+			id := payflow.ID([]byte("refund-000000001"))
+			return v, id, s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
+		}, payflow.ErrFunds},
+		{"overflow", overflowingRefund, payflow.ErrLimit},
+	} {
+		for _, via := range []string{"retry", "sweep"} {
+			t.Run(tt.name+"/"+via, func(t *testing.T) {
+				st := &refundFailLost{Store: memory.New()}
+				s := newShopOn(t, st, false, paytest.Options{})
+				ctx := context.Background()
+				v, id, msg := tt.refund(t, s)
+				before := s.balances(t)
 
-			msg := s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
-			_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
-			require.ErrorContains(t, err, "connection lost")
-			stored, err := st.Refund(ctx, payflow.ID([]byte("refund-000000001")))
-			require.NoError(t, err)
-			require.Equal(t, payflow.RefundPending, stored.State)
+				_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+				require.ErrorContains(t, err, "connection lost")
+				stored, err := st.Refund(ctx, id)
+				require.NoError(t, err)
+				require.Equal(t, payflow.RefundPending, stored.State)
 
-			if via == "retry" {
+				if via == "retry" {
+					_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+					assert.ErrorIs(t, err, tt.want)
+				} else {
+					s.Clock.Advance(payflow.DefaultRecoverAfter)
+					s.sweep(t, 1)
+				}
+				stored, err = st.Refund(ctx, id)
+				require.NoError(t, err)
+				assert.Equal(t, payflow.RefundFailed, stored.State)
+				assert.Equal(t, payflow.AsError(tt.want).Code, stored.Failure)
 				_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
-				assert.ErrorIs(t, err, payflow.ErrFunds)
-			} else {
-				s.Clock.Advance(payflow.DefaultRecoverAfter)
-				s.sweep(t, 1)
-			}
-			stored, err = st.Refund(ctx, payflow.ID([]byte("refund-000000001")))
-			require.NoError(t, err)
-			assert.Equal(t, payflow.RefundFailed, stored.State)
-			p, err := st.Payment(ctx, v.ID)
-			require.NoError(t, err)
-			assert.Equal(t, uint64(0), p.Refunded, "the reservation is released")
-			assert.Equal(t, before, s.balances(t))
-		})
+				assert.ErrorIs(t, err, tt.want, "the recorded refusal answers")
+				p, err := st.Payment(ctx, v.ID)
+				require.NoError(t, err)
+				assert.Equal(t, uint64(0), p.Refunded, "the reservation is released")
+				assert.Equal(t, before, s.balances(t))
+			})
+		}
 	}
 }
 
@@ -1234,16 +1251,9 @@ func TestRecoverCaptureAndVoid(t *testing.T) {
 func TestRefundOverflowRefused(t *testing.T) {
 	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
-	v, _ := s.request(t)
-	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
-	require.NoError(t, err)
-	// The wallet has now been credited 10 short of the ledger's limit.
-	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{8}, s.shopper.ID, "EUR", ledger.AmountLimit-10-funds))
+	v, id, msg := overflowingRefund(t, s)
 	before := s.balances(t)
-
-	id := payflow.ID([]byte("refund-overflows"))
-	msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 11, Currency: "EUR"})
-	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 	require.ErrorIs(t, err, payflow.ErrLimit)
 	stored, err := s.Store.Refund(ctx, id)
 	require.NoError(t, err)
@@ -1265,6 +1275,21 @@ func TestRefundOverflowRefused(t *testing.T) {
 	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: ok})
 	require.NoError(t, err)
 	assert.Equal(t, uint64(10), rv.Refunded)
+}
+
+// overflowingRefund has the shopper pay the basket and its wallet funded
+// to 10 short of the ledger's limit, and returns the paid request and the
+// ID and bytes of a signed refund of 11 of it, which would take the
+// wallet's totals past the limit.
+func overflowingRefund(t *testing.T, s *shop) (*payflow.PaymentView, payflow.ID, []byte) {
+	t.Helper()
+	ctx := context.Background()
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{8}, s.shopper.ID, "EUR", ledger.AmountLimit-10-funds))
+	id := payflow.ID([]byte("refund-overflows"))
+	return v, id, s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 11, Currency: "EUR"})
 }
 
 // casReadLost is a Store whose first acceptance of a consent loses its
@@ -1557,4 +1582,80 @@ func TestExpireDueGoesOnAfterAFailure(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, want, r.State)
 	}
+}
+
+// updateHook is a Store whose UpdatePayment runs hook first: a non-nil
+// error of hook is the update's, as a dropped database connection would
+// fail it.
+type updateHook struct {
+	payflow.Store
+	hook func(p *payflow.PaymentRecord, from string) error
+}
+
+func (s *updateHook) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if s.hook != nil {
+		if err := s.hook(p, from); err != nil {
+			return err
+		}
+	}
+	return s.Store.UpdatePayment(ctx, p, from)
+}
+
+// loseRefusals returns a hook that loses the next n updates that put a
+// refused consent's request back to pending, as a crash or a dropped
+// database connection between the ledger's refusal and its record would.
+func loseRefusals(n int) func(p *payflow.PaymentRecord, from string) error {
+	return func(p *payflow.PaymentRecord, from string) error {
+		if n > 0 && from == "approving" && p.State == payflow.StatePending {
+			n--
+			return errLost
+		}
+		return nil
+	}
+}
+
+// TestHoldOverflowRefusalLost: when the record of a hold refused past the
+// ledger's limit is lost, the same consent sent again meets the ledger's
+// id_already_failed and still answers over_limit, the first refusal's
+// reason, not insufficient_funds; the request is pending again and
+// nothing moves.
+func TestHoldOverflowRefusalLost(t *testing.T) {
+	ctx := context.Background()
+	st := &updateHook{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	v := overflowingRequest(t, s)
+	before := s.Balances(paytest.Ticket)
+	c := s.consent(t, v.ID)
+	st.hook = loseRefusals(1)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.ErrorContains(t, err, "connection lost")
+	s.requireState(t, v.ID, "approving")
+
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.ErrorIs(t, err, payflow.ErrLimit)
+	s.requireState(t, v.ID, payflow.StatePending)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.ErrorIs(t, err, payflow.ErrReplay, "the settlement is finished")
+	assert.Equal(t, before, s.Balances(paytest.Ticket))
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// TestHoldFundsRefusalLostTwice: a hold refused for want of funds whose
+// record is lost twice answers insufficient_funds at the third try: asking
+// the ledger why a hold failed leaves the answer as it was.
+func TestHoldFundsRefusalLostTwice(t *testing.T) {
+	ctx := context.Background()
+	st := &updateHook{Store: memory.New(), hook: loseRefusals(2)}
+	s := newShopOn(t, st, false, paytest.Options{})
+	v, err := s.Create(paytest.Request(s.session, "EUR", funds+500))
+	require.NoError(t, err)
+	c := s.consent(t, v.ID)
+	for range 2 {
+		_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+		require.ErrorContains(t, err, "connection lost")
+	}
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	s.requireState(t, v.ID, payflow.StatePending)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
 }
