@@ -288,9 +288,10 @@ func (p *Platform) accept(ctx context.Context, a *Acceptance) error {
 // error of the nonce or the counter comes first, as if they had been
 // checked before the rest. A why that is no verdict on the record (a
 // store or ledger error, internal or unavailable) spends nothing, so that
-// the same record may be sent again.
+// the same record may be sent again; nor does ErrRateLimited, which asks
+// to send it again later.
 func (p *Platform) refuse(ctx context.Context, a *Acceptance, why error) error {
-	if serverError(why) {
+	if serverError(why) || errors.Is(why, ErrRateLimited) {
 		return why
 	}
 	a.Token, a.Session, a.Insert, a.Update, a.Refund = nil, nil, nil, nil, nil

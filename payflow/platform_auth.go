@@ -187,7 +187,9 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // Pair implements API: the card proves its key over a fresh nonce, its own
 // current EID and the EID of the peer it confirmed on screen. The session
 // is paired once the shopper card and the seller card have named each
-// other.
+// other. Resolving the peer's EID draws on the card's budget of EID
+// resolutions, as Resolve does: past it, the call is ErrRateLimited and
+// the proof stays unspent.
 func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
 	var proof record.AuthProof
 	c, err := p.openCard(ctx, req.Proof, &proof)
@@ -226,6 +228,11 @@ func (p *Platform) session(ctx context.Context, c *CardRecord, proof *record.Aut
 	}
 	if proof.Role == record.RoleSeller && c.MerchantID == "" {
 		return nil, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
+	}
+	// The peer's EID is resolved from the card's budget of resolutions,
+	// as Resolve resolves one, so that pairing proofs probe no more EIDs.
+	if !p.limiter.allow(c.ID, p.now()) {
+		return nil, ErrRateLimited
 	}
 	peer, err := p.resolve(ctx, proof.PeerEID)
 	if err != nil {

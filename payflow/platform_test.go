@@ -635,8 +635,16 @@ func TestExpireDue(t *testing.T) {
 	assert.ErrorIs(t, err, payflow.ErrExpired)
 }
 
-func TestResolveRateLimit(t *testing.T) {
+// limitedShop returns a shop whose cards may resolve 3 EIDs at once and 1
+// more a second, each with its budget full.
+func limitedShop(t *testing.T) *shop {
 	s := newShop(t, false, paytest.Options{Platform: payflow.PlatformOptions{ResolveBurst: 3, ResolveRate: 1}})
+	s.Clock.Advance(time.Second) // refills what the shop's pairing drew
+	return s
+}
+
+func TestResolveRateLimit(t *testing.T) {
+	s := limitedShop(t)
 	ctx := context.Background()
 	req := &payflow.ResolveRequest{EID: s.seller.EID()}
 	for range 3 {
@@ -653,6 +661,39 @@ func TestResolveRateLimit(t *testing.T) {
 	s.Clock.Advance(time.Second)
 	_, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
 	assert.NoError(t, err)
+}
+
+// TestPairRateLimit: pairing resolves the peer's EID from the budget of
+// the signing card that Resolve draws on, so that EIDs cannot be probed
+// through pairing proofs beyond it. A proof refused for the budget is no
+// verdict on it: it stays unspent and goes through once the budget has
+// refilled.
+func TestPairRateLimit(t *testing.T) {
+	s := limitedShop(t)
+	ctx := context.Background()
+	req := &payflow.ResolveRequest{EID: s.seller.EID()}
+	for range 2 {
+		_, err := s.Platform.Resolve(ctx, s.shopper.Token, req)
+		require.NoError(t, err)
+	}
+	_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, s.seller.EID())})
+	require.NoError(t, err, "the third resolution of the burst")
+	_, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
+	require.ErrorIs(t, err, payflow.ErrRateLimited, "pairing drew on the budget")
+
+	proof := s.shopper.Proof(record.RoleShopper, s.seller.EID())
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	require.ErrorIs(t, err, payflow.ErrRateLimited)
+	probe := s.shopper.Proof(record.RoleShopper, bytes.Repeat([]byte{7}, record.EIDSize))
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: probe})
+	require.ErrorIs(t, err, payflow.ErrRateLimited, "an unknown EID is not told apart either")
+	_, err = s.Platform.Resolve(ctx, s.seller.Token, &payflow.ResolveRequest{EID: s.shopper.EID()})
+	require.NoError(t, err, "another card has its own budget")
+
+	s.Clock.Advance(time.Second)
+	v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	require.NoError(t, err, "the refused proof was not spent")
+	assert.Equal(t, payflow.SessionPaired, v.State)
 }
 
 func TestRecoverSweep(t *testing.T) {
