@@ -274,7 +274,9 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // payment the payer's wallet cannot cover is ErrFunds and stays pending.
 // The same consent sent again is ErrReplay, unless its settlement has not
 // finished (an error or a lost reply ended the first call): the retry
-// then finishes it and answers as the first call would have.
+// then finishes it and answers as the first call would have. A copy sent
+// at the same moment as the first, which read the request pending, gets
+// the reply of the first's settlement too.
 func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error) {
 	var cs record.Consent
 	c, err := p.openCard(ctx, req.Consent, &cs)
@@ -321,6 +323,10 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		if r.State != StatePending {
 			return nil, p.refuse(ctx, a, stateError(r.State))
 		}
+		if holdRefused(r) && bytes.Equal(r.ConsentHash, ch[:]) {
+			// This very consent was refused: it is spent.
+			return nil, fmt.Errorf("%w: the consent was refused and spent", ErrReplay)
+		}
 		now := p.now()
 		r.State, r.UpdatedAt = stateApproving, now
 		r.Attempt++
@@ -329,6 +335,11 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		a.Update, a.From = r, StatePending
 		if err = p.accept(ctx, a); err == nil {
 			break
+		}
+		if errors.Is(err, ErrReplay) || errors.Is(err, ErrClone) {
+			// A copy of this consent sent at the same moment may have
+			// spent the nonce and counter first.
+			return p.acceptedMeanwhile(ctx, r.ID, ch[:], err)
 		}
 		if !errors.Is(err, ErrConflict) {
 			return nil, err
@@ -339,6 +350,32 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	}
 	if err := p.drive(ctx, r); err != nil {
 		return nil, err
+	}
+	return p.view(ctx, r, nil)
+}
+
+// acceptedMeanwhile answers a consent whose acceptance failed with
+// replayed, ErrReplay or ErrClone, after it read the request pending and
+// holding no trace of it: when the request now holds this very consent
+// (hash ch), a copy sent at the same moment was accepted first, and this
+// call gets the reply of its settlement, finishing it if it is still
+// under way (as a retried consent does): the view, or the ledger's
+// refusal of the hold. Otherwise the consent was replayed and replayed is
+// the answer.
+func (p *Platform) acceptedMeanwhile(ctx context.Context, id ID, ch []byte, replayed error) (*PaymentView, error) {
+	r, err := p.store.Payment(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case !bytes.Equal(r.ConsentHash, ch):
+		return nil, replayed
+	case holdRefused(r):
+		return nil, p.holdRefusal(ctx, r)
+	case r.State == stateApproving:
+		if err := p.drive(ctx, r); err != nil {
+			return nil, err
+		}
 	}
 	return p.view(ctx, r, nil)
 }

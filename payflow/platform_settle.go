@@ -57,11 +57,7 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 	}
 	ts := make([]ledger.Transfer, len(legs), 2*len(legs))
 	for i, l := range legs {
-		ts[i] = ledger.Transfer{
-			ID: TransferID(r.ID, r.Attempt, l.index, kindHold), DebitAccountID: l.debit, CreditAccountID: l.credit,
-			Amount: l.amount, UserData128: ledger.ID(r.ID), Timeout: holdTimeout(r),
-			Ledger: l.ledger, Code: TransferPayment, Flags: ledger.TransferPending | ledger.TransferLinked,
-		}
+		ts[i] = holdTransfer(r, l)
 	}
 	var ids [][]byte
 	if capture {
@@ -70,6 +66,36 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 		ts = append(ts, posts...)
 	}
 	return ids, p.createRefusalKept(ctx, ts[0], func() error { return p.createChain(ctx, ts) })
+}
+
+// holdTransfer returns the pending transfer of leg l of r's current
+// attempt.
+func holdTransfer(r *PaymentRecord, l leg) ledger.Transfer {
+	return ledger.Transfer{
+		ID: TransferID(r.ID, r.Attempt, l.index, kindHold), DebitAccountID: l.debit, CreditAccountID: l.credit,
+		Amount: l.amount, UserData128: ledger.ID(r.ID), Timeout: holdTimeout(r),
+		Ledger: l.ledger, Code: TransferPayment, Flags: ledger.TransferPending | ledger.TransferLinked,
+	}
+}
+
+// holdRefused reports whether the ledger refused the holds of r's current
+// attempt: drive then put r back to pending without its consent but with
+// the consent's hash, which tells a copy of that consent its answer
+// (acceptedMeanwhile).
+func holdRefused(r *PaymentRecord) bool { return r.Consent == nil && r.ConsentHash != nil }
+
+// holdRefusal returns the ledger's refusal of the holds of r's current
+// attempt, which holdRefused reports: ErrFunds or ErrLimit, as the first
+// answer was (refusedBefore).
+func (p *Platform) holdRefusal(ctx context.Context, r *PaymentRecord) error {
+	legs, err := p.legs(ctx, r)
+	if err != nil {
+		return err
+	}
+	if len(legs) == 0 {
+		return fmt.Errorf("%w: request %v moves nothing", ErrInternal, r.ID)
+	}
+	return p.refusedBefore(ctx, holdTransfer(r, legs[0]), fmt.Errorf("ledger: hold: %w", errRefusedBefore))
 }
 
 // ledgerRefused reports whether err is the ledger's refusal of a hold or a
@@ -172,7 +198,7 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 			switch {
 			case ledgerRefused(err): // nothing moved
 				result = err
-				r.State, r.Consent, r.ConsentHash, r.HoldExpiresAt, r.CaptureAmount = StatePending, nil, nil, time.Time{}, 0
+				r.State, r.Consent, r.HoldExpiresAt, r.CaptureAmount = StatePending, nil, time.Time{}, 0 // see holdRefused
 			case err != nil:
 				return err
 			case r.ManualCapture:

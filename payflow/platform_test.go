@@ -1700,3 +1700,84 @@ func TestHoldFundsRefusalLostTwice(t *testing.T) {
 	s.requireState(t, v.ID, payflow.StatePending)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
 }
+
+// acceptHook is a Store whose Accept of a consent (an update out of
+// pending) first runs hook, once: the copy of the consent sent at the same
+// moment gets there first.
+type acceptHook struct {
+	payflow.Store
+	hook func()
+}
+
+func (s *acceptHook) Accept(ctx context.Context, a *payflow.Acceptance) error {
+	if h := s.hook; h != nil && a.Update != nil && a.From == payflow.StatePending {
+		s.hook = nil
+		h()
+	}
+	return s.Store.Accept(ctx, a)
+}
+
+// TestApproveSentTwiceAtOnce: of two copies of one consent sent at the
+// same moment, both read the request pending and one is accepted first;
+// the other gets the reply of that settlement, not nonce_replayed: the
+// receipt, or the hold's refusal with its code, or, when the first call
+// stopped before recording the settlement, the settlement it finishes.
+// Money moves once.
+func TestApproveSentTwiceAtOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		amount uint64
+		lose   bool // the first call's record of the capture is lost
+		want   error
+		after  [2]payflow.Balance
+	}{
+		{"captured", 690, false, nil, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}},
+		{"finished by the second", 690, true, nil, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}},
+		{"refused", funds + 1, false, payflow.ErrFunds, [2]payflow.Balance{{Posted: funds}, {}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			hooks := &updateHook{Store: memory.New()}
+			st := &acceptHook{Store: hooks}
+			s := newShopOn(t, st, false, paytest.Options{})
+			v, err := s.Create(paytest.Request(s.session, "EUR", tt.amount))
+			require.NoError(t, err)
+			c := s.consent(t, v.ID)
+			if tt.lose {
+				hooks.hook = func(p *payflow.PaymentRecord, from string) error {
+					if from == "approving" {
+						hooks.hook = nil
+						return errLost
+					}
+					return nil
+				}
+			}
+			var first *payflow.PaymentView
+			var firstErr error
+			st.hook = func() {
+				first, firstErr = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			}
+			second, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			switch {
+			case tt.want != nil:
+				require.ErrorIs(t, firstErr, tt.want)
+				require.ErrorIs(t, err, tt.want)
+				s.requireState(t, v.ID, payflow.StatePending)
+			case tt.lose:
+				require.ErrorContains(t, firstErr, "connection lost")
+				require.NoError(t, err)
+				assert.Equal(t, payflow.StateCaptured, second.State)
+				assert.NotEmpty(t, second.Receipt)
+			default:
+				require.NoError(t, firstErr)
+				require.NoError(t, err)
+				assert.Equal(t, payflow.StateCaptured, second.State)
+				assert.Equal(t, first, second)
+			}
+			assert.Equal(t, tt.after, s.balances(t))
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			assert.ErrorIs(t, err, payflow.ErrReplay, "sent again later, it is a replay")
+			require.NoError(t, s.Ledger.Verify(ctx))
+		})
+	}
+}
