@@ -456,7 +456,9 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // Capture implements API: a seller card of the merchant captures a held
 // payment, all of it (Amount zero) or part of it, the rest being released.
 // Capturing more than is held is ErrLimit; capturing a captured payment
-// again with the same amount returns it.
+// again with the same amount returns it. A capture at or after the hold's
+// expiry is ErrExpired: the hold is voided and the request expired, as
+// ExpireDue would.
 func (p *Platform) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -479,6 +481,15 @@ func (p *Platform) Capture(ctx context.Context, token string, req *CaptureReques
 			return p.view(ctx, r, nil)
 		case r.State != StateHeld:
 			return nil, stateError(r.State)
+		case !p.now().Before(r.HoldExpiresAt):
+			// The hold ran out (the ledger may keep it up to a second
+			// longer, and the sweep may not have come yet): no capture.
+			if err := p.expireHold(ctx, r); errors.Is(err, ErrConflict) {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			return nil, stateError(StateExpired)
 		case amount > r.Amount:
 			return nil, fmt.Errorf("%w: %d is more than the %d held", ErrLimit, amount, r.Amount)
 		}

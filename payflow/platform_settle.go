@@ -499,15 +499,10 @@ func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
 		return n, errors.Join(append(errs, err)...)
 	}
 	for _, r := range held {
-		r.State, r.VoidTo, r.UpdatedAt = stateVoiding, StateExpired, now
-		if err := p.store.UpdatePayment(ctx, r, StateHeld); errors.Is(err, ErrConflict) {
+		if err := p.expireHold(ctx, r); errors.Is(err, ErrConflict) {
 			continue
 		} else if err != nil {
 			errs = append(errs, fmt.Errorf("expiring hold %v: %w", r.ID, err))
-			continue
-		}
-		if err := p.drive(ctx, r); err != nil {
-			errs = append(errs, fmt.Errorf("voiding hold %v: %w", r.ID, err))
 			continue
 		}
 		n++
@@ -516,6 +511,21 @@ func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
 		errs = append(errs, err)
 	}
 	return n, errors.Join(errs...)
+}
+
+// expireHold expires r, held past its hold's expiry: it records r as
+// voiding to expired and voids the hold. It returns ErrConflict, having
+// changed nothing, when another process changed r first; a void that
+// fails is left to RecoverSweep.
+func (p *Platform) expireHold(ctx context.Context, r *PaymentRecord) error {
+	r.State, r.VoidTo, r.UpdatedAt = stateVoiding, StateExpired, p.now()
+	if err := p.store.UpdatePayment(ctx, r, StateHeld); err != nil {
+		return err
+	}
+	if err := p.drive(ctx, r); err != nil {
+		return fmt.Errorf("voiding: %w", err)
+	}
+	return nil
 }
 
 // RecoverSweep completes the settlements and refunds left half done (by a

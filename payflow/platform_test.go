@@ -604,6 +604,23 @@ func TestManualCapture(t *testing.T) {
 		_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
 		assert.ErrorIs(t, err, payflow.ErrFinal)
 	})
+	t.Run("capture after the hold's expiry", func(t *testing.T) {
+		s, v := approve(t)
+		// At the hold's expiry, before the sweep has voided it.
+		s.Clock.Advance(payflow.DefaultHoldTTL)
+		s.RefreshCRLs()
+		s.seller.Login(record.RoleSeller)
+		_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+		require.ErrorIs(t, err, payflow.ErrExpired)
+		s.requireState(t, v.ID, payflow.StateExpired)
+		assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "the hold is voided")
+		_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+		assert.ErrorIs(t, err, payflow.ErrExpired)
+		n, err := s.Platform.ExpireDue(ctx, 0)
+		require.NoError(t, err)
+		assert.Equal(t, 0, n, "nothing left to expire")
+		assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+	})
 	t.Run("hold expires", func(t *testing.T) {
 		s, v := approve(t)
 		n, err := s.Platform.ExpireDue(ctx, 0)
