@@ -413,7 +413,9 @@ func (p *Platform) Decline(ctx context.Context, token string, id ID) (*PaymentVi
 
 // Cancel implements API: a seller card of the merchant withdraws a pending
 // request, or a held payment, whose hold is voided. Cancelling a cancelled
-// request again returns it.
+// request again returns it; cancelling one whose void is under way (a
+// cancellation whose reply was lost) finishes the void and answers from
+// the final state.
 func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -435,6 +437,14 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 			r.State = StateCancelled
 		case StateHeld:
 			r.State, r.VoidTo = stateVoiding, StateCancelled
+		case stateVoiding:
+			// A void whose call ended before its outcome was recorded (a
+			// cancellation's reply lost, or an expiry): finish it now and
+			// answer from the final state.
+			if err := p.drive(ctx, r); err != nil {
+				return nil, err
+			}
+			continue
 		default:
 			return nil, stateError(r.State)
 		}
@@ -456,7 +466,9 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // Capture implements API: a seller card of the merchant captures a held
 // payment, all of it (Amount zero) or part of it, the rest being released.
 // Capturing more than is held is ErrLimit; capturing a captured payment
-// again with the same amount returns it. A capture at or after the hold's
+// again with the same amount returns it, and so does capturing one whose
+// capture of the same amount is under way (a capture whose reply was
+// lost), which finishes it first. A capture at or after the hold's
 // expiry is ErrExpired: the hold is voided and the request expired, as
 // ExpireDue would.
 func (p *Platform) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
@@ -479,6 +491,13 @@ func (p *Platform) Capture(ctx context.Context, token string, req *CaptureReques
 		switch {
 		case r.State == StateCaptured && r.Captured == amount:
 			return p.view(ctx, r, nil)
+		case r.State == stateCapturing && r.CaptureAmount == amount:
+			// This capture, whose call ended before its outcome was
+			// recorded (its reply lost): finish it now.
+			if err := p.drive(ctx, r); err != nil {
+				return nil, err
+			}
+			continue
 		case r.State != StateHeld:
 			return nil, stateError(r.State)
 		case !p.now().Before(r.HoldExpiresAt):

@@ -1798,3 +1798,58 @@ func TestApproveSentTwiceAtOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestCancelAndCaptureRetried: a cancellation or a capture whose call
+// ended after the request was recorded voiding or capturing and before
+// the ledger's outcome was (the merchant saw an error) is finished by the
+// same call sent again, at once, which answers the final outcome; money
+// moves once. Another capture amount meanwhile is a conflict.
+func TestCancelAndCaptureRetried(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		state string // the settlement under way
+		call  func(s *shop, id payflow.ID, amount uint64) (*payflow.PaymentView, error)
+		want  string
+		after [2]payflow.Balance
+	}{
+		{"voiding", func(s *shop, id payflow.ID, _ uint64) (*payflow.PaymentView, error) {
+			return s.Platform.Cancel(ctx, s.seller.Token, id)
+		}, payflow.StateCancelled, [2]payflow.Balance{{Posted: funds}, {}}},
+		{"capturing", func(s *shop, id payflow.ID, amount uint64) (*payflow.PaymentView, error) {
+			return s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: id, Amount: amount})
+		}, payflow.StateCaptured, [2]payflow.Balance{{Posted: funds - 400}, {Posted: 400}}},
+	} {
+		t.Run(tt.state, func(t *testing.T) {
+			st := &updateHook{Store: memory.New()}
+			s := newShopOn(t, st, true, paytest.Options{})
+			v, _ := s.request(t)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			require.NoError(t, err)
+			st.hook = func(p *payflow.PaymentRecord, from string) error {
+				if from == tt.state {
+					st.hook = nil
+					return errLost
+				}
+				return nil
+			}
+			_, err = tt.call(s, v.ID, 400)
+			require.ErrorContains(t, err, "connection lost")
+			s.requireState(t, v.ID, tt.state)
+			if tt.state == "capturing" {
+				_, err = tt.call(s, v.ID, 500)
+				require.ErrorIs(t, err, payflow.ErrConflict, "another amount")
+			}
+
+			got, err := tt.call(s, v.ID, 400)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got.State)
+			s.requireState(t, v.ID, tt.want)
+			assert.Equal(t, tt.after, s.balances(t))
+			again, err := tt.call(s, v.ID, 400)
+			require.NoError(t, err)
+			assert.Equal(t, got, again)
+			assert.Equal(t, tt.after, s.balances(t), "moved once")
+			require.NoError(t, s.Ledger.Verify(ctx))
+		})
+	}
+}
