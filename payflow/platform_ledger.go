@@ -234,8 +234,12 @@ func (p *Platform) spendRefused(ctx context.Context, t ledger.Transfer) error {
 // lost reply gets "exists" for the first transfer the earlier call created,
 // which fails the rest of the chain, so createChain looks the transfers up and
 // submits again, linked, only those that are missing. Transfers are
-// immutable and exists means the same fields, so the ledger ends with
-// exactly the chain asked for. The Linked flags of ts are set here.
+// immutable, exists means the same fields, and a transfer found by the
+// lookup must have the fields asked for (sameTransfer; the rest of a
+// chain behind one that exists is never compared by the ledger), else
+// createChain submits nothing more and returns ErrConflict; so the ledger
+// ends with exactly the chain asked for. The Linked flags of ts are set
+// here.
 func (p *Platform) createChain(ctx context.Context, ts []ledger.Transfer) error {
 	for len(ts) > 0 {
 		for i := range ts {
@@ -258,13 +262,34 @@ func (p *Platform) createChain(ctx context.Context, ts []ledger.Transfer) error 
 		if len(found) == 0 {
 			return err
 		}
+		want := make(map[ledger.ID]*ledger.Transfer, len(ts))
+		for i := range ts {
+			want[ts[i].ID] = &ts[i]
+		}
 		have := make(map[ledger.ID]bool, len(found))
 		for _, t := range found {
+			if w, ok := want[t.ID]; !ok || !sameTransfer(*w, t) {
+				return fmt.Errorf("%w: ledger: transfer %v exists with other fields", ErrConflict, t.ID)
+			}
 			have[t.ID] = true
 		}
 		ts = slices.DeleteFunc(slices.Clone(ts), func(t ledger.Transfer) bool { return have[t.ID] })
 	}
 	return nil
+}
+
+// sameTransfer reports whether got, a transfer the ledger holds, is want:
+// the same accounts, amount, user data, ledger, code, pending ID, timeout
+// and flags but TransferLinked, which depends on the transfer's place in
+// the chain that created it. Accounts and user data are compared where
+// want sets them: a post or void leaves them to the ledger, which copies
+// them from the pending transfer.
+func sameTransfer(want, got ledger.Transfer) bool {
+	set := func(w, g ledger.ID) bool { return w.IsZero() || w == g }
+	return set(want.DebitAccountID, got.DebitAccountID) && set(want.CreditAccountID, got.CreditAccountID) &&
+		set(want.UserData128, got.UserData128) && want.Amount == got.Amount && want.Ledger == got.Ledger &&
+		want.Code == got.Code && want.PendingID == got.PendingID && want.Timeout == got.Timeout &&
+		want.Flags&^ledger.TransferLinked == got.Flags&^ledger.TransferLinked
 }
 
 // existsOtherwise reports whether r says that a transfer with the same ID

@@ -1853,3 +1853,40 @@ func TestCancelAndCaptureRetried(t *testing.T) {
 		})
 	}
 }
+
+// TestChainFoundWithOtherFields: a retried chain whose transfers the
+// ledger holds already is taken as made only when they are the transfers
+// asked for. Here the hold of an immediate capture exists as asked but
+// its post (linked behind it, so the ledger never compares it) posts
+// another amount: the settlement is a conflict, the platform submits
+// nothing more and records no capture.
+func TestChainFoundWithOtherFields(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	v, _ := s.request(t)
+	c := s.consent(t, v.ID)
+	eur := uint32(978)
+	hold := payflow.TransferID(v.ID, 1, 0, 1)
+	res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+		ID: hold, DebitAccountID: payflow.AccountID(payflow.AccountWallet, eur, s.shopper.ID),
+		CreditAccountID: payflow.AccountID(payflow.AccountMerchant, eur, merchantID), Amount: 690,
+		UserData128: ledger.ID(v.ID), Timeout: uint32(payflow.DefaultHoldTTL / time.Second), Ledger: eur,
+		Code: payflow.TransferPayment, Flags: ledger.TransferPending | ledger.TransferLinked,
+	}, {
+		ID: payflow.TransferID(v.ID, 1, 0, 2), PendingID: hold, Amount: 1, Ledger: eur,
+		Code: payflow.TransferPayment, Flags: ledger.TransferPostPendingTransfer,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
+	before := s.balances(t)
+
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	s.requireState(t, v.ID, "approving")
+	assert.Equal(t, before, s.balances(t), "nothing more moved")
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	_, err = s.Platform.RecoverSweep(ctx, 0)
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	s.requireState(t, v.ID, "approving")
+	assert.Equal(t, before, s.balances(t), "nothing more moved")
+}
