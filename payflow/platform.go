@@ -100,7 +100,7 @@ type Platform struct {
 	chain    [][]byte
 	now      func() time.Time
 	rand     io.Reader
-	opts     PlatformOptions
+	ttl      lifetimes
 
 	resolver adv.Resolver
 	limiter  limiter
@@ -111,6 +111,13 @@ type Platform struct {
 }
 
 var _ API = (*Platform)(nil)
+
+// lifetimes are the durations of PlatformOptions, defaults applied, that
+// the platform reads after NewPlatform: the other options live in the
+// fields of Platform, its limiter and its cache.
+type lifetimes struct {
+	request, maxRequest, challenge, session, token, hold, recoverAfter time.Duration
+}
 
 // NewPlatform returns a Platform over opts, loading the enrolled cards into
 // its EID resolver and the nonce key from the store (storing one at first
@@ -139,18 +146,21 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	if cpub, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok || !cpub.Equal(pub) {
 		return nil, errors.New("payflow: receipt key does not match its certificate")
 	}
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
+	def := func(d, v time.Duration) time.Duration {
+		if d <= 0 {
+			return v
 		}
+		return d
 	}
-	def(&opts.RequestTTL, DefaultRequestTTL)
-	def(&opts.MaxRequestTTL, DefaultMaxRequestTTL)
-	def(&opts.ChallengeTTL, pki.DefaultNonceTTL)
-	def(&opts.SessionTTL, DefaultSessionTTL)
-	def(&opts.TokenTTL, DefaultTokenTTL)
-	def(&opts.HoldTTL, DefaultHoldTTL)
-	def(&opts.RecoverAfter, DefaultRecoverAfter)
+	ttl := lifetimes{
+		request:      def(opts.RequestTTL, DefaultRequestTTL),
+		maxRequest:   def(opts.MaxRequestTTL, DefaultMaxRequestTTL),
+		challenge:    def(opts.ChallengeTTL, pki.DefaultNonceTTL),
+		session:      def(opts.SessionTTL, DefaultSessionTTL),
+		token:        def(opts.TokenTTL, DefaultTokenTTL),
+		hold:         def(opts.HoldTTL, DefaultHoldTTL),
+		recoverAfter: def(opts.RecoverAfter, DefaultRecoverAfter),
+	}
 	if opts.CacheTTL == 0 {
 		opts.CacheTTL = DefaultCacheTTL
 	}
@@ -174,7 +184,7 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 		chain:    cloneChain(opts.Chain),
 		now:      opts.Now,
 		rand:     opts.Rand,
-		opts:     opts,
+		ttl:      ttl,
 	}
 	p.limiter.init(opts.ResolveRate, opts.ResolveBurst)
 	p.cache.init(opts.CacheTTL)

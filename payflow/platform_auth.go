@@ -23,7 +23,7 @@ func (p *Platform) Challenge(ctx context.Context, req *ChallengeRequest) (*Chall
 	if _, err := p.card(ctx, req.CardID); err != nil {
 		return nil, err
 	}
-	exp := p.now().Add(p.opts.ChallengeTTL)
+	exp := p.now().Add(p.ttl.challenge)
 	nonce, err := mintNonce(p.nonceKey, p.rand, exp, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
@@ -74,7 +74,7 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	h := sha256.Sum256([]byte(token))
-	exp := p.now().Add(p.opts.TokenTTL)
+	exp := p.now().Add(p.ttl.token)
 	a.Token = &TokenRecord{Hash: h[:], CardID: c.ID, ExpiresAt: exp}
 	if err := p.accept(ctx, a); err != nil {
 		return nil, err
@@ -241,7 +241,7 @@ func (p *Platform) session(ctx context.Context, c *CardRecord, proof *record.Aut
 	if peer.ID == c.ID {
 		return nil, fmt.Errorf("%w: a card cannot pair with itself", ErrInvalid)
 	}
-	s := &SessionRecord{ExpiresAt: p.now().Add(p.opts.SessionTTL)}
+	s := &SessionRecord{ExpiresAt: p.now().Add(p.ttl.session)}
 	switch proof.Role {
 	case record.RoleSeller:
 		s.ShopperCardID, s.ShopperEID = peer.ID, proof.PeerEID

@@ -140,9 +140,9 @@ func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r 
 		}
 		legs[i] = AssetLeg{Asset: l.Asset, Amount: l.Amount}
 	}
-	ttl := p.opts.RequestTTL
+	ttl := p.ttl.request
 	if r.TTL > 0 {
-		ttl = min(time.Duration(r.TTL)*time.Second, p.opts.MaxRequestTTL)
+		ttl = min(time.Duration(r.TTL)*time.Second, p.ttl.maxRequest)
 	}
 	h := record.Hash(msg)
 	return &PaymentRecord{
@@ -259,7 +259,7 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 	}
 	var nonce []byte
 	if c.ID == r.PayerCardID && r.State == StatePending {
-		if nonce, err = mintNonce(p.nonceKey, p.rand, r.ExpiresAt.Add(p.opts.ChallengeTTL), r.ID[:]); err != nil {
+		if nonce, err = mintNonce(p.nonceKey, p.rand, r.ExpiresAt.Add(p.ttl.challenge), r.ID[:]); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 	}
@@ -331,7 +331,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		r.State, r.UpdatedAt = stateApproving, now
 		r.Attempt++
 		r.Consent, r.ConsentHash = req.Consent, ch[:]
-		r.HoldExpiresAt = now.Add(p.opts.HoldTTL)
+		r.HoldExpiresAt = now.Add(p.ttl.hold)
 		a.Update, a.From = r, StatePending
 		if err = p.accept(ctx, a); err == nil {
 			break

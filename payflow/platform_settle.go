@@ -539,7 +539,7 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
-	before := p.now().Add(-p.opts.RecoverAfter)
+	before := p.now().Add(-p.ttl.recoverAfter)
 	n := 0
 	var errs []error
 	for _, state := range []string{stateApproving, stateCapturing, stateVoiding} {
