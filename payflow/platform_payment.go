@@ -271,7 +271,9 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // currency and merchant, and arrive while the request is pending and
 // unexpired. The payment is then held in the ledger and, unless the
 // merchant captures manually, captured at once with a signed receipt. A
-// payment the payer's wallet cannot cover is ErrFunds and stays pending.
+// payment the payer's wallet cannot cover is ErrFunds, one whose hold
+// would take an account's totals past the ledger's limit ErrLimit; either
+// stays pending.
 // The same consent sent again is ErrReplay, unless its settlement has not
 // finished (an error or a lost reply ended the first call): the retry
 // then finishes it and answers as the first call would have. A copy sent

@@ -172,8 +172,8 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error
 // voiding), step by step, each step a compare-and-set. A step lost to
 // another process is read again and continued from where that process
 // left it, so any number of processes may drive one request. It returns
-// ErrFunds when the hold was refused (r is pending again), ErrExpired when
-// the ledger had expired the hold before capture.
+// ErrFunds or ErrLimit when the hold was refused (r is pending again),
+// ErrExpired when the ledger had expired the hold before capture.
 func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 	var result error
 	for {

@@ -1738,7 +1738,7 @@ func (s *acceptHook) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // same moment, both read the request pending and one is accepted first;
 // the other gets the reply of that settlement, not nonce_replayed: the
 // receipt, or the hold's refusal with its code, or, when the first call
-// stopped before recording the settlement, the settlement it finishes.
+// ended before recording the settlement, the settlement it finishes.
 // Money moves once.
 func TestApproveSentTwiceAtOnce(t *testing.T) {
 	for _, tt := range []struct {
