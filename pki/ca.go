@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
@@ -71,13 +70,13 @@ type CAOptions struct {
 func (o *CAOptions) fill(root bool) (CAOptions, error) {
 	v := *o
 	if len(v.Revoked) > 0 || v.LastCRLNumber > 0 {
-		return v, errors.New("pki: only LoadCA restores revocations and a CRL number")
+		return v, newError(ErrInvalid, -1, "only LoadCA restores revocations and a CRL number", nil)
 	}
 	if v.CRLURL == "" {
-		return v, errors.New("pki: a CA needs a CRL URL")
+		return v, newError(ErrInvalid, -1, "a CA needs a CRL URL", nil)
 	}
 	if u, err := url.Parse(v.CRLURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return v, fmt.Errorf("pki: CRL URL %q is not an http(s) URL", v.CRLURL)
+		return v, newError(ErrInvalid, -1, fmt.Sprintf("CRL URL %q is not an http(s) URL", v.CRLURL), nil)
 	}
 	if v.Now == nil {
 		v.Now = time.Now
@@ -98,13 +97,15 @@ func (o *CAOptions) fill(root bool) (CAOptions, error) {
 		}
 	}
 	if v.Validity < 0 {
-		return v, errors.New("pki: negative validity")
+		return v, newError(ErrInvalid, -1, "negative validity", nil)
 	}
 	return v, nil
 }
 
 // NewRoot creates a self-signed root CA whose key is key, an ECDSA P-256 or
-// P-384 signer. It returns an error matching ErrKey for another key.
+// P-384 signer. It returns an error matching ErrKey for another key and
+// ErrInvalid for options out of range (no http(s) CRL URL, a negative
+// validity, revocations or a CRL number, which only LoadCA restores).
 func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(true)
 	if err != nil {
@@ -129,7 +130,9 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 // under the root) whose key is key, an ECDSA P-256 or P-384 signer. The
 // certificate carries ca's CRL distribution point and ends no later than
 // ca's. It returns an error matching ErrExpired when ca expires before the
-// certificate would start, and ErrKey for another key type.
+// certificate would start, ErrKey for another key type, ErrUsage when ca
+// may not certify CAs (path length 0) and ErrInvalid for options out of
+// range.
 func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(false)
 	if err != nil {
@@ -139,7 +142,7 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 		return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
 	}
 	if ca.cert.MaxPathLenZero {
-		return nil, errors.New("pki: this CA may not certify other CAs (path length 0)")
+		return nil, newError(ErrUsage, -1, "this CA may not certify other CAs (path length 0)", nil)
 	}
 	tmpl, err := caTemplate(o, key.Public())
 	if err != nil {
@@ -163,7 +166,9 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // key, with issuers the certificates above it (root excluded, nearest
 // first), as stored after NewRoot or NewIntermediate. It returns an error
 // matching ErrKey when key does not match the certificate or is not an
-// ECDSA P-256 or P-384 key.
+// ECDSA P-256 or P-384 key, ErrUsage when cert is not a CA certificate,
+// ErrUntrusted when it is malformed and ErrInvalid for options out of
+// range, such as a restored revocation no CRL can carry.
 func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
 	revoked, number := opts.Revoked, opts.LastCRLNumber
 	opts.Revoked, opts.LastCRLNumber = nil, 0
@@ -326,8 +331,9 @@ type IssueOptions struct {
 // The certificate carries the URI SAN urn:casim:card:<ICCID>, the extended
 // key usage OIDCardAuth, the critical key usage digitalSignature, a random
 // serial number and ca's CRL distribution point. It returns an error
-// matching ErrCardID for an invalid ICCID, ErrKey for another key type and
-// ErrExpired when ca expires before the certificate would start.
+// matching ErrCardID for an invalid ICCID, ErrKey for another key type,
+// ErrExpired when ca expires before the certificate would start and
+// ErrInvalid for a negative validity.
 func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) ([]byte, error) {
 	uri, err := CardURI(iccid)
 	if err != nil {
@@ -345,11 +351,12 @@ func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) (
 // certificate in DER. The certificate carries the extended key usage
 // OIDReceiptSigning, the critical key usage digitalSignature, no subject
 // alternative name and ca's CRL distribution point. It returns an error
-// matching ErrKey for another key type and ErrExpired when ca expires
-// before the certificate would start.
+// matching ErrKey for another key type, ErrExpired when ca expires before
+// the certificate would start and ErrInvalid for an empty name or a
+// negative validity.
 func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, opts IssueOptions) ([]byte, error) {
 	if name == "" {
-		return nil, errors.New("pki: the platform certificate needs a name")
+		return nil, newError(ErrInvalid, -1, "the platform certificate needs a name", nil)
 	}
 	return ca.issueLeaf(pub, pkix.Name{CommonName: name}, nil, OIDReceiptSigning, opts, DefaultPlatformValidity)
 }
@@ -372,7 +379,7 @@ func (ca *CA) issueLeaf(pub crypto.PublicKey, subject pkix.Name, uris []*url.URL
 		return nil, err
 	}
 	if opts.Validity < 0 {
-		return nil, errors.New("pki: negative validity")
+		return nil, newError(ErrInvalid, -1, "negative validity", nil)
 	}
 	if opts.Validity > 0 {
 		validity = opts.Validity

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/pem"
 	"math/big"
 	"sync"
 	"testing"
@@ -88,7 +89,7 @@ func TestCAProfile(t *testing.T) {
 	require.NoError(t, ca.CheckSignatureFrom(root))
 
 	_, err := h.ca.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/x.crl"})
-	assert.Error(t, err, "path length 0 forbids a sub-CA")
+	assert.ErrorIs(t, err, ErrUsage, "path length 0 forbids a sub-CA")
 }
 
 func TestIssuePlatformProfile(t *testing.T) {
@@ -122,14 +123,18 @@ func TestIssueErrors(t *testing.T) {
 	_, err = h.ca.IssuePlatform(p384.Public(), "p", IssueOptions{})
 	assert.ErrorIs(t, err, ErrKey)
 	_, err = h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{Validity: -time.Hour})
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{NotBefore: t0.Add(DefaultCAValidity + time.Hour)})
 	assert.ErrorIs(t, err, ErrExpired, "a certificate may not start after its CA expires")
 
 	_, err = NewRoot(newKey(t), CAOptions{})
-	assert.Error(t, err, "CRL URL is required")
+	assert.ErrorIs(t, err, ErrInvalid, "CRL URL is required")
 	_, err = NewRoot(newKey(t), CAOptions{CRLURL: "ldap://x"})
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalid)
+	_, err = NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Validity: -time.Hour})
+	assert.ErrorIs(t, err, ErrInvalid)
+	_, err = h.ca.IssuePlatform(newKey(t).Public(), "", IssueOptions{})
+	assert.ErrorIs(t, err, ErrInvalid, "the platform certificate needs a name")
 	_, err = LoadCA(newKey(t), h.ca.DER(), nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
 	assert.ErrorIs(t, err, ErrKey)
 	_, err = LoadCA(h.cardKey, h.card, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
@@ -175,14 +180,18 @@ func TestIssueCRL(t *testing.T) {
 	assert.Equal(t, t0.Add(-time.Hour), e.RevocationTime)
 
 	_, err = h.ca.IssueCRL(nil, 0, t0.Add(time.Hour))
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalid, "CRL numbers start at 1")
 	_, err = h.ca.IssueCRL(nil, 1, t0)
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalid, "next update not in the future")
+	_, err = h.ca.IssueCRL([]Revocation{{Serial: big.NewInt(-1)}}, 1, t0.Add(time.Hour))
+	assert.ErrorIs(t, err, ErrInvalid, "negative serial")
+	_, err = h.ca.IssueCRL([]Revocation{{Serial: big.NewInt(1), Reason: 7}}, 1, t0.Add(time.Hour))
+	assert.ErrorIs(t, err, ErrInvalid, "reason 7")
 
 	// A reason that no CRL can carry is refused at once, and the list
 	// goes on issuing CRLs.
 	for _, reason := range []int{-1, 7, 11} {
-		assert.ErrorContains(t, h.ca.Revoke(card.SerialNumber, reason), "not an RFC 5280 reason")
+		assert.ErrorIs(t, h.ca.Revoke(card.SerialNumber, reason), ErrInvalid, "reason %d", reason)
 	}
 	assert.Empty(t, h.ca.Revoked())
 
@@ -207,7 +216,7 @@ func TestPEM(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, h.chain(), ders)
 	_, err = ParseCertificatesPEM([]byte("nothing"))
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalid)
 
 	crl, err := h.ca.CRL(t0.Add(time.Hour))
 	require.NoError(t, err)
@@ -215,7 +224,7 @@ func TestPEM(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, crl, back)
 	_, err = ParseCRLPEM(data)
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalid)
 
 	kp, err := PrivateKeyPEM(h.cardKey)
 	require.NoError(t, err)
@@ -223,7 +232,11 @@ func TestPEM(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, h.cardKey.Equal(k))
 	_, err = ParsePrivateKeyPEM(data)
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalid, "no key block")
+	_, err = ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{0x30, 0}}))
+	assert.ErrorIs(t, err, ErrKey, "malformed PKCS #8 key")
+	_, err = ParsePrivateKeyPEM(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{0x30, 0}}))
+	assert.ErrorIs(t, err, ErrKey, "malformed SEC 1 key")
 }
 
 // TestLoadCARestoresCRLs: a CA loaded with the revocations and the CRL
@@ -281,14 +294,17 @@ func TestLoadCARestoresCRLs(t *testing.T) {
 	bad := opts
 	bad.Revoked = []Revocation{{Serial: big.NewInt(5), Reason: 7}}
 	_, err = LoadCA(h.ca.Signer(), h.ca.DER(), nil, bad)
-	assert.ErrorContains(t, err, "not an RFC 5280 reason")
+	assert.ErrorIs(t, err, ErrInvalid, "reason 7")
 	bad.Revoked = []Revocation{{Serial: big.NewInt(0)}}
 	_, err = LoadCA(h.ca.Signer(), h.ca.DER(), nil, bad)
-	assert.ErrorContains(t, err, "must be positive")
+	assert.ErrorIs(t, err, ErrInvalid, "serial 0")
+	bad.Revoked = []Revocation{{}}
+	_, err = LoadCA(h.ca.Signer(), h.ca.DER(), nil, bad)
+	assert.ErrorIs(t, err, ErrInvalid, "no serial")
 	_, err = NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", LastCRLNumber: 4})
-	assert.ErrorContains(t, err, "only LoadCA")
+	assert.ErrorIs(t, err, ErrInvalid, "only LoadCA restores a CRL number")
 	_, err = h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Revoked: opts.Revoked})
-	assert.ErrorContains(t, err, "only LoadCA")
+	assert.ErrorIs(t, err, ErrInvalid, "only LoadCA restores revocations")
 }
 
 // TestNewIntermediateAfterIssuerExpires: an issuer that has expired by the

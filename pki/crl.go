@@ -2,7 +2,6 @@ package pki
 
 import (
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"math/big"
 	"slices"
@@ -33,20 +32,23 @@ type Revocation struct {
 // now to nextUpdate, both to the second, and returns it in DER. nextUpdate
 // must fall in a later second than now. A platform that keeps the list of
 // revoked certificates and the last number in its database calls this;
-// Revoke and CRL keep both in memory instead, and LoadCA restores them.
+// Revoke and CRL keep both in memory instead, and LoadCA restores them. A
+// number of zero, a next update not after now, a serial number that is not
+// positive or a reason RFC 5280 does not define is an error matching
+// ErrInvalid.
 func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time) ([]byte, error) {
 	now := ca.now().Truncate(time.Second)
 	if number == 0 {
-		return nil, errors.New("pki: CRL numbers start at 1")
+		return nil, newError(ErrInvalid, -1, "CRL numbers start at 1", nil)
 	}
 	nextUpdate = nextUpdate.Truncate(time.Second) // as encoded
 	if !nextUpdate.After(now) {
-		return nil, errors.New("pki: next update must be in the future")
+		return nil, newError(ErrInvalid, -1, "next update must be in the future", nil)
 	}
 	entries := make([]x509.RevocationListEntry, 0, len(revoked))
 	for _, r := range revoked {
 		if r.Serial == nil || r.Serial.Sign() <= 0 {
-			return nil, errors.New("pki: revoked serial numbers must be positive")
+			return nil, newError(ErrInvalid, -1, "revoked serial numbers must be positive", nil)
 		}
 		if err := checkReason(r.Reason); err != nil {
 			return nil, err
@@ -79,7 +81,7 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 // define (0 to 10, 7 unused).
 func checkReason(reason int) error {
 	if reason < 0 || reason > 10 || reason == 7 {
-		return fmt.Errorf("pki: CRL reason %d is not an RFC 5280 reason", reason)
+		return newError(ErrInvalid, -1, fmt.Sprintf("CRL reason %d is not an RFC 5280 reason", reason), nil)
 	}
 	return nil
 }
@@ -87,7 +89,9 @@ func checkReason(reason int) error {
 // Revoke adds the certificate with the given serial number to the list of
 // revoked certificates that ca keeps in memory for CRL. Revoking a serial
 // twice keeps the first entry. Store the list (Revoked) and the CRL number
-// (LastCRLNumber) with the CA to restore both through LoadCA.
+// (LastCRLNumber) with the CA to restore both through LoadCA. A serial
+// number that is not positive or a reason RFC 5280 does not define is an
+// error matching ErrInvalid.
 func (ca *CA) Revoke(serial *big.Int, reason int) error {
 	return ca.revoke(Revocation{Serial: serial, Time: ca.now(), Reason: reason})
 }
@@ -95,7 +99,7 @@ func (ca *CA) Revoke(serial *big.Int, reason int) error {
 // revoke adds r to the list, as Revoke and LoadCA do.
 func (ca *CA) revoke(r Revocation) error {
 	if r.Serial == nil || r.Serial.Sign() <= 0 {
-		return errors.New("pki: revoked serial numbers must be positive")
+		return newError(ErrInvalid, -1, "revoked serial numbers must be positive", nil)
 	}
 	// Checked here, not only when a CRL is issued: an entry that no CRL
 	// can carry would stop every later CRL of the CA.

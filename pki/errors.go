@@ -7,7 +7,18 @@ import (
 
 // Sentinel errors. Every error of this package matches one of them with
 // errors.Is; errors about a certificate chain are an *Error carrying detail.
+// The exceptions are errors that come from what the caller supplies: a
+// failing crypto.Signer or random source, and the errors of a NonceStore or
+// CounterStore other than MemoryNonces and MemoryCounters, are returned
+// wrapped as they are; VerifyRecord and VerifyReceipt return the sentinels
+// of package record.
 var (
+	// ErrInvalid: an argument or option is out of its range: a missing or
+	// non-HTTP CRL URL, a negative validity, an empty name, a CRL number of
+	// zero, a serial number that is not positive, a reason code RFC 5280
+	// does not define, data without the PEM block asked for, a verifier
+	// option out of range.
+	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,
 	// chain too deep or longer than a CA's path length allows).

@@ -5,8 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
-	"errors"
-	"fmt"
 )
 
 // PEM block types.
@@ -27,7 +25,7 @@ func CRLPEM(der []byte) []byte {
 
 // ParseCertificatesPEM returns the DER of every "CERTIFICATE" block of data,
 // in order, such as a chain file written by openssl. Text between blocks is
-// ignored; data without any certificate is an error.
+// ignored; data without any certificate is an error matching ErrInvalid.
 func ParseCertificatesPEM(data []byte) ([][]byte, error) {
 	var out [][]byte
 	for {
@@ -41,18 +39,19 @@ func ParseCertificatesPEM(data []byte) ([][]byte, error) {
 		}
 	}
 	if len(out) == 0 {
-		return nil, errors.New("pki: no PEM certificate found")
+		return nil, newError(ErrInvalid, -1, "no PEM certificate found", nil)
 	}
 	return out, nil
 }
 
-// ParseCRLPEM returns the DER of the first "X509 CRL" block of data.
+// ParseCRLPEM returns the DER of the first "X509 CRL" block of data, or an
+// error matching ErrInvalid when there is none.
 func ParseCRLPEM(data []byte) ([]byte, error) {
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)
 		if b == nil {
-			return nil, errors.New("pki: no PEM CRL found")
+			return nil, newError(ErrInvalid, -1, "no PEM CRL found", nil)
 		}
 		if b.Type == pemCRL {
 			return b.Bytes, nil
@@ -61,29 +60,32 @@ func ParseCRLPEM(data []byte) ([]byte, error) {
 }
 
 // PrivateKeyPEM returns key as a PKCS #8 "PRIVATE KEY" block, the form
-// openssl genpkey writes.
+// openssl genpkey writes. A key that cannot be encoded is an error matching
+// ErrKey.
 func PrivateKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, fmt.Errorf("pki: %w", err)
+		return nil, newError(ErrKey, -1, "key cannot be encoded", err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
 }
 
 // ParsePrivateKeyPEM returns the ECDSA key of the first "PRIVATE KEY"
-// (PKCS #8) or "EC PRIVATE KEY" (SEC 1) block of data, as a CA signer.
+// (PKCS #8) or "EC PRIVATE KEY" (SEC 1) block of data, as a CA signer. It
+// returns an error matching ErrInvalid when data holds no such block and
+// ErrKey when the key is malformed or not ECDSA.
 func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 	for {
 		var b *pem.Block
 		b, data = pem.Decode(data)
 		if b == nil {
-			return nil, errors.New("pki: no PEM private key found")
+			return nil, newError(ErrInvalid, -1, "no PEM private key found", nil)
 		}
 		switch b.Type {
 		case "PRIVATE KEY":
 			k, err := x509.ParsePKCS8PrivateKey(b.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("pki: %w", err)
+				return nil, newError(ErrKey, -1, "malformed PKCS #8 key", err)
 			}
 			ek, ok := k.(*ecdsa.PrivateKey)
 			if !ok {
@@ -93,7 +95,7 @@ func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 		case "EC PRIVATE KEY":
 			k, err := x509.ParseECPrivateKey(b.Bytes)
 			if err != nil {
-				return nil, fmt.Errorf("pki: %w", err)
+				return nil, newError(ErrKey, -1, "malformed SEC 1 key", err)
 			}
 			return k, nil
 		}

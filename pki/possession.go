@@ -3,7 +3,6 @@ package pki
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -101,17 +100,18 @@ func (s *MemoryNonces) initLocked() {
 	s.order = make([]issued, s.max)
 }
 
-// Add implements NonceStore. Adding a nonce already held is an error.
+// Add implements NonceStore. Adding a nonce already held is an error
+// matching ErrNonce, an empty nonce one matching ErrInvalid.
 func (s *MemoryNonces) Add(_ context.Context, nonce []byte, expires time.Time) error {
 	if len(nonce) == 0 {
-		return errors.New("pki: empty nonce")
+		return newError(ErrInvalid, -1, "empty nonce", nil)
 	}
 	key := string(nonce)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.initLocked()
 	if _, ok := s.byKey[key]; ok {
-		return errors.New("pki: nonce issued twice")
+		return newError(ErrNonce, -1, "nonce issued twice", nil)
 	}
 	for s.n == s.max {
 		s.popLocked()

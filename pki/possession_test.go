@@ -209,8 +209,8 @@ func TestMemoryNonces(t *testing.T) {
 	}
 	assert.Equal(t, 3, s.Len(), "bounded: the oldest left")
 	assert.ErrorIs(t, s.Consume(ctx, nonce(1), t0), ErrNonce)
-	assert.Error(t, s.Add(ctx, nonce(2), t0.Add(time.Hour)), "a nonce is issued once")
-	assert.Error(t, s.Add(ctx, nil, t0.Add(time.Hour)))
+	assert.ErrorIs(t, s.Add(ctx, nonce(2), t0.Add(time.Hour)), ErrNonce, "a nonce is issued once")
+	assert.ErrorIs(t, s.Add(ctx, nil, t0.Add(time.Hour)), ErrInvalid)
 
 	require.NoError(t, s.Consume(ctx, nonce(2), t0))
 	assert.ErrorIs(t, s.Consume(ctx, nonce(2), t0), ErrNonce, "used")

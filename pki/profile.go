@@ -69,11 +69,11 @@ func ekuExtension(oids ...x509.OID) (pkix.Extension, error) {
 		}
 	})
 	if err != nil {
-		return pkix.Extension{}, err
+		return pkix.Extension{}, newError(ErrInvalid, -1, "extended key usage", err)
 	}
 	v, err := b.Bytes()
 	if err != nil {
-		return pkix.Extension{}, err
+		return pkix.Extension{}, newError(ErrInvalid, -1, "extended key usage", err)
 	}
 	return pkix.Extension{Id: oidExtKeyUsage, Value: v}, nil
 }

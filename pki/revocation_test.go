@@ -289,19 +289,20 @@ func TestNewVerifierErrors(t *testing.T) {
 	tests := []struct {
 		name string
 		opts VerifierOptions
+		want error
 	}{
-		{"no roots", VerifierOptions{}},
-		{"garbage root", VerifierOptions{Roots: [][]byte{{1, 2, 3}}}},
-		{"leaf as root", VerifierOptions{Roots: [][]byte{h.card}}},
-		{"foreign intermediate", VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{other.ca.DER()}}},
-		{"leaf as intermediate", VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{h.card}}},
-		{"depth 1", VerifierOptions{Roots: [][]byte{h.root.DER()}, MaxDepth: 1}},
-		{"unknown policy", VerifierOptions{Roots: [][]byte{h.root.DER()}, Revocation: 7}},
+		{"no roots", VerifierOptions{}, ErrInvalid},
+		{"garbage root", VerifierOptions{Roots: [][]byte{{1, 2, 3}}}, ErrUntrusted},
+		{"leaf as root", VerifierOptions{Roots: [][]byte{h.card}}, ErrUsage},
+		{"foreign intermediate", VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{other.ca.DER()}}, ErrUntrusted},
+		{"leaf as intermediate", VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{h.card}}, ErrUsage},
+		{"depth 1", VerifierOptions{Roots: [][]byte{h.root.DER()}, MaxDepth: 1}, ErrInvalid},
+		{"unknown policy", VerifierOptions{Roots: [][]byte{h.root.DER()}, Revocation: 7}, ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v, err := NewVerifier(tt.opts)
-			assert.Error(t, err)
+			assert.ErrorIs(t, err, tt.want)
 			assert.Nil(t, v)
 		})
 	}

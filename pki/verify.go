@@ -77,9 +77,10 @@ type Verifier struct {
 	crls map[string]*heldCRL // by issuerKey of the CRL's issuer
 }
 
-// NewVerifier returns a Verifier for opts. It returns an error when a root
-// or intermediate is malformed, is not a CA, or (for an intermediate) does
-// not chain to a root.
+// NewVerifier returns a Verifier for opts. It returns an error matching
+// ErrUntrusted when a root or intermediate is malformed or (for an
+// intermediate) does not chain to a root, ErrUsage when one is not a CA,
+// and ErrInvalid when there is no root or an option is out of range.
 func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	v := &Verifier{
 		roots:      x509.NewCertPool(),
@@ -103,13 +104,13 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		v.maxDepth = DefaultMaxDepth
 	}
 	if v.maxDepth < 2 {
-		return nil, errors.New("pki: MaxDepth must be at least 2")
+		return nil, newError(ErrInvalid, -1, "MaxDepth must be at least 2", nil)
 	}
 	if len(v.algorithms) == 0 {
 		v.algorithms = []x509.SignatureAlgorithm{x509.ECDSAWithSHA256, x509.ECDSAWithSHA384}
 	}
 	if v.policy < RevocationChain || v.policy > RevocationBestEffort {
-		return nil, fmt.Errorf("pki: unknown revocation policy %d", v.policy)
+		return nil, newError(ErrInvalid, -1, fmt.Sprintf("unknown revocation policy %d", v.policy), nil)
 	}
 	switch {
 	case opts.CacheSize == 0:
@@ -118,7 +119,7 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		v.cache = newCache(opts.CacheSize)
 	}
 	if len(opts.Roots) == 0 {
-		return nil, errors.New("pki: no trusted root")
+		return nil, newError(ErrInvalid, -1, "no trusted root", nil)
 	}
 	for _, der := range opts.Roots {
 		c, err := ParseCertificate(der)
