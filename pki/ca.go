@@ -164,11 +164,12 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 
 // LoadCA returns the CA whose certificate is cert (DER) and whose key is
 // key, with issuers the certificates above it (root excluded, nearest
-// first), as stored after NewRoot or NewIntermediate. It returns an error
-// matching ErrKey when key does not match the certificate or is not an
-// ECDSA P-256 or P-384 key, ErrUsage when cert is not a CA certificate,
-// ErrUntrusted when it is malformed and ErrInvalid for options out of
-// range, such as a restored revocation no CRL can carry.
+// first), as stored after NewRoot or NewIntermediate. The CA keeps copies
+// of cert and issuers. It returns an error matching ErrKey when key does
+// not match the certificate or is not an ECDSA P-256 or P-384 key,
+// ErrUsage when cert is not a CA certificate, ErrUntrusted when it is
+// malformed and ErrInvalid for options out of range, such as a restored
+// revocation no CRL can carry.
 func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
 	revoked, number := opts.Revoked, opts.LastCRLNumber
 	opts.Revoked, opts.LastCRLNumber = nil, 0
@@ -176,7 +177,8 @@ func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*
 	if err != nil {
 		return nil, err
 	}
-	ca, err := newCA(cert, key, issuers, o)
+	// The CA keeps copies: a caller reusing its buffers changes nothing.
+	ca, err := newCA(bytes.Clone(cert), key, cloneAll(issuers), o)
 	if err != nil {
 		return nil, err
 	}
@@ -307,13 +309,21 @@ func (ca *CA) Signer() crypto.Signer { return ca.key }
 // followed by these.
 func (ca *CA) Chain() [][]byte {
 	if len(ca.cert.Raw) > 0 && !bytes.Equal(ca.cert.RawIssuer, ca.cert.RawSubject) {
-		out := [][]byte{bytes.Clone(ca.cert.Raw)}
-		for _, c := range ca.issuers {
-			out = append(out, bytes.Clone(c))
-		}
-		return out
+		return cloneAll(append([][]byte{ca.cert.Raw}, ca.issuers...))
 	}
 	return nil
+}
+
+// cloneAll returns a copy of list and of each of its elements.
+func cloneAll(list [][]byte) [][]byte {
+	if list == nil {
+		return nil
+	}
+	out := make([][]byte, len(list))
+	for i, b := range list {
+		out[i] = bytes.Clone(b)
+	}
+	return out
 }
 
 // IssueOptions configures IssueCard and IssuePlatform. The zero value holds

@@ -161,6 +161,41 @@ func TestLoadCA(t *testing.T) {
 	require.NoError(t, c.CheckSignatureFrom(h.ca.Certificate()))
 }
 
+// TestLoadCACopiesItsInput: a caller that reuses the buffers it gave
+// LoadCA, the certificate or the issuers, changes nothing in the CA: its
+// certificate, its chain and what it issues stay as loaded.
+func TestLoadCACopiesItsInput(t *testing.T) {
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), MaxPathLen: -1})
+	require.NoError(t, err)
+	upper, err := root.NewIntermediate(newKey(t), CAOptions{Subject: pkix.Name{CommonName: "upper"}, CRLURL: "http://pki.example/upper.crl", Now: fixed(t0), MaxPathLen: -1})
+	require.NoError(t, err)
+	lower, err := upper.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/lower.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	want := lower.Chain()
+	require.Len(t, want, 2)
+
+	cert, issuers := lower.DER(), [][]byte{upper.DER()}
+	ca, err := LoadCA(lower.Signer(), cert, issuers, CAOptions{CRLURL: "http://pki.example/lower.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	clear(cert)
+	clear(issuers[0])
+	issuers[0] = []byte("another certificate")
+
+	assert.Equal(t, want, ca.Chain())
+	assert.Equal(t, want[0], ca.DER())
+	assert.Equal(t, want[0], ca.Certificate().Raw)
+	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+	require.NoError(t, err)
+	v, err := NewVerifier(VerifierOptions{
+		Roots: [][]byte{root.DER()}, Now: fixed(t0.Add(time.Hour)), MaxDepth: 4,
+		Revocation: RevocationBestEffort,
+	})
+	require.NoError(t, err)
+	vc, err := v.VerifyCard(append([][]byte{card}, ca.Chain()...))
+	require.NoError(t, err)
+	assert.Equal(t, testICCID, vc.CardID)
+}
+
 func TestIssueCRL(t *testing.T) {
 	h := newHierarchy(t)
 	card, err := ParseCertificate(h.card)
