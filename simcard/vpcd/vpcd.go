@@ -69,13 +69,21 @@ type Card interface {
 // empty frame or an unknown control octet).
 var ErrFrame = errors.New("vpcd: bad frame")
 
+// ErrATR is returned by Serve and Bridge.Run for an ATR that no frame can
+// carry: empty, or longer than 65535 octets.
+var ErrATR = errors.New("vpcd: ATR empty or longer than a frame")
+
 // Serve answers vpcd's frames on conn with card and atr (nil means
 // DefaultATR) until conn is closed by vpcd (it then returns nil), ctx is
 // cancelled (it closes conn and returns ctx.Err()), or an error occurs.
-// A card whose Transmit fails answers 6F00.
+// A card whose Transmit fails answers 6F00. An atr that no frame can carry
+// is refused with ErrATR before anything is read.
 func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 	if atr == nil {
 		atr = DefaultATR
+	}
+	if err := checkATR(atr); err != nil {
+		return err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
@@ -137,6 +145,15 @@ func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 	}
 }
 
+// checkATR refuses an ATR that a frame cannot carry: a frame's length is
+// two octets, and a frame of none is no answer.
+func checkATR(atr []byte) error {
+	if len(atr) == 0 || len(atr) > 0xFFFF {
+		return fmt.Errorf("%w: %d octets", ErrATR, len(atr))
+	}
+	return nil
+}
+
 // Bridge keeps a card inserted in a vpcd reader: it connects to vpcd,
 // serves it, and connects again whenever the connection is lost (pcscd
 // restarted), until its context is cancelled. The zero Bridge is not usable:
@@ -146,7 +163,8 @@ type Bridge struct {
 	Addr string
 	// Card is the card to insert.
 	Card Card
-	// ATR is the card's answer to reset; nil means DefaultATR.
+	// ATR is the card's answer to reset, 1 to 65535 octets; nil means
+	// DefaultATR.
 	ATR []byte
 	// Retry is the pause before connecting again; zero or less means one
 	// second.
@@ -156,8 +174,14 @@ type Bridge struct {
 }
 
 // Run connects and serves until ctx is cancelled, then returns nil. It
-// returns an error only for a protocol violation by vpcd (ErrFrame).
+// returns an error only for a protocol violation by vpcd (ErrFrame) and,
+// before connecting, for an ATR that no frame can carry (ErrATR).
 func (b *Bridge) Run(ctx context.Context) error {
+	if b.ATR != nil {
+		if err := checkATR(b.ATR); err != nil {
+			return err
+		}
+	}
 	addr, retry := b.Addr, b.Retry
 	if addr == "" {
 		addr = DefaultAddr

@@ -126,6 +126,30 @@ func TestServeCancel(t *testing.T) {
 	assert.ErrorIs(t, <-done, context.Canceled)
 }
 
+// TestServeRefusesUnframableATR: an ATR that a frame cannot carry, empty
+// or longer than 65535 octets, is refused with ErrATR before any frame is
+// answered, where its length was cut to 16 bits and the stream broken.
+func TestServeRefusesUnframableATR(t *testing.T) {
+	for name, atr := range map[string][]byte{
+		"empty":        {},
+		"65536 octets": make([]byte, 0x10000),
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn := &streamConn{r: bytes.NewReader([]byte{0, 1, vpcd.GetATR})}
+			err := vpcd.Serve(context.Background(), conn, newCard(t), atr)
+			assert.ErrorIs(t, err, vpcd.ErrATR)
+		})
+	}
+	conn := &streamConn{r: bytes.NewReader([]byte{0, 1, vpcd.GetATR})}
+	assert.NoError(t, vpcd.Serve(context.Background(), conn, newCard(t), make([]byte, 0xFFFF)), "65535 octets fit a frame")
+
+	// A Bridge refuses it at once rather than connecting again and again.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b := &vpcd.Bridge{Addr: "127.0.0.1:1", Card: newCard(t), ATR: make([]byte, 0x10000)}
+	assert.ErrorIs(t, b.Run(ctx), vpcd.ErrATR)
+}
+
 // TestBridgeReconnects plays vpcd on a local port: the bridge connects,
 // answers, is dropped, connects again, and stops when cancelled.
 func TestBridgeReconnects(t *testing.T) {
