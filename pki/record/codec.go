@@ -313,7 +313,10 @@ func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 	if err != nil {
 		return err
 	}
-	if err := m.Verify(nil, es256Verifier{pub}); err != nil {
+	// decode made sure that the protected header is the one of r's type,
+	// so the Sig_structure is built from it, not parsed again.
+	digest := SigStructureDigest(ProtectedHeader(r.Type()), m.Payload)
+	if !verifyDigest(pub, digest[:], m.Signature) {
 		return ErrSignature
 	}
 	return unmarshalSigned(m.Payload, r)
@@ -350,9 +353,9 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 	// be the bytes received (go-cose keeps the protected and unprotected
 	// headers as they came, so re-encoding the decoded message would not
 	// tell).
-	var prot []byte
-	if err := cbor.Unmarshal(m.Headers.RawProtected, &prot); err != nil {
-		return nil, fmt.Errorf("%w: protected header: %v", ErrMalformed, err)
+	prot, ok := bstrContent(m.Headers.RawProtected)
+	if !ok {
+		return nil, fmt.Errorf("%w: protected header is not a definite-length byte string", ErrMalformed)
 	}
 	if !oneEncoding(msg, prot, m.Payload, m.Signature) {
 		return nil, fmt.Errorf("%w: the envelope is not in its deterministic encoding", ErrMalformed)
@@ -399,6 +402,55 @@ var protectedHeaders = func() map[Type][]byte {
 	return m
 }()
 
+// bstrContent returns the content of raw, which must be exactly one
+// definite-length CBOR byte string (go-cose has decoded it as one); the
+// length of its head is left for oneEncoding to check.
+func bstrContent(raw []byte) ([]byte, bool) {
+	if len(raw) == 0 || raw[0]>>5 != cborhead.Bytes {
+		return nil, false
+	}
+	n, k := uint64(raw[0]&0x1f), 1
+	switch {
+	case n < 24:
+	case n <= 27:
+		k += 1 << (n - 24)
+		if len(raw) < k {
+			return nil, false
+		}
+		n = 0
+		for _, b := range raw[1:k] {
+			n = n<<8 | uint64(b)
+		}
+	default:
+		return nil, false
+	}
+	if uint64(len(raw)-k) != n {
+		return nil, false
+	}
+	return raw[k:], true
+}
+
+// SigStructureDigest returns the SHA-256 of the COSE Sig_structure of a
+// COSE_Sign1 message with the protected header protected (its encoded map)
+// and payload, no external data, with shortest heads:
+//
+//	84 6A "Signature1" <bstr protected> 40 <bstr payload>
+//
+// It is what the ES256 signature of a record signs.
+func SigStructureDigest(protected, payload []byte) [sha256.Size]byte {
+	h := sha256.New()
+	var scratch [16]byte
+	head := append(scratch[:0], 0x84, 0x6A)
+	h.Write(append(head, "Signature1"...))
+	h.Write(cborhead.Append(scratch[:0], cborhead.Bytes, len(protected)))
+	h.Write(protected)
+	h.Write(cborhead.Append(append(scratch[:0], 0x40), cborhead.Bytes, len(payload)))
+	h.Write(payload)
+	var digest [sha256.Size]byte
+	h.Sum(digest[:0])
+	return digest
+}
+
 // oneEncoding reports whether msg is exactly D2 84 <bstr prot> A0
 // <bstr payload> <bstr sig> with shortest heads: the one encoding of a
 // COSE_Sign1 message of these parts. It compares in place, allocating
@@ -416,16 +468,23 @@ func oneEncoding(msg, prot, payload, sig []byte) bool {
 }
 
 // VerifyES256 reports whether sig, the 64-byte IEEE P1363 form (r || s) that
-// COSE uses, is a valid ECDSA P-256 signature of SHA-256(content) by pub. It
-// is the one signature check behind Verify.
+// COSE uses, is a valid ECDSA P-256 signature of SHA-256(content) by pub.
+// Verify checks signatures the same way, over the SigStructureDigest of the
+// message.
 func VerifyES256(pub *ecdsa.PublicKey, content, sig []byte) bool {
+	digest := sha256.Sum256(content)
+	return verifyDigest(pub, digest[:], sig)
+}
+
+// verifyDigest reports whether sig (r || s, 64 bytes) is a valid ECDSA
+// P-256 signature of digest by pub.
+func verifyDigest(pub *ecdsa.PublicKey, digest, sig []byte) bool {
 	if !HasPoint(pub) || len(sig) != 64 {
 		return false
 	}
-	digest := sha256.Sum256(content)
 	r := new(big.Int).SetBytes(sig[:32])
 	s := new(big.Int).SetBytes(sig[32:])
-	return ecdsa.Verify(pub, digest[:], r, s)
+	return ecdsa.Verify(pub, digest, r, s)
 }
 
 // HasPoint reports whether k is a key with both coordinates set, which
@@ -434,15 +493,4 @@ func VerifyES256(pub *ecdsa.PublicKey, content, sig []byte) bool {
 func HasPoint(k *ecdsa.PublicKey) bool {
 	//lint:ignore SA1019 only the coordinates tell a key built without them, which no other method survives
 	return k != nil && k.X != nil && k.Y != nil
-}
-
-type es256Verifier struct{ pub *ecdsa.PublicKey }
-
-func (es256Verifier) Algorithm() cose.Algorithm { return cose.AlgorithmES256 }
-
-func (v es256Verifier) Verify(content, sig []byte) error {
-	if !VerifyES256(v.pub, content, sig) {
-		return ErrSignature
-	}
-	return nil
 }

@@ -79,3 +79,28 @@ func signRaw(t *testing.T, key *ecdsa.PrivateKey, prot, payload []byte) []byte {
 	s.FillBytes(sig[32:])
 	return bytes.Join([][]byte{{0xd2, 0x84}, bstr(prot), {0xa0}, bstr(payload), bstr(sig[:])}, nil)
 }
+
+// TestVerifyDecodesOnce: Verify does what Open does and checks the
+// signature, nothing more: it allocates no more than Open and VerifyES256
+// over the same message together, as it would not if it parsed or
+// re-encoded the envelope's parts once more to build what the signature
+// covers.
+func TestVerifyDecodesOnce(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts vary under the race detector")
+	}
+	msg, pub := signedConsent(t)
+	prot := ProtectedHeader(TypeConsent)
+	// d2 84 <bstr prot> a0 58 <1-octet length> <payload> 58 40 <r || s>
+	sig := msg[len(msg)-64:]
+	payload := msg[len(cborhead.Append([]byte{0xd2, 0x84}, cborhead.Bytes, len(prot)))+len(prot)+1+2 : len(msg)-66]
+	content := append([]byte{0x84, 0x6A}, "Signature1"...)
+	content = append(cborhead.Append(content, cborhead.Bytes, len(prot)), prot...)
+	content = append(cborhead.Append(append(content, 0x40), cborhead.Bytes, len(payload)), payload...)
+	require.True(t, VerifyES256(pub, content, sig), "the Sig_structure built here is the one signed")
+
+	open := testing.AllocsPerRun(50, func() { require.NoError(t, Open(msg, new(Consent))) })
+	check := testing.AllocsPerRun(50, func() { require.True(t, VerifyES256(pub, content, sig)) })
+	verify := testing.AllocsPerRun(50, func() { require.NoError(t, Verify(msg, pub, new(Consent))) })
+	assert.LessOrEqual(t, verify, open+check, "Open %v, VerifyES256 %v", open, check)
+}

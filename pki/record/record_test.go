@@ -173,6 +173,7 @@ func TestVerifyRejects(t *testing.T) {
 		variants := map[string][]byte{
 			"payload length long":   append(append(bytes.Clone(msg[:4+protLen+1]), 0x59, 0x00), after[2:]...),
 			"protected length long": append(append([]byte{0xd2, 0x84, 0x59, 0x00, byte(protLen)}, prot...), after...),
+			"protected length in 8": append(append([]byte{0xd2, 0x84, 0x5b, 0, 0, 0, 0, 0, 0, 0, byte(protLen)}, prot...), after...),
 			"unprotected map long":  append(append(bytes.Clone(msg[:4+protLen]), 0xb8, 0x00), after[1:]...),
 		}
 		for name, m := range variants {

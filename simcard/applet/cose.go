@@ -2,7 +2,6 @@ package applet
 
 import (
 	"crypto/ecdsa"
-	"crypto/sha256"
 	"errors"
 	"io"
 
@@ -29,19 +28,8 @@ func signEnvelope(rand io.Reader, key *ecdsa.PrivateKey, t record.Type, payload 
 	if prot == nil || t == record.TypeReceipt || len(payload) > record.MaxMessage { // a card signs no receipt
 		return nil, errEnvelope
 	}
-	h := sha256.New()
-	var scratch [64]byte
-	head := append(scratch[:0], 0x84, 0x6A)
-	head = append(head, "Signature1"...)
-	head = cborhead.Append(head, cborhead.Bytes, len(prot))
-	h.Write(head)
-	h.Write(prot)
-	head = append(scratch[:0], 0x40)
-	head = cborhead.Append(head, cborhead.Bytes, len(payload))
-	h.Write(head)
-	h.Write(payload)
-	var digest [sha256.Size]byte
-	r, s, err := ecdsa.Sign(rand, key, h.Sum(digest[:0]))
+	digest := record.SigStructureDigest(prot, payload)
+	r, s, err := ecdsa.Sign(rand, key, digest[:])
 	if err != nil {
 		return nil, err
 	}
