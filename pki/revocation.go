@@ -124,23 +124,32 @@ func (v *Verifier) AddCRL(der []byte) error {
 // checkRevocation applies the policy to every certificate of ch below the
 // root, lowers res.expiry to the next update of every CRL it relies on and
 // raises res.validFrom to the this update (less the skew) of each, so that
-// the cache serves the result only while those CRLs are fresh.
+// the cache serves the result only while those CRLs are fresh. A
+// certificate listed in a CRL held, fresh or stale, is ErrRevoked before
+// any CRL missing or stale is ErrCRL: a revocation is final, while a
+// fresher CRL may lift ErrCRL.
 func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *result) error {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	for i := 0; i < len(ch)-1; i++ {
+	held := make([]*heldCRL, len(ch)-1) // held[i]: the CRL of ch[i]'s issuer
+	for i := range held {
 		key := issuerKey(ch[i+1])
 		res.deps = append(res.deps, key)
+		held[i] = v.crls[key]
+		if held[i] == nil {
+			continue
+		}
+		if _, ok := held[i].revoked[serialKey(ch[i].SerialNumber)]; ok {
+			return newError(ErrRevoked, i, "serial "+serialKey(ch[i].SerialNumber)+" is listed", nil)
+		}
+	}
+	for i, crl := range held {
 		required := v.policy == RevocationChain || (v.policy == RevocationLeaf && i == 0)
-		crl := v.crls[key]
 		if crl == nil {
 			if required {
 				return newError(ErrCRL, i, "no CRL of the issuer", nil)
 			}
 			continue
-		}
-		if _, ok := crl.revoked[serialKey(ch[i].SerialNumber)]; ok {
-			return newError(ErrRevoked, i, "serial "+serialKey(ch[i].SerialNumber)+" is listed", nil)
 		}
 		fresh := !now.After(crl.nextUpdate.Add(v.skew)) && !crl.thisUpdate.After(now.Add(v.skew))
 		if !fresh {

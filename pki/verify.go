@@ -209,7 +209,10 @@ type result struct {
 // VerifyCard verifies the chain of a card: chain[0] is the card certificate
 // (DER) and the rest are its intermediates, nearest first. On success it
 // returns the card's ID and key. Otherwise it returns an *Error matching
-// ErrUntrusted, ErrExpired, ErrRevoked, ErrUsage, ErrCardID or ErrCRL.
+// ErrUntrusted, ErrExpired, ErrRevoked, ErrUsage, ErrCardID or ErrCRL: that
+// of the first check failed, in the order of PROTOCOL.md §4.5 (the checks
+// of the certificates as presented, then of the path built, expiry before
+// revocation, ErrRevoked before ErrCRL).
 func (v *Verifier) VerifyCard(chain [][]byte) (*VerifiedCard, error) {
 	r, err := v.verify(chain, roleCard)
 	if err != nil {
@@ -265,16 +268,20 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 	}
 	gen := v.gen.Load()
 
+	// The checks run in the order of PROTOCOL.md §4.5, the cheap ones on
+	// the presented certificates before any signature is checked.
 	certs := make([]*x509.Certificate, len(chain))
 	for i, der := range chain {
 		c, err := ParseCertificate(der)
 		if err != nil {
 			return nil, newError(ErrUntrusted, i, "malformed certificate", err)
 		}
-		if i > 0 && (!c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0) {
-			return nil, newError(ErrUsage, i, "intermediate is not a CA certificate with keyCertSign", nil)
-		}
 		certs[i] = c
+	}
+	for i, c := range certs[1:] {
+		if !c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0 {
+			return nil, newError(ErrUsage, i+1, "intermediate is not a CA certificate with keyCertSign", nil)
+		}
 	}
 	// Validity with skew, and the time x509.Verify is asked about: now,
 	// moved into the presented certificates' common validity when the skew

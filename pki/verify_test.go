@@ -325,6 +325,12 @@ func TestVerifyCardRefusals(t *testing.T) {
 			want: ErrRevoked, cert: 0,
 		},
 	}
+	runRefusals(t, tests)
+}
+
+// runRefusals verifies the chain of each refusal against a new hierarchy
+// and requires its error.
+func runRefusals(t *testing.T, tests []refusal) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHierarchy(t)
@@ -353,6 +359,76 @@ func TestVerifyCardRefusals(t *testing.T) {
 			assert.Equal(t, tt.cert, pe.Cert)
 		})
 	}
+}
+
+// TestVerifyCardRefusalOrder: a chain that fails two checks is refused by
+// the one that comes first in PROTOCOL.md §4.5, whatever the second.
+func TestVerifyCardRefusalOrder(t *testing.T) {
+	other := newHierarchy(t)
+	expired := func(c *x509.Certificate) { c.NotAfter = t0.Add(30 * time.Minute) }
+	// revoked has h's card CA revoke the card it issues, before the
+	// test's CRLs are made.
+	revoked := func(change func(c *x509.Certificate)) func(t *testing.T, h *hierarchy) [][]byte {
+		return func(t *testing.T, h *hierarchy) [][]byte {
+			chain := withCard(card(change))(t, h)
+			require.NoError(t, h.ca.Revoke(mustParse(t, chain[0]).SerialNumber, ReasonKeyCompromise))
+			return chain
+		}
+	}
+	runRefusals(t, []refusal{
+		{
+			name: "a non-CA intermediate, then an unparsable certificate",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				return [][]byte{h.card, h.card, []byte("not a certificate")}
+			},
+			want: ErrUntrusted, cert: 2,
+		},
+		{
+			name: "expired, from an unknown CA",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				c := cardTemplate(t, testICCID)
+				expired(c)
+				return append([][]byte{issueRaw(t, other.ca, c, h.cardKey.Public())}, other.ca.Chain()...)
+			},
+			want: ErrExpired, cert: 0,
+		},
+		{
+			name:  "revoked and expired",
+			chain: revoked(expired),
+			want:  ErrExpired, cert: 0,
+		},
+		{
+			name:  "revoked, with a wrong EKU",
+			chain: revoked(func(c *x509.Certificate) { c.ExtraExtensions = ekuOf(t, OIDReceiptSigning) }),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "revoked, without a card URI",
+			chain: revoked(func(c *x509.Certificate) { c.URIs = nil }),
+			want:  ErrCardID, cert: 0,
+		},
+		{
+			name:  "a wrong EKU, no CRL",
+			chain: withCard(card(func(c *x509.Certificate) { c.ExtraExtensions = ekuOf(t, OIDReceiptSigning) })),
+			crls:  func(t *testing.T, h *hierarchy) [][]byte { return nil },
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name: "card CA revoked, no CRL of the card CA",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				require.NoError(t, h.root.Revoke(h.ca.Certificate().SerialNumber, ReasonCACompromise))
+				return h.chain()
+			},
+			crls: func(t *testing.T, h *hierarchy) [][]byte { return h.crls(t)[:1] },
+			want: ErrRevoked, cert: 1,
+		},
+		{
+			name:  "revoked, the CRL stale",
+			chain: revoked(func(*x509.Certificate) {}),
+			at:    t0.Add(24*time.Hour + DefaultSkew + time.Second),
+			want:  ErrRevoked, cert: 0,
+		},
+	})
 }
 
 // requireRefusal checks that err is nil when want is, and otherwise an
