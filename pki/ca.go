@@ -111,15 +111,16 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !caKey(key.Public()) {
-		return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
+	pub, err := caSigner(key)
+	if err != nil {
+		return nil, err
 	}
-	tmpl, err := caTemplate(o, key.Public())
+	tmpl, err := caTemplate(o, pub)
 	if err != nil {
 		return nil, err
 	}
 	tmpl.AuthorityKeyId = tmpl.SubjectKeyId
-	der, err := x509.CreateCertificate(o.Rand, tmpl, tmpl, key.Public(), key)
+	der, err := x509.CreateCertificate(o.Rand, tmpl, tmpl, pub, key)
 	if err != nil {
 		return nil, fmt.Errorf("pki: create root: %w", err)
 	}
@@ -138,13 +139,14 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !caKey(key.Public()) {
-		return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
+	pub, err := caSigner(key)
+	if err != nil {
+		return nil, err
 	}
 	if ca.cert.MaxPathLenZero {
 		return nil, newError(ErrUsage, -1, "this CA may not certify other CAs (path length 0)", nil)
 	}
-	tmpl, err := caTemplate(o, key.Public())
+	tmpl, err := caTemplate(o, pub)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +157,7 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if !tmpl.NotAfter.After(tmpl.NotBefore) {
 		return nil, newError(ErrExpired, -1, "the CA expires before the certificate would start", nil)
 	}
-	der, err := x509.CreateCertificate(o.Rand, tmpl, ca.cert, key.Public(), ca.key)
+	der, err := x509.CreateCertificate(o.Rand, tmpl, ca.cert, pub, ca.key)
 	if err != nil {
 		return nil, fmt.Errorf("pki: create intermediate: %w", err)
 	}
@@ -199,9 +201,9 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, e
 	if !c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0 || c.KeyUsage&x509.KeyUsageCRLSign == 0 {
 		return nil, newError(ErrUsage, -1, "not a CA certificate with keyCertSign and cRLSign", nil)
 	}
-	pub, ok := key.Public().(*ecdsa.PublicKey)
-	if !ok || !caKey(pub) {
-		return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
+	pub, err := caSigner(key)
+	if err != nil {
+		return nil, err
 	}
 	if !pub.Equal(c.PublicKey) {
 		return nil, newError(ErrKey, -1, "the signer does not match the CA certificate", nil)
@@ -214,6 +216,17 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, e
 		now:     o.Now,
 		rand:    lockReader(o.Rand),
 	}, nil
+}
+
+// caSigner returns the public key of key, which must be an ECDSA P-256 or
+// P-384 signer, or an error matching ErrKey (for a nil key too).
+func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
+	if key != nil {
+		if pub, ok := key.Public().(*ecdsa.PublicKey); ok && caKey(pub) {
+			return pub, nil
+		}
+	}
+	return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
 }
 
 // lockReader returns r, or for a reader other than crypto/rand.Reader, a
@@ -237,12 +250,12 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 	return l.r.Read(p)
 }
 
-func caTemplate(o CAOptions, pub crypto.PublicKey) (*x509.Certificate, error) {
+func caTemplate(o CAOptions, pub *ecdsa.PublicKey) (*x509.Certificate, error) {
 	serial, err := randomSerial(o.Rand)
 	if err != nil {
 		return nil, err
 	}
-	skid, err := keyID(pub.(*ecdsa.PublicKey))
+	skid, err := keyID(pub)
 	if err != nil {
 		return nil, newError(ErrKey, -1, "invalid public key", err)
 	}

@@ -141,6 +141,18 @@ func TestIssueErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUsage)
 }
 
+// TestNilKey: a CA without a key is ErrKey, not a panic.
+func TestNilKey(t *testing.T) {
+	h := newHierarchy(t)
+	opts := CAOptions{CRLURL: "http://pki.example/x.crl"}
+	_, err := NewRoot(nil, opts)
+	assert.ErrorIs(t, err, ErrKey)
+	_, err = h.root.NewIntermediate(nil, opts)
+	assert.ErrorIs(t, err, ErrKey)
+	_, err = LoadCA(nil, h.ca.DER(), nil, opts)
+	assert.ErrorIs(t, err, ErrKey)
+}
+
 func TestValidityBoundByIssuer(t *testing.T) {
 	h := newHierarchy(t)
 	der, err := h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{Validity: 100 * 365 * 24 * time.Hour})
