@@ -22,6 +22,7 @@ import (
 type CA struct {
 	cert    *x509.Certificate
 	key     crypto.Signer
+	root    bool     // cert is self-signed
 	issuers [][]byte // certificates above this one, root excluded
 	crlURL  string
 	now     func() time.Time
@@ -209,8 +210,11 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, e
 		return nil, newError(ErrKey, -1, "the signer does not match the CA certificate", nil)
 	}
 	return &CA{
-		cert:    c,
-		key:     key,
+		cert: c,
+		key:  key,
+		// A root by its signature, not its name: a CA may bear the
+		// name of the CA that certified it.
+		root:    bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil,
 		issuers: issuers,
 		crlURL:  o.CRLURL,
 		now:     o.Now,
@@ -318,13 +322,13 @@ func (ca *CA) Signer() crypto.Signer { return ca.key }
 
 // Chain returns the CA certificates that a certificate issued by ca is
 // presented with: ca's own certificate and those above it, nearest first,
-// root excluded (empty for a root). A card presents its certificate
-// followed by these.
+// root excluded (empty for a root: a CA whose certificate is self-signed,
+// whatever its name). A card presents its certificate followed by these.
 func (ca *CA) Chain() [][]byte {
-	if len(ca.cert.Raw) > 0 && !bytes.Equal(ca.cert.RawIssuer, ca.cert.RawSubject) {
-		return cloneAll(append([][]byte{ca.cert.Raw}, ca.issuers...))
+	if ca.root {
+		return nil
 	}
-	return nil
+	return cloneAll(append([][]byte{ca.cert.Raw}, ca.issuers...))
 }
 
 // cloneAll returns a copy of list and of each of its elements.

@@ -141,6 +141,47 @@ func TestIssueErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUsage)
 }
 
+// TestChainOfCANamedAsItsIssuer: a CA whose subject is its issuer's is not
+// taken for a root: its chain holds its certificate and those above it,
+// and a card it issues verifies with that chain.
+func TestChainOfCANamedAsItsIssuer(t *testing.T) {
+	name := pkix.Name{CommonName: "CA-SIM"}
+	root, err := NewRoot(newKey(t), CAOptions{Subject: name, CRLURL: "http://pki.example/root.crl", Now: fixed(t0), MaxPathLen: -1})
+	require.NoError(t, err)
+	upper, err := root.NewIntermediate(newKey(t), CAOptions{Subject: name, CRLURL: "http://pki.example/upper.crl", Now: fixed(t0), MaxPathLen: -1})
+	require.NoError(t, err)
+	lower, err := upper.NewIntermediate(newKey(t), CAOptions{Subject: name, CRLURL: "http://pki.example/lower.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	assert.Empty(t, root.Chain())
+	assert.Equal(t, [][]byte{upper.DER()}, upper.Chain())
+	assert.Equal(t, [][]byte{lower.DER(), upper.DER()}, lower.Chain())
+	loaded, err := LoadCA(upper.Signer(), upper.DER(), nil, CAOptions{CRLURL: "http://pki.example/upper.crl"})
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{upper.DER()}, loaded.Chain(), "no issuers given, yet not a root")
+	loaded, err = LoadCA(root.Signer(), root.DER(), nil, CAOptions{CRLURL: "http://pki.example/root.crl"})
+	require.NoError(t, err)
+	assert.Empty(t, loaded.Chain())
+
+	assert.Len(t, verifyIssued(t, root, lower).Chain, 4)
+}
+
+// verifyIssued has ca issue a card certificate and verifies it, presented
+// with ca.Chain(), against root at t0 + 1h, with no CRL required and chains
+// of up to 4 certificates allowed.
+func verifyIssued(t *testing.T, root, ca *CA) *VerifiedCard {
+	t.Helper()
+	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+	require.NoError(t, err)
+	v, err := NewVerifier(VerifierOptions{
+		Roots: [][]byte{root.DER()}, Now: fixed(t0.Add(time.Hour)), MaxDepth: 4,
+		Revocation: RevocationBestEffort,
+	})
+	require.NoError(t, err)
+	vc, err := v.VerifyCard(append([][]byte{card}, ca.Chain()...))
+	require.NoError(t, err)
+	return vc
+}
+
 // TestNilKey: a CA without a key is ErrKey, not a panic.
 func TestNilKey(t *testing.T) {
 	h := newHierarchy(t)
@@ -196,16 +237,7 @@ func TestLoadCACopiesItsInput(t *testing.T) {
 	assert.Equal(t, want, ca.Chain())
 	assert.Equal(t, want[0], ca.DER())
 	assert.Equal(t, want[0], ca.Certificate().Raw)
-	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
-	require.NoError(t, err)
-	v, err := NewVerifier(VerifierOptions{
-		Roots: [][]byte{root.DER()}, Now: fixed(t0.Add(time.Hour)), MaxDepth: 4,
-		Revocation: RevocationBestEffort,
-	})
-	require.NoError(t, err)
-	vc, err := v.VerifyCard(append([][]byte{card}, ca.Chain()...))
-	require.NoError(t, err)
-	assert.Equal(t, testICCID, vc.CardID)
+	assert.Equal(t, testICCID, verifyIssued(t, root, ca).CardID)
 }
 
 func TestIssueCRL(t *testing.T) {
