@@ -2,6 +2,8 @@ package simcard_test
 
 import (
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
@@ -261,6 +263,9 @@ func TestSigner(t *testing.T) {
 	assert.False(t, simcard.VerifyChallenge(v.Enrolment.PublicKey, v.Enrolment.ICCID, challenge[1:], sig))
 	// The challenge is never signed raw.
 	assert.False(t, simcard.VerifyChallenge(v.Enrolment.PublicKey, "", nil, sig))
+	// A key that is nil or has no point verifies nothing, and does not panic.
+	assert.False(t, simcard.VerifyChallenge(nil, v.Enrolment.ICCID, challenge, sig))
+	assert.False(t, simcard.VerifyChallenge(&ecdsa.PublicKey{Curve: elliptic.P256()}, v.Enrolment.ICCID, challenge, sig))
 }
 
 func make16(b byte) []byte {
@@ -327,6 +332,14 @@ func TestPadPIN(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestAppendPublicKeyTemplateWithoutPoint: a key that is nil or has no
+// point appends nothing, where it panicked.
+func TestAppendPublicKeyTemplateWithoutPoint(t *testing.T) {
+	prefix := []byte{1, 2}
+	assert.Equal(t, prefix, simcard.AppendPublicKeyTemplate(prefix, nil))
+	assert.Equal(t, prefix, simcard.AppendPublicKeyTemplate(prefix, &ecdsa.PublicKey{Curve: elliptic.P256()}))
 }
 
 // FuzzParsePublicKeyTemplate: the answer of GENERATE KEY is parsed without

@@ -7,6 +7,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 var elliptic256 = elliptic.P256()
@@ -29,8 +31,12 @@ func ChallengeMessage(iccid string, challenge []byte) []byte {
 }
 
 // VerifyChallenge reports whether sig (ASN.1 DER) is the card's answer to
-// challenge: a signature by pub of ChallengeMessage(iccid, challenge).
+// challenge: a signature by pub of ChallengeMessage(iccid, challenge). A
+// nil pub, or one without a point, verifies nothing.
 func VerifyChallenge(pub *ecdsa.PublicKey, iccid string, challenge, sig []byte) bool {
+	if !record.HasPoint(pub) {
+		return false
+	}
 	digest := sha256.Sum256(ChallengeMessage(iccid, challenge))
 	return ecdsa.VerifyASN1(pub, digest[:], sig)
 }
@@ -97,8 +103,12 @@ func (s *Signer) Sign(_ io.Reader, challenge []byte, opts crypto.SignerOpts) ([]
 }
 
 // AppendPublicKeyTemplate appends the answer of GENERATE KEY for pub:
-// 7F49 43 | 86 41 04 || X || Y.
+// 7F49 43 | 86 41 04 || X || Y. A key that is nil, has no point or cannot
+// be encoded appends nothing.
 func AppendPublicKeyTemplate(b []byte, pub *ecdsa.PublicKey) []byte {
+	if !record.HasPoint(pub) {
+		return b
+	}
 	pt, err := pub.Bytes()
 	if err != nil {
 		return b
