@@ -266,10 +266,16 @@ func TestIssueCRL(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid, "negative serial")
 	_, err = h.ca.IssueCRL([]Revocation{{Serial: big.NewInt(1), Reason: 7}}, 1, t0.Add(time.Hour))
 	assert.ErrorIs(t, err, ErrInvalid, "reason 7")
+	_, err = h.ca.IssueCRL([]Revocation{{Serial: big.NewInt(1), Reason: 8}}, 1, t0.Add(time.Hour))
+	assert.ErrorIs(t, err, ErrInvalid, "removeFromCRL belongs to delta CRLs")
+	_, err = h.ca.IssueCRL([]Revocation{
+		{Serial: big.NewInt(2), Reason: 6}, {Serial: big.NewInt(3), Reason: 9}, {Serial: big.NewInt(4), Reason: 10},
+	}, 1, t0.Add(time.Hour))
+	assert.NoError(t, err, "certificateHold, privilegeWithdrawn, aACompromise")
 
 	// A reason that no CRL can carry is refused at once, and the list
 	// goes on issuing CRLs.
-	for _, reason := range []int{-1, 7, 11} {
+	for _, reason := range []int{-1, 7, 8, 11} {
 		assert.ErrorIs(t, h.ca.Revoke(card.SerialNumber, reason), ErrInvalid, "reason %d", reason)
 	}
 	assert.Empty(t, h.ca.Revoked())

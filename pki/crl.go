@@ -23,7 +23,9 @@ type Revocation struct {
 	Serial *big.Int
 	// Time is when the certificate was revoked.
 	Time time.Time
-	// Reason is one of the Reason… codes.
+	// Reason is an RFC 5280 §5.3.1 reason code, normally one of the
+	// Reason… constants; removeFromCRL (8), which only delta CRLs carry,
+	// is refused.
 	Reason int
 }
 
@@ -34,8 +36,8 @@ type Revocation struct {
 // revoked certificates and the last number in its database calls this;
 // Revoke and CRL keep both in memory instead, and LoadCA restores them. A
 // number of zero, a next update not after now, a serial number that is not
-// positive or a reason RFC 5280 does not define is an error matching
-// ErrInvalid.
+// positive, or a reason RFC 5280 does not define or removeFromCRL, is an
+// error matching ErrInvalid.
 func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time) ([]byte, error) {
 	now := ca.now().Truncate(time.Second)
 	if number == 0 {
@@ -78,20 +80,26 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 }
 
 // checkReason refuses a revocation reason that RFC 5280 §5.3.1 does not
-// define (0 to 10, 7 unused).
+// define (0 to 10, 7 unused), and removeFromCRL (8), which only delta CRLs
+// carry: the profile has none, and a full CRL lists only what is revoked.
 func checkReason(reason int) error {
 	if reason < 0 || reason > 10 || reason == 7 {
 		return newError(ErrInvalid, -1, fmt.Sprintf("CRL reason %d is not an RFC 5280 reason", reason), nil)
 	}
+	if reason == reasonRemoveFromCRL {
+		return newError(ErrInvalid, -1, "CRL reason 8 (removeFromCRL) belongs to delta CRLs", nil)
+	}
 	return nil
 }
+
+const reasonRemoveFromCRL = 8
 
 // Revoke adds the certificate with the given serial number to the list of
 // revoked certificates that ca keeps in memory for CRL. Revoking a serial
 // twice keeps the first entry. Store the list (Revoked) and the CRL number
 // (LastCRLNumber) with the CA to restore both through LoadCA. A serial
-// number that is not positive or a reason RFC 5280 does not define is an
-// error matching ErrInvalid.
+// number that is not positive or a reason RFC 5280 does not define, or
+// removeFromCRL, is an error matching ErrInvalid.
 func (ca *CA) Revoke(serial *big.Int, reason int) error {
 	return ca.revoke(Revocation{Serial: serial, Time: ca.now(), Reason: reason})
 }

@@ -16,8 +16,8 @@ var (
 	// ErrInvalid: an argument or option is out of its range: a missing or
 	// non-HTTP CRL URL, a negative validity, an empty name, a CRL number of
 	// zero, a serial number that is not positive, a reason code RFC 5280
-	// does not define, data without the PEM block asked for, a verifier
-	// option out of range.
+	// does not define or removeFromCRL, data without the PEM block asked
+	// for, a verifier option out of range.
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,
