@@ -126,8 +126,8 @@ func (v *Verifier) AddCRL(der []byte) error {
 // raises res.validFrom to the this update (less the skew) of each, so that
 // the cache serves the result only while those CRLs are fresh. A
 // certificate listed in a CRL held, fresh or stale, is ErrRevoked before
-// any CRL missing or stale is ErrCRL: a revocation is final, while a
-// fresher CRL may lift ErrCRL.
+// any CRL missing or stale is ErrCRL: the first is what a CA published,
+// the second only what the verifier lacks.
 func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *result) error {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
