@@ -259,9 +259,13 @@ func Unmarshal(data []byte, r Record) error {
 
 // Sign validates r (including the card header of a CardRecord) and returns
 // it as a tagged COSE_Sign1 message signed with key, which must be an ECDSA
-// P-256 key. A card's key never leaves the card: the card calls Sign itself.
+// P-256 key (ErrKey otherwise, for a nil key too). A card's key never
+// leaves the card: the card calls Sign itself.
 func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
-	if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || pub.Curve != elliptic.P256() {
+	if key == nil {
+		return nil, ErrKey
+	}
+	if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || !p256(pub) {
 		return nil, ErrKey
 	}
 	if cr, ok := r.(CardRecord); ok {
@@ -306,7 +310,7 @@ func Open(msg []byte, r Record) error {
 // of a CardRecord too. It returns an error matching ErrSignature, ErrType,
 // ErrMalformed or ErrKey.
 func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
-	if !HasPoint(pub) || pub.Curve != elliptic.P256() {
+	if !p256(pub) {
 		return ErrKey
 	}
 	m, err := decode(msg, r.Type())
@@ -486,6 +490,9 @@ func verifyDigest(pub *ecdsa.PublicKey, digest, sig []byte) bool {
 	s := new(big.Int).SetBytes(sig[32:])
 	return ecdsa.Verify(pub, digest, r, s)
 }
+
+// p256 reports whether pub is an ECDSA P-256 key with its point.
+func p256(pub *ecdsa.PublicKey) bool { return HasPoint(pub) && pub.Curve == elliptic.P256() }
 
 // HasPoint reports whether k is a key with both coordinates set, which
 // crypto/ecdsa needs before it can check that the point is on the curve:

@@ -2,11 +2,14 @@ package record
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,6 +119,30 @@ func TestPayloadGolden(t *testing.T) {
 			require.NoError(t, Unmarshal(payload, got))
 			assert.Equal(t, r, got)
 		})
+	}
+}
+
+// fixedSigner is a crypto.Signer whose public key is pub and that signs
+// nothing.
+type fixedSigner struct{ pub crypto.PublicKey }
+
+func (s fixedSigner) Public() crypto.PublicKey { return s.pub }
+
+func (fixedSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
+	return nil, errors.New("fixedSigner signs nothing")
+}
+
+// TestSignRefusesKeyWithoutPoint: Sign refuses with ErrKey, where it
+// panicked, a nil signer and one whose public key is nil or has no point.
+func TestSignRefusesKeyWithoutPoint(t *testing.T) {
+	consent := samples()["consent"]
+	for name, key := range map[string]crypto.Signer{
+		"nil signer":     nil,
+		"nil public key": fixedSigner{(*ecdsa.PublicKey)(nil)},
+		"no point":       fixedSigner{&ecdsa.PublicKey{Curve: elliptic.P256()}},
+	} {
+		_, err := Sign(rand.Reader, key, consent)
+		assert.ErrorIs(t, err, ErrKey, name)
 	}
 }
 
