@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
@@ -121,8 +122,10 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	if len(opts.Roots) == 0 {
 		return nil, newError(ErrInvalid, -1, "no trusted root", nil)
 	}
+	// Certificates are parsed from copies: crypto/x509 keeps the bytes it
+	// parses, and a caller may reuse its buffers.
 	for _, der := range opts.Roots {
-		c, err := ParseCertificate(der)
+		c, err := ParseCertificate(bytes.Clone(der))
 		if err != nil {
 			return nil, err
 		}
@@ -133,7 +136,7 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		v.cas = append(v.cas, c)
 	}
 	for _, der := range opts.Intermediates {
-		c, err := ParseCertificate(der)
+		c, err := ParseCertificate(bytes.Clone(der))
 		if err != nil {
 			return nil, err
 		}
@@ -272,7 +275,7 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 	// the presented certificates before any signature is checked.
 	certs := make([]*x509.Certificate, len(chain))
 	for i, der := range chain {
-		c, err := ParseCertificate(der)
+		c, err := ParseCertificate(bytes.Clone(der)) // the cache may keep it
 		if err != nil {
 			return nil, newError(ErrUntrusted, i, "malformed certificate", err)
 		}

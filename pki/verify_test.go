@@ -431,6 +431,32 @@ func TestVerifyCardRefusalOrder(t *testing.T) {
 	})
 }
 
+// TestVerifierCopiesItsInput: a caller that reuses the buffers it gave
+// NewVerifier or VerifyCard changes nothing in the verifier: its roots and
+// intermediates, and the chains its cache serves, stay as given.
+func TestVerifierCopiesItsInput(t *testing.T) {
+	h := newHierarchy(t)
+	roots, inters := [][]byte{h.root.DER()}, [][]byte{h.ca.DER()}
+	v, err := NewVerifier(VerifierOptions{Roots: roots, Intermediates: inters, Now: fixed(t0.Add(time.Hour))})
+	require.NoError(t, err)
+	clear(roots[0])
+	clear(inters[0])
+	addCRLs(t, h, v)
+
+	chain := cloneAll(h.chain())
+	vc, err := v.VerifyCard(chain)
+	require.NoError(t, err)
+	for _, der := range chain {
+		clear(der)
+	}
+	again, err := v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	assert.Same(t, vc.Chain[0], again.Chain[0], "served from the cache")
+	for i, der := range append(h.chain(), h.root.DER()) {
+		assert.Equal(t, der, again.Chain[i].Raw, "certificate %d", i)
+	}
+}
+
 // requireRefusal checks that err is nil when want is, and otherwise an
 // *Error matching want about the certificate at position cert.
 func requireRefusal(t *testing.T, err, want error, cert int) {
