@@ -49,9 +49,9 @@ const maxResponse = 1 << 16
 
 // Exchange sends cmd, in a chain of short commands when its data exceeds
 // 255 octets, and returns the response data, following 61xx with GET
-// RESPONSE and 6Cxx with the same command and the Le the card asked for.
-// Only cmd.Extended false is supported; Ne is rounded up to 256 when the
-// card has more. A status word other than 9000 is a *StatusError; a GET
+// RESPONSE and 6Cxx with the same command (the whole chain again) and the
+// Le the card asked for. Only cmd.Extended false is supported; Ne is
+// rounded up to 256 when the card has more. A status word other than 9000 is a *StatusError; a GET
 // RESPONSE answered with 61xx and no data, or answers beyond 65536 octets in
 // all, are ErrResponse.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
@@ -64,26 +64,13 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	if cmd.Extended {
 		return nil, fmt.Errorf("%w: Card sends short APDUs only", ErrAPDU)
 	}
-	data := cmd.Data
-	for len(data) > 255 {
-		link := Command{CLA: cmd.CLA | ClassChaining, INS: cmd.INS, P1: cmd.P1, P2: cmd.P2, Data: data[:255]}
-		r, err := c.roundTrip(link)
-		if err != nil {
-			return nil, err
-		}
-		if r.SW != SWSuccess {
-			return nil, &StatusError{SW: r.SW, Ins: cmd.INS}
-		}
-		data = data[255:]
-	}
-	cmd.Data = data
-	r, err := c.roundTrip(cmd)
+	r, err := c.sendLocked(cmd)
 	if err != nil {
 		return nil, err
 	}
-	if r.SW>>8 == 0x6C { // wrong Le: repeat with the exact length
+	if r.SW>>8 == 0x6C { // wrong Le: repeat the command, chain and all, with the exact length
 		cmd.Ne = shortLe(byte(r.SW))
-		if r, err = c.roundTrip(cmd); err != nil {
+		if r, err = c.sendLocked(cmd); err != nil {
 			return nil, err
 		}
 	}
@@ -106,6 +93,25 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 		return nil, &StatusError{SW: r.SW, Ins: cmd.INS}
 	}
 	return out, nil
+}
+
+// sendLocked sends cmd, its data in a chain of links of 255 octets when
+// longer, and returns the answer to the last link.
+func (c *Card) sendLocked(cmd Command) (Response, error) {
+	data := cmd.Data
+	for len(data) > 255 {
+		link := Command{CLA: cmd.CLA | ClassChaining, INS: cmd.INS, P1: cmd.P1, P2: cmd.P2, Data: data[:255]}
+		r, err := c.roundTrip(link)
+		if err != nil {
+			return Response{}, err
+		}
+		if r.SW != SWSuccess {
+			return Response{}, &StatusError{SW: r.SW, Ins: cmd.INS}
+		}
+		data = data[255:]
+	}
+	cmd.Data = data
+	return c.roundTrip(cmd)
 }
 
 func (c *Card) roundTrip(cmd Command) (Response, error) {

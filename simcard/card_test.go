@@ -117,6 +117,18 @@ func TestExchange(t *testing.T) {
 		_, err := simcard.New(s).Exchange(simcard.Command{INS: simcard.InsPutData, P1: 1, P2: 2, Data: data})
 		require.NoError(t, err)
 	})
+	t.Run("6Cxx after a chain repeats the whole chain", func(t *testing.T) {
+		s := &script{t: t, steps: [][2]string{
+			{"90500200FF" + hexN(0, 255), "9000"},
+			{"805002002D" + hexN(0, 45) + "00", "6C03"},
+			{"90500200FF" + hexN(0, 255), "9000"},
+			{"805002002D" + hexN(0, 45) + "03", "AABBCC9000"},
+		}}
+		got, err := simcard.New(s).Exchange(simcard.Command{CLA: simcard.ClassProprietary, INS: simcard.InsSignRecord, P1: 2, Data: make([]byte, 300), Ne: 256})
+		require.NoError(t, err)
+		assert.Equal(t, unhex(t, "AABBCC"), got)
+		assert.Empty(t, s.steps)
+	})
 	t.Run("a refused link stops the chain", func(t *testing.T) {
 		s := &script{t: t, steps: [][2]string{{"10DA0102FF" + hexN(0, 255), "6985"}}}
 		_, err := simcard.New(s).Exchange(simcard.Command{INS: simcard.InsPutData, P1: 1, P2: 2, Data: make([]byte, 300)})
