@@ -311,6 +311,10 @@ func TestPEM(t *testing.T) {
 	_, err = ParseCRLPEM(data)
 	assert.ErrorIs(t, err, ErrInvalid)
 
+	_, err = PrivateKeyPEM(nil)
+	assert.ErrorIs(t, err, ErrKey, "nil key")
+	_, err = PrivateKeyPEM(&ecdsa.PrivateKey{})
+	assert.ErrorIs(t, err, ErrKey, "key without a curve")
 	kp, err := PrivateKeyPEM(h.cardKey)
 	require.NoError(t, err)
 	k, err := ParsePrivateKeyPEM(kp)

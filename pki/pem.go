@@ -60,9 +60,12 @@ func ParseCRLPEM(data []byte) ([]byte, error) {
 }
 
 // PrivateKeyPEM returns key as a PKCS #8 "PRIVATE KEY" block, the form
-// openssl genpkey writes. A key that cannot be encoded is an error matching
-// ErrKey.
+// openssl genpkey writes. A nil key or one that cannot be encoded is an
+// error matching ErrKey.
 func PrivateKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
+	if key == nil {
+		return nil, newError(ErrKey, -1, "no key", nil)
+	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
 		return nil, newError(ErrKey, -1, "key cannot be encoded", err)
