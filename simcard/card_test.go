@@ -1,6 +1,7 @@
 package simcard_test
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -368,5 +369,70 @@ func FuzzParsePublicKeyTemplate(f *testing.F) {
 			return
 		}
 		require.Equal(t, in, simcard.AppendPublicKeyTemplate(nil, pub))
+	})
+}
+
+// answers is a Transmitter that answers each command with the next of a
+// list of canned responses, round and round.
+type answers struct {
+	list [][]byte
+	next int
+}
+
+// newAnswers splits in into responses, each a length octet and that many
+// octets (the last one cut short if in ends first).
+func newAnswers(in []byte) *answers {
+	a := &answers{}
+	for len(in) > 0 {
+		n := min(int(in[0]), len(in)-1)
+		a.list = append(a.list, in[1:1+n])
+		in = in[1+n:]
+	}
+	return a
+}
+
+func (a *answers) Transmit([]byte) ([]byte, error) {
+	if len(a.list) == 0 {
+		return nil, nil
+	}
+	r := a.list[a.next%len(a.list)]
+	a.next++
+	return bytes.Clone(r), nil
+}
+
+// FuzzCardAnswers has the phone's Card read whatever a card might answer:
+// no method panics, and each fails only with a status error or
+// ErrResponse. testdata/fuzz/FuzzCardAnswers/personalised_card holds the
+// answers of a personalised card.
+func FuzzCardAnswers(f *testing.F) {
+	f.Add([]byte{2, 0x61, 0x00})
+	f.Add([]byte{2, 0x6C, 0x05, 3, 1, 0x90, 0x00})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		c := simcard.New(newAnswers(in))
+		check := func(err error) {
+			t.Helper()
+			var se *simcard.StatusError
+			if err != nil && !errors.As(err, &se) && !errors.Is(err, simcard.ErrResponse) {
+				t.Fatalf("unexpected error %v", err)
+			}
+		}
+		_, err := c.Select()
+		check(err)
+		_, err = c.ICCID()
+		check(err)
+		_, err = c.Chain()
+		check(err)
+		_, err = c.PublicKey()
+		check(err)
+		_, err = c.Counter()
+		check(err)
+		_, _, err = c.PINTries()
+		check(err)
+		_, err = c.PINVerified()
+		check(err)
+		_, err = c.Advert(7, 1, 0)
+		check(err)
+		_, err = c.Signer()
+		check(err)
 	})
 }
