@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"reflect"
 	"unicode"
 	"unicode/utf8"
 
@@ -25,7 +26,9 @@ var (
 	// ErrMalformed: the bytes are not a well-formed, deterministic record
 	// within the size limits, or a field is out of range.
 	ErrMalformed = errors.New("record: malformed")
-	// ErrType: the message holds another record type than the one asked for.
+	// ErrType: the message holds another record type than the one asked
+	// for, or no record (nil, or a nil pointer) was given, which names no
+	// type.
 	ErrType = errors.New("record: wrong record type")
 	// ErrSignature: the signature does not verify under the given key, or
 	// the algorithm is not ES256.
@@ -229,6 +232,9 @@ func init() {
 // field but the card header. The payload does not name the record type: that
 // is the envelope's content type.
 func Marshal(r Record) ([]byte, error) {
+	if noRecord(r) {
+		return nil, errNoRecord
+	}
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
@@ -241,6 +247,9 @@ func Marshal(r Record) ([]byte, error) {
 // all errors matching ErrMalformed). A card header is decoded but not
 // checked, since a card decodes fields sent by the phone without one.
 func Unmarshal(data []byte, r Record) error {
+	if noRecord(r) {
+		return errNoRecord
+	}
 	if len(data) > MaxMessage {
 		return fmt.Errorf("%w: %d bytes exceed %d", ErrMalformed, len(data), MaxMessage)
 	}
@@ -267,6 +276,9 @@ func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	}
 	if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || !p256(pub) {
 		return nil, ErrKey
+	}
+	if noRecord(r) {
+		return nil, errNoRecord
 	}
 	if cr, ok := r.(CardRecord); ok {
 		if err := cr.Header().check(); err != nil {
@@ -298,6 +310,9 @@ func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 // can learn which card signed it and fetch that card's key. Never act on what
 // Open returns before Verify succeeds.
 func Open(msg []byte, r Record) error {
+	if noRecord(r) {
+		return errNoRecord
+	}
 	m, err := decode(msg, r.Type())
 	if err != nil {
 		return err
@@ -313,6 +328,9 @@ func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 	if !p256(pub) {
 		return ErrKey
 	}
+	if noRecord(r) {
+		return errNoRecord
+	}
 	m, err := decode(msg, r.Type())
 	if err != nil {
 		return err
@@ -325,6 +343,18 @@ func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 	}
 	return unmarshalSigned(m.Payload, r)
 }
+
+// noRecord reports whether r is nil or a nil pointer: no record, and no
+// record type.
+func noRecord(r Record) bool {
+	if r == nil {
+		return true
+	}
+	v := reflect.ValueOf(r)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
+var errNoRecord = fmt.Errorf("%w: no record given", ErrType)
 
 // Hash returns the SHA-256 of a whole signed message: what a consent and a
 // receipt bind to.

@@ -146,6 +146,26 @@ func TestSignRefusesKeyWithoutPoint(t *testing.T) {
 	}
 }
 
+// TestNoRecord: a nil record, or a nil pointer to one, names no record
+// type: every function refuses it with ErrType, where Marshal, Sign, Open
+// and Verify panicked.
+func TestNoRecord(t *testing.T) {
+	key := newKey(t)
+	msg, err := Sign(rand.Reader, key, samples()["consent"])
+	require.NoError(t, err)
+	payload, err := Marshal(samples()["consent"])
+	require.NoError(t, err)
+	for name, r := range map[string]Record{"nil": nil, "nil pointer": (*Consent)(nil)} {
+		_, err := Marshal(r)
+		assert.ErrorIs(t, err, ErrType, "Marshal %s", name)
+		assert.ErrorIs(t, Unmarshal(payload, r), ErrType, "Unmarshal %s", name)
+		_, err = Sign(rand.Reader, key, r)
+		assert.ErrorIs(t, err, ErrType, "Sign %s", name)
+		assert.ErrorIs(t, Open(msg, r), ErrType, "Open %s", name)
+		assert.ErrorIs(t, Verify(msg, &key.PublicKey, r), ErrType, "Verify %s", name)
+	}
+}
+
 func TestVerifyRejects(t *testing.T) {
 	key := newKey(t)
 	other := newKey(t)
