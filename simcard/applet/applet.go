@@ -3,7 +3,6 @@ package applet
 import (
 	"crypto/ecdsa"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -67,8 +66,8 @@ var _ simcard.Transmitter = (*Applet)(nil)
 // card in the personalisation state, with a fresh advertising secret and no
 // ICCID, key, certificate, PIN or PUK (see simcard.Personalise); the new
 // state is stored before New returns. New returns an error matching ErrState
-// when the stored state is unreadable, and the error of the storage when it
-// fails.
+// when the stored state is unreadable, ErrOptions for tries out of range or
+// a nil store, and the error of the storage when it fails.
 func New(store Storage, opts Options) (*Applet, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
@@ -80,7 +79,10 @@ func New(store Storage, opts Options) (*Applet, error) {
 		opts.PUKTries = simcard.DefaultTries
 	}
 	if opts.PINTries < 1 || opts.PINTries > 15 || opts.PUKTries < 1 || opts.PUKTries > 15 {
-		return nil, errors.New("applet: tries must be between 1 and 15")
+		return nil, fmt.Errorf("%w: tries must be between 1 and 15", ErrOptions)
+	}
+	if store == nil {
+		return nil, fmt.Errorf("%w: no storage", ErrOptions)
 	}
 	a := &Applet{opts: opts, store: store}
 	b, err := store.Load()

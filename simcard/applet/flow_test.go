@@ -365,7 +365,11 @@ func TestCorruptState(t *testing.T) {
 
 func TestOptions(t *testing.T) {
 	_, err := applet.New(new(applet.Memory), applet.Options{PINTries: 16})
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, applet.ErrOptions)
+	_, err = applet.New(new(applet.Memory), applet.Options{PUKTries: -1})
+	assert.ErrorIs(t, err, applet.ErrOptions)
+	_, err = applet.New(nil, applet.Options{})
+	assert.ErrorIs(t, err, applet.ErrOptions, "no storage")
 	v := newCard(t, simcardtest.Options{Applet: applet.Options{PINTries: 5, PUKTries: 10}})
 	left, max, err := v.Card.PINTries()
 	require.NoError(t, err)

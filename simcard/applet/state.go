@@ -18,6 +18,9 @@ import (
 // storage is corrupt or was written by something else.
 var ErrState = errors.New("applet: unreadable card state")
 
+// ErrOptions is returned by New for tries out of range or no storage.
+var ErrOptions = errors.New("applet: invalid options")
+
 const stateVersion = 1
 
 // state is everything the card keeps in non-volatile memory.
