@@ -550,9 +550,9 @@ func TestCAConcurrentUse(t *testing.T) {
 func TestIssueCRLNextUpdateInSameSecond(t *testing.T) {
 	h := newHierarchyAt(t, fixed(t0.Add(700*time.Millisecond)))
 	_, err := h.ca.IssueCRL(nil, 1, t0.Add(800*time.Millisecond))
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalid)
 	_, err = h.ca.CRL(t0.Add(999 * time.Millisecond))
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrInvalid)
 	assert.Zero(t, h.ca.LastCRLNumber())
 
 	der, err := h.ca.IssueCRL(nil, 1, t0.Add(time.Second))

@@ -256,7 +256,7 @@ func TestSigner(t *testing.T) {
 		CardHeader: record.CardHeader{CardID: v.Enrolment.ICCID, Counter: 99},
 		RefundID:   make16(4), RequestID: make16(1), Amount: 1, Currency: "EUR",
 	})
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, simcard.ErrRawDigest)
 
 	challenge := digest[:]
 	sig, err := s.Sign(nil, challenge, simcard.ChallengeOpts{})
@@ -299,14 +299,17 @@ func TestPersonalise(t *testing.T) {
 	a, err := applet.New(new(applet.Memory), applet.Options{})
 	require.NoError(t, err)
 	blank := simcard.New(a)
-	for name, p := range map[string]simcard.Personalisation{
-		"bad ICCID": {ICCID: "89014103211118510721", PIN: "1234", PUK: "12345678"},
-		"bad PIN":   {ICCID: "89014103211118510720", PIN: "12", PUK: "12345678"},
-		"bad PUK":   {ICCID: "89014103211118510720", PIN: "1234", PUK: "1234"},
+	for name, tt := range map[string]struct {
+		p    simcard.Personalisation
+		want error
+	}{
+		"bad ICCID": {simcard.Personalisation{ICCID: "89014103211118510721", PIN: "1234", PUK: "12345678"}, pki.ErrCardID},
+		"bad PIN":   {simcard.Personalisation{ICCID: "89014103211118510720", PIN: "12", PUK: "12345678"}, simcard.ErrFormat},
+		"bad PUK":   {simcard.Personalisation{ICCID: "89014103211118510720", PIN: "1234", PUK: "1234"}, simcard.ErrFormat},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := blank.Personalise(issuer(t), p)
-			assert.Error(t, err)
+			_, err := blank.Personalise(issuer(t), tt.p)
+			assert.ErrorIs(t, err, tt.want)
 		})
 	}
 	life, err := blank.Select()

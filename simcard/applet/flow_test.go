@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -330,7 +331,7 @@ func TestFileLoadMissing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []byte("x"), b)
 	bad := &applet.File{Path: filepath.Join(t.TempDir(), "missing-dir", "card")}
-	assert.Error(t, bad.Store([]byte("x")))
+	assert.ErrorIs(t, bad.Store([]byte("x")), fs.ErrNotExist)
 }
 
 func TestCorruptState(t *testing.T) {
