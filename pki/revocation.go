@@ -33,12 +33,13 @@ var oidReasonCode = asn1.ObjectIdentifier{2, 5, 29, 21}
 
 // AddCRL accepts a CRL (DER) for later verifications. The CRL must be signed
 // with an allowed algorithm by a trusted root or one of the intermediates
-// of the options, carry a CRL number and a next update, be current (this
-// update not in the future and next update not past, allowing for the skew),
-// have no critical extension, and not be older than the CRL held for the
-// same issuer: a lower number is refused, the same CRL again is accepted
-// and changes nothing. Verified chains that depend on the issuer leave the
-// cache. Errors match ErrCRL.
+// of the options, carry a CRL number and a next update later than its this
+// update (RFC 5280 §5.1.2.5), be current (this update not in the future and
+// next update not past, allowing for the skew), have no critical
+// extension, and not be older than the CRL held for the same issuer: a
+// lower number is refused, the same CRL again is accepted and changes
+// nothing. Verified chains that depend on the issuer leave the cache.
+// Errors match ErrCRL.
 func (v *Verifier) AddCRL(der []byte) error {
 	now := v.now()
 	crl, err := x509.ParseRevocationList(der)
@@ -67,6 +68,9 @@ func (v *Verifier) AddCRL(der []byte) error {
 	}
 	if crl.NextUpdate.IsZero() {
 		return newError(ErrCRL, -1, "CRL without a next update", nil)
+	}
+	if !crl.NextUpdate.After(crl.ThisUpdate) {
+		return newError(ErrCRL, -1, "CRL whose next update is not after its this update", nil)
 	}
 	if crl.ThisUpdate.After(now.Add(v.skew)) {
 		return newError(ErrCRL, -1, "CRL not yet valid", nil)

@@ -77,6 +77,9 @@ func TestAddCRL(t *testing.T) {
 			require.NoError(t, crl.CheckSignatureFrom(h.ca.Certificate()), "the signature holds")
 			return der
 		}, time.Time{}},
+		{"next update not after this update", func(t *testing.T) []byte {
+			return createCRL(t, h.ca, &x509.RevocationList{ThisUpdate: t0, NextUpdate: t0})
+		}, time.Time{}},
 		{"no next update", func(t *testing.T) []byte {
 			return withoutNextUpdate(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{}))
 		}, time.Time{}},
