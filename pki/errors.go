@@ -52,8 +52,9 @@ var (
 	ErrCounterRegression = errors.New("pki: card counter did not increase (replay or cloned card)")
 )
 
-// Error reports why a certificate, chain, CRL or card ID was refused. It
-// matches its sentinel Err (and its Cause, if any) with errors.Is.
+// Error reports why a certificate, chain, CRL, card ID, key or argument was
+// refused. It matches its sentinel Err (and its Cause, if any) with
+// errors.Is.
 type Error struct {
 	// Err is one of the sentinel errors of this package.
 	Err error
