@@ -16,8 +16,9 @@
 //
 // The record type is carried in the protected COSE header as the content type
 // (label 3), so a signature over one type can never be read as another. The
-// package imports nothing else of casimpay: cards, verifiers and the platform
-// all build and check records with it.
+// package imports nothing else of casimpay but internal/cborhead, which
+// writes CBOR heads: cards, verifiers and the platform all build and check
+// records with it.
 //
 // Decoding is strict: duplicate map keys, unknown fields, indefinite lengths,
 // tags inside payloads, non-deterministic encodings and oversized input are
