@@ -43,7 +43,7 @@ func newCard(t testing.TB) *simcardtest.Virtual {
 
 func TestStatusErrorIs(t *testing.T) {
 	sentinels := []error{simcard.ErrWrongPIN, simcard.ErrPINBlocked, simcard.ErrWrongPUK, simcard.ErrPUKBlocked,
-		simcard.ErrPINRequired, simcard.ErrConditions, simcard.ErrNotFound, simcard.ErrRefused, simcard.ErrMemory}
+		simcard.ErrPINRequired, simcard.ErrNotReadable, simcard.ErrConditions, simcard.ErrNotFound, simcard.ErrRefused, simcard.ErrMemory}
 	tests := []struct {
 		sw    uint16
 		ins   byte
@@ -56,6 +56,7 @@ func TestStatusErrorIs(t *testing.T) {
 		{0x6983, simcard.InsVerify, simcard.ErrPINBlocked, -1},
 		{0x6983, simcard.InsResetRetryCounter, simcard.ErrPUKBlocked, -1},
 		{0x6982, simcard.InsSignRecord, simcard.ErrPINRequired, -1},
+		{0x6982, simcard.InsGetData, simcard.ErrNotReadable, -1},
 		{0x6985, simcard.InsSignRecord, simcard.ErrConditions, -1},
 		{0x6A82, simcard.InsSelect, simcard.ErrNotFound, -1},
 		{0x6A88, simcard.InsGetData, simcard.ErrNotFound, -1},
@@ -294,7 +295,8 @@ func TestPersonalise(t *testing.T) {
 	_, err := v.Card.Personalise(issuer(t), simcard.Personalisation{ICCID: v.Enrolment.ICCID, PIN: "1234", PUK: "12345678"})
 	assert.ErrorIs(t, err, simcard.ErrConditions, "an operational card cannot be personalised again")
 	_, err = v.Card.GetData(simcard.TagAdvSecret)
-	assert.ErrorIs(t, err, simcard.ErrPINRequired)
+	assert.ErrorIs(t, err, simcard.ErrNotReadable, "no PIN makes the secret readable again")
+	assert.NotErrorIs(t, err, simcard.ErrPINRequired)
 
 	a, err := applet.New(new(applet.Memory), applet.Options{})
 	require.NoError(t, err)

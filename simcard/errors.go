@@ -19,8 +19,12 @@ var (
 	// ErrPUKBlocked: the PUK has no try left (6983): the card can no longer
 	// sign consents.
 	ErrPUKBlocked = errors.New("simcard: PUK blocked")
-	// ErrPINRequired: the instruction needs a verified PIN (6982).
+	// ErrPINRequired: the instruction needs a verified PIN (6982 to any
+	// instruction but GET DATA).
 	ErrPINRequired = errors.New("simcard: PIN not verified")
+	// ErrNotReadable: the data object is no longer revealed (6982 to GET
+	// DATA): the advertising secret after activation. No PIN changes that.
+	ErrNotReadable = errors.New("simcard: data object not readable")
 	// ErrConditions: the card's state does not allow the instruction (6985):
 	// not selected, not personalised, already personalised, or nothing to
 	// answer.
@@ -74,7 +78,9 @@ func (e *StatusError) Is(target error) bool {
 	case ErrPUKBlocked:
 		return puk && e.SW == SWBlocked
 	case ErrPINRequired:
-		return e.SW == SWSecurityStatus
+		return e.SW == SWSecurityStatus && e.Ins != InsGetData
+	case ErrNotReadable:
+		return e.SW == SWSecurityStatus && e.Ins == InsGetData
 	case ErrConditions:
 		return e.SW == SWConditions
 	case ErrNotFound:
