@@ -69,6 +69,10 @@ type Card interface {
 // empty frame or an unknown control octet).
 var ErrFrame = errors.New("vpcd: bad frame")
 
+// ErrNoCard is returned by Serve and Bridge.Run when there is no card to
+// serve.
+var ErrNoCard = errors.New("vpcd: no card")
+
 // ErrATR is returned by Serve and Bridge.Run for an ATR that no frame can
 // carry: empty, or longer than 65535 octets.
 var ErrATR = errors.New("vpcd: ATR empty or longer than a frame")
@@ -76,13 +80,13 @@ var ErrATR = errors.New("vpcd: ATR empty or longer than a frame")
 // Serve answers vpcd's frames on conn with card and atr (nil means
 // DefaultATR) until conn is closed by vpcd (it then returns nil), ctx is
 // cancelled (it closes conn and returns ctx.Err()), or an error occurs.
-// A card whose Transmit fails answers 6F00. An atr that no frame can carry
-// is refused with ErrATR before anything is read.
+// A card whose Transmit fails answers 6F00. No card (ErrNoCard) or an atr
+// that no frame can carry (ErrATR) is refused before anything is read.
 func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 	if atr == nil {
 		atr = DefaultATR
 	}
-	if err := checkATR(atr); err != nil {
+	if err := check(card, atr); err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -145,9 +149,12 @@ func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 	}
 }
 
-// checkATR refuses an ATR that a frame cannot carry: a frame's length is
-// two octets, and a frame of none is no answer.
-func checkATR(atr []byte) error {
+// check refuses no card, and an ATR that a frame cannot carry: a frame's
+// length is two octets, and a frame of none is no answer.
+func check(card Card, atr []byte) error {
+	if card == nil {
+		return ErrNoCard
+	}
 	if len(atr) == 0 || len(atr) > 0xFFFF {
 		return fmt.Errorf("%w: %d octets", ErrATR, len(atr))
 	}
@@ -175,12 +182,15 @@ type Bridge struct {
 
 // Run connects and serves until ctx is cancelled, then returns nil. It
 // returns an error only for a protocol violation by vpcd (ErrFrame) and,
-// before connecting, for an ATR that no frame can carry (ErrATR).
+// before connecting, for no Card (ErrNoCard) or an ATR that no frame can
+// carry (ErrATR).
 func (b *Bridge) Run(ctx context.Context) error {
-	if b.ATR != nil {
-		if err := checkATR(b.ATR); err != nil {
-			return err
-		}
+	atr := b.ATR
+	if atr == nil {
+		atr = DefaultATR
+	}
+	if err := check(b.Card, atr); err != nil {
+		return err
 	}
 	addr, retry := b.Addr, b.Retry
 	if addr == "" {

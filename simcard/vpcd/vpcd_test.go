@@ -150,6 +150,17 @@ func TestServeRefusesUnframableATR(t *testing.T) {
 	assert.ErrorIs(t, b.Run(ctx), vpcd.ErrATR)
 }
 
+// TestNoCard: Serve and Bridge.Run without a card refuse with ErrNoCard
+// before anything is read, where the first control from vpcd panicked.
+func TestNoCard(t *testing.T) {
+	conn := &streamConn{r: bytes.NewReader([]byte{0, 1, vpcd.PowerOn})}
+	assert.ErrorIs(t, vpcd.Serve(context.Background(), conn, nil, nil), vpcd.ErrNoCard)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	b := &vpcd.Bridge{Addr: "127.0.0.1:1"}
+	assert.ErrorIs(t, b.Run(ctx), vpcd.ErrNoCard)
+}
+
 // TestBridgeReconnects plays vpcd on a local port: the bridge connects,
 // answers, is dropped, connects again, and stops when cancelled.
 func TestBridgeReconnects(t *testing.T) {
