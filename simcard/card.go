@@ -22,6 +22,10 @@ type Transmitter interface {
 	Transmit(command []byte) ([]byte, error)
 }
 
+// ErrNoTransmitter is returned by every exchange of a Card made without a
+// Transmitter.
+var ErrNoTransmitter = errors.New("simcard: no transmitter")
+
 // ErrFormat is returned, before anything is sent, for a PIN or PUK of the
 // wrong format: a PIN has 4 to 12 decimal digits, a PUK exactly 8.
 var ErrFormat = errors.New("simcard: PIN or PUK of the wrong format")
@@ -41,7 +45,8 @@ type Card struct {
 	t  Transmitter
 }
 
-// New returns a Card that talks through t.
+// New returns a Card that talks through t. Without one (t nil, or the zero
+// Card), every exchange fails with ErrNoTransmitter.
 func New(t Transmitter) *Card { return &Card{t: t} }
 
 // maxResponse bounds what Exchange collects through GET RESPONSE.
@@ -115,6 +120,9 @@ func (c *Card) sendLocked(cmd Command) (Response, error) {
 }
 
 func (c *Card) roundTrip(cmd Command) (Response, error) {
+	if c.t == nil {
+		return Response{}, ErrNoTransmitter
+	}
 	b, err := cmd.MarshalBinary()
 	if err != nil {
 		return Response{}, err

@@ -98,6 +98,18 @@ func (s *script) Transmit(cmd []byte) ([]byte, error) {
 	return unhex(s.t, st[1]), nil
 }
 
+// TestNoTransmitter: a Card without a Transmitter, from New(nil) or the
+// zero Card, fails every exchange with ErrNoTransmitter instead of
+// panicking.
+func TestNoTransmitter(t *testing.T) {
+	for name, c := range map[string]*simcard.Card{"New(nil)": simcard.New(nil), "zero": new(simcard.Card)} {
+		_, err := c.Select()
+		assert.ErrorIs(t, err, simcard.ErrNoTransmitter, name)
+		_, err = c.Exchange(simcard.Command{INS: simcard.InsPutData, Data: make([]byte, 300)})
+		assert.ErrorIs(t, err, simcard.ErrNoTransmitter, name)
+	}
+}
+
 func TestExchange(t *testing.T) {
 	t.Run("6Cxx repeats with the right Le, 61xx fetches the rest", func(t *testing.T) {
 		s := &script{t: t, steps: [][2]string{
