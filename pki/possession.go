@@ -261,8 +261,12 @@ func (c *Challenger) NewNonce(ctx context.Context) ([]byte, error) {
 // that order. It returns the verified card only if all passed. Errors match
 // those of VerifyCard and VerifyRecord, ErrNonce for an unknown, used or
 // expired nonce, and ErrCounterRegression for a counter that did not
-// increase (a replayed record or a cloned card).
+// increase (a replayed record or a cloned card). A Challenger made without
+// a Verifier refuses everything with ErrInvalid.
 func (c *Challenger) Verify(ctx context.Context, chain [][]byte, msg []byte, r record.CardRecord) (*VerifiedCard, error) {
+	if c.v == nil {
+		return nil, newError(ErrInvalid, -1, "no verifier", nil)
+	}
 	vc, err := c.v.VerifyCard(chain)
 	if err != nil {
 		return nil, err

@@ -38,6 +38,17 @@ func newChallenger(t testing.TB, h *hierarchy, clk *clock) *Challenger {
 	return NewChallenger(v, ChallengerOptions{Now: clk.now})
 }
 
+// TestNilArguments: the functions that take a certificate or a verifier
+// refuse nil with their sentinel instead of panicking.
+func TestNilArguments(t *testing.T) {
+	_, err := CardID(nil)
+	assert.ErrorIs(t, err, ErrCardID)
+	_, err = ExtKeyUsages(nil)
+	assert.ErrorIs(t, err, ErrInvalid)
+	_, err = NewChallenger(nil, ChallengerOptions{}).Verify(context.Background(), nil, nil, new(record.AuthProof))
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
 func TestChallenger(t *testing.T) {
 	ctx := context.Background()
 	h := newHierarchy(t)

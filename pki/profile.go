@@ -81,8 +81,12 @@ func ekuExtension(oids ...x509.OID) (pkix.Extension, error) {
 // ExtKeyUsages returns every object identifier of the extended key usage
 // extension of c, known to crypto/x509 or not, with arcs of any size; nil
 // when c has no such extension. c should come from ParseCertificate, which
-// keeps the extension in c.Extensions even when crypto/x509 cannot.
+// keeps the extension in c.Extensions even when crypto/x509 cannot. A nil
+// c is an error matching ErrInvalid; a malformed extension, ErrUsage.
 func ExtKeyUsages(c *x509.Certificate) ([]x509.OID, error) {
+	if c == nil {
+		return nil, newError(ErrInvalid, -1, "no certificate", nil)
+	}
 	for _, e := range c.Extensions {
 		if e.Id.Equal(oidExtKeyUsage) {
 			return parseEKU(e.Value)

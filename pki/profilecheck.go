@@ -117,8 +117,11 @@ var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
 // verifier reads it: c's subject alternative name extension must hold
 // exactly one GeneralName, a URI that is CardURIPrefix followed by a valid
 // ICCID, byte for byte. It checks nothing else of c. Otherwise it returns
-// an *Error matching ErrCardID.
+// an *Error matching ErrCardID, for a nil c too.
 func CardID(c *x509.Certificate) (string, error) {
+	if c == nil {
+		return "", newError(ErrCardID, 0, "no certificate", nil)
+	}
 	var san []byte
 	for _, e := range c.Extensions {
 		if e.Id.Equal(oidSubjectAltName) {
