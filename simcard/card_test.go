@@ -326,6 +326,8 @@ func TestPersonalise(t *testing.T) {
 			assert.ErrorIs(t, err, tt.want)
 		})
 	}
+	_, err = blank.Personalise(nil, simcard.Personalisation{ICCID: "89014103211118510720", PIN: "1234", PUK: "12345678"})
+	assert.ErrorIs(t, err, pki.ErrInvalid, "no issuer")
 	life, err := blank.Select()
 	require.NoError(t, err)
 	assert.Equal(t, simcard.LifePersonalisation, life, "nothing was written")

@@ -41,9 +41,12 @@ type Enrolment struct {
 // and the issuer's chain, sets the PIN and the PUK, reads the advertising
 // secret and activates the card, after which the secret can no longer be
 // read and nothing but the PIN can be changed. An operational card is
-// ErrConditions; an invalid ICCID, PIN or PUK is an error before anything
-// is written.
+// ErrConditions; no issuer (pki.ErrInvalid) or an invalid ICCID, PIN or
+// PUK is an error before anything is written.
 func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error) {
+	if issuer == nil {
+		return nil, fmt.Errorf("simcard: no issuer: %w", pki.ErrInvalid)
+	}
 	if err := pki.ValidICCID(p.ICCID); err != nil {
 		return nil, err
 	}
