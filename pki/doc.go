@@ -37,7 +37,7 @@
 // and verifies a record signed by the card (package record) against the
 // verified certificate: the signature, the card ID of the record against the
 // certificate's, the nonce (consumed once; replays are keyed by the nonce,
-// never by the malleable signature bytes) and the card's counter, which must
+// never by signature bytes) and the card's counter, which must
 // increase strictly: a counter that goes back is a replay or a cloned card.
 // NonceStore and CounterStore let a platform keep both in its database;
 // package pkitest is the conformance suite such a store runs.

@@ -3,6 +3,7 @@ package pki
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"math/big"
@@ -163,8 +164,9 @@ func TestChallenger(t *testing.T) {
 }
 
 // TestChallengerMalleatedReplay replays a record whose ECDSA signature was
-// changed from (r, s) to (r, n-s): still a valid signature, other bytes. The
-// nonce, not the signature, identifies the answer, so the replay fails.
+// changed from (r, s) to (r, n-s): still a valid ECDSA signature, other
+// bytes. Records carry only low-S signatures, so the twin is refused as a
+// bad signature, before its nonce is looked at.
 func TestChallengerMalleatedReplay(t *testing.T) {
 	ctx := context.Background()
 	h := newHierarchy(t)
@@ -182,10 +184,12 @@ func TestChallengerMalleatedReplay(t *testing.T) {
 	sVal.Sub(elliptic.P256().Params().N, sVal)
 	sVal.FillBytes(sig[32:])
 	require.NotEqual(t, msg, twin)
-	require.NoError(t, record.Verify(twin, &h.cardKey.PublicKey, new(record.AuthProof)), "the twin signature is valid")
+	digest := record.SigStructureDigest(record.ProtectedHeader(record.TypeAuthProof), payloadOf(t, msg))
+	require.True(t, ecdsa.Verify(&h.cardKey.PublicKey, digest[:], new(big.Int).SetBytes(sig[:32]), sVal), "the twin signature is a valid ECDSA signature")
+	assert.ErrorIs(t, record.Verify(twin, &h.cardKey.PublicKey, new(record.AuthProof)), record.ErrSignature)
 
 	_, err = c.Verify(ctx, h.chain(), twin, new(record.AuthProof))
-	assert.ErrorIs(t, err, ErrNonce)
+	assert.ErrorIs(t, err, record.ErrSignature)
 }
 
 func TestChallengerConcurrentReplay(t *testing.T) {
@@ -289,4 +293,15 @@ func TestVerifyReceipt(t *testing.T) {
 	forged, err := record.Sign(rand.Reader, h.cardKey, rc)
 	require.NoError(t, err)
 	assert.ErrorIs(t, vp.VerifyReceipt(forged, &got), record.ErrSignature)
+}
+
+// payloadOf returns the payload of the signed auth proof msg: the one
+// encoding of the record it holds.
+func payloadOf(t *testing.T, msg []byte) []byte {
+	t.Helper()
+	var p record.AuthProof
+	require.NoError(t, record.Open(msg, &p))
+	payload, err := record.Marshal(&p)
+	require.NoError(t, err)
+	return payload
 }

@@ -30,8 +30,8 @@ var (
 	// for, or no record (nil, or a nil pointer) was given, which names no
 	// type.
 	ErrType = errors.New("record: wrong record type")
-	// ErrSignature: the signature does not verify under the given key, or
-	// the algorithm is not ES256.
+	// ErrSignature: the signature does not verify under the given key, is
+	// not in its low-S form, or the algorithm is not ES256.
 	ErrSignature = errors.New("record: bad signature")
 	// ErrKey: the key is not an ECDSA P-256 key.
 	ErrKey = errors.New("record: key is not ECDSA P-256")
@@ -268,7 +268,8 @@ func Unmarshal(data []byte, r Record) error {
 
 // Sign validates r (including the card header of a CardRecord) and returns
 // it as a tagged COSE_Sign1 message signed with key, which must be an ECDSA
-// P-256 key (ErrKey otherwise, for a nil key too). A card's key never
+// P-256 key (ErrKey otherwise, for a nil key too); the signature is in its
+// low-S form (LowS). A card's key never
 // leaves the card: the card calls Sign itself.
 func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	if key == nil {
@@ -303,6 +304,7 @@ func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	if err := msg.Sign(rand, nil, signer); err != nil {
 		return nil, fmt.Errorf("record: sign: %w", err)
 	}
+	LowS(msg.Signature)
 	return msg.MarshalCBOR()
 }
 
@@ -321,8 +323,8 @@ func Open(msg []byte, r Record) error {
 }
 
 // Verify checks that msg is a COSE_Sign1 record of r's type signed with ES256
-// by the private key of pub, then decodes it into r, checking the card header
-// of a CardRecord too. It returns an error matching ErrSignature, ErrType,
+// by the private key of pub, with a low-S signature (see LowS), then decodes
+// it into r, checking the card header of a CardRecord too. It returns an error matching ErrSignature, ErrType,
 // ErrMalformed or ErrKey.
 func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 	if !p256(pub) {
@@ -337,6 +339,9 @@ func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 	}
 	// decode made sure that the protected header is the one of r's type,
 	// so the Sig_structure is built from it, not parsed again.
+	if !lowS(m.Signature) {
+		return fmt.Errorf("%w: s above n/2 (the signature is not in its low-S form)", ErrSignature)
+	}
 	digest := SigStructureDigest(ProtectedHeader(r.Type()), m.Payload)
 	if !verifyDigest(pub, digest[:], m.Signature) {
 		return ErrSignature
@@ -519,6 +524,34 @@ func verifyDigest(pub *ecdsa.PublicKey, digest, sig []byte) bool {
 	r := new(big.Int).SetBytes(sig[:32])
 	s := new(big.Int).SetBytes(sig[32:])
 	return ecdsa.Verify(pub, digest, r, s)
+}
+
+// halfOrder is n/2, rounded down, for the order n of P-256, and
+// halfOrderBytes the same as 32 big-endian bytes.
+var (
+	halfOrder      = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+	halfOrderBytes = halfOrder.FillBytes(make([]byte, 32))
+)
+
+// LowS rewrites sig, an ES256 signature r || s of 64 bytes, into its low-S
+// form: when s > n/2 it becomes n − s, the other valid signature of the same
+// digest under the same r. Records carry only low-S signatures (Sign and a
+// card's applet write them, Verify refuses the others), so that a signed
+// message has exactly one form. A slice of another length is left alone.
+func LowS(sig []byte) {
+	if len(sig) != 64 {
+		return
+	}
+	if !lowS(sig) {
+		s := new(big.Int).SetBytes(sig[32:])
+		s.Sub(elliptic.P256().Params().N, s).FillBytes(sig[32:])
+	}
+}
+
+// lowS reports whether the s of sig (r || s, 64 bytes) is at most n/2,
+// comparing bytes, so that Verify allocates nothing for it.
+func lowS(sig []byte) bool {
+	return len(sig) == 64 && bytes.Compare(sig[32:], halfOrderBytes) <= 0
 }
 
 // p256 reports whether pub is an ECDSA P-256 key with its point.

@@ -15,10 +15,12 @@
 // record, the Receipt, which both phones verify offline.
 //
 // The record type is carried in the protected COSE header as the content type
-// (label 3), so a signature over one type can never be read as another. The
-// package imports nothing else of casimpay but internal/cborhead, which
-// writes CBOR heads: cards, verifiers and the platform all build and check
-// records with it.
+// (label 3), so a signature over one type can never be read as another.
+// Signatures are in their low-S form (LowS): with the envelope and payload in
+// their one encoding, a holder of a message cannot make another byte string
+// of it that verifies. The package imports nothing else of casimpay but
+// internal/cborhead, which writes CBOR heads: cards, verifiers and the
+// platform all build and check records with it.
 //
 // Decoding is strict: duplicate map keys, unknown fields, indefinite lengths,
 // tags inside payloads, non-deterministic encodings and oversized input are

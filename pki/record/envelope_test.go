@@ -65,8 +65,8 @@ func TestVerifyRejectsProtectedHeaderEncodings(t *testing.T) {
 }
 
 // signRaw returns the COSE_Sign1 message of the protected header bytes prot
-// and payload, signed with ES256 by key, with every head in its shortest
-// form around them.
+// and payload, signed with ES256 by key (a low-S signature), with every head
+// in its shortest form around them.
 func signRaw(t *testing.T, key *ecdsa.PrivateKey, prot, payload []byte) []byte {
 	t.Helper()
 	bstr := func(b []byte) []byte { return append(cborhead.Append(nil, cborhead.Bytes, len(b)), b...) }
@@ -77,6 +77,7 @@ func signRaw(t *testing.T, key *ecdsa.PrivateKey, prot, payload []byte) []byte {
 	var sig [64]byte
 	r.FillBytes(sig[:32])
 	s.FillBytes(sig[32:])
+	LowS(sig[:])
 	return bytes.Join([][]byte{{0xd2, 0x84}, bstr(prot), {0xa0}, bstr(payload), bstr(sig[:])}, nil)
 }
 

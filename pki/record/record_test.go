@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -261,6 +262,7 @@ func resign(t *testing.T, key *ecdsa.PrivateKey, hdr cose.Headers, payload []byt
 	require.NoError(t, err)
 	m := cose.Sign1Message{Headers: hdr, Payload: payload}
 	require.NoError(t, m.Sign(rand.Reader, nil, signer))
+	LowS(m.Signature)
 	out, err := m.MarshalCBOR()
 	require.NoError(t, err)
 	return out
@@ -612,4 +614,51 @@ func TestCheckCardID(t *testing.T) {
 	for body, want := range map[string]byte{"898600123456789012": '0', "898600987654321098": '9', "8901410321111851072": '0', "894450010219830482": '6'} {
 		assert.Equal(t, want, LuhnDigit(body), body)
 	}
+}
+
+// highS returns msg with its signature's s replaced by n − s: the other
+// valid ECDSA signature of the same digest, under the same r.
+func highS(t *testing.T, msg []byte) []byte {
+	t.Helper()
+	n := elliptic.P256().Params().N
+	out := bytes.Clone(msg)
+	sig := out[len(out)-64:]
+	s := new(big.Int).SetBytes(sig[32:])
+	new(big.Int).Sub(n, s).FillBytes(sig[32:])
+	return out
+}
+
+// requireLowS fails unless the signature of msg has s ≤ n/2.
+func requireLowS(t *testing.T, msg []byte) {
+	t.Helper()
+	half := new(big.Int).Rsh(elliptic.P256().Params().N, 1)
+	s := new(big.Int).SetBytes(msg[len(msg)-32:])
+	require.LessOrEqual(t, s.Cmp(half), 0, "s above n/2")
+}
+
+func TestSignatureHasOneForm(t *testing.T) {
+	key := newKey(t)
+	consent := samples()["consent"]
+	for range 32 { // about half of the random signatures had s > n/2
+		msg, err := Sign(rand.Reader, key, consent)
+		require.NoError(t, err)
+		requireLowS(t, msg)
+		require.NoError(t, Verify(msg, &key.PublicKey, new(Consent)))
+
+		twin := highS(t, msg)
+		require.True(t, VerifyES256(&key.PublicKey, sigStructure(t, twin), twin[len(twin)-64:]), "n − s is a valid ECDSA signature")
+		assert.ErrorIs(t, Verify(twin, &key.PublicKey, new(Consent)), ErrSignature)
+		assert.NotEqual(t, Hash(msg), Hash(twin))
+	}
+	var sig [64]byte
+	sig[0], sig[63] = 1, 1
+	LowS(sig[:])
+	assert.Equal(t, byte(1), sig[63], "a low s is kept")
+	n := elliptic.P256().Params().N
+	new(big.Int).Sub(n, big.NewInt(1)).FillBytes(sig[32:])
+	LowS(sig[:])
+	assert.Equal(t, big.NewInt(1), new(big.Int).SetBytes(sig[32:]), "n − 1 becomes 1")
+	short := []byte{1, 2, 3}
+	LowS(short)
+	assert.Equal(t, []byte{1, 2, 3}, short, "a slice of another length is left alone")
 }

@@ -17,7 +17,7 @@ import (
 //
 //	protected     = A2 01 26 03 <tstr content type>      {1: -7, 3: ct}
 //	Sig_structure = 84 6A "Signature1" <bstr protected> 40 <bstr payload>
-//	message       = D2 84 <bstr protected> A0 <bstr payload> 58 40 <r || s>
+//	message       = D2 84 <bstr protected> A0 <bstr payload> 58 40 <r || s>, s ≤ n/2
 
 var errEnvelope = errors.New("applet: record too large for its envelope")
 
@@ -44,6 +44,7 @@ func signEnvelope(rand io.Reader, key *ecdsa.PrivateKey, t record.Type, payload 
 	var rs [64]byte
 	r.FillBytes(rs[:32])
 	s.FillBytes(rs[32:])
+	record.LowS(rs[:]) // the one form of the signature that record.Verify accepts
 	msg = append(msg, rs[:]...)
 	if len(msg) > record.MaxMessage {
 		return nil, errEnvelope

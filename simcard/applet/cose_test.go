@@ -50,3 +50,21 @@ func TestEnvelopeMatchesRecordSign(t *testing.T) {
 	_, err = signEnvelope(rand.Reader, key, record.TypeConsent, make([]byte, record.MaxMessage))
 	assert.ErrorIs(t, err, errEnvelope)
 }
+
+// TestEnvelopeSignatureIsLowS: the card writes every signature in its
+// low-S form, the one record.Verify accepts; a random ECDSA signature has
+// s above n/2 half of the time.
+func TestEnvelopeSignatureIsLowS(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	c := &record.Consent{CardHeader: record.CardHeader{CardID: "8986001234567890120", Counter: 1},
+		RequestID: make([]byte, 16), RequestHash: make([]byte, 32), Nonce: make([]byte, 32), Amount: 5, Currency: "EUR", MerchantID: "m"}
+	c.RequestID[0], c.RequestHash[0], c.Nonce[0] = 1, 2, 3
+	payload, err := record.Marshal(c)
+	require.NoError(t, err)
+	for i := range 32 {
+		msg, err := signEnvelope(rand.Reader, key, record.TypeConsent, payload)
+		require.NoError(t, err)
+		require.NoError(t, record.Verify(msg, &key.PublicKey, new(record.Consent)), "signature %d", i)
+	}
+}
