@@ -85,7 +85,7 @@ type PlatformOptions struct {
 // ledger and receipts. It implements API in process.
 //
 // A Platform keeps no state of its own beyond caches (the EID resolver, the
-// rate limiter): everything lives in its Store and Ledger, so several
+// rate limiter, the pairing nonces it saw used): everything lives in its Store and Ledger, so several
 // Platforms, in one process or several, may serve one database. Every
 // transition of a payment request is a compare-and-set in the store and
 // every ledger transfer has an ID derived from the request or refund, so
@@ -105,6 +105,7 @@ type Platform struct {
 	resolver adv.Resolver
 	limiter  limiter
 	cache    cache
+	used     usedNonces // pairing nonces the store holds used, see Pair
 
 	mu         sync.Mutex // guards lastReload
 	lastReload time.Time

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -189,7 +190,11 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // is paired once the shopper card and the seller card have named each
 // other. Resolving the peer's EID draws on the card's budget of EID
 // resolutions, as Resolve does: past it, the call is ErrRateLimited and
-// the proof stays unspent.
+// the proof stays unspent. A proof sent again after its nonce was used
+// (ErrReplay), or whose counter the card has passed (ErrClone), takes
+// nothing from that budget: a nonce this process saw used is refused
+// before the budget is drawn on, and a resolution whose proof the store
+// then refuses for its nonce or counter is given back.
 func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
 	var proof record.AuthProof
 	c, err := p.openCard(ctx, req.Proof, &proof)
@@ -203,12 +208,24 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	if err != nil {
 		return nil, err
 	}
-	s, err := p.session(ctx, c, &proof)
-	if err != nil {
-		return nil, p.refuse(ctx, a, err)
+	if p.used.used(a.Nonce, p.now()) {
+		return nil, verifyError(fmt.Errorf("%w: used", pki.ErrNonce))
 	}
-	a.Session = s
-	if err := p.accept(ctx, a); err != nil {
+	s, drew, err := p.session(ctx, c, &proof)
+	if err != nil {
+		err = p.refuse(ctx, a, err)
+	} else {
+		a.Session = s
+		err = p.accept(ctx, a)
+	}
+	if err == nil || errors.Is(err, ErrReplay) {
+		p.used.add(a.Nonce, a.NonceExpires, p.now())
+	}
+	if drew && (errors.Is(err, ErrReplay) || errors.Is(err, ErrClone)) {
+		// The proof was spent before: its resolution told nothing.
+		p.limiter.giveBack(c.ID)
+	}
+	if err != nil {
 		return nil, err
 	}
 	s = a.Session
@@ -219,29 +236,30 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 }
 
 // session checks a verified pairing proof of card c and returns the
-// session it confirms.
-func (p *Platform) session(ctx context.Context, c *CardRecord, proof *record.AuthProof) (*SessionRecord, error) {
+// session it confirms; drew reports whether it drew on the card's budget
+// of EID resolutions.
+func (p *Platform) session(ctx context.Context, c *CardRecord, proof *record.AuthProof) (s *SessionRecord, drew bool, err error) {
 	// In the order of PROTOCOL.md §6.1: the signer's EID and role, then
 	// the peer's EID.
 	if err := p.checkEID(c, proof.EID); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if proof.Role == record.RoleSeller && c.MerchantID == "" {
-		return nil, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
+		return nil, false, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
 	}
 	// The peer's EID is resolved from the card's budget of resolutions,
 	// as Resolve resolves one, so that pairing proofs probe no more EIDs.
 	if !p.limiter.allow(c.ID, p.now()) {
-		return nil, ErrRateLimited
+		return nil, false, ErrRateLimited
 	}
 	peer, err := p.resolve(ctx, proof.PeerEID)
 	if err != nil {
-		return nil, err
+		return nil, true, err
 	}
 	if peer.ID == c.ID {
-		return nil, fmt.Errorf("%w: a card cannot pair with itself", ErrInvalid)
+		return nil, true, fmt.Errorf("%w: a card cannot pair with itself", ErrInvalid)
 	}
-	s := &SessionRecord{ExpiresAt: p.now().Add(p.ttl.session)}
+	s = &SessionRecord{ExpiresAt: p.now().Add(p.ttl.session)}
 	switch proof.Role {
 	case record.RoleSeller:
 		s.ShopperCardID, s.ShopperEID = peer.ID, proof.PeerEID
@@ -249,14 +267,14 @@ func (p *Platform) session(ctx context.Context, c *CardRecord, proof *record.Aut
 		s.SellerConfirmed = true
 	default:
 		if peer.MerchantID == "" {
-			return nil, fmt.Errorf("%w: the peer is not a seller", ErrForbidden)
+			return nil, true, fmt.Errorf("%w: the peer is not a seller", ErrForbidden)
 		}
 		s.ShopperCardID, s.ShopperEID = c.ID, proof.EID
 		s.SellerCardID, s.SellerEID, s.MerchantID = peer.ID, proof.PeerEID, peer.MerchantID
 		s.ShopperConfirmed = true
 	}
 	s.ID = SessionID(s.ShopperCardID, s.SellerCardID, s.ShopperEID, s.SellerEID)
-	return s, nil
+	return s, true, nil
 }
 
 // Session implements API.
@@ -341,4 +359,13 @@ func (l *limiter) allow(k string, now time.Time) bool {
 	}
 	b.tokens--
 	return true
+}
+
+// giveBack returns to k's bucket the token an allow took.
+func (l *limiter) giveBack(k string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.buckets[k]; ok {
+		b.tokens = min(l.burst, b.tokens+1)
+	}
 }

@@ -114,3 +114,50 @@ func openNonce(k *nonceMAC, n []byte, now time.Time, requestID []byte) (time.Tim
 	}
 	return exp, nil
 }
+
+// maxUsedNonces bounds the nonces a usedNonces remembers.
+const maxUsedNonces = 100000
+
+// usedNonces remembers, in one platform process, challenge nonces that the
+// store holds used, until they expire, so that Pair refuses a pairing
+// proof sent again before it draws on the card's budget of EID
+// resolutions: a captured proof replayed cannot spend that budget. It
+// only ever answers what the store said; Store.Accept remains the check
+// that decides. It is safe for concurrent use.
+type usedNonces struct {
+	mu sync.Mutex
+	m  map[string]time.Time // nonce → until when the store holds it used
+}
+
+// add remembers nonce n as used until expires. When the memory is full of
+// nonces that have not expired, n is not remembered: the store still
+// refuses it.
+func (u *usedNonces) add(n []byte, expires, now time.Time) {
+	if len(n) == 0 {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.m == nil {
+		u.m = make(map[string]time.Time)
+	}
+	if len(u.m) >= maxUsedNonces {
+		for k, exp := range u.m {
+			if !now.Before(exp) {
+				delete(u.m, k)
+			}
+		}
+		if len(u.m) >= maxUsedNonces {
+			return
+		}
+	}
+	u.m[string(n)] = expires
+}
+
+// used reports whether nonce n is remembered as used at now.
+func (u *usedNonces) used(n []byte, now time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	exp, ok := u.m[string(n)]
+	return ok && now.Before(exp)
+}

@@ -713,6 +713,48 @@ func TestPairRateLimit(t *testing.T) {
 	assert.Equal(t, payflow.SessionPaired, v.State)
 }
 
+// TestPairReplayKeepsBudget: a pairing proof sent again after it was
+// accepted is nonce_replayed, and one whose counter the card has passed
+// card_counter_regression, however often it comes, and neither takes from
+// the signing card's budget of EID resolutions: not in the process that
+// accepted the proof, nor in another one serving the same database, so
+// that a captured proof replayed keeps no card from pairing.
+func TestPairReplayKeepsBudget(t *testing.T) {
+	s := limitedShop(t)
+	ctx := context.Background()
+	stale := s.shopper.Proof(record.RoleShopper, s.seller.EID())
+	proof := s.shopper.Proof(record.RoleShopper, s.seller.EID())
+	_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	require.NoError(t, err, "the first resolution of the burst of 3")
+	other, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+		ResolveBurst: 3, ResolveRate: 1,
+	})
+	require.NoError(t, err)
+	for _, p := range []*payflow.Platform{s.Platform, other} {
+		for range 5 {
+			_, err := p.Pair(ctx, &payflow.PairRequest{Proof: proof})
+			require.ErrorIs(t, err, payflow.ErrReplay)
+			_, err = p.Pair(ctx, &payflow.PairRequest{Proof: stale})
+			require.ErrorIs(t, err, payflow.ErrClone)
+		}
+	}
+	req := &payflow.ResolveRequest{EID: s.seller.EID()}
+	for _, tt := range []struct {
+		p    *payflow.Platform
+		left int
+	}{{s.Platform, 2}, {other, 3}} {
+		for range tt.left {
+			_, err := tt.p.Resolve(ctx, s.shopper.Token, req)
+			require.NoError(t, err, "the budget is whole but for the accepted proof")
+		}
+		_, err := tt.p.Resolve(ctx, s.shopper.Token, req)
+		require.ErrorIs(t, err, payflow.ErrRateLimited)
+		_, err = tt.p.Pair(ctx, &payflow.PairRequest{Proof: proof})
+		require.ErrorIs(t, err, payflow.ErrReplay, "a nonce seen used is refused before the budget")
+	}
+}
+
 func TestRecoverSweep(t *testing.T) {
 	s := newShop(t, false, paytest.Options{})
 	ctx := context.Background()
