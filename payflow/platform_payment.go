@@ -211,8 +211,7 @@ func (p *Platform) view(ctx context.Context, r *PaymentRecord, nonce []byte) (*P
 	}, nil
 }
 
-// load returns a payment request, first expiring it if it is pending past
-// its expiry.
+// load returns a payment request as current shows it.
 func (p *Platform) load(ctx context.Context, id ID) (*PaymentRecord, error) {
 	r, err := p.store.Payment(ctx, id)
 	if err != nil {
@@ -221,20 +220,32 @@ func (p *Platform) load(ctx context.Context, id ID) (*PaymentRecord, error) {
 	return p.current(ctx, r)
 }
 
-// current returns r, just read from the store, as load would: expired
-// first if it is pending past its expiry.
+// current returns r, just read from the store, as every call shows it,
+// settling an expiry that is due, as ExpireDue would: a request pending
+// at or after its expiry is expired; a held one at or after its hold's
+// expiry has its hold voided and is expired (expireHold), and an expiry
+// whose void is under way is finished. A void that fails fails the call;
+// the request stays voiding, for the next call or RecoverSweep.
 func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecord, error) {
 	for {
-		if r.State != StatePending || p.now().Before(r.ExpiresAt) {
+		now := p.now()
+		var err error
+		switch {
+		case r.State == StatePending && !now.Before(r.ExpiresAt):
+			r.State, r.UpdatedAt = StateExpired, now
+			err = p.store.UpdatePayment(ctx, r, StatePending)
+		case r.State == StateHeld && !now.Before(r.HoldExpiresAt):
+			err = p.expireHold(ctx, r)
+		case r.State == stateVoiding && r.VoidTo == StateExpired:
+			err = p.drive(ctx, r)
+		default:
 			return r, nil
 		}
-		r.State, r.UpdatedAt = StateExpired, p.now()
-		if err := p.store.UpdatePayment(ctx, r, StatePending); err == nil {
+		if err == nil {
 			return r, nil
 		} else if !errors.Is(err, ErrConflict) {
 			return nil, err
 		}
-		var err error
 		if r, err = p.store.Payment(ctx, r.ID); err != nil {
 			return nil, err
 		}
@@ -417,7 +428,9 @@ func (p *Platform) Decline(ctx context.Context, token string, id ID) (*PaymentVi
 // request, or a held payment, whose hold is voided. Cancelling a cancelled
 // request again returns it; cancelling one whose void is under way (a
 // cancellation whose reply was lost) finishes the void and answers from
-// the final state.
+// the final state. A cancellation at or after the hold's expiry is
+// ErrExpired, as a capture is: the hold is voided and the request expired
+// (see current).
 func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -440,9 +453,9 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 		case StateHeld:
 			r.State, r.VoidTo = stateVoiding, StateCancelled
 		case stateVoiding:
-			// A void whose call ended before its outcome was recorded (a
-			// cancellation's reply lost, or an expiry): finish it now and
-			// answer from the final state.
+			// A cancellation whose call ended before its outcome was
+			// recorded (its reply lost): finish it now and answer from
+			// the final state. (load finishes an expiry's.)
 			if err := p.drive(ctx, r); err != nil {
 				return nil, err
 			}
@@ -472,7 +485,7 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // capture of the same amount is under way (a capture whose reply was
 // lost), which finishes it first. A capture at or after the hold's
 // expiry is ErrExpired: the hold is voided and the request expired, as
-// ExpireDue would.
+// ExpireDue would (see current).
 func (p *Platform) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -501,16 +514,10 @@ func (p *Platform) Capture(ctx context.Context, token string, req *CaptureReques
 			}
 			continue
 		case r.State != StateHeld:
+			// A hold that ran out (the ledger may keep it up to a second
+			// longer, and the sweep may not have come yet) was voided and
+			// the request expired by load: no capture.
 			return nil, stateError(r.State)
-		case !p.now().Before(r.HoldExpiresAt):
-			// The hold ran out (the ledger may keep it up to a second
-			// longer, and the sweep may not have come yet): no capture.
-			if err := p.expireHold(ctx, r); errors.Is(err, ErrConflict) {
-				continue
-			} else if err != nil {
-				return nil, err
-			}
-			return nil, stateError(StateExpired)
 		case amount > r.Amount:
 			return nil, fmt.Errorf("%w: %d is more than the %d held", ErrLimit, amount, r.Amount)
 		}

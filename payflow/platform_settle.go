@@ -302,7 +302,7 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 		return nil, err
 	}
 	pay, err := p.store.Payment(ctx, ID(rr.RequestID))
-	if err == nil { // a pending request past its expiry is expired
+	if err == nil { // an expiry that is due is settled first
 		pay, err = p.current(ctx, pay)
 	}
 	if err != nil { // not found spends the record; a store failure does not

@@ -621,6 +621,82 @@ func TestManualCapture(t *testing.T) {
 		assert.Equal(t, 0, n, "nothing left to expire")
 		assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
 	})
+	// Every call on a held payment at or after its hold's expiry, before
+	// the sweep came, settles the expiry: the hold is voided and the
+	// request expired, and a cancellation is expired as a capture is.
+	for _, tt := range []struct {
+		name string
+		call func(s *shop, id payflow.ID) (*payflow.PaymentView, error)
+		err  error // nil: the call shows the request expired
+	}{
+		{"cancel", func(s *shop, id payflow.ID) (*payflow.PaymentView, error) {
+			return s.Platform.Cancel(ctx, s.seller.Token, id)
+		}, payflow.ErrExpired},
+		{"payer's read", func(s *shop, id payflow.ID) (*payflow.PaymentView, error) {
+			return s.Platform.Payment(ctx, s.shopper.Token, id)
+		}, nil},
+		{"seller's read", func(s *shop, id payflow.ID) (*payflow.PaymentView, error) {
+			return s.Platform.Payment(ctx, s.seller.Token, id)
+		}, nil},
+	} {
+		t.Run(tt.name+" after the hold's expiry", func(t *testing.T) {
+			s, v := approve(t)
+			s.Clock.Advance(payflow.DefaultHoldTTL - time.Second)
+			s.RefreshCRLs()
+			s.shopper.Login(record.RoleShopper)
+			s.seller.Login(record.RoleSeller)
+			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateHeld, pv.State, "a second before the hold's expiry")
+			s.Clock.Advance(time.Second)
+			got, err := tt.call(s, v.ID)
+			if tt.err != nil {
+				require.ErrorIs(t, err, tt.err)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, payflow.StateExpired, got.State)
+				assert.Nil(t, got.ConsentNonce)
+			}
+			s.requireState(t, v.ID, payflow.StateExpired)
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "the hold is voided")
+			_, err = s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+			assert.ErrorIs(t, err, payflow.ErrExpired)
+			n, err := s.Platform.ExpireDue(ctx, 0)
+			require.NoError(t, err)
+			assert.Equal(t, 0, n, "nothing left to expire")
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+		})
+	}
+	t.Run("a read finishes an expiry under way", func(t *testing.T) {
+		st := &updateHook{Store: memory.New()}
+		s := newShopOn(t, st, true, paytest.Options{})
+		v, _ := s.request(t)
+		_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+		require.NoError(t, err)
+		s.Clock.Advance(payflow.DefaultHoldTTL)
+		st.hook = func(p *payflow.PaymentRecord, from string) error {
+			if from == "voiding" {
+				st.hook = nil
+				return errLost
+			}
+			return nil
+		}
+		_, err = s.Platform.ExpireDue(ctx, 0)
+		require.ErrorContains(t, err, "connection lost")
+		r, err := s.Store.Payment(ctx, v.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "voiding", r.State)
+		assert.Equal(t, payflow.StateExpired, r.VoidTo)
+		assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "the ledger voided the hold")
+		s.RefreshCRLs()
+		s.shopper.Login(record.RoleShopper)
+		pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateExpired, pv.State)
+		s.requireState(t, v.ID, payflow.StateExpired)
+		assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+		require.NoError(t, s.Ledger.Verify(ctx))
+	})
 	t.Run("hold expires", func(t *testing.T) {
 		s, v := approve(t)
 		n, err := s.Platform.ExpireDue(ctx, 0)
