@@ -144,7 +144,10 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) ([][]
 }
 
 // void releases the holds of r, each on its own: a hold the ledger already
-// voided or expired counts as released.
+// voided or expired counts as released, and so does one it does not hold
+// (pending_transfer_not_found: the ledger lost it). The ledger keeps the
+// ID of a void refused for that, the only refusal of a void it keeps, and
+// answers a retry id_already_failed, which counts the same.
 func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error {
 	ts := make([]ledger.Transfer, len(legs))
 	for i, l := range legs {
@@ -160,7 +163,8 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error
 	for _, x := range res {
 		switch x {
 		case ledger.TransferCreated, ledger.TransferExists, ledger.TransferPendingTransferAlreadyVoided,
-			ledger.TransferPendingTransferExpired, ledger.TransferPendingTransferNotFound:
+			ledger.TransferPendingTransferExpired, ledger.TransferPendingTransferNotFound,
+			ledger.TransferIDAlreadyFailed:
 		default:
 			return fmt.Errorf("%w: ledger: void: %v", ErrInternal, x)
 		}

@@ -1972,6 +1972,41 @@ func TestCancelAndCaptureRetried(t *testing.T) {
 	}
 }
 
+// TestVoidRetriedAfterHoldNotFound: a void that met no hold in the ledger
+// (the ledger lost it: restored from an older backup than the platform's
+// state) counts the hold as released, and so does its retry after the
+// request's update was lost, although the ledger then answers
+// id_already_failed for the void's ID: the cancellation ends cancelled.
+func TestVoidRetriedAfterHoldNotFound(t *testing.T) {
+	ctx := context.Background()
+	st := &updateHook{Store: memory.New()}
+	s := newShopOn(t, st, true, paytest.Options{})
+	v, _ := s.request(t)
+	consent := s.consent(t, v.ID)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	h := record.Hash(consent)
+	r.State, r.Attempt, r.Consent, r.ConsentHash = payflow.StateHeld, 1, consent, h[:]
+	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
+	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
+	before := s.balances(t)
+	st.hook = func(p *payflow.PaymentRecord, from string) error {
+		if from == "voiding" {
+			st.hook = nil
+			return errLost
+		}
+		return nil
+	}
+	_, err = s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+	require.ErrorContains(t, err, "connection lost")
+	s.requireState(t, v.ID, "voiding")
+	got, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, got.State)
+	s.requireState(t, v.ID, payflow.StateCancelled)
+	assert.Equal(t, before, s.balances(t), "nothing moved")
+}
+
 // TestChainFoundWithOtherFields: a retried chain whose transfers the
 // ledger holds already is taken as made only when they are the transfers
 // asked for. Here the hold of an immediate capture exists as asked but
