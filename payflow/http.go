@@ -252,7 +252,6 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 		c := &httpCall{r: r}
 		token, err := bearerToken(r)
 		if err != nil || (rt&needsToken != 0 && token == "") {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="casimpay"`)
 			h.writeError(w, r, fmt.Errorf("%w: a bearer token is needed", ErrUnauthorized))
 			return
 		}
@@ -388,10 +387,15 @@ func (h *handler) writeReply(w http.ResponseWriter, r *http.Request, rep httpRep
 	h.write(w, rep)
 }
 
-// write writes rep with the headers of every reply.
+// write writes rep with the headers of every reply, and the challenge
+// that every 401 carries (RFC 9110 §15.5.2), whether the token is
+// missing, malformed, unknown or expired, and in a replayed reply too.
 func (h *handler) write(w http.ResponseWriter, rep httpReply) {
 	w.Header().Set("Content-Type", ContentType)
 	w.Header().Set("Cache-Control", "no-store")
+	if rep.status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="casimpay"`)
+	}
 	w.WriteHeader(rep.status)
 	w.Write(rep.body)
 }

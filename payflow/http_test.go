@@ -250,6 +250,11 @@ func TestHTTPErrorMapping(t *testing.T) {
 			raw := fx.do(t, http.MethodGet, "/v1/requests/"+payflow.ID{1}.String(), map[string]string{"Authorization": "Bearer tok"}, nil)
 			assert.Equal(t, tt.status, raw.status)
 			assert.Equal(t, tt.code, raw.errorCode(t))
+			if tt.status == http.StatusUnauthorized {
+				assert.Equal(t, `Bearer realm="casimpay"`, raw.header.Get("WWW-Authenticate"), "every 401 names the scheme")
+			} else {
+				assert.Empty(t, raw.header.Get("WWW-Authenticate"))
+			}
 			if tt.status >= 500 {
 				assert.NotContains(t, string(raw.body), "detail", "a server error's cause is only logged")
 			} else {
@@ -257,6 +262,18 @@ func TestHTTPErrorMapping(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a replayed 401 names the scheme", func(t *testing.T) {
+		fx.api.set(func(f *httpFakeAPI) { f.err = fmt.Errorf("%w: token expired", payflow.ErrUnauthorized) })
+		h := map[string]string{"Authorization": "Bearer old", payflow.IdempotencyKeyHeader: "k-401"}
+		body := mustCBOR(t, &payflow.ResolveRequest{EID: make([]byte, record.EIDSize)})
+		for _, replayed := range []string{"", "true"} {
+			raw := fx.do(t, http.MethodPost, "/v1/resolve", h, body)
+			assert.Equal(t, http.StatusUnauthorized, raw.status)
+			assert.Equal(t, "unauthorized", raw.errorCode(t))
+			assert.Equal(t, replayed, raw.header.Get(payflow.ReplayedHeader))
+			assert.Equal(t, `Bearer realm="casimpay"`, raw.header.Get("WWW-Authenticate"))
+		}
+	})
 	t.Run("unknown error is internal and hidden", func(t *testing.T) {
 		fx.api.set(func(f *httpFakeAPI) { f.err = errors.New("secret database detail") })
 		raw := fx.do(t, http.MethodGet, "/v1/info", nil, nil)
