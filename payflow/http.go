@@ -46,9 +46,9 @@ type HandlerOptions struct {
 	ReplyLease time.Duration
 	// MaxBodyBytes limits a request body (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
-	// CallTimeout bounds each API call (default DefaultCallTimeout). A
-	// call runs to its end, or to this deadline, even when the client
-	// goes away.
+	// CallTimeout bounds each API call (default DefaultCallTimeout), and
+	// each call to Replies on its own. A call runs to its end, or to this
+	// deadline, even when the client goes away.
 	CallTimeout time.Duration
 	// Logger receives one record per request with its request ID, and
 	// the details of server errors (default slog.Default()).
@@ -303,7 +303,7 @@ type httpReply struct {
 // the request's context), so that what it changes is finished and, under
 // an Idempotency-Key, its reply stored for the client's retry.
 func (h *handler) call(ctx context.Context, run httpRun) httpReply {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.CallTimeout)
+	ctx, cancel := h.detached(ctx)
 	defer cancel()
 	out, err := run(ctx)
 	if err != nil {
@@ -316,6 +316,14 @@ func (h *handler) call(ctx context.Context, run httpRun) httpReply {
 	return httpReply{status: http.StatusOK, body: body}
 }
 
+// detached returns a context of ctx's values that the client's going away
+// does not cancel, under the call timeout: the context of an API call and
+// of each call to the reply store, so that neither ends half done because
+// the client left, nor waits for ever on a database that stopped answering.
+func (h *handler) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), h.opts.CallTimeout)
+}
+
 // idempotent runs a POST under an Idempotency-Key: the first reply is
 // stored and replayed to retries with the same body.
 func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, key string, body []byte, run httpRun) {
@@ -323,7 +331,9 @@ func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, key string,
 	now := h.opts.Now()
 	hash := sha256.Sum256(body)
 	lease := now.Add(h.opts.ReplyLease)
-	stored, err := h.replies.BeginIdempotent(ctx, key, hash[:], now, lease)
+	bctx, cancel := h.detached(ctx)
+	stored, err := h.replies.BeginIdempotent(bctx, key, hash[:], now, lease)
+	cancel()
 	switch {
 	case errors.Is(err, ErrInFlight), errors.Is(err, ErrKeyReuse):
 		h.writeError(w, r, err)
@@ -338,18 +348,22 @@ func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, key string,
 	}
 	// The key is held: release it if the call panics or its reply is
 	// not final, store the reply otherwise, even if the client is gone.
-	bg := context.WithoutCancel(ctx)
 	held := true
 	defer func() {
 		if held {
-			if err := h.replies.AbandonIdempotent(bg, key, lease); err != nil {
+			actx, cancel := h.detached(ctx)
+			defer cancel()
+			if err := h.replies.AbandonIdempotent(actx, key, lease); err != nil {
 				h.logger(r).Error("abandoning idempotency key", "err", err)
 			}
 		}
 	}()
 	rep := h.call(ctx, run)
 	if storableReply(rep.code) {
-		if err := h.replies.FinishIdempotent(bg, key, lease, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL)); err != nil {
+		fctx, cancel := h.detached(ctx)
+		err := h.replies.FinishIdempotent(fctx, key, lease, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL))
+		cancel()
+		if err != nil {
 			h.logger(r).Error("storing idempotent reply", "err", err)
 		} else {
 			held = false

@@ -615,3 +615,50 @@ func TestHTTPRequestIDAndLogs(t *testing.T) {
 	assert.Equal(t, "/v1/info", records[0]["path"])
 	assert.Equal(t, float64(200), records[0]["status"])
 }
+
+// deadlineReplies is a ReplyStore that records, per method, whether each
+// call's context had a deadline.
+type deadlineReplies struct {
+	*payflow.ReplyMemory
+	mu        sync.Mutex
+	deadlines map[string][]bool
+}
+
+func (d *deadlineReplies) note(method string, ctx context.Context) {
+	_, ok := ctx.Deadline()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.deadlines[method] = append(d.deadlines[method], ok)
+}
+
+func (d *deadlineReplies) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
+	d.note("Begin", ctx)
+	return d.ReplyMemory.BeginIdempotent(ctx, key, bodyHash, now, lease)
+}
+
+func (d *deadlineReplies) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	d.note("Finish", ctx)
+	return d.ReplyMemory.FinishIdempotent(ctx, key, lease, status, reply, expires)
+}
+
+func (d *deadlineReplies) AbandonIdempotent(ctx context.Context, key string, lease time.Time) error {
+	d.note("Abandon", ctx)
+	return d.ReplyMemory.AbandonIdempotent(ctx, key, lease)
+}
+
+// TestHTTPReplyStoreCallsHaveADeadline: the handler's calls to the reply
+// store run under the call timeout, as the API call does, so that a
+// database that stops answering holds no request for ever.
+func TestHTTPReplyStoreCallsHaveADeadline(t *testing.T) {
+	rs := &deadlineReplies{ReplyMemory: payflow.NewReplyMemory(), deadlines: make(map[string][]bool)}
+	fx := newHTTPFixture(t, payflow.HandlerOptions{Replies: rs}, payflow.ClientOptions{})
+	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
+	ok := fx.do(t, http.MethodPost, "/v1/requests", map[string]string{payflow.IdempotencyKeyHeader: "k1"}, body)
+	require.Equal(t, http.StatusOK, ok.status)
+	fx.api.set(func(f *httpFakeAPI) { f.err = payflow.ErrConflict })
+	lost := fx.do(t, http.MethodPost, "/v1/requests", map[string]string{payflow.IdempotencyKeyHeader: "k2"}, body)
+	require.Equal(t, http.StatusConflict, lost.status)
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	assert.Equal(t, map[string][]bool{"Begin": {true, true}, "Finish": {true}, "Abandon": {true}}, rs.deadlines)
+}
