@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/casimpay/casimpay/internal/sqlitedb"
 )
@@ -55,6 +56,16 @@ func openDB(t *testing.T) (*sql.DB, *Lock, *Batcher) {
 	require.NoError(t, err)
 	t.Cleanup(b.Close)
 	return db, l, b
+}
+
+// sqliteCode returns the extended result code of the SQLite error in
+// err's chain, or 0 when there is none.
+func sqliteCode(err error) int {
+	var e *sqlite.Error
+	if errors.As(err, &e) {
+		return e.Code()
+	}
+	return 0
 }
 
 func insert(k int) func(context.Context, *sql.Tx) error {
@@ -219,7 +230,7 @@ func TestBatchIsolatesFailures(t *testing.T) {
 	assert.NoError(t, errs[0])
 	assert.ErrorIs(t, errs[1], boom)
 	assert.NoError(t, errs[2])
-	assert.ErrorContains(t, errs[3], "UNIQUE constraint failed")
+	assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(errs[3]), "%v", errs[3])
 	assert.Equal(t, "kaput", panics[4])
 	assert.NoError(t, errs[5])
 	assert.Nil(t, panics[0])
@@ -268,7 +279,7 @@ func TestFailureReportedAfterCommit(t *testing.T) {
 	require.NoError(t, <-first)
 	wg.Wait()
 	require.NoError(t, errKept)
-	assert.ErrorContains(t, errLost, "UNIQUE constraint failed")
+	assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqliteCode(errLost), "%v", errLost)
 	require.NoError(t, readErr)
 	assert.Equal(t, 1, n, "the row that the failed write clashed with is readable when it hears of the failure")
 }
@@ -287,11 +298,11 @@ func TestBatchCommitFails(t *testing.T) {
 		// The third write failed against the first, which is lost: it
 		// gets the commit's error too, not a refusal resting on a row that
 		// never existed.
-		assert.ErrorContains(t, err, "FOREIGN KEY constraint failed", "write %d", i)
+		assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "write %d: %v", i, err)
 	}
 	assert.Equal(t, []int{-1}, keys(t, db))
 	err := b.Write(context.Background(), orphan)
-	assert.ErrorContains(t, err, "FOREIGN KEY constraint failed", "alone")
+	assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "alone: %v", err)
 	require.NoError(t, b.Write(context.Background(), insert(5)))
 	assert.Equal(t, []int{-1, 5}, keys(t, db))
 }
@@ -382,6 +393,7 @@ func TestConcurrentWrites(t *testing.T) {
 	_, err := db.Exec(`INSERT INTO parent (id) VALUES (0)`)
 	require.NoError(t, err)
 	const writers, each = 16, 25
+	refused := errors.New("refused")
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
@@ -392,12 +404,12 @@ func TestConcurrentWrites(t *testing.T) {
 						return err
 					}
 					if k%7 == 0 {
-						return errors.New("refused") // rolled back alone
+						return refused // rolled back alone
 					}
 					return insert(k)(ctx, tx)
 				})
 				if k%7 == 0 {
-					assert.EqualError(t, err, "refused")
+					assert.ErrorIs(t, err, refused)
 				} else {
 					assert.NoError(t, err)
 				}
