@@ -6,6 +6,7 @@ package sqlitedb
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -14,6 +15,9 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
+
+// ErrEmptyPath is returned by Open for an empty database path.
+var ErrEmptyPath = errors.New("sqlitedb: empty database path")
 
 // Options configure Open. The zero value is the default.
 type Options struct {
@@ -59,10 +63,12 @@ func (o Options) Pragmas() []string {
 // switching it to WAL: w is the writer, a pool of one connection that is
 // never closed while idle (so that its page and statement caches live);
 // r is a pool of o.ReadConns read-only connections. Writers start their
-// transactions with BEGIN IMMEDIATE.
+// transactions with BEGIN IMMEDIATE. An empty path fails with
+// ErrEmptyPath; a file that cannot be opened or is not a SQLite database
+// fails with the driver's *sqlite.Error.
 func Open(ctx context.Context, path string, o Options) (w, r *sql.DB, err error) {
 	if path == "" {
-		return nil, nil, fmt.Errorf("empty database path")
+		return nil, nil, ErrEmptyPath
 	}
 	wdsn, err := DSN(path, false, o.Pragmas()...)
 	if err != nil {

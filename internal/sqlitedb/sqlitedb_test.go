@@ -10,6 +10,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/casimpay/casimpay/internal/sqlitedb"
 )
@@ -57,7 +59,10 @@ func TestOpen(t *testing.T) {
 		}
 	}
 	_, err = r.ExecContext(ctx, "CREATE TABLE t (x)")
-	assert.ErrorContains(t, err, "readonly", "the read pool is query_only")
+	var serr *sqlite.Error
+	if assert.ErrorAs(t, err, &serr, "the read pool is query_only") {
+		assert.Equal(t, sqlite3.SQLITE_READONLY, serr.Code(), "%v", err)
+	}
 	_, err = w.ExecContext(ctx, "CREATE TABLE t (x)")
 	assert.NoError(t, err)
 
@@ -75,13 +80,22 @@ func TestOpenErrors(t *testing.T) {
 	dir := t.TempDir()
 	notDB := filepath.Join(dir, "garbage.db")
 	require.NoError(t, os.WriteFile(notDB, []byte("this is not a SQLite database file, just text that is long enough"), 0o600))
-	for name, path := range map[string]string{
-		"empty path":        "",
-		"missing directory": filepath.Join(dir, "no", "such", "dir", "x.db"),
-		"not a database":    notDB,
+	w, r, err := sqlitedb.Open(context.Background(), "", sqlitedb.Options{})
+	assert.ErrorIs(t, err, sqlitedb.ErrEmptyPath)
+	assert.Nil(t, w)
+	assert.Nil(t, r)
+	for name, tc := range map[string]struct {
+		path string
+		code int
+	}{
+		"missing directory": {filepath.Join(dir, "no", "such", "dir", "x.db"), sqlite3.SQLITE_CANTOPEN},
+		"not a database":    {notDB, sqlite3.SQLITE_NOTADB},
 	} {
-		w, r, err := sqlitedb.Open(context.Background(), path, sqlitedb.Options{})
-		assert.Error(t, err, name)
+		w, r, err := sqlitedb.Open(context.Background(), tc.path, sqlitedb.Options{})
+		var serr *sqlite.Error
+		if assert.ErrorAs(t, err, &serr, name) {
+			assert.Equal(t, tc.code, serr.Code(), "%s: %v", name, err)
+		}
 		assert.Nil(t, w, name)
 		assert.Nil(t, r, name)
 	}
