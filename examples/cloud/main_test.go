@@ -172,7 +172,7 @@ func TestPhonesNeedACloud(t *testing.T) {
 	empty := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(empty, demo.URLFile), []byte("\n"), 0o600))
 	err := demo.RunSeller(context.Background(), []string{"-data", empty}, &buffer{})
-	assert.EqualError(t, err, "the cloud URL file "+filepath.Join(empty, demo.URLFile)+" is empty")
+	assert.ErrorIs(t, err, demo.ErrEmptyURLFile)
 }
 
 func TestCloudFlags(t *testing.T) {

@@ -25,6 +25,10 @@ func DefaultDir() string { return filepath.Join(os.TempDir(), "casimpay-demo") }
 // writes the base URL it serves, for the phone programs to find it.
 const URLFile = "cloud.url"
 
+// ErrEmptyURLFile is the error of a phone program without -url whose
+// data folder holds an empty URLFile.
+var ErrEmptyURLFile = errors.New("demo: the cloud URL file is empty")
+
 // Bystanders are the cards of the grocery market that the cloud program
 // broadcasts itself, so that the queues of the phone programs show a
 // choice.
@@ -181,7 +185,7 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 			return nil, fmt.Errorf("no -url and no cloud running with -data %s: %w", f.dir, err)
 		}
 		if f.url = strings.TrimSpace(string(b)); f.url == "" {
-			return nil, fmt.Errorf("the cloud URL file %s is empty", filepath.Join(f.dir, URLFile))
+			return nil, fmt.Errorf("%w: %s", ErrEmptyURLFile, filepath.Join(f.dir, URLFile))
 		}
 	}
 	return f, nil
