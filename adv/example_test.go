@@ -3,10 +3,21 @@ package adv_test
 import (
 	"errors"
 	"fmt"
+	"testing"
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki/record"
 )
+
+// cardID is the card of the examples, an ICCID with its Luhn check digit.
+const cardID = "8901260123456789011"
+
+func TestExampleCardID(t *testing.T) {
+	if err := record.CheckCardID("card id", cardID); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func secret(first byte) []byte {
 	s := make([]byte, adv.SecretSize)
@@ -112,7 +123,7 @@ func ExamplePairingCode() {
 // The cloud resolves the EIDs it is shown to enrolled cards.
 func ExampleResolver() {
 	var r adv.Resolver
-	if err := r.Enrol("8901260123456789012", secret(0x00)); err != nil {
+	if err := r.Enrol(cardID, secret(0x00)); err != nil {
 		panic(err)
 	}
 	now := time.Date(2026, time.January, 1, 0, 3, 0, 0, time.UTC)
@@ -127,7 +138,7 @@ func ExampleResolver() {
 	_, ok = r.Resolve(k.EID(adv.Epoch(now.Add(-time.Hour))), now)
 	fmt.Println(ok)
 	// Output:
-	// 8901260123456789012 true
-	// 8901260123456789012 true
+	// 8901260123456789011 true
+	// 8901260123456789011 true
 	// false
 }
