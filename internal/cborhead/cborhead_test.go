@@ -1,6 +1,7 @@
 package cborhead
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -24,4 +25,25 @@ func TestAppendMatchesCBOR(t *testing.T) {
 		assert.Equal(t, s[:len(s)-n], Append(nil, Text, n), "tstr of %d", n)
 	}
 	assert.Equal(t, []byte{0xff, 0x58, 0x18}, Append([]byte{0xff}, Bytes, 24), "appends to dst")
+}
+
+// TestAppendLongArguments: an argument of 2^32 or more takes the 8-octet
+// form (additional information 27), not its low 32 bits.
+func TestAppendLongArguments(t *testing.T) {
+	if strconv.IntSize < 64 {
+		t.Skip("int cannot hold 2^32")
+	}
+	n := uint64(1)<<32 - 1
+	assert.Equal(t, []byte{0x5a, 0xff, 0xff, 0xff, 0xff}, Append(nil, Bytes, int(n)))
+	n++
+	assert.Equal(t, []byte{0x5b, 0, 0, 0, 1, 0, 0, 0, 0}, Append(nil, Bytes, int(n)))
+	n = 1<<63 - 1
+	assert.Equal(t, []byte{0x7b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, Append(nil, Text, int(n)))
+}
+
+// TestAppendRefusesInvalid: a negative argument or a major type above 7
+// has no head; Append panics rather than write a wrong one.
+func TestAppendRefusesInvalid(t *testing.T) {
+	assert.PanicsWithValue(t, "cborhead: negative argument", func() { Append(nil, Bytes, -1) })
+	assert.PanicsWithValue(t, "cborhead: major type above 7", func() { Append(nil, 8, 0) })
 }
