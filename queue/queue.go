@@ -20,6 +20,11 @@ const (
 	DefaultHysteresis = 4.0 // dB
 )
 
+// MaxCapacity is the largest Options.Capacity: far more peers than one
+// radio hears, and a bound on the memory New sets aside, which is
+// proportional to the capacity.
+const MaxCapacity = 1 << 16
+
 // The RSSI range Observe accepts, in dBm: what the Bluetooth HCI reports
 // (127 means "not available" and is refused).
 const (
@@ -32,7 +37,9 @@ var (
 	// ErrRole: New was given a role other than adv.Shopper or adv.Seller, or
 	// Observe an advert without a valid role.
 	ErrRole = errors.New("queue: invalid role")
-	// ErrOptions: an Options field is out of range.
+	// ErrOptions: an Options field is out of range (a negative TTL, a
+	// Capacity below zero or above MaxCapacity, an Alpha outside (0, 1], a
+	// NaN Hysteresis).
 	ErrOptions = errors.New("queue: invalid options")
 	// ErrSameRole: the advert has this phone's own role, so it is not a
 	// counterparty.
@@ -51,7 +58,8 @@ type Options struct {
 	// TTL is how long a peer stays after its last report; zero means
 	// DefaultTTL (10 s).
 	TTL time.Duration
-	// Capacity is the most peers held; zero means DefaultCapacity (1,024).
+	// Capacity is the most peers held, up to MaxCapacity; zero means
+	// DefaultCapacity (1,024).
 	Capacity int
 	// Alpha is the weight of a new report in the RSSI filter, in (0, 1];
 	// zero means DefaultAlpha (0.25). 1 disables smoothing.
@@ -164,7 +172,7 @@ func New(self adv.Role, opts Options) (*Queue, error) {
 		now:     opts.Now,
 		changes: make(chan struct{}, 1),
 	}
-	if q.ttl < 0 || q.cap < 0 || !(q.alpha > 0 && q.alpha <= 1) || math.IsNaN(q.hyst) {
+	if q.ttl < 0 || q.cap < 0 || q.cap > MaxCapacity || !(q.alpha > 0 && q.alpha <= 1) || math.IsNaN(q.hyst) {
 		return nil, ErrOptions
 	}
 	if q.hyst < 0 {
