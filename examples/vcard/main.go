@@ -24,7 +24,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -84,7 +83,8 @@ func run(ctx context.Context, addr, pin, puk, statePath string) error {
 // root certificate to rootPath.
 func personalise(card *simcard.Card, pin, puk, rootPath string) error {
 	if !simcard.ValidPIN(pin) || !simcard.ValidPUK(puk) {
-		return errors.New("vcard: the PIN needs 4 to 12 digits and the PUK 8")
+		return fmt.Errorf("vcard: the PIN needs %d to %d digits and the PUK %d: %w",
+			simcard.MinPIN, simcard.MaxPIN, simcard.PUKLength, simcard.ErrFormat)
 	}
 	root, issuer, err := simcardtest.NewCA()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/simcard"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -65,6 +66,16 @@ func TestRunPersonalisesOnceAndServes(t *testing.T) {
 }
 
 func TestRunRefusesBadPIN(t *testing.T) {
-	err := run(context.Background(), "127.0.0.1:1", "12", "87654321", filepath.Join(t.TempDir(), "s"))
-	assert.Error(t, err)
+	for _, tt := range []struct{ name, pin, puk string }{
+		{"short PIN", "12", "87654321"},
+		{"PIN not digits", "12ab", "87654321"},
+		{"short PUK", "2468", "8765432"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			state := filepath.Join(t.TempDir(), "s")
+			err := run(context.Background(), "127.0.0.1:1", tt.pin, tt.puk, state)
+			assert.ErrorIs(t, err, simcard.ErrFormat)
+			assert.NoFileExists(t, state+".root.pem", "refused before the demo CA is made")
+		})
+	}
 }
