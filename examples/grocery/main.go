@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if !(*loss >= 0 && *loss < 1) || *rounds < 1 { // NaN too
-		return fmt.Errorf("-loss must be in [0, 1) and -rounds at least 1")
+		return fmt.Errorf("%w: -loss must be in [0, 1) and -rounds at least 1", demo.ErrUsage)
 	}
 	dir := *data
 	if dir == "" {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/simcard"
 )
 
@@ -128,13 +129,17 @@ func TestGroceryPINBlocked(t *testing.T) {
 }
 
 func TestGroceryFlags(t *testing.T) {
-	for _, args := range [][]string{{"-loss", "1"}, {"-loss", "NaN"}, {"-loss", "-0.1"}, {"-rounds", "0"}, {"-nope"}} {
+	for _, args := range [][]string{{"-loss", "1"}, {"-loss", "NaN"}, {"-loss", "-0.1"}, {"-rounds", "0"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer
-			assert.Error(t, run(context.Background(), args, &out))
-			assert.NotContains(t, out.String(), "Enter PIN", "refused before any purchase")
+			assert.ErrorIs(t, run(context.Background(), args, &out), demo.ErrUsage)
+			assert.Empty(t, out.String(), "refused before the cloud opens")
 		})
 	}
+	// The flag package's own refusal has no sentinel.
+	var out bytes.Buffer
+	assert.Error(t, run(context.Background(), []string{"-nope"}, &out))
+	assert.Empty(t, out.String(), "refused before the cloud opens")
 }
 
 func TestGrocerySeedRepeats(t *testing.T) {

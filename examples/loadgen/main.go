@@ -92,10 +92,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if c.pairs < 1 || c.duration <= 0 || c.progress <= 0 {
-		return errors.New("-pairs, -duration and -progress must be positive")
+		return fmt.Errorf("%w: -pairs, -duration and -progress must be positive", demo.ErrUsage)
 	}
 	if c.url != "" && (c.dsn != "" || c.http) {
-		return errors.New("-postgres and -http are for the platform in process, not with -url")
+		return fmt.Errorf("%w: -postgres and -http are for the platform in process, not with -url", demo.ErrUsage)
 	}
 	pairs, where, cleanup, err := setup(ctx, &c)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,12 +89,17 @@ func TestLoadgenAgainstCloud(t *testing.T) {
 
 func TestLoadgenFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"-pairs", "0"}, {"-duration", "0s"}, {"-url", "http://127.0.0.1:1", "-http"}, {"-nope"},
+		{"-pairs", "0"}, {"-duration", "0s"}, {"-progress", "-1s"},
+		{"-url", "http://127.0.0.1:1", "-http"}, {"-url", "http://127.0.0.1:1", "-postgres", "postgres://x"},
 	} {
-		t.Run(args[0], func(t *testing.T) {
-			assert.Error(t, run(context.Background(), args, &bytes.Buffer{}))
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			assert.ErrorIs(t, run(context.Background(), args, &out), demo.ErrUsage)
+			assert.Empty(t, out.String(), "refused before the platform opens")
 		})
 	}
+	// The flag package's own refusal has no sentinel.
+	assert.Error(t, run(context.Background(), []string{"-nope"}, &bytes.Buffer{}))
 }
 
 func TestPercentile(t *testing.T) {
