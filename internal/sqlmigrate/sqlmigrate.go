@@ -13,7 +13,8 @@ import (
 )
 
 // Migration is one schema change, read from a file named
-// "<version>_<name>.sql" (for example 0001_init.sql). Versions start at 1
+// "<version>_<name>.sql" (for example 0001_init.sql), the version in
+// decimal digits and nothing else. Versions start at 1
 // and have no gaps, so a database at version n has applied exactly the
 // migrations 1..n.
 type Migration struct {
@@ -24,7 +25,7 @@ type Migration struct {
 
 // ErrBadMigration reports a migration file set that cannot be applied in a
 // well-defined order.
-var ErrBadMigration = errors.New("bad migration files")
+var ErrBadMigration = errors.New("sqlmigrate: bad migration files")
 
 // Read reads the *.sql files of dir in fsys and returns them sorted by
 // version. It fails with ErrBadMigration on a file name without a version,
@@ -41,8 +42,10 @@ func Read(fsys fs.FS, dir string) ([]Migration, error) {
 		}
 		base := strings.TrimSuffix(e.Name(), ".sql")
 		num, name, ok := strings.Cut(base, "_")
+		// Atoi takes a sign too: a version that Atoi reads and that starts
+		// with a digit is digits only.
 		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 || name == "" {
+		if !ok || err != nil || num[0] < '0' || num[0] > '9' || v <= 0 || name == "" {
 			return nil, fmt.Errorf("%w: %s: want <version>_<name>.sql", ErrBadMigration, e.Name())
 		}
 		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))

@@ -1,6 +1,7 @@
 package sqlmigrate
 
 import (
+	"io/fs"
 	"testing"
 	"testing/fstest"
 
@@ -47,6 +48,8 @@ func TestRead(t *testing.T) {
 		{name: "no name", fsys: fstest.MapFS{"m/1_.sql": file("")}, wantErr: ErrBadMigration},
 		{name: "version zero", fsys: fstest.MapFS{"m/0_a.sql": file("")}, wantErr: ErrBadMigration},
 		{name: "negative", fsys: fstest.MapFS{"m/-1_a.sql": file("")}, wantErr: ErrBadMigration},
+		{name: "plus sign", fsys: fstest.MapFS{"m/+1_a.sql": file("")}, wantErr: ErrBadMigration},
+		{name: "spaces", fsys: fstest.MapFS{"m/ 1_a.sql": file("")}, wantErr: ErrBadMigration},
 		{name: "does not start at one", fsys: fstest.MapFS{"m/2_a.sql": file("")}, wantErr: ErrBadMigration},
 	}
 	for _, tt := range tests {
@@ -64,5 +67,5 @@ func TestRead(t *testing.T) {
 
 func TestReadMissingDir(t *testing.T) {
 	_, err := Read(fstest.MapFS{}, "nowhere")
-	require.Error(t, err)
+	require.ErrorIs(t, err, fs.ErrNotExist)
 }
