@@ -21,6 +21,9 @@ import (
 // platform state in one database.
 const DatabaseFile = "casimpay.db"
 
+// ErrNoDataDir is the error of OpenCloud without CloudOptions.Dir.
+var ErrNoDataDir = errors.New("demo: no data folder")
+
 // CloudOptions configure OpenCloud.
 type CloudOptions struct {
 	// Dir is the data folder: the demo CA, the card state files and, unless
@@ -48,10 +51,11 @@ type Cloud struct {
 	closers []func() error
 }
 
-// OpenCloud opens (or creates) the demo cloud of a data folder.
+// OpenCloud opens (or creates) the demo cloud of a data folder. It fails
+// with ErrNoDataDir when opts.Dir is empty.
 func OpenCloud(ctx context.Context, opts CloudOptions) (_ *Cloud, err error) {
 	if opts.Dir == "" {
-		return nil, errors.New("demo: no data folder")
+		return nil, ErrNoDataDir
 	}
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
@@ -178,9 +181,12 @@ func TestOpenCloudFails(t *testing.T) {
 	dir := t.TempDir()
 	require.NoError(t, os.Mkdir(filepath.Join(dir, DatabaseFile), 0o700))
 	_, err := OpenCloud(context.Background(), CloudOptions{Dir: dir})
-	assert.Error(t, err)
+	var serr *sqlite.Error
+	if assert.ErrorAs(t, err, &serr) {
+		assert.Equal(t, sqlite3.SQLITE_CANTOPEN, serr.Code(), "%v", err)
+	}
 	_, err = OpenCloud(context.Background(), CloudOptions{})
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, ErrNoDataDir)
 }
 
 func TestAirBetweenPhones(t *testing.T) {
@@ -259,5 +265,5 @@ func TestWriteFile(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Len(t, entries, 1)
-	assert.Error(t, writeFile(filepath.Join(dir, "no", "such", "dir"), nil, 0o600, true))
+	assert.ErrorIs(t, writeFile(filepath.Join(dir, "no", "such", "dir"), nil, 0o600, true), fs.ErrNotExist)
 }
