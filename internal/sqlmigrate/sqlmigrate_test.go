@@ -2,6 +2,7 @@ package sqlmigrate
 
 import (
 	"io/fs"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -68,4 +69,33 @@ func TestRead(t *testing.T) {
 func TestReadMissingDir(t *testing.T) {
 	_, err := Read(fstest.MapFS{}, "nowhere")
 	require.ErrorIs(t, err, fs.ErrNotExist)
+}
+
+// FuzzRead reads one file of any name: Read never panics, and a file it
+// takes is a "<version>_<name>.sql" file of version 1 whose version is
+// decimal digits, read back with its content.
+func FuzzRead(f *testing.F) {
+	for _, name := range []string{"0001_init.sql", "1_a.sql", "+1_a.sql", "-1_a.sql", "1_.sql", "_a.sql", "1.sql", "x_1.sql", "README.md"} {
+		f.Add(name)
+	}
+	f.Fuzz(func(t *testing.T, name string) {
+		if !fs.ValidPath(name) || strings.Contains(name, "/") {
+			return // not a file name of the folder
+		}
+		got, err := Read(fstest.MapFS{"m/" + name: &fstest.MapFile{Data: []byte("SELECT 1")}}, "m")
+		if err != nil {
+			require.ErrorIs(t, err, ErrBadMigration)
+			return
+		}
+		if !strings.HasSuffix(name, ".sql") {
+			require.Empty(t, got)
+			return
+		}
+		require.Len(t, got, 1)
+		num, rest, ok := strings.Cut(name, "_")
+		require.True(t, ok)
+		require.NotEmpty(t, num)
+		require.Empty(t, strings.Trim(num, "0123456789"), "version %q", num)
+		require.Equal(t, Migration{Version: 1, Name: strings.TrimSuffix(rest, ".sql"), SQL: "SELECT 1"}, got[0])
+	})
 }
