@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,7 +32,17 @@ func init() {
 		time.Sleep(time.Duration(n) * time.Millisecond)
 		return n, nil
 	})
+	// test_cancel() calls the function in testCancel, if any, and returns 0:
+	// a statement that ends its caller's context while it runs.
+	sqlite.MustRegisterScalarFunction("test_cancel", 0, func(*sqlite.FunctionContext, []driver.Value) (driver.Value, error) {
+		if f := testCancel.Load(); f != nil {
+			(*f)()
+		}
+		return int64(0), nil
+	})
 }
+
+var testCancel atomic.Pointer[context.CancelFunc]
 
 // openDB opens a new database file with a table t (k, v) and the tables
 // parent and child, whose foreign key is checked at COMMIT, and returns
@@ -341,6 +352,8 @@ func TestCancelWhileRunning(t *testing.T) {
 	db, l, b := openDB(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	testCancel.Store(&cancel)
+	defer testCancel.Store(nil)
 	first := leaderWaiting(t, l, b, insert(-1))
 	other := make(chan error, 1)
 	go func() { other <- b.Write(context.Background(), insert(1)) }()
@@ -348,10 +361,10 @@ func TestCancelWhileRunning(t *testing.T) {
 	slow := make(chan error, 1)
 	go func() {
 		slow <- b.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			time.AfterFunc(20*time.Millisecond, cancel)
-			// An INSERT that runs for 200 ms.
+			// An INSERT that ends the caller's context at its first row,
+			// then runs for 200 ms more.
 			_, err := tx.ExecContext(ctx, `INSERT INTO t (k, v)
-				SELECT column1, test_sleep_ms(50) FROM (VALUES (2), (3), (4), (5))`)
+				SELECT column1, test_cancel() + test_sleep_ms(50) FROM (VALUES (2), (3), (4), (5))`)
 			return err
 		})
 	}()
