@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"math"
 	"sync"
 	"time"
 )
@@ -30,13 +31,15 @@ const (
 	pairLabel = "CASIM-PAIR"
 )
 
-// Epoch returns the EID epoch of t: Unix seconds / 600, or 0 before 1970.
+// Epoch returns the EID epoch of t: Unix seconds / 600, or 0 before 1970,
+// and math.MaxUint32 from the start of that epoch (in the year 83,631) on
+// rather than wrapping round to 0.
 func Epoch(t time.Time) uint32 {
 	s := t.Unix()
 	if s < 0 {
 		return 0
 	}
-	return uint32(s / EpochSeconds)
+	return uint32(min(s/EpochSeconds, math.MaxUint32))
 }
 
 // EpochStart returns the first instant of epoch e.

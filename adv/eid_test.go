@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -27,6 +28,11 @@ func TestEpoch(t *testing.T) {
 		{exampleTime.Add(599 * time.Second), 2945376},
 		{exampleTime.Add(600 * time.Second), 2945377},
 		{exampleTime.In(time.FixedZone("UTC+8", 8*3600)), 2945376},
+		// The last epoch goes on past its ten minutes: epochs do not wrap
+		// round to 0.
+		{EpochStart(math.MaxUint32), math.MaxUint32},
+		{time.Unix(EpochSeconds<<32, 0), math.MaxUint32},
+		{time.Unix(math.MaxInt64, 0), math.MaxUint32},
 	}
 	for _, tt := range tests {
 		t.Run(tt.t.String(), func(t *testing.T) {
