@@ -157,6 +157,36 @@ func (w *phoneWorld) pair(tb testing.TB) *payflow.Confirmation {
 	return c1
 }
 
+// pairPastARequest pairs the phones, has the seller ask for a payment and
+// cancel it, so that the session's next request index is 1, and moves the
+// clock to the next EID epoch, where pairing again opens another session.
+// It returns the confirmation of the session.
+func (w *phoneWorld) pairPastARequest(tb testing.TB) *payflow.Confirmation {
+	tb.Helper()
+	ctx := context.Background()
+	c := w.pair(tb)
+	_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(tb, err)
+	_, err = w.seller.Cancel(ctx)
+	require.NoError(tb, err)
+	now := w.f.Clock.Now()
+	w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now) + 1).Sub(now))
+	return c
+}
+
+// requireFirstRequest checks that sv, the seller's request of basket, is
+// the first request of session c, and that the shopper's wait finds it.
+func (w *phoneWorld) requireFirstRequest(tb testing.TB, c *payflow.Confirmation, sv *payflow.PaymentView) {
+	tb.Helper()
+	require.Equal(tb, payflow.SessionRequestID(c.SessionID, 0), sv.ID)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(tb, err)
+	assert.Equal(tb, sv.ID, screen.ID)
+	assert.Equal(tb, uint64(690), screen.Amount)
+}
+
 func (w *phoneWorld) balance(tb testing.TB, owner string) payflow.Balance {
 	tb.Helper()
 	b, err := w.f.Platform.Balance(context.Background(), owner, "EUR")

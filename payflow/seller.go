@@ -47,7 +47,7 @@ type Seller struct {
 	catalog   *Catalog
 
 	unsentMu sync.Mutex
-	unsent   []byte // the signed payment request the platform did not answer
+	unsent   [][]byte // signed payment requests to withdraw, oldest first (Request)
 
 	refundMu    sync.Mutex
 	unconfirmed *sentRefund // a refund sent without a receipt that verifies
@@ -121,6 +121,12 @@ type Charge struct {
 // (Status, Wait) and Request fails with ErrFinal instead of charging
 // again. While the platform does not answer that either, Request fails
 // with its error.
+//
+// A payment request that the platform answers after another session was
+// selected (Select) is of the session selected before: Request puts it
+// not on screen, leaves the request indexes of the new session alone,
+// withdraws it at once as above (or with the next Request, while the
+// platform does not answer) and fails with ErrNotPaired.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
 	sess, err := s.pairedSession()
 	if err != nil {
@@ -169,9 +175,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		if err != nil {
 			if unanswered(err) { // it may be recorded
-				s.unsentMu.Lock()
-				s.unsent = msg
-				s.unsentMu.Unlock()
+				s.keepUnsent(msg)
 			}
 			return nil, err
 		}
@@ -180,32 +184,65 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 		}
 		s.mu.Lock()
-		s.next, s.payment = n, v
+		current := s.selected(sess)
+		if current {
+			s.next, s.payment = n, v
+		}
 		s.mu.Unlock()
+		if !current {
+			// A request of the session selected before, which its shopper
+			// may still find: withdrawn as one without an answer.
+			s.keepUnsent(msg)
+			if err := s.settleUnsent(ctx); err != nil {
+				return nil, fmt.Errorf("%w: %w", errReselected, err)
+			}
+			return nil, errReselected
+		}
 		return v, nil
 	}
 }
 
-// settleUnsent settles the payment request that the platform did not
-// answer, if any, as Request says.
+// keepUnsent keeps msg, a signed payment request that may be recorded, to
+// be withdrawn (settleUnsent).
+func (s *Seller) keepUnsent(msg []byte) {
+	s.unsentMu.Lock()
+	defer s.unsentMu.Unlock()
+	s.unsent = append(s.unsent, msg)
+}
+
+// settleUnsent settles the payment requests kept by keepUnsent, oldest
+// first, as Request says.
 func (s *Seller) settleUnsent(ctx context.Context) error {
 	s.unsentMu.Lock()
 	defer s.unsentMu.Unlock()
-	if s.unsent == nil {
-		return nil
-	}
-	v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: s.unsent})
-	if err != nil {
-		if unanswered(err) {
+	for len(s.unsent) > 0 {
+		done, err := s.withdraw(ctx, s.unsent[0])
+		if done {
+			s.unsent = s.unsent[1:]
+		}
+		if err != nil {
 			return err
 		}
-		s.unsent = nil // refused, so never recorded
-		return nil
+	}
+	s.unsent = nil
+	return nil
+}
+
+// withdraw sends msg, a signed payment request that may be recorded,
+// again: one recorded and still payable is cancelled, and one that was
+// paid goes on screen and is ErrFinal. done reports that msg is settled.
+func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error) {
+	v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
+	if err != nil {
+		if unanswered(err) {
+			return false, err
+		}
+		return true, nil // refused, so never recorded
 	}
 	var r record.PaymentRequest
-	h := record.Hash(s.unsent)
-	if err := record.Open(s.unsent, &r); err != nil || !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) {
-		return fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
+	h := record.Hash(msg)
+	if err := record.Open(msg, &r); err != nil || !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) {
+		return false, fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 	}
 	if v.State == StatePending || v.State == StateHeld {
 		recorded := v
@@ -217,17 +254,16 @@ func (s *Seller) settleUnsent(ctx context.Context) error {
 			err = sameRequest(recorded, v)
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 	}
-	s.unsent = nil
 	if v.State != StateCaptured {
-		return nil
+		return true, nil
 	}
 	s.mu.Lock()
 	s.payment = v
 	s.mu.Unlock()
-	return fmt.Errorf("%w: payment request %v, sent before without an answer, was paid", ErrFinal, v.ID)
+	return true, fmt.Errorf("%w: payment request %v, which the phone withdraws, was paid", ErrFinal, v.ID)
 }
 
 // unanswered reports whether a call that failed with err got no verdict

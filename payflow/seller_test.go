@@ -239,3 +239,56 @@ func TestSellerRequestPastManyTakenIndexes(t *testing.T) {
 	assert.Equal(t, sv.ID, screen.ID)
 	assert.Equal(t, uint64(690), screen.Amount)
 }
+
+// hookCreateAPI runs hook once, after the platform recorded a payment
+// request and before its answer reaches the phone.
+type hookCreateAPI struct {
+	payflow.API
+	mu   sync.Mutex
+	hook func()
+}
+
+func (a *hookCreateAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.CreateRequest(ctx, req)
+	a.mu.Lock()
+	hook := a.hook
+	a.hook = nil
+	a.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+	return v, err
+}
+
+// TestSellerRequestAcrossSelect: a seller's Request whose answer arrives
+// after another session was selected fails with ErrNotPaired, puts nothing
+// on screen, leaves the new session's request indexes alone and withdraws
+// the request it made in the old session; the new session's first request
+// is its index 0, which the shopper finds.
+func TestSellerRequestAcrossSelect(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &hookCreateAPI{API: w.f.Platform}
+	w.useSeller(t, api)
+	first := w.pairPastARequest(t)
+	var second *payflow.Confirmation
+	api.hook = func() {
+		// While the answer to the first session's second request is on
+		// its way, the phones select each other again.
+		second = w.pair(t)
+	}
+	_, err := w.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrNotPaired)
+	require.NotNil(t, second)
+	require.NotEqual(t, first.SessionID, second.SessionID)
+	_, err = w.seller.Status(ctx)
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "nothing of the old session on screen")
+	old, err := w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(first.SessionID, 1))
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, old.State, "the old session's request is withdrawn")
+
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	w.requireFirstRequest(t, second, sv)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/casimpay/casimpay/adv"
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
@@ -296,14 +295,8 @@ func TestWaitPaymentAcrossSelect(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
 	api := &hookPaymentAPI{API: w.f.Platform}
 	w.useShopper(t, api)
-	first := w.pair(t)
-	_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
-	require.NoError(t, err)
-	_, err = w.seller.Cancel(ctx)
-	require.NoError(t, err)
-
-	now := w.f.Clock.Now()
-	w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now) + 1).Sub(now)) // new EIDs: another session
+	first := w.pairPastARequest(t)
+	var err error
 	actx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var second *payflow.Confirmation
@@ -321,14 +314,7 @@ func TestWaitPaymentAcrossSelect(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrNotPaired, "the wait of the first session ends")
 	require.NotNil(t, second)
 	require.NotEqual(t, first.SessionID, second.SessionID)
-	require.Equal(t, payflow.SessionRequestID(second.SessionID, 0), sv.ID)
-
-	wctx, wcancel := context.WithTimeout(ctx, 5*time.Second)
-	defer wcancel()
-	screen, err := w.shopper.WaitPayment(wctx)
-	require.NoError(t, err)
-	assert.Equal(t, sv.ID, screen.ID)
-	assert.Equal(t, uint64(690), screen.Amount)
+	w.requireFirstRequest(t, second, sv)
 }
 
 // TestApproveResendsNothingWithoutTrustedPlatform: a consent that never
