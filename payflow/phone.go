@@ -426,14 +426,17 @@ func (p *phone) refresh(v *PaymentView) {
 	}
 }
 
-// finish takes the request id off the screen and moves on to the next
-// request of the session.
+// finish takes the request id off the screen and, when it is the
+// session's request at the next index, moves on to the next request of the
+// session.
 func (p *phone) finish(id ID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.payment != nil && p.payment.ID == id {
 		p.payment = nil
-		p.next++
+		if p.session != nil && id == SessionRequestID(p.session.ID, p.next) {
+			p.next++
+		}
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/casimpay/casimpay/adv"
@@ -36,9 +37,16 @@ type Shopper struct {
 	phone
 	card ShopperCard
 
-	consentMu   sync.Mutex
-	unconfirmed *sentConsent // a consent sent without a receipt that verifies
+	consentMu sync.Mutex // Approve's calls run one at a time
+	// kept are the consents sent without a receipt that verifies, in the
+	// order they were signed; guarded by phone.mu.
+	kept []*sentConsent
 }
+
+// MaxKeptConsents is how many consents a Shopper keeps, sent without a
+// receipt that verifies (Approve), at most; while it keeps that many, the
+// card signs no other consent.
+const MaxKeptConsents = 16
 
 // NewShopper returns the shopper phone of card. It fails with ErrInvalid
 // when opts lacks the API or a way to verify receipts.
@@ -58,10 +66,21 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // ErrNotPaired before pairing and once another session was selected
 // (Select) meanwhile, ErrExpired once the session expired without a
 // request, and the context's error when it ends.
+//
+// A request paid with a consent that the phone keeps (Approve), of this
+// session or of one selected before, whose receipt the phone has not
+// taken, comes first: WaitPayment returns its captured view, and the next
+// Approve sends that consent again and returns its receipt. A kept consent
+// whose request is held stays kept until the merchant captures it, while
+// the phone goes on to other requests; one whose request ended without a
+// capture (no money moved) is dropped.
 func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 	sess, err := s.pairedSession()
 	if err != nil {
 		return nil, err
+	}
+	if v, err := s.keptCaptured(ctx); v != nil || err != nil {
+		return v, err
 	}
 	for {
 		s.mu.Lock()
@@ -111,6 +130,64 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 		}
 		return v, nil
 	}
+}
+
+// keptCaptured returns the view of the first request, paid with a kept
+// consent, that the platform shows captured, put on screen, and drops the
+// kept consents whose request ended otherwise.
+func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
+	s.mu.Lock()
+	kept := slices.Clone(s.kept)
+	s.mu.Unlock()
+	for _, u := range kept {
+		id := u.view.ID
+		v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, id) })
+		if err == nil {
+			err = sameRequest(u.view, v)
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch v.State {
+		case StateCaptured:
+			s.mu.Lock()
+			s.payment = v
+			s.mu.Unlock()
+			return v, nil
+		case StateDeclined, StateCancelled, StateExpired:
+			s.drop(u)
+		}
+	}
+	return nil, nil
+}
+
+// keep keeps u until its receipt verifies or its request ends.
+func (s *Shopper) keep(u *sentConsent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slices.Contains(s.kept, u) {
+		s.kept = append(s.kept, u)
+	}
+}
+
+// drop stops keeping u.
+func (s *Shopper) drop(u *sentConsent) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.kept = slices.DeleteFunc(s.kept, func(k *sentConsent) bool { return k == u })
+}
+
+// keptFor returns the consent kept for request id, if any, and how many
+// consents are kept.
+func (s *Shopper) keptFor(id ID) (*sentConsent, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, u := range s.kept {
+		if u.view.ID == id {
+			return u, len(s.kept)
+		}
+	}
+	return nil, len(s.kept)
 }
 
 // errReselected ends a wait in a session when another was selected.
@@ -179,7 +256,10 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // again, as signed, without the card: a consent held or captured has the call wait for the capture and return its
 // receipt, one still being settled fails with ErrConflict, and one that
 // the platform refused then was not made, and the card signs a new one as
-// above. Calls of Approve run one at a time.
+// above. Consents of several requests are kept (WaitPayment shows a
+// request paid with one first), up to MaxKeptConsents: with that many, the
+// card signs no new consent and Approve fails with ErrLimit. Calls of
+// Approve run one at a time.
 func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	shown, err := s.Payment()
 	if err != nil {
@@ -192,7 +272,8 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	if err := s.trustPlatform(ctx); err != nil {
 		return nil, err
 	}
-	if u := s.unconfirmed; u != nil && u.view.ID == shown.ID {
+	u, n := s.keptFor(shown.ID)
+	if u != nil {
 		out, err := s.resendConsent(ctx, u)
 		if err != nil {
 			return nil, err
@@ -200,7 +281,11 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 		if out != nil {
 			return s.settled(ctx, u, out)
 		}
-		s.unconfirmed = nil // refused: it was not made
+		s.drop(u) // refused: it was not made
+		n--
+	}
+	if n >= MaxKeptConsents {
+		return nil, fmt.Errorf("%w: %d consents sent without a receipt are kept", ErrLimit, n)
 	}
 	// A fresh view carries a fresh consent nonce; it must show the same
 	// request as the screen did.
@@ -229,15 +314,15 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	if err != nil {
 		return nil, s.clearPIN(err)
 	}
-	u := &sentConsent{view: v, msg: consent}
+	u = &sentConsent{view: v, msg: consent}
 	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: consent})
 	if err != nil {
 		if unanswered(err) { // it may have been settled
-			s.unconfirmed = u
+			s.keep(u)
 		}
 		return nil, err
 	}
-	s.unconfirmed = u // until its receipt verifies
+	s.keep(u) // until its receipt verifies
 	return s.settled(ctx, u, out)
 }
 
@@ -299,7 +384,7 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 		}
 	}
 	if out.State != StateCaptured {
-		s.unconfirmed = nil // it ended without a capture
+		s.drop(u) // it ended without a capture
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, out.State)
 	}
 	rc, err := s.verifyReceipt(ctx, out.Receipt)
@@ -313,7 +398,7 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 	if !bytes.Equal(rc.ConsentHash, ch[:]) || rc.Amount > v.Amount {
 		return nil, fmt.Errorf("%w: the receipt is not of this consent", ErrMismatch)
 	}
-	s.unconfirmed = nil
+	s.drop(u)
 	s.finish(v.ID)
 	return rc, nil
 }

@@ -349,3 +349,137 @@ func TestApproveResendsNothingWithoutTrustedPlatform(t *testing.T) {
 	assert.Equal(t, 1, len(api.sent), "consents sent")
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// captureElsewhere captures the held request id in full with the seller's
+// card, as another phone of the merchant would, and returns its view.
+func (w *phoneWorld) captureElsewhere(tb testing.TB, id payflow.ID) *payflow.PaymentView {
+	tb.Helper()
+	ctx := context.Background()
+	l, err := w.seller.Login(ctx)
+	require.NoError(tb, err)
+	v, err := w.f.Platform.Capture(ctx, l.Token, &payflow.CaptureRequest{RequestID: id})
+	require.NoError(tb, err)
+	require.Equal(tb, payflow.StateCaptured, v.State)
+	return v
+}
+
+// TestWaitPaymentReturnsKeptConsentsPayment: a consent whose reply was
+// lost and which the platform settled is not left behind when the seller
+// asks for the next payment: WaitPayment shows the paid request first, the
+// next Approve sends that consent again and returns its receipt, and only
+// then does the phone move on to the next request. The shopper is charged
+// once for each.
+func TestWaitPaymentReturnsKeptConsentsPayment(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	w.useShopper(t, api)
+	w.pair(t)
+	w.request(t)
+	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	first, src, err := w.seller.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, first.State)
+	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, screen.ID, "the paid request whose receipt the phone lacks comes first")
+	assert.Equal(t, payflow.StateCaptured, screen.State)
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, src.Signed, rc.Signed)
+	require.Len(t, api.consents, 2)
+	assert.Equal(t, api.consents[0], api.consents[1], "the kept consent is sent again, no other is signed")
+
+	screen, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, next.ID, screen.ID)
+	rc, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(100), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 790}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestHeldConsentKeptAcrossNextPayment: a consent held for a manual
+// capture when the shopper stopped waiting stays kept while the shopper
+// pays the next request, which is held too; once the merchant captures the
+// first, WaitPayment shows it and Approve returns its receipt, without the
+// card signing again.
+func TestHeldConsentKeptAcrossNextPayment(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	api := &scriptedApproveAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	w.pair(t)
+	w.request(t)
+	first := w.approveHeld(t)
+	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, next.ID, screen.ID, "a held request waits for the merchant, not the shopper")
+	require.Equal(t, next.ID, w.approveHeld(t))
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds, Held: 790}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+
+	cv := w.captureElsewhere(t, first)
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	screen, err = w.shopper.WaitPayment(wctx)
+	require.NoError(t, err)
+	assert.Equal(t, first, screen.ID)
+	assert.Equal(t, payflow.StateCaptured, screen.State)
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, cv.Receipt, rc.Signed)
+	assert.Equal(t, uint64(690), rc.Amount)
+	require.Len(t, api.sent, 3, "two consents, the first sent again")
+	assert.Equal(t, api.sent[0], api.sent[2])
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690, Held: 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestApproveRefusesPastMaxKeptConsents: with MaxKeptConsents consents held
+// for manual captures, Approve of another request fails with ErrLimit
+// before the card signs; once one of them is captured and its receipt
+// taken, the next consent is signed.
+func TestApproveRefusesPastMaxKeptConsents(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	api := &scriptedApproveAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	w.pair(t)
+	ask := func() payflow.ID {
+		sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
+		require.NoError(t, err)
+		screen, err := w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sv.ID, screen.ID)
+		return sv.ID
+	}
+	var held []payflow.ID
+	for range payflow.MaxKeptConsents {
+		ask()
+		held = append(held, w.approveHeld(t))
+	}
+	last := ask()
+	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrLimit)
+	assert.Len(t, api.sent, payflow.MaxKeptConsents, "no consent signed for the last request")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds, Held: 10 * payflow.MaxKeptConsents}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+
+	w.captureElsewhere(t, held[3])
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, held[3], screen.ID)
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(10), rc.Amount)
+	screen, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, last, screen.ID)
+	assert.Equal(t, last, w.approveHeld(t))
+	assert.Len(t, api.sent, payflow.MaxKeptConsents+2)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 10, Held: 10 * payflow.MaxKeptConsents}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
