@@ -338,8 +338,11 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // Select is the user's choice of a counterparty from the queue: the card
 // proves itself to the platform naming the peer's EID, and the session
 // goes to the confirmation screen. Paired is false until the other phone
-// selects this one too (WaitPaired). The pairing code is checked against
-// the one computed here from both EIDs (ErrMismatch).
+// selects this one too (WaitPaired). The session is checked against what
+// the user picked (ErrMismatch): its pairing code against the one computed
+// here from both EIDs, this card's ID, and the peer against what the
+// platform named its EID (Peers): for a shopper, the merchant's ID and
+// name; for a seller, the shopper's name and this card's merchant.
 func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	if _, err := p.queue.Select(eid); err != nil {
 		return nil, err
@@ -361,7 +364,7 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := p.checkSession(s, own, eid); err != nil {
+	if err := p.checkSession(ctx, s, own, eid, r); err != nil {
 		return nil, err
 	}
 	p.mu.Lock()
@@ -371,9 +374,9 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 	return p.confirmation(s), nil
 }
 
-// checkSession checks a session view against this phone's card and the
-// EIDs of the pair.
-func (p *phone) checkSession(s *SessionView, own, peer adv.EID) error {
+// checkSession checks a session view against this phone's card, the EIDs
+// of the pair and r, what the platform named the peer's EID.
+func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.EID, r *ResolveResponse) error {
 	id, err := p.CardID()
 	if err != nil {
 		return err
@@ -388,7 +391,40 @@ func (p *phone) checkSession(s *SessionView, own, peer adv.EID) error {
 	if s.PairingCode != adv.PairingCode(own, peer) {
 		return fmt.Errorf("%w: the pairing code is not the one of the two EIDs", ErrMismatch)
 	}
+	if p.role == adv.Shopper {
+		if s.MerchantID != r.MerchantID || s.MerchantName != r.DisplayName {
+			p.forget(peer)
+			return fmt.Errorf("%w: the session is with merchant %q (%s), not %q (%s) as picked", ErrMismatch, s.MerchantName, s.MerchantID, r.DisplayName, r.MerchantID)
+		}
+		return nil
+	}
+	if s.ShopperName != r.DisplayName {
+		p.forget(peer)
+		return fmt.Errorf("%w: the session is with shopper %q, not %q as picked", ErrMismatch, s.ShopperName, r.DisplayName)
+	}
+	l, err := p.loginState(ctx)
+	if err != nil {
+		return err
+	}
+	if s.MerchantID != l.MerchantID {
+		return fmt.Errorf("%w: the session is of merchant %s, not this card's", ErrMismatch, s.MerchantID)
+	}
 	return nil
+}
+
+// forget drops what the platform said of eid, so that it is asked again.
+func (p *phone) forget(eid adv.EID) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.names, eid)
+}
+
+// sameSession reports whether two views show the same session: its ID,
+// pairing code and parties, which never change.
+func sameSession(a, b *SessionView) bool {
+	return a.ID == b.ID && a.PairingCode == b.PairingCode &&
+		a.ShopperCardID == b.ShopperCardID && a.SellerCardID == b.SellerCardID && a.MerchantID == b.MerchantID &&
+		a.ShopperName == b.ShopperName && a.MerchantName == b.MerchantName
 }
 
 func (p *phone) confirmation(s *SessionView) *Confirmation {
@@ -442,7 +478,9 @@ func (p *phone) finish(id ID) {
 
 // WaitPaired waits until the other phone has selected this one, and
 // returns the confirmation. It fails with ErrNotPaired when no peer was
-// selected, ErrExpired when the session expires first, and the context's
+// selected, ErrExpired when the session expires first, ErrMismatch when
+// the platform shows the session with another pairing code or other
+// parties (cards, merchant, names) than Select did, and the context's
 // error when it ends.
 func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
 	s := p.currentSession()
@@ -461,8 +499,8 @@ func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
 		if err != nil {
 			return nil, err
 		}
-		// The EIDs of a session are fixed; the code must not change.
-		if next.ID != s.ID || next.PairingCode != s.PairingCode {
+		// The EIDs and the parties of a session are fixed.
+		if !sameSession(next, s) {
 			return nil, fmt.Errorf("%w: the session changed", ErrMismatch)
 		}
 		s = next

@@ -658,6 +658,7 @@ type tamperAPI struct {
 	payflow.API
 	payment func(*payflow.PaymentView)
 	pair    func(*payflow.SessionView)
+	session func(*payflow.SessionView)
 	approve func(*payflow.PaymentView)
 	decline func(*payflow.PaymentView)
 }
@@ -682,6 +683,14 @@ func (a *tamperAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflo
 	v, err := a.API.Pair(ctx, req)
 	if err == nil && a.pair != nil {
 		a.pair(v)
+	}
+	return v, err
+}
+
+func (a *tamperAPI) Session(ctx context.Context, token string, id payflow.ID) (*payflow.SessionView, error) {
+	v, err := a.API.Session(ctx, token, id)
+	if err == nil && a.session != nil {
+		a.session(v)
 	}
 	return v, err
 }
@@ -893,4 +902,93 @@ func TestRefundResendsNothingWithoutTrustedPlatform(t *testing.T) {
 	_, err = w.seller.Refund(ctx, 240)
 	require.ErrorIs(t, err, payflow.ErrCard)
 	assert.Equal(t, paid, w.balance(t, w.shopperCard.Enrolment.ICCID), "the kept refund was not sent")
+}
+
+// TestSelectChecksThePeer: a session that the platform or the network
+// answers with another merchant, merchant name or shopper name than the
+// advert the user picked, or with other parties later, is ErrMismatch, and
+// the phone keeps no session to pay in.
+func TestSelectChecksThePeer(t *testing.T) {
+	ctx := context.Background()
+	// setup returns phones that heard each other, with their EIDs.
+	setup := func(t *testing.T) (w *phoneWorld, api *tamperAPI, shopperEID, sellerEID adv.EID) {
+		f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+		api = &tamperAPI{API: f.Platform}
+		w = newPhoneWorld(t, f, api, false)
+		w.hear(t)
+		shopperEID, err := w.shopper.EID()
+		require.NoError(t, err)
+		sellerEID, err = w.seller.EID()
+		require.NoError(t, err)
+		return w, api, shopperEID, sellerEID
+	}
+	for name, tamper := range map[string]func(*payflow.SessionView){
+		"another merchant":      func(s *payflow.SessionView) { s.MerchantID = "other-shop" },
+		"another merchant name": func(s *payflow.SessionView) { s.MerchantName = "Other Shop" },
+	} {
+		t.Run("shopper: "+name, func(t *testing.T) {
+			w, api, _, sellerEID := setup(t)
+			api.pair = tamper
+			_, err := w.shopper.Select(ctx, sellerEID)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			_, err = w.shopper.WaitPaired(ctx)
+			require.ErrorIs(t, err, payflow.ErrNotPaired, "no session kept")
+		})
+	}
+	t.Run("shopper: merchant renamed since the queue named it", func(t *testing.T) {
+		w, _, _, sellerEID := setup(t)
+		peers, err := w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		require.Len(t, peers, 1)
+		require.Equal(t, "Corner Shop", peers[0].Name)
+		require.NoError(t, w.f.Platform.EnrollMerchant(ctx, payflow.Merchant{
+			ID: phoneMerchant, Name: "Corner Shop & Co", Currency: "EUR",
+			SellerCardIDs: []string{w.sellerCard.Enrolment.ICCID},
+		}))
+		_, err = w.shopper.Select(ctx, sellerEID)
+		require.ErrorIs(t, err, payflow.ErrMismatch, "the user picked another name")
+		peers, err = w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		require.Len(t, peers, 1)
+		assert.Equal(t, "Corner Shop & Co", peers[0].Name, "the platform is asked again")
+		c, err := w.shopper.Select(ctx, sellerEID)
+		require.NoError(t, err)
+		assert.Equal(t, "Corner Shop & Co", c.Name)
+	})
+	for name, tamper := range map[string]func(*payflow.SessionView){
+		"another shopper name": func(s *payflow.SessionView) { s.ShopperName = "Mallory" },
+		"another merchant":     func(s *payflow.SessionView) { s.MerchantID = "other-shop" },
+	} {
+		t.Run("seller: "+name, func(t *testing.T) {
+			w, api, shopperEID, sellerEID := setup(t)
+			_, err := w.shopper.Select(ctx, sellerEID)
+			require.NoError(t, err)
+			api.pair = tamper
+			_, err = w.seller.Select(ctx, shopperEID)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			_, err = w.seller.Request(ctx, basket)
+			require.ErrorIs(t, err, payflow.ErrNotPaired, "no session kept")
+		})
+	}
+	for name, tamper := range map[string]func(*payflow.SessionView){
+		"seller card":   func(s *payflow.SessionView) { s.SellerCardID = "8901000000000000000" },
+		"merchant":      func(s *payflow.SessionView) { s.MerchantID = "other-shop" },
+		"merchant name": func(s *payflow.SessionView) { s.MerchantName = "Other Shop" },
+		"shopper card":  func(s *payflow.SessionView) { s.ShopperCardID = "8901000000000000000" },
+		"shopper name":  func(s *payflow.SessionView) { s.ShopperName = "Mallory" },
+	} {
+		t.Run("waiting: "+name, func(t *testing.T) {
+			w, api, shopperEID, sellerEID := setup(t)
+			c, err := w.shopper.Select(ctx, sellerEID)
+			require.NoError(t, err)
+			require.False(t, c.Paired)
+			_, err = w.seller.Select(ctx, shopperEID)
+			require.NoError(t, err)
+			api.session = tamper
+			_, err = w.shopper.WaitPaired(ctx)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			_, err = w.shopper.WaitPayment(ctx)
+			require.ErrorIs(t, err, payflow.ErrNotPaired, "the session was not confirmed")
+		})
+	}
 }
