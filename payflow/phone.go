@@ -231,24 +231,39 @@ const LoginTries = 3
 // and Login proves the card's key again over a new challenge, up to
 // LoginTries times in all.
 func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
-	var resp *LoginResponse
-	for try := 1; ; try++ {
+	resp, err := LoginWithRetry(ctx, p.api, LoginTries, func() ([]byte, error) {
 		msg, _, err := p.proof(ctx, adv.EID{})
-		if err != nil {
-			return nil, err
-		}
-		resp, err = p.api.Login(ctx, &LoginRequest{Proof: msg})
-		if err == nil {
-			break
-		}
-		if try == LoginTries || !errors.Is(err, ErrReplay) {
-			return nil, err
-		}
+		return msg, err
+	})
+	if err != nil {
+		return nil, err
 	}
 	p.mu.Lock()
 	p.login = resp
 	p.mu.Unlock()
 	return resp, nil
+}
+
+// LoginWithRetry logs in to api with the auth proofs that proof has a
+// card sign, each over a new challenge: it sends one, and another while
+// the platform answers that the proof is spent (ErrReplay, as when the
+// reply of one sent before was lost and the transport sent it again), up
+// to tries proofs in all. An error of proof ends it with that error. A
+// phone's Login is LoginWithRetry with LoginTries.
+func LoginWithRetry(ctx context.Context, api API, tries int, proof func() ([]byte, error)) (*LoginResponse, error) {
+	for try := 1; ; try++ {
+		msg, err := proof()
+		if err != nil {
+			return nil, err
+		}
+		resp, err := api.Login(ctx, &LoginRequest{Proof: msg})
+		if err == nil {
+			return resp, nil
+		}
+		if try >= tries || !errors.Is(err, ErrReplay) {
+			return nil, err
+		}
+	}
 }
 
 // loginState returns the login, logging in when there is none or it has

@@ -474,6 +474,42 @@ func TestLoginAfterLostReply(t *testing.T) {
 	assert.NotEmpty(t, l.Token)
 }
 
+// spentLoginAPI answers every login that the proof is spent, as a
+// platform would whose replies to the logins are all lost, and counts the
+// logins.
+type spentLoginAPI struct {
+	payflow.API
+	logins atomic.Int32
+}
+
+func (a *spentLoginAPI) Login(context.Context, *payflow.LoginRequest) (*payflow.LoginResponse, error) {
+	a.logins.Add(1)
+	return nil, payflow.ErrReplay
+}
+
+// TestLoginTries: a login sends LoginTries proofs at most while each is
+// answered as spent, then fails with ErrReplay; LoginWithRetry sends as
+// many as it is told, and none once the card fails to sign.
+func TestLoginTries(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &spentLoginAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	_, err := w.shopper.Login(ctx)
+	require.ErrorIs(t, err, payflow.ErrReplay)
+	assert.Equal(t, int32(payflow.LoginTries), api.logins.Load())
+
+	proofs := 0
+	_, err = payflow.LoginWithRetry(ctx, api, 5, func() ([]byte, error) { proofs++; return []byte{0xa0}, nil })
+	require.ErrorIs(t, err, payflow.ErrReplay)
+	assert.Equal(t, 5, proofs)
+	assert.Equal(t, int32(payflow.LoginTries+5), api.logins.Load())
+
+	_, err = payflow.LoginWithRetry(ctx, api, 5, func() ([]byte, error) { return nil, errCardIO })
+	require.ErrorIs(t, err, errCardIO)
+	assert.Equal(t, int32(payflow.LoginTries+5), api.logins.Load(), "nothing sent")
+}
+
 // swapAPI answers the status of the requests in swap with the views of
 // others, as a network or platform that mixes requests up would.
 type swapAPI struct {
