@@ -187,6 +187,19 @@ func (w *phoneWorld) requireFirstRequest(tb testing.TB, c *payflow.Confirmation,
 	assert.Equal(tb, uint64(690), screen.Amount)
 }
 
+// requireSellerCaptured checks that the seller's Wait shows the request
+// on screen captured, with rc, the shopper's receipt, and returns its view.
+func (w *phoneWorld) requireSellerCaptured(tb testing.TB, rc *payflow.Receipt) *payflow.PaymentView {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	view, src, err := w.seller.Wait(ctx)
+	require.NoError(tb, err)
+	require.Equal(tb, payflow.StateCaptured, view.State)
+	require.Equal(tb, rc.Signed, src.Signed)
+	return view
+}
+
 func (w *phoneWorld) balance(tb testing.TB, owner string) payflow.Balance {
 	tb.Helper()
 	b, err := w.f.Platform.Balance(context.Background(), owner, "EUR")

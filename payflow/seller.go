@@ -122,6 +122,12 @@ type Charge struct {
 // again. While the platform does not answer that either, Request fails
 // with its error.
 //
+// The shopper phone finds a session's requests in order, the first that
+// is still pending first, so a request on screen that was last seen
+// pending (Request, Status, Wait) is withdrawn first, as above: cancelled
+// (a hold made meanwhile is voided), or, when it was paid meanwhile, it
+// stays on screen and Request fails with ErrFinal.
+//
 // A payment request that the platform answers after another session was
 // selected (Select) is of the session selected before: Request puts it
 // not on screen, leaves the request indexes of the new session alone,
@@ -133,6 +139,9 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		return nil, err
 	}
 	if err := s.settleUnsent(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.withdrawShown(ctx); err != nil {
 		return nil, err
 	}
 	r := &record.PaymentRequest{
@@ -244,8 +253,18 @@ func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error
 	if err := record.Open(msg, &r); err != nil || !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) {
 		return false, fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 	}
+	v, err = s.withdrawRecorded(ctx, v)
+	return v != nil, err
+}
+
+// withdrawRecorded cancels the recorded request of v, a view of it, when
+// v shows it payable (pending or held), and returns its final view; one
+// that was paid goes on screen, with its view and ErrFinal. It returns a
+// nil view when the platform gives none.
+func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView) (*PaymentView, error) {
 	if v.State == StatePending || v.State == StateHeld {
 		recorded := v
+		var err error
 		v, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Cancel(ctx, token, recorded.ID) })
 		if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) { // it ended meanwhile
 			v, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, recorded.ID) })
@@ -254,16 +273,33 @@ func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error
 			err = sameRequest(recorded, v)
 		}
 		if err != nil {
-			return false, err
+			return nil, err
 		}
 	}
 	if v.State != StateCaptured {
-		return true, nil
+		return v, nil
 	}
 	s.mu.Lock()
 	s.payment = v
 	s.mu.Unlock()
-	return true, fmt.Errorf("%w: payment request %v, which the phone withdraws, was paid", ErrFinal, v.ID)
+	return v, fmt.Errorf("%w: payment request %v, which the phone withdraws, was paid", ErrFinal, v.ID)
+}
+
+// withdrawShown withdraws the request on screen while it was last seen
+// pending, as Request says.
+func (s *Seller) withdrawShown(ctx context.Context) error {
+	s.mu.Lock()
+	shown := s.payment
+	s.mu.Unlock()
+	if shown == nil || shown.State != StatePending {
+		return nil
+	}
+	v, err := s.withdrawRecorded(ctx, shown)
+	if err != nil {
+		return err
+	}
+	s.finish(v.ID)
+	return nil
 }
 
 // unanswered reports whether a call that failed with err got no verdict
