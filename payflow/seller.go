@@ -64,7 +64,10 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 	return s, nil
 }
 
-// Catalog returns the merchant's catalog, fetched once.
+// Catalog returns the merchant's catalog, fetched once and again after a
+// Request that it could not price (a SKU it lacks: ErrInvalid) or that
+// the platform refused as priced otherwise (ErrMismatch), as when the
+// merchant changed the catalog since.
 func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
 	s.catalogMu.Lock()
 	defer s.catalogMu.Unlock()
@@ -86,6 +89,15 @@ func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
 	return c, nil
 }
 
+// forgetCatalog drops c, the catalog kept, so that it is fetched again.
+func (s *Seller) forgetCatalog(c *Catalog) {
+	s.catalogMu.Lock()
+	defer s.catalogMu.Unlock()
+	if s.catalog == c {
+		s.catalog = nil
+	}
+}
+
 // Charge is what the seller asks the shopper to pay: catalog items, or an
 // amount in a currency, and assets that go to the shopper with it.
 type Charge struct {
@@ -104,7 +116,9 @@ type Charge struct {
 // Request has the card sign a payment request of charge to the paired
 // shopper and records it on the platform; it returns the seller's status
 // screen. An item not in the catalog, or a total that overflows, is
-// ErrInvalid.
+// ErrInvalid; a total that the platform prices otherwise, with the
+// catalog as it is now, is ErrMismatch. After either, the next Request
+// prices the items with the catalog fetched again (Catalog).
 //
 // The request takes the session's next free index (SessionRequestID). A
 // session of the same two cards and EIDs opened before, by this phone in
@@ -148,15 +162,17 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		SessionID: sess.ID[:], PayerCardID: sess.ShopperCardID, MerchantID: sess.MerchantID,
 		Currency: charge.Currency, Amount: charge.Amount, Items: charge.Items, Legs: charge.Legs, TTL: charge.TTL,
 	}
+	var priced *Catalog // the catalog that priced the items
 	if len(charge.Items) > 0 {
 		c, err := s.Catalog(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if r.Amount, err = catalogTotal(c, charge.Items); err != nil {
+			s.forgetCatalog(c) // it may lack a SKU added since
 			return nil, err
 		}
-		r.Currency = c.Currency
+		r.Currency, priced = c.Currency, c
 	}
 	s.mu.Lock()
 	n := s.next
@@ -185,6 +201,9 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		if err != nil {
 			if unanswered(err) { // it may be recorded
 				s.keepUnsent(msg)
+			}
+			if priced != nil && errors.Is(err, ErrMismatch) { // priced or sold otherwise now
+				s.forgetCatalog(priced)
 			}
 			return nil, err
 		}

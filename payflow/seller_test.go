@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
@@ -331,4 +332,36 @@ func TestSellerRequestWithdrawsPendingOnScreen(t *testing.T) {
 		assert.Equal(t, first.ID, w.requireSellerCaptured(t, rc).ID)
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 	})
+}
+
+// TestSellerCatalogChanged: a Request priced with a catalog that changed
+// since the phone fetched it is refused by the platform (ErrMismatch); the
+// phone then fetches the catalog again, and the next Request is priced
+// with it.
+func TestSellerCatalogChanged(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	w.purchase(t)
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, []payflow.CatalogItem{
+		{SKU: "apple", Name: "Apple", UnitPrice: 130},
+		{SKU: "bread", Name: "Sourdough bread", UnitPrice: 450},
+	}))
+	_, err := w.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(710), sv.Amount)
+	c, err := w.seller.Catalog(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(130), c.Items[0].UnitPrice)
+
+	// A SKU added since the phone fetched the catalog.
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, []payflow.CatalogItem{{SKU: "milk", Name: "Milk", UnitPrice: 99}}))
+	milk := payflow.Charge{Items: []record.Item{{SKU: "milk", Quantity: 2}}}
+	_, err = w.seller.Request(ctx, milk)
+	require.ErrorIs(t, err, payflow.ErrInvalid)
+	sv, err = w.seller.Request(ctx, milk)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(198), sv.Amount)
 }
