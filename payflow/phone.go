@@ -493,16 +493,22 @@ func (p *phone) finish(id ID) {
 
 // WaitPaired waits until the other phone has selected this one, and
 // returns the confirmation. It fails with ErrNotPaired when no peer was
-// selected, ErrExpired when the session expires first, ErrMismatch when
-// the platform shows the session with another pairing code or other
-// parties (cards, merchant, names) than Select did, and the context's
-// error when it ends.
+// selected or another was selected (Select) meanwhile, ErrExpired when
+// the session expires first, ErrMismatch when the platform shows the
+// session with another pairing code or other parties (cards, merchant,
+// names) than Select did, and the context's error when it ends.
 func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
 	s := p.currentSession()
 	if s == nil {
 		return nil, ErrNotPaired
 	}
 	for s.State != SessionPaired {
+		p.mu.Lock()
+		current := p.selected(s)
+		p.mu.Unlock()
+		if !current {
+			return nil, errReselected
+		}
 		if !p.opts.Now().Before(s.ExpiresAt) {
 			return nil, fmt.Errorf("%w: session", ErrExpired)
 		}
@@ -521,12 +527,19 @@ func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
 		s = next
 	}
 	p.mu.Lock()
-	if p.session != nil && p.session.ID == s.ID {
+	current := p.selected(s)
+	if current {
 		p.session = s
 	}
 	p.mu.Unlock()
+	if !current {
+		return nil, errReselected
+	}
 	return p.confirmation(s), nil
 }
+
+// errReselected ends a call in a session when another was selected.
+var errReselected = fmt.Errorf("%w: another session was selected meanwhile", ErrNotPaired)
 
 // selected reports whether s is the session selected last; p.mu is held.
 func (p *phone) selected(s *SessionView) bool {

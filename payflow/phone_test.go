@@ -1041,3 +1041,84 @@ func TestSelectChecksThePeer(t *testing.T) {
 		})
 	}
 }
+
+// hookAPI runs each of its hooks once: payment before the platform
+// answers the first view of request paymentID, create after the platform
+// recorded a payment request and before its answer reaches the phone, and
+// session before the platform answers the first view of a session.
+type hookAPI struct {
+	payflow.API
+	mu                       sync.Mutex
+	paymentID                payflow.ID
+	payment, create, session func()
+}
+
+// run runs the hook *fn, if any, and takes it away.
+func (a *hookAPI) run(fn *func()) {
+	a.mu.Lock()
+	hook := *fn
+	*fn = nil
+	a.mu.Unlock()
+	if hook != nil {
+		hook()
+	}
+}
+
+func (a *hookAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	if id == a.paymentID {
+		a.run(&a.payment)
+	}
+	return a.API.Payment(ctx, token, id)
+}
+
+func (a *hookAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.CreateRequest(ctx, req)
+	a.run(&a.create)
+	return v, err
+}
+
+func (a *hookAPI) Session(ctx context.Context, token string, id payflow.ID) (*payflow.SessionView, error) {
+	a.run(&a.session)
+	return a.API.Session(ctx, token, id)
+}
+
+// TestWaitPairedAcrossSelect: a WaitPaired of a session that the peer
+// confirms after the user selected another session fails with
+// ErrNotPaired instead of showing the first session as paired, and the
+// phone stays on the session selected last.
+func TestWaitPairedAcrossSelect(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &hookAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	w.hear(t)
+	shopperEID, err := w.shopper.EID()
+	require.NoError(t, err)
+	sellerEID, err := w.seller.EID()
+	require.NoError(t, err)
+	first, err := w.shopper.Select(ctx, sellerEID)
+	require.NoError(t, err)
+	require.False(t, first.Paired)
+	var second *payflow.Confirmation
+	api.session = func() {
+		// The seller confirms the first session, and the shopper has
+		// meanwhile selected the seller again under the next epoch's EIDs.
+		c, err := w.seller.Select(ctx, shopperEID)
+		require.NoError(t, err)
+		require.True(t, c.Paired)
+		now := w.f.Clock.Now()
+		w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now) + 1).Sub(now))
+		w.hear(t)
+		next, err := w.seller.EID()
+		require.NoError(t, err)
+		second, err = w.shopper.Select(ctx, next)
+		require.NoError(t, err)
+	}
+	_, err = w.shopper.WaitPaired(ctx)
+	require.ErrorIs(t, err, payflow.ErrNotPaired)
+	require.NotNil(t, second)
+	require.NotEqual(t, first.SessionID, second.SessionID)
+	assert.False(t, second.Paired)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrNotPaired, "the session selected last is not paired")
+}

@@ -236,26 +236,6 @@ func TestSellerRequestPastManyTakenIndexes(t *testing.T) {
 	assert.Equal(t, uint64(690), screen.Amount)
 }
 
-// hookCreateAPI runs hook once, after the platform recorded a payment
-// request and before its answer reaches the phone.
-type hookCreateAPI struct {
-	payflow.API
-	mu   sync.Mutex
-	hook func()
-}
-
-func (a *hookCreateAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
-	v, err := a.API.CreateRequest(ctx, req)
-	a.mu.Lock()
-	hook := a.hook
-	a.hook = nil
-	a.mu.Unlock()
-	if hook != nil {
-		hook()
-	}
-	return v, err
-}
-
 // TestSellerRequestAcrossSelect: a seller's Request whose answer arrives
 // after another session was selected fails with ErrNotPaired, puts nothing
 // on screen, leaves the new session's request indexes alone and withdraws
@@ -264,11 +244,11 @@ func (a *hookCreateAPI) CreateRequest(ctx context.Context, req *payflow.CreateRe
 func TestSellerRequestAcrossSelect(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	api := &hookCreateAPI{API: w.f.Platform}
+	api := &hookAPI{API: w.f.Platform}
 	w.useSeller(t, api)
 	first := w.pairPastARequest(t)
 	var second *payflow.Confirmation
-	api.hook = func() {
+	api.create = func() {
 		// While the answer to the first session's second request is on
 		// its way, the phones select each other again.
 		second = w.pair(t)

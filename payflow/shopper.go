@@ -190,9 +190,6 @@ func (s *Shopper) keptFor(id ID) (*sentConsent, int) {
 	return nil, len(s.kept)
 }
 
-// errReselected ends a wait in a session when another was selected.
-var errReselected = fmt.Errorf("%w: another session was selected while waiting", ErrNotPaired)
-
 // checkPaymentView checks that a payment view shows the seller-signed
 // request it carries, in the session, to this card.
 func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {

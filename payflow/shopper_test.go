@@ -261,31 +261,6 @@ func TestApproveLostPINReplyLeavesNoPIN(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
-// hookPaymentAPI runs hook once, before the platform answers the first
-// status of request id.
-type hookPaymentAPI struct {
-	payflow.API
-	mu   sync.Mutex
-	id   payflow.ID
-	hook func()
-}
-
-func (a *hookPaymentAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
-	a.mu.Lock()
-	hook := a.hook
-	if id != a.id {
-		hook = nil
-	}
-	if hook != nil {
-		a.hook = nil
-	}
-	a.mu.Unlock()
-	if hook != nil {
-		hook()
-	}
-	return a.API.Payment(ctx, token, id)
-}
-
 // TestWaitPaymentAcrossSelect: a WaitPayment of a session that meets an
 // ended request after another session was selected leaves the new
 // session's request indexes alone and fails with ErrNotPaired, and
@@ -293,7 +268,7 @@ func (a *hookPaymentAPI) Payment(ctx context.Context, token string, id payflow.I
 func TestWaitPaymentAcrossSelect(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	api := &hookPaymentAPI{API: w.f.Platform}
+	api := &hookAPI{API: w.f.Platform}
 	w.useShopper(t, api)
 	first := w.pairPastARequest(t)
 	var err error
@@ -301,8 +276,8 @@ func TestWaitPaymentAcrossSelect(t *testing.T) {
 	defer cancel()
 	var second *payflow.Confirmation
 	var sv *payflow.PaymentView
-	api.id = payflow.SessionRequestID(first.SessionID, 0)
-	api.hook = func() {
+	api.paymentID = payflow.SessionRequestID(first.SessionID, 0)
+	api.payment = func() {
 		// While the first session's wait asks for its first request, the
 		// phones select each other again and the seller asks.
 		second = w.pair(t)
