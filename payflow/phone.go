@@ -26,6 +26,11 @@ var (
 	ErrNoPayment = errors.New("payflow: no payment request")
 )
 
+// UnknownPeerTTL is how long a phone keeps the platform's answer that it
+// cannot name an advert (an EID it does not know, or a card without the
+// advertised role) before it asks again.
+const UnknownPeerTTL = 30 * time.Second
+
 // DefaultPollInterval is how often a phone asks the platform while it
 // waits, unless PhoneOptions.PollInterval says otherwise.
 const DefaultPollInterval = 200 * time.Millisecond
@@ -104,7 +109,7 @@ type phone struct {
 	login    *LoginResponse
 	eidEpoch uint32
 	eid      adv.EID
-	names    map[adv.EID]*ResolveResponse // nil value: unknown to the platform
+	names    map[adv.EID]peerName
 	session  *SessionView
 	platform [][]byte     // the platform's certificate chain, from Info
 	next     uint32       // index of the session's next payment request
@@ -133,7 +138,7 @@ func (p *phone) init(role adv.Role, card phoneCard, opts PhoneOptions) error {
 		}
 	}
 	p.role, p.card, p.api, p.queue, p.opts = role, card, opts.API, q, opts
-	p.names = make(map[adv.EID]*ResolveResponse)
+	p.names = make(map[adv.EID]peerName)
 	return nil
 }
 
@@ -297,14 +302,21 @@ func authed[T any](ctx context.Context, p *phone, fn func(token string) (T, erro
 	return fn(l.Token)
 }
 
+// peerName is the platform's answer on an EID, kept by a phone.
+type peerName struct {
+	r     *ResolveResponse // nil: the platform could not name it
+	until time.Time        // for a nil r, when to ask again
+}
+
 // resolve returns what the platform knows of eid, nil when it knows
-// nothing (a stale or foreign EID); answers are cached per EID.
+// nothing (a stale or foreign EID) or not as a counterparty; answers are
+// cached per EID, the nil ones for UnknownPeerTTL.
 func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
 	p.mu.Lock()
-	r, ok := p.names[eid]
+	n, ok := p.names[eid]
 	p.mu.Unlock()
-	if ok {
-		return r, nil
+	if ok && (n.r != nil || p.opts.Now().Before(n.until)) {
+		return n.r, nil
 	}
 	r, err := authed(ctx, p, func(token string) (*ResolveResponse, error) {
 		return p.api.Resolve(ctx, token, &ResolveRequest{EID: eid[:]})
@@ -321,7 +333,7 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 	if len(p.names) >= 4*queue.DefaultCapacity {
 		clear(p.names)
 	}
-	p.names[eid] = r
+	p.names[eid] = peerName{r: r, until: p.opts.Now().Add(UnknownPeerTTL)}
 	p.mu.Unlock()
 	return r, nil
 }
@@ -329,7 +341,8 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 // Peers returns the service queue screen: the counterparties heard
 // nearby, nearest first, each named by the platform. Adverts whose EID the
 // platform does not know (stale, foreign or forged) or whose card does
-// not have the advertised role are left out. A peer the platform cannot
+// not have the advertised role are left out; the phone asks the platform
+// about them again after UnknownPeerTTL. A peer the platform cannot
 // name right now because of rate limiting is left out of this snapshot.
 func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 	snap := p.queue.Snapshot()

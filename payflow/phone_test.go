@@ -137,6 +137,18 @@ func (w *phoneWorld) hear(tb testing.TB) {
 	observe(w.shopper.Advert, w.seller.Queue())
 }
 
+// shopperHearsSeller has the shopper's scanner report card's advert as a
+// seller's, at rssi, and returns it.
+func (w *phoneWorld) shopperHearsSeller(tb testing.TB, card *simcardtest.Virtual, rssi int) adv.Packet {
+	tb.Helper()
+	raw, err := card.Card.Advert(adv.Epoch(w.f.Clock.Now()), adv.Seller, 0)
+	require.NoError(tb, err)
+	p, err := adv.Parse(raw)
+	require.NoError(tb, err)
+	require.NoError(tb, w.shopper.Queue().Observe(p, rssi, time.Time{}))
+	return p
+}
+
 // pair walks both phones through the queue and confirmation screens.
 func (w *phoneWorld) pair(tb testing.TB) *payflow.Confirmation {
 	tb.Helper()
@@ -405,12 +417,7 @@ func TestPhonesRefusals(t *testing.T) {
 	})
 	t.Run("a shopper card advertising as a seller is left out", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, false)
-		other := enrolPhoneCard(t, w.f, "Mallory")
-		raw, err := other.Card.Advert(adv.Epoch(w.f.Clock.Now()), adv.Seller, 0)
-		require.NoError(t, err)
-		p, err := adv.Parse(raw)
-		require.NoError(t, err)
-		require.NoError(t, w.shopper.Queue().Observe(p, -30, time.Time{}))
+		w.shopperHearsSeller(t, enrolPhoneCard(t, w.f, "Mallory"), -30)
 		peers, err := w.shopper.Peers(ctx)
 		require.NoError(t, err)
 		assert.Empty(t, peers)
@@ -1121,4 +1128,37 @@ func TestWaitPairedAcrossSelect(t *testing.T) {
 	assert.False(t, second.Paired)
 	_, err = w.shopper.WaitPayment(ctx)
 	require.ErrorIs(t, err, payflow.ErrNotPaired, "the session selected last is not paired")
+}
+
+// TestPeersAskAgainAboutUnknownAdverts: an advert that the platform could
+// not name as a seller (here a card not yet a merchant's seller card) is
+// left out of the queue for UnknownPeerTTL only, not for the rest of its
+// EID's epoch: once the card is a seller card, the queue names it.
+func TestPeersAskAgainAboutUnknownAdverts(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	now := w.f.Clock.Now()
+	// Well inside an epoch, so that the EID stays the same.
+	w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now)+1).Sub(now) + time.Minute)
+	till := enrolPhoneCard(t, w.f, "Till 2")
+	p := w.shopperHearsSeller(t, till, -40)
+	peers, err := w.shopper.Peers(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, peers, "not a seller card yet")
+
+	require.NoError(t, w.f.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: phoneMerchant, Name: "Corner Shop", Currency: "EUR",
+		SellerCardIDs: []string{w.sellerCard.Enrolment.ICCID, till.Enrolment.ICCID},
+	}))
+	w.f.Clock.Advance(payflow.UnknownPeerTTL - time.Second)
+	w.shopperHearsSeller(t, till, -40)
+	peers, err = w.shopper.Peers(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, peers, "the platform's answer is kept a while")
+	w.f.Clock.Advance(time.Second)
+	w.shopperHearsSeller(t, till, -40)
+	peers, err = w.shopper.Peers(ctx)
+	require.NoError(t, err)
+	require.Len(t, peers, 1)
+	assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}, peers[0])
 }
