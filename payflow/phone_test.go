@@ -782,6 +782,7 @@ func TestPhonesDetectTampering(t *testing.T) {
 		{"amount", func(v *payflow.PaymentView) { v.Amount-- }},
 		{"line", func(v *payflow.PaymentView) { v.Lines[0].Quantity = 1 }},
 		{"merchant", func(v *payflow.PaymentView) { v.MerchantID = "other" }},
+		{"merchant name", func(v *payflow.PaymentView) { v.MerchantName = "Other Shop" }},
 		{"request hash", func(v *payflow.PaymentView) { v.RequestHash[0] ^= 1 }},
 		{"signed request", func(v *payflow.PaymentView) { v.Request[len(v.Request)-1] ^= 1 }},
 		// Unit prices and line amounts whose products and sum wrap around

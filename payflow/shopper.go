@@ -61,7 +61,8 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // WaitPayment waits for the seller's payment request in the paired session
 // and returns the payment screen: merchant name, lines, total, currency and
 // asset legs, as the platform holds them and as the seller's card signed
-// them (a view that differs from the signed request is ErrMismatch).
+// them (a view that differs from the signed request, or names the
+// merchant otherwise than the confirmation did, is ErrMismatch).
 // Requests of the session that already ended are skipped. It fails with
 // ErrNotPaired before pairing and once another session was selected
 // (Select) meanwhile, ErrExpired once the session expired without a
@@ -191,7 +192,8 @@ func (s *Shopper) keptFor(id ID) (*sentConsent, int) {
 }
 
 // checkPaymentView checks that a payment view shows the seller-signed
-// request it carries, in the session, to this card.
+// request it carries, in the session, to this card, under the merchant's
+// name that the session showed.
 func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
 	h := record.Hash(v.Request)
 	var r record.PaymentRequest
@@ -201,7 +203,7 @@ func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
 	bad := !bytes.Equal(v.RequestHash, h[:]) ||
 		!bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(r.SessionID, sess.ID[:]) || v.SessionID != sess.ID ||
 		r.PayerCardID != cardID || v.PayerCardID != cardID ||
-		r.MerchantID != v.MerchantID || v.MerchantID != sess.MerchantID ||
+		r.MerchantID != v.MerchantID || v.MerchantID != sess.MerchantID || v.MerchantName != sess.MerchantName ||
 		r.Currency != v.Currency || r.Amount != v.Amount ||
 		len(r.Items) != len(v.Lines) || len(r.Legs) != len(v.Legs)
 	if !bad {
