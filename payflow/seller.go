@@ -143,8 +143,8 @@ type Charge struct {
 // stays on screen and Request fails with ErrFinal.
 //
 // A payment request that the platform answers after another session was
-// selected (Select) is of the session selected before: Request puts it
-// not on screen, leaves the request indexes of the new session alone,
+// selected (Select) is of the session selected before: Request does not
+// put it on screen, leaves the request indexes of the new session alone,
 // withdraws it at once as above (or with the next Request, while the
 // platform does not answer) and fails with ErrNotPaired.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
