@@ -136,11 +136,11 @@ type Charge struct {
 // again. While the platform does not answer that either, Request fails
 // with its error.
 //
-// The shopper phone finds a session's requests in order, the first that
-// is still pending first, so a request on screen that was last seen
-// pending (Request, Status, Wait) is withdrawn first, as above: cancelled
-// (a hold made meanwhile is voided), or, when it was paid meanwhile, it
-// stays on screen and Request fails with ErrFinal.
+// The shopper phone shows a session's first request that is still
+// pending, so a request on screen that was last seen pending (Request,
+// Status, Wait) and that the platform still shows pending is cancelled
+// first (a hold made at that moment is voided); one paid or held since
+// is left as it is, on the platform, as the new request takes the screen.
 //
 // A payment request that the platform answers after another session was
 // selected (Select) is of the session selected before: Request does not
@@ -282,16 +282,8 @@ func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error
 // nil view when the platform gives none.
 func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView) (*PaymentView, error) {
 	if v.State == StatePending || v.State == StateHeld {
-		recorded := v
 		var err error
-		v, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Cancel(ctx, token, recorded.ID) })
-		if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) { // it ended meanwhile
-			v, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, recorded.ID) })
-		}
-		if err == nil {
-			err = sameRequest(recorded, v)
-		}
-		if err != nil {
+		if v, err = s.cancelRecorded(ctx, v); err != nil {
 			return nil, err
 		}
 	}
@@ -304,8 +296,25 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView) (*Payment
 	return v, fmt.Errorf("%w: payment request %v, which the phone withdraws, was paid", ErrFinal, v.ID)
 }
 
-// withdrawShown withdraws the request on screen while it was last seen
-// pending, as Request says.
+// cancelRecorded cancels the recorded request of v, a view of it, and
+// returns its view after: cancelled, or as it ended meanwhile.
+func (s *Seller) cancelRecorded(ctx context.Context, recorded *PaymentView) (*PaymentView, error) {
+	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Cancel(ctx, token, recorded.ID) })
+	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) { // it ended meanwhile
+		v, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, recorded.ID) })
+	}
+	if err == nil {
+		err = sameRequest(recorded, v)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// withdrawShown cancels the request on screen, last seen pending, while
+// the platform still shows it pending, as Request says, and takes it off
+// the screen once it ended without a payment.
 func (s *Seller) withdrawShown(ctx context.Context) error {
 	s.mu.Lock()
 	shown := s.payment
@@ -313,11 +322,16 @@ func (s *Seller) withdrawShown(ctx context.Context) error {
 	if shown == nil || shown.State != StatePending {
 		return nil
 	}
-	v, err := s.withdrawRecorded(ctx, shown)
+	v, err := s.Status(ctx)
+	if err == nil && v.State == StatePending {
+		v, err = s.cancelRecorded(ctx, v)
+	}
 	if err != nil {
 		return err
 	}
-	s.finish(v.ID)
+	if v.State != StateCaptured && v.State != StateHeld {
+		s.finish(v.ID)
+	}
 	return nil
 }
 

@@ -271,47 +271,42 @@ func TestSellerRequestAcrossSelect(t *testing.T) {
 
 // TestSellerRequestWithdrawsPendingOnScreen: the shopper finds a session's
 // requests in order, so a seller's Request made while the request on
-// screen is still pending withdraws that one first, and the shopper is
-// shown the new one; when the shopper paid the one on screen meanwhile,
-// Request fails with ErrFinal and the seller is shown its receipt.
+// screen is still pending cancels that one first, and the shopper is shown
+// the new one; a request on screen that the shopper paid meanwhile is left
+// paid, and the new request is made.
 func TestSellerRequestWithdrawsPendingOnScreen(t *testing.T) {
 	ctx := context.Background()
-	t.Run("withdrawn", func(t *testing.T) {
-		w := newMemoryPhoneWorld(t, false)
-		c := w.pair(t)
-		first, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
-		require.NoError(t, err)
-		sv, err := w.seller.Request(ctx, basket)
-		require.NoError(t, err)
-		assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID)
-		r, err := w.f.Platform.Store().Payment(ctx, first.ID)
-		require.NoError(t, err)
-		assert.Equal(t, payflow.StateCancelled, r.State)
-		wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		screen, err := w.shopper.WaitPayment(wctx)
-		require.NoError(t, err)
-		assert.Equal(t, sv.ID, screen.ID, "the shopper is shown what the seller shows")
-		rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
-		require.NoError(t, err)
-		w.requireSellerCaptured(t, rc)
-		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
-	})
-	t.Run("paid meanwhile", func(t *testing.T) {
-		w := newMemoryPhoneWorld(t, false)
-		w.pair(t)
-		first, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
-		require.NoError(t, err)
-		_, err = w.shopper.WaitPayment(ctx)
-		require.NoError(t, err)
-		rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
-		require.NoError(t, err)
-
-		_, err = w.seller.Request(ctx, basket)
-		require.ErrorIs(t, err, payflow.ErrFinal)
-		assert.Equal(t, first.ID, w.requireSellerCaptured(t, rc).ID)
-		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
-	})
+	for _, paid := range []bool{false, true} {
+		t.Run(map[bool]string{false: "withdrawn", true: "paid meanwhile"}[paid], func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			c := w.pair(t)
+			first, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.NoError(t, err)
+			want, charged := payflow.StateCancelled, uint64(690)
+			if paid {
+				_, err = w.shopper.WaitPayment(ctx)
+				require.NoError(t, err)
+				_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+				require.NoError(t, err)
+				want, charged = payflow.StateCaptured, 790
+			}
+			sv, err := w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID)
+			r, err := w.f.Platform.Store().Payment(ctx, first.ID)
+			require.NoError(t, err)
+			assert.Equal(t, want, r.State)
+			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			screen, err := w.shopper.WaitPayment(wctx)
+			require.NoError(t, err)
+			assert.Equal(t, sv.ID, screen.ID, "the shopper is shown what the seller shows")
+			rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.NoError(t, err)
+			w.requireSellerCaptured(t, rc)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - charged}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		})
+	}
 }
 
 // TestSellerCatalogChanged: a Request priced with a catalog that changed
