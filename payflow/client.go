@@ -57,7 +57,8 @@ type ClientOptions struct {
 // request's ID on) when it has a well-formed one, else one chosen for the
 // call; *Error.RequestID reports it. A
 // call is retried, with backoff and at most MaxAttempts times, after a
-// network error, a 5xx reply or a 409 idempotency_in_flight. Errors of the
+// network error, a 5xx reply, a 408 (a proxy's timeout, which ErrUnavailable
+// matches) or a 409 idempotency_in_flight. Errors of the
 // platform come back as *Error, so errors.Is matches the sentinel errors
 // of this package as it does in process; a platform that cannot be reached
 // gives an error matching ErrUnavailable, and a context that ends gives
@@ -230,7 +231,7 @@ func clientRetryable(err error) bool {
 	if !errors.As(err, &e) {
 		return errors.Is(err, ErrUnavailable) // network errors
 	}
-	return e.Status >= 500 || e.Code == "idempotency_in_flight"
+	return e.Status >= 500 || e.Status == http.StatusRequestTimeout || e.Code == "idempotency_in_flight"
 }
 
 // pause sleeps before retry number attempt: exponential from MinBackoff
@@ -315,7 +316,7 @@ func clientError(status int, contentType string, body []byte) *Error {
 		code = "rate_limited"
 	case status == http.StatusInternalServerError:
 		code = "internal"
-	case status >= 500:
+	case status >= 500, status == http.StatusRequestTimeout: // a proxy's timeout, not the platform's verdict
 		code = "unavailable"
 	}
 	return &Error{Code: code, Message: "HTTP " + strconv.Itoa(status) + " without an error body", Status: status}

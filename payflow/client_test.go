@@ -88,6 +88,8 @@ func TestClientRetries(t *testing.T) {
 		{"400 is not retried", []int{400}, 4, payflow.ErrInvalid, 1, 0},
 		{"429 is not retried", []int{429}, 4, payflow.ErrRateLimited, 1, 0},
 		{"404 without a body", []int{404}, 4, payflow.ErrNotFound, 1, 0},
+		{"408 from a proxy then success", []int{408}, 4, nil, 2, 1},
+		{"408 from a proxy until the bound", []int{408, 408}, 2, payflow.ErrUnavailable, 2, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
