@@ -117,7 +117,9 @@ type Store interface {
 	// BeginIdempotent claims an idempotency key, see ReplyStore. A row
 	// whose deadline (its lease while in flight, its expiry once finished)
 	// is at or before now is treated as absent and replaced. A new row is
-	// in flight until lease.
+	// in flight until lease. Besides the errors of ReplyStore, it may
+	// fail with ErrKeyContended (which matches ErrUnavailable) when the
+	// key is released again and again while it claims it.
 	BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error)
 	// FinishIdempotent stores the reply of a key in flight under lease
 	// (the lease it was claimed with), kept until expires. A key not in
@@ -198,6 +200,14 @@ func (a *Acceptance) Check() error {
 	}
 	return nil
 }
+
+// ErrKeyContended is the error of BeginIdempotent when the key it found
+// held was gone by the time it read it (released by its holder, or
+// deleted as expired), three times running: others claim and release the
+// key faster than the store can tell the caller what holds it. It matches
+// ErrUnavailable, so that the HTTP API answers 503 unavailable and the
+// client sends the request again later.
+var ErrKeyContended = fmt.Errorf("%w: idempotency key released again and again while being claimed", ErrUnavailable)
 
 // StorableAmounts returns an error matching ErrInvalid when one of vs is
 // above 2^63-1, which a Store does not keep (see Store); a Store checks

@@ -196,10 +196,15 @@ func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payf
 		WHERE state = ? AND created_at <= ? ORDER BY created_at, id LIMIT ?`, payflow.RefundPending, ns(t), limit)
 }
 
+// claimTries is how many times BeginIdempotent claims a key that is
+// released each time between its upsert and its read.
+const claimTries = 3
+
 // BeginIdempotent implements payflow.Store: an upsert that takes the key
 // only when it is absent or expired, then a read to classify a key held.
 // A key released between the two (abandoned, or deleted as expired) is
-// tried again.
+// tried again, claimTries times in all, and then given up with
+// payflow.ErrKeyContended.
 func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
 	var hash, reply []byte
 	var done, status int64
@@ -212,8 +217,11 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 		}
 		err = s.row(ctx, `SELECT body_hash, done, status, reply FROM payflow_replies WHERE key = ?`, key).
 			Scan(&hash, &done, &status, &reply)
-		if errors.Is(err, sql.ErrNoRows) && try < 3 {
-			continue
+		if errors.Is(err, sql.ErrNoRows) {
+			if try < claimTries {
+				continue
+			}
+			return nil, payflow.ErrKeyContended
 		}
 		if err != nil {
 			return nil, err
