@@ -28,8 +28,10 @@ import (
 //
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
 // compare-and-set or a clash of unique keys, ErrInvalid for an amount
-// above 2^63-1; anything else is the engine's error. The store also implements pki.NonceStore (Add, Consume)
-// and pki.CounterStore (Advance) with the semantics pki documents.
+// above 2^63-1 or a negative limit, ErrKeyContended from BeginIdempotent
+// as it says; anything else is the engine's error. The store also
+// implements pki.NonceStore (Add, Consume) and pki.CounterStore (Advance)
+// with the semantics pki documents.
 type Store interface {
 	// PutCard inserts or updates an enrolled card: chain, advertising
 	// secret and display name are replaced; the merchant is kept when
@@ -102,6 +104,8 @@ type Store interface {
 	// DuePayments returns up to limit payment requests in state whose
 	// due time is at or before t, oldest first: ExpiresAt for pending
 	// requests, HoldExpiresAt for held ones, UpdatedAt for any other state.
+	// A limit of zero returns none; a negative one is refused with an
+	// error matching ErrInvalid (CheckDueLimit).
 	DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*PaymentRecord, error)
 
 	// UpdateRefund writes r's State, Receipt, Refunded and Failure if the stored
@@ -111,7 +115,7 @@ type Store interface {
 	// Refund returns the refund with the given ID.
 	Refund(ctx context.Context, id ID) (*RefundRecord, error)
 	// DueRefunds returns up to limit refunds in state RefundPending created
-	// at or before t, oldest first.
+	// at or before t, oldest first; limit is as DuePayments's.
 	DueRefunds(ctx context.Context, t time.Time, limit int) ([]*RefundRecord, error)
 
 	// BeginIdempotent claims an idempotency key, see ReplyStore. A row
@@ -197,6 +201,17 @@ func (a *Acceptance) Check() error {
 	}
 	if r := a.Refund; r != nil {
 		return StorableAmounts(r.Amount, r.Refunded)
+	}
+	return nil
+}
+
+// CheckDueLimit returns an error matching ErrInvalid for a negative limit of
+// Store.DuePayments or Store.DueRefunds, which every Store refuses with
+// it: SQL engines read LIMIT -1 differently, none of them as an error of
+// the caller. Stores call it first in both.
+func CheckDueLimit(limit int) error {
+	if limit < 0 {
+		return fmt.Errorf("%w: negative limit %d", ErrInvalid, limit)
 	}
 	return nil
 }

@@ -424,6 +424,9 @@ func (s *Store) UpdatePayment(_ context.Context, p *payflow.PaymentRecord, from 
 
 // DuePayments implements payflow.Store.
 func (s *Store) DuePayments(_ context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
+	if err := payflow.CheckDueLimit(limit); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*payflow.PaymentRecord
@@ -438,7 +441,7 @@ func (s *Store) DuePayments(_ context.Context, state string, t time.Time, limit 
 		}
 		return bytes.Compare(a.ID[:], b.ID[:])
 	})
-	if limit >= 0 && len(out) > limit {
+	if len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil
@@ -501,6 +504,9 @@ func (s *Store) Refund(_ context.Context, id payflow.ID) (*payflow.RefundRecord,
 
 // DueRefunds implements payflow.Store.
 func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
+	if err := payflow.CheckDueLimit(limit); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*payflow.RefundRecord
@@ -515,7 +521,7 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 		}
 		return bytes.Compare(a.ID[:], b.ID[:])
 	})
-	if limit >= 0 && len(out) > limit {
+	if len(out) > limit {
 		out = out[:limit]
 	}
 	return out, nil

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Payments", testPayments},
 		{"PaymentRace", testPaymentRace},
 		{"Refunds", testRefunds},
+		{"DueLimits", testDueLimits},
 		{"Idempotency", testIdempotency},
 		{"DeleteExpired", testDeleteExpired},
 		{"Amounts", testAmounts},
@@ -433,6 +434,26 @@ func testRefunds(t *testing.T, s payflow.Store) {
 	due, err = s.DueRefunds(ctx, t0, 10)
 	require.NoError(t, err)
 	assert.Empty(t, due)
+}
+
+// testDueLimits: a limit of zero lists nothing, a negative one is
+// refused with ErrInvalid by every store alike.
+func testDueLimits(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	_, err := (&writer{s: s}).insert(payment(1, payflow.StatePending, t0))
+	require.NoError(t, err)
+	due, err := s.DuePayments(ctx, payflow.StatePending, t0, 0)
+	require.NoError(t, err)
+	assert.Empty(t, due)
+	refunds, err := s.DueRefunds(ctx, t0, 0)
+	require.NoError(t, err)
+	assert.Empty(t, refunds)
+	for _, limit := range []int{-1, math.MinInt} {
+		_, err = s.DuePayments(ctx, payflow.StatePending, t0, limit)
+		assert.ErrorIs(t, err, payflow.ErrInvalid, "DuePayments, limit %d", limit)
+		_, err = s.DueRefunds(ctx, t0, limit)
+		assert.ErrorIs(t, err, payflow.ErrInvalid, "DueRefunds, limit %d", limit)
+	}
 }
 
 func testIdempotency(t *testing.T, s payflow.Store) {

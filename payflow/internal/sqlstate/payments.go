@@ -129,6 +129,9 @@ func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, fro
 
 // DuePayments implements payflow.Store.
 func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
+	if err := payflow.CheckDueLimit(limit); err != nil {
+		return nil, err
+	}
 	return queryAll(ctx, s, scanPayment, `SELECT `+paymentCols+` FROM payflow_payments
 		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`, state, ns(t), limit)
 }
@@ -192,6 +195,9 @@ func (s *Store) Refund(ctx context.Context, id payflow.ID) (*payflow.RefundRecor
 
 // DueRefunds implements payflow.Store.
 func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
+	if err := payflow.CheckDueLimit(limit); err != nil {
+		return nil, err
+	}
 	return queryAll(ctx, s, scanRefund, `SELECT `+refundCols+` FROM payflow_refunds
 		WHERE state = ? AND created_at <= ? ORDER BY created_at, id LIMIT ?`, payflow.RefundPending, ns(t), limit)
 }
