@@ -15,8 +15,10 @@ import (
 // verify with the platform's pki.Verifier, and advSecret is the card's
 // advertising secret (adv.SecretSize bytes) from personalisation. It
 // returns the card ID. Enrolling a card again replaces its chain, secret
-// and name. Errors: ErrCard for a chain that does not verify, ErrInvalid
-// for a bad secret or name.
+// and name. No two cards share a secret, or an EID would resolve to
+// either. Errors: ErrCard for a chain that does not verify, ErrInvalid
+// for a bad secret or name, ErrConflict for a secret another enrolled
+// card has.
 func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []byte, displayName string) (string, error) {
 	vc, err := p.verifier.VerifyCard(chain)
 	if err != nil {

@@ -215,3 +215,30 @@ func TestResolveAfterReenrolmentElsewhere(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "Carol", r.DisplayName)
 }
+
+// TestEnrollCardSecretTaken: a card enrolled with the advertising secret
+// of another is refused (ErrConflict) and not enrolled, and the EIDs of
+// that secret still resolve to the card that had it.
+func TestEnrollCardSecretTaken(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	bob := s.NewCard("Bob")
+	v, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+	_, err = s.Platform.EnrollCard(ctx, v.Enrolment.Chain, bob.Secret, "Mallory")
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	_, err = s.Store.Card(ctx, v.Enrolment.ICCID)
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+
+	k, err := adv.NewEIDKey(bob.Secret)
+	require.NoError(t, err)
+	eid := k.EID(adv.Epoch(s.Clock.Now()))
+	r, err := s.Platform.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+	require.NoError(t, err)
+	assert.Equal(t, "Bob", r.DisplayName)
+
+	_, err = s.Platform.EnrollCard(ctx, v.Enrolment.Chain, v.Enrolment.AdvertisingSecret, "Carol")
+	require.NoError(t, err, "with a secret of its own")
+	_, err = s.Platform.EnrollCard(ctx, bob.Chain, bob.Secret, "Bob")
+	require.NoError(t, err, "a card enrolled again with its own secret")
+}

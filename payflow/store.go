@@ -35,7 +35,8 @@ import (
 type Store interface {
 	// PutCard inserts or updates an enrolled card: chain, advertising
 	// secret and display name are replaced; the merchant is kept when
-	// c.MerchantID is empty.
+	// c.MerchantID is empty. An advertising secret that another card has
+	// is refused with ErrConflict, and nothing is written.
 	PutCard(ctx context.Context, c *CardRecord) error
 	// Card returns the card with the given ID.
 	Card(ctx context.Context, id string) (*CardRecord, error)

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/subtle"
 	"math"
 	"slices"
 	"sync"
@@ -69,6 +70,11 @@ func copyCard(c *payflow.CardRecord) *payflow.CardRecord {
 func (s *Store) PutCard(_ context.Context, c *payflow.CardRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for id, o := range s.cards {
+		if id != c.ID && subtle.ConstantTimeCompare(o.AdvSecret, c.AdvSecret) == 1 {
+			return payflow.ErrConflict
+		}
+	}
 	n := copyCard(c)
 	if old, ok := s.cards[c.ID]; ok && n.MerchantID == "" {
 		n.MerchantID = old.MerchantID

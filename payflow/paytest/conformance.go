@@ -28,6 +28,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		fn   func(t *testing.T, s payflow.Store)
 	}{
 		{"Cards", testCards},
+		{"CardSecrets", testCardSecrets},
 		{"Merchants", testMerchants},
 		{"CatalogRace", testCatalogRace},
 		{"Assets", testAssets},
@@ -54,8 +55,54 @@ func at(ns int64) time.Time { return time.Unix(0, ns) }
 
 var t0 = at(1_800_000_000_000_000_000)
 
+// card returns a card record with an advertising secret of its own.
 func card(id string) *payflow.CardRecord {
-	return &payflow.CardRecord{ID: id, Chain: [][]byte{[]byte("cert " + id), []byte("ca")}, AdvSecret: bytes.Repeat([]byte{7}, 16), DisplayName: "Card " + id, EnrolledAt: t0}
+	secret := sha256.Sum256([]byte("secret " + id))
+	return &payflow.CardRecord{ID: id, Chain: [][]byte{[]byte("cert " + id), []byte("ca")}, AdvSecret: secret[:16], DisplayName: "Card " + id, EnrolledAt: t0}
+}
+
+// testCardSecrets: no two cards share an advertising secret, or an EID
+// would resolve to either. A card enrolled with another's secret is
+// ErrConflict and not stored; a card keeps its own secret on being
+// enrolled again, and may change it, which frees the old one.
+func testCardSecrets(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	a, b := card("8900000000000000001"), card("8900000000000000002")
+	require.NoError(t, s.PutCard(ctx, a))
+	require.NoError(t, s.PutCard(ctx, a), "the same card with its same secret again")
+	taken := *b
+	taken.AdvSecret = bytes.Clone(a.AdvSecret)
+	assert.ErrorIs(t, s.PutCard(ctx, &taken), payflow.ErrConflict)
+	_, err := s.Card(ctx, b.ID)
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "the refused card is not stored")
+	require.NoError(t, s.PutCard(ctx, b))
+	assert.ErrorIs(t, s.PutCard(ctx, &taken), payflow.ErrConflict, "nor is an enrolled card given another's secret")
+	got, err := s.Card(ctx, b.ID)
+	require.NoError(t, err)
+	assert.Equal(t, b, got)
+
+	renewed := *a
+	renewed.AdvSecret = bytes.Repeat([]byte{0x5c}, 16)
+	require.NoError(t, s.PutCard(ctx, &renewed), "a new secret for a card")
+	require.NoError(t, s.PutCard(ctx, &taken), "its old secret is free")
+	got, err = s.Card(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, &renewed, got)
+
+	shared := bytes.Repeat([]byte{0x77}, 16)
+	oneWins(t, payflow.ErrConflict, func(i int) error {
+		c := card(fmt.Sprintf("89000000000000001%d", i))
+		c.AdvSecret = shared
+		return s.PutCard(ctx, c)
+	}, "of cards enrolled at once with one secret exactly one is stored")
+	n := 0
+	require.NoError(t, s.Cards(ctx, func(c *payflow.CardRecord) error {
+		if bytes.Equal(c.AdvSecret, shared) {
+			n++
+		}
+		return nil
+	}))
+	assert.Equal(t, 1, n)
 }
 
 func testCards(t *testing.T, s payflow.Store) {

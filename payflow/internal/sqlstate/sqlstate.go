@@ -333,15 +333,49 @@ func dec(b []byte, v any) error {
 	return nil
 }
 
-// PutCard implements payflow.Store.
+// PutCard implements payflow.Store in one transaction: a look for another
+// card with the secret, then the upsert. Of two PostgreSQL transactions
+// that give two cards one secret at once, the second to commit clashes on
+// the unique index of secrets (unique_violation), which is ErrConflict
+// too; SQLite runs one write transaction at a time.
 func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
-	_, err := s.exec(ctx, `INSERT INTO payflow_cards (id, chain, adv_secret, display_name, merchant_id, enrolled_at)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, adv_secret = excluded.adv_secret,
-			display_name = excluded.display_name, enrolled_at = excluded.enrolled_at,
-			merchant_id = CASE WHEN excluded.merchant_id = '' THEN payflow_cards.merchant_id ELSE excluded.merchant_id END`,
-		c.ID, enc(c.Chain), c.AdvSecret, c.DisplayName, c.MerchantID, ns(c.EnrolledAt))
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var other string
+		err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM payflow_cards WHERE adv_secret = ? AND id <> ?`), c.AdvSecret, c.ID).Scan(&other)
+		switch {
+		case err == nil:
+			return fmt.Errorf("%w: card %s has this advertising secret", payflow.ErrConflict, other)
+		case !errors.Is(err, sql.ErrNoRows):
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO payflow_cards (id, chain, adv_secret, display_name, merchant_id, enrolled_at)
+			VALUES (?, ?, ?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET chain = excluded.chain, adv_secret = excluded.adv_secret,
+				display_name = excluded.display_name, enrolled_at = excluded.enrolled_at,
+				merchant_id = CASE WHEN excluded.merchant_id = '' THEN payflow_cards.merchant_id ELSE excluded.merchant_id END`),
+			c.ID, enc(c.Chain), c.AdvSecret, c.DisplayName, c.MerchantID, ns(c.EnrolledAt))
+		return err
+	})
+	if sqlState(err) == codeUniqueViolation {
+		return fmt.Errorf("%w: another card has this advertising secret", payflow.ErrConflict)
+	}
 	return err
+}
+
+// SQLSTATE codes of PostgreSQL errors.
+const (
+	codeDivisionByZero  = "22012"
+	codeUniqueViolation = "23505"
+)
+
+// sqlState returns the SQLSTATE code of a PostgreSQL error, "" for any
+// other error.
+func sqlState(err error) string {
+	var se interface{ SQLState() string }
+	if errors.As(err, &se) {
+		return se.SQLState()
+	}
+	return ""
 }
 
 const cardCols = `id, chain, adv_secret, display_name, merchant_id, enrolled_at`
@@ -775,10 +809,9 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 	} else {
 		err = row.Scan(&ok)
 	}
-	var se interface{ SQLState() string }
-	switch {
-	case errors.As(err, &se) && (se.SQLState() == "22012" || se.SQLState() == "23505"):
-		return false, nil // division_by_zero, unique_violation
+	switch code := sqlState(err); {
+	case code == codeDivisionByZero || code == codeUniqueViolation:
+		return false, nil
 	case err != nil:
 		return false, err
 	}
