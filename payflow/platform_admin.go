@@ -62,8 +62,11 @@ func checkName(field, s string) error {
 
 // EnrollMerchant enrols or updates a merchant: its ID and currency are
 // checked, its ledger account in its currency is created, and its seller
-// cards (already enrolled) become its cards. Errors: ErrInvalid,
-// ErrNotFound for a seller card that is not enrolled.
+// cards (already enrolled) become its cards. A merchant keeps the
+// currency it was first enrolled in, which its account, its catalog's
+// prices and its payment requests are in. Errors: ErrInvalid, ErrNotFound
+// for a seller card that is not enrolled, ErrConflict for a merchant
+// enrolled in another currency.
 func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	if err := checkID("merchant ID", m.ID); err != nil {
 		return err
@@ -75,10 +78,17 @@ func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	if !ok {
 		return fmt.Errorf("%w: unknown currency %q", ErrInvalid, m.Currency)
 	}
+	old, err := p.store.Merchant(ctx, m.ID)
+	switch {
+	case err == nil && old.Currency != m.Currency:
+		return fmt.Errorf("%w: merchant %q is enrolled in %s", ErrConflict, m.ID, old.Currency)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return err
+	}
 	if err := p.createAccounts(ctx, account(AccountMerchant, cur.Numeric, m.ID)); err != nil {
 		return err
 	}
-	err := p.store.PutMerchant(ctx, &m)
+	err = p.store.PutMerchant(ctx, &m)
 	forget(&p.cache, p.cache.merchants, m.ID)
 	for _, id := range m.SellerCardIDs {
 		forget(&p.cache, p.cache.cards, id)

@@ -242,3 +242,21 @@ func TestEnrollCardSecretTaken(t *testing.T) {
 	_, err = s.Platform.EnrollCard(ctx, bob.Chain, bob.Secret, "Bob")
 	require.NoError(t, err, "a card enrolled again with its own secret")
 }
+
+// TestEnrollMerchantKeepsCurrency: a merchant enrolled again in another
+// currency is refused (ErrConflict), since its account and its catalog's
+// prices are in its own: no account opens in the other currency, and the
+// catalog stays in the merchant's currency.
+func TestEnrollMerchantKeepsCurrency(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	err := s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: merchantID, Name: "Corner Grocer", Currency: "USD", SellerCardIDs: []string{s.seller.ID}})
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	_, err = s.Platform.Balance(ctx, merchantID, "USD")
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "no account in the refused currency")
+	c, err := s.Platform.Catalog(ctx, s.shopper.Token, merchantID)
+	require.NoError(t, err)
+	assert.Equal(t, "EUR", c.Currency)
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: merchantID, Name: "Corner Shop", Currency: "EUR", SellerCardIDs: []string{s.seller.ID}}),
+		"enrolled again in its currency")
+}

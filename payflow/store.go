@@ -46,6 +46,8 @@ type Store interface {
 
 	// PutMerchant inserts or updates a merchant and makes it the merchant
 	// of each of m.SellerCardIDs (which must be enrolled: ErrNotFound).
+	// A merchant's currency never changes: an update in another currency
+	// is refused with ErrConflict, and nothing is written.
 	PutMerchant(ctx context.Context, m *Merchant) error
 	// Merchant returns a merchant with its seller cards, in card ID order.
 	Merchant(ctx context.Context, id string) (*Merchant, error)

@@ -115,6 +115,9 @@ func (s *Store) Cards(_ context.Context, fn func(*payflow.CardRecord) error) err
 func (s *Store) PutMerchant(_ context.Context, m *payflow.Merchant) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if old, ok := s.merchants[m.ID]; ok && old.Currency != m.Currency {
+		return payflow.ErrConflict
+	}
 	for _, id := range m.SellerCardIDs {
 		if _, ok := s.cards[id]; !ok {
 			return payflow.ErrNotFound

@@ -138,6 +138,18 @@ func testMerchants(t *testing.T, s payflow.Store) {
 	got, err := s.Merchant(ctx, "m")
 	require.NoError(t, err)
 	assert.Equal(t, m, got)
+	// Its accounts and catalog are in its currency: another is refused,
+	// and nothing of the refused call is written.
+	assert.ErrorIs(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "Renamed", Currency: "USD", SellerCardIDs: []string{"8900000000000000001"}}), payflow.ErrConflict)
+	got, err = s.Merchant(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, m, got, "a refused currency change writes nothing")
+	renamed := *m
+	renamed.Name, renamed.ManualCapture = "Renamed", false
+	require.NoError(t, s.PutMerchant(ctx, &renamed), "the same currency again")
+	got, err = s.Merchant(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, &renamed, got)
 
 	_, err = s.Catalog(ctx, "nobody")
 	assert.ErrorIs(t, err, payflow.ErrNotFound)

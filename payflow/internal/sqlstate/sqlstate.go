@@ -410,12 +410,16 @@ func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) e
 	return nil
 }
 
-// PutMerchant implements payflow.Store.
+// PutMerchant implements payflow.Store in one transaction: an upsert that
+// updates a merchant only in its own currency (ErrConflict otherwise),
+// then the seller cards.
 func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_merchants (id, name, currency, manual_capture) VALUES (?, ?, ?, ?)
-			ON CONFLICT (id) DO UPDATE SET name = excluded.name, currency = excluded.currency, manual_capture = excluded.manual_capture`),
-			m.ID, m.Name, m.Currency, b2i(m.ManualCapture)); err != nil {
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_merchants (id, name, currency, manual_capture) VALUES (?, ?, ?, ?)
+			ON CONFLICT (id) DO UPDATE SET name = excluded.name, manual_capture = excluded.manual_capture
+			WHERE payflow_merchants.currency = excluded.currency`),
+			m.ID, m.Name, m.Currency, b2i(m.ManualCapture))
+		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 			return err
 		}
 		for _, id := range m.SellerCardIDs {
