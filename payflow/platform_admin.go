@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
@@ -62,11 +63,15 @@ func checkName(field, s string) error {
 
 // EnrollMerchant enrols or updates a merchant: its ID and currency are
 // checked, its ledger account in its currency is created, and its seller
-// cards (already enrolled) become its cards. A merchant keeps the
-// currency it was first enrolled in, which its account, its catalog's
-// prices and its payment requests are in. Errors: ErrInvalid, ErrNotFound
-// for a seller card that is not enrolled, ErrConflict for a merchant
-// enrolled in another currency.
+// cards (already enrolled) become its cards, the only ones: enrolling a
+// merchant again without one of its seller cards takes that card away
+// (it stays enrolled, as a shopper's card), and listing a card of another
+// merchant moves it here. The change holds at once in this Platform and
+// within PlatformOptions.CacheTTL in others on the same store. A merchant
+// keeps the currency it was first enrolled in, which its account, its
+// catalog's prices and its payment requests are in. Errors: ErrInvalid,
+// ErrNotFound for a seller card that is not enrolled, ErrConflict for a
+// merchant enrolled in another currency.
 func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	if err := checkID("merchant ID", m.ID); err != nil {
 		return err
@@ -90,7 +95,11 @@ func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	}
 	err = p.store.PutMerchant(ctx, &m)
 	forget(&p.cache, p.cache.merchants, m.ID)
-	for _, id := range m.SellerCardIDs {
+	var was []string // its seller cards before: those left out are no more
+	if old != nil {
+		was = old.SellerCardIDs
+	}
+	for _, id := range slices.Concat(was, m.SellerCardIDs) {
 		forget(&p.cache, p.cache.cards, id)
 	}
 	return err

@@ -260,3 +260,32 @@ func TestEnrollMerchantKeepsCurrency(t *testing.T) {
 	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: merchantID, Name: "Corner Shop", Currency: "EUR", SellerCardIDs: []string{s.seller.ID}}),
 		"enrolled again in its currency")
 }
+
+// TestSellerCardRemoved: a merchant enrolled again without one of its
+// seller cards takes it away: that card logs in as a seller and signs
+// payment requests no more, at once through the platform process that
+// enrolled the merchant (whose cache held the card as a seller), and
+// through another process once its card cache's lifetime is over.
+func TestSellerCardRemoved(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	other := renewedPlatform(t, s.Fixture) // another process on the same database
+	resp, err := other.Login(ctx, &payflow.LoginRequest{Proof: s.seller.Proof(record.RoleSeller, nil)})
+	require.NoError(t, err)
+	require.Equal(t, merchantID, resp.MerchantID)
+
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: merchantID, Name: "Corner Grocer", Currency: "EUR"}))
+	m, err := s.Store.Merchant(ctx, merchantID)
+	require.NoError(t, err)
+	assert.Empty(t, m.SellerCardIDs)
+	_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.seller.Proof(record.RoleSeller, nil)})
+	assert.ErrorIs(t, err, payflow.ErrForbidden)
+	_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(s.session, "EUR", 100))})
+	assert.ErrorIs(t, err, payflow.ErrForbidden, "a session paired before")
+
+	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second)
+	_, err = other.Login(ctx, &payflow.LoginRequest{Proof: s.seller.Proof(record.RoleSeller, nil)})
+	assert.ErrorIs(t, err, payflow.ErrForbidden, "in the other process")
+	_, err = other.Login(ctx, &payflow.LoginRequest{Proof: s.seller.Proof(record.RoleShopper, nil)})
+	assert.NoError(t, err, "the card is enrolled all the same")
+}

@@ -44,8 +44,10 @@ type Store interface {
 	// byte, whatever the database's collation).
 	Cards(ctx context.Context, fn func(*CardRecord) error) error
 
-	// PutMerchant inserts or updates a merchant and makes it the merchant
-	// of each of m.SellerCardIDs (which must be enrolled: ErrNotFound).
+	// PutMerchant inserts or updates a merchant and makes its seller cards
+	// exactly m.SellerCardIDs (which must be enrolled: ErrNotFound): a card
+	// of the merchant left out is no merchant's any more, a card of
+	// another merchant listed moves to this one.
 	// A merchant's currency never changes: an update in another currency
 	// is refused with ErrConflict, and nothing is written.
 	PutMerchant(ctx context.Context, m *Merchant) error

@@ -126,6 +126,11 @@ func (s *Store) PutMerchant(_ context.Context, m *payflow.Merchant) error {
 	n := *m
 	n.SellerCardIDs = nil
 	s.merchants[m.ID] = &n
+	for _, c := range s.cards {
+		if c.MerchantID == m.ID {
+			c.MerchantID = ""
+		}
+	}
 	for _, id := range m.SellerCardIDs {
 		s.cards[id].MerchantID = m.ID
 	}

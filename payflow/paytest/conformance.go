@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Cards", testCards},
 		{"CardSecrets", testCardSecrets},
 		{"Merchants", testMerchants},
+		{"SellerCards", testSellerCards},
 		{"CatalogRace", testCatalogRace},
 		{"Assets", testAssets},
 		{"Nonces", testNonces},
@@ -167,6 +168,49 @@ func testMerchants(t *testing.T, s payflow.Store) {
 	items, err = s.Catalog(ctx, "m")
 	require.NoError(t, err)
 	assert.Len(t, items, 3, "a refused catalog leaves the old one")
+}
+
+// testSellerCards: a merchant's seller cards are those of its last
+// PutMerchant: a card left out is no merchant's any more, a card listed
+// for another merchant moves to it, and a refused PutMerchant changes
+// none.
+func testSellerCards(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	ids := []string{"8900000000000000001", "8900000000000000002", "8900000000000000003"}
+	for _, id := range ids {
+		require.NoError(t, s.PutCard(ctx, card(id)))
+	}
+	merchantOf := func() []string {
+		var out []string
+		for _, id := range ids {
+			c, err := s.Card(ctx, id)
+			require.NoError(t, err)
+			out = append(out, c.MerchantID)
+		}
+		return out
+	}
+	sellers := func(id string) []string {
+		m, err := s.Merchant(ctx, id)
+		require.NoError(t, err)
+		return m.SellerCardIDs
+	}
+	put := func(id string, cards ...string) error {
+		return s.PutMerchant(ctx, &payflow.Merchant{ID: id, Name: "M", Currency: "EUR", SellerCardIDs: cards})
+	}
+	require.NoError(t, put("m", ids[0], ids[1]))
+	require.NoError(t, put("m", ids[2], ids[1]))
+	assert.Equal(t, []string{ids[1], ids[2]}, sellers("m"))
+	assert.Equal(t, []string{"", "m", "m"}, merchantOf(), "the card left out is a seller card no more")
+
+	assert.ErrorIs(t, put("m", ids[0], "8900000000000000009"), payflow.ErrNotFound)
+	assert.Equal(t, []string{"", "m", "m"}, merchantOf(), "a refused PutMerchant changes no card")
+
+	require.NoError(t, put("n", ids[1]))
+	assert.Equal(t, []string{ids[2]}, sellers("m"), "the card moved to n")
+	assert.Equal(t, []string{ids[1]}, sellers("n"))
+	require.NoError(t, put("m"))
+	assert.Empty(t, sellers("m"))
+	assert.Equal(t, []string{"", "n", ""}, merchantOf())
 }
 
 // testCatalogRace replaces one catalog from two goroutines at once (on

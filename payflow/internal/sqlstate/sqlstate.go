@@ -412,7 +412,8 @@ func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) e
 
 // PutMerchant implements payflow.Store in one transaction: an upsert that
 // updates a merchant only in its own currency (ErrConflict otherwise),
-// then the seller cards.
+// then the seller cards: every card of the merchant is cleared and each
+// one listed set.
 func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_merchants (id, name, currency, manual_capture) VALUES (?, ?, ?, ?)
@@ -420,6 +421,9 @@ func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
 			WHERE payflow_merchants.currency = excluded.currency`),
 			m.ID, m.Name, m.Currency, b2i(m.ManualCapture))
 		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_cards SET merchant_id = '' WHERE merchant_id = ?`), m.ID); err != nil {
 			return err
 		}
 		for _, id := range m.SellerCardIDs {
