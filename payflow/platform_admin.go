@@ -187,13 +187,14 @@ func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency stri
 	if !ok {
 		return fmt.Errorf("%w: unknown currency %q", ErrInvalid, currency)
 	}
-	return p.issue(ctx, fundingID, kindFund, AccountFunding, TransferFunding, cur.Numeric, AccountID(AccountWallet, cur.Numeric, cardID), amount)
+	return p.issue(ctx, fundingID, kindFund, AccountFunding, TransferFunding, account(AccountWallet, cur.Numeric, cardID), false, amount)
 }
 
 // Issue moves amount of a registered asset from its issuer to a merchant,
-// creating the merchant's account in that asset. The ledger transfer ID
-// derives from issueID, so a retry issues once; the same ID with another
-// amount, merchant or asset is ErrConflict and moves nothing.
+// creating the merchant's account in that asset (unless the amount or the
+// ID is refused: ErrInvalid). The ledger transfer ID derives from
+// issueID, so a retry issues once; the same ID with another amount,
+// merchant or asset is ErrConflict and moves nothing.
 func (p *Platform) Issue(ctx context.Context, issueID ID, merchantID, asset string, amount uint64) error {
 	if _, err := p.store.Merchant(ctx, merchantID); err != nil {
 		return err
@@ -202,33 +203,42 @@ func (p *Platform) Issue(ctx context.Context, issueID ID, merchantID, asset stri
 	if err != nil {
 		return err
 	}
-	if err := p.createAccounts(ctx, account(AccountMerchant, a.Ledger, merchantID)); err != nil {
-		return err
-	}
-	return p.issue(ctx, issueID, kindIssue, AccountIssuer, TransferIssue, a.Ledger, AccountID(AccountMerchant, a.Ledger, merchantID), amount)
+	return p.issue(ctx, issueID, kindIssue, AccountIssuer, TransferIssue, account(AccountMerchant, a.Ledger, merchantID), true, amount)
 }
 
-func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code uint16, lc uint32, to ledger.ID, amount uint64) error {
+// issue moves amount from the source account sourceCode in to's ledger to
+// the account to, by a transfer of the given code whose ID derives from
+// id and kind. The source account is created first, and so is to when
+// open is set; otherwise to must exist (ErrNotFound).
+func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code uint16, to ledger.Account, open bool, amount uint64) error {
 	if id.IsZero() || amount == 0 || amount > ledger.AmountLimit {
 		return fmt.Errorf("%w: ID and amount must not be zero", ErrInvalid)
 	}
-	if err := p.createAccounts(ctx, account(sourceCode, lc, "")); err != nil {
+	source := account(sourceCode, to.Ledger, "")
+	accounts := []ledger.Account{source}
+	if open {
+		accounts = append(accounts, to)
+	}
+	if err := p.createAccounts(ctx, accounts...); err != nil {
 		return err
 	}
-	// The receiving account must exist before the transfer: the ledger
-	// burns the ID of a transfer to a missing account (a transient
-	// failure, as in TigerBeetle), and the caller's retry with the same ID
-	// after opening the account would then fail for good.
-	accs, err := p.ledger.LookupAccounts(ctx, []ledger.ID{to})
-	if err != nil {
-		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
-	}
-	if len(accs) == 0 {
-		return fmt.Errorf("%w: no such account: open it first", ErrNotFound)
+	if !open {
+		// The receiving account must exist before the transfer: the
+		// ledger burns the ID of a transfer to a missing account (a
+		// transient failure, as in TigerBeetle), and the caller's retry
+		// with the same ID after opening the account would then fail for
+		// good.
+		accs, err := p.ledger.LookupAccounts(ctx, []ledger.ID{to.ID})
+		if err != nil {
+			return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+		}
+		if len(accs) == 0 {
+			return fmt.Errorf("%w: no such account: open it first", ErrNotFound)
+		}
 	}
 	t := ledger.Transfer{
-		ID: TransferID(id, 0, 0, kind), DebitAccountID: AccountID(sourceCode, lc, ""), CreditAccountID: to,
-		Amount: amount, UserData128: ledger.ID(id), Ledger: lc, Code: code,
+		ID: TransferID(id, 0, 0, kind), DebitAccountID: source.ID, CreditAccountID: to.ID,
+		Amount: amount, UserData128: ledger.ID(id), Ledger: to.Ledger, Code: code,
 	}
 	return ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/ledger"
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
@@ -77,6 +79,46 @@ func TestIssueReusedIDConflicts(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, w.posted, b.Posted, "%s %s", w.owner, w.unit)
 	}
+}
+
+// countingLedger counts the transactions run on a ledger store.
+type countingLedger struct {
+	ledger.Store
+	updates, views atomic.Int32
+}
+
+func (c *countingLedger) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	c.updates.Add(1)
+	return c.Store.Update(ctx, fn)
+}
+
+func (c *countingLedger) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	c.views.Add(1)
+	return c.Store.View(ctx, fn)
+}
+
+// TestIssueLedgerTransactions: Issue opens the issuer's and the
+// merchant's accounts together and then makes the transfer, two ledger
+// transactions, without reading back the account it has just opened; a
+// refused amount opens nothing.
+func TestIssueLedgerTransactions(t *testing.T) {
+	ctx := context.Background()
+	lc := &countingLedger{Store: ledgermemory.New()}
+	s := paytest.NewShop(paytest.NewFixture(t, memory.New(), lc, paytest.Options{}), false)
+	require.NoError(t, s.Platform.RegisterAsset(ctx, "voucher", paytest.TicketCode+1))
+	lc.updates.Store(0)
+	lc.views.Store(0)
+	assert.ErrorIs(t, s.Platform.Issue(ctx, payflow.ID{0x49}, merchantID, "voucher", 0), payflow.ErrInvalid)
+	assert.Equal(t, [2]int32{0, 0}, [2]int32{lc.updates.Load(), lc.views.Load()}, "a refused amount: no ledger transaction")
+	_, err := s.Platform.Balance(ctx, merchantID, "voucher")
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "and no account")
+	lc.updates.Store(0)
+	lc.views.Store(0)
+	require.NoError(t, s.Platform.Issue(ctx, payflow.ID{0x49}, merchantID, "voucher", 5))
+	assert.Equal(t, [2]int32{2, 0}, [2]int32{lc.updates.Load(), lc.views.Load()}, "updates and views")
+	b, err := s.Platform.Balance(ctx, merchantID, "voucher")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(5), b.Posted)
 }
 
 // slowCardStore holds the first Card read of one card made after arm,
