@@ -69,12 +69,17 @@ func checkName(field, s string) error {
 // merchant moves it here. The change holds at once in this Platform and
 // within PlatformOptions.CacheTTL in others on the same store. A merchant
 // keeps the currency it was first enrolled in, which its account, its
-// catalog's prices and its payment requests are in. Errors: ErrInvalid,
-// ErrNotFound for a seller card that is not enrolled, ErrConflict for a
-// merchant enrolled in another currency.
+// catalog's prices and its payment requests are in. Its ID may not be an
+// ICCID (record.CheckCardID), which a card could have: Balance tells a
+// card's wallet from a merchant's account by the owner's ID. Errors:
+// ErrInvalid, ErrNotFound for a seller card that is not enrolled,
+// ErrConflict for a merchant enrolled in another currency.
 func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	if err := checkID("merchant ID", m.ID); err != nil {
 		return err
+	}
+	if record.CheckCardID("merchant ID", m.ID) == nil {
+		return fmt.Errorf("%w: merchant ID %q is a card ID", ErrInvalid, m.ID)
 	}
 	if err := checkName("merchant name", m.Name); err != nil {
 		return err

@@ -331,3 +331,23 @@ func TestSellerCardRemoved(t *testing.T) {
 	_, err = other.Login(ctx, &payflow.LoginRequest{Proof: s.seller.Proof(record.RoleShopper, nil)})
 	assert.NoError(t, err, "the card is enrolled all the same")
 }
+
+// TestEnrollMerchantNotACardID: a merchant ID that is an ICCID, which a
+// card could have, is refused (ErrInvalid): Balance tells a card's wallet
+// from a merchant's account by the owner's ID, and would otherwise
+// answer the card's for the merchant's.
+func TestEnrollMerchantNotACardID(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	for _, id := range []string{s.shopper.ID, "8900000000000000003"} {
+		err := s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: id, Name: "Shop", Currency: "EUR"})
+		assert.ErrorIs(t, err, payflow.ErrInvalid, id)
+		_, err = s.Store.Merchant(ctx, id)
+		assert.ErrorIs(t, err, payflow.ErrNotFound, id)
+	}
+	b, err := s.Platform.Balance(ctx, s.shopper.ID, "EUR")
+	require.NoError(t, err)
+	assert.Equal(t, uint64(paytest.Funds), b.Posted, "the card's wallet")
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "8900000000000000001", Name: "Shop", Currency: "EUR"}),
+		"digits that fail the Luhn check are no card's")
+}
