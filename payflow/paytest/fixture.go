@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -183,13 +184,17 @@ func (c *Card) eid() ([]byte, error) {
 
 // Sign has the card sign r, filling in its header: through APDUs for a
 // virtual card (a consent after PIN verification), with record.Sign for a
-// soft one.
+// soft one. A record of a type that no card signs, or none, is an error.
 func (c *Card) Sign(r record.CardRecord) ([]byte, error) {
+	if r == nil {
+		return nil, errors.New("paytest: no record to sign")
+	}
 	if c.virtual == nil {
 		c.mu.Lock()
 		c.counter++
-		*r.Header() = record.CardHeader{CardID: c.ID, Counter: c.counter}
+		h := record.CardHeader{CardID: c.ID, Counter: c.counter}
 		c.mu.Unlock()
+		*r.Header() = h
 		return record.Sign(rand.Reader, c.key, r)
 	}
 	card := c.virtual.Card
@@ -206,7 +211,7 @@ func (c *Card) Sign(r record.CardRecord) ([]byte, error) {
 	case *record.RefundRequest:
 		return card.SignRefundRequest(r)
 	}
-	panic("paytest: unknown record type")
+	return nil, fmt.Errorf("paytest: a card signs no record of type %T", r)
 }
 
 // MustSign is Sign failing the test on error.
