@@ -169,3 +169,31 @@ func TestOpenTakesTurnsWithLedger(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 }
+
+// TestSellerCardsIndexed: the seller cards of a merchant are found
+// through an index, not by reading every card.
+func TestSellerCardsIndexed(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "casimpay.db")
+	require.NoError(t, mustOpen(t, path).Close())
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)")
+	require.NoError(t, err)
+	defer db.Close()
+	for _, q := range []string{
+		`SELECT id FROM payflow_cards WHERE merchant_id = ? ORDER BY id`,
+		`UPDATE payflow_cards SET merchant_id = '' WHERE merchant_id = ?`,
+	} {
+		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, "m")
+		require.NoError(t, err)
+		var plan []string
+		for rows.Next() {
+			var id, parent, notused int
+			var detail string
+			require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+			plan = append(plan, detail)
+		}
+		require.NoError(t, rows.Err())
+		rows.Close()
+		assert.Contains(t, fmt.Sprint(plan), "INDEX payflow_cards_merchant", q)
+	}
+}
