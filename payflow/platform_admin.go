@@ -95,6 +95,15 @@ func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return err
 	}
+	// Cards are never deleted: one enrolled now still is when the store
+	// writes the merchant, so a refusal leaves no ledger account behind.
+	for _, id := range m.SellerCardIDs {
+		if _, err := p.store.Card(ctx, id); errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("%w: seller card %s is not enrolled", ErrNotFound, id)
+		} else if err != nil {
+			return err
+		}
+	}
 	if err := p.createAccounts(ctx, account(AccountMerchant, cur.Numeric, m.ID)); err != nil {
 		return err
 	}

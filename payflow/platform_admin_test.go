@@ -351,3 +351,17 @@ func TestEnrollMerchantNotACardID(t *testing.T) {
 	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "8900000000000000001", Name: "Shop", Currency: "EUR"}),
 		"digits that fail the Luhn check are no card's")
 }
+
+// TestEnrollMerchantUnknownSellerCard: a merchant enrolled with a seller
+// card that is not enrolled is refused (ErrNotFound) and leaves nothing:
+// no merchant, and no ledger account.
+func TestEnrollMerchantUnknownSellerCard(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	err := s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "kiosk", Name: "Kiosk", Currency: "EUR", SellerCardIDs: []string{"8900000000000000003"}})
+	require.ErrorIs(t, err, payflow.ErrNotFound)
+	_, err = s.Store.Merchant(ctx, "kiosk")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	_, err = s.Platform.Balance(ctx, "kiosk", "EUR")
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "no ledger account")
+}
