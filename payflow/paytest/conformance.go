@@ -312,9 +312,12 @@ func testTokensAndSessions(t *testing.T, s payflow.Store) {
 	w := &writer{s: s}
 	require.NoError(t, w.token(tok))
 	assert.ErrorIs(t, w.token(tok), payflow.ErrConflict)
-	got, err := s.Token(ctx, h[:])
+	query := bytes.Clone(h[:])
+	got, err := s.Token(ctx, query)
 	require.NoError(t, err)
 	assert.Equal(t, tok, got)
+	clear(query)
+	assert.Equal(t, h[:], got.Hash, "the record is the caller's, not a view of its argument")
 
 	id := payflow.ID{9}
 	_, err = s.Session(ctx, id)

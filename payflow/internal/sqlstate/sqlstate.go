@@ -860,11 +860,12 @@ func oneRow(res sql.Result, err, none error) error {
 	return err
 }
 
-// Token implements payflow.Store.
+// Token implements payflow.Store: the record's hash is the stored one, not
+// the caller's slice.
 func (s *Store) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
-	t := payflow.TokenRecord{Hash: hash}
+	var t payflow.TokenRecord
 	var exp int64
-	if err := s.row(ctx, `SELECT card_id, expires_at FROM payflow_tokens WHERE hash = ?`, hash).Scan(&t.CardID, &exp); err != nil {
+	if err := s.row(ctx, `SELECT hash, card_id, expires_at FROM payflow_tokens WHERE hash = ?`, hash).Scan(&t.Hash, &t.CardID, &exp); err != nil {
 		return nil, notFound(err)
 	}
 	t.ExpiresAt = tm(exp)
