@@ -82,7 +82,8 @@ type Store interface {
 
 	// NonceKey returns the key that authenticates the platform's challenge
 	// nonces: the stored one or, when none is stored yet, candidate, which
-	// it stores. Every process sharing the database gets the same key.
+	// it stores. Every process sharing the database gets the same key. An
+	// empty candidate is refused with ErrInvalid.
 	NonceKey(ctx context.Context, candidate []byte) ([]byte, error)
 
 	// Accept commits a card-signed record and the write of the call that

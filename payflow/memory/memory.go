@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/subtle"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -266,6 +267,9 @@ func (s *Store) checkCounterLocked(cardID string, counter uint64) error {
 
 // NonceKey implements payflow.Store.
 func (s *Store) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
+	if len(candidate) == 0 {
+		return nil, fmt.Errorf("%w: empty nonce key", payflow.ErrInvalid)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.nonceKey == nil {

@@ -741,6 +741,10 @@ func testAccept(t *testing.T, s payflow.Store) {
 func testNonceKey(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	k1, k2 := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	for _, empty := range [][]byte{nil, {}} {
+		_, err := s.NonceKey(ctx, empty)
+		assert.ErrorIs(t, err, payflow.ErrInvalid, "an empty candidate %#v", empty)
+	}
 	got, err := s.NonceKey(ctx, k1)
 	require.NoError(t, err)
 	assert.Equal(t, k1, got, "the first candidate is stored")
