@@ -302,7 +302,9 @@ const (
 	stateVoiding   = "voiding"   // hold being voided (towards VoidTo)
 )
 
-// PaymentRecord is a payment request as the store keeps it.
+// PaymentRecord is a payment request as the store keeps it. Its optional
+// fields (Lines, Legs, Consent, ConsentHash, Receipt) read back as nil
+// when they were written empty; so does a RefundRecord's Receipt.
 type PaymentRecord struct {
 	ID            ID
 	SessionID     ID

@@ -376,15 +376,24 @@ func (s *Store) Session(_ context.Context, id payflow.ID) (*payflow.SessionRecor
 	return copySession(r), nil
 }
 
+// optional returns a copy of an optional field, nil when it is empty, as
+// the SQL stores keep it.
+func optional[S ~[]E, E any](s S) S {
+	if len(s) == 0 {
+		return nil
+	}
+	return slices.Clone(s)
+}
+
 func copyPayment(p *payflow.PaymentRecord) *payflow.PaymentRecord {
 	n := *p
-	n.Lines = slices.Clone(p.Lines)
-	n.Legs = slices.Clone(p.Legs)
+	n.Lines = optional(p.Lines)
+	n.Legs = optional(p.Legs)
 	n.Request = bytes.Clone(p.Request)
 	n.RequestHash = bytes.Clone(p.RequestHash)
-	n.Consent = bytes.Clone(p.Consent)
-	n.ConsentHash = bytes.Clone(p.ConsentHash)
-	n.Receipt = bytes.Clone(p.Receipt)
+	n.Consent = optional(p.Consent)
+	n.ConsentHash = optional(p.ConsentHash)
+	n.Receipt = optional(p.Receipt)
 	return &n
 }
 
@@ -482,7 +491,7 @@ func copyRefund(r *payflow.RefundRecord) *payflow.RefundRecord {
 	n := *r
 	n.Request = bytes.Clone(r.Request)
 	n.Hash = bytes.Clone(r.Hash)
-	n.Receipt = bytes.Clone(r.Receipt)
+	n.Receipt = optional(r.Receipt)
 	return &n
 }
 
@@ -508,7 +517,7 @@ func (s *Store) UpdateRefund(_ context.Context, r *payflow.RefundRecord, from st
 		}
 		s.writePaymentLocked(p)
 	}
-	old.State, old.Receipt, old.Refunded, old.Failure = r.State, bytes.Clone(r.Receipt), r.Refunded, r.Failure
+	old.State, old.Receipt, old.Refunded, old.Failure = r.State, optional(r.Receipt), r.Refunded, r.Failure
 	return nil
 }
 
