@@ -28,5 +28,5 @@ func benchFixture(b *testing.B) *paytest.Fixture {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { ls.Close() })
-	return paytest.NewFixture(b, open(b, dsn), ls, paytest.Options{SoftCards: true})
+	return paytest.NewFixture(b, open(b, dsn), ls, paytest.BenchOptions())
 }

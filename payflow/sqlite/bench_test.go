@@ -52,7 +52,7 @@ func benchDirs(b *testing.B, bench func(*testing.B, *paytest.Fixture)) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			bench(b, paytest.NewFixture(b, s, ls, paytest.Options{SoftCards: true}))
+			bench(b, paytest.NewFixture(b, s, ls, paytest.BenchOptions()))
 		})
 	}
 }
