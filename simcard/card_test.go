@@ -366,6 +366,26 @@ func TestPadPIN(t *testing.T) {
 	}
 }
 
+// TestValidPINAndPUK checks both formats on the two forms they come in:
+// the strings of the phone and the command data of the card.
+func TestValidPINAndPUK(t *testing.T) {
+	for s, want := range map[string]bool{
+		"1234": true, "123456789012": true, "0000": true,
+		"": false, "123": false, "1234567890123": false, "12a4": false, "12 4": false,
+		"12/4": false, "12:4": false, "1234\xff": false, "\xff\xff\xff\xff": false,
+	} {
+		assert.Equal(t, want, simcard.ValidPIN(s), "PIN %q", s)
+		assert.Equal(t, want, simcard.ValidPIN([]byte(s)), "PIN %q as bytes", s)
+	}
+	for s, want := range map[string]bool{
+		"12345678": true, "00000000": true,
+		"": false, "1234567": false, "123456789": false, "1234567a": false, "1234567\x00": false,
+	} {
+		assert.Equal(t, want, simcard.ValidPUK(s), "PUK %q", s)
+		assert.Equal(t, want, simcard.ValidPUK([]byte(s)), "PUK %q as bytes", s)
+	}
+}
+
 // TestAppendPublicKeyTemplateWithoutPoint: a key that is nil or has no
 // point appends nothing, where it panicked.
 func TestAppendPublicKeyTemplateWithoutPoint(t *testing.T) {

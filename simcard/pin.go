@@ -1,20 +1,17 @@
 package simcard
 
-// ValidPIN reports whether pin has the PIN format: 4 to 12 decimal digits.
-func ValidPIN(pin string) bool {
-	return len(pin) >= MinPIN && len(pin) <= MaxPIN && allDigits(pin)
+import "github.com/casimpay/casimpay/pki/record"
+
+// ValidPIN reports whether pin has the PIN format: 4 to 12 ASCII decimal
+// digits. The card checks the PIN it receives with it too.
+func ValidPIN[T ~string | ~[]byte](pin T) bool {
+	return len(pin) >= MinPIN && len(pin) <= MaxPIN && record.Digits(pin)
 }
 
-// ValidPUK reports whether puk has the PUK format: exactly 8 decimal digits.
-func ValidPUK(puk string) bool { return len(puk) == PUKLength && allDigits(puk) }
-
-func allDigits[T string | []byte](s T) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+// ValidPUK reports whether puk has the PUK format: exactly 8 ASCII decimal
+// digits.
+func ValidPUK[T ~string | ~[]byte](puk T) bool {
+	return len(puk) == PUKLength && record.Digits(puk)
 }
 
 // PadPIN returns pin padded with FF octets to 12 octets: the form of the
@@ -44,7 +41,7 @@ func UnpadPIN(b []byte) ([]byte, bool) {
 		}
 	}
 	pin := b[:n]
-	if n < MinPIN || !allDigits(pin) {
+	if n < MinPIN || !record.Digits(pin) {
 		return nil, false
 	}
 	return pin, true

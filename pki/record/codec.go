@@ -79,7 +79,11 @@ func amount(field string, v uint64) error {
 	return nil
 }
 
-func digits(s string) bool {
+// Digits reports whether every byte of s is an ASCII decimal digit, '0' to
+// '9'. The empty s has no other byte, so it is all digits: callers check the
+// length first. Card IDs here, and the PIN and PUK of package simcard, are
+// checked with it.
+func Digits[T ~string | ~[]byte](s T) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] < '0' || s[i] > '9' {
 			return false
@@ -95,7 +99,7 @@ func digits(s string) bool {
 // checks the ICCID of a card certificate with it too. The error is a
 // *FieldError naming field.
 func CheckCardID(field, s string) error {
-	if n := len(s); n < minCardID || n > maxCardID || !digits(s) {
+	if n := len(s); n < minCardID || n > maxCardID || !Digits(s) {
 		return fieldError(field, "must be 19 or 20 decimal digits")
 	}
 	if s[0] != '8' || s[1] != '9' {

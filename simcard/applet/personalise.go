@@ -65,21 +65,6 @@ func publicPoint(pub *ecdsa.PublicKey) []byte {
 	return b
 }
 
-func digits(b []byte) bool {
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func validPIN(b []byte) bool {
-	return len(b) >= simcard.MinPIN && len(b) <= simcard.MaxPIN && digits(b)
-}
-
-func validPUK(b []byte) bool { return len(b) == simcard.PUKLength && digits(b) }
-
 func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
 	if a.st.Life != simcard.LifePersonalisation {
 		return nil, simcard.SWConditions
@@ -108,13 +93,13 @@ func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
 		}
 		next.Chain = bytes.Clone(cmd.Data)
 	case simcard.TagPIN:
-		if !validPIN(cmd.Data) {
+		if !simcard.ValidPIN(cmd.Data) {
 			return nil, simcard.SWWrongData
 		}
 		next.PINHash = secretHash(labelPIN, next.Salt, cmd.Data)
 		next.PINTries = a.st.PINMax
 	case simcard.TagPUK:
-		if !validPUK(cmd.Data) {
+		if !simcard.ValidPUK(cmd.Data) {
 			return nil, simcard.SWWrongData
 		}
 		next.PUKHash = secretHash(labelPUK, next.Salt, cmd.Data)

@@ -34,7 +34,7 @@ func (a *Applet) verifyLocked(cmd simcard.Command) ([]byte, uint16) {
 		}
 	}
 	a.verified = false
-	if !validPIN(cmd.Data) {
+	if !simcard.ValidPIN(cmd.Data) {
 		return nil, simcard.SWWrongData
 	}
 	if code, ok := a.checkPINLocked(cmd.Data); !ok {
@@ -80,7 +80,7 @@ func (a *Applet) changePINLocked(cmd simcard.Command) ([]byte, uint16) {
 		return nil, simcard.SWWrongData
 	}
 	newPIN := cmd.Data[simcard.MaxPIN:]
-	if !validPIN(newPIN) {
+	if !simcard.ValidPIN(newPIN) {
 		return nil, simcard.SWWrongData
 	}
 	a.verified = false
@@ -111,11 +111,11 @@ func (a *Applet) resetRetryLocked(cmd simcard.Command) ([]byte, uint16) {
 		puk = cmd.Data
 	} else if len(cmd.Data) > simcard.PUKLength {
 		puk, newPIN = cmd.Data[:simcard.PUKLength], cmd.Data[simcard.PUKLength:]
-		if !validPIN(newPIN) {
+		if !simcard.ValidPIN(newPIN) {
 			return nil, simcard.SWWrongData
 		}
 	}
-	if !validPUK(puk) {
+	if !simcard.ValidPUK(puk) {
 		return nil, simcard.SWWrongData
 	}
 	a.verified = false
