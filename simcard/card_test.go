@@ -43,7 +43,7 @@ func newCard(t testing.TB) *simcardtest.Virtual {
 
 func TestStatusErrorIs(t *testing.T) {
 	sentinels := []error{simcard.ErrWrongPIN, simcard.ErrPINBlocked, simcard.ErrWrongPUK, simcard.ErrPUKBlocked,
-		simcard.ErrPINRequired, simcard.ErrNotReadable, simcard.ErrConditions, simcard.ErrNotFound, simcard.ErrRefused, simcard.ErrMemory}
+		simcard.ErrPINRequired, simcard.ErrNotReadable, simcard.ErrConditions, simcard.ErrNotFound, simcard.ErrRefused, simcard.ErrMemory, simcard.ErrCardFailure}
 	tests := []struct {
 		sw    uint16
 		ins   byte
@@ -62,6 +62,8 @@ func TestStatusErrorIs(t *testing.T) {
 		{0x6A88, simcard.InsGetData, simcard.ErrNotFound, -1},
 		{0x6A80, simcard.InsSignRecord, simcard.ErrRefused, -1},
 		{0x6581, simcard.InsVerify, simcard.ErrMemory, -1},
+		{0x6F00, simcard.InsSignRecord, simcard.ErrCardFailure, -1},
+		{0x6F00, simcard.InsGenerateKey, simcard.ErrCardFailure, -1},
 		{0x6D00, 0xB0, nil, -1},
 		{0x6E00, 0xCA, nil, -1},
 	}

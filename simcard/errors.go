@@ -37,6 +37,11 @@ var (
 	// ErrMemory: the card could not store its state (6581); the command had
 	// no effect beyond what was already stored.
 	ErrMemory = errors.New("simcard: memory failure")
+	// ErrCardFailure: the card could not complete the instruction and gives
+	// no precise diagnosis (6F00): its key generation or signing failed.
+	// What it stored before the failure stays stored: a failed SIGN RECORD
+	// has used up its counter, which no later record reuses.
+	ErrCardFailure = errors.New("simcard: card failure")
 	// ErrResponse: the card answered something this package cannot read.
 	ErrResponse = errors.New("simcard: malformed response")
 )
@@ -89,6 +94,8 @@ func (e *StatusError) Is(target error) bool {
 		return e.SW == SWWrongData
 	case ErrMemory:
 		return e.SW == SWMemoryFailure
+	case ErrCardFailure:
+		return e.SW == SWNoDiagnosis
 	}
 	return false
 }

@@ -95,4 +95,5 @@ const (
 	SWDataNotFound        uint16 = 0x6A88
 	SWInsNotSupported     uint16 = 0x6D00
 	SWClassNotSupported   uint16 = 0x6E00
+	SWNoDiagnosis         uint16 = 0x6F00 // key generation or signing failed
 )

@@ -2,6 +2,9 @@ package applet_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"io/fs"
@@ -273,6 +276,72 @@ func TestCounterPowerLoss(t *testing.T) {
 	var ap record.AuthProof
 	require.NoError(t, record.Verify(msg, v.Enrolment.PublicKey, &ap))
 	assert.Equal(t, uint64(2), ap.Counter)
+}
+
+// faultyRand reads from crypto/rand until armed, then fails every read: a
+// card whose random number generator breaks down after it was made.
+type faultyRand struct{ armed bool }
+
+var errNoEntropy = errors.New("no entropy")
+
+func (r *faultyRand) Read(b []byte) (int, error) {
+	if r.armed {
+		return 0, errNoEntropy
+	}
+	return rand.Read(b)
+}
+
+// TestCryptoFailure: key generation and signing that fail answer 6F00, not
+// the 6581 of a memory failure. Nothing is stored by a failed key
+// generation; a failed SIGN RECORD has already stored its counter, which the
+// next signature does not reuse.
+func TestCryptoFailure(t *testing.T) {
+	// Since Go 1.26 crypto/ecdsa reads Options.Rand only under this setting.
+	t.Setenv("GODEBUG", "cryptocustomrand=1")
+	_, err := ecdsa.GenerateKey(elliptic.P256(), &faultyRand{armed: true})
+	require.ErrorIs(t, err, errNoEntropy, "crypto/ecdsa must read the random source given to it")
+
+	t.Run("generate key", func(t *testing.T) {
+		r := new(faultyRand)
+		a, err := applet.New(new(applet.Memory), applet.Options{Rand: r})
+		require.NoError(t, err)
+		tx(t, a, selectAID)
+		r.armed = true
+		_, sw := tx(t, a, "0047800000")
+		assert.Equal(t, uint16(0x6F00), sw)
+		_, sw = tx(t, a, "00CA010300")
+		assert.Equal(t, uint16(0x6A88), sw, "no key stored")
+		r.armed = false
+		_, sw = tx(t, a, "0047800000")
+		assert.Equal(t, uint16(0x9000), sw)
+	})
+
+	t.Run("operational card", func(t *testing.T) {
+		r := new(faultyRand)
+		v := newCard(t, simcardtest.Options{Applet: applet.Options{Rand: r}})
+		r.armed = true
+		_, err := v.Card.Authenticate(fill(32, 0xA5))
+		var se *simcard.StatusError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, simcard.StatusError{SW: 0x6F00, Ins: simcard.InsInternalAuth}, *se)
+		assert.ErrorIs(t, err, simcard.ErrCardFailure)
+		assert.NotErrorIs(t, err, simcard.ErrMemory)
+
+		_, err = v.Card.SignAuthProof(sampleAuthProof())
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, simcard.StatusError{SW: 0x6F00, Ins: simcard.InsSignRecord}, *se)
+		assert.ErrorIs(t, err, simcard.ErrCardFailure)
+		counter, err := v.Card.GetData(simcard.TagCounter)
+		require.NoError(t, err)
+		assert.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 1}, counter, "the counter was stored before signing")
+
+		r.armed = false
+		msg, err := v.Card.SignAuthProof(sampleAuthProof())
+		require.NoError(t, err)
+		var ap record.AuthProof
+		require.NoError(t, record.Verify(msg, v.Enrolment.PublicKey, &ap))
+		assert.Equal(t, uint64(2), ap.Counter)
+	})
 }
 
 // TestFilePowerCycle runs a card on a File, then brings it back from the

@@ -156,11 +156,11 @@ func (a *Applet) generateKeyLocked(cmd simcard.Command) ([]byte, uint16) {
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), a.opts.Rand)
 	if err != nil {
-		return nil, simcard.SWMemoryFailure
+		return nil, simcard.SWNoDiagnosis
 	}
 	raw, err := key.Bytes()
 	if err != nil {
-		return nil, simcard.SWMemoryFailure
+		return nil, simcard.SWNoDiagnosis
 	}
 	next := a.st
 	next.Key = raw

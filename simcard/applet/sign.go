@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"math"
 
 	"github.com/casimpay/casimpay/adv"
@@ -68,8 +69,11 @@ func (a *Applet) signRecordLocked(cmd simcard.Command) ([]byte, uint16) {
 		return nil, simcard.SWWrongData
 	}
 	msg, err := signEnvelope(a.opts.Rand, a.key, r.Type(), p)
-	if err != nil {
+	if errors.Is(err, errEnvelope) {
 		return nil, simcard.SWWrongData
+	}
+	if err != nil {
+		return nil, simcard.SWNoDiagnosis // the counter stays used
 	}
 	if consent {
 		a.verified = false // one PIN verification, one consent
@@ -93,7 +97,7 @@ func (a *Applet) internalAuthLocked(cmd simcard.Command) ([]byte, uint16) {
 	digest := sha256.Sum256(simcard.ChallengeMessage(a.st.ICCID, cmd.Data))
 	sig, err := ecdsa.SignASN1(a.opts.Rand, a.key, digest[:])
 	if err != nil {
-		return nil, simcard.SWMemoryFailure
+		return nil, simcard.SWNoDiagnosis
 	}
 	return sig, simcard.SWSuccess
 }
