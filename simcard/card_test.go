@@ -296,6 +296,31 @@ func TestSigner(t *testing.T) {
 	assert.False(t, simcard.VerifyChallenge(&ecdsa.PublicKey{Curve: elliptic.P256()}, v.Enrolment.ICCID, challenge, sig))
 }
 
+// TestChallengeICCIDLength: the ICCID's length is one octet of the signed
+// message, so an ICCID of 257 octets would be written as 1 and its message
+// would be that of its first octet with a longer challenge. ChallengeMessage
+// refuses every ICCID that is not valid, and such an ICCID verifies nothing.
+func TestChallengeICCIDLength(t *testing.T) {
+	msg, err := simcard.ChallengeMessage("89014103211118510720", []byte{1, 2})
+	require.NoError(t, err)
+	assert.Equal(t, append([]byte("CASIM-INTERNAL-AUTHENTICATE\x00\x1489014103211118510720"), 1, 2), msg)
+	for _, iccid := range []string{"", "8", "89014103211118510721", "8" + string(bytes.Repeat([]byte{'9'}, 255)),
+		"8" + string(bytes.Repeat([]byte{'9'}, 256))} {
+		msg, err := simcard.ChallengeMessage(iccid, []byte{1, 2})
+		assert.ErrorIs(t, err, pki.ErrCardID, "ICCID of %d octets", len(iccid))
+		assert.Nil(t, msg)
+	}
+
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	long := "8" + string(bytes.Repeat([]byte{'9'}, 256))
+	challenge := bytes.Repeat([]byte{0xC1}, 16)
+	forged := sha256.Sum256(append([]byte("CASIM-INTERNAL-AUTHENTICATE\x00\x01"), append([]byte(long), challenge...)...))
+	sig, err := ecdsa.SignASN1(rand.Reader, key, forged[:])
+	require.NoError(t, err)
+	assert.False(t, simcard.VerifyChallenge(&key.PublicKey, long, challenge, sig))
+}
+
 func make16(b byte) []byte {
 	out := make([]byte, 16)
 	for i := range out {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -22,22 +23,35 @@ const challengeLabel = "CASIM-INTERNAL-AUTHENTICATE\x00"
 // P-256 over its SHA-256) when INTERNAL AUTHENTICATE gives it challenge:
 //
 //	"CASIM-INTERNAL-AUTHENTICATE" 00 || len(iccid) (one octet) || iccid || challenge
-func ChallengeMessage(iccid string, challenge []byte) []byte {
+//
+// iccid must be a valid ICCID (pki.ValidICCID), as every card's is: that
+// keeps its length within the one octet that carries it, so that no two
+// pairs of ICCID and challenge share a message. Another iccid is an error
+// matching pki.ErrCardID.
+func ChallengeMessage(iccid string, challenge []byte) ([]byte, error) {
+	if err := pki.ValidICCID(iccid); err != nil {
+		return nil, err
+	}
 	b := make([]byte, 0, len(challengeLabel)+1+len(iccid)+len(challenge))
 	b = append(b, challengeLabel...)
 	b = append(b, byte(len(iccid)))
 	b = append(b, iccid...)
-	return append(b, challenge...)
+	return append(b, challenge...), nil
 }
 
 // VerifyChallenge reports whether sig (ASN.1 DER) is the card's answer to
 // challenge: a signature by pub of ChallengeMessage(iccid, challenge). A
-// nil pub, or one without a point, verifies nothing.
+// nil pub, one without a point, or an iccid that is not a valid ICCID
+// verifies nothing.
 func VerifyChallenge(pub *ecdsa.PublicKey, iccid string, challenge, sig []byte) bool {
 	if !record.HasPoint(pub) {
 		return false
 	}
-	digest := sha256.Sum256(ChallengeMessage(iccid, challenge))
+	msg, err := ChallengeMessage(iccid, challenge)
+	if err != nil {
+		return false
+	}
+	digest := sha256.Sum256(msg)
 	return ecdsa.VerifyASN1(pub, digest[:], sig)
 }
 

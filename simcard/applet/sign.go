@@ -94,7 +94,11 @@ func (a *Applet) internalAuthLocked(cmd simcard.Command) ([]byte, uint16) {
 	if len(cmd.Data) < simcard.MinChallenge || len(cmd.Data) > simcard.MaxChallenge {
 		return nil, simcard.SWWrongData
 	}
-	digest := sha256.Sum256(simcard.ChallengeMessage(a.st.ICCID, cmd.Data))
+	msg, err := simcard.ChallengeMessage(a.st.ICCID, cmd.Data)
+	if err != nil {
+		return nil, simcard.SWNoDiagnosis
+	}
+	digest := sha256.Sum256(msg)
 	sig, err := ecdsa.SignASN1(a.opts.Rand, a.key, digest[:])
 	if err != nil {
 		return nil, simcard.SWNoDiagnosis
