@@ -191,6 +191,21 @@ func TestStatusWords(t *testing.T) {
 		{name: "chain broken by an unknown instruction", pre: []string{"9050030001A8"}, cmd: "00B0000000", sw: 0x6883},
 		{name: "chain dropped after a break", pre: []string{"9050030001A8", "00CA010100"}, cmd: "00CA010100", sw: 0x9000},
 		{name: "chain broken by another P1", pre: []string{"9050030001A8"}, cmd: apdu("80500100", consent, "00"), sw: 0x6883},
+		// In a chain, a command that does not parse is 6700 and one of an
+		// unsupported class 6E00, as anywhere; any other command that does
+		// not go on with the chain is 6883. Each drops the chain.
+		{name: "malformed command in a chain", pre: []string{"9050030001A8"}, cmd: "00A404", sw: 0x6700},
+		{name: "malformed link in a chain", pre: []string{"9050030001A8"}, cmd: "9050030002A8", sw: 0x6700},
+		{name: "chain dropped after a malformed command", pre: []string{"9050030001A8", "00A404"}, cmd: "00CA010100", sw: 0x9000},
+		{name: "class FF in a chain", pre: []string{"9050030001A8"}, cmd: "FF50030001A8", sw: 0x6E00},
+		{name: "secure messaging link in a chain", pre: []string{"9050030001A8"}, cmd: "9C50030001A8", sw: 0x6E00},
+		{name: "chain dropped after an unsupported class", pre: []string{"9050030001A8", "FFCA010100"}, cmd: "00CA010100", sw: 0x9000},
+		{name: "chain broken by SELECT", pre: []string{"9050030001A8"}, cmd: selectAID, sw: 0x6883},
+		{name: "chain broken by a link of another class", pre: []string{"9050030001A8"}, cmd: "1050030001A8", sw: 0x6883},
+		{name: "chain broken by a last link of another class", pre: []string{"9050030001A8"}, cmd: apdu("00500300", consent, "00"), sw: 0x6883},
+		{name: "chain broken by a link of an instruction without chaining", pre: []string{"9050030001A8"}, cmd: "10CA010100", sw: 0x6883},
+		{name: "chain over the limit", pre: []string{"9050030001A8"}, cmd: "9050030000" + "2000" + strings.Repeat("00", 0x2000), sw: 0x6700},
+		{name: "chain dropped after going over the limit", pre: []string{"9050030001A8", "9050030000" + "2000" + strings.Repeat("00", 0x2000)}, cmd: "00CA010100", sw: 0x9000},
 
 		// INTERNAL AUTHENTICATE.
 		{name: "authenticate", cmd: "008800002000112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF00", sw: 0x9000},
