@@ -412,16 +412,40 @@ func TestCorruptState(t *testing.T) {
 		b[i] = v
 		return b
 	}
+	// field returns the offset and length of the k-th length-prefixed
+	// field of the stored layout (0: ICCID, 6: PIN hash, 7: PUK hash).
+	field := func(k int) (int, int) {
+		off := 14
+		for range k {
+			off += 2 + int(binary.BigEndian.Uint16(good[off:]))
+		}
+		return off + 2, int(binary.BigEndian.Uint16(good[off:]))
+	}
+	// shorter drops the last octet of the k-th field.
+	shorter := func(k int) []byte {
+		off, n := field(k)
+		b := bytes.Clone(good[:off+n-1])
+		binary.BigEndian.PutUint16(b[off-2:], uint16(n-1))
+		return append(b, good[off+n:]...)
+	}
+	iccid, n := field(0)
+	require.Equal(t, testICCID, string(good[iccid:iccid+n]))
+	require.NoError(t, pki.ValidICCID(testICCID[:n-1]), "the ICCID less its last digit is valid too")
 	tests := map[string][]byte{
-		"garbage":           []byte("garbage"),
-		"empty":             {},
-		"truncated":         good[:len(good)-3],
-		"trailing octet":    append(bytes.Clone(good), 0),
-		"wrong version":     with(0, 2),
-		"unknown life":      with(1, 9),
-		"tries above max":   with(2, good[3]+1),
-		"no tries allowed":  with(3, 0),
-		"PUK tries over 15": with(5, 16),
+		"ICCID check digit":   with(iccid+n-1, '1'),
+		"ICCID not digits":    with(iccid+3, 'A'),
+		"ICCID not certified": shorter(0), // 19 digits, valid, not the certificate's
+		"PIN hash of 31":      shorter(6),
+		"PUK hash of 31":      shorter(7),
+		"garbage":             []byte("garbage"),
+		"empty":               {},
+		"truncated":           good[:len(good)-3],
+		"trailing octet":      append(bytes.Clone(good), 0),
+		"wrong version":       with(0, 2),
+		"unknown life":        with(1, 9),
+		"tries above max":     with(2, good[3]+1),
+		"no tries allowed":    with(3, 0),
+		"PUK tries over 15":   with(5, 16),
 	}
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -11,11 +11,15 @@ import (
 	"slices"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard"
 )
 
-// ErrState is returned by New when the stored state cannot be read: the
-// storage is corrupt or was written by something else.
+// ErrState is returned by New when the stored state cannot be read or does
+// not hold together (an invalid ICCID, PIN or PUK reference data of the
+// wrong size, an operational card whose certificate does not certify its
+// key for its ICCID): the storage is corrupt or was written by something
+// else.
 var ErrState = errors.New("applet: unreadable card state")
 
 // ErrOptions is returned by New for tries out of range or no storage.
@@ -111,6 +115,12 @@ func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
 		(s.Life != simcard.LifePersonalisation && s.Life != simcard.LifeOperational) {
 		return state{}, nil, fmt.Errorf("%w: secret, salt, tries or life-cycle state out of range", ErrState)
 	}
+	if s.ICCID != "" && pki.ValidICCID(s.ICCID) != nil {
+		return state{}, nil, fmt.Errorf("%w: ICCID %q", ErrState, s.ICCID)
+	}
+	if (s.PINHash != nil && len(s.PINHash) != sha256.Size) || (s.PUKHash != nil && len(s.PUKHash) != sha256.Size) {
+		return state{}, nil, fmt.Errorf("%w: PIN or PUK reference of the wrong size", ErrState)
+	}
 	var key *ecdsa.PrivateKey
 	if s.Key != nil {
 		k, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), s.Key)
@@ -122,6 +132,9 @@ func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
 	if s.Life == simcard.LifeOperational && (key == nil || s.ICCID == "" || s.Cert == nil ||
 		s.PINHash == nil || s.PUKHash == nil) {
 		return state{}, nil, fmt.Errorf("%w: operational card without key, ICCID, certificate, PIN or PUK", ErrState)
+	}
+	if s.Life == simcard.LifeOperational && !certifiesCard(s.Cert, &key.PublicKey, s.ICCID) {
+		return state{}, nil, fmt.Errorf("%w: the certificate does not certify the card's key for its ICCID", ErrState)
 	}
 	return s, key, nil
 }
