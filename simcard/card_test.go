@@ -438,6 +438,47 @@ func FuzzParsePublicKeyTemplate(f *testing.F) {
 	})
 }
 
+// FuzzUnpadPIN: the current PIN of CHANGE REFERENCE DATA is read without
+// panicking, and what is accepted is a valid PIN that PadPIN turns back
+// into the same 12 octets.
+func FuzzUnpadPIN(f *testing.F) {
+	f.Add(simcard.PadPIN("1234"))
+	f.Add([]byte("123456789012"))
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		pin, ok := simcard.UnpadPIN(in)
+		if !ok {
+			require.Nil(t, pin)
+			return
+		}
+		require.True(t, simcard.ValidPIN(pin), "%q", pin)
+		require.Equal(t, in, simcard.PadPIN(string(pin)))
+	})
+}
+
+// FuzzChallengeMessage: a message is made only for a valid ICCID, and reads
+// back into exactly its ICCID and challenge, so that no two pairs share one.
+func FuzzChallengeMessage(f *testing.F) {
+	f.Add("89014103211118510720", []byte("challenge"))
+	f.Add("8", []byte{})
+	f.Fuzz(func(t *testing.T, iccid string, challenge []byte) {
+		msg, err := simcard.ChallengeMessage(iccid, challenge)
+		if err != nil {
+			require.ErrorIs(t, err, pki.ErrCardID)
+			require.Error(t, pki.ValidICCID(iccid))
+			return
+		}
+		const label = "CASIM-INTERNAL-AUTHENTICATE\x00"
+		require.True(t, bytes.HasPrefix(msg, []byte(label)))
+		rest := msg[len(label):]
+		require.NotEmpty(t, rest)
+		n := int(rest[0])
+		require.GreaterOrEqual(t, len(rest), 1+n)
+		require.Equal(t, iccid, string(rest[1:1+n]))
+		require.Equal(t, challenge, append([]byte{}, rest[1+n:]...))
+	})
+}
+
 // answers is a Transmitter that answers each command with the next of a
 // list of canned responses, round and round.
 type answers struct {
