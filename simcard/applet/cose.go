@@ -21,12 +21,30 @@ import (
 
 var errEnvelope = errors.New("applet: record too large for its envelope")
 
+// envelope returns the protected header of a record of type t, or
+// errEnvelope when the card does not sign that type or the message of
+// payload would be longer than record.MaxMessage. SIGN RECORD asks it before
+// it uses a counter.
+func envelope(t record.Type, payload []byte) ([]byte, error) {
+	prot := record.ProtectedHeader(t)
+	if prot == nil || t == record.TypeReceipt { // a card signs no receipt
+		return nil, errEnvelope
+	}
+	var h [9]byte
+	n := 2 + len(cborhead.Append(h[:0], cborhead.Bytes, len(prot))) + len(prot) +
+		1 + len(cborhead.Append(h[:0], cborhead.Bytes, len(payload))) + len(payload) + 2 + 64
+	if n > record.MaxMessage {
+		return nil, errEnvelope
+	}
+	return prot, nil
+}
+
 // signEnvelope signs payload, the deterministic encoding of a record of type
 // t with its card header, and returns the tagged COSE_Sign1 message.
 func signEnvelope(rand io.Reader, key *ecdsa.PrivateKey, t record.Type, payload []byte) ([]byte, error) {
-	prot := record.ProtectedHeader(t)
-	if prot == nil || t == record.TypeReceipt || len(payload) > record.MaxMessage { // a card signs no receipt
-		return nil, errEnvelope
+	prot, err := envelope(t, payload)
+	if err != nil {
+		return nil, err
 	}
 	digest := record.SigStructureDigest(prot, payload)
 	r, s, err := ecdsa.Sign(rand, key, digest[:])
@@ -45,9 +63,5 @@ func signEnvelope(rand io.Reader, key *ecdsa.PrivateKey, t record.Type, payload 
 	r.FillBytes(rs[:32])
 	s.FillBytes(rs[32:])
 	record.LowS(rs[:]) // the one form of the signature that record.Verify accepts
-	msg = append(msg, rs[:]...)
-	if len(msg) > record.MaxMessage {
-		return nil, errEnvelope
-	}
-	return msg, nil
+	return append(msg, rs[:]...), nil
 }

@@ -51,6 +51,28 @@ func TestEnvelopeMatchesRecordSign(t *testing.T) {
 	assert.ErrorIs(t, err, errEnvelope)
 }
 
+// TestEnvelopeSize: envelope refuses exactly the payloads whose message
+// would exceed record.MaxMessage.
+func TestEnvelopeSize(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	longest := 0
+	for n := record.MaxMessage - 200; n <= record.MaxMessage; n++ {
+		payload := make([]byte, n)
+		_, err := envelope(record.TypePaymentRequest, payload)
+		msg, serr := signEnvelope(rand.Reader, key, record.TypePaymentRequest, payload)
+		if err != nil {
+			require.ErrorIs(t, err, errEnvelope)
+			require.ErrorIs(t, serr, errEnvelope)
+			continue
+		}
+		require.NoError(t, serr)
+		require.LessOrEqual(t, len(msg), record.MaxMessage)
+		longest = max(longest, len(msg))
+	}
+	assert.Equal(t, record.MaxMessage, longest)
+}
+
 // TestEnvelopeSignatureIsLowS: the card writes every signature in its
 // low-S form, the one record.Verify accepts; a random ECDSA signature has
 // s above n/2 half of the time.

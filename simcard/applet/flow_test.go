@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math"
 	"os"
@@ -150,6 +151,35 @@ func TestLongRecord(t *testing.T) {
 	data, sw = tx(t, v.Applet, "80500200"+"00"+hexFour(len(p))+hexOf(p)+"0100")
 	require.Equal(t, uint16(0x6100), sw)
 	assert.Len(t, data, 256)
+}
+
+// TestRecordTooLargeToSign: a record whose fields fit a command but whose
+// signed message, with the card header and the envelope, would exceed
+// record.MaxMessage is refused (6A80) before the counter moves, like every
+// other refused record.
+func TestRecordTooLargeToSign(t *testing.T) {
+	v := newCard(t, simcardtest.Options{})
+	req := samplePaymentRequest(0)
+	req.Amount = 0
+	for i := range record.MaxLegs {
+		req.Legs = append(req.Legs, record.Leg{Asset: fmt.Sprintf("%064d", i), Amount: math.MaxInt64})
+	}
+	// Items of the longest SKU until the payload alone is just within
+	// MaxMessage: the header and envelope take it over.
+	for i := 0; ; i++ {
+		req.Items = append(req.Items, record.Item{SKU: fmt.Sprintf("%064d", i), Quantity: math.MaxInt64})
+		if len(payload(t, req)) > record.MaxMessage-40 {
+			break
+		}
+	}
+	p := payload(t, req)
+	require.LessOrEqual(t, len(p), record.MaxMessage)
+	ext := "80500200" + "00" + hexFour(len(p)) + hexOf(p) + "0000"
+	_, sw := tx(t, v.Applet, ext)
+	assert.Equal(t, uint16(0x6A80), sw)
+	n, err := v.Card.Counter()
+	require.NoError(t, err)
+	assert.Zero(t, n, "a refused record uses no counter")
 }
 
 func TestAdvert(t *testing.T) {

@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"math"
 
 	"github.com/casimpay/casimpay/adv"
@@ -60,18 +59,20 @@ func (a *Applet) signRecordLocked(cmd simcard.Command) ([]byte, uint16) {
 	}
 	next := a.st
 	next.Counter++
-	if a.persistLocked(next) != nil {
-		return nil, simcard.SWMemoryFailure
-	}
-	*r.Header() = record.CardHeader{CardID: a.st.ICCID, Counter: a.st.Counter}
+	// The record with its header, and its envelope, must fit before the
+	// counter is used.
+	*r.Header() = record.CardHeader{CardID: next.ICCID, Counter: next.Counter}
 	p, err := record.Marshal(r)
 	if err != nil {
 		return nil, simcard.SWWrongData
 	}
-	msg, err := signEnvelope(a.opts.Rand, a.key, r.Type(), p)
-	if errors.Is(err, errEnvelope) {
+	if _, err := envelope(r.Type(), p); err != nil {
 		return nil, simcard.SWWrongData
 	}
+	if a.persistLocked(next) != nil {
+		return nil, simcard.SWMemoryFailure
+	}
+	msg, err := signEnvelope(a.opts.Rand, a.key, r.Type(), p)
 	if err != nil {
 		return nil, simcard.SWNoDiagnosis // the counter stays used
 	}
