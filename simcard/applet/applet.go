@@ -1,6 +1,7 @@
 package applet
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/rand"
 	"fmt"
@@ -304,7 +305,7 @@ func (a *Applet) selectLocked(cmd simcard.Command) ([]byte, uint16) {
 	if cmd.P1 != simcard.SelectByName || (cmd.P2 != simcard.SelectFCI && cmd.P2 != simcard.SelectNoData) {
 		return nil, simcard.SWWrongP1P2
 	}
-	if !equal(cmd.Data, simcard.AID) {
+	if !bytes.Equal(cmd.Data, simcard.AID) {
 		return nil, simcard.SWFileNotFound
 	}
 	a.selected, a.verified = true, false
@@ -325,15 +326,3 @@ func (a *Applet) fciLocked() []byte {
 
 // Version is the applet version reported in the FCI (tag 80 of A5).
 const Version = 1
-
-func equal(a, b []byte) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
