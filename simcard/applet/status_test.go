@@ -130,6 +130,7 @@ func TestStatusWords(t *testing.T) {
 		{name: "get response in parts", pre: []string{"00CA010105"}, cmd: "00C0000005", sw: 0x610A, data: hexOf([]byte(testICCID[5:10]))},
 		{name: "get response cleared by another command", pre: []string{"00CA0101", "00CA010800"}, cmd: "00C0000014", sw: 0x6985},
 		{name: "get response without Le", pre: []string{"00CA0101"}, cmd: "00C00000", sw: 0x6700},
+		{name: "get response with data", pre: []string{"00CA0101"}, cmd: "00C0000001AA14", sw: 0x6700},
 		{name: "get response under proprietary class", pre: []string{"00CA0101"}, cmd: "80C0000014", sw: 0x6E00},
 		{name: "get response chained", pre: []string{"00CA0101"}, cmd: "10C0000014", sw: 0x6884},
 		{name: "get response chained under proprietary class", pre: []string{"00CA0101"}, cmd: "90C0000014", sw: 0x6E00},
@@ -278,6 +279,7 @@ func TestBlankCardStatusWords(t *testing.T) {
 		{name: "generate key, extended Le", cmd: "00478000000000", sw: 0x9000},
 		{name: "generate key with data", cmd: "004780000101", sw: 0x6700},
 		{name: "activate incomplete", cmd: "00440000", sw: 0x6985},
+		{name: "activate with data", cmd: "004400000101", sw: 0x6700},
 		{name: "advertising secret", cmd: "00CA011000", sw: 0x9000},
 		{name: "chained put data", cmd: "10DA01010438393031", sw: 0x9000},
 	}
