@@ -80,10 +80,7 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 		}
 	}
 	out := r.Data
-	for r.SW>>8 == SWBytesRemaining>>8 {
-		if len(out) > maxResponse {
-			return nil, fmt.Errorf("%w: response longer than %d octets", ErrResponse, maxResponse)
-		}
+	for r.SW>>8 == SWBytesRemaining>>8 && len(out) <= maxResponse {
 		gr := Command{CLA: ClassISO, INS: InsGetResponse, Ne: shortLe(byte(r.SW))}
 		if r, err = c.roundTrip(gr); err != nil {
 			return nil, err
@@ -93,6 +90,9 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 			return nil, fmt.Errorf("%w: GET RESPONSE announces more octets but returns none", ErrResponse)
 		}
 		out = append(out, r.Data...)
+	}
+	if len(out) > maxResponse {
+		return nil, fmt.Errorf("%w: response longer than %d octets", ErrResponse, maxResponse)
 	}
 	if r.SW != SWSuccess {
 		return nil, &StatusError{SW: r.SW, Ins: cmd.INS}

@@ -479,6 +479,48 @@ func FuzzChallengeMessage(f *testing.F) {
 	})
 }
 
+// longAnswer is a Transmitter whose answer comes in parts of 256 octets
+// behind 61 00, parts in all, then last more octets with 90 00.
+type longAnswer struct {
+	parts, last, sent int
+}
+
+func (l *longAnswer) Transmit([]byte) ([]byte, error) {
+	l.sent++
+	if l.sent <= l.parts {
+		return append(make([]byte, 256), 0x61, 0x00), nil
+	}
+	return append(make([]byte, l.last), 0x90, 0x00), nil
+}
+
+// TestExchangeLongAnswer: Exchange collects up to 65536 octets through GET
+// RESPONSE, and refuses (ErrResponse) an answer longer than that, however
+// its last part arrives.
+func TestExchangeLongAnswer(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		parts, last int
+		n           int // octets returned, or -1 for ErrResponse
+	}{
+		{"65536 in full parts", 255, 256, 65536},
+		{"65536 and one in the last part", 256, 1, -1},
+		{"more parts than fit", 300, 0, -1},
+		{"short", 1, 10, 266},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c := simcard.New(&longAnswer{parts: tt.parts, last: tt.last})
+			b, err := c.Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsGetData, P1: 1, P2: 2, Ne: 256})
+			if tt.n < 0 {
+				assert.ErrorIs(t, err, simcard.ErrResponse)
+				assert.Nil(t, b)
+				return
+			}
+			require.NoError(t, err)
+			assert.Len(t, b, tt.n)
+		})
+	}
+}
+
 // answers is a Transmitter that answers each command with the next of a
 // list of canned responses, round and round.
 type answers struct {
