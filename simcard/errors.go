@@ -26,13 +26,15 @@ var (
 	// DATA): the advertising secret after activation. No PIN changes that.
 	ErrNotReadable = errors.New("simcard: data object not readable")
 	// ErrConditions: the card's state does not allow the instruction (6985):
-	// not selected, not personalised, already personalised, or nothing to
-	// answer.
+	// not selected, not personalised, already personalised, personalisation
+	// incomplete, signature counter exhausted, or nothing to answer.
 	ErrConditions = errors.New("simcard: conditions of use not satisfied")
 	// ErrNotFound: the applet or the data object does not exist (6A82, 6A88).
 	ErrNotFound = errors.New("simcard: not found")
 	// ErrRefused: the card refused the command data (6A80): a record that
-	// does not decode, carries a card header, or a PIN of the wrong format.
+	// does not decode, carries a card header or would be signed into a
+	// message over 8192 octets; a PIN or PUK of the wrong format; an invalid
+	// ICCID, certificate or chain; a challenge of the wrong length.
 	ErrRefused = errors.New("simcard: command data refused")
 	// ErrMemory: the card could not store its state (6581); the command had
 	// no effect beyond what was already stored.
