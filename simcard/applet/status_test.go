@@ -157,6 +157,13 @@ func TestStatusWords(t *testing.T) {
 		{name: "verification cleared by a malformed VERIFY", pre: []string{"0020008006313233343536", "00200080023132"}, cmd: "00200080", sw: 0x63C3},
 		{name: "verification cleared by a wrong PIN", pre: []string{"0020008006313233343536", "0020008006313131313131"}, cmd: "00200080", sw: 0x63C2},
 		{name: "verification cleared by SELECT", pre: []string{"0020008006313233343536", selectAID}, cmd: "00200080", sw: 0x63C3},
+		{name: "verification kept by a VERIFY of another reference", pre: []string{"0020008006313233343536", "0020008106313233343536"}, cmd: "00200080", sw: 0x9000},
+		{name: "verification cleared by a CHANGE with a wrong PIN", pre: []string{"0020008006313233343536", "0024008012313131313131FFFFFFFFFFFF373737373737"}, cmd: "00200080", sw: 0x63C2},
+		{name: "verification kept by a malformed CHANGE", pre: []string{"0020008006313233343536", "002400800C313233343536373737373737"}, cmd: "00200080", sw: 0x9000},
+		{name: "verification kept by a CHANGE", pre: []string{"0020008006313233343536", "0024008012313233343536FFFFFFFFFFFF373737373737"}, cmd: "00200080", sw: 0x9000},
+		{name: "verification cleared by RESET RETRY COUNTER", pre: []string{"0020008006313233343536", "002C0180083132333435363738"}, cmd: "00200080", sw: 0x63C3},
+		{name: "verification cleared by a wrong PUK", pre: []string{"0020008006313233343536", "002C0180083131313131313131"}, cmd: "00200080", sw: 0x63C3},
+		{name: "verification kept by a malformed RESET RETRY COUNTER", pre: []string{"0020008006313233343536", "002C01800731323334353637"}, cmd: "00200080", sw: 0x9000},
 
 		// CHANGE REFERENCE DATA.
 		{name: "change PIN", cmd: "002400801231323334353" + "6FFFFFFFFFFFF" + "373737373737", sw: 0x9000},
