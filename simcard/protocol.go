@@ -45,7 +45,7 @@ const (
 
 // Data-object tags of GET DATA and PUT DATA (P1P2).
 const (
-	TagICCID       uint16 = 0x0101 // ICCID, ASCII digits; written once at personalisation
+	TagICCID       uint16 = 0x0101 // ICCID, ASCII digits; written at personalisation (another drops the certificate)
 	TagCertificate uint16 = 0x0102 // card certificate, DER
 	TagPublicKey   uint16 = 0x0103 // card public key, uncompressed point 04 || X || Y
 	TagCounter     uint16 = 0x0104 // signature counter, uint64 big-endian

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/pki"
-	"github.com/casimpay/casimpay/simcard"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -39,13 +38,7 @@ func TestPutCertificateCardURI(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			a := newBlank(t)
-			_, sw := tx(t, a, apdu("00DA0101", []byte(testICCID), ""))
-			require.Equal(t, uint16(0x9000), sw)
-			tmpl, sw := tx(t, a, "0047800000")
-			require.Equal(t, uint16(0x9000), sw)
-			pub, err := simcard.ParsePublicKeyTemplate(tmpl)
-			require.NoError(t, err)
+			a, pub := keyedBlank(t)
 
 			san, err := asn1.Marshal(tt.names)
 			require.NoError(t, err)
@@ -56,8 +49,27 @@ func TestPutCertificateCardURI(t *testing.T) {
 				ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 17}, Value: san}},
 			}, ca.Certificate(), pub, ca.Signer())
 			require.NoError(t, err)
-			_, sw = tx(t, a, "00DA0102"+"00"+hexFour(len(cert))+hexOf(cert))
+			_, sw := tx(t, a, "00DA0102"+"00"+hexFour(len(cert))+hexOf(cert))
 			assert.Equalf(t, tt.sw, sw, "status word %04X", sw)
 		})
 	}
+}
+
+// TestPutICCIDDropsCertificate: writing another ICCID at personalisation
+// drops the certificate issued for the one before (as GENERATE KEY drops
+// the certificate of the key it replaces), so that no state holds a
+// certificate naming another card; writing the same ICCID again keeps it.
+func TestPutICCIDDropsCertificate(t *testing.T) {
+	const otherICCID = "8986009876543210989"
+	a, cert := certifiedBlank(t)
+	_, sw := tx(t, a, apdu("00DA0101", []byte(testICCID), ""))
+	require.Equal(t, uint16(0x9000), sw)
+	got, sw := tx(t, a, "00CA0102000000") // extended Le: the whole certificate
+	require.Equal(t, uint16(0x9000), sw, "the same ICCID keeps the certificate")
+	assert.Equal(t, cert, got)
+
+	_, sw = tx(t, a, apdu("00DA0101", []byte(otherICCID), ""))
+	require.Equal(t, uint16(0x9000), sw)
+	_, sw = tx(t, a, "00CA0102000000")
+	assert.Equal(t, uint16(0x6A88), sw, "the certificate of the other ICCID is gone")
 }

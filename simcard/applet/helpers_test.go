@@ -1,6 +1,7 @@
 package applet_test
 
 import (
+	"crypto/ecdsa"
 	"encoding/hex"
 	"strings"
 	"sync"
@@ -49,6 +50,33 @@ func newBlank(t testing.TB) *applet.Applet {
 	_, sw := tx(t, a, selectAID)
 	require.Equal(t, uint16(0x9000), sw)
 	return a
+}
+
+// keyedBlank returns a blank card, selected, holding the ICCID testICCID
+// and a key of its own making (GENERATE KEY), and that key.
+func keyedBlank(t testing.TB) (*applet.Applet, *ecdsa.PublicKey) {
+	t.Helper()
+	a := newBlank(t)
+	_, sw := tx(t, a, apdu("00DA0101", []byte(testICCID), ""))
+	require.Equal(t, uint16(0x9000), sw)
+	tmpl, sw := tx(t, a, "0047800000")
+	require.Equal(t, uint16(0x9000), sw)
+	pub, err := simcard.ParsePublicKeyTemplate(tmpl)
+	require.NoError(t, err)
+	return a, pub
+}
+
+// certifiedBlank returns a keyedBlank card that also holds the
+// certificate testIssuer issued for its key and ICCID, and that
+// certificate.
+func certifiedBlank(t testing.TB) (*applet.Applet, []byte) {
+	t.Helper()
+	a, pub := keyedBlank(t)
+	cert, err := testIssuer(t).IssueCard(pub, testICCID, pki.IssueOptions{})
+	require.NoError(t, err)
+	_, sw := tx(t, a, "00DA0102"+"00"+hexFour(len(cert))+hexOf(cert))
+	require.Equal(t, uint16(0x9000), sw)
+	return a, cert
 }
 
 // powerOn returns a card on a new applet over what s stores, selected: the

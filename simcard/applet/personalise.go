@@ -78,6 +78,9 @@ func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
 		if pki.ValidICCID(string(cmd.Data)) != nil {
 			return nil, simcard.SWWrongData
 		}
+		if next.ICCID != string(cmd.Data) {
+			next.Cert = nil // certified the card under the ICCID it replaces
+		}
 		next.ICCID = string(cmd.Data)
 	case simcard.TagCertificate:
 		if a.key == nil || next.ICCID == "" {
