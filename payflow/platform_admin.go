@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
@@ -109,13 +108,10 @@ func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	}
 	err = p.store.PutMerchant(ctx, &m)
 	forget(&p.cache, p.cache.merchants, m.ID)
-	var was []string // its seller cards before: those left out are no more
-	if old != nil {
-		was = old.SellerCardIDs
-	}
-	for _, id := range slices.Concat(was, m.SellerCardIDs) {
-		forget(&p.cache, p.cache.cards, id)
-	}
+	// Its seller cards before, those read above and any another process
+	// added since, are no more unless listed: every card cached as the
+	// merchant's goes, with those listed, which may be cached as another's.
+	p.cache.forgetCardsOf(m.ID, m.SellerCardIDs)
 	return err
 }
 

@@ -365,3 +365,53 @@ func TestEnrollMerchantUnknownSellerCard(t *testing.T) {
 	_, err = s.Platform.Balance(ctx, "kiosk", "EUR")
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "no ledger account")
 }
+
+// staleMerchantStore runs fn once, on the next read of a merchant, after
+// the read and before returning it: a write of another process that
+// lands between the read of the merchant and the write that replaces it.
+type staleMerchantStore struct {
+	payflow.Store
+
+	mu sync.Mutex
+	fn func()
+}
+
+func (s *staleMerchantStore) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
+	m, err := s.Store.Merchant(ctx, id)
+	s.mu.Lock()
+	fn := s.fn
+	s.fn = nil
+	s.mu.Unlock()
+	if fn != nil {
+		fn()
+	}
+	return m, err
+}
+
+// TestEnrollMerchantDropsCardAddedElsewhere: a seller card that another
+// process adds to a merchant while this one enrols the merchant again
+// (after reading its seller cards, before writing them) is taken away by
+// the write, and this process, which cached the card as the merchant's in
+// between, stops taking it for a seller at once.
+func TestEnrollMerchantDropsCardAddedElsewhere(t *testing.T) {
+	ctx := context.Background()
+	st := &staleMerchantStore{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	bob := s.NewCard("Bob")
+	st.mu.Lock()
+	st.fn = func() {
+		require.NoError(t, st.Store.PutMerchant(ctx, &payflow.Merchant{ID: merchantID, Name: "Corner Grocer", Currency: "EUR",
+			SellerCardIDs: []string{s.seller.ID, bob.ID}}))
+		resp, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: bob.Proof(record.RoleSeller, nil)})
+		require.NoError(t, err)
+		require.Equal(t, merchantID, resp.MerchantID)
+	}
+	st.mu.Unlock()
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: merchantID, Name: "Corner Grocer", Currency: "EUR",
+		SellerCardIDs: []string{s.seller.ID}}))
+	m, err := s.Store.Merchant(ctx, merchantID)
+	require.NoError(t, err)
+	require.Equal(t, []string{s.seller.ID}, m.SellerCardIDs)
+	_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: bob.Proof(record.RoleSeller, nil)})
+	assert.ErrorIs(t, err, payflow.ErrForbidden)
+}

@@ -2,6 +2,7 @@ package payflow
 
 import (
 	"context"
+	"maps"
 	"sync"
 	"time"
 )
@@ -77,6 +78,19 @@ func forget[T any](c *cache, m map[string]cached[T], key string) {
 	defer c.mu.Unlock()
 	c.gen++
 	delete(m, key)
+}
+
+// forgetCardsOf drops, after a change of merchant's seller cards, every
+// card cached as one of them, whether this process wrote it so or read it
+// so after another process did, and every card in ids.
+func (c *cache) forgetCardsOf(merchant string, ids []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	maps.DeleteFunc(c.cards, func(_ string, e cached[*CardRecord]) bool { return e.v.MerchantID == merchant })
+	for _, id := range ids {
+		delete(c.cards, id)
+	}
 }
 
 // card returns an enrolled card; the caller must not modify it.
