@@ -36,7 +36,8 @@ const (
 // must run the request; the stored reply when a request with the same key
 // and body finished before; an error matching ErrInFlight while another
 // request holds the key; and one matching ErrKeyReuse when the key was
-// used with another body. A row expired at now counts as absent.
+// used with another body; an empty bodyHash is refused with one matching
+// ErrInvalid (CheckBodyHash). A row expired at now counts as absent.
 // FinishIdempotent stores the reply of a key held under lease (the lease
 // it was claimed with) until expires; AbandonIdempotent releases a key
 // held under lease without a reply, so that a retry runs the request
@@ -79,6 +80,9 @@ func NewReplyMemory() *ReplyMemory {
 
 // BeginIdempotent implements ReplyStore.
 func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error) {
+	if err := CheckBodyHash(bodyHash); err != nil {
+		return nil, err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e, ok := m.entries[key]; ok && now.Before(e.deadline) {

@@ -28,7 +28,9 @@ import (
 //
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
 // compare-and-set or a clash of unique keys, ErrInvalid for an amount
-// above 2^63-1 or a negative limit, ErrKeyContended from BeginIdempotent
+// above 2^63-1, a negative limit or a record without a byte string it
+// must have (see CheckCard, CheckBodyHash and Acceptance.Check, which
+// every Store calls before it writes), ErrKeyContended from BeginIdempotent
 // as it says; anything else is the engine's error. The store also
 // implements pki.NonceStore (Add, Consume) and pki.CounterStore (Advance)
 // with the semantics pki documents.
@@ -180,7 +182,10 @@ type Acceptance struct {
 
 // Check returns an error matching ErrInvalid for an Acceptance that no
 // Store may commit: a Refund without the Update that reserves it, more
-// than one write, or an amount above 2^63-1 in a record it writes.
+// than one write, an amount above 2^63-1 in a record it writes, or a
+// record without a byte string it must have (a token's hash, a session's
+// EIDs, a payment request's or a refund's signed request and hash), nil
+// or empty.
 // Stores call it first in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
@@ -195,7 +200,26 @@ func (a *Acceptance) Check() error {
 	if writes > 1 {
 		return fmt.Errorf("%w: an acceptance carries at most one write", ErrInvalid)
 	}
+	if t := a.Token; t != nil {
+		if err := present("token hash", t.Hash); err != nil {
+			return err
+		}
+	}
+	if r := a.Session; r != nil {
+		if err := present("shopper EID", r.ShopperEID); err != nil {
+			return err
+		}
+		if err := present("seller EID", r.SellerEID); err != nil {
+			return err
+		}
+	}
 	if p := a.Insert; p != nil {
+		if err := present("payment request", p.Request); err != nil {
+			return err
+		}
+		if err := present("payment request hash", p.RequestHash); err != nil {
+			return err
+		}
 		if err := StorableAmounts(p.Amount, p.CaptureAmount, p.Captured, p.Refunded); err != nil {
 			return err
 		}
@@ -206,7 +230,37 @@ func (a *Acceptance) Check() error {
 		}
 	}
 	if r := a.Refund; r != nil {
+		if err := present("refund request", r.Request); err != nil {
+			return err
+		}
+		if err := present("refund hash", r.Hash); err != nil {
+			return err
+		}
 		return StorableAmounts(r.Amount, r.Refunded)
+	}
+	return nil
+}
+
+// CheckCard returns an error matching ErrInvalid for a card that no Store
+// may keep: one without an advertising secret. Stores call it first in
+// PutCard.
+func CheckCard(c *CardRecord) error {
+	return present("advertising secret", c.AdvSecret)
+}
+
+// CheckBodyHash returns an error matching ErrInvalid for an empty body
+// hash, which no ReplyStore may keep. Stores call it first in
+// BeginIdempotent.
+func CheckBodyHash(bodyHash []byte) error {
+	return present("body hash", bodyHash)
+}
+
+// present returns an error matching ErrInvalid when b, a byte string that
+// a record must have, is nil or empty: SQL stores keep it in a NOT NULL
+// column, and the memory store refuses it alike.
+func present(field string, b []byte) error {
+	if len(b) == 0 {
+		return fmt.Errorf("%w: no %s", ErrInvalid, field)
 	}
 	return nil
 }

@@ -72,6 +72,9 @@ func copyCard(c *payflow.CardRecord) *payflow.CardRecord {
 
 // PutCard implements payflow.Store.
 func (s *Store) PutCard(_ context.Context, c *payflow.CardRecord) error {
+	if err := payflow.CheckCard(c); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for id, o := range s.cards {

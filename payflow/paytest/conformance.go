@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Idempotency", testIdempotency},
 		{"DeleteExpired", testDeleteExpired},
 		{"Amounts", testAmounts},
+		{"MissingFields", testMissingFields},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
 	}
@@ -882,4 +883,85 @@ func testAmounts(t *testing.T, s payflow.Store) {
 	got, err := s.Refund(ctx, r.ID)
 	require.NoError(t, err)
 	assert.Equal(t, r, got, "refused updates write nothing")
+}
+
+// testMissingFields: a record without one of the byte strings it must
+// have (a card's advertising secret, a token's hash, a session's EIDs, a
+// payment request's or a refund's signed request and hash, an idempotent
+// request's body hash), nil or empty, is refused with ErrInvalid in every
+// store, and nothing of it is written: nonce and counter stay usable.
+func testMissingFields(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	for _, empty := range [][]byte{nil, {}} {
+		c := card("8900000000000000001")
+		c.AdvSecret = empty
+		assert.ErrorIs(t, s.PutCard(ctx, c), payflow.ErrInvalid, "card without a secret (%v)", empty)
+		_, err := s.Card(ctx, c.ID)
+		assert.ErrorIs(t, err, payflow.ErrNotFound)
+
+		_, err = s.BeginIdempotent(ctx, "k", empty, t0, t0.Add(time.Minute))
+		assert.ErrorIs(t, err, payflow.ErrInvalid, "idempotent request without a body hash (%v)", empty)
+	}
+
+	id := "8900000000000000001"
+	nonce := bytes.Repeat([]byte{1}, 32)
+	exp := t0.Add(time.Minute)
+	h := sha256.Sum256([]byte("token"))
+	session := func() *payflow.SessionRecord {
+		return &payflow.SessionRecord{ID: payflow.ID{9}, ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16), ExpiresAt: t0}
+	}
+	captured := payment(1, payflow.StateCaptured, t0)
+	captured.Captured = 690
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: id, Counter: 1, Insert: captured}))
+	stored, err := s.Payment(ctx, captured.ID)
+	require.NoError(t, err)
+	refund := func() (*payflow.RefundRecord, *payflow.PaymentRecord) {
+		reserve := *stored
+		reserve.Refunded = 5
+		return &payflow.RefundRecord{ID: payflow.ID{0x51}, RequestID: stored.ID, State: payflow.RefundPending, Amount: 5, Currency: "EUR",
+			Request: []byte("signed refund"), Hash: bytes.Repeat([]byte{0xbb}, 32), Refunded: 5, CreatedAt: t0}, &reserve
+	}
+	for _, empty := range [][]byte{nil, {}} {
+		for name, a := range map[string]*payflow.Acceptance{
+			"token hash":  {Token: &payflow.TokenRecord{Hash: empty, CardID: id, ExpiresAt: exp}},
+			"shopper EID": {Session: func() *payflow.SessionRecord { r := session(); r.ShopperEID = empty; return r }()},
+			"seller EID":  {Session: func() *payflow.SessionRecord { r := session(); r.SellerEID = empty; return r }()},
+			"request": {Insert: func() *payflow.PaymentRecord {
+				p := payment(2, payflow.StatePending, t0)
+				p.Request = empty
+				return p
+			}()},
+			"request hash": {Insert: func() *payflow.PaymentRecord {
+				p := payment(2, payflow.StatePending, t0)
+				p.RequestHash = empty
+				return p
+			}()},
+			"refund request": func() *payflow.Acceptance {
+				r, p := refund()
+				r.Request = empty
+				return &payflow.Acceptance{Refund: r, Update: p, From: payflow.StateCaptured}
+			}(),
+			"refund hash": func() *payflow.Acceptance {
+				r, p := refund()
+				r.Hash = empty
+				return &payflow.Acceptance{Refund: r, Update: p, From: payflow.StateCaptured}
+			}(),
+		} {
+			a.Nonce, a.NonceExpires, a.CardID, a.Counter = nonce, exp, id, 2
+			assert.ErrorIs(t, s.Accept(ctx, a), payflow.ErrInvalid, "%s (%v)", name, empty)
+		}
+	}
+	_, err = s.Token(ctx, h[:])
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	_, err = s.Session(ctx, payflow.ID{9})
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	_, err = s.Payment(ctx, payflow.ID{2})
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	_, err = s.Refund(ctx, payflow.ID{0x51})
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	again, err := s.Payment(ctx, stored.ID)
+	require.NoError(t, err)
+	assert.Equal(t, stored, again, "the refused refunds reserved nothing")
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: nonce, NonceExpires: exp, CardID: id, Counter: 2}),
+		"the refused records left nonce and counter as they were")
 }

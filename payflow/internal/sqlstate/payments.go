@@ -212,6 +212,9 @@ const claimTries = 3
 // tried again, claimTries times in all, and then given up with
 // payflow.ErrKeyContended.
 func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
+	if err := payflow.CheckBodyHash(bodyHash); err != nil {
+		return nil, err
+	}
 	var hash, reply []byte
 	var done, status int64
 	for try := 1; ; try++ {

@@ -339,6 +339,9 @@ func dec(b []byte, v any) error {
 // the unique index of secrets (unique_violation), which is ErrConflict
 // too; SQLite runs one write transaction at a time.
 func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
+	if err := payflow.CheckCard(c); err != nil {
+		return err
+	}
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var other string
 		err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM payflow_cards WHERE adv_secret = ? AND id <> ?`), c.AdvSecret, c.ID).Scan(&other)
