@@ -19,12 +19,18 @@ import (
 // ErrEmptyPath is returned by Open for an empty database path.
 var ErrEmptyPath = errors.New("sqlitedb: empty database path")
 
+// ErrNegativeOption is returned by Open for a negative BusyTimeout or
+// ReadConns, which are not read as the default.
+var ErrNegativeOption = errors.New("sqlite: negative option")
+
 // Options configure Open. The zero value is the default.
 type Options struct {
 	// BusyTimeout is how long a connection waits for a lock held by another
-	// process before it fails with SQLITE_BUSY. Zero: 5 s.
+	// process before it fails with SQLITE_BUSY. Zero: 5 s; negative:
+	// ErrNegativeOption.
 	BusyTimeout time.Duration
-	// ReadConns is the size of the pool of read-only connections. Zero: 4.
+	// ReadConns is the size of the pool of read-only connections. Zero: 4;
+	// negative: ErrNegativeOption.
 	ReadConns int
 	// NoSync turns fsync off (synchronous=OFF), for tests that do not check
 	// durability.
@@ -64,11 +70,17 @@ func (o Options) Pragmas() []string {
 // never closed while idle (so that its page and statement caches live);
 // r is a pool of o.ReadConns read-only connections. Writers start their
 // transactions with BEGIN IMMEDIATE. An empty path fails with
-// ErrEmptyPath; a file that cannot be opened or is not a SQLite database
+// ErrEmptyPath, a negative option with ErrNegativeOption; a file that cannot be opened or is not a SQLite database
 // fails with the driver's *sqlite.Error.
 func Open(ctx context.Context, path string, o Options) (w, r *sql.DB, err error) {
 	if path == "" {
 		return nil, nil, ErrEmptyPath
+	}
+	if o.BusyTimeout < 0 {
+		return nil, nil, fmt.Errorf("%w: busy timeout %v", ErrNegativeOption, o.BusyTimeout)
+	}
+	if o.ReadConns < 0 {
+		return nil, nil, fmt.Errorf("%w: %d read connections", ErrNegativeOption, o.ReadConns)
 	}
 	wdsn, err := DSN(path, false, o.Pragmas()...)
 	if err != nil {
@@ -102,7 +114,7 @@ func Open(ctx context.Context, path string, o Options) (w, r *sql.DB, err error)
 		return nil, nil, err
 	}
 	n := o.ReadConns
-	if n <= 0 {
+	if n == 0 {
 		n = 4
 	}
 	r.SetMaxOpenConns(n)

@@ -100,3 +100,20 @@ func TestOpenErrors(t *testing.T) {
 		assert.Nil(t, r, name)
 	}
 }
+
+// TestOpenNegativeOptions: a negative ReadConns or BusyTimeout is refused
+// with ErrNegativeOption, and no file is created; zero is the default.
+func TestOpenNegativeOptions(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	for _, o := range []sqlitedb.Options{{ReadConns: -1}, {BusyTimeout: -time.Millisecond}} {
+		_, _, err := sqlitedb.Open(ctx, path, o)
+		assert.ErrorIs(t, err, sqlitedb.ErrNegativeOption, "%+v", o)
+	}
+	_, err := os.Stat(path)
+	assert.ErrorIs(t, err, os.ErrNotExist)
+	w, r, err := sqlitedb.Open(ctx, path, sqlitedb.Options{})
+	require.NoError(t, err)
+	require.NoError(t, r.Close())
+	require.NoError(t, w.Close())
+}

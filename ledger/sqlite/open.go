@@ -21,13 +21,19 @@ var migrationFS embed.FS
 // version of this package than the running one.
 var ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this program")
 
+// ErrNegativeOption is the error of Open for a negative
+// Options.BusyTimeout or Options.ReadConns.
+var ErrNegativeOption = sqlitedb.ErrNegativeOption
+
 // Options configure Open. The zero value is the default.
 type Options struct {
 	// BusyTimeout is how long a connection waits for a lock held by another
-	// process before it fails with SQLITE_BUSY. Zero means 5 seconds.
+	// process before it fails with SQLITE_BUSY. Zero means 5 seconds; a
+	// negative value is refused (ErrNegativeOption).
 	BusyTimeout time.Duration
 	// ReadConns is the size of the pool of read-only connections used by
-	// lookups. Zero means 4.
+	// lookups. Zero means 4; a negative value is refused
+	// (ErrNegativeOption).
 	ReadConns int
 
 	// noSync turns fsync off, for tests of the rules that do not check

@@ -29,13 +29,19 @@ var migrations embed.FS
 // newer version of this package.
 var ErrSchemaTooNew = sqlstate.ErrSchemaTooNew
 
+// ErrNegativeOption is the error of Open for a negative
+// Options.BusyTimeout or Options.ReadConns.
+var ErrNegativeOption = sqlitedb.ErrNegativeOption
+
 // Options configure Open. The zero value is the default.
 type Options struct {
 	// BusyTimeout is how long a write waits for the database lock held by
 	// another process. (A ledger/sqlite Store of the same process on the
-	// same file takes turns through an in-process lock instead.) Zero: 5 s.
+	// same file takes turns through an in-process lock instead.) Zero: 5 s;
+	// negative: refused (ErrNegativeOption).
 	BusyTimeout time.Duration
-	// ReadConns is the size of the read-only connection pool. Zero: 4.
+	// ReadConns is the size of the read-only connection pool. Zero: 4;
+	// negative: refused (ErrNegativeOption).
 	ReadConns int
 }
 
@@ -60,9 +66,9 @@ type Store struct {
 var _ payflow.Store = (*Store)(nil)
 
 // Open opens, or creates, the SQLite database at path and brings the
-// payflow tables up to date. It fails when the file is not a SQLite
-// database or its payflow schema is newer than this package
-// (ErrSchemaTooNew).
+// payflow tables up to date. It fails when an option is negative
+// (ErrNegativeOption), the file is not a SQLite database or its payflow
+// schema is newer than this package (ErrSchemaTooNew).
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	w, r, err := sqlitedb.Open(ctx, path, sqlitedb.Options{BusyTimeout: opts.BusyTimeout, ReadConns: opts.ReadConns})
 	if err != nil {

@@ -197,3 +197,15 @@ func TestSellerCardsIndexed(t *testing.T) {
 		assert.Contains(t, fmt.Sprint(plan), "INDEX payflow_cards_merchant", q)
 	}
 }
+
+// TestOpenNegativeOptions: a negative ReadConns or BusyTimeout is refused
+// with ErrNegativeOption rather than read as the default.
+func TestOpenNegativeOptions(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "casimpay.db")
+	for _, o := range []sqlite.Options{{ReadConns: -1}, {BusyTimeout: -time.Second}} {
+		s, err := sqlite.Open(context.Background(), path, o)
+		if !assert.ErrorIs(t, err, sqlite.ErrNegativeOption, "%+v", o) {
+			s.Close()
+		}
+	}
+}
