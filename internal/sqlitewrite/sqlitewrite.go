@@ -16,25 +16,32 @@ import (
 	"sync"
 )
 
-// A Lock is the in-process write lock of one database file: every store
-// of the process that writes the file takes it around its write
-// transactions. Other processes still meet SQLite's file lock.
+// A Lock is one store's handle on the in-process write lock of one
+// database file: every store of the process that writes the file takes
+// the lock around its write transactions. Other processes still meet
+// SQLite's file lock.
 type Lock struct {
+	f      *fileLock
+	closed bool // guarded by locks.mu
+}
+
+// fileLock is the lock of one file, shared by the Locks of its stores.
+type fileLock struct {
 	key  string
 	sem  chan struct{}
-	refs int // guarded by locks.mu
+	refs int // open Locks; guarded by locks.mu
 }
 
 var locks struct {
 	mu sync.Mutex
-	m  map[string]*Lock
+	m  map[string]*fileLock
 }
 
-// OpenLock returns the write lock of the database file at path, the same
-// Lock for every path that names the same file through symbolic links or
-// relative paths (hard links are not recognised: their writers fall back
-// on SQLite's file lock). The file should exist. Each OpenLock must be
-// paired with one Close.
+// OpenLock returns a handle on the write lock of the database file at
+// path: one lock for every path that names the same file through
+// symbolic links or relative paths (hard links are not recognised: their
+// writers fall back on SQLite's file lock). The file should exist. Each
+// OpenLock must be paired with one Close of the handle it returns.
 func OpenLock(path string) (*Lock, error) {
 	key, err := filepath.Abs(path)
 	if err != nil {
@@ -45,36 +52,42 @@ func OpenLock(path string) (*Lock, error) {
 	}
 	locks.mu.Lock()
 	defer locks.mu.Unlock()
-	l := locks.m[key]
-	if l == nil {
+	f := locks.m[key]
+	if f == nil {
 		if locks.m == nil {
-			locks.m = make(map[string]*Lock)
+			locks.m = make(map[string]*fileLock)
 		}
-		l = &Lock{key: key, sem: make(chan struct{}, 1)}
-		locks.m[key] = l
+		f = &fileLock{key: key, sem: make(chan struct{}, 1)}
+		locks.m[key] = f
 	}
-	l.refs++
-	return l, nil
+	f.refs++
+	return &Lock{f: f}, nil
 }
 
-// Close releases the caller's reference to l.
+// Close releases the handle's reference to the file's lock; closing it
+// again does nothing. It does not release the lock if the handle holds
+// it.
 func (l *Lock) Close() {
 	locks.mu.Lock()
 	defer locks.mu.Unlock()
-	if l.refs--; l.refs == 0 {
-		delete(locks.m, l.key)
+	if l.closed {
+		return
+	}
+	l.closed = true
+	if l.f.refs--; l.f.refs == 0 {
+		delete(locks.m, l.f.key)
 	}
 }
 
 // Lock waits for the lock, or for ctx to end (returning its error).
 func (l *Lock) Lock(ctx context.Context) error {
 	select {
-	case l.sem <- struct{}{}:
+	case l.f.sem <- struct{}{}:
 		return nil
 	default:
 	}
 	select {
-	case l.sem <- struct{}{}:
+	case l.f.sem <- struct{}{}:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
@@ -82,7 +95,7 @@ func (l *Lock) Lock(ctx context.Context) error {
 }
 
 // Unlock releases the lock taken by Lock.
-func (l *Lock) Unlock() { <-l.sem }
+func (l *Lock) Unlock() { <-l.f.sem }
 
 // ErrClosed is returned by Batcher.Write after Close.
 var ErrClosed = errors.New("sqlitewrite: closed")

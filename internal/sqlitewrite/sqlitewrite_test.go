@@ -157,10 +157,10 @@ func TestOpenLock(t *testing.T) {
 	require.NoError(t, err)
 	viaLink, err := OpenLock("b.db")
 	require.NoError(t, err)
-	assert.Same(t, a, viaLink, "a relative path through a symbolic link names the same file")
+	assert.Same(t, a.f, viaLink.f, "a relative path through a symbolic link names the same file")
 	other, err := OpenLock(filepath.Join(dir, "other.db"))
 	require.NoError(t, err)
-	assert.NotSame(t, a, other)
+	assert.NotSame(t, a.f, other.f)
 	other.Close()
 
 	ctx := context.Background()
@@ -178,13 +178,13 @@ func TestOpenLock(t *testing.T) {
 	a.Close()
 	again, err := OpenLock(path)
 	require.NoError(t, err)
-	assert.Same(t, viaLink, again, "one reference is left")
+	assert.Same(t, viaLink.f, again.f, "one reference is left")
 	viaLink.Close()
 	again.Close()
 	fresh, err := OpenLock(path)
 	require.NoError(t, err)
 	defer fresh.Close()
-	assert.NotSame(t, a, fresh, "the last Close forgets the lock")
+	assert.NotSame(t, a.f, fresh.f, "the last Close forgets the lock")
 }
 
 func TestWriteAlone(t *testing.T) {
@@ -436,4 +436,28 @@ func TestConcurrentWrites(t *testing.T) {
 	want := writers * each
 	assert.Equal(t, want-want/7, n, "one increment per write that was not refused")
 	assert.Equal(t, want-want/7, rows)
+}
+
+// TestLockCloseTwice: a second Close of one handle releases nothing more:
+// the lock another store still holds the file with stays the one that
+// later stores of the file get, so that they wait for each other.
+func TestLockCloseTwice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.db")
+	a, err := OpenLock(path)
+	require.NoError(t, err)
+	b, err := OpenLock(path)
+	require.NoError(t, err)
+	defer b.Close()
+	a.Close()
+	a.Close()
+	c, err := OpenLock(path)
+	require.NoError(t, err)
+	defer c.Close()
+
+	ctx := context.Background()
+	require.NoError(t, b.Lock(ctx))
+	defer b.Unlock()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	assert.ErrorIs(t, c.Lock(cancelled), context.Canceled, "held through the other handle")
 }
