@@ -242,7 +242,8 @@ const (
 	needsToken route = 1 << iota
 	// secretReply: the reply carries a secret (a login's bearer token), so
 	// it is never stored for an Idempotency-Key, whose bearer could
-	// otherwise replay it: the route runs every time.
+	// otherwise replay it: the route runs every time (a malformed key is
+	// refused all the same).
 	secretReply
 )
 
@@ -277,15 +278,15 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 			return
 		}
 		keys := r.Header.Values(IdempotencyKeyHeader)
+		if r.Method == http.MethodPost && len(keys) > 0 && (len(keys) != 1 || !validIdempotencyKey(keys[0])) {
+			h.writeError(w, r, fmt.Errorf("%w: %s must be one value of 1 to %d visible ASCII characters", ErrInvalid, IdempotencyKeyHeader, maxIdempotencyKey))
+			return
+		}
 		if r.Method != http.MethodPost || len(keys) == 0 || rt&secretReply != 0 {
 			h.writeReply(w, r, h.call(r.Context(), run))
 			return
 		}
 		key := keys[0]
-		if len(keys) != 1 || !validIdempotencyKey(key) {
-			h.writeError(w, r, fmt.Errorf("%w: %s must be one value of 1 to %d visible ASCII characters", ErrInvalid, IdempotencyKeyHeader, maxIdempotencyKey))
-			return
-		}
 		h.idempotent(w, r, scopedIdempotencyKey(r.Method, r.URL.Path, token, key), c.body, run)
 	})
 }

@@ -37,7 +37,11 @@ const (
 // and body finished before; an error matching ErrInFlight while another
 // request holds the key; and one matching ErrKeyReuse when the key was
 // used with another body; an empty bodyHash is refused with one matching
-// ErrInvalid (CheckBodyHash). A row expired at now counts as absent.
+// ErrInvalid (CheckBodyHash). A row expired at now counts as absent. A
+// store shared by several processes may also fail with ErrKeyContended
+// (which matches ErrUnavailable) when the key it finds held is released
+// again and again while it claims it; the handler answers that, as any
+// other error of the store, 503 unavailable, and the client retries.
 // FinishIdempotent stores the reply of a key held under lease (the lease
 // it was claimed with) until expires; AbandonIdempotent releases a key
 // held under lease without a reply, so that a retry runs the request

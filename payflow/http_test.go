@@ -338,6 +338,18 @@ func TestHTTPIdempotency(t *testing.T) {
 		}
 		assert.Equal(t, 2, fx.api.count("Login"), "both ran")
 	})
+	t.Run("a login with a malformed key is refused", func(t *testing.T) {
+		// The key of a login is not used, but a malformed one is refused as
+		// on every POST.
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		login := mustCBOR(t, &payflow.LoginRequest{Proof: []byte("proof")})
+		for _, k := range []string{strings.Repeat("k", 256), "key with space", ""} {
+			r := fx.do(t, http.MethodPost, "/v1/login", key(k), login)
+			assert.Equal(t, http.StatusBadRequest, r.status, k)
+			assert.Equal(t, "invalid", r.errorCode(t), k)
+		}
+		assert.Equal(t, 0, fx.api.count("Login"))
+	})
 	t.Run("same key and another body is refused", func(t *testing.T) {
 		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
 		require.Equal(t, http.StatusOK, fx.do(t, http.MethodPost, "/v1/requests", key("k1"), body).status)
