@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"time"
 
@@ -32,7 +33,9 @@ const (
 )
 
 // PlatformOptions configure NewPlatform. Ledger, Store, Verifier, Key and
-// Chain are required; every other zero field takes its default.
+// Chain are required; every other zero field takes its default. A negative
+// duration (but CacheTTL), ResolveRate or ResolveBurst, or a ResolveRate
+// that is NaN or infinite, is refused with ErrInvalid.
 type PlatformOptions struct {
 	// Ledger holds the money and the assets; its store should live in the
 	// same database as Store.
@@ -120,9 +123,33 @@ type lifetimes struct {
 	request, maxRequest, challenge, session, token, hold, recoverAfter time.Duration
 }
 
+// check returns an error matching ErrInvalid for a negative lifetime
+// (but CacheTTL's), burst or rate, or a rate that is not a finite number.
+func (o *PlatformOptions) check() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"RequestTTL", o.RequestTTL}, {"MaxRequestTTL", o.MaxRequestTTL}, {"ChallengeTTL", o.ChallengeTTL},
+		{"SessionTTL", o.SessionTTL}, {"TokenTTL", o.TokenTTL}, {"HoldTTL", o.HoldTTL}, {"RecoverAfter", o.RecoverAfter},
+	} {
+		if d.v < 0 {
+			return fmt.Errorf("%w: payflow: negative %s %v", ErrInvalid, d.name, d.v)
+		}
+	}
+	if o.ResolveBurst < 0 {
+		return fmt.Errorf("%w: payflow: negative ResolveBurst %d", ErrInvalid, o.ResolveBurst)
+	}
+	if !(o.ResolveRate >= 0) || math.IsInf(o.ResolveRate, 0) {
+		return fmt.Errorf("%w: payflow: ResolveRate %v is not a finite number of at least 0", ErrInvalid, o.ResolveRate)
+	}
+	return nil
+}
+
 // NewPlatform returns a Platform over opts, loading the enrolled cards into
 // its EID resolver and the nonce key from the store (storing one at first
-// use). It fails when a required option is missing, the key is not ECDSA
+// use). It fails when a required option is missing, an option is out of
+// range (ErrInvalid: see PlatformOptions), the key is not ECDSA
 // P-256, it does not match the first certificate of Chain, or the store
 // fails.
 func NewPlatform(opts PlatformOptions) (*Platform, error) {
@@ -147,8 +174,11 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	if cpub, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok || !cpub.Equal(pub) {
 		return nil, errors.New("payflow: receipt key does not match its certificate")
 	}
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	def := func(d, v time.Duration) time.Duration {
-		if d <= 0 {
+		if d == 0 {
 			return v
 		}
 		return d
@@ -165,10 +195,10 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	if opts.CacheTTL == 0 {
 		opts.CacheTTL = DefaultCacheTTL
 	}
-	if opts.ResolveRate <= 0 {
+	if opts.ResolveRate == 0 {
 		opts.ResolveRate = DefaultResolveRate
 	}
-	if opts.ResolveBurst <= 0 {
+	if opts.ResolveBurst == 0 {
 		opts.ResolveBurst = DefaultResolveBurst
 	}
 	if opts.Now == nil {

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"math"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -414,4 +415,34 @@ func TestEnrollMerchantDropsCardAddedElsewhere(t *testing.T) {
 	require.Equal(t, []string{s.seller.ID}, m.SellerCardIDs)
 	_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: bob.Proof(record.RoleSeller, nil)})
 	assert.ErrorIs(t, err, payflow.ErrForbidden)
+}
+
+// TestNewPlatformBadOptions: a negative lifetime, burst or rate, and a
+// rate that is not a finite number (NaN would let every resolution
+// through), are refused with ErrInvalid rather than read as the default.
+func TestNewPlatformBadOptions(t *testing.T) {
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cert, err := f.Issuer.IssuePlatform(key.Public(), "casimpay platform", pki.IssueOptions{})
+	require.NoError(t, err)
+	for name, set := range map[string]func(*payflow.PlatformOptions){
+		"RequestTTL":      func(o *payflow.PlatformOptions) { o.RequestTTL = -time.Second },
+		"MaxRequestTTL":   func(o *payflow.PlatformOptions) { o.MaxRequestTTL = -time.Second },
+		"ChallengeTTL":    func(o *payflow.PlatformOptions) { o.ChallengeTTL = -time.Second },
+		"SessionTTL":      func(o *payflow.PlatformOptions) { o.SessionTTL = -time.Second },
+		"TokenTTL":        func(o *payflow.PlatformOptions) { o.TokenTTL = -time.Second },
+		"HoldTTL":         func(o *payflow.PlatformOptions) { o.HoldTTL = -time.Second },
+		"RecoverAfter":    func(o *payflow.PlatformOptions) { o.RecoverAfter = -time.Second },
+		"ResolveBurst":    func(o *payflow.PlatformOptions) { o.ResolveBurst = -1 },
+		"ResolveRate":     func(o *payflow.PlatformOptions) { o.ResolveRate = -1 },
+		"ResolveRate NaN": func(o *payflow.PlatformOptions) { o.ResolveRate = math.NaN() },
+		"ResolveRate Inf": func(o *payflow.PlatformOptions) { o.ResolveRate = math.Inf(1) },
+	} {
+		o := payflow.PlatformOptions{Ledger: f.Ledger, Store: f.Store, Verifier: f.Verifier,
+			Key: key, Chain: append([][]byte{cert}, f.Issuer.Chain()...), Now: f.Clock.Now}
+		set(&o)
+		_, err := payflow.NewPlatform(o)
+		assert.ErrorIs(t, err, payflow.ErrInvalid, name)
+	}
 }
