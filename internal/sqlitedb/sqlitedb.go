@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -26,8 +27,8 @@ var ErrNegativeOption = errors.New("sqlite: negative option")
 // Options configure Open. The zero value is the default.
 type Options struct {
 	// BusyTimeout is how long a connection waits for a lock held by another
-	// process before it fails with SQLITE_BUSY. Zero: 5 s; negative:
-	// ErrNegativeOption.
+	// process before it fails with SQLITE_BUSY, as BusyTimeout rounds it.
+	// Zero: 5 s; negative: ErrNegativeOption.
 	BusyTimeout time.Duration
 	// ReadConns is the size of the pool of read-only connections. Zero: 4;
 	// negative: ErrNegativeOption.
@@ -123,12 +124,19 @@ func Open(ctx context.Context, path string, o Options) (w, r *sql.DB, err error)
 }
 
 // BusyTimeout returns the pragma that makes a connection wait up to d
-// (5 seconds when d is not positive) for a lock another connection holds.
+// (5 seconds when d is not positive) for a lock another connection holds:
+// in whole milliseconds, rounded up (a part of one would otherwise mean
+// no wait), and at most 2^31-1 of them, the most SQLite holds (it reads a
+// larger number as no wait).
 func BusyTimeout(d time.Duration) string {
 	if d <= 0 {
 		d = 5 * time.Second
 	}
-	return "busy_timeout(" + strconv.FormatInt(d.Milliseconds(), 10) + ")"
+	ms := d.Milliseconds()
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return "busy_timeout(" + strconv.FormatInt(min(ms, math.MaxInt32), 10) + ")"
 }
 
 // DSN returns the connection string for the database file at path (made

@@ -117,3 +117,23 @@ func TestOpenNegativeOptions(t *testing.T) {
 	require.NoError(t, r.Close())
 	require.NoError(t, w.Close())
 }
+
+// TestBusyTimeoutBounds: a positive busy timeout waits at least 1 ms,
+// not none, and one beyond what SQLite holds (2^31-1 ms, about 24.8
+// days) waits that long rather than wrapping to no wait at all.
+func TestBusyTimeoutBounds(t *testing.T) {
+	ctx := context.Background()
+	for d, want := range map[time.Duration]string{
+		time.Microsecond:         "1",
+		1000 * time.Hour:         "2147483647",
+		time.Duration(1<<63 - 1): "2147483647",
+	} {
+		w, r, err := sqlitedb.Open(ctx, filepath.Join(t.TempDir(), "db"), sqlitedb.Options{BusyTimeout: d})
+		require.NoError(t, err)
+		var got string
+		require.NoError(t, w.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&got))
+		assert.Equal(t, want, got, "%v", d)
+		require.NoError(t, r.Close())
+		require.NoError(t, w.Close())
+	}
+}

@@ -28,8 +28,9 @@ var ErrNegativeOption = sqlitedb.ErrNegativeOption
 // Options configure Open. The zero value is the default.
 type Options struct {
 	// BusyTimeout is how long a connection waits for a lock held by another
-	// process before it fails with SQLITE_BUSY. Zero means 5 seconds; a
-	// negative value is refused (ErrNegativeOption).
+	// process before it fails with SQLITE_BUSY, in whole milliseconds
+	// rounded up, at most 2^31-1 of them (about 24.8 days). Zero means 5
+	// seconds; a negative value is refused (ErrNegativeOption).
 	BusyTimeout time.Duration
 	// ReadConns is the size of the pool of read-only connections used by
 	// lookups. Zero means 4; a negative value is refused

@@ -37,8 +37,9 @@ var ErrNegativeOption = sqlitedb.ErrNegativeOption
 type Options struct {
 	// BusyTimeout is how long a write waits for the database lock held by
 	// another process. (A ledger/sqlite Store of the same process on the
-	// same file takes turns through an in-process lock instead.) Zero: 5 s;
-	// negative: refused (ErrNegativeOption).
+	// same file takes turns through an in-process lock instead.) In whole
+	// milliseconds rounded up, at most 2^31-1 of them (about 24.8 days).
+	// Zero: 5 s; negative: refused (ErrNegativeOption).
 	BusyTimeout time.Duration
 	// ReadConns is the size of the read-only connection pool. Zero: 4;
 	// negative: refused (ErrNegativeOption).
