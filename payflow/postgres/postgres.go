@@ -30,9 +30,13 @@ var migrations embed.FS
 // newer version of this package.
 var ErrSchemaTooNew = sqlstate.ErrSchemaTooNew
 
+// ErrNegativeOption is the error of Open for a negative Options.MaxConns.
+var ErrNegativeOption = errors.New("postgres: negative option")
+
 // Options configure Open. The zero value is the default.
 type Options struct {
-	// MaxConns bounds the connection pool. Zero: 16.
+	// MaxConns bounds the connection pool. Zero: 16; negative: refused
+	// (ErrNegativeOption).
 	MaxConns int
 }
 
@@ -48,15 +52,19 @@ var _ payflow.Store = (*Store)(nil)
 
 // Open connects to the database named by dsn (a pgx connection string;
 // its search_path selects the schema) and brings the payflow tables up to
-// date. It fails when the server does not answer or the payflow schema is
-// newer than this package (ErrSchemaTooNew).
+// date. It fails when MaxConns is negative (ErrNegativeOption), the server
+// does not answer or the payflow schema is newer than this package
+// (ErrSchemaTooNew).
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
+	if opts.MaxConns < 0 {
+		return nil, fmt.Errorf("%w: %d connections", ErrNegativeOption, opts.MaxConns)
+	}
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	n := opts.MaxConns
-	if n <= 0 {
+	if n == 0 {
 		n = 16
 	}
 	db.SetMaxOpenConns(n)

@@ -82,3 +82,12 @@ func TestCatalogOrderUnderLocale(t *testing.T) {
 	}
 	assert.Equal(t, []string{"B", "a", "a-2", "a1"}, skus)
 }
+
+// TestOpenNegativeMaxConns: a negative MaxConns is refused with
+// ErrNegativeOption rather than read as the default.
+func TestOpenNegativeMaxConns(t *testing.T) {
+	s, err := postgres.Open(context.Background(), testenv.PostgresSchema(t), postgres.Options{MaxConns: -1})
+	if !assert.ErrorIs(t, err, postgres.ErrNegativeOption) {
+		s.Close()
+	}
+}
