@@ -20,7 +20,12 @@ var migrationFS embed.FS
 // version of this package than the running one.
 var ErrSchemaTooNew = errors.New("postgres: database schema is newer than this program")
 
-// Options configure Open. The zero value is the default.
+// ErrNegativeOption is the error of Open for a negative Options.MaxConns or
+// Options.MaxRetries.
+var ErrNegativeOption = errors.New("postgres: negative option")
+
+// Options configure Open. The zero value is the default; a negative value
+// is refused (ErrNegativeOption).
 type Options struct {
 	// MaxConns is the size of the connection pool. Zero means the pgx
 	// default (pool_max_conns in the DSN, else max(4, GOMAXPROCS)).
@@ -32,13 +37,16 @@ type Options struct {
 }
 
 func (o Options) maxRetries() int {
-	if o.MaxRetries <= 0 {
+	if o.MaxRetries == 0 {
 		return 10
 	}
 	return o.MaxRetries
 }
 
 func openPool(ctx context.Context, dsn string, o Options) (*pgxpool.Pool, error) {
+	if o.MaxConns < 0 || o.MaxRetries < 0 {
+		return nil, fmt.Errorf("%w: MaxConns %d, MaxRetries %d", ErrNegativeOption, o.MaxConns, o.MaxRetries)
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse dsn: %w", err)

@@ -36,8 +36,9 @@ var _ ledger.Store = (*Store)(nil)
 // connection string, see pgx.ParseConfig) and brings the ledger's schema
 // up to date; the schema lives in the connection's search_path. Processes
 // that open the same database at once apply each migration exactly once.
-// Open fails when the DSN does not parse, the server cannot be reached, or
-// the schema is newer than this package (ErrSchemaTooNew).
+// Open fails when an option is negative (ErrNegativeOption), the DSN does
+// not parse, the server cannot be reached, or the schema is newer than this
+// package (ErrSchemaTooNew).
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	pool, err := openPool(ctx, dsn, opts)
 	if err != nil {

@@ -248,3 +248,16 @@ func TestConcurrentWriters(t *testing.T) {
 		return nil
 	}))
 }
+
+// TestOpenNegativeOptions: a negative MaxConns or MaxRetries is refused
+// with ErrNegativeOption before anything connects, rather than read as the
+// default.
+func TestOpenNegativeOptions(t *testing.T) {
+	dsn := testenv.PostgresSchema(t)
+	for _, o := range []Options{{MaxConns: -1}, {MaxRetries: -1}} {
+		s, err := Open(context.Background(), dsn, o)
+		if !assert.ErrorIs(t, err, ErrNegativeOption, "%+v", o) {
+			s.Close()
+		}
+	}
+}
