@@ -221,8 +221,11 @@ func (p *Platform) Issue(ctx context.Context, issueID ID, merchantID, asset stri
 // id and kind. The source account is created first, and so is to when
 // open is set; otherwise to must exist (ErrNotFound).
 func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code uint16, to ledger.Account, open bool, amount uint64) error {
-	if id.IsZero() || amount == 0 || amount > ledger.AmountLimit {
-		return fmt.Errorf("%w: ID and amount must not be zero", ErrInvalid)
+	switch {
+	case id.IsZero():
+		return fmt.Errorf("%w: zero ID", ErrInvalid)
+	case amount == 0 || amount > ledger.AmountLimit:
+		return fmt.Errorf("%w: amount %d, want 1 to %d", ErrInvalid, amount, uint64(ledger.AmountLimit))
 	}
 	source := account(sourceCode, to.Ledger, "")
 	accounts := []ledger.Account{source}
