@@ -491,9 +491,10 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // signed, and fails with the error while there is still no answer or no
 // receipt that verifies. When the platform makes or shows that refund, a
 // Refund of the same request and amount returns its receipt, and one of
-// another request or amount fails with ErrConflict, so that the seller
-// learns of it instead of refunding twice; the Refund after it makes a new
-// refund. When the platform refuses it, it was not made, and Refund makes
+// another request or amount fails with a *RefundMadeError, which matches
+// ErrConflict and carries that refund's verified receipt, so that the
+// seller learns of it, and keeps its receipt, instead of refunding twice;
+// the Refund after it makes a new refund. When the platform refuses it, it was not made, and Refund makes
 // the new refund.
 func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	cur, err := s.currentPayment()
@@ -514,7 +515,7 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 			return nil, err
 		case u.payment.ID != cur.ID || u.amount != amount:
 			s.unconfirmed = nil
-			return nil, fmt.Errorf("%w: a refund of %d of request %v, sent before without an answer, was made", ErrConflict, u.amount, u.payment.ID)
+			return nil, &RefundMadeError{Receipt: rc, RequestID: u.payment.ID}
 		default:
 			s.unconfirmed = nil
 			return rc, nil
@@ -534,6 +535,23 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	}
 	return rc, err
 }
+
+// RefundMadeError is the error of a Refund that found the refund sent
+// before without an answer made, for another request or amount than it
+// asked for (see Refund). It matches ErrConflict.
+type RefundMadeError struct {
+	// Receipt is the verified receipt of the refund made.
+	Receipt *Receipt
+	// RequestID is the payment request it refunds.
+	RequestID ID
+}
+
+func (e *RefundMadeError) Error() string {
+	return fmt.Sprintf("%v: a refund of %d of request %v, sent before without an answer, was made", ErrConflict, e.Receipt.Amount, e.RequestID)
+}
+
+// Unwrap returns ErrConflict.
+func (e *RefundMadeError) Unwrap() error { return ErrConflict }
 
 // sentRefund is a signed refund request of a payment.
 type sentRefund struct {

@@ -166,8 +166,16 @@ func TestSellerRefundAfterLostReply(t *testing.T) {
 	t.Run("another amount is refused while the first one was made", func(t *testing.T) {
 		w, err := setup(t, lost)
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		first, err := w.seller.Status(ctx)
+		require.NoError(t, err)
 		_, err = w.seller.Refund(ctx, 100)
 		require.ErrorIs(t, err, payflow.ErrConflict)
+		var made *payflow.RefundMadeError
+		require.ErrorAs(t, err, &made, "the receipt of the refund made comes with the error")
+		assert.Equal(t, record.ReceiptRefund, made.Receipt.Kind)
+		assert.Equal(t, uint64(240), made.Receipt.Amount)
+		assert.NotEmpty(t, made.Receipt.Signed)
+		assert.Equal(t, first.ID, made.RequestID)
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, shopperBalance(t, w))
 		rc, err := w.seller.Refund(ctx, 100)
 		require.NoError(t, err)
