@@ -481,15 +481,6 @@ func (p *phone) currentPayment() (*PaymentView, error) {
 	return p.payment, nil
 }
 
-// refresh puts v on screen in place of an older view of the same request.
-func (p *phone) refresh(v *PaymentView) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.payment != nil && p.payment.ID == v.ID {
-		p.payment = v
-	}
-}
-
 // finish takes the request id off the screen and, when it is the
 // session's request at the next index, moves on to the next request of the
 // session.

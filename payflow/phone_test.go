@@ -123,6 +123,16 @@ func (w *phoneWorld) approveHeld(tb testing.TB) payflow.ID {
 	return view.ID
 }
 
+// pairAndHold pairs the phones of a merchant that captures manually, has
+// the seller ask for basket and the shopper approve it (approveHeld), and
+// returns the held request's ID.
+func (w *phoneWorld) pairAndHold(tb testing.TB) payflow.ID {
+	tb.Helper()
+	w.pair(tb)
+	w.request(tb)
+	return w.approveHeld(tb)
+}
+
 // hear has each phone's scanner report the other's advert.
 func (w *phoneWorld) hear(tb testing.TB) {
 	tb.Helper()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/casimpay/casimpay/adv"
@@ -35,7 +36,9 @@ const maxRequestIndexSkips = 16
 // service queue of shoppers nearby (Peers), the confirmation with the
 // shopper's name and the pairing code (Select, WaitPaired), the catalog
 // (Catalog), the payment request (Request) and its status (Status, Wait),
-// and the verified receipts of captures and refunds (Capture, Refund). It
+// the held requests of a merchant that captures manually (Held,
+// CaptureHeld, CancelHeld), and the verified receipts of captures and
+// refunds (Capture, Refund). It
 // is safe for concurrent use; the methods that talk to the platform or
 // wait take a context.
 type Seller struct {
@@ -51,6 +54,8 @@ type Seller struct {
 
 	refundMu    sync.Mutex
 	unconfirmed *sentRefund // a refund sent without a receipt that verifies
+
+	held []*PaymentView // the requests last seen held, oldest first (Held); guarded by phone.mu
 }
 
 // NewSeller returns the seller phone of card, which must belong to a
@@ -140,7 +145,8 @@ type Charge struct {
 // pending, so a request on screen that was last seen pending (Request,
 // Status, Wait) and that the platform still shows pending is cancelled
 // first (a hold made at that moment is voided); one paid or held since
-// is left as it is, on the platform, as the new request takes the screen.
+// is left as it is, on the platform, as the new request takes the screen
+// (a held one stays capturable: Held, CaptureHeld).
 //
 // A payment request that the platform answers after another session was
 // selected (Select) is of the session selected before: Request does not
@@ -365,13 +371,9 @@ func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
 	return total, nil
 }
 
-// call runs fn, logged in, on the payment request made last (cur), and
+// callOn runs fn, logged in, on cur, a request the seller made, and
 // returns the view fn got, checked to be of that request (sameRequest).
-func (s *Seller) call(ctx context.Context, fn func(token string, cur *PaymentView) (*PaymentView, error)) (*PaymentView, error) {
-	cur, err := s.currentPayment()
-	if err != nil {
-		return nil, err
-	}
+func (s *Seller) callOn(ctx context.Context, cur *PaymentView, fn func(token string, cur *PaymentView) (*PaymentView, error)) (*PaymentView, error) {
 	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return fn(token, cur) })
 	if err == nil {
 		err = sameRequest(cur, v)
@@ -385,14 +387,84 @@ func (s *Seller) call(ctx context.Context, fn func(token string, cur *PaymentVie
 // Status returns the status screen of the payment request made last, as
 // the platform holds it now.
 func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
-	v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
+	cur, err := s.currentPayment()
+	if err != nil {
+		return nil, err
+	}
+	return s.look(ctx, cur)
+}
+
+// look returns the view of cur, a request the seller made, as the platform
+// holds it now, and takes note of it (seen).
+func (s *Seller) look(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
+	v, err := s.callOn(ctx, cur, func(token string, cur *PaymentView) (*PaymentView, error) {
 		return s.api.Payment(ctx, token, cur.ID)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.refresh(v)
+	s.seen(v)
 	return v, nil
+}
+
+// seen puts v, a view of a request the seller made, on screen in place of
+// an older view of the same request, and keeps it among the held requests
+// (Held) while it shows it held.
+func (s *Seller) seen(v *PaymentView) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.payment != nil && s.payment.ID == v.ID {
+		s.payment = v
+	}
+	i := slices.IndexFunc(s.held, func(h *PaymentView) bool { return h.ID == v.ID })
+	switch {
+	case v.State == StateHeld && i >= 0:
+		s.held[i] = v
+	case v.State == StateHeld:
+		s.held = append(s.held, v)
+	case i >= 0:
+		s.held = slices.Delete(s.held, i, i+1)
+	}
+}
+
+// Held returns the held payment requests of a merchant that captures
+// manually that the seller keeps for a capture (CaptureHeld) or a
+// cancellation (CancelHeld), oldest first, as last seen. The seller keeps
+// every request it made and saw held (Status, Wait, Request), in this
+// session or one selected before, also once another request takes the
+// screen, until it sees it ended: captured or cancelled by this phone,
+// or found captured, cancelled or expired by another call of this phone
+// on it.
+func (s *Seller) Held() []*PaymentView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.held)
+}
+
+// heldRequest returns the view kept of the held request id, or
+// ErrNoPayment.
+func (s *Seller) heldRequest(id ID) (*PaymentView, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, h := range s.held {
+		if h.ID == id {
+			return h, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: request %v is not held by this phone", ErrNoPayment, id)
+}
+
+// ended takes note of err, the error of a capture or cancellation of cur:
+// when it says that the request ended (ErrFinal, ErrExpired), the view
+// the platform shows now is seen, so that an ended request is no longer
+// kept as held. It returns err.
+func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
+	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) {
+		if _, lerr := s.look(ctx, cur); lerr != nil {
+			return errors.Join(err, lerr)
+		}
+	}
+	return err
 }
 
 // Wait waits until the shopper acts on the payment request made last (or
@@ -440,19 +512,40 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 	if rc.Amount != v.Captured || rc.Amount > v.Amount || (amount != 0 && rc.Amount != amount) {
 		return nil, fmt.Errorf("%w: the receipt is for %d of %d, not what was captured", ErrMismatch, rc.Amount, v.Amount)
 	}
-	s.refresh(v)
+	s.seen(v)
 	return rc, nil
 }
 
 // Cancel withdraws the payment request made last; a hold is voided.
 func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
-	v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
-		return s.api.Cancel(ctx, token, cur.ID)
-	})
+	cur, err := s.currentPayment()
 	if err != nil {
 		return nil, err
 	}
-	s.finish(v.ID) // the request made last: call checked it
+	return s.cancel(ctx, cur)
+}
+
+// CancelHeld withdraws the held request id, one of Held, as Cancel does,
+// voiding its hold. A request that the phone does not keep as held is
+// ErrNoPayment.
+func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
+	cur, err := s.heldRequest(id)
+	if err != nil {
+		return nil, err
+	}
+	return s.cancel(ctx, cur)
+}
+
+// cancel withdraws cur, a request the seller made.
+func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
+	v, err := s.callOn(ctx, cur, func(token string, cur *PaymentView) (*PaymentView, error) {
+		return s.api.Cancel(ctx, token, cur.ID)
+	})
+	if err != nil {
+		return nil, s.ended(ctx, cur, err)
+	}
+	s.seen(v)
+	s.finish(v.ID)
 	return v, nil
 }
 
@@ -460,18 +553,42 @@ func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 // last and returns the verified receipt. Like Refund, it first checks
 // that the phone still trusts the platform's certificate that the receipt
 // will be verified with (ErrCard when that expired or was revoked: no
-// money moves).
+// money moves). A held request that another request took the screen from
+// is captured with CaptureHeld.
 func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
-	if err := s.trustPlatform(ctx); err != nil {
-		return nil, err
-	}
-	v, err := s.call(ctx, func(token string, cur *PaymentView) (*PaymentView, error) {
-		return s.api.Capture(ctx, token, &CaptureRequest{RequestID: cur.ID, Amount: amount})
-	})
+	cur, err := s.currentPayment()
 	if err != nil {
 		return nil, err
 	}
+	return s.capture(ctx, cur, amount)
+}
+
+// CaptureHeld captures amount (zero: all) of the held request id, one of
+// Held, as Capture does, also after the seller asked for other payments
+// or selected another session since. A request that the phone does not
+// keep as held is ErrNoPayment; one that ended meanwhile fails with the
+// platform's error (ErrFinal, ErrExpired) and is no longer kept.
+func (s *Seller) CaptureHeld(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
+	cur, err := s.heldRequest(id)
+	if err != nil {
+		return nil, err
+	}
+	return s.capture(ctx, cur, amount)
+}
+
+// capture captures amount of cur, a request the seller made.
+func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (*Receipt, error) {
+	if err := s.trustPlatform(ctx); err != nil {
+		return nil, err
+	}
+	v, err := s.callOn(ctx, cur, func(token string, cur *PaymentView) (*PaymentView, error) {
+		return s.api.Capture(ctx, token, &CaptureRequest{RequestID: cur.ID, Amount: amount})
+	})
+	if err != nil {
+		return nil, s.ended(ctx, cur, err)
+	}
 	if v.State != StateCaptured {
+		s.seen(v)
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
 	}
 	return s.paymentReceipt(ctx, v, amount)

@@ -348,3 +348,78 @@ func TestSellerCatalogChanged(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(198), sv.Amount)
 }
+
+// TestSellerCapturesEarlierHolds: for a merchant that captures manually,
+// a held request stays capturable from the seller phone after the seller
+// asks for the next payment and after it selects the shopper again: Held
+// lists every held request, CaptureHeld captures one of them and
+// CancelHeld voids one, and a request that is not held is ErrNoPayment.
+func TestSellerCapturesEarlierHolds(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	first := w.pairAndHold(t)
+	w.request(t)
+	next := w.approveHeld(t)
+	require.NotEqual(t, first, next)
+	w.pair(t) // the seller selects the shopper again: nothing on screen
+	_, err := w.seller.Status(ctx)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+
+	held := w.seller.Held()
+	require.Len(t, held, 2)
+	assert.Equal(t, []payflow.ID{first, next}, []payflow.ID{held[0].ID, held[1].ID})
+	assert.Equal(t, payflow.StateHeld, held[0].State)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds, Held: 1380}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+
+	rc, err := w.seller.CaptureHeld(ctx, first, 600)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(600), rc.Amount)
+	assert.Equal(t, first[:], rc.RequestID)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 600, Held: 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	assert.Equal(t, payflow.Balance{Posted: 600, Incoming: 690}, w.balance(t, phoneMerchant))
+	_, err = w.seller.CaptureHeld(ctx, first, 600)
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "captured, it is no longer held")
+
+	v, err := w.seller.CancelHeld(ctx, next)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, v.State)
+	r, err := w.f.Platform.Store().Payment(ctx, next)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, r.State)
+	assert.Empty(t, w.seller.Held())
+	_, err = w.seller.CancelHeld(ctx, next)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 600}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	assert.Equal(t, payflow.Balance{Posted: 600}, w.balance(t, phoneMerchant))
+}
+
+// TestSellerHeldEnded: a held request that another phone of the merchant
+// captured, or whose hold expired, is no longer kept in Held once
+// CaptureHeld finds it ended, which fails with the platform's error and
+// moves no money.
+func TestSellerHeldEnded(t *testing.T) {
+	ctx := context.Background()
+	t.Run("captured elsewhere", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, true)
+		first := w.pairAndHold(t)
+		w.captureElsewhere(t, first)
+		require.Len(t, w.seller.Held(), 1)
+		_, err := w.seller.CaptureHeld(ctx, first, 600)
+		require.ErrorIs(t, err, payflow.ErrFinal)
+		assert.Empty(t, w.seller.Held())
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
+	t.Run("hold expired", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, true)
+		first := w.pairAndHold(t)
+		w.f.Clock.Advance(payflow.DefaultHoldTTL)
+		w.f.RefreshCRLs()
+		_, err := w.seller.CaptureHeld(ctx, first, 0)
+		require.ErrorIs(t, err, payflow.ErrExpired)
+		assert.Empty(t, w.seller.Held())
+		r, err := w.f.Platform.Store().Payment(ctx, first)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateExpired, r.State)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
+}

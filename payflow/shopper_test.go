@@ -388,9 +388,7 @@ func TestHeldConsentKeptAcrossNextPayment(t *testing.T) {
 	w := newMemoryPhoneWorld(t, true)
 	api := &scriptedApproveAPI{API: w.f.Platform}
 	w.useShopper(t, api)
-	w.pair(t)
-	w.request(t)
-	first := w.approveHeld(t)
+	first := w.pairAndHold(t)
 	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 	require.NoError(t, err)
 	screen, err := w.shopper.WaitPayment(ctx)
