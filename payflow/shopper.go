@@ -71,7 +71,12 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // A request paid with a consent that the phone keeps (Approve), of this
 // session or of one selected before, whose receipt the phone has not
 // taken, comes first: WaitPayment returns its captured view, and the next
-// Approve sends that consent again and returns its receipt. A kept consent
+// Approve sends that consent again and returns its receipt. Such a view is
+// a receipt to collect, not a request to approve, and a caller tells the
+// two apart by State alone: a request to approve is always StatePending,
+// a receipt to collect always StateCaptured (Captured says how much was
+// paid). Approve collects it without the card: the PIN is not used and
+// may be empty, and no money moves. A kept consent
 // whose request is held stays kept until the merchant captures it, while
 // the phone goes on to other requests; one whose request ended without a
 // capture (no money moved) is dropped.

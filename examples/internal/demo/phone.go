@@ -201,9 +201,17 @@ func (p *Phone) Charge(ctx context.Context, shopper string, basket []Item, legs 
 }
 
 // AwaitRequest is the shopper's phone waiting for the payment screen of
-// the paired session; it shows it.
+// the paired session; it shows it. A payment that the phone's consent
+// settled before, whose receipt did not reach it, comes first: it is a
+// receipt to collect, not a request to approve, and the phone collects it
+// (CollectReceipt) and waits on.
 func (p *Phone) AwaitRequest(ctx context.Context) (*payflow.PaymentView, error) {
 	v, err := p.Shopper.WaitPayment(ctx)
+	for err == nil && v.State == payflow.StateCaptured {
+		if _, err = p.CollectReceipt(ctx, v); err == nil {
+			v, err = p.Shopper.WaitPayment(ctx)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -247,6 +255,21 @@ func (p *Phone) Approve(ctx context.Context, pin string) (*payflow.Receipt, erro
 		return nil, err
 	}
 	p.Screen.Printf("PIN accepted by the card, which signed the consent to %s for %s", Money(v.Amount, v.Currency), v.MerchantName)
+	p.showReceipt(rc, v.MerchantName)
+	return rc, nil
+}
+
+// CollectReceipt takes the receipt of v, a payment settled with a consent
+// of the phone whose receipt did not reach it (a captured view of
+// WaitPayment): the phone sends that consent again, the card signs
+// nothing and no PIN is asked, and the verified receipt is shown.
+func (p *Phone) CollectReceipt(ctx context.Context, v *payflow.PaymentView) (*payflow.Receipt, error) {
+	p.Screen.Printf("Receipt to collect: %s paid to %s for request %s, settled before its receipt reached the phone",
+		Money(v.Captured, v.Currency), v.MerchantName, Short(v.ID))
+	rc, err := p.Shopper.Approve(ctx, "") // the kept consent again: no PIN
+	if err != nil {
+		return nil, err
+	}
 	p.showReceipt(rc, v.MerchantName)
 	return rc, nil
 }
