@@ -35,6 +35,17 @@ const UnknownPeerTTL = 30 * time.Second
 // waits, unless PhoneOptions.PollInterval says otherwise.
 const DefaultPollInterval = 200 * time.Millisecond
 
+// RateLimitTries is how many times Select sends a resolution or a pairing
+// that the platform answers ErrRateLimited, in all, before it fails with
+// that error.
+const RateLimitTries = 3
+
+// DefaultRateLimitPause is how long Select waits before it sends again a
+// call answered ErrRateLimited, unless PhoneOptions.RateLimitPause says
+// otherwise: at the platform's default rate (DefaultResolveRate), the
+// card's budget of EID resolutions refills by five meanwhile.
+const DefaultRateLimitPause = time.Second
+
 // PhoneOptions configure a Shopper or a Seller. API and one of Verifier and
 // PlatformKey are required; the zero value of the others is the default.
 type PhoneOptions struct {
@@ -53,6 +64,10 @@ type PhoneOptions struct {
 	// PollInterval is how often the phone asks the platform while it
 	// waits for the peer (default DefaultPollInterval).
 	PollInterval time.Duration
+	// RateLimitPause is how long Select waits before it sends again a
+	// call that the platform answered ErrRateLimited (default
+	// DefaultRateLimitPause).
+	RateLimitPause time.Duration
 	// Now is the clock that picks the EID epoch (default time.Now).
 	Now func() time.Time
 }
@@ -126,6 +141,9 @@ func (p *phone) init(role adv.Role, card phoneCard, opts PhoneOptions) error {
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.RateLimitPause <= 0 {
+		opts.RateLimitPause = DefaultRateLimitPause
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -371,11 +389,22 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // here from both EIDs, this card's ID, and the peer against what the
 // platform named its EID (Peers): for a shopper, the merchant's ID and
 // name; for a seller, the shopper's name and this card's merchant.
+//
+// The platform bounds how many EIDs a card resolves, pairings included
+// (PROTOCOL.md §6.1). A resolution or a pairing that it answers
+// ErrRateLimited is sent again, the pairing with the same proof (which
+// the platform left unspent), after PhoneOptions.RateLimitPause, up to
+// RateLimitTries times in all; then Select fails with ErrRateLimited, and
+// the user may select the peer again a few seconds later.
 func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	if _, err := p.queue.Select(eid); err != nil {
 		return nil, err
 	}
-	r, err := p.resolve(ctx, eid)
+	var r *ResolveResponse
+	err := p.retryRateLimited(ctx, func() (err error) {
+		r, err = p.resolve(ctx, eid)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -388,7 +417,11 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 	if err != nil {
 		return nil, err
 	}
-	s, err := p.api.Pair(ctx, &PairRequest{Proof: msg})
+	var s *SessionView
+	err = p.retryRateLimited(ctx, func() (err error) {
+		s, err = p.api.Pair(ctx, &PairRequest{Proof: msg})
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -400,6 +433,20 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 	p.next, p.payment = 0, nil
 	p.mu.Unlock()
 	return p.confirmation(s), nil
+}
+
+// retryRateLimited runs fn, and again after PhoneOptions.RateLimitPause
+// while it fails with ErrRateLimited, up to RateLimitTries times in all.
+func (p *phone) retryRateLimited(ctx context.Context, fn func() error) error {
+	for try := 1; ; try++ {
+		err := fn()
+		if try >= RateLimitTries || !errors.Is(err, ErrRateLimited) {
+			return err
+		}
+		if err := ctxsleep.Sleep(ctx, p.opts.RateLimitPause); err != nil {
+			return err
+		}
+	}
 }
 
 // checkSession checks a session view against this phone's card, the EIDs

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -46,7 +47,7 @@ type phoneWorld struct {
 
 // phoneOptions are the options of the phones of a world.
 func phoneOptions(f *paytest.Fixture, api payflow.API) payflow.PhoneOptions {
-	return payflow.PhoneOptions{API: api, Verifier: f.PlatformVerifier, Now: f.Clock.Now, PollInterval: 2 * time.Millisecond}
+	return payflow.PhoneOptions{API: api, Verifier: f.PlatformVerifier, Now: f.Clock.Now, PollInterval: 2 * time.Millisecond, RateLimitPause: time.Millisecond}
 }
 
 // enrolPhoneCard personalises a virtual card and enrols it under name.
@@ -1172,4 +1173,81 @@ func TestPeersAskAgainAboutUnknownAdverts(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, peers, 1)
 	assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}, peers[0])
+}
+
+// refillAPI records the pairing proofs sent and, after a pairing that the
+// platform answers ErrRateLimited, runs refill (as time passing refills
+// the card's budget of EID resolutions).
+type refillAPI struct {
+	payflow.API
+	refill func()
+	mu     sync.Mutex
+	proofs [][]byte
+}
+
+func (a *refillAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
+	a.mu.Lock()
+	a.proofs = append(a.proofs, req.Proof)
+	a.mu.Unlock()
+	s, err := a.API.Pair(ctx, req)
+	if errors.Is(err, payflow.ErrRateLimited) {
+		a.refill()
+	}
+	return s, err
+}
+
+// TestSelectRateLimited: a Select whose pairing the platform answers
+// rate_limited (the card's budget of EID resolutions is spent) sends the
+// same proof again after PhoneOptions.RateLimitPause, up to
+// RateLimitTries times in all: once the budget refilled, the session is
+// paired; while it stays spent, Select fails with ErrRateLimited.
+func TestSelectRateLimited(t *testing.T) {
+	ctx := context.Background()
+	for _, refills := range []bool{true, false} {
+		t.Run(map[bool]string{true: "the budget refills", false: "the budget stays spent"}[refills], func(t *testing.T) {
+			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{
+				Platform: payflow.PlatformOptions{ResolveRate: 1, ResolveBurst: 2},
+			})
+			api := &refillAPI{API: f.Platform, refill: func() {}}
+			w := newPhoneWorld(t, f, api, false)
+			w.hear(t)
+			_, err := w.shopper.Peers(ctx) // resolves the seller's EID, once
+			require.NoError(t, err)
+			_, err = w.seller.Peers(ctx)
+			require.NoError(t, err)
+			// The shopper card spends what is left of its budget.
+			l, err := w.shopper.Login(ctx)
+			require.NoError(t, err)
+			_, err = f.Platform.Resolve(ctx, l.Token, &payflow.ResolveRequest{EID: make([]byte, 16)})
+			require.ErrorIs(t, err, payflow.ErrNotFound)
+			calls := 0
+			api.refill = func() {
+				calls++
+				if refills && calls == payflow.RateLimitTries-1 {
+					f.Clock.Advance(time.Second)
+				}
+			}
+			sellerEID, err := w.seller.EID()
+			require.NoError(t, err)
+			c, err := w.shopper.Select(ctx, sellerEID)
+			if !refills {
+				require.ErrorIs(t, err, payflow.ErrRateLimited)
+				assert.Len(t, api.proofs, payflow.RateLimitTries)
+				_, err = w.shopper.WaitPaired(ctx)
+				require.ErrorIs(t, err, payflow.ErrNotPaired)
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, api.proofs, payflow.RateLimitTries)
+			for _, p := range api.proofs[1:] {
+				assert.Equal(t, api.proofs[0], p, "the proof, unspent, is sent again")
+			}
+			shopperEID, err := w.shopper.EID()
+			require.NoError(t, err)
+			c2, err := w.seller.Select(ctx, shopperEID)
+			require.NoError(t, err)
+			assert.True(t, c2.Paired)
+			assert.Equal(t, c.SessionID, c2.SessionID)
+		})
+	}
 }
