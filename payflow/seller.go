@@ -69,6 +69,21 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 	return s, nil
 }
 
+// Select is the seller's choice of a shopper from the queue, as the
+// phones' Select says. The shopper of the session selected before finds
+// its requests while they stay pending, so the request on screen that was
+// last seen pending and that the platform still shows pending is
+// cancelled first, as Request does (a hold made at that moment is
+// voided); one paid or held since is left as it is (a held one stays
+// capturable: Held, CaptureHeld). While the platform does not answer
+// that, Select fails with its error and selects nothing.
+func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
+	if err := s.withdrawShown(ctx); err != nil {
+		return nil, err
+	}
+	return s.phone.Select(ctx, eid)
+}
+
 // Catalog returns the merchant's catalog, fetched once and again after a
 // Request that it could not price (a SKU it lacks: ErrInvalid) or that
 // the platform refused as priced otherwise (ErrMismatch), as when the

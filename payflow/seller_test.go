@@ -423,3 +423,46 @@ func TestSellerHeldEnded(t *testing.T) {
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 	})
 }
+
+// TestSellerSelectWithdrawsPendingOnScreen: a seller that selects a
+// session while its request on screen is still pending cancels that
+// request first, so that the shopper cannot pay it unseen; one held since
+// stays capturable (Held).
+func TestSellerSelectWithdrawsPendingOnScreen(t *testing.T) {
+	ctx := context.Background()
+	for _, held := range []bool{false, true} {
+		t.Run(map[bool]string{false: "withdrawn", true: "held meanwhile"}[held], func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, held)
+			w.useShopper(t, &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+			first := w.pair(t)
+			sv, err := w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			want, balance := payflow.StateCancelled, payflow.Balance{Posted: phoneFunds}
+			if held {
+				// The shopper's consent is held; its reply is lost.
+				_, err = w.shopper.WaitPayment(ctx)
+				require.NoError(t, err)
+				_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+				require.ErrorIs(t, err, payflow.ErrUnavailable)
+				want, balance = payflow.StateHeld, payflow.Balance{Posted: phoneFunds, Held: 690}
+			}
+			// The phones select each other again: the seller's screen and
+			// request indexes start anew, while the shopper would still
+			// find the request at index 0 first.
+			require.Equal(t, first.SessionID, w.pair(t).SessionID)
+
+			r, err := w.f.Platform.Store().Payment(ctx, sv.ID)
+			require.NoError(t, err)
+			assert.Equal(t, want, r.State)
+			assert.Equal(t, balance, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			if held {
+				require.Len(t, w.seller.Held(), 1)
+				rc, err := w.seller.CaptureHeld(ctx, sv.ID, 0)
+				require.NoError(t, err)
+				assert.Equal(t, uint64(690), rc.Amount)
+			} else {
+				assert.Empty(t, w.seller.Held())
+			}
+		})
+	}
+}
