@@ -49,6 +49,8 @@ type Seller struct {
 	catalogMu sync.Mutex
 	catalog   *Catalog
 
+	requestMu sync.Mutex // Request's calls run one at a time
+
 	unsentMu sync.Mutex
 	unsent   [][]byte // signed payment requests to withdraw, oldest first (Request)
 
@@ -144,7 +146,9 @@ type Charge struct {
 // session of the same two cards and EIDs opened before, by this phone in
 // another run, may hold indexes already: Request moves past at most 16 of
 // them and then fails with ErrConflict, and the next Request goes on after
-// them.
+// them. Since the shopper would be shown such a request first, one that
+// the platform shows pending is cancelled as Request moves past it (one
+// held is kept in Held). Calls of Request run one at a time.
 //
 // A payment request that the platform did not answer (it failed or could
 // not be reached, ctx ended, or over HTTP it was still running when the
@@ -169,6 +173,8 @@ type Charge struct {
 // withdraws it at once as above (or with the next Request, while the
 // platform does not answer) and fails with ErrNotPaired.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
+	s.requestMu.Lock()
+	defer s.requestMu.Unlock()
 	sess, err := s.pairedSession()
 	if err != nil {
 		return nil, err
@@ -207,6 +213,9 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
 		if errors.Is(err, ErrConflict) { // an earlier session with this ID used the index
+			if err := s.withdrawTaken(ctx, sess, id); err != nil {
+				return nil, err
+			}
 			if skips < maxRequestIndexSkips {
 				n++
 				continue
@@ -249,6 +258,27 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		return v, nil
 	}
+}
+
+// withdrawTaken cancels the request id of sess that an earlier session
+// with the same ID made at the index Request found taken, while the
+// platform shows it pending, as the shopper would be shown it first; one
+// held is kept in Held.
+func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) error {
+	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, id) })
+	if err != nil {
+		return err
+	}
+	if v.ID != id || v.SessionID != sess.ID || v.MerchantID != sess.MerchantID {
+		return fmt.Errorf("%w: the platform's view is of another request than the one asked for", ErrMismatch)
+	}
+	if v.State == StatePending {
+		if v, err = s.cancelRecorded(ctx, v); err != nil {
+			return err
+		}
+	}
+	s.seen(v)
+	return nil
 }
 
 // keepUnsent keeps msg, a signed payment request that may be recorded, to

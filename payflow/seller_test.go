@@ -466,3 +466,31 @@ func TestSellerSelectWithdrawsPendingOnScreen(t *testing.T) {
 		})
 	}
 }
+
+// TestSellerRequestPastPendingOfEarlierRun: a seller phone started again
+// in a session whose first request its earlier run left pending cancels
+// that request as it moves past its index, so that the shopper is shown
+// the request the seller shows, not the earlier one.
+func TestSellerRequestPastPendingOfEarlierRun(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	c := w.pair(t)
+	earlier, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	w.useSeller(t, w.f.Platform)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID)
+	r, err := w.f.Platform.Store().Payment(ctx, earlier.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, r.State)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, screen.ID, "the shopper is shown what the seller shows")
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	w.requireSellerCaptured(t, rc)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
