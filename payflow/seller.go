@@ -38,7 +38,7 @@ const maxRequestIndexSkips = 16
 // (Catalog), the payment request (Request) and its status (Status, Wait),
 // the held requests of a merchant that captures manually (Held,
 // CaptureHeld, CancelHeld), and the verified receipts of captures and
-// refunds (Capture, Refund). It
+// refunds (Capture, Refund, RefundPayment). It
 // is safe for concurrent use; the methods that talk to the platform or
 // wait take a context.
 type Seller struct {
@@ -265,12 +265,12 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 // platform shows it pending, as the shopper would be shown it first; one
 // held is kept in Held.
 func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) error {
-	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, id) })
+	v, err := s.merchantPayment(ctx, id, sess.MerchantID)
 	if err != nil {
 		return err
 	}
-	if v.ID != id || v.SessionID != sess.ID || v.MerchantID != sess.MerchantID {
-		return fmt.Errorf("%w: the platform's view is of another request than the one asked for", ErrMismatch)
+	if v.SessionID != sess.ID {
+		return fmt.Errorf("%w: the platform's view is of another session's request", ErrMismatch)
 	}
 	if v.State == StatePending {
 		if v, err = s.cancelRecorded(ctx, v); err != nil {
@@ -663,6 +663,43 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.refund(ctx, cur, amount)
+}
+
+// RefundPayment refunds amount of the merchant's captured payment request
+// id as Refund does, also one no longer on screen (after later requests
+// or another session), such as the request of a receipt. The phone reads
+// the request first: an ID the platform does not know is ErrNotFound, a
+// request of another merchant ErrForbidden (the platform's refusal), and
+// a view of another request or merchant than asked for ErrMismatch.
+func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
+	l, err := s.loginState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v, err := s.merchantPayment(ctx, id, l.MerchantID)
+	if err != nil {
+		return nil, err
+	}
+	return s.refund(ctx, v, amount)
+}
+
+// merchantPayment reads the request id of merchant; a view of another
+// request or merchant is ErrMismatch.
+func (s *Seller) merchantPayment(ctx context.Context, id ID, merchant string) (*PaymentView, error) {
+	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, id) })
+	if err != nil {
+		return nil, err
+	}
+	if v.ID != id || v.MerchantID != merchant {
+		return nil, fmt.Errorf("%w: the platform's view is of another request than the one asked for", ErrMismatch)
+	}
+	return v, nil
+}
+
+// refund refunds amount of cur, a payment request of the merchant, as
+// Refund says.
+func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*Receipt, error) {
 	if err := s.trustPlatform(ctx); err != nil { // before a refund is sent, kept or new
 		return nil, err
 	}
@@ -687,6 +724,7 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	if _, err := io.ReadFull(s.rand, u.id[:]); err != nil {
 		return nil, fmt.Errorf("payflow: refund ID: %w", err)
 	}
+	var err error
 	u.msg, err = s.card.SignRefundRequest(&record.RefundRequest{RefundID: u.id[:], RequestID: cur.ID[:], Amount: amount, Currency: cur.Currency})
 	if err != nil {
 		return nil, err

@@ -494,3 +494,30 @@ func TestSellerRequestPastPendingOfEarlierRun(t *testing.T) {
 	w.requireSellerCaptured(t, rc)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// TestSellerRefundsEarlierPayment: a payment no longer on screen, after
+// the seller asked for the next one, is refunded by its ID
+// (RefundPayment), with its own receipt; an ID of no request is
+// ErrNotFound and moves nothing.
+func TestSellerRefundsEarlierPayment(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	c := w.pair(t)
+	w.purchase(t)
+	w.purchase(t)
+	first := payflow.SessionRequestID(c.SessionID, 0)
+
+	rc, err := w.seller.RefundPayment(ctx, first, 240)
+	require.NoError(t, err)
+	assert.Equal(t, record.ReceiptRefund, rc.Kind)
+	assert.Equal(t, first[:], rc.RequestID)
+	assert.Equal(t, uint64(240), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 2*690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	r, err := w.f.Platform.Store().Payment(ctx, first)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(240), r.Refunded)
+
+	_, err = w.seller.RefundPayment(ctx, payflow.ID{1}, 10)
+	require.ErrorIs(t, err, payflow.ErrNotFound)
+	assert.Equal(t, payflow.Balance{Posted: 2*690 - 240}, w.balance(t, phoneMerchant))
+}
