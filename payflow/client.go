@@ -60,7 +60,9 @@ type ClientOptions struct {
 // network error, a 5xx reply, a 408 (a proxy's timeout, which ErrUnavailable
 // matches) or a 409 idempotency_in_flight. Errors of the
 // platform come back as *Error, so errors.Is matches the sentinel errors
-// of this package as it does in process; a platform that cannot be reached
+// of this package as it does in process (a rate_limited reply that gives a
+// retry time as a *RateLimitedError wrapping the *Error, which
+// errors.As finds as well); a platform that cannot be reached
 // gives an error matching ErrUnavailable, and a context that ends gives
 // the context's error. A Client is safe for concurrent use.
 type Client struct {
@@ -281,9 +283,15 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 		return nil, 0, fmt.Errorf("%w: reply larger than %d bytes", ErrInternal, c.opts.MaxReplyBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
-		e := clientError(resp.StatusCode, resp.Header.Get("Content-Type"), reply)
+		e, wait := clientError(resp.StatusCode, resp.Header.Get("Content-Type"), reply)
 		e.RequestID = rid
-		return nil, retryAfter(resp.Header.Get("Retry-After")), e
+		if wait <= 0 {
+			wait = retryAfter(resp.Header.Get("Retry-After"))
+		}
+		if wait > 0 && e.Code == "rate_limited" {
+			return nil, wait, &RateLimitedError{Err: e, RetryAfter: wait}
+		}
+		return nil, wait, e
 	}
 	out := new(Out)
 	if err := wireDecodeReply(reply, out); err != nil {
@@ -293,13 +301,13 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 }
 
 // clientError turns an error reply into an *Error: the error body when
-// there is one, else the code that the status stands for.
-func clientError(status int, contentType string, body []byte) *Error {
+// there is one, else the code that the status stands for; and the retry
+// time the body gives, 0 when none.
+func clientError(status int, contentType string, body []byte) (*Error, time.Duration) {
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == ContentType {
-		var e Error
+		var e errorBody
 		if err := wireDecodeReply(body, &e); err == nil && e.Code != "" {
-			e.Status = status
-			return &e
+			return &Error{Code: e.Code, Message: e.Message, Status: status}, retrySeconds(e.RetryAfter)
 		}
 	}
 	code := "invalid"
@@ -319,15 +327,20 @@ func clientError(status int, contentType string, body []byte) *Error {
 	case status >= 500, status == http.StatusRequestTimeout: // a proxy's timeout, not the platform's verdict
 		code = "unavailable"
 	}
-	return &Error{Code: code, Message: "HTTP " + strconv.Itoa(status) + " without an error body", Status: status}
+	return &Error{Code: code, Message: "HTTP " + strconv.Itoa(status) + " without an error body", Status: status}, 0
 }
 
 // retryAfter parses a Retry-After header in seconds; 0 when absent.
 func retryAfter(v string) time.Duration {
-	s, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || s <= 0 {
+	s, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	if err != nil {
 		return 0
 	}
+	return retrySeconds(s)
+}
+
+// retrySeconds is a retry time of s seconds, at most an hour.
+func retrySeconds(s uint64) time.Duration {
 	return time.Duration(min(s, 3600)) * time.Second
 }
 

@@ -44,6 +44,9 @@ func newFlakyServer(t *testing.T, fail ...int) *flakyServer {
 			h.ServeHTTP(w, r)
 		case 0:
 			panic(http.ErrAbortHandler) // drops the connection
+		case http.StatusTooManyRequests:
+			w.Header().Set("Retry-After", "7")
+			http.Error(w, "proxy says slow down", status)
 		case http.StatusConflict:
 			w.Header().Set("Content-Type", payflow.ContentType)
 			w.WriteHeader(status)
@@ -64,6 +67,18 @@ func (fs *flakyServer) attempts() []string {
 
 func fastClient(url string, attempts int) *payflow.Client {
 	return payflow.NewClient(url, payflow.ClientOptions{MaxAttempts: attempts, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
+}
+
+// TestClientRateLimitedProxy: a 429 without an error body but with a
+// Retry-After header is rate_limited with that retry time.
+func TestClientRateLimitedProxy(t *testing.T) {
+	fs := newFlakyServer(t, http.StatusTooManyRequests)
+	_, err := fastClient(fs.srv.URL, 4).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
+	require.ErrorIs(t, err, payflow.ErrRateLimited)
+	rl, ok := errors.AsType[*payflow.RateLimitedError](err)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, 7*time.Second, rl.RetryAfter)
+	assert.Len(t, fs.attempts(), 1, "not retried")
 }
 
 func TestClientRetries(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"path"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 
@@ -293,10 +294,19 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 
 // httpReply is an encoded reply and, for an error, its code and cause.
 type httpReply struct {
-	status int
-	body   []byte
-	code   string // error code, empty for a success
-	err    error
+	status     int
+	body       []byte
+	code       string // error code, empty for a success
+	err        error
+	retryAfter uint64 // seconds of the Retry-After header, 0 for none
+}
+
+// errorBody is the error body on the wire (PROTOCOL.md §5.3): Error's
+// code and message, and the retry time of a RateLimitedError.
+type errorBody struct {
+	Code       string `cbor:"1,keyasint"`
+	Message    string `cbor:"2,keyasint"`
+	RetryAfter uint64 `cbor:"3,keyasint,omitempty"` // seconds
 }
 
 // call runs an API call under the call timeout and encodes its outcome.
@@ -376,7 +386,12 @@ func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, key string,
 // errorReply encodes err as the error body of its code.
 func errorReply(err error) httpReply {
 	e := AsError(err)
-	wire := Error{Code: e.Code, Message: e.Message}
+	wire := errorBody{Code: e.Code, Message: e.Message}
+	if rl, ok := errors.AsType[*RateLimitedError](err); ok && rl.RetryAfter > 0 {
+		// Seconds, rounded up: a client waiting that long finds the
+		// token there.
+		wire.RetryAfter = uint64((rl.RetryAfter + time.Second - 1) / time.Second)
+	}
 	// A server error's cause is only logged (writeReply): the client gets
 	// a fixed message.
 	if m, ok := serverMessages[e.Code]; ok {
@@ -387,7 +402,7 @@ func errorReply(err error) httpReply {
 		wire.Message = strings.ToValidUTF8(wire.Message, "\uFFFD")
 		body, _ = wireEnc.Marshal(&wire)
 	}
-	return httpReply{status: StatusOf(e.Code), body: body, code: e.Code, err: err}
+	return httpReply{status: StatusOf(e.Code), body: body, code: e.Code, err: err, retryAfter: wire.RetryAfter}
 }
 
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
@@ -410,6 +425,9 @@ func (h *handler) write(w http.ResponseWriter, rep httpReply) {
 	w.Header().Set("Cache-Control", "no-store")
 	if rep.status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="casimpay"`)
+	}
+	if rep.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.FormatUint(rep.retryAfter, 10))
 	}
 	w.WriteHeader(rep.status)
 	w.Write(rep.body)

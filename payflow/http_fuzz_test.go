@@ -30,7 +30,7 @@ var wireReplyTypes = []func() any{
 	func() any { return new(PaymentView) },
 	func() any { return new(RefundView) },
 	func() any { return new(Info) },
-	func() any { return new(Error) },
+	func() any { return new(errorBody) },
 }
 
 // wireRequestSeeds returns valid bodies of each request kind.
@@ -66,7 +66,7 @@ func wireReplySeeds() [][]byte {
 			Request: []byte{0xd2}, RequestHash: bytes.Repeat([]byte{1}, 32), ExpiresAt: at, Captured: 90, Receipt: []byte{0xd2, 0x84}},
 		&RefundView{ID: ID{3}, RequestID: ID{2}, Amount: 10, Currency: "EUR", Refunded: 10, Receipt: []byte{0xd2}},
 		&Info{Chain: [][]byte{{0x30, 0x82}, {0x30, 0x81}}},
-		&Error{Code: "expired", Message: "request expired"},
+		&errorBody{Code: "rate_limited", Message: "too many EID resolutions", RetryAfter: 2},
 	}
 	out := make([][]byte, len(vs))
 	for i, v := range vs {

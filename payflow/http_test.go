@@ -262,6 +262,38 @@ func TestHTTPErrorMapping(t *testing.T) {
 			}
 		})
 	}
+	t.Run("rate_limited says when to retry", func(t *testing.T) {
+		fx.api.set(func(f *httpFakeAPI) {
+			f.err = &payflow.RateLimitedError{Err: payflow.ErrRateLimited, RetryAfter: 1500 * time.Millisecond}
+		})
+		raw := fx.do(t, http.MethodGet, "/v1/requests/"+payflow.ID{1}.String(), map[string]string{"Authorization": "Bearer tok"}, nil)
+		assert.Equal(t, http.StatusTooManyRequests, raw.status)
+		assert.Equal(t, "2", raw.header.Get("Retry-After"), "seconds, rounded up")
+		var body map[int]any
+		require.NoError(t, cbor.Unmarshal(raw.body, &body))
+		assert.Equal(t, "rate_limited", body[1])
+		assert.Equal(t, uint64(2), body[3])
+
+		_, err := fx.client.Payment(context.Background(), "tok", payflow.ID{1})
+		require.ErrorIs(t, err, payflow.ErrRateLimited)
+		rl, ok := errors.AsType[*payflow.RateLimitedError](err)
+		require.True(t, ok, "%v", err)
+		assert.Equal(t, 2*time.Second, rl.RetryAfter)
+		e, ok := errors.AsType[*payflow.Error](err)
+		require.True(t, ok)
+		assert.Equal(t, "rate_limited", e.Code)
+		assert.Equal(t, http.StatusTooManyRequests, e.Status)
+		assert.Len(t, e.RequestID, 24)
+
+		fx.api.set(func(f *httpFakeAPI) { f.err = fmt.Errorf("%w: no time known", payflow.ErrRateLimited) })
+		raw = fx.do(t, http.MethodGet, "/v1/requests/"+payflow.ID{1}.String(), map[string]string{"Authorization": "Bearer tok"}, nil)
+		assert.Equal(t, http.StatusTooManyRequests, raw.status)
+		assert.Empty(t, raw.header.Get("Retry-After"))
+		_, err = fx.client.Payment(context.Background(), "tok", payflow.ID{1})
+		require.ErrorIs(t, err, payflow.ErrRateLimited)
+		_, ok = errors.AsType[*payflow.RateLimitedError](err)
+		assert.False(t, ok, "no retry time was given")
+	})
 	t.Run("a replayed 401 names the scheme", func(t *testing.T) {
 		fx.api.set(func(f *httpFakeAPI) { f.err = fmt.Errorf("%w: token expired", payflow.ErrUnauthorized) })
 		h := map[string]string{"Authorization": "Bearer old", payflow.IdempotencyKeyHeader: "k-401"}

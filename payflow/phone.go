@@ -41,10 +41,16 @@ const DefaultPollInterval = 200 * time.Millisecond
 const RateLimitTries = 3
 
 // DefaultRateLimitPause is how long Select waits before it sends again a
-// call answered ErrRateLimited, unless PhoneOptions.RateLimitPause says
-// otherwise: at the platform's default rate (DefaultResolveRate), the
-// card's budget of EID resolutions refills by five meanwhile.
+// call answered ErrRateLimited without a retry time, unless
+// PhoneOptions.RateLimitPause says otherwise: at the platform's default
+// rate (DefaultResolveRate), the card's budget of EID resolutions refills
+// by five meanwhile.
 const DefaultRateLimitPause = time.Second
+
+// DefaultMaxRateLimitPause bounds how long Select waits for the retry time
+// of a refusal (RateLimitedError), unless PhoneOptions.MaxRateLimitPause
+// says otherwise.
+const DefaultMaxRateLimitPause = 5 * time.Second
 
 // PhoneOptions configure a Shopper or a Seller. API and one of Verifier and
 // PlatformKey are required; the zero value of the others is the default.
@@ -65,9 +71,12 @@ type PhoneOptions struct {
 	// waits for the peer (default DefaultPollInterval).
 	PollInterval time.Duration
 	// RateLimitPause is how long Select waits before it sends again a
-	// call that the platform answered ErrRateLimited (default
-	// DefaultRateLimitPause).
-	RateLimitPause time.Duration
+	// call that the platform answered ErrRateLimited without a retry
+	// time (default DefaultRateLimitPause). A *RateLimitedError's
+	// RetryAfter is waited instead, up to MaxRateLimitPause (default
+	// DefaultMaxRateLimitPause).
+	RateLimitPause    time.Duration
+	MaxRateLimitPause time.Duration
 	// Now is the clock that picks the EID epoch (default time.Now).
 	Now func() time.Time
 }
@@ -144,6 +153,9 @@ func (p *phone) init(role adv.Role, card phoneCard, opts PhoneOptions) error {
 	}
 	if opts.RateLimitPause <= 0 {
 		opts.RateLimitPause = DefaultRateLimitPause
+	}
+	if opts.MaxRateLimitPause <= 0 {
+		opts.MaxRateLimitPause = DefaultMaxRateLimitPause
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -393,8 +405,9 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // The platform bounds how many EIDs a card resolves, pairings included
 // (PROTOCOL.md §6.1). A resolution or a pairing that it answers
 // ErrRateLimited is sent again, the pairing with the same proof (which
-// the platform left unspent), after PhoneOptions.RateLimitPause, up to
-// RateLimitTries times in all; then Select fails with ErrRateLimited, and
+// the platform left unspent), after the retry time the refusal gives
+// (RateLimitedError, at most PhoneOptions.MaxRateLimitPause) or else
+// PhoneOptions.RateLimitPause, up to RateLimitTries times in all; then Select fails with ErrRateLimited, and
 // the user may select the peer again a few seconds later.
 func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	if _, err := p.queue.Select(eid); err != nil {
@@ -435,7 +448,7 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 	return p.confirmation(s), nil
 }
 
-// retryRateLimited runs fn, and again after PhoneOptions.RateLimitPause
+// retryRateLimited runs fn, and again after the pause of rateLimitPause
 // while it fails with ErrRateLimited, up to RateLimitTries times in all.
 func (p *phone) retryRateLimited(ctx context.Context, fn func() error) error {
 	for try := 1; ; try++ {
@@ -443,10 +456,20 @@ func (p *phone) retryRateLimited(ctx context.Context, fn func() error) error {
 		if try >= RateLimitTries || !errors.Is(err, ErrRateLimited) {
 			return err
 		}
-		if err := ctxsleep.Sleep(ctx, p.opts.RateLimitPause); err != nil {
+		if err := ctxsleep.Sleep(ctx, p.opts.rateLimitPause(err)); err != nil {
 			return err
 		}
 	}
+}
+
+// rateLimitPause is how long to wait before sending again a call refused
+// with err (ErrRateLimited): its retry time, at most MaxRateLimitPause,
+// or RateLimitPause when it gives none.
+func (o *PhoneOptions) rateLimitPause(err error) time.Duration {
+	if rl, ok := errors.AsType[*RateLimitedError](err); ok && rl.RetryAfter > 0 {
+		return min(rl.RetryAfter, o.MaxRateLimitPause)
+	}
+	return o.RateLimitPause
 }
 
 // checkSession checks a session view against this phone's card, the EIDs

@@ -47,7 +47,7 @@ type phoneWorld struct {
 
 // phoneOptions are the options of the phones of a world.
 func phoneOptions(f *paytest.Fixture, api payflow.API) payflow.PhoneOptions {
-	return payflow.PhoneOptions{API: api, Verifier: f.PlatformVerifier, Now: f.Clock.Now, PollInterval: 2 * time.Millisecond, RateLimitPause: time.Millisecond}
+	return payflow.PhoneOptions{API: api, Verifier: f.PlatformVerifier, Now: f.Clock.Now, PollInterval: 2 * time.Millisecond, RateLimitPause: time.Millisecond, MaxRateLimitPause: time.Millisecond}
 }
 
 // enrolPhoneCard personalises a virtual card and enrols it under name.

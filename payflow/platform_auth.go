@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sync"
 	"time"
 
@@ -110,8 +111,8 @@ func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveReques
 	if err != nil {
 		return nil, err
 	}
-	if !p.limiter.allow(me.ID, p.now()) {
-		return nil, ErrRateLimited
+	if err := p.limiter.allow(me.ID, p.now()); err != nil {
+		return nil, err
 	}
 	c, err := p.resolve(ctx, req.EID)
 	if err != nil {
@@ -249,8 +250,8 @@ func (p *Platform) session(ctx context.Context, c *CardRecord, proof *record.Aut
 	}
 	// The peer's EID is resolved from the card's budget of resolutions,
 	// as Resolve resolves one, so that pairing proofs probe no more EIDs.
-	if !p.limiter.allow(c.ID, p.now()) {
-		return nil, false, ErrRateLimited
+	if err := p.limiter.allow(c.ID, p.now()); err != nil {
+		return nil, false, err
 	}
 	peer, err := p.resolve(ctx, proof.PeerEID)
 	if err != nil {
@@ -334,7 +335,9 @@ func (l *limiter) init(rate float64, burst int) {
 	l.buckets = make(map[string]*bucket)
 }
 
-func (l *limiter) allow(k string, now time.Time) bool {
+// allow takes a token from k's bucket, or returns a *RateLimitedError
+// saying when the bucket holds one again.
+func (l *limiter) allow(k string, now time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	b, ok := l.buckets[k]
@@ -355,10 +358,32 @@ func (l *limiter) allow(k string, now time.Time) bool {
 		b.last = now
 	}
 	if b.tokens < 1 {
-		return false
+		wait := time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
+		return &RateLimitedError{Err: fmt.Errorf("%w: too many EID resolutions", ErrRateLimited), RetryAfter: wait}
 	}
 	b.tokens--
-	return true
+	return nil
+}
+
+// RateLimitedError is a refusal for too many EID resolutions
+// (ErrRateLimited, which Err matches) that says when the card's next
+// resolution will be allowed. The platform returns one; Client returns one,
+// wrapping the *Error, when the reply gives a retry time (§5.4).
+type RateLimitedError struct {
+	Err        error
+	RetryAfter time.Duration // > 0
+}
+
+func (e *RateLimitedError) Error() string {
+	return e.Unwrap().Error() + " (retry after " + e.RetryAfter.String() + ")"
+}
+
+// Unwrap returns Err, or ErrRateLimited when Err is nil.
+func (e *RateLimitedError) Unwrap() error {
+	if e.Err == nil {
+		return ErrRateLimited
+	}
+	return e.Err
 }
 
 // giveBack returns to k's bucket the token an allow took.

@@ -736,14 +736,22 @@ func limitedShop(t *testing.T) *shop {
 	return s
 }
 
+// spendBudget resolves the seller's EID with the shopper's token until
+// the limitedShop's budget is spent, and returns the request.
+func spendBudget(t *testing.T, s *shop) *payflow.ResolveRequest {
+	t.Helper()
+	req := &payflow.ResolveRequest{EID: s.seller.EID()}
+	for range 3 {
+		_, err := s.Platform.Resolve(context.Background(), s.shopper.Token, req)
+		require.NoError(t, err)
+	}
+	return req
+}
+
 func TestResolveRateLimit(t *testing.T) {
 	s := limitedShop(t)
 	ctx := context.Background()
-	req := &payflow.ResolveRequest{EID: s.seller.EID()}
-	for range 3 {
-		_, err := s.Platform.Resolve(ctx, s.shopper.Token, req)
-		require.NoError(t, err)
-	}
+	req := spendBudget(t, s)
 	_, err := s.Platform.Resolve(ctx, s.shopper.Token, req)
 	assert.ErrorIs(t, err, payflow.ErrRateLimited)
 	s.shopper.Login(record.RoleShopper)
@@ -754,6 +762,30 @@ func TestResolveRateLimit(t *testing.T) {
 	s.Clock.Advance(time.Second)
 	_, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
 	assert.NoError(t, err)
+}
+
+// TestRateLimitedRetryAfter: a refusal for the card's budget of EID
+// resolutions says when its next resolution is allowed.
+func TestRateLimitedRetryAfter(t *testing.T) {
+	s := limitedShop(t)
+	ctx := context.Background()
+	req := spendBudget(t, s)
+	_, err := s.Platform.Resolve(ctx, s.shopper.Token, req)
+	require.ErrorIs(t, err, payflow.ErrRateLimited)
+	rl, ok := errors.AsType[*payflow.RateLimitedError](err)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, time.Second, rl.RetryAfter, "the budget is empty: one token at 1 a second")
+
+	s.Clock.Advance(500 * time.Millisecond)
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, s.seller.EID())})
+	require.ErrorIs(t, err, payflow.ErrRateLimited)
+	rl, ok = errors.AsType[*payflow.RateLimitedError](err)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, 500*time.Millisecond, rl.RetryAfter, "half a token has refilled")
+
+	s.Clock.Advance(rl.RetryAfter)
+	_, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
+	require.NoError(t, err, "the next token is there when the refusal said")
 }
 
 // TestPairRateLimit: pairing resolves the peer's EID from the budget of
