@@ -181,13 +181,14 @@ var errMade = errors.New("the transfer exists")
 
 // createRefusalKept runs create, which creates first or a chain that
 // first begins, and turns a lost refusal into the refusal it stands for
-// (refusedBefore). When the ledger refuses for an overflow, it spends
+// (refusedBefore). When the ledger refuses for an overflow now, it spends
 // first's ID (spendRefused) so that the refusal is final, and when the
 // transfers were created meanwhile, it runs create again to take them.
+// An overflow refused before has its IDs spent already.
 func (p *Platform) createRefusalKept(ctx context.Context, first ledger.Transfer, create func() error) error {
-	err := p.refusedBefore(ctx, first, create())
-	if !errors.Is(err, ErrLimit) || errors.Is(err, errRefusedBefore) {
-		return err
+	err := create()
+	if !errors.Is(err, ErrLimit) {
+		return p.refusedBefore(ctx, first, err)
 	}
 	switch serr := p.spendRefused(ctx, first); {
 	case errors.Is(serr, errMade): // created meanwhile: take it

@@ -40,7 +40,13 @@ func newShop(tb testing.TB, manual bool, opts paytest.Options) *shop {
 // newShopOn is newShop with the platform's state in st.
 func newShopOn(tb testing.TB, st payflow.Store, manual bool, opts paytest.Options) *shop {
 	tb.Helper()
-	ps := paytest.NewShop(paytest.NewFixture(tb, st, ledgermemory.New(), opts), manual)
+	return newShopOnLedger(tb, st, ledgermemory.New(), manual, opts)
+}
+
+// newShopOnLedger is newShopOn with the ledger on ls.
+func newShopOnLedger(tb testing.TB, st payflow.Store, ls ledger.Store, manual bool, opts paytest.Options) *shop {
+	tb.Helper()
+	ps := paytest.NewShop(paytest.NewFixture(tb, st, ls, opts), manual)
 	return &shop{Shop: ps, shopper: ps.Shopper, seller: ps.Seller, session: ps.Session}
 }
 
@@ -1489,6 +1495,29 @@ func TestRefundOverflowRefused(t *testing.T) {
 // to 10 short of the ledger's limit, and returns the paid request and the
 // ID and bytes of a signed refund of 11 of it, which would take the
 // wallet's totals past the limit.
+// TestRefundOverflowLostRetry: the retry of a refund whose overflow
+// refusal was not recorded learns the reason from the spent limit mark
+// and asks the ledger nothing more: its transfer and the probe of the
+// mark, no second spending of the IDs already spent.
+func TestRefundOverflowLostRetry(t *testing.T) {
+	ctx := context.Background()
+	st := &refundFailLost{Store: memory.New()}
+	ls := &countingLedger{Store: ledgermemory.New()}
+	s := newShopOnLedger(t, st, ls, false, paytest.Options{})
+	_, id, msg := overflowingRefund(t, s)
+	_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorContains(t, err, "connection lost")
+
+	before := ls.updates.Load()
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrLimit)
+	assert.Equal(t, int32(2), ls.updates.Load()-before, "the refund's transfer and the probe of its limit mark")
+	stored, err := st.Refund(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundFailed, stored.State)
+	assert.Equal(t, "over_limit", stored.Failure)
+}
+
 func overflowingRefund(t *testing.T, s *shop) (*payflow.PaymentView, payflow.ID, []byte) {
 	t.Helper()
 	ctx := context.Background()
