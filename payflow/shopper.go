@@ -61,7 +61,8 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // WaitPayment waits for the seller's payment request in the paired session
 // and returns the payment screen: merchant name, lines, total, currency and
 // asset legs, as the platform holds them and as the seller's card signed
-// them (a view that differs from the signed request, or names the
+// them (a view that differs from the signed request, is of another
+// request than the session's next (SessionRequestID), or names the
 // merchant otherwise than the confirmation did, is ErrMismatch).
 // Requests of the session that already ended are skipped. It fails with
 // ErrNotPaired before pairing and once another session was selected
@@ -108,6 +109,10 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 			continue
 		case err != nil:
 			return nil, err
+		case v.ID != id:
+			// Another request, even of this session, would take the
+			// screen (or skip this index) in its place.
+			return nil, fmt.Errorf("%w: the platform's view is of another request than the session's next", ErrMismatch)
 		case v.State != StatePending:
 			// The index is of sess: a session selected meanwhile has its
 			// own.

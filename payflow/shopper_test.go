@@ -456,3 +456,35 @@ func TestApproveRefusesPastMaxKeptConsents(t *testing.T) {
 	assert.Len(t, api.sent, payflow.MaxKeptConsents+2)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 10, Held: 10 * payflow.MaxKeptConsents}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// TestWaitPaymentRefusesAnotherIndexsRequest: the payment screen of the
+// session's next request answered with another genuine pending request of
+// the same session, signed by the seller's card at another index, is
+// ErrMismatch and goes on no screen.
+func TestWaitPaymentRefusesAnotherIndexsRequest(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &swapAPI{API: w.f.Platform, swap: map[payflow.ID]payflow.ID{}}
+	w.useShopper(t, api)
+	c := w.pair(t)
+	first, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionRequestID(c.SessionID, 0), first.ID)
+	other := payflow.SessionRequestID(c.SessionID, 1)
+	msg, err := w.sellerCard.Card.SignPaymentRequest(&record.PaymentRequest{
+		RequestID: other[:], SessionID: c.SessionID[:], PayerCardID: w.shopperCard.Enrolment.ICCID,
+		MerchantID: phoneMerchant, Currency: "EUR", Amount: 5000,
+	})
+	require.NoError(t, err)
+	ov, err := w.f.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.NoError(t, err)
+	require.Equal(t, payflow.StatePending, ov.State)
+
+	api.swap[first.ID] = other
+	_, err = w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	_, err = w.shopper.Payment()
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+}
