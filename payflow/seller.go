@@ -150,6 +150,12 @@ type Charge struct {
 // the platform shows pending is cancelled as Request moves past it (one
 // held is kept in Held). Calls of Request run one at a time.
 //
+// While the seller keeps MaxHeld held requests that have not ended
+// (Held), Request fails with ErrLimit before the card signs, so that no
+// hold is made that the phone could not keep: capturing or cancelling one
+// (CaptureHeld, CancelHeld) makes room, and so does a hold that expired,
+// which Request then finds ended.
+//
 // A payment request that the platform did not answer (it failed or could
 // not be reached, ctx ended, or over HTTP it was still running when the
 // retries ran out) may have been recorded all the same, and the shopper
@@ -205,6 +211,10 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 	n := s.next
 	s.mu.Unlock()
 	for skips := 0; ; skips++ {
+		if err := s.roomForHold(ctx); err != nil {
+			s.skipTo(sess, n) // the indexes found taken before n
+			return nil, err
+		}
 		id := SessionRequestID(sess.ID, n)
 		r.RequestID = id[:]
 		msg, err := s.card.SignPaymentRequest(r)
@@ -220,12 +230,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 				n++
 				continue
 			}
-			// The next Request goes on after the indexes found taken.
-			s.mu.Lock()
-			if s.selected(sess) && s.next <= n {
-				s.next = n + 1
-			}
-			s.mu.Unlock()
+			s.skipTo(sess, n+1)
 			return nil, err
 		}
 		if err != nil {
@@ -257,6 +262,16 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, errReselected
 		}
 		return v, nil
+	}
+}
+
+// skipTo has the next Request of sess, while it is selected, go on at
+// index n at least, after indexes found taken.
+func (s *Seller) skipTo(sess *SessionView, n uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.selected(sess) && s.next < n {
+		s.next = n
 	}
 }
 
@@ -472,18 +487,62 @@ func (s *Seller) seen(v *PaymentView) {
 	}
 }
 
+// MaxHeld is how many held requests a Seller keeps (Held) at most: while
+// it keeps that many that have not ended, Request makes no other request
+// (ErrLimit), so that no hold is made that the phone could not keep.
+const MaxHeld = 64
+
 // Held returns the held payment requests of a merchant that captures
 // manually that the seller keeps for a capture (CaptureHeld) or a
-// cancellation (CancelHeld), oldest first, as last seen. The seller keeps
-// every request it made and saw held (Status, Wait, Request), in this
-// session or one selected before, also once another request takes the
-// screen, until it sees it ended: captured or cancelled by this phone,
-// or found captured, cancelled or expired by another call of this phone
-// on it.
-func (s *Seller) Held() []*PaymentView {
+// cancellation (CancelHeld), oldest first. The seller keeps every request
+// it made and saw held (Status, Wait, Request), in this session or one
+// selected before, also once another request takes the screen, until it
+// sees it ended: captured or cancelled by this phone, or found captured,
+// cancelled or expired (past its hold expiry) by a call of this phone on
+// it. Held reads each of them from the platform first and leaves out
+// those that ended; while the platform does not answer, it returns them
+// as last seen, from the first request it could not read on, with the
+// error.
+func (s *Seller) Held(ctx context.Context) ([]*PaymentView, error) {
+	err := s.refreshHeld(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.held)
+	return slices.Clone(s.held), err
+}
+
+// refreshHeld reads the held requests kept from the platform, which
+// expires one past its hold expiry as it reads it, so that those that
+// ended are no longer kept (seen).
+func (s *Seller) refreshHeld(ctx context.Context) error {
+	s.mu.Lock()
+	held := slices.Clone(s.held)
+	s.mu.Unlock()
+	for _, h := range held {
+		if _, err := s.look(ctx, h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// roomForHold fails with ErrLimit while the seller keeps MaxHeld held
+// requests that have not ended (refreshHeld).
+func (s *Seller) roomForHold(ctx context.Context) error {
+	full := func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.held) >= MaxHeld
+	}
+	if !full() {
+		return nil
+	}
+	if err := s.refreshHeld(ctx); err != nil {
+		return err
+	}
+	if full() {
+		return fmt.Errorf("%w: %d held requests are kept; capture or cancel one (Held)", ErrLimit, MaxHeld)
+	}
+	return nil
 }
 
 // heldRequest returns the view kept of the held request id, or

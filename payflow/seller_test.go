@@ -365,7 +365,7 @@ func TestSellerCapturesEarlierHolds(t *testing.T) {
 	_, err := w.seller.Status(ctx)
 	require.ErrorIs(t, err, payflow.ErrNoPayment)
 
-	held := w.seller.Held()
+	held := mustHeld(t, w.seller)
 	require.Len(t, held, 2)
 	assert.Equal(t, []payflow.ID{first, next}, []payflow.ID{held[0].ID, held[1].ID})
 	assert.Equal(t, payflow.StateHeld, held[0].State)
@@ -386,7 +386,7 @@ func TestSellerCapturesEarlierHolds(t *testing.T) {
 	r, err := w.f.Platform.Store().Payment(ctx, next)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, r.State)
-	assert.Empty(t, w.seller.Held())
+	assert.Empty(t, mustHeld(t, w.seller))
 	_, err = w.seller.CancelHeld(ctx, next)
 	require.ErrorIs(t, err, payflow.ErrNoPayment)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 600}, w.balance(t, w.shopperCard.Enrolment.ICCID))
@@ -403,10 +403,9 @@ func TestSellerHeldEnded(t *testing.T) {
 		w := newMemoryPhoneWorld(t, true)
 		first := w.pairAndHold(t)
 		w.captureElsewhere(t, first)
-		require.Len(t, w.seller.Held(), 1)
 		_, err := w.seller.CaptureHeld(ctx, first, 600)
 		require.ErrorIs(t, err, payflow.ErrFinal)
-		assert.Empty(t, w.seller.Held())
+		assert.Empty(t, mustHeld(t, w.seller))
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 	})
 	t.Run("hold expired", func(t *testing.T) {
@@ -416,12 +415,89 @@ func TestSellerHeldEnded(t *testing.T) {
 		w.f.RefreshCRLs()
 		_, err := w.seller.CaptureHeld(ctx, first, 0)
 		require.ErrorIs(t, err, payflow.ErrExpired)
-		assert.Empty(t, w.seller.Held())
+		assert.Empty(t, mustHeld(t, w.seller))
 		r, err := w.f.Platform.Store().Payment(ctx, first)
 		require.NoError(t, err)
 		assert.Equal(t, payflow.StateExpired, r.State)
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 	})
+	t.Run("hold expired, listed", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, true)
+		first := w.pairAndHold(t)
+		held, err := w.seller.Held(ctx)
+		require.NoError(t, err)
+		require.Len(t, held, 1)
+		w.f.Clock.Advance(payflow.DefaultHoldTTL)
+		w.f.RefreshCRLs()
+		held, err = w.seller.Held(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, held)
+		r, err := w.f.Platform.Store().Payment(ctx, first)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateExpired, r.State)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
+}
+
+// TestSellerHeldBounded: with MaxHeld held requests kept, Request fails
+// with ErrLimit before the card signs another; once one is captured, or
+// the holds expire, the next Request goes through.
+func TestSellerHeldBounded(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	c := w.pair(t)
+	sellerEID, err := w.seller.EID()
+	require.NoError(t, err)
+	hold := func(i int) {
+		if i%payflow.MaxKeptConsents == 0 {
+			// A shopper phone keeps at most MaxKeptConsents held
+			// consents: another phone of the card pays the next ones.
+			w.useShopper(t, w.f.Platform)
+			w.hear(t)
+			_, err := w.shopper.Select(ctx, sellerEID)
+			require.NoError(t, err)
+			_, err = w.shopper.WaitPaired(ctx)
+			require.NoError(t, err)
+		}
+		sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
+		require.NoError(t, err)
+		screen, err := w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		require.Equal(t, sv.ID, screen.ID)
+		require.Equal(t, sv.ID, w.approveHeld(t))
+		assert.Equal(t, payflow.SessionRequestID(c.SessionID, uint32(i)), sv.ID)
+	}
+	for i := range payflow.MaxHeld {
+		hold(i)
+	}
+	held, err := w.seller.Held(ctx)
+	require.NoError(t, err)
+	require.Len(t, held, payflow.MaxHeld)
+
+	_, err = w.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrLimit)
+	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, payflow.MaxHeld))
+	require.ErrorIs(t, err, payflow.ErrNotFound, "no request made")
+	held, err = w.seller.Held(ctx)
+	require.NoError(t, err)
+	require.Len(t, held, payflow.MaxHeld, "no hold dropped")
+
+	_, err = w.seller.CaptureHeld(ctx, held[5].ID, 0)
+	require.NoError(t, err)
+	hold(payflow.MaxHeld)
+	_, err = w.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrLimit)
+
+	// Once the holds expired, Request finds them ended itself.
+	w.f.Clock.Advance(payflow.DefaultHoldTTL)
+	w.f.RefreshCRLs()
+	w.pair(t)
+	_, err = w.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
+	require.NoError(t, err)
+	held, err = w.seller.Held(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, held)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 10}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
 // TestSellerSelectWithdrawsPendingOnScreen: a seller that selects a
@@ -456,12 +532,12 @@ func TestSellerSelectWithdrawsPendingOnScreen(t *testing.T) {
 			assert.Equal(t, want, r.State)
 			assert.Equal(t, balance, w.balance(t, w.shopperCard.Enrolment.ICCID))
 			if held {
-				require.Len(t, w.seller.Held(), 1)
+				require.Len(t, mustHeld(t, w.seller), 1)
 				rc, err := w.seller.CaptureHeld(ctx, sv.ID, 0)
 				require.NoError(t, err)
 				assert.Equal(t, uint64(690), rc.Amount)
 			} else {
-				assert.Empty(t, w.seller.Held())
+				assert.Empty(t, mustHeld(t, w.seller))
 			}
 		})
 	}
@@ -520,4 +596,12 @@ func TestSellerRefundsEarlierPayment(t *testing.T) {
 	_, err = w.seller.RefundPayment(ctx, payflow.ID{1}, 10)
 	require.ErrorIs(t, err, payflow.ErrNotFound)
 	assert.Equal(t, payflow.Balance{Posted: 2*690 - 240}, w.balance(t, phoneMerchant))
+}
+
+// mustHeld returns the seller's held requests (Held).
+func mustHeld(tb testing.TB, s *payflow.Seller) []*payflow.PaymentView {
+	tb.Helper()
+	held, err := s.Held(context.Background())
+	require.NoError(tb, err)
+	return held
 }
