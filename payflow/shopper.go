@@ -77,7 +77,9 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // two apart by State alone: a request to approve is always StatePending,
 // a receipt to collect always StateCaptured (Captured says how much was
 // paid). Approve collects it without the card: the PIN is not used and
-// may be empty, and no money moves. A kept consent
+// may be empty, and no money moves; when the platform refuses that
+// consent then, Approve fails with ErrFinal and the card signs no other.
+// A kept consent
 // whose request is held stays kept until the merchant captures it, while
 // the phone goes on to other requests; one whose request ended without a
 // capture (no money moved) is dropped.
@@ -292,6 +294,11 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 		}
 		s.drop(u) // refused: it was not made
 		n--
+	}
+	if shown.State != StatePending {
+		// A receipt to collect, not a request to approve: the card signs
+		// nothing for it.
+		return nil, fmt.Errorf("%w: payment %s", ErrFinal, shown.State)
 	}
 	if n >= MaxKeptConsents {
 		return nil, fmt.Errorf("%w: %d consents sent without a receipt are kept", ErrLimit, n)

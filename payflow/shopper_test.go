@@ -338,6 +338,23 @@ func (w *phoneWorld) captureElsewhere(tb testing.TB, id payflow.ID) *payflow.Pay
 	return v
 }
 
+// payWithLostReply pairs the phones, the shopper talking to api, and has
+// the shopper pay the seller's request of basket, the reply lost; it
+// returns the seller's captured view and its receipt.
+func (w *phoneWorld) payWithLostReply(tb testing.TB, api *lostApproveAPI) (*payflow.PaymentView, *payflow.Receipt) {
+	tb.Helper()
+	ctx := context.Background()
+	w.useShopper(tb, api)
+	w.pair(tb)
+	w.request(tb)
+	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(tb, err, api.loss)
+	v, rc, err := w.seller.Wait(ctx)
+	require.NoError(tb, err)
+	require.Equal(tb, payflow.StateCaptured, v.State)
+	return v, rc
+}
+
 // TestWaitPaymentReturnsKeptConsentsPayment: a consent whose reply was
 // lost and which the platform settled is not left behind when the seller
 // asks for the next payment: WaitPayment shows the paid request first, the
@@ -348,14 +365,7 @@ func TestWaitPaymentReturnsKeptConsentsPayment(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
 	api := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
-	w.useShopper(t, api)
-	w.pair(t)
-	w.request(t)
-	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
-	require.ErrorIs(t, err, payflow.ErrUnavailable)
-	first, src, err := w.seller.Wait(ctx)
-	require.NoError(t, err)
-	require.Equal(t, payflow.StateCaptured, first.State)
+	first, src := w.payWithLostReply(t, api)
 	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 	require.NoError(t, err)
 
@@ -487,4 +497,51 @@ func TestWaitPaymentRefusesAnotherIndexsRequest(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrNoPayment)
 	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
 	require.ErrorIs(t, err, payflow.ErrNoPayment)
+}
+
+// forgetfulAPI refuses every consent and shows request id pending, with a
+// consent nonce, as a platform that denies a payment it settled would.
+type forgetfulAPI struct {
+	payflow.API
+	id payflow.ID
+}
+
+func (a *forgetfulAPI) Approve(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	return nil, payflow.ErrFinal
+}
+
+func (a *forgetfulAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.API.Payment(ctx, token, id)
+	if err == nil && id == a.id {
+		v.State, v.Captured, v.Receipt, v.ConsentNonce = payflow.StatePending, 0, nil, make([]byte, 32)
+	}
+	return v, err
+}
+
+// TestApproveOfReceiptToCollectUsesNoCard: an Approve of a receipt to
+// collect (a captured view of WaitPayment) whose kept consent the
+// platform then refuses, showing the request pending again, fails with
+// ErrFinal without the card: the PIN is not verified and no other
+// consent is signed.
+func TestApproveOfReceiptToCollectUsesNoCard(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	forgetful := &forgetfulAPI{API: w.f.Platform}
+	first, _ := w.payWithLostReply(t, lost)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, screen.State)
+
+	lost.API, forgetful.id = forgetful, first.ID
+	left, _, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	after, _, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+	assert.Equal(t, left, after)
+	require.Len(t, lost.consents, 2, "the kept consent sent again, no other signed")
+	assert.Equal(t, lost.consents[0], lost.consents[1])
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
