@@ -76,9 +76,11 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // its requests while they stay pending, so the request on screen that was
 // last seen pending and that the platform still shows pending is
 // cancelled first, as Request does (a hold made at that moment is
-// voided); one paid or held since is left as it is (a held one stays
-// capturable: Held, CaptureHeld). While the platform does not answer
-// that, Select fails with its error and selects nothing.
+// voided); one paid since stays on screen with its receipt and Select
+// fails with ErrFinal, selecting nothing, as Request does; one held since
+// is left as it is (it stays capturable: Held, CaptureHeld). While the
+// platform does not answer that, Select fails with its error and selects
+// nothing.
 func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	if err := s.withdrawShown(ctx); err != nil {
 		return nil, err
@@ -169,9 +171,11 @@ type Charge struct {
 // The shopper phone shows a session's first request that is still
 // pending, so a request on screen that was last seen pending (Request,
 // Status, Wait) and that the platform still shows pending is cancelled
-// first (a hold made at that moment is voided); one paid or held since
-// is left as it is, on the platform, as the new request takes the screen
-// (a held one stays capturable: Held, CaptureHeld).
+// first (a hold made at that moment is voided). One paid since stays on
+// screen with its receipt (Status, Wait) and Request fails with ErrFinal,
+// asking nothing, so that the seller sees the payment before asking again;
+// one held since is left as it is as the new request takes the screen (it
+// stays capturable: Held, CaptureHeld).
 //
 // A payment request that the platform answers after another session was
 // selected (Select) is of the session selected before: Request does not
@@ -380,7 +384,9 @@ func (s *Seller) cancelRecorded(ctx context.Context, recorded *PaymentView) (*Pa
 
 // withdrawShown cancels the request on screen, last seen pending, while
 // the platform still shows it pending, as Request says, and takes it off
-// the screen once it ended without a payment.
+// the screen once it ended without a payment. One paid since stays on
+// screen with its receipt, and withdrawShown fails with ErrFinal, so that
+// the seller sees the payment before asking again.
 func (s *Seller) withdrawShown(ctx context.Context) error {
 	s.mu.Lock()
 	shown := s.payment
@@ -395,7 +401,14 @@ func (s *Seller) withdrawShown(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if v.State != StateCaptured && v.State != StateHeld {
+	switch v.State {
+	case StateCaptured:
+		s.mu.Lock()
+		s.payment = v
+		s.mu.Unlock()
+		return fmt.Errorf("%w: payment request %v on screen was paid", ErrFinal, v.ID)
+	case StateHeld:
+	default:
 		s.finish(v.ID)
 	}
 	return nil

@@ -280,8 +280,10 @@ func TestSellerRequestAcrossSelect(t *testing.T) {
 // TestSellerRequestWithdrawsPendingOnScreen: the shopper finds a session's
 // requests in order, so a seller's Request made while the request on
 // screen is still pending cancels that one first, and the shopper is shown
-// the new one; a request on screen that the shopper paid meanwhile is left
-// paid, and the new request is made.
+// the new one. A request on screen that the shopper paid meanwhile is left
+// paid and goes on screen with its receipt: that Request fails with
+// ErrFinal and asks nothing, so that the seller sees the payment before
+// asking again, and the next Request makes the new request.
 func TestSellerRequestWithdrawsPendingOnScreen(t *testing.T) {
 	ctx := context.Background()
 	for _, paid := range []bool{false, true} {
@@ -297,6 +299,16 @@ func TestSellerRequestWithdrawsPendingOnScreen(t *testing.T) {
 				_, err = w.shopper.Approve(ctx, simcardtest.PIN)
 				require.NoError(t, err)
 				want, charged = payflow.StateCaptured, 790
+
+				_, err = w.seller.Request(ctx, basket)
+				require.ErrorIs(t, err, payflow.ErrFinal)
+				_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, 1))
+				require.ErrorIs(t, err, payflow.ErrNotFound, "no request is made while the paid one was not shown")
+				v, src, err := w.seller.Wait(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, first.ID, v.ID)
+				assert.Equal(t, payflow.StateCaptured, v.State)
+				require.NotNil(t, src, "the receipt of the payment on screen")
 			}
 			sv, err := w.seller.Request(ctx, basket)
 			require.NoError(t, err)

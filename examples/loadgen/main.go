@@ -245,8 +245,11 @@ func (p *pair) pair(ctx context.Context) error {
 // purchase runs one purchase of the pair with payflow's phone logic: the
 // seller's card signs the request, the shopper's phone fetches the payment
 // screen (checked against the signed request), the card verifies the PIN
-// and signs the consent, the cloud settles, and the phone verifies the
-// receipt offline.
+// and signs the consent, the cloud settles, the shopper's phone verifies
+// the receipt offline, and the seller's till reads the payment and
+// verifies its receipt too, as a till shows the payment before it asks
+// for the next (a Request fails with ErrFinal while a payment on screen
+// was not seen paid).
 func (p *pair) purchase(ctx context.Context) error {
 	if _, err := p.seller.Seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "item", Quantity: 1}}}); err != nil {
 		return err
@@ -254,7 +257,10 @@ func (p *pair) purchase(ctx context.Context) error {
 	if _, err := p.shopper.Shopper.WaitPayment(ctx); err != nil {
 		return err
 	}
-	_, err := p.shopper.Shopper.Approve(ctx, demo.PIN)
+	if _, err := p.shopper.Shopper.Approve(ctx, demo.PIN); err != nil {
+		return err
+	}
+	_, _, err := p.seller.Seller.Wait(ctx)
 	return err
 }
 
