@@ -204,7 +204,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 		conn, err := d.DialContext(ctx, "tcp", addr)
 		if err == nil {
 			b.logf("vpcd: card inserted at %s", addr)
-			err = Serve(ctx, conn, b.Card, b.ATR)
+			err = Serve(ctx, conn, b.Card, atr)
 			conn.Close()
 			b.Card.Reset()
 			b.logf("vpcd: card removed: %v", err)
