@@ -14,10 +14,13 @@ import (
 // of package record.
 var (
 	// ErrInvalid: an argument or option is out of its range: a missing or
-	// non-HTTP CRL URL, a negative validity, an empty name, a CRL number of
-	// zero, a serial number that is not positive, a reason code RFC 5280
-	// does not define or removeFromCRL, data without the PEM block asked
-	// for, a verifier option out of range.
+	// non-HTTP CRL URL, a negative validity, an empty name, revocations or
+	// a CRL number in the options of NewRoot or NewIntermediate, a CRL
+	// number of zero, a next update not after now, a serial number that is
+	// not positive, a reason code RFC 5280 does not define or
+	// removeFromCRL, data without the PEM block asked for, a verifier
+	// option out of range or no trusted root, an empty nonce, no
+	// certificate, a Challenger without a Verifier.
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,
