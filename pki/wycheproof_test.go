@@ -17,8 +17,9 @@ import (
 
 // TestWycheproofES256 runs the Wycheproof ECDSA P-256 SHA-256 vectors in
 // the IEEE P1363 encoding (r || s, 64 bytes), the encoding of COSE ES256,
-// through record.VerifyES256: the one signature check behind record.Verify
-// and so behind every record this package verifies. A "valid" vector must
+// through record.VerifyES256, whose ECDSA check is the one behind
+// record.Verify and so behind every record this package verifies (Verify
+// refuses besides a signature not in its low-S form). A "valid" vector must
 // verify and an "invalid" one must not. The file has no "acceptable"
 // vector; were one added, the check must reject it (the strict choice: a
 // signature that only some implementations accept is not one we rely on).

@@ -512,8 +512,9 @@ func oneEncoding(msg, prot, payload, sig []byte) bool {
 
 // VerifyES256 reports whether sig, the 64-byte IEEE P1363 form (r || s) that
 // COSE uses, is a valid ECDSA P-256 signature of SHA-256(content) by pub.
-// Verify checks signatures the same way, over the SigStructureDigest of the
-// message.
+// Verify checks signatures with the same ECDSA check, over the
+// SigStructureDigest of the message, and refuses besides a signature whose
+// s is above n/2 (see LowS), which VerifyES256 accepts.
 func VerifyES256(pub *ecdsa.PublicKey, content, sig []byte) bool {
 	digest := sha256.Sum256(content)
 	return verifyDigest(pub, digest[:], sig)
