@@ -531,12 +531,9 @@ func verifyDigest(pub *ecdsa.PublicKey, digest, sig []byte) bool {
 	return ecdsa.Verify(pub, digest, r, s)
 }
 
-// halfOrder is n/2, rounded down, for the order n of P-256, and
-// halfOrderBytes the same as 32 big-endian bytes.
-var (
-	halfOrder      = new(big.Int).Rsh(elliptic.P256().Params().N, 1)
-	halfOrderBytes = halfOrder.FillBytes(make([]byte, 32))
-)
+// halfOrderBytes is n/2, rounded down, for the order n of P-256, as 32
+// big-endian bytes.
+var halfOrderBytes = new(big.Int).Rsh(elliptic.P256().Params().N, 1).FillBytes(make([]byte, 32))
 
 // LowS rewrites sig, an ES256 signature r || s of 64 bytes, into its low-S
 // form: when s > n/2 it becomes n − s, the other valid signature of the same
