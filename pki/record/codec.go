@@ -273,8 +273,8 @@ func Unmarshal(data []byte, r Record) error {
 // Sign validates r (including the card header of a CardRecord) and returns
 // it as a tagged COSE_Sign1 message signed with key, which must be an ECDSA
 // P-256 key (ErrKey otherwise, for a nil key too); the signature is in its
-// low-S form (LowS). A card's key never
-// leaves the card: the card calls Sign itself.
+// low-S form (LowS). A card's key never leaves the card: the card calls
+// Sign itself.
 func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	if key == nil {
 		return nil, ErrKey
@@ -328,8 +328,8 @@ func Open(msg []byte, r Record) error {
 
 // Verify checks that msg is a COSE_Sign1 record of r's type signed with ES256
 // by the private key of pub, with a low-S signature (see LowS), then decodes
-// it into r, checking the card header of a CardRecord too. It returns an error matching ErrSignature, ErrType,
-// ErrMalformed or ErrKey.
+// it into r, checking the card header of a CardRecord too. It returns an
+// error matching ErrSignature, ErrType, ErrMalformed or ErrKey.
 func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 	if !p256(pub) {
 		return ErrKey
