@@ -40,9 +40,8 @@ func UnpadPIN(b []byte) ([]byte, bool) {
 			return nil, false
 		}
 	}
-	pin := b[:n]
-	if n < MinPIN || !record.Digits(pin) {
-		return nil, false
+	if pin := b[:n]; ValidPIN(pin) {
+		return pin, true
 	}
-	return pin, true
+	return nil, false
 }
