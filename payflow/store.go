@@ -29,8 +29,8 @@ import (
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
 // compare-and-set or a clash of unique keys, ErrInvalid for an amount
 // above 2^63-1, a negative limit or a record without a byte string it
-// must have (see CheckCard, CheckBodyHash and Acceptance.Check, which
-// every Store calls before it writes), ErrKeyContended from BeginIdempotent
+// must have (see CheckCard, CheckBodyHash, CheckNonceKey and
+// Acceptance.Check, which every Store calls before it writes), ErrKeyContended from BeginIdempotent
 // as it says; anything else is the engine's error. The store also
 // implements pki.NonceStore (Add, Consume) and pki.CounterStore (Advance)
 // with the semantics pki documents.
@@ -85,7 +85,7 @@ type Store interface {
 	// NonceKey returns the key that authenticates the platform's challenge
 	// nonces: the stored one or, when none is stored yet, candidate, which
 	// it stores. Every process sharing the database gets the same key. An
-	// empty candidate is refused with ErrInvalid.
+	// empty candidate is refused with ErrInvalid (CheckNonceKey).
 	NonceKey(ctx context.Context, candidate []byte) ([]byte, error)
 
 	// Accept commits a card-signed record and the write of the call that
@@ -253,6 +253,13 @@ func CheckCard(c *CardRecord) error {
 // BeginIdempotent.
 func CheckBodyHash(bodyHash []byte) error {
 	return present("body hash", bodyHash)
+}
+
+// CheckNonceKey returns an error matching ErrInvalid for an empty nonce
+// key candidate, which no Store may keep. Stores call it first in
+// NonceKey.
+func CheckNonceKey(candidate []byte) error {
+	return present("nonce key", candidate)
 }
 
 // present returns an error matching ErrInvalid when b, a byte string that

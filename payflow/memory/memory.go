@@ -8,7 +8,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/subtle"
-	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -270,8 +269,8 @@ func (s *Store) checkCounterLocked(cardID string, counter uint64) error {
 
 // NonceKey implements payflow.Store.
 func (s *Store) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
-	if len(candidate) == 0 {
-		return nil, fmt.Errorf("%w: empty nonce key", payflow.ErrInvalid)
+	if err := payflow.CheckNonceKey(candidate); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -637,8 +637,8 @@ const (
 // NonceKey implements payflow.Store: an insert that keeps a stored key,
 // then a read.
 func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) {
-	if len(candidate) == 0 {
-		return nil, fmt.Errorf("%w: empty nonce key", payflow.ErrInvalid)
+	if err := payflow.CheckNonceKey(candidate); err != nil {
+		return nil, err
 	}
 	if _, err := s.exec(ctx, `INSERT INTO payflow_keys (name, key) VALUES ('nonce', ?) ON CONFLICT DO NOTHING`, candidate); err != nil {
 		return nil, err
