@@ -222,18 +222,17 @@ func (p *Platform) load(ctx context.Context, id ID) (*PaymentRecord, error) {
 
 // current returns r, just read from the store, as every call shows it,
 // settling an expiry that is due, as ExpireDue would: a request pending
-// at or after its expiry is expired; a held one at or after its hold's
-// expiry has its hold voided and is expired (expireHold), and an expiry
-// whose void is under way is finished. A void that fails fails the call;
-// the request stays voiding, for the next call or RecoverSweep.
+// at or after its expiry is expired (expire); a held one at or after its
+// hold's expiry has its hold voided and is expired (expireHold), and an
+// expiry whose void is under way is finished. A void that fails fails
+// the call; the request stays voiding, for the next call or RecoverSweep.
 func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecord, error) {
 	for {
 		now := p.now()
 		var err error
 		switch {
 		case r.State == StatePending && !now.Before(r.ExpiresAt):
-			r.State, r.UpdatedAt = StateExpired, now
-			err = p.store.UpdatePayment(ctx, r, StatePending)
+			err = p.expire(ctx, r, now)
 		case r.State == StateHeld && !now.Before(r.HoldExpiresAt):
 			err = p.expireHold(ctx, r)
 		case r.State == stateVoiding && r.VoidTo == StateExpired:

@@ -491,8 +491,7 @@ func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
 		return n, err
 	}
 	for _, r := range due {
-		r.State, r.UpdatedAt = StateExpired, now
-		if err := p.store.UpdatePayment(ctx, r, StatePending); err == nil {
+		if err := p.expire(ctx, r, now); err == nil {
 			n++
 		} else if !errors.Is(err, ErrConflict) {
 			errs = append(errs, fmt.Errorf("expiring request %v: %w", r.ID, err))
@@ -515,6 +514,14 @@ func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
 		errs = append(errs, err)
 	}
 	return n, errors.Join(errs...)
+}
+
+// expire records r, pending at or past its expiry, as expired at now. It
+// returns ErrConflict, having changed nothing, when another process
+// changed r first.
+func (p *Platform) expire(ctx context.Context, r *PaymentRecord, now time.Time) error {
+	r.State, r.UpdatedAt = StateExpired, now
+	return p.store.UpdatePayment(ctx, r, StatePending)
 }
 
 // expireHold expires r, held past its hold's expiry: it records r as
