@@ -215,12 +215,7 @@ func testAccountTransferFilters(t *testing.T, c Config) {
 			return out
 		}
 		for _, t := range all {
-			side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
-				(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
-			if side && (f.UserData128.IsZero() || t.UserData128 == f.UserData128) &&
-				(f.UserData64 == 0 || t.UserData64 == f.UserData64) &&
-				(f.UserData32 == 0 || t.UserData32 == f.UserData32) &&
-				(f.Code == 0 || t.Code == f.Code) &&
+			if filterMatches(&f, &t) &&
 				t.Timestamp >= f.TimestampMin && (f.TimestampMax == 0 || t.Timestamp <= f.TimestampMax) {
 				out = append(out, t)
 			}
@@ -416,13 +411,7 @@ func testAccountBalanceTransferFilters(t *testing.T, c Config) {
 	want := func(f ledger.AccountFilter) []ledger.AccountBalance {
 		out := []ledger.AccountBalance{}
 		for i, b := range all {
-			t := of[i]
-			side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
-				(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
-			if side && (f.UserData128.IsZero() || t.UserData128 == f.UserData128) &&
-				(f.UserData64 == 0 || t.UserData64 == f.UserData64) &&
-				(f.UserData32 == 0 || t.UserData32 == f.UserData32) &&
-				(f.Code == 0 || t.Code == f.Code) {
+			if filterMatches(&f, &of[i]) {
 				out = append(out, b)
 			}
 		}
@@ -467,4 +456,15 @@ func testAccountBalanceTransferFilters(t *testing.T, c Config) {
 	require.Len(t, got, 4)
 	assert.Equal(t, all[12:14], got[2:], "the hold and its post")
 	e.verify()
+}
+
+// filterMatches reports whether t matches the side, user data and code of
+// f, as GetAccountTransfers and GetAccountBalances select.
+func filterMatches(f *ledger.AccountFilter, t *ledger.Transfer) bool {
+	side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
+		(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
+	return side && (f.UserData128.IsZero() || t.UserData128 == f.UserData128) &&
+		(f.UserData64 == 0 || t.UserData64 == f.UserData64) &&
+		(f.UserData32 == 0 || t.UserData32 == f.UserData32) &&
+		(f.Code == 0 || t.Code == f.Code)
 }
