@@ -303,15 +303,7 @@ func testAccountTransferFilters(t *testing.T, c Config) {
 func testAccountBalanceFilters(t *testing.T, c Config) {
 	e := newEnv(t, c)
 	e.mustCreateAccounts(standardAccounts()...)
-	var batch []ledger.Transfer
-	for i := range uint64(12) {
-		ev := tr(i+1, acctA, acctHist, i+1)
-		if i%3 == 2 {
-			ev = tr(i+1, acctHist, acctB, 1)
-		}
-		batch = append(batch, ev)
-	}
-	e.mustTransfer(batch...)
+	e.mustTransfer(historyBatch(func(i uint64) uint64 { return i + 1 })...)
 	both := ledger.AccountFilterDebits | ledger.AccountFilterCredits
 	all, err := e.l.GetAccountBalances(e.ctx(), ledger.AccountFilter{AccountID: id(acctHist), Limit: 100, Flags: both})
 	require.NoError(t, err)
@@ -367,17 +359,13 @@ func testAccountBalanceFilters(t *testing.T, c Config) {
 func testAccountBalanceTransferFilters(t *testing.T, c Config) {
 	e := newEnv(t, c)
 	e.mustCreateAccounts(standardAccounts()...)
-	var batch []ledger.Transfer
-	for i := range uint64(12) {
-		ev := tr(i+1, acctA, acctHist, 10)
-		if i%3 == 2 {
-			ev = tr(i+1, acctHist, acctB, 1)
-		}
+	batch := historyBatch(func(uint64) uint64 { return 10 })
+	for i := range uint64(len(batch)) {
+		ev := &batch[i]
 		ev.UserData128 = id(1 + i%2)
 		ev.UserData64 = 1 + i%3
 		ev.UserData32 = uint32(1 + i%4)
 		ev.Code = uint16(1 + i%2)
-		batch = append(batch, ev)
 	}
 	// A hold that is posted: the post is stored with the hold's user data
 	// and code.
@@ -467,4 +455,19 @@ func filterMatches(f *ledger.AccountFilter, t *ledger.Transfer) bool {
 		(f.UserData64 == 0 || t.UserData64 == f.UserData64) &&
 		(f.UserData32 == 0 || t.UserData32 == f.UserData32) &&
 		(f.Code == 0 || t.Code == f.Code)
+}
+
+// historyBatch returns transfers 1 to 12 of acctHist's balance history:
+// every third, from it to acctB of 1, the others from acctA to it of
+// amount(i), i counting from 0.
+func historyBatch(amount func(i uint64) uint64) []ledger.Transfer {
+	var batch []ledger.Transfer
+	for i := range uint64(12) {
+		ev := tr(i+1, acctA, acctHist, amount(i))
+		if i%3 == 2 {
+			ev = tr(i+1, acctHist, acctB, 1)
+		}
+		batch = append(batch, ev)
+	}
+	return batch
 }
