@@ -71,8 +71,9 @@ func (o Options) Pragmas() []string {
 // never closed while idle (so that its page and statement caches live);
 // r is a pool of o.ReadConns read-only connections. Writers start their
 // transactions with BEGIN IMMEDIATE. An empty path fails with
-// ErrEmptyPath, a negative option with ErrNegativeOption; a file that cannot be opened or is not a SQLite database
-// fails with the driver's *sqlite.Error.
+// ErrEmptyPath, a negative option with ErrNegativeOption; a file that
+// cannot be opened or is not a SQLite database fails with the driver's
+// *sqlite.Error.
 func Open(ctx context.Context, path string, o Options) (w, r *sql.DB, err error) {
 	if path == "" {
 		return nil, nil, ErrEmptyPath
