@@ -127,6 +127,9 @@ const maxUsedNonces = 100000
 type usedNonces struct {
 	mu sync.Mutex
 	m  map[string]time.Time // nonce → until when the store holds it used
+	// first is the earliest expiry in m, or zero when unknown: while m is
+	// full and none has expired, add refuses without reading m.
+	first time.Time
 }
 
 // add remembers nonce n as used until expires. When the memory is full of
@@ -142,14 +145,23 @@ func (u *usedNonces) add(n []byte, expires, now time.Time) {
 		u.m = make(map[string]time.Time)
 	}
 	if len(u.m) >= maxUsedNonces {
+		if !u.first.IsZero() && now.Before(u.first) {
+			return // none has expired
+		}
+		u.first = time.Time{}
 		for k, exp := range u.m {
 			if !now.Before(exp) {
 				delete(u.m, k)
+			} else if u.first.IsZero() || exp.Before(u.first) {
+				u.first = exp
 			}
 		}
 		if len(u.m) >= maxUsedNonces {
 			return
 		}
+	}
+	if !u.first.IsZero() && expires.Before(u.first) {
+		u.first = expires
 	}
 	u.m[string(n)] = expires
 }
