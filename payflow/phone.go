@@ -721,6 +721,27 @@ func SessionRequestID(session ID, n uint32) ID {
 	return id
 }
 
+// callOn runs fn, logged in, on cur, a request on screen or kept, and
+// returns the view fn got, checked to be of that request (sameRequest).
+func (p *phone) callOn(ctx context.Context, cur *PaymentView, fn func(token string, cur *PaymentView) (*PaymentView, error)) (*PaymentView, error) {
+	v, err := authed(ctx, p, func(token string) (*PaymentView, error) { return fn(token, cur) })
+	if err == nil {
+		err = sameRequest(cur, v)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// reread returns the view of cur, a request on screen or kept, as the
+// platform holds it now, checked to be of that request (sameRequest).
+func (p *phone) reread(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
+	return p.callOn(ctx, cur, func(token string, cur *PaymentView) (*PaymentView, error) {
+		return p.api.Payment(ctx, token, cur.ID)
+	})
+}
+
 // sameRequest checks that v, a view of the request on screen that the
 // platform sent, is of that request: its ID, request hash, parties, amount
 // and currency. A network or platform that answers with another request

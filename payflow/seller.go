@@ -369,17 +369,13 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView) (*Payment
 // cancelRecorded cancels the recorded request of v, a view of it, and
 // returns its view after: cancelled, or as it ended meanwhile.
 func (s *Seller) cancelRecorded(ctx context.Context, recorded *PaymentView) (*PaymentView, error) {
-	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Cancel(ctx, token, recorded.ID) })
+	v, err := s.callOn(ctx, recorded, func(token string, cur *PaymentView) (*PaymentView, error) {
+		return s.api.Cancel(ctx, token, cur.ID)
+	})
 	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) { // it ended meanwhile
-		v, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, recorded.ID) })
+		return s.reread(ctx, recorded)
 	}
-	if err == nil {
-		err = sameRequest(recorded, v)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return v, nil
+	return v, err
 }
 
 // withdrawShown cancels the request on screen, last seen pending, while
@@ -444,19 +440,6 @@ func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
 	return total, nil
 }
 
-// callOn runs fn, logged in, on cur, a request the seller made, and
-// returns the view fn got, checked to be of that request (sameRequest).
-func (s *Seller) callOn(ctx context.Context, cur *PaymentView, fn func(token string, cur *PaymentView) (*PaymentView, error)) (*PaymentView, error) {
-	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return fn(token, cur) })
-	if err == nil {
-		err = sameRequest(cur, v)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
 // Status returns the status screen of the payment request made last, as
 // the platform holds it now.
 func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
@@ -470,9 +453,7 @@ func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
 // look returns the view of cur, a request the seller made, as the platform
 // holds it now, and takes note of it (seen).
 func (s *Seller) look(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
-	v, err := s.callOn(ctx, cur, func(token string, cur *PaymentView) (*PaymentView, error) {
-		return s.api.Payment(ctx, token, cur.ID)
-	})
+	v, err := s.reread(ctx, cur)
 	if err != nil {
 		return nil, err
 	}

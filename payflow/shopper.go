@@ -153,11 +153,7 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 	kept := slices.Clone(s.kept)
 	s.mu.Unlock()
 	for _, u := range kept {
-		id := u.view.ID
-		v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, id) })
-		if err == nil {
-			err = sameRequest(u.view, v)
-		}
+		v, err := s.reread(ctx, u.view)
 		if err != nil {
 			return nil, err
 		}
@@ -305,11 +301,8 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	}
 	// A fresh view carries a fresh consent nonce; it must show the same
 	// request as the screen did.
-	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, shown.ID) })
+	v, err := s.reread(ctx, shown)
 	if err != nil {
-		return nil, err
-	}
-	if err := sameRequest(shown, v); err != nil {
 		return nil, err
 	}
 	if v.State != StatePending {
@@ -368,10 +361,7 @@ func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentVi
 		return out, err
 	}
 	// Refused now: settled before (its nonce is spent), or never made.
-	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, u.view.ID) })
-	if err == nil {
-		err = sameRequest(u.view, v)
-	}
+	v, err := s.reread(ctx, u.view)
 	switch {
 	case err != nil:
 		return nil, err
@@ -426,10 +416,9 @@ func (s *Shopper) Decline(ctx context.Context) (*PaymentView, error) {
 	if err != nil {
 		return nil, err
 	}
-	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Decline(ctx, token, shown.ID) })
-	if err == nil {
-		err = sameRequest(shown, v)
-	}
+	v, err := s.callOn(ctx, shown, func(token string, cur *PaymentView) (*PaymentView, error) {
+		return s.api.Decline(ctx, token, cur.ID)
+	})
 	if err != nil {
 		return nil, err
 	}
