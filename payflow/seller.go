@@ -360,10 +360,17 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView) (*Payment
 	if v.State != StateCaptured {
 		return v, nil
 	}
+	return v, s.showPaid(v, ", which the phone withdraws,")
+}
+
+// showPaid puts v, the captured view of a request the phone meant to
+// withdraw, on screen with its receipt (Status, Wait), and returns
+// ErrFinal saying that the request, described by what, was paid.
+func (s *Seller) showPaid(v *PaymentView, what string) error {
 	s.mu.Lock()
 	s.payment = v
 	s.mu.Unlock()
-	return v, fmt.Errorf("%w: payment request %v, which the phone withdraws, was paid", ErrFinal, v.ID)
+	return fmt.Errorf("%w: payment request %v%s was paid", ErrFinal, v.ID, what)
 }
 
 // cancelRecorded cancels the recorded request of v, a view of it, and
@@ -399,10 +406,7 @@ func (s *Seller) withdrawShown(ctx context.Context) error {
 	}
 	switch v.State {
 	case StateCaptured:
-		s.mu.Lock()
-		s.payment = v
-		s.mu.Unlock()
-		return fmt.Errorf("%w: payment request %v on screen was paid", ErrFinal, v.ID)
+		return s.showPaid(v, " on screen")
 	case StateHeld:
 	default:
 		s.finish(v.ID)
