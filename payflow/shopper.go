@@ -174,9 +174,7 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 func (s *Shopper) keep(u *sentConsent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !slices.Contains(s.kept, u) {
-		s.kept = append(s.kept, u)
-	}
+	s.kept = append(s.kept, u)
 }
 
 // drop stops keeping u.
