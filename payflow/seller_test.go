@@ -316,15 +316,7 @@ func TestSellerRequestWithdrawsPendingOnScreen(t *testing.T) {
 			r, err := w.f.Platform.Store().Payment(ctx, first.ID)
 			require.NoError(t, err)
 			assert.Equal(t, want, r.State)
-			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			screen, err := w.shopper.WaitPayment(wctx)
-			require.NoError(t, err)
-			assert.Equal(t, sv.ID, screen.ID, "the shopper is shown what the seller shows")
-			rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
-			require.NoError(t, err)
-			w.requireSellerCaptured(t, rc)
-			assert.Equal(t, payflow.Balance{Posted: phoneFunds - charged}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			w.requireShopperPays(t, sv, charged)
 		})
 	}
 }
@@ -574,13 +566,25 @@ func TestSellerRequestPastPendingOfEarlierRun(t *testing.T) {
 	r, err := w.f.Platform.Store().Payment(ctx, earlier.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, r.State)
-	screen, err := w.shopper.WaitPayment(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, sv.ID, screen.ID, "the shopper is shown what the seller shows")
+	w.requireShopperPays(t, sv, 690)
+}
+
+// requireShopperPays checks that the shopper's wait finds sv, the request
+// on the seller's screen, and that once the shopper approves it the
+// seller's Wait shows it captured with the shopper's receipt, the shopper
+// having paid charged in all.
+func (w *phoneWorld) requireShopperPays(tb testing.TB, sv *payflow.PaymentView, charged uint64) {
+	tb.Helper()
+	ctx := context.Background()
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	screen, err := w.shopper.WaitPayment(wctx)
+	require.NoError(tb, err)
+	assert.Equal(tb, sv.ID, screen.ID, "the shopper is shown what the seller shows")
 	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
-	require.NoError(t, err)
-	w.requireSellerCaptured(t, rc)
-	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	require.NoError(tb, err)
+	w.requireSellerCaptured(tb, rc)
+	assert.Equal(tb, payflow.Balance{Posted: phoneFunds - charged}, w.balance(tb, w.shopperCard.Enrolment.ICCID))
 }
 
 // TestSellerRefundsEarlierPayment: a payment no longer on screen, after
