@@ -407,8 +407,9 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // ErrRateLimited is sent again, the pairing with the same proof (which
 // the platform left unspent), after the retry time the refusal gives
 // (RateLimitedError, at most PhoneOptions.MaxRateLimitPause) or else
-// PhoneOptions.RateLimitPause, up to RateLimitTries times in all; then Select fails with ErrRateLimited, and
-// the user may select the peer again a few seconds later.
+// PhoneOptions.RateLimitPause, up to RateLimitTries times in all; then
+// Select fails with ErrRateLimited, and the user may select the peer
+// again a few seconds later.
 func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	if _, err := p.queue.Select(eid); err != nil {
 		return nil, err

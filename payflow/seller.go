@@ -713,8 +713,8 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 // another request or amount fails with a *RefundMadeError, which matches
 // ErrConflict and carries that refund's verified receipt, so that the
 // seller learns of it, and keeps its receipt, instead of refunding twice;
-// the Refund after it makes a new refund. When the platform refuses it, it was not made, and Refund makes
-// the new refund.
+// the Refund after it makes a new refund. When the platform refuses it,
+// it was not made, and Refund makes the new refund.
 func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	cur, err := s.currentPayment()
 	if err != nil {
