@@ -240,6 +240,10 @@ type PaymentView struct {
 	Refunded      uint64     `cbor:"16,keyasint,omitempty"`
 	Receipt       []byte     `cbor:"17,keyasint,omitempty"` // platform-signed COSE_Sign1 receipt
 	ManualCapture bool       `cbor:"18,keyasint,omitempty"`
+	// HoldExpiresAt is, for a held request, when its hold expires and the
+	// request with it (zero otherwise): a capture or cancellation from
+	// then on is ErrExpired.
+	HoldExpiresAt time.Time `cbor:"19,keyasint,omitzero"`
 }
 
 // RefundView is a refund with its platform-signed receipt.

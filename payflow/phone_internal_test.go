@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestRateLimitPause: Select waits the retry time a rate_limited refusal
@@ -27,4 +28,25 @@ func TestRateLimitPause(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, o.rateLimitPause(tt.err), tt.name)
 	}
+}
+
+// TestPaymentViewHoldExpiryWire: a view's hold expiry crosses the wire
+// under key 19 as integer Unix seconds, and is left out when zero
+// (PROTOCOL.md §5.3).
+func TestPaymentViewHoldExpiryWire(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	enc, err := wireEnc.Marshal(&PaymentView{State: StateHeld, HoldExpiresAt: at})
+	require.NoError(t, err)
+	var keys map[uint64]any
+	require.NoError(t, wireDecodeReply(enc, &keys))
+	assert.Equal(t, uint64(at.Unix()), keys[19])
+	var got PaymentView
+	require.NoError(t, wireDecodeReply(enc, &got))
+	assert.True(t, at.Equal(got.HoldExpiresAt), got.HoldExpiresAt)
+
+	enc, err = wireEnc.Marshal(&PaymentView{State: StateCaptured})
+	require.NoError(t, err)
+	clear(keys)
+	require.NoError(t, wireDecodeReply(enc, &keys))
+	assert.NotContains(t, keys, uint64(19))
 }

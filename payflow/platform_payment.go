@@ -196,19 +196,23 @@ func (p *Platform) price(ctx context.Context, merchantID string, items []record.
 }
 
 // view renders a payment request; nonce, when set, is the payer's consent
-// nonce.
+// nonce. The view of a held request carries its hold's expiry.
 func (p *Platform) view(ctx context.Context, r *PaymentRecord, nonce []byte) (*PaymentView, error) {
 	m, err := p.merchant(ctx, r.MerchantID)
 	if err != nil {
 		return nil, err
 	}
-	return &PaymentView{
+	v := &PaymentView{
 		ID: r.ID, SessionID: r.SessionID, State: publicState(r.State), MerchantID: r.MerchantID,
 		MerchantName: m.Name, PayerCardID: r.PayerCardID, Currency: r.Currency, Amount: r.Amount,
 		Lines: r.Lines, Legs: r.Legs, Request: r.Request, RequestHash: r.RequestHash,
 		ConsentNonce: nonce, ExpiresAt: r.ExpiresAt, Captured: r.Captured, Refunded: r.Refunded,
 		Receipt: r.Receipt, ManualCapture: r.ManualCapture,
-	}, nil
+	}
+	if v.State == StateHeld {
+		v.HoldExpiresAt = r.HoldExpiresAt
+	}
+	return v, nil
 }
 
 // load returns a payment request as current shows it.

@@ -610,6 +610,23 @@ func TestManualCapture(t *testing.T) {
 		_, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
 		assert.ErrorIs(t, err, payflow.ErrFinal)
 	})
+	t.Run("views show the hold's expiry while held", func(t *testing.T) {
+		s := newShop(t, true, paytest.Options{})
+		v, _ := s.request(t)
+		assert.True(t, v.HoldExpiresAt.IsZero(), "pending: no hold")
+		approved := s.Clock.Now()
+		held, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+		require.NoError(t, err)
+		assert.True(t, approved.Add(payflow.DefaultHoldTTL).Equal(held.HoldExpiresAt), held.HoldExpiresAt)
+		for _, token := range []string{s.seller.Token, s.shopper.Token} {
+			pv, err := s.Platform.Payment(ctx, token, v.ID)
+			require.NoError(t, err)
+			assert.True(t, held.HoldExpiresAt.Equal(pv.HoldExpiresAt), pv.HoldExpiresAt)
+		}
+		c, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+		require.NoError(t, err)
+		assert.True(t, c.HoldExpiresAt.IsZero(), "captured: no hold")
+	})
 	t.Run("capture after the hold's expiry", func(t *testing.T) {
 		s, v := approve(t)
 		// At the hold's expiry, before the sweep has voided it.

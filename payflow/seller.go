@@ -58,6 +58,9 @@ type Seller struct {
 	unconfirmed *sentRefund // a refund sent without a receipt that verifies
 
 	held []*PaymentView // the requests last seen held, oldest first (Held); guarded by phone.mu
+	// lapsed are the last MaxHeld held requests that Held left out as past
+	// their hold expiry, oldest first; guarded by phone.mu.
+	lapsed []*PaymentView
 }
 
 // NewSeller returns the seller phone of card, which must belong to a
@@ -474,7 +477,10 @@ func (s *Seller) seen(v *PaymentView) {
 	if s.payment != nil && s.payment.ID == v.ID {
 		s.payment = v
 	}
-	i := slices.IndexFunc(s.held, func(h *PaymentView) bool { return h.ID == v.ID })
+	if i := viewIndex(s.lapsed, v.ID); i >= 0 {
+		s.lapsed = slices.Delete(s.lapsed, i, i+1)
+	}
+	i := viewIndex(s.held, v.ID)
 	switch {
 	case v.State == StateHeld && i >= 0:
 		s.held[i] = v
@@ -495,12 +501,13 @@ const MaxHeld = 64
 // cancellation (CancelHeld), oldest first. The seller keeps every request
 // it made and saw held (Status, Wait, Request), in this session or one
 // selected before, also once another request takes the screen, until it
-// sees it ended: captured or cancelled by this phone, or found captured,
-// cancelled or expired (past its hold expiry) by a call of this phone on
-// it. Held reads each of them from the platform first and leaves out
-// those that ended; while the platform does not answer, it returns them
-// as last seen, from the first request it could not read on, with the
-// error.
+// sees it ended: captured or cancelled by this phone, found captured,
+// cancelled or expired by a call of this phone on it, or past its hold
+// expiry (HoldExpiresAt) by the phone's clock (PhoneOptions.Now). Held
+// leaves out those past their hold expiry without asking the platform,
+// reads each of the others from the platform and leaves out those that
+// ended; while the platform does not answer, it returns them as last
+// seen, from the first request it could not read on, with the error.
 func (s *Seller) Held(ctx context.Context) ([]*PaymentView, error) {
 	err := s.refreshHeld(ctx)
 	s.mu.Lock()
@@ -508,11 +515,12 @@ func (s *Seller) Held(ctx context.Context) ([]*PaymentView, error) {
 	return slices.Clone(s.held), err
 }
 
-// refreshHeld reads the held requests kept from the platform, which
-// expires one past its hold expiry as it reads it, so that those that
-// ended are no longer kept (seen).
+// refreshHeld stops keeping the held requests past their hold expiry by
+// the phone's clock (lapseLocked) and reads the others from the platform,
+// so that those that ended are no longer kept (seen).
 func (s *Seller) refreshHeld(ctx context.Context) error {
 	s.mu.Lock()
+	s.lapseLocked()
 	held := slices.Clone(s.held)
 	s.mu.Unlock()
 	for _, h := range held {
@@ -521,6 +529,25 @@ func (s *Seller) refreshHeld(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// lapseLocked moves the held requests kept whose hold expiry has passed by
+// the phone's clock to lapsed, which keeps the last MaxHeld of them for a
+// capture or cancellation (heldRequest), so that the platform tells it
+// that they expired; s.mu is held. A view without a hold expiry (from a
+// platform that sends none) stays kept, to be read.
+func (s *Seller) lapseLocked() {
+	now := s.opts.Now()
+	s.held = slices.DeleteFunc(s.held, func(h *PaymentView) bool {
+		past := !h.HoldExpiresAt.IsZero() && !now.Before(h.HoldExpiresAt)
+		if past {
+			s.lapsed = append(s.lapsed, h)
+		}
+		return past
+	})
+	if n := len(s.lapsed) - MaxHeld; n > 0 {
+		s.lapsed = slices.Delete(s.lapsed, 0, n)
+	}
 }
 
 // roomForHold fails with ErrLimit while the seller keeps MaxHeld held
@@ -543,17 +570,22 @@ func (s *Seller) roomForHold(ctx context.Context) error {
 	return nil
 }
 
-// heldRequest returns the view kept of the held request id, or
-// ErrNoPayment.
+// heldRequest returns the view kept of the held request id, also of one
+// that Held left out as past its hold expiry (lapsed), or ErrNoPayment.
 func (s *Seller) heldRequest(id ID) (*PaymentView, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, h := range s.held {
-		if h.ID == id {
-			return h, nil
+	for _, kept := range [][]*PaymentView{s.held, s.lapsed} {
+		if i := viewIndex(kept, id); i >= 0 {
+			return kept[i], nil
 		}
 	}
 	return nil, fmt.Errorf("%w: request %v is not held by this phone", ErrNoPayment, id)
+}
+
+// viewIndex returns the index of the view of request id in views, or -1.
+func viewIndex(views []*PaymentView, id ID) int {
+	return slices.IndexFunc(views, func(v *PaymentView) bool { return v.ID == id })
 }
 
 // ended takes note of err, the error of a capture or cancellation of cur:
@@ -629,7 +661,9 @@ func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 
 // CancelHeld withdraws the held request id, one of Held, as Cancel does,
 // voiding its hold. A request that the phone does not keep as held is
-// ErrNoPayment.
+// ErrNoPayment; one that Held left out as past its hold expiry (one of
+// the last MaxHeld) is sent to the platform all the same, which answers
+// ErrExpired (and voids the hold), and is then no longer kept.
 func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
 	cur, err := s.heldRequest(id)
 	if err != nil {
@@ -668,8 +702,10 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // CaptureHeld captures amount (zero: all) of the held request id, one of
 // Held, as Capture does, also after the seller asked for other payments
 // or selected another session since. A request that the phone does not
-// keep as held is ErrNoPayment; one that ended meanwhile fails with the
-// platform's error (ErrFinal, ErrExpired) and is no longer kept.
+// keep as held is ErrNoPayment; one that ended meanwhile, or that Held
+// left out as past its hold expiry (one of the last MaxHeld), is sent to
+// the platform all the same, fails with its error (ErrFinal, ErrExpired)
+// and is no longer kept.
 func (s *Seller) CaptureHeld(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
 	cur, err := s.heldRequest(id)
 	if err != nil {

@@ -425,22 +425,81 @@ func TestSellerHeldEnded(t *testing.T) {
 		assert.Equal(t, payflow.StateExpired, r.State)
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 	})
-	t.Run("hold expired, listed", func(t *testing.T) {
-		w := newMemoryPhoneWorld(t, true)
-		first := w.pairAndHold(t)
-		held, err := w.seller.Held(ctx)
-		require.NoError(t, err)
-		require.Len(t, held, 1)
-		w.f.Clock.Advance(payflow.DefaultHoldTTL)
-		w.f.RefreshCRLs()
-		held, err = w.seller.Held(ctx)
-		require.NoError(t, err)
-		assert.Empty(t, held)
-		r, err := w.f.Platform.Store().Payment(ctx, first)
-		require.NoError(t, err)
-		assert.Equal(t, payflow.StateExpired, r.State)
-		assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
-	})
+}
+
+// readCounter counts the reads of each payment request (Payment).
+type readCounter struct {
+	payflow.API
+	mu    sync.Mutex
+	reads map[payflow.ID]int
+}
+
+func (a *readCounter) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	a.mu.Lock()
+	if a.reads == nil {
+		a.reads = make(map[payflow.ID]int)
+	}
+	a.reads[id]++
+	a.mu.Unlock()
+	return a.API.Payment(ctx, token, id)
+}
+
+// take returns the reads counted since the last take.
+func (a *readCounter) take() map[payflow.ID]int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r := a.reads
+	a.reads = nil
+	return r
+}
+
+// TestSellerHeldLeavesOutExpiredHolds: Held leaves out a hold past its
+// expiry by the phone's clock without reading it from the platform, and
+// reads the holds still live; a capture or cancellation of the hold left
+// out fails with the platform's ErrExpired, which voids the hold, and the
+// phone no longer keeps it.
+func TestSellerHeldLeavesOutExpiredHolds(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name string
+		act  func(s *payflow.Seller, id payflow.ID) error
+	}{
+		{"capture", func(s *payflow.Seller, id payflow.ID) error { _, err := s.CaptureHeld(ctx, id, 0); return err }},
+		{"cancel", func(s *payflow.Seller, id payflow.ID) error { _, err := s.CancelHeld(ctx, id); return err }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			api := &readCounter{API: w.f.Platform}
+			w.useSeller(t, api)
+			first := w.pairAndHold(t)
+			w.f.Clock.Advance(time.Hour)
+			w.f.RefreshCRLs()
+			second := w.pairAndHold(t)
+			require.Len(t, mustHeld(t, w.seller), 2)
+
+			w.f.Clock.Advance(payflow.DefaultHoldTTL - time.Hour) // the first hold's expiry
+			w.f.RefreshCRLs()
+			api.take()
+			held, err := w.seller.Held(ctx)
+			require.NoError(t, err)
+			require.Len(t, held, 1)
+			assert.Equal(t, second, held[0].ID)
+			assert.Equal(t, map[payflow.ID]int{second: 1}, api.take(), "only the live hold is read")
+			r, err := w.f.Platform.Store().Payment(ctx, first)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateHeld, r.State, "not read, not yet expired by the platform")
+
+			require.ErrorIs(t, tt.act(w.seller, first), payflow.ErrExpired)
+			r, err = w.f.Platform.Store().Payment(ctx, first)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateExpired, r.State)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds, Held: 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			require.ErrorIs(t, tt.act(w.seller, first), payflow.ErrNoPayment, "no longer kept")
+			held = mustHeld(t, w.seller)
+			require.Len(t, held, 1)
+			assert.Equal(t, second, held[0].ID)
+		})
+	}
 }
 
 // TestSellerHeldBounded: with MaxHeld held requests kept, Request fails
@@ -492,7 +551,8 @@ func TestSellerHeldBounded(t *testing.T) {
 	_, err = w.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
 	require.ErrorIs(t, err, payflow.ErrLimit)
 
-	// Once the holds expired, Request finds them ended itself.
+	// Once the holds expired, Request finds them ended itself, by the
+	// phone's clock; the platform's sweep voids them.
 	w.f.Clock.Advance(payflow.DefaultHoldTTL)
 	w.f.RefreshCRLs()
 	w.pair(t)
@@ -501,6 +561,9 @@ func TestSellerHeldBounded(t *testing.T) {
 	held, err = w.seller.Held(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, held)
+	n, err := w.f.Platform.ExpireDue(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.MaxHeld, n)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 10}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
