@@ -251,21 +251,23 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // settles. Approve returns the receipt, verified
 // offline and checked against the consent. For a merchant that captures
 // manually it waits, polling, until the seller captures; a payment that
-// ends otherwise fails with ErrFinal.
+// ends otherwise fails with ErrFinal. An answer to the consent, or to a
+// poll, that is the view of another request fails with ErrMismatch at
+// once.
 //
 // A consent that the platform did not answer (it failed or could not be
 // reached, ctx ended, or over HTTP it was still running when the retries
 // ran out), that was held and not yet captured when the wait ended, or
-// that was answered with a receipt that does not verify, may have been
-// settled all the same. So the next Approve of that request sends it
-// again, as signed, without the card: a consent held or captured has the
-// call wait for the capture and return its receipt, one still being
-// settled fails with ErrConflict, and one that the platform refused then
-// was not made, and the card signs a new one as above. Consents of
-// several requests are kept (WaitPayment shows a request paid with one
-// first), up to MaxKeptConsents: with that many, the card signs no new
-// consent and Approve fails with ErrLimit. Calls of Approve run one at a
-// time.
+// that was answered with a receipt that does not verify or with the view
+// of another request, may have been settled all the same. So the next
+// Approve of that request sends it again, as signed, without the card: a
+// consent held or captured has the call wait for the capture and return
+// its receipt, one still being settled fails with ErrConflict, and one
+// that the platform refused then was not made, and the card signs a new
+// one as above. Consents of several requests are kept (WaitPayment shows
+// a request paid with one first), up to MaxKeptConsents: with that many,
+// the card signs no new consent and Approve fails with ErrLimit. Calls of
+// Approve run one at a time.
 func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	shown, err := s.Payment()
 	if err != nil {
@@ -376,15 +378,20 @@ func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentVi
 
 // settled waits until out, the view of u's request after u was sent, is
 // no longer held, and returns the receipt of u, verified offline and
-// checked against it.
+// checked against it. Every view, out and each one read while it waits,
+// is checked to be of u's request first (sameRequest): one of another
+// request is ErrMismatch, and u stays kept.
 func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView) (*Receipt, error) {
 	v := u.view
+	if err := sameRequest(v, out); err != nil {
+		return nil, err
+	}
 	for out.State == StateHeld {
 		if err := s.sleep(ctx); err != nil {
 			return nil, err
 		}
 		var err error
-		if out, err = authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, v.ID) }); err != nil {
+		if out, err = s.reread(ctx, v); err != nil {
 			return nil, err
 		}
 	}

@@ -545,3 +545,80 @@ func TestApproveOfReceiptToCollectUsesNoCard(t *testing.T) {
 	assert.Equal(t, lost.consents[0], lost.consents[1])
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// mixUpAPI answers, from the first consent sent on, the shopper's reads of
+// the payment requests (and, with reply set, the consents too) with view
+// while it is set, as a network or platform that mixes requests up would.
+type mixUpAPI struct {
+	payflow.API
+	reply bool
+	mu    sync.Mutex
+	sent  bool
+	view  *payflow.PaymentView
+}
+
+// mixUp returns the view to answer with instead, if any.
+func (a *mixUpAPI) mixUp(sent bool) *payflow.PaymentView {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sent = a.sent || sent
+	if !a.sent {
+		return nil
+	}
+	return a.view
+}
+
+func (a *mixUpAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Approve(ctx, req)
+	if other := a.mixUp(true); err == nil && other != nil && a.reply {
+		return other, nil
+	}
+	return v, err
+}
+
+func (a *mixUpAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	if other := a.mixUp(false); other != nil {
+		return other, nil
+	}
+	return a.API.Payment(ctx, token, id)
+}
+
+// TestApproveRefusesAnotherRequestsView: while a consent waits for the
+// manual capture, an answer that is the view of another request (here an
+// earlier one, cancelled) fails with ErrMismatch at once instead of ending
+// the payment, and the consent stays kept: the next Approve, once the
+// answers are of the request again, returns the receipt of its capture.
+func TestApproveRefusesAnotherRequestsView(t *testing.T) {
+	ctx := context.Background()
+	for _, reply := range []bool{false, true} {
+		t.Run(map[bool]string{false: "a read while held", true: "the consent's reply"}[reply], func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			api := &mixUpAPI{API: w.f.Platform, reply: reply}
+			w.useShopper(t, api)
+			w.pair(t)
+			_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.NoError(t, err)
+			cancelled, err := w.seller.Cancel(ctx)
+			require.NoError(t, err)
+			w.request(t)
+			api.mu.Lock()
+			api.view = cancelled
+			api.mu.Unlock()
+
+			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			api.mu.Lock()
+			api.view = nil
+			api.mu.Unlock()
+			sv, _, err := w.seller.Wait(ctx)
+			require.NoError(t, err)
+			require.Equal(t, payflow.StateHeld, sv.State)
+			crc, err := w.seller.Capture(ctx, 0)
+			require.NoError(t, err)
+			rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.NoError(t, err)
+			assert.Equal(t, crc.Signed, rc.Signed)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		})
+	}
+}
