@@ -105,7 +105,9 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 	return p.card(ctx, t.CardID)
 }
 
-// Resolve implements API.
+// Resolve implements API. It draws on the card's budget of EID
+// resolutions (ErrRateLimited past it); a resolution that fails for the
+// platform (a store error: internal or unavailable) is given back.
 func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
 	me, err := p.auth(ctx, token)
 	if err != nil {
@@ -114,7 +116,16 @@ func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveReques
 	if err := p.limiter.allow(me.ID, p.now()); err != nil {
 		return nil, err
 	}
-	c, err := p.resolve(ctx, req.EID)
+	r, err := p.name(ctx, req.EID)
+	if err != nil && serverError(err) {
+		p.limiter.giveBack(me.ID)
+	}
+	return r, err
+}
+
+// name returns the card behind an EID as Resolve names it.
+func (p *Platform) name(ctx context.Context, eid []byte) (*ResolveResponse, error) {
+	c, err := p.resolve(ctx, eid)
 	if err != nil {
 		return nil, err
 	}
@@ -195,7 +206,9 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // (ErrReplay), or whose counter the card has passed (ErrClone), takes
 // nothing from that budget: a nonce this process saw used is refused
 // before the budget is drawn on, and a resolution whose proof the store
-// then refuses for its nonce or counter is given back.
+// then refuses for its nonce or counter is given back. So is one of a
+// pairing that fails for the platform (a store error: internal or
+// unavailable), which leaves the proof unspent too.
 func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
 	var proof record.AuthProof
 	c, err := p.openCard(ctx, req.Proof, &proof)
@@ -222,8 +235,9 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	if err == nil || errors.Is(err, ErrReplay) {
 		p.used.add(a.Nonce, a.NonceExpires, p.now())
 	}
-	if drew && (errors.Is(err, ErrReplay) || errors.Is(err, ErrClone)) {
-		// The proof was spent before: its resolution told nothing.
+	if drew && err != nil && (errors.Is(err, ErrReplay) || errors.Is(err, ErrClone) || serverError(err)) {
+		// The proof was spent before, or the platform failed: the
+		// resolution told nothing the card may be charged for.
 		p.limiter.giveBack(c.ID)
 	}
 	if err != nil {
@@ -233,7 +247,11 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	if !p.now().Before(s.ExpiresAt) {
 		return nil, fmt.Errorf("%w: session", ErrExpired)
 	}
-	return p.sessionView(ctx, s)
+	v, err := p.sessionView(ctx, s)
+	if err != nil && serverError(err) {
+		p.limiter.giveBack(c.ID)
+	}
+	return v, err
 }
 
 // session checks a verified pairing proof of card c and returns the
