@@ -74,6 +74,11 @@ type PlatformOptions struct {
 	// ResolveRate and ResolveBurst bound EID resolutions per card (over
 	// all its login tokens) and platform process: a token bucket of
 	// ResolveBurst refilled at ResolveRate per second (defaults 5 and 20).
+	// The process keeps a card's bucket while it is in debt (at most
+	// ResolveBurst/ResolveRate seconds after its last resolution): it
+	// holds at most about twice the buckets of the cards that resolved
+	// within that time, whatever their number, and neither refuses nor
+	// forgets a card for the number of others.
 	ResolveRate  float64
 	ResolveBurst int
 	// CacheTTL is how long a platform process keeps enrolled cards and

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"sync"
 	"time"
@@ -333,14 +334,27 @@ func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionV
 	return v, nil
 }
 
+// minLimiterSweep is the fewest buckets a limiter holds before a new card
+// sweeps the refilled ones.
+const minLimiterSweep = 100000
+
 // limiter is a token bucket per card: logging in again does not refill
-// it.
+// it. A bucket that has refilled carries no debt and is the same as none:
+// a card new to the limiter sweeps those out when the buckets reach
+// sweepAt, which is then set to twice the buckets left (and at least
+// minLimiterSweep). Sweeping so costs amortised constant time per new
+// card however many cards are in debt, and drops no bucket in debt, so
+// that no card escapes its limit; the limiter holds at most about twice
+// the cards that resolved within the time a bucket takes to refill
+// (burst/rate: 4 s by default), and never refuses a card for the number
+// of others.
 type limiter struct {
 	rate  float64
 	burst float64
 
 	mu      sync.Mutex
 	buckets map[string]*bucket // by card ID
+	sweepAt int                // a new card sweeps when len(buckets) reaches it
 }
 
 type bucket struct {
@@ -351,6 +365,7 @@ type bucket struct {
 func (l *limiter) init(rate float64, burst int) {
 	l.rate, l.burst = rate, float64(burst)
 	l.buckets = make(map[string]*bucket)
+	l.sweepAt = minLimiterSweep
 }
 
 // allow takes a token from k's bucket, or returns a *RateLimitedError
@@ -360,13 +375,12 @@ func (l *limiter) allow(k string, now time.Time) error {
 	defer l.mu.Unlock()
 	b, ok := l.buckets[k]
 	if !ok {
-		if len(l.buckets) >= 100000 {
+		if len(l.buckets) >= l.sweepAt {
 			// Drop the buckets that have refilled: they carry no debt.
-			for key, o := range l.buckets {
-				if o.tokens+now.Sub(o.last).Seconds()*l.rate >= l.burst {
-					delete(l.buckets, key)
-				}
-			}
+			maps.DeleteFunc(l.buckets, func(_ string, o *bucket) bool {
+				return o.tokens+now.Sub(o.last).Seconds()*l.rate >= l.burst
+			})
+			l.sweepAt = max(minLimiterSweep, 2*len(l.buckets))
 		}
 		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[k] = b
