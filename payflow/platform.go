@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,6 +88,9 @@ type PlatformOptions struct {
 	// made through another process show here within CacheTTL; revocation
 	// never waits for it (chains are verified on every record).
 	CacheTTL time.Duration
+	// Logger receives NewPlatform's warning about stored cards it could
+	// not load into the EID resolver (default slog.Default()).
+	Logger *slog.Logger
 }
 
 // Platform is the cloud side of casimpay: enrolment, EID resolution,
@@ -156,7 +161,9 @@ func (o *PlatformOptions) check() error {
 // use). It fails when a required option is missing, an option is out of
 // range (ErrInvalid: see PlatformOptions), the key is not ECDSA
 // P-256, it does not match the first certificate of Chain, or the store
-// fails.
+// fails. Stored cards that the resolver refuses do not keep it from
+// starting: it loads the others and logs the *UnresolvableCardsError of
+// Reload as a warning through opts.Logger.
 func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	switch {
 	case opts.Ledger == nil:
@@ -227,26 +234,68 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	if p.nonceKey, err = newNonceKey(context.Background(), opts.Store, opts.Rand); err != nil {
 		return nil, err
 	}
-	if err := p.Reload(context.Background()); err != nil {
+	if err := p.Reload(context.Background()); errors.Is(err, ErrUnresolvableCard) {
+		if opts.Logger == nil {
+			opts.Logger = slog.Default()
+		}
+		opts.Logger.Warn("payflow: stored cards left out of the EID resolver", "error", err)
+	} else if err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
+// ErrUnresolvableCard is matched by the *UnresolvableCardsError of Reload.
+var ErrUnresolvableCard = errors.New("payflow: stored card cannot resolve")
+
+// UnresolvableCardsError is the error of a Reload that loaded every
+// stored card into the EID resolver but those of CardIDs, whose
+// advertising secret the resolver refuses (Errs says why, in the same
+// order): rows that the stores no longer write, which an older database
+// may hold. It matches ErrUnresolvableCard and each of Errs.
+type UnresolvableCardsError struct {
+	CardIDs []string // in card ID order
+	Errs    []error
+}
+
+func (e *UnresolvableCardsError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrUnresolvableCard.Error())
+	for i, id := range e.CardIDs {
+		fmt.Fprintf(&b, "; card %q: %v", id, e.Errs[i])
+	}
+	return b.String()
+}
+
+// Unwrap returns ErrUnresolvableCard and Errs.
+func (e *UnresolvableCardsError) Unwrap() []error {
+	return append([]error{ErrUnresolvableCard}, e.Errs...)
+}
+
 // Reload loads every enrolled card of the store into the EID resolver, so
 // that cards enrolled by another platform process resolve here too. A
 // Platform calls it by itself, at most once a second, when an EID does not
-// resolve.
+// resolve. It returns the store's error, or else an
+// *UnresolvableCardsError naming the cards whose advertising secret the
+// resolver refuses, after loading all the others.
 func (p *Platform) Reload(ctx context.Context) error {
 	p.mu.Lock()
 	p.lastReload = p.now()
 	p.mu.Unlock()
-	return p.store.Cards(ctx, func(c *CardRecord) error {
+	var bad UnresolvableCardsError
+	err := p.store.Cards(ctx, func(c *CardRecord) error {
 		if err := p.resolver.Enrol(c.ID, c.AdvSecret); err != nil {
-			return fmt.Errorf("payflow: card %s: %w", c.ID, err)
+			bad.CardIDs, bad.Errs = append(bad.CardIDs, c.ID), append(bad.Errs, err)
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	if len(bad.CardIDs) > 0 {
+		return &bad
+	}
+	return nil
 }
 
 // Info implements API. The chain it returns is a copy, the caller's to

@@ -141,7 +141,8 @@ func (p *Platform) name(ctx context.Context, eid []byte) (*ResolveResponse, erro
 }
 
 // resolve returns the enrolled card behind an EID of now's epoch or one
-// next to it, reloading the cards enrolled elsewhere at most once a second.
+// next to it, reloading the cards enrolled elsewhere at most once a second
+// (a stored card that the resolver refuses is left out: see Reload).
 // The EID must also come from the card's advertising secret as read now
 // (within CacheTTL), so that the EIDs of a secret replaced through another
 // process stop resolving although this process's tables still hold them.
@@ -164,7 +165,7 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 		if reloaded || !p.reloadDue(now) {
 			return nil, fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 		}
-		if err := p.Reload(ctx); err != nil {
+		if err := p.Reload(ctx); err != nil && !errors.Is(err, ErrUnresolvableCard) {
 			return nil, err
 		}
 	}

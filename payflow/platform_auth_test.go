@@ -3,12 +3,16 @@ package payflow_test
 import (
 	"bytes"
 	"context"
+	"errors"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
@@ -129,4 +133,81 @@ func TestResolveOutageKeepsBudget(t *testing.T) {
 	}
 	st.merchants = false
 	requireBudget(t, s, 3)
+}
+
+// badCard is a Store that also holds, first in card ID order, a card whose
+// advertising secret the EID resolver refuses, as an older database may.
+type badCard struct{ payflow.Store }
+
+const badCardID = "0000000000000000001"
+
+func (s *badCard) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
+	if err := fn(&payflow.CardRecord{ID: badCardID, AdvSecret: []byte("short"), DisplayName: "Old"}); err != nil {
+		return err
+	}
+	return s.Store.Cards(ctx, fn)
+}
+
+// records is a slog.Handler that keeps the records it is given.
+type records struct {
+	mu   sync.Mutex
+	list []slog.Record
+}
+
+func (h *records) Enabled(context.Context, slog.Level) bool { return true }
+func (h *records) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h *records) WithGroup(string) slog.Handler            { return h }
+
+func (h *records) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.list = append(h.list, r.Clone())
+	return nil
+}
+
+// TestReloadSkipsBadCard: a stored card whose advertising secret the EID
+// resolver refuses takes no platform down. Reload indexes every other
+// card and returns an *UnresolvableCardsError naming exactly the bad one,
+// which matches ErrUnresolvableCard; NewPlatform starts and logs it as a
+// warning.
+func TestReloadSkipsBadCard(t *testing.T) {
+	st := &badCard{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{Logger: slog.New(slog.DiscardHandler)}})
+	ctx := context.Background()
+	logs := &records{}
+	other, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: st, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+		Logger: slog.New(logs),
+	})
+	require.NoError(t, err, "one bad card does not keep the platform from starting")
+
+	r, err := other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
+	require.NoError(t, err, "the good cards were indexed")
+	assert.Equal(t, paytest.MerchantID, r.MerchantID)
+
+	require.Len(t, logs.list, 1)
+	rec := logs.list[0]
+	assert.Equal(t, slog.LevelWarn, rec.Level)
+	var logged error
+	rec.Attrs(func(a slog.Attr) bool {
+		if e, ok := a.Value.Any().(error); ok {
+			logged = e
+		}
+		return true
+	})
+	bad, ok := errors.AsType[*payflow.UnresolvableCardsError](logged)
+	require.True(t, ok, "%v", logged)
+	assert.Equal(t, []string{badCardID}, bad.CardIDs)
+
+	err = other.Reload(ctx)
+	require.ErrorIs(t, err, payflow.ErrUnresolvableCard)
+	assert.ErrorIs(t, err, adv.ErrSecret, "the resolver's refusal")
+	bad, ok = errors.AsType[*payflow.UnresolvableCardsError](err)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, []string{badCardID}, bad.CardIDs)
+	assert.Equal(t, "internal", payflow.AsError(err).Code)
+
+	s.Clock.Advance(time.Second)
+	_, err = other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)})
+	require.ErrorIs(t, err, payflow.ErrNotFound, "the reload for an unknown EID indexes the good cards and goes on")
 }
