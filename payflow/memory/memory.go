@@ -34,9 +34,7 @@ type Store struct {
 	payments  map[payflow.ID]*payflow.PaymentRecord
 	refunds   map[payflow.ID]*payflow.RefundRecord
 
-	// ReplyMemory keeps the idempotent replies: its BeginIdempotent,
-	// FinishIdempotent and AbandonIdempotent are the Store's.
-	*payflow.ReplyMemory
+	replies *payflow.ReplyMemory // the idempotent replies, under their own lock
 }
 
 var _ payflow.Store = (*Store)(nil)
@@ -44,18 +42,18 @@ var _ payflow.Store = (*Store)(nil)
 // New returns an empty store.
 func New() *Store {
 	return &Store{
-		cards:       make(map[string]*payflow.CardRecord),
-		merchants:   make(map[string]*payflow.Merchant),
-		catalogs:    make(map[string][]payflow.CatalogItem),
-		assets:      make(map[string]payflow.Asset),
-		nonces:      make(map[string]time.Time),
-		used:        make(map[string]time.Time),
-		counters:    make(map[string]uint64),
-		tokens:      make(map[string]*payflow.TokenRecord),
-		sessions:    make(map[payflow.ID]*payflow.SessionRecord),
-		payments:    make(map[payflow.ID]*payflow.PaymentRecord),
-		refunds:     make(map[payflow.ID]*payflow.RefundRecord),
-		ReplyMemory: payflow.NewReplyMemory(),
+		cards:     make(map[string]*payflow.CardRecord),
+		merchants: make(map[string]*payflow.Merchant),
+		catalogs:  make(map[string][]payflow.CatalogItem),
+		assets:    make(map[string]payflow.Asset),
+		nonces:    make(map[string]time.Time),
+		used:      make(map[string]time.Time),
+		counters:  make(map[string]uint64),
+		tokens:    make(map[string]*payflow.TokenRecord),
+		sessions:  make(map[payflow.ID]*payflow.SessionRecord),
+		payments:  make(map[payflow.ID]*payflow.PaymentRecord),
+		refunds:   make(map[payflow.ID]*payflow.RefundRecord),
+		replies:   payflow.NewReplyMemory(),
 	}
 }
 
@@ -588,5 +586,20 @@ func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
 			n++
 		}
 	}
-	return n + s.ReplyMemory.DeleteExpired(now), nil
+	return n + s.replies.DeleteExpired(now), nil
+}
+
+// BeginIdempotent implements payflow.Store.
+func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
+	return s.replies.BeginIdempotent(ctx, key, bodyHash, now, lease)
+}
+
+// FinishIdempotent implements payflow.Store.
+func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	return s.replies.FinishIdempotent(ctx, key, lease, status, reply, expires)
+}
+
+// AbandonIdempotent implements payflow.Store.
+func (s *Store) AbandonIdempotent(ctx context.Context, key string, lease time.Time) error {
+	return s.replies.AbandonIdempotent(ctx, key, lease)
 }

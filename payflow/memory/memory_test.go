@@ -1,7 +1,10 @@
 package memory_test
 
 import (
+	"reflect"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
 
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
@@ -17,4 +20,19 @@ func TestPlatform(t *testing.T) {
 	paytest.RunPlatform(t, func(t *testing.T) *paytest.Fixture {
 		return paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
 	})
+}
+
+// TestPublicSurface: a Store shows what a payflow.Store is and nothing
+// more: no exported field, no method beyond the interface's.
+func TestPublicSurface(t *testing.T) {
+	st := reflect.TypeFor[memory.Store]()
+	for i := range st.NumField() {
+		assert.False(t, st.Field(i).IsExported(), "field %s", st.Field(i).Name)
+	}
+	store := reflect.TypeFor[payflow.Store]()
+	pt := reflect.TypeFor[*memory.Store]()
+	for i := range pt.NumMethod() {
+		_, ok := store.MethodByName(pt.Method(i).Name)
+		assert.True(t, ok, "method %s", pt.Method(i).Name)
+	}
 }
