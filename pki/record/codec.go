@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"reflect"
 	"unicode"
 	"unicode/utf8"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/veraison/go-cose"
 
 	"github.com/casimpay/casimpay/internal/cborhead"
+	"github.com/casimpay/casimpay/internal/nilptr"
 )
 
 // Errors returned by this package. Errors of Validate, Unmarshal, Open and
@@ -355,13 +355,7 @@ func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 
 // noRecord reports whether r is nil or a nil pointer: no record, and no
 // record type.
-func noRecord(r Record) bool {
-	if r == nil {
-		return true
-	}
-	v := reflect.ValueOf(r)
-	return v.Kind() == reflect.Pointer && v.IsNil()
-}
+func noRecord(r Record) bool { return nilptr.Is(r) }
 
 var errNoRecord = fmt.Errorf("%w: no record given", ErrType)
 

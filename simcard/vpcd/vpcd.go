@@ -23,6 +23,8 @@ import (
 	"io"
 	"net"
 	"time"
+
+	"github.com/casimpay/casimpay/internal/nilptr"
 )
 
 // DefaultAddr is where vpcd listens unless configured otherwise.
@@ -70,8 +72,13 @@ type Card interface {
 var ErrFrame = errors.New("vpcd: bad frame")
 
 // ErrNoCard is returned by Serve and Bridge.Run when there is no card to
-// serve.
+// serve: a nil Card, one holding a nil pointer (a nil *applet.Applet), or a
+// nil Bridge.
 var ErrNoCard = errors.New("vpcd: no card")
+
+// ErrArgument is returned by Serve for a nil context or connection, and by
+// Bridge.Run for a nil context.
+var ErrArgument = errors.New("vpcd: nil context or connection")
 
 // ErrATR is returned by Serve and Bridge.Run for an ATR that no frame can
 // carry: empty, or longer than 65535 octets.
@@ -80,9 +87,13 @@ var ErrATR = errors.New("vpcd: ATR empty or longer than a frame")
 // Serve answers vpcd's frames on conn with card and atr (nil means
 // DefaultATR) until conn is closed by vpcd (it then returns nil), ctx is
 // cancelled (it closes conn and returns ctx.Err()), or an error occurs.
-// A card whose Transmit fails answers 6F00. No card (ErrNoCard) or an atr
-// that no frame can carry (ErrATR) is refused before anything is read.
+// A card whose Transmit fails answers 6F00. A nil ctx or conn (ErrArgument),
+// no card (ErrNoCard) or an atr that no frame can carry (ErrATR) is refused
+// before anything is read.
 func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
+	if ctx == nil || nilptr.Is(conn) {
+		return ErrArgument
+	}
 	if atr == nil {
 		atr = DefaultATR
 	}
@@ -149,10 +160,11 @@ func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 	}
 }
 
-// check refuses no card, and an ATR that a frame cannot carry: a frame's
-// length is two octets, and a frame of none is no answer.
+// check refuses no card (nil, or a nil pointer whose methods would panic),
+// and an ATR that a frame cannot carry: a frame's length is two octets, and
+// a frame of none is no answer.
 func check(card Card, atr []byte) error {
-	if card == nil {
+	if nilptr.Is(card) {
 		return ErrNoCard
 	}
 	if len(atr) == 0 || len(atr) > 0xFFFF {
@@ -182,9 +194,15 @@ type Bridge struct {
 
 // Run connects and serves until ctx is cancelled, then returns nil. It
 // returns an error only for a protocol violation by vpcd (ErrFrame) and,
-// before connecting, for no Card (ErrNoCard) or an ATR that no frame can
-// carry (ErrATR).
+// before connecting, for a nil ctx (ErrArgument), a nil Bridge or no Card
+// (ErrNoCard) or an ATR that no frame can carry (ErrATR).
 func (b *Bridge) Run(ctx context.Context) error {
+	if b == nil {
+		return ErrNoCard
+	}
+	if ctx == nil {
+		return ErrArgument
+	}
 	atr := b.ATR
 	if atr == nil {
 		atr = DefaultATR

@@ -151,14 +151,39 @@ func TestServeRefusesUnframableATR(t *testing.T) {
 }
 
 // TestNoCard: Serve and Bridge.Run without a card refuse with ErrNoCard
-// before anything is read, where the first control from vpcd panicked.
+// before anything is read, where the first control from vpcd panicked: no
+// card at all, an interface holding a nil *applet.Applet, and a nil Bridge.
 func TestNoCard(t *testing.T) {
-	conn := &streamConn{r: bytes.NewReader([]byte{0, 1, vpcd.PowerOn})}
-	assert.ErrorIs(t, vpcd.Serve(context.Background(), conn, nil, nil), vpcd.ErrNoCard)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	b := &vpcd.Bridge{Addr: "127.0.0.1:1"}
+	for name, card := range map[string]vpcd.Card{
+		"nil":            nil,
+		"nil applet":     (*applet.Applet)(nil),
+		"nil other card": (*countingCard)(nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn := &streamConn{r: bytes.NewReader([]byte{0, 1, vpcd.PowerOn})}
+			assert.ErrorIs(t, vpcd.Serve(context.Background(), conn, card, nil), vpcd.ErrNoCard)
+			b := &vpcd.Bridge{Addr: "127.0.0.1:1", Card: card}
+			assert.ErrorIs(t, b.Run(ctx), vpcd.ErrNoCard)
+		})
+	}
+	var b *vpcd.Bridge
 	assert.ErrorIs(t, b.Run(ctx), vpcd.ErrNoCard)
+}
+
+// TestServeNilArguments: Serve without a context or a connection refuses
+// with ErrArgument before anything is read, and so does Bridge.Run without
+// a context.
+func TestServeNilArguments(t *testing.T) {
+	conn := &streamConn{r: bytes.NewReader([]byte{0, 1, vpcd.GetATR})}
+	//lint:ignore SA1012 a nil context is the input under test
+	assert.ErrorIs(t, vpcd.Serve(nil, conn, newCard(t), nil), vpcd.ErrArgument)
+	assert.ErrorIs(t, vpcd.Serve(context.Background(), nil, newCard(t), nil), vpcd.ErrArgument)
+	assert.ErrorIs(t, vpcd.Serve(context.Background(), (*streamConn)(nil), newCard(t), nil), vpcd.ErrArgument)
+	b := &vpcd.Bridge{Addr: "127.0.0.1:1", Card: newCard(t)}
+	//lint:ignore SA1012 a nil context is the input under test
+	assert.ErrorIs(t, b.Run(nil), vpcd.ErrArgument)
 }
 
 // TestBridgeReconnects plays vpcd on a local port: the bridge connects,
