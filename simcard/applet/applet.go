@@ -9,16 +9,17 @@ import (
 	"sync"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/internal/nilptr"
 	"github.com/casimpay/casimpay/simcard"
 )
 
 // Options configures New. The zero Options holds the defaults.
 type Options struct {
 	// Rand is the source of the card's advertising secret and salt; nil
-	// means crypto/rand.Reader. It is handed to key generation and signing
-	// too, but since Go 1.26 crypto/ecdsa ignores it and always uses a
-	// secure source (tests make that deterministic with
-	// testing/cryptotest.SetGlobalRandom).
+	// means crypto/rand.Reader, and a nil pointer is refused. It is handed
+	// to key generation and signing too, but since Go 1.26 crypto/ecdsa
+	// ignores it and always uses a secure source (tests make that
+	// deterministic with testing/cryptotest.SetGlobalRandom).
 	Rand io.Reader
 	// PINTries and PUKTries are the tries of a fresh card; zero means
 	// simcard.DefaultTries (3). At most 15, the most a 63Cx status word
@@ -37,7 +38,8 @@ type Options struct {
 // lost on Reset, as on a real card when power goes.
 //
 // An Applet is safe for concurrent use; commands are processed one at a
-// time, as on the single basic logical channel of a card.
+// time, as on the single basic logical channel of a card. A nil *Applet, or
+// the zero Applet, is no card: New makes one.
 type Applet struct {
 	opts  Options
 	store Storage
@@ -68,10 +70,15 @@ var _ simcard.Transmitter = (*Applet)(nil)
 // ICCID, key, certificate, PIN or PUK (see simcard.Personalise); the new
 // state is stored before New returns. New returns an error matching ErrState
 // when the stored state is unreadable, ErrOptions for tries out of range or
-// a nil store, and the error of the storage when it fails.
+// a nil store (or one holding a nil pointer; the error then matches
+// ErrNoStorage too) or a Rand that is a nil pointer, and the error of the
+// storage when it fails.
 func New(store Storage, opts Options) (*Applet, error) {
 	if opts.Rand == nil {
 		opts.Rand = rand.Reader
+	}
+	if nilptr.Is(opts.Rand) {
+		return nil, fmt.Errorf("%w: Rand is a nil pointer", ErrOptions)
 	}
 	if opts.PINTries == 0 {
 		opts.PINTries = simcard.DefaultTries
@@ -82,8 +89,8 @@ func New(store Storage, opts Options) (*Applet, error) {
 	if opts.PINTries < 1 || opts.PINTries > 15 || opts.PUKTries < 1 || opts.PUKTries > 15 {
 		return nil, fmt.Errorf("%w: tries must be between 1 and 15", ErrOptions)
 	}
-	if store == nil {
-		return nil, fmt.Errorf("%w: no storage", ErrOptions)
+	if nilptr.Is(store) {
+		return nil, fmt.Errorf("%w: %w", ErrOptions, ErrNoStorage)
 	}
 	a := &Applet{opts: opts, store: store}
 	b, err := store.Load()
@@ -128,18 +135,25 @@ func New(store Storage, opts Options) (*Applet, error) {
 // Reset drops the volatile state, as a power cycle or a warm reset does:
 // the applet is no longer selected, the PIN is no longer verified, and a
 // pending response or command chain is discarded. Nothing persistent
-// changes.
+// changes. Reset of no card (a nil or zero Applet) does nothing.
 func (a *Applet) Reset() {
+	if a == nil {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.selected, a.verified, a.pending, a.chain = false, false, nil, nil
 }
 
 // Transmit processes one command APDU and returns the response APDU: data,
-// if any, followed by the status word. It never returns an error and never
-// panics, whatever the command; malformed commands get the status word
-// PROTOCOL.md §2 names for them.
+// if any, followed by the status word. It never panics, whatever the
+// command; malformed commands get the status word PROTOCOL.md §2 names for
+// them. It returns an error, ErrNoCard, only for no card: a nil Applet, or
+// one not made by New.
 func (a *Applet) Transmit(command []byte) ([]byte, error) {
+	if a == nil || a.store == nil {
+		return nil, ErrNoCard
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.transmitLocked(command), nil

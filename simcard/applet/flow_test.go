@@ -494,6 +494,14 @@ func TestOptions(t *testing.T) {
 	assert.ErrorIs(t, err, applet.ErrOptions)
 	_, err = applet.New(nil, applet.Options{})
 	assert.ErrorIs(t, err, applet.ErrOptions, "no storage")
+	assert.ErrorIs(t, err, applet.ErrNoStorage)
+	_, err = applet.New((*applet.Memory)(nil), applet.Options{})
+	assert.ErrorIs(t, err, applet.ErrOptions, "a nil *Memory")
+	assert.ErrorIs(t, err, applet.ErrNoStorage)
+	_, err = applet.New((*applet.File)(nil), applet.Options{})
+	assert.ErrorIs(t, err, applet.ErrOptions, "a nil *File")
+	_, err = applet.New(new(applet.Memory), applet.Options{Rand: (*faultyRand)(nil)})
+	assert.ErrorIs(t, err, applet.ErrOptions, "a nil pointer as Rand")
 	v := newCard(t, simcardtest.Options{Applet: applet.Options{PINTries: 5, PUKTries: 10}})
 	left, max, err := v.Card.PINTries()
 	require.NoError(t, err)
@@ -506,6 +514,28 @@ func TestOptions(t *testing.T) {
 	left, max, err = v.Card.PUKTries()
 	require.NoError(t, err)
 	assert.Equal(t, []int{10, 10}, []int{left, max})
+}
+
+// TestNilCard: a nil *Applet, or one not made by New, is no card: Transmit
+// answers ErrNoCard and Reset does nothing. A nil *Memory or *File is no
+// storage: Load and Store answer ErrNoStorage.
+func TestNilCard(t *testing.T) {
+	for name, a := range map[string]*applet.Applet{"nil": nil, "zero": new(applet.Applet)} {
+		t.Run(name, func(t *testing.T) {
+			r, err := a.Transmit(unhex(t, selectAID))
+			assert.ErrorIs(t, err, applet.ErrNoCard)
+			assert.Nil(t, r)
+			a.Reset()
+		})
+	}
+	for name, s := range map[string]applet.Storage{"memory": (*applet.Memory)(nil), "file": (*applet.File)(nil)} {
+		t.Run(name, func(t *testing.T) {
+			b, err := s.Load()
+			assert.ErrorIs(t, err, applet.ErrNoStorage)
+			assert.Nil(t, b)
+			assert.ErrorIs(t, s.Store([]byte{1}), applet.ErrNoStorage)
+		})
+	}
 }
 
 func TestInternalAuthenticate(t *testing.T) {

@@ -22,8 +22,17 @@ import (
 // else.
 var ErrState = errors.New("applet: unreadable card state")
 
-// ErrOptions is returned by New for tries out of range or no storage.
+// ErrOptions is returned by New for tries out of range, no storage (the
+// error then matches ErrNoStorage too) or a Rand that is a nil pointer.
 var ErrOptions = errors.New("applet: invalid options")
+
+// ErrNoCard is returned by Transmit of a nil *Applet, or of an Applet not
+// made by New.
+var ErrNoCard = errors.New("applet: no card")
+
+// ErrNoStorage is returned by New for a nil Storage or one holding a nil
+// pointer, and by Load and Store of a nil *Memory or *File.
+var ErrNoStorage = errors.New("applet: no storage")
 
 const stateVersion = 1
 

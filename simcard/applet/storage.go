@@ -31,7 +31,8 @@ type Storage interface {
 
 // Memory is a Storage in memory, for tests and benchmarks: its "power cycle"
 // is a new Applet on the same Memory. The zero Memory is empty and ready to
-// use; it is safe for concurrent use.
+// use; it is safe for concurrent use. A nil *Memory is no storage: Load and
+// Store return ErrNoStorage.
 type Memory struct {
 	mu    sync.Mutex
 	state []byte
@@ -41,6 +42,9 @@ var _ Storage = (*Memory)(nil)
 
 // Load implements Storage.
 func (m *Memory) Load() ([]byte, error) {
+	if m == nil {
+		return nil, ErrNoStorage
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.state == nil {
@@ -51,6 +55,9 @@ func (m *Memory) Load() ([]byte, error) {
 
 // Store implements Storage.
 func (m *Memory) Store(state []byte) error {
+	if m == nil {
+		return ErrNoStorage
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	// Load hands out copies, so the buffer is reused; never nil, since an
@@ -68,7 +75,8 @@ func (m *Memory) Store(state []byte) error {
 // old state or the new one. The file is created with mode 0600.
 //
 // A File is safe for concurrent use by one process; two processes must not
-// share a Path.
+// share a Path. A nil *File is no storage: Load and Store return
+// ErrNoStorage.
 type File struct {
 	// Path is the state file. Its directory must exist.
 	Path string
@@ -81,6 +89,9 @@ var _ Storage = (*File)(nil)
 // Load implements Storage: it returns nil and no error when Path does not
 // exist.
 func (f *File) Load() ([]byte, error) {
+	if f == nil {
+		return nil, ErrNoStorage
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	b, err := os.ReadFile(f.Path)
@@ -95,6 +106,9 @@ func (f *File) Load() ([]byte, error) {
 
 // Store implements Storage.
 func (f *File) Store(state []byte) (err error) {
+	if f == nil {
+		return ErrNoStorage
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	dir, base := filepath.Split(f.Path)
