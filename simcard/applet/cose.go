@@ -24,7 +24,7 @@ var errEnvelope = errors.New("applet: record too large for its envelope")
 // envelope returns the protected header of a record of type t, or
 // errEnvelope when the card does not sign that type or the message of
 // payload would be longer than record.MaxMessage. SIGN RECORD asks it before
-// it uses a counter.
+// it uses a counter, and signs with the header it returns.
 func envelope(t record.Type, payload []byte) ([]byte, error) {
 	prot := record.ProtectedHeader(t)
 	if prot == nil || t == record.TypeReceipt { // a card signs no receipt
@@ -39,13 +39,10 @@ func envelope(t record.Type, payload []byte) ([]byte, error) {
 	return prot, nil
 }
 
-// signEnvelope signs payload, the deterministic encoding of a record of type
-// t with its card header, and returns the tagged COSE_Sign1 message.
-func signEnvelope(rand io.Reader, key *ecdsa.PrivateKey, t record.Type, payload []byte) ([]byte, error) {
-	prot, err := envelope(t, payload)
-	if err != nil {
-		return nil, err
-	}
+// signEnvelope signs payload, the deterministic encoding of a record with
+// its card header, under prot, the protected header that envelope returned
+// for them, and returns the tagged COSE_Sign1 message.
+func signEnvelope(rand io.Reader, key *ecdsa.PrivateKey, prot, payload []byte) ([]byte, error) {
 	digest := record.SigStructureDigest(prot, payload)
 	r, s, err := ecdsa.Sign(rand, key, digest[:])
 	if err != nil {

@@ -66,13 +66,14 @@ func (a *Applet) signRecordLocked(cmd simcard.Command) ([]byte, uint16) {
 	if err != nil {
 		return nil, simcard.SWWrongData
 	}
-	if _, err := envelope(r.Type(), p); err != nil {
+	prot, err := envelope(r.Type(), p)
+	if err != nil {
 		return nil, simcard.SWWrongData
 	}
 	if a.persistLocked(next) != nil {
 		return nil, simcard.SWMemoryFailure
 	}
-	msg, err := signEnvelope(a.opts.Rand, a.key, r.Type(), p)
+	msg, err := signEnvelope(a.opts.Rand, a.key, prot, p)
 	if err != nil {
 		return nil, simcard.SWNoDiagnosis // the counter stays used
 	}
