@@ -3,9 +3,11 @@ package applet
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"fmt"
 	"io"
+	"math/big"
 	"sync"
 
 	"github.com/casimpay/casimpay/adv"
@@ -44,7 +46,10 @@ type Applet struct {
 	opts  Options
 	store Storage
 
-	mu     sync.Mutex
+	mu sync.Mutex
+	// ops are the card's key generation and signatures: stdECDSA, or ones
+	// the package's tests make fail.
+	ops    ecdsaOps
 	st     state
 	key    *ecdsa.PrivateKey
 	eidKey *adv.EIDKey
@@ -56,6 +61,18 @@ type Applet struct {
 	pending  []byte
 	chain    *chain
 }
+
+// ecdsaOps are the card's key generation and signatures. Since Go 1.26
+// crypto/ecdsa reads no random source it is given, so a failing one can no
+// longer make them fail: the package's tests replace them instead.
+type ecdsaOps struct {
+	generateKey func(elliptic.Curve, io.Reader) (*ecdsa.PrivateKey, error)
+	sign        func(io.Reader, *ecdsa.PrivateKey, []byte) (r, s *big.Int, err error)
+	signASN1    func(io.Reader, *ecdsa.PrivateKey, []byte) ([]byte, error)
+}
+
+// stdECDSA is crypto/ecdsa's key generation and signatures.
+var stdECDSA = ecdsaOps{generateKey: ecdsa.GenerateKey, sign: ecdsa.Sign, signASN1: ecdsa.SignASN1}
 
 // chain is a command chain being received (CLA bit 0x10).
 type chain struct {
@@ -92,7 +109,7 @@ func New(store Storage, opts Options) (*Applet, error) {
 	if nilptr.Is(store) {
 		return nil, fmt.Errorf("%w: %w", ErrOptions, ErrNoStorage)
 	}
-	a := &Applet{opts: opts, store: store}
+	a := &Applet{opts: opts, store: store, ops: stdECDSA}
 	b, err := store.Load()
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"io"
+	"math/big"
 
 	"github.com/casimpay/casimpay/internal/cborhead"
 	"github.com/casimpay/casimpay/pki/record"
@@ -41,10 +42,12 @@ func envelope(t record.Type, payload []byte) ([]byte, error) {
 
 // signEnvelope signs payload, the deterministic encoding of a record with
 // its card header, under prot, the protected header that envelope returned
-// for them, and returns the tagged COSE_Sign1 message.
-func signEnvelope(rand io.Reader, key *ecdsa.PrivateKey, prot, payload []byte) ([]byte, error) {
+// for them, with sign (ecdsa.Sign), and returns the tagged COSE_Sign1
+// message.
+func signEnvelope(sign func(io.Reader, *ecdsa.PrivateKey, []byte) (r, s *big.Int, err error),
+	rand io.Reader, key *ecdsa.PrivateKey, prot, payload []byte) ([]byte, error) {
 	digest := record.SigStructureDigest(prot, payload)
-	r, s, err := ecdsa.Sign(rand, key, digest[:])
+	r, s, err := sign(rand, key, digest[:])
 	if err != nil {
 		return nil, err
 	}

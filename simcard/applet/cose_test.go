@@ -41,7 +41,7 @@ func TestEnvelopeMatchesRecordSign(t *testing.T) {
 			cryptotest.SetGlobalRandom(t, 7)
 			prot, err := envelope(r.Type(), payload)
 			require.NoError(t, err)
-			got, err := signEnvelope(rand.Reader, key, prot, payload)
+			got, err := signEnvelope(ecdsa.Sign, rand.Reader, key, prot, payload)
 			require.NoError(t, err)
 			assert.Equal(t, want, got)
 			require.NoError(t, record.Verify(got, &key.PublicKey, r))
@@ -67,7 +67,7 @@ func TestEnvelopeSize(t *testing.T) {
 			refused++
 			continue
 		}
-		msg, err := signEnvelope(rand.Reader, key, prot, payload)
+		msg, err := signEnvelope(ecdsa.Sign, rand.Reader, key, prot, payload)
 		require.NoError(t, err)
 		require.LessOrEqual(t, len(msg), record.MaxMessage)
 		longest = max(longest, len(msg))
@@ -90,7 +90,7 @@ func TestEnvelopeSignatureIsLowS(t *testing.T) {
 	prot, err := envelope(record.TypeConsent, payload)
 	require.NoError(t, err)
 	for i := range 32 {
-		msg, err := signEnvelope(rand.Reader, key, prot, payload)
+		msg, err := signEnvelope(ecdsa.Sign, rand.Reader, key, prot, payload)
 		require.NoError(t, err)
 		require.NoError(t, record.Verify(msg, &key.PublicKey, new(record.Consent)), "signature %d", i)
 	}

@@ -2,9 +2,6 @@ package applet_test
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -308,48 +305,28 @@ func TestCounterPowerLoss(t *testing.T) {
 	assert.Equal(t, uint64(2), ap.Counter)
 }
 
-// faultyRand reads from crypto/rand until armed, then fails every read: a
-// card whose random number generator breaks down after it was made.
-type faultyRand struct{ armed bool }
-
 var errNoEntropy = errors.New("no entropy")
-
-func (r *faultyRand) Read(b []byte) (int, error) {
-	if r.armed {
-		return 0, errNoEntropy
-	}
-	return rand.Read(b)
-}
 
 // TestCryptoFailure: key generation and signing that fail answer 6F00, not
 // the 6581 of a memory failure. Nothing is stored by a failed key
 // generation; a failed SIGN RECORD has already stored its counter, which the
 // next signature does not reuse.
 func TestCryptoFailure(t *testing.T) {
-	// Since Go 1.26 crypto/ecdsa reads Options.Rand only under this setting.
-	t.Setenv("GODEBUG", "cryptocustomrand=1")
-	_, err := ecdsa.GenerateKey(elliptic.P256(), &faultyRand{armed: true})
-	require.ErrorIs(t, err, errNoEntropy, "crypto/ecdsa must read the random source given to it")
-
 	t.Run("generate key", func(t *testing.T) {
-		r := new(faultyRand)
-		a, err := applet.New(new(applet.Memory), applet.Options{Rand: r})
-		require.NoError(t, err)
-		tx(t, a, selectAID)
-		r.armed = true
+		a := newBlank(t)
+		applet.BreakCrypto(a, errNoEntropy)
 		_, sw := tx(t, a, "0047800000")
 		assert.Equal(t, uint16(0x6F00), sw)
 		_, sw = tx(t, a, "00CA010300")
 		assert.Equal(t, uint16(0x6A88), sw, "no key stored")
-		r.armed = false
+		applet.BreakCrypto(a, nil)
 		_, sw = tx(t, a, "0047800000")
 		assert.Equal(t, uint16(0x9000), sw)
 	})
 
 	t.Run("operational card", func(t *testing.T) {
-		r := new(faultyRand)
-		v := newCard(t, simcardtest.Options{Applet: applet.Options{Rand: r}})
-		r.armed = true
+		v := newCard(t, simcardtest.Options{})
+		applet.BreakCrypto(v.Applet, errNoEntropy)
 		_, err := v.Card.Authenticate(fill(32, 0xA5))
 		var se *simcard.StatusError
 		require.ErrorAs(t, err, &se)
@@ -365,7 +342,7 @@ func TestCryptoFailure(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 1}, counter, "the counter was stored before signing")
 
-		r.armed = false
+		applet.BreakCrypto(v.Applet, nil)
 		msg, err := v.Card.SignAuthProof(sampleAuthProof())
 		require.NoError(t, err)
 		var ap record.AuthProof
@@ -500,7 +477,7 @@ func TestOptions(t *testing.T) {
 	assert.ErrorIs(t, err, applet.ErrNoStorage)
 	_, err = applet.New((*applet.File)(nil), applet.Options{})
 	assert.ErrorIs(t, err, applet.ErrOptions, "a nil *File")
-	_, err = applet.New(new(applet.Memory), applet.Options{Rand: (*faultyRand)(nil)})
+	_, err = applet.New(new(applet.Memory), applet.Options{Rand: (*bytes.Reader)(nil)})
 	assert.ErrorIs(t, err, applet.ErrOptions, "a nil pointer as Rand")
 	v := newCard(t, simcardtest.Options{Applet: applet.Options{PINTries: 5, PUKTries: 10}})
 	left, max, err := v.Card.PINTries()

@@ -157,7 +157,7 @@ func (a *Applet) generateKeyLocked(cmd simcard.Command) ([]byte, uint16) {
 	if a.st.Life != simcard.LifePersonalisation {
 		return nil, simcard.SWConditions
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), a.opts.Rand)
+	key, err := a.ops.generateKey(elliptic.P256(), a.opts.Rand)
 	if err != nil {
 		return nil, simcard.SWNoDiagnosis
 	}

@@ -1,7 +1,6 @@
 package applet
 
 import (
-	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/binary"
 	"math"
@@ -73,7 +72,7 @@ func (a *Applet) signRecordLocked(cmd simcard.Command) ([]byte, uint16) {
 	if a.persistLocked(next) != nil {
 		return nil, simcard.SWMemoryFailure
 	}
-	msg, err := signEnvelope(a.opts.Rand, a.key, prot, p)
+	msg, err := signEnvelope(a.ops.sign, a.opts.Rand, a.key, prot, p)
 	if err != nil {
 		return nil, simcard.SWNoDiagnosis // the counter stays used
 	}
@@ -101,7 +100,7 @@ func (a *Applet) internalAuthLocked(cmd simcard.Command) ([]byte, uint16) {
 		return nil, simcard.SWNoDiagnosis
 	}
 	digest := sha256.Sum256(msg)
-	sig, err := ecdsa.SignASN1(a.opts.Rand, a.key, digest[:])
+	sig, err := a.ops.signASN1(a.opts.Rand, a.key, digest[:])
 	if err != nil {
 		return nil, simcard.SWNoDiagnosis
 	}
