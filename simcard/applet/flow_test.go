@@ -454,6 +454,25 @@ func TestCorruptState(t *testing.T) {
 		"no tries allowed":    with(3, 0),
 		"PUK tries over 15":   with(5, 16),
 	}
+	// PUT DATA takes only a certificate of the card's key for its ICCID and
+	// a chain of certificates, before activation as after.
+	personalising := func(b []byte) []byte {
+		b = bytes.Clone(b)
+		b[1] = simcard.LifePersonalisation
+		return b
+	}
+	m := new(applet.Memory)
+	require.NoError(t, m.Store(personalising(good)))
+	_, err = applet.New(m, applet.Options{})
+	require.NoError(t, err, "a good state back in personalisation holds together")
+	chain, chainLen := field(3)
+	require.NotZero(t, chainLen)
+	notDER := bytes.Clone(good)
+	copy(notDER[chain:chain+chainLen], bytes.Repeat([]byte{0xFF}, chainLen))
+	tests["chain not certificates"] = notDER
+	tests["personalising, chain not certificates"] = personalising(notDER)
+	tests["personalising, ICCID not certified"] = personalising(shorter(0))
+	tests["personalising, certificate cut short"] = personalising(shorter(2))
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {
 			m := new(applet.Memory)

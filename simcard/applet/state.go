@@ -17,9 +17,9 @@ import (
 
 // ErrState is returned by New when the stored state cannot be read or does
 // not hold together (an invalid ICCID, PIN or PUK reference data of the
-// wrong size, an operational card whose certificate does not certify its
-// key for its ICCID): the storage is corrupt or was written by something
-// else.
+// wrong size, a certificate that does not certify the card's key for its
+// ICCID, an issuer chain that is not certificates): the storage is corrupt
+// or was written by something else.
 var ErrState = errors.New("applet: unreadable card state")
 
 // ErrOptions is returned by New for tries out of range, no storage (the
@@ -142,8 +142,13 @@ func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
 		s.PINHash == nil || s.PUKHash == nil) {
 		return state{}, nil, fmt.Errorf("%w: operational card without key, ICCID, certificate, PIN or PUK", ErrState)
 	}
-	if s.Life == simcard.LifeOperational && !certifiesCard(s.Cert, &key.PublicKey, s.ICCID) {
+	// PUT DATA takes only a certificate of the card's key for its ICCID,
+	// and only certificates as the chain, in either life-cycle state.
+	if s.Cert != nil && (key == nil || !certifiesCard(s.Cert, &key.PublicKey, s.ICCID)) {
 		return state{}, nil, fmt.Errorf("%w: the certificate does not certify the card's key for its ICCID", ErrState)
+	}
+	if s.Chain != nil && !derSequence(s.Chain) {
+		return state{}, nil, fmt.Errorf("%w: the issuer chain is not certificates in DER", ErrState)
 	}
 	return s, key, nil
 }
