@@ -8,6 +8,7 @@ import (
 	"sync"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/internal/nilptr"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 	"golang.org/x/crypto/cryptobyte"
@@ -23,7 +24,7 @@ type Transmitter interface {
 }
 
 // ErrNoTransmitter is returned by every exchange of a Card made without a
-// Transmitter.
+// Transmitter, or with one that is a nil pointer.
 var ErrNoTransmitter = errors.New("simcard: no transmitter")
 
 // ErrFormat is returned, before anything is sent, for a PIN or PUK of the
@@ -45,9 +46,15 @@ type Card struct {
 	t  Transmitter
 }
 
-// New returns a Card that talks through t. Without one (t nil, or the zero
-// Card), every exchange fails with ErrNoTransmitter.
-func New(t Transmitter) *Card { return &Card{t: t} }
+// New returns a Card that talks through t. Without one (t nil, a nil
+// pointer such as a nil *applet.Applet, or the zero Card), every exchange
+// fails with ErrNoTransmitter.
+func New(t Transmitter) *Card {
+	if nilptr.Is(t) {
+		return &Card{}
+	}
+	return &Card{t: t}
+}
 
 // maxResponse bounds what Exchange collects through GET RESPONSE.
 const maxResponse = 1 << 16

@@ -100,11 +100,15 @@ func (s *script) Transmit(cmd []byte) ([]byte, error) {
 	return unhex(s.t, st[1]), nil
 }
 
-// TestNoTransmitter: a Card without a Transmitter, from New(nil) or the
-// zero Card, fails every exchange with ErrNoTransmitter instead of
-// panicking.
+// TestNoTransmitter: a Card without a Transmitter, from New(nil), New of a
+// nil pointer or the zero Card, fails every exchange with ErrNoTransmitter
+// instead of panicking.
 func TestNoTransmitter(t *testing.T) {
-	for name, c := range map[string]*simcard.Card{"New(nil)": simcard.New(nil), "zero": new(simcard.Card)} {
+	for name, c := range map[string]*simcard.Card{
+		"New(nil)":         simcard.New(nil),
+		"New(nil pointer)": simcard.New((*script)(nil)),
+		"zero":             new(simcard.Card),
+	} {
 		_, err := c.Select()
 		assert.ErrorIs(t, err, simcard.ErrNoTransmitter, name)
 		_, err = c.Exchange(simcard.Command{INS: simcard.InsPutData, Data: make([]byte, 300)})
