@@ -14,8 +14,10 @@ import (
 var (
 	// ErrBatchTooLarge reports a call with more than BatchMax events or IDs.
 	ErrBatchTooLarge = errors.New("ledger: batch too large")
-	// ErrCorrupt reports stored data that breaks the ledger's invariants;
-	// the batch that met it is rolled back.
+	// ErrCorrupt reports stored data that breaks the ledger's invariants,
+	// or a write that a store refuses because it would store such data (a
+	// row naming a row that does not exist); the batch that met it is
+	// rolled back.
 	ErrCorrupt = errors.New("ledger: store inconsistent")
 	// ErrTimestampLimit reports a call whose events would need timestamps
 	// beyond TimestampLimit (a clock past the year 2262); nothing of it is

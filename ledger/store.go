@@ -152,7 +152,9 @@ type Tx interface {
 	// InsertBalances inserts balance history rows, given in ascending
 	// Timestamp order; (AccountID, Timestamp) is unique. The transfer each
 	// row names is stored, or is among the transfers of the same call of
-	// fn.
+	// fn: a row naming another fails Update with an error wrapping
+	// ErrCorrupt (at the latest when it commits), and nothing of the
+	// transaction is stored.
 	InsertBalances(balances []BalanceRow) error
 }
 

@@ -5,6 +5,7 @@
 package memory
 
 import (
+	"cmp"
 	"container/heap"
 	"context"
 	"fmt"
@@ -41,14 +42,11 @@ type account struct {
 }
 
 // historyRow is a balance history row and the position of its transfer in
-// Store.transfers: noTransfer when the ledger named a transfer that does
-// not exist, which AccountBalances reports as ledger.ErrCorrupt.
+// Store.transfers.
 type historyRow struct {
 	ledger.AccountBalance
 	transfer uint32
 }
-
-const noTransfer = ^uint32(0)
 
 var _ ledger.Store = (*Store)(nil)
 
@@ -69,7 +67,10 @@ func (s *Store) Close() error {
 }
 
 // Update runs fn with the store locked, and applies its writes when fn
-// returns nil. fn runs exactly once.
+// returns nil. fn runs exactly once. A balance history row naming a
+// transfer that is neither stored nor written by fn fails Update with
+// ledger.ErrCorrupt and nothing of fn's writes is applied, as the SQL
+// stores' foreign key refuses it.
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -81,6 +82,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	}
 	tx := &tx{readTx: readTx{s}}
 	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.checkLocked(); err != nil {
 		return err
 	}
 	tx.commitLocked()
@@ -172,18 +176,13 @@ func (r readTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance
 	lo := sort.Search(len(h), func(k int) bool { return h[k].Timestamp >= f.TimestampMin })
 	hi := sort.Search(len(h), func(k int) bool { return h[k].Timestamp > f.TimestampMax })
 	var out []ledger.AccountBalance
-	var err error
 	scan(lo, hi, f.Flags&ledger.AccountFilterReversed != 0, func(k int) bool {
-		if h[k].transfer == noTransfer {
-			err = fmt.Errorf("%w: balance history of account %v at %d names no stored transfer", ledger.ErrCorrupt, f.AccountID, h[k].Timestamp)
-			return false
-		}
 		if matches(&f, r.s.transfers.at(int(h[k].transfer))) {
 			out = append(out, h[k].AccountBalance)
 		}
 		return len(out) < f.Limit
 	})
-	return out, err
+	return out, nil
 }
 
 func (r readTx) Pending(ids []ledger.ID) ([]ledger.Pending, error) {
@@ -330,6 +329,40 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 	return nil
 }
 
+// checkLocked returns an error wrapping ledger.ErrCorrupt when a balance
+// history row names a transfer that is neither stored nor among the
+// transaction's transfers. The row of a created transfer has its
+// timestamp, so it is found by a binary search of the transaction's
+// transfers (ascending timestamps); the row of a release names a stored
+// transfer.
+func (t *tx) checkLocked() error {
+	for _, batch := range t.balances {
+		for k := range batch {
+			b := &batch[k]
+			if t.writesTransfer(b.TransferID, b.Timestamp) {
+				continue
+			}
+			if _, ok := t.s.byID.get(&t.s.transfers, b.TransferID); !ok {
+				return fmt.Errorf("%w: balance history of account %v at %d names transfer %v, which does not exist",
+					ledger.ErrCorrupt, b.AccountID, b.Timestamp, b.TransferID)
+			}
+		}
+	}
+	return nil
+}
+
+// writesTransfer reports whether the transaction inserts transfer id at
+// timestamp ts.
+func (t *tx) writesTransfer(id ledger.ID, ts uint64) bool {
+	for _, batch := range t.transfers {
+		k, ok := slices.BinarySearchFunc(batch, ts, func(tr ledger.Transfer, ts uint64) int { return cmp.Compare(tr.Timestamp, ts) })
+		if ok && batch[k].ID == id {
+			return true
+		}
+	}
+	return false
+}
+
 func (t *tx) commitLocked() {
 	s := t.s
 	if t.last > s.last {
@@ -388,12 +421,9 @@ func (t *tx) commitLocked() {
 	}
 	for _, batch := range t.balances {
 		for _, b := range batch {
-			row := historyRow{b.AccountBalance, noTransfer}
-			if i, ok := s.byID.get(&s.transfers, b.TransferID); ok {
-				row.transfer = uint32(i)
-			}
+			i, _ := s.byID.get(&s.transfers, b.TransferID) // there, by checkLocked
 			if a := s.account(b.AccountID); a != nil {
-				a.history = append(a.history, row)
+				a.history = append(a.history, historyRow{b.AccountBalance, uint32(i)})
 			}
 		}
 	}

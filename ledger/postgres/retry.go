@@ -16,6 +16,7 @@ const (
 	codeSerializationFailure = "40001"
 	codeDeadlockDetected     = "40P01"
 	codeUniqueViolation      = "23505"
+	codeForeignKeyViolation  = "23503" // not retried: ledger.ErrCorrupt
 	codeDuplicateTable       = "42P07"
 	codeDuplicateObject      = "42710"
 )
@@ -33,6 +34,11 @@ func retryable(err error) bool {
 func isUniqueViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == codeUniqueViolation
+}
+
+func isForeignKeyViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeForeignKeyViolation
 }
 
 // isDuplicateTable reports the errors of CREATE TABLE IF NOT EXISTS racing

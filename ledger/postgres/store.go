@@ -61,7 +61,11 @@ func (s *Store) Close() error {
 // bulk statements: Update returns once the commit is durable. A serialization failure (SQLSTATE
 // 40001), a deadlock (40P01) or a unique violation (23505, a concurrent
 // insert of the same ID) rolls back and reruns fn after a randomized
-// exponential backoff, at most Options.MaxRetries times.
+// exponential backoff, at most Options.MaxRetries times. A row that names a
+// row which does not exist (foreign_key_violation 23503, from the deferred
+// foreign keys: a balance history row naming no transfer, among others)
+// fails with an error wrapping ledger.ErrCorrupt, and nothing of fn's
+// writes is stored.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
@@ -101,7 +105,9 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	// The writes and COMMIT in one round trip. After an error the server
 	// skips the rest of the pipeline, COMMIT included.
 	t.batch.Queue("COMMIT")
-	if err := c.SendBatch(ctx, &t.batch).Close(); err != nil {
+	if err := c.SendBatch(ctx, &t.batch).Close(); isForeignKeyViolation(err) {
+		return fmt.Errorf("postgres: write: %w: %w", ledger.ErrCorrupt, err)
+	} else if err != nil {
 		return fmt.Errorf("postgres: write: %w", err)
 	}
 	t.open = false

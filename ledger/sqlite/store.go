@@ -3,10 +3,14 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	driver "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/ledger"
@@ -72,7 +76,10 @@ func joinErr(a, b error) error {
 // Update implements ledger.Store: fn runs in one BEGIN IMMEDIATE
 // transaction on the writer connection, under the in-process write lock of
 // the file, and Update returns once the commit is on disk
-// (synchronous=FULL). SQLite has one writer, so fn never meets a
+// (synchronous=FULL). A row that names a row which does not exist (the
+// deferred foreign keys: a balance history row naming no transfer, among
+// others) fails the commit with an error wrapping ledger.ErrCorrupt, and
+// nothing of fn's writes is stored. SQLite has one writer, so fn never meets a
 // serialization failure and is run once. When another process holds the
 // write lock, BEGIN waits up to Options.BusyTimeout and then fails with the
 // driver's SQLITE_BUSY error.
@@ -95,7 +102,9 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: t.query}
 	err = fn(t)
 	if err == nil {
-		if err = tx.Commit(); err != nil {
+		if err = tx.Commit(); isForeignKeyViolation(err) {
+			err = fmt.Errorf("sqlite: commit: %w: %w", ledger.ErrCorrupt, err)
+		} else if err != nil {
 			err = fmt.Errorf("sqlite: commit: %w", err)
 		}
 	} else {
@@ -103,6 +112,14 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	}
 	s.prepare(ctx, t.unprepared)
 	return err
+}
+
+// isForeignKeyViolation reports a deferred foreign key that failed at
+// commit: a row that names a row which does not exist, which the ledger
+// never writes.
+func isForeignKeyViolation(err error) bool {
+	var e *driver.Error
+	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
 // prepare adds the statements of queries to the writer's cache. It must

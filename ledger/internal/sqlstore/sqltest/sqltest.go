@@ -34,33 +34,6 @@ func Run(t *testing.T, open func(t *testing.T) ledger.Store, reopen func(t *test
 	t.Run("Rollback", func(t *testing.T) { rollback(t, open(t)) })
 	t.Run("UpdatePanic", func(t *testing.T) { updatePanic(t, open(t)) })
 	t.Run("Closed", func(t *testing.T) { closed(t, open(t)) })
-	t.Run("HistoryOfMissingTransfer", func(t *testing.T) { historyOfMissingTransfer(t, open(t)) })
-}
-
-// historyOfMissingTransfer checks that a balance history row naming a
-// transfer that does not exist fails the transaction, which leaves
-// nothing behind.
-func historyOfMissingTransfer(t *testing.T, s ledger.Store) {
-	ctx := context.Background()
-	defer s.Close()
-	accounts := accountsFixture()
-	err := s.Update(ctx, func(tx ledger.Tx) error {
-		if _, err := tx.LastTimestamp(); err != nil {
-			return err
-		}
-		if err := tx.InsertAccounts(accounts); err != nil {
-			return err
-		}
-		return tx.InsertBalances([]ledger.BalanceRow{{AccountBalance: ledger.AccountBalance{AccountID: id(2), Timestamp: 4},
-			TransferID: id(999)}})
-	})
-	require.Error(t, err)
-	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
-		got, err := tx.Accounts([]ledger.ID{id(1), id(2)})
-		require.NoError(t, err)
-		assert.Empty(t, got)
-		return nil
-	}))
 }
 
 var errAbort = errors.New("abort")
