@@ -73,17 +73,7 @@ func bench(b *testing.B, store ledger.Store, opts ledger.Options, hot bool) {
 	for i := range accounts {
 		accounts[i] = ledger.Account{ID: ledger.IDFromUint64(uint64(i + 1)), Ledger: 978, Code: 1}
 	}
-	for start := 0; start < len(accounts); start += ledger.BatchMax {
-		res, err := l.CreateAccounts(ctx, accounts[start:min(start+ledger.BatchMax, len(accounts))])
-		if err != nil {
-			b.Fatal(err)
-		}
-		for _, r := range res {
-			if r != ledger.AccountCreated {
-				b.Fatal(r)
-			}
-		}
-	}
+	mustCreate(b, l.CreateAccounts, accounts, ledger.AccountCreated)
 	s.updates.Store(0)
 	var next atomic.Int64
 	var failed atomic.Value
@@ -133,4 +123,67 @@ func bench(b *testing.B, store ledger.Store, opts ledger.Options, hot bool) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "transfers/s")
 	b.ReportMetric(float64(b.N)/float64(max(s.updates.Load(), 1)), "transfers/tx")
 	b.ReportMetric(float64(cpu.Nanoseconds())/float64(b.N), "cpu-ns/op")
+}
+
+// HistoryRows is the length of the balance history that BenchBalances
+// reads.
+const HistoryRows = 10000
+
+// BenchBalances measures the common balance query: GetAccountBalances of a
+// merchant account with HistoryRows history rows, both sides, no user data
+// or code, newest first, 100 rows per call (a page of a statement). open
+// returns a fresh, empty store.
+func BenchBalances(b *testing.B, open func(b *testing.B) ledger.Store) {
+	ctx := context.Background()
+	store := open(b)
+	defer store.Close()
+	l, err := ledger.New(store, ledger.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	merchant, shopper := ledger.IDFromUint64(1), ledger.IDFromUint64(2)
+	mustCreate(b, l.CreateAccounts, []ledger.Account{
+		{ID: merchant, Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
+		{ID: shopper, Ledger: 978, Code: 1},
+	}, ledger.AccountCreated)
+	transfers := make([]ledger.Transfer, HistoryRows)
+	for i := range transfers {
+		debit, credit := shopper, merchant
+		if i%10 == 9 { // a refund
+			debit, credit = merchant, shopper
+		}
+		transfers[i] = ledger.Transfer{ID: ledger.IDFromUint64(uint64(i + 1)), DebitAccountID: debit,
+			CreditAccountID: credit, Amount: 1, Ledger: 978, Code: 1}
+	}
+	mustCreate(b, l.CreateTransfers, transfers, ledger.TransferCreated)
+	f := ledger.AccountFilter{AccountID: merchant, Limit: 100,
+		Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits | ledger.AccountFilterReversed}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		got, err := l.GetAccountBalances(ctx, f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(got) != f.Limit {
+			b.Fatal(len(got))
+		}
+	}
+}
+
+// mustCreate creates rows through create, BatchMax at a time, and stops b
+// unless each result is created.
+func mustCreate[T any, R comparable](b *testing.B, create func(context.Context, []T) ([]R, error), rows []T, created R) {
+	for start := 0; start < len(rows); start += ledger.BatchMax {
+		res, err := create(context.Background(), rows[start:min(start+ledger.BatchMax, len(rows))])
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			if r != created {
+				b.Fatal(r)
+			}
+		}
+	}
 }
