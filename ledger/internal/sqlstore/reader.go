@@ -213,9 +213,12 @@ func (r Reader) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, err
 }
 
 // AccountBalances implements ledger.ReadTx: one range scan of the
-// account's history, each row joined with its transfer by ID. A row
-// without a transfer_id (a release of an expired hold written before the
-// column existed) matches every filter.
+// account's history, each row joined with its transfer by ID when the
+// filter needs it. A row without a transfer_id (a release of an expired
+// hold written before the column existed) matches every filter. Without
+// user data or code, a filter of both sides matches every row (each row's
+// transfer moves the account on one side), so that query reads the
+// history alone.
 func (r Reader) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
 	p := r.filterQuery(f)
 	var side string
@@ -230,9 +233,13 @@ func (r Reader) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance
 	default:
 		return nil, nil
 	}
-	q := "SELECT " + balanceColumnsB + " FROM account_balances AS b LEFT JOIN transfers AS t ON t.id = b.transfer_id" +
-		" WHERE b.account_id = " + p.acct + " AND b.timestamp BETWEEN " + p.lo + " AND " + p.hi +
-		" AND (b.transfer_id IS NULL OR " + side + p.conditions(f, "t.") + ")" +
+	from, match := " FROM account_balances AS b", ""
+	if extra := p.conditions(f, "t."); !debits || !credits || extra != "" {
+		from += " LEFT JOIN transfers AS t ON t.id = b.transfer_id"
+		match = " AND (b.transfer_id IS NULL OR " + side + extra + ")"
+	}
+	q := "SELECT " + balanceColumnsB + from +
+		" WHERE b.account_id = " + p.acct + " AND b.timestamp BETWEEN " + p.lo + " AND " + p.hi + match +
 		" ORDER BY b.timestamp " + p.order + " LIMIT " + p.limit
 	var out []ledger.AccountBalance
 	err := r.Query(q, p.args, collect(ScanBalance, &out))
