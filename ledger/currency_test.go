@@ -161,3 +161,17 @@ func FuzzParseAmount(f *testing.F) {
 		require.Equal(t, v, back)
 	})
 }
+
+// BenchmarkParseAmount parses typical amounts: a price in cents, a whole
+// number of yen, the largest amount in euros.
+func BenchmarkParseAmount(b *testing.B) {
+	inputs := []struct{ s, currency string }{{"12.50", "EUR"}, {"1250", "JPY"}, {"92233720368547758.07", "EUR"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, in := range inputs {
+			if _, err := ledger.ParseAmount(in.s, in.currency); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
