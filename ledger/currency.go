@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/casimpay/casimpay/internal/ascii"
 )
 
 // Currency is an ISO 4217 currency.
@@ -86,15 +88,12 @@ func ParseAmount(s, currency string) (uint64, error) {
 		return 0, fmt.Errorf("%w: %q", ErrUnknownCurrency, currency)
 	}
 	whole, frac, dot := strings.Cut(s, ".")
-	if whole == "" || (dot && frac == "") || len(frac) > int(c.Exponent) {
+	if whole == "" || (dot && frac == "") || len(frac) > int(c.Exponent) || !ascii.Digits(whole) || !ascii.Digits(frac) {
 		return 0, fmt.Errorf("%w: %q for %s", ErrBadAmount, s, c.Code)
 	}
 	frac += strings.Repeat("0", int(c.Exponent)-len(frac))
 	var v uint64
 	for _, r := range whole + frac {
-		if r < '0' || r > '9' {
-			return 0, fmt.Errorf("%w: %q for %s", ErrBadAmount, s, c.Code)
-		}
 		d := uint64(r - '0')
 		if v > (AmountLimit-d)/10 {
 			return 0, fmt.Errorf("%w: %q exceeds the limit", ErrBadAmount, s)

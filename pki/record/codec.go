@@ -16,6 +16,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 	"github.com/veraison/go-cose"
 
+	"github.com/casimpay/casimpay/internal/ascii"
 	"github.com/casimpay/casimpay/internal/cborhead"
 	"github.com/casimpay/casimpay/internal/nilptr"
 )
@@ -82,15 +83,9 @@ func amount(field string, v uint64) error {
 // Digits reports whether every byte of s is an ASCII decimal digit, '0' to
 // '9'. The empty s has no other byte, so it is all digits: callers check the
 // length first. Card IDs here, and the PIN and PUK of package simcard, are
-// checked with it.
-func Digits[T ~string | ~[]byte](s T) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
+// checked with it; it is the module's one digit check (internal/ascii),
+// which package ledger's amounts use too.
+func Digits[T ~string | ~[]byte](s T) bool { return ascii.Digits(s) }
 
 // CheckCardID checks a card ID as the records carry it (PROTOCOL.md §3): an
 // ICCID of 19 or 20 ASCII decimal digits that starts with the
