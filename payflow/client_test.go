@@ -30,7 +30,7 @@ type flakyServer struct {
 func newFlakyServer(t *testing.T, fail ...int) *flakyServer {
 	t.Helper()
 	fs := &flakyServer{fail: fail, api: newHTTPFakeAPI()}
-	h := payflow.NewHandler(fs.api, payflow.HandlerOptions{Logger: discardLogger()})
+	h := mustHandler(t, fs.api, payflow.HandlerOptions{Logger: discardLogger()})
 	fs.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fs.mu.Lock()
 		fs.keys = append(fs.keys, r.Header.Get(payflow.IdempotencyKeyHeader))
@@ -159,7 +159,7 @@ func TestClientUnreachableAndContext(t *testing.T) {
 	// A context that ends during the call ends it too.
 	api := newHTTPFakeAPI()
 	api.release = make(chan struct{})
-	blocked := httptest.NewServer(payflow.NewHandler(api, payflow.HandlerOptions{Logger: discardLogger()}))
+	blocked := httptest.NewServer(mustHandler(t, api, payflow.HandlerOptions{Logger: discardLogger()}))
 	defer blocked.Close()
 	defer close(api.release)
 	ctx, cancel = context.WithCancel(context.Background())

@@ -29,7 +29,9 @@ const RequestIDHeader = "X-Request-ID"
 // HandlerOptions.CallTimeout says otherwise.
 const DefaultCallTimeout = 30 * time.Second
 
-// HandlerOptions configure NewHandler. The zero value is the default.
+// HandlerOptions configure NewHandler. The zero value is the default: a
+// zero field takes its default, and a negative ReplyTTL, ReplyLease,
+// MaxBodyBytes or CallTimeout is refused with ErrInvalid.
 type HandlerOptions struct {
 	// Replies stores the replies of POST requests with an
 	// Idempotency-Key, so that several processes serving one database
@@ -82,12 +84,33 @@ type httpRun func(ctx context.Context) (any, error)
 // Its errors are replied but never stored under an idempotency key.
 type httpPrepare func(c *httpCall) (httpRun, error)
 
+// check returns an error matching ErrInvalid for a negative option.
+func (o *HandlerOptions) check() error {
+	if o.MaxBodyBytes < 0 {
+		return fmt.Errorf("%w: payflow: negative MaxBodyBytes %d", ErrInvalid, o.MaxBodyBytes)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ReplyTTL", o.ReplyTTL}, {"ReplyLease", o.ReplyLease}, {"CallTimeout", o.CallTimeout}} {
+		if d.v < 0 {
+			return fmt.Errorf("%w: payflow: negative %s %v", ErrInvalid, d.name, d.v)
+		}
+	}
+	return nil
+}
+
 // NewHandler returns the HTTP API of PROTOCOL.md §5 in front of api: CBOR
 // bodies, bearer tokens, error bodies of type Error with the status of
 // their code, idempotent POSTs with stored replies, body size limits, a
 // request ID on every reply, one log record per request and panics turned
-// into 500 replies that reveal nothing. It is safe for concurrent use.
-func NewHandler(api API, opts HandlerOptions) http.Handler {
+// into 500 replies that reveal nothing. It is safe for concurrent use. It
+// fails with an error matching ErrInvalid when an option is out of range
+// (see HandlerOptions).
+func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
+	if err := opts.check(); err != nil {
+		return nil, err
+	}
 	h := &handler{api: api, opts: opts, mux: http.NewServeMux(), replies: opts.Replies, log: opts.Logger}
 	if p, ok := api.(*Platform); ok && h.replies == nil {
 		h.replies = p.Store()
@@ -98,16 +121,16 @@ func NewHandler(api API, opts HandlerOptions) http.Handler {
 	if h.log == nil {
 		h.log = slog.Default()
 	}
-	if h.opts.ReplyTTL <= 0 {
+	if h.opts.ReplyTTL == 0 {
 		h.opts.ReplyTTL = DefaultReplyTTL
 	}
-	if h.opts.ReplyLease <= 0 {
+	if h.opts.ReplyLease == 0 {
 		h.opts.ReplyLease = DefaultReplyLease
 	}
-	if h.opts.MaxBodyBytes <= 0 {
+	if h.opts.MaxBodyBytes == 0 {
 		h.opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	if h.opts.CallTimeout <= 0 {
+	if h.opts.CallTimeout == 0 {
 		h.opts.CallTimeout = DefaultCallTimeout
 	}
 	if h.opts.Now == nil {
@@ -115,7 +138,7 @@ func NewHandler(api API, opts HandlerOptions) http.Handler {
 	}
 	h.opts.ReplyLease = max(h.opts.ReplyLease, h.opts.CallTimeout+10*time.Second)
 	h.routes()
-	return h
+	return h, nil
 }
 
 func (h *handler) routes() {

@@ -166,7 +166,7 @@ func BenchmarkHTTPCall(b *testing.B) {
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			srv := httptest.NewServer(payflow.NewHandler(newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()}))
+			srv := httptest.NewServer(mustHandler(b, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()}))
 			defer srv.Close()
 			c := payflow.NewClient(srv.URL, payflow.ClientOptions{})
 			b.ReportAllocs()

@@ -67,7 +67,7 @@ func postgresFixture(tb testing.TB) *paytest.Fixture {
 // The handler keeps its replies in the platform's store, f's database.
 func serve(tb testing.TB, f *paytest.Fixture) string {
 	tb.Helper()
-	srv := httptest.NewServer(payflow.NewHandler(f.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
+	srv := httptest.NewServer(mustHandler(tb, f.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
 	tb.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -218,7 +218,7 @@ func (p *lossyProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // purchase is made exactly once.
 func TestHTTPLostRepliesMoveMoneyOnce(t *testing.T) {
 	f := sqliteFixture(t)
-	proxy := &lossyProxy{h: payflow.NewHandler(f.Platform, payflow.HandlerOptions{Logger: discardLogger()}), seen: make(map[string]bool)}
+	proxy := &lossyProxy{h: mustHandler(t, f.Platform, payflow.HandlerOptions{Logger: discardLogger()}), seen: make(map[string]bool)}
 	srv := httptest.NewServer(proxy)
 	defer srv.Close()
 	client := payflow.NewClient(srv.URL, payflow.ClientOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})

@@ -24,7 +24,10 @@ func (catalogPlatform) Catalog(_ context.Context, token, merchantID string) (*pa
 // The handler serves an API over HTTP and the client calls it, with the
 // platform's errors intact.
 func ExampleNewHandler() {
-	h := payflow.NewHandler(catalogPlatform{}, payflow.HandlerOptions{Logger: slog.New(slog.DiscardHandler)})
+	h, err := payflow.NewHandler(catalogPlatform{}, payflow.HandlerOptions{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		panic(err)
+	}
 	srv := httptest.NewServer(h) // in production: payflow.NewServer(":8443", h).ListenAndServeTLS(…)
 	defer srv.Close()
 

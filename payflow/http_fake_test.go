@@ -4,8 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
+	"net/http"
 	"sync"
+	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
 )
@@ -193,3 +197,11 @@ func (f *httpFakeAPI) Info(ctx context.Context) (*payflow.Info, error) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// mustHandler is NewHandler for options that are in range.
+func mustHandler(tb testing.TB, api payflow.API, opts payflow.HandlerOptions) http.Handler {
+	tb.Helper()
+	h, err := payflow.NewHandler(api, opts)
+	require.NoError(tb, err)
+	return h
+}

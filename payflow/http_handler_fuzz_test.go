@@ -35,7 +35,7 @@ func FuzzHTTPHandler(f *testing.F) {
 	f.Add(uint8(5), []byte{0xa1, 0x01, 0x42, 0xd2, 0x84})
 	f.Add(uint8(7), []byte{})
 	f.Add(uint8(4), []byte{0xa2, 0x01, 0x40, 0x01, 0x40})
-	h := payflow.NewHandler(newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger(), MaxBodyBytes: 4096})
+	h := mustHandler(f, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger(), MaxBodyBytes: 4096})
 	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
 		rt := httpFuzzRoutes[int(route)%len(httpFuzzRoutes)]
 		req := httptest.NewRequest(rt.method, rt.path, bytes.NewReader(body))

@@ -58,7 +58,7 @@ func newHTTPFixture(t *testing.T, opts payflow.HandlerOptions, copts payflow.Cli
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewJSONHandler(fx.logs, nil))
 	}
-	fx.srv = httptest.NewServer(payflow.NewHandler(fx.api, opts))
+	fx.srv = httptest.NewServer(mustHandler(t, fx.api, opts))
 	t.Cleanup(fx.srv.Close)
 	if copts.MinBackoff == 0 {
 		copts.MinBackoff = time.Millisecond
@@ -705,4 +705,22 @@ func TestHTTPReplyStoreCallsHaveADeadline(t *testing.T) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	assert.Equal(t, map[string][]bool{"Begin": {true, true}, "Finish": {true}, "Abandon": {true}}, rs.deadlines)
+}
+
+// TestNewHandlerRefusesNegativeOptions: a negative option is refused with
+// ErrInvalid rather than taken for the default; zero is the default.
+func TestNewHandlerRefusesNegativeOptions(t *testing.T) {
+	for name, opts := range map[string]payflow.HandlerOptions{
+		"ReplyTTL":     {ReplyTTL: -time.Second},
+		"ReplyLease":   {ReplyLease: -time.Nanosecond},
+		"MaxBodyBytes": {MaxBodyBytes: -1},
+		"CallTimeout":  {CallTimeout: -time.Millisecond},
+	} {
+		h, err := payflow.NewHandler(newHTTPFakeAPI(), opts)
+		assert.ErrorIs(t, err, payflow.ErrInvalid, name)
+		assert.Nil(t, h, name)
+	}
+	h, err := payflow.NewHandler(newHTTPFakeAPI(), payflow.HandlerOptions{})
+	require.NoError(t, err)
+	assert.NotNil(t, h)
 }

@@ -163,7 +163,11 @@ func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup
 				return nil, "", nil, err
 			}
 			logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-			srv := payflow.NewServer("", payflow.NewHandler(cloud.Platform, payflow.HandlerOptions{Replies: cloud.Store, Logger: logger}))
+			h, err := payflow.NewHandler(cloud.Platform, payflow.HandlerOptions{Replies: cloud.Store, Logger: logger})
+			if err != nil {
+				return nil, "", nil, err
+			}
+			srv := payflow.NewServer("", h)
 			go srv.Serve(ln)
 			closers = append(closers, func() {
 				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -99,7 +99,11 @@ func TestPlatformProcess(t *testing.T) {
 		die("listen: %v", err)
 	}
 	fmt.Printf("addr %s\n", l.Addr())
-	srv := payflow.NewServer("", payflow.NewHandler(p, payflow.HandlerOptions{Replies: ps, Logger: slog.New(slog.DiscardHandler)}))
+	h, err := payflow.NewHandler(p, payflow.HandlerOptions{Replies: ps, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		die("handler: %v", err)
+	}
+	srv := payflow.NewServer("", h)
 	die("serve: %v", srv.Serve(l))
 }
 

@@ -60,16 +60,21 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 // connect builds the phones' way to the platform: the platform itself, or
 // in HTTP mode a payflow.Client through transport and the platform's
 // handler, whose stored replies live in the platform's store.
-func (w *world) connect(store payflow.Store) {
+func (w *world) connect(store payflow.Store) error {
 	if !w.opts.HTTP {
 		w.api = w.plat
-		return
+		return nil
 	}
-	w.handler = payflow.NewHandler(w.plat, payflow.HandlerOptions{
+	var err error
+	w.handler, err = payflow.NewHandler(w.plat, payflow.HandlerOptions{
 		Replies: store, Now: w.clock, Logger: slog.New(slog.DiscardHandler),
 	})
+	if err != nil {
+		return err
+	}
 	w.api = payflow.NewClient("http://platform.invalid", payflow.ClientOptions{
 		HTTPClient: &http.Client{Transport: transport{w}}, MaxAttempts: 10,
 		MinBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond, Rand: w.bytes,
 	})
+	return nil
 }

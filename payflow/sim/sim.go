@@ -421,8 +421,7 @@ func (w *world) startPlatform() error {
 	if err != nil {
 		return err
 	}
-	w.connect(store)
-	return nil
+	return w.connect(store)
 }
 
 // stopPlatform stops the platform process.

@@ -108,7 +108,11 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	url := "http://" + ln.Addr().String()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	api := &Narrator{API: cloud.Platform, Cloud: cloud, Screen: screen}
-	srv := payflow.NewServer("", payflow.NewHandler(api, payflow.HandlerOptions{Replies: cloud.Store, Logger: logger}))
+	h, err := payflow.NewHandler(api, payflow.HandlerOptions{Replies: cloud.Store, Logger: logger})
+	if err != nil {
+		return err
+	}
+	srv := payflow.NewServer("", h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	urlPath := filepath.Join(*dir, URLFile)
