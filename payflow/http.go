@@ -25,8 +25,9 @@ import (
 // when it is well formed, makes one otherwise, and echoes it in the reply.
 const RequestIDHeader = "X-Request-ID"
 
-// DefaultCallTimeout bounds one API call made by the handler unless
-// HandlerOptions.CallTimeout says otherwise.
+// DefaultCallTimeout bounds the work of one request, its API call and its
+// calls to the reply store, unless HandlerOptions.CallTimeout says
+// otherwise.
 const DefaultCallTimeout = 30 * time.Second
 
 // HandlerOptions configure NewHandler. The zero value is the default: a
@@ -45,13 +46,18 @@ type HandlerOptions struct {
 	// ReplyLease is how long a key stays in flight before a request that
 	// never finished (a crashed process) is forgotten (default
 	// DefaultReplyLease). It is raised to CallTimeout plus 10 seconds
-	// when shorter, so that a running request never loses its key.
+	// when shorter, so that a running request never loses its key: the
+	// lease ends 10 seconds after the request's deadline at the earliest.
 	ReplyLease time.Duration
 	// MaxBodyBytes limits a request body (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
-	// CallTimeout bounds each API call (default DefaultCallTimeout), and
-	// each call to Replies on its own. A call runs to its end, or to this
-	// deadline, even when the client goes away.
+	// CallTimeout bounds the work of each request once its body is read
+	// (default DefaultCallTimeout): its API call and, under an
+	// Idempotency-Key, the calls to Replies that claim the key and then
+	// store the reply or release the key, all under one deadline. The
+	// work runs to its end, or to this deadline, even when the client
+	// goes away. A request that reaches its deadline before the key is
+	// stored or released leaves it in flight until its lease ends.
 	CallTimeout time.Duration
 	// Logger receives one record per request with its request ID, and
 	// the details of server errors (default slog.Default()).
@@ -306,12 +312,14 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 			h.writeError(w, r, fmt.Errorf("%w: %s must be one value of 1 to %d visible ASCII characters", ErrInvalid, IdempotencyKeyHeader, maxIdempotencyKey))
 			return
 		}
+		ctx, cancel := h.detached(r.Context())
+		defer cancel()
 		if r.Method != http.MethodPost || len(keys) == 0 || rt&secretReply != 0 {
-			h.writeReply(w, r, h.call(r.Context(), run))
+			h.writeReply(w, r, h.call(ctx, run))
 			return
 		}
 		key := keys[0]
-		h.idempotent(w, r, scopedIdempotencyKey(r.Method, r.URL.Path, token, key), c.body, run)
+		h.idempotent(ctx, w, r, scopedIdempotencyKey(r.Method, r.URL.Path, token, key), c.body, run)
 	})
 }
 
@@ -332,13 +340,9 @@ type errorBody struct {
 	RetryAfter uint64 `cbor:"3,keyasint,omitempty"` // seconds
 }
 
-// call runs an API call under the call timeout and encodes its outcome.
-// The call runs to its end even when the client goes away (ctx is only
-// the request's context), so that what it changes is finished and, under
-// an Idempotency-Key, its reply stored for the client's retry.
+// call runs an API call under ctx, the request's context of detached, and
+// encodes its outcome.
 func (h *handler) call(ctx context.Context, run httpRun) httpReply {
-	ctx, cancel := h.detached(ctx)
-	defer cancel()
 	out, err := run(ctx)
 	if err != nil {
 		return errorReply(err)
@@ -351,23 +355,26 @@ func (h *handler) call(ctx context.Context, run httpRun) httpReply {
 }
 
 // detached returns a context of ctx's values that the client's going away
-// does not cancel, under the call timeout: the context of an API call and
-// of each call to the reply store, so that neither ends half done because
-// the client left, nor waits for ever on a database that stopped answering.
+// does not cancel, under the call timeout: the context of a request's API
+// call and of its calls to the reply store, all under one deadline, so
+// that none ends half done because the client left, none waits for ever
+// on a database that stopped answering, and the request ends within
+// CallTimeout whichever of them hangs.
 func (h *handler) detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), h.opts.CallTimeout)
 }
 
-// idempotent runs a POST under an Idempotency-Key: the first reply is
-// stored and replayed to retries with the same body.
-func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, key string, body []byte, run httpRun) {
-	ctx := r.Context()
+// idempotent runs a POST under an Idempotency-Key, with ctx the request's
+// context of detached: the first reply is stored and replayed to retries
+// with the same body. The key's lease, read from the clock after ctx got
+// its deadline, outlasts that deadline by 10 seconds at least (NewHandler
+// raises ReplyLease to CallTimeout plus 10 seconds), so that no other
+// request takes the key over while this one may still store its reply.
+func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http.Request, key string, body []byte, run httpRun) {
 	now := h.opts.Now()
 	hash := sha256.Sum256(body)
 	lease := now.Add(h.opts.ReplyLease)
-	bctx, cancel := h.detached(ctx)
-	stored, err := h.replies.BeginIdempotent(bctx, key, hash[:], now, lease)
-	cancel()
+	stored, err := h.replies.BeginIdempotent(ctx, key, hash[:], now, lease)
 	switch {
 	case errors.Is(err, ErrInFlight), errors.Is(err, ErrKeyReuse):
 		h.writeError(w, r, err)
@@ -382,21 +389,19 @@ func (h *handler) idempotent(w http.ResponseWriter, r *http.Request, key string,
 	}
 	// The key is held: release it if the call panics or its reply is
 	// not final, store the reply otherwise, even if the client is gone.
+	// Past the deadline the store may do neither: the key then stays in
+	// flight until its lease ends.
 	held := true
 	defer func() {
 		if held {
-			actx, cancel := h.detached(ctx)
-			defer cancel()
-			if err := h.replies.AbandonIdempotent(actx, key, lease); err != nil {
+			if err := h.replies.AbandonIdempotent(ctx, key, lease); err != nil {
 				h.logger(r).Error("abandoning idempotency key", "err", err)
 			}
 		}
 	}()
 	rep := h.call(ctx, run)
 	if storableReply(rep.code) {
-		fctx, cancel := h.detached(ctx)
-		err := h.replies.FinishIdempotent(fctx, key, lease, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL))
-		cancel()
+		err := h.replies.FinishIdempotent(ctx, key, lease, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL))
 		if err != nil {
 			h.logger(r).Error("storing idempotent reply", "err", err)
 		} else {

@@ -660,41 +660,63 @@ func TestHTTPRequestIDAndLogs(t *testing.T) {
 	assert.Equal(t, float64(200), records[0]["status"])
 }
 
-// deadlineReplies is a ReplyStore that records, per method, whether each
-// call's context had a deadline.
+// deadlineReplies is a ReplyStore that records, per method, the deadline
+// of each call's context (zero for none) and the lease of each
+// BeginIdempotent; the calls of the method block wait for their context to
+// end and fail with its error.
 type deadlineReplies struct {
 	*payflow.ReplyMemory
+	block     string
 	mu        sync.Mutex
-	deadlines map[string][]bool
+	deadlines map[string][]time.Time
+	leases    []time.Time
 }
 
-func (d *deadlineReplies) note(method string, ctx context.Context) {
-	_, ok := ctx.Deadline()
+func newDeadlineReplies(block string) *deadlineReplies {
+	return &deadlineReplies{ReplyMemory: payflow.NewReplyMemory(), block: block, deadlines: make(map[string][]time.Time)}
+}
+
+func (d *deadlineReplies) note(method string, ctx context.Context) error {
+	deadline, _ := ctx.Deadline()
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.deadlines[method] = append(d.deadlines[method], ok)
+	d.deadlines[method] = append(d.deadlines[method], deadline)
+	d.mu.Unlock()
+	if method == d.block {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	return nil
 }
 
 func (d *deadlineReplies) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
-	d.note("Begin", ctx)
+	d.mu.Lock()
+	d.leases = append(d.leases, lease)
+	d.mu.Unlock()
+	if err := d.note("Begin", ctx); err != nil {
+		return nil, err
+	}
 	return d.ReplyMemory.BeginIdempotent(ctx, key, bodyHash, now, lease)
 }
 
 func (d *deadlineReplies) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
-	d.note("Finish", ctx)
+	if err := d.note("Finish", ctx); err != nil {
+		return err
+	}
 	return d.ReplyMemory.FinishIdempotent(ctx, key, lease, status, reply, expires)
 }
 
 func (d *deadlineReplies) AbandonIdempotent(ctx context.Context, key string, lease time.Time) error {
-	d.note("Abandon", ctx)
+	if err := d.note("Abandon", ctx); err != nil {
+		return err
+	}
 	return d.ReplyMemory.AbandonIdempotent(ctx, key, lease)
 }
 
 // TestHTTPReplyStoreCallsHaveADeadline: the handler's calls to the reply
-// store run under the call timeout, as the API call does, so that a
-// database that stops answering holds no request for ever.
+// store run under the deadline of their request, as the API call does, so
+// that a database that stops answering holds no request for ever.
 func TestHTTPReplyStoreCallsHaveADeadline(t *testing.T) {
-	rs := &deadlineReplies{ReplyMemory: payflow.NewReplyMemory(), deadlines: make(map[string][]bool)}
+	rs := newDeadlineReplies("")
 	fx := newHTTPFixture(t, payflow.HandlerOptions{Replies: rs}, payflow.ClientOptions{})
 	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
 	ok := fx.do(t, http.MethodPost, "/v1/requests", map[string]string{payflow.IdempotencyKeyHeader: "k1"}, body)
@@ -704,7 +726,64 @@ func TestHTTPReplyStoreCallsHaveADeadline(t *testing.T) {
 	require.Equal(t, http.StatusConflict, lost.status)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	assert.Equal(t, map[string][]bool{"Begin": {true, true}, "Finish": {true}, "Abandon": {true}}, rs.deadlines)
+	require.Len(t, rs.deadlines["Begin"], 2)
+	d1, d2 := rs.deadlines["Begin"][0], rs.deadlines["Begin"][1]
+	assert.False(t, d1.IsZero() || d2.IsZero(), "claiming a key has a deadline")
+	assert.Equal(t, map[string][]time.Time{"Begin": {d1, d2}, "Finish": {d1}, "Abandon": {d2}}, rs.deadlines)
+}
+
+// TestHTTPRequestStepsShareOneDeadline: claiming the key, the API call and
+// storing or releasing the key run under one deadline, CallTimeout after
+// the request reached them, so that the request ends by then whichever
+// step hangs; the key's lease outlasts that deadline by 10 s at least.
+func TestHTTPRequestStepsShareOneDeadline(t *testing.T) {
+	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
+	for _, tt := range []struct {
+		name    string
+		block   string // the step that hangs: "API" or a ReplyStore method
+		status  int
+		code    string // error code, "" for a success
+		calls   int    // API calls
+		stepped []string
+	}{
+		{"claiming the key hangs", "Begin", http.StatusServiceUnavailable, "unavailable", 0, []string{"Begin"}},
+		{"the call hangs", "API", http.StatusInternalServerError, "internal", 1, []string{"Begin", "Abandon"}},
+		{"storing the reply hangs", "Finish", http.StatusOK, "", 1, []string{"Begin", "Finish", "Abandon"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := newDeadlineReplies(tt.block)
+			fx := newHTTPFixture(t, payflow.HandlerOptions{Replies: rs, CallTimeout: 50 * time.Millisecond, ReplyLease: time.Nanosecond}, payflow.ClientOptions{})
+			ctxs := make(chan context.Context, 1)
+			fx.api.set(func(f *httpFakeAPI) {
+				f.ctxs = ctxs
+				if tt.block == "API" {
+					f.release = make(chan struct{}) // never closed: the call waits for its context
+				}
+			})
+			r := fx.do(t, http.MethodPost, "/v1/requests", map[string]string{payflow.IdempotencyKeyHeader: "k"}, body)
+			require.Equal(t, tt.status, r.status)
+			if tt.code != "" {
+				assert.Equal(t, tt.code, r.errorCode(t))
+			}
+			assert.Equal(t, tt.calls, fx.api.count("CreateRequest"))
+
+			rs.mu.Lock()
+			defer rs.mu.Unlock()
+			require.Len(t, rs.leases, 1)
+			deadline := rs.deadlines["Begin"][0]
+			require.False(t, deadline.IsZero())
+			want := make(map[string][]time.Time)
+			for _, s := range tt.stepped {
+				want[s] = []time.Time{deadline}
+			}
+			assert.Equal(t, want, rs.deadlines, "every step of the request has its deadline")
+			if tt.calls > 0 {
+				called, _ := (<-ctxs).Deadline()
+				assert.Equal(t, deadline, called, "the API call has the request's deadline")
+			}
+			assert.GreaterOrEqual(t, rs.leases[0].Sub(deadline), 10*time.Second, "the lease outlasts the deadline")
+		})
+	}
 }
 
 // TestNewHandlerRefusesNegativeOptions: a negative option is refused with
