@@ -30,9 +30,16 @@ const RequestIDHeader = "X-Request-ID"
 // otherwise.
 const DefaultCallTimeout = 30 * time.Second
 
+// MaxHandlerDuration is the longest ReplyTTL, ReplyLease and CallTimeout
+// that NewHandler accepts: a year, far beyond any sensible setting, and
+// short enough that the times the handler derives from them (a lease, an
+// expiry) stay within what time.Duration and the stores hold.
+const MaxHandlerDuration = 365 * 24 * time.Hour
+
 // HandlerOptions configure NewHandler. The zero value is the default: a
 // zero field takes its default, and a negative ReplyTTL, ReplyLease,
-// MaxBodyBytes or CallTimeout is refused with ErrInvalid.
+// MaxBodyBytes or CallTimeout, or a duration longer than
+// MaxHandlerDuration, is refused with ErrInvalid.
 type HandlerOptions struct {
 	// Replies stores the replies of POST requests with an
 	// Idempotency-Key, so that several processes serving one database
@@ -90,7 +97,8 @@ type httpRun func(ctx context.Context) (any, error)
 // Its errors are replied but never stored under an idempotency key.
 type httpPrepare func(c *httpCall) (httpRun, error)
 
-// check returns an error matching ErrInvalid for a negative option.
+// check returns an error matching ErrInvalid for a negative option or a
+// duration longer than MaxHandlerDuration.
 func (o *HandlerOptions) check() error {
 	if o.MaxBodyBytes < 0 {
 		return fmt.Errorf("%w: payflow: negative MaxBodyBytes %d", ErrInvalid, o.MaxBodyBytes)
@@ -99,8 +107,8 @@ func (o *HandlerOptions) check() error {
 		name string
 		v    time.Duration
 	}{{"ReplyTTL", o.ReplyTTL}, {"ReplyLease", o.ReplyLease}, {"CallTimeout", o.CallTimeout}} {
-		if d.v < 0 {
-			return fmt.Errorf("%w: payflow: negative %s %v", ErrInvalid, d.name, d.v)
+		if d.v < 0 || d.v > MaxHandlerDuration {
+			return fmt.Errorf("%w: payflow: %s %v is not from 0 to %v", ErrInvalid, d.name, d.v, MaxHandlerDuration)
 		}
 	}
 	return nil

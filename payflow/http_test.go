@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -786,20 +787,30 @@ func TestHTTPRequestStepsShareOneDeadline(t *testing.T) {
 	}
 }
 
-// TestNewHandlerRefusesNegativeOptions: a negative option is refused with
-// ErrInvalid rather than taken for the default; zero is the default.
-func TestNewHandlerRefusesNegativeOptions(t *testing.T) {
+// TestNewHandlerRefusesOptionsOutOfRange: a negative option is refused
+// with ErrInvalid rather than taken for the default, and so is a duration
+// so long that the handler's arithmetic on it would overflow; zero is the
+// default.
+func TestNewHandlerRefusesOptionsOutOfRange(t *testing.T) {
 	for name, opts := range map[string]payflow.HandlerOptions{
-		"ReplyTTL":     {ReplyTTL: -time.Second},
-		"ReplyLease":   {ReplyLease: -time.Nanosecond},
-		"MaxBodyBytes": {MaxBodyBytes: -1},
-		"CallTimeout":  {CallTimeout: -time.Millisecond},
+		"ReplyTTL":             {ReplyTTL: -time.Second},
+		"ReplyLease":           {ReplyLease: -time.Nanosecond},
+		"MaxBodyBytes":         {MaxBodyBytes: -1},
+		"CallTimeout":          {CallTimeout: -time.Millisecond},
+		"longest CallTimeout":  {CallTimeout: math.MaxInt64},
+		"longest ReplyLease":   {ReplyLease: math.MaxInt64},
+		"longest ReplyTTL":     {ReplyTTL: math.MaxInt64},
+		"CallTimeout too long": {CallTimeout: payflow.MaxHandlerDuration + 1},
+		"ReplyLease too long":  {ReplyLease: payflow.MaxHandlerDuration + 1},
+		"ReplyTTL too long":    {ReplyTTL: payflow.MaxHandlerDuration + 1},
 	} {
 		h, err := payflow.NewHandler(newHTTPFakeAPI(), opts)
 		assert.ErrorIs(t, err, payflow.ErrInvalid, name)
 		assert.Nil(t, h, name)
 	}
-	h, err := payflow.NewHandler(newHTTPFakeAPI(), payflow.HandlerOptions{})
-	require.NoError(t, err)
-	assert.NotNil(t, h)
+	for _, opts := range []payflow.HandlerOptions{{}, {ReplyTTL: payflow.MaxHandlerDuration, ReplyLease: payflow.MaxHandlerDuration, CallTimeout: payflow.MaxHandlerDuration}} {
+		h, err := payflow.NewHandler(newHTTPFakeAPI(), opts)
+		require.NoError(t, err)
+		assert.NotNil(t, h)
+	}
 }
