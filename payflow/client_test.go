@@ -175,6 +175,10 @@ func TestClientRefusesOversizedAndUndecodableReplies(t *testing.T) {
 			w.Write(make([]byte, 2048))
 			return
 		}
+		if strings.HasSuffix(r.URL.Path, "challenges") {
+			w.Write(append([]byte{0xa1, 0x02, 0x74}, "2027-01-15T08:00:00Z"...)) // a time is integer seconds, not text
+			return
+		}
 		w.Write([]byte{0xa1, 0x01, 0x01}) // key 1 of a session is an ID, not an integer
 	}))
 	defer srv.Close()
@@ -182,5 +186,7 @@ func TestClientRefusesOversizedAndUndecodableReplies(t *testing.T) {
 	_, err := c.Info(context.Background())
 	require.ErrorIs(t, err, payflow.ErrInternal)
 	_, err = c.Session(context.Background(), "t", payflow.ID{1})
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	_, err = c.Challenge(context.Background(), &payflow.ChallengeRequest{CardID: "8944100000000000009"})
 	require.ErrorIs(t, err, payflow.ErrInternal)
 }

@@ -1,7 +1,11 @@
 package payflow
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
+	"sync"
+	"time"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -29,7 +33,9 @@ const (
 // array and map sizes, definite lengths only, no tags, no duplicate map
 // keys and no unknown fields. The response decoder is as strict except
 // that it ignores map keys it does not know, so that a server may add
-// response fields without breaking older phones.
+// response fields without breaking older phones. Both take only integer
+// Unix seconds, or null for the zero time, into a time.Time field of a
+// body (wireUnmarshal).
 var (
 	wireEnc     cbor.EncMode
 	wireDec     cbor.DecMode
@@ -68,7 +74,7 @@ func init() {
 // wireDecode decodes a request body into v; every failure matches
 // ErrInvalid.
 func wireDecode(data []byte, v any) error {
-	if err := wireDec.Unmarshal(data, v); err != nil {
+	if err := wireUnmarshal(wireDec, data, v); err != nil {
 		return fmt.Errorf("%w: body: %v", ErrInvalid, err)
 	}
 	return nil
@@ -76,7 +82,61 @@ func wireDecode(data []byte, v any) error {
 
 // wireDecodeReply decodes a response body into v.
 func wireDecodeReply(data []byte, v any) error {
-	return wireDecResp.Unmarshal(data, v)
+	return wireUnmarshal(wireDecResp, data, v)
+}
+
+// wireUnmarshal decodes body data into v with mode, then refuses the times
+// that mode takes but the protocol does not: a text (RFC 3339),
+// floating-point or undefined value of a time.Time field of the struct v
+// points to. It decodes data a second time for that, into the struct of
+// wireTimes of v's type.
+func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
+	if err := mode.Unmarshal(data, v); err != nil {
+		return err
+	}
+	t := reflect.TypeOf(v).Elem() // v is a pointer: Unmarshal refuses anything else
+	times, ok := wireTimesOf.Load(t)
+	if !ok {
+		times, _ = wireTimesOf.LoadOrStore(t, wireTimes(t))
+	}
+	if times == nil {
+		return nil
+	}
+	return wireDecResp.Unmarshal(data, reflect.New(times.(reflect.Type)).Interface())
+}
+
+// wireTimesOf holds the wireTimes of each type wireUnmarshal decoded into.
+var wireTimesOf sync.Map
+
+// wireTimes returns a struct type with a wireTime field, under the same
+// key, for each exported time.Time field of t; nil when there is none.
+func wireTimes(t reflect.Type) any {
+	if t.Kind() != reflect.Struct {
+		return nil
+	}
+	var times []reflect.StructField
+	for i := range t.NumField() {
+		if f := t.Field(i); f.Type == reflect.TypeFor[time.Time]() && f.IsExported() {
+			times = append(times, reflect.StructField{Name: f.Name, Type: reflect.TypeFor[wireTime](), Tag: f.Tag})
+		}
+	}
+	if times == nil {
+		return nil
+	}
+	return reflect.StructOf(times)
+}
+
+// wireTime accepts the times of PROTOCOL.md §5.1: integer Unix seconds
+// (major type 0 or 1), or null, which the encoder writes for the zero
+// time.
+type wireTime struct{}
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (wireTime) UnmarshalCBOR(data []byte) error {
+	if len(data) == 0 || data[0]>>5 > 1 && data[0] != 0xf6 {
+		return errors.New("a time is integer Unix seconds")
+	}
+	return nil
 }
 
 // UnmarshalCBOR implements cbor.Unmarshaler: an ID on the wire is a byte

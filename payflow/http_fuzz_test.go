@@ -117,6 +117,12 @@ func FuzzWireReply(f *testing.F) {
 	}
 	f.Add(uint8(8), []byte{0xa1, 0x01, 0x63, 'a', 'b', 'c'})
 	f.Add(uint8(4), []byte{0xa1, 0x03, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+	// Times: text, floating-point and undefined ones are refused, null
+	// is the zero time.
+	f.Add(uint8(0), append([]byte{0xa1, 0x02, 0x74}, "2027-01-15T08:00:00Z"...))
+	f.Add(uint8(5), []byte{0xa1, 0x0e, 0xfb, 0x41, 0xda, 0xd2, 0x74, 0x80, 0x00, 0x00, 0x00})
+	f.Add(uint8(3), []byte{0xa1, 0x09, 0xf7})
+	f.Add(uint8(1), []byte{0xa1, 0x05, 0xf6})
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		fresh := wireReplyTypes[int(kind)%len(wireReplyTypes)]
 		v := fresh()
