@@ -119,7 +119,7 @@ const MaxBatch = 128
 // goroutine of one of its callers (the first in the queue), so a lone
 // write costs no hand-off. It is safe for concurrent use.
 type Batcher struct {
-	db   *sql.DB
+	conn *sql.Conn
 	lock *Lock
 
 	mu      sync.Mutex
@@ -128,12 +128,33 @@ type Batcher struct {
 	leading bool // a caller is running batches
 	closed  bool
 
-	savepoint, rollbackTo *sql.Stmt
+	// The statements that begin and end transactions, prepared once
+	// rather than at every transaction, as (*sql.DB).BeginTx does.
+	begin, commit, rollback, savepoint, rollbackTo *sql.Stmt
 }
+
+// A Tx is the transaction of a Batcher that a function given to Write runs
+// its statements in, on the Batcher's connection.
+type Tx struct{ c *sql.Conn }
+
+// ExecContext runs query in the transaction.
+func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.c.ExecContext(ctx, query, args...)
+}
+
+// QueryRowContext runs query in the transaction.
+func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.c.QueryRowContext(ctx, query, args...)
+}
+
+// StmtContext returns st, which must come from the Batcher's Prepare: it
+// runs on the transaction's connection as it is. It has the form of
+// (*sql.Tx).StmtContext, so that code can run on either.
+func (t *Tx) StmtContext(_ context.Context, st *sql.Stmt) *sql.Stmt { return st }
 
 type job struct {
 	ctx     context.Context
-	fn      func(context.Context, *sql.Tx) error
+	fn      func(context.Context, *Tx) error
 	err     error
 	panic   any
 	settled bool
@@ -142,18 +163,28 @@ type job struct {
 	wake chan struct{}
 }
 
-// NewBatcher returns a Batcher writing through db, whose pool must hold
-// one connection, taking lock around each transaction.
+// NewBatcher returns a Batcher writing through a connection of db that it
+// takes from db's pool and keeps until Close, taking lock around each
+// transaction. Meanwhile the statements of its transactions are prepared
+// with Prepare, and db is used for nothing else if its pool holds one
+// connection: that would wait for Close.
 func NewBatcher(ctx context.Context, db *sql.DB, lock *Lock) (*Batcher, error) {
-	b := &Batcher{db: db, lock: lock}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitewrite: %w", err)
+	}
+	b := &Batcher{conn: conn, lock: lock}
 	b.idle.L = &b.mu
 	for _, p := range []struct {
 		st **sql.Stmt
 		q  string
-	}{{&b.savepoint, "SAVEPOINT batched"}, {&b.rollbackTo, "ROLLBACK TO batched"}} {
-		st, err := db.PrepareContext(ctx, p.q)
+	}{
+		{&b.begin, "BEGIN IMMEDIATE"}, {&b.commit, "COMMIT"}, {&b.rollback, "ROLLBACK"},
+		{&b.savepoint, "SAVEPOINT batched"}, {&b.rollbackTo, "ROLLBACK TO batched"},
+	} {
+		st, err := conn.PrepareContext(ctx, p.q)
 		if err != nil {
-			b.closeStmts()
+			b.closeConn()
 			return nil, fmt.Errorf("sqlitewrite: %w", err)
 		}
 		*p.st = st
@@ -161,16 +192,34 @@ func NewBatcher(ctx context.Context, db *sql.DB, lock *Lock) (*Batcher, error) {
 	return b, nil
 }
 
-func (b *Batcher) closeStmts() {
-	for _, st := range []*sql.Stmt{b.savepoint, b.rollbackTo} {
+// closeConn closes the prepared statements and gives the connection back
+// to its pool.
+func (b *Batcher) closeConn() {
+	for _, st := range []*sql.Stmt{b.begin, b.commit, b.rollback, b.savepoint, b.rollbackTo} {
 		if st != nil {
 			st.Close()
 		}
 	}
+	b.conn.Close()
 }
 
-// Close waits for the queued transactions to be committed; later calls
-// of Write fail with ErrClosed. It does not close the database.
+// Prepare returns query prepared on the Batcher's connection, for the
+// functions given to Write to run through Tx.StmtContext. After Close it
+// fails with ErrClosed.
+func (b *Batcher) Prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
+	}
+	return b.conn.PrepareContext(ctx, query)
+}
+
+// Close waits for the queued transactions to be committed and gives the
+// connection back to the pool; later calls of Write and Prepare fail with
+// ErrClosed. Statements of Prepare no longer run. It does not close the
+// database.
 func (b *Batcher) Close() {
 	b.mu.Lock()
 	if b.closed {
@@ -182,7 +231,7 @@ func (b *Batcher) Close() {
 		b.idle.Wait()
 	}
 	b.mu.Unlock()
-	b.closeStmts()
+	b.closeConn()
 }
 
 // Write runs fn in a write transaction and returns once its batch has
@@ -201,7 +250,7 @@ func (b *Batcher) Close() {
 // and must run its statements with it, because SQLite rolls back the
 // whole transaction, the other callers' writes with it, when an INSERT,
 // UPDATE or DELETE is interrupted.
-func (b *Batcher) Write(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+func (b *Batcher) Write(ctx context.Context, fn func(context.Context, *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -255,19 +304,20 @@ func (b *Batcher) run(batch []*job) {
 	ctx := context.Background()
 	_ = b.lock.Lock(ctx)
 	defer b.lock.Unlock()
-	tx, err := b.db.BeginTx(ctx, nil)
-	if err != nil {
+	if _, err := b.begin.ExecContext(ctx); err != nil {
+		b.rollBack() // in case a transaction was left open: the next BEGIN then works
 		settleAll(batch, err)
 		return
 	}
+	tx := &Tx{b.conn}
 	if len(batch) == 1 { // no savepoint needed: the transaction is the job's
 		j := batch[0]
 		if err := j.call(tx); err != nil {
-			_ = tx.Rollback()
+			b.rollBack()
 			j.settle(err)
 			return
 		}
-		j.settle(tx.Commit())
+		j.settle(b.commitTx())
 		return
 	}
 	// Each job runs after a savepoint of its own. Savepoints are not
@@ -282,16 +332,16 @@ func (b *Batcher) run(batch []*job) {
 	failed := make([]error, len(batch))
 	kept := 0
 	for i, j := range batch {
-		if _, err := tx.StmtContext(ctx, b.savepoint).ExecContext(ctx); err != nil {
-			_ = tx.Rollback()
+		if _, err := b.savepoint.ExecContext(ctx); err != nil {
+			b.rollBack()
 			settleAll(batch, err)
 			return
 		}
 		if err := j.call(tx); err != nil {
-			if _, rerr := tx.StmtContext(ctx, b.rollbackTo).ExecContext(ctx); rerr != nil {
+			if _, rerr := b.rollbackTo.ExecContext(ctx); rerr != nil {
 				// The transaction is unusable (SQLite may have rolled it
 				// back whole): give up the batch.
-				_ = tx.Rollback()
+				b.rollBack()
 				j.settle(err)
 				settleAll(batch, rerr)
 				return
@@ -302,8 +352,8 @@ func (b *Batcher) run(batch []*job) {
 		}
 	}
 	if kept == 0 {
-		_ = tx.Rollback()
-	} else if err := tx.Commit(); err != nil {
+		b.rollBack()
+	} else if err := b.commitTx(); err != nil {
 		settleAll(batch, err) // none of the batch is kept
 		return
 	}
@@ -312,9 +362,26 @@ func (b *Batcher) run(batch []*job) {
 	}
 }
 
+// commitTx commits the transaction. A COMMIT that fails may leave it
+// open (SQLite keeps it when a deferred constraint fails): it is then
+// rolled back, so that the connection is ready for the next.
+func (b *Batcher) commitTx() error {
+	_, err := b.commit.ExecContext(context.Background())
+	if err != nil {
+		b.rollBack()
+	}
+	return err
+}
+
+// rollBack rolls the transaction back, if one is open. Its error is
+// dropped: there is none to roll back when SQLite has rolled it back
+// already, and a transaction that stays open fails the next BEGIN, which
+// rolls it back again.
+func (b *Batcher) rollBack() { _, _ = b.rollback.ExecContext(context.Background()) }
+
 // call runs the job's fn on tx, turning a panic into an error for the
 // batch and keeping the value for Write to panic with.
-func (j *job) call(tx *sql.Tx) (err error) {
+func (j *job) call(tx *Tx) (err error) {
 	if err := j.ctx.Err(); err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ var testCancel atomic.Pointer[context.CancelFunc]
 
 // openDB opens a new database file with a table t (k, v) and the tables
 // parent and child, whose foreign key is checked at COMMIT, and returns
-// the writer (one connection), its lock and a Batcher over both.
+// the writer (a connection for the Batcher and one for the test), its lock and a Batcher over both.
 func openDB(t *testing.T) (*sql.DB, *Lock, *Batcher) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "w.db")
@@ -54,7 +54,7 @@ func openDB(t *testing.T) (*sql.DB, *Lock, *Batcher) {
 	require.NoError(t, err)
 	db, err := sql.Open("sqlite", dsn)
 	require.NoError(t, err)
-	db.SetMaxOpenConns(1)
+	db.SetMaxOpenConns(2) // one for the Batcher, one for the test's reads
 	t.Cleanup(func() { db.Close() })
 	_, err = db.Exec(`CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT NOT NULL);
 		CREATE TABLE parent (id INTEGER PRIMARY KEY);
@@ -79,8 +79,8 @@ func sqliteCode(err error) int {
 	return 0
 }
 
-func insert(k int) func(context.Context, *sql.Tx) error {
-	return func(ctx context.Context, tx *sql.Tx) error {
+func insert(k int) func(context.Context, *Tx) error {
+	return func(ctx context.Context, tx *Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO t (k, v) VALUES (?, ?)`, k, fmt.Sprint("v", k))
 		return err
 	}
@@ -114,7 +114,7 @@ func until(t *testing.T, b *Batcher, cond func() bool) {
 // leaderWaiting takes l and starts a Write of fn, which takes the lead
 // and waits for l, so that the Writes after it queue for the next batch.
 // It returns what the Write returns once l is unlocked.
-func leaderWaiting(t *testing.T, l *Lock, b *Batcher, fn func(context.Context, *sql.Tx) error) <-chan error {
+func leaderWaiting(t *testing.T, l *Lock, b *Batcher, fn func(context.Context, *Tx) error) <-chan error {
 	t.Helper()
 	require.NoError(t, l.Lock(context.Background()))
 	first := make(chan error, 1)
@@ -127,7 +127,7 @@ func leaderWaiting(t *testing.T, l *Lock, b *Batcher, fn func(context.Context, *
 // batch: a first Write takes the lead and waits for the lock that the
 // test holds, the others queue behind it and form the next batch. It
 // returns what each Write of fns returned, or the value it panicked with.
-func inOneBatch(t *testing.T, l *Lock, b *Batcher, fns ...func(context.Context, *sql.Tx) error) (errs []error, panics []any) {
+func inOneBatch(t *testing.T, l *Lock, b *Batcher, fns ...func(context.Context, *Tx) error) (errs []error, panics []any) {
 	t.Helper()
 	first := leaderWaiting(t, l, b, insert(-1))
 	errs, panics = make([]error, len(fns)), make([]any, len(fns))
@@ -192,14 +192,14 @@ func TestWriteAlone(t *testing.T) {
 	ctx := context.Background()
 	require.NoError(t, b.Write(ctx, insert(1)))
 	boom := errors.New("boom")
-	err := b.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := b.Write(ctx, func(ctx context.Context, tx *Tx) error {
 		require.NoError(t, insert(2)(ctx, tx))
 		return boom
 	})
 	assert.ErrorIs(t, err, boom)
 	assert.Equal(t, []int{1}, keys(t, db), "a failed write keeps nothing")
 	assert.PanicsWithValue(t, "kaput", func() {
-		_ = b.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_ = b.Write(ctx, func(ctx context.Context, tx *Tx) error {
 			require.NoError(t, insert(3)(ctx, tx))
 			panic("kaput")
 		})
@@ -207,6 +207,31 @@ func TestWriteAlone(t *testing.T) {
 	assert.Equal(t, []int{1}, keys(t, db))
 	require.NoError(t, b.Write(ctx, insert(4)), "the connection is usable after a panic")
 	assert.Equal(t, []int{1, 4}, keys(t, db))
+}
+
+// TestPrepared: a statement of Prepare runs in the transaction of the
+// write that runs it, rolled back with it; after Close, Prepare fails.
+func TestPrepared(t *testing.T) {
+	db, _, b := openDB(t)
+	ctx := context.Background()
+	st, err := b.Prepare(ctx, `INSERT INTO t (k, v) VALUES (?, 'p')`)
+	require.NoError(t, err)
+	defer st.Close()
+	boom := errors.New("boom")
+	assert.ErrorIs(t, b.Write(ctx, func(ctx context.Context, tx *Tx) error {
+		if _, err := tx.StmtContext(ctx, st).ExecContext(ctx, 1); err != nil {
+			return err
+		}
+		return boom
+	}), boom)
+	require.NoError(t, b.Write(ctx, func(ctx context.Context, tx *Tx) error {
+		_, err := tx.StmtContext(ctx, st).ExecContext(ctx, 2)
+		return err
+	}))
+	assert.Equal(t, []int{2}, keys(t, db))
+	b.Close()
+	_, err = b.Prepare(ctx, `SELECT 1`)
+	assert.ErrorIs(t, err, ErrClosed)
 }
 
 // TestBatchIsolatesFailures: in one batch, a write that fails or panics
@@ -217,7 +242,7 @@ func TestBatchIsolatesFailures(t *testing.T) {
 	var seen int
 	errs, panics := inOneBatch(t, l, b,
 		insert(1),
-		func(ctx context.Context, tx *sql.Tx) error {
+		func(ctx context.Context, tx *Tx) error {
 			if err := insert(2)(ctx, tx); err != nil {
 				return err
 			}
@@ -225,13 +250,13 @@ func TestBatchIsolatesFailures(t *testing.T) {
 		},
 		insert(3), // kept between two failures
 		insert(1), // a constraint failure
-		func(ctx context.Context, tx *sql.Tx) error {
+		func(ctx context.Context, tx *Tx) error {
 			if err := insert(5)(ctx, tx); err != nil {
 				return err
 			}
 			panic("kaput")
 		},
-		func(ctx context.Context, tx *sql.Tx) error {
+		func(ctx context.Context, tx *Tx) error {
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM t WHERE k > 0`).Scan(&seen); err != nil {
 				return err
 			}
@@ -278,7 +303,7 @@ func TestFailureReportedAfterCommit(t *testing.T) {
 	until(t, b, func() bool { return len(b.queue) == 2 })
 	// A slow last write: the batch commits only after it.
 	wg.Go(func() {
-		_ = b.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_ = b.Write(ctx, func(ctx context.Context, tx *Tx) error {
 			if _, err := tx.ExecContext(ctx, `SELECT test_sleep_ms(100)`); err != nil {
 				return err
 			}
@@ -300,7 +325,7 @@ func TestFailureReportedAfterCommit(t *testing.T) {
 // keeps none.
 func TestBatchCommitFails(t *testing.T) {
 	db, l, b := openDB(t)
-	orphan := func(ctx context.Context, tx *sql.Tx) error {
+	orphan := func(ctx context.Context, tx *Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO child (id, p) VALUES (1, 99)`)
 		return err
 	}
@@ -331,7 +356,7 @@ func TestBatchCancelled(t *testing.T) {
 	first := leaderWaiting(t, l, b, insert(10))
 	done := make(chan error, 1)
 	go func() {
-		done <- b.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		done <- b.Write(ctx, func(ctx context.Context, tx *Tx) error {
 			ran = true
 			return insert(11)(ctx, tx)
 		})
@@ -360,7 +385,7 @@ func TestCancelWhileRunning(t *testing.T) {
 	until(t, b, func() bool { return len(b.queue) == 1 })
 	slow := make(chan error, 1)
 	go func() {
-		slow <- b.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		slow <- b.Write(ctx, func(ctx context.Context, tx *Tx) error {
 			// An INSERT that ends the caller's context at its first row,
 			// then runs for 200 ms more.
 			_, err := tx.ExecContext(ctx, `INSERT INTO t (k, v)
@@ -412,7 +437,7 @@ func TestConcurrentWrites(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				k := w*each + i + 1
-				err := b.Write(context.Background(), func(ctx context.Context, tx *sql.Tx) error {
+				err := b.Write(context.Background(), func(ctx context.Context, tx *Tx) error {
 					if _, err := tx.ExecContext(ctx, `UPDATE parent SET id = id + 1`); err != nil {
 						return err
 					}

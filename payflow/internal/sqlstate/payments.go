@@ -108,7 +108,7 @@ func updateArgs(p *payflow.PaymentRecord, from string) []any {
 }
 
 // updatePayment is the compare-and-set of UpdatePayment in tx.
-func (s *Store) updatePayment(ctx context.Context, tx *sql.Tx, p *payflow.PaymentRecord, from string) error {
+func (s *Store) updatePayment(ctx context.Context, tx dbTx, p *payflow.PaymentRecord, from string) error {
 	res, err := tx.ExecContext(ctx, s.q(qUpdatePayment), updateArgs(p, from)...)
 	return oneRow(res, err, payflow.ErrConflict)
 }
@@ -171,7 +171,7 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from 
 			return err
 		}
 	}
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ?, failure = ? WHERE id = ? AND state = ?`),
 			r.State, nilIfEmpty(r.Receipt), int64(r.Refunded), r.Failure, r.ID[:], from)
 		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
@@ -267,7 +267,7 @@ func (s *Store) AbandonIdempotent(ctx context.Context, key string, lease time.Ti
 // DeleteExpired implements payflow.Store in one transaction.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	total := 0
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		total = 0
 		for _, q := range []string{
 			`DELETE FROM payflow_nonces WHERE expires_at <= ?`,

@@ -61,7 +61,8 @@ func New(w, r *sql.DB, d Dialect, batch *sqlitewrite.Batcher) *Store {
 // stmt returns the prepared statement of query (rebound) on db, preparing
 // it on first use: SQLite then parses each query once, not on every call.
 // Statements are kept under the query as written, so that it is rebound
-// only when prepared.
+// only when prepared. With a Batcher, the writer's statements are prepared
+// on its connection.
 func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, error) {
 	k := stmtKey{db, query}
 	s.mu.Lock()
@@ -70,7 +71,12 @@ func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, 
 	if ok {
 		return st, nil
 	}
-	st, err := db.PrepareContext(ctx, rebind(s.d, query))
+	var err error
+	if db == s.w && s.batch != nil {
+		st, err = s.batch.Prepare(ctx, rebind(s.d, query))
+	} else {
+		st, err = db.PrepareContext(ctx, rebind(s.d, query))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +99,7 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (res sql.Re
 	if s.batch == nil {
 		return st.ExecContext(ctx, args...)
 	}
-	err = s.batch.Write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err = s.batch.Write(ctx, func(ctx context.Context, tx *sqlitewrite.Tx) error {
 		res, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 		return err
 	})
@@ -134,7 +140,7 @@ type batchedRow struct {
 }
 
 func (r batchedRow) Scan(dest ...any) error {
-	return r.b.Write(r.ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return r.b.Write(r.ctx, func(ctx context.Context, tx *sqlitewrite.Tx) error {
 		return tx.StmtContext(ctx, r.st).QueryRowContext(ctx, r.args...).Scan(dest...)
 	})
 }
@@ -342,7 +348,7 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 	if err := payflow.CheckCard(c); err != nil {
 		return err
 	}
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		var other string
 		err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM payflow_cards WHERE adv_secret = ? AND id <> ?`), c.AdvSecret, c.ID).Scan(&other)
 		switch {
@@ -418,7 +424,7 @@ func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) e
 // then the seller cards: every card of the merchant is cleared and each
 // one listed set.
 func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_merchants (id, name, currency, manual_capture) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, manual_capture = excluded.manual_capture
 			WHERE payflow_merchants.currency = excluded.currency`),
@@ -439,11 +445,20 @@ func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
 	})
 }
 
+// dbTx is a write transaction: a *sql.Tx, or a *sqlitewrite.Tx of the
+// Batcher, whose StmtContext takes only statements of its Prepare (stmt
+// prepares the writer's statements so).
+type dbTx interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	StmtContext(ctx context.Context, st *sql.Stmt) *sql.Stmt
+}
+
 // tx runs fn in a write transaction. fn must run its statements with the
 // context it is given: through a Batcher, one that is never cancelled.
-func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+func (s *Store) tx(ctx context.Context, fn func(context.Context, dbTx) error) error {
 	if s.batch != nil {
-		return s.batch.Write(ctx, fn)
+		return s.batch.Write(ctx, func(ctx context.Context, tx *sqlitewrite.Tx) error { return fn(ctx, tx) })
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -489,7 +504,7 @@ func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payfl
 			return err
 		}
 	}
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		var one int
 		if err := tx.QueryRowContext(ctx, s.q(lock), merchantID).Scan(&one); err != nil {
 			return notFound(err)
@@ -688,7 +703,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 		}
 	}
 	var inserted, refundHeld bool
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		if a.Nonce != nil {
 			res, err := tx.StmtContext(ctx, st[0]).ExecContext(ctx, a.Nonce, ns(a.NonceExpires))
 			if err := oneRow(res, err, pki.ErrNonce); err != nil {
