@@ -229,7 +229,7 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 		rand:     opts.Rand,
 		ttl:      ttl,
 	}
-	p.limiter.init(opts.ResolveRate, opts.ResolveBurst)
+	p.limiter.init(opts.ResolveRate, opts.ResolveBurst, minLimiterSweep)
 	p.cache.init(opts.CacheTTL)
 	if p.nonceKey, err = newNonceKey(context.Background(), opts.Store, opts.Rand); err != nil {
 		return nil, err

@@ -335,23 +335,24 @@ func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionV
 	return v, nil
 }
 
-// minLimiterSweep is the fewest buckets a limiter holds before a new card
-// sweeps the refilled ones.
+// minLimiterSweep is the fewest buckets a platform's limiter holds before
+// a new card sweeps the refilled ones.
 const minLimiterSweep = 100000
 
 // limiter is a token bucket per card: logging in again does not refill
 // it. A bucket that has refilled carries no debt and is the same as none:
 // a card new to the limiter sweeps those out when the buckets reach
 // sweepAt, which is then set to twice the buckets left (and at least
-// minLimiterSweep). Sweeping so costs amortised constant time per new
-// card however many cards are in debt, and drops no bucket in debt, so
-// that no card escapes its limit; the limiter holds at most about twice
-// the cards that resolved within the time a bucket takes to refill
-// (burst/rate: 4 s by default), and never refuses a card for the number
-// of others.
+// minSweep: minLimiterSweep in a platform). Sweeping so costs amortised
+// constant time per new card however many cards are in debt, and drops
+// no bucket in debt, so that no card escapes its limit; the limiter holds
+// at most about twice the cards that resolved within the time a bucket
+// takes to refill (burst/rate: 4 s by default), and never refuses a card
+// for the number of others.
 type limiter struct {
-	rate  float64
-	burst float64
+	rate     float64
+	burst    float64
+	minSweep int // the fewest buckets a sweep waits for
 
 	mu      sync.Mutex
 	buckets map[string]*bucket // by card ID
@@ -363,10 +364,10 @@ type bucket struct {
 	last   time.Time
 }
 
-func (l *limiter) init(rate float64, burst int) {
-	l.rate, l.burst = rate, float64(burst)
+func (l *limiter) init(rate float64, burst, minSweep int) {
+	l.rate, l.burst, l.minSweep = rate, float64(burst), minSweep
 	l.buckets = make(map[string]*bucket)
-	l.sweepAt = minLimiterSweep
+	l.sweepAt = minSweep
 }
 
 // allow takes a token from k's bucket, or returns a *RateLimitedError
@@ -381,7 +382,7 @@ func (l *limiter) allow(k string, now time.Time) error {
 			maps.DeleteFunc(l.buckets, func(_ string, o *bucket) bool {
 				return o.tokens+now.Sub(o.last).Seconds()*l.rate >= l.burst
 			})
-			l.sweepAt = max(minLimiterSweep, 2*len(l.buckets))
+			l.sweepAt = max(l.minSweep, 2*len(l.buckets))
 		}
 		b = &bucket{tokens: l.burst, last: now}
 		l.buckets[k] = b

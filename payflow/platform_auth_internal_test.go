@@ -9,12 +9,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// inDebt returns a limiter (burst 2, 1 a second) holding n cards that
-// each drew one resolution at t0, so that each is in debt until a second
-// later, and their keys.
-func inDebt(t testing.TB, n int, t0 time.Time) (*limiter, []string) {
+// inDebt returns a limiter (burst 2, 1 a second, sweeping from minSweep
+// buckets) holding n cards that each drew one resolution at t0, so that
+// each is in debt until a second later, and their keys.
+func inDebt(t testing.TB, n, minSweep int, t0 time.Time) (*limiter, []string) {
 	var l limiter
-	l.init(1, 2)
+	l.init(1, 2, minSweep)
 	keys := make([]string, n)
 	for i := range keys {
 		keys[i] = "card " + strconv.Itoa(i)
@@ -24,29 +24,31 @@ func inDebt(t testing.TB, n int, t0 time.Time) (*limiter, []string) {
 }
 
 // TestLimiterSweep: a new card sweeps the refilled buckets once the
-// limiter holds minLimiterSweep of them, and then not before their number
-// has doubled, so that every new card costs amortised constant time
-// however many cards are in debt. No card in debt is ever forgotten: each
-// stays limited however many cards come after it.
+// limiter holds minSweep of them, and then not before their number has
+// doubled, so that every new card costs amortised constant time however
+// many cards are in debt. No card in debt is ever forgotten: each stays
+// limited however many cards come after it. The limiter sweeps from 100
+// buckets here, from minLimiterSweep in a platform.
 func TestLimiterSweep(t *testing.T) {
+	const minSweep = 100
 	t0 := time.Unix(1_800_000_000, 0)
-	l, keys := inDebt(t, minLimiterSweep, t0)
-	for _, k := range keys[:minLimiterSweep/2] {
+	l, keys := inDebt(t, minSweep, minSweep, t0)
+	for _, k := range keys[:minSweep/2] {
 		require.NoError(t, l.allow(k, t0), "the first half draws its whole burst")
 	}
-	require.Len(t, l.buckets, minLimiterSweep)
+	require.Len(t, l.buckets, minSweep)
 
 	t1 := t0.Add(time.Second) // the second half has refilled
 	require.NoError(t, l.allow("new", t1))
-	assert.Equal(t, minLimiterSweep/2+1, len(l.buckets), "the sweep dropped the refilled half and nothing else")
-	for _, k := range keys[:minLimiterSweep/2] {
+	assert.Equal(t, minSweep/2+1, len(l.buckets), "the sweep dropped the refilled half and nothing else")
+	for _, k := range keys[:minSweep/2] {
 		require.NoError(t, l.allow(k, t1), "%s: one refilled", k)
 		require.ErrorIs(t, l.allow(k, t1), ErrRateLimited, "%s: its debt is kept", k)
 	}
 
-	l, keys = inDebt(t, minLimiterSweep, t0)
+	l, keys = inDebt(t, minSweep, minSweep, t0)
 	require.NoError(t, l.allow("first", t0), "at the threshold, with every card in debt")
-	require.Equal(t, minLimiterSweep+1, len(l.buckets), "no card in debt is dropped")
+	require.Equal(t, minSweep+1, len(l.buckets), "no card in debt is dropped")
 	for _, k := range keys {
 		require.NoError(t, l.allow(k, t0), "%s: the last of its burst", k)
 		require.ErrorIs(t, l.allow(k, t0), ErrRateLimited, "%s: its debt is kept", k)
@@ -55,19 +57,19 @@ func TestLimiterSweep(t *testing.T) {
 	// the next sweep waits until the buckets number twice those the last
 	// one left.
 	t2 := t0.Add(2 * time.Second)
-	for i := range minLimiterSweep - 1 {
+	for i := range minSweep - 1 {
 		require.NoError(t, l.allow("later "+strconv.Itoa(i), t2))
-		require.Equal(t, minLimiterSweep+2+i, len(l.buckets), "no sweep before the buckets have doubled")
+		require.Equal(t, minSweep+2+i, len(l.buckets), "no sweep before the buckets have doubled")
 	}
 	require.NoError(t, l.allow("last", t2))
-	assert.Equal(t, minLimiterSweep, len(l.buckets), "the sweep dropped the cards of t0 and kept those of t2")
+	assert.Equal(t, minSweep, len(l.buckets), "the sweep dropped the cards of t0 and kept those of t2")
 }
 
 // BenchmarkLimiterNewCard: the resolution of a card the limiter does not
 // hold yet, while 100 000 cards are in debt.
 func BenchmarkLimiterNewCard(b *testing.B) {
 	t0 := time.Unix(1_800_000_000, 0)
-	l, _ := inDebt(b, 100000, t0)
+	l, _ := inDebt(b, 100000, minLimiterSweep, t0)
 	keys := make([]string, b.N)
 	for i := range keys {
 		keys[i] = "new " + strconv.Itoa(i)
