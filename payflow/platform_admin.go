@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/pki/record"
 )
@@ -24,13 +23,13 @@ func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []b
 	if err != nil {
 		return "", verifyError(err)
 	}
-	if len(advSecret) != adv.SecretSize {
-		return "", fmt.Errorf("%w: advertising secret must be %d bytes", ErrInvalid, adv.SecretSize)
+	c := &CardRecord{ID: vc.CardID, Chain: chain, AdvSecret: advSecret, DisplayName: displayName, EnrolledAt: p.now()}
+	if err := CheckCard(c); err != nil {
+		return "", err
 	}
 	if err := checkName("display name", displayName); err != nil {
 		return "", err
 	}
-	c := &CardRecord{ID: vc.CardID, Chain: chain, AdvSecret: advSecret, DisplayName: displayName, EnrolledAt: p.now()}
 	if err := p.store.PutCard(ctx, c); err != nil {
 		return "", err
 	}

@@ -286,6 +286,23 @@ func TestEnrollCardSecretTaken(t *testing.T) {
 	require.NoError(t, err, "a card enrolled again with its own secret")
 }
 
+// TestEnrollCardSecretSize: a card enrolled with an advertising secret
+// that is not adv.SecretSize bytes is refused (ErrInvalid, matching
+// adv.ErrSecret) and not enrolled.
+func TestEnrollCardSecretSize(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	v, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+	for _, n := range []int{0, adv.SecretSize - 1, adv.SecretSize + 1} {
+		_, err = s.Platform.EnrollCard(ctx, v.Enrolment.Chain, bytes.Repeat([]byte{0x3a}, n), "Carol")
+		require.ErrorIs(t, err, payflow.ErrInvalid, "a secret of %d bytes", n)
+		assert.ErrorIs(t, err, adv.ErrSecret)
+	}
+	_, err = s.Store.Card(ctx, v.Enrolment.ICCID)
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+}
+
 // TestEnrollMerchantKeepsCurrency: a merchant enrolled again in another
 // currency is refused (ErrConflict), since its account and its catalog's
 // prices are in its own: no account opens in the other currency, and the

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/casimpay/casimpay/adv"
 )
 
 // Store is the platform's state: enrolled cards, merchants and catalogs,
@@ -28,17 +30,19 @@ import (
 //
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
 // compare-and-set or a clash of unique keys, ErrInvalid for an amount
-// above 2^63-1, a negative limit or a record without a byte string it
-// must have (see CheckCard, CheckBodyHash, CheckNonceKey and
-// Acceptance.Check, which every Store calls before it writes), ErrKeyContended from BeginIdempotent
-// as it says; anything else is the engine's error. The store also
-// implements pki.NonceStore (Add, Consume) and pki.CounterStore (Advance)
-// with the semantics pki documents.
+// above 2^63-1, a negative limit, a card's advertising secret that is not
+// adv.SecretSize bytes or a record without a byte string it must have
+// (see CheckCard, CheckBodyHash, CheckNonceKey and Acceptance.Check,
+// which every Store calls before it writes), ErrKeyContended from
+// BeginIdempotent as it says; anything else is the engine's error. The
+// store also implements pki.NonceStore (Add, Consume) and
+// pki.CounterStore (Advance) with the semantics pki documents.
 type Store interface {
 	// PutCard inserts or updates an enrolled card: chain, advertising
 	// secret and display name are replaced; the merchant is kept when
 	// c.MerchantID is empty. An advertising secret that another card has
-	// is refused with ErrConflict, and nothing is written.
+	// is refused with ErrConflict, one that is not adv.SecretSize bytes
+	// with ErrInvalid (CheckCard), and nothing is written.
 	PutCard(ctx context.Context, c *CardRecord) error
 	// Card returns the card with the given ID.
 	Card(ctx context.Context, id string) (*CardRecord, error)
@@ -242,10 +246,14 @@ func (a *Acceptance) Check() error {
 }
 
 // CheckCard returns an error matching ErrInvalid for a card that no Store
-// may keep: one without an advertising secret. Stores call it first in
-// PutCard.
+// may keep: one whose advertising secret is not adv.SecretSize bytes (an
+// error that also matches adv.ErrSecret), which the EID resolver would
+// refuse. Stores call it first in PutCard.
 func CheckCard(c *CardRecord) error {
-	return present("advertising secret", c.AdvSecret)
+	if len(c.AdvSecret) != adv.SecretSize {
+		return fmt.Errorf("%w: %w", ErrInvalid, adv.ErrSecret)
+	}
+	return nil
 }
 
 // CheckBodyHash returns an error matching ErrInvalid for an empty body

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki"
 )
@@ -67,20 +68,37 @@ func card(id string) *payflow.CardRecord {
 // testCardSecrets: no two cards share an advertising secret, or an EID
 // would resolve to either. A card enrolled with another's secret is
 // ErrConflict and not stored; a card keeps its own secret on being
-// enrolled again, and may change it, which frees the old one.
+// enrolled again, and may change it, which frees the old one. A secret
+// that is not adv.SecretSize bytes is ErrInvalid, for a new card and for
+// an enrolled one, and nothing is written.
 func testCardSecrets(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	a, b := card("8900000000000000001"), card("8900000000000000002")
+	for _, n := range []int{1, adv.SecretSize - 1, adv.SecretSize + 1, 32} {
+		bad := *b
+		bad.AdvSecret = bytes.Repeat([]byte{0x3a}, n)
+		assert.ErrorIs(t, s.PutCard(ctx, &bad), payflow.ErrInvalid, "a new card with a secret of %d bytes", n)
+	}
+	_, err := s.Card(ctx, b.ID)
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "no card with a secret of the wrong size is stored")
 	require.NoError(t, s.PutCard(ctx, a))
+	for _, n := range []int{adv.SecretSize - 1, adv.SecretSize + 1} {
+		bad := *a
+		bad.AdvSecret, bad.DisplayName = bytes.Repeat([]byte{0x3a}, n), "Renamed"
+		assert.ErrorIs(t, s.PutCard(ctx, &bad), payflow.ErrInvalid, "an enrolled card given a secret of %d bytes", n)
+	}
+	got, err := s.Card(ctx, a.ID)
+	require.NoError(t, err)
+	assert.Equal(t, a, got, "the enrolled card is kept as it was")
 	require.NoError(t, s.PutCard(ctx, a), "the same card with its same secret again")
 	taken := *b
 	taken.AdvSecret = bytes.Clone(a.AdvSecret)
 	assert.ErrorIs(t, s.PutCard(ctx, &taken), payflow.ErrConflict)
-	_, err := s.Card(ctx, b.ID)
+	_, err = s.Card(ctx, b.ID)
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "the refused card is not stored")
 	require.NoError(t, s.PutCard(ctx, b))
 	assert.ErrorIs(t, s.PutCard(ctx, &taken), payflow.ErrConflict, "nor is an enrolled card given another's secret")
-	got, err := s.Card(ctx, b.ID)
+	got, err = s.Card(ctx, b.ID)
 	require.NoError(t, err)
 	assert.Equal(t, b, got)
 
