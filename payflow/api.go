@@ -340,8 +340,12 @@ func (e *Error) Is(target error) bool {
 
 // AsError converts any error into an *Error: one that already is one is
 // returned as is; one that wraps a sentinel gets its code and status;
-// anything else is internal (and its text is not exposed).
+// anything else is internal (and its text is not exposed). A nil error,
+// no failure, is nil.
 func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e
@@ -364,8 +368,11 @@ var serverMessages = map[string]string{
 
 // serverError reports whether err is the platform's failure rather than a
 // verdict on the call: internal (which every error that wraps no sentinel
-// is) or unavailable.
+// is) or unavailable. A nil error is none.
 func serverError(err error) bool {
+	if err == nil {
+		return false
+	}
 	_, ok := serverMessages[AsError(err).Code]
 	return ok
 }

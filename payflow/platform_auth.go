@@ -118,7 +118,7 @@ func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveReques
 		return nil, err
 	}
 	r, err := p.name(ctx, req.EID)
-	if err != nil && serverError(err) {
+	if serverError(err) {
 		p.limiter.giveBack(me.ID)
 	}
 	return r, err
@@ -237,7 +237,7 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	if err == nil || errors.Is(err, ErrReplay) {
 		p.used.add(a.Nonce, a.NonceExpires, p.now())
 	}
-	if drew && err != nil && (errors.Is(err, ErrReplay) || errors.Is(err, ErrClone) || serverError(err)) {
+	if drew && (errors.Is(err, ErrReplay) || errors.Is(err, ErrClone) || serverError(err)) {
 		// The proof was spent before, or the platform failed: the
 		// resolution told nothing the card may be charged for.
 		p.limiter.giveBack(c.ID)
@@ -250,7 +250,7 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 		return nil, fmt.Errorf("%w: session", ErrExpired)
 	}
 	v, err := p.sessionView(ctx, s)
-	if err != nil && serverError(err) {
+	if serverError(err) {
 		p.limiter.giveBack(c.ID)
 	}
 	return v, err

@@ -1,6 +1,8 @@
 package payflow
 
 import (
+	"errors"
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -63,6 +65,28 @@ func TestLimiterSweep(t *testing.T) {
 	}
 	require.NoError(t, l.allow("last", t2))
 	assert.Equal(t, minSweep, len(l.buckets), "the sweep dropped the cards of t0 and kept those of t2")
+}
+
+// TestServerErrorNil: no error is no platform failure, and has no *Error;
+// an error that wraps no sentinel is an internal one, an unavailable one
+// too is the platform's failure, and a verdict on the call is not.
+func TestServerErrorNil(t *testing.T) {
+	assert.Nil(t, AsError(nil))
+	assert.False(t, serverError(nil))
+	for _, tc := range []struct {
+		err    error
+		code   string
+		server bool
+	}{
+		{errors.New("lost connection"), "internal", true},
+		{fmt.Errorf("%w: database down", ErrUnavailable), "unavailable", true},
+		{fmt.Errorf("%w: unknown EID", ErrNotFound), "not_found", false},
+		{&RateLimitedError{RetryAfter: time.Second}, "rate_limited", false},
+	} {
+		require.NotNil(t, AsError(tc.err), "%v", tc.err)
+		assert.Equal(t, tc.code, AsError(tc.err).Code, "%v", tc.err)
+		assert.Equal(t, tc.server, serverError(tc.err), "%v", tc.err)
+	}
 }
 
 // BenchmarkLimiterNewCard: the resolution of a card the limiter does not
