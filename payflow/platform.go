@@ -273,11 +273,13 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 }
 
 // Reload loads every enrolled card of the store into the EID resolver, so
-// that cards enrolled by another platform process resolve here too. A
-// Platform calls it by itself, at most once a second, when an EID does not
-// resolve. It returns the store's error, or else an
-// *UnresolvableCardsError naming the cards whose advertising secret the
-// resolver refuses, after loading all the others.
+// that cards enrolled by another platform process resolve here too, with
+// their secret as stored. A Platform calls it by itself, at most once a
+// second, when an EID does not resolve. It returns the store's error, or
+// else an *UnresolvableCardsError naming the cards whose advertising
+// secret the resolver refuses, after loading all the others; those it
+// takes out of the resolver, should an earlier Reload have loaded them
+// with another secret.
 func (p *Platform) Reload(ctx context.Context) error {
 	p.mu.Lock()
 	p.lastReload = p.now()
@@ -285,6 +287,7 @@ func (p *Platform) Reload(ctx context.Context) error {
 	var bad UnresolvableCardsError
 	err := p.store.Cards(ctx, func(c *CardRecord) error {
 		if err := p.resolver.Enrol(c.ID, c.AdvSecret); err != nil {
+			p.resolver.Remove(c.ID)
 			bad.CardIDs, bad.Errs = append(bad.CardIDs, c.ID), append(bad.Errs, err)
 		}
 		return nil

@@ -17,6 +17,7 @@ import (
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
 // outage is a Store some of whose calls fail, as a dropped database
@@ -210,4 +211,77 @@ func TestReloadSkipsBadCard(t *testing.T) {
 	s.Clock.Advance(time.Second)
 	_, err = other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)})
 	require.ErrorIs(t, err, payflow.ErrNotFound, "the reload for an unknown EID indexes the good cards and goes on")
+}
+
+// shortSecret is a Store that reads the card id, once set, with an
+// advertising secret the EID resolver refuses, as an older database may
+// hold a card enrolled again with one.
+type shortSecret struct {
+	payflow.Store
+	id string
+}
+
+func (s *shortSecret) short(c *payflow.CardRecord) *payflow.CardRecord {
+	if c.ID != s.id {
+		return c
+	}
+	b := *c
+	b.AdvSecret = c.AdvSecret[:5]
+	return &b
+}
+
+func (s *shortSecret) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
+	c, err := s.Store.Card(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.short(c), nil
+}
+
+func (s *shortSecret) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
+	return s.Store.Cards(ctx, func(c *payflow.CardRecord) error { return fn(s.short(c)) })
+}
+
+// TestReloadDropsRefusedSecret: a card whose stored advertising secret
+// the EID resolver refuses at Reload leaves the resolver, although an
+// earlier Reload loaded it with its former secret. So the EIDs of that
+// former secret, once enrolled by another card, resolve to that card.
+func TestReloadDropsRefusedSecret(t *testing.T) {
+	ctx := context.Background()
+	st := &shortSecret{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	other := renewedPlatform(t, s.Fixture) // another process on the same database
+	alice, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+	bob, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+	former := alice.Enrolment.AdvertisingSecret
+	k, err := adv.NewEIDKey(former)
+	require.NoError(t, err)
+	resolve := func() (*payflow.ResolveResponse, error) {
+		eid := k.EID(adv.Epoch(s.Clock.Now()))
+		return other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+	}
+
+	_, err = s.Platform.EnrollCard(ctx, alice.Enrolment.Chain, former, "Alice")
+	require.NoError(t, err)
+	require.NoError(t, other.Reload(ctx))
+	r, err := resolve()
+	require.NoError(t, err)
+	require.Equal(t, "Alice", r.DisplayName)
+
+	_, err = s.Platform.EnrollCard(ctx, alice.Enrolment.Chain, bytes.Repeat([]byte{0x5c}, adv.SecretSize), "Alice")
+	require.NoError(t, err)
+	st.id = alice.Enrolment.ICCID // now read with a secret the resolver refuses
+	_, err = s.Platform.EnrollCard(ctx, bob.Enrolment.Chain, former, "Bob")
+	require.NoError(t, err, "Alice's former secret is free")
+
+	err = other.Reload(ctx)
+	bad, ok := errors.AsType[*payflow.UnresolvableCardsError](err)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, []string{alice.Enrolment.ICCID}, bad.CardIDs)
+	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second)
+	r, err = resolve()
+	require.NoError(t, err, "the former secret's EID")
+	assert.Equal(t, "Bob", r.DisplayName)
 }
