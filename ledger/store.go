@@ -103,6 +103,12 @@ type ReadTx interface {
 // wrote in the same call, so a store may buffer writes until commit. The
 // slices passed to the write methods are reused once Update has returned:
 // a store must not keep them.
+//
+// A row names rows that are stored or written in the same call of fn: a
+// transfer its debit and credit accounts, a pending state its transfer, a
+// balance history row its account and its transfer. A row naming another
+// fails Update with an error wrapping ErrCorrupt (at the latest when it
+// commits), and nothing of the transaction is stored.
 type Tx interface {
 	ReadTx
 
@@ -150,11 +156,8 @@ type Tx interface {
 	InsertFailed(failed []FailedTransfer) error
 
 	// InsertBalances inserts balance history rows, given in ascending
-	// Timestamp order; (AccountID, Timestamp) is unique. The transfer each
-	// row names is stored, or is among the transfers of the same call of
-	// fn: a row naming another fails Update with an error wrapping
-	// ErrCorrupt (at the latest when it commits), and nothing of the
-	// transaction is stored.
+	// Timestamp order; (AccountID, Timestamp) is unique. Each row names
+	// the transfer whose event it follows (BalanceRow.TransferID).
 	InsertBalances(balances []BalanceRow) error
 }
 

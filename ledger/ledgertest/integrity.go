@@ -10,85 +10,174 @@ import (
 	"github.com/casimpay/casimpay/ledger"
 )
 
-// testHistoryOfMissingTransfer writes through the store itself, as no
-// ledger would: a balance history row must name a transfer that is stored
-// or written in the same transaction (Tx.InsertBalances). A row that names
-// another fails Update with ledger.ErrCorrupt, and nothing of its
-// transaction is kept; rows naming a transfer of the same transaction or
-// a stored one (the release of an expired hold) are kept.
-func testHistoryOfMissingTransfer(t *testing.T, c Config) {
-	ctx := context.Background()
-	s := c.NewStore(t)
-	defer s.Close()
-	acct := ledger.Account{ID: id(1), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 1}
-	other := ledger.Account{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2}
-	hold := ledger.Transfer{ID: id(10), DebitAccountID: id(2), CreditAccountID: id(1), Amount: 5, Ledger: 1, Code: 1,
-		Flags: ledger.TransferPending, Timestamp: 3}
-	held := ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: id(1), CreditsPending: 5, Timestamp: 3},
-		TransferID: hold.ID}
-	released := ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: id(1), Timestamp: 4}, TransferID: hold.ID}
-	write := func(accounts []ledger.Account, transfers []ledger.Transfer, rows []ledger.BalanceRow, last uint64) error {
-		return s.Update(ctx, func(tx ledger.Tx) error {
-			if _, err := tx.LastTimestamp(); err != nil {
+// rows is what one transaction writes, or what a store holds.
+type rows struct {
+	accounts  []ledger.Account
+	transfers []ledger.Transfer
+	pending   []ledger.Pending
+	balances  []ledger.BalanceRow
+	history   []ledger.AccountBalance // read back: balances without their transfers
+	last      uint64
+}
+
+// write stores w's accounts, transfers, pending states and balance
+// history rows in one transaction, through the store itself.
+func write(s ledger.Store, w rows) error {
+	return s.Update(context.Background(), func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		if len(w.accounts) > 0 {
+			if err := tx.InsertAccounts(w.accounts); err != nil {
 				return err
 			}
-			if len(accounts) > 0 {
-				if err := tx.InsertAccounts(accounts); err != nil {
-					return err
-				}
-			}
-			if len(transfers) > 0 {
-				if err := tx.InsertTransfers(transfers); err != nil {
-					return err
-				}
-			}
-			if err := tx.InsertBalances(rows); err != nil {
+		}
+		if len(w.transfers) > 0 {
+			if err := tx.InsertTransfers(w.transfers); err != nil {
 				return err
 			}
-			return tx.SetLastTimestamp(last)
+		}
+		if len(w.pending) > 0 {
+			if err := tx.InsertPending(w.pending); err != nil {
+				return err
+			}
+		}
+		if len(w.balances) > 0 {
+			if err := tx.InsertBalances(w.balances); err != nil {
+				return err
+			}
+		}
+		return tx.SetLastTimestamp(w.last)
+	})
+}
+
+// contents reads everything s holds: the balance history of every
+// account goes to history, by account ID, then by timestamp.
+func contents(t *testing.T, s ledger.Store) rows {
+	t.Helper()
+	var got rows
+	require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+		require.NoError(t, tx.ForEachAccount(func(a ledger.Account) error {
+			got.accounts = append(got.accounts, a)
+			return nil
+		}))
+		for _, a := range got.accounts {
+			h, err := tx.AccountBalances(ledger.AccountFilter{AccountID: a.ID, TimestampMax: ledger.TimestampLimit,
+				Limit: ledger.BatchMax, Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits})
+			require.NoError(t, err)
+			got.history = append(got.history, h...)
+		}
+		require.NoError(t, tx.ForEachTransfer(func(tr ledger.Transfer) error {
+			got.transfers = append(got.transfers, tr)
+			return nil
+		}))
+		return tx.ForEachPending(func(p ledger.Pending) error {
+			got.pending = append(got.pending, p)
+			return nil
+		})
+	}))
+	require.NoError(t, s.Update(context.Background(), func(tx ledger.Tx) error {
+		var err error
+		got.last, err = tx.LastTimestamp()
+		return err
+	}))
+	return got
+}
+
+// testMissingRows writes through the store itself, as no ledger would: a
+// row must name rows that are stored or written in the same transaction —
+// a transfer its debit and credit accounts, a pending state its transfer,
+// a balance history row its account and its transfer (Tx). A row that
+// names another fails Update with ledger.ErrCorrupt, and nothing of its
+// transaction is kept; rows naming rows of the same transaction or stored
+// ones are kept.
+func testMissingRows(t *testing.T, c Config) {
+	// Stored first: accounts 1 and 2, pending transfer 10 from 2 to 1
+	// without its pending state, and account 1's balances after it.
+	stored := func() rows {
+		return rows{
+			accounts: []ledger.Account{
+				{ID: id(1), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 1},
+				{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+			},
+			transfers: []ledger.Transfer{{ID: id(10), DebitAccountID: id(2), CreditAccountID: id(1), Amount: 5, Ledger: 1,
+				Code: 1, Flags: ledger.TransferPending, Timestamp: 3}},
+			balances: []ledger.BalanceRow{{AccountBalance: ledger.AccountBalance{AccountID: id(1), CreditsPending: 5,
+				Timestamp: 3}, TransferID: id(10)}},
+			last: 3,
+		}
+	}
+	// Then, in one transaction, rows naming rows of the same transaction:
+	// account 3, pending transfer 11 from 1 to 3, its pending state and
+	// account 3's balances after it.
+	same := func() rows {
+		return rows{
+			accounts: []ledger.Account{{ID: id(3), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 4}},
+			transfers: []ledger.Transfer{{ID: id(11), DebitAccountID: id(1), CreditAccountID: id(3), Amount: 2,
+				Ledger: 1, Code: 1, Flags: ledger.TransferPending, Timestamp: 5}},
+			pending: []ledger.Pending{{ID: id(11), Status: ledger.PendingActive}},
+			balances: []ledger.BalanceRow{{AccountBalance: ledger.AccountBalance{AccountID: id(3), CreditsPending: 2,
+				Timestamp: 5}, TransferID: id(11)}},
+			last: 5,
+		}
+	}
+	// And rows naming stored rows: transfer 12 from 1 to 2, the pending
+	// state of transfer 10, and account 1's balances after its release.
+	named := rows{
+		transfers: []ledger.Transfer{{ID: id(12), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1, Ledger: 1,
+			Code: 1, Timestamp: 6}},
+		pending: []ledger.Pending{{ID: id(10), Status: ledger.PendingExpired}},
+		balances: []ledger.BalanceRow{{AccountBalance: ledger.AccountBalance{AccountID: id(1), Timestamp: 6},
+			TransferID: id(10)}},
+		last: 6,
+	}
+
+	tests := []struct {
+		name    string
+		missing func(w *rows) // makes a row of w name a row that does not exist
+	}{
+		{"transfer_of_missing_debit_account", func(w *rows) { w.transfers[0].DebitAccountID = id(99) }},
+		{"transfer_of_missing_credit_account", func(w *rows) { w.transfers[0].CreditAccountID = id(99) }},
+		{"pending_of_missing_transfer", func(w *rows) {
+			w.pending = append(w.pending, ledger.Pending{ID: id(99), Status: ledger.PendingActive})
+		}},
+		{"history_of_missing_account", func(w *rows) { w.balances[0].AccountID = id(99) }},
+		{"history_of_missing_transfer", func(w *rows) { w.balances[0].TransferID = id(99) }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := c.NewStore(t)
+			defer s.Close()
+			w := stored()
+			tc.missing(&w)
+			require.ErrorIs(t, write(s, w), ledger.ErrCorrupt, "into an empty store")
+			assert.Equal(t, rows{}, contents(t, s), "nothing of the refused transaction")
+
+			require.NoError(t, write(s, stored()))
+			before := contents(t, s)
+			w = same()
+			tc.missing(&w)
+			require.ErrorIs(t, write(s, w), ledger.ErrCorrupt, "on top of stored rows")
+			assert.Equal(t, before, contents(t, s), "nothing of the refused transaction")
 		})
 	}
-	balances := func() []ledger.AccountBalance {
-		var got []ledger.AccountBalance
-		require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
-			var err error
-			got, err = tx.AccountBalances(ledger.AccountFilter{AccountID: id(1), TimestampMax: ledger.TimestampLimit,
-				Limit: 10, Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits})
-			return err
-		}))
-		return got
-	}
-	lastTimestamp := func() uint64 {
-		var last uint64
-		require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
-			var err error
-			last, err = tx.LastTimestamp()
-			return err
-		}))
-		return last
-	}
 
-	missing := held
-	missing.TransferID = id(99)
-	err := write([]ledger.Account{acct, other}, []ledger.Transfer{hold}, []ledger.BalanceRow{missing}, 3)
-	require.ErrorIs(t, err, ledger.ErrCorrupt, "a row naming no transfer")
-	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
-		got, err := tx.Accounts([]ledger.ID{id(1), id(2)})
-		require.NoError(t, err)
-		assert.Empty(t, got, "accounts of the refused transaction")
-		gotT, err := tx.Transfers([]ledger.ID{hold.ID})
-		require.NoError(t, err)
-		assert.Empty(t, gotT, "transfer of the refused transaction")
-		return nil
-	}))
-	assert.Empty(t, balances())
-	assert.Zero(t, lastTimestamp())
-
-	require.NoError(t, write([]ledger.Account{acct, other}, []ledger.Transfer{hold}, []ledger.BalanceRow{held}, 3),
-		"a row naming a transfer of the same transaction")
-	require.NoError(t, write(nil, nil, []ledger.BalanceRow{released}, 4), "a row naming a stored transfer")
-	missing.Timestamp = 5
-	require.ErrorIs(t, write(nil, nil, []ledger.BalanceRow{missing}, 5), ledger.ErrCorrupt, "a row naming no transfer")
-	assert.Equal(t, []ledger.AccountBalance{held.AccountBalance, released.AccountBalance}, balances())
-	assert.Equal(t, uint64(4), lastTimestamp())
+	t.Run("kept", func(t *testing.T) {
+		s := c.NewStore(t)
+		defer s.Close()
+		stored := stored()
+		require.NoError(t, write(s, stored))
+		w := same()
+		require.NoError(t, write(s, w), "rows naming rows of the same transaction")
+		require.NoError(t, write(s, named), "rows naming stored rows")
+		want := rows{
+			accounts:  append(stored.accounts, w.accounts...),
+			transfers: append(append(stored.transfers, w.transfers...), named.transfers...),
+			pending:   append(named.pending, w.pending...),
+			history: []ledger.AccountBalance{stored.balances[0].AccountBalance, named.balances[0].AccountBalance,
+				w.balances[0].AccountBalance},
+			last: named.last,
+		}
+		assert.Equal(t, want, contents(t, s))
+	})
 }

@@ -4,7 +4,7 @@
 // over the store and checks exact result codes and balances: every result
 // code, two-phase transfers with expiry on an injected clock, linked
 // chains, idempotent retries, lookups and pagination, the store's refusal
-// of a balance history row naming no transfer, concurrency, restart
+// of a row naming a row that does not exist, concurrency, restart
 // (for stores that persist) and a rapid state machine that compares the
 // store with the in-memory model.
 package ledgertest
@@ -279,7 +279,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("AccountBalances", func(t *testing.T) { testAccountBalances(t, c) })
 	t.Run("AccountBalanceFilters", func(t *testing.T) { testAccountBalanceFilters(t, c) })
 	t.Run("AccountBalanceTransferFilters", func(t *testing.T) { testAccountBalanceTransferFilters(t, c) })
-	t.Run("HistoryOfMissingTransfer", func(t *testing.T) { testHistoryOfMissingTransfer(t, c) })
+	t.Run("MissingRows", func(t *testing.T) { testMissingRows(t, c) })
 	t.Run("Limits", func(t *testing.T) { testLimits(t, c) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, c) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, c) })

@@ -33,6 +33,9 @@ type Store struct {
 	expiry     expiryHeap // active pending transfers with a timeout (and stale entries)
 	failed     map[ledger.ID]ledger.FailedTransfer
 	lockBuf    []ledger.Account // reused by LockAccounts
+	// The IDs of the accounts and of the transfers an Update inserts,
+	// numbered when checkLocked needs them.
+	txAccounts, txTransfers idtable.Table[ledger.ID]
 }
 
 type account struct {
@@ -67,10 +70,11 @@ func (s *Store) Close() error {
 }
 
 // Update runs fn with the store locked, and applies its writes when fn
-// returns nil. fn runs exactly once. A balance history row naming a
-// transfer that is neither stored nor written by fn fails Update with
-// ledger.ErrCorrupt and nothing of fn's writes is applied, as the SQL
-// stores' foreign key refuses it.
+// returns nil. fn runs exactly once. A row that names a row which is
+// neither stored nor written by fn (a transfer its accounts, a pending
+// state its transfer, a balance history row its account or its transfer)
+// fails Update with ledger.ErrCorrupt and nothing of fn's writes is
+// applied, as the SQL stores' foreign keys refuse it.
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -253,6 +257,9 @@ type tx struct {
 	updPending [][]ledger.Pending
 	failed     [][]ledger.FailedTransfer
 	balances   [][]ledger.BalanceRow
+	// Whether Store.txAccounts and Store.txTransfers hold this
+	// transaction's IDs.
+	accountsNumbered, transfersNumbered bool
 }
 
 func (t *tx) LastTimestamp() (uint64, error) { return t.s.last, nil }
@@ -329,16 +336,38 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 	return nil
 }
 
-// checkLocked returns an error wrapping ledger.ErrCorrupt when a balance
-// history row names a transfer that is neither stored nor among the
-// transaction's transfers. The row of a created transfer has its
-// timestamp, so it is found by a binary search of the transaction's
-// transfers (ascending timestamps); the row of a release names a stored
-// transfer.
+// checkLocked returns an error wrapping ledger.ErrCorrupt when a row of
+// the transaction names a row that is neither stored nor written by the
+// transaction: a transfer its debit or credit account, a pending state its
+// transfer, a balance history row its account or its transfer. The
+// history row of a created transfer has its timestamp, so that transfer is
+// found by a binary search of the transaction's transfers (ascending
+// timestamps); the row of a release names a stored transfer.
 func (t *tx) checkLocked() error {
+	for _, batch := range t.transfers {
+		for k := range batch {
+			tr := &batch[k]
+			for _, a := range [...]ledger.ID{tr.DebitAccountID, tr.CreditAccountID} {
+				if !t.hasAccount(a) {
+					return fmt.Errorf("%w: transfer %v names account %v, which does not exist", ledger.ErrCorrupt, tr.ID, a)
+				}
+			}
+		}
+	}
+	for _, batch := range t.newPending {
+		for _, p := range batch {
+			if !t.hasTransfer(p.ID) {
+				return fmt.Errorf("%w: pending state of transfer %v, which does not exist", ledger.ErrCorrupt, p.ID)
+			}
+		}
+	}
 	for _, batch := range t.balances {
 		for k := range batch {
 			b := &batch[k]
+			if !t.hasAccount(b.AccountID) {
+				return fmt.Errorf("%w: balance history at %d of account %v, which does not exist",
+					ledger.ErrCorrupt, b.Timestamp, b.AccountID)
+			}
 			if t.writesTransfer(b.TransferID, b.Timestamp) {
 				continue
 			}
@@ -349,6 +378,48 @@ func (t *tx) checkLocked() error {
 		}
 	}
 	return nil
+}
+
+// hasAccount reports whether account id is stored or inserted by the
+// transaction.
+func (t *tx) hasAccount(id ledger.ID) bool {
+	if t.s.account(id) != nil {
+		return true
+	}
+	if !t.accountsNumbered {
+		number(&t.s.txAccounts, t.newAccts, func(a *ledger.Account) ledger.ID { return a.ID })
+		t.accountsNumbered = true
+	}
+	_, ok := t.s.txAccounts.Find(id)
+	return ok
+}
+
+// hasTransfer reports whether transfer id is inserted by the transaction
+// or stored.
+func (t *tx) hasTransfer(id ledger.ID) bool {
+	if !t.transfersNumbered {
+		number(&t.s.txTransfers, t.transfers, func(tr *ledger.Transfer) ledger.ID { return tr.ID })
+		t.transfersNumbered = true
+	}
+	if _, ok := t.s.txTransfers.Find(id); ok {
+		return true
+	}
+	_, ok := t.s.byID.get(&t.s.transfers, id)
+	return ok
+}
+
+// number empties ids and adds the IDs of the rows in batches.
+func number[T any](ids *idtable.Table[ledger.ID], batches [][]T, id func(*T) ledger.ID) {
+	n := 0
+	for _, batch := range batches {
+		n += len(batch)
+	}
+	ids.Reset(n)
+	for _, batch := range batches {
+		for k := range batch {
+			ids.Add(id(&batch[k]))
+		}
+	}
 }
 
 // writesTransfer reports whether the transaction inserts transfer id at
@@ -391,12 +462,9 @@ func (t *tx) commitLocked() {
 			tr := &batch[k]
 			i := first + k
 			s.byID.put(&s.transfers, tr.ID, i)
-			if a := s.account(tr.DebitAccountID); a != nil {
-				a.transfers = append(a.transfers, uint32(i))
-			}
-			if a := s.account(tr.CreditAccountID); a != nil {
-				a.transfers = append(a.transfers, uint32(i))
-			}
+			dr, cr := s.account(tr.DebitAccountID), s.account(tr.CreditAccountID) // there, by checkLocked
+			dr.transfers = append(dr.transfers, uint32(i))
+			cr.transfers = append(cr.transfers, uint32(i))
 		}
 	}
 	for _, batch := range t.newPending {
@@ -422,9 +490,8 @@ func (t *tx) commitLocked() {
 	for _, batch := range t.balances {
 		for _, b := range batch {
 			i, _ := s.byID.get(&s.transfers, b.TransferID) // there, by checkLocked
-			if a := s.account(b.AccountID); a != nil {
-				a.history = append(a.history, historyRow{b.AccountBalance, uint32(i)})
-			}
+			a := s.account(b.AccountID)                    // there, by checkLocked
+			a.history = append(a.history, historyRow{b.AccountBalance, uint32(i)})
 		}
 	}
 }
