@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/casimpay/casimpay/internal/ascii"
 )
 
 // Migration is one schema change, read from a file named
@@ -42,10 +44,8 @@ func Read(fsys fs.FS, dir string) ([]Migration, error) {
 		}
 		base := strings.TrimSuffix(e.Name(), ".sql")
 		num, name, ok := strings.Cut(base, "_")
-		// Atoi takes a sign too: a version that Atoi reads and that starts
-		// with a digit is digits only.
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || num[0] < '0' || num[0] > '9' || v <= 0 || name == "" {
+		v, err := strconv.Atoi(num) // fails on "" and on a version beyond int
+		if !ok || !ascii.Digits(num) || err != nil || v <= 0 || name == "" {
 			return nil, fmt.Errorf("%w: %s: want <version>_<name>.sql", ErrBadMigration, e.Name())
 		}
 		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))

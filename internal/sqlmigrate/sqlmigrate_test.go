@@ -51,6 +51,9 @@ func TestRead(t *testing.T) {
 		{name: "negative", fsys: fstest.MapFS{"m/-1_a.sql": file("")}, wantErr: ErrBadMigration},
 		{name: "plus sign", fsys: fstest.MapFS{"m/+1_a.sql": file("")}, wantErr: ErrBadMigration},
 		{name: "spaces", fsys: fstest.MapFS{"m/ 1_a.sql": file("")}, wantErr: ErrBadMigration},
+		{name: "letter after a digit", fsys: fstest.MapFS{"m/1a_a.sql": file("")}, wantErr: ErrBadMigration},
+		{name: "hex prefix", fsys: fstest.MapFS{"m/0x1_a.sql": file("")}, wantErr: ErrBadMigration},
+		{name: "space after a digit", fsys: fstest.MapFS{"m/1 _a.sql": file("")}, wantErr: ErrBadMigration},
 		{name: "does not start at one", fsys: fstest.MapFS{"m/2_a.sql": file("")}, wantErr: ErrBadMigration},
 	}
 	for _, tt := range tests {
