@@ -119,7 +119,7 @@ const MaxBatch = 128
 // goroutine of one of its callers (the first in the queue), so a lone
 // write costs no hand-off. It is safe for concurrent use.
 type Batcher struct {
-	conn *sql.Conn
+	c    *Conn
 	lock *Lock
 
 	mu      sync.Mutex
@@ -128,13 +128,12 @@ type Batcher struct {
 	leading bool // a caller is running batches
 	closed  bool
 
-	// The statements that begin and end transactions, prepared once
-	// rather than at every transaction, as (*sql.DB).BeginTx does.
-	begin, commit, rollback, savepoint, rollbackTo *sql.Stmt
+	savepoint, rollbackTo *sql.Stmt
 }
 
 // A Tx is the transaction of a Batcher that a function given to Write runs
-// its statements in, on the Batcher's connection.
+// its statements in, on the Batcher's connection; or the transaction of a
+// Conn, between its Begin and its Commit or Rollback.
 type Tx struct{ c *sql.Conn }
 
 // ExecContext runs query in the transaction.
@@ -147,9 +146,14 @@ func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 	return t.c.QueryRowContext(ctx, query, args...)
 }
 
-// StmtContext returns st, which must come from the Batcher's Prepare: it
-// runs on the transaction's connection as it is. It has the form of
-// (*sql.Tx).StmtContext, so that code can run on either.
+// QueryContext runs query in the transaction.
+func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.c.QueryContext(ctx, query, args...)
+}
+
+// StmtContext returns st, which must come from the Batcher's (or the
+// Conn's) Prepare: it runs on the transaction's connection as it is. It
+// has the form of (*sql.Tx).StmtContext, so that code can run on either.
 func (t *Tx) StmtContext(_ context.Context, st *sql.Stmt) *sql.Stmt { return st }
 
 type job struct {
@@ -163,31 +167,103 @@ type job struct {
 	wake chan struct{}
 }
 
-// NewBatcher returns a Batcher writing through a connection of db that it
-// takes from db's pool and keeps until Close, taking lock around each
-// transaction. Meanwhile the statements of its transactions are prepared
-// with Prepare, and db is used for nothing else if its pool holds one
-// connection: that would wait for Close.
-func NewBatcher(ctx context.Context, db *sql.DB, lock *Lock) (*Batcher, error) {
+// A Conn is a writer connection taken from its pool and kept, with the
+// statements that begin and end its transactions (BEGIN IMMEDIATE, COMMIT,
+// ROLLBACK) prepared once rather than at every transaction, as
+// (*sql.DB).BeginTx does (which also starts a goroutine per transaction).
+// It runs one transaction at a time: its user orders them, as a Batcher
+// does, or under a Lock. Its embedded Tx runs statements on the
+// connection, inside the transaction when one is open.
+type Conn struct {
+	Tx
+	begin, commit, rollback *sql.Stmt
+}
+
+// NewConn takes a connection from db's pool and keeps it until Close;
+// meanwhile db is used for nothing else if its pool holds one connection:
+// that would wait for Close.
+func NewConn(ctx context.Context, db *sql.DB) (*Conn, error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqlitewrite: %w", err)
 	}
-	b := &Batcher{conn: conn, lock: lock}
-	b.idle.L = &b.mu
+	c := &Conn{Tx: Tx{conn}}
 	for _, p := range []struct {
 		st **sql.Stmt
 		q  string
-	}{
-		{&b.begin, "BEGIN IMMEDIATE"}, {&b.commit, "COMMIT"}, {&b.rollback, "ROLLBACK"},
-		{&b.savepoint, "SAVEPOINT batched"}, {&b.rollbackTo, "ROLLBACK TO batched"},
-	} {
-		st, err := conn.PrepareContext(ctx, p.q)
-		if err != nil {
-			b.closeConn()
+	}{{&c.begin, "BEGIN IMMEDIATE"}, {&c.commit, "COMMIT"}, {&c.rollback, "ROLLBACK"}} {
+		if *p.st, err = conn.PrepareContext(ctx, p.q); err != nil {
+			c.Close()
 			return nil, fmt.Errorf("sqlitewrite: %w", err)
 		}
-		*p.st = st
+	}
+	return c, nil
+}
+
+// Prepare returns query prepared on the connection; it runs there, in the
+// transaction when one is open. Close does not close it.
+func (c *Conn) Prepare(ctx context.Context, query string) (*sql.Stmt, error) {
+	return c.c.PrepareContext(ctx, query)
+}
+
+// Close closes the prepared statements of c and gives the connection back
+// to its pool.
+func (c *Conn) Close() {
+	for _, st := range []*sql.Stmt{c.begin, c.commit, c.rollback} {
+		if st != nil {
+			st.Close()
+		}
+	}
+	c.c.Close()
+}
+
+// Begin begins a transaction with BEGIN IMMEDIATE, which waits for the
+// write lock of other processes (the busy timeout) or for ctx to end. When
+// it fails, it rolls back whatever transaction was left open, so that the
+// next Begin works.
+func (c *Conn) Begin(ctx context.Context) error {
+	_, err := c.begin.ExecContext(ctx)
+	if err != nil {
+		c.Rollback()
+	}
+	return err
+}
+
+// Commit commits the transaction. A COMMIT that fails may leave it open
+// (SQLite keeps it when a deferred constraint fails): it is then rolled
+// back, so that the connection is ready for the next.
+func (c *Conn) Commit() error {
+	_, err := c.commit.ExecContext(context.Background())
+	if err != nil {
+		c.Rollback()
+	}
+	return err
+}
+
+// Rollback rolls the transaction back, if one is open. Its error is
+// dropped: there is none to roll back when SQLite has rolled it back
+// already, and a transaction that stays open fails the next Begin, which
+// rolls it back again.
+func (c *Conn) Rollback() { _, _ = c.rollback.ExecContext(context.Background()) }
+
+// NewBatcher returns a Batcher writing through a connection of db that it
+// takes from db's pool and keeps until Close (a Conn), taking lock around
+// each transaction. Meanwhile the statements of its transactions are
+// prepared with Prepare, and db is used for nothing else if its pool holds
+// one connection: that would wait for Close.
+func NewBatcher(ctx context.Context, db *sql.DB, lock *Lock) (*Batcher, error) {
+	c, err := NewConn(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	b := &Batcher{c: c, lock: lock}
+	b.idle.L = &b.mu
+	if b.savepoint, err = c.Prepare(ctx, "SAVEPOINT batched"); err == nil {
+		b.rollbackTo, err = c.Prepare(ctx, "ROLLBACK TO batched")
+	}
+	if err != nil {
+		b.closeConn()
+		return nil, fmt.Errorf("sqlitewrite: %w", err)
 	}
 	return b, nil
 }
@@ -195,12 +271,12 @@ func NewBatcher(ctx context.Context, db *sql.DB, lock *Lock) (*Batcher, error) {
 // closeConn closes the prepared statements and gives the connection back
 // to its pool.
 func (b *Batcher) closeConn() {
-	for _, st := range []*sql.Stmt{b.begin, b.commit, b.rollback, b.savepoint, b.rollbackTo} {
+	for _, st := range []*sql.Stmt{b.savepoint, b.rollbackTo} {
 		if st != nil {
 			st.Close()
 		}
 	}
-	b.conn.Close()
+	b.c.Close()
 }
 
 // Prepare returns query prepared on the Batcher's connection, for the
@@ -213,7 +289,7 @@ func (b *Batcher) Prepare(ctx context.Context, query string) (*sql.Stmt, error) 
 	if closed {
 		return nil, ErrClosed
 	}
-	return b.conn.PrepareContext(ctx, query)
+	return b.c.Prepare(ctx, query)
 }
 
 // Close waits for the queued transactions to be committed and gives the
@@ -304,20 +380,19 @@ func (b *Batcher) run(batch []*job) {
 	ctx := context.Background()
 	_ = b.lock.Lock(ctx)
 	defer b.lock.Unlock()
-	if _, err := b.begin.ExecContext(ctx); err != nil {
-		b.rollBack() // in case a transaction was left open: the next BEGIN then works
+	if err := b.c.Begin(ctx); err != nil {
 		settleAll(batch, err)
 		return
 	}
-	tx := &Tx{b.conn}
+	tx := &b.c.Tx
 	if len(batch) == 1 { // no savepoint needed: the transaction is the job's
 		j := batch[0]
 		if err := j.call(tx); err != nil {
-			b.rollBack()
+			b.c.Rollback()
 			j.settle(err)
 			return
 		}
-		j.settle(b.commitTx())
+		j.settle(b.c.Commit())
 		return
 	}
 	// Each job runs after a savepoint of its own. Savepoints are not
@@ -333,7 +408,7 @@ func (b *Batcher) run(batch []*job) {
 	kept := 0
 	for i, j := range batch {
 		if _, err := b.savepoint.ExecContext(ctx); err != nil {
-			b.rollBack()
+			b.c.Rollback()
 			settleAll(batch, err)
 			return
 		}
@@ -341,7 +416,7 @@ func (b *Batcher) run(batch []*job) {
 			if _, rerr := b.rollbackTo.ExecContext(ctx); rerr != nil {
 				// The transaction is unusable (SQLite may have rolled it
 				// back whole): give up the batch.
-				b.rollBack()
+				b.c.Rollback()
 				j.settle(err)
 				settleAll(batch, rerr)
 				return
@@ -352,8 +427,8 @@ func (b *Batcher) run(batch []*job) {
 		}
 	}
 	if kept == 0 {
-		b.rollBack()
-	} else if err := b.commitTx(); err != nil {
+		b.c.Rollback()
+	} else if err := b.c.Commit(); err != nil {
 		settleAll(batch, err) // none of the batch is kept
 		return
 	}
@@ -361,23 +436,6 @@ func (b *Batcher) run(batch []*job) {
 		j.settle(failed[i]) // nil for a job that is kept
 	}
 }
-
-// commitTx commits the transaction. A COMMIT that fails may leave it
-// open (SQLite keeps it when a deferred constraint fails): it is then
-// rolled back, so that the connection is ready for the next.
-func (b *Batcher) commitTx() error {
-	_, err := b.commit.ExecContext(context.Background())
-	if err != nil {
-		b.rollBack()
-	}
-	return err
-}
-
-// rollBack rolls the transaction back, if one is open. Its error is
-// dropped: there is none to roll back when SQLite has rolled it back
-// already, and a transaction that stays open fails the next BEGIN, which
-// rolls it back again.
-func (b *Batcher) rollBack() { _, _ = b.rollback.ExecContext(context.Background()) }
 
 // call runs the job's fn on tx, turning a panic into an error for the
 // batch and keeping the value for Write to panic with.

@@ -24,6 +24,7 @@ import (
 type Store struct {
 	path   string
 	w, r   *sql.DB
+	conn   *sqlitewrite.Conn // the writer connection, kept
 	lock   *sqlitewrite.Lock
 	closed atomic.Bool
 
@@ -48,7 +49,12 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{path: path, w: w, r: r, lock: lock, stmts: make(map[string]*sql.Stmt)}, nil
+	conn, err := sqlitewrite.NewConn(ctx, w)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, joinErr(err, joinErr(r.Close(), w.Close())))
+	}
+	return &Store{path: path, w: w, r: r, conn: conn, lock: lock, stmts: make(map[string]*sql.Stmt)}, nil
 }
 
 // Close closes the database. Calls to Update and View after Close fail with
@@ -62,6 +68,7 @@ func (s *Store) Close() error {
 		st.Close()
 	}
 	s.mu.Unlock()
+	s.conn.Close()
 	s.lock.Close()
 	return joinErr(s.r.Close(), s.w.Close())
 }
@@ -82,7 +89,11 @@ func joinErr(a, b error) error {
 // nothing of fn's writes is stored. SQLite has one writer, so fn never meets a
 // serialization failure and is run once. When another process holds the
 // write lock, BEGIN waits up to Options.BusyTimeout and then fails with the
-// driver's SQLITE_BUSY error.
+// driver's SQLITE_BUSY error. When ctx ends before the commit (while BEGIN
+// waits, or while fn runs), the statement running is interrupted, nothing
+// is stored and Update fails with ctx's error. The Store keeps its writer
+// connection, with BEGIN IMMEDIATE, COMMIT and ROLLBACK prepared on it
+// once (sqlitewrite.Conn).
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if s.closed.Load() {
 		return ledger.ErrClosed
@@ -91,24 +102,33 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	defer s.lock.Unlock()
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
+	if err := s.conn.Begin(ctx); err != nil {
 		return fmt.Errorf("sqlite: begin: %w", err)
 	}
 	// Rolled back unless committed, even when fn panics: the writer
 	// connection must not stay inside a transaction.
-	defer tx.Rollback()
-	t := &writeTx{ctx: ctx, tx: tx, s: s}
+	ended := false
+	defer func() {
+		if !ended {
+			s.conn.Rollback()
+		}
+	}()
+	t := &writeTx{ctx: ctx, tx: &s.conn.Tx, s: s}
 	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: t.query}
-	err = fn(t)
-	if err == nil {
-		if err = tx.Commit(); isForeignKeyViolation(err) {
+	err := fn(t)
+	ended = true
+	switch {
+	case err != nil:
+		s.conn.Rollback()
+	case ctx.Err() != nil: // no commit once ctx has ended, as (*sql.Tx).Commit
+		s.conn.Rollback()
+		err = fmt.Errorf("sqlite: commit: %w", ctx.Err())
+	default:
+		if err = s.conn.Commit(); isForeignKeyViolation(err) {
 			err = fmt.Errorf("sqlite: commit: %w: %w", ledger.ErrCorrupt, err)
 		} else if err != nil {
 			err = fmt.Errorf("sqlite: commit: %w", err)
 		}
-	} else {
-		_ = tx.Rollback()
 	}
 	s.prepare(ctx, t.unprepared)
 	return err
@@ -133,7 +153,7 @@ func (s *Store) prepare(ctx context.Context, queries []string) {
 		if skip {
 			continue
 		}
-		st, err := s.w.PrepareContext(ctx, q)
+		st, err := s.conn.Prepare(ctx, q)
 		if err != nil {
 			continue // the statement runs unprepared next time too
 		}
@@ -214,7 +234,7 @@ func scanRows(rows *sql.Rows, err error, row func(sqlstore.Scanner) error) error
 type writeTx struct {
 	sqlstore.Reader
 	ctx        context.Context
-	tx         *sql.Tx
+	tx         *sqlitewrite.Tx
 	s          *Store
 	unprepared []string
 }

@@ -3,15 +3,19 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	sqldriver "database/sql/driver"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	driver "modernc.org/sqlite"
 
+	"github.com/casimpay/casimpay/internal/sqlitedb"
 	"github.com/casimpay/casimpay/internal/sqlitewrite/sqlitewritetest"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
@@ -57,7 +61,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 		s, err := Open(ctx, path, Options{})
 		require.NoError(t, err)
 		var n, max int
-		require.NoError(t, s.w.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max))
+		require.NoError(t, s.conn.QueryRowContext(ctx, `SELECT count(*), max(version) FROM schema_migrations`).Scan(&n, &max))
 		assert.Equal(t, len(sqltest.Migrations(t, migrationFS)), n)
 		assert.Equal(t, len(sqltest.Migrations(t, migrationFS)), max)
 		require.NoError(t, s.Close())
@@ -67,7 +71,7 @@ func TestMigrationsIdempotent(t *testing.T) {
 func TestSchemaTooNew(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTemp(t)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('ledger', 99, 'future', 0)`)
+	_, err := s.conn.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('ledger', 99, 'future', 0)`)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	_, err = Open(ctx, path, Options{})
@@ -79,14 +83,14 @@ func TestSchemaTooNew(t *testing.T) {
 func TestOtherComponentMigrations(t *testing.T) {
 	ctx := context.Background()
 	s, path := openTemp(t)
-	_, err := s.w.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('payflow', 99, 'other', 0)`)
+	_, err := s.conn.ExecContext(ctx, `INSERT INTO schema_migrations (component, version, name, applied_at) VALUES ('payflow', 99, 'other', 0)`)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
 	s, err = Open(ctx, path, Options{})
 	require.NoError(t, err)
 	defer s.Close()
 	var max int
-	require.NoError(t, s.w.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations WHERE component = 'ledger'`).Scan(&max))
+	require.NoError(t, s.conn.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations WHERE component = 'ledger'`).Scan(&max))
 	assert.Equal(t, len(sqltest.Migrations(t, migrationFS)), max)
 }
 
@@ -117,7 +121,7 @@ func TestPragmas(t *testing.T) {
 		name string
 		q    func(string) (string, error)
 	}{
-		{"writer", func(p string) (v string, err error) { return v, s.w.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v) }},
+		{"writer", func(p string) (v string, err error) { return v, s.conn.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v) }},
 		{"reader", func(p string) (v string, err error) { return v, s.r.QueryRowContext(ctx, "PRAGMA "+p).Scan(&v) }},
 	} {
 		for pragma, want := range map[string]string{
@@ -195,7 +199,7 @@ func TestTwoStoresOneFile(t *testing.T) {
 func TestLastTimestampMissing(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
-	_, err := s.w.ExecContext(ctx, `DELETE FROM ledger_state`)
+	_, err := s.conn.ExecContext(ctx, `DELETE FROM ledger_state`)
 	require.NoError(t, err)
 	for range 2 {
 		err = s.Update(ctx, func(tx ledger.Tx) error {
@@ -220,4 +224,109 @@ func TestOpenTakesTurnsWithWriters(t *testing.T) {
 	require.NoError(t, <-done)
 	require.NoError(t, err)
 	require.NoError(t, s.Close())
+}
+
+// TestUpdateContextEnds: a transaction whose context ends before it
+// commits is rolled back and fails with the context's error, and the next
+// one runs on the writer connection as usual.
+func TestUpdateContextEnds(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	acct := ledger.Account{ID: ledger.IDFromUint64(1), Ledger: 1, Code: 1}
+	err := s.Update(ctx, func(tx ledger.Tx) error {
+		require.NoError(t, tx.InsertAccounts([]ledger.Account{acct}))
+		cancel()
+		return nil
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	err = s.Update(context.Background(), func(tx ledger.Tx) error {
+		got, err := tx.Accounts([]ledger.ID{acct.ID})
+		require.NoError(t, err)
+		assert.Empty(t, got)
+		return tx.SetLastTimestamp(7)
+	})
+	require.NoError(t, err)
+	require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+		got, err := tx.Accounts([]ledger.ID{acct.ID})
+		assert.Empty(t, got)
+		return err
+	}))
+}
+
+// TestUpdateBeginWaitsForContext: while another process holds the file's
+// write lock, Update's BEGIN waits for it no longer than its context, even
+// when the busy timeout is longer, and fails with the context's error.
+func TestUpdateBeginWaitsForContext(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	s, err := Open(context.Background(), path, Options{BusyTimeout: time.Hour})
+	require.NoError(t, err)
+	defer s.Close()
+	// Another process's writer: a connection outside the in-process lock.
+	dsn, err := sqlitedb.DSN(path, false)
+	require.NoError(t, err)
+	other, err := sql.Open("sqlite", dsn)
+	require.NoError(t, err)
+	defer other.Close()
+	conn, err := other.Conn(context.Background())
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(context.Background(), "BEGIN IMMEDIATE")
+	require.NoError(t, err)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	ran := false
+	err = s.Update(ctx, func(ledger.Tx) error { ran = true; return nil })
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.False(t, ran)
+
+	_, err = conn.ExecContext(context.Background(), "ROLLBACK")
+	require.NoError(t, err)
+	require.NoError(t, s.Update(context.Background(), func(tx ledger.Tx) error { return tx.SetLastTimestamp(1) }))
+}
+
+// cancelHook is called by the SQL function test_ledger_cancel(), which
+// returns 0: a statement that ends its transaction's context while it
+// runs.
+var cancelHook atomic.Pointer[context.CancelFunc]
+
+func init() {
+	driver.MustRegisterScalarFunction("test_ledger_cancel", 0, func(*driver.FunctionContext, []sqldriver.Value) (sqldriver.Value, error) {
+		if f := cancelHook.Load(); f != nil {
+			(*f)()
+		}
+		return int64(0), nil
+	})
+}
+
+// TestUpdateInterrupted: a statement whose context ends while it runs is
+// interrupted, Update fails with the context's error and keeps nothing of
+// the transaction, and the writer connection, which the store keeps,
+// serves the next Update.
+func TestUpdateInterrupted(t *testing.T) {
+	s, _ := openTemp(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cancelHook.Store(&cancel)
+	defer cancelHook.Store(nil)
+	acct := ledger.Account{ID: ledger.IDFromUint64(1), Ledger: 1, Code: 1}
+	err := s.Update(ctx, func(tx ledger.Tx) error {
+		require.NoError(t, tx.InsertAccounts([]ledger.Account{acct}))
+		// Counts to 10^9 unless interrupted.
+		return tx.(*writeTx).query(`WITH RECURSIVE c(x) AS (SELECT test_ledger_cancel() UNION ALL
+			SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c`, nil,
+			func(sqlstore.Scanner) error { return nil })
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	require.NoError(t, s.Update(context.Background(), func(tx ledger.Tx) error {
+		got, err := tx.Accounts([]ledger.ID{acct.ID})
+		require.NoError(t, err)
+		assert.Empty(t, got)
+		return tx.InsertAccounts([]ledger.Account{acct})
+	}))
+	require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+		got, err := tx.Accounts([]ledger.ID{acct.ID})
+		assert.Len(t, got, 1)
+		return err
+	}))
 }
