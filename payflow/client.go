@@ -28,7 +28,11 @@ const (
 	DefaultMaxBackoff     = 2 * time.Second
 )
 
-// ClientOptions configure NewClient. The zero value is the default.
+// ClientOptions configure NewClient. The zero value is the default: a
+// zero field takes its default, and a negative AttemptTimeout,
+// MaxAttempts, MinBackoff, MaxBackoff or MaxReplyBytes, a duration longer
+// than MaxHandlerDuration, or a MaxBackoff below MinBackoff is refused
+// with ErrInvalid.
 type ClientOptions struct {
 	// HTTPClient sends the requests (default: a client of its own whose
 	// transport keeps up to 64 idle connections to the platform).
@@ -40,9 +44,10 @@ type ClientOptions struct {
 	// DefaultMaxAttempts); 1 never retries.
 	MaxAttempts int
 	// MinBackoff and MaxBackoff bound the pause before a retry, which
-	// doubles from MinBackoff with jitter (defaults DefaultMinBackoff
-	// and DefaultMaxBackoff). A Retry-After header lengthens it up to
-	// MaxBackoff.
+	// doubles from MinBackoff with jitter (defaults DefaultMinBackoff,
+	// or MaxBackoff when that is shorter, and DefaultMaxBackoff, or
+	// MinBackoff when that is longer). A Retry-After header lengthens it
+	// up to MaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
 	// MaxReplyBytes limits a reply body (default DefaultMaxReplyBytes).
 	MaxReplyBytes int64
@@ -74,8 +79,23 @@ type Client struct {
 var _ API = (*Client)(nil)
 
 // NewClient returns a client of the platform served at baseURL (such as
-// "https://pay.example.com"; the paths /v1/… are appended).
-func NewClient(baseURL string, opts ClientOptions) *Client {
+// "https://pay.example.com"; the paths /v1/… are appended). It fails with
+// an error matching ErrInvalid when an option is out of range (see
+// ClientOptions).
+func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
+	err := checkOptions(
+		option{"AttemptTimeout", int64(opts.AttemptTimeout), true},
+		option{"MaxAttempts", int64(opts.MaxAttempts), false},
+		option{"MinBackoff", int64(opts.MinBackoff), true},
+		option{"MaxBackoff", int64(opts.MaxBackoff), true},
+		option{"MaxReplyBytes", opts.MaxReplyBytes, false},
+	)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxBackoff != 0 && opts.MaxBackoff < opts.MinBackoff {
+		return nil, fmt.Errorf("%w: payflow: MaxBackoff %v is below MinBackoff %v", ErrInvalid, opts.MaxBackoff, opts.MinBackoff)
+	}
 	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: opts.HTTPClient, opts: opts}
 	if c.hc == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
@@ -83,26 +103,25 @@ func NewClient(baseURL string, opts ClientOptions) *Client {
 		t.MaxIdleConnsPerHost = 64
 		c.hc = &http.Client{Transport: t}
 	}
-	if c.opts.AttemptTimeout <= 0 {
+	if c.opts.AttemptTimeout == 0 {
 		c.opts.AttemptTimeout = DefaultAttemptTimeout
 	}
-	if c.opts.MaxAttempts <= 0 {
+	if c.opts.MaxAttempts == 0 {
 		c.opts.MaxAttempts = DefaultMaxAttempts
 	}
-	if c.opts.MinBackoff <= 0 {
-		c.opts.MinBackoff = DefaultMinBackoff
+	if c.opts.MaxBackoff == 0 {
+		c.opts.MaxBackoff = max(DefaultMaxBackoff, c.opts.MinBackoff)
 	}
-	if c.opts.MaxBackoff <= 0 {
-		c.opts.MaxBackoff = DefaultMaxBackoff
+	if c.opts.MinBackoff == 0 {
+		c.opts.MinBackoff = min(DefaultMinBackoff, c.opts.MaxBackoff)
 	}
-	c.opts.MaxBackoff = max(c.opts.MaxBackoff, c.opts.MinBackoff)
-	if c.opts.MaxReplyBytes <= 0 {
+	if c.opts.MaxReplyBytes == 0 {
 		c.opts.MaxReplyBytes = DefaultMaxReplyBytes
 	}
 	if c.opts.Rand == nil {
 		c.opts.Rand = crand.Reader
 	}
-	return c
+	return c, nil
 }
 
 // Challenge implements API.

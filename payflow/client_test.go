@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"context"
 	"errors"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -65,15 +66,15 @@ func (fs *flakyServer) attempts() []string {
 	return append([]string(nil), fs.keys...)
 }
 
-func fastClient(url string, attempts int) *payflow.Client {
-	return payflow.NewClient(url, payflow.ClientOptions{MaxAttempts: attempts, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
+func fastClient(t *testing.T, url string, attempts int) *payflow.Client {
+	return mustClient(t, url, payflow.ClientOptions{MaxAttempts: attempts, MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond})
 }
 
 // TestClientRateLimitedProxy: a 429 without an error body but with a
 // Retry-After header is rate_limited with that retry time.
 func TestClientRateLimitedProxy(t *testing.T) {
 	fs := newFlakyServer(t, http.StatusTooManyRequests)
-	_, err := fastClient(fs.srv.URL, 4).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
+	_, err := fastClient(t, fs.srv.URL, 4).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
 	require.ErrorIs(t, err, payflow.ErrRateLimited)
 	rl, ok := errors.AsType[*payflow.RateLimitedError](err)
 	require.True(t, ok, "%v", err)
@@ -109,7 +110,7 @@ func TestClientRetries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fs := newFlakyServer(t, tt.fail...)
-			err := create(fastClient(fs.srv.URL, tt.attempts))
+			err := create(fastClient(t, fs.srv.URL, tt.attempts))
 			if tt.wantErr == nil {
 				require.NoError(t, err)
 			} else {
@@ -126,13 +127,13 @@ func TestClientRetries(t *testing.T) {
 	}
 	t.Run("GET retries without a key", func(t *testing.T) {
 		fs := newFlakyServer(t, 503)
-		_, err := fastClient(fs.srv.URL, 2).Info(ctx)
+		_, err := fastClient(t, fs.srv.URL, 2).Info(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, []string{"", ""}, fs.attempts())
 	})
 	t.Run("status of a bodyless error", func(t *testing.T) {
 		fs := newFlakyServer(t, 502)
-		_, err := fastClient(fs.srv.URL, 1).Info(ctx)
+		_, err := fastClient(t, fs.srv.URL, 1).Info(ctx)
 		e, ok := errors.AsType[*payflow.Error](err)
 		require.True(t, ok)
 		assert.Equal(t, "unavailable", e.Code)
@@ -144,12 +145,12 @@ func TestClientUnreachableAndContext(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	_, err := fastClient(url, 2).Info(context.Background())
+	_, err := fastClient(t, url, 2).Info(context.Background())
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 
 	// A context that ends during the backoff ends the call with its error.
 	fs := newFlakyServer(t, 503, 503, 503)
-	c := payflow.NewClient(fs.srv.URL, payflow.ClientOptions{MinBackoff: time.Hour})
+	c := mustClient(t, fs.srv.URL, payflow.ClientOptions{MinBackoff: time.Hour})
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	_, err = c.Info(ctx)
@@ -164,7 +165,7 @@ func TestClientUnreachableAndContext(t *testing.T) {
 	defer close(api.release)
 	ctx, cancel = context.WithCancel(context.Background())
 	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
-	_, err = fastClient(blocked.URL, 3).Info(ctx)
+	_, err = fastClient(t, blocked.URL, 3).Info(ctx)
 	require.ErrorIs(t, err, context.Canceled)
 }
 
@@ -182,11 +183,43 @@ func TestClientRefusesOversizedAndUndecodableReplies(t *testing.T) {
 		w.Write([]byte{0xa1, 0x01, 0x01}) // key 1 of a session is an ID, not an integer
 	}))
 	defer srv.Close()
-	c := payflow.NewClient(srv.URL, payflow.ClientOptions{MaxReplyBytes: 1024, MaxAttempts: 1})
+	c := mustClient(t, srv.URL, payflow.ClientOptions{MaxReplyBytes: 1024, MaxAttempts: 1})
 	_, err := c.Info(context.Background())
 	require.ErrorIs(t, err, payflow.ErrInternal)
 	_, err = c.Session(context.Background(), "t", payflow.ID{1})
 	require.ErrorIs(t, err, payflow.ErrInternal)
 	_, err = c.Challenge(context.Background(), &payflow.ChallengeRequest{CardID: "8944100000000000009"})
 	require.ErrorIs(t, err, payflow.ErrInternal)
+}
+
+// TestNewClientRefusesOptionsOutOfRange: a negative option, a duration
+// longer than MaxHandlerDuration or a MaxBackoff below MinBackoff is
+// refused with ErrInvalid rather than taken for the default or raised;
+// zero is the default, which fits the other bound of the backoff.
+func TestNewClientRefusesOptionsOutOfRange(t *testing.T) {
+	for name, opts := range map[string]payflow.ClientOptions{
+		"AttemptTimeout":              {AttemptTimeout: -time.Second},
+		"MaxAttempts":                 {MaxAttempts: -1},
+		"MinBackoff":                  {MinBackoff: -time.Millisecond},
+		"MaxBackoff":                  {MaxBackoff: -time.Nanosecond},
+		"MaxReplyBytes":               {MaxReplyBytes: -1},
+		"MaxBackoff below MinBackoff": {MinBackoff: time.Second, MaxBackoff: time.Second - 1},
+		"longest AttemptTimeout":      {AttemptTimeout: math.MaxInt64},
+		"MinBackoff too long":         {MinBackoff: payflow.MaxHandlerDuration + 1},
+		"MaxBackoff too long":         {MaxBackoff: payflow.MaxHandlerDuration + 1},
+	} {
+		c, err := payflow.NewClient("http://platform.invalid", opts)
+		assert.ErrorIs(t, err, payflow.ErrInvalid, name)
+		assert.Nil(t, c, name)
+	}
+	for _, opts := range []payflow.ClientOptions{
+		{},
+		{MinBackoff: time.Hour},        // MaxBackoff defaults to an hour
+		{MaxBackoff: time.Millisecond}, // MinBackoff defaults to a millisecond
+		{AttemptTimeout: payflow.MaxHandlerDuration, MinBackoff: payflow.MaxHandlerDuration, MaxBackoff: payflow.MaxHandlerDuration, MaxAttempts: 1, MaxReplyBytes: 1},
+	} {
+		c, err := payflow.NewClient("http://platform.invalid", opts)
+		require.NoError(t, err)
+		assert.NotNil(t, c)
+	}
 }

@@ -31,7 +31,8 @@ const RequestIDHeader = "X-Request-ID"
 const DefaultCallTimeout = 30 * time.Second
 
 // MaxHandlerDuration is the longest ReplyTTL, ReplyLease and CallTimeout
-// that NewHandler accepts: a year, far beyond any sensible setting, and
+// that NewHandler accepts, and the longest AttemptTimeout, MinBackoff and
+// MaxBackoff that NewClient accepts: a year, far beyond any sensible setting, and
 // short enough that the times the handler derives from them (a lease, an
 // expiry) stay within what time.Duration and the stores hold.
 const MaxHandlerDuration = 365 * 24 * time.Hour
@@ -100,15 +101,31 @@ type httpPrepare func(c *httpCall) (httpRun, error)
 // check returns an error matching ErrInvalid for a negative option or a
 // duration longer than MaxHandlerDuration.
 func (o *HandlerOptions) check() error {
-	if o.MaxBodyBytes < 0 {
-		return fmt.Errorf("%w: payflow: negative MaxBodyBytes %d", ErrInvalid, o.MaxBodyBytes)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"ReplyTTL", o.ReplyTTL}, {"ReplyLease", o.ReplyLease}, {"CallTimeout", o.CallTimeout}} {
-		if d.v < 0 || d.v > MaxHandlerDuration {
-			return fmt.Errorf("%w: payflow: %s %v is not from 0 to %v", ErrInvalid, d.name, d.v, MaxHandlerDuration)
+	return checkOptions(
+		option{"MaxBodyBytes", o.MaxBodyBytes, false},
+		option{"ReplyTTL", int64(o.ReplyTTL), true},
+		option{"ReplyLease", int64(o.ReplyLease), true},
+		option{"CallTimeout", int64(o.CallTimeout), true},
+	)
+}
+
+// option is a numeric option of NewHandler or NewClient, as checkOptions
+// sees it.
+type option struct {
+	name     string
+	v        int64
+	duration bool // a time.Duration, at most MaxHandlerDuration
+}
+
+// checkOptions returns an error matching ErrInvalid for the first of opts
+// that is negative, or a duration longer than MaxHandlerDuration.
+func checkOptions(opts ...option) error {
+	for _, o := range opts {
+		switch {
+		case o.duration && (o.v < 0 || o.v > int64(MaxHandlerDuration)):
+			return fmt.Errorf("%w: payflow: %s %v is not from 0 to %v", ErrInvalid, o.name, time.Duration(o.v), MaxHandlerDuration)
+		case o.v < 0:
+			return fmt.Errorf("%w: payflow: negative %s %d", ErrInvalid, o.name, o.v)
 		}
 	}
 	return nil

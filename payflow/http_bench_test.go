@@ -75,7 +75,7 @@ func BenchmarkHTTPPurchase(b *testing.B) {
 			f := sqliteFixtureIn(b, dir)
 			var api payflow.API = f.Platform
 			if bc.http {
-				api = payflow.NewClient(serve(b, f), payflow.ClientOptions{})
+				api = mustClient(b, serve(b, f), payflow.ClientOptions{})
 			}
 			benchHTTPPurchase(b, f, api)
 		})
@@ -168,7 +168,7 @@ func BenchmarkHTTPCall(b *testing.B) {
 		b.Run(bc.name, func(b *testing.B) {
 			srv := httptest.NewServer(mustHandler(b, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()}))
 			defer srv.Close()
-			c := payflow.NewClient(srv.URL, payflow.ClientOptions{})
+			c := mustClient(b, srv.URL, payflow.ClientOptions{})
 			b.ReportAllocs()
 			b.SetParallelism(4)
 			b.ResetTimer()

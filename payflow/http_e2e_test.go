@@ -88,9 +88,9 @@ func TestHTTPEndToEnd(t *testing.T) {
 			urlA, urlB := serve(t, f), serve(t, f)
 			w := newPhoneWorld(t, f, nil, false)
 			var err error
-			w.shopper, err = payflow.NewShopper(w.shopperCard.Card, phoneOptions(f, payflow.NewClient(urlA, payflow.ClientOptions{})))
+			w.shopper, err = payflow.NewShopper(w.shopperCard.Card, phoneOptions(f, mustClient(t, urlA, payflow.ClientOptions{})))
 			require.NoError(t, err)
-			w.seller, err = payflow.NewSeller(w.sellerCard.Card, phoneOptions(f, payflow.NewClient(urlB, payflow.ClientOptions{})))
+			w.seller, err = payflow.NewSeller(w.sellerCard.Card, phoneOptions(f, mustClient(t, urlB, payflow.ClientOptions{})))
 			require.NoError(t, err)
 			shopperID := w.shopperCard.Enrolment.ICCID
 
@@ -110,7 +110,7 @@ func TestHTTPEndToEnd(t *testing.T) {
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, shopperID))
 
 			// A replayed login proof is refused as in process.
-			client := payflow.NewClient(urlA, payflow.ClientOptions{})
+			client := mustClient(t, urlA, payflow.ClientOptions{})
 			ch, err := client.Challenge(ctx, &payflow.ChallengeRequest{CardID: shopperID})
 			require.NoError(t, err)
 			eid, err := w.shopper.EID()
@@ -119,7 +119,7 @@ func TestHTTPEndToEnd(t *testing.T) {
 			require.NoError(t, err)
 			_, err = client.Login(ctx, &payflow.LoginRequest{Proof: proof})
 			require.NoError(t, err)
-			_, err = payflow.NewClient(urlB, payflow.ClientOptions{}).Login(ctx, &payflow.LoginRequest{Proof: proof})
+			_, err = mustClient(t, urlB, payflow.ClientOptions{}).Login(ctx, &payflow.LoginRequest{Proof: proof})
 			require.ErrorIs(t, err, payflow.ErrReplay)
 			e, ok := errors.AsType[*payflow.Error](err)
 			require.True(t, ok)
@@ -221,7 +221,7 @@ func TestHTTPLostRepliesMoveMoneyOnce(t *testing.T) {
 	proxy := &lossyProxy{h: mustHandler(t, f.Platform, payflow.HandlerOptions{Logger: discardLogger()}), seen: make(map[string]bool)}
 	srv := httptest.NewServer(proxy)
 	defer srv.Close()
-	client := payflow.NewClient(srv.URL, payflow.ClientOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
+	client := mustClient(t, srv.URL, payflow.ClientOptions{MinBackoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond})
 	w := newPhoneWorld(t, f, client, false)
 	w.pair(t)
 	w.purchase(t)

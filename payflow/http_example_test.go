@@ -31,7 +31,10 @@ func ExampleNewHandler() {
 	srv := httptest.NewServer(h) // in production: payflow.NewServer(":8443", h).ListenAndServeTLS(…)
 	defer srv.Close()
 
-	c := payflow.NewClient(srv.URL, payflow.ClientOptions{})
+	c, err := payflow.NewClient(srv.URL, payflow.ClientOptions{})
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	cat, err := c.Catalog(ctx, "token", "grocer")
 	if err != nil {

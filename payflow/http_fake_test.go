@@ -205,3 +205,10 @@ func mustHandler(tb testing.TB, api payflow.API, opts payflow.HandlerOptions) ht
 	require.NoError(tb, err)
 	return h
 }
+
+func mustClient(tb testing.TB, url string, opts payflow.ClientOptions) *payflow.Client {
+	tb.Helper()
+	c, err := payflow.NewClient(url, opts)
+	require.NoError(tb, err)
+	return c
+}

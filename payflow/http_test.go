@@ -65,7 +65,7 @@ func newHTTPFixture(t *testing.T, opts payflow.HandlerOptions, copts payflow.Cli
 		copts.MinBackoff = time.Millisecond
 		copts.MaxBackoff = 5 * time.Millisecond
 	}
-	fx.client = payflow.NewClient(fx.srv.URL, copts)
+	fx.client = mustClient(t, fx.srv.URL, copts)
 	return fx
 }
 

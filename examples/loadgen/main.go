@@ -175,7 +175,10 @@ func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup
 				srv.Shutdown(sctx)
 			})
 			url := "http://" + ln.Addr().String()
-			api, where = payflow.NewClient(url, payflow.ClientOptions{}), "the HTTP API at "+url+" of a platform on "+cloud.Database
+			if api, err = payflow.NewClient(url, payflow.ClientOptions{}); err != nil {
+				return nil, "", nil, err
+			}
+			where = "the HTTP API at " + url + " of a platform on " + cloud.Database
 		}
 	} else {
 		dir := c.dir
@@ -193,7 +196,10 @@ func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup
 		if root, err = demo.LoadRoot(dir); err != nil {
 			return nil, "", nil, err
 		}
-		api, where = payflow.NewClient(c.url, payflow.ClientOptions{}), c.url
+		if api, err = payflow.NewClient(c.url, payflow.ClientOptions{}); err != nil {
+			return nil, "", nil, err
+		}
+		where = c.url
 	}
 	for i := range c.pairs {
 		p := &pair{}

@@ -241,7 +241,9 @@ func platformProcesses(t *testing.T, dsn string) {
 	for range 3 {
 		base := startProcess(t, dsn, dir)
 		bases = append(bases, base)
-		clients = append(clients, payflow.NewClient(base, payflow.ClientOptions{MaxAttempts: 1}))
+		c, err := payflow.NewClient(base, payflow.ClientOptions{MaxAttempts: 1})
+		require.NoError(t, err)
+		clients = append(clients, c)
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	other := func(i int) int { return (i + 1 + rng.IntN(2)) % 3 }

@@ -72,9 +72,9 @@ func (w *world) connect(store payflow.Store) error {
 	if err != nil {
 		return err
 	}
-	w.api = payflow.NewClient("http://platform.invalid", payflow.ClientOptions{
+	w.api, err = payflow.NewClient("http://platform.invalid", payflow.ClientOptions{
 		HTTPClient: &http.Client{Transport: transport{w}}, MaxAttempts: 10,
 		MinBackoff: time.Nanosecond, MaxBackoff: time.Nanosecond, Rand: w.bytes,
 	})
-	return nil
+	return err
 }

@@ -209,7 +209,10 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 		return nil, nil, err
 	}
 	party := *Grocery.Party(name)
-	client := payflow.NewClient(f.url, payflow.ClientOptions{})
+	client, err := payflow.NewClient(f.url, payflow.ClientOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
 	ph, err := NewPhone(&party, card, client, NewPrinter(stdout).Screen(label), root)
 	if err != nil {
 		return nil, nil, err
