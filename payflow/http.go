@@ -136,14 +136,18 @@ func checkOptions(opts ...option) error {
 // their code, idempotent POSTs with stored replies, body size limits, a
 // request ID on every reply, one log record per request and panics turned
 // into 500 replies that reveal nothing. It is safe for concurrent use. It
-// fails with an error matching ErrInvalid when an option is out of range
-// (see HandlerOptions).
+// fails with an error matching ErrInvalid when api is nil (or a nil
+// *Platform) or an option is out of range (see HandlerOptions).
 func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
+	p, isPlatform := api.(*Platform)
+	if api == nil || isPlatform && p == nil {
+		return nil, fmt.Errorf("%w: payflow: nil API", ErrInvalid)
+	}
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
 	h := &handler{api: api, opts: opts, mux: http.NewServeMux(), replies: opts.Replies, log: opts.Logger}
-	if p, ok := api.(*Platform); ok && h.replies == nil {
+	if isPlatform && h.replies == nil {
 		h.replies = p.Store()
 	}
 	if h.replies == nil {

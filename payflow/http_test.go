@@ -814,3 +814,13 @@ func TestNewHandlerRefusesOptionsOutOfRange(t *testing.T) {
 		assert.NotNil(t, h)
 	}
 }
+
+// TestNewHandlerRefusesNilAPI: a handler without an API would answer
+// every request 500; it is refused with ErrInvalid instead.
+func TestNewHandlerRefusesNilAPI(t *testing.T) {
+	for name, api := range map[string]payflow.API{"nil": nil, "nil *Platform": (*payflow.Platform)(nil)} {
+		h, err := payflow.NewHandler(api, payflow.HandlerOptions{})
+		assert.ErrorIs(t, err, payflow.ErrInvalid, name)
+		assert.Nil(t, h, name)
+	}
+}
