@@ -336,8 +336,9 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 			h.writeError(w, r, err)
 			return
 		}
+		// A key is checked on every method, though only a POST uses it.
 		keys := r.Header.Values(IdempotencyKeyHeader)
-		if r.Method == http.MethodPost && len(keys) > 0 && (len(keys) != 1 || !validIdempotencyKey(keys[0])) {
+		if len(keys) > 0 && (len(keys) != 1 || !validIdempotencyKey(keys[0])) {
 			h.writeError(w, r, fmt.Errorf("%w: %s must be one value of 1 to %d visible ASCII characters", ErrInvalid, IdempotencyKeyHeader, maxIdempotencyKey))
 			return
 		}
@@ -491,12 +492,17 @@ func (h *handler) write(w http.ResponseWriter, rep httpReply) {
 }
 
 // bearerToken returns the token of an Authorization header, "" when there
-// is none, and an error for another scheme or a malformed one.
+// is none, and an error for another scheme, a malformed one or two
+// headers (ambiguous credentials).
 func bearerToken(r *http.Request) (string, error) {
-	v := r.Header.Get("Authorization")
-	if v == "" {
+	vs := r.Header.Values("Authorization")
+	if len(vs) > 1 {
+		return "", ErrUnauthorized
+	}
+	if len(vs) == 0 || vs[0] == "" {
 		return "", nil
 	}
+	v := vs[0]
 	scheme, token, ok := strings.Cut(v, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
 		return "", ErrUnauthorized

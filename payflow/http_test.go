@@ -87,13 +87,23 @@ func (r httpRawReply) errorCode(t *testing.T) string {
 
 func (fx *httpFixture) do(t *testing.T, method, path string, header map[string]string, body []byte) httpRawReply {
 	t.Helper()
+	h := http.Header{}
+	for k, v := range header {
+		h.Set(k, v)
+	}
+	return fx.doHeader(t, method, path, h, body)
+}
+
+// doHeader is do with headers that may repeat.
+func (fx *httpFixture) doHeader(t *testing.T, method, path string, header http.Header, body []byte) httpRawReply {
+	t.Helper()
 	req, err := http.NewRequest(method, fx.srv.URL+path, bytes.NewReader(body))
 	require.NoError(t, err)
 	if body != nil {
 		req.Header.Set("Content-Type", payflow.ContentType)
 	}
-	for k, v := range header {
-		req.Header.Set(k, v)
+	for k, vs := range header {
+		req.Header[k] = vs
 	}
 	resp, err := fx.srv.Client().Do(req)
 	require.NoError(t, err)
@@ -823,4 +833,45 @@ func TestNewHandlerRefusesNilAPI(t *testing.T) {
 		assert.ErrorIs(t, err, payflow.ErrInvalid, name)
 		assert.Nil(t, h, name)
 	}
+}
+
+// TestHTTPRefusesAmbiguousHeaders: two Authorization headers are
+// ambiguous credentials, refused 401 unauthorized on every endpoint like
+// a malformed one; an Idempotency-Key that is malformed or sent twice is
+// 400 invalid on a GET as on a POST.
+func TestHTTPRefusesAmbiguousHeaders(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	id := payflow.ID{1}.String()
+	tok := []string{"Bearer tok"}
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		header http.Header
+		status int
+		code   string
+	}{
+		{"two tokens", "GET", "/v1/requests/" + id, http.Header{"Authorization": {"Bearer tok", "Bearer other"}}, 401, "unauthorized"},
+		{"the same token twice", "GET", "/v1/requests/" + id, http.Header{"Authorization": {"Bearer tok", "Bearer tok"}}, 401, "unauthorized"},
+		{"a token and an empty header", "POST", "/v1/requests/" + id + "/decline", http.Header{"Authorization": {"Bearer tok", ""}}, 401, "unauthorized"},
+		{"two tokens where none is needed", "GET", "/v1/info", http.Header{"Authorization": {"Bearer tok", "Bearer other"}}, 401, "unauthorized"},
+		{"malformed key on a GET", "GET", "/v1/info", http.Header{payflow.IdempotencyKeyHeader: {"key with space"}}, 400, "invalid"},
+		{"empty key on a GET", "GET", "/v1/requests/" + id, http.Header{"Authorization": tok, payflow.IdempotencyKeyHeader: {""}}, 400, "invalid"},
+		{"two keys on a GET", "GET", "/v1/requests/" + id, http.Header{"Authorization": tok, payflow.IdempotencyKeyHeader: {"k1", "k2"}}, 400, "invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := fx.doHeader(t, tt.method, tt.path, tt.header, nil)
+			assert.Equal(t, tt.status, r.status)
+			assert.Equal(t, tt.code, r.errorCode(t))
+			if tt.status == 401 {
+				assert.Equal(t, `Bearer realm="casimpay"`, r.header.Get("WWW-Authenticate"))
+			}
+		})
+	}
+	assert.Zero(t, fx.api.count("Info")+fx.api.count("Payment")+fx.api.count("Decline"), "no refused request reaches the API")
+	// A well-formed key on a GET is accepted and not used.
+	r := fx.doHeader(t, "GET", "/v1/info", http.Header{payflow.IdempotencyKeyHeader: {"k1"}}, nil)
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, 1, fx.api.count("Info"))
 }
