@@ -273,6 +273,17 @@ func TestHTTPErrorMapping(t *testing.T) {
 			}
 		})
 	}
+	t.Run("the longest retry time is rounded up without overflow", func(t *testing.T) {
+		fx.api.set(func(f *httpFakeAPI) {
+			f.err = &payflow.RateLimitedError{Err: payflow.ErrRateLimited, RetryAfter: math.MaxInt64}
+		})
+		raw := fx.do(t, http.MethodGet, "/v1/requests/"+payflow.ID{1}.String(), map[string]string{"Authorization": "Bearer tok"}, nil)
+		assert.Equal(t, http.StatusTooManyRequests, raw.status)
+		assert.Equal(t, "9223372037", raw.header.Get("Retry-After"), "math.MaxInt64 ns is 9223372036.85 s")
+		var body map[int]any
+		require.NoError(t, cbor.Unmarshal(raw.body, &body))
+		assert.Equal(t, uint64(9223372037), body[3])
+	})
 	t.Run("rate_limited says when to retry", func(t *testing.T) {
 		fx.api.set(func(f *httpFakeAPI) {
 			f.err = &payflow.RateLimitedError{Err: payflow.ErrRateLimited, RetryAfter: 1500 * time.Millisecond}
