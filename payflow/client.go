@@ -258,12 +258,21 @@ func clientRetryable(err error) bool {
 // pause sleeps before retry number attempt: exponential from MinBackoff
 // with jitter, at least retryAfter, at most MaxBackoff.
 func (c *Client) pause(ctx context.Context, attempt int, retryAfter time.Duration) error {
-	d := c.opts.MinBackoff << min(attempt-1, 20)
-	if d <= 0 || d > c.opts.MaxBackoff {
-		d = c.opts.MaxBackoff
-	}
+	d := c.backoff(attempt)
 	d = d/2 + rand.N(d/2+1)
 	return ctxsleep.Sleep(ctx, min(max(d, retryAfter), c.opts.MaxBackoff))
+}
+
+// backoff is the pause before retry number attempt, before its jitter:
+// MinBackoff doubled attempt-1 times, at most MaxBackoff. It doubles only
+// while below MaxBackoff (at most MaxHandlerDuration), so that it never
+// overflows.
+func (c *Client) backoff(attempt int) time.Duration {
+	d := c.opts.MinBackoff
+	for i := 1; i < attempt && d < c.opts.MaxBackoff; i++ {
+		d *= 2
+	}
+	return min(d, c.opts.MaxBackoff)
 }
 
 // clientAttempt sends one attempt of a call.
