@@ -106,9 +106,10 @@ type ReadTx interface {
 //
 // A row names rows that are stored or written in the same call of fn: a
 // transfer its debit and credit accounts, a pending state its transfer, a
-// balance history row its account and its transfer. A row naming another
-// fails Update with an error wrapping ErrCorrupt (at the latest when it
-// commits), and nothing of the transaction is stored.
+// balance history row its account and its transfer. A row naming another,
+// or an update of a row that is not stored, fails Update with an error
+// wrapping ErrCorrupt (at the latest when it commits), and nothing of the
+// transaction is stored.
 type Tx interface {
 	ReadTx
 
@@ -136,7 +137,9 @@ type Tx interface {
 	InsertAccounts(accounts []Account) error
 
 	// UpdateAccounts overwrites the four balance fields and Flags of
-	// existing accounts, found by ID; other fields never change.
+	// existing accounts, found by ID (each at most once); other fields
+	// never change. An account that is not stored fails Update with
+	// ErrCorrupt.
 	UpdateAccounts(accounts []Account) error
 
 	// InsertTransfers inserts new transfers (their IDs are not yet stored),

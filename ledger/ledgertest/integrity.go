@@ -12,16 +12,18 @@ import (
 
 // rows is what one transaction writes, or what a store holds.
 type rows struct {
-	accounts  []ledger.Account
-	transfers []ledger.Transfer
-	pending   []ledger.Pending
-	balances  []ledger.BalanceRow
-	history   []ledger.AccountBalance // read back: balances without their transfers
-	last      uint64
+	accounts    []ledger.Account
+	transfers   []ledger.Transfer
+	pending     []ledger.Pending
+	balances    []ledger.BalanceRow
+	history     []ledger.AccountBalance // read back: balances without their transfers
+	updAccounts []ledger.Account        // written: updates of accounts
+	last        uint64
 }
 
 // write stores w's accounts, transfers, pending states and balance
-// history rows in one transaction, through the store itself.
+// history rows, and updates w.updAccounts, in one transaction, through the
+// store itself.
 func write(s ledger.Store, w rows) error {
 	return s.Update(context.Background(), func(tx ledger.Tx) error {
 		if _, err := tx.LastTimestamp(); err != nil {
@@ -44,6 +46,11 @@ func write(s ledger.Store, w rows) error {
 		}
 		if len(w.balances) > 0 {
 			if err := tx.InsertBalances(w.balances); err != nil {
+				return err
+			}
+		}
+		if len(w.updAccounts) > 0 {
+			if err := tx.UpdateAccounts(w.updAccounts); err != nil {
 				return err
 			}
 		}
@@ -87,10 +94,11 @@ func contents(t *testing.T, s ledger.Store) rows {
 // testMissingRows writes through the store itself, as no ledger would: a
 // row must name rows that are stored or written in the same transaction —
 // a transfer its debit and credit accounts, a pending state its transfer,
-// a balance history row its account and its transfer (Tx). A row that
-// names another fails Update with ledger.ErrCorrupt, and nothing of its
-// transaction is kept; rows naming rows of the same transaction or stored
-// ones are kept.
+// a balance history row its account and its transfer (Tx) — and an update
+// must find its row stored. A row that names another, or an update of a
+// row that is not stored, fails Update with ledger.ErrCorrupt, and nothing
+// of its transaction is kept; rows naming rows of the same transaction or
+// stored ones, and updates of stored rows, are kept.
 func testMissingRows(t *testing.T, c Config) {
 	// Stored first: accounts 1 and 2, pending transfer 10 from 2 to 1
 	// without its pending state, and account 1's balances after it.
@@ -122,14 +130,16 @@ func testMissingRows(t *testing.T, c Config) {
 		}
 	}
 	// And rows naming stored rows: transfer 12 from 1 to 2, the pending
-	// state of transfer 10, and account 1's balances after its release.
+	// state of transfer 10, and account 1's balances after its release;
+	// with an update of stored account 2.
 	named := rows{
 		transfers: []ledger.Transfer{{ID: id(12), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1, Ledger: 1,
 			Code: 1, Timestamp: 6}},
 		pending: []ledger.Pending{{ID: id(10), Status: ledger.PendingExpired}},
 		balances: []ledger.BalanceRow{{AccountBalance: ledger.AccountBalance{AccountID: id(1), Timestamp: 6},
 			TransferID: id(10)}},
-		last: 6,
+		updAccounts: []ledger.Account{{ID: id(2), DebitsPosted: 1, CreditsPosted: 2, Flags: ledger.AccountHistory}},
+		last:        6,
 	}
 
 	tests := []struct {
@@ -143,6 +153,9 @@ func testMissingRows(t *testing.T, c Config) {
 		}},
 		{"history_of_missing_account", func(w *rows) { w.balances[0].AccountID = id(99) }},
 		{"history_of_missing_transfer", func(w *rows) { w.balances[0].TransferID = id(99) }},
+		{"update_of_missing_account", func(w *rows) {
+			w.updAccounts = append(w.updAccounts, ledger.Account{ID: id(99), DebitsPosted: 1})
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -170,8 +183,11 @@ func testMissingRows(t *testing.T, c Config) {
 		w := same()
 		require.NoError(t, write(s, w), "rows naming rows of the same transaction")
 		require.NoError(t, write(s, named), "rows naming stored rows")
+		updated := stored.accounts[1]
+		u := named.updAccounts[0]
+		updated.DebitsPosted, updated.CreditsPosted, updated.Flags = u.DebitsPosted, u.CreditsPosted, u.Flags
 		want := rows{
-			accounts:  append(stored.accounts, w.accounts...),
+			accounts:  []ledger.Account{stored.accounts[0], updated, w.accounts[0]},
 			transfers: append(append(stored.transfers, w.transfers...), named.transfers...),
 			pending:   append(named.pending, w.pending...),
 			history: []ledger.AccountBalance{stored.balances[0].AccountBalance, named.balances[0].AccountBalance,

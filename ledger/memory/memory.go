@@ -72,9 +72,9 @@ func (s *Store) Close() error {
 // Update runs fn with the store locked, and applies its writes when fn
 // returns nil. fn runs exactly once. A row that names a row which is
 // neither stored nor written by fn (a transfer its accounts, a pending
-// state its transfer, a balance history row its account or its transfer)
-// fails Update with ledger.ErrCorrupt and nothing of fn's writes is
-// applied, as the SQL stores' foreign keys refuse it.
+// state its transfer, a balance history row its account or its transfer,
+// an account update its account) fails Update with ledger.ErrCorrupt and
+// nothing of fn's writes is applied, as the SQL stores refuse it.
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -339,7 +339,8 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 // checkLocked returns an error wrapping ledger.ErrCorrupt when a row of
 // the transaction names a row that is neither stored nor written by the
 // transaction: a transfer its debit or credit account, a pending state its
-// transfer, a balance history row its account or its transfer. The
+// transfer, a balance history row its account or its transfer, an account
+// update its account. The
 // history row of a created transfer has its timestamp, so that transfer is
 // found by a binary search of the transaction's transfers (ascending
 // timestamps); the row of a release names a stored transfer.
@@ -351,6 +352,13 @@ func (t *tx) checkLocked() error {
 				if !t.hasAccount(a) {
 					return fmt.Errorf("%w: transfer %v names account %v, which does not exist", ledger.ErrCorrupt, tr.ID, a)
 				}
+			}
+		}
+	}
+	for _, batch := range t.updAccts {
+		for k := range batch {
+			if a := batch[k].ID; !t.hasAccount(a) {
+				return fmt.Errorf("%w: update of account %v, which does not exist", ledger.ErrCorrupt, a)
 			}
 		}
 	}
@@ -450,7 +458,7 @@ func (t *tx) commitLocked() {
 	}
 	for _, batch := range t.updAccts {
 		for _, u := range batch {
-			a := s.account(u.ID)
+			a := s.account(u.ID) // there, by checkLocked
 			a.DebitsPending, a.DebitsPosted = u.DebitsPending, u.DebitsPosted
 			a.CreditsPending, a.CreditsPosted = u.CreditsPending, u.CreditsPosted
 			a.Flags = u.Flags

@@ -17,6 +17,7 @@ const (
 	codeDeadlockDetected     = "40P01"
 	codeUniqueViolation      = "23505"
 	codeForeignKeyViolation  = "23503" // not retried: ledger.ErrCorrupt
+	codeInvalidText          = "22P02" // from updateAll, not retried: ledger.ErrCorrupt
 	codeDuplicateTable       = "42P07"
 	codeDuplicateObject      = "42710"
 )
@@ -39,6 +40,13 @@ func isUniqueViolation(err error) bool {
 func isForeignKeyViolation(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == codeForeignKeyViolation
+}
+
+// isMissingUpdate reports an update of a row that is not stored, as
+// updateAll fails it.
+func isMissingUpdate(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == codeInvalidText
 }
 
 // isDuplicateTable reports the errors of CREATE TABLE IF NOT EXISTS racing

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -63,9 +64,9 @@ func (s *Store) Close() error {
 // insert of the same ID) rolls back and reruns fn after a randomized
 // exponential backoff, at most Options.MaxRetries times. A row that names a
 // row which does not exist (foreign_key_violation 23503, from the deferred
-// foreign keys: a balance history row naming no transfer, among others)
-// fails with an error wrapping ledger.ErrCorrupt, and nothing of fn's
-// writes is stored.
+// foreign keys: a balance history row naming no transfer, among others),
+// or an update of a row that is not stored, fails with an error wrapping
+// ledger.ErrCorrupt, and nothing of fn's writes is stored.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
@@ -105,7 +106,7 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	// The writes and COMMIT in one round trip. After an error the server
 	// skips the rest of the pipeline, COMMIT included.
 	t.batch.Queue("COMMIT")
-	if err := c.SendBatch(ctx, &t.batch).Close(); isForeignKeyViolation(err) {
+	if err := c.SendBatch(ctx, &t.batch).Close(); isForeignKeyViolation(err) || isMissingUpdate(err) {
 		return fmt.Errorf("postgres: write: %w: %w", ledger.ErrCorrupt, err)
 	} else if err != nil {
 		return fmt.Errorf("postgres: write: %w", err)
@@ -260,20 +261,34 @@ func (t *writeTx) InsertAccounts(a []ledger.Account) error {
 	return nil
 }
 
-// UpdateAccounts implements ledger.Tx.
+// updateAll makes update, an UPDATE … RETURNING 1 with parameters $1 to
+// $(count-1), fail unless it updates the number of rows in parameter
+// $count: with invalid_text_representation (22P02), which Update reports as
+// ledger.ErrCorrupt. The server then skips the rest of the batch, COMMIT
+// included. (Only PL/pgSQL raises an error of its own; a text that is no
+// integer, cast to one, names what is wrong in the message.)
+func updateAll(update string, count int) string {
+	p := "$" + strconv.Itoa(count)
+	return "WITH u AS (" + update + ") SELECT CASE WHEN count(*) <> " + p +
+		" THEN ('ledger: ' || " + p + " - count(*) || ' row(s) to update do not exist')::integer END FROM u"
+}
+
+// UpdateAccounts implements ledger.Tx. An account that is not stored fails
+// Update with ledger.ErrCorrupt.
 func (t *writeTx) UpdateAccounts(a []ledger.Account) error {
 	n := len(a)
-	t.batch.Queue(`UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,
+	t.batch.Queue(updateAll(`UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,
 		credits_pending = v.cp, credits_posted = v.cpo, flags = v.flags
 		FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::integer[])
 			AS v(id, dp, dpo, cp, cpo, flags)
-		WHERE a.id = v.id`,
+		WHERE a.id = v.id RETURNING 1`, 7),
 		idArray(n, func(i int) ledger.ID { return a[i].ID }),
 		intArray(n, func(i int) uint64 { return a[i].DebitsPending }),
 		intArray(n, func(i int) uint64 { return a[i].DebitsPosted }),
 		intArray(n, func(i int) uint64 { return a[i].CreditsPending }),
 		intArray(n, func(i int) uint64 { return a[i].CreditsPosted }),
 		intArray(n, func(i int) ledger.AccountFlags { return a[i].Flags }),
+		int64(n),
 	)
 	return nil
 }

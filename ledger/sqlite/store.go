@@ -85,11 +85,12 @@ func joinErr(a, b error) error {
 // the file, and Update returns once the commit is on disk
 // (synchronous=FULL). A row that names a row which does not exist (the
 // deferred foreign keys: a balance history row naming no transfer, among
-// others) fails the commit with an error wrapping ledger.ErrCorrupt, and
-// nothing of fn's writes is stored. SQLite has one writer, so fn never meets a
-// serialization failure and is run once. When another process holds the
-// write lock, BEGIN waits up to Options.BusyTimeout and then fails with the
-// driver's SQLITE_BUSY error. When ctx ends before the commit (while BEGIN
+// others) fails the commit with an error wrapping ledger.ErrCorrupt; an
+// update of a row that is not stored fails the update, and Update, alike.
+// Nothing of fn's writes is stored then. SQLite has one writer, so fn
+// never meets a serialization failure and is run once. When another
+// process holds the write lock, BEGIN waits up to Options.BusyTimeout and
+// then fails with the driver's SQLITE_BUSY error. When ctx ends before the commit (while BEGIN
 // waits, or while fn runs), the statement running is interrupted, nothing
 // is stored and Update fails with ctx's error. The Store keeps its writer
 // connection, with BEGIN IMMEDIATE, COMMIT and ROLLBACK prepared on it
@@ -116,6 +117,9 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	t := &writeTx{ctx: ctx, tx: &s.conn.Tx, s: s}
 	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: t.query}
 	err := fn(t)
+	if err == nil {
+		err = t.err
+	}
 	ended = true
 	switch {
 	case err != nil:
@@ -237,21 +241,28 @@ type writeTx struct {
 	tx         *sqlitewrite.Tx
 	s          *Store
 	unprepared []string
+	err        error // an update of a missing row: fails Update even if fn returns nil
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
 
-func (t *writeTx) exec(query string, args ...any) error {
+// exec runs query and returns the number of rows it changed.
+func (t *writeTx) exec(query string, args ...any) (int64, error) {
+	var res sql.Result
 	var err error
 	if st := t.stmt(query); st != nil {
-		_, err = st.ExecContext(t.ctx, args...)
+		res, err = st.ExecContext(t.ctx, args...)
 	} else {
-		_, err = t.tx.ExecContext(t.ctx, query, args...)
+		res, err = t.tx.ExecContext(t.ctx, query, args...)
 	}
 	if err != nil {
-		return fmt.Errorf("sqlite: %w", err)
+		return 0, fmt.Errorf("sqlite: %w", err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: %w", err)
+	}
+	return n, nil
 }
 
 // LastTimestamp implements ledger.Tx. The transaction already holds the
@@ -275,7 +286,8 @@ func (t *writeTx) LastTimestamp() (uint64, error) {
 
 // SetLastTimestamp implements ledger.Tx.
 func (t *writeTx) SetLastTimestamp(ts uint64) error {
-	return t.exec(`UPDATE ledger_state SET last_timestamp = ?1 WHERE id = 1`, sqlstore.Int(ts))
+	_, err := t.exec(`UPDATE ledger_state SET last_timestamp = ?1 WHERE id = 1`, sqlstore.Int(ts))
+	return err
 }
 
 // LockAccounts implements ledger.Tx: the write lock already covers every
@@ -300,11 +312,13 @@ func chunkSize(n int) int {
 }
 
 // bulk runs head + n value tuples of ncols parameters + tail, in chunks;
-// rowArgs appends the values of row i.
-func (t *writeTx) bulk(head, tail string, ncols, n int, rowArgs func(args []any, i int) []any) error {
+// rowArgs appends the values of row i. It returns the number of rows the
+// statements changed.
+func (t *writeTx) bulk(head, tail string, ncols, n int, rowArgs func(args []any, i int) []any) (int64, error) {
 	one := "(" + strings.Repeat("?,", ncols-1) + "?)"
 	var sb strings.Builder
 	args := make([]any, 0, min(n, maxRows)*ncols)
+	var changed int64
 	for start := 0; start < n; {
 		end := start + chunkSize(n-start)
 		sb.Reset()
@@ -318,12 +332,14 @@ func (t *writeTx) bulk(head, tail string, ncols, n int, rowArgs func(args []any,
 			args = rowArgs(args, i)
 		}
 		sb.WriteString(tail)
-		if err := t.exec(sb.String(), args...); err != nil {
-			return err
+		k, err := t.exec(sb.String(), args...)
+		if err != nil {
+			return changed, err
 		}
+		changed += k
 		start = end
 	}
-	return nil
+	return changed, nil
 }
 
 // insert writes n rows into table with multi-row INSERT statements.
@@ -331,15 +347,23 @@ func (t *writeTx) bulk(head, tail string, ncols, n int, rowArgs func(args []any,
 // bug, never an expected outcome), which spares SQLite the statement
 // journal of a multi-row insert.
 func (t *writeTx) insert(table, cols string, ncols, n int, rowArgs func(args []any, i int) []any) error {
-	return t.bulk("INSERT OR ROLLBACK INTO "+table+" ("+cols+") VALUES ", "", ncols, n, rowArgs)
+	_, err := t.bulk("INSERT OR ROLLBACK INTO "+table+" ("+cols+") VALUES ", "", ncols, n, rowArgs)
+	return err
 }
 
 // update applies n rows of new values to table, matched on its id column,
 // with UPDATE … FROM (VALUES …) statements. set is the SET list, reading
-// the values as v.column2, v.column3, … (v.column1 is the id).
+// the values as v.column2, v.column3, … (v.column1 is the id). A row whose
+// id is not in table fails the update, and Update, with an error wrapping
+// ledger.ErrCorrupt.
 func (t *writeTx) update(table, set string, ncols, n int, rowArgs func(args []any, i int) []any) error {
-	return t.bulk("UPDATE OR ROLLBACK "+table+" SET "+set+" FROM (VALUES ", ") AS v WHERE "+table+".id = v.column1",
+	changed, err := t.bulk("UPDATE OR ROLLBACK "+table+" SET "+set+" FROM (VALUES ", ") AS v WHERE "+table+".id = v.column1",
 		ncols, n, rowArgs)
+	if err == nil && changed != int64(n) {
+		err = fmt.Errorf("sqlite: %w: %d of %d %s rows to update do not exist", ledger.ErrCorrupt, int64(n)-changed, n, table)
+		t.err = err
+	}
+	return err
 }
 
 // InsertAccounts implements ledger.Tx.
