@@ -152,7 +152,9 @@ type Tx interface {
 	InsertPending(pending []Pending) error
 
 	// UpdatePending overwrites the Status of existing pending states, found
-	// by ID; ExpiresAt never changes.
+	// by ID (each at most once); ExpiresAt never changes. A pending state
+	// that is not stored (even if its transfer is) fails Update with
+	// ErrCorrupt.
 	UpdatePending(pending []Pending) error
 
 	// InsertFailed inserts failed-transfer records (their IDs are new).

@@ -18,44 +18,43 @@ type rows struct {
 	balances    []ledger.BalanceRow
 	history     []ledger.AccountBalance // read back: balances without their transfers
 	updAccounts []ledger.Account        // written: updates of accounts
+	updPending  []ledger.Pending        // written: updates of pending states
 	last        uint64
 }
 
 // write stores w's accounts, transfers, pending states and balance
-// history rows, and updates w.updAccounts, in one transaction, through the
-// store itself.
+// history rows, and updates w.updAccounts and w.updPending, in one
+// transaction, through the store itself.
 func write(s ledger.Store, w rows) error {
 	return s.Update(context.Background(), func(tx ledger.Tx) error {
 		if _, err := tx.LastTimestamp(); err != nil {
 			return err
 		}
-		if len(w.accounts) > 0 {
-			if err := tx.InsertAccounts(w.accounts); err != nil {
-				return err
-			}
-		}
-		if len(w.transfers) > 0 {
-			if err := tx.InsertTransfers(w.transfers); err != nil {
-				return err
-			}
-		}
-		if len(w.pending) > 0 {
-			if err := tx.InsertPending(w.pending); err != nil {
-				return err
-			}
-		}
-		if len(w.balances) > 0 {
-			if err := tx.InsertBalances(w.balances); err != nil {
-				return err
-			}
-		}
-		if len(w.updAccounts) > 0 {
-			if err := tx.UpdateAccounts(w.updAccounts); err != nil {
+		for _, write := range []func() error{
+			writeSome(w.accounts, tx.InsertAccounts),
+			writeSome(w.transfers, tx.InsertTransfers),
+			writeSome(w.pending, tx.InsertPending),
+			writeSome(w.balances, tx.InsertBalances),
+			writeSome(w.updAccounts, tx.UpdateAccounts),
+			writeSome(w.updPending, tx.UpdatePending),
+		} {
+			if err := write(); err != nil {
 				return err
 			}
 		}
 		return tx.SetLastTimestamp(w.last)
 	})
+}
+
+// writeSome returns a call of write with rs, which does nothing when rs is
+// empty (the ledger writes non-empty slices only).
+func writeSome[T any](rs []T, write func([]T) error) func() error {
+	return func() error {
+		if len(rs) == 0 {
+			return nil
+		}
+		return write(rs)
+	}
 }
 
 // contents reads everything s holds: the balance history of every
@@ -131,7 +130,8 @@ func testMissingRows(t *testing.T, c Config) {
 	}
 	// And rows naming stored rows: transfer 12 from 1 to 2, the pending
 	// state of transfer 10, and account 1's balances after its release;
-	// with an update of stored account 2.
+	// with updates of stored account 2 and of the stored pending state of
+	// transfer 11.
 	named := rows{
 		transfers: []ledger.Transfer{{ID: id(12), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1, Ledger: 1,
 			Code: 1, Timestamp: 6}},
@@ -139,6 +139,7 @@ func testMissingRows(t *testing.T, c Config) {
 		balances: []ledger.BalanceRow{{AccountBalance: ledger.AccountBalance{AccountID: id(1), Timestamp: 6},
 			TransferID: id(10)}},
 		updAccounts: []ledger.Account{{ID: id(2), DebitsPosted: 1, CreditsPosted: 2, Flags: ledger.AccountHistory}},
+		updPending:  []ledger.Pending{{ID: id(11), Status: ledger.PendingVoided}},
 		last:        6,
 	}
 
@@ -155,6 +156,13 @@ func testMissingRows(t *testing.T, c Config) {
 		{"history_of_missing_transfer", func(w *rows) { w.balances[0].TransferID = id(99) }},
 		{"update_of_missing_account", func(w *rows) {
 			w.updAccounts = append(w.updAccounts, ledger.Account{ID: id(99), DebitsPosted: 1})
+		}},
+		{"update_of_pending_of_missing_transfer", func(w *rows) {
+			w.updPending = append(w.updPending, ledger.Pending{ID: id(99), Status: ledger.PendingPosted})
+		}},
+		// Transfer 10 is pending and has no pending state.
+		{"update_of_missing_pending", func(w *rows) {
+			w.updPending = append(w.updPending, ledger.Pending{ID: id(10), Status: ledger.PendingPosted})
 		}},
 	}
 	for _, tc := range tests {
@@ -189,7 +197,7 @@ func testMissingRows(t *testing.T, c Config) {
 		want := rows{
 			accounts:  []ledger.Account{stored.accounts[0], updated, w.accounts[0]},
 			transfers: append(append(stored.transfers, w.transfers...), named.transfers...),
-			pending:   append(named.pending, w.pending...),
+			pending:   []ledger.Pending{named.pending[0], {ID: id(11), Status: ledger.PendingVoided}},
 			history: []ledger.AccountBalance{stored.balances[0].AccountBalance, named.balances[0].AccountBalance,
 				w.balances[0].AccountBalance},
 			last: named.last,

@@ -73,7 +73,8 @@ func (s *Store) Close() error {
 // returns nil. fn runs exactly once. A row that names a row which is
 // neither stored nor written by fn (a transfer its accounts, a pending
 // state its transfer, a balance history row its account or its transfer,
-// an account update its account) fails Update with ledger.ErrCorrupt and
+// an update its account or pending state) fails Update with
+// ledger.ErrCorrupt and
 // nothing of fn's writes is applied, as the SQL stores refuse it.
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
@@ -339,8 +340,8 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 // checkLocked returns an error wrapping ledger.ErrCorrupt when a row of
 // the transaction names a row that is neither stored nor written by the
 // transaction: a transfer its debit or credit account, a pending state its
-// transfer, a balance history row its account or its transfer, an account
-// update its account. The
+// transfer, a balance history row its account or its transfer, an update
+// its account or pending state. The
 // history row of a created transfer has its timestamp, so that transfer is
 // found by a binary search of the transaction's transfers (ascending
 // timestamps); the row of a release names a stored transfer.
@@ -366,6 +367,13 @@ func (t *tx) checkLocked() error {
 		for _, p := range batch {
 			if !t.hasTransfer(p.ID) {
 				return fmt.Errorf("%w: pending state of transfer %v, which does not exist", ledger.ErrCorrupt, p.ID)
+			}
+		}
+	}
+	for _, batch := range t.updPending {
+		for _, p := range batch {
+			if !t.hasPending(p.ID) {
+				return fmt.Errorf("%w: update of the pending state of transfer %v, which does not exist", ledger.ErrCorrupt, p.ID)
 			}
 		}
 	}
@@ -400,6 +408,20 @@ func (t *tx) hasAccount(id ledger.ID) bool {
 	}
 	_, ok := t.s.txAccounts.Find(id)
 	return ok
+}
+
+// hasPending reports whether the pending state of transfer id is stored
+// or inserted by the transaction.
+func (t *tx) hasPending(id ledger.ID) bool {
+	if _, ok := t.s.pending[id]; ok {
+		return true
+	}
+	for _, batch := range t.newPending {
+		if slices.ContainsFunc(batch, func(p ledger.Pending) bool { return p.ID == id }) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasTransfer reports whether transfer id is inserted by the transaction
@@ -485,7 +507,7 @@ func (t *tx) commitLocked() {
 	}
 	for _, batch := range t.updPending {
 		for _, u := range batch {
-			p := s.pending[u.ID]
+			p := s.pending[u.ID] // there, by checkLocked
 			p.Status = u.Status
 			s.pending[u.ID] = p
 		}

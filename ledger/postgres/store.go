@@ -328,13 +328,15 @@ func (t *writeTx) InsertPending(p []ledger.Pending) error {
 	return nil
 }
 
-// UpdatePending implements ledger.Tx.
+// UpdatePending implements ledger.Tx. A pending state that is not stored
+// fails Update with ledger.ErrCorrupt.
 func (t *writeTx) UpdatePending(p []ledger.Pending) error {
 	n := len(p)
-	t.batch.Queue(`UPDATE pending AS p SET status = v.status
-		FROM unnest($1::bytea[], $2::smallint[]) AS v(id, status) WHERE p.id = v.id`,
+	t.batch.Queue(updateAll(`UPDATE pending AS p SET status = v.status
+		FROM unnest($1::bytea[], $2::smallint[]) AS v(id, status) WHERE p.id = v.id RETURNING 1`, 3),
 		idArray(n, func(i int) ledger.ID { return p[i].ID }),
 		intArray(n, func(i int) ledger.PendingStatus { return p[i].Status }),
+		int64(n),
 	)
 	return nil
 }
