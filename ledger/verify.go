@@ -68,7 +68,8 @@ type verifyPending struct {
 // debits equals the sum of credits, pending and posted; the limit flags
 // hold; timestamps strictly increase; every transfer refers to existing
 // accounts of its ledger; every post or void resolves a pending transfer
-// whose state agrees, and no pending transfer is resolved twice. It
+// whose state agrees, and no pending transfer is resolved twice; every
+// pending state belongs to a pending transfer. It
 // returns a *VerifyError listing what is wrong, the store's error, or
 // ErrClosed after Close.
 func (l *Ledger) Verify(ctx context.Context) error {

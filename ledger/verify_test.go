@@ -98,18 +98,33 @@ func TestVerifyFindsTampering(t *testing.T) {
 	}
 }
 
-// hiding shows a store without one of its accounts, as a database whose
-// foreign keys were not enforced shows a transfer of a missing account
-// (every store refuses to write one).
-type hiding struct {
+// altered shows a store's reads through alter, as a database whose foreign
+// keys were not enforced shows rows that every store refuses to write.
+type altered struct {
 	ledger.Store
-	account ledger.ID
+	alter func(ledger.ReadTx) ledger.ReadTx
 }
 
-func (s hiding) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	return s.Store.View(ctx, func(tx ledger.ReadTx) error { return fn(hidingTx{tx, s.account}) })
+func (s altered) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	return s.Store.View(ctx, func(tx ledger.ReadTx) error { return fn(s.alter(tx)) })
 }
 
+// verifyProblems runs Verify over s, which must find problems, and returns
+// them.
+func verifyProblems(t *testing.T, s ledger.Store) []ledger.Problem {
+	t.Helper()
+	l, err := ledger.New(s, ledger.Options{})
+	require.NoError(t, err)
+	defer l.Close()
+	err = l.Verify(context.Background())
+	require.ErrorIs(t, err, ledger.ErrCorrupt)
+	var ve *ledger.VerifyError
+	require.ErrorAs(t, err, &ve)
+	return ve.Problems
+}
+
+// hidingTx reads without one of the accounts: a transfer of a missing
+// account.
 type hidingTx struct {
 	ledger.ReadTx
 	account ledger.ID
@@ -126,14 +141,9 @@ func (tx hidingTx) ForEachAccount(fn func(ledger.Account) error) error {
 
 func TestVerifyFindsTransferOfMissingAccount(t *testing.T) {
 	_, s := verifySetup(t)
-	l, err := ledger.New(hiding{s, ledger.IDFromUint64(2)}, ledger.Options{})
-	require.NoError(t, err)
-	defer l.Close()
-	err = l.Verify(context.Background())
-	require.ErrorIs(t, err, ledger.ErrCorrupt)
-	var ve *ledger.VerifyError
-	require.ErrorAs(t, err, &ve)
-	assert.Contains(t, ve.Problems, ledger.Problem{TransferID: ledger.IDFromUint64(10), Detail: "refers to a missing account"})
+	hide := func(tx ledger.ReadTx) ledger.ReadTx { return hidingTx{tx, ledger.IDFromUint64(2)} }
+	assert.Contains(t, verifyProblems(t, altered{s, hide}),
+		ledger.Problem{TransferID: ledger.IDFromUint64(10), Detail: "refers to a missing account"})
 }
 
 func TestCorruptStoreFailsTheBatch(t *testing.T) {
@@ -151,4 +161,49 @@ func TestCorruptStoreFailsTheBatch(t *testing.T) {
 	got, err := l.LookupTransfers(context.Background(), []ledger.ID{ledger.IDFromUint64(22)})
 	require.NoError(t, err)
 	assert.Empty(t, got, "the whole batch was rolled back")
+}
+
+// extraPendingTx reads one more pending state: the state of a missing
+// transfer, or of one that is not pending.
+type extraPendingTx struct {
+	ledger.ReadTx
+	state ledger.Pending
+}
+
+// ForEachPending adds tx.state in its place in ascending ID order.
+func (tx extraPendingTx) ForEachPending(fn func(ledger.Pending) error) error {
+	added := false
+	err := tx.ReadTx.ForEachPending(func(p ledger.Pending) error {
+		if !added && tx.state.ID.Compare(p.ID) < 0 {
+			added = true
+			if err := fn(tx.state); err != nil {
+				return err
+			}
+		}
+		return fn(p)
+	})
+	if err != nil || added {
+		return err
+	}
+	return fn(tx.state)
+}
+
+func TestVerifyFindsPendingStateWithoutPendingTransfer(t *testing.T) {
+	tests := []struct {
+		name string
+		id   ledger.ID
+	}{
+		{"missing_transfer", ledger.IDFromUint64(99)},
+		{"transfer_not_pending", ledger.IDFromUint64(10)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, s := verifySetup(t)
+			extra := func(tx ledger.ReadTx) ledger.ReadTx {
+				return extraPendingTx{tx, ledger.Pending{ID: tt.id, Status: ledger.PendingActive}}
+			}
+			assert.Equal(t, []ledger.Problem{{TransferID: tt.id, Detail: "pending state without a pending transfer"}},
+				verifyProblems(t, altered{s, extra}))
+		})
+	}
 }
