@@ -3,7 +3,9 @@ package ledger
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/bits"
+	"slices"
 	"strings"
 )
 
@@ -71,7 +73,11 @@ type verifyPending struct {
 // whose state agrees, and no pending transfer is resolved twice; every
 // pending state belongs to a pending transfer. It
 // returns a *VerifyError listing what is wrong, the store's error, or
-// ErrClosed after Close.
+// ErrClosed after Close. The problems come in the same order for the same
+// store contents: those of transfers in ascending timestamp order, those
+// of pending states in ascending transfer ID order, those of accounts in
+// ascending account ID order, then those of ledgers in ascending ledger
+// order.
 func (l *Ledger) Verify(ctx context.Context) error {
 	if l.isClosed() {
 		return ErrClosed
@@ -166,19 +172,30 @@ func (l *Ledger) Verify(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for id, p := range pendings {
-			s := states[id]
+		// In ascending ID order, so that every run lists the same
+		// problems in the same order.
+		ids := make([]ID, 0, len(states)+len(pendings))
+		for id := range states {
+			ids = append(ids, id)
+		}
+		for id := range pendings {
+			if _, ok := states[id]; !ok {
+				ids = append(ids, id)
+			}
+		}
+		sortIDs(ids)
+		for _, id := range ids {
+			s, p := states[id], pendings[id]
+			if p == nil {
+				add(ID{}, id, "pending state without a pending transfer")
+				continue
+			}
 			want := 0
 			if s.Status == PendingPosted || s.Status == PendingVoided {
 				want = 1
 			}
 			if p.resolved != want {
 				add(ID{}, id, "pending transfer is %v but resolved %d time(s)", s.Status, p.resolved)
-			}
-		}
-		for id := range states {
-			if pendings[id] == nil {
-				add(ID{}, id, "pending state without a pending transfer")
 			}
 		}
 
@@ -224,7 +241,8 @@ func (l *Ledger) Verify(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for ledger, s := range perLedger {
+		for _, ledger := range slices.Sorted(maps.Keys(perLedger)) {
+			s := perLedger[ledger]
 			if s.dp != s.cp {
 				add(ID{}, ID{}, "ledger %d: debits pending %v differ from credits pending %v", ledger, s.dp, s.cp)
 			}

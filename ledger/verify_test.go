@@ -163,29 +163,29 @@ func TestCorruptStoreFailsTheBatch(t *testing.T) {
 	assert.Empty(t, got, "the whole batch was rolled back")
 }
 
-// extraPendingTx reads one more pending state: the state of a missing
-// transfer, or of one that is not pending.
+// extraPendingTx reads more pending states: states of missing transfers,
+// or of ones that are not pending.
 type extraPendingTx struct {
 	ledger.ReadTx
-	state ledger.Pending
+	states []ledger.Pending // ascending ID order
 }
 
-// ForEachPending adds tx.state in its place in ascending ID order.
+// ForEachPending adds tx.states in their places in ascending ID order.
 func (tx extraPendingTx) ForEachPending(fn func(ledger.Pending) error) error {
-	added := false
+	extra := tx.states
 	err := tx.ReadTx.ForEachPending(func(p ledger.Pending) error {
-		if !added && tx.state.ID.Compare(p.ID) < 0 {
-			added = true
-			if err := fn(tx.state); err != nil {
+		for len(extra) > 0 && extra[0].ID.Compare(p.ID) < 0 {
+			if err := fn(extra[0]); err != nil {
 				return err
 			}
+			extra = extra[1:]
 		}
 		return fn(p)
 	})
-	if err != nil || added {
-		return err
+	for ; err == nil && len(extra) > 0; extra = extra[1:] {
+		err = fn(extra[0])
 	}
-	return fn(tx.state)
+	return err
 }
 
 func TestVerifyFindsPendingStateWithoutPendingTransfer(t *testing.T) {
@@ -200,10 +200,71 @@ func TestVerifyFindsPendingStateWithoutPendingTransfer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			_, s := verifySetup(t)
 			extra := func(tx ledger.ReadTx) ledger.ReadTx {
-				return extraPendingTx{tx, ledger.Pending{ID: tt.id, Status: ledger.PendingActive}}
+				return extraPendingTx{tx, []ledger.Pending{{ID: tt.id, Status: ledger.PendingActive}}}
 			}
 			assert.Equal(t, []ledger.Problem{{TransferID: tt.id, Detail: "pending state without a pending transfer"}},
 				verifyProblems(t, altered{s, extra}))
 		})
+	}
+}
+
+// TestVerifyOrdersProblems checks that Verify lists the problems of
+// pending states in ascending transfer ID order, whatever their kind, and
+// those of ledgers in ascending ledger order, the same on every run.
+func TestVerifyOrdersProblems(t *testing.T) {
+	l, s := verifySetup(t)
+	ctx := context.Background()
+	_, err := l.CreateAccounts(ctx, []ledger.Account{
+		{ID: ledger.IDFromUint64(3), Ledger: 840, Code: 1},
+		{ID: ledger.IDFromUint64(4), Ledger: 36, Code: 1},
+	})
+	require.NoError(t, err)
+	p13, p15 := transfer(13, 3), transfer(15, 2)
+	p13.Flags, p15.Flags = ledger.TransferPending, ledger.TransferPending
+	res, err := l.CreateTransfers(ctx, []ledger.Transfer{p13, p15})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
+	tamper(t, s, func(tx ledger.Tx) error {
+		// Posted, without a transfer that posts them.
+		err := tx.UpdatePending([]ledger.Pending{
+			{ID: ledger.IDFromUint64(15), Status: ledger.PendingPosted},
+			{ID: ledger.IDFromUint64(11), Status: ledger.PendingPosted},
+			{ID: ledger.IDFromUint64(13), Status: ledger.PendingPosted},
+		})
+		if err != nil {
+			return err
+		}
+		return tx.UpdateAccounts([]ledger.Account{
+			{ID: ledger.IDFromUint64(4), Ledger: 36, Code: 1, CreditsPending: 1},
+			{ID: ledger.IDFromUint64(3), Ledger: 840, Code: 1, DebitsPosted: 1},
+		})
+	})
+	extra := func(tx ledger.ReadTx) ledger.ReadTx {
+		return extraPendingTx{tx, []ledger.Pending{
+			{ID: ledger.IDFromUint64(12), Status: ledger.PendingActive},
+			{ID: ledger.IDFromUint64(14), Status: ledger.PendingActive},
+			{ID: ledger.IDFromUint64(16), Status: ledger.PendingActive},
+		}}
+	}
+	resolved := "pending transfer is posted but resolved 0 time(s)"
+	orphan := "pending state without a pending transfer"
+	want := []ledger.Problem{
+		{TransferID: ledger.IDFromUint64(11), Detail: resolved},
+		{TransferID: ledger.IDFromUint64(12), Detail: orphan},
+		{TransferID: ledger.IDFromUint64(13), Detail: resolved},
+		{TransferID: ledger.IDFromUint64(14), Detail: orphan},
+		{TransferID: ledger.IDFromUint64(15), Detail: resolved},
+		{TransferID: ledger.IDFromUint64(16), Detail: orphan},
+		{AccountID: ledger.IDFromUint64(1), Detail: "stored balances dp=9 dpo=5 cp=0 cpo=0, transfers give dp=0 dpo=5 cp=0 cpo=0"},
+		{AccountID: ledger.IDFromUint64(2), Detail: "stored balances dp=0 dpo=0 cp=9 cpo=5, transfers give dp=0 dpo=0 cp=0 cpo=5"},
+		{AccountID: ledger.IDFromUint64(3), Detail: "stored balances dp=0 dpo=1 cp=0 cpo=0, transfers give dp=0 dpo=0 cp=0 cpo=0"},
+		{AccountID: ledger.IDFromUint64(4), Detail: "stored balances dp=0 dpo=0 cp=1 cpo=0, transfers give dp=0 dpo=0 cp=0 cpo=0"},
+		{Detail: "ledger 36: debits pending [0 0] differ from credits pending [0 1]"},
+		{Detail: "ledger 840: debits posted [0 1] differ from credits posted [0 0]"},
+	}
+	// Go randomises map iteration: an order taken from a map differs
+	// between some of these runs.
+	for range 20 {
+		require.Equal(t, want, verifyProblems(t, altered{s, extra}))
 	}
 }
