@@ -138,8 +138,8 @@ type Tx interface {
 
 	// UpdateAccounts overwrites the four balance fields and Flags of
 	// existing accounts, found by ID (each at most once); other fields
-	// never change. An account that is not stored fails Update with
-	// ErrCorrupt.
+	// never change. An account that is not stored, or given twice, fails
+	// Update with ErrCorrupt.
 	UpdateAccounts(accounts []Account) error
 
 	// InsertTransfers inserts new transfers (their IDs are not yet stored),
@@ -153,8 +153,8 @@ type Tx interface {
 
 	// UpdatePending overwrites the Status of existing pending states, found
 	// by ID (each at most once); ExpiresAt never changes. A pending state
-	// that is not stored (even if its transfer is) fails Update with
-	// ErrCorrupt.
+	// that is not stored (even if its transfer is), or given twice, fails
+	// Update with ErrCorrupt.
 	UpdatePending(pending []Pending) error
 
 	// InsertFailed inserts failed-transfer records (their IDs are new).

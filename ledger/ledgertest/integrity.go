@@ -205,3 +205,51 @@ func testMissingRows(t *testing.T, c Config) {
 		assert.Equal(t, want, contents(t, s))
 	})
 }
+
+// testRepeatedUpdates writes through the store itself, as no ledger
+// would: an update that names the same account or pending state twice
+// (Tx takes each at most once), next to each other or apart, fails Update
+// with ledger.ErrCorrupt, and nothing of its transaction is kept.
+func testRepeatedUpdates(t *testing.T, c Config) {
+	tests := []struct {
+		name   string
+		update rows
+	}{
+		{"account_twice", rows{updAccounts: []ledger.Account{
+			{ID: id(1), DebitsPosted: 1}, {ID: id(1), DebitsPosted: 2}}}},
+		{"account_twice_apart", rows{updAccounts: []ledger.Account{
+			{ID: id(1), DebitsPosted: 1}, {ID: id(2), CreditsPosted: 1}, {ID: id(1), DebitsPosted: 2}}}},
+		{"pending_twice", rows{updPending: []ledger.Pending{
+			{ID: id(11), Status: ledger.PendingPosted}, {ID: id(11), Status: ledger.PendingVoided}}}},
+		{"pending_twice_apart", rows{updPending: []ledger.Pending{
+			{ID: id(10), Status: ledger.PendingPosted}, {ID: id(11), Status: ledger.PendingVoided},
+			{ID: id(10), Status: ledger.PendingVoided}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := c.NewStore(t)
+			defer s.Close()
+			// Accounts 1 and 2 and pending transfers 10 and 11 between
+			// them, with their pending states.
+			var stored rows
+			for i, v := range []uint64{1, 2} {
+				stored.accounts = append(stored.accounts, ledger.Account{ID: id(v), Ledger: 1, Code: 1, Timestamp: uint64(i + 1)})
+			}
+			for i, v := range []uint64{10, 11} {
+				stored.transfers = append(stored.transfers, ledger.Transfer{ID: id(v), DebitAccountID: id(1),
+					CreditAccountID: id(2), Amount: 1, Ledger: 1, Code: 1, Flags: ledger.TransferPending, Timestamp: uint64(i + 3)})
+				stored.pending = append(stored.pending, ledger.Pending{ID: id(v), Status: ledger.PendingActive})
+			}
+			stored.last = 4
+			require.NoError(t, write(s, stored))
+			before := contents(t, s)
+			// With a transfer, which must not be kept either.
+			w := tc.update
+			w.transfers = []ledger.Transfer{{ID: id(12), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1,
+				Ledger: 1, Code: 1, Timestamp: 5}}
+			w.last = 5
+			require.ErrorIs(t, write(s, w), ledger.ErrCorrupt)
+			assert.Equal(t, before, contents(t, s), "nothing of the refused transaction")
+		})
+	}
+}

@@ -280,6 +280,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("AccountBalanceFilters", func(t *testing.T) { testAccountBalanceFilters(t, c) })
 	t.Run("AccountBalanceTransferFilters", func(t *testing.T) { testAccountBalanceTransferFilters(t, c) })
 	t.Run("MissingRows", func(t *testing.T) { testMissingRows(t, c) })
+	t.Run("RepeatedUpdates", func(t *testing.T) { testRepeatedUpdates(t, c) })
 	t.Run("Limits", func(t *testing.T) { testLimits(t, c) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, c) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, c) })

@@ -34,8 +34,8 @@ type Store struct {
 	failed     map[ledger.ID]ledger.FailedTransfer
 	lockBuf    []ledger.Account // reused by LockAccounts
 	// The IDs of the accounts and of the transfers an Update inserts,
-	// numbered when checkLocked needs them.
-	txAccounts, txTransfers idtable.Table[ledger.ID]
+	// numbered when checkLocked needs them, and of the rows it updates.
+	txAccounts, txTransfers, txUpdated idtable.Table[ledger.ID]
 }
 
 type account struct {
@@ -73,7 +73,8 @@ func (s *Store) Close() error {
 // returns nil. fn runs exactly once. A row that names a row which is
 // neither stored nor written by fn (a transfer its accounts, a pending
 // state its transfer, a balance history row its account or its transfer,
-// an update its account or pending state) fails Update with
+// an update its account or pending state), or an update of an account or
+// pending state that fn updates twice, fails Update with
 // ledger.ErrCorrupt and
 // nothing of fn's writes is applied, as the SQL stores refuse it.
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
@@ -341,7 +342,8 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 // the transaction names a row that is neither stored nor written by the
 // transaction: a transfer its debit or credit account, a pending state its
 // transfer, a balance history row its account or its transfer, an update
-// its account or pending state. The
+// its account or pending state; or when it updates an account or a
+// pending state twice. The
 // history row of a created transfer has its timestamp, so that transfer is
 // found by a binary search of the transaction's transfers (ascending
 // timestamps); the row of a release names a stored transfer.
@@ -355,6 +357,12 @@ func (t *tx) checkLocked() error {
 				}
 			}
 		}
+	}
+	if a, twice := number(&t.s.txUpdated, t.updAccts, func(a *ledger.Account) ledger.ID { return a.ID }); twice {
+		return fmt.Errorf("%w: account %v updated twice", ledger.ErrCorrupt, a)
+	}
+	if p, twice := number(&t.s.txUpdated, t.updPending, func(p *ledger.Pending) ledger.ID { return p.ID }); twice {
+		return fmt.Errorf("%w: pending state of transfer %v updated twice", ledger.ErrCorrupt, p)
 	}
 	for _, batch := range t.updAccts {
 		for k := range batch {
@@ -438,8 +446,9 @@ func (t *tx) hasTransfer(id ledger.ID) bool {
 	return ok
 }
 
-// number empties ids and adds the IDs of the rows in batches.
-func number[T any](ids *idtable.Table[ledger.ID], batches [][]T, id func(*T) ledger.ID) {
+// number empties ids and adds the IDs of the rows in batches. It returns
+// the first ID that two rows share, if any (twice is then true).
+func number[T any](ids *idtable.Table[ledger.ID], batches [][]T, id func(*T) ledger.ID) (repeated ledger.ID, twice bool) {
 	n := 0
 	for _, batch := range batches {
 		n += len(batch)
@@ -447,9 +456,12 @@ func number[T any](ids *idtable.Table[ledger.ID], batches [][]T, id func(*T) led
 	ids.Reset(n)
 	for _, batch := range batches {
 		for k := range batch {
-			ids.Add(id(&batch[k]))
+			if _, added := ids.Add(id(&batch[k])); !added && !twice {
+				repeated, twice = id(&batch[k]), true
+			}
 		}
 	}
+	return repeated, twice
 }
 
 // writesTransfer reports whether the transaction inserts transfer id at

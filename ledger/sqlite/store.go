@@ -14,6 +14,7 @@ import (
 
 	"github.com/casimpay/casimpay/internal/sqlitewrite"
 	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/internal/idtable"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 )
 
@@ -86,7 +87,8 @@ func joinErr(a, b error) error {
 // (synchronous=FULL). A row that names a row which does not exist (the
 // deferred foreign keys: a balance history row naming no transfer, among
 // others) fails the commit with an error wrapping ledger.ErrCorrupt; an
-// update of a row that is not stored fails the update, and Update, alike.
+// update of a row that is not stored, or of one row twice, fails the
+// update, and Update, alike.
 // Nothing of fn's writes is stored then. SQLite has one writer, so fn
 // never meets a serialization failure and is run once. When another
 // process holds the write lock, BEGIN waits up to Options.BusyTimeout and
@@ -353,10 +355,24 @@ func (t *writeTx) insert(table, cols string, ncols, n int, rowArgs func(args []a
 
 // update applies n rows of new values to table, matched on its id column,
 // with UPDATE … FROM (VALUES …) statements. set is the SET list, reading
-// the values as v.column2, v.column3, … (v.column1 is the id). A row whose
-// id is not in table fails the update, and Update, with an error wrapping
+// the values as v.column2, v.column3, … (v.column1 is the id); id returns
+// the id of row i. A row whose id is not in table, or two rows with the
+// same id, fail the update, and Update, with an error wrapping
 // ledger.ErrCorrupt.
-func (t *writeTx) update(table, set string, ncols, n int, rowArgs func(args []any, i int) []any) error {
+func (t *writeTx) update(table, set string, ncols, n int, id func(i int) ledger.ID, rowArgs func(args []any, i int) []any) error {
+	// One statement updates a row once whatever number of its rows name
+	// it, so that it changes fewer rows than it has; rows of different
+	// statements would each change it.
+	if chunkSize(n) < n {
+		var ids idtable.Table[ledger.ID]
+		ids.Reset(n)
+		for i := range n {
+			if _, added := ids.Add(id(i)); !added {
+				t.err = fmt.Errorf("sqlite: %w: %s row %v to update given twice", ledger.ErrCorrupt, table, id(i))
+				return t.err
+			}
+		}
+	}
 	changed, err := t.bulk("UPDATE OR ROLLBACK "+table+" SET "+set+" FROM (VALUES ", ") AS v WHERE "+table+".id = v.column1",
 		ncols, n, rowArgs)
 	if err == nil && changed != int64(n) {
@@ -377,6 +393,7 @@ func (t *writeTx) InsertAccounts(accounts []ledger.Account) error {
 func (t *writeTx) UpdateAccounts(accounts []ledger.Account) error {
 	return t.update("accounts", "debits_pending = v.column2, debits_posted = v.column3, "+
 		"credits_pending = v.column4, credits_posted = v.column5, flags = v.column6", 6, len(accounts),
+		func(i int) ledger.ID { return accounts[i].ID },
 		func(args []any, i int) []any {
 			a := &accounts[i]
 			return append(args, a.ID[:], sqlstore.Int(a.DebitsPending), sqlstore.Int(a.DebitsPosted),
@@ -401,10 +418,11 @@ func (t *writeTx) InsertPending(pending []ledger.Pending) error {
 
 // UpdatePending implements ledger.Tx.
 func (t *writeTx) UpdatePending(pending []ledger.Pending) error {
-	return t.update("pending", "status = v.column2", 2, len(pending), func(args []any, i int) []any {
-		p := &pending[i]
-		return append(args, p.ID[:], sqlstore.Int(p.Status))
-	})
+	return t.update("pending", "status = v.column2", 2, len(pending), func(i int) ledger.ID { return pending[i].ID },
+		func(args []any, i int) []any {
+			p := &pending[i]
+			return append(args, p.ID[:], sqlstore.Int(p.Status))
+		})
 }
 
 // InsertFailed implements ledger.Tx.
