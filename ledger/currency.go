@@ -88,17 +88,18 @@ func ParseAmount(s, currency string) (uint64, error) {
 		return 0, fmt.Errorf("%w: %q", ErrUnknownCurrency, currency)
 	}
 	whole, frac, dot := strings.Cut(s, ".")
-	if whole == "" || (dot && frac == "") || len(frac) > int(c.Exponent) || !ascii.Digits(whole) || !ascii.Digits(frac) {
+	v, wholeOK := ascii.Uint(0, whole, AmountLimit)
+	v, fracOK := ascii.Uint(v, frac, AmountLimit)
+	if whole == "" || (dot && frac == "") || len(frac) > int(c.Exponent) || !wholeOK || !fracOK {
 		return 0, fmt.Errorf("%w: %q for %s", ErrBadAmount, s, c.Code)
 	}
-	frac += strings.Repeat("0", int(c.Exponent)-len(frac))
-	var v uint64
-	for _, r := range whole + frac {
-		d := uint64(r - '0')
-		if v > (AmountLimit-d)/10 {
-			return 0, fmt.Errorf("%w: %q exceeds the limit", ErrBadAmount, s)
-		}
-		v = v*10 + d
+	// The minor-unit digits that frac leaves out are zeros.
+	v, _ = ascii.Uint(v, minorZeros[:int(c.Exponent)-len(frac)], AmountLimit)
+	if v > AmountLimit {
+		return 0, fmt.Errorf("%w: %q exceeds the limit", ErrBadAmount, s)
 	}
 	return v, nil
 }
+
+// minorZeros is as many zeros as the largest Currency.Exponent.
+const minorZeros = "0000"
