@@ -142,7 +142,9 @@ func (p *Platform) name(ctx context.Context, eid []byte) (*ResolveResponse, erro
 
 // resolve returns the enrolled card behind an EID of now's epoch or one
 // next to it, reloading the cards enrolled elsewhere at most once a second
-// (a stored card that the resolver refuses is left out: see Reload).
+// (a stored card that the resolver refuses is left out: see Reload). A
+// card that the resolver names but the store no longer has is taken out
+// of the resolver, and the EID is then looked for as one it does not know.
 // The EID must also come from the card's advertising secret as read now
 // (within CacheTTL), so that the EIDs of a secret replaced through another
 // process stop resolving although this process's tables still hold them.
@@ -155,10 +157,14 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 	for reloaded := false; ; reloaded = true {
 		if id, ok := p.resolver.Resolve(e, now); ok {
 			c, err := p.card(ctx, id)
-			if err != nil {
+			switch {
+			case errors.Is(err, ErrNotFound):
+				// Deleted from the store: its secret may be another
+				// card's now, which a reload loads.
+				p.resolver.Remove(id)
+			case err != nil:
 				return nil, err
-			}
-			if p.checkEID(c, eid) == nil {
+			case p.checkEID(c, eid) == nil:
 				return c, nil
 			}
 		}

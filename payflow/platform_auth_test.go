@@ -242,6 +242,35 @@ func (s *shortSecret) Cards(ctx context.Context, fn func(*payflow.CardRecord) er
 	return s.Store.Cards(ctx, func(c *payflow.CardRecord) error { return fn(s.short(c)) })
 }
 
+// aliceElsewhere returns a shop on st, another platform process on its
+// store, and two cards: Alice, enrolled through the shop's platform and
+// loaded into the other process's EID resolver, and Bob, not enrolled. Its
+// resolve resolves in the other process the EID of Alice's advertising
+// secret at the shop's time.
+func aliceElsewhere(t *testing.T, st payflow.Store) (s *shop, other *payflow.Platform, alice, bob *simcardtest.Virtual, resolve func() (*payflow.ResolveResponse, error)) {
+	ctx := context.Background()
+	s = newShopOn(t, st, false, paytest.Options{})
+	other = renewedPlatform(t, s.Fixture) // another process on the same database
+	alice, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+	bob, err = simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+	k, err := adv.NewEIDKey(alice.Enrolment.AdvertisingSecret)
+	require.NoError(t, err)
+	resolve = func() (*payflow.ResolveResponse, error) {
+		eid := k.EID(adv.Epoch(s.Clock.Now()))
+		return other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+	}
+
+	_, err = s.Platform.EnrollCard(ctx, alice.Enrolment.Chain, alice.Enrolment.AdvertisingSecret, "Alice")
+	require.NoError(t, err)
+	require.NoError(t, other.Reload(ctx))
+	r, err := resolve()
+	require.NoError(t, err)
+	require.Equal(t, "Alice", r.DisplayName)
+	return s, other, alice, bob, resolve
+}
+
 // TestReloadDropsRefusedSecret: a card whose stored advertising secret
 // the EID resolver refuses at Reload leaves the resolver, although an
 // earlier Reload loaded it with its former secret. So the EIDs of that
@@ -249,28 +278,10 @@ func (s *shortSecret) Cards(ctx context.Context, fn func(*payflow.CardRecord) er
 func TestReloadDropsRefusedSecret(t *testing.T) {
 	ctx := context.Background()
 	st := &shortSecret{Store: memory.New()}
-	s := newShopOn(t, st, false, paytest.Options{})
-	other := renewedPlatform(t, s.Fixture) // another process on the same database
-	alice, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
-	require.NoError(t, err)
-	bob, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
-	require.NoError(t, err)
+	s, other, alice, bob, resolve := aliceElsewhere(t, st)
 	former := alice.Enrolment.AdvertisingSecret
-	k, err := adv.NewEIDKey(former)
-	require.NoError(t, err)
-	resolve := func() (*payflow.ResolveResponse, error) {
-		eid := k.EID(adv.Epoch(s.Clock.Now()))
-		return other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
-	}
 
-	_, err = s.Platform.EnrollCard(ctx, alice.Enrolment.Chain, former, "Alice")
-	require.NoError(t, err)
-	require.NoError(t, other.Reload(ctx))
-	r, err := resolve()
-	require.NoError(t, err)
-	require.Equal(t, "Alice", r.DisplayName)
-
-	_, err = s.Platform.EnrollCard(ctx, alice.Enrolment.Chain, bytes.Repeat([]byte{0x5c}, adv.SecretSize), "Alice")
+	_, err := s.Platform.EnrollCard(ctx, alice.Enrolment.Chain, bytes.Repeat([]byte{0x5c}, adv.SecretSize), "Alice")
 	require.NoError(t, err)
 	st.id = alice.Enrolment.ICCID // now read with a secret the resolver refuses
 	_, err = s.Platform.EnrollCard(ctx, bob.Enrolment.Chain, former, "Bob")
@@ -281,7 +292,70 @@ func TestReloadDropsRefusedSecret(t *testing.T) {
 	require.True(t, ok, "%v", err)
 	assert.Equal(t, []string{alice.Enrolment.ICCID}, bad.CardIDs)
 	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second)
-	r, err = resolve()
+	r, err := resolve()
 	require.NoError(t, err, "the former secret's EID")
+	assert.Equal(t, "Bob", r.DisplayName)
+}
+
+// handDeleted is a Store from which cards can be deleted by hand, behind
+// the platforms' backs: a deleted card is not found and not listed, and
+// its advertising secret is free.
+type handDeleted struct {
+	payflow.Store
+	mu      sync.Mutex
+	deleted map[string]bool
+}
+
+func (s *handDeleted) delete(t *testing.T, id string) {
+	t.Helper()
+	c, err := s.Store.Card(context.Background(), id)
+	require.NoError(t, err)
+	c.AdvSecret = bytes.Repeat([]byte{0xd1}, adv.SecretSize) // frees the secret in the store beneath
+	require.NoError(t, s.Store.PutCard(context.Background(), c))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deleted == nil {
+		s.deleted = make(map[string]bool)
+	}
+	s.deleted[id] = true
+}
+
+func (s *handDeleted) gone(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deleted[id]
+}
+
+func (s *handDeleted) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
+	if s.gone(id) {
+		return nil, payflow.ErrNotFound
+	}
+	return s.Store.Card(ctx, id)
+}
+
+func (s *handDeleted) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
+	return s.Store.Cards(ctx, func(c *payflow.CardRecord) error {
+		if s.gone(c.ID) {
+			return nil
+		}
+		return fn(c)
+	})
+}
+
+// TestResolveDropsDeletedCard: a card deleted from the store by hand
+// leaves the EID resolver of a process that had loaded it, at the first
+// resolution of one of its EIDs, so that a card later given its secret
+// through another process resolves there after the reload of that miss.
+func TestResolveDropsDeletedCard(t *testing.T) {
+	ctx := context.Background()
+	st := &handDeleted{Store: memory.New()}
+	s, _, alice, bob, resolve := aliceElsewhere(t, st)
+
+	st.delete(t, alice.Enrolment.ICCID)
+	_, err := s.Platform.EnrollCard(ctx, bob.Enrolment.Chain, alice.Enrolment.AdvertisingSecret, "Bob")
+	require.NoError(t, err, "the deleted card's secret is free")
+	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second)
+	r, err := resolve()
+	require.NoError(t, err, "the secret's EID")
 	assert.Equal(t, "Bob", r.DisplayName)
 }
