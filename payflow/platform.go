@@ -120,8 +120,16 @@ type Platform struct {
 	cache    cache
 	used     usedNonces // pairing nonces the store holds used, see Pair
 
-	mu         sync.Mutex // guards lastReload
+	mu         sync.Mutex // guards lastReload and reloading
 	lastReload time.Time
+	reloading  *reloadCall // the reload a miss started, while under way
+}
+
+// reloadCall is a reload of the cards that an EID that did not resolve
+// started, which the misses meanwhile wait for.
+type reloadCall struct {
+	done chan struct{} // closed when err is set
+	err  error
 }
 
 var _ API = (*Platform)(nil)
@@ -275,7 +283,8 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // Reload loads every enrolled card of the store into the EID resolver, so
 // that cards enrolled by another platform process resolve here too, with
 // their secret as stored. A Platform calls it by itself, at most once a
-// second, when an EID does not resolve. It returns the store's error, or
+// second, when an EID does not resolve (the misses meanwhile wait for
+// that reload rather than start another). It returns the store's error, or
 // else an *UnresolvableCardsError naming the cards whose advertising
 // secret the resolver refuses, after loading all the others; those it
 // takes out of the resolver, should an earlier Reload have loaded them
@@ -284,6 +293,11 @@ func (p *Platform) Reload(ctx context.Context) error {
 	p.mu.Lock()
 	p.lastReload = p.now()
 	p.mu.Unlock()
+	return p.loadCards(ctx)
+}
+
+// loadCards is Reload without the record of its time.
+func (p *Platform) loadCards(ctx context.Context) error {
 	var bad UnresolvableCardsError
 	err := p.store.Cards(ctx, func(c *CardRecord) error {
 		if err := p.resolver.Enrol(c.ID, c.AdvSecret); err != nil {

@@ -142,7 +142,8 @@ func (p *Platform) name(ctx context.Context, eid []byte) (*ResolveResponse, erro
 
 // resolve returns the enrolled card behind an EID of now's epoch or one
 // next to it, reloading the cards enrolled elsewhere at most once a second
-// (a stored card that the resolver refuses is left out: see Reload). A
+// (see reloadForMiss; a stored card that the resolver refuses is left
+// out: see Reload). A
 // card that the resolver names but the store no longer has is taken out
 // of the resolver, and the EID is then looked for as one it does not know.
 // The EID must also come from the card's advertising secret as read now
@@ -168,21 +169,53 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 				return c, nil
 			}
 		}
-		if reloaded || !p.reloadDue(now) {
-			return nil, fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
+		if reloaded {
+			return nil, errUnknownEID
 		}
-		if err := p.Reload(ctx); err != nil && !errors.Is(err, ErrUnresolvableCard) {
+		if ok, err := p.reloadForMiss(ctx, now); err != nil {
 			return nil, err
+		} else if !ok {
+			return nil, errUnknownEID
 		}
 	}
 }
 
-// reloadDue reports whether the cards enrolled elsewhere were last
-// reloaded a second or more before now (or after it: the clock went back).
-func (p *Platform) reloadDue(now time.Time) bool {
+var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
+
+// reloadForMiss reloads the cards for an EID that did not resolve at now,
+// if the last reload started a second or more before now (or after it:
+// the clock went back), or else waits for the reload under way that a
+// miss started, so that concurrent misses share one scan of the cards. It
+// reports whether there was a reload, and returns its error but an
+// *UnresolvableCardsError, or ctx's if ctx ends while it waits.
+func (p *Platform) reloadForMiss(ctx context.Context, now time.Time) (bool, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	return now.Sub(p.lastReload) >= time.Second || now.Before(p.lastReload)
+	call := p.reloading
+	if call == nil {
+		if now.Sub(p.lastReload) < time.Second && !now.Before(p.lastReload) {
+			p.mu.Unlock()
+			return false, nil
+		}
+		call = &reloadCall{done: make(chan struct{})}
+		p.reloading, p.lastReload = call, now
+		p.mu.Unlock()
+		call.err = p.loadCards(ctx)
+		p.mu.Lock()
+		p.reloading = nil
+		p.mu.Unlock()
+		close(call.done)
+	} else {
+		p.mu.Unlock()
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return false, ctx.Err()
+		}
+	}
+	if call.err != nil && !errors.Is(call.err, ErrUnresolvableCard) {
+		return true, call.err
+	}
+	return true, nil
 }
 
 // SessionID returns the ID of the session between a shopper card and a

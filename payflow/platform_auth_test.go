@@ -271,6 +271,16 @@ func aliceElsewhere(t *testing.T, st payflow.Store) (s *shop, other *payflow.Pla
 	return s, other, alice, bob, resolve
 }
 
+// requireBobLater checks that resolve names Bob once the cards that the
+// platforms cached have expired.
+func requireBobLater(t *testing.T, s *shop, resolve func() (*payflow.ResolveResponse, error), what string) {
+	t.Helper()
+	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second)
+	r, err := resolve()
+	require.NoError(t, err, what)
+	assert.Equal(t, "Bob", r.DisplayName, what)
+}
+
 // TestReloadDropsRefusedSecret: a card whose stored advertising secret
 // the EID resolver refuses at Reload leaves the resolver, although an
 // earlier Reload loaded it with its former secret. So the EIDs of that
@@ -291,10 +301,7 @@ func TestReloadDropsRefusedSecret(t *testing.T) {
 	bad, ok := errors.AsType[*payflow.UnresolvableCardsError](err)
 	require.True(t, ok, "%v", err)
 	assert.Equal(t, []string{alice.Enrolment.ICCID}, bad.CardIDs)
-	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second)
-	r, err := resolve()
-	require.NoError(t, err, "the former secret's EID")
-	assert.Equal(t, "Bob", r.DisplayName)
+	requireBobLater(t, s, resolve, "the former secret's EID")
 }
 
 // handDeleted is a Store from which cards can be deleted by hand, behind
@@ -354,8 +361,79 @@ func TestResolveDropsDeletedCard(t *testing.T) {
 	st.delete(t, alice.Enrolment.ICCID)
 	_, err := s.Platform.EnrollCard(ctx, bob.Enrolment.Chain, alice.Enrolment.AdvertisingSecret, "Bob")
 	require.NoError(t, err, "the deleted card's secret is free")
-	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second)
-	r, err := resolve()
-	require.NoError(t, err, "the secret's EID")
-	assert.Equal(t, "Bob", r.DisplayName)
+	requireBobLater(t, s, resolve, "the secret's EID")
+}
+
+// scanGate is a Store that counts its scans of the cards. Once armed for
+// n, a scan waits until the store has looked up n login tokens since.
+type scanGate struct {
+	payflow.Store
+	mu     sync.Mutex
+	scans  int
+	tokens int           // token lookups left before open is closed
+	open   chan struct{} // nil: not armed
+}
+
+func (s *scanGate) arm(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scans, s.tokens, s.open = 0, n, make(chan struct{})
+}
+
+func (s *scanGate) Token(ctx context.Context, hash []byte) (*payflow.TokenRecord, error) {
+	s.mu.Lock()
+	if s.open != nil && s.tokens > 0 {
+		if s.tokens--; s.tokens == 0 {
+			close(s.open)
+		}
+	}
+	s.mu.Unlock()
+	return s.Store.Token(ctx, hash)
+}
+
+func (s *scanGate) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
+	s.mu.Lock()
+	s.scans++
+	open := s.open
+	s.mu.Unlock()
+	if open != nil {
+		<-open
+	}
+	return s.Store.Cards(ctx, fn)
+}
+
+// TestResolveMissesShareReload: concurrent resolutions of an EID that the
+// process does not know yet share one reload of the cards: the one that
+// starts it scans, those that miss meanwhile wait for its end, and all
+// find the card it loaded.
+func TestResolveMissesShareReload(t *testing.T) {
+	const n = 8
+	ctx := context.Background()
+	st := &scanGate{Store: memory.New()}
+	s, other, _, bob, _ := aliceElsewhere(t, st)
+	_, err := s.Platform.EnrollCard(ctx, bob.Enrolment.Chain, bob.Enrolment.AdvertisingSecret, "Bob")
+	require.NoError(t, err)
+	k, err := adv.NewEIDKey(bob.Enrolment.AdvertisingSecret)
+	require.NoError(t, err)
+	s.Clock.Advance(time.Second) // a reload is due
+	eid := k.EID(adv.Epoch(s.Clock.Now()))
+
+	st.arm(n) // the scan waits until every resolution has started
+	var wg sync.WaitGroup
+	names := make([]string, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			r, err := other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+			if errs[i] = err; err == nil {
+				names[i] = r.DisplayName
+			}
+		})
+	}
+	wg.Wait()
+	for i := range n {
+		require.NoError(t, errs[i], "resolution %d", i)
+		assert.Equal(t, "Bob", names[i], "resolution %d", i)
+	}
+	assert.Equal(t, 1, st.scans, "one scan of the cards")
 }
