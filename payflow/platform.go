@@ -13,6 +13,7 @@ import (
 	"math"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
@@ -115,7 +116,7 @@ type Platform struct {
 	rand     io.Reader
 	ttl      lifetimes
 
-	resolver adv.Resolver
+	resolver eidResolver
 	limiter  limiter
 	cache    cache
 	used     usedNonces // pairing nonces the store holds used, see Pair
@@ -282,7 +283,8 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 
 // Reload loads every enrolled card of the store into the EID resolver, so
 // that cards enrolled by another platform process resolve here too, with
-// their secret as stored. A Platform calls it by itself, at most once a
+// their secret as stored; a card that this process enrols while the scan
+// is under way keeps the secret it was enrolled with here. A Platform calls it by itself, at most once a
 // second, when an EID does not resolve (the misses meanwhile wait for
 // that reload rather than start another). It returns the store's error, or
 // else an *UnresolvableCardsError naming the cards whose advertising
@@ -299,9 +301,10 @@ func (p *Platform) Reload(ctx context.Context) error {
 // loadCards is Reload without the record of its time.
 func (p *Platform) loadCards(ctx context.Context) error {
 	var bad UnresolvableCardsError
+	gen := p.resolver.begin()
+	defer p.resolver.end()
 	err := p.store.Cards(ctx, func(c *CardRecord) error {
-		if err := p.resolver.Enrol(c.ID, c.AdvSecret); err != nil {
-			p.resolver.Remove(c.ID)
+		if err := p.resolver.load(c.ID, c.AdvSecret, gen); err != nil {
 			bad.CardIDs, bad.Errs = append(bad.CardIDs, c.ID), append(bad.Errs, err)
 		}
 		return nil
@@ -313,6 +316,78 @@ func (p *Platform) loadCards(ctx context.Context) error {
 		return &bad
 	}
 	return nil
+}
+
+// eidResolver is a platform process's EID resolver. A read of the store
+// that began before this process enrolled a card must not undo that
+// enrolment (put the card's former secret back, or take out a card that
+// was missing then): such a read calls begin first, passes the generation
+// it returns to load or drop, and calls end last.
+type eidResolver struct {
+	adv.Resolver
+	gen     atomic.Uint64 // counts the enrolments of this process
+	readers atomic.Int64  // reads under way
+
+	mu    sync.Mutex        // held over every change of the enrolled cards
+	setAt map[string]uint64 // card ID → generation of its last enrolment here, while reads are under way
+}
+
+// begin starts a read of the store and returns its generation.
+func (r *eidResolver) begin() uint64 {
+	r.readers.Add(1)
+	return r.gen.Load()
+}
+
+// end ends a read of the store.
+func (r *eidResolver) end() {
+	if r.readers.Add(-1) != 0 {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.readers.Load() == 0 {
+		clear(r.setAt)
+	}
+}
+
+// enrol enrols a card with the secret this process has just stored.
+func (r *eidResolver) enrol(id string, secret []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g := r.gen.Add(1)
+	if r.readers.Load() > 0 {
+		if r.setAt == nil {
+			r.setAt = make(map[string]uint64)
+		}
+		r.setAt[id] = g
+	}
+	return r.Enrol(id, secret)
+}
+
+// load enrols a card with the secret that a read of generation gen found,
+// unless this process enrolled it since. A secret that the resolver
+// refuses takes the card out, and is returned.
+func (r *eidResolver) load(id string, secret []byte, gen uint64) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.setAt[id] > gen {
+		return nil
+	}
+	if err := r.Enrol(id, secret); err != nil {
+		r.Remove(id)
+		return err
+	}
+	return nil
+}
+
+// drop takes out a card that a read of generation gen did not find,
+// unless this process enrolled it since.
+func (r *eidResolver) drop(id string, gen uint64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.setAt[id] <= gen {
+		r.Remove(id)
+	}
 }
 
 // Info implements API. The chain it returns is a copy, the caller's to

@@ -34,7 +34,7 @@ func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []b
 		return "", err
 	}
 	forget(&p.cache, p.cache.cards, c.ID)
-	if err := p.resolver.Enrol(c.ID, advSecret); err != nil {
+	if err := p.resolver.enrol(c.ID, advSecret); err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return c.ID, nil

@@ -157,16 +157,19 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 	now := p.now()
 	for reloaded := false; ; reloaded = true {
 		if id, ok := p.resolver.Resolve(e, now); ok {
+			gen := p.resolver.begin()
 			c, err := p.card(ctx, id)
-			switch {
-			case errors.Is(err, ErrNotFound):
+			if errors.Is(err, ErrNotFound) {
 				// Deleted from the store: its secret may be another
 				// card's now, which a reload loads.
-				p.resolver.Remove(id)
-			case err != nil:
-				return nil, err
-			case p.checkEID(c, eid) == nil:
+				p.resolver.drop(id, gen)
+			}
+			p.resolver.end()
+			switch {
+			case err == nil && p.checkEID(c, eid) == nil:
 				return c, nil
+			case err != nil && !errors.Is(err, ErrNotFound):
+				return nil, err
 			}
 		}
 		if reloaded {

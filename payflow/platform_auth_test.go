@@ -437,3 +437,143 @@ func TestResolveMissesShareReload(t *testing.T) {
 	}
 	assert.Equal(t, 1, st.scans, "one scan of the cards")
 }
+
+// heldScan is a Store whose next scan of the cards, once held, reads them
+// all, closes read, and hands them on only once release is closed.
+type heldScan struct {
+	payflow.Store
+	mu            sync.Mutex
+	read, release chan struct{} // nil: no scan held
+}
+
+func (s *heldScan) hold() (read, release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.read, s.release = make(chan struct{}), make(chan struct{})
+	return s.read, s.release
+}
+
+func (s *heldScan) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
+	s.mu.Lock()
+	read, release := s.read, s.release
+	s.read, s.release = nil, nil
+	s.mu.Unlock()
+	if read == nil {
+		return s.Store.Cards(ctx, fn)
+	}
+	var list []*payflow.CardRecord
+	if err := s.Store.Cards(ctx, func(c *payflow.CardRecord) error {
+		list = append(list, c)
+		return nil
+	}); err != nil {
+		return err
+	}
+	close(read)
+	<-release
+	for _, c := range list {
+		if err := fn(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// aliceAgain is the advertising secret with which enrolAliceAgain enrols
+// Alice again.
+var aliceAgain = bytes.Repeat([]byte{0x3e}, adv.SecretSize)
+
+func enrolAliceAgain(t *testing.T, p *payflow.Platform, alice *simcardtest.Virtual) {
+	t.Helper()
+	_, err := p.EnrollCard(context.Background(), alice.Enrolment.Chain, aliceAgain, "Alice")
+	require.NoError(t, err)
+}
+
+// requireAliceAgain checks that p resolves to Alice the EID of aliceAgain
+// at the shop's time.
+func requireAliceAgain(t *testing.T, s *shop, p *payflow.Platform) {
+	t.Helper()
+	k, err := adv.NewEIDKey(aliceAgain)
+	require.NoError(t, err)
+	eid := k.EID(adv.Epoch(s.Clock.Now()))
+	r, err := p.Resolve(context.Background(), s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+	require.NoError(t, err, "the new secret's EID")
+	assert.Equal(t, "Alice", r.DisplayName)
+}
+
+// TestReloadKeepsNewerEnrolment: a Reload whose scan of the cards read a
+// card before the process enrolled it again with another secret does not
+// put the former secret back: the new secret's EIDs resolve at once, the
+// former's do not.
+func TestReloadKeepsNewerEnrolment(t *testing.T) {
+	ctx := context.Background()
+	st := &heldScan{Store: memory.New()}
+	s, other, alice, _, resolveFormer := aliceElsewhere(t, st)
+
+	read, release := st.hold()
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- other.Reload(ctx) }()
+	<-read // the scan read Alice with her former secret
+	enrolAliceAgain(t, other, alice)
+	close(release)
+	require.NoError(t, <-reloaded)
+
+	requireAliceAgain(t, s, other)
+	_, err := resolveFormer()
+	require.ErrorIs(t, err, payflow.ErrNotFound, "the former secret's EID")
+}
+
+// heldMiss is a Store whose next read of card id, once held, finds no
+// card, closes read, and returns only once release is closed.
+type heldMiss struct {
+	payflow.Store
+	mu            sync.Mutex
+	id            string
+	read, release chan struct{}
+}
+
+func (s *heldMiss) hold(id string) (read, release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.id, s.read, s.release = id, make(chan struct{}), make(chan struct{})
+	return s.read, s.release
+}
+
+func (s *heldMiss) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
+	s.mu.Lock()
+	held := id == s.id && s.read != nil
+	read, release := s.read, s.release
+	if held {
+		s.read, s.release = nil, nil
+	}
+	s.mu.Unlock()
+	if !held {
+		return s.Store.Card(ctx, id)
+	}
+	close(read)
+	<-release
+	return nil, payflow.ErrNotFound
+}
+
+// TestResolveMissKeepsNewerEnrolment: a resolution that found a card
+// missing from the store does not take it out of the EID resolver when
+// the process enrolled it again meanwhile: its new secret's EIDs resolve.
+func TestResolveMissKeepsNewerEnrolment(t *testing.T) {
+	ctx := context.Background()
+	st := &heldMiss{Store: memory.New()}
+	s, other, alice, _, resolveFormer := aliceElsewhere(t, st)
+	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second) // Alice is read from the store again
+	require.NoError(t, other.Reload(ctx))                  // and the next miss reloads nothing
+
+	read, release := st.hold(alice.Enrolment.ICCID)
+	missed := make(chan error, 1)
+	go func() {
+		_, err := resolveFormer()
+		missed <- err
+	}()
+	<-read // the resolution found no Alice
+	enrolAliceAgain(t, other, alice)
+	close(release)
+	require.ErrorIs(t, <-missed, payflow.ErrNotFound)
+
+	requireAliceAgain(t, s, other)
+}
