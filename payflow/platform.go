@@ -123,7 +123,8 @@ type Platform struct {
 
 	mu         sync.Mutex // guards lastReload and reloading
 	lastReload time.Time
-	reloading  *reloadCall // the reload a miss started, while under way
+	reloading  *reloadCall   // the reload a miss started, while under way
+	reloads    atomic.Uint64 // reloads ended, counted before reloading is cleared
 }
 
 // reloadCall is a reload of the cards that an EID that did not resolve
@@ -300,6 +301,7 @@ func (p *Platform) Reload(ctx context.Context) error {
 
 // loadCards is Reload without the record of its time.
 func (p *Platform) loadCards(ctx context.Context) error {
+	defer p.reloads.Add(1)
 	var bad UnresolvableCardsError
 	gen := p.resolver.begin()
 	defer p.resolver.end()

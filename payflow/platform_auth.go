@@ -156,6 +156,7 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 	e := adv.EID(eid)
 	now := p.now()
 	for reloaded := false; ; reloaded = true {
+		seen := p.reloads.Load()
 		if id, ok := p.resolver.Resolve(e, now); ok {
 			gen := p.resolver.begin()
 			c, err := p.card(ctx, id)
@@ -175,7 +176,7 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 		if reloaded {
 			return nil, errUnknownEID
 		}
-		if ok, err := p.reloadForMiss(ctx, now); err != nil {
+		if ok, err := p.reloadForMiss(ctx, now, seen); err != nil {
 			return nil, err
 		} else if !ok {
 			return nil, errUnknownEID
@@ -186,14 +187,20 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 
 // reloadForMiss reloads the cards for an EID that did not resolve at now,
-// if the last reload started a second or more before now (or after it:
-// the clock went back), or else waits for the reload under way that a
-// miss started, so that concurrent misses share one scan of the cards. It
-// reports whether there was a reload, and returns its error but an
-// *UnresolvableCardsError, or ctx's if ctx ends while it waits.
-func (p *Platform) reloadForMiss(ctx context.Context, now time.Time) (bool, error) {
+// in a lookup made when seen reloads had ended, if the last reload started
+// a second or more before now (or after it: the clock went back). It
+// waits instead for the reload under way that a miss started, and
+// reloads nothing when a reload has ended since the lookup, so that
+// concurrent misses share one scan of the cards. It reports whether the
+// EID is worth looking up again, and returns the error of the reload but
+// an *UnresolvableCardsError, or ctx's if ctx ends while it waits.
+func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64) (bool, error) {
 	p.mu.Lock()
 	call := p.reloading
+	if call == nil && p.reloads.Load() != seen {
+		p.mu.Unlock()
+		return true, nil
+	}
 	if call == nil {
 		if now.Sub(p.lastReload) < time.Second && !now.Before(p.lastReload) {
 			p.mu.Unlock()
