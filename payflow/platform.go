@@ -130,8 +130,9 @@ type Platform struct {
 // reloadCall is a reload of the cards that an EID that did not resolve
 // started, which the misses meanwhile wait for.
 type reloadCall struct {
-	done chan struct{} // closed when err is set
+	done chan struct{} // closed when err and cut are set
 	err  error
+	cut  bool // ended by its caller's ctx: not counted in reloads
 }
 
 var _ API = (*Platform)(nil)
@@ -300,12 +301,16 @@ func (p *Platform) Reload(ctx context.Context) error {
 }
 
 // loadCards is Reload without the record of its time.
-func (p *Platform) loadCards(ctx context.Context) error {
-	defer p.reloads.Add(1)
+func (p *Platform) loadCards(ctx context.Context) (err error) {
+	defer func() {
+		if !cutShort(ctx, err) {
+			p.reloads.Add(1)
+		}
+	}()
 	var bad UnresolvableCardsError
 	gen := p.resolver.begin()
 	defer p.resolver.end()
-	err := p.store.Cards(ctx, func(c *CardRecord) error {
+	err = p.store.Cards(ctx, func(c *CardRecord) error {
 		if err := p.resolver.load(c.ID, c.AdvSecret, gen); err != nil {
 			bad.CardIDs, bad.Errs = append(bad.CardIDs, c.ID), append(bad.Errs, err)
 		}

@@ -191,41 +191,57 @@ var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 // a second or more before now (or after it: the clock went back). It
 // waits instead for the reload under way that a miss started, and
 // reloads nothing when a reload has ended since the lookup, so that
-// concurrent misses share one scan of the cards. It reports whether the
-// EID is worth looking up again, and returns the error of the reload but
-// an *UnresolvableCardsError, or ctx's if ctx ends while it waits.
+// concurrent misses share one scan of the cards. A reload cut short
+// because its caller's ctx ended does not count: the misses waiting for it
+// go on as if it had not started. It reports whether the EID is worth
+// looking up again, and returns the error of the reload but an
+// *UnresolvableCardsError, or ctx's if ctx ends while it waits.
 func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64) (bool, error) {
-	p.mu.Lock()
-	call := p.reloading
-	if call == nil && p.reloads.Load() != seen {
-		p.mu.Unlock()
+	for {
+		p.mu.Lock()
+		call := p.reloading
+		if call == nil && p.reloads.Load() != seen {
+			p.mu.Unlock()
+			return true, nil
+		}
+		if call == nil {
+			if now.Sub(p.lastReload) < time.Second && !now.Before(p.lastReload) {
+				p.mu.Unlock()
+				return false, nil
+			}
+			call = &reloadCall{done: make(chan struct{})}
+			last := p.lastReload
+			p.reloading, p.lastReload = call, now
+			p.mu.Unlock()
+			call.err = p.loadCards(ctx)
+			p.mu.Lock()
+			p.reloading = nil
+			if call.cut = cutShort(ctx, call.err); call.cut {
+				p.lastReload = last
+			}
+			p.mu.Unlock()
+			close(call.done)
+		} else {
+			p.mu.Unlock()
+			select {
+			case <-call.done:
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+			if call.cut {
+				continue
+			}
+		}
+		if call.err != nil && !errors.Is(call.err, ErrUnresolvableCard) {
+			return true, call.err
+		}
 		return true, nil
 	}
-	if call == nil {
-		if now.Sub(p.lastReload) < time.Second && !now.Before(p.lastReload) {
-			p.mu.Unlock()
-			return false, nil
-		}
-		call = &reloadCall{done: make(chan struct{})}
-		p.reloading, p.lastReload = call, now
-		p.mu.Unlock()
-		call.err = p.loadCards(ctx)
-		p.mu.Lock()
-		p.reloading = nil
-		p.mu.Unlock()
-		close(call.done)
-	} else {
-		p.mu.Unlock()
-		select {
-		case <-call.done:
-		case <-ctx.Done():
-			return false, ctx.Err()
-		}
-	}
-	if call.err != nil && !errors.Is(call.err, ErrUnresolvableCard) {
-		return true, call.err
-	}
-	return true, nil
+}
+
+// cutShort reports a reload that failed because its caller's ctx ended.
+func cutShort(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() != nil
 }
 
 // SessionID returns the ID of the session between a shopper card and a

@@ -577,3 +577,70 @@ func TestResolveMissKeepsNewerEnrolment(t *testing.T) {
 
 	requireAliceAgain(t, s, other)
 }
+
+// cutScan is a Store whose scan of the cards, once armed, waits until the
+// scanning call's context ends and fails with its error.
+type cutScan struct {
+	payflow.Store
+	mu      sync.Mutex
+	started chan struct{} // closed when the armed scan begins; nil: not armed
+}
+
+func (s *cutScan) arm() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started = make(chan struct{})
+	return s.started
+}
+
+func (s *cutScan) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
+	s.mu.Lock()
+	started := s.started
+	s.started = nil
+	s.mu.Unlock()
+	if started == nil {
+		return s.Store.Cards(ctx, fn)
+	}
+	close(started)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestResolveAfterCutReload: a reload that a miss started and whose
+// caller went away before the scan ended does not count as a reload: a
+// resolution of the same EID meanwhile or just after, with its own
+// context alive, scans the cards itself and finds the card, instead of
+// getting the other caller's error or waiting out the second between
+// reloads.
+func TestResolveAfterCutReload(t *testing.T) {
+	st := &cutScan{Store: memory.New()}
+	s, other, _, bob, _ := aliceElsewhere(t, st)
+	_, err := s.Platform.EnrollCard(context.Background(), bob.Enrolment.Chain, bob.Enrolment.AdvertisingSecret, "Bob")
+	require.NoError(t, err)
+	k, err := adv.NewEIDKey(bob.Enrolment.AdvertisingSecret)
+	require.NoError(t, err)
+	s.Clock.Advance(time.Second) // a reload is due
+	eid := k.EID(adv.Epoch(s.Clock.Now()))
+
+	started := st.arm()
+	ctx, cancel := context.WithCancel(context.Background())
+	cutErr := make(chan error, 1)
+	go func() {
+		_, err := other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+		cutErr <- err
+	}()
+	<-started
+	found := make(chan error, 1)
+	var name string
+	go func() {
+		r, err := other.Resolve(context.Background(), s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+		if err == nil {
+			name = r.DisplayName
+		}
+		found <- err
+	}()
+	cancel()
+	require.ErrorIs(t, <-cutErr, context.Canceled, "the caller that went away")
+	require.NoError(t, <-found, "the other caller")
+	assert.Equal(t, "Bob", name)
+}
