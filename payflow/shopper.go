@@ -251,7 +251,12 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // settles. Approve returns the receipt, verified
 // offline and checked against the consent. For a merchant that captures
 // manually it waits, polling, until the seller captures; a payment that
-// ends otherwise fails with ErrFinal. An answer to the consent, or to a
+// ends otherwise fails with ErrFinal. Once the hold's expiry
+// (PaymentView.HoldExpiresAt) has passed by the phone's clock
+// (PhoneOptions.Now), it reads the request once more, which has the
+// platform expire it, and fails with ErrFinal, or with ErrExpired when
+// the platform still shows it held; a view without a hold expiry is
+// waited on until ctx ends. An answer to the consent, or to a
 // poll, that is the view of another request fails with ErrMismatch at
 // once.
 //
@@ -378,7 +383,11 @@ func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentVi
 
 // settled waits until out, the view of u's request after u was sent, is
 // no longer held, and returns the receipt of u, verified offline and
-// checked against it. Every view, out and each one read while it waits,
+// checked against it. Once the hold's expiry (HoldExpiresAt) has passed
+// by the phone's clock, it reads the request once more and ends with what
+// that read shows: a request that ended is ErrFinal, one still held is
+// ErrExpired (u stays kept); a view without a hold expiry is waited on
+// until ctx ends. Every view, out and each one read while it waits,
 // is checked to be of u's request first (sameRequest): one of another
 // request is ErrMismatch, and u stays kept.
 func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView) (*Receipt, error) {
@@ -387,12 +396,20 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 		return nil, err
 	}
 	for out.State == StateHeld {
-		if err := s.sleep(ctx); err != nil {
-			return nil, err
+		// Once the hold expired by the phone's clock, a read has the
+		// platform settle the expiry; that read ends the wait.
+		lapsed := !out.HoldExpiresAt.IsZero() && !s.opts.Now().Before(out.HoldExpiresAt)
+		if !lapsed {
+			if err := s.sleep(ctx); err != nil {
+				return nil, err
+			}
 		}
 		var err error
 		if out, err = s.reread(ctx, v); err != nil {
 			return nil, err
+		}
+		if lapsed && out.State == StateHeld {
+			return nil, fmt.Errorf("%w: the hold expired by the phone's clock, and the platform still shows the payment held", ErrExpired)
 		}
 	}
 	if out.State != StateCaptured {

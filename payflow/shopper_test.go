@@ -622,3 +622,99 @@ func TestApproveRefusesAnotherRequestsView(t *testing.T) {
 		})
 	}
 }
+
+// expiringHoldAPI moves the clock past the hold expiry once the platform
+// holds a consent, and counts the shopper's reads of the request from
+// then on. With stuck set, those reads answer the held view of the
+// consent's reply, as a platform whose clock lags the phone's would; with
+// strip set, the views carry no hold expiry, as an older platform's; the
+// read numbered cancelAt ends the shopper's context (so that a shopper
+// that goes on waiting stops).
+type expiringHoldAPI struct {
+	payflow.API
+	clock           *paytest.Clock
+	stuck, strip    bool
+	cancelAt        int
+	cancel          context.CancelFunc
+	mu              sync.Mutex
+	held            *payflow.PaymentView
+	reads, approves int
+}
+
+func (a *expiringHoldAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Approve(ctx, req)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.approves++
+	if err != nil || v.State != payflow.StateHeld {
+		return v, err
+	}
+	a.clock.Advance(v.HoldExpiresAt.Sub(a.clock.Now()))
+	if a.strip {
+		v.HoldExpiresAt = time.Time{}
+	}
+	held := *v
+	a.held = &held
+	return v, nil
+}
+
+func (a *expiringHoldAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	a.mu.Lock()
+	held, stuck := a.held, a.stuck
+	if held != nil {
+		a.reads++
+		if a.reads == a.cancelAt {
+			a.cancel()
+		}
+	}
+	a.mu.Unlock()
+	if held != nil && stuck {
+		v := *held
+		return &v, nil
+	}
+	return a.API.Payment(ctx, token, id)
+}
+
+// TestApproveEndsAtHoldExpiry: a consent held for a manual capture whose
+// hold expires by the phone's clock while the shopper waits has the
+// shopper read the request once more and end with what that read shows:
+// ErrFinal once the platform expired it (the hold voided, no money
+// moved), ErrExpired while it still shows it held (the consent kept and
+// sent again by the next Approve). A view without a hold expiry is waited
+// on until the context ends.
+func TestApproveEndsAtHoldExpiry(t *testing.T) {
+	for _, tc := range []struct {
+		name                string
+		stuck, strip        bool
+		cancelAt, wantReads int
+		want                error
+		wantKept            bool
+	}{
+		{name: "expired by the platform", cancelAt: 5, want: payflow.ErrFinal, wantReads: 1},
+		{name: "still held by the platform", stuck: true, cancelAt: 5, want: payflow.ErrExpired, wantReads: 1, wantKept: true},
+		{name: "no hold expiry", stuck: true, strip: true, cancelAt: 3, want: context.Canceled, wantReads: 3, wantKept: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{Platform: payflow.PlatformOptions{HoldTTL: time.Minute}})
+			w := newPhoneWorld(t, f, nil, true)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			api := &expiringHoldAPI{API: f.Platform, clock: f.Clock, stuck: tc.stuck, strip: tc.strip, cancelAt: tc.cancelAt, cancel: cancel}
+			w.useShopper(t, api)
+			w.pair(t)
+			w.request(t)
+
+			_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, tc.want)
+			assert.Equal(t, tc.wantReads, api.reads, "reads of the request once it was held")
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds, Held: 690 * map[bool]uint64{false: 0, true: 1}[tc.stuck]}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+
+			api.mu.Lock()
+			api.held, api.stuck = nil, false
+			api.mu.Unlock()
+			_, err = w.shopper.Approve(context.Background(), simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrFinal, "the request expired")
+			assert.Equal(t, map[bool]int{false: 1, true: 2}[tc.wantKept], api.approves, "the kept consent is sent again, no other is signed")
+		})
+	}
+}
