@@ -24,7 +24,7 @@ type Transmitter interface {
 }
 
 // ErrNoTransmitter is returned by every exchange of a Card made without a
-// Transmitter, or with one that is a nil pointer.
+// Transmitter, or with one that is a nil pointer, and of a nil *Card.
 var ErrNoTransmitter = errors.New("simcard: no transmitter")
 
 // ErrFormat is returned, before anything is sent, for a PIN or PUK of the
@@ -39,7 +39,8 @@ var ErrFormat = errors.New("simcard: PIN or PUK of the wrong format")
 // Methods fail with a *StatusError for a status word other than 9000 (match
 // it with errors.Is against ErrWrongPIN, ErrPINBlocked, ErrPINRequired …),
 // with ErrResponse for an answer that cannot be read, or with the error of the
-// Transmitter. A Card is safe for concurrent use: each method's APDUs are
+// Transmitter. Every method of a nil *Card fails with ErrNoTransmitter
+// where the zero Card would. A Card is safe for concurrent use: each method's APDUs are
 // exchanged without interleaving. Select must come first after a reset.
 type Card struct {
 	mu sync.Mutex
@@ -67,6 +68,9 @@ const maxResponse = 1 << 16
 // RESPONSE answered with 61xx and no data, or answers beyond 65536 octets in
 // all, are ErrResponse.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
+	if c == nil {
+		return nil, ErrNoTransmitter
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.exchangeLocked(cmd)

@@ -8,9 +8,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard"
@@ -588,4 +590,59 @@ func FuzzCardAnswers(f *testing.F) {
 		_, err = c.Signer()
 		check(err)
 	})
+}
+
+// TestNilCard: every exported method of a nil *Card, given valid
+// arguments, fails with ErrNoTransmitter instead of panicking.
+func TestNilCard(t *testing.T) {
+	var c *simcard.Card
+	pers := simcard.Personalisation{ICCID: "89014103211118510720", PIN: "1234", PUK: "12345678"}
+	methods := map[string]func() error{
+		"Exchange":    func() error { _, err := c.Exchange(simcard.Command{INS: simcard.InsGetData}); return err },
+		"Select":      func() error { _, err := c.Select(); return err },
+		"GetData":     func() error { _, err := c.GetData(simcard.TagICCID); return err },
+		"ICCID":       func() error { _, err := c.ICCID(); return err },
+		"Certificate": func() error { _, err := c.Certificate(); return err },
+		"Chain":       func() error { _, err := c.Chain(); return err },
+		"PublicKey":   func() error { _, err := c.PublicKey(); return err },
+		"Counter":     func() error { _, err := c.Counter(); return err },
+		"PINTries":    func() error { _, _, err := c.PINTries(); return err },
+		"PUKTries":    func() error { _, _, err := c.PUKTries(); return err },
+		"VerifyPIN":   func() error { return c.VerifyPIN(simcardtest.PIN) },
+		"PINVerified": func() error { _, err := c.PINVerified(); return err },
+		"ChangePIN":   func() error { return c.ChangePIN(simcardtest.PIN, "2468") },
+		"Unblock":     func() error { return c.Unblock(simcardtest.PUK, "") },
+		"Advert":      func() error { _, err := c.Advert(1, adv.Shopper, 0); return err },
+		"SignAuthProof": func() error {
+			_, err := c.SignAuthProof(&record.AuthProof{Nonce: make([]byte, 32), Role: record.RoleShopper, EID: make16(5), PeerEID: make16(6)})
+			return err
+		},
+		"SignPaymentRequest": func() error {
+			_, err := c.SignPaymentRequest(&record.PaymentRequest{RequestID: make16(1), SessionID: make16(2), MerchantID: "grocer-1", PayerCardID: "89014103211118510720", Amount: 1, Currency: "EUR"})
+			return err
+		},
+		"SignConsent": func() error {
+			_, err := c.SignConsent(&record.Consent{RequestID: make16(1), RequestHash: make([]byte, 32), Nonce: make([]byte, 32), Amount: 1, Currency: "EUR", MerchantID: "grocer-1"})
+			return err
+		},
+		"SignRefundRequest": func() error {
+			_, err := c.SignRefundRequest(&record.RefundRequest{RefundID: make16(4), RequestID: make16(1), Amount: 1, Currency: "EUR"})
+			return err
+		},
+		"Authenticate": func() error { _, err := c.Authenticate(make([]byte, 16)); return err },
+		"Signer":       func() error { _, err := c.Signer(); return err },
+		"Personalise":  func() error { _, err := c.Personalise(issuer(t), pers); return err },
+	}
+	typ := reflect.TypeFor[*simcard.Card]()
+	require.Len(t, methods, typ.NumMethod(), "a row for every exported method")
+	for i := range typ.NumMethod() {
+		name := typ.Method(i).Name
+		t.Run(name, func(t *testing.T) {
+			call, ok := methods[name]
+			require.True(t, ok, "no row for %s", name)
+			var err error
+			require.NotPanics(t, func() { err = call() })
+			assert.ErrorIs(t, err, simcard.ErrNoTransmitter)
+		})
+	}
 }
