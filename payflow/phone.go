@@ -743,6 +743,13 @@ func (p *phone) reread(ctx context.Context, cur *PaymentView) (*PaymentView, err
 	})
 }
 
+// holdLapsed reports whether v's hold has expired by now, the phone's
+// clock. A view without a hold expiry (not held, or from a platform that
+// sends none) has not.
+func holdLapsed(v *PaymentView, now time.Time) bool {
+	return !v.HoldExpiresAt.IsZero() && !now.Before(v.HoldExpiresAt)
+}
+
 // sameRequest checks that v, a view of the request on screen that the
 // platform sent, is of that request: its ID, request hash, parties, amount
 // and currency. A network or platform that answers with another request

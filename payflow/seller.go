@@ -539,7 +539,7 @@ func (s *Seller) refreshHeld(ctx context.Context) error {
 func (s *Seller) lapseLocked() {
 	now := s.opts.Now()
 	s.held = slices.DeleteFunc(s.held, func(h *PaymentView) bool {
-		past := !h.HoldExpiresAt.IsZero() && !now.Before(h.HoldExpiresAt)
+		past := holdLapsed(h, now)
 		if past {
 			s.lapsed = append(s.lapsed, h)
 		}

@@ -398,7 +398,7 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 	for out.State == StateHeld {
 		// Once the hold expired by the phone's clock, a read has the
 		// platform settle the expiry; that read ends the wait.
-		lapsed := !out.HoldExpiresAt.IsZero() && !s.opts.Now().Before(out.HoldExpiresAt)
+		lapsed := holdLapsed(out, s.opts.Now())
 		if !lapsed {
 			if err := s.sleep(ctx); err != nil {
 				return nil, err
