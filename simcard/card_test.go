@@ -646,3 +646,16 @@ func TestNilCard(t *testing.T) {
 		})
 	}
 }
+
+// TestNilSigner: a nil *Signer has no card: it names no key and no ICCID,
+// and signing a challenge fails with ErrNoTransmitter instead of panicking
+// (a raw digest is refused first, as for any Signer).
+func TestNilSigner(t *testing.T) {
+	var s *simcard.Signer
+	assert.Nil(t, s.Public())
+	assert.Empty(t, s.ICCID())
+	_, err := s.Sign(rand.Reader, make([]byte, 16), simcard.ChallengeOpts{})
+	assert.ErrorIs(t, err, simcard.ErrNoTransmitter)
+	_, err = s.Sign(rand.Reader, make([]byte, 32), crypto.SHA256)
+	assert.ErrorIs(t, err, simcard.ErrRawDigest)
+}

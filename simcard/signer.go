@@ -99,18 +99,33 @@ func (c *Card) Signer() (*Signer, error) {
 	return &Signer{card: c, pub: pub, iccid: iccid}, nil
 }
 
-// Public returns the card's *ecdsa.PublicKey.
-func (s *Signer) Public() crypto.PublicKey { return s.pub }
+// Public returns the card's *ecdsa.PublicKey; nil for a nil Signer.
+func (s *Signer) Public() crypto.PublicKey {
+	if s == nil {
+		return nil
+	}
+	return s.pub
+}
 
-// ICCID returns the card ID that ChallengeMessage binds.
-func (s *Signer) ICCID() string { return s.iccid }
+// ICCID returns the card ID that ChallengeMessage binds; empty for a nil
+// Signer.
+func (s *Signer) ICCID() string {
+	if s == nil {
+		return ""
+	}
+	return s.iccid
+}
 
 // Sign has the card sign challenge (8 to 64 octets) as Card.Authenticate
 // does, when opts is ChallengeOpts (or *ChallengeOpts); rand is not used,
-// the card has its own. Any other opts is ErrRawDigest.
+// the card has its own. Any other opts is ErrRawDigest; a nil Signer,
+// which has no card, fails with ErrNoTransmitter.
 func (s *Signer) Sign(_ io.Reader, challenge []byte, opts crypto.SignerOpts) ([]byte, error) {
 	switch opts.(type) {
 	case ChallengeOpts, *ChallengeOpts:
+		if s == nil {
+			return nil, ErrNoTransmitter
+		}
 		return s.card.Authenticate(challenge)
 	}
 	return nil, ErrRawDigest
