@@ -59,14 +59,16 @@ func (s *Store) Close() error {
 
 // Update implements ledger.Store: fn runs in one READ COMMITTED transaction
 // whose writes are sent together with COMMIT, as one pipelined batch of
-// bulk statements: Update returns once the commit is durable. A serialization failure (SQLSTATE
-// 40001), a deadlock (40P01) or a unique violation (23505, a concurrent
-// insert of the same ID) rolls back and reruns fn after a randomized
-// exponential backoff, at most Options.MaxRetries times. A row that names a
-// row which does not exist (foreign_key_violation 23503, from the deferred
-// foreign keys: a balance history row naming no transfer, among others),
-// or an update of a row that is not stored, fails with an error wrapping
-// ledger.ErrCorrupt, and nothing of fn's writes is stored.
+// bulk statements: Update returns once the commit is durable. A
+// serialization failure (SQLSTATE 40001), a deadlock (40P01) or a unique
+// violation (23505, a concurrent insert of the same ID) rolls back and
+// reruns fn after a randomized exponential backoff, at most
+// Options.MaxRetries times. A row that names a row which does not exist
+// (foreign_key_violation 23503, from the deferred foreign keys: a balance
+// history row naming no transfer, among others), an update of a row that
+// is not stored, or an update that names one row twice (each update is one
+// statement, whose count of updated rows then falls short), fails with an
+// error wrapping ledger.ErrCorrupt, and nothing of fn's writes is stored.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
