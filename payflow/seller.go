@@ -261,9 +261,12 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		s.mu.Unlock()
 		if !current {
 			// A request of the session selected before, which its shopper
-			// may still find: withdrawn as one without an answer.
-			s.keepUnsent(msg)
-			if err := s.settleUnsent(ctx); err != nil {
+			// may still find: withdrawn now, or kept as one without an
+			// answer while the platform does not answer that.
+			if w, err := s.withdrawRecorded(ctx, v); err != nil {
+				if w == nil {
+					s.keepUnsent(msg)
+				}
 				return nil, fmt.Errorf("%w: %w", errReselected, err)
 			}
 			return nil, errReselected
