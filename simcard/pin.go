@@ -1,17 +1,17 @@
 package simcard
 
-import "github.com/casimpay/casimpay/pki/record"
+import "github.com/casimpay/casimpay/internal/ascii"
 
 // ValidPIN reports whether pin has the PIN format: 4 to 12 ASCII decimal
 // digits. The card checks the PIN it receives with it too.
 func ValidPIN[T ~string | ~[]byte](pin T) bool {
-	return len(pin) >= MinPIN && len(pin) <= MaxPIN && record.Digits(pin)
+	return len(pin) >= MinPIN && len(pin) <= MaxPIN && ascii.Digits(pin)
 }
 
 // ValidPUK reports whether puk has the PUK format: exactly 8 ASCII decimal
 // digits.
 func ValidPUK[T ~string | ~[]byte](puk T) bool {
-	return len(puk) == PUKLength && record.Digits(puk)
+	return len(puk) == PUKLength && ascii.Digits(puk)
 }
 
 // PadPIN returns pin padded with FF octets to 12 octets: the form of the

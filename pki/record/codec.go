@@ -80,13 +80,6 @@ func amount(field string, v uint64) error {
 	return nil
 }
 
-// Digits reports whether every byte of s is an ASCII decimal digit, '0' to
-// '9'. The empty s has no other byte, so it is all digits: callers check the
-// length first. Card IDs here, and the PIN and PUK of package simcard, are
-// checked with it; it is the module's one digit check (internal/ascii),
-// which package ledger's amounts use too.
-func Digits[T ~string | ~[]byte](s T) bool { return ascii.Digits(s) }
-
 // CheckCardID checks a card ID as the records carry it (PROTOCOL.md §3): an
 // ICCID of 19 or 20 ASCII decimal digits that starts with the
 // telecommunications industry identifier 89, its last digit the Luhn check
@@ -94,7 +87,7 @@ func Digits[T ~string | ~[]byte](s T) bool { return ascii.Digits(s) }
 // checks the ICCID of a card certificate with it too. The error is a
 // *FieldError naming field.
 func CheckCardID(field, s string) error {
-	if n := len(s); n < minCardID || n > maxCardID || !Digits(s) {
+	if n := len(s); n < minCardID || n > maxCardID || !ascii.Digits(s) {
 		return fieldError(field, "must be 19 or 20 decimal digits")
 	}
 	if s[0] != '8' || s[1] != '9' {
