@@ -94,10 +94,8 @@ func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 	if ctx == nil || nilptr.Is(conn) {
 		return ErrArgument
 	}
-	if atr == nil {
-		atr = DefaultATR
-	}
-	if err := check(card, atr); err != nil {
+	atr, err := check(card, atr)
+	if err != nil {
 		return err
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -160,17 +158,21 @@ func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 	}
 }
 
-// check refuses no card (nil, or a nil pointer whose methods would panic),
-// and an ATR that a frame cannot carry: a frame's length is two octets, and
-// a frame of none is no answer.
-func check(card Card, atr []byte) error {
+// check returns the ATR to answer, atr or DefaultATR when atr is nil. It
+// refuses no card (nil, or a nil pointer whose methods would panic), and an
+// ATR that a frame cannot carry: a frame's length is two octets, and a frame
+// of none is no answer.
+func check(card Card, atr []byte) ([]byte, error) {
 	if nilptr.Is(card) {
-		return ErrNoCard
+		return nil, ErrNoCard
+	}
+	if atr == nil {
+		atr = DefaultATR
 	}
 	if len(atr) == 0 || len(atr) > 0xFFFF {
-		return fmt.Errorf("%w: %d octets", ErrATR, len(atr))
+		return nil, fmt.Errorf("%w: %d octets", ErrATR, len(atr))
 	}
-	return nil
+	return atr, nil
 }
 
 // Bridge keeps a card inserted in a vpcd reader: it connects to vpcd,
@@ -203,11 +205,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	if ctx == nil {
 		return ErrArgument
 	}
-	atr := b.ATR
-	if atr == nil {
-		atr = DefaultATR
-	}
-	if err := check(b.Card, atr); err != nil {
+	atr, err := check(b.Card, b.ATR)
+	if err != nil {
 		return err
 	}
 	addr, retry := b.Addr, b.Retry
