@@ -286,13 +286,13 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // Reload loads every enrolled card of the store into the EID resolver, so
 // that cards enrolled by another platform process resolve here too, with
 // their secret as stored; a card that this process enrols while the scan
-// is under way keeps the secret it was enrolled with here. A Platform calls it by itself, at most once a
-// second, when an EID does not resolve (the misses meanwhile wait for
-// that reload rather than start another). It returns the store's error, or
-// else an *UnresolvableCardsError naming the cards whose advertising
-// secret the resolver refuses, after loading all the others; those it
-// takes out of the resolver, should an earlier Reload have loaded them
-// with another secret.
+// is under way keeps the secret it was enrolled with here. A Platform
+// calls it by itself, at most once a second, when an EID does not resolve
+// (the misses meanwhile wait for that reload rather than start another).
+// It returns the store's error, or else an *UnresolvableCardsError naming
+// the cards whose advertising secret the resolver refuses, after loading
+// all the others; those it takes out of the resolver, should an earlier
+// Reload have loaded them with another secret.
 func (p *Platform) Reload(ctx context.Context) error {
 	p.mu.Lock()
 	p.lastReload = p.now()
