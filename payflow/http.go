@@ -447,12 +447,8 @@ func errorReply(err error) httpReply {
 	wire := errorBody{Code: e.Code, Message: e.Message}
 	if rl, ok := errors.AsType[*RateLimitedError](err); ok && rl.RetryAfter > 0 {
 		// Seconds, rounded up: a client waiting that long finds the
-		// token there. Dividing first keeps the longest time.Duration
-		// from overflowing.
-		wire.RetryAfter = uint64(rl.RetryAfter / time.Second)
-		if rl.RetryAfter%time.Second != 0 {
-			wire.RetryAfter++
-		}
+		// token there.
+		wire.RetryAfter = uint64(ceilSeconds(rl.RetryAfter))
 	}
 	// A server error's cause is only logged (writeReply): the client gets
 	// a fixed message.

@@ -293,14 +293,21 @@ func (p *Platform) Balance(ctx context.Context, owner, unit string) (Balance, er
 	return Balance{Posted: a.CreditsPosted - a.DebitsPosted, Held: a.DebitsPending, Incoming: a.CreditsPending}, nil
 }
 
+// ceilSeconds is d in whole seconds, rounded up; it divides first, so
+// that the longest time.Duration does not overflow.
+func ceilSeconds(d time.Duration) int64 {
+	s := int64(d / time.Second)
+	if d%time.Second > 0 {
+		s++
+	}
+	return s
+}
+
 // seconds converts a lifetime to whole seconds, rounded up and at least
 // one, for ledger timeouts: a hold never expires in the ledger before the
 // lifetime ends.
 func seconds(d time.Duration) uint32 {
-	s := d / time.Second
-	if d%time.Second > 0 {
-		s++
-	}
+	s := ceilSeconds(d)
 	if s > 1<<32-1 {
 		return 1<<32 - 1
 	}
