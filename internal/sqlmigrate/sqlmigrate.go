@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/casimpay/casimpay/internal/ascii"
@@ -44,15 +44,15 @@ func Read(fsys fs.FS, dir string) ([]Migration, error) {
 		}
 		base := strings.TrimSuffix(e.Name(), ".sql")
 		num, name, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num) // fails on "" and on a version beyond int
-		if !ok || !ascii.Digits(num) || err != nil || v <= 0 || name == "" {
+		v, digits := ascii.Uint(0, num, math.MaxInt) // math.MaxInt+1 beyond int
+		if !ok || !digits || v == 0 || v > math.MaxInt || name == "" {
 			return nil, fmt.Errorf("%w: %s: want <version>_<name>.sql", ErrBadMigration, e.Name())
 		}
 		b, err := fs.ReadFile(fsys, path.Join(dir, e.Name()))
 		if err != nil {
 			return nil, err
 		}
-		ms = append(ms, Migration{Version: v, Name: name, SQL: string(b)})
+		ms = append(ms, Migration{Version: int(v), Name: name, SQL: string(b)})
 	}
 	slices.SortFunc(ms, func(a, b Migration) int { return a.Version - b.Version })
 	for i, m := range ms {
