@@ -33,9 +33,10 @@ type Store struct {
 	expiry     expiryHeap // active pending transfers with a timeout (and stale entries)
 	failed     map[ledger.ID]ledger.FailedTransfer
 	lockBuf    []ledger.Account // reused by LockAccounts
-	// The IDs of the accounts and of the transfers an Update inserts,
-	// numbered when checkLocked needs them, and of the rows it updates.
-	txAccounts, txTransfers, txUpdated idtable.Table[ledger.ID]
+	// The IDs of the accounts, the transfers and the pending states an
+	// Update inserts, numbered when checkLocked needs them, and of the rows
+	// it updates.
+	txAccounts, txTransfers, txPending, txUpdated idtable.Table[ledger.ID]
 }
 
 type account struct {
@@ -259,9 +260,9 @@ type tx struct {
 	updPending [][]ledger.Pending
 	failed     [][]ledger.FailedTransfer
 	balances   [][]ledger.BalanceRow
-	// Whether Store.txAccounts and Store.txTransfers hold this
-	// transaction's IDs.
-	accountsNumbered, transfersNumbered bool
+	// Whether Store.txAccounts, Store.txTransfers and Store.txPending hold
+	// this transaction's IDs.
+	accountsNumbered, transfersNumbered, pendingNumbered bool
 }
 
 func (t *tx) LastTimestamp() (uint64, error) { return t.s.last, nil }
@@ -424,12 +425,12 @@ func (t *tx) hasPending(id ledger.ID) bool {
 	if _, ok := t.s.pending[id]; ok {
 		return true
 	}
-	for _, batch := range t.newPending {
-		if slices.ContainsFunc(batch, func(p ledger.Pending) bool { return p.ID == id }) {
-			return true
-		}
+	if !t.pendingNumbered {
+		number(&t.s.txPending, t.newPending, func(p *ledger.Pending) ledger.ID { return p.ID })
+		t.pendingNumbered = true
 	}
-	return false
+	_, ok := t.s.txPending.Find(id)
+	return ok
 }
 
 // hasTransfer reports whether transfer id is inserted by the transaction
