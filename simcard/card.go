@@ -23,8 +23,9 @@ type Transmitter interface {
 	Transmit(command []byte) ([]byte, error)
 }
 
-// ErrNoTransmitter is returned by every exchange of a Card made without a
-// Transmitter, or with one that is a nil pointer, and of a nil *Card.
+// ErrNoTransmitter is returned by every method of a Card made without a
+// Transmitter, or with one that is a nil pointer, of the zero Card and of a
+// nil *Card, before anything else is checked.
 var ErrNoTransmitter = errors.New("simcard: no transmitter")
 
 // ErrFormat is returned, before anything is sent, for a PIN or PUK of the
@@ -39,9 +40,11 @@ var ErrFormat = errors.New("simcard: PIN or PUK of the wrong format")
 // Methods fail with a *StatusError for a status word other than 9000 (match
 // it with errors.Is against ErrWrongPIN, ErrPINBlocked, ErrPINRequired …),
 // with ErrResponse for an answer that cannot be read, or with the error of the
-// Transmitter. Every method of a nil *Card fails with ErrNoTransmitter
-// where the zero Card would. A Card is safe for concurrent use: each method's APDUs are
-// exchanged without interleaving. Select must come first after a reset.
+// Transmitter. Every method of a nil *Card, of the zero Card and of a Card
+// made without a Transmitter fails with ErrNoTransmitter, whatever its
+// arguments: that is checked before they are. A Card is safe for concurrent
+// use: each method's APDUs are exchanged without interleaving. Select must
+// come first after a reset.
 type Card struct {
 	mu sync.Mutex
 	t  Transmitter
@@ -57,6 +60,15 @@ func New(t Transmitter) *Card {
 	return &Card{t: t}
 }
 
+// ready returns ErrNoTransmitter for a card that has none (a nil *Card
+// too): every method checks it before its arguments.
+func (c *Card) ready() error {
+	if c == nil || c.t == nil {
+		return ErrNoTransmitter
+	}
+	return nil
+}
+
 // maxResponse bounds what Exchange collects through GET RESPONSE.
 const maxResponse = 1 << 16
 
@@ -68,8 +80,8 @@ const maxResponse = 1 << 16
 // RESPONSE answered with 61xx and no data, or answers beyond 65536 octets in
 // all, are ErrResponse.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
-	if c == nil {
-		return nil, ErrNoTransmitter
+	if err := c.ready(); err != nil {
+		return nil, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -268,6 +280,9 @@ func (c *Card) tries(tag uint16) (int, int, error) {
 // ErrWrongPIN whose TriesLeft says what remains; a blocked PIN matches
 // ErrPINBlocked, even when pin is right.
 func (c *Card) VerifyPIN(pin string) error {
+	if err := c.ready(); err != nil {
+		return err
+	}
 	if !ValidPIN(pin) {
 		return ErrFormat
 	}
@@ -292,6 +307,9 @@ func (c *Card) PINVerified() (bool, error) {
 // ChangePIN replaces the PIN, presenting the current one (with the same
 // tries and errors as VerifyPIN). The PIN is verified afterwards.
 func (c *Card) ChangePIN(oldPIN, newPIN string) error {
+	if err := c.ready(); err != nil {
+		return err
+	}
 	if !ValidPIN(oldPIN) || !ValidPIN(newPIN) {
 		return ErrFormat
 	}
@@ -304,6 +322,9 @@ func (c *Card) ChangePIN(oldPIN, newPIN string) error {
 // as the PIN; an empty newPIN keeps the PIN. A wrong PUK matches ErrWrongPUK,
 // a blocked one ErrPUKBlocked. The PIN is not verified afterwards.
 func (c *Card) Unblock(puk, newPIN string) error {
+	if err := c.ready(); err != nil {
+		return err
+	}
 	if !ValidPUK(puk) || (newPIN != "" && !ValidPIN(newPIN)) {
 		return ErrFormat
 	}
@@ -352,6 +373,9 @@ func (c *Card) SignRefundRequest(r *record.RefundRequest) ([]byte, error) { retu
 // signRecord sends the fields of r; the card refuses (ErrRefused) a record
 // whose card header is set or whose fields are invalid.
 func (c *Card) signRecord(r record.CardRecord) ([]byte, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
 	payload, err := record.Marshal(r)
 	if err != nil {
 		return nil, err

@@ -592,58 +592,113 @@ func FuzzCardAnswers(f *testing.F) {
 	})
 }
 
-// TestNilCard: every exported method of a nil *Card, given valid
-// arguments, fails with ErrNoTransmitter instead of panicking.
+// TestNilCard: every exported method of a card without a Transmitter (a nil
+// *Card, the zero Card, New(nil)) fails with ErrNoTransmitter, whatever its
+// arguments, valid or not, and never panics.
 func TestNilCard(t *testing.T) {
-	var c *simcard.Card
 	pers := simcard.Personalisation{ICCID: "89014103211118510720", PIN: "1234", PUK: "12345678"}
-	methods := map[string]func() error{
-		"Exchange":    func() error { _, err := c.Exchange(simcard.Command{INS: simcard.InsGetData}); return err },
-		"Select":      func() error { _, err := c.Select(); return err },
-		"GetData":     func() error { _, err := c.GetData(simcard.TagICCID); return err },
-		"ICCID":       func() error { _, err := c.ICCID(); return err },
-		"Certificate": func() error { _, err := c.Certificate(); return err },
-		"Chain":       func() error { _, err := c.Chain(); return err },
-		"PublicKey":   func() error { _, err := c.PublicKey(); return err },
-		"Counter":     func() error { _, err := c.Counter(); return err },
-		"PINTries":    func() error { _, _, err := c.PINTries(); return err },
-		"PUKTries":    func() error { _, _, err := c.PUKTries(); return err },
-		"VerifyPIN":   func() error { return c.VerifyPIN(simcardtest.PIN) },
-		"PINVerified": func() error { _, err := c.PINVerified(); return err },
-		"ChangePIN":   func() error { return c.ChangePIN(simcardtest.PIN, "2468") },
-		"Unblock":     func() error { return c.Unblock(simcardtest.PUK, "") },
-		"Advert":      func() error { _, err := c.Advert(1, adv.Shopper, 0); return err },
-		"SignAuthProof": func() error {
+	type call func(c *simcard.Card) error
+	valid := map[string]call{
+		"Exchange": func(c *simcard.Card) error {
+			_, err := c.Exchange(simcard.Command{INS: simcard.InsGetData})
+			return err
+		},
+		"Select":      func(c *simcard.Card) error { _, err := c.Select(); return err },
+		"GetData":     func(c *simcard.Card) error { _, err := c.GetData(simcard.TagICCID); return err },
+		"ICCID":       func(c *simcard.Card) error { _, err := c.ICCID(); return err },
+		"Certificate": func(c *simcard.Card) error { _, err := c.Certificate(); return err },
+		"Chain":       func(c *simcard.Card) error { _, err := c.Chain(); return err },
+		"PublicKey":   func(c *simcard.Card) error { _, err := c.PublicKey(); return err },
+		"Counter":     func(c *simcard.Card) error { _, err := c.Counter(); return err },
+		"PINTries":    func(c *simcard.Card) error { _, _, err := c.PINTries(); return err },
+		"PUKTries":    func(c *simcard.Card) error { _, _, err := c.PUKTries(); return err },
+		"VerifyPIN":   func(c *simcard.Card) error { return c.VerifyPIN(simcardtest.PIN) },
+		"PINVerified": func(c *simcard.Card) error { _, err := c.PINVerified(); return err },
+		"ChangePIN":   func(c *simcard.Card) error { return c.ChangePIN(simcardtest.PIN, "2468") },
+		"Unblock":     func(c *simcard.Card) error { return c.Unblock(simcardtest.PUK, "") },
+		"Advert":      func(c *simcard.Card) error { _, err := c.Advert(1, adv.Shopper, 0); return err },
+		"SignAuthProof": func(c *simcard.Card) error {
 			_, err := c.SignAuthProof(&record.AuthProof{Nonce: make([]byte, 32), Role: record.RoleShopper, EID: make16(5), PeerEID: make16(6)})
 			return err
 		},
-		"SignPaymentRequest": func() error {
+		"SignPaymentRequest": func(c *simcard.Card) error {
 			_, err := c.SignPaymentRequest(&record.PaymentRequest{RequestID: make16(1), SessionID: make16(2), MerchantID: "grocer-1", PayerCardID: "89014103211118510720", Amount: 1, Currency: "EUR"})
 			return err
 		},
-		"SignConsent": func() error {
+		"SignConsent": func(c *simcard.Card) error {
 			_, err := c.SignConsent(&record.Consent{RequestID: make16(1), RequestHash: make([]byte, 32), Nonce: make([]byte, 32), Amount: 1, Currency: "EUR", MerchantID: "grocer-1"})
 			return err
 		},
-		"SignRefundRequest": func() error {
+		"SignRefundRequest": func(c *simcard.Card) error {
 			_, err := c.SignRefundRequest(&record.RefundRequest{RefundID: make16(4), RequestID: make16(1), Amount: 1, Currency: "EUR"})
 			return err
 		},
-		"Authenticate": func() error { _, err := c.Authenticate(make([]byte, 16)); return err },
-		"Signer":       func() error { _, err := c.Signer(); return err },
-		"Personalise":  func() error { _, err := c.Personalise(issuer(t), pers); return err },
+		"Authenticate": func(c *simcard.Card) error { _, err := c.Authenticate(make([]byte, 16)); return err },
+		"Signer":       func(c *simcard.Card) error { _, err := c.Signer(); return err },
+		"Personalise":  func(c *simcard.Card) error { _, err := c.Personalise(issuer(t), pers); return err },
+	}
+	// Arguments a card with a Transmitter refuses before sending anything;
+	// the methods missing here take no argument that can be refused.
+	invalid := map[string]call{
+		"Exchange": func(c *simcard.Card) error {
+			_, err := c.Exchange(simcard.Command{INS: simcard.InsGetData, Extended: true, Ne: 70000})
+			return err
+		},
+		"VerifyPIN": func(c *simcard.Card) error { return c.VerifyPIN("12") },
+		"ChangePIN": func(c *simcard.Card) error { return c.ChangePIN("12", "2468") },
+		"Unblock":   func(c *simcard.Card) error { return c.Unblock("1234", "") },
+		"SignAuthProof": func(c *simcard.Card) error {
+			_, err := c.SignAuthProof(&record.AuthProof{})
+			return err
+		},
+		"SignPaymentRequest": func(c *simcard.Card) error {
+			_, err := c.SignPaymentRequest(&record.PaymentRequest{})
+			return err
+		},
+		"SignConsent": func(c *simcard.Card) error {
+			_, err := c.SignConsent(nil)
+			return err
+		},
+		"SignRefundRequest": func(c *simcard.Card) error {
+			_, err := c.SignRefundRequest(&record.RefundRequest{})
+			return err
+		},
+		"Authenticate": func(c *simcard.Card) error { _, err := c.Authenticate(nil); return err },
+		"Personalise": func(c *simcard.Card) error {
+			_, err := c.Personalise(nil, simcard.Personalisation{ICCID: "1", PIN: "x", PUK: "y"})
+			return err
+		},
+	}
+	// With a Transmitter, the invalid arguments are refused with their own
+	// errors: the rows above do test arguments the card checks.
+	live := simcard.New(&script{t: t})
+	for name, call := range invalid {
+		if name == "Authenticate" { // the card, not the method, checks a challenge's length
+			continue
+		}
+		err := call(live)
+		require.Error(t, err, name)
+		require.NotErrorIs(t, err, simcard.ErrNoTransmitter, name)
 	}
 	typ := reflect.TypeFor[*simcard.Card]()
-	require.Len(t, methods, typ.NumMethod(), "a row for every exported method")
+	require.Len(t, valid, typ.NumMethod(), "a row for every exported method")
+	cards := map[string]*simcard.Card{"nil": nil, "zero": new(simcard.Card), "New(nil)": simcard.New(nil)}
 	for i := range typ.NumMethod() {
 		name := typ.Method(i).Name
-		t.Run(name, func(t *testing.T) {
-			call, ok := methods[name]
-			require.True(t, ok, "no row for %s", name)
-			var err error
-			require.NotPanics(t, func() { err = call() })
-			assert.ErrorIs(t, err, simcard.ErrNoTransmitter)
-		})
+		for card, c := range cards {
+			t.Run(name+"/"+card, func(t *testing.T) {
+				ok, bad := valid[name], invalid[name]
+				require.NotNil(t, ok, "no row for %s", name)
+				for _, call := range []call{ok, bad} {
+					if call == nil {
+						continue
+					}
+					var err error
+					require.NotPanics(t, func() { err = call(c) })
+					assert.ErrorIs(t, err, simcard.ErrNoTransmitter)
+				}
+			})
+		}
 	}
 }
 

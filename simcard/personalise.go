@@ -42,8 +42,12 @@ type Enrolment struct {
 // secret and activates the card, after which the secret can no longer be
 // read and nothing but the PIN can be changed. An operational card is
 // ErrConditions; no issuer (pki.ErrInvalid) or an invalid ICCID, PIN or
-// PUK is an error before anything is written.
+// PUK is an error before anything is written, and a card without a
+// Transmitter is ErrNoTransmitter before any of these.
 func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
 	if issuer == nil {
 		return nil, fmt.Errorf("simcard: no issuer: %w", pki.ErrInvalid)
 	}
