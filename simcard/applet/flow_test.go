@@ -473,6 +473,10 @@ func TestCorruptState(t *testing.T) {
 	tests["personalising, chain not certificates"] = personalising(notDER)
 	tests["personalising, ICCID not certified"] = personalising(shorter(0))
 	tests["personalising, certificate cut short"] = personalising(shorter(2))
+	// A card being personalised has never signed: its counter is 0.
+	require.Zero(t, binary.BigEndian.Uint64(good[6:14]))
+	tests["personalising, counter 1"] = personalising(with(13, 1))
+	tests["personalising, counter 2^56"] = personalising(with(6, 1))
 	for name, b := range tests {
 		t.Run(name, func(t *testing.T) {
 			m := new(applet.Memory)

@@ -18,8 +18,9 @@ import (
 // ErrState is returned by New when the stored state cannot be read or does
 // not hold together (an invalid ICCID, PIN or PUK reference data of the
 // wrong size, a certificate that does not certify the card's key for its
-// ICCID, an issuer chain that is not certificates): the storage is corrupt
-// or was written by something else.
+// ICCID, an issuer chain that is not certificates, a signature counter
+// above 0 on a card still being personalised): the storage is corrupt or
+// was written by something else.
 var ErrState = errors.New("applet: unreadable card state")
 
 // ErrOptions is returned by New for tries out of range, no storage (the
@@ -141,6 +142,10 @@ func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
 	if s.Life == simcard.LifeOperational && (key == nil || s.ICCID == "" || s.Cert == nil ||
 		s.PINHash == nil || s.PUKHash == nil) {
 		return state{}, nil, fmt.Errorf("%w: operational card without key, ICCID, certificate, PIN or PUK", ErrState)
+	}
+	// A card signs nothing before activation: its counter is still 0.
+	if s.Life == simcard.LifePersonalisation && s.Counter != 0 {
+		return state{}, nil, fmt.Errorf("%w: counter %d before activation", ErrState, s.Counter)
 	}
 	// PUT DATA takes only a certificate of the card's key for its ICCID,
 	// and only certificates as the chain, in either life-cycle state.
