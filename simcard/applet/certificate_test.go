@@ -1,6 +1,7 @@
 package applet_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -72,4 +74,113 @@ func TestPutICCIDDropsCertificate(t *testing.T) {
 	require.Equal(t, uint16(0x9000), sw)
 	_, sw = tx(t, a, "00CA0102000000")
 	assert.Equal(t, uint16(0x6A88), sw, "the certificate of the other ICCID is gone")
+}
+
+// putExt builds an extended PUT DATA of v under tag (four hexadecimal
+// digits), which takes a certificate or a chain in one command.
+func putExt(tag string, v []byte) string {
+	return "00DA" + tag + "00" + hexFour(len(v)) + hexOf(v)
+}
+
+// renamedCA returns a self-signed CA certificate for ca's key under another
+// name: every certificate ca issued verifies under its key, but none names
+// it as issuer.
+func renamedCA(t *testing.T, ca *pki.CA) []byte {
+	t.Helper()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "Another Card CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, ca.Signer().Public(), ca.Signer())
+	require.NoError(t, err)
+	return der
+}
+
+// TestPutChainLinks: PUT DATA 0107 takes an issuer chain only if it links
+// (PROTOCOL.md §2.4): the card certificate, once stored, is issued by the
+// chain's first certificate, and each certificate of the chain by the next
+// one, the issuer name matching the subject and the signature checking.
+// The chain may come before the certificate: then PUT DATA 0102 checks the
+// link. A refused chain or certificate answers 6A80 and leaves nothing
+// stored.
+func TestPutChainLinks(t *testing.T) {
+	ca := testIssuer(t)
+	issuerCert := ca.Chain()[0]
+	// Another hierarchy whose CAs have the same names as testIssuer's but
+	// other keys: names match, signatures do not.
+	otherRoot, otherIssuer, err := simcardtest.NewCA()
+	require.NoError(t, err)
+	root, issuer, err := simcardtest.NewCA()
+	require.NoError(t, err)
+	join := func(certs ...[]byte) []byte { return bytes.Join(certs, nil) }
+	require.Equal(t, ca.Certificate().RawSubject, otherIssuer.Certificate().RawSubject, "the same name")
+	renamed, err := x509.ParseCertificate(renamedCA(t, ca))
+	require.NoError(t, err)
+	_, certDER := certifiedBlank(t)
+	cardCert, err := pki.ParseCertificate(certDER)
+	require.NoError(t, err)
+	require.NoError(t, cardCert.CheckSignatureFrom(renamed), "the renamed CA's key checks the signature")
+
+	t.Run("certificate first", func(t *testing.T) {
+		tests := []struct {
+			name  string
+			chain []byte
+			sw    uint16
+		}{
+			{"the issuer", issuerCert, 0x9000},
+			{"the issuer and a certificate it does not name", join(issuerCert, issuerCert), 0x6A80},
+			{"an issuer of the same name and another key", otherIssuer.Certificate().Raw, 0x6A80},
+			{"the issuer's key under another name", renamedCA(t, ca), 0x6A80},
+			{"the issuer, then a root of its name and another key", join(issuerCert, otherRoot.Certificate().Raw), 0x6A80},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				a, _ := certifiedBlank(t)
+				_, sw := tx(t, a, putExt("0107", tt.chain))
+				assert.Equalf(t, tt.sw, sw, "status word %04X", sw)
+				got, sw := tx(t, a, "00CA0107000000")
+				if tt.sw == 0x9000 {
+					assert.Equal(t, tt.chain, got)
+					return
+				}
+				assert.Equal(t, uint16(0x6A88), sw, "a refused chain is not stored")
+			})
+		}
+	})
+
+	t.Run("the whole chain up to the root", func(t *testing.T) {
+		a, pub := keyedBlank(t)
+		cert, err := issuer.IssueCard(pub, testICCID, pki.IssueOptions{})
+		require.NoError(t, err)
+		_, sw := tx(t, a, putExt("0102", cert))
+		require.Equal(t, uint16(0x9000), sw)
+		_, sw = tx(t, a, putExt("0107", join(issuer.Certificate().Raw, otherRoot.Certificate().Raw)))
+		assert.Equalf(t, uint16(0x6A80), sw, "status word %04X", sw)
+		_, sw = tx(t, a, putExt("0107", join(issuer.Certificate().Raw, root.Certificate().Raw)))
+		assert.Equalf(t, uint16(0x9000), sw, "status word %04X", sw)
+	})
+
+	t.Run("chain first", func(t *testing.T) {
+		a, pub := keyedBlank(t)
+		_, sw := tx(t, a, putExt("0107", otherIssuer.Certificate().Raw))
+		require.Equal(t, uint16(0x9000), sw, "a chain that links in itself, before any certificate")
+		cert, err := ca.IssueCard(pub, testICCID, pki.IssueOptions{})
+		require.NoError(t, err)
+		_, sw = tx(t, a, putExt("0102", cert))
+		assert.Equalf(t, uint16(0x6A80), sw, "a certificate the chain did not issue: status word %04X", sw)
+		_, sw = tx(t, a, "00CA0102000000")
+		assert.Equal(t, uint16(0x6A88), sw, "a refused certificate is not stored")
+
+		_, sw = tx(t, a, putExt("0107", issuerCert))
+		require.Equal(t, uint16(0x9000), sw)
+		_, sw = tx(t, a, putExt("0102", cert))
+		assert.Equalf(t, uint16(0x9000), sw, "status word %04X", sw)
+	})
+
+	t.Run("chain first, not linking in itself", func(t *testing.T) {
+		a := newBlank(t)
+		_, sw := tx(t, a, putExt("0107", join(issuerCert, otherRoot.Certificate().Raw)))
+		assert.Equalf(t, uint16(0x6A80), sw, "status word %04X", sw)
+	})
 }

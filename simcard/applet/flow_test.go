@@ -473,6 +473,22 @@ func TestCorruptState(t *testing.T) {
 	tests["personalising, chain not certificates"] = personalising(notDER)
 	tests["personalising, ICCID not certified"] = personalising(shorter(0))
 	tests["personalising, certificate cut short"] = personalising(shorter(2))
+	// PUT DATA takes only a chain that links: the certificate issued by its
+	// first certificate, each certificate by the next.
+	replaced := func(k int, v []byte) []byte {
+		off, n := field(k)
+		b := bytes.Clone(good[:off])
+		binary.BigEndian.PutUint16(b[off-2:], uint16(len(v)))
+		return append(append(b, v...), good[off+n:]...)
+	}
+	require.Equal(t, bytes.Join(v.Enrolment.Chain[1:], nil), good[chain:chain+chainLen])
+	otherRoot, otherIssuer, err := simcardtest.NewCA()
+	require.NoError(t, err)
+	issuerCert := v.Enrolment.Chain[1]
+	tests["chain of another issuer"] = replaced(3, otherIssuer.Certificate().Raw)
+	tests["personalising, chain of another issuer"] = personalising(replaced(3, otherIssuer.Certificate().Raw))
+	tests["chain not linking in itself"] = replaced(3, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...))
+	tests["personalising, chain not linking in itself"] = personalising(replaced(3, append(bytes.Clone(issuerCert), otherRoot.Certificate().Raw...)))
 	// A card being personalised has never signed: its counter is 0.
 	require.Zero(t, binary.BigEndian.Uint64(good[6:14]))
 	tests["personalising, counter 1"] = personalising(with(13, 1))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/x509"
 	"encoding/binary"
 
 	"github.com/casimpay/casimpay/pki"
@@ -89,9 +90,12 @@ func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
 		if !certifiesCard(cmd.Data, &a.key.PublicKey, next.ICCID) {
 			return nil, simcard.SWWrongData
 		}
+		if next.Chain != nil && !chainLinks(cmd.Data, next.Chain) {
+			return nil, simcard.SWWrongData // the chain stored first did not issue it
+		}
 		next.Cert = bytes.Clone(cmd.Data)
 	case simcard.TagChain:
-		if !derSequence(cmd.Data) {
+		if !chainLinks(next.Cert, cmd.Data) {
 			return nil, simcard.SWWrongData
 		}
 		next.Chain = bytes.Clone(cmd.Data)
@@ -131,20 +135,37 @@ func certifiesCard(der []byte, pub *ecdsa.PublicKey, iccid string) bool {
 	return err == nil && id == iccid
 }
 
-// derSequence reports whether b is one or more certificates in DER, back to
-// back.
-func derSequence(b []byte) bool {
-	s := cryptobyte.String(b)
-	for !s.Empty() {
-		var cert cryptobyte.String
-		if !s.ReadASN1Element(&cert, cbasn1.SEQUENCE) {
+// chainLinks reports whether chain is one or more certificates in DER, back
+// to back, each issued by the next one, and whether cert, unless nil, is
+// issued by the first one. A certificate is issued by another when its
+// issuer name is the other's subject name and the other's key, that of a
+// CA, checks its signature. The last certificate's issuer, the root, is not
+// in the chain and not checked.
+func chainLinks(cert, chain []byte) bool {
+	s := cryptobyte.String(chain)
+	var child *x509.Certificate
+	if cert != nil {
+		c, err := pki.ParseCertificate(cert)
+		if err != nil {
 			return false
 		}
-		if _, err := pki.ParseCertificate(cert); err != nil {
-			return false
-		}
+		child = c
 	}
-	return len(b) > 0
+	for !s.Empty() {
+		var der cryptobyte.String
+		if !s.ReadASN1Element(&der, cbasn1.SEQUENCE) {
+			return false
+		}
+		parent, err := pki.ParseCertificate(der)
+		if err != nil {
+			return false
+		}
+		if child != nil && (!bytes.Equal(child.RawIssuer, parent.RawSubject) || child.CheckSignatureFrom(parent) != nil) {
+			return false
+		}
+		child = parent
+	}
+	return len(chain) > 0
 }
 
 func (a *Applet) generateKeyLocked(cmd simcard.Command) ([]byte, uint16) {

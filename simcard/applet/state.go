@@ -18,7 +18,8 @@ import (
 // ErrState is returned by New when the stored state cannot be read or does
 // not hold together (an invalid ICCID, PIN or PUK reference data of the
 // wrong size, a certificate that does not certify the card's key for its
-// ICCID, an issuer chain that is not certificates, a signature counter
+// ICCID, an issuer chain that is not certificates each issued by the next,
+// the first of them the issuer of the card's certificate, a signature counter
 // above 0 on a card still being personalised): the storage is corrupt or
 // was written by something else.
 var ErrState = errors.New("applet: unreadable card state")
@@ -148,12 +149,13 @@ func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
 		return state{}, nil, fmt.Errorf("%w: counter %d before activation", ErrState, s.Counter)
 	}
 	// PUT DATA takes only a certificate of the card's key for its ICCID,
-	// and only certificates as the chain, in either life-cycle state.
+	// and only a chain that links, in itself and to the certificate, in
+	// either life-cycle state.
 	if s.Cert != nil && (key == nil || !certifiesCard(s.Cert, &key.PublicKey, s.ICCID)) {
 		return state{}, nil, fmt.Errorf("%w: the certificate does not certify the card's key for its ICCID", ErrState)
 	}
-	if s.Chain != nil && !derSequence(s.Chain) {
-		return state{}, nil, fmt.Errorf("%w: the issuer chain is not certificates in DER", ErrState)
+	if s.Chain != nil && !chainLinks(s.Cert, s.Chain) {
+		return state{}, nil, fmt.Errorf("%w: the issuer chain is not certificates in DER that issued the card's certificate and each other", ErrState)
 	}
 	return s, key, nil
 }
