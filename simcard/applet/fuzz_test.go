@@ -1,10 +1,13 @@
 package applet_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"testing"
 
 	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/applet"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 	"github.com/stretchr/testify/require"
@@ -34,13 +37,53 @@ func joinCommands(cmds ...[]byte) []byte {
 	return out
 }
 
-// FuzzTransmit sends arbitrary command sequences to a personalised card:
-// the applet must never panic or fail, and must always answer with a
-// status word of ISO/IEC 7816-4.
+// documentedSW reports whether sw is a status word PROTOCOL.md §2.9 lists.
+func documentedSW(sw uint16) bool {
+	switch sw {
+	case simcard.SWSuccess, simcard.SWMemoryFailure, simcard.SWWrongLength,
+		simcard.SWLastCommandExpected, simcard.SWChainingUnsupported,
+		simcard.SWSecurityStatus, simcard.SWBlocked, simcard.SWConditions,
+		simcard.SWWrongData, simcard.SWFileNotFound, simcard.SWWrongP1P2,
+		simcard.SWDataNotFound, simcard.SWInsNotSupported,
+		simcard.SWClassNotSupported, simcard.SWNoDiagnosis:
+		return true
+	}
+	return sw&0xFF00 == simcard.SWBytesRemaining || sw&0xFFF0 == simcard.SWWrongPINBase
+}
+
+// readOnly are the instructions that never change the stored state,
+// whatever they answer.
+var readOnly = map[byte]bool{
+	simcard.InsSelect: true, simcard.InsGetData: true, simcard.InsGetResponse: true,
+	simcard.InsAdvert: true, simcard.InsInternalAuth: true,
+}
+
+// stateCounter is the signature counter of a stored state (octets 6 to 13
+// of its layout).
+func stateCounter(b []byte) uint64 { return binary.BigEndian.Uint64(b[6:14]) }
+
+// FuzzTransmit sends arbitrary command sequences to a personalised card,
+// operational and, from the same state, still being personalised, and
+// checks after every command that:
+//   - the applet never panics or fails, and answers a status word that
+//     PROTOCOL.md §2.9 lists;
+//   - a command that does not parse gets 6700 and no data, and the data of
+//     an answer never exceeds the command's Ne;
+//   - a command answered with a status word other than 9000 and 61xx leaves
+//     the stored state as it was, octet for octet, except that a wrong PIN
+//     or PUK (63Cx) uses up one try, x being the tries left;
+//   - SELECT, GET DATA, GET RESPONSE, GET ADVERT and INTERNAL AUTHENTICATE
+//     never change the stored state;
+//   - the signature counter never goes back, and goes up by at most one;
+//   - every state stored loads again (New accepts it);
+//   - a second applet loaded from the same state and sent the same commands
+//     answers the same status words.
 func FuzzTransmit(f *testing.F) {
 	v := newCard(f, simcardtest.Options{})
-	state, err := v.Storage.Load()
+	operational, err := v.Storage.Load()
 	require.NoError(f, err)
+	personalising := bytes.Clone(operational)
+	personalising[1] = simcard.LifePersonalisation
 	sel := unhex(f, selectAID)
 	for _, seed := range [][][]byte{
 		{sel},
@@ -59,21 +102,69 @@ func FuzzTransmit(f *testing.F) {
 		f.Add(joinCommands(seed...))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		mem := new(applet.Memory)
-		require.NoError(t, mem.Store(state))
-		a, err := applet.New(mem, applet.Options{})
-		require.NoError(t, err)
-		for _, cmd := range splitCommands(in) {
-			r, err := a.Transmit(cmd)
-			require.NoError(t, err)
-			require.GreaterOrEqual(t, len(r), 2)
-			switch sw1 := r[len(r)-2]; sw1 {
-			case 0x90, 0x61, 0x63, 0x65, 0x67, 0x68, 0x69, 0x6A, 0x6D, 0x6E, 0x6F:
-			default:
-				t.Fatalf("status word %02X%02X for % X", sw1, r[len(r)-1], cmd)
-			}
+		cmds := splitCommands(in)
+		for _, start := range [][]byte{operational, personalising} {
+			transmitChecked(t, start, cmds)
 		}
 	})
+}
+
+// transmitChecked sends cmds to two applets loaded from start and checks
+// the oracle of FuzzTransmit after each.
+func transmitChecked(t *testing.T, start []byte, cmds [][]byte) {
+	var mems [2]*applet.Memory
+	var cards [2]*applet.Applet
+	for i := range cards {
+		mems[i] = new(applet.Memory)
+		require.NoError(t, mems[i].Store(start))
+		a, err := applet.New(mems[i], applet.Options{})
+		require.NoError(t, err)
+		cards[i] = a
+	}
+	before := bytes.Clone(start)
+	for _, raw := range cmds {
+		r, err := cards[0].Transmit(raw)
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, len(r), 2)
+		data, sw := r[:len(r)-2], binary.BigEndian.Uint16(r[len(r)-2:])
+		require.Truef(t, documentedSW(sw), "status word %04X for % X", sw, raw)
+
+		cmd, err := simcard.ParseCommand(raw)
+		if err != nil {
+			require.Equalf(t, []byte{0x67, 0x00}, r, "answer to % X, which does not parse", raw)
+		} else {
+			require.LessOrEqualf(t, len(data), cmd.Ne, "%d octets answer % X (Ne %d)", len(data), raw, cmd.Ne)
+		}
+
+		twin, err := cards[1].Transmit(raw)
+		require.NoError(t, err)
+		require.Equalf(t, r[len(r)-2:], twin[len(twin)-2:], "two applets of one state answer % X", raw)
+
+		after, err := mems[0].Load()
+		require.NoError(t, err)
+		switch {
+		case bytes.Equal(after, before):
+		case sw&0xFFF0 == simcard.SWWrongPINBase:
+			tries := 2 // PIN tries, or PUK tries for RESET RETRY COUNTER
+			if cmd.INS == simcard.InsResetRetryCounter {
+				tries = 4
+			}
+			want := bytes.Clone(before)
+			want[tries]--
+			require.Equalf(t, want, after, "%04X to % X changed more than one try", sw, raw)
+			require.Equalf(t, after[tries], byte(sw&0x0F), "%04X to % X: tries left", sw, raw)
+		case sw != simcard.SWSuccess && sw&0xFF00 != simcard.SWBytesRemaining:
+			t.Fatalf("%04X to % X changed the stored state", sw, raw)
+		case readOnly[cmd.INS]:
+			t.Fatalf("% X (INS %02X) changed the stored state", raw, cmd.INS)
+		default:
+			_, err := applet.New(mems[0], applet.Options{})
+			require.NoErrorf(t, err, "the state stored after % X", raw)
+		}
+		c0, c1 := stateCounter(before), stateCounter(after)
+		require.Truef(t, c1 == c0 || c1 == c0+1, "counter %d, then %d after % X", c0, c1, raw)
+		before = after
+	}
 }
 
 // stateProbes exercise every part of a loaded state.
