@@ -32,6 +32,7 @@ type Store struct {
 	tokens    map[string]*payflow.TokenRecord
 	sessions  map[payflow.ID]*payflow.SessionRecord
 	payments  map[payflow.ID]*payflow.PaymentRecord
+	bySession map[payflow.ID][]payflow.ID // the payment requests of each session ID, as inserted
 	refunds   map[payflow.ID]*payflow.RefundRecord
 
 	replies *payflow.ReplyMemory // the idempotent replies, under their own lock
@@ -52,6 +53,7 @@ func New() *Store {
 		tokens:    make(map[string]*payflow.TokenRecord),
 		sessions:  make(map[payflow.ID]*payflow.SessionRecord),
 		payments:  make(map[payflow.ID]*payflow.PaymentRecord),
+		bySession: make(map[payflow.ID][]payflow.ID),
 		refunds:   make(map[payflow.ID]*payflow.RefundRecord),
 		replies:   payflow.NewReplyMemory(),
 	}
@@ -317,6 +319,9 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 		s.tokens[string(a.Token.Hash)] = copyToken(a.Token)
 	case a.Session != nil:
 		a.Session = s.confirmSessionLocked(a.Session)
+		if !a.CancelPending.IsZero() {
+			s.cancelPendingLocked(a.Session.ID, a.CancelPending)
+		}
 	case a.Insert != nil:
 		a.Insert = s.insertPaymentLocked(a.Insert)
 	case stored != nil:
@@ -404,7 +409,20 @@ func (s *Store) insertPaymentLocked(p *payflow.PaymentRecord) *payflow.PaymentRe
 	n := copyPayment(p)
 	n.Version = 1
 	s.payments[p.ID] = n
+	s.bySession[p.SessionID] = append(s.bySession[p.SessionID], p.ID)
 	return copyPayment(n)
+}
+
+// cancelPendingLocked cancels the payment requests of session id that are
+// pending and unexpired at t (Acceptance.CancelPending).
+func (s *Store) cancelPendingLocked(id payflow.ID, t time.Time) {
+	for _, pid := range s.bySession[id] {
+		p := s.payments[pid]
+		if p.State == payflow.StatePending && p.ExpiresAt.After(t) {
+			p.State, p.UpdatedAt = payflow.StateCancelled, t
+			p.Version++
+		}
+	}
 }
 
 // Payment implements payflow.Store.

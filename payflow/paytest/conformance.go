@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Accept", testAccept},
 		{"NonceKey", testNonceKey},
 		{"TokensAndSessions", testTokensAndSessions},
+		{"CancelPending", testCancelPending},
 		{"Payments", testPayments},
 		{"PaymentRace", testPaymentRace},
 		{"EmptyFields", testEmptyFields},

@@ -37,6 +37,31 @@ func TestMigrateTwice(t *testing.T) {
 	open(t, dsn) // a second process finds the schema current
 }
 
+// TestPendingBySessionIndexed: the pending requests of a session that a
+// seller card's pairing proof cancels can be found through an index, not
+// only by reading every request.
+func TestPendingBySessionIndexed(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	open(t, dsn)
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	_, err = conn.Exec(ctx, "SET enable_seqscan = off") // the table is empty
+	require.NoError(t, err)
+	var plan []string
+	rows, err := conn.Query(ctx, `EXPLAIN UPDATE payflow_payments SET state = 'cancelled', version = version + 1, updated_at = 1,
+		due_at = 1 WHERE session_id = '\x01'::bytea AND state = 'pending' AND expires_at > 1`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var line string
+		require.NoError(t, rows.Scan(&line))
+		plan = append(plan, line)
+	}
+	require.NoError(t, rows.Err())
+	assert.Contains(t, fmt.Sprint(plan), "payflow_payments_pending_session")
+}
+
 // TestPlatform runs the platform end to end with the ledger and the
 // platform state in one PostgreSQL schema.
 func TestPlatform(t *testing.T) {

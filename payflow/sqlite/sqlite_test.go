@@ -173,29 +173,50 @@ func TestOpenTakesTurnsWithLedger(t *testing.T) {
 // TestSellerCardsIndexed: the seller cards of a merchant are found
 // through an index, not by reading every card.
 func TestSellerCardsIndexed(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "casimpay.db")
-	require.NoError(t, mustOpen(t, path).Close())
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)")
-	require.NoError(t, err)
-	defer db.Close()
+	db := readOnly(t)
 	for _, q := range []string{
 		`SELECT id FROM payflow_cards WHERE merchant_id = ? ORDER BY id`,
 		`UPDATE payflow_cards SET merchant_id = '' WHERE merchant_id = ?`,
 	} {
-		rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, "m")
-		require.NoError(t, err)
-		var plan []string
-		for rows.Next() {
-			var id, parent, notused int
-			var detail string
-			require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
-			plan = append(plan, detail)
-		}
-		require.NoError(t, rows.Err())
-		rows.Close()
-		assert.Contains(t, fmt.Sprint(plan), "INDEX payflow_cards_merchant", q)
+		assert.Contains(t, queryPlan(t, db, q, "m"), "INDEX payflow_cards_merchant", q)
 	}
+}
+
+// TestPendingBySessionIndexed: the pending requests of a session that a
+// seller card's pairing proof cancels are found through an index, not by
+// reading every request.
+func TestPendingBySessionIndexed(t *testing.T) {
+	q := `UPDATE payflow_payments SET state = 'cancelled', version = version + 1, updated_at = ?, due_at = ?
+		WHERE session_id = ? AND state = 'pending' AND expires_at > ?`
+	assert.Contains(t, queryPlan(t, readOnly(t), q, 1, 1, []byte{1}, 1), "INDEX payflow_payments_pending_session")
+}
+
+// readOnly opens a new migrated database read-only.
+func readOnly(t *testing.T) *sql.DB {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "casimpay.db")
+	require.NoError(t, mustOpen(t, path).Close())
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)")
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// queryPlan returns the details of the query plan of q.
+func queryPlan(t *testing.T, db *sql.DB, q string, args ...any) string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Err())
+	return fmt.Sprint(plan)
 }
 
 // TestOpenNegativeOptions: a negative ReadConns or BusyTimeout is refused

@@ -647,7 +647,17 @@ const (
 			shopper_ok = CASE WHEN excluded.shopper_ok = 1 THEN 1 ELSE payflow_sessions.shopper_ok END,
 			seller_ok = CASE WHEN excluded.seller_ok = 1 THEN 1 ELSE payflow_sessions.seller_ok END
 		RETURNING ` + sessionCols
+	// qCancelPending names the states as literals, so that it is
+	// planned on the partial index of pending requests by session.
+	qCancelPending = `UPDATE payflow_payments SET state = '` + payflow.StateCancelled + `', version = version + 1,
+		updated_at = ?, due_at = ? WHERE session_id = ? AND state = '` + payflow.StatePending + `' AND expires_at > ?`
 )
+
+// cancelArgs are the arguments of qCancelPending for a's CancelPending.
+func cancelArgs(a *payflow.Acceptance) []any {
+	t := ns(a.CancelPending)
+	return []any{t, t, a.Session.ID[:], t}
+}
 
 // NonceKey implements payflow.Store: an insert that keeps a stored key,
 // then a read.
@@ -666,7 +676,8 @@ func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) 
 }
 
 // Accept implements payflow.Store in one transaction: the nonce's insert,
-// the counter's conditional upsert and the write of a commit together.
+// the counter's conditional upsert, the write of a and the cancellation of
+// its session's pending requests commit together.
 func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	if err := a.Check(); err != nil {
 		return err
@@ -678,7 +689,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	}
 	// Prepare before the transaction takes the (single SQLite) writer
 	// connection.
-	var write, update string
+	var write, update, cancel string
 	switch {
 	case a.Token != nil:
 		write = qPutToken
@@ -692,8 +703,11 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	if a.Update != nil {
 		update = qUpdatePayment
 	}
-	var st [5]*sql.Stmt
-	for i, q := range [...]string{qUseNonce, qAdvance, qCounter, write, update} {
+	if !a.CancelPending.IsZero() {
+		cancel = qCancelPending
+	}
+	var st [6]*sql.Stmt
+	for i, q := range [...]string{qUseNonce, qAdvance, qCounter, write, update, cancel} {
 		if q == "" {
 			continue
 		}
@@ -738,7 +752,11 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 				return err
 			}
 			a.Session = stored
-			return nil
+			if st[5] == nil {
+				return nil
+			}
+			_, err = tx.StmtContext(ctx, st[5]).ExecContext(ctx, cancelArgs(a)...)
+			return err
 		case a.Insert != nil:
 			var err error
 			if inserted, err = changed(w.ExecContext(ctx, insertArgs(a.Insert)...)); err != nil || inserted {
@@ -787,10 +805,11 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // instead of five: the nonce's insert, the counter's upsert and the write
 // are data-modifying WITH queries, and the main query divides by the
 // number of rows each changed, so that a refusal of any of them is a
-// division by zero that aborts the statement and all its changes. It
-// returns true when the statement committed, and false with no error when
-// it was refused (or a unique key clashed): the caller then runs the
-// transaction of Accept, which tells which refused.
+// division by zero that aborts the statement and all its changes (the
+// cancellation of a session's pending requests, a WITH query too, with
+// them). It returns true when the statement committed, and false with no
+// error when it was refused (or a unique key clashed): the caller then
+// runs the transaction of Accept, which tells which refused.
 func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, error) {
 	var b strings.Builder
 	var args []any
@@ -824,6 +843,12 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 		b.WriteString(", w AS (" + write + ")")
 		check += " / (SELECT count(*) FROM w)"
 		from += " LEFT JOIN w ON true"
+	}
+	if !a.CancelPending.IsZero() {
+		// Runs with the others, whether or not the main query reads it,
+		// and is undone with them.
+		b.WriteString(", x AS (" + qCancelPending + ")")
+		args = append(args, cancelArgs(a)...)
 	}
 	b.WriteString(" SELECT " + check + cols + from)
 	var ok int64

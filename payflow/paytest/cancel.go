@@ -1,0 +1,106 @@
+package paytest
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki"
+)
+
+// sellerSession is the session of payment(), confirmed by its seller card.
+func sellerSession() *payflow.SessionRecord {
+	return &payflow.SessionRecord{ID: payflow.ID{0xee}, ShopperCardID: "8900000000000000001", SellerCardID: "8900000000000000002",
+		MerchantID: "m", ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16),
+		SellerConfirmed: true, ExpiresAt: t0.Add(10 * time.Minute)}
+}
+
+// testCancelPending: an acceptance of a session with CancelPending
+// cancels, in the session's write, the session's requests pending and
+// unexpired at that time and no others; refused, it cancels nothing.
+func testCancelPending(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	at := t0.Add(time.Minute)
+	ps := map[string]*payflow.PaymentRecord{
+		"pending":           payment(1, payflow.StatePending, at.Add(time.Minute)),
+		"pending, due":      payment(2, payflow.StatePending, at),
+		"held":              payment(3, payflow.StateHeld, at.Add(time.Minute)),
+		"approving":         payment(4, "approving", at.Add(time.Minute)),
+		"captured":          payment(5, payflow.StateCaptured, at.Add(time.Minute)),
+		"another session's": payment(6, payflow.StatePending, at.Add(time.Minute)),
+	}
+	ps["held"].HoldExpiresAt = at.Add(time.Hour)
+	ps["another session's"].SessionID = payflow.ID{0xef}
+	stored := make(map[string]*payflow.PaymentRecord)
+	for name, p := range ps {
+		got, err := w.insert(p)
+		require.NoError(t, err, name)
+		stored[name] = got
+	}
+	unchanged := func(msg string) {
+		t.Helper()
+		for name, want := range stored {
+			got, err := s.Payment(ctx, want.ID)
+			require.NoError(t, err)
+			assert.Equal(t, want, got, "%s: %s", msg, name)
+		}
+	}
+
+	_, err := w.accept(payflow.Acceptance{CancelPending: at})
+	assert.ErrorIs(t, err, payflow.ErrInvalid, "CancelPending without a session")
+	n := bytes.Repeat([]byte{7}, 32)
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: n, NonceExpires: at, CardID: "8900000000000000002", Counter: 1}))
+	refused := &payflow.Acceptance{Nonce: n, NonceExpires: at, CardID: "8900000000000000002", Counter: 2, Session: sellerSession(), CancelPending: at}
+	require.ErrorIs(t, s.Accept(ctx, refused), pki.ErrNonce)
+	_, err = s.Session(ctx, payflow.ID{0xee})
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "a refused acceptance writes no session")
+	unchanged("a refused acceptance cancels nothing")
+	_, err = w.accept(payflow.Acceptance{Session: sellerSession()})
+	require.NoError(t, err)
+	unchanged("a session's write without CancelPending cancels nothing")
+
+	a, err := w.accept(payflow.Acceptance{Session: sellerSession(), CancelPending: at})
+	require.NoError(t, err)
+	assert.Equal(t, sellerSession(), a.Session, "the session is written as without CancelPending")
+	want := *stored["pending"]
+	want.State, want.UpdatedAt, want.Version = payflow.StateCancelled, at, 2
+	stored["pending"] = &want
+	unchanged("only the session's pending unexpired request is cancelled")
+	due, err := s.DuePayments(ctx, payflow.StateCancelled, at, 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1, "cancelled at CancelPending, as DuePayments finds it")
+	assert.Equal(t, &want, due[0])
+	_, err = w.accept(payflow.Acceptance{Session: sellerSession(), CancelPending: at.Add(time.Second)})
+	require.NoError(t, err)
+	unchanged("a cancelled request is left as it is")
+
+	// A cancellation and a consent's compare-and-set on one request: the
+	// one that comes second finds the request moved on.
+	race := payment(8, payflow.StatePending, at.Add(time.Hour))
+	p, err := w.insert(race)
+	require.NoError(t, err)
+	approving := *p
+	approving.State, approving.UpdatedAt = "approving", at
+	approved := make(chan error, 1)
+	go func() { approved <- s.UpdatePayment(ctx, &approving, payflow.StatePending) }()
+	_, err = w.accept(payflow.Acceptance{Session: sellerSession(), CancelPending: at})
+	require.NoError(t, err)
+	approveErr := <-approved
+	got, err := s.Payment(ctx, race.ID)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), got.Version, "written once")
+	switch got.State {
+	case payflow.StateCancelled:
+		assert.ErrorIs(t, approveErr, payflow.ErrConflict, "the consent's compare-and-set came second")
+	case "approving":
+		assert.NoError(t, approveErr, "the cancellation came second and left it")
+	default:
+		t.Errorf("state %q", got.State)
+	}
+}
