@@ -29,7 +29,8 @@ type API interface {
 	// display name. Rate-limited per card, over all its tokens.
 	Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error)
 	// Pair records a card-signed AuthProof naming the peer's EID. The
-	// session is paired once both cards have named each other.
+	// session is paired once both cards have named each other. The seller
+	// card's proof cancels the session's pending payment requests.
 	Pair(ctx context.Context, req *PairRequest) (*SessionView, error)
 	// Session returns the current state of a session one of whose cards
 	// holds the token.
@@ -200,7 +201,7 @@ const (
 	StateHeld      = "held"      // consented, funds on hold (manual capture)
 	StateCaptured  = "captured"  // settled; refunds may follow
 	StateDeclined  = "declined"  // the shopper said no
-	StateCancelled = "cancelled" // the seller withdrew it (a hold is voided)
+	StateCancelled = "cancelled" // the seller withdrew it (a hold is voided) or its seller card paired again
 	StateExpired   = "expired"   // nobody acted in time (a hold is voided)
 )
 

@@ -267,9 +267,15 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // Pair implements API: the card proves its key over a fresh nonce, its own
 // current EID and the EID of the peer it confirmed on screen. The session
 // is paired once the shopper card and the seller card have named each
-// other. Resolving the peer's EID draws on the card's budget of EID
-// resolutions, as Resolve does: past it, the call is ErrRateLimited and
-// the proof stays unspent. A proof sent again after its nonce was used
+// other. When the seller card's proof is accepted, every payment request
+// of the session still pending (and not yet due to expire) is cancelled
+// with it, in one store transaction, as a seller's Cancel would: a phone
+// that pairs again has no request on its screen, and one that its
+// earlier run left pending (the run was killed before it could cancel
+// it) is not paid in its stead. Held and final requests are left as they
+// are; a shopper card's proof cancels nothing. Resolving the peer's EID
+// draws on the card's budget of EID resolutions, as Resolve does: past
+// it, the call is ErrRateLimited and the proof stays unspent. A proof sent again after its nonce was used
 // (ErrReplay), or whose counter the card has passed (ErrClone), takes
 // nothing from that budget: a nonce this process saw used is refused
 // before the budget is drawn on, and a resolution whose proof the store
@@ -297,6 +303,11 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 		err = p.refuse(ctx, a, err)
 	} else {
 		a.Session = s
+		if proof.Role == record.RoleSeller {
+			// A seller phone pairing again may have been stopped with a
+			// request left pending, which the shopper would pay first.
+			a.CancelPending = p.now()
+		}
 		err = p.accept(ctx, a)
 	}
 	if err == nil || errors.Is(err, ErrReplay) {

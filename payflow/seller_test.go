@@ -610,17 +610,29 @@ func TestSellerSelectWithdrawsPendingOnScreen(t *testing.T) {
 	}
 }
 
-// TestSellerRequestPastPendingOfEarlierRun: a seller phone started again
-// in a session whose first request its earlier run left pending cancels
-// that request as it moves past its index, so that the shopper is shown
-// the request the seller shows, not the earlier one.
-func TestSellerRequestPastPendingOfEarlierRun(t *testing.T) {
-	ctx := context.Background()
+// restartedSellerWorld pairs the phones, has the seller ask for 100 EUR
+// and replaces the seller phone with a new one on the same card, as a
+// till killed and started again: the request is left pending. It returns
+// the session's confirmation and the request.
+func restartedSellerWorld(t *testing.T) (*phoneWorld, *payflow.Confirmation, *payflow.PaymentView) {
+	t.Helper()
 	w := newMemoryPhoneWorld(t, false)
 	c := w.pair(t)
-	earlier, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	earlier, err := w.seller.Request(context.Background(), payflow.Charge{Amount: 100, Currency: "EUR"})
 	require.NoError(t, err)
-	w.useSeller(t, w.f.Platform)
+	require.Equal(t, payflow.StatePending, earlier.State)
+	w.useSeller(t, w.f.Platform) // the earlier phone's Seller is dropped, nothing cancelled
+	return w, c, earlier
+}
+
+// TestSellerRequestPastPendingOfEarlierRun: a seller phone started again
+// in a session whose first request its earlier run left pending finds
+// that request cancelled (by its pairing, or by itself as it moves past
+// the request's index), so that the shopper is shown the request the
+// seller shows, not the earlier one.
+func TestSellerRequestPastPendingOfEarlierRun(t *testing.T) {
+	ctx := context.Background()
+	w, c, earlier := restartedSellerWorld(t)
 	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
 
 	sv, err := w.seller.Request(ctx, basket)
@@ -630,6 +642,36 @@ func TestSellerRequestPastPendingOfEarlierRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, r.State)
 	w.requireShopperPays(t, sv, 690)
+}
+
+// TestSellerKilledRequestCancelledOnPairing: a seller phone stopped
+// without cancelling its pending request (a killed till) and started
+// again pairs in the same session, which cancels that request at once: the
+// shopper, still in the session, is shown no request until the new phone
+// makes one, and then only that one, which it pays.
+func TestSellerKilledRequestCancelledOnPairing(t *testing.T) {
+	ctx := context.Background()
+	w, c, killed := restartedSellerWorld(t)
+	w.hear(t)
+	shopperEID, err := w.shopper.EID()
+	require.NoError(t, err)
+	again, err := w.seller.Select(ctx, shopperEID)
+	require.NoError(t, err)
+	require.True(t, again.Paired)
+	require.Equal(t, c.SessionID, again.SessionID, "the same session again")
+	r, err := w.f.Platform.Store().Payment(ctx, killed.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, r.State, "cancelled by the pairing")
+	wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = w.shopper.WaitPayment(wctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the shopper is shown no request before the new one")
+
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID)
+	w.requireShopperPays(t, sv, 690)
+	assert.Equal(t, payflow.Balance{Posted: 690}, w.balance(t, phoneMerchant))
 }
 
 // requireShopperPays checks that the shopper's wait finds sv, the request

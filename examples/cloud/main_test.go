@@ -119,8 +119,10 @@ func TestThreeProcesses(t *testing.T) {
 
 // A seller that stops waiting withdraws its payment request: the shopper's
 // phone pays the first payable request of the session, which the same two
-// phones meet again within the EID epoch, so a request left pending would
-// be paid in the next purchase instead of the one the till waits for.
+// phones meet again within the EID epoch, so a request left pending could
+// be paid in the next purchase instead of the one the till waits for: the
+// till's pairing there cancels it (PROTOCOL.md §6.1), but the shopper's
+// phone may pair first.
 //
 // The till stops waiting when the shopper has tried the wrong PIN, not
 // after a fixed time: on a slow machine a fixed wait could end before the

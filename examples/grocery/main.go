@@ -196,7 +196,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// A request left pending would be the first that the shopper's phone
 	// finds in a later run with -data (the two cards meet in this session
 	// again until their EIDs rotate): the till withdraws it when the
-	// purchase stops short.
+	// purchase stops short. Were the program killed first, the till's
+	// pairing in the later run, before the shopper's phone looks for a
+	// request, would have the cloud cancel it (PROTOCOL.md §6.1).
 	withdraw := func(err error) error {
 		if _, _, werr := seller.Withdraw(ctx); werr != nil {
 			return errors.Join(err, fmt.Errorf("withdrawing the request: %w", werr))

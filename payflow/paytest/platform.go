@@ -95,8 +95,9 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // RunPlatform runs purchases end to end on the platforms that newFixture
 // builds (one per subtest, over the store under test and a ledger in the
 // same database): a catalog purchase with refunds, an e-ticket sold with
-// its price all or nothing, manual capture, and approve racing cancel on
-// two platforms sharing the database.
+// its price all or nothing, manual capture, a seller card pairing again
+// in its session, and approve racing cancel on two platforms sharing the
+// database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	ctx := context.Background()
 	t.Run("PurchaseAndRefund", func(t *testing.T) {
@@ -170,6 +171,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 		assert.Equal(t, uint64(800), c.Captured)
 		assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 800}, {Posted: 800}}, s.Balances("EUR"))
 	})
+	t.Run("SellerPairsAgain", func(t *testing.T) { sellerPairsAgain(t, NewShop(newFixture(t), true)) })
 	t.Run("ApproveCancelRace", func(t *testing.T) {
 		f := newFixture(t)
 		s := NewShop(f, false)
@@ -181,6 +183,65 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 			RaceApproveCancel(t, s, other)
 		}
 	})
+}
+
+// sellerPairsAgain: the seller card's new pairing proof in a paired
+// session cancels the session's pending requests, as a seller's cancel
+// does (a consent to one is ErrFinal and moves nothing), and leaves a held
+// one; the shopper card's cancels nothing.
+func sellerPairsAgain(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	pair := func(c *Card, role record.Role, peer *Card) {
+		t.Helper()
+		v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: c.Proof(role, peer.EID())})
+		require.NoError(t, err)
+		require.Equal(t, s.Session.ID, v.ID, "the same session")
+		require.Equal(t, payflow.SessionPaired, v.State)
+	}
+	state := func(id payflow.ID) string {
+		t.Helper()
+		v, err := s.Platform.Payment(ctx, s.Seller.Token, id)
+		require.NoError(t, err)
+		return v.State
+	}
+	held, err := s.Create(Request(s.Session, "EUR", 1000))
+	require.NoError(t, err)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(held.ID)})
+	require.NoError(t, err)
+	left, err := s.Create(Request(s.Session, "EUR", 300))
+	require.NoError(t, err)
+	stale, err := s.Create(Request(s.Session, "EUR", 200))
+	require.NoError(t, err)
+	leftConsent := s.Consent(left.ID)
+	// The shopper's screen shows stale, with its consent nonce; the card
+	// signs the consent later.
+	staleView, err := s.Platform.Payment(ctx, s.Shopper.Token, stale.ID)
+	require.NoError(t, err)
+	before := s.Balances("EUR")
+	require.Equal(t, [2]payflow.Balance{{Posted: Funds, Held: 1000}, {Incoming: 1000}}, before)
+
+	// A seller's cancel, for comparison.
+	_, err = s.Platform.Cancel(ctx, s.Seller.Token, left.ID)
+	require.NoError(t, err)
+	_, cancelledErr := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: leftConsent})
+	require.ErrorIs(t, cancelledErr, payflow.ErrFinal)
+
+	pair(s.Shopper, record.RoleShopper, s.Seller)
+	assert.Equal(t, payflow.StatePending, state(stale.ID), "the shopper's pairing proof cancels nothing")
+	pair(s.Seller, record.RoleSeller, s.Shopper)
+	assert.Equal(t, payflow.StateCancelled, state(stale.ID), "the seller's pairing proof cancels the pending request")
+	assert.Equal(t, payflow.StateHeld, state(held.ID), "and leaves the held one")
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Shopper.MustSign(Consent(staleView))})
+	assert.ErrorIs(t, err, payflow.ErrFinal, "as after a seller's cancel (%v)", cancelledErr)
+	assert.Equal(t, before, s.Balances("EUR"), "no money moved")
+
+	// The held one is captured as before; a new request is pending.
+	_, err = s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: held.ID})
+	require.NoError(t, err)
+	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 1000}, {Posted: 1000}}, s.Balances("EUR"))
+	fresh, err := s.Create(Request(s.Session, "EUR", 100))
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, fresh.State)
 }
 
 // RaceApproveCancel has the seller create a request of 100 EUR, then s's

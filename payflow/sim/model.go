@@ -47,6 +47,7 @@ type merchant struct {
 // purchase is a payment request as the phones know it.
 type purchase struct {
 	id        payflow.ID
+	session   payflow.ID
 	shopper   *card
 	m         *merchant
 	amount    uint64
@@ -119,6 +120,22 @@ func (w *world) transition(p *purchase, next string, captured uint64) error {
 		return w.failf("request %v went from %s to %s", p.id, from, next)
 	}
 	p.state = next
+	return nil
+}
+
+// sellerPaired applies to the model the seller card's pairing proof in
+// session id, accepted now: the session's requests pending and unexpired
+// are cancelled.
+func (w *world) sellerPaired(id payflow.ID) error {
+	for _, p := range w.purchases {
+		if p.session == id && p.state == payflow.StatePending && w.now.Before(p.expiresAt) {
+			w.count("cancelled-by-pairing")
+			w.logf("pairing again cancels %d", w.idx(p))
+			if err := w.transition(p, payflow.StateCancelled, 0); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

@@ -215,6 +215,9 @@ func (w *world) pair(s *card, m *merchant) (*payflow.SessionView, error) {
 		if err != nil {
 			return nil, w.failf("seller pairs: %v", err)
 		}
+		if err := w.sellerPaired(v.ID); err != nil {
+			return nil, err
+		}
 		if de == 1 {
 			// Each card named the other's EID of the old epoch and its own
 			// of the new one: two sessions, neither paired.
@@ -266,7 +269,7 @@ func (w *world) purchase() error {
 	if err != nil {
 		return w.failf("seller signs a request: %v", err)
 	}
-	p := &purchase{id: id, shopper: s, m: m, amount: r.Amount, tickets: tickets, msg: msg, hash: record.Hash(msg),
+	p := &purchase{id: id, session: sess.ID, shopper: s, m: m, amount: r.Amount, tickets: tickets, msg: msg, hash: record.Hash(msg),
 		expiresAt: w.now.Add(requestTTL), state: payflow.StatePending, consents: map[[32]byte]bool{}}
 	call := func() (*payflow.PaymentView, error) {
 		return w.api.CreateRequest(w.ctx, &payflow.CreateRequest{Request: p.msg})

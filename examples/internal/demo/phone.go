@@ -293,7 +293,11 @@ func (p *Phone) AwaitSettled(ctx context.Context) (*payflow.PaymentView, *payflo
 // cancels it, so that the shopper's phone, which pays the first payable
 // request of the session (and the same two phones meet in the same session
 // again until their EIDs rotate), does not pay it in a later purchase
-// instead of the one the till then waits for. It runs even when ctx has
+// instead of the one the till then waits for. A till killed before it
+// could withdraw has the request cancelled by the cloud when it pairs
+// again (PROTOCOL.md §6.1), but a shopper's phone that pairs before it
+// would still find the request: withdrawing closes that gap at once. It
+// runs even when ctx has
 // ended, for at most 10 seconds. When the shopper paid just before, the
 // verified receipt is shown and the request is left as it is.
 func (p *Phone) Withdraw(ctx context.Context) (*payflow.PaymentView, *payflow.Receipt, error) {
