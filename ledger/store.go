@@ -106,9 +106,11 @@ type ReadTx interface {
 //
 // A row names rows that are stored or written in the same call of fn: a
 // transfer its debit and credit accounts, a pending state its transfer, a
-// balance history row its account and its transfer. A row naming another,
-// or an update of a row that is not stored, fails Update with an error
-// wrapping ErrCorrupt (at the latest when it commits), and nothing of the
+// balance history row its account and its transfer; and the transfer of a
+// pending state is a pending transfer (TransferPending). A row naming
+// another, a pending state of a transfer that is not pending, or an update
+// of a row that is not stored, fails Update with an error wrapping
+// ErrCorrupt (at the latest when it commits), and nothing of the
 // transaction is stored.
 type Tx interface {
 	ReadTx

@@ -253,3 +253,80 @@ func testRepeatedUpdates(t *testing.T, c Config) {
 		})
 	}
 }
+
+// testPendingOfPlainTransfer writes through the store itself, as no
+// ledger would: a pending state belongs to a pending transfer (Tx), so a
+// pending state of a transfer stored without ledger.TransferPending, in
+// the same transaction or before it, fails Update with ledger.ErrCorrupt,
+// and nothing of its transaction is kept.
+func testPendingOfPlainTransfer(t *testing.T, c Config) {
+	transfer := func(v uint64, flags ledger.TransferFlags, ts uint64) ledger.Transfer {
+		return ledger.Transfer{ID: id(v), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1, Ledger: 1,
+			Code: 1, Flags: flags, Timestamp: ts}
+	}
+	// Stored first: accounts 1 and 2, pending transfer 10 with its state,
+	// transfer 11 that posts it and plain transfer 12.
+	post := transfer(11, ledger.TransferPostPendingTransfer, 4)
+	post.PendingID = id(10)
+	stored := rows{
+		accounts: []ledger.Account{
+			{ID: id(1), Ledger: 1, Code: 1, Timestamp: 1},
+			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+		},
+		transfers: []ledger.Transfer{transfer(10, ledger.TransferPending, 3), post, transfer(12, 0, 5)},
+		pending:   []ledger.Pending{{ID: id(10), Status: ledger.PendingPosted}},
+		last:      5,
+	}
+	active := func(vs ...uint64) []ledger.Pending {
+		var ps []ledger.Pending
+		for _, v := range vs {
+			ps = append(ps, ledger.Pending{ID: id(v), Status: ledger.PendingActive})
+		}
+		return ps
+	}
+	// Each write has pending transfer 20 and its state, which alone would
+	// be kept.
+	tests := []struct {
+		name  string
+		write rows
+	}{
+		{"stored_plain_transfer", rows{pending: active(12, 20)}},
+		{"stored_posting_transfer", rows{pending: active(11, 20)}},
+		{"plain_transfer_of_same_transaction", rows{
+			transfers: []ledger.Transfer{transfer(21, 0, 7)},
+			pending:   active(20, 21),
+		}},
+		{"voiding_transfer_of_same_transaction", rows{
+			transfers: []ledger.Transfer{func() ledger.Transfer {
+				v := transfer(21, ledger.TransferVoidPendingTransfer, 7)
+				v.PendingID = id(20)
+				return v
+			}()},
+			pending: active(20, 21),
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := c.NewStore(t)
+			defer s.Close()
+			require.NoError(t, write(s, stored))
+			before := contents(t, s)
+			w := tc.write
+			w.transfers = append([]ledger.Transfer{transfer(20, ledger.TransferPending, 6)}, w.transfers...)
+			w.last = w.transfers[len(w.transfers)-1].Timestamp
+			require.ErrorIs(t, write(s, w), ledger.ErrCorrupt)
+			assert.Equal(t, before, contents(t, s), "nothing of the refused transaction")
+		})
+	}
+
+	t.Run("kept", func(t *testing.T) {
+		s := c.NewStore(t)
+		defer s.Close()
+		require.NoError(t, write(s, stored))
+		w := rows{transfers: []ledger.Transfer{transfer(20, ledger.TransferPending, 6)}, pending: active(20), last: 6}
+		require.NoError(t, write(s, w))
+		want := contents(t, s)
+		assert.Equal(t, append(stored.transfers, w.transfers...), want.transfers)
+		assert.Equal(t, append(stored.pending, w.pending...), want.pending)
+	})
+}

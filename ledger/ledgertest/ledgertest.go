@@ -4,7 +4,8 @@
 // over the store and checks exact result codes and balances: every result
 // code, two-phase transfers with expiry on an injected clock, linked
 // chains, idempotent retries, lookups and pagination, the store's refusal
-// of a row naming a row that does not exist, concurrency, restart
+// of a row naming a row that does not exist and of a pending state of a
+// transfer that is not pending, concurrency, restart
 // (for stores that persist) and a rapid state machine that compares the
 // store with the in-memory model.
 package ledgertest
@@ -280,6 +281,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("AccountBalanceFilters", func(t *testing.T) { testAccountBalanceFilters(t, c) })
 	t.Run("AccountBalanceTransferFilters", func(t *testing.T) { testAccountBalanceTransferFilters(t, c) })
 	t.Run("MissingRows", func(t *testing.T) { testMissingRows(t, c) })
+	t.Run("PendingOfPlainTransfer", func(t *testing.T) { testPendingOfPlainTransfer(t, c) })
 	t.Run("RepeatedUpdates", func(t *testing.T) { testRepeatedUpdates(t, c) })
 	t.Run("Limits", func(t *testing.T) { testLimits(t, c) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, c) })

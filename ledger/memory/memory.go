@@ -37,6 +37,7 @@ type Store struct {
 	// Update inserts, numbered when checkLocked needs them, and of the rows
 	// it updates.
 	txAccounts, txTransfers, txPending, txUpdated idtable.Table[ledger.ID]
+	txTransferFlags                               []ledger.TransferFlags // by number in txTransfers
 }
 
 type account struct {
@@ -74,10 +75,10 @@ func (s *Store) Close() error {
 // returns nil. fn runs exactly once. A row that names a row which is
 // neither stored nor written by fn (a transfer its accounts, a pending
 // state its transfer, a balance history row its account or its transfer,
-// an update its account or pending state), or an update of an account or
-// pending state that fn updates twice, fails Update with
-// ledger.ErrCorrupt and
-// nothing of fn's writes is applied, as the SQL stores refuse it.
+// an update its account or pending state), a pending state of a transfer
+// that is not pending, or an update of an account or pending state that
+// fn updates twice, fails Update with ledger.ErrCorrupt and nothing of
+// fn's writes is applied, as the SQL stores refuse it.
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -343,8 +344,9 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 // the transaction names a row that is neither stored nor written by the
 // transaction: a transfer its debit or credit account, a pending state its
 // transfer, a balance history row its account or its transfer, an update
-// its account or pending state; or when it updates an account or a
-// pending state twice. The
+// its account or pending state; when a pending state names a transfer
+// that is not pending; or when it updates an account or a pending state
+// twice. The
 // history row of a created transfer has its timestamp, so that transfer is
 // found by a binary search of the transaction's transfers (ascending
 // timestamps); the row of a release names a stored transfer.
@@ -374,8 +376,12 @@ func (t *tx) checkLocked() error {
 	}
 	for _, batch := range t.newPending {
 		for _, p := range batch {
-			if !t.hasTransfer(p.ID) {
+			flags, ok := t.transferFlags(p.ID)
+			if !ok {
 				return fmt.Errorf("%w: pending state of transfer %v, which does not exist", ledger.ErrCorrupt, p.ID)
+			}
+			if flags&ledger.TransferPending == 0 {
+				return fmt.Errorf("%w: pending state of transfer %v, which is not pending", ledger.ErrCorrupt, p.ID)
 			}
 		}
 	}
@@ -433,18 +439,33 @@ func (t *tx) hasPending(id ledger.ID) bool {
 	return ok
 }
 
-// hasTransfer reports whether transfer id is inserted by the transaction
-// or stored.
-func (t *tx) hasTransfer(id ledger.ID) bool {
+// transferFlags returns the flags of transfer id, inserted by the
+// transaction or stored; ok is false when there is no such transfer.
+func (t *tx) transferFlags(id ledger.ID) (flags ledger.TransferFlags, ok bool) {
+	s := t.s
 	if !t.transfersNumbered {
-		number(&t.s.txTransfers, t.transfers, func(tr *ledger.Transfer) ledger.ID { return tr.ID })
+		s.txTransferFlags = s.txTransferFlags[:0]
+		n := 0
+		for _, batch := range t.transfers {
+			n += len(batch)
+		}
+		s.txTransfers.Reset(n)
+		for _, batch := range t.transfers {
+			for k := range batch {
+				if _, added := s.txTransfers.Add(batch[k].ID); added {
+					s.txTransferFlags = append(s.txTransferFlags, batch[k].Flags)
+				}
+			}
+		}
 		t.transfersNumbered = true
 	}
-	if _, ok := t.s.txTransfers.Find(id); ok {
-		return true
+	if n, ok := s.txTransfers.Find(id); ok {
+		return s.txTransferFlags[n], true
 	}
-	_, ok := t.s.byID.get(&t.s.transfers, id)
-	return ok
+	if i, ok := s.byID.get(&s.transfers, id); ok {
+		return s.transfers.at(i).Flags, true
+	}
+	return 0, false
 }
 
 // number empties ids and adds the IDs of the rows in batches. It returns

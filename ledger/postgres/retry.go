@@ -17,7 +17,7 @@ const (
 	codeDeadlockDetected     = "40P01"
 	codeUniqueViolation      = "23505"
 	codeForeignKeyViolation  = "23503" // not retried: ledger.ErrCorrupt
-	codeInvalidText          = "22P02" // from updateAll, not retried: ledger.ErrCorrupt
+	codeInvalidText          = "22P02" // from updateAll and checkPending, not retried: ledger.ErrCorrupt
 	codeDuplicateTable       = "42P07"
 	codeDuplicateObject      = "42710"
 )
@@ -42,9 +42,10 @@ func isForeignKeyViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == codeForeignKeyViolation
 }
 
-// isMissingUpdate reports an update of a row that is not stored, as
-// updateAll fails it.
-func isMissingUpdate(err error) bool {
+// isRefused reports a write that updateAll or checkPending refused: an
+// update of a row that is not stored, or a pending state of a transfer
+// that is not pending.
+func isRefused(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == codeInvalidText
 }

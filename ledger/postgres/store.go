@@ -65,7 +65,8 @@ func (s *Store) Close() error {
 // reruns fn after a randomized exponential backoff, at most
 // Options.MaxRetries times. A row that names a row which does not exist
 // (foreign_key_violation 23503, from the deferred foreign keys: a balance
-// history row naming no transfer, among others), an update of a row that
+// history row naming no transfer, among others), a pending state of a
+// transfer that is not pending (checkPending), an update of a row that
 // is not stored, or an update that names one row twice (each update is one
 // statement, whose count of updated rows then falls short), fails with an
 // error wrapping ledger.ErrCorrupt, and nothing of fn's writes is stored.
@@ -107,8 +108,11 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	}
 	// The writes and COMMIT in one round trip. After an error the server
 	// skips the rest of the pipeline, COMMIT included.
+	if len(t.pendingIDs) > 0 {
+		t.batch.Queue(checkPending, t.pendingIDs, sqlstore.Int(ledger.TransferPending))
+	}
 	t.batch.Queue("COMMIT")
-	if err := c.SendBatch(ctx, &t.batch).Close(); isForeignKeyViolation(err) || isMissingUpdate(err) {
+	if err := c.SendBatch(ctx, &t.batch).Close(); isForeignKeyViolation(err) || isRefused(err) {
 		return fmt.Errorf("postgres: write: %w: %w", ledger.ErrCorrupt, err)
 	} else if err != nil {
 		return fmt.Errorf("postgres: write: %w", err)
@@ -166,6 +170,9 @@ type writeTx struct {
 	c     *pgxpool.Conn
 	open  bool // BEGIN sent, neither COMMIT nor ROLLBACK yet
 	batch pgx.Batch
+	// pendingIDs are the IDs of the pending states inserted, for
+	// checkPending.
+	pendingIDs [][]byte
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
@@ -318,12 +325,26 @@ func (t *writeTx) InsertTransfers(tr []ledger.Transfer) error {
 	return nil
 }
 
-// InsertPending implements ledger.Tx.
+// checkPending fails, with invalid_text_representation (22P02) as
+// updateAll, when a transfer with an ID in $1 lacks flag $2
+// (ledger.TransferPending): a pending state of a transfer that is not
+// pending. Update queues it after every write, just before COMMIT, so
+// that it sees the transfers inserted in the transaction whatever the
+// order of the inserts. (A pending state naming no transfer fails its
+// foreign key at COMMIT.)
+const checkPending = `SELECT CASE WHEN count(*) > 0 THEN
+	('ledger: ' || count(*) || ' pending state(s) of transfers that are not pending')::integer END
+	FROM transfers WHERE id = ANY($1) AND flags & $2 = 0`
+
+// InsertPending implements ledger.Tx. A pending state of a transfer that
+// is not pending fails Update with ledger.ErrCorrupt (checkPending).
 func (t *writeTx) InsertPending(p []ledger.Pending) error {
 	n := len(p)
+	ids := idArray(n, func(i int) ledger.ID { return p[i].ID })
+	t.pendingIDs = append(t.pendingIDs, ids...)
 	t.batch.Queue(`INSERT INTO pending (`+sqlstore.PendingColumns+`)
 		SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::bigint[])`,
-		idArray(n, func(i int) ledger.ID { return p[i].ID }),
+		ids,
 		intArray(n, func(i int) ledger.PendingStatus { return p[i].Status }),
 		intArray(n, func(i int) uint64 { return p[i].ExpiresAt }),
 	)

@@ -88,7 +88,8 @@ func joinErr(a, b error) error {
 // deferred foreign keys: a balance history row naming no transfer, among
 // others) fails the commit with an error wrapping ledger.ErrCorrupt; an
 // update of a row that is not stored, or of one row twice, fails the
-// update, and Update, alike.
+// update, and Update, alike; a pending state of a transfer that is not
+// pending fails Update alike once fn has returned.
 // Nothing of fn's writes is stored then. SQLite has one writer, so fn
 // never meets a serialization failure and is run once. When another
 // process holds the write lock, BEGIN waits up to Options.BusyTimeout and
@@ -121,6 +122,9 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	err := fn(t)
 	if err == nil {
 		err = t.err
+	}
+	if err == nil {
+		err = t.checkPending()
 	}
 	ended = true
 	switch {
@@ -243,7 +247,8 @@ type writeTx struct {
 	tx         *sqlitewrite.Tx
 	s          *Store
 	unprepared []string
-	err        error // an update of a missing row: fails Update even if fn returns nil
+	err        error              // an update of a missing row: fails Update even if fn returns nil
+	pending    [][]ledger.Pending // inserted, for checkPending
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
@@ -408,12 +413,46 @@ func (t *writeTx) InsertTransfers(transfers []ledger.Transfer) error {
 	})
 }
 
-// InsertPending implements ledger.Tx.
+// InsertPending implements ledger.Tx. A pending state of a transfer that
+// is not pending fails Update with ledger.ErrCorrupt, once fn has returned
+// (checkPending).
 func (t *writeTx) InsertPending(pending []ledger.Pending) error {
+	t.pending = append(t.pending, pending)
 	return t.insert("pending", sqlstore.PendingColumns, 3, len(pending), func(args []any, i int) []any {
 		p := &pending[i]
 		return append(args, p.ID[:], sqlstore.Int(p.Status), sqlstore.Int(p.ExpiresAt))
 	})
+}
+
+// checkPending returns an error wrapping ledger.ErrCorrupt when a pending
+// state the transaction inserted names a transfer stored without
+// ledger.TransferPending, in this transaction or before. It runs after fn,
+// so that the order of fn's inserts does not matter; a pending state
+// naming no transfer at all fails the commit (its foreign key). The IDs go
+// in chunks whose sizes are powers of two, as bulk's rows.
+func (t *writeTx) checkPending() error {
+	var ids []any
+	for _, batch := range t.pending {
+		for k := range batch {
+			ids = append(ids, batch[k].ID[:])
+		}
+	}
+	args := make([]any, 0, 1+min(len(ids), maxRows))
+	for start := 0; start < len(ids); {
+		end := start + chunkSize(len(ids)-start)
+		args = append(append(args[:0], sqlstore.Int(ledger.TransferPending)), ids[start:end]...)
+		var n int64
+		err := t.query("SELECT count(*) FROM transfers WHERE flags & ? = 0 AND id IN ("+
+			strings.Repeat("?,", end-start-1)+"?)", args, func(r sqlstore.Scanner) error { return r.Scan(&n) })
+		if err != nil {
+			return err
+		}
+		if n > 0 {
+			return fmt.Errorf("sqlite: %w: %d pending state(s) of transfers that are not pending", ledger.ErrCorrupt, n)
+		}
+		start = end
+	}
+	return nil
 }
 
 // UpdatePending implements ledger.Tx.
