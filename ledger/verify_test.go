@@ -268,3 +268,54 @@ func TestVerifyOrdersProblems(t *testing.T) {
 		require.Equal(t, want, verifyProblems(t, altered{s, extra}))
 	}
 }
+
+// TestVerifyReportsResolvedPendingWithoutStateOnce checks that a pending
+// transfer without a pending state which later transfers post or void is
+// reported once as such, not again by the transfer that resolves it nor
+// as a pending transfer resolved against its state; only being resolved
+// more than once is another problem.
+func TestVerifyReportsResolvedPendingWithoutStateOnce(t *testing.T) {
+	noState := ledger.Problem{TransferID: ledger.IDFromUint64(20), Detail: "pending transfer without a pending state"}
+	tests := []struct {
+		name      string
+		resolvers []ledger.TransferFlags
+		want      []ledger.Problem
+	}{
+		{"posted", []ledger.TransferFlags{ledger.TransferPostPendingTransfer}, []ledger.Problem{noState}},
+		{"voided", []ledger.TransferFlags{ledger.TransferVoidPendingTransfer}, []ledger.Problem{noState}},
+		{"posted_and_voided", []ledger.TransferFlags{ledger.TransferPostPendingTransfer, ledger.TransferVoidPendingTransfer},
+			[]ledger.Problem{noState, {TransferID: ledger.IDFromUint64(20), Detail: "pending transfer is none but resolved 2 time(s)"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, s := verifySetup(t)
+			tamper(t, s, func(tx ledger.Tx) error {
+				p := transfer(20, 3)
+				p.Flags = ledger.TransferPending
+				p.Timestamp = 1 << 62
+				written := []ledger.Transfer{p}
+				var posted uint64
+				for i, flags := range tt.resolvers {
+					r := transfer(21+uint64(i), 3)
+					r.Flags, r.PendingID, r.Timestamp = flags, p.ID, p.Timestamp+1+uint64(i)
+					written = append(written, r)
+					if flags&ledger.TransferPostPendingTransfer != 0 {
+						posted += r.Amount
+					}
+				}
+				// The balances the transfers give.
+				a, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+				if err != nil {
+					return err
+				}
+				a[0].DebitsPosted += posted
+				a[1].CreditsPosted += posted
+				if err := tx.UpdateAccounts(a); err != nil {
+					return err
+				}
+				return tx.InsertTransfers(written)
+			})
+			assert.Equal(t, tt.want, verifyProblems(t, s))
+		})
+	}
+}
