@@ -19,7 +19,7 @@ import (
 type Currency struct {
 	Code     string // alphabetic code, e.g. "EUR"
 	Numeric  uint32 // numeric code, e.g. 978; the Ledger value
-	Exponent uint8  // digits of the minor unit, 0 to 4
+	Exponent uint8  // digits of the minor unit, 0 to 4 in the table
 	Name     string // English name
 }
 
@@ -62,6 +62,11 @@ func FormatAmount(amount uint64, currency string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: %q", ErrUnknownCurrency, currency)
 	}
+	return c.formatAmount(amount)
+}
+
+// formatAmount is FormatAmount in c, for any Exponent.
+func (c Currency) formatAmount(amount uint64) (string, error) {
 	if amount > AmountLimit {
 		return "", fmt.Errorf("%w: %d exceeds the limit", ErrBadAmount, amount)
 	}
@@ -87,19 +92,27 @@ func ParseAmount(s, currency string) (uint64, error) {
 	if !ok {
 		return 0, fmt.Errorf("%w: %q", ErrUnknownCurrency, currency)
 	}
+	return c.parseAmount(s)
+}
+
+// parseAmount is ParseAmount in c, for any Exponent.
+func (c Currency) parseAmount(s string) (uint64, error) {
 	whole, frac, dot := strings.Cut(s, ".")
 	v, wholeOK := ascii.Uint(0, whole, AmountLimit)
 	v, fracOK := ascii.Uint(v, frac, AmountLimit)
 	if whole == "" || (dot && frac == "") || len(frac) > int(c.Exponent) || !wholeOK || !fracOK {
 		return 0, fmt.Errorf("%w: %q for %s", ErrBadAmount, s, c.Code)
 	}
-	// The minor-unit digits that frac leaves out are zeros.
-	v, _ = ascii.Uint(v, minorZeros[:int(c.Exponent)-len(frac)], AmountLimit)
+	// The minor-unit digits that frac leaves out are zeros: v times ten
+	// for each, up to 255 of them, which only zero survives.
+	for range int(c.Exponent) - len(frac) {
+		if v > AmountLimit/10 {
+			return 0, fmt.Errorf("%w: %q exceeds the limit", ErrBadAmount, s)
+		}
+		v *= 10
+	}
 	if v > AmountLimit {
 		return 0, fmt.Errorf("%w: %q exceeds the limit", ErrBadAmount, s)
 	}
 	return v, nil
 }
-
-// minorZeros is as many zeros as the largest Currency.Exponent.
-const minorZeros = "0000"
