@@ -100,7 +100,11 @@ type ReadTx interface {
 // ledger calls, in this order: LastTimestamp; reads (ReadTx methods,
 // ExpiredPending); LockAccounts, once; more reads; then the writes, each
 // method at most once, with non-empty slices only. It never reads rows it
-// wrote in the same call, so a store may buffer writes until commit. The
+// wrote in the same call, so a store may buffer writes until commit. A
+// store does not depend on the order of the writes: an update finds a row
+// inserted in the same call before or after it, and a row may name rows
+// inserted after it (the ledger calls the write methods in a fixed order,
+// but a store must not rely on it). The
 // slices passed to the write methods are reused once Update has returned:
 // a store must not keep them.
 //

@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -24,20 +25,32 @@ type rows struct {
 
 // write stores w's accounts, transfers, pending states and balance
 // history rows, and updates w.updAccounts and w.updPending, in one
-// transaction, through the store itself.
-func write(s ledger.Store, w rows) error {
+// transaction, through the store itself, in the order the ledger uses.
+func write(s ledger.Store, w rows) error { return writeOrdered(s, w, false) }
+
+// writeOrdered is write; with updatesFirst it updates first, then inserts
+// in reverse order (balance history rows first, accounts last).
+func writeOrdered(s ledger.Store, w rows, updatesFirst bool) error {
 	return s.Update(context.Background(), func(tx ledger.Tx) error {
 		if _, err := tx.LastTimestamp(); err != nil {
 			return err
 		}
-		for _, write := range []func() error{
+		inserts := []func() error{
 			writeSome(w.accounts, tx.InsertAccounts),
 			writeSome(w.transfers, tx.InsertTransfers),
 			writeSome(w.pending, tx.InsertPending),
 			writeSome(w.balances, tx.InsertBalances),
+		}
+		updates := []func() error{
 			writeSome(w.updAccounts, tx.UpdateAccounts),
 			writeSome(w.updPending, tx.UpdatePending),
-		} {
+		}
+		writes := append(inserts, updates...)
+		if updatesFirst {
+			slices.Reverse(inserts)
+			writes = append(updates, inserts...)
+		}
+		for _, write := range writes {
 			if err := write(); err != nil {
 				return err
 			}
@@ -329,4 +342,65 @@ func testPendingOfPlainTransfer(t *testing.T, c Config) {
 		assert.Equal(t, append(stored.transfers, w.transfers...), want.transfers)
 		assert.Equal(t, append(stored.pending, w.pending...), want.pending)
 	})
+}
+
+// testWriteOrder writes through the store itself, in an order the ledger
+// does not use: updates first, then inserts. A store must not depend on
+// the order of the writes of one transaction (Tx): an update finds a row
+// that the transaction inserts after it, and rows name rows inserted after
+// them; an update of a row that is not stored is still refused with
+// ledger.ErrCorrupt, and nothing of its transaction is kept.
+func testWriteOrder(t *testing.T, c Config) {
+	// Account 1, then in one transaction: updates of accounts 1 and 2 and
+	// of the pending state of transfer 10, then balances of account 2
+	// after transfer 10, transfer 10 from 1 to 2, its pending state, and
+	// account 2.
+	stored := rows{accounts: []ledger.Account{{ID: id(1), Ledger: 1, Code: 1, Timestamp: 1}}, last: 1}
+	w := rows{
+		accounts: []ledger.Account{{ID: id(2), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 2}},
+		transfers: []ledger.Transfer{{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 3, Ledger: 1,
+			Code: 1, Flags: ledger.TransferPending, Timestamp: 3}},
+		pending: []ledger.Pending{{ID: id(10), Status: ledger.PendingActive}},
+		balances: []ledger.BalanceRow{{AccountBalance: ledger.AccountBalance{AccountID: id(2), CreditsPending: 3,
+			Timestamp: 3}, TransferID: id(10)}},
+		updAccounts: []ledger.Account{{ID: id(1), DebitsPending: 3}, {ID: id(2), CreditsPending: 3, Flags: ledger.AccountHistory}},
+		updPending:  []ledger.Pending{{ID: id(10), Status: ledger.PendingVoided}},
+		last:        3,
+	}
+	t.Run("kept", func(t *testing.T) {
+		s := c.NewStore(t)
+		defer s.Close()
+		require.NoError(t, write(s, stored))
+		require.NoError(t, writeOrdered(s, w, true))
+		a1, a2 := stored.accounts[0], w.accounts[0]
+		a1.DebitsPending, a2.CreditsPending = 3, 3
+		assert.Equal(t, rows{
+			accounts:  []ledger.Account{a1, a2},
+			transfers: w.transfers,
+			pending:   w.updPending,
+			history:   []ledger.AccountBalance{w.balances[0].AccountBalance},
+			last:      w.last,
+		}, contents(t, s))
+	})
+
+	for _, tc := range []struct {
+		name    string
+		missing func(w *rows)
+	}{
+		{"update_of_missing_account", func(w *rows) { w.updAccounts[1].ID = id(99) }},
+		{"update_of_missing_pending", func(w *rows) { w.updPending[0].ID = id(99) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := c.NewStore(t)
+			defer s.Close()
+			require.NoError(t, write(s, stored))
+			before := contents(t, s)
+			w := w
+			w.updAccounts = slices.Clone(w.updAccounts)
+			w.updPending = slices.Clone(w.updPending)
+			tc.missing(&w)
+			require.ErrorIs(t, writeOrdered(s, w, true), ledger.ErrCorrupt)
+			assert.Equal(t, before, contents(t, s), "nothing of the refused transaction")
+		})
+	}
 }

@@ -283,6 +283,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("MissingRows", func(t *testing.T) { testMissingRows(t, c) })
 	t.Run("PendingOfPlainTransfer", func(t *testing.T) { testPendingOfPlainTransfer(t, c) })
 	t.Run("RepeatedUpdates", func(t *testing.T) { testRepeatedUpdates(t, c) })
+	t.Run("WriteOrder", func(t *testing.T) { testWriteOrder(t, c) })
 	t.Run("Limits", func(t *testing.T) { testLimits(t, c) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, c) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, c) })

@@ -106,8 +106,11 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if !t.open {
 		return nil // fn did nothing
 	}
-	// The writes and COMMIT in one round trip. After an error the server
-	// skips the rest of the pipeline, COMMIT included.
+	// The writes and COMMIT in one round trip: the inserts, then the
+	// updates, which so find the rows inserted in the transaction whatever
+	// the order of fn's calls. After an error the server skips the rest of
+	// the pipeline, COMMIT included.
+	t.batch.QueuedQueries = append(t.batch.QueuedQueries, t.updates.QueuedQueries...)
 	if len(t.pendingIDs) > 0 {
 		t.batch.Queue(checkPending, t.pendingIDs, sqlstore.Int(ledger.TransferPending))
 	}
@@ -161,15 +164,18 @@ func queryFunc(ctx context.Context, tx querier) sqlstore.QueryFunc {
 
 // writeTx is the ledger.Tx of Update, on one pool connection. BEGIN goes
 // out with the first read (LastTimestamp, the ledger's first call), reads
-// run at once, and writes are queued in batch and sent with COMMIT (the
-// ledger never reads what it wrote in the same transaction): a batch of
-// the ledger costs one round trip per read and one for all the writes.
+// run at once, and writes are queued (inserts in batch, updates in
+// updates) and sent with COMMIT, inserts first (the ledger never reads
+// what it wrote in the same transaction): a batch of the ledger costs one
+// round trip per read and one for all the writes.
 type writeTx struct {
 	sqlstore.Reader
 	ctx   context.Context
 	c     *pgxpool.Conn
 	open  bool // BEGIN sent, neither COMMIT nor ROLLBACK yet
 	batch pgx.Batch
+	// updates follow batch, the inserts, when Update sends them.
+	updates pgx.Batch
 	// pendingIDs are the IDs of the pending states inserted, for
 	// checkPending.
 	pendingIDs [][]byte
@@ -282,11 +288,12 @@ func updateAll(update string, count int) string {
 		" THEN ('ledger: ' || " + p + " - count(*) || ' row(s) to update do not exist')::integer END FROM u"
 }
 
-// UpdateAccounts implements ledger.Tx. An account that is not stored fails
-// Update with ledger.ErrCorrupt.
+// UpdateAccounts implements ledger.Tx. An account that is neither stored
+// nor inserted in the transaction (before or after this call) fails Update
+// with ledger.ErrCorrupt.
 func (t *writeTx) UpdateAccounts(a []ledger.Account) error {
 	n := len(a)
-	t.batch.Queue(updateAll(`UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,
+	t.updates.Queue(updateAll(`UPDATE accounts AS a SET debits_pending = v.dp, debits_posted = v.dpo,
 		credits_pending = v.cp, credits_posted = v.cpo, flags = v.flags
 		FROM unnest($1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::integer[])
 			AS v(id, dp, dpo, cp, cpo, flags)
@@ -351,11 +358,12 @@ func (t *writeTx) InsertPending(p []ledger.Pending) error {
 	return nil
 }
 
-// UpdatePending implements ledger.Tx. A pending state that is not stored
-// fails Update with ledger.ErrCorrupt.
+// UpdatePending implements ledger.Tx. A pending state that is neither
+// stored nor inserted in the transaction (before or after this call) fails
+// Update with ledger.ErrCorrupt.
 func (t *writeTx) UpdatePending(p []ledger.Pending) error {
 	n := len(p)
-	t.batch.Queue(updateAll(`UPDATE pending AS p SET status = v.status
+	t.updates.Queue(updateAll(`UPDATE pending AS p SET status = v.status
 		FROM unnest($1::bytea[], $2::smallint[]) AS v(id, status) WHERE p.id = v.id RETURNING 1`, 3),
 		idArray(n, func(i int) ledger.ID { return p[i].ID }),
 		intArray(n, func(i int) ledger.PendingStatus { return p[i].Status }),

@@ -86,10 +86,12 @@ func joinErr(a, b error) error {
 // the file, and Update returns once the commit is on disk
 // (synchronous=FULL). A row that names a row which does not exist (the
 // deferred foreign keys: a balance history row naming no transfer, among
-// others) fails the commit with an error wrapping ledger.ErrCorrupt; an
-// update of a row that is not stored, or of one row twice, fails the
-// update, and Update, alike; a pending state of a transfer that is not
-// pending fails Update alike once fn has returned.
+// others) fails the commit with an error wrapping ledger.ErrCorrupt. The
+// updates run once fn has returned, after its inserts, so that an update
+// finds a row the transaction inserts whatever the order of fn's calls;
+// an update of a row that is not stored, or of one row twice, and a
+// pending state of a transfer that is not pending, then fail Update
+// alike.
 // Nothing of fn's writes is stored then. SQLite has one writer, so fn
 // never meets a serialization failure and is run once. When another
 // process holds the write lock, BEGIN waits up to Options.BusyTimeout and
@@ -120,8 +122,11 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	t := &writeTx{ctx: ctx, tx: &s.conn.Tx, s: s}
 	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: t.query}
 	err := fn(t)
-	if err == nil {
-		err = t.err
+	for _, update := range t.updates {
+		if err != nil {
+			break
+		}
+		err = update()
 	}
 	if err == nil {
 		err = t.checkPending()
@@ -247,7 +252,7 @@ type writeTx struct {
 	tx         *sqlitewrite.Tx
 	s          *Store
 	unprepared []string
-	err        error              // an update of a missing row: fails Update even if fn returns nil
+	updates    []func() error     // run after fn, in order
 	pending    [][]ledger.Pending // inserted, for checkPending
 }
 
@@ -362,8 +367,7 @@ func (t *writeTx) insert(table, cols string, ncols, n int, rowArgs func(args []a
 // with UPDATE … FROM (VALUES …) statements. set is the SET list, reading
 // the values as v.column2, v.column3, … (v.column1 is the id); id returns
 // the id of row i. A row whose id is not in table, or two rows with the
-// same id, fail the update, and Update, with an error wrapping
-// ledger.ErrCorrupt.
+// same id, fail the update with an error wrapping ledger.ErrCorrupt.
 func (t *writeTx) update(table, set string, ncols, n int, id func(i int) ledger.ID, rowArgs func(args []any, i int) []any) error {
 	// One statement updates a row once whatever number of its rows name
 	// it, so that it changes fewer rows than it has; rows of different
@@ -373,8 +377,7 @@ func (t *writeTx) update(table, set string, ncols, n int, id func(i int) ledger.
 		ids.Reset(n)
 		for i := range n {
 			if _, added := ids.Add(id(i)); !added {
-				t.err = fmt.Errorf("sqlite: %w: %s row %v to update given twice", ledger.ErrCorrupt, table, id(i))
-				return t.err
+				return fmt.Errorf("sqlite: %w: %s row %v to update given twice", ledger.ErrCorrupt, table, id(i))
 			}
 		}
 	}
@@ -382,7 +385,6 @@ func (t *writeTx) update(table, set string, ncols, n int, id func(i int) ledger.
 		ncols, n, rowArgs)
 	if err == nil && changed != int64(n) {
 		err = fmt.Errorf("sqlite: %w: %d of %d %s rows to update do not exist", ledger.ErrCorrupt, int64(n)-changed, n, table)
-		t.err = err
 	}
 	return err
 }
@@ -394,8 +396,14 @@ func (t *writeTx) InsertAccounts(accounts []ledger.Account) error {
 	})
 }
 
-// UpdateAccounts implements ledger.Tx.
+// UpdateAccounts implements ledger.Tx. The update runs once fn has
+// returned, after every insert of the transaction (see Update).
 func (t *writeTx) UpdateAccounts(accounts []ledger.Account) error {
+	t.updates = append(t.updates, func() error { return t.updateAccounts(accounts) })
+	return nil
+}
+
+func (t *writeTx) updateAccounts(accounts []ledger.Account) error {
 	return t.update("accounts", "debits_pending = v.column2, debits_posted = v.column3, "+
 		"credits_pending = v.column4, credits_posted = v.column5, flags = v.column6", 6, len(accounts),
 		func(i int) ledger.ID { return accounts[i].ID },
@@ -455,8 +463,14 @@ func (t *writeTx) checkPending() error {
 	return nil
 }
 
-// UpdatePending implements ledger.Tx.
+// UpdatePending implements ledger.Tx. The update runs once fn has
+// returned, after every insert of the transaction (see Update).
 func (t *writeTx) UpdatePending(pending []ledger.Pending) error {
+	t.updates = append(t.updates, func() error { return t.updatePending(pending) })
+	return nil
+}
+
+func (t *writeTx) updatePending(pending []ledger.Pending) error {
 	return t.update("pending", "status = v.column2", 2, len(pending), func(i int) ledger.ID { return pending[i].ID },
 		func(args []any, i int) []any {
 			p := &pending[i]
