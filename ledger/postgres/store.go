@@ -111,8 +111,13 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	// the order of fn's calls. After an error the server skips the rest of
 	// the pipeline, COMMIT included.
 	t.batch.QueuedQueries = append(t.batch.QueuedQueries, t.updates.QueuedQueries...)
-	if len(t.pendingIDs) > 0 {
-		t.batch.Queue(checkPending, t.pendingIDs, sqlstore.Int(ledger.TransferPending))
+	unknown, err := t.pending.Unknown()
+	if err != nil {
+		return fmt.Errorf("postgres: write: %w", err)
+	}
+	if len(unknown) > 0 {
+		t.batch.Queue(checkPending, idArray(len(unknown), func(i int) ledger.ID { return unknown[i] }),
+			sqlstore.Int(ledger.TransferPending))
 	}
 	t.batch.Queue("COMMIT")
 	if err := c.SendBatch(ctx, &t.batch).Close(); isForeignKeyViolation(err) || isRefused(err) {
@@ -176,9 +181,10 @@ type writeTx struct {
 	batch pgx.Batch
 	// updates follow batch, the inserts, when Update sends them.
 	updates pgx.Batch
-	// pendingIDs are the IDs of the pending states inserted, for
-	// checkPending.
-	pendingIDs [][]byte
+	// pending records the inserted transfers and pending states, so that
+	// checkPending asks only about pending states of transfers the
+	// transaction does not insert.
+	pending sqlstore.PendingCheck
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
@@ -311,6 +317,7 @@ func (t *writeTx) UpdateAccounts(a []ledger.Account) error {
 
 // InsertTransfers implements ledger.Tx.
 func (t *writeTx) InsertTransfers(tr []ledger.Transfer) error {
+	t.pending.Transfers(tr)
 	n := len(tr)
 	t.batch.Queue(`INSERT INTO transfers (`+sqlstore.TransferColumns+`) SELECT * FROM unnest(
 		$1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bytea[],
@@ -335,10 +342,10 @@ func (t *writeTx) InsertTransfers(tr []ledger.Transfer) error {
 // checkPending fails, with invalid_text_representation (22P02) as
 // updateAll, when a transfer with an ID in $1 lacks flag $2
 // (ledger.TransferPending): a pending state of a transfer that is not
-// pending. Update queues it after every write, just before COMMIT, so
-// that it sees the transfers inserted in the transaction whatever the
-// order of the inserts. (A pending state naming no transfer fails its
-// foreign key at COMMIT.)
+// pending. Update queues it after every write, just before COMMIT, for
+// the pending states whose transfer the transaction does not insert
+// (sqlstore.PendingCheck checks the others without the database). (A
+// pending state naming no transfer fails its foreign key at COMMIT.)
 const checkPending = `SELECT CASE WHEN count(*) > 0 THEN
 	('ledger: ' || count(*) || ' pending state(s) of transfers that are not pending')::integer END
 	FROM transfers WHERE id = ANY($1) AND flags & $2 = 0`
@@ -348,7 +355,7 @@ const checkPending = `SELECT CASE WHEN count(*) > 0 THEN
 func (t *writeTx) InsertPending(p []ledger.Pending) error {
 	n := len(p)
 	ids := idArray(n, func(i int) ledger.ID { return p[i].ID })
-	t.pendingIDs = append(t.pendingIDs, ids...)
+	t.pending.Pending(p)
 	t.batch.Queue(`INSERT INTO pending (`+sqlstore.PendingColumns+`)
 		SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::bigint[])`,
 		ids,

@@ -252,8 +252,8 @@ type writeTx struct {
 	tx         *sqlitewrite.Tx
 	s          *Store
 	unprepared []string
-	updates    []func() error     // run after fn, in order
-	pending    [][]ledger.Pending // inserted, for checkPending
+	updates    []func() error        // run after fn, in order
+	pending    sqlstore.PendingCheck // inserted transfers and pending states, for checkPending
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
@@ -416,6 +416,7 @@ func (t *writeTx) updateAccounts(accounts []ledger.Account) error {
 
 // InsertTransfers implements ledger.Tx.
 func (t *writeTx) InsertTransfers(transfers []ledger.Transfer) error {
+	t.pending.Transfers(transfers)
 	return t.insert("transfers", sqlstore.TransferColumns, 13, len(transfers), func(args []any, i int) []any {
 		return sqlstore.TransferArgs(args, &transfers[i])
 	})
@@ -425,7 +426,7 @@ func (t *writeTx) InsertTransfers(transfers []ledger.Transfer) error {
 // is not pending fails Update with ledger.ErrCorrupt, once fn has returned
 // (checkPending).
 func (t *writeTx) InsertPending(pending []ledger.Pending) error {
-	t.pending = append(t.pending, pending)
+	t.pending.Pending(pending)
 	return t.insert("pending", sqlstore.PendingColumns, 3, len(pending), func(args []any, i int) []any {
 		p := &pending[i]
 		return append(args, p.ID[:], sqlstore.Int(p.Status), sqlstore.Int(p.ExpiresAt))
@@ -433,22 +434,25 @@ func (t *writeTx) InsertPending(pending []ledger.Pending) error {
 }
 
 // checkPending returns an error wrapping ledger.ErrCorrupt when a pending
-// state the transaction inserted names a transfer stored without
-// ledger.TransferPending, in this transaction or before. It runs after fn,
-// so that the order of fn's inserts does not matter; a pending state
+// state the transaction inserted names a transfer without
+// ledger.TransferPending, inserted in this transaction or stored before. It
+// runs after fn, so that the order of fn's inserts does not matter, and
+// asks the database only about the pending states whose transfer the
+// transaction does not insert (sqlstore.PendingCheck); a pending state
 // naming no transfer at all fails the commit (its foreign key). The IDs go
 // in chunks whose sizes are powers of two, as bulk's rows.
 func (t *writeTx) checkPending() error {
-	var ids []any
-	for _, batch := range t.pending {
-		for k := range batch {
-			ids = append(ids, batch[k].ID[:])
-		}
+	unknown, err := t.pending.Unknown()
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
 	}
-	args := make([]any, 0, 1+min(len(ids), maxRows))
-	for start := 0; start < len(ids); {
-		end := start + chunkSize(len(ids)-start)
-		args = append(append(args[:0], sqlstore.Int(ledger.TransferPending)), ids[start:end]...)
+	args := make([]any, 0, 1+min(len(unknown), maxRows))
+	for start := 0; start < len(unknown); {
+		end := start + chunkSize(len(unknown)-start)
+		args = append(args[:0], sqlstore.Int(ledger.TransferPending))
+		for i := start; i < end; i++ {
+			args = append(args, unknown[i][:])
+		}
 		var n int64
 		err := t.query("SELECT count(*) FROM transfers WHERE flags & ? = 0 AND id IN ("+
 			strings.Repeat("?,", end-start-1)+"?)", args, func(r sqlstore.Scanner) error { return r.Scan(&n) })
