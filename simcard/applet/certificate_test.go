@@ -2,7 +2,9 @@ package applet_test
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -14,6 +16,8 @@ import (
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // TestPutCertificateCardURI: PUT DATA 0102 takes a certificate only if it
@@ -97,6 +101,53 @@ func renamedCA(t *testing.T, ca *pki.CA) []byte {
 	return der
 }
 
+// versionOne returns a version 1 certificate (no version field, no
+// extensions: no basic constraints) of ca's subject name and key, signed
+// by that key: it names and keys the issuer of every certificate ca
+// issued, but it is no CA certificate.
+func versionOne(t *testing.T, ca *pki.CA) []byte {
+	t.Helper()
+	v3, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+		SerialNumber: big.NewInt(10), RawSubject: ca.Certificate().RawSubject,
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}, &x509.Certificate{RawSubject: ca.Certificate().RawSubject}, ca.Signer().Public(), ca.Signer())
+	require.NoError(t, err)
+	in := cryptobyte.String(v3)
+	var cert, tbs, sigAlg cryptobyte.String
+	require.True(t, in.ReadASN1(&cert, cbasn1.SEQUENCE) && cert.ReadASN1(&tbs, cbasn1.SEQUENCE) &&
+		cert.ReadASN1Element(&sigAlg, cbasn1.SEQUENCE))
+	var fields []byte
+	for !tbs.Empty() {
+		var f cryptobyte.String
+		var tag cbasn1.Tag
+		require.True(t, tbs.ReadAnyASN1Element(&f, &tag))
+		if tag == cbasn1.Tag(0).Constructed().ContextSpecific() || tag == cbasn1.Tag(3).Constructed().ContextSpecific() {
+			continue // the version and the extensions
+		}
+		fields = append(fields, f...)
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddBytes(fields) })
+	rawTBS, err := b.Bytes()
+	require.NoError(t, err)
+	digest := sha256.Sum256(rawTBS)
+	sig, err := ca.Signer().Sign(rand.Reader, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	b = cryptobyte.Builder{}
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(rawTBS)
+		b.AddBytes(sigAlg)
+		b.AddASN1BitString(sig)
+	})
+	der, err := b.Bytes()
+	require.NoError(t, err)
+	parsed, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	require.Equal(t, 1, parsed.Version)
+	require.False(t, parsed.BasicConstraintsValid)
+	return der
+}
+
 // TestPutChainLinks: PUT DATA 0107 takes an issuer chain only if it links
 // (PROTOCOL.md §2.4): the card certificate, once stored, is issued by the
 // chain's first certificate, and each certificate of the chain by the next
@@ -132,6 +183,7 @@ func TestPutChainLinks(t *testing.T) {
 			{"the issuer and a certificate it does not name", join(issuerCert, issuerCert), 0x6A80},
 			{"an issuer of the same name and another key", otherIssuer.Certificate().Raw, 0x6A80},
 			{"the issuer's key under another name", renamedCA(t, ca), 0x6A80},
+			{"the issuer's name and key in a version 1 certificate, not a CA's", versionOne(t, ca), 0x6A80},
 			{"the issuer, then a root of its name and another key", join(issuerCert, otherRoot.Certificate().Raw), 0x6A80},
 		}
 		for _, tt := range tests {

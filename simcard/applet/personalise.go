@@ -138,9 +138,11 @@ func certifiesCard(der []byte, pub *ecdsa.PublicKey, iccid string) bool {
 // chainLinks reports whether chain is one or more certificates in DER, back
 // to back, each issued by the next one, and whether cert, unless nil, is
 // issued by the first one. A certificate is issued by another when its
-// issuer name is the other's subject name and the other's key, that of a
-// CA, checks its signature. The last certificate's issuer, the root, is not
-// in the chain and not checked.
+// issuer name is the other's subject name and the other, a CA certificate
+// (basic constraints CA, and keyCertSign if it has a key usage), has the
+// key that checks its signature. A certificate without basic constraints
+// (of version 1, which x509 would take as a CA's) issues nothing. The last
+// certificate's issuer, the root, is not in the chain and not checked.
 func chainLinks(cert, chain []byte) bool {
 	s := cryptobyte.String(chain)
 	var child *x509.Certificate
@@ -160,7 +162,8 @@ func chainLinks(cert, chain []byte) bool {
 		if err != nil {
 			return false
 		}
-		if child != nil && (!bytes.Equal(child.RawIssuer, parent.RawSubject) || child.CheckSignatureFrom(parent) != nil) {
+		if child != nil && (!parent.BasicConstraintsValid || !bytes.Equal(child.RawIssuer, parent.RawSubject) ||
+			child.CheckSignatureFrom(parent) != nil) {
 			return false
 		}
 		child = parent
