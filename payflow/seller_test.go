@@ -674,6 +674,31 @@ func TestSellerKilledRequestCancelledOnPairing(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: 690}, w.balance(t, phoneMerchant))
 }
 
+// TestSellerLostRequestCancelledByPairingAgain: a payment request recorded
+// without the seller phone knowing (its reply lost) is cancelled by the
+// seller card's next pairing in the session; the next Request sends it
+// again, finds it cancelled, and neither shows it nor fails for it: it
+// asks at the next index, and the shopper pays that request alone.
+func TestSellerLostRequestCancelledByPairingAgain(t *testing.T) {
+	ctx := context.Background()
+	w, _ := newLostRequestWorld(t, payflow.ErrUnavailable)
+	c := w.pair(t)
+	lostID := payflow.SessionRequestID(c.SessionID, 0)
+	lost, err := w.f.Platform.Store().Payment(ctx, lostID)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCancelled, lost.State, "cancelled by the pairing")
+
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID)
+	assert.Equal(t, payflow.StatePending, sv.State)
+	after, err := w.f.Platform.Store().Payment(ctx, lostID)
+	require.NoError(t, err)
+	assert.Equal(t, lost, after, "the lost request is left as the pairing left it")
+	w.requireShopperPays(t, sv, 100)
+	assert.Equal(t, payflow.Balance{Posted: 100}, w.balance(t, phoneMerchant))
+}
+
 // requireShopperPays checks that the shopper's wait finds sv, the request
 // on the seller's screen, and that once the shopper approves it the
 // seller's Wait shows it captured with the shopper's receipt, the shopper
