@@ -275,8 +275,9 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // it) is not paid in its stead. Held and final requests are left as they
 // are; a shopper card's proof cancels nothing. Resolving the peer's EID
 // draws on the card's budget of EID resolutions, as Resolve does: past
-// it, the call is ErrRateLimited and the proof stays unspent. A proof sent again after its nonce was used
-// (ErrReplay), or whose counter the card has passed (ErrClone), takes
+// it, the call is ErrRateLimited and the proof stays unspent. A proof
+// sent again after its nonce was used (ErrReplay), or whose counter the
+// card has passed (ErrClone), takes
 // nothing from that budget: a nonce this process saw used is refused
 // before the budget is drawn on, and a resolution whose proof the store
 // then refuses for its nonce or counter is given back. So is one of a

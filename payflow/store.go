@@ -195,10 +195,10 @@ type Acceptance struct {
 
 // Check returns an error matching ErrInvalid for an Acceptance that no
 // Store may commit: a Refund without the Update that reserves it, a
-// CancelPending without the Session it goes with, more than one write, an amount above 2^63-1 in a record it writes, or a
-// record without a byte string it must have (a token's hash, a session's
-// EIDs, a payment request's or a refund's signed request and hash), nil
-// or empty.
+// CancelPending without the Session it goes with, more than one write,
+// an amount above 2^63-1 in a record it writes, or a record without a
+// byte string it must have (a token's hash, a session's EIDs, a payment
+// request's or a refund's signed request and hash), nil or empty.
 // Stores call it first in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {

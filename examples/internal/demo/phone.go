@@ -297,9 +297,9 @@ func (p *Phone) AwaitSettled(ctx context.Context) (*payflow.PaymentView, *payflo
 // could withdraw has the request cancelled by the cloud when it pairs
 // again (PROTOCOL.md §6.1), but a shopper's phone that pairs before it
 // would still find the request: withdrawing closes that gap at once. It
-// runs even when ctx has
-// ended, for at most 10 seconds. When the shopper paid just before, the
-// verified receipt is shown and the request is left as it is.
+// runs even when ctx has ended, for at most 10 seconds. When the shopper
+// paid just before, the verified receipt is shown and the request is left
+// as it is.
 func (p *Phone) Withdraw(ctx context.Context) (*payflow.PaymentView, *payflow.Receipt, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
