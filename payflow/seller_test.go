@@ -626,14 +626,21 @@ func restartedSellerWorld(t *testing.T) (*phoneWorld, *payflow.Confirmation, *pa
 }
 
 // TestSellerRequestPastPendingOfEarlierRun: a seller phone started again
-// in a session whose first request its earlier run left pending finds
-// that request cancelled (by its pairing, or by itself as it moves past
-// the request's index), so that the shopper is shown the request the
-// seller shows, not the earlier one.
+// in a session, where a request of its earlier run was recorded only after
+// the new run's pairing (which cancelled nothing then), cancels that
+// request as it moves past its index, so that the shopper is shown the
+// request the seller shows, not the earlier one (PROTOCOL.md §5.6).
 func TestSellerRequestPastPendingOfEarlierRun(t *testing.T) {
 	ctx := context.Background()
-	w, c, earlier := restartedSellerWorld(t)
+	w := newMemoryPhoneWorld(t, false)
+	c := w.pair(t)
+	earlierRun := w.seller
+	w.useSeller(t, w.f.Platform)
 	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	earlier, err := earlierRun.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionRequestID(c.SessionID, 0), earlier.ID)
+	require.Equal(t, payflow.StatePending, earlier.State, "recorded after the pairing")
 
 	sv, err := w.seller.Request(ctx, basket)
 	require.NoError(t, err)
