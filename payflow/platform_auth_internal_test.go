@@ -1,6 +1,8 @@
 package payflow
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -9,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/adv"
 )
 
 // inDebt returns a limiter (burst 2, 1 a second, sweeping from minSweep
@@ -105,4 +109,43 @@ func BenchmarkLimiterNewCard(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// cardsOnly is a Store that holds enrolled cards and nothing else.
+type cardsOnly struct {
+	Store
+	cards map[string]*CardRecord
+}
+
+func (s *cardsOnly) Card(_ context.Context, id string) (*CardRecord, error) {
+	if c, ok := s.cards[id]; ok {
+		return c, nil
+	}
+	return nil, ErrNotFound
+}
+
+// BenchmarkResolveHit: the resolution of the current EID of a card that
+// the EID resolver and the cache hold, from every processor at once.
+func BenchmarkResolveHit(b *testing.B) {
+	t0 := time.Unix(1_800_000_000, 0)
+	c := &CardRecord{ID: "8944000000000000001", AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize), DisplayName: "Alice"}
+	p := &Platform{store: &cardsOnly{cards: map[string]*CardRecord{c.ID: c}}, now: func() time.Time { return t0 }}
+	p.cache.init(time.Hour)
+	require.NoError(b, p.resolver.enrol(c.ID, c.AdvSecret))
+	k, err := adv.NewEIDKey(c.AdvSecret)
+	require.NoError(b, err)
+	eid := k.EID(adv.Epoch(t0))
+	got, err := p.resolve(context.Background(), eid[:])
+	require.NoError(b, err)
+	require.Equal(b, c.ID, got.ID)
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := p.resolve(context.Background(), eid[:]); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
