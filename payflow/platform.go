@@ -123,12 +123,12 @@ type Platform struct {
 
 	mu         sync.Mutex // guards lastReload and reloading
 	lastReload time.Time
-	reloading  *reloadCall   // the reload a miss started, while under way
+	reloading  *reloadCall   // the last reload started, while under way
 	reloads    atomic.Uint64 // reloads ended, counted before reloading is cleared
 }
 
-// reloadCall is a reload of the cards that an EID that did not resolve
-// started, which the misses meanwhile wait for.
+// reloadCall is a reload of the cards, started by Reload or by an EID
+// that did not resolve, which the misses meanwhile wait for.
 type reloadCall struct {
 	done chan struct{} // closed when err and cut are set
 	err  error
@@ -287,17 +287,21 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // that cards enrolled by another platform process resolve here too, with
 // their secret as stored; a card that this process enrols while the scan
 // is under way keeps the secret it was enrolled with here. A Platform
-// calls it by itself, at most once a second, when an EID does not resolve
-// (the misses meanwhile wait for that reload rather than start another).
+// calls it by itself, at most once a second, when an EID does not resolve.
+// The resolutions that miss while a reload is under way, this one or one
+// that a miss started, wait for it and look again rather than start
+// another; a reload cut short because ctx ended does not count, and those
+// resolutions go on as if it had not started.
 // It returns the store's error, or else an *UnresolvableCardsError naming
 // the cards whose advertising secret the resolver refuses, after loading
 // all the others; those it takes out of the resolver, should an earlier
 // Reload have loaded them with another secret.
 func (p *Platform) Reload(ctx context.Context) error {
 	p.mu.Lock()
-	p.lastReload = p.now()
+	call, last := p.beginReloadLocked(p.now())
 	p.mu.Unlock()
-	return p.loadCards(ctx)
+	p.runReload(ctx, call, last)
+	return call.err
 }
 
 // loadCards is Reload without the record of its time.

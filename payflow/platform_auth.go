@@ -189,13 +189,14 @@ var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 // reloadForMiss reloads the cards for an EID that did not resolve at now,
 // in a lookup made when seen reloads had ended, if the last reload started
 // a second or more before now (or after it: the clock went back). It
-// waits instead for the reload under way that a miss started, and
-// reloads nothing when a reload has ended since the lookup, so that
-// concurrent misses share one scan of the cards. A reload cut short
-// because its caller's ctx ended does not count: the misses waiting for it
-// go on as if it had not started. It reports whether the EID is worth
-// looking up again, and returns the error of the reload but an
-// *UnresolvableCardsError, or ctx's if ctx ends while it waits.
+// waits instead for the reload under way, whether a miss or a call of
+// Reload started it, and reloads nothing when a reload has ended since
+// the lookup, so that concurrent misses share one scan of the cards. A
+// reload cut short because its caller's ctx ended does not count: the
+// misses waiting for it go on as if it had not started. It reports
+// whether the EID is worth looking up again, and returns the error of the
+// reload but an *UnresolvableCardsError, or ctx's if ctx ends while it
+// waits.
 func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64) (bool, error) {
 	for {
 		p.mu.Lock()
@@ -209,18 +210,10 @@ func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64
 				p.mu.Unlock()
 				return false, nil
 			}
-			call = &reloadCall{done: make(chan struct{})}
-			last := p.lastReload
-			p.reloading, p.lastReload = call, now
+			var last time.Time
+			call, last = p.beginReloadLocked(now)
 			p.mu.Unlock()
-			call.err = p.loadCards(ctx)
-			p.mu.Lock()
-			p.reloading = nil
-			if call.cut = cutShort(ctx, call.err); call.cut {
-				p.lastReload = last
-			}
-			p.mu.Unlock()
-			close(call.done)
+			p.runReload(ctx, call, last)
 		} else {
 			p.mu.Unlock()
 			select {
@@ -237,6 +230,34 @@ func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64
 		}
 		return true, nil
 	}
+}
+
+// beginReloadLocked makes a reload of the cards that starts at now the
+// one under way, which the misses wait for, and returns it with the
+// start of the reload before it. p.mu must be held.
+func (p *Platform) beginReloadLocked(now time.Time) (call *reloadCall, last time.Time) {
+	call = &reloadCall{done: make(chan struct{})}
+	last = p.lastReload
+	p.reloading, p.lastReload = call, now
+	return call, last
+}
+
+// runReload loads the cards for call, which beginReloadLocked returned
+// with last, and ends it. A reload cut short because ctx ended gives the
+// last reload's start back to last, unless another reload has started
+// since: the next miss may then reload at once.
+func (p *Platform) runReload(ctx context.Context, call *reloadCall, last time.Time) {
+	call.err = p.loadCards(ctx)
+	p.mu.Lock()
+	latest := p.reloading == call
+	if latest {
+		p.reloading = nil
+	}
+	if call.cut = cutShort(ctx, call.err); call.cut && latest {
+		p.lastReload = last
+	}
+	p.mu.Unlock()
+	close(call.done)
 }
 
 // cutShort reports a reload that failed because its caller's ctx ended.

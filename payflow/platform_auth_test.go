@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"testing"
@@ -606,41 +607,99 @@ func (s *cutScan) Cards(ctx context.Context, fn func(*payflow.CardRecord) error)
 	return ctx.Err()
 }
 
-// TestResolveAfterCutReload: a reload that a miss started and whose
-// caller went away before the scan ended does not count as a reload: a
-// resolution of the same EID meanwhile or just after, with its own
-// context alive, scans the cards itself and finds the card, instead of
-// getting the other caller's error or waiting out the second between
-// reloads.
-func TestResolveAfterCutReload(t *testing.T) {
-	st := &cutScan{Store: memory.New()}
+// bobElsewhere is aliceElsewhere with Bob enrolled through the shop's
+// platform too, once a reload is due at other; it returns Bob's EID of
+// the shop's time.
+func bobElsewhere(t *testing.T, st payflow.Store) (s *shop, other *payflow.Platform, eid adv.EID) {
+	t.Helper()
 	s, other, _, bob, _ := aliceElsewhere(t, st)
 	_, err := s.Platform.EnrollCard(context.Background(), bob.Enrolment.Chain, bob.Enrolment.AdvertisingSecret, "Bob")
 	require.NoError(t, err)
 	k, err := adv.NewEIDKey(bob.Enrolment.AdvertisingSecret)
 	require.NoError(t, err)
 	s.Clock.Advance(time.Second) // a reload is due
+	return s, other, k.EID(adv.Epoch(s.Clock.Now()))
+}
+
+// resolveBob resolves eid at p in the background, and sends the error of
+// the resolution, or one saying whom it named if not Bob.
+func resolveBob(ctx context.Context, s *shop, p *payflow.Platform, eid adv.EID) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		r, err := p.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
+		if err == nil && r.DisplayName != "Bob" {
+			err = fmt.Errorf("resolved to %q", r.DisplayName)
+		}
+		done <- err
+	}()
+	return done
+}
+
+// TestResolveAfterCutReload: a reload whose caller went away before the
+// scan ended, whether a miss or a call of Reload started it, does not
+// count as a reload: a resolution of the same EID meanwhile or just
+// after, with its own context alive, scans the cards itself and finds
+// the card, instead of getting the other caller's error or waiting out
+// the second between reloads.
+func TestResolveAfterCutReload(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		reload func(context.Context, *shop, *payflow.Platform, adv.EID) <-chan error
+	}{
+		{"a miss", resolveBob},
+		{"Reload", func(ctx context.Context, _ *shop, p *payflow.Platform, _ adv.EID) <-chan error {
+			done := make(chan error, 1)
+			go func() { done <- p.Reload(ctx) }()
+			return done
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &cutScan{Store: memory.New()}
+			s, other, eid := bobElsewhere(t, st)
+
+			started := st.arm()
+			ctx, cancel := context.WithCancel(context.Background())
+			cut := tc.reload(ctx, s, other, eid)
+			<-started
+			found := resolveBob(context.Background(), s, other, eid)
+			cancel()
+			require.ErrorIs(t, <-cut, context.Canceled, "the caller that went away")
+			require.NoError(t, <-found, "the other caller")
+		})
+	}
+}
+
+// TestResolveWaitsForReload: a resolution that misses while a Reload is
+// under way waits for it and looks again, so that it finds a card that
+// only that reload loads; one whose context ends first fails with the
+// context's error.
+func TestResolveWaitsForReload(t *testing.T) {
+	ctx := context.Background()
+	st := &heldScan{Store: memory.New()}
+	s, other, _, bob, _ := aliceElsewhere(t, st)
+	// Bob is written to the store directly: no process has loaded him.
+	require.NoError(t, st.PutCard(ctx, &payflow.CardRecord{ID: bob.Enrolment.ICCID, Chain: bob.Enrolment.Chain,
+		AdvSecret: bob.Enrolment.AdvertisingSecret, DisplayName: "Bob", EnrolledAt: s.Clock.Now()}))
+	k, err := adv.NewEIDKey(bob.Enrolment.AdvertisingSecret)
+	require.NoError(t, err)
 	eid := k.EID(adv.Epoch(s.Clock.Now()))
 
-	started := st.arm()
-	ctx, cancel := context.WithCancel(context.Background())
-	cutErr := make(chan error, 1)
-	go func() {
-		_, err := other.Resolve(ctx, s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
-		cutErr <- err
-	}()
-	<-started
-	found := make(chan error, 1)
-	var name string
-	go func() {
-		r, err := other.Resolve(context.Background(), s.shopper.Token, &payflow.ResolveRequest{EID: eid[:]})
-		if err == nil {
-			name = r.DisplayName
-		}
-		found <- err
-	}()
+	read, release := st.hold()
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- other.Reload(ctx) }()
+	<-read // the reload is under way and has read Bob
+
+	gone, cancel := context.WithCancel(ctx)
+	cut := resolveBob(gone, s, other, eid)
+	found := resolveBob(ctx, s, other, eid)
 	cancel()
-	require.ErrorIs(t, <-cutErr, context.Canceled, "the caller that went away")
-	require.NoError(t, <-found, "the other caller")
-	assert.Equal(t, "Bob", name)
+	require.ErrorIs(t, <-cut, context.Canceled, "the resolution whose context ended")
+	select {
+	case err := <-found:
+		t.Fatalf("a resolution answered during the reload: %v", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-found, "the resolution that waited for the reload")
+	require.NoError(t, <-reloaded)
 }
