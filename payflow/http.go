@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/casimpay/casimpay/internal/nilptr"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -136,16 +137,17 @@ func checkOptions(opts ...option) error {
 // their code, idempotent POSTs with stored replies, body size limits, a
 // request ID on every reply, one log record per request and panics turned
 // into 500 replies that reveal nothing. It is safe for concurrent use. It
-// fails with an error matching ErrInvalid when api is nil (or a nil
-// *Platform) or an option is out of range (see HandlerOptions).
+// fails with an error matching ErrInvalid when api is nil or a nil
+// pointer (a nil *Platform, or of any other type), or an option is out of
+// range (see HandlerOptions).
 func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
-	p, isPlatform := api.(*Platform)
-	if api == nil || isPlatform && p == nil {
+	if nilptr.Is(api) {
 		return nil, fmt.Errorf("%w: payflow: nil API", ErrInvalid)
 	}
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
+	p, isPlatform := api.(*Platform)
 	h := &handler{api: api, opts: opts, mux: http.NewServeMux(), replies: opts.Replies, log: opts.Logger}
 	if isPlatform && h.replies == nil {
 		h.replies = p.Store()

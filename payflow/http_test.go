@@ -837,9 +837,14 @@ func TestNewHandlerRefusesOptionsOutOfRange(t *testing.T) {
 }
 
 // TestNewHandlerRefusesNilAPI: a handler without an API would answer
-// every request 500; it is refused with ErrInvalid instead.
+// every request 500; it is refused with ErrInvalid instead, and so is a
+// nil pointer of any type implementing API.
 func TestNewHandlerRefusesNilAPI(t *testing.T) {
-	for name, api := range map[string]payflow.API{"nil": nil, "nil *Platform": (*payflow.Platform)(nil)} {
+	for name, api := range map[string]payflow.API{
+		"nil":                   nil,
+		"nil *Platform":         (*payflow.Platform)(nil),
+		"nil pointer of a fake": (*httpFakeAPI)(nil),
+	} {
 		h, err := payflow.NewHandler(api, payflow.HandlerOptions{})
 		assert.ErrorIs(t, err, payflow.ErrInvalid, name)
 		assert.Nil(t, h, name)
