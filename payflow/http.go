@@ -494,18 +494,17 @@ func (h *handler) write(w http.ResponseWriter, rep httpReply) {
 }
 
 // bearerToken returns the token of an Authorization header, "" when there
-// is none, and an error for another scheme, a malformed one or two
-// headers (ambiguous credentials).
+// is none, and an error for another scheme, a malformed one (an empty one
+// too) or two headers (ambiguous credentials).
 func bearerToken(r *http.Request) (string, error) {
 	vs := r.Header.Values("Authorization")
+	if len(vs) == 0 {
+		return "", nil
+	}
 	if len(vs) > 1 {
 		return "", ErrUnauthorized
 	}
-	if len(vs) == 0 || vs[0] == "" {
-		return "", nil
-	}
-	v := vs[0]
-	scheme, token, ok := strings.Cut(v, " ")
+	scheme, token, ok := strings.Cut(vs[0], " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
 		return "", ErrUnauthorized
 	}

@@ -852,9 +852,10 @@ func TestNewHandlerRefusesNilAPI(t *testing.T) {
 }
 
 // TestHTTPRefusesAmbiguousHeaders: two Authorization headers are
-// ambiguous credentials, refused 401 unauthorized on every endpoint like
-// a malformed one; an Idempotency-Key that is malformed or sent twice is
-// 400 invalid on a GET as on a POST.
+// ambiguous credentials, and an empty one malformed credentials, refused
+// 401 unauthorized on every endpoint, those that need no token too; an
+// Idempotency-Key that is malformed or sent twice is 400 invalid on a GET
+// as on a POST.
 func TestHTTPRefusesAmbiguousHeaders(t *testing.T) {
 	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
 	id := payflow.ID{1}.String()
@@ -871,6 +872,9 @@ func TestHTTPRefusesAmbiguousHeaders(t *testing.T) {
 		{"the same token twice", "GET", "/v1/requests/" + id, http.Header{"Authorization": {"Bearer tok", "Bearer tok"}}, 401, "unauthorized"},
 		{"a token and an empty header", "POST", "/v1/requests/" + id + "/decline", http.Header{"Authorization": {"Bearer tok", ""}}, 401, "unauthorized"},
 		{"two tokens where none is needed", "GET", "/v1/info", http.Header{"Authorization": {"Bearer tok", "Bearer other"}}, 401, "unauthorized"},
+		{"an empty header", "GET", "/v1/requests/" + id, http.Header{"Authorization": {""}}, 401, "unauthorized"},
+		{"an empty header where none is needed", "GET", "/v1/info", http.Header{"Authorization": {""}}, 401, "unauthorized"},
+		{"an empty header on a POST where none is needed", "POST", "/v1/requests/" + id + "/consent", http.Header{"Authorization": {""}}, 401, "unauthorized"},
 		{"malformed key on a GET", "GET", "/v1/info", http.Header{payflow.IdempotencyKeyHeader: {"key with space"}}, 400, "invalid"},
 		{"empty key on a GET", "GET", "/v1/requests/" + id, http.Header{"Authorization": tok, payflow.IdempotencyKeyHeader: {""}}, 400, "invalid"},
 		{"two keys on a GET", "GET", "/v1/requests/" + id, http.Header{"Authorization": tok, payflow.IdempotencyKeyHeader: {"k1", "k2"}}, 400, "invalid"},
@@ -885,7 +889,7 @@ func TestHTTPRefusesAmbiguousHeaders(t *testing.T) {
 			}
 		})
 	}
-	assert.Zero(t, fx.api.count("Info")+fx.api.count("Payment")+fx.api.count("Decline"), "no refused request reaches the API")
+	assert.Zero(t, fx.api.count("Info")+fx.api.count("Payment")+fx.api.count("Decline")+fx.api.count("Approve"), "no refused request reaches the API")
 	// A well-formed key on a GET is accepted and not used.
 	r := fx.doHeader(t, "GET", "/v1/info", http.Header{payflow.IdempotencyKeyHeader: {"k1"}}, nil)
 	assert.Equal(t, http.StatusOK, r.status)
