@@ -318,6 +318,13 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 			return
 		}
 		c.token = token
+		// The headers come before the body: a key is checked before the
+		// body is read, on every method, though only a POST uses it.
+		keys := r.Header.Values(IdempotencyKeyHeader)
+		if len(keys) > 0 && (len(keys) != 1 || !validIdempotencyKey(keys[0])) {
+			h.writeError(w, r, fmt.Errorf("%w: %s must be one value of 1 to %d visible ASCII characters", ErrInvalid, IdempotencyKeyHeader, maxIdempotencyKey))
+			return
+		}
 		if s := r.PathValue("id"); s != "" {
 			if c.id, err = ParseID(s); err != nil {
 				h.writeError(w, r, err)
@@ -336,12 +343,6 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 		run, err := prepare(c)
 		if err != nil {
 			h.writeError(w, r, err)
-			return
-		}
-		// A key is checked on every method, though only a POST uses it.
-		keys := r.Header.Values(IdempotencyKeyHeader)
-		if len(keys) > 0 && (len(keys) != 1 || !validIdempotencyKey(keys[0])) {
-			h.writeError(w, r, fmt.Errorf("%w: %s must be one value of 1 to %d visible ASCII characters", ErrInvalid, IdempotencyKeyHeader, maxIdempotencyKey))
 			return
 		}
 		ctx, cancel := h.detached(r.Context())

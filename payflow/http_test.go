@@ -635,6 +635,40 @@ func TestHTTPRefusesBadRequests(t *testing.T) {
 	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
 }
 
+// TestHTTPChecksTheKeyBeforeTheBody: the Idempotency-Key is a header,
+// checked before the body is read, so a request with a malformed key and
+// a body over the limit is 400 invalid for its key, not 422 over_limit
+// for its body; the Authorization header is checked before both.
+func TestHTTPChecksTheKeyBeforeTheBody(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{MaxBodyBytes: 256}, payflow.ClientOptions{})
+	id := payflow.ID{1}.String()
+	big := mustCBOR(t, &payflow.ChallengeRequest{CardID: strings.Repeat("1", 300)})
+	tests := []struct {
+		name   string
+		path   string
+		header http.Header
+		status int
+		code   string
+	}{
+		{"empty key", "/v1/challenges", http.Header{payflow.IdempotencyKeyHeader: {""}}, 400, "invalid"},
+		{"two keys", "/v1/challenges", http.Header{payflow.IdempotencyKeyHeader: {"k1", "k2"}}, 400, "invalid"},
+		{"key with a space", "/v1/requests/" + id + "/capture", http.Header{"Authorization": {"Bearer tok"}, payflow.IdempotencyKeyHeader: {"k 1"}}, 400, "invalid"},
+		{"key too long", "/v1/login", http.Header{payflow.IdempotencyKeyHeader: {strings.Repeat("k", 256)}}, 400, "invalid"},
+		{"no token and a malformed key", "/v1/requests/" + id + "/capture", http.Header{payflow.IdempotencyKeyHeader: {""}}, 401, "unauthorized"},
+		{"well-formed key", "/v1/challenges", http.Header{payflow.IdempotencyKeyHeader: {"k1"}}, 422, "over_limit"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := fx.doHeader(t, http.MethodPost, tt.path, tt.header, big)
+			assert.Equal(t, tt.status, r.status)
+			assert.Equal(t, tt.code, r.errorCode(t))
+		})
+	}
+	fx.api.mu.Lock()
+	defer fx.api.mu.Unlock()
+	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
+}
+
 // TestHTTPCatalogOfMerchantIDsWithSlashes: a merchant ID is path-escaped,
 // so one whose slashes make empty, "." or ".." segments once unescaped
 // still names its catalog.
