@@ -34,7 +34,7 @@ const (
 // keys and no unknown fields. The response decoder is as strict except
 // that it ignores map keys it does not know, so that a server may add
 // response fields without breaking older phones. Both take only integer
-// Unix seconds, or null for the zero time, into a time.Time field of a
+// Unix seconds, or null for the zero time, into a time.Time anywhere in a
 // body (wireUnmarshal).
 var (
 	wireEnc     cbor.EncMode
@@ -87,9 +87,10 @@ func wireDecodeReply(data []byte, v any) error {
 
 // wireUnmarshal decodes body data into v with mode, then refuses the times
 // that mode takes but the protocol does not: a text (RFC 3339),
-// floating-point or undefined value of a time.Time field of the struct v
-// points to. It decodes data a second time for that, into the struct of
-// wireTimes of v's type.
+// floating-point or undefined value of a time.Time anywhere in the value v
+// points to (a field, a nested struct's field, an element of a slice or an
+// array, a map value, behind pointers). It decodes data a second time for
+// that, into the wireTimes type of v's type.
 func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
 	if err := mode.Unmarshal(data, v); err != nil {
 		return err
@@ -97,33 +98,113 @@ func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
 	t := reflect.TypeOf(v).Elem() // v is a pointer: Unmarshal refuses anything else
 	times, ok := wireTimesOf.Load(t)
 	if !ok {
-		times, _ = wireTimesOf.LoadOrStore(t, wireTimes(t))
+		times, _ = wireTimesOf.LoadOrStore(t, wireTimes(t, 0, map[wireTimesKey]reflect.Type{}))
 	}
-	if times == nil {
+	w, _ := times.(reflect.Type) // nil for a type without times
+	if w == nil {
 		return nil
 	}
-	return wireDecResp.Unmarshal(data, reflect.New(times.(reflect.Type)).Interface())
+	return wireDecResp.Unmarshal(data, reflect.New(w).Interface())
 }
 
 // wireTimesOf holds the wireTimes of each type wireUnmarshal decoded into.
 var wireTimesOf sync.Map
 
-// wireTimes returns a struct type with a wireTime field, under the same
-// key, for each exported time.Time field of t; nil when there is none.
-func wireTimes(t reflect.Type) any {
-	if t.Kind() != reflect.Struct {
+// wireTimesKey is a type at a nesting depth, as wireTimes memoizes it.
+type wireTimesKey struct {
+	t     reflect.Type
+	depth int
+}
+
+var (
+	timeType        = reflect.TypeFor[time.Time]()
+	unmarshalerType = reflect.TypeFor[cbor.Unmarshaler]()
+)
+
+// wireTimes returns the type that a body of type t decodes into to have
+// its times checked, nil when t holds no time.Time: wireTime for a
+// time.Time; for a struct, a struct with a field of the same name and tag
+// for each exported field that holds a time (the fields of an embedded
+// struct too), of that field's wireTimes type; for a pointer, the
+// wireTimes type of what it points to; and a slice, array or map (of the
+// same keys) of the wireTimes type of the elements.
+// Depth is the number of arrays and maps around a value of type t:
+// nothing at a depth the decoders refuse (wireMaxNested) is looked at, so
+// a type that holds itself ends. A type that decodes itself (a
+// cbor.Unmarshaler) is left to its own decoding. Memo holds the types
+// already built.
+func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) reflect.Type {
+	if t == timeType {
+		return reflect.TypeFor[wireTime]()
+	}
+	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
 		return nil
 	}
-	var times []reflect.StructField
-	for i := range t.NumField() {
-		if f := t.Field(i); f.Type == reflect.TypeFor[time.Time]() && f.IsExported() {
-			times = append(times, reflect.StructField{Name: f.Name, Type: reflect.TypeFor[wireTime](), Tag: f.Tag})
+	if t.Kind() == reflect.Pointer {
+		// Not a pointer: the decoder sets a pointer to nil for undefined
+		// without a look at its type.
+		return wireTimes(t.Elem(), depth, memo)
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Slice, reflect.Array, reflect.Map:
+	default:
+		return nil
+	}
+	if depth >= wireMaxNested {
+		return nil
+	}
+	key := wireTimesKey{t, depth}
+	if w, ok := memo[key]; ok {
+		return w
+	}
+	var w reflect.Type
+	switch t.Kind() {
+	case reflect.Struct:
+		if fields := wireTimeFields(t, depth, memo, nil, map[string]bool{}); fields != nil {
+			w = reflect.StructOf(fields)
+		}
+	case reflect.Slice:
+		if e := wireTimes(t.Elem(), depth+1, memo); e != nil {
+			w = reflect.SliceOf(e)
+		}
+	case reflect.Array:
+		if e := wireTimes(t.Elem(), depth+1, memo); e != nil {
+			w = reflect.ArrayOf(t.Len(), e)
+		}
+	case reflect.Map:
+		if e := wireTimes(t.Elem(), depth+1, memo); e != nil {
+			w = reflect.MapOf(t.Key(), e)
 		}
 	}
-	if times == nil {
-		return nil
+	memo[key] = w
+	return w
+}
+
+// wireTimeFields appends to fields the fields of wireTimes for the struct
+// t at depth, flattening embedded structs as the decoder does; names
+// holds the names taken, and a second field of a name is left out.
+func wireTimeFields(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type, fields []reflect.StructField, names map[string]bool) []reflect.StructField {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous {
+			e := f.Type
+			if e.Kind() == reflect.Pointer {
+				e = e.Elem()
+			}
+			if _, tagged := f.Tag.Lookup("cbor"); !tagged && e.Kind() == reflect.Struct {
+				fields = wireTimeFields(e, depth, memo, fields, names)
+				continue
+			}
+		}
+		if !f.IsExported() || names[f.Name] {
+			continue
+		}
+		if w := wireTimes(f.Type, depth+1, memo); w != nil {
+			names[f.Name] = true
+			fields = append(fields, reflect.StructField{Name: f.Name, Type: w, Tag: f.Tag})
+		}
 	}
-	return reflect.StructOf(times)
+	return fields
 }
 
 // wireTime accepts the times of PROTOCOL.md §5.1: integer Unix seconds

@@ -104,3 +104,96 @@ func TestWireTimes(t *testing.T) {
 		}
 	}
 }
+
+// nestedTimed holds times at every depth a body may put them: in a
+// nested struct, behind pointers, in slices, arrays and map values.
+type nestedTimed struct {
+	Inner   timedItem            `cbor:"1,keyasint"`
+	Ptr     *timedItem           `cbor:"2,keyasint"`
+	List    []timedItem          `cbor:"3,keyasint"`
+	ByKey   map[int]timedItem    `cbor:"4,keyasint"`
+	Times   []time.Time          `cbor:"5,keyasint"`
+	TimePtr *time.Time           `cbor:"6,keyasint"`
+	ByName  map[string]time.Time `cbor:"7,keyasint"`
+	Pair    [2]time.Time         `cbor:"8,keyasint"`
+	Deep    [][]*timedItem       `cbor:"9,keyasint"`
+	Next    *nestedTimed         `cbor:"10,keyasint"`
+	Plain   string               `cbor:"11,keyasint"`
+}
+
+type timedItem struct {
+	Name string    `cbor:"1,keyasint"`
+	At   time.Time `cbor:"2,keyasint"`
+}
+
+// TestWireNestedTimes: the rule of TestWireTimes holds for a time
+// anywhere in a body, not only in its top-level fields.
+func TestWireNestedTimes(t *testing.T) {
+	at := time.Unix(1_800_000_000, 0)
+	// Each place puts an item where a time goes, and reads the time back.
+	places := []struct {
+		name string
+		body func(item []byte) []byte
+		at   func(v *nestedTimed) time.Time
+	}{
+		{"nested struct", func(x []byte) []byte { return cat([]byte{0xa1, 1, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Inner.At }},
+		{"pointer to struct", func(x []byte) []byte { return cat([]byte{0xa1, 2, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Ptr.At }},
+		{"slice of structs", func(x []byte) []byte { return cat([]byte{0xa1, 3, 0x82, 0xa0, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.List[1].At }},
+		{"map of structs", func(x []byte) []byte { return cat([]byte{0xa1, 4, 0xa1, 7, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.ByKey[7].At }},
+		{"slice of times", func(x []byte) []byte { return cat([]byte{0xa1, 5, 0x82, 0x00}, x) }, func(v *nestedTimed) time.Time { return v.Times[1] }},
+		{"pointer to time", func(x []byte) []byte { return cat([]byte{0xa1, 6}, x) }, func(v *nestedTimed) time.Time { return *v.TimePtr }},
+		{"map of times", func(x []byte) []byte { return cat([]byte{0xa1, 7, 0xa1, 0x61, 'a'}, x) }, func(v *nestedTimed) time.Time { return v.ByName["a"] }},
+		{"array of times", func(x []byte) []byte { return cat([]byte{0xa1, 8, 0x82, 0x00}, x) }, func(v *nestedTimed) time.Time { return v.Pair[1] }},
+		{"slice of slices of pointers", func(x []byte) []byte { return cat([]byte{0xa1, 9, 0x81, 0x81, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Deep[0][0].At }},
+		{"the same type nested", func(x []byte) []byte { return cat([]byte{0xa1, 10, 0xa1, 10, 0xa1, 1, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Next.Next.Inner.At }},
+	}
+	bad := map[string][]byte{
+		"text":      append([]byte{0x74}, "2027-01-15T08:00:00Z"...),
+		"float":     {0xfb, 0x41, 0xda, 0xd2, 0x74, 0x80, 0x00, 0x00, 0x00}, // 1.8e9
+		"undefined": {0xf7},
+	}
+	for _, p := range places {
+		for name, item := range bad {
+			assert.ErrorIs(t, wireDecode(p.body(item), new(nestedTimed)), ErrInvalid, "%s %s", p.name, name)
+			assert.Error(t, wireDecodeReply(p.body(item), new(nestedTimed)), "%s %s", p.name, name)
+		}
+		for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
+			var v nestedTimed
+			require.NoError(t, decode(p.body([]byte{0x1a, 0x6b, 0x49, 0xd2, 0x00}), &v), p.name)
+			assert.True(t, at.Equal(p.at(&v)), p.name)
+		}
+	}
+	// A body of every field round-trips.
+	in := nestedTimed{
+		Inner: timedItem{"a", at}, Ptr: &timedItem{"b", at}, List: []timedItem{{"c", at}},
+		ByKey: map[int]timedItem{1: {"d", at}}, Times: []time.Time{at}, TimePtr: &at,
+		ByName: map[string]time.Time{"e": at}, Pair: [2]time.Time{at, at},
+		Deep: [][]*timedItem{{{"f", at}}}, Next: &nestedTimed{Plain: "g"}, Plain: "h",
+	}
+	enc, err := wireEnc.Marshal(&in)
+	require.NoError(t, err)
+	var out nestedTimed
+	require.NoError(t, wireDecode(enc, &out))
+	again, err := wireEnc.Marshal(&out)
+	require.NoError(t, err)
+	assert.Equal(t, enc, again)
+}
+
+func cat(a, b []byte) []byte { return append(bytes.Clone(a), b...) }
+
+// BenchmarkWireDecodeReply decodes the largest reply of a purchase, a
+// PaymentView with a line, a leg and a receipt, as the client does.
+func BenchmarkWireDecodeReply(b *testing.B) {
+	seeds := wireReplySeeds()
+	body := seeds[5]
+	var probe PaymentView
+	require.NoError(b, wireDecodeReply(body, &probe))
+	require.NotEmpty(b, probe.Lines)
+	b.ReportAllocs()
+	for b.Loop() {
+		var v PaymentView
+		if err := wireDecodeReply(body, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
