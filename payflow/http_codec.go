@@ -160,7 +160,7 @@ func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) re
 	var w reflect.Type
 	switch t.Kind() {
 	case reflect.Struct:
-		if fields := wireTimeFields(t, depth, memo, nil, map[string]bool{}); fields != nil {
+		if fields := wireTimeFields(t, depth, memo, nil, map[string]bool{}, map[reflect.Type]bool{t: true}); fields != nil {
 			w = reflect.StructOf(fields)
 		}
 	case reflect.Slice:
@@ -181,18 +181,20 @@ func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) re
 }
 
 // wireTimeFields appends to fields the fields of wireTimes for the struct
-// t at depth, flattening embedded structs as the decoder does; names
-// holds the names taken, and a second field of a name is left out.
-func wireTimeFields(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type, fields []reflect.StructField, names map[string]bool) []reflect.StructField {
+// t at depth: its own fields, then those of its embedded structs, which
+// the decoder flattens into it (names holds the names taken: a field of a
+// name taken, deeper, is left out); embedded holds the embedded structs
+// being flattened, so that one embedding itself ends.
+func wireTimeFields(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type, fields []reflect.StructField, names map[string]bool, embedded map[reflect.Type]bool) []reflect.StructField {
+	var flatten []reflect.Type
 	for i := range t.NumField() {
 		f := t.Field(i)
-		if f.Anonymous {
-			e := f.Type
+		if e := f.Type; f.Anonymous {
 			if e.Kind() == reflect.Pointer {
 				e = e.Elem()
 			}
 			if _, tagged := f.Tag.Lookup("cbor"); !tagged && e.Kind() == reflect.Struct {
-				fields = wireTimeFields(e, depth, memo, fields, names)
+				flatten = append(flatten, e)
 				continue
 			}
 		}
@@ -202,6 +204,13 @@ func wireTimeFields(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Typ
 		if w := wireTimes(f.Type, depth+1, memo); w != nil {
 			names[f.Name] = true
 			fields = append(fields, reflect.StructField{Name: f.Name, Type: w, Tag: f.Tag})
+		}
+	}
+	for _, e := range flatten {
+		if !embedded[e] {
+			embedded[e] = true
+			fields = wireTimeFields(e, depth, memo, fields, names, embedded)
+			delete(embedded, e)
 		}
 	}
 	return fields

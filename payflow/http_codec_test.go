@@ -197,3 +197,31 @@ func BenchmarkWireDecodeReply(b *testing.B) {
 		}
 	}
 }
+
+// selfEmbedding embeds a pointer to itself, and withEmbedded a struct
+// with a time: the fields of an embedded struct are the body's own.
+type selfEmbedding struct {
+	*selfEmbedding
+	At time.Time `cbor:"1,keyasint"`
+}
+
+type withEmbedded struct {
+	timedItem
+	Extra int `cbor:"3,keyasint"`
+}
+
+// TestWireEmbeddedTimes: the times of embedded structs are checked, and
+// a struct that embeds itself is decoded.
+func TestWireEmbeddedTimes(t *testing.T) {
+	text := append([]byte{0x74}, "2027-01-15T08:00:00Z"...)
+	assert.ErrorIs(t, wireDecode(cat([]byte{0xa1, 1}, text), new(selfEmbedding)), ErrInvalid)
+	assert.ErrorIs(t, wireDecode(cat([]byte{0xa1, 2}, text), new(withEmbedded)), ErrInvalid)
+	var s selfEmbedding
+	require.NoError(t, wireDecode([]byte{0xa1, 1, 0x20}, &s))
+	assert.Equal(t, int64(-1), s.At.Unix())
+	assert.Nil(t, s.selfEmbedding)
+	var w withEmbedded
+	require.NoError(t, wireDecode([]byte{0xa2, 2, 0x20, 3, 5}, &w))
+	assert.Equal(t, int64(-1), w.At.Unix())
+	assert.Equal(t, 5, w.Extra)
+}
