@@ -375,6 +375,57 @@ func TestPersonalise(t *testing.T) {
 	assert.Equal(t, simcard.LifeOperational, life)
 }
 
+// TestPersonaliseAfterAnotherCA: a card left in personalisation with the
+// certificate and the chain of one issuing CA is personalised by another
+// (PROTOCOL.md §2.2): the new key's certificate drops the old chain, and
+// the card ends with the new CA's chain, or none when a root issued the
+// certificate, and signs records that verify under the new root.
+func TestPersonaliseAfterAnotherCA(t *testing.T) {
+	const iccid = "89014103211118510720"
+	newRoot, newCA, err := simcardtest.NewCA()
+	require.NoError(t, err)
+	for name, by := range map[string]*pki.CA{"card CA": newCA, "root": newRoot} {
+		t.Run(name, func(t *testing.T) {
+			a, err := applet.New(new(applet.Memory), applet.Options{})
+			require.NoError(t, err)
+			c := simcard.New(a)
+			_, err = c.Select()
+			require.NoError(t, err)
+			put := func(tag uint16, v []byte) {
+				t.Helper()
+				_, err := c.Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsPutData, P1: byte(tag >> 8), P2: byte(tag), Data: v})
+				require.NoError(t, err)
+			}
+			put(simcard.TagICCID, []byte(iccid))
+			tmpl, err := c.Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsGenerateKey, P1: simcard.GenerateKeyP1, Ne: 256})
+			require.NoError(t, err)
+			pub, err := simcard.ParsePublicKeyTemplate(tmpl)
+			require.NoError(t, err)
+			oldCert, err := issuer(t).IssueCard(pub, iccid, pki.IssueOptions{})
+			require.NoError(t, err)
+			put(simcard.TagCertificate, oldCert)
+			put(simcard.TagChain, bytes.Join(issuer(t).Chain(), nil))
+
+			enr, err := c.Personalise(by, simcard.Personalisation{ICCID: iccid, PIN: "1234", PUK: "12345678"})
+			require.NoError(t, err)
+			chain, err := c.Chain()
+			require.NoError(t, err)
+			assert.Equal(t, enr.Chain, chain)
+			assert.Len(t, chain, 1+len(by.Chain()))
+			vf, err := pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{newRoot.DER()}, Revocation: pki.RevocationBestEffort})
+			require.NoError(t, err)
+			vc, err := vf.VerifyCard(chain)
+			require.NoError(t, err)
+			assert.True(t, vc.PublicKey.Equal(enr.PublicKey))
+			msg, err := c.SignAuthProof(&record.AuthProof{Nonce: make([]byte, 32), Role: record.RoleShopper, EID: make16(1), PeerEID: make16(2)})
+			require.NoError(t, err)
+			var ap record.AuthProof
+			require.NoError(t, record.Verify(msg, vc.PublicKey, &ap))
+			assert.Equal(t, record.CardHeader{CardID: iccid, Counter: 1}, ap.CardHeader)
+		})
+	}
+}
+
 func TestPadPIN(t *testing.T) {
 	assert.Equal(t, unhex(t, "31323334FFFFFFFFFFFFFFFF"), simcard.PadPIN("1234"))
 	for name, tt := range map[string]struct {

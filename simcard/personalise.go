@@ -40,7 +40,10 @@ type Enrolment struct {
 // has issuer certify the public key for the ICCID, stores the certificate
 // and the issuer's chain, sets the PIN and the PUK, reads the advertising
 // secret and activates the card, after which the secret can no longer be
-// read and nothing but the PIN can be changed. An operational card is
+// read and nothing but the PIN can be changed. A card left in
+// personalisation by an earlier attempt, under issuer or another CA, is
+// personalised afresh: the new key drops the certificate it holds, and the
+// new certificate a chain that did not issue it. An operational card is
 // ErrConditions; no issuer (pki.ErrInvalid) or an invalid ICCID, PIN or
 // PUK is an error before anything is written, and a card without a
 // Transmitter is ErrNoTransmitter before any of these.

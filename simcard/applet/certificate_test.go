@@ -13,6 +13,9 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/applet"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -86,6 +89,20 @@ func putExt(tag string, v []byte) string {
 	return "00DA" + tag + "00" + hexFour(len(v)) + hexOf(v)
 }
 
+// assertStored checks that GET DATA of tag (four hexadecimal digits)
+// answers want, or 6A88 when want is nil.
+func assertStored(t *testing.T, a *applet.Applet, tag string, want []byte) {
+	t.Helper()
+	got, sw := tx(t, a, "00CA"+tag+"000000") // extended Le: the whole object
+	if want == nil {
+		assert.Equalf(t, uint16(0x6A88), sw, "%s not stored: status word %04X", tag, sw)
+		return
+	}
+	if assert.Equalf(t, uint16(0x9000), sw, "%s stored: status word %04X", tag, sw) {
+		assert.Equal(t, want, got, tag)
+	}
+}
+
 // renamedCA returns a self-signed CA certificate for ca's key under another
 // name: every certificate ca issued verifies under its key, but none names
 // it as issuer.
@@ -152,9 +169,10 @@ func versionOne(t *testing.T, ca *pki.CA) []byte {
 // (PROTOCOL.md §2.4): the card certificate, once stored, is issued by the
 // chain's first certificate, and each certificate of the chain by the next
 // one, the issuer name matching the subject and the signature checking.
-// The chain may come before the certificate: then PUT DATA 0102 checks the
-// link. A refused chain or certificate answers 6A80 and leaves nothing
-// stored.
+// The chain may come before the certificate; a certificate the stored
+// chain did not issue is taken (when it certifies the card) and drops that
+// chain, which must be put again. A refused chain or certificate answers
+// 6A80 and leaves nothing changed.
 func TestPutChainLinks(t *testing.T) {
 	ca := testIssuer(t)
 	issuerCert := ca.Chain()[0]
@@ -220,14 +238,29 @@ func TestPutChainLinks(t *testing.T) {
 		cert, err := ca.IssueCard(pub, testICCID, pki.IssueOptions{})
 		require.NoError(t, err)
 		_, sw = tx(t, a, putExt("0102", cert))
-		assert.Equalf(t, uint16(0x6A80), sw, "a certificate the chain did not issue: status word %04X", sw)
-		_, sw = tx(t, a, "00CA0102000000")
-		assert.Equal(t, uint16(0x6A88), sw, "a refused certificate is not stored")
+		require.Equalf(t, uint16(0x9000), sw, "a certificate the chain did not issue: status word %04X", sw)
+		assertStored(t, a, "0102", cert)
+		assertStored(t, a, "0107", nil) // the chain that did not issue the certificate is dropped
 
+		_, sw = tx(t, a, putExt("0107", otherIssuer.Certificate().Raw))
+		assert.Equalf(t, uint16(0x6A80), sw, "status word %04X", sw)
 		_, sw = tx(t, a, putExt("0107", issuerCert))
 		require.Equal(t, uint16(0x9000), sw)
 		_, sw = tx(t, a, putExt("0102", cert))
-		assert.Equalf(t, uint16(0x9000), sw, "status word %04X", sw)
+		assert.Equalf(t, uint16(0x9000), sw, "the same certificate again: status word %04X", sw)
+		assertStored(t, a, "0107", issuerCert) // a certificate the chain issued keeps it
+	})
+
+	t.Run("chain first, certificate refused for another reason", func(t *testing.T) {
+		a, pub := keyedBlank(t)
+		_, sw := tx(t, a, putExt("0107", otherIssuer.Certificate().Raw))
+		require.Equal(t, uint16(0x9000), sw)
+		cert, err := ca.IssueCard(pub, "8986009876543210989", pki.IssueOptions{})
+		require.NoError(t, err)
+		_, sw = tx(t, a, putExt("0102", cert))
+		assert.Equalf(t, uint16(0x6A80), sw, "a certificate of another ICCID: status word %04X", sw)
+		assertStored(t, a, "0102", nil)
+		assertStored(t, a, "0107", otherIssuer.Certificate().Raw) // a refused certificate leaves the chain
 	})
 
 	t.Run("chain first, not linking in itself", func(t *testing.T) {
@@ -235,4 +268,74 @@ func TestPutChainLinks(t *testing.T) {
 		_, sw := tx(t, a, putExt("0107", join(issuerCert, otherRoot.Certificate().Raw)))
 		assert.Equalf(t, uint16(0x6A80), sw, "status word %04X", sw)
 	})
+}
+
+// TestReissueUnderAnotherCA: during personalisation a card holding a
+// certificate and the chain of one issuing CA takes the certificate of
+// another CA for the same key (PROTOCOL.md §2.4), which drops the chain
+// of the first; the chain of the first is then refused, the chain of the
+// second taken, and the card, activated, signs records that verify under
+// the second CA's root. Its state holds together after a power cycle.
+func TestReissueUnderAnotherCA(t *testing.T) {
+	m := new(applet.Memory)
+	a, err := applet.New(m, applet.Options{})
+	require.NoError(t, err)
+	_, sw := tx(t, a, selectAID)
+	require.Equal(t, uint16(0x9000), sw)
+	_, sw = tx(t, a, apdu("00DA0101", []byte(testICCID), ""))
+	require.Equal(t, uint16(0x9000), sw)
+	tmpl, sw := tx(t, a, "0047800000")
+	require.Equal(t, uint16(0x9000), sw)
+	pub, err := simcard.ParsePublicKeyTemplate(tmpl)
+	require.NoError(t, err)
+
+	oldCA := testIssuer(t)
+	oldCert, err := oldCA.IssueCard(pub, testICCID, pki.IssueOptions{})
+	require.NoError(t, err)
+	oldChain := bytes.Join(oldCA.Chain(), nil)
+	_, sw = tx(t, a, putExt("0102", oldCert))
+	require.Equal(t, uint16(0x9000), sw)
+	_, sw = tx(t, a, putExt("0107", oldChain))
+	require.Equal(t, uint16(0x9000), sw)
+
+	newRoot, newCA, err := simcardtest.NewCA()
+	require.NoError(t, err)
+	newCert, err := newCA.IssueCard(pub, testICCID, pki.IssueOptions{})
+	require.NoError(t, err)
+	newChain := bytes.Join(newCA.Chain(), nil)
+	require.NotEqual(t, oldChain, newChain)
+
+	_, sw = tx(t, a, putExt("0102", newCert))
+	require.Equalf(t, uint16(0x9000), sw, "the certificate of another CA: status word %04X", sw)
+	assertStored(t, a, "0102", newCert)
+	assertStored(t, a, "0107", nil) // the chain of the first CA is dropped
+
+	_, sw = tx(t, a, putExt("0107", oldChain))
+	assert.Equalf(t, uint16(0x6A80), sw, "the chain of the first CA after the new certificate: status word %04X", sw)
+	assertStored(t, a, "0107", nil) // a refused chain is not stored
+	_, sw = tx(t, a, putExt("0107", newChain))
+	require.Equalf(t, uint16(0x9000), sw, "the chain of the second CA: status word %04X", sw)
+	assertStored(t, a, "0107", newChain)
+
+	_, sw = tx(t, a, apdu("00DA0120", []byte(simcardtest.PIN), ""))
+	require.Equal(t, uint16(0x9000), sw)
+	_, sw = tx(t, a, apdu("00DA0121", []byte(simcardtest.PUK), ""))
+	require.Equal(t, uint16(0x9000), sw)
+	_, sw = tx(t, a, "00440000")
+	require.Equalf(t, uint16(0x9000), sw, "ACTIVATE: status word %04X", sw)
+
+	c := powerOn(t, m)
+	chain, err := c.Chain()
+	require.NoError(t, err)
+	assert.Equal(t, append([][]byte{newCert}, newCA.Chain()...), chain)
+	vf, err := pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{newRoot.DER()}, Revocation: pki.RevocationBestEffort})
+	require.NoError(t, err)
+	vc, err := vf.VerifyCard(chain)
+	require.NoError(t, err)
+	assert.Equal(t, testICCID, vc.CardID)
+	msg, err := c.SignAuthProof(sampleAuthProof())
+	require.NoError(t, err)
+	var ap record.AuthProof
+	require.NoError(t, record.Verify(msg, vc.PublicKey, &ap))
+	assert.Equal(t, record.CardHeader{CardID: testICCID, Counter: 1}, ap.CardHeader)
 }

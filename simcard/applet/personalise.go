@@ -91,7 +91,9 @@ func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
 			return nil, simcard.SWWrongData
 		}
 		if next.Chain != nil && !chainLinks(cmd.Data, next.Chain) {
-			return nil, simcard.SWWrongData // the chain stored first did not issue it
+			// Another CA issued it: the chain stored before is not its
+			// issuers' and goes; PUT DATA 0107 must put theirs.
+			next.Chain = nil
 		}
 		next.Cert = bytes.Clone(cmd.Data)
 	case simcard.TagChain:

@@ -149,8 +149,9 @@ func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
 		return state{}, nil, fmt.Errorf("%w: counter %d before activation", ErrState, s.Counter)
 	}
 	// PUT DATA takes only a certificate of the card's key for its ICCID,
-	// and only a chain that links, in itself and to the certificate, in
-	// either life-cycle state.
+	// and only a chain that links, in itself and to the certificate; a
+	// certificate the chain did not issue drops it. So in either
+	// life-cycle state the chain, when stored, issued the certificate.
 	if s.Cert != nil && (key == nil || !certifiesCard(s.Cert, &key.PublicKey, s.ICCID)) {
 		return state{}, nil, fmt.Errorf("%w: the certificate does not certify the card's key for its ICCID", ErrState)
 	}
