@@ -142,10 +142,9 @@ func (c *Card) sendLocked(cmd Command) (Response, error) {
 	return c.roundTrip(cmd)
 }
 
+// roundTrip sends one APDU and returns the card's answer. Exchange, its
+// only way in, has checked that c has a Transmitter.
 func (c *Card) roundTrip(cmd Command) (Response, error) {
-	if c.t == nil {
-		return Response{}, ErrNoTransmitter
-	}
 	b, err := cmd.MarshalBinary()
 	if err != nil {
 		return Response{}, err
