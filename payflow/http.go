@@ -41,13 +41,14 @@ const MaxHandlerDuration = 365 * 24 * time.Hour
 // HandlerOptions configure NewHandler. The zero value is the default: a
 // zero field takes its default, and a negative ReplyTTL, ReplyLease,
 // MaxBodyBytes or CallTimeout, or a duration longer than
-// MaxHandlerDuration, is refused with ErrInvalid.
+// MaxHandlerDuration, or a nil pointer as Replies, is refused with
+// ErrInvalid.
 type HandlerOptions struct {
 	// Replies stores the replies of POST requests with an
 	// Idempotency-Key, so that several processes serving one database
 	// share them. When nil, a *Platform API's own Store keeps them;
 	// another API's handler keeps them in this process's memory (a
-	// ReplyMemory).
+	// ReplyMemory). A nil pointer in it is refused with ErrInvalid.
 	Replies ReplyStore
 	// ReplyTTL is how long a stored reply is replayed (default
 	// DefaultReplyTTL).
@@ -102,6 +103,9 @@ type httpPrepare func(c *httpCall) (httpRun, error)
 // check returns an error matching ErrInvalid for a negative option or a
 // duration longer than MaxHandlerDuration.
 func (o *HandlerOptions) check() error {
+	if o.Replies != nil && nilptr.Is(o.Replies) {
+		return fmt.Errorf("%w: payflow: Replies is a nil %T", ErrInvalid, o.Replies)
+	}
 	return checkOptions(
 		option{"MaxBodyBytes", o.MaxBodyBytes, false},
 		option{"ReplyTTL", int64(o.ReplyTTL), true},

@@ -885,6 +885,18 @@ func TestNewHandlerRefusesNilAPI(t *testing.T) {
 	}
 }
 
+// TestNewHandlerRefusesNilReplies: a nil pointer as the reply store
+// would panic at the first POST with an Idempotency-Key; it is refused with
+// ErrInvalid, while a nil interface still means the default store.
+func TestNewHandlerRefusesNilReplies(t *testing.T) {
+	h, err := payflow.NewHandler(&httpFakeAPI{}, payflow.HandlerOptions{Replies: (*payflow.ReplyMemory)(nil)})
+	assert.ErrorIs(t, err, payflow.ErrInvalid)
+	assert.Nil(t, h)
+	h, err = payflow.NewHandler(&httpFakeAPI{}, payflow.HandlerOptions{Replies: nil})
+	require.NoError(t, err)
+	assert.NotNil(t, h)
+}
+
 // TestHTTPRefusesAmbiguousHeaders: two Authorization headers are
 // ambiguous credentials, and an empty one malformed credentials, refused
 // 401 unauthorized on every endpoint, those that need no token too; an
