@@ -32,7 +32,7 @@ type Store struct {
 	tokens    map[string]*payflow.TokenRecord
 	sessions  map[payflow.ID]*payflow.SessionRecord
 	payments  map[payflow.ID]*payflow.PaymentRecord
-	bySession map[payflow.ID][]payflow.ID // the payment requests of each session ID, as inserted
+	bySession map[payflow.ID][]payflow.ID // the payment requests of each session ID that may be pending (cancelPendingLocked), as inserted
 	refunds   map[payflow.ID]*payflow.RefundRecord
 
 	replies *payflow.ReplyMemory // the idempotent replies, under their own lock
@@ -414,14 +414,30 @@ func (s *Store) insertPaymentLocked(p *payflow.PaymentRecord) *payflow.PaymentRe
 }
 
 // cancelPendingLocked cancels the payment requests of session id that are
-// pending and unexpired at t (Acceptance.CancelPending).
+// pending and unexpired at t (Acceptance.CancelPending). It keeps in the
+// session's list only the requests that may be pending at a later call:
+// pending ones, and those whose settlement is under way, which a refused
+// hold sets back to pending. Held and final requests never are again, so
+// the list holds a session's live requests, not every one it had.
 func (s *Store) cancelPendingLocked(id payflow.ID, t time.Time) {
-	for _, pid := range s.bySession[id] {
+	ids := s.bySession[id]
+	live := ids[:0]
+	for _, pid := range ids {
 		p := s.payments[pid]
 		if p.State == payflow.StatePending && p.ExpiresAt.After(t) {
 			p.State, p.UpdatedAt = payflow.StateCancelled, t
 			p.Version++
 		}
+		switch p.State {
+		case payflow.StateHeld, payflow.StateCaptured, payflow.StateDeclined, payflow.StateCancelled, payflow.StateExpired:
+		default:
+			live = append(live, pid)
+		}
+	}
+	if len(live) == 0 {
+		delete(s.bySession, id)
+	} else {
+		s.bySession[id] = live
 	}
 }
 
