@@ -35,11 +35,12 @@ func (p *Platform) Challenge(ctx context.Context, req *ChallengeRequest) (*Chall
 }
 
 // checkEID verifies that eid is the card's EID of the current epoch or of
-// one next to it.
+// one next to it, from the card's advertising secret as c holds it (with
+// the EID key the cache keeps for that secret: see cache.eidKey).
 func (p *Platform) checkEID(c *CardRecord, eid []byte) error {
-	k, err := adv.NewEIDKey(c.AdvSecret)
+	k, err := p.cache.eidKey(c)
 	if err != nil {
-		return fmt.Errorf("%w: card %s: %v", ErrInternal, c.ID, err)
+		return err
 	}
 	e := adv.Epoch(p.now())
 	for _, ep := range []uint32{e, e - 1, e + 1} {

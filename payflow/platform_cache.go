@@ -2,9 +2,14 @@ package payflow
 
 import (
 	"context"
+	"crypto/subtle"
+	"fmt"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/casimpay/casimpay/adv"
 )
 
 // cache keeps enrolled cards and merchants for a short while, so that the
@@ -13,14 +18,24 @@ import (
 // keeps out a read of the store that began before it), one made by
 // another process is seen here within CacheTTL. Certificates are
 // not trusted from it: every record is verified against the pki.Verifier
-// and its CRLs. It is safe for concurrent use.
+// and its CRLs. A cached card keeps the EID key of its advertising
+// secret once derived (see eidKey). It is safe for concurrent use.
 type cache struct {
 	ttl time.Duration
 
 	mu        sync.Mutex
 	gen       uint64 // counts forget calls: a read older than one is not kept
-	cards     map[string]cached[*CardRecord]
+	cards     map[string]cached[*cachedCard]
 	merchants map[string]cached[*Merchant]
+}
+
+// cachedCard is a card as the cache keeps it, with the EID key of its
+// advertising secret from the first time it was needed: derived once per
+// card and secret for as long as the card stays in the cache, where a
+// read of the store that finds the same secret again carries it over.
+type cachedCard struct {
+	rec *CardRecord
+	key atomic.Pointer[adv.EIDKey] // of rec.AdvSecret; nil until derived
 }
 
 type cached[T any] struct {
@@ -32,7 +47,7 @@ const maxCached = 100000
 
 func (c *cache) init(ttl time.Duration) {
 	c.ttl = ttl
-	c.cards = make(map[string]cached[*CardRecord])
+	c.cards = make(map[string]cached[*cachedCard])
 	c.merchants = make(map[string]cached[*Merchant])
 }
 
@@ -87,24 +102,69 @@ func (c *cache) forgetCardsOf(merchant string, ids []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gen++
-	maps.DeleteFunc(c.cards, func(_ string, e cached[*CardRecord]) bool { return e.v.MerchantID == merchant })
+	maps.DeleteFunc(c.cards, func(_ string, e cached[*cachedCard]) bool { return e.v.rec.MerchantID == merchant })
 	for _, id := range ids {
 		delete(c.cards, id)
 	}
 }
 
+// sameSecret reports, in time that does not depend on their bytes,
+// whether a and b hold the same advertising secret.
+func sameSecret(a, b *CardRecord) bool {
+	return subtle.ConstantTimeCompare(a.AdvSecret, b.AdvSecret) == 1
+}
+
+// entry returns the entry of card id, expired or not, or nil.
+func (c *cache) entry(id string) *cachedCard {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cards[id].v
+}
+
+// eidKey returns the EID key of the advertising secret of rec, the card
+// as the platform reads it now (from the cache or the store): the key the
+// cache keeps for the card if it was derived from the same secret, else
+// one derived now (and kept, if the cache holds the card with rec's
+// secret). A card whose secret has changed is never checked with the key
+// of its former secret.
+func (c *cache) eidKey(rec *CardRecord) (*adv.EIDKey, error) {
+	e := c.entry(rec.ID)
+	if e != nil && (e.rec == rec || sameSecret(e.rec, rec)) {
+		if k := e.key.Load(); k != nil {
+			return k, nil
+		}
+	} else {
+		e = nil
+	}
+	k, err := adv.NewEIDKey(rec.AdvSecret)
+	if err != nil {
+		return nil, fmt.Errorf("%w: card %s: %v", ErrInternal, rec.ID, err)
+	}
+	if e != nil {
+		e.key.CompareAndSwap(nil, k)
+	}
+	return k, nil
+}
+
 // card returns an enrolled card; the caller must not modify it.
 func (p *Platform) card(ctx context.Context, id string) (*CardRecord, error) {
 	now := p.now()
-	if c, ok := get(&p.cache, p.cache.cards, id, now); ok {
-		return c, nil
+	if e, ok := get(&p.cache, p.cache.cards, id, now); ok {
+		return e.rec, nil
 	}
 	gen := p.cache.generation()
 	c, err := p.store.Card(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	put(&p.cache, p.cache.cards, id, c, gen, now)
+	if p.cache.ttl > 0 {
+		e := &cachedCard{rec: c}
+		if old := p.cache.entry(id); old != nil && sameSecret(old.rec, c) {
+			// Read again after its entry expired, with the same secret.
+			e.key.Store(old.key.Load())
+		}
+		put(&p.cache, p.cache.cards, id, e, gen, now)
+	}
 	return c, nil
 }
 
