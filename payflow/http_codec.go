@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,11 +126,11 @@ var (
 
 // wireTimes returns the type that a body of type t decodes into to have
 // its times checked, nil when t holds no time.Time: wireTime for a
-// time.Time; for a struct, a struct with a field of the same name and tag
-// for each exported field that holds a time (the fields of an embedded
-// struct too), of that field's wireTimes type; for a pointer, the
-// wireTimes type of what it points to; and a slice, array or map (of the
-// same keys) of the wireTimes type of the elements.
+// time.Time; for a struct, a struct with a field under the same key for
+// each field the decoders fill (wireFields: the fields of embedded
+// structs too) that holds a time, of that field's wireTimes type; for a
+// pointer, the wireTimes type of what it points to; and a slice, array or
+// map (of the same keys) of the wireTimes type of the elements.
 // Depth is the number of arrays and maps around a value of type t:
 // nothing at a depth the decoders refuse (wireMaxNested) is looked at, so
 // a type that holds itself ends. A type that decodes itself (a
@@ -160,7 +163,7 @@ func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) re
 	var w reflect.Type
 	switch t.Kind() {
 	case reflect.Struct:
-		if fields := wireTimeFields(t, depth, memo, nil, map[string]bool{}, map[reflect.Type]bool{t: true}); fields != nil {
+		if fields := wireTimeFields(t, depth, memo); fields != nil {
 			w = reflect.StructOf(fields)
 		}
 	case reflect.Slice:
@@ -180,37 +183,131 @@ func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) re
 	return w
 }
 
-// wireTimeFields appends to fields the fields of wireTimes for the struct
-// t at depth: its own fields, then those of its embedded structs, which
-// the decoder flattens into it (names holds the names taken: a field of a
-// name taken, deeper, is left out); embedded holds the embedded structs
-// being flattened, so that one embedding itself ends.
-func wireTimeFields(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type, fields []reflect.StructField, names map[string]bool, embedded map[reflect.Type]bool) []reflect.StructField {
-	var flatten []reflect.Type
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if e := f.Type; f.Anonymous {
-			if e.Kind() == reflect.Pointer {
-				e = e.Elem()
+// wireTimeFields returns the fields of wireTimes for the struct t at
+// depth: one for each field of wireFields(t) that holds a time, under the
+// field's key.
+func wireTimeFields(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) []reflect.StructField {
+	var fields []reflect.StructField
+	for _, f := range wireFields(t) {
+		if w := wireTimes(f.typ, depth+1, memo); w != nil {
+			tag := f.key
+			if f.keyAsInt {
+				tag += ",keyasint"
 			}
-			if _, tagged := f.Tag.Lookup("cbor"); !tagged && e.Kind() == reflect.Struct {
-				flatten = append(flatten, e)
-				continue
-			}
-		}
-		if !f.IsExported() || names[f.Name] {
-			continue
-		}
-		if w := wireTimes(f.Type, depth+1, memo); w != nil {
-			names[f.Name] = true
-			fields = append(fields, reflect.StructField{Name: f.Name, Type: w, Tag: f.Tag})
+			fields = append(fields, reflect.StructField{
+				Name: "F" + strconv.Itoa(len(fields)), // each key once, so the Go names need only differ
+				Type: w,
+				Tag:  reflect.StructTag(`cbor:` + strconv.Quote(tag)),
+			})
 		}
 	}
-	for _, e := range flatten {
-		if !embedded[e] {
-			embedded[e] = true
-			fields = wireTimeFields(e, depth, memo, fields, names, embedded)
-			delete(embedded, e)
+	return fields
+}
+
+// wireField is a field of a struct that the decoders fill: its key, how
+// it got it, how deeply it is embedded, and its type.
+type wireField struct {
+	key      string // the tag's name, else the Go name; with keyAsInt, an integer's canonical text
+	keyAsInt bool
+	tagged   bool
+	level    int // how many embedded structs it is reached through
+	typ      reflect.Type
+}
+
+// wireFields returns the fields of struct t that the decoders fill, by
+// the rules of fxamacker/cbor, which are those of encoding/json: the
+// exported fields of t and, level by level, those of the structs it
+// embeds without a tag name (exported or not, behind pointers or not; a
+// struct type embedded twice at one level, or embedded again deeper, is
+// left out), each under the name of its tag (cbor, else json; "-" leaves
+// it out) or else its Go name. Of the fields under one key, the least
+// deeply embedded one is filled, or among several at that level the only
+// one with a tag; none when that leaves more than one.
+func wireFields(t reflect.Type) []wireField {
+	var all []wireField
+	visited := map[reflect.Type]bool{t: true}
+	for level, structs := 0, []reflect.Type{t}; len(structs) > 0; level++ {
+		var embedded []reflect.Type
+		times := map[reflect.Type]int{} // how many times each of embedded is embedded at this level
+		for _, st := range structs {
+			for i := range st.NumField() {
+				f := st.Field(i)
+				ft := f.Type
+				for ft.Kind() == reflect.Pointer {
+					ft = ft.Elem()
+				}
+				flattened := f.Anonymous && ft.Kind() == reflect.Struct
+				if !f.IsExported() && !flattened {
+					continue
+				}
+				tag := f.Tag.Get("cbor")
+				if tag == "" {
+					tag = f.Tag.Get("json")
+				}
+				if tag == "-" {
+					continue
+				}
+				name, opts, _ := strings.Cut(tag, ",")
+				if flattened && name == "" {
+					if times[ft]++; times[ft] == 1 {
+						embedded = append(embedded, ft)
+					}
+					continue
+				}
+				w := wireField{key: name, tagged: tag != "", level: level, typ: f.Type}
+				if name == "" {
+					w.key = f.Name
+				}
+				if w.keyAsInt = slices.Contains(strings.Split(opts, ","), "keyasint"); w.keyAsInt {
+					if n, err := strconv.Atoi(w.key); err == nil {
+						w.key = strconv.Itoa(n)
+					}
+				}
+				all = append(all, w)
+			}
+		}
+		structs = structs[:0]
+		for _, e := range embedded {
+			if times[e] == 1 && !visited[e] {
+				visited[e] = true
+				structs = append(structs, e)
+			}
+		}
+	}
+	// all is in ascending level: the first field under a key is of the
+	// least deep level.
+	type key struct {
+		name     string
+		keyAsInt bool
+	}
+	byKey := map[key][]int{}
+	var keys []key
+	for i, f := range all {
+		k := key{f.key, f.keyAsInt}
+		if byKey[k] == nil {
+			keys = append(keys, k)
+		}
+		byKey[k] = append(byKey[k], i)
+	}
+	var fields []wireField
+	for _, k := range keys {
+		var winner, tagged, untagged int
+		for _, i := range byKey[k] {
+			if all[i].level != all[byKey[k][0]].level {
+				break
+			}
+			if all[i].tagged {
+				tagged++
+				winner = i
+			} else {
+				untagged++
+			}
+		}
+		switch {
+		case tagged+untagged == 1:
+			fields = append(fields, all[byKey[k][0]])
+		case tagged == 1:
+			fields = append(fields, all[winner])
 		}
 	}
 	return fields

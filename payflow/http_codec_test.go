@@ -18,7 +18,7 @@ func TestIDWire(t *testing.T) {
 	var got CaptureRequest
 	require.NoError(t, wireDecode(enc, &got))
 	assert.Equal(t, id, got.RequestID)
-	require.NoError(t, wireDecodeReply(enc, &got))
+	assert.NoError(t, wireDecodeReply(enc, &got))
 	assert.Equal(t, id, got.RequestID)
 
 	for name, item := range map[string][]byte{
@@ -99,7 +99,7 @@ func TestWireTimes(t *testing.T) {
 			{[]byte{0xf6}, time.Time{}},
 		} {
 			v := b.fresh()
-			require.NoError(t, wireDecodeReply(body(ok.item), v), "%T %x", v, ok.item)
+			assert.NoError(t, wireDecodeReply(body(ok.item), v), "%T %x", v, ok.item)
 			assert.True(t, ok.want.Equal(b.at(v)), "%T %x", v, ok.item)
 		}
 	}
@@ -224,4 +224,63 @@ func TestWireEmbeddedTimes(t *testing.T) {
 	require.NoError(t, wireDecode([]byte{0xa2, 2, 0x20, 3, 5}, &w))
 	assert.Equal(t, int64(-1), w.At.Unix())
 	assert.Equal(t, 5, w.Extra)
+}
+
+// The decoders fill the fields of embedded structs by the keys they go
+// under, as encoding/json does: of the fields under one key, the least
+// deeply embedded one, or the one of a tag among those, and none when
+// that leaves two.
+type (
+	keyedTime struct {
+		At time.Time `cbor:"1,keyasint"`
+	}
+	keyedTimeEmbedded struct{ keyedTime }
+	keyedText         struct {
+		Text string `cbor:"1,keyasint"`
+	}
+	// textOverEmbeddedTime: key 1 is Text, embedded less deeply than
+	// keyedTime's At.
+	textOverEmbeddedTime struct {
+		keyedTimeEmbedded
+		keyedText
+	}
+	// ownTextOverTime: key 1 is its own Text, not keyedTime's At.
+	ownTextOverTime struct {
+		Text string `cbor:"1,keyasint"`
+		keyedTime
+	}
+	// embeddedWithOptions embeds keyedTime under a tag without a name,
+	// so its At is its own.
+	embeddedWithOptions struct {
+		keyedTime `cbor:",omitempty"`
+	}
+	// twoFieldsUnderOneKey: two untagged fields named At at one level, so
+	// neither is decoded.
+	untaggedTime         struct{ At time.Time }
+	untaggedText         struct{ At string }
+	twoFieldsUnderOneKey struct {
+		untaggedTime
+		untaggedText
+	}
+)
+
+// TestWireTimesOfEmbeddedFieldsByKey: the time check looks at the field
+// that the decoders fill under each key, so a body is refused for a time
+// of the wrong type exactly where a time is decoded.
+func TestWireTimesOfEmbeddedFieldsByKey(t *testing.T) {
+	text := []byte{0xa1, 1, 0x64, 't', 'e', 'x', 't'}
+	var a textOverEmbeddedTime
+	assert.NoError(t, wireDecode(text, &a))
+	assert.Equal(t, "text", a.Text)
+	var b ownTextOverTime
+	assert.NoError(t, wireDecode(text, &b))
+	assert.Equal(t, "text", b.Text)
+	assert.NoError(t, wireDecodeReply([]byte{0xa1, 0x62, 'A', 't', 0x64, 't', 'e', 'x', 't'}, new(twoFieldsUnderOneKey)),
+		"a key of no field is ignored by the reply decoder")
+
+	rfc3339 := append([]byte{0xa1, 1, 0x74}, "2027-01-15T08:00:00Z"...)
+	assert.ErrorIs(t, wireDecode(rfc3339, new(embeddedWithOptions)), ErrInvalid)
+	var c embeddedWithOptions
+	require.NoError(t, wireDecode([]byte{0xa1, 1, 0x20}, &c))
+	assert.Equal(t, int64(-1), c.At.Unix())
 }
