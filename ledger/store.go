@@ -104,9 +104,11 @@ type ReadTx interface {
 // store does not depend on the order of the writes: an update finds a row
 // inserted in the same call before or after it, and a row may name rows
 // inserted after it (the ledger calls the write methods in a fixed order,
-// but a store must not rely on it). The
-// slices passed to the write methods are reused once Update has returned:
-// a store must not keep them.
+// but a store must not rely on it). The ledger leaves the slices passed to
+// the write methods unchanged until Update returns, so a store may read
+// them as late as that (the memory store checks them, and the SQLite
+// store runs the updates, once fn has returned); it reuses them after: a
+// store must not keep them.
 //
 // A row names rows that are stored or written in the same call of fn: a
 // transfer its debit and credit accounts, a pending state its transfer, a

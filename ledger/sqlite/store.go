@@ -397,7 +397,9 @@ func (t *writeTx) InsertAccounts(accounts []ledger.Account) error {
 }
 
 // UpdateAccounts implements ledger.Tx. The update runs once fn has
-// returned, after every insert of the transaction (see Update).
+// returned, after every insert of the transaction (see Update), and reads
+// accounts then: the ledger leaves it unchanged until Update returns
+// (ledger.Tx).
 func (t *writeTx) UpdateAccounts(accounts []ledger.Account) error {
 	t.updates = append(t.updates, func() error { return t.updateAccounts(accounts) })
 	return nil
@@ -468,7 +470,9 @@ func (t *writeTx) checkPending() error {
 }
 
 // UpdatePending implements ledger.Tx. The update runs once fn has
-// returned, after every insert of the transaction (see Update).
+// returned, after every insert of the transaction (see Update), and reads
+// pending then: the ledger leaves it unchanged until Update returns
+// (ledger.Tx).
 func (t *writeTx) UpdatePending(pending []ledger.Pending) error {
 	t.updates = append(t.updates, func() error { return t.updatePending(pending) })
 	return nil
