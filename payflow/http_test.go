@@ -23,7 +23,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
 )
@@ -667,6 +669,70 @@ func TestHTTPChecksTheKeyBeforeTheBody(t *testing.T) {
 	fx.api.mu.Lock()
 	defer fx.api.mu.Unlock()
 	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
+}
+
+// TestHTTPCheckOrder: of two faults of a request, the handler answers the
+// one PROTOCOL.md §5.1 checks first: the ID in the path before the size of
+// the body, the size before the Content-Type, the Content-Type before the
+// body's agreement with the path; a token, which the call checks, after
+// all of them.
+func TestHTTPCheckOrder(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{MaxBodyBytes: 256}, payflow.ClientOptions{})
+	id := payflow.ID{1}
+	capture := "/v1/requests/" + id.String() + "/capture"
+	tok := http.Header{"Authorization": {"Bearer tok"}}
+	big := mustCBOR(t, &payflow.ChallengeRequest{CardID: strings.Repeat("1", 300)})
+	other := mustCBOR(t, &payflow.CaptureRequest{RequestID: payflow.ID{2}})
+	tests := []struct {
+		name   string
+		path   string
+		header http.Header
+		body   []byte
+		status int
+		code   string
+	}{
+		{"malformed ID, body over the limit", "/v1/requests/zz/capture", tok, big, 400, "invalid"},
+		{"body over the limit of another type", capture, http.Header{"Authorization": {"Bearer tok"}, "Content-Type": {"text/plain"}}, big, 422, "over_limit"},
+		{"another type, another request", capture, http.Header{"Authorization": {"Bearer tok"}, "Content-Type": {"text/plain"}}, other, 400, "invalid"},
+		{"another request", capture, tok, other, 422, "mismatch"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := fx.doHeader(t, http.MethodPost, tt.path, tt.header, tt.body)
+			assert.Equal(t, tt.status, r.status)
+			assert.Equal(t, tt.code, r.errorCode(t))
+		})
+	}
+	fx.api.mu.Lock()
+	defer fx.api.mu.Unlock()
+	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
+
+	// The platform checks the token, in the call: an unknown one is 401
+	// with a body it takes, and the body's fault with one it refuses.
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	srv := httptest.NewServer(mustHandler(t, f.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
+	defer srv.Close()
+	for _, tt := range []struct {
+		body   []byte
+		status int
+		code   string
+	}{
+		{mustCBOR(t, &payflow.CaptureRequest{RequestID: id}), 401, "unauthorized"},
+		{[]byte{0xff}, 400, "invalid"},
+	} {
+		req, err := http.NewRequest(http.MethodPost, srv.URL+capture, bytes.NewReader(tt.body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", payflow.ContentType)
+		req.Header.Set("Authorization", "Bearer unknown")
+		resp, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		require.NoError(t, err)
+		r := httpRawReply{status: resp.StatusCode, header: resp.Header, body: b}
+		assert.Equal(t, tt.status, r.status, "% X", tt.body)
+		assert.Equal(t, tt.code, r.errorCode(t), "% X", tt.body)
+	}
 }
 
 // TestHTTPCatalogOfMerchantIDsWithSlashes: a merchant ID is path-escaped,
