@@ -103,8 +103,9 @@ func (c Currency) parseAmount(s string) (uint64, error) {
 	if whole == "" || (dot && frac == "") || len(frac) > int(c.Exponent) || !wholeOK || !fracOK {
 		return 0, fmt.Errorf("%w: %q for %s", ErrBadAmount, s, c.Code)
 	}
-	// The minor-unit digits that frac leaves out are zeros: v times ten
-	// for each, up to 255 of them, which only zero survives.
+	// The minor-unit digits that frac leaves out are zeros: v is
+	// multiplied by ten for each, and refused as soon as it would exceed
+	// the limit (past 18 of them, only a v of 0 stays within it).
 	for range int(c.Exponent) - len(frac) {
 		if v > AmountLimit/10 {
 			return 0, fmt.Errorf("%w: %q exceeds the limit", ErrBadAmount, s)
