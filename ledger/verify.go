@@ -201,8 +201,11 @@ func (l *Ledger) Verify(ctx context.Context) error {
 			}
 			// Without a state (reported with the transfer), only being
 			// resolved more than once is another problem.
-			if stated && p.resolved != want || !stated && p.resolved > 1 {
+			switch {
+			case stated && p.resolved != want:
 				add(ID{}, id, "pending transfer is %v but resolved %d time(s)", s.Status, p.resolved)
+			case !stated && p.resolved > 1:
+				add(ID{}, id, "pending transfer without a pending state resolved %d time(s)", p.resolved)
 			}
 		}
 

@@ -284,7 +284,7 @@ func TestVerifyReportsResolvedPendingWithoutStateOnce(t *testing.T) {
 		{"posted", []ledger.TransferFlags{ledger.TransferPostPendingTransfer}, []ledger.Problem{noState}},
 		{"voided", []ledger.TransferFlags{ledger.TransferVoidPendingTransfer}, []ledger.Problem{noState}},
 		{"posted_and_voided", []ledger.TransferFlags{ledger.TransferPostPendingTransfer, ledger.TransferVoidPendingTransfer},
-			[]ledger.Problem{noState, {TransferID: ledger.IDFromUint64(20), Detail: "pending transfer is none but resolved 2 time(s)"}}},
+			[]ledger.Problem{noState, {TransferID: ledger.IDFromUint64(20), Detail: "pending transfer without a pending state resolved 2 time(s)"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
