@@ -24,3 +24,42 @@ func openBench(b *testing.B) ledger.Store {
 	}
 	return s
 }
+
+// BenchmarkLookupAccounts measures a small View: Ledger.LookupAccounts of
+// two accounts, from one goroutine (serial) and from as many as
+// GOMAXPROCS (parallel, on the pool of read connections).
+func BenchmarkLookupAccounts(b *testing.B) {
+	ctx := context.Background()
+	store := openBench(b)
+	defer store.Close()
+	l, err := ledger.New(store, ledger.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	ids := []ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)}
+	res, err := l.CreateAccounts(ctx, []ledger.Account{{ID: ids[0], Ledger: 978, Code: 1}, {ID: ids[1], Ledger: 978, Code: 1}})
+	if err != nil || res[0] != ledger.AccountCreated || res[1] != ledger.AccountCreated {
+		b.Fatal(res, err)
+	}
+	lookup := func(b *testing.B) bool {
+		got, err := l.LookupAccounts(ctx, ids)
+		if err != nil || len(got) != 2 {
+			b.Error(len(got), err) // not Fatal: RunParallel's goroutines call it
+			return false
+		}
+		return true
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() && lookup(b) {
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() && lookup(b) {
+			}
+		})
+	})
+}

@@ -1,0 +1,204 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
+)
+
+// openReaders opens a store with n read connections.
+func openReaders(t *testing.T, n int) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"), Options{ReadConns: n, noSync: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func viewAccount(i uint64) ledger.Account {
+	return ledger.Account{ID: ledger.IDFromUint64(i), Ledger: 1, Code: 1}
+}
+
+func insertAccount(t *testing.T, s *Store, i uint64) {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(tx ledger.Tx) error {
+		return tx.InsertAccounts([]ledger.Account{viewAccount(i)})
+	}))
+}
+
+// viewAccounts returns how many of the accounts 1..n a View finds, within
+// five seconds (a read connection that never came back to the pool would
+// make it wait for ever).
+func viewAccounts(t *testing.T, s *Store, n uint64) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ids := make([]ledger.ID, n)
+	for i := range ids {
+		ids[i] = ledger.IDFromUint64(uint64(i + 1))
+	}
+	var found int
+	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+		got, err := tx.Accounts(ids)
+		found = len(got)
+		return err
+	}))
+	return found
+}
+
+// seesNextCommit commits account 2 and checks that a View sees it: no
+// read connection kept an older snapshot, or stayed out of the pool.
+func seesNextCommit(t *testing.T, s *Store) {
+	t.Helper()
+	insertAccount(t, s, 2)
+	assert.Equal(t, 2, viewAccounts(t, s, 2))
+}
+
+// countQuery counts to 10^9 unless interrupted; test_ledger_cancel ends the
+// context of cancelHook as it starts.
+const countQuery = `WITH RECURSIVE c(x) AS (SELECT test_ledger_cancel() UNION ALL
+	SELECT x + 1 FROM c WHERE x < 1000000000) SELECT count(*) FROM c`
+
+// TestViewInterrupted: a read whose context ends while it runs is
+// interrupted and View fails with the context's error; the read
+// connection, the only one, is not left inside its transaction (its
+// snapshot): the next View sees what was committed since.
+func TestViewInterrupted(t *testing.T) {
+	s := openReaders(t, 1)
+	insertAccount(t, s, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cancelHook.Store(&cancel)
+	defer cancelHook.Store(nil)
+	err := s.View(ctx, func(tx ledger.ReadTx) error {
+		got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		return tx.(sqlstore.Reader).Query(countQuery, nil, func(sqlstore.Scanner) error { return nil })
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	seesNextCommit(t, s)
+}
+
+// TestViewContextEnded: View with a context that has ended fails with its
+// error without running fn; a read after the context ends inside fn fails
+// with it too.
+func TestViewContextEnded(t *testing.T) {
+	s := openReaders(t, 1)
+	insertAccount(t, s, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	err := s.View(ctx, func(ledger.ReadTx) error { ran = true; return nil })
+	require.ErrorIs(t, err, context.Canceled)
+	assert.False(t, ran)
+
+	ctx, cancel = context.WithCancel(context.Background())
+	err = s.View(ctx, func(tx ledger.ReadTx) error {
+		if _, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)}); err != nil {
+			return err
+		}
+		cancel()
+		_, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+		return err
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	seesNextCommit(t, s)
+}
+
+// TestViewPanic: a panic in fn goes through View, and the read
+// connection, the only one, comes back to the pool outside its
+// transaction.
+func TestViewPanic(t *testing.T) {
+	s := openReaders(t, 1)
+	insertAccount(t, s, 1)
+	for range 2 {
+		assert.PanicsWithValue(t, "boom", func() {
+			_ = s.View(context.Background(), func(tx ledger.ReadTx) error {
+				_, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+				require.NoError(t, err)
+				panic("boom")
+			})
+		})
+	}
+	seesNextCommit(t, s)
+}
+
+// TestViewSnapshot: Views run together and beside a write (WAL): a View
+// keeps the snapshot of its first read while an Update commits and
+// another View, which sees the commit, runs to its end.
+func TestViewSnapshot(t *testing.T) {
+	s := openReaders(t, 2)
+	insertAccount(t, s, 1)
+	ids := []ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)}
+	read, resume := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.View(context.Background(), func(tx ledger.ReadTx) error {
+			got, err := tx.Accounts(ids)
+			if err != nil {
+				return err
+			}
+			assert.Len(t, got, 1)
+			close(read)
+			<-resume
+			got, err = tx.Accounts(ids)
+			assert.Len(t, got, 1, "the View's snapshot")
+			return err
+		})
+	}()
+	<-read
+	insertAccount(t, s, 2) // while the View above is open
+	assert.Equal(t, 2, viewAccounts(t, s, 2))
+	close(resume)
+	require.NoError(t, <-done)
+	assert.Equal(t, 2, viewAccounts(t, s, 2))
+}
+
+// TestViewAfterEnd: the ReadTx of a View that has returned reads nothing
+// more.
+func TestViewAfterEnd(t *testing.T) {
+	s := openReaders(t, 1)
+	insertAccount(t, s, 1)
+	var kept ledger.ReadTx
+	require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error { kept = tx; return nil }))
+	_, err := kept.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+	require.ErrorIs(t, err, sql.ErrTxDone)
+	assert.Equal(t, 1, viewAccounts(t, s, 1))
+}
+
+// TestCloseDuringView: Close does not wait for a View that is running,
+// whose reads still work until fn returns; a View after Close fails with
+// ledger.ErrClosed, and the read connections are all closed once the
+// running View has ended.
+func TestCloseDuringView(t *testing.T) {
+	s := openReaders(t, 2)
+	insertAccount(t, s, 1)
+	assert.Equal(t, 1, viewAccounts(t, s, 1)) // one connection idle in the pool
+	started, closed := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.View(context.Background(), func(tx ledger.ReadTx) error {
+			close(started)
+			<-closed
+			got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+			assert.Len(t, got, 1)
+			return err
+		})
+	}()
+	<-started
+	require.NoError(t, s.Close())
+	close(closed)
+	require.NoError(t, <-done)
+	err := s.View(context.Background(), func(ledger.ReadTx) error { return nil })
+	require.ErrorIs(t, err, ledger.ErrClosed)
+	assert.Zero(t, s.r.Stats().OpenConnections)
+}
