@@ -22,7 +22,8 @@
 //
 // SQLite allows one writer at a time, so the Store keeps one writer
 // connection, on which Update runs BEGIN IMMEDIATE transactions, and a pool
-// of read-only connections for View. Within one process, the Store and the
+// of read-only connections for View, each kept with its BEGIN, COMMIT and
+// read statements prepared. Within one process, the Store and the
 // payflow state (package payflow/sqlite) on the same file take turns
 // through an in-process lock around their write transactions, so that
 // neither sleeps in SQLite's busy handler waiting for the other. The

@@ -33,7 +33,9 @@ type Options struct {
 	// seconds; a negative value is refused (ErrNegativeOption).
 	BusyTimeout time.Duration
 	// ReadConns is the size of the pool of read-only connections used by
-	// lookups. Zero means 4; a negative value is refused
+	// lookups (Store.View): at most that many run at once, and the Store
+	// keeps them open, each with its page cache (up to 64 MiB) and its
+	// prepared statements. Zero means 4; a negative value is refused
 	// (ErrNegativeOption).
 	ReadConns int
 

@@ -26,6 +26,7 @@ type Store struct {
 	path   string
 	w, r   *sql.DB
 	conn   *sqlitewrite.Conn // the writer connection, kept
+	reads  *readPool         // the read connections of View, kept
 	lock   *sqlitewrite.Lock
 	closed atomic.Bool
 
@@ -55,7 +56,7 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, joinErr(err, joinErr(r.Close(), w.Close())))
 	}
-	return &Store{path: path, w: w, r: r, conn: conn, lock: lock, stmts: make(map[string]*sql.Stmt)}, nil
+	return &Store{path: path, w: w, r: r, conn: conn, reads: newReadPool(r), lock: lock, stmts: make(map[string]*sql.Stmt)}, nil
 }
 
 // Close closes the database. Calls to Update and View after Close fail with
@@ -71,6 +72,7 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	s.conn.Close()
 	s.lock.Close()
+	s.reads.close()
 	return joinErr(s.r.Close(), s.w.Close())
 }
 
@@ -206,27 +208,6 @@ func (t *writeTx) query(query string, args []any, row func(sqlstore.Scanner) err
 		rows, err = t.tx.QueryContext(t.ctx, query, args...)
 	}
 	return scanRows(rows, err, row)
-}
-
-// View implements ledger.Store: fn runs in a read transaction on a read-only
-// connection, which sees one snapshot of committed data.
-func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	if s.closed.Load() {
-		return ledger.ErrClosed
-	}
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-	if err != nil {
-		return fmt.Errorf("sqlite: begin: %w", err)
-	}
-	defer tx.Rollback()
-	return fn(sqlstore.Reader{Dialect: sqlstore.SQLite, Query: queryFunc(ctx, tx)})
-}
-
-func queryFunc(ctx context.Context, tx *sql.Tx) sqlstore.QueryFunc {
-	return func(query string, args []any, row func(sqlstore.Scanner) error) error {
-		rows, err := tx.QueryContext(ctx, query, args...)
-		return scanRows(rows, err, row)
-	}
 }
 
 func scanRows(rows *sql.Rows, err error, row func(sqlstore.Scanner) error) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,4 +202,95 @@ func TestCloseDuringView(t *testing.T) {
 	err := s.View(context.Background(), func(ledger.ReadTx) error { return nil })
 	require.ErrorIs(t, err, ledger.ErrClosed)
 	assert.Zero(t, s.r.Stats().OpenConnections)
+}
+
+// zeroRow is a result row that leaves every destination as it is.
+type zeroRow struct{}
+
+func (zeroRow) Scan(...any) error { return nil }
+
+// TestReadStmtsBound counts the statement texts that the reads of a View
+// can build, which each read connection keeps prepared: all of them fit
+// its cache (maxReadStmts).
+func TestReadStmtsBound(t *testing.T) {
+	texts := map[string]bool{}
+	r := sqlstore.Reader{Dialect: sqlstore.SQLite, Query: func(q string, _ []any, row func(sqlstore.Scanner) error) error {
+		texts[q] = true
+		if !strings.Contains(q, " WHERE ") { // the first page of a ForEach…: a full one, so that the next is read
+			for range 1000 {
+				if err := row(zeroRow{}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}}
+	var ids []ledger.ID
+	for n := 1; n <= 2*sqlstore.MaxInList+1; n++ {
+		ids = append(ids, ledger.IDFromUint64(uint64(n)))
+		_, err := r.Accounts(ids)
+		require.NoError(t, err)
+		_, err = r.Transfers(ids)
+		require.NoError(t, err)
+		_, err = r.Pending(ids)
+		require.NoError(t, err)
+		_, err = r.FailedTransfers(ids)
+		require.NoError(t, err)
+	}
+	for flags := range ledger.AccountFilterFlags(8) { // debits, credits, reversed
+		for extra := range 16 {
+			f := ledger.AccountFilter{AccountID: ledger.IDFromUint64(1), Limit: 10, TimestampMax: 100, Flags: flags}
+			if extra&1 != 0 {
+				f.UserData128 = ledger.IDFromUint64(1)
+			}
+			if extra&2 != 0 {
+				f.UserData64 = 1
+			}
+			if extra&4 != 0 {
+				f.UserData32 = 1
+			}
+			if extra&8 != 0 {
+				f.Code = 1
+			}
+			_, err := r.AccountTransfers(f)
+			require.NoError(t, err)
+			_, err = r.AccountBalances(f)
+			require.NoError(t, err)
+		}
+	}
+	_, err := r.ExpiredPending(1, 10)
+	require.NoError(t, err)
+	require.NoError(t, r.ForEachAccount(func(ledger.Account) error { return nil }))
+	require.NoError(t, r.ForEachTransfer(func(ledger.Transfer) error { return nil }))
+	require.NoError(t, r.ForEachPending(func(ledger.Pending) error { return nil }))
+	assert.Equal(t, 4*10+2*3*16*2+1+3*2, len(texts))
+	assert.LessOrEqual(t, len(texts), maxReadStmts)
+}
+
+// TestViewWaitsForConn: while its one read connection is in use, a View
+// waits for it no longer than its context, and fails with ledger.ErrClosed
+// when the Store is closed meanwhile.
+func TestViewWaitsForConn(t *testing.T) {
+	s := openReaders(t, 1)
+	held, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- s.View(context.Background(), func(ledger.ReadTx) error { close(held); <-release; return nil })
+	}()
+	<-held
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	ran := false
+	err := s.View(ctx, func(ledger.ReadTx) error { ran = true; return nil })
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.False(t, ran)
+
+	waiting := make(chan error, 1)
+	go func() { waiting <- s.View(context.Background(), func(ledger.ReadTx) error { ran = true; return nil }) }()
+	time.Sleep(20 * time.Millisecond) // mostly waiting by now; if not, it starts after Close
+	require.NoError(t, s.Close())
+	require.ErrorIs(t, <-waiting, ledger.ErrClosed)
+	assert.False(t, ran)
+	close(release)
+	require.NoError(t, <-done)
 }
