@@ -123,8 +123,8 @@ type Platform struct {
 
 	mu         sync.Mutex // guards lastReload and reloading
 	lastReload time.Time
-	reloading  *reloadCall   // the last reload started, while under way
-	reloads    atomic.Uint64 // reloads ended, counted before reloading is cleared
+	reloading  []*reloadCall // the reloads under way, in the order they started
+	reloads    atomic.Uint64 // reloads ended, counted before they leave reloading
 }
 
 // reloadCall is a reload of the cards, started by Reload or by an EID
@@ -291,7 +291,8 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // The resolutions that miss while a reload is under way, this one or one
 // that a miss started, wait for it and look again rather than start
 // another; a reload cut short because ctx ended does not count, and those
-// resolutions go on as if it had not started.
+// resolutions go on as if it had not started: they wait for another
+// reload still under way, if any.
 // It returns the store's error, or else an *UnresolvableCardsError naming
 // the cards whose advertising secret the resolver refuses, after loading
 // all the others; those it takes out of the resolver, should an earlier

@@ -11,6 +11,7 @@ import (
 	"io"
 	"maps"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -190,18 +191,22 @@ var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 // reloadForMiss reloads the cards for an EID that did not resolve at now,
 // in a lookup made when seen reloads had ended, if the last reload started
 // a second or more before now (or after it: the clock went back). It
-// waits instead for the reload under way, whether a miss or a call of
-// Reload started it, and reloads nothing when a reload has ended since
-// the lookup, so that concurrent misses share one scan of the cards. A
-// reload cut short because its caller's ctx ended does not count: the
-// misses waiting for it go on as if it had not started. It reports
+// waits instead for the reload under way that started last, whether a
+// miss or a call of Reload started it, and reloads nothing when a reload
+// has ended since the lookup, so that concurrent misses share one scan of
+// the cards. A reload cut short because its caller's ctx ended does not
+// count: the misses waiting for it go on as if it had not started, and
+// wait then for the last started of the reloads still under way. It reports
 // whether the EID is worth looking up again, and returns the error of the
 // reload but an *UnresolvableCardsError, or ctx's if ctx ends while it
 // waits.
 func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64) (bool, error) {
 	for {
 		p.mu.Lock()
-		call := p.reloading
+		var call *reloadCall
+		if n := len(p.reloading); n > 0 {
+			call = p.reloading[n-1]
+		}
 		if call == nil && p.reloads.Load() != seen {
 			p.mu.Unlock()
 			return true, nil
@@ -233,27 +238,26 @@ func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64
 	}
 }
 
-// beginReloadLocked makes a reload of the cards that starts at now the
-// one under way, which the misses wait for, and returns it with the
+// beginReloadLocked adds a reload of the cards that starts at now to
+// those under way, which the misses wait for, and returns it with the
 // start of the reload before it. p.mu must be held.
 func (p *Platform) beginReloadLocked(now time.Time) (call *reloadCall, last time.Time) {
 	call = &reloadCall{done: make(chan struct{})}
 	last = p.lastReload
-	p.reloading, p.lastReload = call, now
+	p.reloading, p.lastReload = append(p.reloading, call), now
 	return call, last
 }
 
 // runReload loads the cards for call, which beginReloadLocked returned
-// with last, and ends it. A reload cut short because ctx ended gives the
-// last reload's start back to last, unless another reload has started
-// since: the next miss may then reload at once.
+// with last, and ends it: it takes call, and no other reload, out of
+// those under way. A reload cut short because ctx ended gives the last
+// reload's start back to last, unless another reload has started since:
+// the next miss may then reload at once.
 func (p *Platform) runReload(ctx context.Context, call *reloadCall, last time.Time) {
 	call.err = p.loadCards(ctx)
 	p.mu.Lock()
-	latest := p.reloading == call
-	if latest {
-		p.reloading = nil
-	}
+	latest := p.reloading[len(p.reloading)-1] == call
+	p.reloading = slices.DeleteFunc(p.reloading, func(c *reloadCall) bool { return c == call })
 	if call.cut = cutShort(ctx, call.err); call.cut && latest {
 		p.lastReload = last
 	}

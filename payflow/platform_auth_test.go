@@ -635,6 +635,26 @@ func resolveBob(ctx context.Context, s *shop, p *payflow.Platform, eid adv.EID) 
 	return done
 }
 
+// reloadStarts are the two ways a reload of the cards starts: a miss, by
+// resolving Bob's EID, and a call of Reload. Each runs in the background
+// and sends the error of its call.
+var reloadStarts = []struct {
+	name   string
+	reload func(context.Context, *shop, *payflow.Platform, adv.EID) <-chan error
+}{
+	{"a miss", resolveBob},
+	{"Reload", func(ctx context.Context, _ *shop, p *payflow.Platform, _ adv.EID) <-chan error {
+		return reloadIn(ctx, p)
+	}},
+}
+
+// reloadIn runs p.Reload(ctx) in the background and sends its error.
+func reloadIn(ctx context.Context, p *payflow.Platform) <-chan error {
+	done := make(chan error, 1)
+	go func() { done <- p.Reload(ctx) }()
+	return done
+}
+
 // TestResolveAfterCutReload: a reload whose caller went away before the
 // scan ended, whether a miss or a call of Reload started it, does not
 // count as a reload: a resolution of the same EID meanwhile or just
@@ -642,17 +662,7 @@ func resolveBob(ctx context.Context, s *shop, p *payflow.Platform, eid adv.EID) 
 // the card, instead of getting the other caller's error or waiting out
 // the second between reloads.
 func TestResolveAfterCutReload(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		reload func(context.Context, *shop, *payflow.Platform, adv.EID) <-chan error
-	}{
-		{"a miss", resolveBob},
-		{"Reload", func(ctx context.Context, _ *shop, p *payflow.Platform, _ adv.EID) <-chan error {
-			done := make(chan error, 1)
-			go func() { done <- p.Reload(ctx) }()
-			return done
-		}},
-	} {
+	for _, tc := range reloadStarts {
 		t.Run(tc.name, func(t *testing.T) {
 			st := &cutScan{Store: memory.New()}
 			s, other, eid := bobElsewhere(t, st)
@@ -702,4 +712,103 @@ func TestResolveWaitsForReload(t *testing.T) {
 	close(release)
 	require.NoError(t, <-found, "the resolution that waited for the reload")
 	require.NoError(t, <-reloaded)
+}
+
+// gatedScans is a Store that counts its scans of the cards and, once
+// gated, holds each until the test releases it (the scan then reads the
+// cards) or the scanning call's context ends (it then fails with the
+// context's error). A held scan sends the channel that releases it on
+// the channel gate returns as it begins.
+type gatedScans struct {
+	payflow.Store
+	mu      sync.Mutex
+	scans   int
+	started chan chan struct{} // nil: not gated
+}
+
+func (s *gatedScans) gate() <-chan chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started = make(chan chan struct{}, 8)
+	return s.started
+}
+
+func (s *gatedScans) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.scans
+}
+
+func (s *gatedScans) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) error {
+	s.mu.Lock()
+	s.scans++
+	started := s.started
+	s.mu.Unlock()
+	if started == nil {
+		return s.Store.Cards(ctx, fn)
+	}
+	release := make(chan struct{})
+	started <- release
+	select {
+	case <-release:
+		return s.Store.Cards(ctx, fn)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// within returns what ch sends, failing the test if it sends nothing
+// within a few seconds.
+func within[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s: nothing after 5 s", what)
+		var zero T
+		return zero
+	}
+}
+
+// TestResolveWaitsForEarlierReload: a Reload cut short while an earlier
+// reload, started by a miss or by Reload, is still under way leaves the
+// misses waiting for the earlier one: the resolutions that miss before
+// the cut or after it start no scan of their own, answer nothing before
+// the earlier reload ends, and then find the card it loaded.
+func TestResolveWaitsForEarlierReload(t *testing.T) {
+	for _, tc := range reloadStarts {
+		t.Run(tc.name, func(t *testing.T) {
+			bg := context.Background()
+			st := &gatedScans{Store: memory.New()}
+			s, other, eid := bobElsewhere(t, st)
+			before := st.count()
+
+			started := st.gate()
+			first := tc.reload(bg, s, other, eid)
+			releaseFirst := within(t, started, "the first scan")
+			ctx, cancel := context.WithCancel(bg)
+			cut := reloadIn(ctx, other)
+			within(t, started, "the second scan")
+			early := resolveBob(bg, s, other, eid)
+			cancel()
+			require.ErrorIs(t, within(t, cut, "the Reload cut short"), context.Canceled)
+			late := resolveBob(bg, s, other, eid)
+
+			select {
+			case err := <-early:
+				t.Fatalf("the resolution that missed before the cut answered during the first reload: %v", err)
+			case err := <-late:
+				t.Fatalf("the resolution that missed after the cut answered during the first reload: %v", err)
+			case <-started:
+				t.Fatal("a resolution scanned the cards during the first reload")
+			case <-time.After(100 * time.Millisecond):
+			}
+			close(releaseFirst)
+			require.NoError(t, within(t, first, "the first reload"))
+			require.NoError(t, within(t, early, "the resolution that missed before the cut"))
+			require.NoError(t, within(t, late, "the resolution that missed after the cut"))
+			assert.Equal(t, 2, st.count()-before, "the scans of the two reloads and no other")
+		})
+	}
 }
