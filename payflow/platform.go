@@ -121,18 +121,19 @@ type Platform struct {
 	cache    cache
 	used     usedNonces // pairing nonces the store holds used, see Pair
 
-	mu         sync.Mutex // guards lastReload and reloading
-	lastReload time.Time
+	mu         sync.Mutex    // guards lastReload and reloading
+	lastReload time.Time     // start of the reload that last ended without being cut short
 	reloading  []*reloadCall // the reloads under way, in the order they started
-	reloads    atomic.Uint64 // reloads ended, counted before they leave reloading
+	reloads    atomic.Uint64 // reloads ended without being cut short, counted before they leave reloading
 }
 
 // reloadCall is a reload of the cards, started by Reload or by an EID
 // that did not resolve, which the misses meanwhile wait for.
 type reloadCall struct {
-	done chan struct{} // closed when err and cut are set
-	err  error
-	cut  bool // ended by its caller's ctx: not counted in reloads
+	start time.Time
+	done  chan struct{} // closed when err and cut are set
+	err   error
+	cut   bool // ended by its caller's ctx: not counted in reloads
 }
 
 var _ API = (*Platform)(nil)
@@ -287,7 +288,9 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // that cards enrolled by another platform process resolve here too, with
 // their secret as stored; a card that this process enrols while the scan
 // is under way keeps the secret it was enrolled with here. A Platform
-// calls it by itself, at most once a second, when an EID does not resolve.
+// calls it by itself, when an EID does not resolve, at most once a
+// second: not before a second after the start of the reload that last
+// ended without being cut short.
 // The resolutions that miss while a reload is under way, this one or one
 // that a miss started, wait for it and look again rather than start
 // another; a reload cut short because ctx ended does not count, and those
@@ -299,23 +302,18 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // Reload have loaded them with another secret.
 func (p *Platform) Reload(ctx context.Context) error {
 	p.mu.Lock()
-	call, last := p.beginReloadLocked(p.now())
+	call := p.beginReloadLocked(p.now())
 	p.mu.Unlock()
-	p.runReload(ctx, call, last)
+	p.runReload(ctx, call)
 	return call.err
 }
 
-// loadCards is Reload without the record of its time.
-func (p *Platform) loadCards(ctx context.Context) (err error) {
-	defer func() {
-		if !cutShort(ctx, err) {
-			p.reloads.Add(1)
-		}
-	}()
+// loadCards is Reload without the record of its start and end.
+func (p *Platform) loadCards(ctx context.Context) error {
 	var bad UnresolvableCardsError
 	gen := p.resolver.begin()
 	defer p.resolver.end()
-	err = p.store.Cards(ctx, func(c *CardRecord) error {
+	err := p.store.Cards(ctx, func(c *CardRecord) error {
 		if err := p.resolver.load(c.ID, c.AdvSecret, gen); err != nil {
 			bad.CardIDs, bad.Errs = append(bad.CardIDs, c.ID), append(bad.Errs, err)
 		}

@@ -189,8 +189,9 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 
 // reloadForMiss reloads the cards for an EID that did not resolve at now,
-// in a lookup made when seen reloads had ended, if the last reload started
-// a second or more before now (or after it: the clock went back). It
+// in a lookup made when seen reloads had ended, if the reload that last
+// ended without being cut short started a second or more before now (or
+// after it: the clock went back), or none has ended so. It
 // waits instead for the reload under way that started last, whether a
 // miss or a call of Reload started it, and reloads nothing when a reload
 // has ended since the lookup, so that concurrent misses share one scan of
@@ -216,10 +217,9 @@ func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64
 				p.mu.Unlock()
 				return false, nil
 			}
-			var last time.Time
-			call, last = p.beginReloadLocked(now)
+			call = p.beginReloadLocked(now)
 			p.mu.Unlock()
-			p.runReload(ctx, call, last)
+			p.runReload(ctx, call)
 		} else {
 			p.mu.Unlock()
 			select {
@@ -239,28 +239,28 @@ func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64
 }
 
 // beginReloadLocked adds a reload of the cards that starts at now to
-// those under way, which the misses wait for, and returns it with the
-// start of the reload before it. p.mu must be held.
-func (p *Platform) beginReloadLocked(now time.Time) (call *reloadCall, last time.Time) {
-	call = &reloadCall{done: make(chan struct{})}
-	last = p.lastReload
-	p.reloading, p.lastReload = append(p.reloading, call), now
-	return call, last
+// those under way, which the misses wait for, and returns it. p.mu must
+// be held.
+func (p *Platform) beginReloadLocked(now time.Time) *reloadCall {
+	call := &reloadCall{start: now, done: make(chan struct{})}
+	p.reloading = append(p.reloading, call)
+	return call
 }
 
-// runReload loads the cards for call, which beginReloadLocked returned
-// with last, and ends it: it takes call, and no other reload, out of
-// those under way. A reload cut short because ctx ended gives the last
-// reload's start back to last, unless another reload has started since:
-// the next miss may then reload at once.
-func (p *Platform) runReload(ctx context.Context, call *reloadCall, last time.Time) {
+// runReload loads the cards for call, which beginReloadLocked returned,
+// and ends it: it takes call, and no other reload, out of those under
+// way. A reload that ends without being cut short because ctx ended
+// counts in p.reloads, and its start is then the last reload's; one cut
+// short leaves both as they were.
+func (p *Platform) runReload(ctx context.Context, call *reloadCall) {
 	call.err = p.loadCards(ctx)
+	call.cut = cutShort(ctx, call.err)
 	p.mu.Lock()
-	latest := p.reloading[len(p.reloading)-1] == call
-	p.reloading = slices.DeleteFunc(p.reloading, func(c *reloadCall) bool { return c == call })
-	if call.cut = cutShort(ctx, call.err); call.cut && latest {
-		p.lastReload = last
+	if !call.cut {
+		p.reloads.Add(1)
+		p.lastReload = call.start
 	}
+	p.reloading = slices.DeleteFunc(p.reloading, func(c *reloadCall) bool { return c == call })
 	p.mu.Unlock()
 	close(call.done)
 }

@@ -714,8 +714,8 @@ func TestResolveWaitsForReload(t *testing.T) {
 	require.NoError(t, <-reloaded)
 }
 
-// gatedScans is a Store that counts its scans of the cards and, once
-// gated, holds each until the test releases it (the scan then reads the
+// gatedScans is a Store that counts its scans of the cards from the last
+// call of gate and, until ungate, holds each until the test releases it (the scan then reads the
 // cards) or the scanning call's context ends (it then fails with the
 // context's error). A held scan sends the channel that releases it on
 // the channel gate returns as it begins.
@@ -729,8 +729,15 @@ type gatedScans struct {
 func (s *gatedScans) gate() <-chan chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.started = make(chan chan struct{}, 8)
+	s.scans, s.started = 0, make(chan chan struct{}, 8)
 	return s.started
+}
+
+// ungate lets the scans that begin from now on read the cards at once.
+func (s *gatedScans) ungate() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.started = nil
 }
 
 func (s *gatedScans) count() int {
@@ -782,7 +789,6 @@ func TestResolveWaitsForEarlierReload(t *testing.T) {
 			bg := context.Background()
 			st := &gatedScans{Store: memory.New()}
 			s, other, eid := bobElsewhere(t, st)
-			before := st.count()
 
 			started := st.gate()
 			first := tc.reload(bg, s, other, eid)
@@ -808,7 +814,77 @@ func TestResolveWaitsForEarlierReload(t *testing.T) {
 			require.NoError(t, within(t, first, "the first reload"))
 			require.NoError(t, within(t, early, "the resolution that missed before the cut"))
 			require.NoError(t, within(t, late, "the resolution that missed after the cut"))
-			assert.Equal(t, 2, st.count()-before, "the scans of the two reloads and no other")
+			assert.Equal(t, 2, st.count(), "the scans of the two reloads and no other")
+		})
+	}
+}
+
+// TestResolveAfterOverlappingReloads: of two overlapping Reloads, only
+// one that ends without being cut short counts against the second between
+// the reloads that misses start. When both are cut short, in either
+// order, a resolution in the same second scans the cards itself and finds
+// the card; when one of them ends, the card it loaded resolves without a
+// scan, and an EID that no card has is not found, without a scan either.
+func TestResolveAfterOverlappingReloads(t *testing.T) {
+	type end struct {
+		reload int  // 0: the one started first
+		finish bool // whether it reads the cards, or is cut short
+	}
+	for _, tc := range []struct {
+		name  string
+		ends  [2]end
+		scans int // over the reloads and the resolutions
+	}{
+		{"the first cut, then the second", [2]end{{0, false}, {1, false}}, 3},
+		{"the second cut, then the first", [2]end{{1, false}, {0, false}}, 3},
+		{"the first ended, then the second cut", [2]end{{0, true}, {1, false}}, 2},
+		{"the second cut, then the first ended", [2]end{{1, false}, {0, true}}, 2},
+		{"the second ended, then the first cut", [2]end{{1, true}, {0, false}}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bg := context.Background()
+			st := &gatedScans{Store: memory.New()}
+			s, other, eid := bobElsewhere(t, st)
+
+			started := st.gate()
+			var (
+				cancels  [2]context.CancelFunc
+				reloads  [2]<-chan error
+				releases [2]chan struct{}
+			)
+			for i := range 2 {
+				var ctx context.Context
+				ctx, cancels[i] = context.WithCancel(bg)
+				defer cancels[i]()
+				reloads[i] = reloadIn(ctx, other)
+				releases[i] = within(t, started, fmt.Sprintf("the scan of reload %d", i))
+			}
+			for _, e := range tc.ends {
+				if e.finish {
+					close(releases[e.reload])
+					require.NoError(t, within(t, reloads[e.reload], "the reload that ended"))
+				} else {
+					cancels[e.reload]()
+					require.ErrorIs(t, within(t, reloads[e.reload], "the reload cut short"), context.Canceled)
+				}
+			}
+
+			found := resolveBob(bg, s, other, eid)
+			if tc.scans == 3 {
+				select {
+				case release := <-started:
+					close(release)
+				case err := <-found:
+					t.Fatalf("the resolution answered without scanning the cards: %v", err)
+				case <-time.After(5 * time.Second):
+					t.Fatal("the resolution neither scanned the cards nor answered")
+				}
+			}
+			require.NoError(t, within(t, found, "the resolution of Bob"))
+			st.ungate()
+			_, err := other.Resolve(bg, s.shopper.Token, &payflow.ResolveRequest{EID: bytes.Repeat([]byte{0x77}, record.EIDSize)})
+			require.ErrorIs(t, err, payflow.ErrNotFound, "an EID that no card has")
+			assert.Equal(t, tc.scans, st.count(), "the scans of the cards")
 		})
 	}
 }
