@@ -20,7 +20,9 @@ type Store interface {
 	// durable), and rolls back and returns fn's error otherwise. When the
 	// commit itself fails on the way (a server store whose connection
 	// breaks after COMMIT was sent), the error is returned but the
-	// transaction may have committed: its outcome is unknown.
+	// transaction may have committed: its outcome is unknown. When a write
+	// method of tx failed, Update commits nothing, even if fn ignored the
+	// error and returned nil: it then fails with that write's error (Tx).
 	//
 	// Update may run fn again after a transient failure of the engine (a
 	// serialization failure, a deadlock, or a unique-key violation on insert
@@ -117,7 +119,16 @@ type ReadTx interface {
 // another, a pending state of a transfer that is not pending, or an update
 // of a row that is not stored, fails Update with an error wrapping
 // ErrCorrupt (at the latest when it commits), and nothing of the
-// transaction is stored.
+// transaction is stored. So does an insert of an ID that is stored or
+// given twice, with ErrCorrupt or the engine's unique-key error.
+//
+// A write method may fail at once (SQLite: an insert's constraint), or
+// succeed and leave the failure to Update (the memory store checks the
+// writes, and PostgreSQL sends them, once fn has returned). Once one has
+// failed, the transaction is lost: the later calls of tx may fail with the
+// same error, and Update fails and stores nothing of the transaction,
+// whatever fn returns: with fn's error, or with the write's error when fn
+// ignored it and returned nil.
 type Tx interface {
 	ReadTx
 

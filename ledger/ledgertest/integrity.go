@@ -404,3 +404,59 @@ func testWriteOrder(t *testing.T, c Config) {
 		})
 	}
 }
+
+// testIgnoredWriteError writes through the store itself, as no ledger
+// would: fn ignores the error of a write method and returns nil. An insert
+// of an ID that is stored, or given twice, is refused (Tx): the write
+// method fails, or Update does when it commits. Update then fails with the
+// write's error, whatever fn returns, and nothing of the transaction is
+// stored, neither the writes before the refused one nor those after it.
+func testIgnoredWriteError(t *testing.T, c Config) {
+	stored := rows{
+		accounts: []ledger.Account{
+			{ID: id(1), Ledger: 1, Code: 1, Timestamp: 1},
+			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+		},
+		last: 2,
+	}
+	for _, tc := range []struct {
+		name     string
+		accounts []ledger.Account // the refused insert
+	}{
+		{"insert_of_stored_account", []ledger.Account{{ID: id(1), Ledger: 1, Code: 1, Timestamp: 3}}},
+		{"insert_of_account_twice", []ledger.Account{
+			{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3}, {ID: id(3), Ledger: 1, Code: 1, Timestamp: 4}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := c.NewStore(t)
+			defer s.Close()
+			require.NoError(t, write(s, stored))
+			before := contents(t, s)
+			var werr error // the refused insert's error, nil when the store refuses it at commit
+			err := s.Update(context.Background(), func(tx ledger.Tx) error {
+				if _, err := tx.LastTimestamp(); err != nil {
+					return err
+				}
+				// A transfer before the refused insert, a failed transfer,
+				// an update and the timestamp after it.
+				require.NoError(t, tx.InsertTransfers([]ledger.Transfer{{ID: id(10), DebitAccountID: id(1),
+					CreditAccountID: id(2), Amount: 1, Ledger: 1, Code: 1, Timestamp: 5}}))
+				werr = tx.InsertAccounts(tc.accounts)
+				_ = tx.InsertFailed([]ledger.FailedTransfer{{ID: id(11), Result: ledger.TransferExceedsCredits, Timestamp: 6}})
+				_ = tx.UpdateAccounts([]ledger.Account{{ID: id(2), CreditsPosted: 1}})
+				_ = tx.SetLastTimestamp(6)
+				return nil
+			})
+			require.Error(t, err)
+			if werr != nil {
+				require.ErrorIs(t, err, werr, "the write's error")
+			}
+			assert.Equal(t, before, contents(t, s), "nothing of the refused transaction")
+			require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+				f, err := tx.FailedTransfers([]ledger.ID{id(11)})
+				assert.Empty(t, f, "the failed transfer written after the refused insert")
+				return err
+			}))
+		})
+	}
+}

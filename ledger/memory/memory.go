@@ -77,8 +77,10 @@ func (s *Store) Close() error {
 // state its transfer, a balance history row its account or its transfer,
 // an update its account or pending state), a pending state of a transfer
 // that is not pending, or an update of an account or pending state that
-// fn updates twice, fails Update with ledger.ErrCorrupt and nothing of
-// fn's writes is applied, as the SQL stores refuse it.
+// fn updates twice, or an insert of an account that is stored or that fn
+// inserts twice, fails Update with ledger.ErrCorrupt and nothing of fn's
+// writes is applied, as the SQL stores refuse it. The write methods never
+// fail: the store checks the writes once fn has returned nil.
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -261,9 +263,9 @@ type tx struct {
 	updPending [][]ledger.Pending
 	failed     [][]ledger.FailedTransfer
 	balances   [][]ledger.BalanceRow
-	// Whether Store.txAccounts, Store.txTransfers and Store.txPending hold
-	// this transaction's IDs.
-	accountsNumbered, transfersNumbered, pendingNumbered bool
+	// Whether Store.txTransfers and Store.txPending hold this
+	// transaction's IDs (checkLocked numbers Store.txAccounts first).
+	transfersNumbered, pendingNumbered bool
 }
 
 func (t *tx) LastTimestamp() (uint64, error) { return t.s.last, nil }
@@ -345,12 +347,22 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 // transaction: a transfer its debit or credit account, a pending state its
 // transfer, a balance history row its account or its transfer, an update
 // its account or pending state; when a pending state names a transfer
-// that is not pending; or when it updates an account or a pending state
-// twice. The
+// that is not pending; when it updates an account or a pending state
+// twice; or when it inserts an account that is stored, or twice. The
 // history row of a created transfer has its timestamp, so that transfer is
 // found by a binary search of the transaction's transfers (ascending
 // timestamps); the row of a release names a stored transfer.
 func (t *tx) checkLocked() error {
+	if a, twice := number(&t.s.txAccounts, t.newAccts, func(a *ledger.Account) ledger.ID { return a.ID }); twice {
+		return fmt.Errorf("%w: account %v inserted twice", ledger.ErrCorrupt, a)
+	}
+	for _, batch := range t.newAccts {
+		for k := range batch {
+			if a := batch[k].ID; t.s.account(a) != nil {
+				return fmt.Errorf("%w: insert of account %v, which is stored", ledger.ErrCorrupt, a)
+			}
+		}
+	}
 	for _, batch := range t.transfers {
 		for k := range batch {
 			tr := &batch[k]
@@ -417,11 +429,7 @@ func (t *tx) hasAccount(id ledger.ID) bool {
 	if t.s.account(id) != nil {
 		return true
 	}
-	if !t.accountsNumbered {
-		number(&t.s.txAccounts, t.newAccts, func(a *ledger.Account) ledger.ID { return a.ID })
-		t.accountsNumbered = true
-	}
-	_, ok := t.s.txAccounts.Find(id)
+	_, ok := t.s.txAccounts.Find(id) // numbered first by checkLocked
 	return ok
 }
 

@@ -70,6 +70,11 @@ func (s *Store) Close() error {
 // is not stored, or an update that names one row twice (each update is one
 // statement, whose count of updated rows then falls short), fails with an
 // error wrapping ledger.ErrCorrupt, and nothing of fn's writes is stored.
+// The write methods of the transaction only queue their statements and
+// never fail: a write the server refuses (an insert of an ID that is
+// stored, or given twice, fails with its unique violation once the
+// retries are spent) fails Update, even when fn returned nil, and nothing
+// is stored; when fn fails, nothing is sent.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {

@@ -94,7 +94,12 @@ func joinErr(a, b error) error {
 // an update of a row that is not stored, or of one row twice, and a
 // pending state of a transfer that is not pending, then fail Update
 // alike.
-// Nothing of fn's writes is stored then. SQLite has one writer, so fn
+// Nothing of fn's writes is stored then. A write method that fails (a
+// constraint of an insert: an ID that is stored, or given twice) ends the
+// transaction: SQLite rolls it back (INSERT OR ROLLBACK), the later calls
+// of fn's tx fail with that error without running, and Update fails with
+// fn's error, or with the write's error when fn ignored it and returned
+// nil; nothing of fn's writes is stored. SQLite has one writer, so fn
 // never meets a serialization failure and is run once. When another
 // process holds the write lock, BEGIN waits up to Options.BusyTimeout and
 // then fails with the driver's SQLITE_BUSY error. When ctx ends before the commit (while BEGIN
@@ -124,6 +129,9 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	t := &writeTx{ctx: ctx, tx: &s.conn.Tx, s: s}
 	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: t.query}
 	err := fn(t)
+	if err == nil {
+		err = t.err // a write that failed, whose error fn ignored
+	}
 	for _, update := range t.updates {
 		if err != nil {
 			break
@@ -200,6 +208,9 @@ func (t *writeTx) stmt(query string) *sql.Stmt {
 }
 
 func (t *writeTx) query(query string, args []any, row func(sqlstore.Scanner) error) error {
+	if t.err != nil {
+		return t.err
+	}
 	var rows *sql.Rows
 	var err error
 	if st := t.stmt(query); st != nil {
@@ -235,14 +246,26 @@ type writeTx struct {
 	unprepared []string
 	updates    []func() error        // run after fn, in order
 	pending    sqlstore.PendingCheck // inserted transfers and pending states, for checkPending
+	// err is the error of the first write that failed: the transaction
+	// has then ended (INSERT OR ROLLBACK rolls it back), so no later
+	// statement runs, lest it run outside it and be stored at once.
+	err error
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
 
-// exec runs query and returns the number of rows it changed.
-func (t *writeTx) exec(query string, args ...any) (int64, error) {
+// exec runs query and returns the number of rows it changed. Once a write
+// has failed, it runs nothing and returns that write's error (writeTx.err).
+func (t *writeTx) exec(query string, args ...any) (n int64, err error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	defer func() {
+		if err != nil {
+			t.err = err
+		}
+	}()
 	var res sql.Result
-	var err error
 	if st := t.stmt(query); st != nil {
 		res, err = st.ExecContext(t.ctx, args...)
 	} else {
@@ -251,8 +274,7 @@ func (t *writeTx) exec(query string, args ...any) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: %w", err)
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
+	if n, err = res.RowsAffected(); err != nil {
 		return 0, fmt.Errorf("sqlite: %w", err)
 	}
 	return n, nil
