@@ -58,3 +58,43 @@ func TestAmountsOfAnyExponent(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAmountOfAnyExponent parses s and formats amount in a currency of any
+// Exponent (0 to 255), beyond the table's (at most 4): a failure is
+// ErrBadAmount, never a panic; an amount that parses stays within
+// AmountLimit and its canonical form parses back to it; and an amount
+// formats exactly when it is within AmountLimit, into a text that parses
+// back to it and is its canonical form.
+func FuzzAmountOfAnyExponent(f *testing.F) {
+	f.Add("12.50", uint8(2), uint64(1250))
+	f.Add("1", uint8(5), uint64(100_000))
+	f.Add("9.223372036854775807", uint8(18), AmountLimit)
+	f.Add("0.1", uint8(19), AmountLimit+1)
+	f.Add("0."+strings.Repeat("0", 254)+"7", uint8(255), uint64(7))
+	f.Add("1.", uint8(0), uint64(0))
+	f.Fuzz(func(t *testing.T, s string, exponent uint8, amount uint64) {
+		c := Currency{Code: "XTS", Exponent: exponent}
+		if v, err := c.parseAmount(s); err != nil {
+			require.ErrorIs(t, err, ErrBadAmount)
+		} else {
+			require.LessOrEqual(t, v, AmountLimit)
+			text, err := c.formatAmount(v)
+			require.NoError(t, err)
+			back, err := c.parseAmount(text)
+			require.NoError(t, err)
+			require.Equal(t, v, back, "%q formatted as %q", s, text)
+		}
+		text, err := c.formatAmount(amount)
+		if amount > AmountLimit {
+			require.ErrorIs(t, err, ErrBadAmount)
+			return
+		}
+		require.NoError(t, err)
+		back, err := c.parseAmount(text)
+		require.NoError(t, err, "%d formatted as %q", amount, text)
+		require.Equal(t, amount, back, "formatted as %q", text)
+		again, err := c.formatAmount(back)
+		require.NoError(t, err)
+		require.Equal(t, text, again)
+	})
+}
