@@ -87,17 +87,26 @@ func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
 		if a.key == nil || next.ICCID == "" {
 			return nil, simcard.SWConditions
 		}
-		if !certifiesCard(cmd.Data, &a.key.PublicKey, next.ICCID) {
+		cert := cardCertificate(cmd.Data, &a.key.PublicKey, next.ICCID)
+		if cert == nil {
 			return nil, simcard.SWWrongData
 		}
-		if next.Chain != nil && !chainLinks(cmd.Data, next.Chain) {
+		if next.Chain != nil && !chainLinks(cert, next.Chain) {
 			// Another CA issued it: the chain stored before is not its
 			// issuers' and goes; PUT DATA 0107 must put theirs.
 			next.Chain = nil
 		}
 		next.Cert = bytes.Clone(cmd.Data)
 	case simcard.TagChain:
-		if !chainLinks(next.Cert, cmd.Data) {
+		var cert *x509.Certificate
+		if next.Cert != nil {
+			c, err := pki.ParseCertificate(next.Cert)
+			if err != nil {
+				return nil, simcard.SWWrongData
+			}
+			cert = c
+		}
+		if !chainLinks(cert, cmd.Data) {
 			return nil, simcard.SWWrongData
 		}
 		next.Chain = bytes.Clone(cmd.Data)
@@ -122,19 +131,21 @@ func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
 	return nil, simcard.SWSuccess
 }
 
-// certifiesCard reports whether der is a certificate of pub naming the card
-// iccid as verifiers read it (pki.CardID).
-func certifiesCard(der []byte, pub *ecdsa.PublicKey, iccid string) bool {
+// cardCertificate returns der parsed when it is a certificate of pub naming
+// the card iccid as verifiers read it (pki.CardID), and nil otherwise.
+func cardCertificate(der []byte, pub *ecdsa.PublicKey, iccid string) *x509.Certificate {
 	c, err := pki.ParseCertificate(der)
 	if err != nil {
-		return false
+		return nil
 	}
 	k, ok := c.PublicKey.(*ecdsa.PublicKey)
 	if !ok || !k.Equal(pub) {
-		return false
+		return nil
 	}
-	id, err := pki.CardID(c)
-	return err == nil && id == iccid
+	if id, err := pki.CardID(c); err != nil || id != iccid {
+		return nil
+	}
+	return c
 }
 
 // chainLinks reports whether chain is one or more certificates in DER, back
@@ -145,16 +156,9 @@ func certifiesCard(der []byte, pub *ecdsa.PublicKey, iccid string) bool {
 // key that checks its signature. A certificate without basic constraints
 // (of version 1, which x509 would take as a CA's) issues nothing. The last
 // certificate's issuer, the root, is not in the chain and not checked.
-func chainLinks(cert, chain []byte) bool {
+func chainLinks(cert *x509.Certificate, chain []byte) bool {
 	s := cryptobyte.String(chain)
-	var child *x509.Certificate
-	if cert != nil {
-		c, err := pki.ParseCertificate(cert)
-		if err != nil {
-			return false
-		}
-		child = c
-	}
+	child := cert
 	for !s.Empty() {
 		var der cryptobyte.String
 		if !s.ReadASN1Element(&der, cbasn1.SEQUENCE) {
@@ -211,7 +215,7 @@ func (a *Applet) activateLocked(cmd simcard.Command) ([]byte, uint16) {
 	st := &a.st
 	if st.Life != simcard.LifePersonalisation || st.ICCID == "" || a.key == nil ||
 		st.Cert == nil || st.PINHash == nil || st.PUKHash == nil ||
-		!certifiesCard(st.Cert, &a.key.PublicKey, st.ICCID) {
+		cardCertificate(st.Cert, &a.key.PublicKey, st.ICCID) == nil {
 		return nil, simcard.SWConditions
 	}
 	next := a.st

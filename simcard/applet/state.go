@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -152,10 +153,16 @@ func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
 	// and only a chain that links, in itself and to the certificate; a
 	// certificate the chain did not issue drops it. So in either
 	// life-cycle state the chain, when stored, issued the certificate.
-	if s.Cert != nil && (key == nil || !certifiesCard(s.Cert, &key.PublicKey, s.ICCID)) {
-		return state{}, nil, fmt.Errorf("%w: the certificate does not certify the card's key for its ICCID", ErrState)
+	var cert *x509.Certificate
+	if s.Cert != nil {
+		if key != nil {
+			cert = cardCertificate(s.Cert, &key.PublicKey, s.ICCID)
+		}
+		if cert == nil {
+			return state{}, nil, fmt.Errorf("%w: the certificate does not certify the card's key for its ICCID", ErrState)
+		}
 	}
-	if s.Chain != nil && !chainLinks(s.Cert, s.Chain) {
+	if s.Chain != nil && !chainLinks(cert, s.Chain) {
 		return state{}, nil, fmt.Errorf("%w: the issuer chain is not certificates in DER that issued the card's certificate and each other", ErrState)
 	}
 	return s, key, nil
