@@ -58,9 +58,18 @@ var readOnly = map[byte]bool{
 	simcard.InsAdvert: true, simcard.InsInternalAuth: true,
 }
 
-// stateCounter is the signature counter of a stored state (octets 6 to 13
-// of its layout).
-func stateCounter(b []byte) uint64 { return binary.BigEndian.Uint64(b[6:14]) }
+// Offsets in the stored state's layout: version, life-cycle state, PIN
+// tries, PIN maximum, PUK tries, PUK maximum (one octet each), then the
+// signature counter (8 octets).
+const (
+	offLife     = 1
+	offPINTries = 2
+	offPUKTries = 4
+	offCounter  = 6
+)
+
+// stateCounter is the signature counter of a stored state.
+func stateCounter(b []byte) uint64 { return binary.BigEndian.Uint64(b[offCounter : offCounter+8]) }
 
 // FuzzTransmit sends arbitrary command sequences to a personalised card,
 // operational and, from the same state, still being personalised, and
@@ -85,7 +94,7 @@ func FuzzTransmit(f *testing.F) {
 	operational, err := v.Storage.Load()
 	require.NoError(f, err)
 	personalising := bytes.Clone(operational)
-	personalising[1] = simcard.LifePersonalisation
+	personalising[offLife] = simcard.LifePersonalisation
 	sel := unhex(f, selectAID)
 	for _, seed := range [][][]byte{
 		{sel},
@@ -140,21 +149,21 @@ func transmitChecked(t *testing.T, start []byte, cmds [][]byte) {
 
 		twin, err := cards[1].Transmit(raw)
 		require.NoError(t, err)
-		mine, twinSW := sw, binary.BigEndian.Uint16(twin[len(twin)-2:])
-		if mine&0xFF00 == simcard.SWBytesRemaining && twinSW&0xFF00 == simcard.SWBytesRemaining {
+		firstSW, twinSW := sw, binary.BigEndian.Uint16(twin[len(twin)-2:])
+		if firstSW&0xFF00 == simcard.SWBytesRemaining && twinSW&0xFF00 == simcard.SWBytesRemaining {
 			// The octets left of an ECDSA signature (DER, random k) differ
 			// in number from one signature to the next.
-			mine, twinSW = simcard.SWBytesRemaining, simcard.SWBytesRemaining
+			firstSW, twinSW = simcard.SWBytesRemaining, simcard.SWBytesRemaining
 		}
-		require.Equalf(t, mine, twinSW, "two applets of one state answer % X", raw)
+		require.Equalf(t, firstSW, twinSW, "two applets of one state answer % X", raw)
 
 		after, err := mems[0].Load()
 		require.NoError(t, err)
 		switch {
 		case sw&0xFFF0 == simcard.SWWrongPINBase:
-			tries := 2 // PIN tries, or PUK tries for RESET RETRY COUNTER
+			tries := offPINTries // the PUK's for RESET RETRY COUNTER
 			if cmd.INS == simcard.InsResetRetryCounter {
-				tries = 4
+				tries = offPUKTries
 			}
 			require.Equalf(t, byte(sw&0x0F), after[tries], "%04X to % X: tries left", sw, raw)
 			if bytes.Equal(after, before) {
