@@ -204,23 +204,8 @@ var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64) (bool, error) {
 	for {
 		p.mu.Lock()
-		var call *reloadCall
 		if n := len(p.reloading); n > 0 {
-			call = p.reloading[n-1]
-		}
-		if call == nil && p.reloads.Load() != seen {
-			p.mu.Unlock()
-			return true, nil
-		}
-		if call == nil {
-			if now.Sub(p.lastReload) < time.Second && !now.Before(p.lastReload) {
-				p.mu.Unlock()
-				return false, nil
-			}
-			call = p.beginReloadLocked(now)
-			p.mu.Unlock()
-			p.runReload(ctx, call)
-		} else {
+			call := p.reloading[n-1]
 			p.mu.Unlock()
 			select {
 			case <-call.done:
@@ -230,12 +215,30 @@ func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64
 			if call.cut {
 				continue
 			}
+			return true, missReloadErr(call)
 		}
-		if call.err != nil && !errors.Is(call.err, ErrUnresolvableCard) {
-			return true, call.err
+		switch {
+		case p.reloads.Load() != seen:
+			p.mu.Unlock()
+			return true, nil
+		case now.Sub(p.lastReload) < time.Second && !now.Before(p.lastReload):
+			p.mu.Unlock()
+			return false, nil
 		}
-		return true, nil
+		call := p.beginReloadLocked(now)
+		p.mu.Unlock()
+		p.runReload(ctx, call)
+		return true, missReloadErr(call)
 	}
+}
+
+// missReloadErr is the error of call, which has ended, for the miss that
+// waited for it: its error but an *UnresolvableCardsError.
+func missReloadErr(call *reloadCall) error {
+	if errors.Is(call.err, ErrUnresolvableCard) {
+		return nil
+	}
+	return call.err
 }
 
 // beginReloadLocked adds a reload of the cards that starts at now to
