@@ -442,32 +442,23 @@ func (t *writeTx) InsertPending(pending []ledger.Pending) error {
 // state the transaction inserted names a transfer without
 // ledger.TransferPending, inserted in this transaction or stored before. It
 // runs after fn, so that the order of fn's inserts does not matter, and
-// asks the database only about the pending states whose transfer the
-// transaction does not insert (sqlstore.PendingCheck); a pending state
-// naming no transfer at all fails the commit (its foreign key). The IDs go
-// in chunks whose sizes are powers of two, as bulk's rows.
+// reads (with the ReadTx lookup) only the transfers of the pending states
+// whose transfer the transaction does not insert (sqlstore.PendingCheck):
+// none when the ledger inserts a hold with its pending state. A pending
+// state naming no transfer at all fails the commit (its foreign key).
 func (t *writeTx) checkPending() error {
 	unknown, err := t.pending.Unknown()
 	if err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
-	args := make([]any, 0, 1+min(len(unknown), maxRows))
-	for start := 0; start < len(unknown); {
-		end := start + chunkSize(len(unknown)-start)
-		args = append(args[:0], sqlstore.Int(ledger.TransferPending))
-		for i := start; i < end; i++ {
-			args = append(args, unknown[i][:])
+	transfers, err := t.Transfers(unknown) // no statement when unknown is empty
+	if err != nil {
+		return err
+	}
+	for k := range transfers {
+		if tr := &transfers[k]; tr.Flags&ledger.TransferPending == 0 {
+			return fmt.Errorf("sqlite: %w: pending state of transfer %v, which is not pending", ledger.ErrCorrupt, tr.ID)
 		}
-		var n int64
-		err := t.query("SELECT count(*) FROM transfers WHERE flags & ? = 0 AND id IN ("+
-			strings.Repeat("?,", end-start-1)+"?)", args, func(r sqlstore.Scanner) error { return r.Scan(&n) })
-		if err != nil {
-			return err
-		}
-		if n > 0 {
-			return fmt.Errorf("sqlite: %w: %d pending state(s) of transfers that are not pending", ledger.ErrCorrupt, n)
-		}
-		start = end
 	}
 	return nil
 }
