@@ -167,9 +167,11 @@ func isForeignKeyViolation(err error) bool {
 	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
-// prepare adds the statements of queries to the writer's cache. It must
-// not hold mu while it prepares: preparing waits for the writer connection,
-// which another Update may hold while it looks up the cache.
+// prepare adds the statements of queries to the writer's cache. Update
+// calls it after its transaction ended, still holding the Store's write
+// lock, so no other Update uses the writer connection meanwhile; mu guards
+// only the cache (which Close reads), and is not held while a statement
+// is prepared.
 func (s *Store) prepare(ctx context.Context, queries []string) {
 	for _, q := range queries {
 		s.mu.Lock()
