@@ -3,6 +3,7 @@ package simcard
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
 
 	"github.com/casimpay/casimpay/adv"
@@ -35,18 +36,27 @@ type Enrolment struct {
 	AdvertisingSecret []byte
 }
 
+// ErrNotStored is returned by Personalise when the card, read back before
+// ACTIVATE, does not hold exactly the certificate and the issuer chain
+// Personalise put: one is missing or differs, or a chain is stored where
+// none was put. The card is left in personalisation, not activated.
+var ErrNotStored = errors.New("simcard: card does not hold the certificate and chain put")
+
 // Personalise turns a blank card (in LifePersonalisation) into an
 // operational one: it writes the ICCID, has the card generate its key,
 // has issuer certify the public key for the ICCID, stores the certificate
 // and the issuer's chain, sets the PIN and the PUK, reads the advertising
-// secret and activates the card, after which the secret can no longer be
-// read and nothing but the PIN can be changed. A card left in
-// personalisation by an earlier attempt, under issuer or another CA, is
-// personalised afresh: the new key drops the certificate it holds, and the
-// new certificate a chain that did not issue it. An operational card is
-// ErrConditions; no issuer (pki.ErrInvalid) or an invalid ICCID, PIN or
-// PUK is an error before anything is written, and a card without a
-// Transmitter is ErrNoTransmitter before any of these.
+// secret, reads the certificate and the chain back and activates the card,
+// after which the secret can no longer be read and nothing but the PIN can
+// be changed. A card left in personalisation by an earlier attempt, under
+// issuer or another CA, is personalised afresh: the new key drops the
+// certificate it holds, and the new certificate a chain that did not issue
+// it. An operational card is ErrConditions; no issuer (pki.ErrInvalid) or
+// an invalid ICCID, PIN or PUK is an error before anything is written, and
+// a card without a Transmitter is ErrNoTransmitter before any of these. A
+// card that does not read back, octet for octet, the certificate and the
+// chain put (none when issuer is a root) is ErrNotStored, and is not
+// activated.
 func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
@@ -104,6 +114,14 @@ func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error
 	if len(secret) != adv.SecretSize {
 		return nil, fmt.Errorf("%w: advertising secret of %d octets", ErrResponse, len(secret))
 	}
+	// ACTIVATE asks for no chain, so a chain lost or left over would
+	// otherwise show only at enrolment.
+	if err := c.checkStored(TagCertificate, "certificate", cert); err != nil {
+		return nil, err
+	}
+	if err := c.checkStored(TagChain, "issuer chain", bytes.Join(issuers, nil)); err != nil {
+		return nil, err
+	}
 	if _, err := c.Exchange(Command{CLA: ClassISO, INS: InsActivate}); err != nil {
 		return nil, err
 	}
@@ -113,6 +131,28 @@ func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error
 		PublicKey:         pub,
 		AdvertisingSecret: secret,
 	}, nil
+}
+
+// checkStored reads the data object tag (called name in errors) back and
+// returns ErrNotStored unless it holds want, octet for octet; an empty want
+// asks for no object (6A88).
+func (c *Card) checkStored(tag uint16, name string, want []byte) error {
+	got, err := c.GetData(tag)
+	if errors.Is(err, ErrNotFound) {
+		got, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	switch {
+	case bytes.Equal(got, want):
+		return nil
+	case len(got) == 0:
+		return fmt.Errorf("%w: no %s stored (GET DATA %04X)", ErrNotStored, name, tag)
+	case len(want) == 0:
+		return fmt.Errorf("%w: %s of %d octets stored where none was put (GET DATA %04X)", ErrNotStored, name, len(got), tag)
+	}
+	return fmt.Errorf("%w: %s stored (GET DATA %04X) differs from the one put", ErrNotStored, name, tag)
 }
 
 func (c *Card) putData(tag uint16, v []byte) error {

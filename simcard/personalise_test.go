@@ -1,0 +1,155 @@
+package simcard_test
+
+import (
+	"testing"
+
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/applet"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// interceptor is a Transmitter in front of an applet through which a test
+// acts in the card's place: hook sees every command first and returns the
+// response to give instead of the applet's, or nil to pass the command on.
+type interceptor struct {
+	a    *applet.Applet
+	hook func(cmd []byte) []byte
+}
+
+func (i *interceptor) Transmit(cmd []byte) ([]byte, error) {
+	if i.hook != nil {
+		if r := i.hook(cmd); r != nil {
+			return r, nil
+		}
+	}
+	return i.a.Transmit(cmd)
+}
+
+// isPut reports whether cmd is a PUT DATA of tag, a link of a chain
+// included.
+func isPut(cmd []byte, tag uint16) bool {
+	c, err := simcard.ParseCommand(cmd)
+	return err == nil && c.INS == simcard.InsPutData && uint16(c.P1)<<8|uint16(c.P2) == tag
+}
+
+var sw9000 = []byte{0x90, 0x00}
+
+const persICCID = "89014103211118510720"
+
+// assertNotActivated checks that the card behind a is still in
+// personalisation: Personalise did not send ACTIVATE.
+func assertNotActivated(t *testing.T, a *applet.Applet) {
+	t.Helper()
+	life, err := simcard.New(a).Select()
+	require.NoError(t, err)
+	assert.Equal(t, simcard.LifePersonalisation, life, "not activated")
+}
+
+// TestPersonaliseReadsBack: before ACTIVATE, Personalise reads back the
+// certificate and the chain (GET DATA 0102 and 0107, PROTOCOL.md §2.2) and
+// fails with ErrNotStored, without activating, when the card does not hold
+// exactly what it put: a chain or a certificate the card acknowledged but
+// did not keep, or a chain dropped by the certificate of another CA put in
+// between (PROTOCOL.md §2.4). Personalised again without the fault, the
+// card is personalised afresh and activated.
+func TestPersonaliseReadsBack(t *testing.T) {
+	_, otherCA, err := simcardtest.NewCA()
+	require.NoError(t, err)
+	pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
+	tests := []struct {
+		name string
+		// hook returns the hook of the interceptor in front of a.
+		hook func(t *testing.T, a *applet.Applet) func([]byte) []byte
+	}{
+		{"chain acknowledged, not stored", func(*testing.T, *applet.Applet) func([]byte) []byte {
+			return func(cmd []byte) []byte {
+				if isPut(cmd, simcard.TagChain) {
+					return sw9000
+				}
+				return nil
+			}
+		}},
+		{"certificate acknowledged, not stored", func(*testing.T, *applet.Applet) func([]byte) []byte {
+			return func(cmd []byte) []byte {
+				if isPut(cmd, simcard.TagCertificate) {
+					return sw9000
+				}
+				return nil
+			}
+		}},
+		{"chain dropped by the certificate of another CA", func(t *testing.T, a *applet.Applet) func([]byte) []byte {
+			done := false
+			return func(cmd []byte) []byte {
+				if done || !isPut(cmd, simcard.TagPIN) {
+					return nil
+				}
+				done = true
+				// Between the chain and the PIN, the certificate of
+				// another CA drops the chain, and the certificate put
+				// before comes back without it.
+				side := simcard.New(a)
+				cert, err := side.Certificate()
+				require.NoError(t, err)
+				pub, err := side.PublicKey()
+				require.NoError(t, err)
+				other, err := otherCA.IssueCard(pub, persICCID, pki.IssueOptions{})
+				require.NoError(t, err)
+				for _, c := range [][]byte{other, cert} {
+					_, err := side.Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsPutData, P1: 0x01, P2: 0x02, Data: c})
+					require.NoError(t, err)
+				}
+				_, err = side.GetData(simcard.TagChain)
+				require.ErrorIs(t, err, simcard.ErrNotFound, "the chain is dropped")
+				return nil
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := applet.New(new(applet.Memory), applet.Options{})
+			require.NoError(t, err)
+			i := &interceptor{a: a, hook: tt.hook(t, a)}
+			c := simcard.New(i)
+			enr, err := c.Personalise(issuer(t), pers)
+			require.ErrorIs(t, err, simcard.ErrNotStored)
+			assert.Nil(t, enr)
+			assertNotActivated(t, a)
+
+			i.hook = nil
+			enr, err = c.Personalise(issuer(t), pers)
+			require.NoError(t, err)
+			chain, err := c.Chain()
+			require.NoError(t, err)
+			assert.Equal(t, enr.Chain, chain)
+			life, err := c.Select()
+			require.NoError(t, err)
+			assert.Equal(t, simcard.LifeOperational, life)
+		})
+	}
+}
+
+// TestPersonaliseLeftoverChain: a card left in personalisation with a
+// chain that still issues the new certificate (the root itself, put as the
+// chain) by an earlier attempt, personalised by that root, which puts no
+// chain: Personalise finds the chain stored where none was put and fails
+// with ErrNotStored, without activating.
+func TestPersonaliseLeftoverChain(t *testing.T) {
+	root, _, err := simcardtest.NewCA()
+	require.NoError(t, err)
+	require.Empty(t, root.Chain(), "a root puts no chain")
+	a, err := applet.New(new(applet.Memory), applet.Options{})
+	require.NoError(t, err)
+	c := simcard.New(a)
+	_, err = c.Select()
+	require.NoError(t, err)
+	_, err = c.Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsPutData, P1: 0x01, P2: 0x07, Data: root.DER()})
+	require.NoError(t, err)
+
+	enr, err := c.Personalise(root, simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK})
+	require.ErrorIs(t, err, simcard.ErrNotStored)
+	assert.Nil(t, enr)
+	assertNotActivated(t, a)
+}
