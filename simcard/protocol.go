@@ -51,7 +51,7 @@ const (
 	TagCounter     uint16 = 0x0104 // signature counter, uint64 big-endian
 	TagPINStatus   uint16 = 0x0105 // PIN tries left, PIN tries allowed (two octets)
 	TagPUKStatus   uint16 = 0x0106 // PUK tries left, PUK tries allowed (two octets)
-	TagChain       uint16 = 0x0107 // issuer certificates, DER, concatenated, nearest first
+	TagChain       uint16 = 0x0107 // issuer certificates, DER, concatenated, nearest first; PUT DATA without data deletes them
 	TagLifeCycle   uint16 = 0x0108 // life-cycle state, one octet
 	TagAdvSecret   uint16 = 0x0110 // advertising secret, 16 octets; personalisation only
 	TagPIN         uint16 = 0x0120 // PUT DATA only: the initial PIN

@@ -339,3 +339,68 @@ func TestReissueUnderAnotherCA(t *testing.T) {
 	require.NoError(t, record.Verify(msg, vc.PublicKey, &ap))
 	assert.Equal(t, record.CardHeader{CardID: testICCID, Counter: 1}, ap.CardHeader)
 }
+
+// TestDeleteChain: PUT DATA 0107 without data deletes the stored chain
+// during personalisation (PROTOCOL.md §2.4), so that a chain left by an
+// earlier attempt, which still issues the certificate, does not stay on a
+// card certified by a root; the certificate stays, and a chain may be put
+// again. With no chain stored it answers 9000 too. A failed store answers
+// 6581 and keeps the chain; after activation it answers 6985 and keeps it.
+func TestDeleteChain(t *testing.T) {
+	chain := bytes.Join(testIssuer(t).Chain(), nil)
+	putChain := putExt("0107", chain)
+
+	t.Run("personalisation", func(t *testing.T) {
+		m := new(applet.Memory)
+		a, err := applet.New(m, applet.Options{})
+		require.NoError(t, err)
+		_, sw := tx(t, a, selectAID)
+		require.Equal(t, uint16(0x9000), sw)
+		_, sw = tx(t, a, "00DA0107")
+		assert.Equalf(t, uint16(0x9000), sw, "no chain stored: status word %04X", sw)
+		assertStored(t, a, "0107", nil)
+
+		a, cert := certifiedBlank(t)
+		_, sw = tx(t, a, putChain)
+		require.Equal(t, uint16(0x9000), sw)
+		_, sw = tx(t, a, "00DA0107")
+		assert.Equalf(t, uint16(0x9000), sw, "status word %04X", sw)
+		assertStored(t, a, "0107", nil)
+		assertStored(t, a, "0102", cert)
+		_, sw = tx(t, a, putChain)
+		assert.Equalf(t, uint16(0x9000), sw, "the chain again: status word %04X", sw)
+		assertStored(t, a, "0107", chain)
+	})
+
+	t.Run("state stored", func(t *testing.T) {
+		m := new(applet.Memory)
+		fs := &faultyStorage{Storage: m}
+		a, err := applet.New(fs, applet.Options{})
+		require.NoError(t, err)
+		_, sw := tx(t, a, selectAID)
+		require.Equal(t, uint16(0x9000), sw)
+		_, sw = tx(t, a, putChain)
+		require.Equal(t, uint16(0x9000), sw)
+
+		fs.armed = true
+		_, sw = tx(t, a, "00DA0107")
+		assert.Equalf(t, uint16(0x6581), sw, "status word %04X", sw)
+		assertStored(t, a, "0107", chain)
+		fs.armed = false
+		_, sw = tx(t, a, "00DA0107")
+		require.Equal(t, uint16(0x9000), sw)
+
+		a, err = applet.New(m, applet.Options{}) // a power cycle
+		require.NoError(t, err)
+		_, sw = tx(t, a, selectAID)
+		require.Equal(t, uint16(0x9000), sw)
+		assertStored(t, a, "0107", nil)
+	})
+
+	t.Run("operational", func(t *testing.T) {
+		v := newCard(t, simcardtest.Options{})
+		_, sw := tx(t, v.Applet, "00DA0107")
+		assert.Equalf(t, uint16(0x6985), sw, "status word %04X", sw)
+		assertStored(t, v.Applet, "0107", chain)
+	})
+}

@@ -71,6 +71,49 @@ const (
 // stateCounter is the signature counter of a stored state.
 func stateCounter(b []byte) uint64 { return binary.BigEndian.Uint64(b[offCounter : offCounter+8]) }
 
+// The fixed part of the stored state ends with the counter; the ICCID, the
+// key, the certificate and the chain follow, in that order, each as a
+// uint16 big-endian length and its octets.
+const (
+	offFields  = offCounter + 8
+	fieldChain = 3
+)
+
+// withChain returns the stored state b with chain in place of the chain it
+// holds, or nil when b is too short to hold one.
+func withChain(b, chain []byte) []byte {
+	off := offFields
+	for range fieldChain {
+		if len(b) < off+2 {
+			return nil
+		}
+		off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+	}
+	if len(b) < off+2 || len(b) < off+2+int(binary.BigEndian.Uint16(b[off:])) {
+		return nil
+	}
+	end := off + 2 + int(binary.BigEndian.Uint16(b[off:]))
+	out := append(bytes.Clone(b[:off]), byte(len(chain)>>8), byte(len(chain)))
+	out = append(out, chain...)
+	return append(out, b[end:]...)
+}
+
+// chainCommands splits a PUT DATA 0107 of chain into the links of a
+// command chain, each short enough for joinCommands.
+func chainCommands(chain []byte) [][]byte {
+	var out [][]byte
+	for len(chain) > 0 {
+		n := min(len(chain), 240)
+		cla := byte(0x10)
+		if n == len(chain) {
+			cla = 0x00
+		}
+		out = append(out, append([]byte{cla, 0xDA, 0x01, 0x07, byte(n)}, chain[:n]...))
+		chain = chain[n:]
+	}
+	return out
+}
+
 // FuzzTransmit sends arbitrary command sequences to a personalised card,
 // operational and, from the same state, still being personalised, and
 // checks after every command that:
@@ -84,6 +127,9 @@ func stateCounter(b []byte) uint64 { return binary.BigEndian.Uint64(b[offCounter
 //     without a PIN alone answers 63Cx and uses none;
 //   - SELECT, GET DATA, GET RESPONSE, GET ADVERT and INTERNAL AUTHENTICATE
 //     never change the stored state;
+//   - PUT DATA 0107 answered 9000 changes nothing but the chain, and one
+//     without data, outside a command chain, leaves no chain (it deletes
+//     the chain);
 //   - the signature counter never goes back, and goes up by at most one;
 //   - every state stored loads again (New accepts it);
 //   - a second applet loaded from the same state and sent the same commands
@@ -96,7 +142,13 @@ func FuzzTransmit(f *testing.F) {
 	personalising := bytes.Clone(operational)
 	personalising[offLife] = simcard.LifePersonalisation
 	sel := unhex(f, selectAID)
+	putChain := chainCommands(bytes.Join(v.Enrolment.Chain[1:], nil))
 	for _, seed := range [][][]byte{
+		{sel, unhex(f, "00DA0107")},
+		{sel, unhex(f, "00DA0107"), unhex(f, "00440000"), unhex(f, "00CA010700")},
+		append(append([][]byte{sel, unhex(f, "00DA0107")}, putChain...), unhex(f, "00CA010700")),
+		{sel, unhex(f, "10DA0107"), unhex(f, "00DA0107")},
+		append([][]byte{sel}, putChain[:len(putChain)-1]...),
 		{sel},
 		{sel, unhex(f, "00CA010100")},
 		{sel, unhex(f, "00CA0102")},
@@ -133,6 +185,7 @@ func transmitChecked(t *testing.T, start []byte, cmds [][]byte) {
 		cards[i] = a
 	}
 	before := bytes.Clone(start)
+	inChain := false // the card is receiving a command chain
 	for _, raw := range cmds {
 		r, err := cards[0].Transmit(raw)
 		require.NoError(t, err)
@@ -183,8 +236,18 @@ func transmitChecked(t *testing.T, start []byte, cmds [][]byte) {
 			_, err := applet.New(mems[0], applet.Options{})
 			require.NoErrorf(t, err, "the state stored after % X", raw)
 		}
+		if err == nil && sw == simcard.SWSuccess && cmd.INS == simcard.InsPutData &&
+			uint16(cmd.P1)<<8|uint16(cmd.P2) == simcard.TagChain {
+			unchained := withChain(before, nil)
+			require.NotNil(t, unchained)
+			require.Equalf(t, unchained, withChain(after, nil), "% X changed more than the chain", raw)
+			if !inChain && cmd.CLA&simcard.ClassChaining == 0 && len(cmd.Data) == 0 {
+				require.Equalf(t, unchained, after, "% X, without data, left a chain", raw)
+			}
+		}
 		c0, c1 := stateCounter(before), stateCounter(after)
 		require.Truef(t, c1 == c0 || c1 == c0+1, "counter %d, then %d after % X", c0, c1, raw)
+		inChain = err == nil && cmd.CLA&simcard.ClassChaining != 0 && sw == simcard.SWSuccess
 		before = after
 	}
 }

@@ -70,7 +70,7 @@ func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
 	if a.st.Life != simcard.LifePersonalisation {
 		return nil, simcard.SWConditions
 	}
-	if len(cmd.Data) == 0 {
+	if len(cmd.Data) == 0 && tag(cmd) != simcard.TagChain {
 		return nil, simcard.SWWrongLength
 	}
 	next := a.st
@@ -98,6 +98,12 @@ func (a *Applet) putDataLocked(cmd simcard.Command) ([]byte, uint16) {
 		}
 		next.Cert = bytes.Clone(cmd.Data)
 	case simcard.TagChain:
+		if len(cmd.Data) == 0 {
+			// No chain: the one stored, if any, goes, as for a card a
+			// root certifies, which has none.
+			next.Chain = nil
+			break
+		}
 		var cert *x509.Certificate
 		if next.Cert != nil {
 			c, err := pki.ParseCertificate(next.Cert)

@@ -138,6 +138,7 @@ func TestStatusWords(t *testing.T) {
 
 		// Personalisation is over.
 		{name: "put data after activation", cmd: apdu("00DA0101", []byte(testICCID), ""), sw: 0x6985},
+		{name: "put no chain after activation", cmd: "00DA0107", sw: 0x6985},
 		{name: "generate key after activation", cmd: "0047800000", sw: 0x6985},
 		{name: "generate key P1", cmd: "0047000000", sw: 0x6A86},
 		{name: "activate twice", cmd: "00440000", sw: 0x6985},
@@ -281,6 +282,9 @@ func TestBlankCardStatusWords(t *testing.T) {
 		{name: "put unknown tag", cmd: "00DA0F0F0101", sw: 0x6A88},
 		{name: "put counter", cmd: "00DA0104080000000000000009", sw: 0x6A88},
 		{name: "put nothing", cmd: "00DA0101", sw: 0x6700},
+		{name: "put no certificate", cmd: "00DA0102", sw: 0x6700},
+		{name: "put no chain: deletes it, none stored", cmd: "00DA0107", sw: 0x9000},
+		{name: "put no chain, case 2", cmd: "00DA010700", sw: 0x9000},
 		{name: "generate key", cmd: "0047800000", sw: 0x9000},
 		{name: "generate key, case 1", cmd: "00478000", sw: 0x6146},
 		{name: "generate key, extended Le", cmd: "00478000000000", sw: 0x9000},
