@@ -131,25 +131,72 @@ func TestPersonaliseReadsBack(t *testing.T) {
 	}
 }
 
-// TestPersonaliseLeftoverChain: a card left in personalisation with a
-// chain that still issues the new certificate (the root itself, put as the
-// chain) by an earlier attempt, personalised by that root, which puts no
-// chain: Personalise finds the chain stored where none was put and fails
-// with ErrNotStored, without activating.
+// TestPersonaliseLeftoverChain: a card left in personalisation by an
+// earlier attempt with a chain that still issues the new certificate (the
+// root itself, put as the chain) is personalised by that root, which puts
+// no chain: Personalise deletes the chain (PUT DATA 0107 without data,
+// PROTOCOL.md §2.4), and the card presents its certificate alone, which
+// verifies under the root. A card that acknowledges the deletion without
+// deleting is ErrNotStored and is not activated.
 func TestPersonaliseLeftoverChain(t *testing.T) {
 	root, _, err := simcardtest.NewCA()
 	require.NoError(t, err)
 	require.Empty(t, root.Chain(), "a root puts no chain")
-	a, err := applet.New(new(applet.Memory), applet.Options{})
-	require.NoError(t, err)
-	c := simcard.New(a)
-	_, err = c.Select()
-	require.NoError(t, err)
-	_, err = c.Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsPutData, P1: 0x01, P2: 0x07, Data: root.DER()})
-	require.NoError(t, err)
+	pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
+	// leftover returns a card in personalisation holding the root as its
+	// chain, behind an interceptor.
+	leftover := func(t *testing.T) (*applet.Applet, *interceptor) {
+		a, err := applet.New(new(applet.Memory), applet.Options{})
+		require.NoError(t, err)
+		c := simcard.New(a)
+		_, err = c.Select()
+		require.NoError(t, err)
+		_, err = c.Exchange(simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsPutData, P1: 0x01, P2: 0x07, Data: root.DER()})
+		require.NoError(t, err)
+		return a, &interceptor{a: a}
+	}
 
-	enr, err := c.Personalise(root, simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK})
-	require.ErrorIs(t, err, simcard.ErrNotStored)
-	assert.Nil(t, enr)
-	assertNotActivated(t, a)
+	t.Run("deleted", func(t *testing.T) {
+		_, i := leftover(t)
+		var deletions int
+		i.hook = func(cmd []byte) []byte {
+			if isPut(cmd, simcard.TagChain) {
+				deletions++
+				assert.Equal(t, []byte{0x00, 0xDA, 0x01, 0x07}, cmd, "PUT DATA 0107 without data")
+			}
+			return nil
+		}
+		c := simcard.New(i)
+		enr, err := c.Personalise(root, pers)
+		require.NoError(t, err)
+		assert.Equal(t, 1, deletions)
+		_, err = c.GetData(simcard.TagChain)
+		require.ErrorIs(t, err, simcard.ErrNotFound, "the leftover chain is gone")
+		chain, err := c.Chain()
+		require.NoError(t, err)
+		require.Len(t, chain, 1)
+		assert.Equal(t, enr.Chain, chain)
+		life, err := c.Select()
+		require.NoError(t, err)
+		assert.Equal(t, simcard.LifeOperational, life)
+		vf, err := pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{root.DER()}, Revocation: pki.RevocationBestEffort})
+		require.NoError(t, err)
+		vc, err := vf.VerifyCard(chain)
+		require.NoError(t, err)
+		assert.Equal(t, persICCID, vc.CardID)
+	})
+
+	t.Run("deletion acknowledged, not done", func(t *testing.T) {
+		a, i := leftover(t)
+		i.hook = func(cmd []byte) []byte {
+			if isPut(cmd, simcard.TagChain) {
+				return sw9000
+			}
+			return nil
+		}
+		enr, err := simcard.New(i).Personalise(root, pers)
+		require.ErrorIs(t, err, simcard.ErrNotStored)
+		assert.Nil(t, enr)
+		assertNotActivated(t, a)
+	})
 }
