@@ -43,8 +43,12 @@ var ErrFormat = errors.New("simcard: PIN or PUK of the wrong format")
 // Transmitter. Every method of a nil *Card, of the zero Card and of a Card
 // made without a Transmitter fails with ErrNoTransmitter, whatever its
 // arguments: that is checked before they are. A Card is safe for concurrent
-// use: each method's APDUs are exchanged without interleaving. Select must
-// come first after a reset.
+// use: each method has the card to itself from its first APDU to its last
+// (a chain, GET RESPONSE, the GET DATA of Chain and Signer, the whole of
+// Personalise), so no other method's APDUs come between them; a method
+// called meanwhile waits. What the card keeps between two calls (the
+// selection, a verified PIN) is shared by every goroutine using the Card.
+// Select must come first after a reset.
 type Card struct {
 	mu sync.Mutex
 	t  Transmitter
@@ -80,12 +84,21 @@ const maxResponse = 1 << 16
 // RESPONSE answered with 61xx and no data, or answers beyond 65536 octets in
 // all, are ErrResponse.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
+	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
+}
+
+// hold checks that c has a Transmitter and returns what f returns, f run
+// with c.mu held: the APDUs that f exchanges, through exchangeLocked and the
+// other …Locked methods, reach the card with no other method's between
+// them.
+func hold[T any](c *Card, f func() (T, error)) (T, error) {
 	if err := c.ready(); err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.exchangeLocked(cmd)
+	return f()
 }
 
 func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
@@ -142,8 +155,8 @@ func (c *Card) sendLocked(cmd Command) (Response, error) {
 	return c.roundTrip(cmd)
 }
 
-// roundTrip sends one APDU and returns the card's answer. Exchange, its
-// only way in, has checked that c has a Transmitter.
+// roundTrip sends one APDU and returns the card's answer. hold, the only
+// way in, has checked that c has a Transmitter.
 func (c *Card) roundTrip(cmd Command) (Response, error) {
 	b, err := cmd.MarshalBinary()
 	if err != nil {
@@ -164,8 +177,10 @@ func (c *Card) roundTrip(cmd Command) (Response, error) {
 // Select selects the CA-SIM applet by its AID and returns its life-cycle
 // state (LifePersonalisation or LifeOperational) from the FCI. It clears the
 // PIN verification. A card without the applet answers ErrNotFound.
-func (c *Card) Select() (byte, error) {
-	fci, err := c.Exchange(Command{CLA: ClassISO, INS: InsSelect, P1: SelectByName, P2: SelectFCI, Data: AID, Ne: 256})
+func (c *Card) Select() (byte, error) { return hold(c, c.selectLocked) }
+
+func (c *Card) selectLocked() (byte, error) {
+	fci, err := c.exchangeLocked(Command{CLA: ClassISO, INS: InsSelect, P1: SelectByName, P2: SelectFCI, Data: AID, Ne: 256})
 	if err != nil {
 		return 0, err
 	}
@@ -185,12 +200,18 @@ func (c *Card) Select() (byte, error) {
 // GetData returns the data object tag (a Tag… constant). A missing object
 // is ErrNotFound.
 func (c *Card) GetData(tag uint16) ([]byte, error) {
-	return c.Exchange(Command{CLA: ClassISO, INS: InsGetData, P1: byte(tag >> 8), P2: byte(tag), Ne: 256})
+	return hold(c, func() ([]byte, error) { return c.getDataLocked(tag) })
+}
+
+func (c *Card) getDataLocked(tag uint16) ([]byte, error) {
+	return c.exchangeLocked(Command{CLA: ClassISO, INS: InsGetData, P1: byte(tag >> 8), P2: byte(tag), Ne: 256})
 }
 
 // ICCID returns the card ID, checked to be a valid ICCID.
-func (c *Card) ICCID() (string, error) {
-	b, err := c.GetData(TagICCID)
+func (c *Card) ICCID() (string, error) { return hold(c, c.iccidLocked) }
+
+func (c *Card) iccidLocked() (string, error) {
+	b, err := c.getDataLocked(TagICCID)
 	if err != nil {
 		return "", err
 	}
@@ -206,13 +227,15 @@ func (c *Card) Certificate() ([]byte, error) { return c.GetData(TagCertificate) 
 // Chain returns the card's certificate followed by the certificates of its
 // issuers (root excluded), nearest first, in DER: what the card presents to
 // the cloud.
-func (c *Card) Chain() ([][]byte, error) {
-	cert, err := c.Certificate()
+func (c *Card) Chain() ([][]byte, error) { return hold(c, c.chainLocked) }
+
+func (c *Card) chainLocked() ([][]byte, error) {
+	cert, err := c.getDataLocked(TagCertificate)
 	if err != nil {
 		return nil, err
 	}
 	chain := [][]byte{cert}
-	issuers, err := c.GetData(TagChain)
+	issuers, err := c.getDataLocked(TagChain)
 	if errors.Is(err, ErrNotFound) {
 		return chain, nil
 	}
@@ -231,8 +254,10 @@ func (c *Card) Chain() ([][]byte, error) {
 }
 
 // PublicKey returns the card's ECDSA P-256 public key.
-func (c *Card) PublicKey() (*ecdsa.PublicKey, error) {
-	b, err := c.GetData(TagPublicKey)
+func (c *Card) PublicKey() (*ecdsa.PublicKey, error) { return hold(c, c.publicKeyLocked) }
+
+func (c *Card) publicKeyLocked() (*ecdsa.PublicKey, error) {
+	b, err := c.getDataLocked(TagPublicKey)
 	if err != nil {
 		return nil, err
 	}

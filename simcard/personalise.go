@@ -57,7 +57,10 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // is an error before anything is written, and a card without a Transmitter
 // is ErrNoTransmitter before any of these. A card that does not read back,
 // octet for octet, the certificate and the chain put (none when issuer is
-// a root) is ErrNotStored, and is not activated.
+// a root) is ErrNotStored, and is not activated. Personalise has the card
+// to itself from SELECT to ACTIVATE, the issuer's signature of the
+// certificate included: the other methods of c wait for it, as long as the
+// issuer's key takes to sign.
 func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
@@ -71,17 +74,21 @@ func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error
 	if !ValidPIN(p.PIN) || !ValidPUK(p.PUK) {
 		return nil, ErrFormat
 	}
-	life, err := c.Select()
+	return hold(c, func() (*Enrolment, error) { return c.personaliseLocked(issuer, p) })
+}
+
+func (c *Card) personaliseLocked(issuer *pki.CA, p Personalisation) (*Enrolment, error) {
+	life, err := c.selectLocked()
 	if err != nil {
 		return nil, err
 	}
 	if life != LifePersonalisation {
 		return nil, &StatusError{SW: SWConditions, Ins: InsActivate}
 	}
-	if err := c.putData(TagICCID, []byte(p.ICCID)); err != nil {
+	if err := c.putDataLocked(TagICCID, []byte(p.ICCID)); err != nil {
 		return nil, err
 	}
-	tmpl, err := c.Exchange(Command{CLA: ClassISO, INS: InsGenerateKey, P1: GenerateKeyP1, Ne: 256})
+	tmpl, err := c.exchangeLocked(Command{CLA: ClassISO, INS: InsGenerateKey, P1: GenerateKeyP1, Ne: 256})
 	if err != nil {
 		return nil, err
 	}
@@ -93,22 +100,22 @@ func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error
 	if err != nil {
 		return nil, fmt.Errorf("simcard: certify card: %w", err)
 	}
-	if err := c.putData(TagCertificate, cert); err != nil {
+	if err := c.putDataLocked(TagCertificate, cert); err != nil {
 		return nil, err
 	}
 	// A root puts no chain: PUT DATA 0107 without data deletes one left
 	// by an earlier attempt that still issues the certificate.
 	issuers := issuer.Chain()
-	if err := c.putData(TagChain, bytes.Join(issuers, nil)); err != nil {
+	if err := c.putDataLocked(TagChain, bytes.Join(issuers, nil)); err != nil {
 		return nil, err
 	}
-	if err := c.putData(TagPIN, []byte(p.PIN)); err != nil {
+	if err := c.putDataLocked(TagPIN, []byte(p.PIN)); err != nil {
 		return nil, err
 	}
-	if err := c.putData(TagPUK, []byte(p.PUK)); err != nil {
+	if err := c.putDataLocked(TagPUK, []byte(p.PUK)); err != nil {
 		return nil, err
 	}
-	secret, err := c.GetData(TagAdvSecret)
+	secret, err := c.getDataLocked(TagAdvSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -117,13 +124,13 @@ func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error
 	}
 	// ACTIVATE asks for no chain, so a chain lost or left over would
 	// otherwise show only at enrolment.
-	if err := c.checkStored(TagCertificate, "certificate", cert); err != nil {
+	if err := c.checkStoredLocked(TagCertificate, "certificate", cert); err != nil {
 		return nil, err
 	}
-	if err := c.checkStored(TagChain, "issuer chain", bytes.Join(issuers, nil)); err != nil {
+	if err := c.checkStoredLocked(TagChain, "issuer chain", bytes.Join(issuers, nil)); err != nil {
 		return nil, err
 	}
-	if _, err := c.Exchange(Command{CLA: ClassISO, INS: InsActivate}); err != nil {
+	if _, err := c.exchangeLocked(Command{CLA: ClassISO, INS: InsActivate}); err != nil {
 		return nil, err
 	}
 	return &Enrolment{
@@ -134,11 +141,11 @@ func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error
 	}, nil
 }
 
-// checkStored reads the data object tag (called name in errors) back and
-// returns ErrNotStored unless it holds want, octet for octet; an empty want
-// asks for no object (6A88).
-func (c *Card) checkStored(tag uint16, name string, want []byte) error {
-	got, err := c.GetData(tag)
+// checkStoredLocked reads the data object tag (called name in errors) back
+// and returns ErrNotStored unless it holds want, octet for octet; an empty
+// want asks for no object (6A88).
+func (c *Card) checkStoredLocked(tag uint16, name string, want []byte) error {
+	got, err := c.getDataLocked(tag)
 	if errors.Is(err, ErrNotFound) {
 		got, err = nil, nil
 	}
@@ -156,7 +163,7 @@ func (c *Card) checkStored(tag uint16, name string, want []byte) error {
 	return fmt.Errorf("%w: %s stored (GET DATA %04X) differs from the one put", ErrNotStored, name, tag)
 }
 
-func (c *Card) putData(tag uint16, v []byte) error {
-	_, err := c.Exchange(Command{CLA: ClassISO, INS: InsPutData, P1: byte(tag >> 8), P2: byte(tag), Data: v})
+func (c *Card) putDataLocked(tag uint16, v []byte) error {
+	_, err := c.exchangeLocked(Command{CLA: ClassISO, INS: InsPutData, P1: byte(tag >> 8), P2: byte(tag), Data: v})
 	return err
 }

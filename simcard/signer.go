@@ -87,12 +87,14 @@ var _ crypto.Signer = (*Signer)(nil)
 
 // Signer returns the crypto.Signer of the card's key, reading the public key
 // and the ICCID once.
-func (c *Card) Signer() (*Signer, error) {
-	pub, err := c.PublicKey()
+func (c *Card) Signer() (*Signer, error) { return hold(c, c.signerLocked) }
+
+func (c *Card) signerLocked() (*Signer, error) {
+	pub, err := c.publicKeyLocked()
 	if err != nil {
 		return nil, err
 	}
-	iccid, err := c.ICCID()
+	iccid, err := c.iccidLocked()
 	if err != nil {
 		return nil, err
 	}
