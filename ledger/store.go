@@ -28,7 +28,9 @@ type Store interface {
 	// serialization failure, a deadlock, or a unique-key violation on insert
 	// caused by a concurrent transaction): fn acts only through tx and
 	// starts from scratch on every call. Stores bound such retries and then
-	// return the last error.
+	// return the last error; a unique-key violation that outlasts them
+	// wraps ErrCorrupt (a rerun finds the row a concurrent transaction
+	// inserted, so fn inserts a key that is stored).
 	//
 	// Isolation: fn's first call is always tx.LastTimestamp, which locks
 	// the ledger's timestamp record until the end of the transaction, so
@@ -120,7 +122,8 @@ type ReadTx interface {
 // of a row that is not stored, fails Update with an error wrapping
 // ErrCorrupt (at the latest when it commits), and nothing of the
 // transaction is stored. So does an insert of an ID that is stored or
-// given twice, with ErrCorrupt or the engine's unique-key error.
+// given twice (a SQL store's error wraps the engine's unique-key error
+// too).
 //
 // A write method may fail at once (SQLite: an insert's constraint), or
 // succeed and leave the failure to Update (the memory store checks the

@@ -407,10 +407,11 @@ func testWriteOrder(t *testing.T, c Config) {
 
 // testIgnoredWriteError writes through the store itself, as no ledger
 // would: fn ignores the error of a write method and returns nil. An insert
-// of an ID that is stored, or given twice, is refused (Tx): the write
-// method fails, or Update does when it commits. Update then fails with the
-// write's error, whatever fn returns, and nothing of the transaction is
-// stored, neither the writes before the refused one nor those after it.
+// of an ID that is stored, or given twice, is refused with
+// ledger.ErrCorrupt (Tx): the write method fails, or Update does when it
+// commits. Update then fails with the write's error, whatever fn returns,
+// and nothing of the transaction is stored, neither the writes before the
+// refused one nor those after it.
 func testIgnoredWriteError(t *testing.T, c Config) {
 	stored := rows{
 		accounts: []ledger.Account{
@@ -447,7 +448,7 @@ func testIgnoredWriteError(t *testing.T, c Config) {
 				_ = tx.SetLastTimestamp(6)
 				return nil
 			})
-			require.Error(t, err)
+			require.ErrorIs(t, err, ledger.ErrCorrupt)
 			if werr != nil {
 				require.ErrorIs(t, err, werr, "the write's error")
 			}

@@ -71,17 +71,26 @@ func (s *Store) Close() error {
 // statement, whose count of updated rows then falls short), fails with an
 // error wrapping ledger.ErrCorrupt, and nothing of fn's writes is stored.
 // The write methods of the transaction only queue their statements and
-// never fail: a write the server refuses (an insert of an ID that is
-// stored, or given twice, fails with its unique violation once the
-// retries are spent) fails Update, even when fn returned nil, and nothing
-// is stored; when fn fails, nothing is sent.
+// never fail: a write the server refuses fails Update, even when fn
+// returned nil, and nothing is stored; when fn fails, nothing is sent. An
+// insert of an ID that is stored, or given twice, fails with an error
+// wrapping ledger.ErrCorrupt and its unique violation once the retries
+// are spent.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
 			return ledger.ErrClosed
 		}
 		err := s.update(ctx, fn)
-		if err == nil || !retryable(err) && !isUniqueViolation(err) || attempt >= s.opts.maxRetries() {
+		if err == nil || !retryable(err) && !isUniqueViolation(err) {
+			return err
+		}
+		if attempt >= s.opts.maxRetries() {
+			if isUniqueViolation(err) {
+				// A rerun finds the row of a concurrent insert, and so
+				// inserts it no more: fn inserts a key that is stored.
+				return fmt.Errorf("%w: %w", ledger.ErrCorrupt, err)
+			}
 			return err
 		}
 		if werr := backoff(ctx, attempt, rand.Float64()); werr != nil {

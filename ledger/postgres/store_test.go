@@ -151,7 +151,8 @@ func TestMigrateHistory(t *testing.T) {
 }
 
 // TestRetryBounded makes every attempt fail with a unique violation: Update
-// reruns fn exactly MaxRetries times and returns the engine's error.
+// reruns fn exactly MaxRetries times and returns the engine's error,
+// wrapped in ledger.ErrCorrupt (fn inserts a stored key).
 func TestRetryBounded(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
@@ -176,6 +177,7 @@ func TestRetryBounded(t *testing.T) {
 	var pgErr *pgconn.PgError
 	require.ErrorAs(t, err, &pgErr)
 	assert.Equal(t, codeUniqueViolation, pgErr.Code)
+	assert.ErrorIs(t, err, ledger.ErrCorrupt)
 	assert.Equal(t, 4, calls)
 
 	// An error of fn itself is returned at once.

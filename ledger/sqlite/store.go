@@ -95,7 +95,8 @@ func joinErr(a, b error) error {
 // pending state of a transfer that is not pending, then fail Update
 // alike.
 // Nothing of fn's writes is stored then. A write method that fails (a
-// constraint of an insert: an ID that is stored, or given twice) ends the
+// constraint of an insert: an ID that is stored, or given twice, fails with
+// an error wrapping ledger.ErrCorrupt and the driver's) ends the
 // transaction: SQLite rolls it back (INSERT OR ROLLBACK), the later calls
 // of fn's tx fail with that error without running, and Update fails with
 // fn's error, or with the write's error when fn ignored it and returned
@@ -149,7 +150,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 		s.conn.Rollback()
 		err = fmt.Errorf("sqlite: commit: %w", ctx.Err())
 	default:
-		if err = s.conn.Commit(); isForeignKeyViolation(err) {
+		if err = s.conn.Commit(); isCorrupt(err) {
 			err = fmt.Errorf("sqlite: commit: %w: %w", ledger.ErrCorrupt, err)
 		} else if err != nil {
 			err = fmt.Errorf("sqlite: commit: %w", err)
@@ -159,12 +160,20 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	return err
 }
 
-// isForeignKeyViolation reports a deferred foreign key that failed at
-// commit: a row that names a row which does not exist, which the ledger
-// never writes.
-func isForeignKeyViolation(err error) bool {
+// isCorrupt reports a constraint that the ledger's writes never violate: a
+// deferred foreign key that failed at commit (a row that names a row which
+// does not exist), or a primary or unique key of an insert (an ID, or a
+// transfer's timestamp, that is stored or given twice).
+func isCorrupt(err error) bool {
 	var e *driver.Error
-	return errors.As(err, &e) && e.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	if !errors.As(err, &e) {
+		return false
+	}
+	switch e.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+		return true
+	}
+	return false
 }
 
 // prepare adds the statements of queries to the writer's cache. Update
@@ -273,7 +282,9 @@ func (t *writeTx) exec(query string, args ...any) (n int64, err error) {
 	} else {
 		res, err = t.tx.ExecContext(t.ctx, query, args...)
 	}
-	if err != nil {
+	if isCorrupt(err) {
+		return 0, fmt.Errorf("sqlite: %w: %w", ledger.ErrCorrupt, err)
+	} else if err != nil {
 		return 0, fmt.Errorf("sqlite: %w", err)
 	}
 	if n, err = res.RowsAffected(); err != nil {
