@@ -17,15 +17,17 @@ type rows struct {
 	transfers   []ledger.Transfer
 	pending     []ledger.Pending
 	balances    []ledger.BalanceRow
+	failed      []ledger.FailedTransfer // written only: a ReadTx cannot list them
 	history     []ledger.AccountBalance // read back: balances without their transfers
 	updAccounts []ledger.Account        // written: updates of accounts
 	updPending  []ledger.Pending        // written: updates of pending states
 	last        uint64
 }
 
-// write stores w's accounts, transfers, pending states and balance
-// history rows, and updates w.updAccounts and w.updPending, in one
-// transaction, through the store itself, in the order the ledger uses.
+// write stores w's accounts, transfers, pending states, balance history
+// rows and failed transfers, and updates w.updAccounts and w.updPending,
+// in one transaction, through the store itself, in the order the ledger
+// uses.
 func write(s ledger.Store, w rows) error { return writeOrdered(s, w, false) }
 
 // writeOrdered is write; with updatesFirst it updates first, then inserts
@@ -40,6 +42,7 @@ func writeOrdered(s ledger.Store, w rows, updatesFirst bool) error {
 			writeSome(w.transfers, tx.InsertTransfers),
 			writeSome(w.pending, tx.InsertPending),
 			writeSome(w.balances, tx.InsertBalances),
+			writeSome(w.failed, tx.InsertFailed),
 		}
 		updates := []func() error{
 			writeSome(w.updAccounts, tx.UpdateAccounts),
@@ -68,6 +71,16 @@ func writeSome[T any](rs []T, write func([]T) error) func() error {
 		}
 		return write(rs)
 	}
+}
+
+// storeWith opens a store with c, which the test closes, writes stored
+// into it, and returns it with its contents.
+func storeWith(t *testing.T, c Config, stored rows) (ledger.Store, rows) {
+	t.Helper()
+	s := c.NewStore(t)
+	t.Cleanup(func() { s.Close() })
+	require.NoError(t, write(s, stored))
+	return s, contents(t, s)
 }
 
 // contents reads everything s holds: the balance history of every
@@ -267,6 +280,88 @@ func testRepeatedUpdates(t *testing.T, c Config) {
 	}
 }
 
+// testRepeatedInserts writes through the store itself, as no ledger
+// would: an insert of an account, a transfer, a pending state or a failed
+// transfer whose ID is stored, or that the transaction inserts twice (Tx),
+// fails Update with ledger.ErrCorrupt, and nothing of its transaction is
+// kept.
+func testRepeatedInserts(t *testing.T, c Config) {
+	account := func(v, ts uint64) ledger.Account { return ledger.Account{ID: id(v), Ledger: 1, Code: 1, Timestamp: ts} }
+	transfer := func(v, ts uint64) ledger.Transfer {
+		return ledger.Transfer{ID: id(v), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1, Ledger: 1, Code: 1,
+			Flags: ledger.TransferPending, Timestamp: ts}
+	}
+	active := func(v uint64) ledger.Pending { return ledger.Pending{ID: id(v), Status: ledger.PendingActive} }
+	failed := func(v, ts uint64) ledger.FailedTransfer {
+		return ledger.FailedTransfer{ID: id(v), Result: ledger.TransferExceedsCredits, Timestamp: ts}
+	}
+	// Stored first: accounts 1 and 2, pending transfer 10 with its state,
+	// and failed transfer 11.
+	stored := rows{
+		accounts:  []ledger.Account{account(1, 1), account(2, 2)},
+		transfers: []ledger.Transfer{transfer(10, 3)},
+		pending:   []ledger.Pending{active(10)},
+		failed:    []ledger.FailedTransfer{failed(11, 4)},
+		last:      4,
+	}
+	// Each write has account 3, pending transfer 20 with its state and
+	// failed transfer 21, which alone would be kept, and one insert more.
+	tests := []struct {
+		name   string
+		insert func(w *rows)
+	}{
+		{"stored_account", func(w *rows) { w.accounts = append(w.accounts, account(1, 8)) }},
+		{"account_twice", func(w *rows) { w.accounts = append(w.accounts, account(3, 8)) }},
+		{"stored_transfer", func(w *rows) { w.transfers = append(w.transfers, transfer(10, 8)) }},
+		{"transfer_twice", func(w *rows) { w.transfers = append(w.transfers, transfer(20, 8)) }},
+		{"stored_pending", func(w *rows) { w.pending = append(w.pending, active(10)) }},
+		{"pending_twice", func(w *rows) { w.pending = append(w.pending, active(20)) }},
+		{"stored_failed", func(w *rows) { w.failed = append(w.failed, failed(11, 8)) }},
+		{"failed_twice", func(w *rows) { w.failed = append(w.failed, failed(21, 8)) }},
+	}
+	fresh := func() rows {
+		return rows{
+			accounts:  []ledger.Account{account(3, 5)},
+			transfers: []ledger.Transfer{transfer(20, 6)},
+			pending:   []ledger.Pending{active(20)},
+			failed:    []ledger.FailedTransfer{failed(21, 7)},
+			last:      8,
+		}
+	}
+	failedOf := func(t *testing.T, s ledger.Store) []ledger.FailedTransfer {
+		var got []ledger.FailedTransfer
+		require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+			var err error
+			got, err = tx.FailedTransfers([]ledger.ID{id(11), id(21)})
+			return err
+		}))
+		return got
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, before := storeWith(t, c, stored)
+			w := fresh()
+			tc.insert(&w)
+			require.ErrorIs(t, write(s, w), ledger.ErrCorrupt)
+			assert.Equal(t, before, contents(t, s), "nothing of the refused transaction")
+			assert.Equal(t, stored.failed, failedOf(t, s), "the stored failed transfer alone")
+		})
+	}
+
+	t.Run("kept", func(t *testing.T) {
+		s := c.NewStore(t)
+		defer s.Close()
+		require.NoError(t, write(s, stored))
+		w := fresh()
+		require.NoError(t, write(s, w))
+		got := contents(t, s)
+		assert.Equal(t, append(stored.accounts, w.accounts...), got.accounts)
+		assert.Equal(t, append(stored.transfers, w.transfers...), got.transfers)
+		assert.Equal(t, append(stored.pending, w.pending...), got.pending)
+		assert.Equal(t, append(stored.failed, w.failed...), failedOf(t, s))
+	})
+}
+
 // testPendingOfPlainTransfer writes through the store itself, as no
 // ledger would: a pending state belongs to a pending transfer (Tx), so a
 // pending state of a transfer stored without ledger.TransferPending, in
@@ -320,10 +415,7 @@ func testPendingOfPlainTransfer(t *testing.T, c Config) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := c.NewStore(t)
-			defer s.Close()
-			require.NoError(t, write(s, stored))
-			before := contents(t, s)
+			s, before := storeWith(t, c, stored)
 			w := tc.write
 			w.transfers = append([]ledger.Transfer{transfer(20, ledger.TransferPending, 6)}, w.transfers...)
 			w.last = w.transfers[len(w.transfers)-1].Timestamp
@@ -391,10 +483,7 @@ func testWriteOrder(t *testing.T, c Config) {
 		{"update_of_missing_pending", func(w *rows) { w.updPending[0].ID = id(99) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := c.NewStore(t)
-			defer s.Close()
-			require.NoError(t, write(s, stored))
-			before := contents(t, s)
+			s, before := storeWith(t, c, stored)
 			w := w
 			w.updAccounts = slices.Clone(w.updAccounts)
 			w.updPending = slices.Clone(w.updPending)
@@ -429,10 +518,7 @@ func testIgnoredWriteError(t *testing.T, c Config) {
 			{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3}, {ID: id(3), Ledger: 1, Code: 1, Timestamp: 4}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := c.NewStore(t)
-			defer s.Close()
-			require.NoError(t, write(s, stored))
-			before := contents(t, s)
+			s, before := storeWith(t, c, stored)
 			var werr error // the refused insert's error, nil when the store refuses it at commit
 			err := s.Update(context.Background(), func(tx ledger.Tx) error {
 				if _, err := tx.LastTimestamp(); err != nil {

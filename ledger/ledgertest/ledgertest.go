@@ -4,11 +4,11 @@
 // over the store and checks exact result codes and balances: every result
 // code, two-phase transfers with expiry on an injected clock, linked
 // chains, idempotent retries, lookups and pagination, the store's refusal
-// of a row naming a row that does not exist and of a pending state of a
-// transfer that is not pending, a refused write whose error the
-// transaction ignores, concurrency, restart
-// (for stores that persist) and a rapid state machine that compares the
-// store with the in-memory model.
+// of a row naming a row that does not exist, of a pending state of a
+// transfer that is not pending and of an ID inserted again, a refused
+// write whose error the transaction ignores, concurrency, restart (for
+// stores that persist) and a rapid state machine that compares the store
+// with the in-memory model.
 package ledgertest
 
 import (
@@ -284,6 +284,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("MissingRows", func(t *testing.T) { testMissingRows(t, c) })
 	t.Run("PendingOfPlainTransfer", func(t *testing.T) { testPendingOfPlainTransfer(t, c) })
 	t.Run("RepeatedUpdates", func(t *testing.T) { testRepeatedUpdates(t, c) })
+	t.Run("RepeatedInserts", func(t *testing.T) { testRepeatedInserts(t, c) })
 	t.Run("WriteOrder", func(t *testing.T) { testWriteOrder(t, c) })
 	t.Run("IgnoredWriteError", func(t *testing.T) { testIgnoredWriteError(t, c) })
 	t.Run("Limits", func(t *testing.T) { testLimits(t, c) })

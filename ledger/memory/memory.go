@@ -33,11 +33,10 @@ type Store struct {
 	expiry     expiryHeap // active pending transfers with a timeout (and stale entries)
 	failed     map[ledger.ID]ledger.FailedTransfer
 	lockBuf    []ledger.Account // reused by LockAccounts
-	// The IDs of the accounts, the transfers and the pending states an
-	// Update inserts, numbered when checkLocked needs them, and of the rows
-	// it updates.
-	txAccounts, txTransfers, txPending, txUpdated idtable.Table[ledger.ID]
-	txTransferFlags                               []ledger.TransferFlags // by number in txTransfers
+	// The IDs of the accounts, the transfers, the pending states and the
+	// failed transfers an Update inserts, numbered by checkLocked, and of
+	// the rows it updates.
+	txAccounts, txTransfers, txPending, txFailed, txUpdated idtable.Table[ledger.ID]
 }
 
 type account struct {
@@ -77,10 +76,11 @@ func (s *Store) Close() error {
 // state its transfer, a balance history row its account or its transfer,
 // an update its account or pending state), a pending state of a transfer
 // that is not pending, or an update of an account or pending state that
-// fn updates twice, or an insert of an account that is stored or that fn
-// inserts twice, fails Update with ledger.ErrCorrupt and nothing of fn's
-// writes is applied, as the SQL stores refuse it. The write methods never
-// fail: the store checks the writes once fn has returned nil.
+// fn updates twice, or an insert of an account, a transfer, a pending
+// state or a failed transfer whose ID is stored or that fn inserts twice,
+// fails Update with ledger.ErrCorrupt and nothing of fn's writes is
+// applied, as the SQL stores refuse it. The write methods never fail: the
+// store checks the writes once fn has returned nil.
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -263,9 +263,6 @@ type tx struct {
 	updPending [][]ledger.Pending
 	failed     [][]ledger.FailedTransfer
 	balances   [][]ledger.BalanceRow
-	// Whether Store.txTransfers and Store.txPending hold this
-	// transaction's IDs (checkLocked numbers Store.txAccounts first).
-	transfersNumbered, pendingNumbered bool
 }
 
 func (t *tx) LastTimestamp() (uint64, error) { return t.s.last, nil }
@@ -348,20 +345,30 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 // transfer, a balance history row its account or its transfer, an update
 // its account or pending state; when a pending state names a transfer
 // that is not pending; when it updates an account or a pending state
-// twice; or when it inserts an account that is stored, or twice. The
-// history row of a created transfer has its timestamp, so that transfer is
-// found by a binary search of the transaction's transfers (ascending
-// timestamps); the row of a release names a stored transfer.
+// twice; or when it inserts an account, a transfer, a pending state or a
+// failed transfer whose ID is stored, or twice. It numbers the IDs of
+// each kind of insert first (Store.txAccounts and the like), which finds
+// an ID inserted twice and serves the lookups after. The history row of a
+// created transfer has its timestamp, so that transfer is found by a
+// binary search of the transaction's transfers (ascending timestamps); the
+// row of a release names a stored transfer.
 func (t *tx) checkLocked() error {
-	if a, twice := number(&t.s.txAccounts, t.newAccts, func(a *ledger.Account) ledger.ID { return a.ID }); twice {
-		return fmt.Errorf("%w: account %v inserted twice", ledger.ErrCorrupt, a)
+	s := t.s
+	if err := numberInserts(&s.txAccounts, t.newAccts, "account", func(a *ledger.Account) ledger.ID { return a.ID },
+		func(id ledger.ID) bool { return s.account(id) != nil }); err != nil {
+		return err
 	}
-	for _, batch := range t.newAccts {
-		for k := range batch {
-			if a := batch[k].ID; t.s.account(a) != nil {
-				return fmt.Errorf("%w: insert of account %v, which is stored", ledger.ErrCorrupt, a)
-			}
-		}
+	if err := numberInserts(&s.txTransfers, t.transfers, "transfer", func(tr *ledger.Transfer) ledger.ID { return tr.ID },
+		func(id ledger.ID) bool { _, ok := s.byID.get(&s.transfers, id); return ok }); err != nil {
+		return err
+	}
+	if err := numberInserts(&s.txPending, t.newPending, "pending state of transfer", func(p *ledger.Pending) ledger.ID { return p.ID },
+		func(id ledger.ID) bool { _, ok := s.pending[id]; return ok }); err != nil {
+		return err
+	}
+	if err := numberInserts(&s.txFailed, t.failed, "failed transfer", func(f *ledger.FailedTransfer) ledger.ID { return f.ID },
+		func(id ledger.ID) bool { _, ok := s.failed[id]; return ok }); err != nil {
+		return err
 	}
 	for _, batch := range t.transfers {
 		for k := range batch {
@@ -373,10 +380,10 @@ func (t *tx) checkLocked() error {
 			}
 		}
 	}
-	if a, twice := number(&t.s.txUpdated, t.updAccts, func(a *ledger.Account) ledger.ID { return a.ID }); twice {
+	if a, twice := number(&s.txUpdated, t.updAccts, func(a *ledger.Account) ledger.ID { return a.ID }); twice {
 		return fmt.Errorf("%w: account %v updated twice", ledger.ErrCorrupt, a)
 	}
-	if p, twice := number(&t.s.txUpdated, t.updPending, func(p *ledger.Pending) ledger.ID { return p.ID }); twice {
+	if p, twice := number(&s.txUpdated, t.updPending, func(p *ledger.Pending) ledger.ID { return p.ID }); twice {
 		return fmt.Errorf("%w: pending state of transfer %v updated twice", ledger.ErrCorrupt, p)
 	}
 	for _, batch := range t.updAccts {
@@ -414,7 +421,7 @@ func (t *tx) checkLocked() error {
 			if t.writesTransfer(b.TransferID, b.Timestamp) {
 				continue
 			}
-			if _, ok := t.s.byID.get(&t.s.transfers, b.TransferID); !ok {
+			if _, ok := s.byID.get(&s.transfers, b.TransferID); !ok {
 				return fmt.Errorf("%w: balance history of account %v at %d names transfer %v, which does not exist",
 					ledger.ErrCorrupt, b.AccountID, b.Timestamp, b.TransferID)
 			}
@@ -429,7 +436,7 @@ func (t *tx) hasAccount(id ledger.ID) bool {
 	if t.s.account(id) != nil {
 		return true
 	}
-	_, ok := t.s.txAccounts.Find(id) // numbered first by checkLocked
+	_, ok := t.s.txAccounts.Find(id)
 	return ok
 }
 
@@ -439,10 +446,6 @@ func (t *tx) hasPending(id ledger.ID) bool {
 	if _, ok := t.s.pending[id]; ok {
 		return true
 	}
-	if !t.pendingNumbered {
-		number(&t.s.txPending, t.newPending, func(p *ledger.Pending) ledger.ID { return p.ID })
-		t.pendingNumbered = true
-	}
 	_, ok := t.s.txPending.Find(id)
 	return ok
 }
@@ -451,29 +454,35 @@ func (t *tx) hasPending(id ledger.ID) bool {
 // transaction or stored; ok is false when there is no such transfer.
 func (t *tx) transferFlags(id ledger.ID) (flags ledger.TransferFlags, ok bool) {
 	s := t.s
-	if !t.transfersNumbered {
-		s.txTransferFlags = s.txTransferFlags[:0]
-		n := 0
-		for _, batch := range t.transfers {
-			n += len(batch)
-		}
-		s.txTransfers.Reset(n)
-		for _, batch := range t.transfers {
-			for k := range batch {
-				if _, added := s.txTransfers.Add(batch[k].ID); added {
-					s.txTransferFlags = append(s.txTransferFlags, batch[k].Flags)
-				}
-			}
-		}
-		t.transfersNumbered = true
-	}
 	if n, ok := s.txTransfers.Find(id); ok {
-		return s.txTransferFlags[n], true
+		// The transaction inserts each transfer once (checkLocked), so
+		// its number is its place among them.
+		for _, batch := range t.transfers {
+			if n < len(batch) {
+				return batch[n].Flags, true
+			}
+			n -= len(batch)
+		}
 	}
 	if i, ok := s.byID.get(&s.transfers, id); ok {
 		return s.transfers.at(i).Flags, true
 	}
 	return 0, false
+}
+
+// numberInserts numbers the IDs of the rows in batches, inserts of one
+// kind, in ids (number), and returns an error wrapping ledger.ErrCorrupt
+// when one is given twice or stored says it is stored.
+func numberInserts[T any](ids *idtable.Table[ledger.ID], batches [][]T, kind string, id func(*T) ledger.ID, stored func(ledger.ID) bool) error {
+	if v, twice := number(ids, batches, id); twice {
+		return fmt.Errorf("%w: %s %v inserted twice", ledger.ErrCorrupt, kind, v)
+	}
+	for _, v := range ids.Keys() {
+		if stored(v) {
+			return fmt.Errorf("%w: insert of %s %v, which is stored", ledger.ErrCorrupt, kind, v)
+		}
+	}
+	return nil
 }
 
 // number empties ids and adds the IDs of the rows in batches. It returns
