@@ -30,7 +30,9 @@ type Store interface {
 	// starts from scratch on every call. Stores bound such retries and then
 	// return the last error; a unique-key violation that outlasts them
 	// wraps ErrCorrupt (a rerun finds the row a concurrent transaction
-	// inserted, so fn inserts a key that is stored).
+	// inserted, so fn inserts a key that is stored). An ID that fn inserts
+	// twice is no such clash: Update fails with ErrCorrupt without running
+	// fn again.
 	//
 	// Isolation: fn's first call is always tx.LastTimestamp, which locks
 	// the ledger's timestamp record until the end of the transaction, so
@@ -167,7 +169,8 @@ type Tx interface {
 	// InsertTransfers inserts new transfers (their IDs are not yet stored),
 	// given in ascending Timestamp order. A unique-key violation (a
 	// concurrent transaction inserted the same ID) must make Update roll
-	// back and run fn again.
+	// back and run fn again; an ID given twice in the transaction must
+	// not (see Store.Update).
 	InsertTransfers(transfers []Transfer) error
 
 	// InsertPending inserts the states of new pending transfers.

@@ -284,7 +284,8 @@ func testRepeatedUpdates(t *testing.T, c Config) {
 // would: an insert of an account, a transfer, a pending state or a failed
 // transfer whose ID is stored, or that the transaction inserts twice (Tx),
 // fails Update with ledger.ErrCorrupt, and nothing of its transaction is
-// kept.
+// kept. An ID inserted twice is no clash with a concurrent transaction:
+// Update runs fn once.
 func testRepeatedInserts(t *testing.T, c Config) {
 	account := func(v, ts uint64) ledger.Account { return ledger.Account{ID: id(v), Ledger: 1, Code: 1, Timestamp: ts} }
 	transfer := func(v, ts uint64) ledger.Transfer {
@@ -309,15 +310,16 @@ func testRepeatedInserts(t *testing.T, c Config) {
 	tests := []struct {
 		name   string
 		insert func(w *rows)
+		twice  bool // inserted twice by the transaction, else stored
 	}{
-		{"stored_account", func(w *rows) { w.accounts = append(w.accounts, account(1, 8)) }},
-		{"account_twice", func(w *rows) { w.accounts = append(w.accounts, account(3, 8)) }},
-		{"stored_transfer", func(w *rows) { w.transfers = append(w.transfers, transfer(10, 8)) }},
-		{"transfer_twice", func(w *rows) { w.transfers = append(w.transfers, transfer(20, 8)) }},
-		{"stored_pending", func(w *rows) { w.pending = append(w.pending, active(10)) }},
-		{"pending_twice", func(w *rows) { w.pending = append(w.pending, active(20)) }},
-		{"stored_failed", func(w *rows) { w.failed = append(w.failed, failed(11, 8)) }},
-		{"failed_twice", func(w *rows) { w.failed = append(w.failed, failed(21, 8)) }},
+		{"stored_account", func(w *rows) { w.accounts = append(w.accounts, account(1, 8)) }, false},
+		{"account_twice", func(w *rows) { w.accounts = append(w.accounts, account(3, 8)) }, true},
+		{"stored_transfer", func(w *rows) { w.transfers = append(w.transfers, transfer(10, 8)) }, false},
+		{"transfer_twice", func(w *rows) { w.transfers = append(w.transfers, transfer(20, 8)) }, true},
+		{"stored_pending", func(w *rows) { w.pending = append(w.pending, active(10)) }, false},
+		{"pending_twice", func(w *rows) { w.pending = append(w.pending, active(20)) }, true},
+		{"stored_failed", func(w *rows) { w.failed = append(w.failed, failed(11, 8)) }, false},
+		{"failed_twice", func(w *rows) { w.failed = append(w.failed, failed(21, 8)) }, true},
 	}
 	fresh := func() rows {
 		return rows{
@@ -342,7 +344,11 @@ func testRepeatedInserts(t *testing.T, c Config) {
 			s, before := storeWith(t, c, stored)
 			w := fresh()
 			tc.insert(&w)
-			require.ErrorIs(t, write(s, w), ledger.ErrCorrupt)
+			counted := &callCounter{Store: s}
+			require.ErrorIs(t, write(counted, w), ledger.ErrCorrupt)
+			if tc.twice {
+				assert.Equal(t, 1, counted.calls, "calls of fn")
+			}
 			assert.Equal(t, before, contents(t, s), "nothing of the refused transaction")
 			assert.Equal(t, stored.failed, failedOf(t, s), "the stored failed transfer alone")
 		})
@@ -359,6 +365,19 @@ func testRepeatedInserts(t *testing.T, c Config) {
 		assert.Equal(t, append(stored.transfers, w.transfers...), got.transfers)
 		assert.Equal(t, append(stored.pending, w.pending...), got.pending)
 		assert.Equal(t, append(stored.failed, w.failed...), failedOf(t, s))
+	})
+}
+
+// callCounter is a store whose Update counts the calls of its fn.
+type callCounter struct {
+	ledger.Store
+	calls int
+}
+
+func (c *callCounter) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	return c.Store.Update(ctx, func(tx ledger.Tx) error {
+		c.calls++
+		return fn(tx)
 	})
 }
 

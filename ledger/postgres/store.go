@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/internal/idtable"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 )
 
@@ -63,7 +64,10 @@ func (s *Store) Close() error {
 // serialization failure (SQLSTATE 40001), a deadlock (40P01) or a unique
 // violation (23505, a concurrent insert of the same ID) rolls back and
 // reruns fn after a randomized exponential backoff, at most
-// Options.MaxRetries times. A row that names a row which does not exist
+// Options.MaxRetries times. An ID that fn inserts twice into one table
+// (in one call of an insert method or in two) is no clash: Update fails
+// with an error wrapping ledger.ErrCorrupt before it sends the writes,
+// and does not run fn again. A row that names a row which does not exist
 // (foreign_key_violation 23503, from the deferred foreign keys: a balance
 // history row naming no transfer, among others), a pending state of a
 // transfer that is not pending (checkPending), an update of a row that
@@ -119,6 +123,9 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	}
 	if !t.open {
 		return nil // fn did nothing
+	}
+	if t.inserted.repeated != nil {
+		return t.inserted.repeated // nothing sent; the deferred ROLLBACK ends the transaction
 	}
 	// The writes and COMMIT in one round trip: the inserts, then the
 	// updates, which so find the rows inserted in the transaction whatever
@@ -199,6 +206,43 @@ type writeTx struct {
 	// checkPending asks only about pending states of transfers the
 	// transaction does not insert.
 	pending sqlstore.PendingCheck
+	// inserted numbers the inserted IDs of each table, so that Update
+	// refuses an ID given twice before it sends anything.
+	inserted insertedIDs
+}
+
+// The tables whose inserts insertedIDs numbers, and what their rows are.
+const (
+	accountsTable = iota
+	transfersTable
+	pendingTable
+	failedTable
+)
+
+var insertedKinds = [...]string{"account", "transfer", "pending state of transfer", "failed transfer"}
+
+// insertedIDs numbers the IDs that a transaction inserts into each table.
+// An ID given twice would fail the commit with a unique violation, which
+// Update takes for a concurrent insert of the same ID and reruns fn for,
+// in vain: insertedIDs finds it, and Update fails at once with
+// ledger.ErrCorrupt. The zero value has no IDs.
+type insertedIDs struct {
+	tables   [len(insertedKinds)]idtable.Table[ledger.ID]
+	repeated error // the first ID given twice, nil when none is
+}
+
+// add numbers the IDs of n rows inserted into table (accountsTable …),
+// id(i) that of row i.
+func (d *insertedIDs) add(table, n int, id func(i int) ledger.ID) {
+	ids := &d.tables[table]
+	if ids.Len() == 0 {
+		ids.Reset(n)
+	}
+	for i := range n {
+		if _, added := ids.Add(id(i)); !added && d.repeated == nil {
+			d.repeated = fmt.Errorf("postgres: write: %w: %s %v inserted twice", ledger.ErrCorrupt, insertedKinds[table], id(i))
+		}
+	}
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
@@ -277,10 +321,12 @@ func intArray[T ~uint8 | ~uint16 | ~uint32 | ~uint64](n int, f func(i int) T) []
 // InsertAccounts implements ledger.Tx.
 func (t *writeTx) InsertAccounts(a []ledger.Account) error {
 	n := len(a)
+	id := func(i int) ledger.ID { return a[i].ID }
+	t.inserted.add(accountsTable, n, id)
 	t.batch.Queue(`INSERT INTO accounts (`+sqlstore.AccountColumns+`) SELECT * FROM unnest(
 		$1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],
 		$6::bytea[], $7::bigint[], $8::bigint[], $9::bigint[], $10::integer[], $11::integer[], $12::bigint[])`,
-		idArray(n, func(i int) ledger.ID { return a[i].ID }),
+		idArray(n, id),
 		intArray(n, func(i int) uint64 { return a[i].DebitsPending }),
 		intArray(n, func(i int) uint64 { return a[i].DebitsPosted }),
 		intArray(n, func(i int) uint64 { return a[i].CreditsPending }),
@@ -333,10 +379,12 @@ func (t *writeTx) UpdateAccounts(a []ledger.Account) error {
 func (t *writeTx) InsertTransfers(tr []ledger.Transfer) error {
 	t.pending.Transfers(tr)
 	n := len(tr)
+	id := func(i int) ledger.ID { return tr[i].ID }
+	t.inserted.add(transfersTable, n, id)
 	t.batch.Queue(`INSERT INTO transfers (`+sqlstore.TransferColumns+`) SELECT * FROM unnest(
 		$1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bytea[],
 		$6::bytea[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $12::integer[], $13::bigint[])`,
-		idArray(n, func(i int) ledger.ID { return tr[i].ID }),
+		idArray(n, id),
 		idArray(n, func(i int) ledger.ID { return tr[i].DebitAccountID }),
 		idArray(n, func(i int) ledger.ID { return tr[i].CreditAccountID }),
 		intArray(n, func(i int) uint64 { return tr[i].Amount }),
@@ -368,11 +416,12 @@ const checkPending = `SELECT CASE WHEN count(*) > 0 THEN
 // is not pending fails Update with ledger.ErrCorrupt (checkPending).
 func (t *writeTx) InsertPending(p []ledger.Pending) error {
 	n := len(p)
-	ids := idArray(n, func(i int) ledger.ID { return p[i].ID })
+	id := func(i int) ledger.ID { return p[i].ID }
+	t.inserted.add(pendingTable, n, id)
 	t.pending.Pending(p)
 	t.batch.Queue(`INSERT INTO pending (`+sqlstore.PendingColumns+`)
 		SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::bigint[])`,
-		ids,
+		idArray(n, id),
 		intArray(n, func(i int) ledger.PendingStatus { return p[i].Status }),
 		intArray(n, func(i int) uint64 { return p[i].ExpiresAt }),
 	)
@@ -396,9 +445,11 @@ func (t *writeTx) UpdatePending(p []ledger.Pending) error {
 // InsertFailed implements ledger.Tx.
 func (t *writeTx) InsertFailed(f []ledger.FailedTransfer) error {
 	n := len(f)
+	id := func(i int) ledger.ID { return f[i].ID }
+	t.inserted.add(failedTable, n, id)
 	t.batch.Queue(`INSERT INTO failed_transfers (`+sqlstore.FailedColumns+`)
 		SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::bigint[])`,
-		idArray(n, func(i int) ledger.ID { return f[i].ID }),
+		idArray(n, id),
 		intArray(n, func(i int) ledger.CreateTransferResult { return f[i].Result }),
 		intArray(n, func(i int) uint64 { return f[i].Timestamp }),
 	)

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -185,6 +186,43 @@ func TestRetryBounded(t *testing.T) {
 	err = s.Update(ctx, func(tx ledger.Tx) error { calls++; return ledger.ErrClosed })
 	require.ErrorIs(t, err, ledger.ErrClosed)
 	assert.Equal(t, 1, calls)
+}
+
+// TestRepeatedInsertNotRetried inserts one ID twice in one transaction,
+// in two calls of an insert method: Update fails with ledger.ErrCorrupt
+// before it sends the writes (no unique violation), runs fn once, and
+// stores nothing of the transaction.
+func TestRepeatedInsertNotRetried(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	acct := func(v uint64) ledger.Account {
+		return ledger.Account{ID: ledger.IDFromUint64(v), Ledger: 1, Code: 1, Timestamp: v}
+	}
+	calls := 0
+	err := s.Update(ctx, func(tx ledger.Tx) error {
+		calls++
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		if err := tx.InsertAccounts([]ledger.Account{acct(1), acct(2)}); err != nil {
+			return err
+		}
+		if err := tx.InsertAccounts([]ledger.Account{acct(3), acct(2)}); err != nil {
+			return err
+		}
+		return tx.SetLastTimestamp(3)
+	})
+	require.ErrorIs(t, err, ledger.ErrCorrupt)
+	var pgErr *pgconn.PgError
+	assert.False(t, errors.As(err, &pgErr), "no statement sent: %v", err)
+	assert.Equal(t, 1, calls)
+	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+		ts, err := tx.LastTimestamp()
+		assert.Zero(t, ts)
+		got, rerr := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(3)})
+		assert.Empty(t, got)
+		return errors.Join(err, rerr)
+	}))
 }
 
 // TestConcurrentWriters runs many Updates at once on one pool: each reads
