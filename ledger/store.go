@@ -20,9 +20,10 @@ type Store interface {
 	// durable), and rolls back and returns fn's error otherwise. When the
 	// commit itself fails on the way (a server store whose connection
 	// breaks after COMMIT was sent), the error is returned but the
-	// transaction may have committed: its outcome is unknown. When a write
-	// method of tx failed, Update commits nothing, even if fn ignored the
-	// error and returned nil: it then fails with that write's error (Tx).
+	// transaction may have committed: its outcome is unknown. When a method
+	// of tx failed, a read or a write, Update commits nothing, even if fn
+	// ignored the error and returned nil: it then fails with that call's
+	// error (Tx).
 	//
 	// Update may run fn again after a transient failure of the engine (a
 	// serialization failure, a deadlock, or a unique-key violation on insert
@@ -129,10 +130,14 @@ type ReadTx interface {
 //
 // A write method may fail at once (SQLite: an insert's constraint), or
 // succeed and leave the failure to Update (the memory store checks the
-// writes, and PostgreSQL sends them, once fn has returned). Once one has
-// failed, the transaction is lost: the later calls of tx may fail with the
-// same error, and Update fails and stores nothing of the transaction,
-// whatever fn returns: with fn's error, or with the write's error when fn
+// writes, and PostgreSQL sends them, once fn has returned). A read fails
+// when the engine cannot answer (a statement of a SQL store that fails,
+// or a row that does not scan); the memory store's reads never fail. Once
+// a method has failed, a read or a write, the transaction is lost (a
+// statement that fails aborts a PostgreSQL transaction, and may roll back
+// a SQLite one): the later calls of tx may fail with the same error, and
+// Update fails and stores nothing of the transaction, whatever fn
+// returns: with fn's error, or with the failed call's error when fn
 // ignored it and returned nil.
 type Tx interface {
 	ReadTx

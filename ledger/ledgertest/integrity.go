@@ -566,3 +566,40 @@ func testIgnoredWriteError(t *testing.T, c Config) {
 		})
 	}
 }
+
+// testIgnoredReadError reads through the store itself, as no ledger
+// would: a read fails (Config.FailReads), fn ignores its error, writes and
+// returns nil. The transaction is lost as after a failed write (Tx):
+// Update fails with the read's error and nothing of the transaction is
+// stored.
+func testIgnoredReadError(t *testing.T, c Config) {
+	if c.FailReads == nil {
+		t.Skip("the store's reads cannot fail")
+	}
+	stored := rows{
+		accounts: []ledger.Account{
+			{ID: id(1), Ledger: 1, Code: 1, Timestamp: 1},
+			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+		},
+		last: 2,
+	}
+	s, before := storeWith(t, c, stored)
+	c.FailReads(t, s)
+	var rerr error // the failed read's error
+	err := s.Update(context.Background(), func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		_, rerr = tx.FailedTransfers([]ledger.ID{id(10)})
+		// An account, a transfer, an update and the timestamp after it.
+		_ = tx.InsertAccounts([]ledger.Account{{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3}})
+		_ = tx.InsertTransfers([]ledger.Transfer{{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(3),
+			Amount: 1, Ledger: 1, Code: 1, Timestamp: 4}})
+		_ = tx.UpdateAccounts([]ledger.Account{{ID: id(1), DebitsPosted: 1}})
+		_ = tx.SetLastTimestamp(4)
+		return nil
+	})
+	require.Error(t, rerr, "the read")
+	require.ErrorIs(t, err, rerr, "the read's error")
+	assert.Equal(t, before, contents(t, s), "nothing of the lost transaction")
+}

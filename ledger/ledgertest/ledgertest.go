@@ -6,9 +6,9 @@
 // chains, idempotent retries, lookups and pagination, the store's refusal
 // of a row naming a row that does not exist, of a pending state of a
 // transfer that is not pending and of an ID inserted again, a refused
-// write whose error the transaction ignores, concurrency, restart (for
-// stores that persist) and a rapid state machine that compares the store
-// with the in-memory model.
+// write or a failed read whose error the transaction ignores,
+// concurrency, restart (for stores that persist) and a rapid state
+// machine that compares the store with the in-memory model.
 package ledgertest
 
 import (
@@ -34,6 +34,12 @@ type Config struct {
 	// ModelSteps is the most operations of one random run of RunModel;
 	// zero means 12.
 	ModelSteps int
+	// FailReads makes ReadTx.FailedTransfers of s, a store that NewStore
+	// returned, fail from now until the test ends, by a change outside s
+	// (a SQL store: its table of failed transfers renamed), and leaves the
+	// store's other methods working. Nil for a store whose reads cannot
+	// fail (ledger/memory): the test of a failed read is then skipped.
+	FailReads func(t *testing.T, s ledger.Store)
 }
 
 // Clock is a settable clock for ledger.Options.Now, safe for concurrent
@@ -287,6 +293,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("RepeatedInserts", func(t *testing.T) { testRepeatedInserts(t, c) })
 	t.Run("WriteOrder", func(t *testing.T) { testWriteOrder(t, c) })
 	t.Run("IgnoredWriteError", func(t *testing.T) { testIgnoredWriteError(t, c) })
+	t.Run("IgnoredReadError", func(t *testing.T) { testIgnoredReadError(t, c) })
 	t.Run("Limits", func(t *testing.T) { testLimits(t, c) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, c) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, c) })

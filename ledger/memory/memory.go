@@ -80,7 +80,7 @@ func (s *Store) Close() error {
 // state or a failed transfer whose ID is stored or that fn inserts twice,
 // fails Update with ledger.ErrCorrupt and nothing of fn's writes is
 // applied, as the SQL stores refuse it. The write methods never fail: the
-// store checks the writes once fn has returned nil.
+// store checks the writes once fn has returned nil. Nor do the reads.
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err

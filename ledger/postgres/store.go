@@ -76,7 +76,12 @@ func (s *Store) Close() error {
 // error wrapping ledger.ErrCorrupt, and nothing of fn's writes is stored.
 // The write methods of the transaction only queue their statements and
 // never fail: a write the server refuses fails Update, even when fn
-// returned nil, and nothing is stored; when fn fails, nothing is sent. An
+// returned nil, and nothing is stored; when fn fails, nothing is sent. A
+// read that fails (the server aborts the transaction when the statement
+// failed there) loses the transaction too: the later reads fail with its
+// error without being sent, and Update fails with it, even when fn
+// ignored it and returned nil, after a rerun when it is a serialization
+// failure or a deadlock. An
 // insert of an ID that is stored, or given twice, fails with an error
 // wrapping ledger.ErrCorrupt and its unique violation once the retries
 // are spent.
@@ -120,6 +125,9 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	}()
 	if err := fn(t); err != nil {
 		return err
+	}
+	if t.err != nil {
+		return t.err // a read that failed, whose error fn ignored
 	}
 	if !t.open {
 		return nil // fn did nothing
@@ -209,6 +217,10 @@ type writeTx struct {
 	// inserted numbers the inserted IDs of each table, so that Update
 	// refuses an ID given twice before it sends anything.
 	inserted insertedIDs
+	// err is the error of the first read that failed: the transaction is
+	// lost (ledger.Tx; the server aborts it when the statement failed
+	// there), so no later read is sent and Update fails with err.
+	err error
 }
 
 // The tables whose inserts insertedIDs numbers, and what their rows are.
@@ -250,13 +262,25 @@ var _ ledger.Tx = (*writeTx)(nil)
 const begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
 func (t *writeTx) query(query string, args []any, row func(sqlstore.Scanner) error) error {
+	if t.err != nil {
+		return t.err
+	}
 	if !t.open {
 		if _, err := t.c.Exec(t.ctx, begin); err != nil {
-			return fmt.Errorf("postgres: begin: %w", err)
+			return t.fail(fmt.Errorf("postgres: begin: %w", err))
 		}
 		t.open = true
 	}
-	return queryFunc(t.ctx, t.c)(query, args, row)
+	return t.fail(queryFunc(t.ctx, t.c)(query, args, row))
+}
+
+// fail records err, when not nil, as the error of the first read that
+// failed (writeTx.err), and returns it.
+func (t *writeTx) fail(err error) error {
+	if err != nil && t.err == nil {
+		t.err = err
+	}
+	return err
 }
 
 // LastTimestamp implements ledger.Tx: it locks the ledger_state row, which
@@ -265,9 +289,12 @@ func (t *writeTx) query(query string, args []any, row func(sqlstore.Scanner) err
 func (t *writeTx) LastTimestamp() (uint64, error) {
 	const q = `SELECT last_timestamp FROM ledger_state WHERE id = 1 FOR UPDATE`
 	var ts int64
+	if t.err != nil {
+		return 0, t.err
+	}
 	if t.open {
 		if err := t.c.QueryRow(t.ctx, q).Scan(&ts); err != nil {
-			return 0, fmt.Errorf("postgres: %w", err)
+			return 0, t.fail(fmt.Errorf("postgres: %w", err))
 		}
 		return uint64(ts), nil
 	}
@@ -276,7 +303,7 @@ func (t *writeTx) LastTimestamp() (uint64, error) {
 	b.Queue(q).QueryRow(func(row pgx.Row) error { return row.Scan(&ts) })
 	t.open = true // even on error: ROLLBACK is harmless outside a transaction
 	if err := t.c.SendBatch(t.ctx, &b).Close(); err != nil {
-		return 0, fmt.Errorf("postgres: %w", err)
+		return 0, t.fail(fmt.Errorf("postgres: %w", err))
 	}
 	return uint64(ts), nil
 }

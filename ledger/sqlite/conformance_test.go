@@ -25,5 +25,14 @@ func TestConformance(t *testing.T) {
 			t.Cleanup(func() { s.Close() })
 			return s
 		},
+		FailReads: func(t *testing.T, s ledger.Store) {
+			// On the writer connection, between the store's transactions.
+			ctx := context.Background()
+			st := s.(*Store)
+			require.NoError(t, st.lock.Lock(ctx))
+			defer st.lock.Unlock()
+			_, err := st.conn.ExecContext(ctx, `ALTER TABLE failed_transfers RENAME TO failed_transfers_away`)
+			require.NoError(t, err)
+		},
 	})
 }

@@ -97,10 +97,11 @@ func joinErr(a, b error) error {
 // Nothing of fn's writes is stored then. A write method that fails (a
 // constraint of an insert: an ID that is stored, or given twice, fails with
 // an error wrapping ledger.ErrCorrupt and the driver's) ends the
-// transaction: SQLite rolls it back (INSERT OR ROLLBACK), the later calls
-// of fn's tx fail with that error without running, and Update fails with
-// fn's error, or with the write's error when fn ignored it and returned
-// nil; nothing of fn's writes is stored. SQLite has one writer, so fn
+// transaction: SQLite rolls it back (INSERT OR ROLLBACK). So does a read
+// that fails (some errors make SQLite roll back). The later calls of fn's
+// tx then fail with that error without running, and Update fails with
+// fn's error, or with the failed call's error when fn ignored it and
+// returned nil; nothing of fn's writes is stored. SQLite has one writer, so fn
 // never meets a serialization failure and is run once. When another
 // process holds the write lock, BEGIN waits up to Options.BusyTimeout and
 // then fails with the driver's SQLITE_BUSY error. When ctx ends before the commit (while BEGIN
@@ -131,7 +132,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	t.Reader = sqlstore.Reader{Dialect: sqlstore.SQLite, Query: t.query}
 	err := fn(t)
 	if err == nil {
-		err = t.err // a write that failed, whose error fn ignored
+		err = t.err // a statement that failed, whose error fn ignored
 	}
 	for _, update := range t.updates {
 		if err != nil {
@@ -218,6 +219,9 @@ func (t *writeTx) stmt(query string) *sql.Stmt {
 	return t.tx.StmtContext(t.ctx, st)
 }
 
+// query runs a read of the transaction. Once a statement has failed, it
+// runs nothing and returns that statement's error (writeTx.err); a read
+// that fails is such a statement.
 func (t *writeTx) query(query string, args []any, row func(sqlstore.Scanner) error) error {
 	if t.err != nil {
 		return t.err
@@ -229,7 +233,10 @@ func (t *writeTx) query(query string, args []any, row func(sqlstore.Scanner) err
 	} else {
 		rows, err = t.tx.QueryContext(t.ctx, query, args...)
 	}
-	return scanRows(rows, err, row)
+	if err = scanRows(rows, err, row); err != nil {
+		t.err = err
+	}
+	return err
 }
 
 func scanRows(rows *sql.Rows, err error, row func(sqlstore.Scanner) error) error {
@@ -257,16 +264,20 @@ type writeTx struct {
 	unprepared []string
 	updates    []func() error        // run after fn, in order
 	pending    sqlstore.PendingCheck // inserted transfers and pending states, for checkPending
-	// err is the error of the first write that failed: the transaction
-	// has then ended (INSERT OR ROLLBACK rolls it back), so no later
-	// statement runs, lest it run outside it and be stored at once.
+	// err is the error of the first statement that failed, a read or a
+	// write: the transaction is lost (ledger.Tx). A write that failed has
+	// ended it (INSERT OR ROLLBACK rolls it back), and a read may have
+	// (SQLite rolls back on SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM), so
+	// no later statement runs, lest it run outside it and be stored at
+	// once.
 	err error
 }
 
 var _ ledger.Tx = (*writeTx)(nil)
 
-// exec runs query and returns the number of rows it changed. Once a write
-// has failed, it runs nothing and returns that write's error (writeTx.err).
+// exec runs query and returns the number of rows it changed. Once a
+// statement has failed, it runs nothing and returns that statement's error
+// (writeTx.err).
 func (t *writeTx) exec(query string, args ...any) (n int64, err error) {
 	if t.err != nil {
 		return 0, t.err
@@ -307,7 +318,8 @@ func (t *writeTx) LastTimestamp() (uint64, error) {
 	case err != nil:
 		return 0, err
 	case !found:
-		return 0, fmt.Errorf("sqlite: %w", sql.ErrNoRows)
+		t.err = fmt.Errorf("sqlite: %w", sql.ErrNoRows)
+		return 0, t.err
 	}
 	return uint64(ts), nil
 }
