@@ -80,6 +80,22 @@ func (r *Resolver) Len() int {
 	return len(r.index)
 }
 
+// CardIDs returns the IDs of the enrolled cards, in byte order: those of
+// the cards Resolve names. It holds the read lock only while it copies
+// them.
+func (r *Resolver) CardIDs() []string {
+	r.mu.RLock()
+	ids := make([]string, 0, len(r.index))
+	for _, c := range r.cards {
+		if c.live {
+			ids = append(ids, c.id)
+		}
+	}
+	r.mu.RUnlock()
+	slices.Sort(ids)
+	return ids
+}
+
 // Enrol adds a card with its advertising secret, or replaces the secret of a
 // card already enrolled; the card's EIDs resolve from then on. It returns
 // ErrCardID for an empty card ID and ErrSecret for a secret that is not

@@ -96,6 +96,7 @@ func TestResolverEpochZero(t *testing.T) {
 
 func TestResolverEnrolRemove(t *testing.T) {
 	var r Resolver
+	assert.Empty(t, r.CardIDs(), "the zero Resolver")
 	assert.ErrorIs(t, r.Enrol("", secretOf(1)), ErrCardID)
 	now := exampleTime
 	e := Epoch(now)
@@ -115,6 +116,7 @@ func TestResolverEnrolRemove(t *testing.T) {
 	_, ok = r.Resolve(eidOf(t, 2, e), now)
 	assert.False(t, ok, "a removed card no longer resolves")
 	assert.Equal(t, 2, r.Len())
+	assert.Equal(t, []string{"a", "c"}, r.CardIDs())
 
 	// Re-enrolment replaces the secret: old EIDs stop, new ones resolve.
 	require.NoError(t, r.Enrol("a", secretOf(4)))
@@ -133,6 +135,7 @@ func TestResolverEnrolRemove(t *testing.T) {
 	id, ok = r.Resolve(eidOf(t, 3, e), now)
 	assert.True(t, ok)
 	assert.Equal(t, "c", id)
+	assert.Equal(t, []string{"a", "c", "d"}, r.CardIDs(), "in byte order, whatever their positions")
 }
 
 func TestResolverSecretSize(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -296,6 +297,10 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // another; a reload cut short because ctx ended does not count, and those
 // resolutions go on as if it had not started: they wait for another
 // reload still under way, if any.
+// A card that the resolver held and the scan no longer finds, deleted
+// from the store, leaves the resolver and the card cache: its EIDs no
+// longer resolve, although its entry in the cache had not expired. A
+// scan that fails takes no card out.
 // It returns the store's error, or else an *UnresolvableCardsError naming
 // the cards whose advertising secret the resolver refuses, after loading
 // all the others; those it takes out of the resolver, should an earlier
@@ -308,12 +313,20 @@ func (p *Platform) Reload(ctx context.Context) error {
 	return call.err
 }
 
-// loadCards is Reload without the record of its start and end.
+// loadCards is Reload without the record of its start and end. The cards
+// that the resolver held before the scan and the scan did not find have
+// been deleted from the store: they leave the resolver and the cache
+// (dropCard), after a scan that ended without an error only.
 func (p *Platform) loadCards(ctx context.Context) error {
 	var bad UnresolvableCardsError
 	gen := p.resolver.begin()
 	defer p.resolver.end()
+	held := p.resolver.CardIDs()
+	found := make([]bool, len(held))
 	err := p.store.Cards(ctx, func(c *CardRecord) error {
+		if i, ok := slices.BinarySearch(held, c.ID); ok {
+			found[i] = true
+		}
 		if err := p.resolver.load(c.ID, c.AdvSecret, gen); err != nil {
 			bad.CardIDs, bad.Errs = append(bad.CardIDs, c.ID), append(bad.Errs, err)
 		}
@@ -321,6 +334,11 @@ func (p *Platform) loadCards(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	for i, id := range held {
+		if !found[i] {
+			p.dropCard(id, gen)
+		}
 	}
 	if len(bad.CardIDs) > 0 {
 		return &bad
@@ -391,12 +409,20 @@ func (r *eidResolver) load(id string, secret []byte, gen uint64) error {
 }
 
 // drop takes out a card that a read of generation gen did not find,
-// unless this process enrolled it since.
-func (r *eidResolver) drop(id string, gen uint64) {
+// unless this process enrolled it since, and reports whether it did.
+func (r *eidResolver) drop(id string, gen uint64) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.setAt[id] <= gen {
-		r.Remove(id)
+	return r.setAt[id] <= gen && r.Remove(id)
+}
+
+// dropCard takes out of the resolver a card that a read of the store of
+// generation gen did not find (see eidResolver.drop) and, if it did, the
+// card's entry in the cache too, expired or not, so that neither keeps
+// the memory of a deleted card.
+func (p *Platform) dropCard(id string, gen uint64) {
+	if p.resolver.drop(id, gen) {
+		forget(&p.cache, p.cache.cards, id)
 	}
 }
 

@@ -145,9 +145,10 @@ func (p *Platform) name(ctx context.Context, eid []byte) (*ResolveResponse, erro
 // resolve returns the enrolled card behind an EID of now's epoch or one
 // next to it, reloading the cards enrolled elsewhere at most once a second
 // (see reloadForMiss; a stored card that the resolver refuses is left
-// out: see Reload). A card that the resolver names but the store no
-// longer has is taken out of the resolver, and the EID is then looked for
-// as one it does not know.
+// out, and one deleted from the store taken out: see Reload). A card that
+// the resolver names but the store no longer has is taken out of the
+// resolver and the cache, and the EID is then looked for as one it does
+// not know.
 // The EID must also come from the card's advertising secret as read now
 // (within CacheTTL), so that the EIDs of a secret replaced through another
 // process stop resolving although this process's tables still hold them.
@@ -165,7 +166,7 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 			if errors.Is(err, ErrNotFound) {
 				// Deleted from the store: its secret may be another
 				// card's now, which a reload loads.
-				p.resolver.drop(id, gen)
+				p.dropCard(id, gen)
 			}
 			p.resolver.end()
 			switch {

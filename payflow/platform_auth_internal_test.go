@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -123,6 +125,55 @@ func (s *cardsOnly) Card(_ context.Context, id string) (*CardRecord, error) {
 	}
 	return nil, ErrNotFound
 }
+
+func (s *cardsOnly) Cards(_ context.Context, fn func(*CardRecord) error) error {
+	for _, id := range slices.Sorted(maps.Keys(s.cards)) {
+		if err := fn(s.cards[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestReloadFreesDeletedCard: a Reload that no longer finds a card in the
+// store takes it out of the EID resolver and its entry out of the card
+// cache, and keeps the others; one whose scan fails takes out nothing.
+func TestReloadFreesDeletedCard(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	const alice, bob = "8944000000000000001", "8944000000000000002"
+	st := &cardsOnly{cards: map[string]*CardRecord{
+		alice: {ID: alice, AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize), DisplayName: "Alice"},
+		bob:   {ID: bob, AdvSecret: bytes.Repeat([]byte{0x5b}, adv.SecretSize), DisplayName: "Bob"},
+	}}
+	p := &Platform{store: st, now: func() time.Time { return now }}
+	p.cache.init(DefaultCacheTTL)
+	require.NoError(t, p.Reload(ctx))
+	for _, id := range []string{alice, bob} {
+		_, err := p.card(ctx, id)
+		require.NoError(t, err)
+	}
+	require.Equal(t, []string{alice, bob}, p.resolver.CardIDs())
+
+	delete(st.cards, alice)
+	failing := &failingScan{Store: st}
+	p.store = failing
+	require.ErrorIs(t, p.Reload(ctx), errScan)
+	assert.Equal(t, []string{alice, bob}, p.resolver.CardIDs(), "a failed scan tells no card deleted")
+	p.store = st
+	require.NoError(t, p.Reload(ctx))
+	assert.Equal(t, []string{bob}, p.resolver.CardIDs(), "the resolver")
+	assert.Nil(t, p.cache.entry(alice), "the cache")
+	assert.NotNil(t, p.cache.entry(bob), "the card still stored stays cached")
+}
+
+var errScan = errors.New("scan failed")
+
+// failingScan is a Store whose scans of the cards fail after calling fn
+// for none of them.
+type failingScan struct{ Store }
+
+func (s *failingScan) Cards(context.Context, func(*CardRecord) error) error { return errScan }
 
 // BenchmarkResolveHit: the resolution of the current EID of a card that
 // the EID resolver and the cache hold, from every processor at once.

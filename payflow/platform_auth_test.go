@@ -365,6 +365,37 @@ func TestResolveDropsDeletedCard(t *testing.T) {
 	requireBobLater(t, s, resolve, "the secret's EID")
 }
 
+// TestReloadDropsDeletedCard: a card deleted from the store by hand
+// leaves the EID resolver and the card cache of a process that had loaded
+// and cached it at the next reload of the cards, whether Reload or a miss
+// started it: its EIDs are not found from then on, although its entry in
+// the cache has not expired.
+func TestReloadDropsDeletedCard(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		reload func(*testing.T, *shop, *payflow.Platform)
+	}{
+		{"Reload", func(t *testing.T, _ *shop, p *payflow.Platform) {
+			require.NoError(t, p.Reload(context.Background()))
+		}},
+		{"a miss", func(t *testing.T, s *shop, p *payflow.Platform) {
+			s.Clock.Advance(time.Second) // a reload is due
+			_, err := p.Resolve(context.Background(), s.shopper.Token, &payflow.ResolveRequest{EID: bytes.Repeat([]byte{0x77}, record.EIDSize)})
+			require.ErrorIs(t, err, payflow.ErrNotFound, "an EID that no card has")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := &handDeleted{Store: memory.New()}
+			s, other, alice, _, resolve := aliceElsewhere(t, st)
+			st.delete(t, alice.Enrolment.ICCID)
+			tc.reload(t, s, other)
+			_, err := resolve()
+			require.ErrorIs(t, err, payflow.ErrNotFound, "the deleted card's EID")
+			assert.Equal(t, "not_found", payflow.AsError(err).Code)
+		})
+	}
+}
+
 // scanGate is a Store that counts its scans of the cards. Once armed for
 // n, a scan waits until the store has looked up n login tokens since.
 type scanGate struct {
