@@ -122,19 +122,30 @@ type Platform struct {
 	cache    cache
 	used     usedNonces // pairing nonces the store holds used, see Pair
 
-	mu         sync.Mutex    // guards lastReload and reloading
-	lastReload time.Time     // start of the reload that last ended without being cut short
-	reloading  []*reloadCall // the reloads under way, in the order they started
-	reloads    atomic.Uint64 // reloads ended without being cut short, counted before they leave reloading
+	mu         sync.Mutex                // guards lastReload, reloading and end's changes
+	lastReload time.Time                 // start of the reload that last ended without being cut short
+	reloading  int                       // the reloads under way
+	end        atomic.Pointer[reloadEnd] // the end of the next reload to end; nil until needed
 }
 
-// reloadCall is a reload of the cards, started by Reload or by an EID
-// that did not resolve, which the misses meanwhile wait for.
-type reloadCall struct {
-	start time.Time
-	done  chan struct{} // closed when err and cut are set
-	err   error
-	cut   bool // ended by its caller's ctx: not counted in reloads
+// reloadEnd is the end of a reload of the cards, started by Reload or by
+// an EID that did not resolve: of the next reload to end after the
+// previous end, whichever started first. The misses wait for it.
+type reloadEnd struct {
+	done chan struct{} // closed, with mu held, once err, cut and next are set
+	err  error
+	cut  bool       // ended by its caller's ctx: no reload for the misses
+	next *reloadEnd // the end of the reload that ends after this one
+}
+
+// ended reports whether the reload of e has ended.
+func (e *reloadEnd) ended() bool {
+	select {
+	case <-e.done:
+		return true
+	default:
+		return false
+	}
 }
 
 var _ API = (*Platform)(nil)
@@ -292,11 +303,11 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // calls it by itself, when an EID does not resolve, at most once a
 // second: not before a second after the start of the reload that last
 // ended without being cut short.
-// The resolutions that miss while a reload is under way, this one or one
-// that a miss started, wait for it and look again rather than start
-// another; a reload cut short because ctx ended does not count, and those
-// resolutions go on as if it had not started: they wait for another
-// reload still under way, if any.
+// The resolutions that miss while reloads are under way, this one or
+// ones that misses started, wait for the first of them to end and look
+// again rather than start another; a reload cut short because ctx ended
+// does not count, and those resolutions go on as if it had not started:
+// they wait for the next to end of the reloads still under way, if any.
 // A card that the resolver held and the scan no longer finds, deleted
 // from the store, leaves the resolver and the card cache: its EIDs no
 // longer resolve, although its entry in the cache had not expired. A
@@ -306,11 +317,11 @@ func (e *UnresolvableCardsError) Unwrap() []error {
 // all the others; those it takes out of the resolver, should an earlier
 // Reload have loaded them with another secret.
 func (p *Platform) Reload(ctx context.Context) error {
+	start := p.now()
 	p.mu.Lock()
-	call := p.beginReloadLocked(p.now())
+	p.reloading++
 	p.mu.Unlock()
-	p.runReload(ctx, call)
-	return call.err
+	return p.runReload(ctx, start)
 }
 
 // loadCards is Reload without the record of its start and end. The cards

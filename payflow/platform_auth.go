@@ -11,7 +11,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -159,7 +158,7 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 	e := adv.EID(eid)
 	now := p.now()
 	for reloaded := false; ; reloaded = true {
-		seen := p.reloads.Load()
+		end := p.nextEnd()
 		if id, ok := p.resolver.Resolve(e, now); ok {
 			gen := p.resolver.begin()
 			c, err := p.card(ctx, id)
@@ -179,7 +178,7 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 		if reloaded {
 			return nil, errUnknownEID
 		}
-		if ok, err := p.reloadForMiss(ctx, now, seen); err != nil {
+		if ok, err := p.reloadForMiss(ctx, now, end); err != nil {
 			return nil, err
 		} else if !ok {
 			return nil, errUnknownEID
@@ -190,83 +189,95 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 var errUnknownEID = fmt.Errorf("%w: unknown or stale EID", ErrNotFound)
 
 // reloadForMiss reloads the cards for an EID that did not resolve at now,
-// in a lookup made when seen reloads had ended, if the reload that last
-// ended without being cut short started a second or more before now (or
-// after it: the clock went back), or none has ended so. It
-// waits instead for the reload under way that started last, whether a
-// miss or a call of Reload started it, and reloads nothing when a reload
-// has ended since the lookup, so that concurrent misses share one scan of
-// the cards. A reload cut short because its caller's ctx ended does not
-// count: the misses waiting for it go on as if it had not started, and
-// wait then for the last started of the reloads still under way. It reports
-// whether the EID is worth looking up again, and returns the error of the
-// reload but an *UnresolvableCardsError, or ctx's if ctx ends while it
-// waits.
-func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, seen uint64) (bool, error) {
+// in a lookup made before the reload of end ended, if the reload that
+// last ended without being cut short started a second or more before now
+// (or after it: the clock went back), or none has ended so. It waits
+// instead for the first reload to end after the lookup began, of those
+// under way, whether a miss or a call of Reload started it, and reloads
+// nothing when one has ended since the lookup began, so that concurrent
+// misses share one scan of the cards. A reload cut short because its
+// caller's ctx ended does not count: the misses waiting for it go on as
+// if it had not started, and wait then for the next to end of the
+// reloads still under way. It reports whether the EID is worth looking up
+// again, and returns the error of the reload it waited for or ran but an
+// *UnresolvableCardsError, or ctx's if ctx ends while it waits.
+func (p *Platform) reloadForMiss(ctx context.Context, now time.Time, end *reloadEnd) (bool, error) {
 	for {
 		p.mu.Lock()
-		if n := len(p.reloading); n > 0 {
-			call := p.reloading[n-1]
+		for end.ended() && end.cut {
+			end = end.next
+		}
+		switch {
+		case end.ended():
+			p.mu.Unlock()
+			return true, missReloadErr(end.err)
+		case p.reloading > 0:
 			p.mu.Unlock()
 			select {
-			case <-call.done:
+			case <-end.done:
 			case <-ctx.Done():
 				return false, ctx.Err()
 			}
-			if call.cut {
-				continue
-			}
-			return true, missReloadErr(call)
-		}
-		switch {
-		case p.reloads.Load() != seen:
-			p.mu.Unlock()
-			return true, nil
+			continue
 		case now.Sub(p.lastReload) < time.Second && !now.Before(p.lastReload):
 			p.mu.Unlock()
 			return false, nil
 		}
-		call := p.beginReloadLocked(now)
+		p.reloading++
 		p.mu.Unlock()
-		p.runReload(ctx, call)
-		return true, missReloadErr(call)
+		return true, missReloadErr(p.runReload(ctx, now))
 	}
 }
 
-// missReloadErr is the error of call, which has ended, for the miss that
-// waited for it: its error but an *UnresolvableCardsError.
-func missReloadErr(call *reloadCall) error {
-	if errors.Is(call.err, ErrUnresolvableCard) {
+// missReloadErr is the error of a reload, which has ended, for the miss
+// that waited for it or ran it: its error but an *UnresolvableCardsError.
+func missReloadErr(err error) error {
+	if errors.Is(err, ErrUnresolvableCard) {
 		return nil
 	}
-	return call.err
+	return err
 }
 
-// beginReloadLocked adds a reload of the cards that starts at now to
-// those under way, which the misses wait for, and returns it. p.mu must
-// be held.
-func (p *Platform) beginReloadLocked(now time.Time) *reloadCall {
-	call := &reloadCall{start: now, done: make(chan struct{})}
-	p.reloading = append(p.reloading, call)
-	return call
-}
-
-// runReload loads the cards for call, which beginReloadLocked returned,
-// and ends it: it takes call, and no other reload, out of those under
-// way. A reload that ends without being cut short because ctx ended
-// counts in p.reloads, and its start is then the last reload's; one cut
-// short leaves both as they were.
-func (p *Platform) runReload(ctx context.Context, call *reloadCall) {
-	call.err = p.loadCards(ctx)
-	call.cut = cutShort(ctx, call.err)
-	p.mu.Lock()
-	if !call.cut {
-		p.reloads.Add(1)
-		p.lastReload = call.start
+// nextEnd returns the end of the next reload to end, which a resolution
+// takes before it looks an EID up.
+func (p *Platform) nextEnd() *reloadEnd {
+	if e := p.end.Load(); e != nil {
+		return e
 	}
-	p.reloading = slices.DeleteFunc(p.reloading, func(c *reloadCall) bool { return c == call })
-	p.mu.Unlock()
-	close(call.done)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.nextEndLocked()
+}
+
+// nextEndLocked is nextEnd with p.mu held.
+func (p *Platform) nextEndLocked() *reloadEnd {
+	e := p.end.Load()
+	if e == nil {
+		e = &reloadEnd{done: make(chan struct{})}
+		p.end.Store(e)
+	}
+	return e
+}
+
+// runReload loads the cards for a reload that starts at start, which
+// its caller has counted in p.reloading, returns the error, and ends it:
+// it fills in and closes the next end, which the misses wait for. A
+// reload that ends without being cut short because ctx ended has its
+// start as the last reload's; one cut short leaves it as it was.
+func (p *Platform) runReload(ctx context.Context, start time.Time) error {
+	err := p.loadCards(ctx)
+	cut := cutShort(ctx, err)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !cut {
+		p.lastReload = start
+	}
+	p.reloading--
+	e := p.nextEndLocked()
+	e.err, e.cut, e.next = err, cut, &reloadEnd{done: make(chan struct{})}
+	p.end.Store(e.next)
+	close(e.done)
+	return err
 }
 
 // cutShort reports a reload that failed because its caller's ctx ended.

@@ -610,6 +610,32 @@ func TestResolveMissKeepsNewerEnrolment(t *testing.T) {
 	requireAliceAgain(t, s, other)
 }
 
+// TestResolveMissAnswersReloadError: a resolution whose lookup began
+// before a reload of the cards ended, and that misses, answers the error
+// of that reload when the store failed it, as one that waited for the
+// reload does, rather than not_found: the platform failed, not the EID.
+func TestResolveMissAnswersReloadError(t *testing.T) {
+	ctx := context.Background()
+	held := &heldMiss{Store: memory.New()}
+	st := &outage{Store: held}
+	s, other, alice, _, resolveFormer := aliceElsewhere(t, st)
+	s.Clock.Advance(payflow.DefaultCacheTTL + time.Second) // Alice is read from the store again
+
+	read, release := held.hold(alice.Enrolment.ICCID)
+	missed := make(chan error, 1)
+	go func() {
+		_, err := resolveFormer()
+		missed <- err
+	}()
+	<-read // the resolution looked Alice up and found her missing
+	st.cards = true
+	require.ErrorIs(t, other.Reload(ctx), errLost)
+	close(release)
+	err := <-missed
+	require.ErrorIs(t, err, errLost)
+	assert.Equal(t, "internal", payflow.AsError(err).Code)
+}
+
 // cutScan is a Store whose scan of the cards, once armed, waits until the
 // scanning call's context ends and fails with its error.
 type cutScan struct {
@@ -847,6 +873,50 @@ func TestResolveWaitsForEarlierReload(t *testing.T) {
 			require.NoError(t, within(t, late, "the resolution that missed after the cut"))
 			assert.Equal(t, 2, st.count(), "the scans of the two reloads and no other")
 		})
+	}
+}
+
+// TestResolveWaitsForFirstReloadToEnd: a resolution that misses while two
+// reloads are under way waits for the first of them to end, whether it
+// started first (by a miss or by Reload) or second, and then finds the
+// card that reload loaded, while the other is still under way; it starts
+// no scan of its own.
+func TestResolveWaitsForFirstReloadToEnd(t *testing.T) {
+	for _, tc := range reloadStarts {
+		for _, ending := range []string{"earlier", "later"} {
+			t.Run(tc.name+", the "+ending+" ends first", func(t *testing.T) {
+				bg := context.Background()
+				st := &gatedScans{Store: memory.New()}
+				s, other, eid := bobElsewhere(t, st)
+
+				started := st.gate()
+				earlier := tc.reload(bg, s, other, eid)
+				releaseEarlier := within(t, started, "the earlier scan")
+				later := reloadIn(bg, other)
+				releaseLater := within(t, started, "the later scan")
+				miss := resolveBob(bg, s, other, eid)
+				select {
+				case err := <-miss:
+					t.Fatalf("the resolution answered before a reload ended: %v", err)
+				case <-started:
+					t.Fatal("the resolution scanned the cards")
+				case <-time.After(100 * time.Millisecond):
+				}
+
+				first, second := earlier, later
+				releaseFirst, releaseSecond := releaseEarlier, releaseLater
+				if ending == "later" {
+					first, second = later, earlier
+					releaseFirst, releaseSecond = releaseLater, releaseEarlier
+				}
+				close(releaseFirst)
+				require.NoError(t, within(t, first, "the reload that ends first"))
+				require.NoError(t, within(t, miss, "the resolution, while the other reload is under way"))
+				close(releaseSecond)
+				require.NoError(t, within(t, second, "the reload that ends second"))
+				assert.Equal(t, 2, st.count(), "the scans of the two reloads and no other")
+			})
+		}
 	}
 }
 
