@@ -467,17 +467,27 @@ func verifyError(err error) error {
 // openCard decodes a card-signed record without trusting it and returns the
 // enrolled card that claims to have signed it.
 func (p *Platform) openCard(ctx context.Context, msg []byte, r record.CardRecord) (*CardRecord, error) {
+	e, err := p.openCardEntry(ctx, msg, r)
+	if err != nil {
+		return nil, err
+	}
+	return e.rec, nil
+}
+
+// openCardEntry is openCard returning the card as cardEntry does, with
+// the EID key of its secret that checkEID takes.
+func (p *Platform) openCardEntry(ctx context.Context, msg []byte, r record.CardRecord) (*cachedCard, error) {
 	if len(msg) == 0 {
 		return nil, fmt.Errorf("%w: no signed record", ErrInvalid)
 	}
 	if err := record.Open(msg, r); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	c, err := p.card(ctx, r.Header().CardID)
+	e, err := p.cardEntry(ctx, r.Header().CardID)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w: card %s is not enrolled", ErrCard, r.Header().CardID)
 	}
-	return c, err
+	return e, err
 }
 
 // check verifies a card-signed record as far as it can without the store,

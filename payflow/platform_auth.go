@@ -36,9 +36,9 @@ func (p *Platform) Challenge(ctx context.Context, req *ChallengeRequest) (*Chall
 
 // checkEID verifies that eid is the card's EID of the current epoch or of
 // one next to it, from the card's advertising secret as c holds it (with
-// the EID key the cache keeps for that secret: see cache.eidKey).
-func (p *Platform) checkEID(c *CardRecord, eid []byte) error {
-	k, err := p.cache.eidKey(c)
+// the EID key kept with it: see cachedCard.eidKey).
+func (p *Platform) checkEID(c *cachedCard, eid []byte) error {
+	k, err := c.eidKey()
 	if err != nil {
 		return err
 	}
@@ -55,10 +55,11 @@ func (p *Platform) checkEID(c *CardRecord, eid []byte) error {
 // Login implements API.
 func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error) {
 	var proof record.AuthProof
-	c, err := p.openCard(ctx, req.Proof, &proof)
+	e, err := p.openCardEntry(ctx, req.Proof, &proof)
 	if err != nil {
 		return nil, err
 	}
+	c := e.rec
 	if !bytes.Equal(proof.PeerEID, make([]byte, record.EIDSize)) {
 		return nil, fmt.Errorf("%w: a login proof names no peer", ErrInvalid)
 	}
@@ -66,7 +67,7 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 	if err != nil {
 		return nil, err
 	}
-	if err := p.checkEID(c, proof.EID); err != nil {
+	if err := p.checkEID(e, proof.EID); err != nil {
 		return nil, p.refuse(ctx, a, err)
 	}
 	if proof.Role == record.RoleSeller && c.MerchantID == "" {
@@ -161,7 +162,7 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 		end := p.nextEnd()
 		if id, ok := p.resolver.Resolve(e, now); ok {
 			gen := p.resolver.begin()
-			c, err := p.card(ctx, id)
+			c, err := p.cardEntry(ctx, id)
 			if errors.Is(err, ErrNotFound) {
 				// Deleted from the store: its secret may be another
 				// card's now, which a reload loads.
@@ -170,7 +171,7 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 			p.resolver.end()
 			switch {
 			case err == nil && p.checkEID(c, eid) == nil:
-				return c, nil
+				return c.rec, nil
 			case err != nil && !errors.Is(err, ErrNotFound):
 				return nil, err
 			}
@@ -326,10 +327,11 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // unavailable), which leaves the proof unspent too.
 func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
 	var proof record.AuthProof
-	c, err := p.openCard(ctx, req.Proof, &proof)
+	e, err := p.openCardEntry(ctx, req.Proof, &proof)
 	if err != nil {
 		return nil, err
 	}
+	c := e.rec
 	if bytes.Equal(proof.PeerEID, make([]byte, record.EIDSize)) {
 		return nil, fmt.Errorf("%w: a pairing proof names the peer", ErrInvalid)
 	}
@@ -340,7 +342,7 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	if p.used.used(a.Nonce, p.now()) {
 		return nil, verifyError(fmt.Errorf("%w: used", pki.ErrNonce))
 	}
-	s, drew, err := p.session(ctx, c, &proof)
+	s, drew, err := p.session(ctx, e, &proof)
 	if err != nil {
 		err = p.refuse(ctx, a, err)
 	} else {
@@ -374,15 +376,16 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	return v, err
 }
 
-// session checks a verified pairing proof of card c and returns the
+// session checks a verified pairing proof of card e and returns the
 // session it confirms; drew reports whether it drew on the card's budget
 // of EID resolutions.
-func (p *Platform) session(ctx context.Context, c *CardRecord, proof *record.AuthProof) (s *SessionRecord, drew bool, err error) {
+func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.AuthProof) (s *SessionRecord, drew bool, err error) {
 	// In the order of PROTOCOL.md §6.1: the signer's EID and role, then
 	// the peer's EID.
-	if err := p.checkEID(c, proof.EID); err != nil {
+	if err := p.checkEID(e, proof.EID); err != nil {
 		return nil, false, err
 	}
+	c := e.rec
 	if proof.Role == record.RoleSeller && c.MerchantID == "" {
 		return nil, false, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
 	}

@@ -19,7 +19,8 @@ import (
 // another process is seen here within CacheTTL. Certificates are
 // not trusted from it: every record is verified against the pki.Verifier
 // and its CRLs. A cached card keeps the EID key of its advertising
-// secret once derived (see eidKey). It is safe for concurrent use.
+// secret once derived (see cachedCard.eidKey). It is safe for concurrent
+// use.
 type cache struct {
 	ttl time.Duration
 
@@ -121,51 +122,56 @@ func (c *cache) entry(id string) *cachedCard {
 	return c.cards[id].v
 }
 
-// eidKey returns the EID key of the advertising secret of rec, the card
-// as the platform reads it now (from the cache or the store): the key the
-// cache keeps for the card if it was derived from the same secret, else
-// one derived now (and kept, if the cache holds the card with rec's
-// secret). A card whose secret has changed is never checked with the key
-// of its former secret.
-func (c *cache) eidKey(rec *CardRecord) (*adv.EIDKey, error) {
-	e := c.entry(rec.ID)
-	if e != nil && (e.rec == rec || sameSecret(e.rec, rec)) {
-		if k := e.key.Load(); k != nil {
-			return k, nil
-		}
-	} else {
-		e = nil
+// eidKey returns the EID key of the card's advertising secret, derived
+// at its first call and kept with the card (or carried over from the
+// entry it replaced, of the same secret: see Platform.cardEntry). Its
+// secret never changes, so a card whose secret has changed, which is
+// another entry, is never checked with the key of its former secret.
+func (e *cachedCard) eidKey() (*adv.EIDKey, error) {
+	if k := e.key.Load(); k != nil {
+		return k, nil
 	}
-	k, err := adv.NewEIDKey(rec.AdvSecret)
+	k, err := adv.NewEIDKey(e.rec.AdvSecret)
 	if err != nil {
-		return nil, fmt.Errorf("%w: card %s: %v", ErrInternal, rec.ID, err)
+		return nil, fmt.Errorf("%w: card %s: %v", ErrInternal, e.rec.ID, err)
 	}
-	if e != nil {
-		e.key.CompareAndSwap(nil, k)
-	}
+	e.key.CompareAndSwap(nil, k)
 	return k, nil
 }
 
 // card returns an enrolled card; the caller must not modify it.
 func (p *Platform) card(ctx context.Context, id string) (*CardRecord, error) {
+	e, err := p.cardEntry(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return e.rec, nil
+}
+
+// cardEntry returns an enrolled card with the EID key of its advertising
+// secret, if derived yet: the cache's entry, taken with one hold of its
+// lock, or one made of a read of the store, which the cache keeps (with
+// the key of the entry it replaces if that was of the same secret) when
+// it keeps cards at all; the caller must not modify it.
+func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error) {
 	now := p.now()
 	if e, ok := get(&p.cache, p.cache.cards, id, now); ok {
-		return e.rec, nil
+		return e, nil
 	}
 	gen := p.cache.generation()
 	c, err := p.store.Card(ctx, id)
 	if err != nil {
 		return nil, err
 	}
+	e := &cachedCard{rec: c}
 	if p.cache.ttl > 0 {
-		e := &cachedCard{rec: c}
 		if old := p.cache.entry(id); old != nil && sameSecret(old.rec, c) {
 			// Read again after its entry expired, with the same secret.
 			e.key.Store(old.key.Load())
 		}
 		put(&p.cache, p.cache.cards, id, e, gen, now)
 	}
-	return c, nil
+	return e, nil
 }
 
 // merchant returns a merchant; the caller must not modify it.

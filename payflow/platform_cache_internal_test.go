@@ -34,26 +34,28 @@ func TestEIDKeyFollowsSecret(t *testing.T) {
 	}
 	eidA, eidB := eidOf(secretA), eidOf(secretB)
 
-	a, err := p.card(ctx, id)
+	a, err := p.cardEntry(ctx, id)
 	require.NoError(t, err)
 	require.NoError(t, p.checkEID(a, eidA))
-	require.NotNil(t, p.cache.entry(id).key.Load(), "the key is kept with the card")
+	require.Same(t, a, p.cache.entry(id))
+	require.NotNil(t, a.key.Load(), "the key is kept with the card")
 
 	st.cards[id] = &CardRecord{ID: id, AdvSecret: secretB, DisplayName: "Alice"}
-	b, err := p.store.Card(ctx, id) // as a read that the cache does not keep
+	rec, err := p.store.Card(ctx, id)
 	require.NoError(t, err)
+	b := &cachedCard{rec: rec} // as a read that the cache does not keep
 	assert.ErrorIs(t, p.checkEID(b, eidA), ErrMismatch, "the cache holds the former secret")
 	assert.NoError(t, p.checkEID(b, eidB))
-	got, err := p.card(ctx, id)
+	got, err := p.cardEntry(ctx, id)
 	require.NoError(t, err)
 	require.Same(t, a, got, "within CacheTTL")
 	assert.NoError(t, p.checkEID(a, eidA), "the cached card, with its key")
 
 	now = now.Add(DefaultCacheTTL)
 	eidA, eidB = eidOf(secretA), eidOf(secretB)
-	b, err = p.card(ctx, id)
+	b, err = p.cardEntry(ctx, id)
 	require.NoError(t, err)
-	require.Equal(t, secretB, b.AdvSecret, "read again after CacheTTL")
+	require.Equal(t, secretB, b.rec.AdvSecret, "read again after CacheTTL")
 	assert.ErrorIs(t, p.checkEID(b, eidA), ErrMismatch, "the expired entry's key is not carried over")
 	require.NoError(t, p.checkEID(b, eidB))
 	kept := p.cache.entry(id).key.Load()
@@ -61,10 +63,10 @@ func TestEIDKeyFollowsSecret(t *testing.T) {
 
 	now = now.Add(DefaultCacheTTL)
 	st.cards[id] = &CardRecord{ID: id, AdvSecret: bytes.Clone(secretB), DisplayName: "Alice B."}
-	c, err := p.card(ctx, id)
+	c, err := p.cardEntry(ctx, id)
 	require.NoError(t, err)
-	require.Equal(t, "Alice B.", c.DisplayName, "read again after CacheTTL")
-	assert.Same(t, kept, p.cache.entry(id).key.Load(), "the same secret keeps its key")
+	require.Equal(t, "Alice B.", c.rec.DisplayName, "read again after CacheTTL")
+	assert.Same(t, kept, c.key.Load(), "the same secret keeps its key")
 	assert.NoError(t, p.checkEID(c, eidOf(secretB)))
 	assert.ErrorIs(t, p.checkEID(c, eidA), ErrMismatch)
 }
