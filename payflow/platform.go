@@ -79,10 +79,13 @@ type PlatformOptions struct {
 	// all its login tokens) and platform process: a token bucket of
 	// ResolveBurst refilled at ResolveRate per second (defaults 5 and 20).
 	// The process keeps a card's bucket while it is in debt (at most
-	// ResolveBurst/ResolveRate seconds after its last resolution): it
-	// holds at most about twice the buckets of the cards that resolved
-	// within that time, whatever their number, and neither refuses nor
-	// forgets a card for the number of others.
+	// ResolveBurst/ResolveRate seconds after its last resolution), and
+	// each resolution drops two at most of the refilled ones, those
+	// untouched longest first: it holds the buckets of the cards that
+	// resolved within that time and, after a burst of cards, refilled
+	// ones fewer by at least one with each card new to it, whatever
+	// their number; it neither refuses nor forgets a card for the number
+	// of others.
 	ResolveRate  float64
 	ResolveBurst int
 	// CacheTTL is how long a platform process keeps enrolled cards and
@@ -253,7 +256,7 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 		rand:     opts.Rand,
 		ttl:      ttl,
 	}
-	p.limiter.init(opts.ResolveRate, opts.ResolveBurst, minLimiterSweep)
+	p.limiter.init(opts.ResolveRate, opts.ResolveBurst)
 	p.cache.init(opts.CacheTTL)
 	if p.nonceKey, err = newNonceKey(context.Background(), opts.Store, opts.Rand); err != nil {
 		return nil, err

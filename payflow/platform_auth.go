@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"sync"
 	"time"
@@ -456,39 +455,44 @@ func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionV
 	return v, nil
 }
 
-// minLimiterSweep is the fewest buckets a platform's limiter holds before
-// a new card sweeps the refilled ones.
-const minLimiterSweep = 100000
+// sweepPerCall is the most refilled buckets that one call of a limiter
+// drops: two, so that while any is left their number falls with every
+// card new to the limiter, which adds one.
+const sweepPerCall = 2
 
 // limiter is a token bucket per card: logging in again does not refill
-// it. A bucket that has refilled carries no debt and is the same as none:
-// a card new to the limiter sweeps those out when the buckets reach
-// sweepAt, which is then set to twice the buckets left (and at least
-// minSweep: minLimiterSweep in a platform). Sweeping so costs amortised
-// constant time per new card however many cards are in debt, and drops
-// no bucket in debt, so that no card escapes its limit; the limiter holds
-// at most about twice the cards that resolved within the time a bucket
-// takes to refill (burst/rate: 4 s by default), and never refuses a card
-// for the number of others.
+// it. A bucket that has refilled carries no debt and is the same as none.
+// The limiter keeps the buckets in the order they were last drawn on, and
+// each call of allow, before it draws, drops the first of them while they
+// have refilled, sweepPerCall at most: no call holds the lock for more,
+// however many cards there are. A bucket drawn on burst/rate seconds ago
+// or more (4 s by default) has refilled, so those are the first in the
+// order; a bucket in debt is never dropped, so that no card escapes its
+// limit, and the limiter never refuses a card for the number of others.
+// It holds the buckets drawn on within burst/rate seconds, and besides
+// them only refilled ones, fewer by at least one with every card new to
+// it while any is left: at most one more than the cards that resolved
+// within burst/rate seconds before the last call that left none.
 type limiter struct {
-	rate     float64
-	burst    float64
-	minSweep int // the fewest buckets a sweep waits for
+	rate  float64
+	burst float64
 
 	mu      sync.Mutex
 	buckets map[string]*bucket // by card ID
-	sweepAt int                // a new card sweeps when len(buckets) reaches it
+	oldest  *bucket            // the bucket drawn on longest ago; its next was drawn on after it
+	newest  *bucket            // the bucket drawn on last
 }
 
 type bucket struct {
-	tokens float64
-	last   time.Time
+	key        string // card ID
+	tokens     float64
+	last       time.Time
+	prev, next *bucket // drawn on before and after it
 }
 
-func (l *limiter) init(rate float64, burst, minSweep int) {
-	l.rate, l.burst, l.minSweep = rate, float64(burst), minSweep
+func (l *limiter) init(rate float64, burst int) {
+	l.rate, l.burst = rate, float64(burst)
 	l.buckets = make(map[string]*bucket)
-	l.sweepAt = minSweep
 }
 
 // allow takes a token from k's bucket, or returns a *RateLimitedError
@@ -496,18 +500,22 @@ func (l *limiter) init(rate float64, burst, minSweep int) {
 func (l *limiter) allow(k string, now time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.sweepLocked(now)
 	b, ok := l.buckets[k]
-	if !ok {
-		if len(l.buckets) >= l.sweepAt {
-			// Drop the buckets that have refilled: they carry no debt.
-			maps.DeleteFunc(l.buckets, func(_ string, o *bucket) bool {
-				return o.tokens+now.Sub(o.last).Seconds()*l.rate >= l.burst
-			})
-			l.sweepAt = max(l.minSweep, 2*len(l.buckets))
-		}
-		b = &bucket{tokens: l.burst, last: now}
+	if ok {
+		l.unlinkLocked(b)
+	} else {
+		b = &bucket{key: k, tokens: l.burst, last: now}
 		l.buckets[k] = b
 	}
+	// b is drawn on now, whether or not it holds a token.
+	b.prev, b.next = l.newest, nil
+	if l.newest != nil {
+		l.newest.next = b
+	} else {
+		l.oldest = b
+	}
+	l.newest = b
 	if d := now.Sub(b.last).Seconds(); d > 0 {
 		b.tokens = min(l.burst, b.tokens+d*l.rate)
 		b.last = now
@@ -539,6 +547,34 @@ func (e *RateLimitedError) Unwrap() error {
 		return ErrRateLimited
 	}
 	return e.Err
+}
+
+// sweepLocked drops, of the buckets drawn on longest ago, those that have
+// refilled at now, sweepPerCall at most: it stops at the first in debt.
+func (l *limiter) sweepLocked(now time.Time) {
+	for range sweepPerCall {
+		b := l.oldest
+		if b == nil || b.tokens+now.Sub(b.last).Seconds()*l.rate < l.burst {
+			return
+		}
+		l.unlinkLocked(b)
+		delete(l.buckets, b.key)
+	}
+}
+
+// unlinkLocked takes b out of the order of the buckets.
+func (l *limiter) unlinkLocked(b *bucket) {
+	if b.prev != nil {
+		b.prev.next = b.next
+	} else {
+		l.oldest = b.next
+	}
+	if b.next != nil {
+		b.next.prev = b.prev
+	} else {
+		l.newest = b.prev
+	}
+	b.prev, b.next = nil, nil
 }
 
 // giveBack returns to k's bucket the token an allow took.

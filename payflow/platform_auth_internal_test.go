@@ -17,12 +17,12 @@ import (
 	"github.com/casimpay/casimpay/adv"
 )
 
-// inDebt returns a limiter (burst 2, 1 a second, sweeping from minSweep
-// buckets) holding n cards that each drew one resolution at t0, so that
-// each is in debt until a second later, and their keys.
-func inDebt(t testing.TB, n, minSweep int, t0 time.Time) (*limiter, []string) {
+// inDebt returns a limiter (burst 2, 1 a second) holding n cards that
+// each drew one resolution at t0, in order, so that each is in debt until
+// a second later, and their keys.
+func inDebt(t testing.TB, n int, t0 time.Time) (*limiter, []string) {
 	var l limiter
-	l.init(1, 2, minSweep)
+	l.init(1, 2)
 	keys := make([]string, n)
 	for i := range keys {
 		keys[i] = "card " + strconv.Itoa(i)
@@ -31,46 +31,66 @@ func inDebt(t testing.TB, n, minSweep int, t0 time.Time) (*limiter, []string) {
 	return &l, keys
 }
 
-// TestLimiterSweep: a new card sweeps the refilled buckets once the
-// limiter holds minSweep of them, and then not before their number has
-// doubled, so that every new card costs amortised constant time however
-// many cards are in debt. No card in debt is ever forgotten: each stays
-// limited however many cards come after it. The limiter sweeps from 100
-// buckets here, from minLimiterSweep in a platform.
+// TestLimiterSweep: each call of the limiter, before it draws, drops the
+// buckets drawn on longest ago while they have refilled, two at most, and
+// never one in debt: every card in debt stays limited exactly, however
+// many cards come after it. The calls of cards the limiter holds drop
+// them too, refused or not.
 func TestLimiterSweep(t *testing.T) {
-	const minSweep = 100
 	t0 := time.Unix(1_800_000_000, 0)
-	l, keys := inDebt(t, minSweep, minSweep, t0)
-	for _, k := range keys[:minSweep/2] {
+	l, keys := inDebt(t, 10, t0)
+	for _, k := range keys[:5] {
 		require.NoError(t, l.allow(k, t0), "the first half draws its whole burst")
 	}
-	require.Len(t, l.buckets, minSweep)
-
-	t1 := t0.Add(time.Second) // the second half has refilled
-	require.NoError(t, l.allow("new", t1))
-	assert.Equal(t, minSweep/2+1, len(l.buckets), "the sweep dropped the refilled half and nothing else")
-	for _, k := range keys[:minSweep/2] {
+	// Drawn on last: the first half, after the second.
+	t1 := t0.Add(time.Second) // the second half has refilled, the first has not
+	var lens []int
+	for i := range 4 {
+		require.NoError(t, l.allow("new "+strconv.Itoa(i), t1))
+		lens = append(lens, len(l.buckets))
+	}
+	assert.Equal(t, []int{9, 8, 8, 9}, lens, "two refilled dropped by each new card, then one, then none")
+	for _, k := range keys[5:] {
+		assert.NotContains(t, l.buckets, k, "refilled")
+	}
+	for _, k := range keys[:5] {
 		require.NoError(t, l.allow(k, t1), "%s: one refilled", k)
 		require.ErrorIs(t, l.allow(k, t1), ErrRateLimited, "%s: its debt is kept", k)
 	}
 
-	l, keys = inDebt(t, minSweep, minSweep, t0)
-	require.NoError(t, l.allow("first", t0), "at the threshold, with every card in debt")
-	require.Equal(t, minSweep+1, len(l.buckets), "no card in debt is dropped")
-	for _, k := range keys {
-		require.NoError(t, l.allow(k, t0), "%s: the last of its burst", k)
-		require.ErrorIs(t, l.allow(k, t0), ErrRateLimited, "%s: its debt is kept", k)
+	t2 := t1.Add(time.Minute) // every bucket has refilled
+	lens = lens[:0]
+	for i := range 6 {
+		require.NoError(t, l.allow("late "+strconv.Itoa(i), t2))
+		lens = append(lens, len(l.buckets))
 	}
-	// Every card drew its whole burst at t0: all have refilled at t2, but
-	// the next sweep waits until the buckets number twice those the last
-	// one left.
-	t2 := t0.Add(2 * time.Second)
-	for i := range minSweep - 1 {
-		require.NoError(t, l.allow("later "+strconv.Itoa(i), t2))
-		require.Equal(t, minSweep+2+i, len(l.buckets), "no sweep before the buckets have doubled")
+	assert.Equal(t, []int{8, 7, 6, 5, 5, 6}, lens, "the nine refilled dropped two a call, then the late cards kept")
+
+	l, keys = inDebt(t, 10, t0)
+	last := keys[9]
+	require.NoError(t, l.allow(last, t2))
+	require.NoError(t, l.allow(last, t2))
+	assert.Equal(t, 6, len(l.buckets), "a card the limiter holds drops two refilled a call")
+	require.ErrorIs(t, l.allow(last, t2), ErrRateLimited)
+	assert.Equal(t, 4, len(l.buckets), "so does a call refused")
+	assert.Contains(t, l.buckets, last)
+}
+
+// TestLimiterMemory: while a card new to the limiter resolves every
+// 10 ms, each once, the limiter holds only the buckets in debt: those of
+// the cards that resolved within the last second (burst 2, 1 a second: a
+// card that drew once refills in a second), 100 of them.
+func TestLimiterMemory(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	var l limiter
+	l.init(1, 2)
+	most := 0
+	for i := range 2000 {
+		require.NoError(t, l.allow("card "+strconv.Itoa(i), t0.Add(time.Duration(i)*10*time.Millisecond)))
+		most = max(most, len(l.buckets))
 	}
-	require.NoError(t, l.allow("last", t2))
-	assert.Equal(t, minSweep, len(l.buckets), "the sweep dropped the cards of t0 and kept those of t2")
+	assert.Equal(t, 100, most)
+	assert.Equal(t, 100, len(l.buckets))
 }
 
 // TestServerErrorNil: no error is no platform failure, and has no *Error;
@@ -99,7 +119,7 @@ func TestServerErrorNil(t *testing.T) {
 // hold yet, while 100 000 cards are in debt.
 func BenchmarkLimiterNewCard(b *testing.B) {
 	t0 := time.Unix(1_800_000_000, 0)
-	l, _ := inDebt(b, 100000, minLimiterSweep, t0)
+	l, _ := inDebt(b, 100000, t0)
 	keys := make([]string, b.N)
 	for i := range keys {
 		keys[i] = "new " + strconv.Itoa(i)
@@ -111,6 +131,36 @@ func BenchmarkLimiterNewCard(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLimiterRefilled: the resolutions of cards new to a limiter
+// whose 100 000 buckets have all refilled, which sweeps drop; besides the
+// mean, it reports the longest single call (max-ns/call) and the most
+// buckets that one call dropped (max-dropped/call).
+func BenchmarkLimiterRefilled(b *testing.B) {
+	t0 := time.Unix(1_800_000_000, 0)
+	l, _ := inDebt(b, 100000, t0)
+	t1 := t0.Add(time.Minute)
+	keys := make([]string, b.N)
+	for i := range keys {
+		keys[i] = "new " + strconv.Itoa(i)
+	}
+	var worst time.Duration
+	dropped := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		n := len(l.buckets)
+		start := time.Now()
+		err := l.allow(keys[i], t1)
+		worst = max(worst, time.Since(start))
+		if err != nil {
+			b.Fatal(err)
+		}
+		dropped = max(dropped, n+1-len(l.buckets))
+	}
+	b.ReportMetric(float64(worst.Nanoseconds()), "max-ns/call")
+	b.ReportMetric(float64(dropped), "max-dropped/call")
 }
 
 // cardsOnly is a Store that holds enrolled cards and nothing else.
