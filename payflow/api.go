@@ -30,7 +30,9 @@ type API interface {
 	Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error)
 	// Pair records a card-signed AuthProof naming the peer's EID. The
 	// session is paired once both cards have named each other. The seller
-	// card's proof cancels the session's pending payment requests.
+	// card's proof cancels the session's pending payment requests. A
+	// proof into a session that has expired is ErrExpired, spent, and
+	// changes nothing else.
 	Pair(ctx context.Context, req *PairRequest) (*SessionView, error)
 	// Session returns the current state of a session one of whose cards
 	// holds the token.

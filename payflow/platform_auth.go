@@ -314,7 +314,10 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // that pairs again has no request on its screen, and one that its
 // earlier run left pending (the run was killed before it could cancel
 // it) is not paid in its stead. Held and final requests are left as they
-// are; a shopper card's proof cancels nothing. Resolving the peer's EID
+// are; a shopper card's proof cancels nothing. A proof into a stored
+// session that has expired is ErrExpired: it spends its nonce and counter,
+// as every refused record, and writes nothing else (no confirmation, no
+// cancellation). Resolving the peer's EID
 // draws on the card's budget of EID resolutions, as Resolve does: past
 // it, the call is ErrRateLimited and the proof stays unspent. A proof
 // sent again after its nonce was used (ErrReplay), or whose counter the
@@ -338,23 +341,27 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	if err != nil {
 		return nil, err
 	}
-	if p.used.used(a.Nonce, p.now()) {
+	now := p.now()
+	if p.used.used(a.Nonce, now) {
 		return nil, verifyError(fmt.Errorf("%w: used", pki.ErrNonce))
 	}
-	s, drew, err := p.session(ctx, e, &proof)
+	s, drew, err := p.session(ctx, e, &proof, now)
 	if err != nil {
 		err = p.refuse(ctx, a, err)
 	} else {
-		a.Session = s
-		if proof.Role == record.RoleSeller {
-			// A seller phone pairing again may have been stopped with a
-			// request left pending, which the shopper would pay first.
-			a.CancelPending = p.now()
-		}
+		// A seller phone pairing again may have been stopped with a
+		// request left pending, which the shopper would pay first. The
+		// store leaves a session expired at now as it is and cancels
+		// nothing: only the proof's nonce and counter are spent, as
+		// those of any refused record.
+		a.Session, a.Now, a.CancelPending = s, now, proof.Role == record.RoleSeller
 		err = p.accept(ctx, a)
 	}
 	if err == nil || errors.Is(err, ErrReplay) {
-		p.used.add(a.Nonce, a.NonceExpires, p.now())
+		p.used.add(a.Nonce, a.NonceExpires, now)
+	}
+	if err == nil && !now.Before(a.Session.ExpiresAt) {
+		err = fmt.Errorf("%w: session", ErrExpired)
 	}
 	if drew && (errors.Is(err, ErrReplay) || errors.Is(err, ErrClone) || serverError(err)) {
 		// The proof was spent before, or the platform failed: the
@@ -364,21 +371,17 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	if err != nil {
 		return nil, err
 	}
-	s = a.Session
-	if !p.now().Before(s.ExpiresAt) {
-		return nil, fmt.Errorf("%w: session", ErrExpired)
-	}
-	v, err := p.sessionView(ctx, s)
+	v, err := p.sessionView(ctx, a.Session)
 	if serverError(err) {
 		p.limiter.giveBack(c.ID)
 	}
 	return v, err
 }
 
-// session checks a verified pairing proof of card e and returns the
-// session it confirms; drew reports whether it drew on the card's budget
-// of EID resolutions.
-func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.AuthProof) (s *SessionRecord, drew bool, err error) {
+// session checks a verified pairing proof of card e at now and returns
+// the session it confirms; drew reports whether it drew on the card's
+// budget of EID resolutions.
+func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.AuthProof, now time.Time) (s *SessionRecord, drew bool, err error) {
 	// In the order of PROTOCOL.md §6.1: the signer's EID and role, then
 	// the peer's EID.
 	if err := p.checkEID(e, proof.EID); err != nil {
@@ -390,7 +393,7 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 	}
 	// The peer's EID is resolved from the card's budget of resolutions,
 	// as Resolve resolves one, so that pairing proofs probe no more EIDs.
-	if err := p.limiter.allow(c.ID, p.now()); err != nil {
+	if err := p.limiter.allow(c.ID, now); err != nil {
 		return nil, false, err
 	}
 	peer, err := p.resolve(ctx, proof.PeerEID)
@@ -400,7 +403,7 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 	if peer.ID == c.ID {
 		return nil, true, fmt.Errorf("%w: a card cannot pair with itself", ErrInvalid)
 	}
-	s = &SessionRecord{ExpiresAt: p.now().Add(p.ttl.session)}
+	s = &SessionRecord{ExpiresAt: now.Add(p.ttl.session)}
 	switch proof.Role {
 	case record.RoleSeller:
 		s.ShopperCardID, s.ShopperEID = peer.ID, proof.PeerEID

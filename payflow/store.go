@@ -165,17 +165,26 @@ type Acceptance struct {
 	Token *TokenRecord
 	// Session is inserted if no session has its ID, or else its
 	// confirmation flags that are true are set on the stored one (never
-	// clearing any). On success it is replaced by the stored session.
+	// clearing any), unless the stored one has expired at Now (its
+	// ExpiresAt not after Now): that one is left as it is, and nothing is
+	// cancelled (nonce and counter are still committed). On success
+	// Session is replaced by the stored session, whose ExpiresAt tells
+	// the caller which it was.
 	Session *SessionRecord
-	// CancelPending, when not zero, goes with Session (without it the
+	// Now is the time of the acceptance of a Session: a stored session
+	// that has expired at Now is not written, and CancelPending cancels
+	// the requests unexpired at Now. The zero Now expires no session
+	// (but one whose ExpiresAt is zero).
+	Now time.Time
+	// CancelPending goes with Session and Now (without either the
 	// Acceptance is ErrInvalid): with the session's write, every payment
 	// request of the session's ID that is StatePending and unexpired at
-	// CancelPending (its ExpiresAt after it) is cancelled, as
-	// UpdatePayment would write it: State StateCancelled, UpdatedAt
-	// CancelPending, Version incremented. Requests in any other state,
-	// and pending ones due to expire, are left as they are. The platform
-	// sets it for a seller card's pairing proof (PROTOCOL.md §6.1).
-	CancelPending time.Time
+	// Now (its ExpiresAt after it) is cancelled, as UpdatePayment would
+	// write it: State StateCancelled, UpdatedAt Now, Version incremented.
+	// Requests in any other state, and pending ones due to expire, are
+	// left as they are. The platform sets it for a seller card's pairing
+	// proof (PROTOCOL.md §6.1).
+	CancelPending bool
 	// Insert is a new payment request, stored with Version 1, and then
 	// replaced by the stored request. If a request with its ID exists, it
 	// is left as it is (nonce and counter are still committed) and Insert
@@ -195,17 +204,17 @@ type Acceptance struct {
 
 // Check returns an error matching ErrInvalid for an Acceptance that no
 // Store may commit: a Refund without the Update that reserves it, a
-// CancelPending without the Session it goes with, more than one write,
-// an amount above 2^63-1 in a record it writes, or a record without a
-// byte string it must have (a token's hash, a session's EIDs, a payment
-// request's or a refund's signed request and hash), nil or empty.
-// Stores call it first in Accept.
+// CancelPending without the Session and the Now it goes with, more than
+// one write, an amount above 2^63-1 in a record it writes, or a record
+// without a byte string it must have (a token's hash, a session's EIDs,
+// a payment request's or a refund's signed request and hash), nil or
+// empty. Stores call it first in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
 		return fmt.Errorf("%w: a refund is accepted with its payment's update", ErrInvalid)
 	}
-	if !a.CancelPending.IsZero() && a.Session == nil {
-		return fmt.Errorf("%w: pending requests are cancelled with their session's write", ErrInvalid)
+	if a.CancelPending && (a.Session == nil || a.Now.IsZero()) {
+		return fmt.Errorf("%w: pending requests are cancelled with their session's write, at its time", ErrInvalid)
 	}
 	writes := 0
 	for _, w := range []bool{a.Token != nil, a.Session != nil, a.Insert != nil, a.Update != nil} {

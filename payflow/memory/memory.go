@@ -318,9 +318,13 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 	case a.Token != nil:
 		s.tokens[string(a.Token.Hash)] = copyToken(a.Token)
 	case a.Session != nil:
+		if old, ok := s.sessions[a.Session.ID]; ok && !old.ExpiresAt.After(a.Now) {
+			a.Session = copySession(old) // expired: left as it is
+			break
+		}
 		a.Session = s.confirmSessionLocked(a.Session)
-		if !a.CancelPending.IsZero() {
-			s.cancelPendingLocked(a.Session.ID, a.CancelPending)
+		if a.CancelPending {
+			s.cancelPendingLocked(a.Session.ID, a.Now)
 		}
 	case a.Insert != nil:
 		a.Insert = s.insertPaymentLocked(a.Insert)

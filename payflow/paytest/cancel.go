@@ -52,11 +52,13 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 		}
 	}
 
-	_, err := w.accept(payflow.Acceptance{CancelPending: at})
+	_, err := w.accept(payflow.Acceptance{Now: at, CancelPending: true})
 	assert.ErrorIs(t, err, payflow.ErrInvalid, "CancelPending without a session")
+	_, err = w.accept(payflow.Acceptance{Session: sellerSession(), CancelPending: true})
+	assert.ErrorIs(t, err, payflow.ErrInvalid, "CancelPending without the time")
 	n := bytes.Repeat([]byte{7}, 32)
 	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: n, NonceExpires: at, CardID: "8900000000000000002", Counter: 1}))
-	refused := &payflow.Acceptance{Nonce: n, NonceExpires: at, CardID: "8900000000000000002", Counter: 2, Session: sellerSession(), CancelPending: at}
+	refused := &payflow.Acceptance{Nonce: n, NonceExpires: at, CardID: "8900000000000000002", Counter: 2, Session: sellerSession(), Now: at, CancelPending: true}
 	require.ErrorIs(t, s.Accept(ctx, refused), pki.ErrNonce)
 	_, err = s.Session(ctx, payflow.ID{0xee})
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "a refused acceptance writes no session")
@@ -65,7 +67,7 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	unchanged("a session's write without CancelPending cancels nothing")
 
-	a, err := w.accept(payflow.Acceptance{Session: sellerSession(), CancelPending: at})
+	a, err := w.accept(payflow.Acceptance{Session: sellerSession(), Now: at, CancelPending: true})
 	require.NoError(t, err)
 	assert.Equal(t, sellerSession(), a.Session, "the session is written as without CancelPending")
 	want := *stored["pending"]
@@ -76,7 +78,7 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	require.Len(t, due, 1, "cancelled at CancelPending, as DuePayments finds it")
 	assert.Equal(t, &want, due[0])
-	_, err = w.accept(payflow.Acceptance{Session: sellerSession(), CancelPending: at.Add(time.Second)})
+	_, err = w.accept(payflow.Acceptance{Session: sellerSession(), Now: at.Add(time.Second), CancelPending: true})
 	require.NoError(t, err)
 	unchanged("a cancelled request is left as it is")
 
@@ -89,7 +91,7 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 	approving.State, approving.UpdatedAt = "approving", at
 	approved := make(chan error, 1)
 	go func() { approved <- s.UpdatePayment(ctx, &approving, payflow.StatePending) }()
-	_, err = w.accept(payflow.Acceptance{Session: sellerSession(), CancelPending: at})
+	_, err = w.accept(payflow.Acceptance{Session: sellerSession(), Now: at, CancelPending: true})
 	require.NoError(t, err)
 	approveErr := <-approved
 	got, err := s.Payment(ctx, race.ID)
@@ -103,4 +105,50 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 	default:
 		t.Errorf("state %q", got.State)
 	}
+}
+
+// testExpiredSession: an acceptance of a session that is stored and has
+// expired at its Now commits the nonce and the counter and leaves the
+// session as it is, its flags unset, and cancels nothing; Session is
+// replaced by the stored one. Up to its expiry, the session is written.
+func testExpiredSession(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	waiting := sellerSession()
+	waiting.SellerConfirmed, waiting.ShopperConfirmed = false, true
+	stored, err := w.session(waiting)
+	require.NoError(t, err)
+	exp := waiting.ExpiresAt
+	p, err := w.insert(payment(1, payflow.StatePending, exp.Add(time.Minute)))
+	require.NoError(t, err)
+
+	const card = "8900000000000000002"
+	n := bytes.Repeat([]byte{7}, 32)
+	late := sellerSession()
+	late.ExpiresAt = exp.Add(10 * time.Minute) // as a pairing at exp writes it
+	a := &payflow.Acceptance{Nonce: n, NonceExpires: exp.Add(time.Hour), CardID: card, Counter: 5, Session: late, Now: exp, CancelPending: true}
+	require.NoError(t, s.Accept(ctx, a))
+	assert.Equal(t, stored, a.Session, "the stored session is returned")
+	got, err := s.Session(ctx, waiting.ID)
+	require.NoError(t, err)
+	assert.Equal(t, stored, got, "an expired session is left as it is")
+	gotP, err := s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, p, gotP, "nothing is cancelled")
+	again := *a
+	again.Counter, again.Session = 6, late
+	assert.ErrorIs(t, s.Accept(ctx, &again), pki.ErrNonce, "the nonce is spent")
+	var ce *pki.CounterError
+	require.ErrorAs(t, s.Accept(ctx, &payflow.Acceptance{CardID: card, Counter: 5}), &ce, "the counter is spent")
+	assert.Equal(t, uint64(5), ce.Last)
+
+	// Just before its expiry, the same write confirms and cancels.
+	a = &payflow.Acceptance{CardID: card, Counter: 7, Session: sellerSession(), Now: exp.Add(-time.Nanosecond), CancelPending: true}
+	require.NoError(t, s.Accept(ctx, a))
+	want := *stored
+	want.SellerConfirmed = true
+	assert.Equal(t, &want, a.Session)
+	gotP, err = s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, gotP.State)
 }

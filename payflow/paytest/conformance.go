@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"NonceKey", testNonceKey},
 		{"TokensAndSessions", testTokensAndSessions},
 		{"CancelPending", testCancelPending},
+		{"ExpiredSession", testExpiredSession},
 		{"Payments", testPayments},
 		{"PaymentRace", testPaymentRace},
 		{"EmptyFields", testEmptyFields},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -172,6 +173,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 		assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 800}, {Posted: 800}}, s.Balances("EUR"))
 	})
 	t.Run("SellerPairsAgain", func(t *testing.T) { sellerPairsAgain(t, NewShop(newFixture(t), true)) })
+	t.Run("PairingIntoExpiredSession", func(t *testing.T) { pairingIntoExpiredSession(t, NewShop(newFixture(t), false)) })
 	t.Run("ApproveCancelRace", func(t *testing.T) {
 		f := newFixture(t)
 		s := NewShop(f, false)
@@ -242,6 +244,53 @@ func sellerPairsAgain(t *testing.T, s *Shop) {
 	fresh, err := s.Create(Request(s.Session, "EUR", 100))
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StatePending, fresh.State)
+}
+
+// pairingIntoExpiredSession: a pairing proof into a session that has
+// expired is ErrExpired and spends its nonce and counter, as any refused
+// record does, but writes nothing: the seller card's cancels no pending
+// request of the session, a shopper card's sets no confirmation.
+func pairingIntoExpiredSession(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	proof := func(c *Card, role record.Role, eid, peerEID []byte) []byte {
+		t.Helper()
+		ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: c.ID})
+		require.NoError(t, err)
+		return c.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: role, EID: eid, PeerEID: peerEID})
+	}
+	// The EIDs that name the sessions, still the cards' own once the next
+	// epoch has begun.
+	shopperEID, sellerEID := s.Shopper.EID(), s.Seller.EID()
+	r := Request(s.Session, "EUR", 300)
+	r.TTL = 900 // outlives the session
+	v, err := s.Create(r)
+	require.NoError(t, err)
+	// A session that the seller card opened with another shopper, who
+	// has not confirmed it.
+	bob := s.NewCard("Bob")
+	bobEID := bob.EID()
+	w, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof(s.Seller, record.RoleSeller, sellerEID, bobEID)})
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionWaiting, w.State)
+
+	s.Clock.Advance(10 * time.Minute) // both sessions expire
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof(bob, record.RoleShopper, bobEID, sellerEID)})
+	require.ErrorIs(t, err, payflow.ErrExpired)
+	stored, err := s.Store.Session(ctx, w.ID)
+	require.NoError(t, err)
+	assert.False(t, stored.ShopperConfirmed, "an expired session is not confirmed")
+
+	earlier := proof(s.Seller, record.RoleSeller, sellerEID, shopperEID)
+	refused := proof(s.Seller, record.RoleSeller, sellerEID, shopperEID)
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: refused})
+	require.ErrorIs(t, err, payflow.ErrExpired)
+	pv, err := s.Platform.Payment(ctx, s.Seller.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, pv.State, "an expired session's pairing cancels nothing")
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: refused})
+	assert.ErrorIs(t, err, payflow.ErrReplay, "the refused proof's nonce is spent")
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: earlier})
+	assert.ErrorIs(t, err, payflow.ErrClone, "and its counter")
 }
 
 // RaceApproveCancel has the seller create a request of 100 EUR, then s's

@@ -642,20 +642,29 @@ const (
 		ON CONFLICT (card_id) DO UPDATE SET counter = excluded.counter WHERE payflow_counters.counter < excluded.counter`
 	qCounter  = `SELECT counter FROM payflow_counters WHERE card_id = ?`
 	qPutToken = `INSERT INTO payflow_tokens (hash, card_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
-	qConfirm  = `INSERT INTO payflow_sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+	// qConfirm returns no row for a stored session expired at the
+	// acceptance's time, which it leaves as it is.
+	qConfirm = `INSERT INTO payflow_sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			shopper_ok = CASE WHEN excluded.shopper_ok = 1 THEN 1 ELSE payflow_sessions.shopper_ok END,
 			seller_ok = CASE WHEN excluded.seller_ok = 1 THEN 1 ELSE payflow_sessions.seller_ok END
+		WHERE payflow_sessions.expires_at > ?
 		RETURNING ` + sessionCols
+	qSession = `SELECT ` + sessionCols + ` FROM payflow_sessions WHERE id = ?`
 	// qCancelPending names the states as literals, so that it is
 	// planned on the partial index of pending requests by session.
 	qCancelPending = `UPDATE payflow_payments SET state = '` + payflow.StateCancelled + `', version = version + 1,
 		updated_at = ?, due_at = ? WHERE session_id = ? AND state = '` + payflow.StatePending + `' AND expires_at > ?`
 )
 
+// confirmArgs are the arguments of qConfirm for a's Session.
+func confirmArgs(a *payflow.Acceptance) []any {
+	return append(sessionArgs(a.Session), ns(a.Now))
+}
+
 // cancelArgs are the arguments of qCancelPending for a's CancelPending.
 func cancelArgs(a *payflow.Acceptance) []any {
-	t := ns(a.CancelPending)
+	t := ns(a.Now)
 	return []any{t, t, a.Session.ID[:], t}
 }
 
@@ -677,7 +686,9 @@ func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) 
 
 // Accept implements payflow.Store in one transaction: the nonce's insert,
 // the counter's conditional upsert, the write of a and the cancellation of
-// its session's pending requests commit together.
+// its session's pending requests commit together. A session's upsert that
+// finds the stored session expired changes no row, returns none and is
+// followed by a read of that session, and nothing is cancelled.
 func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	if err := a.Check(); err != nil {
 		return err
@@ -703,7 +714,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	if a.Update != nil {
 		update = qUpdatePayment
 	}
-	if !a.CancelPending.IsZero() {
+	if a.CancelPending {
 		cancel = qCancelPending
 	}
 	var st [6]*sql.Stmt
@@ -747,7 +758,11 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 			res, err := w.ExecContext(ctx, t.Hash, t.CardID, ns(t.ExpiresAt))
 			return oneRow(res, err, payflow.ErrConflict)
 		case a.Session != nil:
-			stored, err := scanSession(w.QueryRowContext(ctx, sessionArgs(a.Session)...))
+			stored, err := scanSession(w.QueryRowContext(ctx, confirmArgs(a)...))
+			if errors.Is(err, payflow.ErrNotFound) { // expired: left as it is
+				a.Session, err = scanSession(tx.QueryRowContext(ctx, s.q(qSession), a.Session.ID[:]))
+				return err
+			}
 			if err != nil {
 				return err
 			}
@@ -808,8 +823,10 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // division by zero that aborts the statement and all its changes (the
 // cancellation of a session's pending requests, a WITH query too, with
 // them). It returns true when the statement committed, and false with no
-// error when it was refused (or a unique key clashed): the caller then
-// runs the transaction of Accept, which tells which refused.
+// error when it was refused (or a unique key clashed, or the session
+// had expired and w changed no row): the caller then runs the
+// transaction of Accept, which tells which refused (or commits the nonce
+// and counter of an expired session's acceptance).
 func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, error) {
 	var b strings.Builder
 	var args []any
@@ -830,7 +847,7 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 		args = append(args, a.Token.Hash, a.Token.CardID, ns(a.Token.ExpiresAt))
 	case a.Session != nil:
 		write, cols = qConfirm, ", w."+strings.ReplaceAll(sessionCols, ", ", ", w.")
-		args = append(args, sessionArgs(a.Session)...)
+		args = append(args, confirmArgs(a)...)
 	case a.Insert != nil:
 		write = qInsertPayment + " RETURNING 1"
 		args = append(args, insertArgs(a.Insert)...)
@@ -844,9 +861,10 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 		check += " / (SELECT count(*) FROM w)"
 		from += " LEFT JOIN w ON true"
 	}
-	if !a.CancelPending.IsZero() {
+	if a.CancelPending {
 		// Runs with the others, whether or not the main query reads it,
-		// and is undone with them.
+		// and is undone with them (also when the session has expired: w
+		// then returns no row).
 		b.WriteString(", x AS (" + qCancelPending + ")")
 		args = append(args, cancelArgs(a)...)
 	}
@@ -939,5 +957,5 @@ func sessionArgs(r *payflow.SessionRecord) []any {
 
 // Session implements payflow.Store.
 func (s *Store) Session(ctx context.Context, id payflow.ID) (*payflow.SessionRecord, error) {
-	return scanSession(s.row(ctx, `SELECT `+sessionCols+` FROM payflow_sessions WHERE id = ?`, id[:]))
+	return scanSession(s.row(ctx, qSession, id[:]))
 }
