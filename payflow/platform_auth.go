@@ -313,8 +313,11 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // with it, in one store transaction, as a seller's Cancel would: a phone
 // that pairs again has no request on its screen, and one that its
 // earlier run left pending (the run was killed before it could cancel
-// it) is not paid in its stead. Held and final requests are left as they
-// are; a shopper card's proof cancels nothing. A proof into a stored
+// it) is not paid in its stead. A request whose approval is under way is
+// left to it, marked in the same transaction: when the ledger refuses its
+// hold, it ends cancelled instead of pending again, so that no request
+// made before the pairing is payable after it. Held and final requests
+// are left as they are; a shopper card's proof cancels nothing. A proof into a stored
 // session that has expired is ErrExpired: it spends its nonce and counter,
 // as every refused record, and writes nothing else (no confirmation, no
 // cancellation). Resolving the peer's EID

@@ -287,7 +287,8 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // merchant captures manually, captured at once with a signed receipt. A
 // payment the payer's wallet cannot cover is ErrFunds, one whose hold
 // would take an account's totals past the ledger's limit ErrLimit; either
-// stays pending.
+// stays pending, or is cancelled when the session's seller card paired
+// again while the hold was being placed (see Pair).
 // The same consent sent again is ErrReplay, unless its settlement has not
 // finished (an error or a lost reply ended the first call): the retry
 // then finishes it and answers as the first call would have. A copy sent

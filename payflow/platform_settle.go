@@ -176,13 +176,15 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error
 // voiding), step by step, each step a compare-and-set. A step lost to
 // another process is read again and continued from where that process
 // left it, so any number of processes may drive one request. It returns
-// ErrFunds or ErrLimit when the hold was refused (r is pending again),
-// ErrExpired when the ledger had expired the hold before capture.
+// ErrFunds or ErrLimit when the hold was refused (r is pending again, or
+// cancelled when its session's seller card paired again while it was
+// approving: see refusedState), ErrExpired when the ledger had expired
+// the hold before capture.
 func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 	var result error
 	for {
 		switch {
-		case r.State == StatePending || r.State == StateExpired:
+		case r.State == StatePending || r.State == StateExpired || r.State == StateCancelled:
 			return result
 		case r.State == StateHeld || final(r.State):
 			return nil
@@ -202,17 +204,17 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 			switch {
 			case ledgerRefused(err): // nothing moved
 				result = err
-				r.State, r.Consent, r.HoldExpiresAt, r.CaptureAmount = StatePending, nil, time.Time{}, 0 // see holdRefused
+				r.State, r.Consent, r.HoldExpiresAt, r.CaptureAmount = refusedState(r), nil, time.Time{}, 0 // see holdRefused
 			case err != nil:
 				return err
 			case r.ManualCapture:
-				r.State = StateHeld
+				r.State, r.VoidTo = StateHeld, "" // a pairing's mark is spent
 			default:
 				rc, err := p.receipt(r, ids, now)
 				if err != nil {
 					return err
 				}
-				r.State, r.Captured, r.Receipt, r.SettledAt = StateCaptured, r.CaptureAmount, rc, now
+				r.State, r.Captured, r.Receipt, r.SettledAt, r.VoidTo = StateCaptured, r.CaptureAmount, rc, now, ""
 			}
 		case stateCapturing:
 			ids, err := p.post(ctx, r, legs)
@@ -254,6 +256,19 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 			return err
 		}
 	}
+}
+
+// refusedState is the state in which a refused hold leaves r, approving:
+// pending, so that the payer may consent again, unless the session's
+// seller card paired again since the approval began, which marks r with
+// VoidTo cancelled (Acceptance.CancelPending): that pairing cancelled
+// the session's pending requests, and r, older than it, ends cancelled
+// too rather than become payable again.
+func refusedState(r *PaymentRecord) string {
+	if r.VoidTo == StateCancelled {
+		return StateCancelled
+	}
+	return StatePending
 }
 
 // receipt signs the payment receipt of r.

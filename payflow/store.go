@@ -178,10 +178,16 @@ type Acceptance struct {
 	Now time.Time
 	// CancelPending goes with Session and Now (without either the
 	// Acceptance is ErrInvalid): with the session's write, every payment
-	// request of the session's ID that is StatePending and unexpired at
-	// Now (its ExpiresAt after it) is cancelled, as UpdatePayment would
-	// write it: State StateCancelled, UpdatedAt Now, Version incremented.
-	// Requests in any other state, and pending ones due to expire, are
+	// request of the session's ID that is unexpired at Now (its ExpiresAt
+	// after it) and StatePending is cancelled, as UpdatePayment would
+	// write it: State StateCancelled, UpdatedAt Now, Version incremented;
+	// and every such one whose approval is under way (state "approving")
+	// is marked: VoidTo StateCancelled, Version incremented, nothing else
+	// changed, so that a compare-and-set made on the version read before
+	// (a refused hold's, which would put it back to pending) fails with
+	// ErrConflict. Both are one write, so that of it and such a
+	// compare-and-set on one request the second always finds the first's
+	// outcome. Requests in any other state, and those due to expire, are
 	// left as they are. The platform sets it for a seller card's pairing
 	// proof (PROTOCOL.md §6.1).
 	CancelPending bool
@@ -424,9 +430,13 @@ type PaymentRecord struct {
 	CaptureAmount uint64 // asked for while capturing
 	Captured      uint64
 	Refunded      uint64 // reserved or made
-	VoidTo        string // final state after voiding
-	Receipt       []byte
-	SettledAt     time.Time
+	// VoidTo is the final state after voiding; while approving, it is
+	// StateCancelled once the session's seller card paired again
+	// (Acceptance.CancelPending): a hold then refused ends the request
+	// cancelled rather than pending.
+	VoidTo    string
+	Receipt   []byte
+	SettledAt time.Time
 }
 
 // Refund states.

@@ -417,19 +417,29 @@ func (s *Store) insertPaymentLocked(p *payflow.PaymentRecord) *payflow.PaymentRe
 	return copyPayment(n)
 }
 
+// stateApproving is the state that payflow stores for a payment request
+// whose approval is under way (consent recorded, hold being placed).
+const stateApproving = "approving"
+
 // cancelPendingLocked cancels the payment requests of session id that are
-// pending and unexpired at t (Acceptance.CancelPending). It keeps in the
-// session's list only the requests that may be pending at a later call:
-// pending ones, and those whose settlement is under way, which a refused
-// hold sets back to pending. Held and final requests never are again, so
-// the list holds a session's live requests, not every one it had.
+// pending and unexpired at t, and marks those whose approval is under way
+// (Acceptance.CancelPending). It keeps in the session's list only the
+// requests that may be pending at a later call: pending ones, and those
+// whose settlement is under way, which a refused hold sets back to
+// pending. Held and final requests never are again, so the list holds a
+// session's live requests, not every one it had.
 func (s *Store) cancelPendingLocked(id payflow.ID, t time.Time) {
 	ids := s.bySession[id]
 	live := ids[:0]
 	for _, pid := range ids {
 		p := s.payments[pid]
-		if p.State == payflow.StatePending && p.ExpiresAt.After(t) {
+		switch {
+		case !p.ExpiresAt.After(t):
+		case p.State == payflow.StatePending:
 			p.State, p.UpdatedAt = payflow.StateCancelled, t
+			p.Version++
+		case p.State == stateApproving:
+			p.VoidTo = payflow.StateCancelled
 			p.Version++
 		}
 		switch p.State {

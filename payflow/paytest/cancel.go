@@ -22,7 +22,9 @@ func sellerSession() *payflow.SessionRecord {
 
 // testCancelPending: an acceptance of a session with CancelPending
 // cancels, in the session's write, the session's requests pending and
-// unexpired at that time and no others; refused, it cancels nothing.
+// unexpired at that time, marks those approving (VoidTo cancelled, a new
+// version, nothing else changed) and no others; refused, it changes
+// nothing.
 func testCancelPending(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	w := &writer{s: s}
@@ -73,14 +75,22 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 	want := *stored["pending"]
 	want.State, want.UpdatedAt, want.Version = payflow.StateCancelled, at, 2
 	stored["pending"] = &want
-	unchanged("only the session's pending unexpired request is cancelled")
+	marked := *stored["approving"]
+	marked.VoidTo, marked.Version = payflow.StateCancelled, 2
+	stored["approving"] = &marked
+	unchanged("only the session's pending unexpired request is cancelled, and the approving one marked")
 	due, err := s.DuePayments(ctx, payflow.StateCancelled, at, 10)
 	require.NoError(t, err)
 	require.Len(t, due, 1, "cancelled at CancelPending, as DuePayments finds it")
 	assert.Equal(t, &want, due[0])
+	due, err = s.DuePayments(ctx, "approving", t0, 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1, "the approving one stays due at its update")
+	assert.Equal(t, &marked, due[0])
 	_, err = w.accept(payflow.Acceptance{Session: sellerSession(), Now: at.Add(time.Second), CancelPending: true})
 	require.NoError(t, err)
-	unchanged("a cancelled request is left as it is")
+	marked.Version = 3
+	unchanged("a cancelled request is left as it is; an approving one is marked again")
 
 	// A cancellation and a consent's compare-and-set on one request: the
 	// one that comes second finds the request moved on.
@@ -89,22 +99,62 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	approving := *p
 	approving.State, approving.UpdatedAt = "approving", at
-	approved := make(chan error, 1)
-	go func() { approved <- s.UpdatePayment(ctx, &approving, payflow.StatePending) }()
-	_, err = w.accept(payflow.Acceptance{Session: sellerSession(), Now: at, CancelPending: true})
-	require.NoError(t, err)
-	approveErr := <-approved
-	got, err := s.Payment(ctx, race.ID)
-	require.NoError(t, err)
-	assert.Equal(t, uint64(2), got.Version, "written once")
+	got, approveErr := raceCancelPending(t, w, &approving, payflow.StatePending, at)
 	switch got.State {
 	case payflow.StateCancelled:
 		assert.ErrorIs(t, approveErr, payflow.ErrConflict, "the consent's compare-and-set came second")
+		assert.Equal(t, uint64(2), got.Version, "written once")
 	case "approving":
-		assert.NoError(t, approveErr, "the cancellation came second and left it")
+		assert.NoError(t, approveErr, "the cancellation came second and marked it")
+		assert.Equal(t, uint64(3), got.Version, "written twice")
+		assert.Equal(t, payflow.StateCancelled, got.VoidTo)
+		assert.Equal(t, at, got.UpdatedAt, "as the consent wrote it")
 	default:
 		t.Errorf("state %q", got.State)
 	}
+
+	// A cancellation and a refused hold's compare-and-set, which puts an
+	// approving request back to pending: it is cancelled either way, by
+	// the cancellation that comes second or, when the refusal comes second
+	// and finds the request marked, by the refused hold once it is read
+	// again. It never stays pending.
+	for i := range 4 {
+		p, err := w.insert(payment(byte(9+i), payflow.StatePending, at.Add(time.Hour)))
+		require.NoError(t, err)
+		p.State, p.UpdatedAt = "approving", at
+		require.NoError(t, s.UpdatePayment(ctx, p, payflow.StatePending))
+		refused := *p
+		refused.State = payflow.StatePending
+		got, refuseErr := raceCancelPending(t, w, &refused, "approving", at)
+		switch got.State {
+		case payflow.StateCancelled:
+			assert.NoError(t, refuseErr, "the refusal came first")
+			assert.Equal(t, uint64(4), got.Version)
+		case "approving":
+			assert.ErrorIs(t, refuseErr, payflow.ErrConflict, "the refusal came second")
+			assert.Equal(t, payflow.StateCancelled, got.VoidTo, "and finds the request marked")
+			assert.Equal(t, uint64(3), got.Version)
+		default:
+			t.Errorf("state %q after a cancellation and a refused hold", got.State)
+		}
+	}
+}
+
+// raceCancelPending runs at once the compare-and-set of p from the state
+// from and an acceptance of sellerSession with CancelPending at the time
+// at, and returns p as stored after both and the error of the
+// compare-and-set.
+func raceCancelPending(t *testing.T, w *writer, p *payflow.PaymentRecord, from string, at time.Time) (*payflow.PaymentRecord, error) {
+	t.Helper()
+	ctx := context.Background()
+	done := make(chan error, 1)
+	go func() { done <- w.s.UpdatePayment(ctx, p, from) }()
+	_, err := w.accept(payflow.Acceptance{Session: sellerSession(), Now: at, CancelPending: true})
+	require.NoError(t, err)
+	casErr := <-done
+	got, err := w.s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	return got, casErr
 }
 
 // testExpiredSession: an acceptance of a session that is stored and has

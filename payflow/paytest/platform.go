@@ -174,6 +174,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	})
 	t.Run("SellerPairsAgain", func(t *testing.T) { sellerPairsAgain(t, NewShop(newFixture(t), true)) })
 	t.Run("PairingIntoExpiredSession", func(t *testing.T) { pairingIntoExpiredSession(t, NewShop(newFixture(t), false)) })
+	t.Run("SellerPairsDuringApproval", func(t *testing.T) { sellerPairsDuringApproval(t, newFixture(t)) })
 	t.Run("ApproveCancelRace", func(t *testing.T) {
 		f := newFixture(t)
 		s := NewShop(f, false)
@@ -291,6 +292,74 @@ func pairingIntoExpiredSession(t *testing.T, s *Shop) {
 	assert.ErrorIs(t, err, payflow.ErrReplay, "the refused proof's nonce is spent")
 	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: earlier})
 	assert.ErrorIs(t, err, payflow.ErrClone, "and its counter")
+}
+
+// sellerPairsDuringApproval: the seller card pairs again in its session
+// while an approval is under way there (the ledger has answered, the
+// request is still approving). When the ledger refused the hold, the
+// request ends cancelled instead of pending: the approval fails with
+// ErrFunds, a later consent with ErrFinal, and no money moves, although
+// the wallet covers the amount by then. When the ledger held and
+// captured, the capture stands and its money moved once.
+func sellerPairsDuringApproval(t *testing.T, f *Fixture) {
+	ctx := context.Background()
+	s := NewShop(f, false)
+	hooked := &hookedStore{Store: f.Store, from: "approving"}
+	other, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: f.Ledger, Store: hooked, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
+	})
+	require.NoError(t, err)
+	hooked.hook = func() {
+		v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.Seller.Proof(record.RoleSeller, s.Shopper.EID())})
+		require.NoError(t, err)
+		require.Equal(t, s.Session.ID, v.ID, "the same session")
+	}
+
+	v, err := s.Create(Request(s.Session, "EUR", Funds+1))
+	require.NoError(t, err)
+	first, later := s.Consent(v.ID), s.Consent(v.ID)
+	before := s.Balances("EUR")
+	_, err = other.Approve(ctx, &payflow.ApproveRequest{Consent: first})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	pv, err := s.Platform.Payment(ctx, s.Shopper.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, pv.State, "a refused hold of an approval under way at the pairing ends it cancelled")
+	assert.Nil(t, pv.ConsentNonce)
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{3}, s.Shopper.ID, "EUR", Funds))
+	funded := s.Balances("EUR")
+	require.Equal(t, before[0].Posted+Funds, funded[0].Posted)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: later})
+	assert.ErrorIs(t, err, payflow.ErrFinal, "a later consent")
+	assert.Equal(t, funded, s.Balances("EUR"), "no money moved")
+
+	hooked.once = sync.Once{}
+	v, err = s.Create(Request(s.Session, "EUR", 100))
+	require.NoError(t, err)
+	done, err := other.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, done.State, "a hold made before the pairing is captured")
+	vp, err := s.PlatformVerifier.VerifyPlatform(s.PlatformChain)
+	require.NoError(t, err)
+	var rc record.Receipt
+	require.NoError(t, vp.VerifyReceipt(done.Receipt, &rc))
+	assert.Equal(t, uint64(100), rc.Amount)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funded[0].Posted - 100}, {Posted: funded[1].Posted + 100}}, s.Balances("EUR"))
+}
+
+// hookedStore is a Store that runs hook once, before the first
+// UpdatePayment from the state from.
+type hookedStore struct {
+	payflow.Store
+	from string
+	hook func()
+	once sync.Once
+}
+
+func (s *hookedStore) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if from == s.from {
+		s.once.Do(s.hook)
+	}
+	return s.Store.UpdatePayment(ctx, p, from)
 }
 
 // RaceApproveCancel has the seller create a request of 100 EUR, then s's

@@ -37,9 +37,9 @@ func TestMigrateTwice(t *testing.T) {
 	open(t, dsn) // a second process finds the schema current
 }
 
-// TestPendingBySessionIndexed: the pending requests of a session that a
-// seller card's pairing proof cancels can be found through an index, not
-// only by reading every request.
+// TestPendingBySessionIndexed: the pending and approving requests of a
+// session that a seller card's pairing proof cancels or marks can be
+// found through an index, not only by reading every request.
 func TestPendingBySessionIndexed(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
@@ -51,7 +51,7 @@ func TestPendingBySessionIndexed(t *testing.T) {
 	require.NoError(t, err)
 	var plan []string
 	rows, err := conn.Query(ctx, `EXPLAIN UPDATE payflow_payments SET state = 'cancelled', version = version + 1, updated_at = 1,
-		due_at = 1 WHERE session_id = '\x01'::bytea AND state = 'pending' AND expires_at > 1`)
+		due_at = 1 WHERE session_id = '\x01'::bytea AND state IN ('pending', 'approving') AND expires_at > 1`)
 	require.NoError(t, err)
 	for rows.Next() {
 		var line string
@@ -60,6 +60,63 @@ func TestPendingBySessionIndexed(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	assert.Contains(t, fmt.Sprint(plan), "payflow_payments_pending_session")
+}
+
+// TestPairingWaitsForRefusedHold: a seller card's pairing whose
+// cancellation meets a request of its session that a refused hold is
+// moving from approving back to pending, uncommitted, waits for that
+// write and cancels the request once it commits: the request was
+// approving when the pairing's statement began, so that a cancellation of
+// pending requests alone, from that statement's snapshot, would leave it
+// pending after the pairing, payable again.
+func TestPairingWaitsForRefusedHold(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	s := open(t, dsn)
+	at := time.Unix(1_800_000_000, 0)
+	sess := &payflow.SessionRecord{ID: payflow.ID{0xee}, ShopperCardID: "8900000000000000001", SellerCardID: "8900000000000000002",
+		MerchantID: "m", ShopperEID: make([]byte, 16), SellerEID: make([]byte, 16), SellerConfirmed: true, ExpiresAt: at.Add(time.Hour)}
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 1, Session: sess, Now: at}))
+	p := &payflow.PaymentRecord{ID: payflow.ID{1}, SessionID: sess.ID, State: payflow.StatePending, MerchantID: "m",
+		SellerCardID: sess.SellerCardID, PayerCardID: sess.ShopperCardID, Currency: "EUR", Amount: 100,
+		Request: []byte("request"), RequestHash: []byte("hash"), ExpiresAt: at.Add(time.Hour), CreatedAt: at, UpdatedAt: at}
+	a := &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 2, Insert: p}
+	require.NoError(t, s.Accept(ctx, a))
+	p = a.Insert
+	p.State = "approving"
+	require.NoError(t, s.UpdatePayment(ctx, p, payflow.StatePending))
+
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx)
+	_, err = tx.Exec(ctx, `UPDATE payflow_payments SET state = 'pending', version = version + 1 WHERE id = $1`, p.ID[:])
+	require.NoError(t, err)
+	var xid string
+	require.NoError(t, tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid))
+	paired := make(chan error, 1)
+	go func() {
+		paired <- s.Accept(ctx, &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 3, Session: sess, Now: at, CancelPending: true})
+	}()
+	// Wait until the pairing waits for the refusal's transaction.
+	for waiting := 0; waiting == 0; {
+		var n int
+		require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'
+			AND transactionid::text = $1 AND NOT granted`, xid).Scan(&n))
+		waiting = n
+		select {
+		case err := <-paired:
+			t.Fatalf("the pairing did not wait for the refusal: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, <-paired)
+	got, err := s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, got.State, "cancelled once the refusal committed")
 }
 
 // TestPlatform runs the platform end to end with the ledger and the

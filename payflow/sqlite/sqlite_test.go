@@ -182,12 +182,12 @@ func TestSellerCardsIndexed(t *testing.T) {
 	}
 }
 
-// TestPendingBySessionIndexed: the pending requests of a session that a
-// seller card's pairing proof cancels are found through an index, not by
-// reading every request.
+// TestPendingBySessionIndexed: the pending and approving requests of a
+// session that a seller card's pairing proof cancels or marks are found
+// through an index, not by reading every request.
 func TestPendingBySessionIndexed(t *testing.T) {
 	q := `UPDATE payflow_payments SET state = 'cancelled', version = version + 1, updated_at = ?, due_at = ?
-		WHERE session_id = ? AND state = 'pending' AND expires_at > ?`
+		WHERE session_id = ? AND state IN ('pending', 'approving') AND expires_at > ?`
 	assert.Contains(t, queryPlan(t, readOnly(t), q, 1, 1, []byte{1}, 1), "INDEX payflow_payments_pending_session")
 }
 

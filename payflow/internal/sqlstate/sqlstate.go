@@ -635,6 +635,10 @@ func counterError(row rowScanner, cardID string, got uint64) error {
 	return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: got}
 }
 
+// stateApproving is the state that payflow stores for a payment request
+// whose approval is under way (consent recorded, hold being placed).
+const stateApproving = "approving"
+
 // The statements of Accept.
 const (
 	qUseNonce = `INSERT INTO payflow_used_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`
@@ -651,10 +655,22 @@ const (
 		WHERE payflow_sessions.expires_at > ?
 		RETURNING ` + sessionCols
 	qSession = `SELECT ` + sessionCols + ` FROM payflow_sessions WHERE id = ?`
-	// qCancelPending names the states as literals, so that it is
-	// planned on the partial index of pending requests by session.
-	qCancelPending = `UPDATE payflow_payments SET state = '` + payflow.StateCancelled + `', version = version + 1,
-		updated_at = ?, due_at = ? WHERE session_id = ? AND state = '` + payflow.StatePending + `' AND expires_at > ?`
+	// qCancelPending cancels the session's pending requests and marks
+	// those whose approval is under way (VoidTo cancelled, their times
+	// kept: the holds' timeout derives from updated_at) in one statement,
+	// so that a refused hold's compare-and-set that moves one of them
+	// back to pending meanwhile is serialized with it on the request's
+	// row: one statement's rows come from one snapshot, and a row that an
+	// uncommitted write holds is read again once it commits. It names
+	// the states as literals, so that it is planned on the partial index
+	// of those states by session.
+	qCancelPending = `UPDATE payflow_payments SET
+		state = CASE state WHEN '` + payflow.StatePending + `' THEN '` + payflow.StateCancelled + `' ELSE state END,
+		void_to = CASE state WHEN '` + payflow.StatePending + `' THEN void_to ELSE '` + payflow.StateCancelled + `' END,
+		version = version + 1,
+		updated_at = CASE state WHEN '` + payflow.StatePending + `' THEN ? ELSE updated_at END,
+		due_at = CASE state WHEN '` + payflow.StatePending + `' THEN ? ELSE due_at END
+		WHERE session_id = ? AND state IN ('` + payflow.StatePending + `', '` + stateApproving + `') AND expires_at > ?`
 )
 
 // confirmArgs are the arguments of qConfirm for a's Session.
