@@ -103,7 +103,7 @@ type PlatformOptions struct {
 // ledger and receipts. It implements API in process.
 //
 // A Platform keeps no state of its own beyond caches (the EID resolver, the
-// rate limiter, the pairing nonces it saw used): everything lives in its Store and Ledger, so several
+// rate limiter): everything lives in its Store and Ledger, so several
 // Platforms, in one process or several, may serve one database. Every
 // transition of a payment request is a compare-and-set in the store and
 // every ledger transfer has an ID derived from the request or refund, so
@@ -123,7 +123,6 @@ type Platform struct {
 	resolver eidResolver
 	limiter  limiter
 	cache    cache
-	used     usedNonces // pairing nonces the store holds used, see Pair
 
 	mu         sync.Mutex                // guards lastReload, reloading and end's changes
 	lastReload time.Time                 // start of the reload that last ended without being cut short
@@ -523,7 +522,13 @@ func (p *Platform) check(c *CardRecord, msg []byte, r record.CardRecord) (*Accep
 // before is ErrReplay, a counter that does not increase ErrClone; an error
 // of the write is returned as it is.
 func (p *Platform) accept(ctx context.Context, a *Acceptance) error {
-	err := p.store.Accept(ctx, a)
+	return spentError(p.store.Accept(ctx, a))
+}
+
+// spentError maps the store's refusal of a record for its nonce or its
+// counter (Store.Accept, Store.Spent) to ErrReplay or ErrClone; any other
+// error is returned as it is.
+func spentError(err error) error {
 	if errors.Is(err, pki.ErrNonce) || errors.Is(err, pki.ErrCounterRegression) {
 		return verifyError(err)
 	}

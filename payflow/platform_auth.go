@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
-	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -324,12 +323,12 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // draws on the card's budget of EID resolutions, as Resolve does: past
 // it, the call is ErrRateLimited and the proof stays unspent. A proof
 // sent again after its nonce was used (ErrReplay), or whose counter the
-// card has passed (ErrClone), takes
-// nothing from that budget: a nonce this process saw used is refused
-// before the budget is drawn on, and a resolution whose proof the store
-// then refuses for its nonce or counter is given back. So is one of a
-// pairing that fails for the platform (a store error: internal or
-// unavailable), which leaves the proof unspent too.
+// card has passed (ErrClone), takes nothing from that budget: the store
+// is asked first (Store.Spent), and a resolution whose proof the store's
+// acceptance then refuses for its nonce or counter (a copy of it accepted
+// meanwhile) is given back. So is one of a pairing that fails for the
+// platform (a store error: internal or unavailable), which leaves the
+// proof unspent too.
 func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
 	var proof record.AuthProof
 	e, err := p.openCardEntry(ctx, req.Proof, &proof)
@@ -344,10 +343,12 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	if err != nil {
 		return nil, err
 	}
-	now := p.now()
-	if p.used.used(a.Nonce, now) {
-		return nil, verifyError(fmt.Errorf("%w: used", pki.ErrNonce))
+	// A proof spent before is refused before it draws on the budget:
+	// replayed, it takes nothing from the card.
+	if err := p.store.Spent(ctx, a.Nonce, a.CardID, a.Counter); err != nil {
+		return nil, spentError(err)
 	}
+	now := p.now()
 	s, drew, err := p.session(ctx, e, &proof, now)
 	if err != nil {
 		err = p.refuse(ctx, a, err)
@@ -360,15 +361,13 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 		a.Session, a.Now, a.CancelPending = s, now, proof.Role == record.RoleSeller
 		err = p.accept(ctx, a)
 	}
-	if err == nil || errors.Is(err, ErrReplay) {
-		p.used.add(a.Nonce, a.NonceExpires, now)
-	}
 	if err == nil && !now.Before(a.Session.ExpiresAt) {
 		err = fmt.Errorf("%w: session", ErrExpired)
 	}
 	if drew && (errors.Is(err, ErrReplay) || errors.Is(err, ErrClone) || serverError(err)) {
-		// The proof was spent before, or the platform failed: the
-		// resolution told nothing the card may be charged for.
+		// The proof was spent meanwhile (by a copy sent at the same
+		// moment), or the platform failed: the resolution told nothing
+		// the card may be charged for.
 		p.limiter.giveBack(c.ID)
 	}
 	if err != nil {

@@ -29,6 +29,14 @@ type outage struct {
 	cards     bool   // whether reads of all cards fail
 	sessions  bool   // whether acceptances of sessions fail
 	merchants bool   // whether reads of merchants fail
+	spent     bool   // whether reads of a record's nonce and counter fail
+}
+
+func (s *outage) Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error {
+	if s.spent {
+		return errLost
+	}
+	return s.Store.Spent(ctx, nonce, cardID, counter)
 }
 
 func (s *outage) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
@@ -81,10 +89,11 @@ func requireBudget(t *testing.T, s *shop, left int) {
 	require.ErrorIs(t, err, payflow.ErrRateLimited)
 }
 
-// TestPairOutageKeepsBudget: a pairing that fails for the store, after it
-// drew on the signing card's budget of EID resolutions, gives the
-// resolution back, however often it fails: the platform's own failure
-// costs the card nothing. A proof whose acceptance failed stays unspent;
+// TestPairOutageKeepsBudget: a pairing that fails for the store, before
+// it draws on the signing card's budget of EID resolutions (the read of
+// the proof's nonce and counter) or after (it then gives the resolution
+// back), however often it fails: the platform's own failure costs the
+// card nothing. A proof whose acceptance failed stays unspent;
 // one accepted before the session's view failed is spent.
 func TestPairOutageKeepsBudget(t *testing.T) {
 	s, st := outageShop(t)
@@ -94,7 +103,13 @@ func TestPairOutageKeepsBudget(t *testing.T) {
 		return err
 	}
 	proof := s.shopper.Proof(record.RoleShopper, s.seller.EID())
-	st.sessions, st.cards = true, true
+	st.spent = true
+	for i := range 5 {
+		err := pair(proof)
+		require.ErrorIs(t, err, errLost, "read of the proof's nonce and counter %d", i)
+		assert.Equal(t, "internal", payflow.AsError(err).Code)
+	}
+	st.spent, st.sessions, st.cards = false, true, true
 	for i := range 5 {
 		err := pair(proof)
 		require.ErrorIs(t, err, errLost, "pairing %d", i)

@@ -85,28 +85,3 @@ func FuzzOpenNonce(f *testing.F) {
 		}
 	})
 }
-
-// TestUsedNonces: the memory of used pairing nonces answers until each
-// expires, holds at most maxUsedNonces, makes room by dropping the expired
-// ones and, full of live ones, remembers no more (the store still refuses
-// those).
-func TestUsedNonces(t *testing.T) {
-	now := time.Unix(1_800_000_000, 0)
-	var u usedNonces
-	assert.False(t, u.used([]byte("n"), now), "an empty memory")
-	u.add(nil, now.Add(time.Minute), now)
-	assert.False(t, u.used(nil, now), "no nonce is none")
-	key := func(i int) []byte { return binary.BigEndian.AppendUint32([]byte("n"), uint32(i)) }
-	for i := range maxUsedNonces {
-		u.add(key(i), now.Add(time.Second), now)
-	}
-	require.True(t, u.used(key(0), now))
-	assert.False(t, u.used(key(0), now.Add(time.Second)), "expired")
-	u.add([]byte("late"), now.Add(time.Minute), now)
-	assert.False(t, u.used([]byte("late"), now), "full of live nonces")
-	assert.Len(t, u.m, maxUsedNonces)
-	later := now.Add(time.Second)
-	u.add([]byte("late"), later.Add(time.Minute), later)
-	assert.True(t, u.used([]byte("late"), later), "the expired ones made room")
-	assert.Len(t, u.m, 1)
-}

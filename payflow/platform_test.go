@@ -849,7 +849,9 @@ func TestPairRateLimit(t *testing.T) {
 // card_counter_regression, however often it comes, and neither takes from
 // the signing card's budget of EID resolutions: not in the process that
 // accepted the proof, nor in another one serving the same database, so
-// that a captured proof replayed keeps no card from pairing.
+// that a captured proof replayed keeps no card from pairing. Both are
+// told so also once the budget is spent, by a process that never saw
+// them.
 func TestPairReplayKeepsBudget(t *testing.T) {
 	s := limitedShop(t)
 	ctx := context.Background()
@@ -882,8 +884,23 @@ func TestPairReplayKeepsBudget(t *testing.T) {
 		_, err := tt.p.Resolve(ctx, s.shopper.Token, req)
 		require.ErrorIs(t, err, payflow.ErrRateLimited)
 		_, err = tt.p.Pair(ctx, &payflow.PairRequest{Proof: proof})
-		require.ErrorIs(t, err, payflow.ErrReplay, "a nonce seen used is refused before the budget")
+		require.ErrorIs(t, err, payflow.ErrReplay, "a spent proof is refused before the budget")
+		_, err = tt.p.Pair(ctx, &payflow.PairRequest{Proof: stale})
+		require.ErrorIs(t, err, payflow.ErrClone, "a stale one too")
 	}
+	third, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+		ResolveBurst: 3, ResolveRate: 1,
+	})
+	require.NoError(t, err)
+	for range 3 {
+		_, err := third.Resolve(ctx, s.shopper.Token, req)
+		require.NoError(t, err)
+	}
+	_, err = third.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	assert.ErrorIs(t, err, payflow.ErrReplay, "a process that never saw the proof, its budget spent")
+	_, err = third.Pair(ctx, &payflow.PairRequest{Proof: stale})
+	assert.ErrorIs(t, err, payflow.ErrClone, "a process that never saw the proof, its budget spent")
 }
 
 func TestRecoverSweep(t *testing.T) {

@@ -92,6 +92,14 @@ type Store interface {
 	// empty candidate is refused with ErrInvalid (CheckNonceKey).
 	NonceKey(ctx context.Context, candidate []byte) ([]byte, error)
 
+	// Spent reads, writing nothing, whether Accept would now refuse a
+	// record for its nonce or its counter: an error matching pki.ErrNonce
+	// when nonce (when not nil) is marked used, else a *pki.CounterError
+	// when counter is not above the card's (or above 2^63-1), else nil.
+	// Accept remains the check that decides: a concurrent acceptance may
+	// spend either after Spent has read them.
+	Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error
+
 	// Accept commits a card-signed record and the write of the call that
 	// accepted it, in one transaction: all or nothing. It marks a.Nonce
 	// (when not nil) used until a.NonceExpires, refusing a nonce already

@@ -280,6 +280,18 @@ func (s *Store) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
 	return bytes.Clone(s.nonceKey), nil
 }
 
+// Spent implements payflow.Store.
+func (s *Store) Spent(_ context.Context, nonce []byte, cardID string, counter uint64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if nonce != nil {
+		if _, ok := s.used[string(nonce)]; ok {
+			return pki.ErrNonce
+		}
+	}
+	return s.checkCounterLocked(cardID, counter)
+}
+
 // Accept implements payflow.Store: every check first, then every write.
 func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 	if err := a.Check(); err != nil {

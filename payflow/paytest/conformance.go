@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
+		{"Spent", testSpent},
 		{"NonceKey", testNonceKey},
 		{"TokensAndSessions", testTokensAndSessions},
 		{"CancelPending", testCancelPending},
@@ -323,6 +324,52 @@ func testCounters(t *testing.T, s payflow.Store) {
 	}
 	require.NoError(t, s.Advance(ctx, fresh, 1))
 	oneWins(t, pki.ErrCounterRegression, func(int) error { return s.Advance(ctx, id, 6) }, "one of several processes accepts a counter")
+}
+
+// testSpent: Spent tells, writing nothing, what Accept would say of a
+// record's nonce and counter: pki.ErrNonce for a nonce marked used (the
+// nonce first), a *pki.CounterError for a counter not above the card's or
+// above 2^63-1 (a card never seen holds 0), nil otherwise.
+func testSpent(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	id, fresh := "8900000000000000001", "8900000000000000003"
+	used, unused := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: used, NonceExpires: t0, CardID: id, Counter: 5}))
+	for _, tc := range []struct {
+		name       string
+		nonce      []byte
+		card       string
+		counter    uint64
+		nonceErr   bool   // pki.ErrNonce
+		counterErr bool   // a *pki.CounterError
+		last       uint64 // its Last
+	}{
+		{"fresh", unused, id, 6, false, false, 0},
+		{"no nonce", nil, id, 6, false, false, 0},
+		{"used nonce", used, id, 6, true, false, 0},
+		{"used nonce and counter", used, id, 5, true, false, 0},
+		{"counter held", unused, id, 5, false, true, 5},
+		{"counter behind", nil, id, 1, false, true, 5},
+		{"counter beyond 2^63-1", unused, id, 1 << 63, false, true, math.MaxInt64},
+		{"card never seen", unused, fresh, 1, false, false, 0},
+		{"counter 0 of a card never seen", unused, fresh, 0, false, true, 0},
+	} {
+		err := s.Spent(ctx, tc.nonce, tc.card, tc.counter)
+		switch {
+		case tc.nonceErr:
+			assert.ErrorIs(t, err, pki.ErrNonce, tc.name)
+		case tc.counterErr:
+			var ce *pki.CounterError
+			if assert.ErrorAs(t, err, &ce, tc.name) {
+				assert.Equal(t, pki.CounterError{CardID: tc.card, Last: tc.last, Got: tc.counter}, *ce, tc.name)
+			}
+		default:
+			assert.NoError(t, err, tc.name)
+		}
+	}
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: unused, NonceExpires: t0, CardID: fresh, Counter: 1}),
+		"Spent wrote nothing")
+	assert.ErrorIs(t, s.Spent(ctx, unused, id, 6), pki.ErrNonce, "a nonce used since")
 }
 
 func testTokensAndSessions(t *testing.T, s payflow.Store) {

@@ -684,6 +684,26 @@ func cancelArgs(a *payflow.Acceptance) []any {
 	return []any{t, t, a.Session.ID[:], t}
 }
 
+// Spent implements payflow.Store with one read of the used nonces and the
+// counters, the tables whose writes in Accept refuse a record.
+func (s *Store) Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error {
+	if counter > math.MaxInt64 {
+		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
+	}
+	var used, last int64
+	err := s.row(ctx, `SELECT (SELECT count(*) FROM payflow_used_nonces WHERE nonce = ?),
+		coalesce((SELECT counter FROM payflow_counters WHERE card_id = ?), 0)`, nonce, cardID).Scan(&used, &last)
+	switch {
+	case err != nil:
+		return err
+	case nonce != nil && used > 0:
+		return pki.ErrNonce
+	case counter <= uint64(last):
+		return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: counter}
+	}
+	return nil
+}
+
 // NonceKey implements payflow.Store: an insert that keeps a stored key,
 // then a read.
 func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) {
