@@ -193,8 +193,8 @@ func transmitChecked(t *testing.T, start []byte, cmds [][]byte) {
 		data, sw := r[:len(r)-2], binary.BigEndian.Uint16(r[len(r)-2:])
 		require.Truef(t, documentedSW(sw), "status word %04X for % X", sw, raw)
 
-		cmd, err := simcard.ParseCommand(raw)
-		if err != nil {
+		cmd, perr := simcard.ParseCommand(raw)
+		if perr != nil {
 			require.Equalf(t, []byte{0x67, 0x00}, r, "answer to % X, which does not parse", raw)
 		} else {
 			require.LessOrEqualf(t, len(data), cmd.Ne, "%d octets answer % X (Ne %d)", len(data), raw, cmd.Ne)
@@ -236,7 +236,7 @@ func transmitChecked(t *testing.T, start []byte, cmds [][]byte) {
 			_, err := applet.New(mems[0], applet.Options{})
 			require.NoErrorf(t, err, "the state stored after % X", raw)
 		}
-		if err == nil && sw == simcard.SWSuccess && cmd.INS == simcard.InsPutData &&
+		if perr == nil && sw == simcard.SWSuccess && cmd.INS == simcard.InsPutData &&
 			uint16(cmd.P1)<<8|uint16(cmd.P2) == simcard.TagChain {
 			unchained := withChain(before, nil)
 			require.NotNil(t, unchained)
@@ -247,7 +247,7 @@ func transmitChecked(t *testing.T, start []byte, cmds [][]byte) {
 		}
 		c0, c1 := stateCounter(before), stateCounter(after)
 		require.Truef(t, c1 == c0 || c1 == c0+1, "counter %d, then %d after % X", c0, c1, raw)
-		inChain = err == nil && cmd.CLA&simcard.ClassChaining != 0 && sw == simcard.SWSuccess
+		inChain = perr == nil && cmd.CLA&simcard.ClassChaining != 0 && sw == simcard.SWSuccess
 		before = after
 	}
 }
