@@ -30,9 +30,10 @@ const (
 
 // ClientOptions configure NewClient. The zero value is the default: a
 // zero field takes its default, and a negative AttemptTimeout,
-// MaxAttempts, MinBackoff, MaxBackoff or MaxReplyBytes, a duration longer
-// than MaxHandlerDuration, or a MaxBackoff below MinBackoff is refused
-// with ErrInvalid.
+// MaxAttempts, MinBackoff, MaxBackoff or MaxReplyBytes, or a MaxBackoff
+// below MinBackoff is refused with ErrInvalid. A duration has no upper
+// bound (MaxHandlerDuration bounds the handler's options only): the
+// longest AttemptTimeout leaves each attempt to the call's context.
 type ClientOptions struct {
 	// HTTPClient sends the requests (default: a client of its own whose
 	// transport keeps up to 64 idle connections to the platform).
@@ -84,11 +85,11 @@ var _ API = (*Client)(nil)
 // ClientOptions).
 func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	err := checkOptions(
-		option{"AttemptTimeout", int64(opts.AttemptTimeout), true},
-		option{"MaxAttempts", int64(opts.MaxAttempts), false},
-		option{"MinBackoff", int64(opts.MinBackoff), true},
-		option{"MaxBackoff", int64(opts.MaxBackoff), true},
-		option{"MaxReplyBytes", opts.MaxReplyBytes, false},
+		option{"AttemptTimeout", int64(opts.AttemptTimeout), true, 0},
+		option{"MaxAttempts", int64(opts.MaxAttempts), false, 0},
+		option{"MinBackoff", int64(opts.MinBackoff), true, 0},
+		option{"MaxBackoff", int64(opts.MaxBackoff), true, 0},
+		option{"MaxReplyBytes", opts.MaxReplyBytes, false, 0},
 	)
 	if err != nil {
 		return nil, err
@@ -265,11 +266,14 @@ func (c *Client) pause(ctx context.Context, attempt int, retryAfter time.Duratio
 
 // backoff is the pause before retry number attempt, before its jitter:
 // MinBackoff doubled attempt-1 times, at most MaxBackoff. It doubles only
-// while below MaxBackoff (at most MaxHandlerDuration), so that it never
-// overflows.
+// while the double is at most MaxBackoff, so that it never overflows,
+// whatever MaxBackoff.
 func (c *Client) backoff(attempt int) time.Duration {
 	d := c.opts.MinBackoff
 	for i := 1; i < attempt && d < c.opts.MaxBackoff; i++ {
+		if d > c.opts.MaxBackoff/2 {
+			return c.opts.MaxBackoff
+		}
 		d *= 2
 	}
 	return min(d, c.opts.MaxBackoff)

@@ -1,7 +1,9 @@
 package payflow
 
 import (
+	"math"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -22,4 +24,20 @@ func TestClientBackoff(t *testing.T) {
 	for attempt := 1; attempt <= 64; attempt++ {
 		assert.EqualValues(t, long, c.backoff(attempt), attempt)
 	}
+	// Up to the longest duration: doubling 2^62+1 ns would wrap to a
+	// negative one, and doubling 1 ns 63 times too.
+	for _, minBackoff := range []time.Duration{1, 1<<62 + 1, math.MaxInt64} {
+		c, err = NewClient("http://platform.invalid", ClientOptions{MinBackoff: minBackoff, MaxBackoff: math.MaxInt64})
+		require.NoError(t, err)
+		prev := time.Duration(0)
+		for attempt := 1; attempt <= 128; attempt++ {
+			d := c.backoff(attempt)
+			require.GreaterOrEqual(t, d, max(prev, minBackoff), "%v attempt %d", minBackoff, attempt)
+			prev = d
+		}
+		assert.EqualValues(t, math.MaxInt64, prev, minBackoff)
+	}
+	c, err = NewClient("http://platform.invalid", ClientOptions{MinBackoff: 1, MaxBackoff: math.MaxInt64})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1<<62, c.backoff(63))
 }

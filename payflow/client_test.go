@@ -192,10 +192,11 @@ func TestClientRefusesOversizedAndUndecodableReplies(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrInternal)
 }
 
-// TestNewClientRefusesOptionsOutOfRange: a negative option, a duration
-// longer than MaxHandlerDuration or a MaxBackoff below MinBackoff is
-// refused with ErrInvalid rather than taken for the default or raised;
-// zero is the default, which fits the other bound of the backoff.
+// TestNewClientRefusesOptionsOutOfRange: a negative option or a
+// MaxBackoff below MinBackoff is refused with ErrInvalid rather than taken
+// for the default or raised; zero is the default, which fits the other
+// bound of the backoff. A duration has no upper bound: the handler's
+// MaxHandlerDuration is no limit of the client's.
 func TestNewClientRefusesOptionsOutOfRange(t *testing.T) {
 	for name, opts := range map[string]payflow.ClientOptions{
 		"AttemptTimeout":              {AttemptTimeout: -time.Second},
@@ -204,9 +205,7 @@ func TestNewClientRefusesOptionsOutOfRange(t *testing.T) {
 		"MaxBackoff":                  {MaxBackoff: -time.Nanosecond},
 		"MaxReplyBytes":               {MaxReplyBytes: -1},
 		"MaxBackoff below MinBackoff": {MinBackoff: time.Second, MaxBackoff: time.Second - 1},
-		"longest AttemptTimeout":      {AttemptTimeout: math.MaxInt64},
-		"MinBackoff too long":         {MinBackoff: payflow.MaxHandlerDuration + 1},
-		"MaxBackoff too long":         {MaxBackoff: payflow.MaxHandlerDuration + 1},
+		"shortest AttemptTimeout":     {AttemptTimeout: math.MinInt64},
 	} {
 		c, err := payflow.NewClient("http://platform.invalid", opts)
 		assert.ErrorIs(t, err, payflow.ErrInvalid, name)
@@ -216,10 +215,26 @@ func TestNewClientRefusesOptionsOutOfRange(t *testing.T) {
 		{},
 		{MinBackoff: time.Hour},        // MaxBackoff defaults to an hour
 		{MaxBackoff: time.Millisecond}, // MinBackoff defaults to a millisecond
-		{AttemptTimeout: payflow.MaxHandlerDuration, MinBackoff: payflow.MaxHandlerDuration, MaxBackoff: payflow.MaxHandlerDuration, MaxAttempts: 1, MaxReplyBytes: 1},
+		{AttemptTimeout: payflow.MaxHandlerDuration + 1, MinBackoff: payflow.MaxHandlerDuration + 1},
+		{AttemptTimeout: math.MaxInt64, MinBackoff: math.MaxInt64, MaxBackoff: math.MaxInt64, MaxAttempts: math.MaxInt, MaxReplyBytes: math.MaxInt64},
 	} {
 		c, err := payflow.NewClient("http://platform.invalid", opts)
 		require.NoError(t, err)
 		assert.NotNil(t, c)
 	}
+}
+
+// TestClientLongestDurations: a client whose attempt timeout and largest
+// backoff are the longest durations calls, and retries after the
+// shortest pause, as any other: the attempt's deadline and the pause
+// saturate instead of overflowing.
+func TestClientLongestDurations(t *testing.T) {
+	fs := newFlakyServer(t, http.StatusServiceUnavailable)
+	c := mustClient(t, fs.srv.URL, payflow.ClientOptions{AttemptTimeout: math.MaxInt64, MinBackoff: time.Millisecond, MaxBackoff: math.MaxInt64})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := c.CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("r")})
+	require.NoError(t, err)
+	assert.Len(t, fs.attempts(), 2)
+	assert.Equal(t, 1, fs.api.count("CreateRequest"))
 }

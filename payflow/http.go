@@ -32,10 +32,11 @@ const RequestIDHeader = "X-Request-ID"
 const DefaultCallTimeout = 30 * time.Second
 
 // MaxHandlerDuration is the longest ReplyTTL, ReplyLease and CallTimeout
-// that NewHandler accepts, and the longest AttemptTimeout, MinBackoff and
-// MaxBackoff that NewClient accepts: a year, far beyond any sensible setting, and
+// that NewHandler accepts: a year, far beyond any sensible setting, and
 // short enough that the times the handler derives from them (a lease, an
-// expiry) stay within what time.Duration and the stores hold.
+// expiry) stay within what time.Duration and the stores hold. It bounds
+// no option of NewClient, which derives no stored time from its
+// durations.
 const MaxHandlerDuration = 365 * 24 * time.Hour
 
 // HandlerOptions configure NewHandler. The zero value is the default: a
@@ -107,10 +108,10 @@ func (o *HandlerOptions) check() error {
 		return fmt.Errorf("%w: payflow: Replies is a nil %T", ErrInvalid, o.Replies)
 	}
 	return checkOptions(
-		option{"MaxBodyBytes", o.MaxBodyBytes, false},
-		option{"ReplyTTL", int64(o.ReplyTTL), true},
-		option{"ReplyLease", int64(o.ReplyLease), true},
-		option{"CallTimeout", int64(o.CallTimeout), true},
+		option{"MaxBodyBytes", o.MaxBodyBytes, false, 0},
+		option{"ReplyTTL", int64(o.ReplyTTL), true, MaxHandlerDuration},
+		option{"ReplyLease", int64(o.ReplyLease), true, MaxHandlerDuration},
+		option{"CallTimeout", int64(o.CallTimeout), true, MaxHandlerDuration},
 	)
 }
 
@@ -119,16 +120,19 @@ func (o *HandlerOptions) check() error {
 type option struct {
 	name     string
 	v        int64
-	duration bool // a time.Duration, at most MaxHandlerDuration
+	duration bool          // a time.Duration
+	max      time.Duration // the longest duration allowed; 0: no bound
 }
 
 // checkOptions returns an error matching ErrInvalid for the first of opts
-// that is negative, or a duration longer than MaxHandlerDuration.
+// that is negative, or a duration longer than its max.
 func checkOptions(opts ...option) error {
 	for _, o := range opts {
 		switch {
-		case o.duration && (o.v < 0 || o.v > int64(MaxHandlerDuration)):
-			return fmt.Errorf("%w: payflow: %s %v is not from 0 to %v", ErrInvalid, o.name, time.Duration(o.v), MaxHandlerDuration)
+		case o.max > 0 && (o.v < 0 || o.v > int64(o.max)):
+			return fmt.Errorf("%w: payflow: %s %v is not from 0 to %v", ErrInvalid, o.name, time.Duration(o.v), o.max)
+		case o.v < 0 && o.duration:
+			return fmt.Errorf("%w: payflow: negative %s %v", ErrInvalid, o.name, time.Duration(o.v))
 		case o.v < 0:
 			return fmt.Errorf("%w: payflow: negative %s %d", ErrInvalid, o.name, o.v)
 		}
