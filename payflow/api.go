@@ -245,7 +245,9 @@ type PaymentView struct {
 	ManualCapture bool       `cbor:"18,keyasint,omitempty"`
 	// HoldExpiresAt is, for a held request, when its hold expires and the
 	// request with it (zero otherwise): a capture or cancellation from
-	// then on is ErrExpired.
+	// then on is ErrExpired. Over HTTP it is rounded up to the next whole
+	// second (PROTOCOL.md §5.3), so that it is never before the platform's:
+	// the hold then expires within the second before it.
 	HoldExpiresAt time.Time `cbor:"19,keyasint,omitzero"`
 }
 

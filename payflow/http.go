@@ -388,7 +388,7 @@ func (h *handler) call(ctx context.Context, run httpRun) httpReply {
 	if err != nil {
 		return errorReply(err)
 	}
-	body, err := wireEnc.Marshal(out)
+	body, err := wireEnc.Marshal(wireReply(out))
 	if err != nil {
 		return errorReply(fmt.Errorf("encoding reply: %w", err))
 	}

@@ -313,6 +313,22 @@ func wireFields(t reflect.Type) []wireField {
 	return fields
 }
 
+// wireReply returns what the handler encodes for out, the reply of an API
+// call: out itself, but for the view of a held request whose hold expiry
+// falls within a second (PaymentView.HoldExpiresAt), a copy with that
+// expiry rounded up to the next whole second. The encoder drops the
+// fraction of a second of every time, which would show the hold expiring
+// up to a second before the platform expires it (PROTOCOL.md §5.3).
+func wireReply(out any) any {
+	v, ok := out.(*PaymentView)
+	if !ok || v == nil || v.HoldExpiresAt.Nanosecond() == 0 {
+		return out
+	}
+	c := *v
+	c.HoldExpiresAt = time.Unix(v.HoldExpiresAt.Unix()+1, 0)
+	return &c
+}
+
 // wireTime accepts the times of PROTOCOL.md §5.1: integer Unix seconds
 // (major type 0 or 1), or null, which the encoder writes for the zero
 // time.

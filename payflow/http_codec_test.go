@@ -284,3 +284,41 @@ func TestWireTimesOfEmbeddedFieldsByKey(t *testing.T) {
 	require.NoError(t, wireDecode([]byte{0xa1, 1, 0x20}, &c))
 	assert.Equal(t, int64(-1), c.At.Unix())
 }
+
+// TestWireReplyRoundsHoldExpiryUp: the handler encodes a view's hold
+// expiry rounded up to the next whole second, so that no phone sees it
+// earlier than the platform's; a whole second, or no hold expiry, is
+// encoded as it is, and so are the other times (rounded down) and
+// replies. The view the API returned is left unchanged.
+func TestWireReplyRoundsHoldExpiryUp(t *testing.T) {
+	keys := func(v any) map[uint64]any {
+		enc, err := wireEnc.Marshal(wireReply(v))
+		require.NoError(t, err)
+		var m map[uint64]any
+		require.NoError(t, wireDecodeReply(enc, &m))
+		return m
+	}
+	for _, tt := range []struct {
+		hold time.Time
+		want any // key 19, nil when absent
+	}{
+		{time.Unix(1_800_000_000, 1), uint64(1_800_000_001)},
+		{time.Unix(1_800_000_000, 999_999_999), uint64(1_800_000_001)},
+		{time.Unix(1_800_000_000, 0), uint64(1_800_000_000)},
+		{time.Unix(-1, 500_000_000), uint64(0)},
+		{time.Unix(-2, 500_000_000), int64(-1)},
+		{time.Time{}, nil},
+	} {
+		v := &PaymentView{State: StateHeld, ExpiresAt: time.Unix(1_700_000_000, 900_000_000), HoldExpiresAt: tt.hold}
+		before := *v
+		m := keys(v)
+		assert.Equal(t, tt.want, m[19], "%v", tt.hold)
+		assert.Equal(t, uint64(1_700_000_000), m[14], "the request's expiry is rounded down")
+		assert.Equal(t, before, *v, "the API's view is unchanged")
+	}
+	at := &ChallengeResponse{ExpiresAt: time.Unix(1_800_000_000, 500_000_000)}
+	assert.Same(t, at, wireReply(at))
+	assert.Equal(t, uint64(1_800_000_000), keys(at)[2])
+	var none *PaymentView
+	assert.Same(t, none, wireReply(none))
+}

@@ -745,7 +745,10 @@ func (p *phone) reread(ctx context.Context, cur *PaymentView) (*PaymentView, err
 
 // holdLapsed reports whether v's hold has expired by now, the phone's
 // clock. A view without a hold expiry (not held, or from a platform that
-// sends none) has not.
+// sends none) has not. The platform's view never shows a hold expiring
+// before the platform expires it (over HTTP the expiry is rounded up to
+// a whole second), so a hold has lapsed here only once the platform
+// would expire it, by the same clock.
 func holdLapsed(v *PaymentView, now time.Time) bool {
 	return !v.HoldExpiresAt.IsZero() && !now.Before(v.HoldExpiresAt)
 }

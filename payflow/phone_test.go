@@ -1251,3 +1251,65 @@ func TestSelectRateLimited(t *testing.T) {
 		})
 	}
 }
+
+// TestPhonesKeepHoldsUntilThePlatformExpiresThem: over HTTP, where times
+// are whole seconds, a hold whose expiry the platform recorded with a
+// fraction of a second (T) is shown to the phones with its expiry rounded
+// up to the next second, so that neither phone takes it as expired
+// before the platform does. One nanosecond before T, the seller keeps it
+// (Held reads it, and the platform still holds it) and the shopper waits
+// for its capture; at the rounded second the seller leaves it out
+// without reading it, the platform having expired it meanwhile.
+func TestPhonesKeepHoldsUntilThePlatformExpiresThem(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{Platform: payflow.PlatformOptions{HoldTTL: time.Minute}})
+	client := mustClient(t, serve(t, f), payflow.ClientOptions{})
+	w := newPhoneWorld(t, f, client, true)
+	api := &readCounter{API: client}
+	w.useSeller(t, api)
+	// The consent is accepted 0.3 s into a second.
+	f.Clock.Advance(time.Duration((1_300_000_000 - f.Clock.Now().Nanosecond()) % 1_000_000_000))
+	id := w.pairAndHold(t)
+	r, err := f.Platform.Store().Payment(ctx, id)
+	require.NoError(t, err)
+	expiry := r.HoldExpiresAt // the platform's, T
+	require.Equal(t, 300_000_000, expiry.Nanosecond())
+	shown := time.Unix(expiry.Unix()+1, 0)
+	moveTo := func(at time.Time) {
+		require.False(t, at.Before(f.Clock.Now()))
+		f.Clock.Advance(at.Sub(f.Clock.Now()))
+	}
+
+	moveTo(expiry.Add(-time.Nanosecond))
+	api.take()
+	held, err := w.seller.Held(ctx)
+	require.NoError(t, err)
+	require.Len(t, held, 1, "a hold the platform still holds is kept")
+	assert.Equal(t, id, held[0].ID)
+	assert.True(t, shown.Equal(held[0].HoldExpiresAt), "the view's hold expiry %v is T rounded up", held[0].HoldExpiresAt)
+	assert.Equal(t, map[payflow.ID]int{id: 1}, api.take())
+	wait, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	_, err = w.shopper.Approve(wait, simcardtest.PIN)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "the shopper waits for the capture")
+	r, err = f.Platform.Store().Payment(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateHeld, r.State)
+
+	moveTo(shown)
+	held, err = w.seller.Held(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, held, "past the view's hold expiry")
+	assert.Empty(t, api.take(), "left out without a read")
+	r, err = f.Platform.Store().Payment(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateHeld, r.State, "not read since, so the store still shows it held")
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrFinal, "the read at the hold's expiry has the platform expire it")
+	_, err = w.seller.CaptureHeld(ctx, id, 0)
+	require.ErrorIs(t, err, payflow.ErrExpired)
+	r, err = f.Platform.Store().Payment(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateExpired, r.State)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
