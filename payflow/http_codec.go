@@ -33,10 +33,15 @@ const (
 // response fields without breaking older phones. Both take only integer
 // Unix seconds, or null for the zero time, into a time.Time anywhere in a
 // body (wireUnmarshal).
+//
+// wireDecCheck is the response decoder without duplicate detection: the
+// mode of the second pass of wireUnmarshal, over a body that the first
+// pass found free of repeated keys, so that it keeps no record of them.
 var (
-	wireEnc     cbor.EncMode
-	wireDec     cbor.DecMode
-	wireDecResp cbor.DecMode
+	wireEnc      cbor.EncMode
+	wireDec      cbor.DecMode
+	wireDecResp  cbor.DecMode
+	wireDecCheck cbor.DecMode
 )
 
 func init() {
@@ -64,6 +69,10 @@ func init() {
 	do.ExtraReturnErrors = cbor.ExtraDecErrorNone
 	do.MaxArrayElements = wireMaxReplyArray
 	if wireDecResp, err = do.DecMode(); err != nil {
+		panic(err)
+	}
+	do.DupMapKey = cbor.DupMapKeyQuiet
+	if wireDecCheck, err = do.DecMode(); err != nil {
 		panic(err)
 	}
 }

@@ -17,7 +17,8 @@ import (
 // floating-point or undefined value of a time.Time anywhere in the value v
 // points to (a field, a nested struct's field, an element of a slice or an
 // array, a map value, behind pointers). It decodes data a second time for
-// that, into the wireTimes type of v's type.
+// that, into the wireTimes type of v's type, without the first pass's
+// duplicate detection (wireDecCheck).
 func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
 	if err := mode.Unmarshal(data, v); err != nil {
 		return err
@@ -31,7 +32,7 @@ func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
 	if w == nil {
 		return nil
 	}
-	return wireDecResp.Unmarshal(data, reflect.New(w).Interface())
+	return wireDecCheck.Unmarshal(data, reflect.New(w).Interface())
 }
 
 // wireTimesOf holds the wireTimes of each type wireUnmarshal decoded into.

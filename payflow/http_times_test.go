@@ -219,3 +219,16 @@ func TestWireTimesOfEmbeddedFieldsByKey(t *testing.T) {
 	require.NoError(t, wireDecode([]byte{0xa1, 1, 0x20}, &c))
 	assert.Equal(t, int64(-1), c.At.Unix())
 }
+
+// TestWireTimesCheckAllocatesNothing: the check of a reply's times, the
+// second pass of its decoding, allocates nothing: it keeps no record of
+// the body's keys (wireDecCheck), and its types hold no data.
+func TestWireTimesCheckAllocatesNothing(t *testing.T) {
+	for i, body := range wireReplySeeds() {
+		fresh := wireReplyTypes[i]
+		require.NoError(t, wireDecodeReply(body, fresh())) // builds the check
+		decoded := testing.AllocsPerRun(100, func() { _ = wireDecResp.Unmarshal(body, fresh()) })
+		checked := testing.AllocsPerRun(100, func() { _ = wireDecodeReply(body, fresh()) })
+		assert.Equal(t, decoded, checked, "%T", fresh())
+	}
+}
