@@ -1,6 +1,7 @@
 package payflow
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -77,13 +78,15 @@ func init() {
 	}
 }
 
-// wireDecode decodes a request body into v; every failure matches
-// ErrInvalid.
+// wireDecode decodes a request body into v; every failure of the body
+// matches ErrInvalid (one of v's type, whose times cannot be checked,
+// ErrInternal).
 func wireDecode(data []byte, v any) error {
-	if err := wireUnmarshal(wireDec, data, v); err != nil {
+	err := wireUnmarshal(wireDec, data, v)
+	if err != nil && !errors.Is(err, ErrInternal) {
 		return fmt.Errorf("%w: body: %v", ErrInvalid, err)
 	}
-	return nil
+	return err
 }
 
 // wireDecodeReply decodes a response body into v.

@@ -99,16 +99,23 @@ func FuzzWireRequest(f *testing.F) {
 	f.Add(uint8(0), []byte{0xa2, 0x01, 0x61, 'a', 0x01, 0x61, 'b'})
 	f.Add(uint8(6), []byte{0xbf, 0x01, 0x41, 0x00, 0xff})
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
-		fresh := wireRequestTypes[int(kind)%len(wireRequestTypes)]
-		v := fresh()
-		if err := wireDecode(data, v); err != nil {
-			if AsError(err).Code != "invalid" {
-				t.Fatalf("decoding error %v is not invalid", err)
-			}
-			return
-		}
-		wireRoundTrip(t, v, fresh, wireDecode)
+		fuzzWireRequest(t, wireRequestTypes, kind, data)
 	})
+}
+
+// fuzzWireRequest decodes data as a request body of the type of types
+// that kind picks: it is refused as malformed (ErrInvalid), or it
+// round-trips (wireRoundTrip).
+func fuzzWireRequest(t *testing.T, types []func() any, kind uint8, data []byte) {
+	fresh := types[int(kind)%len(types)]
+	v := fresh()
+	if err := wireDecode(data, v); err != nil {
+		if AsError(err).Code != "invalid" {
+			t.Fatalf("decoding error %v is not invalid", err)
+		}
+		return
+	}
+	wireRoundTrip(t, v, fresh, wireDecode)
 }
 
 func FuzzWireReply(f *testing.F) {
@@ -130,5 +137,43 @@ func FuzzWireReply(f *testing.F) {
 			return
 		}
 		wireRoundTrip(t, v, fresh, wireDecodeReply)
+	})
+}
+
+// wireTimedTypes are bodies with times in every place that the time
+// check follows (http_times_test.go), by the kind byte of FuzzWireTimes.
+var wireTimedTypes = []func() any{
+	func() any { return new(nestedTimed) },
+	func() any { return new(timeKeyed) },
+	func() any { return new(arrays) },
+	func() any { return new(withEmbedded) },
+}
+
+// FuzzWireTimes decodes bodies with times in nested values, map keys,
+// structs decoded from arrays and embedded structs: a body is refused as
+// malformed (ErrInvalid) or decodes into a value whose encoding decodes
+// again to the same encoding.
+func FuzzWireTimes(f *testing.F) {
+	at := time.Unix(1_800_000_000, 0)
+	for i, v := range []any{
+		&nestedTimed{Inner: timedItem{"a", at}, ByKey: map[int]timedItem{1: {"b", at}}, Times: []time.Time{at, {}}, Next: &nestedTimed{TimePtr: &at}},
+		&timeKeyed{ByTime: map[time.Time]int{at: 1, {}: 2}, ByItem: map[keyedItem]string{{1, at}: "a", {2, at}: "b"}, ByPair: map[[2]time.Time]time.Time{{at, {}}: at}},
+		&arrays{Timed: []arrayTimed{{Name: "a", At: at, Next: &arrayTimed{At: at}}}, Embedding: arrayEmbedding{timedItem: timedItem{"b", at}, Extra: 3}},
+		&withEmbedded{timedItem{"c", at}, 4},
+	} {
+		b, err := wireEnc.Marshal(v)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i), b)
+	}
+	text := append([]byte{0x74}, "2027-01-15T08:00:00Z"...)
+	f.Add(uint8(1), cat(cat([]byte{0xa1, 1, 0xa1}, text), []byte{0x01}))                               // a text time as a key
+	f.Add(uint8(1), cat(cat([]byte{0xa1, 2, 0xa1, 0xa2, 1, 0x00, 2}, text), []byte{0x60}))             // in a key's field
+	f.Add(uint8(1), []byte{0xa1, 2, 0xa2, 0xa2, 1, 0x00, 2, 0x05, 0x60, 0xa2, 1, 0x01, 2, 0x05, 0x60}) // two keys of one time
+	f.Add(uint8(2), cat(cat([]byte{0xa1, 1, 0x81, 0x83, 0x60}, text), []byte{0xf6}))                   // in an array's position
+	f.Add(uint8(2), []byte{0xa1, 2, 0x83, 0x61, 'n', 0xf7, 0x07})                                      // undefined in an embedded field's position
+	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
+		fuzzWireRequest(t, wireTimedTypes, kind, data)
 	})
 }

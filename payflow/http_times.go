@@ -1,7 +1,9 @@
 package payflow
 
 import (
+	"encoding"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strconv"
@@ -16,27 +18,65 @@ import (
 // that mode takes but the protocol does not: a text (RFC 3339),
 // floating-point or undefined value of a time.Time anywhere in the value v
 // points to (a field, a nested struct's field, an element of a slice or an
-// array, a map value, behind pointers). It decodes data a second time for
-// that, into the wireTimes type of v's type, without the first pass's
-// duplicate detection (wireDecCheck).
+// array, a map key or value, behind pointers). It decodes data a second
+// time for that, into the wireTimes type of v's type, without the first
+// pass's duplicate detection (wireDecCheck). A type whose check cannot be
+// built fails with an error matching ErrInternal.
 func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
 	if err := mode.Unmarshal(data, v); err != nil {
 		return err
 	}
-	t := reflect.TypeOf(v).Elem() // v is a pointer: Unmarshal refuses anything else
-	times, ok := wireTimesOf.Load(t)
-	if !ok {
-		times, _ = wireTimesOf.LoadOrStore(t, wireTimes(t, 0, map[wireTimesKey]reflect.Type{}))
-	}
-	w, _ := times.(reflect.Type) // nil for a type without times
-	if w == nil {
-		return nil
+	w, err := wireTimesFor(reflect.TypeOf(v).Elem()) // v is a pointer: Unmarshal refuses anything else
+	if w == nil || err != nil {
+		return err
 	}
 	return wireDecCheck.Unmarshal(data, reflect.New(w).Interface())
 }
 
-// wireTimesOf holds the wireTimes of each type wireUnmarshal decoded into.
+// wireBodies are the types of the bodies that the handler and the client
+// decode (PROTOCOL.md §5.3). The package's init builds their time checks
+// and panics when one cannot be built, so that such a body type fails the
+// program as it starts rather than its requests.
+var wireBodies = []reflect.Type{
+	reflect.TypeFor[ChallengeRequest](), reflect.TypeFor[LoginRequest](), reflect.TypeFor[ResolveRequest](),
+	reflect.TypeFor[PairRequest](), reflect.TypeFor[CreateRequest](), reflect.TypeFor[ApproveRequest](),
+	reflect.TypeFor[CaptureRequest](), reflect.TypeFor[RefundRequest](),
+	reflect.TypeFor[ChallengeResponse](), reflect.TypeFor[LoginResponse](), reflect.TypeFor[ResolveResponse](),
+	reflect.TypeFor[SessionView](), reflect.TypeFor[Catalog](), reflect.TypeFor[PaymentView](),
+	reflect.TypeFor[RefundView](), reflect.TypeFor[Info](), reflect.TypeFor[errorBody](),
+}
+
+func init() {
+	for _, t := range wireBodies {
+		if _, err := wireTimesFor(t); err != nil {
+			panic(err)
+		}
+	}
+}
+
+// wireTimesOf holds the wireTimes of each type wireTimesFor was asked
+// for, as a wireCheck.
 var wireTimesOf sync.Map
+
+// wireCheck is the wireTimes type of a type, or why there is none.
+type wireCheck struct {
+	w   reflect.Type
+	err error
+}
+
+// wireTimesFor returns the wireTimes type of t, built once; an error
+// matching ErrInternal when it cannot be built.
+func wireTimesFor(t reflect.Type) (reflect.Type, error) {
+	c, ok := wireTimesOf.Load(t)
+	if !ok {
+		w, err := wireTimes(t, 0, map[wireTimesKey]reflect.Type{})
+		if err != nil {
+			err = fmt.Errorf("%w: payflow: the times of %v cannot be checked: %v", ErrInternal, t, err)
+		}
+		c, _ = wireTimesOf.LoadOrStore(t, wireCheck{w, err})
+	}
+	return c.(wireCheck).w, c.(wireCheck).err
+}
 
 // wireTimesKey is a type at a nesting depth, as wireTimes memoizes it.
 type wireTimesKey struct {
@@ -45,97 +85,164 @@ type wireTimesKey struct {
 }
 
 var (
-	timeType        = reflect.TypeFor[time.Time]()
-	unmarshalerType = reflect.TypeFor[cbor.Unmarshaler]()
+	timeType              = reflect.TypeFor[time.Time]()
+	unmarshalerType       = reflect.TypeFor[cbor.Unmarshaler]()
+	binaryUnmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
 )
 
-// wireTimes returns the type that a body of type t decodes into to have
-// its times checked, nil when t holds no time.Time: wireTime for a
-// time.Time; for a struct, a struct with a field under the same key for
-// each field the decoders fill (wireFields: the fields of embedded
-// structs too) that holds a time, of that field's wireTimes type; for a
-// pointer, the wireTimes type of what it points to; and a slice, array or
-// map (of the same keys) of the wireTimes type of the elements.
-// Depth is the number of arrays and maps around a value of type t:
+// wireTimes returns the type that an item of type t decodes into to have
+// its times checked (with wireDecCheck), nil when t holds no time.Time, by
+// the rules by which the decoders fill t:
+//   - for a time.Time, wireTime;
+//   - for a struct, a struct with a field under the same key for each
+//     field the decoders fill (wireFields: the fields of embedded structs
+//     too) that holds a time, of that field's wireTimes type; for a
+//     struct decoded from an array (wireToArray), one field for each field
+//     the decoders fill, in their order, of wireSkip for those without a
+//     time;
+//   - for a pointer, the wireTimes type of what it points to (not a
+//     pointer: the decoders set a pointer to nil for undefined without a
+//     look at its type);
+//   - for a slice or an array, one of the wireTimes type of its elements;
+//     for a map, one of the wireTimes types of its keys and of its values
+//     (wireSkip for those without a time). Keys that the decoders tell
+//     apart may be one key of the check type (all keys of a time.Time are
+//     wireTime{}), which wireDecCheck, without duplicate detection, takes.
+//
+// Depth is the number of arrays and maps around an item of type t:
 // nothing at a depth the decoders refuse (wireMaxNested) is looked at, so
 // a type that holds itself ends. A type that decodes itself (a
-// cbor.Unmarshaler) is left to its own decoding. Memo holds the types
+// cbor.Unmarshaler) is left to its own decoding. The check cannot follow
+// the decoders, and wireTimes fails, for a type that holds a time and
+// also decodes from a byte string (encoding.BinaryUnmarshaler), which
+// the decoders take without a look at the time. Memo holds the types
 // already built.
-func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) reflect.Type {
-	if t == timeType {
-		return reflect.TypeFor[wireTime]()
-	}
-	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) {
-		return nil
-	}
-	if t.Kind() == reflect.Pointer {
-		// Not a pointer: the decoder sets a pointer to nil for undefined
-		// without a look at its type.
+func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (reflect.Type, error) {
+	switch {
+	case t == timeType:
+		return reflect.TypeFor[wireTime](), nil
+	case t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType):
+		return nil, nil
+	case t.Kind() == reflect.Pointer:
 		return wireTimes(t.Elem(), depth, memo)
 	}
 	switch t.Kind() {
 	case reflect.Struct, reflect.Slice, reflect.Array, reflect.Map:
 	default:
-		return nil
+		return nil, nil
 	}
 	if depth >= wireMaxNested {
-		return nil
+		return nil, nil
 	}
 	key := wireTimesKey{t, depth}
 	if w, ok := memo[key]; ok {
-		return w
+		return w, nil
 	}
-	var w reflect.Type
+	var w, e reflect.Type
+	var err error
 	switch t.Kind() {
 	case reflect.Struct:
-		if fields := wireTimeFields(t, depth, memo); fields != nil {
-			w = reflect.StructOf(fields)
-		}
+		w, err = wireTimesStruct(t, depth, memo)
 	case reflect.Slice:
-		if e := wireTimes(t.Elem(), depth+1, memo); e != nil {
+		if e, err = wireTimes(t.Elem(), depth+1, memo); e != nil {
 			w = reflect.SliceOf(e)
 		}
 	case reflect.Array:
-		if e := wireTimes(t.Elem(), depth+1, memo); e != nil {
+		if e, err = wireTimes(t.Elem(), depth+1, memo); e != nil {
 			w = reflect.ArrayOf(t.Len(), e)
 		}
 	case reflect.Map:
-		if e := wireTimes(t.Elem(), depth+1, memo); e != nil {
-			w = reflect.MapOf(t.Key(), e)
-		}
+		w, err = wireTimesMap(t, depth, memo)
+	}
+	switch {
+	case err != nil:
+		return nil, err
+	case w != nil && reflect.PointerTo(t).Implements(binaryUnmarshalerType):
+		return nil, fmt.Errorf("%v holds a time and decodes from a byte string too (encoding.BinaryUnmarshaler)", t)
 	}
 	memo[key] = w
-	return w
+	return w, nil
 }
 
-// wireTimeFields returns the fields of wireTimes for the struct t at
-// depth: one for each field of wireFields(t) that holds a time, under the
-// field's key.
-func wireTimeFields(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) []reflect.StructField {
-	var fields []reflect.StructField
-	for _, f := range wireFields(t) {
-		if w := wireTimes(f.typ, depth+1, memo); w != nil {
-			tag := f.key
-			if f.keyAsInt {
-				tag += ",keyasint"
-			}
-			fields = append(fields, reflect.StructField{
-				Name: "F" + strconv.Itoa(len(fields)), // each key once, so the Go names need only differ
-				Type: w,
-				Tag:  reflect.StructTag(`cbor:` + strconv.Quote(tag)),
-			})
-		}
+// wireTimesMap returns the wireTimes type of the map t at depth.
+func wireTimesMap(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (reflect.Type, error) {
+	k, err := wireTimes(t.Key(), depth+1, memo)
+	if err != nil {
+		return nil, err
 	}
-	return fields
+	e, err := wireTimes(t.Elem(), depth+1, memo)
+	switch {
+	case err != nil:
+		return nil, err
+	case k == nil && e == nil:
+		return nil, nil
+	case k == nil:
+		k = reflect.TypeFor[wireSkip]()
+	case e == nil:
+		e = reflect.TypeFor[wireSkip]()
+	}
+	return reflect.MapOf(k, e), nil
+}
+
+// wireTimesStruct returns the wireTimes type of the struct t at depth.
+func wireTimesStruct(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (reflect.Type, error) {
+	toArray := wireToArray(t)
+	var fields []reflect.StructField
+	if toArray {
+		fields = append(fields, reflect.StructField{Name: "_", PkgPath: timeCheckPkg, Type: reflect.TypeFor[struct{}](), Tag: `cbor:",toarray"`})
+	}
+	holds := false
+	for i, f := range wireFields(t) {
+		w, err := wireTimes(f.typ, depth+1, memo)
+		switch {
+		case err != nil:
+			return nil, err
+		case w != nil:
+			holds = true
+		case toArray:
+			w = reflect.TypeFor[wireSkip]()
+		default:
+			continue
+		}
+		tag := f.key
+		if f.keyAsInt {
+			tag += ",keyasint"
+		}
+		fields = append(fields, reflect.StructField{
+			Name: "F" + strconv.Itoa(i), // each key once, so the Go names need only differ
+			Type: w,
+			Tag:  reflect.StructTag(`cbor:` + strconv.Quote(tag)),
+		})
+	}
+	if !holds {
+		return nil, nil
+	}
+	return reflect.StructOf(fields), nil
+}
+
+// timeCheckPkg is the package path of the unexported fields of the types
+// wireTimes builds.
+var timeCheckPkg = reflect.TypeFor[wireTime]().PkgPath()
+
+// wireToArray reports whether the decoders take struct t from an array:
+// when its field "_" has the option toarray or toindefarray in its cbor
+// tag, as fxamacker/cbor reads it.
+func wireToArray(t reflect.Type) bool {
+	f, ok := t.FieldByName("_")
+	if !ok {
+		return false
+	}
+	opts := strings.Split(f.Tag.Get("cbor"), ",")[1:]
+	return slices.Contains(opts, "toarray") || slices.Contains(opts, "toindefarray")
 }
 
 // wireField is a field of a struct that the decoders fill: its key, how
-// it got it, how deeply it is embedded, and its type.
+// it got it, where it is, and its type.
 type wireField struct {
 	key      string // the tag's name, else the Go name; with keyAsInt, an integer's canonical text
 	keyAsInt bool
 	tagged   bool
-	level    int // how many embedded structs it is reached through
+	index    []int // as reflect.Type.FieldByIndex takes it
 	typ      reflect.Type
 }
 
@@ -147,16 +254,22 @@ type wireField struct {
 // left out), each under the name of its tag (cbor, else json; "-" leaves
 // it out) or else its Go name. Of the fields under one key, the least
 // deeply embedded one is filled, or among several at that level the only
-// one with a tag; none when that leaves more than one.
+// one with a tag; none when that leaves more than one. They are in the
+// order of their indexes, in which a struct decoded from an array takes
+// them.
 func wireFields(t reflect.Type) []wireField {
+	type embedding struct {
+		t     reflect.Type
+		index []int
+	}
 	var all []wireField
 	visited := map[reflect.Type]bool{t: true}
-	for level, structs := 0, []reflect.Type{t}; len(structs) > 0; level++ {
-		var embedded []reflect.Type
+	for structs := []embedding{{t: t}}; len(structs) > 0; {
+		var embedded []embedding
 		times := map[reflect.Type]int{} // how many times each of embedded is embedded at this level
 		for _, st := range structs {
-			for i := range st.NumField() {
-				f := st.Field(i)
+			for i := range st.t.NumField() {
+				f := st.t.Field(i)
 				ft := f.Type
 				for ft.Kind() == reflect.Pointer {
 					ft = ft.Elem()
@@ -173,13 +286,14 @@ func wireFields(t reflect.Type) []wireField {
 					continue
 				}
 				name, opts, _ := strings.Cut(tag, ",")
+				index := append(slices.Clone(st.index), i)
 				if flattened && name == "" {
 					if times[ft]++; times[ft] == 1 {
-						embedded = append(embedded, ft)
+						embedded = append(embedded, embedding{ft, index})
 					}
 					continue
 				}
-				w := wireField{key: name, tagged: tag != "", level: level, typ: f.Type}
+				w := wireField{key: name, tagged: tag != "", index: index, typ: f.Type}
 				if name == "" {
 					w.key = f.Name
 				}
@@ -191,10 +305,10 @@ func wireFields(t reflect.Type) []wireField {
 				all = append(all, w)
 			}
 		}
-		structs = structs[:0]
+		structs = nil
 		for _, e := range embedded {
-			if times[e] == 1 && !visited[e] {
-				visited[e] = true
+			if times[e.t] == 1 && !visited[e.t] {
+				visited[e.t] = true
 				structs = append(structs, e)
 			}
 		}
@@ -218,7 +332,7 @@ func wireFields(t reflect.Type) []wireField {
 	for _, k := range keys {
 		var winner, tagged, untagged int
 		for _, i := range byKey[k] {
-			if all[i].level != all[byKey[k][0]].level {
+			if len(all[i].index) != len(all[byKey[k][0]].index) {
 				break
 			}
 			if all[i].tagged {
@@ -235,6 +349,7 @@ func wireFields(t reflect.Type) []wireField {
 			fields = append(fields, all[winner])
 		}
 	}
+	slices.SortFunc(fields, func(a, b wireField) int { return slices.Compare(a.index, b.index) })
 	return fields
 }
 
@@ -250,3 +365,11 @@ func (wireTime) UnmarshalCBOR(data []byte) error {
 	}
 	return nil
 }
+
+// wireSkip takes any item: the check's stand-in for an item without a
+// time where it must take one all the same (a field of a struct decoded
+// from an array, a map's key or value beside one with a time).
+type wireSkip struct{}
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (wireSkip) UnmarshalCBOR([]byte) error { return nil }

@@ -2,6 +2,10 @@ package payflow
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
+	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -230,5 +234,260 @@ func TestWireTimesCheckAllocatesNothing(t *testing.T) {
 		decoded := testing.AllocsPerRun(100, func() { _ = wireDecResp.Unmarshal(body, fresh()) })
 		checked := testing.AllocsPerRun(100, func() { _ = wireDecodeReply(body, fresh()) })
 		assert.Equal(t, decoded, checked, "%T", fresh())
+	}
+}
+
+// Bodies with times where the decoders take them by other rules than
+// those of map-shaped structs: in map keys, in structs decoded from
+// arrays (toarray), and in a struct that also decodes from a byte string
+// (encoding.BinaryUnmarshaler).
+type (
+	timeKeyed struct {
+		ByTime map[time.Time]int          `cbor:"1,keyasint"`
+		ByItem map[keyedItem]string       `cbor:"2,keyasint"`
+		ByPair map[[2]time.Time]time.Time `cbor:"3,keyasint"`
+	}
+	// pointerKeyed has keys with pointers, which the decoders tell apart
+	// by the pointers: two of them may encode alike, in either order,
+	// so that a value of it has no one encoding (and is not fuzzed).
+	pointerKeyed struct {
+		ByPtr       map[*time.Time]bool          `cbor:"1,keyasint"`
+		ByEmbedding map[pointerEmbeddingKey]bool `cbor:"2,keyasint"`
+	}
+	// keyedItem is a map key with a time and an integer.
+	keyedItem struct {
+		N  int       `cbor:"1,keyasint"`
+		At time.Time `cbor:"2,keyasint"`
+	}
+	// pointerEmbeddingKey is a map key with a time and an embedded
+	// pointer: the decoders tell apart two keys of it by the pointer.
+	pointerEmbeddingKey struct {
+		*KeyText
+		At time.Time `cbor:"2,keyasint"`
+	}
+	KeyText struct {
+		Text string `cbor:"1,keyasint"`
+	}
+
+	// arrayTimed is decoded from an array of its three fields.
+	arrayTimed struct {
+		_    struct{} `cbor:",toarray"`
+		Name string
+		At   time.Time
+		Next *arrayTimed
+	}
+	// arrayEmbedding is decoded from an array of timedItem's two fields,
+	// then Extra; arrayIndefinite from an array of its one field.
+	arrayEmbedding struct {
+		_ struct{} `cbor:",toarray"`
+		timedItem
+		Extra int
+	}
+	arrayIndefinite struct {
+		_  struct{} `cbor:",omitempty,toindefarray"`
+		At time.Time
+	}
+	arrays struct {
+		Timed     []arrayTimed   `cbor:"1,keyasint"`
+		Embedding arrayEmbedding `cbor:"2,keyasint"`
+	}
+	indefiniteArrays struct {
+		ByName map[string]arrayIndefinite `cbor:"1,keyasint"`
+	}
+
+	// binaryTimed decodes from a byte string too: 8 octets of Unix
+	// seconds, big-endian.
+	binaryTimed struct {
+		At time.Time `cbor:"1,keyasint"`
+	}
+	binaries struct {
+		List []binaryTimed `cbor:"1,keyasint"`
+	}
+	// binaryCount decodes from a byte string too, and has no time.
+	binaryCount struct {
+		N int `cbor:"1,keyasint"`
+	}
+)
+
+func (b *binaryTimed) UnmarshalBinary(data []byte) error {
+	if len(data) != 8 {
+		return errors.New("8 octets")
+	}
+	b.At = time.Unix(int64(binary.BigEndian.Uint64(data)), 0)
+	return nil
+}
+
+func (b *binaryCount) UnmarshalBinary(data []byte) error {
+	b.N = len(data)
+	return nil
+}
+
+// wireBadTimes are items of the wrong type where a time goes.
+var wireBadTimes = map[string][]byte{
+	"text":      append([]byte{0x74}, "2027-01-15T08:00:00Z"...),
+	"float":     {0xfb, 0x41, 0xda, 0xd2, 0x74, 0x80, 0x00, 0x00, 0x00}, // 1.8e9
+	"undefined": {0xf7},
+}
+
+// wireAt is 1.8e9 as an integer, a time the protocol takes.
+var wireAt = []byte{0x1a, 0x6b, 0x49, 0xd2, 0x00}
+
+// wireTimePlace puts an item where a time goes in a body of type T, and
+// reads the time back.
+type wireTimePlace[T any] struct {
+	name string
+	body func(item []byte) []byte
+	at   func(v *T) time.Time
+}
+
+// checkWireTimePlaces checks that, at each place, the decoders refuse a
+// body with a time of the wrong type and take one with an integer time.
+func checkWireTimePlaces[T any](t *testing.T, places []wireTimePlace[T]) {
+	t.Helper()
+	at := time.Unix(1_800_000_000, 0)
+	for _, p := range places {
+		for name, item := range wireBadTimes {
+			assert.ErrorIs(t, wireDecode(p.body(item), new(T)), ErrInvalid, "%s %s", p.name, name)
+			assert.Error(t, wireDecodeReply(p.body(item), new(T)), "%s %s", p.name, name)
+		}
+		for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
+			v := new(T)
+			if assert.NoError(t, decode(p.body(wireAt), v), p.name) {
+				assert.True(t, at.Equal(p.at(v)), "%s: %v", p.name, p.at(v))
+			}
+		}
+	}
+}
+
+// TestWireTimesInMapKeys: a time in a map key is checked as one in a
+// value, behind a pointer too, and keys that the decoders take as
+// different are not refused as one key twice: those of another integer
+// beside the same time, and pointers.
+func TestWireTimesInMapKeys(t *testing.T) {
+	key := func(v *timeKeyed) time.Time {
+		for k := range v.ByTime {
+			return k
+		}
+		return time.Time{}
+	}
+	checkWireTimePlaces(t, []wireTimePlace[timeKeyed]{
+		{"time", func(x []byte) []byte { return cat(cat([]byte{0xa1, 1, 0xa1}, x), []byte{0x01}) }, key},
+		{"struct", func(x []byte) []byte { return cat(cat([]byte{0xa1, 2, 0xa1, 0xa2, 1, 0x00, 2}, x), []byte{0x60}) }, func(v *timeKeyed) time.Time {
+			for k := range v.ByItem {
+				return k.At
+			}
+			return time.Time{}
+		}},
+		{"array", func(x []byte) []byte { return cat(cat([]byte{0xa1, 3, 0xa1, 0x82, 0x00}, x), []byte{0x00}) }, func(v *timeKeyed) time.Time {
+			for k := range v.ByPair {
+				return k[1]
+			}
+			return time.Time{}
+		}},
+	})
+	checkWireTimePlaces(t, []wireTimePlace[pointerKeyed]{
+		{"pointer", func(x []byte) []byte { return cat(cat([]byte{0xa1, 1, 0xa1}, x), []byte{0xf5}) }, func(v *pointerKeyed) time.Time {
+			for k := range v.ByPtr {
+				return *k
+			}
+			return time.Time{}
+		}},
+		{"struct with an embedded pointer", func(x []byte) []byte { return cat(cat([]byte{0xa1, 2, 0xa1, 0xa1, 2}, x), []byte{0xf5}) }, func(v *pointerKeyed) time.Time {
+			for k := range v.ByEmbedding {
+				return k.At
+			}
+			return time.Time{}
+		}},
+	})
+
+	// twoKeys decodes body into a fresh value with both decoders and
+	// checks that the map that n measures has two keys.
+	twoKeys := func(name string, body []byte, fresh func() any, n func(v any) int) {
+		for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
+			v := fresh()
+			require.NoError(t, decode(body, v), name)
+			assert.Equal(t, 2, n(v), name)
+		}
+	}
+	keyed := func() any { return new(timeKeyed) }
+	pointers := func() any { return new(pointerKeyed) }
+	twoKeys("two times", []byte{0xa1, 1, 0xa2, 0x00, 0x01, 0x01, 0x02}, keyed,
+		func(v any) int { return len(v.(*timeKeyed).ByTime) })
+	twoKeys("one time, two integers", []byte{0xa1, 2, 0xa2, 0xa2, 1, 0x00, 2, 0x05, 0x60, 0xa2, 1, 0x01, 2, 0x05, 0x60}, keyed,
+		func(v any) int { return len(v.(*timeKeyed).ByItem) })
+	twoKeys("the zero time and another", []byte{0xa1, 3, 0xa2, 0x82, 0xf6, 0xf6, 0xf6, 0x82, 0xf6, 0x00, 0x00}, keyed,
+		func(v any) int { return len(v.(*timeKeyed).ByPair) })
+	twoKeys("one time, two pointers", []byte{0xa1, 1, 0xa2, 0x05, 0xf5, 0x05, 0xf4}, pointers,
+		func(v any) int { return len(v.(*pointerKeyed).ByPtr) })
+	twoKeys("one key, two embedded pointers", []byte{0xa1, 2, 0xa2, 0xa2, 1, 0x61, 'a', 2, 0x05, 0xf5, 0xa2, 1, 0x61, 'a', 2, 0x05, 0xf4}, pointers,
+		func(v any) int { return len(v.(*pointerKeyed).ByEmbedding) })
+	// A key twice is refused, as the decoders refuse it.
+	assert.ErrorIs(t, wireDecode([]byte{0xa1, 1, 0xa2, 0x05, 0x01, 0x05, 0x02}, new(timeKeyed)), ErrInvalid)
+	assert.Error(t, wireDecodeReply([]byte{0xa1, 2, 0xa2, 0xa2, 1, 0x00, 2, 0x05, 0x60, 0xa2, 1, 0x00, 2, 0x05, 0x61, 'x'}, new(timeKeyed)))
+}
+
+// TestWireTimesInArrays: the times of a struct decoded from an array
+// (toarray, toindefarray) are checked at their positions, the fields of
+// an embedded struct in its place, and a body that the decoders take is
+// not refused.
+func TestWireTimesInArrays(t *testing.T) {
+	checkWireTimePlaces(t, []wireTimePlace[arrayTimed]{
+		{"toarray", func(x []byte) []byte { return cat(cat([]byte{0x83, 0x61, 'a'}, x), []byte{0xf6}) }, func(v *arrayTimed) time.Time { return v.At }},
+		{"toarray in toarray", func(x []byte) []byte {
+			return cat(cat([]byte{0x83, 0x61, 'a', 0x00, 0x83, 0x61, 'b'}, x), []byte{0xf6})
+		}, func(v *arrayTimed) time.Time { return v.Next.At }},
+	})
+	checkWireTimePlaces(t, []wireTimePlace[arrays]{
+		{"slice of toarray", func(x []byte) []byte { return cat(cat([]byte{0xa1, 1, 0x81, 0x83, 0x60}, x), []byte{0xf6}) }, func(v *arrays) time.Time { return v.Timed[0].At }},
+		{"embedded", func(x []byte) []byte { return cat(cat([]byte{0xa1, 2, 0x83, 0x61, 'n'}, x), []byte{0x07}) }, func(v *arrays) time.Time { return v.Embedding.At }},
+	})
+	checkWireTimePlaces(t, []wireTimePlace[indefiniteArrays]{
+		{"toindefarray", func(x []byte) []byte { return cat([]byte{0xa1, 1, 0xa1, 0x61, 'k', 0x81}, x) }, func(v *indefiniteArrays) time.Time { return v.ByName["k"].At }},
+	})
+	var v arrays
+	require.NoError(t, wireDecode(cat(cat([]byte{0xa1, 2, 0x83, 0x61, 'n'}, wireAt), []byte{0x07}), &v))
+	assert.Equal(t, arrayEmbedding{timedItem: timedItem{Name: "n", At: time.Unix(1_800_000_000, 0)}, Extra: 7}, v.Embedding)
+}
+
+// TestWireTimesNotFollowed: the check cannot follow the decoders for a
+// type with a time that also decodes from a byte string
+// (encoding.BinaryUnmarshaler), which they take without a look at the
+// time's type: no body of such a type is decoded, with an error that
+// names the type and is the platform's (ErrInternal), not the body's. A
+// type that decodes from a byte string without a time is decoded.
+func TestWireTimesNotFollowed(t *testing.T) {
+	bytesBody := []byte{0x48, 0, 0, 0, 0, 0x6b, 0x49, 0xd2, 0x00}
+	for _, tt := range []struct {
+		body []byte
+		v    func() any
+		name string
+	}{
+		{bytesBody, func() any { return new(binaryTimed) }, "binaryTimed"},
+		{cat([]byte{0xa1, 1}, wireAt), func() any { return new(binaryTimed) }, "binaryTimed"},
+		{cat([]byte{0xa1, 1, 0x81}, bytesBody), func() any { return new(binaries) }, "binaryTimed"},
+	} {
+		err := wireDecode(tt.body, tt.v())
+		require.ErrorIs(t, err, ErrInternal, "%T", tt.v())
+		assert.NotErrorIs(t, err, ErrInvalid)
+		assert.ErrorContains(t, err, tt.name)
+		assert.ErrorContains(t, wireDecodeReply(tt.body, tt.v()), tt.name)
+	}
+	var c binaryCount
+	require.NoError(t, wireDecode([]byte{0x43, 1, 2, 3}, &c))
+	assert.Equal(t, 3, c.N)
+}
+
+// TestWireBodiesChecked: the time check of every body type that the
+// handler and the client decode (wireBodies, whose checks init builds) is
+// built, and those are the body types that the fuzz targets decode.
+func TestWireBodiesChecked(t *testing.T) {
+	var fuzzed []reflect.Type
+	for _, fresh := range append(slices.Clone(wireRequestTypes), wireReplyTypes...) {
+		fuzzed = append(fuzzed, reflect.TypeOf(fresh()).Elem())
+	}
+	assert.ElementsMatch(t, fuzzed, wireBodies)
+	for _, b := range wireBodies {
+		_, err := wireTimesFor(b)
+		assert.NoError(t, err, b)
 	}
 }
