@@ -351,6 +351,7 @@ func testSpent(t *testing.T, s payflow.Store) {
 		{"counter held", unused, id, 5, false, true, 5},
 		{"counter behind", nil, id, 1, false, true, 5},
 		{"counter beyond 2^63-1", unused, id, 1 << 63, false, true, math.MaxInt64},
+		{"used nonce, counter beyond 2^63-1", used, id, 1 << 63, true, false, 0},
 		{"card never seen", unused, fresh, 1, false, false, 0},
 		{"counter 0 of a card never seen", unused, fresh, 0, false, true, 0},
 	} {

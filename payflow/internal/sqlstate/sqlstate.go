@@ -687,17 +687,16 @@ func cancelArgs(a *payflow.Acceptance) []any {
 // Spent implements payflow.Store with one read of the used nonces and the
 // counters, the tables whose writes in Accept refuse a record.
 func (s *Store) Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error {
-	if counter > math.MaxInt64 {
-		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
-	}
 	var used, last int64
 	err := s.row(ctx, `SELECT (SELECT count(*) FROM payflow_used_nonces WHERE nonce = ?),
 		coalesce((SELECT counter FROM payflow_counters WHERE card_id = ?), 0)`, nonce, cardID).Scan(&used, &last)
 	switch {
 	case err != nil:
 		return err
-	case nonce != nil && used > 0:
+	case nonce != nil && used > 0: // the nonce first, as in Accept
 		return pki.ErrNonce
+	case counter > math.MaxInt64: // fits no SQL integer; no card reaches it
+		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
 	case counter <= uint64(last):
 		return &pki.CounterError{CardID: cardID, Last: uint64(last), Got: counter}
 	}
