@@ -79,9 +79,9 @@ func holdTransfer(r *PaymentRecord, l leg) ledger.Transfer {
 }
 
 // holdRefused reports whether the ledger refused the holds of r's current
-// attempt: drive then put r back to pending without its consent but with
-// the consent's hash, which tells a copy of that consent its answer
-// (acceptedMeanwhile).
+// attempt: drive then put r back to pending (or cancelled, see
+// refusedState) without its consent but with the consent's hash, which
+// tells a copy of that consent its answer (acceptedMeanwhile).
 func holdRefused(r *PaymentRecord) bool { return r.Consent == nil && r.ConsentHash != nil }
 
 // holdRefusal returns the ledger's refusal of the holds of r's current
@@ -99,10 +99,10 @@ func (p *Platform) holdRefusal(ctx context.Context, r *PaymentRecord) error {
 }
 
 // ledgerRefused reports whether err is the ledger's refusal of a hold or a
-// refund, which drive records by putting the request back to pending and
-// driveRefund by failing the refund: the balance does not cover it
-// (ErrFunds), or an account's totals would pass the ledger's limit
-// (ErrLimit).
+// refund, which drive records by putting the request back to pending (or
+// cancelled, see refusedState) and driveRefund by failing the refund: the
+// balance does not cover it (ErrFunds), or an account's totals would pass
+// the ledger's limit (ErrLimit).
 func ledgerRefused(err error) bool { return errors.Is(err, ErrFunds) || errors.Is(err, ErrLimit) }
 
 // holdTimeout is the ledger timeout of the holds of r, from what the
@@ -574,8 +574,10 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 			return n, errors.Join(append(errs, err)...)
 		}
 		for _, r := range due {
-			// A refusal that drive recorded (back to pending, or expired)
-			// ends the settlement as much as a success.
+			// A refusal that drive recorded (back to pending, or
+			// cancelled when a pairing of the session's seller card marked
+			// the request while approving, or expired) ends the settlement
+			// as much as a success.
 			if err := p.drive(ctx, r); err != nil && !ledgerRefused(err) && !errors.Is(err, ErrExpired) {
 				errs = append(errs, err)
 				continue
