@@ -345,7 +345,11 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			return nil, fmt.Errorf("%w: the consent was refused and spent", ErrReplay)
 		}
 		now := p.now()
-		r.State, r.UpdatedAt = stateApproving, now
+		// A pairing's mark (VoidTo) on a pending request predates this
+		// approval: a process from before the mark existed put a marked
+		// request back to pending when its hold was refused. Only a
+		// pairing since this approval began ends a refusal cancelled.
+		r.State, r.UpdatedAt, r.VoidTo = stateApproving, now, ""
 		r.Attempt++
 		r.Consent, r.ConsentHash = req.Consent, ch[:]
 		r.HoldExpiresAt = now.Add(p.ttl.hold)

@@ -441,7 +441,8 @@ type PaymentRecord struct {
 	// VoidTo is the final state after voiding; while approving, it is
 	// StateCancelled once the session's seller card paired again
 	// (Acceptance.CancelPending): a hold then refused ends the request
-	// cancelled rather than pending.
+	// cancelled rather than pending. The platform clears it when it moves
+	// a request from pending to approving.
 	VoidTo    string
 	Receipt   []byte
 	SettledAt time.Time

@@ -97,8 +97,9 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // builds (one per subtest, over the store under test and a ledger in the
 // same database): a catalog purchase with refunds, an e-ticket sold with
 // its price all or nothing, manual capture, a seller card pairing again
-// in its session, and approve racing cancel on two platforms sharing the
-// database.
+// in its session (before or during an approval), a pending request left
+// with a pairing's mark, and approve racing cancel on two platforms
+// sharing the database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	ctx := context.Background()
 	t.Run("PurchaseAndRefund", func(t *testing.T) {
@@ -175,6 +176,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("SellerPairsAgain", func(t *testing.T) { sellerPairsAgain(t, NewShop(newFixture(t), true)) })
 	t.Run("PairingIntoExpiredSession", func(t *testing.T) { pairingIntoExpiredSession(t, NewShop(newFixture(t), false)) })
 	t.Run("SellerPairsDuringApproval", func(t *testing.T) { sellerPairsDuringApproval(t, newFixture(t)) })
+	t.Run("StaleMark", func(t *testing.T) { staleMark(t, NewShop(newFixture(t), false)) })
 	t.Run("ApproveCancelRace", func(t *testing.T) {
 		f := newFixture(t)
 		s := NewShop(f, false)
@@ -344,6 +346,43 @@ func sellerPairsDuringApproval(t *testing.T, f *Fixture) {
 	require.NoError(t, vp.VerifyReceipt(done.Receipt, &rc))
 	assert.Equal(t, uint64(100), rc.Amount)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funded[0].Posted - 100}, {Posted: funded[1].Posted + 100}}, s.Balances("EUR"))
+}
+
+// staleMark: a pending request that holds a pairing's mark (VoidTo
+// cancelled), as a platform process from before the mark existed leaves
+// an approving request that a pairing marked when the ledger refuses its
+// hold, is approved as one without it: the pairing came before this
+// approval began, so a refused hold leaves it pending, and a later
+// consent, once the wallet covers it, captures it.
+func staleMark(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	v, err := s.Create(Request(s.Session, "EUR", Funds+1))
+	require.NoError(t, err)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StatePending, r.State)
+	r.VoidTo = payflow.StateCancelled
+	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
+	before := s.Balances("EUR")
+
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	pv, err := s.Platform.Payment(ctx, s.Shopper.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, pv.State, "a refused hold leaves it pending, as an unmarked request")
+	assert.NotNil(t, pv.ConsentNonce, "open to another consent")
+	r, err = s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Empty(t, r.VoidTo, "the approval spent the mark")
+	assert.Equal(t, before, s.Balances("EUR"), "no money moved")
+
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{3}, s.Shopper.ID, "EUR", 1))
+	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, done.State)
+	assert.Equal(t, [2]payflow.Balance{{Posted: 0}, {Posted: before[1].Posted + Funds + 1}}, s.Balances("EUR"))
 }
 
 // hookedStore is a Store that runs hook once, before the first
