@@ -106,7 +106,9 @@ type ChallengeRequest struct {
 	CardID string `cbor:"1,keyasint"`
 }
 
-// ChallengeResponse carries a nonce valid once, until ExpiresAt.
+// ChallengeResponse carries a nonce valid once, until ExpiresAt. Over
+// HTTP ExpiresAt is rounded down to a whole second (PROTOCOL.md §5.1): a
+// phone that goes by it asks for a new challenge up to a second early.
 type ChallengeResponse struct {
 	Nonce     []byte    `cbor:"1,keyasint"`
 	ExpiresAt time.Time `cbor:"2,keyasint"`
@@ -117,7 +119,10 @@ type LoginRequest struct {
 	Proof []byte `cbor:"1,keyasint"`
 }
 
-// LoginResponse carries the bearer token of the card and who it is.
+// LoginResponse carries the bearer token of the card and who it is. The
+// token is valid until ExpiresAt, which over HTTP is rounded down to a
+// whole second (PROTOCOL.md §5.1): a phone logs in again up to a second
+// before the platform stops taking the token.
 type LoginResponse struct {
 	Token       string    `cbor:"1,keyasint"`
 	CardID      string    `cbor:"2,keyasint"`
@@ -149,7 +154,11 @@ const (
 	SessionPaired  = "paired"  // both cards have named each other
 )
 
-// SessionView is what both confirmation screens show.
+// SessionView is what both confirmation screens show. ExpiresAt is when
+// the session expires: a pairing proof into it or a payment request in it
+// from then on is ErrExpired. Over HTTP ExpiresAt is rounded up to the
+// next whole second (PROTOCOL.md §5.1), so that it is never before the
+// platform's: the session then expires within the second before it.
 type SessionView struct {
 	ID            ID        `cbor:"1,keyasint"`
 	State         string    `cbor:"2,keyasint"`
@@ -223,7 +232,10 @@ type AssetLeg struct {
 }
 
 // PaymentView is a payment request as the cloud holds it: the payment screen
-// of the shopper and the status screen of the seller.
+// of the shopper and the status screen of the seller. ExpiresAt is when
+// the request expires unless it was approved: a consent from then on is
+// refused. Over HTTP it is rounded up to the next whole second, as
+// HoldExpiresAt is.
 type PaymentView struct {
 	ID            ID         `cbor:"1,keyasint"`
 	SessionID     ID         `cbor:"2,keyasint"`
@@ -246,7 +258,7 @@ type PaymentView struct {
 	// HoldExpiresAt is, for a held request, when its hold expires and the
 	// request with it (zero otherwise): a capture or cancellation from
 	// then on is ErrExpired. Over HTTP it is rounded up to the next whole
-	// second (PROTOCOL.md §5.3), so that it is never before the platform's:
+	// second (PROTOCOL.md §5.1), so that it is never before the platform's:
 	// the hold then expires within the second before it.
 	HoldExpiresAt time.Time `cbor:"19,keyasint,omitzero"`
 }

@@ -95,19 +95,43 @@ func wireDecodeReply(data []byte, v any) error {
 }
 
 // wireReply returns what the handler encodes for out, the reply of an API
-// call: out itself, but for the view of a held request whose hold expiry
-// falls within a second (PaymentView.HoldExpiresAt), a copy with that
-// expiry rounded up to the next whole second. The encoder drops the
-// fraction of a second of every time, which would show the hold expiring
-// up to a second before the platform expires it (PROTOCOL.md §5.3).
+// call: out itself, but for a view whose expiry falls within a second, a
+// copy with it rounded up to the next whole second: a session's
+// (SessionView.ExpiresAt), a payment request's (PaymentView.ExpiresAt)
+// and a hold's (PaymentView.HoldExpiresAt). The encoder drops the
+// fraction of a second of every time, which would show them expiring up
+// to a second before the platform expires them, and a phone would give
+// up on what the platform still honours (PROTOCOL.md §5.1). The other
+// times, the expiries of a challenge and a login, stay rounded down.
 func wireReply(out any) any {
-	v, ok := out.(*PaymentView)
-	if !ok || v == nil || v.HoldExpiresAt.Nanosecond() == 0 {
-		return out
+	switch v := out.(type) {
+	case *SessionView:
+		if v != nil && !wholeSecond(v.ExpiresAt) {
+			c := *v
+			c.ExpiresAt = ceilSecond(v.ExpiresAt)
+			return &c
+		}
+	case *PaymentView:
+		if v != nil && (!wholeSecond(v.ExpiresAt) || !wholeSecond(v.HoldExpiresAt)) {
+			c := *v
+			c.ExpiresAt, c.HoldExpiresAt = ceilSecond(v.ExpiresAt), ceilSecond(v.HoldExpiresAt)
+			return &c
+		}
 	}
-	c := *v
-	c.HoldExpiresAt = time.Unix(v.HoldExpiresAt.Unix()+1, 0)
-	return &c
+	return out
+}
+
+// wholeSecond reports whether t is a whole Unix second, as the zero time
+// is.
+func wholeSecond(t time.Time) bool { return t.Nanosecond() == 0 }
+
+// ceilSecond returns t rounded up to a whole Unix second: t itself when
+// it is one (the zero time too), else the next.
+func ceilSecond(t time.Time) time.Time {
+	if wholeSecond(t) {
+		return t
+	}
+	return time.Unix(t.Unix()+1, 0)
 }
 
 // UnmarshalCBOR implements cbor.Unmarshaler: an ID on the wire is a byte

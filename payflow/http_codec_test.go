@@ -74,12 +74,14 @@ func BenchmarkWireDecodeReply(b *testing.B) {
 
 // selfEmbedding embeds a pointer to itself, and withEmbedded a struct
 // with a time: the fields of an embedded struct are the body's own.
-// TestWireReplyRoundsHoldExpiryUp: the handler encodes a view's hold
-// expiry rounded up to the next whole second, so that no phone sees it
-// earlier than the platform's; a whole second, or no hold expiry, is
-// encoded as it is, and so are the other times (rounded down) and
-// replies. The view the API returned is left unchanged.
-func TestWireReplyRoundsHoldExpiryUp(t *testing.T) {
+// TestWireReplyRoundsExpiriesUp: the handler encodes the expiries of a
+// session (SessionView key 9), of a payment request (PaymentView key 14)
+// and of a hold (key 19) rounded up to the next whole second, so that no
+// phone sees one earlier than the platform's; a whole second, or no time,
+// is encoded as it is. The expiries of a challenge and of a login stay
+// rounded down, and other replies are encoded as they are. The view the
+// API returned is left unchanged.
+func TestWireReplyRoundsExpiriesUp(t *testing.T) {
 	keys := func(v any) map[uint64]any {
 		enc, err := wireEnc.Marshal(wireReply(v))
 		require.NoError(t, err)
@@ -88,26 +90,47 @@ func TestWireReplyRoundsHoldExpiryUp(t *testing.T) {
 		return m
 	}
 	for _, tt := range []struct {
-		hold time.Time
-		want any // key 19, nil when absent
+		at   time.Time
+		want any // the key, nil when absent or null
 	}{
 		{time.Unix(1_800_000_000, 1), uint64(1_800_000_001)},
+		{time.Unix(1_800_000_000, 300_000_000), uint64(1_800_000_001)},
 		{time.Unix(1_800_000_000, 999_999_999), uint64(1_800_000_001)},
 		{time.Unix(1_800_000_000, 0), uint64(1_800_000_000)},
 		{time.Unix(-1, 500_000_000), uint64(0)},
 		{time.Unix(-2, 500_000_000), int64(-1)},
 		{time.Time{}, nil},
 	} {
-		v := &PaymentView{State: StateHeld, ExpiresAt: time.Unix(1_700_000_000, 900_000_000), HoldExpiresAt: tt.hold}
+		v := &PaymentView{State: StateHeld, ExpiresAt: time.Unix(1_700_000_000, 900_000_000), HoldExpiresAt: tt.at}
 		before := *v
 		m := keys(v)
-		assert.Equal(t, tt.want, m[19], "%v", tt.hold)
-		assert.Equal(t, uint64(1_700_000_000), m[14], "the request's expiry is rounded down")
+		assert.Equal(t, tt.want, m[19], "hold %v", tt.at)
+		assert.Equal(t, uint64(1_700_000_001), m[14], "the request's expiry is rounded up")
 		assert.Equal(t, before, *v, "the API's view is unchanged")
+
+		v = &PaymentView{State: StatePending, ExpiresAt: tt.at}
+		before = *v
+		assert.Equal(t, tt.want, keys(v)[14], "request %v", tt.at) // a zero time is null
+		assert.Equal(t, before, *v, "the API's view is unchanged")
+
+		s := &SessionView{State: SessionWaiting, ExpiresAt: tt.at}
+		sBefore := *s
+		assert.Equal(t, tt.want, keys(s)[9], "session %v", tt.at)
+		assert.Equal(t, sBefore, *s, "the API's view is unchanged")
 	}
-	at := &ChallengeResponse{ExpiresAt: time.Unix(1_800_000_000, 500_000_000)}
-	assert.Same(t, at, wireReply(at))
-	assert.Equal(t, uint64(1_800_000_000), keys(at)[2])
+	whole := &PaymentView{ExpiresAt: time.Unix(1_800_000_000, 0), HoldExpiresAt: time.Unix(1_800_000_100, 0)}
+	assert.Same(t, whole, wireReply(whole), "nothing to round: no copy")
+	session := &SessionView{ExpiresAt: time.Unix(1_800_000_000, 0)}
+	assert.Same(t, session, wireReply(session))
+
+	challenge := &ChallengeResponse{ExpiresAt: time.Unix(1_800_000_000, 500_000_000)}
+	assert.Same(t, challenge, wireReply(challenge))
+	assert.Equal(t, uint64(1_800_000_000), keys(challenge)[2], "a challenge's expiry is rounded down")
+	login := &LoginResponse{ExpiresAt: time.Unix(1_800_000_000, 500_000_000)}
+	assert.Same(t, login, wireReply(login))
+	assert.Equal(t, uint64(1_800_000_000), keys(login)[5], "a login's expiry is rounded down")
 	var none *PaymentView
 	assert.Same(t, none, wireReply(none))
+	var noSession *SessionView
+	assert.Same(t, noSession, wireReply(noSession))
 }

@@ -107,8 +107,8 @@ type Confirmation struct {
 	SessionID   ID
 	Name        string // the counterparty's display name
 	PairingCode string
-	Paired      bool // both cards confirmed
-	ExpiresAt   time.Time
+	Paired      bool      // both cards confirmed
+	ExpiresAt   time.Time // the session's (SessionView.ExpiresAt)
 }
 
 // Receipt is a platform-signed receipt that the phone verified offline
@@ -302,7 +302,9 @@ func LoginWithRetry(ctx context.Context, api API, tries int, proof func() ([]byt
 }
 
 // loginState returns the login, logging in when there is none or it has
-// expired.
+// expired by the phone's clock. Over HTTP the login's expiry is rounded
+// down to a whole second (PROTOCOL.md §5.1), so the phone logs in again up
+// to a second early, never sending a token the platform no longer takes.
 func (p *phone) loginState(ctx context.Context) (*LoginResponse, error) {
 	p.mu.Lock()
 	l := p.login
@@ -584,7 +586,7 @@ func (p *phone) WaitPaired(ctx context.Context) (*Confirmation, error) {
 		if !current {
 			return nil, errReselected
 		}
-		if !p.opts.Now().Before(s.ExpiresAt) {
+		if sessionLapsed(s, p.opts.Now()) {
 			return nil, fmt.Errorf("%w: session", ErrExpired)
 		}
 		if err := p.sleep(ctx); err != nil {
@@ -741,6 +743,15 @@ func (p *phone) reread(ctx context.Context, cur *PaymentView) (*PaymentView, err
 	return p.callOn(ctx, cur, func(token string, cur *PaymentView) (*PaymentView, error) {
 		return p.api.Payment(ctx, token, cur.ID)
 	})
+}
+
+// sessionLapsed reports whether s has expired by now, the phone's clock.
+// The platform's view never shows a session expiring before the platform
+// expires it (over HTTP the expiry is rounded up to a whole second), so a
+// phone gives up on a session only once the platform would refuse a
+// pairing proof or a payment request in it, by the same clock.
+func sessionLapsed(s *SessionView, now time.Time) bool {
+	return !now.Before(s.ExpiresAt)
 }
 
 // holdLapsed reports whether v's hold has expired by now, the phone's

@@ -1268,17 +1268,12 @@ func TestPhonesKeepHoldsUntilThePlatformExpiresThem(t *testing.T) {
 	api := &readCounter{API: client}
 	w.useSeller(t, api)
 	// The consent is accepted 0.3 s into a second.
-	f.Clock.Advance(time.Duration((1_300_000_000 - f.Clock.Now().Nanosecond()) % 1_000_000_000))
+	advanceIntoSecond(t, f)
 	id := w.pairAndHold(t)
 	r, err := f.Platform.Store().Payment(ctx, id)
 	require.NoError(t, err)
-	expiry := r.HoldExpiresAt // the platform's, T
-	require.Equal(t, 300_000_000, expiry.Nanosecond())
-	shown := time.Unix(expiry.Unix()+1, 0)
-	moveTo := func(at time.Time) {
-		require.False(t, at.Before(f.Clock.Now()))
-		f.Clock.Advance(at.Sub(f.Clock.Now()))
-	}
+	expiry, shown := wireExpiry(t, r.HoldExpiresAt) // the platform's, T, and the view's
+	moveTo := func(at time.Time) { advanceTo(t, f, at) }
 
 	moveTo(expiry.Add(-time.Nanosecond))
 	api.take()
@@ -1312,4 +1307,173 @@ func TestPhonesKeepHoldsUntilThePlatformExpiresThem(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateExpired, r.State)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// wireExpiry returns an expiry that the platform recorded 0.3 s into a
+// second, T, and the same rounded up to the next whole second, as the
+// HTTP wire shows it (PROTOCOL.md §5.1).
+func wireExpiry(tb testing.TB, t time.Time) (platform, shown time.Time) {
+	tb.Helper()
+	require.Equal(tb, 300_000_000, t.Nanosecond(), "the platform's expiry %v", t)
+	return t, time.Unix(t.Unix()+1, 0)
+}
+
+// advanceIntoSecond moves f's clock forward to 0.3 s into the next
+// second.
+func advanceIntoSecond(tb testing.TB, f *paytest.Fixture) {
+	tb.Helper()
+	now := f.Clock.Now()
+	advanceTo(tb, f, time.Unix(now.Unix()+1, 300_000_000))
+}
+
+// advanceTo moves f's clock forward to at.
+func advanceTo(tb testing.TB, f *paytest.Fixture, at time.Time) {
+	tb.Helper()
+	require.False(tb, at.Before(f.Clock.Now()), "%v is past", at)
+	f.Clock.Advance(at.Sub(f.Clock.Now()))
+}
+
+// httpSessionWorld is a phoneWorld over HTTP whose sessions last a
+// minute, its clock 1.3 s into an EID epoch, so that a session opened now
+// expires 0.3 s into a second and in the same epoch.
+func httpSessionWorld(t *testing.T) *phoneWorld {
+	t.Helper()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{Platform: payflow.PlatformOptions{SessionTTL: time.Minute}})
+	w := newPhoneWorld(t, f, mustClient(t, serve(t, f), payflow.ClientOptions{}), false)
+	now := f.Clock.Now()
+	advanceTo(t, f, adv.EpochStart(adv.Epoch(now)+1).Add(1300*time.Millisecond))
+	return w
+}
+
+// TestPhonesWaitInSessionsUntilThePlatformExpiresThem: over HTTP, where
+// times are whole seconds, a session whose expiry the platform recorded
+// with a fraction of a second (T) is shown to the phones (SessionView key
+// 9, Confirmation.ExpiresAt) with its expiry rounded up to the next
+// second, so that no phone gives up on it before the platform does. One
+// nanosecond before T the shopper waits on, for the seller's selection
+// (WaitPaired) or for its request (WaitPayment), and the platform still
+// takes that selection or request, which ends the wait; at the rounded
+// second the wait ends with ErrExpired, and the platform refuses the
+// seller's selection or request as expired.
+func TestPhonesWaitInSessionsUntilThePlatformExpiresThem(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name   string
+		paired bool // the shopper waits for a request, else for the seller's selection
+		late   bool // the seller acts at the rounded second, else at T − 1 ns
+	}{
+		{name: "selected before the expiry"},
+		{name: "selected at the rounded expiry", late: true},
+		{name: "asked before the expiry", paired: true},
+		{name: "asked at the rounded expiry", paired: true, late: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := httpSessionWorld(t)
+			w.hear(t)
+			shopperEID, err := w.shopper.EID()
+			require.NoError(t, err)
+			sellerEID, err := w.seller.EID()
+			require.NoError(t, err)
+			c, err := w.shopper.Select(ctx, sellerEID)
+			require.NoError(t, err)
+			require.False(t, c.Paired)
+			wait := func(ctx context.Context) error {
+				_, err := w.shopper.WaitPaired(ctx)
+				return err
+			}
+			act := func() error {
+				w.hear(t) // the queue forgot the shopper's advert since
+				_, err := w.seller.Select(ctx, shopperEID)
+				return err
+			}
+			if tt.paired {
+				_, err = w.seller.Select(ctx, shopperEID)
+				require.NoError(t, err)
+				c, err = w.shopper.WaitPaired(ctx)
+				require.NoError(t, err)
+				require.True(t, c.Paired)
+				wait = func(ctx context.Context) error {
+					_, err := w.shopper.WaitPayment(ctx)
+					return err
+				}
+				act = func() error {
+					_, err := w.seller.Request(ctx, basket)
+					return err
+				}
+			}
+			s, err := w.f.Platform.Store().Session(ctx, c.SessionID)
+			require.NoError(t, err)
+			expiry, shown := wireExpiry(t, s.ExpiresAt)
+			assert.True(t, shown.Equal(c.ExpiresAt), "the confirmation's expiry %v is T rounded up", c.ExpiresAt)
+
+			advanceTo(t, w.f, expiry.Add(-time.Nanosecond))
+			short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+			defer cancel()
+			require.ErrorIs(t, wait(short), context.DeadlineExceeded, "the shopper waits in a session the platform keeps")
+
+			if !tt.late {
+				require.NoError(t, act(), "the platform keeps the session")
+				require.NoError(t, wait(ctx), "the wait ends with the seller's action")
+				return
+			}
+			advanceTo(t, w.f, shown)
+			require.ErrorIs(t, wait(ctx), payflow.ErrExpired)
+			require.ErrorIs(t, act(), payflow.ErrExpired, "the platform expired the session")
+		})
+	}
+}
+
+// TestShopperSeesRequestsUnexpiredUntilThePlatformExpiresThem: over HTTP,
+// where times are whole seconds, a payment request whose expiry the
+// platform recorded with a fraction of a second (T) is shown to both
+// phones (PaymentView key 14) with its expiry rounded up to the next
+// second, so that a payment screen never shows it expired while the
+// platform still takes a consent to it. One nanosecond before T the
+// screen shows it unexpired and the shopper pays it; at the rounded
+// second the screen shows it expired and the platform refuses the
+// consent as expired, no money moving.
+func TestShopperSeesRequestsUnexpiredUntilThePlatformExpiresThem(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name string
+		late bool // the shopper approves at the rounded second, else at T − 1 ns
+	}{
+		{name: "approved before the expiry"},
+		{name: "approved at the rounded expiry", late: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+			w := newPhoneWorld(t, f, mustClient(t, serve(t, f), payflow.ClientOptions{}), false)
+			w.pair(t)
+			// The request is made 0.3 s into a second.
+			advanceIntoSecond(t, f)
+			sv, err := w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			r, err := f.Platform.Store().Payment(ctx, sv.ID)
+			require.NoError(t, err)
+			expiry, shown := wireExpiry(t, r.ExpiresAt)
+			assert.True(t, shown.Equal(sv.ExpiresAt), "the seller's view's expiry %v is T rounded up", sv.ExpiresAt)
+			screen, err := w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			assert.True(t, shown.Equal(screen.ExpiresAt), "the payment screen's expiry %v is T rounded up", screen.ExpiresAt)
+
+			advanceTo(t, f, expiry.Add(-time.Nanosecond))
+			if !tt.late {
+				assert.True(t, f.Clock.Now().Before(screen.ExpiresAt), "the screen shows the request unexpired")
+				rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+				require.NoError(t, err, "the platform takes the consent")
+				assert.Equal(t, uint64(690), rc.Amount)
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+				return
+			}
+			advanceTo(t, f, shown)
+			assert.False(t, f.Clock.Now().Before(screen.ExpiresAt), "the screen shows the request expired")
+			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrFinal, "the platform expired the request")
+			r, err = f.Platform.Store().Payment(ctx, sv.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateExpired, r.State)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		})
+	}
 }

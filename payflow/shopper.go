@@ -102,7 +102,7 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 		v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, id) })
 		switch {
 		case errors.Is(err, ErrNotFound):
-			if !s.opts.Now().Before(sess.ExpiresAt) {
+			if sessionLapsed(sess, s.opts.Now()) {
 				return nil, fmt.Errorf("%w: session", ErrExpired)
 			}
 			if err := s.sleep(ctx); err != nil {
