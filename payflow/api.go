@@ -26,7 +26,9 @@ type API interface {
 	// stored for an Idempotency-Key: a resent proof is ErrReplay.
 	Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error)
 	// Resolve turns an EID seen over the air into the counterparty's
-	// display name. Rate-limited per card, over all its tokens.
+	// display name. Rate-limited per card, over all its tokens. An EID
+	// that is unknown, stale, or of a card whose certificate is revoked
+	// is ErrNotFound, the same answer for all three.
 	Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error)
 	// Pair records a card-signed AuthProof naming the peer's EID. The
 	// session is paired once both cards have named each other. The seller

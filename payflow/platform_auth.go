@@ -108,7 +108,10 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 
 // Resolve implements API. It draws on the card's budget of EID
 // resolutions (ErrRateLimited past it); a resolution that fails for the
-// platform (a store error: internal or unavailable) is given back.
+// platform (a store error: internal or unavailable) is given back, and
+// one answered ErrNotFound is not. The EID of a card whose certificate,
+// or a CA certificate above it, is listed in the CRLs that logins are
+// checked with is ErrNotFound as an unknown EID is, with the same error.
 func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
 	me, err := p.auth(ctx, token)
 	if err != nil {
@@ -150,6 +153,11 @@ func (p *Platform) name(ctx context.Context, eid []byte) (*ResolveResponse, erro
 // The EID must also come from the card's advertising secret as read now
 // (within CacheTTL), so that the EIDs of a secret replaced through another
 // process stop resolving although this process's tables still hold them.
+// A card whose certificate, or a CA certificate above it, the CRLs of the
+// platform's verifier list (those that logins are checked with, as they
+// are at the call) is not offered: its EID too is looked for as one the
+// resolver does not know, and so answers errUnknownEID, as an EID never
+// enrolled, telling nothing of the card or its revocation.
 func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error) {
 	if len(eid) != record.EIDSize {
 		return nil, fmt.Errorf("%w: EID must be %d bytes", ErrInvalid, record.EIDSize)
@@ -169,7 +177,13 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 			p.resolver.end()
 			switch {
 			case err == nil && p.checkEID(c, eid) == nil:
-				return c.rec, nil
+				revoked, err := c.revoked(p.verifier)
+				if err != nil {
+					return nil, err
+				}
+				if !revoked {
+					return c.rec, nil
+				}
 			case err != nil && !errors.Is(err, ErrNotFound):
 				return nil, err
 			}

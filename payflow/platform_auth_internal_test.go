@@ -226,11 +226,16 @@ type failingScan struct{ Store }
 func (s *failingScan) Cards(context.Context, func(*CardRecord) error) error { return errScan }
 
 // BenchmarkResolveHit: the resolution of the current EID of a card that
-// the EID resolver and the cache hold, from every processor at once.
+// the EID resolver and the cache hold, from every processor at once. The
+// card's chain, of a CA whose CRL lists another card, is checked for
+// revocation.
 func BenchmarkResolveHit(b *testing.B) {
 	t0 := time.Unix(1_800_000_000, 0)
-	c := &CardRecord{ID: "8944000000000000001", AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize), DisplayName: "Alice"}
-	p := &Platform{store: &cardsOnly{cards: map[string]*CardRecord{c.ID: c}}, now: func() time.Time { return t0 }}
+	ca := newTestCA(b)
+	const id = "8944000000000000001"
+	ca.revoke(b, ca.chain(b, "8944000000000000019"))
+	c := &CardRecord{ID: id, Chain: ca.chain(b, id), AdvSecret: bytes.Repeat([]byte{0x5a}, adv.SecretSize), DisplayName: "Alice"}
+	p := &Platform{store: &cardsOnly{cards: map[string]*CardRecord{c.ID: c}}, verifier: ca.verifier, now: func() time.Time { return t0 }}
 	p.cache.init(time.Hour)
 	require.NoError(b, p.resolver.enrol(c.ID, c.AdvSecret))
 	k, err := adv.NewEIDKey(c.AdvSecret)

@@ -1,15 +1,18 @@
 package payflow
 
 import (
+	"bytes"
 	"context"
 	"crypto/subtle"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki"
 )
 
 // cache keeps enrolled cards and merchants for a short while, so that the
@@ -19,8 +22,9 @@ import (
 // another process is seen here within CacheTTL. Certificates are
 // not trusted from it: every record is verified against the pki.Verifier
 // and its CRLs. A cached card keeps the EID key of its advertising
-// secret once derived (see cachedCard.eidKey). It is safe for concurrent
-// use.
+// secret once derived (see cachedCard.eidKey), and the names of its
+// chain's certificates once read (see cachedCard.revoked). It is safe for
+// concurrent use.
 type cache struct {
 	ttl time.Duration
 
@@ -31,12 +35,15 @@ type cache struct {
 }
 
 // cachedCard is a card as the cache keeps it, with the EID key of its
-// advertising secret from the first time it was needed: derived once per
-// card and secret for as long as the card stays in the cache, where a
-// read of the store that finds the same secret again carries it over.
+// advertising secret and the names of its chain's certificates from the
+// first time each was needed: derived once per card and secret, and read
+// once per card and chain, for as long as the card stays in the cache,
+// where a read of the store that finds the same secret or chain again
+// carries it over.
 type cachedCard struct {
 	rec *CardRecord
-	key atomic.Pointer[adv.EIDKey] // of rec.AdvSecret; nil until derived
+	key atomic.Pointer[adv.EIDKey]  // of rec.AdvSecret; nil until derived
+	ids atomic.Pointer[pki.CertIDs] // of rec.Chain; nil until read
 }
 
 type cached[T any] struct {
@@ -115,6 +122,12 @@ func sameSecret(a, b *CardRecord) bool {
 	return subtle.ConstantTimeCompare(a.AdvSecret, b.AdvSecret) == 1
 }
 
+// sameChain reports whether a and b hold the same certificate chain,
+// which is public.
+func sameChain(a, b *CardRecord) bool {
+	return slices.EqualFunc(a.Chain, b.Chain, bytes.Equal)
+}
+
 // entry returns the entry of card id, expired or not, or nil.
 func (c *cache) entry(id string) *cachedCard {
 	c.mu.Lock()
@@ -139,6 +152,25 @@ func (e *cachedCard) eidKey() (*adv.EIDKey, error) {
 	return k, nil
 }
 
+// revoked reports whether v's CRLs list the card's certificate or a CA
+// certificate above it (pki.Verifier.Revoked: what the chain check of a
+// login finds pki.ErrRevoked, from the same CRLs), with the names of the
+// card's chain read at its first call and kept with the card (or carried
+// over from the entry it replaced, of the same chain): a map lookup or two
+// for each certificate, without allocating. A chain that pki cannot read,
+// which enrolment never stores, is ErrInternal.
+func (e *cachedCard) revoked(v *pki.Verifier) (bool, error) {
+	ids := e.ids.Load()
+	if ids == nil {
+		var err error
+		if ids, err = v.CertIDs(e.rec.Chain); err != nil {
+			return false, fmt.Errorf("%w: card %s: %v", ErrInternal, e.rec.ID, err)
+		}
+		e.ids.CompareAndSwap(nil, ids)
+	}
+	return v.Revoked(ids), nil
+}
+
 // card returns an enrolled card; the caller must not modify it.
 func (p *Platform) card(ctx context.Context, id string) (*CardRecord, error) {
 	e, err := p.cardEntry(ctx, id)
@@ -149,10 +181,11 @@ func (p *Platform) card(ctx context.Context, id string) (*CardRecord, error) {
 }
 
 // cardEntry returns an enrolled card with the EID key of its advertising
-// secret, if derived yet: the cache's entry, taken with one hold of its
-// lock, or one made of a read of the store, which the cache keeps (with
-// the key of the entry it replaces if that was of the same secret) when
-// it keeps cards at all; the caller must not modify it.
+// secret and the names of its chain's certificates, if derived yet: the
+// cache's entry, taken with one hold of its lock, or one made of a read
+// of the store, which the cache keeps (with the key of the entry it
+// replaces if that was of the same secret, and its names if of the same
+// chain) when it keeps cards at all; the caller must not modify it.
 func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error) {
 	now := p.now()
 	if e, ok := get(&p.cache, p.cache.cards, id, now); ok {
@@ -165,9 +198,15 @@ func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error
 	}
 	e := &cachedCard{rec: c}
 	if p.cache.ttl > 0 {
-		if old := p.cache.entry(id); old != nil && sameSecret(old.rec, c) {
-			// Read again after its entry expired, with the same secret.
-			e.key.Store(old.key.Load())
+		if old := p.cache.entry(id); old != nil {
+			// Read again after its entry expired, with the same secret
+			// or chain.
+			if sameSecret(old.rec, c) {
+				e.key.Store(old.key.Load())
+			}
+			if sameChain(old.rec, c) {
+				e.ids.Store(old.ids.Load())
+			}
 		}
 		put(&p.cache, p.cache.cards, id, e, gen, now)
 	}

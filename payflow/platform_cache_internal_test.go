@@ -3,6 +3,9 @@ package payflow
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"testing"
 	"time"
 
@@ -10,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
 // TestEIDKeyFollowsSecret: the EID key that the cache keeps with a card is
@@ -69,4 +74,113 @@ func TestEIDKeyFollowsSecret(t *testing.T) {
 	assert.Same(t, kept, c.key.Load(), "the same secret keeps its key")
 	assert.NoError(t, p.checkEID(c, eidOf(secretB)))
 	assert.ErrorIs(t, p.checkEID(c, eidA), ErrMismatch)
+}
+
+// testCA is a card-issuing CA and a verifier that trusts it, holding
+// fresh CRLs of it and its root.
+type testCA struct {
+	root, issuer *pki.CA
+	verifier     *pki.Verifier
+}
+
+func newTestCA(tb testing.TB) *testCA {
+	tb.Helper()
+	root, issuer, err := simcardtest.NewCA()
+	require.NoError(tb, err)
+	v, err := pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{root.DER()}, Intermediates: [][]byte{issuer.DER()}})
+	require.NoError(tb, err)
+	ca := &testCA{root: root, issuer: issuer, verifier: v}
+	ca.refreshCRLs(tb)
+	return ca
+}
+
+// refreshCRLs hands the verifier fresh CRLs of both CAs.
+func (ca *testCA) refreshCRLs(tb testing.TB) {
+	tb.Helper()
+	for _, c := range []*pki.CA{ca.root, ca.issuer} {
+		crl, err := c.CRL(time.Now().Add(time.Hour))
+		require.NoError(tb, err)
+		require.NoError(tb, ca.verifier.AddCRL(crl))
+	}
+}
+
+// chain issues a certificate for card id and returns its chain.
+func (ca *testCA) chain(tb testing.TB, id string) [][]byte {
+	tb.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(tb, err)
+	cert, err := ca.issuer.IssueCard(k.Public(), id, pki.IssueOptions{})
+	require.NoError(tb, err)
+	return append([][]byte{cert}, ca.issuer.Chain()...)
+}
+
+// revoke revokes the card certificate of chain and refreshes the CRLs.
+func (ca *testCA) revoke(tb testing.TB, chain [][]byte) {
+	tb.Helper()
+	c, err := pki.ParseCertificate(chain[0])
+	require.NoError(tb, err)
+	require.NoError(tb, ca.issuer.Revoke(c.SerialNumber, pki.ReasonKeyCompromise))
+	ca.refreshCRLs(tb)
+}
+
+// TestRevocationFollowsChain: a resolution checks revocation on the chain
+// of the card as the platform reads it now, with the names of its
+// certificates kept with the cached card. A card revoked while cached
+// no longer resolves from then on; enrolled again through another
+// process with a new certificate, it resolves again once read after
+// CacheTTL, with the names of its new chain; read again with the same
+// chain, it keeps the names read before. A stored chain that pki cannot
+// read is ErrInternal.
+func TestRevocationFollowsChain(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	const id = "8944000000000000001"
+	ca := newTestCA(t)
+	secret := bytes.Repeat([]byte{0x5a}, adv.SecretSize)
+	first := ca.chain(t, id)
+	st := &cardsOnly{cards: map[string]*CardRecord{id: {ID: id, Chain: first, AdvSecret: secret, DisplayName: "Alice"}}}
+	p := &Platform{store: st, verifier: ca.verifier, now: func() time.Time { return now }}
+	p.cache.init(DefaultCacheTTL)
+	require.NoError(t, p.Reload(ctx))
+	k, err := adv.NewEIDKey(secret)
+	require.NoError(t, err)
+	eid := k.EID(adv.Epoch(now))
+
+	got, err := p.resolve(ctx, eid[:])
+	require.NoError(t, err)
+	require.Equal(t, id, got.ID)
+	a := p.cache.entry(id)
+	require.NotNil(t, a.ids.Load(), "the names are kept with the card")
+
+	ca.revoke(t, first)
+	_, err = p.resolve(ctx, eid[:])
+	require.ErrorIs(t, err, errUnknownEID, "revoked while cached")
+	require.Same(t, a, p.cache.entry(id), "the cached card")
+
+	second := ca.chain(t, id)
+	st.cards[id] = &CardRecord{ID: id, Chain: second, AdvSecret: secret, DisplayName: "Alice"}
+	now = now.Add(time.Second)
+	_, err = p.resolve(ctx, eid[:])
+	require.ErrorIs(t, err, errUnknownEID, "within CacheTTL the cache holds the revoked chain")
+
+	now = now.Add(DefaultCacheTTL)
+	got, err = p.resolve(ctx, eid[:])
+	require.NoError(t, err, "read again with its new chain")
+	require.Equal(t, second, got.Chain)
+	b := p.cache.entry(id)
+	require.NotSame(t, a, b)
+	require.NotSame(t, a.ids.Load(), b.ids.Load(), "the expired entry's names are not carried over")
+
+	now = now.Add(DefaultCacheTTL)
+	same := [][]byte{bytes.Clone(second[0]), bytes.Clone(second[1])}
+	st.cards[id] = &CardRecord{ID: id, Chain: same, AdvSecret: secret, DisplayName: "Alice B."}
+	got, err = p.resolve(ctx, eid[:])
+	require.NoError(t, err)
+	require.Equal(t, "Alice B.", got.DisplayName, "read again after CacheTTL")
+	assert.Same(t, b.ids.Load(), p.cache.entry(id).ids.Load(), "the same chain keeps its names")
+
+	now = now.Add(DefaultCacheTTL)
+	st.cards[id] = &CardRecord{ID: id, Chain: [][]byte{second[0][:40]}, AdvSecret: secret, DisplayName: "Alice"}
+	_, err = p.resolve(ctx, eid[:])
+	assert.ErrorIs(t, err, ErrInternal, "a chain that pki cannot read")
 }

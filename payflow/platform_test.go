@@ -844,6 +844,44 @@ func TestPairRateLimit(t *testing.T) {
 	assert.Equal(t, payflow.SessionPaired, v.State)
 }
 
+// TestResolveRevokedCard: the EIDs of a card whose certificate was
+// revoked after its enrolment, and after this process cached the card and
+// resolved one of them, resolve as an EID never enrolled does: the same
+// not_found reply, which draws on the budget of resolutions as a
+// not_found does (nothing is given back); and a pairing that names one is
+// not_found as one naming an unknown EID is.
+func TestResolveRevokedCard(t *testing.T) {
+	s := limitedShop(t)
+	ctx := context.Background()
+	req := &payflow.ResolveRequest{EID: s.seller.EID()}
+	who, err := s.Platform.Resolve(ctx, s.shopper.Token, req)
+	require.NoError(t, err, "before the revocation")
+	require.Equal(t, "Corner Grocer", who.DisplayName)
+	cert, err := pki.ParseCertificate(s.seller.Chain[0])
+	require.NoError(t, err)
+	require.NoError(t, s.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
+	s.RefreshCRLs()
+
+	unknown := &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)}
+	_, notFound := s.Platform.Resolve(ctx, s.shopper.Token, unknown)
+	require.ErrorIs(t, notFound, payflow.ErrNotFound)
+	who, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
+	require.ErrorIs(t, err, payflow.ErrNotFound, "%+v", who)
+	assert.Nil(t, who)
+	assert.Equal(t, payflow.AsError(notFound), payflow.AsError(err), "the reply of an unknown EID")
+	_, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
+	require.ErrorIs(t, err, payflow.ErrRateLimited, "each not_found drew on the budget of 3")
+
+	s.Clock.Advance(2 * time.Second)
+	_, notFound = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, unknown.EID)})
+	require.ErrorIs(t, notFound, payflow.ErrNotFound)
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, s.seller.EID())})
+	require.ErrorIs(t, err, payflow.ErrNotFound, "a pairing naming the revoked card")
+	assert.Equal(t, payflow.AsError(notFound), payflow.AsError(err), "the reply of a pairing naming an unknown EID")
+	_, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
+	require.ErrorIs(t, err, payflow.ErrRateLimited, "both pairings drew on the budget")
+}
+
 // TestPairReplayKeepsBudget: a pairing proof sent again after it was
 // accepted is nonce_replayed, and one whose counter the card has passed
 // card_counter_regression, however often it comes, and neither takes from

@@ -65,6 +65,36 @@ func BenchmarkVerifyCardCached(b *testing.B) {
 	}
 }
 
+// BenchmarkRevoked asks, from every processor at once, whether a card
+// chain read once is revoked (it is not), with CRLs that list other
+// cards; compare with BenchmarkVerifyCardCached.
+func BenchmarkRevoked(b *testing.B) {
+	h := newHierarchy(b)
+	for range 100 {
+		s, err := randomSerial(rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := h.ca.Revoke(s, ReasonKeyCompromise); err != nil {
+			b.Fatal(err)
+		}
+	}
+	v := benchVerifier(b, h, 0)
+	ids, err := v.CertIDs(h.chain())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if v.Revoked(ids) {
+				b.Error("revoked")
+				return
+			}
+		}
+	})
+}
+
 // BenchmarkKnownCard is what a known card costs: its cached chain, then the
 // signature and card ID of one record it signed. Compare with
 // BenchmarkECDSAVerify of the same run.

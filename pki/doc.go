@@ -30,6 +30,10 @@
 // fail-closed against signed, fresh CRLs given to AddCRL. VerifyCard and
 // VerifyPlatform return a result only when every check passed, and keep it
 // in a bounded cache so that a known chain costs a hash and a map lookup.
+// CertIDs and Revoked answer only whether a chain is revoked, with the
+// same CRLs: the chain is read once, and each question is then a map
+// lookup per certificate, for a server that keeps the chains of many
+// cards and must not offer a revoked one.
 //
 // # Proof of possession
 //

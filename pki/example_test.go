@@ -103,6 +103,31 @@ func ExampleVerifier_VerifyCard() {
 	// revoked: true
 }
 
+// A server that keeps a card's chain reads its names once and then asks,
+// as often as it needs, whether the CRLs held now list the card or a CA
+// above it: a map lookup per certificate, no signature checked again.
+func ExampleVerifier_Revoked() {
+	root, _ := pki.NewRoot(mustKey(), pki.CAOptions{CRLURL: "https://pki.example/root.crl"})
+	ca, _ := root.NewIntermediate(mustKey(), pki.CAOptions{CRLURL: "https://pki.example/card.crl"})
+	cert, _ := ca.IssueCard(mustKey().Public(), "89014103211118510720", pki.IssueOptions{})
+	chain := append([][]byte{cert}, ca.Chain()...)
+	v, _ := pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{root.DER()}, Intermediates: [][]byte{ca.DER()}})
+
+	ids, err := v.CertIDs(chain)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("no CRL:", v.Revoked(ids))
+	parsed, _ := pki.ParseCertificate(cert)
+	_ = ca.Revoke(parsed.SerialNumber, pki.ReasonKeyCompromise)
+	crl, _ := ca.CRL(time.Now().Add(24 * time.Hour))
+	_ = v.AddCRL(crl)
+	fmt.Println("listed:", v.Revoked(ids))
+	// Output:
+	// no CRL: false
+	// listed: true
+}
+
 // A card proves possession of its key by signing the platform's nonce; the
 // same record a second time is refused.
 func ExampleChallenger() {

@@ -133,7 +133,8 @@ func matchesOne(err error) bool {
 
 // FuzzVerifyCard feeds a two-certificate chain to VerifyCard: it must never
 // panic, must fail with one of the package's errors, and may succeed only
-// for a card of the profile.
+// for a card of the profile. CertIDs reads every chain that VerifyCard
+// accepts or finds revoked, and Revoked agrees with it on those.
 func FuzzVerifyCard(f *testing.F) {
 	fs := loadFrozen(f)
 	v := fuzzVerifier(f, fs)
@@ -143,6 +144,7 @@ func FuzzVerifyCard(f *testing.F) {
 	f.Add(card[:len(card)/2], ca)
 	f.Fuzz(func(t *testing.T, leaf, inter []byte) {
 		vc, err := v.VerifyCard([][]byte{leaf, inter})
+		checkCertIDs(t, v, [][]byte{leaf, inter}, err)
 		if err != nil {
 			if !matchesOne(err) || vc != nil {
 				t.Fatalf("unexpected result %v, %v", vc, err)
@@ -170,10 +172,33 @@ func FuzzAddCRL(f *testing.F) {
 			}
 			return
 		}
-		if _, err := v.VerifyCard([][]byte{fs.card, fs.ca}); err != nil && !errors.Is(err, ErrRevoked) {
+		_, err := v.VerifyCard([][]byte{fs.card, fs.ca})
+		if err != nil && !errors.Is(err, ErrRevoked) {
 			t.Fatalf("after an accepted CRL: %v", err)
 		}
+		checkCertIDs(t, v, [][]byte{fs.card, fs.ca}, err)
 	})
+}
+
+// checkCertIDs checks CertIDs and Revoked on a chain that VerifyCard
+// answered verr: CertIDs fails only with ErrUntrusted, and not for a chain
+// that VerifyCard found revoked or accepted; Revoked is true for a chain
+// that VerifyCard found revoked and false for one it accepted.
+func checkCertIDs(t *testing.T, v *Verifier, chain [][]byte, verr error) {
+	t.Helper()
+	ids, err := v.CertIDs(chain)
+	if err != nil {
+		if !errors.Is(err, ErrUntrusted) || ids != nil {
+			t.Fatalf("CertIDs: unexpected result %v, %v", ids, err)
+		}
+		if verr == nil || errors.Is(verr, ErrRevoked) {
+			t.Fatalf("CertIDs refused a chain that VerifyCard answered %v: %v", verr, err)
+		}
+		return
+	}
+	if got := v.Revoked(ids); (verr == nil && got) || (errors.Is(verr, ErrRevoked) && !got) {
+		t.Fatalf("Revoked %v, VerifyCard %v", got, verr)
+	}
 }
 
 // readFrozen returns the DER of a PEM file of testdata/openssl.

@@ -5,7 +5,10 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
+	"fmt"
+	"maps"
 	"math/big"
+	"slices"
 	"time"
 )
 
@@ -28,6 +31,25 @@ func issuerKey(c *x509.Certificate) string {
 }
 
 func serialKey(n *big.Int) string { return n.Text(16) }
+
+// names reports whether a certificate or CRL whose issuer is the name
+// rawIssuer, with the authority key identifier aki (nil if none), names
+// ca as its issuer: ca's subject is that name and, when both have one,
+// ca's subject key identifier is aki.
+func names(ca *x509.Certificate, rawIssuer, aki []byte) bool {
+	return bytes.Equal(ca.RawSubject, rawIssuer) &&
+		(len(aki) == 0 || len(ca.SubjectKeyId) == 0 || bytes.Equal(aki, ca.SubjectKeyId))
+}
+
+// lists reports whether the CRL, if there is one, lists the serial
+// number serial (a serialKey).
+func (h *heldCRL) lists(serial string) bool {
+	if h == nil {
+		return false
+	}
+	_, ok := h.revoked[serial]
+	return ok
+}
 
 var oidReasonCode = asn1.ObjectIdentifier{2, 5, 29, 21}
 
@@ -80,10 +102,7 @@ func (v *Verifier) AddCRL(der []byte) error {
 	}
 	var issuer *x509.Certificate
 	for _, ca := range v.cas {
-		if !bytes.Equal(crl.RawIssuer, ca.RawSubject) {
-			continue
-		}
-		if len(crl.AuthorityKeyId) > 0 && len(ca.SubjectKeyId) > 0 && !bytes.Equal(crl.AuthorityKeyId, ca.SubjectKeyId) {
+		if !names(ca, crl.RawIssuer, crl.AuthorityKeyId) {
 			continue
 		}
 		if crl.CheckSignatureFrom(ca) == nil {
@@ -103,7 +122,8 @@ func (v *Verifier) AddCRL(der []byte) error {
 		revoked:    revoked,
 	}
 	v.mu.Lock()
-	if old := v.crls[key]; old != nil {
+	crls := *v.crls.Load()
+	if old := crls[key]; old != nil {
 		switch held.number.Cmp(old.number) {
 		case -1:
 			v.mu.Unlock()
@@ -116,7 +136,9 @@ func (v *Verifier) AddCRL(der []byte) error {
 			return newError(ErrCRL, -1, "another CRL with the number held", nil)
 		}
 	}
-	v.crls[key] = held
+	crls = maps.Clone(crls)
+	crls[key] = held
+	v.crls.Store(&crls)
 	v.gen.Add(1)
 	v.mu.Unlock()
 	if v.cache != nil {
@@ -133,18 +155,14 @@ func (v *Verifier) AddCRL(der []byte) error {
 // any CRL missing or stale is ErrCRL: the first is what a CA published,
 // the second only what the verifier lacks.
 func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *result) error {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
+	crls := *v.crls.Load()
 	held := make([]*heldCRL, len(ch)-1) // held[i]: the CRL of ch[i]'s issuer
 	for i := range held {
 		key := issuerKey(ch[i+1])
 		res.deps = append(res.deps, key)
-		held[i] = v.crls[key]
-		if held[i] == nil {
-			continue
-		}
-		if _, ok := held[i].revoked[serialKey(ch[i].SerialNumber)]; ok {
-			return newError(ErrRevoked, i, "serial "+serialKey(ch[i].SerialNumber)+" is listed", nil)
+		held[i] = crls[key]
+		if serial := serialKey(ch[i].SerialNumber); held[i].lists(serial) {
+			return newError(ErrRevoked, i, "serial "+serial+" is listed", nil)
 		}
 	}
 	for i, crl := range held {
@@ -170,4 +188,83 @@ func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *r
 		}
 	}
 	return nil
+}
+
+// CertIDs names the certificates of a chain as the CRLs list them: each
+// by its serial number and a CA that may have issued it (its subject and
+// key), as OCSP's CertID does (RFC 6960 §4.1.1). Verifier.CertIDs makes
+// one from a chain, once, and Verifier.Revoked looks it up in the CRLs
+// held, as often as needed. It never changes and is safe for concurrent
+// use.
+type CertIDs struct {
+	ids []certID
+}
+
+type certID struct {
+	issuer string // issuerKey of a CA that may have issued it
+	serial string // serialKey
+}
+
+// CertIDs reads a chain as VerifyCard takes it (DER, the card certificate
+// first, then its intermediates) and names its certificates for Revoked:
+// each certificate presented, with each CA that may have issued it, among
+// the certificates presented and the verifier's roots and intermediates:
+// every one of them, but the certificate itself, whose subject is the
+// certificate's issuer name and, when both have one, whose subject key
+// identifier is the certificate's authority key identifier (the rule
+// that AddCRL matches a CRL to its CA by). It checks no signature, nor
+// anything else: a chain that VerifyCard refuses may have CertIDs, and a
+// certificate none of whose possible issuers the verifier knows is named
+// by none. It returns an *Error matching ErrUntrusted for a chain that
+// is empty, longer than MaxDepth or holds a certificate that does not
+// parse, as VerifyCard does.
+func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
+	if len(chain) == 0 {
+		return nil, newError(ErrUntrusted, -1, "empty chain", nil)
+	}
+	if len(chain) > v.maxDepth {
+		return nil, newError(ErrUntrusted, -1, fmt.Sprintf("chain longer than %d certificates", v.maxDepth), nil)
+	}
+	certs := make([]*x509.Certificate, len(chain))
+	for i, der := range chain {
+		c, err := ParseCertificate(der)
+		if err != nil {
+			return nil, newError(ErrUntrusted, i, "malformed certificate", err)
+		}
+		certs[i] = c
+	}
+	ids := new(CertIDs)
+	issuers := slices.Concat(certs, v.cas)
+	for _, c := range certs {
+		serial := serialKey(c.SerialNumber)
+		for _, ca := range issuers {
+			if !names(ca, c.RawIssuer, c.AuthorityKeyId) || bytes.Equal(ca.Raw, c.Raw) {
+				continue
+			}
+			if id := (certID{issuerKey(ca), serial}); !slices.Contains(ids.ids, id) {
+				ids.ids = append(ids.ids, id)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// Revoked reports whether a certificate that ids names is listed in the
+// CRL held of its issuer, fresh or stale: what VerifyCard finds ErrRevoked
+// (PROTOCOL.md §4.5), with the CRLs held at the call. It decides nothing
+// else (a CRL missing or stale, for one, is not revoked) and costs a map
+// lookup or two for each name, without a lock or an allocation: AddCRL
+// replaces the set of CRLs held rather than changing it. A nil ids names
+// no certificate.
+func (v *Verifier) Revoked(ids *CertIDs) bool {
+	if ids == nil {
+		return false
+	}
+	crls := *v.crls.Load()
+	for _, id := range ids.ids {
+		if crls[id.issuer].lists(id.serial) {
+			return true
+		}
+	}
+	return false
 }

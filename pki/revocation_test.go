@@ -317,3 +317,85 @@ func TestNewVerifierErrors(t *testing.T) {
 		assert.ErrorIs(t, err, ErrUsage)
 	})
 }
+
+// TestRevoked: Revoked finds a chain's certificate listed in the CRL held
+// of its issuer, the card's or a CA's above it, with the CRLs held at the
+// call, fresh or stale, as VerifyCard finds it revoked; it ignores
+// certificates of other CAs and CRLs missing or stale, and reads the
+// CertIDs made before the revocation.
+func TestRevoked(t *testing.T) {
+	serial := func(der []byte) *big.Int {
+		c, err := ParseCertificate(der)
+		require.NoError(t, err)
+		return c.SerialNumber
+	}
+	h := newHierarchy(t)
+	clk := newClock(t0)
+	v := newVerifier(t, h, clk, VerifierOptions{})
+	ids, err := v.CertIDs(h.chain())
+	require.NoError(t, err)
+	assert.False(t, v.Revoked(ids), "no CRL held")
+	addCRLs(t, h, v)
+	assert.False(t, v.Revoked(ids), "fresh CRLs listing nothing")
+
+	// Another card of the same CA, with another hierarchy's CA in its
+	// chain and its own presented and known to the verifier.
+	other := newHierarchy(t)
+	card2, err := h.ca.IssueCard(newKey(t).Public(), testICCID2, IssueOptions{})
+	require.NoError(t, err)
+	ids2, err := v.CertIDs([][]byte{card2, other.ca.DER(), h.ca.DER()})
+	require.NoError(t, err)
+	assert.Len(t, ids2.ids, 2, "the card under the card CA, the card CA under the root")
+	foreign, err := v.CertIDs(other.chain())
+	require.NoError(t, err)
+	assert.Len(t, foreign.ids, 1, "the card under the CA presented, whose CRLs the verifier does not take, and no more")
+
+	require.NoError(t, h.ca.Revoke(serial(h.card), ReasonKeyCompromise))
+	addCRLs(t, h, v)
+	_, err = v.VerifyCard(h.chain())
+	require.ErrorIs(t, err, ErrRevoked)
+	assert.True(t, v.Revoked(ids), "the card, listed by its CA")
+	assert.False(t, v.Revoked(ids2), "another card of the CA")
+	assert.False(t, v.Revoked(foreign))
+	assert.False(t, v.Revoked(nil))
+	assert.Zero(t, testing.AllocsPerRun(100, func() { v.Revoked(ids) }), "allocations of a listed card")
+	assert.Zero(t, testing.AllocsPerRun(100, func() { v.Revoked(ids2) }), "allocations of a card not listed")
+
+	clk.set(t0.Add(48 * time.Hour))
+	_, err = v.VerifyCard(h.chain())
+	require.ErrorIs(t, err, ErrRevoked, "stale CRLs")
+	assert.True(t, v.Revoked(ids), "listed in a stale CRL")
+	assert.False(t, v.Revoked(ids2), "a stale CRL is not a revocation")
+
+	// A later CRL of the card CA that no longer lists the card (a hold
+	// released), and the root's revoking the card CA.
+	clk.set(t0)
+	der, err := h.ca.IssueCRL(nil, h.ca.LastCRLNumber()+1, t0.Add(24*time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(der))
+	assert.False(t, v.Revoked(ids), "no longer listed")
+	require.NoError(t, h.root.Revoke(serial(h.ca.DER()), ReasonCACompromise))
+	der, err = h.root.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(der))
+	_, err = v.VerifyCard(h.chain())
+	require.ErrorIs(t, err, ErrRevoked)
+	assert.True(t, v.Revoked(ids), "its CA, listed by the root")
+	assert.True(t, v.Revoked(ids2), "every card under the CA")
+}
+
+// TestCertIDsErrors: CertIDs refuses the chains VerifyCard refuses
+// before it looks at a certificate: empty, too long, or unparsable.
+func TestCertIDsErrors(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	for name, chain := range map[string][][]byte{
+		"empty":     nil,
+		"too long":  {h.card, h.ca.DER(), h.root.DER(), h.root.DER()},
+		"malformed": {h.card, h.ca.DER()[:40]},
+	} {
+		ids, err := v.CertIDs(chain)
+		assert.ErrorIs(t, err, ErrUntrusted, name)
+		assert.Nil(t, ids, name)
+	}
+}

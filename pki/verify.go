@@ -74,8 +74,8 @@ type Verifier struct {
 
 	gen atomic.Uint64 // incremented by every accepted CRL
 
-	mu   sync.RWMutex
-	crls map[string]*heldCRL // by issuerKey of the CRL's issuer
+	mu   sync.Mutex                          // held by AddCRL over its change of crls
+	crls atomic.Pointer[map[string]*heldCRL] // by issuerKey of the CRL's issuer; replaced, never changed
 }
 
 // NewVerifier returns a Verifier for opts. It returns an error matching
@@ -90,8 +90,9 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		maxDepth:   opts.MaxDepth,
 		algorithms: slices.Clone(opts.Algorithms),
 		policy:     opts.Revocation,
-		crls:       make(map[string]*heldCRL),
 	}
+	crls := make(map[string]*heldCRL)
+	v.crls.Store(&crls)
 	if v.now == nil {
 		v.now = time.Now
 	}

@@ -194,6 +194,13 @@ func (w *world) pair(s *card, m *merchant) (*payflow.SessionView, error) {
 		case s.revoked:
 			w.logf("pair of revoked %s: %s", s.name, kind(err))
 			return nil, w.expect("pairing of a revoked card", err, payflow.ErrCard)
+		case m.seller.revoked:
+			// A revoked till's EID is not_found, as an unknown one; its
+			// own proof is refused below.
+			w.logf("pair with revoked %s: %s", m.seller.name, kind(err))
+			if err := w.expect("pairing naming a revoked till", err, payflow.ErrNotFound); err != nil {
+				return nil, err
+			}
 		case de >= 2:
 			if err := w.expect("pairing with an EID two epochs old", err, payflow.ErrNotFound); err != nil {
 				return nil, err
