@@ -2,6 +2,7 @@ package payflow
 
 import (
 	"bytes"
+	"container/heap"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -60,38 +61,84 @@ type ReplyStore interface {
 
 // ReplyMemory is a ReplyStore in process memory: what the memory store
 // keeps replies in, and what NewHandler keeps them in when it is given
-// neither a ReplyStore nor a *Platform (whose Store keeps them). Expired
-// entries are deleted as the map grows and by DeleteExpired. A
-// ReplyMemory is safe for concurrent use.
+// neither a ReplyStore nor a *Platform (whose Store keeps them). It keeps
+// its entries in the order of their deadlines (a key's lease while it is
+// in flight, its reply's expiry once finished), whatever the times its
+// callers give, and each BeginIdempotent, before it looks its key up,
+// deletes the entries expired at its now that come first in that order,
+// two at most: no call deletes more or walks the entries, however many
+// there are (an entry deleted, added or changed costs a time logarithmic
+// in their number), and while expired entries are held their number
+// falls with every call that adds a key. DeleteExpired deletes every
+// expired entry at once. An entry is deleted only once expired: a
+// reply is replayed until its expiry and a key in flight is held until
+// its lease ends, as the ReplyStore contract says. A ReplyMemory is safe
+// for concurrent use.
 type ReplyMemory struct {
 	mu      sync.Mutex
 	entries map[string]*replyEntry
-	sweepAt int // sweep expired entries when the map reaches this size
+	due     replyHeap // the entries, the soonest deadline first
 }
 
 type replyEntry struct {
+	key      string
 	hash     []byte
 	done     bool
 	status   int
 	body     []byte
 	deadline time.Time // lease while in flight, expiry once done
+	index    int       // in due
+}
+
+// replyHeap is a min-heap of entries by deadline (container/heap's
+// interface), each entry knowing its index in it. The resolution limiter
+// keeps its buckets in a list in the order they were last drawn on, which
+// is the order they refill in at the latest, since each refills within
+// one fixed time of its last draw; a ReplyMemory's deadlines are its
+// callers' to choose, a lease or an expiry of any length, so that no
+// order of writes is one of deadlines, and a heap orders them instead.
+type replyHeap []*replyEntry
+
+func (h replyHeap) Len() int           { return len(h) }
+func (h replyHeap) Less(i, j int) bool { return h[i].deadline.Before(h[j].deadline) }
+
+func (h replyHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+
+func (h *replyHeap) Push(x any) {
+	e := x.(*replyEntry)
+	e.index = len(*h)
+	*h = append(*h, e)
+}
+
+func (h *replyHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return e
 }
 
 var _ ReplyStore = (*ReplyMemory)(nil)
 
 // NewReplyMemory returns an empty ReplyMemory.
 func NewReplyMemory() *ReplyMemory {
-	return &ReplyMemory{entries: make(map[string]*replyEntry), sweepAt: 1024}
+	return &ReplyMemory{entries: make(map[string]*replyEntry)}
 }
 
-// BeginIdempotent implements ReplyStore.
+// BeginIdempotent implements ReplyStore. It first deletes up to two
+// entries expired at now (sweepPerCall), those due first.
 func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error) {
 	if err := CheckBodyHash(bodyHash); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if e, ok := m.entries[key]; ok && now.Before(e.deadline) {
+	m.sweepLocked(now, sweepPerCall)
+	e, ok := m.entries[key]
+	if ok && now.Before(e.deadline) {
 		switch {
 		case !bytes.Equal(e.hash, bodyHash):
 			return nil, ErrKeyReuse
@@ -100,34 +147,36 @@ func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []
 		}
 		return &IdempotentReply{Status: e.status, Reply: bytes.Clone(e.body)}, nil
 	}
-	if len(m.entries) >= m.sweepAt {
-		m.sweepLocked(now)
+	if ok {
+		// Expired, not yet deleted: taken over.
+		e.hash, e.done, e.status, e.body, e.deadline = bytes.Clone(bodyHash), false, 0, nil, lease
+		heap.Fix(&m.due, e.index)
+		return nil, nil
 	}
-	m.entries[key] = &replyEntry{hash: bytes.Clone(bodyHash), deadline: lease}
+	e = &replyEntry{key: key, hash: bytes.Clone(bodyHash), deadline: lease}
+	m.entries[key] = e
+	heap.Push(&m.due, e)
 	return nil, nil
 }
 
-// sweepLocked deletes the entries expired at now, sets the next sweep at
-// twice the entries left, so that sweeping costs amortised constant time,
-// and returns how many it deleted.
-func (m *ReplyMemory) sweepLocked(now time.Time) int {
+// sweepLocked deletes the entries expired at now, most at most, those due
+// first, and returns how many it deleted.
+func (m *ReplyMemory) sweepLocked(now time.Time, most int) int {
 	n := 0
-	for k, e := range m.entries {
-		if !now.Before(e.deadline) {
-			delete(m.entries, k)
-			n++
-		}
+	for ; n < most && len(m.due) > 0 && !now.Before(m.due[0].deadline); n++ {
+		e := heap.Pop(&m.due).(*replyEntry)
+		delete(m.entries, e.key)
 	}
-	m.sweepAt = max(1024, 2*len(m.entries))
 	return n
 }
 
 // DeleteExpired deletes the entries expired at now (finished replies past
-// their expiry, keys held past their lease) and returns how many.
+// their expiry, keys held past their lease) and returns how many: every
+// one of them, in one hold of the lock, without walking the live ones.
 func (m *ReplyMemory) DeleteExpired(now time.Time) int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.sweepLocked(now)
+	return m.sweepLocked(now, len(m.due))
 }
 
 // FinishIdempotent implements ReplyStore.
@@ -139,6 +188,7 @@ func (m *ReplyMemory) FinishIdempotent(_ context.Context, key string, lease time
 		return fmt.Errorf("%w: idempotency key not in flight", ErrNotFound)
 	}
 	e.done, e.status, e.body, e.deadline = true, status, bytes.Clone(body), expires
+	heap.Fix(&m.due, e.index)
 	return nil
 }
 
@@ -147,6 +197,7 @@ func (m *ReplyMemory) AbandonIdempotent(_ context.Context, key string, lease tim
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if e, ok := m.entries[key]; ok && !e.done && e.deadline.Equal(lease) {
+		heap.Remove(&m.due, e.index)
 		delete(m.entries, key)
 	}
 	return nil

@@ -2,6 +2,7 @@ package payflow
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"time"
 
@@ -37,4 +38,130 @@ func TestReplyMemoryTakeover(t *testing.T) {
 	rep, err = m.BeginIdempotent(ctx, "k", []byte{2}, lease1, lease2)
 	require.NoError(t, err)
 	assert.NotNil(t, rep, "a finished key is never abandoned")
+}
+
+// begin claims key with a body hash of its own under lease, at now.
+func begin(t testing.TB, m *ReplyMemory, key string, now, lease time.Time) {
+	t.Helper()
+	rep, err := m.BeginIdempotent(context.Background(), key, []byte(key), now, lease)
+	require.NoError(t, err, key)
+	require.Nil(t, rep, key)
+}
+
+// TestReplyMemoryExpiry: each BeginIdempotent deletes the entries expired
+// at its now, two at most, those whose deadline came first whatever the
+// order they were written in, and never a live one: a stored reply is
+// replayed until its expiry, a key in flight is held until its lease
+// ends, and a key claimed again after either takes the entry over. While
+// expired entries are held their number falls with every new key, until
+// none is left; DeleteExpired deletes them all at once.
+func TestReplyMemoryExpiry(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Unix(1_800_000_000, 0)
+	m := NewReplyMemory()
+	// Written first: 1 000 replies kept for a day, from leases of a
+	// minute; then 24 keys held for a minute, never finished.
+	for i := range 1000 {
+		k := "reply " + strconv.Itoa(i)
+		begin(t, m, k, t0, t0.Add(time.Minute))
+		require.NoError(t, m.FinishIdempotent(ctx, k, t0.Add(time.Minute), 200, []byte(k), t0.Add(24*time.Hour)))
+	}
+	for i := range 24 {
+		begin(t, m, "held "+strconv.Itoa(i), t0, t0.Add(time.Minute))
+	}
+	require.Len(t, m.entries, 1024)
+
+	t1 := t0.Add(2 * time.Minute) // the 24 leases have ended, no reply has expired
+	var lens []int
+	for i := range 14 {
+		begin(t, m, "new "+strconv.Itoa(i), t1, t1.Add(time.Minute))
+		lens = append(lens, len(m.entries))
+	}
+	want := []int{1023, 1022, 1021, 1020, 1019, 1018, 1017, 1016, 1015, 1014, 1013, 1012, 1013, 1014}
+	assert.Equal(t, want, lens, "two expired leases deleted by each new key, written after the live replies")
+	for i := range 24 {
+		assert.NotContains(t, m.entries, "held "+strconv.Itoa(i))
+	}
+	for i := range 1000 {
+		k := "reply " + strconv.Itoa(i)
+		rep, err := m.BeginIdempotent(ctx, k, []byte(k), t1, t1.Add(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, &IdempotentReply{Status: 200, Reply: []byte(k)}, rep, "replayed until its expiry")
+	}
+	_, err := m.BeginIdempotent(ctx, "new 0", []byte("new 0"), t1, t1.Add(time.Minute))
+	assert.ErrorIs(t, err, ErrInFlight, "a key held until its lease ends")
+
+	// A day later the 1 014 entries have all expired: each new key
+	// deletes two of them, the soonest due first (the new keys' leases),
+	// until none is left.
+	t2 := t0.Add(25 * time.Hour)
+	most := 0
+	for i := range 507 {
+		n := len(m.entries)
+		begin(t, m, "late "+strconv.Itoa(i), t2, t2.Add(time.Minute))
+		most = max(most, n+1-len(m.entries))
+		if i == 6 {
+			for j := range 14 {
+				assert.NotContains(t, m.entries, "new "+strconv.Itoa(j))
+			}
+			assert.Len(t, m.entries, 1000+7, "the replies and the late keys")
+		}
+	}
+	assert.Equal(t, 2, most, "the most entries one call deleted")
+	assert.Len(t, m.entries, 507, "the late keys only")
+	for i := range 1000 {
+		assert.NotContains(t, m.entries, "reply "+strconv.Itoa(i))
+	}
+	checkReplyHeap(t, m)
+
+	// An expired key claimed again is taken over and lives until the
+	// expiry of its new reply; a key abandoned is gone.
+	t3 := t2.Add(time.Hour)
+	begin(t, m, "late 0", t3, t3.Add(time.Minute))
+	require.NoError(t, m.FinishIdempotent(ctx, "late 0", t3.Add(time.Minute), 201, []byte("again"), t3.Add(time.Hour)))
+	begin(t, m, "gone", t3, t3.Add(time.Minute))
+	require.NoError(t, m.AbandonIdempotent(ctx, "gone", t3.Add(time.Minute)))
+	assert.NotContains(t, m.entries, "gone")
+	checkReplyHeap(t, m)
+	assert.Equal(t, len(m.entries)-1, m.DeleteExpired(t3.Add(time.Minute)), "all expired at once, but the reply finished")
+	assert.Len(t, m.entries, 1)
+	rep, err := m.BeginIdempotent(ctx, "late 0", []byte("late 0"), t3.Add(time.Minute), t3.Add(2*time.Minute))
+	require.NoError(t, err)
+	assert.Equal(t, &IdempotentReply{Status: 201, Reply: []byte("again")}, rep)
+	checkReplyHeap(t, m)
+}
+
+// checkReplyHeap checks that m's heap holds exactly its entries, each at
+// its index, none due before its parent.
+func checkReplyHeap(t *testing.T, m *ReplyMemory) {
+	t.Helper()
+	require.Len(t, m.due, len(m.entries))
+	for i, e := range m.due {
+		require.Same(t, m.entries[e.key], e)
+		require.Equal(t, i, e.index)
+		if i > 0 {
+			require.False(t, e.deadline.Before(m.due[(i-1)/2].deadline), "entry %d before its parent", i)
+		}
+	}
+}
+
+// BenchmarkReplyMemoryExpired: the BeginIdempotent calls of new keys to a
+// ReplyMemory whose 131 072 entries have all expired (their number since
+// the last sweep had doubled, up to the one call that would sweep them
+// all); besides the mean, it reports the longest single call
+// (max-ns/call) and the most entries that one call deleted
+// (max-deleted/call).
+func BenchmarkReplyMemoryExpired(b *testing.B) {
+	t0 := time.Unix(1_800_000_000, 0)
+	m := NewReplyMemory()
+	for i := range 1 << 17 {
+		begin(b, m, "old "+strconv.Itoa(i), t0, t0.Add(time.Minute))
+	}
+	t1 := t0.Add(time.Hour)
+	keys := newKeys(b.N)
+	ctx := context.Background()
+	benchWorstCall(b, "deleted", func() int { return len(m.entries) }, func(i int) error {
+		_, err := m.BeginIdempotent(ctx, keys[i], []byte(keys[i]), t1, t1.Add(time.Minute))
+		return err
+	})
 }

@@ -474,9 +474,11 @@ func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionV
 	return v, nil
 }
 
-// sweepPerCall is the most refilled buckets that one call of a limiter
-// drops: two, so that while any is left their number falls with every
-// card new to the limiter, which adds one.
+// sweepPerCall is the most expired entries that one call drops, of a
+// limiter's refilled buckets or a ReplyMemory's expired replies and
+// leases: two, so that while any is left their number falls with every
+// call that adds an entry (a card new to the limiter, a key new to the
+// ReplyMemory), which adds one.
 const sweepPerCall = 2
 
 // limiter is a token bucket per card: logging in again does not refill
