@@ -39,7 +39,10 @@ type Store interface {
 	// the ledger's timestamp record until the end of the transaction, so
 	// write transactions are serialized from that point on and every read
 	// after it sees all previously committed writes (PostgreSQL: READ
-	// COMMITTED plus SELECT … FOR UPDATE on that record is enough).
+	// COMMITTED plus SELECT … FOR UPDATE on that record is enough). A store
+	// does not depend on it to store the writes: when fn writes without
+	// reading first, Update stores its writes, or refuses them, as it does
+	// any others (they are then not serialized with other writers).
 	Update(ctx context.Context, fn func(tx Tx) error) error
 
 	// View runs fn in a read-only transaction that sees one consistent

@@ -37,29 +37,35 @@ func writeOrdered(s ledger.Store, w rows, updatesFirst bool) error {
 		if _, err := tx.LastTimestamp(); err != nil {
 			return err
 		}
-		inserts := []func() error{
-			writeSome(w.accounts, tx.InsertAccounts),
-			writeSome(w.transfers, tx.InsertTransfers),
-			writeSome(w.pending, tx.InsertPending),
-			writeSome(w.balances, tx.InsertBalances),
-			writeSome(w.failed, tx.InsertFailed),
-		}
-		updates := []func() error{
-			writeSome(w.updAccounts, tx.UpdateAccounts),
-			writeSome(w.updPending, tx.UpdatePending),
-		}
-		writes := append(inserts, updates...)
-		if updatesFirst {
-			slices.Reverse(inserts)
-			writes = append(updates, inserts...)
-		}
-		for _, write := range writes {
-			if err := write(); err != nil {
-				return err
-			}
-		}
-		return tx.SetLastTimestamp(w.last)
+		return writeRows(tx, w, updatesFirst)
 	})
+}
+
+// writeRows writes w in tx, as writeOrdered does once it has read the
+// last timestamp.
+func writeRows(tx ledger.Tx, w rows, updatesFirst bool) error {
+	inserts := []func() error{
+		writeSome(w.accounts, tx.InsertAccounts),
+		writeSome(w.transfers, tx.InsertTransfers),
+		writeSome(w.pending, tx.InsertPending),
+		writeSome(w.balances, tx.InsertBalances),
+		writeSome(w.failed, tx.InsertFailed),
+	}
+	updates := []func() error{
+		writeSome(w.updAccounts, tx.UpdateAccounts),
+		writeSome(w.updPending, tx.UpdatePending),
+	}
+	writes := append(inserts, updates...)
+	if updatesFirst {
+		slices.Reverse(inserts)
+		writes = append(updates, inserts...)
+	}
+	for _, write := range writes {
+		if err := write(); err != nil {
+			return err
+		}
+	}
+	return tx.SetLastTimestamp(w.last)
 }
 
 // writeSome returns a call of write with rs, which does nothing when rs is
@@ -341,15 +347,9 @@ func testRepeatedInserts(t *testing.T, c Config) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, before := storeWith(t, c, stored)
 			w := fresh()
 			tc.insert(&w)
-			counted := &callCounter{Store: s}
-			require.ErrorIs(t, write(counted, w), ledger.ErrCorrupt)
-			if tc.twice {
-				assert.Equal(t, 1, counted.calls, "calls of fn")
-			}
-			assert.Equal(t, before, contents(t, s), "nothing of the refused transaction")
+			s := requireRefused(t, c, stored, w, write, tc.twice)
 			assert.Equal(t, stored.failed, failedOf(t, s), "the stored failed transfer alone")
 		})
 	}
@@ -366,6 +366,21 @@ func testRepeatedInserts(t *testing.T, c Config) {
 		assert.Equal(t, append(stored.pending, w.pending...), got.pending)
 		assert.Equal(t, append(stored.failed, w.failed...), failedOf(t, s))
 	})
+}
+
+// requireRefused opens a store with stored, in which write(s, w) must
+// fail with ledger.ErrCorrupt, after one call of fn when once, and keep
+// nothing of w; it returns the store, which the test closes.
+func requireRefused(t *testing.T, c Config, stored, w rows, write func(ledger.Store, rows) error, once bool) ledger.Store {
+	t.Helper()
+	s, before := storeWith(t, c, stored)
+	counted := &callCounter{Store: s}
+	require.ErrorIs(t, write(counted, w), ledger.ErrCorrupt)
+	if once {
+		assert.Equal(t, 1, counted.calls, "calls of fn")
+	}
+	assert.Equal(t, before, contents(t, s), "nothing of the refused transaction")
+	return s
 }
 
 // callCounter is a store whose Update counts the calls of its fn.

@@ -129,17 +129,24 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if t.err != nil {
 		return t.err // a read that failed, whose error fn ignored
 	}
-	if !t.open {
-		return nil // fn did nothing
-	}
 	if t.inserted.repeated != nil {
-		return t.inserted.repeated // nothing sent; the deferred ROLLBACK ends the transaction
+		return t.inserted.repeated // nothing sent; the deferred ROLLBACK ends an open transaction
 	}
 	// The writes and COMMIT in one round trip: the inserts, then the
 	// updates, which so find the rows inserted in the transaction whatever
 	// the order of fn's calls. After an error the server skips the rest of
 	// the pipeline, COMMIT included.
-	t.batch.QueuedQueries = append(t.batch.QueuedQueries, t.updates.QueuedQueries...)
+	writes := append(t.batch.QueuedQueries, t.updates.QueuedQueries...)
+	if !t.open {
+		if len(writes) == 0 {
+			return nil // fn did nothing
+		}
+		// fn wrote without reading (the ledger reads LastTimestamp
+		// first): BEGIN goes out with the writes.
+		writes = append([]*pgx.QueuedQuery{{SQL: begin}}, writes...)
+		t.open = true // even on error: ROLLBACK is harmless outside a transaction
+	}
+	t.batch.QueuedQueries = writes
 	unknown, err := t.pending.Unknown()
 	if err != nil {
 		return fmt.Errorf("postgres: write: %w", err)
@@ -197,11 +204,12 @@ func queryFunc(ctx context.Context, tx querier) sqlstore.QueryFunc {
 }
 
 // writeTx is the ledger.Tx of Update, on one pool connection. BEGIN goes
-// out with the first read (LastTimestamp, the ledger's first call), reads
-// run at once, and writes are queued (inserts in batch, updates in
-// updates) and sent with COMMIT, inserts first (the ledger never reads
-// what it wrote in the same transaction): a batch of the ledger costs one
-// round trip per read and one for all the writes.
+// out with the first read (LastTimestamp, the ledger's first call), or
+// with the writes when fn reads nothing; reads run at once, and writes are
+// queued (inserts in batch, updates in updates) and sent with COMMIT,
+// inserts first (the ledger never reads what it wrote in the same
+// transaction): a batch of the ledger costs one round trip per read and
+// one for all the writes.
 type writeTx struct {
 	sqlstore.Reader
 	ctx   context.Context

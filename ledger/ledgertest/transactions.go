@@ -1,0 +1,85 @@
+package ledgertest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+// testWritesWithoutRead writes through the store itself, as no ledger
+// would: fn writes without reading anything first, not even
+// Tx.LastTimestamp (which the ledger always calls first, see
+// Store.Update). A store stores such writes as any others, or refuses
+// them as any others: Update never reports success for writes it did not
+// store.
+func testWritesWithoutRead(t *testing.T, c Config) {
+	// Stored first: accounts 1 and 2.
+	stored := rows{
+		accounts: []ledger.Account{
+			{ID: id(1), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 1},
+			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+		},
+		last: 2,
+	}
+	// Then account 3, transfer 10 from 1 to 3, account 1's balances after
+	// it, the update of account 1, a failed transfer and the timestamp.
+	written := func() rows {
+		return rows{
+			accounts: []ledger.Account{{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3}},
+			transfers: []ledger.Transfer{{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(3), Amount: 4,
+				Ledger: 1, Code: 1, Timestamp: 4}},
+			balances: []ledger.BalanceRow{{AccountBalance: ledger.AccountBalance{AccountID: id(1), DebitsPosted: 4,
+				Timestamp: 4}, TransferID: id(10)}},
+			failed:      []ledger.FailedTransfer{{ID: id(11), Result: ledger.TransferExceedsCredits, Timestamp: 5}},
+			updAccounts: []ledger.Account{{ID: id(1), DebitsPosted: 4, Flags: ledger.AccountHistory}},
+			last:        5,
+		}
+	}
+	unread := func(s ledger.Store, w rows) error {
+		return s.Update(context.Background(), func(tx ledger.Tx) error { return writeRows(tx, w, false) })
+	}
+
+	t.Run("kept", func(t *testing.T) {
+		s, _ := storeWith(t, c, stored)
+		w := written()
+		require.NoError(t, unread(s, w))
+		a1 := stored.accounts[0]
+		a1.DebitsPosted = 4
+		assert.Equal(t, rows{
+			accounts:  []ledger.Account{a1, stored.accounts[1], w.accounts[0]},
+			transfers: w.transfers,
+			history:   []ledger.AccountBalance{w.balances[0].AccountBalance},
+			last:      w.last,
+		}, contents(t, s))
+		require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+			f, err := tx.FailedTransfers([]ledger.ID{id(11)})
+			assert.Equal(t, w.failed, f)
+			return err
+		}))
+	})
+
+	for _, tc := range []struct {
+		name   string
+		refuse func(w *rows)
+		twice  bool // an ID inserted twice: fn runs once
+	}{
+		{"transfer_of_missing_account", func(w *rows) { w.transfers[0].CreditAccountID = id(99) }, false},
+		{"update_of_missing_account", func(w *rows) { w.updAccounts[0].ID = id(99) }, false},
+		{"account_twice", func(w *rows) { w.accounts = append(w.accounts, w.accounts[0]) }, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := written()
+			tc.refuse(&w)
+			s := requireRefused(t, c, stored, w, unread, tc.twice)
+			require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+				f, err := tx.FailedTransfers([]ledger.ID{id(11)})
+				assert.Empty(t, f, "the failed transfer of the refused transaction")
+				return err
+			}))
+		})
+	}
+}
