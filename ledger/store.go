@@ -23,7 +23,10 @@ type Store interface {
 	// transaction may have committed: its outcome is unknown. When a method
 	// of tx failed, a read or a write, Update commits nothing, even if fn
 	// ignored the error and returned nil: it then fails with that call's
-	// error (Tx).
+	// error (Tx). When ctx ends before the commit is under way (while fn
+	// runs, say), Update commits nothing and fails, even when fn returned
+	// nil: with an error wrapping ctx's error, unless fn or a method of tx
+	// failed.
 	//
 	// Update may run fn again after a transient failure of the engine (a
 	// serialization failure, a deadlock, or a unique-key violation on insert

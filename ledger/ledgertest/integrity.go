@@ -122,6 +122,29 @@ func contents(t *testing.T, s ledger.Store) rows {
 	return got
 }
 
+// failedOf reads the failed transfers of s with the given IDs.
+func failedOf(t *testing.T, s ledger.Store, ids ...ledger.ID) []ledger.FailedTransfer {
+	t.Helper()
+	var got []ledger.FailedTransfer
+	require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+		var err error
+		got, err = tx.FailedTransfers(ids)
+		return err
+	}))
+	return got
+}
+
+// twoAccounts is accounts 1 and 2, stored first by several tests.
+func twoAccounts() rows {
+	return rows{
+		accounts: []ledger.Account{
+			{ID: id(1), Ledger: 1, Code: 1, Timestamp: 1},
+			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+		},
+		last: 2,
+	}
+}
+
 // testMissingRows writes through the store itself, as no ledger would: a
 // row must name rows that are stored or written in the same transaction —
 // a transfer its debit and credit accounts, a pending state its transfer,
@@ -336,21 +359,12 @@ func testRepeatedInserts(t *testing.T, c Config) {
 			last:      8,
 		}
 	}
-	failedOf := func(t *testing.T, s ledger.Store) []ledger.FailedTransfer {
-		var got []ledger.FailedTransfer
-		require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
-			var err error
-			got, err = tx.FailedTransfers([]ledger.ID{id(11), id(21)})
-			return err
-		}))
-		return got
-	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			w := fresh()
 			tc.insert(&w)
 			s := requireRefused(t, c, stored, w, write, tc.twice)
-			assert.Equal(t, stored.failed, failedOf(t, s), "the stored failed transfer alone")
+			assert.Equal(t, stored.failed, failedOf(t, s, id(11), id(21)), "the stored failed transfer alone")
 		})
 	}
 
@@ -364,7 +378,7 @@ func testRepeatedInserts(t *testing.T, c Config) {
 		assert.Equal(t, append(stored.accounts, w.accounts...), got.accounts)
 		assert.Equal(t, append(stored.transfers, w.transfers...), got.transfers)
 		assert.Equal(t, append(stored.pending, w.pending...), got.pending)
-		assert.Equal(t, append(stored.failed, w.failed...), failedOf(t, s))
+		assert.Equal(t, append(stored.failed, w.failed...), failedOf(t, s, id(11), id(21)))
 	})
 }
 
@@ -536,13 +550,7 @@ func testWriteOrder(t *testing.T, c Config) {
 // and nothing of the transaction is stored, neither the writes before the
 // refused one nor those after it.
 func testIgnoredWriteError(t *testing.T, c Config) {
-	stored := rows{
-		accounts: []ledger.Account{
-			{ID: id(1), Ledger: 1, Code: 1, Timestamp: 1},
-			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
-		},
-		last: 2,
-	}
+	stored := twoAccounts()
 	for _, tc := range []struct {
 		name     string
 		accounts []ledger.Account // the refused insert
@@ -573,11 +581,7 @@ func testIgnoredWriteError(t *testing.T, c Config) {
 				require.ErrorIs(t, err, werr, "the write's error")
 			}
 			assert.Equal(t, before, contents(t, s), "nothing of the refused transaction")
-			require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
-				f, err := tx.FailedTransfers([]ledger.ID{id(11)})
-				assert.Empty(t, f, "the failed transfer written after the refused insert")
-				return err
-			}))
+			assert.Empty(t, failedOf(t, s, id(11)), "the failed transfer written after the refused insert")
 		})
 	}
 }
@@ -591,13 +595,7 @@ func testIgnoredReadError(t *testing.T, c Config) {
 	if c.FailReads == nil {
 		t.Skip("the store's reads cannot fail")
 	}
-	stored := rows{
-		accounts: []ledger.Account{
-			{ID: id(1), Ledger: 1, Code: 1, Timestamp: 1},
-			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
-		},
-		last: 2,
-	}
+	stored := twoAccounts()
 	s, before := storeWith(t, c, stored)
 	c.FailReads(t, s)
 	var rerr error // the failed read's error

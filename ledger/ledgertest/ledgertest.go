@@ -7,9 +7,9 @@
 // of a row naming a row that does not exist, of a pending state of a
 // transfer that is not pending and of an ID inserted again, a refused
 // write or a failed read whose error the transaction ignores, the writes
-// of a transaction that reads nothing, concurrency, restart (for stores
-// that persist) and a rapid state machine that compares the store with the
-// in-memory model.
+// of a transaction that reads nothing, a context that ends while the
+// transaction runs, concurrency, restart (for stores that persist) and a
+// rapid state machine that compares the store with the in-memory model.
 package ledgertest
 
 import (
@@ -296,6 +296,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("IgnoredWriteError", func(t *testing.T) { testIgnoredWriteError(t, c) })
 	t.Run("IgnoredReadError", func(t *testing.T) { testIgnoredReadError(t, c) })
 	t.Run("WritesWithoutRead", func(t *testing.T) { testWritesWithoutRead(t, c) })
+	t.Run("CancelledUpdate", func(t *testing.T) { testCancelledUpdate(t, c) })
 	t.Run("Limits", func(t *testing.T) { testLimits(t, c) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, c) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, c) })

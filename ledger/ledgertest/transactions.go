@@ -17,14 +17,9 @@ import (
 // them as any others: Update never reports success for writes it did not
 // store.
 func testWritesWithoutRead(t *testing.T, c Config) {
-	// Stored first: accounts 1 and 2.
-	stored := rows{
-		accounts: []ledger.Account{
-			{ID: id(1), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 1},
-			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
-		},
-		last: 2,
-	}
+	// Stored first: accounts 1, which keeps a history, and 2.
+	stored := twoAccounts()
+	stored.accounts[0].Flags = ledger.AccountHistory
 	// Then account 3, transfer 10 from 1 to 3, account 1's balances after
 	// it, the update of account 1, a failed transfer and the timestamp.
 	written := func() rows {
@@ -55,11 +50,7 @@ func testWritesWithoutRead(t *testing.T, c Config) {
 			history:   []ledger.AccountBalance{w.balances[0].AccountBalance},
 			last:      w.last,
 		}, contents(t, s))
-		require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
-			f, err := tx.FailedTransfers([]ledger.ID{id(11)})
-			assert.Equal(t, w.failed, f)
-			return err
-		}))
+		assert.Equal(t, w.failed, failedOf(t, s, id(11)))
 	})
 
 	for _, tc := range []struct {
@@ -75,11 +66,62 @@ func testWritesWithoutRead(t *testing.T, c Config) {
 			w := written()
 			tc.refuse(&w)
 			s := requireRefused(t, c, stored, w, unread, tc.twice)
-			require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
-				f, err := tx.FailedTransfers([]ledger.ID{id(11)})
-				assert.Empty(t, f, "the failed transfer of the refused transaction")
+			assert.Empty(t, failedOf(t, s, id(11)), "the failed transfer of the refused transaction")
+		})
+	}
+}
+
+// testCancelledUpdate ends Update's context while fn runs: fn cancels it
+// itself, before its writes or after them, or without reading or writing
+// anything, and returns nil. Update fails with an error wrapping the
+// context's error and stores nothing of the transaction (Store.Update).
+func testCancelledUpdate(t *testing.T, c Config) {
+	stored := twoAccounts()
+	// Account 3, transfer 10 from 1 to 3, a failed transfer, the update
+	// of account 1 and the timestamp.
+	w := rows{
+		accounts: []ledger.Account{{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3}},
+		transfers: []ledger.Transfer{{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(3), Amount: 4,
+			Ledger: 1, Code: 1, Timestamp: 4}},
+		failed:      []ledger.FailedTransfer{{ID: id(11), Result: ledger.TransferExceedsCredits, Timestamp: 5}},
+		updAccounts: []ledger.Account{{ID: id(1), DebitsPosted: 4}},
+		last:        5,
+	}
+	for _, tc := range []struct {
+		name string
+		fn   func(tx ledger.Tx, cancel func()) error
+	}{
+		{"before_writes", func(tx ledger.Tx, cancel func()) error {
+			if _, err := tx.LastTimestamp(); err != nil {
 				return err
-			}))
+			}
+			cancel()
+			_ = writeRows(tx, w, false) // a store's writes may fail now
+			return nil
+		}},
+		{"after_writes", func(tx ledger.Tx, cancel func()) error {
+			if _, err := tx.LastTimestamp(); err != nil {
+				return err
+			}
+			if err := writeRows(tx, w, false); err != nil {
+				return err
+			}
+			cancel()
+			return nil
+		}},
+		{"nothing", func(tx ledger.Tx, cancel func()) error {
+			cancel()
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, before := storeWith(t, c, stored)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			err := s.Update(ctx, func(tx ledger.Tx) error { return tc.fn(tx, cancel) })
+			require.ErrorIs(t, err, context.Canceled)
+			assert.Equal(t, before, contents(t, s), "nothing of the cancelled transaction")
+			assert.Empty(t, failedOf(t, s, id(11)), "the failed transfer of the cancelled transaction")
 		})
 	}
 }

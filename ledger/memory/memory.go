@@ -81,6 +81,8 @@ func (s *Store) Close() error {
 // fails Update with ledger.ErrCorrupt and nothing of fn's writes is
 // applied, as the SQL stores refuse it. The write methods never fail: the
 // store checks the writes once fn has returned nil. Nor do the reads.
+// When ctx has ended, before fn runs or by the time it returns nil,
+// Update fails with ctx's error and applies nothing.
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -93,6 +95,9 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	tx := &tx{readTx: readTx{s}}
 	if err := fn(tx); err != nil {
 		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err // ended while fn ran: nothing applied, as the SQL stores commit nothing
 	}
 	if err := tx.checkLocked(); err != nil {
 		return err

@@ -81,10 +81,11 @@ func (s *Store) Close() error {
 // failed there) loses the transaction too: the later reads fail with its
 // error without being sent, and Update fails with it, even when fn
 // ignored it and returned nil, after a rerun when it is a serialization
-// failure or a deadlock. An
-// insert of an ID that is stored, or given twice, fails with an error
-// wrapping ledger.ErrCorrupt and its unique violation once the retries
-// are spent.
+// failure or a deadlock. An insert of an ID that is stored, or given
+// twice, fails with an error wrapping ledger.ErrCorrupt and its unique
+// violation once the retries are spent. When ctx ends while fn runs,
+// Update sends none of fn's writes, rolls back, and fails with an error
+// wrapping ctx's error.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
@@ -131,6 +132,9 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	}
 	if t.inserted.repeated != nil {
 		return t.inserted.repeated // nothing sent; the deferred ROLLBACK ends an open transaction
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: commit: %w", err) // nothing sent once ctx has ended, even when fn did nothing
 	}
 	// The writes and COMMIT in one round trip: the inserts, then the
 	// updates, which so find the rows inserted in the transaction whatever
