@@ -34,9 +34,9 @@ type Store interface {
 	// starts from scratch on every call. Stores bound such retries and then
 	// return the last error; a unique-key violation that outlasts them
 	// wraps ErrCorrupt (a rerun finds the row a concurrent transaction
-	// inserted, so fn inserts a key that is stored). An ID that fn inserts
-	// twice is no such clash: Update fails with ErrCorrupt without running
-	// fn again.
+	// inserted, so fn inserts a key that is stored). A unique key (Tx)
+	// that fn inserts twice is no such clash: Update fails with ErrCorrupt
+	// without running fn again.
 	//
 	// Isolation: fn's first call is always tx.LastTimestamp, which locks
 	// the ledger's timestamp record until the end of the transaction, so
@@ -130,9 +130,11 @@ type ReadTx interface {
 // another, a pending state of a transfer that is not pending, or an update
 // of a row that is not stored, fails Update with an error wrapping
 // ErrCorrupt (at the latest when it commits), and nothing of the
-// transaction is stored. So does an insert of an ID that is stored or
-// given twice (a SQL store's error wraps the engine's unique-key error
-// too).
+// transaction is stored. So does an insert of a unique key that is
+// stored or given twice (a SQL store's error wraps the engine's
+// unique-key error too): the ID of an account, a transfer, a pending
+// state or a failed transfer, the Timestamp of a transfer, and the
+// (AccountID, Timestamp) of a balance history row.
 //
 // A write method may fail at once (SQLite: an insert's constraint), or
 // succeed and leave the failure to Update (the memory store checks the
@@ -178,10 +180,10 @@ type Tx interface {
 	UpdateAccounts(accounts []Account) error
 
 	// InsertTransfers inserts new transfers (their IDs are not yet stored),
-	// given in ascending Timestamp order. A unique-key violation (a
-	// concurrent transaction inserted the same ID) must make Update roll
-	// back and run fn again; an ID given twice in the transaction must
-	// not (see Store.Update).
+	// given in ascending Timestamp order; Timestamp is unique too. A
+	// unique-key violation (a concurrent transaction inserted the same key)
+	// must make Update roll back and run fn again; a key given twice in the
+	// transaction must not (see Store.Update).
 	InsertTransfers(transfers []Transfer) error
 
 	// InsertPending inserts the states of new pending transfers.

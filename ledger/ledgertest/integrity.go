@@ -311,10 +311,14 @@ func testRepeatedUpdates(t *testing.T, c Config) {
 
 // testRepeatedInserts writes through the store itself, as no ledger
 // would: an insert of an account, a transfer, a pending state or a failed
-// transfer whose ID is stored, or that the transaction inserts twice (Tx),
-// fails Update with ledger.ErrCorrupt, and nothing of its transaction is
-// kept. An ID inserted twice is no clash with a concurrent transaction:
-// Update runs fn once.
+// transfer whose ID is stored, or that the transaction inserts twice, of
+// a transfer whose timestamp is, or of a balance history row whose
+// account and timestamp are (the unique keys of Tx), fails Update with
+// ledger.ErrCorrupt, and nothing of its transaction is kept. A key
+// inserted twice is no clash with a concurrent transaction: Update runs
+// fn once. Two balance history rows of one timestamp and two accounts
+// (those of a transfer's two sides), and rows of one account at two
+// timestamps, are kept.
 func testRepeatedInserts(t *testing.T, c Config) {
 	account := func(v, ts uint64) ledger.Account { return ledger.Account{ID: id(v), Ledger: 1, Code: 1, Timestamp: ts} }
 	transfer := func(v, ts uint64) ledger.Transfer {
@@ -325,17 +329,26 @@ func testRepeatedInserts(t *testing.T, c Config) {
 	failed := func(v, ts uint64) ledger.FailedTransfer {
 		return ledger.FailedTransfer{ID: id(v), Result: ledger.TransferExceedsCredits, Timestamp: ts}
 	}
+	// The balances of account a after transfer v at ts (pending is the
+	// amount the account holds then).
+	balance := func(a, v, ts, pending uint64) ledger.BalanceRow {
+		return ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: id(a), DebitsPending: pending,
+			Timestamp: ts}, TransferID: id(v)}
+	}
 	// Stored first: accounts 1 and 2, pending transfer 10 with its state,
-	// and failed transfer 11.
+	// the balances of both accounts after it, and failed transfer 11.
 	stored := rows{
 		accounts:  []ledger.Account{account(1, 1), account(2, 2)},
 		transfers: []ledger.Transfer{transfer(10, 3)},
 		pending:   []ledger.Pending{active(10)},
+		balances:  []ledger.BalanceRow{balance(1, 10, 3, 1), balance(2, 10, 3, 1)},
 		failed:    []ledger.FailedTransfer{failed(11, 4)},
 		last:      4,
 	}
-	// Each write has account 3, pending transfer 20 with its state and
-	// failed transfer 21, which alone would be kept, and one insert more.
+	// Each write has account 3, pending transfer 20 with its state, the
+	// balances of accounts 1 and 2 after it and failed transfer 21, which
+	// alone would be kept, and one insert more (in ascending timestamp
+	// order among the transfers, and among the balances).
 	tests := []struct {
 		name   string
 		insert func(w *rows)
@@ -349,12 +362,24 @@ func testRepeatedInserts(t *testing.T, c Config) {
 		{"pending_twice", func(w *rows) { w.pending = append(w.pending, active(20)) }, true},
 		{"stored_failed", func(w *rows) { w.failed = append(w.failed, failed(11, 8)) }, false},
 		{"failed_twice", func(w *rows) { w.failed = append(w.failed, failed(21, 8)) }, true},
+		{"stored_transfer_timestamp", func(w *rows) {
+			w.transfers = append([]ledger.Transfer{transfer(22, 3)}, w.transfers...)
+		}, false},
+		{"transfer_timestamp_twice", func(w *rows) { w.transfers = append(w.transfers, transfer(22, 6)) }, true},
+		{"stored_balance", func(w *rows) {
+			w.balances = append([]ledger.BalanceRow{balance(1, 10, 3, 2)}, w.balances...)
+		}, false},
+		{"balance_twice", func(w *rows) { w.balances = append(w.balances, balance(2, 20, 6, 3)) }, true},
+		{"balance_twice_in_a_row", func(w *rows) {
+			w.balances = []ledger.BalanceRow{w.balances[0], balance(1, 20, 6, 3), w.balances[1]}
+		}, true},
 	}
 	fresh := func() rows {
 		return rows{
 			accounts:  []ledger.Account{account(3, 5)},
 			transfers: []ledger.Transfer{transfer(20, 6)},
 			pending:   []ledger.Pending{active(20)},
+			balances:  []ledger.BalanceRow{balance(1, 20, 6, 2), balance(2, 20, 6, 2)},
 			failed:    []ledger.FailedTransfer{failed(21, 7)},
 			last:      8,
 		}
@@ -378,6 +403,10 @@ func testRepeatedInserts(t *testing.T, c Config) {
 		assert.Equal(t, append(stored.accounts, w.accounts...), got.accounts)
 		assert.Equal(t, append(stored.transfers, w.transfers...), got.transfers)
 		assert.Equal(t, append(stored.pending, w.pending...), got.pending)
+		assert.Equal(t, []ledger.AccountBalance{ // by account, then timestamp
+			stored.balances[0].AccountBalance, w.balances[0].AccountBalance,
+			stored.balances[1].AccountBalance, w.balances[1].AccountBalance,
+		}, got.history)
 		assert.Equal(t, append(stored.failed, w.failed...), failedOf(t, s, id(11), id(21)))
 	})
 }

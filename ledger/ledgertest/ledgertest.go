@@ -5,11 +5,13 @@
 // code, two-phase transfers with expiry on an injected clock, linked
 // chains, idempotent retries, lookups and pagination, the store's refusal
 // of a row naming a row that does not exist, of a pending state of a
-// transfer that is not pending and of an ID inserted again, a refused
-// write or a failed read whose error the transaction ignores, the writes
-// of a transaction that reads nothing, a context that ends while the
-// transaction runs, concurrency, restart (for stores that persist) and a
-// rapid state machine that compares the store with the in-memory model.
+// transfer that is not pending and of a unique key (an ID, a transfer's
+// timestamp, a balance history row's account and timestamp) inserted
+// again, a refused write or a failed read whose error the transaction
+// ignores, the writes of a transaction that reads nothing, a context that
+// ends while the transaction runs, concurrency, restart (for stores that
+// persist) and a rapid state machine that compares the store with the
+// in-memory model.
 package ledgertest
 
 import (

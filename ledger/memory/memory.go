@@ -37,6 +37,10 @@ type Store struct {
 	// failed transfers an Update inserts, numbered by checkLocked, and of
 	// the rows it updates.
 	txAccounts, txTransfers, txPending, txFailed, txUpdated idtable.Table[ledger.ID]
+	// The transfer timestamps or the balance history keys an Update
+	// inserts, numbered by checkKeys when they do not come in the ledger's
+	// order.
+	txKeys idtable.Pairs[ledger.ID]
 }
 
 type account struct {
@@ -78,11 +82,13 @@ func (s *Store) Close() error {
 // that is not pending, or an update of an account or pending state that
 // fn updates twice, or an insert of an account, a transfer, a pending
 // state or a failed transfer whose ID is stored or that fn inserts twice,
-// fails Update with ledger.ErrCorrupt and nothing of fn's writes is
-// applied, as the SQL stores refuse it. The write methods never fail: the
-// store checks the writes once fn has returned nil. Nor do the reads.
-// When ctx has ended, before fn runs or by the time it returns nil,
-// Update fails with ctx's error and applies nothing.
+// or of a transfer whose timestamp, or a balance history row whose
+// account and timestamp, is stored or inserted twice, fails Update with
+// ledger.ErrCorrupt and nothing of fn's writes is applied, as the SQL
+// stores refuse it. The write methods never fail: the store checks the
+// writes once fn has returned nil. Nor do the reads. When ctx has ended,
+// before fn runs or by the time it returns nil, Update fails with ctx's
+// error and applies nothing.
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -350,10 +356,12 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 // transfer, a balance history row its account or its transfer, an update
 // its account or pending state; when a pending state names a transfer
 // that is not pending; when it updates an account or a pending state
-// twice; or when it inserts an account, a transfer, a pending state or a
-// failed transfer whose ID is stored, or twice. It numbers the IDs of
-// each kind of insert first (Store.txAccounts and the like), which finds
-// an ID inserted twice and serves the lookups after. The history row of a
+// twice; when it inserts an account, a transfer, a pending state or a
+// failed transfer whose ID is stored, or twice; or when it inserts a
+// transfer whose timestamp, or a balance history row whose account and
+// timestamp, is stored or inserted twice. It numbers the IDs of each kind
+// of insert first (Store.txAccounts and the like), which finds an ID
+// inserted twice and serves the lookups after. The history row of a
 // created transfer has its timestamp, so that transfer is found by a
 // binary search of the transaction's transfers (ascending timestamps); the
 // row of a release names a stored transfer.
@@ -375,6 +383,12 @@ func (t *tx) checkLocked() error {
 		func(id ledger.ID) bool { _, ok := s.failed[id]; return ok }); err != nil {
 		return err
 	}
+	if err := checkKeys(s, t.transfers, false,
+		func(tr *ledger.Transfer) (ledger.ID, uint64) { return ledger.ID{}, tr.Timestamp },
+		func(_ ledger.ID, ts uint64) bool { return s.transferAt(ts) },
+		func(_ ledger.ID, ts uint64) string { return fmt.Sprintf("transfer timestamp %d", ts) }); err != nil {
+		return err
+	}
 	for _, batch := range t.transfers {
 		for k := range batch {
 			tr := &batch[k]
@@ -384,6 +398,14 @@ func (t *tx) checkLocked() error {
 				}
 			}
 		}
+	}
+	if err := checkKeys(s, t.balances, true,
+		func(b *ledger.BalanceRow) (ledger.ID, uint64) { return b.AccountID, b.Timestamp },
+		func(id ledger.ID, ts uint64) bool { a := s.account(id); return a != nil && a.historyAt(ts) },
+		func(id ledger.ID, ts uint64) string {
+			return fmt.Sprintf("balance history of account %v at %d", id, ts)
+		}); err != nil {
+		return err
 	}
 	if a, twice := number(&s.txUpdated, t.updAccts, func(a *ledger.Account) ledger.ID { return a.ID }); twice {
 		return fmt.Errorf("%w: account %v updated twice", ledger.ErrCorrupt, a)
@@ -433,6 +455,91 @@ func (t *tx) checkLocked() error {
 		}
 	}
 	return nil
+}
+
+// checkKeys returns an error wrapping ledger.ErrCorrupt when a row of
+// batches, inserts of one kind, has the unique key of a stored row
+// (stored reports it) or of another row of batches. A key is a timestamp
+// and an ID, which key returns: the zero ID for a transfer, whose
+// timestamp alone is its key, and the account of a balance history row;
+// name names a key in the error. Rows in the order the ledger writes them
+// (keyOrder, with pairs for balance history rows) share no key; others
+// are numbered in s.txKeys.
+func checkKeys[T any](s *Store, batches [][]T, pairs bool, key func(*T) (ledger.ID, uint64),
+	stored func(ledger.ID, uint64) bool, name func(ledger.ID, uint64) string) error {
+	order := keyOrder{pairs: pairs}
+	n := 0
+	for _, batch := range batches {
+		for k := range batch {
+			id, ts := key(&batch[k])
+			if stored(id, ts) {
+				return fmt.Errorf("%w: insert of %s, which is stored", ledger.ErrCorrupt, name(id, ts))
+			}
+			order.next(ts, id)
+		}
+		n += len(batch)
+	}
+	if !order.unsure {
+		return nil
+	}
+	s.txKeys.Reset(n)
+	for _, batch := range batches {
+		for k := range batch {
+			if _, added := s.txKeys.Add(key(&batch[k])); !added {
+				return fmt.Errorf("%w: %s inserted twice", ledger.ErrCorrupt, name(key(&batch[k])))
+			}
+		}
+	}
+	return nil
+}
+
+// keyOrder follows the rows of one kind, in the order given, to tell
+// whether two of them may share a unique key: none do while their
+// timestamps ascend, where with pairs two rows with different IDs (a
+// transfer's two balance history rows) may share a timestamp. The zero
+// value has seen no row, and lets no two rows share a timestamp.
+type keyOrder struct {
+	pairs  bool
+	ts     uint64    // of the last row
+	id     ledger.ID // of the last row
+	at     int       // rows at ts, 0 before the first row
+	unsure bool      // two rows may share a key
+}
+
+// next follows the row with timestamp ts and ID id.
+func (o *keyOrder) next(ts uint64, id ledger.ID) {
+	switch {
+	case o.at == 0 || ts > o.ts:
+		o.at = 1
+	case o.pairs && ts == o.ts && o.at == 1 && id != o.id:
+		o.at = 2
+	default:
+		o.unsure = true
+	}
+	o.ts, o.id = ts, id
+}
+
+// transferAt reports whether a stored transfer has timestamp ts. The
+// stored transfers ascend by timestamp, and a timestamp past the last
+// one, as the ledger assigns them, is found absent at once.
+func (s *Store) transferAt(ts uint64) bool {
+	if s.transfers.n == 0 || ts > s.transfers.at(s.transfers.n-1).Timestamp {
+		return false
+	}
+	i := sort.Search(s.transfers.n, func(i int) bool { return s.transfers.at(i).Timestamp >= ts })
+	return s.transfers.at(i).Timestamp == ts
+}
+
+// historyAt reports whether a's stored balance history has a row at ts.
+// The history ascends by timestamp, and a timestamp past its last row, as
+// the ledger writes them, is found absent at once.
+func (a *account) historyAt(ts uint64) bool {
+	h := a.history
+	if len(h) == 0 || ts > h[len(h)-1].Timestamp {
+		return false
+	}
+	_, ok := slices.BinarySearchFunc(h, ts, func(r historyRow, ts uint64) int { return cmp.Compare(r.Timestamp, ts) })
+	return ok
 }
 
 // hasAccount reports whether account id is stored or inserted by the

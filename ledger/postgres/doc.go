@@ -21,9 +21,10 @@
 //     pgx.Batch of bulk statements over unnest() arrays: one round trip;
 //   - a serialization failure (40001), deadlock (40P01) or unique violation
 //     (23505) reruns the transaction after a randomized exponential
-//     backoff, at most Options.MaxRetries times; an ID that the
-//     transaction inserts twice is refused before the writes are sent,
-//     with ledger.ErrCorrupt, and is not retried.
+//     backoff, at most Options.MaxRetries times; a unique key that the
+//     transaction inserts twice (an ID, a transfer's timestamp, a balance
+//     history row's account and timestamp) is refused before the writes
+//     are sent, with ledger.ErrCorrupt, and is not retried.
 //
 // The store uses no advisory locks, no sequences and no serial keys (every
 // key comes from the ledger), so the design stays valid on distributed

@@ -32,7 +32,7 @@ type Options struct {
 	MaxConns int32
 	// MaxRetries bounds how many times Update reruns a transaction that
 	// failed with a serialization failure (40001), a deadlock (40P01) or a
-	// unique violation (23505: a concurrent insert of the same key; an ID
+	// unique violation (23505: a concurrent insert of the same key; a key
 	// the transaction inserts twice is refused without a rerun). Zero
 	// means 10.
 	MaxRetries int

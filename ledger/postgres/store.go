@@ -62,12 +62,13 @@ func (s *Store) Close() error {
 // whose writes are sent together with COMMIT, as one pipelined batch of
 // bulk statements: Update returns once the commit is durable. A
 // serialization failure (SQLSTATE 40001), a deadlock (40P01) or a unique
-// violation (23505, a concurrent insert of the same ID) rolls back and
+// violation (23505, a concurrent insert of the same key) rolls back and
 // reruns fn after a randomized exponential backoff, at most
-// Options.MaxRetries times. An ID that fn inserts twice into one table
-// (in one call of an insert method or in two) is no clash: Update fails
-// with an error wrapping ledger.ErrCorrupt before it sends the writes,
-// and does not run fn again. A row that names a row which does not exist
+// Options.MaxRetries times. A unique key that fn inserts twice (an ID
+// into one table, a transfer's timestamp, or a balance history row's
+// account and timestamp; in one call of an insert method or in two) is no
+// clash: Update fails with an error wrapping ledger.ErrCorrupt before it
+// sends the writes, and does not run fn again. A row that names a row which does not exist
 // (foreign_key_violation 23503, from the deferred foreign keys: a balance
 // history row naming no transfer, among others), a pending state of a
 // transfer that is not pending (checkPending), an update of a row that
@@ -81,9 +82,9 @@ func (s *Store) Close() error {
 // failed there) loses the transaction too: the later reads fail with its
 // error without being sent, and Update fails with it, even when fn
 // ignored it and returned nil, after a rerun when it is a serialization
-// failure or a deadlock. An insert of an ID that is stored, or given
-// twice, fails with an error wrapping ledger.ErrCorrupt and its unique
-// violation once the retries are spent. When ctx ends while fn runs,
+// failure or a deadlock. An insert of a unique key that is stored fails
+// with an error wrapping ledger.ErrCorrupt and its unique violation once
+// the retries are spent. When ctx ends while fn runs,
 // Update sends none of fn's writes, rolls back, and fails with an error
 // wrapping ctx's error.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
@@ -226,16 +227,17 @@ type writeTx struct {
 	// checkPending asks only about pending states of transfers the
 	// transaction does not insert.
 	pending sqlstore.PendingCheck
-	// inserted numbers the inserted IDs of each table, so that Update
-	// refuses an ID given twice before it sends anything.
-	inserted insertedIDs
+	// inserted numbers the unique keys of the inserted rows, so that
+	// Update refuses a key given twice before it sends anything.
+	inserted insertedKeys
 	// err is the error of the first read that failed: the transaction is
 	// lost (ledger.Tx; the server aborts it when the statement failed
 	// there), so no later read is sent and Update fails with err.
 	err error
 }
 
-// The tables whose inserts insertedIDs numbers, and what their rows are.
+// The tables whose inserted IDs insertedKeys numbers, and what their rows
+// are.
 const (
 	accountsTable = iota
 	transfersTable
@@ -245,27 +247,64 @@ const (
 
 var insertedKinds = [...]string{"account", "transfer", "pending state of transfer", "failed transfer"}
 
-// insertedIDs numbers the IDs that a transaction inserts into each table.
-// An ID given twice would fail the commit with a unique violation, which
-// Update takes for a concurrent insert of the same ID and reruns fn for,
-// in vain: insertedIDs finds it, and Update fails at once with
-// ledger.ErrCorrupt. The zero value has no IDs.
-type insertedIDs struct {
-	tables   [len(insertedKinds)]idtable.Table[ledger.ID]
-	repeated error // the first ID given twice, nil when none is
+// insertedKeys numbers the unique keys of the rows that a transaction
+// inserts: the IDs of each table, the transfers' timestamps, and the
+// account and timestamp of the balance history rows. A key given twice
+// would fail the commit with a unique violation, which Update takes for a
+// concurrent insert of the same key and reruns fn for, in vain:
+// insertedKeys finds it, and Update fails at once with ledger.ErrCorrupt.
+// The zero value has no keys.
+type insertedKeys struct {
+	tables     [len(insertedKinds)]idtable.Table[ledger.ID]
+	timestamps idtable.Table[ledger.ID] // of the transfers, as IDs
+	balances   idtable.Pairs[ledger.ID] // account and timestamp
+	repeated   error                    // the first key given twice, nil when none is
 }
 
 // add numbers the IDs of n rows inserted into table (accountsTable …),
 // id(i) that of row i.
-func (d *insertedIDs) add(table, n int, id func(i int) ledger.ID) {
+func (d *insertedKeys) add(table, n int, id func(i int) ledger.ID) {
 	ids := &d.tables[table]
 	if ids.Len() == 0 {
 		ids.Reset(n)
 	}
 	for i := range n {
-		if _, added := ids.Add(id(i)); !added && d.repeated == nil {
-			d.repeated = fmt.Errorf("postgres: write: %w: %s %v inserted twice", ledger.ErrCorrupt, insertedKinds[table], id(i))
+		if _, added := ids.Add(id(i)); !added {
+			d.twice(fmt.Sprintf("%s %v", insertedKinds[table], id(i)))
 		}
+	}
+}
+
+// addTransfers numbers the IDs and the timestamps of inserted transfers.
+func (d *insertedKeys) addTransfers(tr []ledger.Transfer) {
+	d.add(transfersTable, len(tr), func(i int) ledger.ID { return tr[i].ID })
+	if d.timestamps.Len() == 0 {
+		d.timestamps.Reset(len(tr))
+	}
+	for k := range tr {
+		if _, added := d.timestamps.Add(ledger.IDFromUint64(tr[k].Timestamp)); !added {
+			d.twice(fmt.Sprintf("transfer timestamp %d", tr[k].Timestamp))
+		}
+	}
+}
+
+// addBalances numbers the account and timestamp of inserted balance
+// history rows.
+func (d *insertedKeys) addBalances(b []ledger.BalanceRow) {
+	if d.balances.Len() == 0 {
+		d.balances.Reset(len(b))
+	}
+	for k := range b {
+		if _, added := d.balances.Add(b[k].AccountID, b[k].Timestamp); !added {
+			d.twice(fmt.Sprintf("balance history of account %v at %d", b[k].AccountID, b[k].Timestamp))
+		}
+	}
+}
+
+// twice records key, given twice, unless a key is recorded already.
+func (d *insertedKeys) twice(key string) {
+	if d.repeated == nil {
+		d.repeated = fmt.Errorf("postgres: write: %w: %s inserted twice", ledger.ErrCorrupt, key)
 	}
 }
 
@@ -417,9 +456,9 @@ func (t *writeTx) UpdateAccounts(a []ledger.Account) error {
 // InsertTransfers implements ledger.Tx.
 func (t *writeTx) InsertTransfers(tr []ledger.Transfer) error {
 	t.pending.Transfers(tr)
+	t.inserted.addTransfers(tr)
 	n := len(tr)
 	id := func(i int) ledger.ID { return tr[i].ID }
-	t.inserted.add(transfersTable, n, id)
 	t.batch.Queue(`INSERT INTO transfers (`+sqlstore.TransferColumns+`) SELECT * FROM unnest(
 		$1::bytea[], $2::bytea[], $3::bytea[], $4::bigint[], $5::bytea[],
 		$6::bytea[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::integer[], $12::integer[], $13::bigint[])`,
@@ -497,6 +536,7 @@ func (t *writeTx) InsertFailed(f []ledger.FailedTransfer) error {
 
 // InsertBalances implements ledger.Tx.
 func (t *writeTx) InsertBalances(b []ledger.BalanceRow) error {
+	t.inserted.addBalances(b)
 	n := len(b)
 	t.batch.Queue(`INSERT INTO account_balances (`+sqlstore.BalanceRowColumns+`) SELECT * FROM unnest(
 		$1::bytea[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], $7::bytea[])`,

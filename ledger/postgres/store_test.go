@@ -188,41 +188,60 @@ func TestRetryBounded(t *testing.T) {
 	assert.Equal(t, 1, calls)
 }
 
-// TestRepeatedInsertNotRetried inserts one ID twice in one transaction,
-// in two calls of an insert method: Update fails with ledger.ErrCorrupt
-// before it sends the writes (no unique violation), runs fn once, and
-// stores nothing of the transaction.
+// TestRepeatedInsertNotRetried inserts one unique key twice in one
+// transaction, in two calls of an insert method: an account's ID, a
+// transfer's timestamp, a balance history row's account and timestamp.
+// Update fails with ledger.ErrCorrupt before it sends the writes (no
+// unique violation), runs fn once, and stores nothing of the transaction.
 func TestRepeatedInsertNotRetried(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
 	acct := func(v uint64) ledger.Account {
 		return ledger.Account{ID: ledger.IDFromUint64(v), Ledger: 1, Code: 1, Timestamp: v}
 	}
-	calls := 0
-	err := s.Update(ctx, func(tx ledger.Tx) error {
-		calls++
-		if _, err := tx.LastTimestamp(); err != nil {
-			return err
-		}
-		if err := tx.InsertAccounts([]ledger.Account{acct(1), acct(2)}); err != nil {
-			return err
-		}
-		if err := tx.InsertAccounts([]ledger.Account{acct(3), acct(2)}); err != nil {
-			return err
-		}
-		return tx.SetLastTimestamp(3)
-	})
-	require.ErrorIs(t, err, ledger.ErrCorrupt)
-	var pgErr *pgconn.PgError
-	assert.False(t, errors.As(err, &pgErr), "no statement sent: %v", err)
-	assert.Equal(t, 1, calls)
-	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
-		ts, err := tx.LastTimestamp()
-		assert.Zero(t, ts)
-		got, rerr := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(3)})
-		assert.Empty(t, got)
-		return errors.Join(err, rerr)
-	}))
+	tr := func(v, ts uint64) ledger.Transfer {
+		return ledger.Transfer{ID: ledger.IDFromUint64(v), DebitAccountID: ledger.IDFromUint64(1),
+			CreditAccountID: ledger.IDFromUint64(2), Amount: 1, Ledger: 1, Code: 1, Timestamp: ts}
+	}
+	bal := func(a, ts uint64) ledger.BalanceRow {
+		return ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: ledger.IDFromUint64(a), Timestamp: ts},
+			TransferID: ledger.IDFromUint64(10)}
+	}
+	tests := []struct {
+		name  string
+		twice func(tx ledger.Tx) error // the repeated key, after accounts 1 to 3 and transfer 10 at 4
+	}{
+		{"account_id", func(tx ledger.Tx) error { return tx.InsertAccounts([]ledger.Account{acct(2)}) }},
+		{"transfer_timestamp", func(tx ledger.Tx) error { return tx.InsertTransfers([]ledger.Transfer{tr(11, 4)}) }},
+		{"balance_history_row", func(tx ledger.Tx) error {
+			return errors.Join(tx.InsertBalances([]ledger.BalanceRow{bal(1, 4), bal(2, 4)}),
+				tx.InsertBalances([]ledger.BalanceRow{bal(2, 4)}))
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := openTemp(t)
+			calls := 0
+			err := s.Update(ctx, func(tx ledger.Tx) error {
+				calls++
+				if _, err := tx.LastTimestamp(); err != nil {
+					return err
+				}
+				return errors.Join(tx.InsertAccounts([]ledger.Account{acct(1), acct(2), acct(3)}),
+					tx.InsertTransfers([]ledger.Transfer{tr(10, 4)}), tc.twice(tx), tx.SetLastTimestamp(4))
+			})
+			require.ErrorIs(t, err, ledger.ErrCorrupt)
+			var pgErr *pgconn.PgError
+			assert.False(t, errors.As(err, &pgErr), "no statement sent: %v", err)
+			assert.Equal(t, 1, calls)
+			require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+				ts, err := tx.LastTimestamp()
+				assert.Zero(t, ts)
+				got, rerr := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(3)})
+				assert.Empty(t, got)
+				return errors.Join(err, rerr)
+			}))
+		})
+	}
 }
 
 // TestConcurrentWriters runs many Updates at once on one pool: each reads

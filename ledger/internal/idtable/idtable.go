@@ -7,7 +7,8 @@
 // holds 32 bits of the key's hash and its number, and the keys sit in one
 // slice in number order, so a lookup usually reads one slot and one key.
 // The hash is seeded at random per table, as Go's maps are, so that
-// client-chosen IDs cannot be picked to collide.
+// client-chosen IDs cannot be picked to collide. Pairs numbers pairs of
+// an ID and a 64-bit integer on two Tables.
 //
 //	var t idtable.Table[ledger.ID]
 //	n, added := t.Add(id) // n == 0, added

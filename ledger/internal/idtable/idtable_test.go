@@ -130,3 +130,32 @@ func BenchmarkFind(b *testing.B) {
 		_ = s
 	})
 }
+
+func TestPairsMatchesMap(t *testing.T) {
+	type pair struct {
+		k id
+		v uint64
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	var p Pairs[id]
+	for round := range 3 {
+		// Few keys and integers, so that pairs repeat, and pairs that
+		// share a key or an integer but not both.
+		want := map[pair]int{}
+		for range 3000 {
+			k := pair{idOf(r.Uint64N(2), r.Uint64N(40)), r.Uint64N(40) << (r.Uint64N(2) * 56)}
+			n, added := p.Add(k.k, k.v)
+			if m, ok := want[k]; ok {
+				require.False(t, added, "round %d: %v added twice", round, k)
+				require.Equal(t, m, n)
+				continue
+			}
+			require.True(t, added, "round %d: %v", round, k)
+			require.Equal(t, len(want), n)
+			want[k] = n
+		}
+		assert.Equal(t, len(want), p.Len())
+		p.Reset([]int{100, 0, 0}[round])
+		assert.Zero(t, p.Len())
+	}
+}
