@@ -131,8 +131,8 @@ type ReadTx interface {
 // of a row that is not stored, fails Update with an error wrapping
 // ErrCorrupt (at the latest when it commits), and nothing of the
 // transaction is stored. So does an insert of a unique key that is
-// stored or given twice (a SQL store's error wraps the engine's
-// unique-key error too): the ID of an account, a transfer, a pending
+// stored or given twice (for a stored key, a SQL store's error wraps the
+// engine's unique-key error too): the ID of an account, a transfer, a pending
 // state or a failed transfer, the Timestamp of a transfer, and the
 // (AccountID, Timestamp) of a balance history row.
 //

@@ -68,12 +68,13 @@ func (s *Store) Close() error {
 // into one table, a transfer's timestamp, or a balance history row's
 // account and timestamp; in one call of an insert method or in two) is no
 // clash: Update fails with an error wrapping ledger.ErrCorrupt before it
-// sends the writes, and does not run fn again. A row that names a row which does not exist
-// (foreign_key_violation 23503, from the deferred foreign keys: a balance
-// history row naming no transfer, among others), a pending state of a
-// transfer that is not pending (checkPending), an update of a row that
-// is not stored, or an update that names one row twice (each update is one
-// statement, whose count of updated rows then falls short), fails with an
+// sends the writes, and does not run fn again. A row that names a row
+// which does not exist (foreign_key_violation 23503, from the deferred
+// foreign keys: a balance history row naming no transfer, among
+// others), a pending state of a transfer that is not pending
+// (checkPending), an update of a row that is not stored, or an update
+// that names one row twice (each update is one statement, whose count of
+// updated rows then falls short), fails with an
 // error wrapping ledger.ErrCorrupt, and nothing of fn's writes is stored.
 // The write methods of the transaction only queue their statements and
 // never fail: a write the server refuses fails Update, even when fn
@@ -84,9 +85,9 @@ func (s *Store) Close() error {
 // ignored it and returned nil, after a rerun when it is a serialization
 // failure or a deadlock. An insert of a unique key that is stored fails
 // with an error wrapping ledger.ErrCorrupt and its unique violation once
-// the retries are spent. When ctx ends while fn runs,
-// Update sends none of fn's writes, rolls back, and fails with an error
-// wrapping ctx's error.
+// the retries are spent. When ctx ends while fn runs, Update sends none
+// of fn's writes, rolls back, and fails with an error wrapping ctx's
+// error.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
