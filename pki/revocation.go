@@ -210,9 +210,12 @@ type certID struct {
 // each certificate presented, with each CA that may have issued it, among
 // the certificates presented and the verifier's roots and intermediates:
 // every one of them, but the certificate itself, whose subject is the
-// certificate's issuer name and, when both have one, whose subject key
-// identifier is the certificate's authority key identifier (the rule
-// that AddCRL matches a CRL to its CA by). It checks no signature, nor
+// certificate's issuer name, whatever the key identifiers say: the chain
+// builder of VerifyCard tries a parent whose subject key identifier is
+// not the certificate's authority key identifier too, and checks the
+// CRL of the parent it verified the certificate with, so a CA named here
+// that did not issue the certificate only makes Revoked err on the side
+// of a revocation. It checks no signature, nor
 // anything else: a chain that VerifyCard refuses may have CertIDs, and a
 // certificate none of whose possible issuers the verifier knows is named
 // by none. It returns an *Error matching ErrUntrusted for a chain that
@@ -238,7 +241,7 @@ func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 	for _, c := range certs {
 		serial := serialKey(c.SerialNumber)
 		for _, ca := range issuers {
-			if !names(ca, c.RawIssuer, c.AuthorityKeyId) || bytes.Equal(ca.Raw, c.Raw) {
+			if !bytes.Equal(ca.RawSubject, c.RawIssuer) || bytes.Equal(ca.Raw, c.Raw) {
 				continue
 			}
 			if id := (certID{issuerKey(ca), serial}); !slices.Contains(ids.ids, id) {

@@ -345,10 +345,13 @@ func TestRevoked(t *testing.T) {
 	require.NoError(t, err)
 	ids2, err := v.CertIDs([][]byte{card2, other.ca.DER(), h.ca.DER()})
 	require.NoError(t, err)
-	assert.Len(t, ids2.ids, 2, "the card under the card CA, the card CA under the root")
+	// Both hierarchies give their CAs the same names, and a CA is named by
+	// its subject alone (RFC 5280: the issuer name and the serial number
+	// name one certificate).
+	assert.Len(t, ids2.ids, 4, "the card under both card CAs, each card CA under the root")
 	foreign, err := v.CertIDs(other.chain())
 	require.NoError(t, err)
-	assert.Len(t, foreign.ids, 1, "the card under the CA presented, whose CRLs the verifier does not take, and no more")
+	assert.Len(t, foreign.ids, 3, "the card under the CA presented and the verifier's of its name, that CA under the verifier's root")
 
 	require.NoError(t, h.ca.Revoke(serial(h.card), ReasonKeyCompromise))
 	addCRLs(t, h, v)
@@ -398,4 +401,47 @@ func TestCertIDsErrors(t *testing.T) {
 		assert.ErrorIs(t, err, ErrUntrusted, name)
 		assert.Nil(t, ids, name)
 	}
+}
+
+// TestRevokedAuthorityKeyIDMismatch: a card whose authority key
+// identifier is not its CA's subject key identifier, though the CA signed
+// it, is verified through that CA (the chain builder tries such a parent
+// too), so Revoked must name it under that CA as well and agree with
+// VerifyCard once the CA's CRL lists it.
+func TestRevokedAuthorityKeyIDMismatch(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	tmpl, err := ParseCertificate(h.card)
+	require.NoError(t, err)
+	tmpl.SerialNumber = big.NewInt(777)
+	tmpl.AuthorityKeyId, tmpl.Policies = nil, nil
+	tmpl.ExtKeyUsage, tmpl.UnknownExtKeyUsage = nil, nil // the extension is copied as it is
+	oidEKU := asn1.ObjectIdentifier{2, 5, 29, 37}
+	for _, e := range tmpl.Extensions {
+		if e.Id.Equal(oidEKU) {
+			tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, e)
+		}
+	}
+	parent := *h.ca.cert
+	parent.SubjectKeyId = []byte{1, 2, 3, 4}
+	card, err := x509.CreateCertificate(rand.Reader, tmpl, &parent, tmpl.PublicKey, h.ca.key)
+	require.NoError(t, err)
+	parsed, err := ParseCertificate(card) // the card EKU is wider than crypto/x509 parses
+	require.NoError(t, err)
+	require.Equal(t, []byte{1, 2, 3, 4}, parsed.AuthorityKeyId)
+	require.NotEqual(t, h.ca.cert.SubjectKeyId, parsed.AuthorityKeyId)
+
+	chain := append([][]byte{card}, h.ca.Chain()...)
+	addCRLs(t, h, v)
+	_, err = v.VerifyCard(chain)
+	require.NoError(t, err, "the CA signed it")
+	ids, err := v.CertIDs(chain)
+	require.NoError(t, err)
+	assert.False(t, v.Revoked(ids))
+
+	require.NoError(t, h.ca.Revoke(big.NewInt(777), ReasonKeyCompromise))
+	addCRLs(t, h, v)
+	_, err = v.VerifyCard(chain)
+	require.ErrorIs(t, err, ErrRevoked)
+	assert.True(t, v.Revoked(ids), "listed by the CA that signed it, whatever its authority key identifier")
 }
