@@ -155,7 +155,8 @@ func (e *cachedCard) eidKey() (*adv.EIDKey, error) {
 // revoked reports whether v's CRLs list the card's certificate or a CA
 // certificate above it (pki.Verifier.Revoked: what the chain check of a
 // login finds pki.ErrRevoked, from the same CRLs), with the names of the
-// card's chain read at its first call and kept with the card (or carried
+// card's chain read at its first call (pki.Verifier.CertIDs, which checks
+// their signatures) and kept with the card (or carried
 // over from the entry it replaced, of the same chain): a map lookup or two
 // for each certificate, without allocating. A chain that pki cannot read,
 // which enrolment never stores, is ErrInternal.

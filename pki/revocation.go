@@ -210,15 +210,16 @@ type certID struct {
 // each certificate presented, with each CA that may have issued it, among
 // the certificates presented and the verifier's roots and intermediates:
 // every one of them, but the certificate itself, whose subject is the
-// certificate's issuer name, whatever the key identifiers say: the chain
-// builder of VerifyCard tries a parent whose subject key identifier is
-// not the certificate's authority key identifier too, and checks the
-// CRL of the parent it verified the certificate with, so a CA named here
-// that did not issue the certificate only makes Revoked err on the side
-// of a revocation. It checks no signature, nor
-// anything else: a chain that VerifyCard refuses may have CertIDs, and a
-// certificate none of whose possible issuers the verifier knows is named
-// by none. It returns an *Error matching ErrUntrusted for a chain that
+// certificate's issuer name and whose key verifies the certificate's
+// signature, whatever the key identifiers say: the parents that the chain
+// builder of VerifyCard may verify the certificate with, whose CRL it
+// then checks (it tries a parent whose subject key identifier is not the
+// certificate's authority key identifier too). It checks nothing else
+// (validity, constraints, trust): a chain that VerifyCard refuses may
+// have CertIDs, and a certificate none of whose issuers the verifier
+// knows is named by none. It costs a signature check for each
+// certificate and CA of its issuer's name: names are made once per
+// chain, Revoked is the call to repeat. It returns an *Error matching ErrUntrusted for a chain that
 // is empty, longer than MaxDepth or holds a certificate that does not
 // parse, as VerifyCard does.
 func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
@@ -241,7 +242,8 @@ func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 	for _, c := range certs {
 		serial := serialKey(c.SerialNumber)
 		for _, ca := range issuers {
-			if !bytes.Equal(ca.RawSubject, c.RawIssuer) || bytes.Equal(ca.Raw, c.Raw) {
+			if !bytes.Equal(ca.RawSubject, c.RawIssuer) || bytes.Equal(ca.Raw, c.Raw) ||
+				c.CheckSignatureFrom(ca) != nil {
 				continue
 			}
 			if id := (certID{issuerKey(ca), serial}); !slices.Contains(ids.ids, id) {

@@ -345,13 +345,12 @@ func TestRevoked(t *testing.T) {
 	require.NoError(t, err)
 	ids2, err := v.CertIDs([][]byte{card2, other.ca.DER(), h.ca.DER()})
 	require.NoError(t, err)
-	// Both hierarchies give their CAs the same names, and a CA is named by
-	// its subject alone (RFC 5280: the issuer name and the serial number
-	// name one certificate).
-	assert.Len(t, ids2.ids, 4, "the card under both card CAs, each card CA under the root")
+	// Both hierarchies give their CAs the same names: only the CA whose key
+	// signed a certificate names it.
+	assert.Len(t, ids2.ids, 2, "the card under the card CA, the card CA under the root")
 	foreign, err := v.CertIDs(other.chain())
 	require.NoError(t, err)
-	assert.Len(t, foreign.ids, 3, "the card under the CA presented and the verifier's of its name, that CA under the verifier's root")
+	assert.Len(t, foreign.ids, 1, "the card under the CA presented, whose CRLs the verifier does not take, and no more")
 
 	require.NoError(t, h.ca.Revoke(serial(h.card), ReasonKeyCompromise))
 	addCRLs(t, h, v)
@@ -444,4 +443,36 @@ func TestRevokedAuthorityKeyIDMismatch(t *testing.T) {
 	_, err = v.VerifyCard(chain)
 	require.ErrorIs(t, err, ErrRevoked)
 	assert.True(t, v.Revoked(ids), "listed by the CA that signed it, whatever its authority key identifier")
+}
+
+// TestRevokedTwoCAsOfOneName: two card CAs of one name under one root (a
+// second issuer, or a card CA re-keyed and kept during the change). The
+// CRL of the one that did not issue a card does not revoke it, even when
+// it lists the card's serial number.
+func TestRevokedTwoCAsOfOneName(t *testing.T) {
+	h := newHierarchy(t)
+	ca2, err := h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card2.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	require.Equal(t, h.ca.cert.RawSubject, ca2.cert.RawSubject)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{Intermediates: [][]byte{ca2.DER()}})
+	addCRLs(t, h, v)
+	card, err := ParseCertificate(h.card)
+	require.NoError(t, err)
+	require.NoError(t, ca2.Revoke(card.SerialNumber, ReasonKeyCompromise))
+	crl, err := ca2.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(crl))
+
+	_, err = v.VerifyCard(h.chain())
+	require.NoError(t, err, "listed by a CA that did not issue it")
+	ids, err := v.CertIDs(h.chain())
+	require.NoError(t, err)
+	assert.False(t, v.Revoked(ids))
+	checkCertIDs(t, v, h.chain(), nil)
+
+	require.NoError(t, h.ca.Revoke(card.SerialNumber, ReasonKeyCompromise))
+	addCRLs(t, h, v)
+	_, err = v.VerifyCard(h.chain())
+	require.ErrorIs(t, err, ErrRevoked)
+	assert.True(t, v.Revoked(ids), "listed by its own CA")
 }
