@@ -333,7 +333,10 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // are left as they are; a shopper card's proof cancels nothing. A proof into a stored
 // session that has expired is ErrExpired: it spends its nonce and counter,
 // as every refused record, and writes nothing else (no confirmation, no
-// cancellation). Resolving the peer's EID
+// cancellation). The session's expiry is checked, and a new session's
+// counted from, at the time read once the peer's EID has resolved, so
+// that a session that expires while a miss waits for a reload of the
+// cards is expired for the proof. Resolving the peer's EID
 // draws on the card's budget of EID resolutions, as Resolve does: past
 // it, the call is ErrRateLimited and the proof stays unspent. A proof
 // sent again after its nonce was used (ErrReplay), or whose counter the
@@ -362,8 +365,7 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	if err := p.store.Spent(ctx, a.Nonce, a.CardID, a.Counter); err != nil {
 		return nil, spentError(err)
 	}
-	now := p.now()
-	s, drew, err := p.session(ctx, e, &proof, now)
+	s, now, drew, err := p.session(ctx, e, &proof)
 	if err != nil {
 		err = p.refuse(ctx, a, err)
 	} else {
@@ -394,31 +396,35 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	return v, err
 }
 
-// session checks a verified pairing proof of card e at now and returns
-// the session it confirms; drew reports whether it drew on the card's
-// budget of EID resolutions.
-func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.AuthProof, now time.Time) (s *SessionRecord, drew bool, err error) {
+// session checks a verified pairing proof of card e and returns the
+// session it confirms, with the time of its acceptance: the time read once
+// the peer's EID has resolved, which may have waited for a reload of the
+// cards (reloadForMiss), so that a stored session that expired meanwhile
+// is taken as expired. drew reports whether it drew on the card's budget
+// of EID resolutions.
+func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.AuthProof) (s *SessionRecord, now time.Time, drew bool, err error) {
 	// In the order of PROTOCOL.md §6.1: the signer's EID and role, then
 	// the peer's EID.
 	if err := p.checkEID(e, proof.EID); err != nil {
-		return nil, false, err
+		return nil, now, false, err
 	}
 	c := e.rec
 	if proof.Role == record.RoleSeller && c.MerchantID == "" {
-		return nil, false, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
+		return nil, now, false, fmt.Errorf("%w: card %s belongs to no merchant", ErrForbidden, c.ID)
 	}
 	// The peer's EID is resolved from the card's budget of resolutions,
 	// as Resolve resolves one, so that pairing proofs probe no more EIDs.
-	if err := p.limiter.allow(c.ID, now); err != nil {
-		return nil, false, err
+	if err := p.limiter.allow(c.ID, p.now()); err != nil {
+		return nil, now, false, err
 	}
 	peer, err := p.resolve(ctx, proof.PeerEID)
 	if err != nil {
-		return nil, true, err
+		return nil, now, true, err
 	}
 	if peer.ID == c.ID {
-		return nil, true, fmt.Errorf("%w: a card cannot pair with itself", ErrInvalid)
+		return nil, now, true, fmt.Errorf("%w: a card cannot pair with itself", ErrInvalid)
 	}
+	now = p.now()
 	s = &SessionRecord{ExpiresAt: now.Add(p.ttl.session)}
 	switch proof.Role {
 	case record.RoleSeller:
@@ -427,14 +433,14 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 		s.SellerConfirmed = true
 	default:
 		if peer.MerchantID == "" {
-			return nil, true, fmt.Errorf("%w: the peer is not a seller", ErrForbidden)
+			return nil, now, true, fmt.Errorf("%w: the peer is not a seller", ErrForbidden)
 		}
 		s.ShopperCardID, s.ShopperEID = c.ID, proof.EID
 		s.SellerCardID, s.SellerEID, s.MerchantID = peer.ID, proof.PeerEID, peer.MerchantID
 		s.ShopperConfirmed = true
 	}
 	s.ID = SessionID(s.ShopperCardID, s.SellerCardID, s.ShopperEID, s.SellerEID)
-	return s, true, nil
+	return s, now, true, nil
 }
 
 // Session implements API.

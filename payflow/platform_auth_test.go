@@ -786,6 +786,57 @@ func TestResolveWaitsForReload(t *testing.T) {
 	require.NoError(t, <-reloaded)
 }
 
+// TestPairExpiresWhileResolving: a pairing proof whose peer's EID misses
+// and waits for a reload of the cards is accepted at the time the peer
+// resolved, not at the time it arrived: the session it names, which
+// expired during the wait, is not confirmed, and the pairing is expired;
+// its proof is spent all the same.
+func TestPairExpiresWhileResolving(t *testing.T) {
+	ctx := context.Background()
+	st := &heldScan{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{SessionTTL: time.Minute}})
+	alice, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+	// Alice is written to the store directly: the platform has not loaded
+	// her, so that her EID misses.
+	require.NoError(t, st.PutCard(ctx, &payflow.CardRecord{ID: alice.Enrolment.ICCID, Chain: alice.Enrolment.Chain,
+		AdvSecret: alice.Enrolment.AdvertisingSecret, DisplayName: "Alice", EnrolledAt: s.Clock.Now()}))
+	s.Clock.Advance(time.Second) // a reload is due
+	k, err := adv.NewEIDKey(alice.Enrolment.AdvertisingSecret)
+	require.NoError(t, err)
+	eid := k.EID(adv.Epoch(s.Clock.Now()))
+	ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: alice.Enrolment.ICCID})
+	require.NoError(t, err)
+	msg, err := alice.Card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: eid[:], PeerEID: s.seller.EID()})
+	require.NoError(t, err)
+	w, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: msg})
+	require.NoError(t, err, "Alice names the seller")
+	require.Equal(t, payflow.SessionWaiting, w.State)
+
+	proof := s.seller.Proof(record.RoleSeller, eid[:])
+	read, release := st.hold()
+	paired := make(chan error, 1)
+	go func() {
+		v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+		if err == nil {
+			err = fmt.Errorf("session %s", v.State)
+		}
+		paired <- err
+	}()
+	<-read // the seller's pairing missed Alice's EID and reloads the cards
+	s.Clock.Advance(time.Minute)
+	close(release)
+	require.ErrorIs(t, within(t, paired, "the seller's pairing"), payflow.ErrExpired)
+
+	stored, err := st.Session(ctx, w.ID)
+	require.NoError(t, err)
+	assert.True(t, stored.ShopperConfirmed)
+	assert.False(t, stored.SellerConfirmed, "the seller's proof confirmed nothing")
+	assert.Equal(t, w.ExpiresAt, stored.ExpiresAt)
+	_, err = s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+	assert.ErrorIs(t, err, payflow.ErrReplay, "the proof was spent")
+}
+
 // gatedScans is a Store that counts its scans of the cards from the last
 // call of gate and, until ungate, holds each until the test releases it (the scan then reads the
 // cards) or the scanning call's context ends (it then fails with the
