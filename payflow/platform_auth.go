@@ -443,7 +443,11 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 	return s, now, true, nil
 }
 
-// Session implements API.
+// Session implements API. A card of neither side of the session is
+// ErrForbidden. A session either of whose cards has a certificate, or a
+// CA certificate above it, that the CRLs of the platform's verifier list
+// answers its cards as a session that does not exist: ErrNotFound, the
+// error of a Store that holds no session of the ID (see sessionCards).
 func (p *Platform) Session(ctx context.Context, token string, id ID) (*SessionView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -459,8 +463,10 @@ func (p *Platform) Session(ctx context.Context, token string, id ID) (*SessionVi
 	return p.sessionView(ctx, s)
 }
 
+// sessionView renders session s, or answers ErrNotFound for it as
+// sessionCards does.
 func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionView, error) {
-	shopper, err := p.card(ctx, s.ShopperCardID)
+	shopper, err := p.sessionCards(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -478,6 +484,37 @@ func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionV
 		v.State = SessionPaired
 	}
 	return v, nil
+}
+
+// sessionCards returns the shopper card of session s, having checked that
+// neither of its cards is revoked: when the CRLs of the platform's
+// verifier (those that logins are checked with, as they are at the call)
+// list the certificate of either, or a CA certificate above it, it
+// answers ErrNotFound, which a Store answers for a session it does not
+// hold, so that the session is offered to no one, as the revoked card's
+// EIDs are not (resolve), and its reply tells nothing of the card or its
+// revocation. The check is resolve's (cachedCard.revoked): a map lookup
+// or two for each certificate of a cached card. A card no longer stored
+// is ErrNotFound too.
+func (p *Platform) sessionCards(ctx context.Context, s *SessionRecord) (*CardRecord, error) {
+	var shopper *CardRecord
+	for _, id := range [...]string{s.ShopperCardID, s.SellerCardID} {
+		e, err := p.cardEntry(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		revoked, err := e.revoked(p.verifier)
+		if err != nil {
+			return nil, err
+		}
+		if revoked {
+			return nil, ErrNotFound
+		}
+		if shopper == nil {
+			shopper = e.rec
+		}
+	}
+	return shopper, nil
 }
 
 // sweepPerCall is the most expired entries that one call drops, of a

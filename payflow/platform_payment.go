@@ -47,7 +47,9 @@ func stateError(s string) error {
 // CreateRequest implements API. The request must be signed by a seller
 // card of the merchant it names, within a paired session of that card
 // whose shopper is the payer; its items are priced from the merchant's
-// catalog and must add up to its amount, in the merchant's currency. The
+// catalog and must add up to its amount, in the merchant's currency. A
+// session whose shopper card is revoked is ErrNotFound, as Session
+// answers it (and the seller card's own revocation ErrCard). The
 // same signed request again returns the same view; another request with
 // the same ID is ErrConflict.
 func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*PaymentView, error) {
@@ -100,6 +102,13 @@ func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r 
 		// The shopper confirmed this merchant on screen; the seller card
 		// may have moved to another merchant since.
 		return nil, fmt.Errorf("%w: the session is with merchant %q", ErrForbidden, s.MerchantID)
+	}
+	// A session whose shopper card is revoked is one that does not exist,
+	// as Session answers it.
+	if _, err := p.sessionCards(ctx, s); err != nil {
+		return nil, err
+	}
+	switch {
 	case !s.ShopperConfirmed || !s.SellerConfirmed:
 		return nil, fmt.Errorf("%w: the session is not paired", ErrConflict)
 	case !now.Before(s.ExpiresAt):

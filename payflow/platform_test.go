@@ -857,10 +857,7 @@ func TestResolveRevokedCard(t *testing.T) {
 	who, err := s.Platform.Resolve(ctx, s.shopper.Token, req)
 	require.NoError(t, err, "before the revocation")
 	require.Equal(t, "Corner Grocer", who.DisplayName)
-	cert, err := pki.ParseCertificate(s.seller.Chain[0])
-	require.NoError(t, err)
-	require.NoError(t, s.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
-	s.RefreshCRLs()
+	s.revoke(t, s.seller)
 
 	unknown := &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)}
 	_, notFound := s.Platform.Resolve(ctx, s.shopper.Token, unknown)
@@ -880,6 +877,71 @@ func TestResolveRevokedCard(t *testing.T) {
 	assert.Equal(t, payflow.AsError(notFound), payflow.AsError(err), "the reply of a pairing naming an unknown EID")
 	_, err = s.Platform.Resolve(ctx, s.shopper.Token, req)
 	require.ErrorIs(t, err, payflow.ErrRateLimited, "both pairings drew on the budget")
+}
+
+// revoke has the issuer revoke card c's certificate and hands the
+// platform's verifier the new CRLs.
+func (s *shop) revoke(t *testing.T, c *paytest.Card) {
+	t.Helper()
+	cert, err := pki.ParseCertificate(c.Chain[0])
+	require.NoError(t, err)
+	require.NoError(t, s.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
+	s.RefreshCRLs()
+}
+
+// TestSessionOfRevokedCard: once the certificate of either card of a
+// paired session is revoked, the session answers both its cards as a
+// session that does not exist: the same not_found reply as an unknown
+// session ID, without the revoked card's name; a card of neither side is
+// forbidden, as for any stored session. A payment request in it is
+// not_found the same way when its shopper card is revoked, and
+// card_not_trusted, its own record, when its seller card is; the revoked
+// shopper's consent to a request made before is card_not_trusted. No
+// money moves.
+func TestSessionOfRevokedCard(t *testing.T) {
+	for _, revoked := range []string{"shopper", "seller"} {
+		t.Run(revoked, func(t *testing.T) {
+			s := newShop(t, false, paytest.Options{})
+			ctx := context.Background()
+			bob := s.NewCard("Bob")
+			bob.Login(record.RoleShopper)
+			before := s.balances(t)
+			v, _ := s.request(t)
+			consent := s.consent(t, v.ID)
+			card := s.shopper
+			if revoked == "seller" {
+				card = s.seller
+			}
+			s.revoke(t, card)
+
+			for _, c := range []*paytest.Card{s.shopper, s.seller} {
+				_, unknown := s.Platform.Session(ctx, c.Token, payflow.ID{0xee})
+				require.ErrorIs(t, unknown, payflow.ErrNotFound)
+				view, err := s.Platform.Session(ctx, c.Token, s.session.ID)
+				require.ErrorIs(t, err, payflow.ErrNotFound, "asked by %s: %+v", c.Name, view)
+				assert.Nil(t, view)
+				assert.Equal(t, payflow.AsError(unknown), payflow.AsError(err), "asked by %s: the reply of an unknown session", c.Name)
+			}
+			_, err := s.Platform.Session(ctx, bob.Token, s.session.ID)
+			assert.ErrorIs(t, err, payflow.ErrForbidden, "a card of neither side")
+
+			r := paytest.Request(s.session, "EUR", 240, record.Item{SKU: "apple", Quantity: 2})
+			_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(r)})
+			if revoked == "shopper" {
+				_, unknown := s.Platform.Session(ctx, s.seller.Token, payflow.ID{0xee})
+				require.ErrorIs(t, err, payflow.ErrNotFound, "a request in the session")
+				assert.Equal(t, payflow.AsError(unknown), payflow.AsError(err), "the reply of an unknown session")
+				_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+				require.ErrorIs(t, err, payflow.ErrCard, "the revoked shopper's consent")
+				s.requireState(t, v.ID, payflow.StatePending)
+			} else {
+				require.ErrorIs(t, err, payflow.ErrCard, "a request of the revoked seller card")
+			}
+			_, err = s.Platform.Payment(ctx, s.seller.Token, payflow.ID(r.RequestID))
+			assert.ErrorIs(t, err, payflow.ErrNotFound, "no request was stored")
+			assert.Equal(t, before, s.balances(t), "no money moved")
+		})
+	}
 }
 
 // TestPairReplayKeepsBudget: a pairing proof sent again after it was
