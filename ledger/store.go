@@ -179,11 +179,14 @@ type Tx interface {
 	// Update with ErrCorrupt.
 	UpdateAccounts(accounts []Account) error
 
-	// InsertTransfers inserts new transfers (their IDs are not yet stored),
-	// given in ascending Timestamp order; Timestamp is unique too. A
-	// unique-key violation (a concurrent transaction inserted the same key)
-	// must make Update roll back and run fn again; a key given twice in the
-	// transaction must not (see Store.Update).
+	// InsertTransfers inserts new transfers (their IDs are not yet stored);
+	// Timestamp is unique too. The ledger gives them in ascending Timestamp
+	// order, past every stored transfer, but a store takes them in any
+	// order, and ForEachTransfer and AccountTransfers return them by
+	// Timestamp all the same. A unique-key violation (a concurrent
+	// transaction inserted the same key) must make Update roll back and
+	// run fn again; a key given twice in the transaction must not (see
+	// Store.Update).
 	InsertTransfers(transfers []Transfer) error
 
 	// InsertPending inserts the states of new pending transfers.
@@ -198,9 +201,13 @@ type Tx interface {
 	// InsertFailed inserts failed-transfer records (their IDs are new).
 	InsertFailed(failed []FailedTransfer) error
 
-	// InsertBalances inserts balance history rows, given in ascending
-	// Timestamp order; (AccountID, Timestamp) is unique. Each row names
-	// the transfer whose event it follows (BalanceRow.TransferID).
+	// InsertBalances inserts balance history rows; (AccountID, Timestamp)
+	// is unique. Each row names the transfer whose event it follows
+	// (BalanceRow.TransferID); a store does not require that transfer's
+	// Timestamp to be the row's. The ledger gives the rows in ascending
+	// Timestamp order, past every stored row of their account, but a store
+	// takes them in any order, and AccountBalances returns them by
+	// Timestamp all the same.
 	InsertBalances(balances []BalanceRow) error
 }
 

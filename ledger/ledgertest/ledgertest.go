@@ -7,11 +7,11 @@
 // of a row naming a row that does not exist, of a pending state of a
 // transfer that is not pending and of a unique key (an ID, a transfer's
 // timestamp, a balance history row's account and timestamp) inserted
-// again, a refused write or a failed read whose error the transaction
-// ignores, the writes of a transaction that reads nothing, a context that
-// ends while the transaction runs, concurrency, restart (for stores that
-// persist) and a rapid state machine that compares the store with the
-// in-memory model.
+// again, rows stored out of timestamp order, a refused write or a failed
+// read whose error the transaction ignores, the writes of a transaction
+// that reads nothing, a context that ends while the transaction runs,
+// concurrency, restart (for stores that persist) and a rapid state
+// machine that compares the store with the in-memory model.
 package ledgertest
 
 import (
@@ -294,6 +294,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("PendingOfPlainTransfer", func(t *testing.T) { testPendingOfPlainTransfer(t, c) })
 	t.Run("RepeatedUpdates", func(t *testing.T) { testRepeatedUpdates(t, c) })
 	t.Run("RepeatedInserts", func(t *testing.T) { testRepeatedInserts(t, c) })
+	t.Run("StoredOrder", func(t *testing.T) { testStoredOrder(t, c) })
 	t.Run("WriteOrder", func(t *testing.T) { testWriteOrder(t, c) })
 	t.Run("IgnoredWriteError", func(t *testing.T) { testIgnoredWriteError(t, c) })
 	t.Run("IgnoredReadError", func(t *testing.T) { testIgnoredReadError(t, c) })

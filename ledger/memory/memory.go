@@ -19,16 +19,20 @@ import (
 
 // Store is an in-memory ledger.Store. Update transactions run one at a
 // time under a lock and apply their writes only when fn succeeds; View
-// transactions share the lock. The zero value is not usable: call New.
-// Store is safe for concurrent use.
+// transactions share the lock. Transfers and balance history rows are
+// kept in timestamp order: those the ledger writes, past the stored ones,
+// are appended; a row below the last one (never written by the ledger)
+// is inserted in its place, in time linear in the rows stored. The zero
+// value is not usable: call New. Store is safe for concurrent use.
 type Store struct {
 	mu         sync.RWMutex
 	closed     bool
 	last       uint64
 	accountIDs idtable.Table[ledger.ID] // numbers the accounts
 	accounts   []*account               // by number
-	transfers  chunks                   // ascending timestamp
+	transfers  chunks                   // in the order stored
 	byID       index                    // position in transfers
+	byTime     []uint32                 // positions in transfers by timestamp; nil while they ascend (placeTransfer)
 	pending    map[ledger.ID]ledger.Pending
 	expiry     expiryHeap // active pending transfers with a timeout (and stale entries)
 	failed     map[ledger.ID]ledger.FailedTransfer
@@ -45,7 +49,7 @@ type Store struct {
 
 type account struct {
 	ledger.Account
-	transfers []uint32     // indexes into Store.transfers, ascending
+	transfers []uint32     // positions in Store.transfers, by ascending timestamp
 	history   []historyRow // ascending timestamp
 }
 
@@ -241,8 +245,8 @@ func (r readTx) ForEachAccount(fn func(ledger.Account) error) error {
 }
 
 func (r readTx) ForEachTransfer(fn func(ledger.Transfer) error) error {
-	for i := range r.s.transfers.n {
-		if err := fn(*r.s.transfers.at(i)); err != nil {
+	for k := range r.s.transfers.n {
+		if err := fn(*r.s.transferByTime(k)); err != nil {
 			return err
 		}
 	}
@@ -361,10 +365,8 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 // transfer whose timestamp, or a balance history row whose account and
 // timestamp, is stored or inserted twice. It numbers the IDs of each kind
 // of insert first (Store.txAccounts and the like), which finds an ID
-// inserted twice and serves the lookups after. The history row of a
-// created transfer has its timestamp, so that transfer is found by a
-// binary search of the transaction's transfers (ascending timestamps); the
-// row of a release names a stored transfer.
+// inserted twice and serves the lookups after, such as that of the
+// transfer a balance history row names (hasTransfer).
 func (t *tx) checkLocked() error {
 	s := t.s
 	if err := numberInserts(&s.txAccounts, t.newAccts, "account", func(a *ledger.Account) ledger.ID { return a.ID },
@@ -445,10 +447,7 @@ func (t *tx) checkLocked() error {
 				return fmt.Errorf("%w: balance history at %d of account %v, which does not exist",
 					ledger.ErrCorrupt, b.Timestamp, b.AccountID)
 			}
-			if t.writesTransfer(b.TransferID, b.Timestamp) {
-				continue
-			}
-			if _, ok := s.byID.get(&s.transfers, b.TransferID); !ok {
+			if !t.hasTransfer(b.TransferID, b.Timestamp) {
 				return fmt.Errorf("%w: balance history of account %v at %d names transfer %v, which does not exist",
 					ledger.ErrCorrupt, b.AccountID, b.Timestamp, b.TransferID)
 			}
@@ -519,15 +518,48 @@ func (o *keyOrder) next(ts uint64, id ledger.ID) {
 	o.ts, o.id = ts, id
 }
 
-// transferAt reports whether a stored transfer has timestamp ts. The
-// stored transfers ascend by timestamp, and a timestamp past the last
-// one, as the ledger assigns them, is found absent at once.
+// transferAt reports whether a stored transfer has timestamp ts: a
+// binary search of the transfers by timestamp (transferByTime), where a
+// timestamp past the last one, as the ledger assigns them, is found
+// absent at once.
 func (s *Store) transferAt(ts uint64) bool {
-	if s.transfers.n == 0 || ts > s.transfers.at(s.transfers.n-1).Timestamp {
+	n := s.transfers.n
+	if n == 0 || ts > s.transferByTime(n-1).Timestamp {
 		return false
 	}
-	i := sort.Search(s.transfers.n, func(i int) bool { return s.transfers.at(i).Timestamp >= ts })
-	return s.transfers.at(i).Timestamp == ts
+	k := sort.Search(n, func(k int) bool { return s.transferByTime(k).Timestamp >= ts })
+	return s.transferByTime(k).Timestamp == ts
+}
+
+// transferByTime returns the stored transfer of rank k (from 0) by
+// ascending timestamp.
+func (s *Store) transferByTime(k int) *ledger.Transfer {
+	if s.byTime != nil {
+		return s.transfers.at(int(s.byTime[k]))
+	}
+	return s.transfers.at(k)
+}
+
+// placeTransfer ranks by timestamp the transfer just stored at position
+// i, after every other, and reports whether its timestamp is past theirs,
+// as the ledger's are. Only a writer other than the ledger stores a
+// transfer below another: from then on byTime lists the positions by
+// timestamp, and a transfer below the last is inserted in its place.
+func (s *Store) placeTransfer(i int) (last bool) {
+	if i == 0 || s.transferByTime(i-1).Timestamp < s.transfers.at(i).Timestamp {
+		if s.byTime != nil {
+			s.byTime = append(s.byTime, uint32(i))
+		}
+		return true
+	}
+	if s.byTime == nil {
+		s.byTime = make([]uint32, i, 2*i)
+		for k := range s.byTime {
+			s.byTime[k] = uint32(k)
+		}
+	}
+	s.byTime = s.transfers.insertByTime(s.byTime, i)
+	return false
 }
 
 // historyAt reports whether a's stored balance history has a row at ts.
@@ -615,16 +647,25 @@ func number[T any](ids *idtable.Table[ledger.ID], batches [][]T, id func(*T) led
 	return repeated, twice
 }
 
-// writesTransfer reports whether the transaction inserts transfer id at
-// timestamp ts.
-func (t *tx) writesTransfer(id ledger.ID, ts uint64) bool {
+// hasTransfer reports whether transfer id is stored or inserted by the
+// transaction. ts is the timestamp of the balance history row that names
+// it: the transfer created at ts, which the ledger inserts in the same
+// transaction, is found by a binary search of each call's transfers
+// (ascending timestamps, as the ledger gives them); a released pending
+// transfer is stored; other transfers of the transaction are found among
+// those numbered in Store.txTransfers.
+func (t *tx) hasTransfer(id ledger.ID, ts uint64) bool {
 	for _, batch := range t.transfers {
 		k, ok := slices.BinarySearchFunc(batch, ts, func(tr ledger.Transfer, ts uint64) int { return cmp.Compare(tr.Timestamp, ts) })
 		if ok && batch[k].ID == id {
 			return true
 		}
 	}
-	return false
+	if _, ok := t.s.byID.get(&t.s.transfers, id); ok {
+		return true
+	}
+	_, ok := t.s.txTransfers.Find(id)
+	return ok
 }
 
 func (t *tx) commitLocked() {
@@ -656,8 +697,13 @@ func (t *tx) commitLocked() {
 			i := first + k
 			s.byID.put(&s.transfers, tr.ID, i)
 			dr, cr := s.account(tr.DebitAccountID), s.account(tr.CreditAccountID) // there, by checkLocked
-			dr.transfers = append(dr.transfers, uint32(i))
-			cr.transfers = append(cr.transfers, uint32(i))
+			if s.placeTransfer(i) {
+				dr.transfers = append(dr.transfers, uint32(i))
+				cr.transfers = append(cr.transfers, uint32(i))
+			} else {
+				dr.transfers = s.transfers.insertByTime(dr.transfers, i)
+				cr.transfers = s.transfers.insertByTime(cr.transfers, i)
+			}
 		}
 	}
 	for _, batch := range t.newPending {
@@ -684,7 +730,13 @@ func (t *tx) commitLocked() {
 		for _, b := range batch {
 			i, _ := s.byID.get(&s.transfers, b.TransferID) // there, by checkLocked
 			a := s.account(b.AccountID)                    // there, by checkLocked
-			a.history = append(a.history, historyRow{b.AccountBalance, uint32(i)})
+			row := historyRow{b.AccountBalance, uint32(i)}
+			if n := len(a.history); n == 0 || a.history[n-1].Timestamp < b.Timestamp {
+				a.history = append(a.history, row) // as the ledger writes them
+			} else {
+				k := sort.Search(n, func(k int) bool { return a.history[k].Timestamp > b.Timestamp })
+				a.history = slices.Insert(a.history, k, row)
+			}
 		}
 	}
 }
@@ -720,6 +772,14 @@ func (c *chunks) appendAll(ts []ledger.Transfer) int {
 		ts = ts[k:]
 	}
 	return first
+}
+
+// insertByTime inserts position i into list, positions in c by
+// ascending timestamp, in its place, and returns list.
+func (c *chunks) insertByTime(list []uint32, i int) []uint32 {
+	ts := c.at(i).Timestamp
+	k := sort.Search(len(list), func(k int) bool { return c.at(int(list[k])).Timestamp > ts })
+	return slices.Insert(list, k, uint32(i))
 }
 
 type expiry struct {
