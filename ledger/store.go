@@ -28,6 +28,14 @@ type Store interface {
 	// nil: with an error wrapping ctx's error, unless fn or a method of tx
 	// failed.
 	//
+	// So when several things go wrong, the first of these wins: fn's
+	// error; the error of the first method of tx that failed (once ctx has
+	// ended, a method that runs a statement, such as a SQLite insert,
+	// fails with ctx's error); ctx's error, when ctx ended before the
+	// commit is under way; a refusal of the writes that the store finds
+	// once fn has returned (ErrCorrupt, see Tx), even one it finds without
+	// the engine, such as a key given twice; the commit's error.
+	//
 	// Update may run fn again after a transient failure of the engine (a
 	// serialization failure, a deadlock, or a unique-key violation on insert
 	// caused by a concurrent transaction): fn acts only through tx and

@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -75,6 +76,10 @@ func testWritesWithoutRead(t *testing.T, c Config) {
 // itself, before its writes or after them, or without reading or writing
 // anything, and returns nil. Update fails with an error wrapping the
 // context's error and stores nothing of the transaction (Store.Update).
+// When the writes are refused as well (a key inserted twice, or one that
+// is stored), the error of a write method that failed wins, and
+// otherwise the context's error: the refusal that a store finds once fn
+// has returned does not.
 func testCancelledUpdate(t *testing.T, c Config) {
 	stored := twoAccounts()
 	// Account 3, transfer 10 from 1 to 3, a failed transfer, the update
@@ -123,5 +128,57 @@ func testCancelledUpdate(t *testing.T, c Config) {
 			assert.Equal(t, before, contents(t, s), "nothing of the cancelled transaction")
 			assert.Empty(t, failedOf(t, s, id(11)), "the failed transfer of the cancelled transaction")
 		})
+	}
+
+	for _, refused := range []struct {
+		name   string
+		refuse func(w *rows)
+	}{
+		{"account_twice", func(w *rows) { w.accounts = append(w.accounts, w.accounts[0]) }},
+		{"transfer_timestamp_twice", func(w *rows) {
+			tr := w.transfers[0]
+			tr.ID = id(12)
+			w.transfers = append(w.transfers, tr)
+		}},
+		{"stored_account", func(w *rows) { w.accounts = append(w.accounts, stored.accounts[0]) }},
+	} {
+		for _, cancelFirst := range []bool{true, false} {
+			name := refused.name + "_after_cancel"
+			if !cancelFirst {
+				name = refused.name + "_before_cancel"
+			}
+			t.Run(name, func(t *testing.T) {
+				s, before := storeWith(t, c, stored)
+				w := w
+				w.accounts = slices.Clone(w.accounts)
+				w.transfers = slices.Clone(w.transfers)
+				refused.refuse(&w)
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				var werr error // what the writes returned
+				err := s.Update(ctx, func(tx ledger.Tx) error {
+					if _, err := tx.LastTimestamp(); err != nil {
+						return err
+					}
+					if cancelFirst {
+						cancel()
+					}
+					werr = writeRows(tx, w, false)
+					cancel()
+					return nil
+				})
+				if werr != nil {
+					require.ErrorIs(t, err, werr, "the error of the write that failed")
+				} else {
+					require.ErrorIs(t, err, context.Canceled)
+					assert.NotErrorIs(t, err, ledger.ErrCorrupt)
+				}
+				if cancelFirst {
+					require.ErrorIs(t, err, context.Canceled, "writes after the context ended")
+				}
+				assert.Equal(t, before, contents(t, s), "nothing of the cancelled transaction")
+				assert.Empty(t, failedOf(t, s, id(11)), "the failed transfer of the cancelled transaction")
+			})
+		}
 	}
 }

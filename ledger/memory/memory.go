@@ -92,7 +92,8 @@ func (s *Store) Close() error {
 // stores refuse it. The write methods never fail: the store checks the
 // writes once fn has returned nil. Nor do the reads. When ctx has ended,
 // before fn runs or by the time it returns nil, Update fails with ctx's
-// error and applies nothing.
+// error and applies nothing, without checking the writes (which ctx's
+// error wins over, see ledger.Store.Update).
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err

@@ -87,7 +87,8 @@ func (s *Store) Close() error {
 // with an error wrapping ledger.ErrCorrupt and its unique violation once
 // the retries are spent. When ctx ends while fn runs, Update sends none
 // of fn's writes, rolls back, and fails with an error wrapping ctx's
-// error.
+// error, unless fn or a read failed: also when fn gave a key twice, which
+// the write methods do not report.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
@@ -132,11 +133,14 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if t.err != nil {
 		return t.err // a read that failed, whose error fn ignored
 	}
+	if err := ctx.Err(); err != nil {
+		// Nothing sent once ctx has ended, even when fn did nothing or
+		// gave a key twice: a refusal of the writes does not win over
+		// ctx's error (ledger.Store.Update).
+		return fmt.Errorf("postgres: commit: %w", err)
+	}
 	if t.inserted.repeated != nil {
 		return t.inserted.repeated // nothing sent; the deferred ROLLBACK ends an open transaction
-	}
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("postgres: commit: %w", err) // nothing sent once ctx has ended, even when fn did nothing
 	}
 	// The writes and COMMIT in one round trip: the inserts, then the
 	// updates, which so find the rows inserted in the transaction whatever
