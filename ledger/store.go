@@ -142,7 +142,8 @@ type ReadTx interface {
 // stored or given twice (for a stored key, a SQL store's error wraps the
 // engine's unique-key error too): the ID of an account, a transfer, a pending
 // state or a failed transfer, the Timestamp of a transfer, and the
-// (AccountID, Timestamp) of a balance history row.
+// (AccountID, Timestamp) of a balance history row. And so does a last
+// timestamp that goes back (SetLastTimestamp).
 //
 // A write method may fail at once (SQLite: an insert's constraint), or
 // succeed and leave the failure to Update (the memory store checks the
@@ -163,8 +164,11 @@ type Tx interface {
 	// ends (see Store.Update).
 	LastTimestamp() (uint64, error)
 
-	// SetLastTimestamp records ts, greater than what LastTimestamp
-	// returned, as the last assigned timestamp.
+	// SetLastTimestamp records ts as the last assigned timestamp. ts is
+	// past the last one (what LastTimestamp returned, or the ts of an
+	// earlier call in the transaction), for timestamps never go back: a
+	// ts that is not, lower or equal, fails Update with ErrCorrupt (at
+	// once or when it commits), and nothing of the transaction is stored.
 	SetLastTimestamp(ts uint64) error
 
 	// LockAccounts locks the accounts with the given IDs (ascending, no

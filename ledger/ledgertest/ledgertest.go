@@ -9,9 +9,10 @@
 // timestamp, a balance history row's account and timestamp) inserted
 // again, rows stored out of timestamp order, a refused write or a failed
 // read whose error the transaction ignores, the writes of a transaction
-// that reads nothing, a context that ends while the transaction runs,
-// concurrency, restart (for stores that persist) and a rapid state
-// machine that compares the store with the in-memory model.
+// that reads nothing, a context that ends while the transaction runs, a
+// last timestamp that goes back, concurrency, restart (for stores that
+// persist) and a rapid state machine that compares the store with the
+// in-memory model.
 package ledgertest
 
 import (
@@ -300,6 +301,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("IgnoredReadError", func(t *testing.T) { testIgnoredReadError(t, c) })
 	t.Run("WritesWithoutRead", func(t *testing.T) { testWritesWithoutRead(t, c) })
 	t.Run("CancelledUpdate", func(t *testing.T) { testCancelledUpdate(t, c) })
+	t.Run("LastTimestamp", func(t *testing.T) { testLastTimestamp(t, c) })
 	t.Run("Limits", func(t *testing.T) { testLimits(t, c) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, c) })
 	t.Run("Restart", func(t *testing.T) { testRestart(t, c) })

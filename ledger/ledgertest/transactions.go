@@ -182,3 +182,64 @@ func testCancelledUpdate(t *testing.T, c Config) {
 		}
 	}
 }
+
+// testLastTimestamp writes through the store itself, as no ledger would:
+// Tx.SetLastTimestamp takes a timestamp past the last one, stored or set
+// earlier in the transaction, for timestamps never go back. One that is
+// not, lower or equal, fails Update with ledger.ErrCorrupt, whether fn
+// read the last timestamp first or not, and nothing of its transaction
+// is kept; one past it is kept.
+func testLastTimestamp(t *testing.T, c Config) {
+	stored := twoAccounts() // the last timestamp is 2
+	// Account 3 and the timestamp, or the timestamps, in that order.
+	writeLast := func(read bool, last ...uint64) func(ledger.Store, rows) error {
+		return func(s ledger.Store, _ rows) error {
+			return s.Update(context.Background(), func(tx ledger.Tx) error {
+				if read {
+					if _, err := tx.LastTimestamp(); err != nil {
+						return err
+					}
+				}
+				if err := tx.InsertAccounts([]ledger.Account{{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3}}); err != nil {
+					return err
+				}
+				for _, ts := range last {
+					if err := tx.SetLastTimestamp(ts); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+	}
+	for _, read := range []bool{true, false} {
+		name := "read_first"
+		if !read {
+			name = "unread"
+		}
+		t.Run(name, func(t *testing.T) {
+			for _, tc := range []struct {
+				name string
+				last []uint64
+			}{
+				{"zero", []uint64{0}},
+				{"lower", []uint64{1}},
+				{"equal", []uint64{2}},
+				{"back_in_the_transaction", []uint64{4, 3}},
+				{"again_in_the_transaction", []uint64{4, 4}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					s := requireRefused(t, c, stored, rows{}, writeLast(read, tc.last...), false)
+					assert.Equal(t, stored.last, contents(t, s).last)
+				})
+			}
+			t.Run("kept", func(t *testing.T) {
+				s, before := storeWith(t, c, stored)
+				require.NoError(t, writeLast(read, 3, 5)(s, rows{}))
+				got := contents(t, s)
+				assert.Equal(t, uint64(5), got.last)
+				assert.Len(t, got.accounts, len(before.accounts)+1)
+			})
+		})
+	}
+}

@@ -87,9 +87,9 @@ func (s *Store) Close() error {
 // fn updates twice, or an insert of an account, a transfer, a pending
 // state or a failed transfer whose ID is stored or that fn inserts twice,
 // or of a transfer whose timestamp, or a balance history row whose
-// account and timestamp, is stored or inserted twice, fails Update with
-// ledger.ErrCorrupt and nothing of fn's writes is applied, as the SQL
-// stores refuse it. The write methods never fail: the store checks the
+// account and timestamp, is stored or inserted twice, or a last timestamp
+// that is not past the last one, fails Update with ledger.ErrCorrupt and
+// nothing of fn's writes is applied, as the SQL stores refuse it. The write methods never fail: the store checks the
 // writes once fn has returned nil. Nor do the reads. When ctx has ended,
 // before fn runs or by the time it returns nil, Update fails with ctx's
 // error and applies nothing, without checking the writes (which ctx's
@@ -103,7 +103,7 @@ func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if s.closed {
 		return ledger.ErrClosed
 	}
-	tx := &tx{readTx: readTx{s}}
+	tx := &tx{readTx: readTx{s}, last: s.last}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -271,7 +271,8 @@ func (r readTx) ForEachPending(fn func(ledger.Pending) error) error {
 // tx buffers the writes of one Update until fn returns nil.
 type tx struct {
 	readTx
-	last       uint64
+	last       uint64 // the last timestamp: stored, or set by the transaction
+	lastErr    error  // that of the first call of SetLastTimestamp that went back
 	newAccts   [][]ledger.Account
 	updAccts   [][]ledger.Account
 	transfers  [][]ledger.Transfer
@@ -284,6 +285,12 @@ type tx struct {
 func (t *tx) LastTimestamp() (uint64, error) { return t.s.last, nil }
 
 func (t *tx) SetLastTimestamp(ts uint64) error {
+	if ts <= t.last {
+		if t.lastErr == nil {
+			t.lastErr = fmt.Errorf("%w: last timestamp %d set, not past %d", ledger.ErrCorrupt, ts, t.last)
+		}
+		return nil
+	}
 	t.last = ts
 	return nil
 }
@@ -362,14 +369,18 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 // its account or pending state; when a pending state names a transfer
 // that is not pending; when it updates an account or a pending state
 // twice; when it inserts an account, a transfer, a pending state or a
-// failed transfer whose ID is stored, or twice; or when it inserts a
+// failed transfer whose ID is stored, or twice; when it inserts a
 // transfer whose timestamp, or a balance history row whose account and
-// timestamp, is stored or inserted twice. It numbers the IDs of each kind
+// timestamp, is stored or inserted twice; or when it set a last timestamp
+// that is not past the last one. It numbers the IDs of each kind
 // of insert first (Store.txAccounts and the like), which finds an ID
 // inserted twice and serves the lookups after, such as that of the
 // transfer a balance history row names (hasTransfer).
 func (t *tx) checkLocked() error {
 	s := t.s
+	if t.lastErr != nil {
+		return t.lastErr
+	}
 	if err := numberInserts(&s.txAccounts, t.newAccts, "account", func(a *ledger.Account) ledger.ID { return a.ID },
 		func(id ledger.ID) bool { return s.account(id) != nil }); err != nil {
 		return err
@@ -671,9 +682,7 @@ func (t *tx) hasTransfer(id ledger.ID, ts uint64) bool {
 
 func (t *tx) commitLocked() {
 	s := t.s
-	if t.last > s.last {
-		s.last = t.last
-	}
+	s.last = t.last
 	for _, batch := range t.newAccts {
 		for _, a := range batch {
 			if n, added := s.accountIDs.Add(a.ID); !added {

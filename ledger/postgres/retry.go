@@ -17,7 +17,7 @@ const (
 	codeDeadlockDetected     = "40P01"
 	codeUniqueViolation      = "23505"
 	codeForeignKeyViolation  = "23503" // not retried: ledger.ErrCorrupt
-	codeInvalidText          = "22P02" // from updateAll and checkPending, not retried: ledger.ErrCorrupt
+	codeInvalidText          = "22P02" // from updateAll, checkPending and setLastTimestamp, not retried: ledger.ErrCorrupt
 	codeDuplicateTable       = "42P07"
 	codeDuplicateObject      = "42710"
 )
@@ -42,9 +42,10 @@ func isForeignKeyViolation(err error) bool {
 	return errors.As(err, &pgErr) && pgErr.Code == codeForeignKeyViolation
 }
 
-// isRefused reports a write that updateAll or checkPending refused: an
-// update of a row that is not stored, or a pending state of a transfer
-// that is not pending.
+// isRefused reports a write that updateAll, checkPending or
+// setLastTimestamp refused: an update of a row that is not stored, a
+// pending state of a transfer that is not pending, or a last timestamp
+// that is not past the last one.
 func isRefused(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == codeInvalidText

@@ -72,10 +72,11 @@ func (s *Store) Close() error {
 // which does not exist (foreign_key_violation 23503, from the deferred
 // foreign keys: a balance history row naming no transfer, among
 // others), a pending state of a transfer that is not pending
-// (checkPending), an update of a row that is not stored, or an update
-// that names one row twice (each update is one statement, whose count of
-// updated rows then falls short), fails with an
-// error wrapping ledger.ErrCorrupt, and nothing of fn's writes is stored.
+// (checkPending), an update of a row that is not stored, an update that
+// names one row twice (each update is one statement, whose count of
+// updated rows then falls short), or a last timestamp that is not past
+// the last one (setLastTimestamp), fails with an error wrapping
+// ledger.ErrCorrupt, and nothing of fn's writes is stored.
 // The write methods of the transaction only queue their statements and
 // never fail: a write the server refuses fails Update, even when fn
 // returned nil, and nothing is stored; when fn fails, nothing is sent. A
@@ -364,9 +365,22 @@ func (t *writeTx) LastTimestamp() (uint64, error) {
 	return uint64(ts), nil
 }
 
-// SetLastTimestamp implements ledger.Tx.
+// setLastTimestamp records $1 as the last timestamp, and fails with
+// invalid_text_representation (22P02) as updateAll, which Update reports
+// as ledger.ErrCorrupt, unless $1 is past the last one. The message reads
+// the last one in a subquery, which sees it as it was before the update,
+// and which keeps the planner from evaluating the cast, constant with
+// the parameter alone, whatever the count.
+const setLastTimestamp = `WITH u AS (UPDATE ledger_state SET last_timestamp = $1
+		WHERE id = 1 AND last_timestamp < $1 RETURNING 1)
+	SELECT CASE WHEN count(*) = 0 THEN ('ledger: last timestamp ' || $1::bigint || ' set, not past ' ||
+		coalesce((SELECT last_timestamp FROM ledger_state WHERE id = 1)::text, 'none'))::integer END
+	FROM u`
+
+// SetLastTimestamp implements ledger.Tx: a ts that is not past the last
+// timestamp fails Update with ledger.ErrCorrupt (setLastTimestamp).
 func (t *writeTx) SetLastTimestamp(ts uint64) error {
-	t.batch.Queue(`UPDATE ledger_state SET last_timestamp = $1 WHERE id = 1`, sqlstore.Int(ts))
+	t.batch.Queue(setLastTimestamp, sqlstore.Int(ts))
 	return nil
 }
 

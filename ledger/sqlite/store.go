@@ -93,7 +93,8 @@ func joinErr(a, b error) error {
 // finds a row the transaction inserts whatever the order of fn's calls;
 // an update of a row that is not stored, or of one row twice, and a
 // pending state of a transfer that is not pending, then fail Update
-// alike.
+// alike, as does at once a last timestamp that is not past the last one
+// (SetLastTimestamp).
 // Nothing of fn's writes is stored then. A write method that fails (a
 // constraint of an insert: an ID that is stored, or given twice, fails with
 // an error wrapping ledger.ErrCorrupt and the driver's) ends the
@@ -324,9 +325,15 @@ func (t *writeTx) LastTimestamp() (uint64, error) {
 	return uint64(ts), nil
 }
 
-// SetLastTimestamp implements ledger.Tx.
+// SetLastTimestamp implements ledger.Tx: a ts that is not past the last
+// timestamp updates no row, and fails at once with ledger.ErrCorrupt,
+// which loses the transaction.
 func (t *writeTx) SetLastTimestamp(ts uint64) error {
-	_, err := t.exec(`UPDATE ledger_state SET last_timestamp = ?1 WHERE id = 1`, sqlstore.Int(ts))
+	n, err := t.exec(`UPDATE ledger_state SET last_timestamp = ?1 WHERE id = 1 AND last_timestamp < ?1`, sqlstore.Int(ts))
+	if err == nil && n != 1 {
+		err = fmt.Errorf("sqlite: %w: last timestamp %d set, not past the last one", ledger.ErrCorrupt, ts)
+		t.err = err
+	}
 	return err
 }
 
