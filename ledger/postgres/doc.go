@@ -24,7 +24,8 @@
 //     backoff, at most Options.MaxRetries times; a unique key that the
 //     transaction inserts twice (an ID, a transfer's timestamp, a balance
 //     history row's account and timestamp) is refused before the writes
-//     are sent, with ledger.ErrCorrupt, and is not retried.
+//     are sent, with ledger.ErrCorrupt (or the context's error when the
+//     context has ended: ledger.Store.Update's order), and is not retried.
 //
 // The store uses no advisory locks, no sequences and no serial keys (every
 // key comes from the ledger), so the design stays valid on distributed
