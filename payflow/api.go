@@ -14,7 +14,9 @@ import (
 // with either. Calls that change state are idempotent by the client-chosen
 // IDs they carry (request and refund IDs) or, over HTTP, by the
 // Idempotency-Key header. Methods that take a token need the bearer token
-// of a card that logged in (Login).
+// of a card that logged in (Login); the token of a card whose certificate
+// has been revoked since is ErrCard on every one of them, the error a
+// login of the card gets, and changes nothing.
 //
 // Errors match the sentinel errors of this package with errors.Is, in
 // process and over HTTP alike.
@@ -38,8 +40,8 @@ type API interface {
 	Pair(ctx context.Context, req *PairRequest) (*SessionView, error)
 	// Session returns the current state of a session one of whose cards
 	// holds the token. A session one of whose cards' certificates is
-	// revoked is ErrNotFound, the same answer as for an unknown session,
-	// and so is the view Pair answers for it.
+	// revoked is ErrNotFound to its other card, the same answer as for an
+	// unknown session, and so is the view Pair answers for it.
 	Session(ctx context.Context, token string, id ID) (*SessionView, error)
 	// Catalog returns a merchant's catalog.
 	Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error)

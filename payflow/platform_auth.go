@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -87,7 +88,10 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 
 // auth returns the card that holds token. The token is looked up by its
 // SHA-256, so the stored value is useless to a reader of the database and
-// no comparison of secrets depends on their bytes.
+// no comparison of secrets depends on their bytes. The token of a card
+// whose certificate, or a CA certificate above it, the CRLs of the
+// platform's verifier list is refused as a login of the card is (see
+// trusted): a token outlives no revocation.
 func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: no token", ErrUnauthorized)
@@ -103,7 +107,35 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 	if !p.now().Before(t.ExpiresAt) {
 		return nil, fmt.Errorf("%w: token expired", ErrUnauthorized)
 	}
-	return p.card(ctx, t.CardID)
+	e, err := p.cardEntry(ctx, t.CardID)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.trusted(e); err != nil {
+		return nil, err
+	}
+	return e.rec, nil
+}
+
+// trusted returns nil unless the CRLs of the platform's verifier (those
+// that logins are checked with, as they are at the call) list card e's
+// certificate or a CA certificate above it, which resolve's check finds
+// (cachedCard.revoked: a map lookup or two, no allocation). A card so
+// revoked is refused with the error that a login of it gets now: its
+// chain is verified as a login's is, and the error is ErrCard with that
+// check's reason (its revocation, or an expiry that comes first); should
+// the chain verify (a CRL that arrived meanwhile no longer lists it), the
+// error is ErrCard with pki.ErrRevoked's reason. It is the card's own
+// call that is refused, so the card may learn of its revocation.
+func (p *Platform) trusted(e *cachedCard) error {
+	revoked, err := e.revoked(p.verifier)
+	if err != nil || !revoked {
+		return err
+	}
+	if _, err := p.verifier.VerifyCard(e.rec.Chain); err != nil {
+		return verifyError(err)
+	}
+	return fmt.Errorf("%w: %v", ErrCard, pki.ErrRevoked)
 }
 
 // Resolve implements API. It draws on the card's budget of EID
@@ -446,8 +478,9 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 // Session implements API. A card of neither side of the session is
 // ErrForbidden. A session either of whose cards has a certificate, or a
 // CA certificate above it, that the CRLs of the platform's verifier list
-// answers its cards as a session that does not exist: ErrNotFound, the
-// error of a Store that holds no session of the ID (see sessionCards).
+// answers its other card as a session that does not exist: ErrNotFound,
+// the error of a Store that holds no session of the ID (see
+// sessionCards); the revoked card's token is ErrCard (see auth).
 func (p *Platform) Session(ctx context.Context, token string, id ID) (*SessionView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki"
 )
 
 // inDebt returns a limiter (burst 2, 1 a second) holding n cards that
@@ -270,4 +271,39 @@ func BenchmarkResolveHit(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestTrusted: the check that a token's card is not revoked passes for a
+// card whose chain the CRLs do not list, without allocating once the
+// card's names are read; refuses a revoked card with the error of its
+// login (ErrCard, the chain check's reason); and refuses with ErrCard and
+// pki.ErrRevoked's reason a card whose names are revoked although its
+// chain verifies (a CRL that arrived between the two checks).
+func TestTrusted(t *testing.T) {
+	ca := newTestCA(t)
+	p := &Platform{verifier: ca.verifier}
+	const id, other = "8944000000000000001", "8944000000000000019"
+	good := &cachedCard{rec: &CardRecord{ID: id, Chain: ca.chain(t, id)}}
+	require.NoError(t, p.trusted(good))
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		if err := p.trusted(good); err != nil {
+			t.Error(err)
+		}
+	}), "a card that is not revoked")
+
+	revokedChain := ca.chain(t, other)
+	ca.revoke(t, revokedChain)
+	bad := &cachedCard{rec: &CardRecord{ID: other, Chain: revokedChain}}
+	_, loginErr := ca.verifier.VerifyCard(revokedChain)
+	require.ErrorIs(t, loginErr, pki.ErrRevoked)
+	err := p.trusted(bad)
+	require.ErrorIs(t, err, ErrCard)
+	assert.Equal(t, verifyError(loginErr).Error(), err.Error(), "the error of the card's login")
+	require.NoError(t, p.trusted(good), "another card of the CA")
+
+	crossed := &cachedCard{rec: good.rec}
+	crossed.ids.Store(bad.ids.Load())
+	err = p.trusted(crossed)
+	require.ErrorIs(t, err, ErrCard)
+	assert.Equal(t, fmt.Errorf("%w: %v", ErrCard, pki.ErrRevoked).Error(), err.Error())
 }

@@ -16,7 +16,6 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
-	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -391,19 +390,13 @@ func TestRefusals(t *testing.T) {
 		{"revoked card", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			v, _ := s.request(t)
 			c := s.consent(t, v.ID)
-			cert, err := pki.ParseCertificate(s.shopper.Chain[0])
-			require.NoError(t, err)
-			require.NoError(t, s.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
-			s.RefreshCRLs()
-			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			s.Revoke(s.shopper)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
 			return err
 		}, payflow.ErrCard},
 		{"login of a revoked card", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
-			cert, err := pki.ParseCertificate(s.shopper.Chain[0])
-			require.NoError(t, err)
-			require.NoError(t, s.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
-			s.RefreshCRLs()
-			_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.shopper.Proof(record.RoleShopper, nil)})
+			s.Revoke(s.shopper)
+			_, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.shopper.Proof(record.RoleShopper, nil)})
 			return err
 		}, payflow.ErrCard},
 		{"counter regression", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
@@ -857,7 +850,7 @@ func TestResolveRevokedCard(t *testing.T) {
 	who, err := s.Platform.Resolve(ctx, s.shopper.Token, req)
 	require.NoError(t, err, "before the revocation")
 	require.Equal(t, "Corner Grocer", who.DisplayName)
-	s.revoke(t, s.seller)
+	s.Revoke(s.seller)
 
 	unknown := &payflow.ResolveRequest{EID: bytes.Repeat([]byte{7}, record.EIDSize)}
 	_, notFound := s.Platform.Resolve(ctx, s.shopper.Token, unknown)
@@ -879,21 +872,12 @@ func TestResolveRevokedCard(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrRateLimited, "both pairings drew on the budget")
 }
 
-// revoke has the issuer revoke card c's certificate and hands the
-// platform's verifier the new CRLs.
-func (s *shop) revoke(t *testing.T, c *paytest.Card) {
-	t.Helper()
-	cert, err := pki.ParseCertificate(c.Chain[0])
-	require.NoError(t, err)
-	require.NoError(t, s.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
-	s.RefreshCRLs()
-}
-
 // TestSessionOfRevokedCard: once the certificate of either card of a
-// paired session is revoked, the session answers both its cards as a
+// paired session is revoked, the session answers its other card as a
 // session that does not exist: the same not_found reply as an unknown
-// session ID, without the revoked card's name; a card of neither side is
-// forbidden, as for any stored session. A payment request in it is
+// session ID, without the revoked card's name; the revoked card's own
+// token is card_not_trusted, and a card of neither side is forbidden, as
+// for any stored session. A payment request in it is
 // not_found the same way when its shopper card is revoked, and
 // card_not_trusted, its own record, when its seller card is; the revoked
 // shopper's consent to a request made before is card_not_trusted. No
@@ -912,9 +896,14 @@ func TestSessionOfRevokedCard(t *testing.T) {
 			if revoked == "seller" {
 				card = s.seller
 			}
-			s.revoke(t, card)
+			s.Revoke(card)
 
 			for _, c := range []*paytest.Card{s.shopper, s.seller} {
+				if c == card {
+					_, err := s.Platform.Session(ctx, c.Token, s.session.ID)
+					require.ErrorIs(t, err, payflow.ErrCard, "asked by the revoked %s", c.Name)
+					continue
+				}
 				_, unknown := s.Platform.Session(ctx, c.Token, payflow.ID{0xee})
 				require.ErrorIs(t, unknown, payflow.ErrNotFound)
 				view, err := s.Platform.Session(ctx, c.Token, s.session.ID)
@@ -937,9 +926,68 @@ func TestSessionOfRevokedCard(t *testing.T) {
 			} else {
 				require.ErrorIs(t, err, payflow.ErrCard, "a request of the revoked seller card")
 			}
-			_, err = s.Platform.Payment(ctx, s.seller.Token, payflow.ID(r.RequestID))
+			_, err = s.Store.Payment(ctx, payflow.ID(r.RequestID))
 			assert.ErrorIs(t, err, payflow.ErrNotFound, "no request was stored")
 			assert.Equal(t, before, s.balances(t), "no money moved")
+		})
+	}
+}
+
+// TestTokenOfRevokedCard: a login token issued before its card's
+// certificate was revoked authenticates nothing from then on: every call
+// that takes a token (Resolve, Session, Catalog, Payment, Decline, Cancel
+// of a pending or a held request, Capture) is card_not_trusted, with the
+// reply (code and message) that a login of the card gets now, and changes
+// nothing: the requests stay as they were and no money moves. The other
+// card's token still works.
+func TestTokenOfRevokedCard(t *testing.T) {
+	for _, revoked := range []string{"shopper", "seller"} {
+		t.Run(revoked, func(t *testing.T) {
+			s := newShop(t, true, paytest.Options{})
+			ctx := context.Background()
+			pending, _ := s.request(t)
+			held, _ := s.request(t)
+			v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, held.ID)})
+			require.NoError(t, err)
+			require.Equal(t, payflow.StateHeld, v.State)
+			card, other, role := s.shopper, s.seller, record.RoleShopper
+			if revoked == "seller" {
+				card, other, role = s.seller, s.shopper, record.RoleSeller
+			}
+			before := s.balances(t)
+			s.Revoke(card)
+			_, loginErr := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: card.Proof(role, nil)})
+			require.ErrorIs(t, loginErr, payflow.ErrCard)
+
+			for _, c := range []struct {
+				name string
+				call func() error
+			}{
+				{"resolve", func() error {
+					_, err := s.Platform.Resolve(ctx, card.Token, &payflow.ResolveRequest{EID: other.EID()})
+					return err
+				}},
+				{"session", func() error { _, err := s.Platform.Session(ctx, card.Token, s.session.ID); return err }},
+				{"catalog", func() error { _, err := s.Platform.Catalog(ctx, card.Token, merchantID); return err }},
+				{"payment", func() error { _, err := s.Platform.Payment(ctx, card.Token, pending.ID); return err }},
+				{"decline", func() error { _, err := s.Platform.Decline(ctx, card.Token, pending.ID); return err }},
+				{"cancel pending", func() error { _, err := s.Platform.Cancel(ctx, card.Token, pending.ID); return err }},
+				{"cancel held", func() error { _, err := s.Platform.Cancel(ctx, card.Token, held.ID); return err }},
+				{"capture", func() error {
+					_, err := s.Platform.Capture(ctx, card.Token, &payflow.CaptureRequest{RequestID: held.ID})
+					return err
+				}},
+			} {
+				err := c.call()
+				require.ErrorIs(t, err, payflow.ErrCard, c.name)
+				assert.Equal(t, payflow.AsError(loginErr), payflow.AsError(err), "%s: the reply of the card's login", c.name)
+			}
+			s.requireState(t, pending.ID, payflow.StatePending)
+			s.requireState(t, held.ID, payflow.StateHeld)
+			assert.Equal(t, before, s.balances(t), "no money moved")
+			cat, err := s.Platform.Catalog(ctx, other.Token, merchantID)
+			require.NoError(t, err, "the other card's token")
+			assert.Equal(t, paytest.Catalog, cat.Items)
 		})
 	}
 }

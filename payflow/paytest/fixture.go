@@ -118,6 +118,16 @@ func (f *Fixture) RefreshCRLs() {
 	}
 }
 
+// Revoke has the issuing CA revoke card c's certificate and hands the
+// verifier fresh CRLs that list it.
+func (f *Fixture) Revoke(c *Card) {
+	f.TB.Helper()
+	cert, err := pki.ParseCertificate(c.Chain[0])
+	must(f.TB, err)
+	must(f.TB, f.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
+	f.RefreshCRLs()
+}
+
 func must(tb testing.TB, err error) {
 	tb.Helper()
 	if err != nil {

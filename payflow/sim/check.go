@@ -113,8 +113,8 @@ func (w *world) endView(p *purchase) (*payflow.PaymentView, error) {
 }
 
 // viewAs is the view of p of c's phone, or of the other party's when c is
-// revoked and its token expired; when both cards are, the platform's
-// stored record stands in for it.
+// revoked (its token refused); when both cards are, the platform's stored
+// record stands in for it.
 func (w *world) viewAs(p *purchase, c *card) (*payflow.PaymentView, error) {
 	other := p.shopper
 	if c == p.shopper {

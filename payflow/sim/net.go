@@ -74,10 +74,21 @@ func (w *world) proof(c *card, role record.Role, peer []byte) ([]byte, error) {
 }
 
 // login makes sure the card holds a live token; it reports false when the
-// platform refused the card, as it must once the card is revoked.
+// platform refused the card, as it must once the card is revoked. A token
+// the card got before its revocation must be refused as its login is
+// (card_not_trusted): the phone drops it and logs in again.
 func (w *world) login(c *card, role record.Role) (bool, error) {
 	if c.token != "" && w.now.Before(c.tokenExp) {
-		return true, nil
+		if !c.revoked {
+			return true, nil
+		}
+		_, err := w.api.Catalog(w.ctx, c.token, w.merchants[0].id)
+		w.logf("token of revoked %s: %s", c.name, kind(err))
+		if err := w.expect("a call with the token of a revoked card", err, payflow.ErrCard); err != nil {
+			return false, err
+		}
+		w.count("revoked-token-refused")
+		c.token = ""
 	}
 	// Over HTTP a login whose reply was lost is sent again and, its reply
 	// never being stored, refused as spent: the phone logs in again over a

@@ -134,8 +134,8 @@ func (w *world) revoke() error {
 	}
 	c := w.shoppers[w.rng.IntN(len(w.shoppers))]
 	if m := w.merchants[w.rng.IntN(len(w.merchants))]; w.rng.IntN(5) == 0 && !m.seller.revoked {
-		// Now and then a till: its merchant can no longer take payments
-		// or refund, but cancels and captures with its token still work.
+		// Now and then a till: its merchant can no longer take payments,
+		// refund, cancel or capture (its token is refused too).
 		c = m.seller
 	}
 	if c.revoked {
