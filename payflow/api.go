@@ -52,7 +52,10 @@ type API interface {
 	// nonce.
 	Payment(ctx context.Context, token string, id ID) (*PaymentView, error)
 	// Approve records the shopper-card-signed Consent, settles the payment
-	// in the ledger and returns the view with the signed receipt.
+	// in the ledger and returns the view with the signed receipt. A
+	// pending request whose seller card's certificate is revoked is
+	// cancelled by the first call that reads it, and a consent to it is
+	// ErrFinal.
 	Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error)
 	// Decline ends a pending request on the payer's word.
 	Decline(ctx context.Context, token string, id ID) (*PaymentView, error)
@@ -218,7 +221,7 @@ const (
 	StateHeld      = "held"      // consented, funds on hold (manual capture)
 	StateCaptured  = "captured"  // settled; refunds may follow
 	StateDeclined  = "declined"  // the shopper said no
-	StateCancelled = "cancelled" // the seller withdrew it (a hold is voided) or its seller card paired again
+	StateCancelled = "cancelled" // the seller withdrew it (a hold is voided), its seller card paired again or was revoked
 	StateExpired   = "expired"   // nobody acted in time (a hold is voided)
 )
 

@@ -307,3 +307,26 @@ func TestTrusted(t *testing.T) {
 	require.ErrorIs(t, err, ErrCard)
 	assert.Equal(t, fmt.Errorf("%w: %v", ErrCard, pki.ErrRevoked).Error(), err.Error())
 }
+
+// TestCurrentPendingAllocs: reading a pending, unexpired request whose
+// seller card is cached and not revoked checks the card's revocation
+// without allocating, and leaves the request as it is.
+func TestCurrentPendingAllocs(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	ca := newTestCA(t)
+	const id = "8944000000000000001"
+	c := &CardRecord{ID: id, Chain: ca.chain(t, id)}
+	p := &Platform{store: &cardsOnly{cards: map[string]*CardRecord{id: c}}, verifier: ca.verifier, now: func() time.Time { return now }}
+	p.cache.init(time.Hour)
+	r := &PaymentRecord{State: StatePending, SellerCardID: id, ExpiresAt: now.Add(time.Minute)}
+	ctx := context.Background()
+	got, err := p.current(ctx, r)
+	require.NoError(t, err)
+	require.Same(t, r, got)
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		if _, err := p.current(ctx, r); err != nil {
+			t.Error(err)
+		}
+	}))
+	assert.Equal(t, StatePending, r.State)
+}

@@ -239,6 +239,8 @@ func (p *Platform) load(ctx context.Context, id ID) (*PaymentRecord, error) {
 // hold's expiry has its hold voided and is expired (expireHold), and an
 // expiry whose void is under way is finished. A void that fails fails
 // the call; the request stays voiding, for the next call or RecoverSweep.
+// A request pending before its expiry whose seller card is revoked is
+// cancelled (withdrawRevoked).
 func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecord, error) {
 	for {
 		now := p.now()
@@ -246,6 +248,8 @@ func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecor
 		switch {
 		case r.State == StatePending && !now.Before(r.ExpiresAt):
 			err = p.expire(ctx, r, now)
+		case r.State == StatePending:
+			err = p.withdrawRevoked(ctx, r, now)
 		case r.State == StateHeld && !now.Before(r.HoldExpiresAt):
 			err = p.expireHold(ctx, r)
 		case r.State == stateVoiding && r.VoidTo == StateExpired:
@@ -262,6 +266,30 @@ func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecor
 			return nil, err
 		}
 	}
+}
+
+// withdrawRevoked cancels r, pending and unexpired at now, when the CRLs
+// of the platform's verifier (those that logins are checked with, as they
+// are at the call) list the certificate of the seller card that signed
+// it, or a CA certificate above it: a request signed by a card no longer
+// trusted is paid by no one, and is withdrawn as the merchant's Cancel
+// withdraws it, by a compare-and-set from pending, which moves no money.
+// The check is resolve's (cachedCard.revoked): a map lookup or two, no
+// allocation. It leaves r as it is, and returns nil, when the card is not
+// revoked or no longer stored; it returns ErrConflict, having changed
+// nothing, when another call changed r first.
+func (p *Platform) withdrawRevoked(ctx context.Context, r *PaymentRecord, now time.Time) error {
+	e, err := p.cardEntry(ctx, r.SellerCardID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if revoked, err := e.revoked(p.verifier); err != nil || !revoked {
+		return err
+	}
+	r.State, r.UpdatedAt = StateCancelled, now
+	return p.store.UpdatePayment(ctx, r, StatePending)
 }
 
 // Payment implements API. The payer of a pending request gets a fresh
@@ -297,7 +325,9 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // payment the payer's wallet cannot cover is ErrFunds, one whose hold
 // would take an account's totals past the ledger's limit ErrLimit; either
 // stays pending, or is cancelled when the session's seller card paired
-// again while the hold was being placed (see Pair).
+// again while the hold was being placed (see Pair). A request whose
+// seller card is revoked is cancelled, and the consent ErrFinal, as a
+// consent to a request the merchant cancelled (see withdrawRevoked).
 // The same consent sent again is ErrReplay, unless its settlement has not
 // finished (an error or a lost reply ended the first call): the retry
 // then finishes it and answers as the first call would have. A copy sent

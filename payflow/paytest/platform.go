@@ -98,8 +98,9 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // same database): a catalog purchase with refunds, an e-ticket sold with
 // its price all or nothing, manual capture, a seller card pairing again
 // in its session (before or during an approval), a pending request left
-// with a pairing's mark, and approve racing cancel on two platforms
-// sharing the database.
+// with a pairing's mark, the requests of a seller card revoked after it
+// signed them, and approve racing cancel on two platforms sharing the
+// database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	ctx := context.Background()
 	t.Run("PurchaseAndRefund", func(t *testing.T) {
@@ -177,6 +178,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("PairingIntoExpiredSession", func(t *testing.T) { pairingIntoExpiredSession(t, NewShop(newFixture(t), false)) })
 	t.Run("SellerPairsDuringApproval", func(t *testing.T) { sellerPairsDuringApproval(t, newFixture(t)) })
 	t.Run("StaleMark", func(t *testing.T) { staleMark(t, NewShop(newFixture(t), false)) })
+	t.Run("RevokedSellerCard", func(t *testing.T) { revokedSellerCard(t, newFixture(t)) })
 	t.Run("ApproveCancelRace", func(t *testing.T) {
 		f := newFixture(t)
 		s := NewShop(f, false)
@@ -383,6 +385,117 @@ func staleMark(t *testing.T, s *Shop) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, done.State)
 	assert.Equal(t, [2]payflow.Balance{{Posted: 0}, {Posted: before[1].Posted + Funds + 1}}, s.Balances("EUR"))
+}
+
+// revokedSellerCard: the merchant captures manually with two seller
+// cards, and the first, which signed every request, is revoked while an
+// approval it signed the request of is under way (its hold placed). That
+// approval is settled as it began: the request is held. From then on a
+// pending request that the revoked card signed is cancelled by the first
+// call that reads it or acts on it before it expires: a consent to it is
+// final_state, with the reply of a consent to a request that the merchant
+// cancelled, spends its nonce and moves nothing; the payer's screen shows
+// it cancelled without a consent nonce, declining another is final_state,
+// and another sent again by the seller's phone is answered cancelled; one
+// that no call reads before its expiry expires. A held
+// request stays held: the revoked card's token is card_not_trusted and
+// captures nothing, the merchant's other seller card captures it, and
+// one that nobody captures expires at its hold expiry, its hold voided.
+func revokedSellerCard(t *testing.T, f *Fixture) {
+	ctx := context.Background()
+	s := NewShop(f, true)
+	till2 := s.NewCard("Till 2")
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: MerchantID, Name: "Corner Grocer", Currency: "EUR", ManualCapture: true, SellerCardIDs: []string{s.Seller.ID, till2.ID},
+	}))
+	till2.Login(record.RoleSeller)
+	create := func(amount uint64) *payflow.PaymentView {
+		t.Helper()
+		v, err := s.Create(Request(s.Session, "EUR", amount))
+		require.NoError(t, err)
+		require.Equal(t, payflow.StatePending, v.State)
+		return v
+	}
+	state := func(id payflow.ID) string {
+		t.Helper()
+		r, err := s.Store.Payment(ctx, id)
+		require.NoError(t, err)
+		return r.State
+	}
+	withdrawn := create(100)
+	withdrawnConsent := s.Consent(withdrawn.ID)
+	_, err := s.Platform.Cancel(ctx, till2.Token, withdrawn.ID)
+	require.NoError(t, err)
+	_, cancelledErr := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: withdrawnConsent})
+	require.ErrorIs(t, cancelledErr, payflow.ErrFinal, "a consent to a request the merchant cancelled")
+
+	pending, other, unread := create(300), create(200), create(50)
+	resent, err := s.Seller.Sign(Request(s.Session, "EUR", 70))
+	require.NoError(t, err)
+	_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: resent})
+	require.NoError(t, err)
+	// The payer's screen shows it pending, with its consent nonce; the
+	// card signs the consent after the revocation.
+	screen, err := s.Platform.Payment(ctx, s.Shopper.Token, pending.ID)
+	require.NoError(t, err)
+	captured := create(1000)
+	v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(captured.ID)})
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateHeld, v.State)
+
+	hooked := &hookedStore{Store: f.Store, from: "approving", hook: func() { s.Revoke(s.Seller) }}
+	approving, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: f.Ledger, Store: hooked, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
+	})
+	require.NoError(t, err)
+	lapsed := create(500)
+	v, err = approving.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(lapsed.ID)})
+	require.NoError(t, err, "an approval under way at the revocation")
+	require.Equal(t, payflow.StateHeld, v.State)
+	_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.Seller.Proof(record.RoleSeller, nil)})
+	require.ErrorIs(t, err, payflow.ErrCard, "the seller card is revoked")
+	before := s.Balances("EUR")
+	require.Equal(t, [2]payflow.Balance{{Posted: Funds, Held: 1500}, {Incoming: 1500}}, before)
+
+	consent := s.Shopper.MustSign(Consent(screen))
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	require.ErrorIs(t, err, payflow.ErrFinal, "a consent to a pending request of the revoked card")
+	assert.Equal(t, payflow.AsError(cancelledErr), payflow.AsError(err), "the reply of a consent to a cancelled request")
+	assert.Equal(t, payflow.StateCancelled, state(pending.ID))
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	assert.ErrorIs(t, err, payflow.ErrReplay, "the refused consent is spent")
+	pv, err := s.Platform.Payment(ctx, s.Shopper.Token, pending.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, pv.State)
+	assert.Nil(t, pv.ConsentNonce)
+	require.Equal(t, payflow.StatePending, state(other.ID), "stored pending until read")
+	_, err = s.Platform.Decline(ctx, s.Shopper.Token, other.ID)
+	require.ErrorIs(t, err, payflow.ErrFinal, "declining another")
+	assert.Equal(t, payflow.StateCancelled, state(other.ID))
+	v, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: resent})
+	require.NoError(t, err, "the signed request sent again")
+	assert.Equal(t, payflow.StateCancelled, v.State)
+	assert.Equal(t, before, s.Balances("EUR"), "no money moved")
+
+	_, err = s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: captured.ID})
+	require.ErrorIs(t, err, payflow.ErrCard, "a capture with the revoked card's token")
+	assert.Equal(t, payflow.StateHeld, state(captured.ID))
+	assert.Equal(t, before, s.Balances("EUR"), "no money moved")
+	v, err = s.Platform.Capture(ctx, till2.Token, &payflow.CaptureRequest{RequestID: captured.ID})
+	require.NoError(t, err, "a capture by the merchant's other seller card")
+	assert.Equal(t, payflow.StateCaptured, v.State)
+	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 1000, Held: 500}, {Posted: 1000, Incoming: 500}}, s.Balances("EUR"))
+
+	s.Clock.Advance(payflow.DefaultHoldTTL)
+	s.RefreshCRLs()
+	s.Shopper.Login(record.RoleShopper)
+	v, err = s.Platform.Payment(ctx, s.Shopper.Token, lapsed.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateExpired, v.State, "a hold nobody captured expires")
+	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 1000}, {Posted: 1000}}, s.Balances("EUR"))
+	v, err = s.Platform.Payment(ctx, s.Shopper.Token, unread.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateExpired, v.State, "a pending request that no call read before its expiry")
 }
 
 // hookedStore is a Store that runs hook once, before the first

@@ -81,10 +81,15 @@ var catalog = []payflow.CatalogItem{
 }
 
 // effective is the state the platform must show for p now: a pending
-// request past its lifetime is expired.
+// request past its lifetime is expired, and one before it whose seller
+// card is revoked cancelled (the platform cancels it at the first call
+// that reads it; every such call of the phones moves the model there).
 func (w *world) effective(p *purchase) string {
-	if p.state == payflow.StatePending && !w.now.Before(p.expiresAt) {
+	switch {
+	case p.state == payflow.StatePending && !w.now.Before(p.expiresAt):
 		return payflow.StateExpired
+	case p.state == payflow.StatePending && p.m.seller.revoked:
+		return payflow.StateCancelled
 	}
 	return p.state
 }

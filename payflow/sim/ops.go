@@ -375,6 +375,9 @@ func (w *world) approve(p *purchase) error {
 			return w.failf("a consent nonce for a request %s", eff)
 		}
 		w.logf("approve %d: screen shows %s", w.idx(p), eff)
+		if p.state == payflow.StatePending && eff == payflow.StateCancelled {
+			w.count("cancelled-by-revocation")
+		}
 		return w.transition(p, eff, 0)
 	}
 	if len(v.ConsentNonce) != record.NonceSize {
