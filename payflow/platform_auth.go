@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
-	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -117,25 +116,34 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 	return e.rec, nil
 }
 
-// trusted returns nil unless the CRLs of the platform's verifier (those
-// that logins are checked with, as they are at the call) list card e's
-// certificate or a CA certificate above it, which resolve's check finds
-// (cachedCard.revoked: a map lookup or two, no allocation). A card so
-// revoked is refused with the error that a login of it gets now: its
-// chain is verified as a login's is, and the error is ErrCard with that
-// check's reason (its revocation, or an expiry that comes first); should
-// the chain verify (a CRL that arrived meanwhile no longer lists it), the
-// error is ErrCard with pki.ErrRevoked's reason. It is the card's own
-// call that is refused, so the card may learn of its revocation.
-func (p *Platform) trusted(e *cachedCard) error {
+// refusal returns, for a card e that the CRLs of the platform's verifier
+// (those that logins are checked with, as they are at the call) list, or
+// list a CA certificate above it, the error of the chain verification a
+// login of it runs now (pki.ErrRevoked, or a refusal that comes first,
+// such as an expiry), and nil for any other card. The CRLs are looked up
+// first (cachedCard.revoked: a map lookup or two, no allocation); only a
+// card they list is verified, and the verification decides: a card that
+// it accepts (a CRL that arrived meanwhile no longer lists it) is not
+// refused. err is a failure of the platform, not of the card.
+func (p *Platform) refusal(e *cachedCard) (refused, err error) {
 	revoked, err := e.revoked(p.verifier)
 	if err != nil || !revoked {
+		return nil, err
+	}
+	_, refused = p.verifier.VerifyCard(e.rec.Chain)
+	return refused, nil
+}
+
+// trusted returns nil unless card e is revoked (refusal), and then the
+// error that a login of it gets now: ErrCard with the reason of the chain
+// verification. It is the card's own call that is refused, so the card
+// may learn of its revocation.
+func (p *Platform) trusted(e *cachedCard) error {
+	refused, err := p.refusal(e)
+	if err != nil || refused == nil {
 		return err
 	}
-	if _, err := p.verifier.VerifyCard(e.rec.Chain); err != nil {
-		return verifyError(err)
-	}
-	return fmt.Errorf("%w: %v", ErrCard, pki.ErrRevoked)
+	return verifyError(refused)
 }
 
 // Resolve implements API. It draws on the card's budget of EID
@@ -209,10 +217,11 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 			p.resolver.end()
 			switch {
 			case err == nil && p.checkEID(c, eid) == nil:
-				revoked, err := c.revoked(p.verifier)
+				refused, err := p.refusal(c)
 				if err != nil {
 					return nil, err
 				}
+				revoked := refused != nil
 				if !revoked {
 					return c.rec, nil
 				}
@@ -536,11 +545,11 @@ func (p *Platform) sessionCards(ctx context.Context, s *SessionRecord) (*CardRec
 		if err != nil {
 			return nil, err
 		}
-		revoked, err := e.revoked(p.verifier)
+		refused, err := p.refusal(e)
 		if err != nil {
 			return nil, err
 		}
-		if revoked {
+		if refused != nil {
 			return nil, ErrNotFound
 		}
 		if shopper == nil {

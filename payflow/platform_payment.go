@@ -274,8 +274,8 @@ func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecor
 // it, or a CA certificate above it: a request signed by a card no longer
 // trusted is paid by no one, and is withdrawn as the merchant's Cancel
 // withdraws it, by a compare-and-set from pending, which moves no money.
-// The check is resolve's (cachedCard.revoked): a map lookup or two, no
-// allocation. It leaves r as it is, and returns nil, when the card is not
+// The check is resolve's (refusal: a map lookup or two, no allocation,
+// for a card the CRLs do not list). It leaves r as it is, and returns nil, when the card is not
 // revoked or no longer stored; it returns ErrConflict, having changed
 // nothing, when another call changed r first.
 func (p *Platform) withdrawRevoked(ctx context.Context, r *PaymentRecord, now time.Time) error {
@@ -285,7 +285,7 @@ func (p *Platform) withdrawRevoked(ctx context.Context, r *PaymentRecord, now ti
 	} else if err != nil {
 		return err
 	}
-	if revoked, err := e.revoked(p.verifier); err != nil || !revoked {
+	if refused, err := p.refusal(e); err != nil || refused == nil {
 		return err
 	}
 	r.State, r.UpdatedAt = StateCancelled, now
