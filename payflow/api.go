@@ -40,8 +40,10 @@ type API interface {
 	Pair(ctx context.Context, req *PairRequest) (*SessionView, error)
 	// Session returns the current state of a session one of whose cards
 	// holds the token. A session one of whose cards' certificates is
-	// revoked is ErrNotFound to its other card, the same answer as for an
-	// unknown session, and so is the view Pair answers for it.
+	// revoked (listed in the platform's CRLs, and refused by a login's
+	// chain verification) is ErrNotFound to its other card, the same
+	// answer as for an unknown session, and so is the view Pair answers
+	// for it.
 	Session(ctx context.Context, token string, id ID) (*SessionView, error)
 	// Catalog returns a merchant's catalog.
 	Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error)

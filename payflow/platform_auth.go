@@ -195,7 +195,8 @@ func (p *Platform) name(ctx context.Context, eid []byte) (*ResolveResponse, erro
 // process stop resolving although this process's tables still hold them.
 // A card whose certificate, or a CA certificate above it, the CRLs of the
 // platform's verifier list (those that logins are checked with, as they
-// are at the call) is not offered: its EID too is looked for as one the
+// are at the call), and whose chain a login's verification then refuses
+// (refusal), is not offered: its EID too is looked for as one the
 // resolver does not know, and so answers errUnknownEID, as an EID never
 // enrolled, telling nothing of the card or its revocation.
 func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error) {
@@ -487,6 +488,7 @@ func (p *Platform) session(ctx context.Context, e *cachedCard, proof *record.Aut
 // Session implements API. A card of neither side of the session is
 // ErrForbidden. A session either of whose cards has a certificate, or a
 // CA certificate above it, that the CRLs of the platform's verifier list
+// (and whose chain a login's verification then refuses: refusal)
 // answers its other card as a session that does not exist: ErrNotFound,
 // the error of a Store that holds no session of the ID (see
 // sessionCards); the revoked card's token is ErrCard (see auth).
@@ -535,8 +537,9 @@ func (p *Platform) sessionView(ctx context.Context, s *SessionRecord) (*SessionV
 // answers ErrNotFound, which a Store answers for a session it does not
 // hold, so that the session is offered to no one, as the revoked card's
 // EIDs are not (resolve), and its reply tells nothing of the card or its
-// revocation. The check is resolve's (cachedCard.revoked): a map lookup
-// or two for each certificate of a cached card. A card no longer stored
+// revocation. The check is resolve's (refusal: a map lookup or two for
+// each certificate of a cached card, and for a card the CRLs list the
+// chain verification of a login, which decides). A card no longer stored
 // is ErrNotFound too.
 func (p *Platform) sessionCards(ctx context.Context, s *SessionRecord) (*CardRecord, error) {
 	var shopper *CardRecord

@@ -337,3 +337,40 @@ func TestCurrentPendingAllocs(t *testing.T) {
 	}))
 	assert.Equal(t, StatePending, r.State)
 }
+
+// TestListedButAcceptedCard: a card whose names the CRLs list (here
+// another card's) but whose chain a login's verification accepts, as when
+// a CRL that arrived meanwhile no longer lists it, is neither hidden from
+// its session nor has its pending request withdrawn; a card the
+// verification refuses is.
+func TestListedButAcceptedCard(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	ca := newTestCA(t)
+	const id, other = "8944000000000000001", "8944000000000000019"
+	good := &CardRecord{ID: id, Chain: ca.chain(t, id)}
+	revokedChain := ca.chain(t, other)
+	ca.revoke(t, revokedChain)
+	bad := &CardRecord{ID: other, Chain: revokedChain}
+	p := &Platform{store: &cardsOnly{cards: map[string]*CardRecord{id: good, other: bad}}, verifier: ca.verifier, now: func() time.Time { return now }}
+	p.cache.init(time.Hour)
+	ctx := context.Background()
+	eb, err := p.cardEntry(ctx, other)
+	require.NoError(t, err)
+	revoked, err := eb.revoked(p.verifier)
+	require.NoError(t, err)
+	require.True(t, revoked)
+	eg, err := p.cardEntry(ctx, id)
+	require.NoError(t, err)
+	eg.ids.Store(eb.ids.Load())
+
+	// The store takes no update: a withdrawal would fail the test.
+	r := &PaymentRecord{State: StatePending, SellerCardID: id, ExpiresAt: now.Add(time.Minute)}
+	require.NoError(t, p.withdrawRevoked(ctx, r, now))
+	assert.Equal(t, StatePending, r.State)
+
+	shopper, err := p.sessionCards(ctx, &SessionRecord{ShopperCardID: id, SellerCardID: id})
+	require.NoError(t, err)
+	assert.Same(t, good, shopper)
+	_, err = p.sessionCards(ctx, &SessionRecord{ShopperCardID: id, SellerCardID: other})
+	assert.Equal(t, ErrNotFound, err, "the card that the verification refuses")
+}
