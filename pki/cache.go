@@ -22,23 +22,29 @@ type cache struct {
 }
 
 type cacheEntry struct {
-	key [32]byte
-	res *result
+	key  [32]byte
+	res  *result
+	crls *map[string]*heldCRL // the CRLs held when res was checked
 }
 
 func newCache(max int) *cache {
 	return &cache{max: max, ll: list.New(), idx: make(map[[32]byte]*list.Element)}
 }
 
-func (c *cache) get(key [32]byte, now time.Time) *result {
+// get returns the result held for key, if it is valid at now and was
+// checked while crls, the CRLs held now, were: a result checked before a
+// CRL was accepted is not served, even in the instant before AddCRL
+// evicts it.
+func (c *cache) get(key [32]byte, now time.Time, crls *map[string]*heldCRL) *result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.idx[key]
 	if !ok {
 		return nil
 	}
-	res := el.Value.(*cacheEntry).res
-	if !now.Before(res.expiry) || now.Before(res.validFrom) {
+	e := el.Value.(*cacheEntry)
+	res := e.res
+	if e.crls != crls || !now.Before(res.expiry) || now.Before(res.validFrom) {
 		c.ll.Remove(el)
 		delete(c.idx, key)
 		return nil
@@ -47,20 +53,22 @@ func (c *cache) get(key [32]byte, now time.Time) *result {
 	return res
 }
 
-// put stores res unless a CRL was accepted since gen was read: the chain
-// was then checked against CRLs that may already be replaced.
-func (c *cache) put(key [32]byte, res *result, gen uint64, current *atomic.Uint64) {
+// put stores res, checked while crls were the CRLs held, unless a CRL has
+// been accepted since (current holds others): the chain was then checked
+// against CRLs that may already be replaced.
+func (c *cache) put(key [32]byte, res *result, crls *map[string]*heldCRL, current *atomic.Pointer[map[string]*heldCRL]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if current.Load() != gen {
+	if current.Load() != crls {
 		return
 	}
 	if el, ok := c.idx[key]; ok {
-		el.Value.(*cacheEntry).res = res
+		e := el.Value.(*cacheEntry)
+		e.res, e.crls = res, crls
 		c.ll.MoveToFront(el)
 		return
 	}
-	c.idx[key] = c.ll.PushFront(&cacheEntry{key: key, res: res})
+	c.idx[key] = c.ll.PushFront(&cacheEntry{key: key, res: res, crls: crls})
 	for c.ll.Len() > c.max {
 		last := c.ll.Back()
 		c.ll.Remove(last)

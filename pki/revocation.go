@@ -60,7 +60,8 @@ var oidReasonCode = asn1.ObjectIdentifier{2, 5, 29, 21}
 // next update not past, allowing for the skew), have no critical
 // extension, and not be older than the CRL held for the same issuer: a
 // lower number is refused, the same CRL again is accepted and changes
-// nothing. Verified chains that depend on the issuer leave the cache.
+// nothing. No chain verified before is served from the cache after it
+// (those that depend on the issuer leave the cache).
 // Errors match ErrCRL.
 func (v *Verifier) AddCRL(der []byte) error {
 	now := v.now()
@@ -139,7 +140,6 @@ func (v *Verifier) AddCRL(der []byte) error {
 	crls = maps.Clone(crls)
 	crls[key] = held
 	v.crls.Store(&crls)
-	v.gen.Add(1)
 	v.mu.Unlock()
 	if v.cache != nil {
 		v.cache.evict(key)

@@ -476,3 +476,30 @@ func TestRevokedTwoCAsOfOneName(t *testing.T) {
 	require.ErrorIs(t, err, ErrRevoked)
 	assert.True(t, v.Revoked(ids), "listed by its own CA")
 }
+
+// TestCacheServesNoResultOfReplacedCRLs: a chain verified and cached
+// before a CRL that lists it was accepted is not served from the cache
+// once that CRL is held, even in the instant between AddCRL's publishing
+// of the CRLs and its eviction of the chains that relied on them (here
+// the publishing alone, taken from another verifier).
+func TestCacheServesNoResultOfReplacedCRLs(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0)
+	v := newVerifier(t, h, clk, VerifierOptions{})
+	addCRLs(t, h, v)
+	_, err := v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	require.Equal(t, 1, v.cache.len(), "cached")
+
+	card, err := ParseCertificate(h.card)
+	require.NoError(t, err)
+	require.NoError(t, h.ca.Revoke(card.SerialNumber, ReasonKeyCompromise))
+	other := newVerifier(t, h, clk, VerifierOptions{})
+	addCRLs(t, h, other)
+	v.crls.Store(other.crls.Load())
+	ids, err := v.CertIDs(h.chain())
+	require.NoError(t, err)
+	require.True(t, v.Revoked(ids))
+	_, err = v.VerifyCard(h.chain())
+	require.ErrorIs(t, err, ErrRevoked, "not the result cached under the CRLs held before")
+}

@@ -72,8 +72,6 @@ type Verifier struct {
 	policy     RevocationPolicy
 	cache      *cache
 
-	gen atomic.Uint64 // incremented by every accepted CRL
-
 	mu   sync.Mutex                          // held by AddCRL over its change of crls
 	crls atomic.Pointer[map[string]*heldCRL] // by issuerKey of the CRL's issuer; replaced, never changed
 }
@@ -266,11 +264,14 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 	var key [32]byte
 	if v.cache != nil {
 		key = chainKey(r, chain)
-		if res := v.cache.get(key, now); res != nil {
+		if res := v.cache.get(key, now, v.crls.Load()); res != nil {
 			return res, nil
 		}
 	}
-	gen := v.gen.Load()
+	// The CRLs held before the chain is checked: a result is cached, and
+	// served, only while they are the CRLs held (the check itself may see
+	// later ones, and its result is then never served).
+	crls := v.crls.Load()
 
 	// The checks run in the order of PROTOCOL.md §4.5, the cheap ones on
 	// the presented certificates before any signature is checked.
@@ -327,7 +328,7 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 		res, err := v.check(ch, r, now)
 		if err == nil {
 			if v.cache != nil {
-				v.cache.put(key, res, gen, &v.gen)
+				v.cache.put(key, res, crls, &v.crls)
 			}
 			return res, nil
 		}
