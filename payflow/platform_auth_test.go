@@ -1055,3 +1055,38 @@ func TestResolveAfterOverlappingReloads(t *testing.T) {
 		})
 	}
 }
+
+// TestPairSessionStartsAfterResolving: a pairing that opens a session
+// after a miss waited for a reload of the cards gives it its lifetime from
+// the time read once the peer's EID resolved, not from before the wait.
+func TestPairSessionStartsAfterResolving(t *testing.T) {
+	ctx := context.Background()
+	st := &heldScan{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{SessionTTL: time.Minute}})
+	alice, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+	// Alice is written to the store directly, so that her EID misses.
+	require.NoError(t, st.PutCard(ctx, &payflow.CardRecord{ID: alice.Enrolment.ICCID, Chain: alice.Enrolment.Chain,
+		AdvSecret: alice.Enrolment.AdvertisingSecret, DisplayName: "Alice", EnrolledAt: s.Clock.Now()}))
+	s.Clock.Advance(time.Second) // a reload is due
+	k, err := adv.NewEIDKey(alice.Enrolment.AdvertisingSecret)
+	require.NoError(t, err)
+	eid := k.EID(adv.Epoch(s.Clock.Now()))
+
+	proof := s.seller.Proof(record.RoleSeller, eid[:])
+	read, release := st.hold()
+	paired := make(chan *payflow.SessionView, 1)
+	go func() {
+		v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+		assert.NoError(t, err)
+		paired <- v
+	}()
+	<-read // the seller's pairing missed Alice's EID and reloads the cards
+	s.Clock.Advance(30 * time.Second)
+	resolved := s.Clock.Now()
+	close(release)
+	v := within(t, paired, "the seller's pairing")
+	require.NotNil(t, v)
+	assert.Equal(t, payflow.SessionWaiting, v.State)
+	assert.True(t, v.ExpiresAt.Equal(resolved.Add(time.Minute)), "expires %v, want %v", v.ExpiresAt, resolved.Add(time.Minute))
+}
