@@ -786,6 +786,24 @@ func TestResolveWaitsForReload(t *testing.T) {
 	require.NoError(t, <-reloaded)
 }
 
+// aliceUnloaded returns a store that holds its scans on demand, a shop on
+// it whose sessions last a minute, and Alice, a card written to the store
+// directly: the shop's platform has not loaded her, so that her EID, eid
+// at the shop's time, misses; a reload of the cards is due.
+func aliceUnloaded(t *testing.T) (st *heldScan, s *shop, alice *simcardtest.Virtual, eid adv.EID) {
+	t.Helper()
+	st = &heldScan{Store: memory.New()}
+	s = newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{SessionTTL: time.Minute}})
+	alice, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
+	require.NoError(t, err)
+	require.NoError(t, st.PutCard(context.Background(), &payflow.CardRecord{ID: alice.Enrolment.ICCID, Chain: alice.Enrolment.Chain,
+		AdvSecret: alice.Enrolment.AdvertisingSecret, DisplayName: "Alice", EnrolledAt: s.Clock.Now()}))
+	s.Clock.Advance(time.Second)
+	k, err := adv.NewEIDKey(alice.Enrolment.AdvertisingSecret)
+	require.NoError(t, err)
+	return st, s, alice, k.EID(adv.Epoch(s.Clock.Now()))
+}
+
 // TestPairExpiresWhileResolving: a pairing proof whose peer's EID misses
 // and waits for a reload of the cards is accepted at the time the peer
 // resolved, not at the time it arrived: the session it names, which
@@ -793,18 +811,7 @@ func TestResolveWaitsForReload(t *testing.T) {
 // its proof is spent all the same.
 func TestPairExpiresWhileResolving(t *testing.T) {
 	ctx := context.Background()
-	st := &heldScan{Store: memory.New()}
-	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{SessionTTL: time.Minute}})
-	alice, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
-	require.NoError(t, err)
-	// Alice is written to the store directly: the platform has not loaded
-	// her, so that her EID misses.
-	require.NoError(t, st.PutCard(ctx, &payflow.CardRecord{ID: alice.Enrolment.ICCID, Chain: alice.Enrolment.Chain,
-		AdvSecret: alice.Enrolment.AdvertisingSecret, DisplayName: "Alice", EnrolledAt: s.Clock.Now()}))
-	s.Clock.Advance(time.Second) // a reload is due
-	k, err := adv.NewEIDKey(alice.Enrolment.AdvertisingSecret)
-	require.NoError(t, err)
-	eid := k.EID(adv.Epoch(s.Clock.Now()))
+	st, s, alice, eid := aliceUnloaded(t)
 	ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: alice.Enrolment.ICCID})
 	require.NoError(t, err)
 	msg, err := alice.Card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: eid[:], PeerEID: s.seller.EID()})
@@ -1061,17 +1068,7 @@ func TestResolveAfterOverlappingReloads(t *testing.T) {
 // the time read once the peer's EID resolved, not from before the wait.
 func TestPairSessionStartsAfterResolving(t *testing.T) {
 	ctx := context.Background()
-	st := &heldScan{Store: memory.New()}
-	s := newShopOn(t, st, false, paytest.Options{Platform: payflow.PlatformOptions{SessionTTL: time.Minute}})
-	alice, err := simcardtest.NewCard(s.Issuer, simcardtest.Options{})
-	require.NoError(t, err)
-	// Alice is written to the store directly, so that her EID misses.
-	require.NoError(t, st.PutCard(ctx, &payflow.CardRecord{ID: alice.Enrolment.ICCID, Chain: alice.Enrolment.Chain,
-		AdvSecret: alice.Enrolment.AdvertisingSecret, DisplayName: "Alice", EnrolledAt: s.Clock.Now()}))
-	s.Clock.Advance(time.Second) // a reload is due
-	k, err := adv.NewEIDKey(alice.Enrolment.AdvertisingSecret)
-	require.NoError(t, err)
-	eid := k.EID(adv.Epoch(s.Clock.Now()))
+	st, s, _, eid := aliceUnloaded(t)
 
 	proof := s.seller.Proof(record.RoleSeller, eid[:])
 	read, release := st.hold()
