@@ -121,10 +121,7 @@ func TestServerErrorNil(t *testing.T) {
 func BenchmarkLimiterNewCard(b *testing.B) {
 	t0 := time.Unix(1_800_000_000, 0)
 	l, _ := inDebt(b, 100000, t0)
-	keys := make([]string, b.N)
-	for i := range keys {
-		keys[i] = "new " + strconv.Itoa(i)
-	}
+	keys := newKeys(b.N)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := range b.N {
