@@ -284,6 +284,13 @@ func (s *Store) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
 func (s *Store) Spent(_ context.Context, nonce []byte, cardID string, counter uint64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.spentLocked(nonce, cardID, counter)
+}
+
+// spentLocked returns pki.ErrNonce when nonce (when not nil) is marked
+// used, else the error of checkCounterLocked: Accept's checks of a
+// record's nonce and counter, in its order.
+func (s *Store) spentLocked(nonce []byte, cardID string, counter uint64) error {
 	if nonce != nil {
 		if _, ok := s.used[string(nonce)]; ok {
 			return pki.ErrNonce
@@ -299,12 +306,7 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if a.Nonce != nil {
-		if _, ok := s.used[string(a.Nonce)]; ok {
-			return pki.ErrNonce
-		}
-	}
-	if err := s.checkCounterLocked(a.CardID, a.Counter); err != nil {
+	if err := s.spentLocked(a.Nonce, a.CardID, a.Counter); err != nil {
 		return err
 	}
 	var stored *payflow.RefundRecord // a refund stored before under a.Refund's ID
