@@ -222,8 +222,7 @@ func (p *Platform) resolve(ctx context.Context, eid []byte) (*CardRecord, error)
 				if err != nil {
 					return nil, err
 				}
-				revoked := refused != nil
-				if !revoked {
+				if refused == nil {
 					return c.rec, nil
 				}
 			case err != nil && !errors.Is(err, ErrNotFound):

@@ -268,16 +268,16 @@ func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecor
 	}
 }
 
-// withdrawRevoked cancels r, pending and unexpired at now, when the CRLs
-// of the platform's verifier (those that logins are checked with, as they
-// are at the call) list the certificate of the seller card that signed
-// it, or a CA certificate above it: a request signed by a card no longer
-// trusted is paid by no one, and is withdrawn as the merchant's Cancel
-// withdraws it, by a compare-and-set from pending, which moves no money.
-// The check is resolve's (refusal: a map lookup or two, no allocation,
-// for a card the CRLs do not list). It leaves r as it is, and returns nil, when the card is not
-// revoked or no longer stored; it returns ErrConflict, having changed
-// nothing, when another call changed r first.
+// withdrawRevoked cancels r, pending and unexpired at now, when the seller
+// card that signed it is revoked (refusal: the CRLs of the platform's
+// verifier list its certificate or a CA certificate above it, and a
+// login's chain verification refuses it): a request signed by a card no
+// longer trusted is paid by no one, and is withdrawn as the merchant's
+// Cancel withdraws it, by a compare-and-set from pending, which moves no
+// money. For a card the CRLs do not list the check is a map lookup or
+// two, without allocating. It leaves r as it is, and returns nil, when
+// the card is not revoked or no longer stored; it returns ErrConflict,
+// having changed nothing, when another call changed r first.
 func (p *Platform) withdrawRevoked(ctx context.Context, r *PaymentRecord, now time.Time) error {
 	e, err := p.cardEntry(ctx, r.SellerCardID)
 	if errors.Is(err, ErrNotFound) {
