@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
-	"fmt"
 	"maps"
 	"math/big"
 	"slices"
@@ -219,23 +218,16 @@ type certID struct {
 // have CertIDs, and a certificate none of whose issuers the verifier
 // knows is named by none. It costs a signature check for each
 // certificate and CA of its issuer's name: names are made once per
-// chain, Revoked is the call to repeat. It returns an *Error matching ErrUntrusted for a chain that
-// is empty, longer than MaxDepth or holds a certificate that does not
-// parse, as VerifyCard does.
+// chain, Revoked is the call to repeat. It returns an *Error matching
+// ErrUntrusted for a chain that is empty, longer than MaxDepth or holds a
+// certificate that does not parse, as VerifyCard does.
 func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
-	if len(chain) == 0 {
-		return nil, newError(ErrUntrusted, -1, "empty chain", nil)
+	if err := v.checkLength(chain); err != nil {
+		return nil, err
 	}
-	if len(chain) > v.maxDepth {
-		return nil, newError(ErrUntrusted, -1, fmt.Sprintf("chain longer than %d certificates", v.maxDepth), nil)
-	}
-	certs := make([]*x509.Certificate, len(chain))
-	for i, der := range chain {
-		c, err := ParseCertificate(der)
-		if err != nil {
-			return nil, newError(ErrUntrusted, i, "malformed certificate", err)
-		}
-		certs[i] = c
+	certs, err := parseChain(chain)
+	if err != nil {
+		return nil, err
 	}
 	ids := new(CertIDs)
 	issuers := slices.Concat(certs, v.cas)

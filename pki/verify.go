@@ -255,11 +255,8 @@ func chainKey(r role, chain [][]byte) [32]byte {
 
 func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 	now := v.now()
-	if len(chain) == 0 {
-		return nil, newError(ErrUntrusted, -1, "empty chain", nil)
-	}
-	if len(chain) > v.maxDepth {
-		return nil, newError(ErrUntrusted, -1, fmt.Sprintf("chain longer than %d certificates", v.maxDepth), nil)
+	if err := v.checkLength(chain); err != nil {
+		return nil, err
 	}
 	var key [32]byte
 	if v.cache != nil {
@@ -275,13 +272,9 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 
 	// The checks run in the order of PROTOCOL.md §4.5, the cheap ones on
 	// the presented certificates before any signature is checked.
-	certs := make([]*x509.Certificate, len(chain))
-	for i, der := range chain {
-		c, err := ParseCertificate(bytes.Clone(der)) // the cache may keep it
-		if err != nil {
-			return nil, newError(ErrUntrusted, i, "malformed certificate", err)
-		}
-		certs[i] = c
+	certs, err := parseChain(chain)
+	if err != nil {
+		return nil, err
 	}
 	for i, c := range certs[1:] {
 		if !c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0 {
@@ -337,6 +330,33 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 		}
 	}
 	return nil, first
+}
+
+// checkLength refuses, as ErrUntrusted, a chain that is empty or longer
+// than the depth limit.
+func (v *Verifier) checkLength(chain [][]byte) error {
+	if len(chain) == 0 {
+		return newError(ErrUntrusted, -1, "empty chain", nil)
+	}
+	if len(chain) > v.maxDepth {
+		return newError(ErrUntrusted, -1, fmt.Sprintf("chain longer than %d certificates", v.maxDepth), nil)
+	}
+	return nil
+}
+
+// parseChain parses every certificate of chain, each from a copy of its
+// DER (the cache may keep it); one that does not parse is ErrUntrusted,
+// with its index.
+func parseChain(chain [][]byte) ([]*x509.Certificate, error) {
+	certs := make([]*x509.Certificate, len(chain))
+	for i, der := range chain {
+		c, err := ParseCertificate(bytes.Clone(der))
+		if err != nil {
+			return nil, newError(ErrUntrusted, i, "malformed certificate", err)
+		}
+		certs[i] = c
+	}
+	return certs, nil
 }
 
 func mapX509(err error, certs []*x509.Certificate) error {
