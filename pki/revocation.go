@@ -31,15 +31,6 @@ func issuerKey(c *x509.Certificate) string {
 
 func serialKey(n *big.Int) string { return n.Text(16) }
 
-// names reports whether a certificate or CRL whose issuer is the name
-// rawIssuer, with the authority key identifier aki (nil if none), names
-// ca as its issuer: ca's subject is that name and, when both have one,
-// ca's subject key identifier is aki.
-func names(ca *x509.Certificate, rawIssuer, aki []byte) bool {
-	return bytes.Equal(ca.RawSubject, rawIssuer) &&
-		(len(aki) == 0 || len(ca.SubjectKeyId) == 0 || bytes.Equal(aki, ca.SubjectKeyId))
-}
-
 // lists reports whether the CRL, if there is one, lists the serial
 // number serial (a serialKey).
 func (h *heldCRL) lists(serial string) bool {
@@ -102,7 +93,10 @@ func (v *Verifier) AddCRL(der []byte) error {
 	}
 	var issuer *x509.Certificate
 	for _, ca := range v.cas {
-		if !names(ca, crl.RawIssuer, crl.AuthorityKeyId) {
+		if !bytes.Equal(crl.RawIssuer, ca.RawSubject) {
+			continue
+		}
+		if len(crl.AuthorityKeyId) > 0 && len(ca.SubjectKeyId) > 0 && !bytes.Equal(crl.AuthorityKeyId, ca.SubjectKeyId) {
 			continue
 		}
 		if crl.CheckSignatureFrom(ca) == nil {
