@@ -2,7 +2,6 @@ package pki
 
 import (
 	"container/list"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,7 +11,8 @@ import (
 // An entry is served only within its validity, which starts no earlier than
 // the latest NotBefore of its chain and ThisUpdate of the CRLs it relied on
 // (less the skew) and ends no later than the earliest NotAfter of its chain
-// and NextUpdate of those CRLs.
+// and NextUpdate of those CRLs, and only while the CRLs held are those it
+// was checked with.
 type cache struct {
 	max int
 
@@ -34,7 +34,7 @@ func newCache(max int) *cache {
 // get returns the result held for key, if it is valid at now and was
 // checked while crls, the CRLs held now, were: a result checked before a
 // CRL was accepted is not served, even in the instant before AddCRL
-// evicts it.
+// clears the cache.
 func (c *cache) get(key [32]byte, now time.Time, crls *map[string]*heldCRL) *result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -76,19 +76,13 @@ func (c *cache) put(key [32]byte, res *result, crls *map[string]*heldCRL, curren
 	}
 }
 
-// evict removes every chain that relied on the CA named by issuer.
-func (c *cache) evict(issuer string) {
+// clear removes every chain: none is served once the CRLs it was checked
+// with are replaced.
+func (c *cache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for el := c.ll.Front(); el != nil; {
-		next := el.Next()
-		e := el.Value.(*cacheEntry)
-		if slices.Contains(e.res.deps, issuer) {
-			c.ll.Remove(el)
-			delete(c.idx, e.key)
-		}
-		el = next
-	}
+	c.ll.Init()
+	clear(c.idx)
 }
 
 // len returns the number of chains held.

@@ -51,7 +51,7 @@ var oidReasonCode = asn1.ObjectIdentifier{2, 5, 29, 21}
 // extension, and not be older than the CRL held for the same issuer: a
 // lower number is refused, the same CRL again is accepted and changes
 // nothing. No chain verified before is served from the cache after it
-// (those that depend on the issuer leave the cache).
+// (the cache is emptied).
 // Errors match ErrCRL.
 func (v *Verifier) AddCRL(der []byte) error {
 	now := v.now()
@@ -135,7 +135,7 @@ func (v *Verifier) AddCRL(der []byte) error {
 	v.crls.Store(&crls)
 	v.mu.Unlock()
 	if v.cache != nil {
-		v.cache.evict(key)
+		v.cache.clear()
 	}
 	return nil
 }
@@ -151,9 +151,7 @@ func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *r
 	crls := *v.crls.Load()
 	held := make([]*heldCRL, len(ch)-1) // held[i]: the CRL of ch[i]'s issuer
 	for i := range held {
-		key := issuerKey(ch[i+1])
-		res.deps = append(res.deps, key)
-		held[i] = crls[key]
+		held[i] = crls[issuerKey(ch[i+1])]
 		if serial := serialKey(ch[i].SerialNumber); held[i].lists(serial) {
 			return newError(ErrRevoked, i, "serial "+serial+" is listed", nil)
 		}

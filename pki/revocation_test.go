@@ -480,8 +480,8 @@ func TestRevokedTwoCAsOfOneName(t *testing.T) {
 // TestCacheServesNoResultOfReplacedCRLs: a chain verified and cached
 // before a CRL that lists it was accepted is not served from the cache
 // once that CRL is held, even in the instant between AddCRL's publishing
-// of the CRLs and its eviction of the chains that relied on them (here
-// the publishing alone, taken from another verifier).
+// of the CRLs and its clearing of the cache (here the publishing alone,
+// taken from another verifier).
 func TestCacheServesNoResultOfReplacedCRLs(t *testing.T) {
 	h := newHierarchy(t)
 	clk := newClock(t0)

@@ -205,7 +205,6 @@ type result struct {
 	chain     []*x509.Certificate
 	validFrom time.Time // the latest NotBefore or CRL ThisUpdate, minus skew
 	expiry    time.Time // the earliest NotAfter or CRL NextUpdate
-	deps      []string  // issuerKey of every issuer in the chain
 }
 
 // VerifyCard verifies the chain of a card: chain[0] is the card certificate
