@@ -106,7 +106,8 @@ func (c *Card) personaliseLocked(issuer *pki.CA, p Personalisation) (*Enrolment,
 	// A root puts no chain: PUT DATA 0107 without data deletes one left
 	// by an earlier attempt that still issues the certificate.
 	issuers := issuer.Chain()
-	if err := c.putDataLocked(TagChain, bytes.Join(issuers, nil)); err != nil {
+	chain := bytes.Join(issuers, nil)
+	if err := c.putDataLocked(TagChain, chain); err != nil {
 		return nil, err
 	}
 	if err := c.putDataLocked(TagPIN, []byte(p.PIN)); err != nil {
@@ -127,7 +128,7 @@ func (c *Card) personaliseLocked(issuer *pki.CA, p Personalisation) (*Enrolment,
 	if err := c.checkStoredLocked(TagCertificate, "certificate", cert); err != nil {
 		return nil, err
 	}
-	if err := c.checkStoredLocked(TagChain, "issuer chain", bytes.Join(issuers, nil)); err != nil {
+	if err := c.checkStoredLocked(TagChain, "issuer chain", chain); err != nil {
 		return nil, err
 	}
 	if _, err := c.exchangeLocked(Command{CLA: ClassISO, INS: InsActivate}); err != nil {
