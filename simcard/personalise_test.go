@@ -35,7 +35,16 @@ func isPut(cmd []byte, tag uint16) bool {
 	return err == nil && c.INS == simcard.InsPutData && uint16(c.P1)<<8|uint16(c.P2) == tag
 }
 
-var sw9000 = []byte{0x90, 0x00}
+// acknowledge returns a hook that answers 9000 to every PUT DATA of tag
+// without passing it on: the card acknowledges what it does not store.
+func acknowledge(tag uint16) func([]byte) []byte {
+	return func(cmd []byte) []byte {
+		if isPut(cmd, tag) {
+			return []byte{0x90, 0x00}
+		}
+		return nil
+	}
+}
 
 const persICCID = "89014103211118510720"
 
@@ -65,20 +74,10 @@ func TestPersonaliseReadsBack(t *testing.T) {
 		hook func(t *testing.T, a *applet.Applet) func([]byte) []byte
 	}{
 		{"chain acknowledged, not stored", func(*testing.T, *applet.Applet) func([]byte) []byte {
-			return func(cmd []byte) []byte {
-				if isPut(cmd, simcard.TagChain) {
-					return sw9000
-				}
-				return nil
-			}
+			return acknowledge(simcard.TagChain)
 		}},
 		{"certificate acknowledged, not stored", func(*testing.T, *applet.Applet) func([]byte) []byte {
-			return func(cmd []byte) []byte {
-				if isPut(cmd, simcard.TagCertificate) {
-					return sw9000
-				}
-				return nil
-			}
+			return acknowledge(simcard.TagCertificate)
 		}},
 		{"chain dropped by the certificate of another CA", func(t *testing.T, a *applet.Applet) func([]byte) []byte {
 			done := false
@@ -188,12 +187,7 @@ func TestPersonaliseLeftoverChain(t *testing.T) {
 
 	t.Run("deletion acknowledged, not done", func(t *testing.T) {
 		a, i := leftover(t)
-		i.hook = func(cmd []byte) []byte {
-			if isPut(cmd, simcard.TagChain) {
-				return sw9000
-			}
-			return nil
-		}
+		i.hook = acknowledge(simcard.TagChain)
 		enr, err := simcard.New(i).Personalise(root, pers)
 		require.ErrorIs(t, err, simcard.ErrNotStored)
 		assert.Nil(t, enr)
