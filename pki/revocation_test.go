@@ -324,11 +324,6 @@ func TestNewVerifierErrors(t *testing.T) {
 // certificates of other CAs and CRLs missing or stale, and reads the
 // CertIDs made before the revocation.
 func TestRevoked(t *testing.T) {
-	serial := func(der []byte) *big.Int {
-		c, err := ParseCertificate(der)
-		require.NoError(t, err)
-		return c.SerialNumber
-	}
 	h := newHierarchy(t)
 	clk := newClock(t0)
 	v := newVerifier(t, h, clk, VerifierOptions{})
@@ -352,7 +347,7 @@ func TestRevoked(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, foreign.ids, 1, "the card under the CA presented, whose CRLs the verifier does not take, and no more")
 
-	require.NoError(t, h.ca.Revoke(serial(h.card), ReasonKeyCompromise))
+	require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
 	addCRLs(t, h, v)
 	_, err = v.VerifyCard(h.chain())
 	require.ErrorIs(t, err, ErrRevoked)
@@ -376,7 +371,7 @@ func TestRevoked(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, v.AddCRL(der))
 	assert.False(t, v.Revoked(ids), "no longer listed")
-	require.NoError(t, h.root.Revoke(serial(h.ca.DER()), ReasonCACompromise))
+	require.NoError(t, h.root.Revoke(mustParse(t, h.ca.DER()).SerialNumber, ReasonCACompromise))
 	der, err = h.root.CRL(t0.Add(24 * time.Hour))
 	require.NoError(t, err)
 	require.NoError(t, v.AddCRL(der))
@@ -410,8 +405,7 @@ func TestCertIDsErrors(t *testing.T) {
 func TestRevokedAuthorityKeyIDMismatch(t *testing.T) {
 	h := newHierarchy(t)
 	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
-	tmpl, err := ParseCertificate(h.card)
-	require.NoError(t, err)
+	tmpl := mustParse(t, h.card)
 	tmpl.SerialNumber = big.NewInt(777)
 	tmpl.AuthorityKeyId, tmpl.Policies = nil, nil
 	tmpl.ExtKeyUsage, tmpl.UnknownExtKeyUsage = nil, nil // the extension is copied as it is
@@ -456,8 +450,7 @@ func TestRevokedTwoCAsOfOneName(t *testing.T) {
 	require.Equal(t, h.ca.cert.RawSubject, ca2.cert.RawSubject)
 	v := newVerifier(t, h, newClock(t0), VerifierOptions{Intermediates: [][]byte{ca2.DER()}})
 	addCRLs(t, h, v)
-	card, err := ParseCertificate(h.card)
-	require.NoError(t, err)
+	card := mustParse(t, h.card)
 	require.NoError(t, ca2.Revoke(card.SerialNumber, ReasonKeyCompromise))
 	crl, err := ca2.CRL(t0.Add(24 * time.Hour))
 	require.NoError(t, err)
@@ -491,8 +484,7 @@ func TestCacheServesNoResultOfReplacedCRLs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, v.cache.len(), "cached")
 
-	card, err := ParseCertificate(h.card)
-	require.NoError(t, err)
+	card := mustParse(t, h.card)
 	require.NoError(t, h.ca.Revoke(card.SerialNumber, ReasonKeyCompromise))
 	other := newVerifier(t, h, clk, VerifierOptions{})
 	addCRLs(t, h, other)
