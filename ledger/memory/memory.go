@@ -459,7 +459,7 @@ func (t *tx) checkLocked() error {
 				return fmt.Errorf("%w: balance history at %d of account %v, which does not exist",
 					ledger.ErrCorrupt, b.Timestamp, b.AccountID)
 			}
-			if !t.hasTransfer(b.TransferID, b.Timestamp) {
+			if !t.hasTransfer(b.TransferID) {
 				return fmt.Errorf("%w: balance history of account %v at %d names transfer %v, which does not exist",
 					ledger.ErrCorrupt, b.AccountID, b.Timestamp, b.TransferID)
 			}
@@ -564,24 +564,14 @@ func (t *tx) transferFlags(id ledger.ID) (flags ledger.TransferFlags, ok bool) {
 	return 0, false
 }
 
-// hasTransfer reports whether transfer id is stored or inserted by the
-// transaction. ts is the timestamp of the balance history row that names
-// it: the transfer created at ts, which the ledger inserts in the same
-// transaction, is found by a binary search of each call's transfers
-// (ascending timestamps, as the ledger gives them); a released pending
-// transfer is stored; other transfers of the transaction are found among
-// those numbered in Store.txTransfers.
-func (t *tx) hasTransfer(id ledger.ID, ts uint64) bool {
-	for _, batch := range t.transfers {
-		k, ok := slices.BinarySearchFunc(batch, ts, func(tr ledger.Transfer, ts uint64) int { return cmp.Compare(tr.Timestamp, ts) })
-		if ok && batch[k].ID == id {
-			return true
-		}
-	}
-	if _, ok := t.s.byID.get(&t.s.transfers, id); ok {
+// hasTransfer reports whether transfer id is inserted by the transaction
+// (numbered in Store.txTransfers by checkLocked) or stored (a released
+// pending transfer).
+func (t *tx) hasTransfer(id ledger.ID) bool {
+	if _, ok := t.s.txTransfers.Find(id); ok {
 		return true
 	}
-	_, ok := t.s.txTransfers.Find(id)
+	_, ok := t.s.byID.get(&t.s.transfers, id)
 	return ok
 }
 
