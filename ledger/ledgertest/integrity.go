@@ -80,12 +80,14 @@ func writeSome[T any](rs []T, write func([]T) error) func() error {
 }
 
 // storeWith opens a store with c, which the test closes, writes stored
-// into it, and returns it with its contents.
-func storeWith(t *testing.T, c Config, stored rows) (ledger.Store, rows) {
+// into it, one transaction each, and returns it with its contents.
+func storeWith(t *testing.T, c Config, stored ...rows) (ledger.Store, rows) {
 	t.Helper()
 	s := c.NewStore(t)
 	t.Cleanup(func() { s.Close() })
-	require.NoError(t, write(s, stored))
+	for i, w := range stored {
+		require.NoError(t, write(s, w), "write %d", i)
+	}
 	return s, contents(t, s)
 }
 
@@ -394,9 +396,7 @@ func testRepeatedInserts(t *testing.T, c Config) {
 	}
 
 	t.Run("kept", func(t *testing.T) {
-		s := c.NewStore(t)
-		defer s.Close()
-		require.NoError(t, write(s, stored))
+		s, _ := storeWith(t, c, stored)
 		w := fresh()
 		require.NoError(t, write(s, w))
 		got := contents(t, s)

@@ -57,19 +57,10 @@ func testStoredOrder(t *testing.T, c Config) {
 			last:      14,
 		},
 	}
-	open := func(t *testing.T) (ledger.Store, rows) {
-		t.Helper()
-		s := c.NewStore(t)
-		t.Cleanup(func() { s.Close() })
-		for i, w := range writes {
-			require.NoError(t, write(s, w), "write %d", i)
-		}
-		return s, contents(t, s)
-	}
 	bal := func(a, v, ts uint64) ledger.AccountBalance { return balance(a, v, ts).AccountBalance }
 
 	t.Run("kept", func(t *testing.T) {
-		s, got := open(t)
+		s, got := storeWith(t, c, writes...)
 		assert.Equal(t, rows{
 			accounts: writes[0].accounts,
 			transfers: []ledger.Transfer{transfer(13, 2, 1, 3), transfer(11, 2, 1, 5), transfer(12, 1, 2, 8),
@@ -163,7 +154,7 @@ func testStoredOrder(t *testing.T, c Config) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s, before := open(t)
+			s, before := storeWith(t, c, writes...)
 			w := fresh()
 			tc.insert(&w)
 			require.ErrorIs(t, write(s, w), ledger.ErrCorrupt)
@@ -176,7 +167,7 @@ func testStoredOrder(t *testing.T, c Config) {
 	// 16 and after transfer 21 at 14: a row may name a transfer of its
 	// transaction at another timestamp.
 	t.Run("fresh_kept", func(t *testing.T) {
-		s, before := open(t)
+		s, before := storeWith(t, c, writes...)
 		w := fresh()
 		w.transfers = append(w.transfers, transfer(21, 1, 2, 14))
 		w.balances = append(w.balances, balance(1, 20, 16), balance(1, 21, 14))
