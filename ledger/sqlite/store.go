@@ -234,10 +234,7 @@ func (t *writeTx) query(query string, args []any, row func(sqlstore.Scanner) err
 	} else {
 		rows, err = t.tx.QueryContext(t.ctx, query, args...)
 	}
-	if err = scanRows(rows, err, row); err != nil {
-		t.err = err
-	}
-	return err
+	return t.fail(scanRows(rows, err, row))
 }
 
 func scanRows(rows *sql.Rows, err error, row func(sqlstore.Scanner) error) error {
@@ -276,31 +273,37 @@ type writeTx struct {
 
 var _ ledger.Tx = (*writeTx)(nil)
 
+// fail records err, when not nil, as the error of the first statement
+// that failed (writeTx.err), and returns it.
+func (t *writeTx) fail(err error) error {
+	if err != nil && t.err == nil {
+		t.err = err
+	}
+	return err
+}
+
 // exec runs query and returns the number of rows it changed. Once a
 // statement has failed, it runs nothing and returns that statement's error
 // (writeTx.err).
-func (t *writeTx) exec(query string, args ...any) (n int64, err error) {
+func (t *writeTx) exec(query string, args ...any) (int64, error) {
 	if t.err != nil {
 		return 0, t.err
 	}
-	defer func() {
-		if err != nil {
-			t.err = err
-		}
-	}()
 	var res sql.Result
+	var err error
 	if st := t.stmt(query); st != nil {
 		res, err = st.ExecContext(t.ctx, args...)
 	} else {
 		res, err = t.tx.ExecContext(t.ctx, query, args...)
 	}
 	if isCorrupt(err) {
-		return 0, fmt.Errorf("sqlite: %w: %w", ledger.ErrCorrupt, err)
+		return 0, t.fail(fmt.Errorf("sqlite: %w: %w", ledger.ErrCorrupt, err))
 	} else if err != nil {
-		return 0, fmt.Errorf("sqlite: %w", err)
+		return 0, t.fail(fmt.Errorf("sqlite: %w", err))
 	}
-	if n, err = res.RowsAffected(); err != nil {
-		return 0, fmt.Errorf("sqlite: %w", err)
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, t.fail(fmt.Errorf("sqlite: %w", err))
 	}
 	return n, nil
 }
@@ -319,8 +322,7 @@ func (t *writeTx) LastTimestamp() (uint64, error) {
 	case err != nil:
 		return 0, err
 	case !found:
-		t.err = fmt.Errorf("sqlite: %w", sql.ErrNoRows)
-		return 0, t.err
+		return 0, t.fail(fmt.Errorf("sqlite: %w", sql.ErrNoRows))
 	}
 	return uint64(ts), nil
 }
@@ -331,8 +333,7 @@ func (t *writeTx) LastTimestamp() (uint64, error) {
 func (t *writeTx) SetLastTimestamp(ts uint64) error {
 	n, err := t.exec(`UPDATE ledger_state SET last_timestamp = ?1 WHERE id = 1 AND last_timestamp < ?1`, sqlstore.Int(ts))
 	if err == nil && n != 1 {
-		err = fmt.Errorf("sqlite: %w: last timestamp %d set, not past the last one", ledger.ErrCorrupt, ts)
-		t.err = err
+		err = t.fail(fmt.Errorf("sqlite: %w: last timestamp %d set, not past the last one", ledger.ErrCorrupt, ts))
 	}
 	return err
 }
