@@ -89,11 +89,12 @@ func (s *Store) Close() error {
 // or of a transfer whose timestamp, or a balance history row whose
 // account and timestamp, is stored or inserted twice, or a last timestamp
 // that is not past the last one, fails Update with ledger.ErrCorrupt and
-// nothing of fn's writes is applied, as the SQL stores refuse it. The write methods never fail: the store checks the
-// writes once fn has returned nil. Nor do the reads. When ctx has ended,
-// before fn runs or by the time it returns nil, Update fails with ctx's
-// error and applies nothing, without checking the writes (which ctx's
-// error wins over, see ledger.Store.Update).
+// nothing of fn's writes is applied, as the SQL stores refuse it. The
+// write methods never fail: the store checks the writes once fn has
+// returned nil. Nor do the reads. When ctx has ended, before fn runs or by
+// the time it returns nil, Update fails with ctx's error and applies
+// nothing, without checking the writes (which ctx's error wins over, see
+// ledger.Store.Update).
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
