@@ -180,6 +180,22 @@ func (w *phoneWorld) pair(tb testing.TB) *payflow.Confirmation {
 	return c1
 }
 
+// shopperSelects has the shopper hear the seller and select it, which
+// opens a session not yet paired, and returns the shopper's EID, for the
+// seller to select back, and the shopper's confirmation.
+func (w *phoneWorld) shopperSelects(tb testing.TB) (adv.EID, *payflow.Confirmation) {
+	tb.Helper()
+	w.hear(tb)
+	shopperEID, err := w.shopper.EID()
+	require.NoError(tb, err)
+	sellerEID, err := w.seller.EID()
+	require.NoError(tb, err)
+	c, err := w.shopper.Select(context.Background(), sellerEID)
+	require.NoError(tb, err)
+	require.False(tb, c.Paired)
+	return shopperEID, c
+}
+
 // pairPastARequest pairs the phones, has the seller ask for a payment and
 // cancel it, so that the session's next request index is 1, and moves the
 // clock to the next EID epoch, where pairing again opens another session.
@@ -1110,14 +1126,7 @@ func TestWaitPairedAcrossSelect(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
 	api := &hookAPI{API: w.f.Platform}
 	w.useShopper(t, api)
-	w.hear(t)
-	shopperEID, err := w.shopper.EID()
-	require.NoError(t, err)
-	sellerEID, err := w.seller.EID()
-	require.NoError(t, err)
-	first, err := w.shopper.Select(ctx, sellerEID)
-	require.NoError(t, err)
-	require.False(t, first.Paired)
+	shopperEID, first := w.shopperSelects(t)
 	var second *payflow.Confirmation
 	api.session = func() {
 		// The seller confirms the first session, and the shopper has
@@ -1133,7 +1142,7 @@ func TestWaitPairedAcrossSelect(t *testing.T) {
 		second, err = w.shopper.Select(ctx, next)
 		require.NoError(t, err)
 	}
-	_, err = w.shopper.WaitPaired(ctx)
+	_, err := w.shopper.WaitPaired(ctx)
 	require.ErrorIs(t, err, payflow.ErrNotPaired)
 	require.NotNil(t, second)
 	require.NotEqual(t, first.SessionID, second.SessionID)
@@ -1369,14 +1378,7 @@ func TestPhonesWaitInSessionsUntilThePlatformExpiresThem(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			w := httpSessionWorld(t)
-			w.hear(t)
-			shopperEID, err := w.shopper.EID()
-			require.NoError(t, err)
-			sellerEID, err := w.seller.EID()
-			require.NoError(t, err)
-			c, err := w.shopper.Select(ctx, sellerEID)
-			require.NoError(t, err)
-			require.False(t, c.Paired)
+			shopperEID, c := w.shopperSelects(t)
 			wait := func(ctx context.Context) error {
 				_, err := w.shopper.WaitPaired(ctx)
 				return err
@@ -1387,7 +1389,7 @@ func TestPhonesWaitInSessionsUntilThePlatformExpiresThem(t *testing.T) {
 				return err
 			}
 			if tt.paired {
-				_, err = w.seller.Select(ctx, shopperEID)
+				_, err := w.seller.Select(ctx, shopperEID)
 				require.NoError(t, err)
 				c, err = w.shopper.WaitPaired(ctx)
 				require.NoError(t, err)
