@@ -270,7 +270,7 @@ func (c *Client) pause(ctx context.Context, attempt int, retryAfter time.Duratio
 // whatever MaxBackoff.
 func (c *Client) backoff(attempt int) time.Duration {
 	d := c.opts.MinBackoff
-	for i := 1; i < attempt && d < c.opts.MaxBackoff; i++ {
+	for i := 1; i < attempt; i++ {
 		if d > c.opts.MaxBackoff/2 {
 			return c.opts.MaxBackoff
 		}
