@@ -16,7 +16,8 @@ import (
 	"fmt"
 	"sync/atomic"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/payflow"
@@ -77,7 +78,39 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{Store: sqlstate.New(db, db, sqlstate.Postgres, nil), db: db}, nil
+	return &Store{Store: sqlstate.NewPostgres(db, pipeline(db)), db: db}, nil
+}
+
+// pipeline returns the sqlstate.Pipeline of db: a pgx.Batch on one of its
+// connections, which pgx sends with one Sync, so that PostgreSQL runs the
+// queries in one implicit transaction.
+func pipeline(db *sql.DB) sqlstate.Pipeline {
+	return func(ctx context.Context, queries []sqlstate.Query, dest ...any) error {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		return conn.Raw(func(dc any) error {
+			c, ok := dc.(*stdlib.Conn)
+			if !ok {
+				return fmt.Errorf("postgres: connection of driver %T, not pgx", dc)
+			}
+			var b pgx.Batch
+			for _, q := range queries {
+				b.Queue(q.SQL, q.Args...)
+			}
+			br := c.Conn().SendBatch(ctx, &b)
+			err := br.QueryRow().Scan(dest...)
+			for i := 1; i < len(queries) && err == nil; i++ {
+				_, err = br.Exec()
+			}
+			if cerr := br.Close(); err == nil {
+				err = cerr
+			}
+			return err
+		})
+	}
 }
 
 // Close closes the pool. It is idempotent.

@@ -62,6 +62,70 @@ func TestPendingBySessionIndexed(t *testing.T) {
 	assert.Contains(t, fmt.Sprint(plan), "payflow_payments_pending_session")
 }
 
+// pairedSession stores a session of two cards, the seller's confirmed
+// (its counter 1), and returns it with the time of its acceptance.
+func pairedSession(t *testing.T, s *postgres.Store) (*payflow.SessionRecord, time.Time) {
+	t.Helper()
+	at := time.Unix(1_800_000_000, 0)
+	sess := &payflow.SessionRecord{ID: payflow.ID{0xee}, ShopperCardID: "8900000000000000001", SellerCardID: "8900000000000000002",
+		MerchantID: "m", ShopperEID: make([]byte, 16), SellerEID: make([]byte, 16), SellerConfirmed: true, ExpiresAt: at.Add(time.Hour)}
+	require.NoError(t, s.Accept(context.Background(), &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 1, Session: sess, Now: at}))
+	return sess, at
+}
+
+// pendingRequest returns a pending payment request of sess with the ID id.
+func pendingRequest(sess *payflow.SessionRecord, id byte, at time.Time) *payflow.PaymentRecord {
+	return &payflow.PaymentRecord{ID: payflow.ID{id}, SessionID: sess.ID, State: payflow.StatePending, MerchantID: "m",
+		SellerCardID: sess.SellerCardID, PayerCardID: sess.ShopperCardID, Currency: "EUR", Amount: 100,
+		Request: []byte("request"), RequestHash: []byte("hash"), ExpiresAt: at.Add(time.Hour), CreatedAt: at, UpdatedAt: at}
+}
+
+// pairWhileHeld starts the seller card's pairing into sess at the time
+// at, with its counter 3 and CancelPending; once the pairing waits for the
+// uncommitted transaction tx (on a row that tx wrote), it commits tx,
+// waits for the pairing to succeed and returns the request id as stored. It
+// fails the test if the pairing ends before tx commits.
+func pairWhileHeld(t *testing.T, s *postgres.Store, tx pgx.Tx, sess *payflow.SessionRecord, at time.Time, id payflow.ID) *payflow.PaymentRecord {
+	t.Helper()
+	ctx := context.Background()
+	var xid string
+	require.NoError(t, tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid))
+	paired := make(chan error, 1)
+	go func() {
+		paired <- s.Accept(ctx, &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 3, Session: sess, Now: at, CancelPending: true})
+	}()
+	for waiting := 0; waiting == 0; {
+		var n int
+		require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'
+			AND transactionid::text = $1 AND NOT granted`, xid).Scan(&n))
+		waiting = n
+		select {
+		case err := <-paired:
+			t.Fatalf("the pairing did not wait for the other transaction: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, <-paired)
+	got, err := s.Payment(ctx, id)
+	require.NoError(t, err)
+	return got
+}
+
+// beginOther begins a transaction on a connection of its own, rolled back
+// at the end of the test unless committed.
+func beginOther(t *testing.T, dsn string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	tx, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { tx.Rollback(context.Background()) })
+	return tx
+}
+
 // TestPairingWaitsForRefusedHold: a seller card's pairing whose
 // cancellation meets a request of its session that a refused hold is
 // moving from approving back to pending, uncommitted, waits for that
@@ -73,50 +137,62 @@ func TestPairingWaitsForRefusedHold(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
 	s := open(t, dsn)
-	at := time.Unix(1_800_000_000, 0)
-	sess := &payflow.SessionRecord{ID: payflow.ID{0xee}, ShopperCardID: "8900000000000000001", SellerCardID: "8900000000000000002",
-		MerchantID: "m", ShopperEID: make([]byte, 16), SellerEID: make([]byte, 16), SellerConfirmed: true, ExpiresAt: at.Add(time.Hour)}
-	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 1, Session: sess, Now: at}))
-	p := &payflow.PaymentRecord{ID: payflow.ID{1}, SessionID: sess.ID, State: payflow.StatePending, MerchantID: "m",
-		SellerCardID: sess.SellerCardID, PayerCardID: sess.ShopperCardID, Currency: "EUR", Amount: 100,
-		Request: []byte("request"), RequestHash: []byte("hash"), ExpiresAt: at.Add(time.Hour), CreatedAt: at, UpdatedAt: at}
-	a := &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 2, Insert: p}
+	sess, at := pairedSession(t, s)
+	a := &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 2, Insert: pendingRequest(sess, 1, at)}
 	require.NoError(t, s.Accept(ctx, a))
-	p = a.Insert
+	p := a.Insert
 	p.State = "approving"
 	require.NoError(t, s.UpdatePayment(ctx, p, payflow.StatePending))
 
-	conn, err := pgx.Connect(ctx, dsn)
+	tx := beginOther(t, dsn)
+	_, err := tx.Exec(ctx, `UPDATE payflow_payments SET state = 'pending', version = version + 1 WHERE id = $1`, p.ID[:])
 	require.NoError(t, err)
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	tx, err := conn.Begin(ctx)
-	require.NoError(t, err)
-	defer tx.Rollback(ctx)
-	_, err = tx.Exec(ctx, `UPDATE payflow_payments SET state = 'pending', version = version + 1 WHERE id = $1`, p.ID[:])
-	require.NoError(t, err)
-	var xid string
-	require.NoError(t, tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid))
-	paired := make(chan error, 1)
-	go func() {
-		paired <- s.Accept(ctx, &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 3, Session: sess, Now: at, CancelPending: true})
-	}()
-	// Wait until the pairing waits for the refusal's transaction.
-	for waiting := 0; waiting == 0; {
-		var n int
-		require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'
-			AND transactionid::text = $1 AND NOT granted`, xid).Scan(&n))
-		waiting = n
-		select {
-		case err := <-paired:
-			t.Fatalf("the pairing did not wait for the refusal: %v", err)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	require.NoError(t, tx.Commit(ctx))
-	require.NoError(t, <-paired)
-	got, err := s.Payment(ctx, p.ID)
-	require.NoError(t, err)
+	got := pairWhileHeld(t, s, tx, sess, at, p.ID)
 	assert.Equal(t, payflow.StateCancelled, got.State, "cancelled once the refusal committed")
+}
+
+// TestPairingCancelsRequestCommittedWhileWaiting: a request of the session
+// whose transaction holds the seller card's counter row (as Accept's does
+// when it records the request) and commits while the seller card's
+// pairing waits for that row is cancelled by the pairing, although it was
+// not committed when the pairing began: it was made before the pairing
+// took the row, by a run of the seller's app that the pairing ends.
+func TestPairingCancelsRequestCommittedWhileWaiting(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	s := open(t, dsn)
+	sess, at := pairedSession(t, s)
+	p := pendingRequest(sess, 1, at)
+
+	tx := beginOther(t, dsn)
+	_, err := tx.Exec(ctx, `UPDATE payflow_counters SET counter = 2 WHERE card_id = $1`, sess.SellerCardID)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `INSERT INTO payflow_payments (id, session_id, state, version, merchant_id, seller_card_id,
+		payer_card_id, currency, amount, request, request_hash, manual_capture, expires_at, created_at, updated_at, attempt,
+		hold_expires_at, capture_amount, captured, refunded, void_to, settled_at, due_at)
+		VALUES ($1, $2, 'pending', 1, $3, $4, $5, $6, $7, $8, $9, 0, $10, $11, $11, 0, 0, 0, 0, 0, '', 0, $10)`,
+		p.ID[:], p.SessionID[:], p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, int64(p.Amount), p.Request,
+		p.RequestHash, p.ExpiresAt.UnixNano(), p.CreatedAt.UnixNano())
+	require.NoError(t, err)
+	got := pairWhileHeld(t, s, tx, sess, at.Add(time.Minute), p.ID)
+	assert.Equal(t, payflow.StateCancelled, got.State, "made before the pairing took the counter row")
+	assert.Equal(t, uint64(2), got.Version)
+	assert.Equal(t, at.Add(time.Minute), got.UpdatedAt, "cancelled at the pairing's time")
+}
+
+// TestPairingLeavesLaterRequest: a request of the session recorded after
+// the seller card's pairing committed stays pending.
+func TestPairingLeavesLaterRequest(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, testenv.PostgresSchema(t))
+	sess, at := pairedSession(t, s)
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 2, Session: sess, Now: at, CancelPending: true}))
+	a := &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 3, Insert: pendingRequest(sess, 1, at)}
+	require.NoError(t, s.Accept(ctx, a))
+	got, err := s.Payment(ctx, a.Insert.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, got.State, "made after the pairing")
+	assert.Equal(t, uint64(1), got.Version)
 }
 
 // TestPlatform runs the platform end to end with the ledger and the

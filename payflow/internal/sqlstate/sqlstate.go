@@ -37,6 +37,7 @@ type Store struct {
 	w, r  *sql.DB
 	d     Dialect
 	batch *sqlitewrite.Batcher // nil: writes run on w as they come
+	pipe  Pipeline             // nil: none (SQLite)
 
 	mu    sync.Mutex
 	bound map[string]string
@@ -56,6 +57,30 @@ var _ payflow.Store = (*Store)(nil)
 // without, each runs on w as it comes.
 func New(w, r *sql.DB, d Dialect, batch *sqlitewrite.Batcher) *Store {
 	return &Store{w: w, r: r, d: d, batch: batch, bound: make(map[string]string), stmts: make(map[stmtKey]*sql.Stmt)}
+}
+
+// Query is a statement of a Pipeline, in the dialect's form, with its
+// arguments.
+type Query struct {
+	SQL  string
+	Args []any
+}
+
+// Pipeline runs queries on one connection of the writer pool as one
+// transaction, sent at once (PostgreSQL's pipeline: one round trip), and
+// scans the one row that the first returns into dest. They run one after
+// the other under READ COMMITTED, each from a snapshot taken as it
+// starts, once the ones before it have ended (with the row locks they
+// took); an error of one aborts them all and is returned. The postgres
+// package gives one, over pgx.
+type Pipeline func(ctx context.Context, queries []Query, dest ...any) error
+
+// NewPostgres returns a Store over a migrated PostgreSQL database that
+// runs pipelines with pipe.
+func NewPostgres(db *sql.DB, pipe Pipeline) *Store {
+	s := New(db, db, Postgres, nil)
+	s.pipe = pipe
+	return s
 }
 
 // stmt returns the prepared statement of query (rebound) on db, preparing
@@ -723,7 +748,15 @@ func (s *Store) NonceKey(ctx context.Context, candidate []byte) ([]byte, error) 
 // the counter's conditional upsert, the write of a and the cancellation of
 // its session's pending requests commit together. A session's upsert that
 // finds the stored session expired changes no row, returns none and is
-// followed by a read of that session, and nothing is cancelled.
+// followed by a read of that session, and nothing is cancelled. The
+// cancellation is a statement of its own, after the counter's upsert: on
+// PostgreSQL (READ COMMITTED) it reads the requests from a snapshot taken
+// once the upsert holds the card's counter row, so that it cancels every
+// request of the session whose transaction committed before that (the
+// acceptance of a request takes its seller card's row too) and none
+// recorded after it (whose acceptance waits for the row until this one
+// commits). SQLite runs one write transaction at a time, which sees every
+// one committed before it.
 func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	if err := a.Check(); err != nil {
 		return err
@@ -855,14 +888,23 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // instead of five: the nonce's insert, the counter's upsert and the write
 // are data-modifying WITH queries, and the main query divides by the
 // number of rows each changed, so that a refusal of any of them is a
-// division by zero that aborts the statement and all its changes (the
-// cancellation of a session's pending requests, a WITH query too, with
-// them). It returns true when the statement committed, and false with no
-// error when it was refused (or a unique key clashed, or the session
-// had expired and w changed no row): the caller then runs the
-// transaction of Accept, which tells which refused (or commits the nonce
-// and counter of an expired session's acceptance).
+// division by zero that aborts the statement and all its changes. The
+// cancellation of a session's pending requests (CancelPending) follows it
+// as a second statement in the same pipeline (still one round trip),
+// which an abort of the first skips: as a WITH query of the statement it
+// would read the requests from the statement's snapshot, taken before the
+// counter's upsert waited for the card's row, and miss a request whose
+// transaction held that row and committed meanwhile. Without a Pipeline
+// such an acceptance is left to the transaction of Accept. It returns
+// true when the statement committed, and false with no error when it was
+// refused (or a unique key clashed, or the session had expired and w
+// changed no row): the caller then runs the transaction of Accept, which
+// tells which refused (or commits the nonce and counter of an expired
+// session's acceptance).
 func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, error) {
+	if a.CancelPending && s.pipe == nil {
+		return false, nil
+	}
 	var b strings.Builder
 	var args []any
 	check := "1"
@@ -896,17 +938,17 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 		check += " / (SELECT count(*) FROM w)"
 		from += " LEFT JOIN w ON true"
 	}
-	if a.CancelPending {
-		// Runs with the others, whether or not the main query reads it,
-		// and is undone with them (also when the session has expired: w
-		// then returns no row).
-		b.WriteString(", x AS (" + qCancelPending + ")")
-		args = append(args, cancelArgs(a)...)
-	}
 	b.WriteString(" SELECT " + check + cols + from)
+	var row rowScanner
+	if a.CancelPending {
+		// Skipped when the statement aborts (also when the session has
+		// expired: w then returns no row).
+		row = pipelinedRow{s.pipe, ctx, []Query{{s.q(b.String()), args}, {s.q(qCancelPending), cancelArgs(a)}}}
+	} else {
+		row = s.wrow(ctx, b.String(), args...)
+	}
 	var ok int64
 	var err error
-	row := s.wrow(ctx, b.String(), args...)
 	if a.Session != nil {
 		var stored *payflow.SessionRecord
 		stored, err = scanSession(prefixed{row, &ok})
@@ -930,6 +972,16 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 	}
 	return true, nil
 }
+
+// pipelinedRow is the row of the first of queries, run in a Pipeline
+// when it is scanned.
+type pipelinedRow struct {
+	pipe    Pipeline
+	ctx     context.Context
+	queries []Query
+}
+
+func (r pipelinedRow) Scan(dest ...any) error { return r.pipe(r.ctx, r.queries, dest...) }
 
 // prefixed scans a row into ok and then the destinations it is given.
 type prefixed struct {
