@@ -51,9 +51,13 @@ type Store interface {
 	// write transactions are serialized from that point on and every read
 	// after it sees all previously committed writes (PostgreSQL: READ
 	// COMMITTED plus SELECT … FOR UPDATE on that record is enough). A store
-	// does not depend on it to store the writes: when fn writes without
-	// reading first, Update stores its writes, or refuses them, as it does
-	// any others (they are then not serialized with other writers).
+	// does not depend on it: a transaction that writes holds that lock
+	// (or the whole store's) before its first write whatever fn read, so
+	// the writes of two transactions never interleave; and when fn writes
+	// without reading first, Update stores its writes, or refuses them, as
+	// it does any others. (PostgreSQL: the reads that fn makes before
+	// LastTimestamp, or without it, see what was committed when they ran,
+	// and are not serialized with other writers.)
 	Update(ctx context.Context, fn func(tx Tx) error) error
 
 	// View runs fn in a read-only transaction that sees one consistent

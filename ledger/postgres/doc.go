@@ -12,7 +12,10 @@
 //
 //   - the ledger's first call, Tx.LastTimestamp, locks the single
 //     ledger_state row (SELECT … FOR UPDATE): write transactions serialize
-//     from there, and every later read sees all committed writes;
+//     from there, and every later read sees all committed writes; a
+//     transaction whose fn writes without having called it takes the same
+//     lock in the round trip of its writes, before the first, so the
+//     writes of two transactions never interleave whatever fn reads;
 //   - Tx.LockAccounts locks every account the batch touches with one
 //     SELECT … WHERE id = ANY($1) ORDER BY id FOR UPDATE, in one global
 //     order, so two batches never deadlock and a hot merchant account costs

@@ -19,7 +19,8 @@ import (
 // Store is a ledger.Store in a PostgreSQL database, reached through a pgx
 // connection pool. It is safe for concurrent use, and several processes may
 // share one database: write transactions serialize on the ledger's
-// timestamp row (SELECT … FOR UPDATE), and every batch locks the accounts
+// timestamp row (SELECT … FOR UPDATE, which every transaction that writes
+// takes before its first write), and every batch locks the accounts
 // it touches in one global order (ascending ID), so they never deadlock
 // and a hot account costs no more than any other.
 //
@@ -60,7 +61,11 @@ func (s *Store) Close() error {
 
 // Update implements ledger.Store: fn runs in one READ COMMITTED transaction
 // whose writes are sent together with COMMIT, as one pipelined batch of
-// bulk statements: Update returns once the commit is durable. A
+// bulk statements: Update returns once the commit is durable. The writes
+// hold the lock of the ledger_state row: Tx.LastTimestamp takes it, and
+// when fn wrote without calling it, the batch takes it before the first
+// write (a fn that locked accounts first may then deadlock with another
+// transaction, which the rerun below resolves). A
 // serialization failure (SQLSTATE 40001), a deadlock (40P01) or a unique
 // violation (23505, a concurrent insert of the same key) rolls back and
 // reruns fn after a randomized exponential backoff, at most
@@ -148,12 +153,18 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	// the order of fn's calls. After an error the server skips the rest of
 	// the pipeline, COMMIT included.
 	writes := append(t.batch.QueuedQueries, t.updates.QueuedQueries...)
+	if len(writes) > 0 && !t.locked {
+		// fn wrote without reading LastTimestamp (the ledger reads it
+		// first): the ledger_state lock goes out before the writes, in
+		// the same round trip, so that they do not interleave with
+		// those of another transaction.
+		writes = append([]*pgx.QueuedQuery{{SQL: lockState}}, writes...)
+	}
 	if !t.open {
 		if len(writes) == 0 {
 			return nil // fn did nothing
 		}
-		// fn wrote without reading (the ledger reads LastTimestamp
-		// first): BEGIN goes out with the writes.
+		// fn wrote without reading: BEGIN goes out with the writes.
 		writes = append([]*pgx.QueuedQuery{{SQL: begin}}, writes...)
 		t.open = true // even on error: ROLLBACK is harmless outside a transaction
 	}
@@ -220,13 +231,16 @@ func queryFunc(ctx context.Context, tx querier) sqlstore.QueryFunc {
 // queued (inserts in batch, updates in updates) and sent with COMMIT,
 // inserts first (the ledger never reads what it wrote in the same
 // transaction): a batch of the ledger costs one round trip per read and
-// one for all the writes.
+// one for all the writes. The writes hold the ledger_state lock
+// (lockState): LastTimestamp takes it, and when fn did not call it, the
+// lock goes out first with the writes.
 type writeTx struct {
 	sqlstore.Reader
-	ctx   context.Context
-	c     *pgxpool.Conn
-	open  bool // BEGIN sent, neither COMMIT nor ROLLBACK yet
-	batch pgx.Batch
+	ctx    context.Context
+	c      *pgxpool.Conn
+	open   bool // BEGIN sent, neither COMMIT nor ROLLBACK yet
+	locked bool // lockState sent in the transaction
+	batch  pgx.Batch
 	// updates follow batch, the inserts, when Update sends them.
 	updates pgx.Batch
 	// pending records the inserted transfers and pending states, so that
@@ -340,24 +354,29 @@ func (t *writeTx) fail(err error) error {
 	return err
 }
 
-// LastTimestamp implements ledger.Tx: it locks the ledger_state row, which
-// serializes write transactions from here to commit. When it is the first
-// call, BEGIN travels with it.
+// lockState reads the last timestamp and locks the ledger_state row until
+// the transaction ends: every write transaction takes it before its first
+// write, so write transactions are serialized.
+const lockState = `SELECT last_timestamp FROM ledger_state WHERE id = 1 FOR UPDATE`
+
+// LastTimestamp implements ledger.Tx: it locks the ledger_state row
+// (lockState), which serializes write transactions from here to commit.
+// When it is the first call, BEGIN travels with it.
 func (t *writeTx) LastTimestamp() (uint64, error) {
-	const q = `SELECT last_timestamp FROM ledger_state WHERE id = 1 FOR UPDATE`
 	var ts int64
 	if t.err != nil {
 		return 0, t.err
 	}
+	t.locked = true // even on error: the transaction is then lost
 	if t.open {
-		if err := t.c.QueryRow(t.ctx, q).Scan(&ts); err != nil {
+		if err := t.c.QueryRow(t.ctx, lockState).Scan(&ts); err != nil {
 			return 0, t.fail(fmt.Errorf("postgres: %w", err))
 		}
 		return uint64(ts), nil
 	}
 	var b pgx.Batch
 	b.Queue(begin)
-	b.Queue(q).QueryRow(func(row pgx.Row) error { return row.Scan(&ts) })
+	b.Queue(lockState).QueryRow(func(row pgx.Row) error { return row.Scan(&ts) })
 	t.open = true // even on error: ROLLBACK is harmless outside a transaction
 	if err := t.c.SendBatch(t.ctx, &b).Close(); err != nil {
 		return 0, t.fail(fmt.Errorf("postgres: %w", err))

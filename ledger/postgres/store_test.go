@@ -308,6 +308,66 @@ func TestConcurrentWriters(t *testing.T) {
 	}))
 }
 
+// TestWriteOnlyUpdateWaits runs an Update whose fn writes without
+// reading anything while another Update holds the ledger_state lock (its
+// fn read LastTimestamp, wrote, and waits): the write-only Update must
+// take that lock before its writes, so it waits for the other to commit
+// (the test sees it blocked by the other's backend in pg_locks) and
+// returns only after it; then both transactions are stored.
+func TestWriteOnlyUpdateWaits(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	accounts := func(v uint64) []ledger.Account {
+		return []ledger.Account{{ID: ledger.IDFromUint64(v), Ledger: 1, Code: 1, Timestamp: v}}
+	}
+	locked, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.Update(ctx, func(tx ledger.Tx) error {
+			if _, err := tx.LastTimestamp(); err != nil {
+				return err
+			}
+			if err := tx.InsertAccounts(accounts(1)); err != nil {
+				return err
+			}
+			select {
+			case <-locked: // a rerun
+			default:
+				close(locked)
+			}
+			<-release
+			return tx.SetLastTimestamp(1)
+		})
+	}()
+	<-locked
+	second := make(chan error, 1)
+	go func() {
+		second <- s.Update(ctx, func(tx ledger.Tx) error { return tx.InsertAccounts(accounts(2)) })
+	}()
+	// A backend holding a lock on this schema's ledger_state and blocked
+	// by another: the second Update's, waiting for the first's row lock.
+	const blocked = `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'relation'
+		AND relation = 'ledger_state'::regclass AND cardinality(pg_blocking_pids(pid)) > 0)`
+	for waiting := false; !waiting; time.Sleep(time.Millisecond) {
+		select {
+		case err := <-second:
+			close(release)
+			require.NoError(t, <-first)
+			t.Fatalf("the write-only Update returned (%v) while another Update held the ledger_state lock", err)
+		default:
+		}
+		require.NoError(t, s.pool.QueryRow(ctx, blocked).Scan(&waiting))
+	}
+	close(release)
+	require.NoError(t, <-first)
+	require.NoError(t, <-second)
+	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+		got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+		assert.Len(t, got, 2)
+		return err
+	}))
+}
+
 // TestOpenNegativeOptions: a negative MaxConns or MaxRetries is refused
 // with ErrNegativeOption before anything connects, rather than read as the
 // default.
