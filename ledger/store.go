@@ -137,10 +137,13 @@ type ReadTx interface {
 //
 // A row names rows that are stored or written in the same call of fn: a
 // transfer its debit and credit accounts, a pending state its transfer, a
-// balance history row its account and its transfer; and the transfer of a
-// pending state is a pending transfer (TransferPending). A row naming
-// another, a pending state of a transfer that is not pending, or an update
-// of a row that is not stored, fails Update with an error wrapping
+// balance history row its account and its transfer. The transfer of a
+// pending state is a pending transfer (TransferPending), and a transfer's
+// debit and credit accounts are two different accounts (the ledger
+// refuses others with TransferAccountsMustBeDifferent), so that
+// AccountTransfers lists each transfer once. A row naming another, a pending state of a transfer that is not
+// pending, a transfer whose debit and credit account are the same, or an
+// update of a row that is not stored, fails Update with an error wrapping
 // ErrCorrupt (at the latest when it commits), and nothing of the
 // transaction is stored. So does an insert of a unique key that is
 // stored or given twice (for a stored key, a SQL store's error wraps the
@@ -195,8 +198,9 @@ type Tx interface {
 	// Update with ErrCorrupt.
 	UpdateAccounts(accounts []Account) error
 
-	// InsertTransfers inserts new transfers (their IDs are not yet stored);
-	// Timestamp is unique too. The ledger gives them in ascending Timestamp
+	// InsertTransfers inserts new transfers (their IDs are not yet stored;
+	// each debits and credits two different accounts); Timestamp is unique
+	// too. The ledger gives them in ascending Timestamp
 	// order, past every stored transfer, but a store takes them in any
 	// order, and ForEachTransfer and AccountTransfers return them by
 	// Timestamp all the same. A unique-key violation (a concurrent

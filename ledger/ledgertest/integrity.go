@@ -263,6 +263,54 @@ func testMissingRows(t *testing.T, c Config) {
 	})
 }
 
+// testSameAccountTransfer writes through the store itself, as no ledger
+// would (the ledger refuses such a transfer with
+// TransferAccountsMustBeDifferent): a transfer whose debit and credit
+// account are the same (Tx), stored or inserted in the same transaction,
+// fails Update with ledger.ErrCorrupt after one call of fn, and nothing
+// of its transaction is kept, whether fn read Tx.LastTimestamp first or
+// not.
+func testSameAccountTransfer(t *testing.T, c Config) {
+	transfer := func(v, debit, credit, ts uint64) ledger.Transfer {
+		return ledger.Transfer{ID: id(v), DebitAccountID: id(debit), CreditAccountID: id(credit), Amount: 1,
+			Ledger: 1, Code: 1, Timestamp: ts}
+	}
+	// Each write has account 3, transfer 10 from 1 to 2 and failed
+	// transfer 12, which alone would be kept, and transfer 11.
+	written := func(debit, credit uint64) rows {
+		return rows{
+			accounts:  []ledger.Account{{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3}},
+			transfers: []ledger.Transfer{transfer(10, 1, 2, 4), transfer(11, debit, credit, 5)},
+			failed:    []ledger.FailedTransfer{{ID: id(12), Result: ledger.TransferExceedsCredits, Timestamp: 6}},
+			last:      6,
+		}
+	}
+	unread := func(s ledger.Store, w rows) error {
+		return s.Update(context.Background(), func(tx ledger.Tx) error { return writeRows(tx, w, false) })
+	}
+	for _, tc := range []struct {
+		name    string
+		account uint64
+		write   func(ledger.Store, rows) error
+	}{
+		{"stored_account", 1, write},
+		{"account_of_same_transaction", 3, write},
+		{"stored_account_without_read", 2, unread},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := requireRefused(t, c, twoAccounts(), written(tc.account, tc.account), tc.write, true)
+			assert.Empty(t, failedOf(t, s, id(12)), "the failed transfer of the refused transaction")
+		})
+	}
+
+	t.Run("kept", func(t *testing.T) {
+		s, _ := storeWith(t, c, twoAccounts())
+		w := written(3, 1)
+		require.NoError(t, write(s, w))
+		assert.Equal(t, w.transfers, contents(t, s).transfers)
+	})
+}
+
 // testRepeatedUpdates writes through the store itself, as no ledger
 // would: an update that names the same account or pending state twice
 // (Tx takes each at most once), next to each other or apart, fails Update

@@ -5,7 +5,8 @@
 // code, two-phase transfers with expiry on an injected clock, linked
 // chains, idempotent retries, lookups and pagination, the store's refusal
 // of a row naming a row that does not exist, of a pending state of a
-// transfer that is not pending and of a unique key (an ID, a transfer's
+// transfer that is not pending, of a transfer whose debit and credit
+// account are the same, and of a unique key (an ID, a transfer's
 // timestamp, a balance history row's account and timestamp) inserted
 // again, rows stored out of timestamp order, a refused write or a failed
 // read whose error the transaction ignores, the writes of a transaction
@@ -293,6 +294,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("AccountBalanceTransferFilters", func(t *testing.T) { testAccountBalanceTransferFilters(t, c) })
 	t.Run("MissingRows", func(t *testing.T) { testMissingRows(t, c) })
 	t.Run("PendingOfPlainTransfer", func(t *testing.T) { testPendingOfPlainTransfer(t, c) })
+	t.Run("SameAccountTransfer", func(t *testing.T) { testSameAccountTransfer(t, c) })
 	t.Run("RepeatedUpdates", func(t *testing.T) { testRepeatedUpdates(t, c) })
 	t.Run("RepeatedInserts", func(t *testing.T) { testRepeatedInserts(t, c) })
 	t.Run("StoredOrder", func(t *testing.T) { testStoredOrder(t, c) })

@@ -83,18 +83,18 @@ func (s *Store) Close() error {
 // neither stored nor written by fn (a transfer its accounts, a pending
 // state its transfer, a balance history row its account or its transfer,
 // an update its account or pending state), a pending state of a transfer
-// that is not pending, or an update of an account or pending state that
-// fn updates twice, or an insert of an account, a transfer, a pending
-// state or a failed transfer whose ID is stored or that fn inserts twice,
-// or of a transfer whose timestamp, or a balance history row whose
-// account and timestamp, is stored or inserted twice, or a last timestamp
-// that is not past the last one, fails Update with ledger.ErrCorrupt and
-// nothing of fn's writes is applied, as the SQL stores refuse it. The
-// write methods never fail: the store checks the writes once fn has
-// returned nil. Nor do the reads. When ctx has ended, before fn runs or by
-// the time it returns nil, Update fails with ctx's error and applies
-// nothing, without checking the writes (which ctx's error wins over, see
-// ledger.Store.Update).
+// that is not pending, a transfer whose debit and credit account are the
+// same, or an update of an account or pending state that fn updates twice,
+// or an insert of an account, a transfer, a pending state or a failed
+// transfer whose ID is stored or that fn inserts twice, or of a transfer
+// whose timestamp, or a balance history row whose account and timestamp,
+// is stored or inserted twice, or a last timestamp that is not past the
+// last one, fails Update with ledger.ErrCorrupt and nothing of fn's writes
+// is applied, as the SQL stores refuse it. The write methods never fail:
+// the store checks the writes once fn has returned nil. Nor do the reads.
+// When ctx has ended, before fn runs or by the time it returns nil, Update
+// fails with ctx's error and applies nothing, without checking the writes
+// (which ctx's error wins over, see ledger.Store.Update).
 func (s *Store) Update(ctx context.Context, fn func(tx ledger.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -367,16 +367,16 @@ func (t *tx) InsertBalances(b []ledger.BalanceRow) error {
 // the transaction names a row that is neither stored nor written by the
 // transaction: a transfer its debit or credit account, a pending state its
 // transfer, a balance history row its account or its transfer, an update
-// its account or pending state; when a pending state names a transfer
-// that is not pending; when it updates an account or a pending state
-// twice; when it inserts an account, a transfer, a pending state or a
-// failed transfer whose ID is stored, or twice; when it inserts a
-// transfer whose timestamp, or a balance history row whose account and
-// timestamp, is stored or inserted twice; or when it set a last timestamp
-// that is not past the last one. It numbers the IDs of each kind
-// of insert first (Store.txAccounts and the like), which finds an ID
-// inserted twice and serves the lookups after, such as that of the
-// transfer a balance history row names (hasTransfer).
+// its account or pending state; when a pending state names a transfer that
+// is not pending; when a transfer debits and credits the same account;
+// when it updates an account or a pending state twice; when it inserts an
+// account, a transfer, a pending state or a failed transfer whose ID is
+// stored, or twice; when it inserts a transfer whose timestamp, or a
+// balance history row whose account and timestamp, is stored or inserted
+// twice; or when it set a last timestamp that is not past the last one. It
+// numbers the IDs of each kind of insert first (Store.txAccounts and the
+// like), which finds an ID inserted twice and serves the lookups after,
+// such as that of the transfer a balance history row names (hasTransfer).
 func (t *tx) checkLocked() error {
 	s := t.s
 	if t.lastErr != nil {
@@ -407,6 +407,10 @@ func (t *tx) checkLocked() error {
 	for _, batch := range t.transfers {
 		for k := range batch {
 			tr := &batch[k]
+			if tr.DebitAccountID == tr.CreditAccountID {
+				return fmt.Errorf("%w: transfer %v debits and credits the same account %v",
+					ledger.ErrCorrupt, tr.ID, tr.DebitAccountID)
+			}
 			for _, a := range [...]ledger.ID{tr.DebitAccountID, tr.CreditAccountID} {
 				if !t.hasAccount(a) {
 					return fmt.Errorf("%w: transfer %v names account %v, which does not exist", ledger.ErrCorrupt, tr.ID, a)

@@ -77,7 +77,9 @@ func (s *Store) Close() error {
 // which does not exist (foreign_key_violation 23503, from the deferred
 // foreign keys: a balance history row naming no transfer, among
 // others), a pending state of a transfer that is not pending
-// (checkPending), an update of a row that is not stored, an update that
+// (checkPending), a transfer whose debit and credit account are the same
+// (refused before the writes are sent, sqlstore.SameAccount, and not
+// retried), an update of a row that is not stored, an update that
 // names one row twice (each update is one statement, whose count of
 // updated rows then falls short), or a last timestamp that is not past
 // the last one (setLastTimestamp), fails with an error wrapping
@@ -93,8 +95,9 @@ func (s *Store) Close() error {
 // with an error wrapping ledger.ErrCorrupt and its unique violation once
 // the retries are spent. When ctx ends while fn runs, Update sends none
 // of fn's writes, rolls back, and fails with an error wrapping ctx's
-// error, unless fn or a read failed: also when fn gave a key twice, which
-// the write methods do not report.
+// error, unless fn or a read failed: also when fn gave a key twice, or a
+// transfer whose debit and credit account are the same, which the write
+// methods do not report.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
@@ -145,8 +148,8 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 		// ctx's error (ledger.Store.Update).
 		return fmt.Errorf("postgres: commit: %w", err)
 	}
-	if t.inserted.repeated != nil {
-		return t.inserted.repeated // nothing sent; the deferred ROLLBACK ends an open transaction
+	if t.inserted.refused != nil {
+		return t.inserted.refused // nothing sent; the deferred ROLLBACK ends an open transaction
 	}
 	// The writes and COMMIT in one round trip: the inserts, then the
 	// updates, which so find the rows inserted in the transaction whatever
@@ -278,7 +281,7 @@ type insertedKeys struct {
 	tables     [len(insertedKinds)]idtable.Table[ledger.ID]
 	timestamps idtable.Table[ledger.ID] // of the transfers, as IDs
 	balances   idtable.Pairs[ledger.ID] // account and timestamp
-	repeated   error                    // the first key given twice, nil when none is
+	refused    error                    // the first key given twice or transfer of one account, nil when none is
 }
 
 // add numbers the IDs of n rows inserted into table (accountsTable …),
@@ -295,8 +298,13 @@ func (d *insertedKeys) add(table, n int, id func(i int) ledger.ID) {
 	}
 }
 
-// addTransfers numbers the IDs and the timestamps of inserted transfers.
+// addTransfers numbers the IDs and the timestamps of inserted transfers,
+// and records the refusal of a transfer whose debit and credit account are
+// the same (sqlstore.SameAccount), unless a refusal is recorded already.
 func (d *insertedKeys) addTransfers(tr []ledger.Transfer) {
+	if err := sqlstore.SameAccount(tr); err != nil && d.refused == nil {
+		d.refused = fmt.Errorf("postgres: write: %w", err)
+	}
 	d.add(transfersTable, len(tr), func(i int) ledger.ID { return tr[i].ID })
 	if d.timestamps.Len() == 0 {
 		d.timestamps.Reset(len(tr))
@@ -321,10 +329,10 @@ func (d *insertedKeys) addBalances(b []ledger.BalanceRow) {
 	}
 }
 
-// twice records key, given twice, unless a key is recorded already.
+// twice records key, given twice, unless a refusal is recorded already.
 func (d *insertedKeys) twice(key string) {
-	if d.repeated == nil {
-		d.repeated = fmt.Errorf("postgres: write: %w: %s inserted twice", ledger.ErrCorrupt, key)
+	if d.refused == nil {
+		d.refused = fmt.Errorf("postgres: write: %w: %s inserted twice", ledger.ErrCorrupt, key)
 	}
 }
 

@@ -93,8 +93,9 @@ func joinErr(a, b error) error {
 // finds a row the transaction inserts whatever the order of fn's calls;
 // an update of a row that is not stored, or of one row twice, and a
 // pending state of a transfer that is not pending, then fail Update
-// alike, as does at once a last timestamp that is not past the last one
-// (SetLastTimestamp).
+// alike, as do at once a last timestamp that is not past the last one
+// (SetLastTimestamp) and a transfer whose debit and credit account are
+// the same (InsertTransfers).
 // Nothing of fn's writes is stored then. A write method that fails (a
 // constraint of an insert: an ID that is stored, or given twice, fails with
 // an error wrapping ledger.ErrCorrupt and the driver's) ends the
@@ -452,8 +453,13 @@ func (t *writeTx) updateAccounts(accounts []ledger.Account) error {
 		})
 }
 
-// InsertTransfers implements ledger.Tx.
+// InsertTransfers implements ledger.Tx. A transfer whose debit and credit
+// account are the same fails at once with ledger.ErrCorrupt
+// (sqlstore.SameAccount), without a statement, and loses the transaction.
 func (t *writeTx) InsertTransfers(transfers []ledger.Transfer) error {
+	if err := sqlstore.SameAccount(transfers); err != nil {
+		return t.fail(fmt.Errorf("sqlite: %w", err))
+	}
 	t.pending.Transfers(transfers)
 	return t.insert("transfers", sqlstore.TransferColumns, 13, len(transfers), func(args []any, i int) []any {
 		return sqlstore.TransferArgs(args, &transfers[i])

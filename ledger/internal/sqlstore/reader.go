@@ -185,7 +185,8 @@ func (q *filterQuery) conditions(f ledger.AccountFilter, prefix string) string {
 
 // AccountTransfers implements ledger.ReadTx. Each side (debits, credits)
 // is one range scan of its (account, timestamp) index; with both sides the
-// two ordered scans are merged.
+// two ordered scans are merged (UNION ALL: no transfer is on both sides of
+// one account, SameAccount refuses it).
 func (r Reader) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
 	p := r.filterQuery(f)
 	extra := p.conditions(f, "")
