@@ -124,7 +124,11 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 // first (cachedCard.revoked: a map lookup or two, no allocation); only a
 // card they list is verified, and the verification decides: a card that
 // it accepts (a CRL that arrived meanwhile no longer lists it) is not
-// refused. err is a failure of the platform, not of the card.
+// refused. The verifier keeps a refusal for revocation in its cache while
+// the CRLs it holds are the same and no validity bound or CRL update time
+// is crossed (pki.Verifier.VerifyCard), so that the calls of a revoked
+// card after the first check no signature. err is a failure of the
+// platform, not of the card.
 func (p *Platform) refusal(e *cachedCard) (refused, err error) {
 	revoked, err := e.revoked(p.verifier)
 	if err != nil || !revoked {

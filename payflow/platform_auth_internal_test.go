@@ -3,6 +3,7 @@ package payflow
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"maps"
@@ -370,4 +371,80 @@ func TestListedButAcceptedCard(t *testing.T) {
 	assert.Same(t, good, shopper)
 	_, err = p.sessionCards(ctx, &SessionRecord{ShopperCardID: id, SellerCardID: other})
 	assert.Equal(t, ErrNotFound, err, "the card that the verification refuses")
+}
+
+// cardsAndTokens is a Store that holds enrolled cards and tokens, by the
+// SHA-256 of the token, and nothing else.
+type cardsAndTokens struct {
+	*cardsOnly
+	tokens map[string]*TokenRecord
+}
+
+func (s *cardsAndTokens) Token(_ context.Context, hash []byte) (*TokenRecord, error) {
+	if t, ok := s.tokens[string(hash)]; ok {
+		return t, nil
+	}
+	return nil, ErrNotFound
+}
+
+// revokedTokenPlatform returns a platform whose store holds a card that
+// the CRLs of its verifier list, and a token of it, with the CA.
+func revokedTokenPlatform(tb testing.TB) (*Platform, *testCA, string) {
+	tb.Helper()
+	now := time.Unix(1_800_000_000, 0)
+	ca := newTestCA(tb)
+	const id = "8944000000000000019"
+	c := &CardRecord{ID: id, Chain: ca.chain(tb, id)}
+	ca.revoke(tb, c.Chain)
+	const token = "token"
+	h := sha256.Sum256([]byte(token))
+	st := &cardsAndTokens{
+		cardsOnly: &cardsOnly{cards: map[string]*CardRecord{id: c}},
+		tokens:    map[string]*TokenRecord{string(h[:]): {Hash: h[:], CardID: id, ExpiresAt: now.Add(time.Hour)}},
+	}
+	p := &Platform{store: st, verifier: ca.verifier, now: func() time.Time { return now }}
+	p.cache.init(time.Hour)
+	return p, ca, token
+}
+
+// TestRevokedTokenVerifiedOnce: the token of a card that the CRLs list
+// is refused, at every call, with the refusal of the one verification
+// of its chain (the same error value: no call verifies it again) while
+// the CRLs held are the same; a CRL that no longer lists the card makes
+// its token good at once.
+func TestRevokedTokenVerifiedOnce(t *testing.T) {
+	p, ca, token := revokedTokenPlatform(t)
+	ctx := context.Background()
+	e, err := p.cardEntry(ctx, "8944000000000000019")
+	require.NoError(t, err)
+	first, err := p.refusal(e)
+	require.NoError(t, err)
+	require.ErrorIs(t, first, pki.ErrRevoked)
+	for range 3 {
+		_, err := p.auth(ctx, token)
+		require.ErrorIs(t, err, ErrCard)
+		again, err := p.refusal(e)
+		require.NoError(t, err)
+		assert.Same(t, first, again, "the refusal of the first verification")
+	}
+
+	der, err := ca.issuer.IssueCRL(nil, ca.issuer.LastCRLNumber()+1, time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, ca.verifier.AddCRL(der))
+	c, err := p.auth(ctx, token)
+	require.NoError(t, err, "a CRL that no longer lists the card")
+	assert.Equal(t, "8944000000000000019", c.ID)
+}
+
+// BenchmarkRevokedToken is a call with the token of a card that the CRLs
+// list, refused as ErrCard.
+func BenchmarkRevokedToken(b *testing.B) {
+	p, _, token := revokedTokenPlatform(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.auth(ctx, token); !errors.Is(err, ErrCard) {
+			b.Fatal(err)
+		}
+	}
 }

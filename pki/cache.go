@@ -7,12 +7,15 @@ import (
 	"time"
 )
 
-// cache keeps verified chains by chainKey, least recently used first out.
-// An entry is served only within its validity, which starts no earlier than
-// the latest NotBefore of its chain and ThisUpdate of the CRLs it relied on
-// (less the skew) and ends no later than the earliest NotAfter of its chain
-// and NextUpdate of those CRLs, and only while the CRLs held are those it
-// was checked with.
+// cache keeps verified chains, and chains refused as revoked, by
+// chainKey, least recently used first out, both within one bound. An
+// entry is served only within its validity and only while the CRLs held
+// are those it was checked with. That of a verified chain starts no
+// earlier than the latest NotBefore of its chain and ThisUpdate of the
+// CRLs it relied on (less the skew) and ends no later than the earliest
+// NotAfter of its chain and NextUpdate of those CRLs; that of a refusal is
+// the span within which no time the verification compared is crossed
+// (Verifier.refusalSpan).
 type cache struct {
 	max int
 
@@ -31,7 +34,7 @@ func newCache(max int) *cache {
 	return &cache{max: max, ll: list.New(), idx: make(map[[32]byte]*list.Element)}
 }
 
-// get returns the result held for key, if it is valid at now and was
+// get returns the result held for key (a refusal when its err is set), if it is valid at now and was
 // checked while crls, the CRLs held now, were: a result checked before a
 // CRL was accepted is not served, even in the instant before AddCRL
 // clears the cache.
@@ -76,8 +79,8 @@ func (c *cache) put(key [32]byte, res *result, crls *map[string]*heldCRL, curren
 	}
 }
 
-// clear removes every chain: none is served once the CRLs it was checked
-// with are replaced.
+// clear removes every chain: none is served, verified or refused, once
+// the CRLs it was checked with are replaced.
 func (c *cache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -2,6 +2,9 @@ package pki
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/x509"
+	"math/big"
 	"sync"
 	"testing"
 	"time"
@@ -46,17 +49,24 @@ func TestCache(t *testing.T) {
 	})
 }
 
-func TestCacheExpiry(t *testing.T) {
-	h := newHierarchy(t)
+// shortCard returns a certificate of h's card valid for two hours from
+// t0, and its chain.
+func (h *hierarchy) shortCard(t *testing.T) ([]byte, [][]byte) {
+	t.Helper()
 	short, err := h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{Validity: 2 * time.Hour})
 	require.NoError(t, err)
-	shortChain := append([][]byte{short}, h.ca.Chain()...)
+	return short, append([][]byte{short}, h.ca.Chain()...)
+}
+
+func TestCacheExpiry(t *testing.T) {
+	h := newHierarchy(t)
+	_, shortChain := h.shortCard(t)
 
 	clk := newClock(t0.Add(time.Hour))
 	v := newVerifier(t, h, clk, VerifierOptions{Skew: -1})
 	addCRLs(t, h, v) // next update t0 + 24h
 
-	_, err = v.VerifyCard(h.chain())
+	_, err := v.VerifyCard(h.chain())
 	require.NoError(t, err)
 	_, err = v.VerifyCard(shortChain)
 	require.NoError(t, err)
@@ -176,4 +186,89 @@ func TestConcurrentRevocation(t *testing.T) {
 	wg.Wait()
 	_, err = v.VerifyCard(h.chain())
 	assert.ErrorIs(t, err, ErrRevoked)
+}
+
+// TestCacheRevoked: a chain refused as revoked is refused again from the
+// cache, with the same error value and no verification, until a CRL is
+// accepted (one that no longer lists the card makes it accepted at once)
+// or the time crosses a bound that a verification compares: the card's
+// expiry then turns the refusal into ErrExpired.
+func TestCacheRevoked(t *testing.T) {
+	h := newHierarchy(t)
+	short, shortChain := h.shortCard(t)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{})
+	addCRLs(t, h, v)
+	for _, der := range [][]byte{h.card, short} {
+		require.NoError(t, h.ca.Revoke(mustParse(t, der).SerialNumber, ReasonKeyCompromise))
+	}
+	addCRLs(t, h, v)
+
+	first, err := v.VerifyCard(h.chain())
+	require.ErrorIs(t, err, ErrRevoked)
+	require.Nil(t, first)
+	assert.Equal(t, 1, v.cache.len(), "the refusal kept")
+	again, err2 := v.VerifyCard(h.chain())
+	assert.Nil(t, again)
+	assert.Same(t, err, err2, "the refusal served from the cache, not verified again")
+	_, err3 := v.VerifyPlatform(h.chain())
+	assert.ErrorIs(t, err3, ErrUsage, "the role is part of the key")
+
+	_, err = v.VerifyCard(shortChain)
+	require.ErrorIs(t, err, ErrRevoked)
+	clk.set(t0.Add(2*time.Hour + DefaultSkew + time.Second)) // past the short card's expiry
+	_, err = v.VerifyCard(shortChain)
+	assert.ErrorIs(t, err, ErrExpired, "expiry comes before revocation, cached or not")
+
+	clk.set(t0.Add(time.Hour))
+	der, err := h.ca.IssueCRL(nil, h.ca.LastCRLNumber()+1, t0.Add(24*time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(der))
+	vc, err := v.VerifyCard(h.chain())
+	require.NoError(t, err, "a CRL no longer listing the card")
+	assert.Equal(t, testICCID, vc.CardID)
+}
+
+// TestCacheRevokedUntilAnotherPath: a chain refused as revoked through a
+// revoked CA, which holds another CA certificate of the same name and key
+// under a root not yet valid, is accepted once that root is valid, under
+// the same CRLs: the refusal is not served past the root's start.
+func TestCacheRevokedUntilAnotherPath(t *testing.T) {
+	h := newHierarchy(t)
+	rootClock := newClock(t0.Add(2 * time.Hour))
+	later, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/later.crl", Now: rootClock.now})
+	require.NoError(t, err)
+	rootClock.set(t0)
+	laterCRL, err := later.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+
+	// The card CA again, its name and key certified by the later root.
+	ca := h.ca.Certificate()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7), RawSubject: ca.RawSubject, SubjectKeyId: ca.SubjectKeyId,
+		NotBefore: t0, NotAfter: t0.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true,
+		CRLDistributionPoints: []string{"http://pki.example/later.crl"},
+	}
+	cross, err := x509.CreateCertificate(rand.Reader, tmpl, later.Certificate(), ca.PublicKey, later.Signer())
+	require.NoError(t, err)
+
+	clk := newClock(t0.Add(time.Hour))
+	v, err := NewVerifier(VerifierOptions{
+		Roots: [][]byte{h.root.DER(), later.DER()}, Intermediates: [][]byte{h.ca.DER()}, Now: clk.now,
+	})
+	require.NoError(t, err)
+	require.NoError(t, h.root.Revoke(ca.SerialNumber, ReasonCACompromise))
+	addCRLs(t, h, v)
+	require.NoError(t, v.AddCRL(laterCRL))
+
+	chain := [][]byte{h.card, h.ca.DER(), cross}
+	_, err = v.VerifyCard(chain)
+	require.ErrorIs(t, err, ErrRevoked, "the only path valid now holds the revoked CA")
+	require.Equal(t, 1, v.cache.len(), "the refusal kept")
+	clk.set(t0.Add(3 * time.Hour))
+	vc, err := v.VerifyCard(chain)
+	require.NoError(t, err, "the path under the later root")
+	assert.Equal(t, later.DER(), vc.Chain[2].Raw)
 }

@@ -54,8 +54,8 @@ type VerifierOptions struct {
 	// Revocation selects which certificates need a fresh CRL. Zero:
 	// RevocationChain (every one below the root).
 	Revocation RevocationPolicy
-	// CacheSize bounds the cache of verified chains. Zero: 4096 chains.
-	// Negative: no cache.
+	// CacheSize bounds the cache of verified chains and of chains refused
+	// as revoked, together. Zero: 4096 chains. Negative: no cache.
 	CacheSize int
 }
 
@@ -65,6 +65,7 @@ type VerifierOptions struct {
 type Verifier struct {
 	roots      *x509.CertPool
 	cas        []*x509.Certificate // CRL issuers: roots and intermediates
+	nroots     int                 // the roots, first in cas
 	now        func() time.Time
 	skew       time.Duration
 	maxDepth   int
@@ -134,6 +135,7 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		v.roots.AddCert(c)
 		v.cas = append(v.cas, c)
 	}
+	v.nroots = len(v.cas)
 	for _, der := range opts.Intermediates {
 		c, err := ParseCertificate(bytes.Clone(der))
 		if err != nil {
@@ -197,14 +199,16 @@ func (r role) eku() (want, other x509.OID) {
 	return OIDReceiptSigning, OIDCardAuth
 }
 
-// result is a verified chain as the cache keeps it.
+// result is a verified chain as the cache keeps it, or a refusal of a
+// chain as revoked (err).
 type result struct {
+	err       error  // the refusal, nil for a verified chain
 	id        string // card ID or platform name
 	pub       *ecdsa.PublicKey
 	notAfter  time.Time
 	chain     []*x509.Certificate
-	validFrom time.Time // the latest NotBefore or CRL ThisUpdate, minus skew
-	expiry    time.Time // the earliest NotAfter or CRL NextUpdate
+	validFrom time.Time // the latest NotBefore or CRL ThisUpdate, minus skew; of a refusal, see refusalSpan
+	expiry    time.Time // the earliest NotAfter or CRL NextUpdate; of a refusal, see refusalSpan
 }
 
 // VerifyCard verifies the chain of a card: chain[0] is the card certificate
@@ -213,7 +217,11 @@ type result struct {
 // ErrUntrusted, ErrExpired, ErrRevoked, ErrUsage, ErrCardID or ErrCRL: that
 // of the first check failed, in the order of PROTOCOL.md §4.5 (the checks
 // of the certificates as presented, then of the path built, expiry before
-// revocation, ErrRevoked before ErrCRL).
+// revocation, ErrRevoked before ErrCRL). A chain refused as revoked is
+// refused again from the cache, with the same error, as long as the CRLs
+// held are the same and the time is on the same side of every validity
+// bound of the chain's certificates and the roots and every update time
+// of the CRLs: a refusal that time could undo is never served.
 func (v *Verifier) VerifyCard(chain [][]byte) (*VerifiedCard, error) {
 	r, err := v.verify(chain, roleCard)
 	if err != nil {
@@ -261,6 +269,9 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 	if v.cache != nil {
 		key = chainKey(r, chain)
 		if res := v.cache.get(key, now, v.crls.Load()); res != nil {
+			if res.err != nil {
+				return nil, res.err
+			}
 			return res, nil
 		}
 	}
@@ -328,7 +339,51 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 			first = err
 		}
 	}
+	if v.cache != nil && errors.Is(first, ErrRevoked) {
+		from, until := v.refusalSpan(certs, *crls, now)
+		v.cache.put(key, &result{err: first, validFrom: from, expiry: until}, crls, &v.crls)
+	}
 	return nil, first
+}
+
+// refusalSpan returns the span [from, until) around now within which a
+// verification of the chain presented as certs, under crls, compares
+// every time it compares as it does at now: whether now (or the time
+// x509.Verify is asked about, now moved into the validity of certs) is
+// before or after the validity bounds of certs and of the roots (the
+// certificates a path may hold), with and without the skew, and the
+// update times of crls. Within it, under the same CRLs, a verification
+// has the same inputs and so the same outcome: a chain refused at now is
+// refused, with the same error, and none accepted.
+func (v *Verifier) refusalSpan(certs []*x509.Certificate, crls map[string]*heldCRL, now time.Time) (from, until time.Time) {
+	// now.Before(t) turns false at t, now.After(t) true at t + 1ns.
+	bound := func(t time.Time) {
+		switch {
+		case !now.Before(t):
+			if t.After(from) {
+				from = t
+			}
+		case until.IsZero() || t.Before(until):
+			until = t
+		}
+	}
+	validity := func(c *x509.Certificate) {
+		bound(c.NotBefore.Add(-v.skew))
+		bound(c.NotBefore)
+		bound(c.NotAfter.Add(v.skew + time.Nanosecond))
+		bound(c.NotAfter.Add(time.Nanosecond))
+	}
+	for _, c := range certs {
+		validity(c)
+	}
+	for _, c := range v.cas[:v.nroots] {
+		validity(c)
+	}
+	for _, crl := range crls {
+		bound(crl.thisUpdate.Add(-v.skew))
+		bound(crl.nextUpdate.Add(v.skew + time.Nanosecond))
+	}
+	return from, until
 }
 
 // checkLength refuses, as ErrUntrusted, a chain that is empty or longer
