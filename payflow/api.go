@@ -51,7 +51,8 @@ type API interface {
 	CreateRequest(ctx context.Context, req *CreateRequest) (*PaymentView, error)
 	// Payment returns the payment screen of a request for one of its two
 	// cards; for the payer of a pending request it carries a fresh consent
-	// nonce.
+	// nonce. A pending request whose seller card's or shopper card's
+	// certificate is revoked is cancelled by the first call that reads it.
 	Payment(ctx context.Context, token string, id ID) (*PaymentView, error)
 	// Approve records the shopper-card-signed Consent, settles the payment
 	// in the ledger and returns the view with the signed receipt. A
@@ -223,7 +224,7 @@ const (
 	StateHeld      = "held"      // consented, funds on hold (manual capture)
 	StateCaptured  = "captured"  // settled; refunds may follow
 	StateDeclined  = "declined"  // the shopper said no
-	StateCancelled = "cancelled" // the seller withdrew it (a hold is voided), its seller card paired again or was revoked
+	StateCancelled = "cancelled" // the seller withdrew it (a hold is voided), its seller card paired again, or its seller or shopper card was revoked
 	StateExpired   = "expired"   // nobody acted in time (a hold is voided)
 )
 

@@ -314,16 +314,16 @@ func TestTrusted(t *testing.T) {
 }
 
 // TestCurrentPendingAllocs: reading a pending, unexpired request whose
-// seller card is cached and not revoked checks the card's revocation
-// without allocating, and leaves the request as it is.
+// seller and shopper cards are cached and not revoked checks the cards'
+// revocation without allocating, and leaves the request as it is.
 func TestCurrentPendingAllocs(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	ca := newTestCA(t)
-	const id = "8944000000000000001"
-	c := &CardRecord{ID: id, Chain: ca.chain(t, id)}
-	p := &Platform{store: &cardsOnly{cards: map[string]*CardRecord{id: c}}, verifier: ca.verifier, now: func() time.Time { return now }}
+	const id, payer = "8944000000000000001", "8944000000000000019"
+	cards := map[string]*CardRecord{id: {ID: id, Chain: ca.chain(t, id)}, payer: {ID: payer, Chain: ca.chain(t, payer)}}
+	p := &Platform{store: &cardsOnly{cards: cards}, verifier: ca.verifier, now: func() time.Time { return now }}
 	p.cache.init(time.Hour)
-	r := &PaymentRecord{State: StatePending, SellerCardID: id, ExpiresAt: now.Add(time.Minute)}
+	r := &PaymentRecord{State: StatePending, SellerCardID: id, PayerCardID: payer, ExpiresAt: now.Add(time.Minute)}
 	ctx := context.Background()
 	got, err := p.current(ctx, r)
 	require.NoError(t, err)

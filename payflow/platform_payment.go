@@ -239,8 +239,8 @@ func (p *Platform) load(ctx context.Context, id ID) (*PaymentRecord, error) {
 // hold's expiry has its hold voided and is expired (expireHold), and an
 // expiry whose void is under way is finished. A void that fails fails
 // the call; the request stays voiding, for the next call or RecoverSweep.
-// A request pending before its expiry whose seller card is revoked is
-// cancelled (withdrawRevoked).
+// A request pending before its expiry whose seller card or shopper card
+// is revoked is cancelled (withdrawRevoked).
 func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecord, error) {
 	for {
 		now := p.now()
@@ -269,27 +269,35 @@ func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecor
 }
 
 // withdrawRevoked cancels r, pending and unexpired at now, when the seller
-// card that signed it is revoked (refusal: the CRLs of the platform's
-// verifier list its certificate or a CA certificate above it, and a
-// login's chain verification refuses it): a request signed by a card no
-// longer trusted is paid by no one, and is withdrawn as the merchant's
-// Cancel withdraws it, by a compare-and-set from pending, which moves no
-// money. For a card the CRLs do not list the check is a map lookup or
-// two, without allocating. It leaves r as it is, and returns nil, when
-// the card is not revoked or no longer stored; it returns ErrConflict,
-// having changed nothing, when another call changed r first.
+// card that signed it or the shopper card that would pay it is revoked
+// (refusal: the CRLs of the platform's verifier list its certificate or
+// a CA certificate above it, and a login's chain verification refuses
+// it): a request signed by a card no longer trusted is paid by no one,
+// and one whose payer is no longer trusted can be paid by no one; it is
+// withdrawn as the merchant's Cancel withdraws it, by a compare-and-set
+// from pending, which moves no money. For cards the CRLs do not list the
+// check is a map lookup or two each, without allocating. It leaves r as
+// it is, and returns nil, when neither card is revoked (a card no longer
+// stored is not); it returns ErrConflict, having changed nothing, when
+// another call changed r first.
 func (p *Platform) withdrawRevoked(ctx context.Context, r *PaymentRecord, now time.Time) error {
-	e, err := p.cardEntry(ctx, r.SellerCardID)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	} else if err != nil {
-		return err
+	for _, id := range [...]string{r.SellerCardID, r.PayerCardID} {
+		e, err := p.cardEntry(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		refused, err := p.refusal(e)
+		if err != nil {
+			return err
+		}
+		if refused != nil {
+			r.State, r.UpdatedAt = StateCancelled, now
+			return p.store.UpdatePayment(ctx, r, StatePending)
+		}
 	}
-	if refused, err := p.refusal(e); err != nil || refused == nil {
-		return err
-	}
-	r.State, r.UpdatedAt = StateCancelled, now
-	return p.store.UpdatePayment(ctx, r, StatePending)
+	return nil
 }
 
 // Payment implements API. The payer of a pending request gets a fresh

@@ -77,6 +77,46 @@ func (s *Shop) Create(r *record.PaymentRequest) (*payflow.PaymentView, error) {
 	return s.Platform.CreateRequest(context.Background(), &payflow.CreateRequest{Request: msg})
 }
 
+// createPending has the seller sign a request of amount EUR in the
+// shop's session and creates it, pending.
+func (s *Shop) createPending(amount uint64) *payflow.PaymentView {
+	s.TB.Helper()
+	v, err := s.Create(Request(s.Session, "EUR", amount))
+	must(s.TB, err)
+	require.Equal(s.TB, payflow.StatePending, v.State)
+	return v
+}
+
+// createHeld creates a request of amount EUR as createPending does and
+// has the shopper approve it, for a shop whose merchant captures
+// manually: the request is held.
+func (s *Shop) createHeld(amount uint64) *payflow.PaymentView {
+	s.TB.Helper()
+	v, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.Consent(s.createPending(amount).ID)})
+	must(s.TB, err)
+	require.Equal(s.TB, payflow.StateHeld, v.State)
+	return v
+}
+
+// createSigned creates a request of amount EUR as createPending does
+// and returns the seller-signed request, for the test to send again.
+func (s *Shop) createSigned(amount uint64) []byte {
+	s.TB.Helper()
+	msg, err := s.Seller.Sign(Request(s.Session, "EUR", amount))
+	must(s.TB, err)
+	_, err = s.Platform.CreateRequest(context.Background(), &payflow.CreateRequest{Request: msg})
+	must(s.TB, err)
+	return msg
+}
+
+// storedState is the state in which the store holds request id.
+func (s *Shop) storedState(id payflow.ID) string {
+	s.TB.Helper()
+	r, err := s.Store.Payment(context.Background(), id)
+	must(s.TB, err)
+	return r.State
+}
+
 // Consent fetches the payer's view of request id and signs a consent to it.
 func (s *Shop) Consent(id payflow.ID) []byte {
 	s.TB.Helper()
@@ -179,6 +219,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("SellerPairsDuringApproval", func(t *testing.T) { sellerPairsDuringApproval(t, newFixture(t)) })
 	t.Run("StaleMark", func(t *testing.T) { staleMark(t, NewShop(newFixture(t), false)) })
 	t.Run("RevokedSellerCard", func(t *testing.T) { revokedSellerCard(t, newFixture(t)) })
+	t.Run("RevokedShopperCard", func(t *testing.T) { revokedShopperCard(t, NewShop(newFixture(t), true)) })
 	t.Run("ApproveCancelRace", func(t *testing.T) {
 		f := newFixture(t)
 		s := NewShop(f, false)
@@ -409,19 +450,7 @@ func revokedSellerCard(t *testing.T, f *Fixture) {
 		ID: MerchantID, Name: "Corner Grocer", Currency: "EUR", ManualCapture: true, SellerCardIDs: []string{s.Seller.ID, till2.ID},
 	}))
 	till2.Login(record.RoleSeller)
-	create := func(amount uint64) *payflow.PaymentView {
-		t.Helper()
-		v, err := s.Create(Request(s.Session, "EUR", amount))
-		require.NoError(t, err)
-		require.Equal(t, payflow.StatePending, v.State)
-		return v
-	}
-	state := func(id payflow.ID) string {
-		t.Helper()
-		r, err := s.Store.Payment(ctx, id)
-		require.NoError(t, err)
-		return r.State
-	}
+	create, state := s.createPending, s.storedState
 	withdrawn := create(100)
 	withdrawnConsent := s.Consent(withdrawn.ID)
 	_, err := s.Platform.Cancel(ctx, till2.Token, withdrawn.ID)
@@ -430,18 +459,12 @@ func revokedSellerCard(t *testing.T, f *Fixture) {
 	require.ErrorIs(t, cancelledErr, payflow.ErrFinal, "a consent to a request the merchant cancelled")
 
 	pending, other, unread := create(300), create(200), create(50)
-	resent, err := s.Seller.Sign(Request(s.Session, "EUR", 70))
-	require.NoError(t, err)
-	_, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: resent})
-	require.NoError(t, err)
+	resent := s.createSigned(70)
 	// The payer's screen shows it pending, with its consent nonce; the
 	// card signs the consent after the revocation.
 	screen, err := s.Platform.Payment(ctx, s.Shopper.Token, pending.ID)
 	require.NoError(t, err)
-	captured := create(1000)
-	v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(captured.ID)})
-	require.NoError(t, err)
-	require.Equal(t, payflow.StateHeld, v.State)
+	captured := s.createHeld(1000)
 
 	hooked := &hookedStore{Store: f.Store, from: "approving", hook: func() { s.Revoke(s.Seller) }}
 	approving, err := payflow.NewPlatform(payflow.PlatformOptions{
@@ -449,7 +472,7 @@ func revokedSellerCard(t *testing.T, f *Fixture) {
 	})
 	require.NoError(t, err)
 	lapsed := create(500)
-	v, err = approving.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(lapsed.ID)})
+	v, err := approving.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(lapsed.ID)})
 	require.NoError(t, err, "an approval under way at the revocation")
 	require.Equal(t, payflow.StateHeld, v.State)
 	_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: s.Seller.Proof(record.RoleSeller, nil)})
@@ -496,6 +519,65 @@ func revokedSellerCard(t *testing.T, f *Fixture) {
 	v, err = s.Platform.Payment(ctx, s.Shopper.Token, unread.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateExpired, v.State, "a pending request that no call read before its expiry")
+}
+
+// revokedShopperCard: a pending request whose shopper card is revoked is
+// cancelled by the first call that reads it (the seller's screen, a
+// cancellation, the signed request sent again), moving no money; the
+// revoked card's consent and token are ErrCard and change nothing; a held
+// request stays held for the merchant to capture, a final one stays
+// final, and one that no call reads before its expiry expires.
+func revokedShopperCard(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	create, state := s.createPending, s.storedState
+	declined := create(10)
+	_, err := s.Platform.Decline(ctx, s.Shopper.Token, declined.ID)
+	require.NoError(t, err)
+	held := s.createHeld(1000)
+	pending, other, unread := create(300), create(200), create(50)
+	otherConsent := s.Consent(other.ID)
+	resent := s.createSigned(70)
+
+	s.Revoke(s.Shopper)
+	before := s.Balances("EUR")
+	require.Equal(t, [2]payflow.Balance{{Posted: Funds, Held: 1000}, {Incoming: 1000}}, before)
+
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: otherConsent})
+	require.ErrorIs(t, err, payflow.ErrCard, "the revoked card's consent")
+	assert.Equal(t, payflow.StatePending, state(other.ID), "stored pending until read")
+	_, err = s.Platform.Payment(ctx, s.Shopper.Token, pending.ID)
+	require.ErrorIs(t, err, payflow.ErrCard, "the revoked card's token")
+	_, err = s.Platform.Decline(ctx, s.Shopper.Token, pending.ID)
+	require.ErrorIs(t, err, payflow.ErrCard)
+	assert.Equal(t, payflow.StatePending, state(pending.ID), "stored pending until read")
+
+	v, err := s.Platform.Payment(ctx, s.Seller.Token, pending.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, v.State, "the seller's screen")
+	assert.Equal(t, payflow.StateCancelled, state(pending.ID))
+	v, err = s.Platform.Cancel(ctx, s.Seller.Token, other.ID)
+	require.NoError(t, err, "a cancellation answers from cancelled")
+	assert.Equal(t, payflow.StateCancelled, v.State)
+	v, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: resent})
+	require.NoError(t, err, "the signed request sent again")
+	assert.Equal(t, payflow.StateCancelled, v.State)
+	v, err = s.Platform.Payment(ctx, s.Seller.Token, declined.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateDeclined, v.State, "a final state stays")
+	v, err = s.Platform.Payment(ctx, s.Seller.Token, held.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateHeld, v.State, "a held request stays held")
+	assert.Equal(t, before, s.Balances("EUR"), "no money moved")
+
+	v, err = s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: held.ID})
+	require.NoError(t, err, "the merchant captures the held request")
+	assert.Equal(t, payflow.StateCaptured, v.State)
+	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 1000}, {Posted: 1000}}, s.Balances("EUR"))
+
+	s.Clock.Advance(payflow.DefaultHoldTTL)
+	_, err = s.Platform.ExpireDue(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateExpired, state(unread.ID), "a pending request that no call read before its expiry")
 }
 
 // hookedStore is a Store that runs hook once, before the first

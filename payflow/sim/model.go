@@ -82,13 +82,14 @@ var catalog = []payflow.CatalogItem{
 
 // effective is the state the platform must show for p now: a pending
 // request past its lifetime is expired, and one before it whose seller
-// card is revoked cancelled (the platform cancels it at the first call
-// that reads it; every such call of the phones moves the model there).
+// card or shopper card is revoked cancelled (the platform cancels it at
+// the first call that reads it; every such call of the phones moves the
+// model there).
 func (w *world) effective(p *purchase) string {
 	switch {
 	case p.state == payflow.StatePending && !w.now.Before(p.expiresAt):
 		return payflow.StateExpired
-	case p.state == payflow.StatePending && p.m.seller.revoked:
+	case p.state == payflow.StatePending && (p.m.seller.revoked || p.shopper.revoked):
 		return payflow.StateCancelled
 	}
 	return p.state

@@ -444,6 +444,11 @@ func (w *world) approve(p *purchase) error {
 			}
 		}
 		w.logf("approve %d: %s", w.idx(p), kind(got.err))
+		if s.revoked {
+			// The revoked card's consent is refused before the request
+			// is read: it stays as it was stored.
+			return nil
+		}
 		switch {
 		case errors.Is(wantErr, payflow.ErrFunds):
 			w.count("funds-refused")
