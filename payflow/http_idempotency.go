@@ -70,7 +70,9 @@ type ReplyStore interface {
 // there are (an entry deleted, added or changed costs a time logarithmic
 // in their number), and while expired entries are held their number
 // falls with every call that adds a key. DeleteExpired deletes every
-// expired entry at once. An entry is deleted only once expired: a
+// expired entry, deleteBatch at most in one hold of the lock, releasing
+// it between batches, so that no other call waits for a whole sweep.
+// An entry is deleted only once expired: a
 // reply is replayed until its expiry and a key in flight is held until
 // its lease ends, as the ReplyStore contract says. A ReplyMemory is safe
 // for concurrent use.
@@ -78,7 +80,13 @@ type ReplyMemory struct {
 	mu      sync.Mutex
 	entries map[string]*replyEntry
 	due     replyHeap // the entries, the soonest deadline first
+
+	betweenBatches func() // called, when set, between two batches of DeleteExpired, the lock released
 }
+
+// deleteBatch is the most entries that DeleteExpired deletes in one hold
+// of a ReplyMemory's lock.
+const deleteBatch = 256
 
 type replyEntry struct {
 	key      string
@@ -163,20 +171,39 @@ func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []
 // first, and returns how many it deleted.
 func (m *ReplyMemory) sweepLocked(now time.Time, most int) int {
 	n := 0
-	for ; n < most && len(m.due) > 0 && !now.Before(m.due[0].deadline); n++ {
+	for ; n < most && m.expiredLocked(now); n++ {
 		e := heap.Pop(&m.due).(*replyEntry)
 		delete(m.entries, e.key)
 	}
 	return n
 }
 
+// expiredLocked reports whether an entry is expired at now.
+func (m *ReplyMemory) expiredLocked(now time.Time) bool {
+	return len(m.due) > 0 && !now.Before(m.due[0].deadline)
+}
+
 // DeleteExpired deletes the entries expired at now (finished replies past
 // their expiry, keys held past their lease) and returns how many: every
-// one of them, in one hold of the lock, without walking the live ones.
+// one of them, those due first, without walking the live ones, in
+// batches of deleteBatch, each in one hold of the lock, which other calls
+// take between two batches. An entry that expired at now and that
+// another call deletes or takes over meanwhile is not counted; one
+// written meanwhile that has expired at now is deleted too.
 func (m *ReplyMemory) DeleteExpired(now time.Time) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.sweepLocked(now, len(m.due))
+	n := 0
+	for {
+		m.mu.Lock()
+		n += m.sweepLocked(now, deleteBatch)
+		more := m.expiredLocked(now)
+		m.mu.Unlock()
+		if !more {
+			return n
+		}
+		if m.betweenBatches != nil {
+			m.betweenBatches()
+		}
+	}
 }
 
 // FinishIdempotent implements ReplyStore.

@@ -54,7 +54,7 @@ func begin(t testing.TB, m *ReplyMemory, key string, now, lease time.Time) {
 // replayed until its expiry, a key in flight is held until its lease
 // ends, and a key claimed again after either takes the entry over. While
 // expired entries are held their number falls with every new key, until
-// none is left; DeleteExpired deletes them all at once.
+// none is left; DeleteExpired deletes them all.
 func TestReplyMemoryExpiry(t *testing.T) {
 	ctx := context.Background()
 	t0 := time.Unix(1_800_000_000, 0)
@@ -123,7 +123,7 @@ func TestReplyMemoryExpiry(t *testing.T) {
 	require.NoError(t, m.AbandonIdempotent(ctx, "gone", t3.Add(time.Minute)))
 	assert.NotContains(t, m.entries, "gone")
 	checkReplyHeap(t, m)
-	assert.Equal(t, len(m.entries)-1, m.DeleteExpired(t3.Add(time.Minute)), "all expired at once, but the reply finished")
+	assert.Equal(t, len(m.entries)-1, m.DeleteExpired(t3.Add(time.Minute)), "every expired one, but the reply finished")
 	assert.Len(t, m.entries, 1)
 	rep, err := m.BeginIdempotent(ctx, "late 0", []byte("late 0"), t3.Add(time.Minute), t3.Add(2*time.Minute))
 	require.NoError(t, err)
@@ -164,4 +164,43 @@ func BenchmarkReplyMemoryExpired(b *testing.B) {
 		_, err := m.BeginIdempotent(ctx, keys[i], []byte(keys[i]), t1, t1.Add(time.Minute))
 		return err
 	})
+}
+
+// TestReplyMemoryDeleteExpiredInBatches: DeleteExpired deletes every entry
+// expired at its now (a deadline at now included) and no live one (a
+// deadline a nanosecond later), returns how many, and holds the lock for
+// deleteBatch entries at most: between two batches the lock is free, and
+// another call runs (here a BeginIdempotent of a new key, whose own
+// sweep of two counts for it, not for DeleteExpired).
+func TestReplyMemoryDeleteExpiredInBatches(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	m := NewReplyMemory()
+	const expired = 3*deleteBatch + 5 // due from a second after t0, none at t0
+	for i := range expired {
+		begin(t, m, "old "+strconv.Itoa(i), t0, t0.Add(time.Duration(1+i%7)*time.Second))
+	}
+	now := t0.Add(7 * time.Second)
+	for i := range 10 {
+		begin(t, m, "live "+strconv.Itoa(i), t0, now.Add(time.Nanosecond+time.Duration(i)*time.Hour))
+	}
+	var pauses, others int
+	m.betweenBatches = func() {
+		pauses++
+		require.True(t, m.mu.TryLock(), "the lock is free between two batches")
+		m.mu.Unlock()
+		held := len(m.entries)
+		begin(t, m, "other "+strconv.Itoa(pauses), now, now.Add(time.Minute))
+		others += held + 1 - len(m.entries)
+	}
+	n := m.DeleteExpired(now)
+	assert.Equal(t, expired-others, n, "every expired entry, less those the other calls deleted")
+	assert.Equal(t, 3, pauses, "a pause after each full batch that left expired entries")
+	assert.Equal(t, 5, others, "two, two and the last one")
+	assert.Len(t, m.entries, 10+pauses, "the live keys and the other calls' keys")
+	for i := range 10 {
+		assert.Contains(t, m.entries, "live "+strconv.Itoa(i))
+	}
+	checkReplyHeap(t, m)
+	assert.Zero(t, m.DeleteExpired(now), "none left")
+	assert.Equal(t, 3, pauses, "one batch, no pause")
 }

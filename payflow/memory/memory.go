@@ -619,8 +619,16 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 	return out, nil
 }
 
-// DeleteExpired implements payflow.Store.
+// DeleteExpired implements payflow.Store. The idempotent replies are
+// deleted after the store's lock is released, under their own lock, which
+// payflow.ReplyMemory.DeleteExpired takes for a bounded batch at a time.
 func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
+	return s.deleteExpired(now) + s.replies.DeleteExpired(now), nil
+}
+
+// deleteExpired deletes the nonces, tokens and sessions expired at now
+// and returns how many.
+func (s *Store) deleteExpired(now time.Time) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
@@ -648,7 +656,7 @@ func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
 			n++
 		}
 	}
-	return n + s.replies.DeleteExpired(now), nil
+	return n
 }
 
 // BeginIdempotent implements payflow.Store.
