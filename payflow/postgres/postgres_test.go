@@ -82,10 +82,12 @@ func pendingRequest(sess *payflow.SessionRecord, id byte, at time.Time) *payflow
 
 // pairWhileHeld starts the seller card's pairing into sess at the time
 // at, with its counter 3 and CancelPending; once the pairing waits for the
-// uncommitted transaction tx (on a row that tx wrote), it commits tx,
-// waits for the pairing to succeed and returns the request id as stored. It
-// fails the test if the pairing ends before tx commits.
-func pairWhileHeld(t *testing.T, s *postgres.Store, tx pgx.Tx, sess *payflow.SessionRecord, at time.Time, id payflow.ID) *payflow.PaymentRecord {
+// uncommitted transaction tx (on a row that tx wrote or locked), it calls
+// held (when not nil) with the process ID of the pairing's backend,
+// commits tx, waits for the pairing to succeed and returns the request id
+// as stored. It fails the test if the pairing ends before tx commits.
+func pairWhileHeld(t *testing.T, s *postgres.Store, tx pgx.Tx, sess *payflow.SessionRecord, at time.Time, id payflow.ID,
+	held func(pairing int32)) *payflow.PaymentRecord {
 	t.Helper()
 	ctx := context.Background()
 	var xid string
@@ -94,22 +96,37 @@ func pairWhileHeld(t *testing.T, s *postgres.Store, tx pgx.Tx, sess *payflow.Ses
 	go func() {
 		paired <- s.Accept(ctx, &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 3, Session: sess, Now: at, CancelPending: true})
 	}()
-	for waiting := 0; waiting == 0; {
-		var n int
-		require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'
-			AND transactionid::text = $1 AND NOT granted`, xid).Scan(&n))
-		waiting = n
-		select {
-		case err := <-paired:
-			t.Fatalf("the pairing did not wait for the other transaction: %v", err)
-		case <-time.After(10 * time.Millisecond):
-		}
+	var pairing int32
+	await(t, "the pairing waiting for the other transaction", paired, func() bool {
+		require.NoError(t, tx.QueryRow(ctx, `SELECT coalesce(max(pid), 0) FROM pg_locks WHERE locktype = 'transactionid'
+			AND transactionid::text = $1 AND NOT granted`, xid).Scan(&pairing))
+		return pairing != 0
+	})
+	if held != nil {
+		held(pairing)
 	}
 	require.NoError(t, tx.Commit(ctx))
 	require.NoError(t, <-paired)
 	got, err := s.Payment(ctx, id)
 	require.NoError(t, err)
 	return got
+}
+
+// await polls found until it returns true. It fails the test if done
+// delivers first (the call awaited ended without waiting) or found does
+// not hold within a minute.
+func await(t *testing.T, what string, done <-chan error, found func() bool) {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	for !found() {
+		select {
+		case err := <-done:
+			t.Fatalf("%s: ended first: %v", what, err)
+		case <-deadline:
+			t.Fatalf("%s: not seen within a minute", what)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // beginOther begins a transaction on a connection of its own, rolled back
@@ -147,7 +164,7 @@ func TestPairingWaitsForRefusedHold(t *testing.T) {
 	tx := beginOther(t, dsn)
 	_, err := tx.Exec(ctx, `UPDATE payflow_payments SET state = 'pending', version = version + 1 WHERE id = $1`, p.ID[:])
 	require.NoError(t, err)
-	got := pairWhileHeld(t, s, tx, sess, at, p.ID)
+	got := pairWhileHeld(t, s, tx, sess, at, p.ID, nil)
 	assert.Equal(t, payflow.StateCancelled, got.State, "cancelled once the refusal committed")
 }
 
@@ -174,22 +191,46 @@ func TestPairingCancelsRequestCommittedWhileWaiting(t *testing.T) {
 		p.ID[:], p.SessionID[:], p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, int64(p.Amount), p.Request,
 		p.RequestHash, p.ExpiresAt.UnixNano(), p.CreatedAt.UnixNano())
 	require.NoError(t, err)
-	got := pairWhileHeld(t, s, tx, sess, at.Add(time.Minute), p.ID)
+	got := pairWhileHeld(t, s, tx, sess, at.Add(time.Minute), p.ID, nil)
 	assert.Equal(t, payflow.StateCancelled, got.State, "made before the pairing took the counter row")
 	assert.Equal(t, uint64(2), got.Version)
 	assert.Equal(t, at.Add(time.Minute), got.UpdatedAt, "cancelled at the pairing's time")
 }
 
-// TestPairingLeavesLaterRequest: a request of the session recorded after
-// the seller card's pairing committed stays pending.
+// TestPairingLeavesLaterRequest: a request of the session recorded while
+// the seller card's pairing holds the card's counter row, its cancellation
+// waiting for another transaction that locked an earlier request, waits
+// for the pairing to commit and stays pending: the pairing cancels the
+// earlier request and not this one, made after it by the run of the
+// seller's app that the pairing starts.
 func TestPairingLeavesLaterRequest(t *testing.T) {
 	ctx := context.Background()
-	s := open(t, testenv.PostgresSchema(t))
+	dsn := testenv.PostgresSchema(t)
+	s := open(t, dsn)
 	sess, at := pairedSession(t, s)
-	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 2, Session: sess, Now: at, CancelPending: true}))
-	a := &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 3, Insert: pendingRequest(sess, 1, at)}
-	require.NoError(t, s.Accept(ctx, a))
-	got, err := s.Payment(ctx, a.Insert.ID)
+	earlier := &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 2, Insert: pendingRequest(sess, 1, at)}
+	require.NoError(t, s.Accept(ctx, earlier))
+
+	tx := beginOther(t, dsn)
+	_, err := tx.Exec(ctx, `SELECT 1 FROM payflow_payments WHERE id = $1 FOR UPDATE`, earlier.Insert.ID[:])
+	require.NoError(t, err)
+	later := &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 4, Insert: pendingRequest(sess, 2, at)}
+	recorded := make(chan error, 1)
+	got := pairWhileHeld(t, s, tx, sess, at.Add(time.Minute), earlier.Insert.ID, func(pairing int32) {
+		go func() { recorded <- s.Accept(ctx, later) }()
+		await(t, "the later request waiting for the pairing", recorded, func() bool {
+			var waiting bool
+			require.NoError(t, tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE NOT granted AND pid <> $1
+				AND $1 = ANY (pg_blocking_pids(pid)))`, pairing).Scan(&waiting))
+			return waiting
+		})
+	})
+	assert.Equal(t, payflow.StateCancelled, got.State, "made before the pairing")
+	assert.Equal(t, uint64(2), got.Version)
+	assert.Equal(t, at.Add(time.Minute), got.UpdatedAt, "cancelled at the pairing's time")
+
+	require.NoError(t, <-recorded)
+	got, err = s.Payment(ctx, later.Insert.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StatePending, got.State, "made after the pairing")
 	assert.Equal(t, uint64(1), got.Version)
