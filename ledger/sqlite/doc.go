@@ -27,10 +27,10 @@
 // payflow state (package payflow/sqlite) on the same file take turns
 // through an in-process lock around their write transactions, so that
 // neither sleeps in SQLite's busy handler waiting for the other. The
-// ledger's group-commit batcher (ledger.Ledger) turns many concurrent requests into one transaction, and
-// a batch costs a handful of statements: multi-row INSERT and UPDATE … FROM
-// (VALUES …) for the writes, WHERE id IN (…) for the reads, all prepared
-// once and cached.
+// ledger's group-commit batcher (ledger.Ledger) turns many concurrent
+// requests into one transaction, and a batch costs a handful of
+// statements: multi-row INSERT and UPDATE … FROM (VALUES …) for the
+// writes, WHERE id IN (…) for the reads, all prepared once and cached.
 //
 // Schema: IDs are 16-byte big-endian BLOBs (byte order is numeric order);
 // amounts, balances and timestamps are INTEGER (the ledger keeps them below
