@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -321,6 +322,8 @@ func TestWriteOnlyUpdateWaits(t *testing.T) {
 		return []ledger.Account{{ID: ledger.IDFromUint64(v), Ledger: 1, Code: 1, Timestamp: v}}
 	}
 	locked, release := make(chan struct{}), make(chan struct{})
+	unblock := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unblock) // before the store closes, when the test fails first
 	first := make(chan error, 1)
 	go func() {
 		first <- s.Update(ctx, func(tx ledger.Tx) error {
@@ -344,21 +347,9 @@ func TestWriteOnlyUpdateWaits(t *testing.T) {
 	go func() {
 		second <- s.Update(ctx, func(tx ledger.Tx) error { return tx.InsertAccounts(accounts(2)) })
 	}()
-	// A backend holding a lock on this schema's ledger_state and blocked
-	// by another: the second Update's, waiting for the first's row lock.
-	const blocked = `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'relation'
-		AND relation = 'ledger_state'::regclass AND cardinality(pg_blocking_pids(pid)) > 0)`
-	for waiting := false; !waiting; time.Sleep(time.Millisecond) {
-		select {
-		case err := <-second:
-			close(release)
-			require.NoError(t, <-first)
-			t.Fatalf("the write-only Update returned (%v) while another Update held the ledger_state lock", err)
-		default:
-		}
-		require.NoError(t, s.pool.QueryRow(ctx, blocked).Scan(&waiting))
-	}
-	close(release)
+	// The second Update's backend waits for the first's row lock.
+	waitStateHolderBlocked(t, s, second)
+	unblock()
 	require.NoError(t, <-first)
 	require.NoError(t, <-second)
 	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
@@ -366,6 +357,28 @@ func TestWriteOnlyUpdateWaits(t *testing.T) {
 		assert.Len(t, got, 2)
 		return err
 	}))
+}
+
+// waitStateHolderBlocked waits until a backend that holds a lock on the
+// ledger_state table of s's schema is blocked by another backend. It
+// fails t when an Update that should be so blocked returns first, on
+// returned, or when no backend is blocked within 30 seconds.
+func waitStateHolderBlocked(t *testing.T, s *Store, returned <-chan error) {
+	t.Helper()
+	const blocked = `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'relation'
+		AND relation = 'ledger_state'::regclass AND cardinality(pg_blocking_pids(pid)) > 0)`
+	deadline := time.Now().Add(30 * time.Second)
+	for waiting := false; !waiting; time.Sleep(time.Millisecond) {
+		select {
+		case err := <-returned:
+			t.Fatalf("an Update returned (%v) while another held the ledger_state lock", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no backend blocked while holding a lock on ledger_state after 30 s")
+		}
+		require.NoError(t, s.pool.QueryRow(context.Background(), blocked).Scan(&waiting))
+	}
 }
 
 // TestOpenNegativeOptions: a negative MaxConns or MaxRetries is refused
