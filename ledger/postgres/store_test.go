@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -309,54 +310,163 @@ func TestConcurrentWriters(t *testing.T) {
 	}))
 }
 
-// TestWriteOnlyUpdateWaits runs an Update whose fn writes without
-// reading anything while another Update holds the ledger_state lock (its
-// fn read LastTimestamp, wrote, and waits): the write-only Update must
-// take that lock before its writes, so it waits for the other to commit
-// (the test sees it blocked by the other's backend in pg_locks) and
-// returns only after it; then both transactions are stored.
+// TestWriteOnlyUpdateWaits runs an Update whose fn writes without reading
+// LastTimestamp (having read nothing, or an account first) while another
+// Update holds the ledger_state lock: its fn read LastTimestamp and waits.
+// The write-only Update must send that lock before its first write, so it
+// waits for the other to commit (the test sees it blocked by the other's
+// backend in pg_locks) and writes only after it. Once released, the first
+// Update writes the account the second writes too: were the second's
+// writes sent before its lock, it would hold that account's row while
+// waiting for the lock the first holds, and the two would deadlock until
+// the server aborted one, whose fn would then run again. So each fn runs
+// once, except where the second inserts the account the first inserted:
+// its insert meets the stored row, a unique violation, which Update
+// reruns fn for (MaxRetries times, once here) and then reports as
+// ledger.ErrCorrupt.
 func TestWriteOnlyUpdateWaits(t *testing.T) {
 	ctx := context.Background()
-	s, _ := openTemp(t)
-	accounts := func(v uint64) []ledger.Account {
-		return []ledger.Account{{ID: ledger.IDFromUint64(v), Ledger: 1, Code: 1, Timestamp: v}}
+	account := func(v uint64) ledger.Account {
+		return ledger.Account{ID: ledger.IDFromUint64(v), Ledger: 1, Code: 1, Timestamp: v}
 	}
-	locked, release := make(chan struct{}), make(chan struct{})
-	unblock := sync.OnceFunc(func() { close(release) })
-	t.Cleanup(unblock) // before the store closes, when the test fails first
-	first := make(chan error, 1)
-	go func() {
-		first <- s.Update(ctx, func(tx ledger.Tx) error {
-			if _, err := tx.LastTimestamp(); err != nil {
+	// Account 2 as the second Update writes it: credited 5, never debited.
+	credited := account(2)
+	credited.CreditsPosted = 5
+	// debit debits account 2 by one as the ledger does: after locking it.
+	debit := func(tx ledger.Tx) error {
+		a, err := tx.LockAccounts([]ledger.ID{credited.ID})
+		if err != nil {
+			return err
+		}
+		if len(a) != 1 {
+			return fmt.Errorf("account 2 locked as %v", a)
+		}
+		a[0].DebitsPosted++
+		return tx.UpdateAccounts(a)
+	}
+	credit := func(tx ledger.Tx) error { return tx.UpdateAccounts([]ledger.Account{credited}) }
+	tests := []struct {
+		name   string
+		first  func(tx ledger.Tx) error // once released, holding the lock
+		second func(tx ledger.Tx) error // without LastTimestamp
+		// secondCalls is the number of calls of second's fn, secondErr
+		// checks its Update's error.
+		secondCalls int
+		secondErr   func(t *testing.T, err error)
+		want        []ledger.Account // the stored ones of accounts 1 to 3
+	}{
+		{
+			name:        "other_account_inserted",
+			first:       func(tx ledger.Tx) error { return tx.InsertAccounts([]ledger.Account{account(1)}) },
+			second:      func(tx ledger.Tx) error { return tx.InsertAccounts([]ledger.Account{account(3)}) },
+			secondCalls: 1,
+			secondErr:   func(t *testing.T, err error) { assert.NoError(t, err) },
+			want:        []ledger.Account{account(1), account(2), account(3)},
+		},
+		{
+			// The second's UPDATE, if sent first, would hold account 2's
+			// row that the first's LockAccounts waits for.
+			name:        "same_account_updated",
+			first:       debit,
+			second:      credit,
+			secondCalls: 1,
+			secondErr:   func(t *testing.T, err error) { assert.NoError(t, err) },
+			want:        []ledger.Account{credited},
+		},
+		{
+			// BEGIN went out with the read, before the writes.
+			name:  "same_account_updated_after_read",
+			first: debit,
+			second: func(tx ledger.Tx) error {
+				if _, err := tx.Accounts([]ledger.ID{credited.ID}); err != nil {
+					return err
+				}
+				return credit(tx)
+			},
+			secondCalls: 1,
+			secondErr:   func(t *testing.T, err error) { assert.NoError(t, err) },
+			want:        []ledger.Account{credited},
+		},
+		{
+			// This case pins what Update does with the unique violation;
+			// it does not tell the order of the lock and the writes (a
+			// deadlock may cost the second the same one rerun): the two
+			// above do.
+			name:  "same_account_inserted",
+			first: func(tx ledger.Tx) error { return tx.InsertAccounts([]ledger.Account{account(3)}) },
+			second: func(tx ledger.Tx) error {
+				a := account(3)
+				a.UserData64 = 9 // not the first's
+				return tx.InsertAccounts([]ledger.Account{a})
+			},
+			secondCalls: 2,
+			secondErr: func(t *testing.T, err error) {
+				var pgErr *pgconn.PgError
+				require.ErrorAs(t, err, &pgErr)
+				assert.Equal(t, codeUniqueViolation, pgErr.Code)
+				assert.ErrorIs(t, err, ledger.ErrCorrupt)
+			},
+			want: []ledger.Account{account(2), account(3)},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dsn := testenv.PostgresSchema(t)
+			s, err := Open(ctx, dsn, Options{MaxRetries: 1})
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+				if _, err := tx.LastTimestamp(); err != nil {
+					return err
+				}
+				return errors.Join(tx.InsertAccounts([]ledger.Account{account(2)}), tx.SetLastTimestamp(2))
+			}))
+			locked, release := make(chan struct{}), make(chan struct{})
+			unblock := sync.OnceFunc(func() { close(release) })
+			t.Cleanup(unblock) // before the store closes, when the test fails first
+			firstCalls, secondCalls := 0, 0
+			first := make(chan error, 1)
+			go func() {
+				first <- s.Update(ctx, func(tx ledger.Tx) error {
+					firstCalls++
+					ts, err := tx.LastTimestamp()
+					if err != nil {
+						return err
+					}
+					select {
+					case <-locked: // a rerun
+					default:
+						close(locked)
+					}
+					<-release
+					return errors.Join(tc.first(tx), tx.SetLastTimestamp(ts+1))
+				})
+			}()
+			<-locked
+			second := make(chan error, 1)
+			go func() {
+				second <- s.Update(ctx, func(tx ledger.Tx) error {
+					secondCalls++
+					return tc.second(tx)
+				})
+			}()
+			// The second Update's backend waits for the first's row lock.
+			waitStateHolderBlocked(t, s, second)
+			unblock()
+			require.NoError(t, <-first)
+			tc.secondErr(t, <-second)
+			assert.Equal(t, 1, firstCalls, "calls of the first fn")
+			assert.Equal(t, tc.secondCalls, secondCalls, "calls of the second fn")
+			var last uint64
+			require.NoError(t, s.pool.QueryRow(ctx, `SELECT last_timestamp FROM ledger_state`).Scan(&last))
+			assert.Equal(t, uint64(3), last, "the first Update's last timestamp")
+			require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+				got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(3)})
+				assert.ElementsMatch(t, tc.want, got)
 				return err
-			}
-			if err := tx.InsertAccounts(accounts(1)); err != nil {
-				return err
-			}
-			select {
-			case <-locked: // a rerun
-			default:
-				close(locked)
-			}
-			<-release
-			return tx.SetLastTimestamp(1)
+			}))
 		})
-	}()
-	<-locked
-	second := make(chan error, 1)
-	go func() {
-		second <- s.Update(ctx, func(tx ledger.Tx) error { return tx.InsertAccounts(accounts(2)) })
-	}()
-	// The second Update's backend waits for the first's row lock.
-	waitStateHolderBlocked(t, s, second)
-	unblock()
-	require.NoError(t, <-first)
-	require.NoError(t, <-second)
-	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
-		got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
-		assert.Len(t, got, 2)
-		return err
-	}))
+	}
 }
 
 // waitStateHolderBlocked waits until a backend that holds a lock on the
