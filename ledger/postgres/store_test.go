@@ -469,6 +469,111 @@ func TestWriteOnlyUpdateWaits(t *testing.T) {
 	}
 }
 
+// TestDeadlockRerun runs the deadlock that Update's rerun resolves: an fn
+// that locks account 2 and then writes it without LastTimestamp holds the
+// account's row when its writes ask for the ledger_state lock, which a
+// ledger writer holds while it waits for that row. The server aborts the
+// write-only transaction (its deadlock_timeout is the shorter, so it
+// looks for the cycle first and finds it), and Update runs its fn again,
+// which here waits for the ledger writer's Update to return (a rerun
+// that took account 2's row before the woken ledger writer would
+// deadlock again): both commit, the ledger writer's fn runs once and the
+// other twice, and account 2 holds both postings.
+func TestDeadlockRerun(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	id := ledger.IDFromUint64(2)
+	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		return errors.Join(tx.InsertAccounts([]ledger.Account{{ID: id, Ledger: 1, Code: 1, Timestamp: 2}}),
+			tx.SetLastTimestamp(2))
+	}))
+	// deadlockTimeout sets deadlock_timeout for the rest of tx's
+	// transaction, which a read has begun, so for its next lock wait.
+	deadlockTimeout := func(tx ledger.Tx, d string) error {
+		_, err := tx.(*writeTx).c.Exec(ctx, "SET LOCAL deadlock_timeout = '"+d+"'")
+		return err
+	}
+	// post locks account 2, calls held (when not nil), and adds one to
+	// the posted field that add names.
+	post := func(tx ledger.Tx, held func() error, add func(*ledger.Account)) error {
+		a, err := tx.LockAccounts([]ledger.ID{id})
+		if err != nil {
+			return err
+		}
+		if len(a) != 1 {
+			return fmt.Errorf("account 2 locked as %v", a)
+		}
+		if held != nil {
+			if err := held(); err != nil {
+				return err
+			}
+		}
+		add(&a[0])
+		return tx.UpdateAccounts(a)
+	}
+	locked, release := make(chan struct{}), make(chan struct{})
+	unblock := sync.OnceFunc(func() { close(release) })
+	t.Cleanup(unblock) // before the store closes, when the test fails first
+	writeOnlyCalls, ledgerCalls := 0, 0
+	writeOnly := make(chan error, 1)
+	ledgerDone := make(chan struct{}) // closed once the ledger writer's Update returned
+	go func() {
+		writeOnly <- s.Update(ctx, func(tx ledger.Tx) error {
+			writeOnlyCalls++
+			if writeOnlyCalls > 1 {
+				// A rerun that locked account 2 before the ledger writer,
+				// woken by the abort, took it would deadlock again.
+				<-ledgerDone
+			}
+			return post(tx, func() error {
+				if writeOnlyCalls == 1 {
+					close(locked)
+					<-release
+				}
+				// Before the wait for the ledger_state lock, at commit.
+				return deadlockTimeout(tx, "10ms")
+			}, func(a *ledger.Account) { a.CreditsPosted++ })
+		})
+	}()
+	<-locked
+	ledgerWriter := make(chan error, 1)
+	go func() {
+		defer close(ledgerDone)
+		ledgerWriter <- s.Update(ctx, func(tx ledger.Tx) error {
+			ledgerCalls++
+			ts, err := tx.LastTimestamp()
+			if err != nil {
+				return err
+			}
+			// Before the wait for account 2's row.
+			if err := deadlockTimeout(tx, "1min"); err != nil {
+				return err
+			}
+			return errors.Join(post(tx, nil, func(a *ledger.Account) { a.DebitsPosted++ }),
+				tx.SetLastTimestamp(ts+1))
+		})
+	}()
+	// The ledger writer holds the ledger_state lock and waits for account
+	// 2's row.
+	waitStateHolderBlocked(t, s, ledgerWriter)
+	unblock()
+	require.NoError(t, <-ledgerWriter)
+	require.NoError(t, <-writeOnly)
+	assert.Equal(t, 1, ledgerCalls, "calls of the ledger writer's fn")
+	assert.Equal(t, 2, writeOnlyCalls, "calls of the write-only fn")
+	var last uint64
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT last_timestamp FROM ledger_state`).Scan(&last))
+	assert.Equal(t, uint64(3), last, "the ledger writer's last timestamp")
+	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+		got, err := tx.Accounts([]ledger.ID{id})
+		assert.Equal(t, []ledger.Account{{ID: id, DebitsPosted: 1, CreditsPosted: 1, Ledger: 1, Code: 1, Timestamp: 2}}, got)
+		return err
+	}))
+}
+
 // waitStateHolderBlocked waits until a backend that holds a lock on the
 // ledger_state table of s's schema is blocked by another backend. It
 // fails t when an Update that should be so blocked returns first, on
