@@ -453,10 +453,15 @@ func (t *writeTx) updateAccounts(accounts []ledger.Account) error {
 		})
 }
 
-// InsertTransfers implements ledger.Tx. A transfer whose debit and credit
-// account are the same fails at once with ledger.ErrCorrupt
-// (sqlstore.SameAccount), without a statement, and loses the transaction.
+// InsertTransfers implements ledger.Tx. Once the transaction is lost, it
+// returns the error that lost it (writeTx.err), as the other methods do.
+// A transfer whose debit and credit account are the same fails at once
+// with ledger.ErrCorrupt (sqlstore.SameAccount), without a statement, and
+// loses the transaction.
 func (t *writeTx) InsertTransfers(transfers []ledger.Transfer) error {
+	if t.err != nil {
+		return t.err
+	}
 	if err := sqlstore.SameAccount(transfers); err != nil {
 		return t.fail(fmt.Errorf("sqlite: %w", err))
 	}

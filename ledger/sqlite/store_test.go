@@ -210,6 +210,29 @@ func TestLastTimestampMissing(t *testing.T) {
 	}
 }
 
+// TestInsertTransfersAfterLoss: once a write has failed and lost the
+// transaction, InsertTransfers returns that write's error, as every write
+// method does, even for a transfer whose debit and credit account are the
+// same, and Update fails with it.
+func TestInsertTransfersAfterLoss(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	acct := ledger.Account{ID: ledger.IDFromUint64(1), Ledger: 1, Code: 1, Timestamp: 1}
+	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error { return tx.InsertAccounts([]ledger.Account{acct}) }))
+	var lost, got error
+	err := s.Update(ctx, func(tx ledger.Tx) error {
+		lost = tx.InsertAccounts([]ledger.Account{acct}) // a stored ID
+		got = tx.InsertTransfers([]ledger.Transfer{{ID: ledger.IDFromUint64(10), DebitAccountID: acct.ID,
+			CreditAccountID: acct.ID, Amount: 1, Ledger: 1, Code: 1, Timestamp: 2}})
+		return nil
+	})
+	var sqliteErr *driver.Error
+	require.ErrorAs(t, lost, &sqliteErr)
+	assert.ErrorIs(t, lost, ledger.ErrCorrupt)
+	assert.Equal(t, lost, got)
+	assert.Equal(t, lost, err)
+}
+
 // TestOpenTakesTurnsWithWriters: opening the store while another writer of
 // the same process (a payflow/sqlite Store) holds the file's write lock
 // waits for the in-process lock, as every write of the store does, rather
