@@ -139,16 +139,16 @@ type ReadTx interface {
 // transfer its debit and credit accounts, a pending state its transfer, a
 // balance history row its account and its transfer. The transfer of a
 // pending state is a pending transfer (TransferPending), and a transfer's
-// debit and credit accounts are two different accounts (the ledger
-// refuses others with TransferAccountsMustBeDifferent), so that
-// AccountTransfers lists each transfer once. A row naming another, a pending state of a transfer that is not
-// pending, a transfer whose debit and credit account are the same, or an
-// update of a row that is not stored, fails Update with an error wrapping
-// ErrCorrupt (at the latest when it commits), and nothing of the
-// transaction is stored. So does an insert of a unique key that is
+// debit and credit accounts are two different accounts (the ledger refuses
+// others with TransferAccountsMustBeDifferent), so that AccountTransfers
+// lists each transfer once. A row naming another, a pending state of a
+// transfer that is not pending, a transfer whose debit and credit account
+// are the same, or an update of a row that is not stored, fails Update with
+// an error wrapping ErrCorrupt (at the latest when it commits), and nothing
+// of the transaction is stored. So does an insert of a unique key that is
 // stored or given twice (for a stored key, a SQL store's error wraps the
-// engine's unique-key error too): the ID of an account, a transfer, a pending
-// state or a failed transfer, the Timestamp of a transfer, and the
+// engine's unique-key error too): the ID of an account, a transfer, a
+// pending state or a failed transfer, the Timestamp of a transfer, and the
 // (AccountID, Timestamp) of a balance history row. And so does a last
 // timestamp that goes back (SetLastTimestamp).
 //
@@ -200,13 +200,12 @@ type Tx interface {
 
 	// InsertTransfers inserts new transfers (their IDs are not yet stored;
 	// each debits and credits two different accounts); Timestamp is unique
-	// too. The ledger gives them in ascending Timestamp
-	// order, past every stored transfer, but a store takes them in any
-	// order, and ForEachTransfer and AccountTransfers return them by
-	// Timestamp all the same. A unique-key violation (a concurrent
-	// transaction inserted the same key) must make Update roll back and
-	// run fn again; a key given twice in the transaction must not (see
-	// Store.Update).
+	// too. The ledger gives them in ascending Timestamp order, past every
+	// stored transfer, but a store takes them in any order, and
+	// ForEachTransfer and AccountTransfers return them by Timestamp all the
+	// same. A unique-key violation (a concurrent transaction inserted the
+	// same key) must make Update roll back and run fn again; a key given
+	// twice in the transaction must not (see Store.Update).
 	InsertTransfers(transfers []Transfer) error
 
 	// InsertPending inserts the states of new pending transfers.

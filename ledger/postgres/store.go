@@ -20,9 +20,9 @@ import (
 // connection pool. It is safe for concurrent use, and several processes may
 // share one database: write transactions serialize on the ledger's
 // timestamp row (SELECT … FOR UPDATE, which every transaction that writes
-// takes before its first write), and every batch locks the accounts
-// it touches in one global order (ascending ID), so they never deadlock
-// and a hot account costs no more than any other.
+// takes before its first write), and every batch locks the accounts it
+// touches in one global order (ascending ID), so they never deadlock and a
+// hot account costs no more than any other.
 //
 // The store uses no advisory locks, sequences or serial keys, so the same
 // schema suits PostgreSQL-compatible distributed engines.
@@ -65,39 +65,37 @@ func (s *Store) Close() error {
 // hold the lock of the ledger_state row: Tx.LastTimestamp takes it, and
 // when fn wrote without calling it, the batch takes it before the first
 // write (a fn that locked accounts first may then deadlock with another
-// transaction, which the rerun below resolves). A
-// serialization failure (SQLSTATE 40001), a deadlock (40P01) or a unique
-// violation (23505, a concurrent insert of the same key) rolls back and
-// reruns fn after a randomized exponential backoff, at most
-// Options.MaxRetries times. A unique key that fn inserts twice (an ID
-// into one table, a transfer's timestamp, or a balance history row's
-// account and timestamp; in one call of an insert method or in two) is no
-// clash: Update fails with an error wrapping ledger.ErrCorrupt before it
-// sends the writes, and does not run fn again. A row that names a row
-// which does not exist (foreign_key_violation 23503, from the deferred
-// foreign keys: a balance history row naming no transfer, among
-// others), a pending state of a transfer that is not pending
-// (checkPending), a transfer whose debit and credit account are the same
-// (refused before the writes are sent, sqlstore.SameAccount, and not
-// retried), an update of a row that is not stored, an update that
-// names one row twice (each update is one statement, whose count of
-// updated rows then falls short), or a last timestamp that is not past
-// the last one (setLastTimestamp), fails with an error wrapping
-// ledger.ErrCorrupt, and nothing of fn's writes is stored.
-// The write methods of the transaction only queue their statements and
-// never fail: a write the server refuses fails Update, even when fn
-// returned nil, and nothing is stored; when fn fails, nothing is sent. A
-// read that fails (the server aborts the transaction when the statement
-// failed there) loses the transaction too: the later reads fail with its
-// error without being sent, and Update fails with it, even when fn
-// ignored it and returned nil, after a rerun when it is a serialization
-// failure or a deadlock. An insert of a unique key that is stored fails
-// with an error wrapping ledger.ErrCorrupt and its unique violation once
-// the retries are spent. When ctx ends while fn runs, Update sends none
-// of fn's writes, rolls back, and fails with an error wrapping ctx's
-// error, unless fn or a read failed: also when fn gave a key twice, or a
-// transfer whose debit and credit account are the same, which the write
-// methods do not report.
+// transaction, which the rerun below resolves). A serialization failure
+// (SQLSTATE 40001), a deadlock (40P01) or a unique violation (23505, a
+// concurrent insert of the same key) rolls back and reruns fn after a
+// randomized exponential backoff, at most Options.MaxRetries times. A
+// unique key that fn inserts twice (an ID into one table, a transfer's
+// timestamp, or a balance history row's account and timestamp; in one call
+// of an insert method or in two) is no clash: Update fails with an error
+// wrapping ledger.ErrCorrupt before it sends the writes, and does not run
+// fn again. A row that names a row which does not exist
+// (foreign_key_violation 23503, from the deferred foreign keys: a balance
+// history row naming no transfer, among others), a pending state of a
+// transfer that is not pending (checkPending), a transfer whose debit and
+// credit account are the same (refused before the writes are sent,
+// sqlstore.SameAccount, and not retried), an update of a row that is not
+// stored, an update that names one row twice (each update is one statement,
+// whose count of updated rows then falls short), or a last timestamp that
+// is not past the last one (setLastTimestamp), fails with an error wrapping
+// ledger.ErrCorrupt, and nothing of fn's writes is stored. The write
+// methods of the transaction only queue their statements and never fail: a
+// write the server refuses fails Update, even when fn returned nil, and
+// nothing is stored; when fn fails, nothing is sent. A read that fails (the
+// server aborts the transaction when the statement failed there) loses the
+// transaction too: the later reads fail with its error without being sent,
+// and Update fails with it, even when fn ignored it and returned nil, after
+// a rerun when it is a serialization failure or a deadlock. An insert of a
+// unique key that is stored fails with an error wrapping ledger.ErrCorrupt
+// and its unique violation once the retries are spent. When ctx ends while
+// fn runs, Update sends none of fn's writes, rolls back, and fails with an
+// error wrapping ctx's error, unless fn or a read failed: also when fn gave
+// a key twice, or a transfer whose debit and credit account are the same,
+// which the write methods do not report.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
@@ -281,7 +279,9 @@ type insertedKeys struct {
 	tables     [len(insertedKinds)]idtable.Table[ledger.ID]
 	timestamps idtable.Table[ledger.ID] // of the transfers, as IDs
 	balances   idtable.Pairs[ledger.ID] // account and timestamp
-	refused    error                    // the first key given twice or transfer of one account, nil when none is
+	// refused is the error of the first key given twice or transfer of
+	// one account, nil when there is none.
+	refused error
 }
 
 // add numbers the IDs of n rows inserted into table (accountsTable …),

@@ -90,27 +90,26 @@ func joinErr(a, b error) error {
 // deferred foreign keys: a balance history row naming no transfer, among
 // others) fails the commit with an error wrapping ledger.ErrCorrupt. The
 // updates run once fn has returned, after its inserts, so that an update
-// finds a row the transaction inserts whatever the order of fn's calls;
-// an update of a row that is not stored, or of one row twice, and a
-// pending state of a transfer that is not pending, then fail Update
-// alike, as do at once a last timestamp that is not past the last one
-// (SetLastTimestamp) and a transfer whose debit and credit account are
-// the same (InsertTransfers).
-// Nothing of fn's writes is stored then. A write method that fails (a
-// constraint of an insert: an ID that is stored, or given twice, fails with
-// an error wrapping ledger.ErrCorrupt and the driver's) ends the
-// transaction: SQLite rolls it back (INSERT OR ROLLBACK). So does a read
-// that fails (some errors make SQLite roll back). The later calls of fn's
-// tx then fail with that error without running, and Update fails with
+// finds a row the transaction inserts whatever the order of fn's calls; an
+// update of a row that is not stored, or of one row twice, and a pending
+// state of a transfer that is not pending, then fail Update alike, as do at
+// once a last timestamp that is not past the last one (SetLastTimestamp)
+// and a transfer whose debit and credit account are the same
+// (InsertTransfers). Nothing of fn's writes is stored then. A write method
+// that fails (a constraint of an insert: an ID that is stored, or given
+// twice, fails with an error wrapping ledger.ErrCorrupt and the driver's)
+// ends the transaction: SQLite rolls it back (INSERT OR ROLLBACK). So does
+// a read that fails (some errors make SQLite roll back). The later calls of
+// fn's tx then fail with that error without running, and Update fails with
 // fn's error, or with the failed call's error when fn ignored it and
-// returned nil; nothing of fn's writes is stored. SQLite has one writer, so fn
-// never meets a serialization failure and is run once. When another
+// returned nil; nothing of fn's writes is stored. SQLite has one writer, so
+// fn never meets a serialization failure and is run once. When another
 // process holds the write lock, BEGIN waits up to Options.BusyTimeout and
-// then fails with the driver's SQLITE_BUSY error. When ctx ends before the commit (while BEGIN
-// waits, or while fn runs), the statement running is interrupted, nothing
-// is stored and Update fails with ctx's error. The Store keeps its writer
-// connection, with BEGIN IMMEDIATE, COMMIT and ROLLBACK prepared on it
-// once (sqlitewrite.Conn).
+// then fails with the driver's SQLITE_BUSY error. When ctx ends before the
+// commit (while BEGIN waits, or while fn runs), the statement running is
+// interrupted, nothing is stored and Update fails with ctx's error. The
+// Store keeps its writer connection, with BEGIN IMMEDIATE, COMMIT and
+// ROLLBACK prepared on it once (sqlitewrite.Conn).
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	if s.closed.Load() {
 		return ledger.ErrClosed
