@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -30,6 +31,15 @@ var (
 // cannot name an advert (an EID it does not know, or a card without the
 // advertised role) before it asks again.
 const UnknownPeerTTL = 30 * time.Second
+
+// PeerNameTTL is how long a phone keeps the platform's name for an advert
+// (Peers, Select) before it asks again, and it asks again sooner when the
+// EID epoch in which the platform named it ends, for the platform resolves
+// an EID only near its own epoch (PROTOCOL.md §1.2). So an advert replayed
+// after its epoch, or of a card revoked or no longer a seller card since,
+// leaves the queue screen at most PeerNameTTL after the platform stops
+// naming it.
+const PeerNameTTL = 30 * time.Second
 
 // DefaultPollInterval is how often a phone asks the platform while it
 // waits, unless PhoneOptions.PollInterval says otherwise.
@@ -337,17 +347,19 @@ func authed[T any](ctx context.Context, p *phone, fn func(token string) (T, erro
 // peerName is the platform's answer on an EID, kept by a phone.
 type peerName struct {
 	r     *ResolveResponse // nil: the platform could not name it
-	until time.Time        // for a nil r, when to ask again
+	until time.Time        // when to ask again
 }
 
 // resolve returns what the platform knows of eid, nil when it knows
 // nothing (a stale or foreign EID) or not as a counterparty; answers are
-// cached per EID, the nil ones for UnknownPeerTTL.
+// cached per EID, the nil ones for UnknownPeerTTL, the others for
+// PeerNameTTL and no later than the end of the EID epoch they were given
+// in.
 func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
 	p.mu.Lock()
 	n, ok := p.names[eid]
 	p.mu.Unlock()
-	if ok && (n.r != nil || p.opts.Now().Before(n.until)) {
+	if ok && p.opts.Now().Before(n.until) {
 		return n.r, nil
 	}
 	r, err := authed(ctx, p, func(token string) (*ResolveResponse, error) {
@@ -361,11 +373,19 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 	case r.Role != uint8(p.role.Opposite()):
 		r = nil // a card advertising a role it does not have
 	}
+	now := p.opts.Now()
+	until := now.Add(UnknownPeerTTL)
+	if r != nil {
+		until = now.Add(PeerNameTTL)
+		if e := adv.Epoch(now); e < math.MaxUint32 && adv.EpochStart(e+1).Before(until) {
+			until = adv.EpochStart(e + 1)
+		}
+	}
 	p.mu.Lock()
 	if len(p.names) >= 4*queue.DefaultCapacity {
 		clear(p.names)
 	}
-	p.names[eid] = peerName{r: r, until: p.opts.Now().Add(UnknownPeerTTL)}
+	p.names[eid] = peerName{r: r, until: until}
 	p.mu.Unlock()
 	return r, nil
 }
@@ -374,8 +394,12 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 // nearby, nearest first, each named by the platform. Adverts whose EID the
 // platform does not know (stale, foreign or forged) or whose card does
 // not have the advertised role are left out; the phone asks the platform
-// about them again after UnknownPeerTTL. A peer the platform cannot
-// name right now because of rate limiting is left out of this snapshot.
+// about them again after UnknownPeerTTL. A name is kept for PeerNameTTL,
+// and no later than the end of the EID epoch in which the platform gave
+// it, so that an advert heard again after its epoch (replayed) or of a
+// card revoked since is left out once the platform no longer names it. A
+// peer the platform cannot name right now because of rate limiting is
+// left out of this snapshot.
 func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 	snap := p.queue.Snapshot()
 	out := make([]QueueEntry, 0, len(snap))

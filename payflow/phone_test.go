@@ -1184,6 +1184,85 @@ func TestPeersAskAgainAboutUnknownAdverts(t *testing.T) {
 	assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}, peers[0])
 }
 
+// TestPeersForgetStaleAdverts: the platform's name for an advert is kept
+// for PeerNameTTL at most, so that an advert heard again long after its
+// epoch (a replay) or of a card revoked since is left out once the
+// platform no longer names it.
+func TestPeersForgetStaleAdverts(t *testing.T) {
+	ctx := context.Background()
+	named := func(t *testing.T, w *phoneWorld, p adv.Packet) {
+		t.Helper()
+		peers, err := w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		require.Len(t, peers, 1)
+		assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}, peers[0])
+	}
+	t.Run("replayed", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		p := w.shopperHearsSeller(t, w.sellerCard, -40)
+		named(t, w, p)
+		w.f.Clock.Advance(time.Hour)
+		require.NoError(t, w.shopper.Queue().Observe(p, -40, time.Time{}))
+		peers, err := w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, peers, "an EID of an epoch the platform no longer resolves")
+	})
+	t.Run("revoked", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		now := w.f.Clock.Now()
+		// Well inside an epoch, so that the EID stays the same.
+		w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now)+1).Sub(now) + time.Minute)
+		p := w.shopperHearsSeller(t, w.sellerCard, -40)
+		named(t, w, p)
+		w.f.Revoke(&paytest.Card{Chain: w.sellerCard.Enrolment.Chain})
+		w.f.Clock.Advance(payflow.PeerNameTTL - time.Second)
+		w.shopperHearsSeller(t, w.sellerCard, -40)
+		named(t, w, p) // the platform's answer is kept a while
+		w.f.Clock.Advance(time.Second)
+		w.shopperHearsSeller(t, w.sellerCard, -40)
+		peers, err := w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, peers, "a revoked card")
+	})
+}
+
+// resolveCounter counts the resolutions that reach the platform.
+type resolveCounter struct {
+	payflow.API
+	resolutions atomic.Int32
+}
+
+func (a *resolveCounter) Resolve(ctx context.Context, token string, req *payflow.ResolveRequest) (*payflow.ResolveResponse, error) {
+	a.resolutions.Add(1)
+	return a.API.Resolve(ctx, token, req)
+}
+
+// TestPeersAskAgainAtEpochEnd: the platform's name for an advert is kept
+// until the EID epoch it was given in ends, even when that comes before
+// PeerNameTTL: from then on the platform may no longer resolve the EID.
+func TestPeersAskAgainAtEpochEnd(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	api := &resolveCounter{API: f.Platform}
+	w := newPhoneWorld(t, f, api, false)
+	now := f.Clock.Now()
+	end := adv.EpochStart(adv.Epoch(now) + 1)
+	f.Clock.Advance(end.Sub(now) - 2*time.Second)
+	p := w.shopperHearsSeller(t, w.sellerCard, -40)
+	for range 2 {
+		peers, err := w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		require.Len(t, peers, 1)
+		w.f.Clock.Advance(time.Second)
+	}
+	assert.Equal(t, int32(1), api.resolutions.Load(), "kept within the epoch")
+	require.NoError(t, w.shopper.Queue().Observe(p, -40, time.Time{}))
+	peers, err := w.shopper.Peers(ctx)
+	require.NoError(t, err)
+	require.Len(t, peers, 1, "the EID of the epoch before resolves")
+	assert.Equal(t, int32(2), api.resolutions.Load(), "asked again once the epoch ended")
+}
+
 // refillAPI records the pairing proofs sent and, after a pairing that the
 // platform answers ErrRateLimited, runs refill (as time passing refills
 // the card's budget of EID resolutions).
