@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"encoding/binary"
 	"errors"
+	"math"
 	"runtime"
 	"slices"
 	"sync"
@@ -158,7 +159,7 @@ func (r *Resolver) touchLocked(pos uint32) {
 }
 
 // Resolve returns the card whose EID for the epoch of now, the epoch before
-// or the epoch after is eid, and whether there is one. It builds the tables
+// or the epoch after (NearEpochs) is eid, and whether there is one. It builds the tables
 // it lacks first (see Advance); once they exist it takes only a read lock
 // and does not allocate.
 func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
@@ -209,8 +210,26 @@ func (r *Resolver) coversLocked(e, after uint32) bool {
 	return true
 }
 
+// NearEpochs returns the epochs whose EIDs Resolve accepts in epoch e: e,
+// then e−1 and e+1, leaving out those that would wrap around the uint32
+// range (the first and the last epoch are not next to each other); n is
+// how many of eps it returns.
+func NearEpochs(e uint32) (eps [3]uint32, n int) {
+	eps[0], n = e, 1
+	if e > 0 {
+		eps[n] = e - 1
+		n++
+	}
+	if e < math.MaxUint32 {
+		eps[n] = e + 1
+		n++
+	}
+	return eps, n
+}
+
 func (r *Resolver) lookupLocked(eid EID, e uint32) (string, bool) {
-	for _, ep := range [3]uint32{e, e - 1, e + 1} {
+	eps, n := NearEpochs(e)
+	for _, ep := range eps[:n] {
 		t := r.tables[ep%ring]
 		if t == nil || t.epoch != ep {
 			continue

@@ -3,6 +3,7 @@ package adv
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"sync"
 	"testing"
@@ -92,6 +93,31 @@ func TestResolverEpochZero(t *testing.T) {
 	assert.Equal(t, "a", id)
 	_, ok = r.Resolve(eidOf(t, 1, 0xffffffff), now)
 	assert.False(t, ok, "epoch −1 wraps to the largest epoch and must not resolve")
+}
+
+// TestResolverEpochWrap: the first and the last epoch are not next to each
+// other, whichever of their tables the Resolver built first.
+func TestResolverEpochWrap(t *testing.T) {
+	first, last := time.Unix(10, 0), EpochStart(math.MaxUint32).Add(time.Minute)
+	for _, tt := range []struct {
+		name        string
+		before, now time.Time
+		epoch       uint32
+	}{
+		{"epoch 0 at the last epoch", first, last, 0},
+		{"the last epoch at epoch 0", last, first, math.MaxUint32},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var r Resolver
+			require.NoError(t, r.Enrol("a", secretOf(1)))
+			id, ok := r.Resolve(eidOf(t, 1, tt.epoch), tt.before)
+			require.True(t, ok, "in its own epoch")
+			require.Equal(t, "a", id)
+			id, ok = r.Resolve(eidOf(t, 1, tt.epoch), tt.now)
+			assert.False(t, ok)
+			assert.Empty(t, id)
+		})
+	}
 }
 
 func TestResolverEnrolRemove(t *testing.T) {

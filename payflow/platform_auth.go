@@ -33,15 +33,16 @@ func (p *Platform) Challenge(ctx context.Context, req *ChallengeRequest) (*Chall
 }
 
 // checkEID verifies that eid is the card's EID of the current epoch or of
-// one next to it, from the card's advertising secret as c holds it (with
-// the EID key kept with it: see cachedCard.eidKey).
+// one next to it (adv.NearEpochs, as the EID resolver accepts), from the
+// card's advertising secret as c holds it (with the EID key kept with it:
+// see cachedCard.eidKey).
 func (p *Platform) checkEID(c *cachedCard, eid []byte) error {
 	k, err := c.eidKey()
 	if err != nil {
 		return err
 	}
-	e := adv.Epoch(p.now())
-	for _, ep := range []uint32{e, e - 1, e + 1} {
+	eps, n := adv.NearEpochs(adv.Epoch(p.now()))
+	for _, ep := range eps[:n] {
 		got := k.EID(ep)
 		if subtle.ConstantTimeCompare(got[:], eid) == 1 {
 			return nil

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"math"
 	"testing"
 	"time"
 
@@ -74,6 +75,39 @@ func TestEIDKeyFollowsSecret(t *testing.T) {
 	assert.Same(t, kept, c.key.Load(), "the same secret keeps its key")
 	assert.NoError(t, p.checkEID(c, eidOf(secretB)))
 	assert.ErrorIs(t, p.checkEID(c, eidA), ErrMismatch)
+}
+
+// TestCheckEIDEpochWrap: a card's own EID is checked against the epochs
+// next to now's, and the first and the last epoch are not next to each
+// other.
+func TestCheckEIDEpochWrap(t *testing.T) {
+	secret := bytes.Repeat([]byte{0x5a}, adv.SecretSize)
+	k, err := adv.NewEIDKey(secret)
+	require.NoError(t, err)
+	c := &cachedCard{rec: &CardRecord{ID: "8944000000000000001", AdvSecret: secret}}
+	first, last := time.Unix(10, 0), adv.EpochStart(math.MaxUint32).Add(time.Minute)
+	for _, tt := range []struct {
+		name  string
+		now   time.Time
+		epoch uint32
+		err   error
+	}{
+		{"epoch 1 at epoch 0", first, 1, nil},
+		{"the last epoch at epoch 0", first, math.MaxUint32, ErrMismatch},
+		{"the epoch before the last at the last", last, math.MaxUint32 - 1, nil},
+		{"epoch 0 at the last epoch", last, 0, ErrMismatch},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Platform{now: func() time.Time { return tt.now }}
+			eid := k.EID(tt.epoch)
+			err := p.checkEID(c, eid[:])
+			if tt.err == nil {
+				assert.NoError(t, err)
+			} else {
+				assert.ErrorIs(t, err, tt.err)
+			}
+		})
+	}
 }
 
 // testCA is a card-issuing CA and a verifier that trusts it, holding
