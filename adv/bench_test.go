@@ -216,6 +216,48 @@ func BenchmarkResolve(b *testing.B) {
 	})
 }
 
+// BenchmarkResolveNewEpoch measures the first resolution of each epoch
+// among a million cards. "built ahead": a resolution in the second half of
+// the epoch before started the build of the table it needs, which ended
+// before it (untimed). "built by Resolve", the baseline: no resolution
+// came in that half, so the first resolution of the epoch builds the
+// table and waits for it, as every resolution did before Resolve built
+// ahead.
+func BenchmarkResolveNewEpoch(b *testing.B) {
+	r := enrolled(b)
+	for _, ahead := range []bool{true, false} {
+		name := "built_by_Resolve"
+		if ahead {
+			name = "built_ahead"
+		}
+		b.Run(name, func(b *testing.B) {
+			start := EpochStart(Epoch(exampleTime.Add(-1000 * time.Hour)))
+			if ahead {
+				start = start.Add(-100 * time.Hour)
+			}
+			r.Advance(start)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				e := Epoch(start)
+				eid := eidOf(b, i, e+1)
+				if ahead {
+					r.Resolve(eid, start.Add(aheadAfter))
+					for r.ahead.Load() {
+						runtime.Gosched()
+					}
+				}
+				start = EpochStart(e + 1)
+				b.StartTimer()
+				if _, ok := r.Resolve(eid, start); !ok {
+					b.Fatal("miss")
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkMapLookup is the baseline of Resolve: a Go map from EID to card
 // ID holding the same million EIDs of one epoch.
 func BenchmarkMapLookup(b *testing.B) {

@@ -8,19 +8,20 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // ErrCardID is returned by Enrol for an empty card ID.
 var ErrCardID = errors.New("adv: empty card id")
 
-// testHookBuild, when set by a test, runs while a build works on its copy
-// of the cards.
-var testHookBuild func(*Resolver)
-
 // ring is the number of epoch tables a Resolver keeps: the previous, the
 // current and the next epoch, plus the one after, which Advance builds ahead.
 const ring = 4
+
+// aheadAfter is how far into an epoch a resolution starts the build of the
+// table of the epoch after next, when there is none (see Resolve).
+const aheadAfter = EpochSeconds / 2 * time.Second
 
 // parallelMin is the number of cards below which a table is built by one
 // goroutine.
@@ -33,10 +34,16 @@ const parallelMin = 4096
 //
 // Resolve accepts the EIDs of the current epoch and of the epochs just
 // before and after (so clocks that differ by up to ten minutes still
-// agree), nothing older and nothing newer. The table of a new epoch is built
-// the first time Resolve needs it, or ahead of time by Advance, which a
-// cloud calls from a timer (every minute, say) so that no Resolve ever
-// waits for a build. A build runs without the Resolver's lock, on every
+// agree), nothing older and nothing newer. The table of an epoch is built
+// ahead of time: the first resolution in the second half of the epoch two
+// before it that finds it missing starts its build in a goroutine, which
+// ends with the build (one at a time), so that the resolutions of the next
+// epoch find every table they need. Advance builds the tables too, and
+// returns when they are installed: at start-up, say, or from a timer where
+// resolutions are too rare to start the builds. Resolve builds the tables
+// it lacks itself, and waits for that build, only when neither came first
+// (the first resolution of a Resolver, or the first of an epoch when none
+// came in the second half of the epoch before). A build runs without the Resolver's lock, on every
 // processor, from a copy of the enrolled cards; cards enrolled or removed
 // meanwhile are applied to the new tables when they are installed, so
 // Resolve and Enrol wait only for that copy and that installation.
@@ -47,7 +54,8 @@ const parallelMin = 4096
 // 1,000,000 cards), besides each card's ID and 16-octet EID key.
 //
 // The zero Resolver is empty and ready to use. A Resolver is safe for
-// concurrent use; Resolve takes only a read lock and does not allocate.
+// concurrent use; Resolve takes only a read lock and, but for the build it
+// starts ahead once an epoch, does not allocate.
 type Resolver struct {
 	build sync.Mutex // held by the one build at a time; taken before mu
 
@@ -58,6 +66,12 @@ type Resolver struct {
 	tables   [ring]*table
 	building bool     // a build is under way
 	dirty    []uint32 // positions changed since the build copied cards
+
+	ahead atomic.Bool // a build started by Resolve ahead of time is under way
+
+	// hookBuild, when set by a test, runs while a build works on its copy
+	// of the cards, with the epochs of the tables it builds.
+	hookBuild func(epochs []uint32)
 }
 
 // card is one enrolled card; live is false for a free position.
@@ -159,15 +173,22 @@ func (r *Resolver) touchLocked(pos uint32) {
 }
 
 // Resolve returns the card whose EID for the epoch of now, the epoch before
-// or the epoch after (NearEpochs) is eid, and whether there is one. It builds the tables
-// it lacks first (see Advance); once they exist it takes only a read lock
-// and does not allocate.
+// or the epoch after (NearEpochs) is eid, and whether there is one. It
+// builds the tables it lacks first (see Advance); once they exist it takes
+// only a read lock and does not allocate, except that the first call in
+// the second half of an epoch that finds the table of the epoch after next
+// missing starts its build in a goroutine (see Resolver), without waiting
+// for it.
 func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
 	e := Epoch(now)
 	r.mu.RLock()
 	if r.coversLocked(e, 1) {
 		cardID, ok = r.lookupLocked(eid, e)
+		ahead := r.wantsAheadLocked(e, now)
 		r.mu.RUnlock()
+		if ahead {
+			r.buildAhead(e)
+		}
 		return cardID, ok
 	}
 	r.mu.RUnlock()
@@ -176,6 +197,30 @@ func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.lookupLocked(eid, e)
+}
+
+// wantsAheadLocked reports whether a resolution at now, in epoch e, should
+// start the build of the table of epoch e+2: now is aheadAfter or more into
+// e, that table is missing, and no build ahead is under way.
+func (r *Resolver) wantsAheadLocked(e uint32, now time.Time) bool {
+	next := e + 2
+	if next < e || now.Unix()-int64(e)*EpochSeconds < int64(aheadAfter/time.Second) || r.ahead.Load() {
+		return false
+	}
+	t := r.tables[next%ring]
+	return t == nil || t.epoch != next
+}
+
+// buildAhead starts, unless one is under way, a goroutine that builds the
+// tables of the window of epoch e that Advance builds, and ends with it.
+func (r *Resolver) buildAhead(e uint32) {
+	if !r.ahead.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer r.ahead.Store(false)
+		r.advance(e, 2)
+	}()
 }
 
 // Advance builds the tables of the epoch of now, the one before and the two
@@ -267,8 +312,8 @@ func (r *Resolver) advance(e, after uint32) {
 	r.building, r.dirty = true, nil
 	r.mu.Unlock()
 
-	if testHookBuild != nil {
-		testHookBuild(r)
+	if r.hookBuild != nil {
+		r.hookBuild(missing)
 	}
 	ts := make([]*table, len(missing))
 	for i, ep := range missing {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -318,7 +320,7 @@ func TestResolverChangesDuringBuild(t *testing.T) {
 	for i := range 100 {
 		require.NoError(t, r.Enrol(cardIDOf(i), secretOf(i)))
 	}
-	testHookBuild = func(r *Resolver) {
+	r.hookBuild = func([]uint32) {
 		for i := range 50 {
 			require.True(t, r.Remove(cardIDOf(i)))
 		}
@@ -330,10 +332,9 @@ func TestResolverChangesDuringBuild(t *testing.T) {
 		}
 		require.NoError(t, r.Enrol(cardIDOf(60), secretOf(1000)))
 	}
-	t.Cleanup(func() { testHookBuild = nil })
 	now := exampleTime
 	r.Advance(now)
-	testHookBuild = nil
+	r.hookBuild = nil
 
 	e := Epoch(now)
 	for _, ep := range []uint32{e - 1, e, e + 1} {
@@ -364,4 +365,63 @@ func TestResolverChangesDuringBuild(t *testing.T) {
 		}
 		assert.Equal(t, 250, live, "epoch %d: one entry per card", ep)
 	}
+}
+
+// TestResolveBuildsAhead: a resolution in the second half of an epoch
+// starts one build of the table of the epoch after next in the
+// background, and returns without waiting for it, so that the resolutions
+// of the next epoch find every table they need.
+func TestResolveBuildsAhead(t *testing.T) {
+	var r Resolver
+	require.NoError(t, r.Enrol("a", secretOf(1)))
+	e := Epoch(exampleTime)
+	var (
+		mu     sync.Mutex
+		builds [][]uint32
+	)
+	entered, release := make(chan struct{}, 4), make(chan struct{})
+	r.hookBuild = func(epochs []uint32) {
+		mu.Lock()
+		builds = append(builds, slices.Clone(epochs))
+		mu.Unlock()
+		entered <- struct{}{}
+		<-release
+	}
+	built := func() [][]uint32 {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(builds)
+	}
+	resolves := func(epoch uint32, now time.Time) {
+		t.Helper()
+		id, ok := r.Resolve(eidOf(t, 1, epoch), now)
+		require.True(t, ok)
+		require.Equal(t, "a", id)
+	}
+
+	close(release)
+	resolves(e, exampleTime.Add(time.Minute))
+	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}}, built(), "the tables Resolve needs, built by it")
+	assert.False(t, r.ahead.Load(), "nothing ahead in the first half of the epoch")
+
+	release = make(chan struct{})
+	<-entered
+	late := exampleTime.Add(aheadAfter)
+	resolves(e, late)
+	require.True(t, r.ahead.Load(), "a build ahead started")
+	<-entered // the build is under way, and the resolution did not wait for it
+	for range 3 {
+		resolves(e, late.Add(time.Minute))
+	}
+	close(release)
+	for r.ahead.Load() { // until the build has installed its table and ended
+		runtime.Gosched()
+	}
+	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}, {e + 2}}, built(), "one build ahead, of the table of the epoch after next")
+
+	resolves(e+1, EpochStart(e+1))
+	resolves(e, EpochStart(e+1))
+	resolves(e+2, EpochStart(e+1).Add(time.Minute))
+	assert.Len(t, built(), 2, "the next epoch needs no build")
+	assert.Empty(t, entered)
 }
