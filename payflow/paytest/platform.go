@@ -523,7 +523,7 @@ func revokedSellerCard(t *testing.T, f *Fixture) {
 
 // revokedShopperCard: a pending request whose shopper card is revoked is
 // cancelled by the first call that reads it (the seller's screen, a
-// cancellation, the signed request sent again), moving no money; the
+// capture, the signed request sent again), moving no money; the
 // revoked card's consent and token are ErrCard and change nothing; a held
 // request stays held for the merchant to capture, a final one stays
 // final, and one that no call reads before its expiry expires.
@@ -555,9 +555,9 @@ func revokedShopperCard(t *testing.T, s *Shop) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, v.State, "the seller's screen")
 	assert.Equal(t, payflow.StateCancelled, state(pending.ID))
-	v, err = s.Platform.Cancel(ctx, s.Seller.Token, other.ID)
-	require.NoError(t, err, "a cancellation answers from cancelled")
-	assert.Equal(t, payflow.StateCancelled, v.State)
+	_, err = s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: other.ID})
+	require.ErrorIs(t, err, payflow.ErrFinal, "a capture finds the request cancelled, not pending")
+	assert.Equal(t, payflow.StateCancelled, state(other.ID))
 	v, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: resent})
 	require.NoError(t, err, "the signed request sent again")
 	assert.Equal(t, payflow.StateCancelled, v.State)
