@@ -361,8 +361,9 @@ func TestListedButAcceptedCard(t *testing.T) {
 	require.NoError(t, err)
 	eg.ids.Store(eb.ids.Load())
 
-	// The store takes no update: a withdrawal would fail the test.
-	r := &PaymentRecord{State: StatePending, SellerCardID: id, ExpiresAt: now.Add(time.Minute)}
+	// The store takes no update: a withdrawal would fail the test. The
+	// card is both the request's seller and its payer.
+	r := &PaymentRecord{State: StatePending, SellerCardID: id, PayerCardID: id, ExpiresAt: now.Add(time.Minute)}
 	require.NoError(t, p.withdrawRevoked(ctx, r, now))
 	assert.Equal(t, StatePending, r.State)
 
