@@ -36,6 +36,8 @@ type Store struct {
 	refunds   map[payflow.ID]*payflow.RefundRecord
 
 	replies *payflow.ReplyMemory // the idempotent replies, under their own lock
+
+	beforeReplies func() // called, when set, by DeleteExpired once the lock is released, before the replies are swept
 }
 
 var _ payflow.Store = (*Store)(nil)
@@ -623,7 +625,11 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 // deleted after the store's lock is released, under their own lock, which
 // payflow.ReplyMemory.DeleteExpired takes for a bounded batch at a time.
 func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
-	return s.deleteExpired(now) + s.replies.DeleteExpired(now), nil
+	n := s.deleteExpired(now)
+	if s.beforeReplies != nil {
+		s.beforeReplies()
+	}
+	return n + s.replies.DeleteExpired(now), nil
 }
 
 // deleteExpired deletes the nonces, tokens and sessions expired at now

@@ -1,10 +1,12 @@
 package memory
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
 )
@@ -36,4 +38,37 @@ func TestCancelPendingForgetsEndedRequests(t *testing.T) {
 	s.cancelPendingLocked(session, at)
 	_, kept := s.bySession[session]
 	assert.False(t, kept, "a session with no request that may be pending holds no list")
+}
+
+// TestDeleteExpiredRepliesUnlocked: DeleteExpired releases the store's
+// lock before it sweeps the idempotent replies, so that no other call of
+// the store waits for that sweep; it deletes both and counts both.
+func TestDeleteExpiredRepliesUnlocked(t *testing.T) {
+	s := New()
+	ctx := context.Background()
+	at := time.Unix(1_800_000_000, 0)
+	s.mu.Lock()
+	s.nonces["expired"] = at.Add(time.Second)
+	s.nonces["live"] = at.Add(time.Minute)
+	s.mu.Unlock()
+	_, err := s.BeginIdempotent(ctx, "expired", []byte{1}, at, at.Add(time.Second))
+	require.NoError(t, err)
+	_, err = s.BeginIdempotent(ctx, "live", []byte{2}, at, at.Add(time.Minute))
+	require.NoError(t, err)
+
+	calls := 0
+	s.beforeReplies = func() {
+		calls++
+		require.True(t, s.mu.TryLock(), "the store's lock is free before the replies are swept")
+		s.mu.Unlock()
+	}
+	n, err := s.DeleteExpired(ctx, at.Add(time.Second))
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "the nonce and the reply")
+	assert.Equal(t, 1, calls)
+	assert.Equal(t, map[string]time.Time{"live": at.Add(time.Minute)}, s.nonces)
+	_, err = s.BeginIdempotent(ctx, "expired", []byte{3}, at.Add(time.Second), at.Add(time.Minute))
+	require.NoError(t, err, "the expired key deleted: another body takes it")
+	_, err = s.BeginIdempotent(ctx, "live", []byte{3}, at.Add(time.Second), at.Add(time.Minute))
+	assert.ErrorIs(t, err, payflow.ErrKeyReuse, "the live key held, for its body only")
 }
