@@ -70,12 +70,11 @@ type ReplyStore interface {
 // there are (an entry deleted, added or changed costs a time logarithmic
 // in their number), and while expired entries are held their number
 // falls with every call that adds a key. DeleteExpired deletes every
-// expired entry, deleteBatch at most in one hold of the lock, releasing
-// it between batches, so that no other call waits for a whole sweep.
-// An entry is deleted only once expired: a
-// reply is replayed until its expiry and a key in flight is held until
-// its lease ends, as the ReplyStore contract says. A ReplyMemory is safe
-// for concurrent use.
+// expired entry, 256 entries at most in one hold of the lock, releasing
+// it between batches, so that no other call waits for a whole sweep. An
+// entry is deleted only once expired: a reply is replayed until its
+// expiry and a key in flight is held until its lease ends, as the
+// ReplyStore contract says. A ReplyMemory is safe for concurrent use.
 type ReplyMemory struct {
 	mu      sync.Mutex
 	entries map[string]*replyEntry
@@ -186,7 +185,7 @@ func (m *ReplyMemory) expiredLocked(now time.Time) bool {
 // DeleteExpired deletes the entries expired at now (finished replies past
 // their expiry, keys held past their lease) and returns how many: every
 // one of them, those due first, without walking the live ones, in
-// batches of deleteBatch, each in one hold of the lock, which other calls
+// batches of 256 entries, each in one hold of the lock, which other calls
 // take between two batches. An entry that expired at now and that
 // another call deletes or takes over meanwhile is not counted; one
 // written meanwhile that has expired at now is deleted too.

@@ -34,10 +34,10 @@ func newCache(max int) *cache {
 	return &cache{max: max, ll: list.New(), idx: make(map[[32]byte]*list.Element)}
 }
 
-// get returns the result held for key (a refusal when its err is set), if it is valid at now and was
-// checked while crls, the CRLs held now, were: a result checked before a
-// CRL was accepted is not served, even in the instant before AddCRL
-// clears the cache.
+// get returns the result held for key (a refusal when its err is set),
+// if it is valid at now and was checked while crls, the CRLs held now,
+// were: a result checked before a CRL was accepted is not served, even in
+// the instant before AddCRL clears the cache.
 func (c *cache) get(key [32]byte, now time.Time, crls *map[string]*heldCRL) *result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
