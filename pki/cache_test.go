@@ -229,6 +229,37 @@ func TestCacheRevoked(t *testing.T) {
 	assert.Equal(t, testICCID, vc.CardID)
 }
 
+// crossCA returns a certificate of h's card CA, its name and key, issued
+// by root, valid from t0 for a year.
+func (h *hierarchy) crossCA(t *testing.T, root *CA) []byte {
+	t.Helper()
+	ca := h.ca.Certificate()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(7), RawSubject: ca.RawSubject, SubjectKeyId: ca.SubjectKeyId,
+		NotBefore: t0, NotAfter: t0.Add(365 * 24 * time.Hour),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true,
+		CRLDistributionPoints: []string{"http://pki.example/later.crl"},
+	}
+	cross, err := x509.CreateCertificate(rand.Reader, tmpl, root.Certificate(), ca.PublicKey, root.Signer())
+	require.NoError(t, err)
+	return cross
+}
+
+// revokedCAVerifier returns a verifier trusting h's root and root,
+// knowing h's card CA, clocked by clk, holding h's CRLs, in which the root
+// lists the card CA.
+func (h *hierarchy) revokedCAVerifier(t *testing.T, root *CA, clk *clock) *Verifier {
+	t.Helper()
+	v, err := NewVerifier(VerifierOptions{
+		Roots: [][]byte{h.root.DER(), root.DER()}, Intermediates: [][]byte{h.ca.DER()}, Now: clk.now,
+	})
+	require.NoError(t, err)
+	require.NoError(t, h.root.Revoke(h.ca.Certificate().SerialNumber, ReasonCACompromise))
+	addCRLs(t, h, v)
+	return v
+}
+
 // TestCacheRevokedUntilAnotherPath: a chain refused as revoked through a
 // revoked CA, which holds another CA certificate of the same name and key
 // under a root not yet valid, is accepted once that root is valid, under
@@ -242,25 +273,10 @@ func TestCacheRevokedUntilAnotherPath(t *testing.T) {
 	laterCRL, err := later.CRL(t0.Add(24 * time.Hour))
 	require.NoError(t, err)
 
-	// The card CA again, its name and key certified by the later root.
-	ca := h.ca.Certificate()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7), RawSubject: ca.RawSubject, SubjectKeyId: ca.SubjectKeyId,
-		NotBefore: t0, NotAfter: t0.Add(365 * 24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true,
-		CRLDistributionPoints: []string{"http://pki.example/later.crl"},
-	}
-	cross, err := x509.CreateCertificate(rand.Reader, tmpl, later.Certificate(), ca.PublicKey, later.Signer())
-	require.NoError(t, err)
+	cross := h.crossCA(t, later) // the card CA again, under the later root
 
 	clk := newClock(t0.Add(time.Hour))
-	v, err := NewVerifier(VerifierOptions{
-		Roots: [][]byte{h.root.DER(), later.DER()}, Intermediates: [][]byte{h.ca.DER()}, Now: clk.now,
-	})
-	require.NoError(t, err)
-	require.NoError(t, h.root.Revoke(ca.SerialNumber, ReasonCACompromise))
-	addCRLs(t, h, v)
+	v := h.revokedCAVerifier(t, later, clk)
 	require.NoError(t, v.AddCRL(laterCRL))
 
 	chain := [][]byte{h.card, h.ca.DER(), cross}
@@ -271,4 +287,91 @@ func TestCacheRevokedUntilAnotherPath(t *testing.T) {
 	vc, err := v.VerifyCard(chain)
 	require.NoError(t, err, "the path under the later root")
 	assert.Equal(t, later.DER(), vc.Chain[2].Raw)
+}
+
+// TestCacheRevokedClockMoved: a refusal for revocation is not served once
+// the clock, set back or forward, crosses a time that the verification
+// compared, and the chain then gets the answer of a fresh verification:
+// the card's validity with the skew (ErrExpired), or the update times of
+// a CRL that another path needs (that path accepts the chain). Across the
+// card's own validity bounds, which only move the time x509.Verify is
+// asked about, the answer is the same, but the refusal is verified again,
+// as PROTOCOL.md §4.5 says (a new error value).
+func TestCacheRevokedClockMoved(t *testing.T) {
+	nb := t0.Add(2 * time.Hour)
+	for _, tc := range []struct {
+		name     string
+		validity time.Duration // of the card, from nb
+		at, then time.Time     // the first verification's time, the next one's
+		want     error         // ErrExpired, or nil: revoked again, verified afresh
+	}{
+		{"set back before NotBefore less the skew", 24 * time.Hour, nb.Add(-DefaultSkew / 2), nb.Add(-DefaultSkew - time.Second), ErrExpired},
+		{"past NotAfter plus the skew", time.Hour, nb.Add(time.Hour + DefaultSkew/2), nb.Add(time.Hour + DefaultSkew + time.Second), ErrExpired},
+		{"set back before NotBefore, within the skew", 24 * time.Hour, nb.Add(time.Second), nb.Add(-DefaultSkew / 2), nil},
+		{"past NotAfter, within the skew", time.Hour, nb.Add(time.Hour - time.Second), nb.Add(time.Hour + DefaultSkew/2), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			card, err := h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{NotBefore: nb, Validity: tc.validity})
+			require.NoError(t, err)
+			chain := append([][]byte{card}, h.ca.Chain()...)
+			require.NoError(t, h.ca.Revoke(mustParse(t, card).SerialNumber, ReasonKeyCompromise))
+			clk := newClock(t0.Add(time.Hour))
+			v := newVerifier(t, h, clk, VerifierOptions{})
+			addCRLs(t, h, v) // from t0 to t0 + 24h
+
+			clk.set(tc.at)
+			first, err := v.VerifyCard(chain)
+			require.Nil(t, first)
+			require.ErrorIs(t, err, ErrRevoked)
+			require.Equal(t, 1, v.cache.len(), "the refusal kept")
+			clk.set(tc.then)
+			_, again := v.VerifyCard(chain)
+			if tc.want != nil {
+				assert.ErrorIs(t, again, tc.want)
+				assert.NotErrorIs(t, again, ErrRevoked)
+				return
+			}
+			assert.ErrorIs(t, again, ErrRevoked)
+			assert.NotSame(t, err, again, "verified again, not served from the cache")
+		})
+	}
+
+	// Two paths: through the card CA, which the root's CRL lists, and
+	// through another root's certificate of the same CA, whose CRL is not
+	// fresh when the chain is first refused.
+	for _, tc := range []struct {
+		name          string
+		issued, next  time.Time // the other root's CRL
+		add, at, then time.Time // the CRL's acceptance, the refusal, the next verification
+	}{
+		{"set back before the next update plus the skew", t0, t0.Add(2 * time.Hour), t0.Add(time.Hour), t0.Add(3 * time.Hour), t0.Add(time.Hour)},
+		{"set back before the this update less the skew, then forward", t0.Add(2 * time.Hour), t0.Add(24 * time.Hour), t0.Add(2 * time.Hour), t0.Add(time.Hour), t0.Add(2 * time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			rootClock := newClock(t0)
+			other, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/other.crl", Now: rootClock.now})
+			require.NoError(t, err)
+			rootClock.set(tc.issued)
+			otherCRL, err := other.CRL(tc.next)
+			require.NoError(t, err)
+			cross := h.crossCA(t, other)
+
+			clk := newClock(t0.Add(time.Hour))
+			v := h.revokedCAVerifier(t, other, clk)
+			clk.set(tc.add)
+			require.NoError(t, v.AddCRL(otherCRL))
+
+			chain := [][]byte{h.card, h.ca.DER(), cross}
+			clk.set(tc.at)
+			_, err = v.VerifyCard(chain)
+			require.ErrorIs(t, err, ErrRevoked, "the listed CA's path; the other one's CRL is not fresh")
+			require.Equal(t, 1, v.cache.len(), "the refusal kept")
+			clk.set(tc.then)
+			vc, err := v.VerifyCard(chain)
+			require.NoError(t, err, "the other root's path, its CRL fresh")
+			assert.Equal(t, other.DER(), vc.Chain[2].Raw)
+		})
+	}
 }
