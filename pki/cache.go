@@ -8,30 +8,35 @@ import (
 )
 
 // cache keeps verified chains, and chains refused as revoked, by
-// chainKey, least recently used first out, both within one bound. An
-// entry is served only within its validity and only while the CRLs held
-// are those it was checked with. That of a verified chain starts no
-// earlier than the latest NotBefore of its chain and ThisUpdate of the
-// CRLs it relied on (less the skew) and ends no later than the earliest
-// NotAfter of its chain and NextUpdate of those CRLs; that of a refusal is
-// the span within which no time the verification compared is crossed
+// chainKey, least recently used first out, both within one bound, max;
+// the refusals are at most maxRefused (a quarter of max), the least
+// recently used refusal making way for a new one, so that refusals never
+// evict verified chains from more than a quarter of the room. An entry
+// is served only within its validity and only while the CRLs held are
+// those it was checked with. That of a verified chain starts no earlier
+// than the latest NotBefore of its chain and ThisUpdate of the CRLs it
+// relied on (less the skew) and ends no later than the earliest NotAfter
+// of its chain and NextUpdate of those CRLs; that of a refusal is the
+// span within which no time the verification compared is crossed
 // (Verifier.refusalSpan).
 type cache struct {
-	max int
+	max, maxRefused int
 
-	mu  sync.Mutex
-	ll  *list.List // of *cacheEntry, most recently used first
-	idx map[[32]byte]*list.Element
+	mu      sync.Mutex
+	ll      *list.List // of *cacheEntry, most recently used first
+	refused *list.List // the elements of ll that hold refusals, most recently used first
+	idx     map[[32]byte]*list.Element
 }
 
 type cacheEntry struct {
-	key  [32]byte
-	res  *result
-	crls *map[string]*heldCRL // the CRLs held when res was checked
+	key     [32]byte
+	res     *result
+	crls    *map[string]*heldCRL // the CRLs held when res was checked
+	refusal *list.Element        // in refused, for a refusal
 }
 
 func newCache(max int) *cache {
-	return &cache{max: max, ll: list.New(), idx: make(map[[32]byte]*list.Element)}
+	return &cache{max: max, maxRefused: max / 4, ll: list.New(), refused: list.New(), idx: make(map[[32]byte]*list.Element)}
 }
 
 // get returns the result held for key (a refusal when its err is set),
@@ -48,17 +53,20 @@ func (c *cache) get(key [32]byte, now time.Time, crls *map[string]*heldCRL) *res
 	e := el.Value.(*cacheEntry)
 	res := e.res
 	if e.crls != crls || !now.Before(res.expiry) || now.Before(res.validFrom) {
-		c.ll.Remove(el)
-		delete(c.idx, key)
+		c.removeLocked(el)
 		return nil
 	}
 	c.ll.MoveToFront(el)
+	if e.refusal != nil {
+		c.refused.MoveToFront(e.refusal)
+	}
 	return res
 }
 
 // put stores res, checked while crls were the CRLs held, unless a CRL has
 // been accepted since (current holds others): the chain was then checked
-// against CRLs that may already be replaced.
+// against CRLs that may already be replaced. A refusal beyond maxRefused
+// evicts the least recently used refusal (itself when maxRefused is 0).
 func (c *cache) put(key [32]byte, res *result, crls *map[string]*heldCRL, current *atomic.Pointer[map[string]*heldCRL]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -66,16 +74,29 @@ func (c *cache) put(key [32]byte, res *result, crls *map[string]*heldCRL, curren
 		return
 	}
 	if el, ok := c.idx[key]; ok {
-		e := el.Value.(*cacheEntry)
-		e.res, e.crls = res, crls
-		c.ll.MoveToFront(el)
-		return
+		c.removeLocked(el)
 	}
-	c.idx[key] = c.ll.PushFront(&cacheEntry{key: key, res: res, crls: crls})
+	e := &cacheEntry{key: key, res: res, crls: crls}
+	el := c.ll.PushFront(e)
+	c.idx[key] = el
+	if res.err != nil {
+		e.refusal = c.refused.PushFront(el)
+		for c.refused.Len() > c.maxRefused {
+			c.removeLocked(c.refused.Back().Value.(*list.Element))
+		}
+	}
 	for c.ll.Len() > c.max {
-		last := c.ll.Back()
-		c.ll.Remove(last)
-		delete(c.idx, last.Value.(*cacheEntry).key)
+		c.removeLocked(c.ll.Back())
+	}
+}
+
+// removeLocked removes the entry held in el.
+func (c *cache) removeLocked(el *list.Element) {
+	e := el.Value.(*cacheEntry)
+	c.ll.Remove(el)
+	delete(c.idx, e.key)
+	if e.refusal != nil {
+		c.refused.Remove(e.refusal)
 	}
 }
 
@@ -85,6 +106,7 @@ func (c *cache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ll.Init()
+	c.refused.Init()
 	clear(c.idx)
 }
 
@@ -93,4 +115,17 @@ func (c *cache) len() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.ll.Len()
+}
+
+// refusals returns the number of refusals held.
+func (c *cache) refusals() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for el := c.ll.Front(); el != nil; el = el.Next() {
+		if el.Value.(*cacheEntry).res.err != nil {
+			n++
+		}
+	}
+	return n
 }

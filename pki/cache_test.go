@@ -375,3 +375,59 @@ func TestCacheRevokedClockMoved(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheRefusalsCapped: refusals for revocation take at most a quarter
+// of CacheSize (here 2 of 8): any number of revoked chains refused after
+// 6 verified ones evicts none of these, only the least recently used
+// refusal.
+func TestCacheRefusalsCapped(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{CacheSize: 8})
+	issue := func() [][]byte {
+		der, err := h.ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+		require.NoError(t, err)
+		return append([][]byte{der}, h.ca.Chain()...)
+	}
+	var accepted, revoked [][][]byte
+	for range 6 {
+		accepted = append(accepted, issue())
+	}
+	for range 10 {
+		chain := issue()
+		require.NoError(t, h.ca.Revoke(mustParse(t, chain[0]).SerialNumber, ReasonKeyCompromise))
+		revoked = append(revoked, chain)
+	}
+	addCRLs(t, h, v)
+
+	verified := make([]*VerifiedCard, len(accepted))
+	for i, chain := range accepted {
+		vc, err := v.VerifyCard(chain)
+		require.NoError(t, err)
+		verified[i] = vc
+	}
+	refusals := make([]error, len(revoked))
+	for i, chain := range revoked {
+		_, refusals[i] = v.VerifyCard(chain)
+		require.ErrorIs(t, refusals[i], ErrRevoked)
+		assert.LessOrEqual(t, v.cache.refusals(), 2, "after %d refusals", i+1)
+	}
+	assert.Equal(t, 8, v.cache.len())
+	assert.Equal(t, 2, v.cache.refusals())
+	for i, chain := range accepted {
+		vc, err := v.VerifyCard(chain)
+		require.NoError(t, err)
+		assert.Same(t, verified[i].Chain[0], vc.Chain[0], "verified chain %d served from the cache", i)
+	}
+	for i := len(revoked) - 1; i >= 0; i-- { // the last two first, before the others take their room
+		_, err := v.VerifyCard(revoked[i])
+		require.ErrorIs(t, err, ErrRevoked)
+		if i < len(revoked)-2 {
+			assert.NotSame(t, refusals[i], err, "refusal %d evicted by a later one", i)
+		} else {
+			assert.Same(t, refusals[i], err, "refusal %d, among the last two, served from the cache", i)
+		}
+	}
+	assert.Equal(t, 8, v.cache.len())
+	assert.Equal(t, 2, v.cache.refusals())
+}

@@ -55,7 +55,11 @@ type VerifierOptions struct {
 	// RevocationChain (every one below the root).
 	Revocation RevocationPolicy
 	// CacheSize bounds the cache of verified chains and of chains refused
-	// as revoked, together. Zero: 4096 chains. Negative: no cache.
+	// as revoked, together. The refusals are at most a quarter of it
+	// (rounded down: none below 4): a refusal beyond that evicts the
+	// least recently used refusal, so that revoked chains never take more
+	// than a quarter of the room from verified ones. Zero: 4096 chains
+	// (1024 refusals at most). Negative: no cache.
 	CacheSize int
 }
 
