@@ -14,9 +14,11 @@ import (
 // evict verified chains from more than a quarter of the room. An entry
 // is served only within its validity and only while the CRLs held are
 // those it was checked with. That of a verified chain starts no earlier
-// than the latest NotBefore of its chain and ThisUpdate of the CRLs it
-// relied on (less the skew) and ends no later than the earliest NotAfter
-// of its chain and NextUpdate of those CRLs; that of a refusal is the
+// than the latest NotBefore of its chain and of the certificates
+// presented and ThisUpdate of the CRLs it relied on (less the skew) and
+// ends no later than the earliest NotAfter of its chain and NextUpdate of
+// those CRLs, nor past the NotAfter plus the skew of a certificate
+// presented (Verifier.withinPresented); that of a refusal is the
 // span within which no time the verification compared is crossed
 // (Verifier.refusalSpan).
 type cache struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"math/big"
 	"sync"
 	"testing"
@@ -430,4 +431,67 @@ func TestCacheRefusalsCapped(t *testing.T) {
 	}
 	assert.Equal(t, 8, v.cache.len())
 	assert.Equal(t, 2, v.cache.refusals())
+}
+
+// TestCacheCertificateNotOnPath: a chain presented with a certificate that
+// the path built does not hold (a second CA under the root, valid for an
+// hour) gets from the cache the exact answer of a verifier without a
+// cache, at the time it is first verified and at a later one, forward or
+// set back: the presented certificate's validity with the skew bounds the
+// cached chain as it bounds the check of the certificates presented,
+// NotBefore less the skew accepted, NotAfter plus the skew accepted, a
+// nanosecond beyond either refused as ErrExpired for certificate 2.
+func TestCacheCertificateNotOnPath(t *testing.T) {
+	late := t0.Add(2 * time.Hour)
+	for _, tc := range []struct {
+		name      string
+		notBefore time.Time // of the CA not on the path, valid for an hour
+		at, then  time.Time // the first verification's time, the next one's
+		reason    string    // of ErrExpired at then, "" when accepted
+	}{
+		{"past NotAfter plus the skew", t0, t0.Add(10 * time.Minute), t0.Add(2 * time.Hour), "expired"},
+		{"a nanosecond past NotAfter plus the skew", t0, t0.Add(10 * time.Minute), t0.Add(time.Hour + DefaultSkew + 1), "expired"},
+		{"at NotAfter plus the skew", t0, t0.Add(10 * time.Minute), t0.Add(time.Hour + DefaultSkew), ""},
+		{"set back before NotBefore less the skew", late, late.Add(10 * time.Minute), t0.Add(time.Hour), "not yet valid"},
+		{"set back a nanosecond before NotBefore less the skew", late, late.Add(10 * time.Minute), late.Add(-DefaultSkew - 1), "not yet valid"},
+		{"set back to NotBefore less the skew", late, late.Add(10 * time.Minute), late.Add(-DefaultSkew), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			x := issueRaw(t, h.root, &x509.Certificate{
+				Subject: pkix.Name{CommonName: "X"}, IsCA: true, BasicConstraintsValid: true,
+				KeyUsage:  x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+				NotBefore: tc.notBefore, NotAfter: tc.notBefore.Add(time.Hour),
+			}, newKey(t).Public())
+			chain := [][]byte{h.card, h.ca.DER(), x}
+			clk := newClock(t0)
+			cached := newVerifier(t, h, clk, VerifierOptions{})
+			uncached := newVerifier(t, h, clk, VerifierOptions{CacheSize: -1})
+			addCRLs(t, h, cached) // from t0 to t0 + 24h
+			addCRLs(t, h, uncached)
+
+			clk.set(tc.at)
+			want, err := uncached.VerifyCard(chain)
+			require.NoError(t, err)
+			first, err := cached.VerifyCard(chain)
+			require.NoError(t, err)
+			assert.Equal(t, want, first)
+			assert.Len(t, first.Chain, 3, "card, card CA, root")
+
+			clk.set(tc.then)
+			want, wantErr := uncached.VerifyCard(chain)
+			got, err := cached.VerifyCard(chain)
+			assert.Equal(t, want, got)
+			assert.Equal(t, wantErr, err)
+			if tc.reason == "" {
+				require.NoError(t, wantErr)
+				assert.Same(t, first.Chain[0], got.Chain[0], "served from the cache")
+				return
+			}
+			requireRefusal(t, wantErr, ErrExpired, 2)
+			var pe *Error
+			require.ErrorAs(t, wantErr, &pe)
+			assert.Equal(t, tc.reason, pe.Reason)
+		})
+	}
 }

@@ -211,8 +211,8 @@ type result struct {
 	pub       *ecdsa.PublicKey
 	notAfter  time.Time
 	chain     []*x509.Certificate
-	validFrom time.Time // the latest NotBefore or CRL ThisUpdate, minus skew; of a refusal, see refusalSpan
-	expiry    time.Time // the earliest NotAfter or CRL NextUpdate; of a refusal, see refusalSpan
+	validFrom time.Time // the latest NotBefore (of the path and the certificates presented) or CRL ThisUpdate, minus skew; of a refusal, see refusalSpan
+	expiry    time.Time // the earliest NotAfter of the path or CRL NextUpdate, or NotAfter plus skew plus 1ns of a certificate presented; of a refusal, see refusalSpan
 }
 
 // VerifyCard verifies the chain of a card: chain[0] is the card certificate
@@ -335,6 +335,7 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 		res, err := v.check(ch, r, now)
 		if err == nil {
 			if v.cache != nil {
+				v.withinPresented(res, certs)
 				v.cache.put(key, res, crls, &v.crls)
 			}
 			return res, nil
@@ -348,6 +349,25 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 		v.cache.put(key, &result{err: first, validFrom: from, expiry: until}, crls, &v.crls)
 	}
 	return nil, first
+}
+
+// withinPresented narrows the span within which the cache serves res, a
+// chain accepted, to the validity with the skew of every certificate
+// presented (certs), the path built holding only some of them: within it
+// none fails the check of the certificates presented. That check refuses
+// when now.Before(NotBefore - skew), false from NotBefore - skew on, and
+// when now.After(NotAfter + skew), true from NotAfter + skew + 1ns: the
+// first is res.validFrom's bound (served from it on), the second
+// res.expiry's (served before it).
+func (v *Verifier) withinPresented(res *result, certs []*x509.Certificate) {
+	for _, c := range certs {
+		if from := c.NotBefore.Add(-v.skew); from.After(res.validFrom) {
+			res.validFrom = from
+		}
+		if until := c.NotAfter.Add(v.skew + time.Nanosecond); until.Before(res.expiry) {
+			res.expiry = until
+		}
+	}
 }
 
 // refusalSpan returns the span [from, until) around now within which a
