@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"math/big"
 	"sync"
 	"testing"
@@ -458,12 +457,7 @@ func TestCacheCertificateNotOnPath(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHierarchy(t)
-			x := issueRaw(t, h.root, &x509.Certificate{
-				Subject: pkix.Name{CommonName: "X"}, IsCA: true, BasicConstraintsValid: true,
-				KeyUsage:  x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-				NotBefore: tc.notBefore, NotAfter: tc.notBefore.Add(time.Hour),
-			}, newKey(t).Public())
-			chain := [][]byte{h.card, h.ca.DER(), x}
+			chain := [][]byte{h.card, h.ca.DER(), h.secondCA(t, tc.notBefore, time.Hour)}
 			clk := newClock(t0)
 			cached := newVerifier(t, h, clk, VerifierOptions{})
 			uncached := newVerifier(t, h, clk, VerifierOptions{CacheSize: -1})

@@ -61,9 +61,11 @@ var (
 type Error struct {
 	// Err is one of the sentinel errors of this package.
 	Err error
-	// Cert is the position in the presented chain (0 is the card or
-	// platform certificate, the root is last) of the certificate at fault,
-	// or -1 when the error is not about one certificate.
+	// Cert is the position in the chain as presented (0 is the card or
+	// platform certificate, then the others in the order given) of the
+	// certificate at fault, whatever its place in the path built to a
+	// root, or -1 when the error is not about one certificate presented:
+	// about none, or about a trusted root that the chain does not hold.
 	Cert int
 	// Reason says what was wrong, in words.
 	Reason string

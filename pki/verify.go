@@ -341,7 +341,7 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 			return res, nil
 		}
 		if first == nil {
-			first = err
+			first = atPresented(err, ch, certs)
 		}
 	}
 	if v.cache != nil && errors.Is(first, ErrRevoked) {
@@ -437,15 +437,33 @@ func parseChain(chain [][]byte) ([]*x509.Certificate, error) {
 	return certs, nil
 }
 
-func mapX509(err error, certs []*x509.Certificate) error {
-	index := func(c *x509.Certificate) int {
-		for i, p := range certs {
-			if p == c {
-				return i
-			}
-		}
+// presentedIndex returns the position of c in certs, the chain presented,
+// comparing their DER, or -1 when c (a root, say) was not presented.
+func presentedIndex(certs []*x509.Certificate, c *x509.Certificate) int {
+	if c == nil {
 		return -1
 	}
+	for i, p := range certs {
+		if bytes.Equal(p.Raw, c.Raw) {
+			return i
+		}
+	}
+	return -1
+}
+
+// atPresented returns err, the refusal of the path ch, with the position
+// of the certificate it is about, if any, turned from ch's (root last) into
+// that in certs, the chain presented, as Error.Cert says.
+func atPresented(err error, ch, certs []*x509.Certificate) error {
+	var e *Error
+	if errors.As(err, &e) && e.Cert >= 0 && e.Cert < len(ch) {
+		e.Cert = presentedIndex(certs, ch[e.Cert])
+	}
+	return err
+}
+
+func mapX509(err error, certs []*x509.Certificate) error {
+	index := func(c *x509.Certificate) int { return presentedIndex(certs, c) }
 	var ua x509.UnknownAuthorityError
 	if errors.As(err, &ua) {
 		return newError(ErrUntrusted, index(ua.Cert), "no valid path to a trusted root", err)

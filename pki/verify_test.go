@@ -286,14 +286,8 @@ func TestVerifyCardRefusals(t *testing.T) {
 		{
 			name:  "revoked card CA",
 			chain: func(t *testing.T, h *hierarchy) [][]byte { return h.chain() },
-			crls: func(t *testing.T, h *hierarchy) [][]byte {
-				crls := h.crls(t)
-				require.NoError(t, h.root.Revoke(h.ca.Certificate().SerialNumber, ReasonCACompromise))
-				crl, err := h.root.CRL(t0.Add(24 * time.Hour))
-				require.NoError(t, err)
-				return append(crls, crl)
-			},
-			want: ErrRevoked, cert: 1,
+			crls:  caRevokedCRLs,
+			want:  ErrRevoked, cert: 1,
 		},
 		{
 			name:  "no CRL",
@@ -359,6 +353,62 @@ func runRefusals(t *testing.T, tests []refusal) {
 			assert.Equal(t, tt.cert, pe.Cert)
 		})
 	}
+}
+
+// secondCA returns the certificate of a CA issued by h's root, valid from
+// notBefore for validity, that the path of no chain of h's card holds.
+func (h *hierarchy) secondCA(t testing.TB, notBefore time.Time, validity time.Duration) []byte {
+	t.Helper()
+	return issueRaw(t, h.root, &x509.Certificate{
+		Subject: pkix.Name{CommonName: "second CA"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage:  x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		NotBefore: notBefore, NotAfter: notBefore.Add(validity),
+	}, newKey(t).Public())
+}
+
+// caRevokedCRLs returns fresh CRLs of h's CAs, the root's last one listing
+// the card CA.
+func caRevokedCRLs(t *testing.T, h *hierarchy) [][]byte {
+	t.Helper()
+	crls := h.crls(t)
+	require.NoError(t, h.root.Revoke(h.ca.Certificate().SerialNumber, ReasonCACompromise))
+	crl, err := h.root.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+	return append(crls, crl)
+}
+
+// TestVerifyCardRefusalPresentedPosition: Error.Cert is the position of
+// the certificate at fault in the chain presented, not in the path built,
+// when a certificate the path does not hold comes before it.
+func TestVerifyCardRefusalPresentedPosition(t *testing.T) {
+	second := func(t *testing.T, h *hierarchy) []byte { return h.secondCA(t, t0, 365*24*time.Hour) }
+	runRefusals(t, []refusal{
+		{
+			name:  "card CA revoked, presented after a second CA",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return [][]byte{h.card, second(t, h), h.ca.DER()} },
+			crls:  caRevokedCRLs,
+			want:  ErrRevoked, cert: 2,
+		},
+		{
+			name: "card CA restricted to receipt signing, presented after a second CA",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				chain := h.subCAChain(t, newKey(t), &x509.Certificate{
+					Subject: pkix.Name{CommonName: "receipt CA"}, IsCA: true, BasicConstraintsValid: true,
+					KeyUsage:        x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+					ExtraExtensions: ekuOf(t, OIDReceiptSigning),
+				}, cardTemplate(t, testICCID))
+				return [][]byte{chain[0], second(t, h), chain[1]}
+			},
+			crls: func(t *testing.T, h *hierarchy) [][]byte { return nil },
+			want: ErrUsage, cert: 2,
+		},
+		{
+			name:  "no CRL of the card CA, presented after a second CA",
+			chain: func(t *testing.T, h *hierarchy) [][]byte { return [][]byte{h.card, second(t, h), h.ca.DER()} },
+			crls:  func(t *testing.T, h *hierarchy) [][]byte { return h.crls(t)[:1] },
+			want:  ErrCRL, cert: 0,
+		},
+	})
 }
 
 // TestVerifyCardRefusalOrder: a chain that fails two checks is refused by
@@ -625,7 +675,7 @@ func TestRootExtKeyUsage(t *testing.T) {
 			}
 			rootDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, rootKey.Public(), rootKey)
 			require.NoError(t, err)
-			root := &CA{cert: mustParse(t, rootDER), key: rootKey, crlURL: "http://pki.example/root.crl", now: fixed(t0), rand: rand.Reader}
+			root := &CA{cert: mustParse(t, rootDER), key: rootKey, crlURL: "http://pki.example/root.crl", now: fixed(t0), rand: rand.Reader, root: true}
 			ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
 			require.NoError(t, err)
 			card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
@@ -637,10 +687,13 @@ func TestRootExtKeyUsage(t *testing.T) {
 			})
 			require.NoError(t, err)
 
+			require.Len(t, ca.Chain(), 1, "the root is not presented")
 			_, err = v.VerifyCard(append([][]byte{card}, ca.Chain()...))
-			requireRefusal(t, err, tt.card, 2) // the root
+			requireRefusal(t, err, tt.card, -1) // the root, not presented
 			_, err = v.VerifyPlatform(append([][]byte{platform}, ca.Chain()...))
-			requireRefusal(t, err, tt.platfm, 2)
+			requireRefusal(t, err, tt.platfm, -1)
+			_, err = v.VerifyCard([][]byte{card, ca.DER(), rootDER})
+			requireRefusal(t, err, tt.card, 2) // the root, presented third
 		})
 	}
 }
