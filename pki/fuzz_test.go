@@ -2,12 +2,15 @@ package pki
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -60,12 +63,18 @@ func FuzzParseCardURI(f *testing.F) {
 }
 
 // FuzzParseCertificate checks that ParseCertificate never panics, keeps the
-// bytes it was given, and agrees with crypto/x509 wherever that parses.
+// bytes it was given, and agrees with crypto/x509 wherever that parses: the
+// same signed part, extensions, extended key usages and public key.
 func FuzzParseCertificate(f *testing.F) {
 	h := newHierarchy(f)
 	f.Add(h.card)
 	f.Add(h.ca.DER())
 	f.Add(readFrozen(f, "card.pem"))
+	f.Add(issueRaw(f, h.ca, &x509.Certificate{ // an extended key usage crypto/x509 reads
+		Subject:     pkix.Name{CommonName: "client"},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, newKey(f).Public()))
 	f.Fuzz(func(t *testing.T, der []byte) {
 		c, err := ParseCertificate(der)
 		if err != nil {
@@ -80,11 +89,39 @@ func FuzzParseCertificate(f *testing.F) {
 		if !bytes.Contains(der, c.RawTBSCertificate) {
 			t.Fatal("RawTBSCertificate is not part of the input")
 		}
-		if std, err := x509.ParseCertificate(der); err == nil && !std.Equal(c) {
-			t.Fatal("differs from crypto/x509")
+		if std, err := x509.ParseCertificate(der); err == nil {
+			sameAsStd(t, std, c)
 		}
 		_, _ = ExtKeyUsages(c)
 	})
+}
+
+// sameAsStd fails t unless c, parsed by ParseCertificate, holds what std,
+// parsed by crypto/x509 from the same bytes, does: the signed part, the
+// extensions, the extended key usages and the public key.
+func sameAsStd(t *testing.T, std, c *x509.Certificate) {
+	t.Helper()
+	if !bytes.Equal(std.RawTBSCertificate, c.RawTBSCertificate) {
+		t.Fatal("RawTBSCertificate differs from crypto/x509's")
+	}
+	if !slices.EqualFunc(std.Extensions, c.Extensions, func(a, b pkix.Extension) bool {
+		return a.Id.Equal(b.Id) && a.Critical == b.Critical && bytes.Equal(a.Value, b.Value)
+	}) {
+		t.Fatal("Extensions differ from crypto/x509's")
+	}
+	if !slices.Equal(std.ExtKeyUsage, c.ExtKeyUsage) {
+		t.Fatalf("ExtKeyUsage %v, crypto/x509 %v", c.ExtKeyUsage, std.ExtKeyUsage)
+	}
+	if !slices.EqualFunc(std.UnknownExtKeyUsage, c.UnknownExtKeyUsage, asn1.ObjectIdentifier.Equal) {
+		t.Fatalf("UnknownExtKeyUsage %v, crypto/x509 %v", c.UnknownExtKeyUsage, std.UnknownExtKeyUsage)
+	}
+	if k, ok := std.PublicKey.(interface{ Equal(crypto.PublicKey) bool }); ok {
+		if !k.Equal(c.PublicKey) {
+			t.Fatal("PublicKey differs from crypto/x509's")
+		}
+	} else if c.PublicKey != nil || std.PublicKey != nil {
+		t.Fatalf("PublicKey %T, crypto/x509 %T", c.PublicKey, std.PublicKey)
+	}
 }
 
 // frozenSet is the frozen OpenSSL hierarchy in DER.
