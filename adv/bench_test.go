@@ -222,7 +222,7 @@ func BenchmarkResolve(b *testing.B) {
 // before it (untimed). "built by Resolve", the baseline: no resolution
 // came in that half, so the first resolution of the epoch builds the
 // table and waits for it, as every resolution did before Resolve built
-// ahead.
+// ahead; each of its timed resolutions builds one table.
 func BenchmarkResolveNewEpoch(b *testing.B) {
 	r := enrolled(b)
 	for _, ahead := range []bool{true, false} {
@@ -232,10 +232,17 @@ func BenchmarkResolveNewEpoch(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			start := EpochStart(Epoch(exampleTime.Add(-1000 * time.Hour)))
+			builds := 0
 			if ahead {
 				start = start.Add(-100 * time.Hour)
+				r.Advance(start)
+			} else {
+				// The tables of the epoch before start, so that the first
+				// timed resolution, in the epoch after start, builds one too.
+				r.Advance(start.Add(-EpochSeconds * time.Second))
+				r.hookBuild = func([]uint32) { builds++ }
+				defer func() { r.hookBuild = nil }()
 			}
-			r.Advance(start)
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -253,6 +260,9 @@ func BenchmarkResolveNewEpoch(b *testing.B) {
 				if _, ok := r.Resolve(eid, start); !ok {
 					b.Fatal("miss")
 				}
+			}
+			if !ahead && builds != b.N {
+				b.Fatalf("%d of %d resolutions built a table", builds, b.N)
 			}
 		})
 	}
