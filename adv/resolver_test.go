@@ -368,7 +368,8 @@ func TestResolverChangesDuringBuild(t *testing.T) {
 }
 
 // TestResolveBuildsAhead: a resolution in the second half of an epoch
-// starts one build of the table of the epoch after next in the
+// (aheadAfter or more into it by the time it is given, and not a second
+// earlier) starts one build of the table of the epoch after next in the
 // background, and returns without waiting for it, so that the resolutions
 // of the next epoch find every table they need.
 func TestResolveBuildsAhead(t *testing.T) {
@@ -392,9 +393,25 @@ func TestResolveBuildsAhead(t *testing.T) {
 		defer mu.Unlock()
 		return slices.Clone(builds)
 	}
+	// resolves fails, rather than hangs, when the resolution waits for a
+	// build that the hook holds.
 	resolves := func(epoch uint32, now time.Time) {
 		t.Helper()
-		id, ok := r.Resolve(eidOf(t, 1, epoch), now)
+		eid := eidOf(t, 1, epoch)
+		var (
+			id string
+			ok bool
+		)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			id, ok = r.Resolve(eid, now)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the resolution waits for a build")
+		}
 		require.True(t, ok)
 		require.Equal(t, "a", id)
 	}
@@ -406,6 +423,9 @@ func TestResolveBuildsAhead(t *testing.T) {
 
 	release = make(chan struct{})
 	<-entered
+	resolves(e, exampleTime.Add(aheadAfter-time.Second))
+	require.False(t, r.ahead.Load(), "nothing ahead a second before aheadAfter")
+	assert.Len(t, built(), 1)
 	late := exampleTime.Add(aheadAfter)
 	resolves(e, late)
 	require.True(t, r.ahead.Load(), "a build ahead started")
