@@ -43,11 +43,11 @@ const parallelMin = 4096
 // resolutions are too rare to start the builds. Resolve builds the tables
 // it lacks itself, and waits for that build, only when neither came first
 // (the first resolution of a Resolver, or the first of an epoch when none
-// came in the second half of the epoch before). A build runs without the Resolver's lock, on every
-// processor, from a copy of the enrolled cards; cards enrolled or removed
-// meanwhile are applied to the new tables when they are installed, so
-// Resolve and Enrol wait only for that copy and that installation.
-// BENCHMARKS.md gives the build time for 1,000,000 cards.
+// came in the second half of the epoch before). A build runs without the
+// Resolver's lock, on every processor, from a copy of the enrolled cards;
+// cards enrolled or removed meanwhile are applied to the new tables when
+// they are installed, so Resolve and Enrol wait only for that copy and that
+// installation. BENCHMARKS.md gives the build time for 1,000,000 cards.
 //
 // Memory: each epoch table has a power-of-two number of 24-octet slots, at
 // least two per card, and a Resolver keeps up to four (about 200 MB for
