@@ -8,7 +8,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"sync"
 	"time"
 
@@ -33,12 +32,13 @@ var (
 const UnknownPeerTTL = 30 * time.Second
 
 // PeerNameTTL is how long a phone keeps the platform's name for an advert
-// (Peers, Select) before it asks again, and it asks again sooner when the
-// EID epoch in which the platform named it ends, for the platform resolves
-// an EID only near its own epoch (PROTOCOL.md §1.2). So an advert replayed
-// after its epoch, or of a card revoked or no longer a seller card since,
-// leaves the queue screen at most PeerNameTTL after the platform stops
-// naming it.
+// (Peers, Select) before it asks again. So an advert replayed after the
+// platform stopped naming its EID, or of a card revoked or no longer a
+// seller card since, leaves the queue screen at most PeerNameTTL after the
+// platform stops naming it, or twice that while the platform refuses the
+// card's resolutions because of its rate (see Peers). A name is kept
+// across the end of an EID epoch: the platform names an EID throughout the
+// epoch after its own (PROTOCOL.md §1.2).
 const PeerNameTTL = 30 * time.Second
 
 // DefaultPollInterval is how often a phone asks the platform while it
@@ -148,6 +148,8 @@ type phone struct {
 	platform [][]byte     // the platform's certificate chain, from Info
 	next     uint32       // index of the session's next payment request
 	payment  *PaymentView // the payment request on screen
+
+	namesPruned time.Time // when pruneNamesLocked last scanned names; guarded by mu
 }
 
 // init sets up a phone of role for card.
@@ -350,18 +352,30 @@ type peerName struct {
 	until time.Time        // when to ask again
 }
 
+// maxNames bounds how many answers on EIDs a phone keeps.
+const maxNames = 4 * queue.DefaultCapacity
+
+// kept returns the phone's answer on eid, if it has one, fresh or not.
+func (p *phone) kept(eid adv.EID) (peerName, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, ok := p.names[eid]
+	return n, ok
+}
+
 // resolve returns what the platform knows of eid, nil when it knows
 // nothing (a stale or foreign EID) or not as a counterparty; answers are
-// cached per EID, the nil ones for UnknownPeerTTL, the others for
-// PeerNameTTL and no later than the end of the EID epoch they were given
-// in.
+// kept per EID, the nil ones for UnknownPeerTTL, the names for
+// PeerNameTTL.
 func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
-	p.mu.Lock()
-	n, ok := p.names[eid]
-	p.mu.Unlock()
-	if ok && p.opts.Now().Before(n.until) {
+	if n, ok := p.kept(eid); ok && p.opts.Now().Before(n.until) {
 		return n.r, nil
 	}
+	return p.ask(ctx, eid)
+}
+
+// ask asks the platform about eid, as resolve, and keeps its answer.
+func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
 	r, err := authed(ctx, p, func(token string) (*ResolveResponse, error) {
 		return p.api.Resolve(ctx, token, &ResolveRequest{EID: eid[:]})
 	})
@@ -374,20 +388,34 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 		r = nil // a card advertising a role it does not have
 	}
 	now := p.opts.Now()
-	until := now.Add(UnknownPeerTTL)
+	ttl := UnknownPeerTTL
 	if r != nil {
-		until = now.Add(PeerNameTTL)
-		if e := adv.Epoch(now); e < math.MaxUint32 && adv.EpochStart(e+1).Before(until) {
-			until = adv.EpochStart(e + 1)
-		}
+		ttl = PeerNameTTL
 	}
 	p.mu.Lock()
-	if len(p.names) >= 4*queue.DefaultCapacity {
-		clear(p.names)
-	}
-	p.names[eid] = peerName{r: r, until: until}
+	p.pruneNamesLocked(now)
+	p.names[eid] = peerName{r: r, until: now.Add(ttl)}
 	p.mu.Unlock()
 	return r, nil
+}
+
+// pruneNamesLocked drops the answers that expired PeerNameTTL or more
+// before now, which Peers no longer shows: it scans them at most once per
+// PeerNameTTL, or when the phone keeps maxNames of them; if it still keeps
+// that many, it drops them all.
+func (p *phone) pruneNamesLocked(now time.Time) {
+	if d := now.Sub(p.namesPruned); len(p.names) < maxNames && d >= 0 && d < PeerNameTTL {
+		return
+	}
+	p.namesPruned = now
+	for eid, n := range p.names {
+		if !now.Before(n.until.Add(PeerNameTTL)) {
+			delete(p.names, eid)
+		}
+	}
+	if len(p.names) >= maxNames {
+		clear(p.names)
+	}
 }
 
 // Peers returns the service queue screen: the counterparties heard
@@ -395,26 +423,63 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 // platform does not know (stale, foreign or forged) or whose card does
 // not have the advertised role are left out; the phone asks the platform
 // about them again after UnknownPeerTTL. A name is kept for PeerNameTTL,
-// and no later than the end of the EID epoch in which the platform gave
-// it, so that an advert heard again after its epoch (replayed) or of a
-// card revoked since is left out once the platform no longer names it. A
-// peer the platform cannot name right now because of rate limiting is
-// left out of this snapshot.
+// so that an advert heard again later (replayed) or of a card revoked
+// since is left out once the platform no longer names it.
+//
+// The platform bounds how many EIDs a card resolves (PROTOCOL.md §6.1),
+// and every peer starts advertising a new EID at the start of an epoch,
+// while its old one stays in the queue for the queue's TTL. So Peers asks
+// first about the peers that it cannot name otherwise, then about those
+// whose name expired less than PeerNameTTL ago, which it shows under that
+// name unless the platform, asked, answers otherwise. Once the platform refuses a
+// resolution because of the card's rate (ErrRateLimited), Peers asks no
+// more in this call: a peer that it cannot name so is left out of this
+// snapshot.
 func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 	snap := p.queue.Snapshot()
-	out := make([]QueueEntry, 0, len(snap))
-	for _, peer := range snap {
-		r, err := p.resolve(ctx, peer.Packet.EID)
+	now := p.opts.Now()
+	names := make([]*ResolveResponse, len(snap))
+	var renew []int  // peers shown under a name that expired
+	limited := false // the platform refused a resolution of this call
+	// name asks the platform about peer i.
+	name := func(i int) error {
+		r, err := p.ask(ctx, snap[i].Packet.EID)
 		if errors.Is(err, ErrRateLimited) {
-			continue
+			limited = true
+			return nil
 		}
-		if err != nil {
+		if err == nil {
+			names[i] = r
+		}
+		return err
+	}
+	for i, peer := range snap {
+		n, ok := p.kept(peer.Packet.EID)
+		switch {
+		case ok && now.Before(n.until):
+			names[i] = n.r
+		case ok && n.r != nil && now.Before(n.until.Add(PeerNameTTL)):
+			names[i] = n.r
+			renew = append(renew, i)
+		case !limited:
+			if err := name(i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, i := range renew {
+		if limited {
+			break
+		}
+		if err := name(i); err != nil {
 			return nil, err
 		}
-		if r == nil {
-			continue
+	}
+	out := make([]QueueEntry, 0, len(snap))
+	for i, peer := range snap {
+		if r := names[i]; r != nil {
+			out = append(out, QueueEntry{EID: peer.Packet.EID, Name: r.DisplayName, MerchantID: r.MerchantID, RSSI: peer.RSSI, Selected: peer.Selected})
 		}
-		out = append(out, QueueEntry{EID: peer.Packet.EID, Name: r.DisplayName, MerchantID: r.MerchantID, RSSI: peer.RSSI, Selected: peer.Selected})
 	}
 	return out, nil
 }

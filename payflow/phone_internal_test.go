@@ -1,12 +1,17 @@
 package payflow
 
 import (
+	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/adv"
 )
 
 // TestRateLimitPause: Select waits the retry time a rate_limited refusal
@@ -49,4 +54,42 @@ func TestPaymentViewHoldExpiryWire(t *testing.T) {
 	clear(keys)
 	require.NoError(t, wireDecodeReply(enc, &keys))
 	assert.NotContains(t, keys, uint64(19))
+}
+
+// namingAPI names every EID as a seller's.
+type namingAPI struct{ API }
+
+func (namingAPI) Resolve(context.Context, string, *ResolveRequest) (*ResolveResponse, error) {
+	return &ResolveResponse{DisplayName: "Corner Shop", Role: uint8(adv.Seller), MerchantID: "corner-shop"}, nil
+}
+
+// TestPhoneDropsExpiredNames: a phone drops the names that expired
+// PeerNameTTL or more ago (which Peers no longer shows), at its first
+// resolution at least PeerNameTTL after it last looked for them, and
+// keeps the others.
+func TestPhoneDropsExpiredNames(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_800_000_000, 0)
+	p := &phone{
+		role: adv.Shopper, api: namingAPI{},
+		opts:  PhoneOptions{Now: func() time.Time { return now }},
+		login: &LoginResponse{Token: "token", ExpiresAt: now.Add(time.Hour)},
+		names: make(map[adv.EID]peerName),
+	}
+	eid := func(i int) adv.EID { return adv.EID{byte(i), byte(i >> 8), 0xee} }
+	resolve := func(i int) {
+		t.Helper()
+		r, err := p.resolve(ctx, eid(i))
+		require.NoError(t, err)
+		require.NotNil(t, r)
+	}
+	for i := range 100 {
+		resolve(i)
+	}
+	now = now.Add(2*PeerNameTTL - time.Second) // expired less than PeerNameTTL ago
+	resolve(100)
+	assert.Len(t, p.names, 101)
+	now = now.Add(PeerNameTTL)
+	resolve(101)
+	assert.ElementsMatch(t, []adv.EID{eid(100), eid(101)}, slices.Collect(maps.Keys(p.names)), "the names that expired PeerNameTTL ago or more dropped")
 }

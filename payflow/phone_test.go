@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1187,7 +1188,8 @@ func TestPeersAskAgainAboutUnknownAdverts(t *testing.T) {
 // TestPeersForgetStaleAdverts: the platform's name for an advert is kept
 // for PeerNameTTL at most, so that an advert heard again long after its
 // epoch (a replay) or of a card revoked since is left out once the
-// platform no longer names it.
+// platform no longer names it; while the platform refuses to name it
+// again because of the rate, for PeerNameTTL more at most.
 func TestPeersForgetStaleAdverts(t *testing.T) {
 	ctx := context.Background()
 	named := func(t *testing.T, w *phoneWorld, p adv.Packet) {
@@ -1224,43 +1226,140 @@ func TestPeersForgetStaleAdverts(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, peers, "a revoked card")
 	})
-}
-
-// resolveCounter counts the resolutions that reach the platform.
-type resolveCounter struct {
-	payflow.API
-	resolutions atomic.Int32
-}
-
-func (a *resolveCounter) Resolve(ctx context.Context, token string, req *payflow.ResolveRequest) (*payflow.ResolveResponse, error) {
-	a.resolutions.Add(1)
-	return a.API.Resolve(ctx, token, req)
-}
-
-// TestPeersAskAgainAtEpochEnd: the platform's name for an advert is kept
-// until the EID epoch it was given in ends, even when that comes before
-// PeerNameTTL: from then on the platform may no longer resolve the EID.
-func TestPeersAskAgainAtEpochEnd(t *testing.T) {
-	ctx := context.Background()
-	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
-	api := &resolveCounter{API: f.Platform}
-	w := newPhoneWorld(t, f, api, false)
-	now := f.Clock.Now()
-	end := adv.EpochStart(adv.Epoch(now) + 1)
-	f.Clock.Advance(end.Sub(now) - 2*time.Second)
-	p := w.shopperHearsSeller(t, w.sellerCard, -40)
-	for range 2 {
+	t.Run("rate limited", func(t *testing.T) {
+		f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+		api := &resolveRefusals{API: f.Platform}
+		w := newPhoneWorld(t, f, api, false)
+		p := w.shopperHearsSeller(t, w.sellerCard, -40)
+		named(t, w, p)
+		api.refuse.Store(true)
+		w.f.Clock.Advance(2*payflow.PeerNameTTL - time.Second)
+		require.NoError(t, w.shopper.Queue().Observe(p, -40, time.Time{}))
+		named(t, w, p) // expired less than PeerNameTTL ago
+		w.f.Clock.Advance(time.Second)
+		require.NoError(t, w.shopper.Queue().Observe(p, -40, time.Time{}))
 		peers, err := w.shopper.Peers(ctx)
 		require.NoError(t, err)
-		require.Len(t, peers, 1)
-		w.f.Clock.Advance(time.Second)
+		assert.Empty(t, peers, "a name that expired PeerNameTTL ago")
+		w.f.Clock.Advance(time.Hour)
+		require.NoError(t, w.shopper.Queue().Observe(p, -40, time.Time{}))
+		peers, err = w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, peers, "a replay an hour later")
+		assert.Equal(t, int32(3), api.refused.Load())
+	})
+}
+
+// resolveRefusals counts the resolutions that the platform refuses for the
+// card's rate; while refuse is set, it refuses them all so itself.
+type resolveRefusals struct {
+	payflow.API
+	refused atomic.Int32
+	refuse  atomic.Bool
+}
+
+func (a *resolveRefusals) Resolve(ctx context.Context, token string, req *payflow.ResolveRequest) (*payflow.ResolveResponse, error) {
+	var (
+		r   *payflow.ResolveResponse
+		err error = &payflow.RateLimitedError{Err: payflow.ErrRateLimited, RetryAfter: time.Second}
+	)
+	if !a.refuse.Load() {
+		r, err = a.API.Resolve(ctx, token, req)
 	}
-	assert.Equal(t, int32(1), api.resolutions.Load(), "kept within the epoch")
-	require.NoError(t, w.shopper.Queue().Observe(p, -40, time.Time{}))
-	peers, err := w.shopper.Peers(ctx)
-	require.NoError(t, err)
-	require.Len(t, peers, 1, "the EID of the epoch before resolves")
-	assert.Equal(t, int32(2), api.resolutions.Load(), "asked again once the epoch ended")
+	if errors.Is(err, payflow.ErrRateLimited) {
+		a.refused.Add(1)
+	}
+	return r, err
+}
+
+// TestPeersAcrossEpochChange: 60 sellers heard every second stay on the
+// queue screen across a change of EID epoch, when each starts advertising
+// a new EID while the old one stays in the queue for its TTL, although the
+// platform's default budget (DefaultResolveBurst, then DefaultResolveRate
+// a second) names at most 20 EIDs at once: the names of the old EIDs are
+// not dropped at the epoch change, since the platform names them
+// throughout the next epoch, and a name that the phone cannot renew
+// because of the rate is shown for PeerNameTTL more. Once refused, a pass
+// of Peers sends no more resolutions.
+func TestPeersAcrossEpochChange(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	api := &resolveRefusals{API: f.Platform}
+	w := newPhoneWorld(t, f, api, false)
+	const sellers = 60
+	cards := make([]*simcardtest.Virtual, sellers)
+	seller := make(map[string]int, sellers) // merchant ID → seller
+	for i := range cards {
+		cards[i] = enrolPhoneCard(t, f, fmt.Sprintf("Till %02d", i))
+		m := payflow.Merchant{ID: fmt.Sprintf("shop-%02d", i), Name: fmt.Sprintf("Shop %02d", i), Currency: "EUR", SellerCardIDs: []string{cards[i].Enrolment.ICCID}}
+		require.NoError(t, f.Platform.EnrollMerchant(ctx, m))
+		seller[m.ID] = i
+	}
+	adverts := make(map[uint32][]adv.Packet) // each seller's advert, by epoch
+	advertsOf := func(e uint32) []adv.Packet {
+		if ps, ok := adverts[e]; ok {
+			return ps
+		}
+		ps := make([]adv.Packet, sellers)
+		for i, c := range cards {
+			raw, err := c.Card.Advert(e, adv.Seller, 0)
+			require.NoError(t, err)
+			ps[i], err = adv.Parse(raw)
+			require.NoError(t, err)
+		}
+		adverts[e] = ps
+		return ps
+	}
+
+	// From two minutes before an epoch ends to 30 s after, a Peers call a
+	// second. The phone names 20 sellers at the first call, then 5 more a
+	// second; from then on, all of them. After the change, the old EIDs
+	// stay in the queue for its TTL after they were last heard, all
+	// named, while the phone names the new ones at the same pace.
+	now := f.Clock.Now()
+	change := adv.EpochStart(adv.Epoch(now) + 2)
+	f.Clock.Advance(change.Add(-2 * time.Minute).Sub(now))
+	named := func(d time.Duration) int {
+		return min(sellers, payflow.DefaultResolveBurst+payflow.DefaultResolveRate*int(d/time.Second))
+	}
+	for step := range 150 {
+		now := f.Clock.Now()
+		e, since := adv.Epoch(now), now.Sub(change)
+		for i, p := range advertsOf(e) {
+			require.NoError(t, w.shopper.Queue().Observe(p, -40-i, time.Time{}))
+		}
+		wantOld, wantNew := 0, named(time.Duration(step)*time.Second)
+		if since >= 0 {
+			wantNew = named(since)
+			if since+time.Second <= queue.DefaultTTL {
+				wantOld = sellers
+			}
+		}
+		refused := api.refused.Load()
+		peers, err := w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		shown := make(map[int]bool, sellers)
+		var oldShown, newShown int
+		for _, p := range peers {
+			i, ok := seller[p.MerchantID]
+			require.True(t, ok, "a seller's merchant")
+			require.Equal(t, fmt.Sprintf("Shop %02d", i), p.Name)
+			switch p.EID {
+			case advertsOf(e)[i].EID:
+				newShown++
+			case advertsOf(e - 1)[i].EID:
+				oldShown++
+			default:
+				require.Fail(t, "an EID of another seller", "%x named as seller %d", p.EID, i)
+			}
+			shown[i] = true
+		}
+		assert.Equal(t, named(time.Duration(step)*time.Second), len(shown), "sellers shown %v from the epoch change", since)
+		assert.Equal(t, wantNew, newShown, "adverts of the epoch shown %v from the change", since)
+		assert.Equal(t, wantOld, oldShown, "adverts of the epoch before shown %v from the change", since)
+		assert.LessOrEqual(t, api.refused.Load()-refused, int32(1), "resolutions sent after a refusal")
+		f.Clock.Advance(time.Second)
+	}
 }
 
 // refillAPI records the pairing proofs sent and, after a pairing that the
