@@ -567,7 +567,7 @@ func TestHTTPIdempotency(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
 		assert.Equal(t, 0, fx.api.count("CreateRequest"))
 	})
-	t.Run("client retries reuse the key", func(t *testing.T) {
+	t.Run("two client calls each run under a key of their own", func(t *testing.T) {
 		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
 		_, err := fx.client.CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("r1")})
 		require.NoError(t, err)
