@@ -60,7 +60,9 @@ type HandlerOptions struct {
 	// when shorter, so that a running request never loses its key: the
 	// lease ends 10 seconds after the request's deadline at the earliest.
 	ReplyLease time.Duration
-	// MaxBodyBytes limits a request body (default DefaultMaxBodyBytes).
+	// MaxBodyBytes limits a request body (default DefaultMaxBodyBytes):
+	// a larger one is 422 over_limit, and over HTTP/1.1 the server closes
+	// the connection after that reply rather than read the rest.
 	MaxBodyBytes int64
 	// CallTimeout bounds the work of each request once its body is read
 	// (default DefaultCallTimeout): its API call and, under an
@@ -339,7 +341,7 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 				return
 			}
 		}
-		if c.body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)); err != nil {
+		if c.body, err = io.ReadAll(r.Body); err != nil { // limited by ServeHTTP
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				err = fmt.Errorf("%w: body larger than %d bytes", ErrLimit, h.opts.MaxBodyBytes)
 			} else {
@@ -553,6 +555,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(RequestIDHeader, id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	// The limit is set on the server's own ResponseWriter, which the
+	// reader tells when the body is over it, so that the server closes
+	// the connection after the reply rather than reading the rest.
+	r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {

@@ -1,6 +1,7 @@
 package payflow_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -12,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -1006,4 +1008,29 @@ func TestHTTPRefusesAmbiguousHeaders(t *testing.T) {
 	r := fx.doHeader(t, "GET", "/v1/info", http.Header{payflow.IdempotencyKeyHeader: {"k1"}}, nil)
 	assert.Equal(t, http.StatusOK, r.status)
 	assert.Equal(t, 1, fx.api.count("Info"))
+}
+
+// TestHTTPClosesTheConnectionAfterABodyOverTheLimit: a body over the
+// limit is 422 over_limit with Connection: close, and the server ends the
+// kept-alive connection rather than reading the rest of the body.
+func TestHTTPClosesTheConnectionAfterABodyOverTheLimit(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	conn, err := net.Dial("tcp", fx.srv.Listener.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
+	const size = 70_000 // over DefaultMaxBodyBytes
+	head := fmt.Sprintf("POST /v1/challenges HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", payflow.ContentType, size)
+	_, err = conn.Write(append([]byte(head), make([]byte, size)...))
+	require.NoError(t, err)
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	assert.Equal(t, "over_limit", httpRawReply{status: resp.StatusCode, header: resp.Header, body: b}.errorCode(t))
+	require.True(t, resp.Close, "the reply says Connection: close")
+	_, err = br.ReadByte()
+	assert.Error(t, err, "the server ended the connection")
 }
