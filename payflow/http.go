@@ -345,7 +345,10 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				err = fmt.Errorf("%w: body larger than %d bytes", ErrLimit, h.opts.MaxBodyBytes)
 			} else {
-				err = fmt.Errorf("%w: reading body: %v", ErrInvalid, err)
+				// The cause, a network error, names the server's
+				// address: it is only logged.
+				h.logger(r).Warn("reading body", "err", err)
+				err = fmt.Errorf("%w: body could not be read", ErrInvalid)
 			}
 			h.writeError(w, r, err)
 			return

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -1033,4 +1034,38 @@ func TestHTTPClosesTheConnectionAfterABodyOverTheLimit(t *testing.T) {
 	require.True(t, resp.Close, "the reply says Connection: close")
 	_, err = br.ReadByte()
 	assert.Error(t, err, "the server ended the connection")
+}
+
+// TestHTTPBodyReadErrorRevealsNothing: a body that cannot be read (a
+// client too slow for the server's read timeout) is 400 invalid with a
+// fixed message; the network error, which names the server's address,
+// is only logged with the request ID.
+func TestHTTPBodyReadErrorRevealsNothing(t *testing.T) {
+	logs := &syncBuffer{}
+	api := newHTTPFakeAPI()
+	h := mustHandler(t, api, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	const cause = "read tcp 127.0.0.1:39925->127.0.0.1:50558: i/o timeout"
+	req := httptest.NewRequest(http.MethodPost, "/v1/challenges", iotest.ErrReader(errors.New(cause)))
+	req.Header.Set("Content-Type", payflow.ContentType)
+	req.Header.Set(payflow.RequestIDHeader, "slow-1")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	var e payflow.Error
+	require.NoError(t, cbor.Unmarshal(rec.Body.Bytes(), &e))
+	assert.Equal(t, "invalid", e.Code)
+	assert.Equal(t, "payflow: invalid request: body could not be read", e.Message)
+	assert.Zero(t, api.count("Challenge"))
+
+	var logged bool
+	dec := json.NewDecoder(strings.NewReader(logs.String()))
+	for dec.More() {
+		var m map[string]any
+		require.NoError(t, dec.Decode(&m))
+		assert.Equal(t, "slow-1", m["request_id"])
+		if m["err"] == cause {
+			logged = true
+		}
+	}
+	assert.True(t, logged, "the cause is logged: %s", logs.String())
 }
