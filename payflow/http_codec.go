@@ -3,6 +3,9 @@ package payflow
 import (
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -80,13 +83,56 @@ func init() {
 
 // wireDecode decodes a request body into v; every failure of the body
 // matches ErrInvalid (one of v's type, whose times cannot be checked,
-// ErrInternal).
+// ErrInternal), with a message that names the message v points to (its
+// type's name, as PROTOCOL.md §5.3 names it) and what is wrong with the
+// body (wireFault), and no Go type.
 func wireDecode(data []byte, v any) error {
 	err := wireUnmarshal(wireDec, data, v)
 	if err != nil && !errors.Is(err, ErrInternal) {
-		return fmt.Errorf("%w: body: %v", ErrInvalid, err)
+		t := reflect.TypeOf(v).Elem() // v is a pointer: Unmarshal refuses anything else
+		return fmt.Errorf("%w: body is not a valid %s: %s", ErrInvalid, t.Name(), wireFault(err, t))
 	}
 	return err
+}
+
+// wireFault says what is wrong with a body that failed to decode into a
+// t with err, in the terms of PROTOCOL.md §5 rather than those of Go: a
+// field is named by its key, and a value or key of the wrong type by
+// where it is, not by the Go type it could not be decoded into. The
+// decoder's own words are kept for the other faults, which name no Go
+// type.
+func wireFault(err error, t reflect.Type) string {
+	if e, ok := errors.AsType[*cbor.UnmarshalTypeError](err); ok {
+		// The decoder names the field of t it was filling, if any: its
+		// key after t's name and a dot.
+		field, inField := strings.CutPrefix(e.StructFieldName, t.String()+".")
+		switch {
+		case inField:
+			return "field " + field + " has the wrong type"
+		case e.StructFieldName != "":
+			return "a value has the wrong type"
+		case e.GoType == t.String():
+			return "it is not a map"
+		default: // a map key that is neither an integer of int64 nor a text string
+			return "a map key is unknown"
+		}
+	}
+	if e, ok := errors.AsType[*cbor.UnknownFieldError](err); ok {
+		return fmt.Sprintf("entry %d of the map has an unknown key", e.Index)
+	}
+	if e, ok := errors.AsType[*cbor.DupMapKeyError](err); ok {
+		return fmt.Sprintf("entry %d of the map repeats a key", e.Index)
+	}
+	if _, ok := errors.AsType[*cbor.ExtraneousDataError](err); ok {
+		return "bytes follow its CBOR item"
+	}
+	switch {
+	case errors.Is(err, io.EOF):
+		return "it is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "it ends within a CBOR item"
+	}
+	return strings.TrimPrefix(err.Error(), "cbor: ")
 }
 
 // wireDecodeReply decodes a response body into v.

@@ -1069,3 +1069,52 @@ func TestHTTPBodyReadErrorRevealsNothing(t *testing.T) {
 	}
 	assert.True(t, logged, "the cause is logged: %s", logs.String())
 }
+
+// TestHTTPDecodeErrorsNameNoGoTypes: a body that does not decode is 400
+// invalid with a message naming the message type of §5.3 and what is
+// wrong with it, not the server's Go types.
+func TestHTTPDecodeErrorsNameNoGoTypes(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	capture := "/v1/requests/" + payflow.ID{1}.String() + "/capture"
+	auth := map[string]string{"Authorization": "Bearer tok"}
+	good := mustCBOR(t, &payflow.ChallengeRequest{CardID: "8944100000000000009"})
+	tests := []struct {
+		name   string
+		path   string
+		header map[string]string
+		body   []byte
+		msg    string
+	}{
+		{"byte string for a text string", "/v1/challenges", nil, mustCBOR(t, map[int]any{1: []byte{1}}), "body is not a valid ChallengeRequest: field 1 has the wrong type"},
+		{"negative amount", capture, auth, mustCBOR(t, map[int]any{2: -1}), "body is not a valid CaptureRequest: field 2 has the wrong type"},
+		{"text string for an ID", capture, auth, mustCBOR(t, map[int]any{1: "abc"}), "body is not a valid CaptureRequest: field 1 has the wrong type"},
+		{"text string for a byte string", "/v1/login", nil, mustCBOR(t, map[int]any{1: "proof"}), "body is not a valid LoginRequest: field 1 has the wrong type"},
+		{"not a map", "/v1/challenges", nil, mustCBOR(t, []int{1}), "body is not a valid ChallengeRequest: it is not a map"},
+		{"key beyond int64", "/v1/challenges", nil, []byte{0xa1, 0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x40}, "body is not a valid ChallengeRequest: a map key is unknown"},
+		{"byte string key", "/v1/challenges", nil, []byte{0xa1, 0x41, 0x01, 0x40}, "body is not a valid ChallengeRequest: a map key is unknown"},
+		{"unknown key", "/v1/challenges", nil, []byte{0xa2, 0x01, 0x61, 'a', 0x07, 0x01}, "body is not a valid ChallengeRequest: entry 1 of the map has an unknown key"},
+		{"repeated key", "/v1/challenges", nil, []byte{0xa2, 0x01, 0x61, 'a', 0x01, 0x61, 'b'}, "body is not a valid ChallengeRequest: entry 1 of the map repeats a key"},
+		{"repeated byte string key", "/v1/challenges", nil, []byte{0xa2, 0x41, 0x01, 0x40, 0x41, 0x01, 0x40}, "body is not a valid ChallengeRequest: a map key is unknown"},
+		{"empty", "/v1/challenges", nil, []byte{}, "body is not a valid ChallengeRequest: it is empty"},
+		{"truncated", "/v1/challenges", nil, good[:len(good)-1], "body is not a valid ChallengeRequest: it ends within a CBOR item"},
+		{"trailing bytes", "/v1/challenges", nil, append(bytes.Clone(good), 0x00), "body is not a valid ChallengeRequest: bytes follow its CBOR item"},
+		{"short ID", capture, auth, mustCBOR(t, map[int]any{1: []byte{1, 2}}), "body is not a valid CaptureRequest: an ID is 16 octets, not 2"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := map[string]string{"Content-Type": payflow.ContentType}
+			for k, v := range tt.header {
+				h[k] = v
+			}
+			r := fx.do(t, http.MethodPost, tt.path, h, tt.body)
+			assert.Equal(t, http.StatusBadRequest, r.status)
+			var e payflow.Error
+			require.NoError(t, cbor.Unmarshal(r.body, &e))
+			assert.Equal(t, "invalid", e.Code)
+			assert.Equal(t, "payflow: invalid request: "+tt.msg, e.Message)
+		})
+	}
+	fx.api.mu.Lock()
+	defer fx.api.mu.Unlock()
+	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
+}
