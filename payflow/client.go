@@ -70,7 +70,10 @@ type ClientOptions struct {
 // retry time as a *RateLimitedError wrapping the *Error, which
 // errors.As finds as well); a platform that cannot be reached
 // gives an error matching ErrUnavailable, and a context that ends gives
-// the context's error. A Client is safe for concurrent use.
+// the context's error. A call whose bearer token holds a control
+// character other than the tab, which no header can carry, fails with an
+// error matching ErrInvalid without being sent. A Client is safe for
+// concurrent use.
 type Client struct {
 	base string
 	hc   *http.Client
@@ -81,8 +84,8 @@ var _ API = (*Client)(nil)
 
 // NewClient returns a client of the platform served at baseURL (such as
 // "https://pay.example.com"; the paths /v1/… are appended). It fails with
-// an error matching ErrInvalid when an option is out of range (see
-// ClientOptions).
+// an error matching ErrInvalid when baseURL is not an http or https URL
+// with a host, or an option is out of range (see ClientOptions).
 func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	err := checkOptions(
 		option{"AttemptTimeout", int64(opts.AttemptTimeout), true, 0},
@@ -96,6 +99,9 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	}
 	if opts.MaxBackoff != 0 && opts.MaxBackoff < opts.MinBackoff {
 		return nil, fmt.Errorf("%w: payflow: MaxBackoff %v is below MinBackoff %v", ErrInvalid, opts.MaxBackoff, opts.MinBackoff)
+	}
+	if err := checkBaseURL(baseURL); err != nil {
+		return nil, err
 	}
 	c := &Client{base: strings.TrimRight(baseURL, "/"), hc: opts.HTTPClient, opts: opts}
 	if c.hc == nil {
@@ -123,6 +129,32 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 		c.opts.Rand = crand.Reader
 	}
 	return c, nil
+}
+
+// checkBaseURL returns an error matching ErrInvalid unless baseURL is an
+// http or https URL with a host: any other could never be sent.
+func checkBaseURL(baseURL string) error {
+	u, err := url.Parse(baseURL)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: payflow: base URL: %v", ErrInvalid, err)
+	case u.Scheme != "http" && u.Scheme != "https": // Parse lowers the scheme's case
+		return fmt.Errorf("%w: payflow: base URL scheme %q is not http or https", ErrInvalid, u.Scheme)
+	case u.Host == "":
+		return fmt.Errorf("%w: payflow: base URL has no host", ErrInvalid)
+	}
+	return nil
+}
+
+// validHeaderValue reports whether s can be sent as a header's value, as
+// net/http checks it: no control character but the tab.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // Challenge implements API.
@@ -206,6 +238,9 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 // clientCall sends one logical call, retrying it as Client documents, and
 // decodes the reply into a new Out.
 func clientCall[Out any](ctx context.Context, c *Client, method, path, token string, in any) (*Out, error) {
+	if !validHeaderValue(token) {
+		return nil, fmt.Errorf("%w: bearer token holds a character that cannot be sent in a header", ErrInvalid)
+	}
 	var body []byte
 	if in != nil {
 		var err error

@@ -238,3 +238,74 @@ func TestClientLongestDurations(t *testing.T) {
 	assert.Len(t, fs.attempts(), 2)
 	assert.Equal(t, 1, fs.api.count("CreateRequest"))
 }
+
+// countingTransport counts the requests it is given and passes them to
+// http.DefaultTransport.
+type countingTransport struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.mu.Lock()
+	c.n++
+	c.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func (c *countingTransport) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+// TestClientRefusesWhatCannotBeSent: a base URL that is not http or https
+// with a host, and a token that cannot be a header's value, can never be
+// sent: they are refused with ErrInvalid, the URL by NewClient and the
+// token by the call, without an attempt, rather than sent again and again
+// and reported unavailable.
+func TestClientRefusesWhatCannotBeSent(t *testing.T) {
+	for _, tt := range []struct{ url, msg string }{
+		{"ftp://platform.example", `payflow: invalid request: payflow: base URL scheme "ftp" is not http or https`},
+		{"platform.example", `payflow: invalid request: payflow: base URL scheme "" is not http or https`},
+		{"https://", "payflow: invalid request: payflow: base URL has no host"},
+		{"http:///v1", "payflow: invalid request: payflow: base URL has no host"},
+		{"http://[::1", `payflow: invalid request: payflow: base URL: parse "http://[::1": missing ']' in host`},
+	} {
+		rt := &countingTransport{}
+		c, err := payflow.NewClient(tt.url, payflow.ClientOptions{HTTPClient: &http.Client{Transport: rt}, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+		assert.ErrorIs(t, err, payflow.ErrInvalid, tt.url)
+		assert.EqualError(t, err, tt.msg)
+		assert.Nil(t, c, tt.url)
+		assert.Zero(t, rt.count(), tt.url)
+	}
+	for _, url := range []string{"http://platform.example", "HTTPS://platform.example:8443/base/"} {
+		c, err := payflow.NewClient(url, payflow.ClientOptions{})
+		require.NoError(t, err, url)
+		assert.NotNil(t, c)
+	}
+
+	fs := newFlakyServer(t)
+	c := fastClient(t, fs.srv.URL, 4)
+	ctx := context.Background()
+	for _, token := range []string{"tok\nen", "tok\ren", "tok\x00", "tok\x7f"} {
+		_, err := c.Session(ctx, token, payflow.ID{1})
+		require.ErrorIs(t, err, payflow.ErrInvalid, "%q", token)
+		assert.NotErrorIs(t, err, payflow.ErrUnavailable, "%q", token)
+		assert.EqualError(t, err, "payflow: invalid request: bearer token holds a character that cannot be sent in a header", "%q", token)
+		_, err = c.Capture(ctx, token, &payflow.CaptureRequest{RequestID: payflow.ID{1}})
+		require.ErrorIs(t, err, payflow.ErrInvalid, "%q", token)
+	}
+	assert.Empty(t, fs.attempts(), "nothing is sent")
+	// A token with a tab or a space can be sent: the handler refuses it
+	// (401: malformed), and the client does not retry. One beyond ASCII
+	// can be sent too, and the fake API takes it.
+	for i, token := range []string{"tok\ten", "tok en"} {
+		_, err := c.Session(ctx, token, payflow.ID{1})
+		require.ErrorIs(t, err, payflow.ErrUnauthorized, "%q", token)
+		assert.Len(t, fs.attempts(), i+1, "%q", token)
+	}
+	_, err := c.Session(ctx, "jeton-é", payflow.ID{1})
+	require.NoError(t, err)
+	assert.Len(t, fs.attempts(), 3)
+}
