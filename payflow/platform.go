@@ -36,10 +36,28 @@ const (
 	DefaultCacheTTL      = 5 * time.Second
 )
 
+// Bounds of the lifetimes of PlatformOptions.
+const (
+	// MaxHoldTTL, (1<<32-1) s or about 136 years, is the longest HoldTTL:
+	// the ledger's longest timeout, which times the hold. Above it the
+	// ledger would release the funds before the platform's hold expiry.
+	// A hold's expiry is then within the range of time.Time.UnixNano
+	// (until 2262), in which stores keep times, for a clock before 2126.
+	MaxHoldTTL = (1<<32 - 1) * time.Second
+	// MaxLifetime, 50 years of 365 days, is the longest RequestTTL,
+	// MaxRequestTTL, ChallengeTTL, SessionTTL and TokenTTL. A stored
+	// expiry is at most now plus two of them (a payment's consent nonce
+	// expires ChallengeTTL after the request), so it is within the range
+	// of time.Time.UnixNano for a clock before 2162.
+	MaxLifetime = 50 * 365 * 24 * time.Hour
+)
+
 // PlatformOptions configure NewPlatform. Ledger, Store, Verifier, Key and
 // Chain are required; every other zero field takes its default. A negative
-// duration (but CacheTTL), ResolveRate or ResolveBurst, or a ResolveRate
-// that is NaN or infinite, is refused with ErrInvalid.
+// duration (but CacheTTL), ResolveRate or ResolveBurst, a ResolveRate
+// that is NaN or infinite, a HoldTTL above MaxHoldTTL, or a RequestTTL,
+// MaxRequestTTL, ChallengeTTL, SessionTTL or TokenTTL above MaxLifetime,
+// is refused with ErrInvalid.
 type PlatformOptions struct {
 	// Ledger holds the money and the assets; its store should live in the
 	// same database as Store.
@@ -60,6 +78,8 @@ type PlatformOptions struct {
 
 	// RequestTTL is the lifetime of a payment request that asks for none
 	// (default 120 s); MaxRequestTTL caps what a request may ask (15 min).
+	// Both are at most MaxLifetime, as are ChallengeTTL, SessionTTL and
+	// TokenTTL.
 	RequestTTL    time.Duration
 	MaxRequestTTL time.Duration
 	// ChallengeTTL is how long a challenge nonce is usable (default
@@ -70,7 +90,7 @@ type PlatformOptions struct {
 	SessionTTL time.Duration
 	TokenTTL   time.Duration
 	// HoldTTL is how long funds stay held for a manual capture before the
-	// hold is voided (default 7 days).
+	// hold is voided (default 7 days; at most MaxHoldTTL).
 	HoldTTL time.Duration
 	// RecoverAfter is how long a settlement may stay half done before
 	// RecoverSweep completes it (default 30 s).
@@ -160,17 +180,24 @@ type lifetimes struct {
 }
 
 // check returns an error matching ErrInvalid for a negative lifetime
-// (but CacheTTL's), burst or rate, or a rate that is not a finite number.
+// (but CacheTTL's), burst or rate, a rate that is not a finite number, a
+// HoldTTL above MaxHoldTTL, or another lifetime that sets a stored expiry
+// above MaxLifetime.
 func (o *PlatformOptions) check() error {
 	for _, d := range []struct {
-		name string
-		v    time.Duration
+		name     string
+		v, limit time.Duration
 	}{
-		{"RequestTTL", o.RequestTTL}, {"MaxRequestTTL", o.MaxRequestTTL}, {"ChallengeTTL", o.ChallengeTTL},
-		{"SessionTTL", o.SessionTTL}, {"TokenTTL", o.TokenTTL}, {"HoldTTL", o.HoldTTL}, {"RecoverAfter", o.RecoverAfter},
+		{"RequestTTL", o.RequestTTL, MaxLifetime}, {"MaxRequestTTL", o.MaxRequestTTL, MaxLifetime},
+		{"ChallengeTTL", o.ChallengeTTL, MaxLifetime}, {"SessionTTL", o.SessionTTL, MaxLifetime},
+		{"TokenTTL", o.TokenTTL, MaxLifetime}, {"HoldTTL", o.HoldTTL, MaxHoldTTL},
+		{"RecoverAfter", o.RecoverAfter, math.MaxInt64},
 	} {
 		if d.v < 0 {
 			return fmt.Errorf("%w: payflow: negative %s %v", ErrInvalid, d.name, d.v)
+		}
+		if d.v > d.limit {
+			return fmt.Errorf("%w: payflow: %s %v above its longest, %v", ErrInvalid, d.name, d.v, d.limit)
 		}
 	}
 	if o.ResolveBurst < 0 {

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -438,11 +439,7 @@ func TestEnrollMerchantDropsCardAddedElsewhere(t *testing.T) {
 // rate that is not a finite number (NaN would let every resolution
 // through), are refused with ErrInvalid rather than read as the default.
 func TestNewPlatformBadOptions(t *testing.T) {
-	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	cert, err := f.Issuer.IssuePlatform(key.Public(), "casimpay platform", pki.IssueOptions{})
-	require.NoError(t, err)
+	opts := platformOptions(t)
 	for name, set := range map[string]func(*payflow.PlatformOptions){
 		"RequestTTL":      func(o *payflow.PlatformOptions) { o.RequestTTL = -time.Second },
 		"MaxRequestTTL":   func(o *payflow.PlatformOptions) { o.MaxRequestTTL = -time.Second },
@@ -456,10 +453,54 @@ func TestNewPlatformBadOptions(t *testing.T) {
 		"ResolveRate NaN": func(o *payflow.PlatformOptions) { o.ResolveRate = math.NaN() },
 		"ResolveRate Inf": func(o *payflow.PlatformOptions) { o.ResolveRate = math.Inf(1) },
 	} {
-		o := payflow.PlatformOptions{Ledger: f.Ledger, Store: f.Store, Verifier: f.Verifier,
-			Key: key, Chain: append([][]byte{cert}, f.Issuer.Chain()...), Now: f.Clock.Now}
+		o := opts
 		set(&o)
 		_, err := payflow.NewPlatform(o)
 		assert.ErrorIs(t, err, payflow.ErrInvalid, name)
+	}
+}
+
+// platformOptions returns the required options of a platform over a new
+// fixture: its ledger, store, verifier and clock, and a fresh receipt key
+// with its certificate chain.
+func platformOptions(t *testing.T) payflow.PlatformOptions {
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	cert, err := f.Issuer.IssuePlatform(key.Public(), "casimpay platform", pki.IssueOptions{})
+	require.NoError(t, err)
+	return payflow.PlatformOptions{Ledger: f.Ledger, Store: f.Store, Verifier: f.Verifier,
+		Key: key, Chain: append([][]byte{cert}, f.Issuer.Chain()...), Now: f.Clock.Now}
+}
+
+// TestNewPlatformLongestLifetimes: a lifetime 1 ns above its bound is
+// refused with ErrInvalid, naming it and the bound, and one at its bound
+// is accepted: HoldTTL up to MaxHoldTTL, the ledger's longest timeout,
+// (1<<32-1) s, which times the hold; the lifetimes that expire stored
+// times up to MaxLifetime.
+func TestNewPlatformLongestLifetimes(t *testing.T) {
+	require.Equal(t, time.Duration(1<<32-1)*time.Second, payflow.MaxHoldTTL)
+	opts := platformOptions(t)
+	for _, c := range []struct {
+		name  string
+		bound time.Duration
+		set   func(*payflow.PlatformOptions, time.Duration)
+	}{
+		{"RequestTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.RequestTTL = d }},
+		{"MaxRequestTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.MaxRequestTTL = d }},
+		{"ChallengeTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.ChallengeTTL = d }},
+		{"SessionTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.SessionTTL = d }},
+		{"TokenTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.TokenTTL = d }},
+		{"HoldTTL", payflow.MaxHoldTTL, func(o *payflow.PlatformOptions, d time.Duration) { o.HoldTTL = d }},
+	} {
+		o := opts
+		c.set(&o, c.bound+1)
+		_, err := payflow.NewPlatform(o)
+		require.ErrorIs(t, err, payflow.ErrInvalid, c.name)
+		assert.EqualError(t, err, fmt.Sprintf("payflow: invalid request: payflow: %s %v above its longest, %v",
+			c.name, c.bound+1, c.bound), c.name)
+		c.set(&o, c.bound)
+		_, err = payflow.NewPlatform(o)
+		assert.NoError(t, err, c.name)
 	}
 }
