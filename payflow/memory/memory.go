@@ -37,7 +37,8 @@ type Store struct {
 
 	replies *payflow.ReplyMemory // the idempotent replies, under their own lock
 
-	beforeReplies func() // called, when set, by DeleteExpired once the lock is released, before the replies are swept
+	beforeReplies  func() // called, when set, by DeleteExpired once the lock is released, before the replies are swept
+	betweenBatches func() // called, when set, between two batches of DeleteExpired's sweep, the lock released
 }
 
 var _ payflow.Store = (*Store)(nil)
@@ -621,9 +622,14 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 	return out, nil
 }
 
-// DeleteExpired implements payflow.Store. The idempotent replies are
-// deleted after the store's lock is released, under their own lock, which
-// payflow.ReplyMemory.DeleteExpired takes for a bounded batch at a time.
+// DeleteExpired implements payflow.Store. It walks the nonces, tokens and
+// sessions in batches of 256 entries at most, each in one hold of the
+// store's lock, which other calls take between two batches; the
+// idempotent replies are deleted after the store's lock is released,
+// under their own lock, which payflow.ReplyMemory.DeleteExpired takes for
+// a bounded batch at a time. An entry that expired at now and that
+// another call deletes meanwhile is not counted; one written meanwhile
+// may be walked or not.
 func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
 	n := s.deleteExpired(now)
 	if s.beforeReplies != nil {
@@ -632,33 +638,51 @@ func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
 	return n + s.replies.DeleteExpired(now), nil
 }
 
+// sweepBatch is the most entries that DeleteExpired walks in one hold of
+// the store's lock.
+const sweepBatch = 256
+
 // deleteExpired deletes the nonces, tokens and sessions expired at now
-// and returns how many.
+// and returns how many, releasing the lock after every sweepBatch entries
+// walked.
 func (s *Store) deleteExpired(now time.Time) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	walked := 0
+	n := sweep(s, s.nonces, func(exp time.Time) time.Time { return exp }, now, &walked)
+	n += sweep(s, s.used, func(exp time.Time) time.Time { return exp }, now, &walked)
+	n += sweep(s, s.tokens, func(t *payflow.TokenRecord) time.Time { return t.ExpiresAt }, now, &walked)
+	n += sweep(s, s.sessions, func(r *payflow.SessionRecord) time.Time { return r.ExpiresAt }, now, &walked)
+	return n
+}
+
+// sweep deletes the entries of m expired at now by their expiry and
+// returns how many, s.mu held on entry and on return. It counts in walked
+// the entries of the batch, over the maps swept one after the other, and
+// before one that would make it longer than sweepBatch releases s.mu,
+// takes it again and starts the next batch. The range goes on over the
+// map as other calls changed it meanwhile, which the language allows (an
+// entry deleted meanwhile and not yet walked is not walked, one added
+// meanwhile may be), and the entry it had produced is read again.
+func sweep[K comparable, V any](s *Store, m map[K]V, expiry func(V) time.Time, now time.Time, walked *int) int {
 	n := 0
-	for k, exp := range s.nonces {
-		if !now.Before(exp) {
-			delete(s.nonces, k)
-			n++
+	for k, v := range m {
+		if *walked == sweepBatch {
+			*walked = 0
+			s.mu.Unlock()
+			if s.betweenBatches != nil {
+				s.betweenBatches()
+			}
+			s.mu.Lock()
+			// The value walked may have changed or gone meanwhile.
+			var ok bool
+			if v, ok = m[k]; !ok {
+				continue
+			}
 		}
-	}
-	for k, exp := range s.used {
-		if !now.Before(exp) {
-			delete(s.used, k)
-			n++
-		}
-	}
-	for k, t := range s.tokens {
-		if !now.Before(t.ExpiresAt) {
-			delete(s.tokens, k)
-			n++
-		}
-	}
-	for k, r := range s.sessions {
-		if !now.Before(r.ExpiresAt) {
-			delete(s.sessions, k)
+		*walked++
+		if !now.Before(expiry(v)) {
+			delete(m, k)
 			n++
 		}
 	}

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -71,4 +72,66 @@ func TestDeleteExpiredRepliesUnlocked(t *testing.T) {
 	require.NoError(t, err, "the expired key deleted: another body takes it")
 	_, err = s.BeginIdempotent(ctx, "live", []byte{3}, at.Add(time.Second), at.Add(time.Minute))
 	assert.ErrorIs(t, err, payflow.ErrKeyReuse, "the live key held, for its body only")
+}
+
+// TestDeleteExpiredInBatches: DeleteExpired walks the nonces, tokens and
+// sessions sweepBatch entries at most in one hold of the store's lock and
+// releases it between two batches, where other calls of the store
+// complete, another DeleteExpired among them; the two delete every
+// expired entry and count each once, and keep the live ones and those
+// written meanwhile.
+func TestDeleteExpiredInBatches(t *testing.T) {
+	s := New()
+	ctx := context.Background()
+	at := time.Unix(1_800_000_000, 0)
+	const each = 200 // entries of each kind: every used nonce expired at at, half the others
+	live := map[string]time.Time{}
+	s.mu.Lock()
+	for i := range each {
+		k := fmt.Sprint(i)
+		exp := at.Add(time.Duration(i%2) * time.Minute)
+		if i%2 == 1 {
+			live[k] = exp
+		}
+		s.nonces[k], s.used[k] = exp, at
+		s.tokens[k] = &payflow.TokenRecord{Hash: []byte(k), CardID: "card", ExpiresAt: exp}
+		s.sessions[payflow.ID{byte(i)}] = &payflow.SessionRecord{ID: payflow.ID{byte(i)}, ExpiresAt: exp}
+	}
+	s.mu.Unlock()
+
+	releases, other := 0, 0
+	s.betweenBatches = func() {
+		releases++
+		require.True(t, s.mu.TryLock(), "the store's lock is free between two batches")
+		s.mu.Unlock()
+		if releases > 1 {
+			return // the other sweep's
+		}
+		require.NoError(t, s.Add(ctx, []byte("meanwhile"), at.Add(time.Hour)), "a call between two batches")
+		live["meanwhile"] = at.Add(time.Hour)
+		var err error
+		other, err = s.DeleteExpired(ctx, at)
+		require.NoError(t, err)
+	}
+	n, err := s.DeleteExpired(ctx, at)
+	require.NoError(t, err)
+	// The sweep walks the nonces, the used nonces, the tokens and the
+	// sessions in that order. Its first batch ends before the used nonce
+	// sweepBatch-each+1, which the other sweep deletes with the used
+	// nonces left and the expired tokens and sessions, in three batches;
+	// the first walks the live tokens and sessions left in one batch.
+	firstUsed := sweepBatch - each
+	assert.Equal(t, each/2+firstUsed, n)
+	assert.Equal(t, each-firstUsed+each/2+each/2, other)
+	assert.Equal(t, 1+2, releases)
+	assert.Equal(t, live, s.nonces)
+	assert.Empty(t, s.used)
+	assert.Len(t, s.tokens, each/2)
+	for _, tk := range s.tokens {
+		assert.Equal(t, at.Add(time.Minute), tk.ExpiresAt)
+	}
+	assert.Len(t, s.sessions, each/2)
+	for _, r := range s.sessions {
+		assert.Equal(t, at.Add(time.Minute), r.ExpiresAt)
+	}
 }
