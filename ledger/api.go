@@ -154,6 +154,13 @@ func timestampsFit(first uint64, n int) error {
 // was created, unless the error was the commit's own (a server store's
 // connection lost after COMMIT was sent): then the outcome is unknown, and
 // the same call again tells it (exists).
+//
+// An account whose ID exists is compared with the stored one, flags first
+// and all of them, as TigerBeetle does: the account that a closing pending
+// transfer (TransferClosingDebit, TransferClosingCredit) has closed since,
+// its AccountClosed set by the ledger, answers exists_with_different_flags
+// to a retry of its original creation (and exists to the same account with
+// AccountClosed), until that transfer is voided or expires and reopens it.
 func (l *Ledger) CreateAccounts(ctx context.Context, accounts []Account) ([]CreateAccountResult, error) {
 	if len(accounts) > BatchMax {
 		return nil, fmt.Errorf("%w: %d accounts, at most %d", ErrBatchTooLarge, len(accounts), BatchMax)

@@ -50,7 +50,10 @@
 // AccountHistory, which GetAccountBalances finds by that pending transfer.
 // As in TigerBeetle, exists and id_already_failed are checked right
 // after the ID, so that a retry reports the first outcome even when the
-// accounts have changed since.
+// accounts have changed since. A retried account creation, though, is
+// compared with the account as it is, flags included: once a closing
+// pending transfer has closed the account (AccountClosed), the original
+// creation answers exists_with_different_flags (see CreateAccounts).
 //
 // # Stores
 //

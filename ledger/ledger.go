@@ -83,6 +83,8 @@ const (
 	// although pending transfers on it may still be voided or expire. Set it
 	// at creation, or through a pending transfer with TransferClosingDebit
 	// or TransferClosingCredit (voiding that transfer reopens the account).
+	// While closed so, the account's creation retried without the flag
+	// answers exists_with_different_flags.
 	AccountClosed AccountFlags = 1 << 5
 
 	accountKnownFlags = AccountLinked | AccountDebitsMustNotExceedCredits |

@@ -143,7 +143,7 @@ const (
 	AccountReservedFlag
 	AccountIDMustNotBeZero
 	AccountIDMustNotBeIntMax
-	AccountExistsWithDifferentFlags
+	AccountExistsWithDifferentFlags // all the flags as stored, AccountClosed as transfers left it
 	AccountExistsWithDifferentUserData128
 	AccountExistsWithDifferentUserData64
 	AccountExistsWithDifferentUserData32

@@ -291,6 +291,12 @@ func testClosing(t *testing.T, c Config) {
 	e.mustTransfer(closing)
 	assert.NotZero(t, e.account(acctB).Flags&ledger.AccountClosed)
 	assert.Zero(t, e.account(acctA).Flags&ledger.AccountClosed)
+	// The account's flags as stored, AccountClosed set, are those that a
+	// retry of its creation is compared with.
+	accountB, closedB := standardAccounts()[1], standardAccounts()[1] // acctB's
+	closedB.Flags |= ledger.AccountClosed
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountExistsWithDifferentFlags, ledger.AccountExists},
+		e.createAccounts(accountB, closedB))
 	require.Equal(t, R(ledger.TransferDebitAccountAlreadyClosed, ledger.TransferCreditAccountAlreadyClosed),
 		e.transfers(tr(2, acctB, acctC, 1), tr(3, acctC, acctB, 1)))
 	// A closing transfer cannot be posted, only voided (or expire).
@@ -298,6 +304,8 @@ func testClosing(t *testing.T, c Config) {
 	// Voiding the closing transfer reopens the account.
 	e.mustTransfer(void(101, 100))
 	assert.Zero(t, e.account(acctB).Flags&ledger.AccountClosed)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountExists, ledger.AccountExistsWithDifferentFlags},
+		e.createAccounts(accountB, closedB))
 	e.mustTransfer(tr(4, acctB, acctC, 1))
 	e.verify()
 }
