@@ -182,8 +182,11 @@ func ceilSecond(t time.Time) time.Time {
 
 // UnmarshalCBOR implements cbor.Unmarshaler: an ID on the wire is a byte
 // string of exactly 16 octets (a longer or shorter one is refused, never
-// cut or padded).
+// cut or padded; an array of small integers is of the wrong type).
 func (id *ID) UnmarshalCBOR(data []byte) error {
+	if err := wireByteString(data, "payflow.ID"); err != nil {
+		return err
+	}
 	var b []byte
 	if err := wireDecResp.Unmarshal(data, &b); err != nil {
 		return err

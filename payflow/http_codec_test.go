@@ -2,9 +2,13 @@ package payflow
 
 import (
 	"bytes"
+	"fmt"
+	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -133,4 +137,138 @@ func TestWireReplyRoundsExpiriesUp(t *testing.T) {
 	assert.Same(t, none, wireReply(none))
 	var noSession *SessionView
 	assert.Same(t, noSession, wireReply(noSession))
+}
+
+// Bodies with byte strings at every depth a body may put them: in a
+// nested struct, in slices, map values and keys, a fixed-size array, a
+// struct decoded from an array (toarray), behind a pointer, and IDs.
+type (
+	bytesItem struct {
+		B []byte `cbor:"1,keyasint"`
+	}
+	bytesRow struct {
+		_ struct{} `cbor:",toarray"`
+		N int
+		B []byte
+	}
+	nestedBytes struct {
+		Item   bytesItem         `cbor:"1,keyasint"`
+		List   [][]byte          `cbor:"2,keyasint"`
+		ByName map[string][]byte `cbor:"3,keyasint"`
+		Fixed  [4]byte           `cbor:"4,keyasint"`
+		ByPair map[[2]byte]bool  `cbor:"5,keyasint"`
+		Row    bytesRow          `cbor:"6,keyasint"`
+		Ptr    *[]byte           `cbor:"7,keyasint"`
+		IDs    []ID              `cbor:"8,keyasint"`
+	}
+)
+
+// wireArrayOf returns a CBOR array of n small integers 1, 2, …, n (n at
+// most 23): what the CBOR library would take into a []byte, or a
+// [n]byte, in place of a byte string of those octets.
+func wireArrayOf(n int) []byte {
+	a := []byte{0x80 | byte(n)}
+	for i := range n {
+		a = append(a, byte(i+1))
+	}
+	return a
+}
+
+// TestWireByteStrings: a byte string (bstr, ID) is a CBOR byte string:
+// an array of small integers in its place is of the wrong type, in every
+// field of a byte string of every body that the handler and the client
+// decode, refused as the decoders refuse any other value of the wrong
+// type; a byte string there is taken.
+func TestWireByteStrings(t *testing.T) {
+	requests := map[reflect.Type]bool{}
+	for _, fresh := range wireRequestTypes {
+		requests[reflect.TypeOf(fresh()).Elem()] = true
+	}
+	idType := reflect.TypeFor[ID]()
+	checked := 0
+	for _, bt := range wireBodies {
+		for _, f := range wireFields(bt) {
+			var goType string
+			var n int
+			switch {
+			case f.typ == idType:
+				goType, n = "payflow.ID", len(ID{})
+			case f.typ == reflect.TypeFor[[]byte]():
+				goType, n = "byte string", 2
+			default:
+				continue
+			}
+			checked++
+			key, err := strconv.Atoi(f.key)
+			require.NoError(t, err)
+			body, err := wireEnc.Marshal(map[int]cbor.RawMessage{key: wireArrayOf(n)}) // {key: [1, 2, …]}
+			require.NoError(t, err)
+			if requests[bt] {
+				err := wireDecode(body, reflect.New(bt).Interface())
+				assert.ErrorIs(t, err, ErrInvalid, "%v.%s", bt, f.key)
+				assert.EqualError(t, err, "payflow: invalid request: body is not a valid "+bt.Name()+": field "+f.key+" has the wrong type", "%v.%s", bt, f.key)
+			}
+			assert.EqualError(t, wireDecodeReply(body, reflect.New(bt).Interface()),
+				"cbor: cannot unmarshal array into Go struct field "+bt.String()+"."+f.key+" of type "+goType, "%v.%s", bt, f.key)
+		}
+	}
+	assert.Equal(t, 18, checked, "the fields of a byte string or an ID in the bodies")
+
+	// Nested: Info's chain is an array of byte strings.
+	assert.EqualError(t, wireDecodeReply([]byte{0xa1, 1, 0x82, 0x41, 0x30, 0x81, 0x01}, new(Info)),
+		"cbor: cannot unmarshal array into Go struct field payflow.Info.1 of type byte string")
+	var info Info
+	require.NoError(t, wireDecodeReply([]byte{0xa1, 1, 0x82, 0x41, 0x30, 0xf6}, &info))
+	assert.Equal(t, [][]byte{{0x30}, nil}, info.Chain)
+
+	// Each place puts an item where a byte string goes, and reads it back.
+	places := []struct {
+		key   byte
+		body  func(item []byte) []byte
+		n     int // the octets of the byte string
+		goTyp string
+		read  func(v *nestedBytes) []byte
+	}{
+		{1, func(x []byte) []byte { return cat([]byte{0xa1, 1, 0xa1, 1}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.Item.B }},
+		{2, func(x []byte) []byte { return cat([]byte{0xa1, 2, 0x82, 0x40}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.List[1] }},
+		{2, func(x []byte) []byte { // an array's length past 23 takes an octet of its own; h'81', not [h'81']
+			return cat(cat([]byte{0xa1, 2, 0x98, 24}, bytes.Repeat([]byte{0x41, 0x81}, 23)), x)
+		}, 2, "byte string", func(v *nestedBytes) []byte { return v.List[23] }},
+		{3, func(x []byte) []byte { return cat([]byte{0xa1, 3, 0xa1, 0x61, 'k'}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.ByName["k"] }},
+		{4, func(x []byte) []byte { return cat([]byte{0xa1, 4}, x) }, 4, "byte string", func(v *nestedBytes) []byte { return v.Fixed[:] }},
+		{5, func(x []byte) []byte { return cat(cat([]byte{0xa1, 5, 0xa1}, x), []byte{0xf5}) }, 2, "byte string", func(v *nestedBytes) []byte {
+			for k := range v.ByPair {
+				return k[:]
+			}
+			return nil
+		}},
+		{6, func(x []byte) []byte { return cat([]byte{0xa1, 6, 0x82, 0x05}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.Row.B }},
+		{7, func(x []byte) []byte { return cat([]byte{0xa1, 7}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return *v.Ptr }},
+		{8, func(x []byte) []byte { return cat([]byte{0xa1, 8, 0x81}, x) }, 16, "payflow.ID", func(v *nestedBytes) []byte { return v.IDs[0][:] }},
+	}
+	for _, p := range places {
+		bad := p.body(wireArrayOf(p.n))
+		err := wireDecode(bad, new(nestedBytes))
+		assert.ErrorIs(t, err, ErrInvalid, "field %d", p.key)
+		assert.EqualError(t, err, fmt.Sprintf("payflow: invalid request: body is not a valid nestedBytes: field %d has the wrong type", p.key))
+		assert.EqualError(t, wireDecodeReply(bad, new(nestedBytes)),
+			fmt.Sprintf("cbor: cannot unmarshal array into Go struct field payflow.nestedBytes.%d of type %s", p.key, p.goTyp))
+
+		want := wireArrayOf(p.n)[1:]
+		good := p.body(append([]byte{0x40 | byte(p.n)}, want...))
+		for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
+			var v nestedBytes
+			if assert.NoError(t, decode(good, &v), "field %d", p.key) {
+				assert.Equal(t, want, p.read(&v), "field %d", p.key)
+			}
+		}
+	}
+
+	// The valid bodies of every kind still decode.
+	for i, body := range wireRequestSeeds() {
+		assert.NoError(t, wireDecode(body, wireRequestTypes[i]()), "request %d", i)
+	}
+	for i, body := range wireReplySeeds() {
+		assert.NoError(t, wireDecodeReply(body, wireReplyTypes[i]()), "reply %d", i)
+	}
 }

@@ -141,18 +141,21 @@ func FuzzWireReply(f *testing.F) {
 }
 
 // wireTimedTypes are bodies with times in every place that the time
-// check follows (http_times_test.go), by the kind byte of FuzzWireTimes.
+// check follows (http_times_test.go), and with byte strings in every
+// place that the byte string check follows (http_codec_test.go), by the
+// kind byte of FuzzWireTimes.
 var wireTimedTypes = []func() any{
 	func() any { return new(nestedTimed) },
 	func() any { return new(timeKeyed) },
 	func() any { return new(arrays) },
 	func() any { return new(withEmbedded) },
+	func() any { return new(nestedBytes) },
 }
 
-// FuzzWireTimes decodes bodies with times in nested values, map keys,
-// structs decoded from arrays and embedded structs: a body is refused as
-// malformed (ErrInvalid) or decodes into a value whose encoding decodes
-// again to the same encoding.
+// FuzzWireTimes decodes bodies with times, and byte strings, in nested
+// values, map keys, structs decoded from arrays and embedded structs: a
+// body is refused as malformed (ErrInvalid) or decodes into a value whose
+// encoding decodes again to the same encoding.
 func FuzzWireTimes(f *testing.F) {
 	at := time.Unix(1_800_000_000, 0)
 	for i, v := range []any{
@@ -160,6 +163,8 @@ func FuzzWireTimes(f *testing.F) {
 		&timeKeyed{ByTime: map[time.Time]int{at: 1, {}: 2}, ByItem: map[keyedItem]string{{1, at}: "a", {2, at}: "b"}, ByPair: map[[2]time.Time]time.Time{{at, {}}: at}},
 		&arrays{Timed: []arrayTimed{{Name: "a", At: at, Next: &arrayTimed{At: at}}}, Embedding: arrayEmbedding{timedItem: timedItem{"b", at}, Extra: 3}},
 		&withEmbedded{timedItem{"c", at}, 4},
+		&nestedBytes{Item: bytesItem{[]byte{1}}, List: [][]byte{{2}, nil}, ByName: map[string][]byte{"k": {3}}, Fixed: [4]byte{4},
+			ByPair: map[[2]byte]bool{{5, 6}: true}, Row: bytesRow{N: 7, B: []byte{8}}, Ptr: &[]byte{9}, IDs: []ID{{10}}},
 	} {
 		b, err := wireEnc.Marshal(v)
 		if err != nil {
@@ -173,6 +178,8 @@ func FuzzWireTimes(f *testing.F) {
 	f.Add(uint8(1), []byte{0xa1, 2, 0xa2, 0xa2, 1, 0x00, 2, 0x05, 0x60, 0xa2, 1, 0x01, 2, 0x05, 0x60}) // two keys of one time
 	f.Add(uint8(2), cat(cat([]byte{0xa1, 1, 0x81, 0x83, 0x60}, text), []byte{0xf6}))                   // in an array's position
 	f.Add(uint8(2), []byte{0xa1, 2, 0x83, 0x61, 'n', 0xf7, 0x07})                                      // undefined in an embedded field's position
+	f.Add(uint8(4), []byte{0xa1, 2, 0x82, 0x40, 0x81, 0x01})                                           // an array of integers for a byte string, in a list
+	f.Add(uint8(4), []byte{0xa1, 5, 0xa1, 0x82, 0x01, 0x02, 0xf5})                                     // in a map key
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		fuzzWireRequest(t, wireTimedTypes, kind, data)
 	})

@@ -14,27 +14,40 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// wireUnmarshal decodes body data into v with mode, then refuses the times
-// that mode takes but the protocol does not: a text (RFC 3339),
-// floating-point or undefined value of a time.Time anywhere in the value v
-// points to (a field, a nested struct's field, an element of a slice or an
-// array, a map key or value, behind pointers). It decodes data a second
-// time for that, into the wireTimes type of v's type, without the first
-// pass's duplicate detection (wireDecCheck). A type whose check cannot be
-// built fails with an error matching ErrInternal.
+// wireUnmarshal decodes body data into v with mode, then refuses the
+// values that mode takes but the protocol does not, anywhere in the value
+// v points to (a field, a nested struct's field, an element of a slice or
+// an array, a map key or value, behind pointers): a text (RFC 3339),
+// floating-point or undefined value of a time.Time, and an array of small
+// integers in place of a byte string, which mode takes into a []byte or
+// a [N]byte as its octets. It decodes data a second time for that, into
+// the wireTimes type of v's type, without the first pass's duplicate
+// detection (wireDecCheck). A byte string's error is the decoders' own for
+// a value of the wrong type, naming the field of v's type that holds it.
+// A type whose check cannot be built fails with an error matching
+// ErrInternal.
 func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
 	if err := mode.Unmarshal(data, v); err != nil {
 		return err
 	}
-	w, err := wireTimesFor(reflect.TypeOf(v).Elem()) // v is a pointer: Unmarshal refuses anything else
+	t := reflect.TypeOf(v).Elem() // v is a pointer: Unmarshal refuses anything else
+	w, err := wireTimesFor(t)
 	if w == nil || err != nil {
 		return err
 	}
-	return wireDecCheck.Unmarshal(data, reflect.New(w).Interface())
+	err = wireDecCheck.Unmarshal(data, reflect.New(w).Interface())
+	if e, ok := errors.AsType[*cbor.UnmarshalTypeError](err); ok {
+		// The decoder names the field of w that holds the fault: name
+		// the field of t under its key.
+		if key, ok := strings.CutPrefix(e.StructFieldName, w.String()+"."); ok {
+			e.StructFieldName = t.String() + "." + key
+		}
+	}
+	return err
 }
 
 // wireBodies are the types of the bodies that the handler and the client
-// decode (PROTOCOL.md §5.3). The package's init builds their time checks
+// decode (PROTOCOL.md §5.3). The package's init builds their checks
 // and panics when one cannot be built, so that such a body type fails the
 // program as it starts rather than its requests.
 var wireBodies = []reflect.Type{
@@ -91,32 +104,37 @@ var (
 )
 
 // wireTimes returns the type that an item of type t decodes into to have
-// its times checked (with wireDecCheck), nil when t holds no time.Time, by
-// the rules by which the decoders fill t:
+// its times and byte strings checked (with wireDecCheck), nil when t
+// holds no time.Time and no slice or array of bytes, by the rules by
+// which the decoders fill t:
 //   - for a time.Time, wireTime;
+//   - for a slice or an array of bytes (of kind uint8, as the decoders
+//     tell them), wireBytes;
 //   - for a struct, a struct with a field under the same key for each
 //     field the decoders fill (wireFields: the fields of embedded structs
-//     too) that holds a time, of that field's wireTimes type; for a
-//     struct decoded from an array (wireToArray), one field for each field
-//     the decoders fill, in their order, of wireSkip for those without a
-//     time;
+//     too) that holds a time or bytes, of that field's wireTimes type;
+//     for a struct decoded from an array (wireToArray), one field for each
+//     field the decoders fill, in their order, of wireSkip for those
+//     without;
 //   - for a pointer, the wireTimes type of what it points to (not a
 //     pointer: the decoders set a pointer to nil for undefined without a
 //     look at its type);
-//   - for a slice or an array, one of the wireTimes type of its elements;
+//   - for a slice or an array, one of the wireTimes type of its elements,
+//     but for a slice of byte strings wireBytesList;
 //     for a map, one of the wireTimes types of its keys and of its values
-//     (wireSkip for those without a time). Keys that the decoders tell
-//     apart may be one key of the check type (all keys of a time.Time are
-//     wireTime{}), which wireDecCheck, without duplicate detection, takes.
+//     (wireSkip for those without a time or bytes). Keys that the
+//     decoders tell apart may be one key of the check type (all keys of a
+//     time.Time are wireTime{}), which wireDecCheck, without duplicate
+//     detection, takes.
 //
 // Depth is the number of arrays and maps around an item of type t:
 // nothing at a depth the decoders refuse (wireMaxNested) is looked at, so
 // a type that holds itself ends. A type that decodes itself (a
 // cbor.Unmarshaler) is left to its own decoding. The check cannot follow
-// the decoders, and wireTimes fails, for a type that holds a time and
-// also decodes from a byte string (encoding.BinaryUnmarshaler), which
-// the decoders take without a look at the time. Memo holds the types
-// already built.
+// the decoders, and wireTimes fails, for a type that holds a time or
+// bytes and also decodes from a byte string (encoding.BinaryUnmarshaler),
+// which the decoders take without a look at what it holds. Memo holds
+// the types already built.
 func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (reflect.Type, error) {
 	switch {
 	case t == timeType:
@@ -125,6 +143,8 @@ func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (r
 		return nil, nil
 	case t.Kind() == reflect.Pointer:
 		return wireTimes(t.Elem(), depth, memo)
+	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && t.Elem().Kind() == reflect.Uint8:
+		return reflect.TypeFor[wireBytes](), nil
 	}
 	switch t.Kind() {
 	case reflect.Struct, reflect.Slice, reflect.Array, reflect.Map:
@@ -144,7 +164,11 @@ func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (r
 	case reflect.Struct:
 		w, err = wireTimesStruct(t, depth, memo)
 	case reflect.Slice:
-		if e, err = wireTimes(t.Elem(), depth+1, memo); e != nil {
+		switch e, err = wireTimes(t.Elem(), depth+1, memo); e {
+		case nil:
+		case reflect.TypeFor[wireBytes]():
+			w = reflect.TypeFor[wireBytesList]()
+		default:
 			w = reflect.SliceOf(e)
 		}
 	case reflect.Array:
@@ -158,7 +182,7 @@ func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (r
 	case err != nil:
 		return nil, err
 	case w != nil && reflect.PointerTo(t).Implements(binaryUnmarshalerType):
-		return nil, fmt.Errorf("%v holds a time and decodes from a byte string too (encoding.BinaryUnmarshaler)", t)
+		return nil, fmt.Errorf("%v holds a time or bytes and decodes from a byte string too (encoding.BinaryUnmarshaler)", t)
 	}
 	memo[key] = w
 	return w, nil
@@ -362,6 +386,56 @@ type wireTime struct{}
 func (wireTime) UnmarshalCBOR(data []byte) error {
 	if len(data) == 0 || data[0]>>5 > 1 && data[0] != 0xf6 {
 		return errors.New("a time is integer Unix seconds")
+	}
+	return nil
+}
+
+// wireBytes accepts the byte strings of PROTOCOL.md §5.1: it refuses an
+// array (wireByteString), the one item other than a byte string, null or
+// undefined that the decoders take into a slice or an array of bytes.
+type wireBytes struct{}
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (wireBytes) UnmarshalCBOR(data []byte) error { return wireByteString(data, "byte string") }
+
+// wireByteString returns the decoders' error for a value of the wrong
+// type, a *cbor.UnmarshalTypeError, when item data is an array (major
+// type 4) where a byte string of type goType goes; else nil.
+func wireByteString(data []byte, goType string) error {
+	if len(data) > 0 && data[0]>>5 == 4 {
+		return &cbor.UnmarshalTypeError{CBORType: "array", GoType: goType}
+	}
+	return nil
+}
+
+// wireBytesList checks each element of an array with wireBytes, as a
+// slice of wireBytes would without the slice that the decoders would
+// make for it: what a slice of byte strings decodes into, so that the
+// check allocates nothing. It takes null and undefined, which the
+// decoders take for no slice.
+type wireBytesList struct{}
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (wireBytesList) UnmarshalCBOR(data []byte) error {
+	if len(data) == 0 || data[0]>>5 != 4 {
+		return nil
+	}
+	// The elements follow the array's head: its initial byte, then 1, 2,
+	// 4 or 8 octets of its length for the additional information 24 to
+	// 27; an array of indefinite length (31) ends in a break.
+	items := data[1:]
+	switch ai := data[0] & 0x1f; {
+	case ai >= 24 && ai <= 27:
+		items = items[1<<(ai-24):]
+	case ai == 31:
+		items = items[:len(items)-1]
+	}
+	var b wireBytes
+	for len(items) > 0 {
+		var err error
+		if items, err = wireDecCheck.UnmarshalFirst(items, &b); err != nil {
+			return err
+		}
 	}
 	return nil
 }

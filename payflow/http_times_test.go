@@ -224,9 +224,11 @@ func TestWireTimesOfEmbeddedFieldsByKey(t *testing.T) {
 	assert.Equal(t, int64(-1), c.At.Unix())
 }
 
-// TestWireTimesCheckAllocatesNothing: the check of a reply's times, the
-// second pass of its decoding, allocates nothing: it keeps no record of
-// the body's keys (wireDecCheck), and its types hold no data.
+// TestWireTimesCheckAllocatesNothing: the check of a reply's times and
+// byte strings, the second pass of its decoding, allocates nothing: it
+// keeps no record of the body's keys (wireDecCheck), and its types hold
+// no data (a list of byte strings is checked without a slice,
+// wireBytesList).
 func TestWireTimesCheckAllocatesNothing(t *testing.T) {
 	for i, body := range wireReplySeeds() {
 		fresh := wireReplyTypes[i]
@@ -307,6 +309,10 @@ type (
 	binaryCount struct {
 		N int `cbor:"1,keyasint"`
 	}
+	// binaryBytes decodes from a byte string too, and has one.
+	binaryBytes struct {
+		B []byte `cbor:"1,keyasint"`
+	}
 )
 
 func (b *binaryTimed) UnmarshalBinary(data []byte) error {
@@ -314,6 +320,11 @@ func (b *binaryTimed) UnmarshalBinary(data []byte) error {
 		return errors.New("8 octets")
 	}
 	b.At = time.Unix(int64(binary.BigEndian.Uint64(data)), 0)
+	return nil
+}
+
+func (b *binaryBytes) UnmarshalBinary(data []byte) error {
+	b.B = data
 	return nil
 }
 
@@ -450,11 +461,11 @@ func TestWireTimesInArrays(t *testing.T) {
 }
 
 // TestWireTimesNotFollowed: the check cannot follow the decoders for a
-// type with a time that also decodes from a byte string
-// (encoding.BinaryUnmarshaler), which they take without a look at the
-// time's type: no body of such a type is decoded, with an error that
-// names the type and is the platform's (ErrInternal), not the body's. A
-// type that decodes from a byte string without a time is decoded.
+// type with a time or a byte string that also decodes from a byte string
+// (encoding.BinaryUnmarshaler), which they take without a look at what
+// it holds: no body of such a type is decoded, with an error that names
+// the type and is the platform's (ErrInternal), not the body's. A type
+// that decodes from a byte string without either is decoded.
 func TestWireTimesNotFollowed(t *testing.T) {
 	bytesBody := []byte{0x48, 0, 0, 0, 0, 0x6b, 0x49, 0xd2, 0x00}
 	for _, tt := range []struct {
@@ -465,6 +476,7 @@ func TestWireTimesNotFollowed(t *testing.T) {
 		{bytesBody, func() any { return new(binaryTimed) }, "binaryTimed"},
 		{cat([]byte{0xa1, 1}, wireAt), func() any { return new(binaryTimed) }, "binaryTimed"},
 		{cat([]byte{0xa1, 1, 0x81}, bytesBody), func() any { return new(binaries) }, "binaryTimed"},
+		{bytesBody, func() any { return new(binaryBytes) }, "binaryBytes"},
 	} {
 		err := wireDecode(tt.body, tt.v())
 		require.ErrorIs(t, err, ErrInternal, "%T", tt.v())
@@ -477,9 +489,10 @@ func TestWireTimesNotFollowed(t *testing.T) {
 	assert.Equal(t, 3, c.N)
 }
 
-// TestWireBodiesChecked: the time check of every body type that the
-// handler and the client decode (wireBodies, whose checks init builds) is
-// built, and those are the body types that the fuzz targets decode.
+// TestWireBodiesChecked: the check of the times and byte strings of every
+// body type that the handler and the client decode (wireBodies, whose
+// checks init builds) is built, and those are the body types that the
+// fuzz targets decode.
 func TestWireBodiesChecked(t *testing.T) {
 	var fuzzed []reflect.Type
 	for _, fresh := range append(slices.Clone(wireRequestTypes), wireReplyTypes...) {
