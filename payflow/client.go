@@ -83,9 +83,14 @@ type Client struct {
 var _ API = (*Client)(nil)
 
 // NewClient returns a client of the platform served at baseURL (such as
-// "https://pay.example.com"; the paths /v1/… are appended). It fails with
-// an error matching ErrInvalid when baseURL is not an http or https URL
-// with a host, or an option is out of range (see ClientOptions).
+// "https://pay.example.com", or "https://example.com/pay" for one served
+// under a path; the paths /v1/… are appended, after any trailing slashes
+// of baseURL are cut). It fails with an error matching ErrInvalid when
+// baseURL is not an http or https URL with a host; when it has a query
+// or a fragment (even an empty one, a lone "?" or "#"), which the
+// appended paths could not follow; when it has user credentials
+// ("user:password@"), which errors and logs would show (no error repeats
+// them); or when an option is out of range (see ClientOptions).
 func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	err := checkOptions(
 		option{"AttemptTimeout", int64(opts.AttemptTimeout), true, 0},
@@ -132,9 +137,15 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 }
 
 // checkBaseURL returns an error matching ErrInvalid unless baseURL is an
-// http or https URL with a host: any other could never be sent.
+// http or https URL with a host, without a query, a fragment or user
+// credentials: any other could never be sent, or not to the paths of the
+// calls, or would show its credentials. The error of a URL that does not
+// parse leaves the URL out, which may hold credentials.
 func checkBaseURL(baseURL string) error {
 	u, err := url.Parse(baseURL)
+	if e, ok := errors.AsType[*url.Error](err); ok {
+		err = e.Err
+	}
 	switch {
 	case err != nil:
 		return fmt.Errorf("%w: payflow: base URL: %v", ErrInvalid, err)
@@ -142,6 +153,12 @@ func checkBaseURL(baseURL string) error {
 		return fmt.Errorf("%w: payflow: base URL scheme %q is not http or https", ErrInvalid, u.Scheme)
 	case u.Host == "":
 		return fmt.Errorf("%w: payflow: base URL has no host", ErrInvalid)
+	case u.User != nil: // "@" alone too
+		return fmt.Errorf("%w: payflow: base URL has user credentials", ErrInvalid)
+	case strings.Contains(baseURL, "#"): // Parse cuts the fragment at the first "#"
+		return fmt.Errorf("%w: payflow: base URL has a fragment", ErrInvalid)
+	case u.RawQuery != "" || u.ForceQuery:
+		return fmt.Errorf("%w: payflow: base URL has a query", ErrInvalid)
 	}
 	return nil
 }

@@ -224,6 +224,30 @@ func TestNewClientRefusesOptionsOutOfRange(t *testing.T) {
 	}
 }
 
+// TestClientBaseURLWithPath: the paths of the calls follow a base URL's
+// path, with a trailing slash or without.
+func TestClientBaseURLWithPath(t *testing.T) {
+	var mu sync.Mutex
+	var paths []string
+	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.Path)
+		mu.Unlock()
+		http.StripPrefix("/pay", h).ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	for _, base := range []string{srv.URL + "/pay", srv.URL + "/pay/"} {
+		c := mustClient(t, base, payflow.ClientOptions{MaxAttempts: 1})
+		_, err := c.Info(context.Background())
+		require.NoError(t, err, base)
+		_, err = c.Session(context.Background(), "tok", payflow.ID{1})
+		require.NoError(t, err, base)
+	}
+	id := "/pay/v1/sessions/" + payflow.ID{1}.String()
+	assert.Equal(t, []string{"/pay/v1/info", id, "/pay/v1/info", id}, paths)
+}
+
 // TestClientLongestDurations: a client whose attempt timeout and largest
 // backoff are the longest durations calls, and retries after the
 // shortest pause, as any other: the attempt's deadline and the pause
@@ -260,17 +284,28 @@ func (c *countingTransport) count() int {
 }
 
 // TestClientRefusesWhatCannotBeSent: a base URL that is not http or https
-// with a host, and a token that cannot be a header's value, can never be
-// sent: they are refused with ErrInvalid, the URL by NewClient and the
-// token by the call, without an attempt, rather than sent again and again
-// and reported unavailable.
+// with a host, one with a query or a fragment, which the paths of the
+// calls cannot follow, or with user credentials, which would be logged,
+// and a token that cannot be a header's value, can never be sent: they
+// are refused with ErrInvalid, the URL by NewClient and the token by the
+// call, without an attempt, rather than sent again and again and
+// reported unavailable. No error repeats the credentials of a base URL.
 func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 	for _, tt := range []struct{ url, msg string }{
 		{"ftp://platform.example", `payflow: invalid request: payflow: base URL scheme "ftp" is not http or https`},
 		{"platform.example", `payflow: invalid request: payflow: base URL scheme "" is not http or https`},
 		{"https://", "payflow: invalid request: payflow: base URL has no host"},
 		{"http:///v1", "payflow: invalid request: payflow: base URL has no host"},
-		{"http://[::1", `payflow: invalid request: payflow: base URL: parse "http://[::1": missing ']' in host`},
+		{"http://[::1", "payflow: invalid request: payflow: base URL: missing ']' in host"},
+		{"http://user:secret@[::1", "payflow: invalid request: payflow: base URL: missing ']' in host"},
+		{"https://platform.example/?x=1", "payflow: invalid request: payflow: base URL has a query"},
+		{"https://platform.example/pay?", "payflow: invalid request: payflow: base URL has a query"},
+		{"https://platform.example/pay#top", "payflow: invalid request: payflow: base URL has a fragment"},
+		{"https://platform.example#", "payflow: invalid request: payflow: base URL has a fragment"},
+		{"https://platform.example/?x#top", "payflow: invalid request: payflow: base URL has a fragment"},
+		{"https://user:secret@platform.example", "payflow: invalid request: payflow: base URL has user credentials"},
+		{"https://user@platform.example/pay", "payflow: invalid request: payflow: base URL has user credentials"},
+		{"https://@platform.example", "payflow: invalid request: payflow: base URL has user credentials"},
 	} {
 		rt := &countingTransport{}
 		c, err := payflow.NewClient(tt.url, payflow.ClientOptions{HTTPClient: &http.Client{Transport: rt}, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
