@@ -28,17 +28,20 @@ var (
 
 // UnknownPeerTTL is how long a phone keeps the platform's answer that it
 // cannot name an advert (an EID it does not know, or a card without the
-// advertised role) before it asks again.
+// advertised role) before it asks again, counted from when it asked (see
+// PeerNameTTL).
 const UnknownPeerTTL = 30 * time.Second
 
 // PeerNameTTL is how long a phone keeps the platform's name for an advert
-// (Peers, Select) before it asks again. So an advert replayed after the
-// platform stopped naming its EID, or of a card revoked or no longer a
-// seller card since, leaves the queue screen at most PeerNameTTL after the
-// platform stops naming it, or twice that while the platform refuses the
-// card's resolutions because of its rate (see Peers). A name is kept
-// across the end of an EID epoch: the platform names an EID throughout the
-// epoch after its own (PROTOCOL.md §1.2).
+// (Peers, Select) before it asks again, counted from when it sent the
+// resolution; an answer never replaces the one to a later resolution of
+// the same EID. So an advert replayed after the platform stopped naming
+// its EID, or of a card revoked or no longer a seller card since, leaves
+// the queue screen at most PeerNameTTL after the platform stops naming it,
+// or twice that while the platform refuses the card's resolutions because
+// of its rate (see Peers). A name is kept across the end of an EID epoch:
+// the platform names an EID throughout the epoch after its own
+// (PROTOCOL.md §1.2).
 const PeerNameTTL = 30 * time.Second
 
 // DefaultPollInterval is how often a phone asks the platform while it
@@ -349,7 +352,16 @@ func authed[T any](ctx context.Context, p *phone, fn func(token string) (T, erro
 // peerName is the platform's answer on an EID, kept by a phone.
 type peerName struct {
 	r     *ResolveResponse // nil: the platform could not name it
-	until time.Time        // when to ask again
+	asked time.Time        // when the phone sent the resolution that r answers
+}
+
+// until is when the phone asks again: UnknownPeerTTL or PeerNameTTL after
+// it sent the resolution, however long the answer took to arrive.
+func (n peerName) until() time.Time {
+	if n.r == nil {
+		return n.asked.Add(UnknownPeerTTL)
+	}
+	return n.asked.Add(PeerNameTTL)
 }
 
 // maxNames bounds how many answers on EIDs a phone keeps.
@@ -366,16 +378,19 @@ func (p *phone) kept(eid adv.EID) (peerName, bool) {
 // resolve returns what the platform knows of eid, nil when it knows
 // nothing (a stale or foreign EID) or not as a counterparty; answers are
 // kept per EID, the nil ones for UnknownPeerTTL, the names for
-// PeerNameTTL.
+// PeerNameTTL, from when the phone asked.
 func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
-	if n, ok := p.kept(eid); ok && p.opts.Now().Before(n.until) {
+	if n, ok := p.kept(eid); ok && p.opts.Now().Before(n.until()) {
 		return n.r, nil
 	}
 	return p.ask(ctx, eid)
 }
 
-// ask asks the platform about eid, as resolve, and keeps its answer.
+// ask asks the platform about eid, as resolve, and keeps its answer
+// unless it keeps one to a resolution sent later (by another call that
+// the platform answered first), which is newer.
 func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
+	asked := p.opts.Now()
 	r, err := authed(ctx, p, func(token string) (*ResolveResponse, error) {
 		return p.api.Resolve(ctx, token, &ResolveRequest{EID: eid[:]})
 	})
@@ -388,13 +403,11 @@ func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) 
 		r = nil // a card advertising a role it does not have
 	}
 	now := p.opts.Now()
-	ttl := UnknownPeerTTL
-	if r != nil {
-		ttl = PeerNameTTL
-	}
 	p.mu.Lock()
 	p.pruneNamesLocked(now)
-	p.names[eid] = peerName{r: r, until: now.Add(ttl)}
+	if old, ok := p.names[eid]; !ok || !old.asked.After(asked) {
+		p.names[eid] = peerName{r: r, asked: asked}
+	}
 	p.mu.Unlock()
 	return r, nil
 }
@@ -409,7 +422,7 @@ func (p *phone) pruneNamesLocked(now time.Time) {
 	}
 	p.namesPruned = now
 	for eid, n := range p.names {
-		if !now.Before(n.until.Add(PeerNameTTL)) {
+		if !now.Before(n.until().Add(PeerNameTTL)) {
 			delete(p.names, eid)
 		}
 	}
@@ -456,9 +469,9 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 	for i, peer := range snap {
 		n, ok := p.kept(peer.Packet.EID)
 		switch {
-		case ok && now.Before(n.until):
+		case ok && now.Before(n.until()):
 			names[i] = n.r
-		case ok && n.r != nil && now.Before(n.until.Add(PeerNameTTL)):
+		case ok && n.r != nil && now.Before(n.until().Add(PeerNameTTL)):
 			names[i] = n.r
 			renew = append(renew, i)
 		case !limited:

@@ -1272,6 +1272,91 @@ func (a *resolveRefusals) Resolve(ctx context.Context, token string, req *payflo
 	return r, err
 }
 
+// heldResolveAPI holds the platform's answer to the first resolution:
+// once the platform answered it, it signals answered and waits for
+// release before the answer reaches the phone. It counts the resolutions.
+type heldResolveAPI struct {
+	payflow.API
+	calls             atomic.Int32
+	answered, release chan struct{}
+}
+
+func (a *heldResolveAPI) Resolve(ctx context.Context, token string, req *payflow.ResolveRequest) (*payflow.ResolveResponse, error) {
+	n := a.calls.Add(1)
+	r, err := a.API.Resolve(ctx, token, req)
+	if n == 1 {
+		a.answered <- struct{}{}
+		<-a.release
+	}
+	return r, err
+}
+
+// TestPeersSlowName: the platform's name for an advert is kept for
+// PeerNameTTL from when the phone asked, not from when the answer
+// arrived, and an answer never replaces the answer to a resolution sent
+// later: a slow name does not bring back, or keep on the queue screen, a
+// card that the platform said since it could not name.
+func TestPeersSlowName(t *testing.T) {
+	ctx := context.Background()
+	for _, revoked := range []bool{false, true} {
+		t.Run(map[bool]string{false: "named", true: "revoked meanwhile"}[revoked], func(t *testing.T) {
+			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+			api := &heldResolveAPI{API: f.Platform, answered: make(chan struct{}), release: make(chan struct{})}
+			w := newPhoneWorld(t, f, api, false)
+			now := f.Clock.Now()
+			// Well inside an epoch, so that the EID stays the same.
+			f.Clock.Advance(adv.EpochStart(adv.Epoch(now)+1).Sub(now) + time.Minute)
+			p := w.shopperHearsSeller(t, w.sellerCard, -40)
+			want := []payflow.QueueEntry{{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}}
+			peers := func(msg string) []payflow.QueueEntry {
+				t.Helper()
+				w.shopperHearsSeller(t, w.sellerCard, -40)
+				got, err := w.shopper.Peers(ctx)
+				require.NoError(t, err, msg)
+				return got
+			}
+			release := sync.OnceFunc(func() { close(api.release) })
+			t.Cleanup(release)
+			slow := make(chan []payflow.QueueEntry, 1)
+			go func() {
+				got, err := w.shopper.Peers(ctx)
+				assert.NoError(t, err)
+				slow <- got
+			}()
+			select {
+			case <-api.answered: // the platform named the seller at t0
+			case got := <-slow:
+				require.FailNow(t, "Peers ended before the platform answered", "%v", got)
+			}
+			if revoked {
+				f.Revoke(&paytest.Card{Chain: w.sellerCard.Enrolment.Chain})
+				f.Clock.Advance(time.Second)
+				assert.Empty(t, peers("t0+1 s"), "the platform no longer names the card")
+				require.Equal(t, int32(2), api.calls.Load())
+				f.Clock.Advance(20 * time.Second)
+			} else {
+				f.Clock.Advance(21 * time.Second)
+			}
+			release() // the name arrives at t0+21 s
+			assert.Equal(t, want, <-slow)
+			if revoked {
+				assert.Empty(t, peers("t0+21 s"), "the answer to the later resolution is kept")
+				assert.Equal(t, int32(2), api.calls.Load())
+				f.Clock.Advance(20 * time.Second)
+				assert.Empty(t, peers("t0+41 s"), "the platform does not name the card")
+				assert.Equal(t, int32(3), api.calls.Load())
+				return
+			}
+			f.Clock.Advance(payflow.PeerNameTTL - 21*time.Second - time.Nanosecond)
+			assert.Equal(t, want, peers("just before t0+PeerNameTTL"))
+			assert.Equal(t, int32(1), api.calls.Load(), "the name is kept")
+			f.Clock.Advance(time.Nanosecond)
+			assert.Equal(t, want, peers("t0+PeerNameTTL"))
+			assert.Equal(t, int32(2), api.calls.Load(), "the name expired PeerNameTTL after the phone asked")
+		})
+	}
+}
+
 // TestPeersAcrossEpochChange: 60 sellers heard every second stay on the
 // queue screen across a change of EID epoch, when each starts advertising
 // a new EID while the old one stays in the queue for its TTL, although the
