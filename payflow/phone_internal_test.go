@@ -63,33 +63,60 @@ func (namingAPI) Resolve(context.Context, string, *ResolveRequest) (*ResolveResp
 	return &ResolveResponse{DisplayName: "Corner Shop", Role: uint8(adv.Seller), MerchantID: "corner-shop"}, nil
 }
 
-// TestPhoneDropsExpiredNames: a phone drops the names that expired
-// PeerNameTTL or more ago (which Peers no longer shows), at its first
-// resolution at least PeerNameTTL after it last looked for them, and
-// keeps the others.
-func TestPhoneDropsExpiredNames(t *testing.T) {
-	ctx := context.Background()
-	now := time.Unix(1_800_000_000, 0)
-	p := &phone{
+// namingPhone is a shopper phone, logged in, that asks namingAPI and
+// reads the clock *now.
+func namingPhone(now *time.Time) *phone {
+	return &phone{
 		role: adv.Shopper, api: namingAPI{},
-		opts:  PhoneOptions{Now: func() time.Time { return now }},
+		opts:  PhoneOptions{Now: func() time.Time { return *now }},
 		login: &LoginResponse{Token: "token", ExpiresAt: now.Add(time.Hour)},
 		names: make(map[adv.EID]peerName),
 	}
-	eid := func(i int) adv.EID { return adv.EID{byte(i), byte(i >> 8), 0xee} }
-	resolve := func(i int) {
-		t.Helper()
-		r, err := p.resolve(ctx, eid(i))
-		require.NoError(t, err)
-		require.NotNil(t, r)
-	}
+}
+
+// testEID is the i-th of 65,536 EIDs.
+func testEID(i int) adv.EID { return adv.EID{byte(i), byte(i >> 8), 0xee} }
+
+// resolveNamed resolves testEID(i) with p, which names it.
+func resolveNamed(t *testing.T, p *phone, i int) {
+	t.Helper()
+	r, err := p.resolve(context.Background(), testEID(i))
+	require.NoError(t, err)
+	require.NotNil(t, r)
+}
+
+// TestPhoneDropsExpiredNames: a phone drops the names that expired
+// PeerNameTTL or more ago (which Peers no longer shows), at its first
+// resolution at least PeerNameTTL after it last looked for them, and
+// keeps the others; it does not look for them more often.
+func TestPhoneDropsExpiredNames(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	p := namingPhone(&now)
 	for i := range 100 {
-		resolve(i)
+		resolveNamed(t, p, i) // the first looks for expired names
 	}
 	now = now.Add(2*PeerNameTTL - time.Second) // expired less than PeerNameTTL ago
-	resolve(100)
+	resolveNamed(t, p, 100)                    // looks for them, and drops none
 	assert.Len(t, p.names, 101)
-	now = now.Add(PeerNameTTL)
-	resolve(101)
-	assert.ElementsMatch(t, []adv.EID{eid(100), eid(101)}, slices.Collect(maps.Keys(p.names)), "the names that expired PeerNameTTL ago or more dropped")
+	now = now.Add(PeerNameTTL - time.Second) // names 0 to 99 expired PeerNameTTL ago and more
+	resolveNamed(t, p, 101)
+	assert.Len(t, p.names, 102, "not looked for less than PeerNameTTL after the last look")
+	now = now.Add(time.Second)
+	resolveNamed(t, p, 102)
+	assert.ElementsMatch(t, []adv.EID{testEID(100), testEID(101), testEID(102)}, slices.Collect(maps.Keys(p.names)), "the names that expired PeerNameTTL ago or more dropped")
+}
+
+// TestPhoneForgetsNamesWhenFull: a phone that keeps maxNames answers, none
+// of which expired PeerNameTTL ago, forgets them all at its next
+// resolution, and keeps its answer.
+func TestPhoneForgetsNamesWhenFull(t *testing.T) {
+	require.Equal(t, 4096, maxNames)
+	now := time.Unix(1_800_000_000, 0)
+	p := namingPhone(&now)
+	for i := range maxNames {
+		resolveNamed(t, p, i)
+	}
+	assert.Len(t, p.names, maxNames)
+	resolveNamed(t, p, maxNames)
+	assert.Equal(t, []adv.EID{testEID(maxNames)}, slices.Collect(maps.Keys(p.names)))
 }
