@@ -39,9 +39,12 @@ const UnknownPeerTTL = 30 * time.Second
 // its EID, or of a card revoked or no longer a seller card since, leaves
 // the queue screen at most PeerNameTTL after the platform stops naming it,
 // or twice that while the platform refuses the card's resolutions because
-// of its rate (see Peers). A name is kept across the end of an EID epoch:
-// the platform names an EID throughout the epoch after its own
-// (PROTOCOL.md §1.2).
+// of its rate (see Peers). That grace is the queue screen's only: once
+// PeerNameTTL has passed, Select asks again, sending the resolution again
+// while the platform answers ErrRateLimited, up to RateLimitTries times in
+// all, and then fails with ErrRateLimited. A name is kept across the end
+// of an EID epoch: the platform names an EID throughout the epoch after
+// its own (PROTOCOL.md §1.2).
 const PeerNameTTL = 30 * time.Second
 
 // DefaultPollInterval is how often a phone asks the platform while it
@@ -444,10 +447,10 @@ func (p *phone) pruneNamesLocked(now time.Time) {
 // while its old one stays in the queue for the queue's TTL. So Peers asks
 // first about the peers that it cannot name otherwise, then about those
 // whose name expired less than PeerNameTTL ago, which it shows under that
-// name unless the platform, asked, answers otherwise. Once the platform refuses a
-// resolution because of the card's rate (ErrRateLimited), Peers asks no
-// more in this call: a peer that it cannot name so is left out of this
-// snapshot.
+// name unless the platform, asked, answers otherwise. Once the platform
+// refuses a resolution because of the card's rate (ErrRateLimited), Peers
+// asks no more in this call: a peer that it cannot name so is left out of
+// this snapshot.
 func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 	snap := p.queue.Snapshot()
 	now := p.opts.Now()
