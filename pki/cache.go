@@ -15,12 +15,13 @@ import (
 // is served only within its validity and only while the CRLs held are
 // those it was checked with. That of a verified chain starts no earlier
 // than the latest NotBefore of its chain and of the certificates
-// presented and ThisUpdate of the CRLs it relied on (less the skew) and
-// ends no later than the earliest NotAfter of its chain and NextUpdate of
-// those CRLs, nor past the NotAfter plus the skew of a certificate
-// presented (Verifier.withinPresented); that of a refusal is the
-// span within which no time the verification compared is crossed
-// (Verifier.refusalSpan).
+// presented and ThisUpdate of the CRLs it relied on (less the skew), nor
+// before the NotBefore, without the skew, of a root not presented that
+// starts after every certificate presented, and ends no later than the
+// earliest NotAfter of its chain and NextUpdate of those CRLs, nor past
+// the NotAfter plus the skew of a certificate presented
+// (Verifier.withinPresented); that of a refusal is the span within which
+// no time the verification compared is crossed (Verifier.refusalSpan).
 type cache struct {
 	max, maxRefused int
 

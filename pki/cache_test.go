@@ -489,3 +489,64 @@ func TestCacheCertificateNotOnPath(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheRootNotPresentedStartsLater: a chain whose path ends in a root
+// not presented, issued at R, later than every certificate presented, gets
+// from the cache the exact answer of a verifier without a cache when the
+// clock is set back from R + 10m. x509.Verify checks that root, without
+// the skew, at the time moved into the validity of the certificates
+// presented: before R the chain is refused (ErrExpired for the root, not
+// presented) unless the card starts at R or later, and then the card's
+// NotBefore less the skew bounds it (ErrExpired for the card).
+func TestCacheRootNotPresentedStartsLater(t *testing.T) {
+	R := t0.Add(2 * time.Hour)
+	for _, tc := range []struct {
+		name   string
+		cardNB time.Time // the card CA's NotBefore is t0
+		then   time.Time
+		cert   int // of ErrExpired at then; -2 when accepted
+	}{
+		{"a nanosecond before the root's NotBefore", t0, R.Add(-1), -1},
+		{"at the root's NotBefore", t0, R, -2},
+		{"at the root's NotBefore less the skew", t0, R.Add(-DefaultSkew), -1},
+		{"card from R+1m, at R-2m", R.Add(time.Minute), R.Add(-2 * time.Minute), -2},
+		{"card from R+1m, at its NotBefore less the skew", R.Add(time.Minute), R.Add(time.Minute - DefaultSkew), -2},
+		{"card from R+1m, a nanosecond before its NotBefore less the skew", R.Add(time.Minute), R.Add(time.Minute - DefaultSkew - 1), 0},
+		{"card from R, a nanosecond before R", R, R.Add(-1), -2},
+		{"card from R, at R less the skew", R, R.Add(-DefaultSkew), -2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(R)})
+			require.NoError(t, err)
+			require.Equal(t, R, root.Certificate().NotBefore)
+			ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+			require.NoError(t, err)
+			card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{NotBefore: tc.cardNB})
+			require.NoError(t, err)
+			chain := [][]byte{card, ca.DER()}
+
+			clk := newClock(R.Add(10 * time.Minute))
+			verifier := func(size int) *Verifier {
+				v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root.DER()}, Now: clk.now, Revocation: RevocationBestEffort, CacheSize: size})
+				require.NoError(t, err)
+				return v
+			}
+			cached, uncached := verifier(0), verifier(-1)
+			first, err := cached.VerifyCard(chain)
+			require.NoError(t, err)
+			require.Equal(t, 1, cached.cache.len())
+
+			clk.set(tc.then)
+			want, wantErr := uncached.VerifyCard(chain)
+			got, err := cached.VerifyCard(chain)
+			assert.Equal(t, want, got)
+			assert.Equal(t, wantErr, err)
+			if tc.cert == -2 {
+				require.NoError(t, wantErr)
+				assert.Same(t, first.Chain[0], got.Chain[0], "served from the cache")
+				return
+			}
+			requireRefusal(t, wantErr, ErrExpired, tc.cert)
+		})
+	}
+}

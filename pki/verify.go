@@ -211,7 +211,7 @@ type result struct {
 	pub       *ecdsa.PublicKey
 	notAfter  time.Time
 	chain     []*x509.Certificate
-	validFrom time.Time // the latest NotBefore (of the path and the certificates presented) or CRL ThisUpdate, minus skew; of a refusal, see refusalSpan
+	validFrom time.Time // the latest NotBefore (of the path and the certificates presented) or CRL ThisUpdate, minus skew, or the NotBefore of a root not presented that starts after every certificate presented; of a refusal, see refusalSpan
 	expiry    time.Time // the earliest NotAfter of the path or CRL NextUpdate, or NotAfter plus skew plus 1ns of a certificate presented; of a refusal, see refusalSpan
 }
 
@@ -358,15 +358,26 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 // when now.Before(NotBefore - skew), false from NotBefore - skew on, and
 // when now.After(NotAfter + skew), true from NotAfter + skew + 1ns: the
 // first is res.validFrom's bound (served from it on), the second
-// res.expiry's (served before it).
+// res.expiry's (served before it). It also narrows res.validFrom to the
+// NotBefore, without the skew, of the path's root when that root was not
+// presented and starts after every certificate presented: x509.Verify
+// checks the root at now moved to no earlier than the latest NotBefore
+// presented, without the skew, and refuses before the root's NotBefore.
 func (v *Verifier) withinPresented(res *result, certs []*x509.Certificate) {
+	var latest time.Time // the latest NotBefore presented
 	for _, c := range certs {
+		if c.NotBefore.After(latest) {
+			latest = c.NotBefore
+		}
 		if from := c.NotBefore.Add(-v.skew); from.After(res.validFrom) {
 			res.validFrom = from
 		}
 		if until := c.NotAfter.Add(v.skew + time.Nanosecond); until.Before(res.expiry) {
 			res.expiry = until
 		}
+	}
+	if nb := res.chain[len(res.chain)-1].NotBefore; nb.After(latest) && nb.After(res.validFrom) {
+		res.validFrom = nb
 	}
 }
 
