@@ -432,6 +432,43 @@ func TestCacheRefusalsCapped(t *testing.T) {
 	assert.Equal(t, 2, v.cache.refusals())
 }
 
+// TestCacheRefusalServedIsRecent: a refusal served from the cache becomes
+// the most recently used refusal, so that the next refusal beyond the cap
+// (2 of 8) evicts the other one: r0 and r1 refused, r0 served again, r2
+// refused; r0 is still served from the cache, r1 is verified again.
+func TestCacheRefusalServedIsRecent(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{CacheSize: 8})
+	revoked := make([][][]byte, 3)
+	for i := range revoked {
+		der, err := h.ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+		require.NoError(t, err)
+		require.NoError(t, h.ca.Revoke(mustParse(t, der).SerialNumber, ReasonKeyCompromise))
+		revoked[i] = append([][]byte{der}, h.ca.Chain()...)
+	}
+	addCRLs(t, h, v)
+
+	refusals := make([]error, len(revoked))
+	refuse := func(i int) {
+		t.Helper()
+		_, refusals[i] = v.VerifyCard(revoked[i])
+		requireRefusal(t, refusals[i], ErrRevoked, 0)
+	}
+	refuse(0)
+	refuse(1)
+	_, err := v.VerifyCard(revoked[0])
+	require.Same(t, refusals[0], err, "r0 served from the cache")
+	refuse(2)
+	assert.Equal(t, 2, v.cache.refusals())
+
+	_, err = v.VerifyCard(revoked[0])
+	assert.Same(t, refusals[0], err, "r0, served after r1 was refused, kept")
+	_, err = v.VerifyCard(revoked[1])
+	requireRefusal(t, err, ErrRevoked, 0)
+	assert.NotSame(t, refusals[1], err, "r1 evicted by r2")
+}
+
 // TestCacheCertificateNotOnPath: a chain presented with a certificate that
 // the path built does not hold (a second CA under the root, valid for an
 // hour) gets from the cache the exact answer of a verifier without a
