@@ -112,23 +112,3 @@ func (c *cache) clear() {
 	c.refused.Init()
 	clear(c.idx)
 }
-
-// len returns the number of chains held.
-func (c *cache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ll.Len()
-}
-
-// refusals returns the number of refusals held.
-func (c *cache) refusals() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for el := c.ll.Front(); el != nil; el = el.Next() {
-		if el.Value.(*cacheEntry).res.err != nil {
-			n++
-		}
-	}
-	return n
-}

@@ -143,3 +143,24 @@ func addCRLs(t testing.TB, h *hierarchy, v *Verifier) {
 		require.NoError(t, v.AddCRL(crl))
 	}
 }
+
+// len returns the number of chains c holds.
+func (c *cache) len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.ll.Len()
+}
+
+// refusals returns the number of refusals c holds, counted over all its
+// entries, not from its list of refusals.
+func (c *cache) refusals() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for el := c.ll.Front(); el != nil; el = el.Next() {
+		if el.Value.(*cacheEntry).res.err != nil {
+			n++
+		}
+	}
+	return n
+}
