@@ -86,8 +86,9 @@ var _ API = (*Client)(nil)
 // "https://pay.example.com", or "https://example.com/pay" for one served
 // under a path; the paths /v1/… are appended, after any trailing slashes
 // of baseURL are cut). It fails with an error matching ErrInvalid when
-// baseURL is not an http or https URL with a host; when it has a query
-// or a fragment (even an empty one, a lone "?" or "#"), which the
+// baseURL is not an http or https URL with a host; when its port is not
+// from 1 to 65535, which no connection can be made to; when it has a
+// query or a fragment (even an empty one, a lone "?" or "#"), which the
 // appended paths could not follow; when it has user credentials
 // ("user:password@"), which errors and logs would show (no error repeats
 // them); or when an option is out of range (see ClientOptions).
@@ -138,9 +139,12 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 
 // checkBaseURL returns an error matching ErrInvalid unless baseURL is an
 // http or https URL with a host, without a query, a fragment or user
-// credentials: any other could never be sent, or not to the paths of the
-// calls, or would show its credentials. The error of a URL that does not
-// parse leaves the URL out, which may hold credentials.
+// credentials, whose port, if it has one, is from 1 to 65535 (leading
+// zeros allowed, as the dialer takes them): any other could never be
+// sent, or not to the paths of the calls, or would show its credentials.
+// Port 0 is refused with the ports past 65535: no connection can be made
+// to it. The error of a URL that does not parse leaves the URL out, which
+// may hold credentials.
 func checkBaseURL(baseURL string) error {
 	u, err := url.Parse(baseURL)
 	if e, ok := errors.AsType[*url.Error](err); ok {
@@ -153,6 +157,8 @@ func checkBaseURL(baseURL string) error {
 		return fmt.Errorf("%w: payflow: base URL scheme %q is not http or https", ErrInvalid, u.Scheme)
 	case u.Host == "":
 		return fmt.Errorf("%w: payflow: base URL has no host", ErrInvalid)
+	case !validPort(u.Port()): // Parse takes any digits
+		return fmt.Errorf("%w: payflow: base URL port %q is not from 1 to 65535", ErrInvalid, u.Port())
 	case u.User != nil: // "@" alone too
 		return fmt.Errorf("%w: payflow: base URL has user credentials", ErrInvalid)
 	case strings.Contains(baseURL, "#"): // Parse cuts the fragment at the first "#"
@@ -161,6 +167,16 @@ func checkBaseURL(baseURL string) error {
 		return fmt.Errorf("%w: payflow: base URL has a query", ErrInvalid)
 	}
 	return nil
+}
+
+// validPort reports whether port, the digits after a URL's host, is
+// empty (the scheme's port) or a decimal from 1 to 65535.
+func validPort(port string) bool {
+	if port == "" {
+		return true
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	return err == nil && n > 0
 }
 
 // validHeaderValue reports whether s can be sent as a header's value, as

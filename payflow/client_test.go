@@ -286,8 +286,9 @@ func (c *countingTransport) count() int {
 // TestClientRefusesWhatCannotBeSent: a base URL that is not http or https
 // with a host, one with a query or a fragment, which the paths of the
 // calls cannot follow, or with user credentials, which would be logged,
-// and a token that cannot be a header's value, can never be sent: they
-// are refused with ErrInvalid, the URL by NewClient and the token by the
+// a port outside 1 to 65535, which no connection can be made to, and a
+// token that cannot be a header's value, can never be sent: they are
+// refused with ErrInvalid, the URL by NewClient and the token by the
 // call, without an attempt, rather than sent again and again and
 // reported unavailable. No error repeats the credentials of a base URL.
 func TestClientRefusesWhatCannotBeSent(t *testing.T) {
@@ -306,6 +307,11 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 		{"https://user:secret@platform.example", "payflow: invalid request: payflow: base URL has user credentials"},
 		{"https://user@platform.example/pay", "payflow: invalid request: payflow: base URL has user credentials"},
 		{"https://@platform.example", "payflow: invalid request: payflow: base URL has user credentials"},
+		{"http://127.0.0.1:99999", `payflow: invalid request: payflow: base URL port "99999" is not from 1 to 65535`},
+		{"http://[::1]:65536/pay", `payflow: invalid request: payflow: base URL port "65536" is not from 1 to 65535`},
+		{"https://platform.example:0", `payflow: invalid request: payflow: base URL port "0" is not from 1 to 65535`},
+		{"https://platform.example:00000", `payflow: invalid request: payflow: base URL port "00000" is not from 1 to 65535`},
+		{"https://platform.example:99999999999999999999", `payflow: invalid request: payflow: base URL port "99999999999999999999" is not from 1 to 65535`},
 	} {
 		rt := &countingTransport{}
 		c, err := payflow.NewClient(tt.url, payflow.ClientOptions{HTTPClient: &http.Client{Transport: rt}, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
@@ -314,7 +320,8 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 		assert.Nil(t, c, tt.url)
 		assert.Zero(t, rt.count(), tt.url)
 	}
-	for _, url := range []string{"http://platform.example", "HTTPS://platform.example:8443/base/"} {
+	for _, url := range []string{"http://platform.example", "HTTPS://platform.example:8443/base/",
+		"http://127.0.0.1:1", "http://[::1]:65535", "https://platform.example:0443", "https://platform.example:/pay"} {
 		c, err := payflow.NewClient(url, payflow.ClientOptions{})
 		require.NoError(t, err, url)
 		assert.NotNil(t, c)
