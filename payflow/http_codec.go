@@ -182,7 +182,8 @@ func ceilSecond(t time.Time) time.Time {
 
 // UnmarshalCBOR implements cbor.Unmarshaler: an ID on the wire is a byte
 // string of exactly 16 octets (a longer or shorter one is refused, never
-// cut or padded; an array of small integers is of the wrong type).
+// cut or padded, and so is null, no octets; an array of small integers or
+// undefined is of the wrong type).
 func (id *ID) UnmarshalCBOR(data []byte) error {
 	if err := wireByteString(data, "payflow.ID"); err != nil {
 		return err

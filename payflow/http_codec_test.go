@@ -174,11 +174,26 @@ func wireArrayOf(n int) []byte {
 	return a
 }
 
+// wireNotByteStrings returns the items of the wrong type that the CBOR
+// library would take into a []byte, or a [n]byte, in place of a byte
+// string of n octets, each with the CBOR type that the decoders' error
+// names: an array of n small integers (wireArrayOf) and undefined.
+func wireNotByteStrings(n int) []struct {
+	cborType string
+	item     []byte
+} {
+	return []struct {
+		cborType string
+		item     []byte
+	}{{"array", wireArrayOf(n)}, {"undefined", []byte{0xf7}}}
+}
+
 // TestWireByteStrings: a byte string (bstr, ID) is a CBOR byte string:
-// an array of small integers in its place is of the wrong type, in every
-// field of a byte string of every body that the handler and the client
-// decode, refused as the decoders refuse any other value of the wrong
-// type; a byte string there is taken.
+// an array of small integers or undefined in its place is of the wrong
+// type, in every field of a byte string of every body that the handler
+// and the client decode, refused as the decoders refuse any other value
+// of the wrong type; a byte string there is taken, and so is null, for no
+// bytes, where a []byte goes.
 func TestWireByteStrings(t *testing.T) {
 	requests := map[reflect.Type]bool{}
 	for _, fresh := range wireRequestTypes {
@@ -201,15 +216,24 @@ func TestWireByteStrings(t *testing.T) {
 			checked++
 			key, err := strconv.Atoi(f.key)
 			require.NoError(t, err)
-			body, err := wireEnc.Marshal(map[int]cbor.RawMessage{key: wireArrayOf(n)}) // {key: [1, 2, …]}
-			require.NoError(t, err)
-			if requests[bt] {
-				err := wireDecode(body, reflect.New(bt).Interface())
-				assert.ErrorIs(t, err, ErrInvalid, "%v.%s", bt, f.key)
-				assert.EqualError(t, err, "payflow: invalid request: body is not a valid "+bt.Name()+": field "+f.key+" has the wrong type", "%v.%s", bt, f.key)
+			for _, bad := range wireNotByteStrings(n) { // {key: [1, 2, …]}, {key: undefined}
+				body, err := wireEnc.Marshal(map[int]cbor.RawMessage{key: bad.item})
+				require.NoError(t, err)
+				if requests[bt] {
+					err := wireDecode(body, reflect.New(bt).Interface())
+					assert.ErrorIs(t, err, ErrInvalid, "%v.%s %s", bt, f.key, bad.cborType)
+					assert.EqualError(t, err, "payflow: invalid request: body is not a valid "+bt.Name()+": field "+f.key+" has the wrong type", "%v.%s %s", bt, f.key, bad.cborType)
+				}
+				assert.EqualError(t, wireDecodeReply(body, reflect.New(bt).Interface()),
+					"cbor: cannot unmarshal "+bad.cborType+" into Go struct field "+bt.String()+"."+f.key+" of type "+goType, "%v.%s", bt, f.key)
 			}
-			assert.EqualError(t, wireDecodeReply(body, reflect.New(bt).Interface()),
-				"cbor: cannot unmarshal array into Go struct field "+bt.String()+"."+f.key+" of type "+goType, "%v.%s", bt, f.key)
+			if goType == "byte string" { // null: no bytes
+				body := []byte{0xa1, byte(key), 0xf6}
+				if requests[bt] {
+					assert.NoError(t, wireDecode(body, reflect.New(bt).Interface()), "%v.%s null", bt, f.key)
+				}
+				assert.NoError(t, wireDecodeReply(body, reflect.New(bt).Interface()), "%v.%s null", bt, f.key)
+			}
 		}
 	}
 	assert.Equal(t, 18, checked, "the fields of a byte string or an ID in the bodies")
@@ -217,6 +241,8 @@ func TestWireByteStrings(t *testing.T) {
 	// Nested: Info's chain is an array of byte strings.
 	assert.EqualError(t, wireDecodeReply([]byte{0xa1, 1, 0x82, 0x41, 0x30, 0x81, 0x01}, new(Info)),
 		"cbor: cannot unmarshal array into Go struct field payflow.Info.1 of type byte string")
+	assert.EqualError(t, wireDecodeReply([]byte{0xa1, 1, 0x82, 0x41, 0x30, 0xf7}, new(Info)),
+		"cbor: cannot unmarshal undefined into Go struct field payflow.Info.1 of type byte string")
 	var info Info
 	require.NoError(t, wireDecodeReply([]byte{0xa1, 1, 0x82, 0x41, 0x30, 0xf6}, &info))
 	assert.Equal(t, [][]byte{{0x30}, nil}, info.Chain)
@@ -247,12 +273,14 @@ func TestWireByteStrings(t *testing.T) {
 		{8, func(x []byte) []byte { return cat([]byte{0xa1, 8, 0x81}, x) }, 16, "payflow.ID", func(v *nestedBytes) []byte { return v.IDs[0][:] }},
 	}
 	for _, p := range places {
-		bad := p.body(wireArrayOf(p.n))
-		err := wireDecode(bad, new(nestedBytes))
-		assert.ErrorIs(t, err, ErrInvalid, "field %d", p.key)
-		assert.EqualError(t, err, fmt.Sprintf("payflow: invalid request: body is not a valid nestedBytes: field %d has the wrong type", p.key))
-		assert.EqualError(t, wireDecodeReply(bad, new(nestedBytes)),
-			fmt.Sprintf("cbor: cannot unmarshal array into Go struct field payflow.nestedBytes.%d of type %s", p.key, p.goTyp))
+		for _, b := range wireNotByteStrings(p.n) {
+			bad := p.body(b.item)
+			err := wireDecode(bad, new(nestedBytes))
+			assert.ErrorIs(t, err, ErrInvalid, "field %d %s", p.key, b.cborType)
+			assert.EqualError(t, err, fmt.Sprintf("payflow: invalid request: body is not a valid nestedBytes: field %d has the wrong type", p.key), b.cborType)
+			assert.EqualError(t, wireDecodeReply(bad, new(nestedBytes)),
+				fmt.Sprintf("cbor: cannot unmarshal %s into Go struct field payflow.nestedBytes.%d of type %s", b.cborType, p.key, p.goTyp))
+		}
 
 		want := wireArrayOf(p.n)[1:]
 		good := p.body(append([]byte{0x40 | byte(p.n)}, want...))

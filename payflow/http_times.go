@@ -19,8 +19,8 @@ import (
 // v points to (a field, a nested struct's field, an element of a slice or
 // an array, a map key or value, behind pointers): a text (RFC 3339),
 // floating-point or undefined value of a time.Time, and an array of small
-// integers in place of a byte string, which mode takes into a []byte or
-// a [N]byte as its octets. It decodes data a second time for that, into
+// integers or undefined in place of a byte string, which mode takes into
+// a []byte or a [N]byte as its octets or as no bytes. It decodes data a second time for that, into
 // the wireTimes type of v's type, without the first pass's duplicate
 // detection (wireDecCheck). A byte string's error is the decoders' own for
 // a value of the wrong type, naming the field of v's type that holds it.
@@ -390,9 +390,10 @@ func (wireTime) UnmarshalCBOR(data []byte) error {
 	return nil
 }
 
-// wireBytes accepts the byte strings of PROTOCOL.md §5.1: it refuses an
-// array (wireByteString), the one item other than a byte string, null or
-// undefined that the decoders take into a slice or an array of bytes.
+// wireBytes accepts the byte strings of PROTOCOL.md §5.1, and null for
+// no bytes: it refuses an array and undefined (wireByteString), the items
+// other than those that the decoders take into a slice or an array of
+// bytes.
 type wireBytes struct{}
 
 // UnmarshalCBOR implements cbor.Unmarshaler.
@@ -400,10 +401,16 @@ func (wireBytes) UnmarshalCBOR(data []byte) error { return wireByteString(data, 
 
 // wireByteString returns the decoders' error for a value of the wrong
 // type, a *cbor.UnmarshalTypeError, when item data is an array (major
-// type 4) where a byte string of type goType goes; else nil.
+// type 4) or undefined (0xf7) where a byte string of type goType goes;
+// else nil. Null (0xf6), which the decoders take for no bytes, is not
+// refused.
 func wireByteString(data []byte, goType string) error {
-	if len(data) > 0 && data[0]>>5 == 4 {
+	switch {
+	case len(data) == 0:
+	case data[0]>>5 == 4:
 		return &cbor.UnmarshalTypeError{CBORType: "array", GoType: goType}
+	case data[0] == 0xf7:
+		return &cbor.UnmarshalTypeError{CBORType: "undefined", GoType: goType}
 	}
 	return nil
 }
