@@ -1019,6 +1019,9 @@ func TestHTTPClosesTheConnectionAfterABodyOverTheLimit(t *testing.T) {
 	conn, err := net.Dial("tcp", fx.srv.Listener.Addr().String())
 	require.NoError(t, err)
 	defer conn.Close()
+	// Bounds every read and write: a server that kept the connection
+	// open would fail the test rather than hang it.
+	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
 	const size = 70_000 // over DefaultMaxBodyBytes
 	head := fmt.Sprintf("POST /v1/challenges HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n", payflow.ContentType, size)
 	_, err = conn.Write(append([]byte(head), make([]byte, size)...))
@@ -1033,7 +1036,7 @@ func TestHTTPClosesTheConnectionAfterABodyOverTheLimit(t *testing.T) {
 	assert.Equal(t, "over_limit", httpRawReply{status: resp.StatusCode, header: resp.Header, body: b}.errorCode(t))
 	require.True(t, resp.Close, "the reply says Connection: close")
 	_, err = br.ReadByte()
-	assert.Error(t, err, "the server ended the connection")
+	assert.ErrorIs(t, err, io.EOF, "the server ended the connection")
 }
 
 // TestHTTPBodyReadErrorRevealsNothing: a body that cannot be read (a
