@@ -79,25 +79,33 @@ func TestDeleteExpiredRepliesUnlocked(t *testing.T) {
 // releases it between two batches, where other calls of the store
 // complete, another DeleteExpired among them; the two delete every
 // expired entry and count each once, and keep the live ones and those
-// written meanwhile.
+// written meanwhile. An entry whose expiry another call moved past now
+// between two batches is kept, the one the range had produced before the
+// lock was released too.
 func TestDeleteExpiredInBatches(t *testing.T) {
-	s := New()
 	ctx := context.Background()
 	at := time.Unix(1_800_000_000, 0)
 	const each = 200 // entries of each kind: every used nonce expired at at, half the others
-	live := map[string]time.Time{}
-	s.mu.Lock()
-	for i := range each {
-		k := fmt.Sprint(i)
-		exp := at.Add(time.Duration(i%2) * time.Minute)
-		if i%2 == 1 {
-			live[k] = exp
+	// fill returns a store of each entries of each kind and its live
+	// nonces.
+	fill := func() (*Store, map[string]time.Time) {
+		s := New()
+		live := map[string]time.Time{}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		for i := range each {
+			k := fmt.Sprint(i)
+			exp := at.Add(time.Duration(i%2) * time.Minute)
+			if i%2 == 1 {
+				live[k] = exp
+			}
+			s.nonces[k], s.used[k] = exp, at
+			s.tokens[k] = &payflow.TokenRecord{Hash: []byte(k), CardID: "card", ExpiresAt: exp}
+			s.sessions[payflow.ID{byte(i)}] = &payflow.SessionRecord{ID: payflow.ID{byte(i)}, ExpiresAt: exp}
 		}
-		s.nonces[k], s.used[k] = exp, at
-		s.tokens[k] = &payflow.TokenRecord{Hash: []byte(k), CardID: "card", ExpiresAt: exp}
-		s.sessions[payflow.ID{byte(i)}] = &payflow.SessionRecord{ID: payflow.ID{byte(i)}, ExpiresAt: exp}
+		return s, live
 	}
-	s.mu.Unlock()
+	s, live := fill()
 
 	releases, other := 0, 0
 	s.betweenBatches = func() {
@@ -134,4 +142,32 @@ func TestDeleteExpiredInBatches(t *testing.T) {
 	for _, r := range s.sessions {
 		assert.Equal(t, at.Add(time.Minute), r.ExpiresAt)
 	}
+
+	// Between the two batches, every used nonce left is renewed for an
+	// hour: the first batch's are deleted, and none of the others, the
+	// one at the batches' boundary included, which the sweep reads again.
+	s, _ = fill()
+	releases = 0
+	s.betweenBatches = func() {
+		if releases++; releases > 1 {
+			return
+		}
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		assert.Len(t, s.used, each-firstUsed, "the used nonces the first batch left")
+		for k := range s.used {
+			s.used[k] = at.Add(time.Hour)
+		}
+	}
+	n, err = s.DeleteExpired(ctx, at)
+	require.NoError(t, err)
+	assert.Equal(t, 3, releases, "4 batches: every entry of the 4 kinds walked")
+	assert.Equal(t, each/2+firstUsed+each/2+each/2, n, "the expired nonces, the first batch's used nonces, tokens and sessions")
+	assert.Len(t, s.used, each-firstUsed, "no renewed used nonce is deleted")
+	for k, exp := range s.used {
+		assert.Equal(t, at.Add(time.Hour), exp, k)
+	}
+	assert.Len(t, s.nonces, each/2)
+	assert.Len(t, s.tokens, each/2)
+	assert.Len(t, s.sessions, each/2)
 }
