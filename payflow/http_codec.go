@@ -98,9 +98,10 @@ func wireDecode(data []byte, v any) error {
 // wireFault says what is wrong with a body that failed to decode into a
 // t with err, in the terms of PROTOCOL.md §5 rather than those of Go: a
 // field is named by its key, and a value or key of the wrong type by
-// where it is, not by the Go type it could not be decoded into. The
-// decoder's own words are kept for the other faults, which name no Go
-// type.
+// where it is, not by the Go type it could not be decoded into; an
+// unknown or repeated key by the entry of the map that holds it, the
+// first entry (key-value pair) being entry 1. The decoder's own words are
+// kept for the other faults, which name no Go type.
 func wireFault(err error, t reflect.Type) string {
 	if e, ok := errors.AsType[*cbor.UnmarshalTypeError](err); ok {
 		// The decoder names the field of t it was filling, if any: its
@@ -117,11 +118,13 @@ func wireFault(err error, t reflect.Type) string {
 			return "a map key is unknown"
 		}
 	}
+	// The decoder counts a map's entries from 0; the message, as PROTOCOL.md
+	// §5.1, from 1.
 	if e, ok := errors.AsType[*cbor.UnknownFieldError](err); ok {
-		return fmt.Sprintf("entry %d of the map has an unknown key", e.Index)
+		return fmt.Sprintf("entry %d of the map has an unknown key", e.Index+1)
 	}
 	if e, ok := errors.AsType[*cbor.DupMapKeyError](err); ok {
-		return fmt.Sprintf("entry %d of the map repeats a key", e.Index)
+		return fmt.Sprintf("entry %d of the map repeats a key", e.Index+1)
 	}
 	if _, ok := errors.AsType[*cbor.ExtraneousDataError](err); ok {
 		return "bytes follow its CBOR item"
