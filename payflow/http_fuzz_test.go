@@ -140,11 +140,11 @@ func FuzzWireReply(f *testing.F) {
 	})
 }
 
-// wireTimedTypes are bodies with times in every place that the time
+// wireCheckedTypes are bodies with times in every place that the time
 // check follows (http_times_test.go), and with byte strings in every
 // place that the byte string check follows (http_codec_test.go), by the
-// kind byte of FuzzWireTimes.
-var wireTimedTypes = []func() any{
+// kind byte of FuzzWireCheck.
+var wireCheckedTypes = []func() any{
 	func() any { return new(nestedTimed) },
 	func() any { return new(timeKeyed) },
 	func() any { return new(arrays) },
@@ -152,11 +152,11 @@ var wireTimedTypes = []func() any{
 	func() any { return new(nestedBytes) },
 }
 
-// FuzzWireTimes decodes bodies with times, and byte strings, in nested
+// FuzzWireCheck decodes bodies with times, and byte strings, in nested
 // values, map keys, structs decoded from arrays and embedded structs: a
 // body is refused as malformed (ErrInvalid) or decodes into a value whose
 // encoding decodes again to the same encoding.
-func FuzzWireTimes(f *testing.F) {
+func FuzzWireCheck(f *testing.F) {
 	at := time.Unix(1_800_000_000, 0)
 	for i, v := range []any{
 		&nestedTimed{Inner: timedItem{"a", at}, ByKey: map[int]timedItem{1: {"b", at}}, Times: []time.Time{at, {}}, Next: &nestedTimed{TimePtr: &at}},
@@ -181,6 +181,6 @@ func FuzzWireTimes(f *testing.F) {
 	f.Add(uint8(4), []byte{0xa1, 2, 0x82, 0x40, 0x81, 0x01})                                           // an array of integers for a byte string, in a list
 	f.Add(uint8(4), []byte{0xa1, 5, 0xa1, 0x82, 0x01, 0x02, 0xf5})                                     // in a map key
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
-		fuzzWireRequest(t, wireTimedTypes, kind, data)
+		fuzzWireRequest(t, wireCheckedTypes, kind, data)
 	})
 }

@@ -20,18 +20,18 @@ import (
 // an array, a map key or value, behind pointers): a text (RFC 3339),
 // floating-point or undefined value of a time.Time, and an array of small
 // integers or undefined in place of a byte string, which mode takes into
-// a []byte or a [N]byte as its octets or as no bytes. It decodes data a second time for that, into
-// the wireTimes type of v's type, without the first pass's duplicate
-// detection (wireDecCheck). A byte string's error is the decoders' own for
-// a value of the wrong type, naming the field of v's type that holds it.
-// A type whose check cannot be built fails with an error matching
-// ErrInternal.
+// a []byte or a [N]byte as its octets or as no bytes. It decodes data a
+// second time for that, into the check type of v's type (wireCheckFor),
+// without the first pass's duplicate detection (wireDecCheck). A byte
+// string's error is the decoders' own for a value of the wrong type,
+// naming the field of v's type that holds it. A type whose check cannot
+// be built fails with an error matching ErrInternal.
 func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
 	if err := mode.Unmarshal(data, v); err != nil {
 		return err
 	}
 	t := reflect.TypeOf(v).Elem() // v is a pointer: Unmarshal refuses anything else
-	w, err := wireTimesFor(t)
+	w, err := wireCheckFor(t)
 	if w == nil || err != nil {
 		return err
 	}
@@ -61,38 +61,39 @@ var wireBodies = []reflect.Type{
 
 func init() {
 	for _, t := range wireBodies {
-		if _, err := wireTimesFor(t); err != nil {
+		if _, err := wireCheckFor(t); err != nil {
 			panic(err)
 		}
 	}
 }
 
-// wireTimesOf holds the wireTimes of each type wireTimesFor was asked
-// for, as a wireCheck.
-var wireTimesOf sync.Map
+// wireChecks holds the check type of each type wireCheckFor was asked
+// for, as a wireCheckEntry.
+var wireChecks sync.Map
 
-// wireCheck is the wireTimes type of a type, or why there is none.
-type wireCheck struct {
+// wireCheckEntry is the check type of a type, or why there is none.
+type wireCheckEntry struct {
 	w   reflect.Type
 	err error
 }
 
-// wireTimesFor returns the wireTimes type of t, built once; an error
-// matching ErrInternal when it cannot be built.
-func wireTimesFor(t reflect.Type) (reflect.Type, error) {
-	c, ok := wireTimesOf.Load(t)
+// wireCheckFor returns the check type of t (wireCheckType), built once;
+// an error matching ErrInternal when it cannot be built.
+func wireCheckFor(t reflect.Type) (reflect.Type, error) {
+	c, ok := wireChecks.Load(t)
 	if !ok {
-		w, err := wireTimes(t, 0, map[wireTimesKey]reflect.Type{})
+		w, err := wireCheckType(t, 0, map[wireCheckKey]reflect.Type{})
 		if err != nil {
 			err = fmt.Errorf("%w: payflow: the times of %v cannot be checked: %v", ErrInternal, t, err)
 		}
-		c, _ = wireTimesOf.LoadOrStore(t, wireCheck{w, err})
+		c, _ = wireChecks.LoadOrStore(t, wireCheckEntry{w, err})
 	}
-	return c.(wireCheck).w, c.(wireCheck).err
+	return c.(wireCheckEntry).w, c.(wireCheckEntry).err
 }
 
-// wireTimesKey is a type at a nesting depth, as wireTimes memoizes it.
-type wireTimesKey struct {
+// wireCheckKey is a type at a nesting depth, as wireCheckType memoizes
+// it.
+type wireCheckKey struct {
 	t     reflect.Type
 	depth int
 }
@@ -103,25 +104,25 @@ var (
 	binaryUnmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
 )
 
-// wireTimes returns the type that an item of type t decodes into to have
-// its times and byte strings checked (with wireDecCheck), nil when t
-// holds no time.Time and no slice or array of bytes, by the rules by
-// which the decoders fill t:
+// wireCheckType returns the check type of t: the type that an item of
+// type t decodes into to have its times and byte strings checked (with
+// wireDecCheck), nil when t holds no time.Time and no slice or array of
+// bytes, by the rules by which the decoders fill t:
 //   - for a time.Time, wireTime;
 //   - for a slice or an array of bytes (of kind uint8, as the decoders
 //     tell them), wireBytes;
 //   - for a struct, a struct with a field under the same key for each
 //     field the decoders fill (wireFields: the fields of embedded structs
-//     too) that holds a time or bytes, of that field's wireTimes type;
+//     too) that holds a time or bytes, of that field's check type;
 //     for a struct decoded from an array (wireToArray), one field for each
 //     field the decoders fill, in their order, of wireSkip for those
 //     without;
-//   - for a pointer, the wireTimes type of what it points to (not a
+//   - for a pointer, the check type of what it points to (not a
 //     pointer: the decoders set a pointer to nil for undefined without a
 //     look at its type);
-//   - for a slice or an array, one of the wireTimes type of its elements,
+//   - for a slice or an array, one of the check type of its elements,
 //     but for a slice of byte strings wireBytesList;
-//     for a map, one of the wireTimes types of its keys and of its values
+//     for a map, one of the check types of its keys and of its values
 //     (wireSkip for those without a time or bytes). Keys that the
 //     decoders tell apart may be one key of the check type (all keys of a
 //     time.Time are wireTime{}), which wireDecCheck, without duplicate
@@ -131,18 +132,18 @@ var (
 // nothing at a depth the decoders refuse (wireMaxNested) is looked at, so
 // a type that holds itself ends. A type that decodes itself (a
 // cbor.Unmarshaler) is left to its own decoding. The check cannot follow
-// the decoders, and wireTimes fails, for a type that holds a time or
+// the decoders, and wireCheckType fails, for a type that holds a time or
 // bytes and also decodes from a byte string (encoding.BinaryUnmarshaler),
 // which the decoders take without a look at what it holds. Memo holds
 // the types already built.
-func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (reflect.Type, error) {
+func wireCheckType(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type) (reflect.Type, error) {
 	switch {
 	case t == timeType:
 		return reflect.TypeFor[wireTime](), nil
 	case t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType):
 		return nil, nil
 	case t.Kind() == reflect.Pointer:
-		return wireTimes(t.Elem(), depth, memo)
+		return wireCheckType(t.Elem(), depth, memo)
 	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && t.Elem().Kind() == reflect.Uint8:
 		return reflect.TypeFor[wireBytes](), nil
 	}
@@ -154,7 +155,7 @@ func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (r
 	if depth >= wireMaxNested {
 		return nil, nil
 	}
-	key := wireTimesKey{t, depth}
+	key := wireCheckKey{t, depth}
 	if w, ok := memo[key]; ok {
 		return w, nil
 	}
@@ -162,9 +163,9 @@ func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (r
 	var err error
 	switch t.Kind() {
 	case reflect.Struct:
-		w, err = wireTimesStruct(t, depth, memo)
+		w, err = wireCheckStruct(t, depth, memo)
 	case reflect.Slice:
-		switch e, err = wireTimes(t.Elem(), depth+1, memo); e {
+		switch e, err = wireCheckType(t.Elem(), depth+1, memo); e {
 		case nil:
 		case reflect.TypeFor[wireBytes]():
 			w = reflect.TypeFor[wireBytesList]()
@@ -172,11 +173,11 @@ func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (r
 			w = reflect.SliceOf(e)
 		}
 	case reflect.Array:
-		if e, err = wireTimes(t.Elem(), depth+1, memo); e != nil {
+		if e, err = wireCheckType(t.Elem(), depth+1, memo); e != nil {
 			w = reflect.ArrayOf(t.Len(), e)
 		}
 	case reflect.Map:
-		w, err = wireTimesMap(t, depth, memo)
+		w, err = wireCheckMap(t, depth, memo)
 	}
 	switch {
 	case err != nil:
@@ -188,13 +189,13 @@ func wireTimes(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (r
 	return w, nil
 }
 
-// wireTimesMap returns the wireTimes type of the map t at depth.
-func wireTimesMap(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (reflect.Type, error) {
-	k, err := wireTimes(t.Key(), depth+1, memo)
+// wireCheckMap returns the check type of the map t at depth.
+func wireCheckMap(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type) (reflect.Type, error) {
+	k, err := wireCheckType(t.Key(), depth+1, memo)
 	if err != nil {
 		return nil, err
 	}
-	e, err := wireTimes(t.Elem(), depth+1, memo)
+	e, err := wireCheckType(t.Elem(), depth+1, memo)
 	switch {
 	case err != nil:
 		return nil, err
@@ -208,16 +209,16 @@ func wireTimesMap(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type)
 	return reflect.MapOf(k, e), nil
 }
 
-// wireTimesStruct returns the wireTimes type of the struct t at depth.
-func wireTimesStruct(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Type) (reflect.Type, error) {
+// wireCheckStruct returns the check type of the struct t at depth.
+func wireCheckStruct(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type) (reflect.Type, error) {
 	toArray := wireToArray(t)
 	var fields []reflect.StructField
 	if toArray {
-		fields = append(fields, reflect.StructField{Name: "_", PkgPath: timeCheckPkg, Type: reflect.TypeFor[struct{}](), Tag: `cbor:",toarray"`})
+		fields = append(fields, reflect.StructField{Name: "_", PkgPath: wireCheckPkg, Type: reflect.TypeFor[struct{}](), Tag: `cbor:",toarray"`})
 	}
 	holds := false
 	for i, f := range wireFields(t) {
-		w, err := wireTimes(f.typ, depth+1, memo)
+		w, err := wireCheckType(f.typ, depth+1, memo)
 		switch {
 		case err != nil:
 			return nil, err
@@ -244,9 +245,9 @@ func wireTimesStruct(t reflect.Type, depth int, memo map[wireTimesKey]reflect.Ty
 	return reflect.StructOf(fields), nil
 }
 
-// timeCheckPkg is the package path of the unexported fields of the types
-// wireTimes builds.
-var timeCheckPkg = reflect.TypeFor[wireTime]().PkgPath()
+// wireCheckPkg is the package path of the unexported fields of the types
+// wireCheckType builds.
+var wireCheckPkg = reflect.TypeFor[wireTime]().PkgPath()
 
 // wireToArray reports whether the decoders take struct t from an array:
 // when its field "_" has the option toarray or toindefarray in its cbor

@@ -224,12 +224,12 @@ func TestWireTimesOfEmbeddedFieldsByKey(t *testing.T) {
 	assert.Equal(t, int64(-1), c.At.Unix())
 }
 
-// TestWireTimesCheckAllocatesNothing: the check of a reply's times and
+// TestWireCheckAllocatesNothing: the check of a reply's times and
 // byte strings, the second pass of its decoding, allocates nothing: it
 // keeps no record of the body's keys (wireDecCheck), and its types hold
 // no data (a list of byte strings is checked without a slice,
 // wireBytesList).
-func TestWireTimesCheckAllocatesNothing(t *testing.T) {
+func TestWireCheckAllocatesNothing(t *testing.T) {
 	for i, body := range wireReplySeeds() {
 		fresh := wireReplyTypes[i]
 		require.NoError(t, wireDecodeReply(body, fresh())) // builds the check
@@ -460,13 +460,13 @@ func TestWireTimesInArrays(t *testing.T) {
 	assert.Equal(t, arrayEmbedding{timedItem: timedItem{Name: "n", At: time.Unix(1_800_000_000, 0)}, Extra: 7}, v.Embedding)
 }
 
-// TestWireTimesNotFollowed: the check cannot follow the decoders for a
+// TestWireCheckNotFollowed: the check cannot follow the decoders for a
 // type with a time or a byte string that also decodes from a byte string
 // (encoding.BinaryUnmarshaler), which they take without a look at what
 // it holds: no body of such a type is decoded, with an error that names
 // the type and is the platform's (ErrInternal), not the body's. A type
 // that decodes from a byte string without either is decoded.
-func TestWireTimesNotFollowed(t *testing.T) {
+func TestWireCheckNotFollowed(t *testing.T) {
 	bytesBody := []byte{0x48, 0, 0, 0, 0, 0x6b, 0x49, 0xd2, 0x00}
 	for _, tt := range []struct {
 		body []byte
@@ -500,7 +500,7 @@ func TestWireBodiesChecked(t *testing.T) {
 	}
 	assert.ElementsMatch(t, fuzzed, wireBodies)
 	for _, b := range wireBodies {
-		_, err := wireTimesFor(b)
+		_, err := wireCheckFor(b)
 		assert.NoError(t, err, b)
 	}
 }
