@@ -246,6 +246,19 @@ func (h *hierarchy) crossCA(t *testing.T, root *CA) []byte {
 	return cross
 }
 
+// rootWithCRL returns a root made at made, its CRL distribution point
+// url, and its CRL issued at issued with the next update next.
+func rootWithCRL(t *testing.T, url string, made, issued, next time.Time) (*CA, []byte) {
+	t.Helper()
+	clk := newClock(made)
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: url, Now: clk.now})
+	require.NoError(t, err)
+	clk.set(issued)
+	crl, err := root.CRL(next)
+	require.NoError(t, err)
+	return root, crl
+}
+
 // revokedCAVerifier returns a verifier trusting h's root and root,
 // knowing h's card CA, clocked by clk, holding h's CRLs, in which the root
 // lists the card CA.
@@ -266,13 +279,7 @@ func (h *hierarchy) revokedCAVerifier(t *testing.T, root *CA, clk *clock) *Verif
 // the same CRLs: the refusal is not served past the root's start.
 func TestCacheRevokedUntilAnotherPath(t *testing.T) {
 	h := newHierarchy(t)
-	rootClock := newClock(t0.Add(2 * time.Hour))
-	later, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/later.crl", Now: rootClock.now})
-	require.NoError(t, err)
-	rootClock.set(t0)
-	laterCRL, err := later.CRL(t0.Add(24 * time.Hour))
-	require.NoError(t, err)
-
+	later, laterCRL := rootWithCRL(t, "http://pki.example/later.crl", t0.Add(2*time.Hour), t0, t0.Add(24*time.Hour))
 	cross := h.crossCA(t, later) // the card CA again, under the later root
 
 	clk := newClock(t0.Add(time.Hour))
@@ -280,7 +287,7 @@ func TestCacheRevokedUntilAnotherPath(t *testing.T) {
 	require.NoError(t, v.AddCRL(laterCRL))
 
 	chain := [][]byte{h.card, h.ca.DER(), cross}
-	_, err = v.VerifyCard(chain)
+	_, err := v.VerifyCard(chain)
 	require.ErrorIs(t, err, ErrRevoked, "the only path valid now holds the revoked CA")
 	require.Equal(t, 1, v.cache.len(), "the refusal kept")
 	clk.set(t0.Add(3 * time.Hour))
@@ -350,12 +357,7 @@ func TestCacheRevokedClockMoved(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHierarchy(t)
-			rootClock := newClock(t0)
-			other, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/other.crl", Now: rootClock.now})
-			require.NoError(t, err)
-			rootClock.set(tc.issued)
-			otherCRL, err := other.CRL(tc.next)
-			require.NoError(t, err)
+			other, otherCRL := rootWithCRL(t, "http://pki.example/other.crl", t0, tc.issued, tc.next)
 			cross := h.crossCA(t, other)
 
 			clk := newClock(t0.Add(time.Hour))
@@ -365,7 +367,7 @@ func TestCacheRevokedClockMoved(t *testing.T) {
 
 			chain := [][]byte{h.card, h.ca.DER(), cross}
 			clk.set(tc.at)
-			_, err = v.VerifyCard(chain)
+			_, err := v.VerifyCard(chain)
 			require.ErrorIs(t, err, ErrRevoked, "the listed CA's path; the other one's CRL is not fresh")
 			require.Equal(t, 1, v.cache.len(), "the refusal kept")
 			clk.set(tc.then)
