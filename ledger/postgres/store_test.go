@@ -197,9 +197,6 @@ func TestRetryBounded(t *testing.T) {
 // unique violation), runs fn once, and stores nothing of the transaction.
 func TestRepeatedInsertNotRetried(t *testing.T) {
 	ctx := context.Background()
-	acct := func(v uint64) ledger.Account {
-		return ledger.Account{ID: ledger.IDFromUint64(v), Ledger: 1, Code: 1, Timestamp: v}
-	}
 	tr := func(v, ts uint64) ledger.Transfer {
 		return ledger.Transfer{ID: ledger.IDFromUint64(v), DebitAccountID: ledger.IDFromUint64(1),
 			CreditAccountID: ledger.IDFromUint64(2), Amount: 1, Ledger: 1, Code: 1, Timestamp: ts}
@@ -212,7 +209,7 @@ func TestRepeatedInsertNotRetried(t *testing.T) {
 		name  string
 		twice func(tx ledger.Tx) error // the repeated key, after accounts 1 to 3 and transfer 10 at 4
 	}{
-		{"account_id", func(tx ledger.Tx) error { return tx.InsertAccounts([]ledger.Account{acct(2)}) }},
+		{"account_id", func(tx ledger.Tx) error { return tx.InsertAccounts([]ledger.Account{account(2)}) }},
 		{"transfer_timestamp", func(tx ledger.Tx) error { return tx.InsertTransfers([]ledger.Transfer{tr(11, 4)}) }},
 		{"balance_history_row", func(tx ledger.Tx) error {
 			return errors.Join(tx.InsertBalances([]ledger.BalanceRow{bal(1, 4), bal(2, 4)}),
@@ -228,7 +225,7 @@ func TestRepeatedInsertNotRetried(t *testing.T) {
 				if _, err := tx.LastTimestamp(); err != nil {
 					return err
 				}
-				return errors.Join(tx.InsertAccounts([]ledger.Account{acct(1), acct(2), acct(3)}),
+				return errors.Join(tx.InsertAccounts([]ledger.Account{account(1), account(2), account(3)}),
 					tx.InsertTransfers([]ledger.Transfer{tr(10, 4)}), tc.twice(tx), tx.SetLastTimestamp(4))
 			})
 			require.ErrorIs(t, err, ledger.ErrCorrupt)
@@ -326,9 +323,6 @@ func TestConcurrentWriters(t *testing.T) {
 // ledger.ErrCorrupt.
 func TestWriteOnlyUpdateWaits(t *testing.T) {
 	ctx := context.Background()
-	account := func(v uint64) ledger.Account {
-		return ledger.Account{ID: ledger.IDFromUint64(v), Ledger: 1, Code: 1, Timestamp: v}
-	}
 	// Account 2 as the second Update writes it: credited 5, never debited.
 	credited := account(2)
 	credited.CreditsPosted = 5
@@ -415,12 +409,7 @@ func TestWriteOnlyUpdateWaits(t *testing.T) {
 			s, err := Open(ctx, dsn, Options{MaxRetries: 1})
 			require.NoError(t, err)
 			t.Cleanup(func() { s.Close() })
-			require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
-				if _, err := tx.LastTimestamp(); err != nil {
-					return err
-				}
-				return errors.Join(tx.InsertAccounts([]ledger.Account{account(2)}), tx.SetLastTimestamp(2))
-			}))
+			insertAccount(t, s, account(2))
 			locked, release := make(chan struct{}), make(chan struct{})
 			unblock := sync.OnceFunc(func() { close(release) })
 			t.Cleanup(unblock) // before the store closes, when the test fails first
@@ -457,9 +446,7 @@ func TestWriteOnlyUpdateWaits(t *testing.T) {
 			tc.secondErr(t, <-second)
 			assert.Equal(t, 1, firstCalls, "calls of the first fn")
 			assert.Equal(t, tc.secondCalls, secondCalls, "calls of the second fn")
-			var last uint64
-			require.NoError(t, s.pool.QueryRow(ctx, `SELECT last_timestamp FROM ledger_state`).Scan(&last))
-			assert.Equal(t, uint64(3), last, "the first Update's last timestamp")
+			assert.Equal(t, uint64(3), storedLastTimestamp(t, s), "the first Update's last timestamp")
 			require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
 				got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(3)})
 				assert.ElementsMatch(t, tc.want, got)
@@ -483,13 +470,7 @@ func TestDeadlockRerun(t *testing.T) {
 	ctx := context.Background()
 	s, _ := openTemp(t)
 	id := ledger.IDFromUint64(2)
-	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
-		if _, err := tx.LastTimestamp(); err != nil {
-			return err
-		}
-		return errors.Join(tx.InsertAccounts([]ledger.Account{{ID: id, Ledger: 1, Code: 1, Timestamp: 2}}),
-			tx.SetLastTimestamp(2))
-	}))
+	insertAccount(t, s, account(2))
 	// deadlockTimeout sets deadlock_timeout for the rest of tx's
 	// transaction, which a read has begun, so for its next lock wait.
 	deadlockTimeout := func(tx ledger.Tx, d string) error {
@@ -564,14 +545,39 @@ func TestDeadlockRerun(t *testing.T) {
 	require.NoError(t, <-writeOnly)
 	assert.Equal(t, 1, ledgerCalls, "calls of the ledger writer's fn")
 	assert.Equal(t, 2, writeOnlyCalls, "calls of the write-only fn")
-	var last uint64
-	require.NoError(t, s.pool.QueryRow(ctx, `SELECT last_timestamp FROM ledger_state`).Scan(&last))
-	assert.Equal(t, uint64(3), last, "the ledger writer's last timestamp")
+	assert.Equal(t, uint64(3), storedLastTimestamp(t, s), "the ledger writer's last timestamp")
 	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
 		got, err := tx.Accounts([]ledger.ID{id})
 		assert.Equal(t, []ledger.Account{{ID: id, DebitsPosted: 1, CreditsPosted: 1, Ledger: 1, Code: 1, Timestamp: 2}}, got)
 		return err
 	}))
+}
+
+// account returns the account of ledger 1 and code 1 whose ID and
+// timestamp are v.
+func account(v uint64) ledger.Account {
+	return ledger.Account{ID: ledger.IDFromUint64(v), Ledger: 1, Code: 1, Timestamp: v}
+}
+
+// insertAccount stores a in an Update of s that reads LastTimestamp, as
+// the ledger's writes do, and sets it to a's timestamp.
+func insertAccount(t *testing.T, s *Store, a ledger.Account) {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		return errors.Join(tx.InsertAccounts([]ledger.Account{a}), tx.SetLastTimestamp(a.Timestamp))
+	}))
+}
+
+// storedLastTimestamp returns the last timestamp that s's ledger_state
+// row holds.
+func storedLastTimestamp(t *testing.T, s *Store) uint64 {
+	t.Helper()
+	var last uint64
+	require.NoError(t, s.pool.QueryRow(context.Background(), `SELECT last_timestamp FROM ledger_state`).Scan(&last))
+	return last
 }
 
 // waitStateHolderBlocked waits until a backend that holds a lock on the
