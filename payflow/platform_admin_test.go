@@ -204,20 +204,14 @@ func TestInfoChainIsACopy(t *testing.T) {
 // not change what Info serves.
 func TestNewPlatformCopiesChain(t *testing.T) {
 	ctx := context.Background()
-	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	cert, err := f.Issuer.IssuePlatform(key.Public(), "casimpay platform", pki.IssueOptions{})
-	require.NoError(t, err)
-	chain := append([][]byte{cert}, f.Issuer.Chain()...)
-	want := make([][]byte, len(chain))
-	for i, c := range chain {
+	opts := platformOptions(t)
+	want := make([][]byte, len(opts.Chain))
+	for i, c := range opts.Chain {
 		want[i] = bytes.Clone(c)
 	}
-	p, err := payflow.NewPlatform(payflow.PlatformOptions{Ledger: f.Ledger, Store: f.Store, Verifier: f.Verifier,
-		Key: key, Chain: chain, Now: f.Clock.Now})
+	p, err := payflow.NewPlatform(opts)
 	require.NoError(t, err)
-	for _, c := range chain {
+	for _, c := range opts.Chain {
 		clear(c)
 	}
 	info, err := p.Info(ctx)
