@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -81,13 +82,20 @@ type httpRawReply struct {
 	body   []byte
 }
 
-// errorCode decodes the error body of r.
+// errorCode decodes the error body of r, of the content type
+// payflow.ContentType, and returns its code.
 func (r httpRawReply) errorCode(t *testing.T) string {
 	t.Helper()
 	require.Equal(t, payflow.ContentType, r.header.Get("Content-Type"))
+	return r.errorBody(t).Code
+}
+
+// errorBody decodes the error body of r.
+func (r httpRawReply) errorBody(t *testing.T) payflow.Error {
+	t.Helper()
 	var e payflow.Error
 	require.NoError(t, cbor.Unmarshal(r.body, &e))
-	return e.Code
+	return e
 }
 
 func (fx *httpFixture) do(t *testing.T, method, path string, header map[string]string, body []byte) httpRawReply {
@@ -624,9 +632,7 @@ func TestHTTPRefusesBadRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := map[string]string{payflow.IdempotencyKeyHeader: "k-" + tt.name[:3]}
-			for k, v := range tt.header {
-				h[k] = v
-			}
+			maps.Copy(h, tt.header)
 			r := fx.do(t, tt.method, tt.path, h, tt.body)
 			assert.Equal(t, tt.status, r.status)
 			assert.Equal(t, tt.code, r.errorCode(t))
@@ -1107,13 +1113,10 @@ func TestHTTPDecodeErrorsNameNoGoTypes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := map[string]string{"Content-Type": payflow.ContentType}
-			for k, v := range tt.header {
-				h[k] = v
-			}
+			maps.Copy(h, tt.header)
 			r := fx.do(t, http.MethodPost, tt.path, h, tt.body)
 			assert.Equal(t, http.StatusBadRequest, r.status)
-			var e payflow.Error
-			require.NoError(t, cbor.Unmarshal(r.body, &e))
+			e := r.errorBody(t)
 			assert.Equal(t, "invalid", e.Code)
 			assert.Equal(t, "payflow: invalid request: "+tt.msg, e.Message)
 		})
