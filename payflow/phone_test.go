@@ -209,8 +209,7 @@ func (w *phoneWorld) pairPastARequest(tb testing.TB) *payflow.Confirmation {
 	require.NoError(tb, err)
 	_, err = w.seller.Cancel(ctx)
 	require.NoError(tb, err)
-	now := w.f.Clock.Now()
-	w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now) + 1).Sub(now))
+	toNextEpoch(tb, w.f, 0)
 	return c
 }
 
@@ -617,8 +616,7 @@ func TestApproveGivingUpLeavesNoPIN(t *testing.T) {
 func TestPairingAcrossEpochChange(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	now := w.f.Clock.Now()
-	w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now)+1).Sub(now) - 2*time.Second)
+	toNextEpoch(t, w.f, -2*time.Second)
 	w.hear(t)
 	sellerEID, err := w.seller.EID()
 	require.NoError(t, err)
@@ -681,8 +679,7 @@ func TestSelectAcrossEpochEnd(t *testing.T) {
 	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
 	api := &lateAPI{API: f.Platform, beforePair: func() {}}
 	w := newPhoneWorld(t, f, api, false)
-	now := f.Clock.Now()
-	f.Clock.Advance(adv.EpochStart(adv.Epoch(now)+1).Sub(now) - 2*time.Second)
+	toNextEpoch(t, f, -2*time.Second)
 	w.hear(t)
 	sellerEID, err := w.seller.EID()
 	require.NoError(t, err)
@@ -1135,8 +1132,7 @@ func TestWaitPairedAcrossSelect(t *testing.T) {
 		c, err := w.seller.Select(ctx, shopperEID)
 		require.NoError(t, err)
 		require.True(t, c.Paired)
-		now := w.f.Clock.Now()
-		w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now) + 1).Sub(now))
+		toNextEpoch(t, w.f, 0)
 		w.hear(t)
 		next, err := w.seller.EID()
 		require.NoError(t, err)
@@ -1159,9 +1155,8 @@ func TestWaitPairedAcrossSelect(t *testing.T) {
 func TestPeersAskAgainAboutUnknownAdverts(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	now := w.f.Clock.Now()
 	// Well inside an epoch, so that the EID stays the same.
-	w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now)+1).Sub(now) + time.Minute)
+	toNextEpoch(t, w.f, time.Minute)
 	till := enrolPhoneCard(t, w.f, "Till 2")
 	p := w.shopperHearsSeller(t, till, -40)
 	peers, err := w.shopper.Peers(ctx)
@@ -1211,9 +1206,8 @@ func TestPeersForgetStaleAdverts(t *testing.T) {
 	})
 	t.Run("revoked", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, false)
-		now := w.f.Clock.Now()
 		// Well inside an epoch, so that the EID stays the same.
-		w.f.Clock.Advance(adv.EpochStart(adv.Epoch(now)+1).Sub(now) + time.Minute)
+		toNextEpoch(t, w.f, time.Minute)
 		p := w.shopperHearsSeller(t, w.sellerCard, -40)
 		named(t, w, p)
 		w.f.Revoke(&paytest.Card{Chain: w.sellerCard.Enrolment.Chain})
@@ -1303,9 +1297,8 @@ func TestPeersSlowName(t *testing.T) {
 			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
 			api := &heldResolveAPI{API: f.Platform, answered: make(chan struct{}), release: make(chan struct{})}
 			w := newPhoneWorld(t, f, api, false)
-			now := f.Clock.Now()
 			// Well inside an epoch, so that the EID stays the same.
-			f.Clock.Advance(adv.EpochStart(adv.Epoch(now)+1).Sub(now) + time.Minute)
+			toNextEpoch(t, f, time.Minute)
 			p := w.shopperHearsSeller(t, w.sellerCard, -40)
 			want := []payflow.QueueEntry{{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}}
 			peers := func(msg string) []payflow.QueueEntry {
@@ -1596,6 +1589,14 @@ func advanceIntoSecond(tb testing.TB, f *paytest.Fixture) {
 	tb.Helper()
 	now := f.Clock.Now()
 	advanceTo(tb, f, time.Unix(now.Unix()+1, 300_000_000))
+}
+
+// toNextEpoch moves f's clock to d after the start of the next EID
+// epoch (before it, when d is negative).
+func toNextEpoch(tb testing.TB, f *paytest.Fixture, d time.Duration) {
+	tb.Helper()
+	now := f.Clock.Now()
+	f.Clock.Advance(adv.EpochStart(adv.Epoch(now) + 1).Add(d).Sub(now))
 }
 
 // advanceTo moves f's clock forward to at.
