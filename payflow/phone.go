@@ -35,16 +35,18 @@ const UnknownPeerTTL = 30 * time.Second
 // PeerNameTTL is how long a phone keeps the platform's name for an advert
 // (Peers, Select) before it asks again, counted from when it sent the
 // resolution; an answer never replaces the one to a later resolution of
-// the same EID. So an advert replayed after the platform stopped naming
-// its EID, or of a card revoked or no longer a seller card since, leaves
-// the queue screen at most PeerNameTTL after the platform stops naming it,
-// or twice that while the platform refuses the card's resolutions because
-// of its rate (see Peers). That grace is the queue screen's only: once
-// PeerNameTTL has passed, Select asks again, sending the resolution again
-// while the platform answers ErrRateLimited, up to RateLimitTries times in
-// all, and then fails with ErrRateLimited. A name is kept across the end
-// of an EID epoch: the platform names an EID throughout the epoch after
-// its own (PROTOCOL.md §1.2).
+// the same EID, and is not kept when Select found the session with
+// another name since it was sent (ErrMismatch). So an advert replayed
+// after the platform stopped naming its EID, or of a card revoked or no
+// longer a seller card since, leaves the queue screen at most
+// PeerNameTTL after the platform stops naming it, or twice that while the
+// platform refuses the card's resolutions because of its rate (see
+// Peers). That grace is the queue screen's only: once PeerNameTTL has
+// passed, Select asks again, sending the resolution again while the
+// platform answers ErrRateLimited, up to RateLimitTries times in all, and
+// then fails with ErrRateLimited. A name is kept across the end of an EID
+// epoch: the platform names an EID throughout the epoch after its own
+// (PROTOCOL.md §1.2).
 const PeerNameTTL = 30 * time.Second
 
 // DefaultPollInterval is how often a phone asks the platform while it
@@ -352,30 +354,49 @@ func authed[T any](ctx context.Context, p *phone, fn func(token string) (T, erro
 	return fn(l.Token)
 }
 
-// peerName is the platform's answer on an EID, kept by a phone.
+// peerName is the platform's answer on an EID, kept by a phone, or what
+// is left of one that the phone forgot.
 type peerName struct {
 	r     *ResolveResponse // nil: the platform could not name it
-	asked time.Time        // when the phone sent the resolution that r answers
+	asked time.Time        // when the phone sent the resolution that r answers, or forgot
+	// forgotten: the phone forgot its answer at asked (forget), and
+	// keeps no answer; one to a resolution sent before is not kept.
+	forgotten bool
 }
 
 // until is when the phone asks again: UnknownPeerTTL or PeerNameTTL after
-// it sent the resolution, however long the answer took to arrive.
+// it sent the resolution, however long the answer took to arrive. A
+// forgotten answer expires as a name would, PeerNameTTL after the phone
+// forgot it: by then, an answer to a resolution sent before has expired
+// too.
 func (n peerName) until() time.Time {
-	if n.r == nil {
+	if n.r == nil && !n.forgotten {
 		return n.asked.Add(UnknownPeerTTL)
 	}
 	return n.asked.Add(PeerNameTTL)
 }
 
+// replacedBy reports whether the answer to a resolution sent at asked
+// replaces n: it does unless n answers a resolution sent later, or n was
+// forgotten at asked or later (at asked, the clock cannot tell whether
+// the resolution was sent before, and the answer is not kept).
+func (n peerName) replacedBy(asked time.Time) bool {
+	if n.forgotten {
+		return asked.After(n.asked)
+	}
+	return !n.asked.After(asked)
+}
+
 // maxNames bounds how many answers on EIDs a phone keeps.
 const maxNames = 4 * queue.DefaultCapacity
 
-// kept returns the phone's answer on eid, if it has one, fresh or not.
+// kept returns the phone's answer on eid, if it has one, fresh or not;
+// none when it forgot it.
 func (p *phone) kept(eid adv.EID) (peerName, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n, ok := p.names[eid]
-	return n, ok
+	return n, ok && !n.forgotten
 }
 
 // resolve returns what the platform knows of eid, nil when it knows
@@ -391,7 +412,8 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 
 // ask asks the platform about eid, as resolve, and keeps its answer
 // unless it keeps one to a resolution sent later (by another call that
-// the platform answered first), which is newer.
+// the platform answered first), which is newer, or forgot its answer on
+// eid since it sent this one (forget).
 func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
 	asked := p.opts.Now()
 	r, err := authed(ctx, p, func(token string) (*ResolveResponse, error) {
@@ -408,7 +430,7 @@ func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) 
 	now := p.opts.Now()
 	p.mu.Lock()
 	p.pruneNamesLocked(now)
-	if old, ok := p.names[eid]; !ok || !old.asked.After(asked) {
+	if old, ok := p.names[eid]; !ok || old.replacedBy(asked) {
 		p.names[eid] = peerName{r: r, asked: asked}
 	}
 	p.mu.Unlock()
@@ -416,9 +438,10 @@ func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) 
 }
 
 // pruneNamesLocked drops the answers that expired PeerNameTTL or more
-// before now, which Peers no longer shows: it scans them at most once per
-// PeerNameTTL, or when the phone keeps maxNames of them; if it still keeps
-// that many, it drops them all.
+// before now, which Peers no longer shows, and the forgotten ones as
+// names (peerName.until): it scans them at most once per PeerNameTTL, or
+// when the phone keeps maxNames of them; if it still keeps that many, it
+// drops them all.
 func (p *phone) pruneNamesLocked(now time.Time) {
 	if d := now.Sub(p.namesPruned); len(p.names) < maxNames && d >= 0 && d < PeerNameTTL {
 		return
@@ -618,11 +641,15 @@ func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.
 	return nil
 }
 
-// forget drops what the platform said of eid, so that it is asked again.
+// forget drops what the platform said of eid, so that it is asked again,
+// and keeps in its place when it forgot it, so that an answer to a
+// resolution of eid sent before (by a call still waiting for it) is not
+// kept when it arrives.
 func (p *phone) forget(eid adv.EID) {
+	now := p.opts.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	delete(p.names, eid)
+	p.names[eid] = peerName{asked: now, forgotten: true}
 }
 
 // sameSession reports whether two views show the same session: its ID,

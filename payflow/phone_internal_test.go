@@ -120,3 +120,23 @@ func TestPhoneForgetsNamesWhenFull(t *testing.T) {
 	resolveNamed(t, p, maxNames)
 	assert.Equal(t, []adv.EID{testEID(maxNames)}, slices.Collect(maps.Keys(p.names)))
 }
+
+// TestPhoneDropsForgottenNames: what a phone keeps of a name it forgot
+// (forget) is no answer, and is dropped as the name would be had the
+// phone asked when it forgot it, PeerNameTTL after it expired.
+func TestPhoneDropsForgottenNames(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	p := namingPhone(&now)
+	resolveNamed(t, p, 0) // looks for expired names
+	now = now.Add(time.Second)
+	p.forget(testEID(0))
+	assert.Equal(t, peerName{asked: now, forgotten: true}, p.names[testEID(0)])
+	_, ok := p.kept(testEID(0))
+	assert.False(t, ok, "no answer")
+	now = now.Add(PeerNameTTL) // expired, but less than PeerNameTTL ago
+	resolveNamed(t, p, 1)      // looks for expired names
+	assert.Contains(t, p.names, testEID(0))
+	now = now.Add(PeerNameTTL)
+	resolveNamed(t, p, 2)
+	assert.ElementsMatch(t, []adv.EID{testEID(1), testEID(2)}, slices.Collect(maps.Keys(p.names)), "what is left of the forgotten name dropped")
+}

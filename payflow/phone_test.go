@@ -1285,6 +1285,42 @@ func (a *heldResolveAPI) Resolve(ctx context.Context, token string, req *payflow
 	return r, err
 }
 
+// slowPeers is a shopper phone that heard the seller well inside an EID
+// epoch, over a heldResolveAPI, with Peers running in the background until
+// the platform answered its resolution, at t0.
+type slowPeers struct {
+	w     *phoneWorld
+	api   *heldResolveAPI
+	heard adv.Packet                  // the seller's advert
+	slow  <-chan []payflow.QueueEntry // what that Peers returns
+	// release lets the answer reach the phone (the first call; it is
+	// called at the test's end too).
+	release func()
+}
+
+func newSlowPeers(t *testing.T) *slowPeers {
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	api := &heldResolveAPI{API: f.Platform, answered: make(chan struct{}), release: make(chan struct{})}
+	w := newPhoneWorld(t, f, api, false)
+	// Well inside an epoch, so that the EID stays the same.
+	toNextEpoch(t, f, time.Minute)
+	s := &slowPeers{w: w, api: api, heard: w.shopperHearsSeller(t, w.sellerCard, -40), release: sync.OnceFunc(func() { close(api.release) })}
+	t.Cleanup(s.release)
+	slow := make(chan []payflow.QueueEntry, 1)
+	s.slow = slow
+	go func() {
+		got, err := w.shopper.Peers(context.Background())
+		assert.NoError(t, err)
+		slow <- got
+	}()
+	select {
+	case <-api.answered: // the platform named the seller at t0
+	case got := <-slow:
+		require.FailNow(t, "Peers ended before the platform answered", "%v", got)
+	}
+	return s
+}
+
 // TestPeersSlowName: the platform's name for an advert is kept for
 // PeerNameTTL from when the phone asked, not from when the answer
 // arrived, and an answer never replaces the answer to a resolution sent
@@ -1294,32 +1330,15 @@ func TestPeersSlowName(t *testing.T) {
 	ctx := context.Background()
 	for _, revoked := range []bool{false, true} {
 		t.Run(map[bool]string{false: "named", true: "revoked meanwhile"}[revoked], func(t *testing.T) {
-			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
-			api := &heldResolveAPI{API: f.Platform, answered: make(chan struct{}), release: make(chan struct{})}
-			w := newPhoneWorld(t, f, api, false)
-			// Well inside an epoch, so that the EID stays the same.
-			toNextEpoch(t, f, time.Minute)
-			p := w.shopperHearsSeller(t, w.sellerCard, -40)
-			want := []payflow.QueueEntry{{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}}
+			s := newSlowPeers(t)
+			w, f, api, slow, release := s.w, s.w.f, s.api, s.slow, s.release
+			want := []payflow.QueueEntry{{EID: s.heard.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}}
 			peers := func(msg string) []payflow.QueueEntry {
 				t.Helper()
 				w.shopperHearsSeller(t, w.sellerCard, -40)
 				got, err := w.shopper.Peers(ctx)
 				require.NoError(t, err, msg)
 				return got
-			}
-			release := sync.OnceFunc(func() { close(api.release) })
-			t.Cleanup(release)
-			slow := make(chan []payflow.QueueEntry, 1)
-			go func() {
-				got, err := w.shopper.Peers(ctx)
-				assert.NoError(t, err)
-				slow <- got
-			}()
-			select {
-			case <-api.answered: // the platform named the seller at t0
-			case got := <-slow:
-				require.FailNow(t, "Peers ended before the platform answered", "%v", got)
 			}
 			if revoked {
 				f.Revoke(&paytest.Card{Chain: w.sellerCard.Enrolment.Chain})
@@ -1348,6 +1367,37 @@ func TestPeersSlowName(t *testing.T) {
 			assert.Equal(t, int32(2), api.calls.Load(), "the name expired PeerNameTTL after the phone asked")
 		})
 	}
+}
+
+// TestSelectAfterMismatchDropsOlderNames: once Select found the session
+// with another name than the one it had for the peer (ErrMismatch), a
+// name that the platform gave to a resolution sent before is not kept
+// when it arrives: the next Select asks the platform again and pairs
+// under the name the platform gives now, rather than failing with
+// ErrMismatch again for PeerNameTTL.
+func TestSelectAfterMismatchDropsOlderNames(t *testing.T) {
+	ctx := context.Background()
+	s := newSlowPeers(t) // the platform named the seller "Corner Shop" at t0
+	w, f, api, p := s.w, s.w.f, s.api, s.heard
+	f.Clock.Advance(time.Second)
+	peers, err := w.shopper.Peers(ctx)
+	require.NoError(t, err)
+	require.Len(t, peers, 1)
+	require.Equal(t, "Corner Shop", peers[0].Name)
+	require.NoError(t, f.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: phoneMerchant, Name: "Corner Shop & Co", Currency: "EUR",
+		SellerCardIDs: []string{w.sellerCard.Enrolment.ICCID},
+	}))
+	_, err = w.shopper.Select(ctx, p.EID)
+	require.ErrorIs(t, err, payflow.ErrMismatch, "the user picked another name")
+	require.Equal(t, int32(2), api.calls.Load())
+
+	s.release() // the name of t0 arrives after the mismatch
+	<-s.slow
+	c, err := w.shopper.Select(ctx, p.EID)
+	require.NoError(t, err, "the name of t0 is not kept")
+	assert.Equal(t, "Corner Shop & Co", c.Name)
+	assert.Equal(t, int32(3), api.calls.Load(), "the platform is asked again")
 }
 
 // TestPeersAcrossEpochChange: 60 sellers heard every second stay on the
