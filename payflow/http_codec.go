@@ -82,10 +82,10 @@ func init() {
 }
 
 // wireDecode decodes a request body into v; every failure of the body
-// matches ErrInvalid (one of v's type, whose times cannot be checked,
-// ErrInternal), with a message that names the message v points to (its
-// type's name, as PROTOCOL.md §5.3 names it) and what is wrong with the
-// body (wireFault), and no Go type.
+// matches ErrInvalid (one of v's type, whose times and byte strings
+// cannot be checked, ErrInternal), with a message that names the message
+// v points to (its type's name, as PROTOCOL.md §5.3 names it) and what is
+// wrong with the body (wireFault), and no Go type.
 func wireDecode(data []byte, v any) error {
 	err := wireUnmarshal(wireDec, data, v)
 	if err != nil && !errors.Is(err, ErrInternal) {

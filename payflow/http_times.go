@@ -84,7 +84,7 @@ func wireCheckFor(t reflect.Type) (reflect.Type, error) {
 	if !ok {
 		w, err := wireCheckType(t, 0, map[wireCheckKey]reflect.Type{})
 		if err != nil {
-			err = fmt.Errorf("%w: payflow: the times of %v cannot be checked: %v", ErrInternal, t, err)
+			err = fmt.Errorf("%w: payflow: the times and byte strings of %v cannot be checked: %v", ErrInternal, t, err)
 		}
 		c, _ = wireChecks.LoadOrStore(t, wireCheckEntry{w, err})
 	}

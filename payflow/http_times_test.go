@@ -464,25 +464,28 @@ func TestWireTimesInArrays(t *testing.T) {
 // type with a time or a byte string that also decodes from a byte string
 // (encoding.BinaryUnmarshaler), which they take without a look at what
 // it holds: no body of such a type is decoded, with an error that names
-// the type and is the platform's (ErrInternal), not the body's. A type
-// that decodes from a byte string without either is decoded.
+// the body's type and the type at fault and is the platform's
+// (ErrInternal), not the body's. A type that decodes from a byte string
+// without either is decoded.
 func TestWireCheckNotFollowed(t *testing.T) {
 	bytesBody := []byte{0x48, 0, 0, 0, 0, 0x6b, 0x49, 0xd2, 0x00}
 	for _, tt := range []struct {
-		body []byte
-		v    func() any
-		name string
+		body            []byte
+		v               func() any
+		bodyType, fault string
 	}{
-		{bytesBody, func() any { return new(binaryTimed) }, "binaryTimed"},
-		{cat([]byte{0xa1, 1}, wireAt), func() any { return new(binaryTimed) }, "binaryTimed"},
-		{cat([]byte{0xa1, 1, 0x81}, bytesBody), func() any { return new(binaries) }, "binaryTimed"},
-		{bytesBody, func() any { return new(binaryBytes) }, "binaryBytes"},
+		{bytesBody, func() any { return new(binaryTimed) }, "binaryTimed", "binaryTimed"},
+		{cat([]byte{0xa1, 1}, wireAt), func() any { return new(binaryTimed) }, "binaryTimed", "binaryTimed"},
+		{cat([]byte{0xa1, 1, 0x81}, bytesBody), func() any { return new(binaries) }, "binaries", "binaryTimed"},
+		{bytesBody, func() any { return new(binaryBytes) }, "binaryBytes", "binaryBytes"},
 	} {
+		want := ErrInternal.Error() + ": payflow: the times and byte strings of payflow." + tt.bodyType +
+			" cannot be checked: payflow." + tt.fault + " holds a time or bytes and decodes from a byte string too (encoding.BinaryUnmarshaler)"
 		err := wireDecode(tt.body, tt.v())
 		require.ErrorIs(t, err, ErrInternal, "%T", tt.v())
 		assert.NotErrorIs(t, err, ErrInvalid)
-		assert.ErrorContains(t, err, tt.name)
-		assert.ErrorContains(t, wireDecodeReply(tt.body, tt.v()), tt.name)
+		assert.EqualError(t, err, want)
+		assert.EqualError(t, wireDecodeReply(tt.body, tt.v()), want)
 	}
 	var c binaryCount
 	require.NoError(t, wireDecode([]byte{0x43, 1, 2, 3}, &c))
