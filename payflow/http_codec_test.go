@@ -300,3 +300,39 @@ func TestWireByteStrings(t *testing.T) {
 		assert.NoError(t, wireDecodeReply(body, wireReplyTypes[i]()), "reply %d", i)
 	}
 }
+
+// TestWireListsUndefined: undefined in place of a whole array of byte
+// strings or of times, which the CBOR library would take for no array,
+// is of the wrong type, in a request as in a reply, refused as the
+// decoders refuse any other value of the wrong type; null there is taken
+// for no array, as if the key were left out.
+func TestWireListsUndefined(t *testing.T) {
+	for _, tt := range []struct {
+		v      func() any
+		key    byte
+		goType string
+		list   func(v any) any // the decoded array
+	}{
+		{func() any { return new(Info) }, 1, "array of byte strings", func(v any) any { return v.(*Info).Chain }},
+		{func() any { return new(nestedBytes) }, 2, "array of byte strings", func(v any) any { return v.(*nestedBytes).List }},
+		{func() any { return new(nestedTimed) }, 5, "array of times", func(v any) any { return v.(*nestedTimed).Times }},
+	} {
+		name := reflect.TypeOf(tt.v()).Elem()
+		undefined := []byte{0xa1, tt.key, 0xf7}
+		if _, reply := tt.v().(*Info); !reply {
+			err := wireDecode(undefined, tt.v())
+			assert.ErrorIs(t, err, ErrInvalid, "%v", name)
+			assert.EqualError(t, err, fmt.Sprintf("payflow: invalid request: body is not a valid %s: field %d has the wrong type", name.Name(), tt.key))
+		}
+		assert.EqualError(t, wireDecodeReply(undefined, tt.v()),
+			fmt.Sprintf("cbor: cannot unmarshal undefined into Go struct field %v.%d of type %s", name, tt.key, tt.goType))
+
+		null := []byte{0xa1, tt.key, 0xf6}
+		for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
+			v := tt.v()
+			if assert.NoError(t, decode(null, v), "%v null", name) {
+				assert.Nil(t, tt.list(v), "%v null", name)
+			}
+		}
+	}
+}

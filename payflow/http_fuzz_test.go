@@ -180,6 +180,8 @@ func FuzzWireCheck(f *testing.F) {
 	f.Add(uint8(2), []byte{0xa1, 2, 0x83, 0x61, 'n', 0xf7, 0x07})                                      // undefined in an embedded field's position
 	f.Add(uint8(4), []byte{0xa1, 2, 0x82, 0x40, 0x81, 0x01})                                           // an array of integers for a byte string, in a list
 	f.Add(uint8(4), []byte{0xa1, 5, 0xa1, 0x82, 0x01, 0x02, 0xf5})                                     // in a map key
+	f.Add(uint8(0), []byte{0xa1, 5, 0xf7})                                                             // undefined for a list of times
+	f.Add(uint8(4), []byte{0xa1, 2, 0xf7})                                                             // undefined for a list of byte strings
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		fuzzWireRequest(t, wireCheckedTypes, kind, data)
 	})

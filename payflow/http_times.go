@@ -18,14 +18,16 @@ import (
 // values that mode takes but the protocol does not, anywhere in the value
 // v points to (a field, a nested struct's field, an element of a slice or
 // an array, a map key or value, behind pointers): a text (RFC 3339),
-// floating-point or undefined value of a time.Time, and an array of small
+// floating-point or undefined value of a time.Time, an array of small
 // integers or undefined in place of a byte string, which mode takes into
-// a []byte or a [N]byte as its octets or as no bytes. It decodes data a
-// second time for that, into the check type of v's type (wireCheckFor),
-// without the first pass's duplicate detection (wireDecCheck). A byte
-// string's error is the decoders' own for a value of the wrong type,
-// naming the field of v's type that holds it. A type whose check cannot
-// be built fails with an error matching ErrInternal.
+// a []byte or a [N]byte as its octets or as no bytes, and undefined in
+// place of a slice of times or of byte strings, which mode takes for no
+// slice. It decodes data a second time for that, into the check type of
+// v's type (wireCheckFor), without the first pass's duplicate detection
+// (wireDecCheck). The error of a byte string or of a slice is the
+// decoders' own for a value of the wrong type, naming the field of v's
+// type that holds it. A type whose check cannot be built fails with an
+// error matching ErrInternal.
 func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
 	if err := mode.Unmarshal(data, v); err != nil {
 		return err
@@ -121,7 +123,8 @@ var (
 //     pointer: the decoders set a pointer to nil for undefined without a
 //     look at its type);
 //   - for a slice or an array, one of the check type of its elements,
-//     but for a slice of byte strings wireBytesList;
+//     but for a slice of byte strings wireBytesList and for a slice of
+//     times wireTimeList;
 //     for a map, one of the check types of its keys and of its values
 //     (wireSkip for those without a time or bytes). Keys that the
 //     decoders tell apart may be one key of the check type (all keys of a
@@ -169,6 +172,8 @@ func wireCheckType(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type
 		case nil:
 		case reflect.TypeFor[wireBytes]():
 			w = reflect.TypeFor[wireBytesList]()
+		case reflect.TypeFor[wireTime]():
+			w = reflect.TypeFor[wireTimeList]()
 		default:
 			w = reflect.SliceOf(e)
 		}
@@ -416,16 +421,38 @@ func wireByteString(data []byte, goType string) error {
 	return nil
 }
 
-// wireBytesList checks each element of an array with wireBytes, as a
-// slice of wireBytes would without the slice that the decoders would
-// make for it: what a slice of byte strings decodes into, so that the
-// check allocates nothing. It takes null and undefined, which the
-// decoders take for no slice.
+// wireBytesList checks an array of byte strings (wireList): what a slice
+// of byte strings decodes into.
 type wireBytesList struct{}
 
 // UnmarshalCBOR implements cbor.Unmarshaler.
 func (wireBytesList) UnmarshalCBOR(data []byte) error {
-	if len(data) == 0 || data[0]>>5 != 4 {
+	return wireList[wireBytes](data, "array of byte strings")
+}
+
+// wireTimeList checks an array of times (wireList): what a slice of
+// times decodes into.
+type wireTimeList struct{}
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (wireTimeList) UnmarshalCBOR(data []byte) error {
+	return wireList[wireTime](data, "array of times")
+}
+
+// wireList checks item data where a slice of goType goes, as a slice of
+// E would without the slice that the decoders would make for it, so that
+// the check allocates nothing: it returns the decoders' error for a
+// value of the wrong type, a *cbor.UnmarshalTypeError, for undefined
+// (0xf7), which the decoders take for no slice, and checks each element
+// of an array with E. Null (0xf6), which the decoders take for no slice,
+// is not refused.
+func wireList[E cbor.Unmarshaler](data []byte, goType string) error {
+	switch {
+	case len(data) == 0:
+		return nil
+	case data[0] == 0xf7:
+		return &cbor.UnmarshalTypeError{CBORType: "undefined", GoType: goType}
+	case data[0]>>5 != 4:
 		return nil
 	}
 	// The elements follow the array's head: its initial byte, then 1, 2,
@@ -438,10 +465,10 @@ func (wireBytesList) UnmarshalCBOR(data []byte) error {
 	case ai == 31:
 		items = items[:len(items)-1]
 	}
-	var b wireBytes
+	var e E
 	for len(items) > 0 {
 		var err error
-		if items, err = wireDecCheck.UnmarshalFirst(items, &b); err != nil {
+		if items, err = wireDecCheck.UnmarshalFirst(items, &e); err != nil {
 			return err
 		}
 	}
