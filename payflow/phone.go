@@ -152,6 +152,7 @@ type phone struct {
 	eidEpoch uint32
 	eid      adv.EID
 	names    map[adv.EID]peerName
+	asks     uint64 // the resolutions sent and answers forgotten, which order them (peerName.seq)
 	session  *SessionView
 	platform [][]byte     // the platform's certificate chain, from Info
 	next     uint32       // index of the session's next payment request
@@ -359,6 +360,10 @@ func authed[T any](ctx context.Context, p *phone, fn func(token string) (T, erro
 type peerName struct {
 	r     *ResolveResponse // nil: the platform could not name it
 	asked time.Time        // when the phone sent the resolution that r answers, or forgot
+	// seq orders the resolutions that the phone sent and the answers
+	// that it forgot, by when it did (phone.asks): the clock cannot,
+	// which may read the same for both.
+	seq uint64
 	// forgotten: the phone forgot its answer at asked (forget), and
 	// keeps no answer; one to a resolution sent before is not kept.
 	forgotten bool
@@ -376,15 +381,11 @@ func (n peerName) until() time.Time {
 	return n.asked.Add(PeerNameTTL)
 }
 
-// replacedBy reports whether the answer to a resolution sent at asked
-// replaces n: it does unless n answers a resolution sent later, or n was
-// forgotten at asked or later (at asked, the clock cannot tell whether
-// the resolution was sent before, and the answer is not kept).
-func (n peerName) replacedBy(asked time.Time) bool {
-	if n.forgotten {
-		return asked.After(n.asked)
-	}
-	return !n.asked.After(asked)
+// replacedBy reports whether the answer to the resolution of sequence
+// number seq replaces n: it does unless n answers a resolution sent
+// later, or n was forgotten since that resolution was sent.
+func (n peerName) replacedBy(seq uint64) bool {
+	return n.seq < seq
 }
 
 // maxNames bounds how many answers on EIDs a phone keeps.
@@ -413,9 +414,10 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 // ask asks the platform about eid, as resolve, and keeps its answer
 // unless it keeps one to a resolution sent later (by another call that
 // the platform answered first), which is newer, or forgot its answer on
-// eid since it sent this one (forget).
+// eid since it sent this one (forget): later by the order of their
+// sequence numbers (peerName.seq), whatever the clock read.
 func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
-	asked := p.opts.Now()
+	seq, asked := p.sequence()
 	r, err := authed(ctx, p, func(token string) (*ResolveResponse, error) {
 		return p.api.Resolve(ctx, token, &ResolveRequest{EID: eid[:]})
 	})
@@ -430,11 +432,21 @@ func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) 
 	now := p.opts.Now()
 	p.mu.Lock()
 	p.pruneNamesLocked(now)
-	if old, ok := p.names[eid]; !ok || old.replacedBy(asked) {
-		p.names[eid] = peerName{r: r, asked: asked}
+	if old, ok := p.names[eid]; !ok || old.replacedBy(seq) {
+		p.names[eid] = peerName{r: r, asked: asked, seq: seq}
 	}
 	p.mu.Unlock()
 	return r, nil
+}
+
+// sequence returns the sequence number of a resolution sent, or of an answer
+// forgotten, now (phone.asks), and the time by the phone's clock.
+func (p *phone) sequence() (uint64, time.Time) {
+	now := p.opts.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asks++
+	return p.asks, now
 }
 
 // pruneNamesLocked drops the answers that expired PeerNameTTL or more
@@ -646,10 +658,10 @@ func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.
 // resolution of eid sent before (by a call still waiting for it) is not
 // kept when it arrives.
 func (p *phone) forget(eid adv.EID) {
-	now := p.opts.Now()
+	seq, now := p.sequence()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.names[eid] = peerName{asked: now, forgotten: true}
+	p.names[eid] = peerName{asked: now, seq: seq, forgotten: true}
 }
 
 // sameSession reports whether two views show the same session: its ID,

@@ -130,7 +130,7 @@ func TestPhoneDropsForgottenNames(t *testing.T) {
 	resolveNamed(t, p, 0) // looks for expired names
 	now = now.Add(time.Second)
 	p.forget(testEID(0))
-	assert.Equal(t, peerName{asked: now, forgotten: true}, p.names[testEID(0)])
+	assert.Equal(t, peerName{asked: now, seq: 2, forgotten: true}, p.names[testEID(0)])
 	_, ok := p.kept(testEID(0))
 	assert.False(t, ok, "no answer")
 	now = now.Add(PeerNameTTL) // expired, but less than PeerNameTTL ago

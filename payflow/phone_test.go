@@ -1324,12 +1324,22 @@ func newSlowPeers(t *testing.T) *slowPeers {
 // TestPeersSlowName: the platform's name for an advert is kept for
 // PeerNameTTL from when the phone asked, not from when the answer
 // arrived, and an answer never replaces the answer to a resolution sent
-// later: a slow name does not bring back, or keep on the queue screen, a
-// card that the platform said since it could not name.
+// later, also when the clock read the same when the phone sent both: a
+// slow name does not bring back, or keep on the queue screen, a card that
+// the platform said since it could not name.
 func TestPeersSlowName(t *testing.T) {
 	ctx := context.Background()
-	for _, revoked := range []bool{false, true} {
-		t.Run(map[bool]string{false: "named", true: "revoked meanwhile"}[revoked], func(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		revoked bool
+		after   time.Duration // from t0 to the second resolution
+	}{
+		{"named", false, 0},
+		{"revoked meanwhile", true, time.Second},
+		{"revoked at the same clock reading", true, 0},
+	} {
+		revoked := tt.revoked
+		t.Run(tt.name, func(t *testing.T) {
 			s := newSlowPeers(t)
 			w, f, api, slow, release := s.w, s.w.f, s.api, s.slow, s.release
 			want := []payflow.QueueEntry{{EID: s.heard.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}}
@@ -1342,10 +1352,10 @@ func TestPeersSlowName(t *testing.T) {
 			}
 			if revoked {
 				f.Revoke(&paytest.Card{Chain: w.sellerCard.Enrolment.Chain})
-				f.Clock.Advance(time.Second)
-				assert.Empty(t, peers("t0+1 s"), "the platform no longer names the card")
+				f.Clock.Advance(tt.after)
+				assert.Empty(t, peers("t0+after"), "the platform no longer names the card")
 				require.Equal(t, int32(2), api.calls.Load())
-				f.Clock.Advance(20 * time.Second)
+				f.Clock.Advance(21*time.Second - tt.after)
 			} else {
 				f.Clock.Advance(21 * time.Second)
 			}
