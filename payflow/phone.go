@@ -35,8 +35,9 @@ const UnknownPeerTTL = 30 * time.Second
 // PeerNameTTL is how long a phone keeps the platform's name for an advert
 // (Peers, Select) before it asks again, counted from when it sent the
 // resolution; an answer never replaces the one to a later resolution of
-// the same EID, and is not kept when Select found the session with
-// another name since it was sent (ErrMismatch). So an advert replayed
+// the same EID, which the call that waited for it returns in its place,
+// and is not kept when Select found the session with another name since
+// it was sent (ErrMismatch), the call then asking again. So an advert replayed
 // after the platform stopped naming its EID, or of a card revoked or no
 // longer a seller card since, leaves the queue screen at most
 // PeerNameTTL after the platform stops naming it, or twice that while the
@@ -411,32 +412,52 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 	return p.ask(ctx, eid)
 }
 
-// ask asks the platform about eid, as resolve, and keeps its answer
-// unless it keeps one to a resolution sent later (by another call that
-// the platform answered first), which is newer, or forgot its answer on
-// eid since it sent this one (forget): later by the order of their
-// sequence numbers (peerName.seq), whatever the clock read.
+// ask asks the platform about eid, as resolve, and keeps its answer and
+// returns it, unless it keeps one to a resolution sent later (by another
+// call that the platform answered first): it then returns that one, which
+// is newer. When it forgot its answer on eid since it sent this one
+// (forget), it keeps no answer and asks again, since the platform names
+// eid otherwise now; it asks once more each time it forgot the answer
+// again while it waited. Later is by the order of their sequence numbers
+// (peerName.seq), whatever the clock read.
 func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
+	for {
+		r, forgotten, err := p.askOnce(ctx, eid)
+		if err != nil || !forgotten {
+			return r, err
+		}
+	}
+}
+
+// askOnce asks the platform about eid once, as ask; forgotten reports
+// that the phone forgot its answer on eid since it sent the resolution,
+// and r is then no answer.
+func (p *phone) askOnce(ctx context.Context, eid adv.EID) (r *ResolveResponse, forgotten bool, err error) {
 	seq, asked := p.sequence()
-	r, err := authed(ctx, p, func(token string) (*ResolveResponse, error) {
+	r, err = authed(ctx, p, func(token string) (*ResolveResponse, error) {
 		return p.api.Resolve(ctx, token, &ResolveRequest{EID: eid[:]})
 	})
 	switch {
 	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
 		r = nil
 	case err != nil:
-		return nil, err
+		return nil, false, err
 	case r.Role != uint8(p.role.Opposite()):
 		r = nil // a card advertising a role it does not have
 	}
 	now := p.opts.Now()
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.pruneNamesLocked(now)
-	if old, ok := p.names[eid]; !ok || old.replacedBy(seq) {
+	switch old, ok := p.names[eid]; {
+	case !ok || old.replacedBy(seq):
 		p.names[eid] = peerName{r: r, asked: asked, seq: seq}
+		return r, false, nil
+	case old.forgotten:
+		return nil, true, nil
+	default:
+		return old.r, false, nil
 	}
-	p.mu.Unlock()
-	return r, nil
 }
 
 // sequence returns the sequence number of a resolution sent, or of an answer
