@@ -86,7 +86,8 @@ var _ API = (*Client)(nil)
 // "https://pay.example.com", or "https://example.com/pay" for one served
 // under a path; the paths /v1/… are appended, after any trailing slashes
 // of baseURL are cut). It fails with an error matching ErrInvalid when
-// baseURL is not an http or https URL with a host; when its port is not
+// baseURL is not an http or https URL with a host (a port alone, as in
+// "http://:8080", is none); when its port is not
 // from 1 to 65535, which no connection can be made to; when it has a
 // query or a fragment (even an empty one, a lone "?" or "#"), which the
 // appended paths could not follow; when it has user credentials
@@ -138,7 +139,8 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 }
 
 // checkBaseURL returns an error matching ErrInvalid unless baseURL is an
-// http or https URL with a host, without a query, a fragment or user
+// http or https URL with a host (not a port alone, which the dialer would
+// take for the local machine), without a query, a fragment or user
 // credentials, whose port, if it has one, is from 1 to 65535 (leading
 // zeros allowed, as the dialer takes them): any other could never be
 // sent, or not to the paths of the calls, or would show its credentials.
@@ -155,7 +157,7 @@ func checkBaseURL(baseURL string) error {
 		return fmt.Errorf("%w: payflow: base URL: %v", ErrInvalid, err)
 	case u.Scheme != "http" && u.Scheme != "https": // Parse lowers the scheme's case
 		return fmt.Errorf("%w: payflow: base URL scheme %q is not http or https", ErrInvalid, u.Scheme)
-	case u.Host == "":
+	case u.Hostname() == "": // a port alone, as in "http://:8080", names no host
 		return fmt.Errorf("%w: payflow: base URL has no host", ErrInvalid)
 	case !validPort(u.Port()): // Parse takes any digits
 		return fmt.Errorf("%w: payflow: base URL port %q is not from 1 to 65535", ErrInvalid, u.Port())

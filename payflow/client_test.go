@@ -297,6 +297,8 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 		{"platform.example", `payflow: invalid request: payflow: base URL scheme "" is not http or https`},
 		{"https://", "payflow: invalid request: payflow: base URL has no host"},
 		{"http:///v1", "payflow: invalid request: payflow: base URL has no host"},
+		{"http://:8080", "payflow: invalid request: payflow: base URL has no host"},
+		{"https://:443/pay", "payflow: invalid request: payflow: base URL has no host"},
 		{"http://[::1", "payflow: invalid request: payflow: base URL: missing ']' in host"},
 		{"http://user:secret@[::1", "payflow: invalid request: payflow: base URL: missing ']' in host"},
 		{"https://platform.example/?x=1", "payflow: invalid request: payflow: base URL has a query"},
