@@ -146,13 +146,19 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 // sent, or not to the paths of the calls, or would show its credentials.
 // Port 0 is refused with the ports past 65535: no connection can be made
 // to it. The error of a URL that does not parse leaves the URL out, which
-// may hold credentials.
+// may hold credentials, and says only that it does not parse when the URL
+// holds an "@": the parser's reason may repeat a part of a password that
+// holds a "/", a "?" or a "#" it took for the host or the port.
 func checkBaseURL(baseURL string) error {
 	u, err := url.Parse(baseURL)
 	if e, ok := errors.AsType[*url.Error](err); ok {
 		err = e.Err
 	}
 	switch {
+	case err != nil && strings.Contains(baseURL, "@"):
+		// The parser may have taken a part of the credentials for the
+		// host or the port, and would repeat it.
+		return fmt.Errorf("%w: payflow: base URL does not parse", ErrInvalid)
 	case err != nil:
 		return fmt.Errorf("%w: payflow: base URL: %v", ErrInvalid, err)
 	case u.Scheme != "http" && u.Scheme != "https": // Parse lowers the scheme's case

@@ -300,7 +300,12 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 		{"http://:8080", "payflow: invalid request: payflow: base URL has no host"},
 		{"https://:443/pay", "payflow: invalid request: payflow: base URL has no host"},
 		{"http://[::1", "payflow: invalid request: payflow: base URL: missing ']' in host"},
-		{"http://user:secret@[::1", "payflow: invalid request: payflow: base URL: missing ']' in host"},
+		{"http://user:secret@[::1", "payflow: invalid request: payflow: base URL does not parse"},
+		// A password with an unescaped "/", "?" or "#" ends the authority
+		// before the "@": the parser would take a part of it for a port.
+		{"http://user:s3cr/et@platform.example", "payflow: invalid request: payflow: base URL does not parse"},
+		{"http://user:s3cr?et@platform.example", "payflow: invalid request: payflow: base URL does not parse"},
+		{"http://user:s3cr#et@platform.example", "payflow: invalid request: payflow: base URL does not parse"},
 		{"https://platform.example/?x=1", "payflow: invalid request: payflow: base URL has a query"},
 		{"https://platform.example/pay?", "payflow: invalid request: payflow: base URL has a query"},
 		{"https://platform.example/pay#top", "payflow: invalid request: payflow: base URL has a fragment"},
