@@ -301,6 +301,37 @@ func TestWireByteStrings(t *testing.T) {
 	}
 }
 
+// caseKeyed has text keys that differ only in case: the decoders match
+// a key to the field under it, else to the first field under it in
+// another case.
+type caseKeyed struct {
+	Data []byte `cbor:"data"`
+	N    int    `cbor:"DATA"`
+}
+
+// TestWireByteStringsUnderTextKeys: the check of the byte strings matches
+// a text key to the field that the decoders fill: undefined under the
+// key of an integer is taken although a byte string goes
+// under the same key in another case, and undefined under a key that the
+// decoders match to the byte string in another case is refused.
+func TestWireByteStringsUnderTextKeys(t *testing.T) {
+	undefinedUnder := func(key string) []byte {
+		b, err := wireEnc.Marshal(map[string]cbor.RawMessage{key: {0xf7}})
+		require.NoError(t, err)
+		return b
+	}
+	for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
+		assert.NoError(t, decode(undefinedUnder("DATA"), new(caseKeyed)))
+	}
+	for _, key := range []string{"data", "Data"} {
+		err := wireDecode(undefinedUnder(key), new(caseKeyed))
+		assert.ErrorIs(t, err, ErrInvalid, key)
+		assert.EqualError(t, err, "payflow: invalid request: body is not a valid caseKeyed: field data has the wrong type", key)
+		assert.EqualError(t, wireDecodeReply(undefinedUnder(key), new(caseKeyed)),
+			"cbor: cannot unmarshal undefined into Go struct field payflow.caseKeyed.data of type byte string", key)
+	}
+}
+
 // TestWireListsUndefined: undefined in place of a whole array of byte
 // strings or of times, which the CBOR library would take for no array,
 // is of the wrong type, in a request as in a reply, refused as the

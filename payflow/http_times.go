@@ -115,10 +115,13 @@ var (
 //     tell them), wireBytes;
 //   - for a struct, a struct with a field under the same key for each
 //     field the decoders fill (wireFields: the fields of embedded structs
-//     too) that holds a time or bytes, of that field's check type;
-//     for a struct decoded from an array (wireToArray), one field for each
-//     field the decoders fill, in their order, of wireSkip for those
-//     without;
+//     too) that holds a time or bytes, of that field's check type, and
+//     of wireSkip for each other field under a text key (not keyasint),
+//     so that the decoders match a text key, which they match
+//     case-insensitively when no field is under it exactly, to the field
+//     they fill in t, in the order of t's fields; for a struct decoded
+//     from an array (wireToArray), one field for each field the decoders
+//     fill, in their order, of wireSkip for those without;
 //   - for a pointer, the check type of what it points to (not a
 //     pointer: the decoders set a pointer to nil for undefined without a
 //     look at its type);
@@ -229,7 +232,10 @@ func wireCheckStruct(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Ty
 			return nil, err
 		case w != nil:
 			holds = true
-		case toArray:
+		case toArray || !f.keyAsInt:
+			// A field of a text key stays, so that the decoders match
+			// a text key to the same field as in t (exactly, else
+			// case-insensitively: the first in another case).
 			w = reflect.TypeFor[wireSkip]()
 		default:
 			continue
