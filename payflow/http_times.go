@@ -482,8 +482,9 @@ func wireList[E cbor.Unmarshaler](data []byte, goType string) error {
 }
 
 // wireSkip takes any item: the check's stand-in for an item without a
-// time where it must take one all the same (a field of a struct decoded
-// from an array, a map's key or value beside one with a time).
+// time or a byte string where it must take one all the same (a field of
+// a struct decoded from an array or under a text key, a map's key or
+// value beside one with a time or a byte string).
 type wireSkip struct{}
 
 // UnmarshalCBOR implements cbor.Unmarshaler.
