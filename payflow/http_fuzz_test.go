@@ -2,8 +2,13 @@ package payflow
 
 import (
 	"bytes"
+	"fmt"
+	"reflect"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 )
 
 // wireRequestTypes are the request bodies the handler decodes, by the
@@ -92,6 +97,87 @@ func wireRoundTrip(t *testing.T, v any, fresh func() any, decode func([]byte, an
 	}
 }
 
+// wireEncEmpty is wireEnc but for nil slices and maps, which it encodes
+// as empty ones rather than null, so that the encoding of a decoded value
+// holds a byte string wherever the value holds a []byte, and an array
+// wherever it holds another slice.
+var wireEncEmpty = func() cbor.EncMode {
+	eo := cbor.CoreDetEncOptions()
+	eo.Time = cbor.TimeUnix
+	eo.TimeTag = cbor.EncTagNone
+	eo.NilContainers = cbor.NilContainerAsEmpty
+	em, err := eo.EncMode()
+	if err != nil {
+		panic(err)
+	}
+	return em
+}()
+
+// wireKindsKept checks that body data, which mode decoded into v, has a
+// CBOR byte string, or null, wherever the encoding of v (wireEncEmpty)
+// has a byte string, and no undefined under the key of a field of v's
+// type that is a slice of byte strings or of times: the CBOR library takes
+// an array of small integers or undefined into a []byte or an ID, and
+// undefined into a slice, which the protocol refuses (wireUnmarshal). The
+// encoding and data are compared as mode decodes them into an interface
+// value, item by item under the keys and at the indexes that both have;
+// map keys are not compared.
+func wireKindsKept(t *testing.T, mode cbor.DecMode, data []byte, v any) {
+	t.Helper()
+	enc, err := wireEncEmpty.Marshal(v)
+	if err != nil {
+		t.Fatalf("decoded value does not encode: %v", err)
+	}
+	var want any
+	if err := mode.Unmarshal(enc, &want); err == nil { // else a map key that an interface value cannot hold (an array)
+		wireKindsAt(t, mode, want, data, "body")
+	}
+	var top map[any]cbor.RawMessage
+	if mode.Unmarshal(data, &top) != nil {
+		return
+	}
+	for _, f := range wireFields(reflect.TypeOf(v).Elem()) {
+		key, err := strconv.ParseUint(f.key, 10, 64)
+		list := f.typ.Kind() == reflect.Slice && (f.typ.Elem() == timeType || f.typ.Elem().Kind() == reflect.Slice && f.typ.Elem().Elem().Kind() == reflect.Uint8)
+		if f.keyAsInt && err == nil && list && bytes.Equal(top[key], []byte{0xf7}) {
+			t.Fatalf("body.%d: undefined in the body where the decoded value has a slice of %v", key, f.typ.Elem())
+		}
+	}
+}
+
+// wireKindsAt checks item data, at path at, against want, the decoded
+// item of the encoding at the same place (wireKindsKept).
+func wireKindsAt(t *testing.T, mode cbor.DecMode, want any, data []byte, at string) {
+	t.Helper()
+	if len(data) == 0 || data[0] == 0xf6 { // null: no bytes
+		return
+	}
+	switch w := want.(type) {
+	case []byte:
+		if data[0]>>5 != 2 {
+			t.Fatalf("%s: %x in the body where the decoded value has a byte string", at, data)
+		}
+	case []any:
+		var items []cbor.RawMessage
+		if mode.Unmarshal(data, &items) != nil {
+			return // not an array, or one of an item of no interface value
+		}
+		for i := range min(len(w), len(items)) {
+			wireKindsAt(t, mode, w[i], items[i], at+"."+strconv.Itoa(i))
+		}
+	case map[any]any:
+		var items map[any]cbor.RawMessage
+		if mode.Unmarshal(data, &items) != nil {
+			return // not a map, or one of a key of no interface value (an array)
+		}
+		for k, x := range w {
+			if item, ok := items[k]; ok {
+				wireKindsAt(t, mode, x, item, fmt.Sprintf("%s.%v", at, k))
+			}
+		}
+	}
+}
+
 func FuzzWireRequest(f *testing.F) {
 	for i, b := range wireRequestSeeds() {
 		f.Add(uint8(i), b)
@@ -104,7 +190,8 @@ func FuzzWireRequest(f *testing.F) {
 }
 
 // fuzzWireRequest decodes data as a request body of the type of types
-// that kind picks: it is refused as malformed (ErrInvalid), or it
+// that kind picks: it is refused as malformed (ErrInvalid), or it has the
+// kinds of item that the decoded value has (wireKindsKept) and
 // round-trips (wireRoundTrip).
 func fuzzWireRequest(t *testing.T, types []func() any, kind uint8, data []byte) {
 	fresh := types[int(kind)%len(types)]
@@ -115,6 +202,7 @@ func fuzzWireRequest(t *testing.T, types []func() any, kind uint8, data []byte) 
 		}
 		return
 	}
+	wireKindsKept(t, wireDec, data, v)
 	wireRoundTrip(t, v, fresh, wireDecode)
 }
 
@@ -136,6 +224,7 @@ func FuzzWireReply(f *testing.F) {
 		if err := wireDecodeReply(data, v); err != nil {
 			return
 		}
+		wireKindsKept(t, wireDecResp, data, v)
 		wireRoundTrip(t, v, fresh, wireDecodeReply)
 	})
 }
