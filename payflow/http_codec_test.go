@@ -367,3 +367,70 @@ func TestWireListsUndefined(t *testing.T) {
 		}
 	}
 }
+
+// plainNested holds maps and arrays without a time or a byte string: a
+// nested map, an array of arrays and a map of maps.
+type plainNested struct {
+	Item   CatalogItem     `cbor:"1,keyasint"`
+	Grid   [][]uint64      `cbor:"2,keyasint"`
+	ByName map[string]Line `cbor:"3,keyasint"`
+}
+
+// TestWireUndefinedContainers: a body that is null or undefined is not a
+// map; undefined in place of a nested map or of an array, or of an
+// element of an array that is a map or an array, which the CBOR library
+// would take for no value, is of the wrong type, in a request as in a
+// reply; null in place of a nested map or an array is taken as if it
+// were left out.
+func TestWireUndefinedContainers(t *testing.T) {
+	requests := map[reflect.Type]bool{}
+	for _, fresh := range wireRequestTypes {
+		requests[reflect.TypeOf(fresh()).Elem()] = true
+	}
+	for _, bt := range wireBodies {
+		for _, item := range []struct {
+			b    byte
+			name string
+		}{{0xf6, "null"}, {0xf7, "undefined"}} {
+			if requests[bt] {
+				err := wireDecode([]byte{item.b}, reflect.New(bt).Interface())
+				assert.ErrorIs(t, err, ErrInvalid, "%v %s", bt, item.name)
+				assert.EqualError(t, err, "payflow: invalid request: body is not a valid "+bt.Name()+": it is not a map", "%v %s", bt, item.name)
+			}
+			assert.EqualError(t, wireDecodeReply([]byte{item.b}, reflect.New(bt).Interface()),
+				"cbor: cannot unmarshal "+item.name+" into Go value of type "+bt.String(), "%v %s", bt, item.name)
+		}
+	}
+
+	for _, tt := range []struct {
+		v      func() any
+		body   []byte
+		field  string
+		goType string
+	}{
+		{func() any { return new(Catalog) }, []byte{0xa1, 3, 0xf7}, "3", "array of maps"},
+		{func() any { return new(Catalog) }, []byte{0xa1, 3, 0x82, 0xa0, 0xf7}, "3", "map"},
+		{func() any { return new(PaymentView) }, []byte{0xa1, 9, 0xf7}, "9", "array of maps"},
+		{func() any { return new(PaymentView) }, []byte{0xa1, 10, 0x81, 0xf7}, "10", "map"},
+		{func() any { return new(plainNested) }, []byte{0xa1, 1, 0xf7}, "1", "map"},
+		{func() any { return new(plainNested) }, []byte{0xa1, 2, 0xf7}, "2", "array of arrays"},
+		{func() any { return new(plainNested) }, []byte{0xa1, 2, 0x82, 0x80, 0xf7}, "2", "array"},
+		{func() any { return new(plainNested) }, []byte{0xa1, 3, 0xa1, 0x61, 'k', 0xf7}, "3", "map"},
+	} {
+		name := reflect.TypeOf(tt.v()).Elem()
+		err := wireDecode(tt.body, tt.v())
+		assert.ErrorIs(t, err, ErrInvalid, "%x", tt.body)
+		assert.EqualError(t, err, "payflow: invalid request: body is not a valid "+name.Name()+": field "+tt.field+" has the wrong type", "%x", tt.body)
+		assert.EqualError(t, wireDecodeReply(tt.body, tt.v()),
+			"cbor: cannot unmarshal undefined into Go struct field "+name.String()+"."+tt.field+" of type "+tt.goType, "%x", tt.body)
+
+		// Null in the same place is taken as if it were left out.
+		null := bytes.ReplaceAll(tt.body, []byte{0xf7}, []byte{0xf6})
+		for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
+			assert.NoError(t, decode(null, tt.v()), "%x", null)
+		}
+	}
+	var c Catalog
+	require.NoError(t, wireDecodeReply([]byte{0xa1, 3, 0x82, 0xa0, 0xf6}, &c))
+	assert.Equal(t, []CatalogItem{{}, {}}, c.Items)
+}

@@ -115,10 +115,13 @@ var wireEncEmpty = func() cbor.EncMode {
 
 // wireKindsKept checks that body data, which mode decoded into v, has a
 // CBOR byte string, or null, wherever the encoding of v (wireEncEmpty)
-// has a byte string, and no undefined under the key of a field of v's
-// type that is a slice of byte strings or of times: the CBOR library takes
-// an array of small integers or undefined into a []byte or an ID, and
-// undefined into a slice, which the protocol refuses (wireUnmarshal). The
+// has a byte string, that it is not null or undefined as a whole, and no
+// undefined under the key of a field of v's type that is a slice of byte
+// strings or of times, or a struct, a map, a slice or an array that holds
+// no time and no bytes (wirePlain): the CBOR library takes an array of
+// small integers or undefined into a []byte or an ID, and null or
+// undefined into a struct or a slice, which the protocol refuses
+// (wireUnmarshal). The
 // encoding and data are compared as mode decodes them into an interface
 // value, item by item under the keys and at the indexes that both have;
 // map keys are not compared.
@@ -132,6 +135,9 @@ func wireKindsKept(t *testing.T, mode cbor.DecMode, data []byte, v any) {
 	if err := mode.Unmarshal(enc, &want); err == nil { // else a map key that an interface value cannot hold (an array)
 		wireKindsAt(t, mode, want, data, "body")
 	}
+	if len(data) == 1 && (data[0] == 0xf6 || data[0] == 0xf7) {
+		t.Fatalf("body: %x for a map", data)
+	}
 	var top map[any]cbor.RawMessage
 	if mode.Unmarshal(data, &top) != nil {
 		return
@@ -139,10 +145,38 @@ func wireKindsKept(t *testing.T, mode cbor.DecMode, data []byte, v any) {
 	for _, f := range wireFields(reflect.TypeOf(v).Elem()) {
 		key, err := strconv.ParseUint(f.key, 10, 64)
 		list := f.typ.Kind() == reflect.Slice && (f.typ.Elem() == timeType || f.typ.Elem().Kind() == reflect.Slice && f.typ.Elem().Elem().Kind() == reflect.Uint8)
-		if f.keyAsInt && err == nil && list && bytes.Equal(top[key], []byte{0xf7}) {
-			t.Fatalf("body.%d: undefined in the body where the decoded value has a slice of %v", key, f.typ.Elem())
+		container := f.typ.Kind() == reflect.Struct || f.typ.Kind() == reflect.Map || f.typ.Kind() == reflect.Slice || f.typ.Kind() == reflect.Array
+		if f.keyAsInt && err == nil && (list || container && wirePlain(f.typ, 0)) && bytes.Equal(top[key], []byte{0xf7}) {
+			t.Fatalf("body.%d: undefined in the body where the decoded value has a %v", key, f.typ)
 		}
 	}
+}
+
+// wirePlain reports whether type t holds no time.Time, no slice or array
+// of bytes and no type that decodes itself, at depth or deeper (depth
+// counted to wireMaxNested, past which nothing is decoded).
+func wirePlain(t reflect.Type, depth int) bool {
+	if depth > wireMaxNested {
+		return true
+	}
+	if t == timeType || reflect.PointerTo(t).Implements(reflect.TypeFor[cbor.Unmarshaler]()) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		return wirePlain(t.Elem(), depth)
+	case reflect.Slice, reflect.Array:
+		return t.Elem().Kind() != reflect.Uint8 && wirePlain(t.Elem(), depth+1)
+	case reflect.Map:
+		return wirePlain(t.Key(), depth+1) && wirePlain(t.Elem(), depth+1)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if !wirePlain(t.Field(i).Type, depth+1) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // wireKindsAt checks item data, at path at, against want, the decoded
@@ -184,6 +218,8 @@ func FuzzWireRequest(f *testing.F) {
 	}
 	f.Add(uint8(0), []byte{0xa2, 0x01, 0x61, 'a', 0x01, 0x61, 'b'})
 	f.Add(uint8(6), []byte{0xbf, 0x01, 0x41, 0x00, 0xff})
+	f.Add(uint8(6), []byte{0xf7}) // undefined for the body
+	f.Add(uint8(0), []byte{0xf6}) // null for the body
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		fuzzWireRequest(t, wireRequestTypes, kind, data)
 	})
@@ -218,6 +254,12 @@ func FuzzWireReply(f *testing.F) {
 	f.Add(uint8(5), []byte{0xa1, 0x0e, 0xfb, 0x41, 0xda, 0xd2, 0x74, 0x80, 0x00, 0x00, 0x00})
 	f.Add(uint8(3), []byte{0xa1, 0x09, 0xf7})
 	f.Add(uint8(1), []byte{0xa1, 0x05, 0xf6})
+	// Undefined for the body, for a list of maps and for one of its
+	// maps; null for the body.
+	f.Add(uint8(5), []byte{0xf7})
+	f.Add(uint8(4), []byte{0xf6})
+	f.Add(uint8(4), []byte{0xa1, 0x03, 0xf7})
+	f.Add(uint8(5), []byte{0xa1, 0x09, 0x82, 0xa0, 0xf7})
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		fresh := wireReplyTypes[int(kind)%len(wireReplyTypes)]
 		v := fresh()

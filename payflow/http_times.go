@@ -20,19 +20,33 @@ import (
 // an array, a map key or value, behind pointers): a text (RFC 3339),
 // floating-point or undefined value of a time.Time, an array of small
 // integers or undefined in place of a byte string, which mode takes into
-// a []byte or a [N]byte as its octets or as no bytes, and undefined in
+// a []byte or a [N]byte as its octets or as no bytes, undefined in
 // place of a slice of times or of byte strings, which mode takes for no
-// slice. It decodes data a second time for that, into the check type of
-// v's type (wireCheckFor), without the first pass's duplicate detection
-// (wireDecCheck). The error of a byte string or of a slice is the
-// decoders' own for a value of the wrong type, naming the field of v's
-// type that holds it. A type whose check cannot be built fails with an
-// error matching ErrInternal.
+// slice, and undefined in place of a struct, a map, a slice or an array
+// that holds no time and no bytes (wireCheckValue), which mode takes for
+// no value. It decodes data a second time for that, into the check type
+// of v's type (wireCheckFor), without the first pass's duplicate
+// detection (wireDecCheck). The error of such an item is the decoders'
+// own for a value of the wrong type, naming the field of v's type that
+// holds it. A body of null or undefined, which mode takes for no value,
+// is refused where v points to a struct or a map, with the decoders'
+// error for a value of the wrong type that names v's type. A type whose
+// check cannot be built fails with an error matching ErrInternal.
 func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
 	if err := mode.Unmarshal(data, v); err != nil {
 		return err
 	}
 	t := reflect.TypeOf(v).Elem() // v is a pointer: Unmarshal refuses anything else
+	if k := t.Kind(); k == reflect.Struct || k == reflect.Map {
+		// data is one item, which mode took: null or undefined is one
+		// octet.
+		switch data[0] {
+		case 0xf6:
+			return &cbor.UnmarshalTypeError{CBORType: "null", GoType: t.String()}
+		case 0xf7:
+			return &cbor.UnmarshalTypeError{CBORType: "undefined", GoType: t.String()}
+		}
+	}
 	w, err := wireCheckFor(t)
 	if w == nil || err != nil {
 		return err
@@ -108,15 +122,19 @@ var (
 
 // wireCheckType returns the check type of t: the type that an item of
 // type t decodes into to have its times and byte strings checked (with
-// wireDecCheck), nil when t holds no time.Time and no slice or array of
-// bytes, by the rules by which the decoders fill t:
+// wireDecCheck), and undefined refused in place of a struct, a map, a
+// slice or an array that it holds (wireCheckValue), nil when t holds no
+// time.Time, no slice or array of bytes and no such value, by the rules
+// by which the decoders fill t:
 //   - for a time.Time, wireTime;
 //   - for a slice or an array of bytes (of kind uint8, as the decoders
 //     tell them), wireBytes;
 //   - for a struct, a struct with a field under the same key for each
 //     field the decoders fill (wireFields: the fields of embedded structs
-//     too) that holds a time or bytes, of that field's check type, and
-//     of wireSkip for each other field under a text key (not keyasint),
+//     too) that holds a time or bytes, of that field's check type, for
+//     each field of a struct, a map, a slice or an array without, of
+//     wireCheckValue of its type, and of wireSkip for each other field
+//     under a text key (not keyasint),
 //     so that the decoders match a text key, which they match
 //     case-insensitively when no field is under it exactly, to the field
 //     they fill in t, in the order of t's fields; for a struct decoded
@@ -126,10 +144,13 @@ var (
 //     pointer: the decoders set a pointer to nil for undefined without a
 //     look at its type);
 //   - for a slice or an array, one of the check type of its elements,
-//     but for a slice of byte strings wireBytesList and for a slice of
-//     times wireTimeList;
+//     but for a slice of byte strings wireBytesList, for a slice of
+//     times wireTimeList, and for one of elements without a time or
+//     bytes that are structs, maps, slices or arrays wireMapList or
+//     wireArrayList (wireCheckValueList);
 //     for a map, one of the check types of its keys and of its values
-//     (wireSkip for those without a time or bytes). Keys that the
+//     (for values without a time or bytes, wireCheckValue of their type,
+//     else wireSkip, as for keys without). Keys that the
 //     decoders tell apart may be one key of the check type (all keys of a
 //     time.Time are wireTime{}), which wireDecCheck, without duplicate
 //     detection, takes.
@@ -138,8 +159,9 @@ var (
 // nothing at a depth the decoders refuse (wireMaxNested) is looked at, so
 // a type that holds itself ends. A type that decodes itself (a
 // cbor.Unmarshaler) is left to its own decoding. The check cannot follow
-// the decoders, and wireCheckType fails, for a type that holds a time or
-// bytes and also decodes from a byte string (encoding.BinaryUnmarshaler),
+// the decoders, and wireCheckType fails, for a type that holds a time,
+// bytes or a struct, a map, a slice or an array and also decodes from a
+// byte string (encoding.BinaryUnmarshaler),
 // which the decoders take without a look at what it holds. Memo holds
 // the types already built.
 func wireCheckType(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type) (reflect.Type, error) {
@@ -173,6 +195,7 @@ func wireCheckType(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type
 	case reflect.Slice:
 		switch e, err = wireCheckType(t.Elem(), depth+1, memo); e {
 		case nil:
+			w = wireCheckValueList(t.Elem())
 		case reflect.TypeFor[wireBytes]():
 			w = reflect.TypeFor[wireBytesList]()
 		case reflect.TypeFor[wireTime]():
@@ -183,6 +206,8 @@ func wireCheckType(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type
 	case reflect.Array:
 		if e, err = wireCheckType(t.Elem(), depth+1, memo); e != nil {
 			w = reflect.ArrayOf(t.Len(), e)
+		} else {
+			w = wireCheckValueList(t.Elem())
 		}
 	case reflect.Map:
 		w, err = wireCheckMap(t, depth, memo)
@@ -191,7 +216,7 @@ func wireCheckType(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type
 	case err != nil:
 		return nil, err
 	case w != nil && reflect.PointerTo(t).Implements(binaryUnmarshalerType):
-		return nil, fmt.Errorf("%v holds a time or bytes and decodes from a byte string too (encoding.BinaryUnmarshaler)", t)
+		return nil, fmt.Errorf("%v holds a time, bytes or a struct, a map, a slice or an array and decodes from a byte string too (encoding.BinaryUnmarshaler)", t)
 	}
 	memo[key] = w
 	return w, nil
@@ -204,6 +229,9 @@ func wireCheckMap(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type)
 		return nil, err
 	}
 	e, err := wireCheckType(t.Elem(), depth+1, memo)
+	if e == nil {
+		e = wireCheckValue(t.Elem())
+	}
 	switch {
 	case err != nil:
 		return nil, err
@@ -227,6 +255,9 @@ func wireCheckStruct(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Ty
 	holds := false
 	for i, f := range wireFields(t) {
 		w, err := wireCheckType(f.typ, depth+1, memo)
+		if w == nil {
+			w = wireCheckValue(f.typ)
+		}
 		switch {
 		case err != nil:
 			return nil, err
@@ -254,6 +285,44 @@ func wireCheckStruct(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Ty
 		return nil, nil
 	}
 	return reflect.StructOf(fields), nil
+}
+
+// wireCheckValue returns what checks an item of type t, which holds no
+// time and no bytes, for undefined: for a struct or a map wireMapValue,
+// for a slice, an array or a struct decoded from an array (wireToArray)
+// wireArrayValue; nil for any other type (a pointer too: the decoders
+// take null and undefined alike for no pointer), and for a type that
+// decodes itself or from a byte string.
+func wireCheckValue(t reflect.Type) reflect.Type {
+	if t == timeType || t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) ||
+		reflect.PointerTo(t).Implements(binaryUnmarshalerType) {
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if wireToArray(t) {
+			return reflect.TypeFor[wireArrayValue]()
+		}
+		return reflect.TypeFor[wireMapValue]()
+	case reflect.Map:
+		return reflect.TypeFor[wireMapValue]()
+	case reflect.Slice, reflect.Array:
+		return reflect.TypeFor[wireArrayValue]()
+	}
+	return nil
+}
+
+// wireCheckValueList returns the check type of a slice or an array of
+// elements of type t, which hold no time and no bytes: wireMapList or
+// wireArrayList for elements that wireCheckValue checks, else nil.
+func wireCheckValueList(t reflect.Type) reflect.Type {
+	switch wireCheckValue(t) {
+	case reflect.TypeFor[wireMapValue]():
+		return reflect.TypeFor[wireMapList]()
+	case reflect.TypeFor[wireArrayValue]():
+		return reflect.TypeFor[wireArrayList]()
+	}
+	return nil
 }
 
 // wireCheckPkg is the package path of the unexported fields of the types
@@ -453,13 +522,8 @@ func (wireTimeList) UnmarshalCBOR(data []byte) error {
 // of an array with E. Null (0xf6), which the decoders take for no slice,
 // is not refused.
 func wireList[E cbor.Unmarshaler](data []byte, goType string) error {
-	switch {
-	case len(data) == 0:
-		return nil
-	case data[0] == 0xf7:
-		return &cbor.UnmarshalTypeError{CBORType: "undefined", GoType: goType}
-	case data[0]>>5 != 4:
-		return nil
+	if err := wireDefined(data, goType); err != nil || len(data) == 0 || data[0]>>5 != 4 {
+		return err
 	}
 	// The elements follow the array's head: its initial byte, then 1, 2,
 	// 4 or 8 octets of its length for the additional information 24 to
@@ -479,6 +543,50 @@ func wireList[E cbor.Unmarshaler](data []byte, goType string) error {
 		}
 	}
 	return nil
+}
+
+// wireMapValue refuses undefined (0xf7) where a map goes (a struct or a
+// map, which the decoders would leave as it was), with the decoders'
+// error for a value of the wrong type, a *cbor.UnmarshalTypeError; it
+// takes any other item, null too, which the decoders take as if the map
+// were left out.
+type wireMapValue struct{}
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (wireMapValue) UnmarshalCBOR(data []byte) error { return wireDefined(data, "map") }
+
+// wireArrayValue is wireMapValue where an array goes (a slice, an array
+// or a struct decoded from an array).
+type wireArrayValue struct{}
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (wireArrayValue) UnmarshalCBOR(data []byte) error { return wireDefined(data, "array") }
+
+// wireDefined returns the decoders' error for a value of the wrong type
+// when item data is undefined (0xf7) where a goType goes; else nil.
+func wireDefined(data []byte, goType string) error {
+	if len(data) > 0 && data[0] == 0xf7 {
+		return &cbor.UnmarshalTypeError{CBORType: "undefined", GoType: goType}
+	}
+	return nil
+}
+
+// wireMapList checks an array of maps (wireList): what a slice of
+// structs or maps without a time or bytes decodes into.
+type wireMapList struct{}
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (wireMapList) UnmarshalCBOR(data []byte) error {
+	return wireList[wireMapValue](data, "array of maps")
+}
+
+// wireArrayList checks an array of arrays (wireList): what a slice of
+// slices or arrays without a time or bytes decodes into.
+type wireArrayList struct{}
+
+// UnmarshalCBOR implements cbor.Unmarshaler.
+func (wireArrayList) UnmarshalCBOR(data []byte) error {
+	return wireList[wireArrayValue](data, "array of arrays")
 }
 
 // wireSkip takes any item: the check's stand-in for an item without a

@@ -480,7 +480,7 @@ func TestWireCheckNotFollowed(t *testing.T) {
 		{bytesBody, func() any { return new(binaryBytes) }, "binaryBytes", "binaryBytes"},
 	} {
 		want := ErrInternal.Error() + ": payflow: the times and byte strings of payflow." + tt.bodyType +
-			" cannot be checked: payflow." + tt.fault + " holds a time or bytes and decodes from a byte string too (encoding.BinaryUnmarshaler)"
+			" cannot be checked: payflow." + tt.fault + " holds a time, bytes or a struct, a map, a slice or an array and decodes from a byte string too (encoding.BinaryUnmarshaler)"
 		err := wireDecode(tt.body, tt.v())
 		require.ErrorIs(t, err, ErrInternal, "%T", tt.v())
 		assert.NotErrorIs(t, err, ErrInvalid)
