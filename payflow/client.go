@@ -92,7 +92,10 @@ var _ API = (*Client)(nil)
 // query or a fragment (even an empty one, a lone "?" or "#"), which the
 // appended paths could not follow; when it has user credentials
 // ("user:password@"), which errors and logs would show (no error repeats
-// them); or when an option is out of range (see ClientOptions).
+// them); when its path holds an "@" (an escaped "%40" is taken), as
+// "http://user:1234/et@host" does, whose host is "user" and whose path
+// holds the rest of the credentials; or when an option is out of range
+// (see ClientOptions).
 func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	err := checkOptions(
 		option{"AttemptTimeout", int64(opts.AttemptTimeout), true, 0},
@@ -140,10 +143,13 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 
 // checkBaseURL returns an error matching ErrInvalid unless baseURL is an
 // http or https URL with a host (not a port alone, which the dialer would
-// take for the local machine), without a query, a fragment or user
-// credentials, whose port, if it has one, is from 1 to 65535 (leading
-// zeros allowed, as the dialer takes them): any other could never be
-// sent, or not to the paths of the calls, or would show its credentials.
+// take for the local machine), without a query, a fragment, user
+// credentials or an "@" in its path (where a password of digits followed
+// by a "/" puts the rest of the credentials, the host being the user
+// name: an escaped "%40" is taken), whose port, if it has one, is from 1
+// to 65535 (leading zeros allowed, as the dialer takes them): any other
+// could never be sent, or not to the paths of the calls, or would show
+// its credentials or send them to another host.
 // Port 0 is refused with the ports past 65535: no connection can be made
 // to it. The error of a URL that does not parse leaves the URL out, which
 // may hold credentials, and says only that it does not parse when the URL
@@ -173,6 +179,8 @@ func checkBaseURL(baseURL string) error {
 		return fmt.Errorf("%w: payflow: base URL has a fragment", ErrInvalid)
 	case u.RawQuery != "" || u.ForceQuery:
 		return fmt.Errorf("%w: payflow: base URL has a query", ErrInvalid)
+	case strings.Contains(u.EscapedPath(), "@"):
+		return fmt.Errorf("%w: payflow: base URL has an \"@\" in its path", ErrInvalid)
 	}
 	return nil
 }

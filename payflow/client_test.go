@@ -306,6 +306,10 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 		{"http://user:s3cr/et@platform.example", "payflow: invalid request: payflow: base URL does not parse"},
 		{"http://user:s3cr?et@platform.example", "payflow: invalid request: payflow: base URL does not parse"},
 		{"http://user:s3cr#et@platform.example", "payflow: invalid request: payflow: base URL does not parse"},
+		// One of digits before the "/" parses, the "@" in the path: the
+		// host would be "user".
+		{"http://user:1234/et@platform.example", `payflow: invalid request: payflow: base URL has an "@" in its path`},
+		{"https://platform.example/pay@shop", `payflow: invalid request: payflow: base URL has an "@" in its path`},
 		{"https://platform.example/?x=1", "payflow: invalid request: payflow: base URL has a query"},
 		{"https://platform.example/pay?", "payflow: invalid request: payflow: base URL has a query"},
 		{"https://platform.example/pay#top", "payflow: invalid request: payflow: base URL has a fragment"},
@@ -328,7 +332,7 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 		assert.Zero(t, rt.count(), tt.url)
 	}
 	for _, url := range []string{"http://platform.example", "HTTPS://platform.example:8443/base/",
-		"http://127.0.0.1:1", "http://[::1]:65535", "https://platform.example:0443", "https://platform.example:/pay"} {
+		"http://127.0.0.1:1", "http://[::1]:65535", "https://platform.example:0443", "https://platform.example:/pay", "https://platform.example/pay%40shop"} {
 		c, err := payflow.NewClient(url, payflow.ClientOptions{})
 		require.NoError(t, err, url)
 		assert.NotNil(t, c)
