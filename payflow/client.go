@@ -169,18 +169,22 @@ func checkBaseURL(baseURL string) error {
 		return fmt.Errorf("%w: payflow: base URL: %v", ErrInvalid, err)
 	case u.Scheme != "http" && u.Scheme != "https": // Parse lowers the scheme's case
 		return fmt.Errorf("%w: payflow: base URL scheme %q is not http or https", ErrInvalid, u.Scheme)
-	case u.Hostname() == "": // a port alone, as in "http://:8080", names no host
-		return fmt.Errorf("%w: payflow: base URL has no host", ErrInvalid)
-	case !validPort(u.Port()): // Parse takes any digits
-		return fmt.Errorf("%w: payflow: base URL port %q is not from 1 to 65535", ErrInvalid, u.Port())
 	case u.User != nil: // "@" alone too
 		return fmt.Errorf("%w: payflow: base URL has user credentials", ErrInvalid)
+	case strings.Contains(u.EscapedPath(), "@"):
+		// Before the host and port checks: the host and port may be
+		// parts of credentials that a "/" cut short.
+		return fmt.Errorf("%w: payflow: base URL has an \"@\" in its path", ErrInvalid)
+	case u.Hostname() == "": // a port alone, as in "http://:8080", names no host
+		return fmt.Errorf("%w: payflow: base URL has no host", ErrInvalid)
+	case !validPort(u.Port()):
+		// Parse takes any digits; they are not repeated, since they may
+		// be the start of a password ("http://user:99999?et@host").
+		return fmt.Errorf("%w: payflow: base URL port is not from 1 to 65535", ErrInvalid)
 	case strings.Contains(baseURL, "#"): // Parse cuts the fragment at the first "#"
 		return fmt.Errorf("%w: payflow: base URL has a fragment", ErrInvalid)
 	case u.RawQuery != "" || u.ForceQuery:
 		return fmt.Errorf("%w: payflow: base URL has a query", ErrInvalid)
-	case strings.Contains(u.EscapedPath(), "@"):
-		return fmt.Errorf("%w: payflow: base URL has an \"@\" in its path", ErrInvalid)
 	}
 	return nil
 }

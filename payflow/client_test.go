@@ -310,6 +310,11 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 		// host would be "user".
 		{"http://user:1234/et@platform.example", `payflow: invalid request: payflow: base URL has an "@" in its path`},
 		{"https://platform.example/pay@shop", `payflow: invalid request: payflow: base URL has an "@" in its path`},
+		// Digits of a password taken for a port out of range are not
+		// repeated either.
+		{"http://user:99999/et@platform.example", `payflow: invalid request: payflow: base URL has an "@" in its path`},
+		{"http://user:0/et@platform.example", `payflow: invalid request: payflow: base URL has an "@" in its path`},
+		{"http://user:99999?et@platform.example", "payflow: invalid request: payflow: base URL port is not from 1 to 65535"},
 		{"https://platform.example/?x=1", "payflow: invalid request: payflow: base URL has a query"},
 		{"https://platform.example/pay?", "payflow: invalid request: payflow: base URL has a query"},
 		{"https://platform.example/pay#top", "payflow: invalid request: payflow: base URL has a fragment"},
@@ -318,11 +323,11 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 		{"https://user:secret@platform.example", "payflow: invalid request: payflow: base URL has user credentials"},
 		{"https://user@platform.example/pay", "payflow: invalid request: payflow: base URL has user credentials"},
 		{"https://@platform.example", "payflow: invalid request: payflow: base URL has user credentials"},
-		{"http://127.0.0.1:99999", `payflow: invalid request: payflow: base URL port "99999" is not from 1 to 65535`},
-		{"http://[::1]:65536/pay", `payflow: invalid request: payflow: base URL port "65536" is not from 1 to 65535`},
-		{"https://platform.example:0", `payflow: invalid request: payflow: base URL port "0" is not from 1 to 65535`},
-		{"https://platform.example:00000", `payflow: invalid request: payflow: base URL port "00000" is not from 1 to 65535`},
-		{"https://platform.example:99999999999999999999", `payflow: invalid request: payflow: base URL port "99999999999999999999" is not from 1 to 65535`},
+		{"http://127.0.0.1:99999", "payflow: invalid request: payflow: base URL port is not from 1 to 65535"},
+		{"http://[::1]:65536/pay", "payflow: invalid request: payflow: base URL port is not from 1 to 65535"},
+		{"https://platform.example:0", "payflow: invalid request: payflow: base URL port is not from 1 to 65535"},
+		{"https://platform.example:00000", "payflow: invalid request: payflow: base URL port is not from 1 to 65535"},
+		{"https://platform.example:99999999999999999999", "payflow: invalid request: payflow: base URL port is not from 1 to 65535"},
 	} {
 		rt := &countingTransport{}
 		c, err := payflow.NewClient(tt.url, payflow.ClientOptions{HTTPClient: &http.Client{Transport: rt}, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
