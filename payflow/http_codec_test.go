@@ -309,6 +309,19 @@ type caseKeyed struct {
 	N    int    `cbor:"DATA"`
 }
 
+// caseKeyedFirstInt is caseKeyed with its fields the other way round: a
+// key in a third case goes to the integer, the first field in order.
+type caseKeyedFirstInt struct {
+	N    int    `cbor:"DATA"`
+	Data []byte `cbor:"data"`
+}
+
+// dashKeyed has a field under the text key "-", which its tag writes
+// "-," (a tag of "-" alone leaves a field out).
+type dashKeyed struct {
+	D []byte `cbor:"-,"`
+}
+
 // TestWireByteStringsUnderTextKeys: the check of the byte strings matches
 // a text key to the field that the decoders fill: undefined under the
 // key of an integer is taken although a byte string goes
@@ -330,6 +343,16 @@ func TestWireByteStringsUnderTextKeys(t *testing.T) {
 		assert.EqualError(t, wireDecodeReply(undefinedUnder(key), new(caseKeyed)),
 			"cbor: cannot unmarshal undefined into Go struct field payflow.caseKeyed.data of type byte string", key)
 	}
+	for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
+		for _, key := range []string{"DATA", "Data", "dAtA"} {
+			assert.NoError(t, decode(undefinedUnder(key), new(caseKeyedFirstInt)), key)
+		}
+	}
+	err := wireDecode(undefinedUnder("-"), new(dashKeyed))
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.EqualError(t, err, "payflow: invalid request: body is not a valid dashKeyed: field - has the wrong type")
+	assert.EqualError(t, wireDecodeReply(undefinedUnder("-"), new(dashKeyed)),
+		"cbor: cannot unmarshal undefined into Go struct field payflow.dashKeyed.- of type byte string")
 }
 
 // TestWireListsUndefined: undefined in place of a whole array of byte

@@ -272,8 +272,11 @@ func wireCheckStruct(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Ty
 			continue
 		}
 		tag := f.key
-		if f.keyAsInt {
+		switch {
+		case f.keyAsInt:
 			tag += ",keyasint"
+		case tag == "-": // the key "-", not a field left out
+			tag += ","
 		}
 		fields = append(fields, reflect.StructField{
 			Name: "F" + strconv.Itoa(i), // each key once, so the Go names need only differ
