@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"time"
 
@@ -160,6 +161,10 @@ type phone struct {
 	payment  *PaymentView // the payment request on screen
 
 	namesPruned time.Time // when pruneNamesLocked last scanned names; guarded by mu
+	// forgotLast is the sequence number of the latest forgotten answer
+	// of which the phone dropped what it kept (pruneNamesLocked): no
+	// answer to a resolution sent before it is kept. Guarded by mu.
+	forgotLast uint64
 }
 
 // init sets up a phone of role for card.
@@ -418,7 +423,8 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 // is newer. When it forgot its answer on eid since it sent this one
 // (forget), it keeps no answer and asks again, since the platform names
 // eid otherwise now; it asks once more each time it forgot the answer
-// again while it waited. Later is by the order of their sequence numbers
+// again while it waited, and when it dropped what it kept of answers it
+// forgot since (pruneNamesLocked), whichever EIDs they were on. Later is by the order of their sequence numbers
 // (peerName.seq), whatever the clock read.
 func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
 	for {
@@ -450,6 +456,8 @@ func (p *phone) askOnce(ctx context.Context, eid adv.EID) (r *ResolveResponse, f
 	defer p.mu.Unlock()
 	p.pruneNamesLocked(now)
 	switch old, ok := p.names[eid]; {
+	case !ok && seq < p.forgotLast:
+		return nil, true, nil
 	case !ok || old.replacedBy(seq):
 		p.names[eid] = peerName{r: r, asked: asked, seq: seq}
 		return r, false, nil
@@ -474,7 +482,10 @@ func (p *phone) sequence() (uint64, time.Time) {
 // before now, which Peers no longer shows, and the forgotten ones as
 // names (peerName.until): it scans them at most once per PeerNameTTL, or
 // when the phone keeps maxNames of them; if it still keeps that many, it
-// drops them all.
+// drops all the answers that it did not forget, keeping what is left of
+// the others so that an answer to a resolution sent before is not kept.
+// If that alone fills maxNames, it drops it too, and keeps no answer to a
+// resolution sent before the last of them (phone.forgotLast).
 func (p *phone) pruneNamesLocked(now time.Time) {
 	if d := now.Sub(p.namesPruned); len(p.names) < maxNames && d >= 0 && d < PeerNameTTL {
 		return
@@ -486,6 +497,12 @@ func (p *phone) pruneNamesLocked(now time.Time) {
 		}
 	}
 	if len(p.names) >= maxNames {
+		maps.DeleteFunc(p.names, func(_ adv.EID, n peerName) bool { return !n.forgotten })
+	}
+	if len(p.names) >= maxNames {
+		for _, n := range p.names {
+			p.forgotLast = max(p.forgotLast, n.seq)
+		}
 		clear(p.names)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,4 +140,114 @@ func TestPhoneDropsForgottenNames(t *testing.T) {
 	now = now.Add(PeerNameTTL)
 	resolveNamed(t, p, 2)
 	assert.ElementsMatch(t, []adv.EID{testEID(1), testEID(2)}, slices.Collect(maps.Keys(p.names)), "what is left of the forgotten name dropped")
+}
+
+// heldNameAPI names every EID as a seller's, under name as it reads when
+// it is asked; it holds its first answer on the EID held until release is
+// closed, signalling asked once it has it. It counts the resolutions of
+// each EID.
+type heldNameAPI struct {
+	API
+	held           adv.EID
+	asked, release chan struct{}
+
+	mu    sync.Mutex
+	name  string
+	calls map[adv.EID]int
+}
+
+func newHeldNameAPI(held adv.EID) *heldNameAPI {
+	return &heldNameAPI{held: held, asked: make(chan struct{}), release: make(chan struct{}), name: "Corner Shop", calls: make(map[adv.EID]int)}
+}
+
+func (a *heldNameAPI) Resolve(_ context.Context, _ string, req *ResolveRequest) (*ResolveResponse, error) {
+	eid := adv.EID(req.EID)
+	a.mu.Lock()
+	a.calls[eid]++
+	n := a.calls[eid]
+	r := &ResolveResponse{DisplayName: a.name, Role: uint8(adv.Seller), MerchantID: "corner-shop"}
+	a.mu.Unlock()
+	if eid == a.held && n == 1 {
+		a.asked <- struct{}{}
+		<-a.release
+	}
+	return r, nil
+}
+
+// rename has the platform name every EID name from now on.
+func (a *heldNameAPI) rename(name string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.name = name
+}
+
+// callsOf returns how many resolutions of eid the platform answered.
+func (a *heldNameAPI) callsOf(eid adv.EID) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.calls[eid]
+}
+
+// TestPhoneKeepsForgetMarkersWhenFull: a phone that keeps maxNames
+// answers, none of which expired PeerNameTTL ago, keeps what is left of
+// the ones it forgot when it drops the others, so that the answer to a
+// resolution sent before it forgot one is not kept when it arrives: the
+// call that waited for it asks again. When what is left of forgotten
+// answers alone fills maxNames, it drops that too, and keeps no answer to
+// a resolution sent before, which it asks again.
+func TestPhoneKeepsForgetMarkersWhenFull(t *testing.T) {
+	require.Equal(t, 4096, maxNames)
+	for _, tt := range []struct {
+		name    string
+		markers bool // forget the other EIDs rather than resolve them
+	}{
+		{"names and a forgotten answer", false},
+		{"forgotten answers alone", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Unix(1_800_000_000, 0)
+			p := namingPhone(&now)
+			x := testEID(maxNames + 1)
+			api := newHeldNameAPI(x)
+			p.api = api
+			type result struct {
+				r   *ResolveResponse
+				err error
+			}
+			slow := make(chan result, 1)
+			go func() {
+				r, err := p.resolve(context.Background(), x)
+				slow <- result{r, err}
+			}()
+			<-api.asked // the platform named x "Corner Shop"
+			api.rename("Corner Shop & Co")
+			for i := range maxNames - 1 {
+				if tt.markers {
+					p.forget(testEID(i))
+				} else {
+					resolveNamed(t, p, i)
+				}
+			}
+			p.forget(x)
+			require.Len(t, p.names, maxNames)
+			if tt.markers {
+				resolveNamed(t, p, maxNames) // finds maxNames forgotten answers
+				assert.Equal(t, []adv.EID{testEID(maxNames)}, slices.Collect(maps.Keys(p.names)), "what is left of forgotten answers dropped")
+				assert.Equal(t, 1, api.callsOf(testEID(maxNames)), "a resolution sent after them is kept")
+			}
+			close(api.release) // the name of before forget arrives
+			got := <-slow
+			require.NoError(t, got.err)
+			require.NotNil(t, got.r)
+			assert.Equal(t, "Corner Shop & Co", got.r.DisplayName, "the platform asked again")
+			assert.Equal(t, 2, api.callsOf(x))
+			n, ok := p.kept(x)
+			require.True(t, ok)
+			assert.Equal(t, "Corner Shop & Co", n.r.DisplayName)
+			r, err := p.resolve(context.Background(), x)
+			require.NoError(t, err)
+			assert.Equal(t, "Corner Shop & Co", r.DisplayName)
+			assert.Equal(t, 2, api.callsOf(x), "the name given since is kept")
+		})
+	}
 }
