@@ -468,14 +468,20 @@ func (p *phone) askOnce(ctx context.Context, eid adv.EID) (r *ResolveResponse, f
 	}
 }
 
-// sequence returns the sequence number of a resolution sent, or of an answer
-// forgotten, now (phone.asks), and the time by the phone's clock.
+// sequence returns the sequence number of a resolution sent now
+// (phone.asks), and the time by the phone's clock.
 func (p *phone) sequence() (uint64, time.Time) {
 	now := p.opts.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.nextSeqLocked(), now
+}
+
+// nextSeqLocked returns the sequence number of a resolution sent, or of
+// an answer forgotten, now (phone.asks).
+func (p *phone) nextSeqLocked() uint64 {
 	p.asks++
-	return p.asks, now
+	return p.asks
 }
 
 // pruneNamesLocked drops the answers that expired PeerNameTTL or more
@@ -694,12 +700,14 @@ func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.
 // forget drops what the platform said of eid, so that it is asked again,
 // and keeps in its place when it forgot it, so that an answer to a
 // resolution of eid sent before (by a call still waiting for it) is not
-// kept when it arrives.
+// kept when it arrives. It takes the mark's sequence number and keeps the
+// mark under one hold of mu, so that no answer to a resolution sent after
+// it is kept in between and then replaced by the older mark.
 func (p *phone) forget(eid adv.EID) {
-	seq, now := p.sequence()
+	now := p.opts.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.names[eid] = peerName{asked: now, seq: seq, forgotten: true}
+	p.names[eid] = peerName{asked: now, seq: p.nextSeqLocked(), forgotten: true}
 }
 
 // sameSession reports whether two views show the same session: its ID,
