@@ -251,3 +251,61 @@ func TestPhoneKeepsForgetMarkersWhenFull(t *testing.T) {
 		})
 	}
 }
+
+// ctxBlindAPI names every EID as a seller's whatever its context says:
+// at each resolution it runs during first, and from the third on it
+// refuses them for the card's rate. It counts the resolutions.
+type ctxBlindAPI struct {
+	API
+	calls  int
+	during func(eid adv.EID)
+}
+
+func (a *ctxBlindAPI) Resolve(_ context.Context, _ string, req *ResolveRequest) (*ResolveResponse, error) {
+	a.calls++
+	if a.calls >= 3 {
+		return nil, fmt.Errorf("%w: busy", ErrRateLimited)
+	}
+	if a.during != nil {
+		a.during(adv.EID(req.EID))
+	}
+	return &ResolveResponse{DisplayName: "Corner Shop", Role: uint8(adv.Seller), MerchantID: "corner-shop"}, nil
+}
+
+// TestAskStopsWhenCancelled: a phone whose context is done asks the
+// platform about an EID no more, although the platform answers: it sends
+// no resolution once the context is done, and none again when it forgot
+// the EID while the context ended during the resolution.
+func TestAskStopsWhenCancelled(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		before bool // the context is done before the call
+		calls  int
+	}{
+		{"done before", true, 0},
+		{"done during a resolution, the EID forgotten", false, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			now := time.Unix(1_800_000_000, 0)
+			p := namingPhone(&now)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			api := &ctxBlindAPI{}
+			p.api = api
+			if tt.before {
+				cancel()
+			} else {
+				api.during = func(eid adv.EID) {
+					cancel()
+					p.forget(eid)
+				}
+			}
+			r, err := p.resolve(ctx, testEID(0))
+			require.ErrorIs(t, err, context.Canceled)
+			assert.Nil(t, r)
+			assert.Equal(t, tt.calls, api.calls)
+			_, ok := p.kept(testEID(0))
+			assert.False(t, ok, "no answer kept")
+		})
+	}
+}
