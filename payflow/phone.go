@@ -38,13 +38,13 @@ const UnknownPeerTTL = 30 * time.Second
 // resolution; an answer never replaces the one to a later resolution of
 // the same EID, which the call that waited for it returns in its place,
 // and is not kept when Select found the session with another name since
-// it was sent (ErrMismatch), the call then asking again. So an advert replayed
-// after the platform stopped naming its EID, or of a card revoked or no
-// longer a seller card since, leaves the queue screen at most
-// PeerNameTTL after the platform stops naming it, or twice that while the
-// platform refuses the card's resolutions because of its rate (see
-// Peers). That grace is the queue screen's only: once PeerNameTTL has
-// passed, Select asks again, sending the resolution again while the
+// it was sent (ErrMismatch), the call then asking again. So an advert
+// replayed after the platform stopped naming its EID, or of a card
+// revoked or no longer a seller card since, leaves the queue screen at
+// most PeerNameTTL after the platform stops naming it, or twice that
+// while the platform refuses the card's resolutions because of its rate
+// (see Peers). That grace is the queue screen's only: once PeerNameTTL
+// has passed, Select asks again, sending the resolution again while the
 // platform answers ErrRateLimited, up to RateLimitTries times in all, and
 // then fails with ErrRateLimited. A name is kept across the end of an EID
 // epoch: the platform names an EID throughout the epoch after its own
