@@ -424,10 +424,10 @@ func (p *phone) resolve(ctx context.Context, eid adv.EID) (*ResolveResponse, err
 // (forget), it keeps no answer and asks again, since the platform names
 // eid otherwise now; it asks once more each time it forgot the answer
 // again while it waited, and when it dropped what it kept of answers it
-// forgot since (pruneNamesLocked), whichever EIDs they were on. Later is by the order of their sequence numbers
-// (peerName.seq), whatever the clock read. It sends no resolution once
-// ctx is done, and then fails with ctx's error, whether or not the API
-// heeds ctx.
+// forgot since (pruneNamesLocked), whichever EIDs they were on. Later is
+// by the order of their sequence numbers (peerName.seq), whatever the
+// clock read. It sends no resolution once ctx is done, and then fails
+// with ctx's error, whether or not the API heeds ctx.
 func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
 	for {
 		if err := ctx.Err(); err != nil {
