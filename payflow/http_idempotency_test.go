@@ -146,11 +146,9 @@ func checkReplyHeap(t *testing.T, m *ReplyMemory) {
 }
 
 // BenchmarkReplyMemoryExpired: the BeginIdempotent calls of new keys to a
-// ReplyMemory whose 131 072 entries have all expired (their number since
-// the last sweep had doubled, up to the one call that would sweep them
-// all); besides the mean, it reports the longest single call
-// (max-ns/call) and the most entries that one call deleted
-// (max-deleted/call).
+// ReplyMemory whose 131 072 entries have all expired; besides the mean,
+// it reports the longest single call (max-ns/call) and the most entries
+// that one call deleted (max-deleted/call).
 func BenchmarkReplyMemoryExpired(b *testing.B) {
 	t0 := time.Unix(1_800_000_000, 0)
 	m := NewReplyMemory()
