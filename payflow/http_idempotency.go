@@ -185,9 +185,9 @@ func (m *ReplyMemory) expiredLocked(now time.Time) bool {
 // DeleteExpired deletes the entries expired at now (finished replies past
 // their expiry, keys held past their lease) and returns how many: every
 // one of them, those due first, without walking the live ones, in
-// batches of 256 entries, each in one hold of the lock, which other calls
-// take between two batches. An entry that expired at now and that
-// another call deletes or takes over meanwhile is not counted; one
+// batches of at most 256 entries, each in one hold of the lock, which
+// other calls take between two batches. An entry that expired at now and
+// that another call deletes or takes over meanwhile is not counted; one
 // written meanwhile that has expired at now is deleted too.
 func (m *ReplyMemory) DeleteExpired(now time.Time) int {
 	n := 0
