@@ -68,6 +68,12 @@ func writeRows(tx ledger.Tx, w rows, updatesFirst bool) error {
 	return tx.SetLastTimestamp(w.last)
 }
 
+// writeUnread writes w in one transaction of s, as write does, without
+// reading the last timestamp first.
+func writeUnread(s ledger.Store, w rows) error {
+	return s.Update(context.Background(), func(tx ledger.Tx) error { return writeRows(tx, w, false) })
+}
+
 // writeSome returns a call of write with rs, which does nothing when rs is
 // empty (the ledger writes non-empty slices only).
 func writeSome[T any](rs []T, write func([]T) error) func() error {
@@ -144,6 +150,20 @@ func twoAccounts() rows {
 			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
 		},
 		last: 2,
+	}
+}
+
+// accountAndTransfer is account 3, transfer 10 of 4 from account 1 to 3,
+// failed transfer 11, the update of account 1 and the timestamp, written
+// after twoAccounts by several tests.
+func accountAndTransfer() rows {
+	return rows{
+		accounts: []ledger.Account{{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3}},
+		transfers: []ledger.Transfer{{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(3), Amount: 4,
+			Ledger: 1, Code: 1, Timestamp: 4}},
+		failed:      []ledger.FailedTransfer{{ID: id(11), Result: ledger.TransferExceedsCredits, Timestamp: 5}},
+		updAccounts: []ledger.Account{{ID: id(1), DebitsPosted: 4}},
+		last:        5,
 	}
 }
 
@@ -285,9 +305,6 @@ func testSameAccountTransfer(t *testing.T, c Config) {
 			last:      6,
 		}
 	}
-	unread := func(s ledger.Store, w rows) error {
-		return s.Update(context.Background(), func(tx ledger.Tx) error { return writeRows(tx, w, false) })
-	}
 	for _, tc := range []struct {
 		name    string
 		account uint64
@@ -295,7 +312,7 @@ func testSameAccountTransfer(t *testing.T, c Config) {
 	}{
 		{"stored_account", 1, write},
 		{"account_of_same_transaction", 3, write},
-		{"stored_account_without_read", 2, unread},
+		{"stored_account_without_read", 2, writeUnread},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := requireRefused(t, c, twoAccounts(), written(tc.account, tc.account), tc.write, true)

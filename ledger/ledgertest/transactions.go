@@ -2,7 +2,6 @@ package ledgertest
 
 import (
 	"context"
-	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,28 +20,20 @@ func testWritesWithoutRead(t *testing.T, c Config) {
 	// Stored first: accounts 1, which keeps a history, and 2.
 	stored := twoAccounts()
 	stored.accounts[0].Flags = ledger.AccountHistory
-	// Then account 3, transfer 10 from 1 to 3, account 1's balances after
-	// it, the update of account 1, a failed transfer and the timestamp.
+	// Then accountAndTransfer's rows, with account 1's balances after
+	// transfer 10.
 	written := func() rows {
-		return rows{
-			accounts: []ledger.Account{{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3}},
-			transfers: []ledger.Transfer{{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(3), Amount: 4,
-				Ledger: 1, Code: 1, Timestamp: 4}},
-			balances: []ledger.BalanceRow{{AccountBalance: ledger.AccountBalance{AccountID: id(1), DebitsPosted: 4,
-				Timestamp: 4}, TransferID: id(10)}},
-			failed:      []ledger.FailedTransfer{{ID: id(11), Result: ledger.TransferExceedsCredits, Timestamp: 5}},
-			updAccounts: []ledger.Account{{ID: id(1), DebitsPosted: 4, Flags: ledger.AccountHistory}},
-			last:        5,
-		}
-	}
-	unread := func(s ledger.Store, w rows) error {
-		return s.Update(context.Background(), func(tx ledger.Tx) error { return writeRows(tx, w, false) })
+		w := accountAndTransfer()
+		w.balances = []ledger.BalanceRow{{AccountBalance: ledger.AccountBalance{AccountID: id(1), DebitsPosted: 4,
+			Timestamp: 4}, TransferID: id(10)}}
+		w.updAccounts[0].Flags = ledger.AccountHistory
+		return w
 	}
 
 	t.Run("kept", func(t *testing.T) {
 		s, _ := storeWith(t, c, stored)
 		w := written()
-		require.NoError(t, unread(s, w))
+		require.NoError(t, writeUnread(s, w))
 		a1 := stored.accounts[0]
 		a1.DebitsPosted = 4
 		assert.Equal(t, rows{
@@ -66,7 +57,7 @@ func testWritesWithoutRead(t *testing.T, c Config) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := written()
 			tc.refuse(&w)
-			s := requireRefused(t, c, stored, w, unread, tc.twice)
+			s := requireRefused(t, c, stored, w, writeUnread, tc.twice)
 			assert.Empty(t, failedOf(t, s, id(11)), "the failed transfer of the refused transaction")
 		})
 	}
@@ -82,16 +73,7 @@ func testWritesWithoutRead(t *testing.T, c Config) {
 // has returned does not.
 func testCancelledUpdate(t *testing.T, c Config) {
 	stored := twoAccounts()
-	// Account 3, transfer 10 from 1 to 3, a failed transfer, the update
-	// of account 1 and the timestamp.
-	w := rows{
-		accounts: []ledger.Account{{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3}},
-		transfers: []ledger.Transfer{{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(3), Amount: 4,
-			Ledger: 1, Code: 1, Timestamp: 4}},
-		failed:      []ledger.FailedTransfer{{ID: id(11), Result: ledger.TransferExceedsCredits, Timestamp: 5}},
-		updAccounts: []ledger.Account{{ID: id(1), DebitsPosted: 4}},
-		last:        5,
-	}
+	w := accountAndTransfer()
 	for _, tc := range []struct {
 		name string
 		fn   func(tx ledger.Tx, cancel func()) error
@@ -149,9 +131,7 @@ func testCancelledUpdate(t *testing.T, c Config) {
 			}
 			t.Run(name, func(t *testing.T) {
 				s, before := storeWith(t, c, stored)
-				w := w
-				w.accounts = slices.Clone(w.accounts)
-				w.transfers = slices.Clone(w.transfers)
+				w := accountAndTransfer()
 				refused.refuse(&w)
 				ctx, cancel := context.WithCancel(context.Background())
 				defer cancel()
