@@ -204,7 +204,7 @@ func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
 // e, that table is missing, and no build ahead is under way.
 func (r *Resolver) wantsAheadLocked(e uint32, now time.Time) bool {
 	next := e + 2
-	if next < e || now.Unix()-int64(e)*EpochSeconds < int64(aheadAfter/time.Second) || r.ahead.Load() {
+	if next < e || now.Sub(EpochStart(e)) < aheadAfter || r.ahead.Load() {
 		return false
 	}
 	t := r.tables[next%ring]
