@@ -206,13 +206,20 @@ func (r role) eku() (want, other x509.OID) {
 // result is a verified chain as the cache keeps it, or a refusal of a
 // chain as revoked (err).
 type result struct {
-	err       error  // the refusal, nil for a verified chain
-	id        string // card ID or platform name
-	pub       *ecdsa.PublicKey
-	notAfter  time.Time
-	chain     []*x509.Certificate
-	validFrom time.Time // the latest NotBefore (of the path and the certificates presented) or CRL ThisUpdate, minus skew, or the NotBefore of a root not presented that starts after every certificate presented; of a refusal, see refusalSpan
-	expiry    time.Time // the earliest NotAfter of the path or CRL NextUpdate, or NotAfter plus skew plus 1ns of a certificate presented; of a refusal, see refusalSpan
+	err      error  // the refusal, nil for a verified chain
+	id       string // card ID or platform name
+	pub      *ecdsa.PublicKey
+	notAfter time.Time
+	chain    []*x509.Certificate
+	// validFrom is the latest NotBefore (of the path and the certificates
+	// presented) or CRL ThisUpdate, minus skew, or the NotBefore of a root
+	// not presented that starts after every certificate presented; of a
+	// refusal, see refusalSpan.
+	validFrom time.Time
+	// expiry is the earliest NotAfter of the path or CRL NextUpdate, or
+	// NotAfter plus skew plus 1ns of a certificate presented; of a refusal,
+	// see refusalSpan.
+	expiry time.Time
 }
 
 // VerifyCard verifies the chain of a card: chain[0] is the card certificate
