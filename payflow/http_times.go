@@ -144,10 +144,10 @@ var (
 //     pointer: the decoders set a pointer to nil for undefined without a
 //     look at its type);
 //   - for a slice or an array, one of the check type of its elements,
-//     but for a slice of byte strings wireBytesList, for a slice of
-//     times wireTimeList, and for one of elements without a time or
-//     bytes that are structs, maps, slices or arrays wireMapList or
-//     wireArrayList (wireCheckValueList);
+//     but for a slice of byte strings or of times, and for one of
+//     elements without a time or bytes that are structs, maps, slices or
+//     arrays (wireCheckValueList), a wireList of the check of its
+//     elements;
 //     for a map, one of the check types of its keys and of its values
 //     (for values without a time or bytes, wireCheckValue of their type,
 //     else wireSkip, as for keys without). Keys that the
@@ -197,9 +197,9 @@ func wireCheckType(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type
 		case nil:
 			w = wireCheckValueList(t.Elem())
 		case reflect.TypeFor[wireBytes]():
-			w = reflect.TypeFor[wireBytesList]()
+			w = reflect.TypeFor[wireList[wireBytes]]()
 		case reflect.TypeFor[wireTime]():
-			w = reflect.TypeFor[wireTimeList]()
+			w = reflect.TypeFor[wireList[wireTime]]()
 		default:
 			w = reflect.SliceOf(e)
 		}
@@ -316,14 +316,14 @@ func wireCheckValue(t reflect.Type) reflect.Type {
 }
 
 // wireCheckValueList returns the check type of a slice or an array of
-// elements of type t, which hold no time and no bytes: wireMapList or
-// wireArrayList for elements that wireCheckValue checks, else nil.
+// elements of type t, which hold no time and no bytes: a wireList of
+// what wireCheckValue checks them with, if anything, else nil.
 func wireCheckValueList(t reflect.Type) reflect.Type {
 	switch wireCheckValue(t) {
 	case reflect.TypeFor[wireMapValue]():
-		return reflect.TypeFor[wireMapList]()
+		return reflect.TypeFor[wireList[wireMapValue]]()
 	case reflect.TypeFor[wireArrayValue]():
-		return reflect.TypeFor[wireArrayList]()
+		return reflect.TypeFor[wireList[wireArrayValue]]()
 	}
 	return nil
 }
@@ -499,33 +499,34 @@ func wireByteString(data []byte, goType string) error {
 	return nil
 }
 
-// wireBytesList checks an array of byte strings (wireList): what a slice
-// of byte strings decodes into.
-type wireBytesList struct{}
-
-// UnmarshalCBOR implements cbor.Unmarshaler.
-func (wireBytesList) UnmarshalCBOR(data []byte) error {
-	return wireList[wireBytes](data, "array of byte strings")
+// wireElement checks an element of a list (wireList): wireBytes,
+// wireTime, wireMapValue or wireArrayValue. Its listType names, in the
+// decoders' error for undefined, the slice of such elements.
+type wireElement interface {
+	cbor.Unmarshaler
+	listType() string
 }
 
-// wireTimeList checks an array of times (wireList): what a slice of
-// times decodes into.
-type wireTimeList struct{}
+func (wireBytes) listType() string      { return "array of byte strings" }
+func (wireTime) listType() string       { return "array of times" }
+func (wireMapValue) listType() string   { return "array of maps" }
+func (wireArrayValue) listType() string { return "array of arrays" }
+
+// wireList checks an array of elements that E checks: what a slice of
+// byte strings, of times, or of structs, maps, slices or arrays without a
+// time or bytes decodes into. It checks an item as a slice of E would
+// without the slice that the decoders would make for it, so that the
+// check allocates nothing: it returns the decoders' error for a value of
+// the wrong type, a *cbor.UnmarshalTypeError, for undefined (0xf7), which
+// the decoders take for no slice, and checks each element of an array
+// with E. Null (0xf6), which the decoders take for no slice, is not
+// refused.
+type wireList[E wireElement] struct{}
 
 // UnmarshalCBOR implements cbor.Unmarshaler.
-func (wireTimeList) UnmarshalCBOR(data []byte) error {
-	return wireList[wireTime](data, "array of times")
-}
-
-// wireList checks item data where a slice of goType goes, as a slice of
-// E would without the slice that the decoders would make for it, so that
-// the check allocates nothing: it returns the decoders' error for a
-// value of the wrong type, a *cbor.UnmarshalTypeError, for undefined
-// (0xf7), which the decoders take for no slice, and checks each element
-// of an array with E. Null (0xf6), which the decoders take for no slice,
-// is not refused.
-func wireList[E cbor.Unmarshaler](data []byte, goType string) error {
-	if err := wireDefined(data, goType); err != nil || len(data) == 0 || data[0]>>5 != 4 {
+func (wireList[E]) UnmarshalCBOR(data []byte) error {
+	var e E
+	if err := wireDefined(data, e.listType()); err != nil || len(data) == 0 || data[0]>>5 != 4 {
 		return err
 	}
 	// The elements follow the array's head: its initial byte, then 1, 2,
@@ -538,7 +539,6 @@ func wireList[E cbor.Unmarshaler](data []byte, goType string) error {
 	case ai == 31:
 		items = items[:len(items)-1]
 	}
-	var e E
 	for len(items) > 0 {
 		var err error
 		if items, err = wireDecCheck.UnmarshalFirst(items, &e); err != nil {
@@ -572,24 +572,6 @@ func wireDefined(data []byte, goType string) error {
 		return &cbor.UnmarshalTypeError{CBORType: "undefined", GoType: goType}
 	}
 	return nil
-}
-
-// wireMapList checks an array of maps (wireList): what a slice of
-// structs or maps without a time or bytes decodes into.
-type wireMapList struct{}
-
-// UnmarshalCBOR implements cbor.Unmarshaler.
-func (wireMapList) UnmarshalCBOR(data []byte) error {
-	return wireList[wireMapValue](data, "array of maps")
-}
-
-// wireArrayList checks an array of arrays (wireList): what a slice of
-// slices or arrays without a time or bytes decodes into.
-type wireArrayList struct{}
-
-// UnmarshalCBOR implements cbor.Unmarshaler.
-func (wireArrayList) UnmarshalCBOR(data []byte) error {
-	return wireList[wireArrayValue](data, "array of arrays")
 }
 
 // wireSkip takes any item: the check's stand-in for an item without a

@@ -228,7 +228,7 @@ func TestWireTimesOfEmbeddedFieldsByKey(t *testing.T) {
 // byte strings, the second pass of its decoding, allocates nothing: it
 // keeps no record of the body's keys (wireDecCheck), and its types hold
 // no data (a list of byte strings is checked without a slice,
-// wireBytesList).
+// wireList).
 func TestWireCheckAllocatesNothing(t *testing.T) {
 	for i, body := range wireReplySeeds() {
 		fresh := wireReplyTypes[i]
