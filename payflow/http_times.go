@@ -295,9 +295,9 @@ func wireCheckStruct(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Ty
 // for a slice, an array or a struct decoded from an array (wireToArray)
 // wireArrayValue; nil for any other type (a pointer too: the decoders
 // take null and undefined alike for no pointer), and for a type that
-// decodes itself or from a byte string.
+// decodes itself or from a byte string (a time.Time too).
 func wireCheckValue(t reflect.Type) reflect.Type {
-	if t == timeType || t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) ||
+	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) ||
 		reflect.PointerTo(t).Implements(binaryUnmarshalerType) {
 		return nil
 	}
