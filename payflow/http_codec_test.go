@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -255,22 +256,22 @@ func TestWireByteStrings(t *testing.T) {
 		goTyp string
 		read  func(v *nestedBytes) []byte
 	}{
-		{1, func(x []byte) []byte { return cat([]byte{0xa1, 1, 0xa1, 1}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.Item.B }},
-		{2, func(x []byte) []byte { return cat([]byte{0xa1, 2, 0x82, 0x40}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.List[1] }},
+		{1, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 1, 0xa1, 1}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.Item.B }},
+		{2, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 2, 0x82, 0x40}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.List[1] }},
 		{2, func(x []byte) []byte { // an array's length past 23 takes an octet of its own; h'81', not [h'81']
-			return cat(cat([]byte{0xa1, 2, 0x98, 24}, bytes.Repeat([]byte{0x41, 0x81}, 23)), x)
+			return slices.Concat([]byte{0xa1, 2, 0x98, 24}, bytes.Repeat([]byte{0x41, 0x81}, 23), x)
 		}, 2, "byte string", func(v *nestedBytes) []byte { return v.List[23] }},
-		{3, func(x []byte) []byte { return cat([]byte{0xa1, 3, 0xa1, 0x61, 'k'}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.ByName["k"] }},
-		{4, func(x []byte) []byte { return cat([]byte{0xa1, 4}, x) }, 4, "byte string", func(v *nestedBytes) []byte { return v.Fixed[:] }},
-		{5, func(x []byte) []byte { return cat(cat([]byte{0xa1, 5, 0xa1}, x), []byte{0xf5}) }, 2, "byte string", func(v *nestedBytes) []byte {
+		{3, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 3, 0xa1, 0x61, 'k'}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.ByName["k"] }},
+		{4, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 4}, x) }, 4, "byte string", func(v *nestedBytes) []byte { return v.Fixed[:] }},
+		{5, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 5, 0xa1}, x, []byte{0xf5}) }, 2, "byte string", func(v *nestedBytes) []byte {
 			for k := range v.ByPair {
 				return k[:]
 			}
 			return nil
 		}},
-		{6, func(x []byte) []byte { return cat([]byte{0xa1, 6, 0x82, 0x05}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.Row.B }},
-		{7, func(x []byte) []byte { return cat([]byte{0xa1, 7}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return *v.Ptr }},
-		{8, func(x []byte) []byte { return cat([]byte{0xa1, 8, 0x81}, x) }, 16, "payflow.ID", func(v *nestedBytes) []byte { return v.IDs[0][:] }},
+		{6, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 6, 0x82, 0x05}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.Row.B }},
+		{7, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 7}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return *v.Ptr }},
+		{8, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 8, 0x81}, x) }, 16, "payflow.ID", func(v *nestedBytes) []byte { return v.IDs[0][:] }},
 	}
 	for _, p := range places {
 		for _, b := range wireNotByteStrings(p.n) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -304,10 +305,10 @@ func FuzzWireCheck(f *testing.F) {
 		f.Add(uint8(i), b)
 	}
 	text := append([]byte{0x74}, "2027-01-15T08:00:00Z"...)
-	f.Add(uint8(1), cat(cat([]byte{0xa1, 1, 0xa1}, text), []byte{0x01}))                               // a text time as a key
-	f.Add(uint8(1), cat(cat([]byte{0xa1, 2, 0xa1, 0xa2, 1, 0x00, 2}, text), []byte{0x60}))             // in a key's field
+	f.Add(uint8(1), slices.Concat([]byte{0xa1, 1, 0xa1}, text, []byte{0x01}))                          // a text time as a key
+	f.Add(uint8(1), slices.Concat([]byte{0xa1, 2, 0xa1, 0xa2, 1, 0x00, 2}, text, []byte{0x60}))        // in a key's field
 	f.Add(uint8(1), []byte{0xa1, 2, 0xa2, 0xa2, 1, 0x00, 2, 0x05, 0x60, 0xa2, 1, 0x01, 2, 0x05, 0x60}) // two keys of one time
-	f.Add(uint8(2), cat(cat([]byte{0xa1, 1, 0x81, 0x83, 0x60}, text), []byte{0xf6}))                   // in an array's position
+	f.Add(uint8(2), slices.Concat([]byte{0xa1, 1, 0x81, 0x83, 0x60}, text, []byte{0xf6}))              // in an array's position
 	f.Add(uint8(2), []byte{0xa1, 2, 0x83, 0x61, 'n', 0xf7, 0x07})                                      // undefined in an embedded field's position
 	f.Add(uint8(4), []byte{0xa1, 2, 0x82, 0x40, 0x81, 0x01})                                           // an array of integers for a byte string, in a list
 	f.Add(uint8(4), []byte{0xa1, 5, 0xa1, 0x82, 0x01, 0x02, 0xf5})                                     // in a map key

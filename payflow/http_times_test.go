@@ -1,7 +1,6 @@
 package payflow
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"reflect"
@@ -94,16 +93,16 @@ func TestWireNestedTimes(t *testing.T) {
 		body func(item []byte) []byte
 		at   func(v *nestedTimed) time.Time
 	}{
-		{"nested struct", func(x []byte) []byte { return cat([]byte{0xa1, 1, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Inner.At }},
-		{"pointer to struct", func(x []byte) []byte { return cat([]byte{0xa1, 2, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Ptr.At }},
-		{"slice of structs", func(x []byte) []byte { return cat([]byte{0xa1, 3, 0x82, 0xa0, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.List[1].At }},
-		{"map of structs", func(x []byte) []byte { return cat([]byte{0xa1, 4, 0xa1, 7, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.ByKey[7].At }},
-		{"slice of times", func(x []byte) []byte { return cat([]byte{0xa1, 5, 0x82, 0x00}, x) }, func(v *nestedTimed) time.Time { return v.Times[1] }},
-		{"pointer to time", func(x []byte) []byte { return cat([]byte{0xa1, 6}, x) }, func(v *nestedTimed) time.Time { return *v.TimePtr }},
-		{"map of times", func(x []byte) []byte { return cat([]byte{0xa1, 7, 0xa1, 0x61, 'a'}, x) }, func(v *nestedTimed) time.Time { return v.ByName["a"] }},
-		{"array of times", func(x []byte) []byte { return cat([]byte{0xa1, 8, 0x82, 0x00}, x) }, func(v *nestedTimed) time.Time { return v.Pair[1] }},
-		{"slice of slices of pointers", func(x []byte) []byte { return cat([]byte{0xa1, 9, 0x81, 0x81, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Deep[0][0].At }},
-		{"the same type nested", func(x []byte) []byte { return cat([]byte{0xa1, 10, 0xa1, 10, 0xa1, 1, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Next.Next.Inner.At }},
+		{"nested struct", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 1, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Inner.At }},
+		{"pointer to struct", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 2, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Ptr.At }},
+		{"slice of structs", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 3, 0x82, 0xa0, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.List[1].At }},
+		{"map of structs", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 4, 0xa1, 7, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.ByKey[7].At }},
+		{"slice of times", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 5, 0x82, 0x00}, x) }, func(v *nestedTimed) time.Time { return v.Times[1] }},
+		{"pointer to time", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 6}, x) }, func(v *nestedTimed) time.Time { return *v.TimePtr }},
+		{"map of times", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 7, 0xa1, 0x61, 'a'}, x) }, func(v *nestedTimed) time.Time { return v.ByName["a"] }},
+		{"array of times", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 8, 0x82, 0x00}, x) }, func(v *nestedTimed) time.Time { return v.Pair[1] }},
+		{"slice of slices of pointers", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 9, 0x81, 0x81, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Deep[0][0].At }},
+		{"the same type nested", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 10, 0xa1, 10, 0xa1, 1, 0xa1, 2}, x) }, func(v *nestedTimed) time.Time { return v.Next.Next.Inner.At }},
 	}
 	bad := map[string][]byte{
 		"text":      append([]byte{0x74}, "2027-01-15T08:00:00Z"...),
@@ -137,8 +136,6 @@ func TestWireNestedTimes(t *testing.T) {
 	assert.Equal(t, enc, again)
 }
 
-func cat(a, b []byte) []byte { return append(bytes.Clone(a), b...) }
-
 type selfEmbedding struct {
 	*selfEmbedding
 	At time.Time `cbor:"1,keyasint"`
@@ -153,8 +150,8 @@ type withEmbedded struct {
 // a struct that embeds itself is decoded.
 func TestWireEmbeddedTimes(t *testing.T) {
 	text := append([]byte{0x74}, "2027-01-15T08:00:00Z"...)
-	assert.ErrorIs(t, wireDecode(cat([]byte{0xa1, 1}, text), new(selfEmbedding)), ErrInvalid)
-	assert.ErrorIs(t, wireDecode(cat([]byte{0xa1, 2}, text), new(withEmbedded)), ErrInvalid)
+	assert.ErrorIs(t, wireDecode(slices.Concat([]byte{0xa1, 1}, text), new(selfEmbedding)), ErrInvalid)
+	assert.ErrorIs(t, wireDecode(slices.Concat([]byte{0xa1, 2}, text), new(withEmbedded)), ErrInvalid)
 	var s selfEmbedding
 	require.NoError(t, wireDecode([]byte{0xa1, 1, 0x20}, &s))
 	assert.Equal(t, int64(-1), s.At.Unix())
@@ -382,14 +379,14 @@ func TestWireTimesInMapKeys(t *testing.T) {
 		return time.Time{}
 	}
 	checkWireTimePlaces(t, []wireTimePlace[timeKeyed]{
-		{"time", func(x []byte) []byte { return cat(cat([]byte{0xa1, 1, 0xa1}, x), []byte{0x01}) }, key},
-		{"struct", func(x []byte) []byte { return cat(cat([]byte{0xa1, 2, 0xa1, 0xa2, 1, 0x00, 2}, x), []byte{0x60}) }, func(v *timeKeyed) time.Time {
+		{"time", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 1, 0xa1}, x, []byte{0x01}) }, key},
+		{"struct", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 2, 0xa1, 0xa2, 1, 0x00, 2}, x, []byte{0x60}) }, func(v *timeKeyed) time.Time {
 			for k := range v.ByItem {
 				return k.At
 			}
 			return time.Time{}
 		}},
-		{"array", func(x []byte) []byte { return cat(cat([]byte{0xa1, 3, 0xa1, 0x82, 0x00}, x), []byte{0x00}) }, func(v *timeKeyed) time.Time {
+		{"array", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 3, 0xa1, 0x82, 0x00}, x, []byte{0x00}) }, func(v *timeKeyed) time.Time {
 			for k := range v.ByPair {
 				return k[1]
 			}
@@ -397,13 +394,13 @@ func TestWireTimesInMapKeys(t *testing.T) {
 		}},
 	})
 	checkWireTimePlaces(t, []wireTimePlace[pointerKeyed]{
-		{"pointer", func(x []byte) []byte { return cat(cat([]byte{0xa1, 1, 0xa1}, x), []byte{0xf5}) }, func(v *pointerKeyed) time.Time {
+		{"pointer", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 1, 0xa1}, x, []byte{0xf5}) }, func(v *pointerKeyed) time.Time {
 			for k := range v.ByPtr {
 				return *k
 			}
 			return time.Time{}
 		}},
-		{"struct with an embedded pointer", func(x []byte) []byte { return cat(cat([]byte{0xa1, 2, 0xa1, 0xa1, 2}, x), []byte{0xf5}) }, func(v *pointerKeyed) time.Time {
+		{"struct with an embedded pointer", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 2, 0xa1, 0xa1, 2}, x, []byte{0xf5}) }, func(v *pointerKeyed) time.Time {
 			for k := range v.ByEmbedding {
 				return k.At
 			}
@@ -443,20 +440,20 @@ func TestWireTimesInMapKeys(t *testing.T) {
 // not refused.
 func TestWireTimesInArrays(t *testing.T) {
 	checkWireTimePlaces(t, []wireTimePlace[arrayTimed]{
-		{"toarray", func(x []byte) []byte { return cat(cat([]byte{0x83, 0x61, 'a'}, x), []byte{0xf6}) }, func(v *arrayTimed) time.Time { return v.At }},
+		{"toarray", func(x []byte) []byte { return slices.Concat([]byte{0x83, 0x61, 'a'}, x, []byte{0xf6}) }, func(v *arrayTimed) time.Time { return v.At }},
 		{"toarray in toarray", func(x []byte) []byte {
-			return cat(cat([]byte{0x83, 0x61, 'a', 0x00, 0x83, 0x61, 'b'}, x), []byte{0xf6})
+			return slices.Concat([]byte{0x83, 0x61, 'a', 0x00, 0x83, 0x61, 'b'}, x, []byte{0xf6})
 		}, func(v *arrayTimed) time.Time { return v.Next.At }},
 	})
 	checkWireTimePlaces(t, []wireTimePlace[arrays]{
-		{"slice of toarray", func(x []byte) []byte { return cat(cat([]byte{0xa1, 1, 0x81, 0x83, 0x60}, x), []byte{0xf6}) }, func(v *arrays) time.Time { return v.Timed[0].At }},
-		{"embedded", func(x []byte) []byte { return cat(cat([]byte{0xa1, 2, 0x83, 0x61, 'n'}, x), []byte{0x07}) }, func(v *arrays) time.Time { return v.Embedding.At }},
+		{"slice of toarray", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 1, 0x81, 0x83, 0x60}, x, []byte{0xf6}) }, func(v *arrays) time.Time { return v.Timed[0].At }},
+		{"embedded", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 2, 0x83, 0x61, 'n'}, x, []byte{0x07}) }, func(v *arrays) time.Time { return v.Embedding.At }},
 	})
 	checkWireTimePlaces(t, []wireTimePlace[indefiniteArrays]{
-		{"toindefarray", func(x []byte) []byte { return cat([]byte{0xa1, 1, 0xa1, 0x61, 'k', 0x81}, x) }, func(v *indefiniteArrays) time.Time { return v.ByName["k"].At }},
+		{"toindefarray", func(x []byte) []byte { return slices.Concat([]byte{0xa1, 1, 0xa1, 0x61, 'k', 0x81}, x) }, func(v *indefiniteArrays) time.Time { return v.ByName["k"].At }},
 	})
 	var v arrays
-	require.NoError(t, wireDecode(cat(cat([]byte{0xa1, 2, 0x83, 0x61, 'n'}, wireAt), []byte{0x07}), &v))
+	require.NoError(t, wireDecode(slices.Concat([]byte{0xa1, 2, 0x83, 0x61, 'n'}, wireAt, []byte{0x07}), &v))
 	assert.Equal(t, arrayEmbedding{timedItem: timedItem{Name: "n", At: time.Unix(1_800_000_000, 0)}, Extra: 7}, v.Embedding)
 }
 
@@ -475,8 +472,8 @@ func TestWireCheckNotFollowed(t *testing.T) {
 		bodyType, fault string
 	}{
 		{bytesBody, func() any { return new(binaryTimed) }, "binaryTimed", "binaryTimed"},
-		{cat([]byte{0xa1, 1}, wireAt), func() any { return new(binaryTimed) }, "binaryTimed", "binaryTimed"},
-		{cat([]byte{0xa1, 1, 0x81}, bytesBody), func() any { return new(binaries) }, "binaries", "binaryTimed"},
+		{slices.Concat([]byte{0xa1, 1}, wireAt), func() any { return new(binaryTimed) }, "binaryTimed", "binaryTimed"},
+		{slices.Concat([]byte{0xa1, 1, 0x81}, bytesBody), func() any { return new(binaries) }, "binaries", "binaryTimed"},
 		{bytesBody, func() any { return new(binaryBytes) }, "binaryBytes", "binaryBytes"},
 	} {
 		want := ErrInternal.Error() + ": payflow: the times and byte strings of payflow." + tt.bodyType +
