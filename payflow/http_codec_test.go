@@ -368,9 +368,9 @@ func TestWireListsUndefined(t *testing.T) {
 		goType string
 		list   func(v any) any // the decoded array
 	}{
-		{func() any { return new(Info) }, 1, "array of byte strings", func(v any) any { return v.(*Info).Chain }},
-		{func() any { return new(nestedBytes) }, 2, "array of byte strings", func(v any) any { return v.(*nestedBytes).List }},
-		{func() any { return new(nestedTimed) }, 5, "array of times", func(v any) any { return v.(*nestedTimed).Times }},
+		{newAny[Info], 1, "array of byte strings", func(v any) any { return v.(*Info).Chain }},
+		{newAny[nestedBytes], 2, "array of byte strings", func(v any) any { return v.(*nestedBytes).List }},
+		{newAny[nestedTimed], 5, "array of times", func(v any) any { return v.(*nestedTimed).Times }},
 	} {
 		name := reflect.TypeOf(tt.v()).Elem()
 		undefined := []byte{0xa1, tt.key, 0xf7}
@@ -432,14 +432,14 @@ func TestWireUndefinedContainers(t *testing.T) {
 		field  string
 		goType string
 	}{
-		{func() any { return new(Catalog) }, []byte{0xa1, 3, 0xf7}, "3", "array of maps"},
-		{func() any { return new(Catalog) }, []byte{0xa1, 3, 0x82, 0xa0, 0xf7}, "3", "map"},
-		{func() any { return new(PaymentView) }, []byte{0xa1, 9, 0xf7}, "9", "array of maps"},
-		{func() any { return new(PaymentView) }, []byte{0xa1, 10, 0x81, 0xf7}, "10", "map"},
-		{func() any { return new(plainNested) }, []byte{0xa1, 1, 0xf7}, "1", "map"},
-		{func() any { return new(plainNested) }, []byte{0xa1, 2, 0xf7}, "2", "array of arrays"},
-		{func() any { return new(plainNested) }, []byte{0xa1, 2, 0x82, 0x80, 0xf7}, "2", "array"},
-		{func() any { return new(plainNested) }, []byte{0xa1, 3, 0xa1, 0x61, 'k', 0xf7}, "3", "map"},
+		{newAny[Catalog], []byte{0xa1, 3, 0xf7}, "3", "array of maps"},
+		{newAny[Catalog], []byte{0xa1, 3, 0x82, 0xa0, 0xf7}, "3", "map"},
+		{newAny[PaymentView], []byte{0xa1, 9, 0xf7}, "9", "array of maps"},
+		{newAny[PaymentView], []byte{0xa1, 10, 0x81, 0xf7}, "10", "map"},
+		{newAny[plainNested], []byte{0xa1, 1, 0xf7}, "1", "map"},
+		{newAny[plainNested], []byte{0xa1, 2, 0xf7}, "2", "array of arrays"},
+		{newAny[plainNested], []byte{0xa1, 2, 0x82, 0x80, 0xf7}, "2", "array"},
+		{newAny[plainNested], []byte{0xa1, 3, 0xa1, 0x61, 'k', 0xf7}, "3", "map"},
 	} {
 		name := reflect.TypeOf(tt.v()).Elem()
 		err := wireDecode(tt.body, tt.v())

@@ -12,31 +12,35 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
+// newAny returns a new zero T, as a fresh value of the body types below
+// and of the tests' tables.
+func newAny[T any]() any { return new(T) }
+
 // wireRequestTypes are the request bodies the handler decodes, by the
 // kind byte of FuzzWireRequest.
 var wireRequestTypes = []func() any{
-	func() any { return new(ChallengeRequest) },
-	func() any { return new(LoginRequest) },
-	func() any { return new(ResolveRequest) },
-	func() any { return new(PairRequest) },
-	func() any { return new(CreateRequest) },
-	func() any { return new(ApproveRequest) },
-	func() any { return new(CaptureRequest) },
-	func() any { return new(RefundRequest) },
+	newAny[ChallengeRequest],
+	newAny[LoginRequest],
+	newAny[ResolveRequest],
+	newAny[PairRequest],
+	newAny[CreateRequest],
+	newAny[ApproveRequest],
+	newAny[CaptureRequest],
+	newAny[RefundRequest],
 }
 
 // wireReplyTypes are the reply bodies the client decodes, by the kind
 // byte of FuzzWireReply.
 var wireReplyTypes = []func() any{
-	func() any { return new(ChallengeResponse) },
-	func() any { return new(LoginResponse) },
-	func() any { return new(ResolveResponse) },
-	func() any { return new(SessionView) },
-	func() any { return new(Catalog) },
-	func() any { return new(PaymentView) },
-	func() any { return new(RefundView) },
-	func() any { return new(Info) },
-	func() any { return new(errorBody) },
+	newAny[ChallengeResponse],
+	newAny[LoginResponse],
+	newAny[ResolveResponse],
+	newAny[SessionView],
+	newAny[Catalog],
+	newAny[PaymentView],
+	newAny[RefundView],
+	newAny[Info],
+	newAny[errorBody],
 }
 
 // wireRequestSeeds returns valid bodies of each request kind.
@@ -277,11 +281,11 @@ func FuzzWireReply(f *testing.F) {
 // place that the byte string check follows (http_codec_test.go), by the
 // kind byte of FuzzWireCheck.
 var wireCheckedTypes = []func() any{
-	func() any { return new(nestedTimed) },
-	func() any { return new(timeKeyed) },
-	func() any { return new(arrays) },
-	func() any { return new(withEmbedded) },
-	func() any { return new(nestedBytes) },
+	newAny[nestedTimed],
+	newAny[timeKeyed],
+	newAny[arrays],
+	newAny[withEmbedded],
+	newAny[nestedBytes],
 }
 
 // FuzzWireCheck decodes bodies with times, and byte strings, in nested

@@ -25,11 +25,11 @@ func TestWireTimes(t *testing.T) {
 		fresh func() any
 		at    func(v any) time.Time
 	}{
-		{2, func() any { return new(ChallengeResponse) }, func(v any) time.Time { return v.(*ChallengeResponse).ExpiresAt }},
-		{5, func() any { return new(LoginResponse) }, func(v any) time.Time { return v.(*LoginResponse).ExpiresAt }},
-		{9, func() any { return new(SessionView) }, func(v any) time.Time { return v.(*SessionView).ExpiresAt }},
-		{14, func() any { return new(PaymentView) }, func(v any) time.Time { return v.(*PaymentView).ExpiresAt }},
-		{1, func() any { return new(timedRequest) }, func(v any) time.Time { return v.(*timedRequest).At }},
+		{2, newAny[ChallengeResponse], func(v any) time.Time { return v.(*ChallengeResponse).ExpiresAt }},
+		{5, newAny[LoginResponse], func(v any) time.Time { return v.(*LoginResponse).ExpiresAt }},
+		{9, newAny[SessionView], func(v any) time.Time { return v.(*SessionView).ExpiresAt }},
+		{14, newAny[PaymentView], func(v any) time.Time { return v.(*PaymentView).ExpiresAt }},
+		{1, newAny[timedRequest], func(v any) time.Time { return v.(*timedRequest).At }},
 	}
 	text := append([]byte{0x74}, "2027-01-15T08:00:00Z"...)
 	for _, b := range bodies {
@@ -417,8 +417,8 @@ func TestWireTimesInMapKeys(t *testing.T) {
 			assert.Equal(t, 2, n(v), name)
 		}
 	}
-	keyed := func() any { return new(timeKeyed) }
-	pointers := func() any { return new(pointerKeyed) }
+	keyed := newAny[timeKeyed]
+	pointers := newAny[pointerKeyed]
 	twoKeys("two times", []byte{0xa1, 1, 0xa2, 0x00, 0x01, 0x01, 0x02}, keyed,
 		func(v any) int { return len(v.(*timeKeyed).ByTime) })
 	twoKeys("one time, two integers", []byte{0xa1, 2, 0xa2, 0xa2, 1, 0x00, 2, 0x05, 0x60, 0xa2, 1, 0x01, 2, 0x05, 0x60}, keyed,
@@ -471,10 +471,10 @@ func TestWireCheckNotFollowed(t *testing.T) {
 		v               func() any
 		bodyType, fault string
 	}{
-		{bytesBody, func() any { return new(binaryTimed) }, "binaryTimed", "binaryTimed"},
-		{slices.Concat([]byte{0xa1, 1}, wireAt), func() any { return new(binaryTimed) }, "binaryTimed", "binaryTimed"},
-		{slices.Concat([]byte{0xa1, 1, 0x81}, bytesBody), func() any { return new(binaries) }, "binaries", "binaryTimed"},
-		{bytesBody, func() any { return new(binaryBytes) }, "binaryBytes", "binaryBytes"},
+		{bytesBody, newAny[binaryTimed], "binaryTimed", "binaryTimed"},
+		{slices.Concat([]byte{0xa1, 1}, wireAt), newAny[binaryTimed], "binaryTimed", "binaryTimed"},
+		{slices.Concat([]byte{0xa1, 1, 0x81}, bytesBody), newAny[binaries], "binaries", "binaryTimed"},
+		{bytesBody, newAny[binaryBytes], "binaryBytes", "binaryBytes"},
 	} {
 		want := ErrInternal.Error() + ": payflow: the times and byte strings of payflow." + tt.bodyType +
 			" cannot be checked: payflow." + tt.fault + " holds a time, bytes or a struct, a map, a slice or an array and decodes from a byte string too (encoding.BinaryUnmarshaler)"
