@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -36,7 +38,9 @@ const (
 // longest AttemptTimeout leaves each attempt to the call's context.
 type ClientOptions struct {
 	// HTTPClient sends the requests (default: a client of its own whose
-	// transport keeps up to 64 idle connections to the platform).
+	// transport keeps up to 64 idle connections to the platform). A
+	// redirect its CheckRedirect refuses fails the call at once (see
+	// Client).
 	HTTPClient *http.Client
 	// AttemptTimeout bounds each attempt of a call (default
 	// DefaultAttemptTimeout); the context of the call bounds them all.
@@ -63,8 +67,23 @@ type ClientOptions struct {
 // request's ID on) when it has a well-formed one, else one chosen for the
 // call; *Error.RequestID reports it. A
 // call is retried, with backoff and at most MaxAttempts times, after a
-// network error, a 5xx reply, a 408 (a proxy's timeout, which ErrUnavailable
-// matches) or a 409 idempotency_in_flight. Errors of the
+// network error (a connection refused, reset or dropped without a reply,
+// a timeout), a 5xx reply, a 408 (a proxy's timeout, which ErrUnavailable
+// matches) or a 409 idempotency_in_flight. An exchange that would fail
+// every attempt alike is sent once and fails with an error matching
+// ErrInternal that wraps its cause, which errors.As finds: a server
+// certificate that does not verify (*tls.CertificateVerificationError,
+// x509.UnknownAuthorityError, x509.HostnameError,
+// x509.CertificateInvalidError), a reply that is not TLS to an https base
+// URL (http.ErrSchemeMismatch from an HTTP server, tls.RecordHeaderError
+// from another protocol), and a redirect refused by the CheckRedirect of
+// ClientOptions.HTTPClient, whose error it wraps, or by the default
+// policy of net/http after 10 redirects (the platform never redirects).
+// Such an error matches ErrInternal, as a reply too large or that does
+// not decode does: the fault lies with the server at the base URL or with
+// how the transport is set up to reach it, which no retry mends (so not
+// ErrUnavailable) and the call's arguments have no part in (so not
+// ErrInvalid). Errors of the
 // platform come back as *Error, so errors.Is matches the sentinel errors
 // of this package as it does in process (a rate_limited reply that gives a
 // retry time as a *RateLimitedError wrapping the *Error, which
@@ -344,6 +363,27 @@ func clientRetryable(err error) bool {
 	return e.Status >= 500 || e.Status == http.StatusRequestTimeout || e.Code == "idempotency_in_flight"
 }
 
+// clientNeverSucceeds reports whether err, an error of http.Client.Do,
+// fails every attempt alike: a server certificate that does not verify
+// (crypto/tls wraps the x509 error in a *tls.CertificateVerificationError;
+// a VerifyConnection or VerifyPeerCertificate of the HTTPClient may
+// return it bare), or a reply that is not TLS to an https URL (an HTTP
+// server's, which net/http reports as http.ErrSchemeMismatch, or another
+// protocol's). A dropped, reset or refused connection (io.EOF, ECONNRESET,
+// ECONNREFUSED) and a timeout may succeed on retry and are not among
+// them, whatever their type.
+func clientNeverSucceeds(err error) bool {
+	var (
+		verification *tls.CertificateVerificationError
+		authority    x509.UnknownAuthorityError
+		hostname     x509.HostnameError
+		invalid      x509.CertificateInvalidError
+		header       tls.RecordHeaderError
+	)
+	return errors.As(err, &verification) || errors.As(err, &authority) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &header) || errors.Is(err, http.ErrSchemeMismatch)
+}
+
 // pause sleeps before retry number attempt: exponential from MinBackoff
 // with jitter, at least retryAfter, at most MaxBackoff.
 func (c *Client) pause(ctx context.Context, attempt int, retryAfter time.Duration) error {
@@ -392,6 +432,11 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 	req.Header.Set(RequestIDHeader, rid)
 	resp, err := c.hc.Do(req)
 	if err != nil {
+		// Do returns a response with its error only when CheckRedirect
+		// refused a redirect (the response's body is closed).
+		if resp != nil || clientNeverSucceeds(err) {
+			return nil, 0, fmt.Errorf("%w: %w", ErrInternal, err)
+		}
 		return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	defer resp.Body.Close()

@@ -2,12 +2,16 @@ package payflow_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"math"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,6 +102,7 @@ func TestClientRetries(t *testing.T) {
 	}{
 		{"503 then success", []int{503, 503}, 4, nil, 3, 1},
 		{"dropped connection then success", []int{0}, 4, nil, 2, 1},
+		{"dropped connection until the bound", []int{0, 0, 0}, 3, payflow.ErrUnavailable, 3, 0},
 		{"409 in flight then success", []int{409, 409}, 4, nil, 3, 1},
 		{"502 without a body until the bound", []int{502, 502, 502, 502, 502}, 3, payflow.ErrUnavailable, 3, 0},
 		{"500 is internal", []int{500}, 1, payflow.ErrInternal, 1, 0},
@@ -222,6 +227,128 @@ func TestNewClientRefusesOptionsOutOfRange(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotNil(t, c)
 	}
+}
+
+// countConns starts srv, with TLS when tls is set, counting the
+// connections it accepts (a connection whose TLS handshake fails never
+// reaches the handler); it returns the count so far.
+func countConns(t *testing.T, srv *httptest.Server, tls bool) func() int32 {
+	t.Helper()
+	var n atomic.Int32
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			n.Add(1)
+		}
+	}
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
+	t.Cleanup(srv.Close)
+	return n.Load
+}
+
+// TestClientDoesNotRetryWhatCannotSucceed: a certificate the client does
+// not trust or that names another host, a plain HTTP server spoken to
+// over TLS, and a redirect the http.Client's CheckRedirect refuses fail
+// the same way every time: the call is sent once and fails with an error
+// matching ErrInternal, not ErrUnavailable, that keeps its cause.
+func TestClientDoesNotRetryWhatCannotSucceed(t *testing.T) {
+	ctx := context.Background()
+	opts := payflow.ClientOptions{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
+	handler := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
+	assertFinal := func(t *testing.T, err error) {
+		t.Helper()
+		assert.ErrorIs(t, err, payflow.ErrInternal)
+		assert.NotErrorIs(t, err, payflow.ErrUnavailable)
+	}
+
+	t.Run("untrusted certificate", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(handler)
+		conns := countConns(t, srv, true)
+		_, err := mustClient(t, srv.URL, opts).CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("r")})
+		assertFinal(t, err)
+		_, ok := errors.AsType[x509.UnknownAuthorityError](err)
+		assert.True(t, ok, "%v", err)
+		_, ok = errors.AsType[*tls.CertificateVerificationError](err)
+		assert.True(t, ok, "%v", err)
+		assert.Equal(t, int32(1), conns())
+	})
+	t.Run("certificate of another host", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(handler)
+		conns := countConns(t, srv, true)
+		tr := srv.Client().Transport.(*http.Transport).Clone() // trusts the server's certificate
+		tr.TLSClientConfig.ServerName = "platform.example"
+		o := opts
+		o.HTTPClient = &http.Client{Transport: tr}
+		_, err := mustClient(t, srv.URL, o).Info(ctx)
+		assertFinal(t, err)
+		_, ok := errors.AsType[x509.HostnameError](err)
+		assert.True(t, ok, "%v", err)
+		assert.Equal(t, int32(1), conns())
+	})
+	t.Run("TLS to a plain HTTP server", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(handler)
+		conns := countConns(t, srv, false)
+		_, err := mustClient(t, "https://"+srv.Listener.Addr().String(), opts).Info(ctx)
+		assertFinal(t, err)
+		assert.ErrorIs(t, err, http.ErrSchemeMismatch)
+		assert.Equal(t, int32(1), conns())
+	})
+	t.Run("TLS to a server of another protocol", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		t.Cleanup(func() { ln.Close() })
+		var conns atomic.Int32
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				conns.Add(1)
+				c.Write([]byte("SSH-2.0-OpenSSH_9.9\r\n"))
+				c.Close()
+			}
+		}()
+		_, err = mustClient(t, "https://"+ln.Addr().String(), opts).Info(ctx)
+		assertFinal(t, err)
+		_, ok := errors.AsType[tls.RecordHeaderError](err)
+		assert.True(t, ok, "%v", err)
+		assert.Equal(t, int32(1), conns.Load())
+	})
+
+	var mu sync.Mutex
+	var sent int
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		sent++
+		mu.Unlock()
+		http.Redirect(w, r, r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(redirecting.Close)
+	requests := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := sent
+		sent = 0
+		return n
+	}
+	t.Run("redirect refused by CheckRedirect", func(t *testing.T) {
+		errRefused := errors.New("redirects are not followed")
+		o := opts
+		o.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return errRefused }}
+		_, err := mustClient(t, redirecting.URL, o).CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("r")})
+		assertFinal(t, err)
+		assert.ErrorIs(t, err, errRefused)
+		assert.Equal(t, 1, requests())
+	})
+	t.Run("redirect loop under the default policy", func(t *testing.T) {
+		_, err := mustClient(t, redirecting.URL, opts).Info(ctx)
+		assertFinal(t, err)
+		assert.Equal(t, 10, requests(), "one attempt: the default policy stops after 10 redirects")
+	})
 }
 
 // TestClientBaseURLWithPath: the paths of the calls follow a base URL's
