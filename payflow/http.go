@@ -146,7 +146,9 @@ func checkOptions(opts ...option) error {
 // bodies, bearer tokens, error bodies of type Error with the status of
 // their code, idempotent POSTs with stored replies, body size limits, a
 // request ID on every reply, one log record per request and panics turned
-// into 500 replies that reveal nothing. It is safe for concurrent use. It
+// into 500 replies that reveal nothing. A request whose Body is nil, which
+// an http.Server never passes but a caller of ServeHTTP may, is served as
+// one with an empty body. It is safe for concurrent use. It
 // fails with an error matching ErrInvalid when api is nil or a nil
 // pointer (a nil *Platform, or of any other type), or an option is out of
 // range (see HandlerOptions).
@@ -547,7 +549,7 @@ func (h *handler) logger(r *http.Request) *slog.Logger {
 }
 
 // ServeHTTP sets the request ID, recovers panics into 500 replies and logs
-// every request.
+// every request. A nil Body is an empty one.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get(RequestIDHeader)
@@ -558,6 +560,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set(RequestIDHeader, id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	if r.Body == nil { // a server never passes one; a direct caller may
+		r.Body = http.NoBody
+	}
 	// The limit is set on the server's own ResponseWriter, which the
 	// reader tells when the body is over it, so that the server closes
 	// the connection after the reply rather than reading the rest.

@@ -1125,3 +1125,42 @@ func TestHTTPDecodeErrorsNameNoGoTypes(t *testing.T) {
 	defer fx.api.mu.Unlock()
 	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
 }
+
+// TestHTTPNilBodyIsEmpty: a request whose Body is nil, which a server
+// never passes but a caller of ServeHTTP may, is served as one with an
+// empty body: the same status and reply, not a panic answered 500.
+func TestHTTPNilBodyIsEmpty(t *testing.T) {
+	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
+	decline := "/v1/requests/" + payflow.ID{1}.String() + "/decline"
+	tests := []struct {
+		name, method, path string
+		status             int
+		code               string // of the error body; "" for a 200
+	}{
+		{"GET", http.MethodGet, "/v1/info", 200, ""},
+		{"POST without a body", http.MethodPost, decline, 200, ""},
+		{"POST whose body is needed", http.MethodPost, "/v1/challenges", 400, "invalid"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			serve := func(body io.ReadCloser) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(tt.method, tt.path, nil)
+				req.Body = body
+				req.Header.Set("Content-Type", payflow.ContentType)
+				req.Header.Set("Authorization", "Bearer tok")
+				req.Header.Set(payflow.RequestIDHeader, "nil-body")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				return rec
+			}
+			empty, nilBody := serve(http.NoBody), serve(nil)
+			require.Equal(t, tt.status, empty.Code, "%s", empty.Body)
+			assert.Equal(t, tt.status, nilBody.Code, "%s", nilBody.Body)
+			assert.Equal(t, empty.Body.Bytes(), nilBody.Body.Bytes())
+			if tt.code != "" {
+				r := httpRawReply{status: nilBody.Code, header: nilBody.Header(), body: nilBody.Body.Bytes()}
+				assert.Equal(t, tt.code, r.errorCode(t))
+			}
+		})
+	}
+}
