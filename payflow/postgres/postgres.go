@@ -17,7 +17,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib" // the "pgx" driver of database/sql, and its connections for pipelines
+	"github.com/jackc/pgx/v5/stdlib" // pgx's database/sql driver, and its connections for pipelines
 
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/payflow"
@@ -53,17 +53,26 @@ var _ payflow.Store = (*Store)(nil)
 
 // Open connects to the database named by dsn (a pgx connection string;
 // its search_path selects the schema) and brings the payflow tables up to
-// date. It fails when MaxConns is negative (ErrNegativeOption), the server
-// does not answer or the payflow schema is newer than this package
-// (ErrSchemaTooNew).
+// date. Its connections run READ COMMITTED, whatever default isolation
+// the server or dsn sets. It fails when MaxConns is negative
+// (ErrNegativeOption), dsn does not parse, the server does not answer or
+// the payflow schema is newer than this package (ErrSchemaTooNew).
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.MaxConns < 0 {
 		return nil, fmt.Errorf("%w: %d connections", ErrNegativeOption, opts.MaxConns)
 	}
-	db, err := sql.Open("pgx", dsn)
+	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
+	// Every statement and transaction of the store runs under READ
+	// COMMITTED, whatever default the server or the DSN sets: Accept's
+	// cancellation reads the requests committed while it waited for the
+	// card's counter row, and a conditional write that waits for a row
+	// another transaction holds then finds the row's new version instead
+	// of failing with a serialization failure.
+	cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
+	db := stdlib.OpenDB(*cfg)
 	n := opts.MaxConns
 	if n == 0 {
 		n = 16

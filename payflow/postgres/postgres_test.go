@@ -173,11 +173,34 @@ func TestPairingWaitsForRefusedHold(t *testing.T) {
 // when it records the request) and commits while the seller card's
 // pairing waits for that row is cancelled by the pairing, although it was
 // not committed when the pairing began: it was made before the pairing
-// took the row, by a run of the seller's app that the pairing ends.
+// took the row, by a run of the seller's app that the pairing ends. So it
+// is whatever default isolation the store's DSN sets: its connections run
+// READ COMMITTED, where a stricter level would fail the pairing with a
+// serialization failure (or read the requests from its first snapshot).
 func TestPairingCancelsRequestCommittedWhileWaiting(t *testing.T) {
+	for _, level := range []string{"", "repeatable read", "serializable"} {
+		name := "default " + level
+		if level == "" {
+			name = "server default"
+		}
+		t.Run(name, func(t *testing.T) { pairingCancelsRequestCommittedWhileWaiting(t, level) })
+	}
+}
+
+// pairingCancelsRequestCommittedWhileWaiting is
+// TestPairingCancelsRequestCommittedWhileWaiting with a store whose DSN
+// sets default_transaction_isolation to level (the server's when empty).
+func pairingCancelsRequestCommittedWhileWaiting(t *testing.T, level string) {
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
-	s := open(t, dsn)
+	storeDSN := dsn
+	if level != "" {
+		u, err := url.Parse(dsn)
+		require.NoError(t, err)
+		u.RawQuery += "&default_transaction_isolation=" + url.PathEscape(level)
+		storeDSN = u.String()
+	}
+	s := open(t, storeDSN)
 	sess, at := pairedSession(t, s)
 	p := pendingRequest(sess, 1, at)
 
