@@ -261,8 +261,9 @@ func Unmarshal(data []byte, r Record) error {
 // Sign validates r (including the card header of a CardRecord) and returns
 // it as a tagged COSE_Sign1 message signed with key, which must be an ECDSA
 // P-256 key (ErrKey otherwise, for a nil key too); the signature is in its
-// low-S form (LowS). A card's key never leaves the card: the card calls
-// Sign itself.
+// low-S form (LowS). A record whose message would exceed MaxMessage, which
+// Verify refuses, is an error matching ErrMalformed (see MessageSize). A
+// card's key never leaves the card: the card calls Sign itself.
 func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	if key == nil {
 		return nil, ErrKey
@@ -281,6 +282,9 @@ func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	payload, err := Marshal(r)
 	if err != nil {
 		return nil, err
+	}
+	if n := MessageSize(r.Type(), payload); n > MaxMessage {
+		return nil, fmt.Errorf("%w: the signed message would be %d bytes, over %d", ErrMalformed, n, MaxMessage)
 	}
 	signer, err := cose.NewSigner(cose.AlgorithmES256, key)
 	if err != nil {
@@ -426,6 +430,21 @@ var protectedHeaders = func() map[Type][]byte {
 	}
 	return m
 }()
+
+// MessageSize returns the length in bytes of the COSE_Sign1 message of a
+// record of type t (one of the Type constants) with payload, as Sign and a
+// card write it:
+//
+//	D2 84 <bstr protected> A0 <bstr payload> 58 40 <r || s>
+//
+// A message longer than MaxMessage is malformed: Sign does not make it,
+// and Verify refuses it.
+func MessageSize(t Type, payload []byte) int {
+	var h [9]byte
+	prot, n := len(ProtectedHeader(t)), len(payload)
+	return 2 + len(cborhead.Append(h[:0], cborhead.Bytes, prot)) + prot +
+		1 + len(cborhead.Append(h[:0], cborhead.Bytes, n)) + n + 2 + 64
+}
 
 // bstrContent returns the content of raw, which must be exactly one
 // definite-length CBOR byte string (go-cose has decoded it as one); the

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -104,4 +105,44 @@ func TestVerifyDecodesOnce(t *testing.T) {
 	check := testing.AllocsPerRun(50, func() { require.True(t, VerifyES256(pub, content, sig)) })
 	verify := testing.AllocsPerRun(50, func() { require.NoError(t, Verify(msg, pub, new(Consent))) })
 	assert.LessOrEqual(t, verify, open+check, "Open %v, VerifyES256 %v", open, check)
+}
+
+// TestSignRefusesOversizedMessages: Sign makes no message that Verify
+// refuses for its length. A receipt of MaxItems lines of long SKUs and
+// names is valid field by field but would be some 14 000 bytes signed; the
+// receipts around the limit are signed exactly when their message, of
+// MessageSize bytes, fits.
+func TestSignRefusesOversizedMessages(t *testing.T) {
+	key := newKey(t)
+	receipt := func(lines, name int) *Receipt {
+		r := samples()["receipt"].(*Receipt)
+		r.Lines = nil
+		for i := range lines {
+			sku := fmt.Sprintf("%03d", i) + strings.Repeat("s", MaxText-3)
+			r.Lines = append(r.Lines, Line{SKU: sku, Name: strings.Repeat("n", name), Quantity: 1, UnitPrice: 1})
+		}
+		return r
+	}
+	_, err := Sign(rand.Reader, key, receipt(MaxItems, MaxText))
+	assert.ErrorIs(t, err, ErrMalformed)
+
+	signed, refused := 0, 0
+	for name := 1; name <= MaxText; name++ {
+		r := receipt(58, name)
+		payload, err := Marshal(r)
+		require.NoError(t, err)
+		n := MessageSize(TypeReceipt, payload)
+		msg, err := Sign(rand.Reader, key, r)
+		if n > MaxMessage {
+			assert.ErrorIs(t, err, ErrMalformed, "%d bytes", n)
+			refused++
+			continue
+		}
+		require.NoError(t, err, "%d bytes", n)
+		assert.Equal(t, n, len(msg))
+		require.NoError(t, Verify(msg, &key.PublicKey, new(Receipt)))
+		signed++
+	}
+	assert.NotZero(t, signed)
+	assert.NotZero(t, refused)
 }

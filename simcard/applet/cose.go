@@ -31,10 +31,7 @@ func envelope(t record.Type, payload []byte) ([]byte, error) {
 	if prot == nil || t == record.TypeReceipt { // a card signs no receipt
 		return nil, errEnvelope
 	}
-	var h [9]byte
-	n := 2 + len(cborhead.Append(h[:0], cborhead.Bytes, len(prot))) + len(prot) +
-		1 + len(cborhead.Append(h[:0], cborhead.Bytes, len(payload))) + len(payload) + 2 + 64
-	if n > record.MaxMessage {
+	if record.MessageSize(t, payload) > record.MaxMessage {
 		return nil, errEnvelope
 	}
 	return prot, nil
