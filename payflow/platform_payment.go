@@ -154,12 +154,16 @@ func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r 
 		ttl = min(time.Duration(r.TTL)*time.Second, p.ttl.maxRequest)
 	}
 	h := record.Hash(msg)
-	return &PaymentRecord{
+	rec := &PaymentRecord{
 		ID: ID(r.RequestID), SessionID: s.ID, State: StatePending, MerchantID: m.ID, SellerCardID: c.ID,
 		PayerCardID: r.PayerCardID, Currency: r.Currency, Amount: r.Amount, Lines: lines, Legs: legs,
 		Request: msg, RequestHash: h[:], ManualCapture: m.ManualCapture,
 		ExpiresAt: now.Add(ttl), CreatedAt: now, UpdatedAt: now,
-	}, nil
+	}
+	if err := receiptFits(rec); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // retried answers a request whose ID is stored: the same signed bytes get

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/casimpay/casimpay/ledger"
@@ -273,6 +274,12 @@ func refusedState(r *PaymentRecord) string {
 
 // receipt signs the payment receipt of r.
 func (p *Platform) receipt(r *PaymentRecord, transferIDs [][]byte, now time.Time) ([]byte, error) {
+	return p.sign(paymentReceipt(r, transferIDs, now))
+}
+
+// paymentReceipt returns the payment receipt of r, settled at now by the
+// ledger transfers transferIDs.
+func paymentReceipt(r *PaymentRecord, transferIDs [][]byte, now time.Time) *record.Receipt {
 	rc := &record.Receipt{
 		Kind: record.ReceiptPayment, RequestID: bytes.Clone(r.ID[:]), RequestHash: r.RequestHash,
 		ConsentHash: r.ConsentHash, Amount: r.CaptureAmount, Currency: r.Currency,
@@ -285,7 +292,36 @@ func (p *Platform) receipt(r *PaymentRecord, transferIDs [][]byte, now time.Time
 	for _, l := range r.Legs {
 		rc.Legs = append(rc.Legs, record.Leg{Asset: l.Asset, Amount: l.Amount})
 	}
-	return p.sign(rc)
+	return rc
+}
+
+// receiptFits checks that the payment receipt of r, a new request, can be
+// signed: that with the longest values its settlement can give it (a
+// consent hash, the transfer ID of each leg, the whole amount, the longest
+// time) its message is at most record.MaxMessage bytes, the most a phone
+// verifies. Catalog names make a receipt longer than its request, so a
+// request that a card signed can have a receipt too long to sign, which
+// would be found only after the money moved. A request whose receipt does
+// not fit is ErrInvalid.
+func receiptFits(r *PaymentRecord) error {
+	n := len(r.Legs)
+	if r.Amount > 0 {
+		n++ // the money leg
+	}
+	ids := make([][]byte, n)
+	for i := range ids {
+		ids[i] = bytes.Repeat([]byte{0xff}, record.IDSize)
+	}
+	rc := paymentReceipt(r, ids, time.Time{})
+	rc.ConsentHash, rc.Amount, rc.Time = make([]byte, record.HashSize), r.Amount, math.MaxUint64
+	payload, err := record.Marshal(rc)
+	if err != nil {
+		return fmt.Errorf("%w: its receipt: %v", ErrInvalid, err)
+	}
+	if size := record.MessageSize(record.TypeReceipt, payload); size > record.MaxMessage {
+		return fmt.Errorf("%w: its receipt would be %d bytes signed, over %d", ErrInvalid, size, record.MaxMessage)
+	}
+	return nil
 }
 
 func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {

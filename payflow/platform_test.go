@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -1176,6 +1178,42 @@ func TestCatalogNames(t *testing.T) {
 	require.NoError(t, record.Verify(done.Receipt, &s.Key.PublicKey, &rc))
 	assert.Equal(t, []record.Line{{SKU: "comte", Name: "Comté 200 g", Quantity: 2, UnitPrice: 910}}, rc.Lines)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 1820}, {Posted: 1820}}, s.balances(t))
+}
+
+// TestRequestWithTooLongReceipt: a request is refused (invalid) when its
+// receipt, the catalog's names added to its lines, would be too long to
+// sign (record.MaxMessage): before, 100 lines of long SKUs and names, a
+// request of some 7 200 bytes, were captured with a receipt of some 14 000
+// bytes that no phone verifies. Nothing is stored and no money moves; a
+// request of fewer such lines is paid with a receipt that verifies.
+func TestRequestWithTooLongReceipt(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	var cat []payflow.CatalogItem
+	var items []record.Item
+	for i := range record.MaxItems {
+		sku := fmt.Sprintf("%03d", i) + strings.Repeat("s", record.MaxText-3)
+		cat = append(cat, payflow.CatalogItem{SKU: sku, Name: strings.Repeat("n", record.MaxText), UnitPrice: 1})
+		items = append(items, record.Item{SKU: sku, Quantity: 1})
+	}
+	require.NoError(t, s.Platform.SetCatalog(ctx, merchantID, cat))
+	r := paytest.Request(s.session, "EUR", uint64(len(items)), items...)
+	msg := s.seller.MustSign(r)
+	require.LessOrEqual(t, len(msg), record.MaxMessage, "the request itself fits")
+	_, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+	require.ErrorIs(t, err, payflow.ErrInvalid)
+	_, err = s.Store.Payment(ctx, payflow.ID(r.RequestID))
+	require.ErrorIs(t, err, payflow.ErrNotFound)
+
+	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(s.session, "EUR", 50, items[:50]...))})
+	require.NoError(t, err)
+	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, done.State)
+	var rc record.Receipt
+	require.NoError(t, record.Verify(done.Receipt, &s.Key.PublicKey, &rc))
+	assert.Len(t, rc.Lines, 50)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 50}, {Posted: 50}}, s.balances(t))
 }
 
 // TestApproveCancelRace runs approve and cancel at once on two platforms
