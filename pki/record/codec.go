@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"reflect"
 	"unicode"
 	"unicode/utf8"
 
@@ -237,13 +238,20 @@ func Marshal(r Record) ([]byte, error) {
 // deterministic encoding of a valid record of r's type (duplicate or unknown
 // keys, indefinite lengths, tags, non-minimal integers and unsorted keys are
 // all errors matching ErrMalformed). A card header is decoded but not
-// checked, since a card decodes fields sent by the phone without one.
+// checked, since a card decodes fields sent by the phone without one. The
+// record r pointed to is zeroed first, so that r holds the payload's record
+// alone, whatever it held before (Open and Verify decode so too).
 func Unmarshal(data []byte, r Record) error {
 	if noRecord(r) {
 		return errNoRecord
 	}
 	if len(data) > MaxMessage {
 		return fmt.Errorf("%w: %d bytes exceed %d", ErrMalformed, len(data), MaxMessage)
+	}
+	// The decoder leaves a field that the payload omits as it was, and
+	// would write into the slices r holds.
+	if v := reflect.ValueOf(r); v.Kind() == reflect.Pointer {
+		v.Elem().SetZero()
 	}
 	if err := decMode.Unmarshal(data, r); err != nil {
 		return fmt.Errorf("%w: %v", ErrMalformed, err)

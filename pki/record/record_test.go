@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -661,4 +662,38 @@ func TestSignatureHasOneForm(t *testing.T) {
 	short := []byte{1, 2, 3}
 	LowS(short)
 	assert.Equal(t, []byte{1, 2, 3}, short, "a slice of another length is left alone")
+}
+
+// TestDecodeIntoUsedRecord: Verify, Open and Unmarshal decode a message
+// into a record that holds another one (a variable used again) as into a
+// zero record: the result is the message's record alone, a field that the
+// payload omits (zero) not keeping the value it held, and the record held
+// before is left as it was. Before, such a valid message was refused as
+// not deterministic CBOR.
+func TestDecodeIntoUsedRecord(t *testing.T) {
+	key := newKey(t)
+	consent := samples()["consent"].(*Consent)
+	consent.Amount, consent.Nonce = 0, n32(0xEE) // amount omitted from the payload
+	refund := samples()["receipt"].(*Receipt)
+	refund.Kind, refund.ConsentHash, refund.RefundID, refund.RefundHash = ReceiptRefund, nil, id(0x0C), n32(0xE5)
+	refund.Lines, refund.TransferIDs = nil, [][]byte{id(0x0D)}
+	for name, want := range map[string]Record{"consent": consent, "receipt": refund} {
+		msg, err := Sign(rand.Reader, key, want)
+		require.NoError(t, err)
+		payload, err := Marshal(want)
+		require.NoError(t, err)
+		decoders := map[string]func(Record) error{
+			"Verify":    func(r Record) error { return Verify(msg, &key.PublicKey, r) },
+			"Open":      func(r Record) error { return Open(msg, r) },
+			"Unmarshal": func(r Record) error { return Unmarshal(payload, r) },
+		}
+		for how, decode := range decoders {
+			held := samples()[name]
+			before := reflect.New(reflect.TypeOf(held).Elem()) // shares held's slices
+			before.Elem().Set(reflect.ValueOf(held).Elem())
+			require.NoError(t, decode(held), "%s %s into a used record", how, name)
+			assert.Equal(t, want, held, "%s %s", how, name)
+			assert.Equal(t, samples()[name], before.Interface(), "%s %s: the record held before", how, name)
+		}
+	}
 }
