@@ -2,6 +2,7 @@ package payflow
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -45,19 +46,22 @@ const (
 	// (until 2262), in which stores keep times, for a clock before 2126.
 	MaxHoldTTL = (1<<32 - 1) * time.Second
 	// MaxLifetime, 50 years of 365 days, is the longest RequestTTL,
-	// MaxRequestTTL, ChallengeTTL, SessionTTL and TokenTTL. A stored
-	// expiry is at most now plus two of them (a payment's consent nonce
-	// expires ChallengeTTL after the request), so it is within the range
-	// of time.Time.UnixNano for a clock before 2162.
+	// MaxRequestTTL, ChallengeTTL, SessionTTL, TokenTTL, RecoverAfter
+	// and CacheTTL. A stored expiry is at most now plus two of them (a
+	// payment's consent nonce expires ChallengeTTL after the request), so
+	// it is within the range of time.Time.UnixNano for a clock before
+	// 2162; the oldest time that RecoverSweep looks up, now less
+	// RecoverAfter, is within it for a clock after 1728.
 	MaxLifetime = 50 * 365 * 24 * time.Hour
 )
 
 // PlatformOptions configure NewPlatform. Ledger, Store, Verifier, Key and
 // Chain are required; every other zero field takes its default. A negative
 // duration (but CacheTTL), ResolveRate or ResolveBurst, a ResolveRate
-// that is NaN or infinite, a HoldTTL above MaxHoldTTL, or a RequestTTL,
-// MaxRequestTTL, ChallengeTTL, SessionTTL or TokenTTL above MaxLifetime,
-// is refused with ErrInvalid.
+// that is NaN or infinite, a HoldTTL above MaxHoldTTL, a RequestTTL,
+// MaxRequestTTL, ChallengeTTL, SessionTTL, TokenTTL, RecoverAfter or
+// CacheTTL above MaxLifetime, or a RequestTTL above MaxRequestTTL (its
+// default when zero), is refused with ErrInvalid.
 type PlatformOptions struct {
 	// Ledger holds the money and the assets; its store should live in the
 	// same database as Store.
@@ -77,9 +81,10 @@ type PlatformOptions struct {
 	Rand io.Reader
 
 	// RequestTTL is the lifetime of a payment request that asks for none
-	// (default 120 s); MaxRequestTTL caps what a request may ask (15 min).
-	// Both are at most MaxLifetime, as are ChallengeTTL, SessionTTL and
-	// TokenTTL.
+	// (default 120 s, or MaxRequestTTL if shorter); MaxRequestTTL caps
+	// what a request may ask (15 min). RequestTTL is at most
+	// MaxRequestTTL; both are at most MaxLifetime, as are ChallengeTTL,
+	// SessionTTL and TokenTTL.
 	RequestTTL    time.Duration
 	MaxRequestTTL time.Duration
 	// ChallengeTTL is how long a challenge nonce is usable (default
@@ -93,7 +98,7 @@ type PlatformOptions struct {
 	// hold is voided (default 7 days; at most MaxHoldTTL).
 	HoldTTL time.Duration
 	// RecoverAfter is how long a settlement may stay half done before
-	// RecoverSweep completes it (default 30 s).
+	// RecoverSweep completes it (default 30 s; at most MaxLifetime).
 	RecoverAfter time.Duration
 	// ResolveRate and ResolveBurst bound EID resolutions per card (over
 	// all its login tokens) and platform process: a token bucket of
@@ -109,9 +114,10 @@ type PlatformOptions struct {
 	ResolveRate  float64
 	ResolveBurst int
 	// CacheTTL is how long a platform process keeps enrolled cards and
-	// merchants in memory (default 5 s; negative: not at all). Changes
-	// made through another process show here within CacheTTL; revocation
-	// never waits for it (chains are verified on every record).
+	// merchants in memory (default 5 s; negative: not at all; at most
+	// MaxLifetime). Changes made through another process show here within
+	// CacheTTL; revocation never waits for it (chains are verified on
+	// every record).
 	CacheTTL time.Duration
 	// Logger receives NewPlatform's warning about stored cards it could
 	// not load into the EID resolver (default slog.Default()).
@@ -181,8 +187,8 @@ type lifetimes struct {
 
 // check returns an error matching ErrInvalid for a negative lifetime
 // (but CacheTTL's), burst or rate, a rate that is not a finite number, a
-// HoldTTL above MaxHoldTTL, or another lifetime that sets a stored expiry
-// above MaxLifetime.
+// HoldTTL above MaxHoldTTL, another lifetime above MaxLifetime, or a
+// RequestTTL above MaxRequestTTL or, when that is zero, its default.
 func (o *PlatformOptions) check() error {
 	for _, d := range []struct {
 		name     string
@@ -191,7 +197,8 @@ func (o *PlatformOptions) check() error {
 		{"RequestTTL", o.RequestTTL, MaxLifetime}, {"MaxRequestTTL", o.MaxRequestTTL, MaxLifetime},
 		{"ChallengeTTL", o.ChallengeTTL, MaxLifetime}, {"SessionTTL", o.SessionTTL, MaxLifetime},
 		{"TokenTTL", o.TokenTTL, MaxLifetime}, {"HoldTTL", o.HoldTTL, MaxHoldTTL},
-		{"RecoverAfter", o.RecoverAfter, math.MaxInt64},
+		{"RecoverAfter", o.RecoverAfter, MaxLifetime},
+		{"CacheTTL", max(o.CacheTTL, 0), MaxLifetime}, // negative: no cache
 	} {
 		if d.v < 0 {
 			return fmt.Errorf("%w: payflow: negative %s %v", ErrInvalid, d.name, d.v)
@@ -205,6 +212,9 @@ func (o *PlatformOptions) check() error {
 	}
 	if !(o.ResolveRate >= 0) || math.IsInf(o.ResolveRate, 0) {
 		return fmt.Errorf("%w: payflow: ResolveRate %v is not a finite number of at least 0", ErrInvalid, o.ResolveRate)
+	}
+	if maxRequest := cmp.Or(o.MaxRequestTTL, DefaultMaxRequestTTL); o.RequestTTL > maxRequest {
+		return fmt.Errorf("%w: payflow: RequestTTL %v above MaxRequestTTL, %v", ErrInvalid, o.RequestTTL, maxRequest)
 	}
 	return nil
 }
@@ -242,20 +252,15 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	def := func(d, v time.Duration) time.Duration {
-		if d == 0 {
-			return v
-		}
-		return d
-	}
+	maxRequest := cmp.Or(opts.MaxRequestTTL, DefaultMaxRequestTTL)
 	ttl := lifetimes{
-		request:      def(opts.RequestTTL, DefaultRequestTTL),
-		maxRequest:   def(opts.MaxRequestTTL, DefaultMaxRequestTTL),
-		challenge:    def(opts.ChallengeTTL, pki.DefaultNonceTTL),
-		session:      def(opts.SessionTTL, DefaultSessionTTL),
-		token:        def(opts.TokenTTL, DefaultTokenTTL),
-		hold:         def(opts.HoldTTL, DefaultHoldTTL),
-		recoverAfter: def(opts.RecoverAfter, DefaultRecoverAfter),
+		request:      cmp.Or(opts.RequestTTL, min(DefaultRequestTTL, maxRequest)),
+		maxRequest:   maxRequest,
+		challenge:    cmp.Or(opts.ChallengeTTL, pki.DefaultNonceTTL),
+		session:      cmp.Or(opts.SessionTTL, DefaultSessionTTL),
+		token:        cmp.Or(opts.TokenTTL, DefaultTokenTTL),
+		hold:         cmp.Or(opts.HoldTTL, DefaultHoldTTL),
+		recoverAfter: cmp.Or(opts.RecoverAfter, DefaultRecoverAfter),
 	}
 	if opts.CacheTTL == 0 {
 		opts.CacheTTL = DefaultCacheTTL

@@ -467,11 +467,12 @@ func platformOptions(t *testing.T) payflow.PlatformOptions {
 		Key: key, Chain: append([][]byte{cert}, f.Issuer.Chain()...), Now: f.Clock.Now}
 }
 
-// TestNewPlatformLongestLifetimes: a lifetime 1 ns above its bound is
-// refused with ErrInvalid, naming it and the bound, and one at its bound
-// is accepted: HoldTTL up to MaxHoldTTL, the ledger's longest timeout,
-// (1<<32-1) s, which times the hold; the lifetimes that expire stored
-// times up to MaxLifetime.
+// TestNewPlatformLongestLifetimes: a lifetime 1 ns above its bound, or
+// the longest Duration, is refused with ErrInvalid, naming it and the
+// bound, and one at its bound is accepted: HoldTTL up to MaxHoldTTL, the
+// ledger's longest timeout, (1<<32-1) s, which times the hold; the
+// lifetimes that expire stored times, RecoverAfter, which sets how far
+// back the recovery sweep looks, and CacheTTL up to MaxLifetime.
 func TestNewPlatformLongestLifetimes(t *testing.T) {
 	require.Equal(t, time.Duration(1<<32-1)*time.Second, payflow.MaxHoldTTL)
 	opts := platformOptions(t)
@@ -480,21 +481,61 @@ func TestNewPlatformLongestLifetimes(t *testing.T) {
 		bound time.Duration
 		set   func(*payflow.PlatformOptions, time.Duration)
 	}{
-		{"RequestTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.RequestTTL = d }},
+		{"RequestTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) {
+			o.RequestTTL, o.MaxRequestTTL = d, payflow.MaxLifetime
+		}},
 		{"MaxRequestTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.MaxRequestTTL = d }},
 		{"ChallengeTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.ChallengeTTL = d }},
 		{"SessionTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.SessionTTL = d }},
 		{"TokenTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.TokenTTL = d }},
 		{"HoldTTL", payflow.MaxHoldTTL, func(o *payflow.PlatformOptions, d time.Duration) { o.HoldTTL = d }},
+		{"RecoverAfter", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.RecoverAfter = d }},
+		{"CacheTTL", payflow.MaxLifetime, func(o *payflow.PlatformOptions, d time.Duration) { o.CacheTTL = d }},
+	} {
+		for _, d := range []time.Duration{c.bound + 1, math.MaxInt64} {
+			o := opts
+			c.set(&o, d)
+			_, err := payflow.NewPlatform(o)
+			require.ErrorIs(t, err, payflow.ErrInvalid, c.name)
+			assert.EqualError(t, err, fmt.Sprintf("payflow: invalid request: payflow: %s %v above its longest, %v",
+				c.name, d, c.bound), c.name)
+		}
+		o := opts
+		c.set(&o, c.bound)
+		_, err := payflow.NewPlatform(o)
+		assert.NoError(t, err, c.name)
+	}
+}
+
+// TestNewPlatformRequestTTLAboveMax: a RequestTTL above MaxRequestTTL,
+// set or default, is refused with ErrInvalid naming both, and one equal
+// to it is accepted; a RequestTTL left zero takes the default, or
+// MaxRequestTTL when that is shorter, and a request that asks for no TTL
+// expires after it.
+func TestNewPlatformRequestTTLAboveMax(t *testing.T) {
+	opts := platformOptions(t)
+	for _, c := range []struct{ set, bound time.Duration }{
+		{time.Minute, time.Minute},
+		{0, payflow.DefaultMaxRequestTTL},
 	} {
 		o := opts
-		c.set(&o, c.bound+1)
+		o.MaxRequestTTL, o.RequestTTL = c.set, c.bound+1
 		_, err := payflow.NewPlatform(o)
-		require.ErrorIs(t, err, payflow.ErrInvalid, c.name)
-		assert.EqualError(t, err, fmt.Sprintf("payflow: invalid request: payflow: %s %v above its longest, %v",
-			c.name, c.bound+1, c.bound), c.name)
-		c.set(&o, c.bound)
+		require.ErrorIs(t, err, payflow.ErrInvalid, c.bound)
+		assert.EqualError(t, err, fmt.Sprintf("payflow: invalid request: payflow: RequestTTL %v above MaxRequestTTL, %v",
+			c.bound+1, c.bound))
+		o.RequestTTL = c.bound
 		_, err = payflow.NewPlatform(o)
-		assert.NoError(t, err, c.name)
+		assert.NoError(t, err, c.bound)
+	}
+
+	for _, c := range []struct{ max, want time.Duration }{
+		{time.Minute, time.Minute},
+		{payflow.DefaultRequestTTL, payflow.DefaultRequestTTL},
+		{0, payflow.DefaultRequestTTL},
+	} {
+		s := newShop(t, false, paytest.Options{Platform: payflow.PlatformOptions{MaxRequestTTL: c.max}})
+		v, _ := s.request(t)
+		assert.Equal(t, s.Clock.Now().Add(c.want), v.ExpiresAt, c.max)
 	}
 }
