@@ -71,7 +71,9 @@ func checkName(field, s string) error {
 // ICCID (record.CheckCardID), which a card could have: Balance tells a
 // card's wallet from a merchant's account by the owner's ID. Errors:
 // ErrInvalid, ErrNotFound for a seller card that is not enrolled,
-// ErrConflict for a merchant enrolled in another currency.
+// ErrConflict for a merchant enrolled in another currency or whose
+// ledger account exists closed or with other fields (flags, user data,
+// ledger, code), which stores nothing.
 func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	if err := checkID("merchant ID", m.ID); err != nil {
 		return err
@@ -174,7 +176,8 @@ func (p *Platform) RegisterAsset(ctx context.Context, name string, ledgerCode ui
 
 // OpenAccount opens the wallet of an enrolled card in a currency or a
 // registered asset. Opening it again is a no-op. Errors: ErrNotFound,
-// ErrInvalid.
+// ErrInvalid, ErrConflict for a wallet that the ledger holds closed or
+// with other fields.
 func (p *Platform) OpenAccount(ctx context.Context, cardID, unit string) error {
 	if _, err := p.store.Card(ctx, cardID); err != nil {
 		return err
@@ -203,7 +206,8 @@ func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency stri
 // creating the merchant's account in that asset (unless the amount or the
 // ID is refused: ErrInvalid). The ledger transfer ID derives from
 // issueID, so a retry issues once; the same ID with another amount,
-// merchant or asset is ErrConflict and moves nothing.
+// merchant or asset is ErrConflict and moves nothing, and so is a
+// merchant's account that the ledger holds closed or with other fields.
 func (p *Platform) Issue(ctx context.Context, issueID ID, merchantID, asset string, amount uint64) error {
 	if _, err := p.store.Merchant(ctx, merchantID); err != nil {
 		return err

@@ -379,6 +379,57 @@ func TestEnrollMerchantUnknownSellerCard(t *testing.T) {
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "no ledger account")
 }
 
+// TestEnrollMerchantAccountExistsOtherwise: a merchant whose ledger
+// account exists closed, or with other flags, user data, ledger or code,
+// is refused with ErrConflict naming the account and the ledger's result
+// (409 conflict over HTTP), and leaves everything as it was: no merchant,
+// the seller card no merchant's, the account as it stood.
+func TestEnrollMerchantAccountExistsOtherwise(t *testing.T) {
+	ctx := context.Background()
+	const eur = 978
+	id := payflow.AccountID(payflow.AccountMerchant, eur, "kiosk")
+	mine := ledger.Account{ID: id, Ledger: eur, Code: payflow.AccountMerchant, Flags: ledger.AccountDebitsMustNotExceedCredits}
+	for _, c := range []struct {
+		name   string
+		set    func(*ledger.Account)
+		result ledger.CreateAccountResult
+	}{
+		{"closed", func(a *ledger.Account) { a.Flags |= ledger.AccountClosed }, ledger.AccountExistsWithDifferentFlags},
+		{"flags", func(a *ledger.Account) { a.Flags = 0 }, ledger.AccountExistsWithDifferentFlags},
+		{"user data", func(a *ledger.Account) { a.UserData64 = 1 }, ledger.AccountExistsWithDifferentUserData64},
+		{"ledger", func(a *ledger.Account) { a.Ledger = 840 }, ledger.AccountExistsWithDifferentLedger},
+		{"code", func(a *ledger.Account) { a.Code = payflow.AccountWallet }, ledger.AccountExistsWithDifferentCode},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := newShop(t, false, paytest.Options{})
+			bob := s.NewCard("Bob")
+			a := mine
+			c.set(&a)
+			res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{a})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+			before, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
+			require.NoError(t, err)
+
+			err = s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "kiosk", Name: "Kiosk", Currency: "EUR", SellerCardIDs: []string{bob.ID}})
+			require.ErrorIs(t, err, payflow.ErrConflict)
+			assert.EqualError(t, err, fmt.Sprintf(
+				"payflow: conflicting request: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v",
+				id, payflow.AccountMerchant, eur, c.result))
+			assert.Equal(t, 409, payflow.AsError(err).Status)
+
+			_, err = s.Store.Merchant(ctx, "kiosk")
+			assert.ErrorIs(t, err, payflow.ErrNotFound, "no merchant")
+			card, err := s.Store.Card(ctx, bob.ID)
+			require.NoError(t, err)
+			assert.Empty(t, card.MerchantID, "the seller card is no merchant's")
+			after, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
+			require.NoError(t, err)
+			assert.Equal(t, before, after, "the account as it stood")
+		})
+	}
+}
+
 // staleMerchantStore runs fn once, on the next read of a merchant, after
 // the read and before returning it: a write of another process that
 // lands between the read of the merchant and the write that replaces it.

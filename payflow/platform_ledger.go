@@ -106,15 +106,28 @@ func account(code uint16, ledgerCode uint32, owner string) ledger.Account {
 	return a
 }
 
-// createAccounts creates accounts, accepting those that exist already.
+// createAccounts creates accounts, accepting those that exist already. An
+// account whose ID the ledger holds closed (a closing transfer sets
+// AccountClosed) or with other flags, user data, ledger or code is
+// ErrConflict, naming the account and the ledger's result: the ID is
+// taken by other content, which the caller cannot use. The other
+// accounts are created all the same (none is linked).
 func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Account) error {
 	res, err := p.ledger.CreateAccounts(ctx, accounts)
 	if err != nil {
 		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
 	}
 	for i, r := range res {
-		if r != ledger.AccountCreated && r != ledger.AccountExists {
-			return fmt.Errorf("%w: ledger account %v: %v", ErrInternal, accounts[i].ID, r)
+		a := &accounts[i]
+		switch r {
+		case ledger.AccountCreated, ledger.AccountExists:
+		case ledger.AccountExistsWithDifferentFlags, ledger.AccountExistsWithDifferentUserData128,
+			ledger.AccountExistsWithDifferentUserData64, ledger.AccountExistsWithDifferentUserData32,
+			ledger.AccountExistsWithDifferentLedger, ledger.AccountExistsWithDifferentCode:
+			return fmt.Errorf("%w: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v",
+				ErrConflict, a.ID, a.Code, a.Ledger, r)
+		default:
+			return fmt.Errorf("%w: ledger account %v: %v", ErrInternal, a.ID, r)
 		}
 	}
 	return nil
