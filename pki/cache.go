@@ -9,9 +9,10 @@ import (
 
 // cache keeps verified chains, and chains refused as revoked, by
 // chainKey, least recently used first out, both within one bound, max;
-// the refusals are at most maxRefused (a quarter of max), the least
-// recently used refusal making way for a new one, so that refusals never
-// evict verified chains from more than a quarter of the room. An entry
+// the refusals are at most maxRefused (a quarter of max, rounded down:
+// none in a cache of fewer than 4), the least recently used refusal
+// making way for a new one, so that refusals never evict verified chains
+// from more than a quarter of the room. An entry
 // is served only within its validity and only while the CRLs held are
 // those it was checked with. That of a verified chain starts no earlier
 // than the latest NotBefore of its chain and of the certificates
@@ -69,7 +70,8 @@ func (c *cache) get(key [32]byte, now time.Time, crls *map[string]*heldCRL) *res
 // put stores res, checked while crls were the CRLs held, unless a CRL has
 // been accepted since (current holds others): the chain was then checked
 // against CRLs that may already be replaced. A refusal beyond maxRefused
-// evicts the least recently used refusal (itself when maxRefused is 0).
+// evicts the least recently used refusal; when maxRefused is 0 a refusal
+// is not kept, and only takes out what key held.
 func (c *cache) put(key [32]byte, res *result, crls *map[string]*heldCRL, current *atomic.Pointer[map[string]*heldCRL]) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -78,6 +80,9 @@ func (c *cache) put(key [32]byte, res *result, crls *map[string]*heldCRL, curren
 	}
 	if el, ok := c.idx[key]; ok {
 		c.removeLocked(el)
+	}
+	if res.err != nil && c.maxRefused == 0 {
+		return
 	}
 	e := &cacheEntry{key: key, res: res, crls: crls}
 	el := c.ll.PushFront(e)

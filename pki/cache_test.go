@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"math/big"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -432,6 +433,32 @@ func TestCacheRefusalsCapped(t *testing.T) {
 	}
 	assert.Equal(t, 8, v.cache.len())
 	assert.Equal(t, 2, v.cache.refusals())
+}
+
+// TestCacheNoRoomForRefusals: a cache of 1 to 3 chains has no room for
+// refusals (a quarter of it, rounded down, is none): put keeps none and
+// spends no allocation on one, and the verified chain the cache holds
+// stays; a refusal still takes the place of what its own key held.
+func TestCacheNoRoomForRefusals(t *testing.T) {
+	crls := new(map[string]*heldCRL)
+	var current atomic.Pointer[map[string]*heldCRL]
+	current.Store(crls)
+	verified := &result{validFrom: t0, expiry: t0.Add(time.Hour)}
+	refused := &result{err: ErrRevoked, validFrom: t0, expiry: t0.Add(time.Hour)}
+	for size := 1; size <= 3; size++ {
+		c := newCache(size)
+		require.Zero(t, c.maxRefused, size)
+		c.put([32]byte{1}, verified, crls, &current)
+		assert.Zero(t, testing.AllocsPerRun(100, func() { c.put([32]byte{2}, refused, crls, &current) }), size)
+		assert.Equal(t, 1, c.len(), size)
+		assert.Zero(t, c.refusals(), size)
+		assert.Zero(t, c.refused.Len(), size)
+		assert.Same(t, verified, c.get([32]byte{1}, t0, crls), size)
+
+		c.put([32]byte{1}, refused, crls, &current)
+		assert.Zero(t, c.len(), size)
+		assert.Nil(t, c.get([32]byte{1}, t0, crls), size)
+	}
 }
 
 // TestCacheRefusalServedIsRecent: a refusal served from the cache becomes
