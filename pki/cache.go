@@ -7,21 +7,21 @@ import (
 	"time"
 )
 
-// cache keeps verified chains, and chains refused as revoked, by
-// chainKey, least recently used first out, both within one bound, max;
-// the refusals are at most maxRefused (a quarter of max, rounded down:
-// none in a cache of fewer than 4), the least recently used refusal
-// making way for a new one, so that refusals never evict verified chains
-// from more than a quarter of the room. An entry is served only within
-// its validity and only while the CRLs held are those it was checked with. That of a verified chain starts no earlier
-// than the latest NotBefore of its chain and of the certificates
-// presented and ThisUpdate of the CRLs it relied on (less the skew), nor
-// before the NotBefore, without the skew, of a root not presented that
-// starts after every certificate presented, and ends no later than the
-// earliest NotAfter of its chain and NextUpdate of those CRLs, nor past
-// the NotAfter plus the skew of a certificate presented
-// (Verifier.withinPresented); that of a refusal is the span within which
-// no time the verification compared is crossed (Verifier.refusalSpan).
+// cache keeps verified chains, and chains refused as revoked, by chainKey,
+// least recently used first out, both within one bound, max; the refusals
+// are at most maxRefused (a quarter of max, rounded down: none in a cache
+// of fewer than 4), the least recently used refusal making way for a new
+// one, so that refusals never evict verified chains from more than a
+// quarter of the room. An entry is served only within its validity and only
+// while the CRLs held are those it was checked with. That of a verified
+// chain starts no earlier than the latest NotBefore of its chain and of the
+// certificates presented and ThisUpdate of the CRLs it relied on (less the
+// skew), nor before the NotBefore, without the skew, of a root not
+// presented that starts after every certificate presented, and ends no
+// later than the earliest NotAfter of its chain and NextUpdate of those
+// CRLs, nor past the NotAfter plus the skew of a certificate presented
+// (Verifier.withinPresented); that of a refusal is the span within which no
+// time the verification compared is crossed (Verifier.refusalSpan).
 type cache struct {
 	max, maxRefused int
 
