@@ -14,6 +14,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
@@ -61,17 +62,10 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.MaxConns < 0 {
 		return nil, fmt.Errorf("%w: %d connections", ErrNegativeOption, opts.MaxConns)
 	}
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := connConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	// Every statement and transaction of the store runs under READ
-	// COMMITTED, whatever default the server or the DSN sets: Accept's
-	// cancellation reads the requests committed while it waited for the
-	// card's counter row, and a conditional write that waits for a row
-	// another transaction holds then finds the row's new version instead
-	// of failing with a serialization failure.
-	cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
 	db := stdlib.OpenDB(*cfg)
 	n := opts.MaxConns
 	if n == 0 {
@@ -88,6 +82,29 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return &Store{Store: sqlstate.NewPostgres(db, pipeline(db)), db: db}, nil
+}
+
+// connConfig parses dsn into the configuration of the store's
+// connections. Every statement and transaction of the store runs under
+// READ COMMITTED, whatever default the server or the DSN sets: Accept's
+// cancellation reads the requests committed while it waited for the
+// card's counter row, and a conditional write that waits for a row another
+// transaction holds then finds the row's new version instead of failing
+// with a serialization failure. The server takes setting names in any
+// case, so the DSN's own default_transaction_isolation, in whatever case,
+// goes (kept, the server would take whichever of the two came last).
+func connConfig(dsn string) (*pgx.ConnConfig, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, err
+	}
+	for k := range cfg.RuntimeParams {
+		if strings.EqualFold(k, "default_transaction_isolation") {
+			delete(cfg.RuntimeParams, k)
+		}
+	}
+	cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
+	return cfg, nil
 }
 
 // pipeline returns the sqlstate.Pipeline of db: a pgx.Batch on one of its

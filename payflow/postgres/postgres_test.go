@@ -178,26 +178,32 @@ func TestPairingWaitsForRefusedHold(t *testing.T) {
 // READ COMMITTED, where a stricter level would fail the pairing with a
 // serialization failure (or read the requests from its first snapshot).
 func TestPairingCancelsRequestCommittedWhileWaiting(t *testing.T) {
-	for _, level := range []string{"", "repeatable read", "serializable"} {
-		name := "default " + level
-		if level == "" {
+	for _, c := range []struct{ key, level string }{
+		{"", ""},
+		{"default_transaction_isolation", "repeatable read"},
+		{"default_transaction_isolation", "serializable"},
+		{"DEFAULT_TRANSACTION_ISOLATION", "serializable"},
+	} {
+		name := c.key + " " + c.level
+		if c.level == "" {
 			name = "server default"
 		}
-		t.Run(name, func(t *testing.T) { pairingCancelsRequestCommittedWhileWaiting(t, level) })
+		t.Run(name, func(t *testing.T) { pairingCancelsRequestCommittedWhileWaiting(t, c.key, c.level) })
 	}
 }
 
 // pairingCancelsRequestCommittedWhileWaiting is
 // TestPairingCancelsRequestCommittedWhileWaiting with a store whose DSN
-// sets default_transaction_isolation to level (the server's when empty).
-func pairingCancelsRequestCommittedWhileWaiting(t *testing.T, level string) {
+// sets the parameter key, default_transaction_isolation in some case, to
+// level (the server's default when empty).
+func pairingCancelsRequestCommittedWhileWaiting(t *testing.T, key, level string) {
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
 	storeDSN := dsn
 	if level != "" {
 		u, err := url.Parse(dsn)
 		require.NoError(t, err)
-		u.RawQuery += "&default_transaction_isolation=" + url.PathEscape(level)
+		u.RawQuery += "&" + key + "=" + url.PathEscape(level)
 		storeDSN = u.String()
 	}
 	s := open(t, storeDSN)
