@@ -15,8 +15,9 @@ import (
 // IDs they carry (request and refund IDs) or, over HTTP, by the
 // Idempotency-Key header. Methods that take a token need the bearer token
 // of a card that logged in (Login); the token of a card whose certificate
-// has been revoked since is ErrCard on every one of them, the error a
-// login of the card gets, and changes nothing.
+// has been revoked since, or has expired since (once a login of the card
+// is refused for it), is ErrCard on every one of them, the error a login
+// of the card gets, and changes nothing.
 //
 // Errors match the sentinel errors of this package with errors.Is, in
 // process and over HTTP alike.

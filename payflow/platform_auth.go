@@ -90,8 +90,9 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 // SHA-256, so the stored value is useless to a reader of the database and
 // no comparison of secrets depends on their bytes. The token of a card
 // whose certificate, or a CA certificate above it, the CRLs of the
-// platform's verifier list is refused as a login of the card is (see
-// trusted): a token outlives no revocation.
+// platform's verifier list, or whose chain has passed the end of its
+// validity, is refused as a login of the card is (see trusted): a token
+// outlives neither the revocation nor the expiry of its card.
 func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: no token", ErrUnauthorized)
@@ -139,16 +140,35 @@ func (p *Platform) refusal(e *cachedCard) (refused, err error) {
 	return refused, nil
 }
 
-// trusted returns nil unless card e is revoked (refusal), and then the
-// error that a login of it gets now: ErrCard with the reason of the chain
-// verification. It is the card's own call that is refused, so the card
-// may learn of its revocation.
+// trusted returns nil unless card e is revoked (refusal) or expired
+// (expired), and then the error that a login of it gets now: ErrCard with
+// the reason of the chain verification. It is the card's own call that is
+// refused, so the card may learn of its revocation or expiry.
 func (p *Platform) trusted(e *cachedCard) error {
 	refused, err := p.refusal(e)
+	if err == nil && refused == nil {
+		refused, err = p.expired(e)
+	}
 	if err != nil || refused == nil {
 		return err
 	}
 	return verifyError(refused)
+}
+
+// expired returns, for a card e of which a certificate of the chain has
+// passed its NotAfter (cachedCard.expiry: a comparison of times once
+// read), the error of the chain verification a login of it runs now
+// (pki.ErrExpired, or a refusal that comes first), and nil for any other
+// card: one whose chain the verification still accepts (within the
+// verifier's clock skew) is not refused. err is a failure of the
+// platform, not of the card.
+func (p *Platform) expired(e *cachedCard) (refused, err error) {
+	end, err := e.expiry()
+	if err != nil || p.now().Before(end) {
+		return nil, err
+	}
+	_, refused = p.verifier.VerifyCard(e.rec.Chain)
+	return refused, nil
 }
 
 // Resolve implements API. It draws on the card's budget of EID

@@ -279,7 +279,7 @@ func BenchmarkResolveHit(b *testing.B) {
 // chain verifies (a CRL that arrived between the two checks).
 func TestTrusted(t *testing.T) {
 	ca := newTestCA(t)
-	p := &Platform{verifier: ca.verifier}
+	p := &Platform{verifier: ca.verifier, now: time.Now}
 	const id, other = "8944000000000000001", "8944000000000000019"
 	good := &cachedCard{rec: &CardRecord{ID: id, Chain: ca.chain(t, id)}}
 	require.NoError(t, p.trusted(good))

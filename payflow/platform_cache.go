@@ -36,14 +36,16 @@ type cache struct {
 
 // cachedCard is a card as the cache keeps it, with the EID key of its
 // advertising secret and the names of its chain's certificates from the
-// first time each was needed: derived once per card and secret, and read
-// once per card and chain, for as long as the card stays in the cache,
-// where a read of the store that finds the same secret or chain again
-// carries it over.
+// first time each was needed, and the end of its chain's validity (see
+// cachedCard.expiry): derived once per card and secret, and read once per
+// card and chain, for as long as the card stays in the cache, where a
+// read of the store that finds the same secret or chain again carries it
+// over.
 type cachedCard struct {
-	rec *CardRecord
-	key atomic.Pointer[adv.EIDKey]  // of rec.AdvSecret; nil until derived
-	ids atomic.Pointer[pki.CertIDs] // of rec.Chain; nil until read
+	rec      *CardRecord
+	key      atomic.Pointer[adv.EIDKey]  // of rec.AdvSecret; nil until derived
+	ids      atomic.Pointer[pki.CertIDs] // of rec.Chain; nil until read
+	notAfter atomic.Pointer[time.Time]   // of rec.Chain; nil until read
 }
 
 type cached[T any] struct {
@@ -172,6 +174,28 @@ func (e *cachedCard) revoked(v *pki.Verifier) (bool, error) {
 	return v.Revoked(ids), nil
 }
 
+// expiry returns the earliest NotAfter of the certificates of the card's
+// chain, read at its first call and kept with the card (or carried over
+// from the entry it replaced, of the same chain). A chain that does not
+// parse, which enrolment never stores, is ErrInternal.
+func (e *cachedCard) expiry() (time.Time, error) {
+	if t := e.notAfter.Load(); t != nil {
+		return *t, nil
+	}
+	var end time.Time
+	for _, der := range e.rec.Chain {
+		c, err := pki.ParseCertificate(der)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%w: card %s: %v", ErrInternal, e.rec.ID, err)
+		}
+		if end.IsZero() || c.NotAfter.Before(end) {
+			end = c.NotAfter
+		}
+	}
+	e.notAfter.CompareAndSwap(nil, &end)
+	return end, nil
+}
+
 // card returns an enrolled card; the caller must not modify it.
 func (p *Platform) card(ctx context.Context, id string) (*CardRecord, error) {
 	e, err := p.cardEntry(ctx, id)
@@ -182,11 +206,12 @@ func (p *Platform) card(ctx context.Context, id string) (*CardRecord, error) {
 }
 
 // cardEntry returns an enrolled card with the EID key of its advertising
-// secret and the names of its chain's certificates, if derived yet: the
-// cache's entry, taken with one hold of its lock, or one made of a read
-// of the store, which the cache keeps (with the key of the entry it
-// replaces if that was of the same secret, and its names if of the same
-// chain) when it keeps cards at all; the caller must not modify it.
+// secret and the names and the end of validity of its chain's
+// certificates, if derived yet: the cache's entry, taken with one hold of
+// its lock, or one made of a read of the store, which the cache keeps
+// (with the key of the entry it replaces if that was of the same secret,
+// and its names and end of validity if of the same chain) when it keeps
+// cards at all; the caller must not modify it.
 func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error) {
 	now := p.now()
 	if e, ok := get(&p.cache, p.cache.cards, id, now); ok {
@@ -207,6 +232,7 @@ func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error
 			}
 			if sameChain(old.rec, c) {
 				e.ids.Store(old.ids.Load())
+				e.notAfter.Store(old.notAfter.Load())
 			}
 		}
 		put(&p.cache, p.cache.cards, id, e, gen, now)

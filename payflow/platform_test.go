@@ -3,6 +3,8 @@ package payflow_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -13,12 +15,15 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/ledger"
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
 // shop is a paytest.Shop with lower-case helpers for these tests.
@@ -992,6 +997,81 @@ func TestTokenOfRevokedCard(t *testing.T) {
 			assert.Equal(t, paytest.Catalog, cat.Items)
 		})
 	}
+}
+
+// TestTokenOfExpiredCard: the token of a seller card whose certificate
+// has expired since its login captures no hold and reads nothing, once a
+// login of the card is refused for the expiry, with the login's reply;
+// within the verifier's clock skew after the certificate's end, where a
+// login is still accepted, the token still serves.
+func TestTokenOfExpiredCard(t *testing.T) {
+	s := newShop(t, true, paytest.Options{})
+	ctx := context.Background()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	id, err := simcardtest.RandomICCID(nil)
+	require.NoError(t, err)
+	cert, err := s.Issuer.IssueCard(key.Public(), id, pki.IssueOptions{Validity: 30 * time.Minute})
+	require.NoError(t, err)
+	secret := bytes.Repeat([]byte{7}, adv.SecretSize)
+	_, err = s.Platform.EnrollCard(ctx, append([][]byte{cert}, s.Issuer.Chain()...), secret, "Till 2")
+	require.NoError(t, err)
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: merchantID, Name: "Corner Grocer", Currency: "EUR", ManualCapture: true, SellerCardIDs: []string{s.seller.ID, id},
+	}))
+	counter := uint64(0)
+	login := func() (*payflow.LoginResponse, error) {
+		ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: id})
+		require.NoError(t, err)
+		eid, err := adv.DeriveEID(secret, adv.Epoch(s.Clock.Now()))
+		require.NoError(t, err)
+		counter++
+		proof := &record.AuthProof{
+			CardHeader: record.CardHeader{CardID: id, Counter: counter},
+			Nonce:      ch.Nonce, Role: record.RoleSeller, EID: eid[:], PeerEID: make([]byte, record.EIDSize),
+		}
+		msg, err := record.Sign(rand.Reader, key, proof)
+		require.NoError(t, err)
+		return s.Platform.Login(ctx, &payflow.LoginRequest{Proof: msg})
+	}
+	lr, err := login()
+	require.NoError(t, err)
+	held, _ := s.request(t)
+	v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, held.ID)})
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateHeld, v.State)
+	before := s.balances(t)
+
+	s.Clock.Advance(31 * time.Minute) // past the certificate's end, within the skew
+	_, err = s.Platform.Catalog(ctx, lr.Token, merchantID)
+	require.NoError(t, err, "within the skew, as a login")
+
+	s.Clock.Advance(5 * time.Minute)
+	s.RefreshCRLs()
+	_, loginErr := login()
+	require.ErrorIs(t, loginErr, payflow.ErrCard)
+	for _, c := range []struct {
+		name string
+		call func() error
+	}{
+		{"resolve", func() error {
+			_, err := s.Platform.Resolve(ctx, lr.Token, &payflow.ResolveRequest{EID: s.shopper.EID()})
+			return err
+		}},
+		{"catalog", func() error { _, err := s.Platform.Catalog(ctx, lr.Token, merchantID); return err }},
+		{"payment", func() error { _, err := s.Platform.Payment(ctx, lr.Token, held.ID); return err }},
+		{"capture", func() error {
+			_, err := s.Platform.Capture(ctx, lr.Token, &payflow.CaptureRequest{RequestID: held.ID})
+			return err
+		}},
+		{"cancel", func() error { _, err := s.Platform.Cancel(ctx, lr.Token, held.ID); return err }},
+	} {
+		err := c.call()
+		require.ErrorIs(t, err, payflow.ErrCard, c.name)
+		assert.Equal(t, payflow.AsError(loginErr), payflow.AsError(err), "%s: the reply of the card's login", c.name)
+	}
+	s.requireState(t, held.ID, payflow.StateHeld)
+	assert.Equal(t, before, s.balances(t), "no money moved")
 }
 
 // TestPairReplayKeepsBudget: a pairing proof sent again after it was
