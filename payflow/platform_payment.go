@@ -340,6 +340,10 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // again while the hold was being placed (see Pair). A request whose
 // seller card is revoked is cancelled, and the consent ErrFinal, as a
 // consent to a request the merchant cancelled (see withdrawRevoked).
+// A request stored before CreateRequest checked the length of its receipt
+// (see receiptFits), whose receipt would be too long to sign, is refused
+// before any money moves: the consent is ErrInvalid and spent, and the
+// request stays pending, to be declined, cancelled or left to expire.
 // The same consent sent again is ErrReplay, unless its settlement has not
 // finished (an error or a lost reply ended the first call): the retry
 // then finishes it and answers as the first call would have. A copy sent
@@ -394,6 +398,11 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		if holdRefused(r) && bytes.Equal(r.ConsentHash, ch[:]) {
 			// This very consent was refused: it is spent.
 			return nil, fmt.Errorf("%w: the consent was refused and spent", ErrReplay)
+		}
+		if err := receiptFits(r); err != nil {
+			// A request stored before CreateRequest checked its receipt:
+			// refused before the money moves, not after.
+			return nil, p.refuse(ctx, a, fmt.Errorf("%w: the request cannot be paid", err))
 		}
 		now := p.now()
 		// A pairing's mark (VoidTo) on a pending request predates this
@@ -544,7 +553,11 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // capture of the same amount is under way (a capture whose reply was
 // lost), which finishes it first. A capture at or after the hold's
 // expiry is ErrExpired: the hold is voided and the request expired, as
-// ExpireDue would (see current).
+// ExpireDue would (see current). A payment of a request stored before
+// CreateRequest checked the length of its receipt (see receiptFits),
+// whose receipt would be too long to sign, is refused a capture with
+// ErrInvalid before any money moves: it stays held, and its hold is
+// voided when the merchant cancels it or when it expires.
 func (p *Platform) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -579,6 +592,11 @@ func (p *Platform) Capture(ctx context.Context, token string, req *CaptureReques
 			return nil, stateError(r.State)
 		case amount > r.Amount:
 			return nil, fmt.Errorf("%w: %d is more than the %d held", ErrLimit, amount, r.Amount)
+		}
+		if err := receiptFits(r); err != nil {
+			// A request stored before CreateRequest checked its receipt:
+			// refused before the money moves, not after.
+			return nil, fmt.Errorf("%w: the payment cannot be captured; its hold is voided when it is cancelled or expires", err)
 		}
 		r.State, r.CaptureAmount, r.UpdatedAt = stateCapturing, amount, p.now()
 		err = p.store.UpdatePayment(ctx, r, StateHeld)

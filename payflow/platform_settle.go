@@ -295,14 +295,15 @@ func paymentReceipt(r *PaymentRecord, transferIDs [][]byte, now time.Time) *reco
 	return rc
 }
 
-// receiptFits checks that the payment receipt of r, a new request, can be
-// signed: that with the longest values its settlement can give it (a
-// consent hash, the transfer ID of each leg, the whole amount, the longest
-// time) its message is at most record.MaxMessage bytes, the most a phone
-// verifies. Catalog names make a receipt longer than its request, so a
-// request that a card signed can have a receipt too long to sign, which
-// would be found only after the money moved. A request whose receipt does
-// not fit is ErrInvalid.
+// receiptFits checks that the payment receipt of r can be signed: that
+// with the longest values its settlement can give it (a consent hash, the
+// transfer ID of each leg, the whole amount, the longest time) its message
+// is at most record.MaxMessage bytes, the most a phone verifies. Catalog
+// names make a receipt longer than its request, so a request that a card
+// signed can have a receipt too long to sign, which would be found only
+// after the money moved. A request whose receipt does not fit is
+// ErrInvalid: CreateRequest refuses it, and Approve and Capture refuse to
+// move the money of one stored before that check.
 func receiptFits(r *PaymentRecord) error {
 	n := len(r.Legs)
 	if r.Amount > 0 {
@@ -596,7 +597,12 @@ func (p *Platform) expireHold(ctx context.Context, r *PaymentRecord) error {
 // many it completed. Derived ledger IDs make the repeated ledger calls
 // harmless; a settlement that another process is still driving is simply
 // continued by both. One that fails is left for the next sweep and the
-// sweep goes on with the others; the error joins every failure.
+// sweep goes on with the others; the error joins every failure, each
+// naming its request or refund. A settlement that moved the money of a
+// request whose receipt is too long to sign (one stored before
+// CreateRequest checked it, see receiptFits) fails at every sweep with
+// ErrInternal: its receipt cannot be signed, and no state undoes a
+// posted payment.
 func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
@@ -615,7 +621,7 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 			// the request while approving, or expired) ends the settlement
 			// as much as a success.
 			if err := p.drive(ctx, r); err != nil && !ledgerRefused(err) && !errors.Is(err, ErrExpired) {
-				errs = append(errs, err)
+				errs = append(errs, fmt.Errorf("settling request %v: %w", r.ID, err))
 				continue
 			}
 			n++
@@ -627,12 +633,11 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	}
 	for _, r := range refunds {
 		pay, err := p.store.Payment(ctx, r.RequestID)
-		if err != nil {
-			errs = append(errs, err)
-			continue
+		if err == nil {
+			err = p.driveRefund(ctx, r, pay)
 		}
-		if err := p.driveRefund(ctx, r, pay); err != nil && !ledgerRefused(err) {
-			errs = append(errs, err)
+		if err != nil && !ledgerRefused(err) {
+			errs = append(errs, fmt.Errorf("refund %v: %w", r.ID, err))
 			continue
 		}
 		n++

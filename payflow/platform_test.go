@@ -73,6 +73,29 @@ func (s *shop) request(t *testing.T) (*payflow.PaymentView, []byte) {
 	return v, msg
 }
 
+// held creates a request for the basket and approves it, on a shop whose
+// merchant captures manually, and returns its held view.
+func (s *shop) held(t *testing.T) *payflow.PaymentView {
+	t.Helper()
+	v, _ := s.request(t)
+	h, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateHeld, h.State)
+	return h
+}
+
+// approveLost creates a request for the basket and approves it on a store
+// that loses the record of its settlement: the approval fails with errLost
+// and the request stays approving. It returns the request's ID.
+func (s *shop) approveLost(t *testing.T) payflow.ID {
+	t.Helper()
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.ErrorIs(t, err, errLost)
+	s.requireState(t, v.ID, "approving")
+	return v.ID
+}
+
 // consent fetches the payer's view of v and signs a consent to it.
 func (s *shop) consent(t *testing.T, id payflow.ID) []byte {
 	t.Helper()
@@ -693,9 +716,7 @@ func TestManualCapture(t *testing.T) {
 	t.Run("a read finishes an expiry under way", func(t *testing.T) {
 		st := &updateHook{Store: memory.New()}
 		s := newShopOn(t, st, true, paytest.Options{})
-		v, _ := s.request(t)
-		_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
-		require.NoError(t, err)
+		v := s.held(t)
 		s.Clock.Advance(payflow.DefaultHoldTTL)
 		st.hook = func(p *payflow.PaymentRecord, from string) error {
 			if from == "voiding" {
@@ -704,7 +725,7 @@ func TestManualCapture(t *testing.T) {
 			}
 			return nil
 		}
-		_, err = s.Platform.ExpireDue(ctx, 0)
+		_, err := s.Platform.ExpireDue(ctx, 0)
 		require.ErrorContains(t, err, "connection lost")
 		r, err := s.Store.Payment(ctx, v.ID)
 		require.NoError(t, err)
@@ -1296,6 +1317,143 @@ func TestRequestWithTooLongReceipt(t *testing.T) {
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 50}, {Posted: 50}}, s.balances(t))
 }
 
+// oldLines is a Store that, once armed, reads every payment with the lines
+// of a request stored before CreateRequest checked the length of its
+// receipt, as a database of an earlier version holds it: 69 lines of the
+// longest SKUs and names, 690 in all, whose receipt is too long to sign.
+type oldLines struct {
+	payflow.Store
+	armed bool
+}
+
+func (s *oldLines) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	p, err := s.Store.Payment(ctx, id)
+	if err == nil {
+		s.lengthen(p)
+	}
+	return p, err
+}
+
+func (s *oldLines) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
+	ps, err := s.Store.DuePayments(ctx, state, t, limit)
+	for _, p := range ps {
+		s.lengthen(p)
+	}
+	return ps, err
+}
+
+func (s *oldLines) lengthen(p *payflow.PaymentRecord) {
+	if !s.armed {
+		return
+	}
+	p.Lines = nil
+	for i := range 69 {
+		sku := fmt.Sprintf("%03d", i) + strings.Repeat("s", record.MaxText-3)
+		p.Lines = append(p.Lines, payflow.Line{SKU: sku, Name: strings.Repeat("n", record.MaxText), Quantity: 1, UnitPrice: 10, Amount: 10})
+	}
+}
+
+// TestApproveStoredRequestWithTooLongReceipt: a consent to a request stored
+// before its receipt's length was checked, whose receipt would be too long
+// to sign, is refused (invalid) before any money moves, whether the
+// merchant captures at once or manually: the request stays pending with
+// nothing of the consent stored, the consent is spent, and the merchant
+// can still cancel it. Before, the payment was captured (or held) and the
+// receipt's signature then failed, leaving it approving for good.
+func TestApproveStoredRequestWithTooLongReceipt(t *testing.T) {
+	ctx := context.Background()
+	for _, manual := range []bool{false, true} {
+		t.Run(fmt.Sprint("manual=", manual), func(t *testing.T) {
+			st := &oldLines{Store: memory.New()}
+			s := newShopOn(t, st, manual, paytest.Options{})
+			v, _ := s.request(t)
+			st.armed = true
+			c := s.consent(t, v.ID)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			require.ErrorIs(t, err, payflow.ErrInvalid)
+			r, err := st.Payment(ctx, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StatePending, r.State)
+			assert.Nil(t, r.Consent)
+			assert.Nil(t, r.ConsentHash)
+			assert.Zero(t, r.Attempt)
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "nothing moved")
+
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			assert.ErrorIs(t, err, payflow.ErrReplay, "the refused consent is spent")
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			assert.ErrorIs(t, err, payflow.ErrInvalid)
+			cv, err := s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateCancelled, cv.State)
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t))
+		})
+	}
+}
+
+// TestCaptureStoredPaymentWithTooLongReceipt: a held payment of a request
+// stored before its receipt's length was checked, whose receipt would be
+// too long to sign, is refused a capture (invalid) before any money moves:
+// it stays held, and its hold is voided when the merchant cancels it or
+// when it expires. Before, the capture posted the money and the receipt's
+// signature then failed, leaving it capturing for good.
+func TestCaptureStoredPaymentWithTooLongReceipt(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name  string
+		end   func(t *testing.T, s *shop, id payflow.ID)
+		state string
+	}{
+		{"cancelled", func(t *testing.T, s *shop, id payflow.ID) {
+			_, err := s.Platform.Cancel(ctx, s.seller.Token, id)
+			require.NoError(t, err)
+		}, payflow.StateCancelled},
+		{"expired", func(t *testing.T, s *shop, id payflow.ID) {
+			s.Clock.Advance(payflow.DefaultHoldTTL)
+			n, err := s.Platform.ExpireDue(ctx, 0)
+			require.NoError(t, err)
+			assert.Equal(t, 1, n)
+		}, payflow.StateExpired},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &oldLines{Store: memory.New()}
+			s := newShopOn(t, st, true, paytest.Options{})
+			v := s.held(t)
+			st.armed = true
+			for _, amount := range []uint64{0, 500} {
+				_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID, Amount: amount})
+				require.ErrorIs(t, err, payflow.ErrInvalid)
+				s.requireState(t, v.ID, payflow.StateHeld)
+				assert.Equal(t, [2]payflow.Balance{{Posted: funds, Held: 690}, {Incoming: 690}}, s.balances(t), "nothing posted")
+			}
+			tt.end(t, s, v.ID)
+			s.requireState(t, v.ID, tt.state)
+			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "the hold is voided")
+		})
+	}
+}
+
+// TestRecoverStoredSettlementWithTooLongReceipt: a settlement that an
+// earlier version began, moving the money, for a request whose receipt is
+// too long to sign cannot be finished; every recovery sweep reports it
+// (internal, naming the request) and moves nothing more.
+func TestRecoverStoredSettlementWithTooLongReceipt(t *testing.T) {
+	ctx := context.Background()
+	st := &oldLines{Store: &settleFault{Store: memory.New()}}
+	s := newShopOn(t, st, false, paytest.Options{})
+	id := s.approveLost(t)
+	st.armed = true
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	for range 2 {
+		n, err := s.Platform.RecoverSweep(ctx, 0)
+		assert.Zero(t, n)
+		require.ErrorIs(t, err, payflow.ErrInternal)
+		assert.ErrorContains(t, err, id.String())
+		s.requireState(t, id, "approving")
+		assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t), "moved once")
+	}
+}
+
 // TestApproveCancelRace runs approve and cancel at once on two platforms
 // sharing one store and one ledger: exactly one wins, and the ledger agrees
 // with the winner.
@@ -1549,9 +1707,7 @@ func TestHoldRetriedWithAnotherTTL(t *testing.T) {
 	st := &settleFault{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
 	ctx := context.Background()
-	v, _ := s.request(t)
-	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
-	require.ErrorContains(t, err, "connection lost")
+	id := s.approveLost(t)
 
 	other, err := payflow.NewPlatform(payflow.PlatformOptions{Ledger: s.Ledger, Store: st, Verifier: s.Verifier,
 		Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now, HoldTTL: payflow.DefaultHoldTTL + time.Hour})
@@ -1560,7 +1716,7 @@ func TestHoldRetriedWithAnotherTTL(t *testing.T) {
 	n, err := other.RecoverSweep(ctx, 0)
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
-	r, err := st.Payment(ctx, v.ID)
+	r, err := st.Payment(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, r.State)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
@@ -2011,9 +2167,7 @@ func TestRecoverSweepReportsEveryError(t *testing.T) {
 	ctx := context.Background()
 	st := &sweepFault{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
-	v, _ := s.request(t)
-	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
-	require.ErrorIs(t, err, errLost)
+	s.approveLost(t)
 
 	st.refunds = errRefundsDue
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
@@ -2301,9 +2455,7 @@ func TestCancelAndCaptureRetried(t *testing.T) {
 		t.Run(tt.state, func(t *testing.T) {
 			st := &updateHook{Store: memory.New()}
 			s := newShopOn(t, st, true, paytest.Options{})
-			v, _ := s.request(t)
-			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
-			require.NoError(t, err)
+			v := s.held(t)
 			st.hook = func(p *payflow.PaymentRecord, from string) error {
 				if from == tt.state {
 					st.hook = nil
@@ -2311,7 +2463,7 @@ func TestCancelAndCaptureRetried(t *testing.T) {
 				}
 				return nil
 			}
-			_, err = tt.call(s, v.ID, 400)
+			_, err := tt.call(s, v.ID, 400)
 			require.ErrorContains(t, err, "connection lost")
 			s.requireState(t, v.ID, tt.state)
 			if tt.state == "capturing" {
