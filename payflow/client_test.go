@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"math"
 	"net"
 	"net/http"
@@ -288,6 +289,22 @@ func TestClientDoesNotRetryWhatCannotSucceed(t *testing.T) {
 		assert.True(t, ok, "%v", err)
 		assert.Equal(t, int32(1), conns())
 	})
+	for _, bare := range []error{x509.UnknownAuthorityError{}, x509.CertificateInvalidError{Reason: x509.Expired}} {
+		t.Run(fmt.Sprintf("%T from VerifyConnection", bare), func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(handler)
+			conns := countConns(t, srv, true)
+			tr := srv.Client().Transport.(*http.Transport).Clone() // trusts the server's certificate
+			tr.TLSClientConfig.VerifyConnection = func(tls.ConnectionState) error { return bare }
+			o := opts
+			o.HTTPClient = &http.Client{Transport: tr}
+			_, err := mustClient(t, srv.URL, o).Info(ctx)
+			assertFinal(t, err)
+			assert.ErrorIs(t, err, bare)
+			_, ok := errors.AsType[*tls.CertificateVerificationError](err)
+			assert.False(t, ok, "%v", err) // crypto/tls returns VerifyConnection's error as it is
+			assert.Equal(t, int32(1), conns())
+		})
+	}
 	t.Run("TLS to a plain HTTP server", func(t *testing.T) {
 		srv := httptest.NewUnstartedServer(handler)
 		conns := countConns(t, srv, false)
