@@ -243,7 +243,10 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // Approve is the shopper's PIN entry on the payment screen. It first
 // checks that the phone still trusts the platform's certificate that the
 // receipt will be verified with (ErrCard when that expired or was revoked:
-// nothing is signed or sent and no money moves). Once a fresh view shows
+// nothing is signed or sent and no money moves). A fresh view that shows
+// a settlement of the request under way (pending without a consent
+// nonce, as while a consent that this phone no longer keeps is settled)
+// fails with ErrConflict before the card is used. Once a fresh view shows
 // the same request still pending, the card verifies the PIN (a
 // wrong one fails with the card's error, matching simcard.ErrWrongPIN or
 // simcard.ErrPINBlocked), then signs a consent bound to the request hash,
@@ -314,6 +317,9 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	if v.State != StatePending {
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
 	}
+	if len(v.ConsentNonce) == 0 {
+		return nil, errSettling
+	}
 	// The PIN is verified only now, right before the card signs, so that a
 	// call that gives up earlier leaves no verified PIN on the card for
 	// another consent.
@@ -351,6 +357,11 @@ func (s *Shopper) clearPIN(err error) error {
 	return err
 }
 
+// errSettling is the error of a consent to a request whose payer's view
+// is pending without a consent nonce: the view of a pending request
+// carries one unless a settlement is under way.
+var errSettling = fmt.Errorf("%w: a settlement of the request is under way", ErrConflict)
+
 // sentConsent is a signed consent and the view of the request it was
 // signed over.
 type sentConsent struct {
@@ -374,9 +385,7 @@ func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentVi
 	case v.State == StateHeld || v.State == StateCaptured:
 		return v, nil
 	case v.State == StatePending && len(v.ConsentNonce) == 0:
-		// The payer's view of a pending request carries a consent nonce
-		// unless a settlement is under way.
-		return nil, fmt.Errorf("%w: a settlement of the request is under way", ErrConflict)
+		return nil, errSettling
 	}
 	return nil, nil
 }

@@ -718,3 +718,42 @@ func TestApproveEndsAtHoldExpiry(t *testing.T) {
 		})
 	}
 }
+
+// TestApproveDuringOthersSettlementSignsNothing: a shopper phone started
+// again, which does not keep the consent of its earlier run whose
+// settlement is under way (the platform shows the request pending without
+// a consent nonce), fails Approve with ErrConflict before the card
+// verifies the PIN or signs, and no money moves twice.
+func TestApproveDuringOthersSettlementSignsNothing(t *testing.T) {
+	ctx := context.Background()
+	st := &settleFault{Store: memory.New()}
+	w := newPhoneWorld(t, paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), nil, false)
+	c := w.pair(t)
+	w.request(t)
+	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, errLost)
+
+	w.useShopper(t, w.f.Platform) // the app started again
+	w.hear(t)
+	sellerEID, err := w.seller.EID()
+	require.NoError(t, err)
+	again, err := w.shopper.Select(ctx, sellerEID)
+	require.NoError(t, err)
+	require.Equal(t, c.SessionID, again.SessionID)
+	v, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StatePending, v.State)
+	require.Empty(t, v.ConsentNonce, "a settlement is under way")
+
+	before, err := w.shopperCard.Card.Counter()
+	require.NoError(t, err)
+	_, err = w.shopper.Approve(ctx, "000000") // a PIN the card would refuse
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	after, err := w.shopperCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "the card signed nothing")
+	left, total, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+	assert.Equal(t, total, left, "the card verified no PIN")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once, by the earlier consent")
+}
