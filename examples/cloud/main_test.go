@@ -196,7 +196,9 @@ func TestCloudFlags(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // a cloud that started would stop at once and return nil
 	dir := t.TempDir()
-	err := demo.RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0", "-pairs", "-1"}, &buffer{})
-	assert.ErrorIs(t, err, demo.ErrUsage)
-	assert.NoFileExists(t, filepath.Join(dir, demo.DatabaseFile), "refused before the platform opens")
+	for _, args := range [][]string{{"-pairs", "-1"}, {"127.0.0.1:9090"}} {
+		err := demo.RunCloud(ctx, append([]string{"-data", dir, "-listen", "127.0.0.1:0"}, args...), &buffer{})
+		assert.ErrorIs(t, err, demo.ErrUsage, "%q", args)
+		assert.NoFileExists(t, filepath.Join(dir, demo.DatabaseFile), "refused before the platform opens")
+	}
 }

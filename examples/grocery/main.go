@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	loss := fs.Float64("loss", 0.2, "share of adverts lost")
 	rounds := fs.Int("rounds", 8, "advertising rounds heard before the queues are shown")
 	pin := fs.String("pin", demo.PIN, "the PIN the shopper types")
-	if err := fs.Parse(args); err != nil {
+	if err := demo.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if !(*loss >= 0 && *loss < 1) || *rounds < 1 { // NaN too

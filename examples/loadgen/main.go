@@ -88,7 +88,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&c.dsn, "postgres", "", "in process: PostgreSQL `DSN`")
 	fs.BoolVar(&c.http, "http", false, "in process: go through the HTTP API on a loopback port")
 	fs.StringVar(&c.url, "url", "", "drive the cloud program at `URL`")
-	if err := fs.Parse(args); err != nil {
+	if err := demo.ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if c.pairs < 1 || c.duration <= 0 || c.progress <= 0 {

@@ -26,6 +26,7 @@ func TestSellerErrors(t *testing.T) {
 		{"no card", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1"}, os.ErrNotExist},
 		{"wait zero", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-wait", "0"}, demo.ErrUsage},
 		{"wait negative", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-wait", "-1s"}, demo.ErrUsage},
+		{"argument", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "Alice", "-wait", "1s"}, demo.ErrUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

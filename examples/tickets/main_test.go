@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/examples/internal/demo"
 )
 
 func TestTickets(t *testing.T) {
@@ -56,4 +58,12 @@ func TestTicketsRunsTwice(t *testing.T) {
 		assert.Contains(t, out.String(), "[cloud]   ARENA-1231-A12 is held by Erin\n")
 	}
 	assert.Len(t, market.Shops[0].Catalog, catalog)
+}
+
+// An argument after the flags is refused, not dropped with the flags after
+// it, before the cloud opens.
+func TestTicketsFlags(t *testing.T) {
+	var out bytes.Buffer
+	assert.ErrorIs(t, run(context.Background(), []string{"3", "-seed", "4"}, &out), demo.ErrUsage)
+	assert.Empty(t, out.String())
 }

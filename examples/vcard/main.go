@@ -44,6 +44,11 @@ func main() {
 	puk := flag.String("puk", simcardtest.PUK, "PUK of a new card")
 	statePath := flag.String("state", "vcard.state", "card state `file`")
 	flag.Parse()
+	if flag.NArg() > 0 { // the flag package stops at it: a flag after it would be dropped unseen
+		fmt.Fprintf(flag.CommandLine.Output(), "vcard: unexpected argument %q (the program takes only flags)\n", flag.Arg(0))
+		flag.Usage()
+		os.Exit(2)
+	}
 	log.SetFlags(log.LstdFlags | log.LUTC)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

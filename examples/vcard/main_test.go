@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/casimpay/casimpay/pki"
@@ -76,6 +78,32 @@ func TestRunRefusesBadPIN(t *testing.T) {
 			err := run(context.Background(), "127.0.0.1:1", tt.pin, tt.puk, state)
 			assert.ErrorIs(t, err, simcard.ErrFormat)
 			assert.NoFileExists(t, state+".root.pem", "refused before the demo CA is made")
+		})
+	}
+}
+
+// TestExitStatus runs main in a child process, as `go run` does: an
+// argument after the flags is refused (exit status 2, as a bad flag), not
+// dropped with the flags after it, before the card or vpcd is used.
+func TestExitStatus(t *testing.T) {
+	if args := os.Getenv("VCARD_MAIN_ARGS"); args != "" {
+		os.Args = append([]string{"vcard"}, strings.Fields(args)...)
+		main()
+		os.Exit(0)
+	}
+	for _, args := range []string{"-nope", "card.state", "-vpcd 127.0.0.1:1 extra -state x"} {
+		t.Run(args, func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestExitStatus$")
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "VCARD_MAIN_ARGS="+args)
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			require.ErrorAs(t, err, &ee, "%s", out)
+			assert.Equal(t, 2, ee.ExitCode(), "%s", out)
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Empty(t, entries, "no card state is written")
 		})
 	}
 }

@@ -34,8 +34,22 @@ var ErrEmptyURLFile = errors.New("demo: the cloud URL file is empty")
 // choice.
 var Bystanders = []string{"bob", "chen", "coffee-cart", "flower-stall"}
 
-// ErrUsage is the error of a flag value that a program refuses.
+// ErrUsage is the error of a flag value, or an argument after the flags,
+// that a program refuses.
 var ErrUsage = errors.New("demo: invalid flag value")
+
+// ParseFlags parses args with fs and refuses an argument left after the
+// flags (ErrUsage): the programs take none, and the flag package stops at
+// the first one, so that a flag after it would be dropped unseen.
+func ParseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q (the program takes only flags)", ErrUsage, fs.Arg(0))
+	}
+	return nil
+}
 
 // RunCloud is the cloud program: it opens the platform of the data folder
 // (SQLite, or PostgreSQL with -postgres), sets up the grocery market,
@@ -48,7 +62,7 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "serve the HTTP API on `host:port`")
 	dsn := fs.String("postgres", "", "keep ledger and platform state in PostgreSQL at `DSN` instead of SQLite")
 	pairs := fs.Int("pairs", 0, "also enrol the cards of `N` load generator pairs (examples/loadgen -url)")
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
 	if *pairs < 0 {
@@ -177,7 +191,7 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	if name == "shopper" {
 		fs.StringVar(&f.pin, "pin", PIN, "the PIN the shopper types")
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := ParseFlags(fs, args); err != nil {
 		return nil, err
 	}
 	if f.wait <= 0 {
