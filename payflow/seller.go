@@ -256,7 +256,8 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		s.mu.Lock()
 		current := s.selected(sess)
 		if current {
-			s.next, s.payment = n, v
+			// The request holds index n however it ends.
+			s.next, s.payment = n+1, v
 		}
 		s.mu.Unlock()
 		if !current {

@@ -758,3 +758,53 @@ func mustHeld(tb testing.TB, s *payflow.Seller) []*payflow.PaymentView {
 	require.NoError(tb, err)
 	return held
 }
+
+// TestSellerNextRequestAfterPayment: once a request of the session was
+// paid (captured at once, or held and then captured, or left held), the
+// seller's next Request takes the next index at once: the card signs one
+// payment request, not first another at the paid one's index, which the
+// platform would refuse as taken.
+func TestSellerNextRequestAfterPayment(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name    string
+		manual  bool
+		capture bool
+	}{{"captured at once", false, false}, {"held, then captured", true, true}, {"left held", true, false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, tt.manual)
+			c := w.pair(t)
+			w.request(t)
+			if tt.manual {
+				w.approveHeld(t)
+				if tt.capture {
+					_, err := w.seller.Capture(ctx, 0)
+					require.NoError(t, err)
+					// The shopper collects the receipt of its kept consent.
+					v, err := w.shopper.WaitPayment(ctx)
+					require.NoError(t, err)
+					require.Equal(t, payflow.StateCaptured, v.State)
+					_, err = w.shopper.Approve(ctx, "")
+					require.NoError(t, err)
+				}
+			} else {
+				_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+				require.NoError(t, err)
+				_, rc, err := w.seller.Wait(ctx)
+				require.NoError(t, err)
+				require.NotNil(t, rc)
+			}
+			before, err := w.sellerCard.Card.Counter()
+			require.NoError(t, err)
+			sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.NoError(t, err)
+			assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID)
+			after, err := w.sellerCard.Card.Counter()
+			require.NoError(t, err)
+			assert.Equal(t, before+1, after, "the card signed one payment request")
+			screen, err := w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, sv.ID, screen.ID)
+		})
+	}
+}
