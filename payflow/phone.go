@@ -157,7 +157,7 @@ type phone struct {
 	asks     uint64 // the resolutions sent and answers forgotten, which order them (peerName.seq)
 	session  *SessionView
 	platform [][]byte     // the platform's certificate chain, from Info
-	next     uint32       // index of the session's next payment request
+	next     uint32       // index of the session's next payment request; a seller's outlasts selecting the session again
 	payment  *PaymentView // the payment request on screen
 
 	namesPruned time.Time // when pruneNamesLocked last scanned names; guarded by mu
@@ -634,8 +634,12 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 		return nil, err
 	}
 	p.mu.Lock()
-	p.session = s
-	p.next, p.payment = 0, nil
+	if p.role != adv.Seller || p.session == nil || p.session.ID != s.ID {
+		// A seller's indexes of the session selected already stay taken
+		// by the requests it made there (Seller.Select).
+		p.next = 0
+	}
+	p.session, p.payment = s, nil
 	p.mu.Unlock()
 	return p.confirmation(s), nil
 }

@@ -84,6 +84,14 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // is left as it is (it stays capturable: Held, CaptureHeld). While the
 // platform does not answer that, Select fails with its error and selects
 // nothing.
+//
+// The request indexes (SessionRequestID) start at 0 when Select lands in
+// another session than the one selected before. Selecting the same
+// shopper again in the same EID epoch lands in the same session, whose ID
+// derives from both cards and both EIDs, and whose indexes before the
+// next one are taken: Select keeps the next index there, so that the next
+// Request takes it without first having the card sign requests that the
+// platform refuses as taken.
 func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	if err := s.withdrawShown(ctx); err != nil {
 		return nil, err
@@ -147,13 +155,15 @@ type Charge struct {
 // catalog as it is now, is ErrMismatch. After either, the next Request
 // prices the items with the catalog fetched again (Catalog).
 //
-// The request takes the session's next free index (SessionRequestID). A
-// session of the same two cards and EIDs opened before, by this phone in
-// another run, may hold indexes already: Request moves past at most 16 of
-// them and then fails with ErrConflict, and the next Request goes on after
-// them. Since the shopper would be shown such a request first, one that
-// the platform shows pending is cancelled as Request moves past it (one
-// held is kept in Held). Calls of Request run one at a time.
+// The request takes the session's next free index (SessionRequestID): the
+// one after the requests this phone made in the session, also before the
+// session was selected again (Select). A session of the same two cards
+// and EIDs opened before, by this phone in another run or before it
+// selected another session, may hold indexes already: Request moves past
+// at most 16 of them and then fails with ErrConflict, and the next Request
+// goes on after them. Since the shopper would be shown such a request
+// first, one that the platform shows pending is cancelled as Request moves
+// past it (one held is kept in Held). Calls of Request run one at a time.
 //
 // While the seller keeps MaxHeld held requests that have not ended
 // (Held), Request fails with ErrLimit before the card signs, so that no

@@ -244,6 +244,46 @@ func TestSellerRequestPastManyTakenIndexes(t *testing.T) {
 	assert.Equal(t, uint64(690), screen.Amount)
 }
 
+// TestSellerRequestAfterSelectingTheSameShopperAgain: a seller that
+// selects again a shopper it sold to more times in the session than
+// Request moves past taken indexes in one call lands in the same session
+// and keeps its request index there: the next Request takes the index
+// after its last sale at once, the card signing one payment request, and
+// the shopper pays it.
+func TestSellerRequestAfterSelectingTheSameShopperAgain(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	c := w.pair(t)
+	const sales = 20
+	for i := range uint64(sales) {
+		sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+		require.NoError(t, err)
+		w.requireShopperPays(t, sv, (i+1)*100)
+	}
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+
+	before, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 250, Currency: "EUR"})
+	require.NoError(t, err)
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, before+1, after, "the card signed one payment request")
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, sales), sv.ID)
+	assert.Equal(t, c.SessionID, sv.SessionID)
+	assert.Equal(t, payflow.StatePending, sv.State)
+	assert.Equal(t, phoneMerchant, sv.MerchantID)
+	assert.Equal(t, w.shopperCard.Enrolment.ICCID, sv.PayerCardID)
+	assert.Equal(t, "EUR", sv.Currency)
+	assert.Equal(t, uint64(250), sv.Amount)
+	assert.Zero(t, sv.Captured)
+	assert.Equal(t, "Corner Shop", sv.MerchantName)
+	onPlatform, err := w.seller.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv, onPlatform, "the view is the platform's")
+	w.requireShopperPays(t, sv, sales*100+250)
+}
+
 // TestSellerRequestAcrossSelect: a seller's Request whose answer arrives
 // after another session was selected fails with ErrNotPaired, puts nothing
 // on screen, leaves the new session's request indexes alone and withdraws
@@ -589,9 +629,9 @@ func TestSellerSelectWithdrawsPendingOnScreen(t *testing.T) {
 				require.ErrorIs(t, err, payflow.ErrUnavailable)
 				want, balance = payflow.StateHeld, payflow.Balance{Posted: phoneFunds, Held: 690}
 			}
-			// The phones select each other again: the seller's screen and
-			// request indexes start anew, while the shopper would still
-			// find the request at index 0 first.
+			// The phones select each other again: the seller's screen
+			// starts anew, while the shopper would still find the request
+			// at index 0 first.
 			require.Equal(t, first.SessionID, w.pair(t).SessionID)
 
 			r, err := w.f.Platform.Store().Payment(ctx, sv.ID)
