@@ -193,7 +193,10 @@ func (p *Platform) OpenAccount(ctx context.Context, cardID, unit string) error {
 // paid in from outside) to a card's wallet, opened by OpenAccount. The
 // ledger transfer ID derives from fundingID, so a retry funds once; the
 // same ID with another amount, card or currency is ErrConflict and moves
-// nothing.
+// nothing. A wallet that the ledger holds closed is ErrConflict and moves
+// nothing, the ID left to fund the wallet once it is reopened; when it
+// was closed after the platform looked, the ledger refuses the transfer
+// and keeps its ID failed, which is ErrConflict for good.
 func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency string, amount uint64) error {
 	cur, ok := ledger.LookupCurrency(currency)
 	if !ok {
@@ -239,24 +242,31 @@ func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code
 		return err
 	}
 	if !open {
-		// The receiving account must exist before the transfer: the
-		// ledger burns the ID of a transfer to a missing account (a
-		// transient failure, as in TigerBeetle), and the caller's retry
-		// with the same ID after opening the account would then fail for
-		// good.
-		accs, err := p.ledger.LookupAccounts(ctx, []ledger.ID{to.ID})
-		if err != nil {
-			return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
-		}
-		if len(accs) == 0 {
-			return fmt.Errorf("%w: no such account: open it first", ErrNotFound)
+		// The receiving account must exist, open, before the transfer:
+		// the ledger burns the ID of a transfer to a missing or closed
+		// account (a transient failure, as in TigerBeetle), and the
+		// caller's retry with the same ID after opening or reopening the
+		// account would then fail for good.
+		if err := p.checkOpen(ctx, to); err != nil {
+			return err
 		}
 	}
 	t := ledger.Transfer{
 		ID: TransferID(id, 0, 0, kind), DebitAccountID: source.ID, CreditAccountID: to.ID,
 		Amount: amount, UserData128: ledger.ID(id), Ledger: to.Ledger, Code: code,
 	}
-	return ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
+	err := p.transfer(ctx, t)
+	const kept = "the ledger keeps the refused transfer's ID: use another"
+	if ce := asClosed(err); ce != nil { // closed since it was looked at
+		return fmt.Errorf("%w: %w (%s)", ErrConflict, ce, kept)
+	}
+	if errors.Is(err, errRefusedBefore) {
+		// Of the refusals whose IDs the ledger keeps, only a closed
+		// account's can meet this transfer: its source was created above,
+		// without a limit, and to exists.
+		return fmt.Errorf("%w: ledger: the transfer under this ID was refused before, its account closed (%s)", ErrConflict, kept)
+	}
+	return err
 }
 
 // Balance is an account's position in minor units (or asset units).

@@ -381,7 +381,8 @@ func TestEnrollMerchantUnknownSellerCard(t *testing.T) {
 
 // TestEnrollMerchantAccountExistsOtherwise: a merchant whose ledger
 // account exists closed, or with other flags, user data, ledger or code,
-// is refused with ErrConflict naming the account and the ledger's result
+// is refused with ErrConflict naming the account and the ledger's result,
+// or that it is closed when it is the merchant's account but for that
 // (409 conflict over HTTP), and leaves everything as it was: no merchant,
 // the seller card no merchant's, the account as it stood.
 func TestEnrollMerchantAccountExistsOtherwise(t *testing.T) {
@@ -392,9 +393,10 @@ func TestEnrollMerchantAccountExistsOtherwise(t *testing.T) {
 	for _, c := range []struct {
 		name   string
 		set    func(*ledger.Account)
-		result ledger.CreateAccountResult
+		result ledger.CreateAccountResult // AccountCreated: the account is the merchant's, closed
 	}{
-		{"closed", func(a *ledger.Account) { a.Flags |= ledger.AccountClosed }, ledger.AccountExistsWithDifferentFlags},
+		{"closed", func(a *ledger.Account) { a.Flags |= ledger.AccountClosed }, ledger.AccountCreated},
+		{"closed with other user data", func(a *ledger.Account) { a.Flags |= ledger.AccountClosed; a.UserData64 = 1 }, ledger.AccountExistsWithDifferentFlags},
 		{"flags", func(a *ledger.Account) { a.Flags = 0 }, ledger.AccountExistsWithDifferentFlags},
 		{"user data", func(a *ledger.Account) { a.UserData64 = 1 }, ledger.AccountExistsWithDifferentUserData64},
 		{"ledger", func(a *ledger.Account) { a.Ledger = 840 }, ledger.AccountExistsWithDifferentLedger},
@@ -413,9 +415,12 @@ func TestEnrollMerchantAccountExistsOtherwise(t *testing.T) {
 
 			err = s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "kiosk", Name: "Kiosk", Currency: "EUR", SellerCardIDs: []string{bob.ID}})
 			require.ErrorIs(t, err, payflow.ErrConflict)
-			assert.EqualError(t, err, fmt.Sprintf(
-				"payflow: conflicting request: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v",
-				id, payflow.AccountMerchant, eur, c.result))
+			want := fmt.Sprintf("payflow: conflicting request: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v",
+				id, payflow.AccountMerchant, eur, c.result)
+			if c.result == ledger.AccountCreated {
+				want = fmt.Sprintf("payflow: conflicting request: ledger: account %v (code %d, ledger %d) is closed", id, payflow.AccountMerchant, eur)
+			}
+			assert.EqualError(t, err, want)
 			assert.Equal(t, 409, payflow.AsError(err).Status)
 
 			_, err = s.Store.Merchant(ctx, "kiosk")

@@ -110,7 +110,9 @@ func account(code uint16, ledgerCode uint32, owner string) ledger.Account {
 // account whose ID the ledger holds closed (a closing transfer sets
 // AccountClosed) or with other flags, user data, ledger or code is
 // ErrConflict, naming the account and the ledger's result: the ID is
-// taken by other content, which the caller cannot use. The other
+// taken by other content, which the caller cannot use. One that the
+// ledger holds closed but otherwise as given is a closedError (which a
+// hold goes on with: the ledger refuses its transfers). The other
 // accounts are created all the same (none is linked).
 func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Account) error {
 	res, err := p.ledger.CreateAccounts(ctx, accounts)
@@ -124,11 +126,107 @@ func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Accoun
 		case ledger.AccountExistsWithDifferentFlags, ledger.AccountExistsWithDifferentUserData128,
 			ledger.AccountExistsWithDifferentUserData64, ledger.AccountExistsWithDifferentUserData32,
 			ledger.AccountExistsWithDifferentLedger, ledger.AccountExistsWithDifferentCode:
+			if r == ledger.AccountExistsWithDifferentFlags {
+				closed, err := p.closedAs(ctx, *a)
+				if err != nil {
+					return err
+				}
+				if closed {
+					return fmt.Errorf("%w: %w", ErrConflict, accountClosed(*a))
+				}
+			}
 			return fmt.Errorf("%w: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v",
 				ErrConflict, a.ID, a.Code, a.Ledger, r)
 		default:
 			return fmt.Errorf("%w: ledger account %v: %v", ErrInternal, a.ID, r)
 		}
+	}
+	return nil
+}
+
+// closedAs reports whether the ledger holds the account a closed and
+// otherwise as given: a closing transfer closed it since it was created,
+// and the ledger, which compares flags first, answers a retry of its
+// creation exists_with_different_flags.
+func (p *Platform) closedAs(ctx context.Context, a ledger.Account) (bool, error) {
+	found, err := p.ledger.LookupAccounts(ctx, []ledger.ID{a.ID})
+	if err != nil {
+		return false, fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+	}
+	if len(found) == 0 {
+		return false, nil
+	}
+	g := found[0]
+	return g.Flags == a.Flags|ledger.AccountClosed && g.Ledger == a.Ledger && g.Code == a.Code &&
+		g.UserData128 == a.UserData128 && g.UserData64 == a.UserData64 && g.UserData32 == a.UserData32, nil
+}
+
+// checkOpen checks, before a transfer into or out of accounts, that the
+// ledger holds each of them open: it refuses a transfer into or out of an
+// account that does not exist or is closed, and keeps that transfer's ID
+// failed, so that the transfer could not be made once the account is
+// opened or reopened. An account the ledger does not hold is ErrNotFound,
+// one it holds closed ErrConflict (a closedError); accounts may repeat.
+func (p *Platform) checkOpen(ctx context.Context, accounts ...ledger.Account) error {
+	ids := make([]ledger.ID, len(accounts))
+	for i := range accounts {
+		ids[i] = accounts[i].ID
+	}
+	found, err := p.ledger.LookupAccounts(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+	}
+	closed := make(map[ledger.ID]bool, len(found))
+	for _, a := range found {
+		closed[a.ID] = a.Flags&ledger.AccountClosed != 0
+	}
+	for _, a := range accounts {
+		c, ok := closed[a.ID]
+		switch {
+		case !ok:
+			return fmt.Errorf("%w: ledger: no account %v (code %d, ledger %d): open it first", ErrNotFound, a.ID, a.Code, a.Ledger)
+		case c:
+			return fmt.Errorf("%w: %w", ErrConflict, accountClosed(a))
+		}
+	}
+	return nil
+}
+
+// closedError reports an account that the ledger holds closed: a closing
+// pending transfer (TigerBeetle's closing_debit or closing_credit) closed
+// it, and until that transfer is voided or expires the ledger refuses
+// every transfer into or out of it but a void, and keeps the refused
+// transfer's ID failed, as for exceeds_credits. The sentinel that goes
+// with it depends on the call: ErrFunds for the refusal of a hold or a
+// refund (ledgerError), ErrConflict for an account or a capture.
+type closedError struct{ msg string }
+
+func (e *closedError) Error() string { return e.msg }
+
+// accountClosed is the closedError of a, found closed.
+func accountClosed(a ledger.Account) *closedError {
+	return &closedError{fmt.Sprintf("ledger: account %v (code %d, ledger %d) is closed", a.ID, a.Code, a.Ledger)}
+}
+
+// transferClosed is the closedError of the ledger's refusal r
+// (debit_account_already_closed or credit_account_already_closed) of t,
+// naming the account when t does (a post or a void names none).
+func transferClosed(t *ledger.Transfer, r ledger.CreateTransferResult) *closedError {
+	id := t.CreditAccountID
+	if r == ledger.TransferDebitAccountAlreadyClosed {
+		id = t.DebitAccountID
+	}
+	if id.IsZero() {
+		return &closedError{fmt.Sprintf("ledger: %v", r)}
+	}
+	return &closedError{fmt.Sprintf("ledger: account %v is closed: %v", id, r)}
+}
+
+// asClosed returns the closedError that err wraps, or nil.
+func asClosed(err error) *closedError {
+	var ce *closedError
+	if errors.As(err, &ce) {
+		return ce
 	}
 	return nil
 }
@@ -162,7 +260,8 @@ func spending(id ledger.ID, first ledger.Transfer) ledger.Transfer {
 // or a failed state update came between the ledger's refusal of a hold or
 // a refund and the record of it. The ledger refuses those transfers only
 // when the payer's or the merchant's balance does not cover them (ErrFunds)
-// or an account's totals would pass its limit (ErrLimit), and it keeps the
+// or an account is closed (ErrFunds too: see closedError), or an
+// account's totals would pass its limit (ErrLimit), and it keeps the
 // IDs refused for the first reason by itself and those of the second
 // after spendRefused, which spends first's limit mark before. So the
 // limit mark tells which: refusedBefore asks the ledger with a transfer
@@ -261,7 +360,7 @@ func (p *Platform) createChain(ctx context.Context, ts []ledger.Transfer) error 
 		}
 		ts[len(ts)-1].Flags &^= ledger.TransferLinked
 		res, err := p.ledger.CreateTransfers(ctx, ts)
-		err = ledgerError(res, err)
+		err = ledgerError(ts, res, err)
 		if err == nil || len(ts) == 1 || !slices.Contains(res, ledger.TransferExists) {
 			return err
 		}
@@ -321,19 +420,31 @@ func existsOtherwise(r ledger.CreateTransferResult) bool {
 	return false
 }
 
-// ledgerError is the error of a CreateTransfers call: nil when every event
-// was created or existed already, else the first real failure of the
-// batch (linked_event_failed only follows another).
-func ledgerError(res []ledger.CreateTransferResult, err error) error {
+// transfer creates t alone, and returns ledgerError's error.
+func (p *Platform) transfer(ctx context.Context, t ledger.Transfer) error {
+	ts := []ledger.Transfer{t}
+	res, err := p.ledger.CreateTransfers(ctx, ts)
+	return ledgerError(ts, res, err)
+}
+
+// ledgerError is the error of a CreateTransfers call of ts: nil when every
+// event was created or existed already, else the first real failure of
+// the batch (linked_event_failed only follows another). The ledger's
+// refusals for a state of an account, whose IDs it keeps failed, are
+// ErrFunds: the balance does not cover the transfer (exceeds_credits),
+// the account does not exist, or it is closed (a closedError).
+func ledgerError(ts []ledger.Transfer, res []ledger.CreateTransferResult, err error) error {
 	if err != nil {
 		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
 	}
-	for _, r := range res {
+	for i, r := range res {
 		switch r {
 		case ledger.TransferCreated, ledger.TransferExists, ledger.TransferLinkedEventFailed:
 			continue
 		case ledger.TransferExceedsCredits, ledger.TransferDebitAccountNotFound:
 			return fmt.Errorf("%w: ledger: %v", ErrFunds, r)
+		case ledger.TransferDebitAccountAlreadyClosed, ledger.TransferCreditAccountAlreadyClosed:
+			return fmt.Errorf("%w: %w", ErrFunds, transferClosed(&ts[i], r))
 		case ledger.TransferPendingTransferExpired:
 			return fmt.Errorf("%w: ledger: %v", ErrExpired, r)
 		case ledger.TransferOverflowsDebitsPending, ledger.TransferOverflowsCreditsPending,

@@ -334,12 +334,15 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // currency and merchant, and arrive while the request is pending and
 // unexpired. The payment is then held in the ledger and, unless the
 // merchant captures manually, captured at once with a signed receipt. A
-// payment the payer's wallet cannot cover is ErrFunds, one whose hold
-// would take an account's totals past the ledger's limit ErrLimit; either
-// stays pending, or is cancelled when the session's seller card paired
-// again while the hold was being placed (see Pair). A request whose
-// seller card is revoked is cancelled, and the consent ErrFinal, as a
-// consent to a request the merchant cancelled (see withdrawRevoked).
+// payment the payer's wallet cannot cover is ErrFunds, and so is one with
+// an account that the ledger holds closed (the payer's wallet or the
+// merchant's account, in the currency or an asset of a leg); one whose
+// hold would take an account's totals past the ledger's limit is
+// ErrLimit; each stays pending, or is cancelled when the session's seller
+// card paired again while the hold was being placed (see Pair). A
+// request whose seller card is revoked is cancelled, and the consent
+// ErrFinal, as a consent to a request the merchant cancelled (see
+// withdrawRevoked).
 // A request stored before CreateRequest checked the length of its receipt
 // (see receiptFits), whose receipt would be too long to sign, is refused
 // before any money moves: the consent is ErrInvalid and spent, and the
@@ -557,7 +560,13 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // CreateRequest checked the length of its receipt (see receiptFits),
 // whose receipt would be too long to sign, is refused a capture with
 // ErrInvalid before any money moves: it stays held, and its hold is
-// voided when the merchant cancels it or when it expires.
+// voided when the merchant cancels it or when it expires. A capture with
+// an account of the payment that the ledger holds closed is ErrConflict:
+// the request stays held, nothing posted, and a capture once the account
+// is reopened succeeds, unless the ledger itself refused the posts (the
+// account closed after the platform looked: see post), which refuses
+// every later capture. A held request can be cancelled whatever its
+// accounts.
 func (p *Platform) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {

@@ -43,7 +43,11 @@ func (p *Platform) legs(ctx context.Context, r *PaymentRecord) ([]leg, error) {
 
 // hold places the pending transfers of r's current attempt, linked: all
 // legs or none. With capture set it posts them in the same linked chain
-// (auto capture: one ledger batch) and returns the IDs of the posts.
+// (auto capture: one ledger batch) and returns the IDs of the posts. The
+// payer's wallets in the assets of the legs are created first; one that
+// the ledger holds closed is left to the ledger, which refuses the chain
+// as it does for any closed account of the legs (ErrFunds, the hold's ID
+// kept failed).
 func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, capture bool) ([][]byte, error) {
 	var accounts []ledger.Account
 	for _, l := range legs {
@@ -52,7 +56,7 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 		}
 	}
 	if len(accounts) > 0 {
-		if err := p.createAccounts(ctx, accounts...); err != nil {
+		if err := p.createAccounts(ctx, accounts...); err != nil && asClosed(err) == nil {
 			return nil, err
 		}
 	}
@@ -102,8 +106,8 @@ func (p *Platform) holdRefusal(ctx context.Context, r *PaymentRecord) error {
 // ledgerRefused reports whether err is the ledger's refusal of a hold or a
 // refund, which drive records by putting the request back to pending (or
 // cancelled, see refusedState) and driveRefund by failing the refund: the
-// balance does not cover it (ErrFunds), or an account's totals would pass
-// the ledger's limit (ErrLimit).
+// balance does not cover it or an account is closed (ErrFunds), or an
+// account's totals would pass the ledger's limit (ErrLimit).
 func ledgerRefused(err error) bool { return errors.Is(err, ErrFunds) || errors.Is(err, ErrLimit) }
 
 // holdTimeout is the ledger timeout of the holds of r, from what the
@@ -137,11 +141,41 @@ func (p *Platform) posts(r *PaymentRecord, legs []leg) ([]ledger.Transfer, [][]b
 	return ts, ids
 }
 
+// errCaptureRefused marks a capture refused for a closed account, which
+// drive records by putting the request back to held.
+var errCaptureRefused = errors.New("capture refused")
+
 // post captures the holds of r: the money leg for CaptureAmount, the asset
-// legs in full, linked.
+// legs in full, linked. A capture is refused (ErrConflict with
+// errCaptureRefused), nothing posted, when an account of the legs is
+// closed: post looks first, so that the ledger does not refuse the posts
+// and keep their IDs failed, and the capture succeeds once the account is
+// reopened. When the account is closed after that look, the ledger
+// refuses the posts and keeps their IDs failed, and so refuses every later
+// capture of these holds (id_already_failed, as for a post of a hold the
+// ledger lost): the hold can only be voided or expire.
 func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) ([][]byte, error) {
+	accounts := make([]ledger.Account, 0, 2*len(legs))
+	for _, l := range legs {
+		accounts = append(accounts, account(AccountWallet, l.ledger, r.PayerCardID), account(AccountMerchant, l.ledger, r.MerchantID))
+	}
+	if err := p.checkOpen(ctx, accounts...); err != nil {
+		if ce := asClosed(err); ce != nil {
+			return nil, fmt.Errorf("%w: %w: %w", ErrConflict, errCaptureRefused, ce)
+		}
+		return nil, err
+	}
 	ts, ids := p.posts(r, legs)
-	return ids, p.createChain(ctx, ts)
+	err := p.createChain(ctx, ts)
+	const kept = "the ledger keeps the refused post's ID: the hold can only be cancelled or expire"
+	if ce := asClosed(err); ce != nil {
+		return nil, fmt.Errorf("%w: %w: %w (%s)", ErrConflict, errCaptureRefused, ce, kept)
+	}
+	if errors.Is(err, errRefusedBefore) {
+		return nil, fmt.Errorf("%w: %w: ledger: a post of this hold was refused before (an account closed, or the hold lost; %s)",
+			ErrConflict, errCaptureRefused, kept)
+	}
+	return ids, err
 }
 
 // void releases the holds of r, each on its own: a hold the ledger already
@@ -180,12 +214,15 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error
 // ErrFunds or ErrLimit when the hold was refused (r is pending again, or
 // cancelled when its session's seller card paired again while it was
 // approving: see refusedState), ErrExpired when the ledger had expired
-// the hold before capture.
+// the hold before capture, and ErrConflict with errCaptureRefused when an
+// account of the legs is closed at capture (r is held again, see post).
 func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 	var result error
 	for {
 		switch {
 		case r.State == StatePending || r.State == StateExpired || r.State == StateCancelled:
+			return result
+		case r.State == StateHeld && errors.Is(result, errCaptureRefused):
 			return result
 		case r.State == StateHeld || final(r.State):
 			return nil
@@ -223,6 +260,9 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 			case errors.Is(err, ErrExpired):
 				result = err
 				r.State = StateExpired
+			case errors.Is(err, errCaptureRefused): // nothing moved
+				result = err
+				r.State = StateHeld
 			case err != nil:
 				return err
 			default:
@@ -338,9 +378,10 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // payment together never exceed what was captured (ErrLimit). The refund
 // ID makes it retry-safe: the same signed refund again returns the same
 // view, another refund with the same ID is ErrConflict. A refund the
-// merchant's balance cannot cover is ErrFunds and final; one that would
-// take the payer's wallet totals past the ledger's limit is ErrLimit and
-// final.
+// merchant's balance cannot cover, or that the ledger refuses because the
+// merchant's account or the payer's wallet is closed, is ErrFunds and
+// final; one that would take the payer's wallet totals past the ledger's
+// limit is ErrLimit and final.
 func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {
 	var rr record.RefundRequest
 	c, err := p.openCard(ctx, req.Refund, &rr)
@@ -452,9 +493,7 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		CreditAccountID: AccountID(AccountWallet, cur.Numeric, pay.PayerCardID), Amount: r.Amount,
 		UserData128: ledger.ID(pay.ID), Ledger: cur.Numeric, Code: TransferRefund,
 	}
-	lerr := p.createRefusalKept(ctx, t, func() error {
-		return ledgerError(p.ledger.CreateTransfers(ctx, []ledger.Transfer{t}))
-	})
+	lerr := p.createRefusalKept(ctx, t, func() error { return p.transfer(ctx, t) })
 	if lerr != nil && !ledgerRefused(lerr) {
 		return lerr
 	}
@@ -520,7 +559,7 @@ func refundFailure(r *RefundRecord) error {
 	if r.Failure == AsError(ErrLimit).Code {
 		return fmt.Errorf("%w: the refund would take the payer's wallet totals past the ledger's limit", ErrLimit)
 	}
-	return fmt.Errorf("%w: the merchant's balance did not cover the refund", ErrFunds)
+	return fmt.Errorf("%w: the ledger refused the refund: the merchant's balance did not cover it, or an account was closed", ErrFunds)
 }
 
 // ExpireDue expires the pending requests past their expiry and voids the
@@ -618,9 +657,10 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 		for _, r := range due {
 			// A refusal that drive recorded (back to pending, or
 			// cancelled when a pairing of the session's seller card marked
-			// the request while approving, or expired) ends the settlement
-			// as much as a success.
-			if err := p.drive(ctx, r); err != nil && !ledgerRefused(err) && !errors.Is(err, ErrExpired) {
+			// the request while approving, or expired, or held again for
+			// a closed account) ends the settlement as much as a success.
+			if err := p.drive(ctx, r); err != nil && !ledgerRefused(err) && !errors.Is(err, ErrExpired) &&
+				!errors.Is(err, errCaptureRefused) {
 				errs = append(errs, fmt.Errorf("settling request %v: %w", r.ID, err))
 				continue
 			}
