@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -91,8 +92,9 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 // no comparison of secrets depends on their bytes. The token of a card
 // whose certificate, or a CA certificate above it, the CRLs of the
 // platform's verifier list, or whose chain has passed the end of its
-// validity, is refused as a login of the card is (see trusted): a token
-// outlives neither the revocation nor the expiry of its card.
+// validity and the verifier's clock skew, is refused as a login of the
+// card is (see trusted): a token outlives neither the revocation nor the
+// expiry of its card.
 func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: no token", ErrUnauthorized)
@@ -157,17 +159,23 @@ func (p *Platform) trusted(e *cachedCard) error {
 
 // expired returns, for a card e of which a certificate of the chain has
 // passed its NotAfter (cachedCard.expiry: a comparison of times once
-// read), the error of the chain verification a login of it runs now
-// (pki.ErrExpired, or a refusal that comes first), and nil for any other
-// card: one whose chain the verification still accepts (within the
-// verifier's clock skew) is not refused. err is a failure of the
-// platform, not of the card.
+// read), the error of the chain verification a login of it runs now if
+// that error is an expiry (pki.ErrExpired, which the verification gives
+// such a chain once past the verifier's clock skew: it checks the
+// certificates' validity before their signatures and CRLs), and nil for
+// any other card. Any other refusal of that verification, such as that of
+// a stale or missing CRL within the skew, refuses no token: the card is
+// accepted as before the certificate's end, its revocation being
+// refusal's to judge, by its own rule. err is a failure of the platform,
+// not of the card.
 func (p *Platform) expired(e *cachedCard) (refused, err error) {
 	end, err := e.expiry()
 	if err != nil || p.now().Before(end) {
 		return nil, err
 	}
-	_, refused = p.verifier.VerifyCard(e.rec.Chain)
+	if _, refused = p.verifier.VerifyCard(e.rec.Chain); !errors.Is(refused, pki.ErrExpired) {
+		return nil, nil
+	}
 	return refused, nil
 }
 

@@ -1021,78 +1021,98 @@ func TestTokenOfRevokedCard(t *testing.T) {
 }
 
 // TestTokenOfExpiredCard: the token of a seller card whose certificate
-// has expired since its login captures no hold and reads nothing, once a
-// login of the card is refused for the expiry, with the login's reply;
-// within the verifier's clock skew after the certificate's end, where a
-// login is still accepted, the token still serves.
+// has expired since its login captures no hold and reads nothing, once
+// the expiry is past the verifier's clock skew, with the reply of a login
+// of the card, which is refused for the expiry (pki.ErrExpired); before,
+// within the skew after the certificate's end, the token still serves as
+// it does before that end: with the CRLs fresh, and with them stale too,
+// which a token call takes as they are.
 func TestTokenOfExpiredCard(t *testing.T) {
-	s := newShop(t, true, paytest.Options{})
-	ctx := context.Background()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	id, err := simcardtest.RandomICCID(nil)
-	require.NoError(t, err)
-	cert, err := s.Issuer.IssueCard(key.Public(), id, pki.IssueOptions{Validity: 30 * time.Minute})
-	require.NoError(t, err)
-	secret := bytes.Repeat([]byte{7}, adv.SecretSize)
-	_, err = s.Platform.EnrollCard(ctx, append([][]byte{cert}, s.Issuer.Chain()...), secret, "Till 2")
-	require.NoError(t, err)
-	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
-		ID: merchantID, Name: "Corner Grocer", Currency: "EUR", ManualCapture: true, SellerCardIDs: []string{s.seller.ID, id},
-	}))
-	counter := uint64(0)
-	login := func() (*payflow.LoginResponse, error) {
-		ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: id})
-		require.NoError(t, err)
-		eid, err := adv.DeriveEID(secret, adv.Epoch(s.Clock.Now()))
-		require.NoError(t, err)
-		counter++
-		proof := &record.AuthProof{
-			CardHeader: record.CardHeader{CardID: id, Counter: counter},
-			Nonce:      ch.Nonce, Role: record.RoleSeller, EID: eid[:], PeerEID: make([]byte, record.EIDSize),
-		}
-		msg, err := record.Sign(rand.Reader, key, proof)
-		require.NoError(t, err)
-		return s.Platform.Login(ctx, &payflow.LoginRequest{Proof: msg})
-	}
-	lr, err := login()
-	require.NoError(t, err)
-	held, _ := s.request(t)
-	v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, held.ID)})
-	require.NoError(t, err)
-	require.Equal(t, payflow.StateHeld, v.State)
-	before := s.balances(t)
+	for _, stale := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stale CRLs %v", stale), func(t *testing.T) {
+			s := newShop(t, true, paytest.Options{})
+			ctx := context.Background()
+			key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			require.NoError(t, err)
+			id, err := simcardtest.RandomICCID(nil)
+			require.NoError(t, err)
+			cert, err := s.Issuer.IssueCard(key.Public(), id, pki.IssueOptions{Validity: 30 * time.Minute})
+			require.NoError(t, err)
+			secret := bytes.Repeat([]byte{7}, adv.SecretSize)
+			_, err = s.Platform.EnrollCard(ctx, append([][]byte{cert}, s.Issuer.Chain()...), secret, "Till 2")
+			require.NoError(t, err)
+			require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
+				ID: merchantID, Name: "Corner Grocer", Currency: "EUR", ManualCapture: true, SellerCardIDs: []string{s.seller.ID, id},
+			}))
+			counter := uint64(0)
+			login := func() (*payflow.LoginResponse, error) {
+				ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: id})
+				require.NoError(t, err)
+				eid, err := adv.DeriveEID(secret, adv.Epoch(s.Clock.Now()))
+				require.NoError(t, err)
+				counter++
+				proof := &record.AuthProof{
+					CardHeader: record.CardHeader{CardID: id, Counter: counter},
+					Nonce:      ch.Nonce, Role: record.RoleSeller, EID: eid[:], PeerEID: make([]byte, record.EIDSize),
+				}
+				msg, err := record.Sign(rand.Reader, key, proof)
+				require.NoError(t, err)
+				return s.Platform.Login(ctx, &payflow.LoginRequest{Proof: msg})
+			}
+			lr, err := login()
+			require.NoError(t, err)
+			held, _ := s.request(t)
+			v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, held.ID)})
+			require.NoError(t, err)
+			require.Equal(t, payflow.StateHeld, v.State)
+			before := s.balances(t)
+			if stale {
+				// CRLs stale from 6 minutes on (a minute, and the skew).
+				for _, ca := range []*pki.CA{s.Root, s.Issuer} {
+					crl, err := ca.CRL(s.Clock.Now().Add(time.Minute))
+					require.NoError(t, err)
+					require.NoError(t, s.Verifier.AddCRL(crl))
+				}
+			}
 
-	s.Clock.Advance(31 * time.Minute) // past the certificate's end, within the skew
-	_, err = s.Platform.Catalog(ctx, lr.Token, merchantID)
-	require.NoError(t, err, "within the skew, as a login")
+			s.Clock.Advance(29 * time.Minute) // before the certificate's end
+			_, err = s.Platform.Catalog(ctx, lr.Token, merchantID)
+			require.NoError(t, err, "before the certificate's end")
+			s.Clock.Advance(2 * time.Minute) // past the certificate's end, within the skew
+			_, err = s.Platform.Catalog(ctx, lr.Token, merchantID)
+			require.NoError(t, err, "within the skew, as before the certificate's end")
 
-	s.Clock.Advance(5 * time.Minute)
-	s.RefreshCRLs()
-	_, loginErr := login()
-	require.ErrorIs(t, loginErr, payflow.ErrCard)
-	for _, c := range []struct {
-		name string
-		call func() error
-	}{
-		{"resolve", func() error {
-			_, err := s.Platform.Resolve(ctx, lr.Token, &payflow.ResolveRequest{EID: s.shopper.EID()})
-			return err
-		}},
-		{"catalog", func() error { _, err := s.Platform.Catalog(ctx, lr.Token, merchantID); return err }},
-		{"payment", func() error { _, err := s.Platform.Payment(ctx, lr.Token, held.ID); return err }},
-		{"capture", func() error {
-			_, err := s.Platform.Capture(ctx, lr.Token, &payflow.CaptureRequest{RequestID: held.ID})
-			return err
-		}},
-		{"cancel", func() error { _, err := s.Platform.Cancel(ctx, lr.Token, held.ID); return err }},
-	} {
-		err := c.call()
-		require.ErrorIs(t, err, payflow.ErrCard, c.name)
-		assert.Equal(t, payflow.AsError(loginErr), payflow.AsError(err), "%s: the reply of the card's login", c.name)
+			s.Clock.Advance(5 * time.Minute)
+			if !stale {
+				s.RefreshCRLs()
+			}
+			_, loginErr := login()
+			require.ErrorIs(t, loginErr, payflow.ErrCard)
+			assert.Contains(t, loginErr.Error(), pki.ErrExpired.Error(), "the login is refused for the expiry")
+			for _, c := range []struct {
+				name string
+				call func() error
+			}{
+				{"resolve", func() error {
+					_, err := s.Platform.Resolve(ctx, lr.Token, &payflow.ResolveRequest{EID: s.shopper.EID()})
+					return err
+				}},
+				{"catalog", func() error { _, err := s.Platform.Catalog(ctx, lr.Token, merchantID); return err }},
+				{"payment", func() error { _, err := s.Platform.Payment(ctx, lr.Token, held.ID); return err }},
+				{"capture", func() error {
+					_, err := s.Platform.Capture(ctx, lr.Token, &payflow.CaptureRequest{RequestID: held.ID})
+					return err
+				}},
+				{"cancel", func() error { _, err := s.Platform.Cancel(ctx, lr.Token, held.ID); return err }},
+			} {
+				err := c.call()
+				require.ErrorIs(t, err, payflow.ErrCard, c.name)
+				assert.Equal(t, payflow.AsError(loginErr), payflow.AsError(err), "%s: the reply of the card's login", c.name)
+			}
+			s.requireState(t, held.ID, payflow.StateHeld)
+			assert.Equal(t, before, s.balances(t), "no money moved")
+		})
 	}
-	s.requireState(t, held.ID, payflow.StateHeld)
-	assert.Equal(t, before, s.balances(t), "no money moved")
 }
 
 // TestPairReplayKeepsBudget: a pairing proof sent again after it was
