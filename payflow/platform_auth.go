@@ -142,14 +142,17 @@ func (p *Platform) refusal(e *cachedCard) (refused, err error) {
 	return refused, nil
 }
 
-// trusted returns nil unless card e is revoked (refusal) or expired
-// (expired), and then the error that a login of it gets now: ErrCard with
-// the reason of the chain verification. It is the card's own call that is
-// refused, so the card may learn of its revocation or expiry.
+// trusted returns nil unless card e is expired (expired) or revoked
+// (refusal), and then the error that a login of it gets now: ErrCard with
+// the reason of the chain verification. The expiry is looked at first, so
+// that the refusal of a card both revoked and expired, which past the
+// skew is the expiry, is the one expired keeps too. It is the card's own
+// call that is refused, so the card may learn of its revocation or
+// expiry.
 func (p *Platform) trusted(e *cachedCard) error {
-	refused, err := p.refusal(e)
+	refused, err := p.expired(e)
 	if err == nil && refused == nil {
-		refused, err = p.expired(e)
+		refused, err = p.refusal(e)
 	}
 	if err != nil || refused == nil {
 		return err
@@ -168,13 +171,36 @@ func (p *Platform) trusted(e *cachedCard) error {
 // accepted as before the certificate's end, its revocation being
 // refusal's to judge, by its own rule. err is a failure of the platform,
 // not of the card.
+//
+// A refusal that names the card's certificate, the first that the check
+// of validity looks at, is kept with the card (cachedCard.lapsed) with
+// the time of the platform's clock read after the verification, and
+// returned without a verification at every call from that time on: a
+// certificate past its end stays so, and the same chain gets the same
+// refusal at every later time. A clock set back before that time has the
+// chain verified again. A refusal that names a CA certificate presented
+// is not kept, since the card's own would be named once that ended too
+// (a chain whose card certificate outlives its CA's, which no pki.CA
+// issues). Within the skew, where the verification accepts the chain's
+// validity, every call verifies the chain: for that span, the verifier's
+// skew at most, after the end of each card's certificate.
 func (p *Platform) expired(e *cachedCard) (refused, err error) {
 	end, err := e.expiry()
-	if err != nil || p.now().Before(end) {
+	if err != nil {
 		return nil, err
+	}
+	now := p.now()
+	if now.Before(end) {
+		return nil, nil
+	}
+	if l := e.lapsed.Load(); l != nil && !now.Before(l.from) {
+		return l.err, nil
 	}
 	if _, refused = p.verifier.VerifyCard(e.rec.Chain); !errors.Is(refused, pki.ErrExpired) {
 		return nil, nil
+	}
+	if pe, ok := errors.AsType[*pki.Error](refused); ok && pe.Cert == 0 {
+		e.lapsed.Store(&expiryRefusal{err: refused, from: p.now()})
 	}
 	return refused, nil
 }

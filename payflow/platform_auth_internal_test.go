@@ -397,15 +397,23 @@ func revokedTokenPlatform(tb testing.TB) (*Platform, *testCA, string) {
 	const id = "8944000000000000019"
 	c := &CardRecord{ID: id, Chain: ca.chain(tb, id)}
 	ca.revoke(tb, c.Chain)
+	p, token := tokenPlatform(c, ca.verifier, func() time.Time { return now })
+	return p, ca, token
+}
+
+// tokenPlatform returns a platform with verifier v and clock now, whose
+// store holds card c and a token of it, good for an hour from now, and
+// that token.
+func tokenPlatform(c *CardRecord, v *pki.Verifier, now func() time.Time) (*Platform, string) {
 	const token = "token"
 	h := sha256.Sum256([]byte(token))
 	st := &cardsAndTokens{
-		cardsOnly: &cardsOnly{cards: map[string]*CardRecord{id: c}},
-		tokens:    map[string]*TokenRecord{string(h[:]): {Hash: h[:], CardID: id, ExpiresAt: now.Add(time.Hour)}},
+		cardsOnly: &cardsOnly{cards: map[string]*CardRecord{c.ID: c}},
+		tokens:    map[string]*TokenRecord{string(h[:]): {Hash: h[:], CardID: c.ID, ExpiresAt: now().Add(time.Hour)}},
 	}
-	p := &Platform{store: st, verifier: ca.verifier, now: func() time.Time { return now }}
+	p := &Platform{store: st, verifier: v, now: now}
 	p.cache.init(time.Hour)
-	return p, ca, token
+	return p, token
 }
 
 // TestRevokedTokenVerifiedOnce: the token of a card that the CRLs list
@@ -441,6 +449,11 @@ func TestRevokedTokenVerifiedOnce(t *testing.T) {
 // list, refused as ErrCard.
 func BenchmarkRevokedToken(b *testing.B) {
 	p, _, token := revokedTokenPlatform(b)
+	benchRefusedToken(b, p, token)
+}
+
+// benchRefusedToken is a call of p with token, refused as ErrCard.
+func benchRefusedToken(b *testing.B, p *Platform, token string) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
@@ -448,4 +461,132 @@ func BenchmarkRevokedToken(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// expiredTokenPlatform returns a platform whose store holds a card whose
+// certificate ended an hour before the time of the platform's clock, which
+// is its verifier's too, and a token of it, with the CA and that time,
+// which the caller may move.
+func expiredTokenPlatform(tb testing.TB) (*Platform, *testCA, *time.Time, string) {
+	tb.Helper()
+	ca := newTestCA(tb)
+	const id = "8944000000000000019"
+	c := &CardRecord{ID: id, Chain: ca.chainWith(tb, id, pki.IssueOptions{Validity: time.Hour})}
+	cert, err := pki.ParseCertificate(c.Chain[0])
+	require.NoError(tb, err)
+	now := cert.NotAfter.Add(time.Hour)
+	clock := func() time.Time { return now }
+	v, err := pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{ca.root.DER()}, Intermediates: [][]byte{ca.issuer.DER()}, Now: clock})
+	require.NoError(tb, err)
+	p, token := tokenPlatform(c, v, clock)
+	return p, ca, &now, token
+}
+
+// TestExpiredTokenVerifiedOnce: the token of a card whose certificate
+// ended past the verifier's clock skew is refused with the error of the
+// card's login, and every later check refuses it with the refusal of that
+// call's verification (the same error value) without verifying the chain
+// again (no allocation); a clock set back before that call's time has the
+// chain verified again, and one set back before the certificate's end has
+// the token accepted. A read of the store that finds the same chain again
+// keeps the refusal, one that finds another chain does not.
+func TestExpiredTokenVerifiedOnce(t *testing.T) {
+	p, _, now, token := expiredTokenPlatform(t)
+	ctx := context.Background()
+	const id = "8944000000000000019"
+	_, refused := p.auth(ctx, token)
+	require.ErrorIs(t, refused, ErrCard)
+	e, err := p.cardEntry(ctx, id)
+	require.NoError(t, err)
+	_, loginErr := p.verifier.VerifyCard(e.rec.Chain)
+	require.ErrorIs(t, loginErr, pki.ErrExpired)
+	assert.Equal(t, verifyError(loginErr).Error(), refused.Error(), "the error of the card's login")
+	kept := e.lapsed.Load()
+	require.NotNil(t, kept, "the refusal is kept with the card")
+	assert.Equal(t, loginErr.Error(), kept.err.Error())
+	for range 3 {
+		_, err := p.auth(ctx, token)
+		assert.Equal(t, verifyError(loginErr).Error(), err.Error())
+		again, err := p.expired(e)
+		require.NoError(t, err)
+		assert.Same(t, kept.err, again, "the refusal of the first verification")
+	}
+	assert.Zero(t, testing.AllocsPerRun(100, func() {
+		if refused, err := p.expired(e); err != nil || refused != kept.err {
+			t.Error(refused, err)
+		}
+	}), "no verification")
+
+	t0 := *now
+	*now = t0.Add(-time.Nanosecond) // set back, still past the end and the skew
+	again, err := p.expired(e)
+	require.NoError(t, err)
+	assert.NotSame(t, kept.err, again, "verified again")
+	assert.Equal(t, loginErr.Error(), again.Error())
+	end, err := e.expiry()
+	require.NoError(t, err)
+	*now = end.Add(-time.Nanosecond)
+	c, err := p.auth(ctx, token)
+	require.NoError(t, err, "before the certificate's end")
+	assert.Equal(t, id, c.ID)
+
+	*now = t0.Add(2 * time.Hour) // past the cache's TTL: the card is read again
+	st := p.store.(*cardsAndTokens)
+	st.cards[id] = &CardRecord{ID: id, Chain: [][]byte{bytes.Clone(e.rec.Chain[0]), bytes.Clone(e.rec.Chain[1])}}
+	same, err := p.cardEntry(ctx, id)
+	require.NoError(t, err)
+	require.NotSame(t, e, same)
+	assert.Same(t, e.lapsed.Load(), same.lapsed.Load(), "the same chain keeps the refusal")
+	*now = now.Add(2 * time.Hour)
+	ca := newTestCA(t)
+	st.cards[id] = &CardRecord{ID: id, Chain: ca.chain(t, id)}
+	other, err := p.cardEntry(ctx, id)
+	require.NoError(t, err)
+	require.NotSame(t, same, other)
+	assert.Nil(t, other.lapsed.Load(), "another chain does not")
+}
+
+// TestRevokedAndExpiredToken: the token of a card that the CRLs list and
+// whose certificate ended past the verifier's clock skew is refused with
+// the error of the card's login, which is the expiry, and the later
+// checks of it verify no chain (they allocate less than a verification):
+// the refusal kept for the expiry answers them before the CRLs are looked
+// at.
+func TestRevokedAndExpiredToken(t *testing.T) {
+	p, ca, now, token := expiredTokenPlatform(t)
+	ctx := context.Background()
+	e, err := p.cardEntry(ctx, "8944000000000000019")
+	require.NoError(t, err)
+	cert, err := pki.ParseCertificate(e.rec.Chain[0])
+	require.NoError(t, err)
+	require.NoError(t, ca.issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
+	for _, c := range []*pki.CA{ca.root, ca.issuer} {
+		crl, err := c.CRL(now.Add(time.Hour))
+		require.NoError(t, err)
+		require.NoError(t, p.verifier.AddCRL(crl))
+	}
+	revoked, err := e.revoked(p.verifier)
+	require.NoError(t, err)
+	require.True(t, revoked)
+
+	_, refused := p.auth(ctx, token)
+	_, loginErr := p.verifier.VerifyCard(e.rec.Chain)
+	require.ErrorIs(t, loginErr, pki.ErrExpired)
+	require.ErrorIs(t, refused, ErrCard)
+	assert.Equal(t, verifyError(loginErr).Error(), refused.Error(), "the error of the card's login")
+	kept := e.lapsed.Load()
+	require.NotNil(t, kept)
+	verification := testing.AllocsPerRun(100, func() { _, _ = p.verifier.VerifyCard(e.rec.Chain) })
+	assert.Less(t, testing.AllocsPerRun(100, func() {
+		if err := p.trusted(e); !errors.Is(err, ErrCard) {
+			t.Error(err)
+		}
+	}), verification, "fewer allocations than a verification")
+}
+
+// BenchmarkExpiredToken is a call with the token of a card whose
+// certificate ended past the verifier's clock skew, refused as ErrCard.
+func BenchmarkExpiredToken(b *testing.B) {
+	p, _, _, token := expiredTokenPlatform(b)
+	benchRefusedToken(b, p, token)
 }

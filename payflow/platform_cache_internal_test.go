@@ -141,9 +141,15 @@ func (ca *testCA) refreshCRLs(tb testing.TB) {
 // chain issues a certificate for card id and returns its chain.
 func (ca *testCA) chain(tb testing.TB, id string) [][]byte {
 	tb.Helper()
+	return ca.chainWith(tb, id, pki.IssueOptions{})
+}
+
+// chainWith is chain with the certificate issued with opts.
+func (ca *testCA) chainWith(tb testing.TB, id string, opts pki.IssueOptions) [][]byte {
+	tb.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(tb, err)
-	cert, err := ca.issuer.IssueCard(k.Public(), id, pki.IssueOptions{})
+	cert, err := ca.issuer.IssueCard(k.Public(), id, opts)
 	require.NoError(tb, err)
 	return append([][]byte{cert}, ca.issuer.Chain()...)
 }
