@@ -36,7 +36,7 @@ var Bystanders = []string{"bob", "chen", "coffee-cart", "flower-stall"}
 
 // ErrUsage is the error of a flag value, or an argument after the flags,
 // that a program refuses.
-var ErrUsage = errors.New("demo: invalid flag value")
+var ErrUsage = errors.New("demo: invalid usage")
 
 // ParseFlags parses args with fs and refuses an argument left after the
 // flags (ErrUsage): the programs take none, and the flag package stops at
