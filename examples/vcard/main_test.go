@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard"
@@ -94,7 +95,11 @@ func TestExitStatus(t *testing.T) {
 	for _, args := range []string{"-nope", "card.state", "-vpcd 127.0.0.1:1 extra -state x"} {
 		t.Run(args, func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestExitStatus$")
+			// A child that took the arguments would run the bridge until
+			// killed: the deadline ends it, and the test fails on its status.
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestExitStatus$")
 			cmd.Dir = dir
 			cmd.Env = append(os.Environ(), "VCARD_MAIN_ARGS="+args)
 			out, err := cmd.CombinedOutput()
