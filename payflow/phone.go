@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -157,8 +158,12 @@ type phone struct {
 	asks     uint64 // the resolutions sent and answers forgotten, which order them (peerName.seq)
 	session  *SessionView
 	platform [][]byte     // the platform's certificate chain, from Info
-	next     uint32       // index of the session's next payment request; a seller's outlasts selecting the session again
+	next     uint32       // index of the session's next payment request
 	payment  *PaymentView // the payment request on screen
+	// left are, for a seller, the next request indexes of the sessions
+	// selected before the one selected now, the one left last at the end:
+	// at most keptRequestIndexes-1 of them (keepIndexLocked).
+	left []sessionIndex
 
 	namesPruned time.Time // when pruneNamesLocked last scanned names; guarded by mu
 	// forgotLast is the sequence number of the latest forgotten answer
@@ -634,14 +639,67 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 		return nil, err
 	}
 	p.mu.Lock()
-	if p.role != adv.Seller || p.session == nil || p.session.ID != s.ID {
-		// A seller's indexes of the session selected already stay taken
-		// by the requests it made there (Seller.Select).
+	if p.role == adv.Seller {
+		p.keepIndexLocked(s.ID)
+	} else {
 		p.next = 0
 	}
 	p.session, p.payment = s, nil
 	p.mu.Unlock()
 	return p.confirmation(s), nil
+}
+
+// keptRequestIndexes is how many sessions a seller keeps the next request
+// index of: the one selected and those selected last before it
+// (Seller.Select).
+const keptRequestIndexes = 16
+
+// sessionIndex is the next request index of a session.
+type sessionIndex struct {
+	id   ID
+	next uint32
+}
+
+// keepIndexLocked sets p.next for selecting session id, with p.mu held:
+// a seller's indexes of a session stay taken by the requests it made
+// there, so it keeps the next index of the session selected now when it
+// selects another, and restores a kept one when it selects that session
+// again, or else starts at 0. It keeps keptRequestIndexes of them, the
+// one left longest ago dropped first.
+func (p *phone) keepIndexLocked(id ID) {
+	if p.session != nil {
+		if p.session.ID == id {
+			return
+		}
+		p.left = append(p.left, sessionIndex{p.session.ID, p.next})
+	}
+	p.next = 0
+	if i := p.leftLocked(id); i >= 0 {
+		p.next = p.left[i].next
+		p.left = slices.Delete(p.left, i, i+1)
+	}
+	if over := len(p.left) - (keptRequestIndexes - 1); over > 0 {
+		p.left = slices.Delete(p.left, 0, over)
+	}
+}
+
+// moveOnLocked has the next request of session id, the one selected or
+// one whose index is kept (keepIndexLocked), go on at index n at least,
+// with p.mu held.
+func (p *phone) moveOnLocked(id ID, n uint32) {
+	if p.session != nil && p.session.ID == id {
+		p.next = max(p.next, n)
+		return
+	}
+	if i := p.leftLocked(id); i >= 0 {
+		p.left[i].next = max(p.left[i].next, n)
+	}
+}
+
+// leftLocked returns where p.left keeps the index of session id, or -1,
+// with p.mu held.
+func (p *phone) leftLocked(id ID) int {
+	return slices.IndexFunc(p.left, func(k sessionIndex) bool { return k.id == id })
 }
 
 // retryRateLimited runs fn, and again after the pause of rateLimitPause

@@ -69,20 +69,41 @@ func newPhoneWorld(tb testing.TB, f *paytest.Fixture, api payflow.API, manual bo
 	if api == nil {
 		api = f.Platform
 	}
-	w := &phoneWorld{f: f, shopperCard: enrolPhoneCard(tb, f, "Alice"), sellerCard: enrolPhoneCard(tb, f, "Till 1")}
+	w := &phoneWorld{f: f, sellerCard: enrolPhoneCard(tb, f, "Till 1")}
 	require.NoError(tb, f.Platform.EnrollMerchant(ctx, payflow.Merchant{
 		ID: phoneMerchant, Name: "Corner Shop", Currency: "EUR", ManualCapture: manual,
 		SellerCardIDs: []string{w.sellerCard.Enrolment.ICCID},
 	}))
 	require.NoError(tb, f.Platform.SetCatalog(ctx, phoneMerchant, phoneCatalog))
-	require.NoError(tb, f.Platform.OpenAccount(ctx, w.shopperCard.Enrolment.ICCID, "EUR"))
-	require.NoError(tb, f.Platform.Fund(ctx, payflow.ID{0xf1}, w.shopperCard.Enrolment.ICCID, "EUR", phoneFunds))
+	w.shopperCard, w.shopper = enrolShopper(tb, f, api, "Alice", payflow.ID{0xf1})
 	var err error
-	w.shopper, err = payflow.NewShopper(w.shopperCard.Card, phoneOptions(f, api))
-	require.NoError(tb, err)
 	w.seller, err = payflow.NewSeller(w.sellerCard.Card, phoneOptions(f, api))
 	require.NoError(tb, err)
 	return w
+}
+
+// enrolShopper enrols a shopper's card under name, funds its account with
+// phoneFunds by the funding fund, and returns the card and its phone,
+// which talks to api.
+func enrolShopper(tb testing.TB, f *paytest.Fixture, api payflow.API, name string, fund payflow.ID) (*simcardtest.Virtual, *payflow.Shopper) {
+	tb.Helper()
+	ctx := context.Background()
+	card := enrolPhoneCard(tb, f, name)
+	require.NoError(tb, f.Platform.OpenAccount(ctx, card.Enrolment.ICCID, "EUR"))
+	require.NoError(tb, f.Platform.Fund(ctx, fund, card.Enrolment.ICCID, "EUR", phoneFunds))
+	shopper, err := payflow.NewShopper(card.Card, phoneOptions(f, api))
+	require.NoError(tb, err)
+	return card, shopper
+}
+
+// withShopper returns a world of w's platform and seller phone with
+// another shopper, enrolled under name and funded by fund
+// (enrolShopper), whose phone talks to the platform.
+func (w *phoneWorld) withShopper(tb testing.TB, name string, fund payflow.ID) *phoneWorld {
+	tb.Helper()
+	o := *w
+	o.shopperCard, o.shopper = enrolShopper(tb, w.f, w.f.Platform, name, fund)
+	return &o
 }
 
 func newMemoryPhoneWorld(t *testing.T, manual bool) *phoneWorld {
@@ -153,11 +174,18 @@ func (w *phoneWorld) hear(tb testing.TB) {
 // seller's, at rssi, and returns it.
 func (w *phoneWorld) shopperHearsSeller(tb testing.TB, card *simcardtest.Virtual, rssi int) adv.Packet {
 	tb.Helper()
-	raw, err := card.Card.Advert(adv.Epoch(w.f.Clock.Now()), adv.Seller, 0)
+	return w.hears(tb, w.shopper.Queue(), card, adv.Seller, rssi)
+}
+
+// hears has the scanner that feeds q report card's advert as one of
+// role, at rssi, and returns it.
+func (w *phoneWorld) hears(tb testing.TB, q *queue.Queue, card *simcardtest.Virtual, role adv.Role, rssi int) adv.Packet {
+	tb.Helper()
+	raw, err := card.Card.Advert(adv.Epoch(w.f.Clock.Now()), role, 0)
 	require.NoError(tb, err)
 	p, err := adv.Parse(raw)
 	require.NoError(tb, err)
-	require.NoError(tb, w.shopper.Queue().Observe(p, rssi, time.Time{}))
+	require.NoError(tb, q.Observe(p, rssi, time.Time{}))
 	return p
 }
 

@@ -85,13 +85,16 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // platform does not answer that, Select fails with its error and selects
 // nothing.
 //
-// The request indexes (SessionRequestID) start at 0 when Select lands in
-// another session than the one selected before. Selecting the same
-// shopper again in the same EID epoch lands in the same session, whose ID
-// derives from both cards and both EIDs, and whose indexes before the
-// next one are taken: Select keeps the next index there, so that the next
-// Request takes it without first having the card sign requests that the
-// platform refuses as taken.
+// A session's ID derives from both cards and both EIDs, so selecting a
+// shopper again in the same EID epoch, also after selecting others, lands
+// in the same session, whose request indexes (SessionRequestID) before
+// the next one are taken by the requests made there. The phone keeps the
+// next index of the 16 sessions it selected last, the one selected now
+// among them: Select lands in one of them at its next index, so that the
+// next Request takes it without first having the card sign requests that
+// the platform refuses as taken, and in any other session at index 0
+// (where Request moves past indexes found taken). The index of the
+// session left longest ago is forgotten first.
 func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	if err := s.withdrawShown(ctx); err != nil {
 		return nil, err
@@ -156,14 +159,15 @@ type Charge struct {
 // prices the items with the catalog fetched again (Catalog).
 //
 // The request takes the session's next free index (SessionRequestID): the
-// one after the requests this phone made in the session, also before the
-// session was selected again (Select). A session of the same two cards
-// and EIDs opened before, by this phone in another run or before it
-// selected another session, may hold indexes already: Request moves past
-// at most 16 of them and then fails with ErrConflict, and the next Request
-// goes on after them. Since the shopper would be shown such a request
-// first, one that the platform shows pending is cancelled as Request moves
-// past it (one held is kept in Held). Calls of Request run one at a time.
+// one after the requests this phone made in the session, also before it
+// selected others and this one again, while Select keeps its index. A
+// session of the same two cards and EIDs opened before, by this phone in
+// another run or selected before the 16 sessions whose index Select
+// keeps, may hold indexes already: Request moves past at most 16 of them
+// and then fails with ErrConflict, and the next Request goes on after
+// them. Since the shopper would be shown such a request first, one that
+// the platform shows pending is cancelled as Request moves past it (one
+// held is kept in Held). Calls of Request run one at a time.
 //
 // While the seller keeps MaxHeld held requests that have not ended
 // (Held), Request fails with ErrLimit before the card signs, so that no
@@ -194,7 +198,10 @@ type Charge struct {
 // selected (Select) is of the session selected before: Request does not
 // put it on screen, leaves the request indexes of the new session alone,
 // withdraws it at once as above (or with the next Request, while the
-// platform does not answer) and fails with ErrNotPaired.
+// platform does not answer) and fails with ErrNotPaired. Its index, and
+// those it moved past, stay taken in the session it was made in, whose
+// next index Select keeps. When another session is selected before the
+// card signs, Request fails with ErrNotPaired and asks nothing.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
 	s.requestMu.Lock()
 	defer s.requestMu.Unlock()
@@ -225,8 +232,12 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		r.Currency, priced = c.Currency, c
 	}
 	s.mu.Lock()
-	n := s.next
+	// n is sess's own index only while sess is selected.
+	current, n := s.selected(sess), s.next
 	s.mu.Unlock()
+	if !current {
+		return nil, errReselected
+	}
 	for skips := 0; ; skips++ {
 		if err := s.roomForHold(ctx); err != nil {
 			s.skipTo(sess, n) // the indexes found taken before n
@@ -264,10 +275,12 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 		}
 		s.mu.Lock()
+		// The request holds index n however it ends, also when another
+		// session was selected meanwhile.
+		s.moveOnLocked(sess.ID, n+1)
 		current := s.selected(sess)
 		if current {
-			// The request holds index n however it ends.
-			s.next, s.payment = n+1, v
+			s.payment = v
 		}
 		s.mu.Unlock()
 		if !current {
@@ -286,14 +299,12 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 	}
 }
 
-// skipTo has the next Request of sess, while it is selected, go on at
-// index n at least, after indexes found taken.
+// skipTo has the next Request of sess, while it is selected or its index
+// kept (Select), go on at index n at least, after indexes found taken.
 func (s *Seller) skipTo(sess *SessionView, n uint32) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.selected(sess) && s.next < n {
-		s.next = n
-	}
+	s.moveOnLocked(sess.ID, n)
 }
 
 // withdrawTaken cancels the request id of sess that an earlier session

@@ -2,6 +2,7 @@ package payflow_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -9,7 +10,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
@@ -224,12 +229,7 @@ func TestSellerRequestPastManyTakenIndexes(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
 	c := w.pair(t)
-	for range 20 {
-		_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
-		require.NoError(t, err)
-		_, err = w.seller.Cancel(ctx)
-		require.NoError(t, err)
-	}
+	w.askAndCancel(t, 20)
 	w.useSeller(t, w.f.Platform)
 	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
 
@@ -255,11 +255,7 @@ func TestSellerRequestAfterSelectingTheSameShopperAgain(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
 	c := w.pair(t)
 	const sales = 20
-	for i := range uint64(sales) {
-		sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
-		require.NoError(t, err)
-		w.requireShopperPays(t, sv, (i+1)*100)
-	}
+	w.sell(t, sales)
 	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
 
 	before, err := w.sellerCard.Card.Counter()
@@ -282,6 +278,213 @@ func TestSellerRequestAfterSelectingTheSameShopperAgain(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sv, onPlatform, "the view is the platform's")
 	w.requireShopperPays(t, sv, sales*100+250)
+}
+
+// TestSellerRequestBackFromAnotherShopper: a seller that sold to a
+// shopper more times than Request moves past taken indexes in one call,
+// then to another shopper, and then selects the first again in the same
+// EID epoch is back in the first session and at the index after its last
+// sale there, which Select kept: the next Request takes it at once, the
+// card signing one payment request, and the shopper pays it. Back with the
+// second shopper, the same holds there.
+func TestSellerRequestBackFromAnotherShopper(t *testing.T) {
+	ctx := context.Background()
+	a := newMemoryPhoneWorld(t, false)
+	b := a.withShopper(t, "Bob", payflow.ID{0xf2})
+	ca := a.pair(t)
+	const sales = 20
+	a.sell(t, sales)
+	cb := b.pair(t)
+	require.NotEqual(t, ca.SessionID, cb.SessionID)
+	sv, err := b.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionRequestID(cb.SessionID, 0), sv.ID)
+	b.requireShopperPays(t, sv, 690)
+
+	sv = a.requireBackAt(t, ca, payflow.Charge{Amount: 250, Currency: "EUR"}, sales, 1, sales*100+250)
+	assert.Equal(t, ca.SessionID, sv.SessionID)
+	assert.Equal(t, payflow.StatePending, sv.State)
+	assert.Equal(t, a.shopperCard.Enrolment.ICCID, sv.PayerCardID)
+	assert.Equal(t, uint64(250), sv.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, b.balance(t, b.shopperCard.Enrolment.ICCID))
+	b.requireBackAt(t, cb, payflow.Charge{Amount: 250, Currency: "EUR"}, 1, 1, 690+250)
+	assert.Equal(t, payflow.Balance{Posted: sales*100 + 250 + 690 + 250}, a.balance(t, phoneMerchant))
+}
+
+// TestSellerKeepsRequestIndexesOfLastSessions: a seller keeps the next
+// request index of the 16 sessions it selected last, the one selected
+// among them (Seller.Select). Back with a shopper after selecting 15
+// others, its next Request there takes the index after its sale at once;
+// after 16 others, the session's index is forgotten and Request starts at
+// index 0 again, which the sale holds: the card signs a request there,
+// which the platform refuses as taken, and then one at index 1.
+func TestSellerKeepsRequestIndexesOfLastSessions(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		others int
+		signed uint64
+	}{{15, 1}, {16, 2}} {
+		t.Run(fmt.Sprintf("%d others", tt.others), func(t *testing.T) {
+			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{
+				// Room for the seller card's resolutions and pairings.
+				Platform: payflow.PlatformOptions{ResolveBurst: 100},
+			})
+			w := newPhoneWorld(t, f, nil, false)
+			c := w.pair(t)
+			sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.NoError(t, err)
+			w.requireShopperPays(t, sv, 100)
+			sessions := map[payflow.ID]bool{c.SessionID: true}
+			for i := range tt.others {
+				p := w.hears(t, w.seller.Queue(), enrolPhoneCard(t, f, fmt.Sprintf("Shopper %02d", i)), adv.Shopper, -60)
+				o, err := w.seller.Select(ctx, p.EID)
+				require.NoError(t, err)
+				sessions[o.SessionID] = true
+			}
+			require.Len(t, sessions, tt.others+1, "each selection is of another session")
+			w.requireBackAt(t, c, basket, 1, tt.signed, 100+690)
+		})
+	}
+}
+
+// TestSellerRequestAnsweredAfterAnotherShopperSelected: a seller's Request
+// whose answer arrives after another shopper was selected, which fails
+// with ErrNotPaired and withdraws the request, holds its index in the
+// first session all the same: back with the first shopper, the next
+// Request takes the index after it at once, the card signing one payment
+// request, and the shopper pays it.
+func TestSellerRequestAnsweredAfterAnotherShopperSelected(t *testing.T) {
+	ctx := context.Background()
+	a, b, api := hookedSellerWorlds(t)
+	ca := a.pair(t)
+	var cb *payflow.Confirmation
+	api.create = func() { cb = b.pair(t) }
+	_, err := a.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrNotPaired)
+	require.NotNil(t, cb)
+	require.NotEqual(t, ca.SessionID, cb.SessionID)
+	old, err := a.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(ca.SessionID, 0))
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, old.State, "the request is withdrawn")
+	a.requireBackAt(t, ca, basket, 1, 1, 690)
+}
+
+// TestSellerRequestPastTakenIndexesSelectingAnother: a seller phone
+// started again in a session whose first 20 request indexes its earlier
+// run used, whose Request moves past 17 of them while the phone selects
+// another shopper, keeps them as taken in the first session: back with
+// the first shopper, the next Request moves past the 3 left and takes
+// index 20, the card signing 4 payment requests, and the shopper pays it.
+func TestSellerRequestPastTakenIndexesSelectingAnother(t *testing.T) {
+	ctx := context.Background()
+	a := newMemoryPhoneWorld(t, false)
+	ca := a.pair(t)
+	a.askAndCancel(t, 20)
+	api := &hookAPI{API: a.f.Platform}
+	a.useSeller(t, api)
+	b := a.withShopper(t, "Bob", payflow.ID{0xf2})
+	require.Equal(t, ca.SessionID, a.pair(t).SessionID, "the same session again")
+	var created int
+	var hook func()
+	hook = func() {
+		// After the last index that Request tries, the seller selects
+		// the other shopper.
+		if created++; created == 17 {
+			b.pair(t)
+		} else {
+			api.create = hook
+		}
+	}
+	api.create = hook
+	_, err := a.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	require.Equal(t, 17, created)
+	a.requireBackAt(t, ca, basket, 20, 4, 690)
+}
+
+// TestSellerRequestWhileSelectingAnother: a seller's Request during which
+// another shopper is selected, before the card signs (here as it looks up
+// the request on screen to withdraw it), fails with ErrNotPaired and asks
+// nothing, rather than ask in the first session at the other session's
+// index, which would leave indexes unused before it, where the shopper
+// would wait. Back with the first shopper, the next Request takes the
+// index after the withdrawn request, and the shopper pays it.
+func TestSellerRequestWhileSelectingAnother(t *testing.T) {
+	ctx := context.Background()
+	a, b, api := hookedSellerWorlds(t)
+	b.pair(t)
+	b.sell(t, 3)
+	ca := a.pair(t)
+	shown, err := a.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionRequestID(ca.SessionID, 0), shown.ID)
+	api.mu.Lock()
+	api.paymentID, api.payment = shown.ID, func() { b.pair(t) }
+	api.mu.Unlock()
+	_, err = a.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrNotPaired)
+	r, err := a.f.Platform.Store().Payment(ctx, shown.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, r.State, "withdrawn as the other shopper was selected")
+	for n := uint32(1); n <= 3; n++ {
+		_, err = a.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(ca.SessionID, n))
+		require.ErrorIs(t, err, payflow.ErrNotFound, "index %d", n)
+	}
+	a.requireBackAt(t, ca, basket, 1, 1, 690)
+}
+
+// hookedSellerWorlds returns a world whose seller phone talks to the
+// platform through the hookAPI returned, and a world of the same platform
+// and seller phone with another shopper, Bob (withShopper).
+func hookedSellerWorlds(t *testing.T) (a, b *phoneWorld, api *hookAPI) {
+	t.Helper()
+	a = newMemoryPhoneWorld(t, false)
+	api = &hookAPI{API: a.f.Platform}
+	a.useSeller(t, api)
+	return a, a.withShopper(t, "Bob", payflow.ID{0xf2}), api
+}
+
+// sell has the seller ask for 100 EUR and the shopper pay it, n times,
+// the shopper's first payments in all.
+func (w *phoneWorld) sell(tb testing.TB, n uint64) {
+	tb.Helper()
+	for i := range n {
+		sv, err := w.seller.Request(context.Background(), payflow.Charge{Amount: 100, Currency: "EUR"})
+		require.NoError(tb, err)
+		w.requireShopperPays(tb, sv, (i+1)*100)
+	}
+}
+
+// askAndCancel has the seller ask for 100 EUR and cancel the request, n
+// times, which takes the session's next n request indexes.
+func (w *phoneWorld) askAndCancel(tb testing.TB, n int) {
+	tb.Helper()
+	ctx := context.Background()
+	for range n {
+		_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+		require.NoError(tb, err)
+		_, err = w.seller.Cancel(ctx)
+		require.NoError(tb, err)
+	}
+}
+
+// requireBackAt has w's phones select each other again, in session c,
+// and checks that the seller's next Request of charge takes index n, the
+// card signing signed payment requests for it, and that the shopper pays
+// it, having paid charged in all. It returns the seller's request.
+func (w *phoneWorld) requireBackAt(tb testing.TB, c *payflow.Confirmation, charge payflow.Charge, n uint32, signed, charged uint64) *payflow.PaymentView {
+	tb.Helper()
+	require.Equal(tb, c.SessionID, w.pair(tb).SessionID, "the same session again")
+	before, err := w.sellerCard.Card.Counter()
+	require.NoError(tb, err)
+	sv, err := w.seller.Request(context.Background(), charge)
+	require.NoError(tb, err)
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(tb, err)
+	assert.Equal(tb, signed, after-before, "the payment requests the card signed")
+	assert.Equal(tb, payflow.SessionRequestID(c.SessionID, n), sv.ID)
+	w.requireShopperPays(tb, sv, charged)
+	return sv
 }
 
 // TestSellerRequestAcrossSelect: a seller's Request whose answer arrives
