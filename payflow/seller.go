@@ -201,7 +201,8 @@ type Charge struct {
 // platform does not answer) and fails with ErrNotPaired. Its index, and
 // those it moved past, stay taken in the session it was made in, whose
 // next index Select keeps. When another session is selected before the
-// card signs, Request fails with ErrNotPaired and asks nothing.
+// card signs (also while Request moves past taken indexes), Request fails
+// with ErrNotPaired and asks nothing more.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
 	s.requestMu.Lock()
 	defer s.requestMu.Unlock()
@@ -242,6 +243,13 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		if err := s.roomForHold(ctx); err != nil {
 			s.skipTo(sess, n) // the indexes found taken before n
 			return nil, err
+		}
+		s.mu.Lock()
+		current = s.selected(sess)
+		s.mu.Unlock()
+		if !current { // selected while roomForHold or withdrawTaken asked
+			s.skipTo(sess, n)
+			return nil, errReselected
 		}
 		id := SessionRequestID(sess.ID, n)
 		r.RequestID = id[:]

@@ -376,30 +376,52 @@ func TestSellerRequestAnsweredAfterAnotherShopperSelected(t *testing.T) {
 // the first shopper, the next Request moves past the 3 left and takes
 // index 20, the card signing 4 payment requests, and the shopper pays it.
 func TestSellerRequestPastTakenIndexesSelectingAnother(t *testing.T) {
-	ctx := context.Background()
-	a := newMemoryPhoneWorld(t, false)
-	ca := a.pair(t)
+	// After the last index that Request tries, the seller selects the
+	// other shopper.
+	a, ca, created, err := requestSelectingAnotherAfter(t, 17)
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	require.Equal(t, 17, created)
+	a.requireBackAt(t, ca, basket, 20, 4, 690)
+}
+
+// requestSelectingAnotherAfter starts a seller phone again in a session
+// whose first 20 request indexes its earlier run used, and has it Request
+// while it selects another shopper once the platform answered n of its
+// payment requests. It returns the world, the session, how many payment
+// requests the platform answered and Request's error.
+func requestSelectingAnotherAfter(t *testing.T, n int) (a *phoneWorld, ca *payflow.Confirmation, created int, err error) {
+	a = newMemoryPhoneWorld(t, false)
+	ca = a.pair(t)
 	a.askAndCancel(t, 20)
 	api := &hookAPI{API: a.f.Platform}
 	a.useSeller(t, api)
 	b := a.withShopper(t, "Bob", payflow.ID{0xf2})
 	require.Equal(t, ca.SessionID, a.pair(t).SessionID, "the same session again")
-	var created int
 	var hook func()
 	hook = func() {
-		// After the last index that Request tries, the seller selects
-		// the other shopper.
-		if created++; created == 17 {
+		if created++; created == n {
 			b.pair(t)
 		} else {
 			api.create = hook
 		}
 	}
 	api.create = hook
-	_, err := a.seller.Request(ctx, basket)
-	require.ErrorIs(t, err, payflow.ErrConflict)
-	require.Equal(t, 17, created)
-	a.requireBackAt(t, ca, basket, 20, 4, 690)
+	_, err = a.seller.Request(context.Background(), basket)
+	return a, ca, created, err
+}
+
+// TestSellerRequestSelectingAnotherBetweenTakenIndexes: a seller phone
+// started again in a session whose first 20 request indexes its earlier
+// run used, whose Request moves past 5 of them and then finds another
+// shopper selected, fails with ErrNotPaired before the card signs at the
+// next index, and keeps the 5 as taken: back with the first shopper, the
+// next Request moves past the 15 left and takes index 20, the card
+// signing 16 payment requests, and the shopper pays it.
+func TestSellerRequestSelectingAnotherBetweenTakenIndexes(t *testing.T) {
+	a, ca, created, err := requestSelectingAnotherAfter(t, 5)
+	require.ErrorIs(t, err, payflow.ErrNotPaired)
+	require.Equal(t, 5, created, "no request signed after the selection")
+	a.requireBackAt(t, ca, basket, 20, 16, 690)
 }
 
 // TestSellerRequestWhileSelectingAnother: a seller's Request during which
