@@ -200,7 +200,9 @@ func (p *Platform) expired(e *cachedCard) (refused, err error) {
 		return nil, nil
 	}
 	if pe, ok := errors.AsType[*pki.Error](refused); ok && pe.Cert == 0 {
-		e.lapsed.Store(&expiryRefusal{err: refused, from: p.now()})
+		// Round(0) drops the monotonic reading, so that a wall clock set
+		// back is compared as such.
+		e.lapsed.Store(&expiryRefusal{err: refused, from: p.now().Round(0)})
 	}
 	return refused, nil
 }

@@ -544,6 +544,19 @@ func TestExpiredTokenVerifiedOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.NotSame(t, same, other)
 	assert.Nil(t, other.lapsed.Load(), "another chain does not")
+
+	// With a clock that carries a monotonic reading, as time.Now's does,
+	// the time kept is a wall-clock one, so that a wall clock set back is
+	// compared as such (Before compares monotonic readings when both
+	// times have one).
+	mono := time.Now()
+	*now = mono.Add(t0.Sub(mono))
+	require.Contains(t, now.String(), " m=", "a monotonic reading")
+	e.lapsed.Store(nil)
+	again, err = p.expired(e)
+	require.NoError(t, err)
+	require.ErrorIs(t, again, pki.ErrExpired)
+	assert.NotContains(t, e.lapsed.Load().from.String(), " m=", "a wall-clock time")
 }
 
 // TestRevokedAndExpiredToken: the token of a card that the CRLs list and
