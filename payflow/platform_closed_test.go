@@ -386,6 +386,64 @@ func TestCaptureLeftUnderWayWithClosedAccount(t *testing.T) {
 	captureReopened(t, s, closing, v.ID)
 }
 
+// TestCaptureMadeBeforeAccountClosed: a manual capture whose posts the
+// ledger made but whose record was lost (the request left capturing), an
+// account of the payment closed since, is finished by the recovery sweep
+// or by the same capture sent again: the ledger answers posts it made
+// exists whatever their accounts, so the request ends captured with its
+// receipt, the money moved once, and a later cancellation is final_state.
+func TestCaptureMadeBeforeAccountClosed(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range closedCases {
+		for _, sweep := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s sweep %v", c.name, sweep), func(t *testing.T) {
+				st := &updateHook{Store: memory.New()}
+				s := newShopOn(t, st, true, paytest.Options{})
+				v := heldTicketRequest(t, s)
+				st.hook = func(p *payflow.PaymentRecord, from string) error {
+					if from == "capturing" {
+						st.hook = nil
+						return errLost
+					}
+					return nil
+				}
+				_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+				require.ErrorIs(t, err, errLost)
+				s.requireState(t, v.ID, "capturing")
+				require.Equal(t, paid, s.allBalances(t), "the ledger made the posts")
+				closeAccount(t, s, c.account(s), c.lc)
+
+				var got *payflow.PaymentView
+				if sweep {
+					s.Clock.Advance(payflow.DefaultRecoverAfter)
+					s.sweep(t, 1)
+					got, err = s.Platform.Payment(ctx, s.seller.Token, v.ID)
+				} else {
+					got, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+				}
+				require.NoError(t, err)
+				assert.Equal(t, payflow.StateCaptured, got.State)
+				assert.Equal(t, uint64(240), got.Captured)
+				vp, err := s.PlatformVerifier.VerifyPlatform(s.PlatformChain)
+				require.NoError(t, err)
+				var rc record.Receipt
+				require.NoError(t, vp.VerifyReceipt(got.Receipt, &rc))
+				assert.Equal(t, uint64(240), rc.Amount)
+				post0, post1 := payflow.TransferID(v.ID, 1, 0, 2), payflow.TransferID(v.ID, 1, 1, 2)
+				assert.Equal(t, [][]byte{post0[:], post1[:]}, rc.TransferIDs)
+				assert.Equal(t, paid, s.allBalances(t), "the money moved once")
+
+				_, err = s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+				require.ErrorIs(t, err, payflow.ErrFinal)
+				s.requireState(t, v.ID, payflow.StateCaptured)
+				s.sweep(t, 0)
+				assert.Equal(t, paid, s.allBalances(t))
+				require.NoError(t, s.Ledger.Verify(ctx))
+			})
+		}
+	}
+}
+
 // TestRefundClosedAccount: a refund that the ledger refuses because the
 // merchant's account or the payer's wallet is closed fails for good as
 // one the merchant's balance cannot cover (insufficient_funds naming the

@@ -192,6 +192,41 @@ func (p *Platform) checkOpen(ctx context.Context, accounts ...ledger.Account) er
 	return nil
 }
 
+// unlessMade returns err, the error of a look at the accounts of the
+// transfers ts before they are made (checkOpen, createAccounts), or nil
+// when err is a closedError and the ledger holds a transfer of ts already
+// (ts is one transfer, or a linked chain whose transfers exist all or
+// none): the ledger answers a transfer it made exists before it looks at
+// its accounts, so a retry after a lost reply or record, an account closed
+// since, goes on to find the transfers made rather than be refused.
+func (p *Platform) unlessMade(ctx context.Context, err error, ts []ledger.Transfer) error {
+	if asClosed(err) == nil {
+		return err
+	}
+	found, lerr := p.lookupTransfers(ctx, ts)
+	if lerr != nil {
+		return lerr
+	}
+	if len(found) > 0 {
+		return nil
+	}
+	return err
+}
+
+// lookupTransfers returns the transfers of ts that the ledger holds, as
+// it holds them.
+func (p *Platform) lookupTransfers(ctx context.Context, ts []ledger.Transfer) ([]ledger.Transfer, error) {
+	ids := make([]ledger.ID, len(ts))
+	for i := range ts {
+		ids[i] = ts[i].ID
+	}
+	found, err := p.ledger.LookupTransfers(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+	}
+	return found, nil
+}
+
 // closedError reports an account that the ledger holds closed: a closing
 // pending transfer (TigerBeetle's closing_debit or closing_credit) closed
 // it, and until that transfer is voided or expires the ledger refuses
@@ -364,13 +399,9 @@ func (p *Platform) createChain(ctx context.Context, ts []ledger.Transfer) error 
 		if err == nil || len(ts) == 1 || !slices.Contains(res, ledger.TransferExists) {
 			return err
 		}
-		ids := make([]ledger.ID, len(ts))
-		for i := range ts {
-			ids[i] = ts[i].ID
-		}
-		found, lerr := p.ledger.LookupTransfers(ctx, ids)
+		found, lerr := p.lookupTransfers(ctx, ts)
 		if lerr != nil {
-			return fmt.Errorf("%w: ledger: %v", ErrUnavailable, lerr)
+			return lerr
 		}
 		if len(found) == 0 {
 			return err

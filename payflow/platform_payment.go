@@ -564,8 +564,11 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // an account of the payment that the ledger holds closed is ErrConflict:
 // the request stays held, nothing posted, and a capture once the account
 // is reopened succeeds, unless the ledger itself refused the posts (the
-// account closed after the platform looked: see post), which refuses
-// every later capture. A held request can be cancelled whatever its
+// account closed after the platform looked, or the hold lost by the
+// ledger: see post), which refuses every later capture. A capture whose
+// posts the ledger made before the account was closed, its outcome not
+// recorded, is finished when sent again (or by RecoverSweep): the
+// request is captured. A held request can be cancelled whatever its
 // accounts.
 func (p *Platform) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)

@@ -150,22 +150,26 @@ var errCaptureRefused = errors.New("capture refused")
 // errCaptureRefused), nothing posted, when an account of the legs is
 // closed: post looks first, so that the ledger does not refuse the posts
 // and keep their IDs failed, and the capture succeeds once the account is
-// reopened. When the account is closed after that look, the ledger
-// refuses the posts and keeps their IDs failed, and so refuses every later
-// capture of these holds (id_already_failed, as for a post of a hold the
-// ledger lost): the hold can only be voided or expire.
+// reopened. Posts that the ledger made before the account was closed (a
+// capture whose record was lost, driven again) are not refused: post
+// finds them made and goes on, and the ledger answers them exists. When
+// the account is closed after that look, the ledger refuses the posts and
+// keeps their IDs failed, and so refuses every later capture of these
+// holds (id_already_failed, as for a post of a hold the ledger lost,
+// pending_transfer_not_found at the first try): the hold can only be
+// voided or expire.
 func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) ([][]byte, error) {
 	accounts := make([]ledger.Account, 0, 2*len(legs))
 	for _, l := range legs {
 		accounts = append(accounts, account(AccountWallet, l.ledger, r.PayerCardID), account(AccountMerchant, l.ledger, r.MerchantID))
 	}
-	if err := p.checkOpen(ctx, accounts...); err != nil {
+	ts, ids := p.posts(r, legs)
+	if err := p.unlessMade(ctx, p.checkOpen(ctx, accounts...), ts); err != nil {
 		if ce := asClosed(err); ce != nil {
 			return nil, fmt.Errorf("%w: %w: %w", ErrConflict, errCaptureRefused, ce)
 		}
 		return nil, err
 	}
-	ts, ids := p.posts(r, legs)
 	err := p.createChain(ctx, ts)
 	const kept = "the ledger keeps the refused post's ID: the hold can only be cancelled or expire"
 	if ce := asClosed(err); ce != nil {
