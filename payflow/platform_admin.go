@@ -196,7 +196,9 @@ func (p *Platform) OpenAccount(ctx context.Context, cardID, unit string) error {
 // nothing. A wallet that the ledger holds closed is ErrConflict and moves
 // nothing, the ID left to fund the wallet once it is reopened; when it
 // was closed after the platform looked, the ledger refuses the transfer
-// and keeps its ID failed, which is ErrConflict for good.
+// and keeps its ID failed, which is ErrConflict for good. A funding that
+// the ledger made before the wallet was closed is a retry all the same:
+// nil, nothing more moved.
 func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency string, amount uint64) error {
 	cur, ok := ledger.LookupCurrency(currency)
 	if !ok {
@@ -210,7 +212,9 @@ func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency stri
 // ID is refused: ErrInvalid). The ledger transfer ID derives from
 // issueID, so a retry issues once; the same ID with another amount,
 // merchant or asset is ErrConflict and moves nothing, and so is a
-// merchant's account that the ledger holds closed or with other fields.
+// merchant's account that the ledger holds closed or with other fields,
+// unless the ledger made the issue under this ID before the account was
+// closed: a retry then is nil, nothing more moved.
 func (p *Platform) Issue(ctx context.Context, issueID ID, merchantID, asset string, amount uint64) error {
 	if _, err := p.store.Merchant(ctx, merchantID); err != nil {
 		return err
@@ -225,7 +229,9 @@ func (p *Platform) Issue(ctx context.Context, issueID ID, merchantID, asset stri
 // issue moves amount from the source account sourceCode in to's ledger to
 // the account to, by a transfer of the given code whose ID derives from
 // id and kind. The source account is created first, and so is to when
-// open is set; otherwise to must exist (ErrNotFound).
+// open is set; otherwise to must exist (ErrNotFound). An account found
+// closed refuses the transfer (ErrConflict) unless the ledger made it
+// already (see unlessMade).
 func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code uint16, to ledger.Account, open bool, amount uint64) error {
 	switch {
 	case id.IsZero():
@@ -234,28 +240,29 @@ func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code
 		return fmt.Errorf("%w: amount %d, want 1 to %d", ErrInvalid, amount, uint64(ledger.AmountLimit))
 	}
 	source := account(sourceCode, to.Ledger, "")
+	t := ledger.Transfer{
+		ID: TransferID(id, 0, 0, kind), DebitAccountID: source.ID, CreditAccountID: to.ID,
+		Amount: amount, UserData128: ledger.ID(id), Ledger: to.Ledger, Code: code,
+	}
 	accounts := []ledger.Account{source}
 	if open {
 		accounts = append(accounts, to)
 	}
-	if err := p.createAccounts(ctx, accounts...); err != nil {
-		return err
-	}
-	if !open {
+	err := p.createAccounts(ctx, accounts...)
+	if err == nil && !open {
 		// The receiving account must exist, open, before the transfer:
 		// the ledger burns the ID of a transfer to a missing or closed
 		// account (a transient failure, as in TigerBeetle), and the
 		// caller's retry with the same ID after opening or reopening the
 		// account would then fail for good.
-		if err := p.checkOpen(ctx, to); err != nil {
-			return err
-		}
+		err = p.checkOpen(ctx, to)
 	}
-	t := ledger.Transfer{
-		ID: TransferID(id, 0, 0, kind), DebitAccountID: source.ID, CreditAccountID: to.ID,
-		Amount: amount, UserData128: ledger.ID(id), Ledger: to.Ledger, Code: code,
+	// A transfer made before an account was closed (a retry after a lost
+	// reply) is not refused: the ledger answers it exists.
+	if err := p.unlessMade(ctx, err, []ledger.Transfer{t}); err != nil {
+		return err
 	}
-	err := p.transfer(ctx, t)
+	err = p.transfer(ctx, t)
 	const kept = "the ledger keeps the refused transfer's ID: use another"
 	if ce := asClosed(err); ce != nil { // closed since it was looked at
 		return fmt.Errorf("%w: %w (%s)", ErrConflict, ce, kept)

@@ -543,3 +543,29 @@ func TestIssueToClosedAccount(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(15), b.Posted)
 }
+
+// TestFundIssueMadeBeforeAccountClosed: a funding or an asset issue that
+// the ledger made, sent again under the same ID after the receiving
+// account was closed (its reply lost, say), answers as the first call
+// did and moves nothing more: the ledger answers a transfer it made
+// exists whatever its accounts. The same ID with another amount is
+// conflict, as it is with the account open.
+func TestFundIssueMadeBeforeAccountClosed(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{7}, s.shopper.ID, "EUR", 100))
+	closeAccount(t, s, payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID), eurLedger)
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{7}, s.shopper.ID, "EUR", 100), "the funding was made")
+	err := s.Platform.Fund(ctx, payflow.ID{7}, s.shopper.ID, "EUR", 200)
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.EqualError(t, err, "payflow: conflicting request: ledger: exists_with_different_amount")
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds + 100}, {}}, s.balances(t), "funded once")
+
+	require.NoError(t, s.Platform.Issue(ctx, payflow.ID{9}, merchantID, paytest.Ticket, 5))
+	closeAccount(t, s, payflow.AccountID(payflow.AccountMerchant, ticketLedger, merchantID), ticketLedger)
+	require.NoError(t, s.Platform.Issue(ctx, payflow.ID{9}, merchantID, paytest.Ticket, 5), "the issue was made")
+	b, err := s.Platform.Balance(ctx, merchantID, paytest.Ticket)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(15), b.Posted, "issued once")
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
