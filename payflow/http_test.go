@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -765,6 +766,27 @@ func TestHTTPCaptureTakesTheIDFromThePath(t *testing.T) {
 	require.NoError(t, cbor.Unmarshal(r.body, &v))
 	assert.Equal(t, id, v.ID)
 	assert.Equal(t, uint64(30), v.Captured)
+}
+
+// TestHTTPHeadIsAGetWithoutBody: a HEAD request to a GET endpoint is
+// that GET, checks and call alike, answered without the body (PROTOCOL.md
+// §5.2); to any other endpoint it is 404.
+func TestHTTPHeadIsAGetWithoutBody(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	get := fx.do(t, http.MethodGet, "/v1/info", nil, nil)
+	require.Equal(t, http.StatusOK, get.status)
+	head := fx.do(t, http.MethodHead, "/v1/info", nil, nil)
+	assert.Equal(t, http.StatusOK, head.status)
+	assert.Empty(t, head.body)
+	assert.Equal(t, strconv.Itoa(len(get.body)), head.header.Get("Content-Length"))
+	assert.Equal(t, 2, fx.api.count("Info"))
+
+	head = fx.do(t, http.MethodHead, "/v1/requests/"+payflow.ID{1}.String(), nil, nil)
+	assert.Equal(t, http.StatusUnauthorized, head.status, "the GET's token check")
+	assert.Equal(t, 0, fx.api.count("Payment"))
+	head = fx.do(t, http.MethodHead, "/v1/challenges", nil, nil)
+	assert.Equal(t, http.StatusNotFound, head.status)
+	assert.Equal(t, 0, fx.api.count("Challenge"))
 }
 
 func TestHTTPRequestIDAndLogs(t *testing.T) {
