@@ -96,6 +96,11 @@ func TestStatusWords(t *testing.T) {
 		{name: "not selected", reset: true, cmd: "00CA010100", sw: 0x6985},
 		{name: "chained link before SELECT", reset: true, cmd: "9050030001A8", sw: 0x6985},
 		{name: "chained PUT DATA before SELECT", reset: true, cmd: "10DA010101AA", sw: 0x6985},
+		{name: "GET RESPONSE before SELECT", reset: true, cmd: "00C0000000", sw: 0x6985},
+		{name: "unknown instruction before SELECT", reset: true, cmd: "00B0000000", sw: 0x6D00},
+		{name: "ISO instruction under proprietary class before SELECT", reset: true, cmd: "80CA010100", sw: 0x6E00},
+		{name: "class FF before SELECT", reset: true, cmd: "FFCA010100", sw: 0x6E00},
+		{name: "three octets before SELECT", reset: true, cmd: "00A404", sw: 0x6700},
 		{name: "select after a chained link before SELECT", reset: true, pre: []string{"9050030001A8"}, cmd: selectAID, sw: 0x9000},
 		{name: "data over the limit", cmd: tooLong, sw: 0x6700},
 
