@@ -385,7 +385,9 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // merchant's balance cannot cover, or that the ledger refuses because the
 // merchant's account or the payer's wallet is closed, is ErrFunds and
 // final; one that would take the payer's wallet totals past the ledger's
-// limit is ErrLimit and final.
+// limit is ErrLimit and final. A refund returns money only: the assets of
+// the payment's legs stay in the payer's wallets, and a payment of assets
+// alone (amount zero) has nothing to refund (ErrLimit).
 func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {
 	var rr record.RefundRequest
 	c, err := p.openCard(ctx, req.Refund, &rr)

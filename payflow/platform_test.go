@@ -2576,3 +2576,32 @@ func TestChainFoundWithOtherFields(t *testing.T) {
 	s.requireState(t, v.ID, "approving")
 	assert.Equal(t, before, s.balances(t), "nothing more moved")
 }
+
+// TestRefundOfAssetLegs: a refund returns money only: the tickets of a
+// request's legs stay in the payer's wallet, and a request of tickets
+// alone (amount zero) has nothing to refund.
+func TestRefundOfAssetLegs(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	v := ticketRequest(t, s)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	require.Equal(t, paid, s.allBalances(t))
+	msg := s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 240, Currency: "EUR"})
+	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(240), rv.Refunded)
+	assert.Equal(t, [2][2]payflow.Balance{{{Posted: funds}, {}}, paid[1]}, s.allBalances(t), "the ticket stays with the payer")
+
+	r := paytest.Request(s.session, "EUR", 0)
+	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 1}}
+	tv, err := s.Create(r)
+	require.NoError(t, err)
+	got, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, tv.ID)})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, got.State)
+	msg = s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000002"), RequestID: tv.ID[:], Amount: 1, Currency: "EUR"})
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrLimit)
+	assert.Equal(t, [2]payflow.Balance{{Posted: 2}, {Posted: 8}}, s.Balances(paytest.Ticket))
+}
