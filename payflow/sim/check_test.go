@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -119,4 +120,50 @@ func TestFuse(t *testing.T) {
 	assert.NoError(t, f.write(func() error { return nil }))
 	assert.False(t, f.disarm())
 	assert.True(t, errors.Is(f.write(func() error { return errCrashed }), errCrashed))
+}
+
+// TestPollAfterCrash kills the platform at the write of a cancel of a
+// pending request, lost, and checks what the seller's phone accepts when
+// it polls after the restart: the request pending, or cancelled had the
+// write reached the disk, while the restart leaves it before its expiry;
+// expired instead of pending once the restart's time took it past its
+// expiry.
+func TestPollAfterCrash(t *testing.T) {
+	for _, tt := range []struct {
+		lead time.Duration // from the cancel to the request's expiry
+		want string
+	}{
+		{requestTTL / 2, payflow.StatePending},
+		{recoverAfter + time.Second, payflow.StateExpired},
+		{2 * time.Second, payflow.StateExpired},
+	} {
+		t.Run(tt.lead.String(), func(t *testing.T) {
+			w := testWorld(t, 5)
+			for f := range numFaults {
+				w.off[f] = true
+			}
+			require.NoError(t, w.purchase())
+			p := w.purchases[len(w.purchases)-1]
+			require.Equal(t, payflow.StatePending, p.state)
+			require.NoError(t, w.advance(p.expiresAt.Sub(w.now)-tt.lead))
+			seller := p.m.seller
+			ok, err := w.login(seller, record.RoleSeller)
+			require.NoError(t, err)
+			require.True(t, ok)
+
+			w.fuse.arm(0, false)
+			_, err = w.api.Cancel(w.ctx, seller.token, p.id)
+			require.ErrorIs(t, err, errCrashed)
+			require.True(t, w.fuse.disarm())
+			require.NoError(t, w.restart("a crash during cancel"))
+
+			allowed := w.afterCrash(p, payflow.StateCancelled, nil)
+			assert.Equal(t, []string{tt.want, payflow.StateCancelled}, allowed)
+			assert.Equal(t, []string{tt.want}, w.afterCrash(p, payflow.StateCancelled, payflow.ErrFinal))
+			v, err := w.poll(p, seller, allowed...)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, v.State)
+			assert.Equal(t, tt.want, p.state)
+		})
+	}
 }

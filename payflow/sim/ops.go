@@ -342,6 +342,20 @@ func (w *world) poll(p *purchase, c *card, allowed ...string) (*payflow.PaymentV
 	return nil, w.failf("poll %v: state %s, want one of %v", p.id, v.State, allowed)
 }
 
+// afterCrash is the states a phone may find when it polls p after the
+// platform died during its call, once the platform restarted: the call's
+// outcome want when it was to succeed (wantErr nil) and its write reached
+// the disk, else the state the model has for p now. The restart took time,
+// so a request that was pending before the crash is expired when the clock
+// passed its expiry meanwhile, and still pending only when it did not.
+func (w *world) afterCrash(p *purchase, want string, wantErr error) []string {
+	allowed := []string{w.effective(p)}
+	if wantErr == nil && want != allowed[0] {
+		allowed = append(allowed, want)
+	}
+	return allowed
+}
+
 // idx is p's index, for the log.
 func (w *world) idx(p *purchase) int {
 	for i, q := range w.purchases {
@@ -409,7 +423,6 @@ func (w *world) approve(p *purchase) error {
 		}
 	}
 	want, wantErr, altErr := w.predictApprove(p)
-	before := w.effective(p)
 	approvedAt := w.now
 	call := func() (*payflow.PaymentView, error) {
 		return w.api.Approve(w.ctx, &payflow.ApproveRequest{Consent: msg})
@@ -420,9 +433,7 @@ func (w *world) approve(p *purchase) error {
 		if err := w.restart("a crash while approving"); err != nil {
 			return err
 		}
-		// The restart took time: a request the crash left pending may
-		// have expired meanwhile.
-		pv, err := w.poll(p, s, want, before, w.effective(p))
+		pv, err := w.poll(p, s, w.afterCrash(p, want, wantErr)...)
 		if err != nil {
 			return err
 		}
@@ -530,8 +541,8 @@ func (w *world) predictApprove(p *purchase) (state string, err, alt error) {
 // decline, capture) under the network's faults: crashes, lost and
 // duplicated messages. The outcome must be want
 // (a state) or wantErr; a retry must agree, since these calls are
-// idempotent. After a crash the phone polls and finds want or the state
-// before.
+// idempotent. After a crash the phone polls and finds what afterCrash
+// allows.
 func (w *world) stateCall(what string, p *purchase, c *card, want string, wantErr error, call func() (*payflow.PaymentView, error)) (*payflow.PaymentView, error) {
 	before := w.effective(p)
 	got, again, crashed := deliver(w, call)
@@ -539,11 +550,7 @@ func (w *world) stateCall(what string, p *purchase, c *card, want string, wantEr
 		if err := w.restart("a crash during " + what); err != nil {
 			return nil, err
 		}
-		allowed := []string{before}
-		if wantErr == nil {
-			allowed = append(allowed, want)
-		}
-		return w.poll(p, c, allowed...)
+		return w.poll(p, c, w.afterCrash(p, want, wantErr)...)
 	}
 	if err := w.expect(what, got.err, wantErr); err != nil {
 		return nil, err
