@@ -1111,6 +1111,7 @@ type hookAPI struct {
 	payflow.API
 	mu                       sync.Mutex
 	paymentID                payflow.ID
+	paymentErr               error // the answer to the next Payment of paymentID, if set
 	payment, create, session func()
 }
 
@@ -1128,6 +1129,13 @@ func (a *hookAPI) run(fn *func()) {
 func (a *hookAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
 	if id == a.paymentID {
 		a.run(&a.payment)
+		a.mu.Lock()
+		err := a.paymentErr
+		a.paymentErr = nil
+		a.mu.Unlock()
+		if err != nil {
+			return nil, err
+		}
 	}
 	return a.API.Payment(ctx, token, id)
 }

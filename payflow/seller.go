@@ -255,11 +255,13 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		r.RequestID = id[:]
 		msg, err := s.card.SignPaymentRequest(r)
 		if err != nil {
+			s.skipTo(sess, n)
 			return nil, err
 		}
 		v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
 		if errors.Is(err, ErrConflict) { // an earlier session with this ID used the index
 			if err := s.withdrawTaken(ctx, sess, id); err != nil {
+				s.skipTo(sess, n) // n again: its request may still need withdrawing
 				return nil, err
 			}
 			if skips < maxRequestIndexSkips {

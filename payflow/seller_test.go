@@ -390,13 +390,9 @@ func TestSellerRequestPastTakenIndexesSelectingAnother(t *testing.T) {
 // payment requests. It returns the world, the session, how many payment
 // requests the platform answered and Request's error.
 func requestSelectingAnotherAfter(t *testing.T, n int) (a *phoneWorld, ca *payflow.Confirmation, created int, err error) {
-	a = newMemoryPhoneWorld(t, false)
-	ca = a.pair(t)
-	a.askAndCancel(t, 20)
-	api := &hookAPI{API: a.f.Platform}
-	a.useSeller(t, api)
+	a, ca, api := restartedInTakenSession(t)
 	b := a.withShopper(t, "Bob", payflow.ID{0xf2})
-	require.Equal(t, ca.SessionID, a.pair(t).SessionID, "the same session again")
+	a.pair(t)
 	var hook func()
 	hook = func() {
 		if created++; created == n {
@@ -408,6 +404,37 @@ func requestSelectingAnotherAfter(t *testing.T, n int) (a *phoneWorld, ca *payfl
 	api.create = hook
 	_, err = a.seller.Request(context.Background(), basket)
 	return a, ca, created, err
+}
+
+// restartedInTakenSession returns a world whose seller phone, started
+// again and talking to the platform through the hookAPI returned, is
+// paired in session ca, whose first 20 request indexes its earlier run
+// used.
+func restartedInTakenSession(t *testing.T) (a *phoneWorld, ca *payflow.Confirmation, api *hookAPI) {
+	a = newMemoryPhoneWorld(t, false)
+	ca = a.pair(t)
+	a.askAndCancel(t, 20)
+	api = &hookAPI{API: a.f.Platform}
+	a.useSeller(t, api)
+	require.Equal(t, ca.SessionID, a.pair(t).SessionID, "the same session again")
+	return a, ca, api
+}
+
+// TestSellerRequestWithdrawFailingPastTakenIndexes: a seller phone started
+// again in a session whose first 20 request indexes its earlier run used,
+// whose Request moves past 4 of them and then cannot look up the request
+// at the fifth to withdraw it (the platform does not answer), keeps the 4
+// as taken: the next Request goes on at the fifth and takes index 20, the
+// card signing 17 payment requests (16 would have been the limit from 0),
+// and the shopper pays it.
+func TestSellerRequestWithdrawFailingPastTakenIndexes(t *testing.T) {
+	a, ca, api := restartedInTakenSession(t)
+	api.mu.Lock()
+	api.paymentID, api.paymentErr = payflow.SessionRequestID(ca.SessionID, 4), payflow.ErrUnavailable
+	api.mu.Unlock()
+	_, err := a.seller.Request(context.Background(), basket)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	a.requireBackAt(t, ca, basket, 20, 17, 690)
 }
 
 // TestSellerRequestSelectingAnotherBetweenTakenIndexes: a seller phone
