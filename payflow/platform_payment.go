@@ -347,6 +347,13 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // (see receiptFits), whose receipt would be too long to sign, is refused
 // before any money moves: the consent is ErrInvalid and spent, and the
 // request stays pending, to be declined, cancelled or left to expire.
+// So is a request with an asset leg whose payer's wallet in that asset
+// the ledger holds with other fields (flags, user data, ledger, code;
+// see createPayerWallets): the consent is ErrConflict and spent, nothing
+// of it stored. A consent that an earlier version accepted to such a
+// request, left approving, is refused with ErrConflict when it is sent
+// again (or by RecoverSweep), as a hold the ledger refused: the request
+// is pending again, or cancelled (see Pair), and the consent spent.
 // The same consent sent again is ErrReplay, unless its settlement has not
 // finished (an error or a lost reply ended the first call): the retry
 // then finishes it and answers as the first call would have. A copy sent
@@ -406,6 +413,15 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			// A request stored before CreateRequest checked its receipt:
 			// refused before the money moves, not after.
 			return nil, p.refuse(ctx, a, fmt.Errorf("%w: the request cannot be paid", err))
+		}
+		// The payer's asset wallets are created before the consent is
+		// accepted: one whose ID the ledger holds with other fields
+		// refuses it while the request is pending, rather than leave
+		// it approving with a hold that can never be sent.
+		if legs, err := p.legs(ctx, r); err != nil {
+			return nil, p.refuse(ctx, a, err)
+		} else if err := p.createPayerWallets(ctx, r, legs); err != nil {
+			return nil, p.refuse(ctx, a, err)
 		}
 		now := p.now()
 		// A pairing's mark (VoidTo) on a pending request predates this

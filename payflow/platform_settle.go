@@ -41,24 +41,49 @@ func (p *Platform) legs(ctx context.Context, r *PaymentRecord) ([]leg, error) {
 	return out, nil
 }
 
-// hold places the pending transfers of r's current attempt, linked: all
-// legs or none. With capture set it posts them in the same linked chain
-// (auto capture: one ledger batch) and returns the IDs of the posts. The
-// payer's wallets in the assets of the legs are created first; one that
-// the ledger holds closed is left to the ledger, which refuses the chain
-// as it does for any closed account of the legs (ErrFunds, the hold's ID
-// kept failed).
-func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, capture bool) ([][]byte, error) {
+// errWalletTaken marks the ErrConflict of a payer's wallet in an asset of
+// a leg whose ID the ledger holds with other fields (createPayerWallets):
+// no hold of the request is ever sent, which drive records as a refused
+// hold.
+var errWalletTaken = errors.New("the payer's wallet in an asset of a leg, which no hold can credit")
+
+// createPayerWallets creates the payer's wallets in the assets of the
+// legs of r, which its holds credit. One that the ledger holds closed is
+// left to the ledger, which refuses the hold chain as it does for any
+// closed account of the legs (ErrFunds, the hold's ID kept failed); one
+// whose ID it holds with other fields (flags, user data, ledger, code) is
+// ErrConflict with errWalletTaken. Approve creates them before it accepts
+// the consent, so that such a wallet refuses the consent while the
+// request is pending; hold creates them again for a settlement under way.
+func (p *Platform) createPayerWallets(ctx context.Context, r *PaymentRecord, legs []leg) error {
 	var accounts []ledger.Account
 	for _, l := range legs {
 		if l.index > 0 {
 			accounts = append(accounts, account(AccountWallet, l.ledger, r.PayerCardID))
 		}
 	}
-	if len(accounts) > 0 {
-		if err := p.createAccounts(ctx, accounts...); err != nil && asClosed(err) == nil {
-			return nil, err
-		}
+	if len(accounts) == 0 {
+		return nil
+	}
+	switch err := p.createAccounts(ctx, accounts...); {
+	case asClosed(err) != nil:
+		return nil
+	case errors.Is(err, ErrConflict):
+		return fmt.Errorf("%w (%w)", err, errWalletTaken)
+	default:
+		return err
+	}
+}
+
+// hold places the pending transfers of r's current attempt, linked: all
+// legs or none. With capture set it posts them in the same linked chain
+// (auto capture: one ledger batch) and returns the IDs of the posts. The
+// payer's wallets in the assets of the legs are created first
+// (createPayerWallets), and a wallet whose ID the ledger holds with other
+// fields stops the hold before any transfer is sent.
+func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, capture bool) ([][]byte, error) {
+	if err := p.createPayerWallets(ctx, r, legs); err != nil {
+		return nil, err
 	}
 	ts := make([]ledger.Transfer, len(legs), 2*len(legs))
 	for i, l := range legs {
@@ -84,9 +109,11 @@ func holdTransfer(r *PaymentRecord, l leg) ledger.Transfer {
 }
 
 // holdRefused reports whether the ledger refused the holds of r's current
-// attempt: drive then put r back to pending (or cancelled, see
-// refusedState) without its consent but with the consent's hash, which
-// tells a copy of that consent its answer (acceptedMeanwhile).
+// attempt (or a taken asset wallet stopped them, errWalletTaken, whose
+// consent's copies Approve refuses before acceptedMeanwhile): drive then
+// put r back to pending (or cancelled, see refusedState) without its
+// consent but with the consent's hash, which tells a copy of that consent
+// its answer (acceptedMeanwhile).
 func holdRefused(r *PaymentRecord) bool { return r.Consent == nil && r.ConsentHash != nil }
 
 // holdRefusal returns the ledger's refusal of the holds of r's current
@@ -218,8 +245,12 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error
 // ErrFunds or ErrLimit when the hold was refused (r is pending again, or
 // cancelled when its session's seller card paired again while it was
 // approving: see refusedState), ErrExpired when the ledger had expired
-// the hold before capture, and ErrConflict with errCaptureRefused when an
-// account of the legs is closed at capture (r is held again, see post).
+// the hold before capture, ErrConflict with errCaptureRefused when an
+// account of the legs is closed at capture (r is held again, see post),
+// and ErrConflict with errWalletTaken when a payer's wallet in an asset
+// of a leg is taken (r is pending or cancelled again, as after a refused
+// hold: a consent that an earlier version accepted without creating that
+// wallet first, see createPayerWallets).
 func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 	var result error
 	for {
@@ -244,7 +275,12 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 			}
 			ids, err := p.hold(ctx, r, legs, !r.ManualCapture)
 			switch {
-			case ledgerRefused(err): // nothing moved
+			case ledgerRefused(err), errors.Is(err, errWalletTaken):
+				// Nothing moved. A taken wallet stops every hold of r
+				// before its first transfer: hold creates the wallets
+				// first, and an account that the ledger once held as
+				// the platform's stays so (closing it aside, which
+				// createPayerWallets lets through).
 				result = err
 				r.State, r.Consent, r.HoldExpiresAt, r.CaptureAmount = refusedState(r), nil, time.Time{}, 0 // see holdRefused
 			case err != nil:
@@ -664,9 +700,10 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 			// A refusal that drive recorded (back to pending, or
 			// cancelled when a pairing of the session's seller card marked
 			// the request while approving, or expired, or held again for
-			// a closed account) ends the settlement as much as a success.
+			// a closed account, or pending again for a taken asset
+			// wallet) ends the settlement as much as a success.
 			if err := p.drive(ctx, r); err != nil && !ledgerRefused(err) && !errors.Is(err, ErrExpired) &&
-				!errors.Is(err, errCaptureRefused) {
+				!errors.Is(err, errCaptureRefused) && !errors.Is(err, errWalletTaken) {
 				errs = append(errs, fmt.Errorf("settling request %v: %w", r.ID, err))
 				continue
 			}

@@ -1178,14 +1178,8 @@ func TestRecoverSweep(t *testing.T) {
 	s := newShop(t, false, paytest.Options{})
 	ctx := context.Background()
 	v, _ := s.request(t)
-	consent := s.consent(t, v.ID)
 	// A process recorded the consent and died before the ledger moved.
-	r, err := s.Store.Payment(ctx, v.ID)
-	require.NoError(t, err)
-	h := record.Hash(consent)
-	r.State, r.Attempt, r.Consent, r.ConsentHash = "approving", 1, consent, h[:]
-	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
-	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
+	s.recordConsent(t, v.ID, s.consent(t, v.ID), "")
 	pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StatePending, pv.State)
@@ -1194,7 +1188,7 @@ func TestRecoverSweep(t *testing.T) {
 	s.sweep(t, 0, "too recent to recover")
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	s.sweep(t, 1)
-	r, err = s.Store.Payment(ctx, v.ID)
+	r, err := s.Store.Payment(ctx, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, r.State)
 	assert.NotEmpty(t, r.Receipt)
@@ -1601,8 +1595,7 @@ func (o *once) take() bool {
 	return first
 }
 
-// assetFault is a Store whose asset lookups fail while armed: a
-// settlement stops after its consent was accepted, as a crash would stop it.
+// assetFault is a Store whose asset lookups fail while armed.
 type assetFault struct {
 	payflow.Store
 	armed bool
@@ -1620,18 +1613,14 @@ func (s *assetFault) Asset(ctx context.Context, name string) (payflow.Asset, err
 // the settlement as finished, as it does for insufficient funds.
 func TestSweepHoldOverflowRefused(t *testing.T) {
 	ctx := context.Background()
-	st := &assetFault{Store: memory.New()}
-	s := newShopOn(t, st, false, paytest.Options{})
+	s := newShop(t, false, paytest.Options{})
 	v := overflowingRequest(t, s)
-	c := s.consent(t, v.ID)
-	st.armed = true
-	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
-	require.ErrorContains(t, err, "connection lost")
-	st.armed = false
+	// A process recorded the consent and stopped before the ledger.
+	s.recordConsent(t, v.ID, s.consent(t, v.ID), "")
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	s.sweep(t, 1)
-	p, err := st.Payment(ctx, v.ID)
+	p, err := s.Store.Payment(ctx, v.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StatePending, p.State)
 }

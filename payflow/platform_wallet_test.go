@@ -1,0 +1,268 @@
+package payflow_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// takenWalletCases are accounts that the ledger holds under the ID of the
+// payer's ticket wallet, each with other fields than the wallet's, and
+// the ledger's answer to the wallet's creation. The first, without the
+// wallet's flag, is one into which the ledger would credit a ticket.
+var takenWalletCases = []struct {
+	name   string
+	set    func(*ledger.Account)
+	result ledger.CreateAccountResult
+}{
+	{"flags", func(a *ledger.Account) { a.Flags = 0 }, ledger.AccountExistsWithDifferentFlags},
+	{"closed with other user data", func(a *ledger.Account) { a.Flags |= ledger.AccountClosed; a.UserData64 = 1 }, ledger.AccountExistsWithDifferentFlags},
+	{"user data", func(a *ledger.Account) { a.UserData128 = ledger.IDFromUint64(1) }, ledger.AccountExistsWithDifferentUserData128},
+	{"ledger", func(a *ledger.Account) { a.Ledger = eurLedger }, ledger.AccountExistsWithDifferentLedger},
+	{"code", func(a *ledger.Account) { a.Code = payflow.AccountMerchant }, ledger.AccountExistsWithDifferentCode},
+}
+
+// takeWallet creates in the ledger, under the ID of the payer's ticket
+// wallet, the wallet as set changes it, and returns the ID and the
+// ledger's record of it.
+func takeWallet(t *testing.T, s *shop, set func(*ledger.Account)) (ledger.ID, []ledger.Account) {
+	t.Helper()
+	ctx := context.Background()
+	id := payflow.AccountID(payflow.AccountWallet, ticketLedger, s.shopper.ID)
+	a := ledger.Account{ID: id, Ledger: ticketLedger, Code: payflow.AccountWallet, Flags: ledger.AccountDebitsMustNotExceedCredits}
+	set(&a)
+	res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{a})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+	found, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	return id, found
+}
+
+// unopenedTicketRequest is ticketRequest without opening the payer's
+// ticket wallet.
+func unopenedTicketRequest(t *testing.T, s *shop) *payflow.PaymentView {
+	t.Helper()
+	r := paytest.Request(s.session, "EUR", 240, record.Item{SKU: "apple", Quantity: 2})
+	r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 1}}
+	v, err := s.Create(r)
+	require.NoError(t, err)
+	return v
+}
+
+// recordConsent moves the pending request id to approving with consent,
+// its first attempt, and the pairing's mark voidTo, as a process that
+// accepted the consent and stopped before the ledger would leave it.
+func (s *shop) recordConsent(t *testing.T, id payflow.ID, consent []byte, voidTo string) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := s.Store.Payment(ctx, id)
+	require.NoError(t, err)
+	h := record.Hash(consent)
+	r.State, r.Attempt, r.Consent, r.ConsentHash, r.VoidTo = "approving", 1, consent, h[:], voidTo
+	r.HoldExpiresAt = s.Clock.Now().Add(payflow.DefaultHoldTTL)
+	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
+}
+
+// requireUntouched checks that the ledger holds the account id as found
+// and no hold of the first attempt of request rid.
+func requireUntouched(t *testing.T, s *shop, id ledger.ID, found []ledger.Account, rid payflow.ID) {
+	t.Helper()
+	ctx := context.Background()
+	now, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
+	require.NoError(t, err)
+	assert.Equal(t, found, now, "the account as it stood")
+	holds, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(rid, 1, 0, 1), payflow.TransferID(rid, 1, 1, 1)})
+	require.NoError(t, err)
+	assert.Empty(t, holds, "no hold")
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// takenWalletError is the error of a hold whose payer's ticket wallet id
+// the ledger holds with other fields (result).
+func takenWalletError(id ledger.ID, result ledger.CreateAccountResult) string {
+	return fmt.Sprintf("payflow: conflicting request: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v"+
+		" (the payer's wallet in an asset of a leg, which no hold can credit)", id, payflow.AccountWallet, ticketLedger, result)
+}
+
+// TestConsentWithAssetWalletTaken: a consent to a request with a ticket
+// leg whose payer's ticket wallet ID the ledger holds with other fields
+// is refused with conflict before it is accepted: the request stays
+// pending, nothing of the consent stored, its nonce and counter spent as
+// for any refusal after the signature, nothing moved and the account as
+// it was. A fresh consent is refused the same way, and the payer can
+// decline the request.
+func TestConsentWithAssetWalletTaken(t *testing.T) {
+	ctx := context.Background()
+	for _, manual := range []bool{false, true} {
+		for _, c := range takenWalletCases {
+			t.Run(fmt.Sprintf("%s manual %v", c.name, manual), func(t *testing.T) {
+				s := newShop(t, manual, paytest.Options{})
+				id, found := takeWallet(t, s, c.set)
+				v := unopenedTicketRequest(t, s)
+				before := s.allBalances(t)
+
+				consent := s.consent(t, v.ID)
+				_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+				require.ErrorIs(t, err, payflow.ErrConflict)
+				assert.EqualError(t, err, takenWalletError(id, c.result))
+				assert.Equal(t, 409, payflow.AsError(err).Status)
+				rec, err := s.Store.Payment(ctx, v.ID)
+				require.NoError(t, err)
+				assert.Equal(t, payflow.StatePending, rec.State)
+				assert.Zero(t, rec.Attempt)
+				assert.Nil(t, rec.Consent)
+				assert.Nil(t, rec.ConsentHash)
+				assert.Equal(t, before, s.allBalances(t), "nothing moved")
+				requireUntouched(t, s, id, found, v.ID)
+
+				_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+				assert.ErrorIs(t, err, payflow.ErrReplay, "the refused consent is spent")
+				_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+				require.ErrorIs(t, err, payflow.ErrConflict)
+				assert.EqualError(t, err, takenWalletError(id, c.result))
+				dv, err := s.Platform.Decline(ctx, s.shopper.Token, v.ID)
+				require.NoError(t, err)
+				assert.Equal(t, payflow.StateDeclined, dv.State)
+				assert.Equal(t, before, s.allBalances(t))
+				requireUntouched(t, s, id, found, v.ID)
+			})
+		}
+	}
+}
+
+// TestApprovingWithAssetWalletTaken: a request whose consent an earlier
+// version accepted although the payer's ticket wallet ID was taken, left
+// approving, is ended by the recovery sweep or by that consent sent
+// again as a refused hold is: pending again (cancelled when a pairing of
+// the session's seller card marked it), the consent spent, nothing
+// moved, the sent consent answered conflict. Then it can be declined,
+// cancelled or expire.
+func TestApprovingWithAssetWalletTaken(t *testing.T) {
+	ctx := context.Background()
+	c := takenWalletCases[0]
+	for _, sweep := range []bool{false, true} {
+		for _, end := range []string{payflow.StateDeclined, payflow.StateCancelled, payflow.StateExpired, "paired"} {
+			t.Run(fmt.Sprintf("sweep %v %s", sweep, end), func(t *testing.T) {
+				s := newShop(t, false, paytest.Options{})
+				id, found := takeWallet(t, s, c.set)
+				v := unopenedTicketRequest(t, s)
+				before := s.allBalances(t)
+				consent := s.consent(t, v.ID)
+				voidTo := ""
+				if end == "paired" {
+					voidTo = payflow.StateCancelled // as a pairing marks it
+				}
+				s.recordConsent(t, v.ID, consent, voidTo)
+				_, err := s.Platform.Decline(ctx, s.shopper.Token, v.ID)
+				require.ErrorIs(t, err, payflow.ErrConflict, "a settlement under way")
+
+				s.Clock.Advance(payflow.DefaultRecoverAfter)
+				if sweep {
+					s.sweep(t, 1)
+				} else {
+					_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+					require.ErrorIs(t, err, payflow.ErrConflict)
+					assert.EqualError(t, err, takenWalletError(id, c.result))
+				}
+				rec, err := s.Store.Payment(ctx, v.ID)
+				require.NoError(t, err)
+				want := payflow.StatePending
+				if end == "paired" {
+					want = payflow.StateCancelled
+				}
+				assert.Equal(t, want, rec.State)
+				assert.Nil(t, rec.Consent)
+				h := record.Hash(consent)
+				assert.Equal(t, h[:], rec.ConsentHash)
+				assert.Equal(t, before, s.allBalances(t), "nothing moved")
+				requireUntouched(t, s, id, found, v.ID)
+				s.sweep(t, 0, "nothing left to recover")
+				_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+				if end == "paired" {
+					assert.ErrorIs(t, err, payflow.ErrFinal)
+					return
+				}
+				assert.ErrorIs(t, err, payflow.ErrReplay, "the consent is spent")
+				_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+				require.ErrorIs(t, err, payflow.ErrConflict, "a fresh consent is refused before it is accepted")
+				assert.EqualError(t, err, takenWalletError(id, c.result))
+				s.requireState(t, v.ID, payflow.StatePending)
+
+				var got *payflow.PaymentView
+				switch end {
+				case payflow.StateDeclined:
+					got, err = s.Platform.Decline(ctx, s.shopper.Token, v.ID)
+				case payflow.StateCancelled:
+					got, err = s.Platform.Cancel(ctx, s.seller.Token, v.ID)
+				case payflow.StateExpired:
+					s.Clock.Advance(rec.ExpiresAt.Sub(s.Clock.Now()))
+					var n int
+					n, err = s.Platform.ExpireDue(ctx, 0)
+					assert.Equal(t, 1, n)
+					got = &payflow.PaymentView{State: payflow.StateExpired}
+				}
+				require.NoError(t, err)
+				assert.Equal(t, end, got.State)
+				s.requireState(t, v.ID, end)
+				assert.Equal(t, before, s.allBalances(t))
+				requireUntouched(t, s, id, found, v.ID)
+			})
+		}
+	}
+}
+
+// failingLedger fails the next ledger update once armed, as a ledger
+// that cannot be reached does.
+type failingLedger struct {
+	ledger.Store
+	armed bool
+}
+
+func (l *failingLedger) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	if l.armed {
+		l.armed = false
+		return errLost
+	}
+	return l.Store.Update(ctx, fn)
+}
+
+// TestConsentWalletCreationFails: a consent whose creation of the
+// payer's ticket wallet fails for want of the ledger is unavailable and
+// spends nothing: the request stays pending and the same consent, sent
+// again, pays it, creating the wallet.
+func TestConsentWalletCreationFails(t *testing.T) {
+	ctx := context.Background()
+	fl := &failingLedger{Store: ledgermemory.New()}
+	s := newShopOnLedger(t, memory.New(), fl, false, paytest.Options{})
+	v := unopenedTicketRequest(t, s)
+	consent := s.consent(t, v.ID)
+
+	fl.armed = true
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	assert.ErrorContains(t, err, "connection lost")
+	rec, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, rec.State)
+	assert.Zero(t, rec.Attempt)
+	_, err = s.Platform.Balance(ctx, s.shopper.ID, paytest.Ticket)
+	require.ErrorIs(t, err, payflow.ErrNotFound, "no ticket wallet yet")
+
+	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, done.State)
+	assert.Equal(t, paid, s.allBalances(t))
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
