@@ -674,15 +674,22 @@ func (p *Platform) expireHold(ctx context.Context, r *PaymentRecord) error {
 
 // RecoverSweep completes the settlements and refunds left half done (by a
 // crash, a lost database connection or a ledger outage) for longer than
-// RecoverAfter, at most limit of each state (zero: 1000). It returns how
-// many it completed. Derived ledger IDs make the repeated ledger calls
-// harmless; a settlement that another process is still driving is simply
-// continued by both. One that fails is left for the next sweep and the
-// sweep goes on with the others; the error joins every failure, each
-// naming its request or refund. A settlement that moved the money of a
-// request whose receipt is too long to sign (one stored before
-// CreateRequest checked it, see receiptFits) fails at every sweep with
-// ErrInternal: its receipt cannot be signed, and no state undoes a
+// RecoverAfter, at most limit of each state (zero: 1000), the oldest
+// first. It returns how many it completed. Derived ledger IDs make the
+// repeated ledger calls harmless; a settlement that another process is
+// still driving is simply continued by both. One that fails is deferred
+// and the sweep goes on with the others; the error joins every failure,
+// each naming its request or refund. Deferring moves the due time of
+// the request or refund later (DeferredTo, by a compare-and-set that
+// leaves it as it is when another process wrote it meanwhile), so that
+// it waits as long again as it has been under way before its next try,
+// at least RecoverAfter and at most MaxRecoverDelay (RecoverAfter when
+// longer): the waits double from RecoverAfter up to that cap. Later
+// sweeps thus reach the requests and refunds behind ones that fail at
+// every try, however many of those there are. A settlement that moved
+// the money of a request whose receipt is too long to sign (one stored
+// before CreateRequest checked it, see receiptFits) fails at every try
+// with ErrInternal: its receipt cannot be signed, and no state undoes a
 // posted payment.
 func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
@@ -697,6 +704,7 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 			return n, errors.Join(append(errs, err)...)
 		}
 		for _, r := range due {
+			read := *r // drive changes r
 			// A refusal that drive recorded (back to pending, or
 			// cancelled when a pairing of the session's seller card marked
 			// the request while approving, or expired, or held again for
@@ -705,6 +713,10 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 			if err := p.drive(ctx, r); err != nil && !ledgerRefused(err) && !errors.Is(err, ErrExpired) &&
 				!errors.Is(err, errCaptureRefused) && !errors.Is(err, errWalletTaken) {
 				errs = append(errs, fmt.Errorf("settling request %v: %w", r.ID, err))
+				read.DeferredTo = p.deferral(read.UpdatedAt)
+				if err := p.store.UpdatePayment(ctx, &read, read.State); err != nil && !errors.Is(err, ErrConflict) {
+					errs = append(errs, fmt.Errorf("deferring request %v: %w", r.ID, err))
+				}
 				continue
 			}
 			n++
@@ -715,15 +727,37 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 		return n, errors.Join(append(errs, err)...)
 	}
 	for _, r := range refunds {
+		read := *r // driveRefund changes r
 		pay, err := p.store.Payment(ctx, r.RequestID)
 		if err == nil {
 			err = p.driveRefund(ctx, r, pay)
 		}
 		if err != nil && !ledgerRefused(err) {
 			errs = append(errs, fmt.Errorf("refund %v: %w", r.ID, err))
+			read.DeferredTo = p.deferral(read.CreatedAt)
+			if err := p.store.UpdateRefund(ctx, &read, RefundPending, nil, ""); err != nil && !errors.Is(err, ErrConflict) {
+				errs = append(errs, fmt.Errorf("deferring refund %v: %w", r.ID, err))
+			}
 			continue
 		}
 		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// MaxRecoverDelay is the longest that RecoverSweep waits before it tries
+// again a settlement or refund that failed, unless RecoverAfter is longer.
+const MaxRecoverDelay = time.Hour
+
+// deferral returns the due time (DeferredTo) of a settlement or refund
+// under way since since, whose try failed now: RecoverSweep tries it
+// again once it has waited as long again as it has been under way, at
+// least RecoverAfter and at most MaxRecoverDelay (RecoverAfter when
+// longer). The due time stands for the time of a last update, which the
+// sweep takes RecoverAfter after it: it is the time of the next try less
+// RecoverAfter, no earlier than now.
+func (p *Platform) deferral(since time.Time) time.Time {
+	now := p.now()
+	wait := max(min(now.Sub(since), MaxRecoverDelay), p.ttl.recoverAfter)
+	return now.Add(wait - p.ttl.recoverAfter)
 }

@@ -1449,8 +1449,9 @@ func TestCaptureStoredPaymentWithTooLongReceipt(t *testing.T) {
 
 // TestRecoverStoredSettlementWithTooLongReceipt: a settlement that an
 // earlier version began, moving the money, for a request whose receipt is
-// too long to sign cannot be finished; every recovery sweep reports it
-// (internal, naming the request) and moves nothing more.
+// too long to sign cannot be finished; every try of the recovery sweep
+// reports it (internal, naming the request) and moves nothing more, and
+// defers it (the sweep at the same time leaves it).
 func TestRecoverStoredSettlementWithTooLongReceipt(t *testing.T) {
 	ctx := context.Background()
 	st := &oldLines{Store: &settleFault{Store: memory.New()}}
@@ -1465,6 +1466,8 @@ func TestRecoverStoredSettlementWithTooLongReceipt(t *testing.T) {
 		assert.ErrorContains(t, err, id.String())
 		s.requireState(t, id, "approving")
 		assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t), "moved once")
+		s.sweep(t, 0, "deferred")
+		s.Clock.Advance(payflow.DefaultRecoverAfter)
 	}
 }
 
@@ -2202,7 +2205,8 @@ func (s *paymentReadLost) Payment(ctx context.Context, id payflow.ID) (*payflow.
 
 // TestRecoverSweepGoesOnAfterARefundFails: a recovery sweep that cannot
 // read the payment of one pending refund reports it and still completes
-// the next refund.
+// the next refund; the failed one is deferred, and completed by a sweep
+// once RecoverAfter has passed again.
 func TestRecoverSweepGoesOnAfterARefundFails(t *testing.T) {
 	ctx := context.Background()
 	st := &paymentReadLost{Store: memory.New()}
@@ -2245,6 +2249,8 @@ func TestRecoverSweepGoesOnAfterARefundFails(t *testing.T) {
 	assert.Equal(t, map[string]int{payflow.RefundPending: 1, payflow.RefundDone: 1}, states)
 	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + refunded}, {Posted: before[1].Posted - refunded}}, s.balances(t))
 
+	s.sweep(t, 0, "deferred")
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	s.sweep(t, 1)
 	assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 300}, {Posted: before[1].Posted - 300}}, s.balances(t))
 }

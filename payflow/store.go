@@ -119,23 +119,28 @@ type Store interface {
 	// UpdatePayment writes the mutable fields of p if the stored row still
 	// has state from and version p.Version, and then increments both the
 	// stored and p's Version. Otherwise it changes nothing and returns
-	// ErrConflict.
+	// ErrConflict. A write that changes the state (p.State is not from)
+	// clears DeferredTo, in the store and in p: a deferral is of the
+	// settlement step it was made in.
 	UpdatePayment(ctx context.Context, p *PaymentRecord, from string) error
 	// DuePayments returns up to limit payment requests in state whose
 	// due time is at or before t, oldest first: ExpiresAt for pending
-	// requests, HoldExpiresAt for held ones, UpdatedAt for any other state.
-	// A limit of zero returns none; a negative one is refused with an
-	// error matching ErrInvalid (CheckDueLimit).
+	// requests, HoldExpiresAt for held ones, UpdatedAt or, when later,
+	// DeferredTo for any other state. A limit of zero returns none; a
+	// negative one is refused with an error matching ErrInvalid
+	// (CheckDueLimit).
 	DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*PaymentRecord, error)
 
-	// UpdateRefund writes r's State, Receipt, Refunded and Failure if the stored
-	// refund is in state from, and, when p is not nil, updates p as
-	// UpdatePayment(p, pFrom) does, all or nothing (ErrConflict).
+	// UpdateRefund writes r's State, Receipt, Refunded, Failure and
+	// DeferredTo if the stored refund is in state from, and, when p is not
+	// nil, updates p as UpdatePayment(p, pFrom) does, all or nothing
+	// (ErrConflict).
 	UpdateRefund(ctx context.Context, r *RefundRecord, from string, p *PaymentRecord, pFrom string) error
 	// Refund returns the refund with the given ID.
 	Refund(ctx context.Context, id ID) (*RefundRecord, error)
-	// DueRefunds returns up to limit refunds in state RefundPending created
-	// at or before t, oldest first; limit is as DuePayments's.
+	// DueRefunds returns up to limit refunds in state RefundPending whose
+	// due time, CreatedAt or, when later, DeferredTo, is at or before t,
+	// oldest first; limit is as DuePayments's.
 	DueRefunds(ctx context.Context, t time.Time, limit int) ([]*RefundRecord, error)
 
 	// BeginIdempotent claims an idempotency key, see ReplyStore. A row
@@ -446,6 +451,13 @@ type PaymentRecord struct {
 	VoidTo    string
 	Receipt   []byte
 	SettledAt time.Time
+	// DeferredTo, when later than UpdatedAt, stands for it as the due
+	// time of a settlement under way (approving, capturing or voiding,
+	// see DuePayments): RecoverSweep sets it after a try that failed, so
+	// that the request waits longer before the next one and the sweep
+	// reaches the others meanwhile. A write that changes the state
+	// clears it (UpdatePayment).
+	DeferredTo time.Time
 }
 
 // Refund states.
@@ -470,6 +482,10 @@ type RefundRecord struct {
 	// refusal: "insufficient_funds" or "over_limit".
 	Failure   string
 	CreatedAt time.Time
+	// DeferredTo, when later than CreatedAt, stands for it as the due
+	// time of a pending refund (DueRefunds): RecoverSweep sets it after a
+	// try that failed, as PaymentRecord.DeferredTo.
+	DeferredTo time.Time
 }
 
 // IdempotentReply is what BeginIdempotent found under a key: nil when the

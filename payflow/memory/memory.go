@@ -453,7 +453,7 @@ func (s *Store) cancelPendingLocked(id payflow.ID, t time.Time) {
 		switch {
 		case !p.ExpiresAt.After(t):
 		case p.State == payflow.StatePending:
-			p.State, p.UpdatedAt = payflow.StateCancelled, t
+			p.State, p.UpdatedAt, p.DeferredTo = payflow.StateCancelled, t, time.Time{}
 			p.Version++
 		case p.State == stateApproving:
 			p.VoidTo = payflow.StateCancelled
@@ -493,6 +493,9 @@ func (s *Store) casPaymentLocked(p *payflow.PaymentRecord, from string) error {
 
 func (s *Store) writePaymentLocked(p *payflow.PaymentRecord) {
 	old := s.payments[p.ID]
+	if p.State != old.State { // a deferral is of the step it was made in
+		p.DeferredTo = time.Time{}
+	}
 	n := copyPayment(p)
 	// Immutable fields stay as inserted.
 	n.SessionID, n.MerchantID, n.SellerCardID, n.PayerCardID = old.SessionID, old.MerchantID, old.SellerCardID, old.PayerCardID
@@ -549,7 +552,15 @@ func due(p *payflow.PaymentRecord) time.Time {
 	case payflow.StateHeld:
 		return p.HoldExpiresAt
 	}
-	return p.UpdatedAt
+	return later(p.UpdatedAt, p.DeferredTo)
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 func copyRefund(r *payflow.RefundRecord) *payflow.RefundRecord {
@@ -582,7 +593,7 @@ func (s *Store) UpdateRefund(_ context.Context, r *payflow.RefundRecord, from st
 		}
 		s.writePaymentLocked(p)
 	}
-	old.State, old.Receipt, old.Refunded, old.Failure = r.State, optional(r.Receipt), r.Refunded, r.Failure
+	old.State, old.Receipt, old.Refunded, old.Failure, old.DeferredTo = r.State, optional(r.Receipt), r.Refunded, r.Failure, r.DeferredTo
 	return nil
 }
 
@@ -606,12 +617,12 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 	defer s.mu.Unlock()
 	var out []*payflow.RefundRecord
 	for _, r := range s.refunds {
-		if r.State == payflow.RefundPending && !r.CreatedAt.After(t) {
+		if r.State == payflow.RefundPending && !refundDue(r).After(t) {
 			out = append(out, copyRefund(r))
 		}
 	}
 	slices.SortFunc(out, func(a, b *payflow.RefundRecord) int {
-		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {
+		if c := refundDue(a).Compare(refundDue(b)); c != 0 {
 			return c
 		}
 		return bytes.Compare(a.ID[:], b.ID[:])
@@ -621,6 +632,9 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 	}
 	return out, nil
 }
+
+// refundDue is the time at which DueRefunds finds r, pending.
+func refundDue(r *payflow.RefundRecord) time.Time { return later(r.CreatedAt, r.DeferredTo) }
 
 // DeleteExpired implements payflow.Store. It walks the nonces, tokens and
 // sessions in batches of 256 entries at most, each in one hold of the

@@ -38,6 +38,7 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 		"another session's": payment(6, payflow.StatePending, at.Add(time.Minute)),
 	}
 	ps["held"].HoldExpiresAt = at.Add(time.Hour)
+	ps["pending"].DeferredTo = at.Add(time.Hour) // cleared with the state
 	ps["another session's"].SessionID = payflow.ID{0xef}
 	stored := make(map[string]*payflow.PaymentRecord)
 	for name, p := range ps {
@@ -73,7 +74,7 @@ func testCancelPending(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, sellerSession(), a.Session, "the session is written as without CancelPending")
 	want := *stored["pending"]
-	want.State, want.UpdatedAt, want.Version = payflow.StateCancelled, at, 2
+	want.State, want.UpdatedAt, want.DeferredTo, want.Version = payflow.StateCancelled, at, time.Time{}, 2
 	stored["pending"] = &want
 	marked := *stored["approving"]
 	marked.VoidTo, marked.Version = payflow.StateCancelled, 2

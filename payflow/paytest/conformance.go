@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"PaymentRace", testPaymentRace},
 		{"EmptyFields", testEmptyFields},
 		{"Refunds", testRefunds},
+		{"Deferral", testDeferral},
 		{"DueLimits", testDueLimits},
 		{"Idempotency", testIdempotency},
 		{"DeleteExpired", testDeleteExpired},
@@ -656,6 +657,98 @@ func testRefunds(t *testing.T, s payflow.Store) {
 	due, err = s.DueRefunds(ctx, t0, 10)
 	require.NoError(t, err)
 	assert.Empty(t, due)
+}
+
+// testDeferral: a settlement under way is due at the later of UpdatedAt
+// and DeferredTo, a pending refund at the later of CreatedAt and
+// DeferredTo, each kept as written while the state stays; a write that
+// changes a request's state clears its DeferredTo.
+func testDeferral(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	ids := func(ps []*payflow.PaymentRecord) []payflow.ID {
+		var out []payflow.ID
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	for i, tt := range []struct{ updated, deferred time.Duration }{{0, 10}, {5, 0}, {7, 1}} {
+		p := payment(byte(1+i), "approving", t0.Add(time.Hour))
+		p.UpdatedAt = t0.Add(tt.updated * time.Second)
+		p, err := w.insert(p)
+		require.NoError(t, err)
+		if tt.deferred > 0 {
+			p.DeferredTo = t0.Add(tt.deferred * time.Second)
+			require.NoError(t, s.UpdatePayment(ctx, p, "approving"))
+			stored, err := s.Payment(ctx, p.ID)
+			require.NoError(t, err)
+			assert.Equal(t, p, stored, "DeferredTo kept as written")
+		}
+	}
+	due, err := s.DuePayments(ctx, "approving", t0.Add(10*time.Second-1), 10)
+	require.NoError(t, err)
+	assert.Equal(t, []payflow.ID{{2}, {3}}, ids(due), "deferred after its update, and not before it")
+	due, err = s.DuePayments(ctx, "approving", t0.Add(10*time.Second), 10)
+	require.NoError(t, err)
+	require.Equal(t, []payflow.ID{{2}, {3}, {1}}, ids(due), "by the later of both")
+
+	fin := due[2]
+	fin.State, fin.UpdatedAt = payflow.StateCaptured, t0.Add(time.Second)
+	require.NoError(t, s.UpdatePayment(ctx, fin, "approving"))
+	assert.True(t, fin.DeferredTo.IsZero(), "cleared in the record written")
+	stored, err := s.Payment(ctx, fin.ID)
+	require.NoError(t, err)
+	assert.Equal(t, fin, stored, "and in the store")
+	due, err = s.DuePayments(ctx, payflow.StateCaptured, t0.Add(time.Second), 10)
+	require.NoError(t, err)
+	assert.Equal(t, []payflow.ID{{1}}, ids(due), "due at its update")
+
+	// The same through Accept's write and UpdateRefund's.
+	p := payment(4, payflow.StatePending, t0.Add(time.Hour))
+	p.DeferredTo = t0.Add(time.Minute)
+	p, err = w.insert(p)
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(time.Minute), p.DeferredTo, "inserted as given")
+	p.State = "approving"
+	_, err = w.accept(payflow.Acceptance{Update: p, From: payflow.StatePending})
+	require.NoError(t, err)
+	assert.True(t, p.DeferredTo.IsZero())
+	stored, err = s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, p, stored)
+	due, err = s.DuePayments(ctx, "approving", t0, 10)
+	require.NoError(t, err)
+	assert.Equal(t, []payflow.ID{{4}}, ids(due), "updated at t0 and no longer deferred")
+
+	cap := payment(5, payflow.StateCaptured, t0)
+	cap.Captured = 690
+	cap, err = w.insert(cap)
+	require.NoError(t, err)
+	var refunds []*payflow.RefundRecord
+	for i, created := range []time.Duration{0, 5} {
+		r := &payflow.RefundRecord{ID: payflow.ID{0x51, byte(i)}, RequestID: cap.ID, State: payflow.RefundPending, Amount: 10,
+			Currency: "EUR", Request: []byte("signed refund"), Hash: bytes.Repeat([]byte{0xbb}, 32), CreatedAt: t0.Add(created * time.Second)}
+		cap.Refunded += 10
+		r.Refunded = cap.Refunded
+		_, err := w.refund(r, cap)
+		require.NoError(t, err)
+		refunds = append(refunds, r)
+	}
+	deferred := *refunds[0]
+	deferred.DeferredTo = t0.Add(10 * time.Second)
+	require.NoError(t, s.UpdateRefund(ctx, &deferred, payflow.RefundPending, nil, ""))
+	got, err := s.Refund(ctx, deferred.ID)
+	require.NoError(t, err)
+	assert.Equal(t, &deferred, got, "DeferredTo kept as written")
+	rs, err := s.DueRefunds(ctx, t0.Add(10*time.Second-1), 10)
+	require.NoError(t, err)
+	require.Len(t, rs, 1)
+	assert.Equal(t, refunds[1].ID, rs[0].ID, "deferred after its creation")
+	rs, err = s.DueRefunds(ctx, t0.Add(10*time.Second), 10)
+	require.NoError(t, err)
+	require.Len(t, rs, 2)
+	assert.Equal(t, []payflow.ID{refunds[1].ID, deferred.ID}, []payflow.ID{rs[0].ID, rs[1].ID}, "by the later of both")
 }
 
 // testDueLimits: a limit of zero lists nothing, a negative one is

@@ -139,8 +139,9 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // its price all or nothing, manual capture, a seller card pairing again
 // in its session (before or during an approval), a pending request left
 // with a pairing's mark, the requests of a seller card revoked after it
-// signed them, and approve racing cancel on two platforms sharing the
-// database.
+// signed them, recovery sweeps that go past settlements and refunds
+// failing at every try, and approve racing cancel on two platforms
+// sharing the database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	ctx := context.Background()
 	t.Run("PurchaseAndRefund", func(t *testing.T) {
@@ -220,6 +221,8 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("StaleMark", func(t *testing.T) { staleMark(t, NewShop(newFixture(t), false)) })
 	t.Run("RevokedSellerCard", func(t *testing.T) { revokedSellerCard(t, newFixture(t)) })
 	t.Run("RevokedShopperCard", func(t *testing.T) { revokedShopperCard(t, NewShop(newFixture(t), true)) })
+	t.Run("SweepPastFailures", func(t *testing.T) { sweepPastFailures(t, NewShop(newFixture(t), false)) })
+	t.Run("SweepPastFailedRefunds", func(t *testing.T) { sweepPastFailedRefunds(t, NewShop(newFixture(t), false)) })
 	t.Run("ApproveCancelRace", func(t *testing.T) {
 		f := newFixture(t)
 		s := NewShop(f, false)

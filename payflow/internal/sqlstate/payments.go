@@ -11,7 +11,7 @@ import (
 
 const paymentCols = `id, session_id, state, version, merchant_id, seller_card_id, payer_card_id, currency, amount,
 	lines, legs, request, request_hash, manual_capture, expires_at, created_at, updated_at, attempt, consent,
-	consent_hash, hold_expires_at, capture_amount, captured, refunded, void_to, receipt, settled_at, due_at`
+	consent_hash, hold_expires_at, capture_amount, captured, refunded, void_to, receipt, settled_at, due_at, deferred_to`
 
 // due is the time at which DuePayments finds p in its state.
 func due(p *payflow.PaymentRecord) int64 {
@@ -21,7 +21,25 @@ func due(p *payflow.PaymentRecord) int64 {
 	case payflow.StateHeld:
 		return ns(p.HoldExpiresAt)
 	}
-	return ns(p.UpdatedAt)
+	return max(ns(p.UpdatedAt), ns(p.DeferredTo))
+}
+
+// toWrite returns p as UpdatePayment(p, from) writes it: without its
+// DeferredTo when the write changes the state.
+func toWrite(p *payflow.PaymentRecord, from string) *payflow.PaymentRecord {
+	if p.State == from {
+		return p
+	}
+	c := *p
+	c.DeferredTo = time.Time{}
+	return &c
+}
+
+// markWritten makes p what UpdatePayment(p, from) wrote, once it is written:
+// its Version incremented, its DeferredTo cleared when the state changed.
+func markWritten(p *payflow.PaymentRecord, from string) {
+	p.Version++
+	p.DeferredTo = toWrite(p, from).DeferredTo
 }
 
 func nilIfEmpty(b []byte) []byte {
@@ -34,10 +52,10 @@ func nilIfEmpty(b []byte) []byte {
 func scanPayment(row rowScanner) (*payflow.PaymentRecord, error) {
 	var p payflow.PaymentRecord
 	var id, sid, lines, legs []byte
-	var version, amount, manual, exp, created, updated, attempt, holdExp, capAmt, captured, refunded, settled, dueAt int64
+	var version, amount, manual, exp, created, updated, attempt, holdExp, capAmt, captured, refunded, settled, dueAt, deferred int64
 	err := row.Scan(&id, &sid, &p.State, &version, &p.MerchantID, &p.SellerCardID, &p.PayerCardID, &p.Currency, &amount,
 		&lines, &legs, &p.Request, &p.RequestHash, &manual, &exp, &created, &updated, &attempt, &p.Consent,
-		&p.ConsentHash, &holdExp, &capAmt, &captured, &refunded, &p.VoidTo, &p.Receipt, &settled, &dueAt)
+		&p.ConsentHash, &holdExp, &capAmt, &captured, &refunded, &p.VoidTo, &p.Receipt, &settled, &dueAt, &deferred)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -46,7 +64,7 @@ func scanPayment(row rowScanner) (*payflow.PaymentRecord, error) {
 	p.Version, p.Amount, p.ManualCapture = uint64(version), uint64(amount), manual != 0
 	p.ExpiresAt, p.CreatedAt, p.UpdatedAt = tm(exp), tm(created), tm(updated)
 	p.Attempt, p.HoldExpiresAt, p.CaptureAmount = uint32(attempt), tm(holdExp), uint64(capAmt)
-	p.Captured, p.Refunded, p.SettledAt = uint64(captured), uint64(refunded), tm(settled)
+	p.Captured, p.Refunded, p.SettledAt, p.DeferredTo = uint64(captured), uint64(refunded), tm(settled), tm(deferred)
 	p.Consent, p.ConsentHash, p.Receipt = nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), nilIfEmpty(p.Receipt)
 	if err := dec(lines, &p.Lines); err != nil {
 		return nil, err
@@ -62,14 +80,15 @@ func encOpt[T any](v []T) []byte {
 }
 
 const qInsertPayment = `INSERT INTO payflow_payments (` + paymentCols + `)
-	VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 func insertArgs(p *payflow.PaymentRecord) []any {
 	return []any{p.ID[:], p.SessionID[:], p.State, p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, int64(p.Amount),
 		encOpt(p.Lines), encOpt(p.Legs), p.Request, p.RequestHash, b2i(p.ManualCapture), ns(p.ExpiresAt), ns(p.CreatedAt),
 		ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
-		int64(p.CaptureAmount), int64(p.Captured), int64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p)}
+		int64(p.CaptureAmount), int64(p.Captured), int64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p),
+		ns(p.DeferredTo)}
 }
 
 // asInserted returns what reading p back after inserting it would return,
@@ -78,7 +97,7 @@ func asInserted(p *payflow.PaymentRecord) *payflow.PaymentRecord {
 	c := *p
 	c.Version = 1
 	c.ExpiresAt, c.CreatedAt, c.UpdatedAt = tm(ns(p.ExpiresAt)), tm(ns(p.CreatedAt)), tm(ns(p.UpdatedAt))
-	c.HoldExpiresAt, c.SettledAt = tm(ns(p.HoldExpiresAt)), tm(ns(p.SettledAt))
+	c.HoldExpiresAt, c.SettledAt, c.DeferredTo = tm(ns(p.HoldExpiresAt)), tm(ns(p.SettledAt)), tm(ns(p.DeferredTo))
 	c.Consent, c.ConsentHash, c.Receipt = nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), nilIfEmpty(p.Receipt)
 	if len(p.Lines) == 0 {
 		c.Lines = nil
@@ -98,13 +117,14 @@ func (s *Store) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRec
 
 const qUpdatePayment = `UPDATE payflow_payments SET state = ?, version = version + 1, updated_at = ?,
 	attempt = ?, consent = ?, consent_hash = ?, hold_expires_at = ?, capture_amount = ?, captured = ?,
-	refunded = ?, void_to = ?, receipt = ?, settled_at = ?, due_at = ?
+	refunded = ?, void_to = ?, receipt = ?, settled_at = ?, due_at = ?, deferred_to = ?
 	WHERE id = ? AND state = ? AND version = ?`
 
 func updateArgs(p *payflow.PaymentRecord, from string) []any {
+	p = toWrite(p, from)
 	return []any{p.State, ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
 		int64(p.CaptureAmount), int64(p.Captured), int64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p),
-		p.ID[:], from, int64(p.Version)}
+		ns(p.DeferredTo), p.ID[:], from, int64(p.Version)}
 }
 
 // updatePayment is the compare-and-set of UpdatePayment in tx.
@@ -123,7 +143,7 @@ func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, fro
 	if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 		return err
 	}
-	p.Version++
+	markWritten(p, from)
 	return nil
 }
 
@@ -136,29 +156,31 @@ func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limi
 		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`, state, ns(t), limit)
 }
 
-const refundCols = `id, request_id, state, amount, currency, request, hash, refunded, receipt, failure, created_at`
+const refundCols = `id, request_id, state, amount, currency, request, hash, refunded, receipt, failure, created_at, deferred_to`
 
 const qRefund = `SELECT ` + refundCols + ` FROM payflow_refunds WHERE id = ?`
 
 func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	var r payflow.RefundRecord
 	var id, rid []byte
-	var amount, refunded, created int64
-	if err := row.Scan(&id, &rid, &r.State, &amount, &r.Currency, &r.Request, &r.Hash, &refunded, &r.Receipt, &r.Failure, &created); err != nil {
+	var amount, refunded, created, deferred int64
+	if err := row.Scan(&id, &rid, &r.State, &amount, &r.Currency, &r.Request, &r.Hash, &refunded, &r.Receipt, &r.Failure, &created,
+		&deferred); err != nil {
 		return nil, notFound(err)
 	}
 	copy(r.ID[:], id)
 	copy(r.RequestID[:], rid)
 	r.Amount, r.Refunded, r.CreatedAt, r.Receipt = uint64(amount), uint64(refunded), tm(created), nilIfEmpty(r.Receipt)
+	r.DeferredTo = tm(deferred)
 	return &r, nil
 }
 
-const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 func refundArgs(r *payflow.RefundRecord) []any {
 	return []any{r.ID[:], r.RequestID[:], r.State, int64(r.Amount), r.Currency, r.Request, r.Hash, int64(r.Refunded),
-		nilIfEmpty(r.Receipt), r.Failure, ns(r.CreatedAt)}
+		nilIfEmpty(r.Receipt), r.Failure, ns(r.CreatedAt), ns(r.DeferredTo)}
 }
 
 // UpdateRefund implements payflow.Store in one transaction.
@@ -172,8 +194,9 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from 
 		}
 	}
 	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ?, failure = ? WHERE id = ? AND state = ?`),
-			r.State, nilIfEmpty(r.Receipt), int64(r.Refunded), r.Failure, r.ID[:], from)
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ?, failure = ?, deferred_to = ?
+			WHERE id = ? AND state = ?`),
+			r.State, nilIfEmpty(r.Receipt), int64(r.Refunded), r.Failure, ns(r.DeferredTo), r.ID[:], from)
 		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 			return err
 		}
@@ -183,7 +206,7 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from 
 		return nil
 	})
 	if err == nil && p != nil {
-		p.Version++
+		markWritten(p, pFrom)
 	}
 	return err
 }
@@ -199,7 +222,9 @@ func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payf
 		return nil, err
 	}
 	return queryAll(ctx, s, scanRefund, `SELECT `+refundCols+` FROM payflow_refunds
-		WHERE state = ? AND created_at <= ? ORDER BY created_at, id LIMIT ?`, payflow.RefundPending, ns(t), limit)
+		WHERE state = ? AND created_at <= ? AND deferred_to <= ?
+		ORDER BY CASE WHEN deferred_to > created_at THEN deferred_to ELSE created_at END, id LIMIT ?`,
+		payflow.RefundPending, ns(t), ns(t), limit)
 }
 
 // claimTries is how many times BeginIdempotent claims a key that is

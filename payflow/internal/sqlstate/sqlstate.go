@@ -694,7 +694,8 @@ const (
 		void_to = CASE state WHEN '` + payflow.StatePending + `' THEN void_to ELSE '` + payflow.StateCancelled + `' END,
 		version = version + 1,
 		updated_at = CASE state WHEN '` + payflow.StatePending + `' THEN ? ELSE updated_at END,
-		due_at = CASE state WHEN '` + payflow.StatePending + `' THEN ? ELSE due_at END
+		due_at = CASE state WHEN '` + payflow.StatePending + `' THEN ? ELSE due_at END,
+		deferred_to = CASE state WHEN '` + payflow.StatePending + `' THEN 0 ELSE deferred_to END
 		WHERE session_id = ? AND state IN ('` + payflow.StatePending + `', '` + stateApproving + `') AND expires_at > ?`
 )
 
@@ -879,7 +880,7 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 	case inserted:
 		a.Insert = asInserted(a.Insert)
 	case a.Update != nil && !refundHeld:
-		a.Update.Version++
+		markWritten(a.Update, a.From)
 	}
 	return nil
 }
@@ -968,7 +969,7 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 	case a.Insert != nil:
 		a.Insert = asInserted(a.Insert)
 	case a.Update != nil:
-		a.Update.Version++
+		markWritten(a.Update, a.From)
 	}
 	return true, nil
 }

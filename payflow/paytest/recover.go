@@ -1,0 +1,163 @@
+package paytest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// sweepLimit is the limit of the recovery sweeps of sweepPastFailures
+// and sweepPastFailedRefunds: one more settlement than it fails for good.
+const sweepLimit = 2
+
+// Ledger kinds of transfer IDs (payflow.TransferID) that the recovery
+// tests take in the ledger before the platform does.
+const (
+	kindHold   = 1
+	kindRefund = 4
+)
+
+// takeID creates in the ledger a transfer of 1 EUR from the shopper to
+// the merchant under id, which the platform derives for a settlement of
+// its own with other fields: the ledger answers that settlement's
+// transfer exists with other fields, which no retry mends.
+func (s *Shop) takeID(id ledger.ID) {
+	s.TB.Helper()
+	eur := uint32(978)
+	res, err := s.Ledger.CreateTransfers(context.Background(), []ledger.Transfer{{
+		ID: id, DebitAccountID: payflow.AccountID(payflow.AccountWallet, eur, s.Shopper.ID),
+		CreditAccountID: payflow.AccountID(payflow.AccountMerchant, eur, MerchantID), Amount: 1, Ledger: eur, Code: 9,
+	}})
+	must(s.TB, err)
+	require.Equal(s.TB, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+}
+
+// approving creates a request of amount EUR and records the shopper's
+// consent to it as a platform process does before it moves the money,
+// leaving it approving as that process would if it died there.
+func (s *Shop) approving(amount uint64) payflow.ID {
+	s.TB.Helper()
+	ctx := context.Background()
+	id := s.createPending(amount).ID
+	consent := s.Consent(id)
+	r, err := s.Store.Payment(ctx, id)
+	must(s.TB, err)
+	h := record.Hash(consent)
+	r.State, r.Attempt, r.Consent, r.ConsentHash = "approving", 1, consent, h[:]
+	r.HoldExpiresAt, r.UpdatedAt = s.Clock.Now().Add(payflow.DefaultHoldTTL), s.Clock.Now()
+	must(s.TB, s.Store.UpdatePayment(ctx, r, payflow.StatePending))
+	return id
+}
+
+// sweep runs a recovery sweep of sweepLimit and checks how many
+// settlements it finished and whether it met the failures of the
+// settlements that fail for good (each a conflict).
+func (s *Shop) sweep(t *testing.T, finished int, failures bool, msg string) {
+	t.Helper()
+	n, err := s.Platform.RecoverSweep(context.Background(), sweepLimit)
+	if failures {
+		assert.ErrorIs(t, err, payflow.ErrConflict, msg)
+	} else {
+		assert.NoError(t, err, msg)
+	}
+	assert.Equal(t, finished, n, msg)
+}
+
+// sweepPastFailures: sweepLimit+1 settlements that fail at every try do
+// not keep the recovery sweep from a newer one. Each failure defers its
+// request (RecoverSweep): the next sweep, at the same time, takes the
+// requests behind it and completes the healthy one, and the failing
+// ones are tried again once their delay has passed.
+func sweepPastFailures(t *testing.T, s *Shop) {
+	var failing []payflow.ID
+	for i := range sweepLimit + 1 {
+		id := s.approving(uint64(10 + i))
+		s.takeID(payflow.TransferID(id, 1, 0, kindHold))
+		failing = append(failing, id)
+	}
+	s.Clock.Advance(time.Second)
+	healthy := s.approving(100)
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+
+	s.sweep(t, 0, true, "the oldest settlements fail")
+	s.sweep(t, 1, true, "the next sweep goes past them")
+	assert.Equal(t, payflow.StateCaptured, s.storedState(healthy), "the healthy settlement is completed")
+	s.sweep(t, 0, false, "the failed settlements wait")
+	for _, id := range failing {
+		assert.Equal(t, "approving", s.storedState(id))
+	}
+	s.Clock.Advance(payflow.DefaultRecoverAfter + 2*time.Second)
+	s.sweep(t, 0, true, "tried again after their delay")
+	s.sweep(t, 0, true, "the last of them")
+	s.sweep(t, 0, false, "and deferred again")
+	for _, id := range failing {
+		assert.Equal(t, "approving", s.storedState(id), "nothing recorded for them")
+	}
+	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 100 - 3}, {Posted: 100 + 3}}, s.Balances("EUR"),
+		"only the healthy settlement moved money (and the test's transfers)")
+}
+
+// sweepPastFailedRefunds is sweepPastFailures for refunds under way.
+func sweepPastFailedRefunds(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(s.createPending(1000).ID)})
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, v.State)
+	var failing []payflow.ID
+	for i := range sweepLimit + 1 {
+		id := s.pendingRefund(v.ID, byte(i), 10)
+		s.takeID(payflow.TransferID(id, 0, 0, kindRefund))
+		failing = append(failing, id)
+	}
+	s.Clock.Advance(time.Second)
+	healthy := s.pendingRefund(v.ID, 9, 100)
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+
+	s.sweep(t, 0, true, "the oldest refunds fail")
+	s.sweep(t, 1, true, "the next sweep goes past them")
+	r, err := s.Store.Refund(ctx, healthy)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundDone, r.State, "the healthy refund is completed")
+	s.sweep(t, 0, false, "the failed refunds wait")
+	s.Clock.Advance(payflow.DefaultRecoverAfter + 2*time.Second)
+	s.sweep(t, 0, true, "tried again after their delay")
+	s.sweep(t, 0, true, "the last of them")
+	s.sweep(t, 0, false, "and deferred again")
+	for _, id := range failing {
+		r, err := s.Store.Refund(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.RefundPending, r.State, "nothing recorded for them")
+	}
+	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 1000 - 3 + 100}, {Posted: 1000 + 3 - 100}}, s.Balances("EUR"),
+		"only the healthy refund moved money (and the test's transfers)")
+}
+
+// pendingRefund records a signed refund of amount EUR of request id, its
+// amount reserved, as a platform process does before it moves the money,
+// leaving it pending as that process would if it died there. Its refund
+// ID ends with n.
+func (s *Shop) pendingRefund(id payflow.ID, n byte, amount uint64) payflow.ID {
+	s.TB.Helper()
+	ctx := context.Background()
+	refundID := payflow.ID([]byte("refund-00000000\x00"))
+	refundID[len(refundID)-1] = n
+	msg := s.Seller.MustSign(&record.RefundRequest{RefundID: refundID[:], RequestID: id[:], Amount: amount, Currency: "EUR"})
+	var rr record.RefundRequest
+	must(s.TB, record.Open(msg, &rr))
+	p, err := s.Store.Payment(ctx, id)
+	must(s.TB, err)
+	p.Refunded += amount
+	h := record.Hash(msg)
+	ref := &payflow.RefundRecord{ID: refundID, RequestID: id, State: payflow.RefundPending, Amount: amount, Currency: "EUR",
+		Request: msg, Hash: h[:], Refunded: p.Refunded, CreatedAt: s.Clock.Now()}
+	must(s.TB, s.Store.Accept(ctx, &payflow.Acceptance{CardID: rr.CardID, Counter: rr.Counter, Refund: ref, Update: p,
+		From: payflow.StateCaptured}))
+	return refundID
+}
