@@ -1111,7 +1111,8 @@ type hookAPI struct {
 	payflow.API
 	mu                       sync.Mutex
 	paymentID                payflow.ID
-	paymentErr               error // the answer to the next Payment of paymentID, if set
+	paymentErr               error        // the answer to the next Payment of paymentID, if set
+	createErr                func() error // the answer to a CreateRequest, not sent, if it returns one
 	payment, create, session func()
 }
 
@@ -1141,6 +1142,14 @@ func (a *hookAPI) Payment(ctx context.Context, token string, id payflow.ID) (*pa
 }
 
 func (a *hookAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	a.mu.Lock()
+	fail := a.createErr
+	a.mu.Unlock()
+	if fail != nil {
+		if err := fail(); err != nil {
+			return nil, err
+		}
+	}
 	v, err := a.API.CreateRequest(ctx, req)
 	a.run(&a.create)
 	return v, err

@@ -272,6 +272,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, err
 		}
 		if err != nil {
+			s.skipTo(sess, n)    // the indexes found taken before n
 			if unanswered(err) { // it may be recorded
 				s.keepUnsent(msg)
 			}

@@ -437,6 +437,28 @@ func TestSellerRequestWithdrawFailingPastTakenIndexes(t *testing.T) {
 	a.requireBackAt(t, ca, basket, 20, 17, 690)
 }
 
+// TestSellerRequestUnansweredPastTakenIndexes: a seller phone started
+// again in a session whose first 20 request indexes its earlier run used,
+// whose Request moves past 4 of them and then gets no answer to its
+// payment request at the fifth, keeps the 4 as taken: the next Request
+// sends the unanswered one again (refused: the index is taken), goes on
+// at the fifth and takes index 20, the card signing 17 payment requests
+// (16 would have been the limit from 0), and the shopper pays it.
+func TestSellerRequestUnansweredPastTakenIndexes(t *testing.T) {
+	a, ca, api := restartedInTakenSession(t)
+	calls := 0
+	api.createErr = func() error {
+		if calls++; calls == 5 {
+			return payflow.ErrUnavailable
+		}
+		return nil
+	}
+	_, err := a.seller.Request(context.Background(), basket)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	require.Equal(t, 5, calls)
+	a.requireBackAt(t, ca, basket, 20, 17, 690)
+}
+
 // TestSellerRequestSelectingAnotherBetweenTakenIndexes: a seller phone
 // started again in a session whose first 20 request indexes its earlier
 // run used, whose Request moves past 5 of them and then finds another
