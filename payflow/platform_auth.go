@@ -128,10 +128,11 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 // first (cachedCard.revoked: a map lookup or two, no allocation); only a
 // card they list is verified, and the verification decides: a card that
 // it accepts (a CRL that arrived meanwhile no longer lists it) is not
-// refused. The verifier keeps a refusal for revocation in its cache while
-// the CRLs it holds are the same and no validity bound or CRL update time
-// is crossed (pki.Verifier.VerifyCard), so that the calls of a revoked
-// card after the first check no signature. err is a failure of the
+// refused. The verifier keeps a refusal for revocation, and one for an
+// expiry, which comes first, in its cache while the CRLs it holds are the
+// same and no validity bound or CRL update time is crossed
+// (pki.Verifier.VerifyCard), so that the calls of a revoked card after
+// the first verify no chain, expired or not. err is a failure of the
 // platform, not of the card.
 func (p *Platform) refusal(e *cachedCard) (refused, err error) {
 	revoked, err := e.revoked(p.verifier)
@@ -144,11 +145,11 @@ func (p *Platform) refusal(e *cachedCard) (refused, err error) {
 
 // trusted returns nil unless card e is expired (expired) or revoked
 // (refusal), and then the error that a login of it gets now: ErrCard with
-// the reason of the chain verification. The expiry is looked at first, so
-// that the refusal of a card both revoked and expired, which past the
-// skew is the expiry, is the one expired keeps too. It is the card's own
-// call that is refused, so the card may learn of its revocation or
-// expiry.
+// the reason of the chain verification. The expiry is looked at first: a
+// comparison of times, which for a card both revoked and expired gives
+// the same refusal (past the skew, the verification refuses the expiry
+// before the revocation). It is the card's own call that is refused, so
+// the card may learn of its revocation or expiry.
 func (p *Platform) trusted(e *cachedCard) error {
 	refused, err := p.expired(e)
 	if err == nil && refused == nil {
@@ -172,37 +173,21 @@ func (p *Platform) trusted(e *cachedCard) error {
 // refusal's to judge, by its own rule. err is a failure of the platform,
 // not of the card.
 //
-// A refusal that names the card's certificate, the first that the check
-// of validity looks at, is kept with the card (cachedCard.lapsed) with
-// the time of the platform's clock read after the verification, and
-// returned without a verification at every call from that time on: a
-// certificate past its end stays so, and the same chain gets the same
-// refusal at every later time. A clock set back before that time has the
-// chain verified again. A refusal that names a CA certificate presented
-// is not kept, since the card's own would be named once that ended too
-// (a chain whose card certificate outlives its CA's, which no pki.CA
-// issues). Within the skew, where the verification accepts the chain's
-// validity, every call verifies the chain: for that span, the verifier's
-// skew at most, after the end of each card's certificate.
+// The verifier keeps a refusal for the expiry in its cache, as it keeps
+// one for revocation (pki.Verifier.VerifyCard), so that the calls after
+// the first verify no chain until the clock crosses a time that the
+// verification compared (a clock set back into the chain's validity with
+// the skew, say, has the chain verified again). Within the skew, where
+// the verification accepts the chain's validity, every call verifies the
+// chain: for that span, the verifier's skew at most, after the end of
+// each card's chain.
 func (p *Platform) expired(e *cachedCard) (refused, err error) {
 	end, err := e.expiry()
-	if err != nil {
+	if err != nil || p.now().Before(end) {
 		return nil, err
-	}
-	now := p.now()
-	if now.Before(end) {
-		return nil, nil
-	}
-	if l := e.lapsed.Load(); l != nil && !now.Before(l.from) {
-		return l.err, nil
 	}
 	if _, refused = p.verifier.VerifyCard(e.rec.Chain); !errors.Is(refused, pki.ErrExpired) {
 		return nil, nil
-	}
-	if pe, ok := errors.AsType[*pki.Error](refused); ok && pe.Cert == 0 {
-		// Round(0) drops the monotonic reading, so that a wall clock set
-		// back is compared as such.
-		e.lapsed.Store(&expiryRefusal{err: refused, from: p.now().Round(0)})
 	}
 	return refused, nil
 }

@@ -482,52 +482,70 @@ func expiredTokenPlatform(tb testing.TB) (*Platform, *testCA, *time.Time, string
 	return p, ca, &now, token
 }
 
+// verificationAllocs returns the allocations of a verification of chain,
+// refused as expired, by a verifier of ca's without a cache clocked by
+// now.
+func verificationAllocs(t *testing.T, ca *testCA, now *time.Time, chain [][]byte) float64 {
+	t.Helper()
+	v, err := pki.NewVerifier(pki.VerifierOptions{
+		Roots: [][]byte{ca.root.DER()}, Intermediates: [][]byte{ca.issuer.DER()}, Now: func() time.Time { return *now }, CacheSize: -1,
+	})
+	require.NoError(t, err)
+	return testing.AllocsPerRun(100, func() {
+		if _, err := v.VerifyCard(chain); !errors.Is(err, pki.ErrExpired) {
+			t.Error(err)
+		}
+	})
+}
+
 // TestExpiredTokenVerifiedOnce: the token of a card whose certificate
 // ended past the verifier's clock skew is refused with the error of the
-// card's login, and every later check refuses it with the refusal of that
-// call's verification (the same error value) without verifying the chain
-// again (no allocation); a clock set back before that call's time has the
-// chain verified again, and one set back before the certificate's end has
-// the token accepted. A read of the store that finds the same chain again
-// keeps the refusal, one that finds another chain does not.
+// card's login, and every later check refuses it with the refusal of the
+// first verification (the same error value, which the verifier keeps),
+// allocating less than half what a verification does; a clock set back to
+// the first time after the certificate's end and the skew still gets that
+// refusal, one set back within the skew has the chain verified again and
+// the token accepted, as before the certificate's end. A read of the
+// store that finds the same chain again gets the same refusal, one that
+// finds another chain is checked as that chain.
 func TestExpiredTokenVerifiedOnce(t *testing.T) {
-	p, _, now, token := expiredTokenPlatform(t)
+	p, ca, now, token := expiredTokenPlatform(t)
 	ctx := context.Background()
 	const id = "8944000000000000019"
 	_, refused := p.auth(ctx, token)
 	require.ErrorIs(t, refused, ErrCard)
 	e, err := p.cardEntry(ctx, id)
 	require.NoError(t, err)
-	_, loginErr := p.verifier.VerifyCard(e.rec.Chain)
-	require.ErrorIs(t, loginErr, pki.ErrExpired)
-	assert.Equal(t, verifyError(loginErr).Error(), refused.Error(), "the error of the card's login")
-	kept := e.lapsed.Load()
-	require.NotNil(t, kept, "the refusal is kept with the card")
-	assert.Equal(t, loginErr.Error(), kept.err.Error())
+	kept, err := p.expired(e)
+	require.NoError(t, err)
+	require.ErrorIs(t, kept, pki.ErrExpired)
+	assert.Equal(t, verifyError(kept).Error(), refused.Error(), "the error of the card's login")
 	for range 3 {
 		_, err := p.auth(ctx, token)
-		assert.Equal(t, verifyError(loginErr).Error(), err.Error())
+		assert.Equal(t, refused.Error(), err.Error())
 		again, err := p.expired(e)
 		require.NoError(t, err)
-		assert.Same(t, kept.err, again, "the refusal of the first verification")
+		assert.Same(t, kept, again, "the refusal of the first verification")
 	}
-	assert.Zero(t, testing.AllocsPerRun(100, func() {
-		if refused, err := p.expired(e); err != nil || refused != kept.err {
+	assert.Less(t, testing.AllocsPerRun(100, func() {
+		if refused, err := p.expired(e); err != nil || refused != kept {
 			t.Error(refused, err)
 		}
-	}), "no verification")
+	}), verificationAllocs(t, ca, now, e.rec.Chain)/2, "no verification")
 
 	t0 := *now
-	*now = t0.Add(-time.Nanosecond) // set back, still past the end and the skew
-	again, err := p.expired(e)
-	require.NoError(t, err)
-	assert.NotSame(t, kept.err, again, "verified again")
-	assert.Equal(t, loginErr.Error(), again.Error())
 	end, err := e.expiry()
 	require.NoError(t, err)
-	*now = end.Add(-time.Nanosecond)
+	*now = end.Add(pki.DefaultSkew + time.Nanosecond) // set back, still past the end and the skew
+	again, err := p.expired(e)
+	require.NoError(t, err)
+	assert.Same(t, kept, again, "the time of the refusal's first comparison")
+	*now = end.Add(pki.DefaultSkew) // within the skew
+	again, err = p.expired(e)
+	require.NoError(t, err)
+	assert.Nil(t, again, "verified again, the validity accepted")
 	c, err := p.auth(ctx, token)
-	require.NoError(t, err, "before the certificate's end")
+	require.NoError(t, err, "within the skew")
 	assert.Equal(t, id, c.ID)
 
 	*now = t0.Add(2 * time.Hour) // past the cache's TTL: the card is read again
@@ -536,65 +554,63 @@ func TestExpiredTokenVerifiedOnce(t *testing.T) {
 	same, err := p.cardEntry(ctx, id)
 	require.NoError(t, err)
 	require.NotSame(t, e, same)
-	assert.Same(t, e.lapsed.Load(), same.lapsed.Load(), "the same chain keeps the refusal")
+	again, err = p.expired(same)
+	require.NoError(t, err)
+	require.ErrorIs(t, again, pki.ErrExpired, "the same chain")
+	again2, err := p.expired(same)
+	require.NoError(t, err)
+	assert.Same(t, again, again2, "the refusal the verifier keeps")
 	*now = now.Add(2 * time.Hour)
-	ca := newTestCA(t)
 	st.cards[id] = &CardRecord{ID: id, Chain: ca.chain(t, id)}
 	other, err := p.cardEntry(ctx, id)
 	require.NoError(t, err)
 	require.NotSame(t, same, other)
-	assert.Nil(t, other.lapsed.Load(), "another chain does not")
-
-	// With a clock that carries a monotonic reading, as time.Now's does,
-	// the time kept is a wall-clock one, so that a wall clock set back is
-	// compared as such (Before compares monotonic readings when both
-	// times have one).
-	mono := time.Now()
-	*now = mono.Add(t0.Sub(mono))
-	require.Contains(t, now.String(), " m=", "a monotonic reading")
-	e.lapsed.Store(nil)
-	again, err = p.expired(e)
+	again, err = p.expired(other)
 	require.NoError(t, err)
-	require.ErrorIs(t, again, pki.ErrExpired)
-	assert.NotContains(t, e.lapsed.Load().from.String(), " m=", "a wall-clock time")
+	assert.Nil(t, again, "another chain, valid")
+}
+
+// revokeCard revokes the certificate of card id, which p's store holds
+// and ca issued, hands p's verifier fresh CRLs of ca's CAs, from now for
+// an hour, and returns the card's entry, which the CRLs list.
+func revokeCard(tb testing.TB, p *Platform, ca *testCA, now time.Time, id string) *cachedCard {
+	tb.Helper()
+	e, err := p.cardEntry(context.Background(), id)
+	require.NoError(tb, err)
+	cert, err := pki.ParseCertificate(e.rec.Chain[0])
+	require.NoError(tb, err)
+	require.NoError(tb, ca.issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
+	for _, c := range []*pki.CA{ca.root, ca.issuer} {
+		crl, err := c.CRL(now.Add(time.Hour))
+		require.NoError(tb, err)
+		require.NoError(tb, p.verifier.AddCRL(crl))
+	}
+	revoked, err := e.revoked(p.verifier)
+	require.NoError(tb, err)
+	require.True(tb, revoked)
+	return e
 }
 
 // TestRevokedAndExpiredToken: the token of a card that the CRLs list and
 // whose certificate ended past the verifier's clock skew is refused with
 // the error of the card's login, which is the expiry, and the later
-// checks of it verify no chain (they allocate less than a verification):
-// the refusal kept for the expiry answers them before the CRLs are looked
-// at.
+// checks of it verify no chain (they allocate less than half what a
+// verification does): the verifier keeps the refusal for the expiry.
 func TestRevokedAndExpiredToken(t *testing.T) {
 	p, ca, now, token := expiredTokenPlatform(t)
 	ctx := context.Background()
-	e, err := p.cardEntry(ctx, "8944000000000000019")
-	require.NoError(t, err)
-	cert, err := pki.ParseCertificate(e.rec.Chain[0])
-	require.NoError(t, err)
-	require.NoError(t, ca.issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
-	for _, c := range []*pki.CA{ca.root, ca.issuer} {
-		crl, err := c.CRL(now.Add(time.Hour))
-		require.NoError(t, err)
-		require.NoError(t, p.verifier.AddCRL(crl))
-	}
-	revoked, err := e.revoked(p.verifier)
-	require.NoError(t, err)
-	require.True(t, revoked)
+	e := revokeCard(t, p, ca, *now, "8944000000000000019")
 
 	_, refused := p.auth(ctx, token)
 	_, loginErr := p.verifier.VerifyCard(e.rec.Chain)
 	require.ErrorIs(t, loginErr, pki.ErrExpired)
 	require.ErrorIs(t, refused, ErrCard)
 	assert.Equal(t, verifyError(loginErr).Error(), refused.Error(), "the error of the card's login")
-	kept := e.lapsed.Load()
-	require.NotNil(t, kept)
-	verification := testing.AllocsPerRun(100, func() { _, _ = p.verifier.VerifyCard(e.rec.Chain) })
 	assert.Less(t, testing.AllocsPerRun(100, func() {
 		if err := p.trusted(e); !errors.Is(err, ErrCard) {
 			t.Error(err)
 		}
-	}), verification, "fewer allocations than a verification")
+	}), verificationAllocs(t, ca, now, e.rec.Chain)/2, "no verification")
 }
 
 // BenchmarkExpiredToken is a call with the token of a card whose
@@ -602,4 +618,68 @@ func TestRevokedAndExpiredToken(t *testing.T) {
 func BenchmarkExpiredToken(b *testing.B) {
 	p, _, _, token := expiredTokenPlatform(b)
 	benchRefusedToken(b, p, token)
+}
+
+// TestRevokedAndExpiredCardReads: a card that the CRLs list and whose
+// certificate ended past the verifier's clock skew is hidden from the
+// reads of other cards (its EID does not resolve, its session is not
+// found) with the refusal of one verification of its chain, the expiry,
+// which the verifier keeps: the later checks (refusal, which the reads of
+// its pending requests share) return that same refusal and verify no
+// chain, so that a resolution of its EID and a view of its session
+// allocate less than half what a verification without a cache does.
+func TestRevokedAndExpiredCardReads(t *testing.T) {
+	p, ca, now, _ := expiredTokenPlatform(t)
+	ctx := context.Background()
+	const id = "8944000000000000019"
+	secret := bytes.Repeat([]byte{0x5a}, adv.SecretSize)
+	st := p.store.(*cardsAndTokens)
+	st.cards[id].AdvSecret = secret
+	require.NoError(t, p.Reload(ctx))
+	e := revokeCard(t, p, ca, *now, id)
+
+	first, err := p.refusal(e)
+	require.NoError(t, err)
+	require.ErrorIs(t, first, pki.ErrExpired)
+	again, err := p.refusal(e)
+	require.NoError(t, err)
+	assert.Same(t, first, again, "the refusal of the first verification")
+
+	k, err := adv.NewEIDKey(secret)
+	require.NoError(t, err)
+	eid := k.EID(adv.Epoch(*now))
+	_, err = p.resolve(ctx, eid[:])
+	require.ErrorIs(t, err, errUnknownEID)
+	session := &SessionRecord{ShopperCardID: id, SellerCardID: id}
+	_, err = p.sessionCards(ctx, session)
+	require.Equal(t, ErrNotFound, err)
+
+	verification := verificationAllocs(t, ca, now, e.rec.Chain)
+	assert.Less(t, testing.AllocsPerRun(100, func() {
+		if _, err := p.resolve(ctx, eid[:]); !errors.Is(err, errUnknownEID) {
+			t.Error(err)
+		}
+	}), verification/2, "a resolution: no verification")
+	assert.Less(t, testing.AllocsPerRun(100, func() {
+		if _, err := p.sessionCards(ctx, session); err != ErrNotFound {
+			t.Error(err)
+		}
+	}), verification/2, "a session's view: no verification")
+}
+
+// BenchmarkRevokedAndExpiredSession is a view of a session of a card that
+// the CRLs list and whose certificate ended past the verifier's clock
+// skew, answered ErrNotFound.
+func BenchmarkRevokedAndExpiredSession(b *testing.B) {
+	p, ca, now, _ := expiredTokenPlatform(b)
+	const id = "8944000000000000019"
+	revokeCard(b, p, ca, *now, id)
+	ctx := context.Background()
+	session := &SessionRecord{ShopperCardID: id, SellerCardID: id}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.sessionCards(ctx, session); err != ErrNotFound {
+			b.Fatal(err)
+		}
+	}
 }

@@ -36,25 +36,16 @@ type cache struct {
 
 // cachedCard is a card as the cache keeps it, with the EID key of its
 // advertising secret and the names of its chain's certificates from the
-// first time each was needed, the end of its chain's validity (see
-// cachedCard.expiry) and its chain's refusal for that end (see
-// Platform.expired): derived once per card and secret, and read once per
+// first time each was needed, and the end of its chain's validity (see
+// cachedCard.expiry): derived once per card and secret, and read once per
 // card and chain, for as long as the card stays in the cache, where a
 // read of the store that finds the same secret or chain again carries it
 // over.
 type cachedCard struct {
 	rec      *CardRecord
-	key      atomic.Pointer[adv.EIDKey]    // of rec.AdvSecret; nil until derived
-	ids      atomic.Pointer[pki.CertIDs]   // of rec.Chain; nil until read
-	notAfter atomic.Pointer[time.Time]     // of rec.Chain; nil until read
-	lapsed   atomic.Pointer[expiryRefusal] // of rec.Chain; nil until a token call is refused for the expiry
-}
-
-// expiryRefusal is a refusal of a card's chain for the expiry of the
-// card's certificate (pki.ErrExpired), which holds from a time on.
-type expiryRefusal struct {
-	err  error
-	from time.Time
+	key      atomic.Pointer[adv.EIDKey]  // of rec.AdvSecret; nil until derived
+	ids      atomic.Pointer[pki.CertIDs] // of rec.Chain; nil until read
+	notAfter atomic.Pointer[time.Time]   // of rec.Chain; nil until read
 }
 
 type cached[T any] struct {
@@ -215,12 +206,12 @@ func (p *Platform) card(ctx context.Context, id string) (*CardRecord, error) {
 }
 
 // cardEntry returns an enrolled card with the EID key of its advertising
-// secret and the names, the end of validity and the refusal for that end
-// of its chain's certificates, if derived yet: the cache's entry, taken
-// with one hold of its lock, or one made of a read of the store, which
-// the cache keeps (with the key of the entry it replaces if that was of
-// the same secret, and its names, end of validity and refusal if of the
-// same chain) when it keeps cards at all; the caller must not modify it.
+// secret and the names and the end of validity of its chain's
+// certificates, if derived yet: the cache's entry, taken with one hold of
+// its lock, or one made of a read of the store, which the cache keeps
+// (with the key of the entry it replaces if that was of the same secret,
+// and its names and end of validity if of the same chain) when it keeps
+// cards at all; the caller must not modify it.
 func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error) {
 	now := p.now()
 	if e, ok := get(&p.cache, p.cache.cards, id, now); ok {
@@ -242,7 +233,6 @@ func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error
 			if sameChain(old.rec, c) {
 				e.ids.Store(old.ids.Load())
 				e.notAfter.Store(old.notAfter.Load())
-				e.lapsed.Store(old.lapsed.Load())
 			}
 		}
 		put(&p.cache, p.cache.cards, id, e, gen, now)

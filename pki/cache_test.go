@@ -59,6 +59,11 @@ func (h *hierarchy) shortCard(t *testing.T) ([]byte, [][]byte) {
 	return short, append([][]byte{short}, h.ca.Chain()...)
 }
 
+// TestCacheExpiry: a verified chain is not served past the earliest
+// NotAfter of its chain or NextUpdate of its CRLs, nor before its
+// NotBefore (here without a skew); a chain then refused as expired has
+// its refusal kept in place of the verified chain, one refused for a
+// stale CRL has none.
 func TestCacheExpiry(t *testing.T) {
 	h := newHierarchy(t)
 	_, shortChain := h.shortCard(t)
@@ -66,6 +71,7 @@ func TestCacheExpiry(t *testing.T) {
 	clk := newClock(t0.Add(time.Hour))
 	v := newVerifier(t, h, clk, VerifierOptions{Skew: -1})
 	addCRLs(t, h, v) // next update t0 + 24h
+	verified := func() int { return v.cache.len() - v.cache.refusals() }
 
 	_, err := v.VerifyCard(h.chain())
 	require.NoError(t, err)
@@ -78,21 +84,23 @@ func TestCacheExpiry(t *testing.T) {
 	assert.ErrorIs(t, err, ErrExpired)
 	_, err = v.VerifyCard(h.chain())
 	assert.NoError(t, err)
-	assert.Equal(t, 1, v.cache.len())
+	assert.Equal(t, 1, verified())
+	assert.Equal(t, 1, v.cache.refusals(), "the short chain's refusal")
 
 	clk.set(t0.Add(24*time.Hour + time.Second)) // past the CRLs' next update
 	_, err = v.VerifyCard(h.chain())
 	assert.ErrorIs(t, err, ErrCRL)
-	assert.Equal(t, 0, v.cache.len())
+	assert.Equal(t, 0, verified())
+	assert.Equal(t, 1, v.cache.len(), "no refusal kept for a stale CRL")
 
 	clk.set(t0.Add(time.Hour))
 	_, err = v.VerifyCard(h.chain())
 	require.NoError(t, err)
-	require.Equal(t, 1, v.cache.len())
+	require.Equal(t, 1, verified())
 	clk.set(t0.Add(-time.Second)) // a clock set back before the chain starts
 	_, err = v.VerifyCard(h.chain())
 	assert.ErrorIs(t, err, ErrExpired)
-	assert.Equal(t, 0, v.cache.len())
+	assert.Equal(t, 0, verified())
 }
 
 // TestCacheBeforeCRL sets the clock back before the this-update of the CRLs
@@ -228,6 +236,82 @@ func TestCacheRevoked(t *testing.T) {
 	vc, err := v.VerifyCard(h.chain())
 	require.NoError(t, err, "a CRL no longer listing the card")
 	assert.Equal(t, testICCID, vc.CardID)
+}
+
+// reissuedRoot returns another certificate of h's root, its name and key,
+// self-signed, valid from t0 to notAfter.
+func (h *hierarchy) reissuedRoot(t *testing.T, notAfter time.Time) []byte {
+	t.Helper()
+	root := h.root.Certificate()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(9), RawSubject: root.RawSubject, SubjectKeyId: root.SubjectKeyId,
+		AuthorityKeyId: root.SubjectKeyId, NotBefore: t0, NotAfter: notAfter,
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, root.PublicKey, h.root.Signer())
+	require.NoError(t, err)
+	return der
+}
+
+// TestCacheExpired: a chain refused as expired, for a certificate
+// presented past its NotAfter plus the skew (the card's, no signature
+// checked) or for a root not presented past its NotAfter (a certificate
+// of the hierarchy's root that ends before the card CA's), is refused
+// again from the cache, with the same error value and no verification, as
+// one of the refusals, while the time stays on the same side of every
+// time that the verification compared: at the first of them before the
+// refusal's time (NotAfter plus the skew plus 1ns, or NotAfter plus 1ns)
+// the refusal is served, a nanosecond before it the chain is verified
+// again, and accepted. The expiry comes before the revocation: a chain
+// that the CRLs list too is refused as expired, from the cache as well.
+func TestCacheExpired(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		end, at time.Time // the last time the chain is accepted, the refusal's
+		cert    int       // of ErrExpired
+	}{
+		{"card past its NotAfter plus the skew", t0.Add(2*time.Hour + DefaultSkew), t0.Add(3 * time.Hour), 0},
+		{"root not presented past its NotAfter", t0.Add(3 * time.Hour), t0.Add(3*time.Hour + time.Minute), -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			_, chain := h.shortCard(t) // valid until t0 + 2h
+			root := h.root.DER()       // valid for twenty years
+			if tc.cert == -1 {
+				chain = h.chain() // valid for five years
+				root = h.reissuedRoot(t, tc.end)
+			}
+			clk := newClock(tc.at)
+			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root}, Intermediates: [][]byte{h.ca.DER()}, Now: clk.now})
+			require.NoError(t, err)
+			addCRLs(t, h, v) // from t0 to t0 + 24h
+
+			first, err := v.VerifyCard(chain)
+			require.Nil(t, first)
+			requireRefusal(t, err, ErrExpired, tc.cert)
+			assert.Equal(t, 1, v.cache.refusals(), "the refusal kept")
+			again, err2 := v.VerifyCard(chain)
+			assert.Nil(t, again)
+			assert.Same(t, err, err2, "the refusal served from the cache, not verified again")
+
+			clk.set(tc.end.Add(time.Nanosecond)) // set back to the refusal's first time
+			_, err2 = v.VerifyCard(chain)
+			assert.Same(t, err, err2, "served from the cache")
+			clk.set(tc.end)
+			vc, err2 := v.VerifyCard(chain)
+			require.NoError(t, err2, "set back across a time the verification compared")
+			assert.Equal(t, testICCID, vc.CardID)
+
+			require.NoError(t, h.ca.Revoke(mustParse(t, chain[0]).SerialNumber, ReasonKeyCompromise))
+			addCRLs(t, h, v)
+			clk.set(tc.at)
+			_, revoked := v.VerifyCard(chain)
+			requireRefusal(t, revoked, ErrExpired, tc.cert)
+			_, err2 = v.VerifyCard(chain)
+			assert.Same(t, revoked, err2, "the refusal of a chain the CRLs list too, served from the cache")
+		})
+	}
 }
 
 // crossCA returns a certificate of h's card CA, its name and key, issued
@@ -379,27 +463,34 @@ func TestCacheRevokedClockMoved(t *testing.T) {
 	}
 }
 
-// TestCacheRefusalsCapped: refusals for revocation take at most a quarter
-// of CacheSize (here 2 of 8): any number of revoked chains refused after
-// 6 verified ones evicts none of these, only the least recently used
-// refusal.
+// TestCacheRefusalsCapped: refusals for revocation and for expiry take,
+// together, at most a quarter of CacheSize (here 2 of 8): any number of
+// chains refused after 6 verified ones (revoked and expired in turn)
+// evicts none of these, only the least recently used refusal.
 func TestCacheRefusalsCapped(t *testing.T) {
 	h := newHierarchy(t)
 	clk := newClock(t0.Add(time.Hour))
 	v := newVerifier(t, h, clk, VerifierOptions{CacheSize: 8})
-	issue := func() [][]byte {
-		der, err := h.ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+	issue := func(validity time.Duration) [][]byte {
+		der, err := h.ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{Validity: validity})
 		require.NoError(t, err)
 		return append([][]byte{der}, h.ca.Chain()...)
 	}
-	var accepted, revoked [][][]byte
+	var accepted, refused [][][]byte
 	for range 6 {
-		accepted = append(accepted, issue())
+		accepted = append(accepted, issue(0))
 	}
-	for range 10 {
-		chain := issue()
+	want := make([]error, 10)
+	for i := range want {
+		if i%2 == 1 {
+			refused = append(refused, issue(time.Second)) // ended before the clock's time
+			want[i] = ErrExpired
+			continue
+		}
+		chain := issue(0)
 		require.NoError(t, h.ca.Revoke(mustParse(t, chain[0]).SerialNumber, ReasonKeyCompromise))
-		revoked = append(revoked, chain)
+		refused = append(refused, chain)
+		want[i] = ErrRevoked
 	}
 	addCRLs(t, h, v)
 
@@ -409,10 +500,10 @@ func TestCacheRefusalsCapped(t *testing.T) {
 		require.NoError(t, err)
 		verified[i] = vc
 	}
-	refusals := make([]error, len(revoked))
-	for i, chain := range revoked {
+	refusals := make([]error, len(refused))
+	for i, chain := range refused {
 		_, refusals[i] = v.VerifyCard(chain)
-		require.ErrorIs(t, refusals[i], ErrRevoked)
+		require.ErrorIs(t, refusals[i], want[i])
 		assert.LessOrEqual(t, v.cache.refusals(), 2, "after %d refusals", i+1)
 	}
 	assert.Equal(t, 8, v.cache.len())
@@ -422,10 +513,10 @@ func TestCacheRefusalsCapped(t *testing.T) {
 		require.NoError(t, err)
 		assert.Same(t, verified[i].Chain[0], vc.Chain[0], "verified chain %d served from the cache", i)
 	}
-	for i := len(revoked) - 1; i >= 0; i-- { // the last two first, before the others take their room
-		_, err := v.VerifyCard(revoked[i])
-		require.ErrorIs(t, err, ErrRevoked)
-		if i < len(revoked)-2 {
+	for i := len(refused) - 1; i >= 0; i-- { // the last two first, before the others take their room
+		_, err := v.VerifyCard(refused[i])
+		require.ErrorIs(t, err, want[i])
+		if i < len(refused)-2 {
 			assert.NotSame(t, refusals[i], err, "refusal %d evicted by a later one", i)
 		} else {
 			assert.Same(t, refusals[i], err, "refusal %d, among the last two, served from the cache", i)

@@ -30,10 +30,11 @@
 // fail-closed against signed, fresh CRLs given to AddCRL. VerifyCard and
 // VerifyPlatform return a result only when every check passed, and keep it
 // in a bounded cache so that a known chain costs a hash and a map lookup;
-// the same cache keeps a refusal for revocation (in a quarter of its room
-// at most), while the CRLs held are the same and no validity bound or CRL
-// update time is crossed, so that a revoked chain presented again costs no
-// signature check either. CertIDs and Revoked answer only whether a chain
+// the same cache keeps a refusal for revocation or expiry (in a quarter of
+// its room at most), while the CRLs held are the same and no validity
+// bound or CRL update time is crossed, so that a revoked or expired chain
+// presented again costs no verification either (no parse, no signature
+// check). CertIDs and Revoked answer only whether a chain
 // is revoked, with the same CRLs: the chain is read once, and each question
 // is then a map lookup per certificate, for a server that keeps the chains
 // of many cards and must not offer a revoked one.

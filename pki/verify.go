@@ -55,9 +55,9 @@ type VerifierOptions struct {
 	// RevocationChain (every one below the root).
 	Revocation RevocationPolicy
 	// CacheSize bounds the cache of verified chains and of chains refused
-	// as revoked, together. The refusals are at most a quarter of it
-	// (rounded down: none below 4): a refusal beyond that evicts the
-	// least recently used refusal, so that revoked chains never take more
+	// as revoked or expired, together. The refusals are at most a quarter
+	// of it (rounded down: none below 4): a refusal beyond that evicts the
+	// least recently used refusal, so that refused chains never take more
 	// than a quarter of the room from verified ones. Zero: 4096 chains
 	// (1024 refusals at most). Negative: no cache.
 	CacheSize int
@@ -204,7 +204,7 @@ func (r role) eku() (want, other x509.OID) {
 }
 
 // result is a verified chain as the cache keeps it, or a refusal of a
-// chain as revoked (err).
+// chain as revoked or expired (err).
 type result struct {
 	err      error  // the refusal, nil for a verified chain
 	id       string // card ID or platform name
@@ -228,11 +228,13 @@ type result struct {
 // ErrUntrusted, ErrExpired, ErrRevoked, ErrUsage, ErrCardID or ErrCRL: that
 // of the first check failed, in the order of PROTOCOL.md §4.5 (the checks
 // of the certificates as presented, then of the path built, expiry before
-// revocation, ErrRevoked before ErrCRL). A chain refused as revoked is
-// refused again from the cache, with the same error, as long as the CRLs
-// held are the same and the time is on the same side of every validity
-// bound of the chain's certificates and the roots and every update time
-// of the CRLs: a refusal that time could undo is never served.
+// revocation, ErrRevoked before ErrCRL). A chain refused as revoked or
+// expired (ErrRevoked, ErrExpired) is refused again from the cache, with
+// the same error, as long as the CRLs held are the same and the time is
+// on the same side of every validity bound of the chain's certificates
+// and the roots and every update time of the CRLs: a refusal that time
+// could undo is never served, and a clock set back across such a time has
+// the chain verified again.
 func (v *Verifier) VerifyCard(chain [][]byte) (*VerifiedCard, error) {
 	r, err := v.verify(chain, roleCard)
 	if err != nil {
@@ -290,13 +292,29 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 	// served, only while they are the CRLs held (the check itself may see
 	// later ones, and its result is then never served).
 	crls := v.crls.Load()
-
-	// The checks run in the order of PROTOCOL.md §4.5, the cheap ones on
-	// the presented certificates before any signature is checked.
 	certs, err := parseChain(chain)
 	if err != nil {
 		return nil, err
 	}
+	res, err := v.checkChain(certs, r, now)
+	if v.cache != nil {
+		switch {
+		case err == nil:
+			v.withinPresented(res, certs)
+			v.cache.put(key, res, crls, &v.crls)
+		case errors.Is(err, ErrRevoked) || errors.Is(err, ErrExpired):
+			from, until := v.refusalSpan(certs, *crls, now)
+			v.cache.put(key, &result{err: err, validFrom: from, expiry: until}, crls, &v.crls)
+		}
+	}
+	return res, err
+}
+
+// checkChain checks the chain presented as certs at now, in the order of
+// PROTOCOL.md §4.5, the cheap checks of the certificates presented before
+// any signature is checked, and returns the result of the first path that
+// passes every check, or the refusal of the first path.
+func (v *Verifier) checkChain(certs []*x509.Certificate, r role, now time.Time) (*result, error) {
 	for i, c := range certs[1:] {
 		if !c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0 {
 			return nil, newError(ErrUsage, i+1, "intermediate is not a CA certificate with keyCertSign", nil)
@@ -341,19 +359,11 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 	for _, ch := range chains {
 		res, err := v.check(ch, r, now)
 		if err == nil {
-			if v.cache != nil {
-				v.withinPresented(res, certs)
-				v.cache.put(key, res, crls, &v.crls)
-			}
 			return res, nil
 		}
 		if first == nil {
 			first = atPresented(err, ch, certs)
 		}
-	}
-	if v.cache != nil && errors.Is(first, ErrRevoked) {
-		from, until := v.refusalSpan(certs, *crls, now)
-		v.cache.put(key, &result{err: first, validFrom: from, expiry: until}, crls, &v.crls)
 	}
 	return nil, first
 }
