@@ -161,12 +161,14 @@ func (p *Platform) trusted(e *cachedCard) error {
 	return verifyError(refused)
 }
 
-// expired returns, for a card e of which a certificate of the chain has
-// passed its NotAfter (cachedCard.expiry: a comparison of times once
-// read), the error of the chain verification a login of it runs now if
-// that error is an expiry (pki.ErrExpired, which the verification gives
-// such a chain once past the verifier's clock skew: it checks the
-// certificates' validity before their signatures and CRLs), and nil for
+// expired returns, for a card e of which a certificate of the chain, or
+// a root of the verifier that may have issued one of them (the root the
+// chain verifies to, which it does not hold), has passed its NotAfter
+// (cachedCard.expiry: a comparison of times once read), the error of the
+// chain verification a login of it runs now if that error is an expiry
+// (pki.ErrExpired, which the verification gives such a chain once past
+// the verifier's clock skew: it checks the certificates' validity before
+// their signatures and CRLs, and the root's before the CRLs), and nil for
 // any other card. Any other refusal of that verification, such as that of
 // a stale or missing CRL within the skew, refuses no token: the card is
 // accepted as before the certificate's end, its revocation being
@@ -182,7 +184,7 @@ func (p *Platform) trusted(e *cachedCard) error {
 // chain: for that span, the verifier's skew at most, after the end of
 // each card's chain.
 func (p *Platform) expired(e *cachedCard) (refused, err error) {
-	end, err := e.expiry()
+	end, err := e.expiry(p.verifier)
 	if err != nil || p.now().Before(end) {
 		return nil, err
 	}

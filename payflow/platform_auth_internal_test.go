@@ -3,10 +3,13 @@ package payflow
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"maps"
+	"math/big"
 	"slices"
 	"strconv"
 	"testing"
@@ -534,7 +537,7 @@ func TestExpiredTokenVerifiedOnce(t *testing.T) {
 	}), verificationAllocs(t, ca, now, e.rec.Chain)/2, "no verification")
 
 	t0 := *now
-	end, err := e.expiry()
+	end, err := e.expiry(p.verifier)
 	require.NoError(t, err)
 	*now = end.Add(pki.DefaultSkew + time.Nanosecond) // set back, still past the end and the skew
 	again, err := p.expired(e)
@@ -618,6 +621,55 @@ func TestRevokedAndExpiredToken(t *testing.T) {
 func BenchmarkExpiredToken(b *testing.B) {
 	p, _, _, token := expiredTokenPlatform(b)
 	benchRefusedToken(b, p, token)
+}
+
+// TestTokenOfCardUnderExpiredRoot: the token of a card whose chain
+// verifies to a root not presented that ends before every certificate
+// presented (another certificate of the name and key of the root that
+// issued the card's CA, the one the verifier trusts) serves until that
+// root's end and is refused past it (here past the verifier's clock skew
+// too) with the error of the card's login: the end of the card's chain
+// that the platform keeps with the card is that root's.
+func TestTokenOfCardUnderExpiredRoot(t *testing.T) {
+	ca := newTestCA(t)
+	const id = "8944000000000000019"
+	c := &CardRecord{ID: id, Chain: ca.chain(t, id)}
+	now := time.Now().UTC().Truncate(time.Second)
+	rc := ca.root.Certificate()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(9), RawSubject: rc.RawSubject, SubjectKeyId: rc.SubjectKeyId, AuthorityKeyId: rc.SubjectKeyId,
+		NotBefore: rc.NotBefore, NotAfter: now.Add(30 * time.Minute),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true,
+	}
+	root, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, rc.PublicKey, ca.root.Signer())
+	require.NoError(t, err)
+	clock := func() time.Time { return now }
+	v, err := pki.NewVerifier(pki.VerifierOptions{Roots: [][]byte{root}, Intermediates: [][]byte{ca.issuer.DER()}, Now: clock})
+	require.NoError(t, err)
+	for _, c := range []*pki.CA{ca.root, ca.issuer} {
+		crl, err := c.CRL(now.Add(3 * time.Hour))
+		require.NoError(t, err)
+		require.NoError(t, v.AddCRL(crl))
+	}
+	p, token := tokenPlatform(c, v, clock)
+	ctx := context.Background()
+
+	now = tmpl.NotAfter
+	got, err := p.auth(ctx, token)
+	require.NoError(t, err, "at the root's end")
+	assert.Equal(t, id, got.ID)
+	e, err := p.cardEntry(ctx, id)
+	require.NoError(t, err)
+	end, err := e.expiry(p.verifier)
+	require.NoError(t, err)
+	assert.Equal(t, tmpl.NotAfter, end, "the root's end")
+
+	now = tmpl.NotAfter.Add(pki.DefaultSkew + time.Second)
+	_, loginErr := v.VerifyCard(c.Chain)
+	require.ErrorIs(t, loginErr, pki.ErrExpired)
+	_, err = p.auth(ctx, token)
+	require.ErrorIs(t, err, ErrCard)
+	assert.Equal(t, verifyError(loginErr).Error(), err.Error(), "the error of the card's login")
 }
 
 // TestRevokedAndExpiredCardReads: a card that the CRLs list and whose

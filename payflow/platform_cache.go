@@ -35,17 +35,16 @@ type cache struct {
 }
 
 // cachedCard is a card as the cache keeps it, with the EID key of its
-// advertising secret and the names of its chain's certificates from the
-// first time each was needed, and the end of its chain's validity (see
-// cachedCard.expiry): derived once per card and secret, and read once per
-// card and chain, for as long as the card stays in the cache, where a
+// advertising secret and the names of its chain's certificates, with the
+// end of the chain's validity (see cachedCard.certIDs), from the first
+// time each was needed: derived once per card and secret, and read once
+// per card and chain, for as long as the card stays in the cache, where a
 // read of the store that finds the same secret or chain again carries it
 // over.
 type cachedCard struct {
-	rec      *CardRecord
-	key      atomic.Pointer[adv.EIDKey]  // of rec.AdvSecret; nil until derived
-	ids      atomic.Pointer[pki.CertIDs] // of rec.Chain; nil until read
-	notAfter atomic.Pointer[time.Time]   // of rec.Chain; nil until read
+	rec *CardRecord
+	key atomic.Pointer[adv.EIDKey]  // of rec.AdvSecret; nil until derived
+	ids atomic.Pointer[pki.CertIDs] // of rec.Chain; nil until read
 }
 
 type cached[T any] struct {
@@ -154,46 +153,48 @@ func (e *cachedCard) eidKey() (*adv.EIDKey, error) {
 	return k, nil
 }
 
-// revoked reports whether v's CRLs list the card's certificate or a CA
-// certificate above it (pki.Verifier.Revoked: what the chain check of a
-// login finds pki.ErrRevoked, from the same CRLs), with the names of the
-// card's chain read at its first call (pki.Verifier.CertIDs, which checks
-// their signatures) and kept with the card (or carried
-// over from the entry it replaced, of the same chain): a map lookup or two
-// for each certificate, without allocating. A chain that pki cannot read,
-// which enrolment never stores, is ErrInternal.
-func (e *cachedCard) revoked(v *pki.Verifier) (bool, error) {
+// certIDs returns the names of the certificates of the card's chain
+// (pki.Verifier.CertIDs, which checks their signatures), read at its
+// first call and kept with the card (or carried over from the entry it
+// replaced, of the same chain). A chain that pki cannot read, which
+// enrolment never stores, is ErrInternal.
+func (e *cachedCard) certIDs(v *pki.Verifier) (*pki.CertIDs, error) {
 	ids := e.ids.Load()
 	if ids == nil {
 		var err error
 		if ids, err = v.CertIDs(e.rec.Chain); err != nil {
-			return false, fmt.Errorf("%w: card %s: %v", ErrInternal, e.rec.ID, err)
+			return nil, fmt.Errorf("%w: card %s: %v", ErrInternal, e.rec.ID, err)
 		}
 		e.ids.CompareAndSwap(nil, ids)
+	}
+	return ids, nil
+}
+
+// revoked reports whether v's CRLs list the card's certificate or a CA
+// certificate above it (pki.Verifier.Revoked: what the chain check of a
+// login finds pki.ErrRevoked, from the same CRLs), with the names of the
+// card's chain (certIDs): a map lookup or two for each certificate,
+// without allocating.
+func (e *cachedCard) revoked(v *pki.Verifier) (bool, error) {
+	ids, err := e.certIDs(v)
+	if err != nil {
+		return false, err
 	}
 	return v.Revoked(ids), nil
 }
 
-// expiry returns the earliest NotAfter of the certificates of the card's
-// chain, read at its first call and kept with the card (or carried over
-// from the entry it replaced, of the same chain). A chain that does not
-// parse, which enrolment never stores, is ErrInternal.
-func (e *cachedCard) expiry() (time.Time, error) {
-	if t := e.notAfter.Load(); t != nil {
-		return *t, nil
+// expiry returns the end of the card's chain's validity as read with its
+// names (certIDs; pki.CertIDs.NotAfter): the earliest NotAfter of the
+// certificates of the chain and of v's roots that may have issued one of
+// them, so that the root the chain verifies to, which the chain does not
+// hold, counts too. Before it, no login of the card is refused for the
+// end of a certificate's validity.
+func (e *cachedCard) expiry(v *pki.Verifier) (time.Time, error) {
+	ids, err := e.certIDs(v)
+	if err != nil {
+		return time.Time{}, err
 	}
-	var end time.Time
-	for _, der := range e.rec.Chain {
-		c, err := pki.ParseCertificate(der)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("%w: card %s: %v", ErrInternal, e.rec.ID, err)
-		}
-		if end.IsZero() || c.NotAfter.Before(end) {
-			end = c.NotAfter
-		}
-	}
-	e.notAfter.CompareAndSwap(nil, &end)
-	return end, nil
+	return ids.NotAfter(), nil
 }
 
 // card returns an enrolled card; the caller must not modify it.
@@ -206,12 +207,11 @@ func (p *Platform) card(ctx context.Context, id string) (*CardRecord, error) {
 }
 
 // cardEntry returns an enrolled card with the EID key of its advertising
-// secret and the names and the end of validity of its chain's
-// certificates, if derived yet: the cache's entry, taken with one hold of
-// its lock, or one made of a read of the store, which the cache keeps
-// (with the key of the entry it replaces if that was of the same secret,
-// and its names and end of validity if of the same chain) when it keeps
-// cards at all; the caller must not modify it.
+// secret and the names of its chain's certificates, if derived yet: the
+// cache's entry, taken with one hold of its lock, or one made of a read
+// of the store, which the cache keeps (with the key of the entry it
+// replaces if that was of the same secret, and its names if of the same
+// chain) when it keeps cards at all; the caller must not modify it.
 func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error) {
 	now := p.now()
 	if e, ok := get(&p.cache, p.cache.cards, id, now); ok {
@@ -232,7 +232,6 @@ func (p *Platform) cardEntry(ctx context.Context, id string) (*cachedCard, error
 			}
 			if sameChain(old.rec, c) {
 				e.ids.Store(old.ids.Load())
-				e.notAfter.Store(old.notAfter.Load())
 			}
 		}
 		put(&p.cache, p.cache.cards, id, e, gen, now)

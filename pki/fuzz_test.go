@@ -172,7 +172,9 @@ func matchesOne(err error) bool {
 // FuzzVerifyCard feeds a two-certificate chain to VerifyCard: it must never
 // panic, must fail with one of the package's errors, and may succeed only
 // for a card of the profile. CertIDs reads every chain that VerifyCard
-// accepts or finds revoked, and Revoked agrees with it on those.
+// accepts or finds revoked, and Revoked agrees with it on those; no
+// certificate of the path of a chain accepted ends before CertIDs's
+// NotAfter.
 func FuzzVerifyCard(f *testing.F) {
 	fs := loadFrozen(f)
 	v := fuzzVerifier(f, fs)
@@ -191,6 +193,15 @@ func FuzzVerifyCard(f *testing.F) {
 		}
 		if ValidICCID(vc.CardID) != nil || vc.PublicKey == nil || len(vc.Chain) != 3 {
 			t.Fatalf("accepted a card outside the profile: %+v", vc)
+		}
+		ids, err := v.CertIDs([][]byte{leaf, inter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range vc.Chain {
+			if c.NotAfter.Before(ids.NotAfter()) {
+				t.Fatalf("a certificate of the path ends at %v, before NotAfter %v", c.NotAfter, ids.NotAfter())
+			}
 		}
 	})
 }

@@ -185,10 +185,28 @@ func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *r
 // by its serial number and a CA that may have issued it (its subject and
 // key), as OCSP's CertID does (RFC 6960 §4.1.1). Verifier.CertIDs makes
 // one from a chain, once, and Verifier.Revoked looks it up in the CRLs
-// held, as often as needed. It never changes and is safe for concurrent
-// use.
+// held, as often as needed. It also keeps the end of the chain's validity
+// (NotAfter), to compare times with. It never changes and is safe for
+// concurrent use.
 type CertIDs struct {
-	ids []certID
+	ids      []certID
+	notAfter time.Time
+}
+
+// NotAfter returns the earliest NotAfter of the certificates of the chain
+// and of the verifier's roots that may have issued one of them, as
+// Verifier.CertIDs finds issuers: a path that VerifyCard builds from the
+// chain holds some of those certificates and one of those roots, so none
+// of its certificates ends before it. Before it, VerifyCard refuses the
+// chain for the end of no certificate's validity; from it on, VerifyCard
+// decides (a root not presented is refused from its NotAfter on, without
+// the skew; a second root of the same name and key may still give a
+// path). A nil ids returns the zero Time.
+func (ids *CertIDs) NotAfter() time.Time {
+	if ids == nil {
+		return time.Time{}
+	}
+	return ids.notAfter
 }
 
 type certID struct {
@@ -210,9 +228,11 @@ type certID struct {
 // have CertIDs, and a certificate none of whose issuers the verifier
 // knows is named by none. It costs a signature check for each
 // certificate and CA of its issuer's name: names are made once per
-// chain, Revoked is the call to repeat. It returns an *Error matching
-// ErrUntrusted for a chain that is empty, longer than MaxDepth or holds a
-// certificate that does not parse, as VerifyCard does.
+// chain, Revoked is the call to repeat. Of those issuers, the roots
+// bound CertIDs.NotAfter with the certificates presented. It returns an
+// *Error matching ErrUntrusted for a chain that is empty, longer than
+// MaxDepth or holds a certificate that does not parse, as VerifyCard
+// does.
 func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 	if err := v.checkLength(chain); err != nil {
 		return nil, err
@@ -222,16 +242,25 @@ func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 		return nil, err
 	}
 	ids := new(CertIDs)
-	issuers := slices.Concat(certs, v.cas)
+	end := func(c *x509.Certificate) {
+		if ids.notAfter.IsZero() || c.NotAfter.Before(ids.notAfter) {
+			ids.notAfter = c.NotAfter
+		}
+	}
+	issuers := slices.Concat(certs, v.cas) // the roots first in v.cas
 	for _, c := range certs {
+		end(c)
 		serial := serialKey(c.SerialNumber)
-		for _, ca := range issuers {
+		for i, ca := range issuers {
 			if !bytes.Equal(ca.RawSubject, c.RawIssuer) || bytes.Equal(ca.Raw, c.Raw) ||
 				c.CheckSignatureFrom(ca) != nil {
 				continue
 			}
 			if id := (certID{issuerKey(ca), serial}); !slices.Contains(ids.ids, id) {
 				ids.ids = append(ids.ids, id)
+			}
+			if i >= len(certs) && i < len(certs)+v.nroots {
+				end(ca)
 			}
 		}
 	}

@@ -397,6 +397,48 @@ func TestCertIDsErrors(t *testing.T) {
 	}
 }
 
+// TestCertIDsNotAfter: NotAfter is the earliest NotAfter of the
+// certificates presented and of the roots that may have issued one of
+// them: the card's when it ends first; that of a root not presented when
+// it ends first (another certificate of the hierarchy's root, of its name
+// and key), from which on VerifyCard refuses the chain as ErrExpired for
+// that root; never that of a root that issued none of them.
+func TestCertIDsNotAfter(t *testing.T) {
+	h := newHierarchy(t)
+	short, shortChain := h.shortCard(t)
+	unrelated, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/other.crl", Validity: time.Hour, Now: fixed(t0)})
+	require.NoError(t, err)
+	clk := newClock(t0)
+	verifier := func(roots ...[]byte) *Verifier {
+		v, err := NewVerifier(VerifierOptions{Roots: roots, Intermediates: [][]byte{h.ca.DER()}, Now: clk.now})
+		require.NoError(t, err)
+		addCRLs(t, h, v) // from t0 to t0 + 24h
+		return v
+	}
+	notAfter := func(v *Verifier, chain [][]byte) time.Time {
+		ids, err := v.CertIDs(chain)
+		require.NoError(t, err)
+		return ids.NotAfter()
+	}
+
+	v := verifier(unrelated.DER(), h.root.DER())
+	assert.Equal(t, mustParse(t, short).NotAfter, notAfter(v, shortChain), "the card's")
+	assert.Equal(t, mustParse(t, h.card).NotAfter, notAfter(v, h.chain()), "the card's, not the unrelated root's")
+
+	end := t0.Add(3 * time.Hour)
+	v = verifier(h.reissuedRoot(t, end))
+	assert.Equal(t, end, notAfter(v, h.chain()), "the root's, not presented")
+	clk.set(end)
+	_, err = v.VerifyCard(h.chain())
+	require.NoError(t, err, "at the root's end")
+	clk.set(end.Add(time.Nanosecond))
+	_, err = v.VerifyCard(h.chain())
+	requireRefusal(t, err, ErrExpired, -1)
+
+	var none *CertIDs
+	assert.True(t, none.NotAfter().IsZero(), "a nil CertIDs")
+}
+
 // TestRevokedAuthorityKeyIDMismatch: a card whose authority key
 // identifier is not its CA's subject key identifier, though the CA signed
 // it, is verified through that CA (the chain builder tries such a parent
