@@ -501,7 +501,9 @@ func mapX509(err error, certs []*x509.Certificate) error {
 		i := index(ci.Cert)
 		switch ci.Reason {
 		case x509.Expired:
-			return newError(ErrExpired, i, "outside the validity of the chain", err)
+			// Without crypto/x509's error, whose message names the time of
+			// the check: the refusal may be served from the cache later.
+			return newError(ErrExpired, i, "outside the validity of the chain", nil)
 		case x509.TooManyIntermediates:
 			return newError(ErrUntrusted, i, "chain longer than a CA's path length", err)
 		case x509.NotAuthorizedToSign, x509.IncompatibleUsage, x509.CANotAuthorizedForExtKeyUsage,
