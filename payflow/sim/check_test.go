@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -164,6 +165,66 @@ func TestPollAfterCrash(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, v.State)
 			assert.Equal(t, tt.want, p.state)
+		})
+	}
+}
+
+// TestCreateAfterCrash kills the platform at the write of a new payment
+// request, in a session paired again shortly before its expiry, and checks
+// what the seller's phone gets when it sends the request again once the
+// platform restarted: the request, pending, while the restart leaves the
+// session before its expiry or the write reached the disk; the session's
+// expiry, and no request, once the restart's time took the session past
+// its expiry and nothing was stored.
+func TestCreateAfterCrash(t *testing.T) {
+	for _, tt := range []struct {
+		lead    time.Duration // from the request to the session's expiry
+		after   bool          // the write reached the disk
+		created bool
+	}{
+		{time.Minute, false, true},
+		{recoverAfter + time.Second + time.Millisecond, false, true},
+		{recoverAfter + time.Second, false, false},
+		{500 * time.Millisecond, false, false},
+		{500 * time.Millisecond, true, true},
+	} {
+		t.Run(fmt.Sprintf("%v/%v", tt.lead, tt.after), func(t *testing.T) {
+			w := testWorld(t, 5)
+			for f := range numFaults {
+				w.off[f] = true
+			}
+			s, m := w.shoppers[0], w.merchants[0]
+			sess, err := w.pair(s, m)
+			require.NoError(t, err)
+			require.NoError(t, w.advance(sess.ExpiresAt.Sub(w.now)-tt.lead))
+			again, err := w.pair(s, m)
+			require.NoError(t, err)
+			require.Equal(t, sess.ID, again.ID, "the same EIDs pair into the same session")
+			require.True(t, again.ExpiresAt.Equal(sess.ExpiresAt))
+
+			p, r, err := w.newRequest(s, m, again)
+			require.NoError(t, err)
+			w.fuse.arm(0, tt.after)
+			_, err = w.api.CreateRequest(w.ctx, &payflow.CreateRequest{Request: p.msg})
+			require.ErrorIs(t, err, errCrashed)
+			require.True(t, w.fuse.disarm())
+
+			v, err := w.recreate(p, r, again)
+			require.NoError(t, err)
+			if !tt.created {
+				assert.Nil(t, v)
+				assert.Equal(t, 1, w.stats.Ops["session-expired"])
+				ok, err := w.login(s, record.RoleShopper)
+				require.NoError(t, err)
+				require.True(t, ok)
+				_, err = w.api.Payment(w.ctx, s.token, p.id)
+				assert.ErrorIs(t, err, payflow.ErrNotFound)
+				return
+			}
+			require.NotNil(t, v)
+			assert.Equal(t, payflow.StatePending, v.State)
+			assert.Equal(t, p.id, v.ID)
+			assert.Zero(t, w.stats.Ops["session-expired"])
 		})
 	}
 }

@@ -251,6 +251,48 @@ func (w *world) purchase() error {
 	if err != nil || sess == nil {
 		return err
 	}
+	p, r, err := w.newRequest(s, m, sess)
+	if err != nil {
+		return err
+	}
+	call := func() (*payflow.PaymentView, error) {
+		return w.api.CreateRequest(w.ctx, &payflow.CreateRequest{Request: p.msg})
+	}
+	got, again, crashed := deliver(w, call)
+	if crashed {
+		v, err := w.recreate(p, r, sess)
+		if err != nil || v == nil {
+			return err
+		}
+		got = reply[*payflow.PaymentView]{v, nil}
+	}
+	if got.err != nil {
+		return w.failf("create request: %v", got.err)
+	}
+	v := got.v
+	if v.State != payflow.StatePending || v.Amount != p.amount || v.ID != p.id || string(v.RequestHash) != string(p.hash[:]) ||
+		v.PayerCardID != s.id || v.MerchantID != m.id || v.ConsentNonce != nil || v.ManualCapture != m.manual {
+		return w.failf("created request: %+v", v)
+	}
+	p.expiresAt = v.ExpiresAt
+	if v.ExpiresAt.After(w.now.Add(requestTTL)) || v.ExpiresAt.Before(w.now.Add(requestTTL-recoverAfter-2*time.Second)) {
+		return w.failf("request expires at %v, created at %v", v.ExpiresAt, w.now)
+	}
+	if again != nil {
+		if again.err != nil || !sameView(again.v, v) {
+			return w.failf("the same request again: %s", kind(again.err))
+		}
+	}
+	w.purchases = append(w.purchases, p)
+	w.count("created")
+	w.logf("request %d: %s pays %s %d (+%d tickets)", len(w.purchases)-1, s.name, m.id, p.amount, p.tickets)
+	return nil
+}
+
+// newRequest has the seller's card sign a payment request of shopper s to
+// merchant m in the paired session sess, and returns it as the phones
+// know it (not sent yet) with the record signed.
+func (w *world) newRequest(s *card, m *merchant, sess *payflow.SessionView) (*purchase, *record.PaymentRequest, error) {
 	id := w.newID()
 	r := &record.PaymentRequest{
 		RequestID: id[:], SessionID: sess.ID[:], PayerCardID: s.id, MerchantID: m.id, Currency: currency,
@@ -274,52 +316,45 @@ func (w *world) purchase() error {
 	}
 	msg, err := m.seller.v.Card.SignPaymentRequest(r)
 	if err != nil {
-		return w.failf("seller signs a request: %v", err)
+		return nil, nil, w.failf("seller signs a request: %v", err)
 	}
 	p := &purchase{id: id, session: sess.ID, shopper: s, m: m, amount: r.Amount, tickets: tickets, msg: msg, hash: record.Hash(msg),
 		expiresAt: w.now.Add(requestTTL), state: payflow.StatePending, consents: map[[32]byte]bool{}}
+	return p, r, nil
+}
+
+// recreate restarts the platform after it died while creating p, signed
+// from r in session sess, and has the seller's phone send the same bytes
+// again; if the platform died after counting the card's signature but
+// before storing the request, the card signs it again (same ID). The
+// restart took time: once it took the clock to the session's expiry, a
+// request whose write did not reach the disk is refused as expired (the
+// session's), and the purchase ends without it, v nil; the phones pair
+// again for the next one.
+func (w *world) recreate(p *purchase, r *record.PaymentRequest, sess *payflow.SessionView) (*payflow.PaymentView, error) {
+	if err := w.restart("a crash while creating a request"); err != nil {
+		return nil, err
+	}
 	call := func() (*payflow.PaymentView, error) {
 		return w.api.CreateRequest(w.ctx, &payflow.CreateRequest{Request: p.msg})
 	}
-	got, again, crashed := deliver(w, call)
-	if crashed {
-		if err := w.restart("a crash while creating a request"); err != nil {
-			return err
+	v, err := call()
+	if errors.Is(err, payflow.ErrClone) {
+		if p.msg, err = p.m.seller.v.Card.SignPaymentRequest(r); err != nil {
+			return nil, w.failf("seller signs again: %v", err)
 		}
-		// The seller's phone sends the same bytes again; if the platform
-		// died after counting the card's signature but before storing the
-		// request, the card signs it again (same ID).
-		v, err := call()
-		if errors.Is(err, payflow.ErrClone) {
-			if p.msg, err = m.seller.v.Card.SignPaymentRequest(r); err != nil {
-				return w.failf("seller signs again: %v", err)
-			}
-			p.hash = record.Hash(p.msg)
-			v, err = call()
-		}
-		got = reply[*payflow.PaymentView]{v, err}
+		p.hash = record.Hash(p.msg)
+		v, err = call()
 	}
-	if got.err != nil {
-		return w.failf("create request: %v", got.err)
+	if errors.Is(err, payflow.ErrExpired) && !w.now.Before(sess.ExpiresAt) {
+		w.count("session-expired")
+		w.logf("request of %s to %s: session expired", p.shopper.name, p.m.id)
+		return nil, nil
 	}
-	v := got.v
-	if v.State != payflow.StatePending || v.Amount != p.amount || v.ID != id || string(v.RequestHash) != string(p.hash[:]) ||
-		v.PayerCardID != s.id || v.MerchantID != m.id || v.ConsentNonce != nil || v.ManualCapture != m.manual {
-		return w.failf("created request: %+v", v)
+	if err != nil {
+		return nil, w.failf("create request: %v", err)
 	}
-	p.expiresAt = v.ExpiresAt
-	if v.ExpiresAt.After(w.now.Add(requestTTL)) || v.ExpiresAt.Before(w.now.Add(requestTTL-recoverAfter-2*time.Second)) {
-		return w.failf("request expires at %v, created at %v", v.ExpiresAt, w.now)
-	}
-	if again != nil {
-		if again.err != nil || !sameView(again.v, v) {
-			return w.failf("the same request again: %s", kind(again.err))
-		}
-	}
-	w.purchases = append(w.purchases, p)
-	w.count("created")
-	w.logf("request %d: %s pays %s %d (+%d tickets)", len(w.purchases)-1, s.name, m.id, p.amount, tickets)
-	return nil
+	return v, nil
 }
 
 // poll has a phone fetch the state of p after it lost track of an outcome
