@@ -25,6 +25,23 @@ func testWorld(t *testing.T, seed uint64) *world {
 	return w
 }
 
+// stepUntil takes random steps, at most 500, until a request of w is in
+// state, and returns the last such one.
+func stepUntil(t *testing.T, w *world, state string) *purchase {
+	t.Helper()
+	var p *purchase
+	for w.step = 1; p == nil && w.step < 500; w.step++ {
+		require.NoError(t, w.randomStep())
+		for _, q := range w.purchases {
+			if q.state == state {
+				p = q
+			}
+		}
+	}
+	require.NotNil(t, p, "no request %s in 500 steps", state)
+	return p
+}
+
 // stray moves money in the ledger behind the platform's back.
 func stray(t *testing.T, w *world, debit, credit ledger.ID, amount uint64) {
 	t.Helper()
@@ -72,16 +89,7 @@ func TestChecksCatchPlantedFaults(t *testing.T) {
 // payer's card signed, or the amount differs.
 func TestReceiptChecks(t *testing.T) {
 	w := testWorld(t, 9)
-	var p *purchase
-	for w.step = 1; p == nil && w.step < 500; w.step++ {
-		require.NoError(t, w.randomStep())
-		for _, q := range w.purchases {
-			if q.state == payflow.StateCaptured {
-				p = q
-			}
-		}
-	}
-	require.NotNil(t, p, "no capture in 500 steps")
+	p := stepUntil(t, w, payflow.StateCaptured)
 	ok, err := w.login(p.m.seller, record.RoleSeller)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -225,6 +233,82 @@ func TestCreateAfterCrash(t *testing.T) {
 			assert.Equal(t, payflow.StatePending, v.State)
 			assert.Equal(t, p.id, v.ID)
 			assert.Zero(t, w.stats.Ops["session-expired"])
+		})
+	}
+}
+
+// TestCrashAcrossExpiry kills the platform at a write of a cancel or a
+// capture, lost or reaching the disk, when the restart's time takes a
+// hold past its end (which has the restart expire what fell due) and the
+// request called on past its expiry or its hold's end. The phone's poll
+// must find what that call left on the disk (cancelled, captured) or,
+// when its write was lost, the request expired; and the model must agree
+// with the ledger afterwards.
+func TestCrashAcrossExpiry(t *testing.T) {
+	for _, tt := range []struct {
+		what  string // cancel of a pending request, cancel or capture of the held one
+		write int    // the write the platform dies at
+		after bool   // the write reached the disk
+		want  string
+	}{
+		{"cancel pending", 0, true, payflow.StateCancelled},
+		{"cancel pending", 0, false, payflow.StateExpired},
+		{"cancel held", 0, true, payflow.StateCancelled},
+		{"cancel held", 0, false, payflow.StateExpired},
+		// The capture recorded, its posts not made before the hold ran
+		// out in the ledger: the sweep finds the hold expired.
+		{"capture held", 0, true, payflow.StateExpired},
+		{"capture held", 0, false, payflow.StateExpired},
+		// The posts made: the sweep records the capture.
+		{"capture held", 1, true, payflow.StateCaptured},
+	} {
+		t.Run(fmt.Sprintf("%s/%d/%v", tt.what, tt.write, tt.after), func(t *testing.T) {
+			w := testWorld(t, 9)
+			for f := range numFaults {
+				w.off[f] = true
+			}
+			held := stepUntil(t, w, payflow.StateHeld)
+			p := held
+			if tt.what == "cancel pending" {
+				// A request that expires 3 s before the hold ends.
+				require.NoError(t, w.tick(held.holdExpiresAt.Add(-requestTTL-3*time.Second).Sub(w.now), true))
+				require.NoError(t, w.purchase())
+				p = w.purchases[len(w.purchases)-1]
+				require.Equal(t, payflow.StatePending, p.state)
+				require.True(t, p.expiresAt.Before(held.holdExpiresAt))
+			}
+			// 2 s before the end of p's life, and less than the restart's
+			// time before the hold's.
+			end := p.expiresAt
+			if p == held {
+				end = held.holdExpiresAt
+			}
+			require.NoError(t, w.tick(end.Add(-2*time.Second).Sub(w.now), false))
+			require.Equal(t, payflow.StateHeld, held.state)
+			seller := p.m.seller
+			ok, err := w.login(seller, record.RoleSeller)
+			require.NoError(t, err)
+			require.True(t, ok)
+
+			w.fuse.arm(tt.write, tt.after)
+			what, want := "cancel", payflow.StateCancelled
+			if tt.what == "capture held" {
+				what, want = "capture", payflow.StateCaptured
+				_, err = w.api.Capture(w.ctx, seller.token, &payflow.CaptureRequest{RequestID: p.id})
+			} else {
+				_, err = w.api.Cancel(w.ctx, seller.token, p.id)
+			}
+			require.Error(t, err) // the ledger's names the crash in its text only
+			require.True(t, w.fuse.disarm())
+			v, err := w.pollAfterCrash("a crash during "+what, p, seller, want, nil)
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, v.State)
+			assert.Equal(t, tt.want, p.state)
+			if p != held {
+				assert.Equal(t, payflow.StateExpired, held.state, "the hold ended")
+			}
+			require.NoError(t, w.settled(p, v))
+			require.NoError(t, w.check())
 		})
 	}
 }

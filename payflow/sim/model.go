@@ -84,10 +84,13 @@ var catalog = []payflow.CatalogItem{
 // request past its lifetime is expired, and one before it whose seller
 // card or shopper card is revoked cancelled (the platform cancels it at
 // the first call that reads it; every such call of the phones moves the
-// model there).
+// model there); a held payment past its hold's end is expired (its hold
+// voided at the first call that reads it, which expire runs for every one
+// but the request in doubt after a crash).
 func (w *world) effective(p *purchase) string {
 	switch {
-	case p.state == payflow.StatePending && !w.now.Before(p.expiresAt):
+	case p.state == payflow.StatePending && !w.now.Before(p.expiresAt),
+		p.state == payflow.StateHeld && !w.now.Before(p.holdExpiresAt):
 		return payflow.StateExpired
 	case p.state == payflow.StatePending && (p.m.seller.revoked || p.shopper.revoked):
 		return payflow.StateCancelled

@@ -93,7 +93,8 @@ func (w *world) tick(d time.Duration, expire bool) error {
 }
 
 // expire runs ExpireDue when asked to or when a hold fell due, and moves
-// the model along.
+// the model along, but for the request in doubt (w.doubt), whose call may
+// have moved it before ExpireDue came: its poll finds which.
 func (w *world) expire(force bool) error {
 	for _, p := range w.purchases {
 		if p.state == payflow.StateHeld && !w.now.Before(p.holdExpiresAt) {
@@ -109,6 +110,7 @@ func (w *world) expire(force bool) error {
 	w.count("expire-due")
 	for _, p := range w.purchases {
 		switch {
+		case p == w.doubt:
 		case w.effective(p) == payflow.StateExpired && p.state == payflow.StatePending,
 			p.state == payflow.StateHeld && !w.now.Before(p.holdExpiresAt):
 			if err := w.transition(p, payflow.StateExpired, 0); err != nil {
@@ -381,14 +383,27 @@ func (w *world) poll(p *purchase, c *card, allowed ...string) (*payflow.PaymentV
 // platform died during its call, once the platform restarted: the call's
 // outcome want when it was to succeed (wantErr nil) and its write reached
 // the disk, else the state the model has for p now. The restart took time,
-// so a request that was pending before the crash is expired when the clock
-// passed its expiry meanwhile, and still pending only when it did not.
+// so a request that was pending (or held) before the crash is expired when
+// the clock passed its expiry (or its hold's end) meanwhile, and still
+// pending (or held) only when it did not.
 func (w *world) afterCrash(p *purchase, want string, wantErr error) []string {
 	allowed := []string{w.effective(p)}
 	if wantErr == nil && want != allowed[0] {
 		allowed = append(allowed, want)
 	}
 	return allowed
+}
+
+// pollAfterCrash restarts the platform after it died during a phone's
+// call on p, whose outcome was to be want or wantErr, and has card c poll
+// p for what afterCrash allows; p is in doubt until then.
+func (w *world) pollAfterCrash(why string, p *purchase, c *card, want string, wantErr error) (*payflow.PaymentView, error) {
+	w.doubt = p
+	defer func() { w.doubt = nil }()
+	if err := w.restart(why); err != nil {
+		return nil, err
+	}
+	return w.poll(p, c, w.afterCrash(p, want, wantErr)...)
 }
 
 // idx is p's index, for the log.
@@ -465,10 +480,7 @@ func (w *world) approve(p *purchase) error {
 	got, again, crashed := deliver(w, call)
 	if crashed {
 		w.logf("approve %d crashed; predicted %s %s", w.idx(p), want, kind(wantErr))
-		if err := w.restart("a crash while approving"); err != nil {
-			return err
-		}
-		pv, err := w.poll(p, s, w.afterCrash(p, want, wantErr)...)
+		pv, err := w.pollAfterCrash("a crash while approving", p, s, want, wantErr)
 		if err != nil {
 			return err
 		}
@@ -582,10 +594,7 @@ func (w *world) stateCall(what string, p *purchase, c *card, want string, wantEr
 	before := w.effective(p)
 	got, again, crashed := deliver(w, call)
 	if crashed {
-		if err := w.restart("a crash during " + what); err != nil {
-			return nil, err
-		}
-		return w.poll(p, c, w.afterCrash(p, want, wantErr)...)
+		return w.pollAfterCrash("a crash during "+what, p, c, want, wantErr)
 	}
 	if err := w.expect(what, got.err, wantErr); err != nil {
 		return nil, err

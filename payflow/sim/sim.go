@@ -173,6 +173,11 @@ type world struct {
 	funded    uint64 // money paid in, in total
 	issued    uint64 // tickets issued, in total
 	nextID    uint64
+
+	// doubt is the request whose call the platform died during, from the
+	// restart until the phone polls it: what its call left on the disk is
+	// unknown, so the restart's expiry leaves it to the poll.
+	doubt *purchase
 }
 
 // Run plays one seed and returns what it did. A broken invariant or an
