@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// cache keeps verified chains, and chains refused as revoked or expired,
-// by chainKey, least recently used first out, both within one bound, max;
-// the refusals are at most maxRefused (a quarter of max, rounded down:
-// none in a cache of fewer than 4), the least recently used refusal
-// making way for a new one, so that refusals never evict verified chains
-// from more than a quarter of the room. An entry is served only within its validity and only
+// cache keeps verified chains, and chains refused as revoked or expired, by
+// chainKey, least recently used first out, both within one bound, max; the
+// refusals are at most maxRefused (a quarter of max, rounded down: none in
+// a cache of fewer than 4), the least recently used refusal making way for
+// a new one, so that refusals never evict verified chains from more than a
+// quarter of the room. An entry is served only within its validity and only
 // while the CRLs held are those it was checked with. That of a verified
 // chain starts no earlier than the latest NotBefore of its chain and of the
 // certificates presented and ThisUpdate of the CRLs it relied on (less the
