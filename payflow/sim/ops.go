@@ -349,6 +349,11 @@ func (w *world) recreate(p *purchase, r *record.PaymentRequest, sess *payflow.Se
 		v, err = call()
 	}
 	if errors.Is(err, payflow.ErrExpired) && !w.now.Before(sess.ExpiresAt) {
+		// Legitimate only for a request that was not stored: a stored one
+		// sent again is answered from the store.
+		if _, err := w.plat.Store().Payment(w.ctx, p.id); !errors.Is(err, payflow.ErrNotFound) {
+			return nil, w.failf("request %v refused as expired, but stored (%v)", p.id, err)
+		}
 		w.count("session-expired")
 		w.logf("request of %s to %s: session expired", p.shopper.name, p.m.id)
 		return nil, nil
