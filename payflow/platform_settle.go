@@ -168,8 +168,11 @@ func (p *Platform) posts(r *PaymentRecord, legs []leg) ([]ledger.Transfer, [][]b
 	return ts, ids
 }
 
-// errCaptureRefused marks a capture refused for a closed account, which
-// drive records by putting the request back to held.
+// errCaptureRefused marks a capture refused, nothing posted: for a closed
+// account of the legs, or because the ledger refused a post of these holds
+// before (id_already_failed: an account was closed then, or the ledger had
+// lost the hold; see post). drive records it by putting the request back
+// to held.
 var errCaptureRefused = errors.New("capture refused")
 
 // post captures the holds of r: the money leg for CaptureAmount, the asset
