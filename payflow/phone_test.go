@@ -1111,8 +1111,9 @@ type hookAPI struct {
 	payflow.API
 	mu                       sync.Mutex
 	paymentID                payflow.ID
-	paymentErr               error        // the answer to the next Payment of paymentID, if set
-	createErr                func() error // the answer to a CreateRequest, not sent, if it returns one
+	paymentErr               error                      // the answer to the next Payment of paymentID, if set
+	createErr                func() error               // the answer to a CreateRequest, not sent, if it returns one
+	view                     func(*payflow.PaymentView) // alters the view answering the next CreateRequest made
 	payment, create, session func()
 }
 
@@ -1152,6 +1153,17 @@ func (a *hookAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest)
 	}
 	v, err := a.API.CreateRequest(ctx, req)
 	a.run(&a.create)
+	if err == nil {
+		a.mu.Lock()
+		alter := a.view
+		a.view = nil
+		a.mu.Unlock()
+		if alter != nil {
+			altered := *v
+			alter(&altered)
+			v = &altered
+		}
+	}
 	return v, err
 }
 

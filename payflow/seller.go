@@ -167,7 +167,10 @@ type Charge struct {
 // and then fails with ErrConflict, and the next Request goes on after
 // them. Since the shopper would be shown such a request first, one that
 // the platform shows pending is cancelled as Request moves past it (one
-// held is kept in Held). Calls of Request run one at a time.
+// held is kept in Held). A request that the platform answers with the view
+// of another request is ErrMismatch, and the next Request goes on at its
+// index, after those found taken before it, so as to withdraw a request
+// recorded there. Calls of Request run one at a time.
 //
 // While the seller keeps MaxHeld held requests that have not ended
 // (Held), Request fails with ErrLimit before the card signs, so that no
@@ -283,6 +286,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		h := record.Hash(msg)
 		if v.ID != id || !bytes.Equal(v.RequestHash, h[:]) || v.Amount != r.Amount || v.Currency != r.Currency {
+			s.skipTo(sess, n) // n again: a request it holds may need withdrawing
 			return nil, fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 		}
 		s.mu.Lock()

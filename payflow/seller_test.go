@@ -390,7 +390,7 @@ func TestSellerRequestPastTakenIndexesSelectingAnother(t *testing.T) {
 // payment requests. It returns the world, the session, how many payment
 // requests the platform answered and Request's error.
 func requestSelectingAnotherAfter(t *testing.T, n int) (a *phoneWorld, ca *payflow.Confirmation, created int, err error) {
-	a, ca, api := restartedInTakenSession(t)
+	a, ca, api := restartedInTakenSession(t, 20)
 	b := a.withShopper(t, "Bob", payflow.ID{0xf2})
 	a.pair(t)
 	var hook func()
@@ -408,12 +408,12 @@ func requestSelectingAnotherAfter(t *testing.T, n int) (a *phoneWorld, ca *payfl
 
 // restartedInTakenSession returns a world whose seller phone, started
 // again and talking to the platform through the hookAPI returned, is
-// paired in session ca, whose first 20 request indexes its earlier run
+// paired in session ca, whose first taken request indexes its earlier run
 // used.
-func restartedInTakenSession(t *testing.T) (a *phoneWorld, ca *payflow.Confirmation, api *hookAPI) {
+func restartedInTakenSession(t *testing.T, taken int) (a *phoneWorld, ca *payflow.Confirmation, api *hookAPI) {
 	a = newMemoryPhoneWorld(t, false)
 	ca = a.pair(t)
-	a.askAndCancel(t, 20)
+	a.askAndCancel(t, taken)
 	api = &hookAPI{API: a.f.Platform}
 	a.useSeller(t, api)
 	require.Equal(t, ca.SessionID, a.pair(t).SessionID, "the same session again")
@@ -428,7 +428,7 @@ func restartedInTakenSession(t *testing.T) (a *phoneWorld, ca *payflow.Confirmat
 // card signing 17 payment requests (16 would have been the limit from 0),
 // and the shopper pays it.
 func TestSellerRequestWithdrawFailingPastTakenIndexes(t *testing.T) {
-	a, ca, api := restartedInTakenSession(t)
+	a, ca, api := restartedInTakenSession(t, 20)
 	api.mu.Lock()
 	api.paymentID, api.paymentErr = payflow.SessionRequestID(ca.SessionID, 4), payflow.ErrUnavailable
 	api.mu.Unlock()
@@ -445,7 +445,7 @@ func TestSellerRequestWithdrawFailingPastTakenIndexes(t *testing.T) {
 // at the fifth and takes index 20, the card signing 17 payment requests
 // (16 would have been the limit from 0), and the shopper pays it.
 func TestSellerRequestUnansweredPastTakenIndexes(t *testing.T) {
-	a, ca, api := restartedInTakenSession(t)
+	a, ca, api := restartedInTakenSession(t, 20)
 	calls := 0
 	api.createErr = func() error {
 		if calls++; calls == 5 {
@@ -457,6 +457,28 @@ func TestSellerRequestUnansweredPastTakenIndexes(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	require.Equal(t, 5, calls)
 	a.requireBackAt(t, ca, basket, 20, 17, 690)
+}
+
+// TestSellerRequestAnsweredWithAnotherPastTakenIndexes: a seller phone
+// started again in a session whose first 5 request indexes its earlier
+// run used, whose Request moves past them and is answered at index 5 with
+// the view of another request, fails with ErrMismatch and keeps the 5 as
+// taken: the next Request asks at index 5 again, finds the request made
+// there and withdraws it, as the shopper would be shown it first, and
+// takes index 6, the card signing 2 payment requests (7 from index 0), and
+// the shopper pays it.
+func TestSellerRequestAnsweredWithAnotherPastTakenIndexes(t *testing.T) {
+	ctx := context.Background()
+	a, ca, api := restartedInTakenSession(t, 5)
+	api.mu.Lock()
+	api.view = func(v *payflow.PaymentView) { v.Amount++ }
+	api.mu.Unlock()
+	_, err := a.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	a.requireBackAt(t, ca, basket, 6, 2, 690)
+	r, err := a.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(ca.SessionID, 5))
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, r.State, "the request answered with another's view is withdrawn")
 }
 
 // TestSellerRequestSelectingAnotherBetweenTakenIndexes: a seller phone
