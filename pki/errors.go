@@ -87,13 +87,13 @@ func (e *Error) Error() string {
 	return s
 }
 
-// Unwrap returns the sentinel and the cause.
-func (e *Error) Unwrap() []error {
-	if e.Cause == nil {
-		return []error{e.Err}
-	}
-	return []error{e.Err, e.Cause}
-}
+// Is reports whether target is the sentinel Err. With Unwrap it has
+// errors.Is and errors.As find the sentinel and the cause's chain, without
+// allocating.
+func (e *Error) Is(target error) bool { return errors.Is(e.Err, target) }
+
+// Unwrap returns the cause, or nil.
+func (e *Error) Unwrap() error { return e.Cause }
 
 func newError(sentinel error, cert int, reason string, cause error) *Error {
 	return &Error{Err: sentinel, Cert: cert, Reason: reason, Cause: cause}
