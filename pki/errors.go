@@ -87,9 +87,9 @@ func (e *Error) Error() string {
 	return s
 }
 
-// Is reports whether target is the sentinel Err. With Unwrap it has
-// errors.Is and errors.As find the sentinel and the cause's chain, without
-// allocating.
+// Is reports whether target is the sentinel Err. With Unwrap, errors.Is
+// finds the sentinel and the cause's chain, and errors.As the cause's
+// chain, without allocating.
 func (e *Error) Is(target error) bool { return errors.Is(e.Err, target) }
 
 // Unwrap returns the cause, or nil.
