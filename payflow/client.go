@@ -76,9 +76,13 @@ type ClientOptions struct {
 // x509.UnknownAuthorityError, x509.HostnameError,
 // x509.CertificateInvalidError), a reply that is not TLS to an https base
 // URL (http.ErrSchemeMismatch from an HTTP server, tls.RecordHeaderError
-// from another protocol), and a redirect refused by the CheckRedirect of
+// from another protocol), a redirect refused by the CheckRedirect of
 // ClientOptions.HTTPClient, whose error it wraps, or by the default
-// policy of net/http after 10 redirects (the platform never redirects).
+// policy of net/http after 10 redirects, and a redirect net/http cannot
+// follow (*url.Error: a Location header that does not parse, or a URL
+// whose scheme is not http or https or that has no host); the platform
+// never redirects, and a redirect whose own hop fails on the network is
+// retried as any network error is.
 // Such an error matches ErrInternal, as a reply too large or that does
 // not decode does: the fault lies with the server at the base URL or with
 // how the transport is set up to reach it, which no retry mends (so not
@@ -384,6 +388,28 @@ func clientNeverSucceeds(err error) bool {
 		errors.As(err, &invalid) || errors.As(err, &header) || errors.Is(err, http.ErrSchemeMismatch)
 }
 
+// clientUnsendableRedirect reports whether err, an error of
+// http.Client.Do without a response, is net/http giving up on a redirect
+// before its hop is sent: a Location header that does not parse, or one
+// naming a URL that no transport of net/http sends (a scheme other than
+// http or https, or no host). The *url.Error of a hop that was sent names
+// that hop's URL, which is http or https with a host, as the base URL is
+// (NewClient checks it), so a redirect whose hop fails on the network is
+// not among them. net/http gives a Location that does not parse no error
+// type of its own: its message is matched, and were it to change, such a
+// redirect would be retried and reported unavailable.
+func clientUnsendableRedirect(err error) bool {
+	var ue *url.Error
+	if !errors.As(err, &ue) || ue.Err == nil {
+		return false
+	}
+	if strings.HasPrefix(ue.Err.Error(), "failed to parse Location header ") {
+		return true
+	}
+	u, perr := url.Parse(ue.URL)
+	return perr == nil && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "")
+}
+
 // pause sleeps before retry number attempt: exponential from MinBackoff
 // with jitter, at least retryAfter, at most MaxBackoff.
 func (c *Client) pause(ctx context.Context, attempt int, retryAfter time.Duration) error {
@@ -434,7 +460,7 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 	if err != nil {
 		// Do returns a response with its error only when CheckRedirect
 		// refused a redirect (the response's body is closed).
-		if resp != nil || clientNeverSucceeds(err) {
+		if resp != nil || clientNeverSucceeds(err) || clientUnsendableRedirect(err) {
 			return nil, 0, fmt.Errorf("%w: %w", ErrInternal, err)
 		}
 		return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -252,8 +253,10 @@ func countConns(t *testing.T, srv *httptest.Server, tls bool) func() int32 {
 
 // TestClientDoesNotRetryWhatCannotSucceed: a certificate the client does
 // not trust or that names another host, a plain HTTP server spoken to
-// over TLS, and a redirect the http.Client's CheckRedirect refuses fail
-// the same way every time: the call is sent once and fails with an error
+// over TLS, a redirect the http.Client's CheckRedirect refuses, and a
+// redirect to a Location that does not parse, of another scheme than http
+// or https, or without a host fail the same way every time: the call is
+// sent once and fails with an error
 // matching ErrInternal, not ErrUnavailable, that keeps its cause.
 func TestClientDoesNotRetryWhatCannotSucceed(t *testing.T) {
 	ctx := context.Background()
@@ -366,6 +369,53 @@ func TestClientDoesNotRetryWhatCannotSucceed(t *testing.T) {
 		assertFinal(t, err)
 		assert.Equal(t, 10, requests(), "one attempt: the default policy stops after 10 redirects")
 	})
+	for _, loc := range []string{"http://[::1", "ftp://platform.example/v1/info", "http:///v1/info"} {
+		t.Run("redirect to "+loc, func(t *testing.T) {
+			srv := newRedirectingServer(t, loc)
+			_, err := mustClient(t, srv.URL, opts).CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("r")})
+			assertFinal(t, err)
+			_, ok := errors.AsType[*url.Error](err)
+			assert.True(t, ok, "%v", err)
+			assert.Equal(t, int32(1), srv.requests.Load())
+		})
+	}
+}
+
+// redirectingServer answers every request with a 307 to one Location and
+// counts the requests.
+type redirectingServer struct {
+	*httptest.Server
+	requests atomic.Int32
+}
+
+func newRedirectingServer(t *testing.T, location string) *redirectingServer {
+	t.Helper()
+	rs := new(redirectingServer)
+	rs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rs.requests.Add(1)
+		w.Header().Set("Location", location)
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(rs.Close)
+	return rs
+}
+
+// TestClientRetriesRedirectToUnreachableHost: a redirect whose own hop
+// fails on the network (a port nothing listens on) may succeed on retry:
+// the call is sent MaxAttempts times and fails with ErrUnavailable.
+func TestClientRetriesRedirectToUnreachableHost(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closed := "http://" + ln.Addr().String() + "/v1/info"
+	require.NoError(t, ln.Close())
+	srv := newRedirectingServer(t, closed)
+	opts := payflow.ClientOptions{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
+	_, err = mustClient(t, srv.URL, opts).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
+	assert.ErrorIs(t, err, payflow.ErrUnavailable)
+	assert.NotErrorIs(t, err, payflow.ErrInternal)
+	var ne net.Error
+	assert.ErrorAs(t, err, &ne)
+	assert.Equal(t, int32(4), srv.requests.Load())
 }
 
 // TestClientBaseURLWithPath: the paths of the calls follow a base URL's
