@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -394,14 +395,18 @@ func clientNeverSucceeds(err error) bool {
 // naming a URL that no transport of net/http sends (a scheme other than
 // http or https, or no host). The *url.Error of a hop that was sent names
 // that hop's URL, which is http or https with a host, as the base URL is
-// (NewClient checks it), so a redirect whose hop fails on the network is
-// not among them. net/http gives a Location that does not parse no error
+// (NewClient checks it), and a cause that is a net.Error, so a redirect
+// whose hop fails on the network is not among them (also with a
+// transport that sends other schemes). net/http gives a Location that does not parse no error
 // type of its own: its message is matched, and were it to change, such a
 // redirect would be retried and reported unavailable.
 func clientUnsendableRedirect(err error) bool {
-	var ue *url.Error
-	if !errors.As(err, &ue) || ue.Err == nil {
-		return false
+	var (
+		ue *url.Error
+		ne net.Error
+	)
+	if !errors.As(err, &ue) || ue.Err == nil || errors.As(ue.Err, &ne) {
+		return false // a hop that failed on the network, whatever its URL
 	}
 	if strings.HasPrefix(ue.Err.Error(), "failed to parse Location header ") {
 		return true
