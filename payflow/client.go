@@ -395,9 +395,9 @@ func clientNeverSucceeds(err error) bool {
 // naming a URL that no transport of net/http sends (a scheme other than
 // http or https, or no host). The *url.Error of a hop that was sent names
 // that hop's URL, which is http or https with a host, as the base URL is
-// (NewClient checks it), and a cause that is a net.Error, so a redirect
-// whose hop fails on the network is not among them (also with a
-// transport that sends other schemes). net/http gives a Location that does not parse no error
+// (NewClient checks it), so a redirect whose hop fails on the network is
+// not among them; nor is one whose cause is a net.Error, whatever its
+// URL (a transport may send other schemes). net/http gives a Location that does not parse no error
 // type of its own: its message is matched, and were it to change, such a
 // redirect would be retried and reported unavailable.
 func clientUnsendableRedirect(err error) bool {

@@ -408,15 +408,40 @@ func TestClientRetriesRedirectToUnreachableHost(t *testing.T) {
 	require.NoError(t, err)
 	closed := "http://" + ln.Addr().String() + "/v1/info"
 	require.NoError(t, ln.Close())
-	srv := newRedirectingServer(t, closed)
-	opts := payflow.ClientOptions{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
-	_, err = mustClient(t, srv.URL, opts).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
+	requireRedirectRetried(t, closed, nil)
+}
+
+// TestClientRetriesRedirectOfOtherSchemeFailingOnNetwork: a redirect to a
+// scheme that the caller's transport sends (RegisterProtocol), whose hop
+// fails on the network, is retried as any network error is, although its
+// scheme is not http or https.
+func TestClientRetriesRedirectOfOtherSchemeFailingOnNetwork(t *testing.T) {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.RegisterProtocol("ftp", roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	}))
+	requireRedirectRetried(t, "ftp://platform.example/v1/info", &http.Client{Transport: tr})
+}
+
+// requireRedirectRetried checks that a call to a server that redirects to
+// target is sent MaxAttempts times and fails with ErrUnavailable, the
+// network error kept.
+func requireRedirectRetried(t *testing.T, target string, hc *http.Client) {
+	t.Helper()
+	srv := newRedirectingServer(t, target)
+	opts := payflow.ClientOptions{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, HTTPClient: hc}
+	_, err := mustClient(t, srv.URL, opts).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
 	assert.ErrorIs(t, err, payflow.ErrUnavailable)
 	assert.NotErrorIs(t, err, payflow.ErrInternal)
 	var ne net.Error
 	assert.ErrorAs(t, err, &ne)
 	assert.Equal(t, int32(4), srv.requests.Load())
 }
+
+// roundTripFunc is an http.RoundTripper of a function.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 // TestClientBaseURLWithPath: the paths of the calls follow a base URL's
 // path, with a trailing slash or without.
