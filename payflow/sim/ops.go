@@ -257,9 +257,7 @@ func (w *world) purchase() error {
 	if err != nil {
 		return err
 	}
-	call := func() (*payflow.PaymentView, error) {
-		return w.api.CreateRequest(w.ctx, &payflow.CreateRequest{Request: p.msg})
-	}
+	call := w.createCall(p)
 	got, again, crashed := deliver(w, call)
 	if crashed {
 		v, err := w.recreate(p, r, sess)
@@ -325,6 +323,14 @@ func (w *world) newRequest(s *card, m *merchant, sess *payflow.SessionView) (*pu
 	return p, r, nil
 }
 
+// createCall returns the seller's phone's call that sends p's request,
+// as p.msg holds it when called.
+func (w *world) createCall(p *purchase) func() (*payflow.PaymentView, error) {
+	return func() (*payflow.PaymentView, error) {
+		return w.api.CreateRequest(w.ctx, &payflow.CreateRequest{Request: p.msg})
+	}
+}
+
 // recreate restarts the platform after it died while creating p, signed
 // from r in session sess, and has the seller's phone send the same bytes
 // again; if the platform died after counting the card's signature but
@@ -337,9 +343,7 @@ func (w *world) recreate(p *purchase, r *record.PaymentRequest, sess *payflow.Se
 	if err := w.restart("a crash while creating a request"); err != nil {
 		return nil, err
 	}
-	call := func() (*payflow.PaymentView, error) {
-		return w.api.CreateRequest(w.ctx, &payflow.CreateRequest{Request: p.msg})
-	}
+	call := w.createCall(p)
 	v, err := call()
 	if errors.Is(err, payflow.ErrClone) {
 		if p.msg, err = p.m.seller.v.Card.SignPaymentRequest(r); err != nil {
