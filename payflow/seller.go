@@ -242,40 +242,38 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 	if !current {
 		return nil, errReselected
 	}
+	// However Request ends, the next one of sess goes on at n at least:
+	// after the indexes found taken before n, and at n again while a
+	// request there may need withdrawing.
+	defer func() { s.skipTo(sess, n) }()
 	for skips := 0; ; skips++ {
 		if err := s.roomForHold(ctx); err != nil {
-			s.skipTo(sess, n) // the indexes found taken before n
 			return nil, err
 		}
 		s.mu.Lock()
 		current = s.selected(sess)
 		s.mu.Unlock()
 		if !current { // selected while roomForHold or withdrawTaken asked
-			s.skipTo(sess, n)
 			return nil, errReselected
 		}
 		id := SessionRequestID(sess.ID, n)
 		r.RequestID = id[:]
 		msg, err := s.card.SignPaymentRequest(r)
 		if err != nil {
-			s.skipTo(sess, n)
 			return nil, err
 		}
 		v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
 		if errors.Is(err, ErrConflict) { // an earlier session with this ID used the index
 			if err := s.withdrawTaken(ctx, sess, id); err != nil {
-				s.skipTo(sess, n) // n again: its request may still need withdrawing
 				return nil, err
 			}
+			n++
 			if skips < maxRequestIndexSkips {
-				n++
 				continue
 			}
-			s.skipTo(sess, n+1)
 			return nil, err
 		}
 		if err != nil {
-			s.skipTo(sess, n)    // the indexes found taken before n
 			if unanswered(err) { // it may be recorded
 				s.keepUnsent(msg)
 			}
@@ -286,7 +284,6 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		h := record.Hash(msg)
 		if v.ID != id || !bytes.Equal(v.RequestHash, h[:]) || v.Amount != r.Amount || v.Currency != r.Currency {
-			s.skipTo(sess, n) // n again: a request it holds may need withdrawing
 			return nil, fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 		}
 		s.mu.Lock()
