@@ -813,7 +813,8 @@ func (p *phone) currentPayment() (*PaymentView, error) {
 
 // finish takes the request id off the screen and, when it is the
 // session's request at the next index, moves on to the next request of the
-// session.
+// session: a shopper's, for a seller's Request has moved past the index of
+// the request it shows already (moveOnLocked).
 func (p *phone) finish(id ID) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
