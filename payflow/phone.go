@@ -507,11 +507,7 @@ func (p *phone) pruneNamesLocked(now time.Time) {
 		return
 	}
 	p.namesPruned = now
-	for eid, n := range p.names {
-		if !now.Before(n.until().Add(PeerNameTTL)) {
-			delete(p.names, eid)
-		}
-	}
+	maps.DeleteFunc(p.names, func(_ adv.EID, n peerName) bool { return !now.Before(n.until().Add(PeerNameTTL)) })
 	if len(p.names) >= maxNames {
 		maps.DeleteFunc(p.names, func(_ adv.EID, n peerName) bool { return !n.forgotten })
 	}
