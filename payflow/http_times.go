@@ -146,8 +146,8 @@ var (
 //   - for a slice or an array, one of the check type of its elements,
 //     but for a slice of byte strings or of times, and for one of
 //     elements without a time or bytes that are structs, maps, slices or
-//     arrays (wireCheckValueList), a wireList of the check of its
-//     elements;
+//     arrays (wireCheckValue), a wireList of the check of its elements
+//     (wireListOf);
 //     for a map, one of the check types of its keys and of its values
 //     (for values without a time or bytes, wireCheckValue of their type,
 //     else wireSkip, as for keys without). Keys that the
@@ -193,21 +193,17 @@ func wireCheckType(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type
 	case reflect.Struct:
 		w, err = wireCheckStruct(t, depth, memo)
 	case reflect.Slice:
-		switch e, err = wireCheckType(t.Elem(), depth+1, memo); e {
-		case nil:
-			w = wireCheckValueList(t.Elem())
-		case reflect.TypeFor[wireBytes]():
-			w = reflect.TypeFor[wireList[wireBytes]]()
-		case reflect.TypeFor[wireTime]():
-			w = reflect.TypeFor[wireList[wireTime]]()
-		default:
+		if e, err = wireCheckType(t.Elem(), depth+1, memo); e == nil {
+			e = wireCheckValue(t.Elem())
+		}
+		if w = wireListOf(e); w == nil && e != nil {
 			w = reflect.SliceOf(e)
 		}
 	case reflect.Array:
 		if e, err = wireCheckType(t.Elem(), depth+1, memo); e != nil {
 			w = reflect.ArrayOf(t.Len(), e)
 		} else {
-			w = wireCheckValueList(t.Elem())
+			w = wireListOf(wireCheckValue(t.Elem()))
 		}
 	case reflect.Map:
 		w, err = wireCheckMap(t, depth, memo)
@@ -315,11 +311,15 @@ func wireCheckValue(t reflect.Type) reflect.Type {
 	return nil
 }
 
-// wireCheckValueList returns the check type of a slice or an array of
-// elements of type t, which hold no time and no bytes: a wireList of
-// what wireCheckValue checks them with, if anything, else nil.
-func wireCheckValueList(t reflect.Type) reflect.Type {
-	switch wireCheckValue(t) {
+// wireListOf returns the wireList of elements that e checks, when e is
+// a wireElement (wireBytes, wireTime, wireMapValue or wireArrayValue);
+// else nil.
+func wireListOf(e reflect.Type) reflect.Type {
+	switch e {
+	case reflect.TypeFor[wireBytes]():
+		return reflect.TypeFor[wireList[wireBytes]]()
+	case reflect.TypeFor[wireTime]():
+		return reflect.TypeFor[wireList[wireTime]]()
 	case reflect.TypeFor[wireMapValue]():
 		return reflect.TypeFor[wireList[wireMapValue]]()
 	case reflect.TypeFor[wireArrayValue]():
