@@ -368,16 +368,19 @@ func clientRetryable(err error) bool {
 	return e.Status >= 500 || e.Status == http.StatusRequestTimeout || e.Code == "idempotency_in_flight"
 }
 
-// clientNeverSucceeds reports whether err, an error of http.Client.Do,
-// fails every attempt alike: a server certificate that does not verify
+// clientNeverSucceeds reports whether err, an error of http.Client.Do
+// with its response resp, fails every attempt alike: a redirect that
+// CheckRedirect refused (Do returns a response with its error only then,
+// the response's body closed), a server certificate that does not verify
 // (crypto/tls wraps the x509 error in a *tls.CertificateVerificationError;
 // a VerifyConnection or VerifyPeerCertificate of the HTTPClient may
-// return it bare), or a reply that is not TLS to an https URL (an HTTP
+// return it bare), a reply that is not TLS to an https URL (an HTTP
 // server's, which net/http reports as http.ErrSchemeMismatch, or another
-// protocol's). A dropped, reset or refused connection (io.EOF, ECONNRESET,
-// ECONNREFUSED) and a timeout may succeed on retry and are not among
-// them, whatever their type.
-func clientNeverSucceeds(err error) bool {
+// protocol's), or a redirect net/http cannot follow
+// (clientUnsendableRedirect). A dropped, reset or refused connection
+// (io.EOF, ECONNRESET, ECONNREFUSED) and a timeout may succeed on retry
+// and are not among them, whatever their type.
+func clientNeverSucceeds(resp *http.Response, err error) bool {
 	var (
 		verification *tls.CertificateVerificationError
 		authority    x509.UnknownAuthorityError
@@ -385,8 +388,9 @@ func clientNeverSucceeds(err error) bool {
 		invalid      x509.CertificateInvalidError
 		header       tls.RecordHeaderError
 	)
-	return errors.As(err, &verification) || errors.As(err, &authority) || errors.As(err, &hostname) ||
-		errors.As(err, &invalid) || errors.As(err, &header) || errors.Is(err, http.ErrSchemeMismatch)
+	return resp != nil || errors.As(err, &verification) || errors.As(err, &authority) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &header) || errors.Is(err, http.ErrSchemeMismatch) ||
+		clientUnsendableRedirect(err)
 }
 
 // clientUnsendableRedirect reports whether err, an error of
@@ -463,9 +467,7 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 	req.Header.Set(RequestIDHeader, rid)
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		// Do returns a response with its error only when CheckRedirect
-		// refused a redirect (the response's body is closed).
-		if resp != nil || clientNeverSucceeds(err) || clientUnsendableRedirect(err) {
+		if clientNeverSucceeds(resp, err) {
 			return nil, 0, fmt.Errorf("%w: %w", ErrInternal, err)
 		}
 		return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
