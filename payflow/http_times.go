@@ -489,14 +489,10 @@ func (wireBytes) UnmarshalCBOR(data []byte) error { return wireByteString(data, 
 // else nil. Null (0xf6), which the decoders take for no bytes, is not
 // refused.
 func wireByteString(data []byte, goType string) error {
-	switch {
-	case len(data) == 0:
-	case data[0]>>5 == 4:
+	if len(data) > 0 && data[0]>>5 == 4 {
 		return &cbor.UnmarshalTypeError{CBORType: "array", GoType: goType}
-	case data[0] == 0xf7:
-		return &cbor.UnmarshalTypeError{CBORType: "undefined", GoType: goType}
 	}
-	return nil
+	return wireDefined(data, goType)
 }
 
 // wireElement checks an element of a list (wireList): wireBytes,
