@@ -401,9 +401,10 @@ func clientNeverSucceeds(resp *http.Response, err error) bool {
 // that hop's URL, which is http or https with a host, as the base URL is
 // (NewClient checks it), so a redirect whose hop fails on the network is
 // not among them; nor is one whose cause is a net.Error, whatever its
-// URL (a transport may send other schemes). net/http gives a Location that does not parse no error
-// type of its own: its message is matched, and were it to change, such a
-// redirect would be retried and reported unavailable.
+// URL (a transport may send other schemes). net/http gives a Location
+// that does not parse no error type of its own: its message is matched,
+// and were it to change, such a redirect would be retried and reported
+// unavailable.
 func clientUnsendableRedirect(err error) bool {
 	var (
 		ue *url.Error
