@@ -388,6 +388,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent names another payee", ErrMismatch))
 	}
 	ch := record.Hash(req.Consent)
+	var legs []leg // the legs whose payer's wallets this call created
 	// The consent is accepted in the transaction that moves the request to
 	// approving; a lost compare-and-set undoes both and reads again.
 	// A store error while reading it back leaves the consent unspent, so
@@ -400,6 +401,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			// This very consent was accepted and its settlement did not
 			// finish (the reply failed or was lost): the retry finishes
 			// it, as RecoverSweep would, and gets the first call's reply.
+			legs = nil
 			break
 		}
 		if r.State != StatePending {
@@ -418,9 +420,10 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		// accepted: one whose ID the ledger holds with other fields
 		// refuses it while the request is pending, rather than leave
 		// it approving with a hold that can never be sent.
-		if legs, err := p.legs(ctx, r); err != nil {
+		if legs, err = p.legs(ctx, r); err != nil {
 			return nil, p.refuse(ctx, a, err)
-		} else if err := p.createPayerWallets(ctx, r, legs); err != nil {
+		}
+		if err := p.createPayerWallets(ctx, r, legs); err != nil {
 			return nil, p.refuse(ctx, a, err)
 		}
 		now := p.now()
@@ -448,7 +451,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			return nil, err
 		}
 	}
-	if err := p.drive(ctx, r); err != nil {
+	if err := p.driveLegs(ctx, r, legs); err != nil {
 		return nil, err
 	}
 	return p.view(ctx, r, nil)

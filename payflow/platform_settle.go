@@ -54,7 +54,8 @@ var errWalletTaken = errors.New("the payer's wallet in an asset of a leg, which 
 // whose ID it holds with other fields (flags, user data, ledger, code) is
 // ErrConflict with errWalletTaken. Approve creates them before it accepts
 // the consent, so that such a wallet refuses the consent while the
-// request is pending; hold creates them again for a settlement under way.
+// request is pending; hold creates them for a settlement driven again
+// (a retried consent, RecoverSweep).
 func (p *Platform) createPayerWallets(ctx context.Context, r *PaymentRecord, legs []leg) error {
 	var accounts []ledger.Account
 	for _, l := range legs {
@@ -79,11 +80,14 @@ func (p *Platform) createPayerWallets(ctx context.Context, r *PaymentRecord, leg
 // legs or none. With capture set it posts them in the same linked chain
 // (auto capture: one ledger batch) and returns the IDs of the posts. The
 // payer's wallets in the assets of the legs are created first
-// (createPayerWallets), and a wallet whose ID the ledger holds with other
-// fields stops the hold before any transfer is sent.
-func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, capture bool) ([][]byte, error) {
-	if err := p.createPayerWallets(ctx, r, legs); err != nil {
-		return nil, err
+// (createPayerWallets) unless made is set (Approve made them just
+// before), and a wallet whose ID the ledger holds with other fields stops
+// the hold before any transfer is sent.
+func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, capture, made bool) ([][]byte, error) {
+	if !made {
+		if err := p.createPayerWallets(ctx, r, legs); err != nil {
+			return nil, err
+		}
 	}
 	ts := make([]ledger.Transfer, len(legs), 2*len(legs))
 	for i, l := range legs {
@@ -255,6 +259,14 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error
 // hold: a consent that an earlier version accepted without creating that
 // wallet first, see createPayerWallets).
 func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
+	return p.driveLegs(ctx, r, nil)
+}
+
+// driveLegs is drive given made, the legs of r whose payer's wallets
+// Approve created before it accepted r's consent (createPayerWallets), or
+// nil: drive then finds the legs and hold creates the wallets.
+func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) error {
+	legs := made
 	var result error
 	for {
 		switch {
@@ -265,9 +277,11 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 		case r.State == StateHeld || final(r.State):
 			return nil
 		}
-		legs, err := p.legs(ctx, r)
-		if err != nil {
-			return err
+		var err error
+		if legs == nil {
+			if legs, err = p.legs(ctx, r); err != nil {
+				return err
+			}
 		}
 		from := r.State
 		now := p.now()
@@ -276,7 +290,7 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 			if !r.ManualCapture {
 				r.CaptureAmount = r.Amount
 			}
-			ids, err := p.hold(ctx, r, legs, !r.ManualCapture)
+			ids, err := p.hold(ctx, r, legs, !r.ManualCapture, made != nil)
 			switch {
 			case ledgerRefused(err), errors.Is(err, errWalletTaken):
 				// Nothing moved. A taken wallet stops every hold of r
