@@ -39,7 +39,9 @@ func toWrite(p *payflow.PaymentRecord, from string) *payflow.PaymentRecord {
 // its Version incremented, its DeferredTo cleared when the state changed.
 func markWritten(p *payflow.PaymentRecord, from string) {
 	p.Version++
-	p.DeferredTo = toWrite(p, from).DeferredTo
+	if p.State != from {
+		p.DeferredTo = time.Time{}
+	}
 }
 
 func nilIfEmpty(b []byte) []byte {
