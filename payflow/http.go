@@ -86,6 +86,10 @@ type handler struct {
 	mux     *http.ServeMux
 	replies ReplyStore
 	log     *slog.Logger
+	// auth checks a bearer token as the endpoints that take one do, before
+	// a stored reply is replayed to it: a *Platform's auth; nil for
+	// another API, whose checks the handler cannot run alone.
+	auth func(ctx context.Context, token string) (*CardRecord, error)
 }
 
 // httpCall is one request as a route sees it.
@@ -146,9 +150,15 @@ func checkOptions(opts ...option) error {
 // bodies, bearer tokens, error bodies of type Error with the status of
 // their code, idempotent POSTs with stored replies, body size limits, a
 // request ID on every reply, one log record per request and panics turned
-// into 500 replies that reveal nothing. A request whose Body is nil, which
-// an http.Server never passes but a caller of ServeHTTP may, is served as
-// one with an empty body. It is safe for concurrent use. It
+// into 500 replies that reveal nothing. When api is a *Platform, the
+// stored reply of a POST that takes a token is replayed only once the
+// token passes the check that the endpoint makes of it (PROTOCOL.md
+// §5.5): a token refused since then, its card revoked or expired or the
+// token expired, gets that refusal, not the reply. In front of another
+// API, which the handler cannot ask about a token alone, the reply is
+// replayed to the token it was stored under. A request whose Body is
+// nil, which an http.Server never passes but a caller of ServeHTTP may,
+// is served as one with an empty body. It is safe for concurrent use. It
 // fails with an error matching ErrInvalid when api is nil or a nil
 // pointer (a nil *Platform, or of any other type), or an option is out of
 // range (see HandlerOptions).
@@ -161,8 +171,11 @@ func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
 	}
 	p, isPlatform := api.(*Platform)
 	h := &handler{api: api, opts: opts, mux: http.NewServeMux(), replies: opts.Replies, log: opts.Logger}
-	if isPlatform && h.replies == nil {
-		h.replies = p.Store()
+	if isPlatform {
+		h.auth = p.auth
+		if h.replies == nil {
+			h.replies = p.Store()
+		}
 	}
 	if h.replies == nil {
 		h.replies = NewReplyMemory()
@@ -367,7 +380,11 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 			return
 		}
 		key := keys[0]
-		h.idempotent(ctx, w, r, scopedIdempotencyKey(r.Method, r.URL.Path, token, key), c.body, run)
+		replayTo := ""
+		if rt&needsToken != 0 {
+			replayTo = token
+		}
+		h.idempotent(ctx, w, r, scopedIdempotencyKey(r.Method, r.URL.Path, token, key), replayTo, c.body, run)
 	})
 }
 
@@ -414,11 +431,18 @@ func (h *handler) detached(ctx context.Context) (context.Context, context.Cancel
 
 // idempotent runs a POST under an Idempotency-Key, with ctx the request's
 // context of detached: the first reply is stored and replayed to retries
-// with the same body. The key's lease, read from the clock after ctx got
-// its deadline, outlasts that deadline by 10 seconds at least (NewHandler
-// raises ReplyLease to CallTimeout plus 10 seconds), so that no other
-// request takes the key over while this one may still store its reply.
-func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http.Request, key string, body []byte, run httpRun) {
+// with the same body. token is the bearer token of a route that takes
+// one, "" for the others: a stored reply is replayed to it only once the
+// token passes the check of the endpoints (auth), whose error is the
+// reply otherwise, so that a token refused since the reply was stored (its
+// card revoked or expired, the token expired) gets nothing of it; a key in
+// flight or used with another body is answered before the token is looked
+// at, as when the request runs. The key's lease, read from the clock after
+// ctx got its deadline, outlasts that deadline by 10 seconds at least
+// (NewHandler raises ReplyLease to CallTimeout plus 10 seconds), so that
+// no other request takes the key over while this one may still store its
+// reply.
+func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http.Request, key, token string, body []byte, run httpRun) {
 	now := h.opts.Now()
 	hash := sha256.Sum256(body)
 	lease := now.Add(h.opts.ReplyLease)
@@ -431,6 +455,12 @@ func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 		h.writeError(w, r, fmt.Errorf("%w: idempotency store: %w", ErrUnavailable, err))
 		return
 	case stored != nil:
+		if token != "" && h.auth != nil {
+			if _, err := h.auth(ctx, token); err != nil {
+				h.writeError(w, r, err)
+				return
+			}
+		}
 		w.Header().Set(ReplayedHeader, "true")
 		h.write(w, httpReply{status: stored.Status, body: stored.Reply})
 		return

@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -1183,6 +1184,108 @@ func TestHTTPNilBodyIsEmpty(t *testing.T) {
 				r := httpRawReply{status: nilBody.Code, header: nilBody.Header(), body: nilBody.Body.Bytes()}
 				assert.Equal(t, tt.code, r.errorCode(t))
 			}
+		})
+	}
+}
+
+// rivalReplies is a ReplyMemory into which, while rival is set, another
+// handler process claims each key with the request's body hash just
+// before the handler asks for it, so that the handler finds the key in
+// flight.
+type rivalReplies struct {
+	*payflow.ReplyMemory
+	rival atomic.Bool
+}
+
+func (m *rivalReplies) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
+	if m.rival.Load() {
+		if rep, err := m.ReplyMemory.BeginIdempotent(ctx, key, bodyHash, now, lease); rep != nil || err != nil {
+			return nil, fmt.Errorf("the rival found key %s taken: %v", key, err)
+		}
+	}
+	return m.ReplyMemory.BeginIdempotent(ctx, key, bodyHash, now, lease)
+}
+
+// TestHTTPReplayChecksTheToken: a stored reply of a POST that takes a
+// token is replayed only to a token that the endpoint takes now. Once
+// the card's certificate is revoked, or the token has expired, the same
+// token, key and body get the error the endpoint gives that token
+// (403 card_not_trusted with the message of the card's login, 401
+// unauthorized with the challenge header), without Idempotent-Replayed,
+// and nothing runs; before, the reply is replayed. A key in flight (409)
+// and a key used with another body (422) are answered before the token
+// is looked at, the same before the refusal and after it. A POST that
+// takes no token is replayed as before, whatever token it carries.
+func TestHTTPReplayChecksTheToken(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		refuse func(s *shop)
+		status int
+		code   string
+	}{
+		{"revoked card", func(s *shop) { s.Revoke(s.seller) }, http.StatusForbidden, "card_not_trusted"},
+		{"expired token", func(s *shop) { s.Clock.Advance(payflow.DefaultTokenTTL) }, http.StatusUnauthorized, "unauthorized"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := newShop(t, true, paytest.Options{})
+			held := s.held(t)
+			replies := &rivalReplies{ReplyMemory: payflow.NewReplyMemory()}
+			srv := httptest.NewServer(mustHandler(t, s.Platform, payflow.HandlerOptions{Replies: replies, Now: s.Clock.Now, Logger: discardLogger()}))
+			defer srv.Close()
+			fx := &httpFixture{srv: srv}
+			capture := "/v1/requests/" + held.ID.String() + "/capture"
+			body := mustCBOR(t, &payflow.CaptureRequest{RequestID: held.ID})
+			other := mustCBOR(t, &payflow.CaptureRequest{RequestID: held.ID, Amount: 1})
+			header := func(key string) map[string]string {
+				return map[string]string{"Authorization": "Bearer " + s.seller.Token, payflow.IdempotencyKeyHeader: key}
+			}
+			// keyed checks the answers that come before the token: the
+			// key used with another body, and a key in flight.
+			keyed := func(t *testing.T, rivalKey string) {
+				t.Helper()
+				r := fx.do(t, http.MethodPost, capture, header("k1"), other)
+				assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+				assert.Equal(t, "idempotency_key_reused", r.errorCode(t))
+				replies.rival.Store(true)
+				r = fx.do(t, http.MethodPost, capture, header(rivalKey), body)
+				replies.rival.Store(false)
+				assert.Equal(t, http.StatusConflict, r.status)
+				assert.Equal(t, "idempotency_in_flight", r.errorCode(t))
+			}
+
+			first := fx.do(t, http.MethodPost, capture, header("k1"), body)
+			require.Equal(t, http.StatusOK, first.status)
+			s.requireState(t, held.ID, payflow.StateCaptured)
+			balances := s.balances(t)
+			again := fx.do(t, http.MethodPost, capture, header("k1"), body)
+			assert.Equal(t, http.StatusOK, again.status, "replayed before the refusal")
+			assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
+			assert.Equal(t, first.body, again.body)
+			keyed(t, "k2")
+			// A POST that takes no token, sent with one.
+			challenge := mustCBOR(t, &payflow.ChallengeRequest{CardID: s.seller.ID})
+			nonce := fx.do(t, http.MethodPost, "/v1/challenges", header("c1"), challenge)
+			require.Equal(t, http.StatusOK, nonce.status)
+
+			tc.refuse(s)
+			_, want := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: held.ID})
+			require.Error(t, want)
+			r := fx.do(t, http.MethodPost, capture, header("k1"), body)
+			require.Equal(t, tc.status, r.status)
+			assert.Equal(t, tc.code, r.errorCode(t))
+			assert.Equal(t, payflow.AsError(want).Message, r.errorBody(t).Message, "the endpoint's reply")
+			assert.Empty(t, r.header.Get(payflow.ReplayedHeader))
+			if tc.status == http.StatusUnauthorized {
+				assert.Equal(t, `Bearer realm="casimpay"`, r.header.Get("WWW-Authenticate"))
+			}
+			s.requireState(t, held.ID, payflow.StateCaptured)
+			assert.Equal(t, balances, s.balances(t))
+			keyed(t, "k3")
+			r = fx.do(t, http.MethodPost, "/v1/challenges", header("c1"), challenge)
+			assert.Equal(t, http.StatusOK, r.status, "a POST that takes no token replays whatever token it carries")
+			assert.Equal(t, "true", r.header.Get(payflow.ReplayedHeader))
+			assert.Equal(t, nonce.body, r.body)
 		})
 	}
 }
