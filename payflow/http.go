@@ -86,10 +86,21 @@ type handler struct {
 	mux     *http.ServeMux
 	replies ReplyStore
 	log     *slog.Logger
-	// auth checks a bearer token as the endpoints that take one do, before
-	// a stored reply is replayed to it: a *Platform's auth; nil for
-	// another API, whose checks the handler cannot run alone.
-	auth func(ctx context.Context, token string) (*CardRecord, error)
+	// checkToken checks a bearer token as the endpoints that take one do,
+	// before a stored reply is replayed to it: the API's CheckToken when
+	// it is a TokenChecker, nil otherwise.
+	checkToken func(ctx context.Context, token string) error
+}
+
+// TokenChecker is implemented by an API that can check a bearer token
+// alone, as its methods that take one do. In front of one, the handler of
+// NewHandler replays the stored reply of a POST that takes a token only to
+// a token that CheckToken accepts (PROTOCOL.md §5.5). *Platform implements
+// it; a wrapper of an API should forward it.
+type TokenChecker interface {
+	// CheckToken returns nil for a token that the methods taking one
+	// accept now, and otherwise the error they answer it.
+	CheckToken(ctx context.Context, token string) error
 }
 
 // httpCall is one request as a route sees it.
@@ -150,13 +161,13 @@ func checkOptions(opts ...option) error {
 // bodies, bearer tokens, error bodies of type Error with the status of
 // their code, idempotent POSTs with stored replies, body size limits, a
 // request ID on every reply, one log record per request and panics turned
-// into 500 replies that reveal nothing. When api is a *Platform, the
-// stored reply of a POST that takes a token is replayed only once the
-// token passes the check that the endpoint makes of it (PROTOCOL.md
-// §5.5): a token refused since then, its card revoked or expired or the
-// token expired, gets that refusal, not the reply. In front of another
-// API, which the handler cannot ask about a token alone, the reply is
-// replayed to the token it was stored under. A request whose Body is
+// into 500 replies that reveal nothing. When api is a TokenChecker (a
+// *Platform is), the stored reply of a POST that takes a token is
+// replayed only once the token passes the check that the endpoint makes
+// of it (PROTOCOL.md §5.5): a token refused since then, its card revoked
+// or expired or the token expired, gets that refusal, not the reply. In
+// front of another API, which the handler cannot ask about a token alone,
+// the reply is replayed to the token it was stored under. A request whose Body is
 // nil, which an http.Server never passes but a caller of ServeHTTP may,
 // is served as one with an empty body. It is safe for concurrent use. It
 // fails with an error matching ErrInvalid when api is nil or a nil
@@ -169,13 +180,12 @@ func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	p, isPlatform := api.(*Platform)
 	h := &handler{api: api, opts: opts, mux: http.NewServeMux(), replies: opts.Replies, log: opts.Logger}
-	if isPlatform {
-		h.auth = p.auth
-		if h.replies == nil {
-			h.replies = p.Store()
-		}
+	if tc, ok := api.(TokenChecker); ok {
+		h.checkToken = tc.CheckToken
+	}
+	if p, ok := api.(*Platform); ok && h.replies == nil {
+		h.replies = p.Store()
 	}
 	if h.replies == nil {
 		h.replies = NewReplyMemory()
@@ -433,7 +443,7 @@ func (h *handler) detached(ctx context.Context) (context.Context, context.Cancel
 // context of detached: the first reply is stored and replayed to retries
 // with the same body. token is the bearer token of a route that takes
 // one, "" for the others: a stored reply is replayed to it only once the
-// token passes the check of the endpoints (auth), whose error is the
+// token passes the check of the endpoints (checkToken), whose error is the
 // reply otherwise, so that a token refused since the reply was stored (its
 // card revoked or expired, the token expired) gets nothing of it; a key in
 // flight or used with another body is answered before the token is looked
@@ -455,8 +465,8 @@ func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 		h.writeError(w, r, fmt.Errorf("%w: idempotency store: %w", ErrUnavailable, err))
 		return
 	case stored != nil:
-		if token != "" && h.auth != nil {
-			if _, err := h.auth(ctx, token); err != nil {
+		if token != "" && h.checkToken != nil {
+			if err := h.checkToken(ctx, token); err != nil {
 				h.writeError(w, r, err)
 				return
 			}

@@ -1216,7 +1216,21 @@ func (m *rivalReplies) BeginIdempotent(ctx context.Context, key string, bodyHash
 // and a key used with another body (422) are answered before the token
 // is looked at, the same before the refusal and after it. A POST that
 // takes no token is replayed as before, whatever token it carries.
+// checkedAPI is an API wrapped as a logging or metrics layer would wrap
+// it, forwarding TokenChecker.
+type checkedAPI struct{ payflow.API }
+
+func (a checkedAPI) CheckToken(ctx context.Context, token string) error {
+	return a.API.(payflow.TokenChecker).CheckToken(ctx, token)
+}
+
+var _ payflow.TokenChecker = checkedAPI{}
+
 func TestHTTPReplayChecksTheToken(t *testing.T) {
+	apis := map[string]func(*payflow.Platform) payflow.API{
+		"platform": func(p *payflow.Platform) payflow.API { return p },
+		"wrapped":  func(p *payflow.Platform) payflow.API { return checkedAPI{p} },
+	}
 	for _, tc := range []struct {
 		name   string
 		refuse func(s *shop)
@@ -1226,66 +1240,68 @@ func TestHTTPReplayChecksTheToken(t *testing.T) {
 		{"revoked card", func(s *shop) { s.Revoke(s.seller) }, http.StatusForbidden, "card_not_trusted"},
 		{"expired token", func(s *shop) { s.Clock.Advance(payflow.DefaultTokenTTL) }, http.StatusUnauthorized, "unauthorized"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			s := newShop(t, true, paytest.Options{})
-			held := s.held(t)
-			replies := &rivalReplies{ReplyMemory: payflow.NewReplyMemory()}
-			srv := httptest.NewServer(mustHandler(t, s.Platform, payflow.HandlerOptions{Replies: replies, Now: s.Clock.Now, Logger: discardLogger()}))
-			defer srv.Close()
-			fx := &httpFixture{srv: srv}
-			capture := "/v1/requests/" + held.ID.String() + "/capture"
-			body := mustCBOR(t, &payflow.CaptureRequest{RequestID: held.ID})
-			other := mustCBOR(t, &payflow.CaptureRequest{RequestID: held.ID, Amount: 1})
-			header := func(key string) map[string]string {
-				return map[string]string{"Authorization": "Bearer " + s.seller.Token, payflow.IdempotencyKeyHeader: key}
-			}
-			// keyed checks the answers that come before the token: the
-			// key used with another body, and a key in flight.
-			keyed := func(t *testing.T, rivalKey string) {
-				t.Helper()
-				r := fx.do(t, http.MethodPost, capture, header("k1"), other)
-				assert.Equal(t, http.StatusUnprocessableEntity, r.status)
-				assert.Equal(t, "idempotency_key_reused", r.errorCode(t))
-				replies.rival.Store(true)
-				r = fx.do(t, http.MethodPost, capture, header(rivalKey), body)
-				replies.rival.Store(false)
-				assert.Equal(t, http.StatusConflict, r.status)
-				assert.Equal(t, "idempotency_in_flight", r.errorCode(t))
-			}
+		for apiName, api := range apis {
+			t.Run(tc.name+"/"+apiName, func(t *testing.T) {
+				ctx := context.Background()
+				s := newShop(t, true, paytest.Options{})
+				held := s.held(t)
+				replies := &rivalReplies{ReplyMemory: payflow.NewReplyMemory()}
+				srv := httptest.NewServer(mustHandler(t, api(s.Platform), payflow.HandlerOptions{Replies: replies, Now: s.Clock.Now, Logger: discardLogger()}))
+				defer srv.Close()
+				fx := &httpFixture{srv: srv}
+				capture := "/v1/requests/" + held.ID.String() + "/capture"
+				body := mustCBOR(t, &payflow.CaptureRequest{RequestID: held.ID})
+				other := mustCBOR(t, &payflow.CaptureRequest{RequestID: held.ID, Amount: 1})
+				header := func(key string) map[string]string {
+					return map[string]string{"Authorization": "Bearer " + s.seller.Token, payflow.IdempotencyKeyHeader: key}
+				}
+				// keyed checks the answers that come before the token: the
+				// key used with another body, and a key in flight.
+				keyed := func(t *testing.T, rivalKey string) {
+					t.Helper()
+					r := fx.do(t, http.MethodPost, capture, header("k1"), other)
+					assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+					assert.Equal(t, "idempotency_key_reused", r.errorCode(t))
+					replies.rival.Store(true)
+					r = fx.do(t, http.MethodPost, capture, header(rivalKey), body)
+					replies.rival.Store(false)
+					assert.Equal(t, http.StatusConflict, r.status)
+					assert.Equal(t, "idempotency_in_flight", r.errorCode(t))
+				}
 
-			first := fx.do(t, http.MethodPost, capture, header("k1"), body)
-			require.Equal(t, http.StatusOK, first.status)
-			s.requireState(t, held.ID, payflow.StateCaptured)
-			balances := s.balances(t)
-			again := fx.do(t, http.MethodPost, capture, header("k1"), body)
-			assert.Equal(t, http.StatusOK, again.status, "replayed before the refusal")
-			assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
-			assert.Equal(t, first.body, again.body)
-			keyed(t, "k2")
-			// A POST that takes no token, sent with one.
-			challenge := mustCBOR(t, &payflow.ChallengeRequest{CardID: s.seller.ID})
-			nonce := fx.do(t, http.MethodPost, "/v1/challenges", header("c1"), challenge)
-			require.Equal(t, http.StatusOK, nonce.status)
+				first := fx.do(t, http.MethodPost, capture, header("k1"), body)
+				require.Equal(t, http.StatusOK, first.status)
+				s.requireState(t, held.ID, payflow.StateCaptured)
+				balances := s.balances(t)
+				again := fx.do(t, http.MethodPost, capture, header("k1"), body)
+				assert.Equal(t, http.StatusOK, again.status, "replayed before the refusal")
+				assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
+				assert.Equal(t, first.body, again.body)
+				keyed(t, "k2")
+				// A POST that takes no token, sent with one.
+				challenge := mustCBOR(t, &payflow.ChallengeRequest{CardID: s.seller.ID})
+				nonce := fx.do(t, http.MethodPost, "/v1/challenges", header("c1"), challenge)
+				require.Equal(t, http.StatusOK, nonce.status)
 
-			tc.refuse(s)
-			_, want := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: held.ID})
-			require.Error(t, want)
-			r := fx.do(t, http.MethodPost, capture, header("k1"), body)
-			require.Equal(t, tc.status, r.status)
-			assert.Equal(t, tc.code, r.errorCode(t))
-			assert.Equal(t, payflow.AsError(want).Message, r.errorBody(t).Message, "the endpoint's reply")
-			assert.Empty(t, r.header.Get(payflow.ReplayedHeader))
-			if tc.status == http.StatusUnauthorized {
-				assert.Equal(t, `Bearer realm="casimpay"`, r.header.Get("WWW-Authenticate"))
-			}
-			s.requireState(t, held.ID, payflow.StateCaptured)
-			assert.Equal(t, balances, s.balances(t))
-			keyed(t, "k3")
-			r = fx.do(t, http.MethodPost, "/v1/challenges", header("c1"), challenge)
-			assert.Equal(t, http.StatusOK, r.status, "a POST that takes no token replays whatever token it carries")
-			assert.Equal(t, "true", r.header.Get(payflow.ReplayedHeader))
-			assert.Equal(t, nonce.body, r.body)
-		})
+				tc.refuse(s)
+				_, want := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: held.ID})
+				require.Error(t, want)
+				r := fx.do(t, http.MethodPost, capture, header("k1"), body)
+				require.Equal(t, tc.status, r.status)
+				assert.Equal(t, tc.code, r.errorCode(t))
+				assert.Equal(t, payflow.AsError(want).Message, r.errorBody(t).Message, "the endpoint's reply")
+				assert.Empty(t, r.header.Get(payflow.ReplayedHeader))
+				if tc.status == http.StatusUnauthorized {
+					assert.Equal(t, `Bearer realm="casimpay"`, r.header.Get("WWW-Authenticate"))
+				}
+				s.requireState(t, held.ID, payflow.StateCaptured)
+				assert.Equal(t, balances, s.balances(t))
+				keyed(t, "k3")
+				r = fx.do(t, http.MethodPost, "/v1/challenges", header("c1"), challenge)
+				assert.Equal(t, http.StatusOK, r.status, "a POST that takes no token replays whatever token it carries")
+				assert.Equal(t, "true", r.header.Get(payflow.ReplayedHeader))
+				assert.Equal(t, nonce.body, r.body)
+			})
+		}
 	}
 }

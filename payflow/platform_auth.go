@@ -741,3 +741,11 @@ func (l *limiter) giveBack(k string) {
 		b.tokens = min(l.burst, b.tokens+1)
 	}
 }
+
+// CheckToken implements TokenChecker: it returns nil for a token that the
+// methods taking one accept now, and otherwise the error they answer it
+// (see auth).
+func (p *Platform) CheckToken(ctx context.Context, token string) error {
+	_, err := p.auth(ctx, token)
+	return err
+}

@@ -17,7 +17,16 @@ type Narrator struct {
 	Screen *Screen
 }
 
-var _ payflow.API = (*Narrator)(nil)
+var (
+	_ payflow.API          = (*Narrator)(nil)
+	_ payflow.TokenChecker = (*Narrator)(nil)
+)
+
+// CheckToken implements payflow.TokenChecker, so that the server's
+// handler checks a token before it replays a stored reply to it.
+func (n *Narrator) CheckToken(ctx context.Context, token string) error {
+	return n.Cloud.Platform.CheckToken(ctx, token)
+}
 
 func (n *Narrator) cardName(ctx context.Context, id string) string {
 	c, err := n.Cloud.Store.Card(ctx, id)
