@@ -21,7 +21,8 @@ import (
 // later than the earliest NotAfter of its chain and NextUpdate of those
 // CRLs, nor past the NotAfter plus the skew of a certificate presented
 // (Verifier.withinPresented); that of a refusal is the span within which no
-// time the verification compared is crossed (Verifier.refusalSpan).
+// time the verification compared is crossed (Verifier.refusalSpan), with
+// no end when every such time is past.
 type cache struct {
 	max, maxRefused int
 
@@ -43,9 +44,10 @@ func newCache(max int) *cache {
 }
 
 // get returns the result held for key (a refusal when its err is set),
-// if it is valid at now and was checked while crls, the CRLs held now,
-// were: a result checked before a CRL was accepted is not served, even in
-// the instant before AddCRL clears the cache.
+// if it is valid at now (from its validFrom on, before its expiry unless
+// that is zero) and was checked while crls, the CRLs held now, were: a
+// result checked before a CRL was accepted is not served, even in the
+// instant before AddCRL clears the cache.
 func (c *cache) get(key [32]byte, now time.Time, crls *map[string]*heldCRL) *result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -55,7 +57,7 @@ func (c *cache) get(key [32]byte, now time.Time, crls *map[string]*heldCRL) *res
 	}
 	e := el.Value.(*cacheEntry)
 	res := e.res
-	if e.crls != crls || !now.Before(res.expiry) || now.Before(res.validFrom) {
+	if e.crls != crls || !res.within(now) {
 		c.removeLocked(el)
 		return nil
 	}

@@ -29,7 +29,7 @@ func (m *cacheModel) get(key [32]byte, now time.Time, crls *map[string]*heldCRL)
 	}
 	e := m.entries[i]
 	m.remove(i)
-	if e.crls != crls || !now.Before(e.res.expiry) || now.Before(e.res.validFrom) {
+	if e.crls != crls || now.Before(e.res.validFrom) || !e.res.expiry.IsZero() && !now.Before(e.res.expiry) {
 		return nil
 	}
 	m.entries = slices.Insert(m.entries, 0, e)
@@ -141,6 +141,9 @@ func TestCacheModel(t *testing.T) {
 					}
 					if r.IntN(2) == 0 {
 						res.err = ErrRevoked
+						if r.IntN(4) == 0 {
+							res.expiry = time.Time{} // a refusal without end
+						}
 					}
 					c.put(key, res, crls, &current)
 					m.put(key, res, crls, current.Load())

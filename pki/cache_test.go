@@ -317,6 +317,41 @@ func TestCacheExpired(t *testing.T) {
 	}
 }
 
+// TestCacheExpiredWithoutEnd: a chain refused as expired once every time
+// that the verification compares is past (the card, its CA and the root,
+// each past its NotAfter plus the skew, the CRLs past their NextUpdate)
+// stays refused however far the clock goes on: its refusal is served from
+// the cache, with the same error value and no verification, at any later
+// time, and from the last of those times on (the root's NotAfter plus the
+// skew plus 1ns); a nanosecond before it the chain is verified again.
+func TestCacheExpiredWithoutEnd(t *testing.T) {
+	h := newHierarchy(t)
+	end := h.root.Certificate().NotAfter.Add(DefaultSkew + time.Nanosecond)
+	clk := newClock(end.Add(24 * time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{})
+	clk.set(t0.Add(time.Hour))
+	addCRLs(t, h, v) // from t0 to t0 + 24h
+	clk.set(end.Add(24 * time.Hour))
+
+	first, err := v.VerifyCard(h.chain())
+	require.Nil(t, first)
+	requireRefusal(t, err, ErrExpired, 0)
+	assert.Equal(t, 1, v.cache.refusals(), "the refusal kept")
+	_, err2 := v.VerifyCard(h.chain())
+	assert.Same(t, err, err2, "the refusal served from the cache, not verified again")
+	clk.set(end.Add(50 * 365 * 24 * time.Hour))
+	_, err2 = v.VerifyCard(h.chain())
+	assert.Same(t, err, err2, "served from the cache fifty years on")
+	clk.set(end)
+	_, err2 = v.VerifyCard(h.chain())
+	assert.Same(t, err, err2, "served from the cache at the last time compared")
+
+	clk.set(end.Add(-time.Nanosecond))
+	_, err2 = v.VerifyCard(h.chain())
+	requireRefusal(t, err2, ErrExpired, 0)
+	assert.NotSame(t, err, err2, "set back across the root's NotAfter plus the skew: verified again")
+}
+
 // crossCA returns a certificate of h's card CA, its name and key, issued
 // by root, valid from t0 for a year.
 func (h *hierarchy) crossCA(t *testing.T, root *CA) []byte {

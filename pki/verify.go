@@ -218,8 +218,14 @@ type result struct {
 	validFrom time.Time
 	// expiry is the earliest NotAfter of the path or CRL NextUpdate, or
 	// NotAfter plus skew plus 1ns of a certificate presented; of a refusal,
-	// see refusalSpan.
+	// see refusalSpan: zero when it has no end.
 	expiry time.Time
+}
+
+// within reports whether res may be served at now: from its validFrom on
+// and before its expiry, if it has one.
+func (res *result) within(now time.Time) bool {
+	return !now.Before(res.validFrom) && (res.expiry.IsZero() || now.Before(res.expiry))
 }
 
 // VerifyCard verifies the chain of a card: chain[0] is the card certificate
@@ -406,7 +412,9 @@ func (v *Verifier) withinPresented(res *result, certs []*x509.Certificate) {
 // certificates a path may hold), with and without the skew, and the
 // update times of crls. Within it, under the same CRLs, a verification
 // has the same inputs and so the same outcome: a chain refused at now is
-// refused, with the same error, and none accepted.
+// refused, with the same error, and none accepted. until is zero when
+// every such time is at or before now: the span then has no end, a
+// verification at any later time comparing as at now.
 func (v *Verifier) refusalSpan(certs []*x509.Certificate, crls map[string]*heldCRL, now time.Time) (from, until time.Time) {
 	// now.Before(t) turns false at t, now.After(t) true at t + 1ns.
 	bound := func(t time.Time) {
