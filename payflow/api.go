@@ -294,7 +294,9 @@ type Info struct {
 }
 
 // Sentinel errors. Every error of the platform, in process or over HTTP,
-// matches exactly one of them; *Error carries the code and a message.
+// matches exactly one of them; *Error carries the code and a message. A
+// call that the ledger fails returns ErrUnavailable wrapping the ledger's
+// error, which errors.Is and errors.As find in process.
 var (
 	ErrInvalid      = errors.New("payflow: invalid request")
 	ErrUnauthorized = errors.New("payflow: unauthorized")

@@ -305,7 +305,7 @@ func (p *Platform) Balance(ctx context.Context, owner, unit string) (Balance, er
 	}
 	accs, err := p.ledger.LookupAccounts(ctx, []ledger.ID{AccountID(code, lc, owner)})
 	if err != nil {
-		return Balance{}, fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+		return Balance{}, fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
 	if len(accs) == 0 {
 		return Balance{}, fmt.Errorf("%w: %s has no account in %s", ErrNotFound, owner, unit)

@@ -117,7 +117,7 @@ func account(code uint16, ledgerCode uint32, owner string) ledger.Account {
 func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Account) error {
 	res, err := p.ledger.CreateAccounts(ctx, accounts)
 	if err != nil {
-		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
 	for i, r := range res {
 		a := &accounts[i]
@@ -151,7 +151,7 @@ func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Accoun
 func (p *Platform) closedAs(ctx context.Context, a ledger.Account) (bool, error) {
 	found, err := p.ledger.LookupAccounts(ctx, []ledger.ID{a.ID})
 	if err != nil {
-		return false, fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+		return false, fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
 	if len(found) == 0 {
 		return false, nil
@@ -174,7 +174,7 @@ func (p *Platform) checkOpen(ctx context.Context, accounts ...ledger.Account) er
 	}
 	found, err := p.ledger.LookupAccounts(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
 	closed := make(map[ledger.ID]bool, len(found))
 	for _, a := range found {
@@ -222,7 +222,7 @@ func (p *Platform) lookupTransfers(ctx context.Context, ts []ledger.Transfer) ([
 	}
 	found, err := p.ledger.LookupTransfers(ctx, ids)
 	if err != nil {
-		return nil, fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
 	return found, nil
 }
@@ -311,7 +311,7 @@ func (p *Platform) refusedBefore(ctx context.Context, first ledger.Transfer, err
 	probe.CreditAccountID = noAccount
 	res, lerr := p.ledger.CreateTransfers(ctx, []ledger.Transfer{probe})
 	if lerr != nil {
-		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, lerr)
+		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, lerr)
 	}
 	switch res[0] {
 	case ledger.TransferIDAlreadyFailed:
@@ -362,7 +362,7 @@ func (p *Platform) createRefusalKept(ctx context.Context, first ledger.Transfer,
 func (p *Platform) spendRefused(ctx context.Context, t ledger.Transfer) error {
 	res, err := p.ledger.CreateTransfers(ctx, []ledger.Transfer{spending(limitMark(t.ID), t), spending(t.ID, t)})
 	if err != nil {
-		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
 	if r := res[0]; r != ledger.TransferDebitAccountNotFound && r != ledger.TransferIDAlreadyFailed {
 		return fmt.Errorf("%w: ledger: spending a limit mark: %v", ErrInternal, r)
@@ -466,7 +466,7 @@ func (p *Platform) transfer(ctx context.Context, t ledger.Transfer) error {
 // the account does not exist, or it is closed (a closedError).
 func ledgerError(ts []ledger.Transfer, res []ledger.CreateTransferResult, err error) error {
 	if err != nil {
-		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
 	for i, r := range res {
 		switch r {

@@ -231,7 +231,7 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error
 	}
 	res, err := p.ledger.CreateTransfers(ctx, ts)
 	if err != nil {
-		return fmt.Errorf("%w: ledger: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
 	for _, x := range res {
 		switch x {

@@ -298,7 +298,7 @@ func TestCrashAcrossExpiry(t *testing.T) {
 			} else {
 				_, err = w.api.Cancel(w.ctx, seller.token, p.id)
 			}
-			require.Error(t, err) // the ledger's names the crash in its text only
+			require.ErrorIs(t, err, errCrashed)
 			require.True(t, w.fuse.disarm())
 			v, err := w.pollAfterCrash("a crash during "+what, p, seller, want, nil)
 			require.NoError(t, err)

@@ -1,0 +1,91 @@
+package payflow_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+)
+
+// errLedgerDown is the error of a ledger store that cannot be reached.
+var errLedgerDown = errors.New("ledger store down")
+
+// downLedger is a ledger store that fails every transaction with
+// errLedgerDown while down is set.
+type downLedger struct {
+	ledger.Store
+	down atomic.Bool
+}
+
+func (d *downLedger) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	if d.down.Load() {
+		return errLedgerDown
+	}
+	return d.Store.Update(ctx, fn)
+}
+
+func (d *downLedger) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	if d.down.Load() {
+		return errLedgerDown
+	}
+	return d.Store.View(ctx, fn)
+}
+
+// TestLedgerDownKeepsCause: a call that the ledger's store fails fails
+// with ErrUnavailable wrapping the store's error, which errors.Is finds:
+// a balance read, a funding, the hold of a consent, the capture and the
+// void of a hold.
+func TestLedgerDownKeepsCause(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		call func(t *testing.T, s *shop, ls *downLedger) error
+	}{
+		{"balance", func(t *testing.T, s *shop, ls *downLedger) error {
+			ls.down.Store(true)
+			_, err := s.Platform.Balance(ctx, s.shopper.ID, "EUR")
+			return err
+		}},
+		{"fund", func(t *testing.T, s *shop, ls *downLedger) error {
+			ls.down.Store(true)
+			return s.Platform.Fund(ctx, payflow.ID{0x46}, s.shopper.ID, "EUR", 5)
+		}},
+		{"approve", func(t *testing.T, s *shop, ls *downLedger) error {
+			v, _ := s.request(t)
+			c := s.consent(t, v.ID)
+			ls.down.Store(true)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			return err
+		}},
+		{"capture", func(t *testing.T, s *shop, ls *downLedger) error {
+			h := s.held(t)
+			ls.down.Store(true)
+			_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: h.ID})
+			return err
+		}},
+		{"cancel held", func(t *testing.T, s *shop, ls *downLedger) error {
+			h := s.held(t)
+			ls.down.Store(true)
+			_, err := s.Platform.Cancel(ctx, s.seller.Token, h.ID)
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ls := &downLedger{Store: ledgermemory.New()}
+			s := newShopOnLedger(t, memory.New(), ls, true, paytest.Options{})
+			err := tc.call(t, s, ls)
+			require.ErrorIs(t, err, payflow.ErrUnavailable)
+			assert.ErrorIs(t, err, errLedgerDown, "the store's error kept")
+			assert.Equal(t, "unavailable", payflow.AsError(err).Code)
+		})
+	}
+}
