@@ -137,5 +137,6 @@ func (w *world) viewAs(p *purchase, c *card) (*payflow.PaymentView, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &payflow.PaymentView{ID: r.ID, State: r.State, Amount: r.Amount, Captured: r.Captured, Refunded: r.Refunded, Receipt: r.Receipt}, nil
+	return &payflow.PaymentView{ID: r.ID, State: r.State, Amount: r.Amount, Captured: r.Captured, Refunded: r.Refunded, Receipt: r.Receipt,
+		HoldExpiresAt: r.HoldExpiresAt}, nil
 }

@@ -312,3 +312,96 @@ func TestCrashAcrossExpiry(t *testing.T) {
 		})
 	}
 }
+
+// heldRequest has the shopper of w ask the merchant that captures by hand
+// for a payment, and sign a consent to it; it returns the request, known
+// to the model, and the consent, not sent.
+func heldRequest(t *testing.T, w *world) (*purchase, []byte) {
+	t.Helper()
+	var m *merchant
+	for _, x := range w.merchants {
+		if x.manual {
+			m = x
+		}
+	}
+	require.NotNil(t, m)
+	s := w.shoppers[0]
+	sess, err := w.pair(s, m)
+	require.NoError(t, err)
+	p, _, err := w.newRequest(s, m, sess)
+	require.NoError(t, err)
+	v, err := w.createCall(p)()
+	require.NoError(t, err)
+	p.expiresAt = v.ExpiresAt
+	w.purchases = append(w.purchases, p)
+	ok, err := w.login(s, record.RoleShopper)
+	require.NoError(t, err)
+	require.True(t, ok)
+	pv, err := w.api.Payment(w.ctx, s.token, p.id)
+	require.NoError(t, err)
+	ready, err := w.enterPIN(s)
+	require.NoError(t, err)
+	require.True(t, ready)
+	msg, err := s.v.Card.SignConsent(&record.Consent{
+		RequestID: p.id[:], RequestHash: pv.RequestHash, Nonce: pv.ConsentNonce,
+		Amount: pv.Amount, Currency: pv.Currency, MerchantID: pv.MerchantID,
+	})
+	require.NoError(t, err)
+	p.consents[record.Hash(msg)] = true
+	return p, msg
+}
+
+// TestHoldAfterCrash kills the platform at a write of a consent to a
+// request captured by hand, after the consent's acceptance reached the
+// disk: the holds not sent or lost, which the recovery sweep then makes
+// after the restart, or made and their recording lost. The request is
+// held until the consent's acceptance plus the hold TTL either way, and
+// the ledger's hold, timed out from its own timestamp, releases the money
+// no earlier. A model that counted the hold's expiry from the sweep
+// instead is refused by the check of the held view.
+func TestHoldAfterCrash(t *testing.T) {
+	for _, tt := range []struct {
+		write int  // the write the platform dies at
+		after bool // the write reached the disk
+		swept bool // the sweep made the holds
+	}{
+		{0, true, true},   // the consent accepted, the holds not sent
+		{1, false, true},  // the holds lost
+		{1, true, false},  // the holds made, the request left approving
+		{2, false, false}, // the holds made, the request's move to held lost
+	} {
+		for _, from := range []time.Duration{0, recoverAfter + time.Second} {
+			t.Run(fmt.Sprintf("%d/%v/%v", tt.write, tt.after, from), func(t *testing.T) {
+				w := testWorld(t, 5)
+				for f := range numFaults {
+					w.off[f] = true
+				}
+				p, consent := heldRequest(t, w)
+				acceptedAt := w.now
+				w.fuse.arm(tt.write, tt.after)
+				_, err := w.api.Approve(w.ctx, &payflow.ApproveRequest{Consent: consent})
+				require.ErrorIs(t, err, errCrashed)
+				require.True(t, w.fuse.disarm())
+
+				err = w.approveCrashed(p, payflow.StateHeld, nil, acceptedAt.Add(from))
+				require.Equal(t, payflow.StateHeld, p.state)
+				r, rerr := w.plat.Store().Payment(w.ctx, p.id)
+				require.NoError(t, rerr)
+				ts, lerr := w.led.LookupTransfers(w.ctx, []ledger.ID{payflow.TransferID(p.id, r.Attempt, 0, 1)})
+				require.NoError(t, lerr)
+				require.Len(t, ts, 1)
+				madeAt := time.Unix(0, int64(ts[0].Timestamp))
+				assert.Equal(t, tt.swept, !madeAt.Before(acceptedAt.Add(recoverAfter)), "the hold made at %v", madeAt)
+				assert.Equal(t, acceptedAt.Add(holdTTL), r.HoldExpiresAt, "counted from the consent's acceptance")
+				if from == 0 {
+					require.NoError(t, err)
+					require.NoError(t, w.check())
+					return
+				}
+				var f *Failure
+				require.ErrorAs(t, err, &f, "a hold counted from the sweep")
+				assert.Contains(t, f.Detail, "held until")
+			})
+		}
+	}
+}

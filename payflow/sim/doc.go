@@ -28,10 +28,14 @@
 // so that no accepted consent is settled twice or lost; that every payment
 // request the platform shows as captured or held carries a consent that
 // its payer's card signed for exactly that request, and nothing else is
-// charged; that no request leaves a final state; and that every receipt
-// verifies with the platform's certificate and names the request, the
-// consent and the amount. The first broken invariant ends the run with a
-// *Failure naming the seed and the step.
+// charged; that a request held by a consent, as the reply or the poll
+// after a crash shows it, is held until the consent's acceptance plus the
+// hold TTL, also when the recovery sweep made the hold after the restart,
+// and that the ledger's hold ends no earlier; that no request leaves a
+// final state; and that every receipt verifies with the platform's
+// certificate and names the request, the consent and the amount. The
+// first broken invariant ends the run with a *Failure naming the seed and
+// the step.
 //
 // Everything random comes from the seed (math/rand/v2 PCG and ChaCha8),
 // and the simulation runs in one goroutine, so a seed replays identically:

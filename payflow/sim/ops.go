@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
@@ -489,14 +490,7 @@ func (w *world) approve(p *purchase) error {
 	got, again, crashed := deliver(w, call)
 	if crashed {
 		w.logf("approve %d crashed; predicted %s %s", w.idx(p), want, kind(wantErr))
-		pv, err := w.pollAfterCrash("a crash while approving", p, s, want, wantErr)
-		if err != nil {
-			return err
-		}
-		if pv.State == payflow.StateHeld {
-			p.holdExpiresAt = approvedAt.Add(holdTTL)
-		}
-		return w.settled(p, pv)
+		return w.approveCrashed(p, want, wantErr, approvedAt)
 	}
 	if wantErr != nil {
 		if altErr != nil && errors.Is(got.err, altErr) {
@@ -548,6 +542,22 @@ func (w *world) approve(p *purchase) error {
 	return w.settled(p, got.v)
 }
 
+// approveCrashed restarts the platform after it died during the approval
+// of p sent at approvedAt, whose outcome was to be want or wantErr, and
+// has the payer's phone poll p. A hold found is the consent's, made then
+// or by the recovery sweep after the restart: its expiry is counted from
+// the consent's acceptance, at approvedAt, either way (settled checks it).
+func (w *world) approveCrashed(p *purchase, want string, wantErr error, approvedAt time.Time) error {
+	pv, err := w.pollAfterCrash("a crash while approving", p, p.shopper, want, wantErr)
+	if err != nil {
+		return err
+	}
+	if pv.State == payflow.StateHeld {
+		p.holdExpiresAt = approvedAt.Add(holdTTL)
+	}
+	return w.settled(p, pv)
+}
+
 // retryErr is what a consent sent a second time gets: a revoked card is
 // refused again, anything else finds its nonce spent.
 func retryErr(first error) error {
@@ -557,11 +567,15 @@ func retryErr(first error) error {
 	return payflow.ErrReplay
 }
 
-// settled checks the receipt of a view of p that is captured.
+// settled checks the receipt of a view of p that is captured, and the
+// hold of one that is held (heldUntil).
 func (w *world) settled(p *purchase, v *payflow.PaymentView) error {
 	if v.State != payflow.StateCaptured {
 		if v.Receipt != nil {
 			return w.failf("request %d is %s with a receipt", w.idx(p), v.State)
+		}
+		if v.State == payflow.StateHeld {
+			return w.heldUntil(p, v)
 		}
 		return nil
 	}
@@ -569,6 +583,35 @@ func (w *world) settled(p *purchase, v *payflow.PaymentView) error {
 		return w.failf("request %d captured %d, want %d", w.idx(p), v.Captured, p.captured)
 	}
 	return w.verifyReceipt(p, v.Receipt, p.captured)
+}
+
+// heldUntil checks a view of p that is held against the model's hold
+// expiry, the consent's acceptance plus the hold TTL (PROTOCOL.md §6.2,
+// §6.4), which the platform records with the acceptance and keeps when
+// the recovery sweep makes the hold after a crash: the view shows it, and
+// the ledger's hold of the money leg (transfer kind 1 of the request's
+// attempt), made by the approval or later by the sweep, timed out from
+// its own timestamp, releases the money no earlier.
+func (w *world) heldUntil(p *purchase, v *payflow.PaymentView) error {
+	if !v.HoldExpiresAt.Equal(p.holdExpiresAt) {
+		return w.failf("request %d held until %v, want %v", w.idx(p), v.HoldExpiresAt, p.holdExpiresAt)
+	}
+	r, err := w.plat.Store().Payment(w.ctx, p.id)
+	if err != nil {
+		return w.failf("stored request %d: %v", w.idx(p), err)
+	}
+	ts, err := w.led.LookupTransfers(w.ctx, []ledger.ID{payflow.TransferID(p.id, r.Attempt, 0, 1)})
+	if err != nil {
+		return w.failf("hold of request %d: %v", w.idx(p), err)
+	}
+	if len(ts) != 1 {
+		return w.failf("request %d is held without a hold in the ledger", w.idx(p))
+	}
+	released := time.Unix(0, int64(ts[0].Timestamp)).Add(time.Duration(ts[0].Timeout) * time.Second)
+	if released.Before(p.holdExpiresAt) {
+		return w.failf("the ledger releases the hold of request %d at %v, before its expiry %v", w.idx(p), released, p.holdExpiresAt)
+	}
+	return nil
 }
 
 // predictApprove is what a consent to p delivered now must give: a state,
