@@ -177,12 +177,15 @@ func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	return &r, nil
 }
 
-const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+// A refund's due_at is the time at which DueRefunds finds it, pending:
+// the later of created_at and deferred_to, which every write of either
+// keeps so.
+const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 func refundArgs(r *payflow.RefundRecord) []any {
 	return []any{r.ID[:], r.RequestID[:], r.State, int64(r.Amount), r.Currency, r.Request, r.Hash, int64(r.Refunded),
-		nilIfEmpty(r.Receipt), r.Failure, ns(r.CreatedAt), ns(r.DeferredTo)}
+		nilIfEmpty(r.Receipt), r.Failure, ns(r.CreatedAt), ns(r.DeferredTo), max(ns(r.CreatedAt), ns(r.DeferredTo))}
 }
 
 // UpdateRefund implements payflow.Store in one transaction.
@@ -196,9 +199,10 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from 
 		}
 	}
 	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
-		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ?, failure = ?, deferred_to = ?
+		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ?, failure = ?, deferred_to = ?,
+			due_at = CASE WHEN created_at < ? THEN ? ELSE created_at END
 			WHERE id = ? AND state = ?`),
-			r.State, nilIfEmpty(r.Receipt), int64(r.Refunded), r.Failure, ns(r.DeferredTo), r.ID[:], from)
+			r.State, nilIfEmpty(r.Receipt), int64(r.Refunded), r.Failure, ns(r.DeferredTo), ns(r.DeferredTo), ns(r.DeferredTo), r.ID[:], from)
 		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 			return err
 		}
@@ -218,16 +222,22 @@ func (s *Store) Refund(ctx context.Context, id payflow.ID) (*payflow.RefundRecor
 	return scanRefund(s.row(ctx, qRefund, id[:]))
 }
 
-// DueRefunds implements payflow.Store.
+// DueRefunds implements payflow.Store, reading the refunds in the order
+// of the index of pending refunds by due_at and id.
 func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
 	if err := payflow.CheckDueLimit(limit); err != nil {
 		return nil, err
 	}
-	return queryAll(ctx, s, scanRefund, `SELECT `+refundCols+` FROM payflow_refunds
-		WHERE state = ? AND created_at <= ? AND deferred_to <= ?
-		ORDER BY CASE WHEN deferred_to > created_at THEN deferred_to ELSE created_at END, id LIMIT ?`,
-		payflow.RefundPending, ns(t), ns(t), limit)
+	return queryAll(ctx, s, scanRefund, qDueRefunds, dueRefundsArgs(t, limit)...)
 }
+
+// dueRefundsArgs are the arguments of qDueRefunds.
+func dueRefundsArgs(t time.Time, limit int) []any {
+	return []any{payflow.RefundPending, ns(t), limit}
+}
+
+const qDueRefunds = `SELECT ` + refundCols + ` FROM payflow_refunds
+	WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`
 
 // claimTries is how many times BeginIdempotent claims a key that is
 // released each time between its upsert and its read.

@@ -1,0 +1,12 @@
+package sqlstate
+
+import "time"
+
+// QDueRefunds is the query of DueRefunds.
+const QDueRefunds = qDueRefunds
+
+// DueRefundsArgs are the arguments of QDueRefunds for DueRefunds(t, limit).
+func DueRefundsArgs(t time.Time, limit int) []any { return dueRefundsArgs(t, limit) }
+
+// Rebind returns query, written with ? placeholders, in the form of d.
+func Rebind(d Dialect, query string) string { return rebind(d, query) }
