@@ -567,22 +567,28 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		if err != nil {
 			return err
 		}
-		done := *r
-		done.State, done.Receipt = RefundDone, rc
-		err = p.store.UpdateRefund(ctx, &done, RefundPending, nil, "")
-		if errors.Is(err, ErrConflict) {
+		// Written again from the stored refund while another process
+		// only deferred it meanwhile.
+		for {
+			done := *r
+			done.State, done.Receipt = RefundDone, rc
+			err = p.store.UpdateRefund(ctx, &done, RefundPending, nil, "")
+			if err == nil {
+				*r = done
+				return nil
+			}
+			if !errors.Is(err, ErrConflict) {
+				return err
+			}
 			stored, err := p.store.Refund(ctx, r.ID)
 			if err != nil {
 				return err
 			}
 			*r = *stored
-			return nil
+			if stored.State != RefundPending {
+				return nil
+			}
 		}
-		if err != nil {
-			return err
-		}
-		*r = done
-		return nil
 	}
 	// Refused: release the reservation in the same transaction.
 	for {
@@ -602,8 +608,8 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		if err != nil {
 			return err
 		}
+		*r = *stored
 		if stored.State != RefundPending {
-			*r = *stored
 			return lerr
 		}
 		if pay, err = p.store.Payment(ctx, pay.ID); err != nil {

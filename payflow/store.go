@@ -132,9 +132,10 @@ type Store interface {
 	DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*PaymentRecord, error)
 
 	// UpdateRefund writes r's State, Receipt, Refunded, Failure and
-	// DeferredTo if the stored refund is in state from, and, when p is not
-	// nil, updates p as UpdatePayment(p, pFrom) does, all or nothing
-	// (ErrConflict).
+	// DeferredTo if the stored refund is in state from with version
+	// r.Version, and, when p is not nil, updates p as UpdatePayment(p,
+	// pFrom) does, all or nothing (ErrConflict); it then increments both
+	// the stored and r's Version (and p's).
 	UpdateRefund(ctx context.Context, r *RefundRecord, from string, p *PaymentRecord, pFrom string) error
 	// Refund returns the refund with the given ID.
 	Refund(ctx context.Context, id ID) (*RefundRecord, error)
@@ -214,10 +215,11 @@ type Acceptance struct {
 	Update *PaymentRecord
 	From   string
 	// Refund is a new refund, stored together with Update (the payment's
-	// reservation of the refund), both or neither. If a refund with its ID
-	// exists, neither is written (nonce and counter are still committed)
-	// and Refund is replaced by the stored one: its Request bytes tell a
-	// retry from a conflict.
+	// reservation of the refund), both or neither, with Version 1, which
+	// is then set in Refund. If a refund with its ID exists, neither is
+	// written (nonce and counter are still committed) and Refund is
+	// replaced by the stored one: its Request bytes tell a retry from a
+	// conflict.
 	Refund *RefundRecord
 }
 
@@ -472,12 +474,16 @@ type RefundRecord struct {
 	ID        ID
 	RequestID ID
 	State     string
-	Amount    uint64
-	Currency  string
-	Request   []byte // the seller-signed COSE_Sign1 refund request
-	Hash      []byte
-	Refunded  uint64 // total refunded on the request after this one
-	Receipt   []byte
+	// Version is 1 when the refund is stored and incremented by every
+	// UpdateRefund, whose compare-and-set checks it: a pending refund
+	// changes while it stays pending (DeferredTo).
+	Version  uint64
+	Amount   uint64
+	Currency string
+	Request  []byte // the seller-signed COSE_Sign1 refund request
+	Hash     []byte
+	Refunded uint64 // total refunded on the request after this one
+	Receipt  []byte
 	// Failure is, for a failed refund, the error code of the ledger's
 	// refusal: "insufficient_funds" or "over_limit".
 	Failure   string

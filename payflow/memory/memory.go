@@ -349,6 +349,7 @@ func (s *Store) Accept(_ context.Context, a *payflow.Acceptance) error {
 		a.Refund = copyRefund(stored)
 	case a.Refund != nil:
 		s.writePaymentLocked(a.Update)
+		a.Refund.Version = 1
 		s.refunds[a.Refund.ID] = copyRefund(a.Refund)
 	case a.Update != nil:
 		s.writePaymentLocked(a.Update)
@@ -584,7 +585,7 @@ func (s *Store) UpdateRefund(_ context.Context, r *payflow.RefundRecord, from st
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	old, ok := s.refunds[r.ID]
-	if !ok || old.State != from {
+	if !ok || old.State != from || old.Version != r.Version {
 		return payflow.ErrConflict
 	}
 	if p != nil {
@@ -593,7 +594,9 @@ func (s *Store) UpdateRefund(_ context.Context, r *payflow.RefundRecord, from st
 		}
 		s.writePaymentLocked(p)
 	}
+	r.Version++
 	old.State, old.Receipt, old.Refunded, old.Failure, old.DeferredTo = r.State, optional(r.Receipt), r.Refunded, r.Failure, r.DeferredTo
+	old.Version = r.Version
 	return nil
 }
 

@@ -47,6 +47,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"EmptyFields", testEmptyFields},
 		{"Refunds", testRefunds},
 		{"Deferral", testDeferral},
+		{"RefundDeferralRace", testRefundDeferralRace},
 		{"DueLimits", testDueLimits},
 		{"Idempotency", testIdempotency},
 		{"DeleteExpired", testDeleteExpired},
@@ -749,6 +750,49 @@ func testDeferral(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	require.Len(t, rs, 2)
 	assert.Equal(t, []payflow.ID{refunds[1].ID, deferred.ID}, []payflow.ID{rs[0].ID, rs[1].ID}, "by the later of both")
+}
+
+// testRefundDeferralRace: UpdateRefund compares the refund as it was
+// read, not only its state: of two processes that read one pending refund
+// and defer it (as RecoverSweep does after a try that failed), the one
+// that writes second finds it changed, and the first one's deferral
+// stays; so does the end of a refund written from a read older than a
+// deferral.
+func testRefundDeferralRace(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	p := payment(1, payflow.StateCaptured, t0)
+	p.Captured, p.Refunded = 690, 10
+	p, err := w.insert(p)
+	require.NoError(t, err)
+	r := &payflow.RefundRecord{ID: payflow.ID{0x51}, RequestID: p.ID, State: payflow.RefundPending, Amount: 10, Currency: "EUR",
+		Request: []byte("signed refund"), Hash: bytes.Repeat([]byte{0xbb}, 32), Refunded: 10, CreatedAt: t0}
+	_, err = w.refund(r, p)
+	require.NoError(t, err)
+	first, err := s.Refund(ctx, r.ID)
+	require.NoError(t, err)
+	second := *first
+
+	first.DeferredTo = t0.Add(time.Hour)
+	require.NoError(t, s.UpdateRefund(ctx, first, payflow.RefundPending, nil, ""))
+	second.DeferredTo = t0.Add(time.Minute)
+	assert.ErrorIs(t, s.UpdateRefund(ctx, &second, payflow.RefundPending, nil, ""), payflow.ErrConflict)
+	stored, err := s.Refund(ctx, r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, first, stored, "the first deferral kept")
+	due, err := s.DueRefunds(ctx, t0.Add(time.Minute), 10)
+	require.NoError(t, err)
+	assert.Empty(t, due, "not due at the second one's time")
+
+	done := second
+	done.State, done.Receipt, done.DeferredTo = payflow.RefundDone, []byte("receipt"), time.Time{}
+	assert.ErrorIs(t, s.UpdateRefund(ctx, &done, payflow.RefundPending, nil, ""), payflow.ErrConflict, "read before the deferral")
+	done = *stored
+	done.State, done.Receipt = payflow.RefundDone, []byte("receipt")
+	require.NoError(t, s.UpdateRefund(ctx, &done, payflow.RefundPending, nil, ""))
+	stored, err = s.Refund(ctx, r.ID)
+	require.NoError(t, err)
+	assert.Equal(t, &done, stored)
 }
 
 // testDueLimits: a limit of zero lists nothing, a negative one is

@@ -158,21 +158,22 @@ func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limi
 		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`, state, ns(t), limit)
 }
 
-const refundCols = `id, request_id, state, amount, currency, request, hash, refunded, receipt, failure, created_at, deferred_to`
+const refundCols = `id, request_id, state, version, amount, currency, request, hash, refunded, receipt, failure, created_at, deferred_to`
 
 const qRefund = `SELECT ` + refundCols + ` FROM payflow_refunds WHERE id = ?`
 
 func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	var r payflow.RefundRecord
 	var id, rid []byte
-	var amount, refunded, created, deferred int64
-	if err := row.Scan(&id, &rid, &r.State, &amount, &r.Currency, &r.Request, &r.Hash, &refunded, &r.Receipt, &r.Failure, &created,
-		&deferred); err != nil {
+	var version, amount, refunded, created, deferred int64
+	if err := row.Scan(&id, &rid, &r.State, &version, &amount, &r.Currency, &r.Request, &r.Hash, &refunded, &r.Receipt, &r.Failure,
+		&created, &deferred); err != nil {
 		return nil, notFound(err)
 	}
 	copy(r.ID[:], id)
 	copy(r.RequestID[:], rid)
-	r.Amount, r.Refunded, r.CreatedAt, r.Receipt = uint64(amount), uint64(refunded), tm(created), nilIfEmpty(r.Receipt)
+	r.Version, r.Amount, r.Refunded = uint64(version), uint64(amount), uint64(refunded)
+	r.CreatedAt, r.Receipt = tm(created), nilIfEmpty(r.Receipt)
 	r.DeferredTo = tm(deferred)
 	return &r, nil
 }
@@ -180,7 +181,7 @@ func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 // A refund's due_at is the time at which DueRefunds finds it, pending:
 // the later of created_at and deferred_to, which every write of either
 // keeps so.
-const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `, due_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 func refundArgs(r *payflow.RefundRecord) []any {
@@ -188,7 +189,9 @@ func refundArgs(r *payflow.RefundRecord) []any {
 		nilIfEmpty(r.Receipt), r.Failure, ns(r.CreatedAt), ns(r.DeferredTo), max(ns(r.CreatedAt), ns(r.DeferredTo))}
 }
 
-// UpdateRefund implements payflow.Store in one transaction.
+// UpdateRefund implements payflow.Store in one transaction: UPDATE …
+// WHERE id = ? AND state = ? AND version = ?, then the payment's
+// compare-and-set.
 func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
 	if err := payflow.StorableAmounts(r.Refunded); err != nil {
 		return err
@@ -200,9 +203,10 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from 
 	}
 	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ?, failure = ?, deferred_to = ?,
-			due_at = CASE WHEN created_at < ? THEN ? ELSE created_at END
-			WHERE id = ? AND state = ?`),
-			r.State, nilIfEmpty(r.Receipt), int64(r.Refunded), r.Failure, ns(r.DeferredTo), ns(r.DeferredTo), ns(r.DeferredTo), r.ID[:], from)
+			due_at = CASE WHEN created_at < ? THEN ? ELSE created_at END, version = version + 1
+			WHERE id = ? AND state = ? AND version = ?`),
+			r.State, nilIfEmpty(r.Receipt), int64(r.Refunded), r.Failure, ns(r.DeferredTo), ns(r.DeferredTo), ns(r.DeferredTo), r.ID[:], from,
+			int64(r.Version))
 		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 			return err
 		}
@@ -211,10 +215,14 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from 
 		}
 		return nil
 	})
-	if err == nil && p != nil {
+	if err != nil {
+		return err
+	}
+	r.Version++
+	if p != nil {
 		markWritten(p, pFrom)
 	}
-	return err
+	return nil
 }
 
 // Refund implements payflow.Store.

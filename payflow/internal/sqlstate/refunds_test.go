@@ -153,6 +153,9 @@ func TestDueRefundsAsComputed(t *testing.T) {
 			}
 			insertOld(t, db, e.d, rows)
 			s := open(t)
+			old, err := s.Refund(ctx, refundID(1))
+			require.NoError(t, err)
+			assert.Equal(t, uint64(1), old.Version, "a refund stored before its version is at version 1")
 
 			// Refunds of a captured payment, written by the store, some
 			// deferred as they are inserted.
@@ -162,7 +165,7 @@ func TestDueRefundsAsComputed(t *testing.T) {
 				Amount: 1000, Captured: 1000, Request: []byte("signed request"), RequestHash: bytes.Repeat([]byte{0xaa}, 32),
 				ExpiresAt: t0, CreatedAt: t0, UpdatedAt: t0}
 			require.NoError(t, w.accept(&payflow.Acceptance{Insert: pay}))
-			pay, err := s.Payment(ctx, pay.ID)
+			pay, err = s.Payment(ctx, pay.ID)
 			require.NoError(t, err)
 			for i := 60; i < 80; i++ {
 				r := &payflow.RefundRecord{ID: refundID(i), RequestID: pay.ID, State: payflow.RefundPending, Amount: 10,

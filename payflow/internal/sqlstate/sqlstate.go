@@ -881,6 +881,9 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 		a.Insert = asInserted(a.Insert)
 	case a.Update != nil && !refundHeld:
 		markWritten(a.Update, a.From)
+		if a.Refund != nil {
+			a.Refund.Version = 1
+		}
 	}
 	return nil
 }

@@ -1,0 +1,98 @@
+package payflow_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
+	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// errWrites ends a run of refund writes that would otherwise go on.
+var errWrites = errors.New("too many refund writes")
+
+// deferredMeanwhile is a Store on which another process defers a pending
+// refund (as its RecoverSweep does after a try that failed) just before
+// the first write that ends it in state end, and that refuses the writes
+// of refunds after the tenth.
+type deferredMeanwhile struct {
+	payflow.Store
+	end    string
+	writes int
+	once
+}
+
+func (s *deferredMeanwhile) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
+	if s.writes++; s.writes > 10 {
+		return errWrites
+	}
+	if r.State == s.end && s.take() {
+		other, err := s.Store.Refund(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		other.DeferredTo = other.CreatedAt.Add(payflow.MaxRecoverDelay)
+		if err := s.Store.UpdateRefund(ctx, other, payflow.RefundPending, nil, ""); err != nil {
+			return err
+		}
+	}
+	return s.Store.UpdateRefund(ctx, r, from, p, pFrom)
+}
+
+// TestRefundEndsAfterDeferral: a refund that another process deferred
+// between its read and the write of its end (done with its receipt, or
+// failed with its reservation released) is ended from the stored refund,
+// once: the refund's compare-and-set finds it written since, not only in
+// its state.
+func TestRefundEndsAfterDeferral(t *testing.T) {
+	for _, tt := range []struct {
+		end    string
+		payout uint64 // leaves the merchant's balance short of the refund
+		want   error
+	}{
+		{payflow.RefundDone, 0, nil},
+		{payflow.RefundFailed, 600, payflow.ErrFunds},
+	} {
+		t.Run(tt.end, func(t *testing.T) {
+			st := &deferredMeanwhile{Store: memory.New(), end: tt.end}
+			s := newShopOn(t, st, false, paytest.Options{})
+			ctx := context.Background()
+			v, _ := s.request(t)
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			require.NoError(t, err)
+			if tt.payout > 0 {
+				s.payout(t, tt.payout)
+			}
+			before := s.balances(t)
+			id := payflow.ID([]byte("refund-000000001"))
+			msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
+
+			rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			stored, err2 := st.Refund(ctx, id)
+			require.NoError(t, err2)
+			assert.Equal(t, tt.end, stored.State)
+			assert.Equal(t, payflow.MaxRecoverDelay, stored.DeferredTo.Sub(stored.CreatedAt), "the deferral written meanwhile kept")
+			assert.Equal(t, 2, st.writes, "the end, refused after the deferral, and the end again")
+			p, err2 := st.Payment(ctx, v.ID)
+			require.NoError(t, err2)
+			if tt.want != nil {
+				assert.ErrorIs(t, err, tt.want)
+				assert.Equal(t, payflow.AsError(tt.want).Code, stored.Failure)
+				assert.Equal(t, uint64(0), p.Refunded, "the reservation released")
+				assert.Equal(t, before, s.balances(t))
+				return
+			}
+			require.NoError(t, err)
+			assert.NotEmpty(t, rv.Receipt)
+			assert.Equal(t, stored.Receipt, rv.Receipt)
+			assert.Equal(t, uint64(200), p.Refunded)
+			assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 200}, {Posted: before[1].Posted - 200}}, s.balances(t))
+		})
+	}
+}
