@@ -769,8 +769,10 @@ func testRefundDeferralRace(t *testing.T, s payflow.Store) {
 		Request: []byte("signed refund"), Hash: bytes.Repeat([]byte{0xbb}, 32), Refunded: 10, CreatedAt: t0}
 	_, err = w.refund(r, p)
 	require.NoError(t, err)
+	assert.Equal(t, uint64(1), r.Version, "the version Accept sets")
 	first, err := s.Refund(ctx, r.ID)
 	require.NoError(t, err)
+	assert.Equal(t, uint64(1), first.Version, "the version stored")
 	second := *first
 
 	first.DeferredTo = t0.Add(time.Hour)
