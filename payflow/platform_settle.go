@@ -585,8 +585,11 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 				return err
 			}
 			*r = *stored
-			if stored.State != RefundPending {
+			switch stored.State {
+			case RefundDone:
 				return nil
+			case RefundFailed: // ended by another process; the ledger answers one ID alike
+				return refundFailure(stored)
 			}
 		}
 	}

@@ -24,6 +24,7 @@ var errWrites = errors.New("too many refund writes")
 type deferredMeanwhile struct {
 	payflow.Store
 	end    string
+	fail   bool // the other process ends the refund failed rather than deferring it
 	writes int
 	once
 }
@@ -37,7 +38,11 @@ func (s *deferredMeanwhile) UpdateRefund(ctx context.Context, r *payflow.RefundR
 		if err != nil {
 			return err
 		}
-		other.DeferredTo = other.CreatedAt.Add(payflow.MaxRecoverDelay)
+		if s.fail {
+			other.State, other.Failure = payflow.RefundFailed, payflow.AsError(payflow.ErrFunds).Code
+		} else {
+			other.DeferredTo = other.CreatedAt.Add(payflow.MaxRecoverDelay)
+		}
 		if err := s.Store.UpdateRefund(ctx, other, payflow.RefundPending, nil, ""); err != nil {
 			return err
 		}
@@ -95,4 +100,27 @@ func TestRefundEndsAfterDeferral(t *testing.T) {
 			assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted + 200}, {Posted: before[1].Posted - 200}}, s.balances(t))
 		})
 	}
+}
+
+// TestRefundEndedFailedMeanwhile: a refund whose end as done finds it
+// ended failed by another process meanwhile answers that failure, not a
+// view without a receipt.
+func TestRefundEndedFailedMeanwhile(t *testing.T) {
+	st := &deferredMeanwhile{Store: memory.New(), end: payflow.RefundDone, fail: true}
+	s := newShopOn(t, st, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	id := payflow.ID([]byte("refund-000000001"))
+	msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
+
+	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	assert.Nil(t, rv)
+	assert.Equal(t, 1, st.writes, "the end as done, refused after the other's end")
+	stored, err := st.Refund(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundFailed, stored.State)
+	assert.Empty(t, stored.Receipt)
 }
