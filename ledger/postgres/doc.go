@@ -28,7 +28,12 @@
 //     transaction inserts twice (an ID, a transfer's timestamp, a balance
 //     history row's account and timestamp) is refused before the writes
 //     are sent, with ledger.ErrCorrupt (or the context's error when the
-//     context has ended: ledger.Store.Update's order), and is not retried.
+//     context has ended: ledger.Store.Update's order), and is not retried;
+//   - a transaction given up is rolled back with a ROLLBACK that waits at
+//     most 5 s, even once the context has ended, so a server that stops
+//     answering then does not hold the batch until TCP gives up; the
+//     connection of a ROLLBACK that fails or times out is closed, not
+//     returned to the pool.
 //
 // The store uses no advisory locks, no sequences and no serial keys (every
 // key comes from the ledger), so the design stays valid on distributed

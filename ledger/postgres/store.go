@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -95,7 +96,11 @@ func (s *Store) Close() error {
 // fn runs, Update sends none of fn's writes, rolls back, and fails with an
 // error wrapping ctx's error, unless fn or a read failed: also when fn gave
 // a key twice, or a transfer whose debit and credit account are the same,
-// which the write methods do not report.
+// which the write methods do not report. The ROLLBACK of a transaction
+// that Update gives up runs also when ctx has ended, and waits at most
+// 5 s (rollbackTimeout) for the server: a connection whose ROLLBACK fails
+// or times out is closed, not returned to the pool, and Update returns the
+// error it would have returned had the ROLLBACK succeeded.
 func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	for attempt := 0; ; attempt++ {
 		if s.closed.Load() {
@@ -119,19 +124,31 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 	}
 }
 
+// rollbackTimeout bounds the ROLLBACK that Update sends when it gives up a
+// transaction. The ROLLBACK runs even when ctx has ended, so it does not
+// take ctx's deadline; a healthy server answers it in milliseconds, and
+// one that has stopped answering would otherwise hold Update, and the
+// ledger's batch with every caller waiting on it, until TCP gives up. A
+// ROLLBACK that times out closes the connection, which is then discarded.
+const rollbackTimeout = 5 * time.Second
+
 func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
-	// Release destroys a connection that is still inside a transaction,
-	// so a failed ROLLBACK below leaks nothing.
+	// Release destroys a connection that is closed or still inside a
+	// transaction, so a ROLLBACK below that fails or times out leaks
+	// nothing: pgx closes a connection whose statement timed out, and the
+	// server rolls back the transaction of a connection that is gone.
 	defer c.Release()
 	t := &writeTx{ctx: ctx, c: c}
 	t.Reader = sqlstore.Reader{Dialect: sqlstore.Postgres, Query: t.query}
 	defer func() {
 		if t.open {
-			_, _ = c.Exec(context.WithoutCancel(ctx), "ROLLBACK")
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+			defer cancel()
+			_, _ = c.Exec(rctx, "ROLLBACK")
 		}
 	}()
 	if err := fn(t); err != nil {
