@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 )
 
@@ -117,13 +118,21 @@ const MaxBatch = 128
 // is reported only when that transaction's rows can be read (or are
 // known lost). The batch runs on the
 // goroutine of one of its callers (the first in the queue), so a lone
-// write costs no hand-off. It is safe for concurrent use.
+// write costs no hand-off. That caller, the leader, takes the Lock and
+// begins the transaction (BEGIN IMMEDIATE, which waits up to the busy
+// timeout for the write lock of another process) while its batch forms:
+// the writes queued when the transaction has begun are the batch, the
+// leader's first. A caller whose context ends while its write is queued,
+// leader included, leaves the queue at once. It is safe for concurrent
+// use.
 type Batcher struct {
 	c    *Conn
 	lock *Lock
 
-	mu      sync.Mutex
-	idle    sync.Cond // signalled when leading turns false
+	mu   sync.Mutex
+	idle sync.Cond // signalled when leading turns false
+	// queue holds the writes whose batch has not begun, the leader's
+	// first when there is a leader.
 	queue   []*job
 	leading bool // a caller is running batches
 	closed  bool
@@ -163,7 +172,8 @@ type job struct {
 	panic   any
 	settled bool
 	// wake gets a value when the job is settled, and before that one more
-	// if its caller is to lead the next batch (Write takes it at once).
+	// if its caller is to lead the next batch (Write takes it at once, or
+	// leave hands the lead on).
 	wake chan struct{}
 }
 
@@ -320,12 +330,16 @@ func (b *Batcher) Close() {
 // value. fn must use only tx for the database, must not keep tx, and must
 // not call Write.
 //
-// A Write whose ctx ends before fn starts returns ctx's error without
-// running fn. Once fn runs, it runs to its end and Write waits for the
-// commit: fn gets a context with ctx's values that is never cancelled,
-// and must run its statements with it, because SQLite rolls back the
-// whole transaction, the other callers' writes with it, when an INSERT,
-// UPDATE or DELETE is interrupted.
+// A Write whose ctx ends before its batch has begun (while it is queued,
+// or while it leads and waits for the Lock or for BEGIN) returns ctx's
+// error at once, and fn never runs. Once the batch has begun, Write waits
+// for its end: a fn that has not started when ctx ends does not run, and
+// Write returns ctx's error; a fn that runs runs to its end, and Write
+// returns its batch's outcome: fn gets a context with ctx's values that
+// is never cancelled, and must run its
+// statements with it, because SQLite rolls back the whole transaction,
+// the other callers' writes with it, when an INSERT, UPDATE or DELETE is
+// interrupted.
 func (b *Batcher) Write(ctx context.Context, fn func(context.Context, *Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -341,11 +355,18 @@ func (b *Batcher) Write(ctx context.Context, fn func(context.Context, *Tx) error
 	b.leading = true
 	b.mu.Unlock()
 	if !lead {
-		<-j.wake
+		select {
+		case <-j.wake:
+		case <-ctx.Done():
+			if b.leave(j) {
+				return ctx.Err()
+			}
+			<-j.wake // its batch has begun: wait for it to end
+		}
 		lead = !j.settled
 	}
 	if lead {
-		b.lead()
+		b.lead(j)
 	}
 	if j.panic != nil {
 		panic(j.panic)
@@ -353,20 +374,30 @@ func (b *Batcher) Write(ctx context.Context, fn func(context.Context, *Tx) error
 	return j.err
 }
 
-// lead runs the next batch, the leader's job first in it, and hands the
-// lead to the first job left in the queue, if any.
-func (b *Batcher) lead() {
-	b.mu.Lock()
-	n := min(len(b.queue), MaxBatch)
-	batch := b.queue[:n:n]
-	if b.queue = b.queue[n:]; len(b.queue) == 0 {
-		b.queue = nil
-	}
-	b.mu.Unlock()
-	b.run(batch)
+// leave takes j, whose caller's context has ended, out of the queue, and
+// reports whether it was there: false when its batch has begun. When j
+// was to lead the next batch, the lead goes to the next job.
+func (b *Batcher) leave(j *job) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	i := slices.Index(b.queue, j)
+	if i < 0 {
+		return false
+	}
+	b.queue = slices.Delete(b.queue, i, i+1)
+	select {
+	case <-j.wake: // the lead, which j does not take
+		b.handOffLocked()
+	default:
+	}
+	return true
+}
+
+// handOffLocked hands the lead to the first job in the queue, or ends
+// the lead when the queue is empty.
+func (b *Batcher) handOffLocked() {
 	if len(b.queue) == 0 {
+		b.queue = nil
 		b.leading = false
 		b.idle.Broadcast()
 		return
@@ -374,16 +405,53 @@ func (b *Batcher) lead() {
 	b.queue[0].wake <- struct{}{}
 }
 
-// run runs the jobs of batch in one transaction and settles each.
+// lead runs the next batch, whose leader's job j is the first in the
+// queue, and hands the lead on.
+func (b *Batcher) lead(j *job) {
+	if batch := b.begin(j); batch != nil {
+		b.run(batch)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.handOffLocked()
+}
+
+// begin takes the Lock and begins the transaction of the next batch,
+// waiting for either as long as the context of the leader's job j lasts,
+// then takes the batch from the queue, j first, and returns it, with the
+// Lock held. When j's context ends first, j alone is settled with its
+// error, out of the queue; when BEGIN fails, the batch is settled with
+// its error; begin then returns nil, the Lock released.
+func (b *Batcher) begin(j *job) []*job {
+	err := b.lock.Lock(j.ctx)
+	if err == nil {
+		if err = b.c.Begin(j.ctx); err != nil {
+			b.lock.Unlock()
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err != nil && j.ctx.Err() != nil {
+		b.queue = b.queue[1:] // j: only the leader takes the queue's head
+		j.settle(j.ctx.Err())
+		return nil
+	}
+	n := min(len(b.queue), MaxBatch)
+	batch := b.queue[:n:n]
+	b.queue = b.queue[n:]
+	if err != nil {
+		settleAll(batch, err)
+		return nil
+	}
+	return batch
+}
+
+// run runs the jobs of batch in the transaction that begin began, ends
+// it, releases the Lock and settles each job.
 func (b *Batcher) run(batch []*job) {
+	defer b.lock.Unlock()
 	// No caller's context governs the transaction: it is shared.
 	ctx := context.Background()
-	_ = b.lock.Lock(ctx)
-	defer b.lock.Unlock()
-	if err := b.c.Begin(ctx); err != nil {
-		settleAll(batch, err)
-		return
-	}
 	tx := &b.c.Tx
 	if len(batch) == 1 { // no savepoint needed: the transaction is the job's
 		j := batch[0]

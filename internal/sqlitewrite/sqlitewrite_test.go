@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -50,7 +51,9 @@ var testCancel atomic.Pointer[context.CancelFunc]
 func openDB(t *testing.T) (*sql.DB, *Lock, *Batcher) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "w.db")
-	dsn, err := sqlitedb.DSN(path, false, "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)")
+	// A busy timeout longer than any test's: a write that meets the lock
+	// of another connection waits for it.
+	dsn, err := sqlitedb.DSN(path, false, sqlitedb.BusyTimeout(time.Minute), "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)")
 	require.NoError(t, err)
 	db, err := sql.Open("sqlite", dsn)
 	require.NoError(t, err)
@@ -112,24 +115,26 @@ func until(t *testing.T, b *Batcher, cond func() bool) {
 }
 
 // leaderWaiting takes l and starts a Write of fn, which takes the lead
-// and waits for l, so that the Writes after it queue for the next batch.
-// It returns what the Write returns once l is unlocked.
+// and waits for l, its job first in the queue, so that the Writes after
+// it queue for its batch. It returns what the Write returns once l is
+// unlocked.
 func leaderWaiting(t *testing.T, l *Lock, b *Batcher, fn func(context.Context, *Tx) error) <-chan error {
 	t.Helper()
 	require.NoError(t, l.Lock(context.Background()))
 	first := make(chan error, 1)
 	go func() { first <- b.Write(context.Background(), fn) }()
-	until(t, b, func() bool { return b.leading && len(b.queue) == 0 }) // the leader has taken its batch
+	until(t, b, func() bool { return b.leading && len(b.queue) == 1 })
 	return first
 }
 
 // inOneBatch runs fns as concurrent Writes that the Batcher commits as one
-// batch: a first Write takes the lead and waits for the lock that the
-// test holds, the others queue behind it and form the next batch. It
-// returns what each Write of fns returned, or the value it panicked with.
+// batch: the first Write takes the lead and waits for the lock that the
+// test holds, the others queue behind it, and the batch is taken once the
+// lock is unlocked. It returns what each Write of fns returned, or the
+// value it panicked with.
 func inOneBatch(t *testing.T, l *Lock, b *Batcher, fns ...func(context.Context, *Tx) error) (errs []error, panics []any) {
 	t.Helper()
-	first := leaderWaiting(t, l, b, insert(-1))
+	require.NoError(t, l.Lock(context.Background()))
 	errs, panics = make([]error, len(fns)), make([]any, len(fns))
 	var wg sync.WaitGroup
 	for i, fn := range fns {
@@ -138,10 +143,9 @@ func inOneBatch(t *testing.T, l *Lock, b *Batcher, fns ...func(context.Context, 
 			defer func() { panics[i] = recover() }()
 			errs[i] = b.Write(context.Background(), fn)
 		})
-		until(t, b, func() bool { return len(b.queue) == i+1 })
+		until(t, b, func() bool { return b.leading && len(b.queue) == i+1 })
 	}
 	l.Unlock()
-	require.NoError(t, <-first)
 	wg.Wait()
 	return errs, panics
 }
@@ -271,7 +275,7 @@ func TestBatchIsolatesFailures(t *testing.T) {
 	assert.NoError(t, errs[5])
 	assert.Nil(t, panics[0])
 	assert.Equal(t, 2, seen, "the last write sees the rows of the first and the third, none of the failed ones'")
-	assert.Equal(t, []int{-1, 1, 3, 6}, keys(t, db))
+	assert.Equal(t, []int{1, 3, 6}, keys(t, db))
 }
 
 // TestFailureReportedAfterCommit: a write that fails because of an earlier
@@ -295,12 +299,12 @@ func TestFailureReportedAfterCommit(t *testing.T) {
 	var errKept, errLost, readErr error
 	var n int
 	wg.Go(func() { errKept = b.Write(ctx, insert(1)) })
-	until(t, b, func() bool { return len(b.queue) == 1 })
+	until(t, b, func() bool { return len(b.queue) == 2 })
 	wg.Go(func() {
 		errLost = b.Write(ctx, insert(1))
 		readErr = r.QueryRow(`SELECT count(*) FROM t WHERE k = 1`).Scan(&n)
 	})
-	until(t, b, func() bool { return len(b.queue) == 2 })
+	until(t, b, func() bool { return len(b.queue) == 3 })
 	// A slow last write: the batch commits only after it.
 	wg.Go(func() {
 		_ = b.Write(ctx, func(ctx context.Context, tx *Tx) error {
@@ -310,7 +314,7 @@ func TestFailureReportedAfterCommit(t *testing.T) {
 			return insert(3)(ctx, tx)
 		})
 	})
-	until(t, b, func() bool { return len(b.queue) == 3 })
+	until(t, b, func() bool { return len(b.queue) == 4 })
 	l.Unlock()
 	require.NoError(t, <-first)
 	wg.Wait()
@@ -336,15 +340,16 @@ func TestBatchCommitFails(t *testing.T) {
 		// never existed.
 		assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "write %d: %v", i, err)
 	}
-	assert.Equal(t, []int{-1}, keys(t, db))
+	assert.Empty(t, keys(t, db))
 	err := b.Write(context.Background(), orphan)
 	assert.Equal(t, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY, sqliteCode(err), "alone: %v", err)
 	require.NoError(t, b.Write(context.Background(), insert(5)))
-	assert.Equal(t, []int{-1, 5}, keys(t, db))
+	assert.Equal(t, []int{5}, keys(t, db))
 }
 
-// TestBatchCancelled: a write whose context ends while it is queued is
-// not run; one cancelled before Write is not queued.
+// TestBatchCancelled: a write whose context ends while it is queued
+// returns at once and is not run; one cancelled before Write is not
+// queued.
 func TestBatchCancelled(t *testing.T) {
 	db, l, b := openDB(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -361,11 +366,11 @@ func TestBatchCancelled(t *testing.T) {
 			return insert(11)(ctx, tx)
 		})
 	}()
-	until(t, b, func() bool { return len(b.queue) == 1 })
+	queuedWith(t, b, ctx)
 	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled, "returned with l still locked")
 	l.Unlock()
 	require.NoError(t, <-first)
-	assert.ErrorIs(t, <-done, context.Canceled)
 	assert.False(t, ran, "a write cancelled while queued is not run")
 	assert.Equal(t, []int{10}, keys(t, db))
 }
@@ -382,7 +387,7 @@ func TestCancelWhileRunning(t *testing.T) {
 	first := leaderWaiting(t, l, b, insert(-1))
 	other := make(chan error, 1)
 	go func() { other <- b.Write(context.Background(), insert(1)) }()
-	until(t, b, func() bool { return len(b.queue) == 1 })
+	until(t, b, func() bool { return len(b.queue) == 2 })
 	slow := make(chan error, 1)
 	go func() {
 		slow <- b.Write(ctx, func(ctx context.Context, tx *Tx) error {
@@ -393,7 +398,7 @@ func TestCancelWhileRunning(t *testing.T) {
 			return err
 		})
 	}()
-	until(t, b, func() bool { return len(b.queue) == 2 })
+	until(t, b, func() bool { return len(b.queue) == 3 })
 	l.Unlock()
 	require.NoError(t, <-first)
 	assert.NoError(t, <-other)
@@ -485,4 +490,176 @@ func TestLockCloseTwice(t *testing.T) {
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	assert.ErrorIs(t, c.Lock(cancelled), context.Canceled, "held through the other handle")
+}
+
+// holdWriteLock takes SQLite's write lock of db's file on a connection of
+// db's own (BEGIN IMMEDIATE), as another process does, so that a batch's
+// BEGIN waits for it (up to the busy timeout). It returns the function
+// that releases the lock and gives the connection back.
+func holdWriteLock(t *testing.T, db *sql.DB) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := db.Conn(ctx)
+	require.NoError(t, err)
+	_, err = c.ExecContext(ctx, "BEGIN IMMEDIATE")
+	require.NoError(t, err)
+	var once sync.Once
+	release = func() {
+		once.Do(func() {
+			_, err := c.ExecContext(ctx, "ROLLBACK")
+			assert.NoError(t, err)
+			c.Close()
+		})
+	}
+	t.Cleanup(release)
+	return release
+}
+
+// queuedWith waits until the Batcher's queue holds the job of the Write
+// given ctx.
+func queuedWith(t *testing.T, b *Batcher, ctx context.Context) {
+	t.Helper()
+	until(t, b, func() bool {
+		return slices.ContainsFunc(b.queue, func(j *job) bool { return j.ctx == ctx })
+	})
+}
+
+// TestCancelBeforeBegin: a Write whose context ends before its batch has
+// begun (here, while BEGIN waits for the write lock that another
+// connection holds) returns the context's error while the lock is still
+// held, and its fn never runs, whether it leads the batch or is queued
+// behind the leader; the other Writes commit once the lock is released.
+func TestCancelBeforeBegin(t *testing.T) {
+	tests := []struct {
+		name          string
+		cancelLeader  bool // else the Write queued behind the leader
+		withFollowing bool // a Write queued behind the cancelled leader
+	}{
+		{"queued", false, false},
+		{"leader alone", true, false},
+		{"leader, with a write behind it", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, _, b := openDB(t)
+			release := holdWriteLock(t, db)
+			// Generous: the busy timeout is a minute, so without an
+			// early return the Write fails by this deadline.
+			tctx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+			defer stop()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			var ran atomic.Bool
+			cancelled := func(ctx context.Context, tx *Tx) error {
+				ran.Store(true)
+				return insert(1)(ctx, tx)
+			}
+			var wg sync.WaitGroup
+			var leaderErr, otherErr error
+			cancelledDone := make(chan error, 1)
+			if tt.cancelLeader {
+				go func() { cancelledDone <- b.Write(ctx, cancelled) }()
+			} else {
+				wg.Go(func() { leaderErr = b.Write(context.Background(), insert(2)) })
+			}
+			until(t, b, func() bool { return b.leading })
+			if tt.withFollowing {
+				// A context of its own, to find its job in the queue.
+				otherCtx := context.WithValue(context.Background(), t, "following")
+				wg.Go(func() { otherErr = b.Write(otherCtx, insert(2)) })
+				queuedWith(t, b, otherCtx)
+			}
+			if !tt.cancelLeader {
+				go func() { cancelledDone <- b.Write(ctx, cancelled) }()
+				queuedWith(t, b, ctx)
+			}
+			cancel()
+			select {
+			case err := <-cancelledDone:
+				assert.ErrorIs(t, err, context.Canceled)
+			case <-tctx.Done():
+				t.Fatal("a Write cancelled before its batch began waits for the batch's BEGIN")
+			}
+			release()
+			wg.Wait()
+			assert.NoError(t, leaderErr)
+			assert.NoError(t, otherErr)
+			assert.False(t, ran.Load(), "the cancelled Write's fn never runs")
+			want := []int{2}
+			if tt.cancelLeader && !tt.withFollowing {
+				want = nil
+			}
+			assert.Equal(t, want, keys(t, db))
+			require.NoError(t, b.Write(context.Background(), insert(3)), "the Batcher works on")
+		})
+	}
+}
+
+// TestLeaveHandsLeadOn: a queued job whose caller leaves while the lead
+// was handed to it passes the lead to the next job, or ends it.
+func TestLeaveHandsLeadOn(t *testing.T) {
+	_, _, b := openDB(t)
+	j1 := &job{ctx: context.Background(), wake: make(chan struct{}, 1)}
+	j2 := &job{ctx: context.Background(), wake: make(chan struct{}, 1)}
+	b.mu.Lock()
+	b.queue, b.leading = []*job{j1, j2}, true
+	b.handOffLocked() // the lead to j1
+	b.mu.Unlock()
+	require.True(t, b.leave(j1))
+	assert.Len(t, j2.wake, 1, "the lead goes to j2")
+	assert.True(t, b.leading)
+	require.True(t, b.leave(j2))
+	assert.False(t, b.leading, "no job is left to lead")
+	assert.Empty(t, b.queue)
+	assert.False(t, b.leave(j2), "a job that left is not queued")
+}
+
+// TestConcurrentCancels: many writers at once, some of whose contexts end
+// at any point of their Write: a Write that returns nil wrote its row
+// once; one that returns the context's error never ran its fn.
+func TestConcurrentCancels(t *testing.T) {
+	db, _, b := openDB(t)
+	const writers, each = 8, 25
+	var runs [writers*each + 1]atomic.Int32
+	errs := make([]error, writers*each+1)
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				k := w*each + i + 1
+				ctx, cancel := context.WithCancel(context.Background())
+				if k%3 == 0 {
+					cancel() // at once or while queued: some before Write, some after
+				}
+				go func() {
+					if k%3 == 1 {
+						cancel()
+					}
+				}()
+				errs[k] = b.Write(ctx, func(ctx context.Context, tx *Tx) error {
+					runs[k].Add(1)
+					return insert(k)(ctx, tx)
+				})
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	stored := make(map[int]bool)
+	for _, k := range keys(t, db) {
+		stored[k] = true
+	}
+	cancelled := 0
+	for k := 1; k <= writers*each; k++ {
+		if errs[k] == nil {
+			assert.True(t, stored[k], "write %d returned nil: its row is stored", k)
+			assert.Equal(t, int32(1), runs[k].Load(), "write %d ran once", k)
+			continue
+		}
+		cancelled++
+		assert.ErrorIs(t, errs[k], context.Canceled, "write %d", k)
+		assert.False(t, stored[k], "write %d was cancelled: no row", k)
+		assert.Zero(t, runs[k].Load(), "write %d was cancelled: its fn never ran", k)
+	}
+	assert.GreaterOrEqual(t, cancelled, writers*each/3, "every write cancelled before Write is")
 }
