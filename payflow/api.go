@@ -16,8 +16,9 @@ import (
 // Idempotency-Key header. Methods that take a token need the bearer token
 // of a card that logged in (Login); the token of a card whose certificate
 // has been revoked since, or has expired since (once a login of the card
-// is refused for it), is ErrCard on every one of them, the error a login
-// of the card gets, and changes nothing.
+// is refused for it), or that the platform's store no longer holds, is
+// ErrCard on every one of them, the error a login of the card gets, and
+// changes nothing.
 //
 // Errors match the sentinel errors of this package with errors.Is, in
 // process and over HTTP alike.

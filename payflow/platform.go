@@ -517,11 +517,7 @@ func (p *Platform) openCardEntry(ctx context.Context, msg []byte, r record.CardR
 	if err := record.Open(msg, r); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	e, err := p.cardEntry(ctx, r.Header().CardID)
-	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w: card %s is not enrolled", ErrCard, r.Header().CardID)
-	}
-	return e, err
+	return p.enrolledEntry(ctx, r.Header().CardID)
 }
 
 // check verifies a card-signed record as far as it can without the store,

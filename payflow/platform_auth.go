@@ -94,7 +94,10 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 // platform's verifier list, or whose chain has passed the end of its
 // validity and the verifier's clock skew, is refused as a login of the
 // card is (see trusted): a token outlives neither the revocation nor the
-// expiry of its card.
+// expiry of its card. Nor does it outlive the card's record: the token of
+// a card that the store no longer holds (read again once its entry in the
+// card cache has expired) is ErrCard, as a login of the card is
+// (enrolledEntry).
 func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) {
 	if token == "" {
 		return nil, fmt.Errorf("%w: no token", ErrUnauthorized)
@@ -110,7 +113,7 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 	if !p.now().Before(t.ExpiresAt) {
 		return nil, fmt.Errorf("%w: token expired", ErrUnauthorized)
 	}
-	e, err := p.cardEntry(ctx, t.CardID)
+	e, err := p.enrolledEntry(ctx, t.CardID)
 	if err != nil {
 		return nil, err
 	}
@@ -118,6 +121,18 @@ func (p *Platform) auth(ctx context.Context, token string) (*CardRecord, error) 
 		return nil, err
 	}
 	return e.rec, nil
+}
+
+// enrolledEntry is cardEntry for a card that signs a record or holds a
+// token: one that the store does not hold is ErrCard (card_not_trusted),
+// not enrolled, rather than ErrNotFound, so that neither its records nor
+// its tokens are answered as a missing object would be.
+func (p *Platform) enrolledEntry(ctx context.Context, id string) (*cachedCard, error) {
+	e, err := p.cardEntry(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w: card %s is not enrolled", ErrCard, id)
+	}
+	return e, err
 }
 
 // refusal returns, for a card e that the CRLs of the platform's verifier

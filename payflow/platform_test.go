@@ -962,61 +962,82 @@ func TestSessionOfRevokedCard(t *testing.T) {
 }
 
 // TestTokenOfRevokedCard: a login token issued before its card's
-// certificate was revoked authenticates nothing from then on: every call
-// that takes a token (Resolve, Session, Catalog, Payment, Decline, Cancel
-// of a pending or a held request, Capture) is card_not_trusted, with the
-// reply (code and message) that a login of the card gets now, and changes
-// nothing: the requests stay as they were and no money moves. The other
-// card's token still works.
+// certificate was revoked, or before the store lost the card's record
+// (deleted by hand, behind the platform's back, and read again once the
+// platform's cached copy expired), authenticates nothing from then on:
+// every call that takes a token (Resolve, Session, Catalog, Payment,
+// Decline, Cancel of a pending or a held request, Capture) is
+// card_not_trusted, with the reply (code and message) that a login of the
+// card gets now, and changes nothing: the requests stay as they were and
+// no money moves. The other card's token still works.
 func TestTokenOfRevokedCard(t *testing.T) {
-	for _, revoked := range []string{"shopper", "seller"} {
-		t.Run(revoked, func(t *testing.T) {
-			s := newShop(t, true, paytest.Options{})
-			ctx := context.Background()
-			pending, _ := s.request(t)
-			held, _ := s.request(t)
-			v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, held.ID)})
-			require.NoError(t, err)
-			require.Equal(t, payflow.StateHeld, v.State)
-			card, other, role := s.shopper, s.seller, record.RoleShopper
-			if revoked == "seller" {
-				card, other, role = s.seller, s.shopper, record.RoleSeller
-			}
-			before := s.balances(t)
-			s.Revoke(card)
-			_, loginErr := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: card.Proof(role, nil)})
-			require.ErrorIs(t, loginErr, payflow.ErrCard)
+	for _, lost := range []string{"revoked", "deleted"} {
+		for _, side := range []string{"shopper", "seller"} {
+			t.Run(lost+" "+side, func(t *testing.T) {
+				st := &handDeleted{Store: memory.New()}
+				s := newShopOn(t, st, true, paytest.Options{})
+				ctx := context.Background()
+				pending, _ := s.request(t)
+				held, _ := s.request(t)
+				v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, held.ID)})
+				require.NoError(t, err)
+				require.Equal(t, payflow.StateHeld, v.State)
+				card, other, role := s.shopper, s.seller, record.RoleShopper
+				if side == "seller" {
+					card, other, role = s.seller, s.shopper, record.RoleSeller
+				}
+				eur := uint32(978)
+				accounts := []ledger.ID{
+					payflow.AccountID(payflow.AccountWallet, eur, s.shopper.ID),
+					payflow.AccountID(payflow.AccountMerchant, eur, merchantID),
+				}
+				before, err := s.Ledger.LookupAccounts(ctx, accounts)
+				require.NoError(t, err)
+				require.Len(t, before, 2)
+				proof := card.Proof(role, nil) // a challenge is for enrolled cards
+				if lost == "revoked" {
+					s.Revoke(card)
+				} else {
+					st.delete(t, card.ID)
+					s.Clock.Advance(payflow.DefaultCacheTTL + time.Second) // the cached card expires
+				}
+				_, loginErr := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
+				require.ErrorIs(t, loginErr, payflow.ErrCard)
 
-			for _, c := range []struct {
-				name string
-				call func() error
-			}{
-				{"resolve", func() error {
-					_, err := s.Platform.Resolve(ctx, card.Token, &payflow.ResolveRequest{EID: other.EID()})
-					return err
-				}},
-				{"session", func() error { _, err := s.Platform.Session(ctx, card.Token, s.session.ID); return err }},
-				{"catalog", func() error { _, err := s.Platform.Catalog(ctx, card.Token, merchantID); return err }},
-				{"payment", func() error { _, err := s.Platform.Payment(ctx, card.Token, pending.ID); return err }},
-				{"decline", func() error { _, err := s.Platform.Decline(ctx, card.Token, pending.ID); return err }},
-				{"cancel pending", func() error { _, err := s.Platform.Cancel(ctx, card.Token, pending.ID); return err }},
-				{"cancel held", func() error { _, err := s.Platform.Cancel(ctx, card.Token, held.ID); return err }},
-				{"capture", func() error {
-					_, err := s.Platform.Capture(ctx, card.Token, &payflow.CaptureRequest{RequestID: held.ID})
-					return err
-				}},
-			} {
-				err := c.call()
-				require.ErrorIs(t, err, payflow.ErrCard, c.name)
-				assert.Equal(t, payflow.AsError(loginErr), payflow.AsError(err), "%s: the reply of the card's login", c.name)
-			}
-			s.requireState(t, pending.ID, payflow.StatePending)
-			s.requireState(t, held.ID, payflow.StateHeld)
-			assert.Equal(t, before, s.balances(t), "no money moved")
-			cat, err := s.Platform.Catalog(ctx, other.Token, merchantID)
-			require.NoError(t, err, "the other card's token")
-			assert.Equal(t, paytest.Catalog, cat.Items)
-		})
+				for _, c := range []struct {
+					name string
+					call func() error
+				}{
+					{"resolve", func() error {
+						_, err := s.Platform.Resolve(ctx, card.Token, &payflow.ResolveRequest{EID: other.EID()})
+						return err
+					}},
+					{"session", func() error { _, err := s.Platform.Session(ctx, card.Token, s.session.ID); return err }},
+					{"catalog", func() error { _, err := s.Platform.Catalog(ctx, card.Token, merchantID); return err }},
+					{"payment", func() error { _, err := s.Platform.Payment(ctx, card.Token, pending.ID); return err }},
+					{"decline", func() error { _, err := s.Platform.Decline(ctx, card.Token, pending.ID); return err }},
+					{"cancel pending", func() error { _, err := s.Platform.Cancel(ctx, card.Token, pending.ID); return err }},
+					{"cancel held", func() error { _, err := s.Platform.Cancel(ctx, card.Token, held.ID); return err }},
+					{"capture", func() error {
+						_, err := s.Platform.Capture(ctx, card.Token, &payflow.CaptureRequest{RequestID: held.ID})
+						return err
+					}},
+				} {
+					err := c.call()
+					require.ErrorIs(t, err, payflow.ErrCard, c.name)
+					assert.Equal(t, payflow.AsError(loginErr), payflow.AsError(err), "%s: the reply of the card's login", c.name)
+					assert.Equal(t, "card_not_trusted", payflow.AsError(err).Code, c.name)
+				}
+				s.requireState(t, pending.ID, payflow.StatePending)
+				s.requireState(t, held.ID, payflow.StateHeld)
+				after, err := s.Ledger.LookupAccounts(ctx, accounts)
+				require.NoError(t, err)
+				assert.Equal(t, before, after, "no money moved")
+				cat, err := s.Platform.Catalog(ctx, other.Token, merchantID)
+				require.NoError(t, err, "the other card's token")
+				assert.Equal(t, paytest.Catalog, cat.Items)
+			})
+		}
 	}
 }
 
