@@ -74,6 +74,18 @@ func checkName(field, s string) error {
 // ErrConflict for a merchant enrolled in another currency or whose
 // ledger account exists closed or with other fields (flags, user data,
 // ledger, code), which stores nothing.
+//
+// The account is created before the merchant is written, since the
+// ledger and the store share no transaction: written first, the merchant
+// would have seller cards taking requests before it has an account, and
+// would stay stored when the ledger then refused the account. The ledger
+// deletes no account, so that of two first enrolments of one merchant at
+// once in different currencies, the one whose write comes second (refused
+// with ErrConflict naming the currency the merchant is enrolled in, as an
+// enrolment after the first would be) leaves its account in the other
+// currency in the ledger, empty: no transfer of the platform names it,
+// the merchant's currency never changing, but Balance answers it (an
+// empty balance) rather than ErrNotFound.
 func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	if err := checkID("merchant ID", m.ID); err != nil {
 		return err
@@ -91,12 +103,13 @@ func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	old, err := p.store.Merchant(ctx, m.ID)
 	switch {
 	case err == nil && old.Currency != m.Currency:
-		return fmt.Errorf("%w: merchant %q is enrolled in %s", ErrConflict, m.ID, old.Currency)
+		return enrolledIn(old)
 	case err != nil && !errors.Is(err, ErrNotFound):
 		return err
 	}
-	// Cards are never deleted: one enrolled now still is when the store
-	// writes the merchant, so a refusal leaves no ledger account behind.
+	// No call deletes a card: one enrolled now still is when the store
+	// writes the merchant, so that no refusal for a seller card leaves a
+	// ledger account behind.
 	for _, id := range m.SellerCardIDs {
 		if _, err := p.store.Card(ctx, id); errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("%w: seller card %s is not enrolled", ErrNotFound, id)
@@ -108,12 +121,25 @@ func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 		return err
 	}
 	err = p.store.PutMerchant(ctx, &m)
+	if errors.Is(err, ErrConflict) {
+		// Enrolled since it was read, in another currency: the store
+		// keeps a merchant's currency.
+		if now, rerr := p.store.Merchant(ctx, m.ID); rerr == nil && now.Currency != m.Currency {
+			err = enrolledIn(now)
+		}
+	}
 	forget(&p.cache, p.cache.merchants, m.ID)
 	// Its seller cards before, those read above and any another process
 	// added since, are no more unless listed: every card cached as the
 	// merchant's goes, with those listed, which may be cached as another's.
 	p.cache.forgetCardsOf(m.ID, m.SellerCardIDs)
 	return err
+}
+
+// enrolledIn is the refusal of an enrolment of merchant m's ID in another
+// currency than m's.
+func enrolledIn(m *Merchant) error {
+	return fmt.Errorf("%w: merchant %q is enrolled in %s", ErrConflict, m.ID, m.Currency)
 }
 
 // SetCatalog replaces a merchant's catalog; prices are in the merchant's

@@ -485,6 +485,53 @@ func TestEnrollMerchantDropsCardAddedElsewhere(t *testing.T) {
 	assert.ErrorIs(t, err, payflow.ErrForbidden)
 }
 
+// TestEnrollMerchantRaceInOtherCurrency: two first enrolments of a
+// merchant in different currencies at once, the second (through another
+// process) landing between the first's read of the merchant and its
+// write: the second wins, and the first is ErrConflict with the reply of
+// an enrolment made after the second, naming the currency the merchant is
+// enrolled in. The loser's ledger account, created before the merchant
+// was written, stays in the ledger, empty (the ledger deletes no account:
+// see EnrollMerchant); the merchant, its seller card and its account are
+// the winner's.
+func TestEnrollMerchantRaceInOtherCurrency(t *testing.T) {
+	ctx := context.Background()
+	st := &staleMerchantStore{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	other := renewedPlatform(t, s.Fixture) // another process on the same database
+	bob := s.NewCard("Bob")
+	kiosk := func(currency string) payflow.Merchant {
+		return payflow.Merchant{ID: "kiosk", Name: "Kiosk", Currency: currency, SellerCardIDs: []string{bob.ID}}
+	}
+	st.mu.Lock()
+	st.fn = func() { require.NoError(t, other.EnrollMerchant(ctx, kiosk("USD")), "the winner") }
+	st.mu.Unlock()
+
+	lost := s.Platform.EnrollMerchant(ctx, kiosk("EUR"))
+	require.ErrorIs(t, lost, payflow.ErrConflict)
+	later := s.Platform.EnrollMerchant(ctx, kiosk("EUR"))
+	require.ErrorIs(t, later, payflow.ErrConflict)
+	assert.Equal(t, payflow.AsError(later), payflow.AsError(lost), "the reply of an enrolment after the winner's")
+
+	m, err := s.Store.Merchant(ctx, "kiosk")
+	require.NoError(t, err)
+	assert.Equal(t, &payflow.Merchant{ID: "kiosk", Name: "Kiosk", Currency: "USD", SellerCardIDs: []string{bob.ID}}, m)
+	const eur, usd = 978, 840
+	accounts, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{
+		payflow.AccountID(payflow.AccountMerchant, usd, "kiosk"),
+		payflow.AccountID(payflow.AccountMerchant, eur, "kiosk"),
+	})
+	require.NoError(t, err)
+	require.Len(t, accounts, 2, "the winner's account, and the loser's left behind")
+	for i, cur := range []uint32{usd, eur} {
+		a := accounts[i]
+		assert.Equal(t, cur, a.Ledger)
+		assert.Equal(t, payflow.AccountMerchant, a.Code)
+		assert.Equal(t, ledger.AccountDebitsMustNotExceedCredits, a.Flags, "open")
+		assert.Zero(t, a.DebitsPending+a.DebitsPosted+a.CreditsPending+a.CreditsPosted, "empty")
+	}
+}
+
 // TestNewPlatformBadOptions: a negative lifetime, burst or rate, and a
 // rate that is not a finite number (NaN would let every resolution
 // through), are refused with ErrInvalid rather than read as the default.
