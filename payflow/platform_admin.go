@@ -145,7 +145,10 @@ func enrolledIn(m *Merchant) error {
 // SetCatalog replaces a merchant's catalog; prices are in the merchant's
 // currency. SKUs are identifiers (record.CheckText), names are shown on
 // the phones and printed in receipts (record.CheckName: UTF-8, without
-// control or bidirectional formatting characters). Errors: ErrNotFound,
+// control or bidirectional formatting characters). A price may be zero
+// (an item given away): its lines are of amount zero, and a request of
+// such items alone, its total zero, is valid only with an asset leg
+// (record.PaymentRequest), which then moves alone. Errors: ErrNotFound,
 // ErrInvalid for a bad or repeated SKU, a bad name or a price over 2^63−1.
 func (p *Platform) SetCatalog(ctx context.Context, merchantID string, items []CatalogItem) error {
 	seen := make(map[string]bool, len(items))

@@ -642,3 +642,58 @@ func TestNewPlatformRequestTTLAboveMax(t *testing.T) {
 		assert.Equal(t, s.Clock.Now().Add(c.want), v.ExpiresAt, c.max)
 	}
 }
+
+// TestZeroPriceItems: a catalog item may cost nothing (a bag given
+// away). It is priced as any other: a line of amount zero beside the
+// priced ones, in the request, its views and its receipt, which verifies;
+// only the total moves, and a request of free items with an asset leg
+// (total zero) moves the asset alone, its money leg omitted, captured 0.
+// A request of free items alone, whose total is zero without legs, is no
+// valid record: the seller card cannot sign it.
+func TestZeroPriceItems(t *testing.T) {
+	for _, manual := range []bool{false, true} {
+		t.Run(fmt.Sprintf("manual capture %v", manual), func(t *testing.T) {
+			ctx := context.Background()
+			s := newShop(t, manual, paytest.Options{})
+			bag := payflow.CatalogItem{SKU: "bag", Name: "Paper bag"}
+			require.NoError(t, s.Platform.SetCatalog(ctx, merchantID, append([]payflow.CatalogItem{bag}, paytest.Catalog...)))
+			require.NoError(t, s.Platform.OpenAccount(ctx, s.shopper.ID, paytest.Ticket))
+			vp, err := s.PlatformVerifier.VerifyPlatform(s.PlatformChain)
+			require.NoError(t, err)
+			pay := func(r *record.PaymentRequest) (*payflow.PaymentView, *record.Receipt) {
+				t.Helper()
+				v, err := s.Create(r)
+				require.NoError(t, err)
+				done := s.captured(t, v.ID, manual)
+				var rc record.Receipt
+				require.NoError(t, vp.VerifyReceipt(done.Receipt, &rc))
+				return done, &rc
+			}
+
+			_, err = s.seller.Sign(paytest.Request(s.session, "EUR", 0, record.Item{SKU: "bag", Quantity: 1}))
+			var fe *record.FieldError
+			require.ErrorAs(t, err, &fe, "free items alone")
+			assert.Equal(t, "amount", fe.Field)
+
+			v, rc := pay(paytest.Request(s.session, "EUR", 120, record.Item{SKU: "bag", Quantity: 2}, record.Item{SKU: "apple", Quantity: 1}))
+			assert.Equal(t, []payflow.Line{
+				{SKU: "bag", Name: "Paper bag", Quantity: 2},
+				{SKU: "apple", Name: "Apple", Quantity: 1, UnitPrice: 120, Amount: 120},
+			}, v.Lines)
+			assert.Equal(t, uint64(120), v.Captured)
+			assert.Equal(t, uint64(120), rc.Amount)
+			assert.Equal(t, []record.Line{{SKU: "bag", Name: "Paper bag", Quantity: 2}, {SKU: "apple", Name: "Apple", Quantity: 1, UnitPrice: 120}}, rc.Lines)
+			assert.Equal(t, [2][2]payflow.Balance{{{Posted: funds - 120}, {Posted: 120}}, {{}, {Posted: 10}}}, s.allBalances(t))
+
+			r := paytest.Request(s.session, "EUR", 0, record.Item{SKU: "bag", Quantity: 1})
+			r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 1}}
+			v, rc = pay(r)
+			assert.Equal(t, []payflow.Line{{SKU: "bag", Name: "Paper bag", Quantity: 1}}, v.Lines)
+			assert.Zero(t, v.Captured)
+			assert.Zero(t, rc.Amount)
+			assert.Len(t, rc.TransferIDs, 1, "the ticket's leg alone")
+			assert.Equal(t, [2][2]payflow.Balance{{{Posted: funds - 120}, {Posted: 120}}, {{Posted: 1}, {Posted: 9}}}, s.allBalances(t))
+			require.NoError(t, s.Ledger.Verify(ctx))
+		})
+	}
+}

@@ -139,14 +139,7 @@ func TestHoldIntoClosedAccount(t *testing.T) {
 				assert.ErrorIs(t, err, payflow.ErrReplay, "the consent is spent")
 
 				reopenAccount(t, s, closing)
-				got, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
-				require.NoError(t, err)
-				if manual {
-					assert.Equal(t, payflow.StateHeld, got.State)
-					got, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
-					require.NoError(t, err)
-				}
-				assert.Equal(t, payflow.StateCaptured, got.State)
+				s.captured(t, v.ID, manual)
 				assert.Equal(t, paid, s.allBalances(t))
 				require.NoError(t, s.Ledger.Verify(ctx))
 			})

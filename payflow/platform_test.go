@@ -84,6 +84,23 @@ func (s *shop) held(t *testing.T) *payflow.PaymentView {
 	return h
 }
 
+// captured has the shopper approve request id with a fresh consent and,
+// on a shop whose merchant captures manually (manual), the seller capture
+// all of the hold, and returns the captured view.
+func (s *shop) captured(t *testing.T, id payflow.ID, manual bool) *payflow.PaymentView {
+	t.Helper()
+	ctx := context.Background()
+	v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, id)})
+	require.NoError(t, err)
+	if manual {
+		require.Equal(t, payflow.StateHeld, v.State)
+		v, err = s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: id})
+		require.NoError(t, err)
+	}
+	require.Equal(t, payflow.StateCaptured, v.State)
+	return v
+}
+
 // approveLost creates a request for the basket and approves it on a store
 // that loses the record of its settlement: the approval fails with errLost
 // and the request stays approving. It returns the request's ID.
