@@ -75,17 +75,17 @@ func checkName(field, s string) error {
 // ledger account exists closed or with other fields (flags, user data,
 // ledger, code), which stores nothing.
 //
-// The account is created before the merchant is written, since the
-// ledger and the store share no transaction: written first, the merchant
-// would have seller cards taking requests before it has an account, and
-// would stay stored when the ledger then refused the account. The ledger
-// deletes no account, so that of two first enrolments of one merchant at
-// once in different currencies, the one whose write comes second (refused
-// with ErrConflict naming the currency the merchant is enrolled in, as an
-// enrolment after the first would be) leaves its account in the other
-// currency in the ledger, empty: no transfer of the platform names it,
-// the merchant's currency never changing, but Balance answers it (an
-// empty balance) rather than ErrNotFound.
+// The account is created before the merchant is written, since the ledger
+// and the store share no transaction: written first, the merchant would
+// stay stored, its currency fixed, when the ledger then refused or failed
+// its account (no call deletes a merchant). The ledger deletes no account,
+// so that of two first enrolments of one merchant at once in different
+// currencies, the one whose write comes second (refused with ErrConflict
+// naming the currency the merchant is enrolled in, as an enrolment after
+// the first would be) leaves its account in the other currency in the
+// ledger, empty: no transfer of the platform names it, the merchant's
+// currency never changing, but Balance answers it (an empty balance)
+// rather than ErrNotFound.
 func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	if err := checkID("merchant ID", m.ID); err != nil {
 		return err
