@@ -81,9 +81,11 @@ type ClientOptions struct {
 // ClientOptions.HTTPClient, whose error it wraps, or by the default
 // policy of net/http after 10 redirects, and a redirect net/http cannot
 // follow (*url.Error: a Location header that does not parse, or a URL
-// whose scheme is not http or https or that has no host); the platform
-// never redirects, and a redirect whose own hop fails on the network is
-// retried as any network error is.
+// whose scheme is not http or https or that has no host name; a port
+// alone, as in "http://:8080", is none, and a hop to it, which net/http
+// sends to the local machine, fails at once whatever its error); the
+// platform never redirects, and a redirect whose own hop fails on the
+// network is retried as any network error is.
 // Such an error matches ErrInternal, as a reply too large or that does
 // not decode does: the fault lies with the server at the base URL or with
 // how the transport is set up to reach it, which no retry mends (so not
@@ -199,8 +201,11 @@ func checkBaseURL(baseURL string) error {
 		// Before the host and port checks: the host and port may be
 		// parts of credentials that a "/" cut short.
 		return fmt.Errorf("%w: payflow: base URL has an \"@\" in its path", ErrInvalid)
-	case u.Hostname() == "": // a port alone, as in "http://:8080", names no host
-		return fmt.Errorf("%w: payflow: base URL has no host", ErrInvalid)
+	}
+	if fault := hostFault(u); fault != "" {
+		return fmt.Errorf("%w: payflow: base URL %s", ErrInvalid, fault)
+	}
+	switch {
 	case !validPort(u.Port()):
 		// Parse takes any digits; they are not repeated, since they may
 		// be the start of a password ("http://user:99999?et@host").
@@ -211,6 +216,18 @@ func checkBaseURL(baseURL string) error {
 		return fmt.Errorf("%w: payflow: base URL has a query", ErrInvalid)
 	}
 	return nil
+}
+
+// hostFault returns why u, an http or https URL, names no host that a
+// connection can be made to, or "" when it names one: it has no host
+// name (a port alone, as in "http://:8080", is none: net/http would dial
+// the local machine). NewClient refuses a base URL for it, and Client
+// fails at once on a redirect to such a URL (clientUnsendableRedirect).
+func hostFault(u *url.URL) string {
+	if u.Hostname() == "" {
+		return "has no host"
+	}
+	return ""
 }
 
 // validPort reports whether port, the digits after a URL's host, is
@@ -394,30 +411,40 @@ func clientNeverSucceeds(resp *http.Response, err error) bool {
 }
 
 // clientUnsendableRedirect reports whether err, an error of
-// http.Client.Do without a response, is net/http giving up on a redirect
-// before its hop is sent: a Location header that does not parse, or one
-// naming a URL that no transport of net/http sends (a scheme other than
-// http or https, or no host). The *url.Error of a hop that was sent names
-// that hop's URL, which is http or https with a host, as the base URL is
-// (NewClient checks it), so a redirect whose hop fails on the network is
-// not among them; nor is one whose cause is a net.Error, whatever its
-// URL (a transport may send other schemes). net/http gives a Location
-// that does not parse no error type of its own: its message is matched,
-// and were it to change, such a redirect would be retried and reported
-// unavailable.
+// http.Client.Do without a response, is that of a redirect that fails
+// every attempt alike: net/http gives up on it before its hop is sent (a
+// Location header that does not parse, or one naming a URL that no
+// transport of net/http sends: a scheme other than http or https, or no
+// host), or its hop is an http or https URL whose host NewClient would
+// refuse for a base URL (hostFault: a port alone, which net/http sends
+// to the local machine), whatever the error. The *url.Error of any other
+// hop names that hop's URL, which is http or https with a host, as the
+// base URL is (NewClient checks it), so a redirect whose hop fails on
+// the network is not among them; nor is one of another scheme whose
+// cause is a net.Error (a transport may send other schemes). net/http
+// gives a Location that does not parse no error type of its own: its
+// message is matched, and were it to change, such a redirect would be
+// retried and reported unavailable.
 func clientUnsendableRedirect(err error) bool {
 	var (
 		ue *url.Error
 		ne net.Error
 	)
-	if !errors.As(err, &ue) || ue.Err == nil || errors.As(ue.Err, &ne) {
-		return false // a hop that failed on the network, whatever its URL
+	if !errors.As(err, &ue) || ue.Err == nil {
+		return false
+	}
+	u, perr := url.Parse(ue.URL)
+	web := perr == nil && (u.Scheme == "http" || u.Scheme == "https")
+	if web && hostFault(u) != "" {
+		return true // net/http sends it, to the local machine, or not at all
+	}
+	if errors.As(ue.Err, &ne) {
+		return false // a hop that failed on the network
 	}
 	if strings.HasPrefix(ue.Err.Error(), "failed to parse Location header ") {
 		return true
 	}
-	u, perr := url.Parse(ue.URL)
-	return perr == nil && (u.Scheme != "http" && u.Scheme != "https" || u.Host == "")
+	return perr == nil && !web
 }
 
 // pause sleeps before retry number attempt: exponential from MinBackoff

@@ -255,8 +255,9 @@ func countConns(t *testing.T, srv *httptest.Server, tls bool) func() int32 {
 // not trust or that names another host, a plain HTTP server spoken to
 // over TLS, a redirect the http.Client's CheckRedirect refuses, and a
 // redirect to a Location that does not parse, of another scheme than http
-// or https, or without a host fail the same way every time: the call is
-// sent once and fails with an error
+// or https, or without a host name (none, or a port alone, which net/http
+// sends to the local machine: here a port nothing listens on) fail the
+// same way every time: the call is sent once and fails with an error
 // matching ErrInternal, not ErrUnavailable, that keeps its cause.
 func TestClientDoesNotRetryWhatCannotSucceed(t *testing.T) {
 	ctx := context.Background()
@@ -369,7 +370,8 @@ func TestClientDoesNotRetryWhatCannotSucceed(t *testing.T) {
 		assertFinal(t, err)
 		assert.Equal(t, 10, requests(), "one attempt: the default policy stops after 10 redirects")
 	})
-	for _, loc := range []string{"http://[::1", "ftp://platform.example/v1/info", "http:///v1/info"} {
+	for _, loc := range []string{"http://[::1", "ftp://platform.example/v1/info", "http:///v1/info",
+		"http://:" + closedPort(t) + "/v1/info"} {
 		t.Run("redirect to "+loc, func(t *testing.T) {
 			srv := newRedirectingServer(t, loc)
 			_, err := mustClient(t, srv.URL, opts).CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("r")})
@@ -404,11 +406,19 @@ func newRedirectingServer(t *testing.T, location string) *redirectingServer {
 // fails on the network (a port nothing listens on) may succeed on retry:
 // the call is sent MaxAttempts times and fails with ErrUnavailable.
 func TestClientRetriesRedirectToUnreachableHost(t *testing.T) {
+	requireRedirectRetried(t, "http://127.0.0.1:"+closedPort(t)+"/v1/info", nil)
+}
+
+// closedPort returns a port of the local machine that nothing listens on:
+// one the system gave a listener it then closed.
+func closedPort(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	closed := "http://" + ln.Addr().String() + "/v1/info"
+	_, port, err := net.SplitHostPort(ln.Addr().String())
+	require.NoError(t, err)
 	require.NoError(t, ln.Close())
-	requireRedirectRetried(t, closed, nil)
+	return port
 }
 
 // TestClientRetriesRedirectOfOtherSchemeFailingOnNetwork: a redirect to a
