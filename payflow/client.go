@@ -81,11 +81,13 @@ type ClientOptions struct {
 // ClientOptions.HTTPClient, whose error it wraps, or by the default
 // policy of net/http after 10 redirects, and a redirect net/http cannot
 // follow (*url.Error: a Location header that does not parse, or a URL
-// whose scheme is not http or https or that has no host name; a port
-// alone, as in "http://:8080", is none, and a hop to it, which net/http
-// sends to the local machine, fails at once whatever its error); the
-// platform never redirects, and a redirect whose own hop fails on the
-// network is retried as any network error is.
+// whose scheme is not http or https, that has no host name or whose port
+// is not from 1 to 65535, as NewClient refuses for the base URL; a port
+// alone, as in "http://:8080", is no host name, and a hop to it, which
+// net/http sends to the local machine, fails at once whatever its error,
+// as one to port 0 or 99999 does); the platform never redirects, and a
+// redirect whose own hop fails on the network is retried as any network
+// error is.
 // Such an error matches ErrInternal, as a reply too large or that does
 // not decode does: the fault lies with the server at the base URL or with
 // how the transport is set up to reach it, which no retry mends (so not
@@ -206,10 +208,6 @@ func checkBaseURL(baseURL string) error {
 		return fmt.Errorf("%w: payflow: base URL %s", ErrInvalid, fault)
 	}
 	switch {
-	case !validPort(u.Port()):
-		// Parse takes any digits; they are not repeated, since they may
-		// be the start of a password ("http://user:99999?et@host").
-		return fmt.Errorf("%w: payflow: base URL port is not from 1 to 65535", ErrInvalid)
 	case strings.Contains(baseURL, "#"): // Parse cuts the fragment at the first "#"
 		return fmt.Errorf("%w: payflow: base URL has a fragment", ErrInvalid)
 	case u.RawQuery != "" || u.ForceQuery:
@@ -221,11 +219,17 @@ func checkBaseURL(baseURL string) error {
 // hostFault returns why u, an http or https URL, names no host that a
 // connection can be made to, or "" when it names one: it has no host
 // name (a port alone, as in "http://:8080", is none: net/http would dial
-// the local machine). NewClient refuses a base URL for it, and Client
-// fails at once on a redirect to such a URL (clientUnsendableRedirect).
+// the local machine), or its port is not from 1 to 65535 (validPort).
+// NewClient refuses a base URL for it, and Client fails at once on a
+// redirect to such a URL (clientUnsendableRedirect).
 func hostFault(u *url.URL) string {
-	if u.Hostname() == "" {
+	switch {
+	case u.Hostname() == "":
 		return "has no host"
+	case !validPort(u.Port()):
+		// Parse takes any digits; they are not repeated, since they may
+		// be the start of a password ("http://user:99999?et@host").
+		return "port is not from 1 to 65535"
 	}
 	return ""
 }
@@ -410,21 +414,24 @@ func clientNeverSucceeds(resp *http.Response, err error) bool {
 		clientUnsendableRedirect(err)
 }
 
-// clientUnsendableRedirect reports whether err, an error of
-// http.Client.Do without a response, is that of a redirect that fails
-// every attempt alike: net/http gives up on it before its hop is sent (a
-// Location header that does not parse, or one naming a URL that no
-// transport of net/http sends: a scheme other than http or https, or no
-// host), or its hop is an http or https URL whose host NewClient would
-// refuse for a base URL (hostFault: a port alone, which net/http sends
-// to the local machine), whatever the error. The *url.Error of any other
-// hop names that hop's URL, which is http or https with a host, as the
-// base URL is (NewClient checks it), so a redirect whose hop fails on
-// the network is not among them; nor is one of another scheme whose
-// cause is a net.Error (a transport may send other schemes). net/http
-// gives a Location that does not parse no error type of its own: its
-// message is matched, and were it to change, such a redirect would be
-// retried and reported unavailable.
+// clientUnsendableRedirect reports whether err, an error of http.Client.Do
+// without a response, is that of a redirect that fails every attempt
+// alike: net/http gives up on it before its hop is sent (a Location header
+// that does not parse, or one naming a URL that no transport of net/http
+// sends: a scheme other than http or https, or no host), or its hop is an
+// http or https URL whose host or port NewClient would refuse for a base
+// URL (hostFault: a port alone, which net/http sends to the local machine,
+// or a port out of range: the dial of port 0 is refused as that of a
+// closed port is, and that of 99999 fails with a *net.AddrError, a type
+// that a DNS answer without a usable address gives too), whatever the
+// error. The *url.Error of any other hop names that hop's URL, which is
+// http or https with a host and a port that can be dialled, as the base
+// URL is (NewClient checks it), so a redirect whose hop fails on the
+// network is not among them; nor is one of another scheme whose cause is a
+// net.Error (a transport may send other schemes). net/http gives a
+// Location that does not parse no error type of its own: its message is
+// matched, and were it to change, such a redirect would be retried and
+// reported unavailable.
 func clientUnsendableRedirect(err error) bool {
 	var (
 		ue *url.Error

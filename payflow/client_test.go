@@ -255,10 +255,12 @@ func countConns(t *testing.T, srv *httptest.Server, tls bool) func() int32 {
 // not trust or that names another host, a plain HTTP server spoken to
 // over TLS, a redirect the http.Client's CheckRedirect refuses, and a
 // redirect to a Location that does not parse, of another scheme than http
-// or https, or without a host name (none, or a port alone, which net/http
-// sends to the local machine: here a port nothing listens on) fail the
-// same way every time: the call is sent once and fails with an error
-// matching ErrInternal, not ErrUnavailable, that keeps its cause.
+// or https, without a host name (none, or a port alone, which net/http
+// sends to the local machine: here a port nothing listens on) or with a
+// port not from 1 to 65535 (no connection can be made to port 0, and
+// none to 99999) fail the same way every time: the call is sent once and
+// fails with an error matching ErrInternal, not ErrUnavailable, that
+// keeps its cause.
 func TestClientDoesNotRetryWhatCannotSucceed(t *testing.T) {
 	ctx := context.Background()
 	opts := payflow.ClientOptions{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
@@ -371,7 +373,7 @@ func TestClientDoesNotRetryWhatCannotSucceed(t *testing.T) {
 		assert.Equal(t, 10, requests(), "one attempt: the default policy stops after 10 redirects")
 	})
 	for _, loc := range []string{"http://[::1", "ftp://platform.example/v1/info", "http:///v1/info",
-		"http://:" + closedPort(t) + "/v1/info"} {
+		"http://:" + closedPort(t) + "/v1/info", "http://127.0.0.1:99999/v1/info", "http://127.0.0.1:0/v1/info"} {
 		t.Run("redirect to "+loc, func(t *testing.T) {
 			srv := newRedirectingServer(t, loc)
 			_, err := mustClient(t, srv.URL, opts).CreateRequest(ctx, &payflow.CreateRequest{Request: []byte("r")})
