@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -77,7 +78,14 @@ type ClientOptions struct {
 // x509.UnknownAuthorityError, x509.HostnameError,
 // x509.CertificateInvalidError), a reply that is not TLS to an https base
 // URL (http.ErrSchemeMismatch from an HTTP server, tls.RecordHeaderError
-// from another protocol), a redirect refused by the CheckRedirect of
+// from another protocol), a TLS alert by which the server refuses the
+// client's configuration (a *net.OpError whose Op is "remote error", as
+// crypto/tls reports it: handshake_failure, as for no cipher suite in
+// common or no client certificate under TLS 1.2, bad_certificate,
+// certificate_expired, unknown_ca, protocol_version, unrecognized_name,
+// certificate_required or no_application_protocol; any other alert, such
+// as internal_error, is retried as a network error is), a redirect
+// refused by the CheckRedirect of
 // ClientOptions.HTTPClient, whose error it wraps, or by the default
 // policy of net/http after 10 redirects, and a redirect net/http cannot
 // follow (*url.Error: a Location header that does not parse, or a URL
@@ -397,10 +405,12 @@ func clientRetryable(err error) bool {
 // a VerifyConnection or VerifyPeerCertificate of the HTTPClient may
 // return it bare), a reply that is not TLS to an https URL (an HTTP
 // server's, which net/http reports as http.ErrSchemeMismatch, or another
-// protocol's), or a redirect net/http cannot follow
-// (clientUnsendableRedirect). A dropped, reset or refused connection
-// (io.EOF, ECONNRESET, ECONNREFUSED) and a timeout may succeed on retry
-// and are not among them, whatever their type.
+// protocol's), a redirect net/http cannot follow
+// (clientUnsendableRedirect), or a TLS alert by which the server refuses
+// the client's configuration (clientRefusedByTLSAlert). A dropped, reset
+// or refused connection (io.EOF, ECONNRESET, ECONNREFUSED), a timeout and
+// any other TLS alert may succeed on retry and are not among them,
+// whatever their type.
 func clientNeverSucceeds(resp *http.Response, err error) bool {
 	var (
 		verification *tls.CertificateVerificationError
@@ -411,7 +421,41 @@ func clientNeverSucceeds(resp *http.Response, err error) bool {
 	)
 	return resp != nil || errors.As(err, &verification) || errors.As(err, &authority) || errors.As(err, &hostname) ||
 		errors.As(err, &invalid) || errors.As(err, &header) || errors.Is(err, http.ErrSchemeMismatch) ||
-		clientUnsendableRedirect(err)
+		clientRefusedByTLSAlert(err) || clientUnsendableRedirect(err)
+}
+
+// clientRefusedByTLSAlert reports whether err holds a TLS alert by which
+// the server refuses the client's configuration, which it would send again
+// on every attempt: handshake_failure (40: no cipher suite in common, or
+// no client certificate where TLS 1.2 requires one), bad_certificate (42),
+// certificate_expired (45) and unknown_ca (48), of the client certificate,
+// protocol_version (70), unrecognized_name (112: no certificate for the
+// server name), certificate_required (116: TLS 1.3) and
+// no_application_protocol (120). Any other alert, such as internal_error
+// (80), may pass and is not among them. Under TLS 1.3 the server sends
+// certificate_required once the client has finished its handshake and
+// started to send the request: should the server's close reset the
+// connection before the client reads the alert, which a long request
+// body may bring about, the attempt fails as a reset connection does. crypto/tls exports no type for an
+// alert it receives over TCP (tls.AlertError is that of QUIC): it reports
+// one as a *net.OpError whose Op is "remote error" and whose Err is the
+// alert's number, of an unexported uint8 type of crypto/tls, which is
+// what is recognised; were that to change, such an alert would be retried
+// and reported unavailable.
+func clientRefusedByTLSAlert(err error) bool {
+	op, ok := errors.AsType[*net.OpError](err)
+	if !ok || op.Op != "remote error" {
+		return false
+	}
+	alert := reflect.ValueOf(op.Err)
+	if alert.Kind() != reflect.Uint8 || alert.Type().PkgPath() != "crypto/tls" {
+		return false
+	}
+	switch alert.Uint() {
+	case 40, 42, 45, 48, 70, 112, 116, 120:
+		return true
+	}
+	return false
 }
 
 // clientUnsendableRedirect reports whether err, an error of http.Client.Do

@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"math"
 	"net"
 	"net/http"
@@ -383,6 +385,117 @@ func TestClientDoesNotRetryWhatCannotSucceed(t *testing.T) {
 			assert.Equal(t, int32(1), srv.requests.Load())
 		})
 	}
+}
+
+// TestClientTLSAlerts: a TLS alert by which the server refuses the
+// client's configuration (a client certificate it requires, cannot verify
+// or refuses, a TLS version, cipher suite, server name or application
+// protocol it does not serve) would end every attempt alike: the call is
+// sent once and fails with an error matching ErrInternal, not
+// ErrUnavailable, that keeps the alert. An internal_error alert may pass:
+// the call is retried as after any network error.
+func TestClientTLSAlerts(t *testing.T) {
+	handler := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
+	presentCert := func(c *tls.Config, srv *httptest.Server) { // the server's own, self-signed, which it does not take from a client
+		c.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &srv.TLS.Certificates[0], nil }
+	}
+	tests := []struct {
+		name   string
+		alert  int // RFC 8446 §6
+		server func(*tls.Config, *httptest.Server)
+		client func(*tls.Config, *httptest.Server)
+	}{
+		{"client certificate required", 116, func(c *tls.Config, _ *httptest.Server) {
+			c.ClientAuth = tls.RequireAnyClientCert
+		}, nil},
+		{"client certificate required by TLS 1.2", 40, func(c *tls.Config, _ *httptest.Server) {
+			c.ClientAuth, c.MaxVersion = tls.RequireAnyClientCert, tls.VersionTLS12
+		}, nil},
+		{"client certificate refused", 42, func(c *tls.Config, _ *httptest.Server) {
+			c.ClientAuth, c.MaxVersion = tls.RequireAnyClientCert, tls.VersionTLS12
+			c.VerifyPeerCertificate = func([][]byte, [][]*x509.Certificate) error { return errors.New("not this one") }
+		}, presentCert},
+		{"client certificate of an unknown authority", 48, func(c *tls.Config, _ *httptest.Server) {
+			c.ClientAuth, c.MaxVersion, c.ClientCAs = tls.RequireAndVerifyClientCert, tls.VersionTLS12, x509.NewCertPool()
+		}, presentCert},
+		{"expired client certificate", 45, func(c *tls.Config, srv *httptest.Server) {
+			c.ClientAuth, c.MaxVersion = tls.RequireAndVerifyClientCert, tls.VersionTLS12
+			c.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+				trusting := srv.TLS.Clone() // trusts its own certificate, expired by then
+				trusting.GetConfigForClient = nil
+				trusting.ClientCAs = x509.NewCertPool()
+				trusting.ClientCAs.AddCert(srv.Certificate())
+				trusting.Time = func() time.Time { return srv.Certificate().NotAfter.Add(time.Hour) }
+				return trusting, nil
+			}
+		}, presentCert},
+		{"TLS version", 70, func(c *tls.Config, _ *httptest.Server) {
+			c.MinVersion = tls.VersionTLS13
+		}, func(c *tls.Config, _ *httptest.Server) {
+			c.MaxVersion = tls.VersionTLS12
+		}},
+		{"no cipher suite in common", 40, func(c *tls.Config, _ *httptest.Server) {
+			c.MaxVersion, c.CipherSuites = tls.VersionTLS12, []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}
+		}, func(c *tls.Config, _ *httptest.Server) {
+			c.CipherSuites = []uint16{tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256}
+		}},
+		{"server name not served", 112, func(c *tls.Config, _ *httptest.Server) {
+			c.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return &tls.Config{}, nil } // no certificate
+		}, nil},
+		{"application protocol not served", 120, func(c *tls.Config, _ *httptest.Server) {
+			c.NextProtos = []string{"acme-tls/1"}
+		}, func(c *tls.Config, _ *httptest.Server) {
+			c.NextProtos = []string{"http/1.1"}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			conns, err := callTLSServer(t, handler, tt.server, tt.client)
+			assert.ErrorIs(t, err, payflow.ErrInternal)
+			assert.NotErrorIs(t, err, payflow.ErrUnavailable)
+			requireServerAlert(t, err, tt.alert)
+			assert.Equal(t, int32(1), conns)
+		})
+	}
+	t.Run("internal error", func(t *testing.T) {
+		conns, err := callTLSServer(t, handler, func(c *tls.Config, _ *httptest.Server) {
+			c.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) { return nil, errors.New("configuration unavailable") }
+		}, nil)
+		assert.ErrorIs(t, err, payflow.ErrUnavailable)
+		assert.NotErrorIs(t, err, payflow.ErrInternal)
+		requireServerAlert(t, err, 80)
+		assert.Equal(t, int32(4), conns)
+	})
+}
+
+// callTLSServer calls Info of a TLS server of handler, its configuration
+// set by server before it starts, through a client that trusts its
+// certificate, with the TLS configuration that client sets, and at most 4
+// attempts; it returns the count of connections and the error.
+func callTLSServer(t *testing.T, handler http.Handler, server, client func(*tls.Config, *httptest.Server)) (int32, error) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(handler)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes that fail
+	srv.TLS = new(tls.Config)
+	server(srv.TLS, srv)
+	conns := countConns(t, srv, true)
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	if client != nil {
+		client(tr.TLSClientConfig, srv)
+	}
+	opts := payflow.ClientOptions{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond, HTTPClient: &http.Client{Transport: tr}}
+	_, err := mustClient(t, srv.URL, opts).Info(context.Background())
+	return conns(), err
+}
+
+// requireServerAlert checks that err keeps the TLS alert the server sent,
+// which crypto/tls reports as a *net.OpError whose Op is "remote error".
+func requireServerAlert(t *testing.T, err error, alert int) {
+	t.Helper()
+	op, ok := errors.AsType[*net.OpError](err)
+	require.True(t, ok, "%v", err)
+	assert.Equal(t, "remote error", op.Op)
+	assert.EqualValues(t, alert, op.Err)
 }
 
 // redirectingServer answers every request with a 307 to one Location and
