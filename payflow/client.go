@@ -67,26 +67,25 @@ type ClientOptions struct {
 // every call an X-Request-ID, kept across its retries too: the request ID
 // of ctx (WithRequestID; a call made while serving a request carries that
 // request's ID on) when it has a well-formed one, else one chosen for the
-// call; *Error.RequestID reports it. A
-// call is retried, with backoff and at most MaxAttempts times, after a
-// network error (a connection refused, reset or dropped without a reply,
-// a timeout), a 5xx reply, a 408 (a proxy's timeout, which ErrUnavailable
-// matches) or a 409 idempotency_in_flight. An exchange that would fail
-// every attempt alike is sent once and fails with an error matching
-// ErrInternal that wraps its cause, which errors.As finds: a server
-// certificate that does not verify (*tls.CertificateVerificationError,
-// x509.UnknownAuthorityError, x509.HostnameError,
-// x509.CertificateInvalidError), a reply that is not TLS to an https base
-// URL (http.ErrSchemeMismatch from an HTTP server, tls.RecordHeaderError
-// from another protocol), a TLS alert by which the server refuses the
-// client's configuration (a *net.OpError whose Op is "remote error", as
-// crypto/tls reports it: handshake_failure, as for no cipher suite in
-// common or no client certificate under TLS 1.2, bad_certificate,
-// certificate_expired, unknown_ca, protocol_version, unrecognized_name,
+// call; *Error.RequestID reports it. A call is retried, with backoff and
+// at most MaxAttempts times, after a network error (a connection refused,
+// reset or dropped without a reply, a timeout), a 5xx reply, a 408 (a
+// proxy's timeout, which ErrUnavailable matches) or a 409
+// idempotency_in_flight. An exchange that would fail every attempt alike
+// is sent once and fails with an error matching ErrInternal that wraps its
+// cause, which errors.As finds: a server certificate that does not verify
+// (*tls.CertificateVerificationError, x509.UnknownAuthorityError,
+// x509.HostnameError, x509.CertificateInvalidError), a reply that is not
+// TLS to an https base URL (http.ErrSchemeMismatch from an HTTP server,
+// tls.RecordHeaderError from another protocol), a TLS alert by which the
+// server refuses what the client offers (a *net.OpError whose Op is
+// "remote error", as crypto/tls reports it: protocol_version,
 // certificate_required or no_application_protocol; any other alert, such
-// as internal_error, is retried as a network error is), a redirect
-// refused by the CheckRedirect of
-// ClientOptions.HTTPClient, whose error it wraps, or by the default
+// as handshake_failure, bad_certificate, unknown_ca, certificate_expired,
+// unrecognized_name or internal_error, which depend on the state or
+// settings of the server that a new connection may find otherwise, is
+// retried as a network error is), a redirect refused by the CheckRedirect
+// of ClientOptions.HTTPClient, whose error it wraps, or by the default
 // policy of net/http after 10 redirects, and a redirect net/http cannot
 // follow (*url.Error: a Location header that does not parse, or a URL
 // whose scheme is not http or https, that has no host name or whose port
@@ -407,7 +406,7 @@ func clientRetryable(err error) bool {
 // server's, which net/http reports as http.ErrSchemeMismatch, or another
 // protocol's), a redirect net/http cannot follow
 // (clientUnsendableRedirect), or a TLS alert by which the server refuses
-// the client's configuration (clientRefusedByTLSAlert). A dropped, reset
+// what the client offers (clientRefusedByTLSAlert). A dropped, reset
 // or refused connection (io.EOF, ECONNRESET, ECONNREFUSED), a timeout and
 // any other TLS alert may succeed on retry and are not among them,
 // whatever their type.
@@ -425,23 +424,27 @@ func clientNeverSucceeds(resp *http.Response, err error) bool {
 }
 
 // clientRefusedByTLSAlert reports whether err holds a TLS alert by which
-// the server refuses the client's configuration, which it would send again
-// on every attempt: handshake_failure (40: no cipher suite in common, or
-// no client certificate where TLS 1.2 requires one), bad_certificate (42),
-// certificate_expired (45) and unknown_ca (48), of the client certificate,
-// protocol_version (70), unrecognized_name (112: no certificate for the
-// server name), certificate_required (116: TLS 1.3) and
-// no_application_protocol (120). Any other alert, such as internal_error
-// (80), may pass and is not among them. Under TLS 1.3 the server sends
-// certificate_required once the client has finished its handshake and
-// started to send the request: should the server's close reset the
-// connection before the client reads the alert, which a long request
-// body may bring about, the attempt fails as a reset connection does. crypto/tls exports no type for an
-// alert it receives over TCP (tls.AlertError is that of QUIC): it reports
-// one as a *net.OpError whose Op is "remote error" and whose Err is the
-// alert's number, of an unexported uint8 type of crypto/tls, which is
-// what is recognised; were that to change, such an alert would be retried
-// and reported unavailable.
+// the server refuses what the client offers, which a server of a fixed
+// policy sends again on every attempt: protocol_version (70: no TLS
+// version in common), certificate_required (116: TLS 1.3, the client has
+// no certificate to give) and no_application_protocol (120). Any other
+// alert may pass on a new connection and is not among them: internal_error
+// (80), and those that depend on the state or settings of the backend a
+// connection reaches (handshake_failure, 40; bad_certificate, 42, which
+// crypto/tls sends for any error of a server's VerifyConnection or
+// VerifyPeerCertificate; certificate_expired, 45, by the server's clock;
+// unknown_ca, 48; unrecognized_name, 112, of a server without a
+// certificate for the name), as in a fleet part way through a rotation.
+// Under TLS 1.3 the server sends certificate_required once the client has
+// finished its handshake and started to send the request: should the
+// server's close reset the connection before the client reads the alert,
+// which a long request body may bring about, the attempt fails as a reset
+// connection does. crypto/tls exports no type for an alert it receives
+// over TCP (tls.AlertError is that of QUIC): it reports one as a
+// *net.OpError whose Op is "remote error" and whose Err is the alert's
+// number, of an unexported uint8 type of crypto/tls, which is what is
+// recognised; were that to change, such an alert would be retried and
+// reported unavailable.
 func clientRefusedByTLSAlert(err error) bool {
 	op, ok := errors.AsType[*net.OpError](err)
 	if !ok || op.Op != "remote error" {
@@ -452,7 +455,7 @@ func clientRefusedByTLSAlert(err error) bool {
 		return false
 	}
 	switch alert.Uint() {
-	case 40, 42, 45, 48, 70, 112, 116, 120:
+	case 70, 116, 120:
 		return true
 	}
 	return false
