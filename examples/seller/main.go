@@ -19,7 +19,8 @@
 //	-url URL        the cloud's URL (default: read from DIR/cloud.url)
 //	-pick NAME      whom to tap in the service queue (default Alice)
 //	-seed N         seed of the simulated radio (default 1)
-//	-wait DURATION  how long to wait for the shopper (default 2m)
+//	-wait DURATION  how long to wait for the cloud to answer the login, and
+//	                then for the shopper (default 2m)
 package main
 
 import (

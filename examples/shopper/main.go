@@ -14,7 +14,8 @@
 //	-pick NAME      whom to tap in the service queue (default Corner Grocer)
 //	-pin DIGITS     the PIN to type (default 123456)
 //	-seed N         seed of the simulated radio (default 1)
-//	-wait DURATION  how long to wait for the seller (default 2m)
+//	-wait DURATION  how long to wait for the cloud to answer the login, and
+//	                then for the seller (default 2m)
 package main
 
 import (

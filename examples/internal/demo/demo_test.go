@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -266,4 +268,53 @@ func TestWriteFile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, entries, 1)
 	assert.ErrorIs(t, writeFile(filepath.Join(dir, "no", "such", "dir"), nil, 0o600, true), fs.ErrNotExist)
+}
+
+// TestPhoneLoginBoundedByWait: against a cloud that accepts connections
+// and never answers, the phone programs give up on the login once -wait
+// has passed, with ErrNoAnswer, rather than after the client's retries.
+func TestPhoneLoginBoundedByWait(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := OpenCloud(ctx, CloudOptions{Dir: dir})
+	require.NoError(t, err)
+	_, err = Grocery.Setup(ctx, c, dir)
+	require.NoError(t, err)
+	require.NoError(t, c.Close())
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	var held []net.Conn // accepted, never answered
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, conn)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-accepted
+		for _, conn := range held {
+			conn.Close()
+		}
+	})
+	url := "http://" + ln.Addr().String()
+	for name, run := range map[string]func(context.Context, []string, io.Writer) error{"seller": RunSeller, "shopper": RunShopper} {
+		t.Run(name, func(t *testing.T) {
+			// Far below the client's retries, far above -wait.
+			tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+			defer cancel()
+			var out bytes.Buffer
+			err := run(tctx, []string{"-data", dir, "-url", url, "-wait", "200ms"}, &out)
+			require.ErrorIs(t, err, ErrNoAnswer)
+			assert.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.EqualError(t, err, "demo: the cloud did not answer in time: logging in to "+url+" within -wait 200ms: context deadline exceeded")
+			assert.NoError(t, tctx.Err(), "the program ended before the test's deadline")
+		})
+	}
 }

@@ -29,6 +29,10 @@ const URLFile = "cloud.url"
 // data folder holds an empty URLFile.
 var ErrEmptyURLFile = errors.New("demo: the cloud URL file is empty")
 
+// ErrNoAnswer is the error of a phone program whose login the cloud did
+// not answer within -wait.
+var ErrNoAnswer = errors.New("demo: the cloud did not answer in time")
+
 // Bystanders are the cards of the grocery market that the cloud program
 // broadcasts itself, so that the queues of the phone programs show a
 // choice.
@@ -187,7 +191,7 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	fs.StringVar(&f.url, "url", "", "the cloud's base `URL` (default: the one the cloud wrote into the data folder)")
 	fs.StringVar(&f.pick, "pick", pick, "the `name` to tap in the service queue")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the simulated radio")
-	fs.DurationVar(&f.wait, "wait", 2*time.Minute, "how long to wait for the other phone")
+	fs.DurationVar(&f.wait, "wait", 2*time.Minute, "how long to wait for the cloud's login, and then for the other phone")
 	if name == "shopper" {
 		fs.StringVar(&f.pin, "pin", PIN, "the PIN the shopper types")
 	}
@@ -210,7 +214,7 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 }
 
 // startPhone opens the card name of the data folder, logs it in to the
-// cloud over HTTP, and starts its radio: every 200 ms it writes its advert
+// cloud over HTTP (within -wait: login), and starts its radio: every 200 ms it writes its advert
 // into the air and hears the others. The phone stops broadcasting when
 // the returned function is called.
 func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout io.Writer) (*Phone, func(), error) {
@@ -232,7 +236,7 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 		return nil, nil, err
 	}
 	ph.Screen.Printf("Cloud at %s", f.url)
-	if err := ph.Login(ctx); err != nil {
+	if err := login(ctx, ph, f); err != nil {
 		return nil, nil, err
 	}
 	air, radio := Air{Dir: f.dir}, NewRadio(f.seed, 0.2)
@@ -259,6 +263,19 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 		}
 	}()
 	return ph, func() { cancel(); <-done }, nil
+}
+
+// login logs ph in to the cloud, giving up once -wait has passed
+// (ErrNoAnswer): the client alone would send its calls again for more
+// than a minute against a cloud that never answers.
+func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
+	lctx, cancel := context.WithTimeout(ctx, f.wait)
+	defer cancel()
+	err := ph.Login(lctx)
+	if err != nil && ctx.Err() == nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("%w: logging in to %s within -wait %s: %w", ErrNoAnswer, f.url, f.wait, err)
+	}
+	return err
 }
 
 // find scans until the service queue holds the phone named name, shows
