@@ -160,9 +160,13 @@ type phone struct {
 	platform [][]byte     // the platform's certificate chain, from Info
 	next     uint32       // index of the session's next payment request
 	payment  *PaymentView // the payment request on screen
+	// sessionEpoch is the epoch of the EID of this card that the session
+	// selected now names (the one its pairing proof named).
+	sessionEpoch uint32
 	// left are, for a seller, the next request indexes of the sessions
 	// selected before the one selected now, the one left last at the end:
-	// at most keptRequestIndexes-1 of them (keepIndexLocked).
+	// at most keptRequestIndexes-1 of them, none of an EID epoch more than
+	// one before the one of the last selection's proof (keepIndexLocked).
 	left []sessionIndex
 
 	namesPruned time.Time // when pruneNamesLocked last scanned names; guarded by mu
@@ -242,46 +246,52 @@ func (p *phone) Advert() ([]byte, error) {
 // EID returns the card's EID for the current epoch, as its advert carries
 // it.
 func (p *phone) EID() (adv.EID, error) {
+	e, _, err := p.currentEID()
+	return e, err
+}
+
+// currentEID returns the card's EID for the current epoch, and the epoch.
+func (p *phone) currentEID() (adv.EID, uint32, error) {
 	epoch := adv.Epoch(p.opts.Now())
 	p.mu.Lock()
 	if p.eidEpoch == epoch && p.eid != (adv.EID{}) {
 		e := p.eid
 		p.mu.Unlock()
-		return e, nil
+		return e, epoch, nil
 	}
 	p.mu.Unlock()
 	raw, err := p.card.Advert(epoch, p.role, 0)
 	if err != nil {
-		return adv.EID{}, err
+		return adv.EID{}, 0, err
 	}
 	pkt, err := adv.Parse(raw)
 	if err != nil {
-		return adv.EID{}, fmt.Errorf("payflow: the card's advert: %w", err)
+		return adv.EID{}, 0, fmt.Errorf("payflow: the card's advert: %w", err)
 	}
 	p.mu.Lock()
 	p.eidEpoch, p.eid = epoch, pkt.EID
 	p.mu.Unlock()
-	return pkt.EID, nil
+	return pkt.EID, epoch, nil
 }
 
 // proof has the card sign an auth proof over a fresh challenge, naming
 // peer (the zero EID for a login), and returns it with the card's own EID
-// that it names.
-func (p *phone) proof(ctx context.Context, peer adv.EID) ([]byte, adv.EID, error) {
+// that it names and that EID's epoch.
+func (p *phone) proof(ctx context.Context, peer adv.EID) (msg []byte, own adv.EID, epoch uint32, err error) {
 	id, err := p.CardID()
 	if err != nil {
-		return nil, adv.EID{}, err
+		return nil, adv.EID{}, 0, err
 	}
-	own, err := p.EID()
+	own, epoch, err = p.currentEID()
 	if err != nil {
-		return nil, adv.EID{}, err
+		return nil, adv.EID{}, 0, err
 	}
 	ch, err := p.api.Challenge(ctx, &ChallengeRequest{CardID: id})
 	if err != nil {
-		return nil, adv.EID{}, err
+		return nil, adv.EID{}, 0, err
 	}
-	msg, err := p.card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: p.recordRole(), EID: own[:], PeerEID: peer[:]})
-	return msg, own, err
+	msg, err = p.card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: p.recordRole(), EID: own[:], PeerEID: peer[:]})
+	return msg, own, epoch, err
 }
 
 // LoginTries is how many auth proofs a phone's Login sends, each over a
@@ -299,7 +309,7 @@ const LoginTries = 3
 // LoginTries times in all.
 func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
 	resp, err := LoginWithRetry(ctx, p.api, LoginTries, func() ([]byte, error) {
-		msg, _, err := p.proof(ctx, adv.EID{})
+		msg, _, _, err := p.proof(ctx, adv.EID{})
 		return msg, err
 	})
 	if err != nil {
@@ -619,7 +629,7 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 	}
 	// The session is checked against the EID that the proof names, which
 	// may no longer be the current one when the epoch ended meanwhile.
-	msg, own, err := p.proof(ctx, eid)
+	msg, own, epoch, err := p.proof(ctx, eid)
 	if err != nil {
 		return nil, err
 	}
@@ -636,7 +646,7 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 	}
 	p.mu.Lock()
 	if p.role == adv.Seller {
-		p.keepIndexLocked(s.ID)
+		p.keepIndexLocked(s.ID, epoch)
 	} else {
 		p.next = 0
 	}
@@ -650,26 +660,39 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 // (Seller.Select).
 const keptRequestIndexes = 16
 
-// sessionIndex is the next request index of a session.
+// sessionIndex is the next request index of a session, and the epoch of
+// the seller's EID that the session names.
 type sessionIndex struct {
-	id   ID
-	next uint32
+	id    ID
+	epoch uint32
+	next  uint32
 }
 
-// keepIndexLocked sets p.next for selecting session id, with p.mu held:
-// a seller's indexes of a session stay taken by the requests it made
-// there, so it keeps the next index of the session selected now when it
-// selects another, and restores a kept one when it selects that session
-// again, or else starts at 0. It keeps keptRequestIndexes of them, the
-// one left longest ago dropped first.
-func (p *phone) keepIndexLocked(id ID) {
+// keepIndexLocked sets p.next for selecting session id, whose pairing
+// proof named this card's EID of epoch, with p.mu held: a seller's
+// indexes of a session stay taken by the requests it made there, so it
+// keeps the next index of the session selected now when it selects
+// another, and restores a kept one when it selects that session again, or
+// else starts at 0. It keeps keptRequestIndexes of them, the one left
+// longest ago dropped first. A session names the EIDs of its cards, and a
+// pairing proof names this card's EID of the epoch of the phone's clock
+// when the card signs it, which the platform takes in the epoch before or
+// after its own: the answers to proofs made on either side of an epoch's
+// end may come in either order (Selects at once, a clock set back). So it
+// drops the indexes of the sessions whose EID is of an epoch more than one
+// before the one of this proof (epochEnded), and keeps those of the epoch
+// before it, where a selection may still land.
+func (p *phone) keepIndexLocked(id ID, epoch uint32) {
+	p.left = slices.DeleteFunc(p.left, func(k sessionIndex) bool { return epochEnded(k.epoch, epoch) })
 	if p.session != nil {
 		if p.session.ID == id {
 			return
 		}
-		p.left = append(p.left, sessionIndex{p.session.ID, p.next})
+		if !epochEnded(p.sessionEpoch, epoch) {
+			p.left = append(p.left, sessionIndex{p.session.ID, p.sessionEpoch, p.next})
+		}
 	}
-	p.next = 0
+	p.sessionEpoch, p.next = epoch, 0
 	if i := p.leftLocked(id); i >= 0 {
 		p.next = p.left[i].next
 		p.left = slices.Delete(p.left, i, i+1)
@@ -677,6 +700,14 @@ func (p *phone) keepIndexLocked(id ID) {
 	if over := len(p.left) - (keptRequestIndexes - 1); over > 0 {
 		p.left = slices.Delete(p.left, 0, over)
 	}
+}
+
+// epochEnded reports whether a seller's kept request index of a session
+// naming its EID of epoch e is forgotten at a selection whose proof names
+// its EID of epoch: when e is more than one epoch before it
+// (keepIndexLocked).
+func epochEnded(e, epoch uint32) bool {
+	return e < epoch && epoch-e > 1
 }
 
 // moveOnLocked has the next request of session id, the one selected or

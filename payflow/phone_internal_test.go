@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"sync"
 	"testing"
@@ -306,6 +307,109 @@ func TestAskStopsWhenCancelled(t *testing.T) {
 			assert.Equal(t, tt.calls, api.calls)
 			_, ok := p.kept(testEID(0))
 			assert.False(t, ok, "no answer kept")
+		})
+	}
+}
+
+// TestSellerDropsRequestIndexesOfEndedEpochs: a seller keeps the next
+// request index of the sessions it left, and selecting one of them again
+// resumes at its index; a selection whose proof names its EID of the next
+// epoch still keeps those of the epoch before, and one of the epoch after
+// that drops them, no selection landing in them again, and keeps those of
+// the epoch before it, where a session selected again still resumes at its
+// index.
+func TestSellerDropsRequestIndexesOfEndedEpochs(t *testing.T) {
+	const first = 3_000_000
+	p := &phone{role: adv.Seller}
+	// sel selects session id, whose proof named the EID of epoch, and has
+	// requests made at the indexes before next.
+	sel := func(id byte, epoch, next uint32) {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		p.keepIndexLocked(ID{id}, epoch)
+		p.session = &SessionView{ID: ID{id}}
+		p.moveOnLocked(ID{id}, next)
+	}
+	sel(1, first, 3)
+	sel(2, first, 5)
+	sel(1, first, 0)
+	assert.Equal(t, uint32(3), p.next, "back in session 1 at its index")
+	assert.Equal(t, []sessionIndex{{ID{2}, first, 5}}, p.left)
+
+	sel(3, first+1, 2)
+	assert.Equal(t, uint32(2), p.next)
+	assert.Equal(t, []sessionIndex{{ID{2}, first, 5}, {ID{1}, first, 3}}, p.left,
+		"the indexes of the epoch before kept")
+	sel(4, first+2, 1)
+	assert.Equal(t, []sessionIndex{{ID{3}, first + 1, 2}}, p.left,
+		"the indexes of the epoch two before dropped")
+	sel(3, first+1, 0)
+	assert.Equal(t, uint32(2), p.next, "back in session 3 at its index")
+	assert.Equal(t, []sessionIndex{{ID{4}, first + 2, 1}}, p.left)
+}
+
+// TestEpochEnded: a kept request index is forgotten at a proof of an epoch
+// more than one after its own, also at the ends of the epochs' range.
+func TestEpochEnded(t *testing.T) {
+	tests := []struct {
+		e, epoch uint32
+		want     bool
+	}{
+		{10, 10, false},
+		{10, 11, false},
+		{10, 12, true},
+		{12, 10, false},
+		{0, 0, false},
+		{0, 1, false},
+		{0, 2, true},
+		{math.MaxUint32, math.MaxUint32, false},
+		{math.MaxUint32 - 1, math.MaxUint32, false},
+		{math.MaxUint32 - 2, math.MaxUint32, true},
+		{math.MaxUint32, 0, false},
+		{0, math.MaxUint32, true},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, epochEnded(tt.e, tt.epoch), "key of epoch %d, proof of epoch %d", tt.e, tt.epoch)
+	}
+}
+
+// TestSellerKeepsRequestIndexesAcrossAnEpochChange: a selection that lands
+// in a session of the epoch before the phone's clock still resumes at its
+// kept index, and a selection of the epoch after the one of a kept index
+// keeps it: the platform takes a proof naming the EID of the epoch before
+// or after its own, so the answer to a proof made just before an epoch
+// ends may come in the next epoch, after the answer to a proof of that
+// epoch made later (another Select at once), or the clock may go back to
+// the earlier epoch.
+func TestSellerKeepsRequestIndexesAcrossAnEpochChange(t *testing.T) {
+	const first = 3_000_000
+	tests := []struct {
+		name string
+		// epochs are the epochs of the three selections' proofs, of
+		// sessions 1, 2 and 1 again; answers are those of the phone's
+		// clock when the platform answered them.
+		epochs, answers [3]uint32
+	}{
+		{"the proof in the epoch before the answer", [3]uint32{first, first, first}, [3]uint32{first, first, first + 1}},
+		{"a selection of the epoch after between", [3]uint32{first, first + 1, first}, [3]uint32{first, first + 1, first + 1}},
+		{"the clock set back between", [3]uint32{first, first + 1, first}, [3]uint32{first, first + 1, first}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var now time.Time
+			p := &phone{role: adv.Seller, opts: PhoneOptions{Now: func() time.Time { return now }}}
+			for i, id := range []byte{1, 2, 1} {
+				now = adv.EpochStart(tt.answers[i]).Add(time.Second)
+				p.mu.Lock()
+				p.keepIndexLocked(ID{id}, tt.epochs[i])
+				p.session = &SessionView{ID: ID{id}}
+				if i < 2 {
+					p.moveOnLocked(ID{id}, uint32(3+i))
+				}
+				p.mu.Unlock()
+			}
+			assert.Equal(t, uint32(3), p.next, "back in session 1 at its index")
+			assert.Equal(t, []sessionIndex{{ID{2}, tt.epochs[1], 4}}, p.left)
 		})
 	}
 }

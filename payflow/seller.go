@@ -94,7 +94,15 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // next Request takes it without first having the card sign requests that
 // the platform refuses as taken, and in any other session at index 0
 // (where Request moves past indexes found taken). The index of the
-// session left longest ago is forgotten first.
+// session left longest ago is forgotten first, and a Select forgets those
+// of the sessions that name the card's EID of an epoch more than one
+// before the one of the EID that its pairing proof names (the epoch of
+// PhoneOptions.Now when the card signs the proof). A Select lands only in
+// a session that names the EID its proof names, but the platform takes a
+// proof naming the EID of the epoch before or after its own, so the
+// answers to proofs signed on either side of an epoch's end may come in
+// either order (Selects at once, a clock set back): the indexes of the
+// epoch before are kept.
 func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	if err := s.withdrawShown(ctx); err != nil {
 		return nil, err
