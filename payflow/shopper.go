@@ -82,7 +82,11 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // A kept consent
 // whose request is held stays kept until the merchant captures it, while
 // the phone goes on to other requests; one whose request ended without a
-// capture (no money moved) is dropped.
+// capture (no money moved) is dropped. A kept consent whose request the
+// platform answers with the view of another request fails WaitPayment with
+// ErrMismatch once; the WaitPayment calls after it pass that consent over,
+// still kept (it may have been charged), until the platform answers with
+// its request's view again, and go on to the session's requests.
 func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 	sess, err := s.pairedSession()
 	if err != nil {
@@ -147,16 +151,32 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 
 // keptCaptured returns the view of the first request, paid with a kept
 // consent, that the platform shows captured, put on screen, and drops the
-// kept consents whose request ended otherwise.
+// kept consents whose request ended otherwise. A kept consent whose
+// request the platform answers with the view of another request fails it
+// with ErrMismatch the first time in a row only: then it is passed over,
+// still kept, until the platform answers with its request's view again.
 func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 	s.mu.Lock()
 	kept := slices.Clone(s.kept)
 	s.mu.Unlock()
 	for _, u := range kept {
 		v, err := s.reread(ctx, u.view)
+		if errors.Is(err, ErrMismatch) {
+			s.mu.Lock()
+			told := u.misread
+			u.misread = true
+			s.mu.Unlock()
+			if told {
+				continue
+			}
+			return nil, fmt.Errorf("%w (request %v, whose consent the phone keeps and passes over until the platform shows that request)", err, u.view.ID)
+		}
 		if err != nil {
 			return nil, err
 		}
+		s.mu.Lock()
+		u.misread = false
+		s.mu.Unlock()
 		switch v.State {
 		case StateCaptured:
 			s.mu.Lock()
@@ -367,6 +387,9 @@ var errSettling = fmt.Errorf("%w: a settlement of the request is under way", Err
 type sentConsent struct {
 	view *PaymentView
 	msg  []byte
+	// misread: the last read of the request in keptCaptured was answered
+	// with the view of another request; guarded by phone.mu.
+	misread bool
 }
 
 // resendConsent sends u again and returns the platform's view of its

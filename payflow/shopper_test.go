@@ -388,6 +388,24 @@ func TestWaitPaymentReturnsKeptConsentsPayment(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 790}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
+// holdAndAskNext has the shopper talk to api, pairs the phones of a
+// merchant that captures manually and holds the seller's first request
+// (pairAndHold); then the seller asks for another payment, which the
+// shopper's WaitPayment shows. It returns the held request's ID and the
+// seller's view of the next one.
+func (w *phoneWorld) holdAndAskNext(tb testing.TB, api payflow.API) (payflow.ID, *payflow.PaymentView) {
+	tb.Helper()
+	ctx := context.Background()
+	w.useShopper(tb, api)
+	first := w.pairAndHold(tb)
+	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(tb, err)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(tb, err)
+	require.Equal(tb, next.ID, screen.ID, "a held request waits for the merchant, not the shopper")
+	return first, next
+}
+
 // TestHeldConsentKeptAcrossNextPayment: a consent held for a manual
 // capture when the shopper stopped waiting stays kept while the shopper
 // pays the next request, which is held too; once the merchant captures the
@@ -397,20 +415,14 @@ func TestHeldConsentKeptAcrossNextPayment(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, true)
 	api := &scriptedApproveAPI{API: w.f.Platform}
-	w.useShopper(t, api)
-	first := w.pairAndHold(t)
-	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
-	require.NoError(t, err)
-	screen, err := w.shopper.WaitPayment(ctx)
-	require.NoError(t, err)
-	require.Equal(t, next.ID, screen.ID, "a held request waits for the merchant, not the shopper")
+	first, next := w.holdAndAskNext(t, api)
 	require.Equal(t, next.ID, w.approveHeld(t))
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds, Held: 790}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 
 	cv := w.captureElsewhere(t, first)
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	screen, err = w.shopper.WaitPayment(wctx)
+	screen, err := w.shopper.WaitPayment(wctx)
 	require.NoError(t, err)
 	assert.Equal(t, first, screen.ID)
 	assert.Equal(t, payflow.StateCaptured, screen.State)
@@ -756,4 +768,41 @@ func TestApproveDuringOthersSettlementSignsNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, total, left, "the card verified no PIN")
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once, by the earlier consent")
+}
+
+// TestWaitPaymentPastMisreadKeptConsent: a consent held for a manual
+// capture whose request the platform then answers with the view of
+// another request has WaitPayment fail once with ErrMismatch; the next
+// WaitPayment passes over it to the session's next request instead of
+// failing again, and the consent stays kept: once the platform answers
+// with the request's own view and the merchant captured it, WaitPayment
+// shows it paid first and Approve returns the receipt of that capture,
+// without the card signing again.
+func TestWaitPaymentPastMisreadKeptConsent(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	api := &swapAPI{API: &scriptedApproveAPI{API: w.f.Platform}, swap: map[payflow.ID]payflow.ID{}}
+	first, next := w.holdAndAskNext(t, api)
+
+	api.swap[first] = next.ID
+	_, err := w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, next.ID, screen.ID, "the session's next request")
+	assert.Equal(t, payflow.StatePending, screen.State)
+
+	delete(api.swap, first)
+	cv := w.captureElsewhere(t, first)
+	screen, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, first, screen.ID, "the consent kept: its paid request first")
+	assert.Equal(t, payflow.StateCaptured, screen.State)
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, cv.Receipt, rc.Signed)
+	sent := api.API.(*scriptedApproveAPI).sent
+	require.Len(t, sent, 2, "the consent sent again, no other signed")
+	assert.Equal(t, sent[0], sent[1])
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
