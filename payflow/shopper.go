@@ -281,13 +281,17 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // the platform still shows it held; a view without a hold expiry is
 // waited on until ctx ends. An answer to the consent, or to a
 // poll, that is the view of another request fails with ErrMismatch at
-// once.
+// once; an answer to the consent that shows the request neither held nor
+// captured, or a poll that shows the held request pending or declined,
+// fails with ErrInternal (no accepted consent or hold leaves it so), and
+// the consent is kept as below.
 //
 // A consent that the platform did not answer (it failed or could not be
 // reached, ctx ended, or over HTTP it was still running when the retries
 // ran out), that was held and not yet captured when the wait ended, or
-// that was answered with a receipt that does not verify or with the view
-// of another request, may have been settled all the same. So the next
+// that was answered with a receipt that does not verify, with the view
+// of another request or with a state that cannot follow it (ErrInternal),
+// may have been settled all the same. So the next
 // Approve of that request sends it again, as signed, without the card: a
 // consent held or captured has the call wait for the capture and return
 // its receipt, one still being settled fails with ErrConflict, and one
@@ -421,11 +425,19 @@ func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentVi
 // ErrExpired (u stays kept); a view without a hold expiry is waited on
 // until ctx ends. Every view, out and each one read while it waits,
 // is checked to be of u's request first (sameRequest): one of another
-// request is ErrMismatch, and u stays kept.
+// request is ErrMismatch, and u stays kept. So is ErrInternal, u kept, an
+// out that is neither held nor captured, or a read while held that shows
+// the request pending or declined: no accepted consent or hold leaves it
+// so.
 func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView) (*Receipt, error) {
 	v := u.view
 	if err := sameRequest(v, out); err != nil {
 		return nil, err
+	}
+	if out.State != StateHeld && out.State != StateCaptured {
+		// An accepted consent leaves its request held or captured: u may
+		// have been settled all the same, and stays kept.
+		return nil, fmt.Errorf("%w: the platform answered the consent with the payment %s", ErrInternal, out.State)
 	}
 	for out.State == StateHeld {
 		// Once the hold expired by the phone's clock, a read has the
@@ -442,6 +454,10 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 		}
 		if lapsed && out.State == StateHeld {
 			return nil, fmt.Errorf("%w: the hold expired by the phone's clock, and the platform still shows the payment held", ErrExpired)
+		}
+		if out.State == StatePending || out.State == StateDeclined {
+			// A hold ends captured, cancelled or expired: u stays kept.
+			return nil, fmt.Errorf("%w: the platform shows the held payment %s", ErrInternal, out.State)
 		}
 	}
 	if out.State != StateCaptured {

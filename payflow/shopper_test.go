@@ -806,3 +806,36 @@ func TestWaitPaymentPastMisreadKeptConsent(t *testing.T) {
 	assert.Equal(t, sent[0], sent[1])
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// TestShopperApproveKeepsConsentAnsweredPending: a consent that the
+// platform answers as accepted with a view of its request still pending,
+// which no accepted consent leaves, fails with ErrInternal and stays kept:
+// the next Approve sends it again, as signed, without the card, and gets
+// its receipt, the shopper charged once.
+func TestShopperApproveKeepsConsentAnsweredPending(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &scriptedApproveAPI{API: w.f.Platform}
+	api.approve = []func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error){
+		func(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+			shown, err := w.shopper.Payment()
+			if err != nil {
+				return nil, err
+			}
+			return shown, nil // not sent: the request is still pending
+		},
+	}
+	w.useShopper(t, api)
+	w.pair(t)
+	w.request(t)
+	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrInternal)
+
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	require.Len(t, api.sent, 2)
+	assert.Equal(t, api.sent[0], api.sent[1], "the consent sent again, no other signed")
+	h := record.Hash(api.sent[0])
+	assert.Equal(t, h[:], rc.ConsentHash)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
