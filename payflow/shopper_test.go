@@ -622,17 +622,27 @@ func TestApproveRefusesAnotherRequestsView(t *testing.T) {
 			api.mu.Lock()
 			api.view = nil
 			api.mu.Unlock()
-			sv, _, err := w.seller.Wait(ctx)
-			require.NoError(t, err)
-			require.Equal(t, payflow.StateHeld, sv.State)
-			crc, err := w.seller.Capture(ctx, 0)
-			require.NoError(t, err)
-			rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
-			require.NoError(t, err)
-			assert.Equal(t, crc.Signed, rc.Signed)
-			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			w.captureAndApproveAgain(t)
 		})
 	}
+}
+
+// captureAndApproveAgain has the merchant capture the whole of the held
+// request on screen and the shopper Approve it again, which returns the
+// receipt of that capture, the shopper charged its 690 once.
+func (w *phoneWorld) captureAndApproveAgain(tb testing.TB) *payflow.Receipt {
+	tb.Helper()
+	ctx := context.Background()
+	sv, _, err := w.seller.Wait(ctx)
+	require.NoError(tb, err)
+	require.Equal(tb, payflow.StateHeld, sv.State)
+	crc, err := w.seller.Capture(ctx, 0)
+	require.NoError(tb, err)
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(tb, err)
+	assert.Equal(tb, crc.Signed, rc.Signed)
+	assert.Equal(tb, payflow.Balance{Posted: phoneFunds - 690}, w.balance(tb, w.shopperCard.Enrolment.ICCID), "charged once")
+	return rc
 }
 
 // expiringHoldAPI moves the clock past the hold expiry once the platform
@@ -838,4 +848,54 @@ func TestShopperApproveKeepsConsentAnsweredPending(t *testing.T) {
 	h := record.Hash(api.sent[0])
 	assert.Equal(t, h[:], rc.ConsentHash)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// reshownHeldAPI answers the reads of a held request with its view in the
+// state as instead, while as is set.
+type reshownHeldAPI struct {
+	*scriptedApproveAPI
+	mu sync.Mutex
+	as string
+}
+
+func (a *reshownHeldAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.scriptedApproveAPI.Payment(ctx, token, id)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err == nil && v.State == payflow.StateHeld && a.as != "" {
+		shown := *v
+		shown.State = a.as
+		return &shown, nil
+	}
+	return v, err
+}
+
+// TestApproveKeepsConsentOfHoldShownUnheld: while a consent waits for the
+// manual capture, a read that shows the held request pending or declined,
+// which no hold leaves it, fails with ErrInternal and the consent stays
+// kept: once the merchant captured it, the next Approve sends it again, as
+// signed, without the card, and returns the receipt of the capture, the
+// shopper charged once.
+func TestApproveKeepsConsentOfHoldShownUnheld(t *testing.T) {
+	ctx := context.Background()
+	for _, as := range []string{payflow.StatePending, payflow.StateDeclined} {
+		t.Run(as, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			api := &reshownHeldAPI{scriptedApproveAPI: &scriptedApproveAPI{API: w.f.Platform}, as: as}
+			w.useShopper(t, api)
+			w.pair(t)
+			w.request(t)
+
+			_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrInternal)
+			api.mu.Lock()
+			api.as = ""
+			api.mu.Unlock()
+			rc := w.captureAndApproveAgain(t)
+			require.Len(t, api.sent, 2, "the consent sent again, no other signed")
+			assert.Equal(t, api.sent[0], api.sent[1])
+			h := record.Hash(api.sent[0])
+			assert.Equal(t, h[:], rc.ConsentHash)
+		})
+	}
 }
