@@ -214,9 +214,9 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 }
 
 // startPhone opens the card name of the data folder, logs it in to the
-// cloud over HTTP (within -wait: login), and starts its radio: every 200 ms it writes its advert
-// into the air and hears the others. The phone stops broadcasting when
-// the returned function is called.
+// cloud over HTTP, giving up after -wait (login), and starts its radio:
+// every 200 ms it writes its advert into the air and hears the others.
+// The phone stops broadcasting when the returned function is called.
 func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout io.Writer) (*Phone, func(), error) {
 	card, err := OpenCard(f.dir, name)
 	if err != nil {
