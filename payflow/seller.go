@@ -162,9 +162,12 @@ type Charge struct {
 // Request has the card sign a payment request of charge to the paired
 // shopper and records it on the platform; it returns the seller's status
 // screen. An item not in the catalog, or a total that overflows, is
-// ErrInvalid; a total that the platform prices otherwise, with the
-// catalog as it is now, is ErrMismatch. After either, the next Request
-// prices the items with the catalog fetched again (Catalog).
+// ErrInvalid; a total that the platform prices otherwise, with the catalog
+// as it is now, is ErrMismatch. After either, the next Request prices the
+// items with the catalog fetched again (Catalog). A charge that no payment
+// request can carry (a total of zero without legs, as of free items alone;
+// a currency or SKU of the wrong form) is ErrInvalid too, before the card
+// signs anything.
 //
 // The request takes the session's next free index (SessionRequestID): the
 // one after the requests this phone made in the session, also before it
@@ -268,7 +271,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		r.RequestID = id[:]
 		msg, err := s.card.SignPaymentRequest(r)
 		if err != nil {
-			return nil, err
+			return nil, chargeError(err)
 		}
 		v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
 		if errors.Is(err, ErrConflict) { // an earlier session with this ID used the index
@@ -471,6 +474,19 @@ func unanswered(err error) bool {
 }
 
 // catalogTotal prices items at the catalog's prices.
+// chargeError is the error of a card's signing of a record that the
+// phone built from its caller's values: one that package record refuses
+// (record.ErrMalformed: a payment request of amount zero without legs, an
+// amount over 2^63-1, a currency or SKU of the wrong form, more than
+// record.MaxItems items, a refund of zero) is ErrInvalid, as the platform
+// answers such a record, and nothing was signed; any other is the card's.
+func chargeError(err error) error {
+	if errors.Is(err, record.ErrMalformed) {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	return err
+}
+
 func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
 	prices := make(map[string]uint64, len(c.Items))
 	for _, it := range c.Items {
@@ -779,7 +795,8 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 
 // Refund has the card sign a refund of amount of the captured payment
 // request made last, under a new refund ID, and returns the verified
-// refund receipt. The platform refuses refunds beyond what was captured
+// refund receipt. An amount of zero is ErrInvalid, before the card signs
+// anything. The platform refuses refunds beyond what was captured
 // (ErrLimit). Before a refund is sent, a kept one (below) or a new one,
 // the phone checks that it still trusts the platform's certificate that
 // the receipt will be verified with (ErrCard when that expired or was
@@ -865,7 +882,7 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 	var err error
 	u.msg, err = s.card.SignRefundRequest(&record.RefundRequest{RefundID: u.id[:], RequestID: cur.ID[:], Amount: amount, Currency: cur.Currency})
 	if err != nil {
-		return nil, err
+		return nil, chargeError(err)
 	}
 	rc, refused, err := s.sendRefund(ctx, u)
 	if err != nil && !refused {

@@ -689,6 +689,49 @@ func TestSellerCatalogChanged(t *testing.T) {
 	assert.Equal(t, uint64(198), sv.Amount)
 }
 
+// TestSellerRefusesWhatNoRecordCarries: a charge that no payment request
+// can carry (a total of zero without legs, as of free items alone; a
+// currency of the wrong form) and a refund of zero are ErrInvalid before
+// the card signs anything; the next Request takes the session's first
+// index and the next Refund is made.
+func TestSellerRefusesWhatNoRecordCarries(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	c := w.pair(t)
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, []payflow.CatalogItem{{SKU: "bag", Name: "Paper bag", UnitPrice: 0}}))
+	counter, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	for _, charge := range []payflow.Charge{
+		{Amount: 0, Currency: "EUR"},
+		{Amount: 100, Currency: "eur"},
+		{Items: []record.Item{{SKU: "bag", Quantity: 3}}},
+	} {
+		_, err := w.seller.Request(ctx, charge)
+		require.ErrorIs(t, err, payflow.ErrInvalid, "%+v", charge)
+		require.ErrorIs(t, err, record.ErrMalformed)
+		assert.Equal(t, "invalid", payflow.AsError(err).Code)
+	}
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, counter, after, "nothing signed")
+
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 690, Currency: "EUR"})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 0), sv.ID)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	_, _, err = w.seller.Wait(ctx)
+	require.NoError(t, err)
+	_, err = w.seller.Refund(ctx, 0)
+	require.ErrorIs(t, err, payflow.ErrInvalid)
+	rc, err := w.seller.Refund(ctx, 90)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(90), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 600}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
 // TestSellerCapturesEarlierHolds: for a merchant that captures manually,
 // a held request stays capturable from the seller phone after the seller
 // asks for the next payment and after it selects the shopper again: Held
