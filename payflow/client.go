@@ -430,10 +430,11 @@ func clientNeverSucceeds(resp *http.Response, err error) bool {
 // no certificate to give) and no_application_protocol (120). Any other
 // alert may pass on a new connection and is not among them: internal_error
 // (80), and those that depend on the state or settings of the backend a
-// connection reaches (handshake_failure, 40; bad_certificate, 42, which
-// crypto/tls sends for any error of a server's VerifyConnection or
-// VerifyPeerCertificate; certificate_expired, 45, by the server's clock;
-// unknown_ca, 48; unrecognized_name, 112, of a server without a
+// connection reaches (handshake_failure, 40, which is also how TLS 1.2
+// answers a client without the certificate it requires; bad_certificate,
+// 42, which crypto/tls sends for any error of a server's VerifyConnection
+// or VerifyPeerCertificate; certificate_expired, 45, by the server's
+// clock; unknown_ca, 48; unrecognized_name, 112, of a server without a
 // certificate for the name), as in a fleet part way through a rotation.
 // Under TLS 1.3 the server sends certificate_required once the client has
 // finished its handshake and started to send the request: should the

@@ -1206,16 +1206,6 @@ func (m *rivalReplies) BeginIdempotent(ctx context.Context, key string, bodyHash
 	return m.ReplyMemory.BeginIdempotent(ctx, key, bodyHash, now, lease)
 }
 
-// TestHTTPReplayChecksTheToken: a stored reply of a POST that takes a
-// token is replayed only to a token that the endpoint takes now. Once
-// the card's certificate is revoked, or the token has expired, the same
-// token, key and body get the error the endpoint gives that token
-// (403 card_not_trusted with the message of the card's login, 401
-// unauthorized with the challenge header), without Idempotent-Replayed,
-// and nothing runs; before, the reply is replayed. A key in flight (409)
-// and a key used with another body (422) are answered before the token
-// is looked at, the same before the refusal and after it. A POST that
-// takes no token is replayed as before, whatever token it carries.
 // checkedAPI is an API wrapped as a logging or metrics layer would wrap
 // it, forwarding TokenChecker.
 type checkedAPI struct{ payflow.API }
@@ -1226,6 +1216,18 @@ func (a checkedAPI) CheckToken(ctx context.Context, token string) error {
 
 var _ payflow.TokenChecker = checkedAPI{}
 
+// TestHTTPReplayChecksTheToken: a stored reply of a POST that takes a
+// token is replayed only to a token that the endpoint takes now. Once
+// the card's certificate is revoked, or the token has expired, the same
+// token, key and body get the error the endpoint gives that token
+// (403 card_not_trusted with the message of the card's login, 401
+// unauthorized with the challenge header), without Idempotent-Replayed,
+// and nothing runs; before, the reply is replayed. A key in flight (409)
+// and a key used with another body (422) are answered before the token
+// is looked at, the same before the refusal and after it. A POST that
+// takes no token is replayed as before, whatever token it carries. All
+// of it holds in front of the platform and of a wrapper of it that
+// forwards TokenChecker.
 func TestHTTPReplayChecksTheToken(t *testing.T) {
 	apis := map[string]func(*payflow.Platform) payflow.API{
 		"platform": func(p *payflow.Platform) payflow.API { return p },

@@ -87,6 +87,13 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 	return &LoginResponse{Token: token, CardID: c.ID, DisplayName: c.DisplayName, MerchantID: c.MerchantID, ExpiresAt: exp}, nil
 }
 
+// CheckToken implements TokenChecker: it returns nil for a token that the
+// methods taking one accept now, and otherwise the error they answer it.
+func (p *Platform) CheckToken(ctx context.Context, token string) error {
+	_, err := p.auth(ctx, token)
+	return err
+}
+
 // auth returns the card that holds token. The token is looked up by its
 // SHA-256, so the stored value is useless to a reader of the database and
 // no comparison of secrets depends on their bytes. The token of a card
@@ -755,12 +762,4 @@ func (l *limiter) giveBack(k string) {
 	if b, ok := l.buckets[k]; ok {
 		b.tokens = min(l.burst, b.tokens+1)
 	}
-}
-
-// CheckToken implements TokenChecker: it returns nil for a token that the
-// methods taking one accept now, and otherwise the error they answer it
-// (see auth).
-func (p *Platform) CheckToken(ctx context.Context, token string) error {
-	_, err := p.auth(ctx, token)
-	return err
 }
