@@ -41,7 +41,9 @@ var (
 	ErrCardID = errors.New("pki: bad card ID")
 	// ErrCRL: revocation cannot be decided: the CRL of an issuer is missing
 	// or stale, or a CRL handed to AddCRL is malformed, not signed by a
-	// known CA, not fresh, or older than the one held.
+	// known CA, not fresh, not complete (a delta, scoped or indirect CRL,
+	// or one with a critical extension the verifier does not know), or
+	// older than the one held.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
 	// ErrKey: a key is not of the kind the profile requires (ECDSA P-256
 	// for cards and the platform; ECDSA P-256 or P-384 for CAs), or a

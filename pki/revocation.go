@@ -41,18 +41,61 @@ func (h *heldCRL) lists(serial string) bool {
 	return ok
 }
 
-var oidReasonCode = asn1.ObjectIdentifier{2, 5, 29, 21}
+var (
+	oidReasonCode               = asn1.ObjectIdentifier{2, 5, 29, 21}
+	oidDeltaCRLIndicator        = asn1.ObjectIdentifier{2, 5, 29, 27}
+	oidIssuingDistributionPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
+	oidCertificateIssuer        = asn1.ObjectIdentifier{2, 5, 29, 29}
+)
+
+// checkComplete refuses a CRL that is not, or may not be, the complete
+// list of the certificates its issuer revoked: a delta CRL, which lists
+// only the changes since a base CRL (RFC 5280 §5.2.4); one with an issuing
+// distribution point, which may scope it to some certificates or reasons
+// or make it indirect (§5.2.5); one whose entry names a certificate issuer,
+// which makes it and the entries after it about another CA's certificates
+// (§5.3.3); and one with any other critical extension, or an entry with a
+// critical extension other than the reason code, whose meaning the
+// verifier does not know. RFC 5280 has the first three critical, but they
+// are refused critical or not: a CA that marks one non-critical by mistake
+// still means it, and taking such a CRL for the complete list would drop
+// every revocation of the CRL held that it does not repeat.
+func checkComplete(crl *x509.RevocationList) error {
+	for _, e := range crl.Extensions {
+		switch {
+		case e.Id.Equal(oidDeltaCRLIndicator):
+			return newError(ErrCRL, -1, "delta CRL (delta CRL indicator): only complete CRLs are accepted", nil)
+		case e.Id.Equal(oidIssuingDistributionPoint):
+			return newError(ErrCRL, -1, "CRL with an issuing distribution point: only complete CRLs are accepted", nil)
+		case e.Critical:
+			return newError(ErrCRL, -1, "unsupported critical CRL extension "+e.Id.String(), nil)
+		}
+	}
+	for _, e := range crl.RevokedCertificateEntries {
+		for _, x := range e.Extensions {
+			switch {
+			case x.Id.Equal(oidCertificateIssuer):
+				return newError(ErrCRL, -1, "indirect CRL: an entry names a certificate issuer", nil)
+			case x.Critical && !x.Id.Equal(oidReasonCode):
+				return newError(ErrCRL, -1, "unsupported critical CRL entry extension "+x.Id.String(), nil)
+			}
+		}
+	}
+	return nil
+}
 
 // AddCRL accepts a CRL (DER) for later verifications. The CRL must be signed
 // with an allowed algorithm by a trusted root or one of the intermediates
 // of the options, carry a CRL number and a next update later than its this
 // update (RFC 5280 §5.1.2.5), be current (this update not in the future and
-// next update not past, allowing for the skew), have no critical
-// extension, and not be older than the CRL held for the same issuer: a
-// lower number is refused, the same CRL again is accepted and changes
-// nothing. No chain verified before is served from the cache after it
-// (the cache is emptied).
-// Errors match ErrCRL.
+// next update not past, allowing for the skew), be complete (no delta CRL
+// indicator, issuing distribution point or entry naming a certificate
+// issuer, critical or not; no other critical extension, nor critical entry
+// extension but the reason code), and not be older than the CRL held for
+// the same issuer: a lower number is refused, the same CRL again is
+// accepted and changes nothing. A CRL refused leaves the CRL held in
+// force. No chain verified before is served from the cache after it (the
+// cache is emptied). Errors match ErrCRL.
 func (v *Verifier) AddCRL(der []byte) error {
 	now := v.now()
 	crl, err := x509.ParseRevocationList(der)
@@ -62,18 +105,11 @@ func (v *Verifier) AddCRL(der []byte) error {
 	if !v.allowed(crl.SignatureAlgorithm) {
 		return newError(ErrCRL, -1, "signature algorithm "+crl.SignatureAlgorithm.String()+" not allowed", nil)
 	}
-	for _, e := range crl.Extensions {
-		if e.Critical {
-			return newError(ErrCRL, -1, "unsupported critical CRL extension "+e.Id.String(), nil)
-		}
+	if err := checkComplete(crl); err != nil {
+		return err
 	}
 	revoked := make(map[string]struct{}, len(crl.RevokedCertificateEntries))
 	for _, e := range crl.RevokedCertificateEntries {
-		for _, x := range e.Extensions {
-			if x.Critical && !x.Id.Equal(oidReasonCode) {
-				return newError(ErrCRL, -1, "unsupported critical CRL entry extension "+x.Id.String(), nil)
-			}
-		}
 		revoked[serialKey(e.SerialNumber)] = struct{}{}
 	}
 	if crl.Number == nil || crl.Number.Sign() < 0 {

@@ -106,6 +106,76 @@ func TestAddCRL(t *testing.T) {
 	}
 }
 
+// TestAddCRLRefusesIncompleteCRLs: a CRL that is not the complete list of
+// what its issuer revoked, a delta CRL or one whose issuing distribution
+// point scopes it, or an indirect one, is refused whether the extension
+// that says so is critical or not (RFC 5280 has them critical, a CA may
+// mark them otherwise by mistake), and the complete CRL held stays in
+// force: the card it lists stays revoked.
+func TestAddCRLRefusesIncompleteCRLs(t *testing.T) {
+	var (
+		oidDelta = asn1.ObjectIdentifier{2, 5, 29, 27}
+		oidIDP   = asn1.ObjectIdentifier{2, 5, 29, 28}
+		baseOne  = []byte{0x02, 0x01, 0x01}                   // BaseCRLNumber 1
+		userOnly = []byte{0x30, 0x03, 0x81, 0x01, 0xff}       // onlyContainsUserCerts
+		caOnly   = []byte{0x30, 0x03, 0x82, 0x01, 0xff}       // onlyContainsCACerts
+		reasons  = []byte{0x30, 0x04, 0x83, 0x02, 0x07, 0x80} // onlySomeReasons: unused
+		indirect = []byte{0x30, 0x03, 0x84, 0x01, 0xff}       // indirectCRL
+	)
+	const (
+		delta  = "delta CRL (delta CRL indicator): only complete CRLs are accepted"
+		scoped = "CRL with an issuing distribution point: only complete CRLs are accepted"
+	)
+	tests := []struct {
+		name   string
+		ext    pkix.Extension
+		entry  bool // ext is an extension of the CRL's one entry, not of the CRL
+		reason string
+	}{
+		{"delta CRL indicator, non-critical", pkix.Extension{Id: oidDelta, Value: baseOne}, false, delta},
+		{"delta CRL indicator, critical", pkix.Extension{Id: oidDelta, Critical: true, Value: baseOne}, false, delta},
+		{"only user certificates, non-critical", pkix.Extension{Id: oidIDP, Value: userOnly}, false, scoped},
+		{"only CA certificates, non-critical", pkix.Extension{Id: oidIDP, Value: caOnly}, false, scoped},
+		{"only CA certificates, critical", pkix.Extension{Id: oidIDP, Critical: true, Value: caOnly}, false, scoped},
+		{"only some reasons, non-critical", pkix.Extension{Id: oidIDP, Value: reasons}, false, scoped},
+		{"indirect, non-critical", pkix.Extension{Id: oidIDP, Value: indirect}, false, scoped},
+		{"unknown, critical", pkix.Extension{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{0x05, 0x00}},
+			false, "unsupported critical CRL extension 1.2.3.4"},
+		{"entry's certificate issuer, non-critical", pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 29}, Value: []byte{0x30, 0x00}},
+			true, "indirect CRL: an entry names a certificate issuer"},
+		{"entry's certificate issuer, critical", pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 29}, Critical: true, Value: []byte{0x30, 0x00}},
+			true, "indirect CRL: an entry names a certificate issuer"},
+		{"entry's unknown extension, critical", pkix.Extension{Id: asn1.ObjectIdentifier{1, 2, 3, 4}, Critical: true, Value: []byte{0x05, 0x00}},
+			true, "unsupported critical CRL entry extension 1.2.3.4"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+			require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+			addCRLs(t, h, v) // the card CA's CRL 1, listing the card
+			_, err := v.VerifyCard(h.chain())
+			requireRefusal(t, err, ErrRevoked, 0)
+
+			// CRL 2 of the card CA, fresh and signed, listing another serial.
+			tmpl := &x509.RevocationList{
+				Number:                    big.NewInt(2),
+				RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: big.NewInt(7), RevocationTime: t0}},
+			}
+			if tt.entry {
+				tmpl.RevokedCertificateEntries[0].ExtraExtensions = []pkix.Extension{tt.ext}
+			} else {
+				tmpl.ExtraExtensions = []pkix.Extension{tt.ext}
+			}
+			err = v.AddCRL(createCRL(t, h.ca, tmpl))
+			assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: tt.reason}, err)
+
+			_, err = v.VerifyCard(h.chain())
+			requireRefusal(t, err, ErrRevoked, 0)
+		})
+	}
+}
+
 // createCRL signs tmpl with ca's key, filling in number 1 and a validity
 // from t0 for an hour where tmpl leaves them zero.
 func createCRL(t *testing.T, ca *CA, tmpl *x509.RevocationList) []byte {
