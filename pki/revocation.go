@@ -86,9 +86,10 @@ func checkComplete(crl *x509.RevocationList) error {
 
 // AddCRL accepts a CRL (DER) for later verifications. The CRL must be signed
 // with an allowed algorithm by a trusted root or one of the intermediates
-// of the options, carry a CRL number and a next update later than its this
-// update (RFC 5280 §5.1.2.5), be current (this update not in the future and
-// next update not past, allowing for the skew), be complete (no delta CRL
+// of the options whose key usage, when it has one, includes cRLSign, carry
+// a CRL number and a next update later than its this update (RFC 5280
+// §5.1.2.5), be current (this update not in the future and next update
+// not past, allowing for the skew), be complete (no delta CRL
 // indicator, issuing distribution point or entry naming a certificate
 // issuer, critical or not; no other critical extension, nor critical entry
 // extension but the reason code), and not be older than the CRL held for

@@ -176,6 +176,36 @@ func TestAddCRLRefusesIncompleteCRLs(t *testing.T) {
 	}
 }
 
+// TestAddCRLNeedsCRLSign: a CRL is accepted only from a CA whose key
+// usage has cRLSign (RFC 5280 §6.3.3 (f)): a configured card CA with
+// keyCertSign alone may certify cards but not sign CRLs, so a CRL its key
+// signs is refused (crypto/x509's CheckSignatureFrom of a CRL asks for
+// cRLSign), and its cards have no CRL of their issuer.
+func TestAddCRLNeedsCRLSign(t *testing.T) {
+	h := newHierarchy(t)
+	key := newKey(t)
+	caDER := issueRaw(t, h.root, &x509.Certificate{
+		Subject:               pkix.Name{CommonName: "CA-SIM Card CA without cRLSign"},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		MaxPathLenZero:        true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}, key.Public())
+	// A CA value holding the certificate with cRLSign in memory only, for
+	// x509.CreateRevocationList, which asks for it.
+	issuer := mustParse(t, caDER)
+	issuer.KeyUsage |= x509.KeyUsageCRLSign
+	sub := &CA{cert: issuer, key: key, crlURL: "http://pki.example/x.crl"}
+	chain := [][]byte{issueRaw(t, sub, cardTemplate(t, testICCID), h.cardKey.Public()), caDER}
+
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{Intermediates: [][]byte{caDER}})
+	addCRLs(t, h, v) // the root's, which does not list the CA
+	err := v.AddCRL(createCRL(t, sub, &x509.RevocationList{}))
+	requireRefusal(t, err, ErrCRL, -1)
+	_, err = v.VerifyCard(chain)
+	requireRefusal(t, err, ErrCRL, 0)
+}
+
 // createCRL signs tmpl with ca's key, filling in number 1 and a validity
 // from t0 for an hour where tmpl leaves them zero.
 func createCRL(t *testing.T, ca *CA, tmpl *x509.RevocationList) []byte {
