@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"math/big"
 	"net"
 	"net/url"
 	"testing"
@@ -600,6 +601,44 @@ func TestVerifyCardDepth(t *testing.T) {
 	root, cas, chain = build(t, 0) // the profile's root path length of 1
 	_, err = verifier(t, root, cas, 4).VerifyCard(chain)
 	assert.ErrorIs(t, err, ErrUntrusted, "the root's path length forbids two CAs below it")
+}
+
+// TestVerifyNameConstraints: crypto/x509 matches a URI against a CA's
+// name constraints by its host, and refuses a URI without one whatever
+// the constraints are; a card's URI (urn:casim:card:…) has none, so a card
+// under a CA with any name constraint, of any type, is refused as
+// ErrUsage, while the platform's certificate, without a subject
+// alternative name, is not.
+func TestVerifyNameConstraints(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{Revocation: RevocationBestEffort})
+	for name, constrain := range map[string]func(c *x509.Certificate){
+		"permitted DNS": func(c *x509.Certificate) { c.PermittedDNSDomains = []string{"casim.example"} },
+		"excluded DNS":  func(c *x509.Certificate) { c.ExcludedDNSDomains = []string{"casim.example"} },
+		"permitted URI": func(c *x509.Certificate) { c.PermittedURIDomains = []string{"casim.example"} },
+		"excluded URI":  func(c *x509.Certificate) { c.ExcludedURIDomains = []string{"casim.example"} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			key := newKey(t)
+			tmpl := &x509.Certificate{
+				Subject: pkix.Name{CommonName: "constrained CA"}, IsCA: true, BasicConstraintsValid: true,
+				KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, PermittedDNSDomainsCritical: true,
+			}
+			constrain(tmpl)
+			chain := h.subCAChain(t, key, tmpl, cardTemplate(t, testICCID))
+			_, err := v.VerifyCard(chain)
+			requireRefusal(t, err, ErrUsage, 0)
+
+			platform, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+				SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "platform"},
+				NotBefore: t0, NotAfter: t0.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+				BasicConstraintsValid: true, ExtraExtensions: ekuOf(t, OIDReceiptSigning),
+			}, mustParse(t, chain[1]), h.cardKey.Public(), key)
+			require.NoError(t, err)
+			_, err = v.VerifyPlatform([][]byte{platform, chain[1]})
+			assert.NoError(t, err)
+		})
+	}
 }
 
 // TestCAExtKeyUsage: an extended key usage on a CA limits the roles of the
