@@ -42,8 +42,8 @@ var (
 	// ErrCRL: revocation cannot be decided: the CRL of an issuer is missing
 	// or stale, or a CRL handed to AddCRL is malformed, not signed by a
 	// known CA, not fresh, not complete (a delta, scoped or indirect CRL,
-	// or one with a critical extension the verifier does not know), or
-	// older than the one held.
+	// or one with a critical extension other than an entry's reason
+	// code), or older than the one held.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
 	// ErrKey: a key is not of the kind the profile requires (ECDSA P-256
 	// for cards and the platform; ECDSA P-256 or P-384 for CAs), or a

@@ -201,7 +201,7 @@ func TestAddCRLNeedsCRLSign(t *testing.T) {
 	v := newVerifier(t, h, newClock(t0), VerifierOptions{Intermediates: [][]byte{caDER}})
 	addCRLs(t, h, v) // the root's, which does not list the CA
 	err := v.AddCRL(createCRL(t, sub, &x509.RevocationList{}))
-	requireRefusal(t, err, ErrCRL, -1)
+	assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "CRL not signed by a known CA"}, err)
 	_, err = v.VerifyCard(chain)
 	requireRefusal(t, err, ErrCRL, 0)
 }

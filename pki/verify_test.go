@@ -617,6 +617,10 @@ func TestVerifyNameConstraints(t *testing.T) {
 		"excluded DNS":  func(c *x509.Certificate) { c.ExcludedDNSDomains = []string{"casim.example"} },
 		"permitted URI": func(c *x509.Certificate) { c.PermittedURIDomains = []string{"casim.example"} },
 		"excluded URI":  func(c *x509.Certificate) { c.ExcludedURIDomains = []string{"casim.example"} },
+		"permitted IP": func(c *x509.Certificate) {
+			c.PermittedIPRanges = []*net.IPNet{{IP: net.IPv4(192, 0, 2, 0), Mask: net.CIDRMask(24, 32)}}
+		},
+		"permitted email": func(c *x509.Certificate) { c.PermittedEmailAddresses = []string{"casim.example"} },
 	} {
 		t.Run(name, func(t *testing.T) {
 			key := newKey(t)
