@@ -541,6 +541,9 @@ func refundView(r *RefundRecord) *RefundView {
 
 // driveRefund moves a reserved refund in the ledger and records the
 // outcome: done with a receipt, or failed with its reservation released.
+// An outcome that another process recorded meanwhile is r's outcome, as
+// the stored refund answers it: nil when done (r then holds its receipt),
+// the refusal when failed.
 func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *PaymentRecord) error {
 	cur, ok := ledger.LookupCurrency(r.Currency)
 	if !ok {
@@ -612,7 +615,10 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 			return err
 		}
 		*r = *stored
-		if stored.State != RefundPending {
+		switch stored.State {
+		case RefundDone: // ended by another process, with its receipt
+			return nil
+		case RefundFailed:
 			return lerr
 		}
 		if pay, err = p.store.Payment(ctx, pay.ID); err != nil {

@@ -23,11 +23,17 @@ var errWrites = errors.New("too many refund writes")
 // of refunds after the tenth.
 type deferredMeanwhile struct {
 	payflow.Store
-	end    string
-	fail   bool // the other process ends the refund failed rather than deferring it
+	end string
+	// ended is the state that the other process ends the refund in rather
+	// than deferring it: failed, or done with otherReceipt.
+	ended  string
 	writes int
 	once
 }
+
+// otherReceipt is the receipt of a refund that deferredMeanwhile's other
+// process ends done.
+var otherReceipt = []byte("the other process's receipt")
 
 func (s *deferredMeanwhile) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
 	if s.writes++; s.writes > 10 {
@@ -38,9 +44,12 @@ func (s *deferredMeanwhile) UpdateRefund(ctx context.Context, r *payflow.RefundR
 		if err != nil {
 			return err
 		}
-		if s.fail {
+		switch s.ended {
+		case payflow.RefundFailed:
 			other.State, other.Failure = payflow.RefundFailed, payflow.AsError(payflow.ErrFunds).Code
-		} else {
+		case payflow.RefundDone:
+			other.State, other.Receipt = payflow.RefundDone, otherReceipt
+		default:
 			other.DeferredTo = other.CreatedAt.Add(payflow.MaxRecoverDelay)
 		}
 		if err := s.Store.UpdateRefund(ctx, other, payflow.RefundPending, nil, ""); err != nil {
@@ -48,6 +57,24 @@ func (s *deferredMeanwhile) UpdateRefund(ctx context.Context, r *payflow.RefundR
 		}
 	}
 	return s.Store.UpdateRefund(ctx, r, from, p, pFrom)
+}
+
+// paidRefund returns a shop on st whose shopper paid the basket (690), the
+// merchant's balance then paid out by payout, with the view of the
+// captured request and a refund of 200 of it that the seller card signed,
+// and its ID.
+func paidRefund(t *testing.T, st payflow.Store, payout uint64) (s *shop, v *payflow.PaymentView, id payflow.ID, msg []byte) {
+	t.Helper()
+	s = newShopOn(t, st, false, paytest.Options{})
+	v, _ = s.request(t)
+	_, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	if payout > 0 {
+		s.payout(t, payout)
+	}
+	id = payflow.ID([]byte("refund-000000001"))
+	msg = s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
+	return s, v, id, msg
 }
 
 // TestRefundEndsAfterDeferral: a refund that another process deferred
@@ -66,17 +93,9 @@ func TestRefundEndsAfterDeferral(t *testing.T) {
 	} {
 		t.Run(tt.end, func(t *testing.T) {
 			st := &deferredMeanwhile{Store: memory.New(), end: tt.end}
-			s := newShopOn(t, st, false, paytest.Options{})
+			s, v, id, msg := paidRefund(t, st, tt.payout)
 			ctx := context.Background()
-			v, _ := s.request(t)
-			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
-			require.NoError(t, err)
-			if tt.payout > 0 {
-				s.payout(t, tt.payout)
-			}
 			before := s.balances(t)
-			id := payflow.ID([]byte("refund-000000001"))
-			msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
 
 			rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 			stored, err2 := st.Refund(ctx, id)
@@ -106,14 +125,9 @@ func TestRefundEndsAfterDeferral(t *testing.T) {
 // ended failed by another process meanwhile answers that failure, not a
 // view without a receipt.
 func TestRefundEndedFailedMeanwhile(t *testing.T) {
-	st := &deferredMeanwhile{Store: memory.New(), end: payflow.RefundDone, fail: true}
-	s := newShopOn(t, st, false, paytest.Options{})
+	st := &deferredMeanwhile{Store: memory.New(), end: payflow.RefundDone, ended: payflow.RefundFailed}
+	s, _, id, msg := paidRefund(t, st, 0)
 	ctx := context.Background()
-	v, _ := s.request(t)
-	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
-	require.NoError(t, err)
-	id := payflow.ID([]byte("refund-000000001"))
-	msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
 
 	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 	require.ErrorIs(t, err, payflow.ErrFunds)
@@ -123,4 +137,30 @@ func TestRefundEndedFailedMeanwhile(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.RefundFailed, stored.State)
 	assert.Empty(t, stored.Receipt)
+}
+
+// TestRefundEndedDoneMeanwhile: a refund that the ledger refused, whose
+// end as failed finds it ended done by another process meanwhile,
+// answers the view with that process's receipt, as the same refund sent
+// again does, not the ledger's refusal.
+func TestRefundEndedDoneMeanwhile(t *testing.T) {
+	st := &deferredMeanwhile{Store: memory.New(), end: payflow.RefundFailed, ended: payflow.RefundDone}
+	s, v, id, msg := paidRefund(t, st, 600) // the ledger refuses the refund
+	ctx := context.Background()
+
+	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.NoError(t, err)
+	assert.Equal(t, otherReceipt, rv.Receipt)
+	assert.Equal(t, uint64(200), rv.Refunded)
+	assert.Equal(t, 1, st.writes, "the end as failed, refused after the other's end")
+	stored, err := st.Refund(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundDone, stored.State)
+	p, err := st.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(200), p.Refunded, "the reservation kept")
+
+	again, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.NoError(t, err)
+	assert.Equal(t, rv, again, "the same refund sent again")
 }
