@@ -602,7 +602,9 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // the user picked (ErrMismatch): its pairing code against the one computed
 // here from both EIDs, this card's ID, and the peer against what the
 // platform named its EID (Peers): for a shopper, the merchant's ID and
-// name; for a seller, the shopper's name and this card's merchant.
+// name; for a seller, the shopper's name and this card's merchant. Its
+// shopper card ID and merchant ID, which the cards sign in records, must
+// be of the forms that the records carry (ErrMismatch).
 //
 // The platform bounds how many EIDs a card resolves, pairings included
 // (PROTOCOL.md §6.1). A resolution or a pairing that it answers
@@ -754,7 +756,8 @@ func (o *PhoneOptions) rateLimitPause(err error) time.Duration {
 }
 
 // checkSession checks a session view against this phone's card, the EIDs
-// of the pair and r, what the platform named the peer's EID.
+// of the pair and r, what the platform named the peer's EID, and its
+// shopper card ID and merchant ID for the forms that the records carry.
 func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.EID, r *ResolveResponse) error {
 	id, err := p.CardID()
 	if err != nil {
@@ -769,6 +772,14 @@ func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.
 	}
 	if s.PairingCode != adv.PairingCode(own, peer) {
 		return fmt.Errorf("%w: the pairing code is not the one of the two EIDs", ErrMismatch)
+	}
+	// The cards sign the shopper's card ID and the merchant ID in records.
+	err = record.CheckCardID("shopper card ID", s.ShopperCardID)
+	if err == nil {
+		err = record.CheckText("merchant ID", s.MerchantID)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: the session: %v", ErrMismatch, err)
 	}
 	if p.role == adv.Shopper {
 		if s.MerchantID != r.MerchantID || s.MerchantName != r.DisplayName {

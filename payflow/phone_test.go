@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -770,6 +771,27 @@ type tamperAPI struct {
 	session func(*payflow.SessionView)
 	approve func(*payflow.PaymentView)
 	decline func(*payflow.PaymentView)
+	login   func(*payflow.LoginResponse)
+	catalog func(*payflow.Catalog) // alters a copy of the catalog and its items
+}
+
+func (a *tamperAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*payflow.LoginResponse, error) {
+	l, err := a.API.Login(ctx, req)
+	if err == nil && a.login != nil {
+		a.login(l)
+	}
+	return l, err
+}
+
+func (a *tamperAPI) Catalog(ctx context.Context, token string, merchantID string) (*payflow.Catalog, error) {
+	c, err := a.API.Catalog(ctx, token, merchantID)
+	if err == nil && a.catalog != nil {
+		altered := *c
+		altered.Items = slices.Clone(c.Items)
+		a.catalog(&altered)
+		c = &altered
+	}
+	return c, err
 }
 
 func (a *tamperAPI) Decline(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {

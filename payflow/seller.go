@@ -113,7 +113,11 @@ func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error)
 // Catalog returns the merchant's catalog, fetched once and again after a
 // Request that it could not price (a SKU it lacks: ErrInvalid) or that
 // the platform refused as priced otherwise (ErrMismatch), as when the
-// merchant changed the catalog since.
+// merchant changed the catalog since. A catalog whose currency, SKUs,
+// item names or prices are of a form that no record carries (the card
+// signs the currency and SKUs in payment requests, and receipts carry the
+// names and prices) is ErrMismatch and is not kept: it is fetched again
+// next time.
 func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
 	s.catalogMu.Lock()
 	defer s.catalogMu.Unlock()
@@ -131,8 +135,42 @@ func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkCatalog(c); err != nil {
+		return nil, err
+	}
 	s.catalog = c
 	return c, nil
+}
+
+// checkCatalog checks c, a catalog that the platform sent, for the forms
+// that the records carry (ErrMismatch otherwise): its currency, its items'
+// SKUs (record.CheckText) and names (record.CheckName), and prices of at
+// most 2^63-1.
+func checkCatalog(c *Catalog) error {
+	if err := checkCurrency(c.Currency); err != nil {
+		return fmt.Errorf("%w: the catalog: %v", ErrMismatch, err)
+	}
+	for _, it := range c.Items {
+		err := record.CheckText("SKU", it.SKU)
+		if err == nil {
+			err = record.CheckName("item name", it.Name)
+		}
+		if err == nil && it.UnitPrice > record.MaxAmount {
+			err = fmt.Errorf("the price of %q exceeds 2^63-1", it.SKU)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: the catalog: %v", ErrMismatch, err)
+		}
+	}
+	return nil
+}
+
+// checkCurrency checks a currency that the platform sent, for the card to
+// sign: an ISO 4217 code of three capital letters, as the records carry
+// it, which package record checks in a refund request in that currency.
+func checkCurrency(currency string) error {
+	id := ID{1}
+	return (&record.RefundRequest{RefundID: id[:], RequestID: id[:], Amount: 1, Currency: currency}).Validate()
 }
 
 // forgetCatalog drops c, the catalog kept, so that it is fetched again.
@@ -167,7 +205,9 @@ type Charge struct {
 // items with the catalog fetched again (Catalog). A charge that no payment
 // request can carry (a total of zero without legs, as of free items alone;
 // a currency or SKU of the wrong form) is ErrInvalid too, before the card
-// signs anything.
+// signs anything; a catalog of values of a form that no record carries is
+// ErrMismatch (Catalog), as is such a session (Select), which is not
+// selected.
 //
 // The request takes the session's next free index (SessionRequestID): the
 // one after the requests this phone made in the session, also before it
@@ -269,9 +309,12 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		id := SessionRequestID(sess.ID, n)
 		r.RequestID = id[:]
+		if err := signError(r); err != nil {
+			return nil, err
+		}
 		msg, err := s.card.SignPaymentRequest(r)
 		if err != nil {
-			return nil, chargeError(err)
+			return nil, err
 		}
 		v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
 		if errors.Is(err, ErrConflict) { // an earlier session with this ID used the index
@@ -390,7 +433,8 @@ func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error
 	}
 	var r record.PaymentRequest
 	h := record.Hash(msg)
-	if err := record.Open(msg, &r); err != nil || !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) {
+	if err := record.Open(msg, &r); err != nil || !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) ||
+		v.Amount != r.Amount || v.Currency != r.Currency { // a view paid goes on screen, to be refunded
 		return false, fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 	}
 	v, err = s.withdrawRecorded(ctx, v)
@@ -473,20 +517,22 @@ func unanswered(err error) bool {
 	return serverError(err) || errors.Is(err, ErrInFlight)
 }
 
-// catalogTotal prices items at the catalog's prices.
-// chargeError is the error of a card's signing of a record that the
-// phone built from its caller's values: one that package record refuses
-// (record.ErrMalformed: a payment request of amount zero without legs, an
-// amount over 2^63-1, a currency or SKU of the wrong form, more than
-// record.MaxItems items, a refund of zero) is ErrInvalid, as the platform
-// answers such a record, and nothing was signed; any other is the card's.
-func chargeError(err error) error {
-	if errors.Is(err, record.ErrMalformed) {
+// signError checks r, a record that the phone built to have the card sign
+// it, before the card is asked to: the values that came from the platform
+// were checked when received (Catalog, Select, RefundPayment, and the
+// views of the requests the phone made against what it signed), so one
+// that package record refuses (record.ErrMalformed: a payment request of
+// amount zero without legs, an amount over 2^63-1, a currency or SKU of
+// the wrong form, more than record.MaxItems items, a refund of zero) is
+// the caller's, and ErrInvalid, as the platform answers such a record.
+func signError(r record.Record) error {
+	if err := r.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return err
+	return nil
 }
 
+// catalogTotal prices items at the catalog's prices.
 func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
 	prices := make(map[string]uint64, len(c.Items))
 	for _, it := range c.Items {
@@ -826,7 +872,8 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 // or another session), such as the request of a receipt. The phone reads
 // the request first: an ID the platform does not know is ErrNotFound, a
 // request of another merchant ErrForbidden (the platform's refusal), and
-// a view of another request or merchant than asked for ErrMismatch.
+// a view of another request or merchant than asked for, or in a currency
+// of a form that no record carries, ErrMismatch.
 func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
 	l, err := s.loginState(ctx)
 	if err != nil {
@@ -840,7 +887,8 @@ func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Rece
 }
 
 // merchantPayment reads the request id of merchant; a view of another
-// request or merchant is ErrMismatch.
+// request or merchant, or in a currency of a form that no record carries
+// (a refund of it is signed in that currency), is ErrMismatch.
 func (s *Seller) merchantPayment(ctx context.Context, id ID, merchant string) (*PaymentView, error) {
 	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, id) })
 	if err != nil {
@@ -848,6 +896,9 @@ func (s *Seller) merchantPayment(ctx context.Context, id ID, merchant string) (*
 	}
 	if v.ID != id || v.MerchantID != merchant {
 		return nil, fmt.Errorf("%w: the platform's view is of another request than the one asked for", ErrMismatch)
+	}
+	if err := checkCurrency(v.Currency); err != nil {
+		return nil, fmt.Errorf("%w: the platform's view of request %v: %v", ErrMismatch, id, err)
 	}
 	return v, nil
 }
@@ -879,10 +930,13 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 	if _, err := io.ReadFull(s.rand, u.id[:]); err != nil {
 		return nil, fmt.Errorf("payflow: refund ID: %w", err)
 	}
+	rr := &record.RefundRequest{RefundID: u.id[:], RequestID: cur.ID[:], Amount: amount, Currency: cur.Currency}
+	if err := signError(rr); err != nil {
+		return nil, err
+	}
 	var err error
-	u.msg, err = s.card.SignRefundRequest(&record.RefundRequest{RefundID: u.id[:], RequestID: cur.ID[:], Amount: amount, Currency: cur.Currency})
-	if err != nil {
-		return nil, chargeError(err)
+	if u.msg, err = s.card.SignRefundRequest(rr); err != nil {
+		return nil, err
 	}
 	rc, refused, err := s.sendRefund(ctx, u)
 	if err != nil && !refused {

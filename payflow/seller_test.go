@@ -689,14 +689,34 @@ func TestSellerCatalogChanged(t *testing.T) {
 	assert.Equal(t, uint64(198), sv.Amount)
 }
 
+// askedCard is a SellerCard that counts the records it is asked to sign.
+type askedCard struct {
+	payflow.SellerCard
+	asked int
+}
+
+func (c *askedCard) SignPaymentRequest(r *record.PaymentRequest) ([]byte, error) {
+	c.asked++
+	return c.SellerCard.SignPaymentRequest(r)
+}
+
+func (c *askedCard) SignRefundRequest(r *record.RefundRequest) ([]byte, error) {
+	c.asked++
+	return c.SellerCard.SignRefundRequest(r)
+}
+
 // TestSellerRefusesWhatNoRecordCarries: a charge that no payment request
 // can carry (a total of zero without legs, as of free items alone; a
 // currency of the wrong form) and a refund of zero are ErrInvalid before
-// the card signs anything; the next Request takes the session's first
-// index and the next Refund is made.
+// the card is asked to sign anything; the next Request takes the
+// session's first index and the next Refund is made.
 func TestSellerRefusesWhatNoRecordCarries(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
+	card := &askedCard{SellerCard: w.sellerCard.Card}
+	var err error
+	w.seller, err = payflow.NewSeller(card, phoneOptions(w.f, w.f.Platform))
+	require.NoError(t, err)
 	c := w.pair(t)
 	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, []payflow.CatalogItem{{SKU: "bag", Name: "Paper bag", UnitPrice: 0}}))
 	counter, err := w.sellerCard.Card.Counter()
@@ -714,6 +734,7 @@ func TestSellerRefusesWhatNoRecordCarries(t *testing.T) {
 	after, err := w.sellerCard.Card.Counter()
 	require.NoError(t, err)
 	assert.Equal(t, counter, after, "nothing signed")
+	assert.Zero(t, card.asked, "the card asked nothing")
 
 	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 690, Currency: "EUR"})
 	require.NoError(t, err)
@@ -726,10 +747,129 @@ func TestSellerRefusesWhatNoRecordCarries(t *testing.T) {
 	require.NoError(t, err)
 	_, err = w.seller.Refund(ctx, 0)
 	require.ErrorIs(t, err, payflow.ErrInvalid)
+	assert.Equal(t, 1, card.asked, "the card asked only the payment request")
 	rc, err := w.seller.Refund(ctx, 90)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(90), rc.Amount)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 600}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerRefusesMalformedPlatformValues: a value that the platform
+// sends and the seller's card would sign, of a form that no record
+// carries, is ErrMismatch (the platform's, not the caller's, as ErrInvalid
+// would say) when the phone receives it, and the card signs nothing: the
+// catalog's currency and its items' SKUs, names and prices (Request; the
+// catalog is not kept, and the next Request fetches it again), the
+// shopper's card ID and the merchant ID of a session (Select, which
+// selects nothing), the currency of the payment that RefundPayment
+// refunds, and that of a paid request sent again, which would go on
+// screen for Refund (the next Request sends it again and puts it on
+// screen as the platform recorded it).
+func TestSellerRefusesMalformedPlatformValues(t *testing.T) {
+	ctx := context.Background()
+	// setup returns a world whose seller phone talks to the platform
+	// through the tamperAPI returned.
+	setup := func(t *testing.T) (*phoneWorld, *tamperAPI) {
+		w := newMemoryPhoneWorld(t, false)
+		api := &tamperAPI{API: w.f.Platform}
+		w.useSeller(t, api)
+		return w, api
+	}
+	counter := func(t *testing.T, w *phoneWorld) uint64 {
+		n, err := w.sellerCard.Card.Counter()
+		require.NoError(t, err)
+		return n
+	}
+	requireMismatch := func(t *testing.T, err error) {
+		require.ErrorIs(t, err, payflow.ErrMismatch)
+		assert.Equal(t, "mismatch", payflow.AsError(err).Code)
+	}
+	for name, tamper := range map[string]func(*payflow.Catalog){
+		"catalog currency": func(c *payflow.Catalog) { c.Currency = "eur" },
+		"SKU":              func(c *payflow.Catalog) { c.Items[1].SKU = "bread " },
+		"item name":        func(c *payflow.Catalog) { c.Items[1].Name = "Sourdough\u202ebread" },
+		"unit price":       func(c *payflow.Catalog) { c.Items[1].UnitPrice = record.MaxAmount + 1 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			w, api := setup(t)
+			c := w.pair(t)
+			api.catalog = tamper
+			before := counter(t, w)
+			_, err := w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 1}}})
+			requireMismatch(t, err)
+			assert.Equal(t, before, counter(t, w), "nothing signed")
+
+			api.catalog = nil
+			sv, err := w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.SessionRequestID(c.SessionID, 0), sv.ID)
+			assert.Equal(t, uint64(690), sv.Amount)
+		})
+	}
+	for name, tamper := range map[string]func(w *phoneWorld, api *tamperAPI){
+		"shopper card ID": func(w *phoneWorld, api *tamperAPI) {
+			id := w.shopperCard.Enrolment.ICCID
+			wrong := id[:len(id)-1] + string('0'+(id[len(id)-1]-'0'+1)%10) // not its Luhn check digit
+			api.pair = func(s *payflow.SessionView) { s.ShopperCardID = wrong }
+		},
+		"merchant ID": func(_ *phoneWorld, api *tamperAPI) {
+			api.login = func(l *payflow.LoginResponse) { l.MerchantID = phoneMerchant + " " }
+			api.pair = func(s *payflow.SessionView) { s.MerchantID = phoneMerchant + " " }
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w, api := setup(t)
+			tamper(w, api)
+			shopperEID, _ := w.shopperSelects(t)
+			_, err := w.seller.Select(ctx, shopperEID)
+			requireMismatch(t, err)
+			before := counter(t, w)
+			_, err = w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.ErrorIs(t, err, payflow.ErrNotPaired)
+			assert.Equal(t, before, counter(t, w), "nothing signed")
+		})
+	}
+	t.Run("currency of a paid request sent again", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		hook := &hookAPI{API: w.f.Platform}
+		w.useSeller(t, &lostCreateAPI{API: hook, loss: payflow.ErrUnavailable})
+		w.pair(t)
+		_, err := w.seller.Request(ctx, basket)
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		_, err = w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+		require.NoError(t, err)
+		hook.view = func(v *payflow.PaymentView) { v.Currency = "eur" }
+		_, err = w.seller.Request(ctx, basket)
+		requireMismatch(t, err)
+
+		_, err = w.seller.Request(ctx, basket)
+		require.ErrorIs(t, err, payflow.ErrFinal, "the request paid, sent again, goes on screen")
+		before := counter(t, w)
+		rc, err := w.seller.Refund(ctx, 90)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(90), rc.Amount)
+		assert.Equal(t, before+1, counter(t, w))
+	})
+	t.Run("payment currency", func(t *testing.T) {
+		w, api := setup(t)
+		w.pair(t)
+		sv, err := w.seller.Request(ctx, basket)
+		require.NoError(t, err)
+		w.requireShopperPays(t, sv, 690)
+		api.payment = func(v *payflow.PaymentView) { v.Currency = "eur" }
+		before := counter(t, w)
+		_, err = w.seller.RefundPayment(ctx, sv.ID, 90)
+		requireMismatch(t, err)
+		assert.Equal(t, before, counter(t, w), "nothing signed")
+
+		api.payment = nil
+		rc, err := w.seller.RefundPayment(ctx, sv.ID, 90)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(90), rc.Amount)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 600}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
 }
 
 // TestSellerCapturesEarlierHolds: for a merchant that captures manually,
