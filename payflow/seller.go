@@ -309,7 +309,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		id := SessionRequestID(sess.ID, n)
 		r.RequestID = id[:]
-		if err := signError(r); err != nil {
+		if err := checkToSign(r); err != nil {
 			return nil, err
 		}
 		msg, err := s.card.SignPaymentRequest(r)
@@ -517,7 +517,7 @@ func unanswered(err error) bool {
 	return serverError(err) || errors.Is(err, ErrInFlight)
 }
 
-// signError checks r, a record that the phone built to have the card sign
+// checkToSign checks r, a record that the phone built to have the card sign
 // it, before the card is asked to: the values that came from the platform
 // were checked when received (Catalog, Select, RefundPayment, and the
 // views of the requests the phone made against what it signed), so one
@@ -525,7 +525,7 @@ func unanswered(err error) bool {
 // amount zero without legs, an amount over 2^63-1, a currency or SKU of
 // the wrong form, more than record.MaxItems items, a refund of zero) is
 // the caller's, and ErrInvalid, as the platform answers such a record.
-func signError(r record.Record) error {
+func checkToSign(r record.Record) error {
 	if err := r.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
@@ -931,7 +931,7 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 		return nil, fmt.Errorf("payflow: refund ID: %w", err)
 	}
 	rr := &record.RefundRequest{RefundID: u.id[:], RequestID: cur.ID[:], Amount: amount, Currency: cur.Currency}
-	if err := signError(rr); err != nil {
+	if err := checkToSign(rr); err != nil {
 		return nil, err
 	}
 	var err error
