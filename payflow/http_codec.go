@@ -34,18 +34,15 @@ const (
 // array and map sizes, definite lengths only, no tags, no duplicate map
 // keys and no unknown fields. The response decoder is as strict except
 // that it ignores map keys it does not know, so that a server may add
-// response fields without breaking older phones. Both take only integer
-// Unix seconds, or null for the zero time, into a time.Time anywhere in a
-// body (wireUnmarshal).
-//
-// wireDecCheck is the response decoder without duplicate detection: the
-// mode of the second pass of wireUnmarshal, over a body that the first
-// pass found free of repeated keys, so that it keeps no record of them.
+// response fields without breaking older phones. Both refuse, anywhere in
+// a body, what the protocol does not take although the library does
+// (wireUnmarshal): undefined; null but for a pointer, a slice, a map or
+// the zero time; a time that is not integer Unix seconds; an array of
+// small integers for a byte string.
 var (
-	wireEnc      cbor.EncMode
-	wireDec      cbor.DecMode
-	wireDecResp  cbor.DecMode
-	wireDecCheck cbor.DecMode
+	wireEnc     cbor.EncMode
+	wireDec     cbor.DecMode
+	wireDecResp cbor.DecMode
 )
 
 func init() {
@@ -75,24 +72,18 @@ func init() {
 	if wireDecResp, err = do.DecMode(); err != nil {
 		panic(err)
 	}
-	do.DupMapKey = cbor.DupMapKeyQuiet
-	if wireDecCheck, err = do.DecMode(); err != nil {
-		panic(err)
-	}
 }
 
-// wireDecode decodes a request body into v; every failure of the body
-// matches ErrInvalid (one of v's type, whose times and byte strings
-// cannot be checked, ErrInternal), with a message that names the message
-// v points to (its type's name, as PROTOCOL.md §5.3 names it) and what is
-// wrong with the body (wireFault), and no Go type.
+// wireDecode decodes a request body into v; every failure matches
+// ErrInvalid, with a message that names the message v points to (its
+// type's name, as PROTOCOL.md §5.3 names it) and what is wrong with the
+// body (wireFault), and no Go type.
 func wireDecode(data []byte, v any) error {
-	err := wireUnmarshal(wireDec, data, v)
-	if err != nil && !errors.Is(err, ErrInternal) {
+	if err := wireUnmarshal(wireDec, data, v); err != nil {
 		t := reflect.TypeOf(v).Elem() // v is a pointer: Unmarshal refuses anything else
 		return fmt.Errorf("%w: body is not a valid %s: %s", ErrInvalid, t.Name(), wireFault(err, t))
 	}
-	return err
+	return nil
 }
 
 // wireFault says what is wrong with a body that failed to decode into a

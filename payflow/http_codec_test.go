@@ -3,6 +3,9 @@ package payflow
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"slices"
 	"strconv"
@@ -73,6 +76,20 @@ func BenchmarkWireDecodeReply(b *testing.B) {
 		var v PaymentView
 		if err := wireDecodeReply(body, &v); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkWireDecodeRequest decodes one body of each request kind, as
+// the handler does.
+func BenchmarkWireDecodeRequest(b *testing.B) {
+	seeds := wireRequestSeeds()
+	b.ReportAllocs()
+	for b.Loop() {
+		for i, body := range seeds {
+			if err := wireDecode(body, wireRequestTypes[i]()); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
@@ -164,6 +181,52 @@ type (
 	}
 )
 
+// wireRequestBodies returns the set of the types of the request bodies
+// (wireRequestTypes), among wireBodies.
+func wireRequestBodies() map[reflect.Type]bool {
+	requests := map[reflect.Type]bool{}
+	for _, fresh := range wireRequestTypes {
+		requests[reflect.TypeOf(fresh()).Elem()] = true
+	}
+	return requests
+}
+
+// wireBodyFields yields each body type of wireBodies with each of its
+// fields that the decoders fill.
+func wireBodyFields(yield func(reflect.Type, wireField) bool) {
+	for _, bt := range wireBodies {
+		for _, f := range wireFields(bt) {
+			if !yield(bt, f) {
+				return
+			}
+		}
+	}
+}
+
+// checkWireField decodes body, an item under key in a body of type bt,
+// with the reply decoder and, for a request, the request decoder: it is
+// taken when goType is "", else refused as of the wrong type naming the
+// field, a request as invalid, a reply with the decoders' error naming
+// the item's CBOR type cborType and goType, the Go type of its place.
+func checkWireField(t *testing.T, bt reflect.Type, key string, body []byte, cborType, goType string) {
+	t.Helper()
+	request := wireRequestBodies()[bt]
+	if goType == "" {
+		if request {
+			assert.NoError(t, wireDecode(body, reflect.New(bt).Interface()), "%v.%s %s", bt, key, cborType)
+		}
+		assert.NoError(t, wireDecodeReply(body, reflect.New(bt).Interface()), "%v.%s %s", bt, key, cborType)
+		return
+	}
+	if request {
+		err := wireDecode(body, reflect.New(bt).Interface())
+		assert.ErrorIs(t, err, ErrInvalid, "%v.%s %s", bt, key, cborType)
+		assert.EqualError(t, err, "payflow: invalid request: body is not a valid "+bt.Name()+": field "+key+" has the wrong type", "%v.%s %s", bt, key, cborType)
+	}
+	assert.EqualError(t, wireDecodeReply(body, reflect.New(bt).Interface()),
+		"cbor: cannot unmarshal "+cborType+" into Go struct field "+bt.String()+"."+key+" of type "+goType, "%v.%s %s", bt, key, cborType)
+}
+
 // wireArrayOf returns a CBOR array of n small integers 1, 2, …, n (n at
 // most 23): what the CBOR library would take into a []byte, or a
 // [n]byte, in place of a byte string of those octets.
@@ -193,57 +256,41 @@ func wireNotByteStrings(n int) []struct {
 // an array of small integers or undefined in its place is of the wrong
 // type, in every field of a byte string of every body that the handler
 // and the client decode, refused as the decoders refuse any other value
-// of the wrong type; a byte string there is taken, and so is null, for no
-// bytes, where a []byte goes.
+// of the wrong type, naming the Go type of the place; a byte string there
+// is taken, and so is null, for no bytes, where a []byte goes.
 func TestWireByteStrings(t *testing.T) {
-	requests := map[reflect.Type]bool{}
-	for _, fresh := range wireRequestTypes {
-		requests[reflect.TypeOf(fresh()).Elem()] = true
-	}
 	idType := reflect.TypeFor[ID]()
 	checked := 0
-	for _, bt := range wireBodies {
-		for _, f := range wireFields(bt) {
-			var goType string
-			var n int
-			switch {
-			case f.typ == idType:
-				goType, n = "payflow.ID", len(ID{})
-			case f.typ == reflect.TypeFor[[]byte]():
-				goType, n = "byte string", 2
-			default:
-				continue
-			}
-			checked++
-			key, err := strconv.Atoi(f.key)
+	for bt, f := range wireBodyFields {
+		var goType string
+		var n int
+		switch {
+		case f.typ == idType:
+			goType, n = "payflow.ID", len(ID{})
+		case f.typ == reflect.TypeFor[[]byte]():
+			goType, n = "[]uint8", 2
+		default:
+			continue
+		}
+		checked++
+		key, err := strconv.Atoi(f.key)
+		require.NoError(t, err)
+		for _, bad := range wireNotByteStrings(n) { // {key: [1, 2, …]}, {key: undefined}
+			body, err := wireEnc.Marshal(map[int]cbor.RawMessage{key: bad.item})
 			require.NoError(t, err)
-			for _, bad := range wireNotByteStrings(n) { // {key: [1, 2, …]}, {key: undefined}
-				body, err := wireEnc.Marshal(map[int]cbor.RawMessage{key: bad.item})
-				require.NoError(t, err)
-				if requests[bt] {
-					err := wireDecode(body, reflect.New(bt).Interface())
-					assert.ErrorIs(t, err, ErrInvalid, "%v.%s %s", bt, f.key, bad.cborType)
-					assert.EqualError(t, err, "payflow: invalid request: body is not a valid "+bt.Name()+": field "+f.key+" has the wrong type", "%v.%s %s", bt, f.key, bad.cborType)
-				}
-				assert.EqualError(t, wireDecodeReply(body, reflect.New(bt).Interface()),
-					"cbor: cannot unmarshal "+bad.cborType+" into Go struct field "+bt.String()+"."+f.key+" of type "+goType, "%v.%s", bt, f.key)
-			}
-			if goType == "byte string" { // null: no bytes
-				body := []byte{0xa1, byte(key), 0xf6}
-				if requests[bt] {
-					assert.NoError(t, wireDecode(body, reflect.New(bt).Interface()), "%v.%s null", bt, f.key)
-				}
-				assert.NoError(t, wireDecodeReply(body, reflect.New(bt).Interface()), "%v.%s null", bt, f.key)
-			}
+			checkWireField(t, bt, f.key, body, bad.cborType, goType)
+		}
+		if goType == "[]uint8" { // null: no bytes
+			checkWireField(t, bt, f.key, []byte{0xa1, byte(key), 0xf6}, "null", "")
 		}
 	}
 	assert.Equal(t, 18, checked, "the fields of a byte string or an ID in the bodies")
 
 	// Nested: Info's chain is an array of byte strings.
 	assert.EqualError(t, wireDecodeReply([]byte{0xa1, 1, 0x82, 0x41, 0x30, 0x81, 0x01}, new(Info)),
-		"cbor: cannot unmarshal array into Go struct field payflow.Info.1 of type byte string")
+		"cbor: cannot unmarshal array into Go struct field payflow.Info.1 of type []uint8")
 	assert.EqualError(t, wireDecodeReply([]byte{0xa1, 1, 0x82, 0x41, 0x30, 0xf7}, new(Info)),
-		"cbor: cannot unmarshal undefined into Go struct field payflow.Info.1 of type byte string")
+		"cbor: cannot unmarshal undefined into Go struct field payflow.Info.1 of type []uint8")
 	var info Info
 	require.NoError(t, wireDecodeReply([]byte{0xa1, 1, 0x82, 0x41, 0x30, 0xf6}, &info))
 	assert.Equal(t, [][]byte{{0x30}, nil}, info.Chain)
@@ -256,21 +303,21 @@ func TestWireByteStrings(t *testing.T) {
 		goTyp string
 		read  func(v *nestedBytes) []byte
 	}{
-		{1, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 1, 0xa1, 1}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.Item.B }},
-		{2, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 2, 0x82, 0x40}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.List[1] }},
+		{1, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 1, 0xa1, 1}, x) }, 2, "[]uint8", func(v *nestedBytes) []byte { return v.Item.B }},
+		{2, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 2, 0x82, 0x40}, x) }, 2, "[]uint8", func(v *nestedBytes) []byte { return v.List[1] }},
 		{2, func(x []byte) []byte { // an array's length past 23 takes an octet of its own; h'81', not [h'81']
 			return slices.Concat([]byte{0xa1, 2, 0x98, 24}, bytes.Repeat([]byte{0x41, 0x81}, 23), x)
-		}, 2, "byte string", func(v *nestedBytes) []byte { return v.List[23] }},
-		{3, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 3, 0xa1, 0x61, 'k'}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.ByName["k"] }},
-		{4, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 4}, x) }, 4, "byte string", func(v *nestedBytes) []byte { return v.Fixed[:] }},
-		{5, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 5, 0xa1}, x, []byte{0xf5}) }, 2, "byte string", func(v *nestedBytes) []byte {
+		}, 2, "[]uint8", func(v *nestedBytes) []byte { return v.List[23] }},
+		{3, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 3, 0xa1, 0x61, 'k'}, x) }, 2, "[]uint8", func(v *nestedBytes) []byte { return v.ByName["k"] }},
+		{4, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 4}, x) }, 4, "[4]uint8", func(v *nestedBytes) []byte { return v.Fixed[:] }},
+		{5, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 5, 0xa1}, x, []byte{0xf5}) }, 2, "[2]uint8", func(v *nestedBytes) []byte {
 			for k := range v.ByPair {
 				return k[:]
 			}
 			return nil
 		}},
-		{6, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 6, 0x82, 0x05}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return v.Row.B }},
-		{7, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 7}, x) }, 2, "byte string", func(v *nestedBytes) []byte { return *v.Ptr }},
+		{6, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 6, 0x82, 0x05}, x) }, 2, "[]uint8", func(v *nestedBytes) []byte { return v.Row.B }},
+		{7, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 7}, x) }, 2, "[]uint8", func(v *nestedBytes) []byte { return *v.Ptr }},
 		{8, func(x []byte) []byte { return slices.Concat([]byte{0xa1, 8, 0x81}, x) }, 16, "payflow.ID", func(v *nestedBytes) []byte { return v.IDs[0][:] }},
 	}
 	for _, p := range places {
@@ -279,8 +326,12 @@ func TestWireByteStrings(t *testing.T) {
 			err := wireDecode(bad, new(nestedBytes))
 			assert.ErrorIs(t, err, ErrInvalid, "field %d %s", p.key, b.cborType)
 			assert.EqualError(t, err, fmt.Sprintf("payflow: invalid request: body is not a valid nestedBytes: field %d has the wrong type", p.key), b.cborType)
+			goType := p.goTyp
+			if p.key == 7 && b.cborType == "undefined" { // in place of the pointer
+				goType = "*" + goType
+			}
 			assert.EqualError(t, wireDecodeReply(bad, new(nestedBytes)),
-				fmt.Sprintf("cbor: cannot unmarshal %s into Go struct field payflow.nestedBytes.%d of type %s", b.cborType, p.key, p.goTyp))
+				fmt.Sprintf("cbor: cannot unmarshal %s into Go struct field payflow.nestedBytes.%d of type %s", b.cborType, p.key, goType))
 		}
 
 		want := wireArrayOf(p.n)[1:]
@@ -323,44 +374,58 @@ type dashKeyed struct {
 	D []byte `cbor:"-,"`
 }
 
-// TestWireByteStringsUnderTextKeys: the check of the byte strings matches
-// a text key to the field that the decoders fill: undefined under the
-// key of an integer is taken although a byte string goes
-// under the same key in another case, and undefined under a key that the
-// decoders match to the byte string in another case is refused.
+// TestWireByteStringsUnderTextKeys: the check matches a text key to the
+// field that the decoders fill, exactly, else the first in another case:
+// null under a key that the decoders match to the byte string is taken
+// (no bytes), and under one that they match to the integer refused, naming
+// that field; undefined is refused under every key, naming the field.
 func TestWireByteStringsUnderTextKeys(t *testing.T) {
-	undefinedUnder := func(key string) []byte {
-		b, err := wireEnc.Marshal(map[string]cbor.RawMessage{key: {0xf7}})
+	under := func(key string, item byte) []byte {
+		b, err := wireEnc.Marshal(map[string]cbor.RawMessage{key: {item}})
 		require.NoError(t, err)
 		return b
 	}
-	for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
-		assert.NoError(t, decode(undefinedUnder("DATA"), new(caseKeyed)))
-	}
-	for _, key := range []string{"data", "Data"} {
-		err := wireDecode(undefinedUnder(key), new(caseKeyed))
-		assert.ErrorIs(t, err, ErrInvalid, key)
-		assert.EqualError(t, err, "payflow: invalid request: body is not a valid caseKeyed: field data has the wrong type", key)
-		assert.EqualError(t, wireDecodeReply(undefinedUnder(key), new(caseKeyed)),
-			"cbor: cannot unmarshal undefined into Go struct field payflow.caseKeyed.data of type byte string", key)
-	}
-	for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
-		for _, key := range []string{"DATA", "Data", "dAtA"} {
-			assert.NoError(t, decode(undefinedUnder(key), new(caseKeyedFirstInt)), key)
+	for _, tt := range []struct {
+		v           func() any
+		key, field  string
+		goType      string
+		nullIsTaken bool
+	}{
+		{newAny[caseKeyed], "data", "data", "[]uint8", true},
+		{newAny[caseKeyed], "Data", "data", "[]uint8", true},
+		{newAny[caseKeyed], "DATA", "DATA", "int", false},
+		{newAny[caseKeyedFirstInt], "data", "data", "[]uint8", true},
+		{newAny[caseKeyedFirstInt], "Data", "DATA", "int", false},
+		{newAny[caseKeyedFirstInt], "dAtA", "DATA", "int", false},
+		{newAny[dashKeyed], "-", "-", "[]uint8", true},
+	} {
+		name := reflect.TypeOf(tt.v()).Elem()
+		for _, item := range []struct {
+			b     byte
+			cbor  string
+			taken bool
+		}{{0xf6, "null", tt.nullIsTaken}, {0xf7, "undefined", false}} {
+			body := under(tt.key, item.b)
+			if item.taken {
+				assert.NoError(t, wireDecode(body, tt.v()), "%v %s %s", name, tt.key, item.cbor)
+				assert.NoError(t, wireDecodeReply(body, tt.v()), "%v %s %s", name, tt.key, item.cbor)
+				continue
+			}
+			err := wireDecode(body, tt.v())
+			assert.ErrorIs(t, err, ErrInvalid, "%v %s %s", name, tt.key, item.cbor)
+			assert.EqualError(t, err, "payflow: invalid request: body is not a valid "+name.Name()+": field "+tt.field+" has the wrong type", "%s %s", tt.key, item.cbor)
+			assert.EqualError(t, wireDecodeReply(body, tt.v()),
+				"cbor: cannot unmarshal "+item.cbor+" into Go struct field "+name.String()+"."+tt.field+" of type "+tt.goType, "%s %s", tt.key, item.cbor)
 		}
 	}
-	err := wireDecode(undefinedUnder("-"), new(dashKeyed))
-	assert.ErrorIs(t, err, ErrInvalid)
-	assert.EqualError(t, err, "payflow: invalid request: body is not a valid dashKeyed: field - has the wrong type")
-	assert.EqualError(t, wireDecodeReply(undefinedUnder("-"), new(dashKeyed)),
-		"cbor: cannot unmarshal undefined into Go struct field payflow.dashKeyed.- of type byte string")
 }
 
 // TestWireListsUndefined: undefined in place of a whole array of byte
 // strings or of times, which the CBOR library would take for no array,
 // is of the wrong type, in a request as in a reply, refused as the
-// decoders refuse any other value of the wrong type; null there is taken
-// for no array, as if the key were left out.
+// decoders refuse any other value of the wrong type, naming the Go type
+// of the array; null there is taken for no array, as if the key were left
+// out.
 func TestWireListsUndefined(t *testing.T) {
 	for _, tt := range []struct {
 		v      func() any
@@ -368,9 +433,9 @@ func TestWireListsUndefined(t *testing.T) {
 		goType string
 		list   func(v any) any // the decoded array
 	}{
-		{newAny[Info], 1, "array of byte strings", func(v any) any { return v.(*Info).Chain }},
-		{newAny[nestedBytes], 2, "array of byte strings", func(v any) any { return v.(*nestedBytes).List }},
-		{newAny[nestedTimed], 5, "array of times", func(v any) any { return v.(*nestedTimed).Times }},
+		{newAny[Info], 1, "[][]uint8", func(v any) any { return v.(*Info).Chain }},
+		{newAny[nestedBytes], 2, "[][]uint8", func(v any) any { return v.(*nestedBytes).List }},
+		{newAny[nestedTimed], 5, "[]time.Time", func(v any) any { return v.(*nestedTimed).Times }},
 	} {
 		name := reflect.TypeOf(tt.v()).Elem()
 		undefined := []byte{0xa1, tt.key, 0xf7}
@@ -404,13 +469,12 @@ type plainNested struct {
 // map; undefined in place of a nested map or of an array, or of an
 // element of an array that is a map or an array, which the CBOR library
 // would take for no value, is of the wrong type, in a request as in a
-// reply; null in place of a nested map or an array is taken as if it
-// were left out.
+// reply, naming the Go type of its place; null in place of a nested map
+// (a struct), which the library would take for an empty one, is of the
+// wrong type too, and in place of an array or a map (a slice, a Go map)
+// taken as if it were left out.
 func TestWireUndefinedContainers(t *testing.T) {
-	requests := map[reflect.Type]bool{}
-	for _, fresh := range wireRequestTypes {
-		requests[reflect.TypeOf(fresh()).Elem()] = true
-	}
+	requests := wireRequestBodies()
 	for _, bt := range wireBodies {
 		for _, item := range []struct {
 			b    byte
@@ -427,34 +491,218 @@ func TestWireUndefinedContainers(t *testing.T) {
 	}
 
 	for _, tt := range []struct {
+		v         func() any
+		body      []byte
+		field     string
+		goType    string
+		nullTaken bool
+	}{
+		{newAny[Catalog], []byte{0xa1, 3, 0xf7}, "3", "[]payflow.CatalogItem", true},
+		{newAny[Catalog], []byte{0xa1, 3, 0x82, 0xa0, 0xf7}, "3", "payflow.CatalogItem", false},
+		{newAny[PaymentView], []byte{0xa1, 9, 0xf7}, "9", "[]payflow.Line", true},
+		{newAny[PaymentView], []byte{0xa1, 10, 0x81, 0xf7}, "10", "payflow.AssetLeg", false},
+		{newAny[plainNested], []byte{0xa1, 1, 0xf7}, "1", "payflow.CatalogItem", false},
+		{newAny[plainNested], []byte{0xa1, 2, 0xf7}, "2", "[][]uint64", true},
+		{newAny[plainNested], []byte{0xa1, 2, 0x82, 0x80, 0xf7}, "2", "[]uint64", true},
+		{newAny[plainNested], []byte{0xa1, 3, 0xf7}, "3", "map[string]payflow.Line", true},
+		{newAny[plainNested], []byte{0xa1, 3, 0xa1, 0x61, 'k', 0xf7}, "3", "payflow.Line", false},
+	} {
+		name := reflect.TypeOf(tt.v()).Elem()
+		null := bytes.ReplaceAll(tt.body, []byte{0xf7}, []byte{0xf6})
+		for _, bad := range []struct {
+			body []byte
+			cbor string
+		}{{tt.body, "undefined"}, {null, "null"}} {
+			if bad.cbor == "null" && tt.nullTaken {
+				for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
+					assert.NoError(t, decode(null, tt.v()), "%x", null)
+				}
+				continue
+			}
+			err := wireDecode(bad.body, tt.v())
+			assert.ErrorIs(t, err, ErrInvalid, "%x", bad.body)
+			assert.EqualError(t, err, "payflow: invalid request: body is not a valid "+name.Name()+": field "+tt.field+" has the wrong type", "%x", bad.body)
+			assert.EqualError(t, wireDecodeReply(bad.body, tt.v()),
+				"cbor: cannot unmarshal "+bad.cbor+" into Go struct field "+name.String()+"."+tt.field+" of type "+tt.goType, "%x", bad.body)
+		}
+	}
+}
+
+// wireNullable reports whether the protocol takes null in place of a
+// value of type t (PROTOCOL.md §5.1): a pointer, a slice (a byte string
+// too), a map or an interface, for no value, and a time.Time, for the
+// zero time.
+func wireNullable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+		return true
+	}
+	return t == timeType
+}
+
+// TestWireNullAndUndefined: in every field of every body that the handler
+// and the client decode, undefined is of the wrong type, and so is null
+// in place of a text string, an integer or a boolean, which the CBOR
+// library would take for the zero value, as if the key were left out: a
+// request is refused as invalid naming the field, a reply with the
+// decoders' error for a value of the wrong type, naming the field and
+// its Go type. Null is taken where a pointer, a slice, a map or a time
+// goes.
+func TestWireNullAndUndefined(t *testing.T) {
+	idType := reflect.TypeFor[ID]()
+	refused := 0
+	for bt, f := range wireBodyFields {
+		key, err := strconv.Atoi(f.key)
+		require.NoError(t, err)
+		for _, item := range []struct {
+			b    byte
+			name string
+		}{{0xf6, "null"}, {0xf7, "undefined"}} {
+			if item.b == 0xf6 && f.typ == idType {
+				continue // an ID of no octets: TestIDWire
+			}
+			goType := f.typ.String()
+			if item.b == 0xf6 && wireNullable(f.typ) {
+				goType = "" // taken
+			} else {
+				refused++
+			}
+			checkWireField(t, bt, f.key, []byte{0xa1, byte(key), item.b}, item.name, goType)
+		}
+	}
+	assert.Equal(t, 93, refused, "the null and undefined items refused in the fields of the bodies")
+}
+
+// TestWireNullAndUndefinedNested: the rule of TestWireNullAndUndefined
+// holds at any depth: undefined in place of a pointer, of a nested map, a
+// list or a map that holds times or byte strings, of a map key of a
+// struct type, and null in place of a nested map (a struct) or of a text
+// string, an integer or a boolean within one, are refused, naming the
+// field of the body that holds them and the Go type of their place.
+func TestWireNullAndUndefinedNested(t *testing.T) {
+	for _, tt := range []struct {
 		v      func() any
 		body   []byte
 		field  string
+		cbor   string
 		goType string
 	}{
-		{newAny[Catalog], []byte{0xa1, 3, 0xf7}, "3", "array of maps"},
-		{newAny[Catalog], []byte{0xa1, 3, 0x82, 0xa0, 0xf7}, "3", "map"},
-		{newAny[PaymentView], []byte{0xa1, 9, 0xf7}, "9", "array of maps"},
-		{newAny[PaymentView], []byte{0xa1, 10, 0x81, 0xf7}, "10", "map"},
-		{newAny[plainNested], []byte{0xa1, 1, 0xf7}, "1", "map"},
-		{newAny[plainNested], []byte{0xa1, 2, 0xf7}, "2", "array of arrays"},
-		{newAny[plainNested], []byte{0xa1, 2, 0x82, 0x80, 0xf7}, "2", "array"},
-		{newAny[plainNested], []byte{0xa1, 3, 0xa1, 0x61, 'k', 0xf7}, "3", "map"},
+		{newAny[nestedTimed], []byte{0xa1, 2, 0xf7}, "2", "undefined", "*payflow.timedItem"},
+		{newAny[nestedTimed], []byte{0xa1, 6, 0xf7}, "6", "undefined", "*time.Time"},
+		{newAny[nestedTimed], []byte{0xa1, 10, 0xa1, 10, 0xf7}, "10", "undefined", "*payflow.nestedTimed"},
+		{newAny[nestedTimed], []byte{0xa1, 1, 0xf7}, "1", "undefined", "payflow.timedItem"},
+		{newAny[nestedTimed], []byte{0xa1, 1, 0xf6}, "1", "null", "payflow.timedItem"},
+		{newAny[nestedTimed], []byte{0xa1, 3, 0xf7}, "3", "undefined", "[]payflow.timedItem"},
+		{newAny[nestedTimed], []byte{0xa1, 3, 0x81, 0xf6}, "3", "null", "payflow.timedItem"},
+		{newAny[nestedTimed], []byte{0xa1, 4, 0xf7}, "4", "undefined", "map[int]payflow.timedItem"},
+		{newAny[nestedTimed], []byte{0xa1, 4, 0xa1, 0x01, 0xf7}, "4", "undefined", "payflow.timedItem"},
+		{newAny[nestedTimed], []byte{0xa1, 9, 0x81, 0x81, 0xf7}, "9", "undefined", "*payflow.timedItem"},
+		{newAny[nestedTimed], []byte{0xa1, 1, 0xa1, 1, 0xf6}, "1", "null", "string"},
+		{newAny[nestedTimed], []byte{0xa1, 2, 0xa1, 1, 0xf7}, "2", "undefined", "string"},
+		{newAny[nestedTimed], []byte{0xa1, 11, 0xf6}, "11", "null", "string"},
+		{newAny[timeKeyed], []byte{0xa1, 2, 0xa1, 0xf7, 0x60}, "2", "undefined", "payflow.keyedItem"},
+		{newAny[timeKeyed], []byte{0xa1, 2, 0xa1, 0xf6, 0x60}, "2", "null", "payflow.keyedItem"},
+		{newAny[timeKeyed], []byte{0xa1, 2, 0xa1, 0xa1, 1, 0xf6, 0x60}, "2", "null", "int"},
+		{newAny[timeKeyed], []byte{0xa1, 1, 0xa1, 0x00, 0xf7}, "1", "undefined", "int"},
+		{newAny[Catalog], []byte{0xa1, 3, 0x81, 0xa1, 1, 0xf6}, "3", "null", "string"},
+		{newAny[Catalog], []byte{0xa1, 3, 0x81, 0xa1, 3, 0xf7}, "3", "undefined", "uint64"},
+		{newAny[PaymentView], []byte{0xa1, 9, 0x81, 0xa1, 3, 0xf6}, "9", "null", "uint64"},
+		{newAny[nestedBytes], []byte{0xa1, 4, 0xf6}, "4", "null", "[4]uint8"},
+		{newAny[nestedBytes], []byte{0xa1, 6, 0x82, 0xf6, 0x40}, "6", "null", "int"},
+		{newAny[nestedBytes], []byte{0xa1, 8, 0x81, 0xf7}, "8", "undefined", "payflow.ID"},
 	} {
 		name := reflect.TypeOf(tt.v()).Elem()
 		err := wireDecode(tt.body, tt.v())
 		assert.ErrorIs(t, err, ErrInvalid, "%x", tt.body)
 		assert.EqualError(t, err, "payflow: invalid request: body is not a valid "+name.Name()+": field "+tt.field+" has the wrong type", "%x", tt.body)
 		assert.EqualError(t, wireDecodeReply(tt.body, tt.v()),
-			"cbor: cannot unmarshal undefined into Go struct field "+name.String()+"."+tt.field+" of type "+tt.goType, "%x", tt.body)
+			"cbor: cannot unmarshal "+tt.cbor+" into Go struct field "+name.String()+"."+tt.field+" of type "+tt.goType, "%x", tt.body)
+	}
 
-		// Null in the same place is taken as if it were left out.
-		null := bytes.ReplaceAll(tt.body, []byte{0xf7}, []byte{0xf6})
+	// Null is taken for a nil pointer, slice or map, and the zero time.
+	for _, body := range [][]byte{
+		{0xa1, 2, 0xf6}, {0xa1, 6, 0xf6}, {0xa1, 3, 0xf6}, {0xa1, 4, 0xf6}, {0xa1, 5, 0x81, 0xf6},
+		{0xa1, 9, 0x81, 0x81, 0xf6}, {0xa1, 1, 0xa1, 2, 0xf6},
+	} {
 		for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
-			assert.NoError(t, decode(null, tt.v()), "%x", null)
+			assert.NoError(t, decode(body, new(nestedTimed)), "%x", body)
 		}
 	}
-	var c Catalog
-	require.NoError(t, wireDecodeReply([]byte{0xa1, 3, 0x82, 0xa0, 0xf6}, &c))
-	assert.Equal(t, []CatalogItem{{}, {}}, c.Items)
+}
+
+// TestWireOwnBodiesTaken: every body that the platform's and the phones'
+// own encoder writes, of every body type, zero or filled in, is taken by
+// the decoders, although the encoder writes null for a nil byte string or
+// list and for the zero time; and it writes no undefined.
+func TestWireOwnBodiesTaken(t *testing.T) {
+	requests := wireRequestBodies()
+	var bodies [][]byte
+	var types []reflect.Type
+	for _, bt := range wireBodies {
+		enc, err := wireEnc.Marshal(reflect.New(bt).Interface())
+		require.NoError(t, err)
+		bodies, types = append(bodies, enc), append(types, bt)
+	}
+	for i, body := range wireRequestSeeds() {
+		bodies, types = append(bodies, body), append(types, reflect.TypeOf(wireRequestTypes[i]()).Elem())
+	}
+	for i, body := range wireReplySeeds() {
+		bodies, types = append(bodies, body), append(types, reflect.TypeOf(wireReplyTypes[i]()).Elem())
+	}
+	for _, v := range []any{
+		&Catalog{MerchantID: "m1", Currency: "EUR", Items: []CatalogItem{{}, {SKU: "pear"}}},
+		&PaymentView{State: StatePending, ConsentNonce: []byte{1}, ManualCapture: true, HoldExpiresAt: time.Unix(1_800_000_000, 0), Lines: []Line{{}}, Legs: []AssetLeg{{}}},
+		&Info{Chain: [][]byte{nil, {}}},
+		&SessionView{State: SessionWaiting},
+	} {
+		enc, err := wireEnc.Marshal(wireReply(v))
+		require.NoError(t, err)
+		bodies, types = append(bodies, enc), append(types, reflect.TypeOf(v).Elem())
+	}
+	nulls := 0
+	for i, body := range bodies {
+		nulls += bytes.Count(body, []byte{0xf6})
+		if requests[types[i]] {
+			assert.NoError(t, wireDecode(body, reflect.New(types[i]).Interface()), "%v %x", types[i], body)
+		}
+		assert.NoError(t, wireDecodeReply(body, reflect.New(types[i]).Interface()), "%v %x", types[i], body)
+		_, err := wirePlanFor(reflect.TypeFor[any]()).check(body)
+		assert.NoError(t, err, "no undefined in %v %x", types[i], body)
+	}
+	assert.NotZero(t, nulls, "the encoder writes null for nil byte strings and lists and the zero time")
+}
+
+// refusingAPI is an API whose every call panics: no request that the
+// handler refuses reaches it.
+type refusingAPI struct{ API }
+
+// TestHTTPRefusesNullAndUndefined: a request body with null in place of a
+// text string or an integer, or undefined anywhere, is answered 400
+// invalid, naming the field.
+func TestHTTPRefusesNullAndUndefined(t *testing.T) {
+	h, err := NewHandler(refusingAPI{}, HandlerOptions{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	capture := "/v1/requests/" + ID{1}.String() + "/capture"
+	for _, tt := range []struct {
+		path string
+		body []byte
+		msg  string
+	}{
+		{"/v1/challenges", []byte{0xa1, 1, 0xf6}, "body is not a valid ChallengeRequest: field 1 has the wrong type"},
+		{"/v1/challenges", []byte{0xa1, 1, 0xf7}, "body is not a valid ChallengeRequest: field 1 has the wrong type"},
+		{capture, []byte{0xa1, 2, 0xf6}, "body is not a valid CaptureRequest: field 2 has the wrong type"},
+		{capture, []byte{0xa1, 2, 0xf7}, "body is not a valid CaptureRequest: field 2 has the wrong type"},
+		{"/v1/login", []byte{0xa1, 1, 0xf7}, "body is not a valid LoginRequest: field 1 has the wrong type"},
+	} {
+		req := httptest.NewRequest(http.MethodPost, tt.path, bytes.NewReader(tt.body))
+		req.Header.Set("Content-Type", ContentType)
+		req.Header.Set("Authorization", "Bearer tok")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusBadRequest, rec.Code, "%s %x", tt.path, tt.body)
+		var e errorBody
+		require.NoError(t, wireDecodeReply(rec.Body.Bytes(), &e), "%s %x", tt.path, tt.body)
+		assert.Equal(t, "invalid", e.Code, "%s %x", tt.path, tt.body)
+		assert.Equal(t, "payflow: invalid request: "+tt.msg, e.Message, "%s %x", tt.path, tt.body)
+	}
 }

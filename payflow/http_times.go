@@ -2,8 +2,7 @@ package payflow
 
 import (
 	"encoding"
-	"errors"
-	"fmt"
+	"io"
 	"reflect"
 	"slices"
 	"strconv"
@@ -14,58 +13,40 @@ import (
 	"github.com/fxamacker/cbor/v2"
 )
 
-// wireUnmarshal decodes body data into v with mode, then refuses the
-// values that mode takes but the protocol does not, anywhere in the value
-// v points to (a field, a nested struct's field, an element of a slice or
-// an array, a map key or value, behind pointers): a text (RFC 3339),
-// floating-point or undefined value of a time.Time, an array of small
-// integers or undefined in place of a byte string, which mode takes into
-// a []byte or a [N]byte as its octets or as no bytes, undefined in
-// place of a slice of times or of byte strings, which mode takes for no
-// slice, and undefined in place of a struct, a map, a slice or an array
-// that holds no time and no bytes (wireCheckValue), which mode takes for
-// no value. It decodes data a second time for that, into the check type
-// of v's type (wireCheckFor), without the first pass's duplicate
-// detection (wireDecCheck). The error of such an item is the decoders'
-// own for a value of the wrong type, naming the field of v's type that
-// holds it. A body of null or undefined, which mode takes for no value,
-// is refused where v points to a struct or a map, with the decoders'
-// error for a value of the wrong type that names v's type. A type whose
-// check cannot be built fails with an error matching ErrInternal.
+// wireUnmarshal decodes body data into v with mode, then refuses what
+// mode takes but the protocol (PROTOCOL.md §5.1) does not, anywhere in
+// the value v points to (a field, a nested struct's field, an element of
+// a slice or an array, a map key or value, behind pointers), by one walk
+// over data along v's type (wirePlan.check):
+//   - undefined, which mode takes for no value, anywhere;
+//   - null, which mode takes for the zero value, in place of anything but
+//     a pointer, a slice (a byte string too), a map, an interface or a
+//     time.Time (for which it is the zero time);
+//   - a text (RFC 3339) or floating-point time.Time;
+//   - an array of small integers in place of a byte string, which mode
+//     takes into a []byte or a [N]byte as its octets.
+//
+// The error of such an item is the decoders' own for a value of the
+// wrong type, a *cbor.UnmarshalTypeError that names the field of v's type
+// that holds it and the Go type of the item's place. A body of null or
+// undefined is refused as not a map where v points to a struct or a map.
 func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
 	if err := mode.Unmarshal(data, v); err != nil {
 		return err
 	}
 	t := reflect.TypeOf(v).Elem() // v is a pointer: Unmarshal refuses anything else
-	if k := t.Kind(); k == reflect.Struct || k == reflect.Map {
+	if k := t.Kind(); (k == reflect.Struct || k == reflect.Map) && (data[0] == 0xf6 || data[0] == 0xf7) {
 		// data is one item, which mode took: null or undefined is one
 		// octet.
-		switch data[0] {
-		case 0xf6:
-			return &cbor.UnmarshalTypeError{CBORType: "null", GoType: t.String()}
-		case 0xf7:
-			return &cbor.UnmarshalTypeError{CBORType: "undefined", GoType: t.String()}
-		}
+		return &cbor.UnmarshalTypeError{CBORType: wireCBORType(data), GoType: t.String()}
 	}
-	w, err := wireCheckFor(t)
-	if w == nil || err != nil {
-		return err
-	}
-	err = wireDecCheck.Unmarshal(data, reflect.New(w).Interface())
-	if e, ok := errors.AsType[*cbor.UnmarshalTypeError](err); ok {
-		// The decoder names the field of w that holds the fault: name
-		// the field of t under its key.
-		if key, ok := strings.CutPrefix(e.StructFieldName, w.String()+"."); ok {
-			e.StructFieldName = t.String() + "." + key
-		}
-	}
+	_, err := wirePlanFor(t).check(data)
 	return err
 }
 
 // wireBodies are the types of the bodies that the handler and the client
-// decode (PROTOCOL.md §5.3). The package's init builds their checks
-// and panics when one cannot be built, so that such a body type fails the
-// program as it starts rather than its requests.
+// decode (PROTOCOL.md §5.3). The package's init builds their plans, so
+// that no request waits for one.
 var wireBodies = []reflect.Type{
 	reflect.TypeFor[ChallengeRequest](), reflect.TypeFor[LoginRequest](), reflect.TypeFor[ResolveRequest](),
 	reflect.TypeFor[PairRequest](), reflect.TypeFor[CreateRequest](), reflect.TypeFor[ApproveRequest](),
@@ -77,41 +58,20 @@ var wireBodies = []reflect.Type{
 
 func init() {
 	for _, t := range wireBodies {
-		if _, err := wireCheckFor(t); err != nil {
-			panic(err)
-		}
+		wirePlanFor(t)
 	}
 }
 
-// wireChecks holds the check type of each type wireCheckFor was asked
-// for, as a wireCheckEntry.
-var wireChecks sync.Map
+// wirePlans holds the plan of each type wirePlanFor was asked for.
+var wirePlans sync.Map
 
-// wireCheckEntry is the check type of a type, or why there is none.
-type wireCheckEntry struct {
-	w   reflect.Type
-	err error
-}
-
-// wireCheckFor returns the check type of t (wireCheckType), built once;
-// an error matching ErrInternal when it cannot be built.
-func wireCheckFor(t reflect.Type) (reflect.Type, error) {
-	c, ok := wireChecks.Load(t)
-	if !ok {
-		w, err := wireCheckType(t, 0, map[wireCheckKey]reflect.Type{})
-		if err != nil {
-			err = fmt.Errorf("%w: payflow: the times and byte strings of %v cannot be checked: %v", ErrInternal, t, err)
-		}
-		c, _ = wireChecks.LoadOrStore(t, wireCheckEntry{w, err})
+// wirePlanFor returns the plan of t (wireBuildPlan), built once.
+func wirePlanFor(t reflect.Type) *wirePlan {
+	if p, ok := wirePlans.Load(t); ok {
+		return p.(*wirePlan)
 	}
-	return c.(wireCheckEntry).w, c.(wireCheckEntry).err
-}
-
-// wireCheckKey is a type at a nesting depth, as wireCheckType memoizes
-// it.
-type wireCheckKey struct {
-	t     reflect.Type
-	depth int
+	p, _ := wirePlans.LoadOrStore(t, wireBuildPlan(t, map[reflect.Type]*wirePlan{}))
+	return p.(*wirePlan)
 }
 
 var (
@@ -120,217 +80,291 @@ var (
 	binaryUnmarshalerType = reflect.TypeFor[encoding.BinaryUnmarshaler]()
 )
 
-// wireCheckType returns the check type of t: the type that an item of
-// type t decodes into to have its times and byte strings checked (with
-// wireDecCheck), and undefined refused in place of a struct, a map, a
-// slice or an array that it holds (wireCheckValue), nil when t holds no
-// time.Time, no slice or array of bytes and no such value, by the rules
-// by which the decoders fill t:
-//   - for a time.Time, wireTime;
-//   - for a slice or an array of bytes (of kind uint8, as the decoders
-//     tell them), wireBytes;
-//   - for a struct, a struct with a field under the same key for each
-//     field the decoders fill (wireFields: the fields of embedded structs
-//     too) that holds a time or bytes, of that field's check type, for
-//     each field of a struct, a map, a slice or an array without, of
-//     wireCheckValue of its type, and of wireSkip for each other field
-//     under a text key (not keyasint),
-//     so that the decoders match a text key, which they match
-//     case-insensitively when no field is under it exactly, to the field
-//     they fill in t, in the order of t's fields; for a struct decoded
-//     from an array (wireToArray), one field for each field the decoders
-//     fill, in their order, of wireSkip for those without;
-//   - for a pointer, the check type of what it points to (not a
-//     pointer: the decoders set a pointer to nil for undefined without a
-//     look at its type);
-//   - for a slice or an array, one of the check type of its elements,
-//     but for a slice of byte strings or of times, and for one of
-//     elements without a time or bytes that are structs, maps, slices or
-//     arrays (wireCheckValue), a wireList of the check of its elements
-//     (wireListOf);
-//     for a map, one of the check types of its keys and of its values
-//     (for values without a time or bytes, wireCheckValue of their type,
-//     else wireSkip, as for keys without). Keys that the
-//     decoders tell apart may be one key of the check type (all keys of a
-//     time.Time are wireTime{}), which wireDecCheck, without duplicate
-//     detection, takes.
-//
-// Depth is the number of arrays and maps around an item of type t:
-// nothing at a depth the decoders refuse (wireMaxNested) is looked at, so
-// a type that holds itself ends. A type that decodes itself (a
-// cbor.Unmarshaler) is left to its own decoding. The check cannot follow
-// the decoders, and wireCheckType fails, for a type that holds a time,
-// bytes or a struct, a map, a slice or an array and also decodes from a
-// byte string (encoding.BinaryUnmarshaler),
-// which the decoders take without a look at what it holds. Memo holds
-// the types already built.
-func wireCheckType(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type) (reflect.Type, error) {
+// wirePlanKind is what a wirePlan takes besides null.
+type wirePlanKind uint8
+
+const (
+	wireAnyItem     wirePlanKind = iota // any item: an interface, a type that decodes itself
+	wireScalar                          // a string, a number, a boolean: of the type mode checked
+	wireTimeItem                        // integer Unix seconds
+	wireBytesItem                       // a byte string
+	wirePointer                         // what elem takes
+	wireArrayItem                       // an array of what elem takes: a slice, an array
+	wireMapItem                         // a map of what key and elem take
+	wireStructItem                      // a map of fields
+	wireStructArray                     // an array of fields (toarray)
+)
+
+// wirePlan is what the protocol takes where a Go type goes, as
+// wireUnmarshal checks it: its kind, whether null is taken (for the
+// zero value: a nil pointer, slice or map, an interface's nil, the zero
+// time), the type named in errors, and what its parts take. Undefined is
+// taken nowhere.
+type wirePlan struct {
+	kind     wirePlanKind
+	nullable bool
+	binary   bool // a byte string is its own to decode (encoding.BinaryUnmarshaler)
+	goType   string
+	elem     *wirePlan // of a pointer, an array or a map's values
+	key      *wirePlan // of a map's keys
+	fields   []wirePlanField
+	byInt    map[int64]*wirePlanField // of a struct's fields under integer keys
+	byName   map[string]*wirePlanField
+}
+
+// wirePlanField is a field of a struct that the decoders fill: its key,
+// as PROTOCOL.md names it, and its plan.
+type wirePlanField struct {
+	key      string
+	keyAsInt bool
+	plan     *wirePlan
+}
+
+// wireBuildPlan returns the plan of t by the rules by which the decoders
+// fill it: a time.Time is a time, a slice or an array of bytes (of kind
+// uint8, as the decoders tell them) a byte string, a type that decodes
+// itself (cbor.Unmarshaler) any item; a struct's fields are those the
+// decoders fill (wireFields), matched to a map's keys or an array's
+// items (wireToArray) as they match them. Null is taken for a pointer, a
+// slice, a map, an interface and a time.Time. Memo holds the plans being
+// built, so that a type that holds itself ends.
+func wireBuildPlan(t reflect.Type, memo map[reflect.Type]*wirePlan) *wirePlan {
+	if p, ok := memo[t]; ok {
+		return p
+	}
+	p := &wirePlan{goType: t.String()}
+	memo[t] = p
+	switch t.Kind() {
+	case reflect.Pointer, reflect.Slice, reflect.Map, reflect.Interface:
+		p.nullable = true
+	}
 	switch {
 	case t == timeType:
-		return reflect.TypeFor[wireTime](), nil
-	case t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType):
-		return nil, nil
-	case t.Kind() == reflect.Pointer:
-		return wireCheckType(t.Elem(), depth, memo)
-	case (t.Kind() == reflect.Slice || t.Kind() == reflect.Array) && t.Elem().Kind() == reflect.Uint8:
-		return reflect.TypeFor[wireBytes](), nil
+		p.kind, p.nullable = wireTimeItem, true
+		return p
+	case t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) || t.Kind() == reflect.Interface:
+		p.kind = wireAnyItem
+		return p
 	}
+	p.binary = reflect.PointerTo(t).Implements(binaryUnmarshalerType)
 	switch t.Kind() {
-	case reflect.Struct, reflect.Slice, reflect.Array, reflect.Map:
-	default:
-		return nil, nil
-	}
-	if depth >= wireMaxNested {
-		return nil, nil
-	}
-	key := wireCheckKey{t, depth}
-	if w, ok := memo[key]; ok {
-		return w, nil
-	}
-	var w, e reflect.Type
-	var err error
-	switch t.Kind() {
-	case reflect.Struct:
-		w, err = wireCheckStruct(t, depth, memo)
-	case reflect.Slice:
-		if e, err = wireCheckType(t.Elem(), depth+1, memo); e == nil {
-			e = wireCheckValue(t.Elem())
-		}
-		if w = wireListOf(e); w == nil && e != nil {
-			w = reflect.SliceOf(e)
-		}
-	case reflect.Array:
-		if e, err = wireCheckType(t.Elem(), depth+1, memo); e != nil {
-			w = reflect.ArrayOf(t.Len(), e)
+	case reflect.Pointer:
+		p.kind, p.elem = wirePointer, wireBuildPlan(t.Elem(), memo)
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			p.kind = wireBytesItem
 		} else {
-			w = wireListOf(wireCheckValue(t.Elem()))
+			p.kind, p.elem = wireArrayItem, wireBuildPlan(t.Elem(), memo)
 		}
 	case reflect.Map:
-		w, err = wireCheckMap(t, depth, memo)
+		p.kind, p.key, p.elem = wireMapItem, wireBuildPlan(t.Key(), memo), wireBuildPlan(t.Elem(), memo)
+	case reflect.Struct:
+		p.kind = wireStructItem
+		if wireToArray(t) {
+			p.kind = wireStructArray
+		}
+		fields := wireFields(t)
+		p.fields = make([]wirePlanField, len(fields))
+		p.byInt, p.byName = map[int64]*wirePlanField{}, map[string]*wirePlanField{}
+		for i, f := range fields {
+			p.fields[i] = wirePlanField{key: f.key, keyAsInt: f.keyAsInt, plan: wireBuildPlan(f.typ, memo)}
+			if n, err := strconv.ParseInt(f.key, 10, 64); f.keyAsInt && err == nil {
+				p.byInt[n] = &p.fields[i]
+			} else if !f.keyAsInt {
+				p.byName[f.key] = &p.fields[i]
+			}
+		}
+	default:
+		p.kind = wireScalar
 	}
-	switch {
-	case err != nil:
-		return nil, err
-	case w != nil && reflect.PointerTo(t).Implements(binaryUnmarshalerType):
-		return nil, fmt.Errorf("%v holds a time, bytes or a struct, a map, a slice or an array and decodes from a byte string too (encoding.BinaryUnmarshaler)", t)
-	}
-	memo[key] = w
-	return w, nil
+	return p
 }
 
-// wireCheckMap returns the check type of the map t at depth.
-func wireCheckMap(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type) (reflect.Type, error) {
-	k, err := wireCheckType(t.Key(), depth+1, memo)
-	if err != nil {
-		return nil, err
+// check walks item data, the first item of data, which the decoders took
+// into a value of p's type, and returns what follows it; the error of
+// the first item in it that p refuses.
+func (p *wirePlan) check(data []byte) ([]byte, error) {
+	if len(data) == 0 {
+		return nil, io.ErrUnexpectedEOF
 	}
-	e, err := wireCheckType(t.Elem(), depth+1, memo)
-	if e == nil {
-		e = wireCheckValue(t.Elem())
+	switch data[0] {
+	case 0xf7:
+		return nil, p.typeError(data)
+	case 0xf6:
+		if !p.nullable {
+			return nil, p.typeError(data)
+		}
+		return data[1:], nil
 	}
+	major := data[0] >> 5
 	switch {
-	case err != nil:
-		return nil, err
-	case k == nil && e == nil:
-		return nil, nil
-	case k == nil:
-		k = reflect.TypeFor[wireSkip]()
-	case e == nil:
-		e = reflect.TypeFor[wireSkip]()
-	}
-	return reflect.MapOf(k, e), nil
-}
-
-// wireCheckStruct returns the check type of the struct t at depth.
-func wireCheckStruct(t reflect.Type, depth int, memo map[wireCheckKey]reflect.Type) (reflect.Type, error) {
-	toArray := wireToArray(t)
-	var fields []reflect.StructField
-	if toArray {
-		fields = append(fields, reflect.StructField{Name: "_", PkgPath: wireCheckPkg, Type: reflect.TypeFor[struct{}](), Tag: `cbor:",toarray"`})
-	}
-	holds := false
-	for i, f := range wireFields(t) {
-		w, err := wireCheckType(f.typ, depth+1, memo)
-		if w == nil {
-			w = wireCheckValue(f.typ)
-		}
-		switch {
-		case err != nil:
-			return nil, err
-		case w != nil:
-			holds = true
-		case toArray || !f.keyAsInt:
-			// A field of a text key stays, so that the decoders match
-			// a text key to the same field as in t (exactly, else
-			// case-insensitively: the first in another case).
-			w = reflect.TypeFor[wireSkip]()
-		default:
-			continue
-		}
-		tag := f.key
-		switch {
-		case f.keyAsInt:
-			tag += ",keyasint"
-		case tag == "-": // the key "-", not a field left out
-			tag += ","
-		}
-		fields = append(fields, reflect.StructField{
-			Name: "F" + strconv.Itoa(i), // each key once, so the Go names need only differ
-			Type: w,
-			Tag:  reflect.StructTag(`cbor:` + strconv.Quote(tag)),
+	case p.kind == wireTimeItem && major > 1,
+		p.kind == wireBytesItem && major != 2:
+		return nil, p.typeError(data)
+	case p.kind == wirePointer:
+		return p.elem.check(data)
+	case p.binary && major == 2: // its own to decode
+		return wireSkipItem(data)
+	case p.kind == wireArrayItem && major == 4:
+		return wireCheckItems(data, func(_ int, items []byte) ([]byte, error) { return p.elem.check(items) })
+	case p.kind == wireStructArray && major == 4:
+		return wireCheckItems(data, func(i int, items []byte) ([]byte, error) {
+			if i >= len(p.fields) {
+				return wireSkipItem(items)
+			}
+			rest, err := p.fields[i].plan.check(items)
+			return rest, p.fieldError(err, p.fields[i].key)
+		})
+	case p.kind == wireMapItem && major == 5:
+		return wireCheckItems(data, func(i int, items []byte) ([]byte, error) {
+			if i%2 == 0 {
+				return p.key.check(items)
+			}
+			return p.elem.check(items)
+		})
+	case p.kind == wireStructItem && major == 5:
+		var f *wirePlanField
+		return wireCheckItems(data, func(i int, items []byte) ([]byte, error) {
+			if i%2 == 0 {
+				f = p.field(items)
+				return wireSkipItem(items)
+			}
+			if f == nil { // a key the reply decoder ignores
+				return wireSkipItem(items)
+			}
+			rest, err := f.plan.check(items)
+			return rest, p.fieldError(err, f.key)
 		})
 	}
-	if !holds {
-		return nil, nil
-	}
-	return reflect.StructOf(fields), nil
+	return wireSkipItem(data)
 }
 
-// wireCheckValue returns what checks an item of type t, which holds no
-// time and no bytes, for undefined: for a struct or a map wireMapValue,
-// for a slice, an array or a struct decoded from an array (wireToArray)
-// wireArrayValue; nil for any other type (a pointer too: the decoders
-// take null and undefined alike for no pointer), and for a type that
-// decodes itself or from a byte string (a time.Time too).
-func wireCheckValue(t reflect.Type) reflect.Type {
-	if t.Implements(unmarshalerType) || reflect.PointerTo(t).Implements(unmarshalerType) ||
-		reflect.PointerTo(t).Implements(binaryUnmarshalerType) {
-		return nil
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if wireToArray(t) {
-			return reflect.TypeFor[wireArrayValue]()
+// field returns the field of struct plan p that the decoders fill under
+// map key data, the first item of data: a field under an integer key
+// (keyasint) for an integer, else for a text string the field under it,
+// or the first one in another case; nil for none.
+func (p *wirePlan) field(data []byte) *wirePlanField {
+	major, val, head := wireHead(data)
+	switch {
+	case head == 0:
+	case major == 0 && val <= 1<<63-1:
+		return p.byInt[int64(val)]
+	case major == 1 && val <= 1<<63-1:
+		return p.byInt[-1^int64(val)]
+	case major == 3 && uint64(len(data)-head) >= val:
+		key := data[head : head+int(val)]
+		if f, ok := p.byName[string(key)]; ok {
+			return f
 		}
-		return reflect.TypeFor[wireMapValue]()
-	case reflect.Map:
-		return reflect.TypeFor[wireMapValue]()
-	case reflect.Slice, reflect.Array:
-		return reflect.TypeFor[wireArrayValue]()
+		for i := range p.fields {
+			if f := &p.fields[i]; !f.keyAsInt && strings.EqualFold(f.key, string(key)) {
+				return f
+			}
+		}
 	}
 	return nil
 }
 
-// wireListOf returns the wireList of elements that e checks, when e is
-// a wireElement (wireBytes, wireTime, wireMapValue or wireArrayValue);
-// else nil.
-func wireListOf(e reflect.Type) reflect.Type {
-	switch e {
-	case reflect.TypeFor[wireBytes]():
-		return reflect.TypeFor[wireList[wireBytes]]()
-	case reflect.TypeFor[wireTime]():
-		return reflect.TypeFor[wireList[wireTime]]()
-	case reflect.TypeFor[wireMapValue]():
-		return reflect.TypeFor[wireList[wireMapValue]]()
-	case reflect.TypeFor[wireArrayValue]():
-		return reflect.TypeFor[wireList[wireArrayValue]]()
-	}
-	return nil
+// typeError returns the decoders' error for item data, the first of
+// data, in place of a value of p's type.
+func (p *wirePlan) typeError(data []byte) error {
+	return &cbor.UnmarshalTypeError{CBORType: wireCBORType(data), GoType: p.goType}
 }
 
-// wireCheckPkg is the package path of the unexported fields of the types
-// wireCheckType builds.
-var wireCheckPkg = reflect.TypeFor[wireTime]().PkgPath()
+// fieldError returns err, the error of the item under key of struct plan
+// p, naming that field of p's type as the decoders do: the field of the
+// outermost struct is named last.
+func (p *wirePlan) fieldError(err error, key string) error {
+	if e, ok := err.(*cbor.UnmarshalTypeError); ok {
+		e.StructFieldName = p.goType + "." + key
+	}
+	return err
+}
+
+// wireCBORType names the CBOR type of item data, the first of data, as
+// the decoders' errors do, null and undefined by their names.
+func wireCBORType(data []byte) string {
+	switch data[0] {
+	case 0xf6:
+		return "null"
+	case 0xf7:
+		return "undefined"
+	}
+	return [...]string{"positive integer", "negative integer", "byte string", "UTF-8 text string",
+		"array", "map", "tag", "primitives"}[data[0]>>5]
+}
+
+// wireHead returns the major type and the argument of the head of item
+// data, the first of data, and the length of the head; 0 for a head that
+// data does not hold, or of indefinite length, which the decoders refuse.
+func wireHead(data []byte) (major byte, val uint64, head int) {
+	if len(data) == 0 {
+		return 0, 0, 0
+	}
+	major, ai := data[0]>>5, data[0]&0x1f
+	switch {
+	case ai < 24:
+		return major, uint64(ai), 1
+	case ai > 27 || len(data) < 1+1<<(ai-24):
+		return major, 0, 0
+	}
+	n := 1 << (ai - 24)
+	for _, b := range data[1 : 1+n] {
+		val = val<<8 | uint64(b)
+	}
+	return major, val, 1 + n
+}
+
+// wireCheckItems calls each with the items of the array or map data, the
+// first item of data (a map's keys and values in turn), each time with
+// the item's index and the items from it on, and returns what follows the
+// last one.
+func wireCheckItems(data []byte, each func(i int, items []byte) ([]byte, error)) ([]byte, error) {
+	major, val, head := wireHead(data)
+	if head == 0 {
+		return nil, io.ErrUnexpectedEOF
+	}
+	if major == 5 {
+		val *= 2
+	}
+	if val > uint64(len(data)) { // each item is one octet at least
+		return nil, io.ErrUnexpectedEOF
+	}
+	items := data[head:]
+	for i := range int(val) {
+		var err error
+		if items, err = each(i, items); err != nil {
+			return nil, err
+		}
+	}
+	return items, nil
+}
+
+// wireSkipItem returns what follows item data, the first of data, the
+// decoders' error for undefined if it holds one (at any depth), in place
+// of a value of any type.
+func wireSkipItem(data []byte) ([]byte, error) {
+	major, val, head := wireHead(data)
+	switch {
+	case head == 0:
+		return nil, io.ErrUnexpectedEOF
+	case data[0] == 0xf7:
+		return nil, wireAnyPlan.typeError(data)
+	case major == 2 || major == 3:
+		if val > uint64(len(data)-head) {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return data[head+int(val):], nil
+	case major == 4 || major == 5:
+		return wireCheckItems(data, func(_ int, items []byte) ([]byte, error) { return wireSkipItem(items) })
+	case major == 6:
+		return wireSkipItem(data[head:])
+	}
+	return data[head:], nil
+}
+
+// wireAnyPlan is the plan of an interface value: any item, but undefined.
+var wireAnyPlan = wireBuildPlan(reflect.TypeFor[any](), map[reflect.Type]*wirePlan{})
 
 // wireToArray reports whether the decoders take struct t from an array:
 // when its field "_" has the option toarray or toindefarray in its cbor
@@ -461,28 +495,6 @@ func wireFields(t reflect.Type) []wireField {
 	return fields
 }
 
-// wireTime accepts the times of PROTOCOL.md §5.1: integer Unix seconds
-// (major type 0 or 1), or null, which the encoder writes for the zero
-// time.
-type wireTime struct{}
-
-// UnmarshalCBOR implements cbor.Unmarshaler.
-func (wireTime) UnmarshalCBOR(data []byte) error {
-	if len(data) == 0 || data[0]>>5 > 1 && data[0] != 0xf6 {
-		return errors.New("a time is integer Unix seconds")
-	}
-	return nil
-}
-
-// wireBytes accepts the byte strings of PROTOCOL.md §5.1, and null for
-// no bytes: it refuses an array and undefined (wireByteString), the items
-// other than those that the decoders take into a slice or an array of
-// bytes.
-type wireBytes struct{}
-
-// UnmarshalCBOR implements cbor.Unmarshaler.
-func (wireBytes) UnmarshalCBOR(data []byte) error { return wireByteString(data, "byte string") }
-
 // wireByteString returns the decoders' error for a value of the wrong
 // type, a *cbor.UnmarshalTypeError, when item data is an array (major
 // type 4) or undefined (0xf7) where a byte string of type goType goes;
@@ -495,72 +507,6 @@ func wireByteString(data []byte, goType string) error {
 	return wireDefined(data, goType)
 }
 
-// wireElement checks an element of a list (wireList): wireBytes,
-// wireTime, wireMapValue or wireArrayValue. Its listType names, in the
-// decoders' error for undefined, the slice of such elements.
-type wireElement interface {
-	cbor.Unmarshaler
-	listType() string
-}
-
-func (wireBytes) listType() string      { return "array of byte strings" }
-func (wireTime) listType() string       { return "array of times" }
-func (wireMapValue) listType() string   { return "array of maps" }
-func (wireArrayValue) listType() string { return "array of arrays" }
-
-// wireList checks an array of elements that E checks: what a slice of
-// byte strings, of times, or of structs, maps, slices or arrays without a
-// time or bytes decodes into. It checks an item as a slice of E would
-// without the slice that the decoders would make for it, so that the
-// check allocates nothing: it returns the decoders' error for a value of
-// the wrong type, a *cbor.UnmarshalTypeError, for undefined (0xf7), which
-// the decoders take for no slice, and checks each element of an array
-// with E. Null (0xf6), which the decoders take for no slice, is not
-// refused.
-type wireList[E wireElement] struct{}
-
-// UnmarshalCBOR implements cbor.Unmarshaler.
-func (wireList[E]) UnmarshalCBOR(data []byte) error {
-	var e E
-	if err := wireDefined(data, e.listType()); err != nil || len(data) == 0 || data[0]>>5 != 4 {
-		return err
-	}
-	// The elements follow the array's head: its initial byte, then 1, 2,
-	// 4 or 8 octets of its length for the additional information 24 to
-	// 27; an array of indefinite length (31) ends in a break.
-	items := data[1:]
-	switch ai := data[0] & 0x1f; {
-	case ai >= 24 && ai <= 27:
-		items = items[1<<(ai-24):]
-	case ai == 31:
-		items = items[:len(items)-1]
-	}
-	for len(items) > 0 {
-		var err error
-		if items, err = wireDecCheck.UnmarshalFirst(items, &e); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// wireMapValue refuses undefined (0xf7) where a map goes (a struct or a
-// map, which the decoders would leave as it was), with the decoders'
-// error for a value of the wrong type, a *cbor.UnmarshalTypeError; it
-// takes any other item, null too, which the decoders take as if the map
-// were left out.
-type wireMapValue struct{}
-
-// UnmarshalCBOR implements cbor.Unmarshaler.
-func (wireMapValue) UnmarshalCBOR(data []byte) error { return wireDefined(data, "map") }
-
-// wireArrayValue is wireMapValue where an array goes (a slice, an array
-// or a struct decoded from an array).
-type wireArrayValue struct{}
-
-// UnmarshalCBOR implements cbor.Unmarshaler.
-func (wireArrayValue) UnmarshalCBOR(data []byte) error { return wireDefined(data, "array") }
-
 // wireDefined returns the decoders' error for a value of the wrong type
 // when item data is undefined (0xf7) where a goType goes; else nil.
 func wireDefined(data []byte, goType string) error {
@@ -569,12 +515,3 @@ func wireDefined(data []byte, goType string) error {
 	}
 	return nil
 }
-
-// wireSkip takes any item: the check's stand-in for an item without a
-// time or a byte string where it must take one all the same (a field of
-// a struct decoded from an array or under a text key, a map's key or
-// value beside one with a time or a byte string).
-type wireSkip struct{}
-
-// UnmarshalCBOR implements cbor.Unmarshaler.
-func (wireSkip) UnmarshalCBOR([]byte) error { return nil }

@@ -221,11 +221,8 @@ func TestWireTimesOfEmbeddedFieldsByKey(t *testing.T) {
 	assert.Equal(t, int64(-1), c.At.Unix())
 }
 
-// TestWireCheckAllocatesNothing: the check of a reply's times and
-// byte strings, the second pass of its decoding, allocates nothing: it
-// keeps no record of the body's keys (wireDecCheck), and its types hold
-// no data (a list of byte strings is checked without a slice,
-// wireList).
+// TestWireCheckAllocatesNothing: the check of a reply, the walk over its
+// body after its decoding (wirePlan.check), allocates nothing.
 func TestWireCheckAllocatesNothing(t *testing.T) {
 	for i, body := range wireReplySeeds() {
 		fresh := wireReplyTypes[i]
@@ -457,42 +454,45 @@ func TestWireTimesInArrays(t *testing.T) {
 	assert.Equal(t, arrayEmbedding{timedItem: timedItem{Name: "n", At: time.Unix(1_800_000_000, 0)}, Extra: 7}, v.Embedding)
 }
 
-// TestWireCheckNotFollowed: the check cannot follow the decoders for a
-// type with a time or a byte string that also decodes from a byte string
-// (encoding.BinaryUnmarshaler), which they take without a look at what
-// it holds: no body of such a type is decoded, with an error that names
-// the body's type and the type at fault and is the platform's
-// (ErrInternal), not the body's. A type that decodes from a byte string
-// without either is decoded.
-func TestWireCheckNotFollowed(t *testing.T) {
+// TestWireBinaryUnmarshalers: a type that also decodes from a byte
+// string (encoding.BinaryUnmarshaler) takes a byte string by its own
+// decoding, and any other item by the rules of its fields: a text time
+// or an array for a byte string in its map is refused, an integer time
+// taken.
+func TestWireBinaryUnmarshalers(t *testing.T) {
 	bytesBody := []byte{0x48, 0, 0, 0, 0, 0x6b, 0x49, 0xd2, 0x00}
-	for _, tt := range []struct {
-		body            []byte
-		v               func() any
-		bodyType, fault string
-	}{
-		{bytesBody, newAny[binaryTimed], "binaryTimed", "binaryTimed"},
-		{slices.Concat([]byte{0xa1, 1}, wireAt), newAny[binaryTimed], "binaryTimed", "binaryTimed"},
-		{slices.Concat([]byte{0xa1, 1, 0x81}, bytesBody), newAny[binaries], "binaries", "binaryTimed"},
-		{bytesBody, newAny[binaryBytes], "binaryBytes", "binaryBytes"},
-	} {
-		want := ErrInternal.Error() + ": payflow: the times and byte strings of payflow." + tt.bodyType +
-			" cannot be checked: payflow." + tt.fault + " holds a time, bytes or a struct, a map, a slice or an array and decodes from a byte string too (encoding.BinaryUnmarshaler)"
-		err := wireDecode(tt.body, tt.v())
-		require.ErrorIs(t, err, ErrInternal, "%T", tt.v())
-		assert.NotErrorIs(t, err, ErrInvalid)
-		assert.EqualError(t, err, want)
-		assert.EqualError(t, wireDecodeReply(tt.body, tt.v()), want)
+	at := time.Unix(1_800_000_000, 0)
+	for _, decode := range []func([]byte, any) error{wireDecode, wireDecodeReply} {
+		var b binaryTimed
+		require.NoError(t, decode(bytesBody, &b))
+		assert.True(t, at.Equal(b.At))
+		b = binaryTimed{}
+		require.NoError(t, decode(slices.Concat([]byte{0xa1, 1}, wireAt), &b))
+		assert.True(t, at.Equal(b.At))
+		var l binaries
+		require.NoError(t, decode(slices.Concat([]byte{0xa1, 1, 0x81}, bytesBody), &l))
+		assert.Len(t, l.List, 1)
+		var c binaryCount
+		require.NoError(t, decode([]byte{0x43, 1, 2, 3}, &c))
+		assert.Equal(t, 3, c.N)
+		var bb binaryBytes
+		require.NoError(t, decode([]byte{0x42, 1, 2}, &bb))
+		assert.Equal(t, []byte{1, 2}, bb.B)
 	}
-	var c binaryCount
-	require.NoError(t, wireDecode([]byte{0x43, 1, 2, 3}, &c))
-	assert.Equal(t, 3, c.N)
+	assert.EqualError(t, wireDecodeReply([]byte{0xa1, 1, 0x82, 1, 2}, new(binaryBytes)),
+		"cbor: cannot unmarshal array into Go struct field payflow.binaryBytes.1 of type []uint8", "an array for its byte string")
+	text := slices.Concat([]byte{0xa1, 1}, wireBadTimes["text"])
+	err := wireDecode(text, new(binaryTimed))
+	assert.ErrorIs(t, err, ErrInvalid)
+	assert.EqualError(t, err, "payflow: invalid request: body is not a valid binaryTimed: field 1 has the wrong type")
+	assert.EqualError(t, wireDecodeReply(text, new(binaryTimed)),
+		"cbor: cannot unmarshal UTF-8 text string into Go struct field payflow.binaryTimed.1 of type time.Time")
+	assert.ErrorIs(t, wireDecode([]byte{0xa1, 1, 0xf6}, new(binaryCount)), ErrInvalid, "null for an integer")
 }
 
-// TestWireBodiesChecked: the check of the times and byte strings of every
-// body type that the handler and the client decode (wireBodies, whose
-// checks init builds) is built, and those are the body types that the
-// fuzz targets decode.
+// TestWireBodiesChecked: the plan of every body type that the handler
+// and the client decode (wireBodies, whose plans init builds) is built,
+// and those are the body types that the fuzz targets decode.
 func TestWireBodiesChecked(t *testing.T) {
 	var fuzzed []reflect.Type
 	for _, fresh := range append(slices.Clone(wireRequestTypes), wireReplyTypes...) {
@@ -500,7 +500,9 @@ func TestWireBodiesChecked(t *testing.T) {
 	}
 	assert.ElementsMatch(t, fuzzed, wireBodies)
 	for _, b := range wireBodies {
-		_, err := wireCheckFor(b)
-		assert.NoError(t, err, b)
+		p, ok := wirePlans.Load(b)
+		if assert.True(t, ok, b) {
+			assert.Equal(t, wireStructItem, p.(*wirePlan).kind, b)
+		}
 	}
 }
