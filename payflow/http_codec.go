@@ -36,9 +36,10 @@ const (
 // that it ignores map keys it does not know, so that a server may add
 // response fields without breaking older phones. Both refuse, anywhere in
 // a body, what the protocol does not take although the library does
-// (wireUnmarshal): undefined; null but for a pointer, a slice, a map or
-// the zero time; a time that is not integer Unix seconds; an array of
-// small integers for a byte string.
+// (wireUnmarshal): undefined; null but for a pointer, a slice, a map, an
+// interface or the zero time; another simple value for an integer or a
+// string; a time that is not integer Unix seconds; an array of small
+// integers for a byte string.
 var (
 	wireEnc     cbor.EncMode
 	wireDec     cbor.DecMode

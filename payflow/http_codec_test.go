@@ -693,6 +693,10 @@ func TestHTTPRefusesNullAndUndefined(t *testing.T) {
 		{capture, []byte{0xa1, 2, 0xf6}, "body is not a valid CaptureRequest: field 2 has the wrong type"},
 		{capture, []byte{0xa1, 2, 0xf7}, "body is not a valid CaptureRequest: field 2 has the wrong type"},
 		{"/v1/login", []byte{0xa1, 1, 0xf7}, "body is not a valid LoginRequest: field 1 has the wrong type"},
+		// Other simple values, which the library takes for integers.
+		{capture, []byte{0xa1, 2, 0xe5}, "body is not a valid CaptureRequest: field 2 has the wrong type"},
+		{capture, []byte{0xa1, 2, 0xf8, 0xff}, "body is not a valid CaptureRequest: field 2 has the wrong type"},
+		{"/v1/challenges", []byte{0xa1, 1, 0xe5}, "body is not a valid ChallengeRequest: field 1 has the wrong type"},
 	} {
 		req := httptest.NewRequest(http.MethodPost, tt.path, bytes.NewReader(tt.body))
 		req.Header.Set("Content-Type", ContentType)
@@ -705,4 +709,16 @@ func TestHTTPRefusesNullAndUndefined(t *testing.T) {
 		assert.Equal(t, "invalid", e.Code, "%s %x", tt.path, tt.body)
 		assert.Equal(t, "payflow: invalid request: "+tt.msg, e.Message, "%s %x", tt.path, tt.body)
 	}
+}
+
+// TestWireSimpleValuesAsIntegers: a simple value other than a boolean,
+// null or undefined is refused in place of an integer, in a reply too,
+// and a boolean still takes true.
+func TestWireSimpleValuesAsIntegers(t *testing.T) {
+	require.Error(t, wireDecodeReply([]byte{0xa1, 0x08, 0xf0}, new(PaymentView)), "simple(16) for the amount")
+	var v struct {
+		B bool `cbor:"1,keyasint"`
+	}
+	require.NoError(t, wireDecodeReply([]byte{0xa1, 0x01, 0xf5}, &v))
+	assert.True(t, v.B)
 }

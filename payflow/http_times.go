@@ -22,6 +22,8 @@ import (
 //   - null, which mode takes for the zero value, in place of anything but
 //     a pointer, a slice (a byte string too), a map, an interface or a
 //     time.Time (for which it is the zero time);
+//   - another simple value (not false, true, null or undefined), which
+//     mode takes for an integer n as n, in place of an integer or a string;
 //   - a text (RFC 3339) or floating-point time.Time;
 //   - an array of small integers in place of a byte string, which mode
 //     takes into a []byte or a [N]byte as its octets.
@@ -85,7 +87,7 @@ type wirePlanKind uint8
 
 const (
 	wireAnyItem     wirePlanKind = iota // any item: an interface, a type that decodes itself
-	wireScalar                          // a string, a number, a boolean: of the type mode checked
+	wireScalar                          // a string, a number, a boolean: of the type mode checked (a simple value: a boolean's or a float's)
 	wireTimeItem                        // integer Unix seconds
 	wireBytesItem                       // a byte string
 	wirePointer                         // what elem takes
@@ -104,6 +106,7 @@ type wirePlan struct {
 	kind     wirePlanKind
 	nullable bool
 	binary   bool // a byte string is its own to decode (encoding.BinaryUnmarshaler)
+	simple   bool // a scalar that a simple value or a float may stand for (a boolean, a float)
 	goType   string
 	elem     *wirePlan // of a pointer, an array or a map's values
 	key      *wirePlan // of a map's keys
@@ -176,6 +179,10 @@ func wireBuildPlan(t reflect.Type, memo map[reflect.Type]*wirePlan) *wirePlan {
 		}
 	default:
 		p.kind = wireScalar
+		switch t.Kind() {
+		case reflect.Bool, reflect.Float32, reflect.Float64:
+			p.simple = true
+		}
 	}
 	return p
 }
@@ -199,7 +206,8 @@ func (p *wirePlan) check(data []byte) ([]byte, error) {
 	major := data[0] >> 5
 	switch {
 	case p.kind == wireTimeItem && major > 1,
-		p.kind == wireBytesItem && major != 2:
+		p.kind == wireBytesItem && major != 2,
+		p.kind == wireScalar && major == 7 && !p.simple: // the library takes simple(n) for the integer n
 		return nil, p.typeError(data)
 	case p.kind == wirePointer:
 		return p.elem.check(data)
