@@ -722,3 +722,15 @@ func TestWireSimpleValuesAsIntegers(t *testing.T) {
 	require.NoError(t, wireDecodeReply([]byte{0xa1, 0x01, 0xf5}, &v))
 	assert.True(t, v.B)
 }
+
+// TestWireUndefinedInSkippedValues: undefined is refused also inside
+// values the reply decoder ignores (a key it does not know).
+func TestWireUndefinedInSkippedValues(t *testing.T) {
+	for _, body := range [][]byte{
+		{0xa1, 0x10, 0xf7},       // {16: undefined}
+		{0xa1, 0x10, 0x81, 0xf7}, // {16: [undefined]}
+	} {
+		require.Error(t, wireDecodeReply(body, new(Catalog)), "%x", body)
+	}
+	require.NoError(t, wireDecodeReply([]byte{0xa1, 0x10, 0x81, 0xf6}, new(Catalog)), "null under a key ignored")
+}

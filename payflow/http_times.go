@@ -265,7 +265,7 @@ func (p *wirePlan) field(data []byte) *wirePlanField {
 			return f
 		}
 		for i := range p.fields {
-			if f := &p.fields[i]; !f.keyAsInt && strings.EqualFold(f.key, string(key)) {
+			if f := &p.fields[i]; !f.keyAsInt && len(f.key) == len(key) && strings.EqualFold(f.key, string(key)) {
 				return f
 			}
 		}
