@@ -120,9 +120,11 @@ func New(store Store, opts Options) (*Ledger, error) {
 	return l, nil
 }
 
-// Close stops the batcher after the batch in progress; later calls, reads
-// and Verify included, fail with ErrClosed. It does not close the store.
-// Close is idempotent.
+// Close stops the batcher: it waits for the store transaction of the
+// batch in progress, if any, and starts no other. Every CreateTransfers
+// call not yet in a transaction fails with ErrClosed and creates nothing,
+// as do later calls, reads and Verify included, which fail at once. It
+// does not close the store. Close is idempotent.
 func (l *Ledger) Close() error {
 	l.once.Do(func() { close(l.quit) })
 	<-l.stopped

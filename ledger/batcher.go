@@ -37,6 +37,11 @@ func (l *Ledger) CreateTransfers(ctx context.Context, transfers []Transfer) ([]C
 	if len(transfers) == 0 {
 		return []CreateTransferResult{}, nil
 	}
+	// select picks at random among ready cases: test quit first, so that
+	// a call after Close is never queued.
+	if l.isClosed() {
+		return nil, ErrClosed
+	}
 	// The batcher may still read the events after a caller whose ctx
 	// ended has returned: it reads a copy.
 	r := &request{ctx: ctx, events: slices.Clone(transfers), done: make(chan struct{})}
@@ -122,8 +127,26 @@ func (l *Ledger) loop() {
 		if timer != nil {
 			timer.Stop()
 		}
+		// No transaction starts once Close is called, although requests
+		// may still have been taken from the queue.
+		if l.isClosed() {
+			if carry != nil {
+				batch = append(batch, carry)
+			}
+			for _, r := range batch {
+				refuse(r)
+			}
+			l.drain()
+			return
+		}
 		l.run(batch)
 	}
+}
+
+// refuse fails r with ErrClosed.
+func refuse(r *request) {
+	r.err = ErrClosed
+	close(r.done)
 }
 
 // drain fails the requests still queued at Close.
@@ -131,8 +154,7 @@ func (l *Ledger) drain() {
 	for {
 		select {
 		case r := <-l.reqs:
-			r.err = ErrClosed
-			close(r.done)
+			refuse(r)
 		default:
 			return
 		}

@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -331,4 +332,92 @@ func TestTimestampLimit(t *testing.T) {
 	transfers, err := l.LookupTransfers(ctx, []ledger.ID{ledger.IDFromUint64(1)})
 	require.NoError(t, err)
 	assert.Empty(t, transfers)
+}
+
+// TestCloseStartsNoBatch: a request that the batcher has taken while it
+// waits MaxWait for more does not run once Close is called: it fails with
+// ErrClosed and the store sees no other transaction.
+func TestCloseStartsNoBatch(t *testing.T) {
+	l, s := setup(t, ledger.Options{MaxBatch: 2, MaxWait: time.Hour})
+	s.hold = make(chan struct{})
+	s.entered = make(chan struct{}, 10)
+	go func() {
+		// A full batch: it runs without waiting.
+		_, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 5), transfer(2, 5)})
+		assert.NoError(t, err)
+	}()
+	<-s.entered
+	errc := make(chan error, 1)
+	go func() {
+		res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(3, 5)})
+		assert.Nil(t, res)
+		errc <- err
+	}()
+	for ledger.Queued(l) == 0 {
+		runtime.Gosched()
+	}
+	close(s.hold)
+	// Once the queue is empty again, the batcher holds the request and
+	// waits for more.
+	for ledger.Queued(l) != 0 {
+		runtime.Gosched()
+	}
+	require.NoError(t, l.Close())
+	require.ErrorIs(t, <-errc, ledger.ErrClosed)
+	assert.Equal(t, int64(1), s.updates.Load())
+}
+
+// TestCloseRefusesLaterCalls: while Close waits for the batch in its
+// transaction, every new CreateTransfers call fails at once with
+// ErrClosed, without being queued; the batch in progress commits.
+func TestCloseRefusesLaterCalls(t *testing.T) {
+	l, s := setup(t, ledger.Options{})
+	hold := make(chan struct{})
+	s.hold = hold
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(hold)
+		}
+	}
+	defer release()
+	s.entered = make(chan struct{}, 10)
+	first := make(chan []ledger.CreateTransferResult, 1)
+	go func() {
+		res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 5)})
+		assert.NoError(t, err)
+		first <- res
+	}()
+	<-s.entered // the first batch is in its transaction
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close() }()
+	for {
+		if _, err := l.LookupAccounts(context.Background(), nil); errors.Is(err, ledger.ErrClosed) {
+			break
+		}
+		runtime.Gosched()
+	}
+	for i := range 16 {
+		errc := make(chan error, 1)
+		go func() {
+			_, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(uint64(10+i), 1)})
+			errc <- err
+		}()
+	wait:
+		for {
+			select {
+			case err := <-errc:
+				require.ErrorIs(t, err, ledger.ErrClosed, "call %d", i)
+				break wait
+			default:
+				require.Zero(t, ledger.Queued(l), "call %d after Close was queued", i)
+				runtime.Gosched()
+			}
+		}
+	}
+	release()
+	require.NoError(t, <-closed)
+	assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, <-first)
+	assert.Equal(t, int64(1), s.updates.Load())
 }

@@ -1,0 +1,5 @@
+package ledger
+
+// Queued returns how many CreateTransfers requests wait in l's queue, not
+// yet taken by the batcher.
+func Queued(l *Ledger) int { return len(l.reqs) }
