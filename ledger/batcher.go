@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -21,11 +22,12 @@ type request struct {
 // chain with the next one of the same call, created all or nothing; a
 // chain still open at the end of the call fails with
 // linked_event_chain_open. It fails with ErrBatchTooLarge beyond BatchMax
-// events, with ErrClosed after Close, with ErrTimestampLimit when the
-// clock has run past TimestampLimit, or with the store's error, in which
-// case nothing of the call was created, unless the error was the commit's
-// own (a server store's connection lost after COMMIT was sent): then the
-// outcome is unknown, as below. When ctx ends before the reply,
+// events, with ErrClosed after Close, with ErrTimestampLimit when its
+// events would need timestamps past TimestampLimit (its own events and
+// the expiries due: never for those of calls merged with it), or with
+// the store's error, in which case nothing of the call was created,
+// unless the error was the commit's own (a server store's connection lost
+// after COMMIT was sent): then the outcome is unknown, as below. When ctx ends before the reply,
 // CreateTransfers returns ctx's error and the outcome is unknown: retry
 // with the same IDs to learn it (exists or a final result). The call works
 // on its own copy of transfers, so the caller may reuse the slice as soon
@@ -161,10 +163,12 @@ func (l *Ledger) drain() {
 	}
 }
 
-// run applies one merged batch in one store transaction.
+// run applies one merged batch in one store transaction. When the merged
+// batch would need timestamps beyond TimestampLimit, each request runs
+// alone, in order, so that one that fits by itself is not failed for
+// having been merged.
 func (l *Ledger) run(batch []*request) {
 	live := batch[:0]
-	n := 0
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
@@ -172,23 +176,43 @@ func (l *Ledger) run(batch []*request) {
 			continue
 		}
 		live = append(live, r)
-		n += len(r.events)
 	}
 	if len(live) == 0 {
 		return
 	}
-	var events []Transfer
-	if len(live) == 1 {
-		events = live[0].events
-	} else {
-		events = make([]Transfer, 0, n)
+	err := l.commit(live)
+	if err != nil && len(live) > 1 && errors.Is(err, ErrTimestampLimit) {
 		for _, r := range live {
+			r.err = l.commit([]*request{r})
+			close(r.done)
+		}
+		return
+	}
+	for _, r := range live {
+		r.err = err
+		close(r.done)
+	}
+}
+
+// commit applies the events of requests in one store transaction and
+// sets each request's results, or returns the error that rolled it back.
+func (l *Ledger) commit(requests []*request) error {
+	var events []Transfer
+	if len(requests) == 1 {
+		events = requests[0].events
+	} else {
+		n := 0
+		for _, r := range requests {
+			n += len(r.events)
+		}
+		events = make([]Transfer, 0, n)
+		for _, r := range requests {
 			events = append(events, r.events...)
 		}
 	}
-	ends := make([]int, len(live))
+	ends := make([]int, len(requests))
 	off := 0
-	for i, r := range live {
+	for i, r := range requests {
 		off += len(r.events)
 		ends[i] = off
 	}
@@ -201,14 +225,13 @@ func (l *Ledger) run(batch []*request) {
 		return err
 	})
 	cancel()
-	off = 0
-	for _, r := range live {
-		if err != nil {
-			r.err = err
-		} else {
-			r.results = results[off : off+len(r.events) : off+len(r.events)]
-		}
-		off += len(r.events)
-		close(r.done)
+	if err != nil {
+		return err
 	}
+	off = 0
+	for _, r := range requests {
+		r.results = results[off : off+len(r.events) : off+len(r.events)]
+		off += len(r.events)
+	}
+	return nil
 }

@@ -421,3 +421,46 @@ func TestCloseRefusesLaterCalls(t *testing.T) {
 	assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, <-first)
 	assert.Equal(t, int64(1), s.updates.Load())
 }
+
+// TestTimestampLimitMergedBatch sets the clock one nanosecond before
+// TimestampLimit, where two timestamps remain: two callers of two events
+// each, merged into one batch of four, would overrun the limit, yet the
+// first of them alone fits. It is created; the other fails with
+// ErrTimestampLimit and writes nothing.
+func TestTimestampLimitMergedBatch(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	l, s := setup(t, ledger.Options{MaxBatch: 4, MaxWait: time.Hour,
+		Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	now.Store(int64(ledger.TimestampLimit) - 1)
+	var wg sync.WaitGroup
+	results := make([][]ledger.CreateTransferResult, 2)
+	errs := make([]error, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = l.CreateTransfers(context.Background(),
+				[]ledger.Transfer{transfer(uint64(10*i+1), 1), transfer(uint64(10*i+2), 1)})
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	if errs[1] == nil {
+		ok = 1
+	}
+	require.NoError(t, errs[ok])
+	assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, results[ok])
+	require.ErrorIs(t, errs[1-ok], ledger.ErrTimestampLimit)
+	assert.Nil(t, results[1-ok])
+	got, err := l.LookupTransfers(context.Background(), []ledger.ID{
+		ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(11), ledger.IDFromUint64(12)})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Equal(t, ledger.IDFromUint64(uint64(10*ok+1)), got[0].ID)
+	assert.Equal(t, ledger.TimestampLimit-1, got[0].Timestamp)
+	assert.Equal(t, ledger.TimestampLimit, got[1].Timestamp)
+	require.NoError(t, l.Verify(context.Background()))
+	// The merged transaction, then one per caller.
+	assert.Equal(t, int64(3), s.updates.Load())
+}
