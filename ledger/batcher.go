@@ -166,7 +166,8 @@ func (l *Ledger) drain() {
 // run applies one merged batch in one store transaction. When the merged
 // batch would need timestamps beyond TimestampLimit, each request runs
 // alone, in order, so that one that fits by itself is not failed for
-// having been merged.
+// having been merged; once Close is called, the requests not yet run so
+// fail with ErrClosed.
 func (l *Ledger) run(batch []*request) {
 	live := batch[:0]
 	for _, r := range batch {
@@ -183,6 +184,10 @@ func (l *Ledger) run(batch []*request) {
 	err := l.commit(live)
 	if err != nil && len(live) > 1 && errors.Is(err, ErrTimestampLimit) {
 		for _, r := range live {
+			if l.isClosed() {
+				refuse(r)
+				continue
+			}
 			r.err = l.commit([]*request{r})
 			close(r.done)
 		}

@@ -390,14 +390,7 @@ func TestCloseRefusesLaterCalls(t *testing.T) {
 		first <- res
 	}()
 	<-s.entered // the first batch is in its transaction
-	closed := make(chan error, 1)
-	go func() { closed <- l.Close() }()
-	for {
-		if _, err := l.LookupAccounts(context.Background(), nil); errors.Is(err, ledger.ErrClosed) {
-			break
-		}
-		runtime.Gosched()
-	}
+	closed := startClose(l)
 	for i := range 16 {
 		errc := make(chan error, 1)
 		go func() {
@@ -428,11 +421,7 @@ func TestCloseRefusesLaterCalls(t *testing.T) {
 // first of them alone fits. It is created; the other fails with
 // ErrTimestampLimit and writes nothing.
 func TestTimestampLimitMergedBatch(t *testing.T) {
-	var now atomic.Int64
-	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	l, s := setup(t, ledger.Options{MaxBatch: 4, MaxWait: time.Hour,
-		Now: func() time.Time { return time.Unix(0, now.Load()) }})
-	now.Store(int64(ledger.TimestampLimit) - 1)
+	l, s := setupNearLimit(t)
 	var wg sync.WaitGroup
 	results := make([][]ledger.CreateTransferResult, 2)
 	errs := make([]error, 2)
@@ -463,4 +452,54 @@ func TestTimestampLimitMergedBatch(t *testing.T) {
 	require.NoError(t, l.Verify(context.Background()))
 	// The merged transaction, then one per caller.
 	assert.Equal(t, int64(3), s.updates.Load())
+}
+
+// TestCloseStopsTimestampLimitRetries: when Close is called while a merged
+// batch that overruns TimestampLimit is in its transaction, its callers'
+// requests are not run alone afterwards: they fail with ErrClosed.
+func TestCloseStopsTimestampLimitRetries(t *testing.T) {
+	l, s := setupNearLimit(t)
+	s.hold = make(chan struct{})
+	s.entered = make(chan struct{}, 10)
+	errs := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			_, err := l.CreateTransfers(context.Background(),
+				[]ledger.Transfer{transfer(uint64(10*i+1), 1), transfer(uint64(10*i+2), 1)})
+			errs <- err
+		}()
+	}
+	<-s.entered // the merged batch is in its transaction
+	closed := startClose(l)
+	close(s.hold)
+	require.NoError(t, <-closed)
+	require.ErrorIs(t, <-errs, ledger.ErrClosed)
+	require.ErrorIs(t, <-errs, ledger.ErrClosed)
+	assert.Equal(t, int64(1), s.updates.Load())
+}
+
+// setupNearLimit is setup with a clock one nanosecond before
+// TimestampLimit once the accounts exist, so that two timestamps remain,
+// and a batcher that merges requests up to four events.
+func setupNearLimit(t *testing.T) (*ledger.Ledger, *countingStore) {
+	t.Helper()
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	l, s := setup(t, ledger.Options{MaxBatch: 4, MaxWait: time.Hour,
+		Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	now.Store(int64(ledger.TimestampLimit) - 1)
+	return l, s
+}
+
+// startClose calls l.Close in a goroutine and returns once Close has
+// marked l closed, with the channel that gets Close's error.
+func startClose(l *ledger.Ledger) <-chan error {
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close() }()
+	for {
+		if _, err := l.LookupAccounts(context.Background(), nil); errors.Is(err, ledger.ErrClosed) {
+			return closed
+		}
+		runtime.Gosched()
+	}
 }
