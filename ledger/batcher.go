@@ -23,15 +23,16 @@ type request struct {
 // chain still open at the end of the call fails with
 // linked_event_chain_open. It fails with ErrBatchTooLarge beyond BatchMax
 // events, with ErrClosed after Close, with ErrTimestampLimit when its
-// events would need timestamps past TimestampLimit (its own events and
-// the expiries due: never for those of calls merged with it), or with
-// the store's error, in which case nothing of the call was created,
-// unless the error was the commit's own (a server store's connection lost
-// after COMMIT was sent): then the outcome is unknown, as below. When ctx ends before the reply,
-// CreateTransfers returns ctx's error and the outcome is unknown: retry
-// with the same IDs to learn it (exists or a final result). The call works
-// on its own copy of transfers, so the caller may reuse the slice as soon
-// as the call returns, even while the batch it joined is still running.
+// events would need timestamps past TimestampLimit (its own events and the
+// expiries due: never for those of calls merged with it), or with the
+// store's error, in which case nothing of the call was created, unless the
+// error was the commit's own (a server store's connection lost after
+// COMMIT was sent): then the outcome is unknown, as below. When ctx ends
+// before the reply, CreateTransfers returns ctx's error and the outcome is
+// unknown: retry with the same IDs to learn it (exists or a final result).
+// The call works on its own copy of transfers, so the caller may reuse the
+// slice as soon as the call returns, even while the batch it joined is
+// still running.
 func (l *Ledger) CreateTransfers(ctx context.Context, transfers []Transfer) ([]CreateTransferResult, error) {
 	if len(transfers) > BatchMax {
 		return nil, fmt.Errorf("%w: %d transfers, at most %d", ErrBatchTooLarge, len(transfers), BatchMax)
