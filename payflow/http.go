@@ -164,15 +164,15 @@ func checkOptions(opts ...option) error {
 // into 500 replies that reveal nothing. When api is a TokenChecker (a
 // *Platform is), the stored reply of a POST that takes a token is replayed
 // only once the token passes the check that the endpoint makes of it
-// (PROTOCOL.md §5.5): a token refused since then, its card revoked or
-// expired or the token expired, gets that refusal, not the reply. In front
-// of another API, which the handler cannot ask about a token alone, the
-// reply is replayed to the token it was stored under. A request whose Body
-// is nil, which an http.Server never passes but a caller of ServeHTTP may,
-// is served as one with an empty body. It is safe for concurrent use. It
-// fails with an error matching ErrInvalid when api is nil or a nil pointer
-// (a nil *Platform, or of any other type), or an option is out of range
-// (see HandlerOptions).
+// (PROTOCOL.md §5.5): a token refused since then, its card revoked,
+// expired or no longer enrolled, or the token expired, gets that refusal,
+// not the reply. In front of another API, which the handler cannot ask
+// about a token alone, the reply is replayed to the token it was stored
+// under. A request whose Body is nil, which an http.Server never passes
+// but a caller of ServeHTTP may, is served as one with an empty body. It
+// is safe for concurrent use. It fails with an error matching ErrInvalid
+// when api is nil or a nil pointer (a nil *Platform, or of any other
+// type), or an option is out of range (see HandlerOptions).
 func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
 	if nilptr.Is(api) {
 		return nil, fmt.Errorf("%w: payflow: nil API", ErrInvalid)

@@ -289,17 +289,17 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // A consent that the platform did not answer (it failed or could not be
 // reached, ctx ended, or over HTTP it was still running when the retries
 // ran out), that was held and not yet captured when the wait ended, or
-// that was answered with a receipt that does not verify, with the view
-// of another request or with a state that cannot follow it (ErrInternal),
-// may have been settled all the same. So the next
-// Approve of that request sends it again, as signed, without the card: a
-// consent held or captured has the call wait for the capture and return
-// its receipt, one still being settled fails with ErrConflict, and one
-// that the platform refused then was not made, and the card signs a new
-// one as above. Consents of several requests are kept (WaitPayment shows
-// a request paid with one first), up to MaxKeptConsents: with that many,
-// the card signs no new consent and Approve fails with ErrLimit. Calls of
-// Approve run one at a time.
+// that was answered with a receipt that does not verify, with the view of
+// another request or with a state that cannot follow it (ErrInternal), may
+// have been settled all the same. So the next Approve of that request
+// sends it again, as signed, without the card: a consent held or captured
+// has the call wait for the capture and return its receipt, one still
+// being settled fails with ErrConflict, and one that the platform refused
+// then was not made, and the card signs a new one as above. Consents of
+// several requests are kept (WaitPayment shows a request paid with one
+// first), up to MaxKeptConsents: with that many, the card signs no new
+// consent and Approve fails with ErrLimit. Calls of Approve run one at a
+// time.
 func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	shown, err := s.Payment()
 	if err != nil {
