@@ -178,15 +178,17 @@ func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	return &r, nil
 }
 
-// A refund's due_at is the time at which DueRefunds finds it, pending:
-// the later of created_at and deferred_to, which every write of either
-// keeps so.
+// refundDue is a refund's due_at, the time at which DueRefunds finds it,
+// pending: the later of created_at and deferred_to, which every write of
+// either keeps so.
+func refundDue(r *payflow.RefundRecord) int64 { return max(ns(r.CreatedAt), ns(r.DeferredTo)) }
+
 const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `, due_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
 
 func refundArgs(r *payflow.RefundRecord) []any {
 	return []any{r.ID[:], r.RequestID[:], r.State, int64(r.Amount), r.Currency, r.Request, r.Hash, int64(r.Refunded),
-		nilIfEmpty(r.Receipt), r.Failure, ns(r.CreatedAt), ns(r.DeferredTo), max(ns(r.CreatedAt), ns(r.DeferredTo))}
+		nilIfEmpty(r.Receipt), r.Failure, ns(r.CreatedAt), ns(r.DeferredTo), refundDue(r)}
 }
 
 // UpdateRefund implements payflow.Store in one transaction: UPDATE …
@@ -203,9 +205,9 @@ func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from 
 	}
 	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ?, failure = ?, deferred_to = ?,
-			due_at = CASE WHEN created_at < ? THEN ? ELSE created_at END, version = version + 1
+			due_at = ?, version = version + 1
 			WHERE id = ? AND state = ? AND version = ?`),
-			r.State, nilIfEmpty(r.Receipt), int64(r.Refunded), r.Failure, ns(r.DeferredTo), ns(r.DeferredTo), ns(r.DeferredTo), r.ID[:], from,
+			r.State, nilIfEmpty(r.Receipt), int64(r.Refunded), r.Failure, ns(r.DeferredTo), refundDue(r), r.ID[:], from,
 			int64(r.Version))
 		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 			return err
