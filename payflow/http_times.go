@@ -357,7 +357,7 @@ func wireSkipItem(data []byte) ([]byte, error) {
 	case head == 0:
 		return nil, io.ErrUnexpectedEOF
 	case data[0] == 0xf7:
-		return nil, wireAnyPlan.typeError(data)
+		return nil, wireDefined(data, "interface {}")
 	case major == 2 || major == 3:
 		if val > uint64(len(data)-head) {
 			return nil, io.ErrUnexpectedEOF
@@ -370,9 +370,6 @@ func wireSkipItem(data []byte) ([]byte, error) {
 	}
 	return data[head:], nil
 }
-
-// wireAnyPlan is the plan of an interface value: any item, but undefined.
-var wireAnyPlan = wireBuildPlan(reflect.TypeFor[any](), map[reflect.Type]*wirePlan{})
 
 // wireToArray reports whether the decoders take struct t from an array:
 // when its field "_" has the option toarray or toindefarray in its cbor
