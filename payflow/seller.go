@@ -147,7 +147,7 @@ func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
 // SKUs (record.CheckText) and names (record.CheckName), and prices of at
 // most 2^63-1.
 func checkCatalog(c *Catalog) error {
-	if err := checkCurrency(c.Currency); err != nil {
+	if err := record.CheckCurrency(c.Currency); err != nil {
 		return fmt.Errorf("%w: the catalog: %v", ErrMismatch, err)
 	}
 	for _, it := range c.Items {
@@ -163,14 +163,6 @@ func checkCatalog(c *Catalog) error {
 		}
 	}
 	return nil
-}
-
-// checkCurrency checks a currency that the platform sent, for the card to
-// sign: an ISO 4217 code of three capital letters, as the records carry
-// it, which package record checks in a refund request in that currency.
-func checkCurrency(currency string) error {
-	id := ID{1}
-	return (&record.RefundRequest{RefundID: id[:], RequestID: id[:], Amount: 1, Currency: currency}).Validate()
 }
 
 // forgetCatalog drops c, the catalog kept, so that it is fetched again.
@@ -897,7 +889,7 @@ func (s *Seller) merchantPayment(ctx context.Context, id ID, merchant string) (*
 	if v.ID != id || v.MerchantID != merchant {
 		return nil, fmt.Errorf("%w: the platform's view is of another request than the one asked for", ErrMismatch)
 	}
-	if err := checkCurrency(v.Currency); err != nil {
+	if err := record.CheckCurrency(v.Currency); err != nil {
 		return nil, fmt.Errorf("%w: the platform's view of request %v: %v", ErrMismatch, id, err)
 	}
 	return v, nil

@@ -137,6 +137,10 @@ func text(field, s string) error {
 	return nil
 }
 
+// CheckCurrency checks a currency as the records carry it: an ISO 4217
+// code of three capital letters. The error is a *FieldError.
+func CheckCurrency(s string) error { return currency(s) }
+
 // CheckText checks an identifier (a SKU, an asset, a merchant ID) as
 // the records carry it: 1 to MaxText bytes of printable ASCII, no spaces at
 // either end. The error is a *FieldError naming field.
