@@ -113,18 +113,18 @@ const MaxBatch = 128
 // or panics is rolled back alone. A transaction's changes are visible to
 // those after it in the same batch, exactly as if each had committed
 // before the next began. Write returns once the batch has ended, failed
-// transactions included, so nothing is reported done before it is
-// durable, and a failure caused by an earlier transaction of the batch
-// is reported only when that transaction's rows can be read (or are
-// known lost). The batch runs on the goroutine of one of its callers (the
-// first in the queue), so a lone write costs no hand-off. That caller,
-// the leader, takes the Lock and begins the transaction (BEGIN IMMEDIATE,
-// which waits up to the busy timeout for the write lock of another
-// process) while its batch forms: the writes queued when the transaction
-// has begun are the batch, the leader's first. A caller whose context
-// ends while its write is queued, leader included, leaves the queue at
-// once, its fn never run; when the leader leaves, the next queued write
-// takes the lead and begins again. It is safe for concurrent use.
+// transactions included, so nothing is reported done before it is durable,
+// and a failure caused by an earlier transaction of the batch is reported
+// only when that transaction's rows can be read (or are known lost). The
+// batch runs on the goroutine of one of its callers (the first in the
+// queue), so a lone write costs no hand-off. That caller, the leader,
+// takes the Lock and begins the transaction (BEGIN IMMEDIATE, which waits
+// up to the busy timeout for the write lock of another process) while its
+// batch forms: the writes queued when the transaction has begun, up to
+// MaxBatch, are the batch, the leader's first. A caller whose context ends
+// while its write is queued, leader included, leaves the queue at once,
+// its fn never run; when the leader leaves, the next queued write takes
+// the lead and begins again. It is safe for concurrent use.
 type Batcher struct {
 	c    *Conn
 	lock *Lock
