@@ -74,12 +74,16 @@ type ClientOptions struct {
 // idempotency_in_flight. An exchange that would fail every attempt alike
 // is sent once and fails with an error matching ErrInternal that wraps its
 // cause, which errors.As finds: a server certificate that does not verify
-// (*tls.CertificateVerificationError, x509.UnknownAuthorityError,
-// x509.HostnameError, x509.CertificateInvalidError), a reply that is not
-// TLS to an https base URL (http.ErrSchemeMismatch from an HTTP server,
-// tls.RecordHeaderError from another protocol), a TLS alert by which the
-// server refuses what the client offers (a *net.OpError whose Op is
-// "remote error", as crypto/tls reports it: protocol_version,
+// (*tls.CertificateVerificationError, or a verdict of crypto/x509 that a
+// VerifyConnection or VerifyPeerCertificate of the HTTPClient returns
+// bare: x509.UnknownAuthorityError, x509.HostnameError,
+// x509.CertificateInvalidError, x509.SystemRootsError,
+// x509.ConstraintViolationError, x509.UnhandledCriticalExtension,
+// x509.InsecureAlgorithmError or x509.ErrUnsupportedAlgorithm), a reply
+// that is not TLS to an https base URL (http.ErrSchemeMismatch from an
+// HTTP server, tls.RecordHeaderError from another protocol), a TLS alert
+// by which the server refuses what the client offers (a *net.OpError
+// whose Op is "remote error", as crypto/tls reports it: protocol_version,
 // certificate_required or no_application_protocol; any other alert, such
 // as handshake_failure, bad_certificate, unknown_ca, certificate_expired,
 // unrecognized_name or internal_error, which depend on the state or
@@ -402,25 +406,44 @@ func clientRetryable(err error) bool {
 // the response's body closed), a server certificate that does not verify
 // (crypto/tls wraps the x509 error in a *tls.CertificateVerificationError;
 // a VerifyConnection or VerifyPeerCertificate of the HTTPClient may
-// return it bare), a reply that is not TLS to an https URL (an HTTP
-// server's, which net/http reports as http.ErrSchemeMismatch, or another
-// protocol's), a redirect net/http cannot follow
-// (clientUnsendableRedirect), or a TLS alert by which the server refuses
-// what the client offers (clientRefusedByTLSAlert). A dropped, reset
-// or refused connection (io.EOF, ECONNRESET, ECONNREFUSED), a timeout and
-// any other TLS alert may succeed on retry and are not among them,
-// whatever their type.
+// return it bare: clientCertificateRefused), a reply that is not TLS to
+// an https URL (an HTTP server's, which net/http reports as
+// http.ErrSchemeMismatch, or another protocol's), a redirect net/http
+// cannot follow (clientUnsendableRedirect), or a TLS alert by which the
+// server refuses what the client offers (clientRefusedByTLSAlert). A
+// dropped, reset or refused connection (io.EOF, ECONNRESET,
+// ECONNREFUSED), a timeout and any other TLS alert may succeed on retry
+// and are not among them, whatever their type.
 func clientNeverSucceeds(resp *http.Response, err error) bool {
+	var header tls.RecordHeaderError
+	return resp != nil || clientCertificateRefused(err) || errors.As(err, &header) || errors.Is(err, http.ErrSchemeMismatch) ||
+		clientRefusedByTLSAlert(err) || clientUnsendableRedirect(err)
+}
+
+// clientCertificateRefused reports whether err holds a verdict of
+// crypto/x509 on the server's certificate, which every attempt verified
+// the same way gets again: a *tls.CertificateVerificationError, in which
+// crypto/tls wraps the error of its own verification, or an error of
+// crypto/x509 that a VerifyConnection or VerifyPeerCertificate returns
+// bare: x509.UnknownAuthorityError, x509.HostnameError,
+// x509.CertificateInvalidError, x509.SystemRootsError (system roots that
+// failed to load, which crypto/x509 tries once),
+// x509.ConstraintViolationError, x509.UnhandledCriticalExtension,
+// x509.InsecureAlgorithmError or x509.ErrUnsupportedAlgorithm.
+func clientCertificateRefused(err error) bool {
 	var (
 		verification *tls.CertificateVerificationError
 		authority    x509.UnknownAuthorityError
 		hostname     x509.HostnameError
 		invalid      x509.CertificateInvalidError
-		header       tls.RecordHeaderError
+		roots        x509.SystemRootsError
+		constraint   x509.ConstraintViolationError
+		extension    x509.UnhandledCriticalExtension
+		algorithm    x509.InsecureAlgorithmError
 	)
-	return resp != nil || errors.As(err, &verification) || errors.As(err, &authority) || errors.As(err, &hostname) ||
-		errors.As(err, &invalid) || errors.As(err, &header) || errors.Is(err, http.ErrSchemeMismatch) ||
-		clientRefusedByTLSAlert(err) || clientUnsendableRedirect(err)
+	return errors.As(err, &verification) || errors.As(err, &authority) || errors.As(err, &hostname) ||
+		errors.As(err, &invalid) || errors.As(err, &roots) || errors.As(err, &constraint) ||
+		errors.As(err, &extension) || errors.As(err, &algorithm) || errors.Is(err, x509.ErrUnsupportedAlgorithm)
 }
 
 // clientRefusedByTLSAlert reports whether err holds a TLS alert by which

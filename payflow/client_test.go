@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"log"
 	"math"
@@ -254,15 +253,18 @@ func countConns(t *testing.T, srv *httptest.Server, tls bool) func() int32 {
 }
 
 // TestClientDoesNotRetryWhatCannotSucceed: a certificate the client does
-// not trust or that names another host, a plain HTTP server spoken to
-// over TLS, a redirect the http.Client's CheckRedirect refuses, and a
-// redirect to a Location that does not parse, of another scheme than http
-// or https, without a host name (none, or a port alone, which net/http
-// sends to the local machine: here a port nothing listens on) or with a
-// port not from 1 to 65535 (no connection can be made to port 0, and
-// none to 99999) fail the same way every time: the call is sent once and
-// fails with an error matching ErrInternal, not ErrUnavailable, that
-// keeps its cause.
+// not trust or that names another host, an error of crypto/x509 that the
+// transport's VerifyConnection or VerifyPeerCertificate returns bare (one
+// of each type, HostnameError aside, x509.ErrUnsupportedAlgorithm, and
+// the refusal of an MD5 signature that crypto/x509 itself returns), a
+// plain HTTP server spoken to over TLS, a redirect the http.Client's
+// CheckRedirect refuses, and a redirect to a Location that does not
+// parse, of another scheme than http or https, without a host name
+// (none, or a port alone, which net/http sends to the local machine: here
+// a port nothing listens on) or with a port not from 1 to 65535 (no
+// connection can be made to port 0, and none to 99999) fail the same way
+// every time: the call is sent once and fails with an error matching
+// ErrInternal, not ErrUnavailable, that keeps its cause.
 func TestClientDoesNotRetryWhatCannotSucceed(t *testing.T) {
 	ctx := context.Background()
 	opts := payflow.ClientOptions{MaxAttempts: 4, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
@@ -297,22 +299,37 @@ func TestClientDoesNotRetryWhatCannotSucceed(t *testing.T) {
 		assert.True(t, ok, "%v", err)
 		assert.Equal(t, int32(1), conns())
 	})
-	for _, bare := range []error{x509.UnknownAuthorityError{}, x509.CertificateInvalidError{Reason: x509.Expired}} {
-		t.Run(fmt.Sprintf("%T from VerifyConnection", bare), func(t *testing.T) {
-			srv := httptest.NewUnstartedServer(handler)
-			conns := countConns(t, srv, true)
-			tr := srv.Client().Transport.(*http.Transport).Clone() // trusts the server's certificate
-			tr.TLSClientConfig.VerifyConnection = func(tls.ConnectionState) error { return bare }
-			o := opts
-			o.HTTPClient = &http.Client{Transport: tr}
-			_, err := mustClient(t, srv.URL, o).Info(ctx)
-			assertFinal(t, err)
-			assert.ErrorIs(t, err, bare)
-			_, ok := errors.AsType[*tls.CertificateVerificationError](err)
-			assert.False(t, ok, "%v", err) // crypto/tls returns VerifyConnection's error as it is
-			assert.Equal(t, int32(1), conns())
-		})
+	for _, bare := range []struct {
+		name string
+		err  error
+	}{
+		{"unknown authority", x509.UnknownAuthorityError{}},
+		{"invalid certificate", x509.CertificateInvalidError{Reason: x509.Expired}},
+		{"system roots not loaded", x509.SystemRootsError{}},
+		{"constraint violated", x509.ConstraintViolationError{}},
+		{"unhandled critical extension", x509.UnhandledCriticalExtension{}},
+		{"insecure algorithm", x509.InsecureAlgorithmError(x509.SHA1WithRSA)},
+		{"unsupported algorithm", x509.ErrUnsupportedAlgorithm},
+	} {
+		for _, hook := range []string{"VerifyConnection", "VerifyPeerCertificate"} {
+			t.Run(bare.name+" from "+hook, func(t *testing.T) {
+				conns, err := callVerifyingClient(t, handler, opts, hook, func(*x509.Certificate) error { return bare.err })
+				assertFinal(t, err)
+				assert.ErrorIs(t, err, bare.err)
+				_, ok := errors.AsType[*tls.CertificateVerificationError](err)
+				assert.False(t, ok, "%v", err) // crypto/tls returns the hook's error as it is
+				assert.Equal(t, int32(1), conns)
+			})
+		}
 	}
+	t.Run("signature refused by crypto/x509 in VerifyPeerCertificate", func(t *testing.T) {
+		conns, err := callVerifyingClient(t, handler, opts, "VerifyPeerCertificate", func(cert *x509.Certificate) error {
+			return cert.CheckSignature(x509.MD5WithRSA, cert.RawTBSCertificate, cert.Signature)
+		})
+		assertFinal(t, err)
+		assert.ErrorIs(t, err, x509.InsecureAlgorithmError(x509.MD5WithRSA))
+		assert.Equal(t, int32(1), conns)
+	})
 	t.Run("TLS to a plain HTTP server", func(t *testing.T) {
 		srv := httptest.NewUnstartedServer(handler)
 		conns := countConns(t, srv, false)
@@ -501,6 +518,36 @@ func requireServerAlert(t *testing.T, err error, alert int) {
 	require.True(t, ok, "%v", err)
 	assert.Equal(t, "remote error", op.Op)
 	assert.EqualValues(t, alert, op.Err)
+}
+
+// callVerifyingClient calls Info of a TLS server of handler through a
+// client with opts that trusts its certificate and whose VerifyConnection
+// or VerifyPeerCertificate, as hook names, returns what verify returns
+// for the server's certificate; it returns the count of connections and
+// the error.
+func callVerifyingClient(t *testing.T, handler http.Handler, opts payflow.ClientOptions, hook string, verify func(*x509.Certificate) error) (int32, error) {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(handler)
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the handshakes that fail
+	conns := countConns(t, srv, true)
+	tr := srv.Client().Transport.(*http.Transport).Clone()
+	switch hook {
+	case "VerifyConnection":
+		tr.TLSClientConfig.VerifyConnection = func(cs tls.ConnectionState) error { return verify(cs.PeerCertificates[0]) }
+	case "VerifyPeerCertificate":
+		tr.TLSClientConfig.VerifyPeerCertificate = func(raw [][]byte, _ [][]*x509.Certificate) error {
+			cert, err := x509.ParseCertificate(raw[0])
+			if err != nil {
+				return err
+			}
+			return verify(cert)
+		}
+	default:
+		t.Fatalf("no hook %q", hook)
+	}
+	opts.HTTPClient = &http.Client{Transport: tr}
+	_, err := mustClient(t, srv.URL, opts).Info(context.Background())
+	return conns(), err
 }
 
 // redirectingServer answers every request with a 307 to one Location and
