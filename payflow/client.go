@@ -393,8 +393,8 @@ func clientCall[Out any](ctx context.Context, c *Client, method, path, token str
 // clientRetryable reports whether an attempt that failed with err may be
 // sent again with the same idempotency key.
 func clientRetryable(err error) bool {
-	var e *Error
-	if !errors.As(err, &e) {
+	e, ok := errors.AsType[*Error](err)
+	if !ok {
 		return errors.Is(err, ErrUnavailable) // network errors
 	}
 	return e.Status >= 500 || e.Status == http.StatusRequestTimeout || e.Code == "idempotency_in_flight"
@@ -415,9 +415,8 @@ func clientRetryable(err error) bool {
 // ECONNREFUSED), a timeout and any other TLS alert may succeed on retry
 // and are not among them, whatever their type.
 func clientNeverSucceeds(resp *http.Response, err error) bool {
-	var header tls.RecordHeaderError
-	return resp != nil || clientCertificateRefused(err) || errors.As(err, &header) || errors.Is(err, http.ErrSchemeMismatch) ||
-		clientRefusedByTLSAlert(err) || clientUnsendableRedirect(err)
+	return resp != nil || clientCertificateRefused(err) || holdsError[tls.RecordHeaderError](err) ||
+		errors.Is(err, http.ErrSchemeMismatch) || clientRefusedByTLSAlert(err) || clientUnsendableRedirect(err)
 }
 
 // clientCertificateRefused reports whether err holds a verdict of
@@ -431,19 +430,18 @@ func clientNeverSucceeds(resp *http.Response, err error) bool {
 // x509.ConstraintViolationError, x509.UnhandledCriticalExtension,
 // x509.InsecureAlgorithmError or x509.ErrUnsupportedAlgorithm.
 func clientCertificateRefused(err error) bool {
-	var (
-		verification *tls.CertificateVerificationError
-		authority    x509.UnknownAuthorityError
-		hostname     x509.HostnameError
-		invalid      x509.CertificateInvalidError
-		roots        x509.SystemRootsError
-		constraint   x509.ConstraintViolationError
-		extension    x509.UnhandledCriticalExtension
-		algorithm    x509.InsecureAlgorithmError
-	)
-	return errors.As(err, &verification) || errors.As(err, &authority) || errors.As(err, &hostname) ||
-		errors.As(err, &invalid) || errors.As(err, &roots) || errors.As(err, &constraint) ||
-		errors.As(err, &extension) || errors.As(err, &algorithm) || errors.Is(err, x509.ErrUnsupportedAlgorithm)
+	return holdsError[*tls.CertificateVerificationError](err) || holdsError[x509.UnknownAuthorityError](err) ||
+		holdsError[x509.HostnameError](err) || holdsError[x509.CertificateInvalidError](err) ||
+		holdsError[x509.SystemRootsError](err) || holdsError[x509.ConstraintViolationError](err) ||
+		holdsError[x509.UnhandledCriticalExtension](err) || holdsError[x509.InsecureAlgorithmError](err) ||
+		errors.Is(err, x509.ErrUnsupportedAlgorithm)
+}
+
+// holdsError reports whether err's tree holds an error of type E, as
+// errors.AsType finds it.
+func holdsError[E error](err error) bool {
+	_, ok := errors.AsType[E](err)
+	return ok
 }
 
 // clientRefusedByTLSAlert reports whether err holds a TLS alert by which
@@ -504,11 +502,8 @@ func clientRefusedByTLSAlert(err error) bool {
 // matched, and were it to change, such a redirect would be retried and
 // reported unavailable.
 func clientUnsendableRedirect(err error) bool {
-	var (
-		ue *url.Error
-		ne net.Error
-	)
-	if !errors.As(err, &ue) || ue.Err == nil {
+	ue, ok := errors.AsType[*url.Error](err)
+	if !ok || ue.Err == nil {
 		return false
 	}
 	u, perr := url.Parse(ue.URL)
@@ -516,7 +511,7 @@ func clientUnsendableRedirect(err error) bool {
 	if web && hostFault(u) != "" {
 		return true // net/http sends it, to the local machine, or not at all
 	}
-	if errors.As(ue.Err, &ne) {
+	if holdsError[net.Error](ue.Err) {
 		return false // a hop that failed on the network
 	}
 	if strings.HasPrefix(ue.Err.Error(), "failed to parse Location header ") {
