@@ -342,7 +342,9 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // card paired again while the hold was being placed (see Pair). A
 // request whose seller card is revoked is cancelled, and the consent
 // ErrFinal, as a consent to a request the merchant cancelled (see
-// withdrawRevoked).
+// withdrawRevoked). A consent whose request reaches its expiry before the
+// consent is accepted (while the legs are read, say) is ErrExpired and
+// spent, as one that arrives after the expiry.
 // A request stored before CreateRequest checked the length of its receipt
 // (see receiptFits), whose receipt would be too long to sign, is refused
 // before any money moves: the consent is ErrInvalid and spent, and the
@@ -427,6 +429,13 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			return nil, p.refuse(ctx, a, err)
 		}
 		now := p.now()
+		if !now.Before(r.ExpiresAt) {
+			// The request expired while its legs were read and the
+			// payer's wallets created: current expires it (or reads it
+			// again, when another call changed it first), and the
+			// consent is refused as any consent after the expiry.
+			continue
+		}
 		// A pairing's mark (VoidTo) on a pending request predates this
 		// approval: a process from before the mark existed put a marked
 		// request back to pending when its hold was refused. Only a

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -137,11 +138,11 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // builds (one per subtest, over the store under test and a ledger in the
 // same database): a catalog purchase with refunds, an e-ticket sold with
 // its price all or nothing, manual capture, a seller card pairing again
-// in its session (before or during an approval), a pending request left
-// with a pairing's mark, the requests of a seller card revoked after it
-// signed them, recovery sweeps that go past settlements and refunds
-// failing at every try, and approve racing cancel on two platforms
-// sharing the database.
+// in its session (before or during an approval), a request that expires
+// during an approval, a pending request left with a pairing's mark, the
+// requests of a seller card revoked after it signed them, recovery
+// sweeps that go past settlements and refunds failing at every try, and
+// approve racing cancel on two platforms sharing the database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	ctx := context.Background()
 	t.Run("PurchaseAndRefund", func(t *testing.T) {
@@ -218,6 +219,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("SellerPairsAgain", func(t *testing.T) { sellerPairsAgain(t, NewShop(newFixture(t), true)) })
 	t.Run("PairingIntoExpiredSession", func(t *testing.T) { pairingIntoExpiredSession(t, NewShop(newFixture(t), false)) })
 	t.Run("SellerPairsDuringApproval", func(t *testing.T) { sellerPairsDuringApproval(t, newFixture(t)) })
+	t.Run("ExpiryDuringApproval", func(t *testing.T) { expiryDuringApproval(t, newFixture(t)) })
 	t.Run("StaleMark", func(t *testing.T) { staleMark(t, NewShop(newFixture(t), false)) })
 	t.Run("RevokedSellerCard", func(t *testing.T) { revokedSellerCard(t, newFixture(t)) })
 	t.Run("RevokedShopperCard", func(t *testing.T) { revokedShopperCard(t, NewShop(newFixture(t), true)) })
@@ -392,6 +394,79 @@ func sellerPairsDuringApproval(t *testing.T, f *Fixture) {
 	require.NoError(t, vp.VerifyReceipt(done.Receipt, &rc))
 	assert.Equal(t, uint64(100), rc.Amount)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funded[0].Posted - 100}, {Posted: funded[1].Posted + 100}}, s.Balances("EUR"))
+}
+
+// expiryDuringApproval: a consent that arrives before the request's
+// expiry, whose approval reaches the request's expiry while it reads the
+// assets of the legs (before it accepts the consent), is refused
+// ErrExpired, as a consent sent at the expiry is: the request ends
+// expired, no money and no ticket moves, nothing is held, and the
+// consent is spent (sent again it is ErrReplay, as a late consent sent
+// again is).
+func expiryDuringApproval(t *testing.T, f *Fixture) {
+	ctx := context.Background()
+	s := NewShop(f, false)
+	slow := &slowAssets{Store: f.Store, clock: f.Clock}
+	other, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: f.Ledger, Store: slow, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
+	})
+	require.NoError(t, err)
+	request := func() (*payflow.PaymentView, []byte) {
+		t.Helper()
+		r := Request(s.Session, "EUR", 2500)
+		r.TTL = 10
+		r.Legs = []record.Leg{{Asset: Ticket, Amount: 1}}
+		v, err := s.Create(r)
+		require.NoError(t, err)
+		require.True(t, s.Clock.Now().Add(10*time.Second).Equal(v.ExpiresAt), v.ExpiresAt)
+		return v, s.Consent(v.ID)
+	}
+	eur, tickets := [2]payflow.Balance{{Posted: Funds}, {}}, [2]payflow.Balance{{}, {Posted: 10}}
+
+	// For comparison, a consent sent at the request's expiry.
+	late, lateConsent := request()
+	s.Clock.Advance(10 * time.Second)
+	_, lateErr := other.Approve(ctx, &payflow.ApproveRequest{Consent: lateConsent})
+	require.ErrorIs(t, lateErr, payflow.ErrExpired)
+	assert.Equal(t, payflow.StateExpired, s.storedState(late.ID))
+	_, err = other.Approve(ctx, &payflow.ApproveRequest{Consent: lateConsent})
+	require.ErrorIs(t, err, payflow.ErrReplay, "a late consent is spent")
+
+	v, consent := request()
+	s.Clock.Advance(10*time.Second - 100*time.Millisecond)
+	require.Equal(t, eur, s.Balances("EUR"))
+	slow.step.Store(int64(200 * time.Millisecond))
+	_, err = other.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	require.ErrorIs(t, err, payflow.ErrExpired, "as a consent sent at the expiry (%v)", lateErr)
+	assert.Equal(t, payflow.AsError(lateErr).Code, payflow.AsError(err).Code)
+	assert.Zero(t, slow.step.Load(), "the approval read an asset")
+	assert.Equal(t, payflow.StateExpired, s.storedState(v.ID))
+	assert.Equal(t, eur, s.Balances("EUR"), "no money moved or held")
+	assert.Equal(t, tickets, s.Balances(Ticket), "no ticket moved or held")
+	_, err = other.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	assert.ErrorIs(t, err, payflow.ErrReplay, "the consent is spent")
+	pv, err := s.Platform.Payment(ctx, s.Shopper.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateExpired, pv.State)
+	assert.Nil(t, pv.ConsentNonce)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Zero(t, n, "no settlement left to finish")
+	assert.Equal(t, eur, s.Balances("EUR"))
+}
+
+// slowAssets is a Store whose Asset moves the clock forward by step (in
+// nanoseconds; zero, the clock stays) before it reads, as a read that
+// slow would take, and sets step to zero.
+type slowAssets struct {
+	payflow.Store
+	clock *Clock
+	step  atomic.Int64
+}
+
+func (s *slowAssets) Asset(ctx context.Context, name string) (payflow.Asset, error) {
+	s.clock.Advance(time.Duration(s.step.Swap(0)))
+	return s.Store.Asset(ctx, name)
 }
 
 // staleMark: a pending request that holds a pairing's mark (VoidTo
