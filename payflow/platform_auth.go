@@ -28,7 +28,7 @@ func (p *Platform) Challenge(ctx context.Context, req *ChallengeRequest) (*Chall
 	exp := p.now().Add(p.ttl.challenge)
 	nonce, err := mintNonce(p.nonceKey, p.rand, exp, nil)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return &ChallengeResponse{Nonce: nonce, ExpiresAt: exp}, nil
 }
@@ -75,7 +75,7 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 	}
 	var raw [32]byte
 	if _, err := io.ReadFull(p.rand, raw[:]); err != nil {
-		return nil, p.refuse(ctx, a, fmt.Errorf("%w: %v", ErrUnavailable, err))
+		return nil, p.refuse(ctx, a, fmt.Errorf("%w: %w", ErrUnavailable, err))
 	}
 	token := base64.RawURLEncoding.EncodeToString(raw[:])
 	h := sha256.Sum256([]byte(token))

@@ -323,7 +323,7 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 	var nonce []byte
 	if c.ID == r.PayerCardID && r.State == StatePending {
 		if nonce, err = mintNonce(p.nonceKey, p.rand, r.ExpiresAt.Add(p.ttl.challenge), r.ID[:]); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
 	return p.view(ctx, r, nonce)

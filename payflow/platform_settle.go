@@ -425,7 +425,7 @@ func receiptFits(r *PaymentRecord) error {
 func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 	msg, err := record.Sign(p.rand, p.key, rc)
 	if err != nil {
-		return nil, fmt.Errorf("%w: receipt: %v", ErrInternal, err)
+		return nil, fmt.Errorf("%w: receipt: %w", ErrInternal, err)
 	}
 	return msg, nil
 }
