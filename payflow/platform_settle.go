@@ -559,9 +559,11 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 	if lerr != nil && !ledgerRefused(lerr) {
 		return lerr
 	}
+	var rc []byte
 	if lerr == nil {
 		now := p.now()
-		rc, err := p.sign(&record.Receipt{
+		var err error
+		rc, err = p.sign(&record.Receipt{
 			Kind: record.ReceiptRefund, RequestID: bytes.Clone(pay.ID[:]), RequestHash: pay.RequestHash,
 			RefundID: bytes.Clone(r.ID[:]), RefundHash: r.Hash, Amount: r.Amount, Currency: r.Currency,
 			PayerCardID: pay.PayerCardID, MerchantID: pay.MerchantID, TransferIDs: [][]byte{bytes.Clone(tid[:])},
@@ -570,41 +572,25 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		if err != nil {
 			return err
 		}
-		// Written again from the stored refund while another process
-		// only deferred it meanwhile.
-		for {
-			done := *r
-			done.State, done.Receipt = RefundDone, rc
-			err = p.store.UpdateRefund(ctx, &done, RefundPending, nil, "")
-			if err == nil {
-				*r = done
-				return nil
-			}
-			if !errors.Is(err, ErrConflict) {
-				return err
-			}
-			stored, err := p.store.Refund(ctx, r.ID)
-			if err != nil {
-				return err
-			}
-			*r = *stored
-			switch stored.State {
-			case RefundDone:
-				return nil
-			case RefundFailed: // ended by another process; the ledger answers one ID alike
-				return refundFailure(stored)
-			}
-		}
 	}
-	// Refused: release the reservation in the same transaction.
+	// Done with the receipt, or failed with the reservation released in
+	// the same transaction; written again from the stored refund while
+	// another process only deferred it meanwhile.
 	for {
-		failed := *r
-		failed.State, failed.Failure = RefundFailed, AsError(lerr).Code
-		pay.Refunded -= r.Amount
-		pay.UpdatedAt = p.now()
-		err := p.store.UpdateRefund(ctx, &failed, RefundPending, pay, StateCaptured)
+		end := *r
+		var release *PaymentRecord // a failure's pay, its reservation released, stored from releaseFrom
+		var releaseFrom string
+		if lerr == nil {
+			end.State, end.Receipt = RefundDone, rc
+		} else {
+			end.State, end.Failure = RefundFailed, AsError(lerr).Code
+			pay.Refunded -= r.Amount
+			pay.UpdatedAt = p.now()
+			release, releaseFrom = pay, StateCaptured
+		}
+		err := p.store.UpdateRefund(ctx, &end, RefundPending, release, releaseFrom)
 		if err == nil {
-			*r = failed
+			*r = end
 			return lerr
 		}
 		if !errors.Is(err, ErrConflict) {
@@ -615,14 +601,17 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 			return err
 		}
 		*r = *stored
-		switch stored.State {
-		case RefundDone: // ended by another process, with its receipt
+		switch {
+		case stored.State == RefundDone: // ended by another process, with its receipt
 			return nil
-		case RefundFailed:
+		case stored.State == RefundFailed && lerr != nil:
 			return lerr
-		}
-		if pay, err = p.store.Payment(ctx, pay.ID); err != nil {
-			return err
+		case stored.State == RefundFailed: // ended by another process; the ledger answers one ID alike
+			return refundFailure(stored)
+		case lerr != nil:
+			if pay, err = p.store.Payment(ctx, pay.ID); err != nil {
+				return err
+			}
 		}
 	}
 }
