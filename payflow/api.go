@@ -320,12 +320,15 @@ var (
 	ErrInternal     = errors.New("payflow: internal error")
 )
 
-// errorCodes maps each sentinel error to its wire code and HTTP status.
-var errorCodes = []struct {
+// errorCode is a sentinel error with its wire code and HTTP status.
+type errorCode struct {
 	err    error
 	code   string
 	status int
-}{
+}
+
+// errorCodes maps each sentinel error to its wire code and HTTP status.
+var errorCodes = []errorCode{
 	{ErrInvalid, "invalid", 400},
 	{ErrUnauthorized, "unauthorized", 401},
 	{ErrForbidden, "forbidden", 403},
@@ -349,7 +352,9 @@ var errorCodes = []struct {
 
 // Error is the error body of the HTTP API and the structured form of every
 // platform error: a stable code, the HTTP status and a human message. It
-// matches the sentinel of its code with errors.Is.
+// matches the sentinel of its code with errors.Is; an *Error of a code
+// that is none of the sentinels' matches none, and AsError makes it
+// internal.
 type Error struct {
 	Code    string `cbor:"1,keyasint"`
 	Message string `cbor:"2,keyasint"`
@@ -361,27 +366,36 @@ type Error struct {
 
 func (e *Error) Error() string { return "payflow: " + e.Code + ": " + e.Message }
 
-// Is reports whether target is the sentinel error of e's code.
+// Is reports whether target is the sentinel error of e's code; an
+// unknown code has none.
 func (e *Error) Is(target error) bool {
-	for _, c := range errorCodes {
-		if c.code == e.Code {
-			return c.err == target
-		}
-	}
-	return false
+	c, ok := codeEntry(e.Code)
+	return ok && c.err == target
 }
 
-// AsError converts any error into an *Error: one that already is one is
-// returned as is; one that wraps a sentinel gets its code and status;
-// anything else is internal (and its text is not exposed). A nil error,
-// no failure, is nil.
+// codeEntry returns the entry of errorCodes of a wire code; ok is false
+// when the code is none of theirs.
+func codeEntry(code string) (errorCode, bool) {
+	for _, c := range errorCodes {
+		if c.code == code {
+			return c, true
+		}
+	}
+	return errorCode{}, false
+}
+
+// AsError converts any error into an *Error: one that already is one, of
+// a known code, is returned as is; one that wraps a sentinel gets its code
+// and status; anything else, an *Error of an unknown code too, is internal
+// (and its text is not exposed). A nil error, no failure, is nil.
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
 	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e
+	if e, ok := errors.AsType[*Error](err); ok {
+		if _, known := codeEntry(e.Code); known {
+			return e
+		}
 	}
 	for _, c := range errorCodes {
 		if errors.Is(err, c.err) {
@@ -412,10 +426,8 @@ func serverError(err error) bool {
 
 // StatusOf returns the HTTP status of an error code, or 500 if unknown.
 func StatusOf(code string) int {
-	for _, c := range errorCodes {
-		if c.code == code {
-			return c.status
-		}
+	if c, ok := codeEntry(code); ok {
+		return c.status
 	}
 	return 500
 }

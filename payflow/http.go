@@ -159,9 +159,11 @@ func checkOptions(opts ...option) error {
 
 // NewHandler returns the HTTP API of PROTOCOL.md §5 in front of api: CBOR
 // bodies, bearer tokens, error bodies of type Error with the status of
-// their code, idempotent POSTs with stored replies, body size limits, a
-// request ID on every reply, one log record per request and panics turned
-// into 500 replies that reveal nothing. When api is a TokenChecker (a
+// their code (an error of api that wraps no sentinel, or an *Error of an
+// unknown code, is internal, its text only logged), idempotent POSTs with
+// stored replies, body size limits, a request ID on every reply, one log
+// record per request and panics turned into 500 replies that reveal
+// nothing. When api is a TokenChecker (a
 // *Platform is), the stored reply of a POST that takes a token is replayed
 // only once the token passes the check that the endpoint makes of it
 // (PROTOCOL.md §5.5): a token refused since then, its card revoked,

@@ -351,6 +351,22 @@ func TestHTTPErrorMapping(t *testing.T) {
 		assert.NotContains(t, string(raw.body), "secret")
 		assert.Contains(t, fx.logs.String(), "secret database detail")
 	})
+	t.Run("structured error of an unknown code is internal and hidden", func(t *testing.T) {
+		fx.api.set(func(f *httpFakeAPI) { f.err = &payflow.Error{Code: "teapot", Message: "secret detail", Status: 418} })
+		raw := fx.do(t, http.MethodGet, "/v1/info", nil, nil)
+		assert.Equal(t, http.StatusInternalServerError, raw.status)
+		assert.Equal(t, payflow.Error{Code: "internal", Message: "internal error"}, raw.errorBody(t))
+		assert.Equal(t, "internal", raw.errorCode(t))
+		assert.NotContains(t, string(raw.body), "secret")
+		assert.NotContains(t, string(raw.body), "teapot")
+		assert.Contains(t, fx.logs.String(), "payflow: teapot: secret detail")
+
+		_, err := fx.client.Info(context.Background())
+		require.ErrorIs(t, err, payflow.ErrInternal)
+		e, ok := errors.AsType[*payflow.Error](err)
+		require.True(t, ok)
+		assert.Equal(t, payflow.Error{Code: "internal", Message: "internal error", Status: 500, RequestID: e.RequestID}, *e)
+	})
 	t.Run("structured error keeps its code", func(t *testing.T) {
 		fx.api.set(func(f *httpFakeAPI) { f.err = &payflow.Error{Code: "expired", Message: "request expired"} })
 		_, err := fx.client.Info(context.Background())

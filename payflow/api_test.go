@@ -1,0 +1,42 @@
+package payflow_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+)
+
+// TestAsError: an *Error of a known code is returned as it is; one of a
+// code that is none of PROTOCOL.md §5.4 is internal, its text hidden, as
+// an error that wraps no sentinel is, unless a sentinel it is wrapped
+// with gives the code.
+func TestAsError(t *testing.T) {
+	known := &payflow.Error{Code: "expired", Message: "request expired", Status: 410}
+	assert.Same(t, known, payflow.AsError(known))
+	assert.Same(t, known, payflow.AsError(fmt.Errorf("paying: %w", known)))
+
+	internal := payflow.Error{Code: "internal", Message: "internal error", Status: 500}
+	unknown := &payflow.Error{Code: "teapot", Message: "secret detail", Status: 418}
+	for _, err := range []error{
+		unknown,
+		fmt.Errorf("paying: %w", unknown),
+		&payflow.Error{Message: "no code"},
+		errors.New("secret detail"),
+	} {
+		got := payflow.AsError(err)
+		require.NotNil(t, got, "%v", err)
+		assert.Equal(t, internal, *got, "%v", err)
+		assert.ErrorIs(t, got, payflow.ErrInternal, "%v", err)
+	}
+
+	wrapped := payflow.AsError(fmt.Errorf("%w: %w", payflow.ErrUnavailable, unknown))
+	require.NotNil(t, wrapped)
+	assert.Equal(t, "unavailable", wrapped.Code)
+	assert.Equal(t, 503, wrapped.Status)
+	assert.ErrorIs(t, wrapped, payflow.ErrUnavailable)
+}
