@@ -107,7 +107,10 @@ type ClientOptions struct {
 // platform come back as *Error, so errors.Is matches the sentinel errors
 // of this package as it does in process (a rate_limited reply that gives a
 // retry time as a *RateLimitedError wrapping the *Error, which
-// errors.As finds as well); a platform that cannot be reached
+// errors.As finds as well); an error body of a code that is none of the
+// sentinels' gets the code of the reply's status, as a reply without an
+// error body does, the code received named in its message; a platform
+// that cannot be reached
 // gives an error matching ErrUnavailable, and a context that ends gives
 // the context's error. A call whose bearer token holds a control
 // character other than the tab, which no header can carry, fails with an
@@ -600,13 +603,18 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 }
 
 // clientError turns an error reply into an *Error: the error body when
-// there is one, else the code that the status stands for; and the retry
+// there is one of a known code, else the code that the status stands for
+// (an unknown code received then named in the message); and the retry
 // time the body gives, 0 when none.
 func clientError(status int, contentType string, body []byte) (*Error, time.Duration) {
+	msg := "HTTP " + strconv.Itoa(status) + " without an error body"
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == ContentType {
 		var e errorBody
 		if err := wireDecodeReply(body, &e); err == nil && e.Code != "" {
-			return &Error{Code: e.Code, Message: e.Message, Status: status}, retrySeconds(e.RetryAfter)
+			if _, known := codeEntry(e.Code); known {
+				return &Error{Code: e.Code, Message: e.Message, Status: status}, retrySeconds(e.RetryAfter)
+			}
+			msg = fmt.Sprintf("HTTP %d with an unknown code %q: %s", status, e.Code, e.Message)
 		}
 	}
 	code := "invalid"
@@ -626,7 +634,7 @@ func clientError(status int, contentType string, body []byte) (*Error, time.Dura
 	case status >= 500, status == http.StatusRequestTimeout: // a proxy's timeout, not the platform's verdict
 		code = "unavailable"
 	}
-	return &Error{Code: code, Message: "HTTP " + strconv.Itoa(status) + " without an error body", Status: status}, 0
+	return &Error{Code: code, Message: msg, Status: status}, 0
 }
 
 // retryAfter parses a Retry-After header in seconds; 0 when absent.

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,6 +199,47 @@ func TestClientRefusesOversizedAndUndecodableReplies(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrInternal)
 	_, err = c.Challenge(context.Background(), &payflow.ChallengeRequest{CardID: "8944100000000000009"})
 	require.ErrorIs(t, err, payflow.ErrInternal)
+}
+
+// TestClientUnknownErrorCode: an error body whose code is none of
+// PROTOCOL.md §5.4 gets the code of the reply's status, as a reply
+// without an error body does, and matches that code's sentinel alone; its
+// message names the code and message received, and it is retried as its
+// status is.
+func TestClientUnknownErrorCode(t *testing.T) {
+	for _, tc := range []struct {
+		status, attempts int
+		code             string
+		want             error
+	}{
+		{http.StatusTeapot, 1, "invalid", payflow.ErrInvalid},
+		{http.StatusForbidden, 1, "forbidden", payflow.ErrForbidden},
+		{http.StatusInternalServerError, 3, "internal", payflow.ErrInternal},
+		{http.StatusServiceUnavailable, 3, "unavailable", payflow.ErrUnavailable},
+	} {
+		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
+			var sent atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sent.Add(1)
+				w.Header().Set("Content-Type", payflow.ContentType)
+				w.WriteHeader(tc.status)
+				w.Write(mustCBOR(t, &payflow.Error{Code: "teapot", Message: "brewing"}))
+			}))
+			defer srv.Close()
+			_, err := fastClient(t, srv.URL, 3).Info(context.Background())
+			require.ErrorIs(t, err, tc.want)
+			for _, other := range httpErrorTable {
+				if other.err != tc.want {
+					assert.NotErrorIs(t, err, other.err)
+				}
+			}
+			e, ok := errors.AsType[*payflow.Error](err)
+			require.True(t, ok, "%v", err)
+			msg := "HTTP " + strconv.Itoa(tc.status) + ` with an unknown code "teapot": brewing`
+			assert.Equal(t, payflow.Error{Code: tc.code, Message: msg, Status: tc.status, RequestID: e.RequestID}, *e)
+			assert.Equal(t, int32(tc.attempts), sent.Load())
+		})
+	}
 }
 
 // TestNewClientRefusesOptionsOutOfRange: a negative option or a
