@@ -116,7 +116,8 @@ func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error)
 // merchant changed the catalog since. A catalog whose currency, SKUs,
 // item names or prices are of a form that no record carries (the card
 // signs the currency and SKUs in payment requests, and receipts carry the
-// names and prices) is ErrMismatch and is not kept: it is fetched again
+// names and prices), or that repeats a SKU (which the platform refuses to
+// set: SetCatalog), is ErrMismatch and is not kept: it is fetched again
 // next time.
 func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
 	s.catalogMu.Lock()
@@ -145,16 +146,23 @@ func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
 // checkCatalog checks c, a catalog that the platform sent, for the forms
 // that the records carry (ErrMismatch otherwise): its currency, its items'
 // SKUs (record.CheckText) and names (record.CheckName), and prices of at
-// most 2^63-1.
+// most 2^63-1; and that no SKU is repeated, as the platform refuses to set
+// such a catalog (SetCatalog) and an item of a repeated SKU has no one
+// price.
 func checkCatalog(c *Catalog) error {
 	if err := record.CheckCurrency(c.Currency); err != nil {
 		return fmt.Errorf("%w: the catalog: %v", ErrMismatch, err)
 	}
+	seen := make(map[string]bool, len(c.Items))
 	for _, it := range c.Items {
 		err := record.CheckText("SKU", it.SKU)
 		if err == nil {
 			err = record.CheckName("item name", it.Name)
 		}
+		if err == nil && seen[it.SKU] {
+			err = fmt.Errorf("SKU %q twice", it.SKU)
+		}
+		seen[it.SKU] = true
 		if err == nil && it.UnitPrice > record.MaxAmount {
 			err = fmt.Errorf("the price of %q exceeds 2^63-1", it.SKU)
 		}

@@ -758,8 +758,10 @@ func TestSellerRefusesWhatNoRecordCarries(t *testing.T) {
 // sends and the seller's card would sign, of a form that no record
 // carries, is ErrMismatch (the platform's, not the caller's, as ErrInvalid
 // would say) when the phone receives it, and the card signs nothing: the
-// catalog's currency and its items' SKUs, names and prices (Request; the
-// catalog is not kept, and the next Request fetches it again), the
+// catalog's currency and its items' SKUs, names and prices, and a
+// catalog that repeats a SKU, which the platform refuses to set (Request
+// and Catalog; the catalog is not kept, and the next Request fetches it
+// again), the
 // shopper's card ID and the merchant ID of a session (Select, which
 // selects nothing), the currency of the payment that RefundPayment
 // refunds, and that of a paid request sent again, which would go on
@@ -789,6 +791,9 @@ func TestSellerRefusesMalformedPlatformValues(t *testing.T) {
 		"SKU":              func(c *payflow.Catalog) { c.Items[1].SKU = "bread " },
 		"item name":        func(c *payflow.Catalog) { c.Items[1].Name = "Sourdough\u202ebread" },
 		"unit price":       func(c *payflow.Catalog) { c.Items[1].UnitPrice = record.MaxAmount + 1 },
+		// The platform refuses a catalog that repeats a SKU (SetCatalog);
+		// the item would be priced at either price.
+		"repeated SKU": func(c *payflow.Catalog) { c.Items[1].SKU = c.Items[0].SKU },
 	} {
 		t.Run(name, func(t *testing.T) {
 			w, api := setup(t)
@@ -798,6 +803,9 @@ func TestSellerRefusesMalformedPlatformValues(t *testing.T) {
 			_, err := w.seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 1}}})
 			requireMismatch(t, err)
 			assert.Equal(t, before, counter(t, w), "nothing signed")
+			cat, err := w.seller.Catalog(ctx)
+			requireMismatch(t, err)
+			assert.Nil(t, cat)
 
 			api.catalog = nil
 			sv, err := w.seller.Request(ctx, basket)
