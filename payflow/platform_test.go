@@ -1305,21 +1305,29 @@ func TestRecoverRefusedHold(t *testing.T) {
 }
 
 // TestCatalogNames: a catalog accepts what a receipt can carry and
-// nothing else; a purchase of an item with a non-ASCII name gets a receipt
-// that names it.
+// nothing else (nor a SKU twice, nor a price over 2^63-1); a purchase of an
+// item with a non-ASCII name gets a receipt that names it.
 func TestCatalogNames(t *testing.T) {
 	s := newShop(t, false, paytest.Options{})
 	ctx := context.Background()
-	for _, bad := range []payflow.CatalogItem{
-		{SKU: "comté", Name: "Comté", UnitPrice: 910},
-		{SKU: "milk", Name: "Milk \u202e05.0", UnitPrice: 95},
-		{SKU: "milk", Name: "Milk\n", UnitPrice: 95},
-		{SKU: "milk", Name: "", UnitPrice: 95},
-		{SKU: "milk", Name: " Milk", UnitPrice: 95},
+	before, err := s.Platform.Catalog(ctx, s.shopper.Token, merchantID)
+	require.NoError(t, err)
+	milk := payflow.CatalogItem{SKU: "milk", Name: "Milk", UnitPrice: 95}
+	for _, bad := range [][]payflow.CatalogItem{
+		{{SKU: "comté", Name: "Comté", UnitPrice: 910}},
+		{{SKU: "milk", Name: "Milk \u202e05.0", UnitPrice: 95}},
+		{{SKU: "milk", Name: "Milk\n", UnitPrice: 95}},
+		{{SKU: "milk", Name: "", UnitPrice: 95}},
+		{{SKU: "milk", Name: " Milk", UnitPrice: 95}},
+		{milk, {SKU: "milk", Name: "Skimmed milk", UnitPrice: 85}},
+		{milk, {SKU: "cream", Name: "Cream", UnitPrice: record.MaxAmount + 1}},
 	} {
-		err := s.Platform.SetCatalog(ctx, merchantID, []payflow.CatalogItem{bad})
+		err := s.Platform.SetCatalog(ctx, merchantID, bad)
 		assert.ErrorIs(t, err, payflow.ErrInvalid, "%+v", bad)
 	}
+	after, err := s.Platform.Catalog(ctx, s.shopper.Token, merchantID)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "nothing set")
 	require.NoError(t, s.Platform.SetCatalog(ctx, merchantID, []payflow.CatalogItem{{SKU: "comte", Name: "Comté 200 g", UnitPrice: 910}}))
 	v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(s.session, "EUR", 1820, record.Item{SKU: "comte", Quantity: 2}))})
 	require.NoError(t, err)
