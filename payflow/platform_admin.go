@@ -151,23 +151,36 @@ func enrolledIn(m *Merchant) error {
 // (record.PaymentRequest), which then moves alone. Errors: ErrNotFound,
 // ErrInvalid for a bad or repeated SKU, a bad name or a price over 2^63−1.
 func (p *Platform) SetCatalog(ctx context.Context, merchantID string, items []CatalogItem) error {
+	if err := checkCatalogItems(items); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return p.store.SetCatalog(ctx, merchantID, items)
+}
+
+// checkCatalogItems checks the items of a catalog as SetCatalog sets them:
+// SKUs of the records' form (record.CheckText), names that receipts can
+// carry (record.CheckName), no SKU twice and prices of at most 2^63-1. Its
+// error matches no sentinel: the platform refuses such items as
+// ErrInvalid (SetCatalog), a Seller a catalog that carries them as
+// ErrMismatch (checkCatalog).
+func checkCatalogItems(items []CatalogItem) error {
 	seen := make(map[string]bool, len(items))
 	for _, it := range items {
-		if err := checkID("SKU", it.SKU); err != nil {
+		if err := record.CheckText("SKU", it.SKU); err != nil {
 			return err
 		}
-		if err := checkName("item name", it.Name); err != nil {
+		if err := record.CheckName("item name", it.Name); err != nil {
 			return err
 		}
 		if seen[it.SKU] {
-			return fmt.Errorf("%w: SKU %q twice", ErrInvalid, it.SKU)
+			return fmt.Errorf("SKU %q twice", it.SKU)
 		}
-		if it.UnitPrice > ledger.AmountLimit {
-			return fmt.Errorf("%w: price of %q exceeds the limit", ErrInvalid, it.SKU)
+		if it.UnitPrice > record.MaxAmount {
+			return fmt.Errorf("the price of %q exceeds 2^63-1", it.SKU)
 		}
 		seen[it.SKU] = true
 	}
-	return p.store.SetCatalog(ctx, merchantID, items)
+	return nil
 }
 
 // Catalog implements API.

@@ -144,31 +144,17 @@ func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
 }
 
 // checkCatalog checks c, a catalog that the platform sent, for the forms
-// that the records carry (ErrMismatch otherwise): its currency, its items'
-// SKUs (record.CheckText) and names (record.CheckName), and prices of at
-// most 2^63-1; and that no SKU is repeated, as the platform refuses to set
-// such a catalog (SetCatalog) and an item of a repeated SKU has no one
-// price.
+// that the records carry (ErrMismatch otherwise): its currency, and its
+// items as the platform sets them (checkCatalogItems: SKUs, names and
+// prices of those forms, no SKU twice, as an item of a repeated SKU has no
+// one price).
 func checkCatalog(c *Catalog) error {
-	if err := record.CheckCurrency(c.Currency); err != nil {
-		return fmt.Errorf("%w: the catalog: %v", ErrMismatch, err)
+	err := record.CheckCurrency(c.Currency)
+	if err == nil {
+		err = checkCatalogItems(c.Items)
 	}
-	seen := make(map[string]bool, len(c.Items))
-	for _, it := range c.Items {
-		err := record.CheckText("SKU", it.SKU)
-		if err == nil {
-			err = record.CheckName("item name", it.Name)
-		}
-		if err == nil && seen[it.SKU] {
-			err = fmt.Errorf("SKU %q twice", it.SKU)
-		}
-		seen[it.SKU] = true
-		if err == nil && it.UnitPrice > record.MaxAmount {
-			err = fmt.Errorf("the price of %q exceeds 2^63-1", it.SKU)
-		}
-		if err != nil {
-			return fmt.Errorf("%w: the catalog: %v", ErrMismatch, err)
-		}
+	if err != nil {
+		return fmt.Errorf("%w: the catalog: %v", ErrMismatch, err)
 	}
 	return nil
 }
