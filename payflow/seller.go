@@ -322,9 +322,8 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			}
 			return nil, err
 		}
-		h := record.Hash(msg)
-		if v.ID != id || !bytes.Equal(v.RequestHash, h[:]) || v.Amount != r.Amount || v.Currency != r.Currency {
-			return nil, fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
+		if err := checkRecorded(v, r, msg); err != nil {
+			return nil, err
 		}
 		s.mu.Lock()
 		// The request holds index n however it ends, also when another
@@ -418,13 +417,25 @@ func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error
 		return true, nil // refused, so never recorded
 	}
 	var r record.PaymentRequest
-	h := record.Hash(msg)
-	if err := record.Open(msg, &r); err != nil || !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) ||
-		v.Amount != r.Amount || v.Currency != r.Currency { // a view paid goes on screen, to be refunded
+	if err := record.Open(msg, &r); err != nil {
 		return false, fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
+	}
+	if err := checkRecorded(v, &r, msg); err != nil { // a view paid goes on screen, to be refunded
+		return false, err
 	}
 	v, err = s.withdrawRecorded(ctx, v)
 	return v != nil, err
+}
+
+// checkRecorded checks that v, the platform's answer to msg, which the
+// card signed over r, is the view of that request: its ID, hash, amount
+// and currency (ErrMismatch otherwise).
+func checkRecorded(v *PaymentView, r *record.PaymentRequest, msg []byte) error {
+	h := record.Hash(msg)
+	if !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) || v.Amount != r.Amount || v.Currency != r.Currency {
+		return fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
+	}
+	return nil
 }
 
 // withdrawRecorded cancels the recorded request of v, a view of it, when
