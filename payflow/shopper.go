@@ -161,27 +161,25 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 	s.mu.Unlock()
 	for _, u := range kept {
 		v, err := s.reread(ctx, u.view)
-		if errors.Is(err, ErrMismatch) {
-			s.mu.Lock()
-			told := u.misread
-			u.misread = true
-			s.mu.Unlock()
+		misread := errors.Is(err, ErrMismatch)
+		if err != nil && !misread {
+			return nil, err
+		}
+		s.mu.Lock()
+		told := u.misread
+		u.misread = misread
+		if !misread && v.State == StateCaptured {
+			s.payment = v
+		}
+		s.mu.Unlock()
+		if misread {
 			if told {
 				continue
 			}
 			return nil, fmt.Errorf("%w (request %v, whose consent the phone keeps and passes over until the platform shows that request)", err, u.view.ID)
 		}
-		if err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		u.misread = false
-		s.mu.Unlock()
 		switch v.State {
 		case StateCaptured:
-			s.mu.Lock()
-			s.payment = v
-			s.mu.Unlock()
 			return v, nil
 		case StateDeclined, StateCancelled, StateExpired:
 			s.drop(u)
