@@ -384,25 +384,58 @@ func codeEntry(code string) (errorCode, bool) {
 	return errorCode{}, false
 }
 
-// AsError converts any error into an *Error: one that already is one, of
-// a known code, is returned as is; one that wraps a sentinel gets its code
-// and status; anything else, an *Error of an unknown code too, is internal
-// (and its text is not exposed). A nil error, no failure, is nil.
+// AsError converts any error into an *Error by the first of its tree, in
+// the order errors.Is and errors.As walk it (the error, then what it
+// wraps, depth first), that is an *Error of a known code, returned as is,
+// or that matches a sentinel, whose code and status it gets; so an error
+// made with fmt.Errorf("%w: %w", ErrUnavailable, cause) is unavailable
+// whatever its cause wraps. Anything else, an *Error of an unknown code
+// too, is internal (and its text is not exposed). A nil error, no
+// failure, is nil.
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
 	}
-	if e, ok := errors.AsType[*Error](err); ok {
-		if _, known := codeEntry(e.Code); known {
+	if e, c, ok := firstCode(err); ok {
+		if e != nil {
 			return e
 		}
-	}
-	for _, c := range errorCodes {
-		if errors.Is(err, c.err) {
-			return &Error{Code: c.code, Message: err.Error(), Status: c.status}
-		}
+		return &Error{Code: c.code, Message: err.Error(), Status: c.status}
 	}
 	return &Error{Code: "internal", Message: serverMessages["internal"], Status: 500}
+}
+
+// firstCode finds the first error of err's tree, depth first, that is an
+// *Error of a known code (e) or matches a sentinel itself, as errors.Is
+// compares one error (c); ok is false when none does.
+func firstCode(err error) (e *Error, c errorCode, ok bool) {
+	if pe, is := err.(*Error); is {
+		if c, known := codeEntry(pe.Code); known {
+			return pe, c, true
+		}
+	}
+	matcher, _ := err.(interface{ Is(error) bool })
+	for _, c := range errorCodes {
+		if err == c.err || matcher != nil && matcher.Is(c.err) {
+			return nil, c, true
+		}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		if next := u.Unwrap(); next != nil {
+			return firstCode(next)
+		}
+	case interface{ Unwrap() []error }:
+		for _, next := range u.Unwrap() {
+			if next == nil {
+				continue
+			}
+			if e, c, ok := firstCode(next); ok {
+				return e, c, true
+			}
+		}
+	}
+	return nil, errorCode{}, false
 }
 
 // serverMessages holds the codes of the platform's own failures, rather

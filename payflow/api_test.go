@@ -39,4 +39,26 @@ func TestAsError(t *testing.T) {
 	assert.Equal(t, "unavailable", wrapped.Code)
 	assert.Equal(t, 503, wrapped.Status)
 	assert.ErrorIs(t, wrapped, payflow.ErrUnavailable)
+
+	// The first code of the tree, depth first, decides: a cause wrapped
+	// after ErrUnavailable or ErrInternal (a failing random source whose
+	// error wraps a sentinel or an *Error) changes neither the code nor,
+	// for these two, the fixed message that a client gets.
+	for _, tc := range []struct {
+		err  error
+		code string
+	}{
+		{fmt.Errorf("%w: %w", payflow.ErrUnavailable, fmt.Errorf("token=SECRET: %w", payflow.ErrForbidden)), "unavailable"},
+		{fmt.Errorf("%w: %w", payflow.ErrUnavailable, known), "unavailable"},
+		{fmt.Errorf("%w: receipt: %w", payflow.ErrInternal, payflow.ErrExpired), "internal"},
+		{fmt.Errorf("paying: %w", fmt.Errorf("%w: %w", payflow.ErrConflict, payflow.ErrInvalid)), "conflict"},
+		{fmt.Errorf("%w: %w", errors.New("no code"), payflow.ErrFunds), "insufficient_funds"},
+		{errors.Join(errors.New("no code"), known, payflow.ErrInvalid), "expired"},
+		{&payflow.RateLimitedError{Err: &payflow.Error{Code: "rate_limited", Message: "slow down", Status: 429}}, "rate_limited"},
+	} {
+		got := payflow.AsError(tc.err)
+		require.NotNil(t, got, "%v", tc.err)
+		assert.Equal(t, tc.code, got.Code, "%v", tc.err)
+	}
+	assert.Same(t, known, payflow.AsError(fmt.Errorf("%w: %w", known, payflow.ErrInvalid)))
 }

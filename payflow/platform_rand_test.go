@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,11 +20,14 @@ import (
 	"github.com/casimpay/casimpay/pki/record"
 )
 
-// errRandDown is the error of a random source that cannot be read.
-var errRandDown = errors.New("random source down")
+// errRandDown is the error of a random source that cannot be read. It
+// wraps a sentinel of another code, as an error of a device that reuses
+// payflow's errors might: the call's code must stay unavailable.
+var errRandDown = fmt.Errorf("random source down: %w", payflow.ErrForbidden)
 
-// errSignerDown is the error of a receipt key that cannot sign.
-var errSignerDown = errors.New("receipt key down")
+// errSignerDown is the error of a receipt key that cannot sign, wrapping a
+// sentinel of another code: the call's code must stay internal.
+var errSignerDown = fmt.Errorf("receipt key down: %w", payflow.ErrExpired)
 
 // downRand reads crypto/rand, and fails with errRandDown while down is
 // set.
@@ -77,27 +81,27 @@ func TestRandAndSignerDownKeepCause(t *testing.T) {
 		text  string
 		call  func(t *testing.T, s *shop, api payflow.API, rnd *downRand, key *downSigner) error
 	}{
-		{"challenge", unavailable, errRandDown, "payflow: unavailable: random source down",
+		{"challenge", unavailable, errRandDown, "payflow: unavailable: random source down: payflow: forbidden",
 			func(t *testing.T, s *shop, api payflow.API, rnd *downRand, _ *downSigner) error {
 				rnd.down.Store(true)
 				_, err := api.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
 				return err
 			}},
-		{"login", unavailable, errRandDown, "payflow: unavailable: random source down",
+		{"login", unavailable, errRandDown, "payflow: unavailable: random source down: payflow: forbidden",
 			func(t *testing.T, s *shop, api payflow.API, rnd *downRand, _ *downSigner) error {
 				proof := s.shopper.Proof(record.RoleShopper, nil)
 				rnd.down.Store(true)
 				_, err := api.Login(ctx, &payflow.LoginRequest{Proof: proof})
 				return err
 			}},
-		{"consent nonce", unavailable, errRandDown, "payflow: unavailable: random source down",
+		{"consent nonce", unavailable, errRandDown, "payflow: unavailable: random source down: payflow: forbidden",
 			func(t *testing.T, s *shop, api payflow.API, rnd *downRand, _ *downSigner) error {
 				v, _ := s.request(t)
 				rnd.down.Store(true)
 				_, err := api.Payment(ctx, s.shopper.Token, v.ID)
 				return err
 			}},
-		{"receipt", internal, errSignerDown, "payflow: internal error: receipt: record: sign: receipt key down",
+		{"receipt", internal, errSignerDown, "payflow: internal error: receipt: record: sign: receipt key down: payflow: expired",
 			func(t *testing.T, s *shop, api payflow.API, _ *downRand, key *downSigner) error {
 				v, _ := s.request(t)
 				consent := s.consent(t, v.ID)
