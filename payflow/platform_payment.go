@@ -403,8 +403,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			// This very consent was accepted and its settlement did not
 			// finish (the reply failed or was lost): the retry finishes
 			// it, as RecoverSweep would, and gets the first call's reply.
-			legs = nil
-			break
+			return p.finishApproving(ctx, r)
 		}
 		if r.State != StatePending {
 			return nil, p.refuse(ctx, a, stateError(r.State))
@@ -485,9 +484,19 @@ func (p *Platform) acceptedMeanwhile(ctx context.Context, id ID, ch []byte, repl
 	case holdRefused(r):
 		return nil, p.holdRefusal(ctx, r)
 	case r.State == stateApproving:
-		if err := p.drive(ctx, r); err != nil {
-			return nil, err
-		}
+		return p.finishApproving(ctx, r)
+	}
+	return p.view(ctx, r, nil)
+}
+
+// finishApproving answers a consent that r, approving, holds, whose
+// settlement did not finish: it finishes that settlement (drive) and
+// returns the view of r, or the error that ended the settlement (the
+// ledger's refusal of the hold, say), as the call that accepted the
+// consent would have answered.
+func (p *Platform) finishApproving(ctx context.Context, r *PaymentRecord) (*PaymentView, error) {
+	if err := p.drive(ctx, r); err != nil {
+		return nil, err
 	}
 	return p.view(ctx, r, nil)
 }
