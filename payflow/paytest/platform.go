@@ -110,6 +110,17 @@ func (s *Shop) createSigned(amount uint64) []byte {
 	return msg
 }
 
+// receipt verifies the platform's receipt msg as a phone does, offline,
+// and returns it.
+func (f *Fixture) receipt(t *testing.T, msg []byte) *record.Receipt {
+	t.Helper()
+	vp, err := f.PlatformVerifier.VerifyPlatform(f.PlatformChain)
+	require.NoError(t, err)
+	var rc record.Receipt
+	require.NoError(t, vp.VerifyReceipt(msg, &rc))
+	return &rc
+}
+
 // storedState is the state in which the store holds request id.
 func (s *Shop) storedState(id payflow.ID) string {
 	s.TB.Helper()
@@ -152,11 +163,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 		done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
 		require.NoError(t, err)
 		assert.Equal(t, payflow.StateCaptured, done.State)
-		vp, err := s.PlatformVerifier.VerifyPlatform(s.PlatformChain)
-		require.NoError(t, err)
-		var rc record.Receipt
-		require.NoError(t, vp.VerifyReceipt(done.Receipt, &rc))
-		assert.Equal(t, uint64(690), rc.Amount)
+		assert.Equal(t, uint64(690), s.receipt(t, done.Receipt).Amount)
 		assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 690}, {Posted: 690}}, s.Balances("EUR"))
 		ref := &record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 690, Currency: "EUR"}
 		msg := s.Seller.MustSign(ref)
@@ -388,11 +395,7 @@ func sellerPairsDuringApproval(t *testing.T, f *Fixture) {
 	done, err := other.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, done.State, "a hold made before the pairing is captured")
-	vp, err := s.PlatformVerifier.VerifyPlatform(s.PlatformChain)
-	require.NoError(t, err)
-	var rc record.Receipt
-	require.NoError(t, vp.VerifyReceipt(done.Receipt, &rc))
-	assert.Equal(t, uint64(100), rc.Amount)
+	assert.Equal(t, uint64(100), s.receipt(t, done.Receipt).Amount)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funded[0].Posted - 100}, {Posted: funded[1].Posted + 100}}, s.Balances("EUR"))
 }
 
