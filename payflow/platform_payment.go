@@ -354,13 +354,20 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // see createPayerWallets): the consent is ErrConflict and spent, nothing
 // of it stored. A consent that an earlier version accepted to such a
 // request, left approving, is refused with ErrConflict when it is sent
-// again (or by RecoverSweep), as a hold the ledger refused: the request
-// is pending again, or cancelled (see Pair), and the consent spent.
+// again, before or after its nonce expired (or by RecoverSweep), as a
+// hold the ledger refused: the request is pending again, or cancelled
+// (see Pair), and the consent spent.
 // The same consent sent again is ErrReplay, unless its settlement has not
 // finished (an error or a lost reply ended the first call): the retry
-// then finishes it and answers as the first call would have. A copy sent
-// at the same moment as the first, which read the request pending, gets
-// the reply of the first's settlement too.
+// then finishes it and answers as the first call would have, also once
+// its nonce has expired (the request's expiry plus the challenge
+// lifetime), as a ledger or a store out of reach for that long leaves the
+// request approving. Its card's chain, revocation and signature are
+// checked first, as for any consent: the consent of a card revoked since
+// is ErrCard, and the request stays approving, for RecoverSweep. Another
+// consent to a request that is approving is ErrReplay once its nonce has
+// expired. A copy sent at the same moment as the first, which read the
+// request pending, gets the reply of the first's settlement too.
 func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error) {
 	var cs record.Consent
 	c, err := p.openCard(ctx, req.Consent, &cs)
@@ -378,7 +385,15 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		return nil, fmt.Errorf("%w: card %s is not the payer", ErrForbidden, c.ID)
 	}
 	a, err := p.check(c, req.Consent, &cs)
-	if err != nil {
+	ch := record.Hash(req.Consent)
+	if errors.Is(err, ErrReplay) && r.State == stateApproving && bytes.Equal(r.ConsentHash, ch[:]) {
+		// This very consent was accepted and its settlement did not
+		// finish, and its nonce has expired since (a settlement may
+		// stay unfinished longer than the nonce's lifetime): check
+		// verified the card's chain, revocation and signature before
+		// the nonce, and the retry finishes the settlement as below.
+		return p.finishApproving(ctx, r)
+	} else if err != nil {
 		return nil, err
 	}
 	switch {
@@ -389,7 +404,6 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	case cs.MerchantID != r.MerchantID:
 		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent names another payee", ErrMismatch))
 	}
-	ch := record.Hash(req.Consent)
 	var legs []leg // the legs whose payer's wallets this call created
 	// The consent is accepted in the transaction that moves the request to
 	// approving; a lost compare-and-set undoes both and reads again.

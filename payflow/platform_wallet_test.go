@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -13,6 +14,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -145,16 +147,20 @@ func TestConsentWithAssetWalletTaken(t *testing.T) {
 // TestApprovingWithAssetWalletTaken: a request whose consent an earlier
 // version accepted although the payer's ticket wallet ID was taken, left
 // approving, is ended by the recovery sweep or by that consent sent
-// again as a refused hold is: pending again (cancelled when a pairing of
-// the session's seller card marked it), the consent spent, nothing
-// moved, the sent consent answered conflict. Then it can be declined,
-// cancelled or expire.
+// again (before or after its nonce expired) as a refused hold is: pending
+// again (cancelled when a pairing of the session's seller card marked
+// it), the consent spent, nothing moved, the sent consent answered
+// conflict. Then it can be declined, cancelled or expire.
 func TestApprovingWithAssetWalletTaken(t *testing.T) {
 	ctx := context.Background()
 	c := takenWalletCases[0]
-	for _, sweep := range []bool{false, true} {
+	for _, via := range []string{"retry", "late retry", "sweep"} {
+		sweep, late := via == "sweep", via == "late retry"
 		for _, end := range []string{payflow.StateDeclined, payflow.StateCancelled, payflow.StateExpired, "paired"} {
-			t.Run(fmt.Sprintf("sweep %v %s", sweep, end), func(t *testing.T) {
+			if late && end != payflow.StateExpired && end != "paired" {
+				continue // past its expiry, the request can only expire
+			}
+			t.Run(fmt.Sprintf("%s %s", via, end), func(t *testing.T) {
 				s := newShop(t, false, paytest.Options{})
 				id, found := takeWallet(t, s, c.set)
 				v := unopenedTicketRequest(t, s)
@@ -168,7 +174,11 @@ func TestApprovingWithAssetWalletTaken(t *testing.T) {
 				_, err := s.Platform.Decline(ctx, s.shopper.Token, v.ID)
 				require.ErrorIs(t, err, payflow.ErrConflict, "a settlement under way")
 
-				s.Clock.Advance(payflow.DefaultRecoverAfter)
+				if late {
+					s.Clock.Advance(payflow.DefaultRequestTTL + pki.DefaultNonceTTL + time.Second)
+				} else {
+					s.Clock.Advance(payflow.DefaultRecoverAfter)
+				}
 				if sweep {
 					s.sweep(t, 1)
 				} else {
@@ -190,6 +200,17 @@ func TestApprovingWithAssetWalletTaken(t *testing.T) {
 				requireUntouched(t, s, id, found, v.ID)
 				s.sweep(t, 0, "nothing left to recover")
 				_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+				if late {
+					assert.ErrorIs(t, err, payflow.ErrReplay, "the consent is spent")
+					if want == payflow.StatePending {
+						want = payflow.StateExpired // past its expiry
+					}
+					pv, err := s.Platform.Payment(ctx, s.seller.Token, v.ID)
+					require.NoError(t, err)
+					assert.Equal(t, want, pv.State)
+					assert.Equal(t, before, s.allBalances(t))
+					return
+				}
 				if end == "paired" {
 					assert.ErrorIs(t, err, payflow.ErrFinal)
 					return

@@ -151,9 +151,10 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // its price all or nothing, manual capture, a seller card pairing again
 // in its session (before or during an approval), a request that expires
 // during an approval, a pending request left with a pairing's mark, the
-// requests of a seller card revoked after it signed them, recovery
-// sweeps that go past settlements and refunds failing at every try, and
-// approve racing cancel on two platforms sharing the database.
+// requests of a seller card revoked after it signed them, a consent sent
+// again after its nonce expired while its settlement's record was lost,
+// recovery sweeps that go past settlements and refunds failing at every
+// try, and approve racing cancel on two platforms sharing the database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	ctx := context.Background()
 	t.Run("PurchaseAndRefund", func(t *testing.T) {
@@ -230,6 +231,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("StaleMark", func(t *testing.T) { staleMark(t, NewShop(newFixture(t), false)) })
 	t.Run("RevokedSellerCard", func(t *testing.T) { revokedSellerCard(t, newFixture(t)) })
 	t.Run("RevokedShopperCard", func(t *testing.T) { revokedShopperCard(t, NewShop(newFixture(t), true)) })
+	t.Run("ConsentSentAgainLate", func(t *testing.T) { consentSentAgainLate(t, newFixture(t)) })
 	t.Run("SweepPastFailures", func(t *testing.T) { sweepPastFailures(t, NewShop(newFixture(t), false)) })
 	t.Run("SweepPastFailedRefunds", func(t *testing.T) { sweepPastFailedRefunds(t, NewShop(newFixture(t), false)) })
 	t.Run("ApproveCancelRace", func(t *testing.T) {
@@ -366,10 +368,11 @@ func sellerPairsDuringApproval(t *testing.T, f *Fixture) {
 		Ledger: f.Ledger, Store: hooked, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
 	})
 	require.NoError(t, err)
-	hooked.hook = func() {
+	hooked.hook = func() error {
 		v, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.Seller.Proof(record.RoleSeller, s.Shopper.EID())})
 		require.NoError(t, err)
 		require.Equal(t, s.Session.ID, v.ID, "the same session")
+		return nil
 	}
 
 	v, err := s.Create(Request(s.Session, "EUR", Funds+1))
@@ -547,7 +550,7 @@ func revokedSellerCard(t *testing.T, f *Fixture) {
 	require.NoError(t, err)
 	captured := s.createHeld(1000)
 
-	hooked := &hookedStore{Store: f.Store, from: "approving", hook: func() { s.Revoke(s.Seller) }}
+	hooked := &hookedStore{Store: f.Store, from: "approving", hook: func() error { s.Revoke(s.Seller); return nil }}
 	approving, err := payflow.NewPlatform(payflow.PlatformOptions{
 		Ledger: f.Ledger, Store: hooked, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
 	})
@@ -662,17 +665,22 @@ func revokedShopperCard(t *testing.T, s *Shop) {
 }
 
 // hookedStore is a Store that runs hook once, before the first
-// UpdatePayment from the state from.
+// UpdatePayment from the state from. An error of hook is returned instead
+// of that update, as a lost connection to the database would lose it.
 type hookedStore struct {
 	payflow.Store
 	from string
-	hook func()
+	hook func() error
 	once sync.Once
 }
 
 func (s *hookedStore) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
 	if from == s.from {
-		s.once.Do(s.hook)
+		var err error
+		s.once.Do(func() { err = s.hook() })
+		if err != nil {
+			return err
+		}
 	}
 	return s.Store.UpdatePayment(ctx, p, from)
 }

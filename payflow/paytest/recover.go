@@ -2,6 +2,8 @@ package paytest
 
 import (
 	"context"
+	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +12,7 @@ import (
 
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -160,4 +163,72 @@ func (s *Shop) pendingRefund(id payflow.ID, n byte, amount uint64) payflow.ID {
 	must(s.TB, s.Store.Accept(ctx, &payflow.Acceptance{CardID: rr.CardID, Counter: rr.Counter, Refund: ref, Update: p,
 		From: payflow.StateCaptured}))
 	return refundID
+}
+
+// consentSentAgainLate: a consent whose settlement's record was lost (the
+// ledger held and captured, the request stayed approving) is sent again
+// after its nonce expired (the request's expiry plus the challenge
+// lifetime): it finishes that settlement and gets its view, the money
+// moved once. Another consent to the request, its nonce expired too, is
+// ErrReplay and changes nothing, and so is the first sent once more after
+// the capture. A consent of a payer card revoked since is ErrCard, and its
+// request stays approving.
+func consentSentAgainLate(t *testing.T, f *Fixture) {
+	ctx := context.Background()
+	s := NewShop(f, false)
+	lost := errors.New("paytest: connection lost")
+	hooked := &hookedStore{Store: f.Store, from: "approving", hook: func() error { return lost }}
+	other, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: f.Ledger, Store: hooked, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
+	})
+	require.NoError(t, err)
+	late := payflow.DefaultRequestTTL + pki.DefaultNonceTTL + time.Second
+
+	v := s.createPending(690)
+	first, second := s.Consent(v.ID), s.Consent(v.ID)
+	_, err = other.Approve(ctx, &payflow.ApproveRequest{Consent: first})
+	require.ErrorIs(t, err, lost)
+	require.Equal(t, "approving", s.storedState(v.ID))
+	moved := [2]payflow.Balance{{Posted: Funds - 690}, {Posted: 690}}
+	require.Equal(t, moved, s.Balances("EUR"), "the ledger held and captured")
+	s.Clock.Advance(late)
+
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: second})
+	require.ErrorIs(t, err, payflow.ErrReplay, "another consent, its nonce expired")
+	assert.Equal(t, "approving", s.storedState(v.ID))
+
+	pv, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: first})
+	require.NoError(t, err, "the accepted consent, its nonce expired")
+	assert.Equal(t, payflow.StateCaptured, pv.State)
+	assert.Equal(t, uint64(690), pv.Captured)
+	rc := s.receipt(t, pv.Receipt)
+	h := record.Hash(first)
+	assert.Equal(t, h[:], rc.ConsentHash)
+	assert.Equal(t, uint64(690), rc.Amount)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, r.State)
+	assert.Equal(t, pv.Receipt, r.Receipt, "the view shows the stored receipt")
+	assert.Equal(t, moved, s.Balances("EUR"), "no money moved twice")
+
+	for _, c := range [][]byte{first, second} {
+		_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+		assert.ErrorIs(t, err, payflow.ErrReplay, "sent again after the capture")
+	}
+	assert.Equal(t, payflow.StateCaptured, s.storedState(v.ID))
+	assert.Equal(t, moved, s.Balances("EUR"))
+
+	hooked.once = sync.Once{}
+	v = s.createPending(100)
+	c := s.Consent(v.ID)
+	_, err = other.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.ErrorIs(t, err, lost)
+	moved = [2]payflow.Balance{{Posted: Funds - 790}, {Posted: 790}}
+	require.Equal(t, moved, s.Balances("EUR"))
+	s.Clock.Advance(late)
+	s.Revoke(s.Shopper)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	assert.ErrorIs(t, err, payflow.ErrCard, "the revoked card's consent")
+	assert.Equal(t, "approving", s.storedState(v.ID))
+	assert.Equal(t, moved, s.Balances("EUR"))
 }
