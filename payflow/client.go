@@ -607,12 +607,13 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 // (an unknown code received then named in the message); and the retry
 // time the body gives, 0 when none.
 func clientError(status int, contentType string, body []byte) (*Error, time.Duration) {
-	msg := "HTTP " + strconv.Itoa(status) + " without an error body"
+	msg, wait := "HTTP "+strconv.Itoa(status)+" without an error body", time.Duration(0)
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == ContentType {
 		var e errorBody
 		if err := wireDecodeReply(body, &e); err == nil && e.Code != "" {
+			wait = retrySeconds(e.RetryAfter)
 			if _, known := codeEntry(e.Code); known {
-				return &Error{Code: e.Code, Message: e.Message, Status: status}, retrySeconds(e.RetryAfter)
+				return &Error{Code: e.Code, Message: e.Message, Status: status}, wait
 			}
 			msg = fmt.Sprintf("HTTP %d with an unknown code %q: %s", status, e.Code, e.Message)
 		}
@@ -634,7 +635,7 @@ func clientError(status int, contentType string, body []byte) (*Error, time.Dura
 	case status >= 500, status == http.StatusRequestTimeout: // a proxy's timeout, not the platform's verdict
 		code = "unavailable"
 	}
-	return &Error{Code: code, Message: msg, Status: status}, 0
+	return &Error{Code: code, Message: msg, Status: status}, wait
 }
 
 // retryAfter parses a Retry-After header in seconds; 0 when absent.

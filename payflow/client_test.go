@@ -204,8 +204,8 @@ func TestClientRefusesOversizedAndUndecodableReplies(t *testing.T) {
 // TestClientUnknownErrorCode: an error body whose code is none of
 // PROTOCOL.md §5.4 gets the code of the reply's status, as a reply
 // without an error body does, and matches that code's sentinel alone; its
-// message names the code and message received, and it is retried as its
-// status is.
+// message names the code and message received, it is retried as its
+// status is, and a retry time in the body is kept.
 func TestClientUnknownErrorCode(t *testing.T) {
 	for _, tc := range []struct {
 		status, attempts int
@@ -216,6 +216,7 @@ func TestClientUnknownErrorCode(t *testing.T) {
 		{http.StatusForbidden, 1, "forbidden", payflow.ErrForbidden},
 		{http.StatusInternalServerError, 3, "internal", payflow.ErrInternal},
 		{http.StatusServiceUnavailable, 3, "unavailable", payflow.ErrUnavailable},
+		{http.StatusTooManyRequests, 1, "rate_limited", payflow.ErrRateLimited},
 	} {
 		t.Run(strconv.Itoa(tc.status), func(t *testing.T) {
 			var sent atomic.Int32
@@ -223,10 +224,16 @@ func TestClientUnknownErrorCode(t *testing.T) {
 				sent.Add(1)
 				w.Header().Set("Content-Type", payflow.ContentType)
 				w.WriteHeader(tc.status)
-				w.Write(mustCBOR(t, &payflow.Error{Code: "teapot", Message: "brewing"}))
+				w.Write(mustCBOR(t, map[int]any{1: "teapot", 2: "brewing", 3: 7}))
 			}))
 			defer srv.Close()
 			_, err := fastClient(t, srv.URL, 3).Info(context.Background())
+			if rl, ok := errors.AsType[*payflow.RateLimitedError](err); tc.status == http.StatusTooManyRequests {
+				require.True(t, ok, "the body's retry time kept: %v", err)
+				assert.Equal(t, 7*time.Second, rl.RetryAfter)
+			} else {
+				assert.False(t, ok, "%v", err)
+			}
 			require.ErrorIs(t, err, tc.want)
 			for _, other := range httpErrorTable {
 				if other.err != tc.want {
