@@ -386,8 +386,9 @@ func codeEntry(code string) (errorCode, bool) {
 
 // AsError converts any error into an *Error by the first of its tree, in
 // the order errors.Is and errors.As walk it (the error, then what it
-// wraps, depth first), that is an *Error of a known code, returned as is,
-// or that matches a sentinel, whose code and status it gets; so an error
+// wraps, depth first), that is an *Error of a known code (or gives one
+// through an As method, as errors.As takes it), returned as is, or that
+// matches a sentinel, whose code and status it gets; so an error
 // made with fmt.Errorf("%w: %w", ErrUnavailable, cause) is unavailable
 // whatever its cause wraps. Anything else, an *Error of an unknown code
 // too, is internal (and its text is not exposed). A nil error, no
@@ -406,10 +407,15 @@ func AsError(err error) *Error {
 }
 
 // firstCode finds the first error of err's tree, depth first, that is an
-// *Error of a known code (e) or matches a sentinel itself, as errors.Is
-// compares one error (c); ok is false when none does.
+// *Error of a known code or has one for errors.As (e), or matches a
+// sentinel itself, as errors.Is compares one error (c); ok is false when
+// none does.
 func firstCode(err error) (e *Error, c errorCode, ok bool) {
-	if pe, is := err.(*Error); is {
+	pe, is := err.(*Error)
+	if as, asable := err.(interface{ As(any) bool }); !is && asable {
+		is = as.As(&pe) && pe != nil
+	}
+	if is {
 		if c, known := codeEntry(pe.Code); known {
 			return pe, c, true
 		}

@@ -61,4 +61,23 @@ func TestAsError(t *testing.T) {
 		assert.Equal(t, tc.code, got.Code, "%v", tc.err)
 	}
 	assert.Same(t, known, payflow.AsError(fmt.Errorf("%w: %w", known, payflow.ErrInvalid)))
+
+	// An error that gives an *Error through its As method, as errors.As
+	// finds it, gives that *Error.
+	assert.Same(t, known, payflow.AsError(fmt.Errorf("%w: %w", asError{known}, payflow.ErrInvalid)))
+	assert.Equal(t, "invalid", payflow.AsError(fmt.Errorf("%w: %w", asError{unknown}, payflow.ErrInvalid)).Code,
+		"an unknown code given by As is passed over")
+}
+
+// asError is an error of another type that gives e through its As method.
+type asError struct{ e *payflow.Error }
+
+func (a asError) Error() string { return "as: " + a.e.Error() }
+
+func (a asError) As(target any) bool {
+	p, ok := target.(**payflow.Error)
+	if ok {
+		*p = a.e
+	}
+	return ok
 }
