@@ -160,7 +160,7 @@ func (p *Platform) SetCatalog(ctx context.Context, merchantID string, items []Ca
 // checkCatalogItems checks the items of a catalog as SetCatalog sets them:
 // SKUs of the records' form (record.CheckText), names that receipts can
 // carry (record.CheckName), no SKU twice and prices of at most 2^63-1. Its
-// error matches no sentinel: the platform refuses such items as
+// error matches no payflow sentinel: the platform refuses such items as
 // ErrInvalid (SetCatalog), a Seller a catalog that carries them as
 // ErrMismatch (checkCatalog).
 func checkCatalogItems(items []CatalogItem) error {
