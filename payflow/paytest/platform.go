@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki/record"
 )
@@ -79,21 +80,23 @@ func (s *Shop) Create(r *record.PaymentRequest) (*payflow.PaymentView, error) {
 }
 
 // createPending has the seller sign a request of amount EUR in the
-// shop's session and creates it, pending.
-func (s *Shop) createPending(amount uint64) *payflow.PaymentView {
+// shop's session, with legs, and creates it, pending.
+func (s *Shop) createPending(amount uint64, legs ...record.Leg) *payflow.PaymentView {
 	s.TB.Helper()
-	v, err := s.Create(Request(s.Session, "EUR", amount))
+	r := Request(s.Session, "EUR", amount)
+	r.Legs = legs
+	v, err := s.Create(r)
 	must(s.TB, err)
 	require.Equal(s.TB, payflow.StatePending, v.State)
 	return v
 }
 
-// createHeld creates a request of amount EUR as createPending does and
-// has the shopper approve it, for a shop whose merchant captures
-// manually: the request is held.
-func (s *Shop) createHeld(amount uint64) *payflow.PaymentView {
+// createHeld creates a request of amount EUR with legs as createPending
+// does and has the shopper approve it, for a shop whose merchant
+// captures manually: the request is held.
+func (s *Shop) createHeld(amount uint64, legs ...record.Leg) *payflow.PaymentView {
 	s.TB.Helper()
-	v, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.Consent(s.createPending(amount).ID)})
+	v, err := s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.Consent(s.createPending(amount, legs...).ID)})
 	must(s.TB, err)
 	require.Equal(s.TB, payflow.StateHeld, v.State)
 	return v
@@ -150,9 +153,10 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // same database): a catalog purchase with refunds, an e-ticket sold with
 // its price all or nothing, manual capture, a seller card pairing again
 // in its session (before or during an approval), a request that expires
-// during an approval, a pending request left with a pairing's mark, the
-// requests of a seller card revoked after it signed them, a consent sent
-// again after its nonce expired while its settlement's record was lost,
+// during an approval, a capture left under way until the ledger expired
+// its hold, a pending request left with a pairing's mark, the requests
+// of a seller card revoked after it signed them, a consent sent again
+// after its nonce expired while its settlement's record was lost,
 // recovery sweeps that go past settlements and refunds failing at every
 // try, and approve racing cancel on two platforms sharing the database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
@@ -228,6 +232,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("PairingIntoExpiredSession", func(t *testing.T) { pairingIntoExpiredSession(t, NewShop(newFixture(t), false)) })
 	t.Run("SellerPairsDuringApproval", func(t *testing.T) { sellerPairsDuringApproval(t, newFixture(t)) })
 	t.Run("ExpiryDuringApproval", func(t *testing.T) { expiryDuringApproval(t, newFixture(t)) })
+	t.Run("CaptureMeetsExpiredHold", func(t *testing.T) { captureMeetsExpiredHold(t, NewShop(newFixture(t), true)) })
 	t.Run("StaleMark", func(t *testing.T) { staleMark(t, NewShop(newFixture(t), false)) })
 	t.Run("RevokedSellerCard", func(t *testing.T) { revokedSellerCard(t, newFixture(t)) })
 	t.Run("RevokedShopperCard", func(t *testing.T) { revokedShopperCard(t, NewShop(newFixture(t), true)) })
@@ -473,6 +478,75 @@ type slowAssets struct {
 func (s *slowAssets) Asset(ctx context.Context, name string) (payflow.Asset, error) {
 	s.clock.Advance(time.Duration(s.step.Swap(0)))
 	return s.Store.Asset(ctx, name)
+}
+
+// captureMeetsExpiredHold: a manual capture left under way (capturing,
+// as a platform process leaves it when it dies after its compare-and-set)
+// until past the ledger's timeout of the hold meets the hold expired in
+// the ledger (pending_transfer_expired), both when the same capture is
+// sent again and when the recovery sweep finishes it. Nothing is posted:
+// the request ends expired, the ledger has released the hold, so the
+// money and the ticket are back with their owners, and no post of the
+// hold is in the ledger. The capture fails ErrExpired, with the code of
+// a capture after the hold's expiry; the sweep counts the settlement
+// finished.
+func captureMeetsExpiredHold(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	capturing := func(amount uint64) payflow.ID {
+		t.Helper()
+		id := s.createHeld(2500, record.Leg{Asset: Ticket, Amount: 1}).ID
+		p, err := s.Store.Payment(ctx, id)
+		require.NoError(t, err)
+		p.State, p.CaptureAmount, p.UpdatedAt = "capturing", amount, s.Clock.Now()
+		require.NoError(t, s.Store.UpdatePayment(ctx, p, payflow.StateHeld))
+		return id
+	}
+	unposted := func(id payflow.ID) {
+		t.Helper()
+		found, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(id, 1, 0, kindPost), payflow.TransferID(id, 1, 1, kindPost)})
+		require.NoError(t, err)
+		assert.Empty(t, found, "no post of the hold")
+	}
+	eur, tickets := [2]payflow.Balance{{Posted: Funds}, {}}, [2]payflow.Balance{{}, {Posted: 10}}
+	// For comparison, a capture of a held request after its hold's expiry.
+	late := s.createHeld(100).ID
+	retried, swept := capturing(2000), capturing(2500)
+	require.Equal(t, [2]payflow.Balance{{Posted: Funds, Held: 5100}, {Incoming: 5100}}, s.Balances("EUR"))
+	require.Equal(t, [2]payflow.Balance{{Incoming: 2}, {Posted: 10, Held: 2}}, s.Balances(Ticket))
+
+	// Past the ledger's timeout of the holds, which is whole seconds from
+	// the ledger's timestamp of each, no earlier than the request's update.
+	s.Clock.Advance(payflow.DefaultHoldTTL + time.Second)
+	s.RefreshCRLs()
+	s.Seller.Login(record.RoleSeller)
+	_, lateErr := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: late})
+	require.ErrorIs(t, lateErr, payflow.ErrExpired)
+	require.Equal(t, payflow.StateExpired, s.storedState(late))
+
+	_, err := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: retried, Amount: 2000})
+	require.ErrorIs(t, err, payflow.ErrExpired, "the capture sent again")
+	assert.Equal(t, payflow.AsError(lateErr).Code, payflow.AsError(err).Code, "as a capture after the hold's expiry (%v)", lateErr)
+	assert.Equal(t, payflow.StateExpired, s.storedState(retried))
+	assert.Equal(t, "capturing", s.storedState(swept), "the other left to the sweep")
+	unposted(retried)
+	_, err = s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: retried, Amount: 2000})
+	assert.ErrorIs(t, err, payflow.ErrExpired, "and again, expired")
+
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the sweep finished the settlement")
+	assert.Equal(t, payflow.StateExpired, s.storedState(swept))
+	unposted(swept)
+	n, err = s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Zero(t, n, "none left")
+	pv, err := s.Platform.Payment(ctx, s.Seller.Token, swept)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateExpired, pv.State)
+	assert.Zero(t, pv.Captured)
+
+	assert.Equal(t, eur, s.Balances("EUR"), "no money moved, none held")
+	assert.Equal(t, tickets, s.Balances(Ticket), "no ticket moved, none held")
 }
 
 // staleMark: a pending request that holds a pairing's mark (VoidTo

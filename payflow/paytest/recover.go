@@ -21,9 +21,11 @@ import (
 const sweepLimit = 2
 
 // Ledger kinds of transfer IDs (payflow.TransferID) that the recovery
-// tests take in the ledger before the platform does.
+// tests take in the ledger before the platform does, and that the tests
+// look up.
 const (
 	kindHold   = 1
+	kindPost   = 2
 	kindRefund = 4
 )
 
