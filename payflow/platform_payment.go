@@ -607,7 +607,11 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // capture of the same amount is under way (a capture whose reply was
 // lost), which finishes it first. A capture at or after the hold's
 // expiry is ErrExpired: the hold is voided and the request expired, as
-// ExpireDue would (see current). A payment of a request stored before
+// ExpireDue would (see current). The expiry is checked again at the time
+// the capture is recorded (its move to capturing): a capture that reaches
+// the expiry after it read the payment held is ErrExpired too, although
+// the ledger, whose timeout is in whole seconds, may keep the hold up to
+// a second longer. A payment of a request stored before
 // CreateRequest checked the length of its receipt (see receiptFits),
 // whose receipt would be too long to sign, is refused a capture with
 // ErrInvalid before any money moves: it stays held, and its hold is
@@ -661,7 +665,15 @@ func (p *Platform) Capture(ctx context.Context, token string, req *CaptureReques
 			// refused before the money moves, not after.
 			return nil, fmt.Errorf("%w: the payment cannot be captured; its hold is voided when it is cancelled or expires", err)
 		}
-		r.State, r.CaptureAmount, r.UpdatedAt = stateCapturing, amount, p.now()
+		now := p.now()
+		if !now.Before(r.HoldExpiresAt) {
+			// The hold ran out while the capture was checked: current
+			// voids it and expires the request (or reads it again, when
+			// another call changed it first), and the capture is refused
+			// as any capture at or after the hold's expiry.
+			continue
+		}
+		r.State, r.CaptureAmount, r.UpdatedAt = stateCapturing, amount, now
 		err = p.store.UpdatePayment(ctx, r, StateHeld)
 		if errors.Is(err, ErrConflict) {
 			continue

@@ -132,6 +132,17 @@ func (s *Shop) storedState(id payflow.ID) string {
 	return r.State
 }
 
+// unposted checks that the ledger holds no post of the holds of request
+// id's first consent, of its money and of one asset leg.
+func (s *Shop) unposted(t *testing.T, id payflow.ID) {
+	t.Helper()
+	found, err := s.Ledger.LookupTransfers(context.Background(), []ledger.ID{
+		payflow.TransferID(id, 1, 0, kindPost), payflow.TransferID(id, 1, 1, kindPost),
+	})
+	require.NoError(t, err)
+	assert.Empty(t, found, "no post of the hold")
+}
+
 // Consent fetches the payer's view of request id and signs a consent to it.
 func (s *Shop) Consent(id payflow.ID) []byte {
 	s.TB.Helper()
@@ -154,11 +165,12 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // its price all or nothing, manual capture, a seller card pairing again
 // in its session (before or during an approval), a request that expires
 // during an approval, a capture left under way until the ledger expired
-// its hold, a pending request left with a pairing's mark, the requests
-// of a seller card revoked after it signed them, a consent sent again
-// after its nonce expired while its settlement's record was lost,
-// recovery sweeps that go past settlements and refunds failing at every
-// try, and approve racing cancel on two platforms sharing the database.
+// its hold, a hold that expires during a capture, a pending request left
+// with a pairing's mark, the requests of a seller card revoked after it
+// signed them, a consent sent again after its nonce expired while its
+// settlement's record was lost, recovery sweeps that go past settlements
+// and refunds failing at every try, and approve racing cancel on two
+// platforms sharing the database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	ctx := context.Background()
 	t.Run("PurchaseAndRefund", func(t *testing.T) {
@@ -233,6 +245,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("SellerPairsDuringApproval", func(t *testing.T) { sellerPairsDuringApproval(t, newFixture(t)) })
 	t.Run("ExpiryDuringApproval", func(t *testing.T) { expiryDuringApproval(t, newFixture(t)) })
 	t.Run("CaptureMeetsExpiredHold", func(t *testing.T) { captureMeetsExpiredHold(t, NewShop(newFixture(t), true)) })
+	t.Run("ExpiryDuringCapture", func(t *testing.T) { expiryDuringCapture(t, NewShop(newFixture(t), true)) })
 	t.Run("StaleMark", func(t *testing.T) { staleMark(t, NewShop(newFixture(t), false)) })
 	t.Run("RevokedSellerCard", func(t *testing.T) { revokedSellerCard(t, newFixture(t)) })
 	t.Run("RevokedShopperCard", func(t *testing.T) { revokedShopperCard(t, NewShop(newFixture(t), true)) })
@@ -501,12 +514,6 @@ func captureMeetsExpiredHold(t *testing.T, s *Shop) {
 		require.NoError(t, s.Store.UpdatePayment(ctx, p, payflow.StateHeld))
 		return id
 	}
-	unposted := func(id payflow.ID) {
-		t.Helper()
-		found, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(id, 1, 0, kindPost), payflow.TransferID(id, 1, 1, kindPost)})
-		require.NoError(t, err)
-		assert.Empty(t, found, "no post of the hold")
-	}
 	eur, tickets := [2]payflow.Balance{{Posted: Funds}, {}}, [2]payflow.Balance{{}, {Posted: 10}}
 	// For comparison, a capture of a held request after its hold's expiry.
 	late := s.createHeld(100).ID
@@ -528,7 +535,7 @@ func captureMeetsExpiredHold(t *testing.T, s *Shop) {
 	assert.Equal(t, payflow.AsError(lateErr).Code, payflow.AsError(err).Code, "as a capture after the hold's expiry (%v)", lateErr)
 	assert.Equal(t, payflow.StateExpired, s.storedState(retried))
 	assert.Equal(t, "capturing", s.storedState(swept), "the other left to the sweep")
-	unposted(retried)
+	s.unposted(t, retried)
 	_, err = s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: retried, Amount: 2000})
 	assert.ErrorIs(t, err, payflow.ErrExpired, "and again, expired")
 
@@ -536,7 +543,7 @@ func captureMeetsExpiredHold(t *testing.T, s *Shop) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, n, "the sweep finished the settlement")
 	assert.Equal(t, payflow.StateExpired, s.storedState(swept))
-	unposted(swept)
+	s.unposted(t, swept)
 	n, err = s.Platform.RecoverSweep(ctx, 0)
 	require.NoError(t, err)
 	assert.Zero(t, n, "none left")
@@ -547,6 +554,88 @@ func captureMeetsExpiredHold(t *testing.T, s *Shop) {
 
 	assert.Equal(t, eur, s.Balances("EUR"), "no money moved, none held")
 	assert.Equal(t, tickets, s.Balances(Ticket), "no ticket moved, none held")
+}
+
+// expiryDuringCapture: a capture that arrives before the hold's expiry,
+// whose call reaches the expiry after it read the request held and
+// before it records the capture, is refused ErrExpired, as a capture sent
+// at the expiry is, although the ledger would still post the hold (a
+// hold TTL of 10.5 s, which the ledger times out in whole seconds, 11 s
+// from its own timestamp): the hold is voided and the request expired,
+// nothing posted, and the money and the ticket are back where they were.
+func expiryDuringCapture(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	late := &lateClock{Store: s.Store, clock: s.Clock}
+	other, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: late, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: late.Now,
+		HoldTTL: 10*time.Second + 500*time.Millisecond,
+	})
+	require.NoError(t, err)
+	held := func() payflow.ID {
+		t.Helper()
+		v := s.createPending(2500, record.Leg{Asset: Ticket, Amount: 1})
+		h, err := other.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+		require.NoError(t, err)
+		require.Equal(t, payflow.StateHeld, h.State)
+		require.True(t, s.Clock.Now().Add(10*time.Second+500*time.Millisecond).Equal(h.HoldExpiresAt), h.HoldExpiresAt)
+		return v.ID
+	}
+	eur, tickets := [2]payflow.Balance{{Posted: Funds}, {}}, [2]payflow.Balance{{}, {Posted: 10}}
+
+	// For comparison, a capture sent at the hold's expiry.
+	id := held()
+	s.Clock.Advance(10*time.Second + 500*time.Millisecond)
+	_, lateErr := other.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
+	require.ErrorIs(t, lateErr, payflow.ErrExpired)
+	assert.Equal(t, payflow.StateExpired, s.storedState(id))
+	s.unposted(t, id)
+	require.Equal(t, eur, s.Balances("EUR"))
+
+	id = held()
+	s.Clock.Advance(10*time.Second + 400*time.Millisecond)
+	late.step.Store(int64(200 * time.Millisecond))
+	_, err = other.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
+	require.ErrorIs(t, err, payflow.ErrExpired, "as a capture sent at the expiry (%v)", lateErr)
+	assert.Equal(t, payflow.AsError(lateErr).Code, payflow.AsError(err).Code)
+	assert.Zero(t, late.step.Load(), "the clock passed the expiry during the capture")
+	assert.Equal(t, payflow.StateExpired, s.storedState(id))
+	s.unposted(t, id)
+	assert.Equal(t, eur, s.Balances("EUR"), "no money moved, none held")
+	assert.Equal(t, tickets, s.Balances(Ticket), "no ticket moved, none held")
+	_, err = other.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
+	assert.ErrorIs(t, err, payflow.ErrExpired, "sent again")
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 0, false, "no settlement left to finish")
+	assert.Equal(t, eur, s.Balances("EUR"))
+}
+
+// lateClock is a Store and a clock (Now) for a platform whose call
+// reaches a time between reading a payment and recording its change:
+// once step is set (in nanoseconds), the next read of a payment arms it;
+// the clock's first reading after that read (at which the call checks
+// the expiry) is the clock's time, and its second moves the clock forward
+// by step first, as a call that took that long between them would, and
+// sets step to zero.
+type lateClock struct {
+	payflow.Store
+	clock *Clock
+	step  atomic.Int64
+	left  atomic.Int32 // readings of the clock until the step, once armed
+}
+
+func (s *lateClock) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	if s.step.Load() != 0 {
+		s.left.Store(2)
+	}
+	return s.Store.Payment(ctx, id)
+}
+
+// Now is the platform's clock.
+func (s *lateClock) Now() time.Time {
+	if s.left.Load() > 0 && s.left.Add(-1) == 0 {
+		s.clock.Advance(time.Duration(s.step.Swap(0)))
+	}
+	return s.clock.Now()
 }
 
 // staleMark: a pending request that holds a pairing's mark (VoidTo
