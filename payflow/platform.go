@@ -119,8 +119,24 @@ type PlatformOptions struct {
 	// CacheTTL; revocation never waits for it (chains are verified on
 	// every record).
 	CacheTTL time.Duration
-	// Logger receives NewPlatform's warning about stored cards it could
-	// not load into the EID resolver (default slog.Default()).
+	// Logger receives the platform's warnings (default slog.Default(),
+	// as it is when each is logged): NewPlatform's about stored cards it
+	// could not load into the EID resolver, and one for each record
+	// refused card_counter_regression (ErrClone), with the card ID
+	// ("card"), the record's kind ("record": auth-proof, payment-request,
+	// consent or refund-request), the counter the platform held for the
+	// card ("held") and the one the record carried ("given"); for a
+	// counter above 2^63-1, which no card reaches and no store holds,
+	// held is 2^63-1, as the store's *pki.CounterError gives it. It logs
+	// nothing secret. Such a refusal is either a resend of a record whose
+	// counter was spent already or a cloned card. A resend: a payment or
+	// refund request refused once (refused records spend their counter,
+	// PROTOCOL.md §4.6) and sent again without an Idempotency-Key, or a
+	// copy of a record that lost the race to another copy sent at the
+	// same moment (its call then gets the answer of the copy accepted).
+	// A clone: a card that signed with a counter the genuine card had
+	// used, or the genuine card itself once a clone has signed with a
+	// higher counter, until its own counter passes the clone's.
 	Logger *slog.Logger
 }
 
@@ -145,6 +161,7 @@ type Platform struct {
 	now      func() time.Time
 	rand     io.Reader
 	ttl      lifetimes
+	log      *slog.Logger // nil: slog.Default() at the time of each record
 
 	resolver eidResolver
 	limiter  limiter
@@ -286,6 +303,7 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 		now:      opts.Now,
 		rand:     opts.Rand,
 		ttl:      ttl,
+		log:      opts.Logger,
 	}
 	p.limiter.init(opts.ResolveRate, opts.ResolveBurst)
 	p.cache.init(opts.CacheTTL)
@@ -293,10 +311,7 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 		return nil, err
 	}
 	if err := p.Reload(context.Background()); errors.Is(err, ErrUnresolvableCard) {
-		if opts.Logger == nil {
-			opts.Logger = slog.Default()
-		}
-		opts.Logger.Warn("payflow: stored cards left out of the EID resolver", "error", err)
+		p.logger().Warn("payflow: stored cards left out of the EID resolver", "error", err)
 	} else if err != nil {
 		return nil, err
 	}
@@ -531,7 +546,7 @@ func (p *Platform) check(c *CardRecord, msg []byte, r record.CardRecord) (*Accep
 		return nil, err
 	}
 	h := r.Header()
-	a := &Acceptance{CardID: h.CardID, Counter: h.Counter}
+	a := &Acceptance{CardID: h.CardID, Counter: h.Counter, kind: r.Type()}
 	if n := r.FreshNonce(); n != nil {
 		var requestID []byte // the request a consent nonce is bound to
 		if cs, ok := r.(*record.Consent); ok {
@@ -547,16 +562,34 @@ func (p *Platform) check(c *CardRecord, msg []byte, r record.CardRecord) (*Accep
 }
 
 // accept commits a and its write in one store transaction. A nonce used
-// before is ErrReplay, a counter that does not increase ErrClone; an error
-// of the write is returned as it is.
+// before is ErrReplay, a counter that does not increase ErrClone (logged,
+// see spentError); an error of the write is returned as it is.
 func (p *Platform) accept(ctx context.Context, a *Acceptance) error {
-	return spentError(p.store.Accept(ctx, a))
+	return p.spentError(ctx, a, p.store.Accept(ctx, a))
 }
 
-// spentError maps the store's refusal of a record for its nonce or its
+// logger returns PlatformOptions.Logger or, without one, slog.Default().
+func (p *Platform) logger() *slog.Logger {
+	if p.log != nil {
+		return p.log
+	}
+	return slog.Default()
+}
+
+// counterRefused is the message of the warning that spentError logs.
+const counterRefused = "payflow: record refused: card counter did not increase (a resend of a record already accepted or refused, or a cloned card)"
+
+// spentError maps the store's refusal of record a for its nonce or its
 // counter (Store.Accept, Store.Spent) to ErrReplay or ErrClone; any other
-// error is returned as it is.
-func spentError(err error) error {
+// error is returned as it is. Every card counter refusal of the platform
+// comes through here, and each is logged as a warning with the values of
+// the store's *pki.CounterError (see PlatformOptions.Logger).
+func (p *Platform) spentError(ctx context.Context, a *Acceptance, err error) error {
+	if ce, ok := errors.AsType[*pki.CounterError](err); ok {
+		p.logger().LogAttrs(ctx, slog.LevelWarn, counterRefused,
+			slog.String("card", ce.CardID), slog.String("record", a.kind.String()),
+			slog.Uint64("held", ce.Last), slog.Uint64("given", ce.Got))
+	}
 	if errors.Is(err, pki.ErrNonce) || errors.Is(err, pki.ErrCounterRegression) {
 		return verifyError(err)
 	}

@@ -474,7 +474,7 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	// A proof spent before is refused before it draws on the budget:
 	// replayed, it takes nothing from the card.
 	if err := p.store.Spent(ctx, a.Nonce, a.CardID, a.Counter); err != nil {
-		return nil, spentError(err)
+		return nil, p.spentError(ctx, a, err)
 	}
 	s, now, drew, err := p.session(ctx, e, &proof)
 	if err != nil {

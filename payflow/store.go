@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // Store is the platform's state: enrolled cards, merchants and catalogs,
@@ -221,6 +222,10 @@ type Acceptance struct {
 	// replaced by the stored one: its Request bytes tell a retry from a
 	// conflict.
 	Refund *RefundRecord
+
+	// kind is the type of the record, which no store reads: the platform
+	// names it when it logs a refused counter (Platform.spentError).
+	kind record.Type
 }
 
 // Check returns an error matching ErrInvalid for an Acceptance that no
