@@ -250,11 +250,11 @@ func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecor
 		now := p.now()
 		var err error
 		switch {
-		case r.State == StatePending && !now.Before(r.ExpiresAt):
+		case r.State == StatePending && expiryDue(r, now):
 			err = p.expire(ctx, r, now)
 		case r.State == StatePending:
 			err = p.withdrawRevoked(ctx, r, now)
-		case r.State == StateHeld && !now.Before(r.HoldExpiresAt):
+		case r.State == StateHeld && expiryDue(r, now):
 			err = p.expireHold(ctx, r)
 		case r.State == stateVoiding && r.VoidTo == StateExpired:
 			err = p.drive(ctx, r)
@@ -270,6 +270,19 @@ func (p *Platform) current(ctx context.Context, r *PaymentRecord) (*PaymentRecor
 			return nil, err
 		}
 	}
+}
+
+// expiryDue reports whether r is at or past, at now, the expiry that
+// current settles: the request's expiry when r is pending, its hold's
+// when r is held. A request in another state has no expiry due.
+func expiryDue(r *PaymentRecord, now time.Time) bool {
+	switch r.State {
+	case StatePending:
+		return !now.Before(r.ExpiresAt)
+	case StateHeld:
+		return !now.Before(r.HoldExpiresAt)
+	}
+	return false
 }
 
 // withdrawRevoked cancels r, pending and unexpired at now, when the seller
@@ -442,7 +455,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			return nil, p.refuse(ctx, a, err)
 		}
 		now := p.now()
-		if !now.Before(r.ExpiresAt) {
+		if expiryDue(r, now) {
 			// The request expired while its legs were read and the
 			// payer's wallets created: current expires it (or reads it
 			// again, when another call changed it first), and the
@@ -666,7 +679,7 @@ func (p *Platform) Capture(ctx context.Context, token string, req *CaptureReques
 			return nil, fmt.Errorf("%w: the payment cannot be captured; its hold is voided when it is cancelled or expires", err)
 		}
 		now := p.now()
-		if !now.Before(r.HoldExpiresAt) {
+		if expiryDue(r, now) {
 			// The hold ran out while the capture was checked: current
 			// voids it and expires the request (or reads it again, when
 			// another call changed it first), and the capture is refused

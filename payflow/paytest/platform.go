@@ -565,12 +565,7 @@ func captureMeetsExpiredHold(t *testing.T, s *Shop) {
 // nothing posted, and the money and the ticket are back where they were.
 func expiryDuringCapture(t *testing.T, s *Shop) {
 	ctx := context.Background()
-	late := &lateClock{Store: s.Store, clock: s.Clock}
-	other, err := payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: s.Ledger, Store: late, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: late.Now,
-		HoldTTL: 10*time.Second + 500*time.Millisecond,
-	})
-	require.NoError(t, err)
+	late, other := s.latePlatform(t)
 	held := func() payflow.ID {
 		t.Helper()
 		v := s.createPending(2500, record.Leg{Asset: Ticket, Amount: 1})
@@ -594,7 +589,7 @@ func expiryDuringCapture(t *testing.T, s *Shop) {
 	id = held()
 	s.Clock.Advance(10*time.Second + 400*time.Millisecond)
 	late.step.Store(int64(200 * time.Millisecond))
-	_, err = other.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
+	_, err := other.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
 	require.ErrorIs(t, err, payflow.ErrExpired, "as a capture sent at the expiry (%v)", lateErr)
 	assert.Equal(t, payflow.AsError(lateErr).Code, payflow.AsError(err).Code)
 	assert.Zero(t, late.step.Load(), "the clock passed the expiry during the capture")
@@ -607,6 +602,22 @@ func expiryDuringCapture(t *testing.T, s *Shop) {
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	s.sweep(t, 0, false, "no settlement left to finish")
 	assert.Equal(t, eur, s.Balances("EUR"))
+}
+
+// latePlatform returns a platform over s's ledger and store whose store
+// and clock are late's, a lateClock over s's store and clock, with a hold
+// TTL of 10.5 s, which the ledger times out in whole seconds (11 s from
+// its own timestamp): a call that reaches the hold's expiry still finds
+// the hold in the ledger.
+func (s *Shop) latePlatform(t *testing.T) (*lateClock, *payflow.Platform) {
+	t.Helper()
+	late := &lateClock{Store: s.Store, clock: s.Clock}
+	p, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: late, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: late.Now,
+		HoldTTL: 10*time.Second + 500*time.Millisecond,
+	})
+	require.NoError(t, err)
+	return late, p
 }
 
 // lateClock is a Store and a clock (Now) for a platform whose call
