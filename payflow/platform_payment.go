@@ -529,7 +529,11 @@ func (p *Platform) finishApproving(ctx context.Context, r *PaymentRecord) (*Paym
 }
 
 // Decline implements API: the payer ends a pending request. Declining a
-// declined request again returns it.
+// declined request again returns it. A decline at or after the request's
+// expiry is ErrExpired, and the request expired (see current); the
+// expiry is checked again at the time the decline is recorded, so a
+// decline that reaches the expiry after it read the request pending is
+// ErrExpired too.
 func (p *Platform) Decline(ctx context.Context, token string, id ID) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -550,7 +554,15 @@ func (p *Platform) Decline(ctx context.Context, token string, id ID) (*PaymentVi
 		default:
 			return nil, stateError(r.State)
 		}
-		r.State, r.UpdatedAt = StateDeclined, p.now()
+		now := p.now()
+		if expiryDue(r, now) {
+			// The request expired while the decline was checked: current
+			// expires it (or reads it again, when another call changed
+			// it first), and the decline is refused as any decline at or
+			// after the expiry.
+			continue
+		}
+		r.State, r.UpdatedAt = StateDeclined, now
 		if err := p.store.UpdatePayment(ctx, r, StatePending); err == nil {
 			return p.view(ctx, r, nil)
 		} else if !errors.Is(err, ErrConflict) {

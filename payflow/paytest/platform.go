@@ -165,7 +165,8 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // its price all or nothing, manual capture, a seller card pairing again
 // in its session (before or during an approval), a request that expires
 // during an approval, a capture left under way until the ledger expired
-// its hold, a hold that expires during a capture, a pending request left
+// its hold, a hold that expires during a capture, a request that expires
+// during a decline, a pending request left
 // with a pairing's mark, the requests of a seller card revoked after it
 // signed them, a consent sent again after its nonce expired while its
 // settlement's record was lost, recovery sweeps that go past settlements
@@ -246,6 +247,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("ExpiryDuringApproval", func(t *testing.T) { expiryDuringApproval(t, newFixture(t)) })
 	t.Run("CaptureMeetsExpiredHold", func(t *testing.T) { captureMeetsExpiredHold(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringCapture", func(t *testing.T) { expiryDuringCapture(t, NewShop(newFixture(t), true)) })
+	t.Run("ExpiryDuringDecline", func(t *testing.T) { expiryDuringDecline(t, NewShop(newFixture(t), false)) })
 	t.Run("StaleMark", func(t *testing.T) { staleMark(t, NewShop(newFixture(t), false)) })
 	t.Run("RevokedSellerCard", func(t *testing.T) { revokedSellerCard(t, newFixture(t)) })
 	t.Run("RevokedShopperCard", func(t *testing.T) { revokedShopperCard(t, NewShop(newFixture(t), true)) })
@@ -601,6 +603,47 @@ func expiryDuringCapture(t *testing.T, s *Shop) {
 	assert.ErrorIs(t, err, payflow.ErrExpired, "sent again")
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	s.sweep(t, 0, false, "no settlement left to finish")
+	assert.Equal(t, eur, s.Balances("EUR"))
+}
+
+// expiryDuringDecline: a decline that arrives before the request's
+// expiry, whose call reaches the expiry after it read the request pending
+// and before it records the decline, is refused ErrExpired, as a decline
+// sent at the expiry is: the request ends expired, not declined, and no
+// money moves or is held. A decline that takes as long well before the
+// expiry declines the request.
+func expiryDuringDecline(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	late, other := s.latePlatform(t)
+	eur := [2]payflow.Balance{{Posted: Funds}, {}}
+	untilExpiry := func(v *payflow.PaymentView) time.Duration { return v.ExpiresAt.Sub(s.Clock.Now()) }
+
+	// For comparison, a decline sent at the request's expiry.
+	v := s.createPending(2500)
+	s.Clock.Advance(untilExpiry(v))
+	_, lateErr := other.Decline(ctx, s.Shopper.Token, v.ID)
+	require.ErrorIs(t, lateErr, payflow.ErrExpired)
+	assert.Equal(t, payflow.StateExpired, s.storedState(v.ID))
+
+	v = s.createPending(2500)
+	s.Clock.Advance(untilExpiry(v) - 100*time.Millisecond)
+	late.step.Store(int64(200 * time.Millisecond))
+	_, err := other.Decline(ctx, s.Shopper.Token, v.ID)
+	require.ErrorIs(t, err, payflow.ErrExpired, "as a decline sent at the expiry (%v)", lateErr)
+	assert.Equal(t, payflow.AsError(lateErr).Code, payflow.AsError(err).Code)
+	assert.Zero(t, late.step.Load(), "the clock passed the expiry during the decline")
+	assert.Equal(t, payflow.StateExpired, s.storedState(v.ID))
+	assert.Equal(t, eur, s.Balances("EUR"), "no money moved, none held")
+	_, err = other.Decline(ctx, s.Shopper.Token, v.ID)
+	assert.ErrorIs(t, err, payflow.ErrExpired, "sent again")
+
+	v = s.createPending(2500)
+	late.step.Store(int64(200 * time.Millisecond))
+	d, err := other.Decline(ctx, s.Shopper.Token, v.ID)
+	require.NoError(t, err, "a decline well before the expiry")
+	assert.Zero(t, late.step.Load(), "the clock moved during the decline")
+	assert.Equal(t, payflow.StateDeclined, d.State)
+	assert.Equal(t, payflow.StateDeclined, s.storedState(v.ID))
 	assert.Equal(t, eur, s.Balances("EUR"))
 }
 
