@@ -577,7 +577,12 @@ func (p *Platform) Decline(ctx context.Context, token string, id ID) (*PaymentVi
 // cancellation whose reply was lost) finishes the void and answers from
 // the final state. A cancellation at or after the hold's expiry is
 // ErrExpired, as a capture is: the hold is voided and the request expired
-// (see current).
+// (see current); so is one of a pending request at or after its expiry,
+// and the request is expired. The expiry is checked again at the time
+// the cancellation is recorded (its move to cancelled or voiding): a
+// cancellation that reaches the expiry after it read the request is
+// ErrExpired too, although the ledger, whose timeout is in whole
+// seconds, may keep the hold up to a second longer.
 func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -590,6 +595,14 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 		}
 		if c.MerchantID != r.MerchantID {
 			return nil, fmt.Errorf("%w: only the merchant cancels", ErrForbidden)
+		}
+		now := p.now()
+		if expiryDue(r, now) {
+			// The request, or its hold, expired while the cancellation
+			// was checked: current expires it, voiding a hold (or reads
+			// it again, when another call changed it first), and the
+			// cancellation is refused as any at or after the expiry.
+			continue
 		}
 		from := r.State
 		switch r.State {
@@ -610,7 +623,7 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 		default:
 			return nil, stateError(r.State)
 		}
-		r.UpdatedAt = p.now()
+		r.UpdatedAt = now
 		err = p.store.UpdatePayment(ctx, r, from)
 		if errors.Is(err, ErrConflict) {
 			continue

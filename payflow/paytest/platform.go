@@ -165,8 +165,8 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // its price all or nothing, manual capture, a seller card pairing again
 // in its session (before or during an approval), a request that expires
 // during an approval, a capture left under way until the ledger expired
-// its hold, a hold that expires during a capture, a request that expires
-// during a decline, a pending request left
+// its hold, a hold that expires during a capture, a request or a hold
+// that expires during a decline or a cancellation, a pending request left
 // with a pairing's mark, the requests of a seller card revoked after it
 // signed them, a consent sent again after its nonce expired while its
 // settlement's record was lost, recovery sweeps that go past settlements
@@ -248,6 +248,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("CaptureMeetsExpiredHold", func(t *testing.T) { captureMeetsExpiredHold(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringCapture", func(t *testing.T) { expiryDuringCapture(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringDecline", func(t *testing.T) { expiryDuringDecline(t, NewShop(newFixture(t), false)) })
+	t.Run("ExpiryDuringCancellation", func(t *testing.T) { expiryDuringCancellation(t, NewShop(newFixture(t), true)) })
 	t.Run("StaleMark", func(t *testing.T) { staleMark(t, NewShop(newFixture(t), false)) })
 	t.Run("RevokedSellerCard", func(t *testing.T) { revokedSellerCard(t, newFixture(t)) })
 	t.Run("RevokedShopperCard", func(t *testing.T) { revokedShopperCard(t, NewShop(newFixture(t), true)) })
@@ -645,6 +646,94 @@ func expiryDuringDecline(t *testing.T, s *Shop) {
 	assert.Equal(t, payflow.StateDeclined, d.State)
 	assert.Equal(t, payflow.StateDeclined, s.storedState(v.ID))
 	assert.Equal(t, eur, s.Balances("EUR"))
+}
+
+// expiryDuringCancellation: a cancellation that arrives before the
+// expiry, whose call reaches it after it read the request and before it
+// records the cancellation, is refused ErrExpired, as a cancellation sent
+// at the expiry is: a held request's hold (its hold TTL of 10.5 s, which
+// the ledger keeps 11 s, see latePlatform) is voided and the request
+// expired, nothing posted, the money and the ticket back where they
+// were; a pending request ends expired. A cancellation that takes as long
+// well before the expiry cancels the request, and so does one of a held
+// request past the request's expiry but before its hold's.
+func expiryDuringCancellation(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	late, other := s.latePlatform(t)
+	held := func(ttl uint32) *payflow.PaymentView {
+		t.Helper()
+		r := Request(s.Session, "EUR", 2500)
+		r.TTL, r.Legs = ttl, []record.Leg{{Asset: Ticket, Amount: 1}}
+		v, err := s.Create(r)
+		require.NoError(t, err)
+		h, err := other.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+		require.NoError(t, err)
+		require.Equal(t, payflow.StateHeld, h.State)
+		require.True(t, s.Clock.Now().Add(10*time.Second+500*time.Millisecond).Equal(h.HoldExpiresAt), h.HoldExpiresAt)
+		return h
+	}
+	cancel := func(id payflow.ID) (*payflow.PaymentView, error) {
+		t.Helper()
+		late.step.Store(int64(200 * time.Millisecond))
+		v, err := other.Cancel(ctx, s.Seller.Token, id)
+		assert.Zero(t, late.step.Load(), "the clock moved during the cancellation")
+		return v, err
+	}
+	eur, tickets := [2]payflow.Balance{{Posted: Funds}, {}}, [2]payflow.Balance{{}, {Posted: 10}}
+	restored := func(msg string) {
+		t.Helper()
+		assert.Equal(t, eur, s.Balances("EUR"), "no money moved, none held: %s", msg)
+		assert.Equal(t, tickets, s.Balances(Ticket), "no ticket moved, none held: %s", msg)
+	}
+
+	// For comparison, a cancellation sent at the hold's expiry.
+	id := held(0).ID
+	s.Clock.Advance(10*time.Second + 500*time.Millisecond)
+	_, lateErr := other.Cancel(ctx, s.Seller.Token, id)
+	require.ErrorIs(t, lateErr, payflow.ErrExpired)
+	assert.Equal(t, payflow.StateExpired, s.storedState(id))
+	s.unposted(t, id)
+	restored("a cancellation at the expiry")
+
+	id = held(0).ID
+	s.Clock.Advance(10*time.Second + 400*time.Millisecond)
+	_, err := cancel(id)
+	require.ErrorIs(t, err, payflow.ErrExpired, "held, as a cancellation sent at the expiry (%v)", lateErr)
+	assert.Equal(t, payflow.AsError(lateErr).Code, payflow.AsError(err).Code)
+	assert.Equal(t, payflow.StateExpired, s.storedState(id))
+	s.unposted(t, id)
+	restored("held")
+	_, err = other.Cancel(ctx, s.Seller.Token, id)
+	assert.ErrorIs(t, err, payflow.ErrExpired, "sent again")
+
+	v := s.createPending(2500)
+	s.Clock.Advance(v.ExpiresAt.Sub(s.Clock.Now()) - 100*time.Millisecond)
+	_, err = cancel(v.ID)
+	require.ErrorIs(t, err, payflow.ErrExpired, "pending, as a cancellation sent at the expiry (%v)", lateErr)
+	assert.Equal(t, payflow.AsError(lateErr).Code, payflow.AsError(err).Code)
+	assert.Equal(t, payflow.StateExpired, s.storedState(v.ID))
+	restored("pending")
+
+	// Well before the expiry that applies: the request's when it is
+	// pending, its hold's when it is held.
+	v = s.createPending(2500)
+	c, err := cancel(v.ID)
+	require.NoError(t, err, "pending, well before the expiry")
+	assert.Equal(t, payflow.StateCancelled, c.State)
+	assert.Equal(t, payflow.StateCancelled, s.storedState(v.ID))
+	h := held(10)
+	s.Clock.Advance(10*time.Second + 100*time.Millisecond)
+	require.False(t, s.Clock.Now().Before(h.ExpiresAt), "past the request's expiry")
+	c, err = cancel(h.ID)
+	require.NoError(t, err, "held, before the hold's expiry")
+	assert.Equal(t, payflow.StateCancelled, c.State)
+	assert.Equal(t, payflow.StateCancelled, s.storedState(h.ID))
+	s.unposted(t, h.ID)
+	restored("cancelled")
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 0, false, "no settlement left to finish")
+	restored("after the sweep")
 }
 
 // latePlatform returns a platform over s's ledger and store whose store
