@@ -47,7 +47,9 @@ const MaxHandlerDuration = 365 * 24 * time.Hour
 type HandlerOptions struct {
 	// Replies stores the replies of POST requests with an
 	// Idempotency-Key, so that several processes serving one database
-	// share them. When nil, a *Platform API's own Store keeps them;
+	// share them: the final replies of the calls that may write (not
+	// those of logins, which carry a token, nor of challenges, which
+	// write nothing; PROTOCOL.md §5.5). When nil, a *Platform API's own Store keeps them;
 	// another API's handler keeps them in this process's memory (a
 	// ReplyMemory). A nil pointer in it is refused with ErrInvalid.
 	Replies ReplyStore
@@ -216,7 +218,7 @@ func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
 }
 
 func (h *handler) routes() {
-	h.handle("POST /v1/challenges", 0, httpBody(func(ctx context.Context, _ *httpCall, in *ChallengeRequest) (*ChallengeResponse, error) {
+	h.handle("POST /v1/challenges", writesNothing, httpBody(func(ctx context.Context, _ *httpCall, in *ChallengeRequest) (*ChallengeResponse, error) {
 		return h.api.Challenge(ctx, in)
 	}))
 	h.handle("POST /v1/login", secretReply, httpBody(func(ctx context.Context, _ *httpCall, in *LoginRequest) (*LoginResponse, error) {
@@ -343,6 +345,12 @@ const (
 	// otherwise replay it: the route runs every time (a malformed key is
 	// refused all the same).
 	secretReply
+	// writesNothing: the call writes nothing, whatever its outcome (a
+	// challenge, whose nonce is stateless), so that a retry has nothing to
+	// be kept from doing again: its reply is never stored for an
+	// Idempotency-Key, and the route runs every time (a malformed key is
+	// refused all the same).
+	writesNothing
 )
 
 // handle registers a route.
@@ -387,7 +395,7 @@ func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
 		}
 		ctx, cancel := h.detached(r.Context())
 		defer cancel()
-		if r.Method != http.MethodPost || len(keys) == 0 || rt&secretReply != 0 {
+		if r.Method != http.MethodPost || len(keys) == 0 || rt&(secretReply|writesNothing) != 0 {
 			h.writeReply(w, r, h.call(ctx, run))
 			return
 		}

@@ -1296,10 +1296,12 @@ func TestHTTPReplayChecksTheToken(t *testing.T) {
 				assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
 				assert.Equal(t, first.body, again.body)
 				keyed(t, "k2")
-				// A POST that takes no token, sent with one.
-				challenge := mustCBOR(t, &payflow.ChallengeRequest{CardID: s.seller.ID})
-				nonce := fx.do(t, http.MethodPost, "/v1/challenges", header("c1"), challenge)
-				require.Equal(t, http.StatusOK, nonce.status)
+				// A POST that takes no token, sent with one: a payment
+				// request sent again.
+				_, signed := s.request(t)
+				resent := mustCBOR(t, &payflow.CreateRequest{Request: signed})
+				view := fx.do(t, http.MethodPost, "/v1/requests", header("c1"), resent)
+				require.Equal(t, http.StatusOK, view.status)
 
 				tc.refuse(s)
 				_, want := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: held.ID})
@@ -1315,10 +1317,10 @@ func TestHTTPReplayChecksTheToken(t *testing.T) {
 				s.requireState(t, held.ID, payflow.StateCaptured)
 				assert.Equal(t, balances, s.balances(t))
 				keyed(t, "k3")
-				r = fx.do(t, http.MethodPost, "/v1/challenges", header("c1"), challenge)
+				r = fx.do(t, http.MethodPost, "/v1/requests", header("c1"), resent)
 				assert.Equal(t, http.StatusOK, r.status, "a POST that takes no token replays whatever token it carries")
 				assert.Equal(t, "true", r.header.Get(payflow.ReplayedHeader))
-				assert.Equal(t, nonce.body, r.body)
+				assert.Equal(t, view.body, r.body)
 			})
 		}
 	}

@@ -20,10 +20,11 @@ import (
 
 // Challenge nonces are stateless: a nonce carries its expiry and a MAC
 // under the platform's nonce key (Store.NonceKey), so issuing one writes
-// nothing and any platform process sharing the database can check it. It
-// is still usable once: accepting a record marks its nonce used
-// (Store.Accept), in the transaction that advances the card's counter, and
-// a nonce marked used is refused until it expires. A consent nonce is
+// nothing (nor does the handler of NewHandler store the reply of a
+// challenge under an Idempotency-Key) and any platform process sharing
+// the database can check it. It is still usable once: accepting a record
+// marks its nonce used (Store.Accept), in the transaction that advances
+// the card's counter, and a nonce marked used is refused until it expires. A consent nonce is
 // bound to its payment request: the MAC covers the request ID, which is
 // empty for login and pairing challenges.
 //

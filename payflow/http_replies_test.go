@@ -1,0 +1,145 @@
+package payflow_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/sqlitedb"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/paytest"
+)
+
+// replyWorld is the handler of a platform on SQLite, its replies kept in
+// the platform's database or in a ReplyMemory, with a count of the
+// replies kept.
+type replyWorld struct {
+	f      *paytest.Fixture
+	srv    *httptest.Server
+	stored func(t *testing.T) int // replies kept now, in flight or finished
+	keys   int
+}
+
+// newReplyWorlds returns a world whose replies are in the SQLite store
+// (counted as the rows of payflow_replies) and one whose replies are in a
+// ReplyMemory (counted as the entries that its DeleteExpired deletes
+// after their expiry, so that this world is counted once).
+func newReplyWorlds(t *testing.T) map[string]func(t *testing.T) *replyWorld {
+	return map[string]func(t *testing.T) *replyWorld{
+		"sqlite": func(t *testing.T) *replyWorld {
+			w, path := newReplyFixture(t)
+			_, r, err := sqlitedb.Open(context.Background(), path, sqlitedb.Options{})
+			require.NoError(t, err)
+			t.Cleanup(func() { r.Close() })
+			w.serve(t, nil)
+			w.stored = func(t *testing.T) int {
+				var n int
+				require.NoError(t, r.QueryRow(`SELECT COUNT(*) FROM payflow_replies`).Scan(&n))
+				return n
+			}
+			return w
+		},
+		"memory": func(t *testing.T) *replyWorld {
+			w, _ := newReplyFixture(t)
+			m := payflow.NewReplyMemory()
+			w.serve(t, m)
+			w.stored = func(t *testing.T) int {
+				return m.DeleteExpired(w.f.Clock.Now().Add(payflow.DefaultReplyTTL + time.Hour))
+			}
+			return w
+		},
+	}
+}
+
+// newReplyFixture is a platform on a SQLite file (sqliteFixtureIn), and
+// that file's path.
+func newReplyFixture(t *testing.T) (*replyWorld, string) {
+	dir := t.TempDir()
+	return &replyWorld{f: sqliteFixtureIn(t, dir)}, filepath.Join(dir, "casimpay.db")
+}
+
+// serve runs the handler of the world's platform, its replies in
+// replies (nil: the platform's store).
+func (w *replyWorld) serve(t *testing.T, replies payflow.ReplyStore) {
+	opts := payflow.HandlerOptions{Logger: discardLogger(), Now: w.f.Clock.Now, MaxBodyBytes: 4096}
+	if replies != nil {
+		opts.Replies = replies
+	}
+	w.srv = httptest.NewServer(mustHandler(t, w.f.Platform, opts))
+	t.Cleanup(w.srv.Close)
+}
+
+// post sends a POST of body (CBOR of v, or v itself when it is []byte)
+// with a fresh Idempotency-Key and the given Authorization header ("" for
+// none), and returns the reply's status and error code ("" for a
+// success). Every reply must have run: none is replayed.
+func (w *replyWorld) post(t *testing.T, path, auth string, v any) (int, string) {
+	t.Helper()
+	w.keys++
+	return w.postKey(t, path, auth, "key-"+strconv.Itoa(w.keys), v)
+}
+
+// postKey is post under the Idempotency-Key key.
+func (w *replyWorld) postKey(t *testing.T, path, auth, key string, v any) (int, string) {
+	t.Helper()
+	body, ok := v.([]byte)
+	if !ok {
+		body = mustCBOR(t, v)
+	}
+	req, err := http.NewRequest(http.MethodPost, w.srv.URL+path, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", payflow.ContentType)
+	req.Header.Set(payflow.IdempotencyKeyHeader, key)
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := w.srv.Client().Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Empty(t, resp.Header.Get(payflow.ReplayedHeader), "%s replayed", path)
+	if resp.StatusCode == http.StatusOK {
+		return resp.StatusCode, ""
+	}
+	var e payflow.Error
+	require.NoError(t, cbor.Unmarshal(b, &e))
+	return resp.StatusCode, e.Code
+}
+
+// TestHTTPStoresNoReplyOfACallThatWroteNothing: a challenge, which
+// writes nothing, is never stored under its Idempotency-Key, whether
+// it is given or refused: the route runs every time, a new nonce each
+// time, and no caller fills the reply store with challenges.
+func TestHTTPStoresNoReplyOfACallThatWroteNothing(t *testing.T) {
+	for name, world := range newReplyWorlds(t) {
+		t.Run(name, func(t *testing.T) {
+			w := world(t)
+			card := w.f.NewCard("alice")
+			for range 3 {
+				status, code := w.post(t, "/v1/challenges", "", &payflow.ChallengeRequest{CardID: "8944100000000000001"})
+				assert.Equal(t, http.StatusNotFound, status)
+				assert.Equal(t, "not_found", code)
+				status, code = w.post(t, "/v1/challenges", "", &payflow.ChallengeRequest{CardID: card.ID})
+				assert.Equal(t, http.StatusOK, status)
+				assert.Empty(t, code)
+			}
+			for range 2 { // the same key again runs again
+				status, code := w.postKey(t, "/v1/challenges", "", "same", &payflow.ChallengeRequest{CardID: card.ID})
+				assert.Equal(t, http.StatusOK, status)
+				assert.Empty(t, code)
+			}
+			assert.Zero(t, w.stored(t), "no challenge stored")
+		})
+	}
+}
