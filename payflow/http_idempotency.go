@@ -263,9 +263,12 @@ func scopedIdempotencyKey(method, path, token, key string) string {
 // storableReply reports whether a reply with an error code (empty for a
 // success) is final and stored for the key. Replies that a retry may
 // change are not: a lost race, rate limiting and server-side failures.
+// Nor is unauthorized: a token is refused before anything is written, so
+// that a retry is refused the same way, and storing the refusal would
+// only let any caller, with made-up tokens, fill the store.
 func storableReply(code string) bool {
 	switch code {
-	case "", "invalid", "unauthorized", "forbidden", "not_found", "bad_signature",
+	case "", "invalid", "forbidden", "not_found", "bad_signature",
 		"card_not_trusted", "card_counter_regression", "nonce_replayed", "expired",
 		"final_state", "mismatch", "insufficient_funds", "over_limit":
 		return true

@@ -18,6 +18,7 @@ import (
 	"github.com/casimpay/casimpay/internal/sqlitedb"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // replyWorld is the handler of a platform on SQLite, its replies kept in
@@ -26,14 +27,14 @@ import (
 type replyWorld struct {
 	f      *paytest.Fixture
 	srv    *httptest.Server
-	stored func(t *testing.T) int // replies kept now, in flight or finished
+	stored func(t *testing.T) int // replies kept so far, in flight or finished
 	keys   int
 }
 
 // newReplyWorlds returns a world whose replies are in the SQLite store
 // (counted as the rows of payflow_replies) and one whose replies are in a
-// ReplyMemory (counted as the entries that its DeleteExpired deletes
-// after their expiry, so that this world is counted once).
+// ReplyMemory (counted as the entries that its DeleteExpired has deleted
+// after their expiry, so far: each entry is counted once).
 func newReplyWorlds(t *testing.T) map[string]func(t *testing.T) *replyWorld {
 	return map[string]func(t *testing.T) *replyWorld{
 		"sqlite": func(t *testing.T) *replyWorld {
@@ -53,8 +54,10 @@ func newReplyWorlds(t *testing.T) map[string]func(t *testing.T) *replyWorld {
 			w, _ := newReplyFixture(t)
 			m := payflow.NewReplyMemory()
 			w.serve(t, m)
+			deleted := 0
 			w.stored = func(t *testing.T) int {
-				return m.DeleteExpired(w.f.Clock.Now().Add(payflow.DefaultReplyTTL + time.Hour))
+				deleted += m.DeleteExpired(w.f.Clock.Now().Add(payflow.DefaultReplyTTL + time.Hour))
+				return deleted
 			}
 			return w
 		},
@@ -140,6 +143,41 @@ func TestHTTPStoresNoReplyOfACallThatWroteNothing(t *testing.T) {
 				assert.Empty(t, code)
 			}
 			assert.Zero(t, w.stored(t), "no challenge stored")
+		})
+	}
+}
+
+// TestHTTPStoresNoUnauthorizedReply: a request refused for its bearer
+// token (unknown here), which the platform refuses before it writes
+// anything, leaves no reply stored, however many tokens and keys a
+// caller makes up; a refusal given to a valid token is stored as before.
+func TestHTTPStoresNoUnauthorizedReply(t *testing.T) {
+	for name, world := range newReplyWorlds(t) {
+		t.Run(name, func(t *testing.T) {
+			w := world(t)
+			card := w.f.NewCard("alice")
+			card.Login(record.RoleShopper)
+			id := payflow.ID{7}.String()
+			for i := range 3 {
+				junk := "Bearer junk-" + strconv.Itoa(i)
+				status, code := w.postKey(t, "/v1/resolve", junk, "same", &payflow.ResolveRequest{EID: make([]byte, record.EIDSize)})
+				assert.Equal(t, http.StatusUnauthorized, status)
+				assert.Equal(t, "unauthorized", code)
+				for _, path := range []string{"/v1/requests/" + id + "/decline", "/v1/requests/" + id + "/cancel"} {
+					status, code = w.post(t, path, junk, []byte{})
+					assert.Equal(t, http.StatusUnauthorized, status, path)
+					assert.Equal(t, "unauthorized", code, path)
+				}
+				status, code = w.post(t, "/v1/requests/"+id+"/capture", junk, &payflow.CaptureRequest{})
+				assert.Equal(t, http.StatusUnauthorized, status)
+				assert.Equal(t, "unauthorized", code)
+			}
+			assert.Zero(t, w.stored(t), "no 401 stored")
+
+			status, code := w.post(t, "/v1/resolve", "Bearer "+card.Token, &payflow.ResolveRequest{EID: make([]byte, record.EIDSize)})
+			assert.Equal(t, http.StatusNotFound, status)
+			assert.Equal(t, "not_found", code)
+			assert.Equal(t, 1, w.stored(t), "the refusal given to a valid token")
 		})
 	}
 }

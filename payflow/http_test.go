@@ -331,17 +331,19 @@ func TestHTTPErrorMapping(t *testing.T) {
 		_, ok = errors.AsType[*payflow.RateLimitedError](err)
 		assert.False(t, ok, "no retry time was given")
 	})
-	t.Run("a replayed 401 names the scheme", func(t *testing.T) {
+	t.Run("a 401 under a key names the scheme and is not stored", func(t *testing.T) {
 		fx.api.set(func(f *httpFakeAPI) { f.err = fmt.Errorf("%w: token expired", payflow.ErrUnauthorized) })
 		h := map[string]string{"Authorization": "Bearer old", payflow.IdempotencyKeyHeader: "k-401"}
 		body := mustCBOR(t, &payflow.ResolveRequest{EID: make([]byte, record.EIDSize)})
-		for _, replayed := range []string{"", "true"} {
+		before := fx.api.count("Resolve")
+		for range 2 {
 			raw := fx.do(t, http.MethodPost, "/v1/resolve", h, body)
 			assert.Equal(t, http.StatusUnauthorized, raw.status)
 			assert.Equal(t, "unauthorized", raw.errorCode(t))
-			assert.Equal(t, replayed, raw.header.Get(payflow.ReplayedHeader))
+			assert.Empty(t, raw.header.Get(payflow.ReplayedHeader))
 			assert.Equal(t, `Bearer realm="casimpay"`, raw.header.Get("WWW-Authenticate"))
 		}
+		assert.Equal(t, before+2, fx.api.count("Resolve"), "both ran")
 	})
 	t.Run("unknown error is internal and hidden", func(t *testing.T) {
 		fx.api.set(func(f *httpFakeAPI) { f.err = errors.New("secret database detail") })
