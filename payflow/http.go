@@ -47,9 +47,11 @@ const MaxHandlerDuration = 365 * 24 * time.Hour
 type HandlerOptions struct {
 	// Replies stores the replies of POST requests with an
 	// Idempotency-Key, so that several processes serving one database
-	// share them: the final replies of the calls that may write (not
-	// those of logins, which carry a token, nor of challenges, which
-	// write nothing; PROTOCOL.md §5.5). When nil, a *Platform API's own Store keeps them;
+	// share them: the final replies of the calls that may write, and
+	// none of those that cannot (PROTOCOL.md §5.5): not those of logins,
+	// which carry a token, nor of challenges, which write nothing, nor an
+	// unauthorized refusal, nor, from a *Platform, the refusal of a
+	// card-signed record given before its signature is verified. When nil, a *Platform API's own Store keeps them;
 	// another API's handler keeps them in this process's memory (a
 	// ReplyMemory). A nil pointer in it is refused with ErrInvalid.
 	Replies ReplyStore
@@ -451,7 +453,9 @@ func (h *handler) detached(ctx context.Context) (context.Context, context.Cancel
 
 // idempotent runs a POST under an Idempotency-Key, with ctx the request's
 // context of detached: the first reply is stored and replayed to retries
-// with the same body. token is the bearer token of a route that takes
+// with the same body, when it is final (storableReply) and not the
+// refusal of a record given before its signature was verified
+// (errUnverified), which wrote nothing. token is the bearer token of a route that takes
 // one, "" for the others: a stored reply is replayed to it only once the
 // token passes the check of the endpoints (checkToken), whose error is the
 // reply otherwise, so that a token refused since the reply was stored (its
@@ -498,7 +502,7 @@ func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}()
 	rep := h.call(ctx, run)
-	if storableReply(rep.code) {
+	if storableReply(rep.code) && !errors.Is(rep.err, errUnverified) {
 		err := h.replies.FinishIdempotent(ctx, key, lease, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL))
 		if err != nil {
 			h.logger(r).Error("storing idempotent reply", "err", err)

@@ -30,7 +30,8 @@ const (
 )
 
 // ReplyStore keeps the replies of POST requests sent with an
-// Idempotency-Key. Every payflow.Store implements it in the platform's
+// Idempotency-Key: the final replies of the calls that may have written
+// something (HandlerOptions.Replies says which). Every payflow.Store implements it in the platform's
 // database, so that several handler processes serving one database share
 // the replies; NewHandler keeps them in process memory when none is given.
 //
@@ -265,7 +266,8 @@ func scopedIdempotencyKey(method, path, token, key string) string {
 // change are not: a lost race, rate limiting and server-side failures.
 // Nor is unauthorized: a token is refused before anything is written, so
 // that a retry is refused the same way, and storing the refusal would
-// only let any caller, with made-up tokens, fill the store.
+// only let any caller, with made-up tokens, fill the store. (The handler
+// does not store the refusals marked errUnverified either.)
 func storableReply(code string) bool {
 	switch code {
 	case "", "invalid", "forbidden", "not_found", "bad_signature",

@@ -3,6 +3,9 @@ package payflow_test
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -95,13 +98,19 @@ func (w *replyWorld) post(t *testing.T, path, auth string, v any) (int, string) 
 // postKey is post under the Idempotency-Key key.
 func (w *replyWorld) postKey(t *testing.T, path, auth, key string, v any) (int, string) {
 	t.Helper()
+	return w.postTyped(t, path, auth, key, payflow.ContentType, v)
+}
+
+// postTyped is postKey with the Content-Type contentType.
+func (w *replyWorld) postTyped(t *testing.T, path, auth, key, contentType string, v any) (int, string) {
+	t.Helper()
 	body, ok := v.([]byte)
 	if !ok {
 		body = mustCBOR(t, v)
 	}
 	req, err := http.NewRequest(http.MethodPost, w.srv.URL+path, bytes.NewReader(body))
 	require.NoError(t, err)
-	req.Header.Set("Content-Type", payflow.ContentType)
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set(payflow.IdempotencyKeyHeader, key)
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
@@ -178,6 +187,85 @@ func TestHTTPStoresNoUnauthorizedReply(t *testing.T) {
 			assert.Equal(t, http.StatusNotFound, status)
 			assert.Equal(t, "not_found", code)
 			assert.Equal(t, 1, w.stored(t), "the refusal given to a valid token")
+		})
+	}
+}
+
+// strangerSigns signs r as card cardID with a key that is not the card's.
+func strangerSigns(t *testing.T, cardID string, r record.CardRecord) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	r.Header().CardID, r.Header().Counter = cardID, 1
+	msg, err := record.Sign(rand.Reader, key, r)
+	require.NoError(t, err)
+	return msg
+}
+
+// TestHTTPStoresNoReplyOfAnUnverifiedRecord: a card-signed record refused
+// before its card and signature are verified (a body the handler cannot
+// take, a record that does not open, a card that is not enrolled, a
+// signature that is not the card's, a revoked card, a consent to no
+// request), which spends nothing, leaves no reply stored, however many
+// keys a caller sends it under; a record refused once its signature is
+// verified, which spends its counter, is stored as before.
+func TestHTTPStoresNoReplyOfAnUnverifiedRecord(t *testing.T) {
+	for name, world := range newReplyWorlds(t) {
+		t.Run(name, func(t *testing.T) {
+			w := world(t)
+			card, revoked := w.f.NewCard("alice"), w.f.NewCard("bob")
+			w.f.Revoke(revoked)
+			zeroEID := make([]byte, record.EIDSize)
+			request := func() *record.PaymentRequest {
+				return &record.PaymentRequest{RequestID: bytes.Repeat([]byte{1}, 16), SessionID: bytes.Repeat([]byte{2}, 16),
+					PayerCardID: card.ID, MerchantID: "m1", Currency: "EUR", Amount: 1}
+			}
+			refund := func() *record.RefundRequest {
+				return &record.RefundRequest{RefundID: bytes.Repeat([]byte{3}, 16), RequestID: bytes.Repeat([]byte{4}, 16), Amount: 1, Currency: "EUR"}
+			}
+			unknownID := payflow.ID{5}
+			consent := &record.Consent{RequestID: unknownID[:], RequestHash: bytes.Repeat([]byte{1}, 32),
+				Nonce: bytes.Repeat([]byte{2}, 32), Amount: 1, Currency: "EUR", MerchantID: "m1"}
+			for _, tc := range []struct {
+				name, path  string
+				contentType string
+				body        any
+				status      int
+				code        string
+			}{
+				{"content type", "/v1/pair", "application/json", &payflow.PairRequest{Proof: []byte{1}}, http.StatusBadRequest, "invalid"},
+				{"not CBOR", "/v1/pair", payflow.ContentType, []byte{0xff, 0xff}, http.StatusBadRequest, "invalid"},
+				{"too large", "/v1/pair", payflow.ContentType, &payflow.PairRequest{Proof: make([]byte, 5000)}, http.StatusUnprocessableEntity, "over_limit"},
+				{"no record", "/v1/pair", payflow.ContentType, &payflow.PairRequest{Proof: []byte("junk")}, http.StatusBadRequest, "invalid"},
+				{"pairing proof naming no peer", "/v1/pair", payflow.ContentType,
+					&payflow.PairRequest{Proof: strangerSigns(t, card.ID, &record.AuthProof{Nonce: make([]byte, 32), Role: record.RoleShopper, EID: zeroEID, PeerEID: zeroEID})},
+					http.StatusBadRequest, "invalid"},
+				{"card not enrolled", "/v1/requests", payflow.ContentType,
+					&payflow.CreateRequest{Request: strangerSigns(t, "8944100000000000000", request())}, http.StatusForbidden, "card_not_trusted"},
+				{"not the card's signature", "/v1/requests", payflow.ContentType,
+					&payflow.CreateRequest{Request: strangerSigns(t, card.ID, request())}, http.StatusBadRequest, "bad_signature"},
+				{"refund not the card's signature", "/v1/refunds", payflow.ContentType,
+					&payflow.RefundRequest{Refund: strangerSigns(t, card.ID, refund())}, http.StatusBadRequest, "bad_signature"},
+				{"revoked card", "/v1/refunds", payflow.ContentType,
+					&payflow.RefundRequest{Refund: revoked.MustSign(refund())}, http.StatusForbidden, "card_not_trusted"},
+				{"consent to no request", "/v1/requests/" + unknownID.String() + "/consent", payflow.ContentType,
+					&payflow.ApproveRequest{Consent: strangerSigns(t, card.ID, consent)}, http.StatusNotFound, "not_found"},
+			} {
+				for range 2 {
+					status, code := w.postTyped(t, tc.path, "", "key-"+strconv.Itoa(w.keys), tc.contentType, tc.body)
+					w.keys++
+					assert.Equal(t, tc.status, status, tc.name)
+					assert.Equal(t, tc.code, code, tc.name)
+				}
+			}
+			assert.Zero(t, w.stored(t), "no refusal of an unverified record stored")
+
+			// The card's own refund of no payment: verified, then refused,
+			// its counter spent.
+			status, code := w.post(t, "/v1/refunds", "", &payflow.RefundRequest{Refund: card.MustSign(refund())})
+			assert.Equal(t, http.StatusNotFound, status)
+			assert.Equal(t, "not_found", code)
+			assert.Equal(t, 1, w.stored(t), "the refusal of a verified record")
 		})
 	}
 }

@@ -525,14 +525,39 @@ func (p *Platform) openCard(ctx context.Context, msg []byte, r record.CardRecord
 
 // openCardEntry is openCard returning the card as cardEntry does, with
 // the EID key of its secret that checkEID takes.
+// Its refusals are unverified.
 func (p *Platform) openCardEntry(ctx context.Context, msg []byte, r record.CardRecord) (*cachedCard, error) {
 	if len(msg) == 0 {
-		return nil, fmt.Errorf("%w: no signed record", ErrInvalid)
+		return nil, unverified(fmt.Errorf("%w: no signed record", ErrInvalid))
 	}
 	if err := record.Open(msg, r); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, unverified(fmt.Errorf("%w: %v", ErrInvalid, err))
 	}
-	return p.enrolledEntry(ctx, r.Header().CardID)
+	e, err := p.enrolledEntry(ctx, r.Header().CardID)
+	if err != nil {
+		return nil, unverified(err)
+	}
+	return e, nil
+}
+
+// errUnverified marks the refusal of a card-signed record given before
+// its card and signature were verified (unverified): such a refusal
+// spends nothing and writes nothing, so that the handler of NewHandler
+// does not store it under an Idempotency-Key (PROTOCOL.md §5.5).
+var errUnverified = errors.New("payflow: record refused before its signature was verified")
+
+// unverifiedError is an error marked with errUnverified, its text and
+// its chain otherwise those of err.
+type unverifiedError struct{ err error }
+
+func (e *unverifiedError) Error() string        { return e.err.Error() }
+func (e *unverifiedError) Unwrap() error        { return e.err }
+func (e *unverifiedError) Is(target error) bool { return target == errUnverified }
+
+// unverified marks err, the refusal of a card-signed record given before
+// its card and signature were verified, with errUnverified.
+func unverified(err error) error {
+	return &unverifiedError{err: err}
 }
 
 // check verifies a card-signed record as far as it can without the store,
@@ -540,10 +565,11 @@ func (p *Platform) openCardEntry(ctx context.Context, msg []byte, r record.CardR
 // ID, then the MAC, binding and expiry of its nonce. It returns the
 // acceptance that uses the nonce and advances the counter, to which the
 // caller adds the write of its call (accept), or none when a later check
-// refuses the record (refuse).
+// refuses the record (refuse). A refusal of the chain, revocation or
+// signature is unverified.
 func (p *Platform) check(c *CardRecord, msg []byte, r record.CardRecord) (*Acceptance, error) {
 	if err := p.verifySignature(c, msg, r); err != nil {
-		return nil, err
+		return nil, unverified(err)
 	}
 	h := r.Header()
 	a := &Acceptance{CardID: h.CardID, Counter: h.Counter, kind: r.Type()}

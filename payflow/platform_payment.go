@@ -389,11 +389,11 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	}
 	r, err := p.store.Payment(ctx, ID(cs.RequestID))
 	if err != nil {
-		return nil, err
+		return nil, unverified(err)
 	}
 	if c.ID != r.PayerCardID {
 		if err := p.verifySignature(c, req.Consent, &cs); err != nil {
-			return nil, err
+			return nil, unverified(err)
 		}
 		return nil, fmt.Errorf("%w: card %s is not the payer", ErrForbidden, c.ID)
 	}
