@@ -6,6 +6,9 @@
 // request, the cloud prices it, the shopper's phone fetches the payment
 // screen, the card verifies the PIN and signs the consent, the cloud holds,
 // captures and signs the receipt, and the shopper's phone verifies it.
+// A purchase counts once the seller's till has verified the receipt; one
+// still under way 2 seconds after -duration counts as a timeout error, so
+// that the run ends on time.
 //
 // By default the platform runs in this process on the embedded SQLite
 // store in a temporary folder, with virtual cards in memory:
@@ -76,6 +79,10 @@ type config struct {
 	duration, progress time.Duration
 	dir, dsn, url      string
 	http               bool
+	// platform configures the platform in process (tests shorten
+	// lifetimes), and wrap, when set, wraps the API the phones talk to.
+	platform payflow.PlatformOptions
+	wrap     func(payflow.API) payflow.API
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
@@ -148,7 +155,7 @@ func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup
 			closers = append(closers, func() { os.RemoveAll(tmp) })
 			dir = tmp
 		}
-		cloud, err := demo.OpenCloud(ctx, demo.CloudOptions{Dir: dir, PostgresDSN: c.dsn})
+		cloud, err := demo.OpenCloud(ctx, demo.CloudOptions{Dir: dir, PostgresDSN: c.dsn, Platform: c.platform})
 		if err != nil {
 			return nil, "", nil, err
 		}
@@ -200,6 +207,9 @@ func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup
 			return nil, "", nil, err
 		}
 		where = c.url
+	}
+	if c.wrap != nil {
+		api = c.wrap(api)
 	}
 	for i := range c.pairs {
 		p := &pair{}
@@ -259,20 +269,33 @@ func (p *pair) pair(ctx context.Context) error {
 // the receipt offline, and the seller's till reads the payment and
 // verifies its receipt too, as a till shows the payment before it asks
 // for the next (a Request fails with ErrFinal while a payment on screen
-// was not seen paid).
+// was not seen paid). A payment settled in an earlier purchase whose
+// receipt did not reach the shopper's phone is collected first
+// (demo.Phone.NextRequest). A request that ends without a capture fails
+// the purchase with ErrFinal.
 func (p *pair) purchase(ctx context.Context) error {
 	if _, err := p.seller.Seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "item", Quantity: 1}}}); err != nil {
 		return err
 	}
-	if _, err := p.shopper.Shopper.WaitPayment(ctx); err != nil {
+	if _, err := p.shopper.NextRequest(ctx); err != nil {
 		return err
 	}
 	if _, err := p.shopper.Shopper.Approve(ctx, demo.PIN); err != nil {
 		return err
 	}
-	_, _, err := p.seller.Seller.Wait(ctx)
-	return err
+	v, rc, err := p.seller.Seller.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if rc == nil {
+		return fmt.Errorf("%w: payment %s", payflow.ErrFinal, v.State)
+	}
+	return nil
 }
+
+// purchaseGrace is how long past the end of a run a purchase under way
+// may take to complete.
+const purchaseGrace = 2 * time.Second
 
 // result is what a run measured.
 type result struct {
@@ -283,8 +306,9 @@ type result struct {
 }
 
 // drive runs every pair in a loop of purchases for d, printing progress.
-// A purchase under way when d is over completes; ctx ending stops all at
-// once.
+// A purchase under way when d is over may complete within purchaseGrace,
+// and counts as a "timeout" error when it does not; ctx ending stops all
+// at once.
 func drive(ctx context.Context, pairs []*pair, d, progress time.Duration, stdout io.Writer) (*result, error) {
 	deadline := time.Now().Add(d)
 	var (
@@ -300,7 +324,8 @@ func drive(ctx context.Context, pairs []*pair, d, progress time.Duration, stdout
 			var mine []time.Duration
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				t0 := time.Now()
-				err := p.purchase(ctx)
+				pctx, cancel := context.WithDeadline(ctx, deadline.Add(purchaseGrace))
+				err := p.purchase(pctx)
 				switch {
 				case err == nil:
 					mine = append(mine, time.Since(t0))
@@ -308,13 +333,18 @@ func drive(ctx context.Context, pairs []*pair, d, progress time.Duration, stdout
 				case ctx.Err() != nil:
 				default:
 					failed.Add(1)
+					code := payflow.AsError(err).Code
+					if pctx.Err() != nil {
+						code = "timeout" // not complete within purchaseGrace
+					}
 					mu.Lock()
-					errs[payflow.AsError(err).Code]++
+					errs[code]++
 					mu.Unlock()
 					if errors.Is(err, payflow.ErrExpired) {
-						_ = p.pair(ctx) // the session ended: pair again
+						_ = p.pair(pctx) // the session ended: pair again
 					}
 				}
+				cancel()
 			}
 			mu.Lock()
 			latencies = append(latencies, mine...)

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
+	"github.com/casimpay/casimpay/payflow"
 )
 
 var (
@@ -118,4 +121,94 @@ func TestPercentile(t *testing.T) {
 	}
 	assert.Equal(t, time.Duration(0), percentile(nil, 50))
 	assert.Equal(t, ms(7), percentile([]time.Duration{ms(7)}, 99))
+}
+
+// lostApproveAPI loses the reply of the first consent that the platform
+// settles, as a connection that drops after the consent went out.
+type lostApproveAPI struct {
+	payflow.API
+	lost atomic.Bool
+}
+
+func (a *lostApproveAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Approve(ctx, req)
+	if err == nil && a.lost.CompareAndSwap(false, true) {
+		return nil, payflow.ErrUnavailable
+	}
+	return v, err
+}
+
+// TestLoadgenLostApproval: the reply to a pair's first consent is lost
+// after the platform captured it. That purchase counts as an error, the
+// till's next request finds it paid (ErrFinal), and the shopper's phone
+// collects its receipt before it approves the next request, so that every
+// purchase counted was captured and none waits for a request that nobody
+// approves: the run ends on time.
+func TestLoadgenLostApproval(t *testing.T) {
+	ctx := context.Background()
+	var platform *payflow.Platform
+	c := config{pairs: 1, dir: t.TempDir(), platform: payflow.PlatformOptions{RequestTTL: 4 * time.Second},
+		wrap: func(api payflow.API) payflow.API {
+			platform = api.(*payflow.Platform)
+			return &lostApproveAPI{API: api}
+		}}
+	pairs, _, cleanup, err := setup(ctx, &c)
+	require.NoError(t, err)
+	defer cleanup()
+	const d = time.Second
+	start := time.Now()
+	res, err := drive(ctx, pairs, d, time.Hour, io.Discard)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(start), d+purchaseGrace)
+	assert.Equal(t, map[string]int{"unavailable": 1, "final_state": 1}, res.errors)
+
+	b, err := platform.Balance(ctx, pairs[0].shopper.Card.ICCID, "EUR")
+	require.NoError(t, err)
+	captured := (1_000_000*demo.LoadPrice - b.Posted) / demo.LoadPrice
+	require.Positive(t, res.purchases)
+	assert.Equal(t, uint64(res.purchases)+1, captured, "the purchases counted and the one whose reply was lost")
+}
+
+// stuckApproveAPI never answers a consent: Approve returns when ctx ends.
+type stuckApproveAPI struct{ payflow.API }
+
+func (a stuckApproveAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// TestLoadgenEndsOnTime: a purchase under way when the run is over fails
+// once purchaseGrace has passed, so that the run ends on time however
+// long the platform takes.
+func TestLoadgenEndsOnTime(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := config{pairs: 1, dir: t.TempDir(), wrap: func(api payflow.API) payflow.API { return stuckApproveAPI{api} }}
+	pairs, _, cleanup, err := setup(ctx, &c)
+	require.NoError(t, err)
+	defer cleanup()
+	const d = 300 * time.Millisecond
+	type outcome struct {
+		res *result
+		err error
+	}
+	done := make(chan outcome, 1)
+	start := time.Now()
+	go func() {
+		res, err := drive(ctx, pairs, d, time.Hour, io.Discard)
+		done <- outcome{res, err}
+	}()
+	select {
+	case o := <-done:
+		elapsed := time.Since(start)
+		require.NoError(t, o.err)
+		assert.GreaterOrEqual(t, elapsed, d+purchaseGrace)
+		assert.Less(t, elapsed, d+purchaseGrace+time.Second)
+		assert.Zero(t, o.res.purchases)
+		assert.Equal(t, map[string]int{"timeout": 1}, o.res.errors)
+	case <-time.After(d + purchaseGrace + 10*time.Second):
+		cancel()
+		<-done
+		t.Fatal("the run went on past its end")
+	}
 }

@@ -201,17 +201,9 @@ func (p *Phone) Charge(ctx context.Context, shopper string, basket []Item, legs 
 }
 
 // AwaitRequest is the shopper's phone waiting for the payment screen of
-// the paired session; it shows it. A payment that the phone's consent
-// settled before, whose receipt did not reach it, comes first: it is a
-// receipt to collect, not a request to approve, and the phone collects it
-// (CollectReceipt) and waits on.
+// the paired session (NextRequest); it shows it.
 func (p *Phone) AwaitRequest(ctx context.Context) (*payflow.PaymentView, error) {
-	v, err := p.Shopper.WaitPayment(ctx)
-	for err == nil && v.State == payflow.StateCaptured {
-		if _, err = p.CollectReceipt(ctx, v); err == nil {
-			v, err = p.Shopper.WaitPayment(ctx)
-		}
-	}
+	v, err := p.NextRequest(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -224,6 +216,25 @@ func (p *Phone) AwaitRequest(ctx context.Context) (*payflow.PaymentView, error) 
 	}
 	p.Screen.Printf("  Total %38s", Money(v.Amount, v.Currency))
 	p.Screen.Printf("  (request %s, expires %s)", Short(v.ID), v.ExpiresAt.UTC().Format("15:04:05 UTC"))
+	return v, nil
+}
+
+// NextRequest is the shopper's phone waiting for the next request to
+// approve of the paired session, a pending view of WaitPayment, without
+// showing it. A payment that the phone's consent settled before, whose
+// receipt did not reach it, comes first: it is a receipt to collect, not
+// a request to approve, and the phone collects it (CollectReceipt) and
+// waits on.
+func (p *Phone) NextRequest(ctx context.Context) (*payflow.PaymentView, error) {
+	v, err := p.Shopper.WaitPayment(ctx)
+	for err == nil && v.State == payflow.StateCaptured {
+		if _, err = p.CollectReceipt(ctx, v); err == nil {
+			v, err = p.Shopper.WaitPayment(ctx)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
 	return v, nil
 }
 
