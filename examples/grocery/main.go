@@ -146,6 +146,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	radio := demo.NewRadio(*seed, *loss)
 	for range *rounds {
+		if err := ctx.Err(); err != nil { // interrupted
+			return err
+		}
 		if err := radio.Broadcast(stations, listeners, time.Now()); err != nil {
 			return err
 		}

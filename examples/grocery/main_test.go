@@ -195,3 +195,37 @@ func TestExitStatus(t *testing.T) {
 		})
 	}
 }
+
+// cancelAfter is a writer that calls cancel once it has written n lines
+// that contain marker.
+type cancelAfter struct {
+	bytes.Buffer
+	marker string
+	n      int
+	cancel context.CancelFunc
+}
+
+func (w *cancelAfter) Write(p []byte) (int, error) {
+	if w.n -= strings.Count(string(p), w.marker); w.n <= 0 {
+		w.cancel()
+	}
+	return w.Buffer.Write(p)
+}
+
+// TestGroceryInterruptedWhileAdvertising: an interrupt (ctx ending) while
+// the radio broadcasts its rounds ends the program at once, however many
+// rounds were asked for.
+func TestGroceryInterruptedWhileAdvertising(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &cancelAfter{marker: " logged in with card ", n: 2, cancel: cancel} // both phones
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"-rounds", "100000000"}, out) }()
+	select {
+	case err := <-done:
+		assert.ErrorIs(t, err, context.Canceled)
+		assert.NotContains(t, out.String(), "Heard 100000000 advertising rounds")
+	case <-time.After(20 * time.Second):
+		t.Fatal("the program went on broadcasting after the interrupt")
+	}
+}
