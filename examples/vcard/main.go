@@ -12,7 +12,7 @@
 //	pcscd                      # loads vpcd, which listens on 127.0.0.1:35963
 //	go run ./examples/vcard -state /tmp/card.state
 //	opensc-tool -l             # the "Virtual PCD" reader now holds a card
-//	opensc-tool -r 'Virtual PCD 00 00' -s 00A4040007F04341534D4901 -s 00CA010100
+//	opensc-tool -r 'Virtual PCD 00 00' -s 00A4040007F0434153494D0100 -s 00CA010100
 //
 // Flags:
 //

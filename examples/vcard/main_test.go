@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/binary"
+	"encoding/hex"
 	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +113,20 @@ func TestExitStatus(t *testing.T) {
 			assert.Empty(t, entries, "no card state is written")
 		})
 	}
+}
+
+// TestDocSelectsApplet: the opensc-tool command of the package comment
+// selects the applet by its AID and reads the ICCID.
+func TestDocSelectsApplet(t *testing.T) {
+	src, err := os.ReadFile("main.go")
+	require.NoError(t, err)
+	m := regexp.MustCompile(`opensc-tool -r 'Virtual PCD 00 00' -s ([0-9A-F]+) -s ([0-9A-F]+)\n`).FindSubmatch(src)
+	require.NotNil(t, m, "the opensc-tool command of the package comment")
+	sel, err := hex.DecodeString(string(m[1]))
+	require.NoError(t, err)
+	want := append([]byte{simcard.ClassISO, simcard.InsSelect, simcard.SelectByName, simcard.SelectFCI, byte(len(simcard.AID))}, simcard.AID...)
+	assert.Equal(t, append(want, 0x00), sel, "SELECT by the applet's AID, FCI expected")
+	get, err := hex.DecodeString(string(m[2]))
+	require.NoError(t, err)
+	assert.Equal(t, binary.BigEndian.AppendUint16([]byte{simcard.ClassISO, simcard.InsGetData}, simcard.TagICCID), get[:4], "GET DATA of the ICCID")
 }
