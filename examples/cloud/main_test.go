@@ -3,11 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -201,4 +206,51 @@ func TestCloudFlags(t *testing.T) {
 		assert.ErrorIs(t, err, demo.ErrUsage, "%q", args)
 		assert.NoFileExists(t, filepath.Join(dir, demo.DatabaseFile), "refused before the platform opens")
 	}
+}
+
+// TestSellerWaitsThroughOutage: the cloud does not answer the till (it
+// restarts, say) from just before the shopper's consent until 3 seconds
+// after it. The till asks again until the cloud answers, within -wait,
+// and shows the receipt of the captured payment, instead of withdrawing
+// a request that was paid and failing.
+func TestSellerWaitsThroughOutage(t *testing.T) {
+	dir := t.TempDir()
+	cloud := startCloud(t, "-data", dir)
+	b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
+	require.NoError(t, err)
+	target, err := url.Parse(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	forward := httputil.NewSingleHostReverseProxy(target)
+	var down atomic.Bool
+	tillSide := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if down.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		forward.ServeHTTP(w, r)
+	}))
+	defer tillSide.Close()
+	shopperSide := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/consent") && !down.Swap(true) {
+			time.AfterFunc(3*time.Second, func() { down.Store(false) })
+		}
+		forward.ServeHTTP(w, r)
+	}))
+	defer shopperSide.Close()
+
+	var sOut, pOut buffer
+	var sErr, pErr error
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5", "-url", tillSide.URL}, &sOut) })
+	wg.Go(func() {
+		pErr = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, &pOut)
+	})
+	wg.Wait()
+	require.NoError(t, pErr, pOut.String())
+	require.NoError(t, sErr, sOut.String())
+	checkPurchase(t, sOut.String(), pOut.String())
+	assert.NotContains(t, sOut.String(), "withdrawn")
+	awaitBalances(t, cloud, "38.73", "11.27")
 }

@@ -2,7 +2,8 @@
 // purchase: with its card from the cloud's data folder, it scans the
 // simulated air, finds Alice in its service queue, pairs with her phone,
 // sends the card-signed payment request for the basket and waits for the
-// receipt, which it verifies. When -wait ends, or it is interrupted, before
+// receipt, which it verifies; while the cloud does not answer (it may be
+// restarting) it asks again until -wait ends. When -wait ends, or it is interrupted, before
 // the shopper approved, it cancels the payment request, so that the
 // shopper's next run does not pay it. Killed outright (SIGKILL), it
 // cancels nothing: its next run pairs again in the same session (the same

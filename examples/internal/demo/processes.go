@@ -330,17 +330,25 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 	return buy(wctx, f, ph, c)
 }
 
+// unavailablePause is how long the seller program pauses before it asks
+// again for the outcome of its request while the cloud does not answer.
+const unavailablePause = 250 * time.Millisecond
+
 // RunSeller is the seller program: the till of Corner Grocer finds Alice
 // in its service queue, pairs with her phone, charges the grocery basket
-// and waits for the verified receipt. When the wait ends (-wait, or an
-// interrupt) before the shopper acted, it withdraws the request (Withdraw)
-// and fails.
+// and waits for the verified receipt, asking again while the cloud does
+// not answer (ErrUnavailable: it may be restarting). When the wait ends
+// (-wait, or an interrupt) before the shopper acted, it withdraws the
+// request (Withdraw) and fails.
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
 		if _, err := ph.Charge(ctx, c.Name, GroceryBasket, nil); err != nil {
 			return err
 		}
 		v, rc, err := ph.AwaitSettled(wctx)
+		for errors.Is(err, payflow.ErrUnavailable) && ctxsleep.Sleep(wctx, unavailablePause) == nil {
+			v, rc, err = ph.AwaitSettled(wctx)
+		}
 		if err != nil {
 			wv, wrc, werr := ph.Withdraw(ctx)
 			if werr != nil {
