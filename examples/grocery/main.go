@@ -16,7 +16,8 @@
 //	-seed N      seed of the simulated radio (default 1)
 //	-loss P      share of adverts the radio loses (default 0.2)
 //	-rounds N    advertising rounds heard before the queues are shown (default 8)
-//	-pin DIGITS  the PIN the shopper types (default 123456, the demo cards' PIN)
+//	-pin DIGITS  the PIN the shopper types, 4 to 12 digits (default 123456,
+//	             the demo cards' PIN)
 package main
 
 import (
@@ -31,6 +32,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
+	"github.com/casimpay/casimpay/simcard"
 )
 
 func main() {
@@ -52,6 +54,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if !(*loss >= 0 && *loss < 1) || *rounds < 1 { // NaN too
 		return fmt.Errorf("%w: -loss must be in [0, 1) and -rounds at least 1", demo.ErrUsage)
+	}
+	if !simcard.ValidPIN(*pin) {
+		return fmt.Errorf("%w: -pin must have %d to %d digits", demo.ErrUsage, simcard.MinPIN, simcard.MaxPIN)
 	}
 	dir := *data
 	if dir == "" {

@@ -129,7 +129,7 @@ func TestGroceryPINBlocked(t *testing.T) {
 }
 
 func TestGroceryFlags(t *testing.T) {
-	for _, args := range [][]string{{"-loss", "1"}, {"-loss", "NaN"}, {"-loss", "-0.1"}, {"-rounds", "0"}, {"./shop", "-seed", "2"}} {
+	for _, args := range [][]string{{"-loss", "1"}, {"-loss", "NaN"}, {"-loss", "-0.1"}, {"-rounds", "0"}, {"./shop", "-seed", "2"}, {"-pin", "abc"}, {"-pin", "123"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer
 			assert.ErrorIs(t, run(context.Background(), args, &out), demo.ErrUsage)

@@ -27,6 +27,8 @@ func TestShopperErrors(t *testing.T) {
 		{"wait zero", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-wait", "0"}, demo.ErrUsage},
 		{"wait negative", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-wait", "-1s"}, demo.ErrUsage},
 		{"argument", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "1234", "-pin", "1234"}, demo.ErrUsage},
+		{"pin not digits", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-pin", "abc"}, demo.ErrUsage},
+		{"pin too long", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-pin", "1234567890123"}, demo.ErrUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/simcard"
 )
 
 // DefaultDir is the data folder that the cloud, seller and shopper
@@ -200,6 +201,9 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	}
 	if f.wait <= 0 {
 		return nil, fmt.Errorf("%w: -wait must be positive", ErrUsage)
+	}
+	if name == "shopper" && !simcard.ValidPIN(f.pin) {
+		return nil, fmt.Errorf("%w: -pin must have %d to %d digits", ErrUsage, simcard.MinPIN, simcard.MaxPIN)
 	}
 	if f.url == "" {
 		b, err := os.ReadFile(filepath.Join(f.dir, URLFile))
