@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -253,4 +255,16 @@ func TestSellerWaitsThroughOutage(t *testing.T) {
 	checkPurchase(t, sOut.String(), pOut.String())
 	assert.NotContains(t, sOut.String(), "withdrawn")
 	awaitBalances(t, cloud, "38.73", "11.27")
+}
+
+// TestCloudPortInUse: a -listen address already in use is refused before
+// the cloud makes its CA, its cards and its database.
+func TestCloudPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	dir := filepath.Join(t.TempDir(), "data")
+	err = demo.RunCloud(context.Background(), []string{"-data", dir, "-listen", ln.Addr().String()}, &buffer{})
+	assert.ErrorIs(t, err, syscall.EADDRINUSE)
+	assert.NoDirExists(t, dir, "nothing made in the data folder")
 }

@@ -73,6 +73,13 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	if *pairs < 0 {
 		return fmt.Errorf("%w: -pairs must not be negative", ErrUsage)
 	}
+	// The address first: one in use is refused before the data folder
+	// gets a CA, cards and a database.
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	defer ln.Close() // once served, the server closes it
 	screen := NewPrinter(stdout).Screen("cloud")
 	cloud, err := OpenCloud(ctx, CloudOptions{Dir: *dir, PostgresDSN: *dsn})
 	if err != nil {
@@ -120,10 +127,6 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	air := Air{Dir: *dir}
 
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
 	url := "http://" + ln.Addr().String()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	api := &Narrator{API: cloud.Platform, Cloud: cloud, Screen: screen}
