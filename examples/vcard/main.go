@@ -16,7 +16,8 @@
 //
 // Flags:
 //
-//	-vpcd host:port   vpcd's address (default 127.0.0.1:35963)
+//	-vpcd host:port   vpcd's address, a port from 1 to 65535 (default
+//	                  127.0.0.1:35963)
 //	-pin digits       the PIN of a new card (default 123456)
 //	-puk digits       the PUK of a new card (default 12345678)
 //	-state file       the card's state file (default vcard.state)
@@ -27,8 +28,10 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"github.com/casimpay/casimpay/pki"
@@ -49,6 +52,11 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
+	if err := checkAddr(*addr); err != nil { // the bridge would try to reach it forever
+		fmt.Fprintf(flag.CommandLine.Output(), "vcard: %v\n", err)
+		flag.Usage()
+		os.Exit(2)
+	}
 	log.SetFlags(log.LstdFlags | log.LUTC)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -56,6 +64,19 @@ func main() {
 	if err := run(ctx, *addr, *pin, *puk, *statePath); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// checkAddr refuses a vpcd address that is not host:port with a port from
+// 1 to 65535.
+func checkAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-vpcd: %w", err)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("-vpcd %s: the port must be a number from 1 to 65535", addr)
+	}
+	return nil
 }
 
 func run(ctx context.Context, addr, pin, puk, statePath string) error {
