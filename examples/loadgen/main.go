@@ -192,16 +192,21 @@ func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup
 		if dir == "" {
 			dir = demo.DefaultDir()
 		}
+		// The root first: without it no cloud set up the folder, and a
+		// missing card is one that the cloud did not enrol.
+		if root, err = demo.LoadRoot(dir); err != nil {
+			return nil, "", nil, demo.NoCloudHint(err)
+		}
 		cards = make(map[string]*demo.Card)
 		for _, p := range market.Parties {
 			card, err := demo.OpenCard(dir, p.Name)
-			if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
 				return nil, "", nil, fmt.Errorf("%w (start the cloud with -pairs %d)", err, c.pairs)
 			}
+			if err != nil {
+				return nil, "", nil, err
+			}
 			cards[p.Name] = card
-		}
-		if root, err = demo.LoadRoot(dir); err != nil {
-			return nil, "", nil, err
 		}
 		if api, err = payflow.NewClient(c.url, payflow.ClientOptions{}); err != nil {
 			return nil, "", nil, err

@@ -87,7 +87,15 @@ func TestLoadgenAgainstCloud(t *testing.T) {
 
 	// More pairs than the cloud enrolled: their cards are missing.
 	err = run(context.Background(), []string{"-pairs", "3", "-duration", "1s", "-data", dir, "-url", string(url)}, &bytes.Buffer{})
-	assert.ErrorIs(t, err, os.ErrNotExist)
+	require.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, err.Error(), "(start the cloud with -pairs 3)")
+	assert.NotContains(t, err.Error(), "this data folder")
+
+	// A data folder that no cloud set up.
+	err = run(context.Background(), []string{"-pairs", "1", "-duration", "1s", "-data", t.TempDir(), "-url", string(url)}, &bytes.Buffer{})
+	require.ErrorIs(t, err, os.ErrNotExist)
+	assert.Contains(t, err.Error(), "(start the cloud with this data folder first)")
+	assert.NotContains(t, err.Error(), "-pairs")
 }
 
 func TestLoadgenFlags(t *testing.T) {

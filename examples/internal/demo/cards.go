@@ -32,11 +32,12 @@ func CardPath(dir, name string) string { return filepath.Join(dir, "cards", name
 
 // OpenCard powers up the card name of a data folder (one that a cloud
 // personalised and enrolled) and selects its applet. Only one process may
-// use a card at a time.
+// use a card at a time. A card missing from the folder is an error that
+// matches fs.ErrNotExist.
 func OpenCard(dir, name string) (*Card, error) {
 	path := CardPath(dir, name)
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("demo: card %s: %w (start the cloud with this data folder first)", name, err)
+		return nil, fmt.Errorf("demo: card %s: %w", name, err)
 	}
 	a, err := applet.New(&applet.File{Path: path}, applet.Options{})
 	if err != nil {
@@ -55,6 +56,12 @@ func OpenCard(dir, name string) (*Card, error) {
 		return nil, fmt.Errorf("demo: card %s: %w", name, err)
 	}
 	return &Card{Card: c, Name: name, ICCID: id}, nil
+}
+
+// NoCloudHint adds to err, the error of a program that found no card or
+// root certificate in its data folder, what to do.
+func NoCloudHint(err error) error {
+	return fmt.Errorf("%w (start the cloud with this data folder first)", err)
 }
 
 // ensureCard returns the ICCID of the card name of the data folder,

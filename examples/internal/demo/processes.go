@@ -227,11 +227,11 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout io.Writer) (*Phone, func(), error) {
 	card, err := OpenCard(f.dir, name)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, NoCloudHint(err)
 	}
 	root, err := LoadRoot(f.dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, NoCloudHint(err)
 	}
 	party := *Grocery.Party(name)
 	client, err := payflow.NewClient(f.url, payflow.ClientOptions{})
