@@ -47,11 +47,15 @@ const MaxHandlerDuration = 365 * 24 * time.Hour
 type HandlerOptions struct {
 	// Replies stores the replies of POST requests with an
 	// Idempotency-Key, so that several processes serving one database
-	// share them: the final replies of the calls that may write, and
-	// none of those that cannot (PROTOCOL.md §5.5): not those of logins,
-	// which carry a token, nor of challenges, which write nothing, nor an
-	// unauthorized refusal, nor, from a *Platform, the refusal of a
-	// card-signed record given before its signature is verified. When nil, a *Platform API's own Store keeps them;
+	// share them (PROTOCOL.md §5.5): the final replies, but for the
+	// refusals given before the bearer token or the record's signature
+	// is verified, which cannot have written anything (an unauthorized
+	// refusal and, from a *Platform, the refusal of a card-signed record
+	// given before its signature is verified), and the replies of
+	// logins, which carry a token, and of challenges, which write
+	// nothing. Every other final reply is stored, whether or not its call
+	// wrote something: a refusal given once the token or the signature
+	// is verified too. When nil, a *Platform API's own Store keeps them;
 	// another API's handler keeps them in this process's memory (a
 	// ReplyMemory). A nil pointer in it is refused with ErrInvalid.
 	Replies ReplyStore
@@ -455,17 +459,17 @@ func (h *handler) detached(ctx context.Context) (context.Context, context.Cancel
 // context of detached: the first reply is stored and replayed to retries
 // with the same body, when it is final (storableReply) and not the
 // refusal of a record given before its signature was verified
-// (errUnverified), which wrote nothing. token is the bearer token of a route that takes
-// one, "" for the others: a stored reply is replayed to it only once the
-// token passes the check of the endpoints (checkToken), whose error is the
-// reply otherwise, so that a token refused since the reply was stored (its
-// card revoked or expired, the token expired) gets nothing of it; a key in
-// flight or used with another body is answered before the token is looked
-// at, as when the request runs. The key's lease, read from the clock after
-// ctx got its deadline, outlasts that deadline by 10 seconds at least
-// (NewHandler raises ReplyLease to CallTimeout plus 10 seconds), so that
-// no other request takes the key over while this one may still store its
-// reply.
+// (errUnverified), which wrote nothing. token is the bearer token of a
+// route that takes one, "" for the others: a stored reply is replayed to
+// it only once the token passes the check of the endpoints (checkToken),
+// whose error is the reply otherwise, so that a token refused since the
+// reply was stored (its card revoked or expired, the token expired) gets
+// nothing of it; a key in flight or used with another body is answered
+// before the token is looked at, as when the request runs. The key's
+// lease, read from the clock after ctx got its deadline, outlasts that
+// deadline by 10 seconds at least (NewHandler raises ReplyLease to
+// CallTimeout plus 10 seconds), so that no other request takes the key
+// over while this one may still store its reply.
 func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http.Request, key, token string, body []byte, run httpRun) {
 	now := h.opts.Now()
 	hash := sha256.Sum256(body)

@@ -30,10 +30,12 @@ const (
 )
 
 // ReplyStore keeps the replies of POST requests sent with an
-// Idempotency-Key: the final replies of the calls that may have written
-// something (HandlerOptions.Replies says which). Every payflow.Store implements it in the platform's
-// database, so that several handler processes serving one database share
-// the replies; NewHandler keeps them in process memory when none is given.
+// Idempotency-Key: the final replies, but for the refusals given before
+// the bearer token or the record's signature is verified and the replies
+// of logins and challenges (HandlerOptions.Replies says which). Every
+// payflow.Store implements it in the platform's database, so that several
+// handler processes serving one database share the replies; NewHandler
+// keeps them in process memory when none is given.
 //
 // BeginIdempotent claims key for a request whose body hashes to bodyHash:
 // it returns nil, nil when the caller now holds the key (until lease) and
