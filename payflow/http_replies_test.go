@@ -204,11 +204,13 @@ func strangerSigns(t *testing.T, cardID string, r record.CardRecord) []byte {
 
 // TestHTTPStoresNoReplyOfAnUnverifiedRecord: a card-signed record refused
 // before its card and signature are verified (a body the handler cannot
-// take, a record that does not open, a card that is not enrolled, a
-// signature that is not the card's, a revoked card, a consent to no
-// request), which spends nothing, leaves no reply stored, however many
-// keys a caller sends it under; a record refused once its signature is
-// verified, which spends its counter, is stored as before.
+// take, no record, a record that does not open, a card that is not
+// enrolled, a signature that is not the card's, a revoked card, a consent
+// to no request, and a consent to a pending request from a card that is
+// not the payer, signed with another key or revoked), which spends
+// nothing, leaves no reply stored, however many keys a caller sends it
+// under; a record refused once its signature is verified, which spends
+// its counter, is stored as before.
 func TestHTTPStoresNoReplyOfAnUnverifiedRecord(t *testing.T) {
 	for name, world := range newReplyWorlds(t) {
 		t.Run(name, func(t *testing.T) {
@@ -226,6 +228,16 @@ func TestHTTPStoresNoReplyOfAnUnverifiedRecord(t *testing.T) {
 			unknownID := payflow.ID{5}
 			consent := &record.Consent{RequestID: unknownID[:], RequestHash: bytes.Repeat([]byte{1}, 32),
 				Nonce: bytes.Repeat([]byte{2}, 32), Amount: 1, Currency: "EUR", MerchantID: "m1"}
+			// A request pending in a shop, and consents to it from cards
+			// that are not its payer.
+			ctx := context.Background()
+			shop := paytest.NewShop(w.f, false)
+			created, err := shop.Create(paytest.Request(shop.Session, "EUR", 100))
+			require.NoError(t, err)
+			require.Equal(t, payflow.StatePending, created.State)
+			view, err := w.f.Platform.Payment(ctx, shop.Shopper.Token, created.ID)
+			require.NoError(t, err)
+			pendingConsent := "/v1/requests/" + created.ID.String() + "/consent"
 			for _, tc := range []struct {
 				name, path  string
 				contentType string
@@ -236,6 +248,11 @@ func TestHTTPStoresNoReplyOfAnUnverifiedRecord(t *testing.T) {
 				{"content type", "/v1/pair", "application/json", &payflow.PairRequest{Proof: []byte{1}}, http.StatusBadRequest, "invalid"},
 				{"not CBOR", "/v1/pair", payflow.ContentType, []byte{0xff, 0xff}, http.StatusBadRequest, "invalid"},
 				{"too large", "/v1/pair", payflow.ContentType, &payflow.PairRequest{Proof: make([]byte, 5000)}, http.StatusUnprocessableEntity, "over_limit"},
+				{"pairing proof empty", "/v1/pair", payflow.ContentType, &payflow.PairRequest{}, http.StatusBadRequest, "invalid"},
+				{"payment request empty", "/v1/requests", payflow.ContentType, &payflow.CreateRequest{}, http.StatusBadRequest, "invalid"},
+				{"consent empty", "/v1/requests/" + unknownID.String() + "/consent", payflow.ContentType,
+					&payflow.ApproveRequest{}, http.StatusBadRequest, "invalid"},
+				{"refund empty", "/v1/refunds", payflow.ContentType, &payflow.RefundRequest{}, http.StatusBadRequest, "invalid"},
 				{"no record", "/v1/pair", payflow.ContentType, &payflow.PairRequest{Proof: []byte("junk")}, http.StatusBadRequest, "invalid"},
 				{"pairing proof naming no peer", "/v1/pair", payflow.ContentType,
 					&payflow.PairRequest{Proof: strangerSigns(t, card.ID, &record.AuthProof{Nonce: make([]byte, 32), Role: record.RoleShopper, EID: zeroEID, PeerEID: zeroEID})},
@@ -250,6 +267,10 @@ func TestHTTPStoresNoReplyOfAnUnverifiedRecord(t *testing.T) {
 					&payflow.RefundRequest{Refund: revoked.MustSign(refund())}, http.StatusForbidden, "card_not_trusted"},
 				{"consent to no request", "/v1/requests/" + unknownID.String() + "/consent", payflow.ContentType,
 					&payflow.ApproveRequest{Consent: strangerSigns(t, card.ID, consent)}, http.StatusNotFound, "not_found"},
+				{"consent of a non-payer, not the card's signature", pendingConsent, payflow.ContentType,
+					&payflow.ApproveRequest{Consent: strangerSigns(t, card.ID, paytest.Consent(view))}, http.StatusBadRequest, "bad_signature"},
+				{"consent of a non-payer, revoked card", pendingConsent, payflow.ContentType,
+					&payflow.ApproveRequest{Consent: revoked.MustSign(paytest.Consent(view))}, http.StatusForbidden, "card_not_trusted"},
 			} {
 				for range 2 {
 					status, code := w.postTyped(t, tc.path, "", "key-"+strconv.Itoa(w.keys), tc.contentType, tc.body)
@@ -259,6 +280,9 @@ func TestHTTPStoresNoReplyOfAnUnverifiedRecord(t *testing.T) {
 				}
 			}
 			assert.Zero(t, w.stored(t), "no refusal of an unverified record stored")
+			after, err := w.f.Platform.Payment(ctx, shop.Shopper.Token, created.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StatePending, after.State, "the request consented to by non-payers")
 
 			// The card's own refund of no payment: verified, then refused,
 			// its counter spent.
