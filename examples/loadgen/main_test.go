@@ -98,6 +98,18 @@ func TestLoadgenAgainstCloud(t *testing.T) {
 	assert.NotContains(t, err.Error(), "-pairs")
 }
 
+// TestLoadgenMalformedRoot: a data folder whose root certificate cannot
+// be read is reported as it is, without telling to start the cloud.
+func TestLoadgenMalformedRoot(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(dir, "pki"), 0o700))
+	require.NoError(t, os.WriteFile(demo.RootPath(dir), []byte("junk"), 0o644))
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-pairs", "1", "-duration", "1s", "-data", dir, "-url", "http://127.0.0.1:1"}, &out)
+	assert.EqualError(t, err, "demo: "+demo.RootPath(dir)+": want one certificate: pki: invalid argument: no PEM certificate found")
+	assert.Empty(t, out.String())
+}
+
 func TestLoadgenFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-pairs", "0"}, {"-duration", "0s"}, {"-progress", "-1s"},

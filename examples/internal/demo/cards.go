@@ -58,9 +58,14 @@ func OpenCard(dir, name string) (*Card, error) {
 	return &Card{Card: c, Name: name, ICCID: id}, nil
 }
 
-// NoCloudHint adds to err, the error of a program that found no card or
-// root certificate in its data folder, what to do.
+// NoCloudHint adds to err, when it matches fs.ErrNotExist (a program
+// found no card or root certificate in its data folder), what to do. Any
+// other error, such as an unreadable card or root certificate, is
+// returned as it is.
 func NoCloudHint(err error) error {
+	if !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
 	return fmt.Errorf("%w (start the cloud with this data folder first)", err)
 }
 

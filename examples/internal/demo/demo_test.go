@@ -20,6 +20,7 @@ import (
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/queue"
+	"github.com/casimpay/casimpay/simcard/applet"
 )
 
 func TestRadio(t *testing.T) {
@@ -270,10 +271,10 @@ func TestWriteFile(t *testing.T) {
 	assert.ErrorIs(t, writeFile(filepath.Join(dir, "no", "such", "dir"), nil, 0o600, true), fs.ErrNotExist)
 }
 
-// TestPhoneLoginBoundedByWait: against a cloud that accepts connections
-// and never answers, the phone programs give up on the login once -wait
-// has passed, with ErrNoAnswer, rather than after the client's retries.
-func TestPhoneLoginBoundedByWait(t *testing.T) {
+// setUpFolder returns a data folder that a cloud set up with the grocery
+// market, the cloud closed.
+func setUpFolder(t *testing.T) string {
+	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	c, err := OpenCloud(ctx, CloudOptions{Dir: dir})
@@ -281,6 +282,15 @@ func TestPhoneLoginBoundedByWait(t *testing.T) {
 	_, err = Grocery.Setup(ctx, c, dir)
 	require.NoError(t, err)
 	require.NoError(t, c.Close())
+	return dir
+}
+
+// TestPhoneLoginBoundedByWait: against a cloud that accepts connections
+// and never answers, the phone programs give up on the login once -wait
+// has passed, with ErrNoAnswer, rather than after the client's retries.
+func TestPhoneLoginBoundedByWait(t *testing.T) {
+	ctx := context.Background()
+	dir := setUpFolder(t)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -317,4 +327,50 @@ func TestPhoneLoginBoundedByWait(t *testing.T) {
 			assert.NoError(t, tctx.Err(), "the program ended before the test's deadline")
 		})
 	}
+}
+
+// TestPhoneNoCloudHint: the phone programs tell to start the cloud first
+// only when the data folder has no card or no root certificate; an
+// unreadable one is reported as it is.
+func TestPhoneNoCloudHint(t *testing.T) {
+	ctx := context.Background()
+	dir := setUpFolder(t)
+	const hint = " (start the cloud with this data folder first)"
+	run := func(t *testing.T, dir string) error {
+		t.Helper()
+		var out bytes.Buffer
+		err := RunSeller(ctx, []string{"-data", dir, "-url", "http://127.0.0.1:1", "-wait", "200ms"}, &out)
+		assert.Empty(t, out.String(), "refused before the phone starts")
+		return err
+	}
+
+	t.Run("no card", func(t *testing.T) {
+		empty := t.TempDir()
+		err := run(t, empty)
+		require.ErrorIs(t, err, fs.ErrNotExist)
+		assert.EqualError(t, err, "demo: card till: stat "+CardPath(empty, "till")+": no such file or directory"+hint)
+	})
+	t.Run("garbage card", func(t *testing.T) {
+		garbage := t.TempDir()
+		require.NoError(t, os.Mkdir(filepath.Join(garbage, "cards"), 0o700))
+		require.NoError(t, os.WriteFile(CardPath(garbage, "till"), []byte("garbage"), 0o600))
+		err := run(t, garbage)
+		require.ErrorIs(t, err, applet.ErrState)
+		assert.EqualError(t, err, "demo: card till: applet: unreadable card state: bad layout")
+	})
+	t.Run("no root", func(t *testing.T) {
+		require.NoError(t, os.Rename(RootPath(dir), RootPath(dir)+".saved"))
+		defer func() { require.NoError(t, os.Rename(RootPath(dir)+".saved", RootPath(dir))) }()
+		err := run(t, dir)
+		require.ErrorIs(t, err, fs.ErrNotExist)
+		assert.EqualError(t, err, "demo: open "+RootPath(dir)+": no such file or directory"+hint)
+	})
+	t.Run("malformed root", func(t *testing.T) {
+		saved, err := os.ReadFile(RootPath(dir))
+		require.NoError(t, err)
+		defer func() { require.NoError(t, os.WriteFile(RootPath(dir), saved, 0o644)) }()
+		require.NoError(t, os.WriteFile(RootPath(dir), []byte("junk"), 0o644))
+		err = run(t, dir)
+		assert.EqualError(t, err, "demo: "+RootPath(dir)+": want one certificate: pki: invalid argument: no PEM certificate found")
+	})
 }
