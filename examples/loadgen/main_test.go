@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -231,4 +232,58 @@ func TestLoadgenEndsOnTime(t *testing.T) {
 		<-done
 		t.Fatal("the run went on past its end")
 	}
+}
+
+// expiredAfterConsentAPI settles each consent, then shows the request
+// expired to every later read of it, as a platform that answers the
+// till's wait with a request that ended without a capture.
+type expiredAfterConsentAPI struct {
+	payflow.API
+	mu       sync.Mutex
+	approved map[payflow.ID]bool
+}
+
+func (a *expiredAfterConsentAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Approve(ctx, req)
+	if err == nil {
+		a.mu.Lock()
+		a.approved[v.ID] = true
+		a.mu.Unlock()
+	}
+	return v, err
+}
+
+func (a *expiredAfterConsentAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.API.Payment(ctx, token, id)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil || !a.approved[id] {
+		return v, err
+	}
+	expired := *v
+	expired.State, expired.Captured, expired.Receipt = payflow.StateExpired, 0, nil
+	return &expired, nil
+}
+
+// TestLoadgenCountsOnlyCaptured: a purchase whose request the till sees
+// end without a capture fails with ErrFinal and is not counted, even when
+// the shopper's phone had its consent settled.
+func TestLoadgenCountsOnlyCaptured(t *testing.T) {
+	ctx := context.Background()
+	api := &expiredAfterConsentAPI{approved: map[payflow.ID]bool{}}
+	c := config{pairs: 1, dir: t.TempDir(), wrap: func(inner payflow.API) payflow.API {
+		api.API = inner
+		return api
+	}}
+	pairs, _, cleanup, err := setup(ctx, &c)
+	require.NoError(t, err)
+	defer cleanup()
+	res, err := drive(ctx, pairs, 500*time.Millisecond, time.Hour, io.Discard)
+	require.NoError(t, err)
+	api.mu.Lock()
+	n := len(api.approved)
+	api.mu.Unlock()
+	require.Positive(t, n)
+	assert.Zero(t, res.purchases)
+	assert.Equal(t, map[string]int{"final_state": n}, res.errors, "each consent settled, each request seen expired")
 }
