@@ -216,8 +216,11 @@ func LoadRoot(dir string) ([]byte, error) {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	certs, err := pki.ParseCertificatesPEM(b)
-	if err != nil || len(certs) != 1 {
-		return nil, fmt.Errorf("demo: %s: want one certificate: %v", RootPath(dir), err)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %s: want one certificate: %w", RootPath(dir), err)
+	}
+	if len(certs) != 1 {
+		return nil, fmt.Errorf("demo: %s: want one certificate, found %d", RootPath(dir), len(certs))
 	}
 	return certs[0], nil
 }

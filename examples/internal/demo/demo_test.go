@@ -19,6 +19,7 @@ import (
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/queue"
 	"github.com/casimpay/casimpay/simcard/applet"
 )
@@ -372,5 +373,6 @@ func TestPhoneNoCloudHint(t *testing.T) {
 		require.NoError(t, os.WriteFile(RootPath(dir), []byte("junk"), 0o644))
 		err = run(t, dir)
 		assert.EqualError(t, err, "demo: "+RootPath(dir)+": want one certificate: pki: invalid argument: no PEM certificate found")
+		assert.ErrorIs(t, err, pki.ErrInvalid, "the cause kept")
 	})
 }
