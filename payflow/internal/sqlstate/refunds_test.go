@@ -284,9 +284,47 @@ func TestDueRefundsIndexed(t *testing.T) {
 	}
 }
 
+// qDueRefundsFormer is the query of DueRefunds at schema version
+// refundsUndue: the refunds' columns of that version, in the order of
+// qDueRefundsComputed, which no index serves.
+const qDueRefundsFormer = `SELECT id, request_id, state, amount, currency, request, hash, refunded, receipt, failure,
+	created_at, deferred_to FROM payflow_refunds
+	WHERE state = ? AND created_at <= ? AND deferred_to <= ?
+	ORDER BY CASE WHEN deferred_to > created_at THEN deferred_to ELSE created_at END, id LIMIT ?`
+
+// dueRefundsFormer reads the refunds of qDueRefundsFormer at t, limit of
+// them at most, into records as DueRefunds did.
+func dueRefundsFormer(ctx context.Context, st *sql.Stmt, t time.Time, limit int) ([]*payflow.RefundRecord, error) {
+	rows, err := st.QueryContext(ctx, payflow.RefundPending, t.UnixNano(), t.UnixNano(), limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*payflow.RefundRecord
+	for rows.Next() {
+		var r payflow.RefundRecord
+		var id, rid []byte
+		var amount, refunded, created, deferred int64
+		if err := rows.Scan(&id, &rid, &r.State, &amount, &r.Currency, &r.Request, &r.Hash, &refunded, &r.Receipt,
+			&r.Failure, &created, &deferred); err != nil {
+			return nil, err
+		}
+		copy(r.ID[:], id)
+		copy(r.RequestID[:], rid)
+		r.Amount, r.Refunded, r.CreatedAt = uint64(amount), uint64(refunded), time.Unix(0, created)
+		if deferred != 0 {
+			r.DeferredTo = time.Unix(0, deferred)
+		}
+		out = append(out, &r)
+	}
+	return out, rows.Err()
+}
+
 // BenchmarkDueRefunds: the recovery sweep's read of the oldest 10, and
 // 1000 (RecoverSweep's default limit), due pending refunds of 18,000,
-// with 2,000 done ones among them.
+// with 2,000 done ones among them. computed: the same read with the query
+// of schema version refundsUndue (qDueRefundsFormer), on the same refunds
+// in a table at that version.
 func BenchmarkDueRefunds(b *testing.B) {
 	for _, e := range engines {
 		b.Run(e.name, func(b *testing.B) {
@@ -337,6 +375,28 @@ func BenchmarkDueRefunds(b *testing.B) {
 					}
 				})
 			}
+			b.Run("computed", func(b *testing.B) {
+				old, _ := atVersion(b, e, refundsUndue)
+				insertOld(b, old, e.d, rows)
+				if e.d == sqlstate.Postgres {
+					_, err := old.ExecContext(ctx, "ANALYZE payflow_refunds")
+					require.NoError(b, err)
+				}
+				st, err := old.PrepareContext(ctx, sqlstate.Rebind(e.d, qDueRefundsFormer))
+				require.NoError(b, err)
+				defer st.Close()
+				for _, limit := range []int{10, 1000} {
+					b.Run(fmt.Sprint("limit=", limit), func(b *testing.B) {
+						b.ReportAllocs()
+						for b.Loop() {
+							rs, err := dueRefundsFormer(ctx, st, at, limit)
+							if err != nil || len(rs) != limit {
+								b.Fatal(len(rs), err)
+							}
+						}
+					})
+				}
+			})
 		})
 	}
 }
