@@ -327,9 +327,10 @@ func drive(ctx context.Context, pairs []*pair, d, progress time.Duration, stdout
 	for _, p := range pairs {
 		wg.Go(func() {
 			var mine []time.Duration
+			pctx, cancel := context.WithDeadline(ctx, deadline.Add(purchaseGrace))
+			defer cancel()
 			for ctx.Err() == nil && time.Now().Before(deadline) {
 				t0 := time.Now()
-				pctx, cancel := context.WithDeadline(ctx, deadline.Add(purchaseGrace))
 				err := p.purchase(pctx)
 				switch {
 				case err == nil:
@@ -349,7 +350,6 @@ func drive(ctx context.Context, pairs []*pair, d, progress time.Duration, stdout
 						_ = p.pair(pctx) // the session ended: pair again
 					}
 				}
-				cancel()
 			}
 			mu.Lock()
 			latencies = append(latencies, mine...)
