@@ -67,55 +67,52 @@ type ClientOptions struct {
 // every call an X-Request-ID, kept across its retries too: the request ID
 // of ctx (WithRequestID; a call made while serving a request carries that
 // request's ID on) when it has a well-formed one, else one chosen for the
-// call; *Error.RequestID reports it. A call is retried, with backoff and
-// at most MaxAttempts times, after a network error (a connection refused,
+// call; *Error.RequestID reports it. A call is retried, with backoff and at
+// most MaxAttempts times, after a network error (a connection refused,
 // reset or dropped without a reply, a timeout), a 5xx reply, a 408 (a
 // proxy's timeout, which ErrUnavailable matches) or a 409
-// idempotency_in_flight. An exchange that would fail every attempt alike
-// is sent once and fails with an error matching ErrInternal that wraps its
+// idempotency_in_flight. An exchange that would fail every attempt alike is
+// sent once and fails with an error matching ErrInternal that wraps its
 // cause, which errors.As finds: a server certificate that does not verify
 // (*tls.CertificateVerificationError, or a verdict of crypto/x509 that a
-// VerifyConnection or VerifyPeerCertificate of the HTTPClient returns
-// bare: x509.UnknownAuthorityError, x509.HostnameError,
+// VerifyConnection or VerifyPeerCertificate of the HTTPClient returns bare:
+// x509.UnknownAuthorityError, x509.HostnameError,
 // x509.CertificateInvalidError, x509.SystemRootsError,
 // x509.ConstraintViolationError, x509.UnhandledCriticalExtension,
 // x509.InsecureAlgorithmError or x509.ErrUnsupportedAlgorithm), a reply
-// that is not TLS to an https base URL (http.ErrSchemeMismatch from an
-// HTTP server, tls.RecordHeaderError from another protocol), a TLS alert
-// by which the server refuses what the client offers (a *net.OpError
-// whose Op is "remote error", as crypto/tls reports it: protocol_version,
-// certificate_required or no_application_protocol; any other alert, such
-// as handshake_failure, bad_certificate, unknown_ca, certificate_expired,
+// that is not TLS to an https base URL (http.ErrSchemeMismatch from an HTTP
+// server, tls.RecordHeaderError from another protocol), a TLS alert by
+// which the server refuses what the client offers (a *net.OpError whose Op
+// is "remote error", as crypto/tls reports it: protocol_version,
+// certificate_required or no_application_protocol; any other alert, such as
+// handshake_failure, bad_certificate, unknown_ca, certificate_expired,
 // unrecognized_name or internal_error, which depend on the state or
 // settings of the server that a new connection may find otherwise, is
 // retried as a network error is), a redirect refused by the CheckRedirect
 // of ClientOptions.HTTPClient, whose error it wraps, or by the default
 // policy of net/http after 10 redirects, and a redirect net/http cannot
-// follow (*url.Error: a Location header that does not parse, or a URL
-// whose scheme is not http or https, that has no host name or whose port
-// is not from 1 to 65535, as NewClient refuses for the base URL; a port
-// alone, as in "http://:8080", is no host name, and a hop to it, which
-// net/http sends to the local machine, fails at once whatever its error,
-// as one to port 0 or 99999 does); the platform never redirects, and a
-// redirect whose own hop fails on the network is retried as any network
-// error is.
-// Such an error matches ErrInternal, as a reply too large or that does
-// not decode does: the fault lies with the server at the base URL or with
-// how the transport is set up to reach it, which no retry mends (so not
+// follow (*url.Error: a Location header that does not parse, or a URL whose
+// scheme is not http or https, that has no host name or whose port is not
+// from 1 to 65535, as NewClient refuses for the base URL; a port alone, as
+// in "http://:8080", is no host name, and a hop to it, which net/http sends
+// to the local machine, fails at once whatever its error, as one to port 0
+// or 99999 does); the platform never redirects, and a redirect whose own
+// hop fails on the network is retried as any network error is. Such an
+// error matches ErrInternal, as a reply too large or that does not decode
+// does: the fault lies with the server at the base URL or with how the
+// transport is set up to reach it, which no retry mends (so not
 // ErrUnavailable) and the call's arguments have no part in (so not
-// ErrInvalid). Errors of the
-// platform come back as *Error, so errors.Is matches the sentinel errors
-// of this package as it does in process (a rate_limited reply that gives a
-// retry time as a *RateLimitedError wrapping the *Error, which
-// errors.As finds as well); an error body of a code that is none of the
-// sentinels' gets the code of the reply's status, as a reply without an
-// error body does, the code received named in its message; a platform
-// that cannot be reached
-// gives an error matching ErrUnavailable, and a context that ends gives
-// the context's error. A call whose bearer token holds a control
-// character other than the tab, which no header can carry, fails with an
-// error matching ErrInvalid without being sent. A Client is safe for
-// concurrent use.
+// ErrInvalid). Errors of the platform come back as *Error, so errors.Is
+// matches the sentinel errors of this package as it does in process (a
+// rate_limited reply that gives a retry time as a *RateLimitedError
+// wrapping the *Error, which errors.As finds as well); an error body of a
+// code that is none of the sentinels' gets the code of the reply's status,
+// as a reply without an error body does, the code received named in its
+// message; a platform that cannot be reached gives an error matching
+// ErrUnavailable, and a context that ends gives the context's error. A call
+// whose bearer token holds a control character other than the tab, which no
+// header can carry, fails with an error matching ErrInvalid without being
+// sent. A Client is safe for concurrent use.
 type Client struct {
 	base string
 	hc   *http.Client

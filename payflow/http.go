@@ -171,18 +171,17 @@ func checkOptions(opts ...option) error {
 // unknown code, is internal, its text only logged), idempotent POSTs with
 // stored replies, body size limits, a request ID on every reply, one log
 // record per request and panics turned into 500 replies that reveal
-// nothing. When api is a TokenChecker (a
-// *Platform is), the stored reply of a POST that takes a token is replayed
-// only once the token passes the check that the endpoint makes of it
-// (PROTOCOL.md §5.5): a token refused since then, its card revoked,
-// expired or no longer enrolled, or the token expired, gets that refusal,
-// not the reply. In front of another API, which the handler cannot ask
-// about a token alone, the reply is replayed to the token it was stored
-// under. A request whose Body is nil, which an http.Server never passes
-// but a caller of ServeHTTP may, is served as one with an empty body. It
-// is safe for concurrent use. It fails with an error matching ErrInvalid
-// when api is nil or a nil pointer (a nil *Platform, or of any other
-// type), or an option is out of range (see HandlerOptions).
+// nothing. When api is a TokenChecker (a *Platform is), the stored reply of
+// a POST that takes a token is replayed only once the token passes the
+// check that the endpoint makes of it (PROTOCOL.md §5.5): a token refused
+// since then, its card revoked, expired or no longer enrolled, or the token
+// expired, gets that refusal, not the reply. In front of another API, which
+// the handler cannot ask about a token alone, the reply is replayed to the
+// token it was stored under. A request whose Body is nil, which an
+// http.Server never passes but a caller of ServeHTTP may, is served as one
+// with an empty body. It is safe for concurrent use. It fails with an error
+// matching ErrInvalid when api is nil or a nil pointer (a nil *Platform, or
+// of any other type), or an option is out of range (see HandlerOptions).
 func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
 	if nilptr.Is(api) {
 		return nil, fmt.Errorf("%w: payflow: nil API", ErrInvalid)
@@ -457,19 +456,18 @@ func (h *handler) detached(ctx context.Context) (context.Context, context.Cancel
 
 // idempotent runs a POST under an Idempotency-Key, with ctx the request's
 // context of detached: the first reply is stored and replayed to retries
-// with the same body, when it is final (storableReply) and not the
-// refusal of a record given before its signature was verified
-// (errUnverified), which wrote nothing. token is the bearer token of a
-// route that takes one, "" for the others: a stored reply is replayed to
-// it only once the token passes the check of the endpoints (checkToken),
-// whose error is the reply otherwise, so that a token refused since the
-// reply was stored (its card revoked or expired, the token expired) gets
+// with the same body, when it is final and may have written something
+// (storableReply). token is the bearer token of a route that takes one, ""
+// for the others: a stored reply is replayed to it only once the token
+// passes the check of the endpoints (checkToken), whose error is the reply
+// otherwise, so that a token refused since the reply was stored (its card
+// revoked, expired or no longer enrolled, or the token expired) gets
 // nothing of it; a key in flight or used with another body is answered
-// before the token is looked at, as when the request runs. The key's
-// lease, read from the clock after ctx got its deadline, outlasts that
-// deadline by 10 seconds at least (NewHandler raises ReplyLease to
-// CallTimeout plus 10 seconds), so that no other request takes the key
-// over while this one may still store its reply.
+// before the token is looked at, as when the request runs. The key's lease,
+// read from the clock after ctx got its deadline, outlasts that deadline by
+// 10 seconds at least (NewHandler raises ReplyLease to CallTimeout plus 10
+// seconds), so that no other request takes the key over while this one may
+// still store its reply.
 func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http.Request, key, token string, body []byte, run httpRun) {
 	now := h.opts.Now()
 	hash := sha256.Sum256(body)
@@ -506,7 +504,7 @@ func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}()
 	rep := h.call(ctx, run)
-	if storableReply(rep.code) && !errors.Is(rep.err, errUnverified) {
+	if storableReply(rep) {
 		err := h.replies.FinishIdempotent(ctx, key, lease, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL))
 		if err != nil {
 			h.logger(r).Error("storing idempotent reply", "err", err)

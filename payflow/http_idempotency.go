@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -263,14 +264,19 @@ func scopedIdempotencyKey(method, path, token, key string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// storableReply reports whether a reply with an error code (empty for a
-// success) is final and stored for the key. Replies that a retry may
-// change are not: a lost race, rate limiting and server-side failures.
-// Nor is unauthorized: a token is refused before anything is written, so
-// that a retry is refused the same way, and storing the refusal would
-// only let any caller, with made-up tokens, fill the store. (The handler
-// does not store the refusals marked errUnverified either.)
-func storableReply(code string) bool {
+// storableReply reports whether a reply is final and stored for the key.
+// Replies that a retry may change are not: a lost race, rate limiting and
+// server-side failures. Nor are those of calls refused before anything
+// was written, which a retry is refused the same way and whose storing
+// would only let any caller fill the store: unauthorized (a token is
+// refused before anything is written, made-up tokens included) and the
+// refusals of a record given before its signature was verified, which
+// the platform marks errUnverified.
+func storableReply(rep httpReply) bool {
+	if errors.Is(rep.err, errUnverified) {
+		return false
+	}
+	code := rep.code
 	switch code {
 	case "", "invalid", "forbidden", "not_found", "bad_signature",
 		"card_not_trusted", "card_counter_regression", "nonce_replayed", "expired",
