@@ -374,13 +374,7 @@ func TestCloseRefusesLaterCalls(t *testing.T) {
 	l, s := setup(t, ledger.Options{})
 	hold := make(chan struct{})
 	s.hold = hold
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			close(hold)
-		}
-	}
+	release := sync.OnceFunc(func() { close(hold) })
 	defer release()
 	s.entered = make(chan struct{}, 10)
 	first := make(chan []ledger.CreateTransferResult, 1)

@@ -136,7 +136,9 @@ type Store interface {
 	// DeferredTo if the stored refund is in state from with version
 	// r.Version, and, when p is not nil, updates p as UpdatePayment(p,
 	// pFrom) does, all or nothing (ErrConflict); it then increments both
-	// the stored and r's Version (and p's).
+	// the stored and r's Version (and p's). r's other fields must be the
+	// stored ones: the SQL stores derive the refund's due time from
+	// r.CreatedAt and the DeferredTo written.
 	UpdateRefund(ctx context.Context, r *RefundRecord, from string, p *PaymentRecord, pFrom string) error
 	// Refund returns the refund with the given ID.
 	Refund(ctx context.Context, id ID) (*RefundRecord, error)
