@@ -423,6 +423,14 @@ func sellerPairsDuringApproval(t *testing.T, f *Fixture) {
 	assert.Equal(t, [2]payflow.Balance{{Posted: funded[0].Posted - 100}, {Posted: funded[1].Posted + 100}}, s.Balances("EUR"))
 }
 
+// untouchedEUR and untouchedTickets are the payer's and the merchant's
+// balances of a shop in which nothing moved, or every hold was voided:
+// Funds with the payer, the 10 tickets with the merchant.
+var (
+	untouchedEUR     = [2]payflow.Balance{{Posted: Funds}, {}}
+	untouchedTickets = [2]payflow.Balance{{}, {Posted: 10}}
+)
+
 // expiryDuringApproval: a consent that arrives before the request's
 // expiry, whose approval reaches the request's expiry while it reads the
 // assets of the legs (before it accepts the consent), is refused
@@ -448,7 +456,7 @@ func expiryDuringApproval(t *testing.T, f *Fixture) {
 		require.True(t, s.Clock.Now().Add(10*time.Second).Equal(v.ExpiresAt), v.ExpiresAt)
 		return v, s.Consent(v.ID)
 	}
-	eur, tickets := [2]payflow.Balance{{Posted: Funds}, {}}, [2]payflow.Balance{{}, {Posted: 10}}
+	eur, tickets := untouchedEUR, untouchedTickets
 
 	// For comparison, a consent sent at the request's expiry.
 	late, lateConsent := request()
@@ -517,7 +525,7 @@ func captureMeetsExpiredHold(t *testing.T, s *Shop) {
 		require.NoError(t, s.Store.UpdatePayment(ctx, p, payflow.StateHeld))
 		return id
 	}
-	eur, tickets := [2]payflow.Balance{{Posted: Funds}, {}}, [2]payflow.Balance{{}, {Posted: 10}}
+	eur, tickets := untouchedEUR, untouchedTickets
 	// For comparison, a capture of a held request after its hold's expiry.
 	late := s.createHeld(100).ID
 	retried, swept := capturing(2000), capturing(2500)
@@ -578,7 +586,7 @@ func expiryDuringCapture(t *testing.T, s *Shop) {
 		require.True(t, s.Clock.Now().Add(10*time.Second+500*time.Millisecond).Equal(h.HoldExpiresAt), h.HoldExpiresAt)
 		return v.ID
 	}
-	eur, tickets := [2]payflow.Balance{{Posted: Funds}, {}}, [2]payflow.Balance{{}, {Posted: 10}}
+	eur, tickets := untouchedEUR, untouchedTickets
 
 	// For comparison, a capture sent at the hold's expiry.
 	id := held()
@@ -679,7 +687,7 @@ func expiryDuringCancellation(t *testing.T, s *Shop) {
 		assert.Zero(t, late.step.Load(), "the clock moved during the cancellation")
 		return v, err
 	}
-	eur, tickets := [2]payflow.Balance{{Posted: Funds}, {}}, [2]payflow.Balance{{}, {Posted: 10}}
+	eur, tickets := untouchedEUR, untouchedTickets
 	restored := func(msg string) {
 		t.Helper()
 		assert.Equal(t, eur, s.Balances("EUR"), "no money moved, none held: %s", msg)
