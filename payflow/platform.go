@@ -129,14 +129,9 @@ type PlatformOptions struct {
 	// counter above 2^63-1, which no card reaches and no store holds,
 	// held is 2^63-1, as the store's *pki.CounterError gives it. It logs
 	// nothing secret. Such a refusal is either a resend of a record whose
-	// counter was spent already or a cloned card. A resend: a payment or
-	// refund request refused once (refused records spend their counter,
-	// PROTOCOL.md §4.6) and sent again without an Idempotency-Key, or a
-	// copy of a record that lost the race to another copy sent at the
-	// same moment (its call then gets the answer of the copy accepted).
-	// A clone: a card that signed with a counter the genuine card had
-	// used, or the genuine card itself once a clone has signed with a
-	// higher counter, until its own counter passes the clone's.
+	// counter was spent already (a copy that lost the race to another copy
+	// sent at the same moment included) or a cloned card, as PROTOCOL.md
+	// §4.6 describes.
 	Logger *slog.Logger
 }
 
