@@ -184,19 +184,19 @@ func TestAddCRLRefusesIncompleteCRLs(t *testing.T) {
 func TestAddCRLNeedsCRLSign(t *testing.T) {
 	h := newHierarchy(t)
 	key := newKey(t)
-	caDER := issueRaw(t, h.root, &x509.Certificate{
+	chain := h.subCAChain(t, key, &x509.Certificate{
 		Subject:               pkix.Name{CommonName: "CA-SIM Card CA without cRLSign"},
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		MaxPathLenZero:        true,
 		KeyUsage:              x509.KeyUsageCertSign,
-	}, key.Public())
+	}, cardTemplate(t, testICCID))
+	caDER := chain[1]
 	// A CA value holding the certificate with cRLSign in memory only, for
 	// x509.CreateRevocationList, which asks for it.
 	issuer := mustParse(t, caDER)
 	issuer.KeyUsage |= x509.KeyUsageCRLSign
 	sub := &CA{cert: issuer, key: key, crlURL: "http://pki.example/x.crl"}
-	chain := [][]byte{issueRaw(t, sub, cardTemplate(t, testICCID), h.cardKey.Public()), caDER}
 
 	v := newVerifier(t, h, newClock(t0), VerifierOptions{Intermediates: [][]byte{caDER}})
 	addCRLs(t, h, v) // the root's, which does not list the CA
