@@ -32,7 +32,6 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
-	"github.com/casimpay/casimpay/simcard"
 )
 
 func main() {
@@ -55,8 +54,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if !(*loss >= 0 && *loss < 1) || *rounds < 1 { // NaN too
 		return fmt.Errorf("%w: -loss must be in [0, 1) and -rounds at least 1", demo.ErrUsage)
 	}
-	if !simcard.ValidPIN(*pin) {
-		return fmt.Errorf("%w: -pin must have %d to %d digits", demo.ErrUsage, simcard.MinPIN, simcard.MaxPIN)
+	if err := demo.CheckPIN(*pin); err != nil {
+		return err
 	}
 	dir := *data
 	if dir == "" {

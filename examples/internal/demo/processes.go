@@ -39,6 +39,15 @@ var ErrNoAnswer = errors.New("demo: the cloud did not answer in time")
 // choice.
 var Bystanders = []string{"bob", "chen", "coffee-cart", "flower-stall"}
 
+// CheckPIN refuses a -pin flag that no card takes (simcard.ValidPIN) with
+// ErrUsage.
+func CheckPIN(pin string) error {
+	if !simcard.ValidPIN(pin) {
+		return fmt.Errorf("%w: -pin must have %d to %d digits", ErrUsage, simcard.MinPIN, simcard.MaxPIN)
+	}
+	return nil
+}
+
 // ErrUsage is the error of a flag value, or an argument after the flags,
 // that a program refuses.
 var ErrUsage = errors.New("demo: invalid usage")
@@ -205,8 +214,10 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	if f.wait <= 0 {
 		return nil, fmt.Errorf("%w: -wait must be positive", ErrUsage)
 	}
-	if name == "shopper" && !simcard.ValidPIN(f.pin) {
-		return nil, fmt.Errorf("%w: -pin must have %d to %d digits", ErrUsage, simcard.MinPIN, simcard.MaxPIN)
+	if name == "shopper" {
+		if err := CheckPIN(f.pin); err != nil {
+			return nil, err
+		}
 	}
 	if f.url == "" {
 		b, err := os.ReadFile(filepath.Join(f.dir, URLFile))
