@@ -163,6 +163,7 @@ func TestStatusWords(t *testing.T) {
 		{name: "verification cleared by a malformed VERIFY", pre: []string{"0020008006313233343536", "00200080023132"}, cmd: "00200080", sw: 0x63C3},
 		{name: "verification cleared by a wrong PIN", pre: []string{"0020008006313233343536", "0020008006313131313131"}, cmd: "00200080", sw: 0x63C2},
 		{name: "verification cleared by SELECT", pre: []string{"0020008006313233343536", selectAID}, cmd: "00200080", sw: 0x63C3},
+		{name: "verification cleared by a VERIFY of the PIN with a wrong P1", pre: []string{"0020008006313233343536", "0020018006313131313131"}, cmd: "00200080", sw: 0x63C3},
 		{name: "verification kept by a VERIFY of another reference", pre: []string{"0020008006313233343536", "0020008106313233343536"}, cmd: "00200080", sw: 0x9000},
 		{name: "verification cleared by a CHANGE with a wrong PIN", pre: []string{"0020008006313233343536", "0024008012313131313131FFFFFFFFFFFF373737373737"}, cmd: "00200080", sw: 0x63C2},
 		{name: "verification kept by a malformed CHANGE", pre: []string{"0020008006313233343536", "002400800C313233343536373737373737"}, cmd: "00200080", sw: 0x9000},
