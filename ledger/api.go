@@ -132,12 +132,27 @@ func (l *Ledger) Close() error {
 }
 
 // firstTimestamp returns the first timestamp of a batch: the clock, or one
-// more than the last stored timestamp when the clock is not ahead of it.
+// more than the last stored timestamp when the clock is not ahead of it. A
+// clock past TimestampLimit gives TimestampLimit+1, which timestampsFit
+// refuses; one before 1970 counts as 0. The times are compared, not their
+// UnixNano, which wraps outside the years 1678 to 2262.
 func (l *Ledger) firstTimestamp(last uint64) uint64 {
-	ns := l.now().UnixNano()
-	ts := uint64(max(ns, 0))
+	var ts uint64
+	switch now := l.now(); {
+	case now.After(timestampLimitTime):
+		ts = TimestampLimit + 1
+	case now.Before(unixEpoch):
+		ts = 0
+	default:
+		ts = uint64(now.UnixNano())
+	}
 	return max(ts, last+1)
 }
+
+var (
+	timestampLimitTime = time.Unix(0, int64(TimestampLimit))
+	unixEpoch          = time.Unix(0, 0)
+)
 
 // timestampsFit fails with ErrTimestampLimit when n timestamps from first
 // on would pass TimestampLimit.

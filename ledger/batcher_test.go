@@ -497,3 +497,43 @@ func startClose(l *ledger.Ledger) <-chan error {
 		runtime.Gosched()
 	}
 }
+
+// TestClockOutsideNanosecondRange sets the clock to years whose Unix
+// nanoseconds do not fit an int64: past 2262 the ledger refuses the call
+// with ErrTimestampLimit, and before 1678 it goes on from its last
+// timestamp, as for any clock behind it, instead of stamping the wrapped
+// value (year 1600 wraps to 2184).
+func TestClockOutsideNanosecondRange(t *testing.T) {
+	ctx := context.Background()
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var now atomic.Pointer[time.Time]
+	now.Store(&start)
+	l, err := ledger.New(memory.New(), ledger.Options{Now: func() time.Time { return *now.Load() }})
+	require.NoError(t, err)
+	defer l.Close()
+	account := func(id uint64) ledger.Account {
+		return ledger.Account{ID: ledger.IDFromUint64(id), Ledger: 978, Code: 1}
+	}
+	_, err = l.CreateAccounts(ctx, []ledger.Account{account(1)})
+	require.NoError(t, err)
+
+	for _, year := range []int{2263, 2300, 2600} {
+		late := time.Date(year, 1, 1, 0, 0, 0, 0, time.UTC)
+		now.Store(&late)
+		_, err = l.CreateAccounts(ctx, []ledger.Account{account(2)})
+		require.ErrorIs(t, err, ledger.ErrTimestampLimit, "year %d", year)
+	}
+	got, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(2)})
+	require.NoError(t, err)
+	assert.Empty(t, got)
+
+	early := time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)
+	now.Store(&early)
+	_, err = l.CreateAccounts(ctx, []ledger.Account{account(3)})
+	require.NoError(t, err)
+	got, err = l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(3)})
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	assert.Equal(t, uint64(start.UnixNano()), got[0].Timestamp)
+	assert.Equal(t, got[0].Timestamp+1, got[1].Timestamp, "a clock before 1678 is behind the last timestamp")
+}
