@@ -160,10 +160,11 @@ func (a *lostApproveAPI) Approve(ctx context.Context, req *payflow.ApproveReques
 }
 
 // TestLoadgenLostApproval: the reply to a pair's first consent is lost
-// after the platform captured it. That purchase counts as an error, the
-// till's next request finds it paid (ErrFinal), and the shopper's phone
-// collects its receipt before it approves the next request, so that every
-// purchase counted was captured and none waits for a request that nobody
+// after the platform captured it. The till sees that payment captured and
+// verifies its receipt, so it counts as a purchase, not an error, and the
+// till's next request does not fail on it; the shopper's phone collects
+// its receipt before it approves the next request, so that every payment
+// captured is counted once and none waits for a request that nobody
 // approves: the run ends on time.
 func TestLoadgenLostApproval(t *testing.T) {
 	ctx := context.Background()
@@ -181,13 +182,13 @@ func TestLoadgenLostApproval(t *testing.T) {
 	res, err := drive(ctx, pairs, d, time.Hour, io.Discard)
 	require.NoError(t, err)
 	assert.Less(t, time.Since(start), d+purchaseGrace)
-	assert.Equal(t, map[string]int{"unavailable": 1, "final_state": 1}, res.errors)
+	assert.Empty(t, res.errors)
 
 	b, err := platform.Balance(ctx, pairs[0].shopper.Card.ICCID, "EUR")
 	require.NoError(t, err)
 	captured := (1_000_000*demo.LoadPrice - b.Posted) / demo.LoadPrice
-	require.Positive(t, res.purchases)
-	assert.Equal(t, uint64(res.purchases)+1, captured, "the purchases counted and the one whose reply was lost")
+	require.Greater(t, res.purchases, 1)
+	assert.Equal(t, uint64(res.purchases), captured, "the purchases counted, the one whose reply was lost among them")
 }
 
 // stuckApproveAPI never answers a consent: Approve returns when ctx ends.
