@@ -120,6 +120,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		defer card.Close()
 		screen := pr.Screen(p.Name)
 		switch p.Name {
 		case "alice":

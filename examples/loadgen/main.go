@@ -208,6 +208,7 @@ func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup
 			if err != nil {
 				return nil, "", nil, err
 			}
+			closers = append(closers, func() { card.Close() })
 			cards[p.Name] = card
 		}
 		if api, err = payflow.NewClient(c.url, payflow.ClientOptions{}); err != nil {

@@ -118,6 +118,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		defer card.Close()
 		label := map[string]string{"dana": "seller", "erin": "shopper", "frank": "frank"}[p.Name]
 		ph, err := demo.NewPhone(p, card, api, pr.Screen(label), root)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/simcard"
@@ -20,26 +21,65 @@ import (
 const PIN = simcardtest.PIN
 
 // Card is a personalised virtual CA-SIM whose state lives in a file of the
-// data folder: the applet behind its APDU boundary and the phone's driver.
+// data folder (OpenCard) or in memory (NewMemoryCard): the applet behind
+// its APDU boundary and the phone's driver.
 type Card struct {
 	*simcard.Card
 	Name  string // the file name, without extension
 	ICCID string
+
+	close func() error // releases the card file; nil in memory
 }
+
+// ErrCardInUse is the error of OpenCard for a card file that another
+// process, or another OpenCard of this one, holds open.
+var ErrCardInUse = errors.New("demo: card in use")
 
 // CardPath returns the state file of the card name in a data folder.
 func CardPath(dir, name string) string { return filepath.Join(dir, "cards", name+".card") }
 
 // OpenCard powers up the card name of a data folder (one that a cloud
-// personalised and enrolled) and selects its applet. Only one process may
-// use a card at a time. A card missing from the folder is an error that
-// matches fs.ErrNotExist.
-func OpenCard(dir, name string) (*Card, error) {
+// personalised and enrolled) and selects its applet. Only one Card may use
+// a card file at a time, so that the card's signature counter never falls
+// behind the one the cloud saw: OpenCard holds the file until Close (or
+// the end of the process), and a card file that another process, or
+// another OpenCard of this one, holds is ErrCardInUse at once. (Another
+// process is detected with an advisory lock, flock(2), on the file's
+// ".lock" file beside it, on the systems that have it: Linux, macOS and
+// the BSDs; elsewhere only OpenCards of the same process are.) A card
+// file that cannot be written, as in a read-only folder, is refused with
+// an error naming it, rather than failing the first command that stores
+// the card's state with the status word 6581 (simcard.ErrMemory). A card
+// missing from the folder is an error that matches fs.ErrNotExist.
+func OpenCard(dir, name string) (_ *Card, err error) {
 	path := CardPath(dir, name)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("demo: card %s: %w", name, err)
 	}
-	a, err := applet.New(&applet.File{Path: path}, applet.Options{})
+	unlock, err := lockCard(path)
+	if errors.Is(err, ErrCardInUse) {
+		return nil, fmt.Errorf("demo: card %s: %s is held by another process, or another OpenCard of this one: %w", name, path, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("demo: card %s: %w", name, err)
+	}
+	defer func() {
+		if err != nil {
+			unlock()
+		}
+	}()
+	f := &applet.File{Path: path}
+	// The card stores its state after every command that changes it:
+	// storing back the state it has tells now whether the file can be
+	// written.
+	state, err := f.Load()
+	if err != nil {
+		return nil, fmt.Errorf("demo: card %s: %w", name, err)
+	}
+	if err := f.Store(state); err != nil {
+		return nil, fmt.Errorf("demo: card %s: %s cannot be written: %w", name, path, err)
+	}
+	a, err := applet.New(f, applet.Options{})
 	if err != nil {
 		return nil, fmt.Errorf("demo: card %s: %w", name, err)
 	}
@@ -55,7 +95,38 @@ func OpenCard(dir, name string) (*Card, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: card %s: %w", name, err)
 	}
-	return &Card{Card: c, Name: name, ICCID: id}, nil
+	return &Card{Card: c, Name: name, ICCID: id, close: sync.OnceValue(unlock)}, nil
+}
+
+// lockCard takes the lock of the card file path, held until the returned
+// function is called: it opens path's ".lock" file beside it, which stays
+// in place while the card's state file is replaced at every store, and
+// locks it (lockFile). An error opening it is that the folder cannot be
+// written, the card file with it.
+func lockCard(path string) (unlock func() error, err error) {
+	lf, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%s cannot be written: %w", path, err)
+	}
+	release, err := lockFile(lf)
+	if err != nil {
+		lf.Close()
+		return nil, err
+	}
+	return func() error {
+		release()
+		return lf.Close()
+	}, nil
+}
+
+// Close releases the card file for another OpenCard; the Card must not be
+// used after. Closing again, or a card in memory, does nothing and returns
+// nil.
+func (c *Card) Close() error {
+	if c.close == nil {
+		return nil
+	}
+	return c.close()
 }
 
 // NoCloudHint adds to err, when it matches fs.ErrNotExist (a program

@@ -132,6 +132,7 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		defer card.Close()
 		bystanders = append(bystanders, &Station{Party: market.Party(name), Card: card})
 	}
 	air := Air{Dir: *dir}
@@ -234,12 +235,18 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 // startPhone opens the card name of the data folder, logs it in to the
 // cloud over HTTP, giving up after -wait (login), and starts its radio:
 // every 200 ms it writes its advert into the air and hears the others.
-// The phone stops broadcasting when the returned function is called.
-func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout io.Writer) (*Phone, func(), error) {
+// The phone stops broadcasting, and closes its card, when the returned
+// function is called.
+func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout io.Writer) (_ *Phone, stop func(), err error) {
 	card, err := OpenCard(f.dir, name)
 	if err != nil {
 		return nil, nil, NoCloudHint(err)
 	}
+	defer func() {
+		if err != nil {
+			card.Close()
+		}
+	}()
 	root, err := LoadRoot(f.dir)
 	if err != nil {
 		return nil, nil, NoCloudHint(err)
@@ -280,7 +287,7 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 			}
 		}
 	}()
-	return ph, func() { cancel(); <-done }, nil
+	return ph, func() { cancel(); <-done; card.Close() }, nil
 }
 
 // login logs ph in to the cloud, giving up once -wait has passed
