@@ -29,7 +29,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
 )
@@ -149,14 +148,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := seller.Login(ctx); err != nil {
 		return err
 	}
-	radio := demo.NewRadio(*seed, *loss)
-	for range *rounds {
-		if err := ctx.Err(); err != nil { // interrupted
-			return err
-		}
-		if err := radio.Broadcast(stations, listeners, time.Now()); err != nil {
-			return err
-		}
+	if err := demo.NewRadio(*seed, *loss).Rounds(ctx, *rounds, stations, listeners); err != nil {
+		return err
 	}
 	shopperScreen.Printf("Heard %d advertising rounds from %d phones (%.0f%% of adverts lost)", *rounds, len(stations)-1, *loss*100)
 

@@ -23,7 +23,6 @@ import (
 	"os/signal"
 	"slices"
 	"syscall"
-	"time"
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/examples/internal/demo"
@@ -134,11 +133,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	radio := demo.NewRadio(*seed, 0.2)
-	for range 8 {
-		if err := radio.Broadcast(stations, listeners, time.Now()); err != nil {
-			return err
-		}
+	if err := demo.NewRadio(*seed, 0.2).Rounds(ctx, 8, stations, listeners); err != nil {
+		return err
 	}
 	owners := []struct{ id, name string }{{shop.ID, shop.Name}, {ids["erin"], "Erin"}, {ids["frank"], "Frank"}}
 	holdings := func() error {

@@ -193,6 +193,37 @@ func TestOpenCloudFails(t *testing.T) {
 	assert.ErrorIs(t, err, ErrNoDataDir)
 }
 
+// TestRadioRounds: rounds of adverts fill the listeners' queues, and stop
+// with ctx's error, nothing heard, once ctx has ended (an interrupt).
+func TestRadioRounds(t *testing.T) {
+	ctx := context.Background()
+	c, err := OpenCloud(ctx, CloudOptions{Dir: t.TempDir()})
+	require.NoError(t, err)
+	defer c.Close()
+	m := Grocery
+	cards, err := m.SetupInMemory(ctx, c)
+	require.NoError(t, err)
+	var stations []*Station
+	for _, name := range []string{"alice", "till"} {
+		stations = append(stations, &Station{Party: m.Party(name), Card: cards[name]})
+	}
+	listener := func() *Listener {
+		q, err := queue.New(adv.Shopper, queue.Options{})
+		require.NoError(t, err)
+		return &Listener{Party: m.Party("alice"), Queue: q}
+	}
+
+	heard := listener()
+	require.NoError(t, NewRadio(1, 0).Rounds(ctx, 3, stations, []*Listener{heard}))
+	assert.Len(t, heard.Queue.Snapshot(), 1, "the till")
+
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	deaf := listener()
+	assert.ErrorIs(t, NewRadio(1, 0).Rounds(ended, 3, stations, []*Listener{deaf}), context.Canceled)
+	assert.Empty(t, deaf.Queue.Snapshot())
+}
+
 func TestAirBetweenPhones(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()

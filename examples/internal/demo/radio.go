@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -100,6 +101,20 @@ func (r *Radio) Broadcast(stations []*Station, listeners []*Listener, at time.Ti
 			if err := r.receive(l, s.Party, b, at); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// Rounds delivers n rounds of adverts (Broadcast), each at the time it is
+// sent, and stops with ctx's error once ctx has ended (an interrupt).
+func (r *Radio) Rounds(ctx context.Context, n int, stations []*Station, listeners []*Listener) error {
+	for range n {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.Broadcast(stations, listeners, time.Now()); err != nil {
+			return err
 		}
 	}
 	return nil
