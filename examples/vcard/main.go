@@ -28,10 +28,8 @@ import (
 	"flag"
 	"fmt"
 	"log"
-	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 
 	"github.com/casimpay/casimpay/pki"
@@ -52,8 +50,8 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := checkAddr(*addr); err != nil { // the bridge would try to reach it forever
-		fmt.Fprintf(flag.CommandLine.Output(), "vcard: %v\n", err)
+	if err := vpcd.CheckAddr(*addr); err != nil { // refused before the card is used
+		fmt.Fprintf(flag.CommandLine.Output(), "vcard: -vpcd: %v\n", err)
 		flag.Usage()
 		os.Exit(2)
 	}
@@ -64,19 +62,6 @@ func main() {
 	if err := run(ctx, *addr, *pin, *puk, *statePath); err != nil {
 		log.Fatal(err)
 	}
-}
-
-// checkAddr refuses a vpcd address that is not host:port with a port from
-// 1 to 65535.
-func checkAddr(addr string) error {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("-vpcd: %w", err)
-	}
-	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
-		return fmt.Errorf("-vpcd %s: the port must be a number from 1 to 65535", addr)
-	}
-	return nil
 }
 
 func run(ctx context.Context, addr, pin, puk, statePath string) error {

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"time"
 
 	"github.com/casimpay/casimpay/internal/nilptr"
@@ -83,6 +84,24 @@ var ErrArgument = errors.New("vpcd: nil context or connection")
 // ErrATR is returned by Serve and Bridge.Run for an ATR that no frame can
 // carry: empty, or longer than 65535 octets.
 var ErrATR = errors.New("vpcd: ATR empty or longer than a frame")
+
+// ErrAddr is returned by CheckAddr and Bridge.Run for an address that is
+// not host:port with a port number from 1 to 65535.
+var ErrAddr = errors.New("vpcd: malformed address")
+
+// CheckAddr returns nil for an address that a Bridge can connect to:
+// host:port with a port number from 1 to 65535 (the host is not looked
+// up); otherwise an error matching ErrAddr.
+func CheckAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrAddr, err)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("%w %q: the port must be a number from 1 to 65535", ErrAddr, addr)
+	}
+	return nil
+}
 
 // Serve answers vpcd's frames on conn with card and atr (nil means
 // DefaultATR) until conn is closed by vpcd (it then returns nil), ctx is
@@ -180,7 +199,8 @@ func check(card Card, atr []byte) ([]byte, error) {
 // restarted), until its context is cancelled. The zero Bridge is not usable:
 // Card is required.
 type Bridge struct {
-	// Addr is vpcd's address; empty means DefaultAddr.
+	// Addr is vpcd's address, host:port (CheckAddr); empty means
+	// DefaultAddr.
 	Addr string
 	// Card is the card to insert.
 	Card Card
@@ -197,7 +217,10 @@ type Bridge struct {
 // Run connects and serves until ctx is cancelled, then returns nil. It
 // returns an error only for a protocol violation by vpcd (ErrFrame) and,
 // before connecting, for a nil ctx (ErrArgument), a nil Bridge or no Card
-// (ErrNoCard) or an ATR that no frame can carry (ErrATR).
+// (ErrNoCard), an ATR that no frame can carry (ErrATR) or a malformed Addr
+// (ErrAddr, see CheckAddr). A well-formed address that cannot be reached,
+// as while pcscd has not started vpcd yet or restarts, or whose host does
+// not resolve, is tried again every Retry until ctx is cancelled.
 func (b *Bridge) Run(ctx context.Context) error {
 	if b == nil {
 		return ErrNoCard
@@ -212,6 +235,9 @@ func (b *Bridge) Run(ctx context.Context) error {
 	addr, retry := b.Addr, b.Retry
 	if addr == "" {
 		addr = DefaultAddr
+	}
+	if err := CheckAddr(addr); err != nil {
+		return err
 	}
 	if retry <= 0 {
 		retry = time.Second

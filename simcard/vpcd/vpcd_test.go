@@ -150,6 +150,25 @@ func TestServeRefusesUnframableATR(t *testing.T) {
 	assert.ErrorIs(t, b.Run(ctx), vpcd.ErrATR)
 }
 
+// TestBridgeRefusesMalformedAddr: an address that is not host:port with a
+// port number from 1 to 65535 is refused with ErrAddr before connecting,
+// where the bridge tried to connect to it again and again until ctx ended.
+func TestBridgeRefusesMalformedAddr(t *testing.T) {
+	// Only a bridge that retries waits for the deadline, and then returns nil.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, addr := range []string{"nonsense", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:vpcd", "localhost:-1", "[::1:35963"} {
+		t.Run(addr, func(t *testing.T) {
+			assert.ErrorIs(t, vpcd.CheckAddr(addr), vpcd.ErrAddr)
+			b := &vpcd.Bridge{Addr: addr, Card: newCard(t), Retry: time.Millisecond}
+			assert.ErrorIs(t, b.Run(ctx), vpcd.ErrAddr)
+		})
+	}
+	for _, addr := range []string{vpcd.DefaultAddr, "localhost:1", "[::1]:65535", ":35963"} {
+		assert.NoError(t, vpcd.CheckAddr(addr), addr)
+	}
+}
+
 // TestNoCard: Serve and Bridge.Run without a card refuse with ErrNoCard
 // before anything is read, where the first control from vpcd panicked: no
 // card at all, an interface holding a nil *applet.Applet, and a nil Bridge.
