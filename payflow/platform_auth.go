@@ -61,7 +61,7 @@ func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse
 	}
 	c := e.rec
 	if !bytes.Equal(proof.PeerEID, make([]byte, record.EIDSize)) {
-		return nil, unverified(fmt.Errorf("%w: a login proof names no peer", ErrInvalid))
+		return nil, unverified(fmt.Errorf("%w: a login proof names a peer", ErrInvalid))
 	}
 	a, err := p.check(c, req.Proof, &proof)
 	if err != nil {
@@ -465,7 +465,7 @@ func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, er
 	}
 	c := e.rec
 	if bytes.Equal(proof.PeerEID, make([]byte, record.EIDSize)) {
-		return nil, unverified(fmt.Errorf("%w: a pairing proof names the peer", ErrInvalid))
+		return nil, unverified(fmt.Errorf("%w: a pairing proof names no peer", ErrInvalid))
 	}
 	a, err := p.check(c, req.Proof, &proof)
 	if err != nil {

@@ -1087,3 +1087,35 @@ func TestPairSessionStartsAfterResolving(t *testing.T) {
 	assert.Equal(t, payflow.SessionWaiting, v.State)
 	assert.True(t, v.ExpiresAt.Equal(resolved.Add(time.Minute)), "expires %v, want %v", v.ExpiresAt, resolved.Add(time.Minute))
 }
+
+// TestProofPeerRefusal: a login proof that names a peer, and a pairing
+// proof that names none, are refused as invalid with a message that says
+// what is wrong with each.
+func TestProofPeerRefusal(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		call func(s *shop, proof []byte) error
+		peer func(s *shop) []byte
+		want string
+	}{
+		{"login naming a peer", func(s *shop, proof []byte) error {
+			_, err := s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
+			return err
+		}, func(s *shop) []byte { return s.seller.EID() }, "payflow: invalid request: a login proof names a peer"},
+		{"pairing naming no peer", func(s *shop, proof []byte) error {
+			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: proof})
+			return err
+		}, func(*shop) []byte { return make([]byte, record.EIDSize) }, "payflow: invalid request: a pairing proof names no peer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newShop(t, false, paytest.Options{})
+			err := tt.call(s, s.shopper.Proof(record.RoleShopper, tt.peer(s)))
+			require.ErrorIs(t, err, payflow.ErrInvalid)
+			e := payflow.AsError(err)
+			assert.Equal(t, "invalid", e.Code)
+			assert.Equal(t, tt.want, e.Message)
+		})
+	}
+}
