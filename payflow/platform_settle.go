@@ -542,8 +542,9 @@ func refundView(r *RefundRecord) *RefundView {
 // driveRefund moves a reserved refund in the ledger and records the
 // outcome: done with a receipt, or failed with its reservation released.
 // An outcome that another process recorded meanwhile is r's outcome, as
-// the stored refund answers it: nil when done (r then holds its receipt),
-// the refusal when failed.
+// the stored refund answers it to any reader: nil when done (r then holds
+// its receipt), the stored failure (refundFailure) when failed, even when
+// the ledger refused r here too.
 func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *PaymentRecord) error {
 	cur, ok := ledger.LookupCurrency(r.Currency)
 	if !ok {
@@ -604,8 +605,6 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		switch {
 		case stored.State == RefundDone: // ended by another process, with its receipt
 			return nil
-		case stored.State == RefundFailed && lerr != nil:
-			return lerr
 		case stored.State == RefundFailed: // ended by another process; the ledger answers one ID alike
 			return refundFailure(stored)
 		case lerr != nil:

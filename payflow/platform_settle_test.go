@@ -44,15 +44,22 @@ func (s *deferredMeanwhile) UpdateRefund(ctx context.Context, r *payflow.RefundR
 		if err != nil {
 			return err
 		}
+		var release *payflow.PaymentRecord // the payment, its reservation released by the failure
+		var releaseFrom string
 		switch s.ended {
 		case payflow.RefundFailed:
 			other.State, other.Failure = payflow.RefundFailed, payflow.AsError(payflow.ErrFunds).Code
+			if release, err = s.Store.Payment(ctx, other.RequestID); err != nil {
+				return err
+			}
+			release.Refunded -= other.Amount
+			releaseFrom = payflow.StateCaptured
 		case payflow.RefundDone:
 			other.State, other.Receipt = payflow.RefundDone, otherReceipt
 		default:
 			other.DeferredTo = other.CreatedAt.Add(payflow.MaxRecoverDelay)
 		}
-		if err := s.Store.UpdateRefund(ctx, other, payflow.RefundPending, nil, ""); err != nil {
+		if err := s.Store.UpdateRefund(ctx, other, payflow.RefundPending, release, releaseFrom); err != nil {
 			return err
 		}
 	}
@@ -121,22 +128,41 @@ func TestRefundEndsAfterDeferral(t *testing.T) {
 	}
 }
 
-// TestRefundEndedFailedMeanwhile: a refund whose end as done finds it
-// ended failed by another process meanwhile answers that failure, not a
-// view without a receipt.
+// TestRefundEndedFailedMeanwhile: a refund whose end (as done, or as
+// failed when the ledger refused it here too) finds it ended failed by
+// another process meanwhile answers the stored failure, as the same refund
+// sent again does: not a view without a receipt, nor its own refusal. The
+// reservation is released once, by the other process.
 func TestRefundEndedFailedMeanwhile(t *testing.T) {
-	st := &deferredMeanwhile{Store: memory.New(), end: payflow.RefundDone, ended: payflow.RefundFailed}
-	s, _, id, msg := paidRefund(t, st, 0)
-	ctx := context.Background()
+	for _, tt := range []struct {
+		end    string
+		payout uint64 // leaves the merchant's balance short of the refund
+	}{
+		{payflow.RefundDone, 0},
+		{payflow.RefundFailed, 600},
+	} {
+		t.Run(tt.end, func(t *testing.T) {
+			st := &deferredMeanwhile{Store: memory.New(), end: tt.end, ended: payflow.RefundFailed}
+			s, v, id, msg := paidRefund(t, st, tt.payout)
+			ctx := context.Background()
 
-	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
-	require.ErrorIs(t, err, payflow.ErrFunds)
-	assert.Nil(t, rv)
-	assert.Equal(t, 1, st.writes, "the end as done, refused after the other's end")
-	stored, err := st.Refund(ctx, id)
-	require.NoError(t, err)
-	assert.Equal(t, payflow.RefundFailed, stored.State)
-	assert.Empty(t, stored.Receipt)
+			rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			require.ErrorIs(t, err, payflow.ErrFunds)
+			assert.Nil(t, rv)
+			assert.Equal(t, 1, st.writes, "the end, refused after the other's end")
+			stored, err2 := st.Refund(ctx, id)
+			require.NoError(t, err2)
+			assert.Equal(t, payflow.RefundFailed, stored.State)
+			assert.Empty(t, stored.Receipt)
+			p, err2 := st.Payment(ctx, v.ID)
+			require.NoError(t, err2)
+			assert.Equal(t, uint64(0), p.Refunded, "the reservation released once")
+
+			_, again := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			require.ErrorIs(t, again, payflow.ErrFunds)
+			assert.Equal(t, payflow.AsError(again), payflow.AsError(err), "the same refund sent again")
+		})
+	}
 }
 
 // TestRefundEndedDoneMeanwhile: a refund that the ledger refused, whose
