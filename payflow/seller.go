@@ -838,8 +838,10 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 
 // Refund has the card sign a refund of amount of the captured payment
 // request made last, under a new refund ID, and returns the verified
-// refund receipt. An amount of zero is ErrInvalid, before the card signs
-// anything. The platform refuses refunds beyond what was captured
+// refund receipt. An amount of zero, or more than record.MaxAmount, is
+// ErrInvalid, before the phone calls the platform (a kept refund, below,
+// is not sent) or the card signs anything. The platform refuses refunds
+// beyond what was captured
 // (ErrLimit). Before a refund is sent, a kept one (below) or a new one,
 // the phone checks that it still trusts the platform's certificate that
 // the receipt will be verified with (ErrCard when that expired or was
@@ -857,6 +859,9 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 // the Refund after it makes a new refund. When the platform refuses it,
 // it was not made, and Refund makes the new refund.
 func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
+	if err := checkRefundAmount(amount); err != nil {
+		return nil, err
+	}
 	cur, err := s.currentPayment()
 	if err != nil {
 		return nil, err
@@ -866,12 +871,16 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 
 // RefundPayment refunds amount of the merchant's captured payment request
 // id as Refund does, also one no longer on screen (after later requests
-// or another session), such as the request of a receipt. The phone reads
-// the request first: an ID the platform does not know is ErrNotFound, a
+// or another session), such as the request of a receipt. An amount that
+// Refund refuses is ErrInvalid before anything else. The phone reads the
+// request first: an ID the platform does not know is ErrNotFound, a
 // request of another merchant ErrForbidden (the platform's refusal), and
 // a view of another request or merchant than asked for, or in a currency
 // of a form that no record carries, ErrMismatch.
 func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
+	if err := checkRefundAmount(amount); err != nil {
+		return nil, err
+	}
 	l, err := s.loginState(ctx)
 	if err != nil {
 		return nil, err
@@ -881,6 +890,21 @@ func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Rece
 		return nil, err
 	}
 	return s.refund(ctx, v, amount)
+}
+
+// checkRefundAmount refuses an amount that no refund request carries,
+// zero or more than record.MaxAmount, as checkToSign refuses the record.
+func checkRefundAmount(amount uint64) error {
+	var reason string
+	switch {
+	case amount == 0:
+		reason = "must not be zero"
+	case amount > record.MaxAmount:
+		reason = "exceeds 2^63-1"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrInvalid, &record.FieldError{Field: "amount", Reason: reason})
 }
 
 // merchantPayment reads the request id of merchant; a view of another

@@ -3,7 +3,10 @@ package payflow_test
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,6 +138,17 @@ func (a *lostRefundAPI) Refund(ctx context.Context, req *payflow.RefundRequest) 
 	return a.API.Refund(ctx, req)
 }
 
+// loseRefundReply returns a first answer for lostRefundAPI that has api
+// make the refund and loses its reply (ErrUnavailable).
+func loseRefundReply(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
+	return func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+		if _, err := api.Refund(ctx, req); err != nil {
+			return nil, err
+		}
+		return nil, payflow.ErrUnavailable
+	}
+}
+
 func TestSellerRefundAfterLostReply(t *testing.T) {
 	ctx := context.Background()
 	// setup has the seller, after a purchase of basket, ask for a refund of
@@ -148,14 +162,7 @@ func TestSellerRefundAfterLostReply(t *testing.T) {
 		require.Error(t, err)
 		return w, err
 	}
-	lost := func(api payflow.API) func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
-		return func(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
-			if _, err := api.Refund(ctx, req); err != nil {
-				return nil, err
-			}
-			return nil, payflow.ErrUnavailable
-		}
-	}
+	lost := loseRefundReply
 	shopperBalance := func(t *testing.T, w *phoneWorld) payflow.Balance {
 		return w.balance(t, w.shopperCard.Enrolment.ICCID)
 	}
@@ -752,6 +759,50 @@ func TestSellerRefusesWhatNoRecordCarries(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(90), rc.Amount)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 600}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerRefusesRefundAmountFirst: a refund of zero, or of more than
+// record.MaxAmount, is ErrInvalid before the phone calls the platform or
+// the card signs anything: Refund does not send again the refund kept
+// after its reply was lost, nor RefundPayment read the request. The
+// next Refund sends the kept refund and gets its receipt.
+func TestSellerRefusesRefundAmountFirst(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	h := mustHandler(t, w.f.Platform, payflow.HandlerOptions{Logger: discardLogger()})
+	var calls atomic.Int32 // the seller phone's calls to the platform
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		h.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(srv.Close)
+	client := mustClient(t, srv.URL, payflow.ClientOptions{})
+	w.useSeller(t, &lostRefundAPI{API: client, first: loseRefundReply(client)})
+	w.pair(t)
+	w.purchase(t)
+	_, err := w.seller.Refund(ctx, 240)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	paid, err := w.seller.Status(ctx)
+	require.NoError(t, err)
+
+	sent := calls.Load()
+	counter, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	for _, amount := range []uint64{0, record.MaxAmount + 1} {
+		_, err := w.seller.Refund(ctx, amount)
+		assert.ErrorIs(t, err, payflow.ErrInvalid, "Refund of %d", amount)
+		_, err = w.seller.RefundPayment(ctx, paid.ID, amount)
+		assert.ErrorIs(t, err, payflow.ErrInvalid, "RefundPayment of %d", amount)
+	}
+	assert.Equal(t, sent, calls.Load(), "no call to the platform")
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, counter, after, "nothing signed")
+
+	rc, err := w.seller.Refund(ctx, 240)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(240), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
 // TestSellerRefusesMalformedPlatformValues: a value that the platform
