@@ -259,11 +259,8 @@ func transferClosed(t *ledger.Transfer, r ledger.CreateTransferResult) *closedEr
 
 // asClosed returns the closedError that err wraps, or nil.
 func asClosed(err error) *closedError {
-	var ce *closedError
-	if errors.As(err, &ce) {
-		return ce
-	}
-	return nil
+	ce, _ := errors.AsType[*closedError](err)
+	return ce
 }
 
 // errRefusedBefore marks a transfer whose ID the ledger refused at an
