@@ -117,7 +117,10 @@ type PlatformOptions struct {
 	// merchants in memory (default 5 s; negative: not at all; at most
 	// MaxLifetime). Changes made through another process show here within
 	// CacheTTL; revocation never waits for it (chains are verified on
-	// every record).
+	// every record). The cache holds at most 100 000 cards and as many
+	// merchants: a card or merchant read while 100 000 of its kind are
+	// kept empties that kind's cache first, so that the next reads of
+	// the others go to the store again.
 	CacheTTL time.Duration
 	// Logger receives the platform's warnings (default slog.Default(),
 	// as it is when each is logged): NewPlatform's about stored cards it

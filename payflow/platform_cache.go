@@ -19,7 +19,8 @@ import (
 // many reads of one purchase do not each go to the database. Entries live
 // CacheTTL; a change made by this process drops its entry at once (and
 // keeps out a read of the store that began before it), one made by
-// another process is seen here within CacheTTL. Certificates are
+// another process is seen here within CacheTTL. It keeps at most
+// maxCached cards and as many merchants. Certificates are
 // not trusted from it: every record is verified against the pki.Verifier
 // and its CRLs. A cached card keeps the EID key of its advertising
 // secret once derived (see cachedCard.eidKey), and the names of its
@@ -52,6 +53,9 @@ type cached[T any] struct {
 	expires time.Time
 }
 
+// maxCached is the most cards, and the most merchants, that the cache
+// keeps: put empties a map that holds that many before it keeps an entry
+// (PlatformOptions.CacheTTL says so).
 const maxCached = 100000
 
 func (c *cache) init(ttl time.Duration) {
