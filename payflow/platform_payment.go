@@ -285,6 +285,18 @@ func expiryDue(r *PaymentRecord, now time.Time) bool {
 	return false
 }
 
+// nowUnexpired returns the time now, at which Approve, Decline, Cancel
+// and Capture write the change of r that their checks allowed, and
+// whether r's expiry (expiryDue: the request's, or its hold's when held)
+// is still to come then. When it came while the checks ran, the call goes
+// round its loop again: current expires r, voiding a hold (or the call
+// reads r again, when another call changed it first), and the call is
+// refused as any call at or after the expiry.
+func (p *Platform) nowUnexpired(r *PaymentRecord) (time.Time, bool) {
+	now := p.now()
+	return now, !expiryDue(r, now)
+}
+
 // withdrawRevoked cancels r, pending and unexpired at now, when the seller
 // card that signed it or the shopper card that would pay it is revoked
 // (refusal: the CRLs of the platform's verifier list its certificate or
@@ -454,12 +466,8 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		if err := p.createPayerWallets(ctx, r, legs); err != nil {
 			return nil, p.refuse(ctx, a, err)
 		}
-		now := p.now()
-		if expiryDue(r, now) {
-			// The request expired while its legs were read and the
-			// payer's wallets created: current expires it (or reads it
-			// again, when another call changed it first), and the
-			// consent is refused as any consent after the expiry.
+		now, ok := p.nowUnexpired(r)
+		if !ok { // expired while the legs were read and the wallets created
 			continue
 		}
 		// A pairing's mark (VoidTo) on a pending request predates this
@@ -554,12 +562,8 @@ func (p *Platform) Decline(ctx context.Context, token string, id ID) (*PaymentVi
 		default:
 			return nil, stateError(r.State)
 		}
-		now := p.now()
-		if expiryDue(r, now) {
-			// The request expired while the decline was checked: current
-			// expires it (or reads it again, when another call changed
-			// it first), and the decline is refused as any decline at or
-			// after the expiry.
+		now, ok := p.nowUnexpired(r)
+		if !ok {
 			continue
 		}
 		r.State, r.UpdatedAt = StateDeclined, now
@@ -596,12 +600,8 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 		if c.MerchantID != r.MerchantID {
 			return nil, fmt.Errorf("%w: only the merchant cancels", ErrForbidden)
 		}
-		now := p.now()
-		if expiryDue(r, now) {
-			// The request, or its hold, expired while the cancellation
-			// was checked: current expires it, voiding a hold (or reads
-			// it again, when another call changed it first), and the
-			// cancellation is refused as any at or after the expiry.
+		now, ok := p.nowUnexpired(r)
+		if !ok {
 			continue
 		}
 		from := r.State
@@ -703,12 +703,8 @@ func (p *Platform) Capture(ctx context.Context, token string, req *CaptureReques
 			// refused before the money moves, not after.
 			return nil, fmt.Errorf("%w: the payment cannot be captured; its hold is voided when it is cancelled or expires", err)
 		}
-		now := p.now()
-		if expiryDue(r, now) {
-			// The hold ran out while the capture was checked: current
-			// voids it and expires the request (or reads it again, when
-			// another call changed it first), and the capture is refused
-			// as any capture at or after the hold's expiry.
+		now, ok := p.nowUnexpired(r)
+		if !ok {
 			continue
 		}
 		r.State, r.CaptureAmount, r.UpdatedAt = stateCapturing, amount, now
