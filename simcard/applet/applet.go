@@ -184,6 +184,12 @@ func (a *Applet) transmitLocked(raw []byte) []byte {
 		a.pending, a.chain = nil, nil
 		return sw(simcard.SWWrongLength)
 	}
+	if cmd.INS == simcard.InsVerify && cmd.P2 == simcard.RefPIN && len(cmd.Data) > 0 {
+		// Any VERIFY of the PIN with data ends the verification, whatever
+		// refuses it: its class, chaining, length, P1 or format, or the PIN
+		// itself; only a match sets it again (PROTOCOL.md §2.5).
+		a.verified = false
+	}
 	base := cmd.CLA &^ simcard.ClassChaining
 	if base != simcard.ClassISO && base != simcard.ClassProprietary {
 		a.pending, a.chain = nil, nil

@@ -17,12 +17,6 @@ import (
 func wrongPIN(tries uint8) uint16 { return simcard.SWWrongPINBase | uint16(tries&0x0F) }
 
 func (a *Applet) verifyLocked(cmd simcard.Command) ([]byte, uint16) {
-	if cmd.P2 == simcard.RefPIN && len(cmd.Data) > 0 {
-		// Any VERIFY of the PIN with data ends the verification, also one
-		// then refused for its P1 or its format; only a match below sets
-		// it again (PROTOCOL.md §2.5).
-		a.verified = false
-	}
 	if cmd.P1 != 0 || cmd.P2 != simcard.RefPIN {
 		return nil, simcard.SWWrongP1P2
 	}
