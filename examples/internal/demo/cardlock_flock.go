@@ -9,6 +9,9 @@ import (
 	"syscall"
 )
 
+// lockAcrossProcesses is true: lockFile sees other processes' holds.
+const lockAcrossProcesses = true
+
 // lockFile takes an exclusive advisory lock, flock(2), on f without
 // waiting, and returns the function that releases it before f is closed
 // (closing f releases it too, as does the end of the process). A lock

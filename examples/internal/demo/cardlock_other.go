@@ -8,6 +8,9 @@ import (
 	"sync"
 )
 
+// lockAcrossProcesses is false: lockFile sees only this process's holds.
+const lockAcrossProcesses = false
+
 // lockedMu guards locked, the absolute paths of the files that lockFile
 // holds in this process.
 var (
