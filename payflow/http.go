@@ -529,11 +529,12 @@ func errorReply(err error) httpReply {
 	if m, ok := serverMessages[e.Code]; ok {
 		wire.Message = m
 	}
-	body, encErr := wireEnc.Marshal(&wire)
-	if encErr != nil { // a message that is not valid UTF-8
-		wire.Message = strings.ToValidUTF8(wire.Message, "\uFFFD")
-		body, _ = wireEnc.Marshal(&wire)
-	}
+	// A message may repeat a part of the request that is not UTF-8 (a
+	// path's escaped octets, which Go unescapes). The encoder writes a
+	// text string's bytes as they are, and a decoder refuses one that is
+	// not UTF-8: each invalid sequence becomes U+FFFD.
+	wire.Message = strings.ToValidUTF8(wire.Message, "\uFFFD")
+	body, _ := wireEnc.Marshal(&wire) // two text strings and an integer: it cannot fail
 	return httpReply{status: StatusOf(e.Code), body: body, code: e.Code, err: err, retryAfter: wire.RetryAfter}
 }
 

@@ -1120,6 +1120,46 @@ func TestHTTPBodyReadErrorRevealsNothing(t *testing.T) {
 	assert.True(t, logged, "the cause is logged: %s", logs.String())
 }
 
+// TestHTTPErrorMessagesAreValidUTF8: an error reply whose message repeats
+// a part of the request that is not UTF-8, such as the escaped octet %F3
+// of a path, carries U+FFFD in its place, so that the body is valid CBOR
+// and the client gets the error's code and message.
+func TestHTTPErrorMessagesAreValidUTF8(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	c := mustClient(t, fx.srv.URL+"/%F3", payflow.ClientOptions{MaxAttempts: 1})
+	_, err := c.Info(context.Background())
+	var e *payflow.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, "not_found", e.Code)
+	assert.Equal(t, http.StatusNotFound, e.Status)
+	assert.Equal(t, "payflow: not found: no endpoint GET /\uFFFD/v1/info", e.Message)
+
+	auth := map[string]string{"Authorization": "Bearer tok"}
+	tests := []struct {
+		name    string
+		path    string
+		header  map[string]string
+		body    []byte
+		status  int
+		code    string
+		message string
+	}{
+		{"unknown endpoint", "/v1/catalog/%F3", nil, nil, 404, "not_found", "payflow: not found: no endpoint GET /v1/catalog/\uFFFD"},
+		{"path not clean", "/v1//%F3", nil, nil, 404, "not_found", "payflow: not found: no endpoint GET /v1//\uFFFD"},
+		{"body on a GET", "/v1/merchants/%F3/catalog", auth, []byte{0xa0}, 400, "invalid", "payflow: invalid request: GET /v1/merchants/\uFFFD/catalog takes no body"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := fx.do(t, http.MethodGet, tt.path, tt.header, tt.body)
+			assert.Equal(t, tt.status, r.status)
+			e := r.errorBody(t)
+			assert.Equal(t, tt.code, e.Code)
+			assert.Equal(t, tt.message, e.Message)
+		})
+	}
+	assert.Zero(t, fx.api.count("Catalog"))
+}
+
 // TestHTTPDecodeErrorsNameNoGoTypes: a body that does not decode is 400
 // invalid with a message naming the message type of §5.3 and what is
 // wrong with it, not the server's Go types.
