@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -811,4 +812,55 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 	_, err := c.Session(ctx, "jeton-é", payflow.ID{1})
 	require.NoError(t, err)
 	assert.Len(t, fs.attempts(), 3)
+}
+
+// FuzzClientError gives the client any reply to a call: any status,
+// Content-Type, Retry-After header and body. A reply of another status
+// than 200 is an *Error of a known code (AsError returns it as is) whose
+// Status is the status received, whose message is valid UTF-8 and whose
+// RequestID is the one sent; a *RateLimitedError is rate_limited and
+// waits more than nothing and at most an hour. A 200 reply that is no
+// Info fails as internal.
+func FuzzClientError(f *testing.F) {
+	f.Fuzz(func(t *testing.T, status uint16, contentType, retryAfter string, body []byte) {
+		var sentID string
+		hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			sentID = r.Header.Get(payflow.RequestIDHeader)
+			h := http.Header{}
+			if contentType != "" {
+				h.Set("Content-Type", contentType)
+			}
+			if retryAfter != "" {
+				h.Set("Retry-After", retryAfter)
+			}
+			return &http.Response{StatusCode: int(status), Header: h, Body: io.NopCloser(strings.NewReader(string(body))), Request: r}, nil
+		})}
+		c, err := payflow.NewClient("http://platform.invalid", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.Info(context.Background())
+		if status == http.StatusOK {
+			if err != nil && !errors.Is(err, payflow.ErrInternal) {
+				t.Fatalf("200 reply: %v is not internal", err)
+			}
+			return
+		}
+		e, ok := errors.AsType[*payflow.Error](err)
+		switch {
+		case !ok:
+			t.Fatalf("status %d: %v is no *Error", status, err)
+		case payflow.AsError(e) != e:
+			t.Fatalf("status %d: unknown code %q", status, e.Code)
+		case e.Status != int(status):
+			t.Fatalf("status %d: Status %d", status, e.Status)
+		case !utf8.ValidString(e.Message):
+			t.Fatalf("status %d: message %q is not UTF-8", status, e.Message)
+		case e.RequestID != sentID:
+			t.Fatalf("status %d: request ID %q, sent %q", status, e.RequestID, sentID)
+		}
+		if rl, ok := errors.AsType[*payflow.RateLimitedError](err); ok && (e.Code != "rate_limited" || rl.RetryAfter <= 0 || rl.RetryAfter > time.Hour) {
+			t.Fatalf("status %d: code %q waits %v", status, e.Code, rl.RetryAfter)
+		}
+	})
 }

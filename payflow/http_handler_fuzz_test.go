@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -11,38 +14,60 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 )
 
-// httpFuzzRoutes are the endpoints FuzzHTTPHandler sends bodies to, by
-// its route byte.
+// httpFuzzRoutes are the endpoints of PROTOCOL.md §5.2 that
+// FuzzHTTPHandler sends requests to, by its route byte; {id} stands for
+// the path's ID (a merchant ID in the catalog's path).
 var httpFuzzRoutes = []struct{ method, path string }{
 	{"POST", "/v1/challenges"},
 	{"POST", "/v1/login"},
 	{"POST", "/v1/resolve"},
 	{"POST", "/v1/pair"},
 	{"POST", "/v1/requests"},
-	{"POST", "/v1/requests/01000000000000000000000000000000/consent"},
-	{"POST", "/v1/requests/01000000000000000000000000000000/capture"},
-	{"POST", "/v1/requests/01000000000000000000000000000000/decline"},
+	{"POST", "/v1/requests/{id}/consent"},
+	{"POST", "/v1/requests/{id}/capture"},
+	{"POST", "/v1/requests/{id}/decline"},
 	{"POST", "/v1/refunds"},
 	{"GET", "/v1/info"},
+	{"GET", "/v1/sessions/{id}"},
+	{"GET", "/v1/merchants/{id}/catalog"},
+	{"GET", "/v1/requests/{id}"},
+	{"POST", "/v1/requests/{id}/cancel"},
 }
 
-// FuzzHTTPHandler sends any body to every endpoint of a handler whose API
-// always succeeds: the reply is 200 or an error body whose status is the
-// status of its code, and never a server error.
+// The forms of a request ID that the handler keeps, and of one it makes.
+var (
+	httpFuzzRequestID     = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+	httpFuzzMadeRequestID = regexp.MustCompile(`^[0-9a-f]{24}$`)
+)
+
+// FuzzHTTPHandler sends any request to every endpoint of a handler whose
+// API always succeeds: any path ID (path-escaped into the path),
+// Authorization, Idempotency-Key, X-Request-ID and Content-Type headers
+// and body. A header's value is the argument split at each newline, which
+// no header value holds, so that one argument may send the header twice;
+// an empty argument sends none. The reply is 200 or an error body, valid
+// CBOR, whose status is the status of its code, and never a server error;
+// its X-Request-ID is the request's first one when that is well formed, or
+// 24 hexadecimal digits.
 func FuzzHTTPHandler(f *testing.F) {
-	f.Add(uint8(0), []byte{0xa1, 0x01, 0x63, '1', '2', '3'})
-	f.Add(uint8(6), []byte{0xa1, 0x02, 0x18, 0x64})
-	f.Add(uint8(5), []byte{0xa1, 0x01, 0x42, 0xd2, 0x84})
-	f.Add(uint8(7), []byte{})
-	f.Add(uint8(4), []byte{0xa2, 0x01, 0x40, 0x01, 0x40})
 	h := mustHandler(f, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger(), MaxBodyBytes: 4096})
-	f.Fuzz(func(t *testing.T, route uint8, body []byte) {
+	f.Fuzz(func(t *testing.T, route uint8, id, authorization, key, requestID, contentType string, body []byte) {
 		rt := httpFuzzRoutes[int(route)%len(httpFuzzRoutes)]
-		req := httptest.NewRequest(rt.method, rt.path, bytes.NewReader(body))
-		req.Header.Set("Content-Type", payflow.ContentType)
-		req.Header.Set("Authorization", "Bearer token")
+		req := httptest.NewRequest(rt.method, strings.ReplaceAll(rt.path, "{id}", url.PathEscape(id)), bytes.NewReader(body))
+		for name, v := range map[string]string{
+			"Authorization": authorization, payflow.IdempotencyKeyHeader: key,
+			payflow.RequestIDHeader: requestID, "Content-Type": contentType,
+		} {
+			if v != "" {
+				req.Header[http.CanonicalHeaderKey(name)] = strings.Split(v, "\n")
+			}
+		}
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
+		sent, echoed := req.Header.Get(payflow.RequestIDHeader), rec.Header().Get(payflow.RequestIDHeader)
+		if keep := httpFuzzRequestID.MatchString(sent); keep && echoed != sent || !keep && !httpFuzzMadeRequestID.MatchString(echoed) {
+			t.Fatalf("request ID %q echoed as %q", sent, echoed)
+		}
 		if rec.Code == http.StatusOK {
 			return
 		}
