@@ -34,6 +34,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"SellerCards", testSellerCards},
 		{"CatalogRace", testCatalogRace},
 		{"Assets", testAssets},
+		{"TextKeys", testTextKeys},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
@@ -282,6 +283,26 @@ func testAssets(t *testing.T, s payflow.Store) {
 	a, err := s.Asset(ctx, "ticket")
 	require.NoError(t, err)
 	assert.Equal(t, payflow.Asset{Name: "ticket", Ledger: 1001}, a)
+}
+
+// testTextKeys: a card ID, merchant ID or asset name that is not UTF-8
+// names nothing (every store answers ErrNotFound, as for any unknown key;
+// PostgreSQL refuses such text as a parameter).
+func testTextKeys(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	require.NoError(t, s.PutCard(ctx, card("8900000000000000001")))
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{"8900000000000000001"}}))
+	for _, key := range []string{"\xf3", "m\xff", "8900000000000000001\xc0"} {
+		_, err := s.Card(ctx, key)
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "card %q", key)
+		_, err = s.Merchant(ctx, key)
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "merchant %q", key)
+		_, err = s.Catalog(ctx, key)
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "catalog %q", key)
+		assert.ErrorIs(t, s.SetCatalog(ctx, key, nil), payflow.ErrNotFound, "set catalog %q", key)
+		_, err = s.Asset(ctx, key)
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "asset %q", key)
+	}
 }
 
 func testNonces(t *testing.T, s payflow.Store) {

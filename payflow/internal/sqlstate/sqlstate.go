@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -324,6 +325,11 @@ func b2i(b bool) int64 {
 }
 
 // notFound maps sql.ErrNoRows to payflow.ErrNotFound.
+// unstorable reports a text key that no row holds: every text the stores
+// keep is UTF-8 (the platform checks what it stores), and PostgreSQL
+// refuses other text as a parameter, so such a key names nothing.
+func unstorable(key string) bool { return !utf8.ValidString(key) }
+
 func notFound(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return payflow.ErrNotFound
@@ -427,6 +433,9 @@ func scanCard(row rowScanner) (*payflow.CardRecord, error) {
 
 // Card implements payflow.Store.
 func (s *Store) Card(ctx context.Context, id string) (*payflow.CardRecord, error) {
+	if unstorable(id) {
+		return nil, payflow.ErrNotFound
+	}
 	return scanCard(s.row(ctx, `SELECT `+cardCols+` FROM payflow_cards WHERE id = ?`, id))
 }
 
@@ -498,6 +507,9 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, dbTx) error) er
 
 // Merchant implements payflow.Store.
 func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
+	if unstorable(id) {
+		return nil, payflow.ErrNotFound
+	}
 	var m payflow.Merchant
 	var manual int64
 	err := s.row(ctx, `SELECT id, name, currency, manual_capture FROM payflow_merchants WHERE id = ?`, id).
@@ -520,6 +532,9 @@ func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, err
 // second would otherwise miss the rows the first inserted, and the
 // catalogs would merge (SQLite has one writer anyway).
 func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payflow.CatalogItem) error {
+	if unstorable(merchantID) {
+		return payflow.ErrNotFound
+	}
 	lock := `SELECT 1 FROM payflow_merchants WHERE id = ?`
 	if s.d == Postgres {
 		lock += ` FOR UPDATE`
@@ -552,6 +567,9 @@ func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payfl
 // joined with its items, so that an unknown merchant gives no row and one
 // without items a row of NULLs.
 func (s *Store) Catalog(ctx context.Context, merchantID string) ([]payflow.CatalogItem, error) {
+	if unstorable(merchantID) {
+		return nil, payflow.ErrNotFound
+	}
 	rows, err := s.query(ctx, s.r, `SELECT c.sku, c.name, c.unit_price FROM payflow_merchants m
 		LEFT JOIN payflow_catalog c ON c.merchant_id = m.id WHERE m.id = ? ORDER BY `+s.byteOrder("c.sku"), merchantID)
 	if err != nil {
@@ -601,6 +619,9 @@ func (s *Store) PutAsset(ctx context.Context, a payflow.Asset) error {
 
 // Asset implements payflow.Store.
 func (s *Store) Asset(ctx context.Context, name string) (payflow.Asset, error) {
+	if unstorable(name) {
+		return payflow.Asset{}, payflow.ErrNotFound
+	}
 	a := payflow.Asset{Name: name}
 	var l int64
 	if err := s.row(ctx, `SELECT ledger FROM payflow_assets WHERE name = ?`, name).Scan(&l); err != nil {
