@@ -582,15 +582,19 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 		return nil, 0, fmt.Errorf("%w: reply larger than %d bytes", ErrInternal, c.opts.MaxReplyBytes)
 	}
 	if resp.StatusCode != http.StatusOK {
-		e, wait := clientError(resp.StatusCode, resp.Header.Get("Content-Type"), reply)
+		e, byStatus, wait := clientError(resp.StatusCode, resp.Header.Get("Content-Type"), reply)
 		e.RequestID = rid
 		if wait <= 0 {
 			wait = retryAfter(resp.Header.Get("Retry-After"))
 		}
-		if wait > 0 && e.Code == "rate_limited" {
-			return nil, wait, &RateLimitedError{Err: e, RetryAfter: wait}
+		var err error = e
+		if byStatus {
+			err = &statusOnlyError{e}
 		}
-		return nil, wait, e
+		if wait > 0 && e.Code == "rate_limited" {
+			return nil, wait, &RateLimitedError{Err: err, RetryAfter: wait}
+		}
+		return nil, wait, err
 	}
 	out := new(Out)
 	if err := wireDecodeReply(reply, out); err != nil {
@@ -601,16 +605,16 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 
 // clientError turns an error reply into an *Error: the error body when
 // there is one of a known code, else the code that the status stands for
-// (an unknown code received then named in the message); and the retry
-// time the body gives, 0 when none.
-func clientError(status int, contentType string, body []byte) (*Error, time.Duration) {
+// (an unknown code received then named in the message), byStatus then
+// true; and the retry time the body gives, 0 when none.
+func clientError(status int, contentType string, body []byte) (*Error, bool, time.Duration) {
 	msg, wait := "HTTP "+strconv.Itoa(status)+" without an error body", time.Duration(0)
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == ContentType {
 		var e errorBody
 		if err := wireDecodeReply(body, &e); err == nil && e.Code != "" {
 			wait = retrySeconds(e.RetryAfter)
 			if _, known := codeEntry(e.Code); known {
-				return &Error{Code: e.Code, Message: e.Message, Status: status}, wait
+				return &Error{Code: e.Code, Message: e.Message, Status: status}, false, wait
 			}
 			msg = fmt.Sprintf("HTTP %d with an unknown code %q: %s", status, e.Code, e.Message)
 		}
@@ -632,8 +636,18 @@ func clientError(status int, contentType string, body []byte) (*Error, time.Dura
 	case status >= 500, status == http.StatusRequestTimeout: // a proxy's timeout, not the platform's verdict
 		code = "unavailable"
 	}
-	return &Error{Code: code, Message: msg, Status: status}, wait
+	return &Error{Code: code, Message: msg, Status: status}, true, wait
 }
+
+// statusOnlyError is the *Error of a reply without an error body of a
+// known code (clientError), whose code is that of its status alone: it may
+// be a gateway's or a proxy's, answered in the platform's stead, so it is
+// no verdict of the platform on the call (refused). Its text and chain are
+// those of the *Error.
+type statusOnlyError struct{ err *Error }
+
+func (e *statusOnlyError) Error() string { return e.err.Error() }
+func (e *statusOnlyError) Unwrap() error { return e.err }
 
 // retryAfter parses a Retry-After header in seconds; 0 when absent.
 func retryAfter(v string) time.Duration {

@@ -514,6 +514,19 @@ func unanswered(err error) bool {
 	return serverError(err) || errors.Is(err, ErrInFlight)
 }
 
+// refused reports whether err, the error of a call that sent a signed
+// record, is the platform's verdict that it refused the record, which
+// then took no effect: an error of a refusal code (not unanswered) that
+// the platform gave, in process or over HTTP in its error body. Neither
+// rate_limited, which says that the call was not run then, not what an
+// earlier attempt of it over HTTP did, nor a reply without the
+// platform's error body (statusOnlyError), which a gateway or proxy may
+// have sent in its stead after an earlier attempt reached the platform,
+// is that verdict: what the call sent may have taken effect.
+func refused(err error) bool {
+	return err != nil && !unanswered(err) && !errors.Is(err, ErrRateLimited) && !holdsError[*statusOnlyError](err)
+}
+
 // checkToSign checks r, a record that the phone built to have the card sign
 // it, before the card is asked to: the values that came from the platform
 // were checked when received (Catalog, Select, RefundPayment, and the
@@ -847,17 +860,21 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 // the receipt will be verified with (ErrCard when that expired or was
 // revoked: no money moves).
 //
-// A refund that the platform did not answer (as for Request) may have
-// been made all the same, and one answered with a receipt that does not
-// verify was made. So the next Refund first sends that refund again, as
-// signed, and fails with the error while there is still no answer or no
+// A refund that the platform did not answer (as for Request), or that
+// got a reply that is no verdict of the platform on it (rate_limited, or
+// over HTTP a reply without the platform's error body, whatever its
+// status, as a gateway or proxy sends in its stead), may have been made
+// all the same, and one answered with a receipt that does not verify was
+// made. So the next Refund first sends that refund again, as signed, and
+// fails with the error while there is still no answer, no verdict or no
 // receipt that verifies. When the platform makes or shows that refund, a
 // Refund of the same request and amount returns its receipt, and one of
 // another request or amount fails with a *RefundMadeError, which matches
 // ErrConflict and carries that refund's verified receipt, so that the
 // seller learns of it, and keeps its receipt, instead of refunding twice;
-// the Refund after it makes a new refund. When the platform refuses it,
-// it was not made, and Refund makes the new refund.
+// the Refund after it makes a new refund. When the platform refuses it
+// (with another code, over HTTP in its error body), it was not made, and
+// Refund makes the new refund.
 func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	if err := checkRefundAmount(amount); err != nil {
 		return nil, err
@@ -933,9 +950,9 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 	s.refundMu.Lock()
 	defer s.refundMu.Unlock()
 	if u := s.unconfirmed; u != nil {
-		rc, refused, err := s.sendRefund(ctx, u)
+		rc, notMade, err := s.sendRefund(ctx, u)
 		switch {
-		case refused:
+		case notMade:
 			s.unconfirmed = nil
 		case err != nil:
 			return nil, err
@@ -959,8 +976,8 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 	if u.msg, err = s.card.SignRefundRequest(rr); err != nil {
 		return nil, err
 	}
-	rc, refused, err := s.sendRefund(ctx, u)
-	if err != nil && !refused {
+	rc, notMade, err := s.sendRefund(ctx, u)
+	if err != nil && !notMade {
 		s.unconfirmed = u
 	}
 	return rc, err
@@ -992,11 +1009,12 @@ type sentRefund struct {
 }
 
 // sendRefund sends u to the platform and returns its verified receipt.
-// refused reports that the platform refused u, which was then not made.
-func (s *Seller) sendRefund(ctx context.Context, u *sentRefund) (rc *Receipt, refused bool, err error) {
+// notMade reports that the platform refused u (refused), which was then
+// not made.
+func (s *Seller) sendRefund(ctx context.Context, u *sentRefund) (rc *Receipt, notMade bool, err error) {
 	v, err := s.api.Refund(ctx, &RefundRequest{Refund: u.msg})
 	if err != nil {
-		return nil, !unanswered(err), err
+		return nil, refused(err), err
 	}
 	if rc, err = s.verifyReceipt(ctx, v.Receipt); err != nil {
 		return nil, false, err

@@ -217,14 +217,99 @@ func TestSellerRefundAfterLostReply(t *testing.T) {
 			}
 		})
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
-		// The card signs a login since, so the platform refuses the
-		// refund's counter when it is sent again.
-		_, err = w.seller.Login(ctx)
-		require.NoError(t, err)
-		rc, err := w.seller.Refund(ctx, 240)
-		require.NoError(t, err)
-		assert.Equal(t, uint64(240), rc.Amount)
-		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, shopperBalance(t, w))
+		w.requireRefundAfterRefusal(t)
+	})
+}
+
+// requireRefundAfterRefusal has the card of the seller, whose refund of
+// 240 after a purchase of basket never reached the platform, sign a login,
+// so that the platform refuses the refund's counter when it is sent again,
+// and checks that the next Refund makes a new refund of 240, and that the
+// shopper gets 240 back once.
+func (w *phoneWorld) requireRefundAfterRefusal(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := w.seller.Login(ctx)
+	require.NoError(t, err)
+	rc, err := w.seller.Refund(ctx, 240)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(240), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	assert.Equal(t, payflow.Balance{Posted: 690 - 240}, w.balance(t, phoneMerchant))
+}
+
+// TestSellerRefundAnsweredNotByThePlatform: a refund whose reply was lost,
+// sent again by the next Refund and answered then by a gateway or proxy in
+// the platform's stead, or rate_limited, got no verdict of the platform
+// (noVerdicts): the call fails with that error, the phone keeps the
+// refund and signs no other, and the next Refund returns its receipt. The
+// same holds for a new refund whose first attempt made it on the platform,
+// its reply lost, and whose retry such a reply answered. The shopper gets
+// 240 back once.
+func TestSellerRefundAnsweredNotByThePlatform(t *testing.T) {
+	ctx := context.Background()
+	refundOnce := func(t *testing.T, w *phoneWorld) {
+		t.Helper()
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		assert.Equal(t, payflow.Balance{Posted: 690 - 240}, w.balance(t, phoneMerchant))
+	}
+	for _, tc := range noVerdicts(t) {
+		t.Run("kept and sent again/"+tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			mb := newMiddlebox(t, w.f.Platform)
+			client := mb.client(t)
+			w.useSeller(t, &lostRefundAPI{API: client, first: loseRefundReply(client)})
+			w.pair(t)
+			w.purchase(t)
+			_, err := w.seller.Refund(ctx, 240)
+			require.ErrorIs(t, err, payflow.ErrUnavailable)
+			refundOnce(t, w)
+
+			mb.answer("/v1/refunds", tc.answers(0)...)
+			counter, err := w.sellerCard.Card.Counter()
+			require.NoError(t, err)
+			_, err = w.seller.Refund(ctx, 240)
+			require.ErrorIs(t, err, tc.want)
+			after, err := w.sellerCard.Card.Counter()
+			require.NoError(t, err)
+			assert.Equal(t, counter, after, "no other refund signed")
+			refundOnce(t, w)
+
+			rc, err := w.seller.Refund(ctx, 240)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(240), rc.Amount)
+			refundOnce(t, w)
+		})
+		t.Run("first attempt made it/"+tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			mb := newMiddlebox(t, w.f.Platform)
+			w.useSeller(t, mb.client(t))
+			w.pair(t)
+			w.purchase(t)
+			mb.answer("/v1/refunds", lostReply)
+			mb.answer("/v1/refunds", tc.answers(1)...)
+			_, err := w.seller.Refund(ctx, 240)
+			require.ErrorIs(t, err, tc.want)
+			refundOnce(t, w)
+
+			rc, err := w.seller.Refund(ctx, 240)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(240), rc.Amount)
+			refundOnce(t, w)
+		})
+	}
+	t.Run("a refund that the platform refuses over HTTP gives way to a new one", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		mb := newMiddlebox(t, w.f.Platform)
+		w.useSeller(t, mb.client(t))
+		w.pair(t)
+		w.purchase(t)
+		// The refund never reaches the platform, whose refusal of it
+		// comes later in its error body.
+		mb.answer("/v1/refunds", repeatAnswer(bareReply(http.StatusServiceUnavailable), payflow.DefaultMaxAttempts)...)
+		_, err := w.seller.Refund(ctx, 240)
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		w.requireRefundAfterRefusal(t)
 	})
 }
 
