@@ -217,13 +217,16 @@ type Charge struct {
 //
 // A payment request that the platform did not answer (it failed or could
 // not be reached, ctx ended, or over HTTP it was still running when the
-// retries ran out) may have been recorded all the same, and the shopper
-// would find it before any later one. So the next Request first sends it
-// again, as signed: a request recorded and still payable
+// retries ran out), or that got a reply that is no verdict of the
+// platform on it (rate_limited, or over HTTP a reply without the
+// platform's error body, whatever its status, as a gateway or proxy
+// sends in its stead), may have been recorded all the same, and the
+// shopper would find it before any later one. So the next Request first
+// sends it again, as signed: a request recorded and still payable
 // (pending or held) is cancelled, and one that was paid goes on screen
 // (Status, Wait) and Request fails with ErrFinal instead of charging
-// again. While the platform does not answer that either, Request fails
-// with its error.
+// again. While that gets no answer or verdict either, Request fails with
+// its error.
 //
 // The shopper phone shows a session's first request that is still
 // pending, so a request on screen that was last seen pending (Request,
@@ -314,7 +317,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, err
 		}
 		if err != nil {
-			if unanswered(err) { // it may be recorded
+			if !refused(err) { // it may be recorded
 				s.keepUnsent(msg)
 			}
 			if priced != nil && errors.Is(err, ErrMismatch) { // priced or sold otherwise now
@@ -411,7 +414,7 @@ func (s *Seller) settleUnsent(ctx context.Context) error {
 func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error) {
 	v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
 	if err != nil {
-		if unanswered(err) {
+		if !refused(err) {
 			return false, err
 		}
 		return true, nil // refused, so never recorded
@@ -860,10 +863,8 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 // the receipt will be verified with (ErrCard when that expired or was
 // revoked: no money moves).
 //
-// A refund that the platform did not answer (as for Request), or that
-// got a reply that is no verdict of the platform on it (rate_limited, or
-// over HTTP a reply without the platform's error body, whatever its
-// status, as a gateway or proxy sends in its stead), may have been made
+// A refund that the platform did not answer, or that got a reply that is
+// no verdict of the platform on it (as for Request), may have been made
 // all the same, and one answered with a receipt that does not verify was
 // made. So the next Refund first sends that refund again, as signed, and
 // fails with the error while there is still no answer, no verdict or no

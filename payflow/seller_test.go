@@ -101,21 +101,71 @@ func TestSellerRequestAfterLostReply(t *testing.T) {
 	}
 	t.Run("a request sent before and paid is shown, not charged again", func(t *testing.T) {
 		w, _ := newLostRequestWorld(t, payflow.ErrUnavailable)
-		screen, err := w.shopper.WaitPayment(ctx)
-		require.NoError(t, err)
-		require.Equal(t, uint64(690), screen.Amount)
-		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
-		require.NoError(t, err)
-
-		_, err = w.seller.Request(ctx, basket)
-		require.ErrorIs(t, err, payflow.ErrFinal)
-		view, src, err := w.seller.Wait(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, screen.ID, view.ID)
-		assert.Equal(t, payflow.StateCaptured, view.State)
-		assert.Equal(t, uint64(690), src.Amount)
-		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		w.requireShownPaid(t)
 	})
+}
+
+// requireShownPaid has the shopper pay the request of basket that the
+// seller made without an answer, and checks that the next Request puts
+// it on screen and fails with ErrFinal instead of asking again, and that
+// the shopper paid once.
+func (w *phoneWorld) requireShownPaid(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(690), screen.Amount)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+
+	_, err = w.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	view, src, err := w.seller.Wait(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, screen.ID, view.ID)
+	assert.Equal(t, payflow.StateCaptured, view.State)
+	assert.Equal(t, uint64(690), src.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerRequestAnsweredNotByThePlatform: a payment request that the
+// platform recorded, its reply lost, and that a gateway or proxy then
+// answered in the platform's stead, or rate_limited (noVerdicts), as a
+// retry of the call that sent it or when the next Request sent it again,
+// got no verdict of the platform: the phone keeps it, and once the shopper
+// paid it, the Request after puts it on screen and fails with ErrFinal
+// instead of asking again. The shopper pays once.
+func TestSellerRequestAnsweredNotByThePlatform(t *testing.T) {
+	ctx := context.Background()
+	// setup pairs the phones, the seller's through a middlebox.
+	setup := func(t *testing.T) (*phoneWorld, *middlebox) {
+		w := newMemoryPhoneWorld(t, false)
+		mb := newMiddlebox(t, w.f.Platform)
+		w.useSeller(t, mb.client(t))
+		w.pair(t)
+		return w, mb
+	}
+	for _, tc := range noVerdicts(t) {
+		t.Run("first attempt recorded it/"+tc.name, func(t *testing.T) {
+			w, mb := setup(t)
+			mb.answer("/v1/requests", lostReply)
+			mb.answer("/v1/requests", tc.answers(1)...)
+			_, err := w.seller.Request(ctx, basket)
+			require.ErrorIs(t, err, tc.want)
+			w.requireShownPaid(t)
+		})
+		t.Run("kept and sent again/"+tc.name, func(t *testing.T) {
+			w, mb := setup(t)
+			mb.answer("/v1/requests", lostReply)
+			mb.answer("/v1/requests", repeatAnswer(bareReply(http.StatusServiceUnavailable), payflow.DefaultMaxAttempts-1)...)
+			_, err := w.seller.Request(ctx, basket)
+			require.ErrorIs(t, err, payflow.ErrUnavailable)
+			mb.answer("/v1/requests", tc.answers(0)...)
+			_, err = w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.ErrorIs(t, err, tc.want)
+			w.requireShownPaid(t)
+		})
+	}
 }
 
 // lostRefundAPI answers the first refund with first, in place of the
@@ -147,6 +197,23 @@ func loseRefundReply(api payflow.API) func(context.Context, *payflow.RefundReque
 		}
 		return nil, payflow.ErrUnavailable
 	}
+}
+
+// requireRefundAfterRefusal has the card of the seller, whose refund of
+// 240 after a purchase of basket never reached the platform, sign a login,
+// so that the platform refuses the refund's counter when it is sent again,
+// and checks that the next Refund makes a new refund of 240, and that the
+// shopper gets 240 back once.
+func (w *phoneWorld) requireRefundAfterRefusal(t *testing.T) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := w.seller.Login(ctx)
+	require.NoError(t, err)
+	rc, err := w.seller.Refund(ctx, 240)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(240), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	assert.Equal(t, payflow.Balance{Posted: 690 - 240}, w.balance(t, phoneMerchant))
 }
 
 func TestSellerRefundAfterLostReply(t *testing.T) {
@@ -219,23 +286,6 @@ func TestSellerRefundAfterLostReply(t *testing.T) {
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
 		w.requireRefundAfterRefusal(t)
 	})
-}
-
-// requireRefundAfterRefusal has the card of the seller, whose refund of
-// 240 after a purchase of basket never reached the platform, sign a login,
-// so that the platform refuses the refund's counter when it is sent again,
-// and checks that the next Refund makes a new refund of 240, and that the
-// shopper gets 240 back once.
-func (w *phoneWorld) requireRefundAfterRefusal(t *testing.T) {
-	t.Helper()
-	ctx := context.Background()
-	_, err := w.seller.Login(ctx)
-	require.NoError(t, err)
-	rc, err := w.seller.Refund(ctx, 240)
-	require.NoError(t, err)
-	assert.Equal(t, uint64(240), rc.Amount)
-	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
-	assert.Equal(t, payflow.Balance{Posted: 690 - 240}, w.balance(t, phoneMerchant))
 }
 
 // TestSellerRefundAnsweredNotByThePlatform: a refund whose reply was lost,
