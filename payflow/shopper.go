@@ -286,7 +286,10 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 //
 // A consent that the platform did not answer (it failed or could not be
 // reached, ctx ended, or over HTTP it was still running when the retries
-// ran out), that was held and not yet captured when the wait ended, or
+// ran out), that got a reply that is no verdict of the platform on it
+// (rate_limited, or over HTTP a reply without the platform's error body,
+// whatever its status, as a gateway or proxy sends in its stead), that
+// was held and not yet captured when the wait ended, or
 // that was answered with a receipt that does not verify, with the view of
 // another request or with a state that cannot follow it (ErrInternal), may
 // have been settled all the same. So the next Approve of that request
@@ -360,7 +363,7 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	u = &sentConsent{view: v, msg: consent}
 	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: consent})
 	if err != nil {
-		if unanswered(err) { // it may have been settled
+		if !refused(err) { // it may have been settled
 			s.keep(u)
 		}
 		return nil, err

@@ -338,6 +338,45 @@ func (w *phoneWorld) captureElsewhere(tb testing.TB, id payflow.ID) *payflow.Pay
 	return v
 }
 
+// TestShopperApproveAnsweredNotByThePlatform: a consent whose first
+// attempt the platform settled, its reply lost, and whose retry a gateway
+// or proxy answered in the platform's stead, or rate_limited (noVerdicts),
+// got no verdict of the platform: the phone keeps it, and the next
+// Approve sends it again and returns its receipt, without the card
+// signing another. The shopper is charged once.
+func TestShopperApproveAnsweredNotByThePlatform(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range noVerdicts(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			mb := newMiddlebox(t, w.f.Platform)
+			w.useShopper(t, mb.client(t))
+			w.pair(t)
+			sv, err := w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			_, err = w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			consent := "/v1/requests/" + sv.ID.String() + "/consent"
+			mb.answer(consent, lostReply)
+			mb.answer(consent, tc.answers(1)...)
+			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, tc.want)
+			require.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "the consent was settled")
+
+			counter, err := w.shopperCard.Card.Counter()
+			require.NoError(t, err)
+			rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(690), rc.Amount)
+			after, err := w.shopperCard.Card.Counter()
+			require.NoError(t, err)
+			assert.Equal(t, counter, after, "no other consent signed")
+			w.requireSellerCaptured(t, rc)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+		})
+	}
+}
+
 // payWithLostReply pairs the phones, the shopper talking to api, and has
 // the shopper pay the seller's request of basket, the reply lost; it
 // returns the seller's captured view and its receipt.
