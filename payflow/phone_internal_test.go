@@ -2,6 +2,7 @@ package payflow
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -410,6 +411,44 @@ func TestSellerKeepsRequestIndexesAcrossAnEpochChange(t *testing.T) {
 			}
 			assert.Equal(t, uint32(3), p.next, "back in session 1 at its index")
 			assert.Equal(t, []sessionIndex{{ID{2}, tt.epochs[1], 4}}, p.left)
+		})
+	}
+}
+
+// TestRefused: only a refusal code that the platform gave, in process or
+// in its error body over HTTP, is its verdict that a record it was sent
+// took no effect; its failures, a call still in flight, a context that
+// ended, rate_limited and a reply whose code comes from its status alone
+// (statusOnlyError: a gateway's or a proxy's, maybe) are none.
+func TestRefused(t *testing.T) {
+	bare := func(code string, status int) error {
+		return &statusOnlyError{&Error{Code: code, Message: "HTTP reply without an error body", Status: status}}
+	}
+	for _, tt := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"no error", nil, false},
+		{"forbidden", ErrForbidden, true},
+		{"a conflict wrapped", fmt.Errorf("%w: refund ID taken", ErrConflict), true},
+		{"final_state in an error body", &Error{Code: "final_state", Status: 409}, true},
+		{"card_counter_regression in an error body", &Error{Code: "card_counter_regression", Status: 403}, true},
+		{"unavailable", ErrUnavailable, false},
+		{"internal", ErrInternal, false},
+		{"an error of no code", errors.New("connection reset"), false},
+		{"in flight", &Error{Code: "idempotency_in_flight", Status: 409}, false},
+		{"context ended", context.DeadlineExceeded, false},
+		{"rate_limited", fmt.Errorf("%w: too many", ErrRateLimited), false},
+		{"rate_limited with a retry time", &RateLimitedError{Err: &Error{Code: "rate_limited", Status: 429}, RetryAfter: time.Second}, false},
+		{"a bare 403", bare("forbidden", 403), false},
+		{"a bare 404", bare("not_found", 404), false},
+		{"a bare 409", bare("invalid", 409), false},
+		{"a bare 429 with Retry-After", &RateLimitedError{Err: bare("rate_limited", 429), RetryAfter: time.Second}, false},
+		{"a bare 403 wrapped", fmt.Errorf("refund: %w", bare("forbidden", 403)), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, refused(tt.err))
 		})
 	}
 }
