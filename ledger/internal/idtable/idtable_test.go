@@ -115,6 +115,7 @@ func BenchmarkFind(b *testing.B) {
 		probe[i] = keys[r.IntN(n)]
 	}
 	b.Run("Table", func(b *testing.B) {
+		b.ReportAllocs()
 		s := 0
 		for i := 0; b.Loop(); i++ {
 			v, _ := tab.Find(probe[i&(len(probe)-1)])
@@ -123,6 +124,7 @@ func BenchmarkFind(b *testing.B) {
 		_ = s
 	})
 	b.Run("map", func(b *testing.B) {
+		b.ReportAllocs()
 		s := 0
 		for i := 0; b.Loop(); i++ {
 			s += m[probe[i&(len(probe)-1)]]
