@@ -12,8 +12,9 @@ import (
 )
 
 // FuzzParse feeds arbitrary octets to Parse and the walker: neither may
-// panic, every error is one of the documented ones, and whatever parses
-// encodes back to an advert that parses to the same packet.
+// panic, every error is one of the documented ones, every accessor of each
+// structure walked answers as its type and data say (checkAccessors), and
+// whatever parses encodes back to an advert that parses to the same packet.
 func FuzzParse(f *testing.F) {
 	vectors, err := filepath.Glob(filepath.Join("testdata", "*.hex"))
 	require.NoError(f, err)
@@ -33,9 +34,11 @@ func FuzzParse(f *testing.F) {
 		for w.Next() {
 			s := w.Structure()
 			total += 2 + len(s.Data)
-			if end := w.Offset() + 2 + len(s.Data); end > len(b) {
+			end := w.Offset() + 2 + len(s.Data)
+			if end > len(b) {
 				t.Fatalf("structure at %d ends at %d, past %d", w.Offset(), end, len(b))
 			}
+			checkAccessors(t, b, w.Offset(), s)
 		}
 		if total > len(b) {
 			t.Fatalf("structures span %d octets of %d", total, len(b))
@@ -80,6 +83,86 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip: %v, %v; want %v", again, err, p)
 		}
 	})
+}
+
+// checkAccessors calls every accessor of s, the structure whose Length
+// octet is b[at], and checks what each returns against s's type and data:
+// the slices returned must be the structure's own octets in b, which
+// appending to cannot overwrite the octets after the structure. Plain
+// checks, for FuzzParse.
+func checkAccessors(t *testing.T, b []byte, at int, s Structure) {
+	t.Helper()
+	end := at + 2 + len(s.Data)
+	inside := func(what string, d []byte, start int) {
+		t.Helper()
+		if len(d) != end-start || cap(d) != len(d) {
+			t.Fatalf("%s of the structure at %d: %d octets, capacity %d; want b[%d:%d]", what, at, len(d), cap(d), start, end)
+		}
+		if len(d) > 0 && &d[0] != &b[start] {
+			t.Fatalf("%s of the structure at %d is not b[%d:%d]", what, at, start, end)
+		}
+	}
+	inside("Data", s.Data, at+2)
+
+	flags, ok := s.Flags()
+	if want := s.Type == TypeFlags && len(s.Data) > 0; ok != want || ok && flags != s.Data[0] {
+		t.Fatalf("Flags of type %#x, %d octets: %#x, %v", s.Type, len(s.Data), flags, ok)
+	}
+
+	isList := s.Type == TypeIncompleteUUID16 || s.Type == TypeCompleteUUID16 || s.Type == TypeSolicitUUID16
+	n, ok := s.UUID16Count()
+	if want := isList && len(s.Data)%2 == 0; ok != want || n != len(s.Data)/2 && ok || n != 0 && !ok {
+		t.Fatalf("UUID16Count of type %#x, %d octets: %d, %v", s.Type, len(s.Data), n, ok)
+	}
+	for _, i := range []int{-1, n} {
+		if u, ok := s.UUID16(i); ok || u != 0 {
+			t.Fatalf("UUID16(%d) of %d UUIDs: %#x, %v", i, n, u, ok)
+		}
+	}
+	for i := range n {
+		u, ok := s.UUID16(i)
+		if !ok || u != uint16(s.Data[2*i])|uint16(s.Data[2*i+1])<<8 {
+			t.Fatalf("UUID16(%d) of the structure at %d: %#x, %v", i, at, u, ok)
+		}
+		if !s.HasUUID16(u) {
+			t.Fatalf("HasUUID16(%#x) false for the UUID at %d of the structure at %d", u, i, at)
+		}
+	}
+	if n == 0 && s.HasUUID16(uint16(len(b))) {
+		t.Fatalf("HasUUID16 true for type %#x, %d octets, without a UUID", s.Type, len(s.Data))
+	}
+
+	// The two accessors of a 16-bit identifier (little-endian) and the
+	// octets after it.
+	for _, a := range []struct {
+		name string
+		typ  byte
+		get  func() (uint16, []byte, bool)
+	}{{"ServiceData16", TypeServiceData16, s.ServiceData16}, {"Manufacturer", TypeManufacturer, s.Manufacturer}} {
+		id, data, ok := a.get()
+		if want := s.Type == a.typ && len(s.Data) >= 2; ok != want {
+			t.Fatalf("%s of type %#x, %d octets: %v", a.name, s.Type, len(s.Data), ok)
+		}
+		if ok {
+			if id != le16(s.Data) {
+				t.Fatalf("%s identifier %#x of the structure at %d", a.name, id, at)
+			}
+			inside(a.name, data, at+4)
+		} else if id != 0 || data != nil {
+			t.Fatalf("%s not ok but returned %#x, %d octets", a.name, id, len(data))
+		}
+	}
+
+	tx, ok := s.TxPower()
+	if want := s.Type == TypeTxPower && len(s.Data) == 1; ok != want || ok && tx != int8(s.Data[0]) || !ok && tx != 0 {
+		t.Fatalf("TxPower of type %#x, %d octets: %d, %v", s.Type, len(s.Data), tx, ok)
+	}
+
+	name, complete, ok := s.LocalName()
+	isName := s.Type == TypeShortName || s.Type == TypeCompleteName
+	if ok != isName || complete != (s.Type == TypeCompleteName) || name != string(s.Data) && ok || name != "" && !ok {
+		t.Fatalf("LocalName of type %#x: %q, %v, %v", s.Type, name, complete, ok)
+	}
 }
 
 // FuzzRoundTrip encodes arbitrary packet fields under arbitrary UUIDs and
