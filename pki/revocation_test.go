@@ -106,6 +106,37 @@ func TestAddCRL(t *testing.T) {
 	}
 }
 
+// TestAddCRLRefusesChangedSignedPart: a CRL whose signed part was changed
+// after it was signed, here its next update moved an hour later, so that
+// it still parses and is still fresh, is refused as signed by no known CA
+// (the tampered case of TestAddCRL changes the signature instead), and
+// leaves the CRL as signed to be accepted.
+func TestAddCRLRefusesChangedSignedPart(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	signed, err := h.ca.IssueCRL(nil, 1, t0.Add(time.Hour))
+	require.NoError(t, err)
+	crl, err := x509.ParseRevocationList(signed)
+	require.NoError(t, err)
+	tbs := bytes.Index(signed, crl.RawTBSRevocationList)
+	require.Positive(t, tbs)
+	// The next update as a UTCTime (RFC 5280 §5.1.2.5), YYMMDDHHMMSSZ.
+	next := []byte(t0.Add(time.Hour).Format("060102150405Z"))
+	require.Equal(t, 1, bytes.Count(crl.RawTBSRevocationList, next), "the next update %s, once", next)
+	hour := tbs + bytes.Index(crl.RawTBSRevocationList, next) + 7 // the hour's second digit
+	require.Equal(t, byte('3'), signed[hour], "13:00")
+
+	changed := bytes.Clone(signed)
+	changed[hour] = '4'
+	got, err := x509.ParseRevocationList(changed)
+	require.NoError(t, err, "the changed CRL parses")
+	require.Equal(t, t0.Add(2*time.Hour), got.NextUpdate, "fresh until 14:00")
+	require.Equal(t, crl.Signature, got.Signature, "the signature is unchanged")
+
+	assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "CRL not signed by a known CA"}, v.AddCRL(changed))
+	assert.NoError(t, v.AddCRL(signed), "the CRL as signed")
+}
+
 // TestAddCRLRefusesIncompleteCRLs: a CRL that is not the complete list of
 // what its issuer revoked, a delta CRL or one whose issuing distribution
 // point scopes it, or an indirect one, is refused whether the extension
