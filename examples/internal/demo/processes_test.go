@@ -1,0 +1,87 @@
+package demo
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/casimpay/casimpay/payflow"
+)
+
+// sentURL is an http.RoundTripper that keeps the URL of the request it is
+// given and sends nothing.
+type sentURL struct{ url *url.URL }
+
+func (s *sentURL) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.url = r.URL
+	return nil, errors.New("not sent")
+}
+
+// FuzzBaseURL: whatever the cloud's URL file of a data folder holds, a
+// phone program given the folder and no -url either refuses it (an empty
+// file as ErrEmptyURLFile, a URL that payflow.NewClient refuses as
+// payflow.ErrInvalid), or its client sends the calls, the URL with
+// /v1/… appended, over http or https, to the URL's own host and a port
+// from 1 to 65535, with no user credentials, no query and no fragment,
+// under the URL's path. The seeds of testdata/fuzz/FuzzBaseURL are a URL
+// that the cloud writes and URLs refused: credentials cut short by a
+// "?", a port alone, a fragment, a query and port 0.
+func FuzzBaseURL(f *testing.F) {
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, file []byte) {
+		// Plain checks keep this body cheap: it runs for every input the
+		// fuzzer tries.
+		if err := os.WriteFile(filepath.Join(dir, URLFile), file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		flags, err := parsePhoneFlags("seller", "", []string{"-data", dir})
+		text := strings.TrimSpace(string(file))
+		if text == "" {
+			if !errors.Is(err, ErrEmptyURLFile) {
+				t.Fatalf("empty URL file: %v", err)
+			}
+			return
+		}
+		if err != nil || flags.url != text {
+			t.Fatalf("URL file %q: URL %q, %v", file, flags.url, err)
+		}
+		sent := &sentURL{}
+		c, err := payflow.NewClient(flags.url, payflow.ClientOptions{HTTPClient: &http.Client{Transport: sent}, MaxAttempts: 1})
+		if err != nil {
+			if !errors.Is(err, payflow.ErrInvalid) {
+				t.Fatalf("NewClient(%q): %v", flags.url, err)
+			}
+			return
+		}
+		base, err := url.Parse(flags.url)
+		if err != nil {
+			t.Fatalf("NewClient took %q, which does not parse: %v", flags.url, err)
+		}
+		if _, err := c.Info(context.Background()); err == nil || sent.url == nil {
+			t.Fatalf("Info through a transport that sends nothing: %v, URL %v", err, sent.url)
+		}
+		u := sent.url
+		port, _ := strconv.Atoi(u.Port())
+		switch {
+		case u.Scheme != "http" && u.Scheme != "https":
+			t.Fatalf("base %q: scheme %q", flags.url, u.Scheme)
+		case u.Hostname() != base.Hostname() || u.Port() != base.Port() || u.Hostname() == "":
+			// net/http drops an empty port, the ":" of "http://h:".
+			t.Fatalf("base %q: host %q, the base's %q", flags.url, u.Host, base.Host)
+		case u.Port() != "" && (port < 1 || port > 65535):
+			t.Fatalf("base %q: port %q", flags.url, u.Port())
+		case u.User != nil:
+			t.Fatalf("base %q: user %q", flags.url, u.User)
+		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+			t.Fatalf("base %q: query %q, fragment %q", flags.url, u.RawQuery, u.Fragment)
+		case u.EscapedPath() != strings.TrimRight(base.EscapedPath(), "/")+"/v1/info":
+			t.Fatalf("base %q: path %q", flags.url, u.EscapedPath())
+		}
+	})
+}
