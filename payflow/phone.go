@@ -31,7 +31,10 @@ var (
 // UnknownPeerTTL is how long a phone keeps the platform's answer that it
 // cannot name an advert (an EID it does not know, or a card without the
 // advertised role) before it asks again, counted from when it asked (see
-// PeerNameTTL).
+// PeerNameTTL). A not_found that is no verdict of the platform, over HTTP
+// a reply without its error body (as a gateway or proxy sends in its
+// stead), is no such answer: the phone keeps nothing and asks again on the
+// next call.
 const UnknownPeerTTL = 30 * time.Second
 
 // PeerNameTTL is how long a phone keeps the platform's name for an advert
@@ -457,16 +460,20 @@ func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) 
 
 // askOnce asks the platform about eid once, as ask; forgotten reports
 // that the phone forgot its answer on eid since it sent the resolution,
-// and r is then no answer.
+// and r is then no answer. A call that gets no answer or a reply that is
+// no verdict of the platform (refused), such as a 404 without the
+// platform's error body, fails with its error and keeps nothing.
 func (p *phone) askOnce(ctx context.Context, eid adv.EID) (r *ResolveResponse, forgotten bool, err error) {
 	seq, asked := p.sequence()
 	r, err = authed(ctx, p, func(token string) (*ResolveResponse, error) {
 		return p.api.Resolve(ctx, token, &ResolveRequest{EID: eid[:]})
 	})
 	switch {
-	case errors.Is(err, ErrNotFound), errors.Is(err, ErrExpired):
-		r = nil
+	case (errors.Is(err, ErrNotFound) || errors.Is(err, ErrExpired)) && refused(err):
+		r = nil // the platform's answer that it cannot name eid
 	case err != nil:
+		// No answer, or no verdict of the platform (a gateway's bare
+		// 404, rate_limited: refused): nothing is kept.
 		return nil, false, err
 	case r.Role != uint8(p.role.Opposite()):
 		r = nil // a card advertising a role it does not have
@@ -545,7 +552,10 @@ func (p *phone) pruneNamesLocked(now time.Time) {
 // name unless the platform, asked, answers otherwise. Once the platform
 // refuses a resolution because of the card's rate (ErrRateLimited), Peers
 // asks no more in this call: a peer that it cannot name so is left out of
-// this snapshot.
+// this snapshot. A resolution that gets no answer, or another reply that
+// is no verdict of the platform (over HTTP one without its error body,
+// such as a gateway's 404), fails Peers with its error, and the phone
+// keeps nothing of it: the next call asks again.
 func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 	snap := p.queue.Snapshot()
 	now := p.opts.Now()

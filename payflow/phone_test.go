@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -1257,6 +1258,57 @@ func TestPeersAskAgainAboutUnknownAdverts(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, peers, 1)
 	assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}, peers[0])
+}
+
+// TestResolveAnsweredNotByThePlatform: a bare 404 on a resolution, as a
+// gateway or proxy answers in the platform's stead (no error body), is no
+// verdict of the platform on the EID: the phone keeps no answer, fails the
+// call with the error, and the next call asks again and names the peer. The
+// platform's own not_found is kept for UnknownPeerTTL.
+func TestResolveAnsweredNotByThePlatform(t *testing.T) {
+	ctx := context.Background()
+	// setup has the shopper, over a middlebox, hear the seller and has
+	// the middlebox answer the next resolution with answer.
+	setup := func(t *testing.T, answer middleAnswer) (*phoneWorld, adv.Packet) {
+		w := newMemoryPhoneWorld(t, false)
+		// Well inside an epoch, so that the EID stays the same.
+		toNextEpoch(t, w.f, time.Minute)
+		mb := newMiddlebox(t, w.f.Platform)
+		w.useShopper(t, mb.client(t))
+		p := w.shopperHearsSeller(t, w.sellerCard, -40)
+		mb.answer("/v1/resolve", answer)
+		return w, p
+	}
+	t.Run("Peers", func(t *testing.T) {
+		w, p := setup(t, bareReply(http.StatusNotFound))
+		_, err := w.shopper.Peers(ctx)
+		require.ErrorIs(t, err, payflow.ErrNotFound)
+		peers, err := w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		require.Len(t, peers, 1)
+		assert.Equal(t, payflow.QueueEntry{EID: p.EID, Name: "Corner Shop", MerchantID: phoneMerchant, RSSI: -40}, peers[0])
+	})
+	t.Run("Select", func(t *testing.T) {
+		w, p := setup(t, bareReply(http.StatusNotFound))
+		_, err := w.shopper.Select(ctx, p.EID)
+		require.ErrorIs(t, err, payflow.ErrNotFound)
+		c, err := w.shopper.Select(ctx, p.EID)
+		require.NoError(t, err)
+		assert.Equal(t, "Corner Shop", c.Name)
+	})
+	t.Run("the platform's not_found is kept", func(t *testing.T) {
+		w, p := setup(t, codeReply(t, "not_found"))
+		for range 2 {
+			peers, err := w.shopper.Peers(ctx)
+			require.NoError(t, err)
+			assert.Empty(t, peers)
+		}
+		w.f.Clock.Advance(payflow.UnknownPeerTTL)
+		require.NoError(t, w.shopper.Queue().Observe(p, -40, time.Time{}))
+		peers, err := w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		assert.Len(t, peers, 1)
+	})
 }
 
 // TestPeersForgetStaleAdverts: the platform's name for an advert is kept

@@ -517,10 +517,12 @@ func unanswered(err error) bool {
 	return serverError(err) || errors.Is(err, ErrInFlight)
 }
 
-// refused reports whether err, the error of a call that sent a signed
-// record, is the platform's verdict that it refused the record, which
-// then took no effect: an error of a refusal code (not unanswered) that
-// the platform gave, in process or over HTTP in its error body. Neither
+// refused reports whether err, the error of a call, is the platform's
+// verdict on it: for a call that sent a signed record, that it refused
+// the record, which then took no effect; for a resolution, that it
+// cannot name the EID (phone.askOnce). That is an error of a refusal code
+// (not unanswered) that the platform gave, in process or over HTTP in its
+// error body. Neither
 // rate_limited, which says that the call was not run then, not what an
 // earlier attempt of it over HTTP did, nor a reply without the
 // platform's error body (statusOnlyError), which a gateway or proxy may
