@@ -61,13 +61,19 @@ type Seller struct {
 	// lapsed are the last MaxHeld held requests that Held left out as past
 	// their hold expiry, oldest first; guarded by phone.mu.
 	lapsed []*PaymentView
+	// receiptDue are the requests kept in held whose capture got no
+	// answer or no verdict of the platform (capture): each is kept, also
+	// once seen captured and whatever its hold expiry, until a receipt of
+	// its capture is returned (paymentReceipt) or it is seen ended
+	// otherwise; guarded by phone.mu.
+	receiptDue map[ID]bool
 }
 
 // NewSeller returns the seller phone of card, which must belong to a
 // merchant. It fails with ErrInvalid when opts lacks the API or a way to
 // verify receipts.
 func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
-	s := &Seller{card: card, rand: rand.Reader}
+	s := &Seller{card: card, rand: rand.Reader, receiptDue: make(map[ID]bool)}
 	if err := s.init(adv.Seller, card, opts); err != nil {
 		return nil, err
 	}
@@ -592,10 +598,25 @@ func (s *Seller) look(ctx context.Context, cur *PaymentView) (*PaymentView, erro
 
 // seen puts v, a view of a request the seller made, on screen in place of
 // an older view of the same request, and keeps it among the held requests
-// (Held) while it shows it held.
+// (Held) while it shows it held, or captured while the receipt of a
+// capture of it that got no answer is due (receiptDue).
 func (s *Seller) seen(v *PaymentView) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.seenLocked(v)
+}
+
+// received is seen for v, a captured view whose verified receipt is
+// returned: v is no longer kept for its receipt.
+func (s *Seller) received(v *PaymentView) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.receiptDue, v.ID)
+	s.seenLocked(v)
+}
+
+// seenLocked is seen with s.mu held.
+func (s *Seller) seenLocked(v *PaymentView) {
 	if s.payment != nil && s.payment.ID == v.ID {
 		s.payment = v
 	}
@@ -603,19 +624,40 @@ func (s *Seller) seen(v *PaymentView) {
 		s.lapsed = slices.Delete(s.lapsed, i, i+1)
 	}
 	i := viewIndex(s.held, v.ID)
+	keep := v.State == StateHeld || v.State == StateCaptured && s.receiptDue[v.ID]
 	switch {
-	case v.State == StateHeld && i >= 0:
+	case keep && i >= 0:
 		s.held[i] = v
-	case v.State == StateHeld:
+	case keep:
 		s.held = append(s.held, v)
 	case i >= 0:
 		s.held = slices.Delete(s.held, i, i+1)
 	}
+	if !keep {
+		delete(s.receiptDue, v.ID)
+	}
+}
+
+// captureUnanswered keeps cur, a request whose capture got no answer or
+// no verdict of the platform and may have been made, among the held
+// requests until the receipt of a capture of it is returned, or it is
+// seen ended otherwise (receiptDue).
+func (s *Seller) captureUnanswered(cur *PaymentView) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.receiptDue[cur.ID] = true
+	if i := viewIndex(s.lapsed, cur.ID); i >= 0 {
+		s.lapsed = slices.Delete(s.lapsed, i, i+1)
+	}
+	if viewIndex(s.held, cur.ID) < 0 {
+		s.held = append(s.held, cur)
+	}
 }
 
 // MaxHeld is how many held requests a Seller keeps (Held) at most: while
-// it keeps that many that have not ended, Request makes no other request
-// (ErrLimit), so that no hold is made that the phone could not keep.
+// it keeps that many that have not ended, or whose capture's receipt is
+// due (Held), Request makes no other request (ErrLimit), so that no hold
+// is made that the phone could not keep.
 const MaxHeld = 64
 
 // Held returns the held payment requests of a merchant that captures
@@ -630,6 +672,15 @@ const MaxHeld = 64
 // reads each of the others from the platform and leaves out those that
 // ended; while the platform does not answer, it returns them as last
 // seen, from the first request it could not read on, with the error.
+//
+// A capture (Capture, CaptureHeld) that got no answer, or a reply that is
+// no verdict of the platform on it (as for Request), may have been made
+// all the same. So the seller keeps its request, whatever its hold
+// expiry, also once it sees it captured, which Held then shows, until a
+// capture of it returns its verified receipt (CaptureHeld of the same
+// amount, which the platform answers with the capture made; Wait or
+// Capture while it is on screen) or it is seen ended without a capture;
+// until then it counts toward MaxHeld.
 func (s *Seller) Held(ctx context.Context) ([]*PaymentView, error) {
 	err := s.refreshHeld(ctx)
 	s.mu.Lock()
@@ -657,11 +708,12 @@ func (s *Seller) refreshHeld(ctx context.Context) error {
 // the phone's clock to lapsed, which keeps the last MaxHeld of them for a
 // capture or cancellation (heldRequest), so that the platform tells it
 // that they expired; s.mu is held. A view without a hold expiry (from a
-// platform that sends none) stays kept, to be read.
+// platform that sends none) stays kept, to be read, and so does one whose
+// receipt is due (receiptDue): its capture may have been made in time.
 func (s *Seller) lapseLocked() {
 	now := s.opts.Now()
 	s.held = slices.DeleteFunc(s.held, func(h *PaymentView) bool {
-		past := holdLapsed(h, now)
+		past := !s.receiptDue[h.ID] && holdLapsed(h, now)
 		if past {
 			s.lapsed = append(s.lapsed, h)
 		}
@@ -768,7 +820,7 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 	if rc.Amount != v.Captured || rc.Amount > v.Amount || (amount != 0 && rc.Amount != amount) {
 		return nil, fmt.Errorf("%w: the receipt is for %d of %d, not what was captured", ErrMismatch, rc.Amount, v.Amount)
 	}
-	s.seen(v)
+	s.received(v)
 	return rc, nil
 }
 
@@ -812,7 +864,8 @@ func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, er
 // that the phone still trusts the platform's certificate that the receipt
 // will be verified with (ErrCard when that expired or was revoked: no
 // money moves). A held request that another request took the screen from
-// is captured with CaptureHeld.
+// is captured with CaptureHeld, as is one whose capture got no answer
+// (Held) once it left the screen.
 func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 	cur, err := s.currentPayment()
 	if err != nil {
@@ -827,7 +880,9 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // keep as held is ErrNoPayment; one that ended meanwhile, or that Held
 // left out as past its hold expiry (one of the last MaxHeld), is sent to
 // the platform all the same, fails with its error (ErrFinal, ErrExpired)
-// and is no longer kept.
+// and is no longer kept. One whose capture got no answer or no verdict
+// stays kept, also captured, until a capture of it returns its receipt
+// (Held): CaptureHeld of that capture's amount returns it.
 func (s *Seller) CaptureHeld(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
 	cur, err := s.heldRequest(id)
 	if err != nil {
@@ -845,6 +900,9 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 		return s.api.Capture(ctx, token, &CaptureRequest{RequestID: cur.ID, Amount: amount})
 	})
 	if err != nil {
+		if !refused(err) { // it may have been made
+			s.captureUnanswered(cur)
+		}
 		return nil, s.ended(ctx, cur, err)
 	}
 	if v.State != StateCaptured {

@@ -1140,6 +1140,62 @@ func TestSellerHeldEnded(t *testing.T) {
 	})
 }
 
+// TestSellerCaptureHeldAfterLostReply: a held request no longer on
+// screen whose capture the platform made, its reply lost and the call
+// failed without an answer or with a reply that is no verdict of the
+// platform (noVerdicts), stays kept once Held reads it captured, also
+// past its hold expiry, until a CaptureHeld of the same amount returns
+// that capture's receipt. The shopper pays once.
+func TestSellerCaptureHeldAfterLostReply(t *testing.T) {
+	ctx := context.Background()
+	type loss struct {
+		name    string
+		answers []middleAnswer // after the attempt whose reply is lost
+		want    error
+	}
+	losses := []loss{{"no answer", repeatAnswer(bareReply(http.StatusServiceUnavailable), payflow.DefaultMaxAttempts-1), payflow.ErrUnavailable}}
+	for _, tc := range noVerdicts(t) {
+		losses = append(losses, loss{tc.name, tc.answers(1), tc.want})
+	}
+	for _, expired := range []bool{false, true} {
+		for _, tc := range losses {
+			t.Run(map[bool]string{false: "", true: "past its hold expiry/"}[expired]+tc.name, func(t *testing.T) {
+				w := newMemoryPhoneWorld(t, true)
+				mb := newMiddlebox(t, w.f.Platform)
+				w.useSeller(t, mb.client(t))
+				first := w.pairAndHold(t)
+				w.request(t) // another request takes the screen
+				held := mustHeld(t, w.seller)
+				require.Len(t, held, 1)
+				expiry := held[0].HoldExpiresAt
+				mb.answer("/v1/requests/"+first.String()+"/capture", lostReply)
+				mb.answer("/v1/requests/"+first.String()+"/capture", tc.answers...)
+				_, err := w.seller.CaptureHeld(ctx, first, 400)
+				require.ErrorIs(t, err, tc.want)
+				if expired {
+					advanceTo(t, w.f, expiry)
+					w.f.RefreshCRLs()
+				}
+
+				held = mustHeld(t, w.seller)
+				require.Len(t, held, 1, "kept until its receipt is returned")
+				assert.Equal(t, first, held[0].ID)
+				assert.Equal(t, payflow.StateCaptured, held[0].State)
+				assert.Equal(t, uint64(400), held[0].Captured)
+				rc, err := w.seller.CaptureHeld(ctx, first, 400)
+				require.NoError(t, err)
+				assert.Equal(t, uint64(400), rc.Amount)
+				assert.Equal(t, first[:], rc.RequestID)
+				assert.Empty(t, mustHeld(t, w.seller))
+				_, err = w.seller.CaptureHeld(ctx, first, 400)
+				require.ErrorIs(t, err, payflow.ErrNoPayment, "its receipt returned, it is no longer kept")
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 400}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+				assert.Equal(t, payflow.Balance{Posted: 400}, w.balance(t, phoneMerchant))
+			})
+		}
+	}
+}
+
 // readCounter counts the reads of each payment request (Payment).
 type readCounter struct {
 	payflow.API
