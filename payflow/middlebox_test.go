@@ -53,6 +53,14 @@ func (m *middlebox) answer(path string, answers ...middleAnswer) {
 	m.next[path] = append(m.next[path], answers...)
 }
 
+// left returns how many of the answers told for path (answer) the
+// middlebox has not sent yet.
+func (m *middlebox) left(path string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.next[path])
+}
+
 // client returns a client of the platform behind the middlebox that
 // retries at once and opens a connection for each attempt, so that each
 // attempt reaches the middlebox once (net/http sends a request with an

@@ -64,8 +64,11 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // them (a view that differs from the signed request, is of another
 // request than the session's next (SessionRequestID), or names the
 // merchant otherwise than the confirmation did, is ErrMismatch).
-// Requests of the session that already ended are skipped. It fails with
-// ErrNotPaired before pairing and once another session was selected
+// Requests of the session that already ended are skipped. A not_found on
+// reading the session's next request, also one without the platform's
+// error body (a gateway's or proxy's 404), is taken for no request yet:
+// WaitPayment reads it again after PollInterval, and nothing is kept of
+// it. It fails with ErrNotPaired before pairing and once another session was selected
 // (Select) meanwhile, ErrExpired once the session expired without a
 // request, and the context's error when it ends.
 //

@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"testing"
 	"time"
@@ -338,6 +339,35 @@ func (w *phoneWorld) captureElsewhere(tb testing.TB, id payflow.ID) *payflow.Pay
 	return v
 }
 
+// requestPastMiddlebox pairs the phones, the shopper's through a
+// middlebox, and has the seller ask for basket; it returns the seller's
+// view of the request.
+func requestPastMiddlebox(t *testing.T) (*phoneWorld, *middlebox, *payflow.PaymentView) {
+	t.Helper()
+	w := newMemoryPhoneWorld(t, false)
+	mb := newMiddlebox(t, w.f.Platform)
+	w.useShopper(t, mb.client(t))
+	w.pair(t)
+	sv, err := w.seller.Request(context.Background(), basket)
+	require.NoError(t, err)
+	return w, mb, sv
+}
+
+// TestShopperWaitPaymentPastABare404: a bare 404 on reading the session's
+// next request, as a gateway or proxy answers in the platform's stead, is
+// taken as no request yet: nothing is kept of it, and WaitPayment reads
+// the same request again and shows it.
+func TestShopperWaitPaymentPastABare404(t *testing.T) {
+	ctx := context.Background()
+	w, mb, sv := requestPastMiddlebox(t)
+	mb.answer("/v1/requests/"+sv.ID.String(), bareReply(http.StatusNotFound))
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, screen.ID)
+	assert.Equal(t, uint64(690), screen.Amount)
+	assert.Zero(t, mb.left("/v1/requests/"+sv.ID.String()), "the bare 404 was sent")
+}
+
 // TestShopperApproveAnsweredNotByThePlatform: a consent whose first
 // attempt the platform settled, its reply lost, and whose retry a gateway
 // or proxy answered in the platform's stead, or rate_limited (noVerdicts),
@@ -348,13 +378,8 @@ func TestShopperApproveAnsweredNotByThePlatform(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range noVerdicts(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newMemoryPhoneWorld(t, false)
-			mb := newMiddlebox(t, w.f.Platform)
-			w.useShopper(t, mb.client(t))
-			w.pair(t)
-			sv, err := w.seller.Request(ctx, basket)
-			require.NoError(t, err)
-			_, err = w.shopper.WaitPayment(ctx)
+			w, mb, sv := requestPastMiddlebox(t)
+			_, err := w.shopper.WaitPayment(ctx)
 			require.NoError(t, err)
 			consent := "/v1/requests/" + sv.ID.String() + "/consent"
 			mb.answer(consent, lostReply)
