@@ -102,10 +102,12 @@ type ClientOptions struct {
 // does: the fault lies with the server at the base URL or with how the
 // transport is set up to reach it, which no retry mends (so not
 // ErrUnavailable) and the call's arguments have no part in (so not
-// ErrInvalid). Errors of the platform come back as *Error, so errors.Is
-// matches the sentinel errors of this package as it does in process (a
-// rate_limited reply that gives a retry time as a *RateLimitedError
-// wrapping the *Error, which errors.As finds as well); an error body of a
+// ErrInvalid). Errors of the platform come back as *Error (find it with
+// errors.As: the error of a reply without the platform's error body only
+// wraps one, PROTOCOL.md §5.4), so errors.Is matches the sentinel errors
+// of this package as it does in process (a rate_limited reply that gives
+// a retry time as a *RateLimitedError wrapping the *Error, which
+// errors.As finds as well); an error body of a
 // code that is none of the sentinels' gets the code of the reply's status,
 // as a reply without an error body does, the code received named in its
 // message; a platform that cannot be reached gives an error matching

@@ -1,6 +1,9 @@
 package payflow_test
 
 import (
+	"bytes"
+	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -65,8 +68,8 @@ func (m *middlebox) left(path string) int {
 // retries at once and opens a connection for each attempt, so that each
 // attempt reaches the middlebox once (net/http sends a request with an
 // Idempotency-Key again by itself only on a connection it reused).
-func (m *middlebox) client(t *testing.T) *payflow.Client {
-	return mustClient(t, m.srv.URL, payflow.ClientOptions{
+func (m *middlebox) client(tb testing.TB) *payflow.Client {
+	return mustClient(tb, m.srv.URL, payflow.ClientOptions{
 		HTTPClient: &http.Client{Transport: &http.Transport{DisableKeepAlives: true}},
 		MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond,
 	})
@@ -140,4 +143,33 @@ func repeatAnswer(answer middleAnswer, n int) []middleAnswer {
 		answers[i] = answer
 	}
 	return answers
+}
+
+// heldCall is a call that a middlebox held back: holdBack keeps it and
+// drops its connection without passing it on, and release passes it on
+// later, just before the call it is answering.
+type heldCall struct {
+	mu   sync.Mutex
+	r    *http.Request
+	body []byte
+}
+
+func (h *heldCall) holdBack(_ http.ResponseWriter, r *http.Request, _ http.Handler) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		panic(err)
+	}
+	h.mu.Lock()
+	h.r, h.body = r.Clone(context.Background()), body
+	h.mu.Unlock()
+	panic(http.ErrAbortHandler)
+}
+
+func (h *heldCall) release(w http.ResponseWriter, r *http.Request, platform http.Handler) {
+	h.mu.Lock()
+	held := h.r.Clone(context.Background())
+	held.Body = io.NopCloser(bytes.NewReader(h.body))
+	h.mu.Unlock()
+	platform.ServeHTTP(httptest.NewRecorder(), held)
+	platform.ServeHTTP(w, r)
 }

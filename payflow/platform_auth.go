@@ -708,8 +708,10 @@ func (l *limiter) allow(k string, now time.Time) error {
 
 // RateLimitedError is a refusal for too many EID resolutions
 // (ErrRateLimited, which Err matches) that says when the card's next
-// resolution will be allowed. The platform returns one; Client returns one,
-// wrapping the *Error, when the reply gives a retry time (§5.4).
+// resolution will be allowed. The platform returns one; Client returns one
+// when the reply gives a retry time (§5.4), Err then holding the *Error,
+// or, for a reply without the platform's error body, an error that
+// errors.As finds the *Error in.
 type RateLimitedError struct {
 	Err        error
 	RetryAfter time.Duration // > 0

@@ -405,7 +405,7 @@ type sentConsent struct {
 // and the request shows that u was not made.
 func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentView, error) {
 	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: u.msg})
-	if err == nil || unanswered(err) {
+	if err == nil || !refused(err) {
 		return out, err
 	}
 	// Refused now: settled before (its nonce is spent), or never made.

@@ -378,26 +378,72 @@ func TestShopperApproveAnsweredNotByThePlatform(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range noVerdicts(t) {
 		t.Run(tc.name, func(t *testing.T) {
-			w, mb, sv := requestPastMiddlebox(t)
-			_, err := w.shopper.WaitPayment(ctx)
-			require.NoError(t, err)
-			consent := "/v1/requests/" + sv.ID.String() + "/consent"
+			w, mb, consent := consentPastMiddlebox(t)
 			mb.answer(consent, lostReply)
 			mb.answer(consent, tc.answers(1)...)
-			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			_, err := w.shopper.Approve(ctx, simcardtest.PIN)
 			require.ErrorIs(t, err, tc.want)
 			require.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "the consent was settled")
 
 			counter, err := w.shopperCard.Card.Counter()
 			require.NoError(t, err)
-			rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			w.requireKeptConsentPaid(t, counter)
+		})
+	}
+}
+
+// requireKeptConsentPaid has the shopper approve again, which sends the
+// kept consent of basket's request, and checks its receipt, that the card
+// signed nothing since counter, and that the shopper was charged once.
+func (w *phoneWorld) requireKeptConsentPaid(tb testing.TB, counter uint64) {
+	tb.Helper()
+	rc, err := w.shopper.Approve(context.Background(), simcardtest.PIN)
+	require.NoError(tb, err)
+	assert.Equal(tb, uint64(690), rc.Amount)
+	after, err := w.shopperCard.Card.Counter()
+	require.NoError(tb, err)
+	assert.Equal(tb, counter, after, "no other consent signed")
+	w.requireSellerCaptured(tb, rc)
+	assert.Equal(tb, payflow.Balance{Posted: phoneFunds - 690}, w.balance(tb, w.shopperCard.Enrolment.ICCID), "charged once")
+}
+
+// consentPastMiddlebox is requestPastMiddlebox with the request on the
+// shopper's screen; it returns the path of the request's consent.
+func consentPastMiddlebox(t *testing.T) (*phoneWorld, *middlebox, string) {
+	t.Helper()
+	w, mb, sv := requestPastMiddlebox(t)
+	_, err := w.shopper.WaitPayment(context.Background())
+	require.NoError(t, err)
+	return w, mb, "/v1/requests/" + sv.ID.String() + "/consent"
+}
+
+// TestShopperResendAnsweredNotByThePlatform: a kept consent sent again and
+// answered by no verdict of the platform stays kept, even when the
+// request still shows the consent's nonce, since an earlier copy of it
+// may still reach the platform: here the first attempt, held back by a
+// gateway, arrives just before the next call to that path. The next
+// Approve sends the kept consent again and gets its receipt; the shopper
+// is charged once, and no other consent is signed.
+func TestShopperResendAnsweredNotByThePlatform(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range noVerdicts(t) {
+		t.Run(tc.name, func(t *testing.T) {
+			w, mb, consent := consentPastMiddlebox(t)
+			var held heldCall
+			mb.answer(consent, held.holdBack)
+			mb.answer(consent, repeatAnswer(bareReply(http.StatusServiceUnavailable), payflow.DefaultMaxAttempts-1)...)
+			_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrUnavailable)
+			counter, err := w.shopperCard.Card.Counter()
 			require.NoError(t, err)
-			assert.Equal(t, uint64(690), rc.Amount)
-			after, err := w.shopperCard.Card.Counter()
-			require.NoError(t, err)
-			assert.Equal(t, counter, after, "no other consent signed")
-			w.requireSellerCaptured(t, rc)
-			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+
+			mb.answer(consent, tc.answers(0)...)
+			mb.answer(consent, held.release)
+			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, tc.want)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "not charged yet")
+
+			w.requireKeptConsentPaid(t, counter)
 		})
 	}
 }

@@ -324,12 +324,12 @@ func b2i(b bool) int64 {
 	return 0
 }
 
-// notFound maps sql.ErrNoRows to payflow.ErrNotFound.
 // unstorable reports a text key that no row holds: every text the stores
 // keep is UTF-8 (the platform checks what it stores), and PostgreSQL
 // refuses other text as a parameter, so such a key names nothing.
 func unstorable(key string) bool { return !utf8.ValidString(key) }
 
+// notFound maps sql.ErrNoRows to payflow.ErrNotFound.
 func notFound(err error) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return payflow.ErrNotFound
