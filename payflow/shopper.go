@@ -89,7 +89,9 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // platform answers with the view of another request fails WaitPayment with
 // ErrMismatch once; the WaitPayment calls after it pass that consent over,
 // still kept (it may have been charged), until the platform answers with
-// its request's view again, and go on to the session's requests.
+// its request's view again, and go on to the session's requests. So is a
+// captured view of that request that shows captured another amount than
+// the request's (more than it, for a merchant that captures manually).
 func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 	sess, err := s.pairedSession()
 	if err != nil {
@@ -157,13 +159,18 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 // kept consents whose request ended otherwise. A kept consent whose
 // request the platform answers with the view of another request fails it
 // with ErrMismatch the first time in a row only: then it is passed over,
-// still kept, until the platform answers with its request's view again.
+// still kept, until the platform answers with its request's view again. A
+// captured view whose amount captured no capture of the request gives
+// (checkCaptured) counts as the view of another request.
 func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 	s.mu.Lock()
 	kept := slices.Clone(s.kept)
 	s.mu.Unlock()
 	for _, u := range kept {
 		v, err := s.reread(ctx, u.view)
+		if err == nil && v.State == StateCaptured {
+			err = checkCaptured(u.view, v)
+		}
 		misread := errors.Is(err, ErrMismatch)
 		if err != nil && !misread {
 			return nil, err
@@ -273,7 +280,11 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // simcard.ErrPINBlocked), then signs a consent bound to the request hash,
 // amount, currency and payee over a fresh nonce, and the platform
 // settles. Approve returns the receipt, verified
-// offline and checked against the consent. For a merchant that captures
+// offline and checked against the consent and the view of the captured
+// payment: a receipt for another amount than the view shows captured, or a
+// view that shows captured another amount than the request's (at most
+// that, for a merchant that captures manually), fails with ErrMismatch,
+// and the consent is kept as below. For a merchant that captures
 // manually it waits, polling, until the seller captures; a payment that
 // ends otherwise fails with ErrFinal. Once the hold's expiry
 // (PaymentView.HoldExpiresAt) has passed by the phone's clock
@@ -293,7 +304,8 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // (rate_limited, or over HTTP a reply without the platform's error body,
 // whatever its status, as a gateway or proxy sends in its stead), that
 // was held and not yet captured when the wait ended, or
-// that was answered with a receipt that does not verify, with the view of
+// that was answered with a receipt that does not verify or is of another
+// amount (above), with the view of
 // another request or with a state that cannot follow it (ErrInternal), may
 // have been settled all the same. So the next Approve of that request
 // sends it again, as signed, without the card: a consent held or captured
@@ -432,7 +444,9 @@ func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentVi
 // request is ErrMismatch, and u stays kept. So is ErrInternal, u kept, an
 // out that is neither held nor captured, or a read while held that shows
 // the request pending or declined: no accepted consent or hold leaves it
-// so.
+// so. A captured view that shows another amount captured than a capture of
+// the request gives (checkCaptured), or whose receipt is for another
+// amount than that view shows captured, is ErrMismatch, u kept.
 func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView) (*Receipt, error) {
 	v := u.view
 	if err := sameRequest(v, out); err != nil {
@@ -468,6 +482,9 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 		s.drop(u) // it ended without a capture
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, out.State)
 	}
+	if err := checkCaptured(v, out); err != nil {
+		return nil, err
+	}
 	rc, err := s.verifyReceipt(ctx, out.Receipt)
 	if err != nil {
 		return nil, err
@@ -476,12 +493,27 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 		return nil, err
 	}
 	ch := record.Hash(u.msg)
-	if !bytes.Equal(rc.ConsentHash, ch[:]) || rc.Amount > v.Amount {
+	if !bytes.Equal(rc.ConsentHash, ch[:]) {
 		return nil, fmt.Errorf("%w: the receipt is not of this consent", ErrMismatch)
+	}
+	if rc.Amount != out.Captured {
+		return nil, fmt.Errorf("%w: the receipt is for %d, the payment shows %d captured", ErrMismatch, rc.Amount, out.Captured)
 	}
 	s.drop(u)
 	s.finish(v.ID)
 	return rc, nil
+}
+
+// checkCaptured checks that v, a captured view of the request of shown,
+// shows what a capture of it can have captured: the whole amount, or for
+// a merchant that captures manually (both views say so) at most that
+// (ErrMismatch).
+func checkCaptured(shown, v *PaymentView) error {
+	manual := shown.ManualCapture && v.ManualCapture
+	if v.Captured > shown.Amount || (!manual && v.Captured != shown.Amount) {
+		return fmt.Errorf("%w: the platform shows %d of the payment of %d captured", ErrMismatch, v.Captured, shown.Amount)
+	}
+	return nil
 }
 
 // Decline refuses the payment request on screen and returns the view the

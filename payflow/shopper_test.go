@@ -2,9 +2,12 @@ package payflow_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1008,4 +1011,146 @@ func TestApproveKeepsConsentOfHoldShownUnheld(t *testing.T) {
 			assert.Equal(t, h[:], rc.ConsentHash)
 		})
 	}
+}
+
+// restatedAPI answers the shopper's views of a captured request, while on,
+// with captured as the amount captured and a receipt, signed with key,
+// for receipt, as a platform that misstates a payment would.
+type restatedAPI struct {
+	payflow.API
+	tb                testing.TB
+	key               *ecdsa.PrivateKey
+	captured, receipt uint64
+	on                atomic.Bool
+}
+
+// newRestatedAPI returns a restatedAPI of api, on.
+func newRestatedAPI(tb testing.TB, api payflow.API, key *ecdsa.PrivateKey, captured, receipt uint64) *restatedAPI {
+	a := &restatedAPI{API: api, tb: tb, key: key, captured: captured, receipt: receipt}
+	a.on.Store(true)
+	return a
+}
+
+func (a *restatedAPI) restate(v *payflow.PaymentView, err error) (*payflow.PaymentView, error) {
+	if err != nil || !a.on.Load() || v.State != payflow.StateCaptured {
+		return v, err
+	}
+	var rc record.Receipt
+	require.NoError(a.tb, record.Open(v.Receipt, &rc))
+	rc.Amount = a.receipt
+	msg, err := record.Sign(rand.Reader, a.key, &rc)
+	require.NoError(a.tb, err)
+	c := *v
+	c.Captured, c.Receipt = a.captured, msg
+	return &c, nil
+}
+
+func (a *restatedAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	return a.restate(a.API.Approve(ctx, req))
+}
+
+func (a *restatedAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	return a.restate(a.API.Payment(ctx, token, id))
+}
+
+// counter returns the shopper card's signature counter.
+func (w *phoneWorld) counter(tb testing.TB) uint64 {
+	tb.Helper()
+	n, err := w.shopperCard.Card.Counter()
+	require.NoError(tb, err)
+	return n
+}
+
+// TestShopperRefusesReceiptOfAnotherAmount: the shopper takes the receipt
+// of a payment only for the amount that the view shows captured, and, but
+// for a merchant that captures manually, for the request's whole amount:
+// otherwise Approve fails with ErrMismatch, the money moved as captured,
+// and the consent stays kept, so that the next Approve, answered as the
+// platform holds the payment, returns its receipt without the card.
+func TestShopperRefusesReceiptOfAnotherAmount(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name              string
+		manual            uint64 // the amount a merchant that captures manually captures; 0: auto capture
+		captured, receipt uint64
+		refused           bool
+	}{
+		{"receipt understated", 0, 690, 1, true},
+		{"view and receipt understated", 0, 1, 1, true},
+		{"view understated", 0, 1, 690, true},
+		{"receipt overstated", 0, 690, 691, true},
+		{"as captured", 0, 690, 690, false},
+		{"manual, receipt of another amount than captured", 500, 500, 400, true},
+		{"manual, view of another amount than the receipt", 500, 400, 500, true},
+		{"manual, more than the request", 500, 691, 691, true},
+		{"manual, part captured", 500, 500, 500, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, tt.manual != 0)
+			restated := newRestatedAPI(t, w.f.Platform, w.f.Key, tt.captured, tt.receipt)
+			w.useShopper(t, restated)
+			w.pair(t)
+			w.request(t)
+			charged := uint64(690)
+			if tt.manual != 0 {
+				w.approveHeld(t)
+				_, err := w.seller.Capture(ctx, tt.manual)
+				require.NoError(t, err)
+				charged = tt.manual
+			}
+			rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - charged}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			if !tt.refused {
+				require.NoError(t, err)
+				assert.Equal(t, tt.receipt, rc.Amount)
+				return
+			}
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, rc)
+			counter := w.counter(t)
+
+			restated.on.Store(false)
+			rc, err = w.shopper.Approve(ctx, "")
+			require.NoError(t, err, "the consent kept")
+			assert.Equal(t, charged, rc.Amount)
+			assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - charged}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+		})
+	}
+}
+
+// TestWaitPaymentRefusesKeptConsentsPaymentOfAnotherAmount: a request paid
+// with a kept consent whose view shows another amount captured than the
+// request's (auto capture) fails WaitPayment with ErrMismatch once, as the
+// view of another request does; the consent stays kept, and once the
+// platform shows the payment as it holds it, WaitPayment shows it paid
+// first and Approve returns its receipt.
+func TestWaitPaymentRefusesKeptConsentsPaymentOfAnotherAmount(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	restated := newRestatedAPI(t, w.f.Platform, w.f.Key, 1, 1)
+	restated.on.Store(false)
+	lost := &lostApproveAPI{API: restated, loss: payflow.ErrUnavailable}
+	first, src := w.payWithLostReply(t, lost)
+	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+
+	restated.on.Store(true)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, next.ID, screen.ID, "passed over, to the session's next request")
+
+	restated.on.Store(false)
+	screen, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, screen.ID, "the consent kept: its paid request first")
+	assert.Equal(t, payflow.StateCaptured, screen.State)
+	assert.Equal(t, uint64(690), screen.Captured)
+	rc, err := w.shopper.Approve(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, src.Signed, rc.Signed)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
