@@ -30,21 +30,21 @@ var _ ShopperCard = (*simcard.Card)(nil)
 // Shopper is the phone logic of the Shopper app, screen by screen: the
 // service queue of sellers nearby (Peers), the confirmation with the
 // merchant's name and the pairing code (Select, WaitPaired), the payment
-// screen (WaitPayment), PIN entry and consent (Approve, Decline) and the
-// receipt, verified offline. It is safe for concurrent use; the methods
+// screen (WaitPayment), PIN entry and consent (ApproveShown, DeclineShown)
+// and the receipt, verified offline. It is safe for concurrent use; the methods
 // that talk to the platform or wait take a context.
 type Shopper struct {
 	phone
 	card ShopperCard
 
-	consentMu sync.Mutex // Approve's calls run one at a time
+	consentMu sync.Mutex // approvals (ApproveShown, Approve) run one at a time
 	// kept are the consents sent without a receipt that verifies, in the
 	// order they were signed; guarded by phone.mu.
 	kept []*sentConsent
 }
 
 // MaxKeptConsents is how many consents a Shopper keeps, sent without a
-// receipt that verifies (Approve), at most; while it keeps that many, the
+// receipt that verifies (ApproveShown), at most; while it keeps that many, the
 // card signs no other consent.
 const MaxKeptConsents = 16
 
@@ -63,7 +63,10 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // asset legs, as the platform holds them and as the seller's card signed
 // them (a view that differs from the signed request, is of another
 // request than the session's next (SessionRequestID), or names the
-// merchant otherwise than the confirmation did, is ErrMismatch).
+// merchant otherwise than the confirmation did, is ErrMismatch). The view
+// it returns goes on screen (Payment) in place of the one there: an app
+// that waits for the next request while the user reads one approves or
+// declines the one it showed with ApproveShown or DeclineShown.
 // Requests of the session that already ended are skipped. A not_found on
 // reading the session's next request, also one without the platform's
 // error body (a gateway's or proxy's 404), is taken for no request yet:
@@ -72,16 +75,17 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // (Select) meanwhile, ErrExpired once the session expired without a
 // request, and the context's error when it ends.
 //
-// A request paid with a consent that the phone keeps (Approve), of this
+// A request paid with a consent that the phone keeps (ApproveShown), of this
 // session or of one selected before, whose receipt the phone has not
 // taken, comes first: WaitPayment returns its captured view, and the next
-// Approve sends that consent again and returns its receipt. Such a view is
+// approval (ApproveShown of that view, or Approve) sends that consent
+// again and returns its receipt. Such a view is
 // a receipt to collect, not a request to approve, and a caller tells the
 // two apart by State alone: a request to approve is always StatePending,
 // a receipt to collect always StateCaptured (Captured says how much was
-// paid). Approve collects it without the card: the PIN is not used and
+// paid). The approval collects it without the card: the PIN is not used and
 // may be empty, and no money moves; when the platform refuses that
-// consent then, Approve fails with ErrFinal and the card signs no other.
+// consent then, it fails with ErrFinal and the card signs no other.
 // A kept consent
 // whose request is held stays kept until the merchant captures it, while
 // the phone goes on to other requests; one whose request ended without a
@@ -268,59 +272,104 @@ func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
 // Payment returns the payment request on screen, or ErrNoPayment.
 func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 
-// Approve is the shopper's PIN entry on the payment screen. It first
-// checks that the phone still trusts the platform's certificate that the
-// receipt will be verified with (ErrCard when that expired or was revoked:
-// nothing is signed or sent and no money moves). A fresh view that shows
-// a settlement of the request under way (pending without a consent
-// nonce, as while a consent that this phone no longer keeps is settled)
-// fails with ErrConflict before the card is used. Once a fresh view shows
-// the same request still pending, the card verifies the PIN (a
-// wrong one fails with the card's error, matching simcard.ErrWrongPIN or
-// simcard.ErrPINBlocked), then signs a consent bound to the request hash,
-// amount, currency and payee over a fresh nonce, and the platform
-// settles. Approve returns the receipt, verified
-// offline and checked against the consent and the view of the captured
-// payment: a receipt for another amount than the view shows captured, or a
-// view that shows captured another amount than the request's (at most
-// that, for a merchant that captures manually), fails with ErrMismatch,
-// and the consent is kept as below. For a merchant that captures
-// manually it waits, polling, until the seller captures; a payment that
-// ends otherwise fails with ErrFinal. Once the hold's expiry
+// ApproveShown is the shopper's PIN entry on the payment screen that the
+// app showed: shown is the view that WaitPayment (or Payment) returned and
+// the app rendered for the user to read before typing the PIN. Unless the
+// request on screen is the one shown, the same ID and RequestHash (a
+// WaitPayment of another goroutine, as an app's refresh of the screen, may
+// have put the session's next request there since), it fails with
+// ErrMismatch before anything else: the card verifies no PIN and signs
+// nothing, nothing is sent, and the request on screen stays. A nil shown,
+// or no request on screen, is ErrNoPayment.
+//
+// It then checks that the phone still trusts the platform's certificate
+// that the receipt will be verified with (ErrCard when that expired or was
+// revoked: nothing is signed or sent and no money moves). A fresh view
+// that shows a settlement of the request under way (pending without a
+// consent nonce, as while a consent that this phone no longer keeps is
+// settled) fails with ErrConflict before the card is used. Once a fresh
+// view shows the same request still pending, the card verifies the PIN
+// (a wrong one fails with the card's error, matching simcard.ErrWrongPIN
+// or simcard.ErrPINBlocked), then signs a consent bound to the request
+// hash, amount, currency and payee over a fresh nonce, and the platform
+// settles. ApproveShown returns the receipt, verified offline and checked
+// against the consent and the view of the captured payment: a receipt for
+// another amount than the view shows captured, or a view that shows
+// captured another amount than the request's (at most that, for a
+// merchant that captures manually), fails with ErrMismatch, and the
+// consent is kept as below. For a merchant that captures manually it
+// waits, polling, until the seller captures; a payment that ends
+// otherwise fails with ErrFinal. Once the hold's expiry
 // (PaymentView.HoldExpiresAt) has passed by the phone's clock
 // (PhoneOptions.Now), it reads the request once more, which has the
 // platform expire it, and fails with ErrFinal, or with ErrExpired when
 // the platform still shows it held; a view without a hold expiry is
-// waited on until ctx ends. An answer to the consent, or to a
-// poll, that is the view of another request fails with ErrMismatch at
-// once; an answer to the consent that shows the request neither held nor
-// captured, or a poll that shows the held request pending or declined,
-// fails with ErrInternal (no accepted consent or hold leaves it so), and
-// the consent is kept as below.
+// waited on until ctx ends. An answer to the consent, or to a poll, that
+// is the view of another request fails with ErrMismatch at once; an
+// answer to the consent that shows the request neither held nor captured,
+// or a poll that shows the held request pending or declined, fails with
+// ErrInternal (no accepted consent or hold leaves it so), and the consent
+// is kept as below.
 //
 // A consent that the platform did not answer (it failed or could not be
 // reached, ctx ended, or over HTTP it was still running when the retries
 // ran out), that got a reply that is no verdict of the platform on it
 // (rate_limited, or over HTTP a reply without the platform's error body,
 // whatever its status, as a gateway or proxy sends in its stead), that
-// was held and not yet captured when the wait ended, or
-// that was answered with a receipt that does not verify or is of another
-// amount (above), with the view of
-// another request or with a state that cannot follow it (ErrInternal), may
-// have been settled all the same. So the next Approve of that request
-// sends it again, as signed, without the card: a consent held or captured
-// has the call wait for the capture and return its receipt, one still
-// being settled fails with ErrConflict, and one that the platform refused
-// then was not made, and the card signs a new one as above. Consents of
-// several requests are kept (WaitPayment shows a request paid with one
-// first), up to MaxKeptConsents: with that many, the card signs no new
-// consent and Approve fails with ErrLimit. Calls of Approve run one at a
-// time.
+// was held and not yet captured when the wait ended, or that was answered
+// with a receipt that does not verify or is of another amount (above),
+// with the view of another request or with a state that cannot follow it
+// (ErrInternal), may have been settled all the same. So the next approval
+// of that request (ApproveShown or Approve) sends it again, as signed,
+// without the card: a consent held or captured has the call wait for the
+// capture and return its receipt, one still being settled fails with
+// ErrConflict, and one that the platform refused then was not made, and
+// the card signs a new one as above. Consents of several requests are
+// kept (WaitPayment shows a request paid with one first, a receipt to
+// collect, which ApproveShown of that view collects), up to
+// MaxKeptConsents: with that many, the card signs no new consent and the
+// approval fails with ErrLimit. Calls of ApproveShown and Approve run one
+// at a time.
+func (s *Shopper) ApproveShown(ctx context.Context, shown *PaymentView, pin string) (*Receipt, error) {
+	cur, err := s.onScreen(shown)
+	if err != nil {
+		return nil, err
+	}
+	return s.approve(ctx, cur, pin)
+}
+
+// Approve is ApproveShown of the payment request on screen at the time of
+// the call (Payment), whichever it is: a WaitPayment of another goroutine
+// may have replaced the request that the app showed, and Approve then
+// approves the one that replaced it. An app that waits for requests while
+// the user reads one approves that one with ApproveShown.
 func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 	shown, err := s.Payment()
 	if err != nil {
 		return nil, err
 	}
+	return s.approve(ctx, shown, pin)
+}
+
+// onScreen returns the request on screen, checked to be the one of shown,
+// a view that the app showed: ErrMismatch when its ID or request hash
+// differs, ErrNoPayment when shown is nil or no request is on screen.
+func (s *Shopper) onScreen(shown *PaymentView) (*PaymentView, error) {
+	cur, err := s.Payment()
+	if err != nil {
+		return nil, err
+	}
+	if shown == nil {
+		return nil, fmt.Errorf("%w: no view shown", ErrNoPayment)
+	}
+	if cur.ID != shown.ID || !bytes.Equal(cur.RequestHash, shown.RequestHash) {
+		return nil, fmt.Errorf("%w: the request on screen is another than the one shown", ErrMismatch)
+	}
+	return cur, nil
+}
+
+// approve approves shown, the request on screen (ApproveShown).
+func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (*Receipt, error) {
 	s.consentMu.Lock()
 	defer s.consentMu.Unlock()
 	// Before any consent is sent, a kept one (which may never have reached
@@ -516,13 +565,32 @@ func checkCaptured(shown, v *PaymentView) error {
 	return nil
 }
 
-// Decline refuses the payment request on screen and returns the view the
-// platform answered, checked to be of that request (ErrMismatch).
+// DeclineShown refuses the payment request that the app showed, shown,
+// as ApproveShown takes it: unless the request on screen is the one shown
+// (the same ID and RequestHash), it fails with ErrMismatch and sends
+// nothing; a nil shown, or no request on screen, is ErrNoPayment. It
+// returns the view the platform answered, checked to be of that request
+// (ErrMismatch).
+func (s *Shopper) DeclineShown(ctx context.Context, shown *PaymentView) (*PaymentView, error) {
+	cur, err := s.onScreen(shown)
+	if err != nil {
+		return nil, err
+	}
+	return s.decline(ctx, cur)
+}
+
+// Decline is DeclineShown of the payment request on screen at the time
+// of the call (Payment), whichever it is, as Approve takes it.
 func (s *Shopper) Decline(ctx context.Context) (*PaymentView, error) {
 	shown, err := s.Payment()
 	if err != nil {
 		return nil, err
 	}
+	return s.decline(ctx, shown)
+}
+
+// decline refuses shown, the request on screen (DeclineShown).
+func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView, error) {
 	v, err := s.callOn(ctx, shown, func(token string, cur *PaymentView) (*PaymentView, error) {
 		return s.api.Decline(ctx, token, cur.ID)
 	})

@@ -1154,3 +1154,121 @@ func TestWaitPaymentRefusesKeptConsentsPaymentOfAnotherAmount(t *testing.T) {
 	assert.Equal(t, src.Signed, rc.Signed)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// replacedOnScreen pairs the phones, has the seller ask for 100 EUR, which
+// the shopper's WaitPayment returns for the app to show, then withdraw it
+// and ask for 4000 EUR, which a second WaitPayment (the app refreshing the
+// screen meanwhile) puts on screen in its place. It returns the two views.
+func (w *phoneWorld) replacedOnScreen(tb testing.TB) (shown, refreshed *payflow.PaymentView) {
+	tb.Helper()
+	ctx := context.Background()
+	w.pair(tb)
+	_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(tb, err)
+	shown, err = w.shopper.WaitPayment(ctx)
+	require.NoError(tb, err)
+	require.Equal(tb, uint64(100), shown.Amount)
+	_, err = w.seller.Cancel(ctx)
+	require.NoError(tb, err)
+	_, err = w.seller.Request(ctx, payflow.Charge{Amount: 4000, Currency: "EUR"})
+	require.NoError(tb, err)
+	refreshed, err = w.shopper.WaitPayment(ctx)
+	require.NoError(tb, err)
+	require.Equal(tb, uint64(4000), refreshed.Amount)
+	return shown, refreshed
+}
+
+// requireNothingDone checks that the shopper's card verified no PIN and
+// signed nothing since it had left PIN tries and counter, that no consent
+// went to api, that the shopper was charged nothing, and that the request
+// on screen is still on, pending.
+func (w *phoneWorld) requireNothingDone(tb testing.TB, api *scriptedApproveAPI, left int, counter uint64, screen *payflow.PaymentView) {
+	tb.Helper()
+	after, _, err := w.shopperCard.Card.PINTries()
+	require.NoError(tb, err)
+	assert.Equal(tb, left, after, "PIN tries")
+	assert.Equal(tb, counter, w.counter(tb), "the card signed nothing")
+	api.mu.Lock()
+	assert.Empty(tb, api.sent, "consents sent")
+	api.mu.Unlock()
+	assert.Equal(tb, payflow.Balance{Posted: phoneFunds}, w.balance(tb, w.shopperCard.Enrolment.ICCID))
+	cur, err := w.shopper.Payment()
+	require.NoError(tb, err)
+	assert.Equal(tb, screen.ID, cur.ID)
+	v, err := w.seller.Status(context.Background())
+	require.NoError(tb, err)
+	assert.Equal(tb, payflow.StatePending, v.State)
+}
+
+// TestApproveShownRefusesAnotherRequestOnScreen: an app approves the view
+// it showed the user with ApproveShown: once another request took the
+// screen (the till withdrew the one shown and asked for another amount,
+// which the app's refresh put on screen while the user typed the PIN),
+// ApproveShown and DeclineShown fail with ErrMismatch before the card
+// verifies the PIN or signs, send nothing and leave the request on
+// screen as it is; so does a view of the request on screen with another
+// request hash. The request on screen is then approved, or declined, by
+// its own view.
+func TestApproveShownRefusesAnotherRequestOnScreen(t *testing.T) {
+	ctx := context.Background()
+	for _, decline := range []bool{false, true} {
+		t.Run(map[bool]string{false: "approve", true: "decline"}[decline], func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			api := &scriptedApproveAPI{API: w.f.Platform}
+			w.useShopper(t, api)
+			shown, refreshed := w.replacedOnScreen(t)
+			left, _, err := w.shopperCard.Card.PINTries()
+			require.NoError(t, err)
+			counter := w.counter(t)
+
+			rehashed := *refreshed
+			rehashed.RequestHash = shown.RequestHash
+			for _, v := range []*payflow.PaymentView{shown, &rehashed} {
+				if decline {
+					_, err = w.shopper.DeclineShown(ctx, v)
+				} else {
+					_, err = w.shopper.ApproveShown(ctx, v, simcardtest.PIN)
+				}
+				require.ErrorIs(t, err, payflow.ErrMismatch)
+				w.requireNothingDone(t, api, left, counter, refreshed)
+			}
+
+			if decline {
+				v, err := w.shopper.DeclineShown(ctx, refreshed)
+				require.NoError(t, err)
+				assert.Equal(t, payflow.StateDeclined, v.State)
+				assert.Equal(t, refreshed.ID, v.ID)
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			} else {
+				rc, err := w.shopper.ApproveShown(ctx, refreshed, simcardtest.PIN)
+				require.NoError(t, err)
+				assert.Equal(t, uint64(4000), rc.Amount)
+				assert.Equal(t, refreshed.ID[:], rc.RequestID)
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 4000}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			}
+			_, err = w.shopper.Payment()
+			require.ErrorIs(t, err, payflow.ErrNoPayment)
+		})
+	}
+}
+
+// TestApproveShownWithoutPayment: ApproveShown and DeclineShown of no view
+// fail with ErrNoPayment, as they do with no request on screen.
+func TestApproveShownWithoutPayment(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	_, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	_, err = w.shopper.ApproveShown(ctx, &payflow.PaymentView{}, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "nothing on screen")
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	_, err = w.shopper.ApproveShown(ctx, nil, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+	_, err = w.shopper.DeclineShown(ctx, nil)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+}

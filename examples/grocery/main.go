@@ -206,12 +206,13 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return err
 	}
-	if _, err := shopper.AwaitRequest(ctx); err != nil {
+	screen, err := shopper.AwaitRequest(ctx)
+	if err != nil {
 		return withdraw(err)
 	}
 
 	step("7. The shopper approves with the card's PIN; the cloud settles and signs the receipt")
-	rc, err := shopper.Approve(ctx, *pin)
+	rc, err := shopper.Approve(ctx, screen, *pin)
 	if err != nil {
 		return withdraw(err)
 	}

@@ -289,10 +289,11 @@ func (p *pair) purchase(ctx context.Context) error {
 	if _, err := p.seller.Seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "item", Quantity: 1}}}); err != nil {
 		return err
 	}
-	if _, err := p.shopper.NextRequest(ctx); err != nil {
+	screen, err := p.shopper.NextRequest(ctx)
+	if err != nil {
 		return err
 	}
-	if _, err := p.shopper.Shopper.Approve(ctx, demo.PIN); err != nil {
+	if _, err := p.shopper.Shopper.ApproveShown(ctx, screen, demo.PIN); err != nil {
 		if v, serr := p.seller.Seller.Status(ctx); serr != nil || v.State != payflow.StateCaptured {
 			return err
 		}

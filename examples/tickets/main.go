@@ -165,48 +165,49 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 
-	// sell pairs the reseller with a fan and offers seat A12.
-	sell := func(fan *demo.Phone) error {
+	// sell pairs the reseller with a fan and offers seat A12; it returns
+	// the payment screen that the fan's phone shows.
+	sell := func(fan *demo.Phone) (*payflow.PaymentView, error) {
 		sellers, err := fan.ServiceQueue(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		fans, err := dana.ServiceQueue(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pick, err := fan.Choose(sellers, shop.Name)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		buyer, err := dana.Choose(fans, fan.Party.Display)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := fan.Confirm(ctx, pick); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := dana.Confirm(ctx, buyer); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := fan.AwaitPaired(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := dana.AwaitPaired(ctx); err != nil {
-			return err
+			return nil, err
 		}
 		if _, err := dana.Charge(ctx, fan.Party.Display, []demo.Item{{SKU: seats[0].sku, Quantity: 1}}, []record.Leg{{Asset: seats[0].asset, Amount: 1}}); err != nil {
-			return err
+			return nil, err
 		}
-		_, err = fan.AwaitRequest(ctx)
-		return err
+		return fan.AwaitRequest(ctx)
 	}
 
 	step("Erin buys seat A12 from Dana, phone to phone: the seat and the money move together")
-	if err := sell(erin); err != nil {
+	screen, err := sell(erin)
+	if err != nil {
 		return err
 	}
-	if _, err := erin.Approve(ctx, demo.PIN); err != nil {
+	if _, err := erin.Approve(ctx, screen, demo.PIN); err != nil {
 		return err
 	}
 	if _, _, err := dana.AwaitSettled(ctx); err != nil {
@@ -217,10 +218,10 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	step("Dana offers seat A12 again, to Frank: Dana no longer holds it")
-	if err := sell(frank); err != nil {
+	if screen, err = sell(frank); err != nil {
 		return err
 	}
-	_, err = frank.Approve(ctx, demo.PIN)
+	_, err = frank.Approve(ctx, screen, demo.PIN)
 	if !errors.Is(err, payflow.ErrFunds) {
 		return fmt.Errorf("the second sale of %s: got %v, want a refusal", seats[0].asset, err)
 	}

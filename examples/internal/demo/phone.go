@@ -238,21 +238,19 @@ func (p *Phone) NextRequest(ctx context.Context) (*payflow.PaymentView, error) {
 	return v, nil
 }
 
-// Approve is the shopper approving the payment screen with the card's PIN:
-// the card signs a consent bound to the request's hash, amount, currency
-// and payee; the cloud settles and returns the signed receipt, which the
-// phone verifies and shows.
-func (p *Phone) Approve(ctx context.Context, pin string) (*payflow.Receipt, error) {
-	v, err := p.Shopper.Payment()
-	if err != nil {
-		return nil, err
-	}
+// Approve is the shopper approving v, the payment screen shown
+// (AwaitRequest), with the card's PIN: the card signs a consent bound to
+// the request's hash, amount, currency and payee; the cloud settles and
+// returns the signed receipt, which the phone verifies and shows. When
+// another request took the phone's screen since v was shown, it fails with
+// payflow.ErrMismatch and the card signs nothing (payflow's ApproveShown).
+func (p *Phone) Approve(ctx context.Context, v *payflow.PaymentView, pin string) (*payflow.Receipt, error) {
 	left, total, err := p.Card.PINTries()
 	if err != nil {
 		return nil, err
 	}
 	p.Screen.Printf("Enter PIN (%d of %d tries left): %s", left, total, mask(pin))
-	rc, err := p.Shopper.Approve(ctx, pin)
+	rc, err := p.Shopper.ApproveShown(ctx, v, pin)
 	var se *simcard.StatusError
 	switch {
 	case errors.As(err, &se) && errors.Is(err, simcard.ErrWrongPIN):
@@ -277,7 +275,7 @@ func (p *Phone) Approve(ctx context.Context, pin string) (*payflow.Receipt, erro
 func (p *Phone) CollectReceipt(ctx context.Context, v *payflow.PaymentView) (*payflow.Receipt, error) {
 	p.Screen.Printf("Receipt to collect: %s paid to %s for request %s, settled before its receipt reached the phone",
 		Money(v.Captured, v.Currency), v.MerchantName, Short(v.ID))
-	rc, err := p.Shopper.Approve(ctx, "") // the kept consent again: no PIN
+	rc, err := p.Shopper.ApproveShown(ctx, v, "") // the kept consent again: no PIN
 	if err != nil {
 		return nil, err
 	}

@@ -69,9 +69,9 @@ func TestAwaitRequestCollectsLostReceipt(t *testing.T) {
 
 	first, err := till.Charge(ctx, "Alice", GroceryBasket, nil)
 	require.NoError(t, err)
-	_, err = alice.AwaitRequest(ctx)
+	firstScreen, err := alice.AwaitRequest(ctx)
 	require.NoError(t, err)
-	_, err = alice.Approve(ctx, PIN)
+	_, err = alice.Approve(ctx, firstScreen, PIN)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	v, rc, err := till.AwaitSettled(ctx)
 	require.NoError(t, err)
@@ -92,7 +92,7 @@ func TestAwaitRequestCollectsLostReceipt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, left, "no PIN entered to collect the receipt")
 
-	got, err := alice.Approve(ctx, PIN)
+	got, err := alice.Approve(ctx, screen, PIN)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(119), got.Amount)
 	b, err := c.Platform.Balance(ctx, cards["alice"].ICCID, "EUR")

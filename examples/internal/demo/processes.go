@@ -396,10 +396,11 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 // approves it with the card's PIN.
 func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
-		if _, err := ph.AwaitRequest(wctx); err != nil {
+		v, err := ph.AwaitRequest(wctx)
+		if err != nil {
 			return err
 		}
-		_, err := ph.Approve(ctx, f.pin)
+		_, err = ph.Approve(ctx, v, f.pin)
 		return err
 	})
 }
