@@ -61,11 +61,11 @@ type Seller struct {
 	// lapsed are the last MaxHeld held requests that Held left out as past
 	// their hold expiry, oldest first; guarded by phone.mu.
 	lapsed []*PaymentView
-	// receiptDue are the requests kept in held whose capture got no
-	// answer or no verdict of the platform (capture): each is kept, also
-	// once seen captured and whatever its hold expiry, until a receipt of
-	// its capture is returned (paymentReceipt) or it is seen ended
-	// otherwise; guarded by phone.mu.
+	// receiptDue are the requests kept in held whose capture may have
+	// been made without its receipt returned (captureUnanswered): each is
+	// kept, also once seen captured and whatever its hold expiry, until a
+	// receipt of its capture is returned (paymentReceipt) or it is seen
+	// ended otherwise; guarded by phone.mu.
 	receiptDue map[ID]bool
 }
 
@@ -599,7 +599,7 @@ func (s *Seller) look(ctx context.Context, cur *PaymentView) (*PaymentView, erro
 // seen puts v, a view of a request the seller made, on screen in place of
 // an older view of the same request, and keeps it among the held requests
 // (Held) while it shows it held, or captured while the receipt of a
-// capture of it that got no answer is due (receiptDue).
+// capture of it that may have been made is due (receiptDue).
 func (s *Seller) seen(v *PaymentView) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -638,10 +638,12 @@ func (s *Seller) seenLocked(v *PaymentView) {
 	}
 }
 
-// captureUnanswered keeps cur, a request whose capture got no answer or
-// no verdict of the platform and may have been made, among the held
-// requests until the receipt of a capture of it is returned, or it is
-// seen ended otherwise (receiptDue).
+// captureUnanswered keeps cur, a request whose capture may have been made
+// without its receipt returned, among the held requests until the receipt
+// of a capture of it is returned, or it is seen ended otherwise
+// (receiptDue): the capture got no answer or no verdict of the platform,
+// the view of another request (no verdict on cur), or a captured view
+// whose receipt does not verify (made).
 func (s *Seller) captureUnanswered(cur *PaymentView) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -674,13 +676,15 @@ const MaxHeld = 64
 // seen, from the first request it could not read on, with the error.
 //
 // A capture (Capture, CaptureHeld) that got no answer, or a reply that is
-// no verdict of the platform on it (as for Request), may have been made
-// all the same. So the seller keeps its request, whatever its hold
-// expiry, also once it sees it captured, which Held then shows, until a
-// capture of it returns its verified receipt (CaptureHeld of the same
-// amount, which the platform answers with the capture made; Wait or
-// Capture while it is on screen) or it is seen ended without a capture;
-// until then it counts toward MaxHeld.
+// no verdict of the platform on it (as for Request) or the view of
+// another request (ErrMismatch), may have been made all the same, and one
+// answered captured without a receipt of it that verifies was made. So
+// the seller keeps its request, whatever its hold expiry, also once it
+// sees it captured, which Held then shows, until a capture of it returns
+// its verified receipt (CaptureHeld of the same amount, which the
+// platform answers with the capture made; Wait or Capture while it is on
+// screen) or it is seen ended without a capture; until then it counts
+// toward MaxHeld.
 func (s *Seller) Held(ctx context.Context) ([]*PaymentView, error) {
 	err := s.refreshHeld(ctx)
 	s.mu.Lock()
@@ -864,8 +868,8 @@ func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, er
 // that the phone still trusts the platform's certificate that the receipt
 // will be verified with (ErrCard when that expired or was revoked: no
 // money moves). A held request that another request took the screen from
-// is captured with CaptureHeld, as is one whose capture got no answer
-// (Held) once it left the screen.
+// is captured with CaptureHeld, as is one whose capture got no answer or
+// no receipt that verifies (Held) once it left the screen.
 func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 	cur, err := s.currentPayment()
 	if err != nil {
@@ -880,9 +884,10 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // keep as held is ErrNoPayment; one that ended meanwhile, or that Held
 // left out as past its hold expiry (one of the last MaxHeld), is sent to
 // the platform all the same, fails with its error (ErrFinal, ErrExpired)
-// and is no longer kept. One whose capture got no answer or no verdict
-// stays kept, also captured, until a capture of it returns its receipt
-// (Held): CaptureHeld of that capture's amount returns it.
+// and is no longer kept. One whose capture got no answer, no verdict or
+// no receipt that verifies stays kept, also captured, until a capture of
+// it returns its receipt (Held): CaptureHeld of that capture's amount
+// returns it.
 func (s *Seller) CaptureHeld(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
 	cur, err := s.heldRequest(id)
 	if err != nil {
@@ -896,7 +901,7 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 	if err := s.trustPlatform(ctx); err != nil {
 		return nil, err
 	}
-	v, err := s.callOn(ctx, cur, func(token string, cur *PaymentView) (*PaymentView, error) {
+	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) {
 		return s.api.Capture(ctx, token, &CaptureRequest{RequestID: cur.ID, Amount: amount})
 	})
 	if err != nil {
@@ -905,11 +910,20 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 		}
 		return nil, s.ended(ctx, cur, err)
 	}
+	if err := sameRequest(cur, v); err != nil { // no verdict on cur: it may have been made
+		s.captureUnanswered(cur)
+		return nil, err
+	}
 	if v.State != StateCaptured {
 		s.seen(v)
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
 	}
-	return s.paymentReceipt(ctx, v, amount)
+	rc, err := s.paymentReceipt(ctx, v, amount)
+	if err != nil { // made, without a receipt that verifies
+		s.captureUnanswered(cur)
+		return nil, err
+	}
+	return rc, nil
 }
 
 // Refund has the card sign a refund of amount of the captured payment

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1177,22 +1178,90 @@ func TestSellerCaptureHeldAfterLostReply(t *testing.T) {
 					w.f.RefreshCRLs()
 				}
 
-				held = mustHeld(t, w.seller)
-				require.Len(t, held, 1, "kept until its receipt is returned")
-				assert.Equal(t, first, held[0].ID)
-				assert.Equal(t, payflow.StateCaptured, held[0].State)
-				assert.Equal(t, uint64(400), held[0].Captured)
-				rc, err := w.seller.CaptureHeld(ctx, first, 400)
-				require.NoError(t, err)
-				assert.Equal(t, uint64(400), rc.Amount)
-				assert.Equal(t, first[:], rc.RequestID)
-				assert.Empty(t, mustHeld(t, w.seller))
-				_, err = w.seller.CaptureHeld(ctx, first, 400)
-				require.ErrorIs(t, err, payflow.ErrNoPayment, "its receipt returned, it is no longer kept")
-				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 400}, w.balance(t, w.shopperCard.Enrolment.ICCID))
-				assert.Equal(t, payflow.Balance{Posted: 400}, w.balance(t, phoneMerchant))
+				w.requireReceiptDue(t, first)
 			})
 		}
+	}
+}
+
+// requireReceiptDue checks that the seller keeps the request id, whose
+// capture of 400 the platform made without the seller getting its
+// receipt, in Held, captured, until a CaptureHeld of 400 returns that
+// capture's receipt, after which it is no longer kept; and that the
+// shopper paid 400, once.
+func (w *phoneWorld) requireReceiptDue(t *testing.T, id payflow.ID) {
+	t.Helper()
+	ctx := context.Background()
+	held := mustHeld(t, w.seller)
+	require.Len(t, held, 1, "kept until its receipt is returned")
+	assert.Equal(t, id, held[0].ID)
+	assert.Equal(t, payflow.StateCaptured, held[0].State)
+	assert.Equal(t, uint64(400), held[0].Captured)
+	rc, err := w.seller.CaptureHeld(ctx, id, 400)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(400), rc.Amount)
+	assert.Equal(t, id[:], rc.RequestID)
+	assert.Empty(t, mustHeld(t, w.seller))
+	_, err = w.seller.CaptureHeld(ctx, id, 400)
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "its receipt returned, it is no longer kept")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 400}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	assert.Equal(t, payflow.Balance{Posted: 400}, w.balance(t, phoneMerchant))
+}
+
+// alteredCaptureAPI passes captures on to the platform and answers the
+// first one that the platform makes with what alter makes of its view.
+type alteredCaptureAPI struct {
+	payflow.API
+	alter func(made *payflow.PaymentView) *payflow.PaymentView
+	mu    sync.Mutex
+	done  bool
+}
+
+func (a *alteredCaptureAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Capture(ctx, token, req)
+	a.mu.Lock()
+	alter := err == nil && !a.done
+	a.done = a.done || alter
+	a.mu.Unlock()
+	if alter {
+		return a.alter(v), nil
+	}
+	return v, err
+}
+
+// TestSellerCaptureHeldAnsweredUnverified: a held request no longer on
+// screen whose capture the platform made, answered with the view of
+// another request or with a receipt that does not verify, stays kept once
+// Held reads it captured, until a CaptureHeld of the same amount returns
+// that capture's receipt. The shopper pays once.
+func TestSellerCaptureHeldAnsweredUnverified(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(other, made *payflow.PaymentView) *payflow.PaymentView
+		want  error
+	}{
+		{"view of another request", func(other, _ *payflow.PaymentView) *payflow.PaymentView { return other }, payflow.ErrMismatch},
+		{"receipt that does not verify", func(_, made *payflow.PaymentView) *payflow.PaymentView {
+			v := *made
+			v.Receipt = slices.Clone(made.Receipt)
+			v.Receipt[len(v.Receipt)-1] ^= 1 // the signature's last byte
+			return &v
+		}, payflow.ErrSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			api := &alteredCaptureAPI{API: w.f.Platform}
+			w.useSeller(t, api)
+			first := w.pairAndHold(t)
+			w.request(t) // another request takes the screen
+			other, err := w.seller.Status(ctx)
+			require.NoError(t, err)
+			api.alter = func(made *payflow.PaymentView) *payflow.PaymentView { return tc.alter(other, made) }
+			_, err = w.seller.CaptureHeld(ctx, first, 400)
+			require.ErrorIs(t, err, tc.want)
+			w.requireReceiptDue(t, first)
+		})
 	}
 }
 
