@@ -67,13 +67,23 @@ type Seller struct {
 	// receipt of its capture is returned (paymentReceipt) or it is seen
 	// ended otherwise; guarded by phone.mu.
 	receiptDue map[ID]bool
+	// capturing are the captures under way (capture) by request, with the
+	// receipts of it returned meanwhile (received); guarded by phone.mu.
+	capturing map[ID]*captures
+}
+
+// captures counts the captures of a request under way and the receipts of
+// the request returned since the first of them began.
+type captures struct {
+	calls    int
+	receipts uint64
 }
 
 // NewSeller returns the seller phone of card, which must belong to a
 // merchant. It fails with ErrInvalid when opts lacks the API or a way to
 // verify receipts.
 func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
-	s := &Seller{card: card, rand: rand.Reader, receiptDue: make(map[ID]bool)}
+	s := &Seller{card: card, rand: rand.Reader, receiptDue: make(map[ID]bool), capturing: make(map[ID]*captures)}
 	if err := s.init(adv.Seller, card, opts); err != nil {
 		return nil, err
 	}
@@ -607,11 +617,15 @@ func (s *Seller) seen(v *PaymentView) {
 }
 
 // received is seen for v, a captured view whose verified receipt is
-// returned: v is no longer kept for its receipt.
+// returned: v is no longer kept for its receipt, and the captures of it
+// under way count the receipt (captureUnanswered).
 func (s *Seller) received(v *PaymentView) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.receiptDue, v.ID)
+	if c := s.capturing[v.ID]; c != nil {
+		c.receipts++
+	}
 	s.seenLocked(v)
 }
 
@@ -643,10 +657,16 @@ func (s *Seller) seenLocked(v *PaymentView) {
 // of a capture of it is returned, or it is seen ended otherwise
 // (receiptDue): the capture got no answer or no verdict of the platform,
 // the view of another request (no verdict on cur), or a captured view
-// whose receipt does not verify (made).
-func (s *Seller) captureUnanswered(cur *PaymentView) {
+// whose receipt does not verify (made). A request has one capture, so
+// once a receipt of it was returned since the capture began (since, from
+// beginCapture: by another call), the receipt of the capture made is, and
+// cur is not kept.
+func (s *Seller) captureUnanswered(cur *PaymentView, since uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c := s.capturing[cur.ID]; c != nil && c.receipts != since {
+		return
+	}
 	s.receiptDue[cur.ID] = true
 	if i := viewIndex(s.lapsed, cur.ID); i >= 0 {
 		s.lapsed = slices.Delete(s.lapsed, i, i+1)
@@ -683,8 +703,8 @@ const MaxHeld = 64
 // sees it captured, which Held then shows, until a capture of it returns
 // its verified receipt (CaptureHeld of the same amount, which the
 // platform answers with the capture made; Wait or Capture while it is on
-// screen) or it is seen ended without a capture; until then it counts
-// toward MaxHeld.
+// screen), or returned it while that capture was under way, or it is seen
+// ended without a capture; until then it counts toward MaxHeld.
 func (s *Seller) Held(ctx context.Context) ([]*PaymentView, error) {
 	err := s.refreshHeld(ctx)
 	s.mu.Lock()
@@ -901,17 +921,19 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 	if err := s.trustPlatform(ctx); err != nil {
 		return nil, err
 	}
+	since, done := s.beginCapture(cur.ID)
+	defer done()
 	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) {
 		return s.api.Capture(ctx, token, &CaptureRequest{RequestID: cur.ID, Amount: amount})
 	})
 	if err != nil {
 		if !refused(err) { // it may have been made
-			s.captureUnanswered(cur)
+			s.captureUnanswered(cur, since)
 		}
 		return nil, s.ended(ctx, cur, err)
 	}
 	if err := sameRequest(cur, v); err != nil { // no verdict on cur: it may have been made
-		s.captureUnanswered(cur)
+		s.captureUnanswered(cur, since)
 		return nil, err
 	}
 	if v.State != StateCaptured {
@@ -920,10 +942,31 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 	}
 	rc, err := s.paymentReceipt(ctx, v, amount)
 	if err != nil { // made, without a receipt that verifies
-		s.captureUnanswered(cur)
+		s.captureUnanswered(cur, since)
 		return nil, err
 	}
 	return rc, nil
+}
+
+// beginCapture takes note of a capture of request id under way until done
+// is called, and returns since, the count of receipts of the request
+// returned meanwhile so far (captureUnanswered).
+func (s *Seller) beginCapture(id ID) (since uint64, done func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.capturing[id]
+	if c == nil {
+		c = &captures{}
+		s.capturing[id] = c
+	}
+	c.calls++
+	return c.receipts, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if c.calls--; c.calls == 0 {
+			delete(s.capturing, id)
+		}
+	}
 }
 
 // Refund has the card sign a refund of amount of the captured payment

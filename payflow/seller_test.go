@@ -1265,6 +1265,60 @@ func TestSellerCaptureHeldAnsweredUnverified(t *testing.T) {
 	}
 }
 
+// stalledCaptureAPI passes captures on to the platform; the first that
+// the platform makes then waits until release is closed and fails with
+// ErrUnavailable, as a capture whose reply is lost after the retries.
+type stalledCaptureAPI struct {
+	payflow.API
+	made    chan struct{} // closed once the platform made the first capture
+	release chan struct{}
+	stalled atomic.Bool
+}
+
+func (a *stalledCaptureAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Capture(ctx, token, req)
+	if err != nil || !a.stalled.CompareAndSwap(false, true) {
+		return v, err
+	}
+	close(a.made)
+	<-a.release
+	return nil, payflow.ErrUnavailable
+}
+
+// TestSellerCaptureHeldAnsweredWhileAnotherUnanswered: a capture of a
+// held request whose reply is lost, which fails only after a CaptureHeld
+// of the same amount returned the capture's receipt, does not have the
+// seller keep the request again: Held does not show it, it no longer
+// counts toward MaxHeld, and a CaptureHeld of it is ErrNoPayment.
+func TestSellerCaptureHeldAnsweredWhileAnotherUnanswered(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	api := &stalledCaptureAPI{API: w.f.Platform, made: make(chan struct{}), release: make(chan struct{})}
+	w.useSeller(t, api)
+	first := w.pairAndHold(t)
+	w.request(t) // another request takes the screen
+	release := sync.OnceFunc(func() { close(api.release) })
+	defer release()
+	lost := make(chan error, 1)
+	go func() {
+		_, err := w.seller.CaptureHeld(ctx, first, 400)
+		lost <- err
+	}()
+	<-api.made
+
+	rc, err := w.seller.CaptureHeld(ctx, first, 400)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(400), rc.Amount)
+	assert.Equal(t, first[:], rc.RequestID)
+	release()
+	require.ErrorIs(t, <-lost, payflow.ErrUnavailable)
+	assert.Empty(t, mustHeld(t, w.seller), "its receipt returned, it is not kept again")
+	_, err = w.seller.CaptureHeld(ctx, first, 400)
+	require.ErrorIs(t, err, payflow.ErrNoPayment)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 400}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	assert.Equal(t, payflow.Balance{Posted: 400}, w.balance(t, phoneMerchant))
+}
+
 // readCounter counts the reads of each payment request (Payment).
 type readCounter struct {
 	payflow.API
