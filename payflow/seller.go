@@ -225,11 +225,15 @@ type Charge struct {
 // index, after those found taken before it, so as to withdraw a request
 // recorded there. Calls of Request run one at a time.
 //
-// While the seller keeps MaxHeld held requests that have not ended
-// (Held), Request fails with ErrLimit before the card signs, so that no
-// hold is made that the phone could not keep: capturing or cancelling one
-// (CaptureHeld, CancelHeld) makes room, and so does a hold that expired,
-// which Request then finds ended.
+// While the seller keeps MaxHeld requests (Held), held, or whose
+// capture's receipt is due, Request fails with ErrLimit before the card
+// signs, so that no hold is made that the phone could not keep:
+// capturing or cancelling a held one (CaptureHeld, CancelHeld) makes
+// room, and so does a hold that expired, which Request then finds ended;
+// only a CaptureHeld of the captured amount frees those whose capture's
+// receipt is due (or, while one is on screen, Wait or Capture of that
+// amount), which have ended, captured: CancelHeld of one fails with
+// ErrFinal.
 //
 // A payment request that the platform did not answer (it failed or could
 // not be reached, ctx ended, or over HTTP it was still running when the
@@ -677,9 +681,10 @@ func (s *Seller) captureUnanswered(cur *PaymentView, since uint64) {
 }
 
 // MaxHeld is how many held requests a Seller keeps (Held) at most: while
-// it keeps that many that have not ended, or whose capture's receipt is
-// due (Held), Request makes no other request (ErrLimit), so that no hold
-// is made that the phone could not keep.
+// it keeps that many, held, or whose capture's receipt is due, Request
+// makes no other request (ErrLimit), so that no hold is made that the
+// phone could not keep; only a CaptureHeld of the captured amount frees
+// those whose capture's receipt is due.
 const MaxHeld = 64
 
 // Held returns the held payment requests of a merchant that captures
@@ -748,8 +753,8 @@ func (s *Seller) lapseLocked() {
 	}
 }
 
-// roomForHold fails with ErrLimit while the seller keeps MaxHeld held
-// requests that have not ended (refreshHeld).
+// roomForHold fails with ErrLimit while the seller keeps MaxHeld
+// requests, held, or whose capture's receipt is due (refreshHeld).
 func (s *Seller) roomForHold(ctx context.Context) error {
 	full := func() bool {
 		s.mu.Lock()
@@ -763,7 +768,8 @@ func (s *Seller) roomForHold(ctx context.Context) error {
 		return err
 	}
 	if full() {
-		return fmt.Errorf("%w: %d held requests are kept; capture or cancel one (Held)", ErrLimit, MaxHeld)
+		return fmt.Errorf("%w: %d requests are kept, held, or whose capture's receipt is due; capture or cancel a held one, "+
+			"and only a CaptureHeld of the captured amount frees those whose capture's receipt is due (Held)", ErrLimit, MaxHeld)
 	}
 	return nil
 }

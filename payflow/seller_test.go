@@ -1186,9 +1186,10 @@ func TestSellerCaptureHeldAfterLostReply(t *testing.T) {
 
 // requireReceiptDue checks that the seller keeps the request id, whose
 // capture of 400 the platform made without the seller getting its
-// receipt, in Held, captured, until a CaptureHeld of 400 returns that
-// capture's receipt, after which it is no longer kept; and that the
-// shopper paid 400, once.
+// receipt, in Held, captured, also after a CancelHeld of it, which fails
+// with ErrFinal, until a CaptureHeld of 400 returns that capture's
+// receipt, after which it is no longer kept; and that the shopper paid
+// 400, once.
 func (w *phoneWorld) requireReceiptDue(t *testing.T, id payflow.ID) {
 	t.Helper()
 	ctx := context.Background()
@@ -1197,6 +1198,9 @@ func (w *phoneWorld) requireReceiptDue(t *testing.T, id payflow.ID) {
 	assert.Equal(t, id, held[0].ID)
 	assert.Equal(t, payflow.StateCaptured, held[0].State)
 	assert.Equal(t, uint64(400), held[0].Captured)
+	_, err := w.seller.CancelHeld(ctx, id)
+	require.ErrorIs(t, err, payflow.ErrFinal, "captured, it is not cancelled")
+	require.Len(t, mustHeld(t, w.seller), 1, "a cancellation does not free it")
 	rc, err := w.seller.CaptureHeld(ctx, id, 400)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(400), rc.Amount)
