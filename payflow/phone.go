@@ -625,25 +625,32 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // Select fails with ErrRateLimited, and the user may select the peer
 // again a few seconds later.
 func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
+	c, _, err := p.selectPeer(ctx, eid)
+	return c, err
+}
+
+// selectPeer is Select; dropped is the payment request that it took off
+// the screen as it selected the session, if any.
+func (p *phone) selectPeer(ctx context.Context, eid adv.EID) (c *Confirmation, dropped *PaymentView, err error) {
 	if _, err := p.queue.Select(eid); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var r *ResolveResponse
-	err := p.retryRateLimited(ctx, func() (err error) {
+	err = p.retryRateLimited(ctx, func() (err error) {
 		r, err = p.resolve(ctx, eid)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if r == nil {
-		return nil, fmt.Errorf("%w: the platform does not know this peer", ErrNotFound)
+		return nil, nil, fmt.Errorf("%w: the platform does not know this peer", ErrNotFound)
 	}
 	// The session is checked against the EID that the proof names, which
 	// may no longer be the current one when the epoch ended meanwhile.
 	msg, own, epoch, err := p.proof(ctx, eid)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var s *SessionView
 	err = p.retryRateLimited(ctx, func() (err error) {
@@ -651,10 +658,10 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := p.checkSession(ctx, s, own, eid, r); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	p.mu.Lock()
 	if p.role == adv.Seller {
@@ -662,9 +669,10 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 	} else {
 		p.next = 0
 	}
+	dropped = p.payment
 	p.session, p.payment = s, nil
 	p.mu.Unlock()
-	return p.confirmation(s), nil
+	return p.confirmation(s), dropped, nil
 }
 
 // keptRequestIndexes is how many sessions a seller keeps the next request

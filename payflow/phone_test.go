@@ -1128,16 +1128,19 @@ func TestSelectChecksThePeer(t *testing.T) {
 
 // hookAPI runs each of its hooks once: payment before the platform
 // answers the first view of request paymentID, create after the platform
-// recorded a payment request and before its answer reaches the phone, and
-// session before the platform answers the first view of a session.
+// recorded a payment request and before its answer reaches the phone,
+// session before the platform answers the first view of a session, and
+// pair after the platform accepted a pairing and before its answer
+// reaches the phone.
 type hookAPI struct {
 	payflow.API
-	mu                       sync.Mutex
-	paymentID                payflow.ID
-	paymentErr               error                      // the answer to the next Payment of paymentID, if set
-	createErr                func() error               // the answer to a CreateRequest, not sent, if it returns one
-	view                     func(*payflow.PaymentView) // alters the view answering the next CreateRequest made
-	payment, create, session func()
+	mu                             sync.Mutex
+	paymentID                      payflow.ID
+	paymentErr                     error                      // the answer to the next Payment of paymentID, if set
+	cancelErr                      error                      // the answer to the next Cancel, not sent, if set
+	createErr                      func() error               // the answer to a CreateRequest, not sent, if it returns one
+	view                           func(*payflow.PaymentView) // alters the view answering the next CreateRequest made
+	payment, create, session, pair func()
 }
 
 // run runs the hook *fn, if any, and takes it away.
@@ -1151,14 +1154,19 @@ func (a *hookAPI) run(fn *func()) {
 	}
 }
 
+// take returns the error *err, if any, and takes it away.
+func (a *hookAPI) take(err *error) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	e := *err
+	*err = nil
+	return e
+}
+
 func (a *hookAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
 	if id == a.paymentID {
 		a.run(&a.payment)
-		a.mu.Lock()
-		err := a.paymentErr
-		a.paymentErr = nil
-		a.mu.Unlock()
-		if err != nil {
+		if err := a.take(&a.paymentErr); err != nil {
 			return nil, err
 		}
 	}
@@ -1193,6 +1201,21 @@ func (a *hookAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest)
 func (a *hookAPI) Session(ctx context.Context, token string, id payflow.ID) (*payflow.SessionView, error) {
 	a.run(&a.session)
 	return a.API.Session(ctx, token, id)
+}
+
+func (a *hookAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
+	s, err := a.API.Pair(ctx, req)
+	if err == nil {
+		a.run(&a.pair)
+	}
+	return s, err
+}
+
+func (a *hookAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	if err := a.take(&a.cancelErr); err != nil {
+		return nil, err
+	}
+	return a.API.Cancel(ctx, token, id)
 }
 
 // TestWaitPairedAcrossSelect: a WaitPaired of a session that the peer

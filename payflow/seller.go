@@ -101,6 +101,17 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // platform does not answer that, Select fails with its error and selects
 // nothing.
 //
+// A Request (of another goroutine) whose answer arrives while Select is
+// under way, before the pairing is answered, puts its request on screen,
+// its session still selected, and returns it. Select takes it off the
+// screen as it selects the session and withdraws it as Request withdraws
+// one answered after a selection: it is cancelled once the pairing is
+// accepted (a hold made at that moment is voided), and while the platform
+// does not answer that, it is kept and sent again, as signed, by the next
+// Request, which fails while it gets no answer. One paid meanwhile goes
+// on screen with its receipt (Status, Wait) and Select fails with
+// ErrFinal, the shopper selected all the same (WaitPaired, Request).
+//
 // A session's ID derives from both cards and both EIDs, so selecting a
 // shopper again in the same EID epoch, also after selecting others, lands
 // in the same session, whose request indexes (SessionRequestID) before
@@ -123,7 +134,18 @@ func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error)
 	if err := s.withdrawShown(ctx); err != nil {
 		return nil, err
 	}
-	return s.phone.Select(ctx, eid)
+	c, dropped, err := s.selectPeer(ctx, eid)
+	if err != nil {
+		return nil, err
+	}
+	// A Request answered while the pairing was under way put its request
+	// on screen, its session still selected.
+	if dropped != nil && dropped.State == StatePending {
+		if kept, err := s.withdrawLeft(ctx, dropped, dropped.Request); err != nil && !kept {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // Catalog returns the merchant's catalog, fetched once and again after a
@@ -261,11 +283,13 @@ type Charge struct {
 // selected (Select) is of the session selected before: Request does not
 // put it on screen, leaves the request indexes of the new session alone,
 // withdraws it at once as above (or with the next Request, while the
-// platform does not answer) and fails with ErrNotPaired. Its index, and
-// those it moved past, stay taken in the session it was made in, whose
-// next index Select keeps. When another session is selected before the
-// card signs (also while Request moves past taken indexes), Request fails
-// with ErrNotPaired and asks nothing more.
+// platform does not answer) and fails with ErrNotPaired. One answered
+// while a Select is under way, before its pairing is answered, goes on
+// screen and is returned, and that Select withdraws it (Select). Its
+// index, and those it moved past, stay taken in the session it was made
+// in, whose next index Select keeps. When another session is selected
+// before the card signs (also while Request moves past taken indexes),
+// Request fails with ErrNotPaired and asks nothing more.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
 	s.requestMu.Lock()
 	defer s.requestMu.Unlock()
@@ -358,13 +382,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		s.mu.Unlock()
 		if !current {
-			// A request of the session selected before, which its shopper
-			// may still find: withdrawn now, or kept as one without an
-			// answer while the platform does not answer that.
-			if w, err := s.withdrawRecorded(ctx, v); err != nil {
-				if w == nil {
-					s.keepUnsent(msg)
-				}
+			if _, err := s.withdrawLeft(ctx, v, msg); err != nil {
 				return nil, fmt.Errorf("%w: %w", errReselected, err)
 			}
 			return nil, errReselected
@@ -459,6 +477,25 @@ func checkRecorded(v *PaymentView, r *record.PaymentRequest, msg []byte) error {
 		return fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 	}
 	return nil
+}
+
+// withdrawLeft withdraws v, the view of a request recorded in a session
+// selected before, which its shopper may still find, and msg, its signed
+// request: at once, or, when the platform gives no view of it, kept as one
+// without an answer (keepUnsent), which kept reports, provided that msg is
+// of v's request hash (the one checked against what the card signed:
+// checkRecorded, sameRequest). One paid goes on screen with its receipt,
+// and is ErrFinal (withdrawRecorded).
+func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView, msg []byte) (kept bool, err error) {
+	w, err := s.withdrawRecorded(ctx, v)
+	if err == nil || w != nil {
+		return false, err
+	}
+	if h := record.Hash(msg); !bytes.Equal(h[:], v.RequestHash) {
+		return false, err
+	}
+	s.keepUnsent(msg)
+	return true, err
 }
 
 // withdrawRecorded cancels the recorded request of v, a view of it, when

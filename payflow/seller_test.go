@@ -1506,6 +1506,92 @@ func TestSellerSelectWithdrawsPendingOnScreen(t *testing.T) {
 	}
 }
 
+// TestSellerSelectWithdrawsRequestAnsweredMeanwhile: a Request (of
+// another goroutine of the app) whose answer arrives while the seller's
+// Select of another shopper is under way, once the platform accepted the
+// pairing and before its answer reaches the phone, goes on screen, the
+// first shopper's session still selected, and Select then takes it off
+// the screen. Select withdraws it, so that the first shopper cannot pay it
+// unknown to the till during the next shopper's turn; while the platform
+// does not answer that, the phone keeps it and the next Request withdraws
+// it first. One that the first shopper paid meanwhile goes on screen with
+// its receipt, and Select fails with ErrFinal, the other shopper selected
+// all the same. The next Request is the other shopper's session's first.
+func TestSellerSelectWithdrawsRequestAnsweredMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name             string
+		unanswered, paid bool
+	}{
+		{name: "withdrawn"},
+		{name: "kept while the platform does not answer", unanswered: true},
+		{name: "paid meanwhile", paid: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b, api := hookedSellerWorlds(t)
+			ca := a.pair(t)
+			bobEID, cb := b.shopperSelects(t)
+			var made *payflow.PaymentView
+			api.pair = func() {
+				var err error
+				made, err = a.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+				require.NoError(t, err)
+				if tc.paid {
+					_, err = a.shopper.WaitPayment(ctx)
+					require.NoError(t, err)
+					_, err = a.shopper.Approve(ctx, simcardtest.PIN)
+					require.NoError(t, err)
+				}
+			}
+			if tc.unanswered {
+				api.cancelErr = payflow.ErrUnavailable
+			}
+			c, err := a.seller.Select(ctx, bobEID)
+			require.NotNil(t, made)
+			require.Equal(t, payflow.SessionRequestID(ca.SessionID, 0), made.ID)
+			require.Equal(t, payflow.StatePending, made.State)
+			aliceCharged := uint64(0)
+			if tc.paid {
+				require.ErrorIs(t, err, payflow.ErrFinal)
+				v, rc, err := a.seller.Wait(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, made.ID, v.ID)
+				assert.Equal(t, payflow.StateCaptured, v.State)
+				require.NotNil(t, rc, "the receipt of the payment on screen")
+				assert.Equal(t, uint64(100), rc.Amount)
+				aliceCharged = 100
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, cb.SessionID, c.SessionID)
+				assert.True(t, c.Paired)
+				_, err = a.seller.Status(ctx)
+				require.ErrorIs(t, err, payflow.ErrNoPayment, "the request left the screen")
+				r, err := a.f.Platform.Store().Payment(ctx, made.ID)
+				require.NoError(t, err)
+				want := payflow.StateCancelled
+				if tc.unanswered {
+					want = payflow.StatePending
+				}
+				assert.Equal(t, want, r.State)
+			}
+
+			_, err = b.shopper.WaitPaired(ctx)
+			require.NoError(t, err)
+			sv, err := a.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.SessionRequestID(cb.SessionID, 0), sv.ID)
+			assert.Equal(t, b.shopperCard.Enrolment.ICCID, sv.PayerCardID)
+			if !tc.paid {
+				r, err := a.f.Platform.Store().Payment(ctx, made.ID)
+				require.NoError(t, err)
+				assert.Equal(t, payflow.StateCancelled, r.State, "withdrawn before the next request")
+			}
+			b.requireShopperPays(t, sv, 690)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - aliceCharged}, a.balance(t, a.shopperCard.Enrolment.ICCID))
+		})
+	}
+}
+
 // restartedSellerWorld pairs the phones, has the seller ask for 100 EUR
 // and replaces the seller phone with a new one on the same card, as a
 // till killed and started again: the request is left pending. It returns
