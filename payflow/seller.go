@@ -92,14 +92,17 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 
 // Select is the seller's choice of a shopper from the queue, as the
 // phones' Select says. The shopper of the session selected before finds
-// its requests while they stay pending, so the request on screen that was
-// last seen pending and that the platform still shows pending is
-// cancelled first, as Request does (a hold made at that moment is
-// voided); one paid since stays on screen with its receipt and Select
-// fails with ErrFinal, selecting nothing, as Request does; one held since
-// is left as it is (it stays capturable: Held, CaptureHeld). While the
-// platform does not answer that, Select fails with its error and selects
-// nothing.
+// its requests while they stay pending, so Select first sends again a
+// payment request that got no answer or no verdict of the platform, as
+// the next Request does (Request): one recorded and still payable is
+// cancelled, and one paid goes on screen with its receipt and Select
+// fails with ErrFinal, selecting nothing. Then the request on screen that
+// was last seen pending and that the platform still shows pending is
+// cancelled, as Request does (a hold made at that moment is voided); one
+// paid since stays on screen with its receipt and Select fails with
+// ErrFinal, selecting nothing, as Request does; one held since is left as
+// it is (it stays capturable: Held, CaptureHeld). While the platform does
+// not answer either, Select fails with its error and selects nothing.
 //
 // A Request (of another goroutine) whose answer arrives while Select is
 // under way, before the pairing is answered, puts its request on screen,
@@ -108,9 +111,10 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // one answered after a selection: it is cancelled once the pairing is
 // accepted (a hold made at that moment is voided), and while the platform
 // does not answer that, it is kept and sent again, as signed, by the next
-// Request, which fails while it gets no answer. One paid meanwhile goes
-// on screen with its receipt (Status, Wait) and Select fails with
-// ErrFinal, the shopper selected all the same (WaitPaired, Request).
+// Request or Select, which fail while it gets no answer. One paid
+// meanwhile goes on screen with its receipt (Status, Wait) and Select
+// fails with ErrFinal, the shopper selected all the same (WaitPaired,
+// Request).
 //
 // A session's ID derives from both cards and both EIDs, so selecting a
 // shopper again in the same EID epoch, also after selecting others, lands
@@ -131,6 +135,9 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // either order (Selects at once, a clock set back): the indexes of the
 // epoch before are kept.
 func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
+	if err := s.settleUnsent(ctx); err != nil {
+		return nil, err
+	}
 	if err := s.withdrawShown(ctx); err != nil {
 		return nil, err
 	}
@@ -268,7 +275,7 @@ type Charge struct {
 // (pending or held) is cancelled, and one that was paid goes on screen
 // (Status, Wait) and Request fails with ErrFinal instead of charging
 // again. While that gets no answer or verdict either, Request fails with
-// its error.
+// its error. A Select sends it again first too (Select).
 //
 // The shopper phone shows a session's first request that is still
 // pending, so a request on screen that was last seen pending (Request,
@@ -429,7 +436,7 @@ func (s *Seller) keepUnsent(msg []byte) {
 }
 
 // settleUnsent settles the payment requests kept by keepUnsent, oldest
-// first, as Request says.
+// first, as Request says (Request, Select).
 func (s *Seller) settleUnsent(ctx context.Context) error {
 	s.unsentMu.Lock()
 	defer s.unsentMu.Unlock()

@@ -106,6 +106,110 @@ func TestSellerRequestAfterLostReply(t *testing.T) {
 	})
 }
 
+// TestSellerSelectAfterLostReply: a payment request whose reply was lost,
+// which the phone keeps to withdraw, is withdrawn by the seller's Select
+// of another shopper too, before it selects anything, so that the shopper
+// of the session left cannot pay it unknown to the till during the next
+// shopper's turn. While the platform does not answer that, Select fails
+// with its error and selects nothing; one that the shopper paid meanwhile
+// goes on screen with its receipt and Select fails with ErrFinal,
+// selecting nothing, and the next Select selects the other shopper.
+func TestSellerSelectAfterLostReply(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range leftRequestCases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, api := newLostRequestWorld(t, payflow.ErrUnavailable)
+			b := a.withShopper(t, "Bob", payflow.ID{0xf2})
+			lost, err := a.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			bobEID, cb := b.shopperSelects(t)
+			aliceCharged := uint64(0)
+			switch {
+			case tc.unanswered:
+				api.setDown(true)
+				_, err = a.seller.Select(ctx, bobEID)
+				require.ErrorIs(t, err, payflow.ErrUnavailable)
+				api.setDown(false)
+				// Still in the first shopper's session, whose next request
+				// withdraws the lost one first.
+				sv, err := a.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+				require.NoError(t, err)
+				assert.Equal(t, payflow.SessionRequestID(lost.SessionID, 1), sv.ID)
+				a.assertState(t, lost.ID, payflow.StateCancelled)
+				a.requireShopperPays(t, sv, 100)
+				aliceCharged = 100
+			case tc.paid:
+				_, err = a.shopper.Approve(ctx, simcardtest.PIN)
+				require.NoError(t, err)
+				_, err = a.seller.Select(ctx, bobEID)
+				require.ErrorIs(t, err, payflow.ErrFinal)
+				a.requireShownCaptured(t, lost.ID, 690)
+				c, err := a.seller.WaitPaired(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, lost.SessionID, c.SessionID, "the first shopper's session is still selected")
+				aliceCharged = 690
+			}
+			c, err := a.seller.Select(ctx, bobEID)
+			require.NoError(t, err)
+			assert.Equal(t, cb.SessionID, c.SessionID)
+			if !tc.paid {
+				a.assertState(t, lost.ID, payflow.StateCancelled, "withdrawn before the selection")
+			}
+			b.requireServedNext(t, cb, a, aliceCharged)
+		})
+	}
+}
+
+// leftRequestCases are the ways a request of the session that the seller
+// leaves ends: withdrawn; kept while the platform does not answer the
+// withdrawal; paid by the shopper before the withdrawal.
+var leftRequestCases = []struct {
+	name             string
+	unanswered, paid bool
+}{
+	{name: "withdrawn"},
+	{name: "while the platform does not answer", unanswered: true},
+	{name: "paid meanwhile", paid: true},
+}
+
+// assertState checks the state in which the platform's store holds the
+// request id.
+func (w *phoneWorld) assertState(tb testing.TB, id payflow.ID, want string, msgAndArgs ...any) {
+	tb.Helper()
+	r, err := w.f.Platform.Store().Payment(context.Background(), id)
+	require.NoError(tb, err)
+	assert.Equal(tb, want, r.State, msgAndArgs...)
+}
+
+// requireShownCaptured checks that the seller's Wait shows the request id
+// captured, with its receipt of amount.
+func (w *phoneWorld) requireShownCaptured(tb testing.TB, id payflow.ID, amount uint64) {
+	tb.Helper()
+	v, rc, err := w.seller.Wait(context.Background())
+	require.NoError(tb, err)
+	assert.Equal(tb, id, v.ID)
+	assert.Equal(tb, payflow.StateCaptured, v.State)
+	require.NotNil(tb, rc, "the receipt of the payment on screen")
+	assert.Equal(tb, amount, rc.Amount)
+}
+
+// requireServedNext checks that once w's shopper sees session c, which
+// the seller selected after leaving the session of before's shopper,
+// paired, the seller's next Request of basket is the first of c, which
+// w's shopper pays, and that before's shopper paid charged in all.
+func (w *phoneWorld) requireServedNext(tb testing.TB, c *payflow.Confirmation, before *phoneWorld, charged uint64) {
+	tb.Helper()
+	ctx := context.Background()
+	_, err := w.shopper.WaitPaired(ctx)
+	require.NoError(tb, err)
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(tb, err)
+	assert.Equal(tb, payflow.SessionRequestID(c.SessionID, 0), sv.ID)
+	assert.Equal(tb, w.shopperCard.Enrolment.ICCID, sv.PayerCardID)
+	w.requireShopperPays(tb, sv, 690)
+	assert.Equal(tb, payflow.Balance{Posted: phoneFunds - charged}, before.balance(tb, before.shopperCard.Enrolment.ICCID))
+}
+
 // requireShownPaid has the shopper pay the request of basket that the
 // seller made without an answer, and checks that the next Request puts
 // it on screen and fails with ErrFinal instead of asking again, and that
@@ -1519,14 +1623,7 @@ func TestSellerSelectWithdrawsPendingOnScreen(t *testing.T) {
 // all the same. The next Request is the other shopper's session's first.
 func TestSellerSelectWithdrawsRequestAnsweredMeanwhile(t *testing.T) {
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name             string
-		unanswered, paid bool
-	}{
-		{name: "withdrawn"},
-		{name: "kept while the platform does not answer", unanswered: true},
-		{name: "paid meanwhile", paid: true},
-	} {
+	for _, tc := range leftRequestCases {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b, api := hookedSellerWorlds(t)
 			ca := a.pair(t)
@@ -1553,12 +1650,7 @@ func TestSellerSelectWithdrawsRequestAnsweredMeanwhile(t *testing.T) {
 			aliceCharged := uint64(0)
 			if tc.paid {
 				require.ErrorIs(t, err, payflow.ErrFinal)
-				v, rc, err := a.seller.Wait(ctx)
-				require.NoError(t, err)
-				assert.Equal(t, made.ID, v.ID)
-				assert.Equal(t, payflow.StateCaptured, v.State)
-				require.NotNil(t, rc, "the receipt of the payment on screen")
-				assert.Equal(t, uint64(100), rc.Amount)
+				a.requireShownCaptured(t, made.ID, 100)
 				aliceCharged = 100
 			} else {
 				require.NoError(t, err)
@@ -1566,28 +1658,16 @@ func TestSellerSelectWithdrawsRequestAnsweredMeanwhile(t *testing.T) {
 				assert.True(t, c.Paired)
 				_, err = a.seller.Status(ctx)
 				require.ErrorIs(t, err, payflow.ErrNoPayment, "the request left the screen")
-				r, err := a.f.Platform.Store().Payment(ctx, made.ID)
-				require.NoError(t, err)
 				want := payflow.StateCancelled
 				if tc.unanswered {
 					want = payflow.StatePending
 				}
-				assert.Equal(t, want, r.State)
+				a.assertState(t, made.ID, want)
 			}
-
-			_, err = b.shopper.WaitPaired(ctx)
-			require.NoError(t, err)
-			sv, err := a.seller.Request(ctx, basket)
-			require.NoError(t, err)
-			assert.Equal(t, payflow.SessionRequestID(cb.SessionID, 0), sv.ID)
-			assert.Equal(t, b.shopperCard.Enrolment.ICCID, sv.PayerCardID)
+			b.requireServedNext(t, cb, a, aliceCharged)
 			if !tc.paid {
-				r, err := a.f.Platform.Store().Payment(ctx, made.ID)
-				require.NoError(t, err)
-				assert.Equal(t, payflow.StateCancelled, r.State, "withdrawn before the next request")
+				a.assertState(t, made.ID, payflow.StateCancelled, "withdrawn before the next request")
 			}
-			b.requireShopperPays(t, sv, 690)
-			assert.Equal(t, payflow.Balance{Posted: phoneFunds - aliceCharged}, a.balance(t, a.shopperCard.Enrolment.ICCID))
 		})
 	}
 }
