@@ -250,9 +250,11 @@ type Charge struct {
 // them. Since the shopper would be shown such a request first, one that
 // the platform shows pending is cancelled as Request moves past it (one
 // held is kept in Held). A request that the platform answers with the view
-// of another request is ErrMismatch, and the next Request goes on at its
-// index, after those found taken before it, so as to withdraw a request
-// recorded there. Calls of Request run one at a time.
+// of another request (of another ID, hash, amount, currency, merchant or
+// session, or payer, than the card signed) is ErrMismatch and goes on no
+// screen, and the next Request goes on at its index, after those found
+// taken before it, so as to withdraw a request recorded there. Calls of
+// Request run one at a time.
 //
 // While the seller keeps MaxHeld requests (Held), held, or whose
 // capture's receipt is due, Request fails with ErrLimit before the card
@@ -274,8 +276,10 @@ type Charge struct {
 // sends it again, as signed: a request recorded and still payable
 // (pending or held) is cancelled, and one that was paid goes on screen
 // (Status, Wait) and Request fails with ErrFinal instead of charging
-// again. While that gets no answer or verdict either, Request fails with
-// its error. A Select sends it again first too (Select).
+// again. While that gets no answer or verdict either, or the view of
+// another request (ErrMismatch, as above: one paid is not taken as paid),
+// Request fails with its error. A Select sends it again first too
+// (Select).
 //
 // The shopper phone shows a session's first request that is still
 // pending, so a request on screen that was last seen pending (Request,
@@ -476,11 +480,15 @@ func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error
 }
 
 // checkRecorded checks that v, the platform's answer to msg, which the
-// card signed over r, is the view of that request: its ID, hash, amount
-// and currency (ErrMismatch otherwise).
+// card signed over r, is the view of that request: its ID, hash, amount,
+// currency, merchant, session and payer, when r names one (ErrMismatch
+// otherwise). The later checks of the request's views and receipt compare
+// them with this view (sameRequest, checkReceipt), so a view that files
+// the request under another party is never taken as it.
 func checkRecorded(v *PaymentView, r *record.PaymentRequest, msg []byte) error {
 	h := record.Hash(msg)
-	if !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) || v.Amount != r.Amount || v.Currency != r.Currency {
+	if !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) || v.Amount != r.Amount || v.Currency != r.Currency ||
+		v.MerchantID != r.MerchantID || !bytes.Equal(r.SessionID, v.SessionID[:]) || (r.PayerCardID != "" && v.PayerCardID != r.PayerCardID) {
 		return fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 	}
 	return nil

@@ -2,6 +2,8 @@ package payflow_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -1043,6 +1045,86 @@ func TestSellerRefusesRefundAmountFirst(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(240), rc.Amount)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// misfiledAPI answers each payment request with a view that files it
+// under another party than its signed request names (alter), its
+// receipt, if any, signed again with the platform's key to say the same.
+type misfiledAPI struct {
+	payflow.API
+	key   *ecdsa.PrivateKey
+	alter func(*payflow.PaymentView, *record.Receipt)
+}
+
+func (a *misfiledAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.CreateRequest(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	altered := *v
+	var rc record.Receipt
+	if len(v.Receipt) > 0 {
+		if err := record.Open(v.Receipt, &rc); err != nil {
+			return nil, err
+		}
+	}
+	a.alter(&altered, &rc)
+	if len(v.Receipt) > 0 {
+		if altered.Receipt, err = record.Sign(rand.Reader, a.key, &rc); err != nil {
+			return nil, err
+		}
+	}
+	return &altered, nil
+}
+
+// TestSellerRefusesRequestFiledOtherwise: a platform's view of a payment
+// request that the seller's card signed, or of one sent again after its
+// reply was lost, and its receipt, that name another merchant, payer or
+// session than the signed request are ErrMismatch: the request goes on no
+// screen, and one that was paid is not taken as paid (Status and Wait
+// find no payment), however the platform signed its receipt.
+func TestSellerRefusesRequestFiledOtherwise(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		alter func(w *phoneWorld, v *payflow.PaymentView, rc *record.Receipt)
+	}{
+		{"merchant", func(_ *phoneWorld, v *payflow.PaymentView, rc *record.Receipt) {
+			v.MerchantID, rc.MerchantID = "other-shop", "other-shop"
+		}},
+		{"payer", func(w *phoneWorld, v *payflow.PaymentView, rc *record.Receipt) {
+			other := w.sellerCard.Enrolment.ICCID // a card other than the shopper's
+			v.PayerCardID, rc.PayerCardID = other, other
+		}},
+		{"session", func(_ *phoneWorld, v *payflow.PaymentView, _ *record.Receipt) { v.SessionID[0] ^= 1 }},
+	} {
+		for _, lost := range []bool{false, true} {
+			t.Run(tc.name+map[bool]string{false: "/answered", true: "/sent again, paid"}[lost], func(t *testing.T) {
+				w := newMemoryPhoneWorld(t, false)
+				var api payflow.API = &misfiledAPI{API: w.f.Platform, key: w.f.Key, alter: func(v *payflow.PaymentView, rc *record.Receipt) { tc.alter(w, v, rc) }}
+				if lost {
+					api = &lostCreateAPI{API: api, loss: payflow.ErrUnavailable}
+				}
+				w.useSeller(t, api)
+				w.pair(t)
+				_, err := w.seller.Request(ctx, basket)
+				if lost {
+					require.ErrorIs(t, err, payflow.ErrUnavailable)
+					_, err = w.shopper.WaitPayment(ctx)
+					require.NoError(t, err)
+					_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+					require.NoError(t, err)
+					_, err = w.seller.Request(ctx, basket)
+				}
+				require.ErrorIs(t, err, payflow.ErrMismatch)
+				_, err = w.seller.Status(ctx)
+				require.ErrorIs(t, err, payflow.ErrNoPayment)
+				_, _, err = w.seller.Wait(ctx)
+				require.ErrorIs(t, err, payflow.ErrNoPayment)
+				assert.Empty(t, mustHeld(t, w.seller))
+			})
+		}
+	}
 }
 
 // TestSellerRefusesMalformedPlatformValues: a value that the platform
