@@ -303,7 +303,10 @@ const LoginTries = 3
 
 // Login proves the card's key to the platform and keeps the bearer token.
 // The other methods log in by themselves when they need to, and again
-// when the token expired.
+// when the token expired. The auth proof, like every record the card
+// signs, carries the card's counter: a login whose proof reaches the
+// platform after a record that the card signed later, for another call of
+// the phone made at the same moment, fails with ErrClone (see Select).
 //
 // A login's reply carries the token, so the platform never stores it for
 // an Idempotency-Key: when a reply was lost and the transport sent the
@@ -624,6 +627,14 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // PhoneOptions.RateLimitPause, up to RateLimitTries times in all; then
 // Select fails with ErrRateLimited, and the user may select the peer
 // again a few seconds later.
+//
+// The card signs the pairing proof with its counter, which the platform
+// requires to increase (PROTOCOL.md §4.6): a proof that reaches the
+// platform after a record that the card signed later, for another call of
+// the phone made at the same moment (a payment request, a consent, a
+// login), is refused with ErrClone, and Select selects nothing. The
+// phone's records are sent in the order they are signed only if the app
+// makes the calls that sign them one at a time.
 func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	c, _, err := p.selectPeer(ctx, eid)
 	return c, err

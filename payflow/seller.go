@@ -38,9 +38,19 @@ const maxRequestIndexSkips = 16
 // (Catalog), the payment request (Request) and its status (Status, Wait),
 // the held requests of a merchant that captures manually (Held,
 // CaptureHeld, CancelHeld), and the verified receipts of captures and
-// refunds (Capture, Refund, RefundPayment). It
-// is safe for concurrent use; the methods that talk to the platform or
-// wait take a context.
+// refunds (Capture, Refund, RefundPayment). It is safe for concurrent
+// use; the methods that talk to the platform or wait take a context.
+//
+// The card signs each record with its counter, which the platform requires
+// to increase from one record of the card to the next (PROTOCOL.md §4.6),
+// and calls that sign records are sent in the order they are signed only
+// if the app makes them one at a time: Select, Request, Refund,
+// RefundPayment, and Login, which every call that talks to the platform
+// makes when the phone holds no token or its token expired (calls of
+// Request run one at a time among themselves). A call whose record reaches
+// the platform after one that the card signed later, for a call made at
+// the same moment, is refused: it fails with ErrClone, having taken no
+// effect, and may be made again.
 type Seller struct {
 	phone
 	card SellerCard
