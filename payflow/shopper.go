@@ -95,7 +95,16 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // still kept (it may have been charged), until the platform answers with
 // its request's view again, and go on to the session's requests. So is a
 // captured view of that request that shows captured another amount than
-// the request's (more than it, for a merchant that captures manually).
+// the request's (more than it, for a merchant that captures manually), or
+// whose receipt the approval would refuse, checked as it checks it: one
+// of another request or consent, or for another amount than the view
+// shows captured (ErrMismatch), or that does not verify (ErrSignature, or
+// ErrCard when the phone no longer trusts the platform's certificate).
+// That consent is passed over, still kept (it counts toward
+// MaxKeptConsents), until the platform shows its request with a receipt
+// that the phone takes; WaitPayment then shows that request first again,
+// and its approval returns the receipt. Kept consents live as long as the
+// Shopper: a new one keeps none.
 func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 	sess, err := s.pairedSession()
 	if err != nil {
@@ -159,23 +168,26 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 }
 
 // keptCaptured returns the view of the first request, paid with a kept
-// consent, that the platform shows captured, put on screen, and drops the
-// kept consents whose request ended otherwise. A kept consent whose
-// request the platform answers with the view of another request fails it
-// with ErrMismatch the first time in a row only: then it is passed over,
-// still kept, until the platform answers with its request's view again. A
-// captured view whose amount captured no capture of the request gives
-// (checkCaptured) counts as the view of another request.
+// consent, that the platform shows captured with a receipt that the phone
+// takes (receiptOf), put on screen, and drops the kept consents whose
+// request ended otherwise. A kept consent whose request the platform
+// answers with the view of another request fails it with ErrMismatch the
+// first time in a row only: then it is passed over, still kept, until
+// the platform answers with its request's view again. So is a captured
+// view that receiptOf refuses, with its error (ErrMismatch; ErrSignature
+// or ErrCard for a receipt that does not verify), until the platform
+// shows that request with a receipt that the phone takes.
 func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 	s.mu.Lock()
 	kept := slices.Clone(s.kept)
 	s.mu.Unlock()
 	for _, u := range kept {
 		v, err := s.reread(ctx, u.view)
-		if err == nil && v.State == StateCaptured {
-			err = checkCaptured(u.view, v)
-		}
 		misread := errors.Is(err, ErrMismatch)
+		if err == nil && v.State == StateCaptured {
+			_, err = s.receiptOf(ctx, u, v)
+			misread = refusedReceipt(err)
+		}
 		if err != nil && !misread {
 			return nil, err
 		}
@@ -190,7 +202,7 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 			if told {
 				continue
 			}
-			return nil, fmt.Errorf("%w (request %v, whose consent the phone keeps and passes over until the platform shows that request)", err, u.view.ID)
+			return nil, fmt.Errorf("%w (request %v, whose consent the phone keeps and passes over until the platform shows that request and a receipt of it that the phone takes)", err, u.view.ID)
 		}
 		switch v.State {
 		case StateCaptured:
@@ -457,7 +469,8 @@ type sentConsent struct {
 	view *PaymentView
 	msg  []byte
 	// misread: the last read of the request in keptCaptured was answered
-	// with the view of another request; guarded by phone.mu.
+	// with the view of another request, or with a captured view whose
+	// receipt the phone refuses (receiptOf); guarded by phone.mu.
 	misread bool
 }
 
@@ -531,26 +544,49 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 		s.drop(u) // it ended without a capture
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, out.State)
 	}
-	if err := checkCaptured(v, out); err != nil {
-		return nil, err
-	}
-	rc, err := s.verifyReceipt(ctx, out.Receipt)
+	rc, err := s.receiptOf(ctx, u, out)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkReceipt(rc, record.ReceiptPayment, v); err != nil {
+	s.drop(u)
+	s.finish(v.ID)
+	return rc, nil
+}
+
+// receiptOf returns the receipt that v, a captured view of the request of
+// u, carries, verified offline (verifyReceipt: ErrSignature, or ErrCard
+// when the phone no longer trusts the platform's certificate) and checked
+// against u and v: a view that shows another amount captured than a
+// capture of the request gives (checkCaptured), a receipt of another
+// request, parties or currency (checkReceipt), of another consent than u,
+// or for another amount than v shows captured, is ErrMismatch.
+func (s *Shopper) receiptOf(ctx context.Context, u *sentConsent, v *PaymentView) (*Receipt, error) {
+	if err := checkCaptured(u.view, v); err != nil {
+		return nil, err
+	}
+	rc, err := s.verifyReceipt(ctx, v.Receipt)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkReceipt(rc, record.ReceiptPayment, u.view); err != nil {
 		return nil, err
 	}
 	ch := record.Hash(u.msg)
 	if !bytes.Equal(rc.ConsentHash, ch[:]) {
 		return nil, fmt.Errorf("%w: the receipt is not of this consent", ErrMismatch)
 	}
-	if rc.Amount != out.Captured {
-		return nil, fmt.Errorf("%w: the receipt is for %d, the payment shows %d captured", ErrMismatch, rc.Amount, out.Captured)
+	if rc.Amount != v.Captured {
+		return nil, fmt.Errorf("%w: the receipt is for %d, the payment shows %d captured", ErrMismatch, rc.Amount, v.Captured)
 	}
-	s.drop(u)
-	s.finish(v.ID)
 	return rc, nil
+}
+
+// refusedReceipt reports whether err, of receiptOf, is the phone refusing
+// the view or its receipt (ErrMismatch; ErrSignature, or ErrCard when it
+// does not trust the platform's certificate), rather than failing to
+// reach the platform.
+func refusedReceipt(err error) bool {
+	return errors.Is(err, ErrMismatch) || errors.Is(err, ErrSignature) || errors.Is(err, ErrCard)
 }
 
 // checkCaptured checks that v, a captured view of the request of shown,

@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
 	"net/http"
@@ -1015,12 +1016,16 @@ func TestApproveKeepsConsentOfHoldShownUnheld(t *testing.T) {
 
 // restatedAPI answers the shopper's views of a captured request, while on,
 // with captured as the amount captured and a receipt, signed with key,
-// for receipt, as a platform that misstates a payment would.
+// for receipt, as a platform that misstates a payment would. When only is
+// set, it restates that request's views alone; when consentHash is set,
+// the receipt names it as the consent's hash.
 type restatedAPI struct {
 	payflow.API
 	tb                testing.TB
 	key               *ecdsa.PrivateKey
 	captured, receipt uint64
+	only              payflow.ID
+	consentHash       []byte
 	on                atomic.Bool
 }
 
@@ -1032,12 +1037,15 @@ func newRestatedAPI(tb testing.TB, api payflow.API, key *ecdsa.PrivateKey, captu
 }
 
 func (a *restatedAPI) restate(v *payflow.PaymentView, err error) (*payflow.PaymentView, error) {
-	if err != nil || !a.on.Load() || v.State != payflow.StateCaptured {
+	if err != nil || !a.on.Load() || v.State != payflow.StateCaptured || (a.only != payflow.ID{} && v.ID != a.only) {
 		return v, err
 	}
 	var rc record.Receipt
 	require.NoError(a.tb, record.Open(v.Receipt, &rc))
 	rc.Amount = a.receipt
+	if a.consentHash != nil {
+		rc.ConsentHash = a.consentHash
+	}
 	msg, err := record.Sign(rand.Reader, a.key, &rc)
 	require.NoError(a.tb, err)
 	c := *v
@@ -1271,4 +1279,113 @@ func TestApproveShownWithoutPayment(t *testing.T) {
 	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(690), rc.Amount)
+}
+
+// TestWaitPaymentPastKeptConsentsRefusedReceipt: a kept consent (its reply
+// lost) whose request the platform shows captured, but with a receipt
+// that the phone refuses (for another amount than the view shows
+// captured, signed by another key than the platform's, or of another
+// consent), has WaitPayment fail once with the error of that receipt, as
+// ApproveShown would, instead of showing the request again for every
+// approval to fail the same way: the waits after it pass that consent
+// over to the session's next request, which the shopper pays. The consent
+// stays kept: once the platform shows its receipt right, WaitPayment shows
+// its request first and ApproveShown returns that receipt without the
+// card. The shopper is charged once for each request.
+func TestWaitPaymentPastKeptConsentsRefusedReceipt(t *testing.T) {
+	ctx := context.Background()
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tests := []struct {
+		name              string
+		otherKey          bool
+		captured, receipt uint64
+		consentHash       []byte
+		want              error
+	}{
+		{"receipt of another amount", false, 690, 1, nil, payflow.ErrMismatch},
+		{"receipt signed by another key", true, 690, 690, nil, payflow.ErrSignature},
+		{"receipt of another consent", false, 690, 690, make([]byte, 32), payflow.ErrMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			key := w.f.Key
+			if tt.otherKey {
+				key = other
+			}
+			restated := newRestatedAPI(t, w.f.Platform, key, tt.captured, tt.receipt)
+			restated.consentHash = tt.consentHash
+			restated.on.Store(false)
+			lost := &lostApproveAPI{API: restated, loss: payflow.ErrUnavailable}
+			first, src := w.payWithLostReply(t, lost)
+			restated.only = first.ID
+			next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.NoError(t, err)
+
+			restated.on.Store(true)
+			screen, err := w.shopper.WaitPayment(ctx)
+			require.ErrorIs(t, err, tt.want, "the kept consent's receipt refused")
+			require.Nil(t, screen)
+			for range 2 {
+				screen, err = w.shopper.WaitPayment(ctx)
+				require.NoError(t, err)
+				require.Equal(t, next.ID, screen.ID, "passed over, to the session's next request")
+				assert.Equal(t, payflow.StatePending, screen.State)
+			}
+			rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(100), rc.Amount)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 790}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			lost.mu.Lock()
+			assert.Len(t, lost.consents, 2, "the kept consent not sent again while its receipt is refused")
+			lost.mu.Unlock()
+			counter := w.counter(t)
+
+			restated.on.Store(false)
+			screen, err = w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			require.Equal(t, first.ID, screen.ID, "the consent kept: its paid request first")
+			assert.Equal(t, payflow.StateCaptured, screen.State)
+			rc, err = w.shopper.ApproveShown(ctx, screen, "")
+			require.NoError(t, err)
+			assert.Equal(t, src.Signed, rc.Signed)
+			assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 790}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once for each")
+		})
+	}
+}
+
+// TestWaitPaymentPastKeptConsentsUntrustedReceipt: a kept consent (its
+// reply lost) whose request the platform shows captured once the
+// platform's certificate expired, so that its receipt no longer verifies,
+// has WaitPayment fail once with ErrCard; the waits after it pass that
+// consent over to the session's next request, whose approval fails with
+// ErrCard before the card signs, and which the shopper can decline. The
+// shopper is charged once.
+func TestWaitPaymentPastKeptConsentsUntrustedReceipt(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	renewed := renewedPlatform(t, f) // its certificate lasts an hour and the skew
+	w := newPhoneWorld(t, f, renewed, false)
+	f.Clock.Advance(time.Hour + pki.DefaultSkew - 5*time.Minute)
+	lost := &lostApproveAPI{API: renewed, loss: payflow.ErrUnavailable}
+	w.payWithLostReply(t, lost)
+	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR", TTL: 600})
+	require.NoError(t, err)
+
+	f.Clock.Advance(6 * time.Minute) // the certificate expired; the request did not
+	_, err = w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrCard)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, next.ID, screen.ID, "passed over, to the session's next request")
+	counter := w.counter(t)
+	_, err = w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrCard)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	v, err := w.shopper.DeclineShown(ctx, screen)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateDeclined, v.State)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
