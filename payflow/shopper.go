@@ -33,6 +33,14 @@ var _ ShopperCard = (*simcard.Card)(nil)
 // screen (WaitPayment), PIN entry and consent (ApproveShown, DeclineShown)
 // and the receipt, verified offline. It is safe for concurrent use; the methods
 // that talk to the platform or wait take a context.
+//
+// As for a Seller, calls that sign records are sent in the order they are
+// signed only if the app makes them one at a time: Select, ApproveShown
+// and Approve (which run one at a time among themselves), and Login,
+// which every call that talks to the platform makes when the phone holds
+// no token or its token expired. A call whose record reaches the platform
+// after one that the card signed later is refused: it fails with ErrClone,
+// having taken no effect, and may be made again (PROTOCOL.md §4.6).
 type Shopper struct {
 	phone
 	card ShopperCard
