@@ -770,8 +770,10 @@ const MaxHeld = 64
 // sees it captured, which Held then shows, until a capture of it returns
 // its verified receipt (CaptureHeld of the same amount, which the
 // platform answers with the capture made; Wait or Capture while it is on
-// screen), or returned it while that capture was under way, or it is seen
-// ended without a capture; until then it counts toward MaxHeld.
+// screen), or returned it while that capture was under way (from the
+// moment the call found its request, also while it checks the platform's
+// certificate: Capture), or it is seen ended without a capture; until
+// then it counts toward MaxHeld.
 func (s *Seller) Held(ctx context.Context) ([]*PaymentView, error) {
 	err := s.refreshHeld(ctx)
 	s.mu.Lock()
@@ -841,6 +843,11 @@ func (s *Seller) roomForHold(ctx context.Context) error {
 func (s *Seller) heldRequest(id ID) (*PaymentView, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.heldRequestLocked(id)
+}
+
+// heldRequestLocked is heldRequest with s.mu held.
+func (s *Seller) heldRequestLocked(id ID) (*PaymentView, error) {
 	for _, kept := range [][]*PaymentView{s.held, s.lapsed} {
 		if i := viewIndex(kept, id); i >= 0 {
 			return kept[i], nil
@@ -959,11 +966,12 @@ func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, er
 // is captured with CaptureHeld, as is one whose capture got no answer or
 // no receipt that verifies (Held) once it left the screen.
 func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
-	cur, err := s.currentPayment()
-	if err != nil {
-		return nil, err
-	}
-	return s.capture(ctx, cur, amount)
+	return s.capture(ctx, func() (*PaymentView, error) {
+		if s.payment == nil {
+			return nil, ErrNoPayment
+		}
+		return s.payment, nil
+	}, amount)
 }
 
 // CaptureHeld captures amount (zero: all) of the held request id, one of
@@ -977,20 +985,20 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // it returns its receipt (Held): CaptureHeld of that capture's amount
 // returns it.
 func (s *Seller) CaptureHeld(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
-	cur, err := s.heldRequest(id)
+	return s.capture(ctx, func() (*PaymentView, error) { return s.heldRequestLocked(id) }, amount)
+}
+
+// capture captures amount of the request that find returns, one the
+// seller made, or fails with find's error; find runs with s.mu held.
+func (s *Seller) capture(ctx context.Context, find func() (*PaymentView, error), amount uint64) (*Receipt, error) {
+	cur, since, done, err := s.beginCapture(find)
 	if err != nil {
 		return nil, err
 	}
-	return s.capture(ctx, cur, amount)
-}
-
-// capture captures amount of cur, a request the seller made.
-func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (*Receipt, error) {
+	defer done()
 	if err := s.trustPlatform(ctx); err != nil {
 		return nil, err
 	}
-	since, done := s.beginCapture(cur.ID)
-	defer done()
 	v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) {
 		return s.api.Capture(ctx, token, &CaptureRequest{RequestID: cur.ID, Amount: amount})
 	})
@@ -1016,25 +1024,34 @@ func (s *Seller) capture(ctx context.Context, cur *PaymentView, amount uint64) (
 	return rc, nil
 }
 
-// beginCapture takes note of a capture of request id under way until done
-// is called, and returns since, the count of receipts of the request
-// returned meanwhile so far (captureUnanswered).
-func (s *Seller) beginCapture(id ID) (since uint64, done func()) {
+// beginCapture returns cur, the request to capture that find returns
+// (run with s.mu held), or find's error, and takes note of a capture of
+// it under way until done is called. since is the count of receipts of
+// the request returned meanwhile so far (captureUnanswered). As find runs
+// under the same hold of s.mu, the capture is under way from the moment
+// its request is found: a receipt that another call returns after that,
+// also while this one checks the platform's certificate (trustPlatform,
+// which may ask the platform for it), is counted.
+func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentView, since uint64, done func(), err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if cur, err = find(); err != nil {
+		return nil, 0, nil, err
+	}
+	id := cur.ID
 	c := s.capturing[id]
 	if c == nil {
 		c = &captures{}
 		s.capturing[id] = c
 	}
 	c.calls++
-	return c.receipts, func() {
+	return cur, c.receipts, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		if c.calls--; c.calls == 0 {
 			delete(s.capturing, id)
 		}
-	}
+	}, nil
 }
 
 // Refund has the card sign a refund of amount of the captured payment

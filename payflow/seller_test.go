@@ -1455,58 +1455,91 @@ func TestSellerCaptureHeldAnsweredUnverified(t *testing.T) {
 	}
 }
 
-// stalledCaptureAPI passes captures on to the platform; the first that
-// the platform makes then waits until release is closed and fails with
-// ErrUnavailable, as a capture whose reply is lost after the retries.
-type stalledCaptureAPI struct {
+// stalledAPI passes calls on to the platform. The first Info (info), or
+// else the first capture that the platform makes, closes stalled and
+// waits until release is closed; a capture so stalled, and once lose is
+// set every capture that the platform makes, fails with ErrUnavailable,
+// as a capture whose reply is lost after the retries.
+type stalledAPI struct {
 	payflow.API
-	made    chan struct{} // closed once the platform made the first capture
-	release chan struct{}
-	stalled atomic.Bool
+	info             bool
+	stalled, release chan struct{}
+	once, lose       atomic.Bool
 }
 
-func (a *stalledCaptureAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
+// stall closes a.stalled and waits for a.release the first time it is
+// called, and reports whether it did.
+func (a *stalledAPI) stall() bool {
+	if !a.once.CompareAndSwap(false, true) {
+		return false
+	}
+	close(a.stalled)
+	<-a.release
+	return true
+}
+
+func (a *stalledAPI) Info(ctx context.Context) (*payflow.Info, error) {
+	if a.info {
+		a.stall()
+	}
+	return a.API.Info(ctx)
+}
+
+func (a *stalledAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
 	v, err := a.API.Capture(ctx, token, req)
-	if err != nil || !a.stalled.CompareAndSwap(false, true) {
+	if err != nil {
 		return v, err
 	}
-	close(a.made)
-	<-a.release
-	return nil, payflow.ErrUnavailable
+	if stalled := !a.info && a.stall(); stalled || a.lose.Load() {
+		return nil, payflow.ErrUnavailable
+	}
+	return v, nil
 }
 
-// TestSellerCaptureHeldAnsweredWhileAnotherUnanswered: a capture of a
-// held request whose reply is lost, which fails only after a CaptureHeld
-// of the same amount returned the capture's receipt, does not have the
-// seller keep the request again: Held does not show it, it no longer
-// counts toward MaxHeld, and a CaptureHeld of it is ErrNoPayment.
+// TestSellerCaptureHeldAnsweredWhileAnotherUnanswered: a CaptureHeld of a
+// held request whose reply is lost, which fails only after another
+// CaptureHeld of the same amount returned the capture's receipt, does not
+// have the seller keep the request again: Held does not show it, it no
+// longer counts toward MaxHeld, and a CaptureHeld of it is ErrNoPayment.
+// The first call is held up in the platform's capture, or before it, as
+// it fetches the platform's certificate chain that the phone does not
+// keep yet (Info); the shopper pays once.
 func TestSellerCaptureHeldAnsweredWhileAnotherUnanswered(t *testing.T) {
 	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, true)
-	api := &stalledCaptureAPI{API: w.f.Platform, made: make(chan struct{}), release: make(chan struct{})}
-	w.useSeller(t, api)
-	first := w.pairAndHold(t)
-	w.request(t) // another request takes the screen
-	release := sync.OnceFunc(func() { close(api.release) })
-	defer release()
-	lost := make(chan error, 1)
-	go func() {
-		_, err := w.seller.CaptureHeld(ctx, first, 400)
-		lost <- err
-	}()
-	<-api.made
+	for _, tc := range []struct {
+		name string
+		info bool
+	}{{"held up in its capture", false}, {"held up fetching the platform's certificate", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			api := &stalledAPI{API: w.f.Platform, info: tc.info, stalled: make(chan struct{}), release: make(chan struct{})}
+			w.useSeller(t, api)
+			first := w.pairAndHold(t)
+			w.request(t) // another request takes the screen
+			release := sync.OnceFunc(func() { close(api.release) })
+			defer release()
+			lost := make(chan error, 1)
+			go func() {
+				_, err := w.seller.CaptureHeld(ctx, first, 400)
+				lost <- err
+			}()
+			<-api.stalled
 
-	rc, err := w.seller.CaptureHeld(ctx, first, 400)
-	require.NoError(t, err)
-	assert.Equal(t, uint64(400), rc.Amount)
-	assert.Equal(t, first[:], rc.RequestID)
-	release()
-	require.ErrorIs(t, <-lost, payflow.ErrUnavailable)
-	assert.Empty(t, mustHeld(t, w.seller), "its receipt returned, it is not kept again")
-	_, err = w.seller.CaptureHeld(ctx, first, 400)
-	require.ErrorIs(t, err, payflow.ErrNoPayment)
-	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 400}, w.balance(t, w.shopperCard.Enrolment.ICCID))
-	assert.Equal(t, payflow.Balance{Posted: 400}, w.balance(t, phoneMerchant))
+			rc, err := w.seller.CaptureHeld(ctx, first, 400)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(400), rc.Amount)
+			assert.Equal(t, first[:], rc.RequestID)
+			assert.Empty(t, mustHeld(t, w.seller), "its receipt returned")
+			api.lose.Store(true) // the platform answers the first call's capture, its reply lost
+			release()
+			require.ErrorIs(t, <-lost, payflow.ErrUnavailable)
+			assert.Empty(t, mustHeld(t, w.seller), "its receipt returned, it is not kept again")
+			_, err = w.seller.CaptureHeld(ctx, first, 400)
+			require.ErrorIs(t, err, payflow.ErrNoPayment)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 400}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			assert.Equal(t, payflow.Balance{Posted: 400}, w.balance(t, phoneMerchant))
+		})
+	}
 }
 
 // readCounter counts the reads of each payment request (Payment).
