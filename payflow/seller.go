@@ -270,11 +270,12 @@ type Charge struct {
 // capture's receipt is due, Request fails with ErrLimit before the card
 // signs, so that no hold is made that the phone could not keep:
 // capturing or cancelling a held one (CaptureHeld, CancelHeld) makes
-// room, and so does a hold that expired, which Request then finds ended;
-// only a CaptureHeld of the captured amount frees those whose capture's
-// receipt is due (or, while one is on screen, Wait or Capture of that
-// amount), which have ended, captured: CancelHeld of one fails with
-// ErrFinal.
+// room, also one whose capture's receipt is due but whose capture was not
+// made, and so does a hold that expired, which Request then finds ended;
+// only a CaptureHeld of the captured amount frees those that Held shows
+// captured, whose capture was made (or, while one is on screen, Wait or
+// Capture of that amount): CancelHeld of one fails with ErrFinal, and it
+// stays kept.
 //
 // A payment request that the platform did not answer (it failed or could
 // not be reached, ctx ended, or over HTTP it was still running when the
@@ -746,7 +747,8 @@ func (s *Seller) captureUnanswered(cur *PaymentView, since uint64) {
 // it keeps that many, held, or whose capture's receipt is due, Request
 // makes no other request (ErrLimit), so that no hold is made that the
 // phone could not keep; only a CaptureHeld of the captured amount frees
-// those whose capture's receipt is due.
+// those that Held shows captured, whose capture was made (CancelHeld
+// fails with ErrFinal).
 const MaxHeld = 64
 
 // Held returns the held payment requests of a merchant that captures
@@ -773,7 +775,9 @@ const MaxHeld = 64
 // screen), or returned it while that capture was under way (from the
 // moment the call found its request, also while it checks the platform's
 // certificate: Capture), or it is seen ended without a capture; until
-// then it counts toward MaxHeld.
+// then it counts toward MaxHeld. One whose capture was not made stays
+// held, and Held shows it so: a CancelHeld, a CaptureHeld of any amount
+// or its hold's expiry frees it.
 func (s *Seller) Held(ctx context.Context) ([]*PaymentView, error) {
 	err := s.refreshHeld(ctx)
 	s.mu.Lock()
@@ -833,7 +837,7 @@ func (s *Seller) roomForHold(ctx context.Context) error {
 	}
 	if full() {
 		return fmt.Errorf("%w: %d requests are kept, held, or whose capture's receipt is due; capture or cancel a held one, "+
-			"and only a CaptureHeld of the captured amount frees those whose capture's receipt is due (Held)", ErrLimit, MaxHeld)
+			"and only a CaptureHeld of the captured amount frees those that Held shows captured", ErrLimit, MaxHeld)
 	}
 	return nil
 }
@@ -936,7 +940,10 @@ func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 // voiding its hold. A request that the phone does not keep as held is
 // ErrNoPayment; one that Held left out as past its hold expiry (one of
 // the last MaxHeld) is sent to the platform all the same, which answers
-// ErrExpired (and voids the hold), and is then no longer kept.
+// ErrExpired (and voids the hold), and is then no longer kept. One whose
+// capture was made without its receipt returned, which Held shows
+// captured, fails with ErrFinal and stays kept until a CaptureHeld of the
+// captured amount returns its receipt (Held).
 func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
 	cur, err := s.heldRequest(id)
 	if err != nil {

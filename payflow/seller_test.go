@@ -1398,6 +1398,60 @@ func (w *phoneWorld) requireReceiptDue(t *testing.T, id payflow.ID) {
 	assert.Equal(t, payflow.Balance{Posted: 400}, w.balance(t, phoneMerchant))
 }
 
+// TestSellerCaptureHeldUnansweredNotMade: a held request whose capture got
+// no answer, the capture never having reached the platform, stays kept,
+// and Held shows it held, not captured; unlike one whose capture was made
+// (requireReceiptDue), a CancelHeld, a CaptureHeld of another amount or
+// its hold's expiry frees it. The shopper pays only what was captured.
+func TestSellerCaptureHeldUnansweredNotMade(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		end  func(t *testing.T, w *phoneWorld, held *payflow.PaymentView)
+		paid uint64
+	}{
+		{"cancelled", func(t *testing.T, w *phoneWorld, held *payflow.PaymentView) {
+			v, err := w.seller.CancelHeld(ctx, held.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateCancelled, v.State)
+		}, 0},
+		{"captured of another amount", func(t *testing.T, w *phoneWorld, held *payflow.PaymentView) {
+			rc, err := w.seller.CaptureHeld(ctx, held.ID, 250)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(250), rc.Amount)
+			assert.Equal(t, held.ID[:], rc.RequestID)
+		}, 250},
+		{"past its hold expiry", func(t *testing.T, w *phoneWorld, held *payflow.PaymentView) {
+			advanceTo(t, w.f, held.HoldExpiresAt)
+			w.f.RefreshCRLs()
+		}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			mb := newMiddlebox(t, w.f.Platform)
+			w.useSeller(t, mb.client(t))
+			first := w.pairAndHold(t)
+			w.request(t) // another request takes the screen
+			path := "/v1/requests/" + first.String() + "/capture"
+			mb.answer(path, repeatAnswer(bareReply(http.StatusServiceUnavailable), payflow.DefaultMaxAttempts)...)
+			_, err := w.seller.CaptureHeld(ctx, first, 400)
+			require.ErrorIs(t, err, payflow.ErrUnavailable)
+			require.Zero(t, mb.left(path), "no attempt reached the platform")
+
+			held := mustHeld(t, w.seller)
+			require.Len(t, held, 1)
+			assert.Equal(t, first, held[0].ID)
+			assert.Equal(t, payflow.StateHeld, held[0].State, "its capture was not made")
+			tc.end(t, w, held[0])
+			assert.Empty(t, mustHeld(t, w.seller))
+			_, err = w.seller.CaptureHeld(ctx, first, 0)
+			require.ErrorIs(t, err, payflow.ErrNoPayment)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - tc.paid}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			assert.Equal(t, payflow.Balance{Posted: tc.paid}, w.balance(t, phoneMerchant))
+		})
+	}
+}
+
 // alteredCaptureAPI passes captures on to the platform and answers the
 // first one that the platform makes with what alter makes of its view.
 type alteredCaptureAPI struct {
