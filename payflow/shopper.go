@@ -184,7 +184,9 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 // the platform answers with its request's view again. So is a captured
 // view that receiptOf refuses, with its error (ErrMismatch; ErrSignature
 // or ErrCard for a receipt that does not verify), until the platform
-// shows that request with a receipt that the phone takes.
+// shows that request with a receipt that the phone takes; a failure to
+// check that receipt again (the platform's certificate chain out of
+// reach) leaves it passed over.
 func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 	s.mu.Lock()
 	kept := slices.Clone(s.kept)
@@ -196,11 +198,15 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 			_, err = s.receiptOf(ctx, u, v)
 			misread = refusedReceipt(err)
 		}
-		if err != nil && !misread {
-			return nil, err
-		}
 		s.mu.Lock()
 		told := u.misread
+		if err != nil && !misread {
+			s.mu.Unlock()
+			if told && v != nil && v.State == StateCaptured {
+				continue // passed over already: its receipt is checked again next time
+			}
+			return nil, err
+		}
 		u.misread = misread
 		if !misread && v.State == StateCaptured {
 			s.payment = v

@@ -1027,6 +1027,14 @@ type restatedAPI struct {
 	only              payflow.ID
 	consentHash       []byte
 	on                atomic.Bool
+	infoDown          atomic.Bool // Info fails ErrUnavailable
+}
+
+func (a *restatedAPI) Info(ctx context.Context) (*payflow.Info, error) {
+	if a.infoDown.Load() {
+		return nil, payflow.ErrUnavailable
+	}
+	return a.API.Info(ctx)
 }
 
 // newRestatedAPI returns a restatedAPI of api, on.
@@ -1327,12 +1335,14 @@ func TestWaitPaymentPastKeptConsentsRefusedReceipt(t *testing.T) {
 			screen, err := w.shopper.WaitPayment(ctx)
 			require.ErrorIs(t, err, tt.want, "the kept consent's receipt refused")
 			require.Nil(t, screen)
+			restated.infoDown.Store(true) // the receipt cannot be checked again
 			for range 2 {
 				screen, err = w.shopper.WaitPayment(ctx)
 				require.NoError(t, err)
 				require.Equal(t, next.ID, screen.ID, "passed over, to the session's next request")
 				assert.Equal(t, payflow.StatePending, screen.State)
 			}
+			restated.infoDown.Store(false)
 			rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
 			require.NoError(t, err)
 			assert.Equal(t, uint64(100), rc.Amount)
