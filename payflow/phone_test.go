@@ -1129,9 +1129,9 @@ func TestSelectChecksThePeer(t *testing.T) {
 // hookAPI runs each of its hooks once: payment before the platform
 // answers the first view of request paymentID, create after the platform
 // recorded a payment request and before its answer reaches the phone,
-// session before the platform answers the first view of a session, and
-// pair after the platform accepted a pairing and before its answer
-// reaches the phone.
+// session before the platform answers the first view of a session, pair
+// after the platform accepted a pairing and before its answer reaches the
+// phone, and cancel before the platform answers a cancellation.
 type hookAPI struct {
 	payflow.API
 	mu                             sync.Mutex
@@ -1141,6 +1141,7 @@ type hookAPI struct {
 	createErr                      func() error               // the answer to a CreateRequest, not sent, if it returns one
 	view                           func(*payflow.PaymentView) // alters the view answering the next CreateRequest made
 	payment, create, session, pair func()
+	cancel                         func()
 }
 
 // run runs the hook *fn, if any, and takes it away.
@@ -1212,6 +1213,7 @@ func (a *hookAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.
 }
 
 func (a *hookAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	a.run(&a.cancel)
 	if err := a.take(&a.cancelErr); err != nil {
 		return nil, err
 	}

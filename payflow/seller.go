@@ -122,9 +122,12 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // accepted (a hold made at that moment is voided), and while the platform
 // does not answer that, it is kept and sent again, as signed, by the next
 // Request or Select, which fail while it gets no answer. One paid
-// meanwhile goes on screen with its receipt (Status, Wait) and Select
-// fails with ErrFinal, the shopper selected all the same (WaitPaired,
-// Request).
+// meanwhile goes on screen with its receipt (Status, Wait), unless a
+// Request of the shopper selected (of another goroutine) put its request
+// there by then: that one stays on screen, and the next Request or Select
+// withdraws it while it is payable. Select then fails with ErrFinal,
+// which names the paid request (RefundPayment refunds it by its ID), the
+// shopper selected all the same (WaitPaired, Request).
 //
 // A session's ID derives from both cards and both EIDs, so selecting a
 // shopper again in the same EID epoch, also after selecting others, lands
@@ -486,7 +489,7 @@ func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error
 	if err := checkRecorded(v, &r, msg); err != nil { // a view paid goes on screen, to be refunded
 		return false, err
 	}
-	v, err = s.withdrawRecorded(ctx, v)
+	v, err = s.withdrawRecorded(ctx, v, true)
 	return v != nil, err
 }
 
@@ -510,10 +513,11 @@ func checkRecorded(v *PaymentView, r *record.PaymentRequest, msg []byte) error {
 // request: at once, or, when the platform gives no view of it, kept as one
 // without an answer (keepUnsent), which kept reports, provided that msg is
 // of v's request hash (the one checked against what the card signed:
-// checkRecorded, sameRequest). One paid goes on screen with its receipt,
-// and is ErrFinal (withdrawRecorded).
+// checkRecorded, sameRequest). One paid is ErrFinal, and goes on screen
+// with its receipt unless a request of the session selected since is
+// there (withdrawRecorded).
 func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView, msg []byte) (kept bool, err error) {
-	w, err := s.withdrawRecorded(ctx, v)
+	w, err := s.withdrawRecorded(ctx, v, false)
 	if err == nil || w != nil {
 		return false, err
 	}
@@ -526,9 +530,10 @@ func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView, msg []byte) (
 
 // withdrawRecorded cancels the recorded request of v, a view of it, when
 // v shows it payable (pending or held), and returns its final view; one
-// that was paid goes on screen, with its view and ErrFinal. It returns a
-// nil view when the platform gives none.
-func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView) (*PaymentView, error) {
+// that was paid goes on screen (showPaid, over the request there when
+// over), with its view and ErrFinal. It returns a nil view when the
+// platform gives none.
+func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over bool) (*PaymentView, error) {
 	if v.State == StatePending || v.State == StateHeld {
 		var err error
 		if v, err = s.cancelRecorded(ctx, v); err != nil {
@@ -538,15 +543,20 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView) (*Payment
 	if v.State != StateCaptured {
 		return v, nil
 	}
-	return v, s.showPaid(v, ", which the phone withdraws,")
+	return v, s.showPaid(v, over, ", which the phone withdraws,")
 }
 
 // showPaid puts v, the captured view of a request the phone meant to
 // withdraw, on screen with its receipt (Status, Wait), and returns
-// ErrFinal saying that the request, described by what, was paid.
-func (s *Seller) showPaid(v *PaymentView, what string) error {
+// ErrFinal saying that the request, described by what, was paid. Unless
+// over, v takes the screen only while it is empty or shows v's request: a
+// request that a Request of the session selected since put there stays,
+// so that the next Request or Select withdraws it while it is payable.
+func (s *Seller) showPaid(v *PaymentView, over bool, what string) error {
 	s.mu.Lock()
-	s.payment = v
+	if over || s.payment == nil || s.payment.ID == v.ID {
+		s.payment = v
+	}
 	s.mu.Unlock()
 	return fmt.Errorf("%w: payment request %v%s was paid", ErrFinal, v.ID, what)
 }
@@ -584,7 +594,7 @@ func (s *Seller) withdrawShown(ctx context.Context) error {
 	}
 	switch v.State {
 	case StateCaptured:
-		return s.showPaid(v, " on screen")
+		return s.showPaid(v, false, " on screen")
 	case StateHeld:
 	default:
 		s.finish(v.ID)

@@ -1841,6 +1841,62 @@ func TestSellerSelectWithdrawsRequestAnsweredMeanwhile(t *testing.T) {
 	}
 }
 
+// TestSellerSelectKeepsNextRequestOnScreen: a Request of the shopper
+// selected (of another goroutine of the app) whose answer arrives while
+// the seller's Select withdraws the request of the session left, one
+// answered during the pairing (TestSellerSelectWithdrawsRequestAnsweredMeanwhile)
+// that the first shopper paid, stays on screen: the paid request does not
+// take the screen from it, and Select fails with ErrFinal naming the paid
+// request, which the seller refunds by its ID. The next Request withdraws
+// the request on screen first, as the shopper would be shown it first, and
+// the shopper pays the next one.
+func TestSellerSelectKeepsNextRequestOnScreen(t *testing.T) {
+	ctx := context.Background()
+	a, b, api := hookedSellerWorlds(t)
+	a.pair(t)
+	bobEID, cb := b.shopperSelects(t)
+	var made, bobs *payflow.PaymentView
+	api.pair = func() {
+		var err error
+		made, err = a.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+		require.NoError(t, err)
+		_, err = a.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		_, err = a.shopper.Approve(ctx, simcardtest.PIN)
+		require.NoError(t, err)
+	}
+	api.cancel = func() {
+		// The next shopper's turn goes on while Select withdraws the
+		// request of the session left.
+		_, err := a.seller.WaitPaired(ctx)
+		require.NoError(t, err)
+		bobs, err = a.seller.Request(ctx, basket)
+		require.NoError(t, err)
+	}
+	_, err := a.seller.Select(ctx, bobEID)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	require.NotNil(t, made)
+	require.NotNil(t, bobs)
+	a.assertState(t, made.ID, payflow.StateCaptured)
+	require.Equal(t, payflow.SessionRequestID(cb.SessionID, 0), bobs.ID)
+	v, err := a.seller.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, bobs.ID, v.ID, "the next shopper's request stays on screen")
+	assert.Equal(t, payflow.StatePending, v.State)
+	rc, err := a.seller.RefundPayment(ctx, made.ID, 100)
+	require.NoError(t, err)
+	assert.Equal(t, made.ID[:], rc.RequestID)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, a.balance(t, a.shopperCard.Enrolment.ICCID), "paid and refunded")
+
+	_, err = b.shopper.WaitPaired(ctx)
+	require.NoError(t, err)
+	sv, err := a.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(cb.SessionID, 1), sv.ID)
+	a.assertState(t, bobs.ID, payflow.StateCancelled, "withdrawn before the next request")
+	b.requireShopperPays(t, sv, 690)
+}
+
 // restartedSellerWorld pairs the phones, has the seller ask for 100 EUR
 // and replaces the seller phone with a new one on the same card, as a
 // till killed and started again: the request is left pending. It returns
