@@ -126,8 +126,12 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // Request of the shopper selected (of another goroutine) put its request
 // there by then: that one stays on screen, and the next Request or Select
 // withdraws it while it is payable. Select then fails with ErrFinal,
-// which names the paid request (RefundPayment refunds it by its ID), the
-// shopper selected all the same (WaitPaired, Request).
+// which names the paid request (RefundPayment refunds it by its ID), and
+// returns the Confirmation of the shopper, selected all the same
+// (WaitPaired, Request): a non-nil Confirmation with an error means that
+// the shopper was selected. Select that fails otherwise returns a nil
+// Confirmation, having selected nothing, as when ErrFinal comes from a
+// request sent again or on screen before the selection (above).
 //
 // A session's ID derives from both cards and both EIDs, so selecting a
 // shopper again in the same EID epoch, also after selecting others, lands
@@ -162,7 +166,7 @@ func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error)
 	// on screen, its session still selected.
 	if dropped != nil && dropped.State == StatePending {
 		if kept, err := s.withdrawLeft(ctx, dropped, dropped.Request); err != nil && !kept {
-			return nil, err
+			return c, err // selected all the same
 		}
 	}
 	return c, nil

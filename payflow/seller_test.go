@@ -1789,7 +1789,8 @@ func TestSellerSelectWithdrawsPendingOnScreen(t *testing.T) {
 // does not answer that, the phone keeps it and the next Request withdraws
 // it first. One that the first shopper paid meanwhile goes on screen with
 // its receipt, and Select fails with ErrFinal, the other shopper selected
-// all the same. The next Request is the other shopper's session's first.
+// all the same, whose confirmation it returns. The next Request is the
+// other shopper's session's first.
 func TestSellerSelectWithdrawsRequestAnsweredMeanwhile(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range leftRequestCases {
@@ -1819,12 +1820,16 @@ func TestSellerSelectWithdrawsRequestAnsweredMeanwhile(t *testing.T) {
 			aliceCharged := uint64(0)
 			if tc.paid {
 				require.ErrorIs(t, err, payflow.ErrFinal)
+			} else {
+				require.NoError(t, err)
+			}
+			require.NotNil(t, c, "the other shopper is selected")
+			assert.Equal(t, cb.SessionID, c.SessionID)
+			assert.True(t, c.Paired)
+			if tc.paid {
 				a.requireShownCaptured(t, made.ID, 100)
 				aliceCharged = 100
 			} else {
-				require.NoError(t, err)
-				assert.Equal(t, cb.SessionID, c.SessionID)
-				assert.True(t, c.Paired)
 				_, err = a.seller.Status(ctx)
 				require.ErrorIs(t, err, payflow.ErrNoPayment, "the request left the screen")
 				want := payflow.StateCancelled
@@ -1873,8 +1878,10 @@ func TestSellerSelectKeepsNextRequestOnScreen(t *testing.T) {
 		bobs, err = a.seller.Request(ctx, basket)
 		require.NoError(t, err)
 	}
-	_, err := a.seller.Select(ctx, bobEID)
+	c, err := a.seller.Select(ctx, bobEID)
 	require.ErrorIs(t, err, payflow.ErrFinal)
+	require.NotNil(t, c, "the next shopper is selected")
+	assert.Equal(t, cb.SessionID, c.SessionID)
 	require.NotNil(t, made)
 	require.NotNil(t, bobs)
 	a.assertState(t, made.ID, payflow.StateCaptured)
