@@ -306,7 +306,8 @@ const LoginTries = 3
 // when the token expired. The auth proof, like every record the card
 // signs, carries the card's counter: a login whose proof reaches the
 // platform after a record that the card signed later, for another call of
-// the phone made at the same moment, fails with ErrClone (see Select).
+// the phone made at the same moment, fails with ErrClone (see the Seller
+// and Shopper types).
 //
 // A login's reply carries the token, so the platform never stores it for
 // an Idempotency-Key: when a reply was lost and the transport sent the

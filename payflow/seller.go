@@ -112,7 +112,13 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // paid since stays on screen with its receipt and Select fails with
 // ErrFinal, selecting nothing, as Request does; one held since is left as
 // it is (it stays capturable: Held, CaptureHeld). While the platform does
-// not answer either, Select fails with its error and selects nothing.
+// not answer either, Select fails with its error and selects nothing. A
+// request sent again that the platform answers with the view of another
+// request (ErrMismatch, as Request says) stays kept: every Request and
+// Select sends it again first and fails with ErrMismatch, asking and
+// selecting nothing, while the platform answers so, which may be until
+// the app starts the phone again (a new Seller, which keeps no request
+// of the Seller before).
 //
 // A Request (of another goroutine) whose answer arrives while Select is
 // under way, before the pairing is answered, puts its request on screen,
