@@ -235,6 +235,37 @@ func (w *phoneWorld) requireShownPaid(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
+// TestSellerRequestAfterLostReplyShowsPaidOverEarlier: a payment request
+// whose reply was lost, made after another that the shopper paid and that
+// is on screen, and then paid too, takes the screen from the earlier one
+// as the next Request sends it again: that Request fails with ErrFinal,
+// and Wait shows the later payment with its receipt.
+func TestSellerRequestAfterLostReplyShowsPaidOverEarlier(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &lostCreateAPI{API: w.f.Platform, loss: payflow.ErrUnavailable, lost: true}
+	w.useSeller(t, api)
+	w.pair(t)
+	earlier, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	w.requireShopperPays(t, earlier, 100)
+	api.mu.Lock()
+	api.lost = false // the reply of the next request is lost
+	api.mu.Unlock()
+	_, err = w.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.NotEqual(t, earlier.ID, screen.ID)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+
+	_, err = w.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	w.requireShownCaptured(t, screen.ID, 690)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 790}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
 // TestSellerRequestAnsweredNotByThePlatform: a payment request that the
 // platform recorded, its reply lost, and that a gateway or proxy then
 // answered in the platform's stead, or rate_limited (noVerdicts), as a
