@@ -317,8 +317,10 @@ type Charge struct {
 // A payment request that the platform answers after another session was
 // selected (Select) is of the session selected before: Request does not
 // put it on screen, leaves the request indexes of the new session alone,
-// withdraws it at once as above (or with the next Request, while the
-// platform does not answer) and fails with ErrNotPaired. One answered
+// withdraws it at once as above, except that one paid goes on screen only
+// while the screen is empty or shows it (or with the next Request, while
+// the platform does not answer), and fails with ErrNotPaired (and ErrFinal for
+// one paid, too). One answered
 // while a Select is under way, before its pairing is answered, goes on
 // screen and is returned, and that Select withdraws it (Select). Its
 // index, and those it moved past, stay taken in the session it was made
