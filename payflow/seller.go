@@ -47,7 +47,7 @@ const maxRequestIndexSkips = 16
 // if the app makes them one at a time: Select, Request, Refund,
 // RefundPayment, and Login, which every call that talks to the platform
 // makes when the phone holds no token or its token expired (calls of
-// Request run one at a time among themselves). A call whose record reaches
+// Request run one at a time among themselves, and so do refunds). A call whose record reaches
 // the platform after one that the card signed later, for a call made at
 // the same moment, is refused: it fails with ErrClone, having taken no
 // effect, and may be made again.
@@ -299,8 +299,9 @@ type Charge struct {
 // shopper would find it before any later one. So the next Request first
 // sends it again, as signed: a request recorded and still payable
 // (pending or held) is cancelled, and one that was paid goes on screen
-// (Status, Wait) and Request fails with ErrFinal instead of charging
-// again. While that gets no answer or verdict either, or the view of
+// (Status, Wait), unless it is of a session left and a request of the
+// session selected is there, and Request fails with ErrFinal naming it
+// instead of charging again. While that gets no answer or verdict either, or the view of
 // another request (ErrMismatch, as above: one paid is not taken as paid),
 // Request fails with its error. A Select sends it again first too
 // (Select).
@@ -317,12 +318,12 @@ type Charge struct {
 // A payment request that the platform answers after another session was
 // selected (Select) is of the session selected before: Request does not
 // put it on screen, leaves the request indexes of the new session alone,
-// withdraws it at once as above, except that one paid goes on screen only
-// while the screen is empty or shows it (or with the next Request, while
-// the platform does not answer), and fails with ErrNotPaired (and ErrFinal for
-// one paid, too). One answered
-// while a Select is under way, before its pairing is answered, goes on
-// screen and is returned, and that Select withdraws it (Select). Its
+// withdraws it at once as above (or with the next Request, while the
+// platform does not answer), except that one paid goes on screen only
+// while the screen is empty or shows it, and fails with ErrNotPaired (and
+// ErrFinal for one paid, too). One answered while a Select is under way,
+// before its pairing is answered, goes on screen and is returned, and
+// that Select withdraws it (Select). Its
 // index, and those it moved past, stay taken in the session it was made
 // in, whose next index Select keeps. When another session is selected
 // before the card signs (also while Request moves past taken indexes),
@@ -501,7 +502,12 @@ func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error
 	if err := checkRecorded(v, &r, msg); err != nil { // a view paid goes on screen, to be refunded
 		return false, err
 	}
-	v, err = s.withdrawRecorded(ctx, v, true)
+	// One paid takes the screen only from a request of its own session: a
+	// request of the session selected since keeps it, to be withdrawn first.
+	s.mu.Lock()
+	over := s.session != nil && s.session.ID == v.SessionID
+	s.mu.Unlock()
+	v, err = s.withdrawRecorded(ctx, v, over)
 	return v != nil, err
 }
 

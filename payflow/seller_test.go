@@ -1891,48 +1891,108 @@ func TestSellerSelectKeepsNextRequestOnScreen(t *testing.T) {
 	a, b, api := hookedSellerWorlds(t)
 	a.pair(t)
 	bobEID, cb := b.shopperSelects(t)
-	var made, bobs *payflow.PaymentView
-	api.pair = func() {
-		var err error
-		made, err = a.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
-		require.NoError(t, err)
-		_, err = a.shopper.WaitPayment(ctx)
-		require.NoError(t, err)
-		_, err = a.shopper.Approve(ctx, simcardtest.PIN)
-		require.NoError(t, err)
-	}
-	api.cancel = func() {
-		// The next shopper's turn goes on while Select withdraws the
-		// request of the session left.
-		_, err := a.seller.WaitPaired(ctx)
-		require.NoError(t, err)
-		bobs, err = a.seller.Request(ctx, basket)
-		require.NoError(t, err)
-	}
+	tv := a.nextTurnDuringSelect(t, api, true)
 	c, err := a.seller.Select(ctx, bobEID)
 	require.ErrorIs(t, err, payflow.ErrFinal)
 	require.NotNil(t, c, "the next shopper is selected")
 	assert.Equal(t, cb.SessionID, c.SessionID)
-	require.NotNil(t, made)
-	require.NotNil(t, bobs)
-	a.assertState(t, made.ID, payflow.StateCaptured)
-	require.Equal(t, payflow.SessionRequestID(cb.SessionID, 0), bobs.ID)
+	require.NotNil(t, tv.made)
+	require.NotNil(t, tv.next)
+	a.assertState(t, tv.made.ID, payflow.StateCaptured)
+	require.Equal(t, payflow.SessionRequestID(cb.SessionID, 0), tv.next.ID)
 	v, err := a.seller.Status(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, bobs.ID, v.ID, "the next shopper's request stays on screen")
+	assert.Equal(t, tv.next.ID, v.ID, "the next shopper's request stays on screen")
 	assert.Equal(t, payflow.StatePending, v.State)
-	rc, err := a.seller.RefundPayment(ctx, made.ID, 100)
+	rc, err := a.seller.RefundPayment(ctx, tv.made.ID, 100)
 	require.NoError(t, err)
-	assert.Equal(t, made.ID[:], rc.RequestID)
+	assert.Equal(t, tv.made.ID[:], rc.RequestID)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, a.balance(t, a.shopperCard.Enrolment.ICCID), "paid and refunded")
 
-	_, err = b.shopper.WaitPaired(ctx)
+	a.requireNextTurnServed(t, b, cb, tv)
+}
+
+// nextTurnDuringSelect sets api's hooks for the seller's Select of another
+// session: once the platform accepts the pairing, the seller asks the
+// session left for 100 EUR (paid at once by its shopper when paid); when
+// Select then withdraws that request, the next shopper's turn goes on
+// meanwhile, the seller asking it for basket. The hooks fill in the views
+// of the two requests.
+func (w *phoneWorld) nextTurnDuringSelect(t *testing.T, api *hookAPI, paid bool) *turnViews {
+	ctx := context.Background()
+	tv := &turnViews{}
+	api.pair = func() {
+		var err error
+		tv.made, err = w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+		require.NoError(t, err)
+		if paid {
+			_, err = w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			require.NoError(t, err)
+		}
+	}
+	api.cancel = func() {
+		_, err := w.seller.WaitPaired(ctx)
+		require.NoError(t, err)
+		tv.next, err = w.seller.Request(ctx, basket)
+		require.NoError(t, err)
+	}
+	return tv
+}
+
+// requireNextTurnServed has the shopper of b, whose session cb the seller
+// of w selected, confirm it and the seller ask it for basket: the request
+// of tv.next, still on screen, is withdrawn first, and the shopper pays the
+// next one, at index 1.
+func (w *phoneWorld) requireNextTurnServed(t *testing.T, b *phoneWorld, cb *payflow.Confirmation, tv *turnViews) {
+	ctx := context.Background()
+	_, err := b.shopper.WaitPaired(ctx)
 	require.NoError(t, err)
-	sv, err := a.seller.Request(ctx, basket)
+	sv, err := w.seller.Request(ctx, basket)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionRequestID(cb.SessionID, 1), sv.ID)
-	a.assertState(t, bobs.ID, payflow.StateCancelled, "withdrawn before the next request")
+	w.assertState(t, tv.next.ID, payflow.StateCancelled, "withdrawn before the next request")
 	b.requireShopperPays(t, sv, 690)
+}
+
+// turnViews are the requests of nextTurnDuringSelect: made, of the
+// session left, and next, of the session selected.
+type turnViews struct{ made, next *payflow.PaymentView }
+
+// TestSellerKeptLeftRequestPaidKeepsNextOnScreen: a request of the session
+// left that Select could not withdraw (no answer), kept to be withdrawn by
+// the next Request, and that the first shopper paid meanwhile, does not take
+// the screen from the request of the shopper selected: that Request fails
+// with ErrFinal naming the paid request, the next one withdraws the request
+// on screen first, and the shopper selected pays only the request it is
+// shown next.
+func TestSellerKeptLeftRequestPaidKeepsNextOnScreen(t *testing.T) {
+	ctx := context.Background()
+	a, b, api := hookedSellerWorlds(t)
+	a.pair(t)
+	bobEID, cb := b.shopperSelects(t)
+	tv := a.nextTurnDuringSelect(t, api, false)
+	api.cancelErr = payflow.ErrUnavailable
+	c, err := a.seller.Select(ctx, bobEID)
+	require.NoError(t, err, "the request left is kept to be withdrawn later")
+	assert.Equal(t, cb.SessionID, c.SessionID)
+	a.assertState(t, tv.made.ID, payflow.StatePending)
+	_, err = a.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	_, err = a.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+
+	_, err = a.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.Contains(t, err.Error(), tv.made.ID.String())
+	v, err := a.seller.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tv.next.ID, v.ID, "the request of the shopper selected stays on screen")
+	assert.Equal(t, payflow.StatePending, v.State)
+
+	a.requireNextTurnServed(t, b, cb, tv)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, a.balance(t, a.shopperCard.Enrolment.ICCID), "the first shopper paid once")
 }
 
 // restartedSellerWorld pairs the phones, has the seller ask for 100 EUR
