@@ -62,7 +62,7 @@ type Seller struct {
 	requestMu sync.Mutex // Request's calls run one at a time
 
 	unsentMu sync.Mutex
-	unsent   [][]byte // signed payment requests to withdraw, oldest first (Request)
+	unsent   []unsentRequest // signed payment requests to withdraw, oldest first (Request)
 
 	refundMu    sync.Mutex
 	unconfirmed *sentRefund // a refund sent without a receipt that verifies
@@ -299,9 +299,9 @@ type Charge struct {
 // shopper would find it before any later one. So the next Request first
 // sends it again, as signed: a request recorded and still payable
 // (pending or held) is cancelled, and one that was paid goes on screen
-// (Status, Wait), unless it is of a session left and a request of the
-// session selected is there, and Request fails with ErrFinal naming it
-// instead of charging again. While that gets no answer or verdict either, or the view of
+// (Status, Wait), unless a Select took it off the screen or it is of a
+// session left, and another request is there, and Request fails with
+// ErrFinal naming it instead of charging again. While that gets no answer or verdict either, or the view of
 // another request (ErrMismatch, as above: one paid is not taken as paid),
 // Request fails with its error. A Select sends it again first too
 // (Select).
@@ -400,7 +400,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		if err != nil {
 			if !refused(err) { // it may be recorded
-				s.keepUnsent(msg)
+				s.keepUnsent(msg, false)
 			}
 			if priced != nil && errors.Is(err, ErrMismatch) { // priced or sold otherwise now
 				s.forgetCatalog(priced)
@@ -458,12 +458,21 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 	return nil
 }
 
+// unsentRequest is a signed payment request that may be recorded, kept to
+// be withdrawn: msg, whose Request got no answer, or which left a screen
+// (taken off it by a Select, whose withdrawal got no answer), so that a
+// request made since in the session selected may be on screen.
+type unsentRequest struct {
+	msg  []byte
+	left bool
+}
+
 // keepUnsent keeps msg, a signed payment request that may be recorded, to
-// be withdrawn (settleUnsent).
-func (s *Seller) keepUnsent(msg []byte) {
+// be withdrawn (settleUnsent); left tells that it left the screen.
+func (s *Seller) keepUnsent(msg []byte, left bool) {
 	s.unsentMu.Lock()
 	defer s.unsentMu.Unlock()
-	s.unsent = append(s.unsent, msg)
+	s.unsent = append(s.unsent, unsentRequest{msg, left})
 }
 
 // settleUnsent settles the payment requests kept by keepUnsent, oldest
@@ -484,10 +493,12 @@ func (s *Seller) settleUnsent(ctx context.Context) error {
 	return nil
 }
 
-// withdraw sends msg, a signed payment request that may be recorded,
-// again: one recorded and still payable is cancelled, and one that was
-// paid goes on screen and is ErrFinal. done reports that msg is settled.
-func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error) {
+// withdraw sends u's signed payment request again: one recorded and still
+// payable is cancelled, and one that was paid is ErrFinal and goes on
+// screen, unless it left the screen and another request is there. done
+// reports that u is settled.
+func (s *Seller) withdraw(ctx context.Context, u unsentRequest) (done bool, err error) {
+	msg := u.msg
 	v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
 	if err != nil {
 		if !refused(err) {
@@ -502,10 +513,13 @@ func (s *Seller) withdraw(ctx context.Context, msg []byte) (done bool, err error
 	if err := checkRecorded(v, &r, msg); err != nil { // a view paid goes on screen, to be refunded
 		return false, err
 	}
-	// One paid takes the screen only from a request of its own session: a
-	// request of the session selected since keeps it, to be withdrawn first.
+	// One paid that left the screen, or of a session left, does not take it
+	// from a request made since in the session selected (of another shopper,
+	// or of the same one selected again), which stays there to be withdrawn
+	// first; one of the session selected whose Request got no answer is
+	// newer than any request on screen.
 	s.mu.Lock()
-	over := s.session != nil && s.session.ID == v.SessionID
+	over := !u.left && s.session != nil && s.session.ID == v.SessionID
 	s.mu.Unlock()
 	v, err = s.withdrawRecorded(ctx, v, over)
 	return v != nil, err
@@ -542,7 +556,7 @@ func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView, msg []byte) (
 	if h := record.Hash(msg); !bytes.Equal(h[:], v.RequestHash) {
 		return false, err
 	}
-	s.keepUnsent(msg)
+	s.keepUnsent(msg, true)
 	return true, err
 }
 

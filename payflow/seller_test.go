@@ -1909,7 +1909,7 @@ func TestSellerSelectKeepsNextRequestOnScreen(t *testing.T) {
 	assert.Equal(t, tv.made.ID[:], rc.RequestID)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, a.balance(t, a.shopperCard.Enrolment.ICCID), "paid and refunded")
 
-	a.requireNextTurnServed(t, b, cb, tv)
+	a.requireNextTurnServed(t, b, cb, tv, 1, 690)
 }
 
 // nextTurnDuringSelect sets api's hooks for the seller's Select of another
@@ -1944,55 +1944,70 @@ func (w *phoneWorld) nextTurnDuringSelect(t *testing.T, api *hookAPI, paid bool)
 // requireNextTurnServed has the shopper of b, whose session cb the seller
 // of w selected, confirm it and the seller ask it for basket: the request
 // of tv.next, still on screen, is withdrawn first, and the shopper pays the
-// next one, at index 1.
-func (w *phoneWorld) requireNextTurnServed(t *testing.T, b *phoneWorld, cb *payflow.Confirmation, tv *turnViews) {
+// next one, at index, having been charged charged in all.
+func (w *phoneWorld) requireNextTurnServed(t *testing.T, b *phoneWorld, cb *payflow.Confirmation, tv *turnViews, index uint32, charged uint64) {
 	ctx := context.Background()
 	_, err := b.shopper.WaitPaired(ctx)
 	require.NoError(t, err)
 	sv, err := w.seller.Request(ctx, basket)
 	require.NoError(t, err)
-	assert.Equal(t, payflow.SessionRequestID(cb.SessionID, 1), sv.ID)
+	assert.Equal(t, payflow.SessionRequestID(cb.SessionID, index), sv.ID)
 	w.assertState(t, tv.next.ID, payflow.StateCancelled, "withdrawn before the next request")
-	b.requireShopperPays(t, sv, 690)
+	b.requireShopperPays(t, sv, charged)
 }
 
 // turnViews are the requests of nextTurnDuringSelect: made, of the
 // session left, and next, of the session selected.
 type turnViews struct{ made, next *payflow.PaymentView }
 
-// TestSellerKeptLeftRequestPaidKeepsNextOnScreen: a request of the session
-// left that Select could not withdraw (no answer), kept to be withdrawn by
-// the next Request, and that the first shopper paid meanwhile, does not take
-// the screen from the request of the shopper selected: that Request fails
-// with ErrFinal naming the paid request, the next one withdraws the request
-// on screen first, and the shopper selected pays only the request it is
-// shown next.
+// TestSellerKeptLeftRequestPaidKeepsNextOnScreen: a request that Select
+// took off the screen and could not withdraw (no answer), kept to be
+// withdrawn by the next Request, and that its shopper paid meanwhile, does
+// not take the screen from the request that another call made meanwhile in
+// the session selected, whether of another shopper or of the same one
+// selected again: that Request fails with ErrFinal naming the paid request,
+// the next one withdraws the request on screen first, and the shopper
+// selected pays only the request it is shown next.
 func TestSellerKeptLeftRequestPaidKeepsNextOnScreen(t *testing.T) {
-	ctx := context.Background()
-	a, b, api := hookedSellerWorlds(t)
-	a.pair(t)
-	bobEID, cb := b.shopperSelects(t)
-	tv := a.nextTurnDuringSelect(t, api, false)
-	api.cancelErr = payflow.ErrUnavailable
-	c, err := a.seller.Select(ctx, bobEID)
-	require.NoError(t, err, "the request left is kept to be withdrawn later")
-	assert.Equal(t, cb.SessionID, c.SessionID)
-	a.assertState(t, tv.made.ID, payflow.StatePending)
-	_, err = a.shopper.WaitPayment(ctx)
-	require.NoError(t, err)
-	_, err = a.shopper.Approve(ctx, simcardtest.PIN)
-	require.NoError(t, err)
+	for _, again := range []bool{false, true} {
+		t.Run(map[bool]string{false: "another shopper", true: "the same shopper again"}[again], func(t *testing.T) {
+			ctx := context.Background()
+			a, b, api := hookedSellerWorlds(t)
+			ca := a.pair(t)
+			next, index, charged := b, uint32(1), uint64(690)
+			eid, err := a.shopper.EID()
+			require.NoError(t, err)
+			cn := ca
+			if again {
+				next, index, charged = a, 2, 790
+			} else {
+				eid, cn = b.shopperSelects(t)
+			}
+			tv := a.nextTurnDuringSelect(t, api, false)
+			api.cancelErr = payflow.ErrUnavailable
+			c, err := a.seller.Select(ctx, eid)
+			require.NoError(t, err, "the request taken off the screen is kept to be withdrawn later")
+			assert.Equal(t, cn.SessionID, c.SessionID)
+			a.assertState(t, tv.made.ID, payflow.StatePending)
+			_, err = a.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			_, err = a.shopper.Approve(ctx, simcardtest.PIN)
+			require.NoError(t, err)
 
-	_, err = a.seller.Request(ctx, basket)
-	require.ErrorIs(t, err, payflow.ErrFinal)
-	assert.Contains(t, err.Error(), tv.made.ID.String())
-	v, err := a.seller.Status(ctx)
-	require.NoError(t, err)
-	assert.Equal(t, tv.next.ID, v.ID, "the request of the shopper selected stays on screen")
-	assert.Equal(t, payflow.StatePending, v.State)
+			_, err = a.seller.Request(ctx, basket)
+			require.ErrorIs(t, err, payflow.ErrFinal)
+			assert.Contains(t, err.Error(), tv.made.ID.String())
+			v, err := a.seller.Status(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, tv.next.ID, v.ID, "the request of the session selected stays on screen")
+			assert.Equal(t, payflow.StatePending, v.State)
 
-	a.requireNextTurnServed(t, b, cb, tv)
-	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, a.balance(t, a.shopperCard.Enrolment.ICCID), "the first shopper paid once")
+			a.requireNextTurnServed(t, next, cn, tv, index, charged)
+			if !again {
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, a.balance(t, a.shopperCard.Enrolment.ICCID), "the first shopper paid once")
+			}
+		})
+	}
 }
 
 // restartedSellerWorld pairs the phones, has the seller ask for 100 EUR
