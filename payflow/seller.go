@@ -1161,19 +1161,13 @@ func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Rece
 	return s.refund(ctx, v, amount)
 }
 
-// checkRefundAmount refuses an amount that no refund request carries,
-// zero or more than record.MaxAmount, as checkToSign refuses the record.
+// checkRefundAmount refuses an amount that no refund request carries
+// (record.CheckRefundAmount), as checkToSign refuses the record.
 func checkRefundAmount(amount uint64) error {
-	var reason string
-	switch {
-	case amount == 0:
-		reason = "must not be zero"
-	case amount > record.MaxAmount:
-		reason = "exceeds 2^63-1"
-	default:
-		return nil
+	if err := record.CheckRefundAmount(amount); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return fmt.Errorf("%w: %w", ErrInvalid, &record.FieldError{Field: "amount", Reason: reason})
+	return nil
 }
 
 // merchantPayment reads the request id of merchant; a view of another

@@ -311,10 +311,19 @@ func (r *RefundRequest) Validate() error {
 		amount("amount", r.Amount),
 		currency(r.Currency),
 	)
-	if err == nil && r.Amount == 0 {
-		err = fieldError("amount", "must not be zero")
+	if err == nil {
+		err = CheckRefundAmount(r.Amount)
 	}
 	return err
+}
+
+// CheckRefundAmount checks the amount of a refund request as Validate
+// does: from 1 to MaxAmount (a *FieldError otherwise).
+func CheckRefundAmount(v uint64) error {
+	if v == 0 {
+		return fieldError("amount", "must not be zero")
+	}
+	return amount("amount", v)
 }
 
 // Validate implements Record.
