@@ -910,10 +910,7 @@ func TestSellerRequestWithdrawsPendingOnScreen(t *testing.T) {
 			require.NoError(t, err)
 			want, charged := payflow.StateCancelled, uint64(690)
 			if paid {
-				_, err = w.shopper.WaitPayment(ctx)
-				require.NoError(t, err)
-				_, err = w.shopper.Approve(ctx, simcardtest.PIN)
-				require.NoError(t, err)
+				w.shopperApproves(t)
 				want, charged = payflow.StateCaptured, 790
 
 				_, err = w.seller.Request(ctx, basket)
@@ -1019,10 +1016,7 @@ func TestSellerRefusesWhatNoRecordCarries(t *testing.T) {
 	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 690, Currency: "EUR"})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 0), sv.ID)
-	_, err = w.shopper.WaitPayment(ctx)
-	require.NoError(t, err)
-	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
-	require.NoError(t, err)
+	w.shopperApproves(t)
 	_, _, err = w.seller.Wait(ctx)
 	require.NoError(t, err)
 	_, err = w.seller.Refund(ctx, 0)
@@ -1141,10 +1135,7 @@ func TestSellerRefusesRequestFiledOtherwise(t *testing.T) {
 				_, err := w.seller.Request(ctx, basket)
 				if lost {
 					require.ErrorIs(t, err, payflow.ErrUnavailable)
-					_, err = w.shopper.WaitPayment(ctx)
-					require.NoError(t, err)
-					_, err = w.shopper.Approve(ctx, simcardtest.PIN)
-					require.NoError(t, err)
+					w.shopperApproves(t)
 					_, err = w.seller.Request(ctx, basket)
 				}
 				require.ErrorIs(t, err, payflow.ErrMismatch)
@@ -1248,10 +1239,7 @@ func TestSellerRefusesMalformedPlatformValues(t *testing.T) {
 		w.pair(t)
 		_, err := w.seller.Request(ctx, basket)
 		require.ErrorIs(t, err, payflow.ErrUnavailable)
-		_, err = w.shopper.WaitPayment(ctx)
-		require.NoError(t, err)
-		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
-		require.NoError(t, err)
+		w.shopperApproves(t)
 		hook.view = func(v *payflow.PaymentView) { v.Currency = "eur" }
 		_, err = w.seller.Request(ctx, basket)
 		requireMismatch(t, err)
@@ -1835,10 +1823,7 @@ func TestSellerSelectWithdrawsRequestAnsweredMeanwhile(t *testing.T) {
 				made, err = a.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 				require.NoError(t, err)
 				if tc.paid {
-					_, err = a.shopper.WaitPayment(ctx)
-					require.NoError(t, err)
-					_, err = a.shopper.Approve(ctx, simcardtest.PIN)
-					require.NoError(t, err)
+					a.shopperApproves(t)
 				}
 			}
 			if tc.unanswered {
@@ -1926,10 +1911,7 @@ func (w *phoneWorld) nextTurnDuringSelect(t *testing.T, api *hookAPI, paid bool)
 		tv.made, err = w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 		require.NoError(t, err)
 		if paid {
-			_, err = w.shopper.WaitPayment(ctx)
-			require.NoError(t, err)
-			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
-			require.NoError(t, err)
+			w.shopperApproves(t)
 		}
 	}
 	api.cancel = func() {
@@ -1939,6 +1921,17 @@ func (w *phoneWorld) nextTurnDuringSelect(t *testing.T, api *hookAPI, paid bool)
 		require.NoError(t, err)
 	}
 	return tv
+}
+
+// shopperApproves has the shopper of w approve the request its phone
+// shows next (WaitPayment, Approve), asserting only that both succeed.
+func (w *phoneWorld) shopperApproves(tb testing.TB) {
+	tb.Helper()
+	ctx := context.Background()
+	_, err := w.shopper.WaitPayment(ctx)
+	require.NoError(tb, err)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(tb, err)
 }
 
 // requireNextTurnServed has the shopper of b, whose session cb the seller
@@ -1989,10 +1982,7 @@ func TestSellerKeptLeftRequestPaidKeepsNextOnScreen(t *testing.T) {
 			require.NoError(t, err, "the request taken off the screen is kept to be withdrawn later")
 			assert.Equal(t, cn.SessionID, c.SessionID)
 			a.assertState(t, tv.made.ID, payflow.StatePending)
-			_, err = a.shopper.WaitPayment(ctx)
-			require.NoError(t, err)
-			_, err = a.shopper.Approve(ctx, simcardtest.PIN)
-			require.NoError(t, err)
+			a.shopperApproves(t)
 
 			_, err = a.seller.Request(ctx, basket)
 			require.ErrorIs(t, err, payflow.ErrFinal)
