@@ -107,14 +107,14 @@ type ClientOptions struct {
 // wraps one, PROTOCOL.md §5.4), so errors.Is matches the sentinel errors
 // of this package as it does in process (a rate_limited reply that gives
 // a retry time as a *RateLimitedError wrapping the *Error, which
-// errors.As finds as well); an error body of a
-// code that is none of the sentinels' gets the code of the reply's status,
-// as a reply without an error body does, the code received named in its
-// message; a platform that cannot be reached gives an error matching
-// ErrUnavailable, and a context that ends gives the context's error. A call
-// whose bearer token holds a control character other than the tab, which no
-// header can carry, fails with an error matching ErrInvalid without being
-// sent. A Client is safe for concurrent use.
+// errors.As finds as well); an error body of a code that is none of the
+// sentinels' gets the code of the reply's status, as a reply without an
+// error body does, the code received named in its message; a platform
+// that cannot be reached gives an error matching ErrUnavailable, and a
+// context that ends gives the context's error. A call whose bearer token
+// holds a control character other than the tab, which no header can
+// carry, fails with an error matching ErrInvalid without being sent. A
+// Client is safe for concurrent use.
 type Client struct {
 	base string
 	hc   *http.Client

@@ -202,7 +202,7 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 		told := u.misread
 		if err != nil && !misread {
 			s.mu.Unlock()
-			if told && v != nil && v.State == StateCaptured {
+			if told && v != nil { // v read, captured: receiptOf failed
 				continue // passed over already: its receipt is checked again next time
 			}
 			return nil, err
