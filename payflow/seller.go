@@ -131,8 +131,9 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // meanwhile goes on screen with its receipt (Status, Wait), unless a
 // Request of the shopper selected (of another goroutine) put its request
 // there by then: that one stays on screen, and the next Request or Select
-// withdraws it while it is payable. Select then fails with ErrFinal,
-// which names the paid request (RefundPayment refunds it by its ID), and
+// withdraws it while it is payable. Select then fails with a *PaidError
+// (ErrFinal) whose Payment is the paid request (RefundPayment refunds it
+// by its ID), and
 // returns the Confirmation of the shopper, selected all the same
 // (WaitPaired, Request): a non-nil Confirmation with an error means that
 // the shopper was selected. Select that fails otherwise returns a nil
@@ -301,7 +302,8 @@ type Charge struct {
 // (pending or held) is cancelled, and one that was paid goes on screen
 // (Status, Wait), unless a Select took it off the screen or it is of a
 // session left, and another request is there, and Request fails with
-// ErrFinal naming it instead of charging again. While that gets no answer or verdict either, or the view of
+// a *PaidError (ErrFinal) naming it instead of charging again. While
+// that gets no answer or verdict either, or the view of
 // another request (ErrMismatch, as above: one paid is not taken as paid),
 // Request fails with its error. A Select sends it again first too
 // (Select).
@@ -580,7 +582,7 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over bool
 
 // showPaid puts v, the captured view of a request the phone meant to
 // withdraw, on screen with its receipt (Status, Wait), and returns
-// ErrFinal saying that the request, described by what, was paid. Unless
+// a *PaidError saying that the request, described by what, was paid. Unless
 // over, v takes the screen only while it is empty or shows v's request: a
 // request that a Request of the session selected since put there stays,
 // so that the next Request or Select withdraws it while it is payable.
@@ -590,8 +592,30 @@ func (s *Seller) showPaid(v *PaymentView, over bool, what string) error {
 		s.payment = v
 	}
 	s.mu.Unlock()
-	return fmt.Errorf("%w: payment request %v%s was paid", ErrFinal, v.ID, what)
+	return &PaidError{Payment: v, what: what}
 }
+
+// PaidError is the error of a Request or Select that found paid a payment
+// request the phone meant to withdraw, or sent again after it got no
+// answer (see Request and Select). It matches ErrFinal. The request is on
+// screen with its receipt (Status, Wait) unless another request keeps the
+// screen; either way Payment names it, so that the app can show it or
+// refund it by its ID (RefundPayment).
+type PaidError struct {
+	// Payment is the platform's captured view of the request. Its Receipt
+	// is as the platform gave it: Wait verifies it while the request is on
+	// screen, RefundPayment the receipt of its refund.
+	Payment *PaymentView
+
+	what string // describes the request in Error
+}
+
+func (e *PaidError) Error() string {
+	return fmt.Sprintf("%v: payment request %v%s was paid", ErrFinal, e.Payment.ID, e.what)
+}
+
+// Unwrap returns ErrFinal.
+func (e *PaidError) Unwrap() error { return ErrFinal }
 
 // cancelRecorded cancels the recorded request of v, a view of it, and
 // returns its view after: cancelled, or as it ended meanwhile.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -144,7 +145,7 @@ func TestSellerSelectAfterLostReply(t *testing.T) {
 				_, err = a.shopper.Approve(ctx, simcardtest.PIN)
 				require.NoError(t, err)
 				_, err = a.seller.Select(ctx, bobEID)
-				require.ErrorIs(t, err, payflow.ErrFinal)
+				requirePaid(t, err, lost.ID)
 				a.requireShownCaptured(t, lost.ID, 690)
 				c, err := a.seller.WaitPaired(ctx)
 				require.NoError(t, err)
@@ -212,6 +213,18 @@ func (w *phoneWorld) requireServedNext(tb testing.TB, c *payflow.Confirmation, b
 	assert.Equal(tb, payflow.Balance{Posted: phoneFunds - charged}, before.balance(tb, before.shopperCard.Enrolment.ICCID))
 }
 
+// requirePaid requires err to be the *PaidError (ErrFinal) of the paid
+// request id, its captured view.
+func requirePaid(t *testing.T, err error, id payflow.ID) {
+	t.Helper()
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	paid, ok := errors.AsType[*payflow.PaidError](err)
+	require.True(t, ok, "%v is a *PaidError", err)
+	assert.Equal(t, id, paid.Payment.ID)
+	assert.Equal(t, payflow.StateCaptured, paid.Payment.State)
+	assert.Contains(t, err.Error(), id.String())
+}
+
 // requireShownPaid has the shopper pay the request of basket that the
 // seller made without an answer, and checks that the next Request puts
 // it on screen and fails with ErrFinal instead of asking again, and that
@@ -226,7 +239,7 @@ func (w *phoneWorld) requireShownPaid(t *testing.T) {
 	require.NoError(t, err)
 
 	_, err = w.seller.Request(ctx, basket)
-	require.ErrorIs(t, err, payflow.ErrFinal)
+	requirePaid(t, err, screen.ID)
 	view, src, err := w.seller.Wait(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, screen.ID, view.ID)
@@ -261,7 +274,7 @@ func TestSellerRequestAfterLostReplyShowsPaidOverEarlier(t *testing.T) {
 	require.NoError(t, err)
 
 	_, err = w.seller.Request(ctx, basket)
-	require.ErrorIs(t, err, payflow.ErrFinal)
+	requirePaid(t, err, screen.ID)
 	w.requireShownCaptured(t, screen.ID, 690)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 790}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
@@ -914,7 +927,7 @@ func TestSellerRequestWithdrawsPendingOnScreen(t *testing.T) {
 				want, charged = payflow.StateCaptured, 790
 
 				_, err = w.seller.Request(ctx, basket)
-				require.ErrorIs(t, err, payflow.ErrFinal)
+				requirePaid(t, err, first.ID)
 				_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, 1))
 				require.ErrorIs(t, err, payflow.ErrNotFound, "no request is made while the paid one was not shown")
 				v, src, err := w.seller.Wait(ctx)
@@ -1835,7 +1848,7 @@ func TestSellerSelectWithdrawsRequestAnsweredMeanwhile(t *testing.T) {
 			require.Equal(t, payflow.StatePending, made.State)
 			aliceCharged := uint64(0)
 			if tc.paid {
-				require.ErrorIs(t, err, payflow.ErrFinal)
+				requirePaid(t, err, made.ID)
 			} else {
 				require.NoError(t, err)
 			}
@@ -1878,7 +1891,8 @@ func TestSellerSelectKeepsNextRequestOnScreen(t *testing.T) {
 	bobEID, cb := b.shopperSelects(t)
 	tv := a.nextTurnDuringSelect(t, api, true)
 	c, err := a.seller.Select(ctx, bobEID)
-	require.ErrorIs(t, err, payflow.ErrFinal)
+	require.NotNil(t, tv.made)
+	requirePaid(t, err, tv.made.ID)
 	require.NotNil(t, c, "the next shopper is selected")
 	assert.Equal(t, cb.SessionID, c.SessionID)
 	require.NotNil(t, tv.made)
@@ -1985,8 +1999,7 @@ func TestSellerKeptLeftRequestPaidKeepsNextOnScreen(t *testing.T) {
 			a.shopperApproves(t)
 
 			_, err = a.seller.Request(ctx, basket)
-			require.ErrorIs(t, err, payflow.ErrFinal)
-			assert.Contains(t, err.Error(), tv.made.ID.String())
+			requirePaid(t, err, tv.made.ID)
 			v, err := a.seller.Status(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, tv.next.ID, v.ID, "the request of the session selected stays on screen")
