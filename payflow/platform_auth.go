@@ -435,28 +435,27 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // other. When the seller card's proof is accepted, every payment request
 // of the session still pending (and not yet due to expire) is cancelled
 // with it, in one store transaction, as a seller's Cancel would: a phone
-// that pairs again has no request on its screen, and one that its
-// earlier run left pending (the run was killed before it could cancel
-// it) is not paid in its stead. A request whose approval is under way is
-// left to it, marked in the same transaction: when the ledger refuses its
-// hold, it ends cancelled instead of pending again, so that no request
-// made before the pairing is payable after it. Held and final requests
-// are left as they are; a shopper card's proof cancels nothing. A proof into a stored
+// that pairs again has no request on its screen, and one that its earlier
+// run left pending (the run was killed before it could cancel it) is not
+// paid in its stead. A request whose approval is under way is left to it,
+// marked in the same transaction: when the ledger refuses its hold, it
+// ends cancelled instead of pending again, so that no request made before
+// the pairing is payable after it. Held and final requests are left as
+// they are; a shopper card's proof cancels nothing. A proof into a stored
 // session that has expired is ErrExpired: it spends its nonce and counter,
 // as every refused record, and writes nothing else (no confirmation, no
 // cancellation). The session's expiry is checked, and a new session's
-// counted from, at the time read once the peer's EID has resolved, so
-// that a session that expires while a miss waits for a reload of the
-// cards is expired for the proof. Resolving the peer's EID
-// draws on the card's budget of EID resolutions, as Resolve does: past
-// it, the call is ErrRateLimited and the proof stays unspent. A proof
-// sent again after its nonce was used (ErrReplay), or whose counter the
-// card has passed (ErrClone), takes nothing from that budget: the store
-// is asked first (Store.Spent), and a resolution whose proof the store's
-// acceptance then refuses for its nonce or counter (a copy of it accepted
-// meanwhile) is given back. So is one of a pairing that fails for the
-// platform (a store error: internal or unavailable), which leaves the
-// proof unspent too.
+// counted from, at the time read once the peer's EID has resolved, so that
+// a session that expires while a miss waits for a reload of the cards is
+// expired for the proof. Resolving the peer's EID draws on the card's
+// budget of EID resolutions, as Resolve does: past it, the call is
+// ErrRateLimited and the proof stays unspent. A proof sent again after its
+// nonce was used (ErrReplay), or whose counter the card has passed
+// (ErrClone), takes nothing from that budget: the store is asked first
+// (Store.Spent), and a resolution whose proof the store's acceptance then
+// refuses for its nonce or counter (a copy of it accepted meanwhile) is
+// given back. So is one of a pairing that fails for the platform (a store
+// error: internal or unavailable), which leaves the proof unspent too.
 func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
 	var proof record.AuthProof
 	e, err := p.openCardEntry(ctx, req.Proof, &proof)

@@ -845,10 +845,10 @@ func TestPairExpiresWhileResolving(t *testing.T) {
 }
 
 // gatedScans is a Store that counts its scans of the cards from the last
-// call of gate and, until ungate, holds each until the test releases it (the scan then reads the
-// cards) or the scanning call's context ends (it then fails with the
-// context's error). A held scan sends the channel that releases it on
-// the channel gate returns as it begins.
+// call of gate and, until ungate, holds each until the test releases it
+// (the scan then reads the cards) or the scanning call's context ends
+// (it then fails with the context's error). A held scan sends the
+// channel that releases it on the channel gate returns as it begins.
 type gatedScans struct {
 	payflow.Store
 	mu      sync.Mutex

@@ -24,9 +24,10 @@ import (
 // challenge under an Idempotency-Key) and any platform process sharing
 // the database can check it. It is still usable once: accepting a record
 // marks its nonce used (Store.Accept), in the transaction that advances
-// the card's counter, and a nonce marked used is refused until it expires. A consent nonce is
-// bound to its payment request: the MAC covers the request ID, which is
-// empty for login and pairing challenges.
+// the card's counter, and a nonce marked used is refused until it
+// expires. A consent nonce is bound to its payment request: the MAC
+// covers the request ID, which is empty for login and pairing
+// challenges.
 //
 //	bytes 0–7    expiry, Unix nanoseconds, big-endian
 //	bytes 8–15   random

@@ -47,10 +47,10 @@ const maxRequestIndexSkips = 16
 // if the app makes them one at a time: Select, Request, Refund,
 // RefundPayment, and Login, which every call that talks to the platform
 // makes when the phone holds no token or its token expired (calls of
-// Request run one at a time among themselves, and so do refunds). A call whose record reaches
-// the platform after one that the card signed later, for a call made at
-// the same moment, is refused: it fails with ErrClone, having taken no
-// effect, and may be made again.
+// Request run one at a time among themselves, and so do refunds). A call
+// whose record reaches the platform after one that the card signed later,
+// for a call made at the same moment, is refused: it fails with ErrClone,
+// having taken no effect, and may be made again.
 type Seller struct {
 	phone
 	card SellerCard
@@ -133,12 +133,11 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // there by then: that one stays on screen, and the next Request or Select
 // withdraws it while it is payable. Select then fails with a *PaidError
 // (ErrFinal) whose Payment is the paid request (RefundPayment refunds it
-// by its ID), and
-// returns the Confirmation of the shopper, selected all the same
-// (WaitPaired, Request): a non-nil Confirmation with an error means that
-// the shopper was selected. Select that fails otherwise returns a nil
-// Confirmation, having selected nothing, as when ErrFinal comes from a
-// request sent again or on screen before the selection (above).
+// by its ID), and returns the Confirmation of the shopper, selected all
+// the same (WaitPaired, Request): a non-nil Confirmation with an error
+// means that the shopper was selected. Select that fails otherwise returns
+// a nil Confirmation, having selected nothing, as when ErrFinal comes from
+// a request sent again or on screen before the selection (above).
 //
 // A session's ID derives from both cards and both EIDs, so selecting a
 // shopper again in the same EID epoch, also after selecting others, lands
@@ -293,20 +292,19 @@ type Charge struct {
 //
 // A payment request that the platform did not answer (it failed or could
 // not be reached, ctx ended, or over HTTP it was still running when the
-// retries ran out), or that got a reply that is no verdict of the
-// platform on it (rate_limited, or over HTTP a reply without the
-// platform's error body, whatever its status, as a gateway or proxy
-// sends in its stead), may have been recorded all the same, and the
-// shopper would find it before any later one. So the next Request first
-// sends it again, as signed: a request recorded and still payable
-// (pending or held) is cancelled, and one that was paid goes on screen
-// (Status, Wait), unless a Select took it off the screen or it is of a
-// session left, and another request is there, and Request fails with
-// a *PaidError (ErrFinal) naming it instead of charging again. While
-// that gets no answer or verdict either, or the view of
-// another request (ErrMismatch, as above: one paid is not taken as paid),
-// Request fails with its error. A Select sends it again first too
-// (Select).
+// retries ran out), or that got a reply that is no verdict of the platform
+// on it (rate_limited, or over HTTP a reply without the platform's error
+// body, whatever its status, as a gateway or proxy sends in its stead),
+// may have been recorded all the same, and the shopper would find it
+// before any later one. So the next Request first sends it again, as
+// signed: a request recorded and still payable (pending or held) is
+// cancelled, and one that was paid goes on screen (Status, Wait), unless a
+// Select took it off the screen or it is of a session left, and another
+// request is there, and Request fails with a *PaidError (ErrFinal) naming
+// it instead of charging again. While that gets no answer or verdict
+// either, or the view of another request (ErrMismatch, as above: one paid
+// is not taken as paid), Request fails with its error. A Select sends it
+// again first too (Select).
 //
 // The shopper phone shows a session's first request that is still
 // pending, so a request on screen that was last seen pending (Request,

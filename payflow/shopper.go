@@ -69,19 +69,19 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // WaitPayment waits for the seller's payment request in the paired session
 // and returns the payment screen: merchant name, lines, total, currency and
 // asset legs, as the platform holds them and as the seller's card signed
-// them (a view that differs from the signed request, is of another
-// request than the session's next (SessionRequestID), or names the
-// merchant otherwise than the confirmation did, is ErrMismatch). The view
-// it returns goes on screen (Payment) in place of the one there: an app
-// that waits for the next request while the user reads one approves or
-// declines the one it showed with ApproveShown or DeclineShown.
-// Requests of the session that already ended are skipped. A not_found on
-// reading the session's next request, also one without the platform's
-// error body (a gateway's or proxy's 404), is taken for no request yet:
-// WaitPayment reads it again after PollInterval, and nothing is kept of
-// it. It fails with ErrNotPaired before pairing and once another session was selected
-// (Select) meanwhile, ErrExpired once the session expired without a
-// request, and the context's error when it ends.
+// them (a view that differs from the signed request, is of another request
+// than the session's next (SessionRequestID), or names the merchant
+// otherwise than the confirmation did, is ErrMismatch). The view it returns
+// goes on screen (Payment) in place of the one there: an app that waits for
+// the next request while the user reads one approves or declines the one it
+// showed with ApproveShown or DeclineShown. Requests of the session that
+// already ended are skipped. A not_found on reading the session's next
+// request, also one without the platform's error body (a gateway's or
+// proxy's 404), is taken for no request yet: WaitPayment reads it again
+// after PollInterval, and nothing is kept of it. It fails with ErrNotPaired
+// before pairing and once another session was selected (Select) meanwhile,
+// ErrExpired once the session expired without a request, and the context's
+// error when it ends.
 //
 // A request paid with a consent that the phone keeps (ApproveShown), of this
 // session or of one selected before, whose receipt the phone has not

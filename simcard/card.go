@@ -76,13 +76,13 @@ func (c *Card) ready() error {
 // maxResponse bounds what Exchange collects through GET RESPONSE.
 const maxResponse = 1 << 16
 
-// Exchange sends cmd, in a chain of short commands when its data exceeds
-// 255 octets, and returns the response data, following 61xx with GET
-// RESPONSE and 6Cxx with the same command (the whole chain again) and the
-// Le the card asked for. Only cmd.Extended false is supported; Ne is
-// rounded up to 256 when the card has more. A status word other than 9000 is a *StatusError; a GET
-// RESPONSE answered with 61xx and no data, or answers beyond 65536 octets in
-// all, are ErrResponse.
+// Exchange sends cmd, in a chain of short commands when its data exceeds 255
+// octets, and returns the response data, following 61xx with GET RESPONSE
+// and 6Cxx with the same command (the whole chain again) and the Le the card
+// asked for. Only cmd.Extended false is supported; Ne is rounded up to 256
+// when the card has more. A status word other than 9000 is a *StatusError; a
+// GET RESPONSE answered with 61xx and no data, or answers beyond 65536
+// octets in all, are ErrResponse.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }

@@ -47,7 +47,8 @@ var testCancel atomic.Pointer[context.CancelFunc]
 
 // openDB opens a new database file with a table t (k, v) and the tables
 // parent and child, whose foreign key is checked at COMMIT, and returns
-// the writer (a connection for the Batcher and one for the test), its lock and a Batcher over both.
+// the writer (a connection for the Batcher and one for the test), its
+// lock and a Batcher over both.
 func openDB(t *testing.T) (*sql.DB, *Lock, *Batcher) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "w.db")

@@ -72,9 +72,10 @@ func openPool(ctx context.Context, dsn string, o Options) (*pgxpool.Pool, error)
 }
 
 // migrate applies every embedded migration newer than the version recorded
-// in schema_migrations for the ledger, in one transaction. Processes that open the same
-// database at once queue on an exclusive lock of schema_migrations, so each
-// migration runs exactly once; running it again is a no-op.
+// in schema_migrations for the ledger, in one transaction. Processes that
+// open the same database at once queue on an exclusive lock of
+// schema_migrations, so each migration runs exactly once; running it again
+// is a no-op.
 func migrate(ctx context.Context, pool *pgxpool.Pool) error {
 	ms, err := sqlmigrate.Read(migrationFS, "migrations")
 	if err != nil {

@@ -149,9 +149,9 @@ type acked struct {
 	amount uint64
 }
 
-// runChild starts the platform process (capturing at approval if auto), kills it with SIGKILL after it
-// acknowledged at least one purchase and a random while more, and returns
-// the purchases it acknowledged.
+// runChild starts the platform process (capturing at approval if auto),
+// kills it with SIGKILL after it acknowledged at least one purchase and a
+// random while more, and returns the purchases it acknowledged.
 func runChild(t *testing.T, path string, wait time.Duration, auto bool) []acked {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1", "-test.timeout=10m")

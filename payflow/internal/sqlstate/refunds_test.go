@@ -324,9 +324,9 @@ func dueRefundsFormer(ctx context.Context, st *sql.Stmt, t time.Time, limit int)
 
 // BenchmarkDueRefunds: the recovery sweep's read of the oldest 10, and
 // 1000 (RecoverSweep's default limit), due pending refunds of 20,000
-// refunds, 18,000 pending and due and 2,000 done. computed: the same read with the query
-// of schema version refundsUndue (qDueRefundsFormer), on the same refunds
-// in a table at that version.
+// refunds, 18,000 pending and due and 2,000 done. computed: the same read
+// with the query of schema version refundsUndue (qDueRefundsFormer), on
+// the same refunds in a table at that version.
 func BenchmarkDueRefunds(b *testing.B) {
 	for _, e := range engines {
 		b.Run(e.name, func(b *testing.B) {

@@ -433,13 +433,13 @@ func reopenRows(t *testing.T, s ledger.Store, reopen func(t *testing.T, closed l
 // MigrateHistory checks the migration of balance history rows written
 // before they named their transfer. With exec, on an empty database, it
 // applies the store's first migration (in the migrations directory of
-// fsys), recording it in schema_migrations as the store does, and writes: accounts 1 and 2 (2
-// with history), transfer 100 from 1 to 2 with code 7 at timestamp 10, and
-// the history of account 2 at 10 (after transfer 100) and at 20 (the
-// release of an expired hold, which has no transfer at its timestamp).
-// Then it opens the store with open, which migrates the rows: the row of
-// transfer 100 must match the filters that transfer matches, and the
-// release, whose transfer is not known, every filter.
+// fsys), recording it in schema_migrations as the store does, and writes:
+// accounts 1 and 2 (2 with history), transfer 100 from 1 to 2 with code 7
+// at timestamp 10, and the history of account 2 at 10 (after transfer 100)
+// and at 20 (the release of an expired hold, which has no transfer at its
+// timestamp). Then it opens the store with open, which migrates the rows:
+// the row of transfer 100 must match the filters that transfer matches,
+// and the release, whose transfer is not known, every filter.
 func MigrateHistory(t *testing.T, d sqlstore.Dialect, fsys fs.FS, exec func(query string, args ...any) error,
 	open func() ledger.Store) {
 	t.Helper()
