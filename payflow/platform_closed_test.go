@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -57,6 +58,17 @@ func reopenAccount(t *testing.T, s *shop, closing ledger.Transfer) {
 	}})
 	require.NoError(t, err)
 	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+}
+
+// verifiedReceipt verifies the platform's receipt msg as a phone does,
+// offline, and returns it.
+func (s *shop) verifiedReceipt(t *testing.T, msg []byte) *record.Receipt {
+	t.Helper()
+	vp, err := s.PlatformVerifier.VerifyPlatform(s.PlatformChain)
+	require.NoError(t, err)
+	var rc record.Receipt
+	require.NoError(t, vp.VerifyReceipt(msg, &rc))
+	return &rc
 }
 
 // closedCase names an account of a payment with a ticket leg (690 EUR
@@ -417,10 +429,7 @@ func TestCaptureMadeBeforeAccountClosed(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, payflow.StateCaptured, got.State)
 				assert.Equal(t, uint64(240), got.Captured)
-				vp, err := s.PlatformVerifier.VerifyPlatform(s.PlatformChain)
-				require.NoError(t, err)
-				var rc record.Receipt
-				require.NoError(t, vp.VerifyReceipt(got.Receipt, &rc))
+				rc := s.verifiedReceipt(t, got.Receipt)
 				assert.Equal(t, uint64(240), rc.Amount)
 				post0, post1 := payflow.TransferID(v.ID, 1, 0, 2), payflow.TransferID(v.ID, 1, 1, 2)
 				assert.Equal(t, [][]byte{post0[:], post1[:]}, rc.TransferIDs)
@@ -560,5 +569,83 @@ func TestFundIssueMadeBeforeAccountClosed(t *testing.T) {
 	b, err := s.Platform.Balance(ctx, merchantID, paytest.Ticket)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(15), b.Posted, "issued once")
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// TestCaptureRefusedWhileSweepPosts: a capture driven twice, the merchant's
+// capture and the recovery sweep, where the first finds the merchant's
+// account closed and no post made and the second, the account reopened
+// meanwhile, makes the posts; the first records the capture refused
+// (held) before the second records it captured. The second, whose
+// compare-and-set fails, reads the request held, records it capturing
+// again and ends it captured with its receipt: the money moved, once.
+// The first call answers conflict, as it found the account closed. The
+// hold's expiry then leaves the request as it is, readable.
+func TestCaptureRefusedWhileSweepPosts(t *testing.T) {
+	ctx := context.Background()
+	st := &updateHook{Store: memory.New()}
+	s := newShopOn(t, st, true, paytest.Options{})
+	v := s.held(t)
+	closing := closeAccount(t, s, payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), eurLedger)
+	aAt, releaseA := make(chan struct{}), make(chan struct{})
+	bAt, releaseB := make(chan struct{}), make(chan struct{})
+	var once [2]sync.Once
+	st.hook = func(p *payflow.PaymentRecord, from string) error {
+		switch {
+		case from == "capturing" && p.State == payflow.StateHeld:
+			once[0].Do(func() { close(aAt); <-releaseA })
+		case from == "capturing" && p.State == payflow.StateCaptured:
+			once[1].Do(func() { close(bAt); <-releaseB })
+		}
+		return nil
+	}
+	aDone := make(chan error)
+	go func() {
+		_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+		aDone <- err
+	}()
+	<-aAt // the capture found the account closed, no post made; its record waits
+	reopenAccount(t, s, closing)
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	type swept struct {
+		n   int
+		err error
+	}
+	bDone := make(chan swept)
+	go func() {
+		n, err := s.Platform.RecoverSweep(ctx, 0)
+		bDone <- swept{n, err}
+	}()
+	<-bAt // the sweep made the posts; its record waits
+	close(releaseA)
+	errA := <-aDone // recorded held
+	close(releaseB)
+	b := <-bDone
+	require.ErrorIs(t, errA, payflow.ErrConflict, "the capture found the account closed")
+	require.NoError(t, b.err)
+	assert.Equal(t, 1, b.n, "the sweep finished the settlement")
+
+	paid := [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, r.State, "the ledger posted the capture")
+	assert.Equal(t, uint64(690), r.Captured)
+	rc := s.verifiedReceipt(t, r.Receipt)
+	assert.Equal(t, uint64(690), rc.Amount)
+	post := payflow.TransferID(v.ID, 1, 0, 2)
+	assert.Equal(t, [][]byte{post[:]}, rc.TransferIDs)
+	assert.Equal(t, paid, s.balances(t), "the money moved once")
+
+	s.Clock.Advance(payflow.DefaultHoldTTL)
+	s.RefreshCRLs()
+	s.seller.Login(record.RoleSeller)
+	got, err := s.Platform.Payment(ctx, s.seller.Token, v.ID)
+	require.NoError(t, err, "a read after the hold's expiry")
+	assert.Equal(t, payflow.StateCaptured, got.State)
+	assert.Equal(t, r.Receipt, got.Receipt)
+	n, err := s.Platform.ExpireDue(ctx, 0)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	assert.Equal(t, paid, s.balances(t))
 	require.NoError(t, s.Ledger.Verify(ctx))
 }

@@ -586,7 +586,10 @@ func (p *Platform) Decline(ctx context.Context, token string, id ID) (*PaymentVi
 // the cancellation is recorded (its move to cancelled or voiding): a
 // cancellation that reaches the expiry after it read the request is
 // ErrExpired too, although the ledger, whose timeout is in whole
-// seconds, may keep the hold up to a second longer.
+// seconds, may keep the hold up to a second longer. A cancellation that
+// finds the hold posted (a capture of the payment that the ledger made
+// while the request was recorded held: see Capture) is ErrFinal: the
+// request ends captured, for the amount posted, with its receipt.
 func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -634,6 +637,9 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 		if err := p.drive(ctx, r); err != nil {
 			return nil, err
 		}
+		if r.State != StateCancelled {
+			continue // captured: the holds were posted (see drive)
+		}
 		return p.view(ctx, r, nil)
 	}
 }
@@ -661,8 +667,15 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // ledger: see post), which refuses every later capture. A capture whose
 // posts the ledger made before the account was closed, its outcome not
 // recorded, is finished when sent again (or by RecoverSweep): the
-// request is captured. A held request can be cancelled whatever its
-// accounts.
+// request is captured. The money moves once: when a capture driven twice
+// (sent again, or by RecoverSweep) is recorded refused by one call, the
+// account closed, while the account is reopened and the other makes the
+// posts, that other records the request capturing again and ends it
+// captured with its receipt (the refused call's ErrConflict stands); a
+// cancellation or the hold's expiry that meets such posts ends it
+// captured too. A capture of another amount than posts made so is
+// ErrFinal, the request captured for the amount posted. A held request
+// can be cancelled whatever its accounts.
 func (p *Platform) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {
@@ -717,6 +730,9 @@ func (p *Platform) Capture(ctx context.Context, token string, req *CaptureReques
 		}
 		if err := p.drive(ctx, r); err != nil {
 			return nil, err
+		}
+		if r.State != StateCaptured || r.Captured != amount {
+			continue // captured for another amount made before (see post)
 		}
 		return p.view(ctx, r, nil)
 	}

@@ -191,8 +191,11 @@ var errCaptureRefused = errors.New("capture refused")
 // keeps their IDs failed, and so refuses every later capture of these
 // holds (id_already_failed, as for a post of a hold the ledger lost,
 // pending_transfer_not_found at the first try): the hold can only be
-// voided or expire.
-func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) ([][]byte, error) {
+// voided or expire. Posts of these holds that the ledger made for
+// another amount (a capture of another amount, recorded held while its
+// posts were made, see driveLegs) are the capture made: post returns
+// them, and the request is captured for their amount.
+func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*posted, error) {
 	accounts := make([]ledger.Account, 0, 2*len(legs))
 	for _, l := range legs {
 		accounts = append(accounts, account(AccountWallet, l.ledger, r.PayerCardID), account(AccountMerchant, l.ledger, r.MerchantID))
@@ -213,15 +216,71 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) ([][]
 		return nil, fmt.Errorf("%w: %w: ledger: a post of this hold was refused before (an account closed, or the hold lost; %s)",
 			ErrConflict, errCaptureRefused, kept)
 	}
-	return ids, err
+	if errors.Is(err, ErrConflict) { // a post's ID holds other fields
+		made, lerr := p.madeCapture(ctx, r, legs)
+		if lerr != nil {
+			return nil, lerr
+		}
+		if made != nil {
+			return made, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &posted{amount: r.CaptureAmount, ids: ids}, nil
+}
+
+// posted is a capture that the ledger made: the amount that the post of
+// the money leg moved (zero without one) and the IDs of the posts, which
+// the receipt lists.
+type posted struct {
+	amount uint64
+	ids    [][]byte
+}
+
+// madeCapture looks up the posts of r's holds (their IDs derived from r's
+// attempt, as post makes them) and returns the capture they made, or nil
+// when the ledger does not hold every one of them as the post of its
+// leg's hold, the asset legs in full: the posts are one linked chain,
+// made all or none. The amount is the ledger's, whatever r's
+// CaptureAmount.
+func (p *Platform) madeCapture(ctx context.Context, r *PaymentRecord, legs []leg) (*posted, error) {
+	ts, ids := p.posts(r, legs)
+	found, err := p.lookupTransfers(ctx, ts)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[ledger.ID]ledger.Transfer, len(found))
+	for _, t := range found {
+		byID[t.ID] = t
+	}
+	made := &posted{ids: ids}
+	for i, l := range legs {
+		t, ok := byID[ts[i].ID]
+		if !ok || t.PendingID != ts[i].PendingID || t.Flags&ledger.TransferPostPendingTransfer == 0 ||
+			l.index > 0 && t.Amount != l.amount {
+			return nil, nil
+		}
+		if l.index == 0 {
+			made.amount = t.Amount
+		}
+	}
+	return made, nil
 }
 
 // void releases the holds of r, each on its own: a hold the ledger already
 // voided or expired counts as released, and so does one it does not hold
 // (pending_transfer_not_found: the ledger lost it). The ledger keeps the
 // ID of a void refused for that, the only refusal of a void it keeps, and
-// answers a retry id_already_failed, which counts the same.
-func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error {
+// answers a retry id_already_failed, which counts the same. A hold the
+// ledger already posted (pending_transfer_already_posted) was captured:
+// the posts of a capture were made while the request was recorded held
+// (a capture driven twice, one driver finding an account closed before
+// the other's posts: see driveLegs). void then returns that capture
+// (madeCapture), which drive records instead of the void; a post that
+// the ledger does not hold as the capture's is ErrInternal.
+func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) (*posted, error) {
 	ts := make([]ledger.Transfer, len(legs))
 	for i, l := range legs {
 		ts[i] = ledger.Transfer{
@@ -231,18 +290,32 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error
 	}
 	res, err := p.ledger.CreateTransfers(ctx, ts)
 	if err != nil {
-		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
+	captured := false
 	for _, x := range res {
 		switch x {
 		case ledger.TransferCreated, ledger.TransferExists, ledger.TransferPendingTransferAlreadyVoided,
 			ledger.TransferPendingTransferExpired, ledger.TransferPendingTransferNotFound,
 			ledger.TransferIDAlreadyFailed:
+		case ledger.TransferPendingTransferAlreadyPosted:
+			captured = true
 		default:
-			return fmt.Errorf("%w: ledger: void: %v", ErrInternal, x)
+			return nil, fmt.Errorf("%w: ledger: void: %v", ErrInternal, x)
 		}
 	}
-	return nil
+	if !captured {
+		return nil, nil
+	}
+	made, err := p.madeCapture(ctx, r, legs)
+	if err != nil {
+		return nil, err
+	}
+	if made == nil {
+		return nil, fmt.Errorf("%w: ledger: void: %v, and the ledger holds no capture of request %v",
+			ErrInternal, ledger.TransferPendingTransferAlreadyPosted, r.ID)
+	}
+	return made, nil
 }
 
 // drive completes the settlement under way in r (approving, capturing or
@@ -257,7 +330,13 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) error
 // and ErrConflict with errWalletTaken when a payer's wallet in an asset
 // of a leg is taken (r is pending or cancelled again, as after a refused
 // hold: a consent that an earlier version accepted without creating that
-// wallet first, see createPayerWallets).
+// wallet first, see createPayerWallets). The money moves once, and a
+// request whose capture the ledger made ends captured with its receipt,
+// for the amount posted: a call that made the posts and finds r recorded
+// held meanwhile (by another driver of the capture, refused for a closed
+// account before the posts were made) records it capturing again and
+// goes on, and a void that finds the holds posted (r recorded held so,
+// then cancelled or expired) ends r captured instead.
 func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 	return p.driveLegs(ctx, r, nil)
 }
@@ -268,10 +347,13 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) error {
 	legs := made
 	var result error
+	var capture *posted // the capture whose posts this call made
 	for {
 		switch {
 		case r.State == StatePending || r.State == StateExpired || r.State == StateCancelled:
 			return result
+		case r.State == StateHeld && capture != nil:
+			// Recorded capturing again below.
 		case r.State == StateHeld && errors.Is(result, errCaptureRefused):
 			return result
 		case r.State == StateHeld || final(r.State):
@@ -311,8 +393,15 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 				}
 				r.State, r.Captured, r.Receipt, r.SettledAt, r.VoidTo = StateCaptured, r.CaptureAmount, rc, now, ""
 			}
+		case StateHeld:
+			// This call made the posts of r's capture, but another
+			// driver of that capture, which found an account closed
+			// before the posts were made, recorded it refused (held)
+			// first. The money moved: r is recorded capturing again, for
+			// the amount posted, and the posts answer exists.
+			r.State, r.CaptureAmount = stateCapturing, capture.amount
 		case stateCapturing:
-			ids, err := p.post(ctx, r, legs)
+			c, err := p.post(ctx, r, legs)
 			switch {
 			case errors.Is(err, ErrExpired):
 				result = err
@@ -323,17 +412,26 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 			case err != nil:
 				return err
 			default:
-				rc, err := p.receipt(r, ids, now)
-				if err != nil {
+				capture = c
+				if err := p.captured(r, c, now); err != nil {
 					return err
 				}
-				r.State, r.Captured, r.Receipt, r.SettledAt = StateCaptured, r.CaptureAmount, rc, now
 			}
 		case stateVoiding:
-			if err := p.void(ctx, r, legs); err != nil {
+			c, err := p.void(ctx, r, legs)
+			switch {
+			case err != nil:
 				return err
+			case c != nil:
+				// The holds were posted: r's capture was made while
+				// it was recorded held (see StateHeld above). It ends
+				// captured, not voided.
+				if err := p.captured(r, c, now); err != nil {
+					return err
+				}
+			default:
+				r.State = r.VoidTo
 			}
-			r.State = r.VoidTo
 		default:
 			return fmt.Errorf("%w: unknown state %q", ErrInternal, r.State)
 		}
@@ -342,7 +440,9 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 		if errors.Is(err, ErrConflict) {
 			// Another process (RecoverSweep, a retried consent) settled it
 			// first: go on from what it recorded, which is what the caller
-			// answers with, not from this process's unrecorded outcome.
+			// answers with, not from this process's unrecorded outcome,
+			// unless that is held while this call made the posts (see
+			// StateHeld above).
 			stored, err := p.store.Payment(ctx, r.ID)
 			if err != nil {
 				return err
@@ -354,6 +454,18 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 			return err
 		}
 	}
+}
+
+// captured makes r captured at now by c, the capture that the ledger
+// made: for c's amount, with its receipt.
+func (p *Platform) captured(r *PaymentRecord, c *posted, now time.Time) error {
+	r.CaptureAmount = c.amount
+	rc, err := p.receipt(r, c.ids, now)
+	if err != nil {
+		return err
+	}
+	r.State, r.Captured, r.Receipt, r.SettledAt, r.VoidTo = StateCaptured, c.amount, rc, now, ""
+	return nil
 }
 
 // refusedState is the state in which a refused hold leaves r, approving:
@@ -630,8 +742,10 @@ func refundFailure(r *RefundRecord) error {
 // replies. It returns how many requests it expired. A request that fails
 // (its record or its void) is reported and the others go on; the error
 // joins every failure, and a held payment whose void failed is finished
-// by RecoverSweep. Run it from a timer in one or several processes: every
-// transition is a compare-and-set.
+// by RecoverSweep. A held payment whose holds the ledger had posted (its
+// capture made while it was recorded held, see Capture) is captured
+// rather than expired, and not counted. Run it from a timer in one or
+// several processes: every transition is a compare-and-set.
 func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
@@ -661,7 +775,9 @@ func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
 			errs = append(errs, fmt.Errorf("expiring hold %v: %w", r.ID, err))
 			continue
 		}
-		n++
+		if r.State == StateExpired { // not captured (see expireHold)
+			n++
+		}
 	}
 	if _, err := p.store.DeleteExpired(ctx, now); err != nil {
 		errs = append(errs, err)
@@ -680,7 +796,8 @@ func (p *Platform) expire(ctx context.Context, r *PaymentRecord, now time.Time) 
 // expireHold expires r, held past its hold's expiry: it records r as
 // voiding to expired and voids the hold. It returns ErrConflict, having
 // changed nothing, when another process changed r first; a void that
-// fails is left to RecoverSweep.
+// fails is left to RecoverSweep. Holds that the ledger posted end r
+// captured instead, with its receipt (see drive).
 func (p *Platform) expireHold(ctx context.Context, r *PaymentRecord) error {
 	r.State, r.VoidTo, r.UpdatedAt = stateVoiding, StateExpired, p.now()
 	if err := p.store.UpdatePayment(ctx, r, StateHeld); err != nil {

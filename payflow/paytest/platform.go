@@ -162,16 +162,17 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // RunPlatform runs purchases end to end on the platforms that newFixture
 // builds (one per subtest, over the store under test and a ledger in the
 // same database): a catalog purchase with refunds, an e-ticket sold with
-// its price all or nothing, manual capture, a seller card pairing again
-// in its session (before or during an approval), a request that expires
+// its price all or nothing, manual capture, a seller card pairing again in
+// its session (before or during an approval), a request that expires
 // during an approval, a capture left under way until the ledger expired
-// its hold, a hold that expires during a capture, a request or a hold
-// that expires during a decline or a cancellation, a pending request left
-// with a pairing's mark, the requests of a seller card revoked after it
-// signed them, a consent sent again after its nonce expired while its
-// settlement's record was lost, recovery sweeps that go past settlements
-// and refunds failing at every try, and approve racing cancel on two
-// platforms sharing the database.
+// its hold, a hold posted while its request was recorded held, a hold that
+// expires during a capture, a request or a hold that expires during a
+// decline or a cancellation, a pending request left with a pairing's mark,
+// the requests of a seller card revoked after it signed them, a consent
+// sent again after its nonce expired while its settlement's record was
+// lost, recovery sweeps that go past settlements and refunds failing at
+// every try, and approve racing cancel on two platforms sharing the
+// database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	ctx := context.Background()
 	t.Run("PurchaseAndRefund", func(t *testing.T) {
@@ -246,6 +247,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("SellerPairsDuringApproval", func(t *testing.T) { sellerPairsDuringApproval(t, newFixture(t)) })
 	t.Run("ExpiryDuringApproval", func(t *testing.T) { expiryDuringApproval(t, newFixture(t)) })
 	t.Run("CaptureMeetsExpiredHold", func(t *testing.T) { captureMeetsExpiredHold(t, NewShop(newFixture(t), true)) })
+	t.Run("HoldPostedWhileHeld", func(t *testing.T) { holdPostedWhileHeld(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringCapture", func(t *testing.T) { expiryDuringCapture(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringDecline", func(t *testing.T) { expiryDuringDecline(t, NewShop(newFixture(t), false)) })
 	t.Run("ExpiryDuringCancellation", func(t *testing.T) { expiryDuringCancellation(t, NewShop(newFixture(t), true)) })

@@ -1,0 +1,120 @@
+package paytest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
+)
+
+// heldPosted creates a held request of 1000 EUR and a ticket and makes in
+// the ledger the posts of its capture of 600 EUR, as the platform makes
+// them, leaving the request recorded held: the record that a capture
+// driven twice left when one driver recorded it refused (an account
+// closed) after the other's posts were made. The money moved: the payer
+// paid 600 EUR and got the ticket.
+func (s *Shop) heldPosted(t *testing.T) payflow.ID {
+	t.Helper()
+	id := s.createHeld(1000, record.Leg{Asset: Ticket, Amount: 1}).ID
+	ts := make([]ledger.Transfer, 2)
+	for leg, lc := range []uint32{978, TicketCode} {
+		ts[leg] = ledger.Transfer{
+			ID: payflow.TransferID(id, 1, byte(leg), kindPost), PendingID: payflow.TransferID(id, 1, byte(leg), kindHold),
+			Amount: 600, Ledger: lc, Code: payflow.TransferPayment, Flags: ledger.TransferPostPendingTransfer | ledger.TransferLinked,
+		}
+	}
+	ts[1].Amount, ts[1].Flags = 1, ledger.TransferPostPendingTransfer
+	res, err := s.Ledger.CreateTransfers(context.Background(), ts)
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
+	require.Equal(t, payflow.StateHeld, s.storedState(id))
+	return id
+}
+
+// capturedAsPosted checks that request id is stored captured for the
+// 600 EUR that heldPosted posted, with a receipt of that amount that
+// lists the posts, and that the money and the ticket moved once.
+func (s *Shop) capturedAsPosted(t *testing.T, id payflow.ID, eur, tickets [2]payflow.Balance) {
+	t.Helper()
+	r, err := s.Store.Payment(context.Background(), id)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, r.State)
+	assert.Equal(t, uint64(600), r.Captured)
+	rc := s.receipt(t, r.Receipt)
+	assert.Equal(t, uint64(600), rc.Amount)
+	post0, post1 := payflow.TransferID(id, 1, 0, kindPost), payflow.TransferID(id, 1, 1, kindPost)
+	assert.Equal(t, [][]byte{post0[:], post1[:]}, rc.TransferIDs)
+	assert.Equal(t, eur, s.Balances("EUR"), "600 EUR paid once, the rest released")
+	assert.Equal(t, tickets, s.Balances(Ticket), "the ticket delivered once")
+}
+
+// holdPostedWhileHeld: a held request whose capture the ledger made (its
+// posts) while it stayed recorded held ends captured for the amount
+// posted, with its receipt, whatever meets it: a cancellation (ErrFinal),
+// the hold's expiry (ExpireDue, or a read), the recovery sweep of a
+// cancellation left voiding, or a capture of another amount (ErrFinal).
+// The ledger answers each void pending_transfer_already_posted, and the
+// post of another amount exists_with_different_amount; the money moves
+// once. A capture of the amount posted returns the captured request.
+func holdPostedWhileHeld(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	eur, tickets := untouchedEUR, untouchedTickets
+	moved := func() {
+		eur[0].Posted -= 600
+		eur[1].Posted += 600
+		tickets[0].Posted++
+		tickets[1].Posted--
+	}
+
+	id := s.heldPosted(t)
+	moved()
+	_, err := s.Platform.Cancel(ctx, s.Seller.Token, id)
+	require.ErrorIs(t, err, payflow.ErrFinal, "the cancellation")
+	s.capturedAsPosted(t, id, eur, tickets)
+	v, err := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id, Amount: 600})
+	require.NoError(t, err, "a capture of the amount posted")
+	assert.Equal(t, payflow.StateCaptured, v.State)
+	assert.Equal(t, uint64(600), v.Captured)
+
+	id = s.heldPosted(t)
+	moved()
+	_, err = s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
+	require.ErrorIs(t, err, payflow.ErrFinal, "a capture of all 1000")
+	s.capturedAsPosted(t, id, eur, tickets)
+
+	id = s.heldPosted(t)
+	moved()
+	r, err := s.Store.Payment(ctx, id)
+	require.NoError(t, err)
+	r.State, r.VoidTo, r.UpdatedAt = "voiding", payflow.StateCancelled, s.Clock.Now()
+	require.NoError(t, s.Store.UpdatePayment(ctx, r, payflow.StateHeld), "a cancellation's record, its void not sent")
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the sweep finished the settlement")
+	s.capturedAsPosted(t, id, eur, tickets)
+
+	expiring := s.heldPosted(t)
+	s.Clock.Advance(time.Second) // due before the other
+	read := s.heldPosted(t)
+	moved()
+	moved()
+	s.Clock.Advance(payflow.DefaultHoldTTL + time.Second)
+	s.RefreshCRLs()
+	s.Seller.Login(record.RoleSeller)
+	n, err = s.Platform.ExpireDue(ctx, 1)
+	require.NoError(t, err)
+	assert.Zero(t, n, "none expired")
+	pv, err := s.Platform.Payment(ctx, s.Seller.Token, read)
+	require.NoError(t, err, "a read after the hold's expiry")
+	assert.Equal(t, payflow.StateCaptured, pv.State)
+	assert.Equal(t, uint64(600), pv.Captured)
+	s.capturedAsPosted(t, expiring, eur, tickets)
+	s.capturedAsPosted(t, read, eur, tickets)
+}
