@@ -48,8 +48,10 @@ type Options struct {
 	// batch, which is the classic group commit.
 	MaxWait time.Duration
 	// ExpiryLimit is the most expired pending transfers released at the
-	// start of one batch (default BatchMax); the rest follow in the next
-	// batches, and a post or void of an expired transfer releases it at once.
+	// start of one batch (default BatchMax): those that expired first, and
+	// of those that expired at the same time the ones created first. The
+	// rest follow in the next batches, and a post or void of an expired
+	// transfer releases it at once.
 	ExpiryLimit int
 	// BatchTimeout bounds the store transaction of one group-commit batch
 	// (default DefaultBatchTimeout): a store that does not answer by then

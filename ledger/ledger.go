@@ -204,6 +204,9 @@ type Pending struct {
 	Status PendingStatus
 	// ExpiresAt is Transfer.ExpiresAt of the pending transfer (0: never).
 	ExpiresAt uint64
+	// Timestamp is Transfer.Timestamp of the pending transfer: pending
+	// transfers that expire at the same time are released in its order.
+	Timestamp uint64
 }
 
 // FailedTransfer records a transfer ID that failed with a transient result

@@ -126,7 +126,8 @@ func (w *working) createTransfer(t *Transfer, ts uint64, dr, cr *workAccount) Cr
 		if t.Flags&TransferClosingCredit != 0 {
 			w.toggleClosed(cr)
 		}
-		p := &workPending{Pending: Pending{ID: n.ID, Status: PendingActive, ExpiresAt: n.ExpiresAt()}, isNew: true}
+		p := &workPending{Pending: Pending{ID: n.ID, Status: PendingActive, ExpiresAt: n.ExpiresAt(), Timestamp: n.Timestamp},
+			isNew: true}
 		w.pending[n.ID] = p
 		if w.inChain {
 			w.undo = append(w.undo, undo{newPending: true, id: n.ID})

@@ -186,7 +186,9 @@ type Tx interface {
 
 	// ExpiredPending returns up to limit pending transfers (the Transfer
 	// rows) whose Pending state has Status PendingActive and
-	// 0 < ExpiresAt <= now, in ascending (ExpiresAt, ID) order.
+	// 0 < ExpiresAt <= now, in ascending (ExpiresAt, Timestamp) order of
+	// their Pending states: by expiry, and those that expire at the same
+	// time in the order they were created, as TigerBeetle releases them.
 	ExpiredPending(now uint64, limit int) ([]Transfer, error)
 
 	// InsertAccounts inserts new accounts (their IDs are not yet stored).
@@ -212,9 +214,9 @@ type Tx interface {
 	InsertPending(pending []Pending) error
 
 	// UpdatePending overwrites the Status of existing pending states, found
-	// by ID (each at most once); ExpiresAt never changes. A pending state
-	// that is not stored (even if its transfer is), or given twice, fails
-	// Update with ErrCorrupt.
+	// by ID (each at most once); ExpiresAt and Timestamp never change. A
+	// pending state that is not stored (even if its transfer is), or given
+	// twice, fails Update with ErrCorrupt.
 	UpdatePending(pending []Pending) error
 
 	// InsertFailed inserts failed-transfer records (their IDs are new).

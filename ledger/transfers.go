@@ -211,7 +211,8 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 		w.pending[pstates[i].ID] = &w.pendingList[i]
 	}
 
-	// Expiry sweep: each expiry takes a timestamp of its own.
+	// Expiry sweep, in the order of ExpiredPending (by expiry, then by
+	// creation): each expiry takes a timestamp of its own.
 	for i := range expired {
 		p := &expired[i]
 		if s := w.pending[p.ID]; s != nil && s.Status == PendingActive {

@@ -71,15 +71,15 @@ type verifyPending struct {
 // hold; timestamps strictly increase; every transfer refers to existing
 // accounts of its ledger; every post or void resolves a pending transfer
 // whose state agrees, and no pending transfer is resolved twice; every
-// pending state belongs to a pending transfer. A pending transfer without
-// a pending state is one problem, whether transfers resolve it or not
-// (more than one resolving it is another). It
-// returns a *VerifyError listing what is wrong, the store's error, or
-// ErrClosed after Close. The problems come in the same order for the same
-// store contents: those of transfers in ascending timestamp order, those
-// of pending states in ascending transfer ID order, those of accounts in
-// ascending account ID order, then those of ledgers in ascending ledger
-// order.
+// pending state belongs to a pending transfer, whose expiry and timestamp
+// it has. A pending transfer without a pending state is one problem,
+// whether transfers resolve it or not (more than one resolving it is
+// another). It returns a *VerifyError listing what is wrong, the store's
+// error, or ErrClosed after Close. The problems come in the same order for
+// the same store contents: those of transfers in ascending timestamp
+// order, those of pending states in ascending transfer ID order, those of
+// accounts in ascending account ID order, then those of ledgers in
+// ascending ledger order.
 func (l *Ledger) Verify(ctx context.Context) error {
 	if l.isClosed() {
 		return ErrClosed
@@ -138,6 +138,9 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				}
 				if s.ExpiresAt != t.ExpiresAt() {
 					add(ID{}, t.ID, "pending state expires at %d, transfer at %d", s.ExpiresAt, t.ExpiresAt())
+				}
+				if s.Timestamp != t.Timestamp {
+					add(ID{}, t.ID, "pending state has timestamp %d, transfer %d", s.Timestamp, t.Timestamp)
 				}
 				if s.Status == PendingActive {
 					dr.dp += t.Amount

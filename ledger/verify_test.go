@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -206,6 +207,29 @@ func TestVerifyFindsPendingStateWithoutPendingTransfer(t *testing.T) {
 				verifyProblems(t, altered{s, extra}))
 		})
 	}
+}
+
+// laterPendingTx reads every pending state with a Timestamp one past its
+// transfer's.
+type laterPendingTx struct{ ledger.ReadTx }
+
+func (tx laterPendingTx) ForEachPending(fn func(ledger.Pending) error) error {
+	return tx.ReadTx.ForEachPending(func(p ledger.Pending) error {
+		p.Timestamp++
+		return fn(p)
+	})
+}
+
+func TestVerifyFindsPendingStateOfAnotherTimestamp(t *testing.T) {
+	l, s := verifySetup(t)
+	got, err := l.LookupTransfers(context.Background(), []ledger.ID{ledger.IDFromUint64(11)})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	ts := got[0].Timestamp
+	later := func(tx ledger.ReadTx) ledger.ReadTx { return laterPendingTx{tx} }
+	assert.Equal(t, []ledger.Problem{{TransferID: ledger.IDFromUint64(11),
+		Detail: fmt.Sprintf("pending state has timestamp %d, transfer %d", ts+1, ts)}},
+		verifyProblems(t, altered{s, later}))
 }
 
 // TestVerifyOrdersProblems checks that Verify lists the problems of

@@ -270,6 +270,61 @@ func testExpiry(t *testing.T, c Config) {
 		assert.Equal(t, uint64(50), bs[49].CreditsPending)
 		e.verify()
 	})
+	t.Run("same_expiry_released_in_creation_order", func(t *testing.T) {
+		// Holds that expire at the same time are released in the order
+		// they were created, as TigerBeetle does, not in ID order.
+		e, first := newSameExpiryEnv(t, c)
+		now := first + 7e9
+		e.clock.Set(time.Unix(0, int64(now)))
+		e.mustTransfer(tr(1, acctC, acctB, 1))
+		e.requireBalances(map[uint64]Bal{acctHist: {}, acctB: {0, 0, 0, 1}})
+		bs, err := e.l.GetAccountBalances(e.ctx(), ledger.AccountFilter{AccountID: id(acctHist), Limit: 10,
+			Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits})
+		require.NoError(t, err)
+		hist := e.in(id(acctHist))
+		assert.Equal(t, []ledger.AccountBalance{
+			{AccountID: hist, DebitsPending: 5, Timestamp: first},        // hold 200
+			{AccountID: hist, DebitsPending: 12, Timestamp: first + 1e9}, // hold 100
+			{AccountID: hist, DebitsPending: 7, Timestamp: now},          // release of 200
+			{AccountID: hist, DebitsPending: 0, Timestamp: now + 1},      // release of 100
+		}, bs)
+		e.verify()
+	})
+	t.Run("same_expiry_limit_releases_the_first_created", func(t *testing.T) {
+		// With fewer releases per batch than holds due, the batch releases
+		// the hold created first, whatever the IDs.
+		e, first := newSameExpiryEnv(t, c)
+		require.NoError(t, e.l.Close())
+		l, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now, ExpiryLimit: 1})
+		require.NoError(t, err)
+		e.l = l
+		e.clock.Set(time.Unix(0, int64(first+7e9)))
+		e.mustTransfer(tr(1, acctC, acctB, 1))
+		e.requireBalances(map[uint64]Bal{acctHist: {7, 0, 0, 0}, acctB: {0, 0, 7, 1}})
+		// The next batch releases the other.
+		e.mustTransfer(tr(2, acctC, acctB, 1))
+		e.requireBalances(map[uint64]Bal{acctHist: {}, acctB: {0, 0, 0, 2}})
+		e.verify()
+	})
+}
+
+// newSameExpiryEnv returns an env with the standard accounts and two holds
+// from acctHist to acctB that expire at the same time: 200 of 5, created
+// at first with a timeout of 2 s, then 100 of 7, created one second later
+// with a timeout of 1 s.
+func newSameExpiryEnv(t *testing.T, c Config) (*env, uint64) {
+	t.Helper()
+	e := newEnv(t, c)
+	e.mustCreateAccounts(standardAccounts()...)
+	e.mustTransfer(with(pending(tr(200, acctHist, acctB, 5)), func(t *ledger.Transfer) { t.Timeout = 2 }))
+	first := e.transfer(200).Timestamp
+	e.clock.Set(time.Unix(0, int64(first+1e9)))
+	e.mustTransfer(with(pending(tr(100, acctHist, acctB, 7)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+	h200, h100 := e.transfer(200), e.transfer(100)
+	require.Equal(t, first+1e9, h100.Timestamp)
+	require.Equal(t, h200.ExpiresAt(), h100.ExpiresAt())
+	e.requireBalances(map[uint64]Bal{acctHist: {12, 0, 0, 0}, acctB: {0, 0, 12, 0}})
+	return e, first
 }
 
 // newHoldEnv returns an env with the standard accounts and pending

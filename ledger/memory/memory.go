@@ -620,7 +620,7 @@ func (t *tx) commitLocked() {
 		for _, p := range batch {
 			s.pending[p.ID] = p
 			if p.Status == ledger.PendingActive && p.ExpiresAt != 0 {
-				heap.Push(&s.expiry, expiry{at: p.ExpiresAt, id: p.ID})
+				heap.Push(&s.expiry, expiry{at: p.ExpiresAt, ts: p.Timestamp, id: p.ID})
 			}
 		}
 	}
@@ -692,12 +692,14 @@ func (c *chunks) insertByTime(list []uint32, i int) []uint32 {
 	return slices.Insert(list, k, uint32(i))
 }
 
+// expiry is an active pending transfer with a timeout: when it expires,
+// its timestamp and its ID.
 type expiry struct {
-	at uint64
-	id ledger.ID
+	at, ts uint64
+	id     ledger.ID
 }
 
-// expiryHeap orders pending transfers by (expiry time, ID).
+// expiryHeap orders pending transfers by (expiry time, timestamp).
 type expiryHeap []expiry
 
 func (h expiryHeap) Len() int { return len(h) }
@@ -705,7 +707,7 @@ func (h expiryHeap) Less(i, j int) bool {
 	if h[i].at != h[j].at {
 		return h[i].at < h[j].at
 	}
-	return h[i].id.Compare(h[j].id) < 0
+	return h[i].ts < h[j].ts
 }
 func (h expiryHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
 func (h *expiryHeap) Push(x any)   { *h = append(*h, x.(expiry)) }

@@ -561,10 +561,11 @@ func (t *writeTx) InsertPending(p []ledger.Pending) error {
 	t.inserted.add(pendingTable, n, id)
 	t.pending.Pending(p)
 	t.batch.Queue(`INSERT INTO pending (`+sqlstore.PendingColumns+`)
-		SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::bigint[])`,
+		SELECT * FROM unnest($1::bytea[], $2::smallint[], $3::bigint[], $4::bigint[])`,
 		idArray(n, id),
 		intArray(n, func(i int) ledger.PendingStatus { return p[i].Status }),
 		intArray(n, func(i int) uint64 { return p[i].ExpiresAt }),
+		intArray(n, func(i int) uint64 { return p[i].Timestamp }),
 	)
 	return nil
 }

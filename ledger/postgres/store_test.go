@@ -136,7 +136,15 @@ func TestOtherComponentMigrations(t *testing.T) {
 // TestMigrateHistory opens a schema at version 1 with balance history
 // rows: the migration gives each row the transfer at its timestamp, and a
 // row without one matches every filter.
-func TestMigrateHistory(t *testing.T) {
+func TestMigrateHistory(t *testing.T) { testMigration(t, sqltest.MigrateHistory) }
+
+// TestMigratePending opens a schema at version 2 with active pending
+// states that expire at the same time: the migration gives each state its
+// transfer's timestamp, and the sweep finds them in that order.
+func TestMigratePending(t *testing.T) { testMigration(t, sqltest.MigratePending) }
+
+// testMigration runs m, a migration test of sqltest, on a new schema.
+func testMigration(t *testing.T, m sqltest.MigrationTest) {
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
 	conn, err := pgx.Connect(ctx, dsn)
@@ -145,12 +153,36 @@ func TestMigrateHistory(t *testing.T) {
 		_, err := conn.Exec(ctx, q, args...)
 		return err
 	}
-	sqltest.MigrateHistory(t, sqlstore.Postgres, migrationFS, exec, func() ledger.Store {
+	m(t, sqlstore.Postgres, migrationFS, exec, func() ledger.Store {
 		require.NoError(t, conn.Close(ctx))
 		s, err := Open(ctx, dsn, Options{})
 		require.NoError(t, err)
 		return s
 	})
+}
+
+// TestExpiredPendingIndexed: the expiry sweep, which every batch runs,
+// reads the due pending states from index pending_expiry in the order it
+// returns them, without sorting them.
+func TestExpiredPendingIndexed(t *testing.T) {
+	ctx := context.Background()
+	_, dsn := openTemp(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, "SET enable_seqscan = off") // the tables are empty
+	require.NoError(t, err)
+	rows, err := conn.Query(ctx, "EXPLAIN "+sqlstore.ExpiredPendingQuery(sqlstore.Postgres), int64(1), int64(10))
+	require.NoError(t, err)
+	var plan []string
+	for rows.Next() {
+		var line string
+		require.NoError(t, rows.Scan(&line))
+		plan = append(plan, line)
+	}
+	require.NoError(t, rows.Err())
+	assert.Contains(t, fmt.Sprint(plan), "Index Only Scan using pending_expiry")
+	assert.NotContains(t, fmt.Sprint(plan), "Sort")
 }
 
 // TestRetryBounded makes every attempt fail with a unique violation: Update

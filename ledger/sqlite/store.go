@@ -475,9 +475,9 @@ func (t *writeTx) InsertTransfers(transfers []ledger.Transfer) error {
 // (checkPending).
 func (t *writeTx) InsertPending(pending []ledger.Pending) error {
 	t.pending.Pending(pending)
-	return t.insert("pending", sqlstore.PendingColumns, 3, len(pending), func(args []any, i int) []any {
+	return t.insert("pending", sqlstore.PendingColumns, 4, len(pending), func(args []any, i int) []any {
 		p := &pending[i]
-		return append(args, p.ID[:], sqlstore.Int(p.Status), sqlstore.Int(p.ExpiresAt))
+		return append(args, p.ID[:], sqlstore.Int(p.Status), sqlstore.Int(p.ExpiresAt), sqlstore.Int(p.Timestamp))
 	})
 }
 

@@ -97,7 +97,16 @@ func TestOtherComponentMigrations(t *testing.T) {
 // TestMigrateHistory opens a database at schema version 1 with balance
 // history rows: the migration gives each row the transfer at its
 // timestamp, and a row without one matches every filter.
-func TestMigrateHistory(t *testing.T) {
+func TestMigrateHistory(t *testing.T) { testMigration(t, sqltest.MigrateHistory) }
+
+// TestMigratePending opens a database at schema version 2 with active
+// pending states that expire at the same time: the migration gives each
+// state its transfer's timestamp, and the sweep finds them in that order.
+func TestMigratePending(t *testing.T) { testMigration(t, sqltest.MigratePending) }
+
+// testMigration runs m, a migration test of sqltest, on a new database
+// file.
+func testMigration(t *testing.T, m sqltest.MigrationTest) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	db, err := sql.Open("sqlite", path)
@@ -106,12 +115,35 @@ func TestMigrateHistory(t *testing.T) {
 		_, err := db.ExecContext(ctx, q, args...)
 		return err
 	}
-	sqltest.MigrateHistory(t, sqlstore.SQLite, migrationFS, exec, func() ledger.Store {
+	m(t, sqlstore.SQLite, migrationFS, exec, func() ledger.Store {
 		require.NoError(t, db.Close())
 		s, err := Open(ctx, path, Options{})
 		require.NoError(t, err)
 		return s
 	})
+}
+
+// TestExpiredPendingIndexed: the expiry sweep, which every batch runs,
+// reads the due pending states from index pending_expiry in the order it
+// returns them, without sorting them.
+func TestExpiredPendingIndexed(t *testing.T) {
+	_, path := openTemp(t)
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)")
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+sqlstore.ExpiredPendingQuery(sqlstore.SQLite), 1, 10)
+	require.NoError(t, err)
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Err())
+	assert.Contains(t, fmt.Sprint(plan), "INDEX pending_expiry (expires_at>? AND expires_at<?)")
+	assert.NotContains(t, fmt.Sprint(plan), "TEMP B-TREE")
 }
 
 func TestPragmas(t *testing.T) {

@@ -247,18 +247,24 @@ func (r Reader) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance
 	return out, err
 }
 
-// ExpiredPending implements ledger.Tx.
+// ExpiredPending implements ledger.Tx, with ExpiredPendingQuery.
 func (r Reader) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
-	p := r.Dialect.Param
-	q := "SELECT " + transferColumnsT + " FROM pending AS p JOIN transfers AS t ON t.id = p.id" +
-		" WHERE p.status = 1 AND p.expires_at > 0 AND p.expires_at <= " + p(1) +
-		" ORDER BY p.expires_at, p.id LIMIT " + p(2)
 	var out []ledger.Transfer
-	err := r.Query(q, []any{Int(now), int64(limit)}, collect(ScanTransfer, &out))
+	err := r.Query(ExpiredPendingQuery(r.Dialect), []any{Int(now), int64(limit)}, collect(ScanTransfer, &out))
 	return out, err
+}
+
+// ExpiredPendingQuery returns the statement of Reader.ExpiredPending in
+// dialect d, whose parameters are now and limit: it reads a range of
+// index pending_expiry, on (expires_at, timestamp) of the active pending
+// states with a timeout, in the order it returns them.
+func ExpiredPendingQuery(d Dialect) string {
+	return "SELECT " + transferColumnsT + " FROM pending AS p JOIN transfers AS t ON t.id = p.id" +
+		" WHERE p.status = 1 AND p.expires_at > 0 AND p.expires_at <= " + d.Param(1) +
+		" ORDER BY p.expires_at, p.timestamp LIMIT " + d.Param(2)
 }
 
 // forEach pages through table in key order, pageSize rows per statement,

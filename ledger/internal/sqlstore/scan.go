@@ -20,7 +20,7 @@ const (
 		"user_data_128, user_data_64, user_data_32, ledger, code, flags, timestamp"
 	TransferColumns = "id, debit_account_id, credit_account_id, amount, pending_id, " +
 		"user_data_128, user_data_64, user_data_32, timeout, ledger, code, flags, timestamp"
-	PendingColumns = "id, status, expires_at"
+	PendingColumns = "id, status, expires_at, timestamp"
 	FailedColumns  = "id, result, timestamp"
 	BalanceColumns = "account_id, debits_pending, debits_posted, credits_pending, credits_posted, timestamp"
 	// BalanceRowColumns are the columns of a ledger.BalanceRow, as
@@ -95,7 +95,7 @@ func ScanTransfer(s Scanner) (ledger.Transfer, error) {
 // ScanPending reads a row of PendingColumns.
 func ScanPending(s Scanner) (ledger.Pending, error) {
 	var p ledger.Pending
-	err := s.Scan(idDest{&p.ID}, u(&p.Status), u(&p.ExpiresAt))
+	err := s.Scan(idDest{&p.ID}, u(&p.Status), u(&p.ExpiresAt), u(&p.Timestamp))
 	return p, err
 }
 

@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"math"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -74,9 +73,9 @@ func roundTrip(t *testing.T, s ledger.Store) {
 			Flags: ledger.TransferPostPendingTransfer, Timestamp: 15},
 	}
 	pending := []ledger.Pending{
-		{ID: id(102), Status: ledger.PendingActive, ExpiresAt: transfers[2].ExpiresAt()},
-		{ID: id(103), Status: ledger.PendingActive, ExpiresAt: transfers[3].ExpiresAt()},
-		{ID: id(104), Status: ledger.PendingActive, ExpiresAt: transfers[4].ExpiresAt()},
+		{ID: id(102), Status: ledger.PendingActive, ExpiresAt: transfers[2].ExpiresAt(), Timestamp: transfers[2].Timestamp},
+		{ID: id(103), Status: ledger.PendingActive, ExpiresAt: transfers[3].ExpiresAt(), Timestamp: transfers[3].Timestamp},
+		{ID: id(104), Status: ledger.PendingActive, ExpiresAt: transfers[4].ExpiresAt(), Timestamp: transfers[4].Timestamp},
 	}
 	failed := []ledger.FailedTransfer{
 		{ID: id(200), Result: ledger.TransferExceedsCredits, Timestamp: 16},
@@ -388,7 +387,7 @@ func reopenRows(t *testing.T, s ledger.Store, reopen func(t *testing.T, closed l
 	accounts := accountsFixture()
 	transfer := ledger.Transfer{ID: id(100), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 5, Ledger: 978, Code: 7,
 		Flags: ledger.TransferPending, Timeout: 60, Timestamp: 10}
-	pending := ledger.Pending{ID: id(100), Status: ledger.PendingActive, ExpiresAt: transfer.ExpiresAt()}
+	pending := ledger.Pending{ID: id(100), Status: ledger.PendingActive, ExpiresAt: transfer.ExpiresAt(), Timestamp: transfer.Timestamp}
 	failed := ledger.FailedTransfer{ID: id(200), Result: ledger.TransferExceedsCredits, Timestamp: 11}
 	balance := ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: id(2), CreditsPending: 5, Timestamp: 10},
 		TransferID: id(100)}
@@ -443,29 +442,7 @@ func reopenRows(t *testing.T, s ledger.Store, reopen func(t *testing.T, closed l
 func MigrateHistory(t *testing.T, d sqlstore.Dialect, fsys fs.FS, exec func(query string, args ...any) error,
 	open func() ledger.Store) {
 	t.Helper()
-	v1 := Migrations(t, fsys)[0]
-	ddl, now := "applied_at INTEGER NOT NULL, PRIMARY KEY (component, version)) STRICT", "0"
-	if d == sqlstore.Postgres {
-		ddl, now = "applied_at timestamptz NOT NULL, PRIMARY KEY (component, version))", "now()"
-	}
-	require.NoError(t, exec("CREATE TABLE schema_migrations (component text NOT NULL, version integer NOT NULL, name text NOT NULL, "+ddl))
-	require.NoError(t, exec(v1.SQL))
-	require.NoError(t, exec("INSERT INTO schema_migrations VALUES ("+d.Param(1)+", 1, "+d.Param(2)+", "+now+")",
-		sqlstore.Component, v1.Name))
-	params := func(n int) string {
-		var sb strings.Builder
-		for i := range n {
-			if i > 0 {
-				sb.WriteString(", ")
-			}
-			sb.WriteString(d.Param(i + 1))
-		}
-		return sb.String()
-	}
-	for _, a := range accountsFixture()[:2] {
-		require.NoError(t, exec("INSERT INTO accounts ("+sqlstore.AccountColumns+") VALUES ("+params(12)+")",
-			sqlstore.AccountArgs(nil, &a)...))
-	}
+	params := olderStore(t, d, fsys, exec, 1)
 	tr := ledger.Transfer{ID: id(100), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 5, Ledger: 978, Code: 7, Timestamp: 10}
 	require.NoError(t, exec("INSERT INTO transfers ("+sqlstore.TransferColumns+") VALUES ("+params(13)+")",
 		sqlstore.TransferArgs(nil, &tr)...))
