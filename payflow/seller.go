@@ -103,26 +103,28 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // Select is the seller's choice of a shopper from the queue, as the
 // phones' Select says. The shopper of the session selected before finds
 // its requests while they stay pending, so Select first sends again a
-// payment request that got no answer or no verdict of the platform, as
-// the next Request does (Request): one recorded and still payable is
-// cancelled, and one paid goes on screen with its receipt and Select
-// fails with ErrFinal, selecting nothing. Then the request on screen that
-// was last seen pending and that the platform still shows pending is
-// cancelled, as Request does (a hold made at that moment is voided); one
-// paid since stays on screen with its receipt and Select fails with
-// ErrFinal, selecting nothing, as Request does; one held since is left as
-// it is (it stays capturable: Held, CaptureHeld). While the platform does
-// not answer either, Select fails with its error and selects nothing. A
-// request sent again that the platform answers with the view of another
-// request (ErrMismatch, as Request says) stays kept: every Request and
-// Select sends it again first and fails with ErrMismatch, asking and
-// selecting nothing, while the platform answers so, which may be until
-// the app starts the phone again (a new Seller, which keeps no request
-// of the Seller before).
+// payment request that got no answer or no verdict of the platform (also
+// the view of another request), as the next Request does (Request): one
+// recorded and still payable is cancelled, and one paid goes on screen
+// with its receipt and Select fails with ErrFinal, selecting nothing.
+// Then the request on screen that was last seen pending and that the
+// platform still shows pending is cancelled, as Request does (a hold made
+// at that moment is voided); one paid since stays on screen with its
+// receipt and Select fails with ErrFinal, selecting nothing, as Request
+// does; one held since is left as it is (it stays capturable: Held,
+// CaptureHeld). While the platform does not answer either, Select fails
+// with its error and selects nothing. A request sent again that the
+// platform answers with the view of another request (ErrMismatch, as
+// Request says) stays kept: every Request and Select sends it again first
+// and fails with ErrMismatch, asking and selecting nothing, while the
+// platform answers so, which may be until the app starts the phone again
+// (a new Seller, which keeps no request of the Seller before).
 //
 // A Request (of another goroutine) whose answer arrives while Select is
 // under way, before the pairing is answered, puts its request on screen,
-// its session still selected, and returns it. Select takes it off the
+// its session still selected, and returns it (unless the answer is the
+// view of another request: the request is then kept, and the next Request
+// or Select sends it again first, as above). Select takes it off the
 // screen as it selects the session and withdraws it as Request withdraws
 // one answered after a selection: it is cancelled once the pairing is
 // accepted (a hold made at that moment is voided), and while the platform
@@ -135,9 +137,10 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // (ErrFinal) whose Payment is the paid request (RefundPayment refunds it
 // by its ID), and returns the Confirmation of the shopper, selected all
 // the same (WaitPaired, Request): a non-nil Confirmation with an error
-// means that the shopper was selected. Select that fails otherwise returns
-// a nil Confirmation, having selected nothing, as when ErrFinal comes from
-// a request sent again or on screen before the selection (above).
+// means that the shopper was selected. Select that fails otherwise
+// returns a nil Confirmation, having selected nothing, as when ErrFinal
+// comes from a request sent again or on screen before the selection
+// (above).
 //
 // A session's ID derives from both cards and both EIDs, so selecting a
 // shopper again in the same EID epoch, also after selecting others, lands
@@ -272,12 +275,13 @@ type Charge struct {
 // and then fails with ErrConflict, and the next Request goes on after
 // them. Since the shopper would be shown such a request first, one that
 // the platform shows pending is cancelled as Request moves past it (one
-// held is kept in Held). A request that the platform answers with the view
-// of another request (of another ID, hash, amount, currency, merchant or
-// session, or payer, than the card signed) is ErrMismatch and goes on no
-// screen, and the next Request goes on at its index, after those found
-// taken before it, so as to withdraw a request recorded there. Calls of
-// Request run one at a time.
+// held is kept in Held). A request that the platform answers with the
+// view of another request (of another ID, hash, amount, currency,
+// merchant or session, or payer, than the card signed) is ErrMismatch and
+// goes on no screen; it may be recorded all the same and is kept to be
+// withdrawn, as one without an answer (below), and the next Request goes
+// on at its index, after those found taken before it, since it may not be
+// recorded there. Calls of Request run one at a time.
 //
 // While the seller keeps MaxHeld requests (Held), held, or whose
 // capture's receipt is due, Request fails with ErrLimit before the card
@@ -292,14 +296,15 @@ type Charge struct {
 //
 // A payment request that the platform did not answer (it failed or could
 // not be reached, ctx ended, or over HTTP it was still running when the
-// retries ran out), or that got a reply that is no verdict of the platform
-// on it (rate_limited, or over HTTP a reply without the platform's error
-// body, whatever its status, as a gateway or proxy sends in its stead),
-// may have been recorded all the same, and the shopper would find it
-// before any later one. So the next Request first sends it again, as
+// retries ran out), or that got a reply that is no verdict of the
+// platform on it (rate_limited, or over HTTP a reply without the
+// platform's error body, whatever its status, as a gateway or proxy sends
+// in its stead, or the view of another request: ErrMismatch, above), may
+// have been recorded all the same, and the shopper would find it before
+// any later one, and pay it. So the next Request first sends it again, as
 // signed: a request recorded and still payable (pending or held) is
-// cancelled, and one that was paid goes on screen (Status, Wait), unless a
-// Select took it off the screen or it is of a session left, and another
+// cancelled, and one that was paid goes on screen (Status, Wait), unless
+// a Select took it off the screen or it is of a session left, and another
 // request is there, and Request fails with a *PaidError (ErrFinal) naming
 // it instead of charging again. While that gets no answer or verdict
 // either, or the view of another request (ErrMismatch, as above: one paid
@@ -321,13 +326,14 @@ type Charge struct {
 // withdraws it at once as above (or with the next Request, while the
 // platform does not answer), except that one paid goes on screen only
 // while the screen is empty or shows it, and fails with ErrNotPaired (and
-// ErrFinal for one paid, too). One answered while a Select is under way,
-// before its pairing is answered, goes on screen and is returned, and
-// that Select withdraws it (Select). Its
-// index, and those it moved past, stay taken in the session it was made
-// in, whose next index Select keeps. When another session is selected
-// before the card signs (also while Request moves past taken indexes),
-// Request fails with ErrNotPaired and asks nothing more.
+// ErrFinal for one paid, too); one answered with the view of another
+// request is ErrMismatch and kept, as above. One answered while a Select
+// is under way, before its pairing is answered, goes on screen and is
+// returned, and that Select withdraws it (Select). Its index, and those
+// it moved past, stay taken in the session it was made in, whose next
+// index Select keeps. When another session is selected before the card
+// signs (also while Request moves past taken indexes), Request fails with
+// ErrNotPaired and asks nothing more.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
 	s.requestMu.Lock()
 	defer s.requestMu.Unlock()
@@ -407,7 +413,8 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			}
 			return nil, err
 		}
-		if err := checkRecorded(v, r, msg); err != nil {
+		if err := checkRecorded(v, r, msg); err != nil { // no verdict on msg: it may be recorded
+			s.keepUnsent(msg, false)
 			return nil, err
 		}
 		s.mu.Lock()
@@ -459,9 +466,10 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 }
 
 // unsentRequest is a signed payment request that may be recorded, kept to
-// be withdrawn: msg, whose Request got no answer, or which left a screen
-// (taken off it by a Select, whose withdrawal got no answer), so that a
-// request made since in the session selected may be on screen.
+// be withdrawn: msg, whose Request got no answer or no verdict (also the
+// view of another request), or which left a screen (taken off it by a
+// Select, whose withdrawal got no answer), so that a request made since
+// in the session selected may be on screen.
 type unsentRequest struct {
 	msg  []byte
 	left bool

@@ -662,6 +662,32 @@ func TestSellerRequestAnsweredAfterAnotherShopperSelected(t *testing.T) {
 	a.requireBackAt(t, ca, basket, 1, 1, 690)
 }
 
+// TestSellerRequestAnsweredWithAnotherAfterAnotherShopperSelected: a
+// seller's Request whose answer, the view of another request, arrives
+// after another shopper was selected fails with ErrMismatch and keeps the
+// request, which the first shopper's phone would show: the next Request,
+// the first of the other shopper's session, cancels it before it asks,
+// and the other shopper pays it. Back with the first shopper, the next
+// Request finds the request's index taken and takes the one after it.
+func TestSellerRequestAnsweredWithAnotherAfterAnotherShopperSelected(t *testing.T) {
+	ctx := context.Background()
+	a, b, api := hookedSellerWorlds(t)
+	ca := a.pair(t)
+	var cb *payflow.Confirmation
+	api.mu.Lock()
+	api.create = func() { cb = b.pair(t) }
+	api.view = func(v *payflow.PaymentView) { v.Amount++ }
+	api.mu.Unlock()
+	_, err := a.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	require.NotNil(t, cb)
+	old := payflow.SessionRequestID(ca.SessionID, 0)
+	a.assertState(t, old, payflow.StatePending)
+	b.requireServedNext(t, cb, a, 0)
+	a.assertState(t, old, payflow.StateCancelled, "withdrawn before the other shopper's request")
+	a.requireBackAt(t, ca, basket, 1, 2, 690)
+}
+
 // TestSellerRequestPastTakenIndexesSelectingAnother: a seller phone
 // started again in a session whose first 20 request indexes its earlier
 // run used, whose Request moves past 17 of them while the phone selects
@@ -755,11 +781,11 @@ func TestSellerRequestUnansweredPastTakenIndexes(t *testing.T) {
 // TestSellerRequestAnsweredWithAnotherPastTakenIndexes: a seller phone
 // started again in a session whose first 5 request indexes its earlier
 // run used, whose Request moves past them and is answered at index 5 with
-// the view of another request, fails with ErrMismatch and keeps the 5 as
-// taken: the next Request asks at index 5 again, finds the request made
-// there and withdraws it, as the shopper would be shown it first, and
-// takes index 6, the card signing 2 payment requests (7 from index 0), and
-// the shopper pays it.
+// the view of another request, fails with ErrMismatch, keeps the 5 as
+// taken and keeps the request: the next Request sends it again first and
+// withdraws it, as the shopper would be shown it first, asks at index 5
+// again, finds it taken, and takes index 6, the card signing 2 payment
+// requests (7 from index 0), and the shopper pays it.
 func TestSellerRequestAnsweredWithAnotherPastTakenIndexes(t *testing.T) {
 	ctx := context.Background()
 	a, ca, api := restartedInTakenSession(t, 5)
@@ -772,6 +798,89 @@ func TestSellerRequestAnsweredWithAnotherPastTakenIndexes(t *testing.T) {
 	r, err := a.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(ca.SessionID, 5))
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, r.State, "the request answered with another's view is withdrawn")
+}
+
+// TestSellerRequestAnsweredWithAnotherPaidMeanwhile: a payment request
+// that the platform recorded and answered with the view of another
+// request (here of another amount) fails with ErrMismatch and is kept, as
+// one without an answer. The shopper, whose phone shows it, pays it: the
+// next Request sends it again first, and while the platform answers that
+// with the view of another request too, fails with ErrMismatch and asks
+// nothing; once the platform answers with its view, Request fails with a
+// *PaidError naming it and puts it on screen with its receipt, instead of
+// moving past its index and asking at the next one, which the shopper
+// would pay again.
+func TestSellerRequestAnsweredWithAnotherPaidMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	a, _, api := hookedSellerWorlds(t)
+	ca := a.pair(t)
+	another := func(v *payflow.PaymentView) { v.Amount++ }
+	charge := payflow.Charge{Amount: 100, Currency: "EUR"}
+	api.mu.Lock()
+	api.view = another
+	api.mu.Unlock()
+	_, err := a.seller.Request(ctx, charge)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	paid, next := payflow.SessionRequestID(ca.SessionID, 0), payflow.SessionRequestID(ca.SessionID, 1)
+	a.shopperApproves(t)
+	a.assertState(t, paid, payflow.StateCaptured)
+
+	api.mu.Lock()
+	api.view = another
+	api.mu.Unlock()
+	_, err = a.seller.Request(ctx, charge)
+	require.ErrorIs(t, err, payflow.ErrMismatch, "one paid is not taken as paid")
+	_, err = a.f.Platform.Store().Payment(ctx, next)
+	require.ErrorIs(t, err, payflow.ErrNotFound, "nothing asked")
+
+	_, err = a.seller.Request(ctx, charge)
+	requirePaid(t, err, paid)
+	_, err = a.f.Platform.Store().Payment(ctx, next)
+	require.ErrorIs(t, err, payflow.ErrNotFound, "nothing asked")
+	a.requireShownCaptured(t, paid, 100)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, a.balance(t, a.shopperCard.Enrolment.ICCID), "the shopper paid once")
+}
+
+// TestSellerSelectWithdrawsRequestAnsweredWithAnother: a payment request
+// that the platform recorded and answered with the view of another
+// request, which the shopper's phone shows, is withdrawn by the seller's
+// Select of another shopper before it selects, as one without an answer:
+// while the platform answers it with the view of another request again,
+// Select fails with ErrMismatch, returns no confirmation and leaves it
+// payable; once the platform answers with its view, Select cancels it and
+// selects the other shopper, the first shopper's approval fails with
+// ErrFinal and charges nothing, and the other shopper pays the next
+// request, the first of its session.
+func TestSellerSelectWithdrawsRequestAnsweredWithAnother(t *testing.T) {
+	ctx := context.Background()
+	a, b, api := hookedSellerWorlds(t)
+	ca := a.pair(t)
+	another := func(v *payflow.PaymentView) { v.Amount++ }
+	api.mu.Lock()
+	api.view = another
+	api.mu.Unlock()
+	_, err := a.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	id := payflow.SessionRequestID(ca.SessionID, 0)
+	screen, err := a.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, id, screen.ID)
+	bobEID, _ := b.shopperSelects(t)
+
+	api.mu.Lock()
+	api.view = another
+	api.mu.Unlock()
+	c, err := a.seller.Select(ctx, bobEID)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.Nil(t, c, "nothing selected")
+	a.assertState(t, id, payflow.StatePending)
+
+	c, err = a.seller.Select(ctx, bobEID)
+	require.NoError(t, err)
+	a.assertState(t, id, payflow.StateCancelled, "withdrawn before the other shopper is selected")
+	_, err = a.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	b.requireServedNext(t, c, a, 0)
 }
 
 // TestSellerRequestSelectingAnotherBetweenTakenIndexes: a seller phone
