@@ -174,7 +174,7 @@ func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error)
 	// A Request answered while the pairing was under way put its request
 	// on screen, its session still selected.
 	if dropped != nil && dropped.State == StatePending {
-		if kept, err := s.withdrawLeft(ctx, dropped, dropped.Request); err != nil && !kept {
+		if kept, err := s.withdrawLeft(ctx, dropped); err != nil && !kept {
 			return c, err // selected all the same
 		}
 	}
@@ -277,11 +277,12 @@ type Charge struct {
 // the platform shows pending is cancelled as Request moves past it (one
 // held is kept in Held). A request that the platform answers with the
 // view of another request (of another ID, hash, amount, currency,
-// merchant or session, or payer, than the card signed) is ErrMismatch and
-// goes on no screen; it may be recorded all the same and is kept to be
-// withdrawn, as one without an answer (below), and the next Request goes
-// on at its index, after those found taken before it, since it may not be
-// recorded there. Calls of Request run one at a time.
+// merchant or session, or payer, than the card signed, or without the
+// signed request itself, byte for byte) is ErrMismatch and goes on no
+// screen; it may be recorded all the same and is kept to be withdrawn, as
+// one without an answer (below), and the next Request goes on at its
+// index, after those found taken before it, since it may not be recorded
+// there. Calls of Request run one at a time.
 //
 // While the seller keeps MaxHeld requests (Held), held, or whose
 // capture's receipt is due, Request fails with ErrLimit before the card
@@ -427,7 +428,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		s.mu.Unlock()
 		if !current {
-			if _, err := s.withdrawLeft(ctx, v, msg); err != nil {
+			if _, err := s.withdrawLeft(ctx, v); err != nil {
 				return nil, fmt.Errorf("%w: %w", errReselected, err)
 			}
 			return nil, errReselected
@@ -534,14 +535,16 @@ func (s *Seller) withdraw(ctx context.Context, u unsentRequest) (done bool, err 
 }
 
 // checkRecorded checks that v, the platform's answer to msg, which the
-// card signed over r, is the view of that request: its ID, hash, amount,
-// currency, merchant, session and payer, when r names one (ErrMismatch
-// otherwise). The later checks of the request's views and receipt compare
-// them with this view (sameRequest, checkReceipt), so a view that files
-// the request under another party is never taken as it.
+// card signed over r, is the view of that request: msg itself as its
+// signed request, its ID, hash, amount, currency, merchant, session and
+// payer, when r names one (ErrMismatch otherwise). The later checks of the
+// request's views and receipt compare them with this view (sameRequest,
+// checkReceipt), so a view that files the request under another party is
+// never taken as it, and every view taken as it carries msg.
 func checkRecorded(v *PaymentView, r *record.PaymentRequest, msg []byte) error {
 	h := record.Hash(msg)
-	if !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) || v.Amount != r.Amount || v.Currency != r.Currency ||
+	if !bytes.Equal(v.Request, msg) || !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) ||
+		v.Amount != r.Amount || v.Currency != r.Currency ||
 		v.MerchantID != r.MerchantID || !bytes.Equal(r.SessionID, v.SessionID[:]) || (r.PayerCardID != "" && v.PayerCardID != r.PayerCardID) {
 		return fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 	}
@@ -549,22 +552,18 @@ func checkRecorded(v *PaymentView, r *record.PaymentRequest, msg []byte) error {
 }
 
 // withdrawLeft withdraws v, the view of a request recorded in a session
-// selected before, which its shopper may still find, and msg, its signed
-// request: at once, or, when the platform gives no view of it, kept as one
-// without an answer (keepUnsent), which kept reports, provided that msg is
-// of v's request hash (the one checked against what the card signed:
-// checkRecorded, sameRequest). One paid is ErrFinal, and goes on screen
-// with its receipt unless a request of the session selected since is
-// there (withdrawRecorded).
-func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView, msg []byte) (kept bool, err error) {
+// selected before, which its shopper may still find: at once, or, when the
+// platform gives no view of it, kept as one without an answer
+// (keepUnsent), which kept reports, by v's signed request, which is what
+// the card signed (checkRecorded, sameRequest). One paid is ErrFinal, and
+// goes on screen with its receipt unless a request of the session
+// selected since is there (withdrawRecorded).
+func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView) (kept bool, err error) {
 	w, err := s.withdrawRecorded(ctx, v, false)
 	if err == nil || w != nil {
 		return false, err
 	}
-	if h := record.Hash(msg); !bytes.Equal(h[:], v.RequestHash) {
-		return false, err
-	}
-	s.keepUnsent(msg, true)
+	s.keepUnsent(v.Request, true)
 	return true, err
 }
 

@@ -1984,6 +1984,67 @@ func TestSellerSelectWithdrawsRequestAnsweredMeanwhile(t *testing.T) {
 	}
 }
 
+// TestSellerSelectKeepsRequestWhoseViewLacksItsSignedBytes: a view of a
+// request the seller's card signed that does not carry the signed request
+// (key 11) is not taken as the request's, whatever else it names. A
+// Request (of another goroutine of the app) during the seller's Select of
+// another shopper, whose answer is such a view, or whose request on
+// screen such a view answers a read of (Status), fails with ErrMismatch;
+// the request is kept, or stays on screen as signed, and Select withdraws
+// it or, while the platform does not answer that, keeps it: Select then
+// returns the other shopper's confirmation without an error, and the next
+// Request withdraws it first. The other shopper pays the next request, the
+// first of its session, and the first shopper is charged nothing.
+func TestSellerSelectKeepsRequestWhoseViewLacksItsSignedBytes(t *testing.T) {
+	ctx := context.Background()
+	strip := func(v *payflow.PaymentView) { v.Request = nil }
+	for _, tc := range []struct {
+		name string
+		// during runs during the pairing, the first shopper's session
+		// still selected.
+		during func(t *testing.T, a *phoneWorld, api *hookAPI, reads *tamperAPI)
+	}{
+		{"the answer to the request", func(t *testing.T, a *phoneWorld, api *hookAPI, _ *tamperAPI) {
+			api.mu.Lock()
+			api.view = strip
+			api.mu.Unlock()
+			_, err := a.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			assert.ErrorIs(t, err, payflow.ErrMismatch)
+		}},
+		{"a read of the request on screen", func(t *testing.T, a *phoneWorld, _ *hookAPI, reads *tamperAPI) {
+			_, err := a.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			assert.NoError(t, err)
+			reads.payment = strip
+			_, err = a.seller.Status(ctx)
+			assert.ErrorIs(t, err, payflow.ErrMismatch)
+			reads.payment = nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := newMemoryPhoneWorld(t, false)
+			reads := &tamperAPI{API: a.f.Platform}
+			api := &hookAPI{API: reads}
+			a.useSeller(t, api)
+			b := a.withShopper(t, "Bob", payflow.ID{0xf2})
+			ca := a.pair(t)
+			bobEID, cb := b.shopperSelects(t)
+			api.pair = func() { tc.during(t, a, api, reads) }
+			api.cancelErr = payflow.ErrUnavailable
+			c, err := a.seller.Select(ctx, bobEID)
+			require.NoError(t, err)
+			require.NotNil(t, c)
+			assert.Equal(t, cb.SessionID, c.SessionID)
+			made := payflow.SessionRequestID(ca.SessionID, 0)
+			a.assertState(t, made, payflow.StatePending)
+			api.mu.Lock()
+			api.cancelErr = nil
+			api.mu.Unlock()
+			b.requireServedNext(t, cb, a, 0)
+			a.assertState(t, made, payflow.StateCancelled, "withdrawn before the other shopper's request")
+		})
+	}
+}
+
 // TestSellerSelectKeepsNextRequestOnScreen: a Request of the shopper
 // selected (of another goroutine of the app) whose answer arrives while
 // the seller's Select withdraws the request of the session left, one

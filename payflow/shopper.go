@@ -331,8 +331,9 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // platform expire it, and fails with ErrFinal, or with ErrExpired when
 // the platform still shows it held; a view without a hold expiry is
 // waited on until ctx ends. An answer to the consent, or to a poll, that
-// is the view of another request fails with ErrMismatch at once; an
-// answer to the consent that shows the request neither held nor captured,
+// is the view of another request (or of this one without its signed
+// request, byte for byte) fails with ErrMismatch at once; an answer to
+// the consent that shows the request neither held nor captured,
 // or a poll that shows the held request pending or declined, fails with
 // ErrInternal (no accepted consent or hold leaves it so), and the consent
 // is kept as below.

@@ -711,33 +711,51 @@ func (a *mixUpAPI) Payment(ctx context.Context, token string, id payflow.ID) (*p
 
 // TestApproveRefusesAnotherRequestsView: while a consent waits for the
 // manual capture, an answer that is the view of another request (here an
-// earlier one, cancelled) fails with ErrMismatch at once instead of ending
+// earlier one, cancelled), or a view of the request that lacks its signed
+// request (key 11; here as first shown, pending, which would otherwise
+// fail with ErrInternal), fails with ErrMismatch at once instead of ending
 // the payment, and the consent stays kept: the next Approve, once the
 // answers are of the request again, returns the receipt of its capture.
 func TestApproveRefusesAnotherRequestsView(t *testing.T) {
 	ctx := context.Background()
-	for _, reply := range []bool{false, true} {
-		t.Run(map[bool]string{false: "a read while held", true: "the consent's reply"}[reply], func(t *testing.T) {
-			w := newMemoryPhoneWorld(t, true)
-			api := &mixUpAPI{API: w.f.Platform, reply: reply}
-			w.useShopper(t, api)
-			w.pair(t)
-			_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
-			require.NoError(t, err)
-			cancelled, err := w.seller.Cancel(ctx)
-			require.NoError(t, err)
-			w.request(t)
-			api.mu.Lock()
-			api.view = cancelled
-			api.mu.Unlock()
+	for _, tc := range []struct {
+		name string
+		// view returns the view to answer with, given the earlier request,
+		// cancelled, and the request's view shown.
+		view func(cancelled, shown *payflow.PaymentView) *payflow.PaymentView
+	}{
+		{"another request", func(cancelled, _ *payflow.PaymentView) *payflow.PaymentView { return cancelled }},
+		{"without the signed request", func(_, shown *payflow.PaymentView) *payflow.PaymentView {
+			stripped := *shown
+			stripped.Request = nil
+			return &stripped
+		}},
+	} {
+		for _, reply := range []bool{false, true} {
+			t.Run(tc.name+map[bool]string{false: "/a read while held", true: "/the consent's reply"}[reply], func(t *testing.T) {
+				w := newMemoryPhoneWorld(t, true)
+				api := &mixUpAPI{API: w.f.Platform, reply: reply}
+				w.useShopper(t, api)
+				w.pair(t)
+				_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+				require.NoError(t, err)
+				cancelled, err := w.seller.Cancel(ctx)
+				require.NoError(t, err)
+				w.request(t)
+				shown, err := w.shopper.Payment()
+				require.NoError(t, err)
+				api.mu.Lock()
+				api.view = tc.view(cancelled, shown)
+				api.mu.Unlock()
 
-			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
-			require.ErrorIs(t, err, payflow.ErrMismatch)
-			api.mu.Lock()
-			api.view = nil
-			api.mu.Unlock()
-			w.captureAndApproveAgain(t)
-		})
+				_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+				require.ErrorIs(t, err, payflow.ErrMismatch)
+				api.mu.Lock()
+				api.view = nil
+				api.mu.Unlock()
+				w.captureAndApproveAgain(t)
+			})
+		}
 	}
 }
 
