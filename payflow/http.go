@@ -716,15 +716,21 @@ const (
 // ServerReadTimeout for the whole request, ServerWriteTimeout for the
 // reply (longer than DefaultCallTimeout, so that a slow call still gets
 // its error reply), ServerIdleTimeout between requests of a kept-alive
-// connection, and ServerMaxHeaderBytes of headers.
+// connection, and ServerMaxHeaderBytes of headers. Every request that the
+// server can parse reaches h, "OPTIONS *" too, which an http.Server
+// otherwise answers itself (the handler of NewHandler answers it 404
+// not_found, as any path it does not serve); one it cannot parse, such as
+// a request target with a malformed escape (%zz), the server answers
+// itself with a plain-text 400 that h never sees.
 func NewServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
-		Addr:              addr,
-		Handler:           h,
-		ReadHeaderTimeout: ServerReadHeaderTimeout,
-		ReadTimeout:       ServerReadTimeout,
-		WriteTimeout:      ServerWriteTimeout,
-		IdleTimeout:       ServerIdleTimeout,
-		MaxHeaderBytes:    ServerMaxHeaderBytes,
+		Addr:                         addr,
+		Handler:                      h,
+		DisableGeneralOptionsHandler: true,
+		ReadHeaderTimeout:            ServerReadHeaderTimeout,
+		ReadTimeout:                  ServerReadTimeout,
+		WriteTimeout:                 ServerWriteTimeout,
+		IdleTimeout:                  ServerIdleTimeout,
+		MaxHeaderBytes:               ServerMaxHeaderBytes,
 	}
 }
