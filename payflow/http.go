@@ -702,13 +702,21 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// Server timeouts of NewServer.
+// Server limits of NewServer.
 const (
 	ServerReadHeaderTimeout = 5 * time.Second
 	ServerReadTimeout       = 15 * time.Second
 	ServerWriteTimeout      = 45 * time.Second
 	ServerIdleTimeout       = 2 * time.Minute
-	ServerMaxHeaderBytes    = 16 << 10
+	// ServerMaxHeaderBytes bounds an HTTP/1.1 request's request line and
+	// headers, the blank line after them included: the server itself
+	// answers a request whose headers end later 431, which the handler
+	// never sees. Over HTTP/2, which counts each header field's name and
+	// value and 32 octets more (RFC 9113 §6.5.2), the server announces,
+	// and answers 431 over, a header list of 12608 octets
+	// (ServerMaxHeaderBytes less 4096, and the 320 octets that net/http
+	// adds for ten fields).
+	ServerMaxHeaderBytes = 16 << 10
 )
 
 // NewServer returns an http.Server for h on addr with the timeouts a
@@ -731,6 +739,8 @@ func NewServer(addr string, h http.Handler) *http.Server {
 		ReadTimeout:                  ServerReadTimeout,
 		WriteTimeout:                 ServerWriteTimeout,
 		IdleTimeout:                  ServerIdleTimeout,
-		MaxHeaderBytes:               ServerMaxHeaderBytes,
+		// Over HTTP/1.1 net/http reads 4096 octets beyond MaxHeaderBytes
+		// before it answers 431: less them, ServerMaxHeaderBytes holds.
+		MaxHeaderBytes: ServerMaxHeaderBytes - 4096,
 	}
 }

@@ -2,11 +2,15 @@ package payflow_test
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +84,68 @@ func TestNewServerAnswersOptionsStarNotFound(t *testing.T) {
 	assert.Equal(t, "options-1", records[0]["request_id"])
 	assert.Equal(t, "OPTIONS", records[0]["method"])
 	assert.Equal(t, float64(http.StatusNotFound), records[0]["status"])
+}
+
+// TestNewServerLimitsHeadersToServerMaxHeaderBytes: over HTTP/1.1 a
+// request whose request line and headers, the blank line after them
+// included, take ServerMaxHeaderBytes is served, and one of a byte more is
+// 431, though net/http reads 4096 bytes beyond the MaxHeaderBytes of its
+// Server; over HTTP/2 the server announces the header list size that
+// PROTOCOL.md §5.1 gives.
+func TestNewServerLimitsHeadersToServerMaxHeaderBytes(t *testing.T) {
+	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger()})
+	t.Run("HTTP/1.1", func(t *testing.T) {
+		addr := serveOnLoopback(t, payflow.NewServer("", h))
+		request := func(size int) string {
+			const head, tail = "GET /v1/info HTTP/1.1\r\nHost: x\r\nX-Pad: ", "\r\n\r\n"
+			return head + strings.Repeat("a", size-len(head)-len(tail)) + tail
+		}
+		assert.Equal(t, http.StatusOK, rawRequest(t, addr, request(payflow.ServerMaxHeaderBytes)).status)
+		assert.Equal(t, http.StatusRequestHeaderFieldsTooLarge, rawRequest(t, addr, request(payflow.ServerMaxHeaderBytes+1)).status)
+	})
+	t.Run("HTTP/2", func(t *testing.T) {
+		srv := httptest.NewUnstartedServer(h)
+		srv.Config = payflow.NewServer("", h)
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		assert.Equal(t, uint32(12608), http2Setting(t, srv, http2SettingMaxHeaderListSize))
+	})
+}
+
+// http2SettingMaxHeaderListSize is SETTINGS_MAX_HEADER_LIST_SIZE (RFC 9113
+// §6.5.2).
+const http2SettingMaxHeaderListSize = 6
+
+// http2Setting opens an HTTP/2 connection to srv and returns the value of
+// setting id in the server's first SETTINGS frame, failing the test when
+// it is not there.
+func http2Setting(t *testing.T, srv *httptest.Server, id uint16) uint32 {
+	t.Helper()
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	conn, err := tls.Dial("tcp", srv.Listener.Addr().String(), &tls.Config{RootCAs: roots, NextProtos: []string{"h2"}})
+	require.NoError(t, err)
+	defer conn.Close()
+	require.Equal(t, "h2", conn.ConnectionState().NegotiatedProtocol)
+	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+	// The client preface: the magic octets and an empty SETTINGS frame.
+	_, err = io.WriteString(conn, "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+	require.NoError(t, err)
+	// The server's preface is a SETTINGS frame: a 9-octet frame header
+	// (24-bit length, type 4, flags, stream 0), then 6 octets a setting.
+	var head [9]byte
+	_, err = io.ReadFull(conn, head[:])
+	require.NoError(t, err)
+	require.Equal(t, byte(4), head[3], "the first frame is SETTINGS")
+	payload := make([]byte, int(head[0])<<16|int(head[1])<<8|int(head[2]))
+	_, err = io.ReadFull(conn, payload)
+	require.NoError(t, err)
+	for s := payload; len(s) >= 6; s = s[6:] {
+		if binary.BigEndian.Uint16(s) == id {
+			return binary.BigEndian.Uint32(s[2:])
+		}
+	}
+	require.Failf(t, "setting not sent", "the server's SETTINGS % x has no setting %d", payload, id)
+	return 0
 }
