@@ -720,16 +720,22 @@ const (
 )
 
 // NewServer returns an http.Server for h on addr with the timeouts a
-// public endpoint needs: ServerReadHeaderTimeout to send the headers,
-// ServerReadTimeout for the whole request, ServerWriteTimeout for the
-// reply (longer than DefaultCallTimeout, so that a slow call still gets
-// its error reply), ServerIdleTimeout between requests of a kept-alive
-// connection, and ServerMaxHeaderBytes of headers. Every request that the
-// server can parse reaches h, "OPTIONS *" too, which an http.Server
-// otherwise answers itself (the handler of NewHandler answers it 404
-// not_found, as any path it does not serve); one it cannot parse, such as
-// a request target with a malformed escape (%zz), the server answers
-// itself with a plain-text 400 that h never sees.
+// public endpoint needs: ServerReadHeaderTimeout to send the headers over
+// HTTP/1.1, ServerReadTimeout for the whole request (over HTTP/2, from the
+// end of its headers), ServerWriteTimeout for the reply (longer than
+// DefaultCallTimeout, so that a slow call still gets its error reply),
+// ServerIdleTimeout between requests of a kept-alive connection, and
+// ServerMaxHeaderBytes of headers. Every request that the server can parse
+// reaches h, "OPTIONS *" too, which an http.Server otherwise answers
+// itself (the handler of NewHandler answers it 404 not_found, as any path
+// it does not serve); one it cannot parse, such as a request target with a
+// malformed escape (%zz), the server answers itself with a plain-text 400
+// that h never sees.
+//
+// Go's HTTP/2 server has no deadline for headers: an HTTP/2 connection
+// whose headers never finish (a HEADERS frame without END_HEADERS) is
+// held until ServerIdleTimeout after its last request ended or it was
+// opened, and closed a second later.
 func NewServer(addr string, h http.Handler) *http.Server {
 	return &http.Server{
 		Addr:                         addr,
