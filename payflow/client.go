@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"mime"
 	"net"
@@ -576,7 +577,9 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 		return nil, 0, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	defer resp.Body.Close()
-	reply, err := io.ReadAll(io.LimitReader(resp.Body, c.opts.MaxReplyBytes+1))
+	// One byte more than the limit tells a reply over it, but for the
+	// largest limit, which that byte would overflow to a negative one.
+	reply, err := io.ReadAll(io.LimitReader(resp.Body, min(c.opts.MaxReplyBytes, math.MaxInt64-1)+1))
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: reading reply: %w", ErrUnavailable, err)
 	}

@@ -709,6 +709,20 @@ func TestClientLongestDurations(t *testing.T) {
 	assert.Equal(t, 1, fs.api.count("CreateRequest"))
 }
 
+// TestClientLargestMaxReplyBytes: the largest MaxReplyBytes, math.MaxInt64,
+// which one byte more would overflow, reads every reply whole: a success
+// is decoded, and an error reply has the code of its body, not one that
+// its status stands for.
+func TestClientLargestMaxReplyBytes(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{MaxReplyBytes: math.MaxInt64})
+	info, err := fx.client.Info(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, [][]byte{{0x30, 0x01}, {0x30, 0x02}}, info.Chain)
+	fx.api.set(func(f *httpFakeAPI) { f.err = payflow.ErrMismatch })
+	_, err = fx.client.Info(context.Background())
+	assert.ErrorIs(t, err, payflow.ErrMismatch)
+}
+
 // countingTransport counts the requests it is given and passes them to
 // http.DefaultTransport.
 type countingTransport struct {
