@@ -80,8 +80,10 @@ type HandlerOptions struct {
 	// goes away. A request that reaches its deadline before the key is
 	// stored or released leaves it in flight until its lease ends.
 	CallTimeout time.Duration
-	// Logger receives one record per request with its request ID, and
-	// the details of server errors (default slog.Default()).
+	// Logger receives one record per request with its request ID (marked
+	// aborted for a request that a panic with http.ErrAbortHandler
+	// aborted), and the details of server errors (default
+	// slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock of the reply store (default time.Now).
 	Now func() time.Time
@@ -166,14 +168,15 @@ func checkOptions(opts ...option) error {
 }
 
 // NewHandler returns the HTTP API of PROTOCOL.md §5 in front of api: CBOR
-// bodies, bearer tokens, error bodies of type Error with the status of
-// their code (an error of api that wraps no sentinel, or an *Error of an
-// unknown code, is internal, its text only logged), idempotent POSTs with
-// stored replies, body size limits, a request ID on every reply, one log
-// record per request and panics turned into 500 replies that reveal
-// nothing. When api is a TokenChecker (a *Platform is), the stored reply of
-// a POST that takes a token is replayed only once the token passes the
-// check that the endpoint makes of it (PROTOCOL.md §5.5): a token refused
+// bodies, bearer tokens, error bodies of type Error with the status of their
+// code (an error of api that wraps no sentinel, or an *Error of an unknown
+// code, is internal, its text only logged), idempotent POSTs with stored
+// replies, body size limits, a request ID on every reply, one log record per
+// request and panics turned into 500 replies that reveal nothing (but a panic
+// with http.ErrAbortHandler, which goes on to the server, once logged, to
+// abort the reply). When api is a TokenChecker (a *Platform is), the stored
+// reply of a POST that takes a token is replayed only once the token passes
+// the check that the endpoint makes of it (PROTOCOL.md §5.5): a token refused
 // since then, its card revoked, expired or no longer enrolled, or the token
 // expired, gets that refusal, not the reply. In front of another API, which
 // the handler cannot ask about a token alone, the reply is replayed to the
@@ -606,7 +609,9 @@ func (h *handler) logger(r *http.Request) *slog.Logger {
 }
 
 // ServeHTTP sets the request ID, recovers panics into 500 replies and logs
-// every request. A nil Body is an empty one.
+// every request. A panic with http.ErrAbortHandler is logged as the
+// request's record, marked aborted, and then goes on to the server, which
+// aborts the reply. A nil Body is an empty one.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get(RequestIDHeader)
@@ -626,19 +631,28 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
+		v := recover()
+		aborted := v == http.ErrAbortHandler
+		if v != nil && !aborted {
 			h.logger(r).Error("panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if sw.status == 0 {
 				h.write(sw, errorReply(ErrInternal))
 			}
 		}
-		h.logger(r).LogAttrs(r.Context(), slog.LevelInfo, "http request",
+		attrs := []slog.Attr{
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
 			slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
-			slog.Duration("duration", time.Since(start)))
+			slog.Duration("duration", time.Since(start)),
+		}
+		if aborted {
+			attrs = append(attrs, slog.Bool("aborted", true))
+		}
+		h.logger(r).LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
+		if aborted {
+			// The server drops the connection (HTTP/1.1) or resets the
+			// stream (HTTP/2) rather than end the reply.
+			panic(v)
+		}
 	}()
 	if !cleanPath(r.URL.EscapedPath()) {
 		// http.ServeMux would redirect it to its clean form. Escaped

@@ -832,6 +832,34 @@ func TestHTTPRequestIDAndLogs(t *testing.T) {
 	assert.Equal(t, float64(200), records[0]["status"])
 }
 
+// abortingAPI is an API whose Info aborts its request with
+// http.ErrAbortHandler, as a call that streams through a proxy does when
+// the upstream fails.
+type abortingAPI struct{ *httpFakeAPI }
+
+func (abortingAPI) Info(context.Context) (*payflow.Info, error) { panic(http.ErrAbortHandler) }
+
+// TestHTTPAbortedRequestIsLogged: a request aborted with
+// http.ErrAbortHandler gets its one log record with its request ID, as any
+// other request does, and no reply: the panic goes on to the server, which
+// drops the connection, with no "panic serving request" record.
+func TestHTTPAbortedRequestIsLogged(t *testing.T) {
+	logs := &syncBuffer{}
+	h := mustHandler(t, abortingAPI{newHTTPFakeAPI()}, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	req := httptest.NewRequest(http.MethodGet, "/v1/info", nil)
+	req.Header.Set(payflow.RequestIDHeader, "abort-1")
+	rec := httptest.NewRecorder()
+	assert.PanicsWithValue(t, http.ErrAbortHandler, func() { h.ServeHTTP(rec, req) })
+	assert.Empty(t, rec.Header().Get("Content-Type"), "no reply is written")
+	assert.Empty(t, rec.Body.Bytes())
+	records := logRecords(t, logs)
+	require.Len(t, records, 1)
+	assert.Equal(t, "http request", records[0]["msg"])
+	assert.Equal(t, "abort-1", records[0]["request_id"])
+	assert.Equal(t, "/v1/info", records[0]["path"])
+	assert.Equal(t, true, records[0]["aborted"])
+}
+
 // deadlineReplies is a ReplyStore that records, per method, the deadline
 // of each call's context (zero for none) and the lease of each
 // BeginIdempotent; the calls of the method block wait for their context to
