@@ -9,6 +9,12 @@
 // file, as <state>.root.pem), the PIN and the PUK. It prints the ICCID and
 // serves the card until SIGINT or SIGTERM.
 //
+// One process at a time may use a state file: vcard holds it while it
+// runs, with an advisory lock (flock(2), where the system has it) on the
+// file <state>.lock, which it creates beside it and leaves in place, as
+// the demo's phone programs hold their card files. A state file that
+// another process holds is refused at once, naming it (exit status 1).
+//
 //	pcscd                      # loads vpcd, which listens on 127.0.0.1:35963
 //	go run ./examples/vcard -state /tmp/card.state
 //	opensc-tool -l             # the "Virtual PCD" reader now holds a card
@@ -32,6 +38,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/applet"
@@ -64,7 +71,17 @@ func main() {
 	}
 }
 
+// run serves the card of statePath to vpcd at addr until ctx ends. It
+// holds statePath first (demo.LockCard): a state file that another vcard,
+// or another program such as the phones of the demo with their card
+// files, holds is refused at once with an error naming it that matches
+// demo.ErrCardInUse.
 func run(ctx context.Context, addr, pin, puk, statePath string) error {
+	unlock, err := demo.LockCard(statePath)
+	if err != nil {
+		return fmt.Errorf("vcard: %w", err)
+	}
+	defer unlock()
 	a, err := applet.New(&applet.File{Path: statePath}, applet.Options{})
 	if err != nil {
 		return err

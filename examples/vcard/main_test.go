@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/stretchr/testify/assert"
@@ -68,6 +69,44 @@ func TestRunPersonalisesOnceAndServes(t *testing.T) {
 	roots, err := pki.ParseCertificatesPEM(pem)
 	require.NoError(t, err)
 	assert.Len(t, roots, 1)
+}
+
+// TestRunRefusesHeldState: a state file that another run serves, or that
+// another program holds as demo.OpenCard holds a card file (the lock of
+// demo.LockCard), is refused at once with demo.ErrCardInUse, naming the
+// file, before the card is powered up; once the holder lets go, a run
+// takes it. The refused runs get a context that has ended: a run that
+// took the file would stop at once and return no such error.
+func TestRunRefusesHeldState(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	state := filepath.Join(t.TempDir(), "card.state")
+	ended, cancelEnded := context.WithCancel(context.Background())
+	cancelEnded()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, ln.Addr().String(), "2468", "87654321", state) }()
+	served := iccidOverVPCD(t, ln) // the first run holds the file now
+	err = run(ended, ln.Addr().String(), "2468", "87654321", state)
+	require.ErrorIs(t, err, demo.ErrCardInUse)
+	assert.Contains(t, err.Error(), state)
+	cancel()
+	require.NoError(t, <-done)
+
+	unlock, err := demo.LockCard(state)
+	require.NoError(t, err, "free once the first run ended")
+	err = run(ended, ln.Addr().String(), "2468", "87654321", state)
+	require.ErrorIs(t, err, demo.ErrCardInUse)
+	assert.Contains(t, err.Error(), state)
+	require.NoError(t, unlock())
+
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { done <- run(ctx, ln.Addr().String(), "2468", "87654321", state) }()
+	assert.Equal(t, served, iccidOverVPCD(t, ln), "free once the other program let go")
+	cancel()
+	require.NoError(t, <-done)
 }
 
 func TestRunRefusesBadPIN(t *testing.T) {

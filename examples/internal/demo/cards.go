@@ -31,8 +31,9 @@ type Card struct {
 	close func() error // releases the card file; nil in memory
 }
 
-// ErrCardInUse is the error of OpenCard for a card file that another
-// process, or another OpenCard of this one, holds open.
+// ErrCardInUse is the error of OpenCard and LockCard for a card file
+// that another process, or another OpenCard or LockCard of this one,
+// holds.
 var ErrCardInUse = errors.New("demo: card in use")
 
 // CardPath returns the state file of the card name in a data folder.
@@ -41,25 +42,21 @@ func CardPath(dir, name string) string { return filepath.Join(dir, "cards", name
 // OpenCard powers up the card name of a data folder (one that a cloud
 // personalised and enrolled) and selects its applet. Only one Card may use
 // a card file at a time, so that the card's signature counter never falls
-// behind the one the cloud saw: OpenCard holds the file until Close (or
-// the end of the process), and a card file that another process, or
-// another OpenCard of this one, holds is ErrCardInUse at once. (Another
-// process is detected with an advisory lock, flock(2), on the file's
-// ".lock" file beside it, on the systems that have it: Linux, macOS and
-// the BSDs; elsewhere only OpenCards of the same process are.) A card
-// file that cannot be written, as in a read-only folder, is refused with
-// an error naming it, rather than failing the first command that stores
-// the card's state with the status word 6581 (simcard.ErrMemory). A card
-// missing from the folder is an error that matches fs.ErrNotExist.
+// behind the one the cloud saw: OpenCard holds the file with LockCard
+// until Close (or the end of the process), and a card file that another
+// process, or another OpenCard or LockCard of this one, holds is
+// ErrCardInUse at once (another process is seen where flock(2) is: see
+// LockCard). A card file that cannot be written, as in a read-only folder,
+// is refused with an error naming it, rather than failing the first
+// command that stores the card's state with the status word 6581
+// (simcard.ErrMemory). A card missing from the folder is an error that
+// matches fs.ErrNotExist.
 func OpenCard(dir, name string) (_ *Card, err error) {
 	path := CardPath(dir, name)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("demo: card %s: %w", name, err)
 	}
-	unlock, err := lockCard(path)
-	if errors.Is(err, ErrCardInUse) {
-		return nil, fmt.Errorf("demo: card %s: %s is held by another process, or another OpenCard of this one: %w", name, path, err)
-	}
+	unlock, err := LockCard(path)
 	if err != nil {
 		return nil, fmt.Errorf("demo: card %s: %w", name, err)
 	}
@@ -98,17 +95,28 @@ func OpenCard(dir, name string) (_ *Card, err error) {
 	return &Card{Card: c, Name: name, ICCID: id, close: sync.OnceValue(unlock)}, nil
 }
 
-// lockCard takes the lock of the card file path, held until the returned
-// function is called: it opens path's ".lock" file beside it, which stays
-// in place while the card's state file is replaced at every store, and
-// locks it (lockFile). An error opening it is that the folder cannot be
+// LockCard holds the card state file path (an applet.File's Path, which
+// two processes must not share), until the returned function is called or
+// the process ends, for the program that uses it: OpenCard does, and so
+// does any other program that keeps a card's state in a file. It creates
+// path's ".lock" file beside it, which stays in place while the card's
+// state file is replaced at every store and after the lock is released,
+// and locks it: flock(2) where the system has it (Linux, macOS and the
+// BSDs), so that another process's hold is seen; elsewhere only this
+// process's holds are. A path that another process, or another LockCard
+// of this one, holds is an error matching ErrCardInUse, naming path, at
+// once. An error creating the lock file is that the folder cannot be
 // written, the card file with it.
-func lockCard(path string) (unlock func() error, err error) {
+func LockCard(path string) (unlock func() error, err error) {
 	lf, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%s cannot be written: %w", path, err)
 	}
 	release, err := lockFile(lf)
+	if errors.Is(err, ErrCardInUse) {
+		lf.Close()
+		return nil, fmt.Errorf("%s is held by another process, or already by this one: %w", path, err)
+	}
 	if err != nil {
 		lf.Close()
 		return nil, err
