@@ -24,6 +24,7 @@ import (
 	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/internal/testenv"
+	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/simcard"
 )
 
@@ -210,6 +211,39 @@ func TestCloudFlags(t *testing.T) {
 	}
 }
 
+// purchaseThrough runs the seller and the shopper programs at once against
+// the cloud of dir, each through a server of its own, whose handler till
+// and shopper make from the handler that forwards to the cloud, and
+// returns their outputs. A shopper that fails stops the till, which would
+// wait for it until -wait ends.
+func purchaseThrough(t *testing.T, dir string, till, shopper func(forward http.Handler) http.HandlerFunc) (sOut, pOut string, sErr, pErr error) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
+	require.NoError(t, err)
+	target, err := url.Parse(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	forward := httputil.NewSingleHostReverseProxy(target)
+	tillSide := httptest.NewServer(till(forward))
+	defer tillSide.Close()
+	shopperSide := httptest.NewServer(shopper(forward))
+	defer shopperSide.Close()
+
+	var sBuf, pBuf buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sctx, stopSeller := context.WithCancel(ctx)
+	defer stopSeller()
+	var wg sync.WaitGroup
+	wg.Go(func() { sErr = demo.RunSeller(sctx, []string{"-data", dir, "-seed", "5", "-url", tillSide.URL}, &sBuf) })
+	wg.Go(func() {
+		if pErr = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, &pBuf); pErr != nil {
+			stopSeller()
+		}
+	})
+	wg.Wait()
+	return sBuf.String(), pBuf.String(), sErr, pErr
+}
+
 // TestSellerWaitsThroughOutage: the cloud does not answer the till (it
 // restarts, say) from just before the shopper's consent until 3 seconds
 // after it. The till asks again until the cloud answers, within -wait,
@@ -218,42 +252,65 @@ func TestCloudFlags(t *testing.T) {
 func TestSellerWaitsThroughOutage(t *testing.T) {
 	dir := t.TempDir()
 	cloud := startCloud(t, "-data", dir)
-	b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
-	require.NoError(t, err)
-	target, err := url.Parse(strings.TrimSpace(string(b)))
-	require.NoError(t, err)
-	forward := httputil.NewSingleHostReverseProxy(target)
 	var down atomic.Bool
-	tillSide := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if down.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
+	seller, shopper, sErr, pErr := purchaseThrough(t, dir, func(forward http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if down.Load() {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			forward.ServeHTTP(w, r)
 		}
-		forward.ServeHTTP(w, r)
-	}))
-	defer tillSide.Close()
-	shopperSide := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/consent") && !down.Swap(true) {
-			time.AfterFunc(3*time.Second, func() { down.Store(false) })
+	}, func(forward http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/consent") && !down.Swap(true) {
+				time.AfterFunc(3*time.Second, func() { down.Store(false) })
+			}
+			forward.ServeHTTP(w, r)
 		}
-		forward.ServeHTTP(w, r)
-	}))
-	defer shopperSide.Close()
-
-	var sOut, pOut buffer
-	var sErr, pErr error
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	var wg sync.WaitGroup
-	wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5", "-url", tillSide.URL}, &sOut) })
-	wg.Go(func() {
-		pErr = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, &pOut)
 	})
-	wg.Wait()
-	require.NoError(t, pErr, pOut.String())
-	require.NoError(t, sErr, sOut.String())
-	checkPurchase(t, sOut.String(), pOut.String())
-	assert.NotContains(t, sOut.String(), "withdrawn")
+	require.NoError(t, pErr, shopper)
+	require.NoError(t, sErr, seller)
+	checkPurchase(t, seller, shopper)
+	assert.NotContains(t, seller, "withdrawn")
+	awaitBalances(t, cloud, "38.73", "11.27")
+}
+
+// TestShopperWaitsThroughOutage: the cloud does not answer Alice's phone
+// (it restarts, say) once the till sends its payment request, for as many
+// calls of the phone's wait for it as twice the client's attempts (two
+// whole calls failing with payflow.ErrUnavailable). The phone asks again
+// until the cloud answers, within -wait, and pays, as the till does
+// through an outage, instead of failing while the till waits for it.
+func TestShopperWaitsThroughOutage(t *testing.T) {
+	dir := t.TempDir()
+	cloud := startCloud(t, "-data", dir)
+	var down atomic.Bool
+	var refused atomic.Int64
+	seller, shopper, sErr, pErr := purchaseThrough(t, dir, func(forward http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && r.URL.Path == "/v1/requests" {
+				down.Store(true)
+			}
+			forward.ServeHTTP(w, r)
+		}
+	}, func(forward http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			// The phone's wait for the request reads it (GET /v1/requests/ID).
+			if down.Load() && r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/requests/") {
+				if refused.Add(1) == 2*payflow.DefaultMaxAttempts {
+					down.Store(false)
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			forward.ServeHTTP(w, r)
+		}
+	})
+	require.NoError(t, pErr, shopper)
+	require.NoError(t, sErr, seller)
+	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, refused.Load(), "the cloud refused the phone's wait")
+	checkPurchase(t, seller, shopper)
 	awaitBalances(t, cloud, "38.73", "11.27")
 }
 

@@ -355,9 +355,22 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 	return buy(wctx, f, ph, c)
 }
 
-// unavailablePause is how long the seller program pauses before it asks
-// again for the outcome of its request while the cloud does not answer.
+// unavailablePause is how long a phone program pauses before it asks the
+// cloud again while the cloud does not answer (throughOutage).
 const unavailablePause = 250 * time.Millisecond
+
+// throughOutage calls wait, a phone program's wait for the other phone,
+// and again after unavailablePause while it fails with
+// payflow.ErrUnavailable (the cloud does not answer: it may be
+// restarting), until ctx ends; it returns wait's last error. The client
+// gives up on a call after a few attempts, well within a restart.
+func throughOutage(ctx context.Context, wait func() error) error {
+	err := wait()
+	for errors.Is(err, payflow.ErrUnavailable) && ctxsleep.Sleep(ctx, unavailablePause) == nil {
+		err = wait()
+	}
+	return err
+}
 
 // RunSeller is the seller program: the till of Corner Grocer finds Alice
 // in its service queue, pairs with her phone, charges the grocery basket
@@ -370,10 +383,12 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 		if _, err := ph.Charge(ctx, c.Name, GroceryBasket, nil); err != nil {
 			return err
 		}
-		v, rc, err := ph.AwaitSettled(wctx)
-		for errors.Is(err, payflow.ErrUnavailable) && ctxsleep.Sleep(wctx, unavailablePause) == nil {
+		var v *payflow.PaymentView
+		var rc *payflow.Receipt
+		err := throughOutage(wctx, func() (err error) {
 			v, rc, err = ph.AwaitSettled(wctx)
-		}
+			return err
+		})
 		if err != nil {
 			wv, wrc, werr := ph.Withdraw(ctx)
 			if werr != nil {
@@ -392,11 +407,16 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // RunShopper is the shopper program: Alice's phone finds Corner Grocer in
-// its service queue, pairs with the till, shows the payment screen and
-// approves it with the card's PIN.
+// its service queue, pairs with the till, waits for the payment screen,
+// asking again while the cloud does not answer (ErrUnavailable: it may be
+// restarting), shows it and approves it with the card's PIN.
 func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
-		v, err := ph.AwaitRequest(wctx)
+		var v *payflow.PaymentView
+		err := throughOutage(wctx, func() (err error) {
+			v, err = ph.AwaitRequest(wctx)
+			return err
+		})
 		if err != nil {
 			return err
 		}
