@@ -24,9 +24,13 @@
 //
 //	-vpcd host:port   vpcd's address, a port from 1 to 65535 (default
 //	                  127.0.0.1:35963)
-//	-pin digits       the PIN of a new card (default 123456)
-//	-puk digits       the PUK of a new card (default 12345678)
+//	-pin digits       the PIN of a new card, 4 to 12 digits (default
+//	                  123456)
+//	-puk digits       the PUK of a new card, 8 digits (default 12345678)
 //	-state file       the card's state file (default vcard.state)
+//
+// A flag value that is not one of these, or an argument after the flags,
+// is refused with exit status 2 before any file is written.
 package main
 
 import (
@@ -52,15 +56,23 @@ func main() {
 	puk := flag.String("puk", simcardtest.PUK, "PUK of a new card")
 	statePath := flag.String("state", "vcard.state", "card state `file`")
 	flag.Parse()
-	if flag.NArg() > 0 { // the flag package stops at it: a flag after it would be dropped unseen
-		fmt.Fprintf(flag.CommandLine.Output(), "vcard: unexpected argument %q (the program takes only flags)\n", flag.Arg(0))
+	// refuse ends the program as the flag package does for a bad flag,
+	// before the card's files or vpcd are touched.
+	refuse := func(format string, args ...any) {
+		fmt.Fprintf(flag.CommandLine.Output(), "vcard: "+format+"\n", args...)
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := vpcd.CheckAddr(*addr); err != nil { // refused before the card is used
-		fmt.Fprintf(flag.CommandLine.Output(), "vcard: -vpcd: %v\n", err)
-		flag.Usage()
-		os.Exit(2)
+	if flag.NArg() > 0 { // the flag package stops at it: a flag after it would be dropped unseen
+		refuse("unexpected argument %q (the program takes only flags)", flag.Arg(0))
+	}
+	if err := vpcd.CheckAddr(*addr); err != nil {
+		refuse("-vpcd: %v", err)
+	}
+	// Checked whether or not the card is new, so that a run on a new
+	// state file is not the first to find them wrong.
+	if !simcard.ValidPIN(*pin) || !simcard.ValidPUK(*puk) {
+		refuse("-pin needs %d to %d digits and -puk %d", simcard.MinPIN, simcard.MaxPIN, simcard.PUKLength)
 	}
 	log.SetFlags(log.LstdFlags | log.LUTC)
 

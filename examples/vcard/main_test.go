@@ -126,8 +126,10 @@ func TestRunRefusesBadPIN(t *testing.T) {
 
 // TestExitStatus runs main in a child process, as `go run` does: an
 // argument after the flags is refused (exit status 2, as a bad flag), not
-// dropped with the flags after it, and so is a -vpcd address that is not
-// host:port with a port from 1 to 65535, before the card or vpcd is used.
+// dropped with the flags after it, and so are a -vpcd address that is not
+// host:port with a port from 1 to 65535 and a -pin or -puk that no card
+// takes, before the card or vpcd is used: no state file or lock file is
+// left behind.
 func TestExitStatus(t *testing.T) {
 	if args := os.Getenv("VCARD_MAIN_ARGS"); args != "" {
 		os.Args = append([]string{"vcard"}, strings.Fields(args)...)
@@ -135,7 +137,8 @@ func TestExitStatus(t *testing.T) {
 		os.Exit(0)
 	}
 	for _, args := range []string{"-nope", "card.state", "-vpcd 127.0.0.1:1 extra -state x",
-		"-vpcd nonsense", "-vpcd 127.0.0.1:0", "-vpcd 127.0.0.1:65536", "-vpcd 127.0.0.1:vpcd", "-vpcd localhost:-1"} {
+		"-vpcd nonsense", "-vpcd 127.0.0.1:0", "-vpcd 127.0.0.1:65536", "-vpcd 127.0.0.1:vpcd", "-vpcd localhost:-1",
+		"-pin 12", "-pin 12ab", "-pin 1234567890123", "-puk 1234567", "-puk 1234567a", "-vpcd 127.0.0.1:1 -state s -puk 123456789"} {
 		t.Run(args, func(t *testing.T) {
 			dir := t.TempDir()
 			// A child that took the arguments would run the bridge until
