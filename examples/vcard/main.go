@@ -30,16 +30,20 @@
 //	-state file       the card's state file (default vcard.state)
 //
 // A flag value that is not one of these, or an argument after the flags,
-// is refused with exit status 2 before any file is written.
+// is refused with exit status 2 before any file is written. A card
+// personalised before keeps its PIN and PUK: a -pin or -puk given for it
+// is ignored, and the log says so.
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
@@ -78,7 +82,11 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *pin, *puk, *statePath); err != nil {
+	// A PIN or PUK not given is the default of a new card; given, run
+	// says when the card keeps its own.
+	given := map[string]string{}
+	flag.Visit(func(f *flag.Flag) { given[f.Name] = f.Value.String() })
+	if err := run(ctx, *addr, given["pin"], given["puk"], *statePath); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -87,7 +95,9 @@ func main() {
 // holds statePath first (demo.LockCard): a state file that another vcard,
 // or another program such as the phones of the demo with their card
 // files, holds is refused at once with an error naming it that matches
-// demo.ErrCardInUse.
+// demo.ErrCardInUse. A new card is personalised with pin and puk, or the
+// demo's PIN and PUK where they are empty; a card personalised before
+// keeps its own, and run logs that a pin or puk given is ignored.
 func run(ctx context.Context, addr, pin, puk, statePath string) error {
 	unlock, err := demo.LockCard(statePath)
 	if err != nil {
@@ -104,9 +114,17 @@ func run(ctx context.Context, addr, pin, puk, statePath string) error {
 		return err
 	}
 	if life == simcard.LifePersonalisation {
-		if err := personalise(card, pin, puk, statePath+".root.pem"); err != nil {
+		if err := personalise(card, cmp.Or(pin, simcardtest.PIN), cmp.Or(puk, simcardtest.PUK), statePath+".root.pem"); err != nil {
 			return err
 		}
+	} else if pin != "" || puk != "" {
+		var ignored []string
+		for _, f := range []struct{ name, value string }{{"-pin", pin}, {"-puk", puk}} {
+			if f.value != "" {
+				ignored = append(ignored, f.name)
+			}
+		}
+		log.Printf("vcard: %s ignored: the card was personalised before and keeps its own", strings.Join(ignored, " and "))
 	}
 	iccid, err := card.ICCID()
 	if err != nil {

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"log"
 	"net"
 	"os"
 	"os/exec"
@@ -17,13 +19,14 @@ import (
 	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// iccidOverVPCD plays vpcd on a local port: it accepts the virtual card,
-// reads its ATR, selects the applet and reads the ICCID.
-func iccidOverVPCD(t *testing.T, ln net.Listener) string {
+// overVPCD plays vpcd on a local port: it accepts the virtual card, reads
+// its ATR, selects the applet and returns the card's responses to apdus.
+func overVPCD(t *testing.T, ln net.Listener, apdus ...[]byte) [][]byte {
 	t.Helper()
 	conn, err := ln.Accept()
 	require.NoError(t, err)
@@ -42,7 +45,17 @@ func iccidOverVPCD(t *testing.T, ln net.Listener) string {
 	atr := exchange([]byte{4})
 	require.Equal(t, byte(0x3B), atr[0])
 	require.Equal(t, []byte{0x90, 0x00}, exchange([]byte{0x00, 0xA4, 0x04, 0x0C, 0x07, 0xF0, 0x43, 0x41, 0x53, 0x49, 0x4D, 0x01}))
-	r := exchange([]byte{0x00, 0xCA, 0x01, 0x01, 0x00})
+	var rs [][]byte
+	for _, apdu := range apdus {
+		rs = append(rs, exchange(apdu))
+	}
+	return rs
+}
+
+// iccidOverVPCD reads the ICCID of the virtual card over vpcd (overVPCD).
+func iccidOverVPCD(t *testing.T, ln net.Listener) string {
+	t.Helper()
+	r := overVPCD(t, ln, []byte{0x00, 0xCA, 0x01, 0x01, 0x00})[0]
 	require.Equal(t, []byte{0x90, 0x00}, r[len(r)-2:])
 	return string(r[:len(r)-2])
 }
@@ -107,6 +120,46 @@ func TestRunRefusesHeldState(t *testing.T) {
 	assert.Equal(t, served, iccidOverVPCD(t, ln), "free once the other program let go")
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// TestRunSaysPINIgnored: a card personalised before keeps its PIN and
+// PUK; a -pin or -puk given for it is not taken silently, the log says
+// it is ignored. A card personalised without them has the demo PIN.
+func TestRunSaysPINIgnored(t *testing.T) {
+	var logged bytes.Buffer
+	log.SetOutput(&logged)
+	defer log.SetOutput(os.Stderr)
+	state := filepath.Join(t.TempDir(), "card.state")
+	verify := func(pin string) []byte {
+		return append([]byte{simcard.ClassISO, simcard.InsVerify, 0x00, simcard.RefPIN, byte(len(pin))}, pin...)
+	}
+
+	for _, tt := range []struct{ pin, puk, ignored string }{
+		{"", "", ""}, // personalised: the demo PIN and PUK
+		{"", "", ""},
+		{"2468", "", "-pin"},
+		{"", "87654321", "-puk"},
+		{"2468", "87654321", "-pin and -puk"},
+	} {
+		logged.Reset()
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() {
+			done <- run(ctx, ln.Addr().String(), tt.pin, tt.puk, state)
+			ln.Close() // a run that failed never connects
+		}()
+		rs := overVPCD(t, ln, verify(simcardtest.PIN))
+		cancel()
+		require.NoError(t, <-done)
+		assert.Equal(t, []byte{0x90, 0x00}, rs[0], "the card's PIN is still the demo PIN")
+		if tt.ignored == "" {
+			assert.NotContains(t, logged.String(), "ignored")
+		} else {
+			assert.Contains(t, logged.String(), tt.ignored+" ignored: the card was personalised before and keeps its own")
+		}
+	}
 }
 
 func TestRunRefusesBadPIN(t *testing.T) {
