@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -324,4 +325,33 @@ func TestCloudPortInUse(t *testing.T) {
 	err = demo.RunCloud(context.Background(), []string{"-data", dir, "-listen", ln.Addr().String()}, &buffer{})
 	assert.ErrorIs(t, err, syscall.EADDRINUSE)
 	assert.NoDirExists(t, dir, "nothing made in the data folder")
+}
+
+// TestCloudPostgresUnreachable: a -postgres DSN that does not parse, or
+// whose server does not answer, fails the start before the cloud makes
+// its data folder: no demo CA with its private keys is left behind.
+func TestCloudPostgresUnreachable(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := closed.Addr().String()
+	require.NoError(t, closed.Close())
+	for _, tt := range []struct {
+		dsn   string
+		check func(t *testing.T, err error)
+	}{
+		{"not a DSN", func(t *testing.T, err error) {
+			var perr *pgconn.ParseConfigError
+			assert.ErrorAs(t, err, &perr)
+		}},
+		{"postgres://casimpay@" + addr + "/casimpay?connect_timeout=5", func(t *testing.T, err error) {
+			assert.ErrorIs(t, err, syscall.ECONNREFUSED)
+		}},
+	} {
+		t.Run(tt.dsn, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			err := demo.RunCloud(context.Background(), []string{"-data", dir, "-listen", "127.0.0.1:0", "-postgres", tt.dsn}, &buffer{})
+			tt.check(t, err)
+			assert.NoDirExists(t, dir, "nothing made in the data folder")
+		})
+	}
 }

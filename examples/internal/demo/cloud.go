@@ -52,13 +52,13 @@ type Cloud struct {
 }
 
 // OpenCloud opens (or creates) the demo cloud of a data folder. It fails
-// with ErrNoDataDir when opts.Dir is empty.
+// with ErrNoDataDir when opts.Dir is empty. With opts.PostgresDSN, the
+// database is reached first: a DSN that does not parse or a server that
+// does not answer fails before the data folder, and the demo CA in it,
+// are made.
 func OpenCloud(ctx context.Context, opts CloudOptions) (_ *Cloud, err error) {
 	if opts.Dir == "" {
 		return nil, ErrNoDataDir
-	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
 	}
 	c := &Cloud{now: opts.Platform.Now}
 	if c.now == nil {
@@ -69,12 +69,6 @@ func OpenCloud(ctx context.Context, opts CloudOptions) (_ *Cloud, err error) {
 			c.Close()
 		}
 	}()
-	if c.Authority, err = LoadAuthority(opts.Dir); err != nil {
-		return nil, err
-	}
-	if c.Verifier, err = c.Authority.CardVerifier(c.now); err != nil {
-		return nil, err
-	}
 	var ls ledger.Store
 	if opts.PostgresDSN != "" {
 		l, err := ledgerpg.Open(ctx, opts.PostgresDSN, ledgerpg.Options{})
@@ -88,7 +82,17 @@ func OpenCloud(ctx context.Context, opts CloudOptions) (_ *Cloud, err error) {
 		}
 		c.closers = append(c.closers, s.Close)
 		ls, c.Store, c.Database = l, s, "PostgreSQL"
-	} else {
+	}
+	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if c.Authority, err = LoadAuthority(opts.Dir); err != nil {
+		return nil, err
+	}
+	if c.Verifier, err = c.Authority.CardVerifier(c.now); err != nil {
+		return nil, err
+	}
+	if opts.PostgresDSN == "" {
 		path := filepath.Join(opts.Dir, DatabaseFile)
 		l, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
 		if err != nil {
