@@ -315,6 +315,37 @@ func TestShopperWaitsThroughOutage(t *testing.T) {
 	awaitBalances(t, cloud, "38.73", "11.27")
 }
 
+// TestPhonesWaitForCloudAtLogin: the cloud does not answer either phone's
+// login at first (it is starting, say), for as many challenges as twice
+// the client's attempts (two whole logins failing with
+// payflow.ErrUnavailable). Each phone asks again until the cloud
+// answers, within -wait, and the purchase goes through, instead of the
+// phone failing once the client's few attempts ended.
+func TestPhonesWaitForCloudAtLogin(t *testing.T) {
+	dir := t.TempDir()
+	cloud := startCloud(t, "-data", dir)
+	var tillRefused, shopperRefused atomic.Int64
+	refuseLogins := func(refused *atomic.Int64) func(forward http.Handler) http.HandlerFunc {
+		return func(forward http.Handler) http.HandlerFunc {
+			return func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/v1/challenges" && refused.Load() < 2*payflow.DefaultMaxAttempts {
+					refused.Add(1)
+					w.WriteHeader(http.StatusServiceUnavailable)
+					return
+				}
+				forward.ServeHTTP(w, r)
+			}
+		}
+	}
+	seller, shopper, sErr, pErr := purchaseThrough(t, dir, refuseLogins(&tillRefused), refuseLogins(&shopperRefused))
+	require.NoError(t, pErr, shopper)
+	require.NoError(t, sErr, seller)
+	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, tillRefused.Load())
+	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, shopperRefused.Load())
+	checkPurchase(t, seller, shopper)
+	awaitBalances(t, cloud, "38.73", "11.27")
+}
+
 // TestCloudPortInUse: a -listen address already in use is refused before
 // the cloud makes its CA, its cards and its database.
 func TestCloudPortInUse(t *testing.T) {

@@ -2,15 +2,16 @@
 // purchase: with its card from the cloud's data folder, it scans the
 // simulated air, finds Alice in its service queue, pairs with her phone,
 // sends the card-signed payment request for the basket and waits for the
-// receipt, which it verifies; while the cloud does not answer (it may be
-// restarting) it asks again until -wait ends. When -wait ends, or it is
-// interrupted, before the shopper approved, it cancels the payment
-// request, so that the shopper's next run does not pay it. Killed outright
-// (SIGKILL), it cancels nothing: its next run pairs again in the same
-// session (the same two cards and EIDs, within the ten-minute EID epoch),
-// and the cloud then cancels the request left pending (PROTOCOL.md §6.1);
-// only a shopper run that pairs before that may still be shown it. Start
-// the cloud program first (see its documentation for the three commands).
+// receipt, which it verifies; while the cloud does not answer the login
+// or the wait (it may be starting or restarting) it asks again until
+// -wait ends. When -wait ends, or it is interrupted, before the shopper
+// approved, it cancels the payment request, so that the shopper's next
+// run does not pay it. Killed outright (SIGKILL), it cancels nothing: its
+// next run pairs again in the same session (the same two cards and EIDs,
+// within the ten-minute EID epoch), and the cloud then cancels the
+// request left pending (PROTOCOL.md §6.1); only a shopper run that pairs
+// before that may still be shown it. Start the cloud program first (see
+// its documentation for the three commands).
 //
 //	go run ./examples/seller [-data DIR] [-url URL]
 //

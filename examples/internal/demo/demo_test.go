@@ -361,6 +361,25 @@ func TestPhoneLoginBoundedByWait(t *testing.T) {
 	}
 }
 
+// TestPhoneLoginRefusedUntilWait: a cloud that refuses connections (it
+// is not up yet, or restarting) is asked again until -wait has passed:
+// the phone programs give up with ErrNoAnswer rather than once the
+// client's few attempts ended.
+func TestPhoneLoginRefusedUntilWait(t *testing.T) {
+	dir := setUpFolder(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	url := "http://" + ln.Addr().String()
+	require.NoError(t, ln.Close())
+	for name, run := range map[string]func(context.Context, []string, io.Writer) error{"seller": RunSeller, "shopper": RunShopper} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), []string{"-data", dir, "-url", url, "-wait", "1s"}, &out)
+			assert.ErrorIs(t, err, ErrNoAnswer)
+		})
+	}
+}
+
 // TestPhoneNoCloudHint: the phone programs tell to start the cloud first
 // only when the data folder has no card or no root certificate; an
 // unreadable one is reported as it is.

@@ -290,13 +290,16 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 	return ph, func() { cancel(); <-done; card.Close() }, nil
 }
 
-// login logs ph in to the cloud, giving up once -wait has passed
-// (ErrNoAnswer): the client alone would send its calls again for more
-// than a minute against a cloud that never answers.
+// login logs ph in to the cloud, asking again while the cloud does not
+// answer (throughOutage: it may be starting or restarting), and gives up
+// once -wait has passed (ErrNoAnswer): the client alone would give up on
+// a cloud that refuses connections after a few attempts, and send its
+// calls again for more than a minute against one that accepts them and
+// never answers.
 func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
 	lctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
-	err := ph.Login(lctx)
+	err := throughOutage(lctx, func() error { return ph.Login(lctx) })
 	if err != nil && ctx.Err() == nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("%w: logging in to %s within -wait %s: %w", ErrNoAnswer, f.url, f.wait, err)
 	}
@@ -359,11 +362,11 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 // cloud again while the cloud does not answer (throughOutage).
 const unavailablePause = 250 * time.Millisecond
 
-// throughOutage calls wait, a phone program's wait for the other phone,
-// and again after unavailablePause while it fails with
-// payflow.ErrUnavailable (the cloud does not answer: it may be
-// restarting), until ctx ends; it returns wait's last error. The client
-// gives up on a call after a few attempts, well within a restart.
+// throughOutage calls wait, a phone program's login or its wait for the
+// other phone, and again after unavailablePause while it fails with
+// payflow.ErrUnavailable (the cloud does not answer: it may be starting
+// or restarting), until ctx ends; it returns wait's last error. The
+// client gives up on a call after a few attempts, well within a restart.
 func throughOutage(ctx context.Context, wait func() error) error {
 	err := wait()
 	for errors.Is(err, payflow.ErrUnavailable) && ctxsleep.Sleep(ctx, unavailablePause) == nil {
