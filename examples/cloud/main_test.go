@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -215,7 +216,7 @@ func TestCloudFlags(t *testing.T) {
 // purchaseThrough runs the seller and the shopper programs at once against
 // the cloud of dir, each through a server of its own, whose handler till
 // and shopper make from the handler that forwards to the cloud, and
-// returns their outputs. A shopper that fails stops the till, which would
+// returns their outputs. A phone that fails stops the other, which would
 // wait for it until -wait ends.
 func purchaseThrough(t *testing.T, dir string, till, shopper func(forward http.Handler) http.HandlerFunc) (sOut, pOut string, sErr, pErr error) {
 	t.Helper()
@@ -234,15 +235,31 @@ func purchaseThrough(t *testing.T, dir string, till, shopper func(forward http.H
 	defer cancel()
 	sctx, stopSeller := context.WithCancel(ctx)
 	defer stopSeller()
+	pctx, stopShopper := context.WithCancel(ctx)
+	defer stopShopper()
 	var wg sync.WaitGroup
-	wg.Go(func() { sErr = demo.RunSeller(sctx, []string{"-data", dir, "-seed", "5", "-url", tillSide.URL}, &sBuf) })
 	wg.Go(func() {
-		if pErr = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, &pBuf); pErr != nil {
+		if sErr = demo.RunSeller(sctx, []string{"-data", dir, "-seed", "5", "-url", tillSide.URL}, &sBuf); sErr != nil {
+			stopShopper()
+		}
+	})
+	wg.Go(func() {
+		if pErr = demo.RunShopper(pctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, &pBuf); pErr != nil {
 			stopSeller()
 		}
 	})
 	wg.Wait()
 	return sBuf.String(), pBuf.String(), sErr, pErr
+}
+
+// requirePurchased fails t unless both phones, ending with sErr and pErr,
+// made the purchase of checkPurchase, and the cloud moved its money.
+func requirePurchased(t *testing.T, cloud *buffer, seller, shopper string, sErr, pErr error) {
+	t.Helper()
+	require.NoError(t, pErr, shopper)
+	require.NoError(t, sErr, seller)
+	checkPurchase(t, seller, shopper)
+	awaitBalances(t, cloud, "38.73", "11.27")
 }
 
 // TestSellerWaitsThroughOutage: the cloud does not answer the till (it
@@ -270,11 +287,8 @@ func TestSellerWaitsThroughOutage(t *testing.T) {
 			forward.ServeHTTP(w, r)
 		}
 	})
-	require.NoError(t, pErr, shopper)
-	require.NoError(t, sErr, seller)
-	checkPurchase(t, seller, shopper)
+	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
 	assert.NotContains(t, seller, "withdrawn")
-	awaitBalances(t, cloud, "38.73", "11.27")
 }
 
 // TestShopperWaitsThroughOutage: the cloud does not answer Alice's phone
@@ -308,11 +322,8 @@ func TestShopperWaitsThroughOutage(t *testing.T) {
 			forward.ServeHTTP(w, r)
 		}
 	})
-	require.NoError(t, pErr, shopper)
-	require.NoError(t, sErr, seller)
+	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
 	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, refused.Load(), "the cloud refused the phone's wait")
-	checkPurchase(t, seller, shopper)
-	awaitBalances(t, cloud, "38.73", "11.27")
 }
 
 // TestPhonesWaitForCloudAtLogin: the cloud does not answer either phone's
@@ -338,12 +349,54 @@ func TestPhonesWaitForCloudAtLogin(t *testing.T) {
 		}
 	}
 	seller, shopper, sErr, pErr := purchaseThrough(t, dir, refuseLogins(&tillRefused), refuseLogins(&shopperRefused))
-	require.NoError(t, pErr, shopper)
-	require.NoError(t, sErr, seller)
+	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
 	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, tillRefused.Load())
 	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, shopperRefused.Load())
-	checkPurchase(t, seller, shopper)
-	awaitBalances(t, cloud, "38.73", "11.27")
+}
+
+// TestPhonesWaitThroughOutageWhilePairing: the cloud does not answer the
+// phone that confirmed first (it restarts, say) while it waits for the
+// other to confirm, for as many reads of the session as twice the
+// client's attempts (two whole calls failing with
+// payflow.ErrUnavailable); the other phone's confirmation reaches the
+// cloud only after that. The waiting phone asks again until the cloud
+// answers, within -wait, and the purchase goes through, instead of it
+// failing while the other phone pairs with it.
+func TestPhonesWaitThroughOutageWhilePairing(t *testing.T) {
+	dir := t.TempDir()
+	cloud := startCloud(t, "-data", dir)
+	var confirmed atomic.Bool
+	var refused atomic.Int64
+	allRefused := make(chan struct{})
+	refuseWait := func(forward http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			case r.Method == http.MethodPost && r.URL.Path == "/v1/pair" && confirmed.Swap(true):
+				// The second confirmation. Its body read first, the
+				// request's context ends when its phone gives up.
+				body, err := io.ReadAll(r.Body)
+				if err != nil {
+					return
+				}
+				r.Body = io.NopCloser(bytes.NewReader(body))
+				select {
+				case <-allRefused:
+				case <-r.Context().Done():
+					return
+				}
+			case r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/sessions/") && refused.Load() < 2*payflow.DefaultMaxAttempts:
+				if refused.Add(1) == 2*payflow.DefaultMaxAttempts {
+					close(allRefused)
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			forward.ServeHTTP(w, r)
+		}
+	}
+	seller, shopper, sErr, pErr := purchaseThrough(t, dir, refuseWait, refuseWait)
+	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
+	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, refused.Load())
 }
 
 // TestCloudPortInUse: a -listen address already in use is refused before

@@ -332,8 +332,10 @@ func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (payf
 
 // runPhone is what the phone programs share: it parses the flags of
 // program, starts the phone of the card name (see startPhone), finds the
-// phone that -pick names and pairs with it, then runs buy with the
-// pairing's confirmation and a context that ends after -wait.
+// phone that -pick names and pairs with it, waiting for the other phone's
+// confirmation through an outage of the cloud (throughOutage), then runs
+// buy with the pairing's confirmation and a context that ends after
+// -wait.
 func runPhone(ctx context.Context, program, name, pick string, args []string, stdout io.Writer,
 	buy func(wctx context.Context, f *phoneFlags, ph *Phone, c *payflow.Confirmation) error) error {
 	f, err := parsePhoneFlags(program, pick, args)
@@ -351,7 +353,14 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 	}
 	wctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
-	c, err := ph.Pair(wctx, e)
+	if _, err := ph.Confirm(wctx, e); err != nil {
+		return err
+	}
+	var c *payflow.Confirmation
+	err = throughOutage(wctx, func() (err error) {
+		c, err = ph.AwaitPaired(wctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
