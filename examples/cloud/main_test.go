@@ -326,6 +326,35 @@ func TestShopperWaitsThroughOutage(t *testing.T) {
 	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, refused.Load(), "the cloud refused the phone's wait")
 }
 
+// TestShopperApprovesThroughOutage: the cloud does not answer Alice's
+// consent at first (it restarts, say), for as many attempts as twice the
+// client's (two whole approvals failing with payflow.ErrUnavailable). The
+// phone sends the consent again, the card signing no other and the PIN
+// not asked again, until the cloud answers, within -wait, and pays,
+// instead of failing with the payment's outcome unknown while the till
+// goes on waiting.
+func TestShopperApprovesThroughOutage(t *testing.T) {
+	dir := t.TempDir()
+	cloud := startCloud(t, "-data", dir)
+	var refused atomic.Int64
+	seller, shopper, sErr, pErr := purchaseThrough(t, dir, func(forward http.Handler) http.HandlerFunc {
+		return forward.ServeHTTP
+	}, func(forward http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/consent") && refused.Load() < 2*payflow.DefaultMaxAttempts {
+				refused.Add(1)
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			forward.ServeHTTP(w, r)
+		}
+	})
+	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
+	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, refused.Load())
+	assert.Equal(t, 1, strings.Count(shopper, "Enter PIN"), "the PIN is asked once: %s", shopper)
+	assert.Equal(t, 2, strings.Count(shopper, "The cloud did not answer the approval: sending it again"), shopper)
+}
+
 // TestPhonesWaitForCloudAtLogin: the cloud does not answer either phone's
 // login at first (it is starting, say), for as many challenges as twice
 // the client's attempts (two whole logins failing with

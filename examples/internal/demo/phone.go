@@ -250,6 +250,26 @@ func (p *Phone) Approve(ctx context.Context, v *payflow.PaymentView, pin string)
 		return nil, err
 	}
 	p.Screen.Printf("Enter PIN (%d of %d tries left): %s", left, total, mask(pin))
+	return p.approve(ctx, v, pin, total)
+}
+
+// ApproveAgain is Approve of v again, the PIN not asked again, after an
+// approval that failed with payflow.ErrUnavailable (the cloud did not
+// answer: it may be restarting): the phone sends the consent that it keeps
+// again, the card signing no other, or, when the card signed none, has the
+// card verify pin and sign one (payflow's ApproveShown).
+func (p *Phone) ApproveAgain(ctx context.Context, v *payflow.PaymentView, pin string) (*payflow.Receipt, error) {
+	_, total, err := p.Card.PINTries()
+	if err != nil {
+		return nil, err
+	}
+	p.Screen.Printf("The cloud did not answer the approval: sending it again")
+	return p.approve(ctx, v, pin, total)
+}
+
+// approve has the phone approve v with pin (ApproveShown) and shows the
+// outcome; total is the card's PIN tries.
+func (p *Phone) approve(ctx context.Context, v *payflow.PaymentView, pin string, total int) (*payflow.Receipt, error) {
 	rc, err := p.Shopper.ApproveShown(ctx, v, pin)
 	var se *simcard.StatusError
 	switch {

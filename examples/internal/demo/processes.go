@@ -420,8 +420,9 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 
 // RunShopper is the shopper program: Alice's phone finds Corner Grocer in
 // its service queue, pairs with the till, waits for the payment screen,
-// asking again while the cloud does not answer (ErrUnavailable: it may be
-// restarting), shows it and approves it with the card's PIN.
+// shows it and approves it with the card's PIN, asking again, and sending
+// the approval again, while the cloud does not answer (ErrUnavailable: it
+// may be restarting), until -wait ends.
 func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
 		var v *payflow.PaymentView
@@ -432,8 +433,15 @@ func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		_, err = ph.Approve(ctx, v, f.pin)
-		return err
+		// A consent that the cloud did not answer may have been settled:
+		// the phone keeps it and sends it again, the card signing no other
+		// (payflow's ApproveShown).
+		approve := ph.Approve
+		return throughOutage(wctx, func() error {
+			_, err := approve(ctx, v, f.pin)
+			approve = ph.ApproveAgain
+			return err
+		})
 	})
 }
 
