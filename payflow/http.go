@@ -725,7 +725,9 @@ const (
 	// ServerMaxHeaderBytes bounds an HTTP/1.1 request's request line and
 	// headers, the blank line after them included: the server itself
 	// answers a request whose headers end later 431, which the handler
-	// never sees. Over HTTP/2, which counts each header field's name and
+	// never sees. (A request pipelined behind another, sent before that
+	// one's reply, may take up to 4096 octets more, which net/http read
+	// ahead with the request before it and does not count.) Over HTTP/2, which counts each header field's name and
 	// value and 32 octets more (RFC 9113 §6.5.2), the server announces,
 	// and answers 431 over, a header list of 12608 octets
 	// (ServerMaxHeaderBytes less 4096, and the 320 octets that net/http
@@ -743,8 +745,9 @@ const (
 // reaches h, "OPTIONS *" too, which an http.Server otherwise answers
 // itself (the handler of NewHandler answers it 404 not_found, as any path
 // it does not serve); one it cannot parse, such as a request target with a
-// malformed escape (%zz), the server answers itself with a plain-text 400
-// that h never sees.
+// malformed escape (%zz), the server answers itself, over HTTP/1.1 with a
+// plain-text 400 and over HTTP/2 by resetting the stream, and h never
+// sees it.
 //
 // Go's HTTP/2 server has no deadline for headers: an HTTP/2 connection
 // whose headers never finish (a HEADERS frame without END_HEADERS) is
