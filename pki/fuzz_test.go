@@ -207,7 +207,8 @@ func FuzzVerifyCard(f *testing.F) {
 }
 
 // FuzzAddCRL feeds CRLs to AddCRL: it must never panic, must fail with
-// ErrCRL, and a CRL it accepts leaves the card verifiable or revoked.
+// ErrCRL, and a CRL it accepts is one DER element with nothing after it and
+// leaves the card verifiable or revoked.
 func FuzzAddCRL(f *testing.F) {
 	for _, name := range []string{"card-crl.pem", "card-crl-revoked.pem", "root-crl.pem"} {
 		f.Add(readFrozen(f, name))
@@ -220,6 +221,9 @@ func FuzzAddCRL(f *testing.F) {
 				t.Fatalf("error %v does not match ErrCRL", err)
 			}
 			return
+		}
+		if crl, err := x509.ParseRevocationList(der); err != nil || len(crl.Raw) != len(der) {
+			t.Fatalf("accepted a CRL that is not one DER element: %v", err)
 		}
 		_, err := v.VerifyCard([][]byte{fs.card, fs.ca})
 		if err != nil && !errors.Is(err, ErrRevoked) {

@@ -84,24 +84,30 @@ func checkComplete(crl *x509.RevocationList) error {
 	return nil
 }
 
-// AddCRL accepts a CRL (DER) for later verifications. The CRL must be signed
-// with an allowed algorithm by a trusted root or one of the intermediates
-// of the options whose key usage, when it has one, includes cRLSign, carry
-// a CRL number and a next update later than its this update (RFC 5280
-// §5.1.2.5), be current (this update not in the future and next update
-// not past, allowing for the skew), be complete (no delta CRL
-// indicator, issuing distribution point or entry naming a certificate
-// issuer, critical or not; no other critical extension, nor critical entry
-// extension but the reason code), and not be older than the CRL held for
-// the same issuer: a lower number is refused, the same CRL again is
-// accepted and changes nothing. A CRL refused leaves the CRL held in
-// force. No chain verified before is served from the cache after it (the
-// cache is emptied). Errors match ErrCRL.
+// AddCRL accepts a CRL (DER, with nothing after it) for later
+// verifications. The CRL must be signed with an allowed algorithm by a
+// trusted root or one of the intermediates of the options whose key usage,
+// when it has one, includes cRLSign, carry a CRL number and a next update
+// later than its this update (RFC 5280 §5.1.2.5), be current (this update
+// not in the future and next update not past, allowing for the skew), be
+// complete (no delta CRL indicator, issuing distribution point or entry
+// naming a certificate issuer, critical or not; no other critical
+// extension, nor critical entry extension but the reason code), and not be
+// older than the CRL held for the same issuer: a lower number is refused,
+// the same CRL again is accepted and changes nothing. A CRL refused leaves
+// the CRL held in force. No chain verified before is served from the cache
+// after it (the cache is emptied). Errors match ErrCRL.
 func (v *Verifier) AddCRL(der []byte) error {
 	now := v.now()
 	crl, err := x509.ParseRevocationList(der)
 	if err != nil {
 		return newError(ErrCRL, -1, "malformed CRL", err)
+	}
+	// crypto/x509 parses the first DER element and ignores what follows
+	// it; the CRL held is compared with a CRL of the same number byte for
+	// byte, so bytes after the CRL would have the same CRL refused later.
+	if len(crl.Raw) != len(der) {
+		return newError(ErrCRL, -1, "malformed CRL: trailing data", nil)
 	}
 	if !v.allowed(crl.SignatureAlgorithm) {
 		return newError(ErrCRL, -1, "signature algorithm "+crl.SignatureAlgorithm.String()+" not allowed", nil)

@@ -302,6 +302,44 @@ func withoutNextUpdate(t *testing.T, ca *CA, der []byte) []byte {
 	return crl
 }
 
+// TestAddCRLRefusesTrailingData: a CRL followed by other bytes is refused
+// as malformed and not held, so that the same CRL sent without them is
+// then accepted, and accepted again as the same CRL; certificates followed
+// by other bytes are refused as malformed wherever they are handed in.
+func TestAddCRLRefusesTrailingData(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	crls := h.crls(t)
+	junk := []byte{0xde, 0xad, 0xbe, 0xef}
+	require.NoError(t, v.AddCRL(crls[0]))
+	assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "malformed CRL: trailing data"},
+		v.AddCRL(append(bytes.Clone(crls[1]), junk...)))
+	_, err := v.VerifyCard(h.chain())
+	assert.Equal(t, &Error{Err: ErrCRL, Cert: 0, Reason: "no CRL of the issuer"}, err, "the card CA's CRL is not held")
+	require.NoError(t, v.AddCRL(crls[1]), "the same CRL without the bytes after it")
+	assert.NoError(t, v.AddCRL(crls[1]), "the same CRL again")
+	_, err = v.VerifyCard(h.chain())
+	assert.NoError(t, err)
+
+	padded := func(der []byte) []byte { return append(bytes.Clone(der), junk...) }
+	_, err = ParseCertificate(padded(h.card))
+	assert.ErrorIs(t, err, ErrUntrusted, "a card, whose extended key usage crypto/x509 refuses")
+	_, err = ParseCertificate(padded(h.ca.DER()))
+	assert.ErrorIs(t, err, ErrUntrusted, "a CA certificate, which crypto/x509 parses")
+	for i := range 2 {
+		chain := h.chain()
+		chain[i] = padded(chain[i])
+		_, err = v.VerifyCard(chain)
+		requireRefusal(t, err, ErrUntrusted, i)
+	}
+	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{padded(h.root.DER())}})
+	assert.ErrorIs(t, err, ErrUntrusted, "a root")
+	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{padded(h.ca.DER())}})
+	assert.ErrorIs(t, err, ErrUntrusted, "an intermediate")
+	_, err = LoadCA(h.ca.Signer(), padded(h.ca.DER()), nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+	assert.ErrorIs(t, err, ErrUntrusted, "a CA loaded")
+}
+
 func TestAddCRLNumbers(t *testing.T) {
 	h := newHierarchy(t)
 	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
