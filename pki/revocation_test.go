@@ -57,6 +57,9 @@ func TestAddCRL(t *testing.T) {
 		{"algorithm not allowed", func(t *testing.T) []byte {
 			return createCRL(t, h.ca, &x509.RevocationList{SignatureAlgorithm: x509.ECDSAWithSHA512})
 		}, time.Time{}},
+		{"signed with SHA-1", func(t *testing.T) []byte {
+			return createCRL(t, h.ca, &x509.RevocationList{SignatureAlgorithm: x509.ECDSAWithSHA1})
+		}, time.Time{}},
 		{"critical entry extension", func(t *testing.T) []byte {
 			// certificateIssuer (RFC 5280 §5.3.3): an indirect CRL entry.
 			return createCRL(t, h.ca, &x509.RevocationList{RevokedCertificateEntries: []x509.RevocationListEntry{{
@@ -470,6 +473,10 @@ func TestNewVerifierErrors(t *testing.T) {
 		{"leaf as intermediate", VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{h.card}}, ErrUsage},
 		{"depth 1", VerifierOptions{Roots: [][]byte{h.root.DER()}, MaxDepth: 1}, ErrInvalid},
 		{"unknown policy", VerifierOptions{Roots: [][]byte{h.root.DER()}, Revocation: 7}, ErrInvalid},
+		// crypto/x509 verifies CRLs signed with SHA-1 but no certificate.
+		{"SHA-1 allowed", VerifierOptions{Roots: [][]byte{h.root.DER()}, Algorithms: []x509.SignatureAlgorithm{x509.ECDSAWithSHA256, x509.ECDSAWithSHA1}}, ErrInvalid},
+		{"RSA allowed", VerifierOptions{Roots: [][]byte{h.root.DER()}, Algorithms: []x509.SignatureAlgorithm{x509.SHA256WithRSA}}, ErrInvalid},
+		{"MD5 allowed", VerifierOptions{Roots: [][]byte{h.root.DER()}, Algorithms: []x509.SignatureAlgorithm{x509.MD5WithRSA}}, ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

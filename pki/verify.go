@@ -49,7 +49,11 @@ type VerifierOptions struct {
 	// DefaultMaxDepth.
 	MaxDepth int
 	// Algorithms is the allow-list of signature algorithms of certificates
-	// below the root and of CRLs. Zero: ECDSA with SHA-256 and SHA-384.
+	// below the root and of CRLs. Zero: ECDSA with SHA-256 and SHA-384. It
+	// may hold only ECDSA with SHA-256, SHA-384 or SHA-512, the algorithms
+	// of the profile's CA keys (ECDSA) that crypto/x509 verifies
+	// certificates with (it verifies none signed with SHA-1): NewVerifier
+	// refuses any other.
 	Algorithms []x509.SignatureAlgorithm
 	// Revocation selects which certificates need a fresh CRL. Zero:
 	// RevocationChain (every one below the root).
@@ -62,6 +66,13 @@ type VerifierOptions struct {
 	// (1024 refusals at most). Negative: no cache.
 	CacheSize int
 }
+
+// profileAlgorithms are the signature algorithms that VerifierOptions's
+// Algorithms may hold: those of ECDSA, the profile's CA key, that
+// crypto/x509 verifies certificates with. It verifies CRLs signed with
+// SHA-1 but no certificate, so that an allow-list naming SHA-1 would
+// admit CRLs and no certificate.
+var profileAlgorithms = []x509.SignatureAlgorithm{x509.ECDSAWithSHA256, x509.ECDSAWithSHA384, x509.ECDSAWithSHA512}
 
 // Verifier verifies certificate chains of cards and of the platform against
 // trusted roots and CRLs. It is safe for concurrent use; AddCRL may run
@@ -84,7 +95,9 @@ type Verifier struct {
 // NewVerifier returns a Verifier for opts. It returns an error matching
 // ErrUntrusted when a root or intermediate is malformed or (for an
 // intermediate) does not chain to a root, ErrUsage when one is not a CA,
-// and ErrInvalid when there is no root or an option is out of range.
+// and ErrInvalid when there is no root or an option is out of range, such
+// as an algorithm of Algorithms other than ECDSA with SHA-256, SHA-384 or
+// SHA-512.
 func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	v := &Verifier{
 		roots:      x509.NewCertPool(),
@@ -113,6 +126,11 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	}
 	if len(v.algorithms) == 0 {
 		v.algorithms = []x509.SignatureAlgorithm{x509.ECDSAWithSHA256, x509.ECDSAWithSHA384}
+	}
+	for _, alg := range v.algorithms {
+		if !slices.Contains(profileAlgorithms, alg) {
+			return nil, newError(ErrInvalid, -1, "signature algorithm "+alg.String()+" cannot verify certificates of the profile", nil)
+		}
 	}
 	if v.policy < RevocationChain || v.policy > RevocationBestEffort {
 		return nil, newError(ErrInvalid, -1, fmt.Sprintf("unknown revocation policy %d", v.policy), nil)
@@ -326,6 +344,14 @@ func (v *Verifier) checkChain(certs []*x509.Certificate, r role, now time.Time) 
 			return nil, newError(ErrUsage, i+1, "intermediate is not a CA certificate with keyCertSign", nil)
 		}
 	}
+	// Before x509.Verify, which would refuse a certificate signed with an
+	// algorithm it does not verify (SHA-1) as of no valid path. A root
+	// presented is not checked: no path holds it below the root.
+	for i, c := range certs {
+		if !v.allowed(c.SignatureAlgorithm) && !v.isRoot(c) {
+			return nil, newError(ErrUsage, i, "signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)
+		}
+	}
 	// Validity with skew, and the time x509.Verify is asked about: now,
 	// moved into the presented certificates' common validity when the skew
 	// allowed it to lie just outside.
@@ -372,6 +398,11 @@ func (v *Verifier) checkChain(certs []*x509.Certificate, r role, now time.Time) 
 		}
 	}
 	return nil, first
+}
+
+// isRoot reports whether c is one of the trusted roots, comparing DER.
+func (v *Verifier) isRoot(c *x509.Certificate) bool {
+	return slices.ContainsFunc(v.cas[:v.nroots], func(r *x509.Certificate) bool { return bytes.Equal(r.Raw, c.Raw) })
 }
 
 // withinPresented narrows the span within which the cache serves res, a

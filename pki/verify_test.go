@@ -34,6 +34,29 @@ func TestVerifyCard(t *testing.T) {
 	assert.Equal(t, h.root.DER(), vc.Chain[2].Raw)
 }
 
+// TestAlgorithmAllowList: an algorithm on the allow-list admits the
+// certificates and the CRLs signed with it, one off it neither, each
+// refused as ErrUsage and ErrCRL.
+func TestAlgorithmAllowList(t *testing.T) {
+	h := newHierarchy(t)
+	sha512 := withCard(card(func(c *x509.Certificate) { c.SignatureAlgorithm = x509.ECDSAWithSHA512 }))(t, h)
+	crl512 := createCRL(t, h.ca, &x509.RevocationList{SignatureAlgorithm: x509.ECDSAWithSHA512})
+	allowed := []x509.SignatureAlgorithm{x509.ECDSAWithSHA256, x509.ECDSAWithSHA512}
+
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{Algorithms: allowed})
+	require.NoError(t, v.AddCRL(h.crls(t)[0]))
+	require.NoError(t, v.AddCRL(crl512))
+	vc, err := v.VerifyCard(sha512)
+	require.NoError(t, err)
+	assert.Equal(t, x509.ECDSAWithSHA512, vc.Chain[0].SignatureAlgorithm)
+
+	v = newVerifier(t, h, newClock(t0), VerifierOptions{})
+	assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "signature algorithm ECDSA-SHA512 not allowed"}, v.AddCRL(crl512))
+	addCRLs(t, h, v)
+	_, err = v.VerifyCard(sha512)
+	assert.Equal(t, &Error{Err: ErrUsage, Cert: 0, Reason: "signature algorithm ECDSA-SHA512 not allowed"}, err)
+}
+
 // refusal is one chain the verifier must refuse with one exact error.
 type refusal struct {
 	name  string
@@ -167,6 +190,22 @@ func TestVerifyCardRefusals(t *testing.T) {
 			name:  "algorithm not allowed",
 			chain: withCard(card(func(c *x509.Certificate) { c.SignatureAlgorithm = x509.ECDSAWithSHA512 })),
 			want:  ErrUsage, cert: 0,
+		},
+		{
+			// crypto/x509 verifies no certificate signed with SHA-1: the
+			// allow-list refuses it first.
+			name:  "card signed with SHA-1",
+			chain: withCard(card(func(c *x509.Certificate) { c.SignatureAlgorithm = x509.ECDSAWithSHA1 })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name: "card CA signed with SHA-1",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				ca := *h.ca.Certificate() // issued again, by the root's key with SHA-1
+				ca.SignatureAlgorithm = x509.ECDSAWithSHA1
+				return [][]byte{h.card, issueRaw(t, h.root, &ca, ca.PublicKey)}
+			},
+			want: ErrUsage, cert: 1,
 		},
 		{
 			name:  "algorithm allow-list",
@@ -447,6 +486,14 @@ func TestVerifyCardRefusalOrder(t *testing.T) {
 			name:  "revoked and expired",
 			chain: revoked(expired),
 			want:  ErrExpired, cert: 0,
+		},
+		{
+			name: "signed with SHA-1 and expired",
+			chain: withCard(card(func(c *x509.Certificate) {
+				expired(c)
+				c.SignatureAlgorithm = x509.ECDSAWithSHA1
+			})),
+			want: ErrUsage, cert: 0,
 		},
 		{
 			name:  "revoked, with a wrong EKU",
