@@ -45,9 +45,12 @@ var (
 	// or one with a critical extension other than an entry's reason
 	// code), or older than the one held.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
-	// ErrKey: a key is not of the kind the profile requires (ECDSA P-256
-	// for cards and the platform; ECDSA P-256 or P-384 for CAs), or a
-	// signer does not match its certificate.
+	// ErrKey: a key handed in (to sign with, to certify, to encode or in
+	// PEM) is malformed or not of the kind the profile requires (ECDSA
+	// P-256 for cards and the platform; ECDSA P-256 or P-384 for CAs), or
+	// a signer does not match its certificate. The key of a certificate
+	// that a Verifier is given, a root's included, outside the profile is
+	// ErrUsage instead.
 	ErrKey = errors.New("pki: unsupported or mismatched key")
 	// ErrNonce: a challenge nonce is unknown, already used or expired.
 	ErrNonce = errors.New("pki: unknown, used or expired nonce")

@@ -40,7 +40,7 @@ func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result
 		if c.NotAfter.Before(res.expiry) {
 			res.expiry = c.NotAfter
 		}
-		root := i == n-1 // trusted as configured: NewVerifier checked it is a CA with keyCertSign
+		root := i == n-1 // trusted as configured: NewVerifier checked it is a CA with keyCertSign and a CA key
 		if !root && !v.allowed(c.SignatureAlgorithm) {
 			return nil, newError(ErrUsage, i, "signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)
 		}

@@ -3,6 +3,9 @@ package pki
 import (
 	"bytes"
 	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
@@ -485,6 +488,42 @@ func TestNewVerifierErrors(t *testing.T) {
 			assert.Nil(t, v)
 		})
 	}
+
+	t.Run("root key outside the profile", func(t *testing.T) {
+		p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		require.NoError(t, err)
+		p521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+		require.NoError(t, err)
+		_, ed, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		for _, tt := range []struct {
+			name string
+			key  crypto.Signer
+			want error
+		}{
+			{"P-256", newKey(t), nil},
+			{"P-384", p384, nil},
+			{"P-521", p521, &Error{Err: ErrUsage, Cert: -1, Reason: "root key is not ECDSA P-256 or P-384"}},
+			{"Ed25519", ed, &Error{Err: ErrUsage, Cert: -1, Reason: "root key is not ECDSA P-256 or P-384"}},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				tmpl := &x509.Certificate{
+					SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "root " + tt.name},
+					NotBefore: t0, NotAfter: t0.Add(time.Hour),
+					IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+				}
+				root, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, tt.key.Public(), tt.key)
+				require.NoError(t, err)
+				v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER(), root}})
+				if tt.want == nil {
+					assert.NoError(t, err)
+					return
+				}
+				assert.Equal(t, tt.want, err)
+				assert.Nil(t, v)
+			})
+		}
+	})
 
 	t.Run("root-issued leaf as intermediate", func(t *testing.T) {
 		// It chains to the root, so only the CA check refuses it.

@@ -94,10 +94,11 @@ type Verifier struct {
 
 // NewVerifier returns a Verifier for opts. It returns an error matching
 // ErrUntrusted when a root or intermediate is malformed or (for an
-// intermediate) does not chain to a root, ErrUsage when one is not a CA,
-// and ErrInvalid when there is no root or an option is out of range, such
-// as an algorithm of Algorithms other than ECDSA with SHA-256, SHA-384 or
-// SHA-512.
+// intermediate) does not chain to a root, ErrUsage when one is not a CA (a
+// root: a CA with keyCertSign) or a root's key is not ECDSA P-256 or
+// P-384, and ErrInvalid when there is no root or an option is out of
+// range, such as an algorithm of Algorithms other than ECDSA with SHA-256,
+// SHA-384 or SHA-512.
 func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	v := &Verifier{
 		roots:      x509.NewCertPool(),
@@ -153,6 +154,9 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		}
 		if !c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0 {
 			return nil, newError(ErrUsage, -1, "root is not a CA with keyCertSign", nil)
+		}
+		if !caKey(c.PublicKey) {
+			return nil, newError(ErrUsage, -1, "root key is not ECDSA P-256 or P-384", nil)
 		}
 		v.roots.AddCert(c)
 		v.cas = append(v.cas, c)
