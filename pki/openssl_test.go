@@ -3,7 +3,10 @@ package pki
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -41,11 +44,61 @@ func readPEM(t *testing.T, dir, name string) []byte {
 	return der
 }
 
+// profileKeyID returns the subject key identifier that the profile gives
+// c's key (PROTOCOL.md §4.3, RFC 7093 §2 method 1): the first 160 bits of
+// the SHA-256 of the value of the subjectPublicKey BIT STRING, read from
+// c's SubjectPublicKeyInfo as encoded.
+func profileKeyID(t *testing.T, c *x509.Certificate) []byte {
+	t.Helper()
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	rest, err := asn1.Unmarshal(c.RawSubjectPublicKeyInfo, &spki)
+	require.NoError(t, err)
+	require.Empty(t, rest)
+	sum := sha256.Sum256(spki.PublicKey.Bytes)
+	return sum[:20]
+}
+
+// checkOpenSSLIdentifiers checks the serial numbers and key identifiers
+// of a hierarchy that make.sh built in dir against the profile: each
+// certificate's serial number is positive and of at most 127 bits, its
+// subject key identifier is profileKeyID's, its authority key identifier
+// its issuer's subject key identifier (the root's its own), and so is the
+// authority key identifier of each CRL.
+func checkOpenSSLIdentifiers(t *testing.T, dir string) {
+	root := mustParse(t, readPEM(t, dir, "root.pem"))
+	ca := mustParse(t, readPEM(t, dir, "ca.pem"))
+	card := mustParse(t, readPEM(t, dir, "card.pem"))
+	for _, c := range []struct {
+		name         string
+		cert, issuer *x509.Certificate
+	}{{"root", root, root}, {"card CA", ca, root}, {"card", card, ca}} {
+		assert.Positive(t, c.cert.SerialNumber.Sign(), "%s: serial number", c.name)
+		assert.LessOrEqual(t, c.cert.SerialNumber.BitLen(), 127, "%s: serial number", c.name)
+		assert.Equal(t, profileKeyID(t, c.cert), c.cert.SubjectKeyId, "%s: subject key identifier", c.name)
+		ours, err := keyID(c.cert.PublicKey.(*ecdsa.PublicKey))
+		require.NoError(t, err)
+		assert.Equal(t, ours, c.cert.SubjectKeyId, "%s: subject key identifier, as this package makes it", c.name)
+		assert.Equal(t, profileKeyID(t, c.issuer), c.cert.AuthorityKeyId, "%s: authority key identifier", c.name)
+	}
+	for name, issuer := range map[string]*x509.Certificate{
+		"root-crl.pem": root, "card-crl.pem": ca, "card-crl-revoked.pem": ca,
+	} {
+		crl, err := x509.ParseRevocationList(readPEM(t, dir, name))
+		require.NoError(t, err)
+		assert.Equal(t, issuer.SubjectKeyId, crl.AuthorityKeyId, "%s: authority key identifier", name)
+	}
+}
+
 // checkOpenSSLHierarchy verifies a hierarchy that make.sh built in dir:
-// the card verifies against fresh CRLs, then fails with ErrRevoked once the
-// CRL made after `openssl ca -revoke` arrives; a record signed with the
+// its serial numbers and key identifiers are the profile's; the card
+// verifies against fresh CRLs, then fails with ErrRevoked once the CRL
+// made after `openssl ca -revoke` arrives; a record signed with the
 // OpenSSL-generated card key passes the Challenger.
 func checkOpenSSLHierarchy(t *testing.T, dir string) {
+	checkOpenSSLIdentifiers(t, dir)
 	root := readPEM(t, dir, "root.pem")
 	ca := readPEM(t, dir, "ca.pem")
 	card := readPEM(t, dir, "card.pem")
