@@ -525,6 +525,40 @@ func TestNewVerifierErrors(t *testing.T) {
 		}
 	})
 
+	t.Run("intermediate key outside the profile", func(t *testing.T) {
+		p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+		require.NoError(t, err)
+		p521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+		require.NoError(t, err)
+		edPub, _, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		refused := &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate key is not ECDSA P-256 or P-384"}
+		for _, tt := range []struct {
+			name string
+			pub  any
+			want error
+		}{
+			{"P-256", newKey(t).Public(), nil},
+			{"P-384", p384.Public(), nil},
+			{"P-521", p521.Public(), refused},
+			{"Ed25519", edPub, refused},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				ca := issueRaw(t, h.root, &x509.Certificate{
+					Subject: pkix.Name{CommonName: "CA " + tt.name}, IsCA: true, BasicConstraintsValid: true,
+					KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+				}, tt.pub)
+				v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+				if tt.want == nil {
+					assert.NoError(t, err)
+					return
+				}
+				assert.Equal(t, tt.want, err)
+				assert.Nil(t, v)
+			})
+		}
+	})
+
 	t.Run("root-issued leaf as intermediate", func(t *testing.T) {
 		// It chains to the root, so only the CA check refuses it.
 		leaf := issueRaw(t, h.root, cardTemplate(t, testICCID), newKey(t).Public())

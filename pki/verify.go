@@ -95,8 +95,8 @@ type Verifier struct {
 // NewVerifier returns a Verifier for opts. It returns an error matching
 // ErrUntrusted when a root or intermediate is malformed or (for an
 // intermediate) does not chain to a root, ErrUsage when one is not a CA (a
-// root: a CA with keyCertSign) or a root's key is not ECDSA P-256 or
-// P-384, and ErrInvalid when there is no root or an option is out of
+// root: a CA with keyCertSign) or its key is not ECDSA P-256 or P-384
+// (so that no CRL that such a CA signs is taken), and ErrInvalid when there is no root or an option is out of
 // range, such as an algorithm of Algorithms other than ECDSA with SHA-256,
 // SHA-384 or SHA-512.
 func NewVerifier(opts VerifierOptions) (*Verifier, error) {
@@ -169,6 +169,9 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		}
 		if !c.IsCA {
 			return nil, newError(ErrUsage, -1, "intermediate is not a CA", nil)
+		}
+		if !caKey(c.PublicKey) {
+			return nil, newError(ErrUsage, -1, "intermediate key is not ECDSA P-256 or P-384", nil)
 		}
 		pool := x509.NewCertPool()
 		for _, ca := range v.cas[len(opts.Roots):] {
