@@ -32,6 +32,11 @@ var _ SellerCard = (*simcard.Card)(nil)
 // hold them.
 const maxRequestIndexSkips = 16
 
+// keptPaidRequests is how many of the requests it saw paid a Seller
+// remembers, so that Request does not report a paid request that it finds
+// at a taken index when the phone saw it paid already (Request).
+const keptPaidRequests = 256
+
 // Seller is the phone logic of the Seller POS app, screen by screen: the
 // service queue of shoppers nearby (Peers), the confirmation with the
 // shopper's name and the pairing code (Select, WaitPaired), the catalog
@@ -80,6 +85,9 @@ type Seller struct {
 	// capturing are the captures under way (capture) by request, with the
 	// receipts of it returned meanwhile (received); guarded by phone.mu.
 	capturing map[ID]*captures
+	// paid are the last keptPaidRequests requests seen captured (seen,
+	// showPaid), oldest first; guarded by phone.mu.
+	paid []ID
 }
 
 // captures counts the captures of a request under way and the receipts of
@@ -275,7 +283,17 @@ type Charge struct {
 // and then fails with ErrConflict, and the next Request goes on after
 // them. Since the shopper would be shown such a request first, one that
 // the platform shows pending is cancelled as Request moves past it (one
-// held is kept in Held). A request that the platform answers with the
+// held is kept in Held). One that the platform shows paid (captured, also
+// as Request cancelled it), and that this phone did not see paid before
+// (Status, Wait, Held, its capture's receipt or a *PaidError; it
+// remembers the last 256 requests it saw paid), is moved past too, and
+// Request fails with a *PaidError (ErrFinal) naming it, asking nothing
+// more, so that the seller sees the payment before asking again, as the
+// shopper may have paid a request that the phone made before it was
+// started again and never saw paid: the paid request goes on screen with
+// its receipt (Status, Wait) only while the screen is empty, and the next
+// Request goes on after it (reporting the next such one it finds), so
+// that each is reported once. A request that the platform answers with the
 // view of another request (of another ID, hash, amount, currency,
 // merchant or session, or payer, than the card signed, or without the
 // signed request itself, byte for byte) is ErrMismatch and goes on no
@@ -334,7 +352,8 @@ type Charge struct {
 // it moved past, stay taken in the session it was made in, whose next
 // index Select keeps. When another session is selected before the card
 // signs (also while Request moves past taken indexes), Request fails with
-// ErrNotPaired and asks nothing more.
+// ErrNotPaired and asks nothing more; when it found a paid request there
+// that it reports (above), the error is that *PaidError too.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
 	s.requestMu.Lock()
 	defer s.requestMu.Unlock()
@@ -396,8 +415,17 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
 		if errors.Is(err, ErrConflict) { // an earlier session with this ID used the index
-			if err := s.withdrawTaken(ctx, sess, id); err != nil {
-				return nil, err
+			if werr := s.withdrawTaken(ctx, sess, id); werr != nil {
+				if holdsError[*PaidError](werr) { // reported: the next Request goes on after it
+					n++
+					s.mu.Lock()
+					current = s.selected(sess)
+					s.mu.Unlock()
+					if !current { // selected while withdrawTaken asked
+						return nil, fmt.Errorf("%w: %w", errReselected, werr)
+					}
+				}
+				return nil, werr
 			}
 			n++
 			if skips < maxRequestIndexSkips {
@@ -445,10 +473,13 @@ func (s *Seller) skipTo(sess *SessionView, n uint32) {
 	s.moveOnLocked(sess.ID, n)
 }
 
-// withdrawTaken cancels the request id of sess that an earlier session
-// with the same ID made at the index Request found taken, while the
-// platform shows it pending, as the shopper would be shown it first; one
-// held is kept in Held.
+// withdrawTaken settles the request id of sess that an earlier session
+// with the same ID made at the index Request found taken: it cancels it
+// while the platform shows it pending, as the shopper would be shown it
+// first; one held is kept in Held. One paid that this phone did not see
+// paid before (sawPaidLocked) goes on screen while the screen is empty
+// (showPaid), and withdrawTaken fails with a *PaidError naming it, so
+// that the seller sees the payment before asking again.
 func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) error {
 	v, err := s.merchantPayment(ctx, id, sess.MerchantID)
 	if err != nil {
@@ -462,7 +493,13 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 			return err
 		}
 	}
-	s.seen(v)
+	s.mu.Lock()
+	known := s.sawPaidLocked(v.ID)
+	s.seenLocked(v)
+	s.mu.Unlock()
+	if v.State == StateCaptured && !known {
+		return s.showPaid(v, false, ", found at a taken index of the session,")
+	}
 	return nil
 }
 
@@ -596,16 +633,19 @@ func (s *Seller) showPaid(v *PaymentView, over bool, what string) error {
 	if over || s.payment == nil || s.payment.ID == v.ID {
 		s.payment = v
 	}
+	s.notePaidLocked(v.ID)
 	s.mu.Unlock()
 	return &PaidError{Payment: v, what: what}
 }
 
 // PaidError is the error of a Request or Select that found paid a payment
 // request the phone meant to withdraw, or sent again after it got no
-// answer (see Request and Select). It matches ErrFinal. The request is on
-// screen with its receipt (Status, Wait) unless another request keeps the
-// screen; either way Payment names it, so that the app can show it or
-// refund it by its ID (RefundPayment).
+// answer, or of a Request that found paid, at an index of the session
+// taken before, a request that the phone did not see paid (see Request
+// and Select). It matches ErrFinal. The request is on screen with its
+// receipt (Status, Wait) unless another request keeps the screen; either
+// way Payment names it, so that the app can show it or refund it by its
+// ID (RefundPayment).
 type PaidError struct {
 	// Payment is the platform's captured view of the request. Its Receipt
 	// is as the platform gave it: Wait verifies it while the request is on
@@ -747,7 +787,8 @@ func (s *Seller) look(ctx context.Context, cur *PaymentView) (*PaymentView, erro
 // seen puts v, a view of a request the seller made, on screen in place of
 // an older view of the same request, and keeps it among the held requests
 // (Held) while it shows it held, or captured while the receipt of a
-// capture of it that may have been made is due (receiptDue).
+// capture of it that may have been made is due (receiptDue). A view that
+// shows it captured is remembered as seen paid (notePaidLocked).
 func (s *Seller) seen(v *PaymentView) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -788,6 +829,28 @@ func (s *Seller) seenLocked(v *PaymentView) {
 	if !keep {
 		delete(s.receiptDue, v.ID)
 	}
+	if v.State == StateCaptured {
+		s.notePaidLocked(v.ID)
+	}
+}
+
+// notePaidLocked remembers that the request id was seen paid, among the
+// last keptPaidRequests (sawPaidLocked); s.mu is held.
+func (s *Seller) notePaidLocked(id ID) {
+	if slices.Contains(s.paid, id) {
+		return
+	}
+	s.paid = append(s.paid, id)
+	if over := len(s.paid) - keptPaidRequests; over > 0 {
+		s.paid = slices.Delete(s.paid, 0, over)
+	}
+}
+
+// sawPaidLocked reports whether the request id is among the last
+// keptPaidRequests that this phone saw paid (notePaidLocked); s.mu is
+// held.
+func (s *Seller) sawPaidLocked(id ID) bool {
+	return slices.Contains(s.paid, id)
 }
 
 // captureUnanswered keeps cur, a request whose capture may have been made

@@ -2198,6 +2198,49 @@ func restartedSellerWorld(t *testing.T) (*phoneWorld, *payflow.Confirmation, *pa
 	return w, c, earlier
 }
 
+// TestSellerRequestPastPaidOfEarlierRunSelectingAnother: a Request that
+// finds paid, at the index it moves past, the request of the earlier run
+// of a seller phone started again, while the phone selects another
+// shopper, fails with ErrNotPaired and a *PaidError naming it, and asks
+// nothing more; the paid request goes on the empty screen with its
+// receipt. The other shopper is served at its session's first index, and
+// back with the first shopper, the next Request goes on after the paid
+// request at once, the card signing one payment request.
+func TestSellerRequestPastPaidOfEarlierRunSelectingAnother(t *testing.T) {
+	ctx := context.Background()
+	a, ca, killed := restartedSellerWorld(t)
+	a.shopperApproves(t)
+	api := &hookAPI{API: a.f.Platform}
+	a.useSeller(t, api)
+	require.Equal(t, ca.SessionID, a.pair(t).SessionID, "the same session again")
+	b := a.withShopper(t, "Bob", payflow.ID{0xf2})
+	var cb *payflow.Confirmation
+	api.create = func() { cb = b.pair(t) }
+	_, err := a.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrNotPaired)
+	requirePaid(t, err, killed.ID)
+	require.NotNil(t, cb)
+	require.NotEqual(t, ca.SessionID, cb.SessionID)
+	a.requireShownCaptured(t, killed.ID, 100)
+
+	b.requireServedNext(t, cb, a, 100)
+	a.requireBackAt(t, ca, basket, 1, 1, 790)
+}
+
+// twoRunsWorld pairs the phones, replaces the seller phone with a new one
+// on the same card, as a till started again, and pairs them again, in the
+// same session. It returns the session's confirmation and the earlier
+// run's seller phone, which still has the session selected.
+func twoRunsWorld(t *testing.T) (*phoneWorld, *payflow.Confirmation, *payflow.Seller) {
+	t.Helper()
+	w := newMemoryPhoneWorld(t, false)
+	c := w.pair(t)
+	earlierRun := w.seller
+	w.useSeller(t, w.f.Platform)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	return w, c, earlierRun
+}
+
 // TestSellerRequestPastPendingOfEarlierRun: a seller phone started again
 // in a session, where a request of its earlier run was recorded only after
 // the new run's pairing (which cancelled nothing then), cancels that
@@ -2205,11 +2248,7 @@ func restartedSellerWorld(t *testing.T) (*phoneWorld, *payflow.Confirmation, *pa
 // request the seller shows, not the earlier one (PROTOCOL.md §5.6).
 func TestSellerRequestPastPendingOfEarlierRun(t *testing.T) {
 	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, false)
-	c := w.pair(t)
-	earlierRun := w.seller
-	w.useSeller(t, w.f.Platform)
-	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	w, c, earlierRun := twoRunsWorld(t)
 	earlier, err := earlierRun.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 	require.NoError(t, err)
 	require.Equal(t, payflow.SessionRequestID(c.SessionID, 0), earlier.ID)
@@ -2222,6 +2261,97 @@ func TestSellerRequestPastPendingOfEarlierRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, r.State)
 	w.requireShopperPays(t, sv, 690)
+}
+
+// TestSellerRequestPastPaidOfEarlierRun: a seller phone killed before it
+// saw its request paid, and started again in the same session, finds the
+// paid request at the index it moves past: that Request fails with a
+// *PaidError naming it, the card having signed only the request refused
+// as taken, and asks nothing more; the paid request goes on the empty
+// screen with its receipt. The next Request goes on at the index after
+// it at once, the card signing one payment request, and the shopper,
+// charged once for the paid request, pays that one.
+func TestSellerRequestPastPaidOfEarlierRun(t *testing.T) {
+	ctx := context.Background()
+	w, c, killed := restartedSellerWorld(t)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, killed.ID, screen.ID)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+
+	before, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	_, err = w.seller.Request(ctx, basket)
+	requirePaid(t, err, killed.ID)
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, before+1, after, "the card signed the request refused as taken, and no other")
+	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(c.SessionID, 1))
+	require.ErrorIs(t, err, payflow.ErrNotFound, "nothing asked after the paid request")
+	w.requireShownCaptured(t, killed.ID, 100)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 100}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+
+	before, err = w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	after, err = w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, before+1, after, "the card signed one payment request, after the paid one")
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID)
+	w.requireShopperPays(t, sv, 790)
+	assert.Equal(t, payflow.Balance{Posted: 790}, w.balance(t, phoneMerchant))
+}
+
+// TestSellerRequestPastPaidOfOtherRunKeepsScreen: a request of another
+// run of the seller phone in the session, paid, that a Request moves past
+// while the screen shows a payment this run saw, fails that Request with
+// a *PaidError naming it but does not take the screen, which keeps the
+// payment shown; the next Request goes on after it.
+func TestSellerRequestPastPaidOfOtherRunKeepsScreen(t *testing.T) {
+	ctx := context.Background()
+	w, c, other := twoRunsWorld(t)
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionRequestID(c.SessionID, 0), sv.ID)
+	w.requireShopperPays(t, sv, 100)
+	// The other run, still in the session at index 0, reports the payment
+	// it did not see and asks at index 1, which the shopper pays.
+	_, err = other.Request(ctx, basket)
+	requirePaid(t, err, sv.ID)
+	ov, err := other.Request(ctx, basket)
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionRequestID(c.SessionID, 1), ov.ID)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, ov.ID, screen.ID)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+
+	_, err = w.seller.Request(ctx, payflow.Charge{Amount: 250, Currency: "EUR"})
+	requirePaid(t, err, ov.ID)
+	w.requireShownCaptured(t, sv.ID, 100)
+	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 250, Currency: "EUR"})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 2), next.ID)
+	w.requireShopperPays(t, next, 100+690+250)
+}
+
+// TestSellerRequestPastPaidSeenNotReportedAgain: a paid request that the
+// seller phone already showed in this run, reported when the next Request
+// sent it again after a lost reply, is not reported again when the
+// Request after that finds its index taken: that Request moves past it
+// and makes the request at the next index, which the shopper pays.
+func TestSellerRequestPastPaidSeenNotReportedAgain(t *testing.T) {
+	ctx := context.Background()
+	w, _ := newLostRequestWorld(t, payflow.ErrUnavailable)
+	w.requireShownPaid(t)
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(sv.SessionID, 1), sv.ID)
+	w.requireShopperPays(t, sv, 790)
 }
 
 // TestSellerKilledRequestCancelledOnPairing: a seller phone stopped

@@ -121,9 +121,24 @@ func TestThreeProcesses(t *testing.T) {
 	awaitBalances(t, cloud, "38.73", "11.27")
 
 	// The same phones buy again: the accounts carry on.
-	seller, shopper = purchase(t, dir)
-	checkPurchase(t, seller, shopper)
+	again, shopper := purchase(t, dir)
+	checkPurchase(t, again, shopper)
 	awaitBalances(t, cloud, "27.46", "22.54")
+	// Within the EID epoch the till's second run lands in the same
+	// session, where the first run's paid request holds the first index:
+	// the till shows that payment, which it did not see, before it asks.
+	session := regexp.MustCompile(`\(session ([0-9a-f]{8})\)`)
+	signed := regexp.MustCompile(`The card signed payment request ([0-9a-f]{8});`)
+	s1, s2 := session.FindStringSubmatch(seller), session.FindStringSubmatch(again)
+	r1, r2 := signed.FindStringSubmatch(seller), signed.FindStringSubmatch(again)
+	require.NotNil(t, s1, seller)
+	require.NotNil(t, s2, again)
+	require.NotNil(t, r1, seller)
+	require.NotNil(t, r2, again)
+	assert.NotEqual(t, r1[1], r2[1], "a new request")
+	if s1[1] == s2[1] {
+		assert.Contains(t, again, "[seller]  Request "+r1[1]+", made before, was paid: EUR 11.27; asking again\n")
+	}
 	assert.Contains(t, cloud.String(), "[cloud]   Balance of Alice: EUR 50.00\n")
 }
 

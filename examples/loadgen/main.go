@@ -28,11 +28,13 @@
 // The cards of a pair meet in the same session until their EIDs rotate,
 // every ten minutes, and a seller phone moves past at most 16 request
 // indexes that an earlier process used in its session per request, the
-// next request going on from there (PROTOCOL.md §5.6). So a second run
-// with -url in the same ten-minute epoch as one that made N purchases per
-// pair first counts about N/17 conflict errors per pair while its sellers
-// move past the first run's requests; after the next epoch (Unix time /
-// 600) the sessions are new.
+// next request going on from there, and a request there that was paid,
+// which the phone did not see paid, ends the request with ErrFinal,
+// reported once (PROTOCOL.md §5.6). So a second run with -url in the same
+// ten-minute epoch as one that made N purchases per pair first counts
+// about N final_state errors per pair, one for each of the first run's
+// payments, while its sellers move past the first run's requests; after
+// the next epoch (Unix time / 600) the sessions are new.
 //
 // Flags:
 //

@@ -10,8 +10,10 @@
 // next run pairs again in the same session (the same two cards and EIDs,
 // within the ten-minute EID epoch), and the cloud then cancels the
 // request left pending (PROTOCOL.md §6.1); only a shopper run that pairs
-// before that may still be shown it. Start the cloud program first (see
-// its documentation for the three commands).
+// before that may still be shown it. A run in the session of an earlier
+// one that finds the earlier run's request paid shows that payment before
+// it asks (PROTOCOL.md §5.6). Start the cloud program first (see its
+// documentation for the three commands).
 //
 //	go run ./examples/seller [-data DIR] [-url URL]
 //

@@ -166,7 +166,10 @@ func (p *Phone) AwaitPaired(ctx context.Context) (*payflow.Confirmation, error) 
 
 // Charge is the seller's till: it shows the basket priced from the
 // merchant's catalog and has the card sign the payment request. legs are
-// assets that go to the shopper with the payment.
+// assets that go to the shopper with the payment. A payment that Request
+// reports paid instead of asking (a payflow.PaidError, as for a request
+// of the till's earlier run in the same session that the shopper paid) is
+// shown, and the till asks again.
 func (p *Phone) Charge(ctx context.Context, shopper string, basket []Item, legs []record.Leg) (*payflow.PaymentView, error) {
 	cat, err := p.Seller.Catalog(ctx)
 	if err != nil {
@@ -193,6 +196,16 @@ func (p *Phone) Charge(ctx context.Context, shopper string, basket []Item, legs 
 	}
 	p.Screen.Printf("  Total %29s", Money(total, cat.Currency))
 	v, err := p.Seller.Request(ctx, ch)
+	// A payment that the till did not see, such as one to a request of its
+	// earlier run in the same session, is shown before it asks again.
+	for {
+		paid, ok := errors.AsType[*payflow.PaidError](err)
+		if !ok {
+			break
+		}
+		p.Screen.Printf("Request %s, made before, was paid: %s; asking again", Short(paid.Payment.ID), Money(paid.Payment.Captured, paid.Payment.Currency))
+		v, err = p.Seller.Request(ctx, ch)
+	}
 	if err != nil {
 		return nil, err
 	}
