@@ -479,7 +479,9 @@ func (s *Seller) skipTo(sess *SessionView, n uint32) {
 // first; one held is kept in Held. One paid that this phone did not see
 // paid before (sawPaidLocked) goes on screen while the screen is empty
 // (showPaid), and withdrawTaken fails with a *PaidError naming it, so
-// that the seller sees the payment before asking again.
+// that the seller sees the payment before asking again. A view of the
+// request on screen that is not of it (sameRequest) is ErrMismatch, the
+// screen left as it was.
 func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) error {
 	v, err := s.merchantPayment(ctx, id, sess.MerchantID)
 	if err != nil {
@@ -494,6 +496,12 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 		}
 	}
 	s.mu.Lock()
+	if shown := s.payment; shown != nil && shown.ID == v.ID {
+		if err := sameRequest(shown, v); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
 	known := s.sawPaidLocked(v.ID)
 	s.seenLocked(v)
 	s.mu.Unlock()

@@ -2511,3 +2511,52 @@ func TestSellerNextRequestAfterPayment(t *testing.T) {
 		})
 	}
 }
+
+// TestSellerTakenIndexViewCheckedAgainstScreen: the view of a request
+// that Request reads at a taken index, when that request is on screen,
+// must be of the request on screen, its signed request byte for byte
+// (sameRequest): one without it (a network that drops key 11) is
+// ErrMismatch and leaves the screen as it was, so that the platform's
+// true views of the request on screen are still taken.
+func TestSellerTakenIndexViewCheckedAgainstScreen(t *testing.T) {
+	ctx := context.Background()
+	a := newMemoryPhoneWorld(t, false)
+	reads := &tamperAPI{API: a.f.Platform}
+	api := &hookAPI{API: reads}
+	a.useSeller(t, api)
+	ca := a.pair(t)
+	charge := payflow.Charge{Amount: 100, Currency: "EUR"}
+	api.mu.Lock()
+	api.view = func(v *payflow.PaymentView) { v.Amount++ }
+	api.mu.Unlock()
+	_, err := a.seller.Request(ctx, charge)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	paid := payflow.SessionRequestID(ca.SessionID, 0)
+	a.shopperApproves(t)
+	_, err = a.seller.Request(ctx, charge)
+	requirePaid(t, err, paid) // on screen, captured
+
+	// The next Request finds index 0 taken (withdrawTaken reads it: the
+	// read's view lacks key 11), and the request at index 1 gets no answer.
+	reads.payment = func(v *payflow.PaymentView) { v.Request = nil }
+	var calls atomic.Int32
+	api.mu.Lock()
+	api.createErr = func() error {
+		if calls.Add(1) == 2 {
+			return payflow.ErrUnavailable
+		}
+		return nil
+	}
+	api.mu.Unlock()
+	_, err = a.seller.Request(ctx, charge)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	reads.payment = nil
+	api.mu.Lock()
+	api.createErr = nil
+	api.mu.Unlock()
+
+	// The honest view of the paid request on screen.
+	v, err := a.seller.Status(ctx)
+	require.NoError(t, err, "Status of the paid request on screen")
+	require.Equal(t, paid, v.ID)
+}
