@@ -353,7 +353,8 @@ func (v *Verifier) checkChain(certs []*x509.Certificate, r role, now time.Time) 
 	}
 	// Before x509.Verify, which would refuse a certificate signed with an
 	// algorithm it does not verify (SHA-1) as of no valid path. A root
-	// presented is not checked: no path holds it below the root.
+	// presented, or a copy of one (the same name and key), is not
+	// checked: no path holds it below the root.
 	for i, c := range certs {
 		if !v.allowed(c.SignatureAlgorithm) && !v.isRoot(c) {
 			return nil, newError(ErrUsage, i, "signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)
@@ -407,9 +408,13 @@ func (v *Verifier) checkChain(certs []*x509.Certificate, r role, now time.Time) 
 	return nil, first
 }
 
-// isRoot reports whether c is one of the trusted roots, comparing DER.
+// isRoot reports whether c is one of the trusted roots or a copy of one:
+// the same name and key (a root issued again in other bytes), which no
+// path holds below a root either.
 func (v *Verifier) isRoot(c *x509.Certificate) bool {
-	return slices.ContainsFunc(v.cas[:v.nroots], func(r *x509.Certificate) bool { return bytes.Equal(r.Raw, c.Raw) })
+	return slices.ContainsFunc(v.cas[:v.nroots], func(r *x509.Certificate) bool {
+		return bytes.Equal(r.RawSubject, c.RawSubject) && bytes.Equal(r.RawSubjectPublicKeyInfo, c.RawSubjectPublicKeyInfo)
+	})
 }
 
 // withinPresented narrows the span within which the cache serves res, a

@@ -57,6 +57,34 @@ func TestAlgorithmAllowList(t *testing.T) {
 	assert.Equal(t, &Error{Err: ErrUsage, Cert: 0, Reason: "signature algorithm ECDSA-SHA512 not allowed"}, err)
 }
 
+// TestAlgorithmAllowListRootCopy: a presented copy of a configured root,
+// the same name and key in other bytes (a root issued again), is a root,
+// whatever algorithm signs it, as the bytes of the configured root are:
+// no path holds it below the root. A CA of another name under the same
+// key is not.
+func TestAlgorithmAllowListRootCopy(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	addCRLs(t, h, v)
+	reissue := func(change func(c *x509.Certificate)) []byte {
+		tmpl := *h.root.cert
+		tmpl.SerialNumber = big.NewInt(2)
+		tmpl.SignatureAlgorithm = x509.ECDSAWithSHA512
+		change(&tmpl)
+		der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, h.root.key.Public(), h.root.key)
+		require.NoError(t, err)
+		return der
+	}
+	copied := reissue(func(*x509.Certificate) {})
+	vc, err := v.VerifyCard(append(h.chain(), copied))
+	require.NoError(t, err)
+	assert.Equal(t, h.root.cert.Raw, vc.Chain[len(vc.Chain)-1].Raw, "the path ends at the configured root")
+
+	renamed := reissue(func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "another root"}; c.RawSubject = nil })
+	_, err = v.VerifyCard(append(h.chain(), renamed))
+	assert.Equal(t, &Error{Err: ErrUsage, Cert: 2, Reason: "signature algorithm ECDSA-SHA512 not allowed"}, err)
+}
+
 // refusal is one chain the verifier must refuse with one exact error.
 type refusal struct {
 	name  string
