@@ -241,7 +241,8 @@ func (p *Platform) load(ctx context.Context, id ID) (*PaymentRecord, error) {
 // settling an expiry that is due, as ExpireDue would: a request pending
 // at or after its expiry is expired (expire); a held one at or after its
 // hold's expiry has its hold voided and is expired (expireHold), and an
-// expiry whose void is under way is finished. A void that fails fails
+// expiry whose void is under way is finished (captured instead when the
+// ledger had posted the holds: see drive). A void that fails fails
 // the call; the request stays voiding, for the next call or RecoverSweep.
 // A request pending before its expiry whose seller card or shopper card
 // is revoked is cancelled (withdrawRevoked).
