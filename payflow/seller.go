@@ -479,9 +479,11 @@ func (s *Seller) skipTo(sess *SessionView, n uint32) {
 // first; one held is kept in Held. One paid that this phone did not see
 // paid before (sawPaidLocked) goes on screen while the screen is empty
 // (showPaid), and withdrawTaken fails with a *PaidError naming it, so
-// that the seller sees the payment before asking again. A view of the
-// request on screen that is not of it (sameRequest) is ErrMismatch, the
-// screen left as it was.
+// that the seller sees the payment before asking again. A view that does
+// not carry the signed request it shows (checkRecorded), or, of the
+// request on screen, is not of it (sameRequest), is ErrMismatch: nothing
+// is cancelled, shown or kept, and the next Request reads that index
+// again.
 func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) error {
 	v, err := s.merchantPayment(ctx, id, sess.MerchantID)
 	if err != nil {
@@ -489,6 +491,13 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 	}
 	if v.SessionID != sess.ID {
 		return fmt.Errorf("%w: the platform's view is of another session's request", ErrMismatch)
+	}
+	var r record.PaymentRequest
+	if err := record.Open(v.Request, &r); err != nil {
+		return fmt.Errorf("%w: the platform's view of request %v lacks its signed request", ErrMismatch, id)
+	}
+	if err := checkRecorded(v, &r, v.Request); err != nil {
+		return err
 	}
 	if v.State == StatePending {
 		if v, err = s.cancelRecorded(ctx, v); err != nil {

@@ -2560,3 +2560,54 @@ func TestSellerTakenIndexViewCheckedAgainstScreen(t *testing.T) {
 	require.NoError(t, err, "Status of the paid request on screen")
 	require.Equal(t, paid, v.ID)
 }
+
+// TestSellerTakenIndexViewWithoutSignedRequest: the view of an earlier
+// run's request that Request reads at a taken index must carry the signed
+// request it shows (a network that drops key 11 does not): otherwise
+// Request fails with ErrMismatch, nothing goes on screen or into Held, and
+// the next Request reads that index again, so that the platform's true
+// view is the one taken: a paid request is reported with its receipt, a
+// held one kept and capturable.
+func TestSellerTakenIndexViewWithoutSignedRequest(t *testing.T) {
+	t.Run("paid", testTakenIndexPaidViewWithoutSignedRequest)
+	t.Run("held", testTakenIndexHeldViewWithoutSignedRequest)
+}
+
+func testTakenIndexPaidViewWithoutSignedRequest(t *testing.T) {
+	ctx := context.Background()
+	w, c, killed := restartedSellerWorld(t)
+	w.shopperApproves(t)
+	reads := &tamperAPI{API: w.f.Platform}
+	w.useSeller(t, reads)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	reads.payment = func(v *payflow.PaymentView) { v.Request = nil }
+	_, err := w.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	reads.payment = nil
+	_, err = w.seller.Request(ctx, basket)
+	requirePaid(t, err, killed.ID)
+	w.requireShownCaptured(t, killed.ID, 100)
+}
+
+func testTakenIndexHeldViewWithoutSignedRequest(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	c := w.pair(t)
+	w.request(t)
+	x := w.approveHeld(t)
+	reads := &tamperAPI{API: w.f.Platform}
+	w.useSeller(t, reads)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	reads.payment = func(v *payflow.PaymentView) { v.Request = nil }
+	_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	reads.payment = nil
+	_, err = w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	held, err := w.seller.Held(ctx)
+	require.NoError(t, err)
+	require.Len(t, held, 1)
+	require.Equal(t, x, held[0].ID)
+	_, err = w.seller.CaptureHeld(ctx, x, 0)
+	require.NoError(t, err)
+}
