@@ -452,3 +452,20 @@ func TestRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestSellerPaidKeptByLastSighting: a Seller remembers the last
+// keptPaidRequests requests it saw paid by their last sighting: one seen
+// paid again is kept over those seen paid once before that.
+func TestSellerPaidKeptByLastSighting(t *testing.T) {
+	s := &Seller{}
+	a := ID{0xaa}
+	s.notePaidLocked(a)
+	for i := range keptPaidRequests - 1 {
+		s.notePaidLocked(ID{1, byte(i), byte(i >> 8)})
+	}
+	s.notePaidLocked(a) // seen paid again: the last one seen paid
+	s.notePaidLocked(ID{2})
+	if !s.sawPaidLocked(a) {
+		t.Fatalf("request %v, seen paid last but one, is forgotten among the last %d seen paid", a, keptPaidRequests)
+	}
+}

@@ -86,7 +86,8 @@ type Seller struct {
 	// receipts of it returned meanwhile (received); guarded by phone.mu.
 	capturing map[ID]*captures
 	// paid are the last keptPaidRequests requests seen captured (seen,
-	// showPaid), oldest first; guarded by phone.mu.
+	// received, showPaid), the one seen paid longest ago first; guarded by
+	// phone.mu.
 	paid []ID
 }
 
@@ -285,8 +286,9 @@ type Charge struct {
 // the platform shows pending is cancelled as Request moves past it (one
 // held is kept in Held). One that the platform shows paid (captured, also
 // as Request cancelled it), and that this phone did not see paid before
-// (Status, Wait, Held, its capture's receipt or a *PaidError; it
-// remembers the last 256 requests it saw paid), is moved past too, and
+// (on screen: Status, Wait; in Held, shown captured while its capture's
+// receipt is due; its receipt; or a *PaidError; it remembers the last 256
+// requests it saw paid), is moved past too, and
 // Request fails with a *PaidError (ErrFinal) naming it, asking nothing
 // more, so that the seller sees the payment before asking again, as the
 // shopper may have paid a request that the phone made before it was
@@ -805,7 +807,9 @@ func (s *Seller) look(ctx context.Context, cur *PaymentView) (*PaymentView, erro
 // an older view of the same request, and keeps it among the held requests
 // (Held) while it shows it held, or captured while the receipt of a
 // capture of it that may have been made is due (receiptDue). A view that
-// shows it captured is remembered as seen paid (notePaidLocked).
+// shows it captured, on screen or so kept, is remembered as seen paid
+// (notePaidLocked); one that Held drops, captured without its receipt
+// being due (captured elsewhere), is not: the app did not see it paid.
 func (s *Seller) seen(v *PaymentView) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -823,6 +827,7 @@ func (s *Seller) received(v *PaymentView) {
 		c.receipts++
 	}
 	s.seenLocked(v)
+	s.notePaidLocked(v.ID) // its receipt returned
 }
 
 // seenLocked is seen with s.mu held.
@@ -846,16 +851,19 @@ func (s *Seller) seenLocked(v *PaymentView) {
 	if !keep {
 		delete(s.receiptDue, v.ID)
 	}
-	if v.State == StateCaptured {
+	// Seen paid only where the app sees it so: on screen, or kept in
+	// Held, which shows it captured.
+	if v.State == StateCaptured && (keep || s.payment != nil && s.payment.ID == v.ID) {
 		s.notePaidLocked(v.ID)
 	}
 }
 
 // notePaidLocked remembers that the request id was seen paid, among the
-// last keptPaidRequests (sawPaidLocked); s.mu is held.
+// last keptPaidRequests (sawPaidLocked), as the last one seen paid; s.mu
+// is held.
 func (s *Seller) notePaidLocked(id ID) {
-	if slices.Contains(s.paid, id) {
-		return
+	if i := slices.Index(s.paid, id); i >= 0 {
+		s.paid = slices.Delete(s.paid, i, i+1)
 	}
 	s.paid = append(s.paid, id)
 	if over := len(s.paid) - keptPaidRequests; over > 0 {

@@ -2611,3 +2611,47 @@ func testTakenIndexHeldViewWithoutSignedRequest(t *testing.T) {
 	_, err = w.seller.CaptureHeld(ctx, x, 0)
 	require.NoError(t, err)
 }
+
+// TestSellerHeldCapturedElsewhereReportedAtTakenIndex: a held request of
+// an earlier run, kept in Held as Request moved past it, that the earlier
+// run captured (captured elsewhere) leaves Held without the app seeing it
+// paid, so it is not taken as seen paid: when Request, back in the
+// session after its index was forgotten, finds it at a taken index, it
+// fails with a *PaidError naming it.
+func TestSellerHeldCapturedElsewhereReportedAtTakenIndex(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{
+		Platform: payflow.PlatformOptions{ResolveBurst: 100},
+	})
+	w := newPhoneWorld(t, f, nil, true)
+	c := w.pair(t)
+	earlier := w.seller
+	w.request(t)
+	x := w.approveHeld(t)
+	w.useSeller(t, w.f.Platform)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	y, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	require.Equal(t, payflow.SessionRequestID(c.SessionID, 1), y.ID)
+	held, err := w.seller.Held(ctx)
+	require.NoError(t, err)
+	require.Len(t, held, 1)
+	require.Equal(t, x, held[0].ID)
+	_, err = w.seller.Cancel(ctx)
+	require.NoError(t, err)
+
+	_, err = earlier.Capture(ctx, 0) // captured elsewhere (the earlier run)
+	require.NoError(t, err)
+	held, err = w.seller.Held(ctx)
+	require.NoError(t, err)
+	require.Empty(t, held, "the captured request is dropped: the app sees no payment")
+
+	for i := range 16 {
+		p := w.hears(t, w.seller.Queue(), enrolPhoneCard(t, f, fmt.Sprintf("Shopper %02d", i)), adv.Shopper, -60)
+		_, err := w.seller.Select(ctx, p.EID)
+		require.NoError(t, err)
+	}
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	_, err = w.seller.Request(ctx, basket)
+	requirePaid(t, err, x)
+}
