@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -368,6 +369,114 @@ func TestShopperApprovesThroughOutage(t *testing.T) {
 	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, refused.Load())
 	assert.Equal(t, 1, strings.Count(shopper, "Enter PIN"), "the PIN is asked once: %s", shopper)
 	assert.Equal(t, 2, strings.Count(shopper, "The cloud did not answer the approval: sending it again"), shopper)
+}
+
+// TestSellerRequestsThroughOutage: the cloud does not answer the till's
+// catalog read (it restarts, say), and then its payment request, for as
+// many calls of each as twice the client's attempts (two whole calls
+// failing with payflow.ErrUnavailable); the request either never reached
+// the cloud, or was recorded and its reply lost. The till asks again
+// until the cloud answers, within -wait, sending the request that got no
+// answer again first: the cloud records it if need be and the till
+// cancels it, then asks with a new one, which Alice pays, charged once,
+// instead of the till failing while Alice waits for a request. Alice's
+// phone is not answered its reads of the request until the till cancelled
+// the first one, which it would otherwise be shown and fail to pay.
+func TestSellerRequestsThroughOutage(t *testing.T) {
+	for _, recorded := range []bool{false, true} {
+		t.Run(fmt.Sprintf("recorded=%v", recorded), func(t *testing.T) {
+			dir := t.TempDir()
+			cloud := startCloud(t, "-data", dir)
+			var catalogRefused, requestRefused atomic.Int64
+			var cancelled atomic.Value // the path of the till's cancel, answered
+			seller, shopper, sErr, pErr := purchaseThrough(t, dir, func(forward http.Handler) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					switch {
+					case r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/catalog") && catalogRefused.Load() < 2*payflow.DefaultMaxAttempts:
+						catalogRefused.Add(1)
+						w.WriteHeader(http.StatusServiceUnavailable)
+						return
+					case r.Method == http.MethodPost && r.URL.Path == "/v1/requests" && requestRefused.Load() < 2*payflow.DefaultMaxAttempts:
+						if requestRefused.Add(1) == 1 && recorded {
+							forward.ServeHTTP(httptest.NewRecorder(), r) // the reply is lost
+						}
+						w.WriteHeader(http.StatusServiceUnavailable)
+						return
+					case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/cancel"):
+						forward.ServeHTTP(w, r)
+						cancelled.CompareAndSwap(nil, r.URL.Path)
+						return
+					}
+					forward.ServeHTTP(w, r)
+				}
+			}, func(forward http.Handler) http.HandlerFunc {
+				return func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/requests/") && cancelled.Load() == nil {
+						w.WriteHeader(http.StatusServiceUnavailable)
+						return
+					}
+					forward.ServeHTTP(w, r)
+				}
+			})
+			requirePurchased(t, cloud, seller, shopper, sErr, pErr)
+			assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, catalogRefused.Load())
+			assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, requestRefused.Load())
+			assert.Equal(t, 1, strings.Count(seller, "Basket for Alice:"), "the basket is shown once: %s", seller)
+			assert.Equal(t, 2, strings.Count(seller, "The cloud did not answer the payment request: sending it again"), seller)
+			path, _ := cancelled.Load().(string)
+			first := regexp.MustCompile(`^/v1/requests/([0-9a-f]{8})[0-9a-f]*/cancel$`).FindStringSubmatch(path)
+			require.NotNil(t, first, "the till cancelled the request that got no answer: %q", path)
+			paid := regexp.MustCompile(`(?m)^\[seller\]  The card signed payment request ([0-9a-f]{8});`).FindStringSubmatch(seller)
+			require.NotNil(t, paid, seller)
+			assert.NotEqual(t, first[1], paid[1], "the till asked with a new request")
+			assert.Contains(t, shopper, "ledger transfers: 1, request "+paid[1]+"\n", "Alice paid the new request")
+		})
+	}
+}
+
+// TestSellerTakesRequestPaidInOutage: the till's payment request is
+// recorded, but the cloud's replies to it are lost (it restarts, say) for
+// one whole call of the till's request at least (payflow.ErrUnavailable),
+// and until Alice's phone, shown the request, has paid it. The till sends
+// the request again until the cloud answers, within -wait, finds it paid
+// (payflow.PaidError) and takes that payment, whose receipt it verifies,
+// as the purchase, instead of failing with the payment unknown or asking
+// Alice to pay again.
+func TestSellerTakesRequestPaidInOutage(t *testing.T) {
+	dir := t.TempDir()
+	cloud := startCloud(t, "-data", dir)
+	var paid atomic.Bool
+	var lost atomic.Int64
+	seller, shopper, sErr, pErr := purchaseThrough(t, dir, func(forward http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			// One whole request call is lost at least, however soon Alice pays.
+			if r.Method == http.MethodPost && r.URL.Path == "/v1/requests" && (!paid.Load() || lost.Load() < payflow.DefaultMaxAttempts) {
+				if lost.Add(1) == 1 {
+					forward.ServeHTTP(httptest.NewRecorder(), r) // recorded, the reply lost
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			forward.ServeHTTP(w, r)
+		}
+	}, func(forward http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			forward.ServeHTTP(w, r)
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/consent") {
+				paid.Store(true)
+			}
+		}
+	})
+	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
+	assert.GreaterOrEqual(t, lost.Load(), int64(payflow.DefaultMaxAttempts), "the cloud did not answer one whole request")
+	assert.Contains(t, seller, "The cloud did not answer the payment request: sending it again")
+	assert.NotContains(t, seller, "The card signed payment request", "the till asked nothing but the lost request")
+	receipt := regexp.MustCompile(`(?m)ledger transfers: 1, request ([0-9a-f]{8})$`)
+	sPaid, pPaid := receipt.FindStringSubmatch(seller), receipt.FindStringSubmatch(shopper)
+	require.NotNil(t, sPaid, seller)
+	require.NotNil(t, pPaid, shopper)
+	assert.Equal(t, pPaid[1], sPaid[1], "the till's receipt is of the request Alice paid")
+	assert.Contains(t, seller, "[seller]  Payment request "+pPaid[1]+", which the cloud had not answered, was paid: it is the purchase\n")
 }
 
 // TestPhonesWaitForCloudAtLogin: the cloud does not answer either phone's

@@ -1,18 +1,24 @@
 // Command seller is the till of Corner Grocer in the three-process grocery
 // purchase: with its card from the cloud's data folder, it scans the
 // simulated air, finds Alice in its service queue, pairs with her phone,
-// sends the card-signed payment request for the basket and waits for the
-// receipt, which it verifies; while the cloud does not answer the login
-// or the wait (it may be starting or restarting) it asks again until
-// -wait ends. When -wait ends, or it is interrupted, before the shopper
-// approved, it cancels the payment request, so that the shopper's next
-// run does not pay it. Killed outright (SIGKILL), it cancels nothing: its
-// next run pairs again in the same session (the same two cards and EIDs,
-// within the ten-minute EID epoch), and the cloud then cancels the
-// request left pending (PROTOCOL.md §6.1); only a shopper run that pairs
-// before that may still be shown it. A run in the session of an earlier
-// one that finds the earlier run's request paid shows that payment before
-// it asks (PROTOCOL.md §5.6). Start the cloud program first (see its
+// reads the catalog, sends the card-signed payment request for the
+// basket and waits for the receipt, which it verifies; while the cloud
+// does not answer the login, the wait for the shopper, the catalog read,
+// the payment request or the wait for the receipt (it may be starting or
+// restarting) it asks again until -wait ends. A payment request that got
+// no answer may have been recorded all the same: the till sends it again
+// first, and cancels it before it asks with a new one, or, when the
+// shopper paid it meanwhile, takes that payment as the purchase and
+// verifies its receipt, charging nothing more. When -wait ends, or it is
+// interrupted, before the shopper approved, it cancels the payment
+// request, so that the shopper's next run does not pay it. Killed
+// outright (SIGKILL), it cancels nothing: its next run pairs again in the
+// same session (the same two cards and EIDs, within the ten-minute EID
+// epoch), and the cloud then cancels the request left pending
+// (PROTOCOL.md §6.1); only a shopper run that pairs before that may still
+// be shown it. A run in the session of an earlier one that finds the
+// earlier run's request paid shows that payment before it asks
+// (PROTOCOL.md §5.6). Start the cloud program first (see its
 // documentation for the three commands).
 //
 //	go run ./examples/seller [-data DIR] [-url URL]

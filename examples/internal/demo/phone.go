@@ -165,13 +165,41 @@ func (p *Phone) AwaitPaired(ctx context.Context) (*payflow.Confirmation, error) 
 }
 
 // Charge is the seller's till: it shows the basket priced from the
-// merchant's catalog and has the card sign the payment request. legs are
-// assets that go to the shopper with the payment. A payment that Request
-// reports paid instead of asking (a payflow.PaidError, as for a request
-// of the till's earlier run in the same session that the shopper paid) is
-// shown, and the till asks again.
+// merchant's catalog (Price) and has the card sign the payment request
+// (Ask). legs are assets that go to the shopper with the payment. A
+// payment that Request reports paid instead of asking (a
+// payflow.PaidError, as for a request of the till's earlier run in the
+// same session that the shopper paid) is shown, and the till asks again.
 func (p *Phone) Charge(ctx context.Context, shopper string, basket []Item, legs []record.Leg) (*payflow.PaymentView, error) {
+	sale, err := p.Price(ctx, shopper, basket, legs)
+	if err != nil {
+		return nil, err
+	}
+	return p.Ask(ctx, sale)
+}
+
+// Sale is a basket priced for a shopper (Price), for the card to ask
+// payment of (Ask).
+type Sale struct {
+	Shopper string
+	Charge  payflow.Charge
+	// Counter is the card's signature counter when the basket was priced:
+	// a payment request that the card signed since, with a higher counter,
+	// is of this sale.
+	Counter uint64
+}
+
+// Price shows the basket for shopper priced from the merchant's catalog,
+// which the phone reads from the platform once, and returns the sale of
+// it, with legs, the assets that go to the shopper with the payment. It
+// shows nothing when the catalog cannot be read, and fails with an item
+// that the catalog lacks.
+func (p *Phone) Price(ctx context.Context, shopper string, basket []Item, legs []record.Leg) (*Sale, error) {
 	cat, err := p.Seller.Catalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	counter, err := p.Card.Counter()
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +207,7 @@ func (p *Phone) Charge(ctx context.Context, shopper string, basket []Item, legs 
 	for _, it := range cat.Items {
 		prices[it.SKU] = it
 	}
-	ch := payflow.Charge{Legs: legs}
+	sale := &Sale{Shopper: shopper, Charge: payflow.Charge{Legs: legs}, Counter: counter}
 	var total uint64
 	p.Screen.Printf("Basket for %s:", shopper)
 	for _, it := range basket {
@@ -187,7 +215,7 @@ func (p *Phone) Charge(ctx context.Context, shopper string, basket []Item, legs 
 		if !ok {
 			return nil, fmt.Errorf("demo: %q is not in the catalog", it.SKU)
 		}
-		ch.Items = append(ch.Items, record.Item{SKU: it.SKU, Quantity: it.Quantity})
+		sale.Charge.Items = append(sale.Charge.Items, record.Item{SKU: it.SKU, Quantity: it.Quantity})
 		total += ci.UnitPrice * it.Quantity
 		p.Screen.Printf("  %2d × %-22s %8s", it.Quantity, ci.Name, Amount(ci.UnitPrice*it.Quantity, cat.Currency))
 	}
@@ -195,22 +223,58 @@ func (p *Phone) Charge(ctx context.Context, shopper string, basket []Item, legs 
 		p.Screen.Printf("  %2d × %-22s (delivered with the payment)", l.Amount, l.Asset)
 	}
 	p.Screen.Printf("  Total %29s", Money(total, cat.Currency))
-	v, err := p.Seller.Request(ctx, ch)
+	return sale, nil
+}
+
+// Ask has the card sign the payment request of sale and sends it to the
+// platform (payflow.Seller.Request), which records it for the shopper to
+// approve. A payment that Request reports paid instead of asking (a
+// *payflow.PaidError) of a request that the card signed before sale was
+// priced, as one of the till's earlier run in the same session that the
+// shopper paid, is shown, and the till asks again; one of a request of
+// sale itself (AskAgain) fails Ask with the *payflow.PaidError.
+func (p *Phone) Ask(ctx context.Context, sale *Sale) (*payflow.PaymentView, error) {
+	v, err := p.Seller.Request(ctx, sale.Charge)
 	// A payment that the till did not see, such as one to a request of its
 	// earlier run in the same session, is shown before it asks again.
 	for {
 		paid, ok := errors.AsType[*payflow.PaidError](err)
-		if !ok {
+		if !ok || p.ofSale(paid.Payment, sale) {
 			break
 		}
 		p.Screen.Printf("Request %s, made before, was paid: %s; asking again", Short(paid.Payment.ID), Money(paid.Payment.Captured, paid.Payment.Currency))
-		v, err = p.Seller.Request(ctx, ch)
+		v, err = p.Seller.Request(ctx, sale.Charge)
 	}
 	if err != nil {
 		return nil, err
 	}
-	p.Screen.Printf("The card signed payment request %s; waiting for %s to approve", Short(v.ID), shopper)
+	p.Screen.Printf("The card signed payment request %s; waiting for %s to approve", Short(v.ID), sale.Shopper)
 	return v, nil
+}
+
+// AskAgain is Ask of sale again after an Ask that failed with
+// payflow.ErrUnavailable (the cloud did not answer: it may be
+// restarting). The phone first sends the payment request that got no
+// answer again, as the card signed it (payflow.Seller.Request): one that
+// the cloud recorded and that is still payable is cancelled and the card
+// signs a new one; one that was paid meanwhile goes on screen with its
+// receipt (AwaitSettled), and AskAgain fails with a *payflow.PaidError
+// naming it, asking nothing more.
+func (p *Phone) AskAgain(ctx context.Context, sale *Sale) (*payflow.PaymentView, error) {
+	p.Screen.Printf("The cloud did not answer the payment request: sending it again")
+	return p.Ask(ctx, sale)
+}
+
+// ofSale reports whether v is the view of a payment request that the
+// phone's card signed for sale: one whose signature the card's key
+// verifies, with a counter above the one of sale.
+func (p *Phone) ofSale(v *payflow.PaymentView, sale *Sale) bool {
+	pub, err := p.Card.PublicKey()
+	if err != nil {
+		return false
+	}
+	var r record.PaymentRequest
+	return record.Verify(v.Request, pub, &r) == nil && r.CardID == p.Card.ICCID && r.Counter > sale.Counter
 }
 
 // AwaitRequest is the shopper's phone waiting for the payment screen of

@@ -385,19 +385,44 @@ func throughOutage(ctx context.Context, wait func() error) error {
 }
 
 // RunSeller is the seller program: the till of Corner Grocer finds Alice
-// in its service queue, pairs with her phone, charges the grocery basket
-// and waits for the verified receipt, asking again while the cloud does
-// not answer (ErrUnavailable: it may be restarting). When the wait ends
-// (-wait, or an interrupt) before the shopper acted, it withdraws the
-// request (Withdraw) and fails.
+// in its service queue, pairs with her phone, reads the catalog, charges
+// the grocery basket and waits for the verified receipt, asking again,
+// and sending the payment request again, while the cloud does not answer
+// (ErrUnavailable: it may be restarting), until -wait ends. A request
+// sent again is the one that got no answer, as the card signed it
+// (payflow.Seller.Request): one that the cloud recorded is cancelled and
+// the card signs a new one; one that Alice paid meanwhile is the
+// purchase, whose receipt the till verifies, and the till asks nothing
+// more. When the wait ends (-wait, or an interrupt) before the shopper
+// acted, it withdraws the request (Withdraw) and fails.
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
-		if _, err := ph.Charge(ctx, c.Name, GroceryBasket, nil); err != nil {
+		var sale *Sale
+		err := throughOutage(wctx, func() (err error) {
+			sale, err = ph.Price(ctx, c.Name, GroceryBasket, nil)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		ask := ph.Ask
+		err = throughOutage(wctx, func() error {
+			_, err := ask(ctx, sale)
+			ask = ph.AskAgain
+			return err
+		})
+		// The request of the sale sent again was paid (Ask shows and asks
+		// past one made before): it is on screen, its receipt to verify,
+		// and is the purchase.
+		var paid *payflow.PaidError
+		if errors.As(err, &paid) {
+			ph.Screen.Printf("Payment request %s, which the cloud had not answered, was paid: it is the purchase", Short(paid.Payment.ID))
+		} else if err != nil {
 			return err
 		}
 		var v *payflow.PaymentView
 		var rc *payflow.Receipt
-		err := throughOutage(wctx, func() (err error) {
+		err = throughOutage(wctx, func() (err error) {
 			v, rc, err = ph.AwaitSettled(wctx)
 			return err
 		})
@@ -410,6 +435,9 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 				return err
 			}
 			v, rc = wv, wrc // paid as the till gave up
+		}
+		if paid != nil && v.ID != paid.Payment.ID {
+			return fmt.Errorf("demo: request %s was paid, but the till shows request %s: %w", Short(paid.Payment.ID), Short(v.ID), paid)
 		}
 		if rc == nil {
 			return fmt.Errorf("demo: request %s ended %s", Short(v.ID), v.State)
