@@ -4,7 +4,8 @@
 // cards, and a simulated Bluetooth radio with two more stalls and two more
 // shoppers in range. It prints what each phone's screen shows at every
 // step, labelled [shopper], [seller] and [cloud], and exits 0 once both
-// phones have verified the receipt.
+// phones have verified the receipt, 1 when the purchase fails, and 2 on a
+// flag or argument that it refuses.
 //
 //	go run ./examples/grocery               # in a temporary folder
 //	go run ./examples/grocery -data ./shop  # keep the state; run again to continue

@@ -136,9 +136,9 @@ func TestGroceryFlags(t *testing.T) {
 			assert.Empty(t, out.String(), "refused before the cloud opens")
 		})
 	}
-	// The flag package's own refusal has no sentinel.
+	// The flag package's own refusal is a usage error too.
 	var out bytes.Buffer
-	assert.Error(t, run(context.Background(), []string{"-nope"}, &out))
+	assert.ErrorIs(t, run(context.Background(), []string{"-nope"}, &out), demo.ErrUsage)
 	assert.Empty(t, out.String(), "refused before the cloud opens")
 }
 
@@ -160,7 +160,9 @@ func TestGrocerySeedRepeats(t *testing.T) {
 }
 
 // TestExitStatus runs main in a child process, as `go run` does, and
-// checks its exit status.
+// checks its exit status: 2 for a usage error (a flag refused, by the
+// flag package or the program), whose error is printed once, as the flag
+// package's programs do, and 1 for a purchase that fails.
 func TestExitStatus(t *testing.T) {
 	if args := os.Getenv("GROCERY_MAIN_ARGS"); args != "" {
 		os.Args = append([]string{"grocery"}, strings.Fields(args)...)
@@ -168,13 +170,17 @@ func TestExitStatus(t *testing.T) {
 		os.Exit(0)
 	}
 	tests := []struct {
-		args string
-		code int
+		args    string
+		code    int
+		printed string // once
 	}{
-		{"-seed 2", 0},
-		{"-h", 0},
-		{"-pin 000000", 1},
-		{"-rounds 0", 1},
+		{"-seed 2", 0, ""},
+		{"-h", 0, ""},
+		{"-pin 000000", 1, "grocery: demo: wrong PIN"},
+		{"-rounds 0", 2, "grocery: demo: invalid usage: -loss must be in [0, 1) and -rounds at least 1\n"},
+		{"-nope", 2, "flag provided but not defined: -nope\n"},
+		{"-loss x", 2, `invalid value "x" for flag -loss`},
+		{"-seed 2 extra", 2, `grocery: demo: invalid usage: unexpected argument "extra"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.args, func(t *testing.T) {
@@ -189,6 +195,9 @@ func TestExitStatus(t *testing.T) {
 				require.NoError(t, err)
 			}
 			assert.Equal(t, tt.code, code, "%s", out)
+			if tt.printed != "" {
+				assert.Equal(t, 1, strings.Count(string(out), tt.printed), "printed once: %s", out)
+			}
 			if tt.code == 0 && tt.args != "-h" {
 				assert.Contains(t, string(out), "[cloud]   Alice:         EUR 38.73 (was EUR 50.00)\n")
 			}

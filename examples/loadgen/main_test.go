@@ -123,8 +123,8 @@ func TestLoadgenFlags(t *testing.T) {
 			assert.Empty(t, out.String(), "refused before the platform opens")
 		})
 	}
-	// The flag package's own refusal has no sentinel.
-	assert.Error(t, run(context.Background(), []string{"-nope"}, &bytes.Buffer{}))
+	// The flag package's own refusal is a usage error too.
+	assert.ErrorIs(t, run(context.Background(), []string{"-nope"}, &bytes.Buffer{}), demo.ErrUsage)
 }
 
 func TestPercentile(t *testing.T) {

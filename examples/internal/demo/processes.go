@@ -49,15 +49,21 @@ func CheckPIN(pin string) error {
 }
 
 // ErrUsage is the error of a flag value, or an argument after the flags,
-// that a program refuses.
+// that a program refuses, and of a flag that the flag package refuses
+// (ParseFlags). A program ends with exit status 2 on it (Exit).
 var ErrUsage = errors.New("demo: invalid usage")
 
 // ParseFlags parses args with fs and refuses an argument left after the
 // flags (ErrUsage): the programs take none, and the flag package stops at
-// the first one, so that a flag after it would be dropped unseen.
+// the first one, so that a flag after it would be dropped unseen. A flag
+// that fs refuses, which fs has printed with the usage, is ErrUsage too
+// (Exit prints it no more); -h is flag.ErrHelp.
 func ParseFlags(fs *flag.FlagSet, args []string) error {
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &flagError{err}
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("%w: unexpected argument %q (the program takes only flags)", ErrUsage, fs.Arg(0))
@@ -473,12 +479,28 @@ func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 	})
 }
 
-// Exit is how the example programs end: nil and -h exit 0, other errors
-// are printed and exit 1.
+// flagError is a flag that the flag package refused, and printed with the
+// usage (ParseFlags); it matches ErrUsage.
+type flagError struct{ err error }
+
+func (e *flagError) Error() string   { return fmt.Sprintf("%v: %v", ErrUsage, e.err) }
+func (e *flagError) Unwrap() []error { return []error{ErrUsage, e.err} }
+
+// Exit is how the example programs end: nil and -h exit 0; a usage error
+// (ErrUsage: a flag or argument refused) exits 2, as a program of the
+// flag package does, and other errors exit 1. The error is printed once:
+// one of the flag package, which it printed with the usage as it refused
+// the flag (ParseFlags), is not printed again.
 func Exit(name string, err error) {
 	if err == nil || errors.Is(err, flag.ErrHelp) {
 		return
 	}
-	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	var fe *flagError
+	if !errors.As(err, &fe) {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	}
+	if errors.Is(err, ErrUsage) {
+		os.Exit(2)
+	}
 	os.Exit(1)
 }
