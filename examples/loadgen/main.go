@@ -40,7 +40,8 @@
 //
 //	-pairs N         concurrent shopper–seller pairs (default 8)
 //	-duration D      how long to run (default 10s)
-//	-progress D      interval of the progress line (default 1s)
+//	-progress D      interval of the progress line, 100ms at least
+//	                 (default 1s)
 //	-data DIR        the data folder (default: a temporary one in process,
 //	                 $TMPDIR/casimpay-demo with -url)
 //	-postgres DSN    in process: keep the state in PostgreSQL
@@ -78,6 +79,10 @@ func main() {
 	demo.Exit("loadgen", run(ctx, os.Args[1:], os.Stdout))
 }
 
+// minProgress is the shortest interval of the progress line that -progress
+// takes: a shorter one would flood the output with lines.
+const minProgress = 100 * time.Millisecond
+
 type config struct {
 	pairs              int
 	duration, progress time.Duration
@@ -102,8 +107,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := demo.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if c.pairs < 1 || c.duration <= 0 || c.progress <= 0 {
-		return fmt.Errorf("%w: -pairs, -duration and -progress must be positive", demo.ErrUsage)
+	if c.pairs < 1 || c.duration <= 0 {
+		return fmt.Errorf("%w: -pairs and -duration must be positive", demo.ErrUsage)
+	}
+	if c.progress < minProgress {
+		return fmt.Errorf("%w: -progress must be at least %v", demo.ErrUsage, minProgress)
 	}
 	if c.url != "" && (c.dsn != "" || c.http) {
 		return fmt.Errorf("%w: -postgres and -http are for the platform in process, not with -url", demo.ErrUsage)

@@ -113,7 +113,7 @@ func TestLoadgenMalformedRoot(t *testing.T) {
 
 func TestLoadgenFlags(t *testing.T) {
 	for _, args := range [][]string{
-		{"-pairs", "0"}, {"-duration", "0s"}, {"-progress", "-1s"},
+		{"-pairs", "0"}, {"-duration", "0s"}, {"-progress", "-1s"}, {"-progress", "1ns"}, {"-progress", "99ms"},
 		{"-url", "http://127.0.0.1:1", "-http"}, {"-url", "http://127.0.0.1:1", "-postgres", "postgres://x"},
 		{"-pairs", "2", "10s", "-http"},
 	} {
