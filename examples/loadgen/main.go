@@ -10,7 +10,10 @@
 // one that the platform captured after the reply to the shopper's consent
 // was lost (the shopper's phone collects that receipt before it approves
 // the next request); one still under way 2 seconds after -duration counts
-// as a timeout error, so that the run ends on time.
+// as a timeout error, so that the run ends on time. An interrupt (SIGINT
+// or SIGTERM) ends the run at once: loadgen prints the results so far and
+// exits with status 1, as it does when no purchase completed; a flag it
+// refuses is exit status 2.
 //
 // By default the platform runs in this process on the embedded SQLite
 // store in a temporary folder, with virtual cards in memory:
@@ -79,6 +82,11 @@ func main() {
 	demo.Exit("loadgen", run(ctx, os.Args[1:], os.Stdout))
 }
 
+// errInterrupted is the error of a run that an interrupt (SIGINT or
+// SIGTERM) ended before -duration: its results, printed all the same,
+// are partial.
+var errInterrupted = errors.New("interrupted before -duration ended: the results are partial")
+
 // minProgress is the shortest interval of the progress line that -progress
 // takes: a shorter one would flood the output with lines.
 const minProgress = 100 * time.Millisecond
@@ -127,6 +135,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	res.print(stdout)
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", errInterrupted, context.Cause(ctx))
+	}
 	if res.purchases == 0 {
 		return errors.New("no purchase completed")
 	}
