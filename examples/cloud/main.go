@@ -24,7 +24,8 @@
 //	                 $TMPDIR/casimpay-demo)
 //	-listen ADDR     the address to serve (default 127.0.0.1:8080)
 //	-postgres DSN    keep the ledger and the platform state in PostgreSQL
-//	-pairs N         also enrol the cards of N pairs for examples/loadgen -url
+//	-pairs N         also enrol the cards of N pairs for examples/loadgen -url,
+//	                 at most 1000 (default 0)
 package main
 
 import (

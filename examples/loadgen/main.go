@@ -41,7 +41,7 @@
 //
 // Flags:
 //
-//	-pairs N         concurrent shopper–seller pairs (default 8)
+//	-pairs N         concurrent shopper–seller pairs, 1 to 1000 (default 8)
 //	-duration D      how long to run (default 10s)
 //	-progress D      interval of the progress line, 100ms at least
 //	                 (default 1s)
@@ -115,8 +115,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := demo.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if c.pairs < 1 || c.duration <= 0 {
-		return fmt.Errorf("%w: -pairs and -duration must be positive", demo.ErrUsage)
+	if c.pairs < 1 || c.pairs > demo.MaxLoadPairs {
+		return fmt.Errorf("%w: -pairs must be from 1 to %d", demo.ErrUsage, demo.MaxLoadPairs)
+	}
+	if c.duration <= 0 {
+		return fmt.Errorf("%w: -duration must be positive", demo.ErrUsage)
 	}
 	if c.progress < minProgress {
 		return fmt.Errorf("%w: -progress must be at least %v", demo.ErrUsage, minProgress)

@@ -115,7 +115,7 @@ func TestLoadgenFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-pairs", "0"}, {"-duration", "0s"}, {"-progress", "-1s"}, {"-progress", "1ns"}, {"-progress", "99ms"},
 		{"-url", "http://127.0.0.1:1", "-http"}, {"-url", "http://127.0.0.1:1", "-postgres", "postgres://x"},
-		{"-pairs", "2", "10s", "-http"},
+		{"-pairs", "2", "10s", "-http"}, {"-pairs", strconv.Itoa(demo.MaxLoadPairs + 1)},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer

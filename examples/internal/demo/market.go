@@ -183,6 +183,14 @@ type Item struct {
 // LoadPrice is the price of the one item of each shop of LoadMarket.
 const LoadPrice = 100
 
+// MaxLoadPairs is the most pairs of LoadMarket that the cloud program
+// enrols (its -pairs) and the load generator drives (its -pairs): each
+// pair is two cards, whose state files the cloud writes into its data
+// folder, a merchant with its catalog and a funded wallet, all made or
+// enrolled again at every start of the cloud, and the load generator runs
+// two phones of each at once.
+const MaxLoadPairs = 1000
+
 // LoadMarket is the market of the load generator: n pairs of a shopper
 // and a seller, each seller the till of a shop of its own (so that the
 // pairs do not all credit one hot merchant account), each shopper funded

@@ -75,7 +75,8 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 // (SQLite, or PostgreSQL with -postgres), sets up the grocery market,
 // serves the HTTP API on -listen, writes its URL into the data folder,
 // broadcasts the bystanders' adverts, runs the sweeps, and prints what the
-// cloud does until ctx ends.
+// cloud does until ctx ends. With -pairs N, from 0 to MaxLoadPairs, it
+// also enrols the cards of LoadMarket(N).
 func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("cloud", flag.ContinueOnError)
 	dir := fs.String("data", DefaultDir(), "the data folder `DIR`: demo CA, cards, SQLite database")
@@ -85,8 +86,8 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if *pairs < 0 {
-		return fmt.Errorf("%w: -pairs must not be negative", ErrUsage)
+	if *pairs < 0 || *pairs > MaxLoadPairs {
+		return fmt.Errorf("%w: -pairs must be from 0 to %d", ErrUsage, MaxLoadPairs)
 	}
 	// The address first: one in use is refused before the data folder
 	// gets a CA, cards and a database.
