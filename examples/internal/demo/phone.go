@@ -132,15 +132,6 @@ func (p *Phone) Choose(entries []payflow.QueueEntry, name string) (payflow.Queue
 	return payflow.QueueEntry{}, fmt.Errorf("demo: %q is not in the service queue", name)
 }
 
-// Pair confirms e (Confirm) and waits until the other phone has confirmed
-// too (AwaitPaired).
-func (p *Phone) Pair(ctx context.Context, e payflow.QueueEntry) (*payflow.Confirmation, error) {
-	if _, err := p.Confirm(ctx, e); err != nil {
-		return nil, err
-	}
-	return p.AwaitPaired(ctx)
-}
-
 // Confirm selects e: the card signs a proof over a fresh challenge naming
 // e's EID, and the confirmation screen shows e's name and the pairing code
 // (which the phone checked against the one it computed from both EIDs).
