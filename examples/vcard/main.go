@@ -73,6 +73,12 @@ func main() {
 	if err := vpcd.CheckAddr(*addr); err != nil {
 		refuse("-vpcd: %v", err)
 	}
+	if *statePath == "" {
+		refuse("-state needs a file")
+	}
+	if fi, err := os.Stat(*statePath); err == nil && fi.IsDir() {
+		refuse("-state %s is a directory, not a file", *statePath)
+	}
 	// Checked whether or not the card is new, so that a run on a new
 	// state file is not the first to find them wrong.
 	if !simcard.ValidPIN(*pin) || !simcard.ValidPUK(*puk) {

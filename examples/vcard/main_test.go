@@ -28,6 +28,8 @@ import (
 // its ATR, selects the applet and returns the card's responses to apdus.
 func overVPCD(t *testing.T, ln net.Listener, apdus ...[]byte) [][]byte {
 	t.Helper()
+	// A run that fails before it dials vpcd must fail the test, not hang it.
+	require.NoError(t, ln.(*net.TCPListener).SetDeadline(time.Now().Add(30*time.Second)))
 	conn, err := ln.Accept()
 	require.NoError(t, err)
 	defer conn.Close()
@@ -191,7 +193,8 @@ func TestExitStatus(t *testing.T) {
 	}
 	for _, args := range []string{"-nope", "card.state", "-vpcd 127.0.0.1:1 extra -state x",
 		"-vpcd nonsense", "-vpcd 127.0.0.1:0", "-vpcd 127.0.0.1:65536", "-vpcd 127.0.0.1:vpcd", "-vpcd localhost:-1",
-		"-pin 12", "-pin 12ab", "-pin 1234567890123", "-puk 1234567", "-puk 1234567a", "-vpcd 127.0.0.1:1 -state s -puk 123456789"} {
+		"-pin 12", "-pin 12ab", "-pin 1234567890123", "-puk 1234567", "-puk 1234567a", "-vpcd 127.0.0.1:1 -state s -puk 123456789",
+		"-vpcd 127.0.0.1:1 -state=", "-vpcd 127.0.0.1:1 -state ."} {
 		t.Run(args, func(t *testing.T) {
 			dir := t.TempDir()
 			// A child that took the arguments would run the bridge until
