@@ -378,8 +378,10 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 // cloud again while the cloud does not answer (throughOutage).
 const unavailablePause = 250 * time.Millisecond
 
-// throughOutage calls wait, a phone program's login or its wait for the
-// other phone, and again after unavailablePause while it fails with
+// throughOutage calls wait, a call of a phone program to the cloud (its
+// login, its wait for the other phone, the seller's catalog read and
+// payment request, the shopper's wait for the request and its approval),
+// and again after unavailablePause while it fails with
 // payflow.ErrUnavailable (the cloud does not answer: it may be starting
 // or restarting), until ctx ends; it returns wait's last error. The
 // client gives up on a call after a few attempts, well within a restart.
