@@ -88,8 +88,10 @@ func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Tr
 // same timestamp, matches f as in GetAccountTransfers (side, user data,
 // code, time range). The release of an expired pending transfer also
 // changes balances here (TigerBeetle records no history for it): that
-// balance matches f by the pending transfer. Invalid filters select
-// nothing, as in GetAccountTransfers.
+// balance matches f by the pending transfer (a release that a SQL store
+// wrote before its balance-history migration 0002 names no transfer and
+// matches every filter). Invalid filters select nothing, as in
+// GetAccountTransfers.
 func (l *Ledger) GetAccountBalances(ctx context.Context, f AccountFilter) ([]AccountBalance, error) {
 	return filter(ctx, l, f, ReadTx.AccountBalances)
 }

@@ -98,7 +98,9 @@ type ReadTx interface {
 	// TransferID) matches f's side, user data and code as in
 	// AccountTransfers, ascending by Timestamp (descending with
 	// AccountFilterReversed), at most f.Limit of them. The filter is
-	// normalized as for AccountTransfers.
+	// normalized as for AccountTransfers. A row that names no transfer (a
+	// release written before the SQL stores' migration 0002) matches
+	// every filter.
 	AccountBalances(f AccountFilter) ([]AccountBalance, error)
 
 	// Pending returns the pending-transfer states with the given IDs.
