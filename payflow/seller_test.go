@@ -2198,6 +2198,16 @@ func restartedSellerWorld(t *testing.T) (*phoneWorld, *payflow.Confirmation, *pa
 	return w, c, earlier
 }
 
+// paidAndPairedAgain has the shopper of restartedSellerWorld pay the
+// request that the killed till left, and a new seller phone over api pair
+// again in the same session, c's.
+func (w *phoneWorld) paidAndPairedAgain(t *testing.T, c *payflow.Confirmation, api payflow.API) {
+	t.Helper()
+	w.shopperApproves(t)
+	w.useSeller(t, api)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+}
+
 // TestSellerRequestPastPaidOfEarlierRunSelectingAnother: a Request that
 // finds paid, at the index it moves past, the request of the earlier run
 // of a seller phone started again, while the phone selects another
@@ -2209,10 +2219,8 @@ func restartedSellerWorld(t *testing.T) (*phoneWorld, *payflow.Confirmation, *pa
 func TestSellerRequestPastPaidOfEarlierRunSelectingAnother(t *testing.T) {
 	ctx := context.Background()
 	a, ca, killed := restartedSellerWorld(t)
-	a.shopperApproves(t)
 	api := &hookAPI{API: a.f.Platform}
-	a.useSeller(t, api)
-	require.Equal(t, ca.SessionID, a.pair(t).SessionID, "the same session again")
+	a.paidAndPairedAgain(t, ca, api)
 	b := a.withShopper(t, "Bob", payflow.ID{0xf2})
 	var cb *payflow.Confirmation
 	api.create = func() { cb = b.pair(t) }
@@ -2576,10 +2584,8 @@ func TestSellerTakenIndexViewWithoutSignedRequest(t *testing.T) {
 func testTakenIndexPaidViewWithoutSignedRequest(t *testing.T) {
 	ctx := context.Background()
 	w, c, killed := restartedSellerWorld(t)
-	w.shopperApproves(t)
 	reads := &tamperAPI{API: w.f.Platform}
-	w.useSeller(t, reads)
-	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	w.paidAndPairedAgain(t, c, reads)
 	reads.payment = func(v *payflow.PaymentView) { v.Request = nil }
 	_, err := w.seller.Request(ctx, basket)
 	require.ErrorIs(t, err, payflow.ErrMismatch)
