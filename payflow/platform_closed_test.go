@@ -60,17 +60,6 @@ func reopenAccount(t *testing.T, s *shop, closing ledger.Transfer) {
 	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
 }
 
-// verifiedReceipt verifies the platform's receipt msg as a phone does,
-// offline, and returns it.
-func (s *shop) verifiedReceipt(t *testing.T, msg []byte) *record.Receipt {
-	t.Helper()
-	vp, err := s.PlatformVerifier.VerifyPlatform(s.PlatformChain)
-	require.NoError(t, err)
-	var rc record.Receipt
-	require.NoError(t, vp.VerifyReceipt(msg, &rc))
-	return &rc
-}
-
 // closedCase names an account of a payment with a ticket leg (690 EUR
 // from the payer's wallet to the merchant, 1 ticket from the merchant to
 // the payer's ticket wallet) and the leg whose transfers it refuses.
@@ -429,7 +418,7 @@ func TestCaptureMadeBeforeAccountClosed(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, payflow.StateCaptured, got.State)
 				assert.Equal(t, uint64(240), got.Captured)
-				rc := s.verifiedReceipt(t, got.Receipt)
+				rc := s.VerifiedReceipt(t, got.Receipt)
 				assert.Equal(t, uint64(240), rc.Amount)
 				post0, post1 := payflow.TransferID(v.ID, 1, 0, 2), payflow.TransferID(v.ID, 1, 1, 2)
 				assert.Equal(t, [][]byte{post0[:], post1[:]}, rc.TransferIDs)
@@ -630,7 +619,7 @@ func TestCaptureRefusedWhileSweepPosts(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, payflow.StateCaptured, r.State, "the ledger posted the capture")
 	assert.Equal(t, uint64(690), r.Captured)
-	rc := s.verifiedReceipt(t, r.Receipt)
+	rc := s.VerifiedReceipt(t, r.Receipt)
 	assert.Equal(t, uint64(690), rc.Amount)
 	post := payflow.TransferID(v.ID, 1, 0, 2)
 	assert.Equal(t, [][]byte{post[:]}, rc.TransferIDs)

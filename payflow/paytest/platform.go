@@ -113,9 +113,9 @@ func (s *Shop) createSigned(amount uint64) []byte {
 	return msg
 }
 
-// receipt verifies the platform's receipt msg as a phone does, offline,
-// and returns it.
-func (f *Fixture) receipt(t *testing.T, msg []byte) *record.Receipt {
+// VerifiedReceipt verifies the platform's receipt msg as a phone does,
+// offline, and returns it.
+func (f *Fixture) VerifiedReceipt(t *testing.T, msg []byte) *record.Receipt {
 	t.Helper()
 	vp, err := f.PlatformVerifier.VerifyPlatform(f.PlatformChain)
 	require.NoError(t, err)
@@ -182,7 +182,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 		done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
 		require.NoError(t, err)
 		assert.Equal(t, payflow.StateCaptured, done.State)
-		assert.Equal(t, uint64(690), s.receipt(t, done.Receipt).Amount)
+		assert.Equal(t, uint64(690), s.VerifiedReceipt(t, done.Receipt).Amount)
 		assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 690}, {Posted: 690}}, s.Balances("EUR"))
 		ref := &record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 690, Currency: "EUR"}
 		msg := s.Seller.MustSign(ref)
@@ -421,7 +421,7 @@ func sellerPairsDuringApproval(t *testing.T, f *Fixture) {
 	done, err := other.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, done.State, "a hold made before the pairing is captured")
-	assert.Equal(t, uint64(100), s.receipt(t, done.Receipt).Amount)
+	assert.Equal(t, uint64(100), s.VerifiedReceipt(t, done.Receipt).Amount)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funded[0].Posted - 100}, {Posted: funded[1].Posted + 100}}, s.Balances("EUR"))
 }
 

@@ -46,7 +46,7 @@ func (s *Shop) capturedAsPosted(t *testing.T, id payflow.ID, eur, tickets [2]pay
 	require.NoError(t, err)
 	require.Equal(t, payflow.StateCaptured, r.State)
 	assert.Equal(t, uint64(600), r.Captured)
-	rc := s.receipt(t, r.Receipt)
+	rc := s.VerifiedReceipt(t, r.Receipt)
 	assert.Equal(t, uint64(600), rc.Amount)
 	post0, post1 := payflow.TransferID(id, 1, 0, kindPost), payflow.TransferID(id, 1, 1, kindPost)
 	assert.Equal(t, [][]byte{post0[:], post1[:]}, rc.TransferIDs)

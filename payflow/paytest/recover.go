@@ -203,7 +203,7 @@ func consentSentAgainLate(t *testing.T, f *Fixture) {
 	require.NoError(t, err, "the accepted consent, its nonce expired")
 	assert.Equal(t, payflow.StateCaptured, pv.State)
 	assert.Equal(t, uint64(690), pv.Captured)
-	rc := s.receipt(t, pv.Receipt)
+	rc := s.VerifiedReceipt(t, pv.Receipt)
 	h := record.Hash(first)
 	assert.Equal(t, h[:], rc.ConsentHash)
 	assert.Equal(t, uint64(690), rc.Amount)
