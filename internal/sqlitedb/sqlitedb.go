@@ -162,3 +162,28 @@ func DSN(path string, readOnly bool, pragmas ...string) (string, error) {
 	u := url.URL{Scheme: "file", OmitHost: true, Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
 	return u.String(), nil
 }
+
+// QueryPlan returns the details of SQLite's query plan of q with args
+// (EXPLAIN QUERY PLAN), one per step, as fmt.Sprint prints them: what the
+// stores' tests look for an index search in and a temporary B-tree
+// (a sort) not in.
+func QueryPlan(ctx context.Context, db *sql.DB, q string, args ...any) (string, error) {
+	rows, err := db.QueryContext(ctx, "EXPLAIN QUERY PLAN "+q, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			return "", err
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	return fmt.Sprint(plan), nil
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/internal/sqlitedb"
 	"github.com/casimpay/casimpay/internal/sqlitewrite/sqlitewritetest"
 	"github.com/casimpay/casimpay/ledger"
 	ledgersqlite "github.com/casimpay/casimpay/ledger/sqlite"
@@ -202,21 +203,12 @@ func readOnly(t *testing.T) *sql.DB {
 	return db
 }
 
-// queryPlan returns the details of the query plan of q.
+// queryPlan returns the details of the query plan of q (sqlitedb.QueryPlan).
 func queryPlan(t *testing.T, db *sql.DB, q string, args ...any) string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(), "EXPLAIN QUERY PLAN "+q, args...)
+	plan, err := sqlitedb.QueryPlan(context.Background(), db, q, args...)
 	require.NoError(t, err)
-	defer rows.Close()
-	var plan []string
-	for rows.Next() {
-		var id, parent, notused int
-		var detail string
-		require.NoError(t, rows.Scan(&id, &parent, &notused, &detail))
-		plan = append(plan, detail)
-	}
-	require.NoError(t, rows.Err())
-	return fmt.Sprint(plan)
+	return plan
 }
 
 // TestOpenNegativeOptions: a negative ReadConns or BusyTimeout is refused
