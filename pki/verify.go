@@ -95,10 +95,10 @@ type Verifier struct {
 // NewVerifier returns a Verifier for opts. It returns an error matching
 // ErrUntrusted when a root or intermediate is malformed or (for an
 // intermediate) does not chain to a root, ErrUsage when one is not a CA (a
-// root: a CA with keyCertSign) or its key is not ECDSA P-256 or P-384
-// (so that no CRL that such a CA signs is taken), and ErrInvalid when there is no root or an option is out of
-// range, such as an algorithm of Algorithms other than ECDSA with SHA-256,
-// SHA-384 or SHA-512.
+// root: a CA with keyCertSign) or its key is not ECDSA P-256 or P-384 (so
+// that no CRL that such a CA signs is taken), and ErrInvalid when there is
+// no root or an option is out of range, such as an algorithm of Algorithms
+// other than ECDSA with SHA-256, SHA-384 or SHA-512.
 func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	v := &Verifier{
 		roots:      x509.NewCertPool(),
