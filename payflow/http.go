@@ -727,11 +727,11 @@ const (
 	// answers a request whose headers end later 431, which the handler
 	// never sees. (A request pipelined behind another, sent before that
 	// one's reply, may take up to 4096 octets more, which net/http read
-	// ahead with the request before it and does not count.) Over HTTP/2, which counts each header field's name and
-	// value and 32 octets more (RFC 9113 §6.5.2), the server announces,
-	// and answers 431 over, a header list of 12608 octets
-	// (ServerMaxHeaderBytes less 4096, and the 320 octets that net/http
-	// adds for ten fields).
+	// ahead with the request before it and does not count.) Over HTTP/2,
+	// which counts each header field's name and value and 32 octets more
+	// (RFC 9113 §6.5.2), the server announces, and answers 431 over, a
+	// header list of 12608 octets (ServerMaxHeaderBytes less 4096, and the
+	// 320 octets that net/http adds for ten fields).
 	ServerMaxHeaderBytes = 16 << 10
 )
 

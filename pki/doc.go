@@ -59,8 +59,9 @@
 // CRLs (as an *Error naming the certificate at fault), ErrNonce and
 // ErrCounterRegression (a *CounterError) for proofs of possession, ErrKey
 // for keys handed in outside the profile (a certificate's key outside it is
-// ErrUsage), ErrInvalid for an argument or option out of its range. Only what the caller supplies fails otherwise: an error of its
-// crypto.Signer, random source, NonceStore or CounterStore is returned
-// wrapped as it is, and VerifyRecord and VerifyReceipt return the sentinels
-// of package record.
+// ErrUsage), ErrInvalid for an argument or option out of its range. Only
+// what the caller supplies fails otherwise: an error of its crypto.Signer,
+// random source, NonceStore or CounterStore is returned wrapped as it is,
+// and VerifyRecord and VerifyReceipt return the sentinels of package
+// record.
 package pki

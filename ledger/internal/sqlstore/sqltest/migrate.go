@@ -58,16 +58,16 @@ func olderStore(t *testing.T, d sqlstore.Dialect, fsys fs.FS, exec func(query st
 	return params
 }
 
-// MigratePending checks the migration of pending states written before
-// they kept their transfer's timestamp. With exec, on an empty database, it
+// MigratePending checks the migration of pending states written before they
+// kept their transfer's timestamp. With exec, on an empty database, it
 // applies the store's first two migrations as MigrateHistory does and
-// writes accounts 1 and 2 (accountsFixture) and four holds from 1 to 2, with their pending
-// states: 102, 101 and 100, created in that order one second apart, which
-// all expire at 4 s, and 103, created last, which expires 1 ns later. Then
-// it opens the store with open, which migrates the rows: each state must
-// have its transfer's timestamp, and ExpiredPending must return the holds
-// that expire at the same time in the order they were created, not in ID
-// order.
+// writes accounts 1 and 2 (accountsFixture) and four holds from 1 to 2,
+// with their pending states: 102, 101 and 100, created in that order one
+// second apart, which all expire at 4 s, and 103, created last, which
+// expires 1 ns later. Then it opens the store with open, which migrates the
+// rows: each state must have its transfer's timestamp, and ExpiredPending
+// must return the holds that expire at the same time in the order they were
+// created, not in ID order.
 func MigratePending(t *testing.T, d sqlstore.Dialect, fsys fs.FS, exec func(query string, args ...any) error,
 	open func() ledger.Store) {
 	t.Helper()
