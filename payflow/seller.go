@@ -494,11 +494,7 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 	if v.SessionID != sess.ID {
 		return fmt.Errorf("%w: the platform's view is of another session's request", ErrMismatch)
 	}
-	var r record.PaymentRequest
-	if err := record.Open(v.Request, &r); err != nil {
-		return fmt.Errorf("%w: the platform's view of request %v lacks its signed request", ErrMismatch, id)
-	}
-	if err := checkRecorded(v, &r, v.Request); err != nil {
+	if err := checkRecordedMsg(v, v.Request); err != nil {
 		return err
 	}
 	if v.State == StatePending {
@@ -571,11 +567,7 @@ func (s *Seller) withdraw(ctx context.Context, u unsentRequest) (done bool, err 
 		}
 		return true, nil // refused, so never recorded
 	}
-	var r record.PaymentRequest
-	if err := record.Open(msg, &r); err != nil {
-		return false, fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
-	}
-	if err := checkRecorded(v, &r, msg); err != nil { // a view paid goes on screen, to be refunded
+	if err := checkRecordedMsg(v, msg); err != nil { // a view paid goes on screen, to be refunded
 		return false, err
 	}
 	// One paid that left the screen, or of a session left, does not take it
@@ -605,6 +597,17 @@ func checkRecorded(v *PaymentView, r *record.PaymentRequest, msg []byte) error {
 		return fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 	}
 	return nil
+}
+
+// checkRecordedMsg is checkRecorded of v against msg, a signed payment
+// request, opened first: a msg that does not open (a view without its
+// signed request) is ErrMismatch.
+func checkRecordedMsg(v *PaymentView, msg []byte) error {
+	var r record.PaymentRequest
+	if err := record.Open(msg, &r); err != nil {
+		return fmt.Errorf("%w: the signed payment request does not open", ErrMismatch)
+	}
+	return checkRecorded(v, &r, msg)
 }
 
 // withdrawLeft withdraws v, the view of a request recorded in a session
