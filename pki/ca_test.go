@@ -41,7 +41,7 @@ func TestIssueCardProfile(t *testing.T) {
 	assert.Equal(t, t0, c.NotBefore)
 	assert.Equal(t, t0.Add(DefaultCardValidity), c.NotAfter)
 	assert.Equal(t, h.ca.Certificate().SubjectKeyId, c.AuthorityKeyId)
-	assert.Len(t, c.SubjectKeyId, 20)
+	assert.Equal(t, profileKeyID(t, c), c.SubjectKeyId)
 	assert.True(t, h.cardKey.PublicKey.Equal(c.PublicKey))
 	assert.Positive(t, c.SerialNumber.Sign())
 	assert.LessOrEqual(t, c.SerialNumber.BitLen(), 127)
@@ -90,6 +90,41 @@ func TestCAProfile(t *testing.T) {
 
 	_, err := h.ca.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/x.crl"})
 	assert.ErrorIs(t, err, ErrUsage, "path length 0 forbids a sub-CA")
+}
+
+// TestIssuedKeyIdentifiers: every certificate the package issues (roots of
+// a P-256 and of a P-384 key, the CAs under them, a card's, the
+// platform's) has the subject key identifier of PROTOCOL.md §4.3, the
+// first 160 bits of the SHA-256 of its subjectPublicKey as profileKeyID
+// reads it from the encoded certificate, and the one of its issuer's key
+// as its authority key identifier: a root its own.
+func TestIssuedKeyIdentifiers(t *testing.T) {
+	h := newHierarchy(t)
+	p384, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	require.NoError(t, err)
+	root384, err := NewRoot(p384, CAOptions{CRLURL: "http://pki.example/root384.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	ca384, err := root384.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/ca384.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	platform, err := h.ca.IssuePlatform(newKey(t).Public(), "casimpay platform", IssueOptions{})
+	require.NoError(t, err)
+	root, ca := h.root.Certificate(), h.ca.Certificate()
+	for _, c := range []struct {
+		name         string
+		cert, issuer *x509.Certificate
+	}{
+		{"root", root, root},
+		{"card CA", ca, root},
+		{"card", mustParse(t, h.card), ca},
+		{"platform", mustParse(t, platform), ca},
+		{"P-384 root", root384.Certificate(), root384.Certificate()},
+		{"CA under a P-384 root", ca384.Certificate(), root384.Certificate()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			assert.Equal(t, profileKeyID(t, c.cert), c.cert.SubjectKeyId, "subject key identifier")
+			assert.Equal(t, profileKeyID(t, c.issuer), c.cert.AuthorityKeyId, "authority key identifier")
+		})
+	}
 }
 
 func TestIssuePlatformProfile(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -163,4 +164,21 @@ func (c *cache) refusals() int {
 		}
 	}
 	return n
+}
+
+// profileKeyID returns the subject key identifier that the profile gives
+// c's key (PROTOCOL.md §4.3, RFC 7093 §2 method 1): the first 160 bits of
+// the SHA-256 of the value of the subjectPublicKey BIT STRING, read from
+// c's SubjectPublicKeyInfo as encoded.
+func profileKeyID(t *testing.T, c *x509.Certificate) []byte {
+	t.Helper()
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	rest, err := asn1.Unmarshal(c.RawSubjectPublicKeyInfo, &spki)
+	require.NoError(t, err)
+	require.Empty(t, rest)
+	sum := sha256.Sum256(spki.PublicKey.Bytes)
+	return sum[:20]
 }

@@ -3,10 +3,7 @@ package pki
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,23 +39,6 @@ func readPEM(t *testing.T, dir, name string) []byte {
 	der, err := ParseCRLPEM(data)
 	require.NoError(t, err, name)
 	return der
-}
-
-// profileKeyID returns the subject key identifier that the profile gives
-// c's key (PROTOCOL.md §4.3, RFC 7093 §2 method 1): the first 160 bits of
-// the SHA-256 of the value of the subjectPublicKey BIT STRING, read from
-// c's SubjectPublicKeyInfo as encoded.
-func profileKeyID(t *testing.T, c *x509.Certificate) []byte {
-	t.Helper()
-	var spki struct {
-		Algorithm pkix.AlgorithmIdentifier
-		PublicKey asn1.BitString
-	}
-	rest, err := asn1.Unmarshal(c.RawSubjectPublicKeyInfo, &spki)
-	require.NoError(t, err)
-	require.Empty(t, rest)
-	sum := sha256.Sum256(spki.PublicKey.Bytes)
-	return sum[:20]
 }
 
 // checkOpenSSLIdentifiers checks the serial numbers and key identifiers
