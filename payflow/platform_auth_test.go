@@ -895,14 +895,15 @@ func (s *gatedScans) Cards(ctx context.Context, fn func(*payflow.CardRecord) err
 }
 
 // within returns what ch sends, failing the test if it sends nothing
-// within a few seconds.
+// within 10 s, a bound far above what any wait takes, so that a wait that
+// never ends fails the test instead of hanging it.
 func within[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
 	select {
 	case v := <-ch:
 		return v
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s: nothing after 5 s", what)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: nothing after 10 s", what)
 		var zero T
 		return zero
 	}

@@ -578,7 +578,10 @@ func TestCaptureRefusedWhileSweepPosts(t *testing.T) {
 	closing := closeAccount(t, s, payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), eurLedger)
 	aAt, releaseA := make(chan struct{}), make(chan struct{})
 	bAt, releaseB := make(chan struct{}), make(chan struct{})
-	var once [2]sync.Once
+	var once, released [2]sync.Once
+	release := func(i int, ch chan struct{}) { released[i].Do(func() { close(ch) }) }
+	// A wait that fails the test leaves no driver blocked in its hook.
+	t.Cleanup(func() { release(0, releaseA); release(1, releaseB) })
 	st.hook = func(p *payflow.PaymentRecord, from string) error {
 		switch {
 		case from == "capturing" && p.State == payflow.StateHeld:
@@ -588,28 +591,30 @@ func TestCaptureRefusedWhileSweepPosts(t *testing.T) {
 		}
 		return nil
 	}
-	aDone := make(chan error)
+	aDone := make(chan error, 1)
 	go func() {
 		_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
 		aDone <- err
 	}()
-	<-aAt // the capture found the account closed, no post made; its record waits
+	// The capture found the account closed, no post made; its record waits.
+	within(t, aAt, "the capture's record of the refusal (held)")
 	reopenAccount(t, s, closing)
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	type swept struct {
 		n   int
 		err error
 	}
-	bDone := make(chan swept)
+	bDone := make(chan swept, 1)
 	go func() {
 		n, err := s.Platform.RecoverSweep(ctx, 0)
 		bDone <- swept{n, err}
 	}()
-	<-bAt // the sweep made the posts; its record waits
-	close(releaseA)
-	errA := <-aDone // recorded held
-	close(releaseB)
-	b := <-bDone
+	// The sweep made the posts; its record waits.
+	within(t, bAt, "the sweep's record of the capture (captured)")
+	release(0, releaseA)
+	errA := within(t, aDone, "the capture's return") // recorded held
+	release(1, releaseB)
+	b := within(t, bDone, "the sweep's return")
 	require.ErrorIs(t, errA, payflow.ErrConflict, "the capture found the account closed")
 	require.NoError(t, b.err)
 	assert.Equal(t, 1, b.n, "the sweep finished the settlement")
