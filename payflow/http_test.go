@@ -7,7 +7,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -818,13 +817,7 @@ func TestHTTPRequestIDAndLogs(t *testing.T) {
 	generated := r.header.Get(payflow.RequestIDHeader)
 	assert.Len(t, generated, 24)
 
-	var records []map[string]any
-	dec := json.NewDecoder(strings.NewReader(fx.logs.String()))
-	for dec.More() {
-		var m map[string]any
-		require.NoError(t, dec.Decode(&m))
-		records = append(records, m)
-	}
+	records := logRecords(t, fx.logs)
 	require.Len(t, records, 2)
 	assert.Equal(t, "abc-123", records[0]["request_id"])
 	assert.Equal(t, generated, records[1]["request_id"])
@@ -1136,10 +1129,7 @@ func TestHTTPBodyReadErrorRevealsNothing(t *testing.T) {
 	assert.Zero(t, api.count("Challenge"))
 
 	var logged bool
-	dec := json.NewDecoder(strings.NewReader(logs.String()))
-	for dec.More() {
-		var m map[string]any
-		require.NoError(t, dec.Decode(&m))
+	for _, m := range logRecords(t, logs) {
 		assert.Equal(t, "slow-1", m["request_id"])
 		if m["err"] == cause {
 			logged = true
