@@ -248,6 +248,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("ExpiryDuringApproval", func(t *testing.T) { expiryDuringApproval(t, newFixture(t)) })
 	t.Run("CaptureMeetsExpiredHold", func(t *testing.T) { captureMeetsExpiredHold(t, NewShop(newFixture(t), true)) })
 	t.Run("HoldPostedWhileHeld", func(t *testing.T) { holdPostedWhileHeld(t, NewShop(newFixture(t), true)) })
+	t.Run("HoldPostedOtherwise", func(t *testing.T) { holdPostedOtherwise(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringCapture", func(t *testing.T) { expiryDuringCapture(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringDecline", func(t *testing.T) { expiryDuringDecline(t, NewShop(newFixture(t), false)) })
 	t.Run("ExpiryDuringCancellation", func(t *testing.T) { expiryDuringCancellation(t, NewShop(newFixture(t), true)) })

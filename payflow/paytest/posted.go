@@ -118,3 +118,80 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 	s.capturedAsPosted(t, expiring, eur, tickets)
 	s.capturedAsPosted(t, read, eur, tickets)
 }
+
+// holdPostedOtherwise: a held request whose holds the ledger holds posted
+// or voided, though not by the posts of a capture as the platform makes
+// them (madeCapture finds none), is not taken for captured, and nothing
+// moves: a capture is refused, ErrInternal when the ledger answers its
+// posts pending_transfer_already_posted and ErrConflict when it holds
+// their IDs with other fields, the request left capturing; a
+// cancellation, whose void the ledger answers
+// pending_transfer_already_posted, is ErrInternal, the request left
+// voiding. Neither makes a receipt. So for holds posted under the IDs of
+// another attempt, posts crossed (each leg's post ID posting the other
+// leg's hold, for the asset leg's amount), the asset hold voided under
+// its post's ID, and the asset hold posted in part.
+func holdPostedOtherwise(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	const post, void = ledger.TransferPostPendingTransfer, ledger.TransferVoidPendingTransfer
+	// made is a transfer of ID TransferID(id, attempt, leg, kindPost),
+	// where leg is its place in the pair, that posts or voids the hold of
+	// leg hold of id's first consent.
+	type made struct {
+		attempt uint32
+		hold    byte
+		amount  uint64
+		flags   ledger.TransferFlags
+	}
+	for _, c := range []struct {
+		name    string
+		tickets uint64
+		made    [2]made
+		capture error
+	}{
+		{"posts of another attempt", 1, [2]made{{2, 0, 600, post}, {2, 1, 1, post}}, payflow.ErrInternal},
+		{"posts crossed", 1, [2]made{{1, 1, 1, post}, {1, 0, 1, post}}, payflow.ErrConflict},
+		{"asset hold voided under its post's ID", 1, [2]made{{1, 0, 600, post}, {1, 1, 1, void}}, payflow.ErrConflict},
+		{"asset hold posted in part", 2, [2]made{{1, 0, 600, post}, {1, 1, 1, post}}, payflow.ErrConflict},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for _, end := range []struct {
+				state string
+				call  func(id payflow.ID) error
+				err   error
+			}{
+				{"capturing", func(id payflow.ID) error {
+					_, err := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
+					return err
+				}, c.capture},
+				{"voiding", func(id payflow.ID) error {
+					_, err := s.Platform.Cancel(ctx, s.Seller.Token, id)
+					return err
+				}, payflow.ErrInternal},
+			} {
+				t.Run(end.state, func(t *testing.T) {
+					id := s.createHeld(1000, record.Leg{Asset: Ticket, Amount: c.tickets}).ID
+					ts := make([]ledger.Transfer, len(c.made))
+					for leg, m := range c.made {
+						ts[leg] = ledger.Transfer{
+							ID: payflow.TransferID(id, m.attempt, byte(leg), kindPost), PendingID: payflow.TransferID(id, 1, m.hold, kindHold),
+							Amount: m.amount, Ledger: []uint32{978, TicketCode}[m.hold], Code: payflow.TransferPayment, Flags: m.flags,
+						}
+					}
+					ts[0].Flags |= ledger.TransferLinked // as the platform links the posts of a capture
+					res, err := s.Ledger.CreateTransfers(ctx, ts)
+					require.NoError(t, err)
+					require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
+					eur, tickets := s.Balances("EUR"), s.Balances(Ticket)
+					require.ErrorIs(t, end.call(id), end.err)
+					r, err := s.Store.Payment(ctx, id)
+					require.NoError(t, err)
+					assert.Equal(t, end.state, r.State)
+					assert.Empty(t, r.Receipt)
+					assert.Equal(t, eur, s.Balances("EUR"), "nothing moved")
+					assert.Equal(t, tickets, s.Balances(Ticket), "nothing moved")
+				})
+			}
+		})
+	}
+}
