@@ -151,6 +151,9 @@ type phone struct {
 	api   API
 	queue *queue.Queue
 	opts  PhoneOptions
+	// signatureChecked, when set, is called for each receipt signature
+	// that the phone checks, whatever the outcome.
+	signatureChecked func()
 
 	mu       sync.Mutex
 	cardID   string
@@ -968,26 +971,76 @@ func (p *phone) sleep(ctx context.Context) error { return ctxsleep.Sleep(ctx, p.
 // that the kept chain does not verify has the phone ask Info once more, as
 // the platform may have renewed its certificate or its key.
 func (p *phone) verifyReceipt(ctx context.Context, msg []byte) (*Receipt, error) {
+	vr, err := p.verifyReceiptKnown(ctx, msg, nil)
+	if err != nil {
+		return nil, err
+	}
+	return vr.rc, nil
+}
+
+// verifiedReceipt is a receipt whose signature the phone verified: its
+// bytes, as verified, and the platform key that verified them.
+type verifiedReceipt struct {
+	rc  *Receipt
+	msg []byte
+	key *ecdsa.PublicKey
+}
+
+// of returns the receipt of vr, with msg as Signed, when msg is the
+// receipt that vr verified, with key; nil otherwise, and for a nil vr.
+func (vr *verifiedReceipt) of(msg []byte, key *ecdsa.PublicKey) *verifiedReceipt {
+	if vr == nil || !bytes.Equal(vr.msg, msg) || !vr.key.Equal(key) {
+		return nil
+	}
+	rc := *vr.rc
+	rc.Signed = msg
+	return &verifiedReceipt{rc: &rc, msg: vr.msg, key: vr.key}
+}
+
+// verifyReceiptKnown is verifyReceipt given known, a receipt it verified
+// before, or nil: a msg of the same bytes is not verified again when the
+// key that verified known is the one the phone trusts now, the pinned key
+// or the key of the chain that the Verifier verifies now, as for any
+// receipt. It returns the receipt with that key.
+func (p *phone) verifyReceiptKnown(ctx context.Context, msg []byte, known *verifiedReceipt) (*verifiedReceipt, error) {
 	if len(msg) == 0 {
 		return nil, fmt.Errorf("%w: no receipt", ErrSignature)
 	}
-	rc := &Receipt{Signed: msg}
 	if p.opts.Verifier == nil {
+		if vr := known.of(msg, p.opts.PlatformKey); vr != nil {
+			return vr, nil
+		}
+		p.countSignature()
+		rc := &Receipt{Signed: msg}
 		if err := record.Verify(msg, p.opts.PlatformKey, &rc.Receipt); err != nil {
 			return nil, fmt.Errorf("%w: receipt: %w", ErrSignature, err)
 		}
-		return rc, nil
+		return &verifiedReceipt{rc: rc, msg: bytes.Clone(msg), key: p.opts.PlatformKey}, nil
 	}
+	var vr *verifiedReceipt
 	err := p.withPlatform(ctx, func(vp *pki.VerifiedPlatform) error {
+		if vr = known.of(msg, vp.PublicKey); vr != nil {
+			return nil
+		}
+		p.countSignature()
+		rc := &Receipt{Signed: msg}
 		if err := vp.VerifyReceipt(msg, &rc.Receipt); err != nil {
 			return fmt.Errorf("%w: receipt: %w", ErrSignature, err)
 		}
+		vr = &verifiedReceipt{rc: rc, msg: bytes.Clone(msg), key: vp.PublicKey}
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return rc, nil
+	return vr, nil
+}
+
+// countSignature calls signatureChecked, if set.
+func (p *phone) countSignature() {
+	if p.signatureChecked != nil {
+		p.signatureChecked()
+	}
 }
 
 // trustPlatform checks, before the card signs a record that moves money,

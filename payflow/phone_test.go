@@ -46,6 +46,9 @@ type phoneWorld struct {
 	shopperCard, sellerCard *simcardtest.Virtual
 	shopper                 *payflow.Shopper
 	seller                  *payflow.Seller
+	// pinned has useShopper make shoppers that trust the platform's
+	// receipt key pinned instead of its certificate chain.
+	pinned bool
 }
 
 // phoneOptions are the options of the phones of a world.
@@ -116,7 +119,11 @@ func newMemoryPhoneWorld(t *testing.T, manual bool) *phoneWorld {
 // useShopper replaces the shopper phone with one that talks to api.
 func (w *phoneWorld) useShopper(tb testing.TB, api payflow.API) {
 	tb.Helper()
-	shopper, err := payflow.NewShopper(w.shopperCard.Card, phoneOptions(w.f, api))
+	opts := phoneOptions(w.f, api)
+	if w.pinned {
+		opts.Verifier, opts.PlatformKey = nil, &w.f.Key.PublicKey
+	}
+	shopper, err := payflow.NewShopper(w.shopperCard.Card, opts)
 	require.NoError(tb, err)
 	w.shopper = shopper
 }

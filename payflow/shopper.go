@@ -487,6 +487,9 @@ type sentConsent struct {
 	// with the view of another request, or with a captured view whose
 	// receipt the phone refuses (receiptOf); guarded by phone.mu.
 	misread bool
+	// taken is the receipt that receiptOf took last for this consent, or
+	// nil; guarded by phone.mu.
+	taken *verifiedReceipt
 }
 
 // resendConsent sends u again and returns the platform's view of its
@@ -574,15 +577,23 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 // against u and v: a view that shows another amount captured than a
 // capture of the request gives (checkCaptured), a receipt of another
 // request, parties or currency (checkReceipt), of another consent than u,
-// or for another amount than v shows captured, is ErrMismatch.
+// or for another amount than v shows captured, is ErrMismatch. The
+// receipt that it took for u before (taken: keptCaptured takes it before
+// the approval that collects it) does not have its signature checked
+// again while the phone trusts the key that verified it
+// (verifyReceiptKnown); the other checks are made again.
 func (s *Shopper) receiptOf(ctx context.Context, u *sentConsent, v *PaymentView) (*Receipt, error) {
 	if err := checkCaptured(u.view, v); err != nil {
 		return nil, err
 	}
-	rc, err := s.verifyReceipt(ctx, v.Receipt)
+	s.mu.Lock()
+	taken := u.taken
+	s.mu.Unlock()
+	vr, err := s.verifyReceiptKnown(ctx, v.Receipt, taken)
 	if err != nil {
 		return nil, err
 	}
+	rc := vr.rc
 	if err := checkReceipt(rc, record.ReceiptPayment, u.view); err != nil {
 		return nil, err
 	}
@@ -593,6 +604,9 @@ func (s *Shopper) receiptOf(ctx context.Context, u *sentConsent, v *PaymentView)
 	if rc.Amount != v.Captured {
 		return nil, fmt.Errorf("%w: the receipt is for %d, the payment shows %d captured", ErrMismatch, rc.Amount, v.Captured)
 	}
+	s.mu.Lock()
+	u.taken = vr
+	s.mu.Unlock()
 	return rc, nil
 }
 

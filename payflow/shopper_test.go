@@ -6,7 +6,9 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -1382,6 +1384,96 @@ func TestWaitPaymentPastKeptConsentsRefusedReceipt(t *testing.T) {
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 790}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once for each")
 		})
 	}
+}
+
+// TestCollectedReceiptVerifiedOnce: the receipt of a kept consent (its
+// reply lost) that WaitPayment shows, a receipt to collect, has its
+// signature checked there once, with the platform's certificate chain or
+// with its pinned key; the approval that collects it, which sends the
+// consent again and is shown the same receipt, takes it without checking
+// its signature again. A receipt of other bytes is checked: one tampered
+// with is refused (ErrSignature), the consent kept, and the next approval
+// returns the receipt.
+func TestCollectedReceiptVerifiedOnce(t *testing.T) {
+	ctx := context.Background()
+	for _, pinned := range []bool{false, true} {
+		for _, tampered := range []bool{false, true} {
+			t.Run(fmt.Sprintf("pinned=%v/tampered=%v", pinned, tampered), func(t *testing.T) {
+				w := newMemoryPhoneWorld(t, false)
+				w.pinned = pinned
+				tamper := &tamperAPI{API: w.f.Platform}
+				first, src := w.payWithLostReply(t, &lostApproveAPI{API: tamper, loss: payflow.ErrUnavailable})
+				checked := payflow.CountReceiptSignatures(w.shopper)
+				screen, err := w.shopper.WaitPayment(ctx)
+				require.NoError(t, err)
+				require.Equal(t, first.ID, screen.ID)
+				require.Equal(t, payflow.StateCaptured, screen.State)
+				assert.Equal(t, int64(1), checked.Load(), "WaitPayment checked the receipt")
+
+				want := int64(1)
+				if tampered {
+					// The consent sent again is refused, its nonce spent, and the
+					// read of the request after it shows the receipt.
+					tamper.payment = func(v *payflow.PaymentView) {
+						v.Receipt = slices.Clone(v.Receipt)
+						v.Receipt[len(v.Receipt)-1] ^= 1 // the signature's last byte
+					}
+					_, err = w.shopper.ApproveShown(ctx, screen, "")
+					require.ErrorIs(t, err, payflow.ErrSignature)
+					want = 2
+					if !pinned {
+						want = 3 // and with the chain that Info gives then
+					}
+					assert.Equal(t, want, checked.Load(), "the other receipt checked")
+					tamper.payment = nil
+				}
+				rc, err := w.shopper.ApproveShown(ctx, screen, "")
+				require.NoError(t, err)
+				assert.Equal(t, src.Signed, rc.Signed)
+				assert.Equal(t, uint64(690), rc.Amount)
+				assert.Equal(t, want, checked.Load(), "the approval took the receipt checked")
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+			})
+		}
+	}
+}
+
+// infoFromAPI answers Info as from does once from is set, as a platform
+// that renewed its key: the phones then fetch the chain of from's key.
+type infoFromAPI struct {
+	payflow.API
+	from payflow.API
+}
+
+func (a *infoFromAPI) Info(ctx context.Context) (*payflow.Info, error) {
+	if a.from != nil {
+		return a.from.Info(ctx)
+	}
+	return a.API.Info(ctx)
+}
+
+// TestCollectedReceiptCheckedAgainUnderAnotherKey: a receipt to collect
+// that WaitPayment checked with the platform's key of then has its
+// signature checked again when the approval finds the phone trusting
+// another key (that certificate expired, and Info gives the platform's
+// new one), and, signed by the former key, it is refused (ErrSignature).
+func TestCollectedReceiptCheckedAgainUnderAnotherKey(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	api := &infoFromAPI{API: renewedPlatform(t, f)} // its certificate lasts an hour and the skew
+	w := newPhoneWorld(t, f, api, false)
+	f.Clock.Advance(time.Hour + pki.DefaultSkew - 5*time.Minute)
+	first, _ := w.payWithLostReply(t, &lostApproveAPI{API: api, loss: payflow.ErrUnavailable})
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, screen.ID)
+	require.Equal(t, payflow.StateCaptured, screen.State)
+
+	f.Clock.Advance(6 * time.Minute) // the renewed certificate expired
+	api.from = f.Platform
+	_, err = w.shopper.ApproveShown(ctx, screen, "")
+	require.ErrorIs(t, err, payflow.ErrSignature)
+	assert.ErrorIs(t, err, record.ErrSignature)
 }
 
 // TestWaitPaymentPastKeptConsentsUntrustedReceipt: a kept consent (its
