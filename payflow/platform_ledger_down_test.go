@@ -20,10 +20,11 @@ import (
 var errLedgerDown = errors.New("ledger store down")
 
 // downLedger is a ledger store that fails every transaction with
-// errLedgerDown while down is set.
+// errLedgerDown while down is set, and every read-only one (View) while
+// readsDown is.
 type downLedger struct {
 	ledger.Store
-	down atomic.Bool
+	down, readsDown atomic.Bool
 }
 
 func (d *downLedger) Update(ctx context.Context, fn func(ledger.Tx) error) error {
@@ -34,7 +35,7 @@ func (d *downLedger) Update(ctx context.Context, fn func(ledger.Tx) error) error
 }
 
 func (d *downLedger) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
-	if d.down.Load() {
+	if d.down.Load() || d.readsDown.Load() {
 		return errLedgerDown
 	}
 	return d.Store.View(ctx, fn)
@@ -43,7 +44,8 @@ func (d *downLedger) View(ctx context.Context, fn func(ledger.ReadTx) error) err
 // TestLedgerDownKeepsCause: a call that the ledger's store fails fails
 // with ErrUnavailable wrapping the store's error, which errors.Is finds:
 // a balance read, a funding, the hold of a consent, the capture and the
-// void of a hold.
+// void of a hold, and the read of the post of a hold that the void finds
+// posted, the ledger's reads failing alone.
 func TestLedgerDownKeepsCause(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
@@ -76,6 +78,20 @@ func TestLedgerDownKeepsCause(t *testing.T) {
 			h := s.held(t)
 			ls.down.Store(true)
 			_, err := s.Platform.Cancel(ctx, s.seller.Token, h.ID)
+			return err
+		}},
+		{"cancel held, its hold posted", func(t *testing.T, s *shop, ls *downLedger) error {
+			// The void finds the hold posted and cannot read the post
+			// (madeCapture).
+			h := s.held(t)
+			res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+				ID: payflow.TransferID(h.ID, 1, 0, 2), PendingID: payflow.TransferID(h.ID, 1, 0, 1), Amount: 690,
+				Ledger: eurLedger, Code: payflow.TransferPayment, Flags: ledger.TransferPostPendingTransfer,
+			}})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+			ls.readsDown.Store(true)
+			_, err = s.Platform.Cancel(ctx, s.seller.Token, h.ID)
 			return err
 		}},
 	} {
