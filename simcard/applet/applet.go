@@ -180,15 +180,16 @@ func sw(code uint16) []byte { return []byte{byte(code >> 8), byte(code)} }
 
 func (a *Applet) transmitLocked(raw []byte) []byte {
 	cmd, err := simcard.ParseCommand(raw)
+	if len(raw) > 4 && raw[1] == simcard.InsVerify && raw[3] == simcard.RefPIN && (err != nil || len(cmd.Data) > 0) {
+		// Any VERIFY of the PIN with data ends the verification, whatever
+		// refuses it: its class, chaining, length (one that does not parse
+		// included), P1 or format, or the PIN itself; only a match sets it
+		// again (PROTOCOL.md §2.5).
+		a.verified = false
+	}
 	if err != nil {
 		a.pending, a.chain = nil, nil
 		return sw(simcard.SWWrongLength)
-	}
-	if cmd.INS == simcard.InsVerify && cmd.P2 == simcard.RefPIN && len(cmd.Data) > 0 {
-		// Any VERIFY of the PIN with data ends the verification, whatever
-		// refuses it: its class, chaining, length, P1 or format, or the PIN
-		// itself; only a match sets it again (PROTOCOL.md §2.5).
-		a.verified = false
 	}
 	base := cmd.CLA &^ simcard.ClassChaining
 	if base != simcard.ClassISO && base != simcard.ClassProprietary {

@@ -156,6 +156,7 @@ func FuzzTransmit(f *testing.F) {
 		{sel, unhex(f, "00CA0102")},
 		{sel, unhex(f, "00CA010200"), unhex(f, "00C0000000")},
 		{sel, unhex(f, "0020008006313233343536"), unhex(f, apdu("80500300", payload(f, sampleConsent()), "00"))},
+		{sel, unhex(f, "0020008006313233343536"), unhex(f, "0020008006313233"), unhex(f, apdu("80500300", payload(f, sampleConsent()), "00"))},
 		{sel, unhex(f, apdu("80500100", payload(f, sampleAuthProof()), "00"))},
 		{sel, unhex(f, "9050030001A8"), unhex(f, "8050030001A800")},
 		{sel, unhex(f, "002C00800E3132333435363738393939393939")},

@@ -319,3 +319,45 @@ func TestBlankCardStatusWords(t *testing.T) {
 }
 
 func hexFour(n int) string { return hexOf([]byte{byte(n >> 8), byte(n)}) }
+
+// TestMalformedVerifyClearsPIN checks that a VERIFY of the PIN that does not
+// parse (its Lc does not match the octets that follow) ends the
+// verification like any other failed VERIFY of the PIN, and that a command
+// that does not parse and is no VERIFY of the PIN leaves it as it was
+// (PROTOCOL.md §2.5).
+func TestMalformedVerifyClearsPIN(t *testing.T) {
+	consent := apdu("80500300", payload(t, sampleConsent()), "00")
+	tests := []struct {
+		name string
+		cmd  string
+		sw   uint16 // the status query's answer after cmd
+	}{
+		{name: "Lc above the data", cmd: "0020008006313233", sw: 0x63C3},
+		{name: "Lc one above the data", cmd: "0020008007313233343536", sw: 0x63C3},
+		{name: "extended Lc above the data", cmd: "00200080000006313233", sw: 0x63C3},
+		{name: "extended Lc truncated", cmd: "002000800000", sw: 0x63C3},
+		{name: "another class", cmd: "8020008006313233", sw: 0x63C3},
+		{name: "chained", cmd: "1020008006313233", sw: 0x63C3},
+		{name: "another reference", cmd: "0020008106313233", sw: 0x9000},
+		{name: "SIGN RECORD", cmd: "8050030006A8", sw: 0x9000},
+		{name: "CHANGE REFERENCE DATA", cmd: "0024008012313233343536FFFFFFFFFFFF", sw: 0x9000},
+		{name: "RESET RETRY COUNTER", cmd: "002C0180093132333435363738", sw: 0x9000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := newCard(t, simcardtest.Options{})
+			_, sw := tx(t, v.Applet, "0020008006313233343536")
+			require.Equal(t, uint16(0x9000), sw)
+			_, sw = tx(t, v.Applet, tt.cmd)
+			require.Equalf(t, uint16(0x6700), sw, "status word %04X", sw)
+			_, sw = tx(t, v.Applet, "00200080")
+			assert.Equalf(t, tt.sw, sw, "status query: %04X", sw)
+			want := uint16(0x9000) // signed: the verification was kept
+			if tt.sw != 0x9000 {
+				want = 0x6982
+			}
+			_, sw = tx(t, v.Applet, consent)
+			assert.Equalf(t, want, sw, "consent: %04X", sw)
+		})
+	}
+}
