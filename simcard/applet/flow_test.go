@@ -285,6 +285,37 @@ func TestPINPowerLoss(t *testing.T) {
 	assert.Equal(t, []byte{3, 3}, data)
 }
 
+// TestChangePINPowerLoss: a CHANGE REFERENCE DATA whose state cannot be
+// stored answers 6581 and leaves the PIN unverified, whichever of its
+// stores fails, and the old PIN stays the PIN.
+func TestChangePINPowerLoss(t *testing.T) {
+	tests := []struct {
+		name     string
+		okWrites int    // stores that succeed before the cut
+		status   uint16 // the status query's answer after the cut
+	}{
+		{name: "decrement", okWrites: 0, status: 0x63C3},
+		{name: "restore", okWrites: 1, status: 0x63C2},
+		{name: "new PIN", okWrites: 2, status: 0x63C3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fs := &faultyStorage{Storage: new(applet.Memory)}
+			v := newCard(t, simcardtest.Options{Storage: fs})
+			_, sw := tx(t, v.Applet, "0020008006313233343536")
+			require.Equal(t, uint16(0x9000), sw)
+			fs.armed, fs.okWrites = true, tt.okWrites
+			_, sw = tx(t, v.Applet, "0024008012313233343536FFFFFFFFFFFF373737373737")
+			assert.Equal(t, uint16(0x6581), sw)
+			_, sw = tx(t, v.Applet, "00200080")
+			assert.Equalf(t, tt.status, sw, "status query: %04X", sw)
+			fs.armed = false
+			_, sw = tx(t, v.Applet, "0020008006313233343536")
+			assert.Equal(t, uint16(0x9000), sw, "the old PIN")
+		})
+	}
+}
+
 // TestCounterPowerLoss: a signature whose counter could not be stored is
 // not made, and the counter never repeats after a power cycle.
 func TestCounterPowerLoss(t *testing.T) {

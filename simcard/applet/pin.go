@@ -66,7 +66,10 @@ func (a *Applet) checkPINLocked(pin []byte) (uint16, bool) {
 }
 
 // changePINLocked is CHANGE REFERENCE DATA: the current PIN padded with FF
-// to 12 octets, then the new PIN (4 to 12 digits, no padding).
+// to 12 octets, then the new PIN (4 to 12 digits, no padding). Once the
+// data has the right format, only success leaves the PIN verified: a wrong
+// or blocked current PIN, or a state that cannot be stored (6581), ends the
+// verification.
 func (a *Applet) changePINLocked(cmd simcard.Command) ([]byte, uint16) {
 	if cmd.P1 != 0 || cmd.P2 != simcard.RefPIN {
 		return nil, simcard.SWWrongP1P2
