@@ -127,6 +127,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if c.url != "" && (c.dsn != "" || c.http) {
 		return fmt.Errorf("%w: -postgres and -http are for the platform in process, not with -url", demo.ErrUsage)
 	}
+	if c.url != "" {
+		if err := demo.CheckURL(c.url); err != nil {
+			return err
+		}
+	}
 	pairs, where, cleanup, err := setup(ctx, &c)
 	if err != nil {
 		return err

@@ -116,6 +116,8 @@ func TestLoadgenFlags(t *testing.T) {
 		{"-pairs", "0"}, {"-duration", "0s"}, {"-progress", "-1s"}, {"-progress", "1ns"}, {"-progress", "99ms"},
 		{"-url", "http://127.0.0.1:1", "-http"}, {"-url", "http://127.0.0.1:1", "-postgres", "postgres://x"},
 		{"-pairs", "2", "10s", "-http"}, {"-pairs", strconv.Itoa(demo.MaxLoadPairs + 1)},
+		// URLs that payflow.NewClient refuses.
+		{"-url", "ftp://127.0.0.1:1"}, {"-url", "127.0.0.1:8080"}, {"-url", "http://[::1"},
 	} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer

@@ -426,3 +426,20 @@ func TestPhoneNoCloudHint(t *testing.T) {
 		assert.ErrorIs(t, err, pki.ErrInvalid, "the cause kept")
 	})
 }
+
+// TestPhoneRefusedURL: a -url that payflow.NewClient refuses is a usage
+// error (exit status 2), reported before the program opens its card.
+func TestPhoneRefusedURL(t *testing.T) {
+	dir := setUpFolder(t)
+	for name, run := range map[string]func(context.Context, []string, io.Writer) error{"seller": RunSeller, "shopper": RunShopper} {
+		for _, u := range []string{"ftp://127.0.0.1:1", "127.0.0.1:8080", "http://[::1"} {
+			t.Run(name+" "+u, func(t *testing.T) {
+				var out bytes.Buffer
+				err := run(context.Background(), []string{"-data", dir, "-url", u, "-wait", "200ms"}, &out)
+				require.ErrorIs(t, err, ErrUsage)
+				assert.ErrorIs(t, err, payflow.ErrInvalid)
+				assert.Empty(t, out.String(), "refused before the card opens")
+			})
+		}
+	}
+}

@@ -48,6 +48,17 @@ func CheckPIN(pin string) error {
 	return nil
 }
 
+// CheckURL refuses a -url flag that payflow.NewClient refuses (such as
+// one whose scheme is not http or https, or that does not parse) with
+// ErrUsage, wrapping the client's error, which matches
+// payflow.ErrInvalid.
+func CheckURL(url string) error {
+	if _, err := payflow.NewClient(url, payflow.ClientOptions{}); err != nil {
+		return fmt.Errorf("%w: -url: %w", ErrUsage, err)
+	}
+	return nil
+}
+
 // ErrUsage is the error of a flag value, or an argument after the flags,
 // that a program refuses, and of a flag that the flag package refuses
 // (ParseFlags). A program ends with exit status 2 on it (Exit).
@@ -227,7 +238,11 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 			return nil, err
 		}
 	}
-	if f.url == "" {
+	if f.url != "" {
+		if err := CheckURL(f.url); err != nil {
+			return nil, err
+		}
+	} else {
 		b, err := os.ReadFile(filepath.Join(f.dir, URLFile))
 		if err != nil {
 			return nil, fmt.Errorf("no -url and no cloud running with -data %s: %w", f.dir, err)
