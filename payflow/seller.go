@@ -295,7 +295,12 @@ type Charge struct {
 // started again and never saw paid: the paid request goes on screen with
 // its receipt (Status, Wait) only while the screen is empty, and the next
 // Request goes on after it (reporting the next such one it finds), so
-// that each is reported once. A request that the platform answers with the
+// that each is reported once. A view read there of another session's
+// request, or one that does not carry the signed request it shows, byte
+// for byte, is ErrMismatch: nothing is cancelled, shown or kept, and the
+// next Request reads that index again; so is one of the request on
+// screen that is not of it, which shows and keeps nothing either. A
+// request that the platform answers with the
 // view of another request (of another ID, hash, amount, currency,
 // merchant or session, or payer, than the card signed, or without the
 // signed request itself, byte for byte) is ErrMismatch and goes on no
@@ -481,11 +486,13 @@ func (s *Seller) skipTo(sess *SessionView, n uint32) {
 // first; one held is kept in Held. One paid that this phone did not see
 // paid before (sawPaidLocked) goes on screen while the screen is empty
 // (showPaid), and withdrawTaken fails with a *PaidError naming it, so
-// that the seller sees the payment before asking again. A view that does
-// not carry the signed request it shows (checkRecorded), or, of the
-// request on screen, is not of it (sameRequest), is ErrMismatch: nothing
-// is cancelled, shown or kept, and the next Request reads that index
-// again.
+// that the seller sees the payment before asking again. A view of
+// another session's request, or one that does not carry the signed
+// request it shows (checkRecorded), is ErrMismatch: nothing is
+// cancelled, shown or kept, and the next Request reads that index again.
+// So is one of the request on screen that is not of it (sameRequest),
+// which is compared after a pending one is cancelled: nothing is shown
+// or kept.
 func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) error {
 	v, err := s.merchantPayment(ctx, id, sess.MerchantID)
 	if err != nil {
