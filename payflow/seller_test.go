@@ -2626,10 +2626,7 @@ func testTakenIndexHeldViewWithoutSignedRequest(t *testing.T) {
 // fails with a *PaidError naming it.
 func TestSellerHeldCapturedElsewhereReportedAtTakenIndex(t *testing.T) {
 	ctx := context.Background()
-	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{
-		Platform: payflow.PlatformOptions{ResolveBurst: 100},
-	})
-	w := newPhoneWorld(t, f, nil, true)
+	w := newSelectingWorld(t)
 	c := w.pair(t)
 	earlier := w.seller
 	w.request(t)
@@ -2652,12 +2649,60 @@ func TestSellerHeldCapturedElsewhereReportedAtTakenIndex(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, held, "the captured request is dropped: the app sees no payment")
 
-	for i := range 16 {
-		p := w.hears(t, w.seller.Queue(), enrolPhoneCard(t, f, fmt.Sprintf("Shopper %02d", i)), adv.Shopper, -60)
-		_, err := w.seller.Select(ctx, p.EID)
-		require.NoError(t, err)
-	}
+	w.selectOthers(t, 16, func(int) {})
 	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
 	_, err = w.seller.Request(ctx, basket)
 	requirePaid(t, err, x)
+}
+
+// TestSellerHeldCapturedOffScreenSeenPaid: a held request captured with
+// CaptureHeld after it left the screen (another session selected) is seen
+// paid by its receipt: when Request, back in the session after its index
+// was forgotten, finds it at a taken index, it moves past it and asks at
+// the next index, with no *PaidError.
+func TestSellerHeldCapturedOffScreenSeenPaid(t *testing.T) {
+	ctx := context.Background()
+	w := newSelectingWorld(t)
+	c := w.pair(t)
+	w.request(t)
+	x := w.approveHeld(t)
+
+	w.selectOthers(t, 16, func(i int) {
+		if i == 0 { // x has left the screen
+			_, err := w.seller.Status(ctx)
+			require.ErrorIs(t, err, payflow.ErrNoPayment, "the held request is off the screen")
+			_, err = w.seller.CaptureHeld(ctx, x, 0)
+			require.NoError(t, err)
+			held, err := w.seller.Held(ctx)
+			require.NoError(t, err)
+			require.Empty(t, held, "captured, its receipt returned")
+		}
+	})
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	y, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err, "the request captured by CaptureHeld was seen paid")
+	require.Equal(t, payflow.SessionRequestID(c.SessionID, 1), y.ID)
+}
+
+// newSelectingWorld is a phone world of a manual-capture merchant whose
+// platform resolves enough adverts in a row for the seller to select the
+// sessions of many shoppers (selectOthers).
+func newSelectingWorld(t *testing.T) *phoneWorld {
+	t.Helper()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{
+		Platform: payflow.PlatformOptions{ResolveBurst: 100},
+	})
+	return newPhoneWorld(t, f, nil, true)
+}
+
+// selectOthers has the seller select the sessions of n shoppers enrolled
+// now, one after the other, calling each with i after the i-th.
+func (w *phoneWorld) selectOthers(t *testing.T, n int, each func(i int)) {
+	t.Helper()
+	for i := range n {
+		p := w.hears(t, w.seller.Queue(), enrolPhoneCard(t, w.f, fmt.Sprintf("Shopper %02d", i)), adv.Shopper, -60)
+		_, err := w.seller.Select(context.Background(), p.EID)
+		require.NoError(t, err)
+		each(i)
+	}
 }
