@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
-	"sync"
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/pki/record"
@@ -45,7 +44,10 @@ type Shopper struct {
 	phone
 	card ShopperCard
 
-	consentMu sync.Mutex // approvals (ApproveShown, Approve) run one at a time
+	// consentMu holds a token while an approval (ApproveShown, Approve)
+	// runs: they run one at a time, and one waits for another only as long
+	// as its context lasts.
+	consentMu chan struct{}
 	// kept are the consents sent without a receipt that verifies, in the
 	// order they were signed; guarded by phone.mu.
 	kept []*sentConsent
@@ -59,7 +61,7 @@ const MaxKeptConsents = 16
 // NewShopper returns the shopper phone of card. It fails with ErrInvalid
 // when opts lacks the API or a way to verify receipts.
 func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
-	s := &Shopper{card: card}
+	s := &Shopper{card: card, consentMu: make(chan struct{}, 1)}
 	if err := s.init(adv.Shopper, card, opts); err != nil {
 		return nil, err
 	}
@@ -356,7 +358,11 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // collect, which ApproveShown of that view collects), up to
 // MaxKeptConsents: with that many, the card signs no new consent and the
 // approval fails with ErrLimit. Calls of ApproveShown and Approve run one
-// at a time.
+// at a time: one that comes while another runs (waiting for a manual
+// capture, say) waits for it only as long as ctx lasts, and then fails
+// with ctx's error, the card unused. A call whose ctx ended before the
+// card verifies the PIN fails with ctx's error: the card signs nothing
+// and no consent is sent.
 func (s *Shopper) ApproveShown(ctx context.Context, shown *PaymentView, pin string) (*Receipt, error) {
 	cur, err := s.onScreen(shown)
 	if err != nil {
@@ -397,8 +403,12 @@ func (s *Shopper) onScreen(shown *PaymentView) (*PaymentView, error) {
 
 // approve approves shown, the request on screen (ApproveShown).
 func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (*Receipt, error) {
-	s.consentMu.Lock()
-	defer s.consentMu.Unlock()
+	select {
+	case s.consentMu <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-s.consentMu }()
 	// Before any consent is sent, a kept one (which may never have reached
 	// the platform) or a new one.
 	if err := s.trustPlatform(ctx); err != nil {
@@ -438,7 +448,11 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 	}
 	// The PIN is verified only now, right before the card signs, so that a
 	// call that gives up earlier leaves no verified PIN on the card for
-	// another consent.
+	// another consent. A call whose context ended signs nothing, also
+	// when the calls before it (an API in process) did not look at ctx.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := s.card.VerifyPIN(pin); err != nil {
 		// The card may have verified the PIN all the same when the error
 		// is the transport's, its reply lost.

@@ -1509,3 +1509,84 @@ func TestWaitPaymentPastKeptConsentsUntrustedReceipt(t *testing.T) {
 	assert.Equal(t, payflow.StateDeclined, v.State)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// TestApproveShownWithEndedContextSignsNothing: an approval whose context
+// ended before the call fails with the context's error before the card is
+// used: the card signs nothing, nothing is sent, the request stays
+// pending, and the platform's recovery charges the shopper nothing.
+func TestApproveShownWithEndedContextSignsNothing(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	w.request(t)
+	shown, err := w.shopper.Payment()
+	require.NoError(t, err)
+	counter := w.counter(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rc, err := w.shopper.ApproveShown(ctx, shown, simcardtest.PIN)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, rc)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	w.assertState(t, shown.ID, payflow.StatePending)
+
+	w.f.Clock.Advance(payflow.DefaultRecoverAfter)
+	_, err = w.f.Platform.RecoverSweep(context.Background(), 0)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged nothing")
+}
+
+// TestApproveShownWaitingForAnotherApprovalEndsWithItsContext: while an
+// Approve waits for the manual capture of its request, an ApproveShown of
+// the session's next request waits for it only as long as its own context
+// lasts: it then fails with the context's error, the card signing
+// nothing, in process and over HTTP.
+func TestApproveShownWaitingForAnotherApprovalEndsWithItsContext(t *testing.T) {
+	for _, overHTTP := range []bool{false, true} {
+		t.Run(fmt.Sprintf("http=%v", overHTTP), func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			if overHTTP {
+				w.useShopper(t, newMiddlebox(t, w.f.Platform).client(t))
+			}
+			w.pair(t)
+			w.request(t)
+			firstCtx, cancelFirst := context.WithCancel(context.Background())
+			defer cancelFirst()
+			first := make(chan error, 1)
+			go func() {
+				_, err := w.shopper.Approve(firstCtx, simcardtest.PIN)
+				first <- err
+			}()
+			held, _, err := w.seller.Wait(context.Background())
+			require.NoError(t, err)
+			require.Equal(t, payflow.StateHeld, held.State, "the first Approve waits for the capture")
+
+			w.request(t)
+			shown, err := w.shopper.Payment()
+			require.NoError(t, err)
+			require.NotEqual(t, held.ID, shown.ID)
+			counter := w.counter(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			second := make(chan error, 1)
+			go func() {
+				_, err := w.shopper.ApproveShown(ctx, shown, simcardtest.PIN)
+				second <- err
+			}()
+			select {
+			case err := <-second:
+				require.ErrorIs(t, err, context.DeadlineExceeded)
+			case <-time.After(5 * time.Second):
+				cancelFirst()
+				<-first
+				<-second
+				t.Fatal("ApproveShown went on waiting for the other approval after its context ended")
+			}
+			assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+			w.assertState(t, shown.ID, payflow.StatePending)
+
+			cancelFirst()
+			require.ErrorIs(t, <-first, context.Canceled)
+		})
+	}
+}
