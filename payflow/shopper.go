@@ -220,14 +220,24 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 			}
 			return nil, fmt.Errorf("%w (request %v, whose consent the phone keeps and passes over until the platform shows that request and a receipt of it that the phone takes)", err, u.view.ID)
 		}
-		switch v.State {
-		case StateCaptured:
+		if v.State == StateCaptured {
 			return v, nil
-		case StateDeclined, StateCancelled, StateExpired:
+		}
+		if endedUncaptured(v.State) {
 			s.drop(u)
 		}
 	}
 	return nil, nil
+}
+
+// endedUncaptured reports whether state is that of a request that ended
+// without a capture (no money moved): declined, cancelled or expired.
+func endedUncaptured(state string) bool {
+	switch state {
+	case StateDeclined, StateCancelled, StateExpired:
+		return true
+	}
+	return false
 }
 
 // keep keeps u until its receipt verifies or its request ends.
@@ -336,9 +346,9 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // is the view of another request (or of this one without its signed
 // request, byte for byte) fails with ErrMismatch at once; an answer to
 // the consent that shows the request neither held nor captured,
-// or a poll that shows the held request pending or declined, fails with
-// ErrInternal (no accepted consent or hold leaves it so), and the consent
-// is kept as below.
+// or a poll that shows the held request pending, declined or in a state
+// that no request's view has, fails with ErrInternal (no accepted consent
+// or hold leaves it so), and the consent is kept as below.
 //
 // A consent that the platform did not answer (it failed or could not be
 // reached, ctx ended, or over HTTP it was still running when the retries
@@ -352,7 +362,9 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // of that request (ApproveShown or Approve) sends it again, as signed,
 // without the card: a consent held or captured has the call wait for the
 // capture and return its receipt, one still being settled fails with
-// ErrConflict, and one that the platform refused then was not made, and
+// ErrConflict, one that the platform refused then, its request shown in a
+// state that no request's view has, fails with ErrInternal and stays kept,
+// and one that the platform refused otherwise then was not made, and
 // the card signs a new one as above. Consents of several requests are
 // kept (WaitPayment shows a request paid with one first, a receipt to
 // collect, which ApproveShown of that view collects), up to
@@ -508,7 +520,11 @@ type sentConsent struct {
 
 // resendConsent sends u again and returns the platform's view of its
 // request once u was held or captured, nil when the platform refused u
-// and the request shows that u was not made.
+// and the request shows that u was not made (pending with a consent
+// nonce) or ended without a capture (endedUncaptured). A refused u whose
+// request shows pending without a consent nonce is errSettling; one whose
+// request shows a state that no request's view has is ErrInternal: u may
+// have been settled all the same.
 func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentView, error) {
 	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: u.msg})
 	if err == nil || !refused(err) {
@@ -523,8 +539,10 @@ func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentVi
 		return v, nil
 	case v.State == StatePending && len(v.ConsentNonce) == 0:
 		return nil, errSettling
+	case v.State == StatePending || endedUncaptured(v.State):
+		return nil, nil
 	}
-	return nil, nil
+	return nil, fmt.Errorf("%w: the platform shows the payment %s", ErrInternal, v.State)
 }
 
 // settled waits until out, the view of u's request after u was sent, is
@@ -537,10 +555,13 @@ func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentVi
 // is checked to be of u's request first (sameRequest): one of another
 // request is ErrMismatch, and u stays kept. So is ErrInternal, u kept, an
 // out that is neither held nor captured, or a read while held that shows
-// the request pending or declined: no accepted consent or hold leaves it
-// so. A captured view that shows another amount captured than a capture of
-// the request gives (checkCaptured), or whose receipt is for another
-// amount than that view shows captured, is ErrMismatch, u kept.
+// the request neither held, captured, cancelled nor expired (pending,
+// declined, or a state that no request's view has): no accepted consent
+// or hold leaves it so. u is dropped only when its request ended
+// cancelled or expired. A captured view that shows another amount
+// captured than a capture of the request gives (checkCaptured), or whose
+// receipt is for another amount than that view shows captured, is
+// ErrMismatch, u kept.
 func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView) (*Receipt, error) {
 	v := u.view
 	if err := sameRequest(v, out); err != nil {
@@ -567,13 +588,17 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 		if lapsed && out.State == StateHeld {
 			return nil, fmt.Errorf("%w: the hold expired by the phone's clock, and the platform still shows the payment held", ErrExpired)
 		}
-		if out.State == StatePending || out.State == StateDeclined {
-			// A hold ends captured, cancelled or expired: u stays kept.
+		switch out.State {
+		case StateHeld, StateCaptured, StateCancelled, StateExpired:
+		default:
+			// A hold ends captured, cancelled or expired; another
+			// state (also one of a newer platform, or a platform's
+			// inner state) says nothing of the money: u stays kept.
 			return nil, fmt.Errorf("%w: the platform shows the held payment %s", ErrInternal, out.State)
 		}
 	}
 	if out.State != StateCaptured {
-		s.drop(u) // it ended without a capture
+		s.drop(u) // it ended cancelled or expired, without a capture
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, out.State)
 	}
 	rc, err := s.receiptOf(ctx, u, out)

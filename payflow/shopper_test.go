@@ -1004,15 +1004,39 @@ func (a *reshownHeldAPI) Payment(ctx context.Context, token string, id payflow.I
 	return v, err
 }
 
+// show has a answer the reads of a held request in the state as instead,
+// or as the platform answers them when as is "".
+func (a *reshownHeldAPI) show(as string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.as = as
+}
+
+// requireCollectedAgain has the merchant capture the held request on
+// screen and the shopper Approve it again (captureAndApproveAgain), and
+// checks that api sent n consents, all the one that the card signed
+// first, whose receipt that Approve returned.
+func (w *phoneWorld) requireCollectedAgain(tb testing.TB, api *scriptedApproveAPI, n int) {
+	tb.Helper()
+	rc := w.captureAndApproveAgain(tb)
+	require.Len(tb, api.sent, n, "the consent sent again, no other signed")
+	for _, c := range api.sent[1:] {
+		assert.Equal(tb, api.sent[0], c)
+	}
+	h := record.Hash(api.sent[0])
+	assert.Equal(tb, h[:], rc.ConsentHash)
+}
+
 // TestApproveKeepsConsentOfHoldShownUnheld: while a consent waits for the
 // manual capture, a read that shows the held request pending or declined,
-// which no hold leaves it, fails with ErrInternal and the consent stays
-// kept: once the merchant captured it, the next Approve sends it again, as
-// signed, without the card, and returns the receipt of the capture, the
-// shopper charged once.
+// which no hold leaves it, or in a state that no request's view has (as
+// "capturing", a platform's inner state), fails with ErrInternal and the
+// consent stays kept: once the merchant captured it, the next Approve
+// sends it again, as signed, without the card, and returns the receipt of
+// the capture, the shopper charged once.
 func TestApproveKeepsConsentOfHoldShownUnheld(t *testing.T) {
 	ctx := context.Background()
-	for _, as := range []string{payflow.StatePending, payflow.StateDeclined} {
+	for _, as := range []string{payflow.StatePending, payflow.StateDeclined, "capturing"} {
 		t.Run(as, func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, true)
 			api := &reshownHeldAPI{scriptedApproveAPI: &scriptedApproveAPI{API: w.f.Platform}, as: as}
@@ -1022,14 +1046,8 @@ func TestApproveKeepsConsentOfHoldShownUnheld(t *testing.T) {
 
 			_, err := w.shopper.Approve(ctx, simcardtest.PIN)
 			require.ErrorIs(t, err, payflow.ErrInternal)
-			api.mu.Lock()
-			api.as = ""
-			api.mu.Unlock()
-			rc := w.captureAndApproveAgain(t)
-			require.Len(t, api.sent, 2, "the consent sent again, no other signed")
-			assert.Equal(t, api.sent[0], api.sent[1])
-			h := record.Hash(api.sent[0])
-			assert.Equal(t, h[:], rc.ConsentHash)
+			api.show("")
+			w.requireCollectedAgain(t, api.scriptedApproveAPI, 2)
 		})
 	}
 }
@@ -1589,4 +1607,37 @@ func TestApproveShownWaitingForAnotherApprovalEndsWithItsContext(t *testing.T) {
 			require.ErrorIs(t, <-first, context.Canceled)
 		})
 	}
+}
+
+// TestApproveKeepsRefusedConsentOfRequestShownInUnknownState: a kept
+// consent that the platform refuses when it is sent again, its request
+// then shown in a state that no request's view has (as "capturing", a
+// platform's inner state), may have been settled: the approval fails with
+// ErrInternal, the card signs nothing, and the consent stays kept; once
+// the merchant captured the request, the next Approve sends it again and
+// returns the receipt of the capture, the shopper charged once.
+func TestApproveKeepsRefusedConsentOfRequestShownInUnknownState(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	scripted := &scriptedApproveAPI{API: w.f.Platform, approve: []func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error){
+		lost.Approve, // held, its reply lost
+		func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+			return nil, payflow.ErrReplay
+		},
+	}}
+	api := &reshownHeldAPI{scriptedApproveAPI: scripted}
+	w.useShopper(t, api)
+	w.pair(t)
+	w.request(t)
+	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	counter := w.counter(t)
+
+	api.show("capturing")
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	api.show("")
+	w.requireCollectedAgain(t, scripted, 3)
 }
