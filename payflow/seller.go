@@ -299,7 +299,8 @@ type Charge struct {
 // request, or one that does not carry the signed request it shows, byte
 // for byte, is ErrMismatch: nothing is cancelled, shown or kept, and the
 // next Request reads that index again; so is one of the request on
-// screen that is not of it, which shows and keeps nothing either. A
+// screen that is not of it, compared before anything is cancelled, which
+// cancels, shows and keeps nothing either. A
 // request that the platform answers with the
 // view of another request (of another ID, hash, amount, currency,
 // merchant or session, or payer, than the card signed, or without the
@@ -491,8 +492,10 @@ func (s *Seller) skipTo(sess *SessionView, n uint32) {
 // request it shows (checkRecorded), is ErrMismatch: nothing is
 // cancelled, shown or kept, and the next Request reads that index again.
 // So is one of the request on screen that is not of it (sameRequest),
-// which is compared after a pending one is cancelled: nothing is shown
-// or kept.
+// compared before a pending one is cancelled, so that nothing is
+// cancelled, shown or kept, and again, with the screen as it is then,
+// with the view after the cancellation, so that nothing is shown or
+// kept.
 func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) error {
 	v, err := s.merchantPayment(ctx, id, sess.MerchantID)
 	if err != nil {
@@ -504,23 +507,37 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 	if err := checkRecordedMsg(v, v.Request); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	err = s.checkShownLocked(v)
+	s.mu.Unlock()
+	if err != nil {
+		return err
+	}
 	if v.State == StatePending {
 		if v, err = s.cancelRecorded(ctx, v); err != nil {
 			return err
 		}
 	}
 	s.mu.Lock()
-	if shown := s.payment; shown != nil && shown.ID == v.ID {
-		if err := sameRequest(shown, v); err != nil {
-			s.mu.Unlock()
-			return err
-		}
+	if err := s.checkShownLocked(v); err != nil { // the screen may have changed meanwhile
+		s.mu.Unlock()
+		return err
 	}
 	known := s.sawPaidLocked(v.ID)
 	s.seenLocked(v)
 	s.mu.Unlock()
 	if v.State == StateCaptured && !known {
 		return s.showPaid(v, false, ", found at a taken index of the session,")
+	}
+	return nil
+}
+
+// checkShownLocked checks that v, a view of a request the seller made,
+// is of the request on screen when that has v's ID (sameRequest); s.mu
+// is held.
+func (s *Seller) checkShownLocked(v *PaymentView) error {
+	if shown := s.payment; shown != nil && shown.ID == v.ID {
+		return sameRequest(shown, v)
 	}
 	return nil
 }

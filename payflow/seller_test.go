@@ -2523,10 +2523,42 @@ func TestSellerNextRequestAfterPayment(t *testing.T) {
 // TestSellerTakenIndexViewCheckedAgainstScreen: the view of a request
 // that Request reads at a taken index, when that request is on screen,
 // must be of the request on screen, its signed request byte for byte
-// (sameRequest): one without it (a network that drops key 11) is
-// ErrMismatch and leaves the screen as it was, so that the platform's
-// true views of the request on screen are still taken.
+// (sameRequest): one without it (a network that drops key 11), or one
+// that carries another request that the card signed under its ID, shown
+// pending (a platform that mixes requests up), is ErrMismatch, cancels
+// nothing and leaves the screen as it was, so that the platform's true
+// views of the request on screen are still taken.
 func TestSellerTakenIndexViewCheckedAgainstScreen(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// read alters the view of the taken index that Request reads in w,
+		// whose session is c.
+		read func(t *testing.T, w *phoneWorld, c *payflow.Confirmation) func(*payflow.PaymentView)
+	}{
+		{"without its signed request", func(*testing.T, *phoneWorld, *payflow.Confirmation) func(*payflow.PaymentView) {
+			return func(v *payflow.PaymentView) { v.Request = nil }
+		}},
+		{"another signed request, pending", func(t *testing.T, w *phoneWorld, c *payflow.Confirmation) func(*payflow.PaymentView) {
+			id := payflow.SessionRequestID(c.SessionID, 0)
+			other, err := w.sellerCard.Card.SignPaymentRequest(&record.PaymentRequest{
+				RequestID: id[:], SessionID: c.SessionID[:], PayerCardID: w.shopperCard.Enrolment.ICCID,
+				MerchantID: phoneMerchant, Currency: "EUR", Amount: 5000,
+			})
+			require.NoError(t, err)
+			h := record.Hash(other)
+			return func(v *payflow.PaymentView) {
+				v.State, v.Amount, v.Request, v.RequestHash = payflow.StatePending, 5000, other, h[:]
+				v.Captured, v.Receipt = 0, nil
+			}
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			testTakenIndexViewCheckedAgainstScreen(t, tt.read)
+		})
+	}
+}
+
+func testTakenIndexViewCheckedAgainstScreen(t *testing.T, read func(*testing.T, *phoneWorld, *payflow.Confirmation) func(*payflow.PaymentView)) {
 	ctx := context.Background()
 	a := newMemoryPhoneWorld(t, false)
 	reads := &tamperAPI{API: a.f.Platform}
@@ -2544,10 +2576,10 @@ func TestSellerTakenIndexViewCheckedAgainstScreen(t *testing.T) {
 	_, err = a.seller.Request(ctx, charge)
 	requirePaid(t, err, paid) // on screen, captured
 
-	// The next Request finds index 0 taken (withdrawTaken reads it: the
-	// read's view lacks key 11), and the request at index 1 gets no answer.
-	reads.payment = func(v *payflow.PaymentView) { v.Request = nil }
-	var calls atomic.Int32
+	// The next Request finds index 0 taken (withdrawTaken reads it, as
+	// read alters it), and the request at index 1 gets no answer.
+	reads.payment = read(t, a, ca)
+	var calls, cancels atomic.Int32
 	api.mu.Lock()
 	api.createErr = func() error {
 		if calls.Add(1) == 2 {
@@ -2555,18 +2587,22 @@ func TestSellerTakenIndexViewCheckedAgainstScreen(t *testing.T) {
 		}
 		return nil
 	}
+	api.cancel = func() { cancels.Add(1) }
 	api.mu.Unlock()
 	_, err = a.seller.Request(ctx, charge)
 	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.Zero(t, cancels.Load(), "no cancellation was sent")
 	reads.payment = nil
 	api.mu.Lock()
-	api.createErr = nil
+	api.createErr, api.cancel = nil, nil
 	api.mu.Unlock()
 
 	// The honest view of the paid request on screen.
 	v, err := a.seller.Status(ctx)
 	require.NoError(t, err, "Status of the paid request on screen")
 	require.Equal(t, paid, v.ID)
+	assert.Equal(t, payflow.StateCaptured, v.State)
+	assert.Equal(t, uint64(100), v.Amount)
 }
 
 // TestSellerTakenIndexViewWithoutSignedRequest: the view of an earlier
