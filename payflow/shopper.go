@@ -372,9 +372,11 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // approval fails with ErrLimit. Calls of ApproveShown and Approve run one
 // at a time: one that comes while another runs (waiting for a manual
 // capture, say) waits for it only as long as ctx lasts, and then fails
-// with ctx's error, the card unused. A call whose ctx ended before the
-// card verifies the PIN fails with ctx's error: the card signs nothing
-// and no consent is sent.
+// with ctx's error, the card unused. A call whose ctx ended before its
+// turn fails with ctx's error, sending no consent, neither a kept one
+// nor a new one, and collecting no receipt; one whose ctx ends before
+// the card verifies the PIN fails with ctx's error, the card signing
+// nothing.
 func (s *Shopper) ApproveShown(ctx context.Context, shown *PaymentView, pin string) (*Receipt, error) {
 	cur, err := s.onScreen(shown)
 	if err != nil {
@@ -421,6 +423,12 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 		return nil, ctx.Err()
 	}
 	defer func() { <-s.consentMu }()
+	// The select above takes either case when both are ready: a call whose
+	// context ended goes no further, sending neither a kept consent nor a
+	// new one.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	// Before any consent is sent, a kept one (which may never have reached
 	// the platform) or a new one.
 	if err := s.trustPlatform(ctx); err != nil {

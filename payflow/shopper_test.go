@@ -1540,11 +1540,7 @@ func TestApproveShownWithEndedContextSignsNothing(t *testing.T) {
 	require.NoError(t, err)
 	counter := w.counter(t)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	rc, err := w.shopper.ApproveShown(ctx, shown, simcardtest.PIN)
-	require.ErrorIs(t, err, context.Canceled)
-	assert.Nil(t, rc)
+	w.approveEnded(t, shown, simcardtest.PIN)
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
 	w.assertState(t, shown.ID, payflow.StatePending)
 
@@ -1552,6 +1548,69 @@ func TestApproveShownWithEndedContextSignsNothing(t *testing.T) {
 	_, err = w.f.Platform.RecoverSweep(context.Background(), 0)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged nothing")
+}
+
+// approveEnded calls ApproveShown with a context that ended, many times,
+// since a call whose turn is free could go on by a select's random
+// choice: each must fail with the context's error and return no receipt.
+func (w *phoneWorld) approveEnded(t *testing.T, shown *payflow.PaymentView, pin string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for i := range 64 {
+		rc, err := w.shopper.ApproveShown(ctx, shown, pin)
+		require.ErrorIsf(t, err, context.Canceled, "call %d", i)
+		require.Nilf(t, rc, "call %d", i)
+	}
+}
+
+// TestApproveWithEndedContextResendsNoKeptConsent: a consent kept because
+// its call got no answer is not sent again by an approval whose context
+// ended before its turn: every such call fails with the context's error,
+// the platform gets no consent, and the request stays pending, nobody
+// charged.
+func TestApproveWithEndedContextResendsNoKeptConsent(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	unavailable := func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+		return nil, payflow.ErrUnavailable
+	}
+	api := &scriptedApproveAPI{API: w.f.Platform, approve: []func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error){unavailable}}
+	w.useShopper(t, api)
+	w.pair(t)
+	w.request(t)
+	shown, err := w.shopper.Payment()
+	require.NoError(t, err)
+	_, err = w.shopper.Approve(context.Background(), simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	require.Len(t, api.sent, 1)
+
+	w.approveEnded(t, shown, simcardtest.PIN)
+	api.mu.Lock()
+	sent := len(api.sent)
+	api.mu.Unlock()
+	assert.Equal(t, 1, sent, "no consent sent by a call whose context had ended")
+	w.assertState(t, shown.ID, payflow.StatePending)
+	w.f.Clock.Advance(payflow.DefaultRecoverAfter)
+	_, err = w.f.Platform.RecoverSweep(context.Background(), 0)
+	require.NoError(t, err)
+	w.assertState(t, shown.ID, payflow.StatePending)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged nothing")
+}
+
+// TestCollectWithEndedContextFailsWithItsError: an approval that would
+// collect the receipt of a kept consent fails with its context's error,
+// every time, when that context ended before its turn.
+func TestCollectWithEndedContextFailsWithItsError(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	w.payWithLostReply(t, &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+	screen, err := w.shopper.WaitPayment(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, screen.State)
+
+	w.approveEnded(t, screen, "")
+	rc, err := w.shopper.ApproveShown(context.Background(), screen, "")
+	require.NoError(t, err, "the receipt is still collected by a call whose context lasts")
+	assert.Equal(t, screen.ID[:], rc.RequestID)
 }
 
 // TestApproveShownWaitingForAnotherApprovalEndsWithItsContext: while an
