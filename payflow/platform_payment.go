@@ -650,33 +650,35 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // Capturing more than is held is ErrLimit; capturing a captured payment
 // again with the same amount returns it, and so does capturing one whose
 // capture of the same amount is under way (a capture whose reply was
-// lost), which finishes it first. A capture at or after the hold's
-// expiry is ErrExpired: the hold is voided and the request expired, as
-// ExpireDue would (see current). The expiry is checked again at the time
-// the capture is recorded (its move to capturing): a capture that reaches
-// the expiry after it read the payment held is ErrExpired too, although
-// the ledger, whose timeout is in whole seconds, may keep the hold up to
-// a second longer. A payment of a request stored before
-// CreateRequest checked the length of its receipt (see receiptFits),
-// whose receipt would be too long to sign, is refused a capture with
-// ErrInvalid before any money moves: it stays held, and its hold is
-// voided when the merchant cancels it or when it expires. A capture with
-// an account of the payment that the ledger holds closed is ErrConflict:
-// the request stays held, nothing posted, and a capture once the account
-// is reopened succeeds, unless the ledger itself refused the posts (the
-// account closed after the platform looked, or the hold lost by the
-// ledger: see post), which refuses every later capture. A capture whose
+// lost), which finishes it first. A capture at or after the hold's expiry
+// is ErrExpired: the hold is voided and the request expired, as ExpireDue
+// would (see current). The expiry is checked again at the time the capture
+// is recorded (its move to capturing): a capture that reaches the expiry
+// after it read the payment held is ErrExpired too, although the ledger,
+// whose timeout is in whole seconds, may keep the hold up to a second
+// longer. A payment of a request stored before CreateRequest checked the
+// length of its receipt (see receiptFits), whose receipt would be too long
+// to sign, is refused a capture with ErrInvalid before any money moves: it
+// stays held, and its hold is voided when the merchant cancels it or when
+// it expires. A capture with an account of the payment that the ledger
+// holds closed is ErrConflict: the request stays held, nothing posted, and
+// a capture once the account is reopened succeeds, unless the ledger
+// itself refused the posts (the account closed after the platform looked,
+// or the hold lost by the ledger: see post), which refuses every later
+// capture; so does a post's ID that the ledger holds as a transfer that is
+// not that post (one that another client of the ledger wrote): the request
+// stays held, and its hold can be cancelled or expire. A capture whose
 // posts the ledger made before the account was closed, its outcome not
-// recorded, is finished when sent again (or by RecoverSweep): the
-// request is captured. The money moves once: when a capture driven twice
-// (sent again, or by RecoverSweep) is recorded refused by one call, the
-// account closed, while the account is reopened and the other makes the
-// posts, that other records the request capturing again and ends it
-// captured with its receipt (the refused call's ErrConflict stands); a
-// cancellation or the hold's expiry that meets such posts ends it
-// captured too. A capture of another amount than posts made so is
-// ErrFinal, the request captured for the amount posted. A held request
-// can be cancelled whatever its accounts.
+// recorded, is finished when sent again (or by RecoverSweep): the request
+// is captured. The money moves once: when a capture driven twice (sent
+// again, or by RecoverSweep) is recorded refused by one call, the account
+// closed, while the account is reopened and the other makes the posts,
+// that other records the request capturing again and ends it captured with
+// its receipt (the refused call's ErrConflict stands); a cancellation or
+// the hold's expiry that meets such posts ends it captured too. A capture
+// of another amount than posts made so is ErrFinal, the request captured
+// for the amount posted. A held request can be cancelled whatever its
+// accounts.
 func (p *Platform) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
 	c, err := p.auth(ctx, token)
 	if err != nil {

@@ -173,10 +173,10 @@ func (p *Platform) posts(r *PaymentRecord, legs []leg) ([]ledger.Transfer, [][]b
 }
 
 // errCaptureRefused marks a capture refused, nothing posted: for a closed
-// account of the legs, or because the ledger refused a post of these holds
+// account of the legs, because the ledger refused a post of these holds
 // before (id_already_failed: an account was closed then, or the ledger had
-// lost the hold; see post). drive records it by putting the request back
-// to held.
+// lost the hold), or because it holds a post's ID as another transfer (see
+// post). drive records it by putting the request back to held.
 var errCaptureRefused = errors.New("capture refused")
 
 // post captures the holds of r: the money leg for CaptureAmount, the asset
@@ -194,7 +194,14 @@ var errCaptureRefused = errors.New("capture refused")
 // voided or expire. Posts of these holds that the ledger made for
 // another amount (a capture of another amount, recorded held while its
 // posts were made, see driveLegs) are the capture made: post returns
-// them, and the request is captured for their amount.
+// them, and the request is captured for their amount. A post's ID that
+// the ledger holds with other fields, as no post of these holds
+// (madeCapture finds none: a transfer that another client of the ledger
+// wrote under the platform's ID), refuses the capture too, nothing
+// posted, and every later one alike: the hold can only be voided or
+// expire. Holds that the ledger holds posted under other IDs
+// (pending_transfer_already_posted) are ErrInternal, and r stays
+// capturing: the holds moved, not by the platform.
 func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*posted, error) {
 	accounts := make([]ledger.Account, 0, 2*len(legs))
 	for _, l := range legs {
@@ -224,6 +231,8 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 		if made != nil {
 			return made, nil
 		}
+		return nil, fmt.Errorf("%w: %w: the ledger holds a post's ID as a transfer that is not this capture's (%v): the hold can only be cancelled or expire",
+			ErrConflict, errCaptureRefused, err)
 	}
 	if err != nil {
 		return nil, err
@@ -279,7 +288,9 @@ func (p *Platform) madeCapture(ctx context.Context, r *PaymentRecord, legs []leg
 // (a capture driven twice, one driver finding an account closed before
 // the other's posts: see driveLegs). void then returns that capture
 // (madeCapture), which drive records instead of the void; a post that
-// the ledger does not hold as the capture's is ErrInternal.
+// the ledger does not hold as the capture's is ErrInternal (the holds
+// posted by transfers that the platform did not make), and r stays
+// voiding, every later void failing alike.
 func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) (*posted, error) {
 	ts := make([]ledger.Transfer, len(legs))
 	for i, l := range legs {
@@ -320,23 +331,24 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 
 // drive completes the settlement under way in r (approving, capturing or
 // voiding), step by step, each step a compare-and-set. A step lost to
-// another process is read again and continued from where that process
-// left it, so any number of processes may drive one request. It returns
+// another process is read again and continued from where that process left
+// it, so any number of processes may drive one request. It returns
 // ErrFunds or ErrLimit when the hold was refused (r is pending again, or
 // cancelled when its session's seller card paired again while it was
-// approving: see refusedState), ErrExpired when the ledger had expired
-// the hold before capture, ErrConflict with errCaptureRefused when an
-// account of the legs is closed at capture (r is held again, see post),
-// and ErrConflict with errWalletTaken when a payer's wallet in an asset
-// of a leg is taken (r is pending or cancelled again, as after a refused
-// hold: a consent that an earlier version accepted without creating that
-// wallet first, see createPayerWallets). The money moves once, and a
-// request whose capture the ledger made ends captured with its receipt,
-// for the amount posted: a call that made the posts and finds r recorded
-// held meanwhile (by another driver of the capture, refused for a closed
-// account before the posts were made) records it capturing again and
-// goes on, and a void that finds the holds posted (r recorded held so,
-// then cancelled or expired) ends r captured instead.
+// approving: see refusedState), ErrExpired when the ledger had expired the
+// hold before capture, ErrConflict with errCaptureRefused when an account
+// of the legs is closed at capture or the ledger refuses the posts for
+// good (r is held again, see post), and ErrConflict with errWalletTaken
+// when a payer's wallet in an asset of a leg is taken (r is pending or
+// cancelled again, as after a refused hold: a consent that an earlier
+// version accepted without creating that wallet first, see
+// createPayerWallets). The money moves once, and a request whose capture
+// the ledger made ends captured with its receipt, for the amount posted: a
+// call that made the posts and finds r recorded held meanwhile (by another
+// driver of the capture, refused for a closed account before the posts
+// were made) records it capturing again and goes on, and a void that finds
+// the holds posted (r recorded held so, then cancelled or expired) ends r
+// captured instead.
 func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 	return p.driveLegs(ctx, r, nil)
 }
@@ -827,7 +839,9 @@ func (p *Platform) expireHold(ctx context.Context, r *PaymentRecord) error {
 // the money of a request whose receipt is too long to sign (one stored
 // before CreateRequest checked it, see receiptFits) fails at every try
 // with ErrInternal: its receipt cannot be signed, and no state undoes a
-// posted payment.
+// posted payment. So does a capture or a void that meets holds posted by
+// transfers that the platform did not make (see post and void), moving
+// nothing, and the ledger keeping none of the refused IDs.
 func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000

@@ -165,8 +165,9 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // its price all or nothing, manual capture, a seller card pairing again in
 // its session (before or during an approval), a request that expires
 // during an approval, a capture left under way until the ledger expired
-// its hold, a hold posted while its request was recorded held, a hold that
-// expires during a capture, a request or a hold that expires during a
+// its hold, a hold posted while its request was recorded held, holds
+// posted or post IDs taken by transfers the platform did not make, a hold
+// that expires during a capture, a request or a hold that expires during a
 // decline or a cancellation, a pending request left with a pairing's mark,
 // the requests of a seller card revoked after it signed them, a consent
 // sent again after its nonce expired while its settlement's record was
@@ -248,7 +249,10 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("ExpiryDuringApproval", func(t *testing.T) { expiryDuringApproval(t, newFixture(t)) })
 	t.Run("CaptureMeetsExpiredHold", func(t *testing.T) { captureMeetsExpiredHold(t, NewShop(newFixture(t), true)) })
 	t.Run("HoldPostedWhileHeld", func(t *testing.T) { holdPostedWhileHeld(t, NewShop(newFixture(t), true)) })
-	t.Run("HoldPostedOtherwise", func(t *testing.T) { holdPostedOtherwise(t, NewShop(newFixture(t), true)) })
+	t.Run("HoldPostedOtherwise", func(t *testing.T) {
+		holdPostedOtherwise(t, func(t *testing.T) *Shop { return NewShop(newFixture(t), true) })
+	})
+	t.Run("PostsTaken", func(t *testing.T) { postsTaken(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringCapture", func(t *testing.T) { expiryDuringCapture(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringDecline", func(t *testing.T) { expiryDuringDecline(t, NewShop(newFixture(t), false)) })
 	t.Run("ExpiryDuringCancellation", func(t *testing.T) { expiryDuringCancellation(t, NewShop(newFixture(t), true)) })

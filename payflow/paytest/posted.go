@@ -122,16 +122,20 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 // holdPostedOtherwise: a held request whose holds the ledger holds posted
 // or voided, though not by the posts of a capture as the platform makes
 // them (madeCapture finds none), is not taken for captured, and nothing
-// moves: a capture is refused, ErrInternal when the ledger answers its
-// posts pending_transfer_already_posted and ErrConflict when it holds
-// their IDs with other fields, the request left capturing; a
-// cancellation, whose void the ledger answers
-// pending_transfer_already_posted, is ErrInternal, the request left
-// voiding. Neither makes a receipt. So for holds posted under the IDs of
+// moves. A capture is refused: when the ledger holds the IDs of its posts
+// with other fields it is ErrConflict and the request is held again, as
+// for a refused post, and when it answers the posts
+// pending_transfer_already_posted (the holds posted under other IDs) it
+// is ErrInternal and the request is left capturing. A cancellation, whose
+// void the ledger answers pending_transfer_already_posted, is ErrInternal,
+// the request left voiding. Neither makes a receipt. A request left
+// capturing or voiding fails again at the recovery sweep's try, which
+// defers it, and nothing moves. So for holds posted under the IDs of
 // another attempt, posts crossed (each leg's post ID posting the other
 // leg's hold, for the asset leg's amount), the asset hold voided under
-// its post's ID, and the asset hold posted in part.
-func holdPostedOtherwise(t *testing.T, s *Shop) {
+// its post's ID, and the asset hold posted in part. Each case runs on a
+// shop of its own from newShop, so that a sweep meets its request alone.
+func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 	ctx := context.Background()
 	const post, void = ledger.TransferPostPendingTransfer, ledger.TransferVoidPendingTransfer
 	// made is a transfer of ID TransferID(id, attempt, leg, kindPost),
@@ -144,32 +148,34 @@ func holdPostedOtherwise(t *testing.T, s *Shop) {
 		flags   ledger.TransferFlags
 	}
 	for _, c := range []struct {
-		name    string
-		tickets uint64
-		made    [2]made
-		capture error
+		name     string
+		tickets  uint64
+		made     [2]made
+		capture  error
+		captured string // the state a capture leaves
 	}{
-		{"posts of another attempt", 1, [2]made{{2, 0, 600, post}, {2, 1, 1, post}}, payflow.ErrInternal},
-		{"posts crossed", 1, [2]made{{1, 1, 1, post}, {1, 0, 1, post}}, payflow.ErrConflict},
-		{"asset hold voided under its post's ID", 1, [2]made{{1, 0, 600, post}, {1, 1, 1, void}}, payflow.ErrConflict},
-		{"asset hold posted in part", 2, [2]made{{1, 0, 600, post}, {1, 1, 1, post}}, payflow.ErrConflict},
+		{"posts of another attempt", 1, [2]made{{2, 0, 600, post}, {2, 1, 1, post}}, payflow.ErrInternal, "capturing"},
+		{"posts crossed", 1, [2]made{{1, 1, 1, post}, {1, 0, 1, post}}, payflow.ErrConflict, payflow.StateHeld},
+		{"asset hold voided under its post's ID", 1, [2]made{{1, 0, 600, post}, {1, 1, 1, void}}, payflow.ErrConflict, payflow.StateHeld},
+		{"asset hold posted in part", 2, [2]made{{1, 0, 600, post}, {1, 1, 1, post}}, payflow.ErrConflict, payflow.StateHeld},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, end := range []struct {
-				state string
-				call  func(id payflow.ID) error
-				err   error
+				name, state string
+				call        func(s *Shop, id payflow.ID) error
+				err         error
 			}{
-				{"capturing", func(id payflow.ID) error {
+				{"capture", c.captured, func(s *Shop, id payflow.ID) error {
 					_, err := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
 					return err
 				}, c.capture},
-				{"voiding", func(id payflow.ID) error {
+				{"cancellation", "voiding", func(s *Shop, id payflow.ID) error {
 					_, err := s.Platform.Cancel(ctx, s.Seller.Token, id)
 					return err
 				}, payflow.ErrInternal},
 			} {
-				t.Run(end.state, func(t *testing.T) {
+				t.Run(end.name, func(t *testing.T) {
+					s := newShop(t)
 					id := s.createHeld(1000, record.Leg{Asset: Ticket, Amount: c.tickets}).ID
 					ts := make([]ledger.Transfer, len(c.made))
 					for leg, m := range c.made {
@@ -183,15 +189,116 @@ func holdPostedOtherwise(t *testing.T, s *Shop) {
 					require.NoError(t, err)
 					require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
 					eur, tickets := s.Balances("EUR"), s.Balances(Ticket)
-					require.ErrorIs(t, end.call(id), end.err)
+					require.ErrorIs(t, end.call(s, id), end.err)
 					r, err := s.Store.Payment(ctx, id)
 					require.NoError(t, err)
 					assert.Equal(t, end.state, r.State)
 					assert.Empty(t, r.Receipt)
+
+					s.Clock.Advance(payflow.DefaultRecoverAfter)
+					n, err := s.Platform.RecoverSweep(ctx, 0)
+					assert.Zero(t, n, "no settlement finished")
+					r, rerr := s.Store.Payment(ctx, id)
+					require.NoError(t, rerr)
+					assert.Equal(t, end.state, r.State, "the state after the sweep")
+					assert.Empty(t, r.Receipt)
+					if end.state == payflow.StateHeld {
+						assert.NoError(t, err, "nothing under way")
+					} else {
+						assert.ErrorIs(t, err, end.err, "the sweep's try")
+						assert.WithinDuration(t, s.Clock.Now(), r.DeferredTo, 0, "deferred by the sweep")
+					}
 					assert.Equal(t, eur, s.Balances("EUR"), "nothing moved")
 					assert.Equal(t, tickets, s.Balances(Ticket), "nothing moved")
+					// The ledger keeps no ID of a transfer it refused the
+					// platform: the voids of a cancellation, and the posts
+					// of a capture where the case made none under their IDs.
+					var refused []ledger.ID
+					for leg, m := range c.made {
+						switch {
+						case end.state == "voiding":
+							refused = append(refused, payflow.TransferID(id, 1, byte(leg), kindVoid))
+						case m.attempt != 1:
+							refused = append(refused, payflow.TransferID(id, 1, byte(leg), kindPost))
+						}
+					}
+					s.unspent(t, refused...)
 				})
 			}
 		})
+	}
+}
+
+// postsTaken: a held request whose post IDs the ledger holds as other
+// transfers than posts of its holds (written by another client of the
+// ledger: the platform makes no such transfer), its holds still pending,
+// is refused a capture with ErrConflict, as a capture that meets a post
+// the ledger refused: the request is held again, nothing moved, and every
+// later capture is refused alike. The recovery sweep finds nothing under
+// way. The hold can still be cancelled, or expire: the voids, under IDs
+// of their own, release the money and the ticket, and the request ends
+// cancelled or expired.
+func postsTaken(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	taken := uint64(0) // EUR moved by takeID
+	held := func() payflow.ID {
+		id := s.createHeld(1000, record.Leg{Asset: Ticket, Amount: 1}).ID
+		s.takeID(payflow.TransferID(id, 1, 0, kindPost))
+		s.takeID(payflow.TransferID(id, 1, 1, kindPost))
+		taken += 2
+		for range 2 { // refused alike every time
+			_, err := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
+			require.ErrorIs(t, err, payflow.ErrConflict)
+			r, err := s.Store.Payment(ctx, id)
+			require.NoError(t, err)
+			require.Equal(t, payflow.StateHeld, r.State, "held again")
+			assert.Empty(t, r.Receipt)
+			assert.Equal(t, [2]payflow.Balance{{Posted: Funds - taken, Held: 1000}, {Posted: taken, Incoming: 1000}}, s.Balances("EUR"),
+				"nothing moved but the transfers under the post IDs")
+			assert.Equal(t, [2]payflow.Balance{{Incoming: 1}, {Posted: 10, Held: 1}}, s.Balances(Ticket), "nothing moved")
+		}
+		s.Clock.Advance(payflow.DefaultRecoverAfter)
+		s.sweep(t, 0, false, "nothing under way")
+		return id
+	}
+	released := func() {
+		t.Helper()
+		assert.Equal(t, [2]payflow.Balance{{Posted: Funds - taken}, {Posted: taken}}, s.Balances("EUR"), "the money released")
+		assert.Equal(t, untouchedTickets, s.Balances(Ticket), "the ticket released")
+	}
+
+	id := held()
+	v, err := s.Platform.Cancel(ctx, s.Seller.Token, id)
+	require.NoError(t, err, "the cancellation")
+	assert.Equal(t, payflow.StateCancelled, v.State)
+	assert.Equal(t, payflow.StateCancelled, s.storedState(id))
+	released()
+
+	id = held()
+	s.Clock.Advance(payflow.DefaultHoldTTL)
+	s.RefreshCRLs()
+	n, err := s.Platform.ExpireDue(ctx, 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the hold expired")
+	assert.Equal(t, payflow.StateExpired, s.storedState(id))
+	released()
+}
+
+// unspent checks that the ledger holds no transfer under any of ids and
+// keeps none of them failed: a transfer under it between accounts that do
+// not exist is refused for that (debit_account_not_found), not as an ID
+// that failed before (id_already_failed). The check spends the IDs.
+func (s *Shop) unspent(t *testing.T, ids ...ledger.ID) {
+	t.Helper()
+	ctx := context.Background()
+	found, err := s.Ledger.LookupTransfers(ctx, ids)
+	require.NoError(t, err)
+	assert.Empty(t, found)
+	for _, id := range ids {
+		res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+			ID: id, DebitAccountID: ledger.IDFromUint64(1), CreditAccountID: ledger.IDFromUint64(2), Amount: 1, Ledger: 978, Code: 9,
+		}})
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferDebitAccountNotFound}, res, "transfer %v", id)
 	}
 }

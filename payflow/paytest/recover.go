@@ -26,6 +26,7 @@ const sweepLimit = 2
 const (
 	kindHold   = 1
 	kindPost   = 2
+	kindVoid   = 3
 	kindRefund = 4
 )
 
