@@ -116,6 +116,8 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // the view of another request), as the next Request does (Request): one
 // recorded and still payable is cancelled, and one paid goes on screen
 // with its receipt and Select fails with ErrFinal, selecting nothing.
+// Like Request, Select waits for the settlement of an approval of a
+// request that it cancels (ErrConflict) to end, as long as ctx lasts.
 // Then the request on screen that was last seen pending and that the
 // platform still shows pending is cancelled, as Request does (a hold made
 // at that moment is voided); one paid since stays on screen with its
@@ -346,6 +348,18 @@ type Charge struct {
 // asking nothing, so that the seller sees the payment before asking again;
 // one held since is left as it is as the new request takes the screen (it
 // stays capturable: Held, CaptureHeld).
+//
+// A request that Request cancels (one sent again, the one on screen, or
+// one at a taken index) may be one whose approval the platform is
+// settling at that moment: it shows it pending, and answers its
+// cancellation ErrConflict until the settlement ended. Request then sends
+// the cancellation again every poll interval (PhoneOptions.PollInterval)
+// until the platform answers otherwise, and goes on as above with what it
+// answers then: one paid is reported as paid (ErrFinal, a *PaidError);
+// one held by that approval has its hold voided; one whose hold was
+// refused is cancelled. When ctx ends first, Request fails with ctx's
+// error joined with ErrConflict, having asked nothing, and the request is
+// withdrawn as above by the next Request or Select.
 //
 // A payment request that the platform answers after another session was
 // selected (Select) is of the session selected before: Request does not
@@ -709,15 +723,37 @@ func (e *PaidError) Error() string {
 func (e *PaidError) Unwrap() error { return ErrFinal }
 
 // cancelRecorded cancels the recorded request of v, a view of it, and
-// returns its view after: cancelled, or as it ended meanwhile.
+// returns its view after: cancelled, or as it ended meanwhile, once a
+// settlement of it under way ended (cancelSettled).
 func (s *Seller) cancelRecorded(ctx context.Context, recorded *PaymentView) (*PaymentView, error) {
-	v, err := s.callOn(ctx, recorded, func(token string, cur *PaymentView) (*PaymentView, error) {
-		return s.api.Cancel(ctx, token, cur.ID)
-	})
+	v, err := s.cancelSettled(ctx, recorded)
 	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) { // it ended meanwhile
 		return s.reread(ctx, recorded)
 	}
 	return v, err
+}
+
+// cancelSettled asks the platform to cancel cur, a request the seller
+// made, and returns its view. While the platform answers that a
+// settlement of the request is under way (its verdict ErrConflict: a
+// consent being settled, the request shown pending, or a capture being
+// made, shown held), it asks again every poll interval until that
+// settlement ended, and then answers as the platform answers then: the
+// request cancelled (a refused hold, or one voided), or ended (ErrFinal
+// once paid). When ctx ends first, it fails with ctx's error joined with
+// that ErrConflict.
+func (s *Seller) cancelSettled(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
+	for {
+		v, err := s.callOn(ctx, cur, func(token string, cur *PaymentView) (*PaymentView, error) {
+			return s.api.Cancel(ctx, token, cur.ID)
+		})
+		if !errors.Is(err, ErrConflict) || !refused(err) {
+			return v, err
+		}
+		if serr := s.sleep(ctx); serr != nil {
+			return nil, errors.Join(serr, err)
+		}
+	}
 }
 
 // withdrawShown cancels the request on screen, last seen pending, while
@@ -1113,7 +1149,15 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 	return rc, nil
 }
 
-// Cancel withdraws the payment request made last; a hold is voided.
+// Cancel withdraws the payment request made last; a hold is voided. One
+// paid is ErrFinal, and stays on screen (Status, Wait). While the
+// platform settles an approval of the request, or a capture of it (it
+// answers the cancellation ErrConflict), Cancel sends the cancellation
+// again every poll interval (PhoneOptions.PollInterval) until that
+// settlement ended: a hold that the approval made is then voided, a
+// payment it captured is ErrFinal, and one whose hold was refused is
+// cancelled. When ctx ends first, Cancel fails with ctx's error joined
+// with ErrConflict.
 func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 	cur, err := s.currentPayment()
 	if err != nil {
@@ -1129,7 +1173,9 @@ func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 // ErrExpired (and voids the hold), and is then no longer kept. One whose
 // capture was made without its receipt returned, which Held shows
 // captured, fails with ErrFinal and stays kept until a CaptureHeld of the
-// captured amount returns its receipt (Held).
+// captured amount returns its receipt (Held). While a capture of it is
+// being made, CancelHeld waits for it to end as Cancel does: one made is
+// ErrFinal.
 func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
 	cur, err := s.heldRequest(id)
 	if err != nil {
@@ -1138,11 +1184,10 @@ func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
 	return s.cancel(ctx, cur)
 }
 
-// cancel withdraws cur, a request the seller made.
+// cancel withdraws cur, a request the seller made, once a settlement of
+// it under way ended (cancelSettled).
 func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
-	v, err := s.callOn(ctx, cur, func(token string, cur *PaymentView) (*PaymentView, error) {
-		return s.api.Cancel(ctx, token, cur.ID)
-	})
+	v, err := s.cancelSettled(ctx, cur)
 	if err != nil {
 		return nil, s.ended(ctx, cur, err)
 	}

@@ -109,6 +109,214 @@ func TestSellerRequestAfterLostReply(t *testing.T) {
 	})
 }
 
+// conflictAPI passes the phone's calls on and, once the platform answers
+// a cancellation ErrConflict (a settlement of the request under way),
+// runs met.
+type conflictAPI struct {
+	payflow.API
+	met func()
+}
+
+func (a *conflictAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.API.Cancel(ctx, token, id)
+	if errors.Is(err, payflow.ErrConflict) {
+		a.met()
+	}
+	return v, err
+}
+
+// settlingWorld is a paired world whose platform holds the settlement of
+// the first approval, its request approving, until release is called,
+// which a cancellation of the seller answered ErrConflict does
+// (conflictAPI).
+type settlingWorld struct {
+	*phoneWorld
+	settling chan struct{}
+	release  func()
+	keep     atomic.Bool // while set, a cancellation answered ErrConflict releases nothing
+}
+
+// newSettlingWorld returns a settlingWorld of a merchant that captures
+// manually when manual; its seller's phone talks to the platform through
+// seller(api), api being the platform behind that hook.
+func newSettlingWorld(t *testing.T, manual bool, seller func(api payflow.API) payflow.API) *settlingWorld {
+	t.Helper()
+	release := make(chan struct{})
+	sw := &settlingWorld{settling: make(chan struct{}), release: sync.OnceFunc(func() { close(release) })}
+	t.Cleanup(sw.release)
+	var hold sync.Once
+	st := &updateHook{Store: memory.New(), hook: func(_ *payflow.PaymentRecord, from string) error {
+		if from == "approving" { // the settlement's outcome
+			hold.Do(func() {
+				close(sw.settling)
+				<-release
+			})
+		}
+		return nil
+	}}
+	sw.phoneWorld = newPhoneWorld(t, paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), nil, manual)
+	sw.useSeller(t, seller(&conflictAPI{API: sw.f.Platform, met: func() {
+		if !sw.keep.Load() {
+			sw.release()
+		}
+	}}))
+	sw.pair(t)
+	return sw
+}
+
+// approve has the shopper approve the request on screen and returns, once
+// its settlement is under way, a channel that gets the approval's error.
+func (sw *settlingWorld) approve(ctx context.Context, t *testing.T) <-chan error {
+	t.Helper()
+	approved := make(chan error, 1)
+	go func() {
+		_, err := sw.shopper.Approve(ctx, simcardtest.PIN)
+		approved <- err
+	}()
+	within(t, sw.settling, "the approval's settlement")
+	return approved
+}
+
+// settlingCases are the ways the settlement of an approval ends: paid;
+// held, for a merchant that captures manually (the approval then waits for
+// the capture, and fails with ErrFinal once the hold is voided); its hold
+// refused for want of funds.
+var settlingCases = []struct {
+	name    string
+	manual  bool
+	charge  payflow.Charge
+	approve error // the approval's error
+}{
+	{name: "paid", charge: basket},
+	{name: "held", manual: true, charge: basket, approve: payflow.ErrFinal},
+	{name: "refused", charge: payflow.Charge{Amount: phoneFunds + 1, Currency: "EUR"}, approve: payflow.ErrFunds},
+}
+
+// TestSellerRequestWhileApproved: the next Request withdraws a payment
+// request that the shopper approved while the platform settles that
+// approval (the request is approving, and the platform answers its
+// cancellation ErrConflict until the settlement ends): the request on
+// screen, or one whose reply was lost, which Request sends again first.
+// Request waits for the settlement to end: paid, the request is on screen
+// with its receipt and Request fails with a *PaidError naming it, the
+// shopper charged once; held, its hold is voided; refused its hold, it is
+// cancelled; in those two cases no money moved, and Request asks with a
+// new request, the next one the shopper is shown.
+func TestSellerRequestWhileApproved(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		for _, tc := range settlingCases {
+			t.Run(fmt.Sprintf("lost=%v/%s", lost, tc.name), func(t *testing.T) {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				w := newSettlingWorld(t, tc.manual, func(api payflow.API) payflow.API {
+					if lost {
+						return &lostCreateAPI{API: api, loss: payflow.ErrUnavailable}
+					}
+					return api
+				})
+				_, err := w.seller.Request(ctx, tc.charge)
+				if lost {
+					require.ErrorIs(t, err, payflow.ErrUnavailable)
+				} else {
+					require.NoError(t, err)
+				}
+				approving, err := w.shopper.WaitPayment(ctx)
+				require.NoError(t, err)
+				approved := w.approve(ctx, t)
+
+				sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+				if tc.approve == nil {
+					requirePaid(t, err, approving.ID)
+					require.NoError(t, within(t, approved, "the approval"))
+					w.requireShownCaptured(t, approving.ID, 690)
+					assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+					return
+				}
+				require.NoError(t, err)
+				assert.Equal(t, payflow.SessionRequestID(approving.SessionID, 1), sv.ID)
+				w.assertState(t, approving.ID, payflow.StateCancelled, "the request approved is withdrawn")
+				require.ErrorIs(t, within(t, approved, "the approval"), tc.approve)
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "no money moved")
+				screen, err := w.shopper.WaitPayment(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, sv.ID, screen.ID, "the shopper is shown the new request")
+			})
+		}
+	}
+}
+
+// TestSellerRequestWhileApprovedUntilCtxEnds: a Request that waits for
+// the settlement of an approval of the request it withdraws fails once
+// its ctx ends, with ctx's error and ErrConflict, having asked nothing;
+// the request stays kept, and the next Request, once the settlement
+// ended, withdraws it: paid, it fails with the *PaidError naming it.
+func TestSellerRequestWhileApprovedUntilCtxEnds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w := newSettlingWorld(t, false, func(api payflow.API) payflow.API {
+		return &lostCreateAPI{API: api, loss: payflow.ErrUnavailable}
+	})
+	w.keep.Store(true)
+	_, err := w.seller.Request(ctx, basket)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	lost, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	approved := w.approve(ctx, t)
+
+	short, stop := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer stop()
+	_, err = w.seller.Request(short, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	w.assertState(t, lost.ID, "approving")
+	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(lost.SessionID, 1))
+	require.ErrorIs(t, err, payflow.ErrNotFound, "no other request was made")
+
+	w.release()
+	require.NoError(t, within(t, approved, "the approval"))
+	_, err = w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	requirePaid(t, err, lost.ID)
+	w.requireShownCaptured(t, lost.ID, 690)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerCancelWhileApproved: a Cancel of the request on screen while
+// the platform settles the shopper's approval of it (the request is
+// approving, and the platform answers its cancellation ErrConflict until
+// the settlement ends) waits for the settlement to end: paid, Cancel
+// fails with ErrFinal and Wait shows the payment with its receipt, the
+// shopper charged once; held, its hold is voided, and refused its hold,
+// it is cancelled: Cancel returns the cancelled view and no money moved.
+func TestSellerCancelWhileApproved(t *testing.T) {
+	for _, tc := range settlingCases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			w := newSettlingWorld(t, tc.manual, func(api payflow.API) payflow.API { return api })
+			sv, err := w.seller.Request(ctx, tc.charge)
+			require.NoError(t, err)
+			_, err = w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			approved := w.approve(ctx, t)
+
+			v, err := w.seller.Cancel(ctx)
+			if tc.approve == nil {
+				require.ErrorIs(t, err, payflow.ErrFinal)
+				require.NoError(t, within(t, approved, "the approval"))
+				w.requireShownCaptured(t, sv.ID, 690)
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, sv.ID, v.ID)
+			assert.Equal(t, payflow.StateCancelled, v.State)
+			w.assertState(t, sv.ID, payflow.StateCancelled)
+			require.ErrorIs(t, within(t, approved, "the approval"), tc.approve)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "no money moved")
+		})
+	}
+}
+
 // TestSellerSelectAfterLostReply: a payment request whose reply was lost,
 // which the phone keeps to withdraw, is withdrawn by the seller's Select
 // of another shopper too, before it selects anything, so that the shopper

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -470,6 +472,141 @@ func TestSellerTakesRequestPaidInOutage(t *testing.T) {
 	})
 	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
 	assert.GreaterOrEqual(t, lost.Load(), int64(payflow.DefaultMaxAttempts), "the cloud did not answer one whole request")
+	assert.Contains(t, seller, "The cloud did not answer the payment request: sending it again")
+	assert.NotContains(t, seller, "The card signed payment request", "the till asked nothing but the lost request")
+	receipt := regexp.MustCompile(`(?m)ledger transfers: 1, request ([0-9a-f]{8})$`)
+	sPaid, pPaid := receipt.FindStringSubmatch(seller), receipt.FindStringSubmatch(shopper)
+	require.NotNil(t, sPaid, seller)
+	require.NotNil(t, pPaid, shopper)
+	assert.Equal(t, pPaid[1], sPaid[1], "the till's receipt is of the request Alice paid")
+	assert.Contains(t, seller, "[seller]  Payment request "+pPaid[1]+", which the cloud had not answered, was paid: it is the purchase\n")
+}
+
+// settlementHold is a payflow.Store that holds the first settlement of a
+// consent, its request approving, until release is called: the update
+// that records the settlement's outcome waits for it, or for its call's
+// context to end.
+type settlementHold struct {
+	payflow.Store
+	settling chan struct{} // closed once the first settlement is held
+	released chan struct{}
+	release  func()
+	once     sync.Once
+}
+
+func newSettlementHold(st payflow.Store) *settlementHold {
+	released := make(chan struct{})
+	return &settlementHold{Store: st, settling: make(chan struct{}), released: released, release: sync.OnceFunc(func() { close(released) })}
+}
+
+func (s *settlementHold) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if from == "approving" {
+		s.once.Do(func() {
+			close(s.settling)
+			select {
+			case <-s.released:
+			case <-ctx.Done():
+			}
+		})
+	}
+	return s.Store.UpdatePayment(ctx, p, from)
+}
+
+// held reports whether the first settlement is held, or was.
+func (s *settlementHold) held() bool {
+	select {
+	case <-s.settling:
+		return true
+	default:
+		return false
+	}
+}
+
+// startSecondCloud serves the cloud of dir, which the cloud program
+// serves, from a second platform on the same database, its store wrapped
+// in hold, as a second cloud process would, until the test ends. It
+// returns the second platform's URL and its screen's output.
+func startSecondCloud(t *testing.T, dir string, hold func(payflow.Store) payflow.Store) (string, *buffer) {
+	t.Helper()
+	c, err := demo.OpenCloud(context.Background(), demo.CloudOptions{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, c.Close()) })
+	c.Platform, err = payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: c.Ledger, Store: hold(c.Store), Verifier: c.Verifier, Key: c.Authority.PlatformKey, Chain: c.Authority.PlatformChain,
+	})
+	require.NoError(t, err)
+	out := &buffer{}
+	h, err := payflow.NewHandler(&demo.Narrator{API: c.Platform, Cloud: c, Screen: demo.NewPrinter(out).Screen("cloud")}, payflow.HandlerOptions{Replies: c.Store})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv.URL, out
+}
+
+// forwardCode forwards r to forward, writes its reply to w, and returns
+// the code of the platform's error in it (payflow.Error), or "".
+func forwardCode(forward http.Handler, w http.ResponseWriter, r *http.Request) string {
+	rec := httptest.NewRecorder()
+	forward.ServeHTTP(rec, r)
+	maps.Copy(w.Header(), rec.Header())
+	w.WriteHeader(rec.Code)
+	w.Write(rec.Body.Bytes())
+	var e payflow.Error
+	if rec.Code < 400 || cbor.Unmarshal(rec.Body.Bytes(), &e) != nil {
+		return ""
+	}
+	return e.Code
+}
+
+// TestSellerTakesRequestPaidWhileApproving: the till's payment request is
+// recorded, but the cloud's replies to it are lost (it restarts, say)
+// until Alice's phone, shown the request, has approved it and a second
+// cloud process settles that approval, which it holds, the request
+// approving, until the cloud answers the till's cancellation of it
+// conflict (a settlement under way). The till, sending the request
+// again, waits for that settlement to end, finds the request paid
+// (payflow.PaidError) and takes that payment, whose receipt it verifies,
+// as the purchase, instead of failing with the conflict while Alice is
+// charged.
+func TestSellerTakesRequestPaidWhileApproving(t *testing.T) {
+	dir := t.TempDir()
+	startCloud(t, "-data", dir)
+	var hold *settlementHold
+	second, cloud := startSecondCloud(t, dir, func(st payflow.Store) payflow.Store {
+		hold = newSettlementHold(st)
+		return hold
+	})
+	t.Cleanup(hold.release)
+	target, err := url.Parse(second)
+	require.NoError(t, err)
+	toSecond := httputil.NewSingleHostReverseProxy(target)
+	var lost, conflicts atomic.Int64
+	seller, shopper, sErr, pErr := purchaseThrough(t, dir, func(forward http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			switch {
+			// One whole request call is lost at least, however soon Alice
+			// approves, and every one until the settlement is held.
+			case r.Method == http.MethodPost && r.URL.Path == "/v1/requests" && (!hold.held() || lost.Load() < payflow.DefaultMaxAttempts):
+				if lost.Add(1) == 1 {
+					forward.ServeHTTP(httptest.NewRecorder(), r) // recorded, the reply lost
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/cancel"):
+				if forwardCode(forward, w, r) == "conflict" {
+					conflicts.Add(1)
+					hold.release()
+				}
+				return
+			}
+			forward.ServeHTTP(w, r)
+		}
+	}, func(http.Handler) http.HandlerFunc {
+		return toSecond.ServeHTTP // Alice's phone talks to the second process
+	})
+	require.NoError(t, sErr, seller) // the till's error first: a till that fails stops Alice's phone
+	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
+	assert.Positive(t, conflicts.Load(), "the cloud answered the till's cancellation conflict while it settled")
 	assert.Contains(t, seller, "The cloud did not answer the payment request: sending it again")
 	assert.NotContains(t, seller, "The card signed payment request", "the till asked nothing but the lost request")
 	receipt := regexp.MustCompile(`(?m)ledger transfers: 1, request ([0-9a-f]{8})$`)

@@ -9,15 +9,17 @@
 // no answer may have been recorded all the same: the till sends it again
 // first, and cancels it before it asks with a new one, or, when the
 // shopper paid it meanwhile, takes that payment as the purchase and
-// verifies its receipt, charging nothing more. When -wait ends, or it is
-// interrupted, before the shopper approved, it cancels the payment
-// request, so that the shopper's next run does not pay it. Killed
-// outright (SIGKILL), it cancels nothing: its next run pairs again in the
-// same session (the same two cards and EIDs, within the ten-minute EID
-// epoch), and the cloud then cancels the request left pending
-// (PROTOCOL.md §6.1); only a shopper run that pairs before that may still
-// be shown it. A run in the session of an earlier one that finds the
-// earlier run's request paid shows that payment before it asks
+// verifies its receipt, charging nothing more; an approval of the
+// shopper's that the cloud is settling as the till cancels the request
+// is waited out first, and a payment it makes is that purchase. When
+// -wait ends, or it is interrupted, before the shopper approved, it
+// cancels the payment request, so that the shopper's next run does not
+// pay it. Killed outright (SIGKILL), it cancels nothing: its next run
+// pairs again in the same session (the same two cards and EIDs, within
+// the ten-minute EID epoch), and the cloud then cancels the request left
+// pending (PROTOCOL.md §6.1); only a shopper run that pairs before that
+// may still be shown it. A run in the session of an earlier one that
+// finds the earlier run's request paid shows that payment before it asks
 // (PROTOCOL.md §5.6). Start the cloud program first (see its
 // documentation for the three commands).
 //

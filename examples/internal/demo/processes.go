@@ -417,7 +417,9 @@ func throughOutage(ctx context.Context, wait func() error) error {
 // (payflow.Seller.Request): one that the cloud recorded is cancelled and
 // the card signs a new one; one that Alice paid meanwhile is the
 // purchase, whose receipt the till verifies, and the till asks nothing
-// more. When the wait ends (-wait, or an interrupt) before the shopper
+// more. An approval of Alice's that the cloud is settling as the till
+// cancels the request is waited out first (payflow.Seller.Request), so
+// that a payment it makes is the purchase, not a failure of the till. When the wait ends (-wait, or an interrupt) before the shopper
 // acted, it withdraws the request (Withdraw) and fails.
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
