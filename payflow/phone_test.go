@@ -1149,6 +1149,9 @@ type hookAPI struct {
 	view                           func(*payflow.PaymentView) // alters the view answering the next CreateRequest made
 	payment, create, session, pair func()
 	cancel                         func()
+	// createView answers a CreateRequest, not sent, with the view it
+	// returns, if any.
+	createView func(*payflow.CreateRequest) *payflow.PaymentView
 }
 
 // run runs the hook *fn, if any, and takes it away.
@@ -1188,6 +1191,14 @@ func (a *hookAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest)
 	if fail != nil {
 		if err := fail(); err != nil {
 			return nil, err
+		}
+	}
+	a.mu.Lock()
+	answer := a.createView
+	a.mu.Unlock()
+	if answer != nil {
+		if v := answer(req); v != nil {
+			return v, nil
 		}
 	}
 	v, err := a.API.CreateRequest(ctx, req)

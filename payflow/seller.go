@@ -125,11 +125,13 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // does; one held since is left as it is (it stays capturable: Held,
 // CaptureHeld). While the platform does not answer either, Select fails
 // with its error and selects nothing. A request sent again that the
-// platform answers with the view of another request (ErrMismatch, as
-// Request says) stays kept: every Request and Select sends it again first
-// and fails with ErrMismatch, asking and selecting nothing, while the
-// platform answers so, which may be until the app starts the phone again
-// (a new Seller, which keeps no request of the Seller before).
+// platform answers with the view of another request, or with one that is
+// not of the request on screen under its ID (ErrMismatch, as Request
+// says: nothing is cancelled or shown), stays kept: every Request and
+// Select sends it again first and fails with ErrMismatch, asking and
+// selecting nothing, while the platform answers so, which may be until
+// the app starts the phone again (a new Seller, which keeps no request of
+// the Seller before).
 //
 // A Request (of another goroutine) whose answer arrives while Select is
 // under way, before the pairing is answered, puts its request on screen,
@@ -337,7 +339,11 @@ type Charge struct {
 // request is there, and Request fails with a *PaidError (ErrFinal) naming
 // it instead of charging again. While that gets no answer or verdict
 // either, or the view of another request (ErrMismatch, as above: one paid
-// is not taken as paid), Request fails with its error. A Select sends it
+// is not taken as paid), Request fails with its error. So it does with
+// ErrMismatch while it gets a view of it under the ID of the request on
+// screen that is not of that request (another request that the card
+// signed under that ID), compared before anything is cancelled: nothing
+// is cancelled or shown, and the request stays kept. A Select sends it
 // again first too (Select).
 //
 // The shopper phone shows a session's first request that is still
@@ -521,10 +527,7 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 	if err := checkRecordedMsg(v, v.Request); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	err = s.checkShownLocked(v)
-	s.mu.Unlock()
-	if err != nil {
+	if err := s.checkShown(v); err != nil {
 		return err
 	}
 	if v.State == StatePending {
@@ -546,9 +549,15 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 	return nil
 }
 
-// checkShownLocked checks that v, a view of a request the seller made,
-// is of the request on screen when that has v's ID (sameRequest); s.mu
-// is held.
+// checkShown checks that v, a view of a request the seller made, is of
+// the request on screen when that has v's ID (sameRequest).
+func (s *Seller) checkShown(v *PaymentView) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.checkShownLocked(v)
+}
+
+// checkShownLocked is checkShown with s.mu held.
 func (s *Seller) checkShownLocked(v *PaymentView) error {
 	if shown := s.payment; shown != nil && shown.ID == v.ID {
 		return sameRequest(shown, v)
@@ -594,8 +603,11 @@ func (s *Seller) settleUnsent(ctx context.Context) error {
 
 // withdraw sends u's signed payment request again: one recorded and still
 // payable is cancelled, and one that was paid is ErrFinal and goes on
-// screen, unless it left the screen and another request is there. done
-// reports that u is settled.
+// screen, unless it left the screen and another request is there. A view
+// of it that is not of the request on screen under its ID (another
+// request that the card signed under that ID) is ErrMismatch: nothing is
+// cancelled or shown, and u stays kept (withdrawRecorded). done reports
+// that u is settled.
 func (s *Seller) withdraw(ctx context.Context, u unsentRequest) (done bool, err error) {
 	msg := u.msg
 	v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
@@ -650,7 +662,8 @@ func checkRecordedMsg(v *PaymentView, msg []byte) error {
 
 // withdrawLeft withdraws v, the view of a request recorded in a session
 // selected before, which its shopper may still find: at once, or, when the
-// platform gives no view of it, kept as one without an answer
+// platform gives no view of it, or one that is not of the request on
+// screen under its ID (withdrawRecorded), kept as one without an answer
 // (keepUnsent), which kept reports, by v's signed request, which is what
 // the card signed (checkRecorded, sameRequest). One paid is ErrFinal, and
 // goes on screen with its receipt unless a request of the session
@@ -668,8 +681,14 @@ func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView) (kept bool, e
 // v shows it payable (pending or held), and returns its final view; one
 // that was paid goes on screen (showPaid, over the request there when
 // over), with its view and ErrFinal. It returns a nil view when the
-// platform gives none.
+// platform gives none, and when v, or the view after a cancellation, is
+// not of the request on screen under v's ID (checkShown, compared before
+// the cancellation is sent, and by showPaid): that is ErrMismatch, and
+// nothing is cancelled or shown.
 func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over bool) (*PaymentView, error) {
+	if err := s.checkShown(v); err != nil {
+		return nil, err
+	}
 	if v.State == StatePending || v.State == StateHeld {
 		var err error
 		if v, err = s.cancelRecorded(ctx, v); err != nil {
@@ -679,7 +698,11 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over bool
 	if v.State != StateCaptured {
 		return v, nil
 	}
-	return v, s.showPaid(v, over, ", which the phone withdraws,")
+	err := s.showPaid(v, over, ", which the phone withdraws,")
+	if !holdsError[*PaidError](err) { // not shown
+		return nil, err
+	}
+	return v, err
 }
 
 // showPaid puts v, the captured view of a request the phone meant to
@@ -688,13 +711,18 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over bool
 // over, v takes the screen only while it is empty or shows v's request: a
 // request that a Request of the session selected since put there stays,
 // so that the next Request or Select withdraws it while it is payable.
+// A v that is not of the request on screen under its ID (checkShownLocked)
+// is ErrMismatch: it is not shown or taken as seen paid.
 func (s *Seller) showPaid(v *PaymentView, over bool, what string) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.checkShownLocked(v); err != nil {
+		return err
+	}
 	if over || s.payment == nil || s.payment.ID == v.ID {
 		s.payment = v
 	}
 	s.notePaidLocked(v.ID)
-	s.mu.Unlock()
 	return &PaidError{Payment: v, what: what}
 }
 

@@ -2766,23 +2766,36 @@ func TestSellerTakenIndexViewCheckedAgainstScreen(t *testing.T) {
 	}
 }
 
+// keptPaidShown has the seller of w, talking to api, pair and ask for
+// charge at index 0, whose answer is the view of another request (the
+// request is kept); the shopper pays it, and the next Request, sending it
+// again, shows it paid and fails with the *PaidError it returns, the
+// session's next index still 0.
+func (w *phoneWorld) keptPaidShown(t *testing.T, api *hookAPI, charge payflow.Charge) (*payflow.Confirmation, *payflow.PaidError) {
+	t.Helper()
+	ctx := context.Background()
+	w.useSeller(t, api)
+	c := w.pair(t)
+	api.mu.Lock()
+	api.view = func(v *payflow.PaymentView) { v.Amount++ }
+	api.mu.Unlock()
+	_, err := w.seller.Request(ctx, charge)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	w.shopperApproves(t)
+	_, err = w.seller.Request(ctx, charge)
+	requirePaid(t, err, payflow.SessionRequestID(c.SessionID, 0))
+	paid, _ := errors.AsType[*payflow.PaidError](err)
+	return c, paid
+}
+
 func testTakenIndexViewCheckedAgainstScreen(t *testing.T, read func(*testing.T, *phoneWorld, *payflow.Confirmation) func(*payflow.PaymentView)) {
 	ctx := context.Background()
 	a := newMemoryPhoneWorld(t, false)
 	reads := &tamperAPI{API: a.f.Platform}
 	api := &hookAPI{API: reads}
-	a.useSeller(t, api)
-	ca := a.pair(t)
 	charge := payflow.Charge{Amount: 100, Currency: "EUR"}
-	api.mu.Lock()
-	api.view = func(v *payflow.PaymentView) { v.Amount++ }
-	api.mu.Unlock()
-	_, err := a.seller.Request(ctx, charge)
-	require.ErrorIs(t, err, payflow.ErrMismatch)
+	ca, _ := a.keptPaidShown(t, api, charge)
 	paid := payflow.SessionRequestID(ca.SessionID, 0)
-	a.shopperApproves(t)
-	_, err = a.seller.Request(ctx, charge)
-	requirePaid(t, err, paid) // on screen, captured
 
 	// The next Request finds index 0 taken (withdrawTaken reads it, as
 	// read alters it), and the request at index 1 gets no answer.
@@ -2797,7 +2810,7 @@ func testTakenIndexViewCheckedAgainstScreen(t *testing.T, read func(*testing.T, 
 	}
 	api.cancel = func() { cancels.Add(1) }
 	api.mu.Unlock()
-	_, err = a.seller.Request(ctx, charge)
+	_, err := a.seller.Request(ctx, charge)
 	require.ErrorIs(t, err, payflow.ErrMismatch)
 	assert.Zero(t, cancels.Load(), "no cancellation was sent")
 	reads.payment = nil
@@ -2811,6 +2824,78 @@ func testTakenIndexViewCheckedAgainstScreen(t *testing.T, read func(*testing.T, 
 	require.Equal(t, paid, v.ID)
 	assert.Equal(t, payflow.StateCaptured, v.State)
 	assert.Equal(t, uint64(100), v.Amount)
+}
+
+// TestSellerResentViewCheckedAgainstScreen: the view of a kept payment
+// request that Request sends again (one that got no answer), when a
+// request with its ID is on screen, must be of the request on screen,
+// its signed request byte for byte (sameRequest). A platform that answers
+// with the view of that kept request, another that the card signed under
+// the ID of the paid request on screen, paid or pending, is ErrMismatch:
+// nothing goes on screen, nothing is cancelled or kept in Held, and the
+// paid request stays on screen with its receipt. Once the platform
+// answers as it records, the kept request is refused, its index being
+// taken, and Request goes on after the paid request.
+func TestSellerResentViewCheckedAgainstScreen(t *testing.T) {
+	for _, state := range []string{payflow.StateCaptured, payflow.StatePending} {
+		t.Run(state, func(t *testing.T) { testResentViewCheckedAgainstScreen(t, state) })
+	}
+}
+
+func testResentViewCheckedAgainstScreen(t *testing.T, state string) {
+	ctx := context.Background()
+	a := newMemoryPhoneWorld(t, false)
+	api := &hookAPI{API: a.f.Platform}
+	charge := payflow.Charge{Amount: 100, Currency: "EUR"}
+	ca, shown := a.keptPaidShown(t, api, charge)
+	paid := shown.Payment.ID
+
+	// The card signs another request at index 0, which gets no answer and
+	// is kept; sent again, it is answered with its view, as state.
+	api.mu.Lock()
+	api.createErr = func() error { return payflow.ErrUnavailable }
+	api.mu.Unlock()
+	_, err := a.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	var answered, cancels atomic.Int32
+	api.mu.Lock()
+	api.createErr = nil
+	api.createView = func(req *payflow.CreateRequest) *payflow.PaymentView {
+		answered.Add(1)
+		v := *shown.Payment
+		h := record.Hash(req.Request)
+		v.State, v.Amount, v.Captured, v.Request, v.RequestHash = state, 200, 200, req.Request, h[:]
+		if state == payflow.StatePending {
+			v.Captured, v.Receipt = 0, nil
+		}
+		return &v
+	}
+	api.cancel = func() { cancels.Add(1) }
+	api.mu.Unlock()
+	_, err = a.seller.Request(ctx, charge)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	_, isPaid := errors.AsType[*payflow.PaidError](err)
+	assert.False(t, isPaid, "%v reports no payment", err)
+	assert.Equal(t, int32(1), answered.Load(), "the kept request was sent again")
+	assert.Zero(t, cancels.Load(), "no cancellation was sent")
+	api.mu.Lock()
+	api.createView, api.cancel = nil, nil
+	api.mu.Unlock()
+
+	a.requireShownCaptured(t, paid, 100)
+	held, err := a.seller.Held(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, held)
+	a.assertState(t, paid, payflow.StateCaptured)
+	var creates atomic.Int32
+	api.mu.Lock()
+	api.createErr = func() error { creates.Add(1); return nil }
+	api.mu.Unlock()
+	v, err := a.seller.Request(ctx, charge)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(ca.SessionID, 1), v.ID)
+	assert.Equal(t, uint64(100), v.Amount)
+	assert.Equal(t, int32(3), creates.Load(), "the kept request sent again, then index 0 found taken and index 1")
 }
 
 // TestSellerTakenIndexViewWithoutSignedRequest: the view of an earlier
