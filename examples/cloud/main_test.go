@@ -374,6 +374,36 @@ func TestShopperApprovesThroughOutage(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(shopper, "The cloud did not answer the approval: sending it again"), shopper)
 }
 
+// readsAfterCancel is the server of Alice's phone that answers its reads
+// of a request unavailable until the till's first cancellation was
+// answered (its path in cancelled): the phone is not shown the request
+// that got no answer, which it would otherwise pay.
+func readsAfterCancel(cancelled *atomic.Value) func(forward http.Handler) http.HandlerFunc {
+	return func(forward http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/requests/") && cancelled.Load() == nil {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			forward.ServeHTTP(w, r)
+		}
+	}
+}
+
+// requireAskedAgain fails t unless the till, whose first cancellation
+// answered has its path in cancelled, cancelled the request that got no
+// answer and asked with a new one, which Alice paid.
+func requireAskedAgain(t *testing.T, cancelled *atomic.Value, seller, shopper string) {
+	t.Helper()
+	path, _ := cancelled.Load().(string)
+	first := regexp.MustCompile(`^/v1/requests/([0-9a-f]{8})[0-9a-f]*/cancel$`).FindStringSubmatch(path)
+	require.NotNil(t, first, "the till cancelled the request that got no answer: %q", path)
+	paid := regexp.MustCompile(`(?m)^\[seller\]  The card signed payment request ([0-9a-f]{8});`).FindStringSubmatch(seller)
+	require.NotNil(t, paid, seller)
+	assert.NotEqual(t, first[1], paid[1], "the till asked with a new request")
+	assert.Contains(t, shopper, "ledger transfers: 1, request "+paid[1]+"\n", "Alice paid the new request")
+}
+
 // TestSellerRequestsThroughOutage: the cloud does not answer the till's
 // catalog read (it restarts, say), and then its payment request, for as
 // many calls of each as twice the client's attempts (two whole calls
@@ -412,27 +442,13 @@ func TestSellerRequestsThroughOutage(t *testing.T) {
 					}
 					forward.ServeHTTP(w, r)
 				}
-			}, func(forward http.Handler) http.HandlerFunc {
-				return func(w http.ResponseWriter, r *http.Request) {
-					if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/requests/") && cancelled.Load() == nil {
-						w.WriteHeader(http.StatusServiceUnavailable)
-						return
-					}
-					forward.ServeHTTP(w, r)
-				}
-			})
+			}, readsAfterCancel(&cancelled))
 			requirePurchased(t, cloud, seller, shopper, sErr, pErr)
 			assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, catalogRefused.Load())
 			assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, requestRefused.Load())
 			assert.Equal(t, 1, strings.Count(seller, "Basket for Alice:"), "the basket is shown once: %s", seller)
 			assert.Equal(t, 2, strings.Count(seller, "The cloud did not answer the payment request: sending it again"), seller)
-			path, _ := cancelled.Load().(string)
-			first := regexp.MustCompile(`^/v1/requests/([0-9a-f]{8})[0-9a-f]*/cancel$`).FindStringSubmatch(path)
-			require.NotNil(t, first, "the till cancelled the request that got no answer: %q", path)
-			paid := regexp.MustCompile(`(?m)^\[seller\]  The card signed payment request ([0-9a-f]{8});`).FindStringSubmatch(seller)
-			require.NotNil(t, paid, seller)
-			assert.NotEqual(t, first[1], paid[1], "the till asked with a new request")
-			assert.Contains(t, shopper, "ledger transfers: 1, request "+paid[1]+"\n", "Alice paid the new request")
+			requireAskedAgain(t, &cancelled, seller, shopper)
 		})
 	}
 }
@@ -482,40 +498,62 @@ func TestSellerTakesRequestPaidInOutage(t *testing.T) {
 	assert.Contains(t, seller, "[seller]  Payment request "+pPaid[1]+", which the cloud had not answered, was paid: it is the purchase\n")
 }
 
-// settlementHold is a payflow.Store that holds the first settlement of a
-// consent, its request approving, until release is called: the update
-// that records the settlement's outcome waits for it, or for its call's
-// context to end.
-type settlementHold struct {
+// storeHold is a payflow.Store that holds the first write of one kind
+// until release is called: the first settlement of a consent, its
+// request approving (newSettlementHold: the update that records the
+// settlement's outcome), or the first recording of a payment request
+// (newRequestHold: the acceptance that inserts it). The write waits for
+// release, or for its call's context to end.
+type storeHold struct {
 	payflow.Store
-	settling chan struct{} // closed once the first settlement is held
+	requests bool          // the recording of a request, not a settlement
+	holding  chan struct{} // closed once the first such write is held
 	released chan struct{}
 	release  func()
 	once     sync.Once
 }
 
-func newSettlementHold(st payflow.Store) *settlementHold {
+func newSettlementHold(st payflow.Store) *storeHold {
 	released := make(chan struct{})
-	return &settlementHold{Store: st, settling: make(chan struct{}), released: released, release: sync.OnceFunc(func() { close(released) })}
+	return &storeHold{Store: st, holding: make(chan struct{}), released: released, release: sync.OnceFunc(func() { close(released) })}
 }
 
-func (s *settlementHold) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if from == "approving" {
-		s.once.Do(func() {
-			close(s.settling)
-			select {
-			case <-s.released:
-			case <-ctx.Done():
-			}
-		})
+func newRequestHold(st payflow.Store) *storeHold {
+	h := newSettlementHold(st)
+	h.requests = true
+	return h
+}
+
+func (s *storeHold) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	if !s.requests && from == "approving" {
+		s.wait(ctx)
 	}
 	return s.Store.UpdatePayment(ctx, p, from)
 }
 
-// held reports whether the first settlement is held, or was.
-func (s *settlementHold) held() bool {
+func (s *storeHold) Accept(ctx context.Context, a *payflow.Acceptance) error {
+	if s.requests && a.Insert != nil {
+		s.wait(ctx)
+	}
+	return s.Store.Accept(ctx, a)
+}
+
+// wait holds the first write that calls it until release, or until ctx
+// ends.
+func (s *storeHold) wait(ctx context.Context) {
+	s.once.Do(func() {
+		close(s.holding)
+		select {
+		case <-s.released:
+		case <-ctx.Done():
+		}
+	})
+}
+
+// held reports whether the first write is held, or was.
+func (s *storeHold) held() bool {
 	select {
-	case <-s.settling:
+	case <-s.holding:
 		return true
 	default:
 		return false
@@ -541,6 +579,25 @@ func startSecondCloud(t *testing.T, dir string, hold func(payflow.Store) payflow
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL, out
+}
+
+// startHoldingCloud starts the cloud program on dir and a second cloud
+// process on its database (startSecondCloud) whose store holds the first
+// write of a kind (newHold) until the hold is released, or the test
+// ends; it returns a proxy to the second process, the hold, and the
+// screens' output of the cloud program and of the second process.
+func startHoldingCloud(t *testing.T, dir string, newHold func(payflow.Store) *storeHold) (http.Handler, *storeHold, *buffer, *buffer) {
+	t.Helper()
+	cloud := startCloud(t, "-data", dir)
+	var hold *storeHold
+	second, secondOut := startSecondCloud(t, dir, func(st payflow.Store) payflow.Store {
+		hold = newHold(st)
+		return hold
+	})
+	t.Cleanup(hold.release)
+	target, err := url.Parse(second)
+	require.NoError(t, err)
+	return httputil.NewSingleHostReverseProxy(target), hold, cloud, secondOut
 }
 
 // forwardCode forwards r to forward, writes its reply to w, and returns
@@ -570,16 +627,7 @@ func forwardCode(forward http.Handler, w http.ResponseWriter, r *http.Request) s
 // charged.
 func TestSellerTakesRequestPaidWhileApproving(t *testing.T) {
 	dir := t.TempDir()
-	startCloud(t, "-data", dir)
-	var hold *settlementHold
-	second, cloud := startSecondCloud(t, dir, func(st payflow.Store) payflow.Store {
-		hold = newSettlementHold(st)
-		return hold
-	})
-	t.Cleanup(hold.release)
-	target, err := url.Parse(second)
-	require.NoError(t, err)
-	toSecond := httputil.NewSingleHostReverseProxy(target)
+	toSecond, hold, _, cloud := startHoldingCloud(t, dir, newSettlementHold) // the second settles
 	var lost, conflicts atomic.Int64
 	seller, shopper, sErr, pErr := purchaseThrough(t, dir, func(forward http.Handler) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
@@ -729,4 +777,101 @@ func TestCloudPostgresUnreachable(t *testing.T) {
 			assert.NoDirExists(t, dir, "nothing made in the data folder")
 		})
 	}
+}
+
+// slowCall is a gateway before the second cloud process (to), whose
+// store hold holds the first write of a call: it forwards the first POST
+// whose path ends in suffix, which goes on at the cloud without the
+// phone, and gives up on it (504 Gateway Timeout) once its write is
+// held. Every retry of that call, under the same Idempotency-Key, is
+// answered 409 idempotency_in_flight while it is held, and the held
+// write ends once a whole call of the phone failed so (inFlight counts
+// those answers): what a slow ledger or database does to a call that
+// takes longer than the client's AttemptTimeout. Other calls are
+// forwarded.
+func slowCall(to http.Handler, hold *storeHold, suffix string, inFlight *atomic.Int64) http.HandlerFunc {
+	var sent atomic.Bool
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, suffix):
+			to.ServeHTTP(w, r)
+		case !sent.Swap(true):
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			first := r.Clone(context.WithoutCancel(r.Context()))
+			first.Body = io.NopCloser(bytes.NewReader(body))
+			go to.ServeHTTP(httptest.NewRecorder(), first)
+			select {
+			case <-hold.holding:
+				w.WriteHeader(http.StatusGatewayTimeout)
+			case <-r.Context().Done():
+			}
+		default:
+			if forwardCode(to, w, r) == "idempotency_in_flight" && inFlight.Add(1) == payflow.DefaultMaxAttempts-1 {
+				hold.release()
+			}
+		}
+	}
+}
+
+// TestShopperApprovesThroughSettlementInFlight: the settlement of Alice's
+// consent is slow (a slow ledger, say): a second cloud process, which
+// Alice's phone talks to, holds it, the request approving, and the
+// gateway before it gives up on the consent's first attempt while the
+// cloud goes on with it (slowCall). Every retry of the call is answered
+// in flight until the client's attempts run out (payflow.ErrInFlight),
+// and the settlement ends only then. The phone waits that out as it
+// waits out an outage: it sends the consent it keeps again, the card
+// signing no other and the PIN not asked again, within -wait, and shows
+// the receipt of the payment, instead of failing with the payment under
+// way.
+func TestShopperApprovesThroughSettlementInFlight(t *testing.T) {
+	dir := t.TempDir()
+	toSecond, hold, _, cloud := startHoldingCloud(t, dir, newSettlementHold) // the second settles
+	var inFlight atomic.Int64
+	seller, shopper, sErr, pErr := purchaseThrough(t, dir, func(forward http.Handler) http.HandlerFunc {
+		return forward.ServeHTTP
+	}, func(http.Handler) http.HandlerFunc {
+		return slowCall(toSecond, hold, "/consent", &inFlight)
+	})
+	require.NoError(t, pErr, shopper) // the shopper's error first: a shopper that fails stops the till
+	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
+	assert.EqualValues(t, payflow.DefaultMaxAttempts-1, inFlight.Load(), "the cloud answered one whole approval in flight")
+	assert.Equal(t, 1, strings.Count(shopper, "Enter PIN"), "the PIN is asked once: %s", shopper)
+	assert.Equal(t, 1, strings.Count(shopper, "The cloud did not answer the approval: sending it again"), shopper)
+}
+
+// TestSellerRequestsThroughRecordingInFlight: the recording of the till's
+// payment request is slow (a slow database, say): a second cloud
+// process, which the till talks to, holds it, and the gateway before it
+// gives up on the request's first attempt while the cloud goes on with
+// it (slowCall). Every retry of the call is answered in flight until the
+// client's attempts run out (payflow.ErrInFlight), and the request is
+// recorded only then. The till waits that out as it waits out an
+// outage: it sends the request that got no answer again, cancels it,
+// recorded, and asks with a new one, which Alice pays, within -wait,
+// instead of failing while Alice waits for a request. Alice's phone is
+// not answered its reads of the request until the till cancelled the
+// first one, which it would otherwise be shown and pay.
+func TestSellerRequestsThroughRecordingInFlight(t *testing.T) {
+	dir := t.TempDir()
+	toSecond, hold, cloud, _ := startHoldingCloud(t, dir, newRequestHold) // the cloud program settles
+	var inFlight atomic.Int64
+	var cancelled atomic.Value // the path of the till's cancel, answered
+	seller, shopper, sErr, pErr := purchaseThrough(t, dir, func(http.Handler) http.HandlerFunc {
+		slow := slowCall(toSecond, hold, "/v1/requests", &inFlight)
+		return func(w http.ResponseWriter, r *http.Request) {
+			slow(w, r)
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/cancel") {
+				cancelled.CompareAndSwap(nil, r.URL.Path)
+			}
+		}
+	}, readsAfterCancel(&cancelled))
+	require.NoError(t, sErr, seller) // the till's error first: a till that fails stops Alice's phone
+	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
+	assert.EqualValues(t, payflow.DefaultMaxAttempts-1, inFlight.Load(), "the cloud answered one whole request in flight")
+	assert.Equal(t, 1, strings.Count(seller, "The cloud did not answer the payment request: sending it again"), seller)
+	requireAskedAgain(t, &cancelled, seller, shopper)
 }

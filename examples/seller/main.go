@@ -5,14 +5,15 @@
 // basket and waits for the receipt, which it verifies; while the cloud
 // does not answer the login, the wait for the shopper, the catalog read,
 // the payment request or the wait for the receipt (it may be starting or
-// restarting) it asks again until -wait ends. A payment request that got
-// no answer may have been recorded all the same: the till sends it again
-// first, and cancels it before it asks with a new one, or, when the
-// shopper paid it meanwhile, takes that payment as the purchase and
-// verifies its receipt, charging nothing more; an approval of the
-// shopper's that the cloud is settling as the till cancels the request
-// is waited out first, and a payment it makes is that purchase. When
-// -wait ends, or it is interrupted, before the shopper approved, it
+// restarting), or still works on one of them that it did not answer in
+// time (a slow database, say), it asks again until -wait ends. A payment
+// request that got no answer may have been recorded all the same: the
+// till sends it again first, and cancels it before it asks with a new
+// one, or, when the shopper paid it meanwhile, takes that payment as the
+// purchase and verifies its receipt, charging nothing more; an approval
+// of the shopper's that the cloud is settling as the till cancels the
+// request is waited out first, and a payment it makes is that purchase.
+// When -wait ends, or it is interrupted, before the shopper approved, it
 // cancels the payment request, so that the shopper's next run does not
 // pay it. Killed outright (SIGKILL), it cancels nothing: its next run
 // pairs again in the same session (the same two cards and EIDs, within

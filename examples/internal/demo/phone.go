@@ -244,15 +244,16 @@ func (p *Phone) Ask(ctx context.Context, sale *Sale) (*payflow.PaymentView, erro
 }
 
 // AskAgain is Ask of sale again after an Ask that failed with
-// payflow.ErrUnavailable (the cloud did not answer: it may be
-// restarting). The phone first sends the payment request that got no
-// answer again, as the card signed it (payflow.Seller.Request): one that
-// the cloud recorded and that is still payable is cancelled and the card
-// signs a new one; one that was paid meanwhile, also by an approval that
-// the cloud was settling as the phone cancelled it (the phone waits for
-// that settlement to end), goes on screen with its receipt
-// (AwaitSettled), and AskAgain fails with a *payflow.PaidError naming it,
-// asking nothing more.
+// payflow.ErrUnavailable (the cloud did not answer: it may be restarting)
+// or payflow.ErrInFlight (the cloud did not answer in time, and still
+// worked on the request when the client's retries ran out). The phone
+// first sends the payment request that got no answer again, as the card
+// signed it (payflow.Seller.Request): one that the cloud recorded and that
+// is still payable is cancelled and the card signs a new one; one that was
+// paid meanwhile, also by an approval that the cloud was settling as the
+// phone cancelled it (the phone waits for that settlement to end), goes on
+// screen with its receipt (AwaitSettled), and AskAgain fails with a
+// *payflow.PaidError naming it, asking nothing more.
 func (p *Phone) AskAgain(ctx context.Context, sale *Sale) (*payflow.PaymentView, error) {
 	p.Screen.Printf("The cloud did not answer the payment request: sending it again")
 	return p.Ask(ctx, sale)
@@ -325,9 +326,11 @@ func (p *Phone) Approve(ctx context.Context, v *payflow.PaymentView, pin string)
 
 // ApproveAgain is Approve of v again, the PIN not asked again, after an
 // approval that failed with payflow.ErrUnavailable (the cloud did not
-// answer: it may be restarting): the phone sends the consent that it keeps
-// again, the card signing no other, or, when the card signed none, has the
-// card verify pin and sign one (payflow's ApproveShown).
+// answer: it may be restarting) or payflow.ErrInFlight (the cloud did not
+// answer in time, and still settled the approval when the client's retries
+// ran out): the phone sends the consent that it keeps again, the card
+// signing no other, or, when the card signed none, has the card verify pin
+// and sign one (payflow's ApproveShown).
 func (p *Phone) ApproveAgain(ctx context.Context, v *payflow.PaymentView, pin string) (*payflow.Receipt, error) {
 	_, total, err := p.Card.PINTries()
 	if err != nil {

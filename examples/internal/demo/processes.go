@@ -398,29 +398,44 @@ const unavailablePause = 250 * time.Millisecond
 // payment request, the shopper's wait for the request and its approval),
 // and again after unavailablePause while it fails with
 // payflow.ErrUnavailable (the cloud does not answer: it may be starting
-// or restarting), until ctx ends; it returns wait's last error. The
-// client gives up on a call after a few attempts, well within a restart.
+// or restarting) or with payflow.ErrInFlight (the cloud still works on an
+// attempt of the call that it did not answer in time, such as an approval
+// whose settlement a slow ledger holds up), until ctx ends; it returns
+// wait's last error. The client gives up on a call after a few attempts,
+// well within a restart and, when they are answered in flight, long
+// before a slow settlement ends. The phone keeps what such a call sent
+// (payflow's Seller.Request and Shopper.ApproveShown) and sends it again.
 func throughOutage(ctx context.Context, wait func() error) error {
 	err := wait()
-	for errors.Is(err, payflow.ErrUnavailable) && ctxsleep.Sleep(ctx, unavailablePause) == nil {
+	for noAnswer(err) && ctxsleep.Sleep(ctx, unavailablePause) == nil {
 		err = wait()
 	}
 	return err
 }
 
+// noAnswer reports whether err, the error of a call to the cloud, is no
+// answer yet, which a phone program waits out (throughOutage): the cloud
+// could not be reached or failed (payflow.ErrUnavailable), or still works
+// on the call (payflow.ErrInFlight).
+func noAnswer(err error) bool {
+	return errors.Is(err, payflow.ErrUnavailable) || errors.Is(err, payflow.ErrInFlight)
+}
+
 // RunSeller is the seller program: the till of Corner Grocer finds Alice
 // in its service queue, pairs with her phone, reads the catalog, charges
-// the grocery basket and waits for the verified receipt, asking again,
-// and sending the payment request again, while the cloud does not answer
-// (ErrUnavailable: it may be restarting), until -wait ends. A request
-// sent again is the one that got no answer, as the card signed it
-// (payflow.Seller.Request): one that the cloud recorded is cancelled and
-// the card signs a new one; one that Alice paid meanwhile is the
-// purchase, whose receipt the till verifies, and the till asks nothing
-// more. An approval of Alice's that the cloud is settling as the till
-// cancels the request is waited out first (payflow.Seller.Request), so
-// that a payment it makes is the purchase, not a failure of the till. When the wait ends (-wait, or an interrupt) before the shopper
-// acted, it withdraws the request (Withdraw) and fails.
+// the grocery basket and waits for the verified receipt, asking again, and
+// sending the payment request again, while the cloud does not answer
+// (ErrUnavailable: it may be restarting) or still works on the call that
+// it did not answer in time (ErrInFlight: a slow database, say), until
+// -wait ends (throughOutage). A request sent again is the one that got no
+// answer, as the card signed it (payflow.Seller.Request): one that the
+// cloud recorded is cancelled and the card signs a new one; one that Alice
+// paid meanwhile is the purchase, whose receipt the till verifies, and the
+// till asks nothing more. An approval of Alice's that the cloud is
+// settling as the till cancels the request is waited out first
+// (payflow.Seller.Request), so that a payment it makes is the purchase,
+// not a failure of the till. When the wait ends (-wait, or an interrupt)
+// before the shopper acted, it withdraws the request (Withdraw) and fails.
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
 		var sale *Sale
@@ -476,7 +491,10 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 // its service queue, pairs with the till, waits for the payment screen,
 // shows it and approves it with the card's PIN, asking again, and sending
 // the approval again, while the cloud does not answer (ErrUnavailable: it
-// may be restarting), until -wait ends.
+// may be restarting) or still works on the call that it did not answer in
+// time (ErrInFlight: the settlement of the approval, which a slow ledger
+// holds up, say), until -wait ends (throughOutage). The approval sent
+// again is the consent that the card signed, the PIN not asked again.
 func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
 		var v *payflow.PaymentView
