@@ -135,8 +135,7 @@ func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Accoun
 					return fmt.Errorf("%w: %w", ErrConflict, accountClosed(*a))
 				}
 			}
-			return fmt.Errorf("%w: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v",
-				ErrConflict, a.ID, a.Code, a.Ledger, r)
+			return accountTaken(*a, r)
 		default:
 			return fmt.Errorf("%w: ledger account %v: %v", ErrInternal, a.ID, r)
 		}
@@ -156,9 +155,52 @@ func (p *Platform) closedAs(ctx context.Context, a ledger.Account) (bool, error)
 	if len(found) == 0 {
 		return false, nil
 	}
-	g := found[0]
-	return g.Flags == a.Flags|ledger.AccountClosed && g.Ledger == a.Ledger && g.Code == a.Code &&
-		g.UserData128 == a.UserData128 && g.UserData64 == a.UserData64 && g.UserData32 == a.UserData32, nil
+	closed, err := heldAsOwn(a, found[0])
+	return closed && err == nil, nil
+}
+
+// heldAsOwn checks got, the account that the ledger holds under the ID of
+// the platform's account want: got is want, and closed reports whether a
+// closing transfer closed it since, or got has other flags, user data,
+// ledger or code, which is ErrConflict naming want and the ledger's
+// answer to its creation (accountTaken).
+func heldAsOwn(want, got ledger.Account) (closed bool, err error) {
+	open := got
+	open.Flags &^= ledger.AccountClosed
+	if heldAs(want, open) != ledger.AccountExists {
+		return false, accountTaken(want, heldAs(want, got))
+	}
+	return got.Flags&ledger.AccountClosed != 0, nil
+}
+
+// heldAs returns the ledger's answer to the creation of want when it
+// holds got under want's ID: AccountExists when got has want's flags,
+// user data, ledger and code, else the first of them that differs, as
+// the ledger compares them (flags first, AccountClosed among them).
+func heldAs(want, got ledger.Account) ledger.CreateAccountResult {
+	switch {
+	case got.Flags != want.Flags:
+		return ledger.AccountExistsWithDifferentFlags
+	case got.UserData128 != want.UserData128:
+		return ledger.AccountExistsWithDifferentUserData128
+	case got.UserData64 != want.UserData64:
+		return ledger.AccountExistsWithDifferentUserData64
+	case got.UserData32 != want.UserData32:
+		return ledger.AccountExistsWithDifferentUserData32
+	case got.Ledger != want.Ledger:
+		return ledger.AccountExistsWithDifferentLedger
+	case got.Code != want.Code:
+		return ledger.AccountExistsWithDifferentCode
+	}
+	return ledger.AccountExists
+}
+
+// accountTaken is the ErrConflict of the account a, whose ID the ledger
+// holds closed or with other fields, the ledger's answer to its creation
+// being r.
+func accountTaken(a ledger.Account, r ledger.CreateAccountResult) error {
+	return fmt.Errorf("%w: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v",
+		ErrConflict, a.ID, a.Code, a.Ledger, r)
 }
 
 // checkOpen checks, before a transfer into or out of accounts, that the

@@ -375,10 +375,11 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // (see receiptFits), whose receipt would be too long to sign, is refused
 // before any money moves: the consent is ErrInvalid and spent, and the
 // request stays pending, to be declined, cancelled or left to expire.
-// So is a request with an asset leg whose payer's wallet in that asset
-// the ledger holds with other fields (flags, user data, ledger, code;
-// see createPayerWallets): the consent is ErrConflict and spent, nothing
-// of it stored. A consent that an earlier version accepted to such a
+// So is a request with an account of its legs (the payer's wallet or the
+// merchant's account, in the currency or an asset of a leg) whose ID the
+// ledger holds with other fields (flags, user data, ledger, code; see
+// checkLegAccounts): the consent is ErrConflict and spent, nothing of it
+// stored. A consent that an earlier version accepted to such a
 // request, left approving, is refused with ErrConflict when it is sent
 // again, before or after its nonce expired (or by RecoverSweep), as a
 // hold the ledger refused: the request is pending again, or cancelled
@@ -430,7 +431,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	case cs.MerchantID != r.MerchantID:
 		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent names another payee", ErrMismatch))
 	}
-	var legs []leg // the legs whose payer's wallets this call created
+	var legs []leg // the legs whose accounts this call checked
 	// The consent is accepted in the transaction that moves the request to
 	// approving; a lost compare-and-set undoes both and reads again.
 	// A store error while reading it back leaves the consent unspent, so
@@ -457,14 +458,16 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			// refused before the money moves, not after.
 			return nil, p.refuse(ctx, a, fmt.Errorf("%w: the request cannot be paid", err))
 		}
-		// The payer's asset wallets are created before the consent is
-		// accepted: one whose ID the ledger holds with other fields
-		// refuses it while the request is pending, rather than leave
-		// it approving with a hold that can never be sent.
+		// The accounts of the legs are checked, and the payer's asset
+		// wallets created, before the consent is accepted: one whose ID
+		// the ledger holds with other fields refuses it while the
+		// request is pending, rather than leave it approving with a
+		// hold that can never be sent, or have the ledger take money or
+		// assets out of an account that may go below zero.
 		if legs, err = p.legs(ctx, r); err != nil {
 			return nil, p.refuse(ctx, a, err)
 		}
-		if err := p.createPayerWallets(ctx, r, legs); err != nil {
+		if err := p.checkLegAccounts(ctx, r, legs); err != nil {
 			return nil, p.refuse(ctx, a, err)
 		}
 		now, ok := p.nowUnexpired(r)

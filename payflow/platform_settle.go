@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/casimpay/casimpay/ledger"
@@ -41,36 +42,62 @@ func (p *Platform) legs(ctx context.Context, r *PaymentRecord) ([]leg, error) {
 	return out, nil
 }
 
-// errWalletTaken marks the ErrConflict of a payer's wallet in an asset of
-// a leg whose ID the ledger holds with other fields (createPayerWallets):
+// errAccountTaken marks the ErrConflict of an account of the legs of a
+// request whose ID the ledger holds with other fields (checkLegAccounts):
 // no hold of the request is ever sent, which drive records as a refused
 // hold.
-var errWalletTaken = errors.New("the payer's wallet in an asset of a leg, which no hold can credit")
+var errAccountTaken = errors.New("an account of the legs, which the platform cannot use")
 
-// createPayerWallets creates the payer's wallets in the assets of the
-// legs of r, which its holds credit. One that the ledger holds closed is
-// left to the ledger, which refuses the hold chain as it does for any
-// closed account of the legs (ErrFunds, the hold's ID kept failed); one
-// whose ID it holds with other fields (flags, user data, ledger, code) is
-// ErrConflict with errWalletTaken. Approve creates them before it accepts
-// the consent, so that such a wallet refuses the consent while the
-// request is pending; hold creates them for a settlement driven again
+// checkLegAccounts checks the accounts of the legs of r, the payer's
+// wallet and the merchant's account in each leg's ledger, which its holds
+// debit and credit, in one look-up, and creates the payer's wallets in
+// the assets of the legs that the ledger does not hold. An account whose
+// ID the ledger holds with other fields (flags, user data, ledger, code)
+// is ErrConflict with errAccountTaken, before any account is created: the
+// ledger would move money or assets out of an account that may go below
+// zero, or refuse the hold chain for good. One that it holds closed, but
+// otherwise the platform's, is left to the ledger, which refuses the hold
+// chain as it does for any closed account of the legs (ErrFunds, the
+// hold's ID kept failed), and so is an account of the legs that it does
+// not hold but a payer's asset wallet (the payer's wallet in the
+// currency, never opened, or the merchant's account in an asset it was
+// never issued: debit_account_not_found, ErrFunds). Approve checks them before it
+// accepts the consent, so that such an account refuses the consent while
+// the request is pending; hold checks them for a settlement driven again
 // (a retried consent, RecoverSweep).
-func (p *Platform) createPayerWallets(ctx context.Context, r *PaymentRecord, legs []leg) error {
-	var accounts []ledger.Account
+func (p *Platform) checkLegAccounts(ctx context.Context, r *PaymentRecord, legs []leg) error {
+	want := make([]ledger.Account, 0, 2*len(legs))
+	ids := make([]ledger.ID, 0, 2*len(legs))
 	for _, l := range legs {
-		if l.index > 0 {
-			accounts = append(accounts, account(AccountWallet, l.ledger, r.PayerCardID))
+		payer, merchant := account(AccountWallet, l.ledger, r.PayerCardID), account(AccountMerchant, l.ledger, r.MerchantID)
+		want = append(want, payer, merchant)
+		ids = append(ids, payer.ID, merchant.ID)
+	}
+	found, err := p.ledger.LookupAccounts(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+	}
+	var wallets []ledger.Account // the payer's asset wallets to create
+	// want[i] is an account of legs[i/2].
+	for i, a := range want {
+		j := slices.IndexFunc(found, func(g ledger.Account) bool { return g.ID == a.ID })
+		switch {
+		case j >= 0:
+			if _, err := heldAsOwn(a, found[j]); err != nil {
+				return fmt.Errorf("%w (%w)", err, errAccountTaken)
+			}
+		case a.Code == AccountWallet && legs[i/2].index > 0:
+			wallets = append(wallets, a)
 		}
 	}
-	if len(accounts) == 0 {
+	if len(wallets) == 0 {
 		return nil
 	}
-	switch err := p.createAccounts(ctx, accounts...); {
-	case asClosed(err) != nil:
+	switch err := p.createAccounts(ctx, wallets...); {
+	case asClosed(err) != nil: // closed since the look-up
 		return nil
 	case errors.Is(err, ErrConflict):
-		return fmt.Errorf("%w (%w)", err, errWalletTaken)
+		return fmt.Errorf("%w (%w)", err, errAccountTaken)
 	default:
 		return err
 	}
@@ -79,19 +106,30 @@ func (p *Platform) createPayerWallets(ctx context.Context, r *PaymentRecord, leg
 // hold places the pending transfers of r's current attempt, linked: all
 // legs or none. With capture set it posts them in the same linked chain
 // (auto capture: one ledger batch) and returns the IDs of the posts. The
-// payer's wallets in the assets of the legs are created first
-// (createPayerWallets) unless made is set (Approve made them just
-// before), and a wallet whose ID the ledger holds with other fields stops
-// the hold before any transfer is sent.
+// accounts of the legs are checked first, the payer's wallets in their
+// assets created (checkLegAccounts), unless made is set (Approve did so
+// just before), and an account whose ID the ledger holds with other
+// fields stops the hold before any transfer is sent, unless the ledger
+// holds the chain already: one that a version that did not check these
+// accounts made before the record of its outcome was lost goes on, and
+// the ledger answers it exists.
 func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, capture, made bool) ([][]byte, error) {
-	if !made {
-		if err := p.createPayerWallets(ctx, r, legs); err != nil {
-			return nil, err
-		}
-	}
 	ts := make([]ledger.Transfer, len(legs), 2*len(legs))
 	for i, l := range legs {
 		ts[i] = holdTransfer(r, l)
+	}
+	if !made {
+		if err := p.checkLegAccounts(ctx, r, legs); errors.Is(err, errAccountTaken) {
+			found, lerr := p.lookupTransfers(ctx, ts[:1])
+			if lerr != nil {
+				return nil, lerr
+			}
+			if len(found) == 0 {
+				return nil, err
+			}
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	var ids [][]byte
 	if capture {
@@ -113,7 +151,7 @@ func holdTransfer(r *PaymentRecord, l leg) ledger.Transfer {
 }
 
 // holdRefused reports whether the ledger refused the holds of r's current
-// attempt (or a taken asset wallet stopped them, errWalletTaken, whose
+// attempt (or a taken account of the legs stopped them, errAccountTaken, whose
 // consent's copies Approve refuses before acceptedMeanwhile): drive then
 // put r back to pending (or cancelled, see refusedState) without its
 // consent but with the consent's hash, which tells a copy of that consent
@@ -338,11 +376,10 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 // approving: see refusedState), ErrExpired when the ledger had expired the
 // hold before capture, ErrConflict with errCaptureRefused when an account
 // of the legs is closed at capture or the ledger refuses the posts for
-// good (r is held again, see post), and ErrConflict with errWalletTaken
-// when a payer's wallet in an asset of a leg is taken (r is pending or
-// cancelled again, as after a refused hold: a consent that an earlier
-// version accepted without creating that wallet first, see
-// createPayerWallets). The money moves once, and a request whose capture
+// good (r is held again, see post), and ErrConflict with errAccountTaken
+// when an account of the legs is taken (r is pending or cancelled again,
+// as after a refused hold: a consent that an earlier version accepted
+// without checking the accounts first, see checkLegAccounts). The money moves once, and a request whose capture
 // the ledger made ends captured with its receipt, for the amount posted: a
 // call that made the posts and finds r recorded held meanwhile (by another
 // driver of the capture, refused for a closed account before the posts
@@ -353,9 +390,10 @@ func (p *Platform) drive(ctx context.Context, r *PaymentRecord) error {
 	return p.driveLegs(ctx, r, nil)
 }
 
-// driveLegs is drive given made, the legs of r whose payer's wallets
-// Approve created before it accepted r's consent (createPayerWallets), or
-// nil: drive then finds the legs and hold creates the wallets.
+// driveLegs is drive given made, the legs of r whose accounts Approve
+// checked, and whose payer's wallets it created, before it accepted r's
+// consent (checkLegAccounts), or nil: drive then finds the legs and hold
+// checks the accounts.
 func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) error {
 	legs := made
 	var result error
@@ -386,12 +424,12 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 			}
 			ids, err := p.hold(ctx, r, legs, !r.ManualCapture, made != nil)
 			switch {
-			case ledgerRefused(err), errors.Is(err, errWalletTaken):
-				// Nothing moved. A taken wallet stops every hold of r
-				// before its first transfer: hold creates the wallets
+			case ledgerRefused(err), errors.Is(err, errAccountTaken):
+				// Nothing moved. A taken account stops every hold of r
+				// before its first transfer: hold checks the accounts
 				// first, and an account that the ledger once held as
 				// the platform's stays so (closing it aside, which
-				// createPayerWallets lets through).
+				// checkLegAccounts lets through).
 				result = err
 				r.State, r.Consent, r.HoldExpiresAt, r.CaptureAmount = refusedState(r), nil, time.Time{}, 0 // see holdRefused
 			case err != nil:
@@ -859,10 +897,10 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 			// A refusal that drive recorded (back to pending, or
 			// cancelled when a pairing of the session's seller card marked
 			// the request while approving, or expired, or held again for
-			// a closed account, or pending again for a taken asset
-			// wallet) ends the settlement as much as a success.
+			// a closed account, or pending again for a taken account
+			// of the legs) ends the settlement as much as a success.
 			if err := p.drive(ctx, r); err != nil && !ledgerRefused(err) && !errors.Is(err, ErrExpired) &&
-				!errors.Is(err, errCaptureRefused) && !errors.Is(err, errWalletTaken) {
+				!errors.Is(err, errCaptureRefused) && !errors.Is(err, errAccountTaken) {
 				errs = append(errs, fmt.Errorf("settling request %v: %w", r.ID, err))
 				read.DeferredTo = p.deferral(read.UpdatedAt)
 				if err := p.store.UpdatePayment(ctx, &read, read.State); err != nil && !errors.Is(err, ErrConflict) {

@@ -94,8 +94,14 @@ func requireUntouched(t *testing.T, s *shop, id ledger.ID, found []ledger.Accoun
 // takenWalletError is the error of a hold whose payer's ticket wallet id
 // the ledger holds with other fields (result).
 func takenWalletError(id ledger.ID, result ledger.CreateAccountResult) string {
+	return takenError(id, payflow.AccountWallet, ticketLedger, result)
+}
+
+// takenError is the error of a hold whose account id of the legs (code,
+// ledger lc) the ledger holds with other fields (result).
+func takenError(id ledger.ID, code uint16, lc uint32, result ledger.CreateAccountResult) string {
 	return fmt.Sprintf("payflow: conflicting request: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v"+
-		" (the payer's wallet in an asset of a leg, which no hold can credit)", id, payflow.AccountWallet, ticketLedger, result)
+		" (an account of the legs, which the platform cannot use)", id, code, lc, result)
 }
 
 // TestConsentWithAssetWalletTaken: a consent to a request with a ticket
@@ -285,5 +291,168 @@ func TestConsentWalletCreationFails(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, done.State)
 	assert.Equal(t, paid, s.allBalances(t))
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// takenLegAccountCases are accounts that the ledger holds under the ID
+// of the merchant's account in an asset that the merchant was never
+// issued, with other fields than that account's, and the ledger's answer
+// to its creation. Without the account's flag, the ledger would let the
+// merchant deliver tickets it does not have; in another ledger, it
+// refuses the hold chain as malformed.
+var takenLegAccountCases = []struct {
+	name   string
+	acc    func(id ledger.ID) ledger.Account
+	result ledger.CreateAccountResult
+}{
+	{"flags", func(id ledger.ID) ledger.Account {
+		return ledger.Account{ID: id, Ledger: 100_002, Code: payflow.AccountMerchant}
+	}, ledger.AccountExistsWithDifferentFlags},
+	{"ledger", func(id ledger.ID) ledger.Account {
+		return ledger.Account{ID: id, Ledger: 100_003, Code: payflow.AccountMerchant, Flags: ledger.AccountDebitsMustNotExceedCredits}
+	}, ledger.AccountExistsWithDifferentLedger},
+}
+
+// requireRefusedPending checks that err, the answer to a consent to the
+// request id, is the conflict want, and that the request stayed pending,
+// refused before the consent was accepted.
+func requireRefusedPending(t *testing.T, s *shop, err error, want string, id payflow.ID) {
+	t.Helper()
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.EqualError(t, err, want)
+	rec, err := s.Store.Payment(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, rec.State, "refused before it is accepted")
+	assert.Zero(t, rec.Attempt)
+	assert.Nil(t, rec.Consent)
+	assert.Nil(t, rec.ConsentHash)
+}
+
+// TestMerchantAssetAccountTaken: a consent to a request with a leg in an
+// asset whose merchant's account ID the ledger holds with other fields
+// is refused with conflict before it is accepted, as for a taken payer's
+// wallet: the request stays pending, the consent spent, nothing moved or
+// created (no ticket delivered from nothing), no settlement left to the
+// recovery sweep, and the payer can decline the request.
+func TestMerchantAssetAccountTaken(t *testing.T) {
+	ctx := context.Background()
+	const asset, lc = "ticket:theatre", uint32(100_002)
+	for _, c := range takenLegAccountCases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newShop(t, false, paytest.Options{})
+			require.NoError(t, s.Platform.RegisterAsset(ctx, asset, lc))
+			id := payflow.AccountID(payflow.AccountMerchant, lc, merchantID)
+			res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{c.acc(id)})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+			found, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
+			require.NoError(t, err)
+			r := paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1})
+			r.Legs = []record.Leg{{Asset: asset, Amount: 5}}
+			v, err := s.Create(r)
+			require.NoError(t, err)
+			before := s.balances(t)
+
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+			requireRefusedPending(t, s, err, takenError(id, payflow.AccountMerchant, lc, c.result), v.ID)
+			assert.Equal(t, before, s.balances(t), "no money moved")
+			_, err = s.Platform.Balance(ctx, s.shopper.ID, asset)
+			assert.ErrorIs(t, err, payflow.ErrNotFound, "no ticket wallet created, no ticket delivered")
+			now, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
+			require.NoError(t, err)
+			assert.Equal(t, found, now, "the account as it stood")
+			holds, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(v.ID, 1, 0, 1), payflow.TransferID(v.ID, 1, 1, 1)})
+			require.NoError(t, err)
+			assert.Empty(t, holds, "no hold")
+
+			s.Clock.Advance(payflow.DefaultRecoverAfter)
+			s.sweep(t, 0, "no settlement left that fails at every try")
+			dv, err := s.Platform.Decline(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateDeclined, dv.State)
+			assert.Equal(t, before, s.balances(t))
+			require.NoError(t, s.Ledger.Verify(ctx))
+		})
+	}
+}
+
+// TestPayerWalletTakenMoneyLeg: a consent whose payer's wallet in the
+// request's currency the ledger holds without its flag (which OpenAccount
+// refuses as taken) is refused with conflict before it is accepted,
+// rather than let the payer spend money the wallet does not hold: the
+// request stays pending, nothing moved, and the payer can decline it.
+func TestPayerWalletTakenMoneyLeg(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	f := s.Fixture
+	bob := f.NewCard("Bob")
+	id := payflow.AccountID(payflow.AccountWallet, eurLedger, bob.ID)
+	res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{{ID: id, Ledger: eurLedger, Code: payflow.AccountWallet}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+	assert.ErrorIs(t, f.Platform.OpenAccount(ctx, bob.ID, "EUR"), payflow.ErrConflict, "OpenAccount sees the wallet taken")
+	bob.Login(record.RoleShopper)
+	s.seller.Login(record.RoleSeller)
+	sess := f.Pair(bob, s.seller)
+	v, err := f.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(sess, "EUR", 690,
+		record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))})
+	require.NoError(t, err)
+	merchant, err := f.Platform.Balance(ctx, merchantID, "EUR")
+	require.NoError(t, err)
+
+	pv, err := f.Platform.Payment(ctx, bob.Token, v.ID)
+	require.NoError(t, err)
+	_, err = f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: bob.MustSign(paytest.Consent(pv))})
+	requireRefusedPending(t, s, err, takenError(id, payflow.AccountWallet, eurLedger, ledger.AccountExistsWithDifferentFlags), v.ID)
+	accs, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
+	require.NoError(t, err)
+	require.Len(t, accs, 1)
+	assert.Zero(t, accs[0].DebitsPending+accs[0].DebitsPosted, "nothing out of the wallet")
+	after, err := f.Platform.Balance(ctx, merchantID, "EUR")
+	require.NoError(t, err)
+	assert.Equal(t, merchant, after, "nothing to the merchant")
+	dv, err := f.Platform.Decline(ctx, bob.Token, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateDeclined, dv.State)
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// TestApprovingWithAccountTakenHoldMade: a request whose consent an
+// earlier version accepted although the payer's ticket wallet ID was
+// taken, and whose holds that version made before the record of its
+// outcome was lost, is driven on by the recovery sweep as made (held,
+// the holds answered exists), not put back to pending over holds that
+// the ledger keeps.
+func TestApprovingWithAccountTakenHoldMade(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, true, paytest.Options{})
+	wallet, _ := takeWallet(t, s, takenWalletCases[0].set)
+	v := unopenedTicketRequest(t, s)
+	s.recordConsent(t, v.ID, s.consent(t, v.ID), "")
+	rec, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	timeout := uint32((rec.HoldExpiresAt.Sub(rec.UpdatedAt) + time.Second - 1) / time.Second)
+	holds := []ledger.Transfer{
+		{
+			ID: payflow.TransferID(v.ID, 1, 0, 1), DebitAccountID: payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID),
+			CreditAccountID: payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), Amount: 240,
+			UserData128: ledger.ID(v.ID), Timeout: timeout, Ledger: eurLedger, Code: payflow.TransferPayment,
+			Flags: ledger.TransferPending | ledger.TransferLinked,
+		},
+		{
+			ID: payflow.TransferID(v.ID, 1, 1, 1), DebitAccountID: payflow.AccountID(payflow.AccountMerchant, ticketLedger, merchantID),
+			CreditAccountID: wallet, Amount: 1, UserData128: ledger.ID(v.ID), Timeout: timeout, Ledger: ticketLedger,
+			Code: payflow.TransferPayment, Flags: ledger.TransferPending,
+		},
+	}
+	res, err := s.Ledger.CreateTransfers(ctx, holds)
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
+	before := s.allBalances(t)
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 1)
+	s.requireState(t, v.ID, payflow.StateHeld)
+	assert.Equal(t, before, s.allBalances(t), "the holds as the ledger made them, nothing more")
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
