@@ -235,8 +235,10 @@ func (p *Platform) OpenAccount(ctx context.Context, cardID, unit string) error {
 // paid in from outside) to a card's wallet, opened by OpenAccount. The
 // ledger transfer ID derives from fundingID, so a retry funds once; the
 // same ID with another amount, card or currency is ErrConflict and moves
-// nothing. A wallet that the ledger holds closed is ErrConflict and moves
-// nothing, the ID left to fund the wallet once it is reopened; when it
+// nothing, and so is a wallet whose ID the ledger holds with other flags,
+// user data, ledger or code (one that OpenAccount refuses as taken); a
+// wallet that the ledger does not hold is ErrNotFound. A wallet that the
+// ledger holds closed is ErrConflict and moves nothing, the ID left to fund the wallet once it is reopened; when it
 // was closed after the platform looked, the ledger refuses the transfer
 // and keeps its ID failed, which is ErrConflict for good. A funding that
 // the ledger made before the wallet was closed is a retry all the same:
@@ -271,9 +273,10 @@ func (p *Platform) Issue(ctx context.Context, issueID ID, merchantID, asset stri
 // issue moves amount from the source account sourceCode in to's ledger to
 // the account to, by a transfer of the given code whose ID derives from
 // id and kind. The source account is created first, and so is to when
-// open is set; otherwise to must exist (ErrNotFound). An account found
-// closed refuses the transfer (ErrConflict) unless the ledger made it
-// already (see unlessMade).
+// open is set; otherwise to must exist (ErrNotFound) as the platform's
+// account (ErrConflict when its ID is taken, see checkOpen). An account
+// found closed refuses the transfer (ErrConflict) unless the ledger made
+// it already (see unlessMade).
 func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code uint16, to ledger.Account, open bool, amount uint64) error {
 	switch {
 	case id.IsZero():
@@ -297,7 +300,7 @@ func (p *Platform) issue(ctx context.Context, id ID, kind byte, sourceCode, code
 		// account (a transient failure, as in TigerBeetle), and the
 		// caller's retry with the same ID after opening or reopening the
 		// account would then fail for good.
-		err = p.checkOpen(ctx, to)
+		err = p.checkOpen(ctx, true, to)
 	}
 	// A transfer made before an account was closed (a retry after a lost
 	// reply) is not refused: the ledger answers it exists.

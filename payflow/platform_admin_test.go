@@ -58,6 +58,76 @@ func TestFundReusedIDConflicts(t *testing.T) {
 	}
 }
 
+// accountCase is an account that the ledger holds under the ID of one of
+// the platform's accounts, as set changes the platform's, and the
+// ledger's answer to the creation of the platform's.
+type accountCase struct {
+	name   string
+	set    func(*ledger.Account)
+	result ledger.CreateAccountResult
+}
+
+// otherFieldsCases are accounts with other fields than a merchant's
+// account or a card's wallet.
+var otherFieldsCases = []accountCase{
+	{"closed with other user data", func(a *ledger.Account) { a.Flags |= ledger.AccountClosed; a.UserData64 = 1 }, ledger.AccountExistsWithDifferentFlags},
+	{"flags", func(a *ledger.Account) { a.Flags = 0 }, ledger.AccountExistsWithDifferentFlags},
+	{"user data", func(a *ledger.Account) { a.UserData64 = 1 }, ledger.AccountExistsWithDifferentUserData64},
+	{"ledger", func(a *ledger.Account) { a.Ledger = 840 }, ledger.AccountExistsWithDifferentLedger},
+	{"code", func(a *ledger.Account) { a.Code = payflow.AccountIssuer }, ledger.AccountExistsWithDifferentCode},
+}
+
+// take creates in the ledger the platform's account mine as c changes
+// it, and returns the ledger's record of it.
+func (c accountCase) take(t *testing.T, s *shop, mine ledger.Account) []ledger.Account {
+	t.Helper()
+	ctx := context.Background()
+	c.set(&mine)
+	res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{mine})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+	found, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{mine.ID})
+	require.NoError(t, err)
+	return found
+}
+
+// takenMessage is the error of a call that meets the platform's account
+// id (code, ledger lc) held by the ledger with other fields (result).
+func takenMessage(id ledger.ID, code uint16, lc uint32, result ledger.CreateAccountResult) string {
+	return fmt.Sprintf("payflow: conflicting request: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v",
+		id, code, lc, result)
+}
+
+// TestFundWalletTaken: a funding of a wallet whose ID the ledger holds
+// with other fields than the platform's wallet (which OpenAccount refuses
+// as taken) is ErrConflict naming the account and the ledger's result,
+// and moves nothing: no money paid into an account from which the payer
+// could then spend more than it holds.
+func TestFundWalletTaken(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range otherFieldsCases {
+		t.Run(c.name, func(t *testing.T) {
+			s := newShop(t, false, paytest.Options{})
+			bob := s.NewCard("Bob")
+			id := payflow.AccountID(payflow.AccountWallet, eurLedger, bob.ID)
+			before := c.take(t, s, ledger.Account{ID: id, Ledger: eurLedger, Code: payflow.AccountWallet, Flags: ledger.AccountDebitsMustNotExceedCredits})
+			require.ErrorIs(t, s.Platform.OpenAccount(ctx, bob.ID, "EUR"), payflow.ErrConflict, "OpenAccount sees the wallet taken")
+
+			fid := payflow.ID{0x47}
+			err := s.Platform.Fund(ctx, fid, bob.ID, "EUR", 100)
+			require.ErrorIs(t, err, payflow.ErrConflict)
+			assert.EqualError(t, err, takenMessage(id, payflow.AccountWallet, eurLedger, c.result))
+			after, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
+			require.NoError(t, err)
+			assert.Equal(t, before, after, "the account as it stood")
+			made, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(fid, 0, 0, 5)})
+			require.NoError(t, err)
+			assert.Empty(t, made, "no funding")
+			require.NoError(t, s.Ledger.Verify(ctx))
+		})
+	}
+}
+
 // TestIssueReusedIDConflicts: an issue ID sent again with another amount,
 // merchant or asset is ErrConflict and moves nothing.
 func TestIssueReusedIDConflicts(t *testing.T) {
@@ -390,33 +460,17 @@ func TestEnrollMerchantAccountExistsOtherwise(t *testing.T) {
 	const eur = 978
 	id := payflow.AccountID(payflow.AccountMerchant, eur, "kiosk")
 	mine := ledger.Account{ID: id, Ledger: eur, Code: payflow.AccountMerchant, Flags: ledger.AccountDebitsMustNotExceedCredits}
-	for _, c := range []struct {
-		name   string
-		set    func(*ledger.Account)
-		result ledger.CreateAccountResult // AccountCreated: the account is the merchant's, closed
-	}{
-		{"closed", func(a *ledger.Account) { a.Flags |= ledger.AccountClosed }, ledger.AccountCreated},
-		{"closed with other user data", func(a *ledger.Account) { a.Flags |= ledger.AccountClosed; a.UserData64 = 1 }, ledger.AccountExistsWithDifferentFlags},
-		{"flags", func(a *ledger.Account) { a.Flags = 0 }, ledger.AccountExistsWithDifferentFlags},
-		{"user data", func(a *ledger.Account) { a.UserData64 = 1 }, ledger.AccountExistsWithDifferentUserData64},
-		{"ledger", func(a *ledger.Account) { a.Ledger = 840 }, ledger.AccountExistsWithDifferentLedger},
-		{"code", func(a *ledger.Account) { a.Code = payflow.AccountWallet }, ledger.AccountExistsWithDifferentCode},
-	} {
+	// AccountCreated: the account is the merchant's, closed.
+	closed := accountCase{"closed", func(a *ledger.Account) { a.Flags |= ledger.AccountClosed }, ledger.AccountCreated}
+	for _, c := range append([]accountCase{closed}, otherFieldsCases...) {
 		t.Run(c.name, func(t *testing.T) {
 			s := newShop(t, false, paytest.Options{})
 			bob := s.NewCard("Bob")
-			a := mine
-			c.set(&a)
-			res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{a})
-			require.NoError(t, err)
-			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
-			before, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
-			require.NoError(t, err)
+			before := c.take(t, s, mine)
 
-			err = s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "kiosk", Name: "Kiosk", Currency: "EUR", SellerCardIDs: []string{bob.ID}})
+			err := s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "kiosk", Name: "Kiosk", Currency: "EUR", SellerCardIDs: []string{bob.ID}})
 			require.ErrorIs(t, err, payflow.ErrConflict)
-			want := fmt.Sprintf("payflow: conflicting request: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v",
-				id, payflow.AccountMerchant, eur, c.result)
+			want := takenMessage(id, payflow.AccountMerchant, eur, c.result)
 			if c.result == ledger.AccountCreated {
 				want = fmt.Sprintf("payflow: conflicting request: ledger: account %v (code %d, ledger %d) is closed", id, payflow.AccountMerchant, eur)
 			}

@@ -209,7 +209,11 @@ func accountTaken(a ledger.Account, r ledger.CreateAccountResult) error {
 // failed, so that the transfer could not be made once the account is
 // opened or reopened. An account the ledger does not hold is ErrNotFound,
 // one it holds closed ErrConflict (a closedError); accounts may repeat.
-func (p *Platform) checkOpen(ctx context.Context, accounts ...ledger.Account) error {
+// With asOwn set, an account that the ledger holds with other flags, user
+// data, ledger or code than the platform's account is ErrConflict too
+// (accountTaken), as createAccounts answers it; post leaves it unset, its
+// accounts those of holds that the ledger made.
+func (p *Platform) checkOpen(ctx context.Context, asOwn bool, accounts ...ledger.Account) error {
 	ids := make([]ledger.ID, len(accounts))
 	for i := range accounts {
 		ids[i] = accounts[i].ID
@@ -218,16 +222,18 @@ func (p *Platform) checkOpen(ctx context.Context, accounts ...ledger.Account) er
 	if err != nil {
 		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
-	closed := make(map[ledger.ID]bool, len(found))
-	for _, a := range found {
-		closed[a.ID] = a.Flags&ledger.AccountClosed != 0
-	}
 	for _, a := range accounts {
-		c, ok := closed[a.ID]
-		switch {
-		case !ok:
+		i := slices.IndexFunc(found, func(g ledger.Account) bool { return g.ID == a.ID })
+		if i < 0 {
 			return fmt.Errorf("%w: ledger: no account %v (code %d, ledger %d): open it first", ErrNotFound, a.ID, a.Code, a.Ledger)
-		case c:
+		}
+		closed := found[i].Flags&ledger.AccountClosed != 0
+		if asOwn {
+			if closed, err = heldAsOwn(a, found[i]); err != nil {
+				return err
+			}
+		}
+		if closed {
 			return fmt.Errorf("%w: %w", ErrConflict, accountClosed(a))
 		}
 	}

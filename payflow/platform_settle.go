@@ -246,7 +246,7 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 		accounts = append(accounts, account(AccountWallet, l.ledger, r.PayerCardID), account(AccountMerchant, l.ledger, r.MerchantID))
 	}
 	ts, ids := p.posts(r, legs)
-	if err := p.unlessMade(ctx, p.checkOpen(ctx, accounts...), ts); err != nil {
+	if err := p.unlessMade(ctx, p.checkOpen(ctx, false, accounts...), ts); err != nil {
 		if ce := asClosed(err); ce != nil {
 			return nil, fmt.Errorf("%w: %w: %w", ErrConflict, errCaptureRefused, ce)
 		}

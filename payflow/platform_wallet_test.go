@@ -100,8 +100,7 @@ func takenWalletError(id ledger.ID, result ledger.CreateAccountResult) string {
 // takenError is the error of a hold whose account id of the legs (code,
 // ledger lc) the ledger holds with other fields (result).
 func takenError(id ledger.ID, code uint16, lc uint32, result ledger.CreateAccountResult) string {
-	return fmt.Sprintf("payflow: conflicting request: ledger: account %v (code %d, ledger %d) exists closed or with other fields: %v"+
-		" (an account of the legs, which the platform cannot use)", id, code, lc, result)
+	return takenMessage(id, code, lc, result) + " (an account of the legs, which the platform cannot use)"
 }
 
 // TestConsentWithAssetWalletTaken: a consent to a request with a ticket
