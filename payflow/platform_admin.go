@@ -336,7 +336,12 @@ func (b Balance) Available() uint64 { return b.Posted - b.Held }
 
 // Balance returns the balance of a card's wallet or of a merchant's
 // account in a currency or asset. Errors: ErrNotFound when the owner has
-// no such account.
+// no such account; ErrConflict, naming the account and the ledger's
+// result, when the ledger holds its ID with other flags, user data,
+// ledger or code than the platform's account (created by another client
+// of the ledger: see OpenAccount), whose balance may be below zero. The
+// platform's accounts have debits_must_not_exceed_credits, so that
+// Posted is never below zero, nor Held above it.
 func (p *Platform) Balance(ctx context.Context, owner, unit string) (Balance, error) {
 	lc, err := p.unitLedger(ctx, unit)
 	if err != nil {
@@ -348,7 +353,8 @@ func (p *Platform) Balance(ctx context.Context, owner, unit string) (Balance, er
 	} else if err != nil {
 		return Balance{}, err
 	}
-	accs, err := p.ledger.LookupAccounts(ctx, []ledger.ID{AccountID(code, lc, owner)})
+	want := account(code, lc, owner)
+	accs, err := p.ledger.LookupAccounts(ctx, []ledger.ID{want.ID})
 	if err != nil {
 		return Balance{}, fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
@@ -356,6 +362,9 @@ func (p *Platform) Balance(ctx context.Context, owner, unit string) (Balance, er
 		return Balance{}, fmt.Errorf("%w: %s has no account in %s", ErrNotFound, owner, unit)
 	}
 	a := accs[0]
+	if _, err := heldAsOwn(want, a); err != nil {
+		return Balance{}, err
+	}
 	return Balance{Posted: a.CreditsPosted - a.DebitsPosted, Held: a.DebitsPending, Incoming: a.CreditsPending}, nil
 }
 

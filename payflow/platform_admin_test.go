@@ -128,6 +128,48 @@ func TestFundWalletTaken(t *testing.T) {
 	}
 }
 
+// TestBalanceOfTakenAccount: the balance of a card's wallet or of a
+// merchant's account whose ID the ledger holds with other fields than the
+// platform's (here without debits_must_not_exceed_credits, and debited
+// past its credits by another client of the ledger) is ErrConflict naming
+// the account and the ledger's result, not a posted balance wrapped
+// below zero.
+func TestBalanceOfTakenAccount(t *testing.T) {
+	ctx := context.Background()
+	const asset, lc = "ticket:theatre", uint32(100_002)
+	s := newShop(t, false, paytest.Options{})
+	require.NoError(t, s.Platform.RegisterAsset(ctx, asset, lc))
+	bob := s.NewCard("Bob")
+	for _, c := range []struct {
+		owner, unit string
+		code        uint16
+		lc          uint32
+		source      uint16
+	}{
+		{bob.ID, "EUR", payflow.AccountWallet, eurLedger, payflow.AccountFunding},
+		{merchantID, asset, payflow.AccountMerchant, lc, payflow.AccountIssuer},
+	} {
+		id := payflow.AccountID(c.code, c.lc, c.owner)
+		source := payflow.AccountID(c.source, c.lc, "")
+		res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{
+			{ID: id, Ledger: c.lc, Code: c.code},
+			{ID: source, Ledger: c.lc, Code: c.source},
+		})
+		require.NoError(t, err)
+		require.Equal(t, ledger.AccountCreated, res[0])
+		tr, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+			ID: ledger.NewID(), DebitAccountID: id, CreditAccountID: source, Amount: 5, Ledger: c.lc, Code: 9,
+		}})
+		require.NoError(t, err)
+		require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, tr)
+
+		b, err := s.Platform.Balance(ctx, c.owner, c.unit)
+		require.ErrorIs(t, err, payflow.ErrConflict, "%s %s", c.owner, c.unit)
+		assert.EqualError(t, err, takenMessage(id, c.code, c.lc, ledger.AccountExistsWithDifferentFlags))
+		assert.Zero(t, b)
+	}
+}
+
 // TestIssueReusedIDConflicts: an issue ID sent again with another amount,
 // merchant or asset is ErrConflict and moves nothing.
 func TestIssueReusedIDConflicts(t *testing.T) {

@@ -52,6 +52,17 @@ func takeWallet(t *testing.T, s *shop, set func(*ledger.Account)) (ledger.ID, []
 	return id, found
 }
 
+// untakenBalances returns the balances of a shop whose payer's ticket
+// wallet is taken (takeWallet) but that wallet's, which Balance refuses:
+// the shopper's and the merchant's EUR and the merchant's tickets.
+func (s *shop) untakenBalances(t *testing.T) [3]payflow.Balance {
+	t.Helper()
+	eur := s.balances(t)
+	tickets, err := s.Platform.Balance(context.Background(), merchantID, paytest.Ticket)
+	require.NoError(t, err)
+	return [3]payflow.Balance{eur[0], eur[1], tickets}
+}
+
 // unopenedTicketRequest is ticketRequest without opening the payer's
 // ticket wallet.
 func unopenedTicketRequest(t *testing.T, s *shop) *payflow.PaymentView {
@@ -118,7 +129,7 @@ func TestConsentWithAssetWalletTaken(t *testing.T) {
 				s := newShop(t, manual, paytest.Options{})
 				id, found := takeWallet(t, s, c.set)
 				v := unopenedTicketRequest(t, s)
-				before := s.allBalances(t)
+				before := s.untakenBalances(t)
 
 				consent := s.consent(t, v.ID)
 				_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
@@ -131,7 +142,7 @@ func TestConsentWithAssetWalletTaken(t *testing.T) {
 				assert.Zero(t, rec.Attempt)
 				assert.Nil(t, rec.Consent)
 				assert.Nil(t, rec.ConsentHash)
-				assert.Equal(t, before, s.allBalances(t), "nothing moved")
+				assert.Equal(t, before, s.untakenBalances(t), "nothing moved")
 				requireUntouched(t, s, id, found, v.ID)
 
 				_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
@@ -142,7 +153,7 @@ func TestConsentWithAssetWalletTaken(t *testing.T) {
 				dv, err := s.Platform.Decline(ctx, s.shopper.Token, v.ID)
 				require.NoError(t, err)
 				assert.Equal(t, payflow.StateDeclined, dv.State)
-				assert.Equal(t, before, s.allBalances(t))
+				assert.Equal(t, before, s.untakenBalances(t))
 				requireUntouched(t, s, id, found, v.ID)
 			})
 		}
@@ -169,7 +180,7 @@ func TestApprovingWithAssetWalletTaken(t *testing.T) {
 				s := newShop(t, false, paytest.Options{})
 				id, found := takeWallet(t, s, c.set)
 				v := unopenedTicketRequest(t, s)
-				before := s.allBalances(t)
+				before := s.untakenBalances(t)
 				consent := s.consent(t, v.ID)
 				voidTo := ""
 				if end == "paired" {
@@ -201,7 +212,7 @@ func TestApprovingWithAssetWalletTaken(t *testing.T) {
 				assert.Nil(t, rec.Consent)
 				h := record.Hash(consent)
 				assert.Equal(t, h[:], rec.ConsentHash)
-				assert.Equal(t, before, s.allBalances(t), "nothing moved")
+				assert.Equal(t, before, s.untakenBalances(t), "nothing moved")
 				requireUntouched(t, s, id, found, v.ID)
 				s.sweep(t, 0, "nothing left to recover")
 				_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
@@ -213,7 +224,7 @@ func TestApprovingWithAssetWalletTaken(t *testing.T) {
 					pv, err := s.Platform.Payment(ctx, s.seller.Token, v.ID)
 					require.NoError(t, err)
 					assert.Equal(t, want, pv.State)
-					assert.Equal(t, before, s.allBalances(t))
+					assert.Equal(t, before, s.untakenBalances(t))
 					return
 				}
 				if end == "paired" {
@@ -242,7 +253,7 @@ func TestApprovingWithAssetWalletTaken(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, end, got.State)
 				s.requireState(t, v.ID, end)
-				assert.Equal(t, before, s.allBalances(t))
+				assert.Equal(t, before, s.untakenBalances(t))
 				requireUntouched(t, s, id, found, v.ID)
 			})
 		}
@@ -447,11 +458,11 @@ func TestApprovingWithAccountTakenHoldMade(t *testing.T) {
 	res, err := s.Ledger.CreateTransfers(ctx, holds)
 	require.NoError(t, err)
 	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
-	before := s.allBalances(t)
+	before := s.untakenBalances(t)
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	s.sweep(t, 1)
 	s.requireState(t, v.ID, payflow.StateHeld)
-	assert.Equal(t, before, s.allBalances(t), "the holds as the ledger made them, nothing more")
+	assert.Equal(t, before, s.untakenBalances(t), "the holds as the ledger made them, nothing more")
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
