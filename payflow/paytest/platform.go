@@ -3,6 +3,7 @@ package paytest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -253,6 +254,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 		holdPostedOtherwise(t, func(t *testing.T) *Shop { return NewShop(newFixture(t), true) })
 	})
 	t.Run("PostsTaken", func(t *testing.T) { postsTaken(t, NewShop(newFixture(t), true)) })
+	t.Run("LegAccountTaken", func(t *testing.T) { legAccountTaken(t, NewShop(newFixture(t), false)) })
 	t.Run("ExpiryDuringCapture", func(t *testing.T) { expiryDuringCapture(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringDecline", func(t *testing.T) { expiryDuringDecline(t, NewShop(newFixture(t), false)) })
 	t.Run("ExpiryDuringCancellation", func(t *testing.T) { expiryDuringCancellation(t, NewShop(newFixture(t), true)) })
@@ -273,6 +275,44 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 			RaceApproveCancel(t, s, other)
 		}
 	})
+}
+
+// legAccountTaken: a consent to a request with a leg in an asset whose
+// merchant's account ID the ledger holds with other fields (without
+// debits_must_not_exceed_credits, or in another ledger) is refused with
+// ErrConflict before it is accepted: the request stays pending, nothing
+// moves, no ticket wallet is created, and the recovery sweep finds no
+// settlement left.
+func legAccountTaken(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	for i, taken := range []ledger.Account{
+		{Ledger: 100_002, Code: payflow.AccountMerchant},
+		{Ledger: 100_004, Code: payflow.AccountMerchant, Flags: ledger.AccountDebitsMustNotExceedCredits},
+	} {
+		asset, lc := fmt.Sprintf("ticket:taken-%d", i), uint32(100_002+i)
+		require.NoError(t, s.Platform.RegisterAsset(ctx, asset, lc))
+		taken.ID = payflow.AccountID(payflow.AccountMerchant, lc, MerchantID)
+		res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{taken})
+		require.NoError(t, err)
+		require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+		r := Request(s.Session, "EUR", 120, record.Item{SKU: "apple", Quantity: 1})
+		r.Legs = []record.Leg{{Asset: asset, Amount: 5}}
+		v, err := s.Create(r)
+		require.NoError(t, err)
+		before := s.Balances("EUR")
+
+		_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+		require.ErrorIs(t, err, payflow.ErrConflict, asset)
+		assert.Equal(t, payflow.StatePending, s.storedState(v.ID), asset)
+		assert.Equal(t, before, s.Balances("EUR"), asset)
+		_, err = s.Platform.Balance(ctx, s.Shopper.ID, asset)
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "no ticket wallet: %s", asset)
+	}
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err)
+	assert.Zero(t, n, "no settlement left")
+	require.NoError(t, s.Ledger.Verify(ctx))
 }
 
 // sellerPairsAgain: the seller card's new pairing proof in a paired
