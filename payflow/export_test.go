@@ -9,3 +9,15 @@ func CountReceiptSignatures(s *Shopper) *atomic.Int64 {
 	s.signatureChecked = func() { n.Add(1) }
 	return n
 }
+
+// SetNextRequestIndex has the next payment request of the session that s
+// selected take index n, also one that s moved past (Seller.Request): a
+// state that no answer of the platform leads a Seller to, in which the
+// card signs another request under the ID of one recorded, so that tests
+// can check that a view of such a request is never taken as the one on
+// screen under that ID.
+func SetNextRequestIndex(s *Seller, n uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next = n
+}

@@ -281,7 +281,8 @@ type Charge struct {
 //
 // The request takes the session's next free index (SessionRequestID): the
 // one after the requests this phone made in the session, also before it
-// selected others and this one again, while Select keeps its index. A
+// selected others and this one again, while Select keeps its index, and
+// after those it sent again and found recorded (below). A
 // session of the same two cards and EIDs opened before, by this phone in
 // another run or selected before the 16 sessions whose index Select
 // keeps, may hold indexes already: Request moves past at most 16 of them
@@ -312,7 +313,8 @@ type Charge struct {
 // screen; it may be recorded all the same and is kept to be withdrawn, as
 // one without an answer (below), and the next Request goes on at its
 // index, after those found taken before it, since it may not be recorded
-// there. Calls of Request run one at a time.
+// there, unless it finds it recorded as it sends it again (below). Calls
+// of Request run one at a time.
 //
 // While the seller keeps MaxHeld requests (Held), held, or whose
 // capture's receipt is due, Request fails with ErrLimit before the card
@@ -333,18 +335,23 @@ type Charge struct {
 // in its stead, or the view of another request: ErrMismatch, above), may
 // have been recorded all the same, and the shopper would find it before
 // any later one, and pay it. So the next Request first sends it again, as
-// signed: a request recorded and still payable (pending or held) is
-// cancelled, and one that was paid goes on screen (Status, Wait), unless
-// a Select took it off the screen or it is of a session left, and another
-// request is there, and Request fails with a *PaidError (ErrFinal) naming
-// it instead of charging again. While that gets no answer or verdict
-// either, or the view of another request (ErrMismatch, as above: one paid
-// is not taken as paid), Request fails with its error. So it does with
-// ErrMismatch while it gets a view of it under the ID of the request on
-// screen that is not of that request (another request that the card
-// signed under that ID), compared before anything is cancelled: nothing
-// is cancelled or shown, and the request stays kept. A Select sends it
-// again first too (Select).
+// signed. Once the platform answers with its view (of the request the
+// card signed, byte for byte, as above), in whatever state, the request
+// holds its index: the next request of its session takes the index after
+// it at once (while the phone keeps that session's index: Select), also
+// when the call goes no further (an error below), and the card signs no
+// other request under its ID. A request recorded and still payable
+// (pending or held) is cancelled, and one that was paid goes on screen
+// (Status, Wait), unless a Select took it off the screen or it is of a
+// session left, and another request is there, and Request fails with a
+// *PaidError (ErrFinal) naming it instead of charging again. While that
+// gets no answer or verdict either, or the view of another request
+// (ErrMismatch, as above: one paid is not taken as paid), Request fails
+// with its error. So it does with ErrMismatch while it gets a view of it
+// under the ID of the request on screen that is not of that request
+// (another request that the card signed under that ID), compared before
+// anything is cancelled: nothing is cancelled or shown, and the request
+// stays kept. A Select sends it again first too (Select).
 //
 // The shopper phone shows a session's first request that is still
 // pending, so a request on screen that was last seen pending (Request,
@@ -420,7 +427,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 	}
 	// However Request ends, the next one of sess goes on at n at least:
 	// after the indexes found taken before n, and at n again while a
-	// request there may need withdrawing.
+	// request there may need withdrawing, until withdraw finds it recorded.
 	defer func() { s.skipTo(sess, n) }()
 	for skips := 0; ; skips++ {
 		if err := s.roomForHold(ctx); err != nil {
@@ -463,7 +470,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		if err != nil {
 			if !refused(err) { // it may be recorded
-				s.keepUnsent(msg, false)
+				s.keepUnsent(unsentRequest{msg: msg, next: n + 1})
 			}
 			if priced != nil && errors.Is(err, ErrMismatch) { // priced or sold otherwise now
 				s.forgetCatalog(priced)
@@ -471,7 +478,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, err
 		}
 		if err := checkRecorded(v, r, msg); err != nil { // no verdict on msg: it may be recorded
-			s.keepUnsent(msg, false)
+			s.keepUnsent(unsentRequest{msg: msg, next: n + 1})
 			return nil, err
 		}
 		s.mu.Lock()
@@ -573,14 +580,19 @@ func (s *Seller) checkShownLocked(v *PaymentView) error {
 type unsentRequest struct {
 	msg  []byte
 	left bool
+	// next is the index after msg's in its session (SessionRequestID),
+	// which the session's next request takes once the platform shows msg
+	// recorded (withdraw); zero for one that left the screen, whose
+	// Request moved past its index as the platform recorded it.
+	next uint32
 }
 
-// keepUnsent keeps msg, a signed payment request that may be recorded, to
-// be withdrawn (settleUnsent); left tells that it left the screen.
-func (s *Seller) keepUnsent(msg []byte, left bool) {
+// keepUnsent keeps u, a signed payment request that may be recorded, to
+// be withdrawn (settleUnsent).
+func (s *Seller) keepUnsent(u unsentRequest) {
 	s.unsentMu.Lock()
 	defer s.unsentMu.Unlock()
-	s.unsent = append(s.unsent, unsentRequest{msg, left})
+	s.unsent = append(s.unsent, u)
 }
 
 // settleUnsent settles the payment requests kept by keepUnsent, oldest
@@ -606,8 +618,11 @@ func (s *Seller) settleUnsent(ctx context.Context) error {
 // screen, unless it left the screen and another request is there. A view
 // of it that is not of the request on screen under its ID (another
 // request that the card signed under that ID) is ErrMismatch: nothing is
-// cancelled or shown, and u stays kept (withdrawRecorded). done reports
-// that u is settled.
+// cancelled or shown, and u stays kept (withdrawRecorded). Once the
+// platform answers with its view (checkRecordedMsg), in whatever state,
+// its index is taken, and the next request of its session goes on after
+// it (u.next, moveOnLocked), so that the card signs no other request
+// under its ID. done reports that u is settled.
 func (s *Seller) withdraw(ctx context.Context, u unsentRequest) (done bool, err error) {
 	msg := u.msg
 	v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
@@ -620,12 +635,15 @@ func (s *Seller) withdraw(ctx context.Context, u unsentRequest) (done bool, err 
 	if err := checkRecordedMsg(v, msg); err != nil { // a view paid goes on screen, to be refunded
 		return false, err
 	}
+	s.mu.Lock()
+	// Recorded, whatever happens next: its session (the one the card
+	// signed, as checkRecordedMsg checked) goes on after it.
+	s.moveOnLocked(v.SessionID, u.next)
 	// One paid that left the screen, or of a session left, does not take it
 	// from a request made since in the session selected (of another shopper,
 	// or of the same one selected again), which stays there to be withdrawn
 	// first; one of the session selected whose Request got no answer is
 	// newer than any request on screen.
-	s.mu.Lock()
 	over := !u.left && s.session != nil && s.session.ID == v.SessionID
 	s.mu.Unlock()
 	v, err = s.withdrawRecorded(ctx, v, over)
@@ -673,7 +691,7 @@ func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView) (kept bool, e
 	if err == nil || w != nil {
 		return false, err
 	}
-	s.keepUnsent(v.Request, true)
+	s.keepUnsent(unsentRequest{msg: v.Request, left: true})
 	return true, err
 }
 

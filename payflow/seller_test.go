@@ -109,6 +109,82 @@ func TestSellerRequestAfterLostReply(t *testing.T) {
 	})
 }
 
+// createCounter counts the payment requests that the seller phone sends
+// (CreateRequest) and those of them that the platform refuses as taken
+// (ErrConflict).
+type createCounter struct {
+	payflow.API
+	calls, conflicts atomic.Int32
+}
+
+func (a *createCounter) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	a.calls.Add(1)
+	v, err := a.API.CreateRequest(ctx, req)
+	if errors.Is(err, payflow.ErrConflict) {
+		a.conflicts.Add(1)
+	}
+	return v, err
+}
+
+// TestSellerMovesPastKeptRequestFoundRecorded: a payment request whose
+// reply was lost is recorded at index 0; the next Request sends it again
+// and finds it recorded: pending (it cancels it and asks), declined by the
+// shopper (it asks), or paid (it shows it and fails with a *PaidError, and
+// the Request after asks). The request asked for then takes index 1 at
+// once: the card signs one payment request, and the phone sends the kept
+// request again and the new one, none refused as taken (conflict), where
+// it had the card sign another request at index 0, which the platform
+// refused as taken, before it moved past it.
+func TestSellerMovesPastKeptRequestFoundRecorded(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		state   string // the kept request's, when sent again
+		charged uint64 // by it
+	}{{payflow.StatePending, 0}, {payflow.StateDeclined, 0}, {payflow.StateCaptured, 690}} {
+		t.Run(tt.state, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			api := &createCounter{API: &lostCreateAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}}
+			w.useSeller(t, api)
+			c := w.pair(t)
+			kept := payflow.SessionRequestID(c.SessionID, 0)
+			_, err := w.seller.Request(ctx, basket)
+			require.ErrorIs(t, err, payflow.ErrUnavailable)
+			require.Equal(t, int32(1), api.calls.Load())
+			switch tt.state {
+			case payflow.StateCaptured:
+				w.shopperApproves(t)
+			case payflow.StateDeclined:
+				_, err := w.shopper.WaitPayment(ctx)
+				require.NoError(t, err)
+				_, err = w.shopper.Decline(ctx)
+				require.NoError(t, err)
+			}
+			w.assertState(t, kept, tt.state)
+			before, err := w.sellerCard.Card.Counter()
+			require.NoError(t, err)
+
+			if tt.state == payflow.StateCaptured {
+				_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+				requirePaid(t, err, kept)
+			}
+			sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.NoError(t, err)
+			assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID, "the index after the kept request's")
+			after, err := w.sellerCard.Card.Counter()
+			require.NoError(t, err)
+			assert.Equal(t, before+1, after, "the card signed one payment request")
+			assert.Equal(t, int32(3), api.calls.Load(), "the lost request, sent again, and the new one")
+			assert.Zero(t, api.conflicts.Load(), "no payment request was refused as taken")
+			if tt.state == payflow.StatePending {
+				w.assertState(t, kept, payflow.StateCancelled, "the kept request is withdrawn")
+			} else {
+				w.assertState(t, kept, tt.state)
+			}
+			w.requireShopperPays(t, sv, tt.charged+100)
+		})
+	}
+}
+
 // conflictAPI passes the phone's calls on and, once the platform answers
 // a cancellation ErrConflict (a settlement of the request under way),
 // runs met.
@@ -874,9 +950,11 @@ func TestSellerRequestAnsweredAfterAnotherShopperSelected(t *testing.T) {
 // seller's Request whose answer, the view of another request, arrives
 // after another shopper was selected fails with ErrMismatch and keeps the
 // request, which the first shopper's phone would show: the next Request,
-// the first of the other shopper's session, cancels it before it asks,
-// and the other shopper pays it. Back with the first shopper, the next
-// Request finds the request's index taken and takes the one after it.
+// the first of the other shopper's session, cancels it before it asks at
+// that session's index 0, and the other shopper pays it. Having found the
+// request recorded, the phone counts its index as taken in the first
+// shopper's session: back with that shopper, the next Request takes the
+// index after it at once, the card signing one payment request.
 func TestSellerRequestAnsweredWithAnotherAfterAnotherShopperSelected(t *testing.T) {
 	ctx := context.Background()
 	a, b, api := hookedSellerWorlds(t)
@@ -893,7 +971,7 @@ func TestSellerRequestAnsweredWithAnotherAfterAnotherShopperSelected(t *testing.
 	a.assertState(t, old, payflow.StatePending)
 	b.requireServedNext(t, cb, a, 0)
 	a.assertState(t, old, payflow.StateCancelled, "withdrawn before the other shopper's request")
-	a.requireBackAt(t, ca, basket, 1, 2, 690)
+	a.requireBackAt(t, ca, basket, 1, 1, 690)
 }
 
 // TestSellerRequestPastTakenIndexesSelectingAnother: a seller phone
@@ -991,9 +1069,9 @@ func TestSellerRequestUnansweredPastTakenIndexes(t *testing.T) {
 // run used, whose Request moves past them and is answered at index 5 with
 // the view of another request, fails with ErrMismatch, keeps the 5 as
 // taken and keeps the request: the next Request sends it again first and
-// withdraws it, as the shopper would be shown it first, asks at index 5
-// again, finds it taken, and takes index 6, the card signing 2 payment
-// requests (7 from index 0), and the shopper pays it.
+// withdraws it, as the shopper would be shown it first, and, having found
+// it recorded at index 5, takes index 6 at once, the card signing one
+// payment request (7 from index 0), and the shopper pays it.
 func TestSellerRequestAnsweredWithAnotherPastTakenIndexes(t *testing.T) {
 	ctx := context.Background()
 	a, ca, api := restartedInTakenSession(t, 5)
@@ -1002,7 +1080,7 @@ func TestSellerRequestAnsweredWithAnotherPastTakenIndexes(t *testing.T) {
 	api.mu.Unlock()
 	_, err := a.seller.Request(ctx, basket)
 	require.ErrorIs(t, err, payflow.ErrMismatch)
-	a.requireBackAt(t, ca, basket, 6, 2, 690)
+	a.requireBackAt(t, ca, basket, 6, 1, 690)
 	r, err := a.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(ca.SessionID, 5))
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, r.State, "the request answered with another's view is withdrawn")
@@ -2769,8 +2847,11 @@ func TestSellerTakenIndexViewCheckedAgainstScreen(t *testing.T) {
 // keptPaidShown has the seller of w, talking to api, pair and ask for
 // charge at index 0, whose answer is the view of another request (the
 // request is kept); the shopper pays it, and the next Request, sending it
-// again, shows it paid and fails with the *PaidError it returns, the
-// session's next index still 0.
+// again, shows it paid and fails with the *PaidError it returns. Having
+// found it recorded, the seller moves past index 0; the session's next
+// index is then set back to 0 (SetNextRequestIndex), a state that no
+// answer of the platform leads to, so that the card signs another request
+// under the ID of the paid request on screen.
 func (w *phoneWorld) keptPaidShown(t *testing.T, api *hookAPI, charge payflow.Charge) (*payflow.Confirmation, *payflow.PaidError) {
 	t.Helper()
 	ctx := context.Background()
@@ -2785,6 +2866,7 @@ func (w *phoneWorld) keptPaidShown(t *testing.T, api *hookAPI, charge payflow.Ch
 	_, err = w.seller.Request(ctx, charge)
 	requirePaid(t, err, payflow.SessionRequestID(c.SessionID, 0))
 	paid, _ := errors.AsType[*payflow.PaidError](err)
+	payflow.SetNextRequestIndex(w.seller, 0)
 	return c, paid
 }
 
@@ -2835,7 +2917,8 @@ func testTakenIndexViewCheckedAgainstScreen(t *testing.T, read func(*testing.T, 
 // nothing goes on screen, nothing is cancelled or kept in Held, and the
 // paid request stays on screen with its receipt. Once the platform
 // answers as it records, the kept request is refused, its index being
-// taken, and Request goes on after the paid request.
+// taken, and Request goes on after the paid request at once, having moved
+// past index 0 as the platform showed the kept request recorded there.
 func TestSellerResentViewCheckedAgainstScreen(t *testing.T) {
 	for _, state := range []string{payflow.StateCaptured, payflow.StatePending} {
 		t.Run(state, func(t *testing.T) { testResentViewCheckedAgainstScreen(t, state) })
@@ -2895,7 +2978,7 @@ func testResentViewCheckedAgainstScreen(t *testing.T, state string) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionRequestID(ca.SessionID, 1), v.ID)
 	assert.Equal(t, uint64(100), v.Amount)
-	assert.Equal(t, int32(3), creates.Load(), "the kept request sent again, then index 0 found taken and index 1")
+	assert.Equal(t, int32(2), creates.Load(), "the kept request sent again, refused, and index 1")
 }
 
 // TestSellerTakenIndexViewWithoutSignedRequest: the view of an earlier
