@@ -213,8 +213,9 @@ func (p *Platform) posts(r *PaymentRecord, legs []leg) ([]ledger.Transfer, [][]b
 // errCaptureRefused marks a capture refused, nothing posted: for a closed
 // account of the legs, because the ledger refused a post of these holds
 // before (id_already_failed: an account was closed then, or the ledger had
-// lost the hold), or because it holds a post's ID as another transfer (see
-// post). drive records it by putting the request back to held.
+// lost the hold), or because it holds a post's ID as another transfer that
+// leaves the holds pending (see post). drive records it by putting the
+// request back to held.
 var errCaptureRefused = errors.New("capture refused")
 
 // post captures the holds of r: the money leg for CaptureAmount, the asset
@@ -236,10 +237,13 @@ var errCaptureRefused = errors.New("capture refused")
 // the ledger holds with other fields, as no post of these holds
 // (madeCapture finds none: a transfer that another client of the ledger
 // wrote under the platform's ID), refuses the capture too, nothing
-// posted, and every later one alike: the hold can only be voided or
-// expire. Holds that the ledger holds posted under other IDs
-// (pending_transfer_already_posted) are ErrInternal, and r stays
-// capturing: the holds moved, not by the platform.
+// posted, and every later one alike, when no transfer under these IDs
+// posts or voids one of the holds: the holds are left pending, and can
+// only be voided or expire. When one does (a post's ID posting another
+// leg's hold, or its own leg's hold in part, or voiding it), the capture
+// is ErrInternal and r stays capturing, as for holds that the ledger
+// holds posted under other IDs (pending_transfer_already_posted): the
+// holds moved, not by the platform, and no void would release them.
 func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*posted, error) {
 	accounts := make([]ledger.Account, 0, 2*len(legs))
 	for _, l := range legs {
@@ -262,12 +266,16 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 			ErrConflict, errCaptureRefused, kept)
 	}
 	if errors.Is(err, ErrConflict) { // a post's ID holds other fields
-		made, lerr := p.madeCapture(ctx, r, legs)
+		made, moved, lerr := p.madeCapture(ctx, r, legs)
 		if lerr != nil {
 			return nil, lerr
 		}
 		if made != nil {
 			return made, nil
+		}
+		if moved {
+			return nil, fmt.Errorf("%w: ledger: a post's ID holds a transfer that posted or voided a hold of request %v, not this capture's post (%v): the holds moved, not by the platform",
+				ErrInternal, r.ID, err)
 		}
 		return nil, fmt.Errorf("%w: %w: the ledger holds a post's ID as a transfer that is not this capture's (%v): the hold can only be cancelled or expire",
 			ErrConflict, errCaptureRefused, err)
@@ -291,29 +299,37 @@ type posted struct {
 // when the ledger does not hold every one of them as the post of its
 // leg's hold, the asset legs in full: the posts are one linked chain,
 // made all or none. The amount is the ledger's, whatever r's
-// CaptureAmount.
-func (p *Platform) madeCapture(ctx context.Context, r *PaymentRecord, legs []leg) (*posted, error) {
+// CaptureAmount. moved reports whether a transfer that the ledger holds
+// under one of these IDs posts or voids one of the holds (its pending ID
+// is a hold's, whichever leg's): without the capture made, the holds
+// moved by transfers that the platform did not make.
+func (p *Platform) madeCapture(ctx context.Context, r *PaymentRecord, legs []leg) (made *posted, moved bool, err error) {
 	ts, ids := p.posts(r, legs)
 	found, err := p.lookupTransfers(ctx, ts)
 	if err != nil {
-		return nil, err
+		return nil, false, err
+	}
+	holds := make(map[ledger.ID]bool, len(ts))
+	for _, t := range ts {
+		holds[t.PendingID] = true
 	}
 	byID := make(map[ledger.ID]ledger.Transfer, len(found))
 	for _, t := range found {
 		byID[t.ID] = t
+		moved = moved || holds[t.PendingID]
 	}
-	made := &posted{ids: ids}
+	made = &posted{ids: ids}
 	for i, l := range legs {
 		t, ok := byID[ts[i].ID]
 		if !ok || t.PendingID != ts[i].PendingID || t.Flags&ledger.TransferPostPendingTransfer == 0 ||
 			l.index > 0 && t.Amount != l.amount {
-			return nil, nil
+			return nil, moved, nil
 		}
 		if l.index == 0 {
 			made.amount = t.Amount
 		}
 	}
-	return made, nil
+	return made, moved, nil
 }
 
 // void releases the holds of r, each on its own: a hold the ledger already
@@ -356,7 +372,7 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 	if !captured {
 		return nil, nil
 	}
-	made, err := p.madeCapture(ctx, r, legs)
+	made, _, err := p.madeCapture(ctx, r, legs)
 	if err != nil {
 		return nil, err
 	}
@@ -877,9 +893,9 @@ func (p *Platform) expireHold(ctx context.Context, r *PaymentRecord) error {
 // the money of a request whose receipt is too long to sign (one stored
 // before CreateRequest checked it, see receiptFits) fails at every try
 // with ErrInternal: its receipt cannot be signed, and no state undoes a
-// posted payment. So does a capture or a void that meets holds posted by
-// transfers that the platform did not make (see post and void), moving
-// nothing, and the ledger keeping none of the refused IDs.
+// posted payment. So does a capture or a void that meets holds posted or
+// voided by transfers that the platform did not make (see post and void),
+// moving nothing, and the ledger keeping none of the refused IDs.
 func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000

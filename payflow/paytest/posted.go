@@ -122,19 +122,22 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 // holdPostedOtherwise: a held request whose holds the ledger holds posted
 // or voided, though not by the posts of a capture as the platform makes
 // them (madeCapture finds none), is not taken for captured, and nothing
-// moves. A capture is refused: when the ledger holds the IDs of its posts
-// with other fields it is ErrConflict and the request is held again, as
-// for a refused post, and when it answers the posts
-// pending_transfer_already_posted (the holds posted under other IDs) it
-// is ErrInternal and the request is left capturing. A cancellation, whose
-// void the ledger answers pending_transfer_already_posted, is ErrInternal,
-// the request left voiding. Neither makes a receipt. A request left
-// capturing or voiding fails again at the recovery sweep's try, which
-// defers it, and nothing moves. So for holds posted under the IDs of
-// another attempt, posts crossed (each leg's post ID posting the other
-// leg's hold, for the asset leg's amount), the asset hold voided under
-// its post's ID, and the asset hold posted in part. Each case runs on a
-// shop of its own from newShop, so that a sweep meets its request alone.
+// moves. A capture is ErrInternal and the request is left capturing,
+// whether the ledger answers its posts pending_transfer_already_posted
+// (the holds posted under other IDs) or holds their IDs as the transfers
+// that posted or voided the holds: the holds moved, not by the platform,
+// and are no longer there to void, so the request is not held again. A
+// cancellation, whose void the ledger answers
+// pending_transfer_already_posted, is ErrInternal, the request left
+// voiding. Neither makes a receipt. A cancellation then leaves the request
+// as it is: refused with ErrConflict while capturing (a capture under
+// way), ErrInternal again while voiding. A request left capturing or
+// voiding fails again at the recovery sweep's try, which defers it, and
+// nothing moves. So for holds posted under the IDs of another attempt, posts
+// crossed (each leg's post ID posting the other leg's hold, for the asset
+// leg's amount), the asset hold voided under its post's ID, and the asset
+// hold posted in part. Each case runs on a shop of its own from newShop,
+// so that a sweep meets its request alone.
 func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 	ctx := context.Background()
 	const post, void = ledger.TransferPostPendingTransfer, ledger.TransferVoidPendingTransfer
@@ -148,31 +151,30 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 		flags   ledger.TransferFlags
 	}
 	for _, c := range []struct {
-		name     string
-		tickets  uint64
-		made     [2]made
-		capture  error
-		captured string // the state a capture leaves
+		name    string
+		tickets uint64
+		made    [2]made
 	}{
-		{"posts of another attempt", 1, [2]made{{2, 0, 600, post}, {2, 1, 1, post}}, payflow.ErrInternal, "capturing"},
-		{"posts crossed", 1, [2]made{{1, 1, 1, post}, {1, 0, 1, post}}, payflow.ErrConflict, payflow.StateHeld},
-		{"asset hold voided under its post's ID", 1, [2]made{{1, 0, 600, post}, {1, 1, 1, void}}, payflow.ErrConflict, payflow.StateHeld},
-		{"asset hold posted in part", 2, [2]made{{1, 0, 600, post}, {1, 1, 1, post}}, payflow.ErrConflict, payflow.StateHeld},
+		{"posts of another attempt", 1, [2]made{{2, 0, 600, post}, {2, 1, 1, post}}},
+		{"posts crossed", 1, [2]made{{1, 1, 1, post}, {1, 0, 1, post}}},
+		{"asset hold voided under its post's ID", 1, [2]made{{1, 0, 600, post}, {1, 1, 1, void}}},
+		{"asset hold posted in part", 2, [2]made{{1, 0, 600, post}, {1, 1, 1, post}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, end := range []struct {
 				name, state string
 				call        func(s *Shop, id payflow.ID) error
 				err         error
+				cancel      error // of a cancellation after the call
 			}{
-				{"capture", c.captured, func(s *Shop, id payflow.ID) error {
+				{"capture", "capturing", func(s *Shop, id payflow.ID) error {
 					_, err := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
 					return err
-				}, c.capture},
+				}, payflow.ErrInternal, payflow.ErrConflict},
 				{"cancellation", "voiding", func(s *Shop, id payflow.ID) error {
 					_, err := s.Platform.Cancel(ctx, s.Seller.Token, id)
 					return err
-				}, payflow.ErrInternal},
+				}, payflow.ErrInternal, payflow.ErrInternal},
 			} {
 				t.Run(end.name, func(t *testing.T) {
 					s := newShop(t)
@@ -194,20 +196,19 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 					require.NoError(t, err)
 					assert.Equal(t, end.state, r.State)
 					assert.Empty(t, r.Receipt)
+					_, err = s.Platform.Cancel(ctx, s.Seller.Token, id)
+					assert.ErrorIs(t, err, end.cancel, "a cancellation after the call")
+					assert.Equal(t, end.state, s.storedState(id), "the state after the cancellation")
 
 					s.Clock.Advance(payflow.DefaultRecoverAfter)
 					n, err := s.Platform.RecoverSweep(ctx, 0)
 					assert.Zero(t, n, "no settlement finished")
-					r, rerr := s.Store.Payment(ctx, id)
-					require.NoError(t, rerr)
+					assert.ErrorIs(t, err, end.err, "the sweep's try")
+					r, err = s.Store.Payment(ctx, id)
+					require.NoError(t, err)
 					assert.Equal(t, end.state, r.State, "the state after the sweep")
 					assert.Empty(t, r.Receipt)
-					if end.state == payflow.StateHeld {
-						assert.NoError(t, err, "nothing under way")
-					} else {
-						assert.ErrorIs(t, err, end.err, "the sweep's try")
-						assert.WithinDuration(t, s.Clock.Now(), r.DeferredTo, 0, "deferred by the sweep")
-					}
+					assert.WithinDuration(t, s.Clock.Now(), r.DeferredTo, 0, "deferred by the sweep")
 					assert.Equal(t, eur, s.Balances("EUR"), "nothing moved")
 					assert.Equal(t, tickets, s.Balances(Ticket), "nothing moved")
 					// The ledger keeps no ID of a transfer it refused the
@@ -230,22 +231,33 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 }
 
 // postsTaken: a held request whose post IDs the ledger holds as other
-// transfers than posts of its holds (written by another client of the
-// ledger: the platform makes no such transfer), its holds still pending,
-// is refused a capture with ErrConflict, as a capture that meets a post
-// the ledger refused: the request is held again, nothing moved, and every
-// later capture is refused alike. The recovery sweep finds nothing under
-// way. The hold can still be cancelled, or expire: the voids, under IDs
-// of their own, release the money and the ticket, and the request ends
-// cancelled or expired.
+// transfers than posts or voids of its holds (written by another client
+// of the ledger: the platform makes no such transfer), its holds still
+// pending, is refused a capture with ErrConflict, as a capture that meets
+// a post the ledger refused: the request is held again, nothing moved,
+// and every later capture is refused alike. So for a transfer between the
+// request's accounts and for the void of another request's hold (that
+// request then cancelled, its void finding the hold voided). The recovery
+// sweep finds nothing under way. The hold can still be cancelled, or
+// expire: the voids, under IDs of their own, release the money and the
+// ticket, and the request ends cancelled or expired.
 func postsTaken(t *testing.T, s *Shop) {
 	ctx := context.Background()
 	taken := uint64(0) // EUR moved by takeID
 	held := func() payflow.ID {
 		id := s.createHeld(1000, record.Leg{Asset: Ticket, Amount: 1}).ID
-		s.takeID(payflow.TransferID(id, 1, 0, kindPost))
+		other := s.createHeld(1000).ID
+		res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+			ID: payflow.TransferID(id, 1, 0, kindPost), PendingID: payflow.TransferID(other, 1, 0, kindHold),
+			Ledger: 978, Code: payflow.TransferPayment, Flags: ledger.TransferVoidPendingTransfer,
+		}})
+		require.NoError(t, err)
+		require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+		v, err := s.Platform.Cancel(ctx, s.Seller.Token, other)
+		require.NoError(t, err, "the other request's cancellation")
+		require.Equal(t, payflow.StateCancelled, v.State)
 		s.takeID(payflow.TransferID(id, 1, 1, kindPost))
-		taken += 2
+		taken++
 		for range 2 { // refused alike every time
 			_, err := s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
 			require.ErrorIs(t, err, payflow.ErrConflict)
