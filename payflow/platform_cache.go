@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/pki"
 )
 
@@ -62,6 +63,57 @@ func (c *cache) init(ttl time.Duration) {
 	c.ttl = ttl
 	c.cards = make(map[string]cached[*cachedCard])
 	c.merchants = make(map[string]cached[*Merchant])
+}
+
+// ownAccounts is the set of the ledger accounts found to be the
+// platform's own: held under their IDs with the flags, user data, ledger
+// and code of the platform's definition (heldAsOwn, which checkLegAccounts
+// applies), or created or found so by createAccounts. The ledger changes
+// no field of an account but the balances and the AccountClosed flag,
+// which heldAsOwn ignores, and deletes no account, so an account found
+// once to be the platform's stays so for every process that shares the
+// ledger: the set keeps its IDs without expiry, and checkLegAccounts looks
+// up only the accounts not in it. An account found with other fields is
+// never added, and is looked up again at every check. The set holds at
+// most maxOwnAccounts IDs (about 2.5 MB): add empties a set that holds
+// that many before it adds one, so that the next checks of the others go
+// to the ledger again. Its zero value is an empty set; it is safe for
+// concurrent use.
+type ownAccounts struct {
+	mu  sync.Mutex
+	ids map[ledger.ID]struct{}
+}
+
+// maxOwnAccounts is the most account IDs that ownAccounts keeps.
+const maxOwnAccounts = 100000
+
+// add keeps the IDs of accounts, each found to be the platform's own.
+func (s *ownAccounts) add(accounts ...ledger.Account) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ids == nil {
+		s.ids = make(map[ledger.ID]struct{})
+	}
+	for i := range accounts {
+		if len(s.ids) >= maxOwnAccounts {
+			clear(s.ids)
+		}
+		s.ids[accounts[i].ID] = struct{}{}
+	}
+}
+
+// unknown returns the IDs of the accounts that the set does not hold, in
+// their order, or nil when it holds them all.
+func (s *ownAccounts) unknown(accounts []ledger.Account) []ledger.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []ledger.ID
+	for i := range accounts {
+		if _, ok := s.ids[accounts[i].ID]; !ok {
+			ids = append(ids, accounts[i].ID)
+		}
+	}
+	return ids
 }
 
 // generation returns the count of forget calls, which a caller takes

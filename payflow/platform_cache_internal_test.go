@@ -6,7 +6,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"math"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
@@ -223,4 +227,46 @@ func TestRevocationFollowsChain(t *testing.T) {
 	st.cards[id] = &CardRecord{ID: id, Chain: [][]byte{second[0][:40]}, AdvSecret: secret, DisplayName: "Alice"}
 	_, err = p.resolve(ctx, eid[:])
 	assert.ErrorIs(t, err, ErrInternal, "a chain that pki cannot read")
+}
+
+// TestOwnAccountsBound: the set of the platform's own accounts holds at
+// most maxOwnAccounts IDs; the account added when it is full empties it
+// first and is kept, so that the others are looked up again.
+func TestOwnAccountsBound(t *testing.T) {
+	var s ownAccounts
+	accounts := make([]ledger.Account, maxOwnAccounts+1)
+	for i := range accounts {
+		accounts[i] = account(AccountWallet, 978, strconv.Itoa(i))
+	}
+	s.add(accounts[:maxOwnAccounts]...)
+	assert.Len(t, s.ids, maxOwnAccounts)
+	assert.Nil(t, s.unknown(accounts[:maxOwnAccounts]), "all held")
+	last := accounts[maxOwnAccounts:]
+	assert.Equal(t, []ledger.ID{last[0].ID}, s.unknown(last))
+
+	s.add(last...)
+	assert.Len(t, s.ids, 1)
+	assert.Nil(t, s.unknown(last))
+	assert.Equal(t, []ledger.ID{accounts[0].ID, accounts[1].ID}, s.unknown(accounts[:2]), "looked up again")
+}
+
+// TestOwnAccountsConcurrent: adds and look-ups of the set from many
+// goroutines at once (run with -race) keep every account added, as
+// long as the set holds fewer than maxOwnAccounts.
+func TestOwnAccountsConcurrent(t *testing.T) {
+	var s ownAccounts
+	const workers, each = 8, 64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				a := account(AccountMerchant, 978, fmt.Sprintf("%d-%d", w, i))
+				s.unknown([]ledger.Account{a})
+				s.add(a)
+				assert.Nil(t, s.unknown([]ledger.Account{a}))
+			}
+		})
+	}
+	wg.Wait()
+	assert.Len(t, s.ids, workers*each)
 }

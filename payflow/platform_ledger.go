@@ -113,7 +113,9 @@ func account(code uint16, ledgerCode uint32, owner string) ledger.Account {
 // taken by other content, which the caller cannot use. One that the
 // ledger holds closed but otherwise as given is a closedError (which a
 // hold goes on with: the ledger refuses its transfers). The other
-// accounts are created all the same (none is linked).
+// accounts are created all the same (none is linked). When all are
+// created or exist as given, they are kept as the platform's own
+// (ownAccounts).
 func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Account) error {
 	res, err := p.ledger.CreateAccounts(ctx, accounts)
 	if err != nil {
@@ -140,6 +142,7 @@ func (p *Platform) createAccounts(ctx context.Context, accounts ...ledger.Accoun
 			return fmt.Errorf("%w: ledger account %v: %v", ErrInternal, a.ID, r)
 		}
 	}
+	p.own.add(accounts...)
 	return nil
 }
 

@@ -51,7 +51,10 @@ var errAccountTaken = errors.New("an account of the legs, which the platform can
 // checkLegAccounts checks the accounts of the legs of r, the payer's
 // wallet and the merchant's account in each leg's ledger, which its holds
 // debit and credit, in one look-up, and creates the payer's wallets in
-// the assets of the legs that the ledger does not hold. An account whose
+// the assets of the legs that the ledger does not hold. Only the accounts
+// not found to be the platform's own before (ownAccounts, which keeps
+// those that pass here or that createAccounts created or found) are
+// looked up, and when there are none, the ledger is not asked. An account whose
 // ID the ledger holds with other fields (flags, user data, ledger, code)
 // is ErrConflict with errAccountTaken, before any account is created: the
 // ledger would move money or assets out of an account that may go below
@@ -67,11 +70,12 @@ var errAccountTaken = errors.New("an account of the legs, which the platform can
 // (a retried consent, RecoverSweep).
 func (p *Platform) checkLegAccounts(ctx context.Context, r *PaymentRecord, legs []leg) error {
 	want := make([]ledger.Account, 0, 2*len(legs))
-	ids := make([]ledger.ID, 0, 2*len(legs))
 	for _, l := range legs {
-		payer, merchant := account(AccountWallet, l.ledger, r.PayerCardID), account(AccountMerchant, l.ledger, r.MerchantID)
-		want = append(want, payer, merchant)
-		ids = append(ids, payer.ID, merchant.ID)
+		want = append(want, account(AccountWallet, l.ledger, r.PayerCardID), account(AccountMerchant, l.ledger, r.MerchantID))
+	}
+	ids := p.own.unknown(want)
+	if len(ids) == 0 {
+		return nil
 	}
 	found, err := p.ledger.LookupAccounts(ctx, ids)
 	if err != nil {
@@ -80,12 +84,16 @@ func (p *Platform) checkLegAccounts(ctx context.Context, r *PaymentRecord, legs 
 	var wallets []ledger.Account // the payer's asset wallets to create
 	// want[i] is an account of legs[i/2].
 	for i, a := range want {
+		if !slices.Contains(ids, a.ID) {
+			continue // found to be the platform's before
+		}
 		j := slices.IndexFunc(found, func(g ledger.Account) bool { return g.ID == a.ID })
 		switch {
 		case j >= 0:
 			if _, err := heldAsOwn(a, found[j]); err != nil {
 				return fmt.Errorf("%w (%w)", err, errAccountTaken)
 			}
+			p.own.add(a)
 		case a.Code == AccountWallet && legs[i/2].index > 0:
 			wallets = append(wallets, a)
 		}

@@ -1,8 +1,11 @@
 package payflow_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -386,6 +389,28 @@ func TestMerchantAssetAccountTaken(t *testing.T) {
 	}
 }
 
+// takenWalletRequest enrols Bob, whose EUR wallet ID the ledger holds
+// without the wallet's flag (written by another client of the ledger),
+// pairs him with the seller and returns his card, that wallet's ID and
+// a pending request of the basket (690) to him.
+func takenWalletRequest(t *testing.T, s *shop) (*paytest.Card, ledger.ID, *payflow.PaymentView) {
+	t.Helper()
+	ctx := context.Background()
+	f := s.Fixture
+	bob := f.NewCard("Bob")
+	id := payflow.AccountID(payflow.AccountWallet, eurLedger, bob.ID)
+	res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{{ID: id, Ledger: eurLedger, Code: payflow.AccountWallet}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+	bob.Login(record.RoleShopper)
+	s.seller.Login(record.RoleSeller)
+	sess := f.Pair(bob, s.seller)
+	v, err := f.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(sess, "EUR", 690,
+		record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))})
+	require.NoError(t, err)
+	return bob, id, v
+}
+
 // TestPayerWalletTakenMoneyLeg: a consent whose payer's wallet in the
 // request's currency the ledger holds without its flag (which OpenAccount
 // refuses as taken) is refused with conflict before it is accepted,
@@ -395,18 +420,8 @@ func TestPayerWalletTakenMoneyLeg(t *testing.T) {
 	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
 	f := s.Fixture
-	bob := f.NewCard("Bob")
-	id := payflow.AccountID(payflow.AccountWallet, eurLedger, bob.ID)
-	res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{{ID: id, Ledger: eurLedger, Code: payflow.AccountWallet}})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+	bob, id, v := takenWalletRequest(t, s)
 	assert.ErrorIs(t, f.Platform.OpenAccount(ctx, bob.ID, "EUR"), payflow.ErrConflict, "OpenAccount sees the wallet taken")
-	bob.Login(record.RoleShopper)
-	s.seller.Login(record.RoleSeller)
-	sess := f.Pair(bob, s.seller)
-	v, err := f.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(sess, "EUR", 690,
-		record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1}))})
-	require.NoError(t, err)
 	merchant, err := f.Platform.Balance(ctx, merchantID, "EUR")
 	require.NoError(t, err)
 
@@ -464,5 +479,121 @@ func TestApprovingWithAccountTakenHoldMade(t *testing.T) {
 	s.sweep(t, 1)
 	s.requireState(t, v.ID, payflow.StateHeld)
 	assert.Equal(t, before, s.untakenBalances(t), "the holds as the ledger made them, nothing more")
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// accountLookups is a ledger store that records the IDs of each account
+// look-up (LookupAccounts reads them in a View).
+type accountLookups struct {
+	ledger.Store
+
+	mu      sync.Mutex
+	lookups [][]ledger.ID
+}
+
+func (s *accountLookups) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	return s.Store.View(ctx, func(tx ledger.ReadTx) error { return fn(lookupsTx{tx, s}) })
+}
+
+type lookupsTx struct {
+	ledger.ReadTx
+	s *accountLookups
+}
+
+func (tx lookupsTx) Accounts(ids []ledger.ID) ([]ledger.Account, error) {
+	tx.s.mu.Lock()
+	tx.s.lookups = append(tx.s.lookups, slices.Clone(ids))
+	tx.s.mu.Unlock()
+	return tx.ReadTx.Accounts(ids)
+}
+
+// take returns the look-ups recorded since its last call.
+func (s *accountLookups) take() [][]ledger.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.lookups
+	s.lookups = nil
+	return l
+}
+
+// lookup is the look-up of ids as the ledger makes it: in ascending order.
+func lookup(ids ...ledger.ID) [][]ledger.ID {
+	return [][]ledger.ID{slices.SortedFunc(slices.Values(ids), func(a, b ledger.ID) int { return bytes.Compare(a[:], b[:]) })}
+}
+
+// TestConsentLooksUpAccountsOnce: a consent looks up only the accounts of
+// its legs that its platform has not found to be its own before. A
+// second platform on the same store and ledger looks up the payer's
+// wallet and the merchant's account at its first consent and at none
+// after; the platform that opened them (enrolment, OpenAccount, Issue)
+// looks up none, but for a payer's ticket wallet that the ledger does
+// not hold, which it looks up once and creates. Every purchase is paid.
+func TestConsentLooksUpAccountsOnce(t *testing.T) {
+	ctx := context.Background()
+	ls := &accountLookups{Store: ledgermemory.New()}
+	s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
+	other, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+	})
+	require.NoError(t, err)
+	approve := func(p *payflow.Platform, id payflow.ID) {
+		t.Helper()
+		consent := s.consent(t, id)
+		ls.take()
+		v, err := p.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+		require.NoError(t, err)
+		require.Equal(t, payflow.StateCaptured, v.State)
+	}
+	wallet := payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID)
+	merchant := payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID)
+
+	v, _ := s.request(t)
+	approve(other, v.ID)
+	assert.Equal(t, lookup(wallet, merchant), ls.take(), "a platform new to the accounts looks them up")
+	v, _ = s.request(t)
+	approve(other, v.ID)
+	assert.Empty(t, ls.take(), "and then no more")
+	v, _ = s.request(t)
+	approve(s.Platform, v.ID)
+	assert.Empty(t, ls.take(), "the platform that opened them never")
+
+	for i := range 2 {
+		r := paytest.Request(s.session, "EUR", 240, record.Item{SKU: "apple", Quantity: 2})
+		r.Legs = []record.Leg{{Asset: paytest.Ticket, Amount: 1}}
+		v, err := s.Create(r)
+		require.NoError(t, err)
+		approve(s.Platform, v.ID)
+		if i == 0 {
+			assert.Equal(t, lookup(payflow.AccountID(payflow.AccountWallet, paytest.TicketCode, s.shopper.ID)), ls.take(),
+				"the payer's ticket wallet, which the consent creates")
+		} else {
+			assert.Empty(t, ls.take(), "the ticket wallet created")
+		}
+	}
+	assert.Equal(t, [2][2]payflow.Balance{{{Posted: funds - 3*690 - 2*240}, {Posted: 3*690 + 2*240}}, {{Posted: 2}, {Posted: 8}}},
+		s.allBalances(t))
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// TestConsentLooksUpTakenAccountAgain: a payer's wallet whose ID the
+// ledger holds with other flags is looked up at every consent, never
+// kept as the platform's own: each consent is refused with conflict and
+// the request stays pending, while the merchant's account, the
+// platform's, is not looked up.
+func TestConsentLooksUpTakenAccountAgain(t *testing.T) {
+	ctx := context.Background()
+	ls := &accountLookups{Store: ledgermemory.New()}
+	s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{})
+	f := s.Fixture
+	bob, id, v := takenWalletRequest(t, s)
+	for range 2 {
+		pv, err := f.Platform.Payment(ctx, bob.Token, v.ID)
+		require.NoError(t, err)
+		consent := bob.MustSign(paytest.Consent(pv))
+		ls.take()
+		_, err = f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+		requireRefusedPending(t, s, err, takenError(id, payflow.AccountWallet, eurLedger, ledger.AccountExistsWithDifferentFlags), v.ID)
+		assert.Equal(t, lookup(id), ls.take())
+	}
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
