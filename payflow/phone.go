@@ -621,7 +621,13 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // platform named its EID (Peers): for a shopper, the merchant's ID and
 // name; for a seller, the shopper's name and this card's merchant. Its
 // shopper card ID and merchant ID, which the cards sign in records, must
-// be of the forms that the records carry (ErrMismatch).
+// be of the forms that the records carry, and its ID, which the seller
+// card signs in payment requests, must be the one that SessionID derives
+// from its card IDs and the two EIDs that the pairing proof names
+// (ErrMismatch), so that a platform that answers with the ID of another
+// session, such as one of the same cards under the EIDs of an epoch
+// before or one of the seller with another shopper, has the seller card
+// sign no request naming that session.
 //
 // The platform bounds how many EIDs a card resolves, pairings included
 // (PROTOCOL.md §6.1). A resolution or a pairing that it answers
@@ -789,8 +795,10 @@ func (o *PhoneOptions) rateLimitPause(err error) time.Duration {
 }
 
 // checkSession checks a session view against this phone's card, the EIDs
-// of the pair and r, what the platform named the peer's EID, and its
-// shopper card ID and merchant ID for the forms that the records carry.
+// of the pair and r, what the platform named the peer's EID, its shopper
+// card ID and merchant ID for the forms that the records carry, and its ID
+// against the one that its card IDs and the two EIDs derive (SessionID),
+// own and peer being the EIDs that the pairing proof named.
 func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.EID, r *ResolveResponse) error {
 	id, err := p.CardID()
 	if err != nil {
@@ -813,6 +821,14 @@ func (p *phone) checkSession(ctx context.Context, s *SessionView, own, peer adv.
 	}
 	if err != nil {
 		return fmt.Errorf("%w: the session: %v", ErrMismatch, err)
+	}
+	// The seller card signs the session's ID in its payment requests.
+	shopperEID, sellerEID := own, peer
+	if p.role == adv.Seller {
+		shopperEID, sellerEID = peer, own
+	}
+	if s.ID != SessionID(s.ShopperCardID, s.SellerCardID, shopperEID[:], sellerEID[:]) {
+		return fmt.Errorf("%w: the session's ID is not the one of its card IDs and the two EIDs", ErrMismatch)
 	}
 	if p.role == adv.Shopper {
 		if s.MerchantID != r.MerchantID || s.MerchantName != r.DisplayName {

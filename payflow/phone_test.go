@@ -934,6 +934,63 @@ func TestPhonesDetectTampering(t *testing.T) {
 	})
 }
 
+// TestPhonesRefuseSessionOfAnotherID: a pairing answered with the view of
+// the session that the two EIDs name but the ID of another session (one
+// of the same two cards under the EIDs of the epoch before, or one of the
+// seller with another shopper) is ErrMismatch for either phone, which
+// selects nothing, where it took that ID and the seller card signed the
+// requests of the session selected as requests of the other one. The same
+// pairing answered as the platform made it confirms the session whose ID
+// derives from both card IDs and the EIDs of the proof.
+func TestPhonesRefuseSessionOfAnotherID(t *testing.T) {
+	ctx := context.Background()
+	earlier := []struct {
+		name    string
+		session func(t *testing.T, w *phoneWorld) payflow.ID
+	}{
+		{"of the epoch before", func(t *testing.T, w *phoneWorld) payflow.ID {
+			return w.pairPastARequest(t).SessionID
+		}},
+		{"with another shopper", func(t *testing.T, w *phoneWorld) payflow.ID {
+			return w.withShopper(t, "Bob", payflow.ID{0xf2}).pair(t).SessionID
+		}},
+	}
+	for _, e := range earlier {
+		for _, role := range []adv.Role{adv.Shopper, adv.Seller} {
+			t.Run(role.String()+" "+e.name, func(t *testing.T) {
+				f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+				api := &tamperAPI{API: f.Platform}
+				w := newPhoneWorld(t, f, api, false)
+				other := e.session(t, w)
+				w.hear(t)
+				sellerEID, err := w.seller.EID()
+				require.NoError(t, err)
+				shopperEID, err := w.shopper.EID()
+				require.NoError(t, err)
+				selectPeer := func() (*payflow.Confirmation, error) { return w.shopper.Select(ctx, sellerEID) }
+				if role == adv.Seller {
+					_, err := selectPeer()
+					require.NoError(t, err)
+					selectPeer = func() (*payflow.Confirmation, error) { return w.seller.Select(ctx, shopperEID) }
+				}
+				want := payflow.SessionID(w.shopperCard.Enrolment.ICCID, w.sellerCard.Enrolment.ICCID, shopperEID[:], sellerEID[:])
+				require.NotEqual(t, want, other)
+
+				api.pair = func(s *payflow.SessionView) { s.ID = other }
+				c, err := selectPeer()
+				require.ErrorIs(t, err, payflow.ErrMismatch)
+				assert.Nil(t, c)
+
+				api.pair = nil
+				c, err = selectPeer()
+				require.NoError(t, err)
+				assert.Equal(t, want, c.SessionID)
+				assert.Equal(t, role == adv.Seller, c.Paired)
+			})
+		}
+	}
+}
+
 // loginCounter counts the logins that reach the platform.
 type loginCounter struct {
 	payflow.API
