@@ -59,6 +59,14 @@ const PeerNameTTL = 30 * time.Second
 // waits, unless PhoneOptions.PollInterval says otherwise.
 const DefaultPollInterval = 200 * time.Millisecond
 
+// DefaultSettleWait is how long a Seller sends again a cancellation that
+// the platform answers ErrConflict, a settlement of the request under way
+// (Seller.Cancel), unless PhoneOptions.SettleWait says otherwise. A
+// settlement normally ends within one call of the platform to its ledger;
+// one that lasts longer is an outage, or a request that stays so for good
+// (PROTOCOL.md §6.4).
+const DefaultSettleWait = 10 * time.Second
+
 // RateLimitTries is how many times Select sends a resolution or a pairing
 // that the platform answers ErrRateLimited, in all, before it fails with
 // that error.
@@ -94,6 +102,11 @@ type PhoneOptions struct {
 	// PollInterval is how often the phone asks the platform while it
 	// waits for the peer (default DefaultPollInterval).
 	PollInterval time.Duration
+	// SettleWait is how long a Seller sends again, every PollInterval, a
+	// cancellation that the platform answers ErrConflict, a settlement of
+	// the request under way, before it fails with that error (default
+	// DefaultSettleWait; see Seller.Cancel). A Shopper does not use it.
+	SettleWait time.Duration
 	// RateLimitPause is how long Select waits before it sends again a
 	// call that the platform answered ErrRateLimited without a retry
 	// time (default DefaultRateLimitPause). A *RateLimitedError's
@@ -192,6 +205,9 @@ func (p *phone) init(role adv.Role, card phoneCard, opts PhoneOptions) error {
 	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = DefaultPollInterval
+	}
+	if opts.SettleWait <= 0 {
+		opts.SettleWait = DefaultSettleWait
 	}
 	if opts.RateLimitPause <= 0 {
 		opts.RateLimitPause = DefaultRateLimitPause
@@ -979,6 +995,33 @@ func (p *phone) pairedSession() (*SessionView, error) {
 
 // sleep waits one poll interval or until ctx ends.
 func (p *phone) sleep(ctx context.Context) error { return ctxsleep.Sleep(ctx, p.opts.PollInterval) }
+
+// ctxLock is a mutex that a call waits for only as long as its context
+// lasts: a channel of one slot, which holds a token while the lock is
+// held. Make it with newCtxLock; a nil ctxLock is never free.
+type ctxLock chan struct{}
+
+func newCtxLock() ctxLock { return make(ctxLock, 1) }
+
+// lock takes l, or fails with ctx's error, l not taken, once ctx ended.
+// A ctx that has ended fails even when l is free, so that a call whose
+// context ended goes no further.
+func (l ctxLock) lock(ctx context.Context) error {
+	select {
+	case l <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The select takes either case when both are ready.
+	if err := ctx.Err(); err != nil {
+		<-l
+		return err
+	}
+	return nil
+}
+
+// unlock lets l go; it must be held.
+func (l ctxLock) unlock() { <-l }
 
 // verifyReceipt verifies a receipt's signature with the platform key: the
 // pinned key, or the key of the chain from Info, which the Verifier checks

@@ -131,7 +131,17 @@ func (w *phoneWorld) useShopper(tb testing.TB, api payflow.API) {
 // useSeller replaces the seller phone with one that talks to api.
 func (w *phoneWorld) useSeller(tb testing.TB, api payflow.API) {
 	tb.Helper()
-	seller, err := payflow.NewSeller(w.sellerCard.Card, phoneOptions(w.f, api))
+	w.useSellerWaiting(tb, api, 0)
+}
+
+// useSellerWaiting replaces the seller phone with one that talks to api
+// and sends a cancellation that the platform answers ErrConflict again
+// for settleWait (PhoneOptions.SettleWait; zero: the default).
+func (w *phoneWorld) useSellerWaiting(tb testing.TB, api payflow.API, settleWait time.Duration) {
+	tb.Helper()
+	opts := phoneOptions(w.f, api)
+	opts.SettleWait = settleWait
+	seller, err := payflow.NewSeller(w.sellerCard.Card, opts)
 	require.NoError(tb, err)
 	w.seller = seller
 }

@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/pki/record"
@@ -52,7 +53,8 @@ const keptPaidRequests = 256
 // if the app makes them one at a time: Select, Request, Refund,
 // RefundPayment, and Login, which every call that talks to the platform
 // makes when the phone holds no token or its token expired (calls of
-// Request run one at a time among themselves, and so do refunds). A call
+// Request run one at a time among themselves, and so do refunds; a
+// Request waits for another only as long as its context lasts). A call
 // whose record reaches the platform after one that the card signed later,
 // for a call made at the same moment, is refused: it fails with ErrClone,
 // having taken no effect, and may be made again.
@@ -64,9 +66,15 @@ type Seller struct {
 	catalogMu sync.Mutex
 	catalog   *Catalog
 
-	requestMu sync.Mutex // Request's calls run one at a time
+	// requestMu is held while a Request runs: they run one at a time, and
+	// one waits for another only as long as its context lasts.
+	requestMu ctxLock
+	// settleMu is held while settleUnsent withdraws the requests of
+	// unsent, one call at a time, each waiting for another only as long as
+	// its context lasts.
+	settleMu ctxLock
 
-	unsentMu sync.Mutex
+	unsentMu sync.Mutex      // held only while unsent is read or changed
 	unsent   []unsentRequest // signed payment requests to withdraw, oldest first (Request)
 
 	refundMu    sync.Mutex
@@ -102,7 +110,10 @@ type captures struct {
 // merchant. It fails with ErrInvalid when opts lacks the API or a way to
 // verify receipts.
 func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
-	s := &Seller{card: card, rand: rand.Reader, receiptDue: make(map[ID]bool), capturing: make(map[ID]*captures)}
+	s := &Seller{
+		card: card, rand: rand.Reader, requestMu: newCtxLock(), settleMu: newCtxLock(),
+		receiptDue: make(map[ID]bool), capturing: make(map[ID]*captures),
+	}
 	if err := s.init(adv.Seller, card, opts); err != nil {
 		return nil, err
 	}
@@ -117,7 +128,11 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // recorded and still payable is cancelled, and one paid goes on screen
 // with its receipt and Select fails with ErrFinal, selecting nothing.
 // Like Request, Select waits for the settlement of an approval of a
-// request that it cancels (ErrConflict) to end, as long as ctx lasts.
+// request that it cancels (ErrConflict) to end, for PhoneOptions.SettleWait
+// at most and as long as ctx lasts, and fails as Request says when it
+// does not end by then, selecting nothing. It waits for a Request's or
+// another Select's withdrawal of the requests sent again, also through
+// such a wait, only as long as ctx lasts, failing with ctx's error alone.
 // Then the request on screen that was last seen pending and that the
 // platform still shows pending is cancelled, as Request does (a hold made
 // at that moment is voided); one paid since stays on screen with its
@@ -366,13 +381,28 @@ type Charge struct {
 // one at a taken index) may be one whose approval the platform is
 // settling at that moment: it shows it pending, and answers its
 // cancellation ErrConflict until the settlement ended. Request then sends
-// the cancellation again every poll interval (PhoneOptions.PollInterval)
-// until the platform answers otherwise, and goes on as above with what it
+// the cancellation again every poll interval (PhoneOptions.PollInterval),
+// for PhoneOptions.SettleWait after the first ErrConflict at most, until
+// the platform answers otherwise, and goes on as above with what it
 // answers then: one paid is reported as paid (ErrFinal, a *PaidError);
 // one held by that approval has its hold voided; one whose hold was
-// refused is cancelled. When ctx ends first, Request fails with ctx's
-// error joined with ErrConflict, having asked nothing, and the request is
-// withdrawn as above by the next Request or Select.
+// refused is cancelled. A settlement that outlasts SettleWait (an outage,
+// or an approval whose outcome the platform could not record, which
+// stays approving until its recovery sweep: PROTOCOL.md §6.4) fails
+// Request with the platform's last ErrConflict; when ctx ends first,
+// between two cancellations or during one that then gets no verdict,
+// Request fails with ctx's error joined with that ErrConflict. Either
+// way the request stays to be withdrawn, and a Request that withdraws it
+// before it asks fails so, having asked nothing: one sent again (also one
+// answered after a selection and kept), or on screen, is withdrawn by the
+// next Request or Select, first; one at a taken index by the next Request
+// while its session is selected, which reads that index again (Select
+// does not withdraw taken indexes; it keeps the session's next index, so
+// a Request after the session is selected again reads it too).
+//
+// Calls of Request run one at a time: one waits for another, also
+// through such a wait, only as long as its ctx lasts, and then fails
+// with ctx's error alone, having done nothing.
 //
 // A payment request that the platform answers after another session was
 // selected (Select) is of the session selected before: Request does not
@@ -390,8 +420,10 @@ type Charge struct {
 // ErrNotPaired and asks nothing more; when it found a paid request there
 // that it reports (above), the error is that *PaidError too.
 func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, error) {
-	s.requestMu.Lock()
-	defer s.requestMu.Unlock()
+	if err := s.requestMu.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.requestMu.unlock()
 	sess, err := s.pairedSession()
 	if err != nil {
 		return nil, err
@@ -511,10 +543,12 @@ func (s *Seller) skipTo(sess *SessionView, n uint32) {
 // withdrawTaken settles the request id of sess that an earlier session
 // with the same ID made at the index Request found taken: it cancels it
 // while the platform shows it pending, as the shopper would be shown it
-// first; one held is kept in Held. One paid that this phone did not see
-// paid before (sawPaidLocked) goes on screen while the screen is empty
-// (showPaid), and withdrawTaken fails with a *PaidError naming it, so
-// that the seller sees the payment before asking again. A view of
+// first (waiting for the settlement of an approval of it under way, as
+// Request says: a hold that approval made is voided); one read held is
+// kept in Held. One paid that this phone did not see paid before
+// (sawPaidLocked) goes on screen while the screen is empty (showPaid),
+// and withdrawTaken fails with a *PaidError naming it, so that the seller
+// sees the payment before asking again. A view of
 // another session's request, or one that does not carry the signed
 // request it shows (checkRecorded), is ErrMismatch: nothing is
 // cancelled, shown or kept, and the next Request reads that index again.
@@ -598,19 +632,31 @@ func (s *Seller) keepUnsent(u unsentRequest) {
 // settleUnsent settles the payment requests kept by keepUnsent, oldest
 // first, as Request says (Request, Select).
 func (s *Seller) settleUnsent(ctx context.Context) error {
-	s.unsentMu.Lock()
-	defer s.unsentMu.Unlock()
-	for len(s.unsent) > 0 {
-		done, err := s.withdraw(ctx, s.unsent[0])
+	if err := s.settleMu.lock(ctx); err != nil {
+		return err
+	}
+	defer s.settleMu.unlock()
+	for {
+		// Only settleUnsent takes requests off unsent, and keepUnsent
+		// adds them at its end, so the first stays the first.
+		s.unsentMu.Lock()
+		if len(s.unsent) == 0 {
+			s.unsent = nil
+			s.unsentMu.Unlock()
+			return nil
+		}
+		u := s.unsent[0]
+		s.unsentMu.Unlock()
+		done, err := s.withdraw(ctx, u)
 		if done {
+			s.unsentMu.Lock()
 			s.unsent = s.unsent[1:]
+			s.unsentMu.Unlock()
 		}
 		if err != nil {
 			return err
 		}
 	}
-	s.unsent = nil
-	return nil
 }
 
 // withdraw sends u's signed payment request again: one recorded and still
@@ -783,21 +829,37 @@ func (s *Seller) cancelRecorded(ctx context.Context, recorded *PaymentView) (*Pa
 // made, and returns its view. While the platform answers that a
 // settlement of the request is under way (its verdict ErrConflict: a
 // consent being settled, the request shown pending, or a capture being
-// made, shown held), it asks again every poll interval until that
-// settlement ended, and then answers as the platform answers then: the
+// made, shown held), it asks again every poll interval, for
+// PhoneOptions.SettleWait after the first such answer at most, and
+// answers as the platform answers once that settlement ended: the
 // request cancelled (a refused hold, or one voided), or ended (ErrFinal
-// once paid). When ctx ends first, it fails with ctx's error joined with
-// that ErrConflict.
+// once paid). When SettleWait runs out first, it fails with the
+// platform's last ErrConflict. When ctx ends first, between two
+// cancellations or during one that then gets no verdict, it fails with
+// ctx's error joined with that ErrConflict.
 func (s *Seller) cancelSettled(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
+	var conflict error // the platform's last answer ErrConflict
+	var until time.Time
 	for {
 		v, err := s.callOn(ctx, cur, func(token string, cur *PaymentView) (*PaymentView, error) {
 			return s.api.Cancel(ctx, token, cur.ID)
 		})
-		if !errors.Is(err, ErrConflict) || !refused(err) {
+		switch {
+		case errors.Is(err, ErrConflict) && refused(err): // a settlement under way
+			conflict = err
+		case err != nil && conflict != nil && !refused(err) && ctx.Err() != nil: // ctx ended during the call
+			return nil, errors.Join(ctx.Err(), conflict)
+		default:
 			return v, err
 		}
-		if serr := s.sleep(ctx); serr != nil {
-			return nil, errors.Join(serr, err)
+		if until.IsZero() {
+			until = time.Now().Add(s.opts.SettleWait)
+		}
+		if !time.Now().Before(until) {
+			return nil, conflict
+		}
+		if err := s.sleep(ctx); err != nil {
+			return nil, errors.Join(err, conflict)
 		}
 	}
 }
@@ -1200,10 +1262,15 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // platform settles an approval of the request, or a capture of it (it
 // answers the cancellation ErrConflict), Cancel sends the cancellation
 // again every poll interval (PhoneOptions.PollInterval) until that
-// settlement ended: a hold that the approval made is then voided, a
+// settlement ended, for PhoneOptions.SettleWait after the first
+// ErrConflict at most: a hold that the approval made is then voided, a
 // payment it captured is ErrFinal, and one whose hold was refused is
-// cancelled. When ctx ends first, Cancel fails with ctx's error joined
-// with ErrConflict.
+// cancelled. A settlement that outlasts SettleWait (an outage, an
+// approval whose outcome the platform could not record, or a capture
+// left capturing for good: PROTOCOL.md §6.4) fails Cancel with the
+// platform's last ErrConflict, the request as it was. When ctx ends
+// first, between two cancellations or during one that then gets no
+// verdict, Cancel fails with ctx's error joined with that ErrConflict.
 func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 	cur, err := s.currentPayment()
 	if err != nil {
@@ -1220,8 +1287,10 @@ func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 // capture was made without its receipt returned, which Held shows
 // captured, fails with ErrFinal and stays kept until a CaptureHeld of the
 // captured amount returns its receipt (Held). While a capture of it is
-// being made, CancelHeld waits for it to end as Cancel does: one made is
-// ErrFinal.
+// being made, CancelHeld waits for it to end as Cancel does, for
+// PhoneOptions.SettleWait at most: one made is ErrFinal, and one that
+// does not end by then (a capture left capturing for good, PROTOCOL.md
+// §6.4) is the platform's last ErrConflict, the request kept as held.
 func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
 	cur, err := s.heldRequest(id)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/ledger"
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
@@ -210,6 +211,10 @@ type settlingWorld struct {
 	settling chan struct{}
 	release  func()
 	keep     atomic.Bool // while set, a cancellation answered ErrConflict releases nothing
+	// conflicted is closed once the platform answers a cancellation of
+	// the seller ErrConflict: the seller's call then waits for the
+	// settlement to end.
+	conflicted chan struct{}
 }
 
 // newSettlingWorld returns a settlingWorld of a merchant that captures
@@ -218,7 +223,8 @@ type settlingWorld struct {
 func newSettlingWorld(t *testing.T, manual bool, seller func(api payflow.API) payflow.API) *settlingWorld {
 	t.Helper()
 	release := make(chan struct{})
-	sw := &settlingWorld{settling: make(chan struct{}), release: sync.OnceFunc(func() { close(release) })}
+	sw := &settlingWorld{settling: make(chan struct{}), release: sync.OnceFunc(func() { close(release) }), conflicted: make(chan struct{})}
+	conflicted := sync.OnceFunc(func() { close(sw.conflicted) })
 	t.Cleanup(sw.release)
 	var hold sync.Once
 	st := &updateHook{Store: memory.New(), hook: func(_ *payflow.PaymentRecord, from string) error {
@@ -232,6 +238,7 @@ func newSettlingWorld(t *testing.T, manual bool, seller func(api payflow.API) pa
 	}}
 	sw.phoneWorld = newPhoneWorld(t, paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), nil, manual)
 	sw.useSeller(t, seller(&conflictAPI{API: sw.f.Platform, met: func() {
+		conflicted()
 		if !sw.keep.Load() {
 			sw.release()
 		}
@@ -321,14 +328,13 @@ func TestSellerRequestWhileApproved(t *testing.T) {
 	}
 }
 
-// TestSellerRequestWhileApprovedUntilCtxEnds: a Request that waits for
-// the settlement of an approval of the request it withdraws fails once
-// its ctx ends, with ctx's error and ErrConflict, having asked nothing;
-// the request stays kept, and the next Request, once the settlement
-// ended, withdraws it: paid, it fails with the *PaidError naming it.
-func TestSellerRequestWhileApprovedUntilCtxEnds(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+// newLostSettlingWorld returns a settlingWorld whose seller's request of
+// basket was recorded, its reply lost (the phone keeps it to withdraw),
+// and that the shopper approved: its settlement is held until release,
+// also when a cancellation is answered ErrConflict (keep). It returns the
+// request and a channel that gets the approval's error.
+func newLostSettlingWorld(ctx context.Context, t *testing.T) (*settlingWorld, *payflow.PaymentView, <-chan error) {
+	t.Helper()
 	w := newSettlingWorld(t, false, func(api payflow.API) payflow.API {
 		return &lostCreateAPI{API: api, loss: payflow.ErrUnavailable}
 	})
@@ -337,11 +343,22 @@ func TestSellerRequestWhileApprovedUntilCtxEnds(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	lost, err := w.shopper.WaitPayment(ctx)
 	require.NoError(t, err)
-	approved := w.approve(ctx, t)
+	return w, lost, w.approve(ctx, t)
+}
+
+// TestSellerRequestWhileApprovedUntilCtxEnds: a Request that waits for
+// the settlement of an approval of the request it withdraws fails once
+// its ctx ends, with ctx's error and ErrConflict, having asked nothing;
+// the request stays kept, and the next Request, once the settlement
+// ended, withdraws it: paid, it fails with the *PaidError naming it.
+func TestSellerRequestWhileApprovedUntilCtxEnds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w, lost, approved := newLostSettlingWorld(ctx, t)
 
 	short, stop := context.WithTimeout(ctx, 100*time.Millisecond)
 	defer stop()
-	_, err = w.seller.Request(short, payflow.Charge{Amount: 100, Currency: "EUR"})
+	_, err := w.seller.Request(short, payflow.Charge{Amount: 100, Currency: "EUR"})
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorIs(t, err, payflow.ErrConflict)
 	w.assertState(t, lost.ID, "approving")
@@ -391,6 +408,212 @@ func TestSellerCancelWhileApproved(t *testing.T) {
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "no money moved")
 		})
 	}
+}
+
+// TestSellerCancelHeldWhileCaptureNeverEnds: CancelHeld of a held
+// request whose capture was left capturing for good (its hold posted under
+// another transfer's ID, which no later cancellation, capture or expiry
+// ends: PROTOCOL.md §6.4) sends the cancellation again while the platform
+// answers ErrConflict, for PhoneOptions.SettleWait, and then fails with
+// that ErrConflict, also with a context that never ends; the request
+// stays capturing and kept, and the next CancelHeld fails so again.
+func TestSellerCancelHeldWhileCaptureNeverEnds(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	w := newMemoryPhoneWorld(t, true)
+	var conflicts atomic.Int64
+	w.useSellerWaiting(t, &conflictAPI{API: w.f.Platform, met: func() { conflicts.Add(1) }}, 50*time.Millisecond)
+	id := w.pairAndHold(t)
+	res, err := w.f.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+		ID: payflow.TransferID(id, 2, 0, 2), PendingID: payflow.TransferID(id, 1, 0, 1),
+		Amount: 690, Ledger: 978, Code: payflow.TransferPayment, Flags: ledger.TransferPostPendingTransfer,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	_, err = w.seller.CaptureHeld(ctx, id, 0)
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	w.assertState(t, id, "capturing", "left capturing for good")
+
+	for range 2 {
+		before := conflicts.Load()
+		done := make(chan error, 1)
+		go func() {
+			_, err := w.seller.CancelHeld(context.Background(), id)
+			done <- err
+		}()
+		err = within(t, done, "CancelHeld of a request capturing for good")
+		require.ErrorIs(t, err, payflow.ErrConflict)
+		assert.NotErrorIs(t, err, context.Canceled)
+		assert.NotErrorIs(t, err, context.DeadlineExceeded)
+		assert.Greater(t, conflicts.Load()-before, int64(1), "the cancellation is sent again")
+		w.assertState(t, id, "capturing")
+		held, err := w.seller.Held(ctx)
+		require.NoError(t, err)
+		require.Len(t, held, 1, "the request stays kept")
+		assert.Equal(t, id, held[0].ID)
+	}
+}
+
+// TestSellerRequestWhileApprovalLeftApproving: a Request that withdraws
+// the request on screen, whose approval's outcome the platform could not
+// record (the request left approving until the recovery sweep drives it
+// on), sends the cancellation again while the platform answers
+// ErrConflict, for PhoneOptions.SettleWait, and then fails with that
+// ErrConflict, also with a context that never ends, having asked
+// nothing; the request stays on screen and approving.
+func TestSellerRequestWhileApprovalLeftApproving(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var failed atomic.Bool
+	st := &updateHook{Store: memory.New(), hook: func(_ *payflow.PaymentRecord, from string) error {
+		if from == "approving" && failed.CompareAndSwap(false, true) {
+			return payflow.ErrUnavailable
+		}
+		return nil
+	}}
+	w := newPhoneWorld(t, paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), nil, false)
+	w.useSellerWaiting(t, w.f.Platform, 50*time.Millisecond)
+	w.pair(t)
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	w.assertState(t, sv.ID, "approving")
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := w.seller.Request(context.Background(), payflow.Charge{Amount: 100, Currency: "EUR"})
+		done <- err
+	}()
+	err = within(t, done, "Request while the approval is left approving")
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.NotErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	w.assertState(t, sv.ID, "approving")
+	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(sv.SessionID, 1))
+	require.ErrorIs(t, err, payflow.ErrNotFound, "no other request was made")
+	v, err := w.seller.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, v.ID, "the request stays on screen")
+	assert.Equal(t, payflow.StatePending, v.State)
+}
+
+// TestSellerCallsWhileRequestWaitsOnSettlement: while a Request waits for
+// the settlement of an approval of the request it withdraws (one whose
+// reply was lost, which it sends again first), a Select or another
+// Request waits for it only as long as its own ctx lasts: it fails with
+// ctx's error alone, having withdrawn, asked and selected nothing, while
+// the first Request still waits; that one, once the settlement ended,
+// fails with the *PaidError naming the request paid.
+func TestSellerCallsWhileRequestWaitsOnSettlement(t *testing.T) {
+	for _, call := range []string{"Select", "Request"} {
+		t.Run(call, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			w, lost, approved := newLostSettlingWorld(ctx, t)
+			requested := make(chan error, 1)
+			go func() {
+				_, err := w.seller.Request(context.Background(), payflow.Charge{Amount: 100, Currency: "EUR"})
+				requested <- err
+			}()
+			within(t, w.conflicted, "the Request's wait for the settlement")
+			eid, err := w.shopper.EID()
+			require.NoError(t, err)
+
+			done := make(chan error, 1)
+			go func() {
+				short, stop := context.WithTimeout(ctx, 100*time.Millisecond)
+				defer stop()
+				var err error
+				if call == "Select" {
+					_, err = w.seller.Select(short, eid)
+				} else {
+					_, err = w.seller.Request(short, payflow.Charge{Amount: 100, Currency: "EUR"})
+				}
+				done <- err
+			}()
+			select {
+			case err = <-done:
+			case <-time.After(3 * time.Second):
+				w.release()
+				t.Fatalf("%s with a 100 ms context: nothing after 3 s", call)
+			}
+			require.Equal(t, context.DeadlineExceeded, err)
+			select {
+			case err := <-requested:
+				t.Fatalf("the first Request returned %v before the settlement ended", err)
+			default:
+			}
+			w.assertState(t, lost.ID, "approving")
+
+			w.release()
+			require.NoError(t, within(t, approved, "the approval"))
+			requirePaid(t, within(t, requested, "the first Request"), lost.ID)
+			w.requireShownCaptured(t, lost.ID, 690)
+			_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(lost.SessionID, 1))
+			require.ErrorIs(t, err, payflow.ErrNotFound, "no other request was made")
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		})
+	}
+}
+
+// cutCancelAPI passes the phone's calls on, except that while stop is
+// set, every cancellation after the first ends the caller's context
+// (stop) and fails with its error once it ended, as a call cut short by
+// its context does.
+type cutCancelAPI struct {
+	payflow.API
+	stop  context.CancelFunc
+	calls atomic.Int64 // the cancellations while stop is set
+}
+
+func (a *cutCancelAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	if a.stop != nil && a.calls.Add(1) > 1 {
+		a.stop()
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return a.API.Cancel(ctx, token, id)
+}
+
+// TestSellerCancelWhileApprovedCtxEndsInCall: a Cancel whose ctx ends
+// during a cancellation that it sends again after the platform answered
+// ErrConflict fails with ctx's error joined with that ErrConflict, as when
+// ctx ends between two of them; the request stays approving, and a
+// Cancel once the settlement ended fails with ErrFinal, the payment shown
+// with its receipt.
+func TestSellerCancelWhileApprovedCtxEndsInCall(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var cut *cutCancelAPI
+	w := newSettlingWorld(t, false, func(api payflow.API) payflow.API {
+		cut = &cutCancelAPI{API: api}
+		return cut
+	})
+	w.keep.Store(true)
+	sv, err := w.seller.Request(ctx, basket)
+	require.NoError(t, err)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	approved := w.approve(ctx, t)
+
+	short, stop := context.WithCancel(ctx)
+	defer stop()
+	cut.stop = stop
+	_, err = w.seller.Cancel(short)
+	require.ErrorIs(t, err, context.Canceled)
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.Equal(t, int64(2), cut.calls.Load())
+	w.assertState(t, sv.ID, "approving")
+
+	w.release()
+	require.NoError(t, within(t, approved, "the approval"))
+	cut.stop = nil
+	_, err = w.seller.Cancel(ctx)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	w.requireShownCaptured(t, sv.ID, 690)
 }
 
 // TestSellerSelectAfterLostReply: a payment request whose reply was lost,

@@ -44,10 +44,9 @@ type Shopper struct {
 	phone
 	card ShopperCard
 
-	// consentMu holds a token while an approval (ApproveShown, Approve)
-	// runs: they run one at a time, and one waits for another only as long
+	// consentMu is held while an approval (ApproveShown, Approve) runs: they run one at a time, and one waits for another only as long
 	// as its context lasts.
-	consentMu chan struct{}
+	consentMu ctxLock
 	// kept are the consents sent without a receipt that verifies, in the
 	// order they were signed; guarded by phone.mu.
 	kept []*sentConsent
@@ -61,7 +60,7 @@ const MaxKeptConsents = 16
 // NewShopper returns the shopper phone of card. It fails with ErrInvalid
 // when opts lacks the API or a way to verify receipts.
 func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
-	s := &Shopper{card: card, consentMu: make(chan struct{}, 1)}
+	s := &Shopper{card: card, consentMu: newCtxLock()}
 	if err := s.init(adv.Shopper, card, opts); err != nil {
 		return nil, err
 	}
@@ -417,18 +416,12 @@ func (s *Shopper) onScreen(shown *PaymentView) (*PaymentView, error) {
 
 // approve approves shown, the request on screen (ApproveShown).
 func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (*Receipt, error) {
-	select {
-	case s.consentMu <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	defer func() { <-s.consentMu }()
-	// The select above takes either case when both are ready: a call whose
-	// context ended goes no further, sending neither a kept consent nor a
-	// new one.
-	if err := ctx.Err(); err != nil {
+	// A call whose context ended goes no further, sending neither a kept
+	// consent nor a new one.
+	if err := s.consentMu.lock(ctx); err != nil {
 		return nil, err
 	}
+	defer s.consentMu.unlock()
 	// Before any consent is sent, a kept one (which may never have reached
 	// the platform) or a new one.
 	if err := s.trustPlatform(ctx); err != nil {

@@ -251,9 +251,11 @@ func (p *Phone) Ask(ctx context.Context, sale *Sale) (*payflow.PaymentView, erro
 // signed it (payflow.Seller.Request): one that the cloud recorded and that
 // is still payable is cancelled and the card signs a new one; one that was
 // paid meanwhile, also by an approval that the cloud was settling as the
-// phone cancelled it (the phone waits for that settlement to end), goes on
-// screen with its receipt (AwaitSettled), and AskAgain fails with a
-// *payflow.PaidError naming it, asking nothing more.
+// phone cancelled it (the phone waits for that settlement to end, for
+// payflow.DefaultSettleWait at most), goes on screen with its receipt
+// (AwaitSettled), and AskAgain fails with a *payflow.PaidError naming it,
+// asking nothing more. A settlement that lasts longer fails AskAgain with
+// the cloud's payflow.ErrConflict, asking nothing.
 func (p *Phone) AskAgain(ctx context.Context, sale *Sale) (*payflow.PaymentView, error) {
 	p.Screen.Printf("The cloud did not answer the payment request: sending it again")
 	return p.Ask(ctx, sale)
@@ -402,8 +404,9 @@ func (p *Phone) AwaitSettled(ctx context.Context) (*payflow.PaymentView, *payflo
 // runs even when ctx has ended, for at most 10 seconds. When the shopper
 // paid just before, or her approval that the cloud was settling as the
 // till withdrew paid (the till waits for that settlement to end within
-// those 10 seconds: payflow.Seller.Cancel), the verified receipt is shown
-// and the request is left as it is.
+// those 10 seconds, payflow.DefaultSettleWait too: payflow.Seller.Cancel),
+// the verified receipt is shown and the request is left as it is; one
+// that does not end by then fails Withdraw with payflow.ErrConflict.
 func (p *Phone) Withdraw(ctx context.Context) (*payflow.PaymentView, *payflow.Receipt, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

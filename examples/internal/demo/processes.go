@@ -433,9 +433,14 @@ func noAnswer(err error) bool {
 // paid meanwhile is the purchase, whose receipt the till verifies, and the
 // till asks nothing more. An approval of Alice's that the cloud is
 // settling as the till cancels the request is waited out first
-// (payflow.Seller.Request), so that a payment it makes is the purchase,
-// not a failure of the till. When the wait ends (-wait, or an interrupt)
-// before the shopper acted, it withdraws the request (Withdraw) and fails.
+// (payflow.Seller.Request), for payflow.DefaultSettleWait (10 seconds)
+// at most, whatever -wait says, so that a payment it makes is the
+// purchase, not a failure of the till; a settlement that lasts longer (a
+// cloud whose ledger stalls, or an approval whose outcome the cloud could
+// not record, left to its recovery sweep) fails the till with the cloud's
+// payflow.ErrConflict, as a refusal does. When the wait ends (-wait, or
+// an interrupt) before the shopper acted, it withdraws the request
+// (Withdraw) and fails.
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
 		var sale *Sale
