@@ -134,7 +134,9 @@ type QueueEntry struct {
 	Name       string
 	MerchantID string  // set for a seller
 	RSSI       float64 // smoothed signal strength, dBm
-	Selected   bool
+	// Selected is set for the peer of the session selected, or of a
+	// Select under way (Select says which of them).
+	Selected bool
 }
 
 // Confirmation is what the confirmation screen shows on both phones: the
@@ -182,6 +184,14 @@ type phone struct {
 	// sessionEpoch is the epoch of the EID of this card that the session
 	// selected now names (the one its pairing proof named).
 	sessionEpoch uint32
+	// choosing are the choices of the Selects under way, and
+	// sessionChoice the one of the Select that selected the session; the
+	// queue shows selected the peer of the latest of them
+	// (choiceEndedLocked). choiceSeq is the sequence number of the
+	// latest choice (peerChoice.seq).
+	choosing      []peerChoice
+	sessionChoice peerChoice
+	choiceSeq     uint64
 	// left are, for a seller, the next request indexes of the sessions
 	// selected before the one selected now, the one left last at the end:
 	// at most keptRequestIndexes-1 of them, none of an EID epoch more than
@@ -645,6 +655,17 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // before or one of the seller with another shopper, has the seller card
 // sign no request naming that session.
 //
+// Select fails with queue.ErrUnknownPeer when the queue holds no live
+// peer with that EID. Otherwise the queue shows that peer selected
+// (QueueEntry.Selected, queue.Peer.Selected) and keeps it past its TTL
+// while Select is under way, and then as the peer of the session
+// selected. A Select that fails, whatever its error, selects no session:
+// the phone stays on the session selected before, and the queue shows
+// that session's peer selected again, or none when there is none or the
+// TTL of that peer, no longer kept, passed meanwhile. Of Selects made at
+// once, the queue shows the peer of the one that started last among
+// those under way and the one that selected the session in force.
+//
 // The platform bounds how many EIDs a card resolves, pairings included
 // (PROTOCOL.md §6.1). A resolution or a pairing that it answers
 // ErrRateLimited is sent again, the pairing with the same proof (which
@@ -669,25 +690,100 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 // selectPeer is Select; dropped is the payment request that it took off
 // the screen as it selected the session, if any.
 func (p *phone) selectPeer(ctx context.Context, eid adv.EID) (c *Confirmation, dropped *PaymentView, err error) {
-	if _, err := p.queue.Select(eid); err != nil {
+	choice, err := p.choose(eid)
+	if err != nil {
 		return nil, nil, err
 	}
+	s, epoch, err := p.pairWith(ctx, eid)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil {
+		if p.role == adv.Seller {
+			p.keepIndexLocked(s.ID, epoch)
+		} else {
+			p.next = 0
+		}
+		dropped = p.payment
+		p.session, p.payment, p.sessionChoice = s, nil, choice
+	}
+	p.choiceEndedLocked(choice)
+	if err != nil {
+		return nil, nil, err
+	}
+	return p.confirmation(s), dropped, nil
+}
+
+// peerChoice is the user's choice of a peer in the queue, made by a
+// Select; seq orders the choices by when their Selects started
+// (phone.choiceSeq).
+type peerChoice struct {
+	seq uint64
+	eid adv.EID
+}
+
+// choose marks eid selected in the queue, which then keeps it past its
+// TTL, as the choice of a Select that starts now, and returns that
+// choice; it fails with queue.ErrUnknownPeer, the queue unchanged, when
+// the queue holds no live peer with that EID.
+func (p *phone) choose(eid adv.EID) (peerChoice, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, err := p.queue.Select(eid); err != nil {
+		return peerChoice{}, err
+	}
+	p.choiceSeq++
+	c := peerChoice{seq: p.choiceSeq, eid: eid}
+	p.choosing = append(p.choosing, c)
+	return c, nil
+}
+
+// choiceEndedLocked ends choice c once its Select selected its session
+// or failed, with p.mu held: the queue then shows selected the peer of
+// the latest choice left, of a Select under way or of the one that
+// selected the session in force, or none when there is neither or that
+// peer is no longer a live one of the queue (its TTL passed while another
+// was selected). So a Select that fails leaves the queue showing the
+// peer it showed before, that of the session selected, unless a Select
+// that started later is under way, which the queue goes on showing.
+func (p *phone) choiceEndedLocked(c peerChoice) {
+	p.choosing = slices.DeleteFunc(p.choosing, func(o peerChoice) bool { return o.seq == c.seq })
+	latest, ok := p.sessionChoice, p.session != nil
+	for _, o := range p.choosing {
+		if !ok || o.seq > latest.seq {
+			latest, ok = o, true
+		}
+	}
+	if sel, shown := p.queue.Selected(); shown == ok && (!ok || sel.Packet.EID == latest.eid) {
+		return
+	}
+	if ok {
+		if _, err := p.queue.Select(latest.eid); err == nil {
+			return
+		}
+	}
+	p.queue.Deselect()
+}
+
+// pairWith resolves eid, has the card prove itself naming it and pairs,
+// and returns the session that the platform answered, checked
+// (checkSession), and the epoch of the card's EID that the proof named.
+func (p *phone) pairWith(ctx context.Context, eid adv.EID) (*SessionView, uint32, error) {
 	var r *ResolveResponse
-	err = p.retryRateLimited(ctx, func() (err error) {
+	err := p.retryRateLimited(ctx, func() (err error) {
 		r, err = p.resolve(ctx, eid)
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	if r == nil {
-		return nil, nil, fmt.Errorf("%w: the platform does not know this peer", ErrNotFound)
+		return nil, 0, fmt.Errorf("%w: the platform does not know this peer", ErrNotFound)
 	}
 	// The session is checked against the EID that the proof names, which
 	// may no longer be the current one when the epoch ended meanwhile.
 	msg, own, epoch, err := p.proof(ctx, eid)
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	var s *SessionView
 	err = p.retryRateLimited(ctx, func() (err error) {
@@ -695,21 +791,12 @@ func (p *phone) selectPeer(ctx context.Context, eid adv.EID) (c *Confirmation, d
 		return err
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
 	if err := p.checkSession(ctx, s, own, eid, r); err != nil {
-		return nil, nil, err
+		return nil, 0, err
 	}
-	p.mu.Lock()
-	if p.role == adv.Seller {
-		p.keepIndexLocked(s.ID, epoch)
-	} else {
-		p.next = 0
-	}
-	dropped = p.payment
-	p.session, p.payment = s, nil
-	p.mu.Unlock()
-	return p.confirmation(s), dropped, nil
+	return s, epoch, nil
 }
 
 // keptRequestIndexes is how many sessions a seller keeps the next request

@@ -1200,6 +1200,170 @@ func TestSelectChecksThePeer(t *testing.T) {
 	}
 }
 
+// selectedEID returns the EID of the peer selected in q, the zero EID
+// when there is none.
+func selectedEID(q *queue.Queue) adv.EID {
+	p, _ := q.Selected()
+	return p.Packet.EID
+}
+
+// withBob has the phones of w and a second shopper's, Bob's, hear one
+// another, and returns the EIDs of w's shopper, Alice, and of Bob.
+func (w *phoneWorld) withBob(tb testing.TB) (aliceEID, bobEID adv.EID) {
+	tb.Helper()
+	bob := w.withShopper(tb, "Bob", payflow.ID{0xf2})
+	w.hear(tb)
+	bob.hear(tb)
+	aliceEID, err := w.shopper.EID()
+	require.NoError(tb, err)
+	bobEID, err = bob.shopper.EID()
+	require.NoError(tb, err)
+	return aliceEID, bobEID
+}
+
+// TestFailedSelectKeepsQueueSelection: a Select that fails selects no
+// session, and the queue shows selected the peer of the session selected
+// before, or none when there is none or that peer left the queue while
+// the Select ran, where it showed the peer of the failed Select, kept
+// there past its TTL.
+func TestFailedSelectKeepsQueueSelection(t *testing.T) {
+	ctx := context.Background()
+	// setup returns phones that talk to the platform through api.
+	setup := func(t *testing.T) (*phoneWorld, *tamperAPI) {
+		f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+		api := &tamperAPI{API: f.Platform}
+		return newPhoneWorld(t, f, api, false), api
+	}
+	// stray has the shopper hear a seller card that the platform does
+	// not know, and returns its EID.
+	stray := func(t *testing.T, w *phoneWorld) adv.EID {
+		card, err := simcardtest.NewCard(w.f.Issuer, simcardtest.Options{})
+		require.NoError(t, err)
+		return w.shopperHearsSeller(t, card, -40).EID
+	}
+	t.Run("no session before", func(t *testing.T) {
+		w, api := setup(t)
+		w.hear(t)
+		sellerEID, err := w.seller.EID()
+		require.NoError(t, err)
+		api.pair = func(s *payflow.SessionView) { s.PairingCode = "000000" }
+		_, err = w.shopper.Select(ctx, sellerEID)
+		require.ErrorIs(t, err, payflow.ErrMismatch)
+		assert.Equal(t, adv.EID{}, selectedEID(w.shopper.Queue()), "no peer selected")
+		peers, err := w.shopper.Peers(ctx)
+		require.NoError(t, err)
+		require.Len(t, peers, 1)
+		assert.False(t, peers[0].Selected)
+	})
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+	}{
+		{"peer unknown to the platform", ctx, payflow.ErrNotFound},
+		{"context ended", ended, context.Canceled},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w, _ := setup(t)
+			c := w.pair(t)
+			sellerEID, err := w.seller.EID()
+			require.NoError(t, err)
+			_, err = w.shopper.Select(tt.ctx, stray(t, w))
+			require.ErrorIs(t, err, tt.err)
+			assert.Equal(t, sellerEID, selectedEID(w.shopper.Queue()), "the session's peer selected")
+			still, err := w.shopper.WaitPaired(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, c.SessionID, still.SessionID, "the session selected before")
+			// The stray peer is no longer kept past its TTL, the
+			// session's peer is.
+			w.f.Clock.Advance(queue.DefaultTTL + time.Second)
+			snap := w.shopper.Queue().Snapshot()
+			require.Len(t, snap, 1)
+			assert.Equal(t, sellerEID, snap[0].Packet.EID)
+			assert.True(t, snap[0].Selected)
+		})
+	}
+	t.Run("pairing refused", func(t *testing.T) {
+		w, api := setup(t)
+		aliceEID, bobEID := w.withBob(t)
+		w.pair(t)
+		api.pair = func(s *payflow.SessionView) { s.ShopperName = "Mallory" }
+		_, err := w.seller.Select(ctx, bobEID)
+		require.ErrorIs(t, err, payflow.ErrMismatch)
+		assert.Equal(t, aliceEID, selectedEID(w.seller.Queue()), "the session's peer selected")
+		peers, err := w.seller.Peers(ctx)
+		require.NoError(t, err)
+		require.Len(t, peers, 2)
+		for _, p := range peers {
+			assert.Equal(t, p.EID == aliceEID, p.Selected, p.Name)
+		}
+	})
+	t.Run("session's peer gone meanwhile", func(t *testing.T) {
+		w, _ := setup(t)
+		c := w.pair(t)
+		// The seller, not heard for longer than the TTL, stays while
+		// selected.
+		w.f.Clock.Advance(queue.DefaultTTL + time.Second)
+		_, err := w.shopper.Select(ctx, stray(t, w))
+		require.ErrorIs(t, err, payflow.ErrNotFound)
+		assert.Equal(t, adv.EID{}, selectedEID(w.shopper.Queue()), "no peer selected")
+		assert.Len(t, w.shopper.Queue().Snapshot(), 1, "the seller left the queue")
+		still, err := w.shopper.WaitPaired(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, c.SessionID, still.SessionID, "the session selected before")
+	})
+	// Two Selects of the seller at once, Alice's accepted and Bob's
+	// refused, the first one's pairing answered once the second ended:
+	// the queue shows the peer of the Select that started last while it
+	// is under way, and that of the session once it selected one, where
+	// it showed Bob's after Bob's Select failed.
+	for _, aliceFirst := range []bool{true, false} {
+		t.Run(fmt.Sprintf("two at once, Alice's first %v", aliceFirst), func(t *testing.T) {
+			w, api := setup(t)
+			aliceEID, bobEID := w.withBob(t)
+			first, firstName, second := aliceEID, "Alice", bobEID
+			if !aliceFirst {
+				first, firstName, second = bobEID, "Bob", aliceEID
+			}
+			held, release := make(chan struct{}, 1), make(chan struct{})
+			unhold := sync.OnceFunc(func() { close(release) })
+			t.Cleanup(unhold)
+			api.pair = func(s *payflow.SessionView) {
+				if s.ShopperName == firstName {
+					held <- struct{}{}
+					<-release
+				}
+				if s.ShopperName == "Bob" {
+					s.ShopperName = "Mallory"
+				}
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := w.seller.Select(ctx, first)
+				done <- err
+			}()
+			within(t, held, "the first pairing answered")
+			_, err := w.seller.Select(ctx, second)
+			if aliceFirst {
+				require.ErrorIs(t, err, payflow.ErrMismatch)
+			} else {
+				require.NoError(t, err)
+			}
+			assert.Equal(t, aliceEID, selectedEID(w.seller.Queue()), "Alice selected")
+			unhold()
+			err = within(t, done, "the first Select")
+			if aliceFirst {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, payflow.ErrMismatch)
+			}
+			assert.Equal(t, aliceEID, selectedEID(w.seller.Queue()), "Alice's session selected")
+		})
+	}
+}
+
 // hookAPI runs each of its hooks once: payment before the platform
 // answers the first view of request paymentID, create after the platform
 // recorded a payment request and before its answer reaches the phone,
