@@ -156,8 +156,11 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // screen as it selects the session and withdraws it as Request withdraws
 // one answered after a selection: it is cancelled once the pairing is
 // accepted (a hold made at that moment is voided), and while the platform
-// does not answer that, it is kept and sent again, as signed, by the next
-// Request or Select, which fail while it gets no answer. One paid
+// does not answer that, or still answers ErrConflict (a settlement under
+// way) after PhoneOptions.SettleWait or the end of ctx, it is kept and
+// sent again, as signed, by the next Request or Select, which fail while
+// it gets no answer; Select itself then returns the Confirmation without
+// an error. One paid
 // meanwhile goes on screen with its receipt (Status, Wait), unless a
 // Request of the shopper selected (of another goroutine) put its request
 // there by then: that one stays on screen, and the next Request or Select
