@@ -120,32 +120,79 @@ func (p *Platform) checkLegAccounts(ctx context.Context, r *PaymentRecord, legs 
 // fields stops the hold before any transfer is sent, unless the ledger
 // holds the chain already: one that a version that did not check these
 // accounts made before the record of its outcome was lost goes on, and
-// the ledger answers it exists.
+// the ledger answers it exists. A chain that the ledger refuses because it
+// holds one of its IDs (a hold's, or a post's) as a transfer that another
+// client of the ledger wrote, while it holds none of the chain as the
+// platform makes it (sameTransfer), is ErrConflict with errIDTaken:
+// nothing moved, and every try of this attempt's chain is refused alike.
+// One of which the ledger holds a transfer as asked for is ErrConflict
+// alone (see createChain).
 func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, capture, made bool) ([][]byte, error) {
-	ts := make([]ledger.Transfer, len(legs), 2*len(legs))
-	for i, l := range legs {
-		ts[i] = holdTransfer(r, l)
-	}
+	ts, ids := p.holdChain(r, legs, capture)
 	if !made {
 		if err := p.checkLegAccounts(ctx, r, legs); errors.Is(err, errAccountTaken) {
-			found, lerr := p.lookupTransfers(ctx, ts[:1])
+			made, lerr := p.madeAny(ctx, ts[:1])
 			if lerr != nil {
 				return nil, lerr
 			}
-			if len(found) == 0 {
+			if !made {
 				return nil, err
 			}
 		} else if err != nil {
 			return nil, err
 		}
 	}
-	var ids [][]byte
-	if capture {
-		var posts []ledger.Transfer
-		posts, ids = p.posts(r, legs)
-		ts = append(ts, posts...)
+	err := p.createRefusalKept(ctx, ts[0], func() error { return p.createChain(ctx, ts) })
+	if errors.Is(err, ErrConflict) {
+		made, lerr := p.madeAny(ctx, ts)
+		if lerr != nil {
+			return nil, lerr
+		}
+		if !made {
+			return nil, fmt.Errorf("%w (%w)", err, errIDTaken)
+		}
 	}
-	return ids, p.createRefusalKept(ctx, ts[0], func() error { return p.createChain(ctx, ts) })
+	return ids, err
+}
+
+// errIDTaken marks the ErrConflict of a hold chain (the holds of a
+// request's attempt, and their posts with auto capture) one of whose IDs
+// the ledger holds as another transfer, while it holds none of the chain
+// as the platform makes it: a transfer that another client of the ledger
+// wrote under the platform's ID. The ledger refuses the whole linked chain
+// (exists_with_different_*), nothing moved, and refuses it alike at every
+// try: drive records it as a refused hold, so that the next consent, whose
+// attempt derives other IDs, can settle the request.
+var errIDTaken = errors.New("an ID of the hold chain, which the ledger holds as a transfer that the platform did not make")
+
+// madeAny reports whether the ledger holds any of ts as the platform makes
+// it (sameTransfer).
+func (p *Platform) madeAny(ctx context.Context, ts []ledger.Transfer) (bool, error) {
+	found, err := p.lookupTransfers(ctx, ts)
+	if err != nil {
+		return false, err
+	}
+	for _, g := range found {
+		if slices.ContainsFunc(ts, func(w ledger.Transfer) bool { return w.ID == g.ID && sameTransfer(w, g) }) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// holdChain returns the linked chain that hold creates for r's current
+// attempt: the holds of legs and, with capture set, their posts, whose
+// IDs it returns too.
+func (p *Platform) holdChain(r *PaymentRecord, legs []leg, capture bool) ([]ledger.Transfer, [][]byte) {
+	ts := make([]ledger.Transfer, len(legs), 2*len(legs))
+	for i, l := range legs {
+		ts[i] = holdTransfer(r, l)
+	}
+	if !capture {
+		return ts, nil
+	}
+	posts, ids := p.posts(r, legs)
+	return append(ts, posts...), ids
 }
 
 // holdTransfer returns the pending transfer of leg l of r's current
@@ -160,15 +207,18 @@ func holdTransfer(r *PaymentRecord, l leg) ledger.Transfer {
 
 // holdRefused reports whether the ledger refused the holds of r's current
 // attempt (or a taken account of the legs stopped them, errAccountTaken, whose
-// consent's copies Approve refuses before acceptedMeanwhile): drive then
+// consent's copies Approve refuses before acceptedMeanwhile, or an ID of
+// their chain taken, errIDTaken): drive then
 // put r back to pending (or cancelled, see refusedState) without its
 // consent but with the consent's hash, which tells a copy of that consent
 // its answer (acceptedMeanwhile).
 func holdRefused(r *PaymentRecord) bool { return r.Consent == nil && r.ConsentHash != nil }
 
 // holdRefusal returns the ledger's refusal of the holds of r's current
-// attempt, which holdRefused reports: ErrFunds or ErrLimit, as the first
-// answer was (refusedBefore).
+// attempt, which holdRefused reports: ErrConflict with errIDTaken when the
+// ledger holds a transfer under an ID of their chain (none of it the
+// platform's: the chain was refused whole), else ErrFunds or ErrLimit, as
+// the first answer was (refusedBefore).
 func (p *Platform) holdRefusal(ctx context.Context, r *PaymentRecord) error {
 	legs, err := p.legs(ctx, r)
 	if err != nil {
@@ -177,7 +227,15 @@ func (p *Platform) holdRefusal(ctx context.Context, r *PaymentRecord) error {
 	if len(legs) == 0 {
 		return fmt.Errorf("%w: request %v moves nothing", ErrInternal, r.ID)
 	}
-	return p.refusedBefore(ctx, holdTransfer(r, legs[0]), fmt.Errorf("ledger: hold: %w", errRefusedBefore))
+	ts, _ := p.holdChain(r, legs, !r.ManualCapture)
+	found, err := p.lookupTransfers(ctx, ts)
+	if err != nil {
+		return err
+	}
+	if len(found) > 0 {
+		return fmt.Errorf("%w: ledger: transfer %v exists with other fields (%w)", ErrConflict, found[0].ID, errIDTaken)
+	}
+	return p.refusedBefore(ctx, ts[0], fmt.Errorf("ledger: hold: %w", errRefusedBefore))
 }
 
 // ledgerRefused reports whether err is the ledger's refusal of a hold or a
@@ -403,7 +461,11 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 // good (r is held again, see post), and ErrConflict with errAccountTaken
 // when an account of the legs is taken (r is pending or cancelled again,
 // as after a refused hold: a consent that an earlier version accepted
-// without checking the accounts first, see checkLegAccounts). The money moves once, and a request whose capture
+// without checking the accounts first, see checkLegAccounts), and
+// ErrConflict with errIDTaken when the ledger holds an ID of the hold
+// chain as a transfer that another client of the ledger wrote (r is
+// pending or cancelled again, nothing moved, see hold: the next consent's
+// attempt derives other IDs). The money moves once, and a request whose capture
 // the ledger made ends captured with its receipt, for the amount posted: a
 // call that made the posts and finds r recorded held meanwhile (by another
 // driver of the capture, refused for a closed account before the posts
@@ -448,12 +510,14 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 			}
 			ids, err := p.hold(ctx, r, legs, !r.ManualCapture, made != nil)
 			switch {
-			case ledgerRefused(err), errors.Is(err, errAccountTaken):
+			case ledgerRefused(err), errors.Is(err, errAccountTaken), errors.Is(err, errIDTaken):
 				// Nothing moved. A taken account stops every hold of r
 				// before its first transfer: hold checks the accounts
 				// first, and an account that the ledger once held as
 				// the platform's stays so (closing it aside, which
-				// checkLegAccounts lets through).
+				// checkLegAccounts lets through). A taken ID of the
+				// chain refuses every try of this attempt's chain; the
+				// next consent's attempt derives other IDs.
 				result = err
 				r.State, r.Consent, r.HoldExpiresAt, r.CaptureAmount = refusedState(r), nil, time.Time{}, 0 // see holdRefused
 			case err != nil:
@@ -903,7 +967,11 @@ func (p *Platform) expireHold(ctx context.Context, r *PaymentRecord) error {
 // with ErrInternal: its receipt cannot be signed, and no state undoes a
 // posted payment. So does a capture or a void that meets holds posted or
 // voided by transfers that the platform did not make (see post and void),
-// moving nothing, and the ledger keeping none of the refused IDs.
+// moving nothing, and the ledger keeping none of the refused IDs. A hold
+// chain whose ID the ledger holds as a transfer that another client of
+// the ledger wrote, none of the chain made (see hold), is no such failure:
+// the request goes back to pending (or cancelled, see refusedState), as
+// after a refused hold, and counts as completed.
 func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
@@ -922,9 +990,10 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 			// cancelled when a pairing of the session's seller card marked
 			// the request while approving, or expired, or held again for
 			// a closed account, or pending again for a taken account
-			// of the legs) ends the settlement as much as a success.
+			// of the legs or a taken ID of the hold chain) ends the
+			// settlement as much as a success.
 			if err := p.drive(ctx, r); err != nil && !ledgerRefused(err) && !errors.Is(err, ErrExpired) &&
-				!errors.Is(err, errCaptureRefused) && !errors.Is(err, errAccountTaken) {
+				!errors.Is(err, errCaptureRefused) && !errors.Is(err, errAccountTaken) && !errors.Is(err, errIDTaken) {
 				errs = append(errs, fmt.Errorf("settling request %v: %w", r.ID, err))
 				read.DeferredTo = p.deferral(read.UpdatedAt)
 				if err := p.store.UpdatePayment(ctx, &read, read.State); err != nil && !errors.Is(err, ErrConflict) {

@@ -2431,20 +2431,23 @@ func (s *acceptHook) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // TestApproveSentTwiceAtOnce: of two copies of one consent sent at the
 // same moment, both read the request pending and one is accepted first;
 // the other gets the reply of that settlement, not nonce_replayed: the
-// receipt, or the hold's refusal with its code, or, when the first call
-// ended before recording the settlement, the settlement it finishes.
+// receipt, or the hold's refusal with its code (conflict for a post's ID
+// that the ledger holds as another client's transfer), or, when the first
+// call ended before recording the settlement, the settlement it finishes.
 // Money moves once.
 func TestApproveSentTwiceAtOnce(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		amount uint64
 		lose   bool // the first call's record of the capture is lost
+		taken  bool // the ledger holds a transfer of 1 EUR under the money leg's post ID
 		want   error
 		after  [2]payflow.Balance
 	}{
-		{"captured", 690, false, nil, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}},
-		{"finished by the second", 690, true, nil, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}},
-		{"refused", funds + 1, false, payflow.ErrFunds, [2]payflow.Balance{{Posted: funds}, {}}},
+		{"captured", 690, false, false, nil, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}},
+		{"finished by the second", 690, true, false, nil, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}},
+		{"refused", funds + 1, false, false, payflow.ErrFunds, [2]payflow.Balance{{Posted: funds}, {}}},
+		{"post ID taken", 690, false, true, payflow.ErrConflict, [2]payflow.Balance{{Posted: funds - 1}, {Posted: 1}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -2454,6 +2457,14 @@ func TestApproveSentTwiceAtOnce(t *testing.T) {
 			v, err := s.Create(paytest.Request(s.session, "EUR", tt.amount))
 			require.NoError(t, err)
 			c := s.consent(t, v.ID)
+			if tt.taken {
+				res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+					ID: payflow.TransferID(v.ID, 1, 0, 2), DebitAccountID: payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID),
+					CreditAccountID: payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), Amount: 1, Ledger: eurLedger, Code: 9,
+				}})
+				require.NoError(t, err)
+				require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+			}
 			if tt.lose {
 				hooks.hook = func(p *payflow.PaymentRecord, from string) error {
 					if from == "approving" {

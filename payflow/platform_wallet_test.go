@@ -442,6 +442,20 @@ func TestPayerWalletTakenMoneyLeg(t *testing.T) {
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
 
+// approvingWithWalletTaken returns a shop whose merchant captures manually
+// and whose payer's ticket wallet ID the ledger holds without
+// debits_must_not_exceed_credits (its ID and the ledger's account), and a
+// ticket request of that shop left approving by a consent that an earlier
+// version accepted without looking at the accounts.
+func approvingWithWalletTaken(t *testing.T) (*shop, ledger.ID, []ledger.Account, *payflow.PaymentView) {
+	t.Helper()
+	s := newShop(t, true, paytest.Options{})
+	wallet, taken := takeWallet(t, s, takenWalletCases[0].set)
+	v := unopenedTicketRequest(t, s)
+	s.recordConsent(t, v.ID, s.consent(t, v.ID), "")
+	return s, wallet, taken, v
+}
+
 // TestApprovingWithAccountTakenHoldMade: a request whose consent an
 // earlier version accepted although the payer's ticket wallet ID was
 // taken, and whose holds that version made before the record of its
@@ -450,10 +464,7 @@ func TestPayerWalletTakenMoneyLeg(t *testing.T) {
 // the ledger keeps.
 func TestApprovingWithAccountTakenHoldMade(t *testing.T) {
 	ctx := context.Background()
-	s := newShop(t, true, paytest.Options{})
-	wallet, _ := takeWallet(t, s, takenWalletCases[0].set)
-	v := unopenedTicketRequest(t, s)
-	s.recordConsent(t, v.ID, s.consent(t, v.ID), "")
+	s, wallet, _, v := approvingWithWalletTaken(t)
 	rec, err := s.Store.Payment(ctx, v.ID)
 	require.NoError(t, err)
 	timeout := uint32((rec.HoldExpiresAt.Sub(rec.UpdatedAt) + time.Second - 1) / time.Second)
@@ -479,6 +490,41 @@ func TestApprovingWithAccountTakenHoldMade(t *testing.T) {
 	s.sweep(t, 1)
 	s.requireState(t, v.ID, payflow.StateHeld)
 	assert.Equal(t, before, s.untakenBalances(t), "the holds as the ledger made them, nothing more")
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// TestApprovingWithAccountTakenHoldIDTaken: a consent that an earlier
+// version accepted to a request with a taken account of its legs, whose
+// hold ID the ledger holds as a transfer that another client of the
+// ledger wrote (not the hold as the platform makes it), is ended by the
+// recovery sweep as a refused hold: the request pending without its
+// consent, nothing moved, the transfer under the hold ID left as it was.
+func TestApprovingWithAccountTakenHoldIDTaken(t *testing.T) {
+	ctx := context.Background()
+	s, wallet, taken, v := approvingWithWalletTaken(t)
+	hold := payflow.TransferID(v.ID, 1, 0, 1)
+	res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+		ID: hold, DebitAccountID: payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID),
+		CreditAccountID: payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), Amount: 1, Ledger: eurLedger, Code: 9,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	before := s.untakenBalances(t)
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 1)
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StatePending, r.State)
+	assert.Nil(t, r.Consent)
+	assert.Equal(t, before, s.untakenBalances(t), "nothing moved")
+	found, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{wallet})
+	require.NoError(t, err)
+	assert.Equal(t, taken, found, "the taken wallet as it was")
+	ts, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{hold, payflow.TransferID(v.ID, 1, 1, 1)})
+	require.NoError(t, err)
+	require.Len(t, ts, 1)
+	assert.Equal(t, uint64(1), ts[0].Amount, "the other client's transfer under the hold ID")
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
 

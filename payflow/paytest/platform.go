@@ -167,7 +167,8 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // its session (before or during an approval), a request that expires
 // during an approval, a capture left under way until the ledger expired
 // its hold, a hold posted while its request was recorded held, holds
-// posted or post IDs taken by transfers the platform did not make, a hold
+// posted or post IDs taken by transfers the platform did not make, the
+// IDs of an approval's hold chain so taken, a hold
 // that expires during a capture, a request or a hold that expires during a
 // decline or a cancellation, a pending request left with a pairing's mark,
 // the requests of a seller card revoked after it signed them, a consent
@@ -254,6 +255,9 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 		holdPostedOtherwise(t, func(t *testing.T) *Shop { return NewShop(newFixture(t), true) })
 	})
 	t.Run("PostsTaken", func(t *testing.T) { postsTaken(t, NewShop(newFixture(t), true)) })
+	t.Run("ApprovalIDTaken", func(t *testing.T) {
+		approvalIDTaken(t, func(t *testing.T, manual bool) *Shop { return NewShop(newFixture(t), manual) })
+	})
 	t.Run("LegAccountTaken", func(t *testing.T) { legAccountTaken(t, NewShop(newFixture(t), false)) })
 	t.Run("ExpiryDuringCapture", func(t *testing.T) { expiryDuringCapture(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringDecline", func(t *testing.T) { expiryDuringDecline(t, NewShop(newFixture(t), false)) })
@@ -658,7 +662,7 @@ func expiryDuringCapture(t *testing.T, s *Shop) {
 	_, err = other.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: id})
 	assert.ErrorIs(t, err, payflow.ErrExpired, "sent again")
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
-	s.sweep(t, 0, false, "no settlement left to finish")
+	s.sweep(t, 0, nil, "no settlement left to finish")
 	assert.Equal(t, eur, s.Balances("EUR"))
 }
 
@@ -787,7 +791,7 @@ func expiryDuringCancellation(t *testing.T, s *Shop) {
 	restored("cancelled")
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
-	s.sweep(t, 0, false, "no settlement left to finish")
+	s.sweep(t, 0, nil, "no settlement left to finish")
 	restored("after the sweep")
 }
 

@@ -270,7 +270,7 @@ func postsTaken(t *testing.T, s *Shop) {
 			assert.Equal(t, [2]payflow.Balance{{Incoming: 1}, {Posted: 10, Held: 1}}, s.Balances(Ticket), "nothing moved")
 		}
 		s.Clock.Advance(payflow.DefaultRecoverAfter)
-		s.sweep(t, 0, false, "nothing under way")
+		s.sweep(t, 0, nil, "nothing under way")
 		return id
 	}
 	released := func() {

@@ -3,6 +3,7 @@ package paytest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -45,13 +46,13 @@ func (s *Shop) takeID(id ledger.ID) {
 	require.Equal(s.TB, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
 }
 
-// approving creates a request of amount EUR and records the shopper's
-// consent to it as a platform process does before it moves the money,
-// leaving it approving as that process would if it died there.
-func (s *Shop) approving(amount uint64) payflow.ID {
+// approving creates a request of amount EUR with legs and records the
+// shopper's consent to it as a platform process does before it moves the
+// money, leaving it approving as that process would if it died there.
+func (s *Shop) approving(amount uint64, legs ...record.Leg) payflow.ID {
 	s.TB.Helper()
 	ctx := context.Background()
-	id := s.createPending(amount).ID
+	id := s.createPending(amount, legs...).ID
 	consent := s.Consent(id)
 	r, err := s.Store.Payment(ctx, id)
 	must(s.TB, err)
@@ -63,51 +64,79 @@ func (s *Shop) approving(amount uint64) payflow.ID {
 }
 
 // sweep runs a recovery sweep of sweepLimit and checks how many
-// settlements it finished and whether it met the failures of the
-// settlements that fail for good (each a conflict).
-func (s *Shop) sweep(t *testing.T, finished int, failures bool, msg string) {
+// settlements it finished and which error it met for the settlements that
+// fail for good (failure; nil when it must meet none).
+func (s *Shop) sweep(t *testing.T, finished int, failure error, msg string) {
 	t.Helper()
 	n, err := s.Platform.RecoverSweep(context.Background(), sweepLimit)
-	if failures {
-		assert.ErrorIs(t, err, payflow.ErrConflict, msg)
+	if failure != nil {
+		assert.ErrorIs(t, err, failure, msg)
 	} else {
 		assert.NoError(t, err, msg)
 	}
 	assert.Equal(t, finished, n, msg)
 }
 
+// assetsDown is a store that, once down, cannot read the assets
+// (ErrUnavailable), as one whose assets table is out of reach: every
+// settlement of a request with an asset leg then fails before it moves
+// anything, at every try.
+type assetsDown struct {
+	payflow.Store
+	down bool
+}
+
+func (s *assetsDown) Asset(ctx context.Context, name string) (payflow.Asset, error) {
+	if s.down {
+		return payflow.Asset{}, fmt.Errorf("%w: the assets are out of reach", payflow.ErrUnavailable)
+	}
+	return s.Store.Asset(ctx, name)
+}
+
 // sweepPastFailures: sweepLimit+1 settlements that fail at every try do
 // not keep the recovery sweep from a newer one. Each failure defers its
 // request (RecoverSweep): the next sweep, at the same time, takes the
 // requests behind it and completes the healthy one, and the failing
-// ones are tried again once their delay has passed.
+// ones are tried again once their delay has passed. The sweeps run on a
+// platform whose store cannot read the assets, which fails the requests
+// with a ticket leg and not the healthy one, of money alone.
 func sweepPastFailures(t *testing.T, s *Shop) {
 	var failing []payflow.ID
 	for i := range sweepLimit + 1 {
-		id := s.approving(uint64(10 + i))
-		s.takeID(payflow.TransferID(id, 1, 0, kindHold))
-		failing = append(failing, id)
+		failing = append(failing, s.approving(uint64(10+i), record.Leg{Asset: Ticket, Amount: 1}))
 	}
 	s.Clock.Advance(time.Second)
 	healthy := s.approving(100)
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	st := &assetsDown{Store: s.Store}
+	sweeper, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: st, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+	})
+	require.NoError(t, err)
+	st.down, s.Platform = true, sweeper
 
-	s.sweep(t, 0, true, "the oldest settlements fail")
-	s.sweep(t, 1, true, "the next sweep goes past them")
+	s.sweep(t, 0, payflow.ErrUnavailable, "the oldest settlements fail")
+	s.sweep(t, 1, payflow.ErrUnavailable, "the next sweep goes past them")
 	assert.Equal(t, payflow.StateCaptured, s.storedState(healthy), "the healthy settlement is completed")
-	s.sweep(t, 0, false, "the failed settlements wait")
+	s.sweep(t, 0, nil, "the failed settlements wait")
 	for _, id := range failing {
 		assert.Equal(t, "approving", s.storedState(id))
 	}
 	s.Clock.Advance(payflow.DefaultRecoverAfter + 2*time.Second)
-	s.sweep(t, 0, true, "tried again after their delay")
-	s.sweep(t, 0, true, "the last of them")
-	s.sweep(t, 0, false, "and deferred again")
+	s.sweep(t, 0, payflow.ErrUnavailable, "tried again after their delay")
+	s.sweep(t, 0, payflow.ErrUnavailable, "the last of them")
+	s.sweep(t, 0, nil, "and deferred again")
 	for _, id := range failing {
 		assert.Equal(t, "approving", s.storedState(id), "nothing recorded for them")
 	}
-	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 100 - 3}, {Posted: 100 + 3}}, s.Balances("EUR"),
-		"only the healthy settlement moved money (and the test's transfers)")
+	st.down = false
+	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 100}, {Posted: 100}}, s.Balances("EUR"),
+		"only the healthy settlement moved money")
+	_, err = s.Platform.Balance(context.Background(), s.Shopper.ID, Ticket)
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "no ticket wallet made")
+	b, err := s.Platform.Balance(context.Background(), MerchantID, Ticket)
+	require.NoError(t, err)
+	assert.Equal(t, untouchedTickets[1], b, "no ticket moved")
 }
 
 // sweepPastFailedRefunds is sweepPastFailures for refunds under way.
@@ -126,16 +155,16 @@ func sweepPastFailedRefunds(t *testing.T, s *Shop) {
 	healthy := s.pendingRefund(v.ID, 9, 100)
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 
-	s.sweep(t, 0, true, "the oldest refunds fail")
-	s.sweep(t, 1, true, "the next sweep goes past them")
+	s.sweep(t, 0, payflow.ErrConflict, "the oldest refunds fail")
+	s.sweep(t, 1, payflow.ErrConflict, "the next sweep goes past them")
 	r, err := s.Store.Refund(ctx, healthy)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.RefundDone, r.State, "the healthy refund is completed")
-	s.sweep(t, 0, false, "the failed refunds wait")
+	s.sweep(t, 0, nil, "the failed refunds wait")
 	s.Clock.Advance(payflow.DefaultRecoverAfter + 2*time.Second)
-	s.sweep(t, 0, true, "tried again after their delay")
-	s.sweep(t, 0, true, "the last of them")
-	s.sweep(t, 0, false, "and deferred again")
+	s.sweep(t, 0, payflow.ErrConflict, "tried again after their delay")
+	s.sweep(t, 0, payflow.ErrConflict, "the last of them")
+	s.sweep(t, 0, nil, "and deferred again")
 	for _, id := range failing {
 		r, err := s.Store.Refund(ctx, id)
 		require.NoError(t, err)
