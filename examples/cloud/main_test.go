@@ -488,14 +488,7 @@ func TestSellerTakesRequestPaidInOutage(t *testing.T) {
 	})
 	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
 	assert.GreaterOrEqual(t, lost.Load(), int64(payflow.DefaultMaxAttempts), "the cloud did not answer one whole request")
-	assert.Contains(t, seller, "The cloud did not answer the payment request: sending it again")
-	assert.NotContains(t, seller, "The card signed payment request", "the till asked nothing but the lost request")
-	receipt := regexp.MustCompile(`(?m)ledger transfers: 1, request ([0-9a-f]{8})$`)
-	sPaid, pPaid := receipt.FindStringSubmatch(seller), receipt.FindStringSubmatch(shopper)
-	require.NotNil(t, sPaid, seller)
-	require.NotNil(t, pPaid, shopper)
-	assert.Equal(t, pPaid[1], sPaid[1], "the till's receipt is of the request Alice paid")
-	assert.Contains(t, seller, "[seller]  Payment request "+pPaid[1]+", which the cloud had not answered, was paid: it is the purchase\n")
+	requireLostRequestPaid(t, seller, shopper)
 }
 
 // storeHold is a payflow.Store that holds the first write of one kind
@@ -655,14 +648,7 @@ func TestSellerTakesRequestPaidWhileApproving(t *testing.T) {
 	require.NoError(t, sErr, seller) // the till's error first: a till that fails stops Alice's phone
 	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
 	assert.Positive(t, conflicts.Load(), "the cloud answered the till's cancellation conflict while it settled")
-	assert.Contains(t, seller, "The cloud did not answer the payment request: sending it again")
-	assert.NotContains(t, seller, "The card signed payment request", "the till asked nothing but the lost request")
-	receipt := regexp.MustCompile(`(?m)ledger transfers: 1, request ([0-9a-f]{8})$`)
-	sPaid, pPaid := receipt.FindStringSubmatch(seller), receipt.FindStringSubmatch(shopper)
-	require.NotNil(t, sPaid, seller)
-	require.NotNil(t, pPaid, shopper)
-	assert.Equal(t, pPaid[1], sPaid[1], "the till's receipt is of the request Alice paid")
-	assert.Contains(t, seller, "[seller]  Payment request "+pPaid[1]+", which the cloud had not answered, was paid: it is the purchase\n")
+	requireLostRequestPaid(t, seller, shopper)
 }
 
 // TestPhonesWaitForCloudAtLogin: the cloud does not answer either phone's
@@ -874,4 +860,20 @@ func TestSellerRequestsThroughRecordingInFlight(t *testing.T) {
 	assert.EqualValues(t, payflow.DefaultMaxAttempts-1, inFlight.Load(), "the cloud answered one whole request in flight")
 	assert.Equal(t, 1, strings.Count(seller, "The cloud did not answer the payment request: sending it again"), seller)
 	requireAskedAgain(t, &cancelled, seller, shopper)
+}
+
+// requireLostRequestPaid checks, from the seller's and the shopper's
+// output, that the till sent again the payment request whose answer it
+// did not get, asked nothing else, and took Alice's payment of that
+// request as the purchase, both receipts naming it.
+func requireLostRequestPaid(t *testing.T, seller, shopper string) {
+	t.Helper()
+	assert.Contains(t, seller, "The cloud did not answer the payment request: sending it again")
+	assert.NotContains(t, seller, "The card signed payment request", "the till asked nothing but the lost request")
+	receipt := regexp.MustCompile(`(?m)ledger transfers: 1, request ([0-9a-f]{8})$`)
+	sPaid, pPaid := receipt.FindStringSubmatch(seller), receipt.FindStringSubmatch(shopper)
+	require.NotNil(t, sPaid, seller)
+	require.NotNil(t, pPaid, shopper)
+	assert.Equal(t, pPaid[1], sPaid[1], "the till's receipt is of the request Alice paid")
+	assert.Contains(t, seller, "[seller]  Payment request "+pPaid[1]+", which the cloud had not answered, was paid: it is the purchase\n")
 }
