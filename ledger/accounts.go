@@ -63,6 +63,29 @@ func (l *Ledger) createAccounts(tx Tx, events []Account) ([]CreateAccountResult,
 	return results, nil
 }
 
+// ExistingAccount returns the result of creating a when the ledger holds
+// e under a's ID: AccountExists when e has a's flags (AccountClosed
+// among them), user data, ledger and code, else the result naming the
+// first of them that differs, in that order, as TigerBeetle compares
+// them. Balances and timestamps are not compared.
+func ExistingAccount(a, e *Account) CreateAccountResult {
+	switch {
+	case a.Flags != e.Flags:
+		return AccountExistsWithDifferentFlags
+	case a.UserData128 != e.UserData128:
+		return AccountExistsWithDifferentUserData128
+	case a.UserData64 != e.UserData64:
+		return AccountExistsWithDifferentUserData64
+	case a.UserData32 != e.UserData32:
+		return AccountExistsWithDifferentUserData32
+	case a.Ledger != e.Ledger:
+		return AccountExistsWithDifferentLedger
+	case a.Code != e.Code:
+		return AccountExistsWithDifferentCode
+	}
+	return AccountExists
+}
+
 func createAccount(a *Account, ts uint64, known map[ID]*Account, created *[]Account) CreateAccountResult {
 	if a.Timestamp != 0 {
 		return AccountTimestampMustBeZero
@@ -77,21 +100,7 @@ func createAccount(a *Account, ts uint64, known map[ID]*Account, created *[]Acco
 		return AccountIDMustNotBeIntMax
 	}
 	if e, ok := known[a.ID]; ok {
-		switch {
-		case a.Flags != e.Flags:
-			return AccountExistsWithDifferentFlags
-		case a.UserData128 != e.UserData128:
-			return AccountExistsWithDifferentUserData128
-		case a.UserData64 != e.UserData64:
-			return AccountExistsWithDifferentUserData64
-		case a.UserData32 != e.UserData32:
-			return AccountExistsWithDifferentUserData32
-		case a.Ledger != e.Ledger:
-			return AccountExistsWithDifferentLedger
-		case a.Code != e.Code:
-			return AccountExistsWithDifferentCode
-		}
-		return AccountExists
+		return ExistingAccount(a, e)
 	}
 	if a.Flags&AccountDebitsMustNotExceedCredits != 0 && a.Flags&AccountCreditsMustNotExceedDebits != 0 {
 		return AccountFlagsAreMutuallyExclusive

@@ -95,3 +95,29 @@ func FuzzParseCreateTransferResult(f *testing.F) {
 		}
 	})
 }
+
+// TestExistingAccount: the result of creating an account that the ledger
+// holds names the first field that differs, flags first, as
+// CreateAccounts answers it.
+func TestExistingAccount(t *testing.T) {
+	a := ledger.Account{ID: ledger.IDFromUint64(1), UserData128: ledger.IDFromUint64(2), UserData64: 3, UserData32: 4, Ledger: 5, Code: 6,
+		Flags: ledger.AccountDebitsMustNotExceedCredits}
+	held := a
+	held.CreditsPosted, held.Timestamp = 7, 8 // not compared
+	assert.Equal(t, ledger.AccountExists, ledger.ExistingAccount(&a, &held))
+	for _, c := range []struct {
+		change func(*ledger.Account)
+		want   ledger.CreateAccountResult
+	}{
+		{func(e *ledger.Account) { e.Flags |= ledger.AccountClosed; e.Code = 9 }, ledger.AccountExistsWithDifferentFlags},
+		{func(e *ledger.Account) { e.UserData128 = ledger.IDFromUint64(9); e.Ledger = 9 }, ledger.AccountExistsWithDifferentUserData128},
+		{func(e *ledger.Account) { e.UserData64 = 9; e.Code = 9 }, ledger.AccountExistsWithDifferentUserData64},
+		{func(e *ledger.Account) { e.UserData32 = 9; e.Ledger = 9 }, ledger.AccountExistsWithDifferentUserData32},
+		{func(e *ledger.Account) { e.Ledger = 9; e.Code = 9 }, ledger.AccountExistsWithDifferentLedger},
+		{func(e *ledger.Account) { e.Code = 9 }, ledger.AccountExistsWithDifferentCode},
+	} {
+		e := held
+		c.change(&e)
+		assert.Equal(t, c.want, ledger.ExistingAccount(&a, &e))
+	}
+}

@@ -166,36 +166,14 @@ func (p *Platform) closedAs(ctx context.Context, a ledger.Account) (bool, error)
 // the platform's account want: got is want, and closed reports whether a
 // closing transfer closed it since, or got has other flags, user data,
 // ledger or code, which is ErrConflict naming want and the ledger's
-// answer to its creation (accountTaken).
+// answer to its creation (accountTaken, ledger.ExistingAccount).
 func heldAsOwn(want, got ledger.Account) (closed bool, err error) {
 	open := got
 	open.Flags &^= ledger.AccountClosed
-	if heldAs(want, open) != ledger.AccountExists {
-		return false, accountTaken(want, heldAs(want, got))
+	if ledger.ExistingAccount(&want, &open) != ledger.AccountExists {
+		return false, accountTaken(want, ledger.ExistingAccount(&want, &got))
 	}
 	return got.Flags&ledger.AccountClosed != 0, nil
-}
-
-// heldAs returns the ledger's answer to the creation of want when it
-// holds got under want's ID: AccountExists when got has want's flags,
-// user data, ledger and code, else the first of them that differs, as
-// the ledger compares them (flags first, AccountClosed among them).
-func heldAs(want, got ledger.Account) ledger.CreateAccountResult {
-	switch {
-	case got.Flags != want.Flags:
-		return ledger.AccountExistsWithDifferentFlags
-	case got.UserData128 != want.UserData128:
-		return ledger.AccountExistsWithDifferentUserData128
-	case got.UserData64 != want.UserData64:
-		return ledger.AccountExistsWithDifferentUserData64
-	case got.UserData32 != want.UserData32:
-		return ledger.AccountExistsWithDifferentUserData32
-	case got.Ledger != want.Ledger:
-		return ledger.AccountExistsWithDifferentLedger
-	case got.Code != want.Code:
-		return ledger.AccountExistsWithDifferentCode
-	}
-	return ledger.AccountExists
 }
 
 // accountTaken is the ErrConflict of the account a, whose ID the ledger
