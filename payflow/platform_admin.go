@@ -238,11 +238,12 @@ func (p *Platform) OpenAccount(ctx context.Context, cardID, unit string) error {
 // nothing, and so is a wallet whose ID the ledger holds with other flags,
 // user data, ledger or code (one that OpenAccount refuses as taken); a
 // wallet that the ledger does not hold is ErrNotFound. A wallet that the
-// ledger holds closed is ErrConflict and moves nothing, the ID left to fund the wallet once it is reopened; when it
-// was closed after the platform looked, the ledger refuses the transfer
-// and keeps its ID failed, which is ErrConflict for good. A funding that
-// the ledger made before the wallet was closed is a retry all the same:
-// nil, nothing more moved.
+// ledger holds closed is ErrConflict and moves nothing, the ID left to
+// fund the wallet once it is reopened; when it was closed after the
+// platform looked, the ledger refuses the transfer and keeps its ID
+// failed, which is ErrConflict for good. A funding that the ledger made
+// before the wallet was closed is a retry all the same: nil, nothing more
+// moved.
 func (p *Platform) Fund(ctx context.Context, fundingID ID, cardID, currency string, amount uint64) error {
 	cur, ok := ledger.LookupCurrency(currency)
 	if !ok {

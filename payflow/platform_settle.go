@@ -206,12 +206,12 @@ func holdTransfer(r *PaymentRecord, l leg) ledger.Transfer {
 }
 
 // holdRefused reports whether the ledger refused the holds of r's current
-// attempt (or a taken account of the legs stopped them, errAccountTaken, whose
-// consent's copies Approve refuses before acceptedMeanwhile, or an ID of
-// their chain taken, errIDTaken): drive then
-// put r back to pending (or cancelled, see refusedState) without its
-// consent but with the consent's hash, which tells a copy of that consent
-// its answer (acceptedMeanwhile).
+// attempt (or a taken account of the legs stopped them, errAccountTaken,
+// whose consent's copies Approve refuses before acceptedMeanwhile, or an
+// ID of their chain taken, errIDTaken: see holdStopped): drive then put r
+// back to pending (or cancelled, see refusedState) without its consent
+// but with the consent's hash, which tells a copy of that consent its
+// answer (acceptedMeanwhile).
 func holdRefused(r *PaymentRecord) bool { return r.Consent == nil && r.ConsentHash != nil }
 
 // holdRefusal returns the ledger's refusal of the holds of r's current
@@ -244,6 +244,14 @@ func (p *Platform) holdRefusal(ctx context.Context, r *PaymentRecord) error {
 // balance does not cover it or an account is closed (ErrFunds), or an
 // account's totals would pass the ledger's limit (ErrLimit).
 func ledgerRefused(err error) bool { return errors.Is(err, ErrFunds) || errors.Is(err, ErrLimit) }
+
+// holdStopped reports whether err ends a hold of r's attempt with nothing
+// moved, which drive records as a refused hold: the ledger refused it
+// (ledgerRefused), an account of the legs is taken (errAccountTaken), or
+// an ID of the hold chain is (errIDTaken).
+func holdStopped(err error) bool {
+	return ledgerRefused(err) || errors.Is(err, errAccountTaken) || errors.Is(err, errIDTaken)
+}
 
 // holdTimeout is the ledger timeout of the holds of r, from what the
 // platform recorded when it accepted the consent (the hold's expiry and
@@ -510,7 +518,7 @@ func (p *Platform) driveLegs(ctx context.Context, r *PaymentRecord, made []leg) 
 			}
 			ids, err := p.hold(ctx, r, legs, !r.ManualCapture, made != nil)
 			switch {
-			case ledgerRefused(err), errors.Is(err, errAccountTaken), errors.Is(err, errIDTaken):
+			case holdStopped(err):
 				// Nothing moved. A taken account stops every hold of r
 				// before its first transfer: hold checks the accounts
 				// first, and an account that the ledger once held as
@@ -992,8 +1000,8 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 			// a closed account, or pending again for a taken account
 			// of the legs or a taken ID of the hold chain) ends the
 			// settlement as much as a success.
-			if err := p.drive(ctx, r); err != nil && !ledgerRefused(err) && !errors.Is(err, ErrExpired) &&
-				!errors.Is(err, errCaptureRefused) && !errors.Is(err, errAccountTaken) && !errors.Is(err, errIDTaken) {
+			if err := p.drive(ctx, r); err != nil && !holdStopped(err) && !errors.Is(err, ErrExpired) &&
+				!errors.Is(err, errCaptureRefused) {
 				errs = append(errs, fmt.Errorf("settling request %v: %w", r.ID, err))
 				read.DeferredTo = p.deferral(read.UpdatedAt)
 				if err := p.store.UpdatePayment(ctx, &read, read.State); err != nil && !errors.Is(err, ErrConflict) {
