@@ -313,9 +313,7 @@ func legAccountTaken(t *testing.T, s *Shop) {
 		assert.ErrorIs(t, err, payflow.ErrNotFound, "no ticket wallet: %s", asset)
 	}
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
-	n, err := s.Platform.RecoverSweep(ctx, 0)
-	require.NoError(t, err)
-	assert.Zero(t, n, "no settlement left")
+	s.sweep(t, 0, nil, "no settlement left")
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
 
