@@ -122,6 +122,19 @@ func (s *shop) consent(t *testing.T, id payflow.ID) []byte {
 	return s.shopper.MustSign(paytest.Consent(pv))
 }
 
+// takeID has the ledger hold id as a transfer of 1 EUR from the
+// shopper's wallet to the merchant that another client of the ledger
+// made (code 9), touching no hold.
+func (s *shop) takeID(t *testing.T, id ledger.ID) {
+	t.Helper()
+	res, err := s.Ledger.CreateTransfers(context.Background(), []ledger.Transfer{{
+		ID: id, DebitAccountID: payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID),
+		CreditAccountID: payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), Amount: 1, Ledger: eurLedger, Code: 9,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+}
+
 // payout moves amount of the merchant's EUR balance out to its bank (the
 // funding source).
 func (s *shop) payout(t *testing.T, amount uint64) {
@@ -2458,12 +2471,7 @@ func TestApproveSentTwiceAtOnce(t *testing.T) {
 			require.NoError(t, err)
 			c := s.consent(t, v.ID)
 			if tt.taken {
-				res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
-					ID: payflow.TransferID(v.ID, 1, 0, 2), DebitAccountID: payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID),
-					CreditAccountID: payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), Amount: 1, Ledger: eurLedger, Code: 9,
-				}})
-				require.NoError(t, err)
-				require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+				s.takeID(t, payflow.TransferID(v.ID, 1, 0, 2))
 			}
 			if tt.lose {
 				hooks.hook = func(p *payflow.PaymentRecord, from string) error {

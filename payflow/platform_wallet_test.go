@@ -371,12 +371,7 @@ func TestMerchantAssetAccountTaken(t *testing.T) {
 			assert.Equal(t, before, s.balances(t), "no money moved")
 			_, err = s.Platform.Balance(ctx, s.shopper.ID, asset)
 			assert.ErrorIs(t, err, payflow.ErrNotFound, "no ticket wallet created, no ticket delivered")
-			now, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
-			require.NoError(t, err)
-			assert.Equal(t, found, now, "the account as it stood")
-			holds, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(v.ID, 1, 0, 1), payflow.TransferID(v.ID, 1, 1, 1)})
-			require.NoError(t, err)
-			assert.Empty(t, holds, "no hold")
+			requireUntouched(t, s, id, found, v.ID)
 
 			s.Clock.Advance(payflow.DefaultRecoverAfter)
 			s.sweep(t, 0, "no settlement left that fails at every try")
@@ -503,12 +498,7 @@ func TestApprovingWithAccountTakenHoldIDTaken(t *testing.T) {
 	ctx := context.Background()
 	s, wallet, taken, v := approvingWithWalletTaken(t)
 	hold := payflow.TransferID(v.ID, 1, 0, 1)
-	res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
-		ID: hold, DebitAccountID: payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID),
-		CreditAccountID: payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), Amount: 1, Ledger: eurLedger, Code: 9,
-	}})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	s.takeID(t, hold)
 	before := s.untakenBalances(t)
 
 	s.Clock.Advance(payflow.DefaultRecoverAfter)

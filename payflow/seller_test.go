@@ -346,6 +346,14 @@ func newLostSettlingWorld(ctx context.Context, t *testing.T) (*settlingWorld, *p
 	return w, lost, w.approve(ctx, t)
 }
 
+// requireNoRequestAt checks that the platform holds no payment request at
+// index i of the session: none other was made.
+func (w *phoneWorld) requireNoRequestAt(t *testing.T, session payflow.ID, i uint32) {
+	t.Helper()
+	_, err := w.f.Platform.Store().Payment(context.Background(), payflow.SessionRequestID(session, i))
+	require.ErrorIs(t, err, payflow.ErrNotFound, "no other request was made")
+}
+
 // TestSellerRequestWhileApprovedUntilCtxEnds: a Request that waits for
 // the settlement of an approval of the request it withdraws fails once
 // its ctx ends, with ctx's error and ErrConflict, having asked nothing;
@@ -371,8 +379,7 @@ func TestSellerRequestWhileApprovedUntilCtxEnds(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	require.ErrorIs(t, err, payflow.ErrConflict)
 	w.assertState(t, lost.ID, "approving")
-	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(lost.SessionID, 1))
-	require.ErrorIs(t, err, payflow.ErrNotFound, "no other request was made")
+	w.requireNoRequestAt(t, lost.SessionID, 1)
 
 	w.release()
 	require.NoError(t, within(t, approved, "the approval"))
@@ -501,8 +508,7 @@ func TestSellerRequestWhileApprovalLeftApproving(t *testing.T) {
 	assert.NotErrorIs(t, err, context.Canceled)
 	assert.NotErrorIs(t, err, context.DeadlineExceeded)
 	w.assertState(t, sv.ID, "approving")
-	_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(sv.SessionID, 1))
-	require.ErrorIs(t, err, payflow.ErrNotFound, "no other request was made")
+	w.requireNoRequestAt(t, sv.SessionID, 1)
 	v, err := w.seller.Status(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, sv.ID, v.ID, "the request stays on screen")
@@ -561,8 +567,7 @@ func TestSellerCallsWhileRequestWaitsOnSettlement(t *testing.T) {
 			require.NoError(t, within(t, approved, "the approval"))
 			requirePaid(t, within(t, requested, "the first Request"), lost.ID)
 			w.requireShownCaptured(t, lost.ID, 690)
-			_, err = w.f.Platform.Store().Payment(ctx, payflow.SessionRequestID(lost.SessionID, 1))
-			require.ErrorIs(t, err, payflow.ErrNotFound, "no other request was made")
+			w.requireNoRequestAt(t, lost.SessionID, 1)
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 		})
 	}
