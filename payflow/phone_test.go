@@ -116,6 +116,15 @@ func newMemoryPhoneWorld(t *testing.T, manual bool) *phoneWorld {
 	return newPhoneWorld(t, paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{}), nil, manual)
 }
 
+// newTamperWorld returns a world on the memory stores whose phones talk
+// to the platform through a tamperAPI, which it returns too.
+func newTamperWorld(t *testing.T) (*phoneWorld, *tamperAPI) {
+	t.Helper()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	api := &tamperAPI{API: f.Platform}
+	return newPhoneWorld(t, f, api, false), api
+}
+
 // useShopper replaces the shopper phone with one that talks to api.
 func (w *phoneWorld) useShopper(tb testing.TB, api payflow.API) {
 	tb.Helper()
@@ -694,9 +703,7 @@ func TestPairingAcrossEpochChange(t *testing.T) {
 // Approve selects the applet again, which clears the PIN.
 func TestApproveFailedSignatureLeavesNoPIN(t *testing.T) {
 	ctx := context.Background()
-	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
-	api := &tamperAPI{API: f.Platform}
-	w := newPhoneWorld(t, f, api, false)
+	w, api := newTamperWorld(t)
 	w.pair(t)
 	w.request(t)
 	api.payment = func(v *payflow.PaymentView) { v.ConsentNonce = []byte{1, 2, 3} }
@@ -968,9 +975,7 @@ func TestPhonesRefuseSessionOfAnotherID(t *testing.T) {
 	for _, e := range earlier {
 		for _, role := range []adv.Role{adv.Shopper, adv.Seller} {
 			t.Run(role.String()+" "+e.name, func(t *testing.T) {
-				f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
-				api := &tamperAPI{API: f.Platform}
-				w := newPhoneWorld(t, f, api, false)
+				w, api := newTamperWorld(t)
 				other := e.session(t, w)
 				w.hear(t)
 				sellerEID, err := w.seller.EID()
@@ -1119,9 +1124,7 @@ func TestSelectChecksThePeer(t *testing.T) {
 	ctx := context.Background()
 	// setup returns phones that heard each other, with their EIDs.
 	setup := func(t *testing.T) (w *phoneWorld, api *tamperAPI, shopperEID, sellerEID adv.EID) {
-		f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
-		api = &tamperAPI{API: f.Platform}
-		w = newPhoneWorld(t, f, api, false)
+		w, api = newTamperWorld(t)
 		w.hear(t)
 		shopperEID, err := w.shopper.EID()
 		require.NoError(t, err)
@@ -1228,12 +1231,6 @@ func (w *phoneWorld) withBob(tb testing.TB) (aliceEID, bobEID adv.EID) {
 // there past its TTL.
 func TestFailedSelectKeepsQueueSelection(t *testing.T) {
 	ctx := context.Background()
-	// setup returns phones that talk to the platform through api.
-	setup := func(t *testing.T) (*phoneWorld, *tamperAPI) {
-		f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
-		api := &tamperAPI{API: f.Platform}
-		return newPhoneWorld(t, f, api, false), api
-	}
 	// stray has the shopper hear a seller card that the platform does
 	// not know, and returns its EID.
 	stray := func(t *testing.T, w *phoneWorld) adv.EID {
@@ -1242,7 +1239,7 @@ func TestFailedSelectKeepsQueueSelection(t *testing.T) {
 		return w.shopperHearsSeller(t, card, -40).EID
 	}
 	t.Run("no session before", func(t *testing.T) {
-		w, api := setup(t)
+		w, api := newTamperWorld(t)
 		w.hear(t)
 		sellerEID, err := w.seller.EID()
 		require.NoError(t, err)
@@ -1266,7 +1263,7 @@ func TestFailedSelectKeepsQueueSelection(t *testing.T) {
 		{"context ended", ended, context.Canceled},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			w, _ := setup(t)
+			w, _ := newTamperWorld(t)
 			c := w.pair(t)
 			sellerEID, err := w.seller.EID()
 			require.NoError(t, err)
@@ -1286,7 +1283,7 @@ func TestFailedSelectKeepsQueueSelection(t *testing.T) {
 		})
 	}
 	t.Run("pairing refused", func(t *testing.T) {
-		w, api := setup(t)
+		w, api := newTamperWorld(t)
 		aliceEID, bobEID := w.withBob(t)
 		w.pair(t)
 		api.pair = func(s *payflow.SessionView) { s.ShopperName = "Mallory" }
@@ -1301,7 +1298,7 @@ func TestFailedSelectKeepsQueueSelection(t *testing.T) {
 		}
 	})
 	t.Run("session's peer gone meanwhile", func(t *testing.T) {
-		w, _ := setup(t)
+		w, _ := newTamperWorld(t)
 		c := w.pair(t)
 		// The seller, not heard for longer than the TTL, stays while
 		// selected.
@@ -1321,7 +1318,7 @@ func TestFailedSelectKeepsQueueSelection(t *testing.T) {
 	// it showed Bob's after Bob's Select failed.
 	for _, aliceFirst := range []bool{true, false} {
 		t.Run(fmt.Sprintf("two at once, Alice's first %v", aliceFirst), func(t *testing.T) {
-			w, api := setup(t)
+			w, api := newTamperWorld(t)
 			aliceEID, bobEID := w.withBob(t)
 			first, firstName, second := aliceEID, "Alice", bobEID
 			if !aliceFirst {
