@@ -136,15 +136,8 @@ func TestConsentWithAssetWalletTaken(t *testing.T) {
 
 				consent := s.consent(t, v.ID)
 				_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
-				require.ErrorIs(t, err, payflow.ErrConflict)
-				assert.EqualError(t, err, takenWalletError(id, c.result))
+				requireRefusedPending(t, s, err, takenWalletError(id, c.result), v.ID)
 				assert.Equal(t, 409, payflow.AsError(err).Status)
-				rec, err := s.Store.Payment(ctx, v.ID)
-				require.NoError(t, err)
-				assert.Equal(t, payflow.StatePending, rec.State)
-				assert.Zero(t, rec.Attempt)
-				assert.Nil(t, rec.Consent)
-				assert.Nil(t, rec.ConsentHash)
 				assert.Equal(t, before, s.untakenBalances(t), "nothing moved")
 				requireUntouched(t, s, id, found, v.ID)
 
@@ -313,17 +306,9 @@ func TestConsentWalletCreationFails(t *testing.T) {
 // to its creation. Without the account's flag, the ledger would let the
 // merchant deliver tickets it does not have; in another ledger, it
 // refuses the hold chain as malformed.
-var takenLegAccountCases = []struct {
-	name   string
-	acc    func(id ledger.ID) ledger.Account
-	result ledger.CreateAccountResult
-}{
-	{"flags", func(id ledger.ID) ledger.Account {
-		return ledger.Account{ID: id, Ledger: 100_002, Code: payflow.AccountMerchant}
-	}, ledger.AccountExistsWithDifferentFlags},
-	{"ledger", func(id ledger.ID) ledger.Account {
-		return ledger.Account{ID: id, Ledger: 100_003, Code: payflow.AccountMerchant, Flags: ledger.AccountDebitsMustNotExceedCredits}
-	}, ledger.AccountExistsWithDifferentLedger},
+var takenLegAccountCases = []accountCase{
+	{"flags", func(a *ledger.Account) { a.Flags = 0 }, ledger.AccountExistsWithDifferentFlags},
+	{"ledger", func(a *ledger.Account) { a.Ledger = 100_003 }, ledger.AccountExistsWithDifferentLedger},
 }
 
 // requireRefusedPending checks that err, the answer to a consent to the
@@ -355,11 +340,7 @@ func TestMerchantAssetAccountTaken(t *testing.T) {
 			s := newShop(t, false, paytest.Options{})
 			require.NoError(t, s.Platform.RegisterAsset(ctx, asset, lc))
 			id := payflow.AccountID(payflow.AccountMerchant, lc, merchantID)
-			res, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{c.acc(id)})
-			require.NoError(t, err)
-			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
-			found, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
-			require.NoError(t, err)
+			found := c.take(t, s, ledger.Account{ID: id, Ledger: lc, Code: payflow.AccountMerchant, Flags: ledger.AccountDebitsMustNotExceedCredits})
 			r := paytest.Request(s.session, "EUR", 690, record.Item{SKU: "apple", Quantity: 2}, record.Item{SKU: "bread", Quantity: 1})
 			r.Legs = []record.Leg{{Asset: asset, Amount: 5}}
 			v, err := s.Create(r)
