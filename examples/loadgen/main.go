@@ -8,9 +8,12 @@
 // captures and signs the receipt, and the shopper's phone verifies it.
 // A purchase counts once the seller's till has verified the receipt, also
 // one that the platform captured after the reply to the shopper's consent
-// was lost (the shopper's phone collects that receipt before it approves
-// the next request); one still under way 2 seconds after -duration counts
-// as a timeout error, so that the run ends on time. An interrupt (SIGINT
+// was lost. While the cloud does not answer a call of a purchase, or still
+// works on one that it did not answer in time, the phone asks again, as
+// the seller and shopper programs do: a purchase whose outcome is unknown
+// is not an error. One still under way 2 seconds after -duration, also
+// one whose outcome the cloud has not answered by then, counts as a
+// timeout error, so that the run ends on time. An interrupt (SIGINT
 // or SIGTERM) ends the run at once: loadgen prints the results so far and
 // exits with status 1, as it does when no purchase completed; a flag it
 // refuses is exit status 2.
@@ -308,26 +311,51 @@ func (p *pair) pair(ctx context.Context) error {
 // for the next (a Request fails with ErrFinal while a payment on screen
 // was not seen paid). A payment settled in an earlier purchase whose
 // receipt did not reach the shopper's phone is collected first
-// (demo.Phone.NextRequest). When the approval fails, the till reads its
-// request once: one that the platform captured all the same (the reply
-// to the consent was lost) counts once its receipt verifies, and the
-// till, having seen it paid, asks for the next payment without ErrFinal;
-// otherwise the approval's error fails the purchase. A request that ends
-// without a capture fails the purchase with ErrFinal.
+// (demo.Phone.NextRequest). While the cloud does not answer a call of the
+// purchase (payflow.ErrUnavailable), or still works on one that it did not
+// answer in time (payflow.ErrInFlight), the phone asks again, as the phone
+// programs do (demo.ThroughOutage), until ctx ends: the outcome is not
+// known yet. A payment request or consent sent again is the one the card
+// signed, which the phone keeps (payflow's Seller.Request and
+// Shopper.ApproveShown): one recorded without an answer is cancelled and
+// the card signs a new request, and a consent settled without an answer
+// returns its receipt. When the approval fails otherwise, the till reads
+// its request once: one that the platform captured all the same counts
+// once its receipt verifies, and the till, having seen it paid, asks for
+// the next payment without ErrFinal; otherwise the approval's error fails
+// the purchase. A request that ends without a capture fails the purchase
+// with ErrFinal.
 func (p *pair) purchase(ctx context.Context) error {
-	if _, err := p.seller.Seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "item", Quantity: 1}}}); err != nil {
+	err := demo.ThroughOutage(ctx, func() error {
+		_, err := p.seller.Seller.Request(ctx, payflow.Charge{Items: []record.Item{{SKU: "item", Quantity: 1}}})
 		return err
-	}
-	screen, err := p.shopper.NextRequest(ctx)
+	})
 	if err != nil {
 		return err
 	}
-	if _, err := p.shopper.Shopper.ApproveShown(ctx, screen, demo.PIN); err != nil {
+	var screen *payflow.PaymentView
+	err = demo.ThroughOutage(ctx, func() (err error) {
+		screen, err = p.shopper.NextRequest(ctx)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	err = demo.ThroughOutage(ctx, func() error {
+		_, err := p.shopper.Shopper.ApproveShown(ctx, screen, demo.PIN)
+		return err
+	})
+	if err != nil {
 		if v, serr := p.seller.Seller.Status(ctx); serr != nil || v.State != payflow.StateCaptured {
 			return err
 		}
 	}
-	v, rc, err := p.seller.Seller.Wait(ctx)
+	var v *payflow.PaymentView
+	var rc *payflow.Receipt
+	err = demo.ThroughOutage(ctx, func() (err error) {
+		v, rc, err = p.seller.Seller.Wait(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -351,8 +379,8 @@ type result struct {
 
 // drive runs every pair in a loop of purchases for d, printing progress.
 // A purchase under way when d is over may complete within purchaseGrace,
-// and counts as a "timeout" error when it does not; ctx ending stops all
-// at once.
+// and counts as a "timeout" error when it does not, also one that waits
+// for the cloud to answer (purchase); ctx ending stops all at once.
 func drive(ctx context.Context, pairs []*pair, d, progress time.Duration, stdout io.Writer) (*result, error) {
 	deadline := time.Now().Add(d)
 	var (

@@ -162,35 +162,117 @@ func (a *lostApproveAPI) Approve(ctx context.Context, req *payflow.ApproveReques
 }
 
 // TestLoadgenLostApproval: the reply to a pair's first consent is lost
-// after the platform captured it. The till sees that payment captured and
+// after the platform captured it. The shopper's phone sends its consent
+// again and gets its receipt, and the till sees that payment captured and
 // verifies its receipt, so it counts as a purchase, not an error, and the
-// till's next request does not fail on it; the shopper's phone collects
-// its receipt before it approves the next request, so that every payment
-// captured is counted once and none waits for a request that nobody
-// approves: the run ends on time.
+// till's next request does not fail on it: every payment captured is
+// counted once and none waits for a request that nobody approves: the run
+// ends on time.
 func TestLoadgenLostApproval(t *testing.T) {
+	const d = time.Second
+	res, captured := driveOne(t, d, payflow.PlatformOptions{RequestTTL: 4 * time.Second},
+		func(api payflow.API) payflow.API { return &lostApproveAPI{API: api} })
+	assert.Less(t, res.elapsed, d+purchaseGrace)
+	assert.Empty(t, res.errors)
+	require.Greater(t, res.purchases, 1)
+	assert.Equal(t, res.purchases, captured, "the purchases counted, the one whose reply was lost among them")
+}
+
+// driveOne drives one pair for d against the platform in process, made
+// with opts, the phones talking to it through wrap, and returns the
+// run's result and how many payments the platform captured, from what the
+// pair's shopper paid.
+func driveOne(t *testing.T, d time.Duration, opts payflow.PlatformOptions, wrap func(payflow.API) payflow.API) (res *result, captured int) {
+	t.Helper()
 	ctx := context.Background()
 	var platform *payflow.Platform
-	c := config{pairs: 1, dir: t.TempDir(), platform: payflow.PlatformOptions{RequestTTL: 4 * time.Second},
-		wrap: func(api payflow.API) payflow.API {
-			platform = api.(*payflow.Platform)
-			return &lostApproveAPI{API: api}
-		}}
+	c := config{pairs: 1, dir: t.TempDir(), platform: opts, wrap: func(api payflow.API) payflow.API {
+		platform = api.(*payflow.Platform)
+		return wrap(api)
+	}}
 	pairs, _, cleanup, err := setup(ctx, &c)
 	require.NoError(t, err)
 	defer cleanup()
-	const d = time.Second
-	start := time.Now()
-	res, err := drive(ctx, pairs, d, time.Hour, io.Discard)
+	res, err = drive(ctx, pairs, d, time.Hour, io.Discard)
 	require.NoError(t, err)
-	assert.Less(t, time.Since(start), d+purchaseGrace)
-	assert.Empty(t, res.errors)
-
 	b, err := platform.Balance(ctx, pairs[0].shopper.Card.ICCID, "EUR")
 	require.NoError(t, err)
-	captured := (1_000_000*demo.LoadPrice - b.Posted) / demo.LoadPrice
-	require.Greater(t, res.purchases, 1)
-	assert.Equal(t, uint64(res.purchases), captured, "the purchases counted, the one whose reply was lost among them")
+	return res, int((1_000_000*demo.LoadPrice - b.Posted) / demo.LoadPrice)
+}
+
+// outageAPI does not answer the first two calls of each kind of a
+// purchase (the seller's payment request, the reads of a request, the
+// shopper's consent): the first never reaches the platform
+// (payflow.ErrUnavailable), and the second is made but answered in
+// flight (payflow.ErrInFlight), as a platform that still works on a call
+// it did not answer in time. faults counts the calls not answered.
+type outageAPI struct {
+	payflow.API
+	mu     sync.Mutex
+	calls  map[string]int
+	faults int
+}
+
+// fault reports the error that the call of kind what gets, if any, and
+// whether the platform makes it.
+func (a *outageAPI) fault(what string) (err error, made bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls[what]++
+	switch a.calls[what] {
+	case 1:
+		a.faults++
+		return payflow.ErrUnavailable, false
+	case 2:
+		a.faults++
+		return payflow.ErrInFlight, true
+	}
+	return nil, true
+}
+
+// outageCall makes call, of kind what, as fault says.
+func outageCall[T any](a *outageAPI, what string, call func() (T, error)) (T, error) {
+	ferr, made := a.fault(what)
+	var v T
+	var err error
+	if made {
+		v, err = call()
+	}
+	if ferr != nil {
+		var zero T
+		return zero, ferr
+	}
+	return v, err
+}
+
+func (a *outageAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	return outageCall(a, "request", func() (*payflow.PaymentView, error) { return a.API.CreateRequest(ctx, req) })
+}
+
+func (a *outageAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	return outageCall(a, "payment", func() (*payflow.PaymentView, error) { return a.API.Payment(ctx, token, id) })
+}
+
+func (a *outageAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	return outageCall(a, "approve", func() (*payflow.PaymentView, error) { return a.API.Approve(ctx, req) })
+}
+
+// TestLoadgenRidesOutOutage: while the platform does not answer a call of
+// a purchase, or still works on it, the pair asks again, as the phone
+// programs do, and the purchase counts once its outcome is known: every
+// payment captured is counted, none as an error.
+func TestLoadgenRidesOutOutage(t *testing.T) {
+	api := &outageAPI{calls: map[string]int{}}
+	res, captured := driveOne(t, 2*time.Second, payflow.PlatformOptions{}, func(inner payflow.API) payflow.API {
+		api.API = inner
+		return api
+	})
+	assert.Empty(t, res.errors)
+	api.mu.Lock()
+	assert.Equal(t, 6, api.faults, "two calls of each kind not answered")
+	api.mu.Unlock()
+	require.Positive(t, res.purchases)
+	assert.Equal(t, res.purchases, captured, "every payment captured counted once")
 }
 
 // stuckApproveAPI never answers a consent: Approve returns when ctx ends.
@@ -201,39 +283,56 @@ func (a stuckApproveAPI) Approve(ctx context.Context, req *payflow.ApproveReques
 	return nil, ctx.Err()
 }
 
+// downApproveAPI is a platform that no consent reaches: Approve fails
+// with payflow.ErrUnavailable at once, every time.
+type downApproveAPI struct{ payflow.API }
+
+func (a downApproveAPI) Approve(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	return nil, payflow.ErrUnavailable
+}
+
 // TestLoadgenEndsOnTime: a purchase under way when the run is over fails
 // once purchaseGrace has passed, so that the run ends on time however
-// long the platform takes.
+// long the platform takes, also when the pair keeps asking a platform
+// that does not answer: its outcome unknown, it counts as a timeout
+// error, not as an error of the platform.
 func TestLoadgenEndsOnTime(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	c := config{pairs: 1, dir: t.TempDir(), wrap: func(api payflow.API) payflow.API { return stuckApproveAPI{api} }}
-	pairs, _, cleanup, err := setup(ctx, &c)
-	require.NoError(t, err)
-	defer cleanup()
-	const d = 300 * time.Millisecond
-	type outcome struct {
-		res *result
-		err error
-	}
-	done := make(chan outcome, 1)
-	start := time.Now()
-	go func() {
-		res, err := drive(ctx, pairs, d, time.Hour, io.Discard)
-		done <- outcome{res, err}
-	}()
-	select {
-	case o := <-done:
-		elapsed := time.Since(start)
-		require.NoError(t, o.err)
-		assert.GreaterOrEqual(t, elapsed, d+purchaseGrace)
-		assert.Less(t, elapsed, d+purchaseGrace+time.Second)
-		assert.Zero(t, o.res.purchases)
-		assert.Equal(t, map[string]int{"timeout": 1}, o.res.errors)
-	case <-time.After(d + purchaseGrace + 10*time.Second):
-		cancel()
-		<-done
-		t.Fatal("the run went on past its end")
+	for name, wrap := range map[string]func(payflow.API) payflow.API{
+		"stuck": func(api payflow.API) payflow.API { return stuckApproveAPI{api} },
+		"down":  func(api payflow.API) payflow.API { return downApproveAPI{api} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			c := config{pairs: 1, dir: t.TempDir(), wrap: wrap}
+			pairs, _, cleanup, err := setup(ctx, &c)
+			require.NoError(t, err)
+			defer cleanup()
+			const d = 300 * time.Millisecond
+			type outcome struct {
+				res *result
+				err error
+			}
+			done := make(chan outcome, 1)
+			start := time.Now()
+			go func() {
+				res, err := drive(ctx, pairs, d, time.Hour, io.Discard)
+				done <- outcome{res, err}
+			}()
+			select {
+			case o := <-done:
+				elapsed := time.Since(start)
+				require.NoError(t, o.err)
+				assert.GreaterOrEqual(t, elapsed, d+purchaseGrace)
+				assert.Less(t, elapsed, d+purchaseGrace+time.Second)
+				assert.Zero(t, o.res.purchases)
+				assert.Equal(t, map[string]int{"timeout": 1}, o.res.errors)
+			case <-time.After(d + purchaseGrace + 10*time.Second):
+				cancel()
+				<-done
+				t.Fatal("the run went on past its end")
+			}
+		})
 	}
 }
 
@@ -272,17 +371,11 @@ func (a *expiredAfterConsentAPI) Payment(ctx context.Context, token string, id p
 // end without a capture fails with ErrFinal and is not counted, even when
 // the shopper's phone had its consent settled.
 func TestLoadgenCountsOnlyCaptured(t *testing.T) {
-	ctx := context.Background()
 	api := &expiredAfterConsentAPI{approved: map[payflow.ID]bool{}}
-	c := config{pairs: 1, dir: t.TempDir(), wrap: func(inner payflow.API) payflow.API {
+	res, _ := driveOne(t, 500*time.Millisecond, payflow.PlatformOptions{}, func(inner payflow.API) payflow.API {
 		api.API = inner
 		return api
-	}}
-	pairs, _, cleanup, err := setup(ctx, &c)
-	require.NoError(t, err)
-	defer cleanup()
-	res, err := drive(ctx, pairs, 500*time.Millisecond, time.Hour, io.Discard)
-	require.NoError(t, err)
+	})
 	api.mu.Lock()
 	n := len(api.approved)
 	api.mu.Unlock()

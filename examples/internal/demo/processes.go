@@ -313,7 +313,7 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 }
 
 // login logs ph in to the cloud, asking again while the cloud does not
-// answer (throughOutage: it may be starting or restarting), and gives up
+// answer (ThroughOutage: it may be starting or restarting), and gives up
 // once -wait has passed (ErrNoAnswer): the client alone would give up on
 // a cloud that refuses connections after a few attempts, and send its
 // calls again for more than a minute against one that accepts them and
@@ -321,7 +321,7 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
 	lctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
-	err := throughOutage(lctx, func() error { return ph.Login(lctx) })
+	err := ThroughOutage(lctx, func() error { return ph.Login(lctx) })
 	if err != nil && ctx.Err() == nil && errors.Is(lctx.Err(), context.DeadlineExceeded) {
 		return fmt.Errorf("%w: logging in to %s within -wait %s: %w", ErrNoAnswer, f.url, f.wait, err)
 	}
@@ -355,7 +355,7 @@ func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (payf
 // runPhone is what the phone programs share: it parses the flags of
 // program, starts the phone of the card name (see startPhone), finds the
 // phone that -pick names and pairs with it, waiting for the other phone's
-// confirmation through an outage of the cloud (throughOutage), then runs
+// confirmation through an outage of the cloud (ThroughOutage), then runs
 // buy with the pairing's confirmation and a context that ends after
 // -wait.
 func runPhone(ctx context.Context, program, name, pick string, args []string, stdout io.Writer,
@@ -379,7 +379,7 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 		return err
 	}
 	var c *payflow.Confirmation
-	err = throughOutage(wctx, func() (err error) {
+	err = ThroughOutage(wctx, func() (err error) {
 		c, err = ph.AwaitPaired(wctx)
 		return err
 	})
@@ -389,14 +389,16 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 	return buy(wctx, f, ph, c)
 }
 
-// unavailablePause is how long a phone program pauses before it asks the
-// cloud again while the cloud does not answer (throughOutage).
+// unavailablePause is how long a phone program, or the load generator,
+// pauses before it asks the cloud again while the cloud does not answer
+// (ThroughOutage).
 const unavailablePause = 250 * time.Millisecond
 
-// throughOutage calls wait, a call of a phone program to the cloud (its
+// ThroughOutage calls wait, a call of a phone program to the cloud (its
 // login, its wait for the other phone, the seller's catalog read and
 // payment request, the shopper's wait for the request and its approval),
-// and again after unavailablePause while it fails with
+// or of a phone of the load generator, and again after unavailablePause
+// while it fails with
 // payflow.ErrUnavailable (the cloud does not answer: it may be starting
 // or restarting) or with payflow.ErrInFlight (the cloud still works on an
 // attempt of the call that it did not answer in time, such as an approval
@@ -405,7 +407,7 @@ const unavailablePause = 250 * time.Millisecond
 // well within a restart and, when they are answered in flight, long
 // before a slow settlement ends. The phone keeps what such a call sent
 // (payflow's Seller.Request and Shopper.ApproveShown) and sends it again.
-func throughOutage(ctx context.Context, wait func() error) error {
+func ThroughOutage(ctx context.Context, wait func() error) error {
 	err := wait()
 	for noAnswer(err) && ctxsleep.Sleep(ctx, unavailablePause) == nil {
 		err = wait()
@@ -414,7 +416,7 @@ func throughOutage(ctx context.Context, wait func() error) error {
 }
 
 // noAnswer reports whether err, the error of a call to the cloud, is no
-// answer yet, which a phone program waits out (throughOutage): the cloud
+// answer yet, which a phone program waits out (ThroughOutage): the cloud
 // could not be reached or failed (payflow.ErrUnavailable), or still works
 // on the call (payflow.ErrInFlight).
 func noAnswer(err error) bool {
@@ -427,7 +429,7 @@ func noAnswer(err error) bool {
 // sending the payment request again, while the cloud does not answer
 // (ErrUnavailable: it may be restarting) or still works on the call that
 // it did not answer in time (ErrInFlight: a slow database, say), until
-// -wait ends (throughOutage). A request sent again is the one that got no
+// -wait ends (ThroughOutage). A request sent again is the one that got no
 // answer, as the card signed it (payflow.Seller.Request): one that the
 // cloud recorded is cancelled and the card signs a new one; one that Alice
 // paid meanwhile is the purchase, whose receipt the till verifies, and the
@@ -444,7 +446,7 @@ func noAnswer(err error) bool {
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
 		var sale *Sale
-		err := throughOutage(wctx, func() (err error) {
+		err := ThroughOutage(wctx, func() (err error) {
 			sale, err = ph.Price(ctx, c.Name, GroceryBasket, nil)
 			return err
 		})
@@ -452,7 +454,7 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		ask := ph.Ask
-		err = throughOutage(wctx, func() error {
+		err = ThroughOutage(wctx, func() error {
 			_, err := ask(ctx, sale)
 			ask = ph.AskAgain
 			return err
@@ -468,7 +470,7 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		var v *payflow.PaymentView
 		var rc *payflow.Receipt
-		err = throughOutage(wctx, func() (err error) {
+		err = ThroughOutage(wctx, func() (err error) {
 			v, rc, err = ph.AwaitSettled(wctx)
 			return err
 		})
@@ -498,12 +500,12 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 // the approval again, while the cloud does not answer (ErrUnavailable: it
 // may be restarting) or still works on the call that it did not answer in
 // time (ErrInFlight: the settlement of the approval, which a slow ledger
-// holds up, say), until -wait ends (throughOutage). The approval sent
+// holds up, say), until -wait ends (ThroughOutage). The approval sent
 // again is the consent that the card signed, the PIN not asked again.
 func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
 		var v *payflow.PaymentView
-		err := throughOutage(wctx, func() (err error) {
+		err := ThroughOutage(wctx, func() (err error) {
 			v, err = ph.AwaitRequest(wctx)
 			return err
 		})
@@ -514,7 +516,7 @@ func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 		// the phone keeps it and sends it again, the card signing no other
 		// (payflow's ApproveShown).
 		approve := ph.Approve
-		return throughOutage(wctx, func() error {
+		return ThroughOutage(wctx, func() error {
 			_, err := approve(ctx, v, f.pin)
 			approve = ph.ApproveAgain
 			return err
