@@ -243,22 +243,34 @@ func (p *Phone) Ask(ctx context.Context, sale *Sale) (*payflow.PaymentView, erro
 	return v, nil
 }
 
-// AskAgain is Ask of sale again after an Ask that failed with
+// AskAgain is Ask of sale again after an Ask that failed with err,
 // payflow.ErrUnavailable (the cloud did not answer: it may be restarting)
 // or payflow.ErrInFlight (the cloud did not answer in time, and still
-// worked on the request when the client's retries ran out). The phone
-// first sends the payment request that got no answer again, as the card
-// signed it (payflow.Seller.Request): one that the cloud recorded and that
-// is still payable is cancelled and the card signs a new one; one that was
-// paid meanwhile, also by an approval that the cloud was settling as the
-// phone cancelled it (the phone waits for that settlement to end, for
+// worked on the request when the client's retries ran out), which the
+// line it shows first tells (showAgain). The phone first sends the
+// payment request that got no answer again, as the card signed it
+// (payflow.Seller.Request): one that the cloud recorded and that is still
+// payable is cancelled and the card signs a new one; one that was paid
+// meanwhile, also by an approval that the cloud was settling as the phone
+// cancelled it (the phone waits for that settlement to end, for
 // payflow.DefaultSettleWait at most), goes on screen with its receipt
 // (AwaitSettled), and AskAgain fails with a *payflow.PaidError naming it,
 // asking nothing more. A settlement that lasts longer fails AskAgain with
 // the cloud's payflow.ErrConflict, asking nothing.
-func (p *Phone) AskAgain(ctx context.Context, sale *Sale) (*payflow.PaymentView, error) {
-	p.Screen.Printf("The cloud did not answer the payment request: sending it again")
+func (p *Phone) AskAgain(ctx context.Context, sale *Sale, err error) (*payflow.PaymentView, error) {
+	p.showAgain("payment request", err)
 	return p.Ask(ctx, sale)
+}
+
+// showAgain shows that the phone sends its call what again, after an
+// attempt that failed with err: that the cloud still works on it
+// (payflow.ErrInFlight), or that it did not answer it.
+func (p *Phone) showAgain(what string, err error) {
+	if errors.Is(err, payflow.ErrInFlight) {
+		p.Screen.Printf("The cloud is still working on the %s: sending it again", what)
+		return
+	}
+	p.Screen.Printf("The cloud did not answer the %s: sending it again", what)
 }
 
 // ofSale reports whether v is the view of a payment request that the
@@ -327,18 +339,19 @@ func (p *Phone) Approve(ctx context.Context, v *payflow.PaymentView, pin string)
 }
 
 // ApproveAgain is Approve of v again, the PIN not asked again, after an
-// approval that failed with payflow.ErrUnavailable (the cloud did not
-// answer: it may be restarting) or payflow.ErrInFlight (the cloud did not
-// answer in time, and still settled the approval when the client's retries
-// ran out): the phone sends the consent that it keeps again, the card
-// signing no other, or, when the card signed none, has the card verify pin
-// and sign one (payflow's ApproveShown).
-func (p *Phone) ApproveAgain(ctx context.Context, v *payflow.PaymentView, pin string) (*payflow.Receipt, error) {
-	_, total, err := p.Card.PINTries()
-	if err != nil {
-		return nil, err
+// approval that failed with err, payflow.ErrUnavailable (the cloud did
+// not answer: it may be restarting) or payflow.ErrInFlight (the cloud did
+// not answer in time, and still settled the approval when the client's
+// retries ran out), which the line it shows first tells (showAgain): the
+// phone sends the consent that it keeps again, the card signing no other,
+// or, when the card signed none, has the card verify pin and sign one
+// (payflow's ApproveShown).
+func (p *Phone) ApproveAgain(ctx context.Context, v *payflow.PaymentView, pin string, err error) (*payflow.Receipt, error) {
+	_, total, terr := p.Card.PINTries()
+	if terr != nil {
+		return nil, terr
 	}
-	p.Screen.Printf("The cloud did not answer the approval: sending it again")
+	p.showAgain("approval", err)
 	return p.approve(ctx, v, pin, total)
 }
 

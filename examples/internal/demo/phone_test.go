@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,21 +14,44 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 )
 
-// lostApproveAPI loses the reply of the first consent that the platform
-// settles, as a connection that drops after the consent went out.
-type lostApproveAPI struct {
+// lostReplyAPI makes the first payment request and the first consent that
+// the platform takes, and answers each with err instead of its reply, as
+// a connection that drops after the call went out (payflow.ErrUnavailable)
+// or a cloud that did not answer it in time (payflow.ErrInFlight).
+type lostReplyAPI struct {
 	payflow.API
+	err  error
 	mu   sync.Mutex
-	lost bool
+	lost map[string]bool // the calls whose reply was lost
 }
 
-func (a *lostApproveAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
-	v, err := a.API.Approve(ctx, req)
+// lose reports whether the reply to call, which the platform answered
+// err, is lost.
+func (a *lostReplyAPI) lose(call string, err error) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err == nil && !a.lost {
-		a.lost = true
-		return nil, payflow.ErrUnavailable
+	if err != nil || a.lost[call] {
+		return false
+	}
+	if a.lost == nil {
+		a.lost = map[string]bool{}
+	}
+	a.lost[call] = true
+	return true
+}
+
+func (a *lostReplyAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.CreateRequest(ctx, req)
+	if a.lose("request", err) {
+		return nil, a.err
+	}
+	return v, err
+}
+
+func (a *lostReplyAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Approve(ctx, req)
+	if a.lose("approve", err) {
+		return nil, a.err
 	}
 	return v, err
 }
@@ -39,35 +63,8 @@ func (a *lostApproveAPI) Approve(ctx context.Context, req *payflow.ApproveReques
 func TestAwaitRequestCollectsLostReceipt(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	dir := t.TempDir()
-	c, err := OpenCloud(ctx, CloudOptions{Dir: dir})
-	require.NoError(t, err)
-	defer c.Close()
-	m := Grocery
-	cards, err := m.SetupInMemory(ctx, c)
-	require.NoError(t, err)
-	var out bytes.Buffer
-	pr := NewPrinter(&out)
-	root := c.Authority.Root.DER()
-	alice, err := NewPhone(m.Party("alice"), cards["alice"], &lostApproveAPI{API: c.Platform}, pr.Screen("shopper"), root)
-	require.NoError(t, err)
-	till, err := NewPhone(m.Party("till"), cards["till"], c.Platform, pr.Screen("seller"), root)
-	require.NoError(t, err)
-	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, time.Now()))
-	sellers, err := alice.ServiceQueue(ctx)
-	require.NoError(t, err)
-	shoppers, err := till.ServiceQueue(ctx)
-	require.NoError(t, err)
-	require.Len(t, sellers, 1)
-	require.Len(t, shoppers, 1)
-	_, err = alice.Confirm(ctx, sellers[0])
-	require.NoError(t, err)
-	_, err = till.Confirm(ctx, shoppers[0])
-	require.NoError(t, err)
-	_, err = till.AwaitPaired(ctx)
-	require.NoError(t, err)
-	_, err = alice.AwaitPaired(ctx)
-	require.NoError(t, err)
+	w := newPairedPhones(ctx, t, func(api payflow.API) payflow.API { return &lostReplyAPI{API: api, err: payflow.ErrUnavailable} }, nil)
+	c, cards, alice, till, out := w.cloud, w.cards, w.alice, w.till, &w.out
 
 	first, err := till.Charge(ctx, "Alice", GroceryBasket, nil)
 	require.NoError(t, err)
@@ -101,4 +98,100 @@ func TestAwaitRequestCollectsLostReceipt(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.Balance{Posted: 5000 - 1127 - 119}, b, "each payment charged once")
 	assert.NotNil(t, rc)
+}
+
+// TestAgainSaysWhatHappened: the line that a phone shows as it sends its
+// payment request or approval again says what the cloud answered: that
+// it did not answer (payflow.ErrUnavailable), or that it still works on
+// the call (payflow.ErrInFlight). The call sent again goes through.
+func TestAgainSaysWhatHappened(t *testing.T) {
+	for _, tt := range []struct {
+		err             error
+		request, answer string
+	}{
+		{payflow.ErrUnavailable,
+			"[seller]  The cloud did not answer the payment request: sending it again\n",
+			"[shopper] The cloud did not answer the approval: sending it again\n"},
+		{payflow.ErrInFlight,
+			"[seller]  The cloud is still working on the payment request: sending it again\n",
+			"[shopper] The cloud is still working on the approval: sending it again\n"},
+	} {
+		t.Run(payflow.AsError(tt.err).Code, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			lost := func(api payflow.API) payflow.API { return &lostReplyAPI{API: api, err: tt.err} }
+			w := newPairedPhones(ctx, t, lost, lost)
+			sale, err := w.till.Price(ctx, "Alice", GroceryBasket, nil)
+			require.NoError(t, err)
+			_, err = w.till.Ask(ctx, sale)
+			require.ErrorIs(t, err, tt.err)
+			w.out.Reset()
+			_, err = w.till.AskAgain(ctx, sale, err)
+			require.NoError(t, err)
+			assert.Equal(t, tt.request, strings.SplitAfter(w.out.String(), "\n")[0], "the first line")
+
+			v, err := w.alice.AwaitRequest(ctx)
+			require.NoError(t, err)
+			_, err = w.alice.Approve(ctx, v, PIN)
+			require.ErrorIs(t, err, tt.err)
+			w.out.Reset()
+			rc, err := w.alice.ApproveAgain(ctx, v, PIN, err)
+			require.NoError(t, err)
+			assert.Equal(t, v.Amount, rc.Amount)
+			assert.Equal(t, tt.answer, strings.SplitAfter(w.out.String(), "\n")[0], "the first line")
+		})
+	}
+}
+
+// pairedPhones is Alice's phone and the till of the grocery market,
+// paired, on a cloud in process, their cards in memory, both screens
+// printing on out.
+type pairedPhones struct {
+	cloud       *Cloud
+	cards       map[string]*Card
+	alice, till *Phone
+	out         bytes.Buffer
+}
+
+// newPairedPhones returns Alice's phone and the till, paired, talking to
+// the platform through aliceAPI and tillAPI (nil: directly), which wrap
+// it; the cloud closes when the test ends.
+func newPairedPhones(ctx context.Context, t *testing.T, aliceAPI, tillAPI func(payflow.API) payflow.API) *pairedPhones {
+	t.Helper()
+	c, err := OpenCloud(ctx, CloudOptions{Dir: t.TempDir()})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	m := Grocery
+	cards, err := m.SetupInMemory(ctx, c)
+	require.NoError(t, err)
+	w := &pairedPhones{cloud: c, cards: cards}
+	pr := NewPrinter(&w.out)
+	root := c.Authority.Root.DER()
+	api := func(wrap func(payflow.API) payflow.API) payflow.API {
+		if wrap == nil {
+			return c.Platform
+		}
+		return wrap(c.Platform)
+	}
+	w.alice, err = NewPhone(m.Party("alice"), cards["alice"], api(aliceAPI), pr.Screen("shopper"), root)
+	require.NoError(t, err)
+	w.till, err = NewPhone(m.Party("till"), cards["till"], api(tillAPI), pr.Screen("seller"), root)
+	require.NoError(t, err)
+	alice, till := w.alice, w.till
+	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, time.Now()))
+	sellers, err := alice.ServiceQueue(ctx)
+	require.NoError(t, err)
+	shoppers, err := till.ServiceQueue(ctx)
+	require.NoError(t, err)
+	require.Len(t, sellers, 1)
+	require.Len(t, shoppers, 1)
+	_, err = alice.Confirm(ctx, sellers[0])
+	require.NoError(t, err)
+	_, err = till.Confirm(ctx, shoppers[0])
+	require.NoError(t, err)
+	_, err = till.AwaitPaired(ctx)
+	require.NoError(t, err)
+	_, err = alice.AwaitPaired(ctx)
+	require.NoError(t, err)
+	return w
 }

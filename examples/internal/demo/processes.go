@@ -453,10 +453,12 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		ask := ph.Ask
 		err = ThroughOutage(wctx, func() error {
-			_, err := ask(ctx, sale)
-			ask = ph.AskAgain
+			if err == nil {
+				_, err = ph.Ask(ctx, sale)
+			} else {
+				_, err = ph.AskAgain(ctx, sale, err)
+			}
 			return err
 		})
 		// The request of the sale sent again was paid (Ask shows and asks
@@ -515,10 +517,12 @@ func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 		// A consent that the cloud did not answer may have been settled:
 		// the phone keeps it and sends it again, the card signing no other
 		// (payflow's ApproveShown).
-		approve := ph.Approve
 		return ThroughOutage(wctx, func() error {
-			_, err := approve(ctx, v, f.pin)
-			approve = ph.ApproveAgain
+			if err == nil {
+				_, err = ph.Approve(ctx, v, f.pin)
+			} else {
+				_, err = ph.ApproveAgain(ctx, v, f.pin, err)
+			}
 			return err
 		})
 	})
