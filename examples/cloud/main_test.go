@@ -619,6 +619,31 @@ func forwardCode(forward http.Handler, w http.ResponseWriter, r *http.Request) s
 // as the purchase, instead of failing with the conflict while Alice is
 // charged.
 func TestSellerTakesRequestPaidWhileApproving(t *testing.T) {
+	seller, _ := purchaseWhileApproving(t, false)
+	assert.NotContains(t, seller, "still settling")
+}
+
+// TestSellerWaitsOutLongSettlement: as in
+// TestSellerTakesRequestPaidWhileApproving, but the settlement of Alice's
+// approval lasts longer than the till's cancellation waits for it
+// (payflow.DefaultSettleWait): it ends only once the till sends its
+// request again after the cloud answered its cancellation conflict all
+// that time. The till, its -wait not over, waits on as it waits out an
+// outage, says so, and takes the payment as the purchase, instead of
+// failing with the conflict (exit status 1) while Alice is charged.
+func TestSellerWaitsOutLongSettlement(t *testing.T) {
+	seller, _ := purchaseWhileApproving(t, true)
+	assert.Equal(t, 1, strings.Count(seller, "[seller]  The cloud is still settling an approval of the payment request: sending it again\n"), seller)
+}
+
+// purchaseWhileApproving runs the purchase of
+// TestSellerTakesRequestPaidWhileApproving, whose settlement, held,
+// ends once the cloud answered the till's cancellation conflict, or
+// when long, once the till sends its request again after that, and
+// checks that the till took Alice's payment as the purchase. It returns
+// the outputs of the till and of Alice's phone.
+func purchaseWhileApproving(t *testing.T, long bool) (seller, shopper string) {
+	t.Helper()
 	dir := t.TempDir()
 	toSecond, hold, _, cloud := startHoldingCloud(t, dir, newSettlementHold) // the second settles
 	var lost, conflicts atomic.Int64
@@ -633,10 +658,14 @@ func TestSellerTakesRequestPaidWhileApproving(t *testing.T) {
 				}
 				w.WriteHeader(http.StatusServiceUnavailable)
 				return
+			case r.Method == http.MethodPost && r.URL.Path == "/v1/requests" && long && conflicts.Load() > 0:
+				hold.release() // sent again after a cancellation gave up on the settlement
 			case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/cancel"):
 				if forwardCode(forward, w, r) == "conflict" {
 					conflicts.Add(1)
-					hold.release()
+					if !long {
+						hold.release()
+					}
 				}
 				return
 			}
@@ -649,6 +678,7 @@ func TestSellerTakesRequestPaidWhileApproving(t *testing.T) {
 	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
 	assert.Positive(t, conflicts.Load(), "the cloud answered the till's cancellation conflict while it settled")
 	requireLostRequestPaid(t, seller, shopper)
+	return seller, shopper
 }
 
 // TestPhonesWaitForCloudAtLogin: the cloud does not answer either phone's

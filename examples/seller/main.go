@@ -12,9 +12,10 @@
 // one, or, when the shopper paid it meanwhile, takes that payment as the
 // purchase and verifies its receipt, charging nothing more; an approval
 // of the shopper's that the cloud is settling as the till cancels the
-// request is waited out first, for ten seconds at most, and a payment it
-// makes is that purchase (a settlement that lasts longer ends the till
-// with the cloud's conflict, exit status 1).
+// request is waited out first, until -wait ends, and a payment it makes
+// is that purchase (a settlement still under way when -wait ends, the
+// payment's outcome unknown, ends the till with the cloud's conflict,
+// exit status 1).
 // When -wait ends, or it is interrupted, before the shopper approved, it
 // cancels the payment request, so that the shopper's next run does not
 // pay it. Killed outright (SIGKILL), it cancels nothing: its next run

@@ -256,7 +256,9 @@ func (p *Phone) Ask(ctx context.Context, sale *Sale) (*payflow.PaymentView, erro
 // payflow.DefaultSettleWait at most), goes on screen with its receipt
 // (AwaitSettled), and AskAgain fails with a *payflow.PaidError naming it,
 // asking nothing more. A settlement that lasts longer fails AskAgain with
-// the cloud's payflow.ErrConflict, asking nothing.
+// the cloud's payflow.ErrConflict, asking nothing, and the request stays
+// to be sent again: an AskAgain after that ErrConflict (err) does, the
+// line it shows saying that the cloud still settles an approval.
 func (p *Phone) AskAgain(ctx context.Context, sale *Sale, err error) (*payflow.PaymentView, error) {
 	p.showAgain("payment request", err)
 	return p.Ask(ctx, sale)
@@ -264,13 +266,18 @@ func (p *Phone) AskAgain(ctx context.Context, sale *Sale, err error) (*payflow.P
 
 // showAgain shows that the phone sends its call what again, after an
 // attempt that failed with err: that the cloud still works on it
-// (payflow.ErrInFlight), or that it did not answer it.
+// (payflow.ErrInFlight), that it still settles an approval of it
+// (payflow.ErrConflict of a cancellation, AskAgain), or that it did not
+// answer it.
 func (p *Phone) showAgain(what string, err error) {
-	if errors.Is(err, payflow.ErrInFlight) {
+	switch {
+	case errors.Is(err, payflow.ErrInFlight):
 		p.Screen.Printf("The cloud is still working on the %s: sending it again", what)
-		return
+	case errors.Is(err, payflow.ErrConflict):
+		p.Screen.Printf("The cloud is still settling an approval of the %s: sending it again", what)
+	default:
+		p.Screen.Printf("The cloud did not answer the %s: sending it again", what)
 	}
-	p.Screen.Printf("The cloud did not answer the %s: sending it again", what)
 }
 
 // ofSale reports whether v is the view of a payment request that the

@@ -408,8 +408,15 @@ const unavailablePause = 250 * time.Millisecond
 // before a slow settlement ends. The phone keeps what such a call sent
 // (payflow's Seller.Request and Shopper.ApproveShown) and sends it again.
 func ThroughOutage(ctx context.Context, wait func() error) error {
+	return waitOut(ctx, noAnswer, wait)
+}
+
+// waitOut calls wait, and again after unavailablePause while pending says
+// that its error is no outcome yet, until ctx ends; it returns wait's
+// last error.
+func waitOut(ctx context.Context, pending func(error) bool, wait func() error) error {
 	err := wait()
-	for noAnswer(err) && ctxsleep.Sleep(ctx, unavailablePause) == nil {
+	for pending(err) && ctxsleep.Sleep(ctx, unavailablePause) == nil {
 		err = wait()
 	}
 	return err
@@ -434,15 +441,19 @@ func noAnswer(err error) bool {
 // cloud recorded is cancelled and the card signs a new one; one that Alice
 // paid meanwhile is the purchase, whose receipt the till verifies, and the
 // till asks nothing more. An approval of Alice's that the cloud is
-// settling as the till cancels the request is waited out first
-// (payflow.Seller.Request), for payflow.DefaultSettleWait (10 seconds)
-// at most, whatever -wait says, so that a payment it makes is the
-// purchase, not a failure of the till; a settlement that lasts longer (a
-// cloud whose ledger stalls, or an approval whose outcome the cloud could
-// not record, left to its recovery sweep) fails the till with the cloud's
-// payflow.ErrConflict, as a refusal does. When the wait ends (-wait, or
-// an interrupt) before the shopper acted, it withdraws the request
-// (Withdraw) and fails.
+// settling as the till cancels the request is waited out
+// (payflow.Seller.Request), so that a payment it makes is the purchase,
+// not a failure of the till: one call waits for payflow.DefaultSettleWait
+// (10 seconds) at most, and when the cloud still answers its
+// cancellation payflow.ErrConflict then (a cloud whose ledger stalls, or
+// an approval whose outcome the cloud could not record, left to its
+// recovery sweep), the till sends the request again and waits on until
+// -wait ends, as through an outage, and then goes on with the request's
+// outcome: one paid is the purchase, one cancelled is followed by a new
+// request. A settlement still under way when -wait ends, the payment's
+// outcome unknown, fails the till with that ErrConflict. When the wait
+// ends (-wait, or an interrupt) before the shopper acted, it withdraws
+// the request (Withdraw) and fails.
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
 		var sale *Sale
@@ -453,10 +464,18 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		err = ThroughOutage(wctx, func() error {
+		// A request sent again that the till cancels may be one whose
+		// approval the cloud is still settling after the till waited for
+		// it (AskAgain's ErrConflict): the payment may well be made, so
+		// the till waits on, as through an outage.
+		again := false // the request was sent again
+		err = waitOut(wctx, func(err error) bool {
+			return noAnswer(err) || again && errors.Is(err, payflow.ErrConflict)
+		}, func() error {
 			if err == nil {
 				_, err = ph.Ask(ctx, sale)
 			} else {
+				again = true
 				_, err = ph.AskAgain(ctx, sale, err)
 			}
 			return err
