@@ -329,8 +329,11 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // (a wrong one fails with the card's error, matching simcard.ErrWrongPIN
 // or simcard.ErrPINBlocked), then signs a consent bound to the request
 // hash, amount, currency and payee over a fresh nonce, and the platform
-// settles. ApproveShown returns the receipt, verified offline and checked
-// against the consent and the view of the captured payment: a receipt for
+// settles. A verified PIN that no signature follows, as the card fails or
+// its layer panics (the panic goes on to the caller), is cleared first:
+// the phone selects the applet again (ShopperCard.Select). ApproveShown
+// returns the receipt, verified offline and checked against the consent
+// and the view of the captured payment: a receipt for
 // another amount than the view shows captured, or a view that shows
 // captured another amount than the request's (at most that, for a
 // merchant that captures manually), fails with ErrMismatch, and the
@@ -466,17 +469,12 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := s.card.VerifyPIN(pin); err != nil {
-		// The card may have verified the PIN all the same when the error
-		// is the transport's, its reply lost.
-		return nil, s.clearPIN(err)
-	}
-	consent, err := s.card.SignConsent(&record.Consent{
+	consent, err := s.signConsent(pin, &record.Consent{
 		RequestID: v.ID[:], RequestHash: v.RequestHash, Nonce: v.ConsentNonce,
 		Amount: v.Amount, Currency: v.Currency, MerchantID: v.MerchantID,
 	})
 	if err != nil {
-		return nil, s.clearPIN(err)
+		return nil, err
 	}
 	u = &sentConsent{view: v, msg: consent}
 	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: consent})
@@ -488,6 +486,27 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 	}
 	s.keep(u) // until its receipt verifies
 	return s.settled(ctx, u, out)
+}
+
+// signConsent has the card verify pin and sign c. Unless the card signs
+// c, which clears the verification, it selects the applet again
+// (clearPIN) on the way out, so that no verified PIN stays on the card
+// for another consent: after an error of the card, also of VerifyPIN (the
+// card may have verified the PIN all the same when the error is the
+// transport's, its reply lost), and when the card layer panics, before
+// the panic goes on.
+func (s *Shopper) signConsent(pin string, c *record.Consent) (msg []byte, err error) {
+	returned := false
+	defer func() {
+		if !returned || err != nil {
+			err = s.clearPIN(err)
+		}
+	}()
+	if err = s.card.VerifyPIN(pin); err == nil {
+		msg, err = s.card.SignConsent(c)
+	}
+	returned = true
+	return msg, err
 }
 
 // clearPIN selects the applet again after err, which leaves no verified

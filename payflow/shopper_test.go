@@ -268,6 +268,69 @@ func TestApproveLostPINReplyLeavesNoPIN(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
+// panickingCard is a shopper card whose card layer panics with
+// errCardPanic, once the PIN was verified, when it is asked to sign a
+// consent while panics is set.
+type panickingCard struct {
+	*simcard.Card
+	panics atomic.Bool
+}
+
+var errCardPanic = errors.New("card layer: out of order")
+
+func (c *panickingCard) SignConsent(r *record.Consent) ([]byte, error) {
+	if c.panics.Load() {
+		panic(errCardPanic)
+	}
+	return c.Card.SignConsent(r)
+}
+
+// TestApprovePanickingCardLeavesNoPIN: a card layer that panics as it
+// signs the consent, the PIN verified, has Approve clear the
+// verification before the panic goes on to the caller: the card holds
+// no verified PIN, so that it signs no consent until the PIN is
+// verified again, and nothing is signed, sent or charged. The next
+// Approve of the same phone, the card layer working again, pays the
+// request.
+func TestApprovePanickingCardLeavesNoPIN(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	card := &panickingCard{Card: w.shopperCard.Card}
+	card.panics.Store(true)
+	shopper, err := payflow.NewShopper(card, phoneOptions(w.f, w.f.Platform))
+	require.NoError(t, err)
+	w.shopper = shopper
+	w.pair(t)
+	w.request(t)
+	screen, err := w.shopper.Payment()
+	require.NoError(t, err)
+	counter := w.counter(t)
+
+	recovered := func() (r any) {
+		defer func() { r = recover() }()
+		_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+		t.Errorf("Approve returned %v", err)
+		return nil
+	}()
+	require.Equal(t, errCardPanic, recovered, "the panic goes on to the caller")
+	ok, err := w.shopperCard.Card.PINVerified()
+	require.NoError(t, err)
+	assert.False(t, ok)
+	_, err = w.shopperCard.Card.SignConsent(&record.Consent{
+		RequestID: screen.ID[:], RequestHash: screen.RequestHash, Nonce: screen.ConsentNonce,
+		Amount: screen.Amount, Currency: screen.Currency, MerchantID: screen.MerchantID,
+	})
+	require.ErrorIs(t, err, simcard.ErrPINRequired)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	w.assertState(t, screen.ID, payflow.StatePending)
+
+	card.panics.Store(false)
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
 // TestWaitPaymentAcrossSelect: a WaitPayment of a session that meets an
 // ended request after another session was selected leaves the new
 // session's request indexes alone and fails with ErrNotPaired, and
