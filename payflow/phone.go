@@ -1125,29 +1125,47 @@ func (p *phone) verifyReceipt(ctx context.Context, msg []byte) (*Receipt, error)
 }
 
 // verifiedReceipt is a receipt whose signature the phone verified: its
-// bytes, as verified, and the platform key that verified them.
+// bytes, as verified, and the platform key that verified them. The
+// phone holds msg alone (rc.Signed is msg) and keeps vr as it verified
+// it: what it hands out is a copy of rc (receipt).
 type verifiedReceipt struct {
 	rc  *Receipt
 	msg []byte
 	key *ecdsa.PublicKey
 }
 
-// of returns the receipt of vr, with msg as Signed, when msg is the
-// receipt that vr verified, with key; nil otherwise, and for a nil vr.
+// of returns vr when msg is the receipt that vr verified, with key; nil
+// otherwise, and for a nil vr.
 func (vr *verifiedReceipt) of(msg []byte, key *ecdsa.PublicKey) *verifiedReceipt {
 	if vr == nil || !bytes.Equal(vr.msg, msg) || !vr.key.Equal(key) {
 		return nil
 	}
+	return vr
+}
+
+// receipt returns a copy of the receipt of vr that shares no memory with
+// it: a caller that writes into its byte strings, transfer IDs, lines or
+// legs leaves vr as verified.
+func (vr *verifiedReceipt) receipt() *Receipt {
 	rc := *vr.rc
-	rc.Signed = msg
-	return &verifiedReceipt{rc: &rc, msg: vr.msg, key: vr.key}
+	rc.Signed = bytes.Clone(rc.Signed)
+	rc.RequestID, rc.RequestHash = bytes.Clone(rc.RequestID), bytes.Clone(rc.RequestHash)
+	rc.ConsentHash = bytes.Clone(rc.ConsentHash)
+	rc.RefundID, rc.RefundHash = bytes.Clone(rc.RefundID), bytes.Clone(rc.RefundHash)
+	rc.TransferIDs = slices.Clone(rc.TransferIDs)
+	for i, id := range rc.TransferIDs {
+		rc.TransferIDs[i] = bytes.Clone(id)
+	}
+	rc.Lines, rc.Legs = slices.Clone(rc.Lines), slices.Clone(rc.Legs)
+	return &rc
 }
 
 // verifyReceiptKnown is verifyReceipt given known, a receipt it verified
 // before, or nil: a msg of the same bytes is not verified again when the
 // key that verified known is the one the phone trusts now, the pinned key
 // or the key of the chain that the Verifier verifies now, as for any
-// receipt. It returns the receipt with that key.
+// receipt. It returns the receipt with that key: known itself when msg
+// is not verified again, to be kept as it is (verifiedReceipt).
 func (p *phone) verifyReceiptKnown(ctx context.Context, msg []byte, known *verifiedReceipt) (*verifiedReceipt, error) {
 	if len(msg) == 0 {
 		return nil, fmt.Errorf("%w: no receipt", ErrSignature)
@@ -1157,11 +1175,12 @@ func (p *phone) verifyReceiptKnown(ctx context.Context, msg []byte, known *verif
 			return vr, nil
 		}
 		p.countSignature()
+		msg = bytes.Clone(msg)
 		rc := &Receipt{Signed: msg}
 		if err := record.Verify(msg, p.opts.PlatformKey, &rc.Receipt); err != nil {
 			return nil, fmt.Errorf("%w: receipt: %w", ErrSignature, err)
 		}
-		return &verifiedReceipt{rc: rc, msg: bytes.Clone(msg), key: p.opts.PlatformKey}, nil
+		return &verifiedReceipt{rc: rc, msg: msg, key: p.opts.PlatformKey}, nil
 	}
 	var vr *verifiedReceipt
 	err := p.withPlatform(ctx, func(vp *pki.VerifiedPlatform) error {
@@ -1169,11 +1188,12 @@ func (p *phone) verifyReceiptKnown(ctx context.Context, msg []byte, known *verif
 			return nil
 		}
 		p.countSignature()
+		msg := bytes.Clone(msg)
 		rc := &Receipt{Signed: msg}
 		if err := vp.VerifyReceipt(msg, &rc.Receipt); err != nil {
 			return fmt.Errorf("%w: receipt: %w", ErrSignature, err)
 		}
-		vr = &verifiedReceipt{rc: rc, msg: bytes.Clone(msg), key: vp.PublicKey}
+		vr = &verifiedReceipt{rc: rc, msg: msg, key: vp.PublicKey}
 		return nil
 	})
 	if err != nil {

@@ -332,12 +332,12 @@ func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
 // settles. A verified PIN that no signature follows, as the card fails or
 // its layer panics (the panic goes on to the caller), is cleared first:
 // the phone selects the applet again (ShopperCard.Select). ApproveShown
-// returns the receipt, verified offline and checked against the consent
-// and the view of the captured payment: a receipt for
-// another amount than the view shows captured, or a view that shows
-// captured another amount than the request's (at most that, for a
-// merchant that captures manually), fails with ErrMismatch, and the
-// consent is kept as below. For a merchant that captures manually it
+// returns the receipt, the caller's own (it shares no memory with what
+// the phone keeps), verified offline and checked against the consent and
+// the view of the captured payment: a receipt for another amount than
+// the view shows captured, or a view that shows captured another amount
+// than the request's (at most that, for a merchant that captures
+// manually), fails with ErrMismatch, and the consent is kept as below. For a merchant that captures manually it
 // waits, polling, until the seller captures; a payment that ends
 // otherwise fails with ErrFinal. Once the hold's expiry
 // (PaymentView.HoldExpiresAt) has passed by the phone's clock
@@ -640,7 +640,9 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 // receipt that it took for u before (taken: keptCaptured takes it before
 // the approval that collects it) does not have its signature checked
 // again while the phone trusts the key that verified it
-// (verifyReceiptKnown); the other checks are made again.
+// (verifyReceiptKnown); the other checks are made again. What it returns
+// is a copy of the receipt that it takes for u (verifiedReceipt.receipt),
+// so that a caller that writes into it leaves that one as verified.
 func (s *Shopper) receiptOf(ctx context.Context, u *sentConsent, v *PaymentView) (*Receipt, error) {
 	if err := checkCaptured(u.view, v); err != nil {
 		return nil, err
@@ -666,7 +668,7 @@ func (s *Shopper) receiptOf(ctx context.Context, u *sentConsent, v *PaymentView)
 	s.mu.Lock()
 	u.taken = vr
 	s.mu.Unlock()
-	return rc, nil
+	return vr.receipt(), nil // the caller's own, vr kept as verified
 }
 
 // refusedReceipt reports whether err, of receiptOf, is the phone refusing

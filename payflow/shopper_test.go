@@ -1519,6 +1519,54 @@ func TestCollectedReceiptVerifiedOnce(t *testing.T) {
 	}
 }
 
+// TestCollectedReceiptSharesNothingWithThePhone: the receipt that an
+// approval collects is the app's own: writing into its byte strings
+// leaves the receipt that the phone took for the consent as it verified
+// it. A WaitPayment of another goroutine, which read the kept consents
+// before the approval and reads the request after the app wrote into
+// the receipt, still takes that receipt: it shows the request captured,
+// not ErrMismatch.
+func TestCollectedReceiptSharesNothingWithThePhone(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	hook := &hookAPI{API: w.f.Platform}
+	first, src := w.payWithLostReply(t, &lostApproveAPI{API: hook, loss: payflow.ErrUnavailable})
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, first.ID, screen.ID)
+	require.Equal(t, payflow.StateCaptured, screen.State)
+
+	reading, released := make(chan struct{}), make(chan struct{})
+	release := sync.OnceFunc(func() { close(released) })
+	defer release()
+	hook.mu.Lock()
+	hook.paymentID = first.ID
+	hook.payment = func() {
+		close(reading)
+		<-released
+	}
+	hook.mu.Unlock()
+	waited := make(chan error, 1)
+	go func() {
+		v, err := w.shopper.WaitPayment(ctx)
+		if err == nil && (v.ID != first.ID || v.State != payflow.StateCaptured) {
+			err = fmt.Errorf("WaitPayment showed request %v %s", v.ID, v.State)
+		}
+		waited <- err
+	}()
+	<-reading // the kept consent's request, read for the WaitPayment
+
+	rc, err := w.shopper.ApproveShown(ctx, screen, "")
+	require.NoError(t, err)
+	require.Equal(t, src.Signed, rc.Signed)
+	for _, b := range append([][]byte{rc.RequestID, rc.RequestHash, rc.ConsentHash}, rc.TransferIDs...) {
+		b[0] ^= 0xff
+	}
+	release()
+	require.NoError(t, <-waited)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
 // infoFromAPI answers Info as from does once from is set, as a platform
 // that renewed its key: the phones then fetch the chain of from's key.
 type infoFromAPI struct {
