@@ -54,17 +54,20 @@ const keptPaidRequests = 256
 // RefundPayment, and Login, which every call that talks to the platform
 // makes when the phone holds no token or its token expired (calls of
 // Request run one at a time among themselves, and so do refunds; a
-// Request waits for another only as long as its context lasts). A call
-// whose record reaches the platform after one that the card signed later,
-// for a call made at the same moment, is refused: it fails with ErrClone,
-// having taken no effect, and may be made again.
+// Request or a refund waits for another only as long as its context
+// lasts). A call whose record reaches the platform after one that the
+// card signed later, for a call made at the same moment, is refused: it
+// fails with ErrClone, having taken no effect, and may be made again.
 type Seller struct {
 	phone
 	card SellerCard
 	rand io.Reader
 
-	catalogMu sync.Mutex
-	catalog   *Catalog
+	// catalogMu is held while Catalog fetches the catalog: one call
+	// fetches it at a time, and one waits for another only as long as its
+	// context lasts.
+	catalogMu ctxLock
+	catalog   *Catalog // the catalog kept (Catalog); guarded by phone.mu
 
 	// requestMu is held while a Request runs: they run one at a time, and
 	// one waits for another only as long as its context lasts.
@@ -77,8 +80,10 @@ type Seller struct {
 	unsentMu sync.Mutex      // held only while unsent is read or changed
 	unsent   []unsentRequest // signed payment requests to withdraw, oldest first (Request)
 
-	refundMu    sync.Mutex
-	unconfirmed *sentRefund // a refund sent without a receipt that verifies
+	// refundMu is held while a refund runs: they run one at a time, and
+	// one waits for another only as long as its context lasts.
+	refundMu    ctxLock
+	unconfirmed *sentRefund // a refund sent without a receipt that verifies; guarded by refundMu
 
 	held []*PaymentView // the requests last seen held, oldest first (Held); guarded by phone.mu
 	// lapsed are the last MaxHeld held requests that Held left out as past
@@ -112,6 +117,7 @@ type captures struct {
 func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 	s := &Seller{
 		card: card, rand: rand.Reader, requestMu: newCtxLock(), settleMu: newCtxLock(),
+		catalogMu: newCtxLock(), refundMu: newCtxLock(),
 		receiptDue: make(map[ID]bool), capturing: make(map[ID]*captures),
 	}
 	if err := s.init(adv.Seller, card, opts); err != nil {
@@ -220,12 +226,20 @@ func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error)
 // signs the currency and SKUs in payment requests, and receipts carry the
 // names and prices), or that repeats a SKU (which the platform refuses to
 // set: SetCatalog), is ErrMismatch and is not kept: it is fetched again
-// next time.
+// next time. Calls fetch the catalog one at a time: one that comes while
+// another fetches it waits for that one only as long as ctx lasts, and
+// then fails with ctx's error, having asked the platform nothing. A call
+// whose ctx ended fails with ctx's error, also when the catalog is kept.
 func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
-	s.catalogMu.Lock()
-	defer s.catalogMu.Unlock()
-	if s.catalog != nil {
-		return s.catalog, nil
+	if err := s.catalogMu.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.catalogMu.unlock()
+	s.mu.Lock()
+	kept := s.catalog
+	s.mu.Unlock()
+	if kept != nil {
+		return kept, nil
 	}
 	l, err := s.loginState(ctx)
 	if err != nil {
@@ -241,7 +255,9 @@ func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
 	if err := checkCatalog(c); err != nil {
 		return nil, err
 	}
+	s.mu.Lock()
 	s.catalog = c
+	s.mu.Unlock()
 	return c, nil
 }
 
@@ -263,8 +279,8 @@ func checkCatalog(c *Catalog) error {
 
 // forgetCatalog drops c, the catalog kept, so that it is fetched again.
 func (s *Seller) forgetCatalog(c *Catalog) {
-	s.catalogMu.Lock()
-	defer s.catalogMu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.catalog == c {
 		s.catalog = nil
 	}
@@ -1434,6 +1450,12 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 // the Refund after it makes a new refund. When the platform refuses it
 // (with another code, over HTTP in its error body), it was not made, and
 // Refund makes the new refund.
+//
+// Refunds (Refund, RefundPayment) run one at a time: one that comes while
+// another runs waits for it only as long as ctx lasts, and then fails
+// with ctx's error, having sent nothing, neither a kept refund nor a new
+// one, and the card signing nothing; so does one whose ctx ended before
+// its turn.
 func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	if err := checkRefundAmount(amount); err != nil {
 		return nil, err
@@ -1500,8 +1522,10 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 	if err := s.trustPlatform(ctx); err != nil { // before a refund is sent, kept or new
 		return nil, err
 	}
-	s.refundMu.Lock()
-	defer s.refundMu.Unlock()
+	if err := s.refundMu.lock(ctx); err != nil {
+		return nil, err
+	}
+	defer s.refundMu.unlock()
 	if u := s.unconfirmed; u != nil {
 		rc, notMade, err := s.sendRefund(ctx, u)
 		switch {

@@ -960,6 +960,114 @@ func TestSellerRefundAfterLostReply(t *testing.T) {
 	})
 }
 
+// heldUpAPI passes calls on to the platform. Once armed, the first
+// refund or catalog fetch that reaches it closes held and waits until
+// release is closed; calls counts the refunds and catalog fetches that
+// reach it while it is armed.
+type heldUpAPI struct {
+	payflow.API
+	armed         atomic.Bool
+	held, release chan struct{}
+	calls         atomic.Int32
+}
+
+func newHeldUpAPI(api payflow.API) *heldUpAPI {
+	return &heldUpAPI{API: api, held: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (a *heldUpAPI) holdUp() {
+	if a.armed.Load() && a.calls.Add(1) == 1 {
+		close(a.held)
+		<-a.release
+	}
+}
+
+func (a *heldUpAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
+	a.holdUp()
+	return a.API.Refund(ctx, req)
+}
+
+func (a *heldUpAPI) Catalog(ctx context.Context, token string, merchantID string) (*payflow.Catalog, error) {
+	a.holdUp()
+	return a.API.Catalog(ctx, token, merchantID)
+}
+
+// requireWaitOnlyWhileCtxLasts arms api and runs call twice: first with a
+// context that lasts, which api holds up, and then, while it is held up,
+// with a context that ended, which must fail with context.Canceled, api
+// seeing no second call. It then lets the first call go on and returns
+// its error.
+func requireWaitOnlyWhileCtxLasts(t *testing.T, api *heldUpAPI, call func(context.Context) error) error {
+	t.Helper()
+	api.armed.Store(true)
+	first := make(chan error, 1)
+	go func() { first <- call(context.Background()) }()
+	release := sync.OnceFunc(func() { close(api.release) })
+	defer release()
+	select {
+	case <-api.held:
+	case err := <-first:
+		t.Fatalf("the first call returned %v before the platform held it up", err)
+	}
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	second := make(chan error, 1)
+	go func() { second <- call(ended) }()
+	require.Equal(t, context.Canceled, within(t, second, "the call with an ended context"))
+	assert.Equal(t, int32(1), api.calls.Load(), "the platform saw no second call")
+	release()
+	return <-first
+}
+
+// TestSellerRefundWaitsForAnotherWhileCtxLasts: a Refund that comes while
+// another is held up in the platform's call waits for it only as long as
+// its own context lasts: with one that ended it fails with
+// context.Canceled, sending nothing and the card signing nothing; the
+// first Refund then returns its receipt, and the shopper gets 240 back
+// once.
+func TestSellerRefundWaitsForAnotherWhileCtxLasts(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	api := newHeldUpAPI(w.f.Platform)
+	w.useSeller(t, api)
+	w.pair(t)
+	w.purchase(t)
+	counter, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	var rc *payflow.Receipt
+	err = requireWaitOnlyWhileCtxLasts(t, api, func(ctx context.Context) error {
+		got, err := w.seller.Refund(ctx, 240)
+		if ctx.Err() == nil {
+			rc = got
+		}
+		return err
+	})
+	require.NoError(t, err)
+	assert.Equal(t, uint64(240), rc.Amount)
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, counter+1, after, "the card signed the first refund alone")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 240}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestSellerCatalogWaitsForAnotherWhileCtxLasts: a Catalog that comes
+// while another fetches the catalog, held up in the platform's call,
+// waits for it only as long as its own context lasts: with one that
+// ended it fails with context.Canceled, asking the platform nothing; the
+// first Catalog then returns the catalog, which the phone keeps.
+func TestSellerCatalogWaitsForAnotherWhileCtxLasts(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	api := newHeldUpAPI(w.f.Platform)
+	w.useSeller(t, api)
+	require.NoError(t, requireWaitOnlyWhileCtxLasts(t, api, func(ctx context.Context) error {
+		_, err := w.seller.Catalog(ctx)
+		return err
+	}))
+	c, err := w.seller.Catalog(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, phoneCatalog, c.Items)
+	assert.Equal(t, int32(1), api.calls.Load(), "the catalog kept, not fetched again")
+}
+
 // TestSellerRefundAnsweredNotByThePlatform: a refund whose reply was lost,
 // sent again by the next Refund and answered then by a gateway or proxy in
 // the platform's stead, or rate_limited, got no verdict of the platform
