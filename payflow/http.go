@@ -720,8 +720,12 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 const (
 	ServerReadHeaderTimeout = 5 * time.Second
 	ServerReadTimeout       = 15 * time.Second
-	ServerWriteTimeout      = 45 * time.Second
-	ServerIdleTimeout       = 2 * time.Minute
+	// ServerWriteTimeout bounds the reply, from the end of the request's
+	// headers: ServerReadTimeout for the body, DefaultCallTimeout for the
+	// call once the body is read, and 5 s more for the call to return
+	// once its context ended and for the reply to be written.
+	ServerWriteTimeout = 50 * time.Second
+	ServerIdleTimeout  = 2 * time.Minute
 	// ServerMaxHeaderBytes bounds an HTTP/1.1 request's request line and
 	// headers, the blank line after them included: the server itself
 	// answers a request whose headers end later 431, which the handler
@@ -739,7 +743,9 @@ const (
 // public endpoint needs: ServerReadHeaderTimeout to send the headers over
 // HTTP/1.1, ServerReadTimeout for the whole request (over HTTP/2, from the
 // end of its headers), ServerWriteTimeout for the reply (longer than
-// DefaultCallTimeout, so that a slow call still gets its error reply),
+// ServerReadTimeout and DefaultCallTimeout together, so that a slow call
+// still gets its error reply after a body that took the whole
+// ServerReadTimeout to arrive),
 // ServerIdleTimeout between requests of a kept-alive connection, and
 // ServerMaxHeaderBytes of headers. Every request that the server can parse
 // reaches h, "OPTIONS *" too, which an http.Server otherwise answers

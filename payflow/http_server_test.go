@@ -86,6 +86,21 @@ func TestNewServerAnswersOptionsStarNotFound(t *testing.T) {
 	assert.Equal(t, float64(http.StatusNotFound), records[0]["status"])
 }
 
+// TestNewServerWritesTheReplyAfterASlowBodyAndASlowCall: the reply's
+// deadline, which runs from the end of the headers, falls after the latest
+// moment a call under the default CallTimeout can end: its body read until
+// the whole request's deadline (which runs from before the headers over
+// HTTP/1.1, from their end over HTTP/2), then the call run until its own
+// deadline. A margin of 5 s more is left for the call to return once its
+// context ended and for the reply to be written, so that such a call still
+// gets its reply, an error one too.
+func TestNewServerWritesTheReplyAfterASlowBodyAndASlowCall(t *testing.T) {
+	srv := payflow.NewServer("", http.NotFoundHandler())
+	assert.Equal(t, payflow.ServerReadTimeout, srv.ReadTimeout)
+	assert.Equal(t, payflow.ServerWriteTimeout, srv.WriteTimeout)
+	assert.GreaterOrEqual(t, srv.WriteTimeout, srv.ReadTimeout+payflow.DefaultCallTimeout+5*time.Second)
+}
+
 // TestNewServerLimitsHeadersToServerMaxHeaderBytes: over HTTP/1.1 a
 // request whose request line and headers, the blank line after them
 // included, take ServerMaxHeaderBytes is served, and one of a byte more is
