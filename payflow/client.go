@@ -294,12 +294,26 @@ func (c *Client) Session(ctx context.Context, token string, id ID) (*SessionView
 	return clientCall[SessionView](ctx, c, http.MethodGet, "/v1/sessions/"+id.String(), token, nil)
 }
 
-// Catalog implements API.
+// Catalog implements API. The merchant ID goes in the path escaped, its
+// slashes too, and the dots of a merchant ID "." or ".." too ("%2E"), so
+// that every merchant ID names its catalog.
 func (c *Client) Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error) {
 	if merchantID == "" {
 		return nil, fmt.Errorf("%w: empty merchant ID", ErrInvalid)
 	}
-	return clientCall[Catalog](ctx, c, http.MethodGet, "/v1/merchants/"+url.PathEscape(merchantID)+"/catalog", token, nil)
+	return clientCall[Catalog](ctx, c, http.MethodGet, "/v1/merchants/"+merchantSegment(merchantID)+"/catalog", token, nil)
+}
+
+// merchantSegment returns a merchant ID as one segment of a path:
+// path-escaped, its slashes too, and for the IDs "." and "..", which would
+// be segments that the handler answers 404 (PROTOCOL.md §5.2), with their
+// dots escaped as well ("%2E").
+func merchantSegment(merchantID string) string {
+	s := url.PathEscape(merchantID)
+	if s == "." || s == ".." {
+		s = strings.ReplaceAll(s, ".", "%2E")
+	}
+	return s
 }
 
 // CreateRequest implements API.

@@ -656,7 +656,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	if !cleanPath(r.URL.EscapedPath()) {
 		// http.ServeMux would redirect it to its clean form. Escaped
-		// slashes (in a merchant ID) separate no segments.
+		// slashes and dots (in a merchant ID) make no segments.
 		h.writeError(sw, r, fmt.Errorf("%w: no endpoint %s %s", ErrNotFound, r.Method, r.URL.Path))
 		return
 	}

@@ -763,12 +763,13 @@ func TestHTTPCheckOrder(t *testing.T) {
 	}
 }
 
-// TestHTTPCatalogOfMerchantIDsWithSlashes: a merchant ID is path-escaped,
-// so one whose slashes make empty, "." or ".." segments once unescaped
-// still names its catalog.
-func TestHTTPCatalogOfMerchantIDsWithSlashes(t *testing.T) {
+// TestHTTPCatalogOfMerchantIDsWithSlashesOrDots: a merchant ID is
+// path-escaped, so one whose slashes make empty, "." or ".." segments
+// once unescaped still names its catalog, and so does a merchant ID that
+// is "." or ".." itself, whose dots are escaped too.
+func TestHTTPCatalogOfMerchantIDsWithSlashesOrDots(t *testing.T) {
 	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{MaxAttempts: 1})
-	for _, m := range []string{"a//b", "x/../y", "z/.", "/lead", "trail/"} {
+	for _, m := range []string{"a//b", "x/../y", "z/.", "/lead", "trail/", ".", "..", "...", ".a"} {
 		c, err := fx.client.Catalog(context.Background(), "t", m)
 		require.NoError(t, err, m)
 		assert.Equal(t, m, c.MerchantID)
