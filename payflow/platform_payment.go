@@ -386,8 +386,10 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // (see Pair), and the consent spent. A consent whose hold chain the
 // ledger refuses because it holds one of the chain's IDs (a hold's, or
 // with auto capture a post's) as a transfer that another client of the
-// ledger wrote is ErrConflict too, as a refused hold, nothing moved: the
-// next consent's holds take the IDs of the next attempt.
+// ledger wrote is ErrConflict too, as a refused hold, nothing moved (the
+// holds of that chain that the ledger holds as the platform makes them,
+// made before, are voided): the next consent's holds take the IDs of the
+// next attempt.
 // The same consent sent again is ErrReplay, unless its settlement has not
 // finished (an error or a lost reply ended the first call): the retry
 // then finishes it and answers as the first call would have, also once

@@ -122,11 +122,11 @@ func (p *Platform) checkLegAccounts(ctx context.Context, r *PaymentRecord, legs 
 // accounts made before the record of its outcome was lost goes on, and
 // the ledger answers it exists. A chain that the ledger refuses because it
 // holds one of its IDs (a hold's, or a post's) as a transfer that another
-// client of the ledger wrote, while it holds none of the chain as the
-// platform makes it (sameTransfer), is ErrConflict with errIDTaken:
-// nothing moved, and every try of this attempt's chain is refused alike.
-// One of which the ledger holds a transfer as asked for is ErrConflict
-// alone (see createChain).
+// client of the ledger wrote, while it holds none of the chain's posts as
+// the platform makes them (sameTransfer), is ErrConflict with errIDTaken:
+// every try of this attempt's chain is refused alike, and nothing moved
+// but the holds of the chain that the ledger holds as the platform makes
+// them, which are voided first (see chainTaken).
 func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, capture, made bool) ([][]byte, error) {
 	ts, ids := p.holdChain(r, legs, capture)
 	if !made {
@@ -144,25 +144,64 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 	}
 	err := p.createRefusalKept(ctx, ts[0], func() error { return p.createChain(ctx, ts) })
 	if errors.Is(err, ErrConflict) {
-		made, lerr := p.madeAny(ctx, ts)
-		if lerr != nil {
-			return nil, lerr
-		}
-		if !made {
-			return nil, fmt.Errorf("%w (%w)", err, errIDTaken)
-		}
+		return nil, p.chainTaken(ctx, r, legs, ts, err)
 	}
 	return ids, err
 }
 
+// chainTaken answers err, the ErrConflict of ts, the hold chain of r's
+// current attempt and of its legs: the ledger holds one of the chain's IDs
+// with other fields, and so never makes the chain. When it holds none of
+// the chain's posts as the platform makes them (sameTransfer), nothing
+// moved but the holds that it holds so (made otherwise than by this
+// chain, which the ledger makes whole or not at all: by an earlier
+// version, or by another client as the platform makes them): chainTaken
+// voids these, each on its own, and returns err with
+// errIDTaken, which drive records as a refused hold. A hold that the
+// ledger holds posted (by a transfer that the platform did not make,
+// under a post ID of the chain or another) is ErrInternal, the hold moved,
+// not by the platform, and so is a void that the ledger refuses otherwise;
+// a post of the chain made as the platform makes it leaves err as it is
+// (the money moved): r stays approving.
+func (p *Platform) chainTaken(ctx context.Context, r *PaymentRecord, legs []leg, ts []ledger.Transfer, err error) error {
+	found, lerr := p.lookupTransfers(ctx, ts)
+	if lerr != nil {
+		return lerr
+	}
+	var made []leg // the legs whose holds the ledger holds as the platform makes them
+	for _, g := range found {
+		i := slices.IndexFunc(ts, func(w ledger.Transfer) bool { return w.ID == g.ID })
+		switch {
+		case !sameTransfer(ts[i], g):
+		case i >= len(legs): // a post of the chain
+			return err
+		default:
+			made = append(made, legs[i])
+		}
+	}
+	if len(made) > 0 {
+		posted, verr := p.voidHolds(ctx, r, made)
+		if verr != nil {
+			return verr
+		}
+		if posted {
+			return fmt.Errorf("%w: ledger: a hold of request %v is posted, not by the platform, and another ID of its chain taken (%v)",
+				ErrInternal, r.ID, err)
+		}
+	}
+	return fmt.Errorf("%w (%w)", err, errIDTaken)
+}
+
 // errIDTaken marks the ErrConflict of a hold chain (the holds of a
 // request's attempt, and their posts with auto capture) one of whose IDs
-// the ledger holds as another transfer, while it holds none of the chain
-// as the platform makes it: a transfer that another client of the ledger
-// wrote under the platform's ID. The ledger refuses the whole linked chain
-// (exists_with_different_*), nothing moved, and refuses it alike at every
-// try: drive records it as a refused hold, so that the next consent, whose
-// attempt derives other IDs, can settle the request.
+// the ledger holds as another transfer, while it holds none of the chain's
+// posts as the platform makes them: a transfer that another client of the
+// ledger wrote under the platform's ID. The ledger refuses the whole
+// linked chain (exists_with_different_*), and refuses it alike at every
+// try; the holds of the chain that it holds as the platform makes them
+// (made otherwise than by this chain) are voided (chainTaken), so that
+// nothing moved: drive records it as a refused hold, so that the next
+// consent, whose attempt derives other IDs, can settle the request.
 var errIDTaken = errors.New("an ID of the hold chain, which the ledger holds as a transfer that the platform did not make")
 
 // madeAny reports whether the ledger holds any of ts as the platform makes
@@ -216,9 +255,10 @@ func holdRefused(r *PaymentRecord) bool { return r.Consent == nil && r.ConsentHa
 
 // holdRefusal returns the ledger's refusal of the holds of r's current
 // attempt, which holdRefused reports: ErrConflict with errIDTaken when the
-// ledger holds a transfer under an ID of their chain (none of it the
-// platform's: the chain was refused whole), else ErrFunds or ErrLimit, as
-// the first answer was (refusedBefore).
+// ledger holds a transfer under an ID of their chain (another client's,
+// or a hold of the platform's that chainTaken voided: the chain was
+// refused whole), else ErrFunds or ErrLimit, as the first answer was
+// (refusedBefore).
 func (p *Platform) holdRefusal(ctx context.Context, r *PaymentRecord) error {
 	legs, err := p.legs(ctx, r)
 	if err != nil {
@@ -420,31 +460,9 @@ func (p *Platform) madeCapture(ctx context.Context, r *PaymentRecord, legs []leg
 // posted by transfers that the platform did not make), and r stays
 // voiding, every later void failing alike.
 func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) (*posted, error) {
-	ts := make([]ledger.Transfer, len(legs))
-	for i, l := range legs {
-		ts[i] = ledger.Transfer{
-			ID: TransferID(r.ID, r.Attempt, l.index, kindVoid), PendingID: TransferID(r.ID, r.Attempt, l.index, kindHold),
-			Ledger: l.ledger, Code: TransferPayment, Flags: ledger.TransferVoidPendingTransfer,
-		}
-	}
-	res, err := p.ledger.CreateTransfers(ctx, ts)
-	if err != nil {
-		return nil, fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
-	}
-	captured := false
-	for _, x := range res {
-		switch x {
-		case ledger.TransferCreated, ledger.TransferExists, ledger.TransferPendingTransferAlreadyVoided,
-			ledger.TransferPendingTransferExpired, ledger.TransferPendingTransferNotFound,
-			ledger.TransferIDAlreadyFailed:
-		case ledger.TransferPendingTransferAlreadyPosted:
-			captured = true
-		default:
-			return nil, fmt.Errorf("%w: ledger: void: %v", ErrInternal, x)
-		}
-	}
-	if !captured {
-		return nil, nil
+	captured, err := p.voidHolds(ctx, r, legs)
+	if err != nil || !captured {
+		return nil, err
 	}
 	made, _, err := p.madeCapture(ctx, r, legs)
 	if err != nil {
@@ -455,6 +473,37 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 			ErrInternal, ledger.TransferPendingTransferAlreadyPosted, r.ID)
 	}
 	return made, nil
+}
+
+// voidHolds voids the holds of the legs of r's current attempt, each on
+// its own, and reports whether the ledger holds one of them posted
+// (pending_transfer_already_posted): the others are voided all the same.
+// A hold that the ledger voided or expired already, or does not hold,
+// counts as released (see void).
+func (p *Platform) voidHolds(ctx context.Context, r *PaymentRecord, legs []leg) (posted bool, err error) {
+	ts := make([]ledger.Transfer, len(legs))
+	for i, l := range legs {
+		ts[i] = ledger.Transfer{
+			ID: TransferID(r.ID, r.Attempt, l.index, kindVoid), PendingID: TransferID(r.ID, r.Attempt, l.index, kindHold),
+			Ledger: l.ledger, Code: TransferPayment, Flags: ledger.TransferVoidPendingTransfer,
+		}
+	}
+	res, err := p.ledger.CreateTransfers(ctx, ts)
+	if err != nil {
+		return false, fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
+	}
+	for _, x := range res {
+		switch x {
+		case ledger.TransferCreated, ledger.TransferExists, ledger.TransferPendingTransferAlreadyVoided,
+			ledger.TransferPendingTransferExpired, ledger.TransferPendingTransferNotFound,
+			ledger.TransferIDAlreadyFailed:
+		case ledger.TransferPendingTransferAlreadyPosted:
+			posted = true
+		default:
+			return false, fmt.Errorf("%w: ledger: void: %v", ErrInternal, x)
+		}
+	}
+	return posted, nil
 }
 
 // drive completes the settlement under way in r (approving, capturing or
@@ -977,9 +1026,10 @@ func (p *Platform) expireHold(ctx context.Context, r *PaymentRecord) error {
 // voided by transfers that the platform did not make (see post and void),
 // moving nothing, and the ledger keeping none of the refused IDs. A hold
 // chain whose ID the ledger holds as a transfer that another client of
-// the ledger wrote, none of the chain made (see hold), is no such failure:
-// the request goes back to pending (or cancelled, see refusedState), as
-// after a refused hold, and counts as completed.
+// the ledger wrote, none of the chain's posts made (see hold: its holds
+// made are voided), is no such failure: the request goes back to pending
+// (or cancelled, see refusedState), as after a refused hold, and counts
+// as completed.
 func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000

@@ -3,6 +3,7 @@ package paytest
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -15,31 +16,45 @@ import (
 // approvalIDTaken: a consent to a request one of whose hold chain's IDs
 // the ledger holds as a transfer that is not the platform's (written by
 // another client of the ledger: under a post's ID with auto capture, under
-// the money leg's hold ID with manual capture) is refused with
-// ErrConflict, as a hold the ledger refused: nothing moves, the request is
-// pending again with the consent spent (ErrReplay when sent again), and
-// the recovery sweep finds nothing under way. The request then ends as
-// any pending one: a second consent, whose holds and posts take the IDs of
+// a hold's ID with manual capture) is refused with ErrConflict, as a hold
+// the ledger refused: nothing moves, the request is pending again with
+// the consent spent (ErrReplay when sent again), and the recovery sweep
+// finds nothing under way. So also when the ledger holds the chain's
+// first hold as the platform makes it (made otherwise than by the chain,
+// which the ledger makes whole or not at all), another ID taken: that
+// hold is voided, and no money stays held. The request then ends as any
+// pending one: a second consent, whose holds and posts take the IDs of
 // the next attempt, settles it and charges the payer once; the merchant
-// cancels it; or it expires.
+// cancels it; or it expires. A hold made so and then posted by a
+// transfer that the platform did not make leaves the request approving
+// instead (HoldPostedOtherwise, below).
 func approvalIDTaken(t *testing.T, newShop func(t *testing.T, manual bool) *Shop) {
 	ctx := context.Background()
 	for _, c := range []struct {
-		name   string
-		manual bool
-		kind   byte
+		name      string
+		manual    bool
+		leg, kind byte // of the taken ID
+		made      bool // the first hold made as the platform makes it
 	}{
-		{"AutoCapturePostIDTaken", false, kindPost},
-		{"ManualCaptureHoldIDTaken", true, kindHold},
+		{"AutoCapturePostIDTaken", false, 0, kindPost, false},
+		{"ManualCaptureHoldIDTaken", true, 0, kindHold, false},
+		{"AutoCaptureHoldMadePostIDTaken", false, 1, kindPost, true},
+		{"ManualCaptureHoldMadeHoldIDTaken", true, 1, kindHold, true},
 	} {
 		for _, end := range []string{"ConsentedAgain", payflow.StateCancelled, payflow.StateExpired} {
 			t.Run(c.name+"/"+end, func(t *testing.T) {
 				s := newShop(t, c.manual)
 				id := s.createPending(1000, record.Leg{Asset: Ticket, Amount: 1}).ID
-				taken := payflow.TransferID(id, 1, 0, c.kind)
-				s.takeID(taken)
+				taken := payflow.TransferID(id, 1, c.leg, c.kind)
 				eur := [2]payflow.Balance{{Posted: Funds - 1}, {Posted: 1}}
-				require.Equal(t, eur, s.Balances("EUR"), "the transfer under the taken ID")
+				if c.made {
+					s.takeID(taken, s.firstHold(id, 1000))
+					require.Equal(t, [2]payflow.Balance{{Posted: Funds - 1, Held: 1000}, {Posted: 1, Incoming: 1000}}, s.Balances("EUR"),
+						"the first hold made, and the transfer under the taken ID")
+				} else {
+					s.takeID(taken)
+					require.Equal(t, eur, s.Balances("EUR"), "the transfer under the taken ID")
+				}
 
 				consent := s.Consent(id)
 				_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
@@ -51,7 +66,7 @@ func approvalIDTaken(t *testing.T, newShop func(t *testing.T, manual bool) *Shop
 				h := record.Hash(consent)
 				assert.Equal(t, h[:], r.ConsentHash)
 				assert.Equal(t, uint32(1), r.Attempt)
-				assert.Equal(t, eur, s.Balances("EUR"), "nothing moved")
+				assert.Equal(t, eur, s.Balances("EUR"), "nothing moved, nothing held")
 				assert.Equal(t, untouchedTickets, s.Balances(Ticket), "nothing moved")
 				_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
 				assert.ErrorIs(t, err, payflow.ErrReplay, "the consent sent again")
@@ -99,5 +114,42 @@ func approvalIDTaken(t *testing.T, newShop func(t *testing.T, manual bool) *Shop
 				require.NoError(t, s.Ledger.Verify(ctx))
 			})
 		}
+	}
+
+	// The first hold made as the platform makes it, then posted by a
+	// transfer that the platform did not make, and the second hold's ID
+	// taken: the hold moved, not by the platform, and is no longer there
+	// to void. The consent is ErrInternal and the request stays
+	// approving, every try of the sweep failing alike, nothing more
+	// moving.
+	t.Run("HoldPostedOtherwise", func(t *testing.T) {
+		s := newShop(t, true)
+		id := s.createPending(1000, record.Leg{Asset: Ticket, Amount: 1}).ID
+		s.takeID(payflow.TransferID(id, 1, 1, kindHold), s.firstHold(id, 1000), ledger.Transfer{
+			ID: ledger.IDFromUint64(7), PendingID: payflow.TransferID(id, 1, 0, kindHold), Amount: 1000,
+			Ledger: 978, Code: payflow.TransferPayment, Flags: ledger.TransferPostPendingTransfer,
+		})
+		eur := [2]payflow.Balance{{Posted: Funds - 1 - 1000}, {Posted: 1 + 1000}}
+		require.Equal(t, eur, s.Balances("EUR"), "the hold posted, and the transfer under the taken ID")
+
+		_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(id)})
+		require.ErrorIs(t, err, payflow.ErrInternal)
+		assert.Equal(t, "approving", s.storedState(id))
+		s.Clock.Advance(payflow.DefaultRecoverAfter)
+		s.sweep(t, 0, payflow.ErrInternal, "the sweep's try")
+		assert.Equal(t, "approving", s.storedState(id))
+		assert.Equal(t, eur, s.Balances("EUR"), "nothing more moved")
+		assert.Equal(t, untouchedTickets, s.Balances(Ticket), "nothing moved")
+		require.NoError(t, s.Ledger.Verify(ctx))
+	})
+}
+
+// firstHold returns the hold of the money leg, of amount EUR, of request
+// id's first attempt, as the platform makes it at a consent.
+func (s *Shop) firstHold(id payflow.ID, amount uint64) ledger.Transfer {
+	return ledger.Transfer{
+		ID: payflow.TransferID(id, 1, 0, kindHold), DebitAccountID: payflow.AccountID(payflow.AccountWallet, 978, s.Shopper.ID),
+		CreditAccountID: payflow.AccountID(payflow.AccountMerchant, 978, MerchantID), Amount: amount, UserData128: ledger.ID(id),
+		Timeout: uint32(payflow.DefaultHoldTTL / time.Second), Ledger: 978, Code: payflow.TransferPayment, Flags: ledger.TransferPending,
 	}
 }

@@ -168,7 +168,7 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // during an approval, a capture left under way until the ledger expired
 // its hold, a hold posted while its request was recorded held, holds
 // posted or post IDs taken by transfers the platform did not make, the
-// IDs of an approval's hold chain so taken, a hold
+// IDs of an approval's hold chain so taken (some of its holds made), a hold
 // that expires during a capture, a request or a hold that expires during a
 // decline or a cancellation, a pending request left with a pairing's mark,
 // the requests of a seller card revoked after it signed them, a consent

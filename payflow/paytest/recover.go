@@ -34,16 +34,24 @@ const (
 // takeID creates in the ledger a transfer of 1 EUR from the shopper to
 // the merchant under id, which the platform derives for a settlement of
 // its own with other fields: the ledger answers that settlement's
-// transfer exists with other fields, which no retry mends.
-func (s *Shop) takeID(id ledger.ID) {
+// transfer exists with other fields, which no retry mends. The transfers
+// made, when given, are created before it in one linked chain with it,
+// as they are given but for their linked flag, which takeID sets.
+func (s *Shop) takeID(id ledger.ID, made ...ledger.Transfer) {
 	s.TB.Helper()
 	eur := uint32(978)
-	res, err := s.Ledger.CreateTransfers(context.Background(), []ledger.Transfer{{
+	ts := make([]ledger.Transfer, 0, len(made)+1)
+	for _, t := range made {
+		t.Flags |= ledger.TransferLinked
+		ts = append(ts, t)
+	}
+	ts = append(ts, ledger.Transfer{
 		ID: id, DebitAccountID: payflow.AccountID(payflow.AccountWallet, eur, s.Shopper.ID),
 		CreditAccountID: payflow.AccountID(payflow.AccountMerchant, eur, MerchantID), Amount: 1, Ledger: eur, Code: 9,
-	}})
+	})
+	res, err := s.Ledger.CreateTransfers(context.Background(), ts)
 	must(s.TB, err)
-	require.Equal(s.TB, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	require.Equal(s.TB, make([]ledger.CreateTransferResult, len(ts)), res, "all created")
 }
 
 // approving creates a request of amount EUR with legs and records the
