@@ -489,7 +489,9 @@ func (p *Platform) transfer(ctx context.Context, t ledger.Transfer) error {
 // the batch (linked_event_failed only follows another). The ledger's
 // refusals for a state of an account, whose IDs it keeps failed, are
 // ErrFunds: the balance does not cover the transfer (exceeds_credits),
-// the account does not exist, or it is closed (a closedError).
+// the debit or the credit account does not exist
+// (debit_account_not_found, credit_account_not_found), or it is closed
+// (a closedError).
 func ledgerError(ts []ledger.Transfer, res []ledger.CreateTransferResult, err error) error {
 	if err != nil {
 		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
@@ -498,7 +500,7 @@ func ledgerError(ts []ledger.Transfer, res []ledger.CreateTransferResult, err er
 		switch r {
 		case ledger.TransferCreated, ledger.TransferExists, ledger.TransferLinkedEventFailed:
 			continue
-		case ledger.TransferExceedsCredits, ledger.TransferDebitAccountNotFound:
+		case ledger.TransferExceedsCredits, ledger.TransferDebitAccountNotFound, ledger.TransferCreditAccountNotFound:
 			return fmt.Errorf("%w: ledger: %v", ErrFunds, r)
 		case ledger.TransferDebitAccountAlreadyClosed, ledger.TransferCreditAccountAlreadyClosed:
 			return fmt.Errorf("%w: %w", ErrFunds, transferClosed(&ts[i], r))

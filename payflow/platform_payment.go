@@ -361,8 +361,10 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // unexpired. The payment is then held in the ledger and, unless the
 // merchant captures manually, captured at once with a signed receipt. A
 // payment the payer's wallet cannot cover is ErrFunds, and so is one with
-// an account that the ledger holds closed (the payer's wallet or the
-// merchant's account, in the currency or an asset of a leg); one whose
+// an account that the ledger holds closed or does not hold (the payer's
+// wallet or the merchant's account, in the currency or an asset of a
+// leg: a merchant's account in its currency, which its enrolment creates,
+// is missing from a ledger restored from an older copy); one whose
 // hold would take an account's totals past the ledger's limit is
 // ErrLimit; each stays pending, or is cancelled when the session's seller
 // card paired again while the hold was being placed (see Pair). A

@@ -64,10 +64,12 @@ var errAccountTaken = errors.New("an account of the legs, which the platform can
 // hold's ID kept failed), and so is an account of the legs that it does
 // not hold but a payer's asset wallet (the payer's wallet in the
 // currency, never opened, or the merchant's account in an asset it was
-// never issued: debit_account_not_found, ErrFunds). Approve checks them before it
-// accepts the consent, so that such an account refuses the consent while
-// the request is pending; hold checks them for a settlement driven again
-// (a retried consent, RecoverSweep).
+// never issued: debit_account_not_found, ErrFunds; the merchant's account
+// in the currency, which its enrolment creates, missing from a ledger
+// restored from an older copy: credit_account_not_found, ErrFunds too).
+// Approve checks them before it accepts the consent, so that such an
+// account refuses the consent while the request is pending; hold checks
+// them for a settlement driven again (a retried consent, RecoverSweep).
 func (p *Platform) checkLegAccounts(ctx context.Context, r *PaymentRecord, legs []leg) error {
 	want := make([]ledger.Account, 0, 2*len(legs))
 	for _, l := range legs {
@@ -743,9 +745,9 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // ID makes it retry-safe: the same signed refund again returns the same
 // view, another refund with the same ID is ErrConflict. A refund the
 // merchant's balance cannot cover, or that the ledger refuses because the
-// merchant's account or the payer's wallet is closed, is ErrFunds and
-// final; one that would take the payer's wallet totals past the ledger's
-// limit is ErrLimit and final. A refund returns money only: the assets of
+// merchant's account or the payer's wallet is closed or missing, is
+// ErrFunds and final; one that would take the payer's wallet totals past
+// the ledger's limit is ErrLimit and final. A refund returns money only: the assets of
 // the payment's legs stay in the payer's wallets, and a payment of assets
 // alone (amount zero) has nothing to refund (ErrLimit).
 func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {

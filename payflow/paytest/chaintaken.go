@@ -94,11 +94,7 @@ func approvalIDTaken(t *testing.T, newShop func(t *testing.T, manual bool) *Shop
 					require.NoError(t, err)
 					assert.Equal(t, payflow.StateCancelled, v.State)
 				case payflow.StateExpired:
-					s.Clock.Advance(payflow.DefaultRequestTTL)
-					s.RefreshCRLs()
-					n, err := s.Platform.ExpireDue(ctx, 0)
-					require.NoError(t, err)
-					assert.Equal(t, 1, n, "the request expired")
+					s.expireOne(t, payflow.DefaultRequestTTL, id)
 				}
 				if end == "ConsentedAgain" {
 					assert.Equal(t, payflow.StateCaptured, s.storedState(id))

@@ -125,6 +125,19 @@ func (f *Fixture) VerifiedReceipt(t *testing.T, msg []byte) *record.Receipt {
 	return &rc
 }
 
+// expireOne advances the clock by d, refreshes the CRLs, and checks that
+// ExpireDue then expires one request or hold of the shop: request id,
+// stored expired.
+func (s *Shop) expireOne(t *testing.T, d time.Duration, id payflow.ID) {
+	t.Helper()
+	s.Clock.Advance(d)
+	s.RefreshCRLs()
+	n, err := s.Platform.ExpireDue(context.Background(), 0)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "one expired")
+	assert.Equal(t, payflow.StateExpired, s.storedState(id))
+}
+
 // storedState is the state in which the store holds request id.
 func (s *Shop) storedState(id payflow.ID) string {
 	s.TB.Helper()
@@ -168,7 +181,8 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // during an approval, a capture left under way until the ledger expired
 // its hold, a hold posted while its request was recorded held, holds
 // posted or post IDs taken by transfers the platform did not make, the
-// IDs of an approval's hold chain so taken (some of its holds made), a hold
+// IDs of an approval's hold chain so taken (some of its holds made), a
+// merchant whose account in its currency the ledger does not hold, a hold
 // that expires during a capture, a request or a hold that expires during a
 // decline or a cancellation, a pending request left with a pairing's mark,
 // the requests of a seller card revoked after it signed them, a consent
@@ -259,6 +273,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 		approvalIDTaken(t, func(t *testing.T, manual bool) *Shop { return NewShop(newFixture(t), manual) })
 	})
 	t.Run("LegAccountTaken", func(t *testing.T) { legAccountTaken(t, NewShop(newFixture(t), false)) })
+	t.Run("MerchantAccountMissing", func(t *testing.T) { merchantAccountMissing(t, NewShop(newFixture(t), false)) })
 	t.Run("ExpiryDuringCapture", func(t *testing.T) { expiryDuringCapture(t, NewShop(newFixture(t), true)) })
 	t.Run("ExpiryDuringDecline", func(t *testing.T) { expiryDuringDecline(t, NewShop(newFixture(t), false)) })
 	t.Run("ExpiryDuringCancellation", func(t *testing.T) { expiryDuringCancellation(t, NewShop(newFixture(t), true)) })
@@ -314,6 +329,59 @@ func legAccountTaken(t *testing.T, s *Shop) {
 	}
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	s.sweep(t, 0, nil, "no settlement left")
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// merchantAccountMissing: a consent to a request of a merchant whose
+// account in the currency the ledger does not hold (the merchant written
+// to the store without its enrolment's account, as a ledger restored from
+// an older copy leaves it) is refused with ErrFunds, as a hold the ledger
+// refuses for a missing account (credit_account_not_found): the request is
+// pending again, the consent spent, nothing moved, and the recovery sweep
+// finds nothing under way. Another consent is refused alike, under the
+// next attempt's IDs; the merchant can cancel the request, and one left
+// alone expires.
+func merchantAccountMissing(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	till := s.NewCard("Till 9")
+	require.NoError(t, s.Store.PutMerchant(ctx, &payflow.Merchant{
+		ID: "grocer-9", Name: "Grocer without an account", Currency: "EUR", SellerCardIDs: []string{till.ID},
+	}))
+	till.Login(record.RoleSeller)
+	session := s.Pair(s.Shopper, till)
+	create := func() payflow.ID {
+		t.Helper()
+		v, err := s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: till.MustSign(Request(session, "EUR", 100))})
+		require.NoError(t, err)
+		return v.ID
+	}
+	refused := func(id payflow.ID, attempt uint32) {
+		t.Helper()
+		consent := s.Consent(id)
+		_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+		require.ErrorIs(t, err, payflow.ErrFunds)
+		assert.ErrorContains(t, err, "credit_account_not_found")
+		r, err := s.Store.Payment(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StatePending, r.State, "pending again")
+		assert.Nil(t, r.Consent, "the consent spent")
+		assert.Equal(t, attempt, r.Attempt)
+		assert.Equal(t, untouchedEUR, s.Balances("EUR"), "nothing moved")
+		_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+		assert.ErrorIs(t, err, payflow.ErrReplay, "the consent sent again")
+	}
+
+	cancelled, expiring := create(), create()
+	refused(cancelled, 1)
+	refused(expiring, 1)
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 0, nil, "nothing under way")
+	refused(cancelled, 2)
+	v, err := s.Platform.Cancel(ctx, till.Token, cancelled)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, v.State)
+	s.expireOne(t, payflow.DefaultRequestTTL, expiring)
+	assert.Equal(t, untouchedEUR, s.Balances("EUR"), "nothing moved")
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
 

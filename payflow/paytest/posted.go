@@ -284,12 +284,7 @@ func postsTaken(t *testing.T, s *Shop) {
 	released()
 
 	id = held()
-	s.Clock.Advance(payflow.DefaultHoldTTL)
-	s.RefreshCRLs()
-	n, err := s.Platform.ExpireDue(ctx, 0)
-	require.NoError(t, err)
-	assert.Equal(t, 1, n, "the hold expired")
-	assert.Equal(t, payflow.StateExpired, s.storedState(id))
+	s.expireOne(t, payflow.DefaultHoldTTL, id)
 	released()
 }
 
