@@ -678,10 +678,12 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // or the hold lost by the ledger: see post), which refuses every later
 // capture; so does a post's ID that the ledger holds as a transfer that is
 // not that post (one that another client of the ledger wrote) and that
-// neither posts nor voids a hold of the payment: the request stays held,
-// and its hold can be cancelled or expire. When the transfers under the
-// post IDs, or posts under other IDs, posted or voided the holds (the
-// holds moved, not by the platform), the capture is ErrInternal and the
+// neither posts nor voids a hold of the payment, its other holds still
+// pending: the request stays held, and its hold can be cancelled or
+// expire. When the transfers under the post IDs, or transfers under other
+// IDs, posted or voided the holds (the holds moved, not by the platform;
+// also when another post's ID is taken as above), the capture is
+// ErrInternal and the
 // request is left capturing (shown held), which no later cancellation
 // (ErrConflict), capture or expiry ends (see post). A capture whose
 // posts the ledger made before the account was closed, its outcome not

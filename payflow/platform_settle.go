@@ -354,12 +354,17 @@ var errCaptureRefused = errors.New("capture refused")
 // (madeCapture finds none: a transfer that another client of the ledger
 // wrote under the platform's ID), refuses the capture too, nothing
 // posted, and every later one alike, when no transfer under these IDs
-// posts or voids one of the holds: the holds are left pending, and can
-// only be voided or expire. When one does (a post's ID posting another
-// leg's hold, or its own leg's hold in part, or voiding it), the capture
-// is ErrInternal and r stays capturing, as for holds that the ledger
-// holds posted under other IDs (pending_transfer_already_posted): the
-// holds moved, not by the platform, and no void would release them.
+// posts or voids one of the holds and the ledger holds the other holds
+// pending: the holds are left pending, and can only be voided or expire.
+// The ledger stops a chain at its first failure, so post tries the posts
+// again with the taken IDs last, for the ledger to look at the holds of
+// the others first. When a transfer under these IDs posts or voids a hold
+// (a post's ID posting another leg's hold, or its own leg's hold in part,
+// or voiding it), or the ledger answers the posts tried again
+// pending_transfer_already_posted or _voided (a hold posted or voided
+// under another ID), the capture is ErrInternal and r stays capturing, as
+// for holds that the ledger holds posted under other IDs: the holds
+// moved, not by the platform, and no void would release them all.
 func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*posted, error) {
 	accounts := make([]ledger.Account, 0, 2*len(legs))
 	for _, l := range legs {
@@ -373,16 +378,8 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 		return nil, err
 	}
 	err := p.createChain(ctx, ts)
-	const kept = "the ledger keeps the refused post's ID: the hold can only be cancelled or expire"
-	if ce := asClosed(err); ce != nil {
-		return nil, fmt.Errorf("%w: %w: %w (%s)", ErrConflict, errCaptureRefused, ce, kept)
-	}
-	if errors.Is(err, errRefusedBefore) {
-		return nil, fmt.Errorf("%w: %w: ledger: a post of this hold was refused before (an account closed, or the hold lost; %s)",
-			ErrConflict, errCaptureRefused, kept)
-	}
 	if errors.Is(err, ErrConflict) { // a post's ID holds other fields
-		made, moved, lerr := p.madeCapture(ctx, r, legs)
+		made, moved, found, lerr := p.madeCapture(ctx, r, legs)
 		if lerr != nil {
 			return nil, lerr
 		}
@@ -393,8 +390,31 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 			return nil, fmt.Errorf("%w: ledger: a post's ID holds a transfer that posted or voided a hold of request %v, not this capture's post (%v): the holds moved, not by the platform",
 				ErrInternal, r.ID, err)
 		}
-		return nil, fmt.Errorf("%w: %w: the ledger holds a post's ID as a transfer that is not this capture's (%v): the hold can only be cancelled or expire",
-			ErrConflict, errCaptureRefused, err)
+		// The ledger stopped the chain at the first taken ID, before it
+		// looked at the holds of the posts behind it. Tried again with
+		// the posts whose IDs it holds last, the chain is refused at the
+		// first post whose hold is no longer pending, if any, and else at
+		// a taken ID, nothing posted.
+		again := make([]ledger.Transfer, 0, len(ts))
+		for _, taken := range []bool{false, true} {
+			for _, t := range ts {
+				if slices.ContainsFunc(found, func(g ledger.Transfer) bool { return g.ID == t.ID }) == taken {
+					again = append(again, t)
+				}
+			}
+		}
+		if err = p.createChain(ctx, again); errors.Is(err, ErrConflict) {
+			return nil, fmt.Errorf("%w: %w: the ledger holds a post's ID as a transfer that is not this capture's (%v): the hold can only be cancelled or expire",
+				ErrConflict, errCaptureRefused, err)
+		}
+	}
+	const kept = "the ledger keeps the refused post's ID: the hold can only be cancelled or expire"
+	if ce := asClosed(err); ce != nil {
+		return nil, fmt.Errorf("%w: %w: %w (%s)", ErrConflict, errCaptureRefused, ce, kept)
+	}
+	if errors.Is(err, errRefusedBefore) {
+		return nil, fmt.Errorf("%w: %w: ledger: a post of this hold was refused before (an account closed, or the hold lost; %s)",
+			ErrConflict, errCaptureRefused, kept)
 	}
 	if err != nil {
 		return nil, err
@@ -419,11 +439,11 @@ type posted struct {
 // under one of these IDs posts or voids one of the holds (its pending ID
 // is a hold's, whichever leg's): without the capture made, the holds
 // moved by transfers that the platform did not make.
-func (p *Platform) madeCapture(ctx context.Context, r *PaymentRecord, legs []leg) (made *posted, moved bool, err error) {
+func (p *Platform) madeCapture(ctx context.Context, r *PaymentRecord, legs []leg) (made *posted, moved bool, found []ledger.Transfer, err error) {
 	ts, ids := p.posts(r, legs)
-	found, err := p.lookupTransfers(ctx, ts)
+	found, err = p.lookupTransfers(ctx, ts)
 	if err != nil {
-		return nil, false, err
+		return nil, false, nil, err
 	}
 	holds := make(map[ledger.ID]bool, len(ts))
 	for _, t := range ts {
@@ -439,13 +459,13 @@ func (p *Platform) madeCapture(ctx context.Context, r *PaymentRecord, legs []leg
 		t, ok := byID[ts[i].ID]
 		if !ok || t.PendingID != ts[i].PendingID || t.Flags&ledger.TransferPostPendingTransfer == 0 ||
 			l.index > 0 && t.Amount != l.amount {
-			return nil, moved, nil
+			return nil, moved, found, nil
 		}
 		if l.index == 0 {
 			made.amount = t.Amount
 		}
 	}
-	return made, moved, nil
+	return made, moved, found, nil
 }
 
 // void releases the holds of r, each on its own: a hold the ledger already
@@ -466,7 +486,7 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 	if err != nil || !captured {
 		return nil, err
 	}
-	made, _, err := p.madeCapture(ctx, r, legs)
+	made, _, _, err := p.madeCapture(ctx, r, legs)
 	if err != nil {
 		return nil, err
 	}

@@ -126,24 +126,32 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 // whether the ledger answers its posts pending_transfer_already_posted
 // (the holds posted under other IDs) or holds their IDs as the transfers
 // that posted or voided the holds: the holds moved, not by the platform,
-// and are no longer there to void, so the request is not held again. A
+// and are no longer there to void, so the request is not held again. So
+// also when the ledger holds the money leg's post ID as a transfer that
+// posts nothing, the asset hold posted under another ID: the posts' chain
+// stops at the taken ID before the ledger looks at the asset hold, so the
+// capture tries the chain again with the taken ID last, and the ledger
+// answers the asset leg's post pending_transfer_already_posted. A
 // cancellation, whose void the ledger answers
 // pending_transfer_already_posted, is ErrInternal, the request left
-// voiding. Neither makes a receipt. A cancellation then leaves the request
-// as it is: refused with ErrConflict while capturing (a capture under
-// way), ErrInternal again while voiding. A request left capturing or
-// voiding fails again at the recovery sweep's try, which defers it, and
-// nothing moves. So for holds posted under the IDs of another attempt, posts
-// crossed (each leg's post ID posting the other leg's hold, for the asset
-// leg's amount), the asset hold voided under its post's ID, and the asset
-// hold posted in part. Each case runs on a shop of its own from newShop,
-// so that a sweep meets its request alone.
+// voiding, having voided the holds still pending. Neither makes a receipt.
+// A cancellation then leaves the request as it is: refused with
+// ErrConflict while capturing (a capture under way), ErrInternal again
+// while voiding. A request left capturing or voiding fails again at the
+// recovery sweep's try, which defers it, and nothing moves. So for holds
+// posted under the IDs of another attempt, posts crossed (each leg's post
+// ID posting the other leg's hold, for the asset leg's amount), the asset
+// hold voided under its post's ID, the asset hold posted in part, and
+// the money leg's post ID taken. Each case runs on a shop of its own from
+// newShop, so that a sweep meets its request alone.
 func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 	ctx := context.Background()
 	const post, void = ledger.TransferPostPendingTransfer, ledger.TransferVoidPendingTransfer
 	// made is a transfer of ID TransferID(id, attempt, leg, kindPost),
 	// where leg is its place in the pair, that posts or voids the hold of
-	// leg hold of id's first consent.
+	// leg hold of id's first consent; with no flags, it is a transfer of
+	// amount EUR from the shopper to the merchant that posts nothing, as
+	// another client of the ledger would make it, and hold is unused.
 	type made struct {
 		attempt uint32
 		hold    byte
@@ -159,6 +167,7 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 		{"posts crossed", 1, [2]made{{1, 1, 1, post}, {1, 0, 1, post}}},
 		{"asset hold voided under its post's ID", 1, [2]made{{1, 0, 600, post}, {1, 1, 1, void}}},
 		{"asset hold posted in part", 2, [2]made{{1, 0, 600, post}, {1, 1, 1, post}}},
+		{"money post ID taken, asset hold posted under another ID", 1, [2]made{{1, 0, 1, 0}, {2, 1, 1, post}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, end := range []struct {
@@ -179,10 +188,18 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 					s := newShop(t)
 					id := s.createHeld(1000, record.Leg{Asset: Ticket, Amount: c.tickets}).ID
 					ts := make([]ledger.Transfer, len(c.made))
+					pending := []bool{true, true} // the holds that ts leaves pending
 					for leg, m := range c.made {
 						ts[leg] = ledger.Transfer{
 							ID: payflow.TransferID(id, m.attempt, byte(leg), kindPost), PendingID: payflow.TransferID(id, 1, m.hold, kindHold),
 							Amount: m.amount, Ledger: []uint32{978, TicketCode}[m.hold], Code: payflow.TransferPayment, Flags: m.flags,
+						}
+						if m.flags == 0 {
+							ts[leg].PendingID, ts[leg].Ledger, ts[leg].Code = ledger.ID{}, 978, 9
+							ts[leg].DebitAccountID = payflow.AccountID(payflow.AccountWallet, 978, s.Shopper.ID)
+							ts[leg].CreditAccountID = payflow.AccountID(payflow.AccountMerchant, 978, MerchantID)
+						} else {
+							pending[m.hold] = false
 						}
 					}
 					ts[0].Flags |= ledger.TransferLinked // as the platform links the posts of a capture
@@ -191,6 +208,14 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 					require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
 					eur, tickets := s.Balances("EUR"), s.Balances(Ticket)
 					require.ErrorIs(t, end.call(s, id), payflow.ErrInternal)
+					if end.state == "voiding" { // the voids release the holds left pending
+						for hold, b := range []*[2]payflow.Balance{&eur, &tickets} {
+							if amount := []uint64{1000, c.tickets}[hold]; pending[hold] {
+								b[hold].Held -= amount
+								b[1-hold].Incoming -= amount
+							}
+						}
+					}
 					r, err := s.Store.Payment(ctx, id)
 					require.NoError(t, err)
 					assert.Equal(t, end.state, r.State)
@@ -206,16 +231,19 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 					assert.Equal(t, end.state, r.State, "the state after the sweep")
 					assert.Empty(t, r.Receipt)
 					assert.WithinDuration(t, s.Clock.Now(), r.DeferredTo, 0, "deferred by the sweep")
-					assert.Equal(t, eur, s.Balances("EUR"), "nothing moved")
-					assert.Equal(t, tickets, s.Balances(Ticket), "nothing moved")
+					assert.Equal(t, eur, s.Balances("EUR"), "nothing moved but the voids")
+					assert.Equal(t, tickets, s.Balances(Ticket), "nothing moved but the voids")
 					// The ledger keeps no ID of a transfer it refused the
-					// platform: the voids of a cancellation, and the posts
-					// of a capture where the case made none under their IDs.
+					// platform: the voids of a cancellation but those of
+					// the holds left pending, and the posts of a capture
+					// where the case made none under their IDs.
 					var refused []ledger.ID
 					for leg, m := range c.made {
 						switch {
 						case end.state == "voiding":
-							refused = append(refused, payflow.TransferID(id, 1, byte(leg), kindVoid))
+							if !pending[leg] {
+								refused = append(refused, payflow.TransferID(id, 1, byte(leg), kindVoid))
+							}
 						case m.attempt != 1:
 							refused = append(refused, payflow.TransferID(id, 1, byte(leg), kindPost))
 						}
