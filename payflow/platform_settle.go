@@ -158,13 +158,13 @@ func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, captu
 // moved but the holds that it holds so (made otherwise than by this
 // chain, which the ledger makes whole or not at all: by an earlier
 // version, or by another client as the platform makes them): chainTaken
-// voids these, each on its own, and returns err with
-// errIDTaken, which drive records as a refused hold. A hold that the
-// ledger holds posted (by a transfer that the platform did not make,
-// under a post ID of the chain or another) is ErrInternal, the hold moved,
-// not by the platform, and so is a void that the ledger refuses otherwise;
-// a post of the chain made as the platform makes it leaves err as it is
-// (the money moved): r stays approving.
+// voids these, each on its own, and returns err with errIDTaken, which
+// drive records as a refused hold. A hold that the ledger holds posted
+// (by a transfer that the platform did not make, under a post ID of the
+// chain or another) is ErrInternal, the hold moved, not by the platform,
+// and so is a void that the ledger refuses otherwise; a post of the chain
+// made as the platform makes it leaves err as it is (the money moved): r
+// stays approving.
 func (p *Platform) chainTaken(ctx context.Context, r *PaymentRecord, legs []leg, ts []ledger.Transfer, err error) error {
 	found, lerr := p.lookupTransfers(ctx, ts)
 	if lerr != nil {
