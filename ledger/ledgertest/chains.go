@@ -44,6 +44,17 @@ func testLinked(t *testing.T, c Config) {
 		{"closing_rolled_back", []ledger.Transfer{L(with(pending(tr(100, acctB, acctA, 0)), func(t *ledger.Transfer) { t.Flags |= ledger.TransferClosingDebit })), tr(2, acctA, acctA, 1), tr(3, acctB, acctA, 1)},
 			R(ledger.TransferLinkedEventFailed, ledger.TransferAccountsMustBeDifferent, ledger.TransferCreated),
 			map[uint64]Bal{acctB: {0, 1, 0, 0}}},
+		// A chain may post the pending transfer it creates; when a later
+		// event of it fails, both go, and the events after the chain find
+		// no such pending transfer, whose ID is free again.
+		{"posts_its_own_pending", []ledger.Transfer{L(pending(tr(100, acctA, acctB, 10))), L(post(101, 100, 4)), tr(102, acctA, acctB, 1)},
+			R(ledger.TransferCreated, ledger.TransferCreated, ledger.TransferCreated),
+			map[uint64]Bal{acctA: {0, 5, 0, 0}, acctB: {0, 0, 0, 5}}},
+		{"failed_chain_takes_its_pending_along", []ledger.Transfer{L(pending(tr(100, acctA, acctB, 10))), L(post(101, 100, 4)),
+			tr(102, acctDebLim, acctB, 1), post(103, 100, 4), pending(tr(100, acctA, acctB, 7)), void(101, 100)},
+			R(ledger.TransferLinkedEventFailed, ledger.TransferLinkedEventFailed, ledger.TransferExceedsCredits,
+				ledger.TransferPendingTransferNotFound, ledger.TransferCreated, ledger.TransferCreated),
+			map[uint64]Bal{acctA: {}, acctB: {}}},
 	}
 	sh := newShared(t, c)
 	for _, tc := range cases {
