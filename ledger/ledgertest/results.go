@@ -238,6 +238,13 @@ func transferCases() []transferCase {
 		{name: "exists_post_with_zero_optional_fields", setup: T(p100, post(101, 100, 4)),
 			events: T(post(101, 100, 4)), want: R(ledger.TransferExists),
 			bal: map[uint64]Bal{acctA: {0, 4, 0, 0}, acctB: {0, 0, 0, 4}}},
+		// A void's retry with the amount zero (the pending amount) or the
+		// pending amount itself is the void stored.
+		{name: "exists_void_with_zero_amount", setup: T(p100, void(101, 100)),
+			events: T(void(101, 100), with(void(101, 100), func(t *ledger.Transfer) { t.Amount = 10 }),
+				with(void(101, 100), func(t *ledger.Transfer) { t.Amount = 9 })),
+			want: R(ledger.TransferExists, ledger.TransferExists, ledger.TransferExistsWithDifferentAmount),
+			bal:  map[uint64]Bal{acctA: {}, acctB: {}}},
 		{name: "id_already_failed_same_batch", events: T(tr(1, acctDebLim, acctB, 10), tr(1, acctA, acctB, 10)),
 			want: R(ledger.TransferExceedsCredits, ledger.TransferIDAlreadyFailed), bal: map[uint64]Bal{acctA: {}}},
 		{name: "flags_are_mutually_exclusive_pending_post", setup: T(p100),
@@ -330,17 +337,41 @@ func transferCases() []transferCase {
 		{name: "overflows_timeout", at: time.Unix(0, 5e18),
 			events: T(with(pending(tr(1, acctA, acctB, 1)), func(t *ledger.Transfer) { t.Timeout = 1<<32 - 1 })),
 			want:   R(ledger.TransferOverflowsTimeout)},
+		// The first event expires at TimestampLimit itself; the second, one
+		// nanosecond later, would expire past it.
+		{name: "overflows_timeout_at_the_limit", at: time.Unix(0, int64(ledger.TimestampLimit-(1<<32-1)*1e9)),
+			events: T(with(pending(tr(1, acctA, acctB, 1)), func(t *ledger.Transfer) { t.Timeout = 1<<32 - 1 }),
+				with(pending(tr(2, acctA, acctB, 1)), func(t *ledger.Transfer) { t.Timeout = 1<<32 - 1 })),
+			want: R(ledger.TransferCreated, ledger.TransferOverflowsTimeout), bal: map[uint64]Bal{acctA: {1, 0, 0, 0}}},
 		{name: "exceeds_credits", events: T(tr(1, acctDebLim, acctB, 1)), want: R(ledger.TransferExceedsCredits)},
 		{name: "exceeds_credits_pending_counts", setup: T(tr(100, acctA, acctDebLim, 10), pending(tr(101, acctDebLim, acctB, 6))),
 			events: T(tr(1, acctDebLim, acctB, 5), tr(2, acctDebLim, acctB, 4)),
 			want:   R(ledger.TransferExceedsCredits, ledger.TransferCreated), bal: map[uint64]Bal{acctDebLim: {6, 4, 0, 10}}},
 		{name: "exceeds_debits", events: T(tr(1, acctA, acctCredLim, 1)), want: R(ledger.TransferExceedsDebits)},
+		{name: "exceeds_debits_pending_counts", setup: T(tr(100, acctCredLim, acctA, 10), pending(tr(101, acctB, acctCredLim, 6))),
+			events: T(tr(1, acctB, acctCredLim, 5), tr(2, acctB, acctCredLim, 4)),
+			want:   R(ledger.TransferExceedsDebits, ledger.TransferCreated), bal: map[uint64]Bal{acctCredLim: {0, 10, 6, 4}}},
+		// Balancing counts the pending amounts too: it moves what the
+		// posted and pending debits (credits) leave.
+		{name: "balancing_debit_pending_counts", setup: T(tr(100, acctA, acctDebLim, 10), pending(tr(101, acctDebLim, acctB, 6))),
+			events: T(with(tr(1, acctDebLim, acctB, 100), func(t *ledger.Transfer) { t.Flags = ledger.TransferBalancingDebit })),
+			want:   R(ledger.TransferCreated), bal: map[uint64]Bal{acctDebLim: {6, 4, 0, 10}, acctB: {0, 0, 6, 4}}},
+		{name: "balancing_credit_pending_counts", setup: T(tr(100, acctCredLim, acctA, 10), pending(tr(101, acctB, acctCredLim, 6))),
+			events: T(with(tr(1, acctB, acctCredLim, 100), func(t *ledger.Transfer) { t.Flags = ledger.TransferBalancingCredit })),
+			want:   R(ledger.TransferCreated), bal: map[uint64]Bal{acctCredLim: {0, 10, 6, 4}, acctB: {6, 4, 0, 0}}},
 		{name: "precedence_reserved_flag_before_id", events: T(with(tr(0, acctA, acctB, 1), func(t *ledger.Transfer) { t.Flags = 1 << 9 })),
 			want: R(ledger.TransferReservedFlag)},
 		{name: "precedence_exists_before_account_checks", setup: T(tr(1, acctA, acctB, 10)), events: T(tr(1, acctA, acctB, 10), tr(1, 99, 98, 10)),
 			want: R(ledger.TransferExists, ledger.TransferExistsWithDifferentDebitAccountID)},
 		{name: "precedence_ledger_before_accounts", events: T(with(tr(1, 99, acctB, 1), func(t *ledger.Transfer) { t.Ledger = 0 })),
 			want: R(ledger.TransferLedgerMustNotBeZero)},
+		{name: "precedence_accounts_different_before_pending_id", events: T(with(tr(1, acctA, acctA, 1), func(t *ledger.Transfer) { t.PendingID = id(5) })),
+			want: R(ledger.TransferAccountsMustBeDifferent)},
+		{name: "precedence_exceeds_credits_before_debits", events: T(tr(1, acctDebLim, acctCredLim, 1)),
+			want: R(ledger.TransferExceedsCredits)},
+		{name: "precedence_user_data_64_before_32", setup: T(tr(1, acctA, acctB, 10)),
+			events: T(with(tr(1, acctA, acctB, 10), func(t *ledger.Transfer) { t.UserData64, t.UserData32 = 5, 5 })),
+			want:   R(ledger.TransferExistsWithDifferentUserData64)},
 	}
 }
 
