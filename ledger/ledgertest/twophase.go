@@ -210,6 +210,36 @@ func testExpiry(t *testing.T, c Config) {
 		e.requireBalances(map[uint64]Bal{acctA: {}, acctB: {0, 0, 0, 10}})
 		e.verify()
 	})
+	t.Run("expires_at_its_expiry_time", func(t *testing.T) {
+		// A hold expires once the ledger time reaches its expiry: a post
+		// stamped one nanosecond before it is created, one stamped at it
+		// finds the hold expired, and a batch that starts at it releases
+		// the hold first.
+		e := newHoldEnv(t, c, 1)
+		expires := e.transfer(100).Timestamp + 1e9
+		e.clock.Set(time.Unix(0, int64(expires-10)))
+		batch, want := fillers(9)
+		require.Equal(t, append(want, ledger.TransferCreated), e.transfers(append(batch, post(200, 100, 4))...))
+		e.requireBalances(map[uint64]Bal{acctA: {0, 4, 0, 0}, acctB: {0, 0, 0, 13}})
+
+		e.mustTransfer(with(pending(tr(101, acctA, acctB, 10)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+		expires = e.transfer(101).Timestamp + 1e9
+		e.clock.Set(time.Unix(0, int64(expires-9)))
+		batch, want = fillers(9)
+		for i := range batch {
+			batch[i].ID = id(10 + uint64(i))
+		}
+		require.Equal(t, append(want, ledger.TransferPendingTransferExpired), e.transfers(append(batch, post(201, 101, 4))...))
+		e.requireBalances(map[uint64]Bal{acctA: {0, 4, 0, 0}, acctB: {0, 0, 0, 22}})
+
+		e.mustTransfer(with(pending(tr(102, acctA, acctB, 10)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+		expires = e.transfer(102).Timestamp + 1e9
+		e.clock.Set(time.Unix(0, int64(expires)))
+		e.mustTransfer(tr(20, acctC, acctB, 1))
+		e.requireBalances(map[uint64]Bal{acctA: {0, 4, 0, 0}, acctB: {0, 0, 0, 23}})
+		require.Equal(t, R(ledger.TransferPendingTransferExpired), e.transfers(void(202, 102)))
+		e.verify()
+	})
 	t.Run("expiry_survives_a_failed_chain", func(t *testing.T) {
 		// The post that finds the hold expired breaks its chain; the chain
 		// is rolled back but the release of the hold stays.
@@ -362,6 +392,26 @@ func testClosing(t *testing.T, c Config) {
 	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountExists, ledger.AccountExistsWithDifferentFlags},
 		e.createAccounts(accountB, closedB))
 	e.mustTransfer(tr(4, acctB, acctC, 1))
+
+	// The void of a closing credit reopens its account as well, and a
+	// closing transfer that expires reopens the accounts it closed.
+	closed := func(v uint64) bool { return e.account(v).Flags&ledger.AccountClosed != 0 }
+	e.mustTransfer(with(pending(tr(200, acctC, acctB, 0)), func(t *ledger.Transfer) { t.Flags |= ledger.TransferClosingCredit }))
+	assert.True(t, closed(acctB))
+	assert.False(t, closed(acctC))
+	e.mustTransfer(void(201, 200))
+	assert.False(t, closed(acctB))
+	e.mustTransfer(with(pending(tr(300, acctB, acctC, 0)), func(t *ledger.Transfer) {
+		t.Flags |= ledger.TransferClosingDebit | ledger.TransferClosingCredit
+		t.Timeout = 1
+	}))
+	assert.True(t, closed(acctB))
+	assert.True(t, closed(acctC))
+	e.clock.Advance(2 * time.Second)
+	e.mustTransfer(tr(5, acctA, acctHist, 1)) // its batch releases transfer 300 first
+	assert.False(t, closed(acctB))
+	assert.False(t, closed(acctC))
+	e.mustTransfer(tr(6, acctB, acctC, 1), tr(7, acctC, acctB, 1))
 	e.verify()
 }
 
