@@ -164,6 +164,12 @@ func testLimits(t *testing.T, c Config) {
 		require.Equal(t, ledger.TransferCreated, r, "event %d", i)
 	}
 	e.requireBalances(map[uint64]Bal{acctA: {0, ledger.BatchMax, 0, 0}})
+	// A Limit above BatchMax returns at most BatchMax transfers.
+	e.mustTransfer(tr(ledger.BatchMax+1, acctA, acctB, 1))
+	got, err := e.l.GetAccountTransfers(e.ctx(), ledger.AccountFilter{AccountID: e.in(id(acctA)), Limit: ledger.BatchMax + 100,
+		Flags: ledger.AccountFilterDebits})
+	require.NoError(t, err)
+	require.Len(t, got, ledger.BatchMax)
 	e.verify()
 }
 
