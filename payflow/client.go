@@ -59,7 +59,9 @@ type ClientOptions struct {
 	MinBackoff, MaxBackoff time.Duration
 	// MaxReplyBytes limits a reply body (default DefaultMaxReplyBytes).
 	MaxReplyBytes int64
-	// Rand is the source of idempotency keys (default crypto/rand).
+	// Rand is the source of idempotency keys and request IDs (default
+	// crypto/rand). Concurrent calls read it at the same time, so it must
+	// be safe for concurrent use.
 	Rand io.Reader
 }
 
