@@ -990,8 +990,24 @@ func (p *phone) currentSession() *SessionView {
 	return p.session
 }
 
+// cloneView returns a copy of v that shares no memory with it: its byte
+// strings (the signed request, its hash, the consent nonce, the receipt),
+// lines and legs are copied; nil for a nil v. A phone keeps the views it
+// checked and hands out such copies, so that an app that writes into a
+// view it got leaves the one kept as the phone checked it.
+func cloneView(v *PaymentView) *PaymentView {
+	if v == nil {
+		return nil
+	}
+	c := *v
+	c.Lines, c.Legs = slices.Clone(v.Lines), slices.Clone(v.Legs)
+	c.Request, c.RequestHash = bytes.Clone(v.Request), bytes.Clone(v.RequestHash)
+	c.ConsentNonce, c.Receipt = bytes.Clone(v.ConsentNonce), bytes.Clone(v.Receipt)
+	return &c
+}
+
 // currentPayment returns the payment request on screen (for a seller, the
-// one made last), or ErrNoPayment.
+// one made last), as kept, or ErrNoPayment.
 func (p *phone) currentPayment() (*PaymentView, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

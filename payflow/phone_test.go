@@ -306,14 +306,15 @@ func (w *phoneWorld) balance(tb testing.TB, owner string) payflow.Balance {
 var basket = payflow.Charge{Items: []record.Item{{SKU: "apple", Quantity: 2}, {SKU: "bread", Quantity: 1}}}
 
 // request has the seller ask for basket and waits for the shopper's
-// payment screen.
-func (w *phoneWorld) request(tb testing.TB) {
+// payment screen; it returns the seller's view and the shopper's.
+func (w *phoneWorld) request(tb testing.TB) (sv, screen *payflow.PaymentView) {
 	tb.Helper()
 	ctx := context.Background()
-	_, err := w.seller.Request(ctx, basket)
+	sv, err := w.seller.Request(ctx, basket)
 	require.NoError(tb, err)
-	_, err = w.shopper.WaitPayment(ctx)
+	screen, err = w.shopper.WaitPayment(ctx)
 	require.NoError(tb, err)
+	return sv, screen
 }
 
 // purchase runs one purchase of basket between the paired phones and
@@ -2210,4 +2211,33 @@ func TestShopperSeesRequestsUnexpiredUntilThePlatformExpiresThem(t *testing.T) {
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 		})
 	}
+}
+
+// scribble writes into v as an app may write into a view it got: into
+// its byte strings, lines and legs, and its amount.
+func scribble(v *payflow.PaymentView) {
+	for _, b := range [][]byte{v.Request, v.RequestHash, v.ConsentNonce, v.Receipt} {
+		if len(b) > 0 {
+			b[0] ^= 0xff
+		}
+	}
+	for i := range v.Lines {
+		v.Lines[i].SKU, v.Lines[i].Amount = "scribbled", v.Lines[i].Amount+1
+	}
+	for i := range v.Legs {
+		v.Legs[i].Amount++
+	}
+	v.Amount++
+}
+
+// requireSameRequest checks that v shows the request of want, a view of
+// it that no one wrote into: its signed request, hash, amount and lines.
+func requireSameRequest(tb testing.TB, want, v *payflow.PaymentView) {
+	tb.Helper()
+	require.Equal(tb, want.ID, v.ID)
+	require.Equal(tb, want.Request, v.Request)
+	require.Equal(tb, want.RequestHash, v.RequestHash)
+	require.Equal(tb, want.Amount, v.Amount)
+	require.Equal(tb, want.Lines, v.Lines)
+	require.Equal(tb, want.Legs, v.Legs)
 }

@@ -73,7 +73,9 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // them (a view that differs from the signed request, is of another request
 // than the session's next (SessionRequestID), or names the merchant
 // otherwise than the confirmation did, is ErrMismatch). The view it returns
-// goes on screen (Payment) in place of the one there: an app that waits for
+// goes on screen (Payment) in place of the one there, and is the caller's
+// own: the phone keeps the view it checked, which writing into the one
+// returned leaves as it was (Payment says so too). An app that waits for
 // the next request while the user reads one approves or declines the one it
 // showed with ApproveShown or DeclineShown. Requests of the session that
 // already ended are skipped. A not_found on reading the session's next
@@ -172,7 +174,7 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 		if !current {
 			return nil, errReselected
 		}
-		return v, nil
+		return cloneView(v), nil // the app's own, v kept as checked
 	}
 }
 
@@ -220,7 +222,7 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 			return nil, fmt.Errorf("%w (request %v, whose consent the phone keeps and passes over until the platform shows that request and a receipt of it that the phone takes)", err, u.view.ID)
 		}
 		if v.State == StateCaptured {
-			return v, nil
+			return cloneView(v), nil // the app's own, v kept on screen
 		}
 		if endedUncaptured(v.State) {
 			s.drop(u)
@@ -306,8 +308,15 @@ func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
 	return nil
 }
 
-// Payment returns the payment request on screen, or ErrNoPayment.
-func (s *Shopper) Payment() (*PaymentView, error) { return s.currentPayment() }
+// Payment returns the payment request on screen, or ErrNoPayment. The
+// view it returns is the caller's own, as is the one WaitPayment returns:
+// it shares no memory with the one the phone keeps on screen, so that an
+// app that writes into it (its byte strings, lines, legs or fields)
+// leaves the request on screen as the phone checked it.
+func (s *Shopper) Payment() (*PaymentView, error) {
+	v, err := s.currentPayment()
+	return cloneView(v), err
+}
 
 // ApproveShown is the shopper's PIN entry on the payment screen that the
 // app showed: shown is the view that WaitPayment (or Payment) returned and
@@ -393,7 +402,7 @@ func (s *Shopper) ApproveShown(ctx context.Context, shown *PaymentView, pin stri
 // approves the one that replaced it. An app that waits for requests while
 // the user reads one approves that one with ApproveShown.
 func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
-	shown, err := s.Payment()
+	shown, err := s.currentPayment()
 	if err != nil {
 		return nil, err
 	}
@@ -404,7 +413,7 @@ func (s *Shopper) Approve(ctx context.Context, pin string) (*Receipt, error) {
 // a view that the app showed: ErrMismatch when its ID or request hash
 // differs, ErrNoPayment when shown is nil or no request is on screen.
 func (s *Shopper) onScreen(shown *PaymentView) (*PaymentView, error) {
-	cur, err := s.Payment()
+	cur, err := s.currentPayment()
 	if err != nil {
 		return nil, err
 	}
@@ -708,7 +717,7 @@ func (s *Shopper) DeclineShown(ctx context.Context, shown *PaymentView) (*Paymen
 // Decline is DeclineShown of the payment request on screen at the time
 // of the call (Payment), whichever it is, as Approve takes it.
 func (s *Shopper) Decline(ctx context.Context) (*PaymentView, error) {
-	shown, err := s.Payment()
+	shown, err := s.currentPayment()
 	if err != nil {
 		return nil, err
 	}

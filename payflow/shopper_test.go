@@ -1811,3 +1811,28 @@ func TestApproveKeepsRefusedConsentOfRequestShownInUnknownState(t *testing.T) {
 	api.show("")
 	w.requireCollectedAgain(t, scripted, 3)
 }
+
+// TestShopperViewsAreTheAppsOwn: the views that WaitPayment and Payment
+// return are the app's own: writing into them leaves the request on
+// screen as the phone checked it, which Payment shows again and the
+// approval pays.
+func TestShopperViewsAreTheAppsOwn(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	sv, screen := w.request(t)
+	requireSameRequest(t, sv, screen)
+	scribble(screen)
+	shown, err := w.shopper.Payment()
+	require.NoError(t, err)
+	requireSameRequest(t, sv, shown)
+	scribble(shown)
+	shown, err = w.shopper.Payment()
+	require.NoError(t, err)
+	requireSameRequest(t, sv, shown)
+
+	rc, err := w.shopper.ApproveShown(ctx, shown, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
