@@ -343,7 +343,20 @@ const LoginTries = 3
 // proof again, the platform answers that the proof is spent (ErrReplay),
 // and Login proves the card's key again over a new challenge, up to
 // LoginTries times in all.
+//
+// The login it returns is the caller's own: the phone keeps the one it
+// uses, which writing into the one returned leaves as it was.
 func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
+	resp, err := p.logIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	l := *resp
+	return &l, nil
+}
+
+// logIn is Login, returning the login that the phone keeps.
+func (p *phone) logIn(ctx context.Context) (*LoginResponse, error) {
 	resp, err := LoginWithRetry(ctx, p.api, LoginTries, func() ([]byte, error) {
 		msg, _, _, err := p.proof(ctx, adv.EID{})
 		return msg, err
@@ -390,7 +403,7 @@ func (p *phone) loginState(ctx context.Context) (*LoginResponse, error) {
 	if l != nil && p.opts.Now().Before(l.ExpiresAt) {
 		return l, nil
 	}
-	return p.Login(ctx)
+	return p.logIn(ctx)
 }
 
 // authed runs fn with a token, logging in again once if the platform no
@@ -405,7 +418,7 @@ func authed[T any](ctx context.Context, p *phone, fn func(token string) (T, erro
 	if !errors.Is(err, ErrUnauthorized) {
 		return v, err
 	}
-	if l, err = p.Login(ctx); err != nil {
+	if l, err = p.logIn(ctx); err != nil {
 		var zero T
 		return zero, err
 	}

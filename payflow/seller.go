@@ -58,6 +58,12 @@ const keptPaidRequests = 256
 // lasts). A call whose record reaches the platform after one that the
 // card signed later, for a call made at the same moment, is refused: it
 // fails with ErrClone, having taken no effect, and may be made again.
+//
+// The views, receipts, catalog and login that a Seller returns, also in
+// its errors (PaidError, RefundMadeError), are the caller's own: they
+// share no memory with what the phone keeps (the request on screen, the
+// held requests, the catalog it prices with, its login), which writing
+// into them leaves as it was.
 type Seller struct {
 	phone
 	card SellerCard
@@ -230,7 +236,21 @@ func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error)
 // another fetches it waits for that one only as long as ctx lasts, and
 // then fails with ctx's error, having asked the platform nothing. A call
 // whose ctx ended fails with ctx's error, also when the catalog is kept.
+// The catalog it returns is the caller's own: it shares no memory (its
+// items) with the one the phone keeps and prices requests with, which
+// writing into it leaves as it was.
 func (s *Seller) Catalog(ctx context.Context) (*Catalog, error) {
+	c, err := s.keptCatalog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	own := *c
+	own.Items = slices.Clone(c.Items)
+	return &own, nil
+}
+
+// keptCatalog is Catalog, returning the catalog that the phone keeps.
+func (s *Seller) keptCatalog(ctx context.Context) (*Catalog, error) {
 	if err := s.catalogMu.lock(ctx); err != nil {
 		return nil, err
 	}
@@ -303,9 +323,10 @@ type Charge struct {
 
 // Request has the card sign a payment request of charge to the paired
 // shopper and records it on the platform; it returns the seller's status
-// screen. An item not in the catalog, or a total that overflows, is
-// ErrInvalid; a total that the platform prices otherwise, with the catalog
-// as it is now, is ErrMismatch. After either, the next Request prices the
+// screen, a view that is the caller's own (as the Seller type says). An
+// item not in the catalog, or a total that overflows, is ErrInvalid; a
+// total that the platform prices otherwise, with the catalog as it is
+// now, is ErrMismatch. After either, the next Request prices the
 // items with the catalog fetched again (Catalog). A charge that no payment
 // request can carry (a total of zero without legs, as of free items alone;
 // a currency or SKU of the wrong form) is ErrInvalid too, before the card
@@ -459,7 +480,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 	}
 	var priced *Catalog // the catalog that priced the items
 	if len(charge.Items) > 0 {
-		c, err := s.Catalog(ctx)
+		c, err := s.keptCatalog(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -547,7 +568,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			}
 			return nil, errReselected
 		}
-		return v, nil
+		return cloneView(v), nil // the app's own, v kept on screen
 	}
 }
 
@@ -806,7 +827,7 @@ func (s *Seller) showPaid(v *PaymentView, over bool, what string) error {
 		s.payment = v
 	}
 	s.notePaidLocked(v.ID)
-	return &PaidError{Payment: v, what: what}
+	return &PaidError{Payment: cloneView(v), what: what}
 }
 
 // PaidError is the error of a Request or Select that found paid a payment
@@ -818,9 +839,10 @@ func (s *Seller) showPaid(v *PaymentView, over bool, what string) error {
 // way Payment names it, so that the app can show it or refund it by its
 // ID (RefundPayment).
 type PaidError struct {
-	// Payment is the platform's captured view of the request. Its Receipt
-	// is as the platform gave it: Wait verifies it while the request is on
-	// screen, RefundPayment the receipt of its refund.
+	// Payment is the platform's captured view of the request, the
+	// caller's own (a copy of the one the phone may keep on screen). Its
+	// Receipt is as the platform gave it: Wait verifies it while the
+	// request is on screen, RefundPayment the receipt of its refund.
 	Payment *PaymentView
 
 	what string // describes the request in Error
@@ -895,7 +917,7 @@ func (s *Seller) withdrawShown(ctx context.Context) error {
 	if shown == nil || shown.State != StatePending {
 		return nil
 	}
-	v, err := s.Status(ctx)
+	v, err := s.status(ctx)
 	if err == nil && v.State == StatePending {
 		v, err = s.cancelRecorded(ctx, v)
 	}
@@ -973,8 +995,18 @@ func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
 }
 
 // Status returns the status screen of the payment request made last, as
-// the platform holds it now.
+// the platform holds it now: a view that is the caller's own, as the
+// Seller type says.
 func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
+	v, err := s.status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return cloneView(v), nil // the app's own, v kept on screen
+}
+
+// status is Status, returning the view that the phone keeps.
+func (s *Seller) status(ctx context.Context) (*PaymentView, error) {
 	cur, err := s.currentPayment()
 	if err != nil {
 		return nil, err
@@ -1127,11 +1159,17 @@ const MaxHeld = 64
 // then it counts toward MaxHeld. One whose capture was not made stays
 // held, and Held shows it so: a CancelHeld, a CaptureHeld of any amount
 // or its hold's expiry frees it.
+//
+// The views it returns are the caller's own, as the Seller type says.
 func (s *Seller) Held(ctx context.Context) ([]*PaymentView, error) {
 	err := s.refreshHeld(ctx)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Clone(s.held), err
+	held := make([]*PaymentView, len(s.held))
+	for i, v := range s.held {
+		held[i] = cloneView(v) // the app's own, v kept
+	}
+	return held, err
 }
 
 // refreshHeld stops keeping the held requests past their hold expiry by
@@ -1230,10 +1268,17 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 // Wait waits until the shopper acts on the payment request made last (or
 // it ends otherwise) and returns its status: captured with the verified
 // receipt, held (for a manual capture: see Capture), declined, cancelled
-// or expired with a nil receipt.
+// or expired with a nil receipt. The view is the caller's own, as the
+// Seller type says.
 func (s *Seller) Wait(ctx context.Context) (*PaymentView, *Receipt, error) {
+	v, rc, err := s.wait(ctx)
+	return cloneView(v), rc, err // the app's own, v kept on screen
+}
+
+// wait is Wait, returning the view that the phone keeps.
+func (s *Seller) wait(ctx context.Context) (*PaymentView, *Receipt, error) {
 	for {
-		v, err := s.Status(ctx)
+		v, err := s.status(ctx)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -1325,9 +1370,9 @@ func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, er
 	if err != nil {
 		return nil, s.ended(ctx, cur, err)
 	}
-	s.seen(v)
+	s.seen(v) // kept while it shows the request held
 	s.finish(v.ID)
-	return v, nil
+	return cloneView(v), nil // the app's own
 }
 
 // Capture captures amount (zero: all) of the held payment request made

@@ -3463,3 +3463,98 @@ func (w *phoneWorld) selectOthers(t *testing.T, n int, each func(i int)) {
 		each(i)
 	}
 }
+
+// heldCancelAPI answers a cancellation with the request's view as it is,
+// cancelling nothing, as a platform that shows a hold that the
+// cancellation left.
+type heldCancelAPI struct{ payflow.API }
+
+func (a heldCancelAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	return a.API.Payment(ctx, token, id)
+}
+
+// TestSellerReturnsAreTheAppsOwn: what a Seller returns of what it keeps
+// is the app's own: writing into a view that Request, Status, Wait, Held,
+// Cancel or a *PaidError gave, into the catalog, or into the login,
+// leaves what the phone keeps as it was, and the calls that compare with
+// it go on.
+func TestSellerReturnsAreTheAppsOwn(t *testing.T) {
+	ctx := context.Background()
+	t.Run("Request, Status and Wait", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		w.pair(t)
+		sv, screen := w.request(t)
+		scribble(sv)
+		v, err := w.seller.Status(ctx)
+		require.NoError(t, err)
+		requireSameRequest(t, screen, v)
+		scribble(v)
+		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+		require.NoError(t, err)
+		v, rc, err := w.seller.Wait(ctx)
+		require.NoError(t, err)
+		requireSameRequest(t, screen, v)
+		assert.Equal(t, uint64(690), rc.Amount)
+		scribble(v)
+		rc, err = w.seller.Refund(ctx, 100)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(100), rc.Amount)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 590}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
+	t.Run("Held", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, true)
+		id := w.pairAndHold(t)
+		held := mustHeld(t, w.seller)
+		require.Len(t, held, 1)
+		scribble(held[0])
+		rc, err := w.seller.CaptureHeld(ctx, id, 0)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(690), rc.Amount)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
+	t.Run("Cancel answered with the held view", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, true)
+		w.useSeller(t, heldCancelAPI{API: w.f.Platform})
+		id := w.pairAndHold(t)
+		v, err := w.seller.Cancel(ctx)
+		require.NoError(t, err)
+		require.Equal(t, payflow.StateHeld, v.State)
+		scribble(v)
+		rc, err := w.seller.CaptureHeld(ctx, id, 0)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(690), rc.Amount)
+	})
+	t.Run("PaidError", func(t *testing.T) {
+		w, _ := newLostRequestWorld(t, payflow.ErrUnavailable)
+		screen, err := w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+		require.NoError(t, err)
+		_, err = w.seller.Request(ctx, basket)
+		requirePaid(t, err, screen.ID)
+		paid, _ := errors.AsType[*payflow.PaidError](err)
+		scribble(paid.Payment)
+		v, rc, err := w.seller.Wait(ctx)
+		require.NoError(t, err)
+		requireSameRequest(t, screen, v)
+		assert.Equal(t, uint64(690), rc.Amount)
+	})
+	t.Run("Login and Catalog", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		l, err := w.seller.Login(ctx)
+		require.NoError(t, err)
+		l.MerchantID = "another-shop"
+		c, err := w.seller.Catalog(ctx)
+		require.NoError(t, err)
+		c.Currency, c.Items[0].UnitPrice = "USD", 1
+		c.Items = append(c.Items[:1], payflow.CatalogItem{SKU: "scribbled", Name: "Scribbled", UnitPrice: 1})
+		c, err = w.seller.Catalog(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, &payflow.Catalog{MerchantID: phoneMerchant, Currency: "EUR", Items: phoneCatalog}, c)
+		w.pair(t)
+		sv, err := w.seller.Request(ctx, basket)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(690), sv.Amount)
+		assert.Equal(t, "EUR", sv.Currency)
+	})
+}
