@@ -40,6 +40,11 @@ var _ ShopperCard = (*simcard.Card)(nil)
 // no token or its token expired. A call whose record reaches the platform
 // after one that the card signed later is refused: it fails with ErrClone,
 // having taken no effect, and may be made again (PROTOCOL.md §4.6).
+//
+// The views, receipts and login that a Shopper returns are the caller's
+// own: they share no memory with what the phone keeps (the request on
+// screen, the consents it keeps with their requests and receipts, its
+// login), which writing into them leaves as it was.
 type Shopper struct {
 	phone
 	card ShopperCard
