@@ -285,14 +285,15 @@ func testAssets(t *testing.T, s payflow.Store) {
 	assert.Equal(t, payflow.Asset{Name: "ticket", Ledger: 1001}, a)
 }
 
-// testTextKeys: a card ID, merchant ID or asset name that is not UTF-8
-// names nothing (every store answers ErrNotFound, as for any unknown key;
-// PostgreSQL refuses such text as a parameter).
+// testTextKeys: a card ID, merchant ID or asset name that is not UTF-8,
+// or that holds a NUL byte, names nothing (every store answers
+// ErrNotFound, as for any unknown key; PostgreSQL refuses such text as a
+// parameter).
 func testTextKeys(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	require.NoError(t, s.PutCard(ctx, card("8900000000000000001")))
 	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{"8900000000000000001"}}))
-	for _, key := range []string{"\xf3", "m\xff", "8900000000000000001\xc0"} {
+	for _, key := range []string{"\xf3", "m\xff", "8900000000000000001\xc0", "m\x00", "8900000000000000001\x00"} {
 		_, err := s.Card(ctx, key)
 		assert.ErrorIs(t, err, payflow.ErrNotFound, "card %q", key)
 		_, err = s.Merchant(ctx, key)

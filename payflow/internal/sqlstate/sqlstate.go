@@ -325,9 +325,10 @@ func b2i(b bool) int64 {
 }
 
 // unstorable reports a text key that no row holds: every text the stores
-// keep is UTF-8 (the platform checks what it stores), and PostgreSQL
-// refuses other text as a parameter, so such a key names nothing.
-func unstorable(key string) bool { return !utf8.ValidString(key) }
+// keep is UTF-8 without a NUL byte (the platform checks what it stores),
+// and PostgreSQL refuses other text as a parameter (invalid byte sequence,
+// NUL included), so such a key names nothing.
+func unstorable(key string) bool { return !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0 }
 
 // notFound maps sql.ErrNoRows to payflow.ErrNotFound.
 func notFound(err error) error {
