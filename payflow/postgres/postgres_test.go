@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/url"
@@ -318,4 +319,75 @@ func TestOpenNegativeMaxConns(t *testing.T) {
 	if !assert.ErrorIs(t, err, postgres.ErrNegativeOption) {
 		s.Close()
 	}
+}
+
+// TestCancelledCallLeavesNoStatement: a call whose context ends while its
+// statement waits for a row that another transaction holds returns only
+// once the server has cancelled that statement: none of it is left on the
+// server to take a backend past MaxConns and, once the row is free,
+// commit what the call reported failed. So it is of one statement
+// (Accept), a pipeline (Accept with CancelPending) and a transaction
+// (UpdateRefund's).
+func TestCancelledCallLeavesNoStatement(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	s := open(t, dsn)
+	sess, at := pairedSession(t, s)
+	captured := pendingRequest(sess, 1, at)
+	captured.State, captured.Captured, captured.Refunded = payflow.StateCaptured, 100, 10
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 2, Insert: captured}))
+	refund := &payflow.RefundRecord{ID: payflow.ID{0x51}, RequestID: captured.ID, State: payflow.RefundPending, Amount: 10,
+		Currency: "EUR", Request: []byte("refund"), Hash: []byte("hash"), Refunded: 10, CreatedAt: at}
+	reserve := *captured
+	reserve.Version = 1
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 3, Refund: refund, Update: &reserve,
+		From: payflow.StateCaptured}))
+	nonces := [][]byte{bytes.Repeat([]byte{8}, 32), bytes.Repeat([]byte{9}, 32)}
+	for _, c := range []struct {
+		name string
+		hold string // a statement that locks the row the call waits for
+		call func(context.Context) error
+	}{
+		{"one statement", `SELECT 1 FROM payflow_counters WHERE card_id = $1 FOR UPDATE`, func(ctx context.Context) error {
+			return s.Accept(ctx, &payflow.Acceptance{Nonce: nonces[0], NonceExpires: at.Add(time.Hour), CardID: sess.SellerCardID, Counter: 4})
+		}},
+		{"pipeline", `SELECT 1 FROM payflow_counters WHERE card_id = $1 FOR UPDATE`, func(ctx context.Context) error {
+			return s.Accept(ctx, &payflow.Acceptance{Nonce: nonces[1], NonceExpires: at.Add(time.Hour), CardID: sess.SellerCardID, Counter: 4,
+				Session: sess, Now: at, CancelPending: true})
+		}},
+		{"transaction", `SELECT 1 FROM payflow_refunds WHERE $1 <> '' FOR UPDATE`, func(ctx context.Context) error {
+			done := *refund
+			done.State = payflow.RefundDone
+			return s.UpdateRefund(ctx, &done, payflow.RefundPending, nil, "")
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			tx := beginOther(t, dsn)
+			var xid string
+			require.NoError(t, tx.QueryRow(ctx, `SELECT pg_current_xact_id()::text`).Scan(&xid))
+			_, err := tx.Exec(ctx, c.hold, sess.SellerCardID)
+			require.NoError(t, err)
+			waiting := func() bool {
+				var n int
+				require.NoError(t, tx.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid'
+					AND transactionid::text = $1 AND NOT granted`, xid).Scan(&n))
+				return n > 0
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- c.call(cctx) }()
+			await(t, "the call waiting for the row", done, waiting)
+			cancel()
+			assert.Error(t, <-done)
+			assert.False(t, waiting(), "the call's statement still waits on the server")
+			require.NoError(t, tx.Rollback(ctx))
+		})
+	}
+	for i, n := range nonces {
+		require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: n, NonceExpires: at.Add(time.Hour), CardID: sess.SellerCardID,
+			Counter: 4 + uint64(i)}), "the cancelled acceptances committed nothing")
+	}
+	got, err := s.Refund(ctx, refund.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundPending, got.State, "nor did the cancelled refund's end")
 }
