@@ -156,7 +156,7 @@ func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []
 		case !e.done:
 			return nil, ErrInFlight
 		}
-		return &IdempotentReply{Status: e.status, Reply: bytes.Clone(e.body)}, nil
+		return &IdempotentReply{Status: e.status, Reply: append([]byte{}, e.body...)}, nil
 	}
 	if ok {
 		// Expired, not yet deleted: taken over.

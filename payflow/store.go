@@ -506,5 +506,5 @@ type RefundRecord struct {
 // of the first request with the same key and body.
 type IdempotentReply struct {
 	Status int
-	Reply  []byte
+	Reply  []byte // empty, not nil, for a reply stored without a body
 }

@@ -883,6 +883,18 @@ func testIdempotency(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	assert.Nil(t, rep)
 
+	// A reply without a body, nil or empty, is replayed as an empty,
+	// non-nil one, as a SQL store reads it back.
+	for _, body := range [][]byte{nil, {}} {
+		key := fmt.Sprintf("empty %v", body == nil)
+		_, err = s.BeginIdempotent(ctx, key, h1[:], t0, lease)
+		require.NoError(t, err)
+		require.NoError(t, s.FinishIdempotent(ctx, key, lease, 204, body, keep))
+		rep, err = s.BeginIdempotent(ctx, key, h1[:], t0, lease)
+		require.NoError(t, err)
+		assert.Equal(t, &payflow.IdempotentReply{Status: 204, Reply: []byte{}}, rep, "a reply of body %#v", body)
+	}
+
 	oneWins(t, payflow.ErrInFlight, func(int) error {
 		rep, err := s.BeginIdempotent(ctx, "race", h1[:], t0, lease)
 		if err == nil && rep != nil {
