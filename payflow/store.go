@@ -120,7 +120,9 @@ type Store interface {
 	// UpdatePayment writes the mutable fields of p if the stored row still
 	// has state from and version p.Version, and then increments both the
 	// stored and p's Version. Otherwise it changes nothing and returns
-	// ErrConflict. A write that changes the state (p.State is not from)
+	// ErrConflict. p's immutable fields (those Accept's Insert sets alone,
+	// ExpiresAt among them) are not written and count for nothing: a
+	// request written back to pending is due at its stored ExpiresAt. A write that changes the state (p.State is not from)
 	// clears DeferredTo, in the store and in p: a deferral is of the
 	// settlement step it was made in.
 	UpdatePayment(ctx context.Context, p *PaymentRecord, from string) error

@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"EmptyFields", testEmptyFields},
 		{"Refunds", testRefunds},
 		{"Deferral", testDeferral},
+		{"PendingAgain", testPendingAgain},
 		{"RefundDeferralRace", testRefundDeferralRace},
 		{"DueLimits", testDueLimits},
 		{"Idempotency", testIdempotency},
@@ -774,6 +775,69 @@ func testDeferral(t *testing.T, s payflow.Store) {
 	assert.Equal(t, []payflow.ID{refunds[1].ID, deferred.ID}, []payflow.ID{rs[0].ID, rs[1].ID}, "by the later of both")
 }
 
+// testPendingAgain: a request written back to pending (as a refused hold
+// puts it) is due at its ExpiresAt as stored: the ExpiresAt of the record
+// written, an immutable field, is not written and counts for nothing, in
+// UpdatePayment, Accept's Update and UpdateRefund's alike.
+func testPendingAgain(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	r := pendingRefund(t, w, 9)
+	for i, write := range []func(p *payflow.PaymentRecord) error{
+		func(p *payflow.PaymentRecord) error { return s.UpdatePayment(ctx, p, "approving") },
+		func(p *payflow.PaymentRecord) error {
+			_, err := w.accept(payflow.Acceptance{Update: p, From: "approving"})
+			return err
+		},
+		func(p *payflow.PaymentRecord) error {
+			done := *r
+			done.State = payflow.RefundDone
+			if err := s.UpdateRefund(ctx, &done, payflow.RefundPending, p, "approving"); err != nil {
+				return err
+			}
+			r.Version = done.Version
+			return nil
+		},
+	} {
+		p, err := w.insert(payment(byte(1+i), payflow.StatePending, t0.Add(time.Hour)))
+		require.NoError(t, err)
+		p.State = "approving"
+		require.NoError(t, s.UpdatePayment(ctx, p, payflow.StatePending))
+		again := *p
+		again.State, again.ExpiresAt = payflow.StatePending, t0 // not written
+		require.NoError(t, write(&again), "write %d", i)
+		stored, err := s.Payment(ctx, p.ID)
+		require.NoError(t, err)
+		assert.Equal(t, t0.Add(time.Hour), stored.ExpiresAt, "write %d", i)
+		due, err := s.DuePayments(ctx, payflow.StatePending, t0.Add(time.Hour-1), 10)
+		require.NoError(t, err)
+		assert.Empty(t, due, "write %d: not due before its stored expiry", i)
+		due, err = s.DuePayments(ctx, payflow.StatePending, t0.Add(time.Hour), 10)
+		require.NoError(t, err)
+		assert.Len(t, due, 1, "write %d: due at its stored expiry", i)
+		p, err = s.Payment(ctx, p.ID)
+		require.NoError(t, err)
+		p.State = payflow.StateCancelled
+		require.NoError(t, s.UpdatePayment(ctx, p, payflow.StatePending))
+	}
+}
+
+// pendingRefund stores, through w, a captured payment request with the
+// ID {id} and a pending refund of 10 of it, and returns the refund as
+// stored.
+func pendingRefund(t *testing.T, w *writer, id byte) *payflow.RefundRecord {
+	t.Helper()
+	p := payment(id, payflow.StateCaptured, t0)
+	p.Captured, p.Refunded = 690, 10
+	p, err := w.insert(p)
+	require.NoError(t, err)
+	r := &payflow.RefundRecord{ID: payflow.ID{0x51}, RequestID: p.ID, State: payflow.RefundPending, Amount: 10, Currency: "EUR",
+		Request: []byte("signed refund"), Hash: bytes.Repeat([]byte{0xbb}, 32), Refunded: 10, CreatedAt: t0}
+	_, err = w.refund(r, p)
+	require.NoError(t, err)
+	return r
+}
+
 // testRefundDeferralRace: UpdateRefund compares the refund as it was
 // read, not only its state: of two processes that read one pending refund
 // and defer it (as RecoverSweep does after a try that failed), the one
@@ -782,15 +846,7 @@ func testDeferral(t *testing.T, s payflow.Store) {
 // deferral.
 func testRefundDeferralRace(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
-	w := &writer{s: s}
-	p := payment(1, payflow.StateCaptured, t0)
-	p.Captured, p.Refunded = 690, 10
-	p, err := w.insert(p)
-	require.NoError(t, err)
-	r := &payflow.RefundRecord{ID: payflow.ID{0x51}, RequestID: p.ID, State: payflow.RefundPending, Amount: 10, Currency: "EUR",
-		Request: []byte("signed refund"), Hash: bytes.Repeat([]byte{0xbb}, 32), Refunded: 10, CreatedAt: t0}
-	_, err = w.refund(r, p)
-	require.NoError(t, err)
+	r := pendingRefund(t, &writer{s: s}, 1)
 	assert.Equal(t, uint64(1), r.Version, "the version Accept sets")
 	first, err := s.Refund(ctx, r.ID)
 	require.NoError(t, err)

@@ -117,16 +117,29 @@ func (s *Store) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRec
 	return scanPayment(s.row(ctx, qPayment, id[:]))
 }
 
+// qUpdatePayment writes the mutable fields of a request and its due_at,
+// which is given (updateDue) or, when NULL, for a pending request, its
+// stored expires_at.
 const qUpdatePayment = `UPDATE payflow_payments SET state = ?, version = version + 1, updated_at = ?,
 	attempt = ?, consent = ?, consent_hash = ?, hold_expires_at = ?, capture_amount = ?, captured = ?,
-	refunded = ?, void_to = ?, receipt = ?, settled_at = ?, due_at = ?, deferred_to = ?
+	refunded = ?, void_to = ?, receipt = ?, settled_at = ?, due_at = coalesce(?, expires_at), deferred_to = ?
 	WHERE id = ? AND state = ? AND version = ?`
 
 func updateArgs(p *payflow.PaymentRecord, from string) []any {
 	p = toWrite(p, from)
 	return []any{p.State, ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
-		int64(p.CaptureAmount), int64(p.Captured), int64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), due(p),
+		int64(p.CaptureAmount), int64(p.Captured), int64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), updateDue(p),
 		ns(p.DeferredTo), p.ID[:], from, int64(p.Version)}
+}
+
+// updateDue is the due_at argument of qUpdatePayment for p: NULL for a
+// pending request, whose due time is its expiry as stored (an immutable
+// field, which the update does not write, whatever p holds), else due(p).
+func updateDue(p *payflow.PaymentRecord) any {
+	if p.State == payflow.StatePending {
+		return nil
+	}
+	return due(p)
 }
 
 // updatePayment is the compare-and-set of UpdatePayment in tx.
