@@ -302,6 +302,8 @@ func testTextKeys(t *testing.T, s payflow.Store) {
 		_, err = s.Catalog(ctx, key)
 		assert.ErrorIs(t, err, payflow.ErrNotFound, "catalog %q", key)
 		assert.ErrorIs(t, s.SetCatalog(ctx, key, nil), payflow.ErrNotFound, "set catalog %q", key)
+		assert.ErrorIs(t, s.SetCatalog(ctx, key, []payflow.CatalogItem{{SKU: "a", Name: "A", UnitPrice: math.MaxInt64 + 1}}), payflow.ErrInvalid,
+			"set catalog %q: an amount above 2^63-1 first, as for any merchant", key)
 		_, err = s.Asset(ctx, key)
 		assert.ErrorIs(t, err, payflow.ErrNotFound, "asset %q", key)
 	}

@@ -533,17 +533,17 @@ func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, err
 // second would otherwise miss the rows the first inserted, and the
 // catalogs would merge (SQLite has one writer anyway).
 func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payflow.CatalogItem) error {
+	for _, it := range items {
+		if err := payflow.StorableAmounts(it.UnitPrice); err != nil {
+			return err
+		}
+	}
 	if unstorable(merchantID) {
 		return payflow.ErrNotFound
 	}
 	lock := `SELECT 1 FROM payflow_merchants WHERE id = ?`
 	if s.d == Postgres {
 		lock += ` FOR UPDATE`
-	}
-	for _, it := range items {
-		if err := payflow.StorableAmounts(it.UnitPrice); err != nil {
-			return err
-		}
 	}
 	return s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		var one int
