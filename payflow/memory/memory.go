@@ -62,10 +62,12 @@ func New() *Store {
 	}
 }
 
+// copyCard returns a copy of c sharing nothing with it; a nil chain stays
+// nil, as the SQL stores read it back.
 func copyCard(c *payflow.CardRecord) *payflow.CardRecord {
 	n := *c
-	n.Chain = make([][]byte, len(c.Chain))
-	for i, b := range c.Chain {
+	n.Chain = slices.Clone(c.Chain)
+	for i, b := range n.Chain {
 		n.Chain[i] = bytes.Clone(b)
 	}
 	n.AdvSecret = bytes.Clone(c.AdvSecret)

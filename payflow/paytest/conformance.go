@@ -153,6 +153,17 @@ func testCards(t *testing.T, s payflow.Store) {
 	assert.Equal(t, []string{"8900000000000000001", "8900000000000000002"}, ids)
 	stop := errors.New("stop")
 	assert.ErrorIs(t, s.Cards(ctx, func(*payflow.CardRecord) error { return stop }), stop)
+
+	// A chain reads back as written, nil or empty, as the SQL stores
+	// encode it.
+	for i, chain := range [][][]byte{nil, {}, {nil}, {{}}} {
+		c := card(fmt.Sprint("890000000000000002", i))
+		c.Chain = chain
+		require.NoError(t, s.PutCard(ctx, c))
+		got, err := s.Card(ctx, c.ID)
+		require.NoError(t, err)
+		assert.Equal(t, c, got, "chain %#v", chain)
+	}
 }
 
 func testMerchants(t *testing.T, s payflow.Store) {
