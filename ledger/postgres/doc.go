@@ -33,7 +33,12 @@
 //     most 5 s, even once the context has ended, so a server that stops
 //     answering then does not hold the batch until TCP gives up; the
 //     connection of a ROLLBACK that fails or times out is closed, not
-//     returned to the pool.
+//     returned to the pool;
+//   - a statement that runs when the context ends is cancelled by the
+//     server (a cancel request), and the call returns once the server has
+//     answered, so that no statement of a call that failed, COMMIT
+//     included, is left on the server to run once a lock it waits for is
+//     free.
 //
 // The store uses no advisory locks, no sequences and no serial keys (every
 // key comes from the ledger), so the design stays valid on distributed

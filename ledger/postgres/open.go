@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/casimpay/casimpay/internal/pgconfig"
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
 )
@@ -56,6 +57,7 @@ func openPool(ctx context.Context, dsn string, o Options) (*pgxpool.Pool, error)
 	if o.MaxConns > 0 {
 		cfg.MaxConns = o.MaxConns
 	}
+	pgconfig.CancelOnContextEnd(&cfg.ConnConfig.Config)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)

@@ -43,6 +43,14 @@ var _ ledger.Store = (*Store)(nil)
 // Open fails when an option is negative (ErrNegativeOption), the DSN does
 // not parse, the server cannot be reached, or the schema is newer than this
 // package (ErrSchemaTooNew).
+//
+// A call whose context ends while its statement runs has the server
+// cancel the statement (a cancel request) and returns once the server has
+// answered, the statement cancelled or ended, so that nothing of the call
+// is left on the server to commit later: Update and View then fail with
+// an error wrapping both the context's error and the server's (SQLSTATE
+// 57014). A server that answers neither within a second has the
+// connection dropped.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	pool, err := openPool(ctx, dsn, opts)
 	if err != nil {
@@ -94,7 +102,9 @@ func (s *Store) Close() error {
 // unique key that is stored fails with an error wrapping ledger.ErrCorrupt
 // and its unique violation once the retries are spent. When ctx ends while
 // fn runs, Update sends none of fn's writes, rolls back, and fails with an
-// error wrapping ctx's error, unless fn or a read failed: also when fn gave
+// error wrapping ctx's error, unless fn or a read failed (a statement
+// that ctx's end cancelled, though, fails Update with an error wrapping
+// ctx's error too, see Open): also when fn gave
 // a key twice, or a transfer whose debit and credit account are the same,
 // which the write methods do not report. The ROLLBACK of a transaction
 // that Update gives up runs also when ctx has ended, and waits at most
@@ -106,7 +116,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 		if s.closed.Load() {
 			return ledger.ErrClosed
 		}
-		err := s.update(ctx, fn)
+		err := withContextErr(ctx, s.update(ctx, fn))
 		if err == nil || !retryable(err) && !isUniqueViolation(err) {
 			return err
 		}
@@ -216,7 +226,7 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	return fn(sqlstore.Reader{Dialect: sqlstore.Postgres, Query: queryFunc(ctx, tx)})
+	return withContextErr(ctx, fn(sqlstore.Reader{Dialect: sqlstore.Postgres, Query: queryFunc(ctx, tx)}))
 }
 
 // querier is what queryFunc needs of a pgx.Tx or a pool connection.

@@ -646,3 +646,79 @@ func TestOpenNegativeOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestCancelledCallLeavesNoStatement: an Update or View whose context
+// ends while its statement waits for a lock that another transaction
+// holds returns only once the server has cancelled that statement, with
+// an error wrapping the context's: none of it is left on the server, a
+// backend beyond MaxConns, to run once the lock is free. So it is of the
+// ledger's first call, LastTimestamp, waiting for the ledger_state row;
+// of the writes of an fn that did not call it, which go out with their
+// COMMIT, so that, left on the server, they would commit the account of
+// an Update that failed; and of a View's read of a locked table.
+func TestCancelledCallLeavesNoStatement(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		hold string // the statement of the transaction that holds the lock
+		call func(ctx context.Context, s *Store) error
+	}{
+		{"last_timestamp", lockState, func(ctx context.Context, s *Store) error {
+			return s.Update(ctx, func(tx ledger.Tx) error {
+				if _, err := tx.LastTimestamp(); err != nil {
+					return err
+				}
+				return tx.InsertAccounts([]ledger.Account{account(1)})
+			})
+		}},
+		{"writes_and_commit", lockState, func(ctx context.Context, s *Store) error {
+			return s.Update(ctx, func(tx ledger.Tx) error { return tx.InsertAccounts([]ledger.Account{account(1)}) })
+		}},
+		{"view", `LOCK TABLE accounts IN ACCESS EXCLUSIVE MODE`, func(ctx context.Context, s *Store) error {
+			return s.View(ctx, func(tx ledger.ReadTx) error {
+				_, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+				return err
+			})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, dsn := openTemp(t)
+			conn, err := pgx.Connect(ctx, dsn)
+			require.NoError(t, err)
+			t.Cleanup(func() { conn.Close(context.Background()) })
+			hold, err := conn.Begin(ctx)
+			require.NoError(t, err)
+			_, err = hold.Exec(ctx, tc.hold)
+			require.NoError(t, err)
+			blocked := func() bool {
+				var b bool
+				require.NoError(t, hold.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+					WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid)))`).Scan(&b))
+				return b
+			}
+			cctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- tc.call(cctx, s) }()
+			for !blocked() {
+				select {
+				case err := <-done:
+					t.Fatalf("the call returned (%v) before it waited for the lock", err)
+				case <-time.After(time.Millisecond):
+				}
+			}
+			cancel()
+			require.ErrorIs(t, <-done, context.Canceled)
+			waiting := blocked()
+			require.NoError(t, hold.Rollback(ctx))
+			assert.False(t, waiting, "the call's statement still waits on the server")
+			// Behind anything of the call still queued for the row.
+			insertAccount(t, s, account(2))
+			require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+				got, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+				assert.Equal(t, []ledger.Account{account(2)}, got, "nothing of the cancelled call")
+				return err
+			}))
+		})
+	}
+}

@@ -16,13 +16,11 @@ import (
 	"fmt"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/stdlib" // pgx's database/sql driver, and its connections for pipelines
 
+	"github.com/casimpay/casimpay/internal/pgconfig"
 	"github.com/casimpay/casimpay/internal/sqlmigrate"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
@@ -92,10 +90,6 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	return &Store{Store: sqlstate.NewPostgres(db, pipeline(db)), db: db}, nil
 }
 
-// cancelGrace is how long a call whose context ended waits for the server
-// to cancel its statement before it drops the connection.
-const cancelGrace = time.Second
-
 // connConfig parses dsn into the configuration of the store's
 // connections. Every statement and transaction of the store runs under
 // READ COMMITTED, whatever default the server or the DSN sets: Accept's
@@ -106,14 +100,13 @@ const cancelGrace = time.Second
 // case, so the DSN's own default_transaction_isolation, in whatever case,
 // goes (kept, the server would take whichever of the two came last).
 //
-// A call whose context ends while its statement runs asks the server to
-// cancel the statement (a cancel request) and returns once the server has
-// answered, cancelled or done, within cancelGrace; only then is the
-// connection dropped. pgx's default drops it at once, which the server
-// notices only when it next writes to it: a statement that waits for a
+// A call whose context ends while its statement runs has the server
+// cancel the statement and returns once the server has answered
+// (pgconfig.CancelOnContextEnd). pgx's default sends the cancel request
+// only once the call has returned: meanwhile a statement that waits for a
 // row lock stays on the server, a backend beyond MaxConns, and when the
-// row is free it runs to its end, a single statement committing what the
-// call reported failed.
+// row is freed then it runs to its end, a single statement committing
+// what the call reported failed.
 func connConfig(dsn string) (*pgx.ConnConfig, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
@@ -125,9 +118,7 @@ func connConfig(dsn string) (*pgx.ConnConfig, error) {
 		}
 	}
 	cfg.RuntimeParams["default_transaction_isolation"] = "read committed"
-	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
-		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: cancelGrace}
-	}
+	pgconfig.CancelOnContextEnd(&cfg.Config)
 	return cfg, nil
 }
 
