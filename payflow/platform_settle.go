@@ -3,6 +3,7 @@ package payflow
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"math"
@@ -354,15 +355,15 @@ var errCaptureRefused = errors.New("capture refused")
 // (madeCapture finds none: a transfer that another client of the ledger
 // wrote under the platform's ID), refuses the capture too, nothing
 // posted, and every later one alike, when no transfer under these IDs
-// posts or voids one of the holds and the ledger holds the other holds
-// pending: the holds are left pending, and can only be voided or expire.
-// The ledger stops a chain at its first failure, so post tries the posts
-// again with the taken IDs last, for the ledger to look at the holds of
-// the others first. When a transfer under these IDs posts or voids a hold
+// posts or voids one of the holds and the ledger holds every hold
+// pending, the taken posts' own included: the holds are left pending, and
+// can only be voided or expire. The ledger stops a chain at its first
+// failure, the taken ID, before it looks at any hold, so post asks it
+// about the holds with the posts under spare IDs (probeHolds). When a transfer under these IDs posts or voids a hold
 // (a post's ID posting another leg's hold, or its own leg's hold in part,
-// or voiding it), or the ledger answers the posts tried again
-// pending_transfer_already_posted or _voided (a hold posted or voided
-// under another ID), the capture is ErrInternal and r stays capturing, as
+// or voiding it), or the ledger answers probeHolds
+// pending_transfer_already_posted or _voided (a hold, whichever, posted or
+// voided under another ID), the capture is ErrInternal and r stays capturing, as
 // for holds that the ledger holds posted under other IDs: the holds
 // moved, not by the platform, and no void would release them all.
 func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*posted, error) {
@@ -379,7 +380,7 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 	}
 	err := p.createChain(ctx, ts)
 	if errors.Is(err, ErrConflict) { // a post's ID holds other fields
-		made, moved, found, lerr := p.madeCapture(ctx, r, legs)
+		made, moved, lerr := p.madeCapture(ctx, r, legs)
 		if lerr != nil {
 			return nil, lerr
 		}
@@ -391,22 +392,9 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 				ErrInternal, r.ID, err)
 		}
 		// The ledger stopped the chain at the first taken ID, before it
-		// looked at the holds of the posts behind it. Tried again with
-		// the posts whose IDs it holds last, the chain is refused at the
-		// first post whose hold is no longer pending, if any, and else at
-		// a taken ID, nothing posted.
-		again := make([]ledger.Transfer, 0, len(ts))
-		for _, taken := range []bool{false, true} {
-			for _, t := range ts {
-				if slices.ContainsFunc(found, func(g ledger.Transfer) bool { return g.ID == t.ID }) == taken {
-					again = append(again, t)
-				}
-			}
-		}
-		if err = p.createChain(ctx, again); errors.Is(err, ErrConflict) {
-			return nil, fmt.Errorf("%w: %w: the ledger holds a post's ID as a transfer that is not this capture's (%v): the hold can only be cancelled or expire",
-				ErrConflict, errCaptureRefused, err)
-		}
+		// looked at the holds of the posts behind it, the taken post's
+		// own hold included.
+		return nil, p.probeHolds(ctx, r, ts, err)
 	}
 	const kept = "the ledger keeps the refused post's ID: the hold can only be cancelled or expire"
 	if ce := asClosed(err); ce != nil {
@@ -420,6 +408,51 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 		return nil, err
 	}
 	return &posted{amount: r.CaptureAmount, ids: ids}, nil
+}
+
+// probeHolds asks the ledger whether the holds that ts posts are all still
+// pending, after it refused ts for err, a post's ID taken by a transfer
+// that is not this capture's. It submits the posts again, linked, each
+// under an ID of its own drawn at random that nothing else uses, and ends
+// the chain with a transfer that the ledger refuses for its form
+// (accounts_must_be_different, under a random ID too), a refusal that the
+// ledger checks before any account or hold and does not keep: the chain
+// fails whole, nothing moves, and the ledger's first failure is the post
+// of the first hold no longer pending, if any. With every hold pending,
+// the capture is refused (ErrConflict with errCaptureRefused); a hold
+// posted or voided (pending_transfer_already_posted or _voided) is
+// ErrInternal, an expired one ErrExpired, as ledgerError says. The
+// ledger keeps failed only the random ID of a post it refused for a
+// state (a hold lost, an account closed), which nothing else uses.
+func (p *Platform) probeHolds(ctx context.Context, r *PaymentRecord, ts []ledger.Transfer, err error) error {
+	probe := slices.Clone(ts)
+	end := ledger.Transfer{
+		DebitAccountID: AccountID(AccountWallet, ts[0].Ledger, r.PayerCardID), Amount: 1, Ledger: ts[0].Ledger, Code: TransferPayment,
+	}
+	end.CreditAccountID = end.DebitAccountID // refused: accounts_must_be_different
+	probe = append(probe, end)
+	for i := range probe {
+		rand.Read(probe[i].ID[:])
+		probe[i].Flags |= ledger.TransferLinked
+	}
+	probe[len(probe)-1].Flags &^= ledger.TransferLinked
+	res, lerr := p.ledger.CreateTransfers(ctx, probe)
+	if lerr != nil {
+		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, lerr)
+	}
+	if len(res) == len(probe) && res[len(res)-1] == ledger.TransferAccountsMustBeDifferent &&
+		!slices.ContainsFunc(res[:len(res)-1], func(r ledger.CreateTransferResult) bool { return r != ledger.TransferLinkedEventFailed }) {
+		return fmt.Errorf("%w: %w: the ledger holds a post's ID as a transfer that is not this capture's (%v), every hold pending: the hold can only be cancelled or expire",
+			ErrConflict, errCaptureRefused, err)
+	}
+	perr := ledgerError(probe, res, nil)
+	if ce := asClosed(perr); ce != nil {
+		return fmt.Errorf("%w: %w: %w", ErrConflict, errCaptureRefused, ce)
+	}
+	if perr == nil || errors.Is(perr, ErrFunds) {
+		perr = fmt.Errorf("%w: ledger: posts of the holds of request %v answered %v", ErrInternal, r.ID, res)
+	}
+	return fmt.Errorf("a post's ID taken (%v), the holds of request %v: %w", err, r.ID, perr)
 }
 
 // posted is a capture that the ledger made: the amount that the post of
@@ -439,11 +472,11 @@ type posted struct {
 // under one of these IDs posts or voids one of the holds (its pending ID
 // is a hold's, whichever leg's): without the capture made, the holds
 // moved by transfers that the platform did not make.
-func (p *Platform) madeCapture(ctx context.Context, r *PaymentRecord, legs []leg) (made *posted, moved bool, found []ledger.Transfer, err error) {
+func (p *Platform) madeCapture(ctx context.Context, r *PaymentRecord, legs []leg) (made *posted, moved bool, err error) {
 	ts, ids := p.posts(r, legs)
-	found, err = p.lookupTransfers(ctx, ts)
+	found, err := p.lookupTransfers(ctx, ts)
 	if err != nil {
-		return nil, false, nil, err
+		return nil, false, err
 	}
 	holds := make(map[ledger.ID]bool, len(ts))
 	for _, t := range ts {
@@ -459,13 +492,13 @@ func (p *Platform) madeCapture(ctx context.Context, r *PaymentRecord, legs []leg
 		t, ok := byID[ts[i].ID]
 		if !ok || t.PendingID != ts[i].PendingID || t.Flags&ledger.TransferPostPendingTransfer == 0 ||
 			l.index > 0 && t.Amount != l.amount {
-			return nil, moved, found, nil
+			return nil, moved, nil
 		}
 		if l.index == 0 {
 			made.amount = t.Amount
 		}
 	}
-	return made, moved, found, nil
+	return made, moved, nil
 }
 
 // void releases the holds of r, each on its own: a hold the ledger already
@@ -486,7 +519,7 @@ func (p *Platform) void(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 	if err != nil || !captured {
 		return nil, err
 	}
-	made, _, _, err := p.madeCapture(ctx, r, legs)
+	made, _, err := p.madeCapture(ctx, r, legs)
 	if err != nil {
 		return nil, err
 	}

@@ -128,10 +128,11 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 // that posted or voided the holds: the holds moved, not by the platform,
 // and are no longer there to void, so the request is not held again. So
 // also when the ledger holds the money leg's post ID as a transfer that
-// posts nothing, the asset hold posted under another ID: the posts' chain
-// stops at the taken ID before the ledger looks at the asset hold, so the
-// capture tries the chain again with the taken ID last, and the ledger
-// answers the asset leg's post pending_transfer_already_posted. A
+// posts nothing, the asset hold or the money hold itself posted under
+// another ID (for a request of money only too): the posts' chain stops at
+// the taken ID before the ledger looks at any hold, so the capture submits
+// the posts again under spare IDs, and the ledger answers the post of the
+// hold posted pending_transfer_already_posted. A
 // cancellation, whose void the ledger answers
 // pending_transfer_already_posted, is ErrInternal, the request left
 // voiding, having voided the holds still pending. Neither makes a receipt.
@@ -142,7 +143,8 @@ func holdPostedWhileHeld(t *testing.T, s *Shop) {
 // posted under the IDs of another attempt, posts crossed (each leg's post
 // ID posting the other leg's hold, for the asset leg's amount), the asset
 // hold voided under its post's ID, the asset hold posted in part, and
-// the money leg's post ID taken. Each case runs on a shop of its own from
+// the money leg's post ID taken, the asset hold or the money hold posted.
+// Each case runs on a shop of its own from
 // newShop, so that a sweep meets its request alone.
 func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 	ctx := context.Background()
@@ -168,6 +170,8 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 		{"asset hold voided under its post's ID", 1, [2]made{{1, 0, 600, post}, {1, 1, 1, void}}},
 		{"asset hold posted in part", 2, [2]made{{1, 0, 600, post}, {1, 1, 1, post}}},
 		{"money post ID taken, asset hold posted under another ID", 1, [2]made{{1, 0, 1, 0}, {2, 1, 1, post}}},
+		{"money post ID taken, money hold posted under another ID", 1, [2]made{{1, 0, 1, 0}, {2, 0, 1000, post}}},
+		{"money only, post ID taken, hold posted under another ID", 0, [2]made{{1, 0, 1, 0}, {2, 0, 1000, post}}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			for _, end := range []struct {
@@ -186,7 +190,11 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 			} {
 				t.Run(end.name, func(t *testing.T) {
 					s := newShop(t)
-					id := s.createHeld(1000, record.Leg{Asset: Ticket, Amount: c.tickets}).ID
+					var legs []record.Leg // none for a request of money only (tickets zero)
+					if c.tickets > 0 {
+						legs = append(legs, record.Leg{Asset: Ticket, Amount: c.tickets})
+					}
+					id := s.createHeld(1000, legs...).ID
 					ts := make([]ledger.Transfer, len(c.made))
 					pending := []bool{true, true} // the holds that ts leaves pending
 					for leg, m := range c.made {
@@ -206,7 +214,13 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 					res, err := s.Ledger.CreateTransfers(ctx, ts)
 					require.NoError(t, err)
 					require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
-					eur, tickets := s.Balances("EUR"), s.Balances(Ticket)
+					ticketBalances := func() (b [2]payflow.Balance) { // none without a ticket leg
+						if c.tickets > 0 {
+							b = s.Balances(Ticket)
+						}
+						return b
+					}
+					eur, tickets := s.Balances("EUR"), ticketBalances()
 					require.ErrorIs(t, end.call(s, id), payflow.ErrInternal)
 					if end.state == "voiding" { // the voids release the holds left pending
 						for hold, b := range []*[2]payflow.Balance{&eur, &tickets} {
@@ -232,7 +246,7 @@ func holdPostedOtherwise(t *testing.T, newShop func(t *testing.T) *Shop) {
 					assert.Empty(t, r.Receipt)
 					assert.WithinDuration(t, s.Clock.Now(), r.DeferredTo, 0, "deferred by the sweep")
 					assert.Equal(t, eur, s.Balances("EUR"), "nothing moved but the voids")
-					assert.Equal(t, tickets, s.Balances(Ticket), "nothing moved but the voids")
+					assert.Equal(t, tickets, ticketBalances(), "nothing moved but the voids")
 					// The ledger keeps no ID of a transfer it refused the
 					// platform: the voids of a cancellation but those of
 					// the holds left pending, and the posts of a capture
