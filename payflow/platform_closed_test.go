@@ -463,7 +463,7 @@ func TestRefundClosedAccount(t *testing.T) {
 			assert.EqualError(t, err, fmt.Sprintf("payflow: insufficient funds: ledger: account %v is closed: %v", id, c.result))
 			_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 			require.ErrorIs(t, err, payflow.ErrFunds, "final")
-			assert.EqualError(t, err, "payflow: insufficient funds: the ledger refused the refund: the merchant's balance did not cover it, or an account was closed")
+			assert.EqualError(t, err, "payflow: insufficient funds: the ledger refused the refund: the merchant's balance did not cover it, or an account was closed or missing")
 			ref, err := s.Store.Refund(ctx, payflow.ID(refundID))
 			require.NoError(t, err)
 			assert.Equal(t, payflow.RefundFailed, ref.State)

@@ -983,7 +983,7 @@ func refundFailure(r *RefundRecord) error {
 	if r.Failure == AsError(ErrLimit).Code {
 		return fmt.Errorf("%w: the refund would take the payer's wallet totals past the ledger's limit", ErrLimit)
 	}
-	return fmt.Errorf("%w: the ledger refused the refund: the merchant's balance did not cover it, or an account was closed", ErrFunds)
+	return fmt.Errorf("%w: the ledger refused the refund: the merchant's balance did not cover it, or an account was closed or missing", ErrFunds)
 }
 
 // ExpireDue expires the pending requests past their expiry and voids the
