@@ -76,7 +76,8 @@ type PlatformOptions struct {
 	Chain [][]byte
 
 	// Now is the clock (default time.Now); Rand the source of nonces,
-	// tokens and signatures (default crypto/rand.Reader).
+	// tokens, signatures and the IDs of a capture's probe of its holds
+	// (default crypto/rand.Reader).
 	Now  func() time.Time
 	Rand io.Reader
 

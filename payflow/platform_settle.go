@@ -3,9 +3,9 @@ package payflow
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"time"
@@ -359,13 +359,14 @@ var errCaptureRefused = errors.New("capture refused")
 // pending, the taken posts' own included: the holds are left pending, and
 // can only be voided or expire. The ledger stops a chain at its first
 // failure, the taken ID, before it looks at any hold, so post asks it
-// about the holds with the posts under spare IDs (probeHolds). When a transfer under these IDs posts or voids a hold
-// (a post's ID posting another leg's hold, or its own leg's hold in part,
-// or voiding it), or the ledger answers probeHolds
-// pending_transfer_already_posted or _voided (a hold, whichever, posted or
-// voided under another ID), the capture is ErrInternal and r stays capturing, as
-// for holds that the ledger holds posted under other IDs: the holds
-// moved, not by the platform, and no void would release them all.
+// about the holds with the posts under spare IDs (probeHolds). When a
+// transfer under these IDs posts or voids a hold (a post's ID posting
+// another leg's hold, or its own leg's hold in part, or voiding it), or
+// the ledger answers probeHolds pending_transfer_already_posted or
+// _voided (a hold, whichever, posted or voided under another ID), the
+// capture is ErrInternal and r stays capturing, as for holds that the
+// ledger holds posted under other IDs: the holds moved, not by the
+// platform, and no void would release them all.
 func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*posted, error) {
 	accounts := make([]ledger.Account, 0, 2*len(legs))
 	for _, l := range legs {
@@ -413,7 +414,8 @@ func (p *Platform) post(ctx context.Context, r *PaymentRecord, legs []leg) (*pos
 // probeHolds asks the ledger whether the holds that ts posts are all still
 // pending, after it refused ts for err, a post's ID taken by a transfer
 // that is not this capture's. It submits the posts again, linked, each
-// under an ID of its own drawn at random that nothing else uses, and ends
+// under an ID of its own drawn from the platform's random source
+// (PlatformOptions.Rand; one that fails is ErrUnavailable), and ends
 // the chain with a transfer that the ledger refuses for its form
 // (accounts_must_be_different, under a random ID too), a refusal that the
 // ledger checks before any account or hold and does not keep: the chain
@@ -432,7 +434,9 @@ func (p *Platform) probeHolds(ctx context.Context, r *PaymentRecord, ts []ledger
 	end.CreditAccountID = end.DebitAccountID // refused: accounts_must_be_different
 	probe = append(probe, end)
 	for i := range probe {
-		rand.Read(probe[i].ID[:])
+		if _, rerr := io.ReadFull(p.rand, probe[i].ID[:]); rerr != nil {
+			return fmt.Errorf("%w: %w", ErrUnavailable, rerr)
+		}
 		probe[i].Flags |= ledger.TransferLinked
 	}
 	probe[len(probe)-1].Flags &^= ledger.TransferLinked
