@@ -57,7 +57,24 @@ func (e *VerifyError) Error() string {
 // Is reports whether target is ErrCorrupt.
 func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 
-type balances struct{ dp, dpo, cp, cpo uint64 }
+// balances are an account's balances as its transfers give them, with
+// what Verify checks its AccountClosed flag against: whether transfers
+// name it, and the active pending transfers that close it (how many, and
+// the first of them by timestamp).
+type balances struct {
+	dp, dpo, cp, cpo uint64
+	named            bool
+	closers          int
+	closer           ID
+}
+
+// close counts p, an active pending transfer, among those that close b.
+func (b *balances) close(p ID) {
+	if b.closers == 0 {
+		b.closer = p
+	}
+	b.closers++
+}
 
 type verifyPending struct {
 	t        Transfer
@@ -68,18 +85,22 @@ type verifyPending struct {
 // the states of pending transfers, in one consistent snapshot, and checks:
 // each stored balance equals the recomputed one; per ledger, the sum of
 // debits equals the sum of credits, pending and posted; the limit flags
-// hold; timestamps strictly increase; every transfer refers to existing
-// accounts of its ledger; every post or void resolves a pending transfer
-// whose state agrees, and no pending transfer is resolved twice; every
-// pending state belongs to a pending transfer, whose expiry and timestamp
-// it has. A pending transfer without a pending state is one problem,
-// whether transfers resolve it or not (more than one resolving it is
-// another). It returns a *VerifyError listing what is wrong, the store's
-// error, or ErrClosed after Close. The problems come in the same order for
-// the same store contents: those of transfers in ascending timestamp
-// order, those of pending states in ascending transfer ID order, those of
-// accounts in ascending account ID order, then those of ledgers in
-// ascending ledger order.
+// hold; no amount or balance exceeds AmountLimit; timestamps strictly
+// increase; every transfer refers to existing accounts of its ledger; every
+// post or void resolves a pending transfer whose state agrees, with that
+// transfer's accounts, ledger and code, a void its whole amount and a post
+// at most that, and no pending transfer is resolved twice; every pending
+// state belongs to a pending transfer, whose expiry and timestamp it has;
+// an account has AccountClosed when an active pending transfer closes it
+// (TransferClosingDebit, TransferClosingCredit), never more than one, and
+// otherwise only when no transfer names it (created closed). A pending
+// transfer without a pending state is one problem, whether transfers
+// resolve it or not (more than one resolving it is another). It returns a
+// *VerifyError listing what is wrong, the store's error, or ErrClosed after
+// Close. The problems come in the same order for the same store contents:
+// those of transfers in ascending timestamp order, those of pending states
+// in ascending transfer ID order, those of accounts in ascending account ID
+// order, then those of ledgers in ascending ledger order.
 func (l *Ledger) Verify(ctx context.Context) error {
 	if l.isClosed() {
 		return ErrClosed
@@ -125,6 +146,7 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				add(ID{}, t.ID, "refers to a missing account")
 				return nil
 			}
+			dr.named, cr.named = true, true
 			if accounts[t.DebitAccountID].Ledger != t.Ledger || accounts[t.CreditAccountID].Ledger != t.Ledger {
 				add(ID{}, t.ID, "ledger %d differs from its accounts'", t.Ledger)
 			}
@@ -145,6 +167,12 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				if s.Status == PendingActive {
 					dr.dp += t.Amount
 					cr.cp += t.Amount
+					if t.Flags&TransferClosingDebit != 0 {
+						dr.close(t.ID)
+					}
+					if t.Flags&TransferClosingCredit != 0 {
+						cr.close(t.ID)
+					}
 				}
 				if s.Status == PendingExpired && s.ExpiresAt == 0 {
 					add(ID{}, t.ID, "expired without a timeout")
@@ -167,8 +195,20 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				if s, ok := states[t.PendingID]; ok && s.Status != want {
 					add(ID{}, t.ID, "pending transfer %v is %v, want %v", t.PendingID, s.Status, want)
 				}
-				if t.Amount > p.t.Amount || p.t.DebitAccountID != t.DebitAccountID || p.t.CreditAccountID != t.CreditAccountID {
-					add(ID{}, t.ID, "does not match its pending transfer %v", t.PendingID)
+				// The ledger copies the pending transfer's accounts, ledger
+				// and code, and stores a void of its whole amount.
+				if p.t.DebitAccountID != t.DebitAccountID || p.t.CreditAccountID != t.CreditAccountID {
+					add(ID{}, t.ID, "has other accounts than its pending transfer %v", t.PendingID)
+				}
+				switch {
+				case want == PendingPosted && t.Amount > p.t.Amount:
+					add(ID{}, t.ID, "posts %d, more than its pending transfer %v holds (%d)", t.Amount, t.PendingID, p.t.Amount)
+				case want == PendingVoided && t.Amount != p.t.Amount:
+					add(ID{}, t.ID, "voids %d, where its pending transfer %v holds %d", t.Amount, t.PendingID, p.t.Amount)
+				}
+				if t.Ledger != p.t.Ledger || t.Code != p.t.Code {
+					add(ID{}, t.ID, "has ledger %d and code %d, its pending transfer %v ledger %d and code %d",
+						t.Ledger, t.Code, t.PendingID, p.t.Ledger, p.t.Code)
 				}
 			default:
 				dr.dpo += t.Amount
@@ -233,6 +273,18 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				if v > AmountLimit {
 					add(a.ID, ID{}, "balance %d above the limit", v)
 				}
+			}
+			// A closing pending transfer closes an open account, and only
+			// its void or expiry reopens it; an account created closed
+			// takes no transfer.
+			closed := a.Flags&AccountClosed != 0
+			switch {
+			case c.closers > 1:
+				add(a.ID, ID{}, "closed by %d active pending transfers, %v the first", c.closers, c.closer)
+			case c.closers == 1 && !closed:
+				add(a.ID, ID{}, "not flagged closed, but pending transfer %v closes it", c.closer)
+			case c.closers == 0 && closed && c.named:
+				add(a.ID, ID{}, "flagged closed, but no active pending transfer closes it and transfers name it")
 			}
 			if a.Flags&AccountDebitsMustNotExceedCredits != 0 && a.DebitsPending+a.DebitsPosted > a.CreditsPosted {
 				add(a.ID, ID{}, "debits %d exceed credits %d", a.DebitsPending+a.DebitsPosted, a.CreditsPosted)

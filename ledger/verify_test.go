@@ -343,3 +343,221 @@ func TestVerifyReportsResolvedPendingWithoutStateOnce(t *testing.T) {
 		})
 	}
 }
+
+// resolveHold writes r, a post or void of the pending transfer 11 that
+// verifySetup creates (4 from account 1 to account 2), stamped after every
+// transfer, with the pending state and the balances that agree with it:
+// the hold released, and what a post moves added to r's own accounts.
+func resolveHold(t *testing.T, s ledger.Store, r ledger.Transfer) {
+	t.Helper()
+	tamper(t, s, func(tx ledger.Tx) error {
+		r.PendingID, r.Timestamp = ledger.IDFromUint64(11), 1<<62
+		a, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+		if err != nil {
+			return err
+		}
+		byID := map[ledger.ID]*ledger.Account{a[0].ID: &a[0], a[1].ID: &a[1]}
+		byID[ledger.IDFromUint64(1)].DebitsPending -= 4
+		byID[ledger.IDFromUint64(2)].CreditsPending -= 4
+		status := ledger.PendingVoided
+		if r.Flags&ledger.TransferPostPendingTransfer != 0 {
+			status = ledger.PendingPosted
+			byID[r.DebitAccountID].DebitsPosted += r.Amount
+			byID[r.CreditAccountID].CreditsPosted += r.Amount
+		}
+		if err := tx.UpdateAccounts(a); err != nil {
+			return err
+		}
+		if err := tx.UpdatePending([]ledger.Pending{{ID: r.PendingID, Status: status}}); err != nil {
+			return err
+		}
+		return tx.InsertTransfers([]ledger.Transfer{r})
+	})
+}
+
+// TestVerifyFindsResolutionUnlikeItsPendingTransfer checks that Verify
+// finds a post or void that the ledger would not have written for its
+// pending transfer: other accounts, ledger or code (the ledger copies
+// them), a post of more than the pending amount, or a void of another
+// amount than it (the ledger stores the pending amount).
+func TestVerifyFindsResolutionUnlikeItsPendingTransfer(t *testing.T) {
+	post, void := ledger.TransferPostPendingTransfer, ledger.TransferVoidPendingTransfer
+	with := func(flags ledger.TransferFlags, amount uint64, fn func(*ledger.Transfer)) ledger.Transfer {
+		r := transfer(13, amount)
+		r.Flags = flags
+		if fn != nil {
+			fn(&r)
+		}
+		return r
+	}
+	p11 := ledger.IDFromUint64(11)
+	tests := []struct {
+		name   string
+		r      ledger.Transfer
+		detail []string
+	}{
+		{"post_accounts", with(post, 4, func(r *ledger.Transfer) {
+			r.DebitAccountID, r.CreditAccountID = r.CreditAccountID, r.DebitAccountID
+		}), []string{fmt.Sprintf("has other accounts than its pending transfer %v", p11)}},
+		{"post_amount_above", with(post, 5, nil),
+			[]string{fmt.Sprintf("posts 5, more than its pending transfer %v holds (4)", p11)}},
+		{"void_amount_below", with(void, 3, nil),
+			[]string{fmt.Sprintf("voids 3, where its pending transfer %v holds 4", p11)}},
+		{"void_amount_zero", with(void, 0, nil),
+			[]string{fmt.Sprintf("voids 0, where its pending transfer %v holds 4", p11)}},
+		{"void_amount_above", with(void, 5, nil),
+			[]string{fmt.Sprintf("voids 5, where its pending transfer %v holds 4", p11)}},
+		{"post_code", with(post, 4, func(r *ledger.Transfer) { r.Code = 2 }),
+			[]string{fmt.Sprintf("has ledger 978 and code 2, its pending transfer %v ledger 978 and code 1", p11)}},
+		{"void_code", with(void, 4, func(r *ledger.Transfer) { r.Code = 2 }),
+			[]string{fmt.Sprintf("has ledger 978 and code 2, its pending transfer %v ledger 978 and code 1", p11)}},
+		{"void_ledger", with(void, 4, func(r *ledger.Transfer) { r.Ledger = 840 }), []string{
+			"ledger 840 differs from its accounts'",
+			fmt.Sprintf("has ledger 840 and code 1, its pending transfer %v ledger 978 and code 1", p11)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, s := verifySetup(t)
+			resolveHold(t, s, tt.r)
+			var want []ledger.Problem
+			for _, d := range tt.detail {
+				want = append(want, ledger.Problem{TransferID: tt.r.ID, Detail: d})
+			}
+			assert.Equal(t, want, verifyProblems(t, s))
+		})
+	}
+}
+
+// TestVerifyPassesResolutions checks that the posts and voids that
+// resolveHold writes as the ledger would pass Verify: a partial post,
+// a post and a void of the whole pending amount.
+func TestVerifyPassesResolutions(t *testing.T) {
+	for _, r := range []struct {
+		flags  ledger.TransferFlags
+		amount uint64
+	}{{ledger.TransferPostPendingTransfer, 0}, {ledger.TransferPostPendingTransfer, 3},
+		{ledger.TransferPostPendingTransfer, 4}, {ledger.TransferVoidPendingTransfer, 4}} {
+		l, s := verifySetup(t)
+		tr := transfer(13, r.amount)
+		tr.Flags = r.flags
+		resolveHold(t, s, tr)
+		require.NoError(t, l.Verify(context.Background()), "%+v", r)
+	}
+}
+
+// closingHold returns a pending transfer stamped after every transfer of
+// verifySetup, of 3 from account 1 to account 2, with the flags given.
+func closingHold(id uint64, flags ledger.TransferFlags, ts uint64) ledger.Transfer {
+	p := transfer(id, 3)
+	p.Flags = ledger.TransferPending | flags
+	p.Timestamp = ts
+	return p
+}
+
+// hold writes the pending transfers ps with pending states of status
+// (their balances held when active), and sets AccountClosed on the
+// accounts closed names (other accounts keep their flags).
+func hold(tx ledger.Tx, ps []ledger.Transfer, status ledger.PendingStatus, closed ...ledger.ID) error {
+	a, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+	if err != nil {
+		return err
+	}
+	var states []ledger.Pending
+	for _, p := range ps {
+		if status == ledger.PendingActive {
+			a[0].DebitsPending += p.Amount
+			a[1].CreditsPending += p.Amount
+		}
+		states = append(states, ledger.Pending{ID: p.ID, Status: status, ExpiresAt: p.ExpiresAt(), Timestamp: p.Timestamp})
+	}
+	for i := range a {
+		for _, c := range closed {
+			if a[i].ID == c {
+				a[i].Flags |= ledger.AccountClosed
+			}
+		}
+	}
+	if err := tx.UpdateAccounts(a); err != nil || len(ps) == 0 {
+		return err
+	}
+	if err := tx.InsertTransfers(ps); err != nil {
+		return err
+	}
+	return tx.InsertPending(states)
+}
+
+// TestVerifyFindsClosedFlagUnlikeClosingTransfers checks that Verify
+// finds an account whose AccountClosed flag disagrees with the active
+// pending transfers that close it: flagged without one (yet not created
+// closed, for transfers name it), one closing it without the flag, or
+// more than one closing it.
+func TestVerifyFindsClosedFlagUnlikeClosingTransfers(t *testing.T) {
+	one, two := ledger.IDFromUint64(1), ledger.IDFromUint64(2)
+	const ts = 1 << 62
+	drCloser := closingHold(20, ledger.TransferClosingDebit, ts)
+	crCloser := closingHold(21, ledger.TransferClosingCredit, ts+1)
+	bothCloser := closingHold(22, ledger.TransferClosingDebit|ledger.TransferClosingCredit, ts+2)
+	noCloser := "flagged closed, but no active pending transfer closes it and transfers name it"
+	expiring := drCloser
+	expiring.Timeout = 1
+	// Created by the ledger, then voided: account 1 is open again.
+	closed := drCloser
+	closed.Timestamp = 0
+	voided := ledger.Transfer{ID: ledger.IDFromUint64(23), PendingID: closed.ID, Flags: ledger.TransferVoidPendingTransfer}
+	tests := []struct {
+		name    string
+		created []ledger.Transfer // by the ledger, before tamper
+		tamper  func(tx ledger.Tx) error
+		want    []ledger.Problem
+	}{
+		{"flagged_without_closing_transfer", nil, func(tx ledger.Tx) error { return hold(tx, nil, 0, one) },
+			[]ledger.Problem{{AccountID: one, Detail: noCloser}}},
+		{"flagged_after_void", []ledger.Transfer{closed, voided}, func(tx ledger.Tx) error { return hold(tx, nil, 0, one) },
+			[]ledger.Problem{{AccountID: one, Detail: noCloser}}},
+		{"flagged_after_expiry", nil, func(tx ledger.Tx) error {
+			return hold(tx, []ledger.Transfer{expiring}, ledger.PendingExpired, one)
+		}, []ledger.Problem{{AccountID: one, Detail: noCloser}}},
+		{"closing_debit_not_flagged", nil, func(tx ledger.Tx) error {
+			return hold(tx, []ledger.Transfer{drCloser}, ledger.PendingActive)
+		}, []ledger.Problem{{AccountID: one, Detail: fmt.Sprintf("not flagged closed, but pending transfer %v closes it", drCloser.ID)}}},
+		{"closing_credit_not_flagged", nil, func(tx ledger.Tx) error {
+			return hold(tx, []ledger.Transfer{crCloser}, ledger.PendingActive)
+		}, []ledger.Problem{{AccountID: two, Detail: fmt.Sprintf("not flagged closed, but pending transfer %v closes it", crCloser.ID)}}},
+		{"closing_both_one_flagged", nil, func(tx ledger.Tx) error {
+			return hold(tx, []ledger.Transfer{bothCloser}, ledger.PendingActive, one)
+		}, []ledger.Problem{{AccountID: two, Detail: fmt.Sprintf("not flagged closed, but pending transfer %v closes it", bothCloser.ID)}}},
+		{"closed_twice", nil, func(tx ledger.Tx) error {
+			return hold(tx, []ledger.Transfer{drCloser, bothCloser}, ledger.PendingActive, one, two)
+		}, []ledger.Problem{{AccountID: one, Detail: fmt.Sprintf("closed by 2 active pending transfers, %v the first", drCloser.ID)}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			for _, c := range tt.created {
+				res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{c})
+				require.NoError(t, err)
+				require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+			}
+			require.NoError(t, l.Verify(context.Background()))
+			tamper(t, s, tt.tamper)
+			assert.Equal(t, tt.want, verifyProblems(t, s))
+		})
+	}
+}
+
+// TestVerifyPassesClosedAccounts checks that an account created closed,
+// which no transfer names, and accounts that active closing transfers
+// close, pass Verify.
+func TestVerifyPassesClosedAccounts(t *testing.T) {
+	l, s := verifySetup(t)
+	ctx := context.Background()
+	res, err := l.CreateAccounts(ctx, []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1, Flags: ledger.AccountClosed}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+	require.NoError(t, l.Verify(ctx))
+	tamper(t, s, func(tx ledger.Tx) error {
+		return hold(tx, []ledger.Transfer{closingHold(22, ledger.TransferClosingDebit|ledger.TransferClosingCredit, 1<<62)},
+			ledger.PendingActive, ledger.IDFromUint64(1), ledger.IDFromUint64(2))
+	})
+	require.NoError(t, l.Verify(ctx))
+}

@@ -376,6 +376,7 @@ func testClosing(t *testing.T, c Config) {
 	e.mustTransfer(closing)
 	assert.NotZero(t, e.account(acctB).Flags&ledger.AccountClosed)
 	assert.Zero(t, e.account(acctA).Flags&ledger.AccountClosed)
+	e.verify() // an account closed by an active closing transfer
 	// The account's flags as stored, AccountClosed set, are those that a
 	// retry of its creation is compared with.
 	accountB, closedB := standardAccounts()[1], standardAccounts()[1] // acctB's
@@ -407,6 +408,7 @@ func testClosing(t *testing.T, c Config) {
 	}))
 	assert.True(t, closed(acctB))
 	assert.True(t, closed(acctC))
+	e.verify()
 	e.clock.Advance(2 * time.Second)
 	e.mustTransfer(tr(5, acctA, acctHist, 1)) // its batch releases transfer 300 first
 	assert.False(t, closed(acctB))
