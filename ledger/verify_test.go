@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -560,4 +561,93 @@ func TestVerifyPassesClosedAccounts(t *testing.T) {
 			ledger.PendingActive, ledger.IDFromUint64(1), ledger.IDFromUint64(2))
 	})
 	require.NoError(t, l.Verify(ctx))
+}
+
+// restampTx reads transfers as a store whose order by timestamp broke:
+// every transfer in reversed order, or, when id is not zero, in order
+// with transfer id stamped ts.
+type restampTx struct {
+	ledger.ReadTx
+	id ledger.ID
+	ts uint64
+}
+
+func (tx restampTx) ForEachTransfer(fn func(ledger.Transfer) error) error {
+	var all []ledger.Transfer
+	err := tx.ReadTx.ForEachTransfer(func(t ledger.Transfer) error {
+		if t.ID == tx.id {
+			t.Timestamp = tx.ts
+		}
+		all = append(all, t)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if tx.id.IsZero() {
+		slices.Reverse(all)
+	}
+	for _, t := range all {
+		if err := fn(t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestVerifyFindsTimestampsOutOfOrder checks that Verify finds a transfer
+// whose timestamp is not past the one read before it: read in reversed
+// order, stamped as the one before it, or before it.
+func TestVerifyFindsTimestampsOutOfOrder(t *testing.T) {
+	l, s := verifySetup(t)
+	ctx := context.Background()
+	res, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(12, 1)})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	ids := []ledger.ID{ledger.IDFromUint64(10), ledger.IDFromUint64(11), ledger.IDFromUint64(12)}
+	got, err := l.LookupTransfers(ctx, ids)
+	require.NoError(t, err)
+	require.Len(t, got, 3)
+	ts10, ts11, ts12 := got[0].Timestamp, got[1].Timestamp, got[2].Timestamp
+	notAfter := func(id ledger.ID, ts, last uint64) ledger.Problem {
+		return ledger.Problem{TransferID: id, Detail: fmt.Sprintf("timestamp %d not after %d", ts, last)}
+	}
+	tests := []struct {
+		name string
+		tx   func(ledger.ReadTx) ledger.ReadTx
+		want []ledger.Problem
+	}{
+		{"reversed", func(tx ledger.ReadTx) ledger.ReadTx { return restampTx{ReadTx: tx} },
+			[]ledger.Problem{notAfter(ids[1], ts11, ts12), notAfter(ids[0], ts10, ts11)}},
+		{"repeated", func(tx ledger.ReadTx) ledger.ReadTx { return restampTx{tx, ids[2], ts11} },
+			[]ledger.Problem{notAfter(ids[2], ts11, ts11)}},
+		{"earlier", func(tx ledger.ReadTx) ledger.ReadTx { return restampTx{tx, ids[2], ts11 - 1} },
+			[]ledger.Problem{notAfter(ids[2], ts11-1, ts11)}},
+		{"zero_first", func(tx ledger.ReadTx) ledger.ReadTx { return restampTx{tx, ids[0], 0} },
+			[]ledger.Problem{notAfter(ids[0], 0, 0)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, verifyProblems(t, altered{s, tt.tx}))
+		})
+	}
+}
+
+// TestVerifyFindsAmountAboveLimit checks that Verify finds a stored
+// transfer of more than AmountLimit, which the ledger never writes (it
+// stores a post of AmountMax with the pending amount), and leaves it out
+// of the balances.
+func TestVerifyFindsAmountAboveLimit(t *testing.T) {
+	for _, amount := range []uint64{ledger.AmountLimit + 1, ledger.AmountMax} {
+		t.Run(fmt.Sprint(amount), func(t *testing.T) {
+			_, s := verifySetup(t)
+			tamper(t, s, func(tx ledger.Tx) error {
+				big := transfer(12, amount)
+				big.Timestamp = 1 << 62
+				return tx.InsertTransfers([]ledger.Transfer{big})
+			})
+			assert.Equal(t, []ledger.Problem{{TransferID: ledger.IDFromUint64(12),
+				Detail: fmt.Sprintf("amount %d above the limit", amount)}}, verifyProblems(t, s))
+		})
+	}
 }
