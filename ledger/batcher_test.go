@@ -60,6 +60,21 @@ func setup(t *testing.T, opts ledger.Options) (*ledger.Ledger, *countingStore) {
 	return l, s
 }
 
+// startHeldBatch holds s's transactions until s.hold is closed, and
+// returns once a call creating transfer(1, 1) is in its transaction, with
+// the channel that gets its error.
+func startHeldBatch(l *ledger.Ledger, s *countingStore) <-chan error {
+	s.hold = make(chan struct{})
+	s.entered = make(chan struct{}, 10)
+	first := make(chan error, 1)
+	go func() {
+		_, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 1)})
+		first <- err
+	}()
+	<-s.entered
+	return first
+}
+
 func transfer(id, amount uint64) ledger.Transfer {
 	return ledger.Transfer{ID: ledger.IDFromUint64(id), DebitAccountID: ledger.IDFromUint64(1),
 		CreditAccountID: ledger.IDFromUint64(2), Amount: amount, Ledger: 978, Code: 1}
@@ -123,14 +138,7 @@ func TestBatcherChainDoesNotSpanCallers(t *testing.T) {
 
 func TestBatcherDoesNotExceedMaxBatch(t *testing.T) {
 	l, s := setup(t, ledger.Options{MaxBatch: 3})
-	s.hold = make(chan struct{})
-	s.entered = make(chan struct{}, 10)
-	first := make(chan error, 1)
-	go func() {
-		_, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(1, 1)})
-		first <- err
-	}()
-	<-s.entered // the first batch is in its transaction
+	first := startHeldBatch(l, s)
 	var wg sync.WaitGroup
 	for i := range 4 {
 		wg.Add(1)
@@ -244,6 +252,46 @@ func TestEmptyCalls(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ares)
 	assert.Equal(t, int64(0), s.updates.Load())
+}
+
+// TestBatcherDropsRequestWhoseContextEnded: a request whose caller's
+// context ends while it waits in the queue behind a batch in its
+// transaction is dropped when its own batch starts: the call returns the
+// context's error, and the transfer is not created, although the batcher
+// takes the request and the calls after it run.
+func TestBatcherDropsRequestWhoseContextEnded(t *testing.T) {
+	l, s := setup(t, ledger.Options{})
+	first := startHeldBatch(l, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		res, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(2, 7)})
+		assert.Nil(t, res)
+		errc <- err
+	}()
+	for ledger.Queued(l) == 0 {
+		runtime.Gosched()
+	}
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	close(s.hold)
+	require.NoError(t, <-first)
+	// Queued after the dropped request, this call shares its batch or
+	// runs after it.
+	res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(3, 11)})
+	require.NoError(t, err)
+	assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	got, err := l.LookupTransfers(context.Background(), []ledger.ID{ledger.IDFromUint64(2), ledger.IDFromUint64(3)})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, ledger.IDFromUint64(3), got[0].ID)
+	accts, err := l.LookupAccounts(context.Background(), []ledger.ID{ledger.IDFromUint64(1)})
+	require.NoError(t, err)
+	require.Len(t, accts, 1)
+	assert.Equal(t, uint64(1+11), accts[0].DebitsPosted)
+	// The dropped request started no transaction of its own.
+	assert.Equal(t, int64(2), s.updates.Load())
+	require.NoError(t, l.Verify(context.Background()))
 }
 
 // TestBatchTimeout: a store that stops answering fails the batch after
