@@ -119,8 +119,11 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // That consent is passed over, still kept (it counts toward
 // MaxKeptConsents), until the platform shows its request with a receipt
 // that the phone takes; WaitPayment then shows that request first again,
-// and its approval returns the receipt. Kept consents live as long as the
-// Shopper: a new one keeps none.
+// and its approval returns the receipt. A consent whose receipt an
+// approval collects while WaitPayment reads its request is not kept any
+// more, and WaitPayment does not show that request: it goes on to the
+// next kept consent and the session's requests. Kept consents live as
+// long as the Shopper: a new one keeps none.
 func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 	sess, err := s.pairedSession()
 	if err != nil {
@@ -186,7 +189,12 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 // keptCaptured returns the view of the first request, paid with a kept
 // consent, that the platform shows captured with a receipt that the phone
 // takes (receiptOf), put on screen, and drops the kept consents whose
-// request ended otherwise. A kept consent whose request the platform
+// request ended otherwise. A consent that is no longer kept once its
+// request was read (an approval collected its receipt meanwhile, or
+// another WaitPayment dropped it) is passed over, whatever the read
+// showed: it is checked kept and its view put on screen under one lock,
+// so that a request whose receipt was collected is never shown as one to
+// collect. A kept consent whose request the platform
 // answers with the view of another request fails it with ErrMismatch the
 // first time in a row only: then it is passed over, still kept, until
 // the platform answers with its request's view again. So is a captured
@@ -207,6 +215,13 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 			misread = refusedReceipt(err)
 		}
 		s.mu.Lock()
+		if !slices.Contains(s.kept, u) {
+			// An approval collected its receipt, or a WaitPayment dropped
+			// it, since the consents were read: whatever its request
+			// shows now is not to collect.
+			s.mu.Unlock()
+			continue
+		}
 		told := u.misread
 		if err != nil && !misread {
 			s.mu.Unlock()
