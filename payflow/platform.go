@@ -121,7 +121,14 @@ type PlatformOptions struct {
 	// every record). The cache holds at most 100 000 cards and as many
 	// merchants: a card or merchant read while 100 000 of its kind are
 	// kept empties that kind's cache first, so that the next reads of
-	// the others go to the store again.
+	// the others go to the store again. CacheTTL does not apply to the
+	// IDs of the ledger accounts found to be the platform's own (at most
+	// 100 000 of them, see Platform), which a negative CacheTTL leaves
+	// kept: the ledger changes no field of an account but its balances
+	// and its closed flag, and deletes none, so no other client of the
+	// ledger can make such an account another's; one that it closed is
+	// refused by the ledger at the hold (insufficient_funds), as it is
+	// after a look-up.
 	CacheTTL time.Duration
 	// Logger receives the platform's warnings (default slog.Default(),
 	// as it is when each is logged): NewPlatform's about stored cards it

@@ -592,6 +592,55 @@ func TestConsentLooksUpAccountsOnce(t *testing.T) {
 	require.NoError(t, s.Ledger.Verify(ctx))
 }
 
+// TestOwnAccountsKeptWithoutCache: a negative CacheTTL, no caching of
+// cards and merchants, leaves the set of the platform's own accounts
+// kept, as CacheTTL's godoc says: a second platform with it on the same
+// store and ledger looks up the payer's wallet and the merchant's account
+// at its first consent and at none after, also once another client of
+// the ledger closed that wallet, which the ledger refuses the hold for
+// (insufficient_funds, the request pending) as it would after a look-up;
+// once the wallet is reopened, a consent pays without a look-up.
+func TestOwnAccountsKeptWithoutCache(t *testing.T) {
+	ctx := context.Background()
+	ls := &accountLookups{Store: ledgermemory.New()}
+	s := newShopOnLedger(t, memory.New(), ls, false, paytest.Options{Platform: payflow.PlatformOptions{CacheTTL: -1}})
+	other, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+		CacheTTL: -1,
+	})
+	require.NoError(t, err)
+	approve := func(id payflow.ID) (*payflow.PaymentView, error) {
+		consent := s.consent(t, id)
+		ls.take()
+		return other.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+	}
+	wallet := payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID)
+	merchant := payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID)
+
+	v, _ := s.request(t)
+	got, err := approve(v.ID)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, got.State)
+	assert.Equal(t, lookup(wallet, merchant), ls.take(), "a platform new to the accounts looks them up")
+
+	closing := closeAccount(t, s, wallet, eurLedger)
+	v, _ = s.request(t)
+	_, err = approve(v.ID)
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	assert.EqualError(t, err, fmt.Sprintf("payflow: insufficient funds: ledger: account %v is closed: %v", wallet, ledger.TransferDebitAccountAlreadyClosed))
+	assert.Empty(t, ls.take(), "the closed wallet is not looked up")
+	s.requireState(t, v.ID, payflow.StatePending)
+
+	reopenAccount(t, s, closing)
+	v, _ = s.request(t)
+	got, err = approve(v.ID)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, got.State)
+	assert.Empty(t, ls.take(), "nor the reopened one")
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 2*690}, {Posted: 2 * 690}}, s.balances(t))
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
 // TestConsentLooksUpTakenAccountAgain: a payer's wallet whose ID the
 // ledger holds with other flags is looked up at every consent, never
 // kept as the platform's own: each consent is refused with conflict and
