@@ -33,15 +33,25 @@ func final(s string) bool {
 	return false
 }
 
-// stateError is the error for an action that the stored state forbids.
+// stateError is the error for an action that the stored state forbids. A
+// settlement under way (approving, capturing, voiding) is ErrConflict
+// saying which, not the public state it shows (pending or held), in
+// which the action may be allowed: the caller may try again once the
+// settlement ended.
 func stateError(s string) error {
 	switch s {
 	case StateExpired:
 		return fmt.Errorf("%w: the request expired", ErrExpired)
 	case StateCaptured, StateDeclined, StateCancelled:
 		return fmt.Errorf("%w: the request is %s", ErrFinal, s)
+	case stateApproving:
+		return fmt.Errorf("%w: a consent to the request is being settled", ErrConflict)
+	case stateCapturing:
+		return fmt.Errorf("%w: the payment is being captured", ErrConflict)
+	case stateVoiding:
+		return fmt.Errorf("%w: the payment's hold is being voided", ErrConflict)
 	}
-	return fmt.Errorf("%w: the request is %s", ErrConflict, publicState(s))
+	return fmt.Errorf("%w: the request is %s", ErrConflict, s)
 }
 
 // CreateRequest implements API. The request must be signed by a seller

@@ -2565,6 +2565,68 @@ func TestCancelAndCaptureRetried(t *testing.T) {
 	}
 }
 
+// TestActionDuringSettlementConflict: a call that a settlement under way
+// forbids, its outcome not recorded (the request left approving,
+// capturing or voiding), fails with conflict saying which settlement is
+// under way, not the state that the request's view shows (pending or
+// held), in which the call would be allowed: a cancellation while a
+// consent is settled or a capture is made, and a capture while a
+// cancellation's void is. The request stays as it was.
+func TestActionDuringSettlementConflict(t *testing.T) {
+	ctx := context.Background()
+	cancel := func(s *shop, id payflow.ID) error {
+		_, err := s.Platform.Cancel(ctx, s.seller.Token, id)
+		return err
+	}
+	capture := func(s *shop, id payflow.ID) error {
+		_, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: id})
+		return err
+	}
+	for _, tt := range []struct {
+		name  string
+		state string                             // the settlement left under way
+		leave func(s *shop, id payflow.ID) error // the call that leaves it so
+		call  func(s *shop, id payflow.ID) error
+		want  string
+	}{
+		{"cancel while approving", "approving", func(s *shop, id payflow.ID) error {
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, id)})
+			return err
+		}, cancel, "payflow: conflicting request: a consent to the request is being settled"},
+		{"cancel while capturing", "capturing", capture, cancel, "payflow: conflicting request: the payment is being captured"},
+		{"capture while voiding", "voiding", cancel, capture, "payflow: conflicting request: the payment's hold is being voided"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := &updateHook{Store: memory.New()}
+			s := newShopOn(t, st, true, paytest.Options{})
+			var v *payflow.PaymentView
+			if tt.state == "approving" {
+				v, _ = s.request(t)
+			} else {
+				v = s.held(t)
+			}
+			st.hook = func(p *payflow.PaymentRecord, from string) error {
+				if from == tt.state {
+					st.hook = nil
+					return errLost
+				}
+				return nil
+			}
+			require.ErrorContains(t, tt.leave(s, v.ID), "connection lost")
+			s.requireState(t, v.ID, tt.state)
+			before := s.balances(t)
+
+			err := tt.call(s, v.ID)
+			require.ErrorIs(t, err, payflow.ErrConflict)
+			assert.EqualError(t, err, tt.want)
+			assert.Equal(t, "conflict", payflow.AsError(err).Code)
+			assert.Equal(t, 409, payflow.AsError(err).Status)
+			s.requireState(t, v.ID, tt.state)
+			assert.Equal(t, before, s.balances(t), "nothing moved")
+		})
+	}
+}
+
 // TestVoidRetriedAfterHoldNotFound: a void that met no hold in the ledger
 // (the ledger lost it: restored from an older backup than the platform's
 // state) counts the hold as released, and so does its retry after the

@@ -431,7 +431,8 @@ func TestSellerCancelWhileApproved(t *testing.T) {
 // another transfer's ID, which no later cancellation, capture or expiry
 // ends: PROTOCOL.md §6.4) sends the cancellation again while the platform
 // answers ErrConflict, for PhoneOptions.SettleWait, and then fails with
-// that ErrConflict, also with a context that never ends; the request
+// that ErrConflict, which says that the payment is being captured (not
+// that it is held), also with a context that never ends; the request
 // stays capturing and kept, and the next CancelHeld fails so again.
 func TestSellerCancelHeldWhileCaptureNeverEnds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -459,6 +460,7 @@ func TestSellerCancelHeldWhileCaptureNeverEnds(t *testing.T) {
 		}()
 		err = within(t, done, "CancelHeld of a request capturing for good")
 		require.ErrorIs(t, err, payflow.ErrConflict)
+		assert.EqualError(t, err, "payflow: conflicting request: the payment is being captured")
 		assert.NotErrorIs(t, err, context.Canceled)
 		assert.NotErrorIs(t, err, context.DeadlineExceeded)
 		assert.Greater(t, conflicts.Load()-before, int64(1), "the cancellation is sent again")
