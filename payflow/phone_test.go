@@ -1378,6 +1378,9 @@ type hookAPI struct {
 	view                           func(*payflow.PaymentView) // alters the view answering the next CreateRequest made
 	payment, create, session, pair func()
 	cancel                         func()
+	// answered runs after the platform answered the next Payment of
+	// paymentID, before that answer goes on.
+	answered func()
 	// createView answers a CreateRequest, not sent, with the view it
 	// returns, if any.
 	createView func(*payflow.CreateRequest) *payflow.PaymentView
@@ -1409,6 +1412,9 @@ func (a *hookAPI) Payment(ctx context.Context, token string, id payflow.ID) (*pa
 		if err := a.take(&a.paymentErr); err != nil {
 			return nil, err
 		}
+		v, err := a.API.Payment(ctx, token, id)
+		a.run(&a.answered)
+		return v, err
 	}
 	return a.API.Payment(ctx, token, id)
 }

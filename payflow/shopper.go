@@ -122,8 +122,11 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // and its approval returns the receipt. A consent whose receipt an
 // approval collects while WaitPayment reads its request is not kept any
 // more, and WaitPayment does not show that request: it goes on to the
-// next kept consent and the session's requests. Kept consents live as
-// long as the Shopper: a new one keeps none.
+// next kept consent and the session's requests. Nor does it show a
+// request of the session that it read pending while an approval or
+// decline of it ended (the phone moved on to the session's next request
+// meanwhile): it reads the next one. Kept consents live as long as the
+// Shopper: a new one keeps none.
 func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 	sess, err := s.pairedSession()
 	if err != nil {
@@ -174,13 +177,19 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 			return nil, err
 		}
 		s.mu.Lock()
-		current = s.selected(sess)
-		if current {
+		// An approval or decline of the request that ended while it was
+		// read (finish), or another WaitPayment that found it ended, moved
+		// the session past n: v may show pending a request no longer so.
+		current, moved := s.selected(sess), s.next != n
+		if current && !moved {
 			s.payment = v
 		}
 		s.mu.Unlock()
 		if !current {
 			return nil, errReselected
+		}
+		if moved {
+			continue
 		}
 		return cloneView(v), nil // the app's own, v kept as checked
 	}

@@ -1537,36 +1537,88 @@ func TestWaitPaymentPastConsentCollectedMeanwhile(t *testing.T) {
 	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
 	require.NoError(t, err)
 
-	reading, released := make(chan struct{}), make(chan struct{})
-	release := sync.OnceFunc(func() { close(released) })
-	defer release()
-	hook.mu.Lock()
-	hook.paymentID = first.ID
-	hook.payment = func() {
-		close(reading)
-		<-released
-	}
-	hook.mu.Unlock()
-	type shown struct {
-		v   *payflow.PaymentView
-		err error
-	}
-	waited := make(chan shown, 1)
-	go func() {
-		v, err := w.shopper.WaitPayment(ctx)
-		waited <- shown{v, err}
-	}()
-	<-reading // the kept consent's request, read for the WaitPayment
+	waited, release := w.holdWaitPayment(t, hook, first.ID, false) // reading the kept consent's request
 
 	rc, err := w.shopper.ApproveShown(ctx, screen, "")
 	require.NoError(t, err)
 	require.Equal(t, src.Signed, rc.Signed)
 	release()
-	got := <-waited
+	w.requireNextApproved(t, waited, next, "the request collected meanwhile is not shown")
+}
+
+// TestWaitPaymentPastRequestPaidMeanwhile: a WaitPayment of another
+// goroutine that read the session's next request pending before the
+// shopper's approval of it was settled, and goes on after, does not show
+// that request, paid by then: it goes on to the session's next request,
+// which the shopper then approves, charged once for each.
+func TestWaitPaymentPastRequestPaidMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	hook := &hookAPI{API: w.f.Platform}
+	w.useShopper(t, hook)
+	w.pair(t)
+	_, screen := w.request(t)
+	waited, release := w.holdWaitPayment(t, hook, screen.ID, true) // the request read pending
+
+	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.NoError(t, err)
+	require.Equal(t, uint64(690), rc.Amount)
+	sv, _, err := w.seller.Wait(ctx)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, sv.State)
+	next, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	release()
+	w.requireNextApproved(t, waited, next, "the request paid meanwhile is not shown")
+}
+
+// waitOutcome is what a WaitPayment returned.
+type waitOutcome struct {
+	v   *payflow.PaymentView
+	err error
+}
+
+// holdWaitPayment starts a WaitPayment of w's shopper in another
+// goroutine and returns once it reads request id through hook, which
+// holds that read until release is called: before the platform answers
+// it, or, with answered, after. The WaitPayment's outcome comes on
+// waited.
+func (w *phoneWorld) holdWaitPayment(t *testing.T, hook *hookAPI, id payflow.ID, answered bool) (waited <-chan waitOutcome, release func()) {
+	t.Helper()
+	read, released := make(chan struct{}), make(chan struct{})
+	release = sync.OnceFunc(func() { close(released) })
+	t.Cleanup(release)
+	hold := func() {
+		close(read)
+		<-released
+	}
+	hook.mu.Lock()
+	hook.paymentID = id
+	if answered {
+		hook.answered = hold
+	} else {
+		hook.payment = hold
+	}
+	hook.mu.Unlock()
+	out := make(chan waitOutcome, 1)
+	go func() {
+		v, err := w.shopper.WaitPayment(context.Background())
+		out <- waitOutcome{v, err}
+	}()
+	<-read
+	return out, release
+}
+
+// requireNextApproved checks that the WaitPayment of waited showed next,
+// the seller's view of the session's next request, pending, and has the
+// shopper approve it: 100 EUR after a payment of 690.
+func (w *phoneWorld) requireNextApproved(t *testing.T, waited <-chan waitOutcome, next *payflow.PaymentView, msg string) {
+	t.Helper()
+	got := within(t, waited, "WaitPayment")
 	require.NoError(t, got.err)
-	require.Equal(t, next.ID, got.v.ID, "the request collected meanwhile is not shown")
+	require.Equal(t, next.ID, got.v.ID, msg)
 	require.Equal(t, payflow.StatePending, got.v.State)
-	rc, err = w.shopper.ApproveShown(ctx, got.v, simcardtest.PIN)
+	rc, err := w.shopper.ApproveShown(context.Background(), got.v, simcardtest.PIN)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(100), rc.Amount)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 790}, w.balance(t, w.shopperCard.Enrolment.ICCID))
