@@ -410,7 +410,16 @@ func (c *Card) signRecord(r record.CardRecord) ([]byte, error) {
 // Authenticate has the card sign challenge (8 to 64 octets) inside the
 // domain-separated message ChallengeMessage(iccid, challenge), and returns
 // the ASN.1 DER ECDSA signature; VerifyChallenge checks it. Nothing the phone
-// sends is ever signed as it is.
+// sends is ever signed as it is. A challenge of the wrong length is
+// ErrRefused: the card refuses it (6A80), and one over 255 octets, which no
+// short APDU carries and INTERNAL AUTHENTICATE takes in no chain, is refused
+// before anything is sent.
 func (c *Card) Authenticate(challenge []byte) ([]byte, error) {
+	if err := c.ready(); err != nil {
+		return nil, err
+	}
+	if len(challenge) > 255 {
+		return nil, fmt.Errorf("%w: challenge of %d octets", ErrRefused, len(challenge))
+	}
 	return c.Exchange(Command{CLA: ClassISO, INS: InsInternalAuth, Data: challenge, Ne: 256})
 }

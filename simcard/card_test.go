@@ -714,7 +714,7 @@ func TestNilCard(t *testing.T) {
 			_, err := c.SignRefundRequest(&record.RefundRequest{})
 			return err
 		},
-		"Authenticate": func(c *simcard.Card) error { _, err := c.Authenticate(nil); return err },
+		"Authenticate": func(c *simcard.Card) error { _, err := c.Authenticate(make([]byte, 256)); return err },
 		"Personalise": func(c *simcard.Card) error {
 			_, err := c.Personalise(nil, simcard.Personalisation{ICCID: "1", PIN: "x", PUK: "y"})
 			return err
@@ -724,9 +724,6 @@ func TestNilCard(t *testing.T) {
 	// errors: the rows above do test arguments the card checks.
 	live := simcard.New(&script{t: t})
 	for name, call := range invalid {
-		if name == "Authenticate" { // the card, not the method, checks a challenge's length
-			continue
-		}
 		err := call(live)
 		require.Error(t, err, name)
 		require.NotErrorIs(t, err, simcard.ErrNoTransmitter, name)
