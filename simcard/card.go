@@ -380,7 +380,10 @@ func (c *Card) Advert(epoch uint32, role adv.Role, flags adv.Flags) ([]byte, err
 // counter. It returns the COSE_Sign1 message (record.Verify reads it; p is
 // not modified, record.Open tells the counter). A record with invalid
 // fields is an error matching record.ErrMalformed, before anything is sent;
-// one with a card header is refused by the card (ErrRefused).
+// so is one whose message, even without its card header, would be longer
+// than record.MaxMessage, which matches ErrRefused too. One with a card
+// header, or whose card header alone takes its message over, is refused by
+// the card (ErrRefused).
 func (c *Card) SignAuthProof(p *record.AuthProof) ([]byte, error) { return c.signRecord(p) }
 
 // SignPaymentRequest has the card sign a payment request (see SignAuthProof).
@@ -395,7 +398,10 @@ func (c *Card) SignConsent(r *record.Consent) ([]byte, error) { return c.signRec
 func (c *Card) SignRefundRequest(r *record.RefundRequest) ([]byte, error) { return c.signRecord(r) }
 
 // signRecord sends the fields of r; the card refuses (ErrRefused) a record
-// whose card header is set or whose fields are invalid.
+// whose card header is set or whose fields are invalid. A record too large
+// to sign without its card header is not sent: its payload may also exceed
+// what the card takes as command data, which a link of the chain would
+// answer with 6700.
 func (c *Card) signRecord(r record.CardRecord) ([]byte, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
@@ -403,6 +409,9 @@ func (c *Card) signRecord(r record.CardRecord) ([]byte, error) {
 	payload, err := record.Marshal(r)
 	if err != nil {
 		return nil, err
+	}
+	if err := record.CheckMessageSize(r.Type(), payload); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRefused, err)
 	}
 	return c.Exchange(Command{CLA: ClassProprietary, INS: InsSignRecord, P1: byte(r.Type()), Data: payload, Ne: 256})
 }

@@ -2,8 +2,10 @@ package simcard_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
+	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -32,4 +34,56 @@ func TestAuthenticateChallengeLengthRefused(t *testing.T) {
 			assert.Equal(t, sent+2, len(rec.commands()), "one INTERNAL AUTHENTICATE each for a challenge of %d octets", n)
 		}
 	}
+}
+
+// TestSignRecordTooLargeRefused: a record whose fields are all valid but
+// whose signed message would exceed record.MaxMessage, its payload beyond
+// the card's 8192 octets of command data or within them, is ErrRefused and
+// record.ErrMalformed, before anything is sent: no counter is used.
+func TestSignRecordTooLargeRefused(t *testing.T) {
+	v := newCard(t)
+	rec := newRecorder(v.Applet, nil)
+	c := simcard.New(rec)
+	id := bytes.Repeat([]byte{1}, record.IDSize)
+	r := &record.PaymentRequest{RequestID: id, SessionID: id, PayerCardID: v.Enrolment.ICCID,
+		MerchantID: strings.Repeat("m", record.MaxText), Currency: "EUR", Amount: 1}
+	for i := range record.MaxItems {
+		r.Items = append(r.Items, record.Item{SKU: strings.Repeat("s", record.MaxText-2) + string(rune('a'+i/26)) + string(rune('a'+i%26)), Quantity: 1 << 62})
+	}
+	for i := range record.MaxLegs {
+		r.Legs = append(r.Legs, record.Leg{Asset: strings.Repeat("a", record.MaxText-1) + string(rune('a'+i)), Amount: 1 << 62})
+	}
+	refused := func(t *testing.T, r *record.PaymentRequest) {
+		before, err := c.Counter()
+		require.NoError(t, err)
+		sent := len(rec.commands())
+		msg, err := c.SignPaymentRequest(r)
+		assert.Nil(t, msg)
+		assert.ErrorIs(t, err, simcard.ErrRefused)
+		assert.ErrorIs(t, err, record.ErrMalformed)
+		assert.Equal(t, sent, len(rec.commands()), "nothing sent")
+		after, err := c.Counter()
+		require.NoError(t, err)
+		assert.Equal(t, before, after, "nothing signed")
+	}
+
+	t.Run("beyond the command data", func(t *testing.T) {
+		payload, err := record.Marshal(r)
+		require.NoError(t, err, "every field is valid")
+		require.Greater(t, len(payload), simcard.MaxCommandData)
+		refused(t, r)
+	})
+	t.Run("within the command data", func(t *testing.T) {
+		r := *r
+		for {
+			payload, err := record.Marshal(&r)
+			require.NoError(t, err, "every field is valid")
+			if len(payload) <= simcard.MaxCommandData {
+				require.Greater(t, record.MessageSize(record.TypePaymentRequest, payload), record.MaxMessage)
+				break
+			}
+			r.Items = r.Items[:len(r.Items)-1]
+		}
+		refused(t, &r)
+	})
 }

@@ -295,8 +295,8 @@ func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if n := MessageSize(r.Type(), payload); n > MaxMessage {
-		return nil, fmt.Errorf("%w: the signed message would be %d bytes, over %d", ErrMalformed, n, MaxMessage)
+	if err := CheckMessageSize(r.Type(), payload); err != nil {
+		return nil, err
 	}
 	signer, err := cose.NewSigner(cose.AlgorithmES256, key)
 	if err != nil {
@@ -456,6 +456,17 @@ func MessageSize(t Type, payload []byte) int {
 	prot, n := len(ProtectedHeader(t)), len(payload)
 	return 2 + len(cborhead.Append(h[:0], cborhead.Bytes, prot)) + prot +
 		1 + len(cborhead.Append(h[:0], cborhead.Bytes, n)) + n + 2 + 64
+}
+
+// CheckMessageSize returns an error matching ErrMalformed when the
+// COSE_Sign1 message of a record of type t with payload would be longer than
+// MaxMessage (MessageSize), nil otherwise: Sign refuses to make such a
+// message, and so does a card.
+func CheckMessageSize(t Type, payload []byte) error {
+	if n := MessageSize(t, payload); n > MaxMessage {
+		return fmt.Errorf("%w: the signed message would be %d bytes, over %d", ErrMalformed, n, MaxMessage)
+	}
+	return nil
 }
 
 // bstrContent returns the content of raw, which must be exactly one

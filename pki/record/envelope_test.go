@@ -111,7 +111,7 @@ func TestVerifyDecodesOnce(t *testing.T) {
 // refuses for its length. A receipt of MaxItems lines of long SKUs and
 // names is valid field by field but would be some 14 000 bytes signed; the
 // receipts around the limit are signed exactly when their message, of
-// MessageSize bytes, fits.
+// MessageSize bytes, fits, as CheckMessageSize tells.
 func TestSignRefusesOversizedMessages(t *testing.T) {
 	key := newKey(t)
 	receipt := func(lines, name int) *Receipt {
@@ -135,10 +135,12 @@ func TestSignRefusesOversizedMessages(t *testing.T) {
 		msg, err := Sign(rand.Reader, key, r)
 		if n > MaxMessage {
 			assert.ErrorIs(t, err, ErrMalformed, "%d bytes", n)
+			assert.ErrorIs(t, CheckMessageSize(TypeReceipt, payload), ErrMalformed, "%d bytes", n)
 			refused++
 			continue
 		}
 		require.NoError(t, err, "%d bytes", n)
+		assert.NoError(t, CheckMessageSize(TypeReceipt, payload), "%d bytes", n)
 		assert.Equal(t, n, len(msg))
 		require.NoError(t, Verify(msg, &key.PublicKey, new(Receipt)))
 		signed++
