@@ -114,7 +114,8 @@ type Peer struct {
 // forgotten, unless it is selected. Expiry is evaluated when the queue is
 // read (Snapshot, Prune) or full, never per report; an app calls Prune
 // periodically (every second, say) to be notified of peers that went away
-// without any other report arriving.
+// without any other report arriving. A report already older than the TTL
+// when it arrives brings in no peer (Observe).
 //
 // EID rotation: every ten minutes (adv.Epoch) a peer's EID changes, and the
 // new EID is a new entry while the old one expires after TTL. A selected
@@ -205,6 +206,13 @@ func (q *Queue) notify() {
 // advert of this phone's own role, ErrRSSI for an RSSI out of range and
 // ErrFull when the queue is full of stronger peers; the queue is unchanged
 // then.
+//
+// A report received more than the TTL before Options.Now() (a late scan
+// batch) of a peer that the queue does not hold live, a newcomer or one
+// expired, is ignored: Observe returns nil, and the queue is unchanged and
+// not notified, for that peer would be expired as it came; it evicts no
+// peer. A late report of a live peer (or of the selected one) counts as
+// any other, but never moves its LastSeen back.
 func (q *Queue) Observe(p adv.Packet, rssi int, at time.Time) error {
 	switch {
 	case !p.Role.Valid():
@@ -214,11 +222,12 @@ func (q *Queue) Observe(p adv.Packet, rssi int, at time.Time) error {
 	case rssi < MinRSSI || rssi > MaxRSSI:
 		return ErrRSSI
 	}
+	now := q.now()
 	if at.IsZero() {
-		at = q.now()
+		at = now
 	}
 	q.mu.Lock()
-	changed, err := q.observeLocked(p, rssi, at)
+	changed, err := q.observeLocked(p, rssi, at, now)
 	q.mu.Unlock()
 	if changed {
 		q.notify()
@@ -226,9 +235,13 @@ func (q *Queue) Observe(p adv.Packet, rssi int, at time.Time) error {
 	return err
 }
 
-func (q *Queue) observeLocked(p adv.Packet, rssi int, at time.Time) (changed bool, err error) {
+func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (changed bool, err error) {
 	r := float64(rssi)
-	if i, ok := q.index[p.EID]; ok {
+	i, ok := q.index[p.EID]
+	if now.Sub(at) > q.ttl && (!ok || q.expired(&q.peers[i], now)) {
+		return false, nil // expired as it came: nothing to show or evict for
+	}
+	if ok {
 		pe := &q.peers[i]
 		if q.expired(pe, at) {
 			// Gone for longer than the TTL: a new sighting.
@@ -253,7 +266,6 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at time.Time) (changed boo
 	}
 
 	if len(q.peers) >= q.cap {
-		now := q.now()
 		if r <= q.minRSSI && now.Sub(q.oldest) <= q.ttl {
 			return false, ErrFull // no weaker peer, none expired: no sweep needed
 		}

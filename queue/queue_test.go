@@ -533,3 +533,69 @@ func TestConcurrent(t *testing.T) {
 		assert.True(t, p.Selected)
 	}
 }
+
+// TestStaleReport: a report already older than the TTL when it arrives (a
+// late scan batch) of a peer the queue does not hold live is ignored: it
+// neither evicts a live peer of a full queue nor adds a peer, brings back
+// an expired one or notifies. One of a live peer counts, without moving its
+// LastSeen back.
+func TestStaleReport(t *testing.T) {
+	// live returns a queue holding seller 1, reported at −80 dBm now, its
+	// notification taken.
+	live := func(t *testing.T, opts Options) (*Queue, time.Time) {
+		c := newClock()
+		q := newQueue(t, c, opts)
+		now := c.Now()
+		require.NoError(t, q.Observe(seller(1), -80, now))
+		require.True(t, drain(q))
+		return q, now
+	}
+	t.Run("a full queue keeps its live peer", func(t *testing.T) {
+		q, now := live(t, Options{Capacity: 1})
+		assert.NoError(t, q.Observe(seller(2), -40, now.Add(-DefaultTTL-time.Second)))
+		assert.False(t, drain(q), "no notification")
+		assert.Equal(t, []adv.EID{eid(1)}, eids(q.Snapshot()), "the live peer stays")
+	})
+	t.Run("no peer added", func(t *testing.T) {
+		q, now := live(t, Options{})
+		assert.NoError(t, q.Observe(seller(2), -40, now.Add(-DefaultTTL-time.Nanosecond)))
+		assert.False(t, drain(q), "no notification")
+		assert.Zero(t, q.Prune(), "nothing to forget")
+		assert.Equal(t, []Peer{{Packet: seller(1), RSSI: -80, LastRSSI: -80, Level: -80, FirstSeen: now, LastSeen: now, Reports: 1}},
+			q.Snapshot())
+		assert.False(t, drain(q))
+	})
+	t.Run("exactly the TTL old: added", func(t *testing.T) {
+		c := newClock()
+		q := newQueue(t, c, Options{})
+		at := c.Now().Add(-DefaultTTL)
+		require.NoError(t, q.Observe(seller(2), -40, at))
+		assert.True(t, drain(q))
+		assert.Equal(t, []Peer{{Packet: seller(2), RSSI: -40, LastRSSI: -40, Level: -40, FirstSeen: at, LastSeen: at, Reports: 1}},
+			q.Snapshot())
+	})
+	t.Run("an expired peer stays expired", func(t *testing.T) {
+		c := newClock()
+		q := newQueue(t, c, Options{})
+		t0 := c.Now()
+		require.NoError(t, q.Observe(seller(1), -80, t0))
+		busy := seller(1)
+		busy.Flags = adv.FlagBusy
+		c.Add(3 * DefaultTTL)
+		drain(q)
+		// A new sighting after the TTL, and a report within the TTL of
+		// the last one, both older than the TTL now.
+		assert.NoError(t, q.Observe(busy, -40, t0.Add(DefaultTTL+time.Second)))
+		assert.NoError(t, q.Observe(busy, -40, t0.Add(time.Second)))
+		assert.False(t, drain(q), "no notification")
+		assert.Equal(t, 1, q.Prune(), "the expired peer is forgotten")
+		assert.Empty(t, q.Snapshot())
+	})
+	t.Run("a live peer's report counts", func(t *testing.T) {
+		q, now := live(t, Options{Alpha: 1})
+		require.NoError(t, q.Observe(seller(1), -40, now.Add(-DefaultTTL-time.Second)))
+		assert.True(t, drain(q), "a level change notifies")
+		assert.Equal(t, []Peer{{Packet: seller(1), RSSI: -40, LastRSSI: -40, Level: -40, FirstSeen: now, LastSeen: now, Reports: 2}},
+			q.Snapshot(), "LastSeen not moved back")
+	})
+}
