@@ -35,7 +35,10 @@ var ErrFormat = errors.New("simcard: PIN or PUK of the wrong format")
 // Card is the phone's view of a CA-SIM: it turns APDUs into Go methods.
 // It sends short APDUs only, chains long command data (ISO/IEC 7816-4
 // command chaining) and collects long answers with GET RESPONSE, so it works
-// through any reader.
+// through any reader. After an exchange that failed in the middle of a
+// chain (the Transmitter's error, or an answer that cannot be read), the
+// next one first sends a GET RESPONSE, whose answer counts for nothing, to
+// end the chain the card may still hold.
 //
 // Methods fail with a *StatusError for a status word other than 9000 (match
 // it with errors.Is against ErrWrongPIN, ErrPINBlocked, ErrPINRequired …),
@@ -52,6 +55,9 @@ var ErrFormat = errors.New("simcard: PIN or PUK of the wrong format")
 type Card struct {
 	mu sync.Mutex
 	t  Transmitter
+	// chainLeft: an exchange failed in the middle of a command chain,
+	// which the card may still hold (sendLocked ends it).
+	chainLeft bool
 }
 
 // New returns a Card that talks through t. Without one (t nil, a nil
@@ -136,14 +142,35 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	return out, nil
 }
 
+// endChain is what sendLocked sends to end a chain that a failed exchange
+// may have left on the card: a GET RESPONSE, whose header no chain has.
+var endChain = Command{CLA: ClassISO, INS: InsGetResponse, Ne: 256}
+
 // sendLocked sends cmd, its data in a chain of links of 255 octets when
 // longer, and returns the answer to the last link.
+//
+// When the exchange of a link, the last one included, fails (the
+// Transmitter's error, or an answer that does not parse), the card may
+// hold the links it got as a chain still open, and would answer the next
+// command 6883 whatever it is, or take it as the chain's next link. So the
+// next sendLocked first sends endChain, which ends that chain (6883) or
+// finds none, whatever it answers; only when that exchange fails too does
+// it return its error, sending nothing else, and the one after tries
+// again.
 func (c *Card) sendLocked(cmd Command) (Response, error) {
+	if c.chainLeft {
+		if _, err := c.roundTrip(endChain); err != nil && !errors.Is(err, ErrResponse) {
+			return Response{}, err
+		}
+		c.chainLeft = false
+	}
 	data := cmd.Data
+	chained := len(data) > 255
 	for len(data) > 255 {
 		link := Command{CLA: cmd.CLA | ClassChaining, INS: cmd.INS, P1: cmd.P1, P2: cmd.P2, Data: data[:255]}
 		r, err := c.roundTrip(link)
 		if err != nil {
+			c.chainLeft = true
 			return Response{}, err
 		}
 		if r.SW != SWSuccess {
@@ -152,7 +179,9 @@ func (c *Card) sendLocked(cmd Command) (Response, error) {
 		data = data[255:]
 	}
 	cmd.Data = data
-	return c.roundTrip(cmd)
+	r, err := c.roundTrip(cmd)
+	c.chainLeft = chained && err != nil
+	return r, err
 }
 
 // roundTrip sends one APDU and returns the card's answer. hold, the only

@@ -1,0 +1,112 @@
+package simcard_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var errLink = errors.New("link lost")
+
+// flaky is a Transmitter in front of a card whose exchanges fail with
+// errLink for the commands that fail names (counted from 1): a command
+// named true reaches the card and only its answer is lost, one named false
+// is lost on its way. It logs the commands.
+type flaky struct {
+	t    simcard.Transmitter
+	fail map[int]bool
+	log  [][]byte
+}
+
+func (f *flaky) Transmit(cmd []byte) ([]byte, error) {
+	f.log = append(f.log, bytes.Clone(cmd))
+	reached, ok := f.fail[len(f.log)]
+	if !ok {
+		return f.t.Transmit(cmd)
+	}
+	if reached {
+		_, _ = f.t.Transmit(cmd)
+	}
+	return nil, errLink
+}
+
+// failNext has the k-th command from now fail (see flaky).
+func (f *flaky) failNext(k int, reached bool) { f.fail[len(f.log)+k] = reached }
+
+// TestChainLeftByFailedExchange: an exchange that fails in the middle of a
+// command chain may leave the chain on the card, which would answer the
+// next command 6883 whatever it is (a VERIFY then clearing the PIN
+// verification), or take it as the chain's next link. The next exchange
+// first ends that chain with a GET RESPONSE, whose answer counts for
+// nothing, so that a chain broken at any link, on its way to the card or
+// on the answer's, leaves the next methods working, the PIN verified.
+func TestChainLeftByFailedExchange(t *testing.T) {
+	getResponse := []byte{0x00, simcard.InsGetResponse, 0x00, 0x00, 0x00}
+	for _, link := range []int{1, 2, 3} {
+		for _, reached := range []bool{false, true} {
+			t.Run(fmt.Sprintf("link %d, reached %v", link, reached), func(t *testing.T) {
+				v := newCard(t)
+				f := &flaky{t: v.Applet, fail: map[int]bool{}}
+				c := simcard.New(f)
+				r := &record.PaymentRequest{RequestID: make16(1), SessionID: make16(2), PayerCardID: v.Enrolment.ICCID,
+					MerchantID: "grocer-1", Currency: "EUR", Amount: 1}
+				for i := range 8 {
+					r.Items = append(r.Items, record.Item{SKU: strings.Repeat("s", record.MaxText-1) + string(rune('a'+i)), Quantity: 1})
+				}
+				payload, err := record.Marshal(r)
+				require.NoError(t, err)
+				require.Equal(t, 3, (len(payload)+254)/255, "a chain of three links")
+				require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+
+				f.failNext(link, reached)
+				_, err = c.SignPaymentRequest(r)
+				require.ErrorIs(t, err, errLink)
+				sent := len(f.log)
+				msg, err := c.SignPaymentRequest(r)
+				require.NoError(t, err, "the same record signed again")
+				assert.Equal(t, getResponse, f.log[sent], "the chain ended first")
+				var got record.PaymentRequest
+				require.NoError(t, record.Verify(msg, v.Enrolment.PublicKey, &got))
+				assert.Equal(t, r.Items, got.Items)
+
+				f.failNext(link, reached)
+				_, err = c.SignPaymentRequest(r)
+				require.ErrorIs(t, err, errLink)
+				ok, err := c.PINVerified()
+				require.NoError(t, err)
+				assert.True(t, ok, "the PIN is still verified")
+				f.failNext(link, reached)
+				_, err = c.SignPaymentRequest(r)
+				require.ErrorIs(t, err, errLink)
+				require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+			})
+		}
+	}
+	t.Run("the end of the chain fails too", func(t *testing.T) {
+		v := newCard(t)
+		f := &flaky{t: v.Applet, fail: map[int]bool{}}
+		c := simcard.New(f)
+		data := make([]byte, 300)
+		put := simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsPutData, P1: 0x01, P2: 0x07, Data: data}
+		f.failNext(2, false)
+		_, err := c.Exchange(put)
+		require.ErrorIs(t, err, errLink)
+		f.failNext(1, true)
+		require.ErrorIs(t, c.VerifyPIN(simcardtest.PIN), errLink, "the GET RESPONSE failed: nothing else sent")
+		assert.Equal(t, getResponse, f.log[len(f.log)-1])
+		sent := len(f.log)
+		require.NoError(t, c.VerifyPIN(simcardtest.PIN), "the chain is ended first, again")
+		assert.Equal(t, getResponse, f.log[sent])
+		sent = len(f.log)
+		require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+		assert.Equal(t, simcard.InsVerify, f.log[sent][1], "and only once")
+	})
+}
