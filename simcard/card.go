@@ -85,10 +85,11 @@ const maxResponse = 1 << 16
 // Exchange sends cmd, in a chain of short commands when its data exceeds 255
 // octets, and returns the response data, following 61xx with GET RESPONSE
 // and 6Cxx with the same command (the whole chain again) and the Le the card
-// asked for. Only cmd.Extended false is supported; Ne is rounded up to 256
-// when the card has more. A status word other than 9000 is a *StatusError; a
-// GET RESPONSE answered with 61xx and no data, or answers beyond 65536
-// octets in all, are ErrResponse.
+// asked for. Only cmd.Extended false is supported, with Ne up to 256
+// (ErrAPDU otherwise, before anything is sent, a chain's first link
+// included); Ne is rounded up to 256 when the card has more. A status word
+// other than 9000 is a *StatusError; a GET RESPONSE answered with 61xx and
+// no data, or answers beyond 65536 octets in all, are ErrResponse.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
@@ -110,6 +111,14 @@ func hold[T any](c *Card, f func() (T, error)) (T, error) {
 func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	if cmd.Extended {
 		return nil, fmt.Errorf("%w: Card sends short APDUs only", ErrAPDU)
+	}
+	// Every link of a chain and its last command have at most 255 octets
+	// of data: one that cannot be encoded (an Ne over 256) is refused
+	// before any link is sent.
+	last := cmd
+	last.Data = cmd.Data[:min(len(cmd.Data), 255)]
+	if _, err := last.MarshalBinary(); err != nil {
+		return nil, err
 	}
 	r, err := c.sendLocked(cmd)
 	if err != nil {

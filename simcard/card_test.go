@@ -179,6 +179,12 @@ func TestExchange(t *testing.T) {
 		_, err := simcard.New(&script{t: t}).Exchange(simcard.Command{Extended: true, Ne: 300})
 		assert.ErrorIs(t, err, simcard.ErrAPDU)
 	})
+	t.Run("an Ne beyond a short Le is refused before a chain is sent", func(t *testing.T) {
+		for _, ne := range []int{-1, 257} {
+			_, err := simcard.New(&script{t: t}).Exchange(simcard.Command{INS: simcard.InsPutData, P1: 1, P2: 2, Data: make([]byte, 300), Ne: ne})
+			assert.ErrorIs(t, err, simcard.ErrAPDU, "Ne %d", ne)
+		}
+	})
 	t.Run("malformed answers", func(t *testing.T) {
 		for name, st := range map[string][2]string{
 			"ICCID with a bad check digit": {"00CA010100", "38393031343130333231313131383531303732319000"},
