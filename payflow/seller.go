@@ -329,10 +329,11 @@ type Charge struct {
 // now, is ErrMismatch. After either, the next Request prices the
 // items with the catalog fetched again (Catalog). A charge that no payment
 // request can carry (a total of zero without legs, as of free items alone;
-// a currency or SKU of the wrong form) is ErrInvalid too, before the card
-// signs anything; a catalog of values of a form that no record carries is
-// ErrMismatch (Catalog), as is such a session (Select), which is not
-// selected.
+// a currency or SKU of the wrong form; more items and longer names than a
+// signed request of record.MaxMessage bytes holds) is ErrInvalid too,
+// before the card signs anything; a catalog of values of a form that no
+// record carries is ErrMismatch (Catalog), as is such a session (Select),
+// which is not selected.
 //
 // The request takes the session's next free index (SessionRequestID): the
 // one after the requests this phone made in the session, also before it
@@ -963,10 +964,15 @@ func refused(err error) bool {
 // views of the requests the phone made against what it signed), so one
 // that package record refuses (record.ErrMalformed: a payment request of
 // amount zero without legs, an amount over 2^63-1, a currency or SKU of
-// the wrong form, more than record.MaxItems items, a refund of zero) is
+// the wrong form, more than record.MaxItems items, a refund of zero, a
+// record whose signed message would be longer than record.MaxMessage) is
 // the caller's, and ErrInvalid, as the platform answers such a record.
 func checkToSign(r record.Record) error {
-	if err := r.Validate(); err != nil {
+	payload, err := record.Marshal(r)
+	if err == nil {
+		err = record.CheckMessageSize(r.Type(), payload)
+	}
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil

@@ -1739,9 +1739,12 @@ func (c *askedCard) SignRefundRequest(r *record.RefundRequest) ([]byte, error) {
 
 // TestSellerRefusesWhatNoRecordCarries: a charge that no payment request
 // can carry (a total of zero without legs, as of free items alone; a
-// currency of the wrong form) and a refund of zero are ErrInvalid before
-// the card is asked to sign anything; the next Request takes the
-// session's first index and the next Refund is made.
+// currency of the wrong form; a hundred items of the longest SKUs and
+// eight legs of the longest asset names, every value of a form a request
+// carries, whose signed request would be longer than record.MaxMessage)
+// and a refund of zero are ErrInvalid before the card is asked to sign
+// anything; the next Request takes the session's first index and the
+// next Refund is made.
 func TestSellerRefusesWhatNoRecordCarries(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
@@ -1750,13 +1753,24 @@ func TestSellerRefusesWhatNoRecordCarries(t *testing.T) {
 	w.seller, err = payflow.NewSeller(card, phoneOptions(w.f, w.f.Platform))
 	require.NoError(t, err)
 	c := w.pair(t)
-	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, []payflow.CatalogItem{{SKU: "bag", Name: "Paper bag", UnitPrice: 0}}))
+	catalog := []payflow.CatalogItem{{SKU: "bag", Name: "Paper bag", UnitPrice: 0}}
+	tooLong := payflow.Charge{Items: make([]record.Item, record.MaxItems)}
+	for i := range tooLong.Items {
+		sku := fmt.Sprintf("%0*d", record.MaxText, i)
+		catalog = append(catalog, payflow.CatalogItem{SKU: sku, Name: "Item", UnitPrice: 1})
+		tooLong.Items[i] = record.Item{SKU: sku, Quantity: 1 << 56}
+	}
+	for i := range record.MaxLegs {
+		tooLong.Legs = append(tooLong.Legs, record.Leg{Asset: fmt.Sprintf("%0*d", record.MaxText, i), Amount: 1 << 62})
+	}
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, catalog))
 	counter, err := w.sellerCard.Card.Counter()
 	require.NoError(t, err)
 	for _, charge := range []payflow.Charge{
 		{Amount: 0, Currency: "EUR"},
 		{Amount: 100, Currency: "eur"},
 		{Items: []record.Item{{SKU: "bag", Quantity: 3}}},
+		tooLong,
 	} {
 		_, err := w.seller.Request(ctx, charge)
 		require.ErrorIs(t, err, payflow.ErrInvalid, "%+v", charge)
