@@ -130,8 +130,9 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 
 // NewIntermediate creates a CA certified by ca (normally the card-issuing CA
 // under the root) whose key is key, an ECDSA P-256 or P-384 signer. The
-// certificate carries ca's CRL distribution point and ends no later than
-// ca's. It returns an error matching ErrExpired when ca expires before the
+// certificate carries ca's CRL distribution point, starts at opts.Now but
+// no earlier than ca's (whose clock may be ahead of opts.Now) and ends no
+// later than ca's. It returns an error matching ErrExpired when ca expires before the
 // certificate would start, ErrKey for another key type, ErrUsage when ca
 // may not certify CAs (path length 0) and ErrInvalid for options out of
 // range.
@@ -153,6 +154,9 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	}
 	if o.MaxPathLen == 0 {
 		tmpl.MaxPathLen, tmpl.MaxPathLenZero = 0, true
+	}
+	if tmpl.NotBefore.Before(ca.cert.NotBefore) {
+		tmpl.NotBefore = ca.cert.NotBefore
 	}
 	ca.bound(tmpl)
 	if !tmpl.NotAfter.After(tmpl.NotBefore) {

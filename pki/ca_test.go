@@ -597,3 +597,16 @@ func TestIssueCRLNextUpdateInSameSecond(t *testing.T) {
 	assert.Equal(t, t0, crl.ThisUpdate)
 	assert.Equal(t, t0.Add(time.Second), crl.NextUpdate)
 }
+
+// TestNewIntermediateStartsWithIssuer: a CA made on a clock behind its
+// issuer's starts when its issuer does, not before.
+func TestNewIntermediateStartsWithIssuer(t *testing.T) {
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0.Add(time.Minute))})
+	require.NoError(t, err)
+	ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(time.Minute), ca.Certificate().NotBefore)
+	ca, err = root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0.Add(time.Hour))})
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(time.Hour), ca.Certificate().NotBefore, "a clock ahead of the issuer's")
+}

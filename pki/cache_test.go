@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"math/big"
 	"sync"
 	"sync/atomic"
@@ -714,7 +715,14 @@ func TestCacheRootNotPresentedStartsLater(t *testing.T) {
 			root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(R)})
 			require.NoError(t, err)
 			require.Equal(t, R, root.Certificate().NotBefore)
-			ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+			// NewIntermediate starts a CA no earlier than its issuer.
+			caKey := newKey(t)
+			caDER := issueRaw(t, root, &x509.Certificate{
+				Subject: pkix.Name{CommonName: "CA-SIM Card CA"}, NotBefore: t0,
+				IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
+				KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			}, caKey.Public())
+			ca, err := LoadCA(caKey, caDER, nil, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
 			require.NoError(t, err)
 			card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{NotBefore: tc.cardNB})
 			require.NoError(t, err)

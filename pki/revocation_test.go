@@ -786,3 +786,144 @@ func TestCacheServesNoResultOfReplacedCRLs(t *testing.T) {
 	_, err = v.VerifyCard(h.chain())
 	require.ErrorIs(t, err, ErrRevoked, "not the result cached under the CRLs held before")
 }
+
+// TestNewVerifierRenewedRoot: a card CA issued under a root that was
+// renewed later (the same name and key, a later notBefore) chains to the
+// renewed root, for NewVerifier as for VerifyCard.
+func TestNewVerifierRenewedRoot(t *testing.T) {
+	h := newHierarchy(t) // root and card CA issued at t0
+	old := h.root.Certificate()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(77), RawSubject: old.RawSubject, SubjectKeyId: old.SubjectKeyId,
+		AuthorityKeyId: old.SubjectKeyId, NotBefore: t0.Add(24 * time.Hour), NotAfter: t0.Add(30 * 365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true, MaxPathLen: 1,
+	}
+	renewed, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, old.PublicKey, h.root.Signer())
+	require.NoError(t, err)
+	clk := newClock(t0.Add(48 * time.Hour))
+	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{renewed}, Now: clk.now, Revocation: RevocationBestEffort})
+	require.NoError(t, err)
+	_, err = v.VerifyCard(h.chain())
+	require.NoError(t, err, "the card CA chains to the renewed root")
+	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{renewed}, Intermediates: [][]byte{h.ca.DER()}, Now: clk.now})
+	assert.NoError(t, err, "the card CA chains to the renewed root")
+}
+
+// TestNewVerifierIntermediateStartsBeforeRoot: an intermediate whose
+// validity starts before its root's chains to it.
+func TestNewVerifierIntermediateStartsBeforeRoot(t *testing.T) {
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0.Add(time.Minute))})
+	require.NoError(t, err)
+	ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{root.DER()}, Intermediates: [][]byte{ca.DER()}, Now: fixed(t0.Add(time.Hour))})
+	assert.NoError(t, err)
+
+	// One issued so by another tool.
+	early := issueRaw(t, root, &x509.Certificate{
+		Subject: pkix.Name{CommonName: "early CA"}, NotBefore: t0.Add(-time.Hour),
+		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}, newKey(t).Public())
+	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{root.DER()}, Intermediates: [][]byte{early}, Now: fixed(t0.Add(time.Hour))})
+	assert.NoError(t, err)
+}
+
+// TestNewVerifierIntermediatesOrder: intermediates chain to a root
+// through each other in any order.
+func TestNewVerifierIntermediatesOrder(t *testing.T) {
+	h := newHierarchy(t)
+	ca1, err := h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/ca1.crl", Now: fixed(t0), MaxPathLen: 1})
+	require.NoError(t, err)
+	ca2, err := ca1.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/ca2.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	opts := VerifierOptions{Roots: [][]byte{h.root.DER()}, Now: fixed(t0.Add(time.Hour)), MaxDepth: 4}
+	opts.Intermediates = [][]byte{ca1.DER(), ca2.DER()}
+	_, err = NewVerifier(opts)
+	require.NoError(t, err)
+	opts.Intermediates = [][]byte{ca2.DER(), ca1.DER()}
+	_, err = NewVerifier(opts)
+	assert.NoError(t, err, "the same intermediates in another order")
+}
+
+// TestNewVerifierIntermediateUntrusted: an intermediate that no path of
+// signatures, CAs and path lengths leads from a root is refused, in any
+// order of the intermediates.
+func TestNewVerifierIntermediateUntrusted(t *testing.T) {
+	h := newHierarchy(t)
+	other := newHierarchy(t)
+	caTmpl := func(name string) *x509.Certificate {
+		return &x509.Certificate{
+			Subject: pkix.Name{CommonName: name}, IsCA: true, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		}
+	}
+	// sub and below sit under the card CA, whose path length is 0: sub
+	// may end a path (it is the last certificate), below may not.
+	subKey := newKey(t)
+	sub := issueRaw(t, h.ca, caTmpl("sub"), subKey.Public())
+	subCA, err := LoadCA(subKey, sub, h.ca.Chain(), CAOptions{CRLURL: "http://pki.example/sub.crl"})
+	require.NoError(t, err)
+	below := issueRaw(t, subCA, caTmpl("below"), newKey(t).Public())
+	// x and y certify each other and nothing leads to them from a root.
+	xKey, yKey := newKey(t), newKey(t)
+	xTmpl, yTmpl := caTmpl("x"), caTmpl("y")
+	xTmpl.SerialNumber, xTmpl.NotBefore, xTmpl.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
+	yTmpl.SerialNumber, yTmpl.NotBefore, yTmpl.NotAfter = big.NewInt(2), t0, t0.Add(time.Hour)
+	x, err := x509.CreateCertificate(rand.Reader, xTmpl, yTmpl, xKey.Public(), yKey)
+	require.NoError(t, err)
+	y, err := x509.CreateCertificate(rand.Reader, yTmpl, xTmpl, yKey.Public(), xKey)
+	require.NoError(t, err)
+	// critical carries a critical extension crypto/x509 does not know.
+	critTmpl := caTmpl("critical")
+	critTmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{5, 0}}}
+	critical := issueRaw(t, h.root, critTmpl, newKey(t).Public())
+	// notCA is a CA whose issuer (a CA certificate without keyCertSign)
+	// may not sign certificates.
+	signOnlyKey := newKey(t)
+	signOnlyTmpl := caTmpl("sign only")
+	signOnlyTmpl.KeyUsage = x509.KeyUsageCRLSign
+	signOnly := issueRaw(t, h.root, signOnlyTmpl, signOnlyKey.Public())
+	signOnlyCert := mustParse(t, signOnly)
+	notCATmpl := caTmpl("not signed by a CA")
+	notCATmpl.SerialNumber, notCATmpl.NotBefore, notCATmpl.NotAfter = big.NewInt(3), t0, t0.Add(time.Hour)
+	notCA, err := x509.CreateCertificate(rand.Reader, notCATmpl, signOnlyCert, newKey(t).Public(), signOnlyKey)
+	require.NoError(t, err)
+
+	refused := &Error{Err: ErrUntrusted, Cert: -1, Reason: "intermediate does not chain to a root"}
+	for _, tt := range []struct {
+		name  string
+		inter [][]byte
+		want  error
+	}{
+		{"the card CA and sub", [][]byte{h.ca.DER(), sub}, nil},
+		{"signed by another root's CA", [][]byte{other.ca.DER()}, refused},
+		{"another hierarchy's CA and its issuer's name", [][]byte{h.ca.DER(), other.ca.DER()}, refused},
+		{"issuer not configured", [][]byte{sub}, refused},
+		{"beyond the card CA's path length", [][]byte{h.ca.DER(), sub, below}, refused},
+		{"certifying each other", [][]byte{x, y}, refused},
+		{"unhandled critical extension", [][]byte{critical}, refused},
+		{"issuer without keyCertSign", [][]byte{signOnly, notCA}, refused},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, inter := range [][][]byte{tt.inter, reversed(tt.inter)} {
+				v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: inter})
+				if tt.want == nil {
+					assert.NoError(t, err)
+					continue
+				}
+				assert.Equal(t, tt.want, err)
+				assert.Nil(t, v)
+			}
+		})
+	}
+}
+
+// reversed returns a reversed copy of list.
+func reversed(list [][]byte) [][]byte {
+	out := make([][]byte, len(list))
+	for i, b := range list {
+		out[len(list)-1-i] = b
+	}
+	return out
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -36,9 +37,9 @@ const (
 type VerifierOptions struct {
 	// Roots are the trusted root certificates, in DER.
 	Roots [][]byte
-	// Intermediates are the CA certificates below the roots (in DER) whose
-	// CRLs AddCRL accepts, normally the card-issuing CAs. Chains presented
-	// to VerifyCard carry their intermediates themselves.
+	// Intermediates are the CA certificates below the roots (in DER), in
+	// any order, whose CRLs AddCRL accepts, normally the card-issuing CAs.
+	// Chains presented to VerifyCard carry their intermediates themselves.
 	Intermediates [][]byte
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -98,7 +99,19 @@ type Verifier struct {
 // root: a CA with keyCertSign) or its key is not ECDSA P-256 or P-384 (so
 // that no CRL that such a CA signs is taken), and ErrInvalid when there is
 // no root or an option is out of range, such as an algorithm of Algorithms
-// other than ECDSA with SHA-256, SHA-384 or SHA-512.
+// other than ECDSA with SHA-256, SHA-384 or SHA-512. Every intermediate is
+// parsed and checked as a CA before any is chained. An intermediate chains
+// to a root when a path of certificates leads to it from a root through
+// other intermediates, in whatever order they are given: each signed by
+// the key of the one before it, whose subject is its issuer name and
+// which may sign certificates (a CA with keyCertSign when it has a key
+// usage), none with a critical extension that crypto/x509 does not handle,
+// and within the path lengths of the CAs above it (the intermediate itself
+// not counted, as crypto/x509 counts a chain's last certificate). Their
+// validity periods are not compared, with each other or with the time:
+// a CA may start before its root (a root renewed under the same name and
+// key, a CA made on a clock behind), and VerifyCard checks the validity
+// of every chain it verifies.
 func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	v := &Verifier{
 		roots:      x509.NewCertPool(),
@@ -173,19 +186,78 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if !caKey(c.PublicKey) {
 			return nil, newError(ErrUsage, -1, "intermediate key is not ECDSA P-256 or P-384", nil)
 		}
-		pool := x509.NewCertPool()
-		for _, ca := range v.cas[len(opts.Roots):] {
-			pool.AddCert(ca)
-		}
-		if _, err := c.Verify(x509.VerifyOptions{
-			Roots: v.roots, Intermediates: pool, CurrentTime: c.NotBefore,
-			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-		}); err != nil {
-			return nil, newError(ErrUntrusted, -1, "intermediate does not chain to a root", err)
-		}
 		v.cas = append(v.cas, c)
 	}
+	if !chained(v.cas[:v.nroots], v.cas[v.nroots:]) {
+		return nil, newError(ErrUntrusted, -1, "intermediate does not chain to a root", nil)
+	}
 	return v, nil
+}
+
+// chained reports whether every one of inters chains to one of roots:
+// whether a path leads to it from a root through others of inters, each
+// certificate of the path signed by the key of the one before it, whose
+// subject is its issuer name and which crypto/x509 takes as a CA that may
+// sign certificates (basic constraints, keyCertSign when it has a key
+// usage); no certificate of the path carries a critical extension
+// crypto/x509 does not handle, and the path lengths of its CAs allow it,
+// counted as crypto/x509 counts them (the last certificate not counted).
+// The order of inters does not matter, nor do validity periods: a CA may
+// start before its root (a root renewed, a clock behind), and VerifyCard
+// checks the validity of a chain at the time it verifies it.
+func chained(roots, inters []*x509.Certificate) bool {
+	const unlimited, none = math.MaxInt, math.MinInt
+	// below returns how many CAs a path may hold below c, the last
+	// certificate not counted: c's own path length, and one less than
+	// what the path leaves below c's parent (unlimited for a root).
+	below := func(parent int, c *x509.Certificate) int {
+		n := unlimited
+		if c.BasicConstraintsValid && c.MaxPathLen >= 0 {
+			n = c.MaxPathLen
+		}
+		if parent != unlimited && parent-1 < n {
+			n = parent - 1
+		}
+		return n
+	}
+	signs := func(p, c *x509.Certificate) bool {
+		return len(p.UnhandledCriticalExtensions) == 0 && bytes.Equal(p.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(p) == nil
+	}
+	// room[i] is below for the best path found to inters[i], none while
+	// none is; parents[i] are the others of inters that sign inters[i].
+	room := make([]int, len(inters))
+	parents := make([][]int, len(inters))
+	for i, c := range inters {
+		room[i] = none
+		if len(c.UnhandledCriticalExtensions) > 0 {
+			continue
+		}
+		for _, r := range roots {
+			if signs(r, c) {
+				room[i] = max(room[i], below(below(unlimited, r), c))
+			}
+		}
+		for j, p := range inters {
+			if j != i && signs(p, c) {
+				parents[i] = append(parents[i], j)
+			}
+		}
+	}
+	// Each round only raises rooms, each at most to its certificate's
+	// own path length or unlimited, so that the rounds end.
+	for changed := true; changed; {
+		changed = false
+		for i, c := range inters {
+			for _, j := range parents[i] {
+				if room[j] >= 0 {
+					if n := below(room[j], c); n > room[i] {
+						room[i], changed = n, true
+					}
+				}
+			}
+		}
+	}
+	return !slices.Contains(room, none)
 }
 
 // VerifiedCard is the result of a successful VerifyCard: it exists only
