@@ -34,10 +34,13 @@
 // its room at most), while the CRLs held are the same and no validity
 // bound or CRL update time is crossed, so that a revoked or expired chain
 // presented again costs no verification either (no parse, no signature
-// check). CertIDs and Revoked answer only whether a chain is revoked, with
-// the same CRLs: the chain is read once, and each question is then a map
-// lookup per certificate, for a server that keeps the chains of many cards
-// and must not offer a revoked one. The same reading gives the end of the
+// check). CertIDs and Revoked answer only whether a chain may be revoked,
+// with the same CRLs: the chain is read once, and each question is then a
+// map lookup per certificate, for a server that keeps the chains of many
+// cards and must not offer a revoked one. Revoked finds every chain that
+// VerifyCard refuses as revoked, and may find one it accepts (a revoked
+// certificate presented off the path VerifyCard takes): VerifyCard
+// decides for the chains Revoked finds. The same reading gives the end of the
 // chain's validity, the roots that may have issued it included
 // (CertIDs.NotAfter), for such a server to compare the time with.
 //

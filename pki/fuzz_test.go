@@ -236,7 +236,9 @@ func FuzzAddCRL(f *testing.F) {
 // checkCertIDs checks CertIDs and Revoked on a chain that VerifyCard
 // answered verr: CertIDs fails only with ErrUntrusted, and not for a chain
 // that VerifyCard found revoked or accepted; Revoked is true for a chain
-// that VerifyCard found revoked and false for one it accepted.
+// that VerifyCard found revoked. It may be true for a chain VerifyCard
+// accepted too: a certificate presented off the path VerifyCard took may
+// be revoked.
 func checkCertIDs(t *testing.T, v *Verifier, chain [][]byte, verr error) {
 	t.Helper()
 	ids, err := v.CertIDs(chain)
@@ -249,7 +251,7 @@ func checkCertIDs(t *testing.T, v *Verifier, chain [][]byte, verr error) {
 		}
 		return
 	}
-	if got := v.Revoked(ids); (verr == nil && got) || (errors.Is(verr, ErrRevoked) && !got) {
+	if got := v.Revoked(ids); errors.Is(verr, ErrRevoked) && !got {
 		t.Fatalf("Revoked %v, VerifyCard %v", got, verr)
 	}
 }

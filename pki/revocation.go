@@ -269,7 +269,9 @@ type certID struct {
 // certificate's authority key identifier too). It checks nothing else
 // (validity, constraints, trust): a chain that VerifyCard refuses may
 // have CertIDs, and a certificate none of whose issuers the verifier
-// knows is named by none. It costs a signature check for each
+// knows is named by none. The names are of every certificate presented,
+// on the path VerifyCard takes or not, so that Revoked may find listed a
+// chain that VerifyCard accepts (see Revoked). It costs a signature check for each
 // certificate and CA of its issuer's name: names are made once per
 // chain, Revoked is the call to repeat. Of those issuers, the roots
 // bound CertIDs.NotAfter with the certificates presented. It returns an
@@ -311,12 +313,18 @@ func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 }
 
 // Revoked reports whether a certificate that ids names is listed in the
-// CRL held of its issuer, fresh or stale: what VerifyCard finds ErrRevoked
-// (PROTOCOL.md §4.5), with the CRLs held at the call. It decides nothing
-// else (a CRL missing or stale, for one, is not revoked) and costs a map
-// lookup or two for each name, without a lock or an allocation: AddCRL
-// replaces the set of CRLs held rather than changing it. A nil ids names
-// no certificate.
+// CRL held of its issuer, fresh or stale, with the CRLs held at the call.
+// It is true whenever VerifyCard, with the same CRLs, finds the chain
+// ErrRevoked (PROTOCOL.md §4.5), and may be true for a chain that
+// VerifyCard accepts: ids names every certificate presented, and the one
+// listed may be off the path VerifyCard takes (a card CA revoked as
+// superseded and issued again under the same name and key, the card
+// presenting both, say). It is a filter: VerifyCard decides for a chain
+// it finds revoked, and refuses none it does not find as ErrRevoked. It
+// decides nothing else (a CRL missing or stale, for one, is not revoked)
+// and costs a map lookup or two for each name, without a lock or an
+// allocation: AddCRL replaces the set of CRLs held rather than changing
+// it. A nil ids names no certificate.
 func (v *Verifier) Revoked(ids *CertIDs) bool {
 	if ids == nil {
 		return false

@@ -569,7 +569,8 @@ func TestNewVerifierErrors(t *testing.T) {
 
 // TestRevoked: Revoked finds a chain's certificate listed in the CRL held
 // of its issuer, the card's or a CA's above it, with the CRLs held at the
-// call, fresh or stale, as VerifyCard finds it revoked; it ignores
+// call, fresh or stale, as VerifyCard finds it revoked (and more:
+// TestRevokedPathNotTaken); it ignores
 // certificates of other CAs and CRLs missing or stale, and reads the
 // CertIDs made before the revocation.
 func TestRevoked(t *testing.T) {
@@ -926,4 +927,29 @@ func reversed(list [][]byte) [][]byte {
 		out[len(list)-1-i] = b
 	}
 	return out
+}
+
+// TestRevokedPathNotTaken: Revoked is true for a chain that VerifyCard
+// accepts when a certificate presented off the path VerifyCard takes is
+// revoked: the card CA revoked as superseded and issued again with the
+// same name and key, the card presenting both.
+func TestRevokedPathNotTaken(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	old := h.ca.Certificate()
+	reissued := issueRaw(t, h.root, &x509.Certificate{
+		RawSubject: old.RawSubject, SubjectKeyId: old.SubjectKeyId,
+		IsCA: true, BasicConstraintsValid: true, MaxPathLenZero: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}, old.PublicKey)
+	require.NoError(t, h.root.Revoke(old.SerialNumber, ReasonSuperseded))
+	addCRLs(t, h, v)
+	chain := [][]byte{h.card, h.ca.DER(), reissued}
+	vc, verr := v.VerifyCard(chain)
+	require.NoError(t, verr)
+	require.Equal(t, reissued, vc.Chain[1].Raw)
+	ids, err := v.CertIDs(chain)
+	require.NoError(t, err)
+	assert.True(t, v.Revoked(ids), "Revoked is a superset: a presented certificate off the path is listed")
+	checkCertIDs(t, v, chain, verr)
 }
