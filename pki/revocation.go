@@ -13,7 +13,7 @@ import (
 
 // heldCRL is the latest accepted CRL of one issuer.
 type heldCRL struct {
-	der        []byte
+	tbs        []byte // the signed content, RawTBSRevocationList
 	number     *big.Int
 	thisUpdate time.Time
 	nextUpdate time.Time
@@ -93,9 +93,14 @@ func checkComplete(crl *x509.RevocationList) error {
 // complete (no delta CRL indicator, issuing distribution point or entry
 // naming a certificate issuer, critical or not; no other critical
 // extension, nor critical entry extension but the reason code), and not be
-// older than the CRL held for the same issuer: a lower number is refused,
-// the same CRL again is accepted and changes nothing. A CRL refused leaves
-// the CRL held in force. No chain verified before is served from the cache
+// older than the CRL held for the same issuer: a lower number is refused;
+// one of the same number is the CRL held when its signed content
+// (RawTBSRevocationList) is the same, whatever its signature, and is then
+// accepted and changes nothing (the CA signing the same content again, or
+// the other valid ECDSA signature anyone can make of the CA's, s turned
+// into n-s, whichever arrives first), and is refused when its content
+// differs. A CRL refused leaves the CRL held in force. No chain verified
+// before a CRL taken in place of the one held is served from the cache
 // after it (the cache is emptied). Errors match ErrCRL.
 func (v *Verifier) AddCRL(der []byte) error {
 	now := v.now()
@@ -104,8 +109,7 @@ func (v *Verifier) AddCRL(der []byte) error {
 		return newError(ErrCRL, -1, "malformed CRL", err)
 	}
 	// crypto/x509 parses the first DER element and ignores what follows
-	// it; the CRL held is compared with a CRL of the same number byte for
-	// byte, so bytes after the CRL would have the same CRL refused later.
+	// it: bytes after the CRL are refused rather than read as the CRL.
 	if len(crl.Raw) != len(der) {
 		return newError(ErrCRL, -1, "malformed CRL: trailing data", nil)
 	}
@@ -152,7 +156,7 @@ func (v *Verifier) AddCRL(der []byte) error {
 	}
 	key := issuerKey(issuer)
 	held := &heldCRL{
-		der:        bytes.Clone(der),
+		tbs:        bytes.Clone(crl.RawTBSRevocationList),
 		number:     crl.Number,
 		thisUpdate: crl.ThisUpdate,
 		nextUpdate: crl.NextUpdate,
@@ -167,7 +171,7 @@ func (v *Verifier) AddCRL(der []byte) error {
 			return newError(ErrCRL, -1, "CRL number lower than the one held", nil)
 		case 0:
 			v.mu.Unlock()
-			if bytes.Equal(old.der, der) {
+			if bytes.Equal(old.tbs, crl.RawTBSRevocationList) {
 				return nil
 			}
 			return newError(ErrCRL, -1, "another CRL with the number held", nil)

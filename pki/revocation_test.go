@@ -293,14 +293,7 @@ func withoutNextUpdate(t *testing.T, ca *CA, der []byte) []byte {
 	digest := sha256.Sum256(newTBS)
 	sig, err := ca.Signer().Sign(rand.Reader, digest[:], crypto.SHA256)
 	require.NoError(t, err)
-	var out cryptobyte.Builder
-	out.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddBytes(newTBS)
-		b.AddBytes(alg)
-		b.AddASN1BitString(sig)
-	})
-	crl, err := out.Bytes()
-	require.NoError(t, err)
+	crl := signedDER(t, newTBS, alg, sig)
 	parsed, err := x509.ParseRevocationList(crl)
 	require.NoError(t, err)
 	require.True(t, parsed.NextUpdate.IsZero())
@@ -346,21 +339,68 @@ func TestAddCRLRefusesTrailingData(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUntrusted, "a CA loaded")
 }
 
+// TestAddCRLNumbers: a CRL numbered below the one held is refused; one
+// of the same number is the CRL held, and changes nothing (the cache is
+// kept), when its signed content is the same, whatever its signature: the
+// same bytes again, the CA's signature of the same content again, or the
+// other valid ECDSA signature that anyone can make of the CA's (s turned
+// into n-s), whichever comes first; one of the same number whose content
+// differs is refused.
 func TestAddCRLNumbers(t *testing.T) {
 	h := newHierarchy(t)
-	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
-	crl := func(n uint64) []byte {
-		der, err := h.ca.IssueCRL(nil, n, t0.Add(time.Hour))
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{Revocation: RevocationBestEffort})
+	crl := func(n uint64, revoked ...Revocation) []byte {
+		der, err := h.ca.IssueCRL(revoked, n, t0.Add(time.Hour))
 		require.NoError(t, err)
 		return der
 	}
 	five := crl(5)
-	require.NoError(t, v.AddCRL(five))
-	assert.NoError(t, v.AddCRL(five), "the same CRL again")
-	assert.ErrorIs(t, v.AddCRL(crl(5)), ErrCRL, "another CRL with the same number")
+	twin := malleated(t, five, h.ca.Signer().Public().(*ecdsa.PublicKey))
+	require.NoError(t, v.AddCRL(twin), "the twin first")
+	_, err := v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	require.Equal(t, 1, v.cache.len())
+	assert.NoError(t, v.AddCRL(five), "the CA's own bytes after their twin")
+	assert.NoError(t, v.AddCRL(twin), "the same CRL again")
+	assert.NoError(t, v.AddCRL(crl(5)), "the same content signed again")
+	assert.Equal(t, 1, v.cache.len(), "nothing changed")
+	another := &Error{Err: ErrCRL, Cert: -1, Reason: "another CRL with the number held"}
+	assert.Equal(t, another, v.AddCRL(crl(5, Revocation{Serial: mustParse(t, h.card).SerialNumber})), "another CRL with the same number")
 	assert.ErrorIs(t, v.AddCRL(crl(4)), ErrCRL, "an older CRL")
 	assert.NoError(t, v.AddCRL(crl(6)))
 	assert.ErrorIs(t, v.AddCRL(five), ErrCRL, "rolled back")
+	assert.ErrorIs(t, v.AddCRL(twin), ErrCRL, "rolled back by the twin")
+}
+
+// malleated returns crl with its ECDSA signature (r, s) turned into
+// (r, n-s), the other valid signature of the same content under pub, and
+// re-encoded.
+func malleated(t *testing.T, crl []byte, pub *ecdsa.PublicKey) []byte {
+	t.Helper()
+	in := cryptobyte.String(crl)
+	var outer, tbs, alg cryptobyte.String
+	var sigBits asn1.BitString
+	require.True(t, in.ReadASN1(&outer, cbasn1.SEQUENCE) && in.Empty())
+	require.True(t, outer.ReadASN1Element(&tbs, cbasn1.SEQUENCE) && outer.ReadASN1Element(&alg, cbasn1.SEQUENCE))
+	require.True(t, outer.ReadASN1BitString(&sigBits) && outer.Empty())
+	sig := cryptobyte.String(sigBits.Bytes)
+	var inner cryptobyte.String
+	r, s := new(big.Int), new(big.Int)
+	require.True(t, sig.ReadASN1(&inner, cbasn1.SEQUENCE) && sig.Empty())
+	require.True(t, inner.ReadASN1Integer(r) && inner.ReadASN1Integer(s) && inner.Empty())
+	s.Sub(pub.Curve.Params().N, s)
+	var sb cryptobyte.Builder
+	sb.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1BigInt(r)
+		b.AddASN1BigInt(s)
+	})
+	sigDER, err := sb.Bytes()
+	require.NoError(t, err)
+	twin := signedDER(t, tbs, alg, sigDER)
+	require.NotEqual(t, crl, twin)
+	digest := sha256.Sum256(tbs)
+	require.True(t, ecdsa.Verify(pub, digest[:], r, s), "the twin signature is a valid ECDSA signature")
+	return twin
 }
 
 func TestRevocationPolicies(t *testing.T) {
@@ -952,4 +992,20 @@ func TestRevokedPathNotTaken(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, v.Revoked(ids), "Revoked is a superset: a presented certificate off the path is listed")
 	checkCertIDs(t, v, chain, verr)
+}
+
+// signedDER encodes a signed object of X.509, a certificate or a CRL:
+// the signed content tbs and the algorithm identifier alg, both as DER
+// elements, and the signature sig.
+func signedDER(t *testing.T, tbs, alg, sig []byte) []byte {
+	t.Helper()
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(tbs)
+		b.AddBytes(alg)
+		b.AddASN1BitString(sig)
+	})
+	der, err := b.Bytes()
+	require.NoError(t, err)
+	return der
 }
