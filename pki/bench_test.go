@@ -126,9 +126,7 @@ func BenchmarkChallenger(b *testing.B) {
 	ctx := context.Background()
 	h := newHierarchy(b)
 	clk := newClock(t0.Add(time.Hour))
-	v := newVerifier(b, h, clk, VerifierOptions{})
-	addCRLs(b, h, v)
-	c := NewChallenger(v, ChallengerOptions{Now: clk.now})
+	c := newChallenger(b, h, clk, ChallengerOptions{})
 	chain := h.chain()
 	const batch = 256
 	msgs := make([][]byte, batch)

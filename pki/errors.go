@@ -20,7 +20,8 @@ var (
 	// not positive, a reason code RFC 5280 does not define or
 	// removeFromCRL, data without the PEM block asked for, a verifier
 	// option out of range or no trusted root, an empty nonce, no
-	// certificate, a Challenger without a Verifier.
+	// certificate, a Challenger without a Verifier or with a negative
+	// nonce TTL.
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,

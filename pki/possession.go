@@ -195,6 +195,8 @@ type ChallengerOptions struct {
 	// Counters holds the card counters; nil means NewMemoryCounters().
 	Counters CounterStore
 	// TTL is how long a nonce stays usable; zero means DefaultNonceTTL.
+	// Negative is out of range: the Challenger refuses every call
+	// (NewNonce, Verify) with ErrInvalid.
 	TTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -218,10 +220,12 @@ type Challenger struct {
 	ttl      time.Duration
 	now      func() time.Time
 	rand     io.Reader
+	bad      error // an option out of range, which every call returns
 }
 
 // NewChallenger returns a Challenger that verifies certificate chains with
-// v.
+// v. A Challenger made with an option out of range (a negative TTL)
+// refuses every call with ErrInvalid.
 func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 	c := &Challenger{v: v, nonces: opts.Nonces, counters: opts.Counters, ttl: opts.TTL, now: opts.Now, rand: opts.Rand}
 	if c.nonces == nil {
@@ -230,8 +234,11 @@ func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 	if c.counters == nil {
 		c.counters = NewMemoryCounters()
 	}
-	if c.ttl <= 0 {
+	switch {
+	case c.ttl == 0:
 		c.ttl = DefaultNonceTTL
+	case c.ttl < 0:
+		c.bad = newError(ErrInvalid, -1, "negative nonce TTL", nil)
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -245,6 +252,9 @@ func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 // NewNonce issues a fresh random nonce of record.NonceSize bytes, usable
 // once within the TTL.
 func (c *Challenger) NewNonce(ctx context.Context) ([]byte, error) {
+	if c.bad != nil {
+		return nil, c.bad
+	}
 	n := make([]byte, record.NonceSize)
 	if _, err := io.ReadFull(c.rand, n); err != nil {
 		return nil, fmt.Errorf("pki: nonce: %w", err)
@@ -262,8 +272,12 @@ func (c *Challenger) NewNonce(ctx context.Context) ([]byte, error) {
 // those of VerifyCard and VerifyRecord, ErrNonce for an unknown, used or
 // expired nonce, and ErrCounterRegression for a counter that did not
 // increase (a replayed record or a cloned card). A Challenger made without
-// a Verifier refuses everything with ErrInvalid.
+// a Verifier, or with an option out of range, refuses everything with
+// ErrInvalid.
 func (c *Challenger) Verify(ctx context.Context, chain [][]byte, msg []byte, r record.CardRecord) (*VerifiedCard, error) {
+	if c.bad != nil {
+		return nil, c.bad
+	}
 	if c.v == nil {
 		return nil, newError(ErrInvalid, -1, "no verifier", nil)
 	}

@@ -32,11 +32,14 @@ func proof(t testing.TB, h *hierarchy, cardID string, counter uint64, nonce []by
 	return msg
 }
 
-func newChallenger(t testing.TB, h *hierarchy, clk *clock) *Challenger {
+// newChallenger returns a Challenger with opts's other fields, clocked by
+// clk, over a verifier of h's chains holding fresh CRLs.
+func newChallenger(t testing.TB, h *hierarchy, clk *clock, opts ChallengerOptions) *Challenger {
 	t.Helper()
 	v := newVerifier(t, h, clk, VerifierOptions{})
 	addCRLs(t, h, v)
-	return NewChallenger(v, ChallengerOptions{Now: clk.now})
+	opts.Now = clk.now
+	return NewChallenger(v, opts)
 }
 
 // TestNilArguments: the functions that take a certificate or a verifier
@@ -50,11 +53,34 @@ func TestNilArguments(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid)
 }
 
+// TestChallengerNegativeTTL: a Challenger made with a negative nonce TTL
+// issues no nonce and verifies no record, refusing both with ErrInvalid,
+// where it took the default TTL.
+func TestChallengerNegativeTTL(t *testing.T) {
+	ctx := context.Background()
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	nonces := NewMemoryNonces(0)
+	c := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces, TTL: -time.Second})
+	want := &Error{Err: ErrInvalid, Cert: -1, Reason: "negative nonce TTL"}
+	nonce, err := c.NewNonce(ctx)
+	assert.Equal(t, want, err)
+	assert.Nil(t, nonce)
+	assert.Zero(t, nonces.n, "no nonce issued")
+
+	issued, err := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces}).NewNonce(ctx)
+	require.NoError(t, err)
+	vc, err := c.Verify(ctx, h.chain(), proof(t, h, testICCID, 1, issued), new(record.AuthProof))
+	assert.Equal(t, want, err)
+	assert.Nil(t, vc)
+	assert.NoError(t, nonces.Consume(ctx, issued, clk.now()), "the nonce is left unused")
+}
+
 func TestChallenger(t *testing.T) {
 	ctx := context.Background()
 	h := newHierarchy(t)
 	clk := newClock(t0.Add(time.Hour))
-	c := newChallenger(t, h, clk)
+	c := newChallenger(t, h, clk, ChallengerOptions{})
 
 	nonce, err := c.NewNonce(ctx)
 	require.NoError(t, err)
@@ -170,7 +196,7 @@ func TestChallenger(t *testing.T) {
 func TestChallengerMalleatedReplay(t *testing.T) {
 	ctx := context.Background()
 	h := newHierarchy(t)
-	c := newChallenger(t, h, newClock(t0.Add(time.Hour)))
+	c := newChallenger(t, h, newClock(t0.Add(time.Hour)), ChallengerOptions{})
 	nonce, err := c.NewNonce(ctx)
 	require.NoError(t, err)
 	msg := proof(t, h, testICCID, 1, nonce)
@@ -195,7 +221,7 @@ func TestChallengerMalleatedReplay(t *testing.T) {
 func TestChallengerConcurrentReplay(t *testing.T) {
 	ctx := context.Background()
 	h := newHierarchy(t)
-	c := newChallenger(t, h, newClock(t0.Add(time.Hour)))
+	c := newChallenger(t, h, newClock(t0.Add(time.Hour)), ChallengerOptions{})
 	nonce, err := c.NewNonce(ctx)
 	require.NoError(t, err)
 	msg := proof(t, h, testICCID, 1, nonce)
