@@ -227,10 +227,12 @@ func (e *cachedCard) certIDs(v *pki.Verifier) (*pki.CertIDs, error) {
 }
 
 // revoked reports whether v's CRLs list the card's certificate or a CA
-// certificate above it (pki.Verifier.Revoked: what the chain check of a
-// login finds pki.ErrRevoked, from the same CRLs), with the names of the
-// card's chain (certIDs): a map lookup or two for each certificate,
-// without allocating.
+// certificate above it (pki.Verifier.Revoked: every chain that the chain
+// check of a login finds pki.ErrRevoked, from the same CRLs, and maybe
+// one that it accepts through a path that leaves the listed certificate
+// out, so refusal lets that check decide), with the names of the card's
+// chain (certIDs): a map lookup or two for each certificate, without
+// allocating.
 func (e *cachedCard) revoked(v *pki.Verifier) (bool, error) {
 	ids, err := e.certIDs(v)
 	if err != nil {
