@@ -3,6 +3,9 @@
 package pgconfig
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -12,6 +15,10 @@ import (
 // CancelGrace is how long a call whose context ended waits for the server
 // to cancel its statement before the connection is dropped.
 const CancelGrace = time.Second
+
+// codeQueryCanceled is the SQLSTATE of a statement that the server
+// cancelled (query_canceled), as it does for a call whose context ended.
+const codeQueryCanceled = "57014"
 
 // CancelOnContextEnd makes a call on a connection of cfg whose context
 // ends while its statement runs ask the server to cancel the statement (a
@@ -23,9 +30,25 @@ const CancelGrace = time.Second
 // statement stays on the server, a backend beyond the pool's size, and
 // when it waited for a lock that is freed meanwhile it runs on, with the
 // rest of its pipeline, a COMMIT included, so that the transaction of a
-// call that reported its context's error may commit.
+// call that reported its context's error may commit. The stores pass the
+// errors of their calls through WithContextErr, so that such a call fails
+// with an error wrapping its context's error too.
 func CancelOnContextEnd(cfg *pgconn.Config) {
 	cfg.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: CancelGrace}
 	}
+}
+
+// WithContextErr returns err wrapping ctx's error too when ctx has ended
+// and err is the server's cancellation of a statement (SQLSTATE 57014,
+// query_canceled), which a call whose context ends while its statement
+// runs fails with (CancelOnContextEnd): errors.Is then holds for both
+// context.Canceled or context.DeadlineExceeded and the server's error.
+// Any other err, nil included, is returned as it is.
+func WithContextErr(ctx context.Context, err error) error {
+	var pgErr *pgconn.PgError
+	if ctx.Err() == nil || !errors.As(err, &pgErr) || pgErr.Code != codeQueryCanceled || errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ctx.Err(), err)
 }

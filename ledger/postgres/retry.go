@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -21,7 +20,6 @@ const (
 	codeInvalidText          = "22P02" // from updateAll, checkPending and setLastTimestamp, not retried: ledger.ErrCorrupt
 	codeDuplicateTable       = "42P07"
 	codeDuplicateObject      = "42710"
-	codeQueryCanceled        = "57014" // a statement that the server cancelled, for a context that ended
 )
 
 // retryable reports whether err is a transient conflict with another
@@ -65,16 +63,4 @@ func isDuplicateTable(err error) bool {
 // says with jitter; it returns ctx's error if ctx ends first.
 func backoff(ctx context.Context, attempt int, jitter float64) error {
 	return ctxsleep.Sleep(ctx, sqlstore.Backoff(attempt, jitter))
-}
-
-// withContextErr returns err wrapping ctx's error too when ctx has ended
-// and err is the server's cancellation of a statement (query_canceled
-// 57014), which a call whose context ends while its statement runs fails
-// with (pgconfig.CancelOnContextEnd).
-func withContextErr(ctx context.Context, err error) error {
-	var pgErr *pgconn.PgError
-	if ctx.Err() == nil || !errors.As(err, &pgErr) || pgErr.Code != codeQueryCanceled || errors.Is(err, ctx.Err()) {
-		return err
-	}
-	return fmt.Errorf("%w: %w", ctx.Err(), err)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/casimpay/casimpay/internal/pgconfig"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/ledger/internal/idtable"
 	"github.com/casimpay/casimpay/ledger/internal/sqlstore"
@@ -116,7 +117,7 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 		if s.closed.Load() {
 			return ledger.ErrClosed
 		}
-		err := withContextErr(ctx, s.update(ctx, fn))
+		err := pgconfig.WithContextErr(ctx, s.update(ctx, fn))
 		if err == nil || !retryable(err) && !isUniqueViolation(err) {
 			return err
 		}
@@ -226,7 +227,7 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
 	defer tx.Rollback(ctx)
-	return withContextErr(ctx, fn(sqlstore.Reader{Dialect: sqlstore.Postgres, Query: queryFunc(ctx, tx)}))
+	return pgconfig.WithContextErr(ctx, fn(sqlstore.Reader{Dialect: sqlstore.Postgres, Query: queryFunc(ctx, tx)}))
 }
 
 // querier is what queryFunc needs of a pgx.Tx or a pool connection.

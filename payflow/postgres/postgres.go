@@ -58,10 +58,12 @@ var _ payflow.Store = (*Store)(nil)
 // date. Its connections run READ COMMITTED, whatever default isolation
 // the server or dsn sets. A call whose context ends while its statement
 // runs has the server cancel the statement and returns once the server
-// has (with its error, SQLSTATE 57014) or the statement has ended, so
-// that nothing of the call is left running on the server to commit
-// later; a server that answers neither within a second has the
-// connection dropped. It fails when MaxConns is negative
+// has or the statement has ended, so that nothing of the call is left
+// running on the server to commit later; a server that answers neither
+// within a second has the connection dropped. A call whose statement the
+// server cancelled so fails with an error wrapping both the context's
+// error (context.Canceled or context.DeadlineExceeded) and the server's
+// (SQLSTATE 57014), as in the ledger's store (package ledger/postgres). It fails when MaxConns is negative
 // (ErrNegativeOption), dsn does not parse, the server does not answer or
 // the payflow schema is newer than this package (ErrSchemaTooNew).
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
@@ -87,7 +89,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{Store: sqlstate.NewPostgres(db, pipeline(db)), db: db}, nil
+	return &Store{Store: sqlstate.NewPostgres(db, pipeline(db), pgconfig.WithContextErr), db: db}, nil
 }
 
 // connConfig parses dsn into the configuration of the store's

@@ -325,9 +325,10 @@ func TestOpenNegativeMaxConns(t *testing.T) {
 // statement waits for a row that another transaction holds returns only
 // once the server has cancelled that statement: none of it is left on the
 // server to take a backend past MaxConns and, once the row is free,
-// commit what the call reported failed. So it is of one statement
-// (Accept), a pipeline (Accept with CancelPending) and a transaction
-// (UpdateRefund's).
+// commit what the call reported failed. It fails with an error that
+// wraps the context's (context.Canceled), as the ledger's store does. So
+// it is of one statement (Accept, and UpdatePayment's compare-and-set), a
+// pipeline (Accept with CancelPending) and a transaction (UpdateRefund's).
 func TestCancelledCallLeavesNoStatement(t *testing.T) {
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
@@ -355,6 +356,11 @@ func TestCancelledCallLeavesNoStatement(t *testing.T) {
 			return s.Accept(ctx, &payflow.Acceptance{Nonce: nonces[1], NonceExpires: at.Add(time.Hour), CardID: sess.SellerCardID, Counter: 4,
 				Session: sess, Now: at, CancelPending: true})
 		}},
+		{"compare-and-set", `SELECT 1 FROM payflow_payments WHERE $1 <> '' FOR UPDATE`, func(ctx context.Context) error {
+			settled := reserve
+			settled.Version, settled.SettledAt = 2, at.Add(time.Minute)
+			return s.UpdatePayment(ctx, &settled, payflow.StateCaptured)
+		}},
 		{"transaction", `SELECT 1 FROM payflow_refunds WHERE $1 <> '' FOR UPDATE`, func(ctx context.Context) error {
 			done := *refund
 			done.State = payflow.RefundDone
@@ -378,7 +384,7 @@ func TestCancelledCallLeavesNoStatement(t *testing.T) {
 			go func() { done <- c.call(cctx) }()
 			await(t, "the call waiting for the row", done, waiting)
 			cancel()
-			assert.Error(t, <-done)
+			assert.ErrorIs(t, <-done, context.Canceled)
 			assert.False(t, waiting(), "the call's statement still waits on the server")
 			require.NoError(t, tx.Rollback(ctx))
 		})
@@ -390,4 +396,8 @@ func TestCancelledCallLeavesNoStatement(t *testing.T) {
 	got, err := s.Refund(ctx, refund.ID)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.RefundPending, got.State, "nor did the cancelled refund's end")
+	p, err := s.Payment(ctx, captured.ID)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), p.Version, "nor did the cancelled compare-and-set")
+	assert.True(t, p.SettledAt.IsZero(), "nor did the cancelled compare-and-set")
 }

@@ -39,6 +39,7 @@ type Store struct {
 	d     Dialect
 	batch *sqlitewrite.Batcher // nil: writes run on w as they come
 	pipe  Pipeline             // nil: none (SQLite)
+	ended CallErr              // nil: errors returned as they are (SQLite)
 
 	mu    sync.Mutex
 	bound map[string]string
@@ -76,13 +77,49 @@ type Query struct {
 // package gives one, over pgx.
 type Pipeline func(ctx context.Context, queries []Query, dest ...any) error
 
+// CallErr returns the error that a call whose context is ctx fails with
+// when one of its statements failed with err: err itself, or err wrapping
+// more (the postgres package's wraps the context's error too when the
+// server cancelled the statement for ctx's end). It returns nil for nil.
+type CallErr func(ctx context.Context, err error) error
+
 // NewPostgres returns a Store over a migrated PostgreSQL database that
-// runs pipelines with pipe.
-func NewPostgres(db *sql.DB, pipe Pipeline) *Store {
+// runs pipelines with pipe and fails a call whose statement failed with
+// the error that ended gives.
+func NewPostgres(db *sql.DB, pipe Pipeline, ended CallErr) *Store {
 	s := New(db, db, Postgres, nil)
-	s.pipe = pipe
+	s.pipe, s.ended = pipe, ended
 	return s
 }
+
+// callErr returns the error of a call whose context is ctx for its
+// statement's error err: through s.ended when it is set. The error of
+// every statement of the Store goes through it: in stmt, exec, row, wrow,
+// query, tx, the rows' Err of queryAll and Catalog, and Accept's
+// pipeline (endedRow).
+func (s *Store) callErr(ctx context.Context, err error) error {
+	if s.ended == nil || err == nil {
+		return err
+	}
+	return s.ended(ctx, err)
+}
+
+// endedRow returns row, whose Scan's error goes through s.callErr.
+func (s *Store) endedRow(ctx context.Context, row rowScanner) rowScanner {
+	if s.ended == nil {
+		return row
+	}
+	return callErrRow{s, ctx, row}
+}
+
+// callErrRow is a row of endedRow.
+type callErrRow struct {
+	s   *Store
+	ctx context.Context
+	row rowScanner
+}
+
+func (r callErrRow) Scan(dest ...any) error { return r.s.callErr(r.ctx, r.row.Scan(dest...)) }
 
 // stmt returns the prepared statement of query (rebound) on db, preparing
 // it on first use: SQLite then parses each query once, not on every call.
@@ -104,7 +141,7 @@ func (s *Store) stmt(ctx context.Context, db *sql.DB, query string) (*sql.Stmt, 
 		st, err = db.PrepareContext(ctx, rebind(s.d, query))
 	}
 	if err != nil {
-		return nil, err
+		return nil, s.callErr(ctx, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -123,7 +160,8 @@ func (s *Store) exec(ctx context.Context, query string, args ...any) (res sql.Re
 		return nil, err
 	}
 	if s.batch == nil {
-		return st.ExecContext(ctx, args...)
+		res, err := st.ExecContext(ctx, args...)
+		return res, s.callErr(ctx, err)
 	}
 	err = s.batch.Write(ctx, func(ctx context.Context, tx *sqlitewrite.Tx) error {
 		res, err = tx.StmtContext(ctx, st).ExecContext(ctx, args...)
@@ -138,7 +176,7 @@ func (s *Store) row(ctx context.Context, query string, args ...any) rowScanner {
 	if err != nil {
 		return errRow{err}
 	}
-	return st.QueryRowContext(ctx, args...)
+	return s.endedRow(ctx, st.QueryRowContext(ctx, args...))
 }
 
 // wrow runs a prepared write statement that returns one row (RETURNING)
@@ -151,7 +189,7 @@ func (s *Store) wrow(ctx context.Context, query string, args ...any) rowScanner 
 		return errRow{err}
 	}
 	if s.batch == nil {
-		return st.QueryRowContext(ctx, args...)
+		return s.endedRow(ctx, st.QueryRowContext(ctx, args...))
 	}
 	return batchedRow{s.batch, ctx, st, args}
 }
@@ -171,13 +209,15 @@ func (r batchedRow) Scan(dest ...any) error {
 	})
 }
 
-// query runs a prepared query of db.
+// query runs a prepared query of db. The error of its rows (Err) is the
+// caller's to pass through callErr.
 func (s *Store) query(ctx context.Context, db *sql.DB, query string, args ...any) (*sql.Rows, error) {
 	st, err := s.stmt(ctx, db, query)
 	if err != nil {
 		return nil, err
 	}
-	return st.QueryContext(ctx, args...)
+	rows, err := st.QueryContext(ctx, args...)
+	return rows, s.callErr(ctx, err)
 }
 
 type rowScanner interface{ Scan(...any) error }
@@ -198,7 +238,7 @@ func queryAll[T any](ctx context.Context, s *Store, scan func(rowScanner) (T, er
 		}
 		out = append(out, v)
 	}
-	return out, rows.Err()
+	return out, s.callErr(ctx, rows.Err())
 }
 
 type errRow struct{ err error }
@@ -497,13 +537,13 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, dbTx) error) er
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return s.callErr(ctx, err)
 	}
 	if err := fn(ctx, tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return s.callErr(ctx, err)
 	}
-	return tx.Commit()
+	return s.callErr(ctx, tx.Commit())
 }
 
 // Merchant implements payflow.Store.
@@ -592,7 +632,7 @@ func (s *Store) Catalog(ctx context.Context, merchantID string) ([]payflow.Catal
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, err
+		return nil, s.callErr(ctx, err)
 	}
 	if items == nil {
 		return nil, payflow.ErrNotFound
@@ -969,7 +1009,7 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 	if a.CancelPending {
 		// Skipped when the statement aborts (also when the session has
 		// expired: w then returns no row).
-		row = pipelinedRow{s.pipe, ctx, []Query{{s.q(b.String()), args}, {s.q(qCancelPending), cancelArgs(a)}}}
+		row = s.endedRow(ctx, pipelinedRow{s.pipe, ctx, []Query{{s.q(b.String()), args}, {s.q(qCancelPending), cancelArgs(a)}}})
 	} else {
 		row = s.wrow(ctx, b.String(), args...)
 	}
