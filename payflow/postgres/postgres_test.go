@@ -401,3 +401,79 @@ func TestCancelledCallLeavesNoStatement(t *testing.T) {
 	assert.Equal(t, uint64(2), p.Version, "nor did the cancelled compare-and-set")
 	assert.True(t, p.SettledAt.IsZero(), "nor did the cancelled compare-and-set")
 }
+
+// openNamed opens a store on dsn whose connections carry the application
+// name app (without spaces), and returns it with a function that counts
+// those of its connections that wait for a lock.
+func openNamed(t *testing.T, dsn, app string) (*postgres.Store, func() int) {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	require.NoError(t, err)
+	u.RawQuery += "&application_name=" + url.PathEscape(app)
+	s := open(t, u.String())
+	conn, err := pgx.Connect(context.Background(), dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return s, func() int {
+		var n int
+		require.NoError(t, conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&n))
+		return n
+	}
+}
+
+// TestPutMerchantsCrossing: two PutMerchant calls that take the same seller
+// cards, listed in opposite orders or each holding the cards that the
+// other lists, both succeed, one after the other, where each could hold a
+// card row that the other waits for (a deadlock, SQLSTATE 40P01). Two
+// other transactions hold the cards' rows until both calls wait, so that
+// once they are freed each call finds free the card it waited for.
+func TestPutMerchantsCrossing(t *testing.T) {
+	c1, c2 := "8900000000000000001", "8900000000000000002"
+	for _, c := range []struct {
+		name         string
+		a, b         []string      // the lists of the crossing calls for merchants a and b
+		heldA, heldB []string      // the cards of a and b before the calls
+		outcomes     [][2][]string // the cards of a and b after both calls, in either order
+	}{
+		{"opposite orders", []string{c1, c2}, []string{c2, c1}, nil, nil, [][2][]string{{{c1, c2}, nil}, {nil, {c1, c2}}}},
+		{"each holding the other's", []string{c1}, []string{c2}, []string{c2}, []string{c1}, [][2][]string{{{c1}, {c2}}}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			dsn := testenv.PostgresSchema(t)
+			s, waiting := openNamed(t, dsn, "crossing")
+			for _, id := range []string{c1, c2} {
+				require.NoError(t, s.PutCard(ctx, &payflow.CardRecord{ID: id, AdvSecret: bytes.Repeat([]byte(id[len(id)-1:]), 16)}))
+			}
+			merchant := func(id string, cards []string) *payflow.Merchant {
+				return &payflow.Merchant{ID: id, Name: id, Currency: "EUR", SellerCardIDs: cards}
+			}
+			require.NoError(t, s.PutMerchant(ctx, merchant("a", c.heldA)))
+			require.NoError(t, s.PutMerchant(ctx, merchant("b", c.heldB)))
+			held := make([]pgx.Tx, 2)
+			for i, id := range []string{c1, c2} {
+				held[i] = beginOther(t, dsn)
+				_, err := held[i].Exec(ctx, `SELECT 1 FROM payflow_cards WHERE id = $1 FOR UPDATE`, id)
+				require.NoError(t, err)
+			}
+			doneA, doneB := make(chan error, 1), make(chan error, 1)
+			go func() { doneA <- s.PutMerchant(ctx, merchant("a", c.a)) }()
+			await(t, "a's PutMerchant waiting", doneA, func() bool { return waiting() == 1 })
+			go func() { doneB <- s.PutMerchant(ctx, merchant("b", c.b)) }()
+			await(t, "b's PutMerchant waiting", doneB, func() bool { return waiting() == 2 })
+			for _, tx := range held {
+				require.NoError(t, tx.Commit(ctx))
+			}
+			assert.NoError(t, <-doneA)
+			assert.NoError(t, <-doneB)
+			var got [2][]string
+			for i, id := range []string{"a", "b"} {
+				m, err := s.Merchant(ctx, id)
+				require.NoError(t, err)
+				got[i] = m.SellerCardIDs
+			}
+			assert.Contains(t, c.outcomes, got)
+		})
+	}
+}

@@ -497,8 +497,23 @@ func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) e
 // PutMerchant implements payflow.Store in one transaction: an upsert that
 // updates a merchant only in its own currency (ErrConflict otherwise),
 // then the seller cards: every card of the merchant is cleared and each
-// one listed set.
+// one listed set. On PostgreSQL the rows of the cards it writes (the
+// merchant's and those listed) are locked first, in the order of their
+// IDs, so that two PutMerchant calls that move cards between two
+// merchants, whatever the order of their lists, take them one after the
+// other: in the order of the statements, each could hold a card that the
+// other waits for, and the server would end one with a deadlock (SQLite
+// has one writer anyway).
 func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
+	var listed []string // the IDs that can name a stored card, a PostgreSQL parameter
+	if s.d == Postgres {
+		listed = make([]string, 0, len(m.SellerCardIDs))
+		for _, id := range m.SellerCardIDs {
+			if !unstorable(id) {
+				listed = append(listed, id)
+			}
+		}
+	}
 	return s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_merchants (id, name, currency, manual_capture) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, manual_capture = excluded.manual_capture
@@ -506,6 +521,12 @@ func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
 			m.ID, m.Name, m.Currency, b2i(m.ManualCapture))
 		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 			return err
+		}
+		if s.d == Postgres {
+			if _, err := tx.ExecContext(ctx, s.q(`SELECT 1 FROM payflow_cards WHERE merchant_id = ? OR id = ANY (?)
+				ORDER BY `+s.byteOrder("id")+` FOR UPDATE`), m.ID, listed); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_cards SET merchant_id = '' WHERE merchant_id = ?`), m.ID); err != nil {
 			return err
