@@ -58,7 +58,9 @@ type Store interface {
 	// A merchant's currency never changes: an update in another currency
 	// is refused with ErrConflict, and nothing is written.
 	PutMerchant(ctx context.Context, m *Merchant) error
-	// Merchant returns a merchant with its seller cards, in card ID order.
+	// Merchant returns a merchant with its seller cards, in card ID order,
+	// as one PutMerchant left them: never the fields of one version with
+	// the cards of another, whatever PutMerchant runs meanwhile.
 	Merchant(ctx context.Context, id string) (*Merchant, error)
 	// SetCatalog replaces a merchant's catalog.
 	SetCatalog(ctx context.Context, merchantID string, items []CatalogItem) error

@@ -33,6 +33,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Merchants", testMerchants},
 		{"SellerCards", testSellerCards},
 		{"CatalogRace", testCatalogRace},
+		{"MerchantRace", testMerchantRace},
 		{"Assets", testAssets},
 		{"TextKeys", testTextKeys},
 		{"Nonces", testNonces},
@@ -282,6 +283,50 @@ func testCatalogRace(t *testing.T, s payflow.Store) {
 		assert.True(t, assert.ObjectsAreEqual(lists[0], got) || assert.ObjectsAreEqual(lists[1], got),
 			"round %d: a catalog of %d items, not one of the two lists", round, len(got))
 	}
+}
+
+// testMerchantRace reads a merchant while another goroutine (on the SQL
+// stores, another connection) writes it again and again, in turn as one
+// of two versions that differ in name and seller cards: every read is one
+// of the two whole versions, never the name of one with the cards of the
+// other.
+func testMerchantRace(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	ids := []string{"8900000000000000001", "8900000000000000002", "8900000000000000003"}
+	for _, id := range ids {
+		require.NoError(t, s.PutCard(ctx, card(id)))
+	}
+	versions := [2]*payflow.Merchant{
+		{ID: "m", Name: "One", Currency: "EUR", SellerCardIDs: ids[:2]},
+		{ID: "m", Name: "Two", Currency: "EUR", ManualCapture: true, SellerCardIDs: ids[2:]},
+	}
+	require.NoError(t, s.PutMerchant(ctx, versions[0]))
+	var written atomic.Bool
+	var werr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer written.Store(true)
+		for i := range 200 {
+			if werr = s.PutMerchant(ctx, versions[(i+1)%2]); werr != nil {
+				return
+			}
+		}
+	})
+	reads, mixed := 0, 0
+	for !written.Load() {
+		got, err := s.Merchant(ctx, "m")
+		require.NoError(t, err)
+		reads++
+		if !assert.ObjectsAreEqual(versions[0], got) && !assert.ObjectsAreEqual(versions[1], got) {
+			mixed++
+			if mixed == 1 {
+				t.Errorf("read %d: %+v, not one of the two versions", reads, got)
+			}
+		}
+	}
+	wg.Wait()
+	require.NoError(t, werr)
+	assert.Zero(t, mixed, "reads of no whole version, of %d", reads)
 }
 
 func testAssets(t *testing.T, s payflow.Store) {

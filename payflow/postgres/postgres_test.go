@@ -477,3 +477,42 @@ func TestPutMerchantsCrossing(t *testing.T) {
 		})
 	}
 }
+
+// TestMerchantOneSnapshot: a Merchant whose read of the seller cards
+// waits (here for a lock on the cards' table) while another transaction
+// commits a new version of the merchant returns one whole version, the
+// old or the new, not the old name with the new cards.
+func TestMerchantOneSnapshot(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	s, waiting := openNamed(t, dsn, "snapshot")
+	c1, c2, c3 := "8900000000000000001", "8900000000000000002", "8900000000000000003"
+	for _, id := range []string{c1, c2, c3} {
+		require.NoError(t, s.PutCard(ctx, &payflow.CardRecord{ID: id, AdvSecret: bytes.Repeat([]byte(id[len(id)-1:]), 16)}))
+	}
+	old := &payflow.Merchant{ID: "m", Name: "Old", Currency: "EUR", SellerCardIDs: []string{c1, c2}}
+	require.NoError(t, s.PutMerchant(ctx, old))
+	tx := beginOther(t, dsn)
+	_, err := tx.Exec(ctx, `LOCK TABLE payflow_cards IN ACCESS EXCLUSIVE MODE`)
+	require.NoError(t, err)
+	type read struct {
+		m   *payflow.Merchant
+		err error
+	}
+	done, read1 := make(chan error, 1), make(chan read, 1)
+	go func() {
+		m, err := s.Merchant(ctx, "m")
+		read1 <- read{m, err}
+		done <- err
+	}()
+	await(t, "Merchant waiting for the cards' table", done, func() bool { return waiting() == 1 })
+	_, err = tx.Exec(ctx, `UPDATE payflow_merchants SET name = 'New' WHERE id = 'm'`)
+	require.NoError(t, err)
+	_, err = tx.Exec(ctx, `UPDATE payflow_cards SET merchant_id = CASE WHEN id = $1 THEN 'm' ELSE '' END`, c3)
+	require.NoError(t, err)
+	require.NoError(t, tx.Commit(ctx))
+	r := <-read1
+	require.NoError(t, r.err)
+	renamed := &payflow.Merchant{ID: "m", Name: "New", Currency: "EUR", SellerCardIDs: []string{c3}}
+	assert.Contains(t, []*payflow.Merchant{old, renamed}, r.m)
+}

@@ -567,23 +567,37 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, dbTx) error) er
 	return s.callErr(ctx, tx.Commit())
 }
 
-// Merchant implements payflow.Store.
+// Merchant implements payflow.Store with one query, the merchant's row
+// joined with its seller cards, so that the merchant and its cards are
+// read from one snapshot: a concurrent PutMerchant gives its whole
+// version or none of it, never the name of one with the cards of the
+// other. A merchant without seller cards gives one row of NULL card.
 func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, error) {
 	if unstorable(id) {
 		return nil, payflow.ErrNotFound
 	}
-	var m payflow.Merchant
-	var manual int64
-	err := s.row(ctx, `SELECT id, name, currency, manual_capture FROM payflow_merchants WHERE id = ?`, id).
-		Scan(&m.ID, &m.Name, &m.Currency, &manual)
-	if err != nil {
-		return nil, notFound(err)
+	type row struct {
+		m    payflow.Merchant
+		card sql.NullString
 	}
-	m.ManualCapture = manual != 0
-	m.SellerCardIDs, err = queryAll(ctx, s, func(row rowScanner) (c string, err error) { return c, row.Scan(&c) },
-		`SELECT id FROM payflow_cards WHERE merchant_id = ? ORDER BY `+s.byteOrder("id"), id)
+	rows, err := queryAll(ctx, s, func(r rowScanner) (v row, err error) {
+		var manual int64
+		err = r.Scan(&v.m.ID, &v.m.Name, &v.m.Currency, &manual, &v.card)
+		v.m.ManualCapture = manual != 0
+		return v, err
+	}, `SELECT m.id, m.name, m.currency, m.manual_capture, c.id FROM payflow_merchants m
+		LEFT JOIN payflow_cards c ON c.merchant_id = m.id WHERE m.id = ? ORDER BY `+s.byteOrder("c.id"), id)
 	if err != nil {
 		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, payflow.ErrNotFound
+	}
+	m := rows[0].m
+	for _, r := range rows {
+		if r.card.Valid {
+			m.SellerCardIDs = append(m.SellerCardIDs, r.card.String)
+		}
 	}
 	return &m, nil
 }
