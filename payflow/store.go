@@ -168,7 +168,10 @@ type Store interface {
 
 	// DeleteExpired deletes nonces (issued or marked used), tokens,
 	// sessions and idempotent replies that expired at or before now and
-	// returns how many rows went.
+	// returns how many rows went. A store may delete them in batches,
+	// each committed on its own (the SQL stores, 256 rows at a time): when
+	// it fails, ctx's end included, it returns how many rows the batches
+	// before deleted, with the error, and those stay deleted.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"DueLimits", testDueLimits},
 		{"Idempotency", testIdempotency},
 		{"DeleteExpired", testDeleteExpired},
+		{"DeleteExpiredMany", testDeleteExpiredMany},
 		{"Amounts", testAmounts},
 		{"MissingFields", testMissingFields},
 	} {
@@ -1048,6 +1049,36 @@ func testDeleteExpired(t *testing.T, s payflow.Store) {
 	assert.NoError(t, err)
 	_, err = s.Session(ctx, payflow.ID{2})
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
+}
+
+// testDeleteExpiredMany: DeleteExpired deletes every row expired, and
+// counts them exactly, when they are more than a batch of the stores that
+// delete in batches (256 rows), of one kind and of two; the rows
+// unexpired are kept, and a second call finds none.
+func testDeleteExpiredMany(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	for i := range 600 {
+		require.NoError(t, s.Add(ctx, []byte(fmt.Sprint("nonce", i)), t0))
+	}
+	require.NoError(t, s.Add(ctx, []byte("kept"), t0.Add(time.Second)))
+	for i := range 300 {
+		_, err := s.BeginIdempotent(ctx, fmt.Sprint("key", i), []byte{1}, t0.Add(-time.Hour), t0)
+		require.NoError(t, err)
+	}
+	_, err := s.BeginIdempotent(ctx, "kept", []byte{1}, t0.Add(-time.Hour), t0.Add(time.Second))
+	require.NoError(t, err)
+	n, err := s.DeleteExpired(ctx, t0)
+	require.NoError(t, err)
+	assert.Equal(t, 900, n)
+	n, err = s.DeleteExpired(ctx, t0)
+	require.NoError(t, err)
+	assert.Zero(t, n, "none left")
+	assert.ErrorIs(t, s.Consume(ctx, []byte("nonce599"), t0.Add(-time.Second)), pki.ErrNonce, "an expired nonce is gone")
+	assert.NoError(t, s.Consume(ctx, []byte("kept"), t0), "the unexpired nonce is kept")
+	_, err = s.BeginIdempotent(ctx, "kept", []byte{1}, t0, t0.Add(time.Hour))
+	assert.ErrorIs(t, err, payflow.ErrInFlight, "the unexpired key is kept")
+	_, err = s.BeginIdempotent(ctx, "key299", []byte{2}, t0.Add(-time.Hour), t0.Add(time.Hour))
+	assert.NoError(t, err, "an expired key is gone: another body may take it")
 }
 
 func testAccept(t *testing.T, s payflow.Store) {

@@ -516,3 +516,36 @@ func TestMerchantOneSnapshot(t *testing.T) {
 	renamed := &payflow.Merchant{ID: "m", Name: "New", Currency: "EUR", SellerCardIDs: []string{c3}}
 	assert.Contains(t, []*payflow.Merchant{old, renamed}, r.m)
 }
+
+// TestDeleteExpiredSparesKeyClaimedAgain: an idempotency key that
+// DeleteExpired finds expired, but that a concurrent BeginIdempotent is
+// claiming again (its deadline moved on, uncommitted), is kept once that
+// claim commits: the sweep deletes only the rows still expired.
+func TestDeleteExpiredSparesKeyClaimedAgain(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	s, waiting := openNamed(t, dsn, "sweep")
+	at := time.Unix(1_800_000_000, 0)
+	_, err := s.BeginIdempotent(ctx, "k", []byte{1}, at.Add(-time.Hour), at.Add(-time.Minute))
+	require.NoError(t, err)
+	tx := beginOther(t, dsn)
+	_, err = tx.Exec(ctx, `UPDATE payflow_replies SET deadline = $1 WHERE key = 'k'`, at.Add(time.Minute).UnixNano())
+	require.NoError(t, err)
+	type swept struct {
+		n   int
+		err error
+	}
+	done, result := make(chan error, 1), make(chan swept, 1)
+	go func() {
+		n, err := s.DeleteExpired(ctx, at)
+		result <- swept{n, err}
+		done <- err
+	}()
+	await(t, "DeleteExpired waiting for the key's row", done, func() bool { return waiting() == 1 })
+	require.NoError(t, tx.Commit(ctx))
+	r := <-result
+	require.NoError(t, r.err)
+	assert.Zero(t, r.n)
+	_, err = s.BeginIdempotent(ctx, "k", []byte{1}, at, at.Add(time.Hour))
+	assert.ErrorIs(t, err, payflow.ErrInFlight, "the key claimed again is kept")
+}

@@ -10,3 +10,7 @@ func DueRefundsArgs(t time.Time, limit int) []any { return dueRefundsArgs(t, lim
 
 // Rebind returns query, written with ? placeholders, in the form of d.
 func Rebind(d Dialect, query string) string { return rebind(d, query) }
+
+// SetBetweenBatches makes DeleteExpired call fn after each batch that it
+// committed.
+func SetBetweenBatches(s *Store, fn func()) { s.betweenBatches = fn }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"time"
 
 	"github.com/casimpay/casimpay/payflow"
@@ -324,32 +325,65 @@ func (s *Store) AbandonIdempotent(ctx context.Context, key string, lease time.Ti
 	return err
 }
 
-// DeleteExpired implements payflow.Store in one transaction.
+// sweepBatch is the most rows that DeleteExpired deletes in one
+// transaction, as many as the memory store walks in one hold of its lock.
+const sweepBatch = 256
+
+// qSweep are the statements of DeleteExpired, each deleting at most
+// sweepBatch rows of one table expired at its two arguments, found
+// through the index of their expiry. The expiry is checked again on the
+// rows deleted, and not only in the subquery that picks them: on
+// PostgreSQL a row that a concurrent write changed (an idempotency key
+// claimed again, its deadline moved on) is read again once that write
+// commits, and is then deleted only if it is still expired.
+var qSweep = func() []string {
+	var qs []string
+	for _, t := range []struct{ table, key, expiry string }{
+		{"payflow_nonces", "nonce", "expires_at"},
+		{"payflow_used_nonces", "nonce", "expires_at"},
+		{"payflow_tokens", "hash", "expires_at"},
+		{"payflow_sessions", "id", "expires_at"},
+		{"payflow_replies", "key", "deadline"},
+	} {
+		qs = append(qs, `DELETE FROM `+t.table+` WHERE `+t.expiry+` <= ? AND `+t.key+` IN (SELECT `+t.key+` FROM `+t.table+
+			` WHERE `+t.expiry+` <= ? LIMIT `+strconv.Itoa(sweepBatch)+`)`)
+	}
+	return qs
+}()
+
+// DeleteExpired implements payflow.Store in batches of at most sweepBatch
+// rows, each a write transaction of its own (through the SQLite store's
+// Batcher, committed with the writes that come meanwhile), so that the
+// sweep holds SQLite's writer, and PostgreSQL's row locks, for one batch
+// at a time rather than for every row due. A table's sweep ends with a
+// batch of fewer rows, which concurrent writes may also make (another
+// sweep deleting the same rows, a key claimed again): what it leaves goes
+// at a later call. When ctx ends, or a batch fails, it returns the rows
+// that the batches before deleted with the error; the batches committed
+// stay deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	total := 0
-	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
-		total = 0
-		for _, q := range []string{
-			`DELETE FROM payflow_nonces WHERE expires_at <= ?`,
-			`DELETE FROM payflow_used_nonces WHERE expires_at <= ?`,
-			`DELETE FROM payflow_tokens WHERE expires_at <= ?`,
-			`DELETE FROM payflow_sessions WHERE expires_at <= ?`,
-			`DELETE FROM payflow_replies WHERE deadline <= ?`,
-		} {
-			res, err := tx.ExecContext(ctx, s.q(q), ns(now))
+	for _, q := range qSweep {
+		for {
+			if err := ctx.Err(); err != nil {
+				return total, err
+			}
+			res, err := s.exec(ctx, q, ns(now), ns(now))
 			if err != nil {
-				return err
+				return total, err
 			}
 			n, err := res.RowsAffected()
 			if err != nil {
-				return err
+				return total, err
 			}
 			total += int(n)
+			if s.betweenBatches != nil {
+				s.betweenBatches()
+			}
+			if n < sweepBatch {
+				break
+			}
 		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
 	}
 	return total, nil
 }

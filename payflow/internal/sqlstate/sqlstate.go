@@ -41,6 +41,8 @@ type Store struct {
 	pipe  Pipeline             // nil: none (SQLite)
 	ended CallErr              // nil: errors returned as they are (SQLite)
 
+	betweenBatches func() // called, when set, by DeleteExpired after each batch it committed
+
 	mu    sync.Mutex
 	bound map[string]string
 	stmts map[stmtKey]*sql.Stmt

@@ -1,0 +1,109 @@
+package sqlstate_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/internal/sqlstate"
+	"github.com/casimpay/casimpay/payflow/postgres"
+	"github.com/casimpay/casimpay/payflow/sqlite"
+)
+
+// sqlStore returns the sqlstate.Store of a store that an engine opened.
+func sqlStore(t *testing.T, s payflow.Store) *sqlstate.Store {
+	t.Helper()
+	switch s := s.(type) {
+	case *sqlite.Store:
+		return s.Store
+	case *postgres.Store:
+		return s.Store
+	}
+	t.Fatalf("a store of type %T", s)
+	return nil
+}
+
+// expiredRows writes, in one transaction on db, nonces issued and keys of
+// idempotent replies expired at t0 (n of each) and one of each unexpired.
+func expiredRows(t *testing.T, db *sql.DB, d sqlstate.Dialect, n int) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := db.BeginTx(ctx, nil)
+	require.NoError(t, err)
+	defer tx.Rollback()
+	for i := range n + 1 {
+		exp := sec(0)
+		if i == n {
+			exp = sec(1)
+		}
+		_, err := tx.ExecContext(ctx, sqlstate.Rebind(d, `INSERT INTO payflow_nonces (nonce, expires_at) VALUES (?, ?)`),
+			[]byte(fmt.Sprint("nonce ", i)), exp)
+		require.NoError(t, err)
+		_, err = tx.ExecContext(ctx, sqlstate.Rebind(d, `INSERT INTO payflow_replies (key, body_hash, done, status, reply, deadline)
+			VALUES (?, ?, 1, 200, NULL, ?)`), fmt.Sprint("key ", i), []byte{1}, exp)
+		require.NoError(t, err)
+	}
+	require.NoError(t, tx.Commit())
+}
+
+// expiredLeft counts, on db, the rows of expiredRows expired at t0.
+func expiredLeft(t *testing.T, db *sql.DB, d sqlstate.Dialect) int {
+	t.Helper()
+	var n int
+	require.NoError(t, db.QueryRow(sqlstate.Rebind(d, `SELECT (SELECT count(*) FROM payflow_nonces WHERE expires_at <= ?)
+		+ (SELECT count(*) FROM payflow_replies WHERE deadline <= ?)`), sec(0), sec(0)).Scan(&n))
+	return n
+}
+
+// TestDeleteExpiredBatches: DeleteExpired deletes the rows expired in
+// batches of at most 256, each committed on its own (another connection
+// sees it gone before the next batch), so that SQLite's writer is not held
+// for the whole sweep; and, its context ended between two batches, it
+// returns what the batches before deleted, with the context's error,
+// leaving the rest.
+func TestDeleteExpiredBatches(t *testing.T) {
+	const n = 600 // of each of two kinds: five batches at least
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, open := e.fresh(t)
+			s := open(t)
+			expiredRows(t, db, e.d, n)
+			left := []int{expiredLeft(t, db, e.d)}
+			sqlstate.SetBetweenBatches(sqlStore(t, s), func() { left = append(left, expiredLeft(t, db, e.d)) })
+			deleted, err := s.DeleteExpired(ctx, t0)
+			require.NoError(t, err)
+			assert.Equal(t, 2*n, deleted)
+			require.GreaterOrEqual(t, len(left), 6, "batches of at most 256 rows: %v left after each", left)
+			for i := 1; i < len(left); i++ {
+				assert.LessOrEqual(t, left[i-1]-left[i], 256, "batch %d: %v left after each", i, left)
+			}
+			assert.Zero(t, left[len(left)-1])
+			var kept int
+			require.NoError(t, db.QueryRow(`SELECT (SELECT count(*) FROM payflow_nonces) + (SELECT count(*) FROM payflow_replies)`).Scan(&kept))
+			assert.Equal(t, 2, kept, "the unexpired nonce and key are kept")
+		})
+		t.Run(e.name+" cancelled", func(t *testing.T) {
+			db, open := e.fresh(t)
+			s := open(t)
+			expiredRows(t, db, e.d, n)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			batches := 0
+			sqlstate.SetBetweenBatches(sqlStore(t, s), func() {
+				batches++
+				cancel()
+			})
+			deleted, err := s.DeleteExpired(ctx, t0)
+			assert.ErrorIs(t, err, context.Canceled)
+			assert.Equal(t, 1, batches)
+			assert.Equal(t, 256, deleted, "the rows of the batch committed")
+			assert.Equal(t, 2*n-256, expiredLeft(t, db, e.d), "the rest kept")
+		})
+	}
+}
