@@ -345,8 +345,8 @@ func testAssets(t *testing.T, s payflow.Store) {
 
 // testTextKeys: a card ID, merchant ID or asset name that is not UTF-8,
 // or that holds a NUL byte, names nothing (every store answers
-// ErrNotFound, as for any unknown key; PostgreSQL refuses such text as a
-// parameter).
+// ErrNotFound, as for any unknown key, also for such a seller card listed
+// in PutMerchant; PostgreSQL refuses such text as a parameter).
 func testTextKeys(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	require.NoError(t, s.PutCard(ctx, card("8900000000000000001")))
@@ -363,7 +363,14 @@ func testTextKeys(t *testing.T, s payflow.Store) {
 			"set catalog %q: an amount above 2^63-1 first, as for any merchant", key)
 		_, err = s.Asset(ctx, key)
 		assert.ErrorIs(t, err, payflow.ErrNotFound, "asset %q", key)
+		assert.ErrorIs(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{"8900000000000000001", key}}),
+			payflow.ErrNotFound, "seller card %q", key)
+		assert.ErrorIs(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "USD", SellerCardIDs: []string{key}}),
+			payflow.ErrConflict, "seller card %q: another currency first, as for any card", key)
 	}
+	m, err := s.Merchant(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"8900000000000000001"}, m.SellerCardIDs, "the refused PutMerchant calls changed nothing")
 }
 
 func testNonces(t *testing.T, s payflow.Store) {

@@ -505,17 +505,9 @@ func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) e
 // merchants, whatever the order of their lists, take them one after the
 // other: in the order of the statements, each could hold a card that the
 // other waits for, and the server would end one with a deadlock (SQLite
-// has one writer anyway).
+// has one writer anyway). A listed card ID that no row can hold (see
+// unstorable) is ErrNotFound, as any card not enrolled.
 func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
-	var listed []string // the IDs that can name a stored card, a PostgreSQL parameter
-	if s.d == Postgres {
-		listed = make([]string, 0, len(m.SellerCardIDs))
-		for _, id := range m.SellerCardIDs {
-			if !unstorable(id) {
-				listed = append(listed, id)
-			}
-		}
-	}
 	return s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_merchants (id, name, currency, manual_capture) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, manual_capture = excluded.manual_capture
@@ -524,9 +516,14 @@ func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
 		if err := oneRow(res, err, payflow.ErrConflict); err != nil {
 			return err
 		}
+		for _, id := range m.SellerCardIDs {
+			if unstorable(id) { // names no card (a parameter PostgreSQL refuses)
+				return payflow.ErrNotFound
+			}
+		}
 		if s.d == Postgres {
 			if _, err := tx.ExecContext(ctx, s.q(`SELECT 1 FROM payflow_cards WHERE merchant_id = ? OR id = ANY (?)
-				ORDER BY `+s.byteOrder("id")+` FOR UPDATE`), m.ID, listed); err != nil {
+				ORDER BY `+s.byteOrder("id")+` FOR UPDATE`), m.ID, m.SellerCardIDs); err != nil {
 				return err
 			}
 		}
