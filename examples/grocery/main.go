@@ -10,6 +10,11 @@
 //	go run ./examples/grocery               # in a temporary folder
 //	go run ./examples/grocery -data ./shop  # keep the state; run again to continue
 //
+// Runs started at once on one -data folder, or with the cloud program on
+// it, set it up once between them (the demo CA, the cards); a run that
+// finds the shopper's card in use by another fails with "card in use",
+// and the folder stays as the other left it.
+//
 // Flags:
 //
 //	-data DIR    keep the database, the demo CA and the card state files in

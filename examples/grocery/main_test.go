@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -236,5 +237,31 @@ func TestGroceryInterruptedWhileAdvertising(t *testing.T) {
 		assert.NotContains(t, out.String(), "Heard 100000000 advertising rounds")
 	case <-time.After(20 * time.Second):
 		t.Fatal("the program went on broadcasting after the interrupt")
+	}
+}
+
+// TestGroceryConcurrentFirstRuns: two runs started at once on one new data
+// folder (two terminals) set it up once between them: each ends with the
+// purchase, or fails saying a card is in use, and the folder stays usable,
+// a third run buying again.
+func TestGroceryConcurrentFirstRuns(t *testing.T) {
+	for i := range 3 {
+		dir := t.TempDir()
+		var wg sync.WaitGroup
+		var errs [2]error
+		for j := range 2 {
+			wg.Go(func() { errs[j] = run(context.Background(), []string{"-data", dir}, &bytes.Buffer{}) })
+		}
+		wg.Wait()
+		ok := 0
+		for _, err := range errs {
+			if err == nil {
+				ok++
+			} else {
+				assert.ErrorIs(t, err, demo.ErrCardInUse, "round %d", i)
+			}
+		}
+		assert.GreaterOrEqual(t, ok, 1, "round %d: %v / %v", i, errs[0], errs[1])
+		checkPurchase(t, runGrocery(t, "-data", dir))
 	}
 }

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -46,12 +47,32 @@ const (
 func RootPath(dir string) string { return filepath.Join(dir, "pki", rootCert) }
 
 // LoadAuthority reads the hierarchy from dir/pki, or creates it there when
-// the folder holds none.
-func LoadAuthority(dir string) (*Authority, error) {
+// the folder holds none, creating dir if needed. It holds the data
+// folder's setup lock meanwhile (SetupLockFile), waiting until ctx ends
+// while another program, or a Market.Setup or LoadAuthority of this one,
+// holds it. A new hierarchy is written whole into a folder of dir named
+// at random, which is then renamed to pki: a program that reads dir/pki
+// finds all of one hierarchy's files or none, and one that made another
+// hierarchy at once, where the lock does not reach another process (see
+// LockCard), loses the rename and takes the hierarchy found in pki.
+func LoadAuthority(ctx context.Context, dir string) (_ *Authority, err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	unlock, err := holdSetup(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, unlock()) }()
 	pdir := filepath.Join(dir, "pki")
 	if _, err := os.Stat(filepath.Join(pdir, platformCert)); errors.Is(err, fs.ErrNotExist) {
-		return newAuthority(pdir)
+		return newAuthority(dir, pdir)
 	}
+	return loadAuthority(pdir)
+}
+
+// loadAuthority reads the hierarchy of the folder pdir.
+func loadAuthority(pdir string) (*Authority, error) {
 	read := func(name string) ([]byte, error) {
 		b, err := os.ReadFile(filepath.Join(pdir, name))
 		if err != nil {
@@ -113,10 +134,14 @@ const (
 	issuerCRL = "https://pki.invalid/card.crl"
 )
 
-func newAuthority(pdir string) (*Authority, error) {
-	if err := os.MkdirAll(pdir, 0o700); err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
-	}
+// newAuthority makes a hierarchy, writes it into a new folder of the data
+// folder dir and renames that folder to pdir. When pdir holds another
+// hierarchy by then, made at once by a program that the setup lock did
+// not keep out, it returns that one. A pdir without a platform
+// certificate, which a program that wrote the files one by one into pdir
+// may have left when it was stopped, and under which no card was issued,
+// is replaced.
+func newAuthority(dir, pdir string) (*Authority, error) {
 	gen := func() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }
 	rk, err := gen()
 	if err != nil {
@@ -150,9 +175,14 @@ func newAuthority(pdir string) (*Authority, error) {
 	}{
 		{rootKey, rk, nil}, {rootCert, nil, [][]byte{root.DER()}},
 		{issuerKey, ik, nil}, {issuerCert, nil, [][]byte{issuer.DER()}},
-		// The platform certificate last: its presence marks a complete folder.
+		// The platform certificate marks a complete folder (LoadAuthority).
 		{platformKey, pk, nil}, {platformCert, nil, a.PlatformChain},
 	}
+	tmp, err := os.MkdirTemp(dir, ".pki.new*")
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	defer os.RemoveAll(tmp)
 	for _, f := range files {
 		var b []byte
 		mode := os.FileMode(0o644)
@@ -165,9 +195,21 @@ func newAuthority(pdir string) (*Authority, error) {
 		for _, der := range f.der {
 			b = append(b, pki.CertificatePEM(der)...)
 		}
-		if err := writeFile(filepath.Join(pdir, f.name), b, mode, true); err != nil {
+		if err := writeFile(filepath.Join(tmp, f.name), b, mode, true); err != nil {
 			return nil, err
 		}
+	}
+	err = os.Rename(tmp, pdir)
+	if err != nil {
+		if _, serr := os.Stat(filepath.Join(pdir, platformCert)); serr == nil {
+			return loadAuthority(pdir)
+		}
+		if err = os.RemoveAll(pdir); err == nil {
+			err = os.Rename(tmp, pdir)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
 	}
 	return a, nil
 }

@@ -10,7 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/applet"
@@ -112,10 +114,24 @@ func LockCard(path string) (unlock func() error, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s cannot be written: %w", path, err)
 	}
-	release, err := lockFile(lf)
+	unlock, err = lockOpen(lf, nil)
 	if errors.Is(err, ErrCardInUse) {
-		lf.Close()
 		return nil, fmt.Errorf("%s is held by another process, or already by this one: %w", path, err)
+	}
+	return unlock, err
+}
+
+// lockOpen locks the open lock file lf (lockFile) and returns the function
+// that releases it and closes lf. While another holds it, lockOpen calls
+// wait and tries again, until wait fails, whose error it returns; with
+// wait nil, a file held is ErrCardInUse at once. On an error, lf is
+// closed.
+func lockOpen(lf *os.File, wait func() error) (unlock func() error, err error) {
+	release, err := lockFile(lf)
+	for errors.Is(err, ErrCardInUse) && wait != nil {
+		if err = wait(); err == nil {
+			release, err = lockFile(lf)
+		}
 	}
 	if err != nil {
 		lf.Close()
@@ -125,6 +141,33 @@ func LockCard(path string) (unlock func() error, err error) {
 		release()
 		return lf.Close()
 	}, nil
+}
+
+// SetupLockFile is the file of a data folder that LoadAuthority and
+// Market.Setup lock (holdSetup) while they read, or make, what the folder
+// holds: the demo CA, the cards and their enrolment.
+const SetupLockFile = "setup.lock"
+
+// setupPause is how long holdSetup pauses before it tries the lock again.
+const setupPause = 50 * time.Millisecond
+
+// holdSetup locks the data folder dir (its SetupLockFile, with lockFile:
+// flock(2) where the system has it, so that another process's hold is
+// seen), waiting while another holds it, so that two programs started at
+// once on a new folder do not both make a CA, or a card, and mix their
+// files; it returns the function that releases the lock. When ctx ends
+// first, it fails with ctx's cause.
+func holdSetup(ctx context.Context, dir string) (unlock func() error, err error) {
+	path := filepath.Join(dir, SetupLockFile)
+	lf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	unlock, err = lockOpen(lf, func() error { return ctxsleep.Sleep(ctx, setupPause) })
+	if err != nil {
+		return nil, fmt.Errorf("demo: waiting for %s: %w", path, err)
+	}
+	return unlock, nil
 }
 
 // Close releases the card file for another OpenCard; the Card must not be
@@ -150,9 +193,12 @@ func NoCloudHint(err error) error {
 
 // ensureCard returns the ICCID of the card name of the data folder,
 // personalising it and enrolling it on the cloud under display when it
-// does not exist yet. The card file appears only once the enrolment has
+// does not exist yet; the caller holds the folder's setup lock
+// (holdSetup). The card file appears only once the enrolment has
 // succeeded: the advertising secret can be read only before activation,
-// so a card that missed its enrolment is thrown away.
+// so a card that missed its enrolment is thrown away. The card is
+// personalised in a folder of its own beside the card files, named at
+// random, and its file renamed into place after its ICCID's file.
 func ensureCard(ctx context.Context, c *Cloud, dir, name, display string) (string, error) {
 	path := CardPath(dir, name)
 	idPath := strings.TrimSuffix(path, ".card") + ".iccid"
@@ -172,21 +218,24 @@ func ensureCard(ctx context.Context, c *Cloud, dir, name, display string) (strin
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", fmt.Errorf("demo: %w", err)
 	}
-	tmp := path + ".new"
-	os.Remove(tmp)
-	v, err := simcardtest.NewCard(c.Authority.Issuer, simcardtest.Options{Storage: &applet.File{Path: tmp}})
+	tmp, err := os.MkdirTemp(filepath.Dir(path), "."+name+".new*")
+	if err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	state := filepath.Join(tmp, filepath.Base(path))
+	v, err := simcardtest.NewCard(c.Authority.Issuer, simcardtest.Options{Storage: &applet.File{Path: state}})
 	if err != nil {
 		return "", fmt.Errorf("demo: personalise %s: %w", name, err)
 	}
 	e := v.Enrolment
 	if _, err := c.Platform.EnrollCard(ctx, e.Chain, e.AdvertisingSecret, display); err != nil {
-		os.Remove(tmp)
 		return "", fmt.Errorf("demo: enrol %s: %w", name, err)
 	}
 	if err := writeFile(idPath, []byte(e.ICCID+"\n"), 0o600, true); err != nil {
 		return "", err
 	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := os.Rename(state, path); err != nil {
 		return "", fmt.Errorf("demo: %w", err)
 	}
 	return e.ICCID, nil

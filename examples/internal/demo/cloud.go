@@ -3,8 +3,6 @@ package demo
 import (
 	"context"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -83,10 +81,7 @@ func OpenCloud(ctx context.Context, opts CloudOptions) (_ *Cloud, err error) {
 		c.closers = append(c.closers, s.Close)
 		ls, c.Store, c.Database = l, s, "PostgreSQL"
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
-	}
-	if c.Authority, err = LoadAuthority(opts.Dir); err != nil {
+	if c.Authority, err = LoadAuthority(ctx, opts.Dir); err != nil {
 		return nil, err
 	}
 	if c.Verifier, err = c.Authority.CardVerifier(c.now); err != nil {

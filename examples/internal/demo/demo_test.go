@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,9 +118,9 @@ func FuzzParseAir(f *testing.F) {
 
 func TestAuthorityPersists(t *testing.T) {
 	dir := t.TempDir()
-	a, err := LoadAuthority(dir)
+	a, err := LoadAuthority(context.Background(), dir)
 	require.NoError(t, err)
-	b, err := LoadAuthority(dir)
+	b, err := LoadAuthority(context.Background(), dir)
 	require.NoError(t, err)
 	assert.Equal(t, a.Root.DER(), b.Root.DER())
 	assert.Equal(t, a.Issuer.DER(), b.Issuer.DER())
@@ -140,8 +141,84 @@ func TestAuthorityPersists(t *testing.T) {
 	assert.Equal(t, PlatformName, vp.Name)
 
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "pki", rootCert), []byte("junk"), 0o644))
-	_, err = LoadAuthority(dir)
+	_, err = LoadAuthority(context.Background(), dir)
 	assert.Error(t, err)
+}
+
+// TestAuthorityMadeOnce: LoadAuthority calls at once on a new folder
+// make one hierarchy, which they all return; a hierarchy made while
+// another was renamed into place first (by a process that the setup lock
+// does not keep out) gives way to it; a pki folder without its platform
+// certificate is replaced; and no temporary folder or file is left
+// behind.
+func TestAuthorityMadeOnce(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var as [4]*Authority
+	var errs [4]error
+	var wg sync.WaitGroup
+	for i := range as {
+		wg.Go(func() { as[i], errs[i] = LoadAuthority(ctx, dir) })
+	}
+	wg.Wait()
+	for i := range as {
+		require.NoError(t, errs[i])
+		assert.Equal(t, as[0].Root.DER(), as[i].Root.DER())
+		assert.Equal(t, as[0].PlatformChain, as[i].PlatformChain)
+	}
+
+	pdir := filepath.Join(dir, "pki")
+	lost, err := newAuthority(dir, pdir)
+	require.NoError(t, err)
+	assert.Equal(t, as[0].Root.DER(), lost.Root.DER(), "the hierarchy in place")
+	assert.True(t, as[0].PlatformKey.Equal(lost.PlatformKey))
+	files, err := os.ReadDir(pdir)
+	require.NoError(t, err)
+	assert.Len(t, files, 6)
+	root, err := LoadRoot(dir)
+	require.NoError(t, err)
+	assert.Equal(t, as[0].Root.DER(), root)
+
+	require.NoError(t, os.Remove(filepath.Join(pdir, platformCert)))
+	a, err := LoadAuthority(ctx, dir)
+	require.NoError(t, err)
+	assert.NotEqual(t, as[0].Root.DER(), a.Root.DER(), "a new hierarchy")
+	b, err := LoadAuthority(ctx, dir)
+	require.NoError(t, err)
+	assert.Equal(t, a.Root.DER(), b.Root.DER())
+	assert.Equal(t, a.PlatformChain, b.PlatformChain)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.Equal(t, []string{"pki", SetupLockFile}, names)
+}
+
+// TestSetupWaitsForLock: a Setup, or a LoadAuthority, of a data folder
+// whose setup lock another holds waits for it, and fails with ctx's error
+// when ctx ends first, having made nothing.
+func TestSetupWaitsForLock(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := OpenCloud(ctx, CloudOptions{Dir: dir})
+	require.NoError(t, err)
+	defer c.Close()
+	unlock, err := holdSetup(ctx, dir)
+	require.NoError(t, err)
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	m := Grocery
+	_, err = m.Setup(ended, c, dir)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = LoadAuthority(ended, dir)
+	assert.ErrorIs(t, err, context.Canceled)
+	_, err = os.Stat(filepath.Join(dir, "cards"))
+	assert.ErrorIs(t, err, fs.ErrNotExist, "no card made")
+	require.NoError(t, unlock())
+	_, err = m.Setup(ctx, c, dir)
+	assert.NoError(t, err)
 }
 
 func TestMarketSetupOnce(t *testing.T) {
@@ -283,7 +360,7 @@ func TestScreen(t *testing.T) {
 }
 
 // TestWriteFile: a file is replaced whole, with the permissions asked for,
-// and no temporary file is left behind.
+// also by writers at once, and no temporary file is left behind.
 func TestWriteFile(t *testing.T) {
 	dir := t.TempDir()
 	name := filepath.Join(dir, "platform.pem")
@@ -297,6 +374,20 @@ func TestWriteFile(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, os.FileMode(0o644), fi.Mode().Perm())
 	}
+	// Writers at once of one name each write a file of their own: all
+	// succeed, and the last rename's file is in place, whole.
+	var wg sync.WaitGroup
+	var errs [8]error
+	for i := range errs {
+		wg.Go(func() { errs[i] = writeFile(name, []byte(fmt.Sprint("writer ", i)), 0o644, true) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	b, err := os.ReadFile(name)
+	require.NoError(t, err)
+	assert.Regexp(t, `^writer [0-7]$`, string(b))
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Len(t, entries, 1)

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math"
 
@@ -61,8 +62,16 @@ func (m *Market) Party(name string) *Party {
 // personalises and enrols the cards that do not exist yet, enrols the
 // merchants with their seller cards and catalogs, and funds each new
 // shopper wallet once. Running it again changes nothing but the catalogs.
-// It returns the ICCID of each card by name.
-func (m *Market) Setup(ctx context.Context, c *Cloud, dir string) (map[string]string, error) {
+// It returns the ICCID of each card by name. It holds the data folder's
+// setup lock meanwhile (SetupLockFile), waiting until ctx ends while
+// another program, or another Setup or LoadAuthority, holds it, so that
+// programs started at once on one folder make each card once.
+func (m *Market) Setup(ctx context.Context, c *Cloud, dir string) (_ map[string]string, err error) {
+	unlock, err := holdSetup(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, unlock()) }()
 	ids := make(map[string]string, len(m.Parties))
 	for _, p := range m.Parties {
 		id, err := ensureCard(ctx, c, dir, p.Name, p.Display)

@@ -211,24 +211,27 @@ func parseAir(b []byte) (x, y float64, advert []byte, err error) {
 	return x, y, advert, nil
 }
 
-// writeFile writes data to a file named name.tmp (with permissions perm)
-// and renames it to name, so that a reader in another process finds the
-// old file or the whole new one, never a part of it. With durable, the
-// data is on disk before the rename, for files that a crash must not leave
-// empty (keys, certificates, a card's ICCID).
+// writeFile writes data to a new file of name's folder, named at random
+// after name (with permissions perm), and renames it to name, so that a
+// reader in another process finds the old file or the whole new one,
+// never a part of it, and that writers at once of one name do not write
+// into each other's file: the last rename wins. With durable, the data is
+// on disk before the rename, for files that a crash must not leave empty
+// (keys, certificates, a card's ICCID).
 func writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
-	tmp := name + ".tmp"
-	err := func() error {
-		f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
-		if err != nil {
-			return err
-		}
+	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	tmp := f.Name()
+	err = f.Chmod(perm)
+	if err == nil {
 		_, err = f.Write(data)
-		if err == nil && durable {
-			err = f.Sync()
-		}
-		return errors.Join(err, f.Close())
-	}()
+	}
+	if err == nil && durable {
+		err = f.Sync()
+	}
+	err = errors.Join(err, f.Close())
 	if err == nil {
 		err = os.Rename(tmp, name)
 	}
