@@ -688,25 +688,42 @@ func purchaseWhileApproving(t *testing.T, long bool) (seller, shopper string) {
 // answers, within -wait, and the purchase goes through, instead of the
 // phone failing once the client's few attempts ended.
 func TestPhonesWaitForCloudAtLogin(t *testing.T) {
+	purchaseRefused(t, "/v1/challenges", false)
+}
+
+// purchaseRefused fails t unless the purchase goes through while the
+// cloud, for each phone, does not answer the first calls to path
+// (refuseFirst), all of them refused.
+func purchaseRefused(t *testing.T, path string, lost bool) {
+	t.Helper()
 	dir := t.TempDir()
 	cloud := startCloud(t, "-data", dir)
 	var tillRefused, shopperRefused atomic.Int64
-	refuseLogins := func(refused *atomic.Int64) func(forward http.Handler) http.HandlerFunc {
-		return func(forward http.Handler) http.HandlerFunc {
-			return func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path == "/v1/challenges" && refused.Load() < 2*payflow.DefaultMaxAttempts {
-					refused.Add(1)
-					w.WriteHeader(http.StatusServiceUnavailable)
-					return
-				}
-				forward.ServeHTTP(w, r)
-			}
-		}
-	}
-	seller, shopper, sErr, pErr := purchaseThrough(t, dir, refuseLogins(&tillRefused), refuseLogins(&shopperRefused))
+	seller, shopper, sErr, pErr := purchaseThrough(t, dir,
+		refuseFirst(path, lost, &tillRefused), refuseFirst(path, lost, &shopperRefused))
 	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
 	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, tillRefused.Load())
 	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, shopperRefused.Load())
+}
+
+// refuseFirst makes the handler of a phone (purchaseThrough) that answers
+// the first calls to path, as many as twice the client's attempts (two
+// whole calls failing with payflow.ErrUnavailable), HTTP 503 without a
+// body, counting them in refused, and forwards the others to the cloud.
+// With lost, the first of them reaches the cloud, and its answer is lost.
+func refuseFirst(path string, lost bool, refused *atomic.Int64) func(forward http.Handler) http.HandlerFunc {
+	return func(forward http.Handler) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == path && refused.Load() < 2*payflow.DefaultMaxAttempts {
+				if refused.Add(1) == 1 && lost {
+					forward.ServeHTTP(httptest.NewRecorder(), r)
+				}
+				w.WriteHeader(http.StatusServiceUnavailable)
+				return
+			}
+			forward.ServeHTTP(w, r)
+		}
+	}
 }
 
 // TestPhonesWaitThroughOutageWhilePairing: the cloud does not answer the
@@ -752,6 +769,28 @@ func TestPhonesWaitThroughOutageWhilePairing(t *testing.T) {
 	seller, shopper, sErr, pErr := purchaseThrough(t, dir, refuseWait, refuseWait)
 	requirePurchased(t, cloud, seller, shopper, sErr, pErr)
 	assert.EqualValues(t, 2*payflow.DefaultMaxAttempts, refused.Load())
+}
+
+// TestPhonesScanThroughOutage: the cloud does not answer either phone's
+// resolution of the EIDs it heard (it restarts while the phones scan, say),
+// for as many calls as twice the client's attempts (two whole calls
+// failing with payflow.ErrUnavailable), as TestPhonesWaitForCloudAtLogin
+// does for the login. Each phone scans on, asking again, within -wait,
+// and the purchase goes through, instead of the phone failing with the
+// cloud's ErrUnavailable.
+func TestPhonesScanThroughOutage(t *testing.T) {
+	purchaseRefused(t, "/v1/resolve", false)
+}
+
+// TestPhonesConfirmThroughOutage: the cloud does not answer either
+// phone's confirmation of the other (its pairing, POST /v1/pair) for as
+// many calls as twice the client's attempts (two whole calls failing with
+// payflow.ErrUnavailable), the first of them paired by the cloud and its
+// answer lost. Each phone confirms again, its card signing a proof over a
+// new challenge, within -wait, and the purchase goes through, instead of
+// the phone failing with the cloud's ErrUnavailable.
+func TestPhonesConfirmThroughOutage(t *testing.T) {
+	purchaseRefused(t, "/v1/pair", true)
 }
 
 // TestCloudPortInUse: a -listen address already in use is refused before

@@ -3,8 +3,9 @@
 // simulated air, finds Alice in its service queue, pairs with her phone,
 // reads the catalog, sends the card-signed payment request for the
 // basket and waits for the receipt, which it verifies; while the cloud
-// does not answer the login, the wait for the shopper, the catalog read,
-// the payment request or the wait for the receipt (it may be starting or
+// does not answer the login, the naming of the phones it hears, its
+// pairing with the shopper and the wait for her, the catalog read, the
+// payment request or the wait for the receipt (it may be starting or
 // restarting), or still works on one of them that it did not answer in
 // time (a slow database, say), it asks again until -wait ends. A payment
 // request that got no answer may have been recorded all the same: the

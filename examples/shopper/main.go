@@ -3,7 +3,8 @@
 // finds Corner Grocer in its service queue, pairs with the till, waits for
 // the payment screen and shows it, approves it with the card's PIN and
 // verifies the receipt; while the cloud does not answer the login, the
-// waits or the approval (it may be starting or restarting), or still works
+// naming of the phones it hears, the pairing with the till, the waits or
+// the approval (it may be starting or restarting), or still works
 // on one of them that it did not answer in time (the settlement of the
 // approval, which a slow ledger holds up, say), it asks again, and sends
 // the approval again without asking for the PIN, until -wait ends. Start

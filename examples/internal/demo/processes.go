@@ -329,20 +329,32 @@ func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
 }
 
 // find scans until the service queue holds the phone named name, shows
-// the queue and taps it.
+// the queue and taps it, giving up after wait. A resolution of the EIDs
+// heard that the cloud does not answer (noAnswer: it may be restarting)
+// is asked again at the next scan; when wait ends meanwhile, the error
+// names the cloud's last one.
 func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (payflow.QueueEntry, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	p.Screen.Printf("Scanning for %s…", name)
+	var unanswered error // of the last scan, if the cloud did not answer it
 	for {
 		// Let a few adverts of everyone around arrive first.
 		if err := ctxsleep.Sleep(ctx, 1500*time.Millisecond); err != nil {
+			if unanswered != nil {
+				return payflow.QueueEntry{}, fmt.Errorf("demo: %s not found: %w (the cloud did not answer: %w)", name, err, unanswered)
+			}
 			return payflow.QueueEntry{}, fmt.Errorf("demo: %s not found: %w", name, err)
 		}
 		if len(p.Scanner.Queue.Snapshot()) == 0 {
 			continue
 		}
 		entries, err := p.ServiceQueue(ctx)
+		unanswered = nil
+		if noAnswer(err) {
+			unanswered = err
+			continue
+		}
 		if err != nil {
 			return payflow.QueueEntry{}, err
 		}
@@ -354,10 +366,13 @@ func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (payf
 
 // runPhone is what the phone programs share: it parses the flags of
 // program, starts the phone of the card name (see startPhone), finds the
-// phone that -pick names and pairs with it, waiting for the other phone's
-// confirmation through an outage of the cloud (ThroughOutage), then runs
-// buy with the pairing's confirmation and a context that ends after
-// -wait.
+// phone that -pick names (find) and pairs with it, confirming it and
+// waiting for the other phone's confirmation through an outage of the
+// cloud (ThroughOutage), then runs buy with the pairing's confirmation
+// and a context that ends after -wait. A confirmation sent again is a
+// new one, which the card signs over a new challenge (payflow's Select):
+// one that the cloud took without its answer reaching the phone pairs
+// the phone into the same session again.
 func runPhone(ctx context.Context, program, name, pick string, args []string, stdout io.Writer,
 	buy func(wctx context.Context, f *phoneFlags, ph *Phone, c *payflow.Confirmation) error) error {
 	f, err := parsePhoneFlags(program, pick, args)
@@ -375,7 +390,11 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 	}
 	wctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
-	if _, err := ph.Confirm(wctx, e); err != nil {
+	err = ThroughOutage(wctx, func() error {
+		_, err := ph.Confirm(wctx, e)
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	var c *payflow.Confirmation
@@ -395,7 +414,7 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 const unavailablePause = 250 * time.Millisecond
 
 // ThroughOutage calls wait, a call of a phone program to the cloud (its
-// login, its wait for the other phone, the seller's catalog read and
+// login, its confirmation of the other phone and its wait for it, the seller's catalog read and
 // payment request, the shopper's wait for the request and its approval),
 // or of a phone of the load generator, and again after unavailablePause
 // while it fails with
