@@ -204,7 +204,7 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // either order (Selects at once, a clock set back): the indexes of the
 // epoch before are kept.
 func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
-	if err := s.settleUnsent(ctx); err != nil {
+	if _, _, err := s.settleUnsent(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.withdrawShown(ctx); err != nil {
@@ -407,7 +407,8 @@ type Charge struct {
 // under the ID of the request on screen that is not of that request
 // (another request that the card signed under that ID), compared before
 // anything is cancelled: nothing is cancelled or shown, and the request
-// stays kept. A Select sends it again first too (Select).
+// stays kept. A Select sends it again first too (Select), and so does a
+// Cancel, for which it is the request made last (Cancel).
 //
 // The shopper phone shows a session's first request that is still
 // pending, so a request on screen that was last seen pending (Request,
@@ -436,10 +437,11 @@ type Charge struct {
 // way the request stays to be withdrawn, and a Request that withdraws it
 // before it asks fails so, having asked nothing: one sent again (also one
 // answered after a selection and kept), or on screen, is withdrawn by the
-// next Request or Select, first; one at a taken index by the next Request
-// while its session is selected, which reads that index again (Select
-// does not withdraw taken indexes; it keeps the session's next index, so
-// a Request after the session is selected again reads it too).
+// next Request or Select, first, or by a Cancel (Cancel); one at a taken
+// index by the next Request while its session is selected, which reads
+// that index again (Select does not withdraw taken indexes; it keeps the
+// session's next index, so a Request after the session is selected again
+// reads it too).
 //
 // Calls of Request run one at a time: one waits for another, also
 // through such a wait, only as long as its ctx lasts, and then fails
@@ -469,7 +471,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := s.settleUnsent(ctx); err != nil {
+	if _, _, err := s.settleUnsent(ctx); err != nil {
 		return nil, err
 	}
 	if err := s.withdrawShown(ctx); err != nil {
@@ -671,10 +673,12 @@ func (s *Seller) keepUnsent(u unsentRequest) {
 }
 
 // settleUnsent settles the payment requests kept by keepUnsent, oldest
-// first, as Request says (Request, Select).
-func (s *Seller) settleUnsent(ctx context.Context) error {
+// first, as Request says (Request, Select, Cancel). kept reports that it
+// found requests kept, and last is the final view of the newest of them
+// that the platform recorded (withdraw), nil when it recorded none.
+func (s *Seller) settleUnsent(ctx context.Context) (last *PaymentView, kept bool, err error) {
 	if err := s.settleMu.lock(ctx); err != nil {
-		return err
+		return nil, false, err
 	}
 	defer s.settleMu.unlock()
 	for {
@@ -684,18 +688,22 @@ func (s *Seller) settleUnsent(ctx context.Context) error {
 		if len(s.unsent) == 0 {
 			s.unsent = nil
 			s.unsentMu.Unlock()
-			return nil
+			return last, kept, nil
 		}
 		u := s.unsent[0]
 		s.unsentMu.Unlock()
-		done, err := s.withdraw(ctx, u)
+		kept = true
+		v, done, err := s.withdraw(ctx, u)
 		if done {
 			s.unsentMu.Lock()
 			s.unsent = s.unsent[1:]
 			s.unsentMu.Unlock()
+			if v != nil {
+				last = v
+			}
 		}
 		if err != nil {
-			return err
+			return nil, true, err
 		}
 	}
 }
@@ -709,18 +717,20 @@ func (s *Seller) settleUnsent(ctx context.Context) error {
 // platform answers with its view (checkRecordedMsg), in whatever state,
 // its index is taken, and the next request of its session goes on after
 // it (u.next, moveOnLocked), so that the card signs no other request
-// under its ID. done reports that u is settled.
-func (s *Seller) withdraw(ctx context.Context, u unsentRequest) (done bool, err error) {
+// under its ID. done reports that u is settled, and v is then its final
+// view (cancelled, paid, or as it ended otherwise), nil when the platform
+// refused it, which was then never recorded.
+func (s *Seller) withdraw(ctx context.Context, u unsentRequest) (v *PaymentView, done bool, err error) {
 	msg := u.msg
-	v, err := s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
+	v, err = s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
 	if err != nil {
 		if !refused(err) {
-			return false, err
+			return nil, false, err
 		}
-		return true, nil // refused, so never recorded
+		return nil, true, nil // refused, so never recorded
 	}
 	if err := checkRecordedMsg(v, msg); err != nil { // a view paid goes on screen, to be refunded
-		return false, err
+		return nil, false, err
 	}
 	s.mu.Lock()
 	// Recorded, whatever happens next: its session (the one the card
@@ -734,7 +744,7 @@ func (s *Seller) withdraw(ctx context.Context, u unsentRequest) (done bool, err 
 	over := !u.left && s.session != nil && s.session.ID == v.SessionID
 	s.mu.Unlock()
 	v, err = s.withdrawRecorded(ctx, v, over)
-	return v != nil, err
+	return v, v != nil, err
 }
 
 // checkRecorded checks that v, the platform's answer to msg, which the
@@ -1327,21 +1337,53 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 	return rc, nil
 }
 
-// Cancel withdraws the payment request made last; a hold is voided. One
-// paid is ErrFinal, and stays on screen (Status, Wait). While the
-// platform settles an approval of the request, or a capture of it (it
-// answers the cancellation ErrConflict), Cancel sends the cancellation
-// again every poll interval (PhoneOptions.PollInterval) until that
-// settlement ended, for PhoneOptions.SettleWait after the first
-// ErrConflict at most: a hold that the approval made is then voided, a
-// payment it captured is ErrFinal, and one whose hold was refused is
-// cancelled. A settlement that outlasts SettleWait (an outage, an
-// approval whose outcome the platform could not record, or a capture
-// left capturing for good: PROTOCOL.md §6.4) fails Cancel with the
-// platform's last ErrConflict, the request as it was. When ctx ends
-// first, between two cancellations or during one that then gets no
-// verdict, Cancel fails with ctx's error joined with that ErrConflict.
+// Cancel withdraws the payment request made last; a hold is voided.
+//
+// A payment request whose Request got no answer or no verdict of the
+// platform (Request) may be recorded all the same, and the shopper would
+// find it and pay it: the phone keeps it, and it is the request made last.
+// Cancel sends it again first, as signed, as the next Request or Select
+// would (with every other request that the phone keeps so, oldest first),
+// and returns the final view of the newest of them that the platform
+// recorded: cancelled (a hold voided), or as it ended otherwise (declined,
+// expired, or cancelled by a pairing since); the request on screen, an
+// earlier one, is left as it is. One paid goes on screen with its receipt
+// (Status, Wait) as Request says, and Cancel fails with a *PaidError
+// (ErrFinal) naming it. When the platform refuses them all, they were
+// never recorded, and Cancel fails with ErrNoPayment. While it gets no
+// answer or no verdict (also the view of another request: ErrMismatch),
+// Cancel fails with that error and the request stays kept, to be sent
+// again by the next Cancel, Request or Select. Cancel waits for a
+// Request's or Select's withdrawal of the kept requests only as long as
+// ctx lasts, and then fails with ctx's error alone.
+//
+// Otherwise Cancel withdraws the request on screen (ErrNoPayment when
+// there is none). One paid is ErrFinal, and stays on screen (Status,
+// Wait).
+//
+// While the platform settles an approval of the request, or a capture of
+// it (it answers the cancellation ErrConflict), Cancel sends the
+// cancellation again every poll interval (PhoneOptions.PollInterval)
+// until that settlement ended, for PhoneOptions.SettleWait after the
+// first ErrConflict at most: a hold that the approval made is then
+// voided, a payment it captured is ErrFinal, and one whose hold was
+// refused is cancelled. A settlement that outlasts SettleWait (an
+// outage, an approval whose outcome the platform could not record, or a
+// capture left capturing for good: PROTOCOL.md §6.4) fails Cancel with
+// the platform's last ErrConflict, the request as it was (one sent again
+// still kept). When ctx ends first, between two cancellations or during
+// one that then gets no verdict, Cancel fails with ctx's error joined
+// with that ErrConflict.
 func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
+	last, kept, err := s.settleUnsent(ctx)
+	switch {
+	case err != nil:
+		return nil, err
+	case last != nil:
+		return cloneView(last), nil // the app's own
+	case kept:
+		return nil, fmt.Errorf("%w: the platform refused the payment request sent again, which it never recorded", ErrNoPayment)
+	}
 	cur, err := s.currentPayment()
 	if err != nil {
 		return nil, err

@@ -110,6 +110,66 @@ func TestSellerRequestAfterLostReply(t *testing.T) {
 	})
 }
 
+// newLostPaidWorld is newLostRequestWorld of a failed platform
+// (ErrUnavailable) whose request, recorded without the seller knowing,
+// the shopper then pays; it returns the shopper's view of it.
+func newLostPaidWorld(t *testing.T) (*phoneWorld, *payflow.PaymentView) {
+	t.Helper()
+	ctx := context.Background()
+	w, _ := newLostRequestWorld(t, payflow.ErrUnavailable)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	return w, screen
+}
+
+// TestSellerCancelAfterLostReply: Cancel after a Request whose reply was
+// lost (the request recorded all the same, and shown to the shopper)
+// sends that request again, as signed, and cancels it: the platform holds
+// it cancelled, the shopper's approval of it is ErrFinal and no money
+// moves, nothing is left to cancel, and the next Request takes the next
+// index. While the platform does not answer, Cancel fails with its error
+// and the request stays kept for the next Cancel. One that the shopper
+// paid is not cancelled: Cancel fails with a *PaidError naming it, and
+// Wait shows it with its receipt.
+func TestSellerCancelAfterLostReply(t *testing.T) {
+	ctx := context.Background()
+	for _, loss := range []error{payflow.ErrUnavailable, payflow.ErrInFlight, context.DeadlineExceeded} {
+		t.Run("the request sent is cancelled/"+loss.Error(), func(t *testing.T) {
+			w, api := newLostRequestWorld(t, loss)
+			lost, err := w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			api.setDown(true)
+			_, err = w.seller.Cancel(ctx)
+			require.ErrorIs(t, err, payflow.ErrUnavailable)
+			api.setDown(false)
+
+			v, err := w.seller.Cancel(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, lost.ID, v.ID)
+			assert.Equal(t, payflow.StateCancelled, v.State)
+			w.assertState(t, lost.ID, payflow.StateCancelled)
+			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrFinal, "the shopper cannot pay it")
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "no money moved")
+			_, err = w.seller.Cancel(ctx)
+			require.ErrorIs(t, err, payflow.ErrNoPayment, "nothing left to cancel")
+
+			sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.NoError(t, err)
+			assert.Equal(t, payflow.SessionRequestID(lost.SessionID, 1), sv.ID)
+		})
+	}
+	t.Run("a request sent and paid is shown, not cancelled", func(t *testing.T) {
+		w, lost := newLostPaidWorld(t)
+		_, err := w.seller.Cancel(ctx)
+		requirePaid(t, err, lost.ID)
+		w.requireShownCaptured(t, lost.ID, 690)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	})
+}
+
 // createCounter counts the payment requests that the seller phone sends
 // (CreateRequest) and those of them that the platform refuses as taken
 // (ErrConflict).
@@ -3541,12 +3601,8 @@ func TestSellerReturnsAreTheAppsOwn(t *testing.T) {
 		assert.Equal(t, uint64(690), rc.Amount)
 	})
 	t.Run("PaidError", func(t *testing.T) {
-		w, _ := newLostRequestWorld(t, payflow.ErrUnavailable)
-		screen, err := w.shopper.WaitPayment(ctx)
-		require.NoError(t, err)
-		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
-		require.NoError(t, err)
-		_, err = w.seller.Request(ctx, basket)
+		w, screen := newLostPaidWorld(t)
+		_, err := w.seller.Request(ctx, basket)
 		requirePaid(t, err, screen.ID)
 		paid, _ := errors.AsType[*payflow.PaidError](err)
 		scribble(paid.Payment)
