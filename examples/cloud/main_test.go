@@ -851,23 +851,33 @@ func slowCall(to http.Handler, hold *storeHold, suffix string, inFlight *atomic.
 		case r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, suffix):
 			to.ServeHTTP(w, r)
 		case !sent.Swap(true):
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				return
-			}
-			first := r.Clone(context.WithoutCancel(r.Context()))
-			first.Body = io.NopCloser(bytes.NewReader(body))
-			go to.ServeHTTP(httptest.NewRecorder(), first)
-			select {
-			case <-hold.holding:
+			if goOnWithout(to, hold, r) {
 				w.WriteHeader(http.StatusGatewayTimeout)
-			case <-r.Context().Done():
 			}
 		default:
 			if forwardCode(to, w, r) == "idempotency_in_flight" && inFlight.Add(1) == payflow.DefaultMaxAttempts-1 {
 				hold.release()
 			}
 		}
+	}
+}
+
+// goOnWithout sends r, the first attempt of a call, on to to, where it
+// goes on without the phone, and waits until hold holds its write (true)
+// or the phone gives up on it (false).
+func goOnWithout(to http.Handler, hold *storeHold, r *http.Request) bool {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return false
+	}
+	first := r.Clone(context.WithoutCancel(r.Context()))
+	first.Body = io.NopCloser(bytes.NewReader(body))
+	go to.ServeHTTP(httptest.NewRecorder(), first)
+	select {
+	case <-hold.holding:
+		return true
+	case <-r.Context().Done():
+		return false
 	}
 }
 
@@ -947,4 +957,89 @@ func requireLostRequestPaid(t *testing.T, seller, shopper string) {
 	require.NotNil(t, pPaid, shopper)
 	assert.Equal(t, pPaid[1], sPaid[1], "the till's receipt is of the request Alice paid")
 	assert.Contains(t, seller, "[seller]  Payment request "+pPaid[1]+", which the cloud had not answered, was paid: it is the purchase\n")
+}
+
+// holdFirst is a gateway before the second cloud process (to), whose
+// store hold holds the first write of a call: it forwards the first POST
+// whose path ends in suffix, which goes on at the cloud without the phone,
+// and once its write is held calls held and gives up on it: at once (504
+// Gateway Timeout), or with hang when the phone does (its request's
+// context ends). Other calls, and that call sent again, are forwarded.
+func holdFirst(to http.Handler, hold *storeHold, suffix string, hang bool, held func()) http.HandlerFunc {
+	var sent atomic.Bool
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, suffix) || sent.Swap(true) {
+			to.ServeHTTP(w, r)
+			return
+		}
+		if !goOnWithout(to, hold, r) {
+			return
+		}
+		held()
+		if hang {
+			<-r.Context().Done()
+			return
+		}
+		w.WriteHeader(http.StatusGatewayTimeout)
+	}
+}
+
+// cloudProxy returns a proxy to the cloud program of dir.
+func cloudProxy(t *testing.T, dir string) http.Handler {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
+	require.NoError(t, err)
+	target, err := url.Parse(strings.TrimSpace(string(b)))
+	require.NoError(t, err)
+	return httputil.NewSingleHostReverseProxy(target)
+}
+
+// TestSellerInterruptedWhileRequesting: the till is interrupted (Ctrl-C)
+// while the cloud, slowly, records its payment request: a second cloud
+// process holds the recording, the till gets no answer, and the request
+// is recorded half a second after the interrupt. The till sends the
+// request again to withdraw it, as it withdraws one that the cloud
+// answered, and cancels it, so that Alice's phone, which reads requests
+// only once the till has ended, finds nothing to pay, instead of the till
+// ending with the request left pending for Alice to pay.
+func TestSellerInterruptedWhileRequesting(t *testing.T) {
+	dir := t.TempDir()
+	toSecond, hold, cloud, _ := startHoldingCloud(t, dir, newRequestHold)
+	toCloud := cloudProxy(t, dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	sctx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	tillSide := httptest.NewServer(holdFirst(toSecond, hold, "/v1/requests", true, func() {
+		interrupt() // Ctrl-C while the cloud records the request
+		time.AfterFunc(500*time.Millisecond, hold.release)
+	}))
+	defer tillSide.Close()
+	var sellerDone atomic.Bool
+	shopperSide := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/v1/requests/") && !sellerDone.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		toCloud.ServeHTTP(w, r)
+	}))
+	defer shopperSide.Close()
+	var sOut, pOut buffer
+	var sErr, pErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer sellerDone.Store(true)
+		sErr = demo.RunSeller(sctx, []string{"-data", dir, "-seed", "5", "-url", tillSide.URL}, &sOut)
+	})
+	wg.Go(func() {
+		pErr = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL, "-wait", "15s"}, &pOut)
+	})
+	wg.Wait()
+	require.True(t, hold.held(), "the recording was held")
+	require.ErrorIs(t, sErr, context.Canceled, sOut.String())
+	assert.Regexp(t, `(?m)^\[seller\]  Request [0-9a-f]{8} withdrawn: cancelled$`, sOut.String())
+	require.ErrorIs(t, pErr, context.DeadlineExceeded, "Alice's phone found no request to pay: %s", pOut.String())
+	assert.Contains(t, pOut.String(), "[shopper] Paired with Corner Grocer", "Alice's phone looked for a request")
+	assert.NotContains(t, pOut.String(), "Receipt verified", "Alice paid the request of a till that was interrupted")
+	assert.NotContains(t, cloud.String(), "Balances now:", "no money moved")
 }

@@ -420,13 +420,18 @@ func (p *Phone) AwaitSettled(ctx context.Context) (*payflow.PaymentView, *payflo
 // instead of the one the till then waits for. A till killed before it
 // could withdraw has the request cancelled by the cloud when it pairs
 // again (PROTOCOL.md §6.1), but a shopper's phone that pairs before it
-// would still find the request: withdrawing closes that gap at once. It
-// runs even when ctx has ended, for at most 10 seconds. When the shopper
-// paid just before, or her approval that the cloud was settling as the
-// till withdrew paid (the till waits for that settlement to end within
-// those 10 seconds, payflow.DefaultSettleWait too: payflow.Seller.Cancel),
-// the verified receipt is shown and the request is left as it is; one
-// that does not end by then fails Withdraw with payflow.ErrConflict.
+// would still find the request: withdrawing closes that gap at once. The
+// request is the last one the till sent, also one that the cloud did not
+// answer, which may be recorded all the same: the phone sends it again
+// and cancels it (payflow.Seller.Cancel); Withdraw fails with
+// payflow.ErrNoPayment when there is none, or the cloud never recorded
+// it. It runs even when ctx has ended, for at most 10 seconds. When the
+// shopper paid just before, or her approval that the cloud was settling
+// as the till withdrew paid (the till waits for that settlement to end
+// within those 10 seconds, payflow.DefaultSettleWait too:
+// payflow.Seller.Cancel), the verified receipt is shown and the request
+// is left as it is; one that does not end by then fails Withdraw with
+// payflow.ErrConflict.
 func (p *Phone) Withdraw(ctx context.Context) (*payflow.PaymentView, *payflow.Receipt, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()

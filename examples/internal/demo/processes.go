@@ -470,9 +470,18 @@ func noAnswer(err error) bool {
 // -wait ends, as through an outage, and then goes on with the request's
 // outcome: one paid is the purchase, one cancelled is followed by a new
 // request. A settlement still under way when -wait ends, the payment's
-// outcome unknown, fails the till with that ErrConflict. When the wait
-// ends (-wait, or an interrupt) before the shopper acted, it withdraws
-// the request (Withdraw) and fails.
+// outcome unknown, fails the till with that ErrConflict.
+//
+// When the till gives up once it asked (-wait ends, an interrupt, or an
+// error of the cloud) before it saw Alice's payment, it withdraws its
+// payment request (Withdraw), so that Alice's next run does not pay it:
+// the one it waits for, or the one it sent without an answer yet (the
+// cloud may record it all the same), which the till sends again to cancel
+// it (payflow.Seller.Cancel); it then fails with the error it gave up on.
+// One that Alice paid as the till gave up is the purchase. When the
+// withdrawal fails, the till says that Alice may still pay the request
+// (the till's next pairing with her cancels it: PROTOCOL.md §6.1) and
+// fails with both errors.
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
 		var sale *Sale
@@ -487,42 +496,39 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 		// approval the cloud is still settling after the till waited for
 		// it (AskAgain's ErrConflict): the payment may well be made, so
 		// the till waits on, as through an outage.
-		again := false // the request was sent again
+		again := false                 // the request was sent again
+		var asked *payflow.PaymentView // the request on screen
 		err = waitOut(wctx, func(err error) bool {
 			return noAnswer(err) || again && errors.Is(err, payflow.ErrConflict)
 		}, func() error {
 			if err == nil {
-				_, err = ph.Ask(ctx, sale)
+				asked, err = ph.Ask(ctx, sale)
 			} else {
 				again = true
-				_, err = ph.AskAgain(ctx, sale, err)
+				asked, err = ph.AskAgain(ctx, sale, err)
 			}
 			return err
 		})
 		// The request of the sale sent again was paid (Ask shows and asks
 		// past one made before): it is on screen, its receipt to verify,
 		// and is the purchase.
-		var paid *payflow.PaidError
-		if errors.As(err, &paid) {
+		paid, _ := errors.AsType[*payflow.PaidError](err)
+		if paid != nil {
 			ph.Screen.Printf("Payment request %s, which the cloud had not answered, was paid: it is the purchase", Short(paid.Payment.ID))
-		} else if err != nil {
-			return err
+			asked, err = paid.Payment, nil
 		}
 		var v *payflow.PaymentView
 		var rc *payflow.Receipt
-		err = ThroughOutage(wctx, func() (err error) {
-			v, rc, err = ph.AwaitSettled(wctx)
-			return err
-		})
+		if err == nil {
+			err = ThroughOutage(wctx, func() (err error) {
+				v, rc, err = ph.AwaitSettled(wctx)
+				return err
+			})
+		}
 		if err != nil {
-			wv, wrc, werr := ph.Withdraw(ctx)
-			if werr != nil {
-				return errors.Join(err, fmt.Errorf("demo: withdrawing the request: %w", werr))
-			}
-			if wrc == nil {
+			if v, rc, err = giveUp(ctx, ph, sale, asked, err); err != nil {
 				return err
 			}
-			v, rc = wv, wrc // paid as the till gave up
 		}
 		if paid != nil && v.ID != paid.Payment.ID {
 			return fmt.Errorf("demo: request %s was paid, but the till shows request %s: %w", Short(paid.Payment.ID), Short(v.ID), paid)
@@ -532,6 +538,27 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return nil
 	})
+}
+
+// giveUp withdraws the till's payment request of sale (Withdraw) once the
+// till gave up on it with err, as RunSeller says: asked is the request's
+// view when the cloud answered it. It returns the paid request and its
+// verified receipt when the shopper paid it as the till gave up, and
+// otherwise err, or err with what kept the request from being withdrawn.
+func giveUp(ctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentView, err error) (*payflow.PaymentView, *payflow.Receipt, error) {
+	v, rc, werr := ph.Withdraw(ctx)
+	switch {
+	case werr == nil && rc != nil:
+		return v, rc, nil // paid as the till gave up
+	case werr == nil, errors.Is(werr, payflow.ErrNoPayment): // withdrawn, or never recorded
+		return nil, nil, err
+	}
+	what := "the payment request"
+	if asked != nil {
+		what = "request " + Short(asked.ID)
+	}
+	ph.Screen.Printf("Could not withdraw %s: %s may still pay it until the till pairs with her again", what, sale.Shopper)
+	return nil, nil, errors.Join(err, fmt.Errorf("demo: %s was not withdrawn, and %s may still pay it: %w", what, sale.Shopper, werr))
 }
 
 // RunShopper is the shopper program: Alice's phone finds Corner Grocer in
