@@ -1043,3 +1043,40 @@ func TestSellerInterruptedWhileRequesting(t *testing.T) {
 	assert.NotContains(t, pOut.String(), "Receipt verified", "Alice paid the request of a till that was interrupted")
 	assert.NotContains(t, cloud.String(), "Balances now:", "no money moved")
 }
+
+// TestSellerWaitEndsDuringSettlement: -wait ends while Alice's approval is
+// still being settled: a second cloud process holds the settlement for
+// good, the request approving. The till's withdrawal waits for it for
+// payflow.DefaultSettleWait, and the till then says, on its screen and in
+// its error (exit status 1), that the payment's outcome is unknown,
+// ending with the cloud's payflow.ErrConflict, instead of an error that
+// reads as if it had withdrawn the request.
+func TestSellerWaitEndsDuringSettlement(t *testing.T) {
+	dir := t.TempDir()
+	toSecond, hold, _, _ := startHoldingCloud(t, dir, newSettlementHold)
+	tillSide := httptest.NewServer(cloudProxy(t, dir))
+	defer tillSide.Close()
+	shopperSide := httptest.NewServer(holdFirst(toSecond, hold, "/consent", false, func() {}))
+	defer shopperSide.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pctx, stopShopper := context.WithCancel(ctx)
+	var sOut, pOut buffer
+	var sErr error
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer stopShopper()
+		sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5", "-url", tillSide.URL, "-wait", "8s"}, &sOut)
+	})
+	wg.Go(func() { demo.RunShopper(pctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, &pOut) })
+	wg.Wait()
+	require.True(t, hold.held(), "the settlement was held: %s", pOut.String())
+	require.ErrorIs(t, sErr, payflow.ErrConflict, sOut.String()) // exit status 1 (demo.Exit)
+	assert.ErrorIs(t, sErr, context.DeadlineExceeded)
+	signed := regexp.MustCompile(`The card signed payment request ([0-9a-f]{8});`).FindStringSubmatch(sOut.String())
+	require.NotNil(t, signed, sOut.String())
+	unknown := "Alice's approval was still being settled when -wait ended; the payment's outcome is unknown (run the seller again to see it)"
+	assert.Contains(t, sErr.Error(), "request "+signed[1]+": "+unknown)
+	assert.Contains(t, sOut.String(), "[seller]  Alice's approval of request "+signed[1]+" was still being settled when -wait ended: the payment's outcome is unknown")
+	assert.NotContains(t, sOut.String(), "withdrawn", sOut.String())
+}

@@ -413,6 +413,12 @@ func (p *Phone) AwaitSettled(ctx context.Context) (*payflow.PaymentView, *payflo
 	return v, rc, nil
 }
 
+// withdrawWait bounds a Withdraw: the phone's wait for a settlement under
+// way (payflow.DefaultSettleWait) and a little more, so that a settlement
+// that outlasts that wait ends Withdraw with the cloud's verdict
+// (payflow.ErrConflict), not with the end of its own time.
+const withdrawWait = payflow.DefaultSettleWait + 3*time.Second
+
 // Withdraw is the seller's till giving up on its last payment request: it
 // cancels it, so that the shopper's phone, which pays the first payable
 // request of the session (and the same two phones meet in the same session
@@ -425,15 +431,15 @@ func (p *Phone) AwaitSettled(ctx context.Context) (*payflow.PaymentView, *payflo
 // answer, which may be recorded all the same: the phone sends it again
 // and cancels it (payflow.Seller.Cancel); Withdraw fails with
 // payflow.ErrNoPayment when there is none, or the cloud never recorded
-// it. It runs even when ctx has ended, for at most 10 seconds. When the
+// it. It runs even when ctx has ended, for at most withdrawWait. When the
 // shopper paid just before, or her approval that the cloud was settling
-// as the till withdrew paid (the till waits for that settlement to end
-// within those 10 seconds, payflow.DefaultSettleWait too:
-// payflow.Seller.Cancel), the verified receipt is shown and the request
-// is left as it is; one that does not end by then fails Withdraw with
+// as the till withdrew paid (the phone waits for that settlement to end,
+// for payflow.DefaultSettleWait at most: payflow.Seller.Cancel), the
+// verified receipt is shown and the request is left as it is; one that
+// does not end by then fails Withdraw with the cloud's
 // payflow.ErrConflict.
 func (p *Phone) Withdraw(ctx context.Context) (*payflow.PaymentView, *payflow.Receipt, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), withdrawWait)
 	defer cancel()
 	v, err := p.Seller.Cancel(ctx)
 	if errors.Is(err, payflow.ErrFinal) {

@@ -469,8 +469,7 @@ func noAnswer(err error) bool {
 // recovery sweep), the till sends the request again and waits on until
 // -wait ends, as through an outage, and then goes on with the request's
 // outcome: one paid is the purchase, one cancelled is followed by a new
-// request. A settlement still under way when -wait ends, the payment's
-// outcome unknown, fails the till with that ErrConflict.
+// request.
 //
 // When the till gives up once it asked (-wait ends, an interrupt, or an
 // error of the cloud) before it saw Alice's payment, it withdraws its
@@ -478,10 +477,12 @@ func noAnswer(err error) bool {
 // the one it waits for, or the one it sent without an answer yet (the
 // cloud may record it all the same), which the till sends again to cancel
 // it (payflow.Seller.Cancel); it then fails with the error it gave up on.
-// One that Alice paid as the till gave up is the purchase. When the
-// withdrawal fails, the till says that Alice may still pay the request
-// (the till's next pairing with her cancels it: PROTOCOL.md §6.1) and
-// fails with both errors.
+// One that Alice paid as the till gave up is the purchase. When an
+// approval of Alice's is still being settled as the withdrawal ends, the
+// till says that the payment's outcome is unknown and fails with the
+// cloud's payflow.ErrConflict; when the withdrawal fails otherwise, it
+// says that Alice may still pay the request (the till's next pairing with
+// her cancels it: PROTOCOL.md §6.1) and fails with both errors.
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
 		var sale *Sale
@@ -526,7 +527,7 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 			})
 		}
 		if err != nil {
-			if v, rc, err = giveUp(ctx, ph, sale, asked, err); err != nil {
+			if v, rc, err = giveUp(ctx, wctx, ph, sale, asked, err); err != nil {
 				return err
 			}
 		}
@@ -541,11 +542,12 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // giveUp withdraws the till's payment request of sale (Withdraw) once the
-// till gave up on it with err, as RunSeller says: asked is the request's
-// view when the cloud answered it. It returns the paid request and its
-// verified receipt when the shopper paid it as the till gave up, and
-// otherwise err, or err with what kept the request from being withdrawn.
-func giveUp(ctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentView, err error) (*payflow.PaymentView, *payflow.Receipt, error) {
+// till gave up on it with err, as RunSeller says: wctx is the context of
+// -wait, and asked the request's view when the cloud answered it. It
+// returns the paid request and its verified receipt when the shopper paid
+// it as the till gave up, and otherwise err, or an error that says what
+// kept the request from being withdrawn as well.
+func giveUp(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentView, err error) (*payflow.PaymentView, *payflow.Receipt, error) {
 	v, rc, werr := ph.Withdraw(ctx)
 	switch {
 	case werr == nil && rc != nil:
@@ -556,6 +558,22 @@ func giveUp(ctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentVi
 	what := "the payment request"
 	if asked != nil {
 		what = "request " + Short(asked.ID)
+	}
+	if errors.Is(werr, payflow.ErrConflict) {
+		when := "the till gave up"
+		switch {
+		case ctx.Err() != nil:
+			when = "the till was interrupted"
+		case wctx.Err() != nil:
+			when = "-wait ended"
+		}
+		ph.Screen.Printf("%s's approval of %s was still being settled when %s: the payment's outcome is unknown (run the seller again to see it)", sale.Shopper, what, when)
+		werr = fmt.Errorf("demo: %s: %s's approval was still being settled when %s; the payment's outcome is unknown (run the seller again to see it): %w",
+			what, sale.Shopper, when, werr)
+		if errors.Is(err, payflow.ErrConflict) { // said already
+			return nil, nil, werr
+		}
+		return nil, nil, fmt.Errorf("%w (%w)", werr, err)
 	}
 	ph.Screen.Printf("Could not withdraw %s: %s may still pay it until the till pairs with her again", what, sale.Shopper)
 	return nil, nil, errors.Join(err, fmt.Errorf("demo: %s was not withdrawn, and %s may still pay it: %w", what, sale.Shopper, werr))
