@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/bits"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -330,7 +332,8 @@ type Charge struct {
 // items with the catalog fetched again (Catalog). A charge that no payment
 // request can carry (a total of zero without legs, as of free items alone;
 // a currency or SKU of the wrong form; more items and longer names than a
-// signed request of record.MaxMessage bytes holds) is ErrInvalid too,
+// signed request of record.MaxMessage bytes holds with the longest card
+// header, a 20-digit ICCID and the counter 2^64-1) is ErrInvalid too,
 // before the card signs anything; a catalog of values of a form that no
 // record carries is ErrMismatch (Catalog), as is such a session (Select),
 // which is not selected.
@@ -977,8 +980,17 @@ func refused(err error) bool {
 // the wrong form, more than record.MaxItems items, a refund of zero, a
 // record whose signed message would be longer than record.MaxMessage) is
 // the caller's, and ErrInvalid, as the platform answers such a record.
-func checkToSign(r record.Record) error {
-	payload, err := record.Marshal(r)
+// The message is measured with the longest card header (longestHeader),
+// since the card adds its own when it signs: a record within a few octets
+// of the limit that the card's shorter header would let through is
+// refused too.
+func checkToSign[R any, P interface {
+	*R
+	record.CardRecord
+}](r P) error {
+	signed := *r // a copy, r's header left as the phone built it
+	*P(&signed).Header() = longestHeader
+	payload, err := record.Marshal(P(&signed))
 	if err == nil {
 		err = record.CheckMessageSize(r.Type(), payload)
 	}
@@ -987,6 +999,10 @@ func checkToSign(r record.Record) error {
 	}
 	return nil
 }
+
+// longestHeader is the longest card header that a card adds to a record it
+// signs: an ICCID of 20 digits and the counter 2^64-1.
+var longestHeader = record.CardHeader{CardID: strings.Repeat("9", 20), Counter: math.MaxUint64}
 
 // catalogTotal prices items at the catalog's prices.
 func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {

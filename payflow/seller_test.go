@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
@@ -1797,6 +1799,29 @@ func (c *askedCard) SignRefundRequest(r *record.RefundRequest) ([]byte, error) {
 	return c.SellerCard.SignRefundRequest(r)
 }
 
+// askSeller gives w a seller whose card is an askedCard, and returns it.
+func askSeller(t *testing.T, w *phoneWorld) *askedCard {
+	card := &askedCard{SellerCard: w.sellerCard.Card}
+	var err error
+	w.seller, err = payflow.NewSeller(card, phoneOptions(w.f, w.f.Platform))
+	require.NoError(t, err)
+	return card
+}
+
+// longestItems returns record.MaxItems catalog items of SKUs of
+// record.MaxText octets, priced 1, and items of a charge of each of them,
+// of quantity 2^56.
+func longestItems() ([]payflow.CatalogItem, []record.Item) {
+	catalog := make([]payflow.CatalogItem, record.MaxItems)
+	items := make([]record.Item, record.MaxItems)
+	for i := range items {
+		sku := fmt.Sprintf("%0*d", record.MaxText, i)
+		catalog[i] = payflow.CatalogItem{SKU: sku, Name: "Item", UnitPrice: 1}
+		items[i] = record.Item{SKU: sku, Quantity: 1 << 56}
+	}
+	return catalog, items
+}
+
 // TestSellerRefusesWhatNoRecordCarries: a charge that no payment request
 // can carry (a total of zero without legs, as of free items alone; a
 // currency of the wrong form; a hundred items of the longest SKUs and
@@ -1808,18 +1833,11 @@ func (c *askedCard) SignRefundRequest(r *record.RefundRequest) ([]byte, error) {
 func TestSellerRefusesWhatNoRecordCarries(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
-	card := &askedCard{SellerCard: w.sellerCard.Card}
-	var err error
-	w.seller, err = payflow.NewSeller(card, phoneOptions(w.f, w.f.Platform))
-	require.NoError(t, err)
+	card := askSeller(t, w)
 	c := w.pair(t)
-	catalog := []payflow.CatalogItem{{SKU: "bag", Name: "Paper bag", UnitPrice: 0}}
-	tooLong := payflow.Charge{Items: make([]record.Item, record.MaxItems)}
-	for i := range tooLong.Items {
-		sku := fmt.Sprintf("%0*d", record.MaxText, i)
-		catalog = append(catalog, payflow.CatalogItem{SKU: sku, Name: "Item", UnitPrice: 1})
-		tooLong.Items[i] = record.Item{SKU: sku, Quantity: 1 << 56}
-	}
+	longest, items := longestItems()
+	catalog := append([]payflow.CatalogItem{{SKU: "bag", Name: "Paper bag", UnitPrice: 0}}, longest...)
+	tooLong := payflow.Charge{Items: items}
 	for i := range record.MaxLegs {
 		tooLong.Legs = append(tooLong.Legs, record.Leg{Asset: fmt.Sprintf("%0*d", record.MaxText, i), Amount: 1 << 62})
 	}
@@ -3629,4 +3647,45 @@ func TestSellerReturnsAreTheAppsOwn(t *testing.T) {
 		assert.Equal(t, uint64(690), sv.Amount)
 		assert.Equal(t, "EUR", sv.Currency)
 	})
+}
+
+// TestSellerRefusesTooLongWithCardHeader: a charge whose signed request
+// fits record.MaxMessage without the card header that the card adds (its
+// ICCID and counter) but not with it is ErrInvalid before the card is
+// asked, as Request's godoc says of any charge too long to sign. Shrunk
+// one octet at a time from too long, the first charge that is not
+// ErrInvalid is signed and recorded: the check refuses at most the few
+// octets that the longest header (a 20-digit ICCID, the counter 2^64-1)
+// takes beyond the card's own.
+func TestSellerRefusesTooLongWithCardHeader(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	card := askSeller(t, w)
+	w.pair(t)
+	catalog, items := longestItems()
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, catalog))
+	refused := 0
+	for total := record.MaxLegs * record.MaxText; total >= record.MaxLegs; total-- {
+		charge := payflow.Charge{Items: items}
+		left := total
+		for i := range record.MaxLegs {
+			n := min(record.MaxText, left-(record.MaxLegs-1-i))
+			left -= n
+			charge.Legs = append(charge.Legs, record.Leg{Asset: strings.Repeat(string(rune('a'+i)), n), Amount: 1 << 62})
+		}
+		_, err := w.seller.Request(ctx, charge)
+		if card.asked == 0 {
+			require.ErrorIs(t, err, payflow.ErrInvalid, "asset octets %d", total)
+			require.ErrorIs(t, err, record.ErrMalformed, "asset octets %d", total)
+			refused++
+			continue
+		}
+		require.NotZero(t, refused, "the longest charge is refused")
+		// The card signs the first charge that the phone lets through; the
+		// platform may still refuse the request for its receipt's length
+		// (ErrInvalid), which the phone cannot know.
+		require.NotErrorIs(t, err, simcard.ErrRefused, "asset octets %d: the card signs it", total)
+		return
+	}
+	t.Fatal("every charge refused")
 }
