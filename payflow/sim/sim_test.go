@@ -20,6 +20,7 @@ import (
 
 var (
 	seeds    = flag.Int("sim.seeds", 200, "number of seeds TestSimulation runs")
+	firstOf  = flag.Uint64("sim.first", 1, "first seed TestSimulation and TestSimulationPostgres run (the others follow it)")
 	oneSeed  = flag.Uint64("sim.seed", 0, "run only this seed (replay of a failure)")
 	steps    = flag.Int("sim.steps", 0, "steps per seed (0: the default)")
 	sqliteN  = flag.Int("sim.sqlite", 25, "run every n-th seed on SQLite files, with half the steps (0: never)")
@@ -49,10 +50,7 @@ func disabled(t *testing.T) []sim.Fault {
 // TestSimulation plays many seeds and checks every invariant after every
 // step. A failing seed is printed with the flag that replays it.
 func TestSimulation(t *testing.T) {
-	first, n := uint64(1), uint64(*seeds)
-	if *oneSeed != 0 {
-		first, n = *oneSeed, 1
-	}
+	first, n := seedRange(*seeds)
 	if testing.Short() && *oneSeed == 0 {
 		n = min(n, 40)
 	}
@@ -110,6 +108,15 @@ func TestSimulation(t *testing.T) {
 	}
 }
 
+// seedRange returns the seeds to play: n from -sim.first, or the one
+// -sim.seed names.
+func seedRange(n int) (first, count uint64) {
+	if *oneSeed != 0 {
+		return *oneSeed, 1
+	}
+	return *firstOf, uint64(n)
+}
+
 // TestReplayIsIdentical runs seeds twice, on both stores, and compares
 // everything they did.
 func TestReplayIsIdentical(t *testing.T) {
@@ -145,18 +152,22 @@ func TestFailureNamesTheSeed(t *testing.T) {
 }
 
 // TestSimulationPostgres plays a few seeds with the platform's state and
-// ledger in PostgreSQL, each in a fresh schema, restarts reopening it.
+// ledger in PostgreSQL, each in a fresh schema, restarts reopening it: 20
+// steps each unless -sim.steps asks for more; -sim.first and -sim.seed
+// choose the seeds as for TestSimulation.
 func TestSimulationPostgres(t *testing.T) {
 	testenv.PostgresDSN(t)
-	for seed := uint64(1); seed <= uint64(*pgSeeds); seed++ {
+	first, n := seedRange(*pgSeeds)
+	pgSteps := max(*steps, 20)
+	for seed := first; seed < first+n; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			opts := sim.Options{Seed: seed, Steps: 20, DSN: testenv.PostgresSchema(t), HTTP: seed%2 == 0}
+			opts := sim.Options{Seed: seed, Steps: pgSteps, DSN: testenv.PostgresSchema(t), HTTP: seed%2 == 0}
 			if *simTrace {
 				opts.Logf = t.Logf
 			}
 			st, err := sim.Run(context.Background(), opts)
-			require.NoError(t, err, "replay with -run TestSimulationPostgres/%d -sim.trace", seed)
-			assert.Equal(t, 20, st.Steps)
+			require.NoError(t, err, "replay with -run TestSimulationPostgres -sim.seed=%d -sim.steps=%d -sim.trace", seed, pgSteps)
+			assert.Equal(t, pgSteps, st.Steps)
 		})
 	}
 }
