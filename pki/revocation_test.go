@@ -11,7 +11,9 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"math/big"
+	"slices"
 	"testing"
 	"time"
 
@@ -957,6 +959,72 @@ func TestNewVerifierIntermediateUntrusted(t *testing.T) {
 				assert.Nil(t, v)
 			}
 		})
+	}
+}
+
+// TestNewVerifierIntermediatePolicyOrNameExtension: NewVerifier refuses,
+// as ErrUntrusted, an intermediate carrying policyConstraints,
+// policyMappings, inhibitAnyPolicy or nameConstraints, critical or not,
+// which the profile's CAs never carry: crypto/x509 applies them when
+// VerifyCard verifies a chain, so that a CA below such an intermediate may
+// have no card that VerifyCard accepts, while its CRLs would be taken. Under
+// a CA requiring an explicit policy, crypto/x509 finds no path to a CA that
+// asserts none.
+func TestNewVerifierIntermediatePolicyOrNameExtension(t *testing.T) {
+	h := newHierarchy(t)
+	for _, tt := range []struct {
+		name, reason string
+		id           asn1.ObjectIdentifier
+		value        []byte
+	}{
+		// requireExplicitPolicy [0] 0
+		{"policyConstraints", "intermediate with extension policyConstraints (2.5.29.36)", asn1.ObjectIdentifier{2, 5, 29, 36}, []byte{0x30, 0x03, 0x80, 0x01, 0x00}},
+		// { issuerDomainPolicy 1.2.3, subjectDomainPolicy 1.2.4 }
+		{"policyMappings", "intermediate with extension policyMappings (2.5.29.33)", asn1.ObjectIdentifier{2, 5, 29, 33}, []byte{0x30, 0x0a, 0x30, 0x08, 0x06, 0x02, 0x2a, 0x03, 0x06, 0x02, 0x2a, 0x04}},
+		// SkipCerts 0
+		{"inhibitAnyPolicy", "intermediate with extension inhibitAnyPolicy (2.5.29.54)", asn1.ObjectIdentifier{2, 5, 29, 54}, []byte{0x02, 0x01, 0x00}},
+		// permittedSubtrees [0] { dNSName example.com }
+		{"nameConstraints", "intermediate with extension nameConstraints (2.5.29.30)", asn1.ObjectIdentifier{2, 5, 29, 30}, append([]byte{0x30, 0x11, 0xa0, 0x0f, 0x30, 0x0d, 0x82, 0x0b}, "example.com"...)},
+	} {
+		for _, critical := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s critical %t", tt.name, critical), func(t *testing.T) {
+				midKey := newKey(t)
+				midTmpl := &x509.Certificate{
+					Subject: pkix.Name{CommonName: "CA with " + tt.name}, IsCA: true, BasicConstraintsValid: true,
+					KeyUsage:        x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+					ExtraExtensions: []pkix.Extension{{Id: tt.id, Critical: critical, Value: tt.value}},
+				}
+				mid := mustParse(t, issueRaw(t, h.root, midTmpl, midKey.Public()))
+				ext := slices.IndexFunc(mid.Extensions, func(e pkix.Extension) bool { return e.Id.Equal(tt.id) })
+				require.GreaterOrEqual(t, ext, 0)
+				require.Equal(t, critical, mid.Extensions[ext].Critical)
+				require.Empty(t, mid.UnhandledCriticalExtensions, "crypto/x509 handles the extension")
+				caTmpl := &x509.Certificate{
+					SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Card CA"},
+					NotBefore: t0, NotAfter: t0.Add(time.Hour),
+					IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+				}
+				cardCA, err := x509.CreateCertificate(rand.Reader, caTmpl, mid, newKey(t).Public(), midKey)
+				require.NoError(t, err)
+				if tt.name == "policyConstraints" {
+					roots, inters := x509.NewCertPool(), x509.NewCertPool()
+					roots.AddCert(h.root.Certificate())
+					inters.AddCert(mid)
+					_, err := mustParse(t, cardCA).Verify(x509.VerifyOptions{
+						Roots: roots, Intermediates: inters, CurrentTime: t0,
+						KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+					})
+					require.Error(t, err, "crypto/x509 finds no path to the card CA")
+				}
+				want := &Error{Err: ErrUntrusted, Cert: -1, Reason: tt.reason}
+				for _, inter := range [][][]byte{{mid.Raw}, {mid.Raw, cardCA}, {cardCA, mid.Raw}} {
+					v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: inter})
+					assert.Equal(t, want, err)
+					assert.ErrorIs(t, err, ErrUntrusted)
+					assert.Nil(t, v)
+				}
+			})
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"math"
@@ -39,6 +40,8 @@ type VerifierOptions struct {
 	Roots [][]byte
 	// Intermediates are the CA certificates below the roots (in DER), in
 	// any order, whose CRLs AddCRL accepts, normally the card-issuing CAs.
+	// None may carry a nameConstraints, policyMappings, policyConstraints
+	// or inhibitAnyPolicy extension (see NewVerifier).
 	// Chains presented to VerifyCard carry their intermediates themselves.
 	Intermediates [][]byte
 	// Now is the clock; nil means time.Now.
@@ -95,11 +98,15 @@ type Verifier struct {
 
 // NewVerifier returns a Verifier for opts. It returns an error matching
 // ErrUntrusted when a root or intermediate is malformed or (for an
-// intermediate) does not chain to a root, ErrUsage when one is not a CA (a
-// root: a CA with keyCertSign) or its key is not ECDSA P-256 or P-384 (so
-// that no CRL that such a CA signs is taken), and ErrInvalid when there is
-// no root or an option is out of range, such as an algorithm of Algorithms
-// other than ECDSA with SHA-256, SHA-384 or SHA-512. Every intermediate is
+// intermediate) carries a nameConstraints, policyMappings,
+// policyConstraints or inhibitAnyPolicy extension, critical or not (the
+// profile's CAs carry none; crypto/x509 applies them to the chains
+// VerifyCard verifies, and NewVerifier does not), or does not chain to a
+// root, ErrUsage when one is not a CA (a root: a CA with keyCertSign) or
+// its key is not ECDSA P-256 or P-384 (so that no CRL that such a CA signs
+// is taken), and ErrInvalid when there is no root or an option is out of
+// range, such as an algorithm of Algorithms other than ECDSA with SHA-256,
+// SHA-384 or SHA-512. Every intermediate is
 // parsed and checked as a CA before any is chained. An intermediate chains
 // to a root when a path of certificates leads to it from a root through
 // other intermediates, in whatever order they are given: each signed by
@@ -186,12 +193,34 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if !caKey(c.PublicKey) {
 			return nil, newError(ErrUsage, -1, "intermediate key is not ECDSA P-256 or P-384", nil)
 		}
+		for _, e := range c.Extensions {
+			for _, x := range unchainedExtensions {
+				if e.Id.Equal(x.id) {
+					return nil, newError(ErrUntrusted, -1, "intermediate with extension "+x.name+" ("+x.id.String()+")", nil)
+				}
+			}
+		}
 		v.cas = append(v.cas, c)
 	}
 	if !chained(v.cas[:v.nroots], v.cas[v.nroots:]) {
 		return nil, newError(ErrUntrusted, -1, "intermediate does not chain to a root", nil)
 	}
 	return v, nil
+}
+
+// unchainedExtensions are the extensions that NewVerifier refuses on an
+// intermediate, critical or not: crypto/x509 applies them when it verifies
+// a chain, and chained does not, so that a CA below an intermediate with
+// one of them might have its CRLs taken while VerifyCard accepts none of
+// its cards. The profile's CAs carry none of them.
+var unchainedExtensions = []struct {
+	id   asn1.ObjectIdentifier
+	name string
+}{
+	{asn1.ObjectIdentifier{2, 5, 29, 30}, "nameConstraints"},
+	{asn1.ObjectIdentifier{2, 5, 29, 33}, "policyMappings"},
+	{asn1.ObjectIdentifier{2, 5, 29, 36}, "policyConstraints"},
+	{asn1.ObjectIdentifier{2, 5, 29, 54}, "inhibitAnyPolicy"},
 }
 
 // chained reports whether every one of inters chains to one of roots:
