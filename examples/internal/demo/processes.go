@@ -480,9 +480,13 @@ func noAnswer(err error) bool {
 // One that Alice paid as the till gave up is the purchase. When an
 // approval of Alice's is still being settled as the withdrawal ends, the
 // till says that the payment's outcome is unknown and fails with the
-// cloud's payflow.ErrConflict; when the withdrawal fails otherwise, it
-// says that Alice may still pay the request (the till's next pairing with
-// her cancels it: PROTOCOL.md §6.1) and fails with both errors.
+// cloud's payflow.ErrConflict; when the request expired meanwhile, it says
+// so (no one can pay it); when the withdrawal fails otherwise, it says
+// that Alice may still pay the request (the till's next pairing with her
+// cancels it: PROTOCOL.md §6.1) and fails with both errors. A request that
+// the till learnt Alice paid is not withdrawn: when its receipt cannot be
+// verified before -wait ends, the till says it was paid, its receipt not
+// checked, and fails with the error of that wait.
 func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "seller", "till", "Alice", args, stdout, func(wctx context.Context, _ *phoneFlags, ph *Phone, c *payflow.Confirmation) error {
 		var sale *Sale
@@ -518,18 +522,9 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 			ph.Screen.Printf("Payment request %s, which the cloud had not answered, was paid: it is the purchase", Short(paid.Payment.ID))
 			asked, err = paid.Payment, nil
 		}
-		var v *payflow.PaymentView
-		var rc *payflow.Receipt
-		if err == nil {
-			err = ThroughOutage(wctx, func() (err error) {
-				v, rc, err = ph.AwaitSettled(wctx)
-				return err
-			})
-		}
+		v, rc, err := settle(ctx, wctx, ph, sale, asked, paid, err)
 		if err != nil {
-			if v, rc, err = giveUp(ctx, wctx, ph, sale, asked, err); err != nil {
-				return err
-			}
+			return err
 		}
 		if paid != nil && v.ID != paid.Payment.ID {
 			return fmt.Errorf("demo: request %s was paid, but the till shows request %s: %w", Short(paid.Payment.ID), Short(v.ID), paid)
@@ -539,6 +534,29 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return nil
 	})
+}
+
+// settle waits until the till's payment request of sale, asked (or paid,
+// the request sent again that the shopper paid), is settled, after err,
+// the error of asking it, and returns its view and, when paid, its
+// verified receipt. When it cannot, it gives the request up (giveUp),
+// unless the shopper paid it: then nothing is withdrawn (paidUnchecked).
+func settle(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentView, paid *payflow.PaidError, err error) (*payflow.PaymentView, *payflow.Receipt, error) {
+	var v *payflow.PaymentView
+	var rc *payflow.Receipt
+	if err == nil {
+		err = ThroughOutage(wctx, func() (err error) {
+			v, rc, err = ph.AwaitSettled(wctx)
+			return err
+		})
+	}
+	switch {
+	case err == nil:
+		return v, rc, nil
+	case paid != nil:
+		return nil, nil, paidUnchecked(ph, sale, paid, err)
+	}
+	return giveUp(ctx, wctx, ph, sale, asked, err)
 }
 
 // giveUp withdraws the till's payment request of sale (Withdraw) once the
@@ -559,6 +577,10 @@ func giveUp(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.Pay
 	if asked != nil {
 		what = "request " + Short(asked.ID)
 	}
+	if errors.Is(werr, payflow.ErrExpired) {
+		ph.Screen.Printf("%s expired: no one can pay it", strings.ToUpper(what[:1])+what[1:])
+		return nil, nil, errors.Join(err, fmt.Errorf("demo: %s expired: no one can pay it: %w", what, werr))
+	}
 	if errors.Is(werr, payflow.ErrConflict) {
 		when := "the till gave up"
 		switch {
@@ -577,6 +599,14 @@ func giveUp(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.Pay
 	}
 	ph.Screen.Printf("Could not withdraw %s: %s may still pay it until the till pairs with her again", what, sale.Shopper)
 	return nil, nil, errors.Join(err, fmt.Errorf("demo: %s was not withdrawn, and %s may still pay it: %w", what, sale.Shopper, werr))
+}
+
+// paidUnchecked is the end of a till whose payment request of sale the
+// shopper paid (paid) but whose receipt it could not verify (err): nothing
+// is withdrawn, the payment made.
+func paidUnchecked(ph *Phone, sale *Sale, paid *payflow.PaidError, err error) error {
+	ph.Screen.Printf("%s paid request %s, but its receipt was not checked", sale.Shopper, Short(paid.Payment.ID))
+	return fmt.Errorf("demo: %s paid request %s, but its receipt was not checked: %w", sale.Shopper, Short(paid.Payment.ID), err)
 }
 
 // RunShopper is the shopper program: Alice's phone finds Corner Grocer in
