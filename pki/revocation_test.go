@@ -13,6 +13,7 @@ import (
 	"encoding/asn1"
 	"fmt"
 	"math/big"
+	"net/url"
 	"slices"
 	"testing"
 	"time"
@@ -1025,6 +1026,78 @@ func TestNewVerifierIntermediatePolicyOrNameExtension(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestNewVerifierRootNameConstraints: a root carrying a nameConstraints
+// extension, critical or not, is refused ErrUsage, as every card under it
+// would be (crypto/x509 applies a root's name constraints to the chains it
+// verifies, and a card's URI has no host to match them: VerifyCard's
+// ErrUsage, §4.5), where NewVerifier accepted it. The root's other
+// extensions that NewVerifier refuses on an intermediate (the policy
+// ones) crypto/x509 does not apply to a root, which they leave usable.
+func TestNewVerifierRootNameConstraints(t *testing.T) {
+	// permittedSubtrees [0] { dNSName example.com }
+	constraints := append([]byte{0x30, 0x11, 0xa0, 0x0f, 0x30, 0x0d, 0x82, 0x0b}, "example.com"...)
+	policy := []byte{0x30, 0x03, 0x80, 0x01, 0x00} // requireExplicitPolicy [0] 0
+	for _, tt := range []struct {
+		name string
+		ext  pkix.Extension
+		want error
+	}{
+		{"nameConstraints critical", pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 30}, Critical: true, Value: constraints},
+			&Error{Err: ErrUsage, Cert: -1, Reason: "root with extension nameConstraints (2.5.29.30)"}},
+		{"nameConstraints", pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 30}, Value: constraints},
+			&Error{Err: ErrUsage, Cert: -1, Reason: "root with extension nameConstraints (2.5.29.30)"}},
+		{"policyConstraints", pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 36}, Critical: true, Value: policy}, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rootKey, caKey := newKey(t), newKey(t)
+			rootTmpl := &x509.Certificate{
+				SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Root with " + tt.name},
+				NotBefore: t0, NotAfter: t0.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+				KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, ExtraExtensions: []pkix.Extension{tt.ext},
+			}
+			rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+			require.NoError(t, err)
+			root := mustParse(t, rootDER)
+			caTmpl := &x509.Certificate{
+				SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Card CA"},
+				NotBefore: t0, NotAfter: t0.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+				KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			}
+			caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, root, caKey.Public(), rootKey)
+			require.NoError(t, err)
+			uri, err := CardURI(testICCID)
+			require.NoError(t, err)
+			u, err := url.Parse(uri)
+			require.NoError(t, err)
+			cardTmpl := &x509.Certificate{
+				SerialNumber: big.NewInt(3), Subject: pkix.Name{CommonName: testICCID}, URIs: []*url.URL{u},
+				NotBefore: t0, NotAfter: t0.Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+			}
+			cardDER, err := x509.CreateCertificate(rand.Reader, cardTmpl, mustParse(t, caDER), newKey(t).Public(), caKey)
+			require.NoError(t, err)
+			roots, inters := x509.NewCertPool(), x509.NewCertPool()
+			roots.AddCert(root)
+			inters.AddCert(mustParse(t, caDER))
+			_, verr := mustParse(t, cardDER).Verify(x509.VerifyOptions{Roots: roots, Intermediates: inters,
+				CurrentTime: t0.Add(time.Minute), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+			if tt.want != nil {
+				require.Error(t, verr, "crypto/x509 refuses a card under the root")
+			} else {
+				require.NoError(t, verr, "crypto/x509 takes a card under the root")
+			}
+			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{rootDER}, Intermediates: [][]byte{caDER}})
+			if tt.want == nil {
+				require.NoError(t, err)
+				require.NotNil(t, v)
+				return
+			}
+			assert.Equal(t, tt.want, err)
+			assert.ErrorIs(t, err, ErrUsage)
+			assert.Nil(t, v)
+		})
 	}
 }
 

@@ -36,7 +36,8 @@ const (
 // VerifierOptions configures a Verifier. Its zero value holds the defaults,
 // except Roots, which is required.
 type VerifierOptions struct {
-	// Roots are the trusted root certificates, in DER.
+	// Roots are the trusted root certificates, in DER. None may carry a
+	// nameConstraints extension (see NewVerifier).
 	Roots [][]byte
 	// Intermediates are the CA certificates below the roots (in DER), in
 	// any order, whose CRLs AddCRL accepts, normally the card-issuing CAs.
@@ -104,7 +105,10 @@ type Verifier struct {
 // VerifyCard verifies, and NewVerifier does not), or does not chain to a
 // root, ErrUsage when one is not a CA (a root: a CA with keyCertSign) or
 // its key is not ECDSA P-256 or P-384 (so that no CRL that such a CA signs
-// is taken), and ErrInvalid when there is no root or an option is out of
+// is taken), or a root carries a nameConstraints extension, critical or
+// not (crypto/x509 applies a root's name constraints, which every card's
+// URI fails, and none of its policy extensions), and ErrInvalid when there
+// is no root or an option is out of
 // range, such as an algorithm of Algorithms other than ECDSA with SHA-256,
 // SHA-384 or SHA-512. Every intermediate is
 // parsed and checked as a CA before any is chained. An intermediate chains
@@ -178,6 +182,9 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if !caKey(c.PublicKey) {
 			return nil, newError(ErrUsage, -1, "root key is not ECDSA P-256 or P-384", nil)
 		}
+		if x, ok := carried(c, nameConstraints); ok {
+			return nil, newError(ErrUsage, -1, "root with extension "+x, nil)
+		}
 		v.roots.AddCert(c)
 		v.cas = append(v.cas, c)
 	}
@@ -193,12 +200,8 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if !caKey(c.PublicKey) {
 			return nil, newError(ErrUsage, -1, "intermediate key is not ECDSA P-256 or P-384", nil)
 		}
-		for _, e := range c.Extensions {
-			for _, x := range unchainedExtensions {
-				if e.Id.Equal(x.id) {
-					return nil, newError(ErrUntrusted, -1, "intermediate with extension "+x.name+" ("+x.id.String()+")", nil)
-				}
-			}
+		if x, ok := carried(c, unchainedExtensions...); ok {
+			return nil, newError(ErrUntrusted, -1, "intermediate with extension "+x, nil)
 		}
 		v.cas = append(v.cas, c)
 	}
@@ -213,14 +216,36 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 // a chain, and chained does not, so that a CA below an intermediate with
 // one of them might have its CRLs taken while VerifyCard accepts none of
 // its cards. The profile's CAs carry none of them.
-var unchainedExtensions = []struct {
-	id   asn1.ObjectIdentifier
-	name string
-}{
-	{asn1.ObjectIdentifier{2, 5, 29, 30}, "nameConstraints"},
+var unchainedExtensions = []extension{
+	nameConstraints,
 	{asn1.ObjectIdentifier{2, 5, 29, 33}, "policyMappings"},
 	{asn1.ObjectIdentifier{2, 5, 29, 36}, "policyConstraints"},
 	{asn1.ObjectIdentifier{2, 5, 29, 54}, "inhibitAnyPolicy"},
+}
+
+// nameConstraints is the one of unchainedExtensions that NewVerifier
+// refuses on a root too: crypto/x509 applies a root's name constraints to
+// the chains it verifies (a card's URI, which has no host, fails them), and
+// none of the policy extensions of a root.
+var nameConstraints = extension{asn1.ObjectIdentifier{2, 5, 29, 30}, "nameConstraints"}
+
+// extension names a certificate extension.
+type extension struct {
+	id   asn1.ObjectIdentifier
+	name string
+}
+
+// carried returns the name and OID of the first of exts that c carries,
+// critical or not, as "name (OID)", and whether c carries one.
+func carried(c *x509.Certificate, exts ...extension) (string, bool) {
+	for _, e := range c.Extensions {
+		for _, x := range exts {
+			if e.Id.Equal(x.id) {
+				return x.name + " (" + x.id.String() + ")", true
+			}
+		}
+	}
+	return "", false
 }
 
 // chained reports whether every one of inters chains to one of roots:
