@@ -910,7 +910,8 @@ func refundView(r *RefundRecord) *RefundView {
 // An outcome that another process recorded meanwhile is r's outcome, as
 // the stored refund answers it to any reader: nil when done (r then holds
 // its receipt), the stored failure (refundFailure) when failed, even when
-// the ledger refused r here too.
+// the ledger refused r here too, or when pay was read after that process
+// released r's reservation.
 func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *PaymentRecord) error {
 	cur, ok := ledger.LookupCurrency(r.Currency)
 	if !ok {
@@ -942,20 +943,23 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 	}
 	// Done with the receipt, or failed with the reservation released in
 	// the same transaction; written again from the stored refund while
-	// another process only deferred it meanwhile.
+	// another process only deferred it meanwhile. A payment that holds
+	// less than r's reservation was read after another process ended r
+	// and released it: the stored refund answers, as when the write
+	// finds r ended.
 	for {
 		end := *r
-		var release *PaymentRecord // a failure's pay, its reservation released, stored from releaseFrom
-		var releaseFrom string
-		if lerr == nil {
+		err := ErrConflict
+		switch {
+		case lerr == nil:
 			end.State, end.Receipt = RefundDone, rc
-		} else {
+			err = p.store.UpdateRefund(ctx, &end, RefundPending, nil, "")
+		case pay.Refunded >= r.Amount: // pay's reservation released with the failure
 			end.State, end.Failure = RefundFailed, AsError(lerr).Code
 			pay.Refunded -= r.Amount
 			pay.UpdatedAt = p.now()
-			release, releaseFrom = pay, StateCaptured
+			err = p.store.UpdateRefund(ctx, &end, RefundPending, pay, StateCaptured)
 		}
-		err := p.store.UpdateRefund(ctx, &end, RefundPending, release, releaseFrom)
 		if err == nil {
 			*r = end
 			return lerr

@@ -3,7 +3,9 @@ package payflow_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -189,4 +191,89 @@ func TestRefundEndedDoneMeanwhile(t *testing.T) {
 	again, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 	require.NoError(t, err)
 	assert.Equal(t, rv, again, "the same refund sent again")
+}
+
+// failedBeforePayment is a Store on which another platform process (other)
+// drives the pending refund msg to its end just before this process reads
+// the refund's payment, once armed.
+type failedBeforePayment struct {
+	payflow.Store
+	other *payflow.Platform
+	msg   []byte
+	armed bool
+}
+
+func (s *failedBeforePayment) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	if s.armed {
+		s.armed = false
+		if _, err := s.other.Refund(ctx, &payflow.RefundRequest{Refund: s.msg}); !errors.Is(err, payflow.ErrFunds) {
+			return nil, fmt.Errorf("the other process's refund: %v", err)
+		}
+	}
+	return s.Store.Payment(ctx, id)
+}
+
+// reserveRefund stores the refund msg of the captured request id pending,
+// its amount reserved on the payment, as a refund whose first call ended
+// before its ledger transfer leaves it.
+func reserveRefund(t *testing.T, st payflow.Store, id payflow.ID, msg []byte, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	var rr record.RefundRequest
+	require.NoError(t, record.Open(msg, &rr))
+	p, err := st.Payment(ctx, id)
+	require.NoError(t, err)
+	p.Refunded += rr.Amount
+	h := record.Hash(msg)
+	require.NoError(t, st.Accept(ctx, &payflow.Acceptance{CardID: rr.CardID, Counter: rr.Counter, From: payflow.StateCaptured, Update: p,
+		Refund: &payflow.RefundRecord{ID: payflow.ID(rr.RefundID), RequestID: id, State: payflow.RefundPending, Amount: rr.Amount,
+			Currency: rr.Currency, Request: msg, Hash: h[:], Refunded: p.Refunded, CreatedAt: now}}))
+}
+
+// TestRefundFailedElsewhereAfterRead: a pending refund (its amount
+// reserved, its transfer not made) that another process fails for want of
+// funds, releasing the reservation, after this process read it pending and
+// before it read the payment, answers the stored failure
+// (insufficient_funds), sent again or driven by the recovery sweep, where
+// it released the reservation a second time from a payment that no longer
+// held it: the refunded total wrapped below zero, refused as invalid, and
+// the sweep reported it.
+func TestRefundFailedElsewhereAfterRead(t *testing.T) {
+	ctx := context.Background()
+	inner := memory.New()
+	st := &failedBeforePayment{Store: inner}
+	s, v, id, msg := paidRefund(t, st, 600) // the merchant keeps 90, short of the refund's 200
+	other, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: inner, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+	})
+	require.NoError(t, err)
+	st.other = other
+	refunded := func() uint64 {
+		p, err := inner.Payment(ctx, v.ID)
+		require.NoError(t, err)
+		return p.Refunded
+	}
+
+	reserveRefund(t, inner, v.ID, msg, s.Clock.Now())
+	st.msg, st.armed = msg, true
+	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	assert.Equal(t, "insufficient_funds", payflow.AsError(err).Code)
+	assert.Nil(t, rv)
+	stored, err := inner.Refund(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundFailed, stored.State)
+	assert.Equal(t, uint64(0), refunded(), "the reservation released once")
+
+	msg2 := s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000002"), RequestID: v.ID[:], Amount: 200, Currency: "EUR"})
+	reserveRefund(t, inner, v.ID, msg2, s.Clock.Now())
+	st.msg, st.armed = msg2, true
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	_, err = s.Platform.RecoverSweep(ctx, 0)
+	require.NoError(t, err, "the refund ended elsewhere")
+	stored, err = inner.Refund(ctx, payflow.ID([]byte("refund-000000002")))
+	require.NoError(t, err)
+	assert.Equal(t, payflow.RefundFailed, stored.State)
+	assert.Equal(t, uint64(0), refunded(), "the reservation released once")
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 90}}, s.balances(t), "no refund moved")
 }
