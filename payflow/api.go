@@ -266,7 +266,7 @@ type PaymentView struct {
 	ConsentNonce  []byte     `cbor:"13,keyasint,omitempty"`
 	ExpiresAt     time.Time  `cbor:"14,keyasint"`
 	Captured      uint64     `cbor:"15,keyasint,omitempty"`
-	Refunded      uint64     `cbor:"16,keyasint,omitempty"`
+	Refunded      uint64     `cbor:"16,keyasint,omitempty"` // the refunds made or pending (reserved)
 	Receipt       []byte     `cbor:"17,keyasint,omitempty"` // platform-signed COSE_Sign1 receipt
 	ManualCapture bool       `cbor:"18,keyasint,omitempty"`
 	// HoldExpiresAt is, for a held request, when its hold expires and the
@@ -283,7 +283,7 @@ type RefundView struct {
 	RequestID ID     `cbor:"2,keyasint"`
 	Amount    uint64 `cbor:"3,keyasint"`
 	Currency  string `cbor:"4,keyasint"`
-	Refunded  uint64 `cbor:"5,keyasint"` // total refunded on the request so far
+	Refunded  uint64 `cbor:"5,keyasint"` // total of the request's refunds made or pending when this one was accepted, this one included
 	Receipt   []byte `cbor:"6,keyasint"`
 }
 

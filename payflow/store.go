@@ -496,7 +496,7 @@ type RefundRecord struct {
 	Currency string
 	Request  []byte // the seller-signed COSE_Sign1 refund request
 	Hash     []byte
-	Refunded uint64 // total refunded on the request after this one
+	Refunded uint64 // total of the request's refunds made or pending when this one was accepted, this one included
 	Receipt  []byte
 	// Failure is, for a failed refund, the error code of the ledger's
 	// refusal: "insufficient_funds" or "over_limit".
