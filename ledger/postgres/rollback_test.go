@@ -152,10 +152,14 @@ func TestRollbackBounded(t *testing.T) {
 	p.close()
 	require.Eventually(t, func() bool { return s.pool.Stat().TotalConns() == 0 }, rollbackTimeout, time.Millisecond,
 		"the connection whose ROLLBACK timed out is kept")
-	other, err := Open(ctx, direct, Options{})
+	// A context of its own: ctx bounds Update's wait above, and a loaded
+	// machine may spend it on the steps since.
+	check, cancelCheck := context.WithTimeout(context.Background(), time.Minute)
+	defer cancelCheck()
+	other, err := Open(check, direct, Options{})
 	require.NoError(t, err)
 	defer other.Close()
-	require.NoError(t, other.Update(ctx, func(tx ledger.Tx) error {
+	require.NoError(t, other.Update(check, func(tx ledger.Tx) error {
 		_, err := tx.LastTimestamp()
 		return err
 	}), "the ledger_state lock is free")
