@@ -105,10 +105,10 @@ func extendedLe(hi, lo byte) int {
 // data or Ne do not fit the chosen form (short: Nc ≤ 255, Ne ≤ 256;
 // extended: Nc ≤ 65535, Ne ≤ 65536).
 func (c Command) AppendBinary(b []byte) ([]byte, error) {
-	nc := len(c.Data)
-	if c.Ne < 0 || (!c.Extended && (nc > 255 || c.Ne > 256)) || nc > 65535 || c.Ne > 65536 {
-		return b, fmt.Errorf("%w: Nc %d, Ne %d do not fit (extended %v)", ErrAPDU, nc, c.Ne, c.Extended)
+	if err := c.fits(); err != nil {
+		return b, err
 	}
+	nc := len(c.Data)
 	b = append(b, c.CLA, c.INS, c.P1, c.P2)
 	if !c.Extended {
 		if nc > 0 {
@@ -132,6 +132,16 @@ func (c Command) AppendBinary(b []byte) ([]byte, error) {
 		b = append(b, byte(c.Ne>>8), byte(c.Ne)) // 65536 wraps to 0000
 	}
 	return b, nil
+}
+
+// fits returns ErrAPDU when the data or Ne of c do not fit its form (see
+// AppendBinary).
+func (c Command) fits() error {
+	nc := len(c.Data)
+	if c.Ne < 0 || (!c.Extended && (nc > 255 || c.Ne > 256)) || nc > 65535 || c.Ne > 65536 {
+		return fmt.Errorf("%w: Nc %d, Ne %d do not fit (extended %v)", ErrAPDU, nc, c.Ne, c.Extended)
+	}
+	return nil
 }
 
 // MarshalBinary returns the encoding of c (see AppendBinary).

@@ -117,7 +117,7 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	// before any link is sent.
 	last := cmd
 	last.Data = cmd.Data[:min(len(cmd.Data), 255)]
-	if _, err := last.MarshalBinary(); err != nil {
+	if err := last.fits(); err != nil {
 		return nil, err
 	}
 	r, err := c.sendLocked(cmd)
