@@ -239,11 +239,7 @@ func TestCloudFlags(t *testing.T) {
 // wait for it until -wait ends.
 func purchaseThrough(t *testing.T, dir string, till, shopper func(forward http.Handler) http.HandlerFunc) (sOut, pOut string, sErr, pErr error) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
-	require.NoError(t, err)
-	target, err := url.Parse(strings.TrimSpace(string(b)))
-	require.NoError(t, err)
-	forward := httputil.NewSingleHostReverseProxy(target)
+	forward := cloudProxy(t, dir)
 	tillSide := httptest.NewServer(till(forward))
 	defer tillSide.Close()
 	shopperSide := httptest.NewServer(shopper(forward))

@@ -12,8 +12,8 @@
 //
 // Runs started at once on one -data folder, or with the cloud program on
 // it, set it up once between them (the demo CA, the cards); a run that
-// finds the shopper's card in use by another fails with "card in use",
-// and the folder stays as the other left it.
+// finds a card in use by another fails with "card in use", and the folder
+// stays as the other left it.
 //
 // Flags:
 //

@@ -17,9 +17,12 @@
 // is that purchase (a settlement still under way when -wait ends, the
 // payment's outcome unknown, ends the till with the cloud's conflict,
 // exit status 1).
-// When -wait ends, or it is interrupted, before the shopper approved, it
-// cancels the payment request, so that the shopper's next run does not
-// pay it. Killed outright (SIGKILL), it cancels nothing: its next run
+// When -wait ends, it is interrupted or the cloud fails before the
+// shopper approved, it cancels the payment request, also one the cloud did
+// not answer (sent again to cancel it), so that the shopper's next run
+// does not pay it; it says so when the request expired, when the shopper
+// paid it but its receipt could not be checked, and when the withdrawal
+// failed. Killed outright (SIGKILL), it cancels nothing: its next run
 // pairs again in the same session (the same two cards and EIDs, within
 // the ten-minute EID epoch), and the cloud then cancels the request left
 // pending (PROTOCOL.md §6.1); only a shopper run that pairs before that

@@ -54,7 +54,9 @@ func RootPath(dir string) string { return filepath.Join(dir, "pki", rootCert) }
 // at random, which is then renamed to pki: a program that reads dir/pki
 // finds all of one hierarchy's files or none, and one that made another
 // hierarchy at once, where the lock does not reach another process (see
-// LockCard), loses the rename and takes the hierarchy found in pki.
+// LockCard), loses the rename and takes the hierarchy found in pki (when
+// there was no pki before them: two such programs that both replace an
+// incomplete one may remove each other's).
 func LoadAuthority(ctx context.Context, dir string) (_ *Authority, err error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)

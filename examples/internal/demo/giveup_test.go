@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -40,21 +41,21 @@ func TestGiveUpOnExpiredRequest(t *testing.T) {
 // cancelDownAPI is a lostReplyAPI whose Cancel gets no answer while down.
 type cancelDownAPI struct {
 	*lostReplyAPI
-	down bool
+	down atomic.Bool
 }
 
 func (a *cancelDownAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
-	if a.down {
+	if a.down.Load() {
 		return nil, payflow.ErrUnavailable
 	}
 	return a.lostReplyAPI.Cancel(ctx, token, id)
 }
 
 // TestSellerPaidReceiptUnchecked: the till learnt that Alice paid the
-// request sent again (*PaidError) and the cloud goes down before the till
-// verified the receipt, until -wait ends: the seller's end (settle) says
-// the request was paid and its receipt not checked, and tries no
-// withdrawal, where it said Alice might still pay it.
+// request sent again (*PaidError), and -wait ends before it verified the
+// receipt, the cloud answering no cancellation then: the seller's end
+// (settle) says the request was paid and its receipt not checked, and
+// tries no withdrawal, where it said Alice might still pay it.
 func TestSellerPaidReceiptUnchecked(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -65,20 +66,20 @@ func TestSellerPaidReceiptUnchecked(t *testing.T) {
 	})
 	sale, err := w.till.Price(ctx, "Alice", GroceryBasket, nil)
 	require.NoError(t, err)
-	_, err = w.till.Ask(ctx, sale)
-	require.ErrorIs(t, err, payflow.ErrUnavailable) // recorded, its reply lost
+	_, askErr := w.till.Ask(ctx, sale)
+	require.ErrorIs(t, askErr, payflow.ErrUnavailable) // recorded, its reply lost
 	v, err := w.alice.AwaitRequest(ctx)
 	require.NoError(t, err)
 	_, err = w.alice.Approve(ctx, v, PIN)
 	require.NoError(t, err)
-	_, err = w.till.AskAgain(ctx, sale, err)
+	_, err = w.till.AskAgain(ctx, sale, askErr)
 	paid, ok := errors.AsType[*payflow.PaidError](err)
 	require.True(t, ok, "%v", err)
-	api.down = true // the cloud goes down before the receipt is verified
+	api.down.Store(true) // a withdrawal's Cancel gets no answer from now on
 	wctx, wcancel := context.WithCancel(ctx)
 	wcancel() // -wait ended
 	w.out.Reset()
-	_, _, err = settle(ctx, wctx, w.till, sale, paid.Payment, paid, nil)
+	_, _, err = settle(ctx, wctx, w.till, sale, paid.Payment, true, nil)
 	require.ErrorIs(t, err, context.Canceled) // the wait for the receipt, -wait ended
 	assert.Contains(t, err.Error(), "demo: Alice paid request "+Short(paid.Payment.ID)+", but its receipt was not checked")
 	assert.NotContains(t, w.out.String(), "may still pay", "the request is paid")

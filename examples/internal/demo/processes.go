@@ -342,7 +342,7 @@ func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (payf
 		// Let a few adverts of everyone around arrive first.
 		if err := ctxsleep.Sleep(ctx, 1500*time.Millisecond); err != nil {
 			if unanswered != nil {
-				return payflow.QueueEntry{}, fmt.Errorf("demo: %s not found: %w (the cloud did not answer: %w)", name, err, unanswered)
+				err = fmt.Errorf("%w (the cloud did not answer: %w)", err, unanswered)
 			}
 			return payflow.QueueEntry{}, fmt.Errorf("demo: %s not found: %w", name, err)
 		}
@@ -414,10 +414,10 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 const unavailablePause = 250 * time.Millisecond
 
 // ThroughOutage calls wait, a call of a phone program to the cloud (its
-// login, its confirmation of the other phone and its wait for it, the seller's catalog read and
-// payment request, the shopper's wait for the request and its approval),
-// or of a phone of the load generator, and again after unavailablePause
-// while it fails with
+// login, its confirmation of the other phone and its wait for it, the
+// seller's catalog read and payment request, the shopper's wait for the
+// request and its approval), or of a phone of the load generator, and
+// again after unavailablePause while it fails with
 // payflow.ErrUnavailable (the cloud does not answer: it may be starting
 // or restarting) or with payflow.ErrInFlight (the cloud still works on an
 // attempt of the call that it did not answer in time, such as an approval
@@ -522,7 +522,7 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 			ph.Screen.Printf("Payment request %s, which the cloud had not answered, was paid: it is the purchase", Short(paid.Payment.ID))
 			asked, err = paid.Payment, nil
 		}
-		v, rc, err := settle(ctx, wctx, ph, sale, asked, paid, err)
+		v, rc, err := settle(ctx, wctx, ph, sale, asked, paid != nil, err)
 		if err != nil {
 			return err
 		}
@@ -540,8 +540,9 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 // the request sent again that the shopper paid), is settled, after err,
 // the error of asking it, and returns its view and, when paid, its
 // verified receipt. When it cannot, it gives the request up (giveUp),
-// unless the shopper paid it: then nothing is withdrawn (paidUnchecked).
-func settle(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentView, paid *payflow.PaidError, err error) (*payflow.PaymentView, *payflow.Receipt, error) {
+// unless the shopper paid it (paid, asked then the paid request's view):
+// then nothing is withdrawn (paidUnchecked).
+func settle(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentView, paid bool, err error) (*payflow.PaymentView, *payflow.Receipt, error) {
 	var v *payflow.PaymentView
 	var rc *payflow.Receipt
 	if err == nil {
@@ -553,8 +554,8 @@ func settle(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.Pay
 	switch {
 	case err == nil:
 		return v, rc, nil
-	case paid != nil:
-		return nil, nil, paidUnchecked(ph, sale, paid, err)
+	case paid:
+		return nil, nil, paidUnchecked(ph, sale, asked, err)
 	}
 	return giveUp(ctx, wctx, ph, sale, asked, err)
 }
@@ -602,11 +603,11 @@ func giveUp(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.Pay
 }
 
 // paidUnchecked is the end of a till whose payment request of sale the
-// shopper paid (paid) but whose receipt it could not verify (err): nothing
-// is withdrawn, the payment made.
-func paidUnchecked(ph *Phone, sale *Sale, paid *payflow.PaidError, err error) error {
-	ph.Screen.Printf("%s paid request %s, but its receipt was not checked", sale.Shopper, Short(paid.Payment.ID))
-	return fmt.Errorf("demo: %s paid request %s, but its receipt was not checked: %w", sale.Shopper, Short(paid.Payment.ID), err)
+// shopper paid (paid, its view) but whose receipt it could not verify
+// (err): nothing is withdrawn, the payment made.
+func paidUnchecked(ph *Phone, sale *Sale, paid *payflow.PaymentView, err error) error {
+	ph.Screen.Printf("%s paid request %s, but its receipt was not checked", sale.Shopper, Short(paid.ID))
+	return fmt.Errorf("demo: %s paid request %s, but its receipt was not checked: %w", sale.Shopper, Short(paid.ID), err)
 }
 
 // RunShopper is the shopper program: Alice's phone finds Corner Grocer in
