@@ -283,8 +283,11 @@ type RefundView struct {
 	RequestID ID     `cbor:"2,keyasint"`
 	Amount    uint64 `cbor:"3,keyasint"`
 	Currency  string `cbor:"4,keyasint"`
-	Refunded  uint64 `cbor:"5,keyasint"` // total of the request's refunds made or pending when this one was accepted, this one included
-	Receipt   []byte `cbor:"6,keyasint"`
+	// Refunded is the total of the request's refunds made or pending when
+	// this one was accepted, this one included; one failing later is not
+	// taken off.
+	Refunded uint64 `cbor:"5,keyasint"`
+	Receipt  []byte `cbor:"6,keyasint"`
 }
 
 // Info names the platform's receipt-signing certificate chain (DER, leaf

@@ -949,7 +949,7 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 	// finds r ended.
 	for {
 		end := *r
-		err := ErrConflict
+		var err error
 		switch {
 		case lerr == nil:
 			end.State, end.Receipt = RefundDone, rc
@@ -959,6 +959,8 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 			pay.Refunded -= r.Amount
 			pay.UpdatedAt = p.now()
 			err = p.store.UpdateRefund(ctx, &end, RefundPending, pay, StateCaptured)
+		default: // pay read after another process released r's reservation
+			err = ErrConflict
 		}
 		if err == nil {
 			*r = end

@@ -124,9 +124,10 @@ type Store interface {
 	// stored and p's Version. Otherwise it changes nothing and returns
 	// ErrConflict. p's immutable fields (those Accept's Insert sets alone,
 	// ExpiresAt among them) are not written and count for nothing: a
-	// request written back to pending is due at its stored ExpiresAt. A write that changes the state (p.State is not from)
-	// clears DeferredTo, in the store and in p: a deferral is of the
-	// settlement step it was made in.
+	// request written back to pending is due at its stored ExpiresAt. A
+	// write that changes the state (p.State is not from) clears
+	// DeferredTo, in the store and in p: a deferral is of the settlement
+	// step it was made in.
 	UpdatePayment(ctx context.Context, p *PaymentRecord, from string) error
 	// DuePayments returns up to limit payment requests in state whose
 	// due time is at or before t, oldest first: ExpiresAt for pending
@@ -496,7 +497,10 @@ type RefundRecord struct {
 	Currency string
 	Request  []byte // the seller-signed COSE_Sign1 refund request
 	Hash     []byte
-	Refunded uint64 // total of the request's refunds made or pending when this one was accepted, this one included
+	// Refunded is the total of the request's refunds made or pending when
+	// this one was accepted, this one included; one failing later is not
+	// taken off.
+	Refunded uint64
 	Receipt  []byte
 	// Failure is, for a failed refund, the error code of the ledger's
 	// refusal: "insufficient_funds" or "over_limit".

@@ -63,9 +63,10 @@ var _ payflow.Store = (*Store)(nil)
 // within a second has the connection dropped. A call whose statement the
 // server cancelled so fails with an error wrapping both the context's
 // error (context.Canceled or context.DeadlineExceeded) and the server's
-// (SQLSTATE 57014), as in the ledger's store (package ledger/postgres). It fails when MaxConns is negative
-// (ErrNegativeOption), dsn does not parse, the server does not answer or
-// the payflow schema is newer than this package (ErrSchemaTooNew).
+// (SQLSTATE 57014), as in the ledger's store (package ledger/postgres).
+// It fails when MaxConns is negative (ErrNegativeOption), dsn does not
+// parse, the server does not answer or the payflow schema is newer than
+// this package (ErrSchemaTooNew).
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.MaxConns < 0 {
 		return nil, fmt.Errorf("%w: %d connections", ErrNegativeOption, opts.MaxConns)

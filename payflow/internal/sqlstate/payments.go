@@ -362,13 +362,10 @@ var qSweep = func() []string {
 // that the batches before deleted with the error; the batches committed
 // stay deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
-	total := 0
+	total, t := 0, ns(now)
 	for _, q := range qSweep {
 		for {
-			if err := ctx.Err(); err != nil {
-				return total, err
-			}
-			res, err := s.exec(ctx, q, ns(now), ns(now))
+			res, err := s.exec(ctx, q, t, t)
 			if err != nil {
 				return total, err
 			}
