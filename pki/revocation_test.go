@@ -1103,10 +1103,8 @@ func TestNewVerifierRootNameConstraints(t *testing.T) {
 
 // reversed returns a reversed copy of list.
 func reversed(list [][]byte) [][]byte {
-	out := make([][]byte, len(list))
-	for i, b := range list {
-		out[len(list)-1-i] = b
-	}
+	out := slices.Clone(list)
+	slices.Reverse(out)
 	return out
 }
 

@@ -105,24 +105,23 @@ type Verifier struct {
 // VerifyCard verifies, and NewVerifier does not), or does not chain to a
 // root, ErrUsage when one is not a CA (a root: a CA with keyCertSign) or
 // its key is not ECDSA P-256 or P-384 (so that no CRL that such a CA signs
-// is taken), or a root carries a nameConstraints extension, critical or
-// not (crypto/x509 applies a root's name constraints, which every card's
-// URI fails, and none of its policy extensions), and ErrInvalid when there
-// is no root or an option is out of
-// range, such as an algorithm of Algorithms other than ECDSA with SHA-256,
-// SHA-384 or SHA-512. Every intermediate is
+// is taken), or a root carries a nameConstraints extension, critical or not
+// (crypto/x509 applies a root's name constraints, which every card's URI
+// fails, and none of its policy extensions), and ErrInvalid when there is
+// no root or an option is out of range, such as an algorithm of Algorithms
+// other than ECDSA with SHA-256, SHA-384 or SHA-512. Every intermediate is
 // parsed and checked as a CA before any is chained. An intermediate chains
 // to a root when a path of certificates leads to it from a root through
-// other intermediates, in whatever order they are given: each signed by
-// the key of the one before it, whose subject is its issuer name and
-// which may sign certificates (a CA with keyCertSign when it has a key
-// usage), none with a critical extension that crypto/x509 does not handle,
-// and within the path lengths of the CAs above it (the intermediate itself
-// not counted, as crypto/x509 counts a chain's last certificate). Their
-// validity periods are not compared, with each other or with the time:
-// a CA may start before its root (a root renewed under the same name and
-// key, a CA made on a clock behind), and VerifyCard checks the validity
-// of every chain it verifies.
+// other intermediates, in whatever order they are given: each signed by the
+// key of the one before it, whose subject is its issuer name and which may
+// sign certificates (a CA with keyCertSign when it has a key usage), none
+// with a critical extension that crypto/x509 does not handle, and within
+// the path lengths of the CAs above it (the intermediate itself not
+// counted, as crypto/x509 counts a chain's last certificate). Their
+// validity periods are not compared, with each other or with the time: a CA
+// may start before its root (a root renewed under the same name and key, a
+// CA made on a clock behind), and VerifyCard checks the validity of every
+// chain it verifies.
 func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	v := &Verifier{
 		roots:      x509.NewCertPool(),
@@ -248,17 +247,12 @@ func carried(c *x509.Certificate, exts ...extension) (string, bool) {
 	return "", false
 }
 
-// chained reports whether every one of inters chains to one of roots:
-// whether a path leads to it from a root through others of inters, each
-// certificate of the path signed by the key of the one before it, whose
-// subject is its issuer name and which crypto/x509 takes as a CA that may
-// sign certificates (basic constraints, keyCertSign when it has a key
-// usage); no certificate of the path carries a critical extension
-// crypto/x509 does not handle, and the path lengths of its CAs allow it,
-// counted as crypto/x509 counts them (the last certificate not counted).
-// The order of inters does not matter, nor do validity periods: a CA may
-// start before its root (a root renewed, a clock behind), and VerifyCard
-// checks the validity of a chain at the time it verifies it.
+// chained reports whether every one of inters chains to one of roots
+// along a path as NewVerifier says, through others of inters, in any
+// order and whatever their validity periods; path lengths are counted as
+// crypto/x509 counts them (the last certificate not counted). An
+// intermediate with a critical extension that crypto/x509 does not handle
+// chains to none, nor does a path through it.
 func chained(roots, inters []*x509.Certificate) bool {
 	const unlimited, none = math.MaxInt, math.MinInt
 	// below returns how many CAs a path may hold below c, the last
@@ -275,7 +269,7 @@ func chained(roots, inters []*x509.Certificate) bool {
 		return n
 	}
 	signs := func(p, c *x509.Certificate) bool {
-		return len(p.UnhandledCriticalExtensions) == 0 && bytes.Equal(p.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(p) == nil
+		return bytes.Equal(p.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(p) == nil
 	}
 	// room[i] is below for the best path found to inters[i], none while
 	// none is; parents[i] are the others of inters that sign inters[i].
@@ -287,7 +281,7 @@ func chained(roots, inters []*x509.Certificate) bool {
 			continue
 		}
 		for _, r := range roots {
-			if signs(r, c) {
+			if len(r.UnhandledCriticalExtensions) == 0 && signs(r, c) {
 				room[i] = max(room[i], below(below(unlimited, r), c))
 			}
 		}
