@@ -83,13 +83,15 @@ func (c *Card) ready() error {
 const maxResponse = 1 << 16
 
 // Exchange sends cmd, in a chain of short commands when its data exceeds 255
-// octets, and returns the response data, following 61xx with GET RESPONSE
-// and 6Cxx with the same command (the whole chain again) and the Le the card
-// asked for. Only cmd.Extended false is supported, with Ne up to 256
-// (ErrAPDU otherwise, before anything is sent, a chain's first link
-// included); Ne is rounded up to 256 when the card has more. A status word
-// other than 9000 is a *StatusError; a GET RESPONSE answered with 61xx and
-// no data, or answers beyond 65536 octets in all, are ErrResponse.
+// octets, and returns the response data, following 61xx with GET RESPONSE.
+// A 6Cxx (wrong Le) answering the command or a GET RESPONSE has it sent
+// again once with the Le the card asked for (the command with its whole
+// chain); a second 6Cxx is the answer. Only cmd.Extended false is
+// supported, with Ne up to 256 (ErrAPDU otherwise, before anything is sent,
+// a chain's first link included); Ne is rounded up to 256 when the card has
+// more. A status word other than 9000 is a *StatusError; a GET RESPONSE
+// answered with 61xx and no data, or answers beyond 65536 octets in all,
+// are ErrResponse.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
@@ -120,20 +122,14 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	if err := last.fits(); err != nil {
 		return nil, err
 	}
-	r, err := c.sendLocked(cmd)
+	r, err := exactLe(cmd, c.sendLocked) // a chain is sent again whole
 	if err != nil {
 		return nil, err
-	}
-	if r.SW>>8 == 0x6C { // wrong Le: repeat the command, chain and all, with the exact length
-		cmd.Ne = shortLe(byte(r.SW))
-		if r, err = c.sendLocked(cmd); err != nil {
-			return nil, err
-		}
 	}
 	out := r.Data
 	for r.SW>>8 == SWBytesRemaining>>8 && len(out) <= maxResponse {
 		gr := Command{CLA: ClassISO, INS: InsGetResponse, Ne: shortLe(byte(r.SW))}
-		if r, err = c.roundTrip(gr); err != nil {
+		if r, err = exactLe(gr, c.roundTrip); err != nil {
 			return nil, err
 		}
 		if len(r.Data) == 0 && r.SW>>8 == SWBytesRemaining>>8 {
@@ -149,6 +145,18 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 		return nil, &StatusError{SW: r.SW, Ins: cmd.INS}
 	}
 	return out, nil
+}
+
+// exactLe sends cmd with send and, when the card answers 6Cxx (wrong Le,
+// xx the exact one, ISO/IEC 7816-4 §5.1.3), sends it once more with that
+// Le; a second 6Cxx is the answer.
+func exactLe(cmd Command, send func(Command) (Response, error)) (Response, error) {
+	r, err := send(cmd)
+	if err != nil || r.SW>>8 != 0x6C {
+		return r, err
+	}
+	cmd.Ne = shortLe(byte(r.SW))
+	return send(cmd)
 }
 
 // endChain is what sendLocked sends to end a chain that a failed exchange

@@ -119,15 +119,36 @@ func TestNoTransmitter(t *testing.T) {
 }
 
 func TestExchange(t *testing.T) {
-	t.Run("6Cxx repeats with the right Le, 61xx fetches the rest", func(t *testing.T) {
-		s := &script{t: t, steps: [][2]string{
+	for name, steps := range map[string][][2]string{
+		"6Cxx repeats with the right Le, 61xx fetches the rest": {
 			{"00CA010100", "6C03"},
 			{"00CA010103", "AABB6102"},
 			{"00C0000002", "CCDD9000"},
+		},
+		"6Cxx to GET RESPONSE repeats it with the right Le": {
+			{"00CA010100", "AABB6105"},
+			{"00C0000005", "6C02"},
+			{"00C0000002", "CCDD9000"},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := &script{t: t, steps: steps}
+			got, err := simcard.New(s).GetData(simcard.TagICCID)
+			require.NoError(t, err)
+			assert.Equal(t, unhex(t, "AABBCCDD"), got)
+			assert.Empty(t, s.steps)
+		})
+	}
+	t.Run("6Cxx again to the repeated GET RESPONSE", func(t *testing.T) {
+		s := &script{t: t, steps: [][2]string{
+			{"00CA010100", "AABB6105"},
+			{"00C0000005", "6C02"},
+			{"00C0000002", "6C02"},
 		}}
-		got, err := simcard.New(s).GetData(simcard.TagICCID)
-		require.NoError(t, err)
-		assert.Equal(t, unhex(t, "AABBCCDD"), got)
+		_, err := simcard.New(s).GetData(simcard.TagICCID)
+		var se *simcard.StatusError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, uint16(0x6C02), se.SW, "repeated once, as the command itself")
 		assert.Empty(t, s.steps)
 	})
 	t.Run("long data is chained", func(t *testing.T) {
