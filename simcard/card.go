@@ -89,7 +89,8 @@ const maxResponse = 1 << 16
 // chain); a second 6Cxx is the answer. Only cmd.Extended false is
 // supported, with Ne up to 256 (ErrAPDU otherwise, before anything is sent,
 // a chain's first link included); Ne is rounded up to 256 when the card has
-// more. A status word other than 9000 is a *StatusError; a GET RESPONSE
+// more. A status word other than 9000 is a *StatusError, whose Ins is
+// InsGetResponse when it answered a GET RESPONSE; a GET RESPONSE
 // answered with 61xx and no data, or answers beyond 65536 octets in all,
 // are ErrResponse.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
@@ -126,9 +127,10 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := r.Data
+	out, ins := r.Data, cmd.INS // ins: the instruction the status word r.SW answers
 	for r.SW>>8 == SWBytesRemaining>>8 && len(out) <= maxResponse {
 		gr := Command{CLA: ClassISO, INS: InsGetResponse, Ne: shortLe(byte(r.SW))}
+		ins = gr.INS
 		if r, err = exactLe(gr, c.roundTrip); err != nil {
 			return nil, err
 		}
@@ -142,7 +144,7 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 		return nil, fmt.Errorf("%w: response longer than %d octets", ErrResponse, maxResponse)
 	}
 	if r.SW != SWSuccess {
-		return nil, &StatusError{SW: r.SW, Ins: cmd.INS}
+		return nil, &StatusError{SW: r.SW, Ins: ins}
 	}
 	return out, nil
 }

@@ -151,6 +151,18 @@ func TestExchange(t *testing.T) {
 		assert.Equal(t, uint16(0x6C02), se.SW, "repeated once, as the command itself")
 		assert.Empty(t, s.steps)
 	})
+	t.Run("a status word answering GET RESPONSE names GET RESPONSE", func(t *testing.T) {
+		s := &script{t: t, steps: [][2]string{
+			{"00CA010100", "AABB6102"},
+			{"00C0000002", "6985"},
+		}}
+		_, err := simcard.New(s).GetData(simcard.TagICCID)
+		var se *simcard.StatusError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, simcard.StatusError{SW: 0x6985, Ins: simcard.InsGetResponse}, *se)
+		assert.ErrorIs(t, err, simcard.ErrConditions)
+		assert.Empty(t, s.steps)
+	})
 	t.Run("long data is chained", func(t *testing.T) {
 		data := make([]byte, 300)
 		s := &script{t: t, steps: [][2]string{

@@ -53,7 +53,10 @@ var (
 type StatusError struct {
 	// SW is SW1 SW2.
 	SW uint16
-	// Ins is the instruction of the command.
+	// Ins is the instruction of the command that received SW: the one sent,
+	// or InsGetResponse when the card answered it with 61xx and then a GET
+	// RESPONSE with SW. The command sent has then been carried out (a SIGN
+	// RECORD has used its counter); only the rest of its answer is lost.
 	Ins byte
 }
 
