@@ -224,7 +224,9 @@ func (c *Card) roundTrip(cmd Command) (Response, error) {
 
 // Select selects the CA-SIM applet by its AID and returns its life-cycle
 // state (LifePersonalisation or LifeOperational) from the FCI. It clears the
-// PIN verification. A card without the applet answers ErrNotFound.
+// PIN verification. A card without the applet answers ErrNotFound. An FCI
+// other than PROTOCOL.md §2.3's (another applet version, another life-cycle
+// state, a data object more or less) is ErrResponse.
 func (c *Card) Select() (byte, error) { return hold(c, c.selectLocked) }
 
 func (c *Card) selectLocked() (byte, error) {
@@ -232,14 +234,16 @@ func (c *Card) selectLocked() (byte, error) {
 	if err != nil {
 		return 0, err
 	}
-	// 6F L 84 07 AID A5 06 80 01 ver 81 01 life
+	// 6F L 84 07 AID A5 06 80 01 ver 81 01 life, and nothing else
 	s := cryptobyte.String(fci)
 	var fcp, name, prop cryptobyte.String
-	var life []byte
+	var version, life []byte
 	if !s.ReadASN1(&fcp, cbasn1.Tag(0x6F)) || !s.Empty() ||
 		!fcp.ReadASN1(&name, cbasn1.Tag(0x84)) || string(name) != string(AID) ||
 		!fcp.ReadASN1(&prop, cbasn1.Tag(0xA5)) || !fcp.Empty() ||
-		!prop.SkipASN1(cbasn1.Tag(0x80)) || !prop.ReadASN1Bytes(&life, cbasn1.Tag(0x81)) || len(life) != 1 {
+		!prop.ReadASN1Bytes(&version, cbasn1.Tag(0x80)) || len(version) != 1 || version[0] != AppletVersion ||
+		!prop.ReadASN1Bytes(&life, cbasn1.Tag(0x81)) || !prop.Empty() || len(life) != 1 ||
+		(life[0] != LifePersonalisation && life[0] != LifeOperational) {
 		return 0, fmt.Errorf("%w: FCI % X", ErrResponse, fci)
 	}
 	return life[0], nil
@@ -330,11 +334,12 @@ func (c *Card) Counter() (uint64, error) {
 }
 
 // PINTries returns the PIN tries left (0 when blocked) and the tries a fresh
-// PIN has.
+// PIN has. An answer with more tries left than allowed, or tries allowed
+// outside 1 to MaxTries, is ErrResponse.
 func (c *Card) PINTries() (left, max int, err error) { return c.tries(TagPINStatus) }
 
 // PUKTries returns the PUK tries left (0 when blocked) and the tries a fresh
-// PUK has.
+// PUK has (see PINTries).
 func (c *Card) PUKTries() (left, max int, err error) { return c.tries(TagPUKStatus) }
 
 func (c *Card) tries(tag uint16) (int, int, error) {
@@ -342,7 +347,7 @@ func (c *Card) tries(tag uint16) (int, int, error) {
 	if err != nil {
 		return 0, 0, err
 	}
-	if len(b) != 2 || b[0] > b[1] {
+	if len(b) != 2 || b[1] == 0 || b[1] > MaxTries || b[0] > b[1] {
 		return 0, 0, fmt.Errorf("%w: tries % X", ErrResponse, b)
 	}
 	return int(b[0]), int(b[1]), nil

@@ -220,14 +220,23 @@ func TestExchange(t *testing.T) {
 	})
 	t.Run("malformed answers", func(t *testing.T) {
 		for name, st := range map[string][2]string{
-			"ICCID with a bad check digit": {"00CA010100", "38393031343130333231313131383531303732319000"},
-			"counter of 4 octets":          {"00CA010400", "000000019000"},
-			"tries above the maximum":      {"00CA010500", "04039000"},
+			"ICCID with a bad check digit":   {"00CA010100", "38393031343130333231313131383531303732319000"},
+			"counter of 4 octets":            {"00CA010400", "000000019000"},
+			"tries above the maximum":        {"00CA010500", "04039000"},
+			"tries, a maximum of 0":          {"00CA010500", "00009000"},
+			"tries, a maximum above 15":      {"00CA010500", "03109000"},
+			"FCI with a TLV after 81":        {selectFCI, "6F14 8407F0434153494D01 A509 800101 810107 820100 9000"},
+			"FCI with a version of 2 octets": {selectFCI, "6F12 8407F0434153494D01 A507 80020101 810107 9000"},
+			"FCI of another version":         {selectFCI, "6F11 8407F0434153494D01 A506 800102 810107 9000"},
+			"FCI with a life of 2 octets":    {selectFCI, "6F12 8407F0434153494D01 A507 800101 81020107 9000"},
+			"FCI of an unknown life":         {selectFCI, "6F11 8407F0434153494D01 A506 800101 810105 9000"},
 		} {
 			t.Run(name, func(t *testing.T) {
 				c := simcard.New(&script{t: t, steps: [][2]string{st}})
 				var err error
 				switch st[0] {
+				case selectFCI:
+					_, err = c.Select()
 				case "00CA010100":
 					_, err = c.ICCID()
 				case "00CA010400":
@@ -240,6 +249,9 @@ func TestExchange(t *testing.T) {
 		}
 	})
 }
+
+// selectFCI is Card.Select's command: SELECT by DF name, answer the FCI.
+const selectFCI = "00A4040007F0434153494D0100"
 
 func hexN(b byte, n int) string {
 	out := make([]byte, 0, 2*n)

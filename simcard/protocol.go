@@ -35,6 +35,7 @@ const (
 	SelectByName         byte   = 0x04 // P1 of SELECT
 	SelectFCI            byte   = 0x00 // P2 of SELECT: return the FCI
 	SelectNoData         byte   = 0x0C // P2 of SELECT: no response data
+	AppletVersion        byte   = 0x01 // applet version in the FCI (tag 80 of A5)
 	MaxChallenge                = 64   // longest INTERNAL AUTHENTICATE challenge
 	MinChallenge                = 8    // shortest INTERNAL AUTHENTICATE challenge
 	MaxCommandData              = 8192 // longest command data, chained or extended
@@ -75,6 +76,7 @@ const (
 	MaxPIN       = 12 // digits
 	PUKLength    = 8  // digits, as the PUK of a GSM SIM
 	DefaultTries = 3  // tries of the PIN and of the PUK
+	MaxTries     = 15 // most tries a card may give the PIN or the PUK: what 63Cx can report
 )
 
 // Status words of the applet.

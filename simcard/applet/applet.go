@@ -24,8 +24,9 @@ type Options struct {
 	// deterministic with testing/cryptotest.SetGlobalRandom).
 	Rand io.Reader
 	// PINTries and PUKTries are the tries of a fresh card; zero means
-	// simcard.DefaultTries (3). At most 15, the most a 63Cx status word
-	// can report. They apply only when the card is created.
+	// simcard.DefaultTries (3). At most simcard.MaxTries (15), the most a
+	// 63Cx status word can report. They apply only when the card is
+	// created.
 	PINTries, PUKTries int
 	// TxPower is the calibrated transmit power of the card's radio, in dBm,
 	// carried in its advert.
@@ -103,7 +104,7 @@ func New(store Storage, opts Options) (*Applet, error) {
 	if opts.PUKTries == 0 {
 		opts.PUKTries = simcard.DefaultTries
 	}
-	if opts.PINTries < 1 || opts.PINTries > 15 || opts.PUKTries < 1 || opts.PUKTries > 15 {
+	if opts.PINTries < 1 || opts.PINTries > simcard.MaxTries || opts.PUKTries < 1 || opts.PUKTries > simcard.MaxTries {
 		return nil, fmt.Errorf("%w: tries must be between 1 and 15", ErrOptions)
 	}
 	if nilptr.Is(store) {
@@ -363,4 +364,4 @@ func (a *Applet) fciLocked() []byte {
 }
 
 // Version is the applet version reported in the FCI (tag 80 of A5).
-const Version = 1
+const Version = simcard.AppletVersion

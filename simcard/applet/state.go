@@ -122,7 +122,7 @@ func parseState(b []byte) (state, *ecdsa.PrivateKey, error) {
 		return state{}, nil, fmt.Errorf("%w: version %d", ErrState, s.Version)
 	}
 	if len(s.AdvSecret) != adv.SecretSize || len(s.Salt) != saltSize ||
-		s.PINMax == 0 || s.PINMax > 15 || s.PUKMax == 0 || s.PUKMax > 15 ||
+		s.PINMax == 0 || s.PINMax > simcard.MaxTries || s.PUKMax == 0 || s.PUKMax > simcard.MaxTries ||
 		s.PINTries > s.PINMax || s.PUKTries > s.PUKMax ||
 		(s.Life != simcard.LifePersonalisation && s.Life != simcard.LifeOperational) {
 		return state{}, nil, fmt.Errorf("%w: secret, salt, tries or life-cycle state out of range", ErrState)
