@@ -469,18 +469,18 @@ func (c *Card) signRecord(r record.CardRecord) ([]byte, error) {
 	return c.Exchange(Command{CLA: ClassProprietary, INS: InsSignRecord, P1: byte(r.Type()), Data: payload, Ne: 256})
 }
 
-// Authenticate has the card sign challenge (8 to 64 octets) inside the
-// domain-separated message ChallengeMessage(iccid, challenge), and returns
-// the ASN.1 DER ECDSA signature; VerifyChallenge checks it. Nothing the phone
-// sends is ever signed as it is. A challenge of the wrong length is
-// ErrRefused: the card refuses it (6A80), and one over 255 octets, which no
-// short APDU carries and INTERNAL AUTHENTICATE takes in no chain, is refused
-// before anything is sent.
+// Authenticate has the card sign challenge (MinChallenge to MaxChallenge
+// octets, 8 to 64) inside the domain-separated message
+// ChallengeMessage(iccid, challenge), and returns the ASN.1 DER ECDSA
+// signature; VerifyChallenge checks it. Nothing the phone sends is ever
+// signed as it is. A challenge of another length is ErrRefused, before
+// anything is sent: the card would refuse it (6A80), and no short APDU
+// carries one over 255 octets (INTERNAL AUTHENTICATE takes no chain).
 func (c *Card) Authenticate(challenge []byte) ([]byte, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
-	if len(challenge) > 255 {
+	if len(challenge) < MinChallenge || len(challenge) > MaxChallenge {
 		return nil, fmt.Errorf("%w: challenge of %d octets", ErrRefused, len(challenge))
 	}
 	return c.Exchange(Command{CLA: ClassISO, INS: InsInternalAuth, Data: challenge, Ne: 256})

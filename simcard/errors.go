@@ -34,7 +34,9 @@ var (
 	// ErrRefused: the card refused the command data (6A80): a record that
 	// does not decode, carries a card header or would be signed into a
 	// message over 8192 octets; a PIN or PUK of the wrong format; an invalid
-	// ICCID, certificate or chain; a challenge of the wrong length.
+	// ICCID, certificate or chain; a challenge of the wrong length. Card
+	// refuses with it, before sending anything, a challenge of the wrong
+	// length and a record too large to sign (Authenticate, SignAuthProof).
 	ErrRefused = errors.New("simcard: command data refused")
 	// ErrMemory: the card could not store its state (6581); the command had
 	// no effect beyond what was already stored.

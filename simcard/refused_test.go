@@ -12,27 +12,27 @@ import (
 )
 
 // TestAuthenticateChallengeLengthRefused: a challenge of the wrong length
-// is ErrRefused, from Authenticate and Signer.Sign alike: the card answers
-// 6A80 to one it receives, and one over 255 octets, which no short APDU
-// carries and INTERNAL AUTHENTICATE takes in no chain, is refused before
-// anything is sent.
+// (outside MinChallenge to MaxChallenge) is ErrRefused, from Authenticate
+// and Signer.Sign alike, before anything is sent: the card would answer
+// 6A80, and no short APDU carries one over 255 octets.
 func TestAuthenticateChallengeLengthRefused(t *testing.T) {
 	v := newCard(t)
 	rec := newRecorder(v.Applet, nil)
 	c := simcard.New(rec)
 	s, err := c.Signer()
 	require.NoError(t, err)
-	for _, n := range []int{simcard.MinChallenge - 1, simcard.MaxChallenge + 1, 255, 256, 300} {
+	for _, n := range []int{0, simcard.MinChallenge - 1, simcard.MaxChallenge + 1, 255, 256, 300} {
 		sent := len(rec.commands())
 		_, err := c.Authenticate(bytes.Repeat([]byte{1}, n))
 		assert.ErrorIs(t, err, simcard.ErrRefused, "Authenticate, challenge of %d octets", n)
 		_, err = s.Sign(nil, bytes.Repeat([]byte{1}, n), simcard.ChallengeOpts{})
 		assert.ErrorIs(t, err, simcard.ErrRefused, "Signer.Sign, challenge of %d octets", n)
-		if n > 255 {
-			assert.Equal(t, sent, len(rec.commands()), "nothing sent for a challenge of %d octets", n)
-		} else {
-			assert.Equal(t, sent+2, len(rec.commands()), "one INTERNAL AUTHENTICATE each for a challenge of %d octets", n)
-		}
+		assert.Equal(t, sent, len(rec.commands()), "nothing sent for a challenge of %d octets", n)
+	}
+	for _, n := range []int{simcard.MinChallenge, simcard.MaxChallenge} {
+		sig, err := c.Authenticate(bytes.Repeat([]byte{1}, n))
+		require.NoError(t, err, "challenge of %d octets", n)
+		assert.True(t, simcard.VerifyChallenge(v.Enrolment.PublicKey, v.Enrolment.ICCID, bytes.Repeat([]byte{1}, n), sig))
 	}
 }
 

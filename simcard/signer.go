@@ -120,9 +120,9 @@ func (s *Signer) ICCID() string {
 
 // Sign has the card sign challenge (8 to 64 octets) as Card.Authenticate
 // does, when opts is ChallengeOpts (or *ChallengeOpts); rand is not used,
-// the card has its own. A challenge of the wrong length is ErrRefused. Any
-// other opts is ErrRawDigest; a nil Signer, which has no card, fails with
-// ErrNoTransmitter.
+// the card has its own. A challenge of the wrong length is ErrRefused,
+// before anything is sent. Any other opts is ErrRawDigest; a nil Signer,
+// which has no card, fails with ErrNoTransmitter.
 func (s *Signer) Sign(_ io.Reader, challenge []byte, opts crypto.SignerOpts) ([]byte, error) {
 	switch opts.(type) {
 	case ChallengeOpts, *ChallengeOpts:
