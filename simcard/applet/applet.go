@@ -326,7 +326,11 @@ func init() {
 }
 
 // persistLocked stores next and makes it the current state only once the
-// storage acknowledged it.
+// storage acknowledged it. A Store that fails may have replaced the state
+// all the same (File's, when its directory cannot be opened or synced
+// after the rename): persistLocked then stores the current state again, so
+// that the storage holds the state the card goes on answering from, as
+// after a power cycle, and not the one it answered 6581 for.
 func (a *Applet) persistLocked(next state) error {
 	b, err := next.appendBinary(a.scratch[:0])
 	if err != nil {
@@ -334,6 +338,10 @@ func (a *Applet) persistLocked(next state) error {
 	}
 	a.scratch = b
 	if err := a.store.Store(b); err != nil {
+		if cur, mErr := a.st.appendBinary(a.scratch[:0]); mErr == nil {
+			a.scratch = cur
+			_ = a.store.Store(cur) // its failure leaves the storage as the first left it
+		}
 		return err
 	}
 	a.st = next

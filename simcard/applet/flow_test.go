@@ -214,11 +214,14 @@ func TestAdvertCustomUUID(t *testing.T) {
 
 // faultyStorage passes writes to Storage until fail is set, then fails
 // every write after the next okWrites ones: a power cut at a chosen point.
+// With lands set, a write that fails still replaces the state, as File's
+// does when it cannot sync its directory after the rename.
 type faultyStorage struct {
 	applet.Storage
 	armed    bool
 	okWrites int
 	writes   int
+	lands    bool
 }
 
 var errPowerCut = errors.New("power cut")
@@ -226,12 +229,70 @@ var errPowerCut = errors.New("power cut")
 func (f *faultyStorage) Store(b []byte) error {
 	if f.armed {
 		if f.okWrites == 0 {
+			if f.lands {
+				_ = f.Storage.Store(b)
+			}
 			return errPowerCut
 		}
 		f.okWrites--
 	}
 	f.writes++
 	return f.Storage.Store(b)
+}
+
+// TestStoreFailsAfterReplacing: a store that fails after the new state has
+// replaced the old one (File whose directory cannot be opened or synced
+// after the rename) answers 6581 like any other, and the card, running or
+// powered on again, holds the state before the command: the card stores
+// that state again. A PIN changed or set by the PUK and answered 6581 is
+// not the PIN after a power cycle, nor is a card whose ACTIVATE failed
+// operational.
+func TestStoreFailsAfterReplacing(t *testing.T) {
+	const changePIN = "0024008012313233343536FFFFFFFFFFFF373737373737" // 123456 → 777777
+	t.Run("CHANGE REFERENCE DATA", func(t *testing.T) {
+		mem := new(applet.Memory)
+		fs := &faultyStorage{Storage: mem, lands: true}
+		v := newCard(t, simcardtest.Options{Storage: fs})
+		fs.armed, fs.okWrites = true, 2 // the decrement and the restore
+		_, sw := tx(t, v.Applet, changePIN)
+		require.Equal(t, uint16(0x6581), sw)
+		fs.armed = false
+		c := powerOn(t, mem)
+		assert.NoError(t, c.VerifyPIN(simcardtest.PIN), "the PIN after a power cycle")
+		assert.NoError(t, v.Card.VerifyPIN(simcardtest.PIN), "the PIN of the running card")
+	})
+	t.Run("RESET RETRY COUNTER", func(t *testing.T) {
+		mem := new(applet.Memory)
+		fs := &faultyStorage{Storage: mem, lands: true}
+		v := newCard(t, simcardtest.Options{Storage: fs})
+		for range simcard.DefaultTries {
+			require.ErrorIs(t, v.Card.VerifyPIN("000000"), simcard.ErrWrongPIN)
+		}
+		fs.armed, fs.okWrites = true, 1 // the decrement of the PUK tries
+		_, sw := tx(t, v.Applet, apdu("002C0080", []byte(simcardtest.PUK+"2468"), ""))
+		require.Equal(t, uint16(0x6581), sw)
+		fs.armed = false
+		for name, c := range map[string]*simcard.Card{"after a power cycle": powerOn(t, mem), "running": v.Card} {
+			left, _, err := c.PINTries()
+			require.NoError(t, err)
+			assert.Zero(t, left, "PIN still blocked, %s", name)
+			left, _, err = c.PUKTries()
+			require.NoError(t, err)
+			assert.Equal(t, simcard.DefaultTries-1, left, "one PUK try used, %s", name)
+		}
+	})
+	t.Run("ACTIVATE", func(t *testing.T) {
+		count := &faultyStorage{Storage: new(applet.Memory)}
+		newCard(t, simcardtest.Options{Storage: count})
+		mem := new(applet.Memory)
+		fs := &faultyStorage{Storage: mem, lands: true, armed: true, okWrites: count.writes - 1} // ACTIVATE stores last
+		_, err := simcardtest.NewCard(testIssuer(t), simcardtest.Options{ICCID: testICCID, Storage: fs})
+		require.ErrorIs(t, err, simcard.ErrMemory)
+		fs.armed = false
+		life, err := powerOn(t, mem).Select()
+		require.NoError(t, err)
+		assert.Equal(t, simcard.LifePersonalisation, life)
+	})
 }
 
 // TestPINPowerLoss cuts the power after the decrement has been stored and

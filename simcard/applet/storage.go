@@ -14,7 +14,12 @@ import (
 // data and tries, signature counter). The applet writes it after every change
 // and acknowledges a command only once Store has returned nil, so a "power
 // cut" (a failing Store, or a new Applet on the same Storage) never loses
-// what was acknowledged.
+// what was acknowledged. When Store fails, the applet answers 6581 and
+// stores again the state it held before that Store, since a Store that
+// fails may have replaced the state all the same (File's does when it
+// cannot open or sync its directory); should that second Store fail before
+// replacing the state, the storage may hold the state the card answered
+// 6581 for.
 //
 // The blob holds the card's secrets: an implementation must keep it where
 // only the card's owner can read it.
@@ -72,7 +77,9 @@ func (m *Memory) Store(state []byte) error {
 // File is a Storage in one file, written atomically: the new state goes to a
 // temporary file in the same directory, which is synced, renamed over Path,
 // and then the directory is synced, so that after a crash the file holds the
-// old state or the new one. The file is created with mode 0600.
+// old state or the new one. The file is created with mode 0600. Store fails
+// after the rename when the directory cannot be opened or synced: the file
+// then holds the new state, which a crash may undo.
 //
 // A File is safe for concurrent use by one process; two processes must not
 // share a Path. A nil *File is no storage: Load and Store return
