@@ -320,8 +320,9 @@ func (c *Card) publicKeyLocked() (*ecdsa.PublicKey, error) {
 	return pub, nil
 }
 
-// Counter returns the card's signature counter: the counter of the last
-// record it signed (0 before the first).
+// Counter returns the card's signature counter: the last counter it used,
+// that of the last record it signed or of a later SIGN RECORD whose signing
+// failed (ErrCardFailure) and which signed nothing; 0 before the first.
 func (c *Card) Counter() (uint64, error) {
 	b, err := c.GetData(TagCounter)
 	if err != nil {

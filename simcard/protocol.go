@@ -49,7 +49,7 @@ const (
 	TagICCID       uint16 = 0x0101 // ICCID, ASCII digits; written at personalisation (another drops the certificate)
 	TagCertificate uint16 = 0x0102 // card certificate, DER
 	TagPublicKey   uint16 = 0x0103 // card public key, uncompressed point 04 || X || Y
-	TagCounter     uint16 = 0x0104 // signature counter, uint64 big-endian
+	TagCounter     uint16 = 0x0104 // signature counter, uint64 big-endian: the last counter used
 	TagPINStatus   uint16 = 0x0105 // PIN tries left, PIN tries allowed (two octets)
 	TagPUKStatus   uint16 = 0x0106 // PUK tries left, PUK tries allowed (two octets)
 	TagChain       uint16 = 0x0107 // issuer certificates, DER, concatenated, nearest first; PUT DATA without data deletes them

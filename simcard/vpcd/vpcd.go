@@ -39,8 +39,9 @@ const (
 	GetATR   byte = 0x04
 )
 
-// DefaultATR is the answer to reset of the CA-SIM: direct convention, T=1
-// (TD1 80, TD2 01), and 13 historical octets in COMPACT-TLV (category 80):
+// DefaultATR is the answer to reset of the CA-SIM: direct convention, T=0
+// (TD1 80, the first protocol offered, used without PPS) and T=1 (TD2 01),
+// and 13 historical octets in COMPACT-TLV (category 80):
 // the application identifier F7 F0 43 41 53 49 4D 01 and the card
 // capabilities 73 80 01 C0 (selection by full DF name; command chaining and
 // extended Lc and Le), then the check octet TCK.
