@@ -87,12 +87,14 @@ const maxResponse = 1 << 16
 // A 6Cxx (wrong Le) answering the command or a GET RESPONSE has it sent
 // again once with the Le the card asked for (the command with its whole
 // chain); a second 6Cxx is the answer. Only cmd.Extended false is
-// supported, with Ne up to 256 (ErrAPDU otherwise, before anything is sent,
-// a chain's first link included); Ne is rounded up to 256 when the card has
-// more. A status word other than 9000 is a *StatusError, whose Ins is
-// InsGetResponse when it answered a GET RESPONSE; a GET RESPONSE
-// answered with 61xx and no data, or answers beyond 65536 octets in all,
-// are ErrResponse.
+// supported, with Ne up to 256, and a CLA without the chaining bit
+// (ClassChaining), which Exchange sets on the links it sends: a link sent
+// alone would leave its chain open on the card (ErrAPDU otherwise, before
+// anything is sent, a chain's first link included). Ne is rounded up to
+// 256 when the card has more. A status word other than 9000 is a
+// *StatusError, whose Ins is InsGetResponse when it answered a GET
+// RESPONSE; a GET RESPONSE answered with 61xx and no data, or answers
+// beyond 65536 octets in all, are ErrResponse.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
@@ -114,6 +116,9 @@ func hold[T any](c *Card, f func() (T, error)) (T, error) {
 func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	if cmd.Extended {
 		return nil, fmt.Errorf("%w: Card sends short APDUs only", ErrAPDU)
+	}
+	if cmd.CLA&ClassChaining != 0 {
+		return nil, fmt.Errorf("%w: Card chains the data itself (CLA %02X)", ErrAPDU, cmd.CLA)
 	}
 	// Every link of a chain and its last command have at most 255 octets
 	// of data: one that cannot be encoded (an Ne over 256) is refused

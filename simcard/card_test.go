@@ -212,6 +212,14 @@ func TestExchange(t *testing.T) {
 		_, err := simcard.New(&script{t: t}).Exchange(simcard.Command{Extended: true, Ne: 300})
 		assert.ErrorIs(t, err, simcard.ErrAPDU)
 	})
+	t.Run("a command with the chaining bit is refused", func(t *testing.T) {
+		// Sent, it would leave a chain open on the card, which would answer
+		// the next command 6883 (a VERIFY then clearing the PIN).
+		for _, cla := range []byte{simcard.ClassChaining, simcard.ClassProprietary | simcard.ClassChaining} {
+			_, err := simcard.New(&script{t: t}).Exchange(simcard.Command{CLA: cla, INS: simcard.InsPutData, P1: 1, P2: 7, Data: []byte{1}})
+			assert.ErrorIs(t, err, simcard.ErrAPDU, "CLA %02X", cla)
+		}
+	})
 	t.Run("an Ne beyond a short Le is refused before a chain is sent", func(t *testing.T) {
 		for _, ne := range []int{-1, 257} {
 			_, err := simcard.New(&script{t: t}).Exchange(simcard.Command{INS: simcard.InsPutData, P1: 1, P2: 2, Data: make([]byte, 300), Ne: ne})
