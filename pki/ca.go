@@ -52,11 +52,14 @@ type CAOptions struct {
 	MaxPathLen int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Rand is the source of serial numbers, also handed to the signer
+	// Rand is the source of the serial numbers of the certificates that
+	// the CA signs, also handed to its signer for them and for its CRLs
 	// (crypto/ecdsa keys ignore it since Go 1.26); nil means
 	// crypto/rand.Reader. The CA reads it under a lock of its own, so it
 	// need not be safe for concurrent use unless something else reads it
-	// too.
+	// too. The CA's own certificate is signed with its issuer's: NewRoot
+	// reads Rand for it, NewIntermediate the Rand of the issuing CA, never
+	// that of opts.
 	Rand io.Reader
 	// Revoked and LastCRLNumber let LoadCA restore what Revoked and
 	// LastCRLNumber returned before the CA was stored: the list that
@@ -116,7 +119,7 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmpl, err := caTemplate(o, pub)
+	tmpl, err := caTemplate(o, pub, o.Rand)
 	if err != nil {
 		return nil, err
 	}
@@ -132,10 +135,11 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 // under the root) whose key is key, an ECDSA P-256 or P-384 signer. The
 // certificate carries ca's CRL distribution point, starts at opts.Now but
 // no earlier than ca's (whose clock may be ahead of opts.Now) and ends no
-// later than ca's. It returns an error matching ErrExpired when ca expires before the
-// certificate would start, ErrKey for another key type, ErrUsage when ca
-// may not certify CAs (path length 0) and ErrInvalid for options out of
-// range.
+// later than ca's. Its serial number and ca's signature draw on ca's Rand;
+// opts.Rand serves the new CA. It returns an error matching ErrExpired when
+// ca expires before the certificate would start, ErrKey for another key
+// type, ErrUsage when ca may not certify CAs (path length 0) and ErrInvalid
+// for options out of range.
 func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(false)
 	if err != nil {
@@ -148,7 +152,9 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if ca.cert.MaxPathLenZero {
 		return nil, newError(ErrUsage, -1, "this CA may not certify other CAs (path length 0)", nil)
 	}
-	tmpl, err := caTemplate(o, pub)
+	// The issuer's source, as for every certificate the issuer signs:
+	// o.Rand is the new CA's, for the certificates and CRLs it signs.
+	tmpl, err := caTemplate(o, pub, ca.rand)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +168,7 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if !tmpl.NotAfter.After(tmpl.NotBefore) {
 		return nil, newError(ErrExpired, -1, "the CA expires before the certificate would start", nil)
 	}
-	der, err := x509.CreateCertificate(o.Rand, tmpl, ca.cert, pub, ca.key)
+	der, err := x509.CreateCertificate(ca.rand, tmpl, ca.cert, pub, ca.key)
 	if err != nil {
 		return nil, fmt.Errorf("pki: create intermediate: %w", err)
 	}
@@ -258,8 +264,10 @@ func (l *lockedReader) Read(p []byte) (int, error) {
 	return l.r.Read(p)
 }
 
-func caTemplate(o CAOptions, pub *ecdsa.PublicKey) (*x509.Certificate, error) {
-	serial, err := randomSerial(o.Rand)
+// caTemplate returns the template of a CA certificate for o and pub, with a
+// serial number drawn from src, the issuer's source.
+func caTemplate(o CAOptions, pub *ecdsa.PublicKey, src io.Reader) (*x509.Certificate, error) {
+	serial, err := randomSerial(src)
 	if err != nil {
 		return nil, err
 	}

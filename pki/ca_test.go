@@ -10,6 +10,8 @@ import (
 	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/pem"
+	"errors"
+	"io"
 	"math/big"
 	"sync"
 	"testing"
@@ -609,4 +611,44 @@ func TestNewIntermediateStartsWithIssuer(t *testing.T) {
 	ca, err = root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0.Add(time.Hour))})
 	require.NoError(t, err)
 	assert.Equal(t, t0.Add(time.Hour), ca.Certificate().NotBefore, "a clock ahead of the issuer's")
+}
+
+// randSigner is a signer that, as an HSM may, draws from the reader it is
+// handed before it signs, and fails when that reader does.
+type randSigner struct{ *ecdsa.PrivateKey }
+
+func (s randSigner) Sign(r io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if _, err := io.ReadFull(r, make([]byte, 8)); err != nil {
+		return nil, err
+	}
+	return s.PrivateKey.Sign(r, digest, opts)
+}
+
+// failingReader fails every Read with errRand.
+type failingReader struct{}
+
+var errRand = errors.New("no randomness")
+
+func (failingReader) Read([]byte) (int, error) { return 0, errRand }
+
+// TestNewIntermediateDrawsFromIssuer: the serial number of a new CA's
+// certificate and the randomness of its issuer's signature come from the
+// issuer's Rand, as for every certificate the issuer signs; the new CA's
+// own Rand, which fails here, serves only the certificates and CRLs that
+// the new CA signs.
+func TestNewIntermediateDrawsFromIssuer(t *testing.T) {
+	src := new(counterReader)
+	root, err := NewRoot(randSigner{newKey(t)}, CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), Rand: src})
+	require.NoError(t, err)
+	want, err := randomSerial(&counterReader{n: src.n}) // the next serial the root draws
+	require.NoError(t, err)
+
+	ca, err := root.NewIntermediate(randSigner{newKey(t)}, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0), Rand: failingReader{}})
+	require.NoError(t, err)
+	assert.Equal(t, want, ca.Certificate().SerialNumber, "drawn from the root's Rand")
+
+	_, err = ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+	assert.ErrorIs(t, err, errRand, "the new CA's own Rand serves its certificates")
+	_, err = ca.CRL(t0.Add(time.Hour))
+	assert.ErrorIs(t, err, errRand, "and its CRLs")
 }
