@@ -54,9 +54,11 @@ var (
 // distribution point, which may scope it to some certificates or reasons
 // or make it indirect (§5.2.5); one whose entry names a certificate issuer,
 // which makes it and the entries after it about another CA's certificates
-// (§5.3.3); and one with any other critical extension, or an entry with a
-// critical extension other than the reason code, whose meaning the
-// verifier does not know. RFC 5280 has the first three critical, but they
+// (§5.3.3); one with an entry whose reason is removeFromCRL, which only a
+// delta CRL carries (§5.3.1), so that the CRL is not the complete list it
+// claims to be and the entry says neither revoked nor not; and one with
+// any other critical extension, or an entry with a critical extension
+// other than the reason code, whose meaning the verifier does not know. RFC 5280 has the first three critical, but they
 // are refused critical or not: a CA that marks one non-critical by mistake
 // still means it, and taking such a CRL for the complete list would drop
 // every revocation of the CRL held that it does not repeat.
@@ -72,6 +74,9 @@ func checkComplete(crl *x509.RevocationList) error {
 		}
 	}
 	for _, e := range crl.RevokedCertificateEntries {
+		if e.ReasonCode == reasonRemoveFromCRL {
+			return newError(ErrCRL, -1, "an entry's reason is removeFromCRL, which only delta CRLs carry", nil)
+		}
 		for _, x := range e.Extensions {
 			switch {
 			case x.Id.Equal(oidCertificateIssuer):
@@ -91,8 +96,9 @@ func checkComplete(crl *x509.RevocationList) error {
 // later than its this update (RFC 5280 §5.1.2.5), be current (this update
 // not in the future and next update not past, allowing for the skew), be
 // complete (no delta CRL indicator, issuing distribution point or entry
-// naming a certificate issuer, critical or not; no other critical
-// extension, nor critical entry extension but the reason code), and not be
+// naming a certificate issuer, critical or not; no entry whose reason is
+// removeFromCRL; no other critical extension, nor critical entry extension
+// but the reason code), and not be
 // older than the CRL held for the same issuer: a lower number is refused;
 // one of the same number is the CRL held when its signed content
 // (RawTBSRevocationList) is the same, whatever its signature, and is then

@@ -216,6 +216,41 @@ func TestAddCRLRefusesIncompleteCRLs(t *testing.T) {
 	}
 }
 
+// TestAddCRLRefusesRemoveFromCRL: a CRL with an entry whose reason is
+// removeFromCRL, which RFC 5280 §5.3.1 gives only to delta CRLs, is not a
+// complete CRL of the profile and is refused, whatever serial the entry
+// names: the CRL held stays in force (the card it lists stays revoked), and
+// a verifier that held none still holds none.
+func TestAddCRLRefusesRemoveFromCRL(t *testing.T) {
+	h := newHierarchy(t)
+	serial := mustParse(t, h.card).SerialNumber
+	want := &Error{Err: ErrCRL, Cert: -1, Reason: "an entry's reason is removeFromCRL, which only delta CRLs carry"}
+	removing := func(number int64, serial *big.Int) []byte {
+		return createCRL(t, h.ca, &x509.RevocationList{
+			Number: big.NewInt(number),
+			RevokedCertificateEntries: []x509.RevocationListEntry{
+				{SerialNumber: big.NewInt(7), RevocationTime: t0, ReasonCode: ReasonKeyCompromise},
+				{SerialNumber: serial, RevocationTime: t0, ReasonCode: reasonRemoveFromCRL},
+			},
+		})
+	}
+
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	require.NoError(t, h.ca.Revoke(serial, ReasonKeyCompromise))
+	addCRLs(t, h, v) // the card CA's CRL 1, listing the card
+	assert.Equal(t, want, v.AddCRL(removing(2, serial)))
+	_, err := v.VerifyCard(h.chain())
+	requireRefusal(t, err, ErrRevoked, 0)
+
+	v = newVerifier(t, h, newClock(t0), VerifierOptions{})
+	root, err := h.root.CRL(t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(root))
+	assert.Equal(t, want, v.AddCRL(removing(3, big.NewInt(8))))
+	_, err = v.VerifyCard(h.chain())
+	requireRefusal(t, err, ErrCRL, 0)
+}
+
 // TestAddCRLNeedsCRLSign: a CRL is accepted only from a CA whose key
 // usage has cRLSign (RFC 5280 §6.3.3 (f)): a configured card CA with
 // keyCertSign alone may certify cards but not sign CRLs, so a CRL its key
