@@ -68,6 +68,16 @@ func TestStatusErrorIs(t *testing.T) {
 		{0x6F00, simcard.InsGenerateKey, simcard.ErrCardFailure, -1},
 		{0x6D00, 0xB0, nil, -1},
 		{0x6E00, 0xCA, nil, -1},
+		// Answering GET RESPONSE, after the command itself was carried
+		// out: no PIN or PUK was presented, nor needed.
+		{0x63C2, simcard.InsGetResponse, nil, 2},
+		{0x6983, simcard.InsGetResponse, nil, -1},
+		{0x6982, simcard.InsGetResponse, nil, -1},
+		{0x6985, simcard.InsGetResponse, simcard.ErrConditions, -1},
+		{0x6A80, simcard.InsGetResponse, simcard.ErrRefused, -1},
+		{0x6A88, simcard.InsGetResponse, simcard.ErrNotFound, -1},
+		{0x6581, simcard.InsGetResponse, simcard.ErrMemory, -1},
+		{0x6F00, simcard.InsGetResponse, simcard.ErrCardFailure, -1},
 	}
 	for _, tt := range tests {
 		e := &simcard.StatusError{SW: tt.sw, Ins: tt.ins}

@@ -20,7 +20,7 @@ var (
 	// sign consents.
 	ErrPUKBlocked = errors.New("simcard: PUK blocked")
 	// ErrPINRequired: the instruction needs a verified PIN (6982 to any
-	// instruction but GET DATA).
+	// instruction but GET DATA and GET RESPONSE).
 	ErrPINRequired = errors.New("simcard: PIN not verified")
 	// ErrNotReadable: the data object is no longer revealed (6982 to GET
 	// DATA): the advertising secret after activation. No PIN changes that.
@@ -58,7 +58,8 @@ type StatusError struct {
 	// Ins is the instruction of the command that received SW: the one sent,
 	// or InsGetResponse when the card answered it with 61xx and then a GET
 	// RESPONSE with SW. The command sent has then been carried out (a SIGN
-	// RECORD has used its counter); only the rest of its answer is lost.
+	// RECORD has used its counter); only the rest of its answer is lost,
+	// and SW is then about no PIN or PUK (see Is).
 	Ins byte
 }
 
@@ -77,20 +78,24 @@ func (e *StatusError) TriesLeft() (int, bool) {
 }
 
 // Is matches the sentinel errors of this package by status word and
-// instruction.
+// instruction. A status word answering GET RESPONSE (Ins InsGetResponse)
+// matches none of the PIN and PUK sentinels (ErrWrongPIN, ErrPINBlocked,
+// ErrWrongPUK, ErrPUKBlocked, ErrPINRequired): the command it follows was
+// carried out, and GET RESPONSE presents no PIN or PUK and needs none.
 func (e *StatusError) Is(target error) bool {
 	puk := e.Ins == InsResetRetryCounter
+	pin := !puk && e.Ins != InsGetResponse
 	switch target {
 	case ErrWrongPIN:
-		return !puk && e.SW&0xFFF0 == SWWrongPINBase
+		return pin && e.SW&0xFFF0 == SWWrongPINBase
 	case ErrWrongPUK:
 		return puk && e.SW&0xFFF0 == SWWrongPINBase
 	case ErrPINBlocked:
-		return !puk && e.SW == SWBlocked
+		return pin && e.SW == SWBlocked
 	case ErrPUKBlocked:
 		return puk && e.SW == SWBlocked
 	case ErrPINRequired:
-		return e.SW == SWSecurityStatus && e.Ins != InsGetData
+		return e.SW == SWSecurityStatus && e.Ins != InsGetData && e.Ins != InsGetResponse
 	case ErrNotReadable:
 		return e.SW == SWSecurityStatus && e.Ins == InsGetData
 	case ErrConditions:
