@@ -41,7 +41,8 @@ type CAOptions struct {
 	Subject pkix.Name
 	// Validity is the lifetime of the CA certificate, cut short to end no
 	// later than its issuer's. Zero: DefaultRootValidity or
-	// DefaultCAValidity.
+	// DefaultCAValidity. Negative or under a second (certificates carry
+	// their times to the second) is out of range.
 	Validity time.Duration
 	// CRLURL is the HTTP URL where this CA publishes its CRL. It becomes the
 	// CRL distribution point of every certificate the CA issues.
@@ -100,16 +101,30 @@ func (o *CAOptions) fill(root bool) (CAOptions, error) {
 			v.Validity = DefaultRootValidity
 		}
 	}
-	if v.Validity < 0 {
-		return v, newError(ErrInvalid, -1, "negative validity", nil)
+	if err := checkValidity(v.Validity); err != nil {
+		return v, err
 	}
 	return v, nil
+}
+
+// checkValidity refuses a validity that is negative or under a second:
+// certificates carry their times to the second, so that one valid for
+// less would end the second it starts.
+func checkValidity(d time.Duration) error {
+	if d < 0 {
+		return newError(ErrInvalid, -1, "negative validity", nil)
+	}
+	if d < time.Second {
+		return newError(ErrInvalid, -1, "validity under a second", nil)
+	}
+	return nil
 }
 
 // NewRoot creates a self-signed root CA whose key is key, an ECDSA P-256 or
 // P-384 signer. It returns an error matching ErrKey for another key and
 // ErrInvalid for options out of range (no http(s) CRL URL, a negative
-// validity, revocations or a CRL number, which only LoadCA restores).
+// validity or one under a second, revocations or a CRL number, which only
+// LoadCA restores).
 func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(true)
 	if err != nil {
@@ -361,7 +376,9 @@ type IssueOptions struct {
 	// NotBefore starts the validity; zero means now.
 	NotBefore time.Time
 	// Validity is the lifetime, cut short to end no later than the CA's.
-	// Zero: DefaultCardValidity or DefaultPlatformValidity.
+	// Zero: DefaultCardValidity or DefaultPlatformValidity. Negative or
+	// under a second (certificates carry their times to the second) is
+	// out of range.
 	Validity time.Duration
 }
 
@@ -372,7 +389,7 @@ type IssueOptions struct {
 // serial number and ca's CRL distribution point. It returns an error
 // matching ErrCardID for an invalid ICCID, ErrKey for another key type,
 // ErrExpired when ca expires before the certificate would start and
-// ErrInvalid for a negative validity.
+// ErrInvalid for a negative validity or one under a second.
 func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) ([]byte, error) {
 	uri, err := CardURI(iccid)
 	if err != nil {
@@ -392,7 +409,7 @@ func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) (
 // alternative name and ca's CRL distribution point. It returns an error
 // matching ErrKey for another key type, ErrExpired when ca expires before
 // the certificate would start and ErrInvalid for an empty name or a
-// negative validity.
+// negative validity or one under a second.
 func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, opts IssueOptions) ([]byte, error) {
 	if name == "" {
 		return nil, newError(ErrInvalid, -1, "the platform certificate needs a name", nil)
@@ -417,10 +434,10 @@ func (ca *CA) issueLeaf(pub crypto.PublicKey, subject pkix.Name, uris []*url.URL
 	if err != nil {
 		return nil, err
 	}
-	if opts.Validity < 0 {
-		return nil, newError(ErrInvalid, -1, "negative validity", nil)
-	}
-	if opts.Validity > 0 {
+	if opts.Validity != 0 {
+		if err := checkValidity(opts.Validity); err != nil {
+			return nil, err
+		}
 		validity = opts.Validity
 	}
 	nb := opts.NotBefore

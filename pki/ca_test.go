@@ -652,3 +652,28 @@ func TestNewIntermediateDrawsFromIssuer(t *testing.T) {
 	_, err = ca.CRL(t0.Add(time.Hour))
 	assert.ErrorIs(t, err, errRand, "and its CRLs")
 }
+
+// TestValidityUnderASecond: certificates carry their validity to the
+// second, so that a validity under a second would give a certificate that
+// ends the second it starts, which no CA issues: it is refused as out of
+// range, and a validity of one second is not.
+func TestValidityUnderASecond(t *testing.T) {
+	h := newHierarchy(t)
+	const short = 500 * time.Millisecond
+	_, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), Validity: short})
+	assert.ErrorIs(t, err, ErrInvalid, "a root")
+	_, err = h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0), Validity: short})
+	assert.ErrorIs(t, err, ErrInvalid, "an intermediate")
+	_, err = h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{Validity: short})
+	assert.ErrorIs(t, err, ErrInvalid, "a card")
+	_, err = h.ca.IssuePlatform(newKey(t).Public(), "casimpay platform", IssueOptions{Validity: short})
+	assert.ErrorIs(t, err, ErrInvalid, "the platform")
+
+	der, err := h.ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{Validity: time.Second})
+	require.NoError(t, err)
+	c := mustParse(t, der)
+	assert.Equal(t, c.NotBefore.Add(time.Second), c.NotAfter)
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), Validity: time.Second})
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(time.Second), root.Certificate().NotAfter)
+}
