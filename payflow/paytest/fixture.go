@@ -107,6 +107,18 @@ func NewFixture(tb testing.TB, store payflow.Store, ls ledger.Store, opts Option
 	return f
 }
 
+// otherPlatform returns a platform on the fixture's ledger, verifier, key
+// and clock over st, a store that wraps the fixture's: another process of
+// the platform, whose store fails as the test has it.
+func (f *Fixture) otherPlatform(st payflow.Store) *payflow.Platform {
+	f.TB.Helper()
+	p, err := payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: f.Ledger, Store: st, Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
+	})
+	must(f.TB, err)
+	return p
+}
+
 // RefreshCRLs issues fresh CRLs of both CAs (with what Revoke recorded)
 // and hands them to the verifier.
 func (f *Fixture) RefreshCRLs() {

@@ -117,11 +117,7 @@ func sweepPastFailures(t *testing.T, s *Shop) {
 	healthy := s.approving(100)
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
 	st := &assetsDown{Store: s.Store}
-	sweeper, err := payflow.NewPlatform(payflow.PlatformOptions{
-		Ledger: s.Ledger, Store: st, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
-	})
-	require.NoError(t, err)
-	st.down, s.Platform = true, sweeper
+	st.down, s.Platform = true, s.otherPlatform(st)
 
 	s.sweep(t, 0, payflow.ErrUnavailable, "the oldest settlements fail")
 	s.sweep(t, 1, payflow.ErrUnavailable, "the next sweep goes past them")
@@ -140,46 +136,68 @@ func sweepPastFailures(t *testing.T, s *Shop) {
 	st.down = false
 	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 100}, {Posted: 100}}, s.Balances("EUR"),
 		"only the healthy settlement moved money")
-	_, err = s.Platform.Balance(context.Background(), s.Shopper.ID, Ticket)
+	_, err := s.Platform.Balance(context.Background(), s.Shopper.ID, Ticket)
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "no ticket wallet made")
 	b, err := s.Platform.Balance(context.Background(), MerchantID, Ticket)
 	require.NoError(t, err)
 	assert.Equal(t, untouchedTickets[1], b, "no ticket moved")
 }
 
-// sweepPastFailedRefunds is sweepPastFailures for refunds under way.
+// paymentDown is a store that, once down, cannot read the payment id
+// (ErrUnavailable), as one whose row is out of reach: every refund of
+// that payment then fails before it moves anything, at every try.
+type paymentDown struct {
+	payflow.Store
+	id   payflow.ID
+	down bool
+}
+
+func (s *paymentDown) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	if s.down && id == s.id {
+		return nil, fmt.Errorf("%w: payment %v is out of reach", payflow.ErrUnavailable, id)
+	}
+	return s.Store.Payment(ctx, id)
+}
+
+// sweepPastFailedRefunds is sweepPastFailures for refunds under way: the
+// failing refunds are of a payment that the sweeper's store cannot read,
+// the healthy one of another payment.
 func sweepPastFailedRefunds(t *testing.T, s *Shop) {
 	ctx := context.Background()
-	v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(s.createPending(1000).ID)})
-	require.NoError(t, err)
-	require.Equal(t, payflow.StateCaptured, v.State)
+	paid := func(amount uint64) payflow.ID {
+		v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(s.createPending(amount).ID)})
+		require.NoError(t, err)
+		require.Equal(t, payflow.StateCaptured, v.State)
+		return v.ID
+	}
+	unread, read := paid(1000), paid(500)
 	var failing []payflow.ID
 	for i := range sweepLimit + 1 {
-		id := s.pendingRefund(v.ID, byte(i), 10)
-		s.takeID(payflow.TransferID(id, 0, 0, kindRefund))
-		failing = append(failing, id)
+		failing = append(failing, s.pendingRefund(unread, byte(i), 10))
 	}
 	s.Clock.Advance(time.Second)
-	healthy := s.pendingRefund(v.ID, 9, 100)
+	healthy := s.pendingRefund(read, 9, 100)
 	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	st := &paymentDown{Store: s.Store, id: unread}
+	st.down, s.Platform = true, s.otherPlatform(st)
 
-	s.sweep(t, 0, payflow.ErrConflict, "the oldest refunds fail")
-	s.sweep(t, 1, payflow.ErrConflict, "the next sweep goes past them")
+	s.sweep(t, 0, payflow.ErrUnavailable, "the oldest refunds fail")
+	s.sweep(t, 1, payflow.ErrUnavailable, "the next sweep goes past them")
 	r, err := s.Store.Refund(ctx, healthy)
 	require.NoError(t, err)
 	assert.Equal(t, payflow.RefundDone, r.State, "the healthy refund is completed")
 	s.sweep(t, 0, nil, "the failed refunds wait")
 	s.Clock.Advance(payflow.DefaultRecoverAfter + 2*time.Second)
-	s.sweep(t, 0, payflow.ErrConflict, "tried again after their delay")
-	s.sweep(t, 0, payflow.ErrConflict, "the last of them")
+	s.sweep(t, 0, payflow.ErrUnavailable, "tried again after their delay")
+	s.sweep(t, 0, payflow.ErrUnavailable, "the last of them")
 	s.sweep(t, 0, nil, "and deferred again")
 	for _, id := range failing {
 		r, err := s.Store.Refund(ctx, id)
 		require.NoError(t, err)
 		assert.Equal(t, payflow.RefundPending, r.State, "nothing recorded for them")
 	}
-	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 1000 - 3 + 100}, {Posted: 1000 + 3 - 100}}, s.Balances("EUR"),
-		"only the healthy refund moved money (and the test's transfers)")
+	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 1500 + 100}, {Posted: 1500 - 100}}, s.Balances("EUR"),
+		"only the healthy refund moved money")
 }
 
 // pendingRefund records a signed refund of amount EUR of request id, its
