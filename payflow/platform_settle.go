@@ -804,7 +804,11 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // merchant's balance cannot cover, or that the ledger refuses because the
 // merchant's account or the payer's wallet is closed or missing, is
 // ErrFunds and final; one that would take the payer's wallet totals past
-// the ledger's limit is ErrLimit and final. A refund returns money only: the assets of
+// the ledger's limit is ErrLimit and final. One whose ledger transfer ID
+// the ledger holds as a transfer with other fields, which another client
+// of the ledger wrote, is ErrConflict and final too (errRefundTaken): the
+// ledger never makes its transfer. A final refusal releases the refund's
+// reservation. A refund returns money only: the assets of
 // the payment's legs stay in the payer's wallets, and a payment of assets
 // alone (amount zero) has nothing to refund (ErrLimit).
 func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {
@@ -906,7 +910,10 @@ func refundView(r *RefundRecord) *RefundView {
 }
 
 // driveRefund moves a reserved refund in the ledger and records the
-// outcome: done with a receipt, or failed with its reservation released.
+// outcome: done with a receipt, or failed with its reservation released
+// when the ledger refuses the transfer or holds its ID as a transfer with
+// other fields (refundRefused), the refund's failure then recorded with
+// the code of that error.
 // An outcome that another process recorded meanwhile is r's outcome, as
 // the stored refund answers it to any reader: nil when done (r then holds
 // its receipt), the stored failure (refundFailure) when failed, even when
@@ -924,7 +931,10 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		UserData128: ledger.ID(pay.ID), Ledger: cur.Numeric, Code: TransferRefund,
 	}
 	lerr := p.createRefusalKept(ctx, t, func() error { return p.transfer(ctx, t) })
-	if lerr != nil && !ledgerRefused(lerr) {
+	if errors.Is(lerr, ErrConflict) { // the ledger holds tid with other fields
+		lerr = fmt.Errorf("%w (%w)", lerr, errRefundTaken)
+	}
+	if lerr != nil && !refundRefused(lerr) {
 		return lerr
 	}
 	var rc []byte
@@ -987,11 +997,28 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 	}
 }
 
-// refundFailure is the error that answers a refund the ledger refused, from
-// the code recorded with it.
+// errRefundTaken marks the ErrConflict of a refund whose transfer ID the
+// ledger holds as a transfer with other fields, one that the platform did
+// not make (another client of the ledger wrote it under the platform's
+// ID): the ledger refuses the refund's transfer alike at every try, and
+// never makes it, so driveRefund ends the refund failed, as it does a
+// refund that the ledger refused (refundRefused).
+var errRefundTaken = errors.New("the refund's transfer ID, which the ledger holds as a transfer that the platform did not make")
+
+// refundRefused reports whether err ends a refund failed for good,
+// nothing moved: the ledger refused its transfer (ledgerRefused), or
+// holds its ID as another transfer (errRefundTaken).
+func refundRefused(err error) bool { return ledgerRefused(err) || errors.Is(err, errRefundTaken) }
+
+// refundFailure is the error that answers a failed refund, from the code
+// recorded with it: the ledger's refusal (ErrFunds, ErrLimit), or its
+// transfer ID taken (ErrConflict with errRefundTaken).
 func refundFailure(r *RefundRecord) error {
-	if r.Failure == AsError(ErrLimit).Code {
+	switch r.Failure {
+	case AsError(ErrLimit).Code:
 		return fmt.Errorf("%w: the refund would take the payer's wallet totals past the ledger's limit", ErrLimit)
+	case AsError(ErrConflict).Code:
+		return fmt.Errorf("%w: ledger: the refund's transfer ID holds a transfer that the platform did not make (%w)", ErrConflict, errRefundTaken)
 	}
 	return fmt.Errorf("%w: the ledger refused the refund: the merchant's balance did not cover it, or an account was closed or missing", ErrFunds)
 }
@@ -1094,7 +1121,9 @@ func (p *Platform) expireHold(ctx context.Context, r *PaymentRecord) error {
 // the ledger wrote, none of the chain's posts made (see hold: its holds
 // made are voided), is no such failure: the request goes back to pending
 // (or cancelled, see refusedState), as after a refused hold, and counts
-// as completed.
+// as completed, and so is a refund that the ledger refuses, or whose
+// transfer ID it holds as a transfer that another client of the ledger
+// wrote (see Refund): the refund ends failed.
 func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
@@ -1137,7 +1166,7 @@ func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
 		if err == nil {
 			err = p.driveRefund(ctx, r, pay)
 		}
-		if err != nil && !ledgerRefused(err) {
+		if err != nil && !refundRefused(err) {
 			errs = append(errs, fmt.Errorf("refund %v: %w", r.ID, err))
 			read.DeferredTo = p.deferral(read.CreatedAt)
 			if err := p.store.UpdateRefund(ctx, &read, RefundPending, nil, ""); err != nil && !errors.Is(err, ErrConflict) {

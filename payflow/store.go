@@ -481,7 +481,7 @@ type PaymentRecord struct {
 const (
 	RefundPending = "pending" // amount reserved, ledger transfer under way
 	RefundDone    = "done"
-	RefundFailed  = "failed" // the ledger refused it (Failure says why)
+	RefundFailed  = "failed" // the ledger refused it, or holds its ID as another transfer (Failure says which)
 )
 
 // RefundRecord is a refund as the store keeps it.
@@ -503,7 +503,8 @@ type RefundRecord struct {
 	Refunded uint64
 	Receipt  []byte
 	// Failure is, for a failed refund, the error code of the ledger's
-	// refusal: "insufficient_funds" or "over_limit".
+	// refusal, "insufficient_funds" or "over_limit", or "conflict" when
+	// the ledger holds its transfer ID as a transfer with other fields.
 	Failure   string
 	CreatedAt time.Time
 	// DeferredTo, when later than CreatedAt, stands for it as the due

@@ -149,3 +149,61 @@ func (s *Shop) firstHold(id payflow.ID, amount uint64) ledger.Transfer {
 		Timeout: uint32(payflow.DefaultHoldTTL / time.Second), Ledger: 978, Code: payflow.TransferPayment, Flags: ledger.TransferPending,
 	}
 }
+
+// refundIDTaken: a refund whose ledger transfer ID (kind 4) the ledger
+// holds as a transfer that another client of the ledger wrote, with other
+// fields, is refused with ErrConflict and ends failed for good, as a
+// refund the ledger refused does: its reservation released, so that the
+// payment's whole capture can be refunded under another refund ID, and
+// no money moved by it. The same refund sent again answers the same
+// failure. So also a refund under way found so by the recovery sweep,
+// which counts it finished and reports nothing.
+func refundIDTaken(t *testing.T, s *Shop) {
+	ctx := context.Background()
+	v, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(s.createPending(1000).ID)})
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, v.State)
+	swept := s.pendingRefund(v.ID, 1, 200)
+	refundID := payflow.ID([]byte("refund-taken-001"))
+	msg := s.Seller.MustSign(&record.RefundRequest{RefundID: refundID[:], RequestID: v.ID[:], Amount: 300, Currency: "EUR"})
+	for _, id := range []payflow.ID{refundID, swept} {
+		s.takeID(payflow.TransferID(id, 0, 0, kindRefund))
+	}
+	eur := [2]payflow.Balance{{Posted: Funds - 1000 - 2}, {Posted: 1000 + 2}}
+	require.Equal(t, eur, s.Balances("EUR"), "the transfers under the taken IDs")
+	failed := func(id payflow.ID) {
+		t.Helper()
+		r, err := s.Store.Refund(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.RefundFailed, r.State)
+		assert.Equal(t, payflow.AsError(payflow.ErrConflict).Code, r.Failure)
+		assert.Empty(t, r.Receipt)
+	}
+
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	failed(refundID)
+	_, again := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, again, payflow.ErrConflict, "the same refund sent again")
+	assert.Equal(t, payflow.AsError(err).Code, payflow.AsError(again).Code)
+
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	s.sweep(t, 1, nil, "the refund under way ended failed")
+	failed(swept)
+	s.sweep(t, 0, nil, "nothing under way")
+	r, err := s.Store.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(0), r.Refunded, "the reservations released")
+	assert.Equal(t, eur, s.Balances("EUR"), "nothing moved")
+
+	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: s.Seller.MustSign(&record.RefundRequest{
+		RefundID: []byte("refund-other-001"), RequestID: v.ID[:], Amount: 1000, Currency: "EUR"})})
+	require.NoError(t, err, "the whole capture refunded under another ID")
+	assert.Equal(t, uint64(1000), rv.Refunded)
+	assert.Equal(t, [2]payflow.Balance{{Posted: Funds - 2}, {Posted: 2}}, s.Balances("EUR"))
+	found, err := s.Ledger.LookupTransfers(ctx, []ledger.ID{payflow.TransferID(refundID, 0, 0, kindRefund)})
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	assert.Equal(t, uint64(1), found[0].Amount, "the taken ID holds the other client's transfer")
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
