@@ -918,7 +918,10 @@ func refundView(r *RefundRecord) *RefundView {
 // the stored refund answers it to any reader: nil when done (r then holds
 // its receipt), the stored failure (refundFailure) when failed, even when
 // the ledger refused r here too, or when pay was read after that process
-// released r's reservation.
+// released r's reservation. A payment that the store shows holding less
+// than r's reservation while it holds r pending, before and after that
+// read, is ErrInternal: the store lost the reservation, which only r's
+// failure releases, and r is left pending as stored.
 func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *PaymentRecord) error {
 	cur, ok := ledger.LookupCurrency(r.Currency)
 	if !ok {
@@ -956,7 +959,10 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 	// another process only deferred it meanwhile. A payment that holds
 	// less than r's reservation was read after another process ended r
 	// and released it: the stored refund answers, as when the write
-	// finds r ended.
+	// finds r ended. One read after r was found stored pending, r still
+	// pending after it, is a broken store (the failure and the release
+	// are one write): ErrInternal, r left as stored.
+	readAfterPending := false // pay was read after r was found stored pending
 	for {
 		end := *r
 		var err error
@@ -990,9 +996,14 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		case stored.State == RefundFailed: // ended by another process; the ledger answers one ID alike
 			return refundFailure(stored)
 		case lerr != nil:
+			if readAfterPending && pay.Refunded < r.Amount {
+				return fmt.Errorf("%w: store: refund %v is pending, its payment %v holding %d refunded, less than its reservation of %d",
+					ErrInternal, r.ID, pay.ID, pay.Refunded, r.Amount)
+			}
 			if pay, err = p.store.Payment(ctx, pay.ID); err != nil {
 				return err
 			}
+			readAfterPending = true
 		}
 	}
 }

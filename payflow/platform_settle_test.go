@@ -277,3 +277,79 @@ func TestRefundFailedElsewhereAfterRead(t *testing.T) {
 	assert.Equal(t, uint64(0), refunded(), "the reservation released once")
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 90}}, s.balances(t), "no refund moved")
 }
+
+// errReads ends a run of payment reads that would otherwise go on.
+var errReads = errors.New("too many payment reads")
+
+// shortPayment is a Store that breaks the refunds' invariant, once short:
+// it shows every payment with nothing refunded, less than the
+// reservation of a pending refund of it, which the refund's failure
+// releases in the same write; it refuses the reads of payments after
+// the tenth.
+type shortPayment struct {
+	payflow.Store
+	short bool
+	reads int
+}
+
+func (s *shortPayment) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	p, err := s.Store.Payment(ctx, id)
+	if err != nil || !s.short {
+		return p, err
+	}
+	if s.reads++; s.reads > 10 {
+		return nil, errReads
+	}
+	p.Refunded = 0
+	return p, nil
+}
+
+// TestRefundReservationMissing: a pending refund that the ledger refuses,
+// whose payment the store shows holding less than the refund's
+// reservation while it still holds the refund pending (a broken store:
+// the failure and the release are one write), is ErrInternal after one
+// more read of each, sent again or driven by the recovery sweep, which
+// reports it and defers it: the refund stays pending, its reservation as
+// stored, nothing moved. It read them again without end.
+func TestRefundReservationMissing(t *testing.T) {
+	ctx := context.Background()
+	st := &shortPayment{Store: memory.New()}
+	s, v, id, msg := paidRefund(t, st, 600) // the merchant keeps 90, short of the refund's 200
+	reserveRefund(t, st.Store, v.ID, msg, s.Clock.Now())
+	before := s.balances(t)
+	stored := func() *payflow.RefundRecord {
+		t.Helper()
+		r := requireRefund(t, st.Store, id, payflow.RefundPending, 200)
+		assert.Equal(t, before, s.balances(t), "nothing moved")
+		return r
+	}
+
+	st.short = true
+	_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.Equal(t, 2, st.reads, "the payment read, and read again once")
+	stored()
+
+	st.reads = 0
+	s.Clock.Advance(payflow.DefaultRecoverAfter)
+	n, err := s.Platform.RecoverSweep(ctx, 0)
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.Equal(t, 0, n)
+	assert.Equal(t, 2, st.reads, "the payment read, and read again once")
+	assert.Equal(t, s.Clock.Now(), stored().DeferredTo, "deferred")
+	s.sweep(t, 0, "the deferred refund waits")
+}
+
+// requireRefund checks that st holds refund id in state, the total
+// reserved on its payment being refunded, and returns the refund.
+func requireRefund(t *testing.T, st payflow.Store, id payflow.ID, state string, refunded uint64) *payflow.RefundRecord {
+	t.Helper()
+	ctx := context.Background()
+	r, err := st.Refund(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, state, r.State)
+	p, err := st.Payment(ctx, r.RequestID)
+	require.NoError(t, err)
+	assert.Equal(t, refunded, p.Refunded, "the total reserved")
+	return r
+}

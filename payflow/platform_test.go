@@ -1996,12 +1996,7 @@ func TestRefundOverflowRefused(t *testing.T) {
 	before := s.balances(t)
 	_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
 	require.ErrorIs(t, err, payflow.ErrLimit)
-	stored, err := s.Store.Refund(ctx, id)
-	require.NoError(t, err)
-	assert.Equal(t, payflow.RefundFailed, stored.State)
-	p, err := s.Store.Payment(ctx, v.ID)
-	require.NoError(t, err)
-	assert.Equal(t, uint64(0), p.Refunded, "the reservation is released")
+	requireRefund(t, s.Store, id, payflow.RefundFailed, 0) // the reservation released
 	assert.Equal(t, before, s.balances(t))
 
 	requireSpent(t, s, payflow.TransferID(id, 0, 0, 4))
