@@ -328,7 +328,8 @@ func spending(id ledger.ID, first ledger.Transfer) ledger.Transfer {
 // limit mark tells which: refusedBefore asks the ledger with a transfer
 // under it that fails validation (its two accounts are the same), which
 // the ledger answers id_already_failed for a spent ID and otherwise
-// refuses without keeping it.
+// refuses without keeping it. A limit mark that the ledger holds as a
+// transfer (markTaken) tells no reason: the refusal stands, ErrConflict.
 func (p *Platform) refusedBefore(ctx context.Context, first ledger.Transfer, err error) error {
 	if !errors.Is(err, errRefusedBefore) {
 		return err
@@ -339,13 +340,28 @@ func (p *Platform) refusedBefore(ctx context.Context, first ledger.Transfer, err
 	if lerr != nil {
 		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, lerr)
 	}
-	switch res[0] {
-	case ledger.TransferIDAlreadyFailed:
+	switch r := res[0]; {
+	case r == ledger.TransferIDAlreadyFailed:
 		return fmt.Errorf("%w: %v (an account's totals would have passed the ledger's limit)", ErrLimit, err)
-	case ledger.TransferAccountsMustBeDifferent:
+	case r == ledger.TransferAccountsMustBeDifferent:
 		return fmt.Errorf("%w: %v", ErrFunds, err)
+	case r == ledger.TransferExists, existsOtherwise(r):
+		return markTaken(first.ID, r)
 	}
 	return fmt.Errorf("%w: ledger: reading a limit mark: %v", ErrInternal, res[0])
+}
+
+// markTaken is the ErrConflict of the transfer id, or the chain it
+// begins, refused, whose limit mark the ledger holds as a transfer that
+// the platform did not make (another client of the ledger wrote it under
+// the platform's ID), its answer being r: the mark cannot be spent, and
+// tells no reason. The refusal stands all the same (the ledger keeps id
+// failed), and is taken as the refusal of a transfer whose own ID is so
+// taken: a refused hold chain (errIDTaken), a failed refund
+// (errRefundTaken).
+func markTaken(id ledger.ID, r ledger.CreateTransferResult) error {
+	return fmt.Errorf("%w: ledger: the limit mark of transfer %v exists as a transfer that the platform did not make (%v): the refusal's reason is not kept",
+		ErrConflict, id, r)
 }
 
 // errMade reports that the transfer whose ID spendRefused was to spend
@@ -357,7 +373,9 @@ var errMade = errors.New("the transfer exists")
 // (refusedBefore). When the ledger refuses for an overflow now, it spends
 // first's ID (spendRefused) so that the refusal is final, and when the
 // transfers were created meanwhile, it runs create again to take them.
-// An overflow refused before has its IDs spent already.
+// An overflow refused before has its IDs spent already. A limit mark
+// that the ledger holds as a transfer makes the refusal ErrConflict
+// (markTaken), now or at a later try.
 func (p *Platform) createRefusalKept(ctx context.Context, first ledger.Transfer, create func() error) error {
 	err := create()
 	if !errors.Is(err, ErrLimit) {
@@ -384,16 +402,21 @@ func (p *Platform) createRefusalKept(ctx context.Context, first ledger.Transfer,
 // before it, t's limit mark is spent the same way, so that whoever meets
 // t's ID failed finds the mark spent and knows the reason
 // (refusedBefore). It returns errMade when t's ID exists: the transfer
-// was created meanwhile.
+// was created meanwhile. A limit mark that the ledger holds as a transfer
+// is ErrConflict (markTaken), t's ID spent all the same.
 func (p *Platform) spendRefused(ctx context.Context, t ledger.Transfer) error {
 	res, err := p.ledger.CreateTransfers(ctx, []ledger.Transfer{spending(limitMark(t.ID), t), spending(t.ID, t)})
 	if err != nil {
 		return fmt.Errorf("%w: ledger: %w", ErrUnavailable, err)
 	}
-	if r := res[0]; r != ledger.TransferDebitAccountNotFound && r != ledger.TransferIDAlreadyFailed {
-		return fmt.Errorf("%w: ledger: spending a limit mark: %v", ErrInternal, r)
+	mark := res[0]
+	taken := mark == ledger.TransferExists || existsOtherwise(mark)
+	if mark != ledger.TransferDebitAccountNotFound && mark != ledger.TransferIDAlreadyFailed && !taken {
+		return fmt.Errorf("%w: ledger: spending a limit mark: %v", ErrInternal, mark)
 	}
 	switch r := res[1]; {
+	case taken && (r == ledger.TransferDebitAccountNotFound || r == ledger.TransferIDAlreadyFailed):
+		return markTaken(t.ID, mark)
 	case r == ledger.TransferDebitAccountNotFound, r == ledger.TransferIDAlreadyFailed:
 		return nil
 	case r == ledger.TransferExists, existsOtherwise(r):

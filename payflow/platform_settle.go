@@ -129,7 +129,9 @@ func (p *Platform) checkLegAccounts(ctx context.Context, r *PaymentRecord, legs 
 // the platform makes them (sameTransfer), is ErrConflict with errIDTaken:
 // every try of this attempt's chain is refused alike, and nothing moved
 // but the holds of the chain that the ledger holds as the platform makes
-// them, which are voided first (see chainTaken).
+// them, which are voided first (see chainTaken). So is a chain that the
+// ledger refuses for an overflow, or refused so before, whose limit mark
+// it holds as another client's transfer (markTaken).
 func (p *Platform) hold(ctx context.Context, r *PaymentRecord, legs []leg, capture, made bool) ([][]byte, error) {
 	ts, ids := p.holdChain(r, legs, capture)
 	if !made {
@@ -204,7 +206,9 @@ func (p *Platform) chainTaken(ctx context.Context, r *PaymentRecord, legs []leg,
 // try; the holds of the chain that it holds as the platform makes them
 // (made otherwise than by this chain) are voided (chainTaken), so that
 // nothing moved: drive records it as a refused hold, so that the next
-// consent, whose attempt derives other IDs, can settle the request.
+// consent, whose attempt derives other IDs, can settle the request. A
+// chain refused for an overflow whose limit mark the ledger holds so
+// (markTaken) ends alike.
 var errIDTaken = errors.New("an ID of the hold chain, which the ledger holds as a transfer that the platform did not make")
 
 // madeAny reports whether the ledger holds any of ts as the platform makes
@@ -934,7 +938,7 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 		UserData128: ledger.ID(pay.ID), Ledger: cur.Numeric, Code: TransferRefund,
 	}
 	lerr := p.createRefusalKept(ctx, t, func() error { return p.transfer(ctx, t) })
-	if errors.Is(lerr, ErrConflict) { // the ledger holds tid with other fields
+	if errors.Is(lerr, ErrConflict) { // the ledger holds tid, or its limit mark, with other fields
 		lerr = fmt.Errorf("%w (%w)", lerr, errRefundTaken)
 	}
 	if lerr != nil && !refundRefused(lerr) {
@@ -1013,7 +1017,9 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 // not make (another client of the ledger wrote it under the platform's
 // ID): the ledger refuses the refund's transfer alike at every try, and
 // never makes it, so driveRefund ends the refund failed, as it does a
-// refund that the ledger refused (refundRefused).
+// refund that the ledger refused (refundRefused). So it does a refund
+// refused for an overflow, now or before, whose limit mark the ledger
+// holds so (markTaken): the ledger keeps the refund's ID failed.
 var errRefundTaken = errors.New("the refund's transfer ID, which the ledger holds as a transfer that the platform did not make")
 
 // refundRefused reports whether err ends a refund failed for good,

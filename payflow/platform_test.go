@@ -2040,6 +2040,49 @@ func TestRefundOverflowLostRetry(t *testing.T) {
 	assert.Equal(t, "over_limit", stored.Failure)
 }
 
+// limitMark returns the limit mark of the transfer ID id (kind 7 of it,
+// as the platform derives it).
+func limitMark(id ledger.ID) ledger.ID { return payflow.TransferID(payflow.ID(id), 0, 0, 7) }
+
+// TestRefundLimitMarkTaken: a refund that the ledger refuses for
+// overflowing the payer's wallet totals, whose limit mark the ledger holds
+// as a transfer that another client of the ledger wrote, cannot have its
+// reason kept: it is conflict, as a refund whose own transfer ID is so
+// taken, and ends failed with that code, its reservation released, its
+// transfer ID spent, nothing moved; so also when the record of that
+// refusal was lost and the retry meets the ledger's id_already_failed.
+// The same refund sent again answers the same.
+func TestRefundLimitMarkTaken(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		t.Run(map[bool]string{false: "refused", true: "refusal lost"}[lost], func(t *testing.T) {
+			ctx := context.Background()
+			st := &refundFailLost{Store: memory.New()}
+			st.taken = !lost // the fault spent unless the refusal's record is to be lost
+			s := newShopOn(t, st, false, paytest.Options{})
+			_, id, msg := overflowingRefund(t, s)
+			tid := payflow.TransferID(id, 0, 0, 4)
+			s.takeID(t, limitMark(tid))
+			before := s.balances(t)
+
+			_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			if lost {
+				require.ErrorIs(t, err, errLost)
+				requireRefund(t, st, id, payflow.RefundPending, 11)
+				_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			}
+			require.ErrorIs(t, err, payflow.ErrConflict)
+			r := requireRefund(t, st, id, payflow.RefundFailed, 0)
+			assert.Equal(t, "conflict", r.Failure)
+			_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+			require.ErrorIs(t, err, payflow.ErrConflict, "the same refund sent again")
+			requireSpent(t, s, tid)
+			assert.Equal(t, before, s.balances(t), "nothing moved")
+			s.Clock.Advance(payflow.DefaultRecoverAfter)
+			s.sweep(t, 0, "nothing under way")
+		})
+	}
+}
+
 func overflowingRefund(t *testing.T, s *shop) (*payflow.PaymentView, payflow.ID, []byte) {
 	t.Helper()
 	ctx := context.Background()
@@ -2398,6 +2441,43 @@ func TestHoldOverflowRefusalLost(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrReplay, "the settlement is finished")
 	assert.Equal(t, before, s.Balances(paytest.Ticket))
 	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// TestHoldLimitMarkTaken: a hold chain that the ledger refuses for
+// overflowing an account's totals, whose limit mark (of the chain's first
+// ID) the ledger holds as a transfer that another client of the ledger
+// wrote, is conflict, as a chain one of whose IDs is so taken: the
+// request is pending again, nothing moved, the chain's first ID spent; so
+// also when the record of that refusal was lost and the consent sent
+// again meets the ledger's id_already_failed.
+func TestHoldLimitMarkTaken(t *testing.T) {
+	for _, lost := range []bool{false, true} {
+		t.Run(map[bool]string{false: "refused", true: "refusal lost"}[lost], func(t *testing.T) {
+			ctx := context.Background()
+			st := &updateHook{Store: memory.New()}
+			s := newShopOn(t, st, false, paytest.Options{})
+			v := overflowingRequest(t, s)
+			first := payflow.TransferID(v.ID, 1, 1, 1) // the hold of the ticket leg, the chain's first
+			s.takeID(t, limitMark(first))
+			before := [2][2]payflow.Balance{s.balances(t), s.Balances(paytest.Ticket)}
+			c := s.consent(t, v.ID)
+
+			if lost {
+				st.hook = loseRefusals(1)
+				_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+				require.ErrorIs(t, err, errLost)
+				s.requireState(t, v.ID, "approving")
+			}
+			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			require.ErrorIs(t, err, payflow.ErrConflict)
+			s.requireState(t, v.ID, payflow.StatePending)
+			requireSpent(t, s, first)
+			assert.Equal(t, before, [2][2]payflow.Balance{s.balances(t), s.Balances(paytest.Ticket)}, "nothing moved")
+			s.Clock.Advance(payflow.DefaultRecoverAfter)
+			s.sweep(t, 0, "nothing under way")
+			require.NoError(t, s.Ledger.Verify(ctx))
+		})
+	}
 }
 
 // TestHoldFundsRefusalLostTwice: a hold refused for want of funds whose
