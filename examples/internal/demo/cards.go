@@ -145,7 +145,9 @@ func lockOpen(lf *os.File, wait func() error) (unlock func() error, err error) {
 
 // SetupLockFile is the file of a data folder that LoadAuthority and
 // Market.Setup lock (holdSetup) while they read, or make, what the folder
-// holds: the demo CA, the cards and their enrolment.
+// holds: the demo CA, the cards and their enrolment. Holding it, they
+// first remove the half-made CA and cards that a program killed while it
+// held the lock left in the folder.
 const SetupLockFile = "setup.lock"
 
 // setupPause is how long holdSetup pauses before it tries the lock again.
@@ -156,7 +158,8 @@ const setupPause = 50 * time.Millisecond
 // seen), waiting while another holds it, so that two programs started at
 // once on a new folder do not both make a CA, or a card, and mix their
 // files; it returns the function that releases the lock. When ctx ends
-// first, it fails with ctx's cause.
+// first, it fails with ctx's cause. Holding the lock, it removes what a
+// program killed while it held it left behind (removeLeftovers).
 func holdSetup(ctx context.Context, dir string) (unlock func() error, err error) {
 	path := filepath.Join(dir, SetupLockFile)
 	lf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
@@ -167,7 +170,39 @@ func holdSetup(ctx context.Context, dir string) (unlock func() error, err error)
 	if err != nil {
 		return nil, fmt.Errorf("demo: waiting for %s: %w", path, err)
 	}
+	removeLeftovers(dir)
 	return unlock, nil
+}
+
+// removeLeftovers removes from the data folder dir what only a holder of
+// its setup lock makes, and a program killed while it held the lock left
+// behind: a hierarchy's folder .pki.new… (newAuthority), a card's folder
+// .NAME.new… and an ICCID file .NAME.iccid.tmp… of cards/ (ensureCard),
+// which no other program reads. It does nothing where the lock does not
+// reach other processes (lockAcrossProcesses), whose setup may be making
+// them at this moment; a card state file's .NAME.card.tmp…, which a
+// program writes while it uses its card and without the lock, is left
+// alone. What cannot be removed stays, as it did.
+func removeLeftovers(dir string) {
+	if !lockAcrossProcesses {
+		return
+	}
+	cards := filepath.Dir(CardPath(dir, ""))
+	for _, g := range []struct {
+		pattern string
+		dir     bool
+	}{
+		{filepath.Join(dir, ".pki.new*"), true},
+		{filepath.Join(cards, ".*.new*"), true},
+		{filepath.Join(cards, ".*.iccid.tmp*"), false},
+	} {
+		names, _ := filepath.Glob(g.pattern) // the patterns are well formed
+		for _, name := range names {
+			if fi, err := os.Lstat(name); err == nil && fi.IsDir() == g.dir {
+				os.RemoveAll(name)
+			}
+		}
+	}
 }
 
 // Close releases the card file for another OpenCard; the Card must not be

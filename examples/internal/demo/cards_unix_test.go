@@ -3,6 +3,7 @@
 package demo
 
 import (
+	"context"
 	"io"
 	"io/fs"
 	"os"
@@ -83,4 +84,45 @@ func runAsNobody(t *testing.T, test string) {
 	require.NoError(t, err, "%s as user %d in %s:\n%s", test, nobody, dir, out)
 	assert.Contains(t, string(out), "--- PASS: "+test+" (", "%s", out)
 	assert.NotContains(t, string(out), "--- SKIP", "%s", out)
+}
+
+// TestSetupRemovesStaleLeftovers: what a run killed inside the setup
+// leaves in the data folder (a hierarchy's folder .pki.new…, a card's
+// folder .NAME.new… and an ICCID file .NAME.iccid.tmp… not yet renamed
+// into place) is removed by the next setup, which holds the setup lock
+// that the killed run held as it made them; what the setup lock does not
+// cover (a card state file's .NAME.card.tmp…, which a phone program
+// writes while it uses its card) is left alone.
+func TestSetupRemovesStaleLeftovers(t *testing.T) {
+	if !lockAcrossProcesses {
+		t.Skip("the setup lock does not reach other processes here")
+	}
+	ctx := context.Background()
+	dir := setUpFolder(t)
+	cards := filepath.Dir(CardPath(dir, "alice"))
+	stale := []string{
+		filepath.Join(dir, ".pki.new1234"),
+		filepath.Join(cards, ".alice.new5678"),
+	}
+	for _, d := range stale {
+		require.NoError(t, os.Mkdir(d, 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(d, "leftover"), []byte("x"), 0o600))
+	}
+	iccid := filepath.Join(cards, ".alice.iccid.tmp91011")
+	require.NoError(t, os.WriteFile(iccid, []byte("1\n"), 0o600))
+	stale = append(stale, iccid)
+	inUse := filepath.Join(cards, ".alice.card.tmp1213")
+	require.NoError(t, os.WriteFile(inUse, []byte("x"), 0o600))
+
+	c, err := OpenCloud(ctx, CloudOptions{Dir: dir}) // LoadAuthority
+	require.NoError(t, err)
+	defer c.Close()
+	assert.NoDirExists(t, stale[0], "removed by LoadAuthority")
+	_, err = Grocery.Setup(ctx, c, dir)
+	require.NoError(t, err)
+	for _, p := range stale {
+		assert.NoFileExists(t, p)
+		assert.NoDirExists(t, p)
+	}
+	assert.FileExists(t, inUse, "a card state being written is not the setup's")
 }
