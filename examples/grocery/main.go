@@ -5,7 +5,12 @@
 // shoppers in range. It prints what each phone's screen shows at every
 // step, labelled [shopper], [seller] and [cloud], and exits 0 once both
 // phones have verified the receipt, 1 when the purchase fails, and 2 on a
-// flag or argument that it refuses.
+// flag or argument that it refuses. When the purchase stops short once
+// the till asked, the till withdraws its payment request, as the seller
+// program does, and says so when the request had expired, when the
+// shopper's approval of it was still being settled (the payment's
+// outcome unknown) and when the withdrawal failed; a request that the
+// shopper paid as the till gave up is the purchase.
 //
 //	go run ./examples/grocery               # in a temporary folder
 //	go run ./examples/grocery -data ./shop  # keep the state; run again to continue
@@ -28,16 +33,20 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
+	"github.com/casimpay/casimpay/payflow"
 )
+
+// now is the cloud's clock.
+var now = time.Now
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -77,7 +86,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	step := func(format string, args ...any) { fmt.Fprintf(stdout, "\n== "+format+" ==\n", args...) }
 
 	step("The cloud and the market")
-	cloud, err := demo.OpenCloud(ctx, demo.CloudOptions{Dir: dir})
+	cloud, err := demo.OpenCloud(ctx, demo.CloudOptions{Dir: dir, Platform: payflow.PlatformOptions{Now: now}})
 	if err != nil {
 		return err
 	}
@@ -197,32 +206,37 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	step("5–6. The till sends a card-signed payment request; the cloud prices it")
-	if _, err := seller.Charge(ctx, c2.Name, demo.GroceryBasket, nil); err != nil {
+	sale, err := seller.Price(ctx, c2.Name, demo.GroceryBasket, nil)
+	if err != nil {
 		return err
 	}
-	// A request left pending would be the first that the shopper's phone
-	// finds in a later run with -data (the two cards meet in this session
-	// again until their EIDs rotate): the till withdraws it when the
-	// purchase stops short. Were the program killed first, the till's
-	// pairing in the later run, before the shopper's phone looks for a
-	// request, would have the cloud cancel it (PROTOCOL.md §6.1).
-	withdraw := func(err error) error {
-		if _, _, werr := seller.Withdraw(ctx); werr != nil {
-			return errors.Join(err, fmt.Errorf("withdrawing the request: %w", werr))
-		}
+	asked, err := seller.Ask(ctx, sale)
+	if err != nil {
 		return err
 	}
 	screen, err := shopper.AwaitRequest(ctx)
-	if err != nil {
-		return withdraw(err)
+	var rc *payflow.Receipt
+	if err == nil {
+		step("7. The shopper approves with the card's PIN; the cloud settles and signs the receipt")
+		rc, err = shopper.Approve(ctx, screen, *pin)
 	}
-
-	step("7. The shopper approves with the card's PIN; the cloud settles and signs the receipt")
-	rc, err := shopper.Approve(ctx, screen, *pin)
 	if err != nil {
-		return withdraw(err)
-	}
-	if _, _, err := seller.AwaitSettled(ctx); err != nil {
+		// A request left pending would be the first that the shopper's
+		// phone finds in a later run with -data (the two cards meet in
+		// this session again until their EIDs rotate): the till withdraws
+		// it when the purchase stops short, as the seller program does,
+		// and says why it could not. Were the program killed first, the
+		// till's pairing in the later run, before the shopper's phone
+		// looks for a request, would have the cloud cancel it
+		// (PROTOCOL.md §6.1).
+		again := "" // the temporary folder goes with the program
+		if *data != "" {
+			again = "run grocery again with -data " + *data + " to see it"
+		}
+		if _, rc, err = seller.GiveUp(ctx, ctx, sale.Shopper, asked, err, again); err != nil {
+			return err
+		}
+	} else if _, _, err := seller.AwaitSettled(ctx); err != nil {
 		return err
 	}
 

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
+	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/simcard"
 )
 
@@ -264,4 +266,24 @@ func TestGroceryConcurrentFirstRuns(t *testing.T) {
 		assert.GreaterOrEqual(t, ok, 1, "round %d: %v / %v", i, errs[0], errs[1])
 		checkPurchase(t, runGrocery(t, "-data", dir))
 	}
+}
+
+// TestGroceryWithdrawalExpired: the till gives up on its payment request
+// after a wrong PIN, and the request has expired by then (the cloud's
+// clock moved on past its lifetime): the till says, on its screen and in
+// its error, that the request expired and no one can pay it, as the
+// seller program does, not that withdrawing it failed.
+func TestGroceryWithdrawalExpired(t *testing.T) {
+	var skew atomic.Int64
+	now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	defer func() { now = time.Now }()
+	out := &cancelAfter{marker: "Wrong PIN", n: 1, cancel: func() { skew.Store(int64(payflow.DefaultRequestTTL + time.Minute)) }}
+	err := run(context.Background(), []string{"-pin", "999999"}, out)
+	require.ErrorIs(t, err, simcard.ErrWrongPIN, out.String())
+	require.ErrorIs(t, err, payflow.ErrExpired, out.String())
+	signed := regexp.MustCompile(`The card signed payment request ([0-9a-f]{8});`).FindStringSubmatch(out.String())
+	require.NotNil(t, signed, out.String())
+	assert.Contains(t, out.String(), "[seller]  Request "+signed[1]+" expired: no one can pay it\n")
+	assert.Contains(t, err.Error(), "demo: request "+signed[1]+" expired: no one can pay it")
+	assert.NotContains(t, err.Error(), "withdrawing the request")
 }

@@ -29,7 +29,7 @@ func TestGiveUpOnExpiredRequest(t *testing.T) {
 	wctx, wcancel := context.WithCancel(ctx)
 	wcancel() // -wait ended
 	w.out.Reset()
-	_, _, err = giveUp(ctx, wctx, w.till, sale, asked, payflow.ErrUnavailable)
+	_, _, err = w.till.GiveUp(ctx, wctx, sale.Shopper, asked, payflow.ErrUnavailable, sellerAgain)
 	require.ErrorIs(t, err, payflow.ErrUnavailable)
 	require.ErrorIs(t, err, payflow.ErrExpired)
 	assert.Contains(t, err.Error(), "demo: request "+Short(asked.ID)+" expired: no one can pay it")

@@ -539,9 +539,9 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 // settle waits until the till's payment request of sale, asked (or paid,
 // the request sent again that the shopper paid), is settled, after err,
 // the error of asking it, and returns its view and, when paid, its
-// verified receipt. When it cannot, it gives the request up (giveUp),
-// unless the shopper paid it (paid, asked then the paid request's view):
-// then nothing is withdrawn (paidUnchecked).
+// verified receipt. When it cannot, it gives the request up
+// (GiveUp), unless the shopper paid it (paid, asked then the paid
+// request's view): then nothing is withdrawn (paidUnchecked).
 func settle(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentView, paid bool, err error) (*payflow.PaymentView, *payflow.Receipt, error) {
 	var v *payflow.PaymentView
 	var rc *payflow.Receipt
@@ -557,17 +557,28 @@ func settle(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.Pay
 	case paid:
 		return nil, nil, paidUnchecked(ph, sale, asked, err)
 	}
-	return giveUp(ctx, wctx, ph, sale, asked, err)
+	return ph.GiveUp(ctx, wctx, sale.Shopper, asked, err, sellerAgain)
 }
 
-// giveUp withdraws the till's payment request of sale (Withdraw) once the
-// till gave up on it with err, as RunSeller says: wctx is the context of
-// -wait, and asked the request's view when the cloud answered it. It
-// returns the paid request and its verified receipt when the shopper paid
-// it as the till gave up, and otherwise err, or an error that says what
-// kept the request from being withdrawn as well.
-func giveUp(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentView, err error) (*payflow.PaymentView, *payflow.Receipt, error) {
-	v, rc, werr := ph.Withdraw(ctx)
+// sellerAgain is how the seller program's user learns the outcome of a
+// payment that its till could not learn (GiveUp).
+const sellerAgain = "run the seller again to see it"
+
+// GiveUp withdraws the till's payment request (Withdraw) once the till
+// gave up on it with err, as RunSeller says: shopper is the name of the
+// shopper it asked, wctx the context of the program's wait (ctx itself
+// when it has none), asked the request's view when the cloud answered
+// it, and again how the user learns the outcome of a payment that the
+// till could not learn ("" when there is no way: nothing is said). It
+// returns the paid request and its verified receipt when the shopper
+// paid it as the till gave up, and otherwise err, or an error that says
+// what kept the request from being withdrawn as well: that it expired
+// (payflow.ErrExpired), that the shopper's approval of it was still
+// being settled (payflow.ErrConflict, the payment's outcome unknown), or
+// that the shopper may still pay it. Each is shown on the till's screen
+// too.
+func (p *Phone) GiveUp(ctx, wctx context.Context, shopper string, asked *payflow.PaymentView, err error, again string) (*payflow.PaymentView, *payflow.Receipt, error) {
+	v, rc, werr := p.Withdraw(ctx)
 	switch {
 	case werr == nil && rc != nil:
 		return v, rc, nil // paid as the till gave up
@@ -579,7 +590,7 @@ func giveUp(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.Pay
 		what = "request " + Short(asked.ID)
 	}
 	if errors.Is(werr, payflow.ErrExpired) {
-		ph.Screen.Printf("%s expired: no one can pay it", strings.ToUpper(what[:1])+what[1:])
+		p.Screen.Printf("%s expired: no one can pay it", strings.ToUpper(what[:1])+what[1:])
 		return nil, nil, errors.Join(err, fmt.Errorf("demo: %s expired: no one can pay it: %w", what, werr))
 	}
 	if errors.Is(werr, payflow.ErrConflict) {
@@ -590,16 +601,19 @@ func giveUp(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.Pay
 		case wctx.Err() != nil:
 			when = "-wait ended"
 		}
-		ph.Screen.Printf("%s's approval of %s was still being settled when %s: the payment's outcome is unknown (run the seller again to see it)", sale.Shopper, what, when)
-		werr = fmt.Errorf("demo: %s: %s's approval was still being settled when %s; the payment's outcome is unknown (run the seller again to see it): %w",
-			what, sale.Shopper, when, werr)
+		unknown := "the payment's outcome is unknown"
+		if again != "" {
+			unknown += " (" + again + ")"
+		}
+		p.Screen.Printf("%s's approval of %s was still being settled when %s: %s", shopper, what, when, unknown)
+		werr = fmt.Errorf("demo: %s: %s's approval was still being settled when %s; %s: %w", what, shopper, when, unknown, werr)
 		if errors.Is(err, payflow.ErrConflict) { // said already
 			return nil, nil, werr
 		}
 		return nil, nil, fmt.Errorf("%w (%w)", werr, err)
 	}
-	ph.Screen.Printf("Could not withdraw %s: %s may still pay it until the till pairs with her again", what, sale.Shopper)
-	return nil, nil, errors.Join(err, fmt.Errorf("demo: %s was not withdrawn, and %s may still pay it: %w", what, sale.Shopper, werr))
+	p.Screen.Printf("Could not withdraw %s: %s may still pay it until the till pairs with her again", what, shopper)
+	return nil, nil, errors.Join(err, fmt.Errorf("demo: %s was not withdrawn, and %s may still pay it: %w", what, shopper, werr))
 }
 
 // paidUnchecked is the end of a till whose payment request of sale the
