@@ -1076,3 +1076,50 @@ func TestSellerWaitEndsDuringSettlement(t *testing.T) {
 	assert.Contains(t, sOut.String(), "[seller]  Alice's approval of request "+signed[1]+" was still being settled when -wait ended: the payment's outcome is unknown")
 	assert.NotContains(t, sOut.String(), "withdrawn", sOut.String())
 }
+
+// TestShopperInterruptedWhileApproving: Alice's phone is interrupted
+// (Ctrl-C) while the cloud settles her consent: the consent reaches the
+// cloud, which pays the request, and the phone gets no answer. The phone
+// says, on its screen and in its error, that the payment may have gone
+// through and where to see whether it did, instead of ending with a bare
+// context canceled; the till shows the receipt of the payment.
+func TestShopperInterruptedWhileApproving(t *testing.T) {
+	dir := t.TempDir()
+	startCloud(t, "-data", dir)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pctx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	shopperSide := httptest.NewServer(interruptAtConsent(cloudProxy(t, dir), interrupt))
+	defer shopperSide.Close()
+	var sOut, pOut buffer
+	var sErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5"}, &sOut) })
+	pErr := demo.RunShopper(pctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, &pOut)
+	wg.Wait()
+	require.NoError(t, sErr, sOut.String())
+	assert.Contains(t, sOut.String(), "[seller]  Receipt verified offline")
+	require.ErrorIs(t, pErr, context.Canceled, pOut.String())
+	shown := regexp.MustCompile(`\(request ([0-9a-f]{8}), expires`).FindStringSubmatch(pOut.String())
+	require.NotNil(t, shown, pOut.String())
+	unknown := "approval of request " + shown[1] + " got no answer before the phone was interrupted: the payment may have gone through (the till shows whether it was paid)"
+	assert.Contains(t, pOut.String(), "[shopper] The "+unknown+"\n")
+	assert.Contains(t, pErr.Error(), "demo: the "+unknown)
+}
+
+// interruptAtConsent is the server of Alice's phone that forwards her
+// consent to the cloud (to), which settles it, and then, its answer held
+// back, calls interrupt and waits until the phone gives up on the call;
+// other calls are forwarded.
+func interruptAtConsent(to http.Handler, interrupt func()) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || !strings.HasSuffix(r.URL.Path, "/consent") {
+			to.ServeHTTP(w, r)
+			return
+		}
+		to.ServeHTTP(httptest.NewRecorder(), r)
+		interrupt()
+		<-r.Context().Done()
+	}
+}

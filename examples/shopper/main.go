@@ -7,8 +7,11 @@
 // the approval (it may be starting or restarting), or still works
 // on one of them that it did not answer in time (the settlement of the
 // approval, which a slow ledger holds up, say), it asks again, and sends
-// the approval again without asking for the PIN, until -wait ends. Start
-// the cloud program first (see its documentation for the three commands).
+// the approval again without asking for the PIN, until -wait ends. When
+// -wait ends, or it is interrupted, before the cloud answered the
+// approval, it says that the payment may have gone through, which the
+// till's screen shows. Start the cloud program first (see its
+// documentation for the three commands).
 //
 //	go run ./examples/shopper [-data DIR] [-url URL]
 //

@@ -594,13 +594,7 @@ func (p *Phone) GiveUp(ctx, wctx context.Context, shopper string, asked *payflow
 		return nil, nil, errors.Join(err, fmt.Errorf("demo: %s expired: no one can pay it: %w", what, werr))
 	}
 	if errors.Is(werr, payflow.ErrConflict) {
-		when := "the till gave up"
-		switch {
-		case ctx.Err() != nil:
-			when = "the till was interrupted"
-		case wctx.Err() != nil:
-			when = "-wait ended"
-		}
+		when := whyStopped(ctx, wctx, "the till")
 		unknown := "the payment's outcome is unknown"
 		if again != "" {
 			unknown += " (" + again + ")"
@@ -632,6 +626,10 @@ func paidUnchecked(ph *Phone, sale *Sale, paid *payflow.PaymentView, err error) 
 // time (ErrInFlight: the settlement of the approval, which a slow ledger
 // holds up, say), until -wait ends (ThroughOutage). The approval sent
 // again is the consent that the card signed, the PIN not asked again.
+// When the phone stops waiting for the approval's answer (-wait ends, or
+// it is interrupted) before the cloud gave one, the payment may have
+// gone through: the phone says so, on its screen and in its error, with
+// where to see whether it did (the till's screen).
 func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
 		var v *payflow.PaymentView
@@ -645,7 +643,7 @@ func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 		// A consent that the cloud did not answer may have been settled:
 		// the phone keeps it and sends it again, the card signing no other
 		// (payflow's ApproveShown).
-		return ThroughOutage(wctx, func() error {
+		err = ThroughOutage(wctx, func() error {
 			if err == nil {
 				_, err = ph.Approve(ctx, v, f.pin)
 			} else {
@@ -653,7 +651,34 @@ func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 			return err
 		})
+		if !unanswered(err) {
+			return err
+		}
+		what := fmt.Sprintf("approval of request %s got no answer before %s: the payment may have gone through (the till shows whether it was paid)",
+			Short(v.ID), whyStopped(ctx, wctx, "the phone"))
+		ph.Screen.Printf("The %s", what)
+		return fmt.Errorf("demo: the %s: %w", what, err)
 	})
+}
+
+// whyStopped says why who, a phone program, stopped waiting for the
+// cloud: who was interrupted (ctx ended), -wait ended (wctx), or who gave
+// up.
+func whyStopped(ctx, wctx context.Context, who string) string {
+	switch {
+	case ctx.Err() != nil:
+		return who + " was interrupted"
+	case wctx.Err() != nil:
+		return "-wait ended"
+	}
+	return who + " gave up"
+}
+
+// unanswered reports whether err, the error of a call to the cloud, left
+// the call without the cloud's verdict: the cloud did not answer it
+// (noAnswer), or the caller stopped waiting for it (its context ended).
+func unanswered(err error) bool {
+	return noAnswer(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // flagError is a flag that the flag package refused, and printed with the
