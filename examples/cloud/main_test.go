@@ -1123,3 +1123,53 @@ func interruptAtConsent(to http.Handler, interrupt func()) http.HandlerFunc {
 		<-r.Context().Done()
 	}
 }
+
+// watched is a buffer that calls seen with every line written to it,
+// before it keeps it.
+type watched struct {
+	buffer
+	seen func(line string)
+}
+
+func (w *watched) Write(p []byte) (int, error) {
+	w.seen(string(p))
+	return w.buffer.Write(p)
+}
+
+// TestPhoneWaitIsOneDeadline: -wait is how long a phone program waits
+// for the cloud's login, and then for the other phone, as its help says:
+// the scan for the other phone and the purchase with it share one
+// deadline. Alice's phone, -wait 8s, hears Corner Grocer's till only
+// after three scans (4.5 seconds at least), confirms it, and the till
+// never confirms back: the phone ends once -wait has passed since it
+// started scanning, instead of waiting a whole -wait more after it found
+// the till.
+func TestPhoneWaitIsOneDeadline(t *testing.T) {
+	dir := t.TempDir()
+	startCloud(t, "-data", dir)
+	card, err := demo.OpenCard(dir, "till")
+	require.NoError(t, err)
+	defer card.Close()
+	till := &demo.Station{Party: demo.Grocery.Party("till"), Card: card}
+	const wait = 8 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var scanned time.Time
+	queues := 0
+	out := &watched{seen: func(line string) {
+		switch {
+		case strings.Contains(line, "Scanning for"):
+			scanned = time.Now()
+		case strings.Contains(line, "Service queue:"):
+			if queues++; queues == 3 { // the till comes in range
+				assert.NoError(t, demo.Air{Dir: dir}.Send([]*demo.Station{till}, time.Now()))
+			}
+		}
+	}}
+	err = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-wait", wait.String()}, out)
+	ended := time.Now()
+	require.ErrorIs(t, err, context.DeadlineExceeded, out.String())
+	require.Contains(t, out.String(), "[shopper] Confirmation: Corner Grocer", "the phone found the till")
+	// A whole -wait after the till was found would end 4.5 s later at least.
+	assert.Less(t, ended.Sub(scanned), wait+3*time.Second, "the phone ended %v after it started scanning:\n%s", ended.Sub(scanned), out.String())
+}

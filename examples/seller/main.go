@@ -40,7 +40,8 @@
 //	-pick NAME      whom to tap in the service queue (default Alice)
 //	-seed N         seed of the simulated radio (default 1)
 //	-wait DURATION  how long to wait for the cloud to answer the login, and
-//	                then for the shopper (default 2m)
+//	                then for the shopper: one deadline, from the start of the
+//	                scan, to find her, pair and buy (default 2m)
 package main
 
 import (

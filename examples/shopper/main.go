@@ -23,7 +23,8 @@
 //	-pin DIGITS     the PIN to type, 4 to 12 digits (default 123456)
 //	-seed N         seed of the simulated radio (default 1)
 //	-wait DURATION  how long to wait for the cloud to answer the login, and
-//	                then for the seller (default 2m)
+//	                then for the seller: one deadline, from the start of the
+//	                scan, to find it, pair and buy (default 2m)
 package main
 
 import (

@@ -223,7 +223,7 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	fs.StringVar(&f.url, "url", "", "the cloud's base `URL` (default: the one the cloud wrote into the data folder)")
 	fs.StringVar(&f.pick, "pick", pick, "the `name` to tap in the service queue")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed of the simulated radio")
-	fs.DurationVar(&f.wait, "wait", 2*time.Minute, "how long to wait for the cloud's login, and then for the other phone")
+	fs.DurationVar(&f.wait, "wait", 2*time.Minute, "how long to wait for the cloud's login, and then for the other phone (to find it, pair with it and buy)")
 	if name == "shopper" {
 		fs.StringVar(&f.pin, "pin", PIN, "the PIN the shopper types")
 	}
@@ -329,13 +329,11 @@ func login(ctx context.Context, ph *Phone, f *phoneFlags) error {
 }
 
 // find scans until the service queue holds the phone named name, shows
-// the queue and taps it, giving up after wait. A resolution of the EIDs
-// heard that the cloud does not answer (noAnswer: it may be restarting)
-// is asked again at the next scan; when wait ends meanwhile, the error
-// names the cloud's last one.
-func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (payflow.QueueEntry, error) {
-	ctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
+// the queue and taps it, giving up when ctx ends. A resolution of the
+// EIDs heard that the cloud does not answer (noAnswer: it may be
+// restarting) is asked again at the next scan; when ctx ends meanwhile,
+// the error names the cloud's last one.
+func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, error) {
 	p.Screen.Printf("Scanning for %s…", name)
 	var unanswered error // of the last scan, if the cloud did not answer it
 	for {
@@ -365,14 +363,16 @@ func (p *Phone) find(ctx context.Context, name string, wait time.Duration) (payf
 }
 
 // runPhone is what the phone programs share: it parses the flags of
-// program, starts the phone of the card name (see startPhone), finds the
-// phone that -pick names (find) and pairs with it, confirming it and
-// waiting for the other phone's confirmation through an outage of the
-// cloud (ThroughOutage), then runs buy with the pairing's confirmation
-// and a context that ends after -wait. A confirmation sent again is a
-// new one, which the card signs over a new challenge (payflow's Select):
-// one that the cloud took without its answer reaching the phone pairs
-// the phone into the same session again.
+// program, starts the phone of the card name (see startPhone, whose login
+// has a -wait of its own), finds the phone that -pick names (find) and
+// pairs with it, confirming it and waiting for the other phone's
+// confirmation through an outage of the cloud (ThroughOutage), then runs
+// buy with the pairing's confirmation and wctx, the context of the wait
+// for the other phone: one -wait from the start of the scan, which the
+// scan, the pairing and buy share. A confirmation sent again is a new
+// one, which the card signs over a new challenge (payflow's Select): one
+// that the cloud took without its answer reaching the phone pairs the
+// phone into the same session again.
 func runPhone(ctx context.Context, program, name, pick string, args []string, stdout io.Writer,
 	buy func(wctx context.Context, f *phoneFlags, ph *Phone, c *payflow.Confirmation) error) error {
 	f, err := parsePhoneFlags(program, pick, args)
@@ -384,12 +384,12 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 		return err
 	}
 	defer stop()
-	e, err := ph.find(ctx, f.pick, f.wait)
+	wctx, cancel := context.WithTimeout(ctx, f.wait)
+	defer cancel()
+	e, err := ph.find(wctx, f.pick)
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, f.wait)
-	defer cancel()
 	err = ThroughOutage(wctx, func() error {
 		_, err := ph.Confirm(wctx, e)
 		return err
