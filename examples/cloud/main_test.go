@@ -1173,3 +1173,50 @@ func TestPhoneWaitIsOneDeadline(t *testing.T) {
 	// A whole -wait after the till was found would end 4.5 s later at least.
 	assert.Less(t, ended.Sub(scanned), wait+3*time.Second, "the phone ended %v after it started scanning:\n%s", ended.Sub(scanned), out.String())
 }
+
+// TestShopperScansAgainForPeerGone: the cloud does not answer Alice's
+// confirmation of Corner Grocer's till (it restarts, say) until the till,
+// whose advert was heard once, has been out of range for longer than
+// the air and the queue keep it: the phone's queue no longer holds it,
+// and a confirmation of it fails with queue.ErrUnknownPeer. The phone
+// says so and scans again, within -wait, finds the till, back in range
+// with the seller program, and buys, instead of failing with
+// ErrUnknownPeer.
+func TestShopperScansAgainForPeerGone(t *testing.T) {
+	dir := t.TempDir()
+	cloud := startCloud(t, "-data", dir)
+	card, err := demo.OpenCard(dir, "till")
+	require.NoError(t, err)
+	defer card.Close()
+	// Heard once: the advert fades after demo.AirTTL.
+	require.NoError(t, demo.Air{Dir: dir}.Send([]*demo.Station{{Party: demo.Grocery.Party("till"), Card: card}}, time.Now()))
+	var scanningAgain atomic.Bool
+	toCloud := cloudProxy(t, dir)
+	shopperSide := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/pair" && !scanningAgain.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		toCloud.ServeHTTP(w, r)
+	}))
+	defer shopperSide.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var sOut buffer
+	var sErr error
+	var wg sync.WaitGroup
+	scans := 0
+	pOut := &watched{seen: func(line string) {
+		if strings.Contains(line, "Scanning for") {
+			if scans++; scans == 2 { // the till comes back, with the seller program
+				scanningAgain.Store(true)
+				require.NoError(t, card.Close())
+				wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5"}, &sOut) })
+			}
+		}
+	}}
+	pErr := demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, pOut)
+	wg.Wait()
+	requirePurchased(t, cloud, sOut.String(), pOut.String(), sErr, pErr)
+	assert.Contains(t, pOut.String(), "[shopper] Corner Grocer is out of range: scanning again\n")
+}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/queue"
 	"github.com/casimpay/casimpay/simcard"
 )
 
@@ -372,7 +373,11 @@ func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, erro
 // scan, the pairing and buy share. A confirmation sent again is a new
 // one, which the card signs over a new challenge (payflow's Select): one
 // that the cloud took without its answer reaching the phone pairs the
-// phone into the same session again.
+// phone into the same session again. A confirmation that the cloud does
+// not answer for longer than the phone's queue keeps the other phone's
+// advert after it was last heard (queue.ErrUnknownPeer: the other phone
+// went out of range, or its EID rotated, meanwhile) has the phone scan
+// again, until -wait ends.
 func runPhone(ctx context.Context, program, name, pick string, args []string, stdout io.Writer,
 	buy func(wctx context.Context, f *phoneFlags, ph *Phone, c *payflow.Confirmation) error) error {
 	f, err := parsePhoneFlags(program, pick, args)
@@ -386,14 +391,20 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 	defer stop()
 	wctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
-	e, err := ph.find(wctx, f.pick)
-	if err != nil {
-		return err
+	for {
+		var e payflow.QueueEntry
+		if e, err = ph.find(wctx, f.pick); err != nil {
+			return err
+		}
+		err = ThroughOutage(wctx, func() error {
+			_, err := ph.Confirm(wctx, e)
+			return err
+		})
+		if !errors.Is(err, queue.ErrUnknownPeer) {
+			break
+		}
+		ph.Screen.Printf("%s is out of range: scanning again", f.pick)
 	}
-	err = ThroughOutage(wctx, func() error {
-		_, err := ph.Confirm(wctx, e)
-		return err
-	})
 	if err != nil {
 		return err
 	}
