@@ -29,16 +29,13 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := demo.NotifyContext()
 	defer stop()
 	demo.Exit("cloud", demo.RunCloud(ctx, os.Args[1:], os.Stdout))
 }

@@ -37,8 +37,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
@@ -49,7 +47,7 @@ import (
 var now = time.Now
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := demo.NotifyContext()
 	defer stop()
 	demo.Exit("grocery", run(ctx, os.Args[1:], os.Stdout))
 }

@@ -64,12 +64,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"os/signal"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
@@ -80,7 +78,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := demo.NotifyContext()
 	defer stop()
 	demo.Exit("loadgen", run(ctx, os.Args[1:], os.Stdout))
 }

@@ -22,7 +22,8 @@
 // not answer (sent again to cancel it), so that the shopper's next run
 // does not pay it; it says so when the request expired, when the shopper
 // paid it but its receipt could not be checked, and when the withdrawal
-// failed. Killed outright (SIGKILL), it cancels nothing: its next run
+// failed. Interrupted again while it withdraws, which ends it at once,
+// or killed outright (SIGKILL), it may cancel nothing: its next run
 // pairs again in the same session (the same two cards and EIDs, within
 // the ten-minute EID epoch), and the cloud then cancels the request left
 // pending (PROTOCOL.md §6.1); only a shopper run that pairs before that
@@ -45,16 +46,13 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := demo.NotifyContext()
 	defer stop()
 	demo.Exit("seller", demo.RunSeller(ctx, os.Args[1:], os.Stdout))
 }

@@ -28,16 +28,13 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := demo.NotifyContext()
 	defer stop()
 	demo.Exit("shopper", demo.RunShopper(ctx, os.Args[1:], os.Stdout))
 }

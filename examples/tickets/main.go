@@ -20,9 +20,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"slices"
-	"syscall"
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/examples/internal/demo"
@@ -31,7 +29,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := demo.NotifyContext()
 	defer stop()
 	demo.Exit("tickets", run(ctx, os.Args[1:], os.Stdout))
 }

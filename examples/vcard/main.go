@@ -42,9 +42,7 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/pki"
@@ -86,7 +84,7 @@ func main() {
 	}
 	log.SetFlags(log.LstdFlags | log.LUTC)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := demo.NotifyContext()
 	defer stop()
 	// A PIN or PUK not given is the default of a new card; given, run
 	// says when the card keeps its own.

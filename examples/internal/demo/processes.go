@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/casimpay/casimpay/internal/ctxsleep"
@@ -690,6 +692,22 @@ func whyStopped(ctx, wctx context.Context, who string) string {
 // (noAnswer), or the caller stopped waiting for it (its context ended).
 func unanswered(err error) bool {
 	return noAnswer(err) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// NotifyContext returns the context of an example program, which ends
+// at its first interrupt (SIGINT, Ctrl-C) or SIGTERM, and the function
+// that stops relaying them. Once the context has ended, they are no
+// longer relayed: a second one ends the process at once, as the system's
+// default does, where the program, interrupted, takes its time to end
+// (a till withdrawing its payment request, for 13 seconds at most, or
+// the cloud waiting 5 seconds for the calls under way).
+func NotifyContext() (context.Context, context.CancelFunc) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
 }
 
 // flagError is a flag that the flag package refused, and printed with the
