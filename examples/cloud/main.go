@@ -16,7 +16,9 @@
 // URL it serves into the data folder (cloud.url), so the phones find it,
 // and broadcasts the adverts of the phones nearby into the simulated air
 // (the folder air/). A later start continues with the same cards and
-// accounts.
+// accounts. Interrupted (Ctrl-C), it waits 5 seconds at most for the
+// calls under way, cuts those still under way then, saying so, and exits
+// 0; a second interrupt ends it at once.
 //
 // Flags:
 //

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -1219,4 +1220,36 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 	wg.Wait()
 	requirePurchased(t, cloud, sOut.String(), pOut.String(), sErr, pErr)
 	assert.Contains(t, pOut.String(), "[shopper] Corner Grocer is out of range: scanning again\n")
+}
+
+// TestCloudInterruptedDuringLongCall: the cloud is interrupted (Ctrl-C)
+// while a call has gone on for longer than the cloud waits for the calls
+// under way (its body never ends): the cloud cuts the call once that
+// wait is over, says so, and ends as an interrupted cloud does (exit
+// status 0), instead of failing with a bare context deadline exceeded.
+func TestCloudInterruptedDuringLongCall(t *testing.T) {
+	dir := t.TempDir()
+	ctx, interrupt := context.WithCancel(context.Background())
+	defer interrupt()
+	out := &buffer{}
+	done := make(chan error, 1)
+	go func() { done <- demo.RunCloud(ctx, []string{"-data", dir, "-listen", "127.0.0.1:0"}, out) }()
+	var base string
+	require.Eventually(t, func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
+		base = strings.TrimSpace(string(b))
+		return err == nil && base != ""
+	}, 90*time.Second, 20*time.Millisecond, "the cloud writes its URL: %s", out)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprint(conn, "POST /v1/login HTTP/1.1\r\nHost: cloud\r\nContent-Type: application/cbor\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n")
+	require.NoError(t, err)
+	// The cloud reads the body, which never comes: the call is under way.
+	status, err := bufio.NewReader(conn).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 100 Continue\r\n", status)
+	interrupt()
+	require.NoError(t, <-done, out.String())
+	assert.Contains(t, out.String(), "[cloud]   Stopped: the calls still under way 5s after the interrupt were cut\n")
 }

@@ -89,8 +89,10 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 // (SQLite, or PostgreSQL with -postgres), sets up the grocery market,
 // serves the HTTP API on -listen, writes its URL into the data folder,
 // broadcasts the bystanders' adverts, runs the sweeps, and prints what the
-// cloud does until ctx ends. With -pairs N, from 0 to MaxLoadPairs, it
-// also enrols the cards of LoadMarket(N).
+// cloud does until ctx ends (an interrupt), and then waits for the calls
+// under way, for shutdownWait (5 seconds) at most: it cuts those still
+// under way then, says so, and returns nil all the same. With -pairs N,
+// from 0 to MaxLoadPairs, it also enrols the cards of LoadMarket(N).
 func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("cloud", flag.ContinueOnError)
 	dir := fs.String("data", DefaultDir(), "the data folder `DIR`: demo CA, cards, SQLite database")
@@ -187,12 +189,17 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	for {
 		select {
 		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			sctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
 			defer cancel()
 			for _, s := range bystanders {
 				os.Remove(air.path(s))
 			}
-			return srv.Shutdown(sctx)
+			err := srv.Shutdown(sctx)
+			if errors.Is(err, context.DeadlineExceeded) {
+				screen.Printf("Stopped: the calls still under way %v after the interrupt were cut", shutdownWait)
+				return srv.Close()
+			}
+			return err
 		case err := <-served:
 			return err
 		case <-radio.C:
@@ -211,6 +218,10 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 }
+
+// shutdownWait is how long the cloud program, interrupted, waits for the
+// calls under way before it cuts them (RunCloud).
+const shutdownWait = 5 * time.Second
 
 // phoneFlags are the flags of the phone programs.
 type phoneFlags struct {
