@@ -15,8 +15,9 @@
 // one whose outcome the cloud has not answered by then, counts as a
 // timeout error, so that the run ends on time. An interrupt (SIGINT
 // or SIGTERM) ends the run at once: loadgen prints the results so far and
-// exits with status 1, as it does when no purchase completed; a flag it
-// refuses is exit status 2.
+// exits with status 1, as it does when no purchase completed (a second
+// interrupt ends it before it has printed them); a flag it refuses is
+// exit status 2.
 //
 // By default the platform runs in this process on the embedded SQLite
 // store in a temporary folder, with virtual cards in memory:
