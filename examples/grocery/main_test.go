@@ -287,3 +287,20 @@ func TestGroceryWithdrawalExpired(t *testing.T) {
 	assert.Contains(t, err.Error(), "demo: request "+signed[1]+" expired: no one can pay it")
 	assert.NotContains(t, err.Error(), "withdrawing the request")
 }
+
+// TestGroceryInterruptedAfterPayment: the program is interrupted once the
+// shopper's phone verified the receipt, before the till did: the till
+// says, on its screen and in its error, that Alice paid the request but
+// its receipt was not checked, as the seller program does, instead of
+// ending with a bare context canceled.
+func TestGroceryInterruptedAfterPayment(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &cancelAfter{marker: "[shopper] Receipt verified offline", n: 1, cancel: cancel}
+	err := run(ctx, nil, out)
+	require.ErrorIs(t, err, context.Canceled, out.String())
+	signed := regexp.MustCompile(`The card signed payment request ([0-9a-f]{8});`).FindStringSubmatch(out.String())
+	require.NotNil(t, signed, out.String())
+	assert.Contains(t, out.String(), "[seller]  Alice paid request "+signed[1]+", but its receipt was not checked\n")
+	assert.Contains(t, err.Error(), "demo: Alice paid request "+signed[1]+", but its receipt was not checked")
+}

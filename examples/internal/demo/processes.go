@@ -565,7 +565,7 @@ func RunSeller(ctx context.Context, args []string, stdout io.Writer) error {
 // the error of asking it, and returns its view and, when paid, its
 // verified receipt. When it cannot, it gives the request up
 // (GiveUp), unless the shopper paid it (paid, asked then the paid
-// request's view): then nothing is withdrawn (paidUnchecked).
+// request's view): then nothing is withdrawn (PaidUnchecked).
 func settle(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.PaymentView, paid bool, err error) (*payflow.PaymentView, *payflow.Receipt, error) {
 	var v *payflow.PaymentView
 	var rc *payflow.Receipt
@@ -579,7 +579,7 @@ func settle(ctx, wctx context.Context, ph *Phone, sale *Sale, asked *payflow.Pay
 	case err == nil:
 		return v, rc, nil
 	case paid:
-		return nil, nil, paidUnchecked(ph, sale, asked, err)
+		return nil, nil, ph.PaidUnchecked(sale.Shopper, asked, err)
 	}
 	return ph.GiveUp(ctx, wctx, sale.Shopper, asked, err, sellerAgain)
 }
@@ -634,12 +634,13 @@ func (p *Phone) GiveUp(ctx, wctx context.Context, shopper string, asked *payflow
 	return nil, nil, errors.Join(err, fmt.Errorf("demo: %s was not withdrawn, and %s may still pay it: %w", what, shopper, werr))
 }
 
-// paidUnchecked is the end of a till whose payment request of sale the
-// shopper paid (paid, its view) but whose receipt it could not verify
-// (err): nothing is withdrawn, the payment made.
-func paidUnchecked(ph *Phone, sale *Sale, paid *payflow.PaymentView, err error) error {
-	ph.Screen.Printf("%s paid request %s, but its receipt was not checked", sale.Shopper, Short(paid.ID))
-	return fmt.Errorf("demo: %s paid request %s, but its receipt was not checked: %w", sale.Shopper, Short(paid.ID), err)
+// PaidUnchecked is the end of a till whose payment request paid, its
+// view, the shopper paid, but whose receipt it could not verify (err):
+// nothing is withdrawn, the payment made. It says so on the till's
+// screen and returns an error that says so, wrapping err.
+func (p *Phone) PaidUnchecked(shopper string, paid *payflow.PaymentView, err error) error {
+	p.Screen.Printf("%s paid request %s, but its receipt was not checked", shopper, Short(paid.ID))
+	return fmt.Errorf("demo: %s paid request %s, but its receipt was not checked: %w", shopper, Short(paid.ID), err)
 }
 
 // RunShopper is the shopper program: Alice's phone finds Corner Grocer in
