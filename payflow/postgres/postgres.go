@@ -63,10 +63,12 @@ var _ payflow.Store = (*Store)(nil)
 // within a second has the connection dropped. A call whose statement the
 // server cancelled so fails with an error wrapping both the context's
 // error (context.Canceled or context.DeadlineExceeded) and the server's
-// (SQLSTATE 57014), as in the ledger's store (package ledger/postgres).
-// It fails when MaxConns is negative (ErrNegativeOption), dsn does not
-// parse, the server does not answer or the payflow schema is newer than
-// this package (ErrSchemaTooNew).
+// (SQLSTATE 57014), as in the ledger's store (package ledger/postgres);
+// so does Open itself when ctx ends while it migrates the schema (waiting,
+// say, for another process's migration). It fails when MaxConns is
+// negative (ErrNegativeOption), dsn does not parse, the server does not
+// answer or the payflow schema is newer than this package
+// (ErrSchemaTooNew).
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	if opts.MaxConns < 0 {
 		return nil, fmt.Errorf("%w: %d connections", ErrNegativeOption, opts.MaxConns)
@@ -84,7 +86,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	db.SetMaxIdleConns(n)
 	ms, err := sqlmigrate.Read(migrations, "migrations")
 	if err == nil {
-		err = sqlstate.Migrate(ctx, db, sqlstate.Postgres, ms)
+		err = pgconfig.WithContextErr(ctx, sqlstate.Migrate(ctx, db, sqlstate.Postgres, ms))
 	}
 	if err != nil {
 		db.Close()

@@ -549,3 +549,37 @@ func TestDeleteExpiredSparesKeyClaimedAgain(t *testing.T) {
 	_, err = s.BeginIdempotent(ctx, "k", []byte{1}, at, at.Add(time.Hour))
 	assert.ErrorIs(t, err, payflow.ErrInFlight, "the key claimed again is kept")
 }
+
+// TestOpenCancelledWhileMigrating: an Open whose context ends while its
+// migration waits for the advisory lock that another process's migration
+// holds fails with an error that wraps the context's (context.Canceled),
+// as every call of the store does, and not with the server's cancellation
+// alone.
+func TestOpenCancelledWhileMigrating(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	tx := beginOther(t, dsn)
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7208142337)`)
+	require.NoError(t, err)
+	var pid int32
+	require.NoError(t, tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid))
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		s, err := postgres.Open(cctx, dsn, postgres.Options{})
+		if err == nil {
+			s.Close()
+		}
+		done <- err
+	}()
+	await(t, "Open waiting for the migration's lock", done, func() bool {
+		var waiting bool
+		require.NoError(t, tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+			AND $1 = ANY (pg_blocking_pids(pid)))`, pid).Scan(&waiting))
+		return waiting
+	})
+	cancel()
+	err = <-done
+	assert.ErrorIs(t, err, context.Canceled)
+}
