@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/pki/record"
@@ -29,15 +31,27 @@ import (
 // above it, which no SQL integer column holds and the platform never
 // makes, is refused with an error matching ErrInvalid and writes nothing.
 //
+// Texts (IDs, names, currencies, states, idempotency keys) are kept when
+// they are UTF-8 without a NUL byte, the only text PostgreSQL takes and
+// all the platform writes. A write with any other text (StorableText) is
+// refused with an error matching ErrInvalid and writes nothing, an
+// Accept's nonce and counter included; so is such a card ID given to
+// Spent, which tells what Accept would do. Such a text given only to name
+// a row (to read, find or change it: a card, merchant, asset or seller
+// card ID, a state looked for, an idempotency key to finish or abandon)
+// names none, as any unknown one: ErrNotFound, or none found.
+//
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
 // compare-and-set or a clash of unique keys, ErrInvalid for an amount
-// above 2^63-1, a negative limit, a card's advertising secret that is not
-// adv.SecretSize bytes or a record without a byte string it must have
-// (see CheckCard, CheckBodyHash, CheckNonceKey and Acceptance.Check,
-// which every Store calls before it writes), ErrKeyContended from
-// BeginIdempotent as it says; anything else is the engine's error. The
-// store also implements pki.NonceStore (Add, Consume) and
-// pki.CounterStore (Advance) with the semantics pki documents.
+// above 2^63-1, a text that is not kept, a negative limit, a card's
+// advertising secret that is not adv.SecretSize bytes or a record without
+// a byte string it must have (see CheckCard, CheckMerchant, CheckCatalog,
+// CheckPaymentUpdate, CheckRefundUpdate, CheckBodyHash, CheckNonceKey and
+// Acceptance.Check, which every Store calls before it writes),
+// ErrKeyContended from BeginIdempotent as it says; anything else is the
+// engine's error. The store also implements pki.NonceStore (Add,
+// Consume) and pki.CounterStore (Advance) with the semantics pki
+// documents.
 type Store interface {
 	// PutCard inserts or updates an enrolled card: chain, advertising
 	// secret and display name are replaced; the merchant is kept when
@@ -241,10 +255,11 @@ type Acceptance struct {
 // Check returns an error matching ErrInvalid for an Acceptance that no
 // Store may commit: a Refund without the Update that reserves it, a
 // CancelPending without the Session and the Now it goes with, more than
-// one write, an amount above 2^63-1 in a record it writes, or a record
-// without a byte string it must have (a token's hash, a session's EIDs,
-// a payment request's or a refund's signed request and hash), nil or
-// empty. Stores call it first in Accept.
+// one write, an amount above 2^63-1 or a text that no Store keeps
+// (StorableText: the card ID, From, or a text of a record it writes) in
+// it, or a record without a byte string it must have (a token's hash, a
+// session's EIDs, a payment request's or a refund's signed request and
+// hash), nil or empty. Stores call it first in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
 		return fmt.Errorf("%w: a refund is accepted with its payment's update", ErrInvalid)
@@ -261,8 +276,14 @@ func (a *Acceptance) Check() error {
 	if writes > 1 {
 		return fmt.Errorf("%w: an acceptance carries at most one write", ErrInvalid)
 	}
+	if err := StorableText(a.CardID); err != nil {
+		return err
+	}
 	if t := a.Token; t != nil {
 		if err := present("token hash", t.Hash); err != nil {
+			return err
+		}
+		if err := StorableText(t.CardID); err != nil {
 			return err
 		}
 	}
@@ -271,6 +292,9 @@ func (a *Acceptance) Check() error {
 			return err
 		}
 		if err := present("seller EID", r.SellerEID); err != nil {
+			return err
+		}
+		if err := StorableText(r.ShopperCardID, r.SellerCardID, r.MerchantID); err != nil {
 			return err
 		}
 	}
@@ -284,9 +308,12 @@ func (a *Acceptance) Check() error {
 		if err := StorableAmounts(p.Amount, p.CaptureAmount, p.Captured, p.Refunded); err != nil {
 			return err
 		}
+		if err := StorableText(p.State, p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, p.VoidTo); err != nil {
+			return err
+		}
 	}
 	if p := a.Update; p != nil {
-		if err := StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+		if err := CheckPaymentUpdate(p, a.From); err != nil {
 			return err
 		}
 	}
@@ -297,18 +324,81 @@ func (a *Acceptance) Check() error {
 		if err := present("refund hash", r.Hash); err != nil {
 			return err
 		}
-		return StorableAmounts(r.Amount, r.Refunded)
+		if err := StorableAmounts(r.Amount, r.Refunded); err != nil {
+			return err
+		}
+		return StorableText(r.State, r.Currency, r.Failure)
 	}
 	return nil
+}
+
+// CheckPaymentUpdate returns an error matching ErrInvalid for a write of
+// p from state from that no Store makes: an amount above 2^63-1 or a
+// text that no Store keeps (StorableText) in p's mutable fields or in
+// from. Stores call it first in UpdatePayment, in UpdateRefund for its
+// payment and, through Acceptance.Check, in Accept.
+func CheckPaymentUpdate(p *PaymentRecord, from string) error {
+	if err := StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+		return err
+	}
+	return StorableText(p.State, p.VoidTo, from)
+}
+
+// CheckRefundUpdate returns an error matching ErrInvalid for a write of r
+// from state from that no Store makes: an amount above 2^63-1 or a text
+// that no Store keeps (StorableText) in r's fields that UpdateRefund
+// writes or in from. Stores call it first in UpdateRefund.
+func CheckRefundUpdate(r *RefundRecord, from string) error {
+	if err := StorableAmounts(r.Refunded); err != nil {
+		return err
+	}
+	return StorableText(r.State, r.Failure, from)
 }
 
 // CheckCard returns an error matching ErrInvalid for a card that no Store
 // may keep: one whose advertising secret is not adv.SecretSize bytes (an
 // error that also matches adv.ErrSecret), which the EID resolver would
-// refuse. Stores call it first in PutCard.
+// refuse, or whose ID, display name or merchant ID is a text that no
+// Store keeps (StorableText). Stores call it first in PutCard.
 func CheckCard(c *CardRecord) error {
 	if len(c.AdvSecret) != adv.SecretSize {
 		return fmt.Errorf("%w: %w", ErrInvalid, adv.ErrSecret)
+	}
+	return StorableText(c.ID, c.DisplayName, c.MerchantID)
+}
+
+// CheckMerchant returns an error matching ErrInvalid for a merchant whose
+// ID, name or currency is a text that no Store keeps (StorableText); its
+// seller card IDs are only looked up (such an ID names no card:
+// ErrNotFound). Stores call it first in PutMerchant.
+func CheckMerchant(m *Merchant) error {
+	return StorableText(m.ID, m.Name, m.Currency)
+}
+
+// CheckCatalog returns an error matching ErrInvalid for catalog items that
+// no Store keeps: a price above 2^63-1, or a SKU or name that is a text
+// no Store keeps (StorableText). Stores call it first in SetCatalog.
+func CheckCatalog(items []CatalogItem) error {
+	for _, it := range items {
+		if err := StorableAmounts(it.UnitPrice); err != nil {
+			return err
+		}
+		if err := StorableText(it.SKU, it.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StorableText returns an error matching ErrInvalid when one of texts is
+// not UTF-8 or holds a NUL byte: text that no Store keeps, since
+// PostgreSQL refuses it (see Store). A Store checks the texts of its
+// writes with it.
+func StorableText(texts ...string) error {
+	for _, t := range texts {
+		if !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
+			return fmt.Errorf("%w: text %q not UTF-8 or holding a NUL byte", ErrInvalid, t)
+		}
 	}
 	return nil
 }

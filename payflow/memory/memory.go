@@ -124,6 +124,9 @@ func (s *Store) Cards(_ context.Context, fn func(*payflow.CardRecord) error) err
 
 // PutMerchant implements payflow.Store.
 func (s *Store) PutMerchant(_ context.Context, m *payflow.Merchant) error {
+	if err := payflow.CheckMerchant(m); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.merchants[m.ID]; ok && old.Currency != m.Currency {
@@ -168,10 +171,8 @@ func (s *Store) Merchant(_ context.Context, id string) (*payflow.Merchant, error
 
 // SetCatalog implements payflow.Store.
 func (s *Store) SetCatalog(_ context.Context, merchantID string, items []payflow.CatalogItem) error {
-	for _, it := range items {
-		if err := payflow.StorableAmounts(it.UnitPrice); err != nil {
-			return err
-		}
+	if err := payflow.CheckCatalog(items); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -201,6 +202,9 @@ func (s *Store) Catalog(_ context.Context, merchantID string) ([]payflow.Catalog
 
 // PutAsset implements payflow.Store.
 func (s *Store) PutAsset(_ context.Context, a payflow.Asset) error {
+	if err := payflow.StorableText(a.Name); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, o := range s.assets {
@@ -251,6 +255,9 @@ func (s *Store) Consume(_ context.Context, nonce []byte, now time.Time) error {
 
 // Advance implements pki.CounterStore.
 func (s *Store) Advance(_ context.Context, cardID string, counter uint64) error {
+	if err := payflow.StorableText(cardID); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.checkCounterLocked(cardID, counter); err != nil {
@@ -287,6 +294,9 @@ func (s *Store) NonceKey(_ context.Context, candidate []byte) ([]byte, error) {
 
 // Spent implements payflow.Store.
 func (s *Store) Spent(_ context.Context, nonce []byte, cardID string, counter uint64) error {
+	if err := payflow.StorableText(cardID); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.spentLocked(nonce, cardID, counter)
@@ -511,7 +521,7 @@ func (s *Store) writePaymentLocked(p *payflow.PaymentRecord) {
 
 // UpdatePayment implements payflow.Store.
 func (s *Store) UpdatePayment(_ context.Context, p *payflow.PaymentRecord, from string) error {
-	if err := payflow.StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+	if err := payflow.CheckPaymentUpdate(p, from); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -576,11 +586,11 @@ func copyRefund(r *payflow.RefundRecord) *payflow.RefundRecord {
 
 // UpdateRefund implements payflow.Store.
 func (s *Store) UpdateRefund(_ context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
-	if err := payflow.StorableAmounts(r.Refunded); err != nil {
+	if err := payflow.CheckRefundUpdate(r, from); err != nil {
 		return err
 	}
 	if p != nil {
-		if err := payflow.StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+		if err := payflow.CheckPaymentUpdate(p, pFrom); err != nil {
 			return err
 		}
 	}
@@ -710,6 +720,9 @@ func sweep[K comparable, V any](s *Store, m map[K]V, expiry func(V) time.Time, n
 
 // BeginIdempotent implements payflow.Store.
 func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
+	if err := payflow.StorableText(key); err != nil {
+		return nil, err
+	}
 	return s.replies.BeginIdempotent(ctx, key, bodyHash, now, lease)
 }
 

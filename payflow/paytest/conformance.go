@@ -36,6 +36,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"MerchantRace", testMerchantRace},
 		{"Assets", testAssets},
 		{"TextKeys", testTextKeys},
+		{"UnstorableText", testUnstorableText},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
@@ -371,6 +372,155 @@ func testTextKeys(t *testing.T, s payflow.Store) {
 	m, err := s.Merchant(ctx, "m")
 	require.NoError(t, err)
 	assert.Equal(t, []string{"8900000000000000001"}, m.SellerCardIDs, "the refused PutMerchant calls changed nothing")
+}
+
+// unstorableTexts are texts that no store keeps: not UTF-8, or holding a
+// NUL byte.
+var unstorableTexts = []string{"\xf3", "m\xff", "8900000000000000001\xc0", "\x00", "m\x00"}
+
+// testUnstorableText: a write of a text that is not UTF-8 or holds a NUL
+// byte (a card, merchant or asset ID, a name, a currency, a state, an
+// idempotency key) is refused with ErrInvalid by every store and writes
+// nothing, an Acceptance's nonce and counter included; such a text given
+// to name a row that a call reads or changes names none (ErrNotFound or,
+// where the call says nothing of a missing row, nothing done), as any
+// unknown one.
+func testUnstorableText(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	id := "8900000000000000001"
+	require.NoError(t, s.PutCard(ctx, card(id)))
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{id}}))
+	items := []payflow.CatalogItem{{SKU: "a", Name: "A", UnitPrice: 1}}
+	require.NoError(t, s.SetCatalog(ctx, "m", items))
+	require.NoError(t, s.Advance(ctx, id, 1))
+	w := &writer{s: s}
+	stored, err := w.insert(payment(1, payflow.StatePending, t0.Add(time.Hour)))
+	require.NoError(t, err)
+	captured, err := w.insert(payment(2, payflow.StateCaptured, t0))
+	require.NoError(t, err)
+	reserve := *captured
+	reserve.Refunded = 10
+	refund, err := w.refund(&payflow.RefundRecord{ID: payflow.ID{0x51}, RequestID: captured.ID, State: payflow.RefundPending, Amount: 10,
+		Currency: "EUR", Request: []byte("refund"), Hash: []byte("hash"), Refunded: 10, CreatedAt: t0}, &reserve)
+	require.NoError(t, err)
+	nonce := bytes.Repeat([]byte{7}, 32)
+	for _, bad := range unstorableTexts {
+		invalid := func(err error, what string) { assert.ErrorIs(t, err, payflow.ErrInvalid, "%s %q", what, bad) }
+		for _, c := range []func(c *payflow.CardRecord){
+			func(c *payflow.CardRecord) { c.ID = bad },
+			func(c *payflow.CardRecord) { c.DisplayName = bad },
+			func(c *payflow.CardRecord) { c.MerchantID = bad },
+		} {
+			enrolled := card(id)
+			c(enrolled)
+			enrolled.AdvSecret = bytes.Repeat([]byte{0x42}, adv.SecretSize)
+			invalid(s.PutCard(ctx, enrolled), "card with")
+		}
+		for _, m := range []payflow.Merchant{{ID: bad, Name: "M", Currency: "EUR"}, {ID: "m", Name: bad, Currency: "EUR"},
+			{ID: "m", Name: "M", Currency: bad}, {ID: "n", Name: bad, Currency: "EUR", SellerCardIDs: []string{id}}} {
+			invalid(s.PutMerchant(ctx, &m), "merchant with")
+		}
+		invalid(s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: bad, Name: "A", UnitPrice: 1}}), "catalog item SKU")
+		invalid(s.SetCatalog(ctx, "m", []payflow.CatalogItem{{SKU: "b", Name: bad, UnitPrice: 1}}), "catalog item name")
+		invalid(s.PutAsset(ctx, payflow.Asset{Name: bad, Ledger: 1001}), "asset")
+		invalid(s.Advance(ctx, bad, 2), "counter of card")
+		invalid(s.Spent(ctx, nil, bad, 2), "Spent of card")
+		_, err := s.BeginIdempotent(ctx, bad, []byte{1}, t0, t0.Add(time.Minute))
+		invalid(err, "idempotency key")
+		assert.ErrorIs(t, s.FinishIdempotent(ctx, bad, t0.Add(time.Minute), 200, nil, t0.Add(time.Hour)), payflow.ErrNotFound,
+			"idempotency key %q finished", bad)
+		assert.NoError(t, s.AbandonIdempotent(ctx, bad, t0.Add(time.Minute)), "idempotency key %q abandoned", bad)
+		due, err := s.DuePayments(ctx, bad, t0.Add(time.Hour), 10)
+		assert.NoError(t, err, "due payments in state %q", bad)
+		assert.Empty(t, due, "due payments in state %q", bad)
+
+		session := func(f func(r *payflow.SessionRecord)) *payflow.SessionRecord {
+			r := &payflow.SessionRecord{ID: payflow.ID{9}, ShopperCardID: id, SellerCardID: "8900000000000000002", MerchantID: "m",
+				ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16), ExpiresAt: t0.Add(time.Hour)}
+			f(r)
+			return r
+		}
+		inserted := func(f func(p *payflow.PaymentRecord)) *payflow.PaymentRecord {
+			p := payment(3, payflow.StatePending, t0.Add(time.Hour))
+			f(p)
+			return p
+		}
+		updated := func(f func(p *payflow.PaymentRecord)) *payflow.PaymentRecord {
+			p := *stored
+			p.State = "approving"
+			f(&p)
+			return &p
+		}
+		for i, a := range []payflow.Acceptance{
+			{CardID: bad},
+			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: bad, ExpiresAt: t0}},
+			{Session: session(func(r *payflow.SessionRecord) { r.ShopperCardID = bad })},
+			{Session: session(func(r *payflow.SessionRecord) { r.SellerCardID = bad })},
+			{Session: session(func(r *payflow.SessionRecord) { r.MerchantID = bad })},
+			{Insert: inserted(func(p *payflow.PaymentRecord) { p.State = bad })},
+			{Insert: inserted(func(p *payflow.PaymentRecord) { p.MerchantID = bad })},
+			{Insert: inserted(func(p *payflow.PaymentRecord) { p.SellerCardID = bad })},
+			{Insert: inserted(func(p *payflow.PaymentRecord) { p.PayerCardID = bad })},
+			{Insert: inserted(func(p *payflow.PaymentRecord) { p.Currency = bad })},
+			{Insert: inserted(func(p *payflow.PaymentRecord) { p.VoidTo = bad })},
+			{Update: updated(func(p *payflow.PaymentRecord) { p.State = bad }), From: payflow.StatePending},
+			{Update: updated(func(p *payflow.PaymentRecord) { p.VoidTo = bad }), From: payflow.StatePending},
+			{Update: updated(func(*payflow.PaymentRecord) {}), From: bad},
+			{Refund: &payflow.RefundRecord{ID: payflow.ID{0x52}, RequestID: captured.ID, State: payflow.RefundPending, Amount: 1,
+				Currency: bad, Request: []byte("refund"), Hash: []byte("hash"), Refunded: 11, CreatedAt: t0}, Update: &reserve,
+				From: payflow.StateCaptured},
+		} {
+			a.Nonce, a.NonceExpires = nonce, t0.Add(time.Hour)
+			if a.CardID == "" {
+				a.CardID = id
+			}
+			a.Counter = 2
+			invalid(s.Accept(ctx, &a), fmt.Sprintf("acceptance %d with", i))
+		}
+		for _, p := range []*payflow.PaymentRecord{updated(func(p *payflow.PaymentRecord) { p.State = bad }),
+			updated(func(p *payflow.PaymentRecord) { p.VoidTo = bad })} {
+			invalid(s.UpdatePayment(ctx, p, payflow.StatePending), "payment update with")
+		}
+		invalid(s.UpdatePayment(ctx, updated(func(*payflow.PaymentRecord) {}), bad), "payment update from")
+		for _, r := range []func(r *payflow.RefundRecord){
+			func(r *payflow.RefundRecord) { r.State = bad },
+			func(r *payflow.RefundRecord) { r.Failure = bad },
+		} {
+			changed := *refund
+			r(&changed)
+			invalid(s.UpdateRefund(ctx, &changed, payflow.RefundPending, nil, ""), "refund update with")
+		}
+		invalid(s.UpdateRefund(ctx, refund, bad, nil, ""), "refund update from")
+		settled := *captured
+		settled.Version, settled.Refunded = 2, 10
+		invalid(s.UpdateRefund(ctx, refund, payflow.RefundPending, &settled, bad), "refund update with its payment's from")
+	}
+
+	got, err := s.Card(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, card(id).AdvSecret, got.AdvSecret, "the card is as enrolled")
+	assert.Equal(t, "m", got.MerchantID)
+	n := 0
+	require.NoError(t, s.Cards(ctx, func(*payflow.CardRecord) error { n++; return nil }))
+	assert.Equal(t, 1, n, "no card written")
+	m, err := s.Merchant(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{id}}, m)
+	_, err = s.Merchant(ctx, "n")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	cat, err := s.Catalog(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, items, cat)
+	p, err := s.Payment(ctx, stored.ID)
+	require.NoError(t, err)
+	assert.Equal(t, stored, p, "the payment is as inserted")
+	_, err = s.Payment(ctx, payflow.ID{3})
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	r, err := s.Refund(ctx, refund.ID)
+	require.NoError(t, err)
+	assert.Equal(t, refund, r, "the refund is as stored")
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: nonce, NonceExpires: t0.Add(time.Hour), CardID: id, Counter: 2}),
+		"the refused acceptances spent neither nonce nor counter")
 }
 
 func testNonces(t *testing.T, s payflow.Store) {

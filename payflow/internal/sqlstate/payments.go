@@ -152,7 +152,7 @@ func (s *Store) updatePayment(ctx context.Context, tx dbTx, p *payflow.PaymentRe
 // UpdatePayment implements payflow.Store: UPDATE … WHERE id = ? AND
 // state = ? AND version = ?.
 func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
-	if err := payflow.StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+	if err := payflow.CheckPaymentUpdate(p, from); err != nil {
 		return err
 	}
 	res, err := s.exec(ctx, qUpdatePayment, updateArgs(p, from)...)
@@ -167,6 +167,9 @@ func (s *Store) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, fro
 func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*payflow.PaymentRecord, error) {
 	if err := payflow.CheckDueLimit(limit); err != nil {
 		return nil, err
+	}
+	if unstorable(state) { // no request is in it
+		return nil, nil
 	}
 	return queryAll(ctx, s, scanPayment, `SELECT `+paymentCols+` FROM payflow_payments
 		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`, state, ns(t), limit)
@@ -209,11 +212,11 @@ func refundArgs(r *payflow.RefundRecord) []any {
 // WHERE id = ? AND state = ? AND version = ?, then the payment's
 // compare-and-set.
 func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
-	if err := payflow.StorableAmounts(r.Refunded); err != nil {
+	if err := payflow.CheckRefundUpdate(r, from); err != nil {
 		return err
 	}
 	if p != nil {
-		if err := payflow.StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
+		if err := payflow.CheckPaymentUpdate(p, pFrom); err != nil {
 			return err
 		}
 	}
@@ -273,6 +276,9 @@ const claimTries = 3
 // tried again, claimTries times in all, and then given up with
 // payflow.ErrKeyContended.
 func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*payflow.IdempotentReply, error) {
+	if err := payflow.StorableText(key); err != nil {
+		return nil, err
+	}
 	if err := payflow.CheckBodyHash(bodyHash); err != nil {
 		return nil, err
 	}
@@ -313,6 +319,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 // FinishIdempotent implements payflow.Store: the row in flight is the
 // caller's while its deadline is the caller's lease.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	if unstorable(key) { // held by no one
+		return payflow.ErrNotFound
+	}
 	res, err := s.exec(ctx, `UPDATE payflow_replies SET done = 1, status = ?, reply = ?, deadline = ?
 		WHERE key = ? AND done = 0 AND deadline = ?`,
 		int64(status), reply, ns(expires), key, ns(lease))
@@ -321,6 +330,9 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Tim
 
 // AbandonIdempotent implements payflow.Store.
 func (s *Store) AbandonIdempotent(ctx context.Context, key string, lease time.Time) error {
+	if unstorable(key) { // held by no one
+		return nil
+	}
 	_, err := s.exec(ctx, `DELETE FROM payflow_replies WHERE key = ? AND done = 0 AND deadline = ?`, key, ns(lease))
 	return err
 }

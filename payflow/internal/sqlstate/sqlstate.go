@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 
@@ -370,7 +369,7 @@ func b2i(b bool) int64 {
 // keep is UTF-8 without a NUL byte (the platform checks what it stores),
 // and PostgreSQL refuses other text as a parameter (invalid byte sequence,
 // NUL included), so such a key names nothing.
-func unstorable(key string) bool { return !utf8.ValidString(key) || strings.IndexByte(key, 0) >= 0 }
+func unstorable(key string) bool { return payflow.StorableText(key) != nil }
 
 // notFound maps sql.ErrNoRows to payflow.ErrNotFound.
 func notFound(err error) error {
@@ -508,6 +507,9 @@ func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) e
 // has one writer anyway). A listed card ID that no row can hold (see
 // unstorable) is ErrNotFound, as any card not enrolled.
 func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
+	if err := payflow.CheckMerchant(m); err != nil {
+		return err
+	}
 	return s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_merchants (id, name, currency, manual_capture) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, manual_capture = excluded.manual_capture
@@ -607,10 +609,8 @@ func (s *Store) Merchant(ctx context.Context, id string) (*payflow.Merchant, err
 // second would otherwise miss the rows the first inserted, and the
 // catalogs would merge (SQLite has one writer anyway).
 func (s *Store) SetCatalog(ctx context.Context, merchantID string, items []payflow.CatalogItem) error {
-	for _, it := range items {
-		if err := payflow.StorableAmounts(it.UnitPrice); err != nil {
-			return err
-		}
+	if err := payflow.CheckCatalog(items); err != nil {
+		return err
 	}
 	if unstorable(merchantID) {
 		return payflow.ErrNotFound
@@ -676,6 +676,9 @@ func (s *Store) Catalog(ctx context.Context, merchantID string) ([]payflow.Catal
 
 // PutAsset implements payflow.Store.
 func (s *Store) PutAsset(ctx context.Context, a payflow.Asset) error {
+	if err := payflow.StorableText(a.Name); err != nil {
+		return err
+	}
 	if _, err := s.exec(ctx, `INSERT INTO payflow_assets (name, ledger) VALUES (?, ?) ON CONFLICT DO NOTHING`, a.Name, int64(a.Ledger)); err != nil {
 		return err
 	}
@@ -734,6 +737,9 @@ func (s *Store) Consume(ctx context.Context, nonce []byte, now time.Time) error 
 // the upsert would insert for a card never seen, is never above the
 // counter held (0 for such a card) and is refused before it.
 func (s *Store) Advance(ctx context.Context, cardID string, counter uint64) error {
+	if err := payflow.StorableText(cardID); err != nil {
+		return err
+	}
 	if counter > math.MaxInt64 {
 		return &pki.CounterError{CardID: cardID, Last: math.MaxInt64, Got: counter}
 	}
@@ -809,6 +815,9 @@ func cancelArgs(a *payflow.Acceptance) []any {
 // Spent implements payflow.Store with one read of the used nonces and the
 // counters, the tables whose writes in Accept refuse a record.
 func (s *Store) Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error {
+	if err := payflow.StorableText(cardID); err != nil {
+		return err
+	}
 	var used, last int64
 	err := s.row(ctx, `SELECT (SELECT count(*) FROM payflow_used_nonces WHERE nonce = ?),
 		coalesce((SELECT counter FROM payflow_counters WHERE card_id = ?), 0)`, nonce, cardID).Scan(&used, &last)
