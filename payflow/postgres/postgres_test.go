@@ -583,3 +583,62 @@ func TestOpenCancelledWhileMigrating(t *testing.T) {
 	err = <-done
 	assert.ErrorIs(t, err, context.Canceled)
 }
+
+// TestPutMerchantMeetsCardJoining: a PutCard that gives a card to a
+// merchant while a PutMerchant of that merchant runs, and a PutMerchant
+// of another merchant that takes that card and one the first takes, all
+// succeed. The first PutMerchant's locks of its cards, in their order,
+// missed the card that joined its merchant meanwhile, which it then
+// cleared out of order: holding the second card, it waited for the
+// first, which the other PutMerchant held while waiting for the second
+// (a deadlock, SQLSTATE 40P01). Another transaction holds the second
+// card's row until the calls have come to wait, each in turn.
+func TestPutMerchantMeetsCardJoining(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	s, waiting := openNamed(t, dsn, "joining")
+	c1, c2 := "8900000000000000001", "8900000000000000002"
+	for _, id := range []string{c1, c2} {
+		require.NoError(t, s.PutCard(ctx, &payflow.CardRecord{ID: id, AdvSecret: bytes.Repeat([]byte(id[len(id)-1:]), 16)}))
+	}
+	for _, id := range []string{"a", "b"} {
+		require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: id, Name: id, Currency: "EUR"}))
+	}
+	tx := beginOther(t, dsn)
+	_, err := tx.Exec(ctx, `SELECT 1 FROM payflow_cards WHERE id = $1 FOR UPDATE`, c2)
+	require.NoError(t, err)
+
+	doneA := make(chan error, 1)
+	go func() {
+		doneA <- s.PutMerchant(ctx, &payflow.Merchant{ID: "a", Name: "a", Currency: "EUR", SellerCardIDs: []string{c2}})
+	}()
+	await(t, "a's PutMerchant waiting", doneA, func() bool { return waiting() == 1 })
+	joined := make(chan error, 1)
+	go func() {
+		joined <- s.PutCard(ctx, &payflow.CardRecord{ID: c1, AdvSecret: bytes.Repeat([]byte("1"), 16), MerchantID: "a"})
+	}()
+	var joinErr error
+	joinedFirst := false
+	await(t, "the card given to a, stored or waiting", doneA, func() bool {
+		select {
+		case joinErr = <-joined:
+			joinedFirst = true
+			return true
+		default:
+			return waiting() == 2
+		}
+	})
+	before := waiting()
+	doneB := make(chan error, 1)
+	go func() {
+		doneB <- s.PutMerchant(ctx, &payflow.Merchant{ID: "b", Name: "b", Currency: "EUR", SellerCardIDs: []string{c1, c2}})
+	}()
+	await(t, "b's PutMerchant waiting", doneB, func() bool { return waiting() == before+1 })
+	require.NoError(t, tx.Commit(ctx))
+	assert.NoError(t, <-doneA, "a's PutMerchant")
+	assert.NoError(t, <-doneB, "b's PutMerchant")
+	if !joinedFirst {
+		joinErr = <-joined
+	}
+	assert.NoError(t, joinErr, "the card given to a")
+}

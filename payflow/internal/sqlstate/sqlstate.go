@@ -416,12 +416,23 @@ func dec(b []byte, v any) error {
 // card with the secret, then the upsert. Of two PostgreSQL transactions
 // that give two cards one secret at once, the second to commit clashes on
 // the unique index of secrets (unique_violation), which is ErrConflict
-// too; SQLite runs one write transaction at a time.
+// too; SQLite runs one write transaction at a time. On PostgreSQL a card
+// given to a merchant first takes the merchant's row (FOR SHARE), as
+// PutMerchant does before the cards, so that the two run one after the
+// other: the card joining the merchant while a PutMerchant of it runs
+// would be cleared by that PutMerchant without having been locked in the
+// order of the cards' IDs, and two PutMerchant calls could then each
+// hold a card that the other waits for (a deadlock).
 func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 	if err := payflow.CheckCard(c); err != nil {
 		return err
 	}
 	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
+		if s.d == Postgres && c.MerchantID != "" {
+			if _, err := tx.ExecContext(ctx, s.q(`SELECT 1 FROM payflow_merchants WHERE id = ? FOR SHARE`), c.MerchantID); err != nil {
+				return err
+			}
+		}
 		var other string
 		err := tx.QueryRowContext(ctx, s.q(`SELECT id FROM payflow_cards WHERE adv_secret = ? AND id <> ?`), c.AdvSecret, c.ID).Scan(&other)
 		switch {
@@ -504,7 +515,9 @@ func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) e
 // merchants, whatever the order of their lists, take them one after the
 // other: in the order of the statements, each could hold a card that the
 // other waits for, and the server would end one with a deadlock (SQLite
-// has one writer anyway). A listed card ID that no row can hold (see
+// has one writer anyway). No card joins the merchant between those locks
+// and the cards' writes: the upsert holds the merchant's row, which a
+// PutCard giving a card to it takes first. A listed card ID that no row can hold (see
 // unstorable) is ErrNotFound, as any card not enrolled.
 func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
 	if err := payflow.CheckMerchant(m); err != nil {
