@@ -642,3 +642,58 @@ func TestPutMerchantMeetsCardJoining(t *testing.T) {
 	}
 	assert.NoError(t, joinErr, "the card given to a")
 }
+
+// TestAcceptTakesCounterFirst: an acceptance that waits for its card's
+// counter row holds no row of its write meanwhile, so that another
+// transaction that takes the card's counter row and then that row, in the
+// order of Accept's own transaction (which runs when the one statement
+// tried first is refused: a pairing into an expired session, say), does
+// not deadlock with it. Accept's one statement wrote its session or its
+// payment request first and then waited for the counter row with that
+// row locked: of the two, the server ended one with a deadlock (SQLSTATE
+// 40P01). So it is of a pairing (one statement), a seller card's pairing
+// (a pipeline) and a consent's update of its request.
+func TestAcceptTakesCounterFirst(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	s, waiting := openNamed(t, dsn, "counterfirst")
+	sess, at := pairedSession(t, s)
+	pending := &payflow.Acceptance{CardID: sess.SellerCardID, Counter: 2, Insert: pendingRequest(sess, 1, at)}
+	require.NoError(t, s.Accept(ctx, pending))
+	require.NoError(t, s.Advance(ctx, sess.ShopperCardID, 1))
+	approving := *pending.Insert
+	approving.State = "approving"
+	counter := uint64(3)
+	for _, c := range []struct {
+		name string
+		a    payflow.Acceptance
+		row  string // a statement that takes the row of the write
+	}{
+		{"update", payflow.Acceptance{CardID: sess.ShopperCardID, Update: &approving, From: payflow.StatePending},
+			`SELECT 1 FROM payflow_payments WHERE id = $1 FOR UPDATE`},
+		{"session", payflow.Acceptance{CardID: sess.SellerCardID, Session: sess, Now: at},
+			`SELECT 1 FROM payflow_sessions WHERE id = $1 FOR UPDATE`},
+		{"session with cancellation", payflow.Acceptance{CardID: sess.SellerCardID, Session: sess, Now: at, CancelPending: true},
+			`SELECT 1 FROM payflow_sessions WHERE id = $1 FOR UPDATE`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			counter++
+			a := c.a
+			a.Counter = counter
+			tx := beginOther(t, dsn)
+			_, err := tx.Exec(ctx, `SELECT 1 FROM payflow_counters WHERE card_id = $1 FOR UPDATE`, a.CardID)
+			require.NoError(t, err)
+			done := make(chan error, 1)
+			go func() { done <- s.Accept(ctx, &a) }()
+			await(t, "the acceptance waiting for the counter row", done, func() bool { return waiting() == 1 })
+			id := sess.ID[:]
+			if a.Update != nil {
+				id = a.Update.ID[:]
+			}
+			_, err = tx.Exec(ctx, c.row, id)
+			assert.NoError(t, err, "the row of the acceptance's write, the counter row held")
+			require.NoError(t, tx.Commit(ctx))
+			assert.NoError(t, <-done, "the acceptance")
+		})
+	}
+}

@@ -1011,6 +1011,13 @@ func (s *Store) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // are data-modifying WITH queries, and the main query divides by the
 // number of rows each changed, so that a refusal of any of them is a
 // division by zero that aborts the statement and all its changes. The
+// main query reads them only in its select list, in that order (each
+// runs when its count, or a stored session's column, is first read):
+// the write, which takes the row of a session or a request, comes after
+// the counter's upsert, which waits for the card's counter row, as in
+// the transaction of Accept, so that the two never hold one of those
+// rows each while waiting for the other's (a deadlock). Read in a FROM
+// clause, the write would run before the select list, the counter last. The
 // cancellation of a session's pending requests (CancelPending) follows it
 // as a second statement in the same pipeline (still one round trip),
 // which an abort of the first skips: as a WITH query of the statement it
@@ -1045,7 +1052,10 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 		write = qPutToken + " RETURNING 1"
 		args = append(args, a.Token.Hash, a.Token.CardID, ns(a.Token.ExpiresAt))
 	case a.Session != nil:
-		write, cols = qConfirm, ", w."+strings.ReplaceAll(sessionCols, ", ", ", w.")
+		write = qConfirm
+		for _, col := range strings.Split(sessionCols, ", ") {
+			cols += ", (SELECT " + col + " FROM w)"
+		}
 		args = append(args, confirmArgs(a)...)
 	case a.Insert != nil:
 		write = qInsertPayment + " RETURNING 1"
@@ -1054,13 +1064,11 @@ func (s *Store) acceptOne(ctx context.Context, a *payflow.Acceptance) (bool, err
 		write = qUpdatePayment + " RETURNING 1"
 		args = append(args, updateArgs(a.Update, a.From)...)
 	}
-	from := " FROM (SELECT 1) AS one"
 	if write != "" {
 		b.WriteString(", w AS (" + write + ")")
 		check += " / (SELECT count(*) FROM w)"
-		from += " LEFT JOIN w ON true"
 	}
-	b.WriteString(" SELECT " + check + cols + from)
+	b.WriteString(" SELECT " + check + cols)
 	var row rowScanner
 	if a.CancelPending {
 		// Skipped when the statement aborts (also when the session has
