@@ -41,17 +41,24 @@ import (
 // card ID, a state looked for, an idempotency key to finish or abandon)
 // names none, as any unknown one: ErrNotFound, or none found.
 //
+// Times are kept to the nanosecond between the years 1678 and 2262, the
+// zero time standing for none; a write of another time, or of the Unix
+// epoch itself (which the SQL stores would read back as the zero time),
+// is refused with an error matching ErrInvalid and writes nothing
+// (StorableTimes). So is a nonce nil or empty given to Add, or empty to
+// Accept (CheckNonce), which Consume never finds held.
+//
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
 // compare-and-set or a clash of unique keys, ErrInvalid for an amount
-// above 2^63-1, a text that is not kept, a negative limit, a card's
-// advertising secret that is not adv.SecretSize bytes or a record without
-// a byte string it must have (see CheckCard, CheckMerchant, CheckCatalog,
-// CheckPaymentUpdate, CheckRefundUpdate, CheckBodyHash, CheckNonceKey and
-// Acceptance.Check, which every Store calls before it writes),
-// ErrKeyContended from BeginIdempotent as it says; anything else is the
-// engine's error. The store also implements pki.NonceStore (Add,
-// Consume) and pki.CounterStore (Advance) with the semantics pki
-// documents.
+// above 2^63-1, a text or a time that is not kept, a negative limit, a
+// card's advertising secret that is not adv.SecretSize bytes or a record
+// without a byte string it must have (see CheckCard, CheckMerchant,
+// CheckCatalog, CheckPaymentUpdate, CheckRefundUpdate, CheckNonce,
+// CheckBodyHash, CheckNonceKey and Acceptance.Check, which every Store
+// calls before it writes), ErrKeyContended from BeginIdempotent as it
+// says; anything else is the engine's error. The store also implements
+// pki.NonceStore (Add, Consume) and pki.CounterStore (Advance) with the
+// semantics pki documents.
 type Store interface {
 	// PutCard inserts or updates an enrolled card: chain, advertising
 	// secret and display name are replaced; the merchant is kept when
@@ -90,7 +97,8 @@ type Store interface {
 	Asset(ctx context.Context, name string) (Asset, error)
 
 	// Add records a newly issued nonce as usable until expires
-	// (pki.NonceStore).
+	// (pki.NonceStore). A nonce nil or empty, or an expiry that no Store
+	// keeps, is refused with ErrInvalid (CheckNonce).
 	Add(ctx context.Context, nonce []byte, expires time.Time) error
 	// Consume removes a nonce, returning nil only if it was held and
 	// unexpired at now; of several calls with one nonce at most one
@@ -255,11 +263,12 @@ type Acceptance struct {
 // Check returns an error matching ErrInvalid for an Acceptance that no
 // Store may commit: a Refund without the Update that reserves it, a
 // CancelPending without the Session and the Now it goes with, more than
-// one write, an amount above 2^63-1 or a text that no Store keeps
-// (StorableText: the card ID, From, or a text of a record it writes) in
-// it, or a record without a byte string it must have (a token's hash, a
-// session's EIDs, a payment request's or a refund's signed request and
-// hash), nil or empty. Stores call it first in Accept.
+// one write, an amount above 2^63-1, a text or a time that no Store keeps
+// (StorableText, StorableTimes: the card ID, From, the nonce's expiry, or
+// a text or time of a record it writes) in it, a Nonce empty but not nil
+// (CheckNonce), or a record without a byte string it must have (a
+// token's hash, a session's EIDs, a payment request's or a refund's
+// signed request and hash), nil or empty. Stores call it first in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
 		return fmt.Errorf("%w: a refund is accepted with its payment's update", ErrInvalid)
@@ -279,11 +288,19 @@ func (a *Acceptance) Check() error {
 	if err := StorableText(a.CardID); err != nil {
 		return err
 	}
+	if a.Nonce != nil {
+		if err := CheckNonce(a.Nonce, a.NonceExpires); err != nil {
+			return err
+		}
+	}
 	if t := a.Token; t != nil {
 		if err := present("token hash", t.Hash); err != nil {
 			return err
 		}
 		if err := StorableText(t.CardID); err != nil {
+			return err
+		}
+		if err := StorableTimes(t.ExpiresAt); err != nil {
 			return err
 		}
 	}
@@ -295,6 +312,9 @@ func (a *Acceptance) Check() error {
 			return err
 		}
 		if err := StorableText(r.ShopperCardID, r.SellerCardID, r.MerchantID); err != nil {
+			return err
+		}
+		if err := StorableTimes(r.ExpiresAt); err != nil {
 			return err
 		}
 	}
@@ -309,6 +329,9 @@ func (a *Acceptance) Check() error {
 			return err
 		}
 		if err := StorableText(p.State, p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, p.VoidTo); err != nil {
+			return err
+		}
+		if err := StorableTimes(p.ExpiresAt, p.CreatedAt, p.UpdatedAt, p.HoldExpiresAt, p.SettledAt, p.DeferredTo); err != nil {
 			return err
 		}
 	}
@@ -327,44 +350,88 @@ func (a *Acceptance) Check() error {
 		if err := StorableAmounts(r.Amount, r.Refunded); err != nil {
 			return err
 		}
-		return StorableText(r.State, r.Currency, r.Failure)
+		if err := StorableText(r.State, r.Currency, r.Failure); err != nil {
+			return err
+		}
+		return StorableTimes(r.CreatedAt, r.DeferredTo)
 	}
 	return nil
 }
 
 // CheckPaymentUpdate returns an error matching ErrInvalid for a write of
-// p from state from that no Store makes: an amount above 2^63-1 or a
-// text that no Store keeps (StorableText) in p's mutable fields or in
-// from. Stores call it first in UpdatePayment, in UpdateRefund for its
-// payment and, through Acceptance.Check, in Accept.
+// p from state from that no Store makes: an amount above 2^63-1, a text
+// or a time that no Store keeps (StorableText, StorableTimes) in p's
+// mutable fields, or a text from. Stores call it first in UpdatePayment,
+// in UpdateRefund for its payment and, through Acceptance.Check, in
+// Accept.
 func CheckPaymentUpdate(p *PaymentRecord, from string) error {
 	if err := StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
 		return err
 	}
-	return StorableText(p.State, p.VoidTo, from)
+	if err := StorableText(p.State, p.VoidTo, from); err != nil {
+		return err
+	}
+	return StorableTimes(p.UpdatedAt, p.HoldExpiresAt, p.SettledAt, p.DeferredTo)
 }
 
 // CheckRefundUpdate returns an error matching ErrInvalid for a write of r
-// from state from that no Store makes: an amount above 2^63-1 or a text
-// that no Store keeps (StorableText) in r's fields that UpdateRefund
-// writes or in from. Stores call it first in UpdateRefund.
+// from state from that no Store makes: an amount above 2^63-1, a text or
+// a time that no Store keeps (StorableText, StorableTimes) in r's fields
+// that UpdateRefund writes, or a text from. Stores call it first in
+// UpdateRefund.
 func CheckRefundUpdate(r *RefundRecord, from string) error {
 	if err := StorableAmounts(r.Refunded); err != nil {
 		return err
 	}
-	return StorableText(r.State, r.Failure, from)
+	if err := StorableText(r.State, r.Failure, from); err != nil {
+		return err
+	}
+	return StorableTimes(r.DeferredTo)
+}
+
+// CheckNonce returns an error matching ErrInvalid for a nonce that no
+// Store keeps: nil or empty (one key in a map, NULL and an empty string
+// in SQL), or expiring at a time that no Store keeps (StorableTimes).
+// Stores call it first in Add and, through Acceptance.Check, for the
+// nonce of Accept (nil there says the record carries none).
+func CheckNonce(nonce []byte, expires time.Time) error {
+	if err := present("nonce", nonce); err != nil {
+		return err
+	}
+	return StorableTimes(expires)
+}
+
+// StorableTimes returns an error matching ErrInvalid when one of ts, not
+// the zero time (which stands for none), is a time that a SQL Store would
+// not read back as it is: the Unix epoch itself, kept as the zero time,
+// or one outside the years 1678 to 2262, whose nanoseconds since the
+// epoch no int64 holds. A Store checks the times of its writes with it.
+func StorableTimes(ts ...time.Time) error {
+	for _, t := range ts {
+		if t.IsZero() {
+			continue
+		}
+		if n := t.UnixNano(); n == 0 || !time.Unix(0, n).Equal(t) {
+			return fmt.Errorf("%w: time %v not kept", ErrInvalid, t)
+		}
+	}
+	return nil
 }
 
 // CheckCard returns an error matching ErrInvalid for a card that no Store
 // may keep: one whose advertising secret is not adv.SecretSize bytes (an
 // error that also matches adv.ErrSecret), which the EID resolver would
 // refuse, or whose ID, display name or merchant ID is a text that no
-// Store keeps (StorableText). Stores call it first in PutCard.
+// Store keeps (StorableText), or whose enrolment time is a time that no
+// Store keeps (StorableTimes). Stores call it first in PutCard.
 func CheckCard(c *CardRecord) error {
 	if len(c.AdvSecret) != adv.SecretSize {
 		return fmt.Errorf("%w: %w", ErrInvalid, adv.ErrSecret)
 	}
-	return StorableText(c.ID, c.DisplayName, c.MerchantID)
+	if err := StorableText(c.ID, c.DisplayName, c.MerchantID); err != nil {
+		return err
+	}
+	return StorableTimes(c.EnrolledAt)
 }
 
 // CheckMerchant returns an error matching ErrInvalid for a merchant whose

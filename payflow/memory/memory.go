@@ -229,6 +229,9 @@ func (s *Store) Asset(_ context.Context, name string) (payflow.Asset, error) {
 
 // Add implements pki.NonceStore.
 func (s *Store) Add(_ context.Context, nonce []byte, expires time.Time) error {
+	if err := payflow.CheckNonce(nonce, expires); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.nonces[string(nonce)]; ok {
@@ -723,11 +726,17 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 	if err := payflow.StorableText(key); err != nil {
 		return nil, err
 	}
+	if err := payflow.StorableTimes(lease); err != nil {
+		return nil, err
+	}
 	return s.replies.BeginIdempotent(ctx, key, bodyHash, now, lease)
 }
 
 // FinishIdempotent implements payflow.Store.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	if err := payflow.StorableTimes(expires); err != nil {
+		return err
+	}
 	return s.replies.FinishIdempotent(ctx, key, lease, status, reply, expires)
 }
 

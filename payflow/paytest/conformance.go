@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Assets", testAssets},
 		{"TextKeys", testTextKeys},
 		{"UnstorableText", testUnstorableText},
+		{"EmptyNonce", testEmptyNonce},
+		{"UnstorableTimes", testUnstorableTimes},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
@@ -374,6 +376,50 @@ func testTextKeys(t *testing.T, s payflow.Store) {
 	assert.Equal(t, []string{"8900000000000000001"}, m.SellerCardIDs, "the refused PutMerchant calls changed nothing")
 }
 
+// refundedRequest stores through w a captured payment request (ID 2) and
+// a pending refund of it (ID 0x51) with its reservation, and returns the
+// request as read before the reservation, the reservation and the refund.
+func refundedRequest(t *testing.T, w *writer) (captured, reserve *payflow.PaymentRecord, refund *payflow.RefundRecord) {
+	t.Helper()
+	captured, err := w.insert(payment(2, payflow.StateCaptured, t0))
+	require.NoError(t, err)
+	r := *captured
+	r.Refunded = 10
+	refund, err = w.refund(newRefund(0x51, captured.ID, func(*payflow.RefundRecord) {}), &r)
+	require.NoError(t, err)
+	return captured, &r, refund
+}
+
+// newRefund returns a pending refund of 10 of request id, changed by f.
+func newRefund(id byte, request payflow.ID, f func(r *payflow.RefundRecord)) *payflow.RefundRecord {
+	r := &payflow.RefundRecord{ID: payflow.ID{id}, RequestID: request, State: payflow.RefundPending, Amount: 10,
+		Currency: "EUR", Request: []byte("refund"), Hash: []byte("hash"), Refunded: 10, CreatedAt: t0}
+	f(r)
+	return r
+}
+
+// newSession returns a session of card id, unexpired at t0, changed by f.
+func newSession(id string, f func(r *payflow.SessionRecord)) *payflow.SessionRecord {
+	r := &payflow.SessionRecord{ID: payflow.ID{9}, ShopperCardID: id, SellerCardID: "8900000000000000002", MerchantID: "m",
+		ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16), ExpiresAt: t0.Add(time.Hour)}
+	f(r)
+	return r
+}
+
+// newPayment returns a pending payment request (ID 3), changed by f.
+func newPayment(f func(p *payflow.PaymentRecord)) *payflow.PaymentRecord {
+	p := payment(3, payflow.StatePending, t0.Add(time.Hour))
+	f(p)
+	return p
+}
+
+// changedPayment returns a copy of p changed by f.
+func changedPayment(p *payflow.PaymentRecord, f func(p *payflow.PaymentRecord)) *payflow.PaymentRecord {
+	c := *p
+	f(&c)
+	return &c
+}
+
 // unstorableTexts are texts that no store keeps: not UTF-8, or holding a
 // NUL byte.
 var unstorableTexts = []string{"\xf3", "m\xff", "8900000000000000001\xc0", "\x00", "m\x00"}
@@ -396,13 +442,7 @@ func testUnstorableText(t *testing.T, s payflow.Store) {
 	w := &writer{s: s}
 	stored, err := w.insert(payment(1, payflow.StatePending, t0.Add(time.Hour)))
 	require.NoError(t, err)
-	captured, err := w.insert(payment(2, payflow.StateCaptured, t0))
-	require.NoError(t, err)
-	reserve := *captured
-	reserve.Refunded = 10
-	refund, err := w.refund(&payflow.RefundRecord{ID: payflow.ID{0x51}, RequestID: captured.ID, State: payflow.RefundPending, Amount: 10,
-		Currency: "EUR", Request: []byte("refund"), Hash: []byte("hash"), Refunded: 10, CreatedAt: t0}, &reserve)
-	require.NoError(t, err)
+	captured, reserve, refund := refundedRequest(t, w)
 	nonce := bytes.Repeat([]byte{7}, 32)
 	for _, bad := range unstorableTexts {
 		invalid := func(err error, what string) { assert.ErrorIs(t, err, payflow.ErrInvalid, "%s %q", what, bad) }
@@ -434,40 +474,28 @@ func testUnstorableText(t *testing.T, s payflow.Store) {
 		assert.NoError(t, err, "due payments in state %q", bad)
 		assert.Empty(t, due, "due payments in state %q", bad)
 
-		session := func(f func(r *payflow.SessionRecord)) *payflow.SessionRecord {
-			r := &payflow.SessionRecord{ID: payflow.ID{9}, ShopperCardID: id, SellerCardID: "8900000000000000002", MerchantID: "m",
-				ShopperEID: bytes.Repeat([]byte{1}, 16), SellerEID: bytes.Repeat([]byte{2}, 16), ExpiresAt: t0.Add(time.Hour)}
-			f(r)
-			return r
-		}
-		inserted := func(f func(p *payflow.PaymentRecord)) *payflow.PaymentRecord {
-			p := payment(3, payflow.StatePending, t0.Add(time.Hour))
-			f(p)
-			return p
-		}
 		updated := func(f func(p *payflow.PaymentRecord)) *payflow.PaymentRecord {
-			p := *stored
-			p.State = "approving"
-			f(&p)
-			return &p
+			return changedPayment(stored, func(p *payflow.PaymentRecord) {
+				p.State = "approving"
+				f(p)
+			})
 		}
 		for i, a := range []payflow.Acceptance{
 			{CardID: bad},
 			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: bad, ExpiresAt: t0}},
-			{Session: session(func(r *payflow.SessionRecord) { r.ShopperCardID = bad })},
-			{Session: session(func(r *payflow.SessionRecord) { r.SellerCardID = bad })},
-			{Session: session(func(r *payflow.SessionRecord) { r.MerchantID = bad })},
-			{Insert: inserted(func(p *payflow.PaymentRecord) { p.State = bad })},
-			{Insert: inserted(func(p *payflow.PaymentRecord) { p.MerchantID = bad })},
-			{Insert: inserted(func(p *payflow.PaymentRecord) { p.SellerCardID = bad })},
-			{Insert: inserted(func(p *payflow.PaymentRecord) { p.PayerCardID = bad })},
-			{Insert: inserted(func(p *payflow.PaymentRecord) { p.Currency = bad })},
-			{Insert: inserted(func(p *payflow.PaymentRecord) { p.VoidTo = bad })},
+			{Session: newSession(id, func(r *payflow.SessionRecord) { r.ShopperCardID = bad })},
+			{Session: newSession(id, func(r *payflow.SessionRecord) { r.SellerCardID = bad })},
+			{Session: newSession(id, func(r *payflow.SessionRecord) { r.MerchantID = bad })},
+			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.State = bad })},
+			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.MerchantID = bad })},
+			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.SellerCardID = bad })},
+			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.PayerCardID = bad })},
+			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.Currency = bad })},
+			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.VoidTo = bad })},
 			{Update: updated(func(p *payflow.PaymentRecord) { p.State = bad }), From: payflow.StatePending},
 			{Update: updated(func(p *payflow.PaymentRecord) { p.VoidTo = bad }), From: payflow.StatePending},
 			{Update: updated(func(*payflow.PaymentRecord) {}), From: bad},
-			{Refund: &payflow.RefundRecord{ID: payflow.ID{0x52}, RequestID: captured.ID, State: payflow.RefundPending, Amount: 1,
-				Currency: bad, Request: []byte("refund"), Hash: []byte("hash"), Refunded: 11, CreatedAt: t0}, Update: &reserve,
+			{Refund: newRefund(0x52, captured.ID, func(r *payflow.RefundRecord) { r.Currency = bad }), Update: reserve,
 				From: payflow.StateCaptured},
 		} {
 			a.Nonce, a.NonceExpires = nonce, t0.Add(time.Hour)
@@ -520,6 +548,102 @@ func testUnstorableText(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, refund, r, "the refund is as stored")
 	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: nonce, NonceExpires: t0.Add(time.Hour), CardID: id, Counter: 2}),
+		"the refused acceptances spent neither nonce nor counter")
+}
+
+// testEmptyNonce: a nonce nil or empty is no nonce that a store keeps:
+// Add and an Acceptance carrying an empty one (not nil, which says it
+// carries none) are refused with ErrInvalid in every store, writing
+// nothing, and Consume finds neither held.
+func testEmptyNonce(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	for _, n := range [][]byte{nil, {}} {
+		assert.ErrorIs(t, s.Add(ctx, n, t0.Add(time.Minute)), payflow.ErrInvalid, "Add of %#v", n)
+		assert.ErrorIs(t, s.Consume(ctx, n, t0), pki.ErrNonce, "Consume of %#v", n)
+	}
+	id := "8900000000000000001"
+	assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte{}, NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1}),
+		payflow.ErrInvalid)
+	assert.NoError(t, s.Spent(ctx, []byte{}, id, 1), "nothing spent")
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: id, Counter: 1}), "the refused acceptance spent no counter")
+}
+
+// testUnstorableTimes: a time that a SQL store could not read back as it
+// was written, the Unix epoch itself (which they keep as the zero time,
+// "none") or one outside the years 1678 to 2262 (beyond int64
+// nanoseconds), is refused with ErrInvalid by every store in every write
+// that keeps it, and nothing is written.
+func testUnstorableTimes(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	id := "8900000000000000001"
+	captured, reserve, refund := refundedRequest(t, &writer{s: s})
+	for _, bad := range []time.Time{time.Unix(0, 0), time.Unix(0, 0).UTC(), time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		invalid := func(err error, what string) { assert.ErrorIs(t, err, payflow.ErrInvalid, "%s at %v", what, bad) }
+		c := card(id)
+		c.EnrolledAt = bad
+		invalid(s.PutCard(ctx, c), "card enrolled")
+		invalid(s.Add(ctx, []byte("nonce"), bad), "nonce expiring")
+		_, err := s.BeginIdempotent(ctx, "k", []byte{1}, t0, bad)
+		invalid(err, "idempotency key leased until")
+		_, err = s.BeginIdempotent(ctx, "k", []byte{1}, t0, t0.Add(time.Minute))
+		require.NoError(t, err)
+		invalid(s.FinishIdempotent(ctx, "k", t0.Add(time.Minute), 200, nil, bad), "reply kept until")
+		require.NoError(t, s.AbandonIdempotent(ctx, "k", t0.Add(time.Minute)))
+
+		updated := func(f func(p *payflow.PaymentRecord)) *payflow.PaymentRecord { return changedPayment(captured, f) }
+		// times returns a copy of captured for each of its times, the
+		// mutable ones first, changed by f, which is given that time.
+		times := func(f func(p *payflow.PaymentRecord, t *time.Time)) []*payflow.PaymentRecord {
+			var ps []*payflow.PaymentRecord
+			for _, field := range []func(p *payflow.PaymentRecord) *time.Time{
+				func(p *payflow.PaymentRecord) *time.Time { return &p.UpdatedAt },
+				func(p *payflow.PaymentRecord) *time.Time { return &p.HoldExpiresAt },
+				func(p *payflow.PaymentRecord) *time.Time { return &p.SettledAt },
+				func(p *payflow.PaymentRecord) *time.Time { return &p.DeferredTo },
+				func(p *payflow.PaymentRecord) *time.Time { return &p.ExpiresAt },
+				func(p *payflow.PaymentRecord) *time.Time { return &p.CreatedAt },
+			} {
+				ps = append(ps, updated(func(p *payflow.PaymentRecord) { f(p, field(p)) }))
+			}
+			return ps
+		}
+		as := []payflow.Acceptance{
+			{Nonce: []byte("nonce"), NonceExpires: bad},
+			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: id, ExpiresAt: bad}},
+			{Session: newSession(id, func(r *payflow.SessionRecord) { r.ExpiresAt = bad }), Now: t0},
+			{Refund: newRefund(0x52, captured.ID, func(r *payflow.RefundRecord) { r.CreatedAt = bad }), Update: reserve,
+				From: payflow.StateCaptured},
+		}
+		for _, p := range times(func(p *payflow.PaymentRecord, t *time.Time) {
+			p.ID, p.State, *t = payflow.ID{3}, payflow.StatePending, bad
+		}) {
+			as = append(as, payflow.Acceptance{Insert: p})
+		}
+		for _, p := range times(func(_ *payflow.PaymentRecord, t *time.Time) { *t = bad })[:4] { // the mutable ones
+			as = append(as, payflow.Acceptance{Update: p, From: payflow.StateCaptured})
+		}
+		for i, a := range as {
+			a.CardID, a.Counter = id, 1
+			invalid(s.Accept(ctx, &a), fmt.Sprintf("acceptance %d", i))
+		}
+		invalid(s.UpdatePayment(ctx, updated(func(p *payflow.PaymentRecord) { p.SettledAt = bad }), payflow.StateCaptured),
+			"payment settled")
+		deferred := *refund
+		deferred.DeferredTo = bad
+		invalid(s.UpdateRefund(ctx, &deferred, payflow.RefundPending, nil, ""), "refund deferred")
+		invalid(s.UpdateRefund(ctx, refund, payflow.RefundPending, updated(func(p *payflow.PaymentRecord) { p.SettledAt = bad }),
+			payflow.StateCaptured), "refund with its payment settled")
+	}
+	_, err := s.Card(ctx, id)
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "no card written")
+	p, err := s.Payment(ctx, captured.ID)
+	require.NoError(t, err)
+	assert.Equal(t, captured.Version+1, p.Version, "the payment as the refund's reservation left it")
+	r, err := s.Refund(ctx, refund.ID)
+	require.NoError(t, err)
+	assert.Equal(t, refund, r, "the refund as stored")
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0, CardID: id, Counter: 1}),
 		"the refused acceptances spent neither nonce nor counter")
 }
 

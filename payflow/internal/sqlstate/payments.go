@@ -279,6 +279,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 	if err := payflow.StorableText(key); err != nil {
 		return nil, err
 	}
+	if err := payflow.StorableTimes(lease); err != nil {
+		return nil, err
+	}
 	if err := payflow.CheckBodyHash(bodyHash); err != nil {
 		return nil, err
 	}
@@ -319,6 +322,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 // FinishIdempotent implements payflow.Store: the row in flight is the
 // caller's while its deadline is the caller's lease.
 func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	if err := payflow.StorableTimes(expires); err != nil {
+		return err
+	}
 	if unstorable(key) { // held by no one
 		return payflow.ErrNotFound
 	}

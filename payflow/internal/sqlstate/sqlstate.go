@@ -724,6 +724,9 @@ func (s *Store) Asset(ctx context.Context, name string) (payflow.Asset, error) {
 
 // Add implements pki.NonceStore.
 func (s *Store) Add(ctx context.Context, nonce []byte, expires time.Time) error {
+	if err := payflow.CheckNonce(nonce, expires); err != nil {
+		return err
+	}
 	res, err := s.exec(ctx, `INSERT INTO payflow_nonces (nonce, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING`, nonce, ns(expires))
 	return oneRow(res, err, payflow.ErrConflict)
 }
