@@ -523,13 +523,31 @@ func TestMerchantOneSnapshot(t *testing.T) {
 // claim commits: the sweep deletes only the rows still expired.
 func TestDeleteExpiredSparesKeyClaimedAgain(t *testing.T) {
 	ctx := context.Background()
+	s, n := sweepWhileClaimed(t, 1)
+	assert.Zero(t, n)
+	_, err := s.BeginIdempotent(ctx, "k000", []byte{1}, sweptAt, sweptAt.Add(time.Hour))
+	assert.ErrorIs(t, err, payflow.ErrInFlight, "the key claimed again is kept")
+}
+
+// sweptAt is the time of the sweep of sweepWhileClaimed.
+var sweptAt = time.Unix(1_800_000_000, 0)
+
+// sweepWhileClaimed stores n idempotency keys (k000, k001, …) expired at
+// sweptAt and runs DeleteExpired at sweptAt while another transaction
+// moves the deadline of k000 on (claims it again), committing that once
+// the sweep waits for its row. It returns the store and what the sweep
+// deleted.
+func sweepWhileClaimed(t *testing.T, n int) (*postgres.Store, int) {
+	t.Helper()
+	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
 	s, waiting := openNamed(t, dsn, "sweep")
-	at := time.Unix(1_800_000_000, 0)
-	_, err := s.BeginIdempotent(ctx, "k", []byte{1}, at.Add(-time.Hour), at.Add(-time.Minute))
-	require.NoError(t, err)
+	for i := range n {
+		_, err := s.BeginIdempotent(ctx, fmt.Sprintf("k%03d", i), []byte{1}, sweptAt.Add(-time.Hour), sweptAt.Add(-time.Minute))
+		require.NoError(t, err)
+	}
 	tx := beginOther(t, dsn)
-	_, err = tx.Exec(ctx, `UPDATE payflow_replies SET deadline = $1 WHERE key = 'k'`, at.Add(time.Minute).UnixNano())
+	_, err := tx.Exec(ctx, `UPDATE payflow_replies SET deadline = $1 WHERE key = 'k000'`, sweptAt.Add(time.Minute).UnixNano())
 	require.NoError(t, err)
 	type swept struct {
 		n   int
@@ -537,7 +555,7 @@ func TestDeleteExpiredSparesKeyClaimedAgain(t *testing.T) {
 	}
 	done, result := make(chan error, 1), make(chan swept, 1)
 	go func() {
-		n, err := s.DeleteExpired(ctx, at)
+		n, err := s.DeleteExpired(ctx, sweptAt)
 		result <- swept{n, err}
 		done <- err
 	}()
@@ -545,9 +563,7 @@ func TestDeleteExpiredSparesKeyClaimedAgain(t *testing.T) {
 	require.NoError(t, tx.Commit(ctx))
 	r := <-result
 	require.NoError(t, r.err)
-	assert.Zero(t, r.n)
-	_, err = s.BeginIdempotent(ctx, "k", []byte{1}, at, at.Add(time.Hour))
-	assert.ErrorIs(t, err, payflow.ErrInFlight, "the key claimed again is kept")
+	return s, r.n
 }
 
 // TestOpenCancelledWhileMigrating: an Open whose context ends while its
@@ -695,5 +711,21 @@ func TestAcceptTakesCounterFirst(t *testing.T) {
 			require.NoError(t, tx.Commit(ctx))
 			assert.NoError(t, <-done, "the acceptance")
 		})
+	}
+}
+
+// TestDeleteExpiredPastKeyClaimedAgain: a batch of DeleteExpired that
+// spares a key claimed again meanwhile (its deadline moved on) deletes
+// fewer rows than a batch holds, and the sweep still goes on to the rows
+// expired after it: it goes on while a batch finds a whole batch of rows
+// expired, not while it deletes one, which left the rest of the table to
+// a later call.
+func TestDeleteExpiredPastKeyClaimedAgain(t *testing.T) {
+	const n = 300
+	s, deleted := sweepWhileClaimed(t, n)
+	assert.Equal(t, n-1, deleted, "every key expired but the one claimed again")
+	for _, k := range []string{"k001", fmt.Sprintf("k%03d", n-1)} {
+		assert.ErrorIs(t, s.FinishIdempotent(context.Background(), k, sweptAt.Add(-time.Minute), 200, nil, sweptAt.Add(time.Hour)),
+			payflow.ErrNotFound, "%s deleted", k)
 	}
 }

@@ -373,12 +373,14 @@ var qSweep = func() []string {
 // rows, each a write transaction of its own (through the SQLite store's
 // Batcher, committed with the writes that come meanwhile), so that the
 // sweep holds SQLite's writer, and PostgreSQL's row locks, for one batch
-// at a time rather than for every row due. A table's sweep ends with a
-// batch of fewer rows, which concurrent writes may also make (another
-// sweep deleting the same rows, a key claimed again): what it leaves goes
-// at a later call. When ctx ends, or a batch fails, it returns the rows
-// that the batches before deleted with the error; the batches committed
-// stay deleted.
+// at a time rather than for every row due. On SQLite a table's sweep ends
+// with a batch of fewer rows: its one writer deletes every row that a
+// batch finds expired. On PostgreSQL it ends with a batch that deletes
+// none, since a concurrent write may make a batch short while rows after
+// it are expired: one that spares a row it found (a key claimed again
+// meanwhile) or deletes it first (another sweep). When ctx ends, or a
+// batch fails, it returns the rows that the batches before deleted with
+// the error; the batches committed stay deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	total, t := 0, ns(now)
 	for _, q := range qSweep {
@@ -395,7 +397,7 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 			if s.betweenBatches != nil {
 				s.betweenBatches()
 			}
-			if n < sweepBatch {
+			if n == 0 || s.d == SQLite && n < sweepBatch {
 				break
 			}
 		}
