@@ -108,7 +108,8 @@ type Store interface {
 	// Advance raises a card's counter to counter if it is greater than the
 	// one held, atomically; otherwise it returns a *pki.CounterError
 	// (pki.CounterStore). Counters above 2^63-1, which fit no SQL integer
-	// and no card reaches, are refused the same way.
+	// and no card reaches, are refused the same way; a card ID that no
+	// Store keeps (StorableText) with ErrInvalid.
 	Advance(ctx context.Context, cardID string, counter uint64) error
 
 	// NonceKey returns the key that authenticates the platform's challenge
@@ -120,9 +121,10 @@ type Store interface {
 	// Spent reads, writing nothing, whether Accept would now refuse a
 	// record for its nonce or its counter: an error matching pki.ErrNonce
 	// when nonce (when not nil) is marked used, else a *pki.CounterError
-	// when counter is not above the card's (or above 2^63-1), else nil.
-	// Accept remains the check that decides: a concurrent acceptance may
-	// spend either after Spent has read them.
+	// when counter is not above the card's (or above 2^63-1), else nil;
+	// ErrInvalid first for a card ID that no Store keeps (StorableText),
+	// as Accept refuses it. Accept remains the check that decides: a
+	// concurrent acceptance may spend either after Spent has read them.
 	Spent(ctx context.Context, nonce []byte, cardID string, counter uint64) error
 
 	// Accept commits a card-signed record and the write of the call that
@@ -179,11 +181,14 @@ type Store interface {
 	// is at or before now is treated as absent and replaced. A new row is
 	// in flight until lease. Besides the errors of ReplyStore, it may
 	// fail with ErrKeyContended (which matches ErrUnavailable) when the
-	// key is released again and again while it claims it.
+	// key is released again and again while it claims it, and with
+	// ErrInvalid for a key or a lease that no Store keeps (StorableText,
+	// StorableTimes).
 	BeginIdempotent(ctx context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error)
 	// FinishIdempotent stores the reply of a key in flight under lease
 	// (the lease it was claimed with), kept until expires. A key not in
-	// flight, or claimed again under another lease, is ErrNotFound.
+	// flight, or claimed again under another lease, is ErrNotFound; an
+	// expiry that no Store keeps (StorableTimes) is ErrInvalid.
 	FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error
 	// AbandonIdempotent deletes a key in flight under lease (a finished
 	// one, or one claimed again under another lease, is kept).
