@@ -45,8 +45,11 @@ import (
 // zero time standing for none; a write of another time, or of the Unix
 // epoch itself (which the SQL stores would read back as the zero time),
 // is refused with an error matching ErrInvalid and writes nothing
-// (StorableTimes). So is a nonce nil or empty given to Add, or empty to
-// Accept (CheckNonce), which Consume never finds held.
+// (StorableTimes), and so is a nonce nil or empty given to Add, or empty
+// to Accept (CheckNonce), which Consume never finds held. A time that a
+// call only compares with those stored (the now of DuePayments,
+// DueRefunds, Consume, BeginIdempotent and DeleteExpired) may be any but
+// the zero time.
 //
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
 // compare-and-set or a clash of unique keys, ErrInvalid for an amount
@@ -269,11 +272,12 @@ type Acceptance struct {
 // Store may commit: a Refund without the Update that reserves it, a
 // CancelPending without the Session and the Now it goes with, more than
 // one write, an amount above 2^63-1, a text or a time that no Store keeps
-// (StorableText, StorableTimes: the card ID, From, the nonce's expiry, or
-// a text or time of a record it writes) in it, a Nonce empty but not nil
-// (CheckNonce), or a record without a byte string it must have (a
-// token's hash, a session's EIDs, a payment request's or a refund's
-// signed request and hash), nil or empty. Stores call it first in Accept.
+// (StorableText, StorableTimes: the card ID, From, Now, the nonce's
+// expiry, or a text or time of a record it writes) in it, a Nonce empty
+// but not nil (CheckNonce), or a record without a byte string it must
+// have (a token's hash, a session's EIDs, a payment request's or a
+// refund's signed request and hash), nil or empty. Stores call it first
+// in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
 		return fmt.Errorf("%w: a refund is accepted with its payment's update", ErrInvalid)
@@ -291,6 +295,9 @@ func (a *Acceptance) Check() error {
 		return fmt.Errorf("%w: an acceptance carries at most one write", ErrInvalid)
 	}
 	if err := StorableText(a.CardID); err != nil {
+		return err
+	}
+	if err := StorableTimes(a.Now); err != nil { // a cancelled request's UpdatedAt
 		return err
 	}
 	if a.Nonce != nil {

@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"UnstorableText", testUnstorableText},
 		{"EmptyNonce", testEmptyNonce},
 		{"UnstorableTimes", testUnstorableTimes},
+		{"FarTimes", testFarTimes},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
@@ -551,6 +552,47 @@ func testUnstorableText(t *testing.T, s payflow.Store) {
 		"the refused acceptances spent neither nonce nor counter")
 }
 
+// testFarTimes: a time that a call only compares with those stored (the
+// now of DuePayments, DueRefunds, Consume, BeginIdempotent and
+// DeleteExpired) compares as it is in every store, also outside the years
+// 1678 to 2262 that a stored time is within: everything stored is due, or
+// expired, at the year 2300, nothing at the year 1600.
+func testFarTimes(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	_, err := w.insert(payment(1, payflow.StatePending, t0))
+	require.NoError(t, err)
+	pendingRefund(t, w, 2)
+	require.NoError(t, s.Add(ctx, []byte("old"), t0))
+	_, err = s.BeginIdempotent(ctx, "k", []byte{1}, t0, t0.Add(time.Minute))
+	require.NoError(t, err)
+	past, future := time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	due, err := s.DuePayments(ctx, payflow.StatePending, past, 10)
+	require.NoError(t, err)
+	assert.Empty(t, due, "no request due in 1600")
+	refunds, err := s.DueRefunds(ctx, past, 10)
+	require.NoError(t, err)
+	assert.Empty(t, refunds, "no refund due in 1600")
+	n, err := s.DeleteExpired(ctx, past)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing expired in 1600")
+	_, err = s.BeginIdempotent(ctx, "k", []byte{1}, past, t0.Add(time.Hour))
+	assert.ErrorIs(t, err, payflow.ErrInFlight, "the key held in 1600")
+
+	due, err = s.DuePayments(ctx, payflow.StatePending, future, 10)
+	require.NoError(t, err)
+	assert.Len(t, due, 1, "the request due in 2300")
+	refunds, err = s.DueRefunds(ctx, future, 10)
+	require.NoError(t, err)
+	assert.Len(t, refunds, 1, "the refund due in 2300")
+	assert.ErrorIs(t, s.Consume(ctx, []byte("old"), future), pki.ErrNonce, "the nonce expired in 2300")
+	require.NoError(t, s.Add(ctx, []byte("old"), t0))
+	n, err = s.DeleteExpired(ctx, future)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n, "the nonce and the key expired in 2300")
+}
+
 // testEmptyNonce: a nonce nil or empty is no nonce that a store keeps:
 // Add and an Acceptance carrying an empty one (not nil, which says it
 // carries none) are refused with ErrInvalid in every store, writing
@@ -612,6 +654,7 @@ func testUnstorableTimes(t *testing.T, s payflow.Store) {
 			{Nonce: []byte("nonce"), NonceExpires: bad},
 			{Token: &payflow.TokenRecord{Hash: []byte("token"), CardID: id, ExpiresAt: bad}},
 			{Session: newSession(id, func(r *payflow.SessionRecord) { r.ExpiresAt = bad }), Now: t0},
+			{Session: newSession(id, func(*payflow.SessionRecord) {}), Now: bad, CancelPending: true},
 			{Refund: newRefund(0x52, captured.ID, func(r *payflow.RefundRecord) { r.CreatedAt = bad }), Update: reserve,
 				From: payflow.StateCaptured},
 		}

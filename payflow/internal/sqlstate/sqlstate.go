@@ -343,13 +343,25 @@ func (s *Store) byteOrder(col string) string {
 	return col
 }
 
-// ns and tm convert times to and from their column form.
+// ns and tm convert times to and from their column form. A time outside
+// the years 1678 to 2262, which no Store writes (payflow.StorableTimes)
+// but a call may compare with those written (the now of DuePayments, say),
+// is the nearest int64: before, or after, every time stored, as it is.
 func ns(t time.Time) int64 {
-	if t.IsZero() {
+	switch {
+	case t.IsZero():
 		return 0
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
 	}
 	return t.UnixNano()
 }
+
+// minTime and maxTime are the first and the last time that int64
+// nanoseconds since the Unix epoch hold.
+var minTime, maxTime = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
 
 func tm(v int64) time.Time {
 	if v == 0 {
