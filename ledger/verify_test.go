@@ -651,3 +651,58 @@ func TestVerifyFindsAmountAboveLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyFindsBalanceAboveLimit checks that Verify finds a balance
+// above AmountLimit, one field or the sum of a side's pending and posted
+// amounts, where the stored balances are what the transfers give: the
+// ledger refuses a transfer that takes one there (overflows_*).
+func TestVerifyFindsBalanceAboveLimit(t *testing.T) {
+	one, two := ledger.IDFromUint64(1), ledger.IDFromUint64(2)
+	above := func(a ledger.ID, v uint64) ledger.Problem {
+		return ledger.Problem{AccountID: a, Detail: fmt.Sprintf("balance %d above the limit", v)}
+	}
+	tests := []struct {
+		name    string
+		amounts []uint64 // posted from account 1 to account 2, after verifySetup's 5 posted and 4 pending
+		want    []ledger.Problem
+	}{
+		// Pending and posted at the limit: no problem.
+		{"at_limit", []uint64{ledger.AmountLimit - 9}, nil},
+		// Posted at the limit, pending and posted past it.
+		{"sum", []uint64{ledger.AmountLimit - 5}, []ledger.Problem{
+			above(one, ledger.AmountLimit+4), above(two, ledger.AmountLimit+4)}},
+		// Posted past the limit, and so pending and posted.
+		{"posted", []uint64{ledger.AmountLimit, 1}, []ledger.Problem{
+			above(one, ledger.AmountLimit+6), above(one, ledger.AmountLimit+10),
+			above(two, ledger.AmountLimit+6), above(two, ledger.AmountLimit+10)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			tamper(t, s, func(tx ledger.Tx) error {
+				a, err := tx.Accounts([]ledger.ID{one, two})
+				if err != nil {
+					return err
+				}
+				slices.SortFunc(a, func(x, y ledger.Account) int { return x.ID.Compare(y.ID) })
+				var written []ledger.Transfer
+				for i, amount := range tt.amounts {
+					tr := transfer(20+uint64(i), amount)
+					tr.Timestamp = 1<<62 + uint64(i)
+					written = append(written, tr)
+					a[0].DebitsPosted += amount
+					a[1].CreditsPosted += amount
+				}
+				if err := tx.UpdateAccounts(a); err != nil {
+					return err
+				}
+				return tx.InsertTransfers(written)
+			})
+			if tt.want == nil {
+				require.NoError(t, l.Verify(context.Background()))
+				return
+			}
+			assert.Equal(t, tt.want, verifyProblems(t, s))
+		})
+	}
+}
