@@ -163,8 +163,7 @@ func (w *working) insert(n *Transfer, dr, cr *workAccount) {
 // postOrVoid resolves a pending transfer.
 func (w *working) postOrVoid(t *Transfer, ts uint64) CreateTransferResult {
 	post := t.Flags&TransferPostPendingTransfer != 0
-	if t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) == TransferPostPendingTransfer|TransferVoidPendingTransfer ||
-		t.Flags&(TransferPending|TransferBalancingDebit|TransferBalancingCredit|TransferClosingDebit|TransferClosingCredit) != 0 {
+	if resolutionFlagsExclusive(t.Flags) {
 		return TransferFlagsAreMutuallyExclusive
 	}
 	switch {
@@ -292,6 +291,14 @@ func (w *working) postOrVoid(t *Transfer, ts uint64) CreateTransferResult {
 	}
 	w.insert(n, dr, cr)
 	return TransferCreated
+}
+
+// resolutionFlagsExclusive reports whether f, the flags of a post or a
+// void, holds flags that exclude one another: both a post and a void, or
+// either with pending, balancing or closing.
+func resolutionFlagsExclusive(f TransferFlags) bool {
+	return f&(TransferPostPendingTransfer|TransferVoidPendingTransfer) == TransferPostPendingTransfer|TransferVoidPendingTransfer ||
+		f&(TransferPending|TransferBalancingDebit|TransferBalancingCredit|TransferClosingDebit|TransferClosingCredit) != 0
 }
 
 // exists compares a transfer with the stored one of the same ID, in

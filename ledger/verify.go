@@ -83,24 +83,30 @@ type verifyPending struct {
 
 // Verify recomputes every account balance from the immutable transfers and
 // the states of pending transfers, in one consistent snapshot, and checks:
-// each stored balance equals the recomputed one; per ledger, the sum of
-// debits equals the sum of credits, pending and posted; the limit flags
-// hold; no amount or balance exceeds AmountLimit; timestamps strictly
-// increase; every transfer refers to existing accounts of its ledger; every
-// post or void resolves a pending transfer whose state agrees, with that
-// transfer's accounts, ledger and code, a void its whole amount and a post
-// at most that, and no pending transfer is resolved twice; every pending
-// state belongs to a pending transfer, whose expiry and timestamp it has;
-// an account has AccountClosed when an active pending transfer closes it
-// (TransferClosingDebit, TransferClosingCredit), never more than one, and
-// otherwise only when no transfer names it (created closed). A pending
-// transfer without a pending state is one problem, whether transfers
-// resolve it or not (more than one resolving it is another). It returns a
-// *VerifyError listing what is wrong, the store's error, or ErrClosed after
-// Close. The problems come in the same order for the same store contents:
-// those of transfers in ascending timestamp order, those of pending states
-// in ascending transfer ID order, those of accounts in ascending account ID
-// order, then those of ledgers in ascending ledger order.
+//   - each stored balance equals the recomputed one; per ledger, the sum of
+//     debits equals the sum of credits, pending and posted; the limit flags
+//     hold; no amount or balance exceeds AmountLimit;
+//   - timestamps strictly increase; every transfer refers to existing
+//     accounts of its ledger; only a pending transfer has a timeout;
+//   - a post or void (a transfer flagged either) has no flag that excludes
+//     it (the other of the two, pending, balancing, closing) and resolves a
+//     pending transfer whose state agrees, with that transfer's accounts,
+//     ledger and code, a void its whole amount and a post at most that, and
+//     no pending transfer is resolved twice;
+//   - every pending state belongs to a pending transfer, whose expiry and
+//     timestamp it has;
+//   - an account has AccountClosed when an active pending transfer closes
+//     it (TransferClosingDebit, TransferClosingCredit), never more than
+//     one, and otherwise only when no transfer names it (created closed).
+//
+// A pending transfer without a pending state is one problem, whether
+// transfers resolve it or not (more than one resolving it is another). It
+// returns a *VerifyError listing what is wrong, the store's error, or
+// ErrClosed after Close. The problems come in the same order for the same
+// store contents: those of transfers in ascending timestamp order, those
+// of pending states in ascending transfer ID order, those of accounts in
+// ascending account ID order, then those of ledgers in ascending ledger
+// order.
 func (l *Ledger) Verify(ctx context.Context) error {
 	if l.isClosed() {
 		return ErrClosed
@@ -150,8 +156,18 @@ func (l *Ledger) Verify(ctx context.Context) error {
 			if accounts[t.DebitAccountID].Ledger != t.Ledger || accounts[t.CreditAccountID].Ledger != t.Ledger {
 				add(ID{}, t.ID, "ledger %d differs from its accounts'", t.Ledger)
 			}
+			// The ledger takes a transfer with a post or void flag for a
+			// post or void, whatever its other flags, and refuses it when
+			// they exclude one another.
+			resolves := t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) != 0
+			if resolves && resolutionFlagsExclusive(t.Flags) {
+				add(ID{}, t.ID, "flags %#x are mutually exclusive", t.Flags)
+			}
+			if t.Timeout != 0 && (resolves || t.Flags&TransferPending == 0) {
+				add(ID{}, t.ID, "timeout %d on a transfer that is not pending", t.Timeout)
+			}
 			switch {
-			case t.Flags&TransferPending != 0:
+			case !resolves && t.Flags&TransferPending != 0:
 				pendings[t.ID] = &verifyPending{t: t}
 				s, ok := states[t.ID]
 				if !ok {
@@ -177,7 +193,7 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				if s.Status == PendingExpired && s.ExpiresAt == 0 {
 					add(ID{}, t.ID, "expired without a timeout")
 				}
-			case t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) != 0:
+			case resolves:
 				p := pendings[t.PendingID]
 				if p == nil {
 					add(ID{}, t.ID, "resolves %v, which is not an earlier pending transfer", t.PendingID)

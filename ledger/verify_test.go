@@ -431,13 +431,14 @@ func TestVerifyFindsResolutionUnlikeItsPendingTransfer(t *testing.T) {
 
 // TestVerifyPassesResolutions checks that the posts and voids that
 // resolveHold writes as the ledger would pass Verify: a partial post,
-// a post and a void of the whole pending amount.
+// a post and a void of the whole pending amount, linked or not.
 func TestVerifyPassesResolutions(t *testing.T) {
 	for _, r := range []struct {
 		flags  ledger.TransferFlags
 		amount uint64
 	}{{ledger.TransferPostPendingTransfer, 0}, {ledger.TransferPostPendingTransfer, 3},
-		{ledger.TransferPostPendingTransfer, 4}, {ledger.TransferVoidPendingTransfer, 4}} {
+		{ledger.TransferPostPendingTransfer, 4}, {ledger.TransferVoidPendingTransfer, 4},
+		{ledger.TransferPostPendingTransfer | ledger.TransferLinked, 4}, {ledger.TransferVoidPendingTransfer | ledger.TransferLinked, 4}} {
 		l, s := verifySetup(t)
 		tr := transfer(13, r.amount)
 		tr.Flags = r.flags
@@ -652,6 +653,29 @@ func TestVerifyFindsAmountAboveLimit(t *testing.T) {
 	}
 }
 
+// postPlain writes trs, transfers of verifySetup's accounts (1 and 2)
+// that post at once, stamped after every transfer in their order, with
+// the balances they give.
+func postPlain(t *testing.T, s ledger.Store, trs ...ledger.Transfer) {
+	t.Helper()
+	tamper(t, s, func(tx ledger.Tx) error {
+		a, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+		if err != nil {
+			return err
+		}
+		byID := map[ledger.ID]*ledger.Account{a[0].ID: &a[0], a[1].ID: &a[1]}
+		for i := range trs {
+			trs[i].Timestamp = 1<<62 + uint64(i)
+			byID[trs[i].DebitAccountID].DebitsPosted += trs[i].Amount
+			byID[trs[i].CreditAccountID].CreditsPosted += trs[i].Amount
+		}
+		if err := tx.UpdateAccounts(a); err != nil {
+			return err
+		}
+		return tx.InsertTransfers(trs)
+	})
+}
+
 // TestVerifyFindsBalanceAboveLimit checks that Verify finds a balance
 // above AmountLimit, one field or the sum of a side's pending and posted
 // amounts, where the stored balances are what the transfers give: the
@@ -679,25 +703,11 @@ func TestVerifyFindsBalanceAboveLimit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l, s := verifySetup(t)
-			tamper(t, s, func(tx ledger.Tx) error {
-				a, err := tx.Accounts([]ledger.ID{one, two})
-				if err != nil {
-					return err
-				}
-				slices.SortFunc(a, func(x, y ledger.Account) int { return x.ID.Compare(y.ID) })
-				var written []ledger.Transfer
-				for i, amount := range tt.amounts {
-					tr := transfer(20+uint64(i), amount)
-					tr.Timestamp = 1<<62 + uint64(i)
-					written = append(written, tr)
-					a[0].DebitsPosted += amount
-					a[1].CreditsPosted += amount
-				}
-				if err := tx.UpdateAccounts(a); err != nil {
-					return err
-				}
-				return tx.InsertTransfers(written)
-			})
+			var written []ledger.Transfer
+			for i, amount := range tt.amounts {
+				written = append(written, transfer(20+uint64(i), amount))
+			}
+			postPlain(t, s, written...)
 			if tt.want == nil {
 				require.NoError(t, l.Verify(context.Background()))
 				return
@@ -705,4 +715,53 @@ func TestVerifyFindsBalanceAboveLimit(t *testing.T) {
 			assert.Equal(t, tt.want, verifyProblems(t, s))
 		})
 	}
+}
+
+// TestVerifyFindsResolutionWithExcludedFields checks that Verify finds a
+// post or void that the ledger refuses with flags_are_mutually_exclusive
+// (also pending, balancing or closing, or both a post and a void) or
+// timeout_reserved_for_pending_transfer, and a transfer that posts at
+// once with a timeout; such a post or void is checked as the ledger reads
+// it, as a post or void, pending flag or not.
+func TestVerifyFindsResolutionWithExcludedFields(t *testing.T) {
+	post, void := ledger.TransferPostPendingTransfer, ledger.TransferVoidPendingTransfer
+	exclusive := func(f ledger.TransferFlags) string { return fmt.Sprintf("flags %#x are mutually exclusive", f) }
+	timeout := "timeout 5 on a transfer that is not pending"
+	tests := []struct {
+		name    string
+		flags   ledger.TransferFlags
+		timeout uint32
+		detail  []string
+	}{
+		{"post_pending", post | ledger.TransferPending, 0, []string{exclusive(post | ledger.TransferPending)}},
+		{"void_pending", void | ledger.TransferPending, 0, []string{exclusive(void | ledger.TransferPending)}},
+		{"post_balancing_debit", post | ledger.TransferBalancingDebit, 0, []string{exclusive(post | ledger.TransferBalancingDebit)}},
+		{"void_balancing_credit", void | ledger.TransferBalancingCredit, 0, []string{exclusive(void | ledger.TransferBalancingCredit)}},
+		{"post_closing_debit", post | ledger.TransferClosingDebit, 0, []string{exclusive(post | ledger.TransferClosingDebit)}},
+		{"void_closing_credit", void | ledger.TransferClosingCredit, 0, []string{exclusive(void | ledger.TransferClosingCredit)}},
+		{"post_and_void", post | void, 0, []string{exclusive(post | void)}},
+		{"post_timeout", post, 5, []string{timeout}},
+		{"void_timeout", void, 5, []string{timeout}},
+		{"pending_post_timeout", post | ledger.TransferPending, 5, []string{exclusive(post | ledger.TransferPending), timeout}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, s := verifySetup(t)
+			r := transfer(13, 4)
+			r.Flags, r.Timeout = tt.flags, tt.timeout
+			resolveHold(t, s, r)
+			var want []ledger.Problem
+			for _, d := range tt.detail {
+				want = append(want, ledger.Problem{TransferID: r.ID, Detail: d})
+			}
+			assert.Equal(t, want, verifyProblems(t, s))
+		})
+	}
+	t.Run("single_phase_timeout", func(t *testing.T) {
+		_, s := verifySetup(t)
+		tr := transfer(13, 1)
+		tr.Timeout = 5
+		postPlain(t, s, tr)
+		assert.Equal(t, []ledger.Problem{{TransferID: tr.ID, Detail: timeout}}, verifyProblems(t, s))
+	})
 }
