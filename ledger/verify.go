@@ -87,7 +87,8 @@ type verifyPending struct {
 //     debits equals the sum of credits, pending and posted; the limit flags
 //     hold; no amount or balance exceeds AmountLimit;
 //   - timestamps strictly increase; every transfer refers to existing
-//     accounts of its ledger; only a pending transfer has a timeout;
+//     accounts of its ledger; only a pending transfer has a timeout or a
+//     closing flag (a post or void with one is reported as below);
 //   - a post or void (a transfer flagged either) has no flag that excludes
 //     it (the other of the two, pending, balancing, closing) and resolves a
 //     pending transfer whose state agrees, with that transfer's accounts,
@@ -165,6 +166,9 @@ func (l *Ledger) Verify(ctx context.Context) error {
 			}
 			if t.Timeout != 0 && (resolves || t.Flags&TransferPending == 0) {
 				add(ID{}, t.ID, "timeout %d on a transfer that is not pending", t.Timeout)
+			}
+			if closing := t.Flags & (TransferClosingDebit | TransferClosingCredit); closing != 0 && !resolves && t.Flags&TransferPending == 0 {
+				add(ID{}, t.ID, "closing flags %#x on a transfer that is not pending", closing)
 			}
 			switch {
 			case !resolves && t.Flags&TransferPending != 0:

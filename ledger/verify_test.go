@@ -765,3 +765,20 @@ func TestVerifyFindsResolutionWithExcludedFields(t *testing.T) {
 		assert.Equal(t, []ledger.Problem{{TransferID: tr.ID, Detail: timeout}}, verifyProblems(t, s))
 	})
 }
+
+// TestVerifyFindsClosingTransferNotPending checks that Verify finds a
+// transfer that posts at once with a closing flag, which the ledger
+// refuses with closing_transfer_must_be_pending.
+func TestVerifyFindsClosingTransferNotPending(t *testing.T) {
+	for _, flags := range []ledger.TransferFlags{ledger.TransferClosingDebit, ledger.TransferClosingCredit,
+		ledger.TransferClosingDebit | ledger.TransferClosingCredit, ledger.TransferClosingDebit | ledger.TransferBalancingDebit} {
+		t.Run(fmt.Sprintf("%#x", flags), func(t *testing.T) {
+			_, s := verifySetup(t)
+			tr := transfer(13, 1)
+			tr.Flags = flags
+			postPlain(t, s, tr)
+			assert.Equal(t, []ledger.Problem{{TransferID: tr.ID, Detail: fmt.Sprintf("closing flags %#x on a transfer that is not pending", flags&(ledger.TransferClosingDebit|ledger.TransferClosingCredit))}},
+				verifyProblems(t, s))
+		})
+	}
+}
