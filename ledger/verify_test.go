@@ -348,7 +348,9 @@ func TestVerifyReportsResolvedPendingWithoutStateOnce(t *testing.T) {
 // resolveHold writes r, a post or void of the pending transfer 11 that
 // verifySetup creates (4 from account 1 to account 2), stamped after every
 // transfer, with the pending state and the balances that agree with it:
-// the hold released, and what a post moves added to r's own accounts.
+// the hold released, and what a post moves added to r's own accounts (an
+// amount above AmountLimit, which Verify leaves out of the balances,
+// moves nothing).
 func resolveHold(t *testing.T, s ledger.Store, r ledger.Transfer) {
 	t.Helper()
 	tamper(t, s, func(tx ledger.Tx) error {
@@ -363,8 +365,10 @@ func resolveHold(t *testing.T, s ledger.Store, r ledger.Transfer) {
 		status := ledger.PendingVoided
 		if r.Flags&ledger.TransferPostPendingTransfer != 0 {
 			status = ledger.PendingPosted
-			byID[r.DebitAccountID].DebitsPosted += r.Amount
-			byID[r.CreditAccountID].CreditsPosted += r.Amount
+			if r.Amount <= ledger.AmountLimit {
+				byID[r.DebitAccountID].DebitsPosted += r.Amount
+				byID[r.CreditAccountID].CreditsPosted += r.Amount
+			}
 		}
 		if err := tx.UpdateAccounts(a); err != nil {
 			return err
@@ -779,6 +783,56 @@ func TestVerifyFindsClosingTransferNotPending(t *testing.T) {
 			postPlain(t, s, tr)
 			assert.Equal(t, []ledger.Problem{{TransferID: tr.ID, Detail: fmt.Sprintf("closing flags %#x on a transfer that is not pending", flags&(ledger.TransferClosingDebit|ledger.TransferClosingCredit))}},
 				verifyProblems(t, s))
+		})
+	}
+}
+
+// TestVerifyChecksTransferAboveLimit checks that a transfer of more than
+// AmountLimit, reported and left out of the balances, gets the other
+// checks of its kind all the same: the ledger of a transfer that posts at
+// once, the pending state of a pending transfer (which is not reported
+// as a state without a pending transfer), and the pending transfer that a
+// post resolves (which is not reported as resolved no time).
+func TestVerifyChecksTransferAboveLimit(t *testing.T) {
+	big := ledger.AmountLimit + 1
+	aboveLimit := func(id uint64) ledger.Problem {
+		return ledger.Problem{TransferID: ledger.IDFromUint64(id), Detail: fmt.Sprintf("amount %d above the limit", big)}
+	}
+	p11 := ledger.IDFromUint64(11)
+	tests := []struct {
+		name  string
+		write func(t *testing.T, s ledger.Store)
+		want  []ledger.Problem
+	}{
+		{"single_phase_ledger", func(t *testing.T, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error {
+				tr := transfer(20, big)
+				tr.Ledger, tr.Timestamp = 840, 1<<62
+				return tx.InsertTransfers([]ledger.Transfer{tr})
+			})
+		}, []ledger.Problem{aboveLimit(20), {TransferID: ledger.IDFromUint64(20), Detail: "ledger 840 differs from its accounts'"}}},
+		{"pending", func(t *testing.T, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error {
+				p := transfer(20, big)
+				p.Flags, p.Timestamp = ledger.TransferPending, 1<<62
+				if err := tx.InsertTransfers([]ledger.Transfer{p}); err != nil {
+					return err
+				}
+				return tx.InsertPending([]ledger.Pending{{ID: p.ID, Status: ledger.PendingActive, Timestamp: p.Timestamp}})
+			})
+		}, []ledger.Problem{aboveLimit(20)}},
+		{"post", func(t *testing.T, s ledger.Store) {
+			r := transfer(20, big)
+			r.Flags = ledger.TransferPostPendingTransfer
+			resolveHold(t, s, r)
+		}, []ledger.Problem{aboveLimit(20),
+			{TransferID: ledger.IDFromUint64(20), Detail: fmt.Sprintf("posts %d, more than its pending transfer %v holds (4)", big, p11)}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, s := verifySetup(t)
+			tt.write(t, s)
+			assert.Equal(t, tt.want, verifyProblems(t, s))
 		})
 	}
 }
