@@ -88,7 +88,9 @@ type verifyPending struct {
 //     hold; no amount or balance exceeds AmountLimit (an amount above it
 //     is left out of the balances, and its transfer checked as any other);
 //   - timestamps strictly increase; every transfer refers to existing
-//     accounts of its ledger; only a pending transfer has a timeout or a
+//     accounts of its ledger (one that exists takes a transfer of one that
+//     is missing in its balances, and the transfer is checked as any
+//     other); only a pending transfer has a timeout or a
 //     closing flag (a post or void with one is reported as below);
 //   - a post or void (a transfer flagged either) has no flag that excludes
 //     it (the other of the two, pending, balancing, closing) and resolves a
@@ -151,14 +153,22 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				add(ID{}, t.ID, "amount %d above the limit", t.Amount)
 				amount = 0
 			}
+			// The account that exists takes the transfer of one that is
+			// missing, whose share is counted nowhere; the transfer's other
+			// checks stand.
 			dr, drOK := computed[t.DebitAccountID]
 			cr, crOK := computed[t.CreditAccountID]
 			if !drOK || !crOK {
 				add(ID{}, t.ID, "refers to a missing account")
-				return nil
+			}
+			if !drOK {
+				dr = &balances{}
+			}
+			if !crOK {
+				cr = &balances{}
 			}
 			dr.named, cr.named = true, true
-			if accounts[t.DebitAccountID].Ledger != t.Ledger || accounts[t.CreditAccountID].Ledger != t.Ledger {
+			if (drOK && accounts[t.DebitAccountID].Ledger != t.Ledger) || (crOK && accounts[t.CreditAccountID].Ledger != t.Ledger) {
 				add(ID{}, t.ID, "ledger %d differs from its accounts'", t.Ledger)
 			}
 			// The ledger takes a transfer with a post or void flag for a
