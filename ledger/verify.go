@@ -87,6 +87,8 @@ type verifyPending struct {
 //     debits equals the sum of credits, pending and posted; the limit flags
 //     hold; no amount or balance exceeds AmountLimit (an amount above it
 //     is left out of the balances, and its transfer checked as any other);
+//   - a transfer has a valid ID (ID.Valid), no reserved flag, a code, and
+//     two different accounts; a pending ID only when it is a post or void;
 //   - timestamps strictly increase; every transfer refers to existing
 //     accounts of its ledger (one that exists takes a transfer of one that
 //     is missing in its balances, and the transfer is checked as any
@@ -146,6 +148,12 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				add(ID{}, t.ID, "timestamp %d not after %d", t.Timestamp, lastTS)
 			}
 			lastTS = t.Timestamp
+			if !t.ID.Valid() {
+				add(ID{}, t.ID, "reserved ID")
+			}
+			if f := t.Flags &^ transferKnownFlags; f != 0 {
+				add(ID{}, t.ID, "reserved flags %#x", f)
+			}
 			// An amount above the limit is left out of the balances; the
 			// transfer's other checks stand.
 			amount := t.Amount
@@ -183,6 +191,17 @@ func (l *Ledger) Verify(ctx context.Context) error {
 			}
 			if closing := t.Flags & (TransferClosingDebit | TransferClosingCredit); closing != 0 && !resolves && t.Flags&TransferPending == 0 {
 				add(ID{}, t.ID, "closing flags %#x on a transfer that is not pending", closing)
+			}
+			// A post or void takes the code of its pending transfer, and
+			// is checked against it below.
+			if !resolves && !t.PendingID.IsZero() {
+				add(ID{}, t.ID, "pending ID %v on a transfer that is not a post or void", t.PendingID)
+			}
+			if !resolves && t.Code == 0 {
+				add(ID{}, t.ID, "code zero")
+			}
+			if t.DebitAccountID == t.CreditAccountID {
+				add(ID{}, t.ID, "debits and credits the same account")
 			}
 			switch {
 			case !resolves && t.Flags&TransferPending != 0:

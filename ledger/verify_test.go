@@ -861,3 +861,61 @@ func TestVerifyChecksTransferAboveLimit(t *testing.T) {
 		})
 	}
 }
+
+// rewriteTx reads transfer id as rewrite leaves it: a row that every
+// store refuses to write, or one the ledger never writes.
+type rewriteTx struct {
+	ledger.ReadTx
+	id      ledger.ID
+	rewrite func(*ledger.Transfer)
+}
+
+func (tx rewriteTx) ForEachTransfer(fn func(ledger.Transfer) error) error {
+	return tx.ReadTx.ForEachTransfer(func(t ledger.Transfer) error {
+		if t.ID == tx.id {
+			tx.rewrite(&t)
+		}
+		return fn(t)
+	})
+}
+
+// TestVerifyFindsTransferFieldsTheLedgerRefuses checks that Verify finds
+// a transfer with a field that the ledger refuses when it creates one: a
+// zero or IDMax ID, a reserved flag, a pending ID on a transfer that is
+// not a post or void, the same debit and credit account, a zero code.
+func TestVerifyFindsTransferFieldsTheLedgerRefuses(t *testing.T) {
+	ten, eleven := ledger.IDFromUint64(10), ledger.IDFromUint64(11)
+	notResolving := func(id, pid ledger.ID) ledger.Problem {
+		return ledger.Problem{TransferID: id, Detail: fmt.Sprintf("pending ID %v on a transfer that is not a post or void", pid)}
+	}
+	tests := []struct {
+		name    string
+		id      ledger.ID
+		rewrite func(*ledger.Transfer)
+		want    []ledger.Problem
+	}{
+		{"id_zero", ten, func(t *ledger.Transfer) { t.ID = ledger.ID{} },
+			[]ledger.Problem{{Detail: "reserved ID"}}},
+		{"id_max", ten, func(t *ledger.Transfer) { t.ID = ledger.IDMax },
+			[]ledger.Problem{{TransferID: ledger.IDMax, Detail: "reserved ID"}}},
+		{"reserved_flag", ten, func(t *ledger.Transfer) { t.Flags |= 1 << 8 },
+			[]ledger.Problem{{TransferID: ten, Detail: "reserved flags 0x100"}}},
+		{"pending_id_single_phase", ten, func(t *ledger.Transfer) { t.PendingID = eleven },
+			[]ledger.Problem{notResolving(ten, eleven)}},
+		{"pending_id_pending", eleven, func(t *ledger.Transfer) { t.PendingID = ten },
+			[]ledger.Problem{notResolving(eleven, ten)}},
+		{"same_account", ten, func(t *ledger.Transfer) { t.CreditAccountID = t.DebitAccountID },
+			[]ledger.Problem{{TransferID: ten, Detail: "debits and credits the same account"},
+				{AccountID: ledger.IDFromUint64(1), Detail: "stored balances dp=4 dpo=5 cp=0 cpo=0, transfers give dp=4 dpo=5 cp=0 cpo=5"},
+				{AccountID: ledger.IDFromUint64(2), Detail: "stored balances dp=0 dpo=0 cp=4 cpo=5, transfers give dp=0 dpo=0 cp=4 cpo=0"}}},
+		{"code_zero", ten, func(t *ledger.Transfer) { t.Code = 0 },
+			[]ledger.Problem{{TransferID: ten, Detail: "code zero"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, s := verifySetup(t)
+			rewrite := func(tx ledger.ReadTx) ledger.ReadTx { return rewriteTx{tx, tt.id, tt.rewrite} }
+			assert.Equal(t, tt.want, verifyProblems(t, altered{s, rewrite}))
+		})
+	}
+}
