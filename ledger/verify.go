@@ -95,8 +95,8 @@ type verifyPending struct {
 //     other); only a pending transfer has a timeout or a
 //     closing flag (a post or void with one is reported as below);
 //   - a post or void (a transfer flagged either) has no flag that excludes
-//     it (the other of the two, pending, balancing, closing) and resolves a
-//     pending transfer whose state agrees, with that transfer's accounts,
+//     it (the other of the two, pending, balancing, closing) and resolves,
+//     before its expiry, a pending transfer whose state agrees, with that transfer's accounts,
 //     ledger and code, a void its whole amount and a post at most that, and
 //     no pending transfer is resolved twice;
 //   - every pending state belongs to a pending transfer, whose expiry and
@@ -237,6 +237,11 @@ func (l *Ledger) Verify(ctx context.Context) error {
 					return nil
 				}
 				p.resolved++
+				// The ledger expires a pending transfer at the first event
+				// at or after its expiry, before any post or void of it.
+				if e := p.t.ExpiresAt(); e != 0 && t.Timestamp >= e {
+					add(ID{}, t.ID, "resolves %v, which expired at %d", t.PendingID, e)
+				}
 				want := PendingVoided
 				if t.Flags&TransferPostPendingTransfer != 0 {
 					want = PendingPosted

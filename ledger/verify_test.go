@@ -919,3 +919,67 @@ func TestVerifyFindsTransferFieldsTheLedgerRefuses(t *testing.T) {
 		})
 	}
 }
+
+// holdResolved writes p, a pending transfer from account 1 to account 2,
+// and r, a post or void of it stamped at p's timestamp plus after, with
+// the pending state and the balances they leave.
+func holdResolved(t *testing.T, s ledger.Store, p, r ledger.Transfer, after uint64) {
+	t.Helper()
+	tamper(t, s, func(tx ledger.Tx) error {
+		a, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(a, func(x, y ledger.Account) int { return x.ID.Compare(y.ID) })
+		r.PendingID, r.Timestamp = p.ID, p.Timestamp+after
+		status := ledger.PendingVoided
+		if r.Flags&ledger.TransferPostPendingTransfer != 0 {
+			status = ledger.PendingPosted
+			a[0].DebitsPosted += r.Amount
+			a[1].CreditsPosted += r.Amount
+		}
+		if err := tx.UpdateAccounts(a); err != nil {
+			return err
+		}
+		if err := tx.InsertTransfers([]ledger.Transfer{p, r}); err != nil {
+			return err
+		}
+		return tx.InsertPending([]ledger.Pending{{ID: p.ID, Status: status, ExpiresAt: p.ExpiresAt(), Timestamp: p.Timestamp}})
+	})
+}
+
+// TestVerifyFindsResolutionOfExpiredHold checks that Verify finds a post
+// or void stamped at or after the expiry of its pending transfer, which
+// the ledger expires instead (pending_transfer_expired), and passes one
+// stamped just before.
+func TestVerifyFindsResolutionOfExpiredHold(t *testing.T) {
+	p := closingHold(20, 0, 1<<62)
+	p.Timeout = 1
+	expires := p.ExpiresAt()
+	tests := []struct {
+		name  string
+		flags ledger.TransferFlags
+		after uint64
+		want  []ledger.Problem
+	}{
+		{"post_before", ledger.TransferPostPendingTransfer, 1e9 - 1, nil},
+		{"void_before", ledger.TransferVoidPendingTransfer, 1e9 - 1, nil},
+		{"post_at", ledger.TransferPostPendingTransfer, 1e9, []ledger.Problem{{TransferID: ledger.IDFromUint64(21),
+			Detail: fmt.Sprintf("resolves %v, which expired at %d", p.ID, expires)}}},
+		{"void_after", ledger.TransferVoidPendingTransfer, 2e9, []ledger.Problem{{TransferID: ledger.IDFromUint64(21),
+			Detail: fmt.Sprintf("resolves %v, which expired at %d", p.ID, expires)}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			r := transfer(21, 3)
+			r.Flags = tt.flags
+			holdResolved(t, s, p, r, tt.after)
+			if tt.want == nil {
+				require.NoError(t, l.Verify(context.Background()))
+				return
+			}
+			assert.Equal(t, tt.want, verifyProblems(t, s))
+		})
+	}
+}
