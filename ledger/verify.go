@@ -96,9 +96,10 @@ type verifyPending struct {
 //     closing flag (a post or void with one is reported as below);
 //   - a post or void (a transfer flagged either) has no flag that excludes
 //     it (the other of the two, pending, balancing, closing) and resolves,
-//     before its expiry, a pending transfer whose state agrees, with that transfer's accounts,
-//     ledger and code, a void its whole amount and a post at most that, and
-//     no pending transfer is resolved twice;
+//     before its expiry, a pending transfer whose state agrees, with that
+//     transfer's accounts, ledger and code, a void its whole amount and a
+//     post at most that of one that closes no account, and no pending
+//     transfer is resolved twice;
 //   - every pending state belongs to a pending transfer, whose expiry and
 //     timestamp it has;
 //   - an account has AccountClosed when an active pending transfer closes
@@ -245,6 +246,11 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				want := PendingVoided
 				if t.Flags&TransferPostPendingTransfer != 0 {
 					want = PendingPosted
+					// The account it closes stays closed until it is voided
+					// or expires, and the ledger posts to no closed account.
+					if p.t.Flags&(TransferClosingDebit|TransferClosingCredit) != 0 {
+						add(ID{}, t.ID, "posts %v, which closes an account", t.PendingID)
+					}
 					dr.dpo += amount
 					cr.cpo += amount
 				}

@@ -983,3 +983,35 @@ func TestVerifyFindsResolutionOfExpiredHold(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyFindsPostOfClosingTransfer checks that Verify finds a post of
+// a closing pending transfer, which the ledger refuses while the account
+// it closes stays closed (debit_account_already_closed,
+// credit_account_already_closed), and passes a void of one.
+func TestVerifyFindsPostOfClosingTransfer(t *testing.T) {
+	tests := []struct {
+		name  string
+		p     ledger.TransferFlags
+		flags ledger.TransferFlags
+		want  []ledger.Problem
+	}{
+		{"void_closing_debit", ledger.TransferClosingDebit, ledger.TransferVoidPendingTransfer, nil},
+		{"post_closing_debit", ledger.TransferClosingDebit, ledger.TransferPostPendingTransfer, []ledger.Problem{{
+			TransferID: ledger.IDFromUint64(21), Detail: fmt.Sprintf("posts %v, which closes an account", ledger.IDFromUint64(20))}}},
+		{"post_closing_credit", ledger.TransferClosingCredit, ledger.TransferPostPendingTransfer, []ledger.Problem{{
+			TransferID: ledger.IDFromUint64(21), Detail: fmt.Sprintf("posts %v, which closes an account", ledger.IDFromUint64(20))}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			r := transfer(21, 3)
+			r.Flags = tt.flags
+			holdResolved(t, s, closingHold(20, tt.p, 1<<62), r, 1)
+			if tt.want == nil {
+				require.NoError(t, l.Verify(context.Background()))
+				return
+			}
+			assert.Equal(t, tt.want, verifyProblems(t, s))
+		})
+	}
+}
