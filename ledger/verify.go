@@ -101,7 +101,7 @@ type verifyPending struct {
 //     post at most that of one that closes no account, and no pending
 //     transfer is resolved twice;
 //   - every pending state belongs to a pending transfer, whose expiry and
-//     timestamp it has;
+//     timestamp it has, and is active, posted, voided or expired;
 //   - an account has AccountClosed when an active pending transfer closes
 //     it (TransferClosingDebit, TransferClosingCredit), never more than
 //     one, and otherwise only when no transfer names it (created closed).
@@ -297,6 +297,9 @@ func (l *Ledger) Verify(ctx context.Context) error {
 		sortIDs(ids)
 		for _, id := range ids {
 			s, stated := states[id]
+			if stated && (s.Status < PendingActive || s.Status > PendingExpired) {
+				add(ID{}, id, "pending state has status %v", s.Status)
+			}
 			p := pendings[id]
 			if p == nil {
 				add(ID{}, id, "pending state without a pending transfer")

@@ -1015,3 +1015,30 @@ func TestVerifyFindsPostOfClosingTransfer(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyFindsPendingStateOfUnknownStatus checks that Verify finds a
+// pending state whose status is none of active, posted, voided and
+// expired, which the ledger never writes.
+func TestVerifyFindsPendingStateOfUnknownStatus(t *testing.T) {
+	for _, status := range []ledger.PendingStatus{ledger.PendingNone, ledger.PendingExpired + 1} {
+		t.Run(status.String(), func(t *testing.T) {
+			_, s := verifySetup(t)
+			// Hold released, as for any status but active.
+			tamper(t, s, func(tx ledger.Tx) error {
+				a, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+				if err != nil {
+					return err
+				}
+				slices.SortFunc(a, func(x, y ledger.Account) int { return x.ID.Compare(y.ID) })
+				a[0].DebitsPending -= 4
+				a[1].CreditsPending -= 4
+				if err := tx.UpdateAccounts(a); err != nil {
+					return err
+				}
+				return tx.UpdatePending([]ledger.Pending{{ID: ledger.IDFromUint64(11), Status: status}})
+			})
+			assert.Equal(t, []ledger.Problem{{TransferID: ledger.IDFromUint64(11), Detail: fmt.Sprintf("pending state has status %v", status)}},
+				verifyProblems(t, s))
+		})
+	}
+}
