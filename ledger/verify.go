@@ -83,6 +83,8 @@ type verifyPending struct {
 
 // Verify recomputes every account balance from the immutable transfers and
 // the states of pending transfers, in one consistent snapshot, and checks:
+//   - an account has a valid ID (ID.Valid), no reserved flag, at most one
+//     of the limit flags, a ledger and a code;
 //   - each stored balance equals the recomputed one; per ledger, the sum of
 //     debits equals the sum of credits, pending and posted; the limit flags
 //     hold; no amount or balance exceeds AmountLimit (an amount above it
@@ -330,6 +332,21 @@ func (l *Ledger) Verify(ctx context.Context) error {
 			c := computed[a.ID]
 			if c == nil {
 				return nil // created after the first pass cannot happen in one snapshot
+			}
+			if !a.ID.Valid() {
+				add(a.ID, ID{}, "reserved ID")
+			}
+			if f := a.Flags &^ accountKnownFlags; f != 0 {
+				add(a.ID, ID{}, "reserved flags %#x", f)
+			}
+			if limits := AccountDebitsMustNotExceedCredits | AccountCreditsMustNotExceedDebits; a.Flags&limits == limits {
+				add(a.ID, ID{}, "flags %#x are mutually exclusive", limits)
+			}
+			if a.Ledger == 0 {
+				add(a.ID, ID{}, "ledger zero")
+			}
+			if a.Code == 0 {
+				add(a.ID, ID{}, "code zero")
 			}
 			if c.dp != a.DebitsPending || c.dpo != a.DebitsPosted || c.cp != a.CreditsPending || c.cpo != a.CreditsPosted {
 				add(a.ID, ID{}, "stored balances dp=%d dpo=%d cp=%d cpo=%d, transfers give dp=%d dpo=%d cp=%d cpo=%d",

@@ -1042,3 +1042,37 @@ func TestVerifyFindsPendingStateOfUnknownStatus(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyFindsAccountFieldsTheLedgerRefuses checks that Verify finds
+// an account with a field that the ledger refuses when it creates one: a
+// zero or IDMax ID, a reserved flag, both limit flags, a zero ledger or
+// code.
+func TestVerifyFindsAccountFieldsTheLedgerRefuses(t *testing.T) {
+	three := ledger.IDFromUint64(3)
+	tests := []struct {
+		name string
+		a    ledger.Account
+		want ledger.Problem
+	}{
+		{"id_zero", ledger.Account{Ledger: 978, Code: 1}, ledger.Problem{Detail: "reserved ID"}},
+		{"id_max", ledger.Account{ID: ledger.IDMax, Ledger: 978, Code: 1}, ledger.Problem{AccountID: ledger.IDMax, Detail: "reserved ID"}},
+		{"reserved_flag", ledger.Account{ID: three, Ledger: 978, Code: 1, Flags: 1 << 4},
+			ledger.Problem{AccountID: three, Detail: "reserved flags 0x10"}},
+		{"limit_flags", ledger.Account{ID: three, Ledger: 978, Code: 1,
+			Flags: ledger.AccountDebitsMustNotExceedCredits | ledger.AccountCreditsMustNotExceedDebits},
+			ledger.Problem{AccountID: three, Detail: "flags 0x6 are mutually exclusive"}},
+		{"ledger_zero", ledger.Account{ID: three, Code: 1}, ledger.Problem{AccountID: three, Detail: "ledger zero"}},
+		{"code_zero", ledger.Account{ID: three, Ledger: 978}, ledger.Problem{AccountID: three, Detail: "code zero"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, s := verifySetup(t)
+			tamper(t, s, func(tx ledger.Tx) error {
+				a := tt.a
+				a.Timestamp = 1 << 62
+				return tx.InsertAccounts([]ledger.Account{a})
+			})
+			assert.Equal(t, []ledger.Problem{tt.want}, verifyProblems(t, s))
+		})
+	}
+}
