@@ -91,8 +91,11 @@ type verifyPending struct {
 //     is left out of the balances, and its transfer checked as any other);
 //   - a transfer has a valid ID (ID.Valid), no reserved flag, a code, and
 //     two different accounts; a pending ID only when it is a post or void;
-//   - timestamps strictly increase; every transfer refers to existing
-//     accounts of its ledger (one that exists takes a transfer of one that
+//   - timestamps are at most TimestampLimit, those of transfers strictly
+//     increase, and no two events (accounts, transfers) share one; an
+//     account's is not zero; a pending transfer expires by the limit;
+//   - every transfer refers to existing accounts, created before it, of its
+//     ledger (one that exists takes a transfer of one that
 //     is missing in its balances, and the transfer is checked as any
 //     other); only a pending transfer has a timeout or a
 //     closing flag (a post or void with one is reported as below);
@@ -128,9 +131,14 @@ func (l *Ledger) Verify(ctx context.Context) error {
 		problems = problems[:0]
 		accounts := make(map[ID]*Account)
 		computed := make(map[ID]*balances)
+		// The first account, by ID, created at each timestamp.
+		createdAt := make(map[uint64]ID)
 		err := tx.ForEachAccount(func(a Account) error {
 			accounts[a.ID] = &a
 			computed[a.ID] = &balances{}
+			if _, ok := createdAt[a.Timestamp]; !ok {
+				createdAt[a.Timestamp] = a.ID
+			}
 			return nil
 		})
 		if err != nil {
@@ -151,6 +159,12 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				add(ID{}, t.ID, "timestamp %d not after %d", t.Timestamp, lastTS)
 			}
 			lastTS = t.Timestamp
+			if t.Timestamp > TimestampLimit {
+				add(ID{}, t.ID, "timestamp %d above the limit", t.Timestamp)
+			}
+			if a, ok := createdAt[t.Timestamp]; ok {
+				add(ID{}, t.ID, "timestamp %d also that of account %v", t.Timestamp, a)
+			}
 			if !t.ID.Valid() {
 				add(ID{}, t.ID, "reserved ID")
 			}
@@ -179,6 +193,12 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				cr = &balances{}
 			}
 			dr.named, cr.named = true, true
+			if drOK && accounts[t.DebitAccountID].Timestamp >= t.Timestamp {
+				add(ID{}, t.ID, "names account %v, created at %d", t.DebitAccountID, accounts[t.DebitAccountID].Timestamp)
+			}
+			if crOK && t.CreditAccountID != t.DebitAccountID && accounts[t.CreditAccountID].Timestamp >= t.Timestamp {
+				add(ID{}, t.ID, "names account %v, created at %d", t.CreditAccountID, accounts[t.CreditAccountID].Timestamp)
+			}
 			if (drOK && accounts[t.DebitAccountID].Ledger != t.Ledger) || (crOK && accounts[t.CreditAccountID].Ledger != t.Ledger) {
 				add(ID{}, t.ID, "ledger %d differs from its accounts'", t.Ledger)
 			}
@@ -209,6 +229,9 @@ func (l *Ledger) Verify(ctx context.Context) error {
 			switch {
 			case !resolves && t.Flags&TransferPending != 0:
 				pendings[t.ID] = &verifyPending{t: t}
+				if e := t.ExpiresAt(); e > TimestampLimit {
+					add(ID{}, t.ID, "expires at %d, past the timestamp limit", e)
+				}
 				s, ok := states[t.ID]
 				if !ok {
 					add(ID{}, t.ID, "pending transfer without a pending state")
@@ -335,6 +358,15 @@ func (l *Ledger) Verify(ctx context.Context) error {
 			}
 			if !a.ID.Valid() {
 				add(a.ID, ID{}, "reserved ID")
+			}
+			switch {
+			case a.Timestamp == 0:
+				add(a.ID, ID{}, "timestamp zero")
+			case a.Timestamp > TimestampLimit:
+				add(a.ID, ID{}, "timestamp %d above the limit", a.Timestamp)
+			}
+			if first := createdAt[a.Timestamp]; first != a.ID {
+				add(a.ID, ID{}, "timestamp %d also that of account %v", a.Timestamp, first)
 			}
 			if f := a.Flags &^ accountKnownFlags; f != 0 {
 				add(a.ID, ID{}, "reserved flags %#x", f)

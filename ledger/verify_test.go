@@ -639,6 +639,9 @@ func TestVerifyFindsTimestampsOutOfOrder(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, got, 3)
 	ts10, ts11, ts12 := got[0].Timestamp, got[1].Timestamp, got[2].Timestamp
+	accounts, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2)})
+	require.NoError(t, err)
+	require.Len(t, accounts, 2)
 	notAfter := func(id ledger.ID, ts, last uint64) ledger.Problem {
 		return ledger.Problem{TransferID: id, Detail: fmt.Sprintf("timestamp %d not after %d", ts, last)}
 	}
@@ -653,8 +656,11 @@ func TestVerifyFindsTimestampsOutOfOrder(t *testing.T) {
 			[]ledger.Problem{notAfter(ids[2], ts11, ts11)}},
 		{"earlier", func(tx ledger.ReadTx) ledger.ReadTx { return restampTx{tx, ids[2], ts11 - 1} },
 			[]ledger.Problem{notAfter(ids[2], ts11-1, ts11)}},
+		// Stamped before its accounts, too.
 		{"zero_first", func(tx ledger.ReadTx) ledger.ReadTx { return restampTx{tx, ids[0], 0} },
-			[]ledger.Problem{notAfter(ids[0], 0, 0)}},
+			[]ledger.Problem{notAfter(ids[0], 0, 0),
+				{TransferID: ids[0], Detail: fmt.Sprintf("names account %v, created at %d", ledger.IDFromUint64(1), accounts[0].Timestamp)},
+				{TransferID: ids[0], Detail: fmt.Sprintf("names account %v, created at %d", ledger.IDFromUint64(2), accounts[1].Timestamp)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -683,8 +689,8 @@ func TestVerifyFindsAmountAboveLimit(t *testing.T) {
 }
 
 // postPlain writes trs, transfers of verifySetup's accounts (1 and 2)
-// that post at once, stamped after every transfer in their order, with
-// the balances they give.
+// that post at once, stamped after every transfer in their order unless
+// they carry a timestamp, with the balances they give.
 func postPlain(t *testing.T, s ledger.Store, trs ...ledger.Transfer) {
 	t.Helper()
 	tamper(t, s, func(tx ledger.Tx) error {
@@ -694,7 +700,9 @@ func postPlain(t *testing.T, s ledger.Store, trs ...ledger.Transfer) {
 		}
 		byID := map[ledger.ID]*ledger.Account{a[0].ID: &a[0], a[1].ID: &a[1]}
 		for i := range trs {
-			trs[i].Timestamp = 1<<62 + uint64(i)
+			if trs[i].Timestamp == 0 {
+				trs[i].Timestamp = 1<<62 + uint64(i)
+			}
 			byID[trs[i].DebitAccountID].DebitsPosted += trs[i].Amount
 			byID[trs[i].CreditAccountID].CreditsPosted += trs[i].Amount
 		}
@@ -1073,6 +1081,96 @@ func TestVerifyFindsAccountFieldsTheLedgerRefuses(t *testing.T) {
 				return tx.InsertAccounts([]ledger.Account{a})
 			})
 			assert.Equal(t, []ledger.Problem{tt.want}, verifyProblems(t, s))
+		})
+	}
+}
+
+// TestVerifyFindsTimestampsTheLedgerNeverAssigns checks that Verify finds
+// a timestamp above TimestampLimit, a pending transfer that expires past
+// it (overflows_timeout), an account's zero timestamp, a timestamp that
+// two events share, and a transfer that names an account created after
+// it.
+func TestVerifyFindsTimestampsTheLedgerNeverAssigns(t *testing.T) {
+	three, four := ledger.IDFromUint64(3), ledger.IDFromUint64(4)
+	account := func(id ledger.ID, ts uint64) ledger.Account {
+		return ledger.Account{ID: id, Ledger: 978, Code: 1, Timestamp: ts}
+	}
+	insert := func(a ...ledger.Account) func(*testing.T, ledger.Store) {
+		return func(t *testing.T, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error { return tx.InsertAccounts(a) })
+		}
+	}
+	late := ledger.TimestampLimit - 5e9
+	tests := []struct {
+		name  string
+		write func(*testing.T, ledger.Store)
+		want  func(ts10 uint64) []ledger.Problem
+	}{
+		{"transfer_above_limit", func(t *testing.T, s ledger.Store) {
+			tr := transfer(20, 1)
+			tr.Timestamp = ledger.TimestampLimit + 1
+			postPlain(t, s, tr)
+		}, func(uint64) []ledger.Problem {
+			return []ledger.Problem{{TransferID: ledger.IDFromUint64(20), Detail: fmt.Sprintf("timestamp %d above the limit", ledger.TimestampLimit+1)}}
+		}},
+		{"expiry_above_limit", func(t *testing.T, s ledger.Store) {
+			p := closingHold(20, 0, late)
+			p.Timeout = 10
+			tamper(t, s, func(tx ledger.Tx) error { return hold(tx, []ledger.Transfer{p}, ledger.PendingActive) })
+		}, func(uint64) []ledger.Problem {
+			return []ledger.Problem{{TransferID: ledger.IDFromUint64(20), Detail: fmt.Sprintf("expires at %d, past the timestamp limit", late+10e9)}}
+		}},
+		{"account_above_limit", insert(account(three, ledger.TimestampLimit+1)), func(uint64) []ledger.Problem {
+			return []ledger.Problem{{AccountID: three, Detail: fmt.Sprintf("timestamp %d above the limit", ledger.TimestampLimit+1)}}
+		}},
+		{"account_zero", insert(account(three, 0)), func(uint64) []ledger.Problem {
+			return []ledger.Problem{{AccountID: three, Detail: "timestamp zero"}}
+		}},
+		{"accounts_shared", insert(account(three, 1<<62), account(four, 1<<62)), func(uint64) []ledger.Problem {
+			return []ledger.Problem{{AccountID: four, Detail: fmt.Sprintf("timestamp %d also that of account %v", uint64(1<<62), three)}}
+		}},
+		{"account_and_transfer_shared", func(t *testing.T, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error {
+				got, err := tx.Transfers([]ledger.ID{ledger.IDFromUint64(10)})
+				if err != nil {
+					return err
+				}
+				return tx.InsertAccounts([]ledger.Account{account(three, got[0].Timestamp)})
+			})
+		}, func(ts10 uint64) []ledger.Problem {
+			return []ledger.Problem{{TransferID: ledger.IDFromUint64(10), Detail: fmt.Sprintf("timestamp %d also that of account %v", ts10, three)}}
+		}},
+		{"account_after_transfer", func(t *testing.T, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error {
+				a := account(three, 1<<62+1)
+				a.DebitsPosted = 1
+				if err := tx.InsertAccounts([]ledger.Account{a}); err != nil {
+					return err
+				}
+				two, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(2)})
+				if err != nil {
+					return err
+				}
+				two[0].CreditsPosted++
+				if err := tx.UpdateAccounts(two); err != nil {
+					return err
+				}
+				tr := transfer(20, 1)
+				tr.DebitAccountID, tr.Timestamp = three, 1<<62
+				return tx.InsertTransfers([]ledger.Transfer{tr})
+			})
+		}, func(uint64) []ledger.Problem {
+			return []ledger.Problem{{TransferID: ledger.IDFromUint64(20), Detail: fmt.Sprintf("names account %v, created at %d", three, uint64(1<<62+1))}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			got, err := l.LookupTransfers(context.Background(), []ledger.ID{ledger.IDFromUint64(10)})
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			tt.write(t, s)
+			assert.Equal(t, tt.want(got[0].Timestamp), verifyProblems(t, s))
 		})
 	}
 }
