@@ -66,6 +66,9 @@ type balances struct {
 	named            bool
 	closers          int
 	closer           ID
+	// closedBy is the pending transfer that closed the account, among
+	// the transfers read so far, until a post or void of it.
+	closedBy *verifyPending
 }
 
 // close counts p, an active pending transfer, among those that close b.
@@ -94,11 +97,13 @@ type verifyPending struct {
 //   - timestamps are at most TimestampLimit, those of transfers strictly
 //     increase, and no two events (accounts, transfers) share one; an
 //     account's is not zero; a pending transfer expires by the limit;
-//   - every transfer refers to existing accounts, created before it, of its
-//     ledger (one that exists takes a transfer of one that
-//     is missing in its balances, and the transfer is checked as any
-//     other); only a pending transfer has a timeout or a
-//     closing flag (a post or void with one is reported as below);
+//   - every transfer refers to existing accounts of its ledger (one that
+//     exists takes a transfer of one that is missing in its balances, and
+//     the transfer is checked as any other), created before it and, unless
+//     it is a void, not closed then by a pending transfer (from that one's
+//     timestamp until its post or void, or its expiry); only a pending
+//     transfer has a timeout or a closing flag (a post or void with one is
+//     reported as below);
 //   - a post or void (a transfer flagged either) has no flag that excludes
 //     it (the other of the two, pending, balancing, closing) and resolves,
 //     before its expiry, a pending transfer whose state agrees, with that
@@ -193,11 +198,25 @@ func (l *Ledger) Verify(ctx context.Context) error {
 				cr = &balances{}
 			}
 			dr.named, cr.named = true, true
-			if drOK && accounts[t.DebitAccountID].Timestamp >= t.Timestamp {
-				add(ID{}, t.ID, "names account %v, created at %d", t.DebitAccountID, accounts[t.DebitAccountID].Timestamp)
-			}
-			if crOK && t.CreditAccountID != t.DebitAccountID && accounts[t.CreditAccountID].Timestamp >= t.Timestamp {
-				add(ID{}, t.ID, "names account %v, created at %d", t.CreditAccountID, accounts[t.CreditAccountID].Timestamp)
+			// Each account the transfer names, once, was created before it
+			// and was open. A pending transfer that closes an account keeps
+			// it closed until it is voided or expires, and only a void
+			// moves on a closed account (a post of that transfer is
+			// reported below).
+			void := t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) == TransferVoidPendingTransfer
+			for i, id := range []ID{t.DebitAccountID, t.CreditAccountID} {
+				a := accounts[id]
+				if a == nil || (i == 1 && id == t.DebitAccountID) {
+					continue
+				}
+				if a.Timestamp >= t.Timestamp {
+					add(ID{}, t.ID, "names account %v, created at %d", id, a.Timestamp)
+				}
+				c := computed[id].closedBy
+				if c != nil && !void && (c.t.ExpiresAt() == 0 || t.Timestamp < c.t.ExpiresAt()) &&
+					(t.Flags&TransferPostPendingTransfer == 0 || t.PendingID != c.t.ID) {
+					add(ID{}, t.ID, "names account %v, closed by %v", id, c.t.ID)
+				}
 			}
 			if (drOK && accounts[t.DebitAccountID].Ledger != t.Ledger) || (crOK && accounts[t.CreditAccountID].Ledger != t.Ledger) {
 				add(ID{}, t.ID, "ledger %d differs from its accounts'", t.Ledger)
@@ -228,7 +247,14 @@ func (l *Ledger) Verify(ctx context.Context) error {
 			}
 			switch {
 			case !resolves && t.Flags&TransferPending != 0:
-				pendings[t.ID] = &verifyPending{t: t}
+				p := &verifyPending{t: t}
+				pendings[t.ID] = p
+				if t.Flags&TransferClosingDebit != 0 {
+					dr.closedBy = p
+				}
+				if t.Flags&TransferClosingCredit != 0 {
+					cr.closedBy = p
+				}
 				if e := t.ExpiresAt(); e > TimestampLimit {
 					add(ID{}, t.ID, "expires at %d, past the timestamp limit", e)
 				}
@@ -263,6 +289,11 @@ func (l *Ledger) Verify(ctx context.Context) error {
 					return nil
 				}
 				p.resolved++
+				for _, id := range []ID{p.t.DebitAccountID, p.t.CreditAccountID} {
+					if b := computed[id]; b != nil && b.closedBy == p {
+						b.closedBy = nil
+					}
+				}
 				// The ledger expires a pending transfer at the first event
 				// at or after its expiry, before any post or void of it.
 				if e := p.t.ExpiresAt(); e != 0 && t.Timestamp >= e {

@@ -559,7 +559,9 @@ func TestVerifyFindsClosedFlagUnlikeClosingTransfers(t *testing.T) {
 		}, []ledger.Problem{{AccountID: two, Detail: fmt.Sprintf("not flagged closed, but pending transfer %v closes it", bothCloser.ID)}}},
 		{"closed_twice", nil, func(tx ledger.Tx) error {
 			return hold(tx, []ledger.Transfer{drCloser, bothCloser}, ledger.PendingActive, one, two)
-		}, []ledger.Problem{{AccountID: one, Detail: fmt.Sprintf("closed by 2 active pending transfers, %v the first", drCloser.ID)}}},
+		}, []ledger.Problem{
+			{TransferID: bothCloser.ID, Detail: fmt.Sprintf("names account %v, closed by %v", one, drCloser.ID)},
+			{AccountID: one, Detail: fmt.Sprintf("closed by 2 active pending transfers, %v the first", drCloser.ID)}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1171,6 +1173,161 @@ func TestVerifyFindsTimestampsTheLedgerNeverAssigns(t *testing.T) {
 			require.Len(t, got, 1)
 			tt.write(t, s)
 			assert.Equal(t, tt.want(got[0].Timestamp), verifyProblems(t, s))
+		})
+	}
+}
+
+// settle writes trs and the pending states of those that are pending
+// (states, by ID, when given there, else active), sets the status of
+// other pending transfers that states names, then sets every
+// account's balances and AccountClosed flag to what the stored transfers
+// and pending states give, so that the problems Verify finds are those
+// of the rows written.
+func settle(t *testing.T, s ledger.Store, trs []ledger.Transfer, states map[ledger.ID]ledger.PendingStatus) {
+	t.Helper()
+	tamper(t, s, func(tx ledger.Tx) error {
+		var ps, upd []ledger.Pending
+		written := map[ledger.ID]bool{}
+		for _, tr := range trs {
+			written[tr.ID] = true
+			if tr.Flags&ledger.TransferPending != 0 {
+				st, ok := states[tr.ID]
+				if !ok {
+					st = ledger.PendingActive
+				}
+				ps = append(ps, ledger.Pending{ID: tr.ID, Status: st, ExpiresAt: tr.ExpiresAt(), Timestamp: tr.Timestamp})
+			}
+		}
+		for id, st := range states {
+			if !written[id] {
+				upd = append(upd, ledger.Pending{ID: id, Status: st})
+			}
+		}
+		if err := tx.InsertTransfers(trs); err != nil {
+			return err
+		}
+		if len(upd) > 0 {
+			if err := tx.UpdatePending(upd); err != nil {
+				return err
+			}
+		}
+		if len(ps) == 0 {
+			return nil
+		}
+		return tx.InsertPending(ps)
+	})
+	tamper(t, s, func(tx ledger.Tx) error {
+		status := map[ledger.ID]ledger.PendingStatus{}
+		if err := tx.ForEachPending(func(p ledger.Pending) error { status[p.ID] = p.Status; return nil }); err != nil {
+			return err
+		}
+		accounts := map[ledger.ID]*ledger.Account{}
+		var ids []ledger.ID
+		err := tx.ForEachAccount(func(a ledger.Account) error {
+			a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted = 0, 0, 0, 0
+			a.Flags &^= ledger.AccountClosed
+			accounts[a.ID] = &a
+			ids = append(ids, a.ID)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.ForEachTransfer(func(tr ledger.Transfer) error {
+			dr, cr := accounts[tr.DebitAccountID], accounts[tr.CreditAccountID]
+			switch {
+			case tr.Flags&(ledger.TransferPostPendingTransfer|ledger.TransferVoidPendingTransfer) != 0:
+				if tr.Flags&ledger.TransferPostPendingTransfer != 0 {
+					dr.DebitsPosted += tr.Amount
+					cr.CreditsPosted += tr.Amount
+				}
+			case tr.Flags&ledger.TransferPending != 0:
+				if status[tr.ID] == ledger.PendingActive {
+					dr.DebitsPending += tr.Amount
+					cr.CreditsPending += tr.Amount
+					if tr.Flags&ledger.TransferClosingDebit != 0 {
+						dr.Flags |= ledger.AccountClosed
+					}
+					if tr.Flags&ledger.TransferClosingCredit != 0 {
+						cr.Flags |= ledger.AccountClosed
+					}
+				}
+			default:
+				dr.DebitsPosted += tr.Amount
+				cr.CreditsPosted += tr.Amount
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var all []ledger.Account
+		for _, id := range ids {
+			all = append(all, *accounts[id])
+		}
+		return tx.UpdateAccounts(all)
+	})
+}
+
+// TestVerifyFindsTransferOfClosedAccount checks that Verify finds a
+// transfer that names an account while a pending transfer closes it,
+// before that one is voided or expires, which the ledger refuses
+// (debit_account_already_closed, credit_account_already_closed), and
+// passes a void, which the ledger makes on a closed account, and
+// transfers made once the account is open again.
+func TestVerifyFindsTransferOfClosedAccount(t *testing.T) {
+	const ts = 1 << 62
+	closer := func(flags ledger.TransferFlags, timeout uint32) ledger.Transfer {
+		p := closingHold(20, flags, ts)
+		p.Timeout = timeout
+		return p
+	}
+	at := func(tr ledger.Transfer, flags ledger.TransferFlags, pending uint64, after uint64) ledger.Transfer {
+		tr.Flags, tr.Timestamp = flags, ts+after
+		if pending != 0 {
+			tr.PendingID = ledger.IDFromUint64(pending)
+		}
+		return tr
+	}
+	post, void, pending := ledger.TransferPostPendingTransfer, ledger.TransferVoidPendingTransfer, ledger.TransferPending
+	closedBy := func(id, account uint64) []ledger.Problem {
+		return []ledger.Problem{{TransferID: ledger.IDFromUint64(id),
+			Detail: fmt.Sprintf("names account %v, closed by %v", ledger.IDFromUint64(account), ledger.IDFromUint64(20))}}
+	}
+	reversed := transfer(21, 1)
+	reversed.DebitAccountID, reversed.CreditAccountID = reversed.CreditAccountID, reversed.DebitAccountID
+	tests := []struct {
+		name   string
+		trs    []ledger.Transfer
+		states map[ledger.ID]ledger.PendingStatus
+		want   []ledger.Problem
+	}{
+		{"single_phase_debit", []ledger.Transfer{closer(ledger.TransferClosingDebit, 0), at(transfer(21, 1), 0, 0, 1)}, nil,
+			closedBy(21, 1)},
+		{"single_phase_credit_side", []ledger.Transfer{closer(ledger.TransferClosingCredit, 0), at(reversed, 0, 0, 1)}, nil,
+			closedBy(21, 2)},
+		{"pending", []ledger.Transfer{closer(ledger.TransferClosingDebit, 0), at(transfer(21, 1), pending, 0, 1)}, nil,
+			closedBy(21, 1)},
+		{"post_of_other_hold", []ledger.Transfer{closer(ledger.TransferClosingDebit, 0), at(transfer(21, 4), post, 11, 1)},
+			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(11): ledger.PendingPosted}, closedBy(21, 1)},
+		{"before_expiry", []ledger.Transfer{closer(ledger.TransferClosingDebit, 1), at(transfer(21, 1), 0, 0, 1e9-1)},
+			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(20): ledger.PendingExpired}, closedBy(21, 1)},
+		{"void_of_other_hold", []ledger.Transfer{closer(ledger.TransferClosingDebit, 0), at(transfer(21, 4), void, 11, 1)},
+			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(11): ledger.PendingVoided}, nil},
+		{"after_void", []ledger.Transfer{closer(ledger.TransferClosingDebit, 0), at(transfer(21, 3), void, 20, 1), at(transfer(22, 1), 0, 0, 2)},
+			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(20): ledger.PendingVoided}, nil},
+		{"at_expiry", []ledger.Transfer{closer(ledger.TransferClosingDebit, 1), at(transfer(21, 1), 0, 0, 1e9)},
+			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(20): ledger.PendingExpired}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			settle(t, s, tt.trs, tt.states)
+			if tt.want == nil {
+				require.NoError(t, l.Verify(context.Background()))
+				return
+			}
+			assert.Equal(t, tt.want, verifyProblems(t, s))
 		})
 	}
 }
