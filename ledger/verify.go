@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"maps"
@@ -66,9 +67,13 @@ type balances struct {
 	named            bool
 	closers          int
 	closer           ID
-	// closedBy is the pending transfer that closed the account, among
-	// the transfers read so far, until a post or void of it.
+
+	// As of the transfer read last: the pending transfer that closes the
+	// account, until a post or void of it, and the amounts that pending
+	// transfers hold, each until its post or void or its expiry (the
+	// earliest the ledger releases it).
 	closedBy *verifyPending
+	held     struct{ dp, cp uint64 }
 }
 
 // close counts p, an active pending transfer, among those that close b.
@@ -79,9 +84,36 @@ func (b *balances) close(p ID) {
 	b.closers++
 }
 
+// verifyPending is a pending transfer that Verify read: the balances of
+// its accounts (of none, for a missing account), the amount it holds in
+// their held balances (none once released) and how many transfers
+// resolve it.
 type verifyPending struct {
 	t        Transfer
+	dr, cr   *balances
+	held     uint64
 	resolved int
+}
+
+// release releases what p holds in its accounts' held balances.
+func (p *verifyPending) release() {
+	p.dr.held.dp -= p.held
+	p.cr.held.cp -= p.held
+	p.held = 0
+}
+
+// byExpiry is a min-heap of pending transfers by ExpiresAt.
+type byExpiry []*verifyPending
+
+func (h byExpiry) Len() int           { return len(h) }
+func (h byExpiry) Less(i, j int) bool { return h[i].t.ExpiresAt() < h[j].t.ExpiresAt() }
+func (h byExpiry) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *byExpiry) Push(x any)        { *h = append(*h, x.(*verifyPending)) }
+func (h *byExpiry) Pop() any {
+	old := *h
+	p := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return p
 }
 
 // Verify recomputes every account balance from the immutable transfers and
@@ -92,6 +124,10 @@ type verifyPending struct {
 //     debits equals the sum of credits, pending and posted; the limit flags
 //     hold; no amount or balance exceeds AmountLimit (an amount above it
 //     is left out of the balances, and its transfer checked as any other);
+//   - the limit flags and AmountLimit held when each transfer that is not
+//     a post or void was created, on the balances its accounts had then
+//     (a pending transfer holds its amount until its post or void or its
+//     expiry, the earliest the ledger can have released it);
 //   - a transfer has a valid ID (ID.Valid), no reserved flag, a code, and
 //     two different accounts; a pending ID only when it is a post or void;
 //   - timestamps are at most TimestampLimit, those of transfers strictly
@@ -158,8 +194,12 @@ func (l *Ledger) Verify(ctx context.Context) error {
 			return err
 		}
 		pendings := make(map[ID]*verifyPending)
+		var expiring byExpiry
 		var lastTS uint64
 		err = tx.ForEachTransfer(func(t Transfer) error {
+			for len(expiring) > 0 && expiring[0].t.ExpiresAt() <= t.Timestamp {
+				heap.Pop(&expiring).(*verifyPending).release()
+			}
 			if t.Timestamp <= lastTS {
 				add(ID{}, t.ID, "timestamp %d not after %d", t.Timestamp, lastTS)
 			}
@@ -245,10 +285,38 @@ func (l *Ledger) Verify(ctx context.Context) error {
 			if t.DebitAccountID == t.CreditAccountID {
 				add(ID{}, t.ID, "debits and credits the same account")
 			}
+			// What the ledger checks when it creates a transfer that is
+			// not a post or void, on the balances as they were: the held
+			// amounts the least they can have been.
+			if !resolves {
+				for _, side := range [...]struct {
+					a              *Account
+					name, opposite string
+					total, against uint64 // the side's pending and posted, the opposite side's posted
+					limit          AccountFlags
+				}{
+					{accounts[t.DebitAccountID], "debits", "credits", dr.held.dp + dr.dpo + amount, dr.cpo, AccountDebitsMustNotExceedCredits},
+					{accounts[t.CreditAccountID], "credits", "debits", cr.held.cp + cr.cpo + amount, cr.dpo, AccountCreditsMustNotExceedDebits},
+				} {
+					switch {
+					case side.a == nil:
+					case side.total > AmountLimit:
+						add(ID{}, t.ID, "takes the %s of account %v to %d, above the limit", side.name, side.a.ID, side.total)
+					case side.a.Flags&side.limit != 0 && side.total > side.against:
+						add(ID{}, t.ID, "takes the %s of account %v to %d, past its %s %d",
+							side.name, side.a.ID, side.total, side.opposite, side.against)
+					}
+				}
+			}
 			switch {
 			case !resolves && t.Flags&TransferPending != 0:
-				p := &verifyPending{t: t}
+				p := &verifyPending{t: t, dr: dr, cr: cr, held: amount}
 				pendings[t.ID] = p
+				dr.held.dp += amount
+				cr.held.cp += amount
+				if t.ExpiresAt() != 0 {
+					heap.Push(&expiring, p)
+				}
 				if t.Flags&TransferClosingDebit != 0 {
 					dr.closedBy = p
 				}
@@ -289,8 +357,9 @@ func (l *Ledger) Verify(ctx context.Context) error {
 					return nil
 				}
 				p.resolved++
-				for _, id := range []ID{p.t.DebitAccountID, p.t.CreditAccountID} {
-					if b := computed[id]; b != nil && b.closedBy == p {
+				p.release()
+				for _, b := range []*balances{p.dr, p.cr} {
+					if b.closedBy == p {
 						b.closedBy = nil
 					}
 				}

@@ -724,6 +724,14 @@ func TestVerifyFindsBalanceAboveLimit(t *testing.T) {
 	above := func(a ledger.ID, v uint64) ledger.Problem {
 		return ledger.Problem{AccountID: a, Detail: fmt.Sprintf("balance %d above the limit", v)}
 	}
+	// Transfer id took the debits of account 1 and the credits of
+	// account 2 to v when it was created.
+	took := func(id uint64, v uint64) []ledger.Problem {
+		return []ledger.Problem{
+			{TransferID: ledger.IDFromUint64(id), Detail: fmt.Sprintf("takes the debits of account %v to %d, above the limit", one, v)},
+			{TransferID: ledger.IDFromUint64(id), Detail: fmt.Sprintf("takes the credits of account %v to %d, above the limit", two, v)},
+		}
+	}
 	tests := []struct {
 		name    string
 		amounts []uint64 // posted from account 1 to account 2, after verifySetup's 5 posted and 4 pending
@@ -732,12 +740,12 @@ func TestVerifyFindsBalanceAboveLimit(t *testing.T) {
 		// Pending and posted at the limit: no problem.
 		{"at_limit", []uint64{ledger.AmountLimit - 9}, nil},
 		// Posted at the limit, pending and posted past it.
-		{"sum", []uint64{ledger.AmountLimit - 5}, []ledger.Problem{
-			above(one, ledger.AmountLimit+4), above(two, ledger.AmountLimit+4)}},
+		{"sum", []uint64{ledger.AmountLimit - 5}, slices.Concat(took(20, ledger.AmountLimit+4),
+			[]ledger.Problem{above(one, ledger.AmountLimit+4), above(two, ledger.AmountLimit+4)})},
 		// Posted past the limit, and so pending and posted.
-		{"posted", []uint64{ledger.AmountLimit, 1}, []ledger.Problem{
-			above(one, ledger.AmountLimit+6), above(one, ledger.AmountLimit+10),
-			above(two, ledger.AmountLimit+6), above(two, ledger.AmountLimit+10)}},
+		{"posted", []uint64{ledger.AmountLimit, 1}, slices.Concat(took(20, ledger.AmountLimit+9), took(21, ledger.AmountLimit+10),
+			[]ledger.Problem{above(one, ledger.AmountLimit+6), above(one, ledger.AmountLimit+10),
+				above(two, ledger.AmountLimit+6), above(two, ledger.AmountLimit+10)})},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1322,6 +1330,82 @@ func TestVerifyFindsTransferOfClosedAccount(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l, s := verifySetup(t)
+			settle(t, s, tt.trs, tt.states)
+			if tt.want == nil {
+				require.NoError(t, l.Verify(context.Background()))
+				return
+			}
+			assert.Equal(t, tt.want, verifyProblems(t, s))
+		})
+	}
+}
+
+// TestVerifyFindsLimitBrokenWhenTransferWasCreated checks that Verify
+// finds a transfer that took an account with a limit flag past its limit
+// when it was created (exceeds_credits, exceeds_debits), though later
+// transfers brought the account back within it, counting a hold until
+// its post or void or its expiry, and passes transfers that kept within
+// it.
+func TestVerifyFindsLimitBrokenWhenTransferWasCreated(t *testing.T) {
+	const ts = 1 << 62
+	one, two := ledger.IDFromUint64(1), ledger.IDFromUint64(2)
+	three, four := ledger.IDFromUint64(3), ledger.IDFromUint64(4) // debits, credits must not exceed the other side
+	tr := func(id uint64, dr, cr ledger.ID, amount uint64, flags ledger.TransferFlags, after uint64) ledger.Transfer {
+		t := transfer(id, amount)
+		t.DebitAccountID, t.CreditAccountID, t.Flags, t.Timestamp = dr, cr, flags, ts+after
+		return t
+	}
+	pending := func(id uint64, dr, cr ledger.ID, amount uint64, timeout uint32, after uint64) ledger.Transfer {
+		p := tr(id, dr, cr, amount, ledger.TransferPending, after)
+		p.Timeout = timeout
+		return p
+	}
+	void := func(id, p uint64, dr ledger.ID, amount, after uint64) ledger.Transfer {
+		v := tr(id, dr, two, amount, ledger.TransferVoidPendingTransfer, after)
+		v.PendingID = ledger.IDFromUint64(p)
+		return v
+	}
+	credit := tr(20, one, three, 5, 0, 0) // account 3 may then owe 5
+	exceeds := func(id uint64, to, past uint64) []ledger.Problem {
+		return []ledger.Problem{{TransferID: ledger.IDFromUint64(id),
+			Detail: fmt.Sprintf("takes the debits of account %v to %d, past its credits %d", three, to, past)}}
+	}
+	tests := []struct {
+		name   string
+		trs    []ledger.Transfer
+		states map[ledger.ID]ledger.PendingStatus
+		want   []ledger.Problem
+	}{
+		{"debits_before_credit", []ledger.Transfer{tr(21, three, two, 5, 0, 0), tr(22, one, three, 5, 0, 1)}, nil,
+			exceeds(21, 5, 0)},
+		{"credits_before_debit", []ledger.Transfer{tr(21, one, four, 5, 0, 0), tr(22, four, two, 5, 0, 1)}, nil,
+			[]ledger.Problem{{TransferID: ledger.IDFromUint64(21),
+				Detail: fmt.Sprintf("takes the credits of account %v to 5, past its debits 0", four)}}},
+		{"pending_before_credit", []ledger.Transfer{pending(21, three, two, 5, 0, 0), void(22, 21, three, 5, 1), tr(20, one, three, 5, 0, 2)},
+			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingVoided}, exceeds(21, 5, 0)},
+		{"held", []ledger.Transfer{credit, pending(21, three, two, 5, 1, 1), tr(22, three, two, 1, 0, 1e9)},
+			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingExpired}, exceeds(22, 6, 5)},
+		// Account 1 holds 4 and has 5 posted (verifySetup).
+		{"debits_above_limit_while_held", []ledger.Transfer{pending(21, one, two, ledger.AmountLimit-9, 0, 0),
+			tr(22, one, two, 1, 0, 1), void(23, 21, one, ledger.AmountLimit-9, 2)},
+			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingVoided}, []ledger.Problem{
+				{TransferID: ledger.IDFromUint64(22), Detail: fmt.Sprintf("takes the debits of account %v to %d, above the limit", one, ledger.AmountLimit+1)},
+				{TransferID: ledger.IDFromUint64(22), Detail: fmt.Sprintf("takes the credits of account %v to %d, above the limit", two, ledger.AmountLimit+1)}}},
+		{"within", []ledger.Transfer{credit, tr(21, three, two, 5, 0, 1)}, nil, nil},
+		{"after_expiry", []ledger.Transfer{credit, pending(21, three, two, 5, 1, 1), tr(22, three, two, 1, 0, 1e9+1)},
+			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingExpired}, nil},
+		{"after_void", []ledger.Transfer{credit, pending(21, three, two, 5, 0, 1), void(22, 21, three, 5, 2), tr(23, three, two, 5, 0, 3)},
+			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingVoided}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			res, err := l.CreateAccounts(context.Background(), []ledger.Account{
+				{ID: three, Ledger: 978, Code: 1, Flags: ledger.AccountDebitsMustNotExceedCredits},
+				{ID: four, Ledger: 978, Code: 1, Flags: ledger.AccountCreditsMustNotExceedDebits},
+			})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
 			settle(t, s, tt.trs, tt.states)
 			if tt.want == nil {
 				require.NoError(t, l.Verify(context.Background()))
