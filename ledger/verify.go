@@ -127,7 +127,9 @@ func (h *byExpiry) Pop() any {
 //   - the limit flags and AmountLimit held when each transfer that is not
 //     a post or void was created, on the balances its accounts had then
 //     (a pending transfer holds its amount until its post or void or its
-//     expiry, the earliest the ledger can have released it);
+//     expiry, the earliest the ledger can have released it), and a
+//     balancing transfer moved no more than kept its side within the
+//     opposite one;
 //   - a transfer has a valid ID (ID.Valid), no reserved flag, a code, and
 //     two different accounts; a pending ID only when it is a post or void;
 //   - timestamps are at most TimestampLimit, those of transfers strictly
@@ -287,22 +289,27 @@ func (l *Ledger) Verify(ctx context.Context) error {
 			}
 			// What the ledger checks when it creates a transfer that is
 			// not a post or void, on the balances as they were: the held
-			// amounts the least they can have been.
+			// amounts the least they can have been. A balancing transfer
+			// moves no more than keeps its side within the opposite one,
+			// if anything.
 			if !resolves {
 				for _, side := range [...]struct {
 					a              *Account
 					name, opposite string
 					total, against uint64 // the side's pending and posted, the opposite side's posted
 					limit          AccountFlags
+					balancing      TransferFlags
 				}{
-					{accounts[t.DebitAccountID], "debits", "credits", dr.held.dp + dr.dpo + amount, dr.cpo, AccountDebitsMustNotExceedCredits},
-					{accounts[t.CreditAccountID], "credits", "debits", cr.held.cp + cr.cpo + amount, cr.dpo, AccountCreditsMustNotExceedDebits},
+					{accounts[t.DebitAccountID], "debits", "credits", dr.held.dp + dr.dpo + amount, dr.cpo,
+						AccountDebitsMustNotExceedCredits, TransferBalancingDebit},
+					{accounts[t.CreditAccountID], "credits", "debits", cr.held.cp + cr.cpo + amount, cr.dpo,
+						AccountCreditsMustNotExceedDebits, TransferBalancingCredit},
 				} {
 					switch {
 					case side.a == nil:
 					case side.total > AmountLimit:
 						add(ID{}, t.ID, "takes the %s of account %v to %d, above the limit", side.name, side.a.ID, side.total)
-					case side.a.Flags&side.limit != 0 && side.total > side.against:
+					case (side.a.Flags&side.limit != 0 || (t.Flags&side.balancing != 0 && amount > 0)) && side.total > side.against:
 						add(ID{}, t.ID, "takes the %s of account %v to %d, past its %s %d",
 							side.name, side.a.ID, side.total, side.opposite, side.against)
 					}

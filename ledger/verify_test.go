@@ -111,6 +111,21 @@ func (s altered) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	return s.Store.View(ctx, func(tx ledger.ReadTx) error { return fn(s.alter(tx)) })
 }
 
+// assertVerify asserts that Verify of l finds the problems want, or none
+// when want is nil.
+func assertVerify(t *testing.T, l *ledger.Ledger, want []ledger.Problem) {
+	t.Helper()
+	err := l.Verify(context.Background())
+	if want == nil {
+		assert.NoError(t, err)
+		return
+	}
+	var ve *ledger.VerifyError
+	if assert.ErrorAs(t, err, &ve) {
+		assert.Equal(t, want, ve.Problems)
+	}
+}
+
 // verifyProblems runs Verify over s, which must find problems, and returns
 // them.
 func verifyProblems(t *testing.T, s ledger.Store) []ledger.Problem {
@@ -755,11 +770,7 @@ func TestVerifyFindsBalanceAboveLimit(t *testing.T) {
 				written = append(written, transfer(20+uint64(i), amount))
 			}
 			postPlain(t, s, written...)
-			if tt.want == nil {
-				require.NoError(t, l.Verify(context.Background()))
-				return
-			}
-			assert.Equal(t, tt.want, verifyProblems(t, s))
+			assertVerify(t, l, tt.want)
 		})
 	}
 }
@@ -818,7 +829,7 @@ func TestVerifyFindsResolutionWithExcludedFields(t *testing.T) {
 // refuses with closing_transfer_must_be_pending.
 func TestVerifyFindsClosingTransferNotPending(t *testing.T) {
 	for _, flags := range []ledger.TransferFlags{ledger.TransferClosingDebit, ledger.TransferClosingCredit,
-		ledger.TransferClosingDebit | ledger.TransferClosingCredit, ledger.TransferClosingDebit | ledger.TransferBalancingDebit} {
+		ledger.TransferClosingDebit | ledger.TransferClosingCredit, ledger.TransferClosingCredit | ledger.TransferLinked} {
 		t.Run(fmt.Sprintf("%#x", flags), func(t *testing.T) {
 			_, s := verifySetup(t)
 			tr := transfer(13, 1)
@@ -993,11 +1004,7 @@ func TestVerifyFindsResolutionOfExpiredHold(t *testing.T) {
 			r := transfer(21, 3)
 			r.Flags = tt.flags
 			holdResolved(t, s, p, r, tt.after)
-			if tt.want == nil {
-				require.NoError(t, l.Verify(context.Background()))
-				return
-			}
-			assert.Equal(t, tt.want, verifyProblems(t, s))
+			assertVerify(t, l, tt.want)
 		})
 	}
 }
@@ -1025,11 +1032,7 @@ func TestVerifyFindsPostOfClosingTransfer(t *testing.T) {
 			r := transfer(21, 3)
 			r.Flags = tt.flags
 			holdResolved(t, s, closingHold(20, tt.p, 1<<62), r, 1)
-			if tt.want == nil {
-				require.NoError(t, l.Verify(context.Background()))
-				return
-			}
-			assert.Equal(t, tt.want, verifyProblems(t, s))
+			assertVerify(t, l, tt.want)
 		})
 	}
 }
@@ -1331,13 +1334,17 @@ func TestVerifyFindsTransferOfClosedAccount(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			l, s := verifySetup(t)
 			settle(t, s, tt.trs, tt.states)
-			if tt.want == nil {
-				require.NoError(t, l.Verify(context.Background()))
-				return
-			}
-			assert.Equal(t, tt.want, verifyProblems(t, s))
+			assertVerify(t, l, tt.want)
 		})
 	}
+}
+
+// stamped returns a transfer of amount from dr to cr with flags, stamped
+// after verifySetup's transfers, at 2^62 plus after.
+func stamped(id uint64, dr, cr ledger.ID, amount uint64, flags ledger.TransferFlags, after uint64) ledger.Transfer {
+	t := transfer(id, amount)
+	t.DebitAccountID, t.CreditAccountID, t.Flags, t.Timestamp = dr, cr, flags, 1<<62+after
+	return t
 }
 
 // TestVerifyFindsLimitBrokenWhenTransferWasCreated checks that Verify
@@ -1347,25 +1354,19 @@ func TestVerifyFindsTransferOfClosedAccount(t *testing.T) {
 // its post or void or its expiry, and passes transfers that kept within
 // it.
 func TestVerifyFindsLimitBrokenWhenTransferWasCreated(t *testing.T) {
-	const ts = 1 << 62
 	one, two := ledger.IDFromUint64(1), ledger.IDFromUint64(2)
 	three, four := ledger.IDFromUint64(3), ledger.IDFromUint64(4) // debits, credits must not exceed the other side
-	tr := func(id uint64, dr, cr ledger.ID, amount uint64, flags ledger.TransferFlags, after uint64) ledger.Transfer {
-		t := transfer(id, amount)
-		t.DebitAccountID, t.CreditAccountID, t.Flags, t.Timestamp = dr, cr, flags, ts+after
-		return t
-	}
 	pending := func(id uint64, dr, cr ledger.ID, amount uint64, timeout uint32, after uint64) ledger.Transfer {
-		p := tr(id, dr, cr, amount, ledger.TransferPending, after)
+		p := stamped(id, dr, cr, amount, ledger.TransferPending, after)
 		p.Timeout = timeout
 		return p
 	}
 	void := func(id, p uint64, dr ledger.ID, amount, after uint64) ledger.Transfer {
-		v := tr(id, dr, two, amount, ledger.TransferVoidPendingTransfer, after)
+		v := stamped(id, dr, two, amount, ledger.TransferVoidPendingTransfer, after)
 		v.PendingID = ledger.IDFromUint64(p)
 		return v
 	}
-	credit := tr(20, one, three, 5, 0, 0) // account 3 may then owe 5
+	credit := stamped(20, one, three, 5, 0, 0) // account 3 may then owe 5
 	exceeds := func(id uint64, to, past uint64) []ledger.Problem {
 		return []ledger.Problem{{TransferID: ledger.IDFromUint64(id),
 			Detail: fmt.Sprintf("takes the debits of account %v to %d, past its credits %d", three, to, past)}}
@@ -1376,25 +1377,25 @@ func TestVerifyFindsLimitBrokenWhenTransferWasCreated(t *testing.T) {
 		states map[ledger.ID]ledger.PendingStatus
 		want   []ledger.Problem
 	}{
-		{"debits_before_credit", []ledger.Transfer{tr(21, three, two, 5, 0, 0), tr(22, one, three, 5, 0, 1)}, nil,
+		{"debits_before_credit", []ledger.Transfer{stamped(21, three, two, 5, 0, 0), stamped(22, one, three, 5, 0, 1)}, nil,
 			exceeds(21, 5, 0)},
-		{"credits_before_debit", []ledger.Transfer{tr(21, one, four, 5, 0, 0), tr(22, four, two, 5, 0, 1)}, nil,
+		{"credits_before_debit", []ledger.Transfer{stamped(21, one, four, 5, 0, 0), stamped(22, four, two, 5, 0, 1)}, nil,
 			[]ledger.Problem{{TransferID: ledger.IDFromUint64(21),
 				Detail: fmt.Sprintf("takes the credits of account %v to 5, past its debits 0", four)}}},
-		{"pending_before_credit", []ledger.Transfer{pending(21, three, two, 5, 0, 0), void(22, 21, three, 5, 1), tr(20, one, three, 5, 0, 2)},
+		{"pending_before_credit", []ledger.Transfer{pending(21, three, two, 5, 0, 0), void(22, 21, three, 5, 1), stamped(20, one, three, 5, 0, 2)},
 			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingVoided}, exceeds(21, 5, 0)},
-		{"held", []ledger.Transfer{credit, pending(21, three, two, 5, 1, 1), tr(22, three, two, 1, 0, 1e9)},
+		{"held", []ledger.Transfer{credit, pending(21, three, two, 5, 1, 1), stamped(22, three, two, 1, 0, 1e9)},
 			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingExpired}, exceeds(22, 6, 5)},
 		// Account 1 holds 4 and has 5 posted (verifySetup).
 		{"debits_above_limit_while_held", []ledger.Transfer{pending(21, one, two, ledger.AmountLimit-9, 0, 0),
-			tr(22, one, two, 1, 0, 1), void(23, 21, one, ledger.AmountLimit-9, 2)},
+			stamped(22, one, two, 1, 0, 1), void(23, 21, one, ledger.AmountLimit-9, 2)},
 			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingVoided}, []ledger.Problem{
 				{TransferID: ledger.IDFromUint64(22), Detail: fmt.Sprintf("takes the debits of account %v to %d, above the limit", one, ledger.AmountLimit+1)},
 				{TransferID: ledger.IDFromUint64(22), Detail: fmt.Sprintf("takes the credits of account %v to %d, above the limit", two, ledger.AmountLimit+1)}}},
-		{"within", []ledger.Transfer{credit, tr(21, three, two, 5, 0, 1)}, nil, nil},
-		{"after_expiry", []ledger.Transfer{credit, pending(21, three, two, 5, 1, 1), tr(22, three, two, 1, 0, 1e9+1)},
+		{"within", []ledger.Transfer{credit, stamped(21, three, two, 5, 0, 1)}, nil, nil},
+		{"after_expiry", []ledger.Transfer{credit, pending(21, three, two, 5, 1, 1), stamped(22, three, two, 1, 0, 1e9+1)},
 			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingExpired}, nil},
-		{"after_void", []ledger.Transfer{credit, pending(21, three, two, 5, 0, 1), void(22, 21, three, 5, 2), tr(23, three, two, 5, 0, 3)},
+		{"after_void", []ledger.Transfer{credit, pending(21, three, two, 5, 0, 1), void(22, 21, three, 5, 2), stamped(23, three, two, 5, 0, 3)},
 			map[ledger.ID]ledger.PendingStatus{ledger.IDFromUint64(21): ledger.PendingVoided}, nil},
 	}
 	for _, tt := range tests {
@@ -1407,11 +1408,41 @@ func TestVerifyFindsLimitBrokenWhenTransferWasCreated(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
 			settle(t, s, tt.trs, tt.states)
-			if tt.want == nil {
-				require.NoError(t, l.Verify(context.Background()))
-				return
-			}
-			assert.Equal(t, tt.want, verifyProblems(t, s))
+			assertVerify(t, l, tt.want)
+		})
+	}
+}
+
+// TestVerifyFindsBalancingTransferPastTheBalance checks that Verify finds
+// a balancing transfer that moved more than its account's balance allowed
+// when it was created (the ledger moves at most that much), whether the
+// account has a limit flag or not, and passes one that moved at most that.
+func TestVerifyFindsBalancingTransferPastTheBalance(t *testing.T) {
+	one, two, three := ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(3)
+	credit := stamped(20, one, three, 5, 0, 0) // account 3 has 5 in credit
+	debit := stamped(20, three, two, 5, 0, 0)  // account 3 has 5 in debit
+	tests := []struct {
+		name string
+		trs  []ledger.Transfer
+		want []ledger.Problem
+	}{
+		{"debit_within", []ledger.Transfer{credit, stamped(21, three, two, 5, ledger.TransferBalancingDebit, 1)}, nil},
+		{"debit_zero_past", []ledger.Transfer{debit, stamped(21, three, two, 0, ledger.TransferBalancingDebit, 1)}, nil},
+		{"pending_debit_within", []ledger.Transfer{credit, stamped(21, three, two, 5, ledger.TransferBalancingDebit|ledger.TransferPending, 1)}, nil},
+		{"debit_past", []ledger.Transfer{credit, stamped(21, three, two, 6, ledger.TransferBalancingDebit, 1)}, []ledger.Problem{{
+			TransferID: ledger.IDFromUint64(21), Detail: fmt.Sprintf("takes the debits of account %v to 6, past its credits 5", three)}}},
+		{"credit_within", []ledger.Transfer{debit, stamped(21, one, three, 5, ledger.TransferBalancingCredit, 1)}, nil},
+		{"credit_past", []ledger.Transfer{debit, stamped(21, one, three, 6, ledger.TransferBalancingCredit, 1)}, []ledger.Problem{{
+			TransferID: ledger.IDFromUint64(21), Detail: fmt.Sprintf("takes the credits of account %v to 6, past its debits 5", three)}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			res, err := l.CreateAccounts(context.Background(), []ledger.Account{{ID: three, Ledger: 978, Code: 1}})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res)
+			settle(t, s, tt.trs, nil)
+			assertVerify(t, l, tt.want)
 		})
 	}
 }
