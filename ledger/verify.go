@@ -130,8 +130,9 @@ func (h *byExpiry) Pop() any {
 //     expiry, the earliest the ledger can have released it), and a
 //     balancing transfer moved no more than kept its side within the
 //     opposite one;
-//   - a transfer has a valid ID (ID.Valid), no reserved flag, a code, and
-//     two different accounts; a pending ID only when it is a post or void;
+//   - a transfer has a valid ID (ID.Valid), not also recorded as failed,
+//     no reserved flag, a code, and two different accounts; a pending ID
+//     only when it is a post or void;
 //   - timestamps are at most TimestampLimit, those of transfers strictly
 //     increase, and no two events (accounts, transfers) share one; an
 //     account's is not zero; a pending transfer expires by the limit;
@@ -159,7 +160,8 @@ func (h *byExpiry) Pop() any {
 // returns a *VerifyError listing what is wrong, the store's error, or
 // ErrClosed after Close. The problems come in the same order for the same
 // store contents: those of transfers in ascending timestamp order, those
-// of pending states in ascending transfer ID order, those of accounts in
+// of transfers also recorded as failed in ascending ID order, those of
+// pending states in ascending transfer ID order, those of accounts in
 // ascending account ID order, then those of ledgers in ascending ledger
 // order.
 func (l *Ledger) Verify(ctx context.Context) error {
@@ -198,7 +200,11 @@ func (l *Ledger) Verify(ctx context.Context) error {
 		pendings := make(map[ID]*verifyPending)
 		var expiring byExpiry
 		var lastTS uint64
+		var transferIDs []ID
 		err = tx.ForEachTransfer(func(t Transfer) error {
+			if t.ID.Valid() {
+				transferIDs = append(transferIDs, t.ID)
+			}
 			for len(expiring) > 0 && expiring[0].t.ExpiresAt() <= t.Timestamp {
 				heap.Pop(&expiring).(*verifyPending).release()
 			}
@@ -414,6 +420,16 @@ func (l *Ledger) Verify(ctx context.Context) error {
 		})
 		if err != nil {
 			return err
+		}
+		// The ledger records as failed only the ID of a transfer that it
+		// did not create, and creates none whose ID it recorded.
+		failed, err := tx.FailedTransfers(sortUnique(transferIDs))
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(failed, func(x, y FailedTransfer) int { return x.ID.Compare(y.ID) })
+		for _, f := range failed {
+			add(ID{}, f.ID, "also recorded as failed with %v", f.Result)
 		}
 		// In ascending ID order, so that every run lists the same
 		// problems in the same order.

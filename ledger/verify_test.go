@@ -1446,3 +1446,22 @@ func TestVerifyFindsBalancingTransferPastTheBalance(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyFindsTransferRecordedAsFailed checks that Verify finds a
+// stored transfer whose ID is also recorded as failed: the ledger records
+// the ID of a transfer that it did not create, and creates none whose ID
+// it recorded.
+func TestVerifyFindsTransferRecordedAsFailed(t *testing.T) {
+	l, s := verifySetup(t)
+	tamper(t, s, func(tx ledger.Tx) error {
+		return tx.InsertFailed([]ledger.FailedTransfer{
+			{ID: ledger.IDFromUint64(11), Result: ledger.TransferExceedsCredits, Timestamp: 1 << 62},
+			{ID: ledger.IDFromUint64(10), Result: ledger.TransferDebitAccountNotFound, Timestamp: 1<<62 + 1},
+			{ID: ledger.IDFromUint64(30), Result: ledger.TransferDebitAccountNotFound, Timestamp: 1<<62 + 2},
+		})
+	})
+	assertVerify(t, l, []ledger.Problem{
+		{TransferID: ledger.IDFromUint64(10), Detail: "also recorded as failed with debit_account_not_found"},
+		{TransferID: ledger.IDFromUint64(11), Detail: "also recorded as failed with exceeds_credits"},
+	})
+}
