@@ -22,6 +22,7 @@ type verifier struct {
 	lastTS    uint64   // of the transfer read last
 	transfers []ID     // the valid IDs of the transfers read
 	perLedger map[uint32]*ledgerSums
+	histories []Account // those with AccountHistory, in ascending ID order
 }
 
 // verify checks the contents of tx, as Verify documents, and returns the
@@ -68,6 +69,9 @@ func verify(tx ReadTx) ([]Problem, error) {
 	}
 	v.pendingStates()
 	if err := tx.ForEachAccount(v.account); err != nil {
+		return nil, err
+	}
+	if err := v.balanceHistories(tx); err != nil {
 		return nil, err
 	}
 	v.ledgers()
@@ -413,6 +417,35 @@ func (v *verifier) pendingStates() {
 	}
 }
 
+// balanceHistories checks that the last balance history row of each
+// account with AccountHistory has its balances: the ledger writes one
+// after every transfer that names the account and every expiry that
+// releases what a pending transfer of it holds.
+func (v *verifier) balanceHistories(tx ReadTx) error {
+	for _, a := range v.histories {
+		f, _ := normalize(AccountFilter{AccountID: a.ID, Limit: 1,
+			Flags: AccountFilterDebits | AccountFilterCredits | AccountFilterReversed})
+		rows, err := tx.AccountBalances(f)
+		if err != nil {
+			return err
+		}
+		if len(rows) == 0 {
+			if v.computed[a.ID].named {
+				v.add(a.ID, ID{}, "transfers name it, but it has no balance history row")
+			}
+			continue
+		}
+		r := rows[0]
+		if r.DebitsPending != a.DebitsPending || r.DebitsPosted != a.DebitsPosted ||
+			r.CreditsPending != a.CreditsPending || r.CreditsPosted != a.CreditsPosted {
+			v.add(a.ID, ID{}, "last balance history row (at %d) has dp=%d dpo=%d cp=%d cpo=%d, the account dp=%d dpo=%d cp=%d cpo=%d",
+				r.Timestamp, r.DebitsPending, r.DebitsPosted, r.CreditsPending, r.CreditsPosted,
+				a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted)
+		}
+	}
+	return nil
+}
+
 // ledgerSums are the sums of a ledger's balances, 128-bit, [hi, lo].
 type ledgerSums struct{ dp, dpo, cp, cpo [2]uint64 }
 
@@ -480,6 +513,9 @@ func (v *verifier) account(a Account) error {
 	}
 	if a.Flags&AccountCreditsMustNotExceedDebits != 0 && a.CreditsPending+a.CreditsPosted > a.DebitsPosted {
 		v.add(a.ID, ID{}, "credits %d exceed debits %d", a.CreditsPending+a.CreditsPosted, a.DebitsPosted)
+	}
+	if a.Flags&AccountHistory != 0 {
+		v.histories = append(v.histories, a)
 	}
 	s := v.perLedger[a.Ledger]
 	if s == nil {

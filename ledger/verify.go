@@ -89,6 +89,8 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //     transfer is resolved twice;
 //   - every pending state belongs to a pending transfer, whose expiry and
 //     timestamp it has, and is active, posted, voided or expired;
+//   - the last balance history row of an account with AccountHistory
+//     has its balances, and one that transfers name has one;
 //   - an account has AccountClosed when an active pending transfer closes
 //     it (TransferClosingDebit, TransferClosingCredit), never more than
 //     one, and otherwise only when no transfer names it (created closed).
@@ -100,8 +102,8 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 // store contents: those of transfers in ascending timestamp order, those
 // of transfers also recorded as failed in ascending ID order, those of
 // pending states in ascending transfer ID order, those of accounts in
-// ascending account ID order, then those of ledgers in ascending ledger
-// order.
+// ascending account ID order, those of balance histories in ascending
+// account ID order, then those of ledgers in ascending ledger order.
 func (l *Ledger) Verify(ctx context.Context) error {
 	if l.isClosed() {
 		return ErrClosed

@@ -1465,3 +1465,48 @@ func TestVerifyFindsTransferRecordedAsFailed(t *testing.T) {
 		{TransferID: ledger.IDFromUint64(11), Detail: "also recorded as failed with exceeds_credits"},
 	})
 }
+
+// TestVerifyFindsBalanceHistoryUnlikeBalances checks that Verify finds an
+// account with AccountHistory whose last balance history row differs from
+// its balances, or that transfers name without a row, where the ledger
+// writes a row of the balances after every change of them, and passes
+// the history the ledger wrote.
+func TestVerifyFindsBalanceHistoryUnlikeBalances(t *testing.T) {
+	three, four := ledger.IDFromUint64(3), ledger.IDFromUint64(4)
+	tests := []struct {
+		name  string
+		write func(t *testing.T, s ledger.Store)
+		want  []ledger.Problem
+	}{
+		{"written_by_the_ledger", func(*testing.T, ledger.Store) {}, nil},
+		{"last_row_differs", func(t *testing.T, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error {
+				return tx.InsertBalances([]ledger.BalanceRow{{TransferID: ledger.IDFromUint64(20),
+					AccountBalance: ledger.AccountBalance{AccountID: three, CreditsPosted: 6, Timestamp: 1 << 62}}})
+			})
+		}, []ledger.Problem{{AccountID: three,
+			Detail: fmt.Sprintf("last balance history row (at %d) has dp=0 dpo=0 cp=0 cpo=6, the account dp=0 dpo=0 cp=0 cpo=5", uint64(1<<62))}}},
+		{"no_row", func(t *testing.T, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error {
+				return tx.InsertAccounts([]ledger.Account{{ID: four, Ledger: 978, Code: 1, Flags: ledger.AccountHistory, Timestamp: 1 << 62}})
+			})
+			settle(t, s, []ledger.Transfer{stamped(21, ledger.IDFromUint64(1), four, 0, 0, 1)}, nil)
+		}, []ledger.Problem{{AccountID: four, Detail: "transfers name it, but it has no balance history row"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			ctx := context.Background()
+			ares, err := l.CreateAccounts(ctx, []ledger.Account{{ID: three, Ledger: 978, Code: 1, Flags: ledger.AccountHistory}})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, ares)
+			tr := transfer(20, 5)
+			tr.CreditAccountID = three
+			tres, err := l.CreateTransfers(ctx, []ledger.Transfer{tr})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, tres)
+			tt.write(t, s)
+			assertVerify(t, l, tt.want)
+		})
+	}
+}
