@@ -160,7 +160,7 @@ func (v *verifier) transfer(t Transfer) error {
 		v.add(ID{}, t.ID, "timestamp %d also that of account %v", t.Timestamp, a)
 	}
 	if !t.ID.Valid() {
-		v.add(ID{}, t.ID, "reserved ID")
+		v.add(ID{}, t.ID, "reserved transfer ID %v", t.ID)
 	}
 	if f := t.Flags &^ transferKnownFlags; f != 0 {
 		v.add(ID{}, t.ID, "reserved flags %#x", f)
@@ -464,7 +464,7 @@ func (v *verifier) account(a Account) error {
 		return nil // created after the first pass cannot happen in one snapshot
 	}
 	if !a.ID.Valid() {
-		v.add(a.ID, ID{}, "reserved ID")
+		v.add(a.ID, ID{}, "reserved account ID %v", a.ID)
 	}
 	switch {
 	case a.Timestamp == 0:

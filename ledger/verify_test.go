@@ -924,9 +924,9 @@ func TestVerifyFindsTransferFieldsTheLedgerRefuses(t *testing.T) {
 		want    []ledger.Problem
 	}{
 		{"id_zero", ten, func(t *ledger.Transfer) { t.ID = ledger.ID{} },
-			[]ledger.Problem{{Detail: "reserved ID"}}},
+			[]ledger.Problem{{Detail: fmt.Sprintf("reserved transfer ID %v", ledger.ID{})}}},
 		{"id_max", ten, func(t *ledger.Transfer) { t.ID = ledger.IDMax },
-			[]ledger.Problem{{TransferID: ledger.IDMax, Detail: "reserved ID"}}},
+			[]ledger.Problem{{TransferID: ledger.IDMax, Detail: fmt.Sprintf("reserved transfer ID %v", ledger.IDMax)}}},
 		{"reserved_flag", ten, func(t *ledger.Transfer) { t.Flags |= 1 << 8 },
 			[]ledger.Problem{{TransferID: ten, Detail: "reserved flags 0x100"}}},
 		{"pending_id_single_phase", ten, func(t *ledger.Transfer) { t.PendingID = eleven },
@@ -1075,8 +1075,9 @@ func TestVerifyFindsAccountFieldsTheLedgerRefuses(t *testing.T) {
 		a    ledger.Account
 		want ledger.Problem
 	}{
-		{"id_zero", ledger.Account{Ledger: 978, Code: 1}, ledger.Problem{Detail: "reserved ID"}},
-		{"id_max", ledger.Account{ID: ledger.IDMax, Ledger: 978, Code: 1}, ledger.Problem{AccountID: ledger.IDMax, Detail: "reserved ID"}},
+		{"id_zero", ledger.Account{Ledger: 978, Code: 1}, ledger.Problem{Detail: fmt.Sprintf("reserved account ID %v", ledger.ID{})}},
+		{"id_max", ledger.Account{ID: ledger.IDMax, Ledger: 978, Code: 1},
+			ledger.Problem{AccountID: ledger.IDMax, Detail: fmt.Sprintf("reserved account ID %v", ledger.IDMax)}},
 		{"reserved_flag", ledger.Account{ID: three, Ledger: 978, Code: 1, Flags: 1 << 4},
 			ledger.Problem{AccountID: three, Detail: "reserved flags 0x10"}},
 		{"limit_flags", ledger.Account{ID: three, Ledger: 978, Code: 1,
