@@ -112,9 +112,11 @@ type ClientOptions struct {
 // a retry time as a *RateLimitedError wrapping the *Error, which
 // errors.As finds as well); an error body of a code that is none of the
 // sentinels' gets the code of the reply's status, as a reply without an
-// error body does, the code received named in its message; a platform
-// that cannot be reached gives an error matching ErrUnavailable, and a
-// context that ends gives the context's error. A call whose bearer token
+// error body does, the code received named in its message (a status
+// below 400 but 200, such as a 204 or a 3xx that net/http does not
+// follow, one without a Location among them, is internal and fails at
+// once); a platform that cannot be reached gives an error matching
+// ErrUnavailable, and a context that ends gives the context's error. A call whose bearer token
 // holds a control character other than the tab, which no header can
 // carry, fails with an error matching ErrInvalid without being sent. A
 // Client is safe for concurrent use.
@@ -652,7 +654,11 @@ func clientError(status int, contentType string, body []byte) (*Error, bool, tim
 		code = "over_limit"
 	case status == http.StatusTooManyRequests:
 		code = "rate_limited"
-	case status == http.StatusInternalServerError:
+	case status == http.StatusInternalServerError, status < 400:
+		// A status of no error (a 2xx other than 200, a 3xx that net/http
+		// does not follow) says nothing of the call's arguments: the fault
+		// lies with what answers at the base URL, as for a redirect that
+		// cannot be followed.
 		code = "internal"
 	case status >= 500, status == http.StatusRequestTimeout: // a proxy's timeout, not the platform's verdict
 		code = "unavailable"

@@ -235,17 +235,39 @@ func TestClientUnknownErrorCode(t *testing.T) {
 			} else {
 				assert.False(t, ok, "%v", err)
 			}
-			require.ErrorIs(t, err, tc.want)
-			for _, other := range httpErrorTable {
-				if other.err != tc.want {
-					assert.NotErrorIs(t, err, other.err)
-				}
-			}
+			requireOnlySentinel(t, err, tc.want)
 			e, ok := errors.AsType[*payflow.Error](err)
 			require.True(t, ok, "%v", err)
 			msg := "HTTP " + strconv.Itoa(tc.status) + ` with an unknown code "teapot": brewing`
 			assert.Equal(t, payflow.Error{Code: tc.code, Message: msg, Status: tc.status, RequestID: e.RequestID}, *e)
 			assert.Equal(t, int32(tc.attempts), sent.Load())
+		})
+	}
+}
+
+// TestClientRepliesOfNoErrorStatus: a reply that is neither the 200 of a
+// success nor a 4xx or 5xx error, such as a gateway's 204, a 3xx that
+// net/http does not follow (no Location, or a status it never follows)
+// or a 201, is no verdict on the call's arguments: it fails at once,
+// sent once, with internal, as a redirect that cannot be followed does,
+// never invalid.
+func TestClientRepliesOfNoErrorStatus(t *testing.T) {
+	for _, status := range []int{http.StatusCreated, http.StatusNoContent, http.StatusMultipleChoices,
+		http.StatusFound, http.StatusNotModified, http.StatusPermanentRedirect} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			var sent atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sent.Add(1)
+				w.WriteHeader(status) // no Location
+			}))
+			defer srv.Close()
+			_, err := fastClient(t, srv.URL, 3).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
+			requireOnlySentinel(t, err, payflow.ErrInternal)
+			e, ok := errors.AsType[*payflow.Error](err)
+			require.True(t, ok, "%v", err)
+			assert.Equal(t, "internal", e.Code)
+			assert.Equal(t, status, e.Status)
+			assert.Equal(t, int32(1), sent.Load())
 		})
 	}
 }

@@ -254,18 +254,25 @@ var httpErrorTable = []struct {
 	{payflow.ErrInternal, "internal", 500},
 }
 
+// requireOnlySentinel requires err to match want and asserts that it
+// matches no other sentinel of httpErrorTable.
+func requireOnlySentinel(t *testing.T, err, want error) {
+	t.Helper()
+	require.ErrorIs(t, err, want)
+	for _, other := range httpErrorTable {
+		if other.err != want {
+			assert.NotErrorIs(t, err, other.err)
+		}
+	}
+}
+
 func TestHTTPErrorMapping(t *testing.T) {
 	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{MaxAttempts: 1})
 	for _, tt := range httpErrorTable {
 		t.Run(tt.code, func(t *testing.T) {
 			fx.api.set(func(f *httpFakeAPI) { f.err = fmt.Errorf("%w: detail", tt.err) })
 			_, err := fx.client.Payment(context.Background(), "tok", payflow.ID{1})
-			require.ErrorIs(t, err, tt.err)
-			for _, other := range httpErrorTable {
-				if other.err != tt.err {
-					assert.NotErrorIs(t, err, other.err)
-				}
-			}
+			requireOnlySentinel(t, err, tt.err)
 			e, ok := errors.AsType[*payflow.Error](err)
 			require.True(t, ok)
 			assert.Equal(t, tt.code, e.Code)
