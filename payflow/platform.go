@@ -136,10 +136,12 @@ type PlatformOptions struct {
 	// refused card_counter_regression (ErrClone), with the card ID
 	// ("card"), the record's kind ("record": auth-proof, payment-request,
 	// consent or refund-request), the counter the platform held for the
-	// card ("held") and the one the record carried ("given"); for a
-	// counter above 2^63-1, which no card reaches and no store holds,
-	// held is 2^63-1, as the store's *pki.CounterError gives it. It logs
-	// nothing secret. Such a refusal is either a resend of a record whose
+	// card ("held") and the one the record carried ("given"), and, for a
+	// call with a request ID (RequestID: one that the handler of
+	// NewHandler serves, or a context of WithRequestID), that ID
+	// ("request_id"); for a counter above 2^63-1, which no card reaches
+	// and no store holds, held is 2^63-1, as the store's
+	// *pki.CounterError gives it. It logs nothing secret. Such a refusal is either a resend of a record whose
 	// counter was spent already (a copy that lost the race to another copy
 	// sent at the same moment included) or a cloned card, as PROTOCOL.md
 	// §4.6 describes.
@@ -620,12 +622,18 @@ const counterRefused = "payflow: record refused: card counter did not increase (
 // counter (Store.Accept, Store.Spent) to ErrReplay or ErrClone; any other
 // error is returned as it is. Every card counter refusal of the platform
 // comes through here, and each is logged as a warning with the values of
-// the store's *pki.CounterError (see PlatformOptions.Logger).
+// the store's *pki.CounterError and the request ID of ctx, if any (see
+// PlatformOptions.Logger).
 func (p *Platform) spentError(ctx context.Context, a *Acceptance, err error) error {
 	if ce, ok := errors.AsType[*pki.CounterError](err); ok {
-		p.logger().LogAttrs(ctx, slog.LevelWarn, counterRefused,
+		attrs := []slog.Attr{
 			slog.String("card", ce.CardID), slog.String("record", a.kind.String()),
-			slog.Uint64("held", ce.Last), slog.Uint64("given", ce.Got))
+			slog.Uint64("held", ce.Last), slog.Uint64("given", ce.Got),
+		}
+		if id := RequestID(ctx); id != "" {
+			attrs = append(attrs, slog.String("request_id", id))
+		}
+		p.logger().LogAttrs(ctx, slog.LevelWarn, counterRefused, attrs...)
 	}
 	if errors.Is(err, pki.ErrNonce) || errors.Is(err, pki.ErrCounterRegression) {
 		return verifyError(err)

@@ -1,8 +1,11 @@
 package payflow_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -118,4 +121,37 @@ func TestCounterRegressionLogged(t *testing.T) {
 			assert.Equal(t, map[string]any{"card": card.ID, "record": tc.kind, "held": held, "given": given}, attrs)
 		})
 	}
+}
+
+// TestCounterRegressionLoggedWithRequestID: the warning of a record
+// refused card_counter_regression while the handler of NewHandler serves
+// it carries the request's ID ("request_id"), the X-Request-ID of its
+// reply, so that it can be told which request it was logged for.
+func TestCounterRegressionLoggedWithRequestID(t *testing.T) {
+	logs := &records{}
+	s := newShop(t, false, paytest.Options{Platform: payflow.PlatformOptions{Logger: slog.New(logs)}})
+	h := mustHandler(t, s.Platform, payflow.HandlerOptions{Logger: discardLogger()})
+	older := s.shopper.Proof(record.RoleShopper, nil)
+	newer := s.shopper.Proof(record.RoleShopper, nil)
+	login := func(proof []byte, id string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/v1/login", bytes.NewReader(mustCBOR(t, &payflow.LoginRequest{Proof: proof})))
+		req.Header.Set("Content-Type", payflow.ContentType)
+		req.Header.Set(payflow.RequestIDHeader, id)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		return w
+	}
+	require.Equal(t, http.StatusOK, login(newer, "login-newer").Code)
+	refused := login(older, "login-older")
+	require.Equal(t, http.StatusForbidden, refused.Code)
+	require.Equal(t, "login-older", refused.Header().Get(payflow.RequestIDHeader))
+
+	require.Len(t, logs.list, 1, "one warning for the refusal")
+	attrs := map[string]any{}
+	logs.list[0].Attrs(func(a slog.Attr) bool {
+		attrs[a.Key] = a.Value.Any()
+		return true
+	})
+	assert.Equal(t, "login-older", attrs["request_id"])
+	assert.Equal(t, s.shopper.ID, attrs["card"])
 }
