@@ -522,9 +522,10 @@ func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 func errorReply(err error) httpReply {
 	e := AsError(err)
 	wire := errorBody{Code: e.Code, Message: e.Message}
-	if rl, ok := errors.AsType[*RateLimitedError](err); ok && rl.RetryAfter > 0 {
+	if rl, ok := errors.AsType[*RateLimitedError](err); ok && rl.RetryAfter > 0 && e.Code == "rate_limited" {
 		// Seconds, rounded up: a client waiting that long finds the
-		// token there.
+		// token there. The retry time is rate_limited's alone: one that
+		// an error of another code wraps is no part of its reply.
 		wire.RetryAfter = uint64(ceilSeconds(rl.RetryAfter))
 	}
 	// A server error's cause is only logged (writeReply): the client gets

@@ -337,6 +337,21 @@ func TestHTTPErrorMapping(t *testing.T) {
 		_, ok = errors.AsType[*payflow.RateLimitedError](err)
 		assert.False(t, ok, "no retry time was given")
 	})
+	t.Run("only rate_limited carries a retry time", func(t *testing.T) {
+		// A retry time in an error of another code (a RateLimitedError
+		// that an unavailable error wraps) is no part of its reply:
+		// key 3 and Retry-After are rate_limited's alone (§5.3, §5.4).
+		fx.api.set(func(f *httpFakeAPI) {
+			f.err = fmt.Errorf("%w: %w", payflow.ErrUnavailable,
+				&payflow.RateLimitedError{Err: payflow.ErrRateLimited, RetryAfter: 7 * time.Second})
+		})
+		raw := fx.do(t, http.MethodGet, "/v1/requests/"+payflow.ID{1}.String(), map[string]string{"Authorization": "Bearer tok"}, nil)
+		assert.Equal(t, http.StatusServiceUnavailable, raw.status)
+		assert.Empty(t, raw.header.Get("Retry-After"))
+		var body map[int]any
+		require.NoError(t, cbor.Unmarshal(raw.body, &body))
+		assert.Equal(t, map[int]any{1: "unavailable", 2: "temporarily unavailable"}, body)
+	})
 	t.Run("a 401 under a key names the scheme and is not stored", func(t *testing.T) {
 		fx.api.set(func(f *httpFakeAPI) { f.err = fmt.Errorf("%w: token expired", payflow.ErrUnauthorized) })
 		h := map[string]string{"Authorization": "Bearer old", payflow.IdempotencyKeyHeader: "k-401"}
