@@ -93,6 +93,13 @@ type Seller struct {
 	refundMu    ctxLock
 	unconfirmed *sentRefund // a refund sent without a receipt that verifies; guarded by refundMu
 
+	// last is the ID of the payment request made last (Request: one the
+	// platform recorded, or that it may have recorded), or of a paid
+	// request that took the screen since (showPaid); Cancel withdraws the
+	// request on screen only when it is this one (lastPayment). Guarded by
+	// phone.mu.
+	last ID
+
 	held []*PaymentView // the requests last seen held, oldest first (Held); guarded by phone.mu
 	// lapsed are the last MaxHeld held requests that Held left out as past
 	// their hold expiry, oldest first; guarded by phone.mu.
@@ -548,7 +555,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		if err != nil {
 			if !refused(err) { // it may be recorded
-				s.keepUnsent(unsentRequest{msg: msg, next: n + 1})
+				s.keepMade(id, unsentRequest{msg: msg, next: n + 1})
 			}
 			if priced != nil && errors.Is(err, ErrMismatch) { // priced or sold otherwise now
 				s.forgetCatalog(priced)
@@ -556,13 +563,14 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, err
 		}
 		if err := checkRecorded(v, r, msg); err != nil { // no verdict on msg: it may be recorded
-			s.keepUnsent(unsentRequest{msg: msg, next: n + 1})
+			s.keepMade(id, unsentRequest{msg: msg, next: n + 1})
 			return nil, err
 		}
 		s.mu.Lock()
 		// The request holds index n however it ends, also when another
 		// session was selected meanwhile.
 		s.moveOnLocked(sess.ID, n+1)
+		s.last = id
 		current := s.selected(sess)
 		if current {
 			s.payment = v
@@ -665,6 +673,16 @@ type unsentRequest struct {
 	// recorded (withdraw); zero for one that left the screen, whose
 	// Request moved past its index as the platform recorded it.
 	next uint32
+}
+
+// keepMade keeps u, the signed payment request id that Request made and
+// that may be recorded, to be withdrawn (keepUnsent), as the request made
+// last, which a request on screen is then not (lastPayment).
+func (s *Seller) keepMade(id ID, u unsentRequest) {
+	s.mu.Lock()
+	s.last = id
+	s.mu.Unlock()
+	s.keepUnsent(u)
 }
 
 // keepUnsent keeps u, a signed payment request that may be recorded, to
@@ -838,7 +856,7 @@ func (s *Seller) showPaid(v *PaymentView, over bool, what string) error {
 		return err
 	}
 	if over || s.payment == nil || s.payment.ID == v.ID {
-		s.payment = v
+		s.payment, s.last = v, v.ID
 	}
 	s.notePaidLocked(v.ID)
 	return &PaidError{Payment: cloneView(v), what: what}
@@ -1373,9 +1391,14 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // Request's or Select's withdrawal of the kept requests only as long as
 // ctx lasts, and then fails with ctx's error alone.
 //
-// Otherwise Cancel withdraws the request on screen (ErrNoPayment when
+// Otherwise Cancel withdraws the request on screen when it is the request
+// made last, or a paid one that took the screen since (ErrNoPayment when
 // there is none). One paid is ErrFinal, and stays on screen (Status,
-// Wait).
+// Wait). A request on screen that a later one followed, which got no
+// answer and which a Cancel withdrew as above (one held, which Request
+// leaves on screen), is an earlier one: Cancel leaves it as it is, still
+// capturable (Held, CaptureHeld; CancelHeld withdraws it), and fails with
+// ErrNoPayment.
 //
 // While the platform settles an approval of the request, or a capture of
 // it (it answers the cancellation ErrConflict), Cancel sends the
@@ -1400,11 +1423,28 @@ func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 	case kept:
 		return nil, fmt.Errorf("%w: the platform refused the payment request sent again, which it never recorded", ErrNoPayment)
 	}
-	cur, err := s.currentPayment()
+	cur, err := s.lastPayment()
 	if err != nil {
 		return nil, err
 	}
 	return s.cancel(ctx, cur)
+}
+
+// lastPayment returns the request on screen when it is the request made
+// last, or a paid one that took the screen since (Seller.last), and
+// ErrNoPayment otherwise: one on screen that a later request followed,
+// kept without an answer, is left to CancelHeld (Cancel).
+func (s *Seller) lastPayment() (*PaymentView, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.payment == nil:
+		return nil, ErrNoPayment
+	case s.payment.ID != s.last:
+		return nil, fmt.Errorf("%w: the request made last, %v, was withdrawn; the one on screen, %v, is an earlier one, left as it is",
+			ErrNoPayment, s.last, s.payment.ID)
+	}
+	return s.payment, nil
 }
 
 // CancelHeld withdraws the held request id, one of Held, as Cancel does,

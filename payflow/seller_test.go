@@ -172,6 +172,53 @@ func TestSellerCancelAfterLostReply(t *testing.T) {
 	})
 }
 
+// loseNext has the reply of the next payment request that the platform
+// records be lost.
+func (a *lostCreateAPI) loseNext() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.lost = false
+}
+
+// TestSellerCancelAgainAfterLostReply: for a merchant that captures
+// manually, a request held on screen, and a later one whose reply was
+// lost, the first Cancel cancels the later one, the request made last,
+// and the second finds nothing left to cancel (ErrNoPayment): the held
+// request, an earlier one, stays on screen and held (CancelHeld is what
+// voids it), and the shopper's funds stay on hold for it.
+func TestSellerCancelAgainAfterLostReply(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	api := &lostCreateAPI{API: w.f.Platform, loss: payflow.ErrUnavailable, lost: true}
+	w.useSeller(t, api)
+	held := w.pairAndHold(t)
+	api.loseNext()
+	_, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	lost, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.NotEqual(t, held, lost.ID)
+
+	v, err := w.seller.Cancel(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, lost.ID, v.ID)
+	assert.Equal(t, payflow.StateCancelled, v.State)
+	w.assertState(t, lost.ID, payflow.StateCancelled)
+	w.assertState(t, held, payflow.StateHeld)
+
+	v, err = w.seller.Cancel(ctx)
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "the request made last was cancelled already")
+	assert.Nil(t, v)
+	w.assertState(t, held, payflow.StateHeld, "the held request, an earlier one, is left as it is")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds, Held: 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	shown, err := w.seller.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, held, shown.ID, "it stays on screen")
+	kept := mustHeld(t, w.seller)
+	require.Len(t, kept, 1)
+	assert.Equal(t, held, kept[0].ID, "kept for CaptureHeld or CancelHeld")
+}
+
 // createCounter counts the payment requests that the seller phone sends
 // (CreateRequest) and those of them that the platform refuses as taken
 // (ErrConflict).
