@@ -410,7 +410,12 @@ type Charge struct {
 // (pending or held) is cancelled, and one that was paid goes on screen
 // (Status, Wait), unless a Select took it off the screen or it is of a
 // session left, and another request is there, and Request fails with a
-// *PaidError (ErrFinal) naming it instead of charging again. While that
+// *PaidError (ErrFinal) naming it instead of charging again, once it
+// withdrew the other requests kept so after it too, which the shoppers
+// could still pay (one of them paid too stays kept, not shown, and the
+// next call that sends it again reports it, so that each is reported
+// once; one that gets no answer or verdict stops it, and stays kept with
+// those after it, for the next call to send again). While that
 // gets no answer or verdict either, or the view of another request
 // (ErrMismatch, as above: one paid is not taken as paid), Request fails
 // with its error. So it does with ErrMismatch while it gets a view of it
@@ -697,33 +702,56 @@ func (s *Seller) keepUnsent(u unsentRequest) {
 // first, as Request says (Request, Select, Cancel). kept reports that it
 // found requests kept, and last is the final view of the newest of them
 // that the platform recorded (withdraw), nil when it recorded none.
+//
+// One found paid does not stop it: the requests kept after it, which the
+// shoppers could still pay, are withdrawn too, and then it fails with the
+// paid one's *PaidError alone. It stops at a later one that gets no
+// answer or verdict, which stays kept with those after it, for the next
+// call to send again: the payment is reported, not that error, which
+// would have the app make the call again with the payment unseen. A later
+// one found paid too is not shown and stays kept, so that the next call
+// reports it: each is reported once.
 func (s *Seller) settleUnsent(ctx context.Context) (last *PaymentView, kept bool, err error) {
 	if err := s.settleMu.lock(ctx); err != nil {
 		return nil, false, err
 	}
 	defer s.settleMu.unlock()
-	for {
+	var paid error // the *PaidError of the first one found paid
+	for i := 0; ; {
 		// Only settleUnsent takes requests off unsent, and keepUnsent
-		// adds them at its end, so the first stays the first.
+		// adds them at its end, so those before i stay where they are.
 		s.unsentMu.Lock()
-		if len(s.unsent) == 0 {
-			s.unsent = nil
+		if i == len(s.unsent) {
+			if i == 0 {
+				s.unsent = nil
+			}
 			s.unsentMu.Unlock()
+			if paid != nil {
+				return nil, true, paid
+			}
 			return last, kept, nil
 		}
-		u := s.unsent[0]
+		u := s.unsent[i]
 		s.unsentMu.Unlock()
 		kept = true
-		v, done, err := s.withdraw(ctx, u)
+		v, done, err := s.withdraw(ctx, u, paid == nil)
 		if done {
 			s.unsentMu.Lock()
-			s.unsent = s.unsent[1:]
+			s.unsent = slices.Delete(s.unsent, i, i+1)
 			s.unsentMu.Unlock()
 			if v != nil {
 				last = v
 			}
+		} else {
+			i++
 		}
-		if err != nil {
+		switch {
+		case err == nil:
+		case paid != nil: // reported alone, the rest kept
+			return nil, true, paid
+		case holdsError[*PaidError](err):
+			paid = err
+		default:
 			return nil, true, err
 		}
 	}
@@ -740,8 +768,9 @@ func (s *Seller) settleUnsent(ctx context.Context) (last *PaymentView, kept bool
 // it (u.next, moveOnLocked), so that the card signs no other request
 // under its ID. done reports that u is settled, and v is then its final
 // view (cancelled, paid, or as it ended otherwise), nil when the platform
-// refused it, which was then never recorded.
-func (s *Seller) withdraw(ctx context.Context, u unsentRequest) (v *PaymentView, done bool, err error) {
+// refused it, which was then never recorded. Unless report, one found paid
+// is not shown: it is not done, and is reported when sent again.
+func (s *Seller) withdraw(ctx context.Context, u unsentRequest, report bool) (v *PaymentView, done bool, err error) {
 	msg := u.msg
 	v, err = s.api.CreateRequest(ctx, &CreateRequest{Request: msg})
 	if err != nil {
@@ -764,7 +793,7 @@ func (s *Seller) withdraw(ctx context.Context, u unsentRequest) (v *PaymentView,
 	// newer than any request on screen.
 	over := !u.left && s.session != nil && s.session.ID == v.SessionID
 	s.mu.Unlock()
-	v, err = s.withdrawRecorded(ctx, v, over)
+	v, err = s.withdrawRecorded(ctx, v, over, report)
 	return v, v != nil, err
 }
 
@@ -805,7 +834,7 @@ func checkRecordedMsg(v *PaymentView, msg []byte) error {
 // goes on screen with its receipt unless a request of the session
 // selected since is there (withdrawRecorded).
 func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView) (kept bool, err error) {
-	w, err := s.withdrawRecorded(ctx, v, false)
+	w, err := s.withdrawRecorded(ctx, v, false, true)
 	if err == nil || w != nil {
 		return false, err
 	}
@@ -820,8 +849,10 @@ func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView) (kept bool, e
 // platform gives none, and when v, or the view after a cancellation, is
 // not of the request on screen under v's ID (checkShown, compared before
 // the cancellation is sent, and by showPaid): that is ErrMismatch, and
-// nothing is cancelled or shown.
-func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over bool) (*PaymentView, error) {
+// nothing is cancelled or shown. Unless report, one paid is not shown
+// either: the view is nil and the error too, so that it is reported when
+// sent again (settleUnsent).
+func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over, report bool) (*PaymentView, error) {
 	if err := s.checkShown(v); err != nil {
 		return nil, err
 	}
@@ -831,8 +862,11 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over bool
 			return nil, err
 		}
 	}
-	if v.State != StateCaptured {
+	switch {
+	case v.State != StateCaptured:
 		return v, nil
+	case !report:
+		return nil, nil
 	}
 	err := s.showPaid(v, over, ", which the phone withdraws,")
 	if !holdsError[*PaidError](err) { // not shown
@@ -1383,7 +1417,9 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // expired, or cancelled by a pairing since); the request on screen, an
 // earlier one, is left as it is. One paid goes on screen with its receipt
 // (Status, Wait) as Request says, and Cancel fails with a *PaidError
-// (ErrFinal) naming it. When the platform refuses them all, they were
+// (ErrFinal) naming it, once it withdrew the requests kept after it too
+// (one of them paid too stays kept, not shown, and the next Cancel
+// reports it). When the platform refuses them all, they were
 // never recorded, and Cancel fails with ErrNoPayment. While it gets no
 // answer or no verdict (also the view of another request: ErrMismatch),
 // Cancel fails with that error and the request stays kept, to be sent

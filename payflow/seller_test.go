@@ -219,6 +219,96 @@ func TestSellerCancelAgainAfterLostReply(t *testing.T) {
 	assert.Equal(t, held, kept[0].ID, "kept for CaptureHeld or CancelHeld")
 }
 
+// TestSellerCancelWithdrawsEveryKeptRequest: the seller keeps two
+// requests to withdraw: the next shopper's, whose reply was lost, made
+// while a Select withdrew the first shopper's, which the platform did not
+// answer. The next shopper pays its request; Cancel sends both again and
+// fails with a *PaidError naming the paid one, which goes on screen, and
+// the first shopper's, still payable, is cancelled all the same before
+// Cancel reports the payment: the first shopper is charged nothing. When
+// the first shopper paid its request too, that one stays kept, and the
+// next Cancel reports it, the paid request of the next shopper staying on
+// screen: each payment is reported once. When the platform does not
+// answer the first shopper's as it is sent again, Cancel reports the
+// payment alone (not the platform's error, which would have the app send
+// the call again, the payment unseen), and the next Cancel withdraws the
+// first shopper's request, which stays kept.
+func TestSellerCancelWithdrawsEveryKeptRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		alicePays  bool // the first shopper pays its request too
+		unanswered bool // the first shopper's request, sent again
+	}{{name: "payable"}, {name: "both paid", alicePays: true}, {name: "unanswered", unanswered: true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			a := newMemoryPhoneWorld(t, false)
+			api := &hookAPI{API: a.f.Platform}
+			lost := &lostCreateAPI{API: api, loss: payflow.ErrUnavailable, lost: true}
+			a.useSeller(t, lost)
+			b := a.withShopper(t, "Bob", payflow.ID{0xf2})
+			a.pair(t)
+			bobEID, cb := b.shopperSelects(t)
+			tv := a.nextTurnDuringSelect(t, api, tc.alicePays)
+			api.cancelErr = payflow.ErrUnavailable // Select's withdrawal of tv.made
+			// Meanwhile the next turn's request, its reply lost.
+			api.cancel = func() {
+				_, err := a.seller.WaitPaired(ctx)
+				require.NoError(t, err)
+				lost.loseNext()
+				_, err = a.seller.Request(ctx, basket)
+				require.ErrorIs(t, err, payflow.ErrUnavailable)
+			}
+			_, err := a.seller.Select(ctx, bobEID)
+			require.NoError(t, err, "the request taken off the screen is kept to be withdrawn later")
+			require.NotNil(t, tv.made)
+			left := tv.made
+			paid := payflow.SessionRequestID(cb.SessionID, 0)
+			_, err = b.shopper.WaitPaired(ctx)
+			require.NoError(t, err)
+			b.shopperApproves(t)
+			a.assertState(t, paid, payflow.StateCaptured)
+			aliceCharged := uint64(0)
+			if tc.alicePays {
+				aliceCharged = 100
+				a.assertState(t, left.ID, payflow.StateCaptured)
+			} else {
+				a.assertState(t, left.ID, payflow.StatePending)
+			}
+			var creates atomic.Int32
+			if tc.unanswered {
+				api.mu.Lock()
+				api.createErr = func() error {
+					if creates.Add(1) == 2 { // the first shopper's request
+						return payflow.ErrUnavailable
+					}
+					return nil
+				}
+				api.mu.Unlock()
+			}
+
+			_, err = a.seller.Cancel(ctx)
+			requirePaid(t, err, paid)
+			switch {
+			case tc.alicePays:
+				_, err = a.seller.Cancel(ctx)
+				requirePaid(t, err, left.ID)
+			case tc.unanswered:
+				assert.NotErrorIs(t, err, payflow.ErrUnavailable, "the payment reported alone")
+				a.assertState(t, left.ID, payflow.StatePending, "kept")
+				v, err := a.seller.Cancel(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, left.ID, v.ID)
+				fallthrough
+			default:
+				a.assertState(t, left.ID, payflow.StateCancelled, "every kept request is withdrawn")
+			}
+			a.requireShownCaptured(t, paid, 690)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - aliceCharged}, a.balance(t, a.shopperCard.Enrolment.ICCID))
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, b.balance(t, b.shopperCard.Enrolment.ICCID))
+		})
+	}
+}
+
 // createCounter counts the payment requests that the seller phone sends
 // (CreateRequest) and those of them that the platform refuses as taken
 // (ErrConflict).
