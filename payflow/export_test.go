@@ -21,3 +21,11 @@ func SetNextRequestIndex(s *Seller, n uint32) {
 	defer s.mu.Unlock()
 	s.next = n
 }
+
+// OnScreenRead has s call fn each time a Request or Select read the
+// request on screen to withdraw it, before it reads that request from the
+// platform, so that tests can have a call of another goroutine land
+// there.
+func OnScreenRead(s *Seller, fn func()) {
+	s.screenRead = fn
+}

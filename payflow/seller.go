@@ -70,6 +70,9 @@ type Seller struct {
 	phone
 	card SellerCard
 	rand io.Reader
+	// screenRead, when set, is called once withdrawShown read the request
+	// on screen, before it reads that request from the platform.
+	screenRead func()
 
 	// catalogMu is held while Catalog fetches the catalog: one call
 	// fetches it at a time, and one waits for another only as long as its
@@ -975,15 +978,22 @@ func (s *Seller) cancelSettled(ctx context.Context, cur *PaymentView) (*PaymentV
 // the platform still shows it pending, as Request says, and takes it off
 // the screen once it ended without a payment. One paid since stays on
 // screen with its receipt, and withdrawShown fails with ErrFinal, so that
-// the seller sees the payment before asking again.
+// the seller sees the payment before asking again. It reads the screen
+// once: a Cancel or Select of another goroutine that took the request off
+// it since leaves it to be read and withdrawn all the same (one paid goes
+// back on an empty screen, as showPaid says).
 func (s *Seller) withdrawShown(ctx context.Context) error {
 	s.mu.Lock()
 	shown := s.payment
 	s.mu.Unlock()
+	if s.screenRead != nil {
+		s.screenRead()
+	}
 	if shown == nil || shown.State != StatePending {
 		return nil
 	}
-	v, err := s.status(ctx)
+	// shown, also when a Cancel or Select took it off the screen since.
+	v, err := s.look(ctx, shown)
 	if err == nil && v.State == StatePending {
 		v, err = s.cancelRecorded(ctx, v)
 	}

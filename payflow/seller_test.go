@@ -1888,6 +1888,42 @@ func TestSellerRequestWithdrawsPendingOnScreen(t *testing.T) {
 	}
 }
 
+// TestSellerWithdrawsScreenCancelledMeanwhile: a Request or Select that
+// withdraws the pending request on screen goes on when a Cancel (of
+// another goroutine) withdraws that request and takes it off the screen
+// just after the call read the screen: the request is cancelled, and the
+// call makes the next request, at the next index, or selects the session.
+func TestSellerWithdrawsScreenCancelledMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	for _, call := range []string{"Request", "Select"} {
+		t.Run(call, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			c := w.pair(t)
+			first, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.NoError(t, err)
+			var cancelled atomic.Bool
+			payflow.OnScreenRead(w.seller, func() {
+				if cancelled.Swap(true) {
+					return
+				}
+				v, err := w.seller.Cancel(ctx)
+				require.NoError(t, err)
+				require.Equal(t, first.ID, v.ID)
+				require.Equal(t, payflow.StateCancelled, v.State)
+			})
+			if call == "Select" {
+				require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+			}
+			sv, err := w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			require.True(t, cancelled.Load())
+			assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), sv.ID)
+			w.assertState(t, first.ID, payflow.StateCancelled)
+			w.requireShopperPays(t, sv, 690)
+		})
+	}
+}
+
 // TestSellerCatalogChanged: a Request priced with a catalog that changed
 // since the phone fetched it is refused by the platform (ErrMismatch); the
 // phone then fetches the catalog again, and the next Request is priced
