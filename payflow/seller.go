@@ -1440,11 +1440,13 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // Otherwise Cancel withdraws the request on screen when it is the request
 // made last, or a paid one that took the screen since (ErrNoPayment when
 // there is none). One paid is ErrFinal, and stays on screen (Status,
-// Wait). A request on screen that a later one followed, which got no
-// answer and which a Cancel withdrew as above (one held, which Request
-// leaves on screen), is an earlier one: Cancel leaves it as it is, still
-// capturable (Held, CaptureHeld; CancelHeld withdraws it), and fails with
-// ErrNoPayment.
+// Wait). One past its expiry, or held past its hold expiry (whose hold
+// the platform then voids), is ErrExpired, and stays on screen, shown
+// expired (Status), no longer kept as held. A request on screen that a
+// later one followed, which got no answer and which a Cancel withdrew as
+// above (one held, which Request leaves on screen), is an earlier one:
+// Cancel leaves it as it is, still capturable (Held, CaptureHeld;
+// CancelHeld withdraws it), and fails with ErrNoPayment.
 //
 // While the platform settles an approval of the request, or a capture of
 // it (it answers the cancellation ErrConflict), Cancel sends the
