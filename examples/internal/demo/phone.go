@@ -437,11 +437,18 @@ const withdrawWait = payflow.DefaultSettleWait + 3*time.Second
 // for payflow.DefaultSettleWait at most: payflow.Seller.Cancel), the
 // verified receipt is shown and the request is left as it is; one that
 // does not end by then fails Withdraw with the cloud's
-// payflow.ErrConflict.
+// payflow.ErrConflict. A request sent again that the phone reports paid
+// (a *payflow.PaidError) while another request keeps its screen, as one
+// that a selection took off the screen, has no receipt that the phone
+// verifies: Withdraw returns its view, without a receipt, and the
+// *payflow.PaidError, rather than the outcome of the request on screen.
 func (p *Phone) Withdraw(ctx context.Context) (*payflow.PaymentView, *payflow.Receipt, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), withdrawWait)
 	defer cancel()
 	v, err := p.Seller.Cancel(ctx)
+	if paid, ok := errors.AsType[*payflow.PaidError](err); ok && !p.onScreen(ctx, paid.Payment) {
+		return paid.Payment, nil, err
+	}
 	if errors.Is(err, payflow.ErrFinal) {
 		return p.AwaitSettled(ctx)
 	}
@@ -450,6 +457,13 @@ func (p *Phone) Withdraw(ctx context.Context) (*payflow.PaymentView, *payflow.Re
 	}
 	p.Screen.Printf("Request %s withdrawn: %s", Short(v.ID), v.State)
 	return v, nil, nil
+}
+
+// onScreen reports whether v is of the request on the seller's screen
+// (payflow.Seller.Status), whose receipt Wait verifies (AwaitSettled).
+func (p *Phone) onScreen(ctx context.Context, v *payflow.PaymentView) bool {
+	shown, err := p.Seller.Status(ctx)
+	return err == nil && shown.ID == v.ID
 }
 
 // showReceipt prints a receipt the phone verified offline.

@@ -595,7 +595,9 @@ const sellerAgain = "run the seller again to see it"
 // it, and again how the user learns the outcome of a payment that the
 // till could not learn ("" when there is no way: nothing is said). It
 // returns the paid request and its verified receipt when the shopper
-// paid it as the till gave up, and otherwise err, or an error that says
+// paid it as the till gave up, PaidUnchecked's error when she paid a
+// request whose receipt the phone does not check (Withdraw), and
+// otherwise err, or an error that says
 // what kept the request from being withdrawn as well: that it expired
 // (payflow.ErrExpired), that the shopper's approval of it was still
 // being settled (payflow.ErrConflict, the payment's outcome unknown), or
@@ -603,6 +605,9 @@ const sellerAgain = "run the seller again to see it"
 // too.
 func (p *Phone) GiveUp(ctx, wctx context.Context, shopper string, asked *payflow.PaymentView, err error, again string) (*payflow.PaymentView, *payflow.Receipt, error) {
 	v, rc, werr := p.Withdraw(ctx)
+	if _, paid := errors.AsType[*payflow.PaidError](werr); paid { // its receipt not checked
+		return nil, nil, p.PaidUnchecked(shopper, v, werr)
+	}
 	switch {
 	case werr == nil && rc != nil:
 		return v, rc, nil // paid as the till gave up
