@@ -899,14 +899,14 @@ func (s *Seller) showPaid(v *PaymentView, over bool, what string) error {
 	return &PaidError{Payment: cloneView(v), what: what}
 }
 
-// PaidError is the error of a Request or Select that found paid a payment
-// request the phone meant to withdraw, or sent again after it got no
-// answer, or of a Request that found paid, at an index of the session
-// taken before, a request that the phone did not see paid (see Request
-// and Select). It matches ErrFinal. The request is on screen with its
-// receipt (Status, Wait) unless another request keeps the screen; either
-// way Payment names it, so that the app can show it or refund it by its
-// ID (RefundPayment).
+// PaidError is the error of a Request, Select or Cancel that found paid a
+// payment request the phone meant to withdraw, or sent again after it got
+// no answer, or of a Request that found paid, at an index of the session
+// taken before, a request that the phone did not see paid (see Request,
+// Select and Cancel). It matches ErrFinal. The request is on screen with
+// its receipt (Status, Wait) unless another request keeps the screen;
+// either way Payment names it, so that the app can show it or refund it
+// by its ID (RefundPayment).
 type PaidError struct {
 	// Payment is the platform's captured view of the request, the
 	// caller's own (a copy of the one the phone may keep on screen). Its
@@ -1088,9 +1088,11 @@ func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
 	return total, nil
 }
 
-// Status returns the status screen of the payment request made last, as
-// the platform holds it now: a view that is the caller's own, as the
-// Seller type says.
+// Status returns the status screen of the payment request on screen
+// (ErrNoPayment when there is none), as the platform holds it now: the
+// one made last, a paid one that took the screen since (PaidError), or an
+// earlier one that stays there while the one made last got no answer
+// (Cancel). The view is the caller's own, as the Seller type says.
 func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
 	v, err := s.status(ctx)
 	if err != nil {
@@ -1359,11 +1361,11 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 	return err
 }
 
-// Wait waits until the shopper acts on the payment request made last (or
-// it ends otherwise) and returns its status: captured with the verified
-// receipt, held (for a manual capture: see Capture), declined, cancelled
-// or expired with a nil receipt. The view is the caller's own, as the
-// Seller type says.
+// Wait waits until the shopper acts on the payment request on screen
+// (Status), or it ends otherwise, and returns its status: captured with
+// the verified receipt, held (for a manual capture: see Capture),
+// declined, cancelled or expired with a nil receipt. The view is the
+// caller's own, as the Seller type says.
 func (s *Seller) Wait(ctx context.Context) (*PaymentView, *Receipt, error) {
 	v, rc, err := s.wait(ctx)
 	return cloneView(v), rc, err // the app's own, v kept on screen
@@ -1527,13 +1529,13 @@ func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, er
 	return cloneView(v), nil // the app's own
 }
 
-// Capture captures amount (zero: all) of the held payment request made
-// last and returns the verified receipt. Like Refund, it first checks
-// that the phone still trusts the platform's certificate that the receipt
-// will be verified with (ErrCard when that expired or was revoked: no
-// money moves). A held request that another request took the screen from
-// is captured with CaptureHeld, as is one whose capture got no answer or
-// no receipt that verifies (Held) once it left the screen.
+// Capture captures amount (zero: all) of the held payment request on
+// screen (Status) and returns the verified receipt. Like Refund, it first
+// checks that the phone still trusts the platform's certificate that the
+// receipt will be verified with (ErrCard when that expired or was
+// revoked: no money moves). A held request that another request took the
+// screen from is captured with CaptureHeld, as is one whose capture got
+// no answer or no receipt that verifies (Held) once it left the screen.
 func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 	return s.capture(ctx, func() (*PaymentView, error) {
 		if s.payment == nil {
@@ -1624,10 +1626,10 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 }
 
 // Refund has the card sign a refund of amount of the captured payment
-// request made last, under a new refund ID, and returns the verified
-// refund receipt. An amount of zero, or more than record.MaxAmount, is
-// ErrInvalid, before the phone calls the platform (a kept refund, below,
-// is not sent) or the card signs anything. The platform refuses refunds
+// request on screen (Status), under a new refund ID, and returns the
+// verified refund receipt. An amount of zero, or more than
+// record.MaxAmount, is ErrInvalid, before the phone calls the platform (a
+// kept refund, below, is not sent) or the card signs anything. The platform refuses refunds
 // beyond what was captured
 // (ErrLimit). Before a refund is sent, a kept one (below) or a new one,
 // the phone checks that it still trusts the platform's certificate that
