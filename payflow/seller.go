@@ -1427,12 +1427,17 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // and returns the final view of the newest of them that the platform
 // recorded: cancelled (a hold voided), or as it ended otherwise (declined,
 // expired, or cancelled by a pairing since); the request on screen, an
-// earlier one, is left as it is. One paid goes on screen with its receipt
-// (Status, Wait) as Request says, and Cancel fails with a *PaidError
-// (ErrFinal) naming it, once it withdrew the requests kept after it too
-// (one of them paid too stays kept, not shown, and the next Cancel
-// reports it). When the platform refuses them all, they were
-// never recorded, and Cancel fails with ErrNoPayment. While it gets no
+// earlier one, is left as it is. A request on screen made after them and
+// last seen payable (pending or held), as one that a Request made in the
+// session selected while a Select took the one before it off the screen
+// and kept it, getting no answer to its withdrawal, is the request made
+// last: Cancel then withdraws it too, as below, and returns what that
+// returns. One paid goes on screen with its receipt (Status, Wait) as
+// Request says, and Cancel fails with a *PaidError (ErrFinal) naming it,
+// once it withdrew the requests kept after it too (one of them paid too
+// stays kept, not shown, and the next Cancel reports it). When the
+// platform refuses them all, they were never recorded, and Cancel fails
+// with ErrNoPayment. While it gets no
 // answer or no verdict (also the view of another request: ErrMismatch),
 // Cancel fails with that error and the request stays kept, to be sent
 // again by the next Cancel, Request or Select. Cancel waits for a
@@ -1465,19 +1470,22 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // with that ErrConflict.
 func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 	last, kept, err := s.settleUnsent(ctx)
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, err
+	}
+	// The request made last, on screen and payable, was made after those
+	// kept, if any (a Request withdraws them first); one shown paid
+	// (showPaid), maybe one of them, is not withdrawn again after them.
+	cur, err := s.lastPayment()
+	switch {
+	case err == nil && (!kept || cur.State == StatePending || cur.State == StateHeld):
+		return s.cancel(ctx, cur)
 	case last != nil:
 		return cloneView(last), nil // the app's own
 	case kept:
 		return nil, fmt.Errorf("%w: the platform refused the payment request sent again, which it never recorded", ErrNoPayment)
 	}
-	cur, err := s.lastPayment()
-	if err != nil {
-		return nil, err
-	}
-	return s.cancel(ctx, cur)
+	return nil, err
 }
 
 // lastPayment returns the request on screen when it is the request made

@@ -309,6 +309,37 @@ func TestSellerCancelWithdrawsEveryKeptRequest(t *testing.T) {
 	}
 }
 
+// TestSellerCancelWithdrawsNewerOnScreen: a request that a Select took
+// off the screen and could not withdraw (no answer) is kept, and a
+// request of the session selected, made meanwhile, takes the screen: it is
+// the request made last. Cancel withdraws both, the kept one sent again
+// and the one on screen, and returns the view of the one on screen,
+// cancelled: neither shopper can pay.
+func TestSellerCancelWithdrawsNewerOnScreen(t *testing.T) {
+	ctx := context.Background()
+	a, b, api := hookedSellerWorlds(t)
+	a.pair(t)
+	tv := a.nextTurnDuringSelect(t, api, false)
+	api.cancelErr = payflow.ErrUnavailable // the withdrawal of tv.made
+	bobEID, cb := b.shopperSelects(t)
+	c, err := a.seller.Select(ctx, bobEID)
+	require.NoError(t, err, "the request taken off the screen is kept to be withdrawn later")
+	assert.Equal(t, cb.SessionID, c.SessionID)
+	a.assertState(t, tv.made.ID, payflow.StatePending)
+	shown, err := a.seller.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, tv.next.ID, shown.ID)
+
+	v, err := a.seller.Cancel(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, tv.next.ID, v.ID, "the request made last")
+	assert.Equal(t, payflow.StateCancelled, v.State)
+	a.assertState(t, tv.made.ID, payflow.StateCancelled, "the kept request is withdrawn")
+	a.assertState(t, tv.next.ID, payflow.StateCancelled, "the request on screen is withdrawn")
+	_, err = a.seller.Cancel(ctx)
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "nothing left to cancel")
+}
+
 // createCounter counts the payment requests that the seller phone sends
 // (CreateRequest) and those of them that the platform refuses as taken
 // (ErrConflict).
