@@ -24,7 +24,9 @@
 //
 // # Verification
 //
-// A Verifier wraps x509.Verify and adds what it lacks: key usage bits, the
+// A Verifier wraps x509.Verify and adds what it lacks: the basic
+// constraints and key usage of the profile (critical, CA:FALSE, and
+// digitalSignature alone, for a card or the platform), the
 // profile's extended key usages, exactly one well-formed card URI, an
 // algorithm allow-list, a depth limit, clock skew, and revocation checked
 // fail-closed against signed, fresh CRLs given to AddCRL. VerifyCard and

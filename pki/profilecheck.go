@@ -1,7 +1,9 @@
 package pki
 
 import (
+	"bytes"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -75,15 +77,45 @@ func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result
 	return res, nil
 }
 
+var (
+	oidBasicConstraints = asn1.ObjectIdentifier{2, 5, 29, 19}
+	oidKeyUsage         = asn1.ObjectIdentifier{2, 5, 29, 15}
+	// leafBasicConstraints and leafKeyUsage are the DER values of the
+	// basic constraints and key usage of a card or platform certificate
+	// (PROTOCOL.md §4.3), which IssueCard and IssuePlatform write, both
+	// critical: CA:FALSE without a path length (an empty SEQUENCE), and a
+	// BIT STRING of digitalSignature alone.
+	leafBasicConstraints = []byte{0x30, 0x00}
+	leafKeyUsage         = []byte{0x03, 0x02, 0x07, 0x80}
+)
+
+// extensionOf returns c's extension id, if c carries it (crypto/x509
+// refuses a certificate that carries an extension twice).
+func extensionOf(c *x509.Certificate, id asn1.ObjectIdentifier) (pkix.Extension, bool) {
+	for _, e := range c.Extensions {
+		if e.Id.Equal(id) {
+			return e, true
+		}
+	}
+	return pkix.Extension{}, false
+}
+
+// criticalValue reports whether c carries the extension id, critical, with
+// the value want.
+func criticalValue(c *x509.Certificate, id asn1.ObjectIdentifier, want []byte) bool {
+	e, ok := extensionOf(c, id)
+	return ok && e.Critical && bytes.Equal(e.Value, want)
+}
+
 func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
 	if c.IsCA {
 		return newError(ErrUsage, 0, "a CA certificate cannot be a card or platform certificate", nil)
 	}
-	if c.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return newError(ErrUsage, 0, "key usage lacks digitalSignature", nil)
+	if !criticalValue(c, oidBasicConstraints, leafBasicConstraints) {
+		return newError(ErrUsage, 0, "basic constraints other than critical CA:FALSE without a path length", nil)
 	}
-	if c.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign) != 0 {
-		return newError(ErrUsage, 0, "key usage allows signing certificates or CRLs", nil)
+	if !criticalValue(c, oidKeyUsage, leafKeyUsage) {
+		return newError(ErrUsage, 0, "key usage other than critical digitalSignature alone", nil)
 	}
 	pub, ok := leafKey(c.PublicKey)
 	if !ok {
@@ -125,16 +157,11 @@ func CardID(c *x509.Certificate) (string, error) {
 	if c == nil {
 		return "", newError(ErrCardID, 0, "no certificate", nil)
 	}
-	var san []byte
-	for _, e := range c.Extensions {
-		if e.Id.Equal(oidSubjectAltName) {
-			san = e.Value
-		}
-	}
-	if san == nil {
+	san, ok := extensionOf(c, oidSubjectAltName)
+	if !ok {
 		return "", newError(ErrCardID, 0, "no subject alternative name", nil)
 	}
-	s := cryptobyte.String(san)
+	s := cryptobyte.String(san.Value)
 	var names cryptobyte.String
 	if !s.ReadASN1(&names, cbasn1.SEQUENCE) || !s.Empty() {
 		return "", newError(ErrCardID, 0, "malformed subject alternative name", nil)

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"math/big"
 	"net"
 	"net/url"
@@ -388,6 +389,67 @@ func TestVerifyCardRefusals(t *testing.T) {
 		},
 	}
 	runRefusals(t, tests)
+}
+
+// TestVerifyCardLeafProfile: a card certificate is refused (ErrUsage)
+// unless its basic constraints and key usage are those that IssueCard
+// writes (PROTOCOL.md §4.3): a critical basicConstraints, CA:FALSE without
+// a path length, and a critical keyUsage with digitalSignature alone.
+func TestVerifyCardLeafProfile(t *testing.T) {
+	ext := func(id asn1.ObjectIdentifier, critical bool, value ...byte) func(c *x509.Certificate) {
+		return func(c *x509.Certificate) {
+			c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{Id: id, Critical: critical, Value: value})
+		}
+	}
+	bc := asn1.ObjectIdentifier{2, 5, 29, 19}
+	runRefusals(t, []refusal{
+		{
+			name:  "no basicConstraints",
+			chain: withCard(card(func(c *x509.Certificate) { c.BasicConstraintsValid = false })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "basicConstraints not critical",
+			chain: withCard(card(ext(bc, false, 0x30, 0x00))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "basicConstraints with CA:FALSE encoded",
+			chain: withCard(card(ext(bc, true, 0x30, 0x03, 0x01, 0x01, 0x00))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "basicConstraints with a path length",
+			chain: withCard(card(ext(bc, true, 0x30, 0x03, 0x02, 0x01, 0x00))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "no keyUsage",
+			chain: withCard(card(func(c *x509.Certificate) { c.KeyUsage = 0 })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "keyUsage not critical",
+			chain: withCard(card(ext(x509OIDKeyUsage, false, 0x03, 0x02, 0x07, 0x80))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "keyUsage with keyEncipherment",
+			chain: withCard(card(func(c *x509.Certificate) { c.KeyUsage |= x509.KeyUsageKeyEncipherment })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "keyUsage with contentCommitment",
+			chain: withCard(card(func(c *x509.Certificate) { c.KeyUsage |= x509.KeyUsageContentCommitment })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			// Bit 9, beyond those crypto/x509 reads.
+			name:  "keyUsage with a bit beyond decipherOnly",
+			chain: withCard(card(ext(x509OIDKeyUsage, true, 0x03, 0x03, 0x06, 0x80, 0x40))),
+			want:  ErrUsage, cert: 0,
+		},
+	})
 }
 
 // runRefusals verifies the chain of each refusal against a new hierarchy
