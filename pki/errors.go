@@ -34,7 +34,8 @@ var (
 	ErrRevoked = errors.New("pki: certificate revoked")
 	// ErrUsage: a certificate is not meant for this use: key usage bits,
 	// extended key usage, basic constraints, key type or signature algorithm
-	// outside the profile.
+	// outside the profile, or a platform certificate whose subject is not
+	// one common name, not empty, or that has a subject alternative name.
 	ErrUsage = errors.New("pki: certificate not valid for this usage")
 	// ErrCardID: a card identity is malformed: not exactly one card URI
 	// subject alternative name, an ICCID that is not ITU-T E.118, or a

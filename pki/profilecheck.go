@@ -135,6 +135,13 @@ func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
 	res.pub = pub
 	res.notAfter = c.NotAfter
 	if r == rolePlatform {
+		// Names holds every attribute of the subject, of every RDN.
+		if n := c.Subject.Names; len(n) != 1 || !n[0].Type.Equal(oidCommonName) || c.Subject.CommonName == "" {
+			return newError(ErrUsage, 0, "platform subject is not one common name, not empty", nil)
+		}
+		if _, ok := extensionOf(c, oidSubjectAltName); ok {
+			return newError(ErrUsage, 0, "platform certificate with a subject alternative name", nil)
+		}
 		res.id = c.Subject.CommonName
 		return nil
 	}
@@ -146,7 +153,10 @@ func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
 	return nil
 }
 
-var oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+var (
+	oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+	oidCommonName     = asn1.ObjectIdentifier{2, 5, 4, 3}
+)
 
 // CardID returns the ICCID that the card certificate c names, as a
 // verifier reads it: c's subject alternative name extension must hold

@@ -539,6 +539,64 @@ func TestVerifyPlatform(t *testing.T) {
 	assert.ErrorIs(t, err, ErrRevoked)
 }
 
+// TestVerifyPlatformProfile: a platform certificate is refused (ErrUsage)
+// unless, as IssuePlatform writes it (PROTOCOL.md §4.3), its subject is
+// one common name, not empty, and it has no subject alternative name.
+func TestVerifyPlatformProfile(t *testing.T) {
+	platform := func(change func(c *x509.Certificate)) *x509.Certificate {
+		c := &x509.Certificate{
+			Subject:               pkix.Name{CommonName: "casimpay platform"},
+			KeyUsage:              x509.KeyUsageDigitalSignature,
+			BasicConstraintsValid: true,
+			ExtraExtensions:       ekuOf(t, OIDReceiptSigning),
+		}
+		change(c)
+		return c
+	}
+	tests := []struct {
+		name string
+		tmpl *x509.Certificate
+		want error
+	}{
+		{"as issued", platform(func(c *x509.Certificate) {}), nil},
+		{"empty common name", platform(func(c *x509.Certificate) { c.Subject.CommonName = "" }), ErrUsage},
+		{"no subject", platform(func(c *x509.Certificate) { c.Subject = pkix.Name{} }), ErrUsage},
+		{"organization and common name", platform(func(c *x509.Certificate) { c.Subject.Organization = []string{"casimpay"} }), ErrUsage},
+		{"two common names", platform(func(c *x509.Certificate) {
+			cn := asn1.ObjectIdentifier{2, 5, 4, 3}
+			raw, err := asn1.Marshal(pkix.RDNSequence{
+				{{Type: cn, Value: "casimpay platform"}},
+				{{Type: cn, Value: "other platform"}},
+			})
+			require.NoError(t, err)
+			c.RawSubject = raw
+		}), ErrUsage},
+		{"DNS SAN", platform(func(c *x509.Certificate) { c.DNSNames = []string{"platform.example"} }), ErrUsage},
+		{"URI SAN", platform(func(c *x509.Certificate) {
+			c.URIs = []*url.URL{{Scheme: "urn", Opaque: "casim:card:" + testICCID}}
+		}), ErrUsage},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+			addCRLs(t, h, v)
+			chain := append([][]byte{issueRaw(t, h.ca, tt.tmpl, newKey(t).Public())}, h.ca.Chain()...)
+			vp, err := v.VerifyPlatform(chain)
+			if tt.want == nil {
+				require.NoError(t, err)
+				assert.Equal(t, "casimpay platform", vp.Name)
+				return
+			}
+			assert.Nil(t, vp)
+			require.ErrorIs(t, err, tt.want)
+			var pe *Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, 0, pe.Cert)
+		})
+	}
+}
+
 func TestNewVerifierErrors(t *testing.T) {
 	h := newHierarchy(t)
 	other := newHierarchy(t)

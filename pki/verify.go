@@ -324,7 +324,8 @@ type VerifiedCard struct {
 
 // VerifiedPlatform is the result of a successful VerifyPlatform.
 type VerifiedPlatform struct {
-	// Name is the common name of the platform certificate.
+	// Name is the common name of the platform certificate, the one
+	// attribute of its subject, never empty.
 	Name string
 	// PublicKey is the platform's ECDSA P-256 receipt key.
 	PublicKey *ecdsa.PublicKey
@@ -396,8 +397,10 @@ func (v *Verifier) VerifyCard(chain [][]byte) (*VerifiedCard, error) {
 
 // VerifyPlatform verifies the chain of the platform's receipt key, as
 // VerifyCard does for a card but requiring the extended key usage
-// OIDReceiptSigning instead of a card identity. Phones call it offline,
-// normally with RevocationBestEffort.
+// OIDReceiptSigning instead of a card identity, and a subject of one
+// common name, not empty, with no subject alternative name (ErrUsage
+// otherwise). Phones call it offline, normally with
+// RevocationBestEffort.
 func (v *Verifier) VerifyPlatform(chain [][]byte) (*VerifiedPlatform, error) {
 	r, err := v.verify(chain, rolePlatform)
 	if err != nil {
