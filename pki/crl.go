@@ -79,11 +79,17 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 	return der, nil
 }
 
+// definedReason reports whether RFC 5280 §5.3.1 defines the reason code
+// reason: 0 to 10, 7 unused.
+func definedReason(reason int) bool {
+	return reason >= 0 && reason <= 10 && reason != 7
+}
+
 // checkReason refuses a revocation reason that RFC 5280 §5.3.1 does not
-// define (0 to 10, 7 unused), and removeFromCRL (8), which only delta CRLs
-// carry: the profile has none, and a full CRL lists only what is revoked.
+// define, and removeFromCRL (8), which only delta CRLs carry: the profile
+// has none, and a full CRL lists only what is revoked.
 func checkReason(reason int) error {
-	if reason < 0 || reason > 10 || reason == 7 {
+	if !definedReason(reason) {
 		return newError(ErrInvalid, -1, fmt.Sprintf("CRL reason %d is not an RFC 5280 reason", reason), nil)
 	}
 	if reason == reasonRemoveFromCRL {

@@ -45,8 +45,9 @@ var (
 	// or stale, or a CRL handed to AddCRL is malformed, not signed by a
 	// known CA, not fresh, not complete (a delta, scoped or indirect CRL,
 	// one with an entry whose reason is removeFromCRL, or one with a
-	// critical extension other than an entry's reason code), or older
-	// than the one held.
+	// critical extension other than an entry's reason code), with an
+	// entry whose reason code RFC 5280 does not define, or older than
+	// the one held.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
 	// ErrKey: a key handed in (to sign with, to certify, to encode or in
 	// PEM) is malformed or not of the kind the profile requires (ECDSA

@@ -58,7 +58,9 @@ var (
 // delta CRL carries (§5.3.1), so that the CRL is not the complete list it
 // claims to be and the entry says neither revoked nor not; and one with
 // any other critical extension, or an entry with a critical extension
-// other than the reason code, whose meaning the verifier does not know. RFC 5280 has the first three critical, but they
+// other than the reason code, whose meaning the verifier does not know. It
+// also refuses an entry whose reason code RFC 5280 does not define, which
+// IssueCRL never writes. RFC 5280 has the first three critical, but they
 // are refused critical or not: a CA that marks one non-critical by mistake
 // still means it, and taking such a CRL for the complete list would drop
 // every revocation of the CRL held that it does not repeat.
@@ -76,6 +78,9 @@ func checkComplete(crl *x509.RevocationList) error {
 	for _, e := range crl.RevokedCertificateEntries {
 		if e.ReasonCode == reasonRemoveFromCRL {
 			return newError(ErrCRL, -1, "an entry's reason is removeFromCRL, which only delta CRLs carry", nil)
+		}
+		if !definedReason(e.ReasonCode) {
+			return newError(ErrCRL, -1, "an entry's reason code is not one RFC 5280 defines", nil)
 		}
 		for _, x := range e.Extensions {
 			switch {
@@ -98,7 +103,8 @@ func checkComplete(crl *x509.RevocationList) error {
 // complete (no delta CRL indicator, issuing distribution point or entry
 // naming a certificate issuer, critical or not; no entry whose reason is
 // removeFromCRL; no other critical extension, nor critical entry extension
-// but the reason code), and not be
+// but the reason code), carry no entry whose reason code RFC 5280 does
+// not define (7, or outside 0 to 10), and not be
 // older than the CRL held for the same issuer: a lower number is refused;
 // one of the same number is the CRL held when its signed content
 // (RawTBSRevocationList) is the same, whatever its signature, and is then

@@ -251,6 +251,28 @@ func TestAddCRLRefusesRemoveFromCRL(t *testing.T) {
 	requireRefusal(t, err, ErrCRL, 0)
 }
 
+// TestAddCRLRefusesUndefinedReason: a CRL with an entry whose reason code
+// RFC 5280 §5.3.1 does not define (7, which it leaves unused, one above
+// 10, a negative one), which IssueCRL refuses to write, is refused, and
+// the CRL held stays in force: the card it lists stays revoked.
+func TestAddCRLRefusesUndefinedReason(t *testing.T) {
+	for _, reason := range []int{7, 11, 255, -1} {
+		t.Run(fmt.Sprint(reason), func(t *testing.T) {
+			h := newHierarchy(t)
+			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+			require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+			addCRLs(t, h, v) // the card CA's CRL 1, listing the card
+			err := v.AddCRL(createCRL(t, h.ca, &x509.RevocationList{
+				Number:                    big.NewInt(2),
+				RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: big.NewInt(7), RevocationTime: t0, ReasonCode: reason}},
+			}))
+			assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "an entry's reason code is not one RFC 5280 defines"}, err)
+			_, err = v.VerifyCard(h.chain())
+			requireRefusal(t, err, ErrRevoked, 0)
+		})
+	}
+}
+
 // TestAddCRLNeedsCRLSign: a CRL is accepted only from a CA whose key
 // usage has cRLSign (RFC 5280 §6.3.3 (f)): a configured card CA with
 // keyCertSign alone may certify cards but not sign CRLs, so a CRL its key
