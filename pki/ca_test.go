@@ -331,6 +331,33 @@ func TestIssueCRL(t *testing.T) {
 	}
 }
 
+// TestRevokeSerialWithin20Octets: Revoke, LoadCA and IssueCRL refuse
+// (ErrInvalid) a serial number longer than the 20 octets of RFC 5280
+// §4.1.2.2, which no CRL of the profile may carry, and take the largest
+// of 20 octets.
+func TestRevokeSerialWithin20Octets(t *testing.T) {
+	top := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 159), big.NewInt(1)) // 20 octets: 7f ff … ff
+	over := new(big.Int).Add(top, big.NewInt(1))                                 // 21 octets: 00 80 00 … 00
+	h := newHierarchy(t)
+
+	assert.ErrorIs(t, h.ca.Revoke(over, ReasonKeyCompromise), ErrInvalid)
+	assert.Empty(t, h.ca.Revoked())
+	_, err := h.ca.IssueCRL([]Revocation{{Serial: over}}, 1, t0.Add(time.Hour))
+	assert.ErrorIs(t, err, ErrInvalid)
+	_, err = LoadCA(h.ca.Signer(), h.ca.DER(), h.ca.Chain()[1:], CAOptions{
+		CRLURL: "http://pki.example/card.crl", Revoked: []Revocation{{Serial: over, Time: t0}},
+	})
+	assert.ErrorIs(t, err, ErrInvalid)
+
+	require.NoError(t, h.ca.Revoke(top, ReasonKeyCompromise))
+	der, err := h.ca.CRL(t0.Add(time.Hour))
+	require.NoError(t, err)
+	crl, err := x509.ParseRevocationList(der)
+	require.NoError(t, err)
+	require.Len(t, crl.RevokedCertificateEntries, 1)
+	assert.Zero(t, crl.RevokedCertificateEntries[0].SerialNumber.Cmp(top))
+}
+
 func TestPEM(t *testing.T) {
 	h := newHierarchy(t)
 	data := append(CertificatePEM(h.card), CertificatePEM(h.ca.DER())...)

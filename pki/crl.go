@@ -20,6 +20,8 @@ const (
 
 // Revocation is one entry of a CRL.
 type Revocation struct {
+	// Serial is the serial number of the certificate revoked: positive
+	// and at most 20 octets (RFC 5280 §4.1.2.2).
 	Serial *big.Int
 	// Time is when the certificate was revoked.
 	Time time.Time
@@ -36,8 +38,8 @@ type Revocation struct {
 // revoked certificates and the last number in its database calls this;
 // Revoke and CRL keep both in memory instead, and LoadCA restores them. A
 // number of zero, a next update not after now, a serial number that is not
-// positive, or a reason RFC 5280 does not define or removeFromCRL, is an
-// error matching ErrInvalid.
+// positive or is longer than 20 octets, or a reason RFC 5280 does not
+// define or removeFromCRL, is an error matching ErrInvalid.
 func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time) ([]byte, error) {
 	now := ca.now().Truncate(time.Second)
 	if number == 0 {
@@ -49,10 +51,7 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 	}
 	entries := make([]x509.RevocationListEntry, 0, len(revoked))
 	for _, r := range revoked {
-		if r.Serial == nil || r.Serial.Sign() <= 0 {
-			return nil, newError(ErrInvalid, -1, "revoked serial numbers must be positive", nil)
-		}
-		if err := checkReason(r.Reason); err != nil {
+		if err := checkRevocation(r); err != nil {
 			return nil, err
 		}
 		at := r.Time
@@ -77,6 +76,27 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 		return nil, fmt.Errorf("pki: create CRL: %w", err)
 	}
 	return der, nil
+}
+
+// maxIntegerBits is the longest positive INTEGER, in bits, that RFC 5280
+// allows as a serial number (§4.1.2.2) or a CRL number (§5.2.3): 20
+// octets as encoded, the first bit of which is 0 for a positive number.
+const maxIntegerBits = 20*8 - 1
+
+// validSerial reports whether n is a serial number that RFC 5280 §4.1.2.2
+// allows and a CRL may list: positive, and at most 20 octets.
+func validSerial(n *big.Int) bool {
+	return n != nil && n.Sign() > 0 && n.BitLen() <= maxIntegerBits
+}
+
+// checkRevocation refuses (ErrInvalid) a revocation that no CRL of the
+// profile can carry: a serial number that validSerial refuses, or a reason
+// that checkReason refuses.
+func checkRevocation(r Revocation) error {
+	if !validSerial(r.Serial) {
+		return newError(ErrInvalid, -1, "revoked serial numbers must be positive and at most 20 octets", nil)
+	}
+	return checkReason(r.Reason)
 }
 
 // definedReason reports whether RFC 5280 §5.3.1 defines the reason code
@@ -104,20 +124,18 @@ const reasonRemoveFromCRL = 8
 // revoked certificates that ca keeps in memory for CRL. Revoking a serial
 // twice keeps the first entry. Store the list (Revoked) and the CRL number
 // (LastCRLNumber) with the CA to restore both through LoadCA. A serial
-// number that is not positive or a reason RFC 5280 does not define, or
-// removeFromCRL, is an error matching ErrInvalid.
+// number that is not positive or is longer than 20 octets (RFC 5280
+// §4.1.2.2), or a reason RFC 5280 does not define, or removeFromCRL, is an
+// error matching ErrInvalid.
 func (ca *CA) Revoke(serial *big.Int, reason int) error {
 	return ca.revoke(Revocation{Serial: serial, Time: ca.now(), Reason: reason})
 }
 
 // revoke adds r to the list, as Revoke and LoadCA do.
 func (ca *CA) revoke(r Revocation) error {
-	if r.Serial == nil || r.Serial.Sign() <= 0 {
-		return newError(ErrInvalid, -1, "revoked serial numbers must be positive", nil)
-	}
 	// Checked here, not only when a CRL is issued: an entry that no CRL
 	// can carry would stop every later CRL of the CA.
-	if err := checkReason(r.Reason); err != nil {
+	if err := checkRevocation(r); err != nil {
 		return err
 	}
 	ca.mu.Lock()

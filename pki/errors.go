@@ -16,12 +16,12 @@ var (
 	// ErrInvalid: an argument or option is out of its range: a missing or
 	// non-HTTP CRL URL, a negative validity or one under a second, an
 	// empty name, revocations or a CRL number in the options of NewRoot or
-	// NewIntermediate, a CRL number of zero, a next update not after now, a serial number that is
-	// not positive, a reason code RFC 5280 does not define or
-	// removeFromCRL, data without the PEM block asked for, a verifier
-	// option out of range or no trusted root, an empty nonce, no
-	// certificate, a Challenger without a Verifier or with a negative
-	// nonce TTL.
+	// NewIntermediate, a CRL number of zero, a next update not after now,
+	// a serial number that is not positive or is longer than 20 octets, a
+	// reason code RFC 5280 does not define or removeFromCRL, data without
+	// the PEM block asked for, a verifier option out of range or no
+	// trusted root, an empty nonce, no certificate, a Challenger without a
+	// Verifier or with a negative nonce TTL.
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,
@@ -46,8 +46,9 @@ var (
 	// known CA, not fresh, not complete (a delta, scoped or indirect CRL,
 	// one with an entry whose reason is removeFromCRL, or one with a
 	// critical extension other than an entry's reason code), with an
-	// entry whose reason code RFC 5280 does not define, or older than
-	// the one held.
+	// entry whose reason code RFC 5280 does not define or whose serial
+	// number is not positive or is longer than 20 octets, with a CRL
+	// number longer than 20 octets, or older than the one held.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
 	// ErrKey: a key handed in (to sign with, to certify, to encode or in
 	// PEM) is malformed or not of the kind the profile requires (ECDSA

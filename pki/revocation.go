@@ -97,7 +97,9 @@ func checkComplete(crl *x509.RevocationList) error {
 // AddCRL accepts a CRL (DER, with nothing after it) for later
 // verifications. The CRL must be signed with an allowed algorithm by a
 // trusted root or one of the intermediates of the options whose key usage,
-// when it has one, includes cRLSign, carry a CRL number and a next update
+// when it has one, includes cRLSign, carry a CRL number of at most 20
+// octets (RFC 5280 §5.2.3), list only serial numbers that are positive
+// and at most 20 octets (§4.1.2.2), carry a next update
 // later than its this update (RFC 5280 §5.1.2.5), be current (this update
 // not in the future and next update not past, allowing for the skew), be
 // complete (no delta CRL indicator, issuing distribution point or entry
@@ -133,10 +135,16 @@ func (v *Verifier) AddCRL(der []byte) error {
 	}
 	revoked := make(map[string]struct{}, len(crl.RevokedCertificateEntries))
 	for _, e := range crl.RevokedCertificateEntries {
+		if !validSerial(e.SerialNumber) {
+			return newError(ErrCRL, -1, "an entry's serial number is not positive or longer than 20 octets", nil)
+		}
 		revoked[serialKey(e.SerialNumber)] = struct{}{}
 	}
 	if crl.Number == nil || crl.Number.Sign() < 0 {
 		return newError(ErrCRL, -1, "CRL without a CRL number", nil)
+	}
+	if crl.Number.BitLen() > maxIntegerBits {
+		return newError(ErrCRL, -1, "CRL number longer than 20 octets", nil)
 	}
 	if crl.NextUpdate.IsZero() {
 		return newError(ErrCRL, -1, "CRL without a next update", nil)

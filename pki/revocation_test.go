@@ -190,10 +190,7 @@ func TestAddCRLRefusesIncompleteCRLs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			h := newHierarchy(t)
-			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
-			require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
-			addCRLs(t, h, v) // the card CA's CRL 1, listing the card
+			h, v := cardRevoked(t)
 			_, err := v.VerifyCard(h.chain())
 			requireRefusal(t, err, ErrRevoked, 0)
 
@@ -258,15 +255,64 @@ func TestAddCRLRefusesRemoveFromCRL(t *testing.T) {
 func TestAddCRLRefusesUndefinedReason(t *testing.T) {
 	for _, reason := range []int{7, 11, 255, -1} {
 		t.Run(fmt.Sprint(reason), func(t *testing.T) {
-			h := newHierarchy(t)
-			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
-			require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
-			addCRLs(t, h, v) // the card CA's CRL 1, listing the card
+			h, v := cardRevoked(t)
 			err := v.AddCRL(createCRL(t, h.ca, &x509.RevocationList{
 				Number:                    big.NewInt(2),
 				RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: big.NewInt(7), RevocationTime: t0, ReasonCode: reason}},
 			}))
 			assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "an entry's reason code is not one RFC 5280 defines"}, err)
+			_, err = v.VerifyCard(h.chain())
+			requireRefusal(t, err, ErrRevoked, 0)
+		})
+	}
+}
+
+// TestAddCRLSerialsAndNumberWithin20Octets: a CRL with an entry whose
+// serial number is not positive or longer than the 20 octets of RFC 5280
+// §4.1.2.2, or whose CRL number is longer than the 20 octets of §5.2.3,
+// none of which IssueCRL writes, is refused, and the CRL held stays in
+// force: the card it lists stays revoked. The largest serial and number of
+// 20 octets are accepted.
+func TestAddCRLSerialsAndNumberWithin20Octets(t *testing.T) {
+	top := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 159), big.NewInt(1)) // 20 octets: 7f ff … ff
+	over := new(big.Int).Add(top, big.NewInt(1))                                 // 21 octets: 00 80 00 … 00
+	const (
+		serial = "an entry's serial number is not positive or longer than 20 octets"
+		number = "CRL number longer than 20 octets"
+	)
+	entry := func(n *big.Int) func(t *testing.T, ca *CA) []byte {
+		return func(t *testing.T, ca *CA) []byte {
+			return createCRL(t, ca, &x509.RevocationList{
+				Number:                    big.NewInt(2),
+				RevokedCertificateEntries: []x509.RevocationListEntry{{SerialNumber: n, RevocationTime: t0}},
+			})
+		}
+	}
+	tests := []struct {
+		name   string
+		crl    func(t *testing.T, ca *CA) []byte
+		reason string // empty: accepted
+	}{
+		{"serial of 20 octets", entry(top), ""},
+		{"serial of 21 octets", entry(over), serial},
+		{"serial zero", entry(big.NewInt(0)), serial},
+		{"negative serial", entry(big.NewInt(-5)), serial},
+		{"number of 20 octets", func(t *testing.T, ca *CA) []byte {
+			return createCRL(t, ca, &x509.RevocationList{Number: top})
+		}, ""},
+		{"number of 21 octets", func(t *testing.T, ca *CA) []byte {
+			return withCRLNumber(t, ca, createCRL(t, ca, &x509.RevocationList{Number: big.NewInt(2)}), over)
+		}, number},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, v := cardRevoked(t)
+			err := v.AddCRL(tt.crl(t, h.ca))
+			if tt.reason == "" {
+				require.NoError(t, err)
+				return
+			}
+			assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: tt.reason}, err)
 			_, err = v.VerifyCard(h.chain())
 			requireRefusal(t, err, ErrRevoked, 0)
 		})
@@ -303,6 +349,18 @@ func TestAddCRLNeedsCRLSign(t *testing.T) {
 	requireRefusal(t, err, ErrCRL, 0)
 }
 
+// cardRevoked returns a new hierarchy whose card CA has revoked the card,
+// and a verifier clocked at t0 holding fresh CRLs of both CAs: the card
+// CA's CRL 1 lists the card.
+func cardRevoked(t *testing.T) (*hierarchy, *Verifier) {
+	t.Helper()
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+	addCRLs(t, h, v)
+	return h, v
+}
+
 // createCRL signs tmpl with ca's key, filling in number 1 and a validity
 // from t0 for an hour where tmpl leaves them zero.
 func createCRL(t *testing.T, ca *CA, tmpl *x509.RevocationList) []byte {
@@ -326,27 +384,81 @@ func createCRL(t *testing.T, ca *CA, tmpl *x509.RevocationList) []byte {
 // it), signed again by ca.
 func withoutNextUpdate(t *testing.T, ca *CA, der []byte) []byte {
 	t.Helper()
+	times := 0
+	crl := resignedCRL(t, ca, der, func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+		if tag == cbasn1.UTCTime || tag == cbasn1.GeneralizedTime {
+			if times++; times == 2 {
+				return // nextUpdate, after thisUpdate
+			}
+		}
+		b.AddBytes(elem)
+	})
+	require.Equal(t, 2, times)
+	parsed, err := x509.ParseRevocationList(crl)
+	require.NoError(t, err)
+	require.True(t, parsed.NextUpdate.IsZero())
+	return crl
+}
+
+// withCRLNumber returns der, a CRL of ca, with the CRL number n, which
+// x509.CreateRevocationList refuses beyond 20 octets, signed again by ca.
+func withCRLNumber(t *testing.T, ca *CA, der []byte, n *big.Int) []byte {
+	t.Helper()
+	oidCRLNumber := asn1.ObjectIdentifier{2, 5, 29, 20}
+	extsTag := cbasn1.Tag(0).Constructed().ContextSpecific()
+	crl := resignedCRL(t, ca, der, func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+		if tag != extsTag {
+			b.AddBytes(elem)
+			return
+		}
+		var outer, exts cryptobyte.String
+		require.True(t, elem.ReadASN1(&outer, extsTag))
+		require.True(t, outer.ReadASN1(&exts, cbasn1.SEQUENCE))
+		b.AddASN1(extsTag, func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				for !exts.Empty() {
+					var ext, body cryptobyte.String
+					var id asn1.ObjectIdentifier
+					require.True(t, exts.ReadASN1Element(&ext, cbasn1.SEQUENCE))
+					inner := ext
+					require.True(t, inner.ReadASN1(&body, cbasn1.SEQUENCE))
+					require.True(t, body.ReadASN1ObjectIdentifier(&id))
+					if !id.Equal(oidCRLNumber) {
+						b.AddBytes(ext)
+						continue
+					}
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddASN1ObjectIdentifier(id)
+						b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) { b.AddASN1BigInt(n) })
+					})
+				}
+			})
+		})
+	})
+	parsed, err := x509.ParseRevocationList(crl)
+	require.NoError(t, err)
+	require.Zero(t, parsed.Number.Cmp(n))
+	return crl
+}
+
+// resignedCRL returns der, a CRL of ca, with each element of its signed
+// content (the tbsCertList) replaced by what edit adds to b for it, signed
+// again by ca.
+func resignedCRL(t *testing.T, ca *CA, der []byte, edit func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String)) []byte {
+	t.Helper()
 	in := cryptobyte.String(der)
-	var list, tbs, body, alg cryptobyte.String
+	var list, tbs, alg cryptobyte.String
 	require.True(t, in.ReadASN1(&list, cbasn1.SEQUENCE))
 	require.True(t, list.ReadASN1(&tbs, cbasn1.SEQUENCE))
 	require.True(t, list.ReadASN1Element(&alg, cbasn1.SEQUENCE))
-	body = tbs
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		times := 0
-		for !body.Empty() {
+		for !tbs.Empty() {
 			var elem cryptobyte.String
 			var tag cbasn1.Tag
-			require.True(t, body.ReadAnyASN1Element(&elem, &tag))
-			if tag == cbasn1.UTCTime || tag == cbasn1.GeneralizedTime {
-				if times++; times == 2 {
-					continue // nextUpdate, after thisUpdate
-				}
-			}
-			b.AddBytes(elem)
+			require.True(t, tbs.ReadAnyASN1Element(&elem, &tag))
+			edit(b, tag, elem)
 		}
-		require.Equal(t, 2, times)
 	})
 	newTBS, err := b.Bytes()
 	require.NoError(t, err)
@@ -356,7 +468,6 @@ func withoutNextUpdate(t *testing.T, ca *CA, der []byte) []byte {
 	crl := signedDER(t, newTBS, alg, sig)
 	parsed, err := x509.ParseRevocationList(crl)
 	require.NoError(t, err)
-	require.True(t, parsed.NextUpdate.IsZero())
 	require.NoError(t, parsed.CheckSignatureFrom(ca.Certificate()), "signed by the CA")
 	return crl
 }
