@@ -81,6 +81,15 @@ func amount(field string, v uint64) error {
 	return nil
 }
 
+// positive checks a count or amount that must be 1 to 2^63-1: a quantity
+// or a leg's amount.
+func positive(field string, v uint64) error {
+	if v == 0 {
+		return fieldError(field, "must not be zero")
+	}
+	return amount(field, v)
+}
+
 // CheckCardID checks a card ID as the records carry it (PROTOCOL.md §3): an
 // ICCID of 19 or 20 ASCII decimal digits that starts with the
 // telecommunications industry identifier 89, its last digit the Luhn check
@@ -190,11 +199,8 @@ func legs(ls []Leg) error {
 		return fieldError("legs", fmt.Sprintf("more than %d", MaxLegs))
 	}
 	for _, l := range ls {
-		if err := errors.Join(text("asset", l.Asset), amount("leg amount", l.Amount)); err != nil {
+		if err := errors.Join(text("asset", l.Asset), positive("leg amount", l.Amount)); err != nil {
 			return err
-		}
-		if l.Amount == 0 {
-			return fieldError("leg amount", "must not be zero")
 		}
 	}
 	return nil

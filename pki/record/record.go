@@ -193,8 +193,9 @@ const (
 
 // Line is a priced line of a receipt, as the catalog named and priced it.
 type Line struct {
-	SKU       string `cbor:"1,keyasint"`
-	Name      string `cbor:"2,keyasint"`
+	SKU  string `cbor:"1,keyasint"`
+	Name string `cbor:"2,keyasint"`
+	// Quantity is 1 to 2^63-1, as in the item of the request it prices.
 	Quantity  uint64 `cbor:"3,keyasint"`
 	UnitPrice uint64 `cbor:"4,keyasint"`
 }
@@ -281,11 +282,8 @@ func (r *PaymentRequest) Validate() error {
 		return fieldError("items", fmt.Sprintf("more than %d", MaxItems))
 	}
 	for _, it := range r.Items {
-		if err := errors.Join(text("SKU", it.SKU), amount("quantity", it.Quantity)); err != nil {
+		if err := errors.Join(text("SKU", it.SKU), positive("quantity", it.Quantity)); err != nil {
 			return err
-		}
-		if it.Quantity == 0 {
-			return fieldError("quantity", "must not be zero")
 		}
 	}
 	return legs(r.Legs)
@@ -370,7 +368,7 @@ func (r *Receipt) Validate() error {
 		return fieldError("lines", fmt.Sprintf("more than %d", MaxItems))
 	}
 	for _, l := range r.Lines {
-		if err := errors.Join(text("SKU", l.SKU), CheckName("name", l.Name), amount("quantity", l.Quantity), amount("unit price", l.UnitPrice)); err != nil {
+		if err := errors.Join(text("SKU", l.SKU), CheckName("name", l.Name), positive("quantity", l.Quantity), amount("unit price", l.UnitPrice)); err != nil {
 			return err
 		}
 	}

@@ -446,6 +446,8 @@ func TestValidate(t *testing.T) {
 		{"receipt without transfers", "receipt", func(r Record) { r.(*Receipt).TransferIDs = nil }, "transfer IDs"},
 		{"receipt short transfer", "receipt", func(r Record) { r.(*Receipt).TransferIDs = [][]byte{{1}} }, "transfer ID"},
 		{"receipt zero time", "receipt", func(r Record) { r.(*Receipt).Time = 0 }, "time"},
+		{"receipt zero quantity", "receipt", func(r Record) { r.(*Receipt).Lines[1].Quantity = 0 }, "quantity"},
+		{"receipt quantity over 2^63-1", "receipt", func(r Record) { r.(*Receipt).Lines[0].Quantity = 1 << 63 }, "quantity"},
 		{"zero request ID", "payment-request", func(r Record) { r.(*PaymentRequest).RequestID = id(0) }, "request ID"},
 		{"zero session ID", "payment-request", func(r Record) { r.(*PaymentRequest).SessionID = id(0) }, "session ID"},
 		{"consent for the zero request ID", "consent", func(r Record) { r.(*Consent).RequestID = id(0) }, "request ID"},
