@@ -67,15 +67,14 @@ type CounterStore interface {
 }
 
 // MemoryNonces is a NonceStore in memory, bounded: when it holds its
-// maximum, issuing a nonce drops the oldest one. The zero value holds at
-// most 100000 nonces. It is safe for concurrent use.
+// maximum, issuing a nonce drops the oldest one. It takes memory for the
+// nonces it is given, up to its maximum, not for the maximum at once. The
+// zero value holds at most 100000 nonces. It is safe for concurrent use.
 type MemoryNonces struct {
 	mu    sync.Mutex
-	max   int                  // most nonces held; initLocked turns ≤ 0 into 100000
+	max   int                  // most nonces held; ≤ 0 means 100000
 	byKey map[string]time.Time // nonce bytes -> expiry
-	order []issued             // ring of issue order, oldest at head
-	head  int
-	n     int
+	order []issued             // every issue not yet dropped, used or not, oldest first
 }
 
 type issued struct {
@@ -87,17 +86,12 @@ type issued struct {
 // 0 means 100000.
 func NewMemoryNonces(max int) *MemoryNonces { return &MemoryNonces{max: max} }
 
-// initLocked makes the map and the ring on first use, for NewMemoryNonces
-// and the zero value alike.
-func (s *MemoryNonces) initLocked() {
-	if s.order != nil {
-		return
-	}
+// limit returns the most nonces s holds.
+func (s *MemoryNonces) limit() int {
 	if s.max <= 0 {
-		s.max = 100000
+		return 100000
 	}
-	s.byKey = make(map[string]time.Time)
-	s.order = make([]issued, s.max)
+	return s.max
 }
 
 // Add implements NonceStore. Adding a nonce already held is an error
@@ -109,36 +103,40 @@ func (s *MemoryNonces) Add(_ context.Context, nonce []byte, expires time.Time) e
 	key := string(nonce)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.initLocked()
+	if s.byKey == nil {
+		s.byKey = make(map[string]time.Time)
+	}
 	if _, ok := s.byKey[key]; ok {
 		return newError(ErrNonce, -1, "nonce issued twice", nil)
 	}
-	for s.n == s.max {
+	for len(s.order) >= s.limit() {
 		s.popLocked()
 	}
-	s.order[(s.head+s.n)%s.max] = issued{key: key, expires: expires}
-	s.n++
+	// append grows order as it fills and, once the head has moved on,
+	// copies only the issues kept.
+	s.order = append(s.order, issued{key: key, expires: expires})
 	s.byKey[key] = expires
 	return nil
 }
 
-// popLocked drops the oldest nonce of the ring (already consumed or not).
+// popLocked drops the oldest nonce issued (already consumed or not).
 func (s *MemoryNonces) popLocked() {
-	old := s.order[s.head]
+	old := s.order[0]
 	if exp, ok := s.byKey[old.key]; ok && exp.Equal(old.expires) {
 		delete(s.byKey, old.key)
 	}
-	s.order[s.head] = issued{}
-	s.head = (s.head + 1) % s.max
-	s.n--
+	s.order[0] = issued{}
+	s.order = s.order[1:]
+	if len(s.order) == 0 {
+		s.order = nil // lets the array go after a burst
+	}
 }
 
 // Consume implements NonceStore.
 func (s *MemoryNonces) Consume(_ context.Context, nonce []byte, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.initLocked()
-	for s.n > 0 && !now.Before(s.order[s.head].expires) {
+	for len(s.order) > 0 && !now.Before(s.order[0].expires) {
 		s.popLocked()
 	}
 	exp, ok := s.byKey[string(nonce)]

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"math"
 	"math/big"
 	"sync"
 	"sync/atomic"
@@ -66,7 +67,7 @@ func TestChallengerNegativeTTL(t *testing.T) {
 	nonce, err := c.NewNonce(ctx)
 	assert.Equal(t, want, err)
 	assert.Nil(t, nonce)
-	assert.Zero(t, nonces.n, "no nonce issued")
+	assert.Empty(t, nonces.order, "no nonce issued")
 
 	issued, err := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces}).NewNonce(ctx)
 	require.NoError(t, err)
@@ -265,6 +266,17 @@ func TestMemoryNonces(t *testing.T) {
 		require.NoError(t, s.Add(ctx, nonce(b), t0.Add(time.Minute)))
 	}
 	assert.ErrorIs(t, s.Consume(ctx, nonce(99), t0.Add(time.Hour)), ErrNonce)
+	assert.Equal(t, 0, s.Len())
+}
+
+// TestMemoryNoncesLargeMax: a store made with a very large maximum holds
+// room for the nonces it is given, not for its maximum.
+func TestMemoryNoncesLargeMax(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryNonces(math.MaxInt)
+	require.NotPanics(t, func() { require.NoError(t, s.Add(ctx, []byte{1}, t0.Add(time.Minute))) })
+	assert.Equal(t, 1, s.Len())
+	require.NoError(t, s.Consume(ctx, []byte{1}, t0))
 	assert.Equal(t, 0, s.Len())
 }
 
