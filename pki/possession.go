@@ -67,19 +67,31 @@ type CounterStore interface {
 }
 
 // MemoryNonces is a NonceStore in memory, bounded: when it holds its
-// maximum, issuing a nonce drops the oldest one. It takes memory for the
-// nonces it is given, up to its maximum, not for the maximum at once. The
-// zero value holds at most 100000 nonces. It is safe for concurrent use.
+// maximum, issuing a nonce drops the oldest one (the oldest issue: a nonce
+// used and issued again is held until its new issue is the oldest). It
+// takes memory for the nonces it is given, up to its maximum, not for the
+// maximum at once. The zero value holds at most 100000 nonces. It is safe
+// for concurrent use.
 type MemoryNonces struct {
 	mu    sync.Mutex
-	max   int                  // most nonces held; ≤ 0 means 100000
-	byKey map[string]time.Time // nonce bytes -> expiry
-	order []issued             // every issue not yet dropped, used or not, oldest first
+	max   int             // most nonces held; ≤ 0 means 100000
+	seq   uint64          // nonces added so far, numbering them
+	byKey map[string]held // nonce bytes -> the issue held, unused
+	order []issued        // every issue not yet dropped, used or not, oldest first
 }
 
-type issued struct {
-	key     string
+// held is an issue of a nonce, numbered seq, usable until expires.
+type held struct {
 	expires time.Time
+	seq     uint64
+}
+
+// issued is one of the issues that order keeps: its nonce bytes, its
+// expiry and its number, which tells it from a later issue of the same
+// bytes.
+type issued struct {
+	key string
+	held
 }
 
 // NewMemoryNonces returns an empty store holding at most max nonces; max ≤
@@ -104,7 +116,7 @@ func (s *MemoryNonces) Add(_ context.Context, nonce []byte, expires time.Time) e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.byKey == nil {
-		s.byKey = make(map[string]time.Time)
+		s.byKey = make(map[string]held)
 	}
 	if _, ok := s.byKey[key]; ok {
 		return newError(ErrNonce, -1, "nonce issued twice", nil)
@@ -112,17 +124,20 @@ func (s *MemoryNonces) Add(_ context.Context, nonce []byte, expires time.Time) e
 	for len(s.order) >= s.limit() {
 		s.popLocked()
 	}
+	s.seq++
+	h := held{expires: expires, seq: s.seq}
 	// append grows order as it fills and, once the head has moved on,
 	// copies only the issues kept.
-	s.order = append(s.order, issued{key: key, expires: expires})
-	s.byKey[key] = expires
+	s.order = append(s.order, issued{key: key, held: h})
+	s.byKey[key] = h
 	return nil
 }
 
-// popLocked drops the oldest nonce issued (already consumed or not).
+// popLocked drops the oldest issue, used or not: its nonce too if it is
+// still held, and not a later issue of the same bytes.
 func (s *MemoryNonces) popLocked() {
 	old := s.order[0]
-	if exp, ok := s.byKey[old.key]; ok && exp.Equal(old.expires) {
+	if h, ok := s.byKey[old.key]; ok && h.seq == old.seq {
 		delete(s.byKey, old.key)
 	}
 	s.order[0] = issued{}
@@ -139,12 +154,12 @@ func (s *MemoryNonces) Consume(_ context.Context, nonce []byte, now time.Time) e
 	for len(s.order) > 0 && !now.Before(s.order[0].expires) {
 		s.popLocked()
 	}
-	exp, ok := s.byKey[string(nonce)]
+	h, ok := s.byKey[string(nonce)]
 	if !ok {
 		return ErrNonce
 	}
 	delete(s.byKey, string(nonce))
-	if !now.Before(exp) {
+	if !now.Before(h.expires) {
 		return ErrNonce
 	}
 	return nil

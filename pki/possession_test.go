@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"math"
 	"math/big"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -278,6 +279,41 @@ func TestMemoryNoncesLargeMax(t *testing.T) {
 	assert.Equal(t, 1, s.Len())
 	require.NoError(t, s.Consume(ctx, []byte{1}, t0))
 	assert.Equal(t, 0, s.Len())
+}
+
+// TestMemoryNoncesReissued: a nonce issued again, with the same expiry,
+// after it was used stays usable until it is itself the oldest nonce
+// dropped, not when the ring drops its first issue.
+func TestMemoryNoncesReissued(t *testing.T) {
+	ctx := context.Background()
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	same := bytes.Repeat([]byte{0xA1}, record.NonceSize)
+	other := bytes.Repeat([]byte{0xB2}, record.NonceSize)
+	nonces := NewMemoryNonces(2)
+	c := newChallenger(t, h, clk, ChallengerOptions{
+		Nonces: nonces,
+		Rand:   bytes.NewReader(slices.Concat(same, same, other)),
+	})
+
+	first, err := c.NewNonce(ctx)
+	require.NoError(t, err)
+	require.Equal(t, same, first)
+	_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 1, first), new(record.AuthProof))
+	require.NoError(t, err)
+
+	again, err := c.NewNonce(ctx) // the same bytes and expiry, the clock standing still
+	require.NoError(t, err)
+	require.Equal(t, same, again)
+	third, err := c.NewNonce(ctx) // drops the first issue, already used
+	require.NoError(t, err)
+	require.Equal(t, other, third)
+	assert.Equal(t, 2, nonces.Len(), "the nonce issued again and the third")
+
+	_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 2, again), new(record.AuthProof))
+	require.NoError(t, err, "the nonce issued again is still usable")
+	_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 3, third), new(record.AuthProof))
+	require.NoError(t, err)
 }
 
 func TestMemoryCounters(t *testing.T) {
