@@ -33,9 +33,11 @@ var (
 	// ErrRevoked: a certificate of the chain is listed in its issuer's CRL.
 	ErrRevoked = errors.New("pki: certificate revoked")
 	// ErrUsage: a certificate is not meant for this use: key usage bits,
-	// extended key usage, basic constraints, key type or signature algorithm
-	// outside the profile, or a platform certificate whose subject is not
-	// one common name, not empty, or that has a subject alternative name.
+	// extended key usage, basic constraints, key type, signature algorithm
+	// or serial number (not positive, or longer than 20 octets: no CRL
+	// AddCRL takes could list it) outside the profile, or a platform
+	// certificate whose subject is not one common name, not empty, or
+	// that has a subject alternative name.
 	ErrUsage = errors.New("pki: certificate not valid for this usage")
 	// ErrCardID: a card identity is malformed: not exactly one card URI
 	// subject alternative name, an ICCID that is not ITU-T E.118, or a

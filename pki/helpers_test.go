@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"math/big"
 	"net/url"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,14 @@ import (
 )
 
 var x509OIDKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
+
+// maxSerial is the largest serial number of 20 octets (7f ff … ff), the
+// longest RFC 5280 allows, and overSerial the next one, of 21 octets (00
+// 80 00 … 00). Tests must not change them.
+var (
+	maxSerial  = new(big.Int).Sub(overSerial, big.NewInt(1))
+	overSerial = new(big.Int).Lsh(big.NewInt(1), 159)
+)
 
 // t0 is the test clock's start: every certificate of a test hierarchy is
 // issued at t0.

@@ -46,6 +46,11 @@ func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result
 		if !root && !v.allowed(c.SignatureAlgorithm) {
 			return nil, newError(ErrUsage, i, "signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)
 		}
+		// A serial that AddCRL takes no CRL listing: such a certificate
+		// could never be revoked.
+		if !root && !validSerial(c.SerialNumber) {
+			return nil, newError(ErrUsage, i, "serial number not positive or longer than 20 octets", nil)
+		}
 		if i == 0 {
 			continue
 		}

@@ -274,8 +274,7 @@ func TestAddCRLRefusesUndefinedReason(t *testing.T) {
 // force: the card it lists stays revoked. The largest serial and number of
 // 20 octets are accepted.
 func TestAddCRLSerialsAndNumberWithin20Octets(t *testing.T) {
-	top := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 159), big.NewInt(1)) // 20 octets: 7f ff … ff
-	over := new(big.Int).Add(top, big.NewInt(1))                                 // 21 octets: 00 80 00 … 00
+	top, over := maxSerial, overSerial
 	const (
 		serial = "an entry's serial number is not positive or longer than 20 octets"
 		number = "CRL number longer than 20 octets"

@@ -452,6 +452,46 @@ func TestVerifyCardLeafProfile(t *testing.T) {
 	})
 }
 
+// TestVerifyCardSerialWithin20Octets: a certificate below the root whose
+// serial number is not positive or is longer than the 20 octets of RFC
+// 5280 §4.1.2.2, which no CRL the verifier takes may list, is refused
+// (ErrUsage); the largest serial of 20 octets is accepted.
+func TestVerifyCardSerialWithin20Octets(t *testing.T) {
+	top, over := maxSerial, overSerial
+	serial := func(n *big.Int) func(c *x509.Certificate) { return func(c *x509.Certificate) { c.SerialNumber = n } }
+
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+	c, pub := card(serial(top))(t, h)
+	_, err := v.VerifyCard(append([][]byte{issueRaw(t, h.ca, c, pub)}, h.ca.Chain()...))
+	require.NoError(t, err, "a serial of 20 octets")
+
+	runRefusals(t, []refusal{
+		{
+			name:  "card serial of 21 octets",
+			chain: withCard(card(serial(over))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "card serial zero",
+			chain: withCard(card(serial(big.NewInt(0)))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name: "card CA serial of 21 octets",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				return h.subCAChain(t, newKey(t), &x509.Certificate{
+					Subject: pkix.Name{CommonName: "long serial CA"}, IsCA: true, BasicConstraintsValid: true,
+					KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, SerialNumber: over,
+				}, cardTemplate(t, testICCID))
+			},
+			crls: func(t *testing.T, h *hierarchy) [][]byte { return nil },
+			want: ErrUsage, cert: 1,
+		},
+	})
+}
+
 // runRefusals verifies the chain of each refusal against a new hierarchy
 // and requires its error.
 func runRefusals(t *testing.T, tests []refusal) {
