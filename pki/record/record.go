@@ -210,8 +210,10 @@ type Receipt struct {
 	// ConsentHash is the hash of the consent (payment receipts).
 	ConsentHash []byte `cbor:"4,keyasint,omitempty"`
 	// RefundID and RefundHash name the refund request (refund receipts).
-	RefundID    []byte   `cbor:"5,keyasint,omitempty"`
-	RefundHash  []byte   `cbor:"6,keyasint,omitempty"`
+	RefundID   []byte `cbor:"5,keyasint,omitempty"`
+	RefundHash []byte `cbor:"6,keyasint,omitempty"`
+	// Amount is the amount captured, or refunded: 1 to 2^63-1 in a refund
+	// receipt, as in the refund request.
 	Amount      uint64   `cbor:"7,keyasint,omitempty"`
 	Currency    string   `cbor:"8,keyasint"`
 	PayerCardID string   `cbor:"9,keyasint"`
@@ -317,12 +319,7 @@ func (r *RefundRequest) Validate() error {
 
 // CheckRefundAmount checks the amount of a refund request as Validate
 // does: from 1 to MaxAmount (a *FieldError otherwise).
-func CheckRefundAmount(v uint64) error {
-	if v == 0 {
-		return fieldError("amount", "must not be zero")
-	}
-	return amount("amount", v)
-}
+func CheckRefundAmount(v uint64) error { return positive("amount", v) }
 
 // Validate implements Record.
 func (r *Receipt) Validate() error {
@@ -347,7 +344,7 @@ func (r *Receipt) Validate() error {
 			return fieldError("refund ID", "must be absent from a payment receipt")
 		}
 	case ReceiptRefund:
-		if err := errors.Join(ident("refund ID", r.RefundID), size("refund hash", r.RefundHash, HashSize)); err != nil {
+		if err := errors.Join(ident("refund ID", r.RefundID), size("refund hash", r.RefundHash, HashSize), CheckRefundAmount(r.Amount)); err != nil {
 			return err
 		}
 		if r.ConsentHash != nil {

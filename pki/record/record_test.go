@@ -455,6 +455,10 @@ func TestValidate(t *testing.T) {
 		{"refund of the zero request ID", "refund-request", func(r Record) { r.(*RefundRequest).RequestID = id(0) }, "request ID"},
 		{"receipt zero request ID", "receipt", func(r Record) { r.(*Receipt).RequestID = id(0) }, "request ID"},
 		{"receipt zero transfer ID", "receipt", func(r Record) { r.(*Receipt).TransferIDs[1] = id(0) }, "transfer ID"},
+		{"refund receipt zero amount", "receipt", func(r Record) {
+			rc := r.(*Receipt)
+			rc.Kind, rc.ConsentHash, rc.RefundID, rc.RefundHash, rc.Amount = ReceiptRefund, nil, id(0xE4), n32(0xE5), 0
+		}, "amount"},
 		{"refund receipt zero refund ID", "receipt", func(r Record) {
 			rc := r.(*Receipt)
 			rc.Kind, rc.ConsentHash, rc.RefundID, rc.RefundHash = ReceiptRefund, nil, id(0), n32(0xE5)
