@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -19,6 +20,14 @@ type model struct {
 	cap        int
 	alpha, hys float64
 	peers      map[adv.EID]*Peer
+	taken      map[adv.EID]int // the order peers were taken in, by count
+	n          int
+}
+
+// take records that the peer of e was taken in (again).
+func (m *model) take(e adv.EID) {
+	m.n++
+	m.taken[e] = m.n
 }
 
 func (m *model) expired(p *Peer, now time.Time) bool {
@@ -41,6 +50,7 @@ func (m *model) observe(pk adv.Packet, rssi int, at, now time.Time) error {
 	if p, ok := m.peers[pk.EID]; ok {
 		if !p.Selected && at.Sub(p.LastSeen) > m.ttl {
 			*p = Peer{Packet: pk, RSSI: r, LastRSSI: rssi, Level: r, FirstSeen: at, LastSeen: at, Reports: 1}
+			m.take(pk.EID)
 			return nil
 		}
 		p.Packet, p.LastRSSI = pk, rssi
@@ -73,6 +83,7 @@ func (m *model) observe(pk adv.Packet, rssi int, at, now time.Time) error {
 		delete(m.peers, victim.Packet.EID)
 	}
 	m.peers[pk.EID] = &Peer{Packet: pk, RSSI: r, LastRSSI: rssi, Level: r, FirstSeen: at, LastSeen: at, Reports: 1}
+	m.take(pk.EID)
 	return nil
 }
 
@@ -82,7 +93,12 @@ func (m *model) snapshot(now time.Time) []Peer {
 	for _, p := range m.peers {
 		out = append(out, *p)
 	}
-	slices.SortFunc(out, order)
+	slices.SortFunc(out, func(a, b Peer) int {
+		if c := cmp.Compare(b.Level, a.Level); c != 0 {
+			return c
+		}
+		return cmp.Compare(m.taken[a.Packet.EID], m.taken[b.Packet.EID])
+	})
 	return out
 }
 
@@ -100,16 +116,14 @@ func (m *model) selectPeer(e adv.EID, now time.Time) error {
 
 // TestAgainstModel runs random reports, selections, prunes and snapshots
 // against the queue and the model, and requires the same answers. Report
-// times strictly increase, so that no two peers tie on strength and age,
-// but for late reports, some older than the TTL, whose times fall between
-// whole milliseconds, where no other report's does.
+// times increase, but for late reports, some older than the TTL.
 func TestAgainstModel(t *testing.T) {
 	for seed := range uint64(30) {
 		rng := rand.New(rand.NewPCG(seed, 42))
 		c := newClock()
 		opts := Options{TTL: 5 * time.Second, Capacity: 1 + rng.IntN(10), Hysteresis: float64(rng.IntN(6)) - 1}
 		q := newQueue(t, c, opts)
-		m := &model{ttl: q.ttl, cap: q.cap, alpha: q.alpha, hys: q.hyst, peers: make(map[adv.EID]*Peer)}
+		m := &model{ttl: q.ttl, cap: q.cap, alpha: q.alpha, hys: q.hyst, peers: make(map[adv.EID]*Peer), taken: make(map[adv.EID]int)}
 		for step := range 3000 {
 			now := c.Add(time.Millisecond * time.Duration(1+rng.IntN(1500)))
 			switch k := rng.IntN(100); {

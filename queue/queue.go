@@ -2,7 +2,6 @@ package queue
 
 import (
 	"cmp"
-	"encoding/binary"
 	"errors"
 	"math"
 	"slices"
@@ -102,13 +101,16 @@ type Peer struct {
 // RSSI filter: an exponentially weighted moving average per peer,
 // RSSI ← RSSI + Alpha·(report − RSSI), starting at the first report.
 //
-// Ordering: by Level (strongest first), then by FirstSeen (the earlier peer
-// first), then by EID. Level follows the filtered RSSI only when the two
-// differ by more than Hysteresis dB (it then jumps to RSSI), so noise within
-// the dead band never reorders the list, while a peer that really comes
-// closer overtakes. Ordering uses RSSI alone, not the advert's Tx power,
-// because the Tx power is a claim of the sender that costs nothing to
-// inflate.
+// Ordering: by Level (strongest first), then in the order the queue took the
+// peers in (the earlier first; a peer back after it expired counts from its
+// return). The order among equals follows the calls to Observe, not the
+// report times, so that neither a late scan batch nor a step of the wall
+// clock puts a newcomer above a peer listed before it. Level follows the
+// filtered RSSI only when the two differ by more than Hysteresis dB (it then
+// jumps to RSSI), so noise within the dead band never reorders the list,
+// while a peer that really comes closer overtakes. Ordering uses RSSI
+// alone, not the advert's Tx power, because the Tx power is a claim of the
+// sender that costs nothing to inflate.
 //
 // Expiry: a peer not reported for TTL is left out of snapshots and
 // forgotten, unless it is selected. Expiry is evaluated when the queue is
@@ -146,6 +148,8 @@ type Queue struct {
 
 	mu       sync.Mutex
 	peers    []Peer            // in no particular order
+	seqs     []uint64          // seqs[i]: when peers[i] was taken in, by count
+	seq      uint64            // the last of seqs given out
 	keys     []sortKey         // scratch of AppendSnapshot
 	index    map[adv.EID]int32 // EID → position in peers
 	selected adv.EID
@@ -184,6 +188,7 @@ func New(self adv.Role, opts Options) (*Queue, error) {
 	}
 	q.minRSSI = math.Inf(-1)
 	q.peers = make([]Peer, 0, q.cap)
+	q.seqs = make([]uint64, 0, q.cap)
 	q.keys = make([]sortKey, 0, q.cap)
 	q.index = make(map[adv.EID]int32, q.cap)
 	return q, nil
@@ -246,6 +251,8 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (change
 		if q.expired(pe, at) {
 			// Gone for longer than the TTL: a new sighting.
 			*pe = sighting(p, rssi, at)
+			q.seq++
+			q.seqs[i] = q.seq
 			q.minRSSI = min(q.minRSSI, r)
 			return true, nil
 		}
@@ -283,6 +290,8 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (change
 		q.oldest = at
 	}
 	q.peers = append(q.peers, sighting(p, rssi, at))
+	q.seq++
+	q.seqs = append(q.seqs, q.seq)
 	return true, nil
 }
 
@@ -339,10 +348,12 @@ func (q *Queue) removeLocked(i int) {
 	last := len(q.peers) - 1
 	if i != last {
 		q.peers[i] = q.peers[last]
+		q.seqs[i] = q.seqs[last]
 		q.index[q.peers[i].Packet.EID] = int32(i)
 	}
 	q.peers[last] = Peer{}
 	q.peers = q.peers[:last]
+	q.seqs = q.seqs[:last]
 }
 
 // Prune forgets the peers not seen for the TTL (except the selected one),
@@ -375,8 +386,7 @@ func (q *Queue) AppendSnapshot(dst []Peer) []Peer {
 	_, removed := q.sweepLocked(now)
 	keys := q.keys[:0]
 	for i := range q.peers {
-		pe := &q.peers[i]
-		keys = append(keys, keyOf(pe, i))
+		keys = append(keys, sortKey{level: q.peers[i].Level, seq: q.seqs[i], i: int32(i)})
 	}
 	slices.SortFunc(keys, compareKeys)
 	for _, k := range keys {
@@ -392,35 +402,18 @@ func (q *Queue) AppendSnapshot(dst []Peer) []Peer {
 
 // sortKey is what the snapshot order looks at, for one peer.
 type sortKey struct {
-	level  float64
-	first  int64  // FirstSeen, Unix nanoseconds
-	e0, e1 uint64 // the EID, big-endian halves
-	i      int32  // position in peers
+	level float64
+	seq   uint64 // when the queue took the peer in, by count
+	i     int32  // position in peers
 }
 
-func keyOf(pe *Peer, i int) sortKey {
-	return sortKey{
-		level: pe.Level,
-		first: pe.FirstSeen.UnixNano(),
-		e0:    binary.BigEndian.Uint64(pe.Packet.EID[:8]),
-		e1:    binary.BigEndian.Uint64(pe.Packet.EID[8:]),
-		i:     int32(i),
-	}
-}
-
-// compareKeys is the snapshot order: Level descending, FirstSeen ascending,
-// then EID octet by octet.
+// compareKeys is the snapshot order: Level descending, then the order the
+// queue took the peers in. No two peers share a seq.
 func compareKeys(a, b sortKey) int {
 	if c := cmp.Compare(b.level, a.level); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.first, b.first); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.e0, b.e0); c != 0 {
-		return c
-	}
-	return cmp.Compare(a.e1, b.e1)
+	return cmp.Compare(a.seq, b.seq)
 }
 
 // Select marks the peer with the given EID as the user's choice, replacing

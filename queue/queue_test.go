@@ -69,11 +69,6 @@ func drain(q *Queue) bool {
 	}
 }
 
-// order is the snapshot order, on peers.
-func order(a, b Peer) int {
-	return compareKeys(keyOf(&a, 0), keyOf(&b, 0))
-}
-
 func TestNew(t *testing.T) {
 	tests := []struct {
 		name string
@@ -187,11 +182,13 @@ func TestOrdering(t *testing.T) {
 	require.NoError(t, q.Observe(seller(1), -80, t0))
 	require.NoError(t, q.Observe(seller(2), -40, t0))
 	require.NoError(t, q.Observe(seller(3), -60, t0))
-	// Equal strength: the earlier peer first; equal times too: by EID.
+	// Equal strength: the peer taken in first comes first, whatever the
+	// report times and the EIDs.
 	require.NoError(t, q.Observe(seller(5), -60, t0.Add(time.Millisecond)))
 	require.NoError(t, q.Observe(seller(4), -60, t0.Add(time.Millisecond)))
+	require.NoError(t, q.Observe(seller(6), -60, t0.Add(-time.Second)))
 	c.Add(time.Second)
-	assert.Equal(t, []adv.EID{eid(2), eid(3), eid(4), eid(5), eid(1)}, eids(q.Snapshot()))
+	assert.Equal(t, []adv.EID{eid(2), eid(3), eid(5), eid(4), eid(6), eid(1)}, eids(q.Snapshot()))
 }
 
 // TestHysteresis reports two peers of similar strength with noise, and counts
@@ -499,7 +496,7 @@ func TestConcurrent(t *testing.T) {
 			s := q.Snapshot()
 			assert.LessOrEqual(t, len(s), 64)
 			for i := 1; i < len(s); i++ {
-				assert.LessOrEqual(t, order(s[i-1], s[i]), 0)
+				assert.GreaterOrEqual(t, s[i-1].Level, s[i].Level)
 			}
 			if len(s) > 0 {
 				if _, err := q.Select(s[len(s)-1].Packet.EID); err != nil {
@@ -598,4 +595,16 @@ func TestStaleReport(t *testing.T) {
 		assert.Equal(t, []Peer{{Packet: seller(1), RSSI: -40, LastRSSI: -40, Level: -40, FirstSeen: now, LastSeen: now, Reports: 2}},
 			q.Snapshot(), "LastSeen not moved back")
 	})
+}
+
+// TestOrderingClockStep: peers of equal strength stay in the order the queue
+// took them in when the wall clock steps back between their first reports,
+// as the clock of a phone that sets its time from the network does.
+func TestOrderingClockStep(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	require.NoError(t, q.Observe(seller(2), -60, time.Time{}))
+	c.Add(-time.Hour)
+	require.NoError(t, q.Observe(seller(1), -60, time.Time{}))
+	assert.Equal(t, []adv.EID{eid(2), eid(1)}, eids(q.Snapshot()))
 }
