@@ -117,7 +117,10 @@ type Peer struct {
 // read (Snapshot, Prune) or full, never per report; an app calls Prune
 // periodically (every second, say) to be notified of peers that went away
 // without any other report arriving. A report already older than the TTL
-// when it arrives brings in no peer (Observe).
+// when it arrives brings in no peer (Observe). When the clock steps back
+// (Options.Now without a monotonic reading), a sweep that finds a peer last
+// seen after now takes it as seen now (its FirstSeen too, if after now), so
+// that it expires the TTL after that, not once the clock catches up.
 //
 // EID rotation: every ten minutes (adv.Epoch) a peer's EID changes, and the
 // new EID is a new entry while the old one expires after TTL. A selected
@@ -206,7 +209,8 @@ func (q *Queue) notify() {
 }
 
 // Observe records one report of the scanner: a parsed advert, its RSSI in
-// dBm and the time it was received (the zero time means Options.Now()).
+// dBm and the time it was received (the zero time means Options.Now(), and
+// so does a time after it).
 // It returns ErrRole for an advert without a valid role, ErrSameRole for an
 // advert of this phone's own role, ErrRSSI for an RSSI out of range and
 // ErrFull when the queue is full of stronger peers; the queue is unchanged
@@ -228,7 +232,7 @@ func (q *Queue) Observe(p adv.Packet, rssi int, at time.Time) error {
 		return ErrRSSI
 	}
 	now := q.now()
-	if at.IsZero() {
+	if at.IsZero() || at.After(now) {
 		at = now
 	}
 	q.mu.Lock()
@@ -309,12 +313,20 @@ func (q *Queue) expired(pe *Peer, now time.Time) bool {
 
 // sweepLocked forgets the expired peers and returns the position of the
 // weakest unselected peer left (−1 if none) and how many it forgot. It
+// brings back to now the times of peers last seen after now, and
 // recomputes minRSSI and oldest.
 func (q *Queue) sweepLocked(now time.Time) (weakest, removed int) {
 	weakest = -1
 	q.minRSSI, q.oldest = math.Inf(1), now
 	for i := 0; i < len(q.peers); {
 		pe := &q.peers[i]
+		if pe.LastSeen.After(now) {
+			// The clock stepped back: count the peer's absence from now.
+			pe.LastSeen = now
+			if pe.FirstSeen.After(now) {
+				pe.FirstSeen = now
+			}
+		}
 		if q.expired(pe, now) {
 			q.removeLocked(i)
 			removed++

@@ -143,12 +143,11 @@ func TestSmoothingAndDeduplication(t *testing.T) {
 	q := newQueue(t, c, Options{})
 	t0 := c.Now()
 	require.NoError(t, q.Observe(seller(1), -60, t0))
-	require.NoError(t, q.Observe(seller(1), -40, t0.Add(time.Second)))
-	require.NoError(t, q.Observe(seller(1), -40, t0.Add(2*time.Second)))
+	require.NoError(t, q.Observe(seller(1), -40, c.Add(time.Second)))
+	require.NoError(t, q.Observe(seller(1), -40, c.Add(time.Second)))
 	// A late report (older than the latest) still counts, but does not
 	// move LastSeen back.
 	require.NoError(t, q.Observe(seller(1), -40, t0.Add(time.Second/2)))
-	c.Add(2 * time.Second)
 
 	s := q.Snapshot()
 	require.Len(t, s, 1)
@@ -241,9 +240,9 @@ func TestExpiry(t *testing.T) {
 	q := newQueue(t, c, Options{})
 	t0 := c.Now()
 	require.NoError(t, q.Observe(seller(1), -50, t0))
-	require.NoError(t, q.Observe(seller(2), -60, t0.Add(5*time.Second)))
+	require.NoError(t, q.Observe(seller(2), -60, c.Add(5*time.Second)))
 
-	c.Add(DefaultTTL)
+	c.Add(DefaultTTL - 5*time.Second)
 	assert.Equal(t, []adv.EID{eid(1), eid(2)}, eids(q.Snapshot()), "exactly the TTL: still there")
 
 	drain(q)
@@ -359,8 +358,8 @@ func TestEviction(t *testing.T) {
 		t0 := c.Now()
 		require.NoError(t, q.Observe(seller(1), -50, t0))
 		require.NoError(t, q.Observe(seller(2), -70, t0))
-		require.NoError(t, q.Observe(seller(3), -70, t0.Add(time.Second)))
-		require.NoError(t, q.Observe(seller(4), -60, t0.Add(2*time.Second)))
+		require.NoError(t, q.Observe(seller(3), -70, c.Add(time.Second)))
+		require.NoError(t, q.Observe(seller(4), -60, c.Add(time.Second)))
 		assert.Equal(t, []adv.EID{eid(1), eid(4), eid(3)}, eids(q.Snapshot()))
 	})
 	t.Run("no stronger than the weakest", func(t *testing.T) {
@@ -607,4 +606,36 @@ func TestOrderingClockStep(t *testing.T) {
 	c.Add(-time.Hour)
 	require.NoError(t, q.Observe(seller(1), -60, time.Time{}))
 	assert.Equal(t, []adv.EID{eid(2), eid(1)}, eids(q.Snapshot()))
+}
+
+// TestExpiryClockStepBack: when the clock steps back (a clock without a
+// monotonic reading, set from the network), a peer no longer heard expires
+// the TTL after the sweep that finds it last seen after now, not once the
+// clock catches up; a report time after now counts as now.
+func TestExpiryClockStepBack(t *testing.T) {
+	t.Run("a peer last seen before the step", func(t *testing.T) {
+		c := newClock()
+		q := newQueue(t, c, Options{})
+		require.NoError(t, q.Observe(seller(1), -60, time.Time{}))
+		now := c.Add(-time.Hour)
+		assert.Zero(t, q.Prune())
+		s := q.Snapshot()
+		require.Len(t, s, 1)
+		assert.Equal(t, now, s[0].LastSeen, "last seen now at the latest")
+		assert.Equal(t, now, s[0].FirstSeen)
+		c.Add(DefaultTTL + time.Nanosecond)
+		assert.Equal(t, 1, q.Prune())
+		assert.Empty(t, q.Snapshot())
+	})
+	t.Run("a report time after now", func(t *testing.T) {
+		c := newClock()
+		q := newQueue(t, c, Options{})
+		now := c.Now()
+		require.NoError(t, q.Observe(seller(1), -60, now.Add(time.Hour)))
+		s := q.Snapshot()
+		require.Len(t, s, 1)
+		assert.Equal(t, now, s[0].LastSeen)
+		c.Add(DefaultTTL + time.Nanosecond)
+		assert.Equal(t, 1, q.Prune())
+	})
 }
