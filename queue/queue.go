@@ -430,7 +430,8 @@ func compareKeys(a, b sortKey) int {
 
 // Select marks the peer with the given EID as the user's choice, replacing
 // any earlier one, and returns it. The selected peer is neither expired nor
-// evicted until Deselect or another Select. It returns ErrUnknownPeer when
+// evicted until Deselect or another Select. Selecting the selected peer
+// again changes nothing and does not notify. It returns ErrUnknownPeer when
 // the queue holds no live peer with that EID.
 func (q *Queue) Select(eid adv.EID) (Peer, error) {
 	now := q.now()
@@ -440,12 +441,17 @@ func (q *Queue) Select(eid adv.EID) (Peer, error) {
 		q.mu.Unlock()
 		return Peer{}, ErrUnknownPeer
 	}
-	q.clearSelectionLocked()
-	q.peers[i].Selected = true
-	q.selected, q.hasSel = eid, true
+	again := q.peers[i].Selected
+	if !again {
+		q.clearSelectionLocked()
+		q.peers[i].Selected = true
+		q.selected, q.hasSel = eid, true
+	}
 	pe := q.peers[i]
 	q.mu.Unlock()
-	q.notify()
+	if !again {
+		q.notify()
+	}
 	return pe, nil
 }
 

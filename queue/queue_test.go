@@ -293,6 +293,10 @@ func TestSelection(t *testing.T) {
 	sel, ok := q.Selected()
 	require.True(t, ok)
 	assert.Equal(t, eid(1), sel.Packet.EID)
+	p, err = q.Select(eid(1))
+	require.NoError(t, err)
+	assert.True(t, p.Selected)
+	assert.False(t, drain(q), "selecting the selected peer again changes nothing")
 
 	// Full of stronger peers: the weak selected peer stays, the others go.
 	require.NoError(t, q.Observe(seller(10), -40, t0))
