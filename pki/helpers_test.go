@@ -124,9 +124,18 @@ func cardTemplate(t testing.TB, iccid string) *x509.Certificate {
 }
 
 // issueRaw signs tmpl with ca, filling in a serial number, validity from t0
-// for a year and ca's CRL distribution point where tmpl leaves them zero.
+// for a year and ca's CRL distribution point where tmpl leaves them zero,
+// and, for a certificate that is not a CA, the subject key identifier of
+// the profile where tmpl's is nil (crypto/x509 makes one for a CA). An
+// empty, not nil, CRLDistributionPoints or SubjectKeyId leaves the
+// extension out.
 func issueRaw(t testing.TB, ca *CA, tmpl *x509.Certificate, pub any) []byte {
 	t.Helper()
+	if k, ok := pub.(*ecdsa.PublicKey); ok && tmpl.SubjectKeyId == nil && !tmpl.IsCA {
+		id, err := keyID(k)
+		require.NoError(t, err)
+		tmpl.SubjectKeyId = id
+	}
 	if tmpl.SerialNumber == nil {
 		s, err := randomSerial(rand.Reader)
 		require.NoError(t, err)

@@ -126,6 +126,16 @@ func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
 	if !ok {
 		return newError(ErrUsage, 0, "key is not ECDSA P-256", nil)
 	}
+	// crypto/x509 refuses a critical subject key identifier.
+	if len(c.SubjectKeyId) == 0 {
+		return newError(ErrUsage, 0, "no subject key identifier", nil)
+	}
+	if !profileCRLDP(c) {
+		return newError(ErrUsage, 0, "CRL distribution points other than non-critical full names of URIs, without reasons or CRL issuer", nil)
+	}
+	if e, ok := extensionOf(c, oidExtKeyUsage); ok && e.Critical {
+		return newError(ErrUsage, 0, "critical extended key usage", nil)
+	}
 	ekus, err := ExtKeyUsages(c)
 	if err != nil {
 		return newError(ErrUsage, 0, "extended key usage", err)
@@ -150,12 +160,51 @@ func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
 		res.id = c.Subject.CommonName
 		return nil
 	}
+	if e, ok := extensionOf(c, oidSubjectAltName); ok && e.Critical {
+		return newError(ErrUsage, 0, "critical subject alternative name", nil)
+	}
 	id, err := CardID(c)
 	if err != nil {
 		return err
 	}
 	res.id = id
 	return nil
+}
+
+var oidCRLDistributionPoints = asn1.ObjectIdentifier{2, 5, 29, 31}
+
+// profileCRLDP reports whether c carries the CRL distribution points of
+// the profile (PROTOCOL.md §4.3), non-critical: one point or more, each
+// the full name of one URI or more, not empty, and nothing else: no
+// reasons, which would scope the CRL there to some, and no CRL issuer,
+// which would have another CA than the issuer publish its revocation (an
+// indirect CRL, which a verifier does not take). crypto/x509 reads the
+// URIs of such points and drops the rest.
+func profileCRLDP(c *x509.Certificate) bool {
+	e, ok := extensionOf(c, oidCRLDistributionPoints)
+	if !ok || e.Critical {
+		return false
+	}
+	s := cryptobyte.String(e.Value)
+	var points cryptobyte.String
+	if !s.ReadASN1(&points, cbasn1.SEQUENCE) || !s.Empty() || points.Empty() {
+		return false
+	}
+	for !points.Empty() {
+		var point, name, uris cryptobyte.String
+		if !points.ReadASN1(&point, cbasn1.SEQUENCE) ||
+			!point.ReadASN1(&name, cbasn1.Tag(0).Constructed().ContextSpecific()) || !point.Empty() ||
+			!name.ReadASN1(&uris, cbasn1.Tag(0).Constructed().ContextSpecific()) || !name.Empty() || uris.Empty() {
+			return false
+		}
+		for !uris.Empty() {
+			var uri cryptobyte.String
+			if !uris.ReadASN1(&uri, cbasn1.Tag(6).ContextSpecific()) || uri.Empty() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 var (

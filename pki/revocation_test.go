@@ -673,7 +673,9 @@ func TestVerifyPlatform(t *testing.T) {
 
 // TestVerifyPlatformProfile: a platform certificate is refused (ErrUsage)
 // unless, as IssuePlatform writes it (PROTOCOL.md §4.3), its subject is
-// one common name, not empty, and it has no subject alternative name.
+// one common name, not empty, it has no subject alternative name, and it
+// has a subject key identifier, a CRL distribution point and a
+// non-critical extended key usage.
 func TestVerifyPlatformProfile(t *testing.T) {
 	platform := func(change func(c *x509.Certificate)) *x509.Certificate {
 		c := &x509.Certificate{
@@ -703,6 +705,9 @@ func TestVerifyPlatformProfile(t *testing.T) {
 			require.NoError(t, err)
 			c.RawSubject = raw
 		}), ErrUsage},
+		{"no subject key identifier", platform(func(c *x509.Certificate) { c.SubjectKeyId = []byte{} }), ErrUsage},
+		{"no CRL distribution point", platform(func(c *x509.Certificate) { c.CRLDistributionPoints = []string{} }), ErrUsage},
+		{"critical EKU", platform(func(c *x509.Certificate) { c.ExtraExtensions[0].Critical = true }), ErrUsage},
 		{"DNS SAN", platform(func(c *x509.Certificate) { c.DNSNames = []string{"platform.example"} }), ErrUsage},
 		{"URI SAN", platform(func(c *x509.Certificate) {
 			c.URIs = []*url.URL{{Scheme: "urn", Opaque: "casim:card:" + testICCID}}

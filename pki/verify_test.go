@@ -16,6 +16,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 func TestVerifyCard(t *testing.T) {
@@ -452,6 +454,111 @@ func TestVerifyCardLeafProfile(t *testing.T) {
 	})
 }
 
+// TestVerifyCardLeafExtensions: a card certificate is refused (ErrUsage)
+// unless it carries the other extensions of PROTOCOL.md §4.3 as IssueCard
+// writes them: a subject key identifier, not empty; a non-critical CRL
+// distribution point, each of its points the full name of one URI or
+// more, without reasons or CRL issuer; a non-critical extended key usage
+// and a non-critical subject alternative name.
+func TestVerifyCardLeafExtensions(t *testing.T) {
+	const crlURL = "http://pki.example/card.crl"
+	oidCRLDP := asn1.ObjectIdentifier{2, 5, 29, 31}
+	ext := func(id asn1.ObjectIdentifier, critical bool, value []byte) func(c *x509.Certificate) {
+		return func(c *x509.Certificate) {
+			c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{Id: id, Critical: critical, Value: value})
+		}
+	}
+	// crldp builds the DER of a CRL distribution points extension of one
+	// point, a full name of URIs, followed by the fields after.
+	crldp := func(uris []string, after ...byte) []byte {
+		var b cryptobyte.Builder
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+					b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
+						for _, u := range uris {
+							b.AddASN1(cbasn1.Tag(6).ContextSpecific(), func(b *cryptobyte.Builder) { b.AddBytes([]byte(u)) })
+						}
+					})
+				})
+				b.AddBytes(after)
+			})
+		})
+		return b.BytesOrPanic()
+	}
+	reasons := []byte{0x81, 0x02, 0x07, 0x80}                                                    // [1] keyCompromise
+	crlIssuer := append([]byte{0xa2, byte(2 + len(crlURL)), 0x86, byte(len(crlURL))}, crlURL...) // [2] a URI
+	san, err := asn1.Marshal([]asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte(CardURIPrefix + testICCID)}})
+	require.NoError(t, err)
+	criticalEKU := func(c *x509.Certificate) { c.ExtraExtensions[0].Critical = true }
+
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+	for name, change := range map[string]func(c *x509.Certificate){
+		"as issued":               func(c *x509.Certificate) {},
+		"two distribution points": func(c *x509.Certificate) { c.CRLDistributionPoints = []string{crlURL, crlURL + "2"} },
+		"a point of two URIs":     ext(oidCRLDP, false, crldp([]string{crlURL, crlURL + "2"})),
+	} {
+		c, pub := card(change)(t, h)
+		_, err := v.VerifyCard(append([][]byte{issueRaw(t, h.ca, c, pub)}, h.ca.Chain()...))
+		require.NoError(t, err, name)
+	}
+
+	runRefusals(t, []refusal{
+		{
+			name:  "no subjectKeyIdentifier",
+			chain: withCard(card(func(c *x509.Certificate) { c.SubjectKeyId = []byte{} })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "empty subjectKeyIdentifier",
+			chain: withCard(card(ext(asn1.ObjectIdentifier{2, 5, 29, 14}, false, []byte{0x04, 0x00}))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "no cRLDistributionPoints",
+			chain: withCard(card(func(c *x509.Certificate) { c.CRLDistributionPoints = []string{} })),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "empty cRLDistributionPoints",
+			chain: withCard(card(ext(oidCRLDP, false, []byte{0x30, 0x00}))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "critical cRLDistributionPoints",
+			chain: withCard(card(ext(oidCRLDP, true, crldp([]string{crlURL})))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "distribution point of no URI",
+			chain: withCard(card(ext(oidCRLDP, false, crldp(nil)))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "distribution point with reasons",
+			chain: withCard(card(ext(oidCRLDP, false, crldp([]string{crlURL}, reasons...)))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "distribution point with a CRL issuer",
+			chain: withCard(card(ext(oidCRLDP, false, crldp([]string{crlURL}, crlIssuer...)))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "critical extKeyUsage",
+			chain: withCard(card(criticalEKU)),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "critical subjectAltName",
+			chain: withCard(card(func(c *x509.Certificate) { c.URIs = nil; ext(oidSubjectAltName, true, san)(c) })),
+			want:  ErrUsage, cert: 0,
+		},
+	})
+}
+
 // TestVerifyCardSerialWithin20Octets: a certificate below the root whose
 // serial number is not positive or is longer than the 20 octets of RFC
 // 5280 §4.1.2.2, which no CRL the verifier takes may list, is refused
@@ -810,12 +917,12 @@ func TestVerifyNameConstraints(t *testing.T) {
 			_, err := v.VerifyCard(chain)
 			requireRefusal(t, err, ErrUsage, 0)
 
-			platform, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+			sub := &CA{cert: mustParse(t, chain[1]), key: key, crlURL: "http://pki.example/x.crl"}
+			platform := issueRaw(t, sub, &x509.Certificate{
 				SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: "platform"},
 				NotBefore: t0, NotAfter: t0.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
 				BasicConstraintsValid: true, ExtraExtensions: ekuOf(t, OIDReceiptSigning),
-			}, mustParse(t, chain[1]), h.cardKey.Public(), key)
-			require.NoError(t, err)
+			}, h.cardKey.Public())
 			_, err = v.VerifyPlatform([][]byte{platform, chain[1]})
 			assert.NoError(t, err)
 		})
