@@ -26,7 +26,8 @@
 //
 // A Verifier wraps x509.Verify and adds what it lacks: the basic
 // constraints and key usage of the profile (critical, CA:FALSE, and
-// digitalSignature alone, for a card or the platform), the other
+// digitalSignature alone, for a card or the platform; critical, CA:TRUE,
+// and keyCertSign with cRLSign, for a CA), the other
 // extensions it gives a card or the platform (a subject key identifier, CRL
 // distribution points of full-name URIs, a non-critical extended key
 // usage and subject alternative name), the profile's extended key usages, exactly one well-formed card URI, an

@@ -42,7 +42,7 @@ func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result
 		if c.NotAfter.Before(res.expiry) {
 			res.expiry = c.NotAfter
 		}
-		root := i == n-1 // trusted as configured: NewVerifier checked it is a CA with keyCertSign and a CA key
+		root := i == n-1 // trusted as configured: NewVerifier checked it is a CA of the profile (caProfile) with a CA key
 		if !root && !v.allowed(c.SignatureAlgorithm) {
 			return nil, newError(ErrUsage, i, "signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)
 		}
@@ -58,8 +58,8 @@ func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result
 			if !caKey(c.PublicKey) {
 				return nil, newError(ErrUsage, i, "CA key is not ECDSA P-256 or P-384", nil)
 			}
-			if c.KeyUsage&x509.KeyUsageCertSign == 0 {
-				return nil, newError(ErrUsage, i, "CA certificate without keyCertSign", nil)
+			if why := caProfile(c); why != "" {
+				return nil, newError(ErrUsage, i, "CA certificate "+why, nil)
 			}
 		}
 		// An extended key usage on any CA, the root included, limits the
@@ -93,6 +93,27 @@ var (
 	leafBasicConstraints = []byte{0x30, 0x00}
 	leafKeyUsage         = []byte{0x03, 0x02, 0x07, 0x80}
 )
+
+// caCertUsage is the key usage that a CA certificate must have: it
+// certifies, and it signs CRLs.
+const caCertUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+
+// caProfile returns why c is not a CA certificate of the profile
+// (PROTOCOL.md §4.3), or "" when it is: a critical basicConstraints of
+// CA:TRUE, and a critical keyUsage with keyCertSign and cRLSign (a CA
+// without cRLSign signs no CRL that a verifier takes, so that no
+// certificate it issued could be checked for revocation). Its other key
+// usage bits and its path length are not checked: crypto/x509 applies
+// the path length, and CAOptions.MaxPathLen lets a CA have another.
+func caProfile(c *x509.Certificate) string {
+	if bc, ok := extensionOf(c, oidBasicConstraints); !ok || !bc.Critical || !c.IsCA {
+		return "without a critical basicConstraints of CA:TRUE"
+	}
+	if ku, ok := extensionOf(c, oidKeyUsage); !ok || !ku.Critical || c.KeyUsage&caCertUsage != caCertUsage {
+		return "without a critical keyUsage with keyCertSign and cRLSign"
+	}
+	return ""
+}
 
 // extensionOf returns c's extension id, if c carries it (crypto/x509
 // refuses a certificate that carries an extension twice).

@@ -96,9 +96,9 @@ func checkComplete(crl *x509.RevocationList) error {
 
 // AddCRL accepts a CRL (DER, with nothing after it) for later
 // verifications. The CRL must be signed with an allowed algorithm by a
-// trusted root or one of the intermediates of the options whose key usage,
-// when it has one, includes cRLSign, carry a CRL number of at most 20
-// octets (RFC 5280 §5.2.3), list only serial numbers that are positive
+// trusted root or one of the intermediates of the options (whose key
+// usage includes cRLSign, as NewVerifier requires), carry a CRL number of
+// at most 20 octets (RFC 5280 §5.2.3), list only serial numbers that are positive
 // and at most 20 octets (§4.1.2.2), carry a next update
 // later than its this update (RFC 5280 §5.1.2.5), be current (this update
 // not in the future and next update not past, allowing for the skew), be

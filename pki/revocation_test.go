@@ -318,34 +318,30 @@ func TestAddCRLSerialsAndNumberWithin20Octets(t *testing.T) {
 	}
 }
 
-// TestAddCRLNeedsCRLSign: a CRL is accepted only from a CA whose key
-// usage has cRLSign (RFC 5280 §6.3.3 (f)): a configured card CA with
-// keyCertSign alone may certify cards but not sign CRLs, so a CRL its key
-// signs is refused (crypto/x509's CheckSignatureFrom of a CRL asks for
-// cRLSign), and its cards have no CRL of their issuer.
-func TestAddCRLNeedsCRLSign(t *testing.T) {
+// TestCANeedsCRLSign: a CRL is accepted only from a CA whose key usage
+// has cRLSign (RFC 5280 §6.3.3 (f)), so that a card CA with keyCertSign
+// alone may certify cards but no CRL of it could ever be taken and its
+// cards never be checked for revocation: NewVerifier refuses such a CA as
+// an intermediate, and VerifyCard refuses a chain through it, both with
+// ErrUsage, rather than the chain failing for want of a CRL (ErrCRL).
+func TestCANeedsCRLSign(t *testing.T) {
 	h := newHierarchy(t)
-	key := newKey(t)
-	chain := h.subCAChain(t, key, &x509.Certificate{
+	chain := h.subCAChain(t, newKey(t), &x509.Certificate{
 		Subject:               pkix.Name{CommonName: "CA-SIM Card CA without cRLSign"},
 		IsCA:                  true,
 		BasicConstraintsValid: true,
 		MaxPathLenZero:        true,
 		KeyUsage:              x509.KeyUsageCertSign,
 	}, cardTemplate(t, testICCID))
-	caDER := chain[1]
-	// A CA value holding the certificate with cRLSign in memory only, for
-	// x509.CreateRevocationList, which asks for it.
-	issuer := mustParse(t, caDER)
-	issuer.KeyUsage |= x509.KeyUsageCRLSign
-	sub := &CA{cert: issuer, key: key, crlURL: "http://pki.example/x.crl"}
 
-	v := newVerifier(t, h, newClock(t0), VerifierOptions{Intermediates: [][]byte{caDER}})
+	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{chain[1]}})
+	assert.Equal(t, &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate without a critical keyUsage with keyCertSign and cRLSign"}, err)
+	assert.Nil(t, v)
+
+	v = newVerifier(t, h, newClock(t0), VerifierOptions{})
 	addCRLs(t, h, v) // the root's, which does not list the CA
-	err := v.AddCRL(createCRL(t, sub, &x509.RevocationList{}))
-	assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "CRL not signed by a known CA"}, err)
 	_, err = v.VerifyCard(chain)
-	requireRefusal(t, err, ErrCRL, 0)
+	requireRefusal(t, err, ErrUsage, 1)
 }
 
 // cardRevoked returns a new hierarchy whose card CA has revoked the card,
@@ -1177,7 +1173,8 @@ func TestNewVerifierIntermediateUntrusted(t *testing.T) {
 		{"beyond the card CA's path length", [][]byte{h.ca.DER(), sub, below}, refused},
 		{"certifying each other", [][]byte{x, y}, refused},
 		{"unhandled critical extension", [][]byte{critical}, refused},
-		{"issuer without keyCertSign", [][]byte{signOnly, notCA}, refused},
+		// NewVerifier refuses signOnly before it chains any.
+		{"issuer without keyCertSign", [][]byte{signOnly, notCA}, &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate without a critical keyUsage with keyCertSign and cRLSign"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, inter := range [][][]byte{tt.inter, reversed(tt.inter)} {

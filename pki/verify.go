@@ -103,9 +103,12 @@ type Verifier struct {
 // policyConstraints or inhibitAnyPolicy extension, critical or not (the
 // profile's CAs carry none; crypto/x509 applies them to the chains
 // VerifyCard verifies, and NewVerifier does not), or does not chain to a
-// root, ErrUsage when one is not a CA (a root: a CA with keyCertSign) or
-// its key is not ECDSA P-256 or P-384 (so that no CRL that such a CA signs
-// is taken), or a root carries a nameConstraints extension, critical or not
+// root, ErrUsage when one is not a CA of the profile (a critical
+// basicConstraints of CA:TRUE and a critical keyUsage with keyCertSign and
+// cRLSign: a CA without cRLSign signs no CRL that AddCRL takes, so that
+// no certificate it issued could be checked for revocation) or its key is
+// not ECDSA P-256 or P-384 (so that no CRL that such a CA signs is taken),
+// or a root carries a nameConstraints extension, critical or not
 // (crypto/x509 applies a root's name constraints, which every card's URI
 // fails, and none of its policy extensions), and ErrInvalid when there is
 // no root or an option is out of range, such as an algorithm of Algorithms
@@ -175,8 +178,8 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0 {
-			return nil, newError(ErrUsage, -1, "root is not a CA with keyCertSign", nil)
+		if why := caProfile(c); why != "" {
+			return nil, newError(ErrUsage, -1, "root "+why, nil)
 		}
 		if !caKey(c.PublicKey) {
 			return nil, newError(ErrUsage, -1, "root key is not ECDSA P-256 or P-384", nil)
@@ -193,8 +196,8 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !c.IsCA {
-			return nil, newError(ErrUsage, -1, "intermediate is not a CA", nil)
+		if why := caProfile(c); why != "" {
+			return nil, newError(ErrUsage, -1, "intermediate "+why, nil)
 		}
 		if !caKey(c.PublicKey) {
 			return nil, newError(ErrUsage, -1, "intermediate key is not ECDSA P-256 or P-384", nil)
@@ -470,8 +473,8 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 // passes every check, or the refusal of the first path.
 func (v *Verifier) checkChain(certs []*x509.Certificate, r role, now time.Time) (*result, error) {
 	for i, c := range certs[1:] {
-		if !c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0 {
-			return nil, newError(ErrUsage, i+1, "intermediate is not a CA certificate with keyCertSign", nil)
+		if why := caProfile(c); why != "" {
+			return nil, newError(ErrUsage, i+1, "intermediate "+why, nil)
 		}
 	}
 	// Before x509.Verify, which would refuse a certificate signed with an

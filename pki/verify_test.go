@@ -559,6 +559,66 @@ func TestVerifyCardLeafExtensions(t *testing.T) {
 	})
 }
 
+// TestVerifyCAProfile: a CA certificate, presented in a chain or given to
+// NewVerifier as a root or an intermediate, is refused (ErrUsage) unless
+// its basicConstraints and keyUsage are critical and its key usage has
+// keyCertSign and cRLSign, as PROTOCOL.md §4.3 has them: a CA without
+// cRLSign signs no CRL that a verifier takes.
+func TestVerifyCAProfile(t *testing.T) {
+	ext := func(id asn1.ObjectIdentifier, value ...byte) func(c *x509.Certificate) {
+		return func(c *x509.Certificate) {
+			c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{Id: id, Value: value})
+		}
+	}
+	caTmpl := func(change func(c *x509.Certificate)) *x509.Certificate {
+		c := &x509.Certificate{
+			Subject: pkix.Name{CommonName: "card CA"}, IsCA: true, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		}
+		change(c)
+		return c
+	}
+	for _, tt := range []struct {
+		name   string
+		change func(c *x509.Certificate)
+	}{
+		{"without cRLSign", func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageCertSign }},
+		{"basicConstraints not critical", ext(oidBasicConstraints, 0x30, 0x03, 0x01, 0x01, 0xff)},
+		{"keyUsage not critical", ext(oidKeyUsage, 0x03, 0x02, 0x01, 0x06)},
+	} {
+		t.Run("presented, "+tt.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{Revocation: RevocationBestEffort})
+			_, err := v.VerifyCard(h.subCAChain(t, newKey(t), caTmpl(tt.change), cardTemplate(t, testICCID)))
+			requireRefusal(t, err, ErrUsage, 1)
+		})
+		t.Run("intermediate, "+tt.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			ca := issueRaw(t, h.root, caTmpl(tt.change), newKey(t).Public())
+			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+			assert.ErrorIs(t, err, ErrUsage)
+			assert.Nil(t, v)
+		})
+		t.Run("root, "+tt.name, func(t *testing.T) {
+			key := newKey(t)
+			tmpl := caTmpl(tt.change)
+			tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
+			root, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+			require.NoError(t, err)
+			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root}})
+			assert.ErrorIs(t, err, ErrUsage)
+			assert.Nil(t, v)
+		})
+	}
+	t.Run("intermediate without keyUsage", func(t *testing.T) {
+		h := newHierarchy(t)
+		ca := issueRaw(t, h.root, caTmpl(func(c *x509.Certificate) { c.KeyUsage = 0 }), newKey(t).Public())
+		v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+		assert.ErrorIs(t, err, ErrUsage)
+		assert.Nil(t, v)
+	})
+}
+
 // TestVerifyCardSerialWithin20Octets: a certificate below the root whose
 // serial number is not positive or is longer than the 20 octets of RFC
 // 5280 §4.1.2.2, which no CRL the verifier takes may list, is refused
