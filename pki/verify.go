@@ -116,11 +116,11 @@ type Verifier struct {
 // parsed and checked as a CA before any is chained. An intermediate chains
 // to a root when a path of certificates leads to it from a root through
 // other intermediates, in whatever order they are given: each signed by the
-// key of the one before it, whose subject is its issuer name and which may
-// sign certificates (a CA with keyCertSign when it has a key usage), none
-// with a critical extension that crypto/x509 does not handle, and within
-// the path lengths of the CAs above it (the intermediate itself not
-// counted, as crypto/x509 counts a chain's last certificate). Their
+// key of the one before it, whose subject is its issuer name (every one a
+// CA of the profile, checked first), none with a critical extension that
+// crypto/x509 does not handle, and within the path lengths of the CAs
+// above it (the intermediate itself not counted, as crypto/x509 counts a
+// chain's last certificate). Their
 // validity periods are not compared, with each other or with the time: a CA
 // may start before its root (a root renewed under the same name and key, a
 // CA made on a clock behind), and VerifyCard checks the validity of every
