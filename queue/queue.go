@@ -74,7 +74,9 @@ type Options struct {
 
 // Peer is a counterparty in the queue, as a Snapshot returns it.
 type Peer struct {
-	// Packet is the peer's latest advert.
+	// Packet is the peer's latest advert, its reserved flag bits cleared
+	// (Flags holds adv.DefinedFlags at most): a receiver ignores them
+	// (PROTOCOL.md §1.1).
 	Packet adv.Packet
 	// RSSI is the smoothed received signal strength, dBm.
 	RSSI float64
@@ -134,9 +136,15 @@ type Peer struct {
 // out nearer peers or the selected one.
 //
 // Notifications: Changes returns a channel of capacity 1 that receives a
-// value, without ever blocking the scanner, after a change a user could see:
-// a peer added or removed, a Level change, a new flags or Tx power value, a
-// selection. Values coalesce; the UI takes a Snapshot when it receives one.
+// value, without ever blocking the scanner, after a change a user could see.
+// What a user sees of the queue is the peers a snapshot lists, their order
+// (Level) and, of each, its Packet (role, EID, Tx power and the defined
+// flags; reserved flag bits are cleared as a report is taken in, so they
+// never count) and Selected. So a peer added or removed, a Level change, a
+// new flags or Tx power value and a selection notify. The other fields of
+// Peer (RSSI, LastRSSI, FirstSeen, LastSeen, Reports) change with nearly
+// every report and notify nothing by themselves. Values coalesce; the UI
+// takes a Snapshot when it receives one.
 //
 // A Queue is safe for concurrent use. Observe does not allocate once a
 // peer is known. The zero Queue is not usable; call New.
@@ -250,6 +258,7 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (change
 	if now.Sub(at) > q.ttl && (!ok || q.expired(&q.peers[i], now)) {
 		return false, nil // expired as it came: nothing to show or evict for
 	}
+	p.Flags &= adv.DefinedFlags // reserved: ignored, so never shown
 	if ok {
 		pe := &q.peers[i]
 		if q.expired(pe, at) {

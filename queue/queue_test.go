@@ -462,6 +462,43 @@ func TestNotifications(t *testing.T) {
 	assert.False(t, drain(q))
 }
 
+// TestNotificationsReservedFlags: reserved flag bits, which adv.Parse keeps
+// and a receiver ignores, are not shown (Peer.Packet has them cleared), so
+// toggling them alone does not notify.
+func TestNotificationsReservedFlags(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{Alpha: 1})
+	t0 := c.Now()
+	busy := seller(1)
+	busy.Flags = adv.FlagBusy
+	require.NoError(t, q.Observe(busy, -60, t0))
+	require.True(t, drain(q))
+
+	reserved := busy
+	reserved.Flags |= 0x80
+	require.NoError(t, q.Observe(reserved, -60, t0))
+	assert.False(t, drain(q), "a reserved flag bit does not notify")
+	assert.Equal(t, []Peer{{Packet: busy, RSSI: -60, LastRSSI: -60, Level: -60, FirstSeen: t0, LastSeen: t0, Reports: 2}},
+		q.Snapshot(), "reserved flag bits cleared")
+	require.NoError(t, q.Observe(busy, -60, t0))
+	assert.False(t, drain(q), "nor clearing it")
+
+	reserved.Flags = adv.FlagAssets | 0x04
+	require.NoError(t, q.Observe(reserved, -60, t0))
+	assert.True(t, drain(q), "a defined flag notifies, with a reserved one")
+	tx := seller(1)
+	tx.TxPower--
+	require.NoError(t, q.Observe(tx, -60, t0))
+	assert.True(t, drain(q), "a new Tx power notifies")
+
+	newcomer := seller(2)
+	newcomer.Flags = 0xfc
+	require.NoError(t, q.Observe(newcomer, -70, t0))
+	s := q.Snapshot()
+	require.Len(t, s, 2)
+	assert.Equal(t, seller(2), s[1].Packet, "a newcomer's reserved flag bits cleared")
+}
+
 func TestObserveAllocs(t *testing.T) {
 	c := newClock()
 	q := newQueue(t, c, Options{})
