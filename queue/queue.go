@@ -146,6 +146,15 @@ type Peer struct {
 // every report and notify nothing by themselves. Values coalesce; the UI
 // takes a Snapshot when it receives one.
 //
+// A value on Changes means that a snapshot taken now may differ, in what a
+// user sees, from the last one taken. Changes has one reader, the UI loop
+// that takes the snapshots it draws: Snapshot and AppendSnapshot forget
+// the expired peers without a notification, for the snapshot they return
+// already leaves them out, so that the loop does not draw the same list
+// twice. (A snapshot taken by other code forgets them without telling that
+// loop either, which then learns of it at the next change.) Prune, and
+// Observe on a full queue, notify the expired peers they forget.
+//
 // A Queue is safe for concurrent use. Observe does not allocate once a
 // peer is known. The zero Queue is not usable; call New.
 type Queue struct {
@@ -391,7 +400,9 @@ func (q *Queue) Prune() int {
 }
 
 // Snapshot returns the peers in a new slice, nearest first (see Queue for
-// the order), leaving out and forgetting those that expired.
+// the order), leaving out and forgetting those that expired. It does not
+// notify Changes of those it forgets: the snapshot it returns already
+// leaves them out.
 func (q *Queue) Snapshot() []Peer {
 	q.mu.Lock()
 	n := len(q.peers)
@@ -400,11 +411,12 @@ func (q *Queue) Snapshot() []Peer {
 }
 
 // AppendSnapshot appends the peers to dst, nearest first, and returns the
-// extended slice; with a dst of enough capacity it does not allocate.
+// extended slice; with a dst of enough capacity it does not allocate. Like
+// Snapshot, it forgets the peers that expired without notifying Changes.
 func (q *Queue) AppendSnapshot(dst []Peer) []Peer {
 	now := q.now()
 	q.mu.Lock()
-	_, removed := q.sweepLocked(now)
+	q.sweepLocked(now) // what it forgets, dst leaves out: no notification
 	keys := q.keys[:0]
 	for i := range q.peers {
 		keys = append(keys, sortKey{level: q.peers[i].Level, seq: q.seqs[i], i: int32(i)})
@@ -415,9 +427,6 @@ func (q *Queue) AppendSnapshot(dst []Peer) []Peer {
 	}
 	q.keys = keys
 	q.mu.Unlock()
-	if removed > 0 {
-		q.notify()
-	}
 	return dst
 }
 

@@ -255,7 +255,34 @@ func TestExpiry(t *testing.T) {
 
 	c.Add(5 * time.Second)
 	assert.Empty(t, q.Snapshot(), "Snapshot forgets expired peers itself")
-	assert.True(t, drain(q))
+	assert.False(t, drain(q), "the snapshot already leaves them out")
+}
+
+// TestNotificationsSnapshotSweep: a UI loop that draws a snapshot on each
+// notification draws once per change. The snapshot it takes forgets the
+// peers that expired, without a notification, for it already leaves them
+// out; a Prune afterwards finds nothing to forget.
+func TestNotificationsSnapshotSweep(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	require.NoError(t, q.Observe(seller(1), -50, c.Now()))
+	c.Add(5 * time.Second)
+	require.NoError(t, q.Observe(seller(2), -60, c.Now()))
+	require.True(t, drain(q))
+	assert.Equal(t, []adv.EID{eid(1), eid(2)}, eids(q.Snapshot()))
+	require.False(t, drain(q))
+
+	c.Add(DefaultTTL - 5*time.Second + time.Nanosecond) // seller 1 expired
+	require.NoError(t, q.Observe(seller(3), -70, c.Now()))
+	require.True(t, drain(q), "a new peer notifies")
+	assert.Equal(t, []adv.EID{eid(2), eid(3)}, eids(q.Snapshot()), "the snapshot drawn for it")
+	assert.False(t, drain(q), "nothing changed since that snapshot")
+	assert.Zero(t, q.Prune())
+	assert.False(t, drain(q))
+
+	c.Add(DefaultTTL) // seller 2 expired, seller 3 not
+	assert.Equal(t, 1, q.Prune())
+	assert.True(t, drain(q), "Prune notifies what it forgets")
 }
 
 func TestReappearance(t *testing.T) {
