@@ -122,7 +122,11 @@ type Peer struct {
 // when it arrives brings in no peer (Observe). When the clock steps back
 // (Options.Now without a monotonic reading), a sweep that finds a peer last
 // seen after now takes it as seen now (its FirstSeen too, if after now), so
-// that it expires the TTL after that, not once the clock catches up.
+// that it expires the TTL after that, not once the clock catches up. The
+// sweeps are those of Snapshot, Prune and Observe of a newcomer when the
+// queue is full; the last skips its sweep only when it knows that no peer
+// has expired, none is last seen after now and none is weaker than the
+// newcomer, so that it turns the newcomer away as a sweep would.
 //
 // EID rotation: every ten minutes (adv.Epoch) a peer's EID changes, and the
 // new EID is a new entry while the old one expires after TTL. A selected
@@ -175,10 +179,13 @@ type Queue struct {
 	selected adv.EID
 	hasSel   bool
 	// Lower bounds, over the unselected peers, of the filtered RSSI and of
-	// LastSeen, exact after each sweep: a full queue turns a weak newcomer
-	// away without a sweep when no peer can have expired.
+	// LastSeen, and an upper bound, over all peers, of LastSeen, exact
+	// after each sweep: a full queue turns a weak newcomer away without a
+	// sweep when no peer can have expired and none is last seen after now
+	// (which a sweep would bring back to now).
 	minRSSI float64
 	oldest  time.Time
+	newest  time.Time
 }
 
 // New returns an empty queue for a phone of role self, which keeps the
@@ -229,9 +236,11 @@ func (q *Queue) notify() {
 // dBm and the time it was received (the zero time means Options.Now(), and
 // so does a time after it).
 // It returns ErrRole for an advert without a valid role, ErrSameRole for an
-// advert of this phone's own role, ErrRSSI for an RSSI out of range and
-// ErrFull when the queue is full of stronger peers; the queue is unchanged
-// then.
+// advert of this phone's own role and ErrRSSI for an RSSI out of range,
+// the queue unchanged then, and ErrFull when the queue is full of stronger
+// peers: it then takes in, evicts and forgets no peer and does not notify
+// (an expired peer would have left room), although its sweep may have
+// brought back to now the times of peers last seen after now (see Queue).
 //
 // A report received more than the TTL before Options.Now() (a late scan
 // batch) of a peer that the queue does not hold live, a newcomer or one
@@ -276,17 +285,17 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (change
 			q.seq++
 			q.seqs[i] = q.seq
 			q.minRSSI = min(q.minRSSI, r)
+			q.newest = later(q.newest, at)
 			return true, nil
 		}
 		changed = pe.Packet.Flags != p.Flags || pe.Packet.TxPower != p.TxPower
 		pe.Packet = p
 		pe.LastRSSI = rssi
 		pe.RSSI += q.alpha * (r - pe.RSSI)
-		if at.After(pe.LastSeen) {
-			pe.LastSeen = at
-		}
+		pe.LastSeen = later(pe.LastSeen, at)
 		pe.Reports++
 		q.minRSSI = min(q.minRSSI, pe.RSSI)
+		q.newest = later(q.newest, at)
 		if math.Abs(pe.RSSI-pe.Level) > q.hyst {
 			pe.Level = pe.RSSI
 			changed = true
@@ -295,8 +304,8 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (change
 	}
 
 	if len(q.peers) >= q.cap {
-		if r <= q.minRSSI && now.Sub(q.oldest) <= q.ttl {
-			return false, ErrFull // no weaker peer, none expired: no sweep needed
+		if r <= q.minRSSI && now.Sub(q.oldest) <= q.ttl && !q.newest.After(now) {
+			return false, ErrFull // no weaker peer, none expired or to bring back: no sweep needed
 		}
 		victim, removed := q.sweepLocked(now)
 		if len(q.peers) >= q.cap {
@@ -311,6 +320,7 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (change
 	if at.Before(q.oldest) {
 		q.oldest = at
 	}
+	q.newest = later(q.newest, at)
 	q.peers = append(q.peers, sighting(p, rssi, at))
 	q.seq++
 	q.seqs = append(q.seqs, q.seq)
@@ -323,6 +333,14 @@ func sighting(p adv.Packet, rssi int, at time.Time) Peer {
 	return Peer{Packet: p, RSSI: r, LastRSSI: rssi, Level: r, FirstSeen: at, LastSeen: at, Reports: 1}
 }
 
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 // expired reports whether an unselected peer was last seen more than the
 // TTL before now.
 func (q *Queue) expired(pe *Peer, now time.Time) bool {
@@ -332,10 +350,10 @@ func (q *Queue) expired(pe *Peer, now time.Time) bool {
 // sweepLocked forgets the expired peers and returns the position of the
 // weakest unselected peer left (−1 if none) and how many it forgot. It
 // brings back to now the times of peers last seen after now, and
-// recomputes minRSSI and oldest.
+// recomputes minRSSI, oldest and newest.
 func (q *Queue) sweepLocked(now time.Time) (weakest, removed int) {
 	weakest = -1
-	q.minRSSI, q.oldest = math.Inf(1), now
+	q.minRSSI, q.oldest, q.newest = math.Inf(1), now, time.Time{}
 	for i := 0; i < len(q.peers); {
 		pe := &q.peers[i]
 		if pe.LastSeen.After(now) {
@@ -350,6 +368,7 @@ func (q *Queue) sweepLocked(now time.Time) (weakest, removed int) {
 			removed++
 			continue // the last peer moved to i
 		}
+		q.newest = later(q.newest, pe.LastSeen)
 		if !pe.Selected {
 			if weakest < 0 || weaker(pe, &q.peers[weakest]) {
 				weakest = i

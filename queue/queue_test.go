@@ -707,3 +707,60 @@ func TestExpiryClockStepBack(t *testing.T) {
 		assert.Equal(t, 1, q.Prune())
 	})
 }
+
+// TestFull: a newcomer that a full queue turns away (ErrFull) changes
+// nothing a user sees and does not notify, whether the queue looked for
+// expired peers or knew there was none; an expired peer always leaves
+// room, even for the weakest newcomer.
+func TestFull(t *testing.T) {
+	sweptOrNot(t, func(t *testing.T, swept bool) {
+		c := newClock()
+		q := newQueue(t, c, Options{Capacity: 2})
+		t0 := c.Now()
+		require.NoError(t, q.Observe(seller(1), -50, t0))
+		require.NoError(t, q.Observe(seller(2), -70, c.Add(time.Second)))
+		if swept {
+			require.Zero(t, q.Prune())
+		}
+		drain(q)
+		c.Add(DefaultTTL - time.Second) // seller 1 the TTL old: not expired
+		assert.ErrorIs(t, q.Observe(seller(3), -90, c.Now()), ErrFull)
+		assert.Equal(t, []adv.EID{eid(1), eid(2)}, eids(q.Snapshot()), "unchanged")
+		assert.False(t, drain(q), "ErrFull does not notify")
+		require.NoError(t, q.Observe(seller(2), -70, c.Now()))
+		drain(q)
+
+		c.Add(time.Nanosecond) // seller 1 expired, seller 2 not
+		require.NoError(t, q.Observe(seller(3), -90, c.Now()), "the expired peer leaves room")
+		assert.True(t, drain(q))
+		assert.Equal(t, []adv.EID{eid(2), eid(3)}, eids(q.Snapshot()))
+	})
+}
+
+// TestFullClockStepBack: a full queue that a weak newcomer finds after the
+// clock stepped back takes its peers as seen then, whether or not it knew
+// before that none of them had expired; so a newcomer reported the TTL
+// later finds them expired and takes a place.
+func TestFullClockStepBack(t *testing.T) {
+	sweptOrNot(t, func(t *testing.T, swept bool) {
+		c := newClock()
+		q := newQueue(t, c, Options{Capacity: 1})
+		require.NoError(t, q.Observe(seller(1), -40, c.Now()))
+		if swept {
+			require.Zero(t, q.Prune())
+		}
+		step := c.Add(-time.Hour)
+		assert.ErrorIs(t, q.Observe(seller(2), -80, step), ErrFull)
+		c.Add(DefaultTTL + time.Nanosecond)
+		require.NoError(t, q.Observe(seller(2), -80, c.Now()), "seller 1 expired the TTL after the step")
+		assert.Equal(t, []adv.EID{eid(2)}, eids(q.Snapshot()))
+	})
+}
+
+// sweptOrNot runs f in two subtests, which sweep the queue after its first
+// reports (swept true) or not, so that a full queue knows, or does not,
+// that none of its peers has expired.
+func sweptOrNot(t *testing.T, f func(t *testing.T, swept bool)) {
+	t.Run("before any sweep", func(t *testing.T) { f(t, false) })
+	t.Run("after a sweep", func(t *testing.T) { f(t, true) })
+}
