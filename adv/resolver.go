@@ -115,6 +115,17 @@ func (r *Resolver) CardIDs() []string {
 // card already enrolled; the card's EIDs resolve from then on. It returns
 // ErrCardID for an empty card ID and ErrSecret for a secret that is not
 // SecretSize octets. The Resolver keeps only the derived EID key.
+//
+// Enrol does not compare the secret with those of the other cards: two
+// card IDs enrolled with one secret share every EID, and Resolve names
+// either of them, which one being unspecified (it may differ from one
+// epoch to the next), until one is removed or enrolled again with a secret
+// of its own; CardIDs lists both. Keeping secrets unique is the caller's
+// part: the cloud refuses such an enrolment in its store (PROTOCOL.md
+// §1.2) and checks the card Resolve names against the secret it stores,
+// for the Resolver of one of its processes holds such a pair for a while
+// when another process gives a card the secret of a card deleted or
+// enrolled again with another, until it reads the store again.
 func (r *Resolver) Enrol(cardID string, secret []byte) error {
 	if cardID == "" {
 		return ErrCardID

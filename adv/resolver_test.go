@@ -166,6 +166,45 @@ func TestResolverEnrolRemove(t *testing.T) {
 	assert.Equal(t, []string{"a", "c", "d"}, r.CardIDs(), "in byte order, whatever their positions")
 }
 
+// TestResolverSharedSecret: Enrol takes two card IDs with one advertising
+// secret, whose EIDs are then the same; Resolve names one of the two, and
+// the other alone once that one is removed or given a secret of its own.
+func TestResolverSharedSecret(t *testing.T) {
+	now := exampleTime
+	e := Epoch(now)
+	for _, tables := range []bool{false, true} {
+		t.Run(fmt.Sprintf("tables built before %v", tables), func(t *testing.T) {
+			var r Resolver
+			if tables {
+				r.Advance(now)
+			}
+			a, b := cardIDOf(1), cardIDOf(2)
+			require.NoError(t, r.Enrol(a, secretOf(1)))
+			require.NoError(t, r.Enrol(b, secretOf(1)), "not compared with other cards' secrets")
+			assert.Equal(t, []string{a, b}, r.CardIDs())
+			for _, ep := range []uint32{e - 1, e, e + 1} {
+				id, ok := r.Resolve(eidOf(t, 1, ep), now)
+				require.True(t, ok)
+				assert.Contains(t, []string{a, b}, id, "epoch %d", ep)
+			}
+
+			require.NoError(t, r.Enrol(a, secretOf(3)), "a secret of its own")
+			id, ok := r.Resolve(eidOf(t, 1, e), now)
+			require.True(t, ok)
+			assert.Equal(t, b, id)
+			id, ok = r.Resolve(eidOf(t, 3, e), now)
+			require.True(t, ok)
+			assert.Equal(t, a, id)
+
+			require.NoError(t, r.Enrol(a, secretOf(1)))
+			require.True(t, r.Remove(b))
+			id, ok = r.Resolve(eidOf(t, 1, e), now)
+			require.True(t, ok)
+			assert.Equal(t, a, id, "the other card, once one is removed")
+		})
+	}
+}
+
 func TestResolverSecretSize(t *testing.T) {
 	var r Resolver
 	for _, n := range []int{0, 15, 17} {
