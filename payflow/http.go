@@ -85,7 +85,14 @@ type HandlerOptions struct {
 	// aborted), and the details of server errors (default
 	// slog.Default()).
 	Logger *slog.Logger
-	// Now is the clock of the reply store (default time.Now).
+	// Now is the clock by which the handler stamps the leases and
+	// expiries of the keys it stores in Replies. It should be the clock
+	// by which expired keys are deleted (Platform.ExpireDue deletes them
+	// from the platform's Store by the platform's): one that runs behind
+	// that deletes a key still in flight, and a retry with it runs the
+	// call again. When nil, it is the API's own clock when the API is a
+	// Clocked (a *Platform is: its PlatformOptions.Now), and time.Now
+	// otherwise.
 	Now func() time.Time
 }
 
@@ -111,6 +118,17 @@ type TokenChecker interface {
 	// CheckToken returns nil for a token that the methods taking one
 	// accept now, and otherwise the error they answer it.
 	CheckToken(ctx context.Context, token string) error
+}
+
+// Clocked is implemented by an API that keeps time by a clock of its own.
+// In front of one, the handler of NewHandler given no HandlerOptions.Now
+// reads the API's clock (PROTOCOL.md §5.5), so that the leases and expiries
+// of its keys are times of the clock by which the platform deletes the
+// expired ones. *Platform implements it; a wrapper of an API should
+// forward it.
+type Clocked interface {
+	// Now returns the API's time.
+	Now() time.Time
 }
 
 // httpCall is one request as a route sees it.
@@ -180,11 +198,13 @@ func checkOptions(opts ...option) error {
 // since then, its card revoked, expired or no longer enrolled, or the token
 // expired, gets that refusal, not the reply. In front of another API, which
 // the handler cannot ask about a token alone, the reply is replayed to the
-// token it was stored under. A request whose Body is nil, which an
-// http.Server never passes but a caller of ServeHTTP may, is served as one
-// with an empty body. It is safe for concurrent use. It fails with an error
-// matching ErrInvalid when api is nil or a nil pointer (a nil *Platform, or
-// of any other type), or an option is out of range (see HandlerOptions).
+// token it was stored under. Given no HandlerOptions.Now, the handler reads
+// the API's clock when api is a Clocked (a *Platform is), and time.Now
+// otherwise. A request whose Body is nil, which an http.Server never passes
+// but a caller of ServeHTTP may, is served as one with an empty body. It is
+// safe for concurrent use. It fails with an error matching ErrInvalid when
+// api is nil or a nil pointer (a nil *Platform, or of any other type), or an
+// option is out of range (see HandlerOptions).
 func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
 	if nilptr.Is(api) {
 		return nil, fmt.Errorf("%w: payflow: nil API", ErrInvalid)
@@ -216,6 +236,9 @@ func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
 	}
 	if h.opts.CallTimeout == 0 {
 		h.opts.CallTimeout = DefaultCallTimeout
+	}
+	if c, ok := api.(Clocked); ok && h.opts.Now == nil {
+		h.opts.Now = c.Now
 	}
 	if h.opts.Now == nil {
 		h.opts.Now = time.Now

@@ -17,9 +17,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/internal/testenv"
+	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	ledgerpostgres "github.com/casimpay/casimpay/ledger/postgres"
 	ledgersqlite "github.com/casimpay/casimpay/ledger/sqlite"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/payflow/postgres"
 	"github.com/casimpay/casimpay/payflow/sqlite"
@@ -241,4 +243,72 @@ func TestHTTPLostRepliesMoveMoneyOnce(t *testing.T) {
 	// then the request, the consent and the refund were too.
 	assert.Len(t, proxy.seen, 15)
 	assert.Equal(t, 7, proxy.replayed)
+}
+
+// heldUpdate is a Store that holds the first UpdatePayment made after
+// arm until release is closed, once entered is closed.
+type heldUpdate struct {
+	payflow.Store
+
+	mu      sync.Mutex
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (s *heldUpdate) arm() (entered, release chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.entered, s.release = make(chan struct{}), make(chan struct{})
+	return s.entered, s.release
+}
+
+func (s *heldUpdate) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	s.mu.Lock()
+	entered, release := s.entered, s.release
+	s.entered, s.release = nil, nil
+	s.mu.Unlock()
+	if entered != nil {
+		close(entered)
+		<-release
+	}
+	return s.Store.UpdatePayment(ctx, p, from)
+}
+
+// TestHTTPKeysInFlightOutliveThePlatformsSweep: in front of a platform
+// whose clock runs an hour ahead of time.Now, a handler given no clock
+// stamps the leases of its keys with the platform's, by which
+// Platform.ExpireDue deletes the expired ones: a key in flight is kept
+// through the sweep, and a retry with it is 409 idempotency_in_flight
+// rather than a second run of the call.
+func TestHTTPKeysInFlightOutliveThePlatformsSweep(t *testing.T) {
+	ctx := context.Background()
+	st := &heldUpdate{Store: memory.New()}
+	f := paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{})
+	f.Clock.Advance(time.Hour)
+	s := paytest.NewShop(f, false)
+	v, err := s.Create(paytest.Request(s.Session, "EUR", 100))
+	require.NoError(t, err)
+	srv := httptest.NewServer(mustHandler(t, f.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
+	t.Cleanup(srv.Close)
+	fx := &httpFixture{srv: srv}
+	cancel := func() httpRawReply {
+		return fx.do(t, http.MethodPost, "/v1/requests/"+v.ID.String()+"/cancel",
+			map[string]string{"Authorization": "Bearer " + s.Seller.Token, payflow.IdempotencyKeyHeader: "k1"}, nil)
+	}
+
+	entered, release := st.arm()
+	first := make(chan httpRawReply, 1)
+	go func() { first <- cancel() }()
+	<-entered
+	_, err = f.Platform.ExpireDue(ctx, 0)
+	require.NoError(t, err)
+	again := cancel()
+	close(release)
+	require.Equal(t, http.StatusConflict, again.status)
+	assert.Equal(t, "idempotency_in_flight", again.errorCode(t))
+	done := <-first
+	require.Equal(t, http.StatusOK, done.status)
+	replayed := cancel()
+	assert.Equal(t, "true", replayed.header.Get(payflow.ReplayedHeader))
+	assert.Equal(t, done.body, replayed.body)
 }

@@ -508,6 +508,11 @@ func (p *Platform) Info(context.Context) (*Info, error) {
 // Store returns the platform's state store.
 func (p *Platform) Store() Store { return p.store }
 
+// Now implements Clocked: it returns the time of the platform's clock
+// (PlatformOptions.Now), by which ExpireDue deletes the expired keys of
+// the handler's stored replies.
+func (p *Platform) Now() time.Time { return p.now() }
+
 // verifyError maps an error of pki or record to the error of this package.
 func verifyError(err error) error {
 	switch {

@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/casimpay/casimpay/payflow"
 )
@@ -20,6 +21,7 @@ type Narrator struct {
 var (
 	_ payflow.API          = (*Narrator)(nil)
 	_ payflow.TokenChecker = (*Narrator)(nil)
+	_ payflow.Clocked      = (*Narrator)(nil)
 )
 
 // CheckToken implements payflow.TokenChecker, so that the server's
@@ -31,6 +33,17 @@ func (n *Narrator) CheckToken(ctx context.Context, token string) error {
 		return tc.CheckToken(ctx, token)
 	}
 	return nil
+}
+
+// Now implements payflow.Clocked, so that the server's handler stamps the
+// leases and expiries of its stored replies by the clock of the API it
+// wraps, by which the platform deletes them, and by time.Now when that has
+// none, as the handler does in front of such an API.
+func (n *Narrator) Now() time.Time {
+	if c, ok := n.API.(payflow.Clocked); ok {
+		return c.Now()
+	}
+	return time.Now()
 }
 
 func (n *Narrator) cardName(ctx context.Context, id string) string {
