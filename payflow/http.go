@@ -55,18 +55,24 @@ type HandlerOptions struct {
 	// logins, which carry a token, and of challenges, which write
 	// nothing. Every other final reply is stored, whether or not its call
 	// wrote something: a refusal given once the token or the signature
-	// is verified too. When nil, a *Platform API's own Store keeps them;
-	// another API's handler keeps them in this process's memory (a
-	// ReplyMemory). A nil pointer in it is refused with ErrInvalid.
+	// is verified too. A final reply that Replies fails to store, at a
+	// second try too, leaves its key in flight until its lease ends
+	// rather than releases it: its call may have written something, and
+	// a retry gets 409 idempotency_in_flight until then rather than an
+	// answer of what the call wrote. When nil, a *Platform API's own
+	// Store keeps them; another API's handler keeps them in this
+	// process's memory (a ReplyMemory). A nil pointer in it is refused
+	// with ErrInvalid.
 	Replies ReplyStore
 	// ReplyTTL is how long a stored reply is replayed (default
 	// DefaultReplyTTL).
 	ReplyTTL time.Duration
 	// ReplyLease is how long a key stays in flight before a request that
-	// never finished (a crashed process) is forgotten (default
-	// DefaultReplyLease). It is raised to CallTimeout plus 10 seconds
-	// when shorter, so that a running request never loses its key: the
-	// lease ends 10 seconds after the request's deadline at the earliest.
+	// never finished (a crashed process), or whose final reply Replies
+	// failed to store, is forgotten (default DefaultReplyLease). It is
+	// raised to CallTimeout plus 10 seconds when shorter, so that a
+	// running request never loses its key: the lease ends 10 seconds
+	// after the request's deadline at the earliest.
 	ReplyLease time.Duration
 	// MaxBodyBytes limits a request body (default DefaultMaxBodyBytes):
 	// a larger one is 422 over_limit, and over HTTP/1.1 the server closes
@@ -520,10 +526,14 @@ func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 	// The key is held: release it if the call panics or its reply is
 	// not final, store the reply otherwise, even if the client is gone.
 	// Past the deadline the store may do neither: the key then stays in
-	// flight until its lease ends.
-	held := true
+	// flight until its lease ends. So does it when the reply could not be
+	// stored (finish): the call may have written something, and a retry
+	// run at once would be answered by what it wrote (a consent spent:
+	// nonce_replayed, a refusal) rather than by this reply, where 409
+	// idempotency_in_flight says that the outcome is not known yet.
+	release := true
 	defer func() {
-		if held {
+		if release {
 			if err := h.replies.AbandonIdempotent(ctx, key, lease); err != nil {
 				h.logger(r).Error("abandoning idempotency key", "err", err)
 			}
@@ -531,14 +541,28 @@ func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 	}()
 	rep := h.call(ctx, run)
 	if storableReply(rep) {
-		err := h.replies.FinishIdempotent(ctx, key, lease, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL))
-		if err != nil {
-			h.logger(r).Error("storing idempotent reply", "err", err)
-		} else {
-			held = false
+		release = false
+		if err := h.finish(ctx, key, lease, rep); err != nil {
+			h.logger(r).Error("storing idempotent reply; the key stays in flight until its lease ends", "err", err)
 		}
 	}
 	h.writeReply(w, r, rep)
+}
+
+// finish stores rep, a final reply, for key held under lease, and tries
+// once more when that fails (a database that failed once may answer the
+// second time), but not after ErrNotFound (the key is no longer held
+// under lease: another request took it over, or the first write was
+// stored after all) nor once ctx has ended.
+func (h *handler) finish(ctx context.Context, key string, lease time.Time, rep httpReply) error {
+	var err error
+	for range 2 {
+		err = h.replies.FinishIdempotent(ctx, key, lease, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL))
+		if err == nil || errors.Is(err, ErrNotFound) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // errorReply encodes err as the error body of its code.

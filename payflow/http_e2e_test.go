@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -311,4 +312,69 @@ func TestHTTPKeysInFlightOutliveThePlatformsSweep(t *testing.T) {
 	replayed := cancel()
 	assert.Equal(t, "true", replayed.header.Get(payflow.ReplayedHeader))
 	assert.Equal(t, done.body, replayed.body)
+}
+
+// failingFinish is a Store whose FinishIdempotent fails, as a database
+// that went away would, the first fails times.
+type failingFinish struct {
+	payflow.Store
+	fails atomic.Int32
+}
+
+var errDatabaseGone = errors.New("database gone")
+
+func (s *failingFinish) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	if s.fails.Add(-1) >= 0 {
+		return errDatabaseGone
+	}
+	return s.Store.FinishIdempotent(ctx, key, lease, status, reply, expires)
+}
+
+// TestHTTPReplyThatCouldNotBeStored: a consent whose reply the handler
+// failed to store once is stored at the second try, and a retry of it gets
+// that reply; one whose reply could not be stored at either leaves its key
+// in flight, and a retry gets 409 idempotency_in_flight, not a second run
+// that the platform would answer nonce_replayed (the consent spent),
+// which a phone takes for a refusal of a consent that was settled. The
+// shopper pays once either way.
+func TestHTTPReplyThatCouldNotBeStored(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		fails int32
+	}{
+		{"once", 1},
+		{"twice", 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			st := &failingFinish{Store: memory.New()}
+			s := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
+			before := s.Balances("EUR")
+			v, err := s.Create(paytest.Request(s.Session, "EUR", 100))
+			require.NoError(t, err)
+			srv := httptest.NewServer(mustHandler(t, s.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
+			t.Cleanup(srv.Close)
+			fx := &httpFixture{srv: srv}
+			body := mustCBOR(t, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+			approve := func() httpRawReply {
+				return fx.do(t, http.MethodPost, "/v1/requests/"+v.ID.String()+"/consent",
+					map[string]string{payflow.IdempotencyKeyHeader: "k1"}, body)
+			}
+
+			st.fails.Store(c.fails)
+			first := approve()
+			require.Equal(t, http.StatusOK, first.status)
+			again := approve()
+			if c.fails == 1 {
+				require.Equal(t, http.StatusOK, again.status)
+				assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
+				assert.Equal(t, first.body, again.body)
+			} else {
+				require.Equal(t, http.StatusConflict, again.status)
+				assert.Equal(t, "idempotency_in_flight", again.errorCode(t))
+			}
+			after := s.Balances("EUR")
+			assert.Equal(t, before[0].Posted-100, after[0].Posted, "the shopper paid once")
+			assert.Equal(t, before[1].Posted+100, after[1].Posted, "the merchant was paid once")
+		})
+	}
 }
