@@ -976,9 +976,12 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 			err = p.store.UpdateRefund(ctx, &end, RefundPending, nil, "")
 		case pay.Refunded >= r.Amount: // pay's reservation released with the failure
 			end.State, end.Failure = RefundFailed, AsError(lerr).Code
-			pay.Refunded -= r.Amount
-			pay.UpdatedAt = p.now()
-			err = p.store.UpdateRefund(ctx, &end, RefundPending, pay, StateCaptured)
+			// A copy: pay stays the payment as read, which the check
+			// of a lost write below compares with the reservation.
+			released := *pay
+			released.Refunded -= r.Amount
+			released.UpdatedAt = p.now()
+			err = p.store.UpdateRefund(ctx, &end, RefundPending, &released, StateCaptured)
 		default: // pay read after another process released r's reservation
 			err = ErrConflict
 		}

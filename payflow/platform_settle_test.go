@@ -353,3 +353,52 @@ func requireRefund(t *testing.T, st payflow.Store, id payflow.ID, state string, 
 	assert.Equal(t, refunded, p.Refunded, "the total reserved")
 	return r
 }
+
+// reservedMeanwhile is a Store on which another process reserves a refund
+// of the same payment (reserve) just before each of the first writes
+// that release a refund's reservation with its failure, so that each of
+// these loses its compare-and-set on the payment, the refund still
+// pending.
+type reservedMeanwhile struct {
+	payflow.Store
+	reserve func()
+	times   int
+}
+
+func (s *reservedMeanwhile) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
+	if p != nil && s.times > 0 {
+		s.times--
+		s.reserve()
+	}
+	return s.Store.UpdateRefund(ctx, r, from, p, pFrom)
+}
+
+// TestRefundFailsWhileOthersReserved: a refund that the ledger refuses,
+// whose payment other refunds of it are reserved on while its failure is
+// written (twice in a row), is failed with insufficient_funds once a
+// write finds the payment as read, its reservation released and the
+// others' kept. It was ErrInternal at the second lost write, the refund
+// left pending: driveRefund took the payment it had read, less the
+// reservation it tried to release, for one the store showed holding less
+// than the reservation of a pending refund (a broken store).
+func TestRefundFailsWhileOthersReserved(t *testing.T) {
+	ctx := context.Background()
+	st := &reservedMeanwhile{Store: memory.New()}
+	s, v, id, msg := paidRefund(t, st, 600) // the merchant keeps 90, short of the refund's 200
+	others := 0
+	st.reserve = func() {
+		others++
+		other := payflow.ID(fmt.Appendf(nil, "refund-%09d", 100+others))
+		reserveRefund(t, st.Store, v.ID,
+			s.seller.MustSign(&record.RefundRequest{RefundID: other[:], RequestID: v.ID[:], Amount: 10, Currency: "EUR"}), s.Clock.Now())
+	}
+	st.times = 2
+	before := s.balances(t)
+
+	_, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	assert.Equal(t, 2, others)
+	r := requireRefund(t, st.Store, id, payflow.RefundFailed, 20) // the others' reservations kept
+	assert.Equal(t, payflow.AsError(payflow.ErrFunds).Code, r.Failure)
+	assert.Equal(t, before, s.balances(t), "nothing moved")
+}
