@@ -265,7 +265,9 @@ func holdRefused(r *PaymentRecord) bool { return r.Consent == nil && r.ConsentHa
 // ledger holds a transfer under an ID of their chain (another client's,
 // or a hold of the platform's that chainTaken voided: the chain was
 // refused whole), else ErrFunds or ErrLimit, as the first answer was
-// (refusedBefore).
+// (refusedBefore), or ErrConflict when the chain's limit mark is a
+// transfer that the platform did not make, which tells no reason
+// (markTaken).
 func (p *Platform) holdRefusal(ctx context.Context, r *PaymentRecord) error {
 	legs, err := p.legs(ctx, r)
 	if err != nil {
