@@ -314,9 +314,13 @@ func caTemplate(o CAOptions, pub *ecdsa.PublicKey, src io.Reader) (*x509.Certifi
 }
 
 // bound sets what every certificate issued by ca shares: the CRL
-// distribution point, and a validity that ends no later than ca's.
+// distribution point, ca's subject key identifier as the authority key
+// identifier (crypto/x509 takes it from ca itself only for a certificate
+// whose subject is not ca's), and a validity that ends no later than
+// ca's.
 func (ca *CA) bound(t *x509.Certificate) {
 	t.CRLDistributionPoints = []string{ca.crlURL}
+	t.AuthorityKeyId = ca.cert.SubjectKeyId
 	if t.NotAfter.After(ca.cert.NotAfter) {
 		t.NotAfter = ca.cert.NotAfter
 	}

@@ -96,7 +96,7 @@ func TestCAProfile(t *testing.T) {
 
 // TestIssuedKeyIdentifiers: every certificate the package issues (roots of
 // a P-256 and of a P-384 key, the CAs under them, a card's, the
-// platform's) has the subject key identifier of PROTOCOL.md §4.3, the
+// platform's, a CA's and a platform's named as their issuer) has the subject key identifier of PROTOCOL.md §4.3, the
 // first 160 bits of the SHA-256 of its subjectPublicKey as profileKeyID
 // reads it from the encoded certificate, and the one of its issuer's key
 // as its authority key identifier: a root its own.
@@ -110,6 +110,15 @@ func TestIssuedKeyIdentifiers(t *testing.T) {
 	require.NoError(t, err)
 	platform, err := h.ca.IssuePlatform(newKey(t).Public(), "casimpay platform", IssueOptions{})
 	require.NoError(t, err)
+	// A CA and a platform certificate named as their issuer: crypto/x509
+	// takes the subject key identifier of a certificate's issuer for its
+	// authority key identifier only when the two names differ.
+	sameName, err := h.root.NewIntermediate(newKey(t), CAOptions{
+		Subject: h.root.Certificate().Subject, CRLURL: "http://pki.example/same.crl", Now: fixed(t0),
+	})
+	require.NoError(t, err)
+	named, err := h.ca.IssuePlatform(newKey(t).Public(), h.ca.Certificate().Subject.CommonName, IssueOptions{})
+	require.NoError(t, err)
 	root, ca := h.root.Certificate(), h.ca.Certificate()
 	for _, c := range []struct {
 		name         string
@@ -121,6 +130,8 @@ func TestIssuedKeyIdentifiers(t *testing.T) {
 		{"platform", mustParse(t, platform), ca},
 		{"P-384 root", root384.Certificate(), root384.Certificate()},
 		{"CA under a P-384 root", ca384.Certificate(), root384.Certificate()},
+		{"CA named as its issuer", sameName.Certificate(), root},
+		{"platform named as its issuer", mustParse(t, named), ca},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			assert.Equal(t, profileKeyID(t, c.cert), c.cert.SubjectKeyId, "subject key identifier")
