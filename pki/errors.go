@@ -35,8 +35,9 @@ var (
 	// ErrUsage: a certificate is not meant for this use: key usage bits,
 	// extended key usage, basic constraints, key type, signature algorithm
 	// or serial number (not positive, or longer than 20 octets: no CRL
-	// AddCRL takes could list it) outside the profile, a card or platform
-	// certificate without a subject key identifier or the CRL distribution
+	// AddCRL takes could list it) outside the profile, a certificate
+	// below the root whose authority key identifier is not its issuer's
+	// subject key identifier, a card or platform certificate without a subject key identifier or the CRL distribution
 	// points of the profile, or with a critical extended key usage or
 	// subject alternative name, or a platform
 	// certificate whose subject is not one common name, not empty, or

@@ -128,9 +128,18 @@ func cardTemplate(t testing.TB, iccid string) *x509.Certificate {
 // and, for a certificate that is not a CA, the subject key identifier of
 // the profile where tmpl's is nil (crypto/x509 makes one for a CA). An
 // empty, not nil, CRLDistributionPoints or SubjectKeyId leaves the
-// extension out.
+// extension out. A non-nil AuthorityKeyId is written in place of ca's
+// subject key identifier, and an empty one leaves the extension out.
 func issueRaw(t testing.TB, ca *CA, tmpl *x509.Certificate, pub any) []byte {
 	t.Helper()
+	parent := ca.Certificate()
+	if tmpl.AuthorityKeyId != nil {
+		// crypto/x509 writes the parent's subject key identifier, or the
+		// template's authority key identifier when the parent has none.
+		p := *parent
+		p.SubjectKeyId = tmpl.AuthorityKeyId
+		parent = &p
+	}
 	if k, ok := pub.(*ecdsa.PublicKey); ok && tmpl.SubjectKeyId == nil && !tmpl.IsCA {
 		id, err := keyID(k)
 		require.NoError(t, err)
@@ -150,7 +159,7 @@ func issueRaw(t testing.TB, ca *CA, tmpl *x509.Certificate, pub any) []byte {
 	if tmpl.CRLDistributionPoints == nil {
 		tmpl.CRLDistributionPoints = []string{ca.crlURL}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Certificate(), pub, ca.Signer())
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, ca.Signer())
 	require.NoError(t, err)
 	return der
 }

@@ -51,6 +51,11 @@ func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result
 		if !root && !validSerial(c.SerialNumber) {
 			return nil, newError(ErrUsage, i, "serial number not positive or longer than 20 octets", nil)
 		}
+		// crypto/x509 builds a path through a parent whose subject key
+		// identifier is not the authority key identifier too.
+		if !root && !identifiedBy(c, ch[i+1]) {
+			return nil, newError(ErrUsage, i, "authority key identifier is not the issuer's subject key identifier", nil)
+		}
 		if i == 0 {
 			continue
 		}
@@ -113,6 +118,15 @@ func caProfile(c *x509.Certificate) string {
 		return "without a critical keyUsage with keyCertSign and cRLSign"
 	}
 	return ""
+}
+
+// identifiedBy reports whether c names issuer as its issuer by key
+// identifier, as PROTOCOL.md §4.3 has every certificate but a root do: c's
+// authority key identifier holds a key identifier (crypto/x509 reads no
+// other field of it, and refuses it critical) equal to issuer's subject
+// key identifier, neither empty.
+func identifiedBy(c, issuer *x509.Certificate) bool {
+	return len(c.AuthorityKeyId) > 0 && bytes.Equal(c.AuthorityKeyId, issuer.SubjectKeyId)
 }
 
 // extensionOf returns c's extension id, if c carries it (crypto/x509

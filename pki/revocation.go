@@ -288,9 +288,10 @@ type certID struct {
 // every one of them, but the certificate itself, whose subject is the
 // certificate's issuer name and whose key verifies the certificate's
 // signature, whatever the key identifiers say: the parents that the chain
-// builder of VerifyCard may verify the certificate with, whose CRL it
-// then checks (it tries a parent whose subject key identifier is not the
-// certificate's authority key identifier too). It checks nothing else
+// builder of VerifyCard may verify the certificate with (it tries a
+// parent whose subject key identifier is not the certificate's authority
+// key identifier too, and VerifyCard then refuses that path as
+// ErrUsage). It checks nothing else
 // (validity, constraints, trust): a chain that VerifyCard refuses may
 // have CertIDs, and a certificate none of whose issuers the verifier
 // knows is named by none. The names are of every certificate presented,

@@ -110,14 +110,18 @@ type Verifier struct {
 // not ECDSA P-256 or P-384 (so that no CRL that such a CA signs is taken),
 // or a root carries a nameConstraints extension, critical or not
 // (crypto/x509 applies a root's name constraints, which every card's URI
-// fails, and none of its policy extensions), and ErrInvalid when there is
+// fails, and none of its policy extensions), or an intermediate chains to
+// a root only along paths on which the authority key identifier of a
+// certificate is not the subject key identifier of the one before it
+// (VerifyCard refuses such a path), and ErrInvalid when there is
 // no root or an option is out of range, such as an algorithm of Algorithms
 // other than ECDSA with SHA-256, SHA-384 or SHA-512. Every intermediate is
 // parsed and checked as a CA before any is chained. An intermediate chains
 // to a root when a path of certificates leads to it from a root through
 // other intermediates, in whatever order they are given: each signed by the
 // key of the one before it, whose subject is its issuer name (every one a
-// CA of the profile, checked first), none with a critical extension that
+// CA of the profile, checked first, and whose subject key identifier is
+// its authority key identifier), none with a critical extension that
 // crypto/x509 does not handle, and within the path lengths of the CAs
 // above it (the intermediate itself not counted, as crypto/x509 counts a
 // chain's last certificate). Their
@@ -207,7 +211,10 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		}
 		v.cas = append(v.cas, c)
 	}
-	if !chained(v.cas[:v.nroots], v.cas[v.nroots:]) {
+	if !chained(v.cas[:v.nroots], v.cas[v.nroots:], true) {
+		if chained(v.cas[:v.nroots], v.cas[v.nroots:], false) {
+			return nil, newError(ErrUsage, -1, "intermediate chains to a root only through an issuer whose subject key identifier is not its authority key identifier", nil)
+		}
 		return nil, newError(ErrUntrusted, -1, "intermediate does not chain to a root", nil)
 	}
 	return v, nil
@@ -253,10 +260,13 @@ func carried(c *x509.Certificate, exts ...extension) (string, bool) {
 // chained reports whether every one of inters chains to one of roots
 // along a path as NewVerifier says, through others of inters, in any
 // order and whatever their validity periods; path lengths are counted as
-// crypto/x509 counts them (the last certificate not counted). An
-// intermediate with a critical extension that crypto/x509 does not handle
-// chains to none, nor does a path through it.
-func chained(roots, inters []*x509.Certificate) bool {
+// crypto/x509 counts them (the last certificate not counted). With
+// keyIDs, each certificate of the path but the root names the one above
+// it by key identifier (identifiedBy); without, as crypto/x509 builds
+// paths, whatever the key identifiers say. An intermediate with a
+// critical extension that crypto/x509 does not handle chains to none, nor
+// does a path through it.
+func chained(roots, inters []*x509.Certificate, keyIDs bool) bool {
 	const unlimited, none = math.MaxInt, math.MinInt
 	// below returns how many CAs a path may hold below c, the last
 	// certificate not counted: c's own path length, and one less than
@@ -272,7 +282,7 @@ func chained(roots, inters []*x509.Certificate) bool {
 		return n
 	}
 	signs := func(p, c *x509.Certificate) bool {
-		return bytes.Equal(p.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(p) == nil
+		return bytes.Equal(p.RawSubject, c.RawIssuer) && (!keyIDs || identifiedBy(c, p)) && c.CheckSignatureFrom(p) == nil
 	}
 	// room[i] is below for the best path found to inters[i], none while
 	// none is; parents[i] are the others of inters that sign inters[i].

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -617,6 +618,80 @@ func TestVerifyCAProfile(t *testing.T) {
 		assert.ErrorIs(t, err, ErrUsage)
 		assert.Nil(t, v)
 	})
+}
+
+// TestVerifyAuthorityKeyID: every certificate below the root, the card,
+// the platform and a CA presented or given to NewVerifier as an
+// intermediate, is refused (ErrUsage) unless its authority key identifier
+// holds a key identifier equal to the subject key identifier of its
+// issuer on the path, as PROTOCOL.md §4.3 has it, though crypto/x509
+// builds a path through a parent of another key identifier.
+func TestVerifyAuthorityKeyID(t *testing.T) {
+	other := bytes.Repeat([]byte{0x5a}, 20)
+	aki := func(id []byte) func(c *x509.Certificate) { return func(c *x509.Certificate) { c.AuthorityKeyId = id } }
+	caTmpl := func(id []byte) *x509.Certificate {
+		return &x509.Certificate{
+			Subject: pkix.Name{CommonName: "card CA"}, IsCA: true, BasicConstraintsValid: true,
+			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, AuthorityKeyId: id,
+		}
+	}
+	runRefusals(t, []refusal{
+		{
+			name:  "card without authorityKeyIdentifier",
+			chain: withCard(card(aki([]byte{}))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			name:  "card authorityKeyIdentifier of another key",
+			chain: withCard(card(aki(other))),
+			want:  ErrUsage, cert: 0,
+		},
+		{
+			// An issuer name and serial number, without a key identifier.
+			name: "card authorityKeyIdentifier without keyIdentifier",
+			chain: withCard(card(func(c *x509.Certificate) {
+				c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{
+					Id: asn1.ObjectIdentifier{2, 5, 29, 35}, Value: []byte{0x30, 0x03, 0x82, 0x01, 0x01},
+				})
+			})),
+			want: ErrUsage, cert: 0,
+		},
+		{
+			name: "card CA without authorityKeyIdentifier",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				return h.subCAChain(t, newKey(t), caTmpl([]byte{}), cardTemplate(t, testICCID))
+			},
+			want: ErrUsage, cert: 1,
+		},
+		{
+			name: "card CA authorityKeyIdentifier of another key",
+			chain: func(t *testing.T, h *hierarchy) [][]byte {
+				return h.subCAChain(t, newKey(t), caTmpl(other), cardTemplate(t, testICCID))
+			},
+			want: ErrUsage, cert: 1,
+		},
+	})
+
+	t.Run("platform without authorityKeyIdentifier", func(t *testing.T) {
+		h := newHierarchy(t)
+		v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+		addCRLs(t, h, v)
+		platform := issueRaw(t, h.ca, &x509.Certificate{
+			Subject: pkix.Name{CommonName: "casimpay platform"}, KeyUsage: x509.KeyUsageDigitalSignature,
+			BasicConstraintsValid: true, ExtraExtensions: ekuOf(t, OIDReceiptSigning), AuthorityKeyId: []byte{},
+		}, newKey(t).Public())
+		_, err := v.VerifyPlatform(append([][]byte{platform}, h.ca.Chain()...))
+		requireRefusal(t, err, ErrUsage, 0)
+	})
+	for name, id := range map[string][]byte{"without authorityKeyIdentifier": {}, "authorityKeyIdentifier of another key": other} {
+		t.Run("intermediate "+name, func(t *testing.T) {
+			h := newHierarchy(t)
+			ca := issueRaw(t, h.root, caTmpl(id), newKey(t).Public())
+			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+			assert.ErrorIs(t, err, ErrUsage)
+			assert.Nil(t, v)
+		})
+	}
 }
 
 // TestVerifyCardSerialWithin20Octets: a certificate below the root whose
