@@ -27,12 +27,14 @@
 // A Verifier wraps x509.Verify and adds what it lacks: the basic
 // constraints and key usage of the profile (critical, CA:FALSE, and
 // digitalSignature alone, for a card or the platform; critical, CA:TRUE,
-// and keyCertSign with cRLSign, for a CA), an authority key identifier
-// equal to the issuer's subject key identifier on every certificate below
-// the root (crypto/x509 builds a path through an issuer of another key
-// identifier too), the other extensions it gives a card or the platform (a subject key identifier, CRL
-// distribution points of full-name URIs, a non-critical extended key
-// usage and subject alternative name), the profile's extended key usages, exactly one well-formed card URI, an
+// and keyCertSign with cRLSign, for a CA), a subject key identifier on
+// every CA, an authority key identifier equal to the issuer's subject key
+// identifier on every certificate below the root (crypto/x509 builds a
+// path through an issuer of another key identifier too), the other
+// extensions it gives a card or the platform (a subject key identifier,
+// CRL distribution points of full-name URIs, a non-critical extended key
+// usage and subject alternative name), the profile's extended key usages,
+// exactly one well-formed card URI, an
 // algorithm allow-list, a depth limit, clock skew, and revocation checked
 // fail-closed against signed, fresh CRLs given to AddCRL. VerifyCard and
 // VerifyPlatform return a result only when every check passed, and keep it

@@ -36,12 +36,12 @@ var (
 	// extended key usage, basic constraints, key type, signature algorithm
 	// or serial number (not positive, or longer than 20 octets: no CRL
 	// AddCRL takes could list it) outside the profile, a certificate
-	// below the root whose authority key identifier is not its issuer's
-	// subject key identifier, a card or platform certificate without a subject key identifier or the CRL distribution
-	// points of the profile, or with a critical extended key usage or
-	// subject alternative name, or a platform
-	// certificate whose subject is not one common name, not empty, or
-	// that has a subject alternative name.
+	// without a subject key identifier, a certificate below the root whose
+	// authority key identifier is not its issuer's subject key identifier,
+	// a card or platform certificate without the CRL distribution points
+	// of the profile, or with a critical extended key usage or subject
+	// alternative name, or a platform certificate whose subject is not one
+	// common name, not empty, or that has a subject alternative name.
 	ErrUsage = errors.New("pki: certificate not valid for this usage")
 	// ErrCardID: a card identity is malformed: not exactly one card URI
 	// subject alternative name, an ICCID that is not ITU-T E.118, or a

@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 var x509OIDKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
@@ -128,7 +131,7 @@ func cardTemplate(t testing.TB, iccid string) *x509.Certificate {
 // and, for a certificate that is not a CA, the subject key identifier of
 // the profile where tmpl's is nil (crypto/x509 makes one for a CA). An
 // empty, not nil, CRLDistributionPoints or SubjectKeyId leaves the
-// extension out. A non-nil AuthorityKeyId is written in place of ca's
+// extension out (see createCert). A non-nil AuthorityKeyId is written in place of ca's
 // subject key identifier, and an empty one leaves the extension out.
 func issueRaw(t testing.TB, ca *CA, tmpl *x509.Certificate, pub any) []byte {
 	t.Helper()
@@ -159,9 +162,86 @@ func issueRaw(t testing.TB, ca *CA, tmpl *x509.Certificate, pub any) []byte {
 	if tmpl.CRLDistributionPoints == nil {
 		tmpl.CRLDistributionPoints = []string{ca.crlURL}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, ca.Signer())
+	return createCert(t, tmpl, parent, pub, ca.Signer())
+}
+
+// createCert is x509.CreateCertificate, but for a CA template whose
+// SubjectKeyId is empty, not nil, it leaves the subject key identifier
+// out, where crypto/x509 makes one for a CA.
+func createCert(t testing.TB, tmpl, parent *x509.Certificate, pub any, signer crypto.Signer) []byte {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
 	require.NoError(t, err)
+	if tmpl.IsCA && tmpl.SubjectKeyId != nil && len(tmpl.SubjectKeyId) == 0 {
+		der = withoutExtension(t, der, asn1.ObjectIdentifier{2, 5, 29, 14}, signer)
+	}
 	return der
+}
+
+// withoutExtension returns der, a certificate signed with ECDSA with
+// SHA-256, without its extension id, signed again by signer.
+func withoutExtension(t testing.TB, der []byte, id asn1.ObjectIdentifier, signer crypto.Signer) []byte {
+	t.Helper()
+	edit := func(b *cryptobyte.Builder, oid asn1.ObjectIdentifier, ext cryptobyte.String) {
+		if !oid.Equal(id) {
+			b.AddBytes(ext)
+		}
+	}
+	return resigned(t, signer, der, extensionsEdit(t, cbasn1.Tag(3).Constructed().ContextSpecific(), edit))
+}
+
+// extensionsEdit returns an edit for resigned that keeps every element of
+// the signed content but the extensions, tagged extsTag ([3] in a
+// certificate, [0] in a CRL), in place of each of which, ext of OID id,
+// it puts what edit adds to b.
+func extensionsEdit(t testing.TB, extsTag cbasn1.Tag, edit func(b *cryptobyte.Builder, id asn1.ObjectIdentifier, ext cryptobyte.String)) func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+	return func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+		if tag != extsTag {
+			b.AddBytes(elem)
+			return
+		}
+		var outer, exts cryptobyte.String
+		require.True(t, elem.ReadASN1(&outer, extsTag) && outer.ReadASN1(&exts, cbasn1.SEQUENCE))
+		b.AddASN1(extsTag, func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				for !exts.Empty() {
+					var ext, body cryptobyte.String
+					var id asn1.ObjectIdentifier
+					require.True(t, exts.ReadASN1Element(&ext, cbasn1.SEQUENCE))
+					inner := ext
+					require.True(t, inner.ReadASN1(&body, cbasn1.SEQUENCE) && body.ReadASN1ObjectIdentifier(&id))
+					edit(b, id, ext)
+				}
+			})
+		})
+	}
+}
+
+// resigned returns der, a signed object of X.509 (a certificate or a CRL)
+// signed with ECDSA with SHA-256, with each element of its signed content
+// replaced by what edit adds to b for it, signed again by signer.
+func resigned(t testing.TB, signer crypto.Signer, der []byte, edit func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String)) []byte {
+	t.Helper()
+	in := cryptobyte.String(der)
+	var signed, tbs, alg cryptobyte.String
+	require.True(t, in.ReadASN1(&signed, cbasn1.SEQUENCE))
+	require.True(t, signed.ReadASN1(&tbs, cbasn1.SEQUENCE))
+	require.True(t, signed.ReadASN1Element(&alg, cbasn1.SEQUENCE))
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		for !tbs.Empty() {
+			var elem cryptobyte.String
+			var tag cbasn1.Tag
+			require.True(t, tbs.ReadAnyASN1Element(&elem, &tag))
+			edit(b, tag, elem)
+		}
+	})
+	newTBS, err := b.Bytes()
+	require.NoError(t, err)
+	digest := sha256.Sum256(newTBS)
+	sig, err := signer.Sign(rand.Reader, digest[:], crypto.SHA256)
+	require.NoError(t, err)
+	return signedDER(t, newTBS, alg, sig)
 }
 
 // addCRLs adds fresh CRLs of h's root and card CA to v.

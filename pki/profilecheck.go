@@ -105,17 +105,24 @@ const caCertUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
 
 // caProfile returns why c is not a CA certificate of the profile
 // (PROTOCOL.md §4.3), or "" when it is: a critical basicConstraints of
-// CA:TRUE, and a critical keyUsage with keyCertSign and cRLSign (a CA
+// CA:TRUE, a critical keyUsage with keyCertSign and cRLSign (a CA
 // without cRLSign signs no CRL that a verifier takes, so that no
-// certificate it issued could be checked for revocation). Its other key
-// usage bits and its path length are not checked: crypto/x509 applies
-// the path length, and CAOptions.MaxPathLen lets a CA have another.
+// certificate it issued could be checked for revocation), and a subject
+// key identifier, not empty (without one, no certificate it issued names
+// it by key identifier, as identifiedBy requires). Its other key usage
+// bits, its path length and the method of its key identifier are not
+// checked: crypto/x509 applies the path length, and CAOptions.MaxPathLen
+// lets a CA have another.
 func caProfile(c *x509.Certificate) string {
 	if bc, ok := extensionOf(c, oidBasicConstraints); !ok || !bc.Critical || !c.IsCA {
 		return "without a critical basicConstraints of CA:TRUE"
 	}
 	if ku, ok := extensionOf(c, oidKeyUsage); !ok || !ku.Critical || c.KeyUsage&caCertUsage != caCertUsage {
 		return "without a critical keyUsage with keyCertSign and cRLSign"
+	}
+	// crypto/x509 refuses a critical subject key identifier.
+	if len(c.SubjectKeyId) == 0 {
+		return "without a subject key identifier"
 	}
 	return ""
 }

@@ -97,7 +97,9 @@ func checkComplete(crl *x509.RevocationList) error {
 // AddCRL accepts a CRL (DER, with nothing after it) for later
 // verifications. The CRL must be signed with an allowed algorithm by a
 // trusted root or one of the intermediates of the options (whose key
-// usage includes cRLSign, as NewVerifier requires), carry a CRL number of
+// usage includes cRLSign, as NewVerifier requires), of the CRL's issuer
+// name and, when the CRL carries an authority key identifier, of that
+// subject key identifier (NewVerifier requires one of every CA), carry a CRL number of
 // at most 20 octets (RFC 5280 §5.2.3), list only serial numbers that are positive
 // and at most 20 octets (§4.1.2.2), carry a next update
 // later than its this update (RFC 5280 §5.1.2.5), be current (this update
@@ -163,7 +165,8 @@ func (v *Verifier) AddCRL(der []byte) error {
 		if !bytes.Equal(crl.RawIssuer, ca.RawSubject) {
 			continue
 		}
-		if len(crl.AuthorityKeyId) > 0 && len(ca.SubjectKeyId) > 0 && !bytes.Equal(crl.AuthorityKeyId, ca.SubjectKeyId) {
+		// NewVerifier took only CAs with a subject key identifier.
+		if len(crl.AuthorityKeyId) > 0 && !bytes.Equal(crl.AuthorityKeyId, ca.SubjectKeyId) {
 			continue
 		}
 		if crl.CheckSignatureFrom(ca) == nil {

@@ -400,36 +400,17 @@ func withoutNextUpdate(t *testing.T, ca *CA, der []byte) []byte {
 func withCRLNumber(t *testing.T, ca *CA, der []byte, n *big.Int) []byte {
 	t.Helper()
 	oidCRLNumber := asn1.ObjectIdentifier{2, 5, 29, 20}
-	extsTag := cbasn1.Tag(0).Constructed().ContextSpecific()
-	crl := resignedCRL(t, ca, der, func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
-		if tag != extsTag {
-			b.AddBytes(elem)
-			return
-		}
-		var outer, exts cryptobyte.String
-		require.True(t, elem.ReadASN1(&outer, extsTag))
-		require.True(t, outer.ReadASN1(&exts, cbasn1.SEQUENCE))
-		b.AddASN1(extsTag, func(b *cryptobyte.Builder) {
+	crl := resignedCRL(t, ca, der, extensionsEdit(t, cbasn1.Tag(0).Constructed().ContextSpecific(),
+		func(b *cryptobyte.Builder, id asn1.ObjectIdentifier, ext cryptobyte.String) {
+			if !id.Equal(oidCRLNumber) {
+				b.AddBytes(ext)
+				return
+			}
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-				for !exts.Empty() {
-					var ext, body cryptobyte.String
-					var id asn1.ObjectIdentifier
-					require.True(t, exts.ReadASN1Element(&ext, cbasn1.SEQUENCE))
-					inner := ext
-					require.True(t, inner.ReadASN1(&body, cbasn1.SEQUENCE))
-					require.True(t, body.ReadASN1ObjectIdentifier(&id))
-					if !id.Equal(oidCRLNumber) {
-						b.AddBytes(ext)
-						continue
-					}
-					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-						b.AddASN1ObjectIdentifier(id)
-						b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) { b.AddASN1BigInt(n) })
-					})
-				}
+				b.AddASN1ObjectIdentifier(id)
+				b.AddASN1(cbasn1.OCTET_STRING, func(b *cryptobyte.Builder) { b.AddASN1BigInt(n) })
 			})
-		})
-	})
+		}))
 	parsed, err := x509.ParseRevocationList(crl)
 	require.NoError(t, err)
 	require.Zero(t, parsed.Number.Cmp(n))
@@ -441,26 +422,7 @@ func withCRLNumber(t *testing.T, ca *CA, der []byte, n *big.Int) []byte {
 // again by ca.
 func resignedCRL(t *testing.T, ca *CA, der []byte, edit func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String)) []byte {
 	t.Helper()
-	in := cryptobyte.String(der)
-	var list, tbs, alg cryptobyte.String
-	require.True(t, in.ReadASN1(&list, cbasn1.SEQUENCE))
-	require.True(t, list.ReadASN1(&tbs, cbasn1.SEQUENCE))
-	require.True(t, list.ReadASN1Element(&alg, cbasn1.SEQUENCE))
-	var b cryptobyte.Builder
-	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		for !tbs.Empty() {
-			var elem cryptobyte.String
-			var tag cbasn1.Tag
-			require.True(t, tbs.ReadAnyASN1Element(&elem, &tag))
-			edit(b, tag, elem)
-		}
-	})
-	newTBS, err := b.Bytes()
-	require.NoError(t, err)
-	digest := sha256.Sum256(newTBS)
-	sig, err := ca.Signer().Sign(rand.Reader, digest[:], crypto.SHA256)
-	require.NoError(t, err)
-	crl := signedDER(t, newTBS, alg, sig)
+	crl := resigned(t, ca.Signer(), der, edit)
 	parsed, err := x509.ParseRevocationList(crl)
 	require.NoError(t, err)
 	require.NoError(t, parsed.CheckSignatureFrom(ca.Certificate()), "signed by the CA")
@@ -1351,7 +1313,7 @@ func TestRevokedPathNotTaken(t *testing.T) {
 // signedDER encodes a signed object of X.509, a certificate or a CRL:
 // the signed content tbs and the algorithm identifier alg, both as DER
 // elements, and the signature sig.
-func signedDER(t *testing.T, tbs, alg, sig []byte) []byte {
+func signedDER(t testing.TB, tbs, alg, sig []byte) []byte {
 	t.Helper()
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {

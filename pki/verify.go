@@ -104,9 +104,11 @@ type Verifier struct {
 // profile's CAs carry none; crypto/x509 applies them to the chains
 // VerifyCard verifies, and NewVerifier does not), or does not chain to a
 // root, ErrUsage when one is not a CA of the profile (a critical
-// basicConstraints of CA:TRUE and a critical keyUsage with keyCertSign and
-// cRLSign: a CA without cRLSign signs no CRL that AddCRL takes, so that
-// no certificate it issued could be checked for revocation) or its key is
+// basicConstraints of CA:TRUE, a critical keyUsage with keyCertSign and
+// cRLSign, and a subject key identifier, not empty: a CA without cRLSign
+// signs no CRL that AddCRL takes, so that no certificate it issued could
+// be checked for revocation, and one without a subject key identifier no
+// certificate that names it by key identifier) or its key is
 // not ECDSA P-256 or P-384 (so that no CRL that such a CA signs is taken),
 // or a root carries a nameConstraints extension, critical or not
 // (crypto/x509 applies a root's name constraints, which every card's URI

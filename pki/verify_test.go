@@ -562,9 +562,11 @@ func TestVerifyCardLeafExtensions(t *testing.T) {
 
 // TestVerifyCAProfile: a CA certificate, presented in a chain or given to
 // NewVerifier as a root or an intermediate, is refused (ErrUsage) unless
-// its basicConstraints and keyUsage are critical and its key usage has
-// keyCertSign and cRLSign, as PROTOCOL.md §4.3 has them: a CA without
-// cRLSign signs no CRL that a verifier takes.
+// its basicConstraints and keyUsage are critical, its key usage has
+// keyCertSign and cRLSign and it has a subject key identifier, not empty,
+// as PROTOCOL.md §4.3 has them: a CA without cRLSign signs no CRL that a
+// verifier takes, and one without a subject key identifier no
+// certificate that names its issuer by key identifier.
 func TestVerifyCAProfile(t *testing.T) {
 	ext := func(id asn1.ObjectIdentifier, value ...byte) func(c *x509.Certificate) {
 		return func(c *x509.Certificate) {
@@ -586,6 +588,8 @@ func TestVerifyCAProfile(t *testing.T) {
 		{"without cRLSign", func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageCertSign }},
 		{"basicConstraints not critical", ext(oidBasicConstraints, 0x30, 0x03, 0x01, 0x01, 0xff)},
 		{"keyUsage not critical", ext(oidKeyUsage, 0x03, 0x02, 0x01, 0x06)},
+		{"without subjectKeyIdentifier", func(c *x509.Certificate) { c.SubjectKeyId = []byte{} }},
+		{"empty subjectKeyIdentifier", ext(asn1.ObjectIdentifier{2, 5, 29, 14}, 0x04, 0x00)},
 	} {
 		t.Run("presented, "+tt.name, func(t *testing.T) {
 			h := newHierarchy(t)
@@ -604,8 +608,7 @@ func TestVerifyCAProfile(t *testing.T) {
 			key := newKey(t)
 			tmpl := caTmpl(tt.change)
 			tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
-			root, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-			require.NoError(t, err)
+			root := createCert(t, tmpl, tmpl, key.Public(), key)
 			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root}})
 			assert.ErrorIs(t, err, ErrUsage)
 			assert.Nil(t, v)
