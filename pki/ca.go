@@ -195,9 +195,12 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // first), as stored after NewRoot or NewIntermediate. The CA keeps copies
 // of cert and issuers. It returns an error matching ErrKey when key does
 // not match the certificate or is not an ECDSA P-256 or P-384 key,
-// ErrUsage when cert is not a CA certificate, ErrUntrusted when it is
-// malformed and ErrInvalid for options out of range, such as a restored
-// revocation no CRL can carry.
+// ErrUsage when cert is not a CA certificate of the profile, as a
+// Verifier has it (a critical basicConstraints of CA:TRUE, a critical
+// keyUsage with keyCertSign and cRLSign, and a subject key identifier,
+// not empty: PROTOCOL.md §4.5), ErrUntrusted when it is malformed and
+// ErrInvalid for options out of range, such as a restored revocation no
+// CRL can carry.
 func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
 	revoked, number := opts.Revoked, opts.LastCRLNumber
 	opts.Revoked, opts.LastCRLNumber = nil, 0
@@ -224,8 +227,10 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, e
 	if err != nil {
 		return nil, err
 	}
-	if !c.IsCA || c.KeyUsage&x509.KeyUsageCertSign == 0 || c.KeyUsage&x509.KeyUsageCRLSign == 0 {
-		return nil, newError(ErrUsage, -1, "not a CA certificate with keyCertSign and cRLSign", nil)
+	// A CA whose certificate a Verifier refuses would issue nothing it
+	// accepts.
+	if why := caProfile(c); why != "" {
+		return nil, newError(ErrUsage, -1, "CA certificate "+why, nil)
 	}
 	pub, err := caSigner(key)
 	if err != nil {

@@ -560,8 +560,9 @@ func TestVerifyCardLeafExtensions(t *testing.T) {
 	})
 }
 
-// TestVerifyCAProfile: a CA certificate, presented in a chain or given to
-// NewVerifier as a root or an intermediate, is refused (ErrUsage) unless
+// TestVerifyCAProfile: a CA certificate, presented in a chain, given to
+// NewVerifier as a root or an intermediate or to LoadCA, is refused
+// (ErrUsage) unless
 // its basicConstraints and keyUsage are critical, its key usage has
 // keyCertSign and cRLSign and it has a subject key identifier, not empty,
 // as PROTOCOL.md §4.3 has them: a CA without cRLSign signs no CRL that a
@@ -603,6 +604,13 @@ func TestVerifyCAProfile(t *testing.T) {
 			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
 			assert.ErrorIs(t, err, ErrUsage)
 			assert.Nil(t, v)
+		})
+		t.Run("loaded, "+tt.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			key := newKey(t)
+			ca, err := LoadCA(key, issueRaw(t, h.root, caTmpl(tt.change), key.Public()), nil, CAOptions{CRLURL: "http://pki.example/x.crl"})
+			assert.ErrorIs(t, err, ErrUsage)
+			assert.Nil(t, ca)
 		})
 		t.Run("root, "+tt.name, func(t *testing.T) {
 			key := newKey(t)
