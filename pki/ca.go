@@ -198,9 +198,11 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // ErrUsage when cert is not a CA certificate of the profile, as a
 // Verifier has it (a critical basicConstraints of CA:TRUE, a critical
 // keyUsage with keyCertSign and cRLSign, and a subject key identifier,
-// not empty: PROTOCOL.md §4.5), ErrUntrusted when it is malformed and
-// ErrInvalid for options out of range, such as a restored revocation no
-// CRL can carry.
+// not empty: PROTOCOL.md §4.5) or, not self-signed, has no authority key
+// identifier or a serial number that is not positive or is longer than
+// 20 octets (which a Verifier refuses below a root), ErrUntrusted when it
+// is malformed and ErrInvalid for options out of range, such as a
+// restored revocation no CRL can carry.
 func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
 	revoked, number := opts.Revoked, opts.LastCRLNumber
 	opts.Revoked, opts.LastCRLNumber = nil, 0
@@ -232,6 +234,17 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, e
 	if why := caProfile(c); why != "" {
 		return nil, newError(ErrUsage, -1, "CA certificate "+why, nil)
 	}
+	// A root by its signature, not its name: a CA may bear the name of
+	// the CA that certified it.
+	root := bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+	// What the check of a path asks of every certificate below the root,
+	// whoever its issuer.
+	if !root && len(c.AuthorityKeyId) == 0 {
+		return nil, newError(ErrUsage, -1, "CA certificate below a root without an authority key identifier", nil)
+	}
+	if !root && !validSerial(c.SerialNumber) {
+		return nil, newError(ErrUsage, -1, "CA certificate below a root with a serial number not positive or longer than 20 octets", nil)
+	}
 	pub, err := caSigner(key)
 	if err != nil {
 		return nil, err
@@ -240,11 +253,9 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, e
 		return nil, newError(ErrKey, -1, "the signer does not match the CA certificate", nil)
 	}
 	return &CA{
-		cert: c,
-		key:  key,
-		// A root by its signature, not its name: a CA may bear the
-		// name of the CA that certified it.
-		root:    bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil,
+		cert:    c,
+		key:     key,
+		root:    root,
 		issuers: issuers,
 		crlURL:  o.CRLURL,
 		now:     o.Now,

@@ -530,6 +530,37 @@ func TestIssueRefusesKeysWithoutPoint(t *testing.T) {
 	}
 }
 
+// TestLoadCABelowRoot: LoadCA refuses (ErrUsage) a CA certificate that is
+// not self-signed and that the check of a path refuses below the root
+// whoever its issuer is: one without an authority key identifier, or
+// whose serial number is not positive or is longer than 20 octets. A root
+// needs neither.
+func TestLoadCABelowRoot(t *testing.T) {
+	for name, change := range map[string]func(c *x509.Certificate){
+		"without authorityKeyIdentifier": func(c *x509.Certificate) { c.AuthorityKeyId = []byte{} },
+		"serial of 21 octets":            func(c *x509.Certificate) { c.SerialNumber = overSerial },
+		"serial zero":                    func(c *x509.Certificate) { c.SerialNumber = big.NewInt(0) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHierarchy(t)
+			key := newKey(t)
+			ca, err := LoadCA(key, issueRaw(t, h.root, caTemplateOf(change), key.Public()), nil, CAOptions{CRLURL: "http://pki.example/x.crl"})
+			assert.ErrorIs(t, err, ErrUsage)
+			assert.Nil(t, ca)
+		})
+	}
+	t.Run("root of serial zero without authorityKeyIdentifier", func(t *testing.T) {
+		key := newKey(t)
+		tmpl := caTemplateOf(func(c *x509.Certificate) {
+			c.SerialNumber, c.NotBefore, c.NotAfter = big.NewInt(0), t0, t0.Add(time.Hour)
+		})
+		root := createCert(t, tmpl, tmpl, key.Public(), key)
+		require.Empty(t, mustParse(t, root).AuthorityKeyId)
+		_, err := LoadCA(key, root, nil, CAOptions{CRLURL: "http://pki.example/root.crl"})
+		assert.NoError(t, err)
+	})
+}
+
 // TestLoadCARefusesKeyOutsideProfile: LoadCA refuses a CA whose key is
 // neither P-256 nor P-384, as NewRoot and NewIntermediate do.
 func TestLoadCARefusesKeyOutsideProfile(t *testing.T) {

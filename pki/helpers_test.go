@@ -126,6 +126,17 @@ func cardTemplate(t testing.TB, iccid string) *x509.Certificate {
 	}
 }
 
+// caTemplateOf is the template of a CA certificate of the profile named
+// "card CA", changed by change, for issueRaw.
+func caTemplateOf(change func(c *x509.Certificate)) *x509.Certificate {
+	c := &x509.Certificate{
+		Subject: pkix.Name{CommonName: "card CA"}, IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	change(c)
+	return c
+}
+
 // issueRaw signs tmpl with ca, filling in a serial number, validity from t0
 // for a year and ca's CRL distribution point where tmpl leaves them zero,
 // and, for a certificate that is not a CA, the subject key identifier of

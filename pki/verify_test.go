@@ -574,14 +574,6 @@ func TestVerifyCAProfile(t *testing.T) {
 			c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{Id: id, Value: value})
 		}
 	}
-	caTmpl := func(change func(c *x509.Certificate)) *x509.Certificate {
-		c := &x509.Certificate{
-			Subject: pkix.Name{CommonName: "card CA"}, IsCA: true, BasicConstraintsValid: true,
-			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		}
-		change(c)
-		return c
-	}
 	for _, tt := range []struct {
 		name   string
 		change func(c *x509.Certificate)
@@ -595,12 +587,12 @@ func TestVerifyCAProfile(t *testing.T) {
 		t.Run("presented, "+tt.name, func(t *testing.T) {
 			h := newHierarchy(t)
 			v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{Revocation: RevocationBestEffort})
-			_, err := v.VerifyCard(h.subCAChain(t, newKey(t), caTmpl(tt.change), cardTemplate(t, testICCID)))
+			_, err := v.VerifyCard(h.subCAChain(t, newKey(t), caTemplateOf(tt.change), cardTemplate(t, testICCID)))
 			requireRefusal(t, err, ErrUsage, 1)
 		})
 		t.Run("intermediate, "+tt.name, func(t *testing.T) {
 			h := newHierarchy(t)
-			ca := issueRaw(t, h.root, caTmpl(tt.change), newKey(t).Public())
+			ca := issueRaw(t, h.root, caTemplateOf(tt.change), newKey(t).Public())
 			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
 			assert.ErrorIs(t, err, ErrUsage)
 			assert.Nil(t, v)
@@ -608,13 +600,13 @@ func TestVerifyCAProfile(t *testing.T) {
 		t.Run("loaded, "+tt.name, func(t *testing.T) {
 			h := newHierarchy(t)
 			key := newKey(t)
-			ca, err := LoadCA(key, issueRaw(t, h.root, caTmpl(tt.change), key.Public()), nil, CAOptions{CRLURL: "http://pki.example/x.crl"})
+			ca, err := LoadCA(key, issueRaw(t, h.root, caTemplateOf(tt.change), key.Public()), nil, CAOptions{CRLURL: "http://pki.example/x.crl"})
 			assert.ErrorIs(t, err, ErrUsage)
 			assert.Nil(t, ca)
 		})
 		t.Run("root, "+tt.name, func(t *testing.T) {
 			key := newKey(t)
-			tmpl := caTmpl(tt.change)
+			tmpl := caTemplateOf(tt.change)
 			tmpl.SerialNumber, tmpl.NotBefore, tmpl.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
 			root := createCert(t, tmpl, tmpl, key.Public(), key)
 			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root}})
@@ -624,7 +616,7 @@ func TestVerifyCAProfile(t *testing.T) {
 	}
 	t.Run("intermediate without keyUsage", func(t *testing.T) {
 		h := newHierarchy(t)
-		ca := issueRaw(t, h.root, caTmpl(func(c *x509.Certificate) { c.KeyUsage = 0 }), newKey(t).Public())
+		ca := issueRaw(t, h.root, caTemplateOf(func(c *x509.Certificate) { c.KeyUsage = 0 }), newKey(t).Public())
 		v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
 		assert.ErrorIs(t, err, ErrUsage)
 		assert.Nil(t, v)
@@ -640,12 +632,7 @@ func TestVerifyCAProfile(t *testing.T) {
 func TestVerifyAuthorityKeyID(t *testing.T) {
 	other := bytes.Repeat([]byte{0x5a}, 20)
 	aki := func(id []byte) func(c *x509.Certificate) { return func(c *x509.Certificate) { c.AuthorityKeyId = id } }
-	caTmpl := func(id []byte) *x509.Certificate {
-		return &x509.Certificate{
-			Subject: pkix.Name{CommonName: "card CA"}, IsCA: true, BasicConstraintsValid: true,
-			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, AuthorityKeyId: id,
-		}
-	}
+	caTmpl := func(id []byte) *x509.Certificate { return caTemplateOf(aki(id)) }
 	runRefusals(t, []refusal{
 		{
 			name:  "card without authorityKeyIdentifier",
