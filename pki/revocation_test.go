@@ -1140,6 +1140,36 @@ func TestNewVerifierIntermediateUntrusted(t *testing.T) {
 	}
 }
 
+// TestNewVerifierIntermediateBelowRoot: NewVerifier refuses (ErrUsage) an
+// intermediate that the check of a path refuses below the root whatever
+// the path: one whose serial number is not positive or is longer than 20
+// octets, or signed with an algorithm not in the allow-list, where it
+// took such an intermediate, and its CRLs, while VerifyCard accepted no
+// chain through it.
+func TestNewVerifierIntermediateBelowRoot(t *testing.T) {
+	for name, change := range map[string]func(c *x509.Certificate){
+		"serial of 21 octets":   func(c *x509.Certificate) { c.SerialNumber = overSerial },
+		"serial zero":           func(c *x509.Certificate) { c.SerialNumber = big.NewInt(0) },
+		"algorithm not allowed": func(c *x509.Certificate) { c.SignatureAlgorithm = x509.ECDSAWithSHA512 },
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := newHierarchy(t)
+			ca := issueRaw(t, h.root, caTemplateOf(change), newKey(t).Public())
+			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+			assert.ErrorIs(t, err, ErrUsage)
+			assert.Nil(t, v)
+		})
+	}
+	t.Run("algorithm allowed", func(t *testing.T) {
+		h := newHierarchy(t)
+		ca := issueRaw(t, h.root, caTemplateOf(func(c *x509.Certificate) { c.SignatureAlgorithm = x509.ECDSAWithSHA512 }), newKey(t).Public())
+		_, err := NewVerifier(VerifierOptions{
+			Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}, Algorithms: []x509.SignatureAlgorithm{x509.ECDSAWithSHA512},
+		})
+		assert.NoError(t, err)
+	})
+}
+
 // TestNewVerifierIntermediatePolicyOrNameExtension: NewVerifier refuses,
 // as ErrUntrusted, an intermediate carrying policyConstraints,
 // policyMappings, inhibitAnyPolicy or nameConstraints, critical or not,

@@ -108,16 +108,19 @@ type Verifier struct {
 // cRLSign, and a subject key identifier, not empty: a CA without cRLSign
 // signs no CRL that AddCRL takes, so that no certificate it issued could
 // be checked for revocation, and one without a subject key identifier no
-// certificate that names it by key identifier) or its key is
-// not ECDSA P-256 or P-384 (so that no CRL that such a CA signs is taken),
-// or a root carries a nameConstraints extension, critical or not
-// (crypto/x509 applies a root's name constraints, which every card's URI
-// fails, and none of its policy extensions), or an intermediate chains to
-// a root only along paths on which the authority key identifier of a
-// certificate is not the subject key identifier of the one before it
-// (VerifyCard refuses such a path), and ErrInvalid when there is
-// no root or an option is out of range, such as an algorithm of Algorithms
-// other than ECDSA with SHA-256, SHA-384 or SHA-512. Every intermediate is
+// certificate that names it by key identifier) or its key is not ECDSA
+// P-256 or P-384 (so that no CRL that such a CA signs is taken), or an
+// intermediate's serial number is not positive or is longer than 20
+// octets or its signature algorithm is not in Algorithms (VerifyCard
+// refuses it below a root), or a root carries a nameConstraints
+// extension, critical or not (crypto/x509 applies a root's name
+// constraints, which every card's URI fails, and none of its policy
+// extensions), or an intermediate chains to a root only along paths on
+// which the authority key identifier of a certificate is not the subject
+// key identifier of the one before it (VerifyCard refuses such a path),
+// and ErrInvalid when there is no root or an option is out of range, such
+// as an algorithm of Algorithms other than ECDSA with SHA-256, SHA-384 or
+// SHA-512. Every intermediate is
 // parsed and checked as a CA before any is chained. An intermediate chains
 // to a root when a path of certificates leads to it from a root through
 // other intermediates, in whatever order they are given: each signed by the
@@ -207,6 +210,14 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		}
 		if !caKey(c.PublicKey) {
 			return nil, newError(ErrUsage, -1, "intermediate key is not ECDSA P-256 or P-384", nil)
+		}
+		// What the check of a path refuses below the root, whatever the
+		// path.
+		if !validSerial(c.SerialNumber) {
+			return nil, newError(ErrUsage, -1, "intermediate serial number not positive or longer than 20 octets", nil)
+		}
+		if !v.allowed(c.SignatureAlgorithm) {
+			return nil, newError(ErrUsage, -1, "intermediate signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)
 		}
 		if x, ok := carried(c, unchainedExtensions...); ok {
 			return nil, newError(ErrUntrusted, -1, "intermediate with extension "+x, nil)

@@ -241,8 +241,8 @@ func TestVerifyCardRefusals(t *testing.T) {
 		},
 		{
 			name:  "algorithm allow-list",
-			chain: func(t *testing.T, h *hierarchy) [][]byte { return h.chain() },
-			opts:  func(o *VerifierOptions) { o.Algorithms = []x509.SignatureAlgorithm{x509.ECDSAWithSHA384} },
+			chain: withCard(card(func(c *x509.Certificate) { c.SignatureAlgorithm = x509.ECDSAWithSHA384 })),
+			opts:  func(o *VerifierOptions) { o.Algorithms = []x509.SignatureAlgorithm{x509.ECDSAWithSHA256} },
 			crls:  func(t *testing.T, h *hierarchy) [][]byte { return nil },
 			want:  ErrUsage, cert: 0,
 		},
