@@ -199,8 +199,9 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // Verifier has it (a critical basicConstraints of CA:TRUE, a critical
 // keyUsage with keyCertSign and cRLSign, and a subject key identifier,
 // not empty: PROTOCOL.md §4.5) or, not self-signed, has no authority key
-// identifier or a serial number that is not positive or is longer than
-// 20 octets (which a Verifier refuses below a root), ErrUntrusted when it
+// identifier, a serial number that is not positive or is longer than 20
+// octets, or not the CRL distribution points that a card has (which a
+// Verifier refuses below a root), ErrUntrusted when it
 // is malformed and ErrInvalid for options out of range, such as a
 // restored revocation no CRL can carry.
 func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
@@ -242,8 +243,8 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, e
 	if !root && len(c.AuthorityKeyId) == 0 {
 		return nil, newError(ErrUsage, -1, "CA certificate below a root without an authority key identifier", nil)
 	}
-	if !root && !validSerial(c.SerialNumber) {
-		return nil, newError(ErrUsage, -1, "CA certificate below a root with a serial number not positive or longer than 20 octets", nil)
+	if why := belowRootCA(c); !root && why != "" {
+		return nil, newError(ErrUsage, -1, "CA certificate below a root: "+why, nil)
 	}
 	pub, err := caSigner(key)
 	if err != nil {

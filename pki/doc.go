@@ -30,10 +30,11 @@
 // and keyCertSign with cRLSign, for a CA), a subject key identifier on
 // every CA, an authority key identifier equal to the issuer's subject key
 // identifier on every certificate below the root (crypto/x509 builds a
-// path through an issuer of another key identifier too), the other
-// extensions it gives a card or the platform (a subject key identifier,
-// CRL distribution points of full-name URIs, a non-critical extended key
-// usage and subject alternative name), the profile's extended key usages,
+// path through an issuer of another key identifier too), CRL
+// distribution points of full-name URIs on every certificate below the
+// root, the other extensions it gives a card or the platform (a subject
+// key identifier, a non-critical extended key usage and subject
+// alternative name), the profile's extended key usages,
 // exactly one well-formed card URI, an
 // algorithm allow-list, a depth limit, clock skew, and revocation checked
 // fail-closed against signed, fresh CRLs given to AddCRL. VerifyCard and

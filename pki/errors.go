@@ -38,10 +38,11 @@ var (
 	// AddCRL takes could list it) outside the profile, a certificate
 	// without a subject key identifier, a certificate below the root whose
 	// authority key identifier is not its issuer's subject key identifier,
-	// a card or platform certificate without the CRL distribution points
-	// of the profile, or with a critical extended key usage or subject
-	// alternative name, or a platform certificate whose subject is not one
-	// common name, not empty, or that has a subject alternative name.
+	// a certificate below the root without the CRL distribution points of
+	// the profile, a card or platform certificate with a critical extended
+	// key usage or subject alternative name, or a platform certificate
+	// whose subject is not one common name, not empty, or that has a
+	// subject alternative name.
 	ErrUsage = errors.New("pki: certificate not valid for this usage")
 	// ErrCardID: a card identity is malformed: not exactly one card URI
 	// subject alternative name, an ICCID that is not ITU-T E.118, or a

@@ -66,6 +66,9 @@ func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result
 			if why := caProfile(c); why != "" {
 				return nil, newError(ErrUsage, i, "CA certificate "+why, nil)
 			}
+			if !profileCRLDP(c) {
+				return nil, newError(ErrUsage, i, "CA certificate "+crlDPWhy, nil)
+			}
 		}
 		// An extended key usage on any CA, the root included, limits the
 		// roles of the certificates below it.
@@ -136,6 +139,23 @@ func identifiedBy(c, issuer *x509.Certificate) bool {
 	return len(c.AuthorityKeyId) > 0 && bytes.Equal(c.AuthorityKeyId, issuer.SubjectKeyId)
 }
 
+// belowRootCA returns why c, a CA certificate below a root, is refused by
+// the check of every path through it, whatever its issuer, or "": a
+// serial number that no CRL a verifier takes may list (validSerial), or
+// not the CRL distribution points of the profile (profileCRLDP). The
+// check of a path also wants an allowed signature algorithm, which
+// depends on the verifier, and an authority key identifier naming the
+// issuer (identifiedBy).
+func belowRootCA(c *x509.Certificate) string {
+	if !validSerial(c.SerialNumber) {
+		return "serial number not positive or longer than 20 octets"
+	}
+	if !profileCRLDP(c) {
+		return crlDPWhy
+	}
+	return ""
+}
+
 // extensionOf returns c's extension id, if c carries it (crypto/x509
 // refuses a certificate that carries an extension twice).
 func extensionOf(c *x509.Certificate, id asn1.ObjectIdentifier) (pkix.Extension, bool) {
@@ -173,7 +193,7 @@ func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
 		return newError(ErrUsage, 0, "no subject key identifier", nil)
 	}
 	if !profileCRLDP(c) {
-		return newError(ErrUsage, 0, "CRL distribution points other than non-critical full names of URIs, without reasons or CRL issuer", nil)
+		return newError(ErrUsage, 0, crlDPWhy, nil)
 	}
 	if e, ok := extensionOf(c, oidExtKeyUsage); ok && e.Critical {
 		return newError(ErrUsage, 0, "critical extended key usage", nil)
@@ -214,6 +234,9 @@ func (v *Verifier) checkLeaf(c *x509.Certificate, r role, res *result) error {
 }
 
 var oidCRLDistributionPoints = asn1.ObjectIdentifier{2, 5, 29, 31}
+
+// crlDPWhy is why a certificate is refused that profileCRLDP refuses.
+const crlDPWhy = "CRL distribution points other than non-critical full names of URIs, without reasons or CRL issuer"
 
 // profileCRLDP reports whether c carries the CRL distribution points of
 // the profile (PROTOCOL.md §4.3), non-critical: one point or more, each

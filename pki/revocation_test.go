@@ -1075,7 +1075,8 @@ func TestNewVerifierIntermediateUntrusted(t *testing.T) {
 	caTmpl := func(name string) *x509.Certificate {
 		return &x509.Certificate{
 			Subject: pkix.Name{CommonName: name}, IsCA: true, BasicConstraintsValid: true,
-			KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+			CRLDistributionPoints: []string{"http://pki.example/" + name + ".crl"},
 		}
 	}
 	// sub and below sit under the card CA, whose path length is 0: sub
@@ -1154,10 +1155,7 @@ func TestNewVerifierIntermediateBelowRoot(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHierarchy(t)
-			ca := issueRaw(t, h.root, caTemplateOf(change), newKey(t).Public())
-			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
-			assert.ErrorIs(t, err, ErrUsage)
-			assert.Nil(t, v)
+			requireIntermediateRefused(t, h, issueRaw(t, h.root, caTemplateOf(change), newKey(t).Public()))
 		})
 	}
 	t.Run("algorithm allowed", func(t *testing.T) {
@@ -1211,6 +1209,7 @@ func TestNewVerifierIntermediatePolicyOrNameExtension(t *testing.T) {
 					SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Card CA"},
 					NotBefore: t0, NotAfter: t0.Add(time.Hour),
 					IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+					CRLDistributionPoints: []string{"http://pki.example/mid.crl"},
 				}
 				cardCA, err := x509.CreateCertificate(rand.Reader, caTmpl, mid, newKey(t).Public(), midKey)
 				require.NoError(t, err)
@@ -1271,7 +1270,8 @@ func TestNewVerifierRootNameConstraints(t *testing.T) {
 			caTmpl := &x509.Certificate{
 				SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Card CA"},
 				NotBefore: t0, NotAfter: t0.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-				KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+				KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+				CRLDistributionPoints: []string{"http://pki.example/root.crl"},
 			}
 			caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, root, caKey.Public(), rootKey)
 			require.NoError(t, err)

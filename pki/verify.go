@@ -111,8 +111,9 @@ type Verifier struct {
 // certificate that names it by key identifier) or its key is not ECDSA
 // P-256 or P-384 (so that no CRL that such a CA signs is taken), or an
 // intermediate's serial number is not positive or is longer than 20
-// octets or its signature algorithm is not in Algorithms (VerifyCard
-// refuses it below a root), or a root carries a nameConstraints
+// octets, it has not the CRL distribution points that a card has, or its
+// signature algorithm is not in Algorithms (VerifyCard refuses it below a
+// root), or a root carries a nameConstraints
 // extension, critical or not (crypto/x509 applies a root's name
 // constraints, which every card's URI fails, and none of its policy
 // extensions), or an intermediate chains to a root only along paths on
@@ -213,8 +214,8 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		}
 		// What the check of a path refuses below the root, whatever the
 		// path.
-		if !validSerial(c.SerialNumber) {
-			return nil, newError(ErrUsage, -1, "intermediate serial number not positive or longer than 20 octets", nil)
+		if why := belowRootCA(c); why != "" {
+			return nil, newError(ErrUsage, -1, "intermediate "+why, nil)
 		}
 		if !v.allowed(c.SignatureAlgorithm) {
 			return nil, newError(ErrUsage, -1, "intermediate signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)

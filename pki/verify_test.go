@@ -584,26 +584,7 @@ func TestVerifyCAProfile(t *testing.T) {
 		{"without subjectKeyIdentifier", func(c *x509.Certificate) { c.SubjectKeyId = []byte{} }},
 		{"empty subjectKeyIdentifier", ext(asn1.ObjectIdentifier{2, 5, 29, 14}, 0x04, 0x00)},
 	} {
-		t.Run("presented, "+tt.name, func(t *testing.T) {
-			h := newHierarchy(t)
-			v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{Revocation: RevocationBestEffort})
-			_, err := v.VerifyCard(h.subCAChain(t, newKey(t), caTemplateOf(tt.change), cardTemplate(t, testICCID)))
-			requireRefusal(t, err, ErrUsage, 1)
-		})
-		t.Run("intermediate, "+tt.name, func(t *testing.T) {
-			h := newHierarchy(t)
-			ca := issueRaw(t, h.root, caTemplateOf(tt.change), newKey(t).Public())
-			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
-			assert.ErrorIs(t, err, ErrUsage)
-			assert.Nil(t, v)
-		})
-		t.Run("loaded, "+tt.name, func(t *testing.T) {
-			h := newHierarchy(t)
-			key := newKey(t)
-			ca, err := LoadCA(key, issueRaw(t, h.root, caTemplateOf(tt.change), key.Public()), nil, CAOptions{CRLURL: "http://pki.example/x.crl"})
-			assert.ErrorIs(t, err, ErrUsage)
-			assert.Nil(t, ca)
-		})
+		runCARefusals(t, tt.name, tt.change)
 		t.Run("root, "+tt.name, func(t *testing.T) {
 			key := newKey(t)
 			tmpl := caTemplateOf(tt.change)
@@ -684,12 +665,61 @@ func TestVerifyAuthorityKeyID(t *testing.T) {
 	for name, id := range map[string][]byte{"without authorityKeyIdentifier": {}, "authorityKeyIdentifier of another key": other} {
 		t.Run("intermediate "+name, func(t *testing.T) {
 			h := newHierarchy(t)
-			ca := issueRaw(t, h.root, caTmpl(id), newKey(t).Public())
-			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
-			assert.ErrorIs(t, err, ErrUsage)
-			assert.Nil(t, v)
+			requireIntermediateRefused(t, h, issueRaw(t, h.root, caTmpl(id), newKey(t).Public()))
 		})
 	}
+}
+
+// TestVerifyCACRLDistributionPoints: a CA certificate below the root,
+// presented, given to NewVerifier as an intermediate or to LoadCA, is
+// refused (ErrUsage) unless it carries the CRL distribution points of
+// PROTOCOL.md §4.3, as a card's: where its issuer's CRL is published.
+func TestVerifyCACRLDistributionPoints(t *testing.T) {
+	for name, change := range map[string]func(c *x509.Certificate){
+		"no cRLDistributionPoints": func(c *x509.Certificate) { c.CRLDistributionPoints = []string{} },
+		"critical cRLDistributionPoints": func(c *x509.Certificate) {
+			c.CRLDistributionPoints = []string{}
+			c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{
+				Id: oidCRLDistributionPoints, Critical: true,
+				Value: append([]byte{0x30, 0x1f, 0x30, 0x1d, 0xa0, 0x1b, 0xa0, 0x19, 0x86, 0x17}, "http://pki.example/root"...),
+			})
+		},
+	} {
+		runCARefusals(t, name, change)
+	}
+}
+
+// runCARefusals requires a CA certificate of caTemplateOf(change), issued
+// by a root, to be refused (ErrUsage) when presented in a chain, given to
+// NewVerifier as an intermediate and given to LoadCA, in subtests named
+// after name.
+func runCARefusals(t *testing.T, name string, change func(c *x509.Certificate)) {
+	t.Run("presented, "+name, func(t *testing.T) {
+		h := newHierarchy(t)
+		v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{Revocation: RevocationBestEffort})
+		_, err := v.VerifyCard(h.subCAChain(t, newKey(t), caTemplateOf(change), cardTemplate(t, testICCID)))
+		requireRefusal(t, err, ErrUsage, 1)
+	})
+	t.Run("intermediate, "+name, func(t *testing.T) {
+		h := newHierarchy(t)
+		requireIntermediateRefused(t, h, issueRaw(t, h.root, caTemplateOf(change), newKey(t).Public()))
+	})
+	t.Run("loaded, "+name, func(t *testing.T) {
+		h := newHierarchy(t)
+		key := newKey(t)
+		ca, err := LoadCA(key, issueRaw(t, h.root, caTemplateOf(change), key.Public()), nil, CAOptions{CRLURL: "http://pki.example/x.crl"})
+		assert.ErrorIs(t, err, ErrUsage)
+		assert.Nil(t, ca)
+	})
+}
+
+// requireIntermediateRefused requires NewVerifier to refuse ca, a
+// certificate issued by h's root, as an intermediate with ErrUsage.
+func requireIntermediateRefused(t *testing.T, h *hierarchy, ca []byte) {
+	t.Helper()
+	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+	assert.ErrorIs(t, err, ErrUsage)
+	assert.Nil(t, v)
 }
 
 // TestVerifyCardSerialWithin20Octets: a certificate below the root whose
