@@ -66,7 +66,7 @@ func openPool(ctx context.Context, dsn string, o Options) (*pgxpool.Pool, error)
 		pool.Close()
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	if err := migrate(ctx, pool); err != nil {
+	if err := pgconfig.WithContextErr(ctx, migrate(ctx, pool)); err != nil {
 		pool.Close()
 		return nil, err
 	}

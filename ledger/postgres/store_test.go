@@ -683,33 +683,15 @@ func TestCancelledCallLeavesNoStatement(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, dsn := openTemp(t)
-			conn, err := pgx.Connect(ctx, dsn)
-			require.NoError(t, err)
-			t.Cleanup(func() { conn.Close(context.Background()) })
-			hold, err := conn.Begin(ctx)
-			require.NoError(t, err)
-			_, err = hold.Exec(ctx, tc.hold)
-			require.NoError(t, err)
-			blocked := func() bool {
-				var b bool
-				require.NoError(t, hold.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity
-					WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid)))`).Scan(&b))
-				return b
-			}
+			hold := holdLock(t, dsn, tc.hold)
 			cctx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			done := make(chan error, 1)
 			go func() { done <- tc.call(cctx, s) }()
-			for !blocked() {
-				select {
-				case err := <-done:
-					t.Fatalf("the call returned (%v) before it waited for the lock", err)
-				case <-time.After(time.Millisecond):
-				}
-			}
+			awaitBlocked(t, hold, done)
 			cancel()
 			require.ErrorIs(t, <-done, context.Canceled)
-			waiting := blocked()
+			waiting := blockedBy(t, hold)
 			require.NoError(t, hold.Rollback(ctx))
 			assert.False(t, waiting, "the call's statement still waits on the server")
 			// Behind anything of the call still queued for the row.
@@ -720,5 +702,72 @@ func TestCancelledCallLeavesNoStatement(t *testing.T) {
 				return err
 			}))
 		})
+	}
+}
+
+// TestOpenCancelledWhileMigrating: an Open whose context ends while its
+// migration waits for the lock of schema_migrations that another
+// process's migration holds fails with an error that wraps the context's
+// (context.Canceled), as every call of the store does, and not with the
+// server's cancellation (SQLSTATE 57014) alone.
+func TestOpenCancelledWhileMigrating(t *testing.T) {
+	s, dsn := openTemp(t)
+	require.NoError(t, s.Close())
+	hold := holdLock(t, dsn, `LOCK TABLE schema_migrations IN EXCLUSIVE MODE`)
+	cctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		s, err := Open(cctx, dsn, Options{})
+		if err == nil {
+			s.Close()
+		}
+		done <- err
+	}()
+	awaitBlocked(t, hold, done)
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+}
+
+// holdLock begins a transaction on a connection of its own to dsn and
+// runs stmt in it, which takes the lock that the test's calls are to wait
+// for; the transaction ends with the test.
+func holdLock(t *testing.T, dsn, stmt string) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	hold, err := conn.Begin(ctx)
+	require.NoError(t, err)
+	t.Cleanup(func() { hold.Rollback(context.Background()) })
+	_, err = hold.Exec(ctx, stmt)
+	require.NoError(t, err)
+	return hold
+}
+
+// blockedBy reports whether a backend waits for a lock that hold's
+// transaction holds. It reads pg_locks, not pg_stat_activity, whose rows a
+// transaction reads once: a backend that connects after the first look
+// would never be seen.
+func blockedBy(t *testing.T, hold pgx.Tx) bool {
+	t.Helper()
+	var b bool
+	require.NoError(t, hold.QueryRow(context.Background(), `SELECT EXISTS (SELECT 1 FROM pg_locks
+		WHERE NOT granted AND pg_backend_pid() = ANY(pg_blocking_pids(pid)))`).Scan(&b))
+	return b
+}
+
+// awaitBlocked returns once a backend waits for a lock that hold's
+// transaction holds; it fails t when the call that is to wait returns on
+// done first.
+func awaitBlocked(t *testing.T, hold pgx.Tx, done <-chan error) {
+	t.Helper()
+	for !blockedBy(t, hold) {
+		select {
+		case err := <-done:
+			t.Fatalf("the call returned (%v) before it waited for the lock", err)
+		case <-time.After(time.Millisecond):
+		}
 	}
 }
