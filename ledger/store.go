@@ -74,6 +74,12 @@ type Store interface {
 // error). The ledger reads the returned slices only until the transaction
 // ends, so a store may reuse their memory afterwards.
 type ReadTx interface {
+	// LastTimestamp returns the last timestamp the ledger assigned, as
+	// Tx.SetLastTimestamp recorded it (0 for a new store). No stored
+	// timestamp is past it, and the ledger assigns the next ones after it.
+	// In a Tx it also locks the record that holds it (Tx.LastTimestamp).
+	LastTimestamp() (uint64, error)
+
 	// Accounts returns the accounts with the given IDs.
 	Accounts(ids []ID) ([]Account, error)
 
@@ -169,8 +175,8 @@ type Tx interface {
 	ReadTx
 
 	// LastTimestamp returns the last timestamp the ledger assigned (0 for a
-	// new store) and locks the record that holds it until the transaction
-	// ends (see Store.Update).
+	// new store), as ReadTx.LastTimestamp does, and locks the record that
+	// holds it until the transaction ends (see Store.Update).
 	LastTimestamp() (uint64, error)
 
 	// SetLastTimestamp records ts as the last assigned timestamp. ts is

@@ -20,6 +20,7 @@ type verifier struct {
 	pendings  map[ID]*verifyPending
 	expiring  byExpiry // the pending transfers read that hold their amounts and expire
 	lastTS    uint64   // of the transfer read last
+	latest    uint64   // the greatest timestamp of the rows read but pending states (their transfers')
 	transfers []ID     // the valid IDs of the transfers read
 	perLedger map[uint32]*ledgerSums
 	histories []Account // those with AccountHistory, in ascending ID order
@@ -37,6 +38,7 @@ func verify(tx ReadTx) ([]Problem, error) {
 		perLedger: make(map[uint32]*ledgerSums),
 	}
 	err := tx.ForEachAccount(func(a Account) error {
+		v.stamped(a.Timestamp)
 		v.accounts[a.ID] = &a
 		v.computed[a.ID] = &balances{}
 		if _, ok := v.createdAt[a.Timestamp]; !ok {
@@ -65,6 +67,7 @@ func verify(tx ReadTx) ([]Problem, error) {
 	}
 	slices.SortFunc(failed, func(x, y FailedTransfer) int { return x.ID.Compare(y.ID) })
 	for _, f := range failed {
+		v.stamped(f.Timestamp)
 		v.add(ID{}, f.ID, "also recorded as failed with %v", f.Result)
 	}
 	v.pendingStates()
@@ -75,8 +78,18 @@ func verify(tx ReadTx) ([]Problem, error) {
 		return nil, err
 	}
 	v.ledgers()
+	last, err := tx.LastTimestamp()
+	if err != nil {
+		return nil, err
+	}
+	if last < v.latest {
+		v.add(ID{}, ID{}, "last timestamp %d below %d, a stored timestamp", last, v.latest)
+	}
 	return v.problems, nil
 }
+
+// stamped counts ts, the timestamp of a row read, in the greatest one.
+func (v *verifier) stamped(ts uint64) { v.latest = max(v.latest, ts) }
 
 func (v *verifier) add(a, t ID, format string, args ...any) {
 	v.problems = append(v.problems, Problem{AccountID: a, TransferID: t, Detail: fmt.Sprintf(format, args...)})
@@ -146,6 +159,7 @@ func (v *verifier) transfer(t Transfer) error {
 	if t.ID.Valid() {
 		v.transfers = append(v.transfers, t.ID)
 	}
+	v.stamped(t.Timestamp)
 	for len(v.expiring) > 0 && v.expiring[0].t.ExpiresAt() <= t.Timestamp {
 		heap.Pop(&v.expiring).(*verifyPending).release()
 	}
@@ -436,6 +450,7 @@ func (v *verifier) balanceHistories(tx ReadTx) error {
 			continue
 		}
 		r := rows[0]
+		v.stamped(r.Timestamp)
 		if r.DebitsPending != a.DebitsPending || r.DebitsPosted != a.DebitsPosted ||
 			r.CreditsPending != a.CreditsPending || r.CreditsPosted != a.CreditsPosted {
 			v.add(a.ID, ID{}, "last balance history row (at %d) has dp=%d dpo=%d cp=%d cpo=%d, the account dp=%d dpo=%d cp=%d cpo=%d",

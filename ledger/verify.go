@@ -93,7 +93,12 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //     has its balances, and one that transfers name has one;
 //   - an account has AccountClosed when an active pending transfer closes
 //     it (TransferClosingDebit, TransferClosingCredit), never more than
-//     one, and otherwise only when no transfer names it (created closed).
+//     one, and otherwise only when no transfer names it (created closed);
+//   - the last timestamp the store records (ReadTx.LastTimestamp), after
+//     which the ledger assigns the next ones, is no lower than any
+//     timestamp of the rows read (accounts, transfers, the failed-transfer
+//     records of transfers' IDs, the last balance history rows; a pending
+//     state has its transfer's).
 //
 // A pending transfer without a pending state is one problem, whether
 // transfers resolve it or not (more than one resolving it is another). It
@@ -103,7 +108,8 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 // of transfers also recorded as failed in ascending ID order, those of
 // pending states in ascending transfer ID order, those of accounts in
 // ascending account ID order, those of balance histories in ascending
-// account ID order, then those of ledgers in ascending ledger order.
+// account ID order, then those of ledgers in ascending ledger order, and
+// last that of the last timestamp.
 func (l *Ledger) Verify(ctx context.Context) error {
 	if l.isClosed() {
 		return ErrClosed

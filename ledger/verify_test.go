@@ -13,15 +13,65 @@ import (
 	"github.com/casimpay/casimpay/ledger/memory"
 )
 
-// tamper writes to the store behind the ledger's back.
+// tamper writes to the store behind the ledger's back. As the ledger
+// does, it records the greatest timestamp of the rows that fn inserts as
+// the last one, when that is past it, so that Verify finds only what fn
+// wrote.
 func tamper(t *testing.T, s ledger.Store, fn func(tx ledger.Tx) error) {
 	t.Helper()
 	require.NoError(t, s.Update(context.Background(), func(tx ledger.Tx) error {
-		if _, err := tx.LastTimestamp(); err != nil {
+		last, err := tx.LastTimestamp()
+		if err != nil {
 			return err
 		}
-		return fn(tx)
+		st := &stampingTx{Tx: tx, latest: last}
+		if err := fn(st); err != nil {
+			return err
+		}
+		if st.latest > last {
+			return tx.SetLastTimestamp(st.latest)
+		}
+		return nil
 	}))
+}
+
+// stampingTx keeps the greatest timestamp of the rows inserted through it
+// (and the last timestamp it started from) in latest.
+type stampingTx struct {
+	ledger.Tx
+	latest uint64
+}
+
+// stamp counts the timestamp of each row in tx.latest.
+func stamp[T any](tx *stampingTx, rows []T, timestamp func(T) uint64) {
+	for _, r := range rows {
+		tx.latest = max(tx.latest, timestamp(r))
+	}
+}
+
+func (tx *stampingTx) InsertAccounts(accounts []ledger.Account) error {
+	stamp(tx, accounts, func(a ledger.Account) uint64 { return a.Timestamp })
+	return tx.Tx.InsertAccounts(accounts)
+}
+
+func (tx *stampingTx) InsertTransfers(transfers []ledger.Transfer) error {
+	stamp(tx, transfers, func(t ledger.Transfer) uint64 { return t.Timestamp })
+	return tx.Tx.InsertTransfers(transfers)
+}
+
+func (tx *stampingTx) InsertPending(pending []ledger.Pending) error {
+	stamp(tx, pending, func(p ledger.Pending) uint64 { return p.Timestamp })
+	return tx.Tx.InsertPending(pending)
+}
+
+func (tx *stampingTx) InsertFailed(failed []ledger.FailedTransfer) error {
+	stamp(tx, failed, func(f ledger.FailedTransfer) uint64 { return f.Timestamp })
+	return tx.Tx.InsertFailed(failed)
+}
+
+func (tx *stampingTx) InsertBalances(balances []ledger.BalanceRow) error {
+	stamp(tx, balances, func(b ledger.BalanceRow) uint64 { return b.Timestamp })
+	return tx.Tx.InsertBalances(balances)
 }
 
 func verifySetup(t *testing.T) (*ledger.Ledger, *memory.Store) {
@@ -1510,4 +1560,34 @@ func TestVerifyFindsBalanceHistoryUnlikeBalances(t *testing.T) {
 			assertVerify(t, l, tt.want)
 		})
 	}
+}
+
+// lastTx reads last as the last timestamp.
+type lastTx struct {
+	ledger.ReadTx
+	last uint64
+}
+
+func (tx lastTx) LastTimestamp() (uint64, error) { return tx.last, nil }
+
+// TestVerifyFindsLastTimestampBehind: a last timestamp below a stored
+// one, after which the ledger would assign that timestamp again, is a
+// problem, the last one; one at the latest stored timestamp is not.
+func TestVerifyFindsLastTimestampBehind(t *testing.T) {
+	l, s := verifySetup(t)
+	got, err := l.LookupTransfers(context.Background(), []ledger.ID{ledger.IDFromUint64(11)})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	latest := got[0].Timestamp
+	at := func(last uint64) altered {
+		return altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return lastTx{tx, last} }}
+	}
+	assert.Equal(t, []ledger.Problem{{Detail: fmt.Sprintf("last timestamp %d below %d, a stored timestamp", latest-1, latest)}},
+		verifyProblems(t, at(latest-1)))
+	assert.Equal(t, []ledger.Problem{{Detail: fmt.Sprintf("last timestamp 0 below %d, a stored timestamp", latest)}},
+		verifyProblems(t, at(0)))
+	la, err := ledger.New(at(latest), ledger.Options{})
+	require.NoError(t, err)
+	defer la.Close()
+	assertVerify(t, la, nil)
 }

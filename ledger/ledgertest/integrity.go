@@ -98,11 +98,16 @@ func storeWith(t *testing.T, c Config, stored ...rows) (ledger.Store, rows) {
 }
 
 // contents reads everything s holds: the balance history of every
-// account goes to history, by account ID, then by timestamp.
+// account goes to history, by account ID, then by timestamp. The last
+// timestamp that View reads is the one that Update reads.
 func contents(t *testing.T, s ledger.Store) rows {
 	t.Helper()
 	var got rows
+	var viewed uint64
 	require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+		var err error
+		viewed, err = tx.LastTimestamp()
+		require.NoError(t, err)
 		require.NoError(t, tx.ForEachAccount(func(a ledger.Account) error {
 			got.accounts = append(got.accounts, a)
 			return nil
@@ -127,6 +132,7 @@ func contents(t *testing.T, s ledger.Store) rows {
 		got.last, err = tx.LastTimestamp()
 		return err
 	}))
+	assert.Equal(t, got.last, viewed, "the last timestamp of View and Update")
 	return got
 }
 

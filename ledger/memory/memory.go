@@ -133,6 +133,10 @@ func (s *Store) View(ctx context.Context, fn func(tx ledger.ReadTx) error) error
 
 type readTx struct{ s *Store }
 
+// LastTimestamp implements ledger.ReadTx and ledger.Tx: an Update holds
+// the whole store, which stands for the lock of the record.
+func (r readTx) LastTimestamp() (uint64, error) { return r.s.last, nil }
+
 func (r readTx) Accounts(ids []ledger.ID) ([]ledger.Account, error) {
 	out := make([]ledger.Account, 0, len(ids))
 	for _, id := range ids {
@@ -282,8 +286,6 @@ type tx struct {
 	failed     [][]ledger.FailedTransfer
 	balances   [][]ledger.BalanceRow
 }
-
-func (t *tx) LastTimestamp() (uint64, error) { return t.s.last, nil }
 
 func (t *tx) SetLastTimestamp(ts uint64) error {
 	if ts <= t.last {

@@ -308,23 +308,15 @@ func (t *writeTx) exec(query string, args ...any) (int64, error) {
 	return n, nil
 }
 
-// LastTimestamp implements ledger.Tx. The transaction already holds the
+// LastTimestamp implements ledger.Tx: it reads as ReadTx.LastTimestamp
+// does (sqlstore.Reader), for the transaction already holds the
 // database's write lock (BEGIN IMMEDIATE), which serializes writers. Its
-// statement is prepared once, like the rest of a batch's.
+// statement is prepared once, like the rest of a batch's. A database
+// without its ledger_state row fails with sql.ErrNoRows, which loses the
+// transaction as a failed read does.
 func (t *writeTx) LastTimestamp() (uint64, error) {
-	var ts int64
-	found := false
-	err := t.query(`SELECT last_timestamp FROM ledger_state WHERE id = 1`, nil, func(r sqlstore.Scanner) error {
-		found = true
-		return r.Scan(&ts)
-	})
-	switch {
-	case err != nil:
-		return 0, err
-	case !found:
-		return 0, t.fail(fmt.Errorf("sqlite: %w", sql.ErrNoRows))
-	}
-	return uint64(ts), nil
+	ts, err := t.Reader.LastTimestamp()
+	return ts, t.fail(err)
 }
 
 // SetLastTimestamp implements ledger.Tx: a ts that is not past the last

@@ -376,3 +376,28 @@ func TestUpdateInterrupted(t *testing.T) {
 		return err
 	}))
 }
+
+// TestVerifyFindsLastTimestampBehind: a ledger_state row whose last
+// timestamp was set back below the timestamps stored, from which the next
+// transaction could assign a timestamp again, is a problem Verify finds.
+func TestVerifyFindsLastTimestampBehind(t *testing.T) {
+	ctx := context.Background()
+	s, _ := openTemp(t)
+	l, err := ledger.New(s, ledger.Options{})
+	require.NoError(t, err)
+	defer l.Close()
+	res, err := l.CreateAccounts(ctx, []ledger.Account{
+		{ID: ledger.IDFromUint64(1), Ledger: 1, Code: 1},
+		{ID: ledger.IDFromUint64(2), Ledger: 1, Code: 1},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+	require.NoError(t, l.Verify(ctx))
+	_, err = s.conn.ExecContext(ctx, `UPDATE ledger_state SET last_timestamp = 0 WHERE id = 1`)
+	require.NoError(t, err)
+	err = l.Verify(ctx)
+	require.ErrorIs(t, err, ledger.ErrCorrupt)
+	var ve *ledger.VerifyError
+	require.ErrorAs(t, err, &ve)
+	assert.Len(t, ve.Problems, 1)
+}

@@ -260,10 +260,12 @@ func TestReadStmtsBound(t *testing.T) {
 	}
 	_, err := r.ExpiredPending(1, 10)
 	require.NoError(t, err)
+	_, err = r.LastTimestamp() // reads no row here
+	require.ErrorIs(t, err, sql.ErrNoRows)
 	require.NoError(t, r.ForEachAccount(func(ledger.Account) error { return nil }))
 	require.NoError(t, r.ForEachTransfer(func(ledger.Transfer) error { return nil }))
 	require.NoError(t, r.ForEachPending(func(ledger.Pending) error { return nil }))
-	assert.Equal(t, 4*10+2*3*16*2+1+3*2, len(texts))
+	assert.Equal(t, 4*10+2*3*16*2+1+1+3*2, len(texts))
 	assert.LessOrEqual(t, len(texts), maxReadStmts)
 }
 

@@ -1,6 +1,8 @@
 package sqlstore
 
 import (
+	"database/sql"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -297,6 +299,25 @@ func forEach[T any](r Reader, cols, table, key string, scan func(Scanner) (T, er
 		}
 		last = keyOf(&page[len(page)-1])
 	}
+}
+
+// LastTimestamp implements ledger.ReadTx: it reads the ledger_state row,
+// which the first migration inserts; a database without it fails with
+// sql.ErrNoRows.
+func (r Reader) LastTimestamp() (uint64, error) {
+	var ts uint64
+	found := false
+	err := r.Query(`SELECT last_timestamp FROM ledger_state WHERE id = 1`, nil, func(s Scanner) error {
+		found = true
+		return s.Scan(u(&ts))
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case !found:
+		return 0, fmt.Errorf("sqlstore: no ledger_state row: %w", sql.ErrNoRows)
+	}
+	return ts, nil
 }
 
 // ForEachAccount implements ledger.ReadTx.
