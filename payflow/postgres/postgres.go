@@ -92,7 +92,13 @@ func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
-	return &Store{Store: sqlstate.NewPostgres(db, pipeline(db), pgconfig.WithContextErr), db: db}, nil
+	return newStore(db), nil
+}
+
+// newStore returns the Store over db, a migrated database of connections
+// that connConfig configures.
+func newStore(db *sql.DB) *Store {
+	return &Store{Store: sqlstate.NewPostgres(db, pipeline(db), pgconfig.WithContextErr), db: db}
 }
 
 // connConfig parses dsn into the configuration of the store's

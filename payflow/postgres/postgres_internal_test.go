@@ -1,10 +1,21 @@
 package postgres
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/testenv"
+	"github.com/casimpay/casimpay/pki"
 )
 
 // TestConnConfigReadCommitted: the connections' configuration sets
@@ -37,4 +48,92 @@ func TestConnConfigRefusesBadDSN(t *testing.T) {
 	_, err := connConfig("host=127.0.0.1 password=secret9 port=notaport")
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "secret9")
+}
+
+// sentConn is a connection that, while armed holds a marker, calls sent
+// at its first read after a write that holds the marker: once a statement
+// with the marker among its arguments has gone out, before its answer is
+// read.
+type sentConn struct {
+	net.Conn
+	armed *atomic.Pointer[[]byte]
+	sent  func()
+	due   bool
+}
+
+func (c *sentConn) Write(p []byte) (int, error) {
+	if m := c.armed.Load(); m != nil && bytes.Contains(p, *m) {
+		c.due = true
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *sentConn) Read(p []byte) (int, error) {
+	if c.due {
+		c.due = false
+		c.sent()
+	}
+	return c.Conn.Read(p)
+}
+
+// TestConsumeCancelledOnceCommitted: a Consume whose context ends once
+// its statement has deleted the nonce and committed, before the call has
+// read the answer, reports the nonce consumed (nil), for it is, rather
+// than the context's error: the next Consume of the nonce fails with
+// pki.ErrNonce. Through database/sql, whose rows close when the context
+// ends, Scan could find the rows closed and return context.Canceled: a
+// race with database/sql's closing of the rows, which the test wins in a
+// few of its tries under the race detector.
+func TestConsumeCancelledOnceCommitted(t *testing.T) {
+	ctx := context.Background()
+	dsn := testenv.PostgresSchema(t)
+	s, err := Open(ctx, dsn, Options{})
+	require.NoError(t, err)
+	require.NoError(t, s.Close())
+	other, err := pgx.Connect(ctx, dsn)
+	require.NoError(t, err)
+	defer other.Close(ctx)
+
+	var nonce []byte
+	var cancel context.CancelFunc
+	// sent waits for the nonce's deletion to commit, then ends the
+	// call's context.
+	sent := func() {
+		for range 10000 {
+			var n int
+			require.NoError(t, other.QueryRow(ctx, `SELECT count(*) FROM payflow_nonces WHERE nonce = $1`, nonce).Scan(&n))
+			if n == 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}
+	cfg, err := connConfig(dsn)
+	require.NoError(t, err)
+	var armed atomic.Pointer[[]byte]
+	dial := cfg.DialFunc
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &sentConn{Conn: c, armed: &armed, sent: sent}, nil
+	}
+	db := stdlib.OpenDB(*cfg)
+	s = newStore(db)
+	defer s.Close()
+	now := time.Now()
+	for i := range 50 {
+		nonce = fmt.Appendf(nil, "casimpay-nonce-%03d", i)
+		require.NoError(t, s.Add(ctx, nonce, now.Add(time.Hour)))
+		var cctx context.Context
+		cctx, cancel = context.WithCancel(ctx)
+		armed.Store(&nonce)
+		err := s.Consume(cctx, nonce, now)
+		armed.Store(nil)
+		cancel()
+		require.NoError(t, err, "try %d: the nonce was consumed", i)
+		require.ErrorIs(t, s.Consume(ctx, nonce, now), pki.ErrNonce)
+	}
 }

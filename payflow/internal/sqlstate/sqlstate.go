@@ -180,11 +180,21 @@ func (s *Store) row(ctx context.Context, query string, args ...any) rowScanner {
 	return s.endedRow(ctx, st.QueryRowContext(ctx, args...))
 }
 
-// wrow runs a prepared write statement that returns one row (RETURNING)
-// as a transaction of its own; with a Batcher, when its row is scanned.
-// A plain SELECT goes to the reader pool (row), which sees every commit
-// that returned.
+// wrow runs a write statement that returns one row (RETURNING) as a
+// transaction of its own: with a Batcher, when its row is scanned; with a
+// Pipeline (PostgreSQL), as a pipeline of its own, when its row is
+// scanned; else prepared. Not through database/sql's rows on PostgreSQL:
+// those close when the context ends, so that a statement that had
+// committed (a nonce consumed) could fail with the context's error when
+// the context ended before its row was scanned. A Pipeline's connection
+// reads the server's answer (pgconfig.CancelOnContextEnd): the
+// statement's row when it has ended, or the server's cancellation,
+// nothing committed. A plain SELECT goes to the reader pool (row), which
+// sees every commit that returned.
 func (s *Store) wrow(ctx context.Context, query string, args ...any) rowScanner {
+	if s.pipe != nil {
+		return s.endedRow(ctx, pipelinedRow{s.pipe, ctx, []Query{{s.q(query), args}}})
+	}
 	st, err := s.stmt(ctx, s.w, query)
 	if err != nil {
 		return errRow{err}
