@@ -127,6 +127,10 @@ type ReadTx interface {
 	// ForEachPending calls fn for every pending-transfer state in ascending
 	// ID order and stops at fn's first error, which it returns.
 	ForEachPending(fn func(Pending) error) error
+
+	// ForEachFailed calls fn for every failed-transfer record in ascending
+	// ID order and stops at fn's first error, which it returns.
+	ForEachFailed(fn func(FailedTransfer) error) error
 }
 
 // Tx is a read-write transaction inside Store.Update. In one call of fn the

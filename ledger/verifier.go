@@ -61,14 +61,16 @@ func verify(tx ReadTx) ([]Problem, error) {
 	}
 	// The ledger records as failed only the ID of a transfer that it did
 	// not create, and creates none whose ID it recorded.
-	failed, err := tx.FailedTransfers(sortUnique(v.transfers))
+	transfers := sortUnique(v.transfers)
+	err = tx.ForEachFailed(func(f FailedTransfer) error {
+		v.stamped(f.Timestamp)
+		if _, found := slices.BinarySearchFunc(transfers, f.ID, ID.Compare); found {
+			v.add(ID{}, f.ID, "also recorded as failed with %v", f.Result)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	slices.SortFunc(failed, func(x, y FailedTransfer) int { return x.ID.Compare(y.ID) })
-	for _, f := range failed {
-		v.stamped(f.Timestamp)
-		v.add(ID{}, f.ID, "also recorded as failed with %v", f.Result)
 	}
 	v.pendingStates()
 	if err := tx.ForEachAccount(v.account); err != nil {

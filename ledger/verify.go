@@ -96,9 +96,9 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //     one, and otherwise only when no transfer names it (created closed);
 //   - the last timestamp the store records (ReadTx.LastTimestamp), after
 //     which the ledger assigns the next ones, is no lower than any
-//     timestamp of the rows read (accounts, transfers, the failed-transfer
-//     records of transfers' IDs, the last balance history rows; a pending
-//     state has its transfer's).
+//     timestamp of the rows read (accounts, transfers, failed-transfer
+//     records, the last balance history rows; a pending state has its
+//     transfer's).
 //
 // A pending transfer without a pending state is one problem, whether
 // transfers resolve it or not (more than one resolving it is another). It

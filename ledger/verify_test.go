@@ -1591,3 +1591,21 @@ func TestVerifyFindsLastTimestampBehind(t *testing.T) {
 	defer la.Close()
 	assertVerify(t, la, nil)
 }
+
+// TestVerifyFindsLastTimestampBehindFailed: the timestamp of a
+// failed-transfer record counts among the stored ones, whatever its ID:
+// a last timestamp below it is a problem.
+func TestVerifyFindsLastTimestampBehindFailed(t *testing.T) {
+	l, s := verifySetup(t)
+	got, err := l.LookupTransfers(context.Background(), []ledger.ID{ledger.IDFromUint64(11)})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	latest := got[0].Timestamp + 5
+	tamper(t, s, func(tx ledger.Tx) error {
+		return tx.InsertFailed([]ledger.FailedTransfer{{ID: ledger.IDFromUint64(12), Result: ledger.TransferExceedsCredits, Timestamp: latest}})
+	})
+	assertVerify(t, l, nil)
+	behind := altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return lastTx{tx, latest - 1} }}
+	assert.Equal(t, []ledger.Problem{{Detail: fmt.Sprintf("last timestamp %d below %d, a stored timestamp", latest-1, latest)}},
+		verifyProblems(t, behind))
+}

@@ -17,7 +17,7 @@ type rows struct {
 	transfers   []ledger.Transfer
 	pending     []ledger.Pending
 	balances    []ledger.BalanceRow
-	failed      []ledger.FailedTransfer // written only: a ReadTx cannot list them
+	failed      []ledger.FailedTransfer // written only: contents leaves them out
 	history     []ledger.AccountBalance // read back: balances without their transfers
 	updAccounts []ledger.Account        // written: updates of accounts
 	updPending  []ledger.Pending        // written: updates of pending states

@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 
@@ -179,4 +180,29 @@ func testStoredOrder(t *testing.T, c Config) {
 			bal(2, 14, 12), bal(2, 20, 15)), got.history)
 		assert.Equal(t, uint64(16), got.last)
 	})
+}
+
+// testFailedOrder: ForEachFailed lists every failed-transfer record,
+// written in any order, in ascending ID order, and stops at fn's first
+// error, which it returns.
+func testFailedOrder(t *testing.T, c Config) {
+	failed := func(v uint64) ledger.FailedTransfer {
+		return ledger.FailedTransfer{ID: id(v), Result: ledger.TransferExceedsCredits, Timestamp: v}
+	}
+	s, _ := storeWith(t, c,
+		rows{failed: []ledger.FailedTransfer{failed(7), failed(3)}, last: 7},
+		rows{failed: []ledger.FailedTransfer{failed(9), failed(1)}, last: 9})
+	var got []ledger.FailedTransfer
+	stop := errors.New("stop")
+	require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+		require.NoError(t, tx.ForEachFailed(func(f ledger.FailedTransfer) error {
+			got = append(got, f)
+			return nil
+		}))
+		n := 0
+		assert.ErrorIs(t, tx.ForEachFailed(func(ledger.FailedTransfer) error { n++; return stop }), stop)
+		assert.Equal(t, 1, n, "calls after fn's error")
+		return nil
+	}))
+	assert.Equal(t, []ledger.FailedTransfer{failed(1), failed(3), failed(7), failed(9)}, got)
 }

@@ -9,6 +9,7 @@ import (
 	"container/heap"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -260,13 +261,18 @@ func (r readTx) ForEachTransfer(fn func(ledger.Transfer) error) error {
 }
 
 func (r readTx) ForEachPending(fn func(ledger.Pending) error) error {
-	ids := make([]ledger.ID, 0, len(r.s.pending))
-	for id := range r.s.pending {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, ledger.ID.Compare)
-	for _, id := range ids {
-		if err := fn(r.s.pending[id]); err != nil {
+	return forEachByID(r.s.pending, fn)
+}
+
+func (r readTx) ForEachFailed(fn func(ledger.FailedTransfer) error) error {
+	return forEachByID(r.s.failed, fn)
+}
+
+// forEachByID calls fn for every row of m in ascending ID order and stops
+// at fn's first error, which it returns.
+func forEachByID[T any](m map[ledger.ID]T, fn func(T) error) error {
+	for _, id := range slices.SortedFunc(maps.Keys(m), ledger.ID.Compare) {
+		if err := fn(m[id]); err != nil {
 			return err
 		}
 	}

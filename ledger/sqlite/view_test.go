@@ -265,7 +265,8 @@ func TestReadStmtsBound(t *testing.T) {
 	require.NoError(t, r.ForEachAccount(func(ledger.Account) error { return nil }))
 	require.NoError(t, r.ForEachTransfer(func(ledger.Transfer) error { return nil }))
 	require.NoError(t, r.ForEachPending(func(ledger.Pending) error { return nil }))
-	assert.Equal(t, 4*10+2*3*16*2+1+1+3*2, len(texts))
+	require.NoError(t, r.ForEachFailed(func(ledger.FailedTransfer) error { return nil }))
+	assert.Equal(t, 4*10+2*3*16*2+1+1+4*2, len(texts))
 	assert.LessOrEqual(t, len(texts), maxReadStmts)
 }
 

@@ -301,6 +301,12 @@ func forEach[T any](r Reader, cols, table, key string, scan func(Scanner) (T, er
 	}
 }
 
+// ForEachFailed implements ledger.ReadTx.
+func (r Reader) ForEachFailed(fn func(ledger.FailedTransfer) error) error {
+	return forEach(r, FailedColumns, "failed_transfers", "id", ScanFailed,
+		func(f *ledger.FailedTransfer) any { id := f.ID; return id[:] }, fn)
+}
+
 // LastTimestamp implements ledger.ReadTx: it reads the ledger_state row,
 // which the first migration inserts; a database without it fails with
 // sql.ErrNoRows.
