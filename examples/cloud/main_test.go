@@ -1087,26 +1087,81 @@ func TestSellerWaitEndsDuringSettlement(t *testing.T) {
 func TestShopperInterruptedWhileApproving(t *testing.T) {
 	dir := t.TempDir()
 	startCloud(t, "-data", dir)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	pctx, interrupt := context.WithCancel(ctx)
-	defer interrupt()
-	shopperSide := httptest.NewServer(interruptAtConsent(cloudProxy(t, dir), interrupt))
-	defer shopperSide.Close()
-	var sOut, pOut buffer
-	var sErr error
-	var wg sync.WaitGroup
-	wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5"}, &sOut) })
-	pErr := demo.RunShopper(pctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, &pOut)
-	wg.Wait()
-	require.NoError(t, sErr, sOut.String())
-	assert.Contains(t, sOut.String(), "[seller]  Receipt verified offline")
+	var pOut buffer
+	sOut, sErr, pErr := runInterruptedShopper(t, dir, interruptAtConsent, &pOut, false)
+	require.NoError(t, sErr, sOut)
+	assert.Contains(t, sOut, "[seller]  Receipt verified offline")
 	require.ErrorIs(t, pErr, context.Canceled, pOut.String())
 	shown := regexp.MustCompile(`\(request ([0-9a-f]{8}), expires`).FindStringSubmatch(pOut.String())
 	require.NotNil(t, shown, pOut.String())
 	unknown := "approval of request " + shown[1] + " got no answer before the phone was interrupted: the payment may have gone through (the till shows whether it was paid)"
 	assert.Contains(t, pOut.String(), "[shopper] The "+unknown+"\n")
 	assert.Contains(t, pErr.Error(), "demo: the "+unknown)
+}
+
+// TestShopperInterruptedBeforeApprovalSent: Alice's phone is interrupted
+// (Ctrl-C) as it reads the request again before the card signs her
+// consent, which the phone then never sends. The phone does not say that
+// the payment may have gone through: it says that the approval was not
+// sent, and the till, interrupted in turn, withdraws its request unpaid.
+func TestShopperInterruptedBeforeApprovalSent(t *testing.T) {
+	dir := t.TempDir()
+	startCloud(t, "-data", dir)
+	var pinTyped atomic.Bool
+	interruptAtReread := func(to http.Handler, interrupt func()) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			if r.Method != http.MethodGet || !strings.HasPrefix(r.URL.Path, "/v1/requests/") || !pinTyped.Load() {
+				to.ServeHTTP(w, r)
+				return
+			}
+			interrupt() // the request read again, before the card signs
+			<-r.Context().Done()
+		}
+	}
+	pOut := &watched{seen: func(line string) {
+		if strings.Contains(line, "Enter PIN") {
+			pinTyped.Store(true)
+		}
+	}}
+	sOut, sErr, pErr := runInterruptedShopper(t, dir, interruptAtReread, pOut, true)
+	require.ErrorIs(t, pErr, context.Canceled, pOut.String())
+	require.ErrorIs(t, sErr, context.Canceled, sOut)
+	shown := regexp.MustCompile(`\(request ([0-9a-f]{8}), expires`).FindStringSubmatch(pOut.String())
+	require.NotNil(t, shown, pOut.String())
+	assert.NotContains(t, pOut.String(), "may have gone through")
+	assert.NotContains(t, pErr.Error(), "may have gone through")
+	unsent := "approval of request " + shown[1] + " was not sent before the phone was interrupted"
+	assert.Contains(t, pOut.String(), "[shopper] The "+unsent+"\n")
+	assert.Contains(t, pErr.Error(), "demo: the "+unsent)
+	assert.Contains(t, sOut, "[seller]  Request "+shown[1]+" withdrawn: cancelled\n", "not paid")
+}
+
+// runInterruptedShopper runs the seller program and the shopper program
+// against the cloud of dir, the shopper's calls going through the server
+// that through makes of the cloud's handler and of the shopper's
+// interrupt, its output into pOut; once the shopper has ended, the till
+// is interrupted too when interruptTill. It returns the seller's output
+// and both errors.
+func runInterruptedShopper(t *testing.T, dir string, through func(to http.Handler, interrupt func()) http.HandlerFunc,
+	pOut io.Writer, interruptTill bool) (sOut string, sErr, pErr error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	pctx, interrupt := context.WithCancel(ctx)
+	defer interrupt()
+	sctx, stopTill := context.WithCancel(ctx)
+	defer stopTill()
+	shopperSide := httptest.NewServer(through(cloudProxy(t, dir), interrupt))
+	defer shopperSide.Close()
+	var out buffer
+	var wg sync.WaitGroup
+	wg.Go(func() { sErr = demo.RunSeller(sctx, []string{"-data", dir, "-seed", "5"}, &out) })
+	pErr = demo.RunShopper(pctx, []string{"-data", dir, "-seed", "6", "-url", shopperSide.URL}, pOut)
+	if interruptTill {
+		stopTill()
+	}
+	wg.Wait()
+	return out.String(), sErr, pErr
 }
 
 // interruptAtConsent is the server of Alice's phone that forwards her

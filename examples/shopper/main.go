@@ -10,8 +10,9 @@
 // the approval again without asking for the PIN, until -wait ends. When
 // -wait ends, or it is interrupted, before the cloud answered the
 // approval, it says that the payment may have gone through, which the
-// till's screen shows. Start the cloud program first (see its
-// documentation for the three commands).
+// till's screen shows, or, before it sent the approval, that it was not
+// sent. Start the cloud program first (see its documentation for the
+// three commands).
 //
 //	go run ./examples/shopper [-data DIR] [-url URL]
 //

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
@@ -33,6 +34,24 @@ type Phone struct {
 	Seller  *payflow.Seller
 	// Token, Name and MerchantID are set by Login.
 	Token, Name, MerchantID string
+
+	// consents counts the shopper's calls of the API's Approve: the
+	// consents the phone sent, or set out to send (consentCounter).
+	consents atomic.Int64
+}
+
+// consentCounter is the API of a shopper's phone, which counts the calls
+// of its Approve (Phone.consents), so that the phone tells an approval
+// whose consent may have reached the platform from one that never left
+// it (RunShopper).
+type consentCounter struct {
+	payflow.API
+	n *atomic.Int64
+}
+
+func (a consentCounter) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	a.n.Add(1)
+	return a.API.Approve(ctx, req)
 }
 
 // phone is what Shopper and Seller share.
@@ -60,6 +79,7 @@ func NewPhone(party *Party, card *Card, api payflow.API, screen *Screen, rootDER
 		}
 		q = p.Seller.Queue()
 	} else {
+		opts.API = consentCounter{API: api, n: &p.consents}
 		if p.Shopper, err = payflow.NewShopper(card.Card, opts); err != nil {
 			return nil, err
 		}

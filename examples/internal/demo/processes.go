@@ -659,7 +659,9 @@ func (p *Phone) PaidUnchecked(shopper string, paid *payflow.PaymentView, err err
 // When the phone stops waiting for the approval's answer (-wait ends, or
 // it is interrupted) before the cloud gave one, the payment may have
 // gone through: the phone says so, on its screen and in its error, with
-// where to see whether it did (the till's screen).
+// where to see whether it did (the till's screen). When it stops before
+// it sent a consent (the card signs one only once the phone has read the
+// request again from the cloud), it says that the approval was not sent.
 func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 	return runPhone(ctx, "shopper", "alice", "Corner Grocer", args, stdout, func(wctx context.Context, f *phoneFlags, ph *Phone, _ *payflow.Confirmation) error {
 		var v *payflow.PaymentView
@@ -673,6 +675,7 @@ func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 		// A consent that the cloud did not answer may have been settled:
 		// the phone keeps it and sends it again, the card signing no other
 		// (payflow's ApproveShown).
+		consents := ph.consents.Load()
 		err = ThroughOutage(wctx, func() error {
 			if err == nil {
 				_, err = ph.Approve(ctx, v, f.pin)
@@ -684,8 +687,11 @@ func RunShopper(ctx context.Context, args []string, stdout io.Writer) error {
 		if !unanswered(err) {
 			return err
 		}
-		what := fmt.Sprintf("approval of request %s got no answer before %s: the payment may have gone through (the till shows whether it was paid)",
-			Short(v.ID), whyStopped(ctx, wctx, "the phone"))
+		why := whyStopped(ctx, wctx, "the phone")
+		what := fmt.Sprintf("approval of request %s got no answer before %s: the payment may have gone through (the till shows whether it was paid)", Short(v.ID), why)
+		if ph.consents.Load() == consents { // no consent left the phone
+			what = fmt.Sprintf("approval of request %s was not sent before %s", Short(v.ID), why)
+		}
 		ph.Screen.Printf("The %s", what)
 		return fmt.Errorf("demo: the %s: %w", what, err)
 	})
