@@ -21,7 +21,7 @@ type verifier struct {
 	expiring  byExpiry // the pending transfers read that hold their amounts and expire
 	lastTS    uint64   // of the transfer read last
 	latest    uint64   // the greatest timestamp of the rows read but pending states (their transfers')
-	transfers []ID     // the valid IDs of the transfers read
+	transfers []ID     // the valid IDs of the transfers read (sorted and unique once all are)
 	perLedger map[uint32]*ledgerSums
 	histories []Account // those with AccountHistory, in ascending ID order
 }
@@ -59,17 +59,8 @@ func verify(tx ReadTx) ([]Problem, error) {
 	if err := tx.ForEachTransfer(v.transfer); err != nil {
 		return nil, err
 	}
-	// The ledger records as failed only the ID of a transfer that it did
-	// not create, and creates none whose ID it recorded.
-	transfers := sortUnique(v.transfers)
-	err = tx.ForEachFailed(func(f FailedTransfer) error {
-		v.stamped(f.Timestamp)
-		if _, found := slices.BinarySearchFunc(transfers, f.ID, ID.Compare); found {
-			v.add(ID{}, f.ID, "also recorded as failed with %v", f.Result)
-		}
-		return nil
-	})
-	if err != nil {
+	v.transfers = sortUnique(v.transfers)
+	if err := tx.ForEachFailed(v.failed); err != nil {
 		return nil, err
 	}
 	v.pendingStates()
@@ -88,6 +79,30 @@ func verify(tx ReadTx) ([]Problem, error) {
 		v.add(ID{}, ID{}, "last timestamp %d below %d, a stored timestamp", last, v.latest)
 	}
 	return v.problems, nil
+}
+
+// failed checks f, a failed-transfer record read after every transfer.
+// The ledger records, at the timestamp of the event, the valid ID of a
+// transfer that failed with a transient result and that it did not
+// create, and creates none whose ID it recorded.
+func (v *verifier) failed(f FailedTransfer) error {
+	v.stamped(f.Timestamp)
+	if !f.ID.Valid() {
+		v.add(ID{}, f.ID, "failed-transfer record has reserved ID %v", f.ID)
+	}
+	if !f.Result.Transient() {
+		v.add(ID{}, f.ID, "failed-transfer record has result %v, not a transient one", f.Result)
+	}
+	switch {
+	case f.Timestamp == 0:
+		v.add(ID{}, f.ID, "failed-transfer record has timestamp zero")
+	case f.Timestamp > TimestampLimit:
+		v.add(ID{}, f.ID, "failed-transfer record has timestamp %d above the limit", f.Timestamp)
+	}
+	if _, found := slices.BinarySearchFunc(v.transfers, f.ID, ID.Compare); found {
+		v.add(ID{}, f.ID, "also recorded as failed with %v", f.Result)
+	}
+	return nil
 }
 
 // stamped counts ts, the timestamp of a row read, in the greatest one.

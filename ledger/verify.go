@@ -71,9 +71,13 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //   - a transfer has a valid ID (ID.Valid), not also recorded as failed,
 //     no reserved flag, a code, and two different accounts; a pending ID
 //     only when it is a post or void;
+//   - a failed-transfer record has a valid ID (ID.Valid) and a transient
+//     result (CreateTransferResult.Transient), the only ones the ledger
+//     records;
 //   - timestamps are at most TimestampLimit, those of transfers strictly
 //     increase, and no two events (accounts, transfers) share one; an
-//     account's is not zero; a pending transfer expires by the limit;
+//     account's and a failed-transfer record's are not zero; a pending
+//     transfer expires by the limit;
 //   - every transfer refers to existing accounts of its ledger (one that
 //     exists takes a transfer of one that is missing in its balances, and
 //     the transfer is checked as any other), created before it and, unless
@@ -105,7 +109,7 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 // returns a *VerifyError listing what is wrong, the store's error, or
 // ErrClosed after Close. The problems come in the same order for the same
 // store contents: those of transfers in ascending timestamp order, those
-// of transfers also recorded as failed in ascending ID order, those of
+// of failed-transfer records in ascending ID order, those of
 // pending states in ascending transfer ID order, those of accounts in
 // ascending account ID order, those of balance histories in ascending
 // account ID order, then those of ledgers in ascending ledger order, and

@@ -1517,6 +1517,81 @@ func TestVerifyFindsTransferRecordedAsFailed(t *testing.T) {
 	})
 }
 
+// TestVerifyFindsFailedRecordFieldsTheLedgerNeverWrites checks that
+// Verify finds a failed-transfer record with a reserved ID, a result
+// that is not transient (the ledger records only those), or a timestamp
+// that is zero or above TimestampLimit, and passes the records the ledger
+// wrote.
+func TestVerifyFindsFailedRecordFieldsTheLedgerNeverWrites(t *testing.T) {
+	failed := func(id ledger.ID, r ledger.CreateTransferResult, ts uint64) ledger.FailedTransfer {
+		return ledger.FailedTransfer{ID: id, Result: r, Timestamp: ts}
+	}
+	thirty := ledger.IDFromUint64(30)
+	tests := []struct {
+		name  string
+		write func(*testing.T, *ledger.Ledger, ledger.Store)
+		want  []ledger.Problem
+	}{
+		{"written_by_the_ledger", func(t *testing.T, l *ledger.Ledger, _ ledger.Store) {
+			missing := transfer(20, 1)
+			missing.DebitAccountID = ledger.IDFromUint64(9)
+			post := transfer(21, 1)
+			post.Flags, post.PendingID = ledger.TransferPostPendingTransfer, ledger.IDFromUint64(99)
+			chained := transfer(22, 1)
+			chained.Flags = ledger.TransferLinked
+			res, err := l.CreateTransfers(context.Background(), []ledger.Transfer{missing, post, chained, missing})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateTransferResult{ledger.TransferDebitAccountNotFound,
+				ledger.TransferPendingTransferNotFound, ledger.TransferLinkedEventFailed, ledger.TransferIDAlreadyFailed}, res)
+		}, nil},
+		{"reserved_ids", func(t *testing.T, _ *ledger.Ledger, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error {
+				return tx.InsertFailed([]ledger.FailedTransfer{
+					failed(ledger.IDMax, ledger.TransferExceedsCredits, 1<<62),
+					failed(ledger.ID{}, ledger.TransferExceedsCredits, 1<<62+1),
+				})
+			})
+		}, []ledger.Problem{
+			{Detail: fmt.Sprintf("failed-transfer record has reserved ID %v", ledger.ID{})},
+			{TransferID: ledger.IDMax, Detail: fmt.Sprintf("failed-transfer record has reserved ID %v", ledger.IDMax)},
+		}},
+		{"results_not_transient", func(t *testing.T, _ *ledger.Ledger, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error {
+				return tx.InsertFailed([]ledger.FailedTransfer{
+					failed(ledger.IDFromUint64(31), ledger.TransferCreated, 1<<62),
+					failed(ledger.IDFromUint64(32), ledger.TransferIDAlreadyFailed, 1<<62+1),
+					failed(ledger.IDFromUint64(33), ledger.TransferPendingTransferExpired, 1<<62+2),
+					failed(ledger.IDFromUint64(34), ledger.CreateTransferResult(200), 1<<62+3),
+					failed(ledger.IDFromUint64(35), ledger.TransferCreditAccountAlreadyClosed, 1<<62+4),
+				})
+			})
+		}, []ledger.Problem{
+			{TransferID: ledger.IDFromUint64(31), Detail: "failed-transfer record has result created, not a transient one"},
+			{TransferID: ledger.IDFromUint64(32), Detail: "failed-transfer record has result id_already_failed, not a transient one"},
+			{TransferID: ledger.IDFromUint64(33), Detail: "failed-transfer record has result pending_transfer_expired, not a transient one"},
+			{TransferID: ledger.IDFromUint64(34), Detail: "failed-transfer record has result CreateTransferResult(200), not a transient one"},
+		}},
+		{"timestamp_zero", func(t *testing.T, _ *ledger.Ledger, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error {
+				return tx.InsertFailed([]ledger.FailedTransfer{failed(thirty, ledger.TransferExceedsDebits, 0)})
+			})
+		}, []ledger.Problem{{TransferID: thirty, Detail: "failed-transfer record has timestamp zero"}}},
+		{"timestamp_above_limit", func(t *testing.T, _ *ledger.Ledger, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error {
+				return tx.InsertFailed([]ledger.FailedTransfer{failed(thirty, ledger.TransferExceedsDebits, ledger.TimestampLimit+1)})
+			})
+		}, []ledger.Problem{{TransferID: thirty,
+			Detail: fmt.Sprintf("failed-transfer record has timestamp %d above the limit", ledger.TimestampLimit+1)}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			tt.write(t, l, s)
+			assertVerify(t, l, tt.want)
+		})
+	}
+}
+
 // TestVerifyFindsBalanceHistoryUnlikeBalances checks that Verify finds an
 // account with AccountHistory whose last balance history row differs from
 // its balances, or that transfers name without a row, where the ledger
