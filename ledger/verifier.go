@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"container/heap"
 	"fmt"
 	"maps"
@@ -18,10 +19,12 @@ type verifier struct {
 	createdAt map[uint64]ID // the first account, by ID, created at each timestamp
 	states    map[ID]Pending
 	pendings  map[ID]*verifyPending
-	expiring  byExpiry // the pending transfers read that hold their amounts and expire
-	lastTS    uint64   // of the transfer read last
-	latest    uint64   // the greatest timestamp of the rows read but pending states (their transfers')
-	transfers []ID     // the valid IDs of the transfers read (sorted and unique once all are)
+	expiring  byExpiry      // the pending transfers read that hold their amounts and expire
+	lastTS    uint64        // of the transfer read last
+	latest    uint64        // the greatest timestamp of the rows read but pending states (their transfers')
+	transfers []ID          // the valid IDs of the transfers read (sorted and unique once all are)
+	stamps    []stamp       // the timestamp and ID of each transfer read (sorted by timestamp once all are)
+	failedAt  map[uint64]ID // the first failed-transfer record, by ID, at each timestamp
 	perLedger map[uint32]*ledgerSums
 	histories []Account // those with AccountHistory, in ascending ID order
 }
@@ -33,6 +36,7 @@ func verify(tx ReadTx) ([]Problem, error) {
 		accounts:  make(map[ID]*Account),
 		computed:  make(map[ID]*balances),
 		createdAt: make(map[uint64]ID),
+		failedAt:  make(map[uint64]ID),
 		states:    make(map[ID]Pending),
 		pendings:  make(map[ID]*verifyPending),
 		perLedger: make(map[uint32]*ledgerSums),
@@ -60,6 +64,10 @@ func verify(tx ReadTx) ([]Problem, error) {
 		return nil, err
 	}
 	v.transfers = sortUnique(v.transfers)
+	// Stored in ascending timestamp order, unless the store is corrupt.
+	if !slices.IsSortedFunc(v.stamps, stamp.compare) {
+		slices.SortStableFunc(v.stamps, stamp.compare)
+	}
 	if err := tx.ForEachFailed(v.failed); err != nil {
 		return nil, err
 	}
@@ -81,10 +89,11 @@ func verify(tx ReadTx) ([]Problem, error) {
 	return v.problems, nil
 }
 
-// failed checks f, a failed-transfer record read after every transfer.
-// The ledger records, at the timestamp of the event, the valid ID of a
-// transfer that failed with a transient result and that it did not
-// create, and creates none whose ID it recorded.
+// failed checks f, a failed-transfer record read after every transfer
+// and every record of a lower ID. The ledger records, at the timestamp it
+// assigned the event (no other event's), the valid ID of a transfer that
+// failed with a transient result and that it did not create, and creates
+// none whose ID it recorded.
 func (v *verifier) failed(f FailedTransfer) error {
 	v.stamped(f.Timestamp)
 	if !f.ID.Valid() {
@@ -99,11 +108,30 @@ func (v *verifier) failed(f FailedTransfer) error {
 	case f.Timestamp > TimestampLimit:
 		v.add(ID{}, f.ID, "failed-transfer record has timestamp %d above the limit", f.Timestamp)
 	}
+	if a, ok := v.createdAt[f.Timestamp]; ok {
+		v.add(ID{}, f.ID, "failed-transfer record has timestamp %d, also that of account %v", f.Timestamp, a)
+	}
+	if i, found := slices.BinarySearchFunc(v.stamps, stamp{ts: f.Timestamp}, stamp.compare); found {
+		v.add(ID{}, f.ID, "failed-transfer record has timestamp %d, also that of transfer %v", f.Timestamp, v.stamps[i].id)
+	}
+	if first, ok := v.failedAt[f.Timestamp]; ok {
+		v.add(ID{}, f.ID, "failed-transfer record has timestamp %d, also that of failed-transfer record %v", f.Timestamp, first)
+	} else {
+		v.failedAt[f.Timestamp] = f.ID
+	}
 	if _, found := slices.BinarySearchFunc(v.transfers, f.ID, ID.Compare); found {
 		v.add(ID{}, f.ID, "also recorded as failed with %v", f.Result)
 	}
 	return nil
 }
+
+// stamp is the timestamp of a transfer and its ID.
+type stamp struct {
+	ts uint64
+	id ID
+}
+
+func (s stamp) compare(t stamp) int { return cmp.Compare(s.ts, t.ts) }
 
 // stamped counts ts, the timestamp of a row read, in the greatest one.
 func (v *verifier) stamped(ts uint64) { v.latest = max(v.latest, ts) }
@@ -177,6 +205,7 @@ func (v *verifier) transfer(t Transfer) error {
 		v.transfers = append(v.transfers, t.ID)
 	}
 	v.stamped(t.Timestamp)
+	v.stamps = append(v.stamps, stamp{t.Timestamp, t.ID})
 	for len(v.expiring) > 0 && v.expiring[0].t.ExpiresAt() <= t.Timestamp {
 		heap.Pop(&v.expiring).(*verifyPending).release()
 	}

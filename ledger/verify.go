@@ -75,9 +75,9 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //     result (CreateTransferResult.Transient), the only ones the ledger
 //     records;
 //   - timestamps are at most TimestampLimit, those of transfers strictly
-//     increase, and no two events (accounts, transfers) share one; an
-//     account's and a failed-transfer record's are not zero; a pending
-//     transfer expires by the limit;
+//     increase, and no two events (accounts, transfers, failed-transfer
+//     records) share one; an account's and a failed-transfer record's are
+//     not zero; a pending transfer expires by the limit;
 //   - every transfer refers to existing accounts of its ledger (one that
 //     exists takes a transfer of one that is missing in its balances, and
 //     the transfer is checked as any other), created before it and, unless

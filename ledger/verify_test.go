@@ -1592,6 +1592,56 @@ func TestVerifyFindsFailedRecordFieldsTheLedgerNeverWrites(t *testing.T) {
 	}
 }
 
+// TestVerifyFindsFailedRecordSharingATimestamp checks that Verify finds a
+// failed-transfer record whose timestamp is also that of an account, a
+// transfer or another record (after the first by ID): the ledger assigns
+// each event a timestamp of its own, and records a failed one at its own.
+func TestVerifyFindsFailedRecordSharingATimestamp(t *testing.T) {
+	one, ten := ledger.IDFromUint64(1), ledger.IDFromUint64(10)
+	thirty, thirtyOne := ledger.IDFromUint64(30), ledger.IDFromUint64(31)
+	insert := func(t *testing.T, s ledger.Store, f ...ledger.FailedTransfer) {
+		tamper(t, s, func(tx ledger.Tx) error { return tx.InsertFailed(f) })
+	}
+	tests := []struct {
+		name  string
+		write func(t *testing.T, s ledger.Store, ts1, ts10 uint64)
+		want  func(ts1, ts10 uint64) []ledger.Problem
+	}{
+		{"account", func(t *testing.T, s ledger.Store, ts1, _ uint64) {
+			insert(t, s, ledger.FailedTransfer{ID: thirty, Result: ledger.TransferExceedsCredits, Timestamp: ts1})
+		}, func(ts1, _ uint64) []ledger.Problem {
+			return []ledger.Problem{{TransferID: thirty,
+				Detail: fmt.Sprintf("failed-transfer record has timestamp %d, also that of account %v", ts1, one)}}
+		}},
+		{"transfer", func(t *testing.T, s ledger.Store, _, ts10 uint64) {
+			insert(t, s, ledger.FailedTransfer{ID: thirty, Result: ledger.TransferExceedsCredits, Timestamp: ts10})
+		}, func(_, ts10 uint64) []ledger.Problem {
+			return []ledger.Problem{{TransferID: thirty,
+				Detail: fmt.Sprintf("failed-transfer record has timestamp %d, also that of transfer %v", ts10, ten)}}
+		}},
+		{"record", func(t *testing.T, s ledger.Store, _, _ uint64) {
+			insert(t, s, ledger.FailedTransfer{ID: thirtyOne, Result: ledger.TransferExceedsCredits, Timestamp: 1 << 62},
+				ledger.FailedTransfer{ID: thirty, Result: ledger.TransferExceedsDebits, Timestamp: 1 << 62})
+		}, func(uint64, uint64) []ledger.Problem {
+			return []ledger.Problem{{TransferID: thirtyOne,
+				Detail: fmt.Sprintf("failed-transfer record has timestamp %d, also that of failed-transfer record %v", uint64(1<<62), thirty)}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, s := verifySetup(t)
+			accounts, err := l.LookupAccounts(context.Background(), []ledger.ID{one})
+			require.NoError(t, err)
+			require.Len(t, accounts, 1)
+			transfers, err := l.LookupTransfers(context.Background(), []ledger.ID{ten})
+			require.NoError(t, err)
+			require.Len(t, transfers, 1)
+			tt.write(t, s, accounts[0].Timestamp, transfers[0].Timestamp)
+			assertVerify(t, l, tt.want(accounts[0].Timestamp, transfers[0].Timestamp))
+		})
+	}
+}
+
 // TestVerifyFindsBalanceHistoryUnlikeBalances checks that Verify finds an
 // account with AccountHistory whose last balance history row differs from
 // its balances, or that transfers name without a row, where the ledger
