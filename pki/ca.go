@@ -24,6 +24,7 @@ type CA struct {
 	key     crypto.Signer
 	root    bool     // cert is self-signed
 	issuers [][]byte // certificates above this one, root excluded
+	room    int      // pathRoom of cert: how many CAs may sit below it
 	crlURL  string
 	now     func() time.Time
 	rand    io.Reader
@@ -49,7 +50,10 @@ type CAOptions struct {
 	CRLURL string
 	// MaxPathLen limits how many CAs may sit below this one. Zero: the
 	// profile's value, 1 for a root and 0 for an intermediate. Negative:
-	// no limit.
+	// no limit. NewIntermediate cuts it to what the path lengths of the
+	// CAs above leave (for each, the root's included, its path length
+	// less the CAs below it down to the new one, the new one counted), as
+	// it cuts the validity to its issuer's.
 	MaxPathLen int
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -143,7 +147,7 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: create root: %w", err)
 	}
-	return newCA(der, key, nil, o)
+	return newCA(der, key, nil, unlimitedPath, o)
 }
 
 // NewIntermediate creates a CA certified by ca (normally the card-issuing CA
@@ -153,8 +157,10 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 // later than ca's. Its serial number and ca's signature draw on ca's Rand;
 // opts.Rand serves the new CA. It returns an error matching ErrExpired when
 // ca expires before the certificate would start, ErrKey for another key
-// type, ErrUsage when ca may not certify CAs (path length 0) and ErrInvalid
-// for options out of range.
+// type, ErrUsage when ca may not certify CAs (the path lengths of ca and of
+// the CAs above it, the root's included, leave no room for a CA below ca,
+// which could certify nothing that a verifier accepts) and ErrInvalid for
+// options out of range.
 func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(false)
 	if err != nil {
@@ -164,8 +170,8 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	if ca.cert.MaxPathLenZero {
-		return nil, newError(ErrUsage, -1, "this CA may not certify other CAs (path length 0)", nil)
+	if ca.room < 1 {
+		return nil, newError(ErrUsage, -1, "the path lengths of this CA and those above it leave no room for a CA below it", nil)
 	}
 	// The issuer's source, as for every certificate the issuer signs:
 	// o.Rand is the new CA's, for the certificates and CRLs it signs.
@@ -174,8 +180,14 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 		return nil, err
 	}
 	if o.MaxPathLen == 0 {
-		tmpl.MaxPathLen, tmpl.MaxPathLenZero = 0, true
+		tmpl.MaxPathLen = 0
 	}
+	// No more than the path lengths above leave: crypto/x509 would refuse
+	// every certificate that a CA below the new one issues.
+	if left := ca.room - 1; ca.room != unlimitedPath && (tmpl.MaxPathLen < 0 || tmpl.MaxPathLen > left) {
+		tmpl.MaxPathLen = left
+	}
+	tmpl.MaxPathLenZero = tmpl.MaxPathLen == 0
 	if tmpl.NotBefore.Before(ca.cert.NotBefore) {
 		tmpl.NotBefore = ca.cert.NotBefore
 	}
@@ -187,7 +199,7 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: create intermediate: %w", err)
 	}
-	return newCA(der, key, ca.Chain(), o)
+	return newCA(der, key, ca.Chain(), ca.room, o)
 }
 
 // LoadCA returns the CA whose certificate is cert (DER) and whose key is
@@ -212,7 +224,7 @@ func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*
 		return nil, err
 	}
 	// The CA keeps copies: a caller reusing its buffers changes nothing.
-	ca, err := newCA(bytes.Clone(cert), key, cloneAll(issuers), o)
+	ca, err := newCA(bytes.Clone(cert), key, cloneAll(issuers), unlimitedPath, o)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +237,11 @@ func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*
 	return ca, nil
 }
 
-func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, error) {
+// newCA returns the CA of certificate der and key key, below issuers,
+// where above is the pathRoom of its issuer (unlimitedPath for a root or
+// an issuer not known), refusing one that the path lengths above it leave
+// nothing to certify.
+func newCA(der []byte, key crypto.Signer, issuers [][]byte, above int, o CAOptions) (*CA, error) {
 	c, err := ParseCertificate(der)
 	if err != nil {
 		return nil, err
@@ -246,6 +262,10 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, e
 	if why := belowRootCA(c); !root && why != "" {
 		return nil, newError(ErrUsage, -1, "CA certificate below a root: "+why, nil)
 	}
+	room := pathRoom(above, c)
+	if room < 0 {
+		return nil, newError(ErrUsage, -1, "the path lengths of the CAs above leave this CA nothing to certify", nil)
+	}
 	pub, err := caSigner(key)
 	if err != nil {
 		return nil, err
@@ -258,6 +278,7 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, o CAOptions) (*CA, e
 		key:     key,
 		root:    root,
 		issuers: issuers,
+		room:    room,
 		crlURL:  o.CRLURL,
 		now:     o.Now,
 		rand:    lockReader(o.Rand),

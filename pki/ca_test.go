@@ -214,14 +214,14 @@ func TestChainOfCANamedAsItsIssuer(t *testing.T) {
 }
 
 // verifyIssued has ca issue a card certificate and verifies it, presented
-// with ca.Chain(), against root at t0 + 1h, with no CRL required and chains
-// of up to 4 certificates allowed.
+// with ca.Chain(), against root at t0 + 1h, with no CRL required and a
+// depth limit that admits the chain built, root included.
 func verifyIssued(t *testing.T, root, ca *CA) *VerifiedCard {
 	t.Helper()
 	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
 	require.NoError(t, err)
 	v, err := NewVerifier(VerifierOptions{
-		Roots: [][]byte{root.DER()}, Now: fixed(t0.Add(time.Hour)), MaxDepth: 4,
+		Roots: [][]byte{root.DER()}, Now: fixed(t0.Add(time.Hour)), MaxDepth: max(len(ca.Chain())+2, 3),
 		Revocation: RevocationBestEffort,
 	})
 	require.NoError(t, err)
@@ -744,4 +744,52 @@ func TestValidityUnderASecond(t *testing.T) {
 	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), Validity: time.Second})
 	require.NoError(t, err)
 	assert.Equal(t, t0.Add(time.Second), root.Certificate().NotAfter)
+}
+
+// TestNewIntermediateWithinIssuersPathLength: NewIntermediate refuses
+// (ErrUsage) a CA below an issuer whose chain has no room for it, counting
+// the path length of every CA above the issuer, the root's included, and
+// cuts a path length asked for to what the chain leaves; a chain whose
+// root has no limit holds three CAs, and a card of the lowest verifies.
+func TestNewIntermediateWithinIssuersPathLength(t *testing.T) {
+	newRoot := func(t *testing.T, pathLen int) *CA {
+		root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), MaxPathLen: pathLen})
+		require.NoError(t, err)
+		return root
+	}
+	sub := func(parent *CA, name string, pathLen int) (*CA, error) {
+		return parent.NewIntermediate(newKey(t), CAOptions{
+			Subject: pkix.Name{CommonName: name}, CRLURL: "http://pki.example/" + name + ".crl",
+			Now: fixed(t0), MaxPathLen: pathLen,
+		})
+	}
+	for _, asked := range []int{1, -1} {
+		root := newRoot(t, 0) // the profile's path length of 1
+		ca1, err := sub(root, "ca1", asked)
+		require.NoError(t, err)
+		assert.Equal(t, 0, ca1.Certificate().MaxPathLen, "cut to what the root leaves")
+		assert.True(t, ca1.Certificate().MaxPathLenZero)
+		ca2, err := sub(ca1, "ca2", 0)
+		assert.ErrorIs(t, err, ErrUsage, "the root's path length holds no CA below ca1")
+		assert.Nil(t, ca2)
+	}
+
+	root := newRoot(t, 2)
+	ca1, err := sub(root, "ca1", -1)
+	require.NoError(t, err)
+	assert.Equal(t, 1, ca1.Certificate().MaxPathLen)
+	ca2, err := sub(ca1, "ca2", 0)
+	require.NoError(t, err)
+	_, err = sub(ca2, "ca3", 0)
+	assert.ErrorIs(t, err, ErrUsage)
+	assert.Len(t, verifyIssued(t, root, ca2).Chain, 4)
+
+	root = newRoot(t, -1)
+	ca1, err = sub(root, "ca1", -1)
+	require.NoError(t, err)
+	ca2, err = sub(ca1, "ca2", -1)
+	require.NoError(t, err)
+	ca3, err := sub(ca2, "ca3", 0)
+	require.NoError(t, err)
+	assert.Len(t, verifyIssued(t, root, ca3).Chain, 5, "three CAs under a root without a limit")
 }

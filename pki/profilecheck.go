@@ -7,6 +7,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -128,6 +129,25 @@ func caProfile(c *x509.Certificate) string {
 		return "without a subject key identifier"
 	}
 	return ""
+}
+
+// unlimitedPath is the pathRoom of a CA whose path lengths, its own and
+// those of the CAs above it, set no limit.
+const unlimitedPath = math.MaxInt
+
+// pathRoom returns how many CAs a path may hold below c, the last
+// certificate not counted, as crypto/x509 counts them: c's own path
+// length, and one less than parent, what the path leaves below c's
+// issuer (unlimitedPath for a root, or an issuer without a limit).
+func pathRoom(parent int, c *x509.Certificate) int {
+	n := unlimitedPath
+	if c.BasicConstraintsValid && c.MaxPathLen >= 0 {
+		n = c.MaxPathLen
+	}
+	if parent != unlimitedPath && parent-1 < n {
+		n = parent - 1
+	}
+	return n
 }
 
 // identifiedBy reports whether c names issuer as its issuer by key

@@ -1052,12 +1052,13 @@ func TestNewVerifierIntermediateStartsBeforeRoot(t *testing.T) {
 // TestNewVerifierIntermediatesOrder: intermediates chain to a root
 // through each other in any order.
 func TestNewVerifierIntermediatesOrder(t *testing.T) {
-	h := newHierarchy(t)
-	ca1, err := h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/ca1.crl", Now: fixed(t0), MaxPathLen: 1})
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), MaxPathLen: -1})
+	require.NoError(t, err)
+	ca1, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/ca1.crl", Now: fixed(t0), MaxPathLen: 1})
 	require.NoError(t, err)
 	ca2, err := ca1.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/ca2.crl", Now: fixed(t0)})
 	require.NoError(t, err)
-	opts := VerifierOptions{Roots: [][]byte{h.root.DER()}, Now: fixed(t0.Add(time.Hour)), MaxDepth: 4}
+	opts := VerifierOptions{Roots: [][]byte{root.DER()}, Now: fixed(t0.Add(time.Hour)), MaxDepth: 4}
 	opts.Intermediates = [][]byte{ca1.DER(), ca2.DER()}
 	_, err = NewVerifier(opts)
 	require.NoError(t, err)

@@ -281,24 +281,11 @@ func carried(c *x509.Certificate, exts ...extension) (string, bool) {
 // critical extension that crypto/x509 does not handle chains to none, nor
 // does a path through it.
 func chained(roots, inters []*x509.Certificate, keyIDs bool) bool {
-	const unlimited, none = math.MaxInt, math.MinInt
-	// below returns how many CAs a path may hold below c, the last
-	// certificate not counted: c's own path length, and one less than
-	// what the path leaves below c's parent (unlimited for a root).
-	below := func(parent int, c *x509.Certificate) int {
-		n := unlimited
-		if c.BasicConstraintsValid && c.MaxPathLen >= 0 {
-			n = c.MaxPathLen
-		}
-		if parent != unlimited && parent-1 < n {
-			n = parent - 1
-		}
-		return n
-	}
+	const none = math.MinInt
 	signs := func(p, c *x509.Certificate) bool {
 		return bytes.Equal(p.RawSubject, c.RawIssuer) && (!keyIDs || identifiedBy(c, p)) && c.CheckSignatureFrom(p) == nil
 	}
-	// room[i] is below for the best path found to inters[i], none while
+	// room[i] is pathRoom for the best path found to inters[i], none while
 	// none is; parents[i] are the others of inters that sign inters[i].
 	room := make([]int, len(inters))
 	parents := make([][]int, len(inters))
@@ -309,7 +296,7 @@ func chained(roots, inters []*x509.Certificate, keyIDs bool) bool {
 		}
 		for _, r := range roots {
 			if len(r.UnhandledCriticalExtensions) == 0 && signs(r, c) {
-				room[i] = max(room[i], below(below(unlimited, r), c))
+				room[i] = max(room[i], pathRoom(pathRoom(unlimitedPath, r), c))
 			}
 		}
 		for j, p := range inters {
@@ -325,7 +312,7 @@ func chained(roots, inters []*x509.Certificate, keyIDs bool) bool {
 		for i, c := range inters {
 			for _, j := range parents[i] {
 				if room[j] >= 0 {
-					if n := below(room[j], c); n > room[i] {
+					if n := pathRoom(room[j], c); n > room[i] {
 						room[i], changed = n, true
 					}
 				}

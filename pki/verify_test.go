@@ -995,13 +995,18 @@ func indexOf(b, sub []byte) int {
 }
 
 func TestVerifyCardDepth(t *testing.T) {
+	// newCA issues the CA as another tool may, with the path length
+	// asked for, where NewIntermediate cuts it to what the root leaves.
 	newCA := func(t *testing.T, parent *CA, name string, maxPathLen int) *CA {
-		ca, err := parent.NewIntermediate(newKey(t), CAOptions{
-			Subject: pkix.Name{CommonName: name}, CRLURL: "http://pki.example/" + name + ".crl",
-			Now: fixed(t0), MaxPathLen: maxPathLen,
-		})
-		require.NoError(t, err)
-		return ca
+		key := newKey(t)
+		der := issueRaw(t, parent, caTemplateOf(func(c *x509.Certificate) {
+			c.Subject = pkix.Name{CommonName: name}
+			c.MaxPathLen, c.MaxPathLenZero = maxPathLen, maxPathLen == 0
+		}), key.Public())
+		return &CA{
+			cert: mustParse(t, der), key: key, issuers: parent.Chain(),
+			crlURL: "http://pki.example/" + name + ".crl", now: fixed(t0), rand: rand.Reader,
+		}
 	}
 	build := func(t *testing.T, rootPathLen int) (*CA, []*CA, [][]byte) {
 		root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), MaxPathLen: rootPathLen})
@@ -1165,7 +1170,7 @@ func TestRootExtKeyUsage(t *testing.T) {
 			}
 			rootDER, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, rootKey.Public(), rootKey)
 			require.NoError(t, err)
-			root := &CA{cert: mustParse(t, rootDER), key: rootKey, crlURL: "http://pki.example/root.crl", now: fixed(t0), rand: rand.Reader, root: true}
+			root := &CA{cert: mustParse(t, rootDER), key: rootKey, crlURL: "http://pki.example/root.crl", now: fixed(t0), rand: rand.Reader, root: true, room: 1}
 			ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
 			require.NoError(t, err)
 			card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
