@@ -147,7 +147,7 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: create root: %w", err)
 	}
-	return newCA(der, key, nil, unlimitedPath, o)
+	return newCA(der, key, nil, nil, unlimitedPath, o)
 }
 
 // NewIntermediate creates a CA certified by ca (normally the card-issuing CA
@@ -199,7 +199,7 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: create intermediate: %w", err)
 	}
-	return newCA(der, key, ca.Chain(), ca.room, o)
+	return newCA(der, key, ca.Chain(), ca.cert, ca.room, o)
 }
 
 // LoadCA returns the CA whose certificate is cert (DER) and whose key is
@@ -207,15 +207,23 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // first), as stored after NewRoot or NewIntermediate. The CA keeps copies
 // of cert and issuers. It returns an error matching ErrKey when key does
 // not match the certificate or is not an ECDSA P-256 or P-384 key,
-// ErrUsage when cert is not a CA certificate of the profile, as a
-// Verifier has it (a critical basicConstraints of CA:TRUE, a critical
-// keyUsage with keyCertSign and cRLSign, and a subject key identifier,
-// not empty: PROTOCOL.md §4.5) or, not self-signed, has no authority key
-// identifier, a serial number that is not positive or is longer than 20
-// octets, or not the CRL distribution points that a card has (which a
-// Verifier refuses below a root), ErrUntrusted when it
+// ErrUsage when cert or one of issuers is not a CA certificate of the
+// profile, as a Verifier has it (a critical basicConstraints of CA:TRUE,
+// a critical keyUsage with keyCertSign and cRLSign, and a subject key
+// identifier, not empty: PROTOCOL.md §4.5; and for issuers, a key ECDSA
+// P-256 or P-384) or, not self-signed, has no authority key identifier, a
+// serial number that is not positive or is longer than 20 octets, or not
+// the CRL distribution points that a card has (which a Verifier refuses
+// below a root), when one of issuers is self-signed (a root) or cert is
+// and issuers is not empty, when issuers are not cert's chain (each
+// certificate, cert first, is issued by the next, by name, authority key
+// identifier and signature) and when the path lengths of issuers leave
+// cert nothing to certify (a certificate it issued would sit below more
+// CAs than one of them allows), ErrUntrusted when cert or one of issuers
 // is malformed and ErrInvalid for options out of range, such as a
-// restored revocation no CRL can carry.
+// restored revocation no CRL can carry. The root is not given: the CA
+// does not know its path length, nor whether issuers reach it (issuers
+// left out, for one, are not found missing), which a Verifier checks.
 func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
 	revoked, number := opts.Revoked, opts.LastCRLNumber
 	opts.Revoked, opts.LastCRLNumber = nil, 0
@@ -224,7 +232,12 @@ func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*
 		return nil, err
 	}
 	// The CA keeps copies: a caller reusing its buffers changes nothing.
-	ca, err := newCA(bytes.Clone(cert), key, cloneAll(issuers), unlimitedPath, o)
+	issuers = cloneAll(issuers)
+	parent, above, err := issuerChain(issuers)
+	if err != nil {
+		return nil, err
+	}
+	ca, err := newCA(bytes.Clone(cert), key, issuers, parent, above, o)
 	if err != nil {
 		return nil, err
 	}
@@ -237,30 +250,81 @@ func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*
 	return ca, nil
 }
 
+// issuerChain parses issuers, the certificates above a CA's, root
+// excluded, nearest first, and returns the nearest (nil for none) and its
+// pathRoom as far as issuers tell (the root's path length is not among
+// them). It refuses (ErrUsage) a certificate that is not a CA of the
+// profile below a root (profileCA) or whose key is not a CA key, a root,
+// and one not issued by the one after it (signs); one that does not
+// parse is ErrUntrusted.
+func issuerChain(issuers [][]byte) (*x509.Certificate, int, error) {
+	room := unlimitedPath
+	var above *x509.Certificate
+	for i := len(issuers) - 1; i >= 0; i-- {
+		c, err := ParseCertificate(issuers[i])
+		if err != nil {
+			return nil, 0, err
+		}
+		root, err := profileCA(c)
+		if err != nil {
+			return nil, 0, err
+		}
+		if root {
+			return nil, 0, newError(ErrUsage, -1, "issuer is a root, which the issuers exclude", nil)
+		}
+		if !caKey(c.PublicKey) {
+			return nil, 0, newError(ErrUsage, -1, "issuer key is not ECDSA P-256 or P-384", nil)
+		}
+		if above != nil && !signs(above, c, true) {
+			return nil, 0, newError(ErrUsage, -1, "issuer not issued by the next of the issuers", nil)
+		}
+		room, above = pathRoom(room, c), c
+	}
+	return above, room, nil
+}
+
+// profileCA refuses (ErrUsage) c when it is not a CA certificate of the
+// profile, or one below a root that the check of a path refuses whatever
+// its issuer, and reports whether c is a root.
+func profileCA(c *x509.Certificate) (root bool, err error) {
+	// A CA whose certificate a Verifier refuses would issue nothing it
+	// accepts.
+	if why := caProfile(c); why != "" {
+		return false, newError(ErrUsage, -1, "CA certificate "+why, nil)
+	}
+	// A root by its signature, not its name: a CA may bear the name of
+	// the CA that certified it.
+	root = bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+	// What the check of a path asks of every certificate below the root,
+	// whoever its issuer.
+	if !root && len(c.AuthorityKeyId) == 0 {
+		return false, newError(ErrUsage, -1, "CA certificate below a root without an authority key identifier", nil)
+	}
+	if why := belowRootCA(c); !root && why != "" {
+		return false, newError(ErrUsage, -1, "CA certificate below a root: "+why, nil)
+	}
+	return root, nil
+}
+
 // newCA returns the CA of certificate der and key key, below issuers,
-// where above is the pathRoom of its issuer (unlimitedPath for a root or
-// an issuer not known), refusing one that the path lengths above it leave
+// the nearest of which is parent (nil for none or not known), whose
+// pathRoom is above (unlimitedPath for none or not known), refusing one
+// that parent did not issue or that the path lengths above it leave
 // nothing to certify.
-func newCA(der []byte, key crypto.Signer, issuers [][]byte, above int, o CAOptions) (*CA, error) {
+func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certificate, above int, o CAOptions) (*CA, error) {
 	c, err := ParseCertificate(der)
 	if err != nil {
 		return nil, err
 	}
-	// A CA whose certificate a Verifier refuses would issue nothing it
-	// accepts.
-	if why := caProfile(c); why != "" {
-		return nil, newError(ErrUsage, -1, "CA certificate "+why, nil)
+	root, err := profileCA(c)
+	if err != nil {
+		return nil, err
 	}
-	// A root by its signature, not its name: a CA may bear the name of
-	// the CA that certified it.
-	root := bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
-	// What the check of a path asks of every certificate below the root,
-	// whoever its issuer.
-	if !root && len(c.AuthorityKeyId) == 0 {
-		return nil, newError(ErrUsage, -1, "CA certificate below a root without an authority key identifier", nil)
+	if root && parent != nil {
+		return nil, newError(ErrUsage, -1, "a root with issuers", nil)
 	}
-	if why := belowRootCA(c); !root && why != "" {
-		return nil, newError(ErrUsage, -1, "CA certificate below a root: "+why, nil)
+	if parent != nil && !signs(parent, c, true) {
+		return nil, newError(ErrUsage, -1, "CA certificate not issued by the nearest of its issuers", nil)
 	}
 	room := pathRoom(above, c)
 	if room < 0 {

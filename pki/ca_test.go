@@ -793,3 +793,78 @@ func TestNewIntermediateWithinIssuersPathLength(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, verifyIssued(t, root, ca3).Chain, 5, "three CAs under a root without a limit")
 }
+
+// TestLoadCAChecksIssuers: LoadCA refuses issuers that are not the
+// certificate's chain up to its root, root excluded, nearest first: a CA
+// of another hierarchy, a root, issuers out of order, one whose authority
+// key identifier is not its issuer's subject key identifier, an issuer
+// that is not a CA of the profile (ErrUsage), one that does not parse
+// (ErrUntrusted), any issuer given with a root; it refuses a CA that the
+// path lengths of its issuers leave nothing to certify, and a CA it loads
+// knows those path lengths.
+func TestLoadCAChecksIssuers(t *testing.T) {
+	h, other := newHierarchy(t), newHierarchy(t)
+	opts := CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)}
+	_, err := LoadCA(h.ca.Signer(), h.ca.DER(), [][]byte{other.ca.DER()}, opts)
+	assert.ErrorIs(t, err, ErrUsage, "a CA of another hierarchy")
+	_, err = LoadCA(h.ca.Signer(), h.ca.DER(), [][]byte{h.root.DER()}, opts)
+	assert.ErrorIs(t, err, ErrUsage, "the root, which is not given")
+	_, err = LoadCA(h.ca.Signer(), h.ca.DER(), [][]byte{[]byte("not a certificate")}, opts)
+	assert.ErrorIs(t, err, ErrUntrusted)
+	_, err = LoadCA(h.root.Signer(), h.root.DER(), [][]byte{h.ca.DER()}, opts)
+	assert.ErrorIs(t, err, ErrUsage, "a root has no issuers")
+
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), MaxPathLen: -1})
+	require.NoError(t, err)
+	upper, err := root.NewIntermediate(newKey(t), CAOptions{Subject: pkix.Name{CommonName: "upper"}, CRLURL: "http://pki.example/upper.crl", Now: fixed(t0), MaxPathLen: 1})
+	require.NoError(t, err)
+	// mid asks for more than upper leaves, as another tool may issue it.
+	midKey := newKey(t)
+	mid := issueRaw(t, upper, caTemplateOf(func(c *x509.Certificate) {
+		c.Subject, c.MaxPathLen = pkix.Name{CommonName: "mid"}, 5
+	}), midKey.Public())
+	loaded, err := LoadCA(midKey, mid, [][]byte{upper.DER()}, CAOptions{CRLURL: "http://pki.example/mid.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	assert.Equal(t, testICCID, verifyIssued(t, root, loaded).CardID)
+	_, err = loaded.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/x.crl", Now: fixed(t0)})
+	assert.ErrorIs(t, err, ErrUsage, "upper's path length holds no CA below mid")
+
+	lower, err := upper.NewIntermediate(newKey(t), CAOptions{Subject: pkix.Name{CommonName: "lower"}, CRLURL: "http://pki.example/lower.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	_, err = LoadCA(lower.Signer(), lower.DER(), [][]byte{}, opts)
+	require.NoError(t, err, "issuers left out are not known to be missing")
+	_, err = LoadCA(lower.Signer(), lower.DER(), [][]byte{upper.DER(), upper.DER()}, opts)
+	assert.ErrorIs(t, err, ErrUsage, "upper does not certify itself")
+	_, err = LoadCA(lower.Signer(), lower.DER(), [][]byte{other.ca.DER()}, opts)
+	assert.ErrorIs(t, err, ErrUsage)
+
+	// wrongID is certified by upper but names another key as its issuer's.
+	wrongKey := newKey(t)
+	wrongID := issueRaw(t, upper, caTemplateOf(func(c *x509.Certificate) {
+		c.AuthorityKeyId = []byte("another key identifier")
+	}), wrongKey.Public())
+	_, err = LoadCA(wrongKey, wrongID, [][]byte{upper.DER()}, opts)
+	assert.ErrorIs(t, err, ErrUsage, "authority key identifier not the issuer's")
+
+	// signOnly is a CA without cRLSign, which a verifier refuses, and
+	// below a CA it certifies.
+	signOnlyKey := newKey(t)
+	signOnlyDER := issueRaw(t, root, caTemplateOf(func(c *x509.Certificate) {
+		c.KeyUsage = x509.KeyUsageCertSign
+	}), signOnlyKey.Public())
+	signOnly := &CA{cert: mustParse(t, signOnlyDER), key: signOnlyKey, crlURL: "http://pki.example/sign.crl"}
+	belowKey := newKey(t)
+	below := issueRaw(t, signOnly, caTemplateOf(func(c *x509.Certificate) {
+		c.Subject = pkix.Name{CommonName: "below"}
+	}), belowKey.Public())
+	_, err = LoadCA(belowKey, below, nil, opts)
+	require.NoError(t, err)
+	_, err = LoadCA(belowKey, below, [][]byte{signOnlyDER}, opts)
+	assert.ErrorIs(t, err, ErrUsage, "an issuer that is not a CA of the profile")
+
+	// sub is certified by the card CA, whose path length is 0.
+	subKey := newKey(t)
+	sub := issueRaw(t, h.ca, caTemplateOf(func(*x509.Certificate) {}), subKey.Public())
+	_, err = LoadCA(subKey, sub, h.ca.Chain(), opts)
+	assert.ErrorIs(t, err, ErrUsage, "the card CA's path length leaves sub nothing to certify")
+}

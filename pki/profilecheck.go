@@ -150,6 +150,13 @@ func pathRoom(parent int, c *x509.Certificate) int {
 	return n
 }
 
+// signs reports whether p issued c: p's subject is c's issuer name and p's
+// key signs c, as crypto/x509 builds paths, and with keyIDs, c names p by
+// key identifier too (identifiedBy).
+func signs(p, c *x509.Certificate, keyIDs bool) bool {
+	return bytes.Equal(p.RawSubject, c.RawIssuer) && (!keyIDs || identifiedBy(c, p)) && c.CheckSignatureFrom(p) == nil
+}
+
 // identifiedBy reports whether c names issuer as its issuer by key
 // identifier, as PROTOCOL.md §4.3 has every certificate but a root do: c's
 // authority key identifier holds a key identifier (crypto/x509 reads no

@@ -282,9 +282,6 @@ func carried(c *x509.Certificate, exts ...extension) (string, bool) {
 // does a path through it.
 func chained(roots, inters []*x509.Certificate, keyIDs bool) bool {
 	const none = math.MinInt
-	signs := func(p, c *x509.Certificate) bool {
-		return bytes.Equal(p.RawSubject, c.RawIssuer) && (!keyIDs || identifiedBy(c, p)) && c.CheckSignatureFrom(p) == nil
-	}
 	// room[i] is pathRoom for the best path found to inters[i], none while
 	// none is; parents[i] are the others of inters that sign inters[i].
 	room := make([]int, len(inters))
@@ -295,12 +292,12 @@ func chained(roots, inters []*x509.Certificate, keyIDs bool) bool {
 			continue
 		}
 		for _, r := range roots {
-			if len(r.UnhandledCriticalExtensions) == 0 && signs(r, c) {
+			if len(r.UnhandledCriticalExtensions) == 0 && signs(r, c, keyIDs) {
 				room[i] = max(room[i], pathRoom(pathRoom(unlimitedPath, r), c))
 			}
 		}
 		for j, p := range inters {
-			if j != i && signs(p, c) {
+			if j != i && signs(p, c, keyIDs) {
 				parents[i] = append(parents[i], j)
 			}
 		}
