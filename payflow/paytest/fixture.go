@@ -71,12 +71,38 @@ type Fixture struct {
 	soft bool
 }
 
+// epochRoom is the least time a Fixture's clock leaves, when it starts,
+// before the end of its EID epoch (see clockStart).
+const epochRoom = 30 * time.Second
+
+// wallClock is the clock that a Fixture's clock starts from.
+var wallClock = time.Now
+
+// clockStart returns the time a Fixture's clock starts at, for the wall
+// clock's now: now, to the millisecond, or epochRoom later when less
+// than epochRoom is left of now's EID epoch, which lands it in the first
+// epochRoom of the next epoch, as a start in those seconds of the wall
+// clock does. A test that advances the clock by less than epochRoom so
+// sees its cards' EIDs stay those of one epoch, whatever the time it runs
+// at: a pairing proof signed a second after the shop's pairing names the
+// EIDs of the shop's session. The clock is ahead of the wall clock, by
+// which the CAs issue certificates and CRLs, by epochRoom at most: well
+// within pki.DefaultSkew.
+func clockStart(now time.Time) time.Time {
+	now = now.Truncate(time.Millisecond)
+	if adv.EpochStart(adv.Epoch(now)+1).Sub(now) < epochRoom {
+		return now.Add(epochRoom)
+	}
+	return now
+}
+
 // NewFixture builds a platform over store and a ledger over ls, with a demo
-// certificate hierarchy and fresh CRLs, its clock starting now. The ledger
-// is closed when tb ends.
+// certificate hierarchy and fresh CRLs, its clock starting now, or 30 s
+// later when the next EID epoch starts within 30 s (see clockStart). The
+// ledger is closed when tb ends.
 func NewFixture(tb testing.TB, store payflow.Store, ls ledger.Store, opts Options) *Fixture {
 	tb.Helper()
-	f := &Fixture{TB: tb, Clock: &Clock{t: time.Now().Truncate(time.Millisecond)}, Store: store, soft: opts.SoftCards}
+	f := &Fixture{TB: tb, Clock: &Clock{t: clockStart(wallClock())}, Store: store, soft: opts.SoftCards}
 	var err error
 	f.Root, f.Issuer, err = simcardtest.NewCA()
 	must(tb, err)

@@ -1,11 +1,16 @@
 package paytest_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
+	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
@@ -32,4 +37,21 @@ func TestSignRefusesUnknownRecords(t *testing.T) {
 			assert.Nil(t, msg)
 		}
 	}
+}
+
+// TestShopSessionAfterEpochEnd: a shop whose fixture starts half a
+// second before the end of an EID epoch by the wall clock keeps its
+// cards' EIDs when a test advances its clock by a second: the shopper's
+// pairing proof, signed then and naming the seller's EID of then, lands
+// in the shop's session, paired, as it does at any other time of day.
+func TestShopSessionAfterEpochEnd(t *testing.T) {
+	end := adv.EpochStart(adv.Epoch(time.Now()) + 1)
+	paytest.SetWallClock(t, func() time.Time { return end.Add(-500 * time.Millisecond) })
+	s := paytest.NewShop(paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{}), false)
+	s.Clock.Advance(time.Second)
+	proof := s.Shopper.Proof(record.RoleShopper, s.Seller.EID())
+	v, err := s.Platform.Pair(context.Background(), &payflow.PairRequest{Proof: proof})
+	require.NoError(t, err)
+	assert.Equal(t, s.Session.ID, v.ID, "the shop's session")
+	assert.Equal(t, payflow.SessionPaired, v.State)
 }
