@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"testing"
@@ -100,4 +101,35 @@ func PCSC(t testing.TB) {
 	if os.Getenv(PCSCEnv) != "1" {
 		t.Skipf("%s set %s=1 with pcscd, vsmartcard-vpcd and opensc-tool running", SkipPrefix, PCSCEnv)
 	}
+}
+
+// SilentServer listens on a loopback port, accepts connections and never
+// answers them, as a server that hangs does, until t ends, and returns
+// its address, a host and port.
+func SilentServer(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn // accepted, never answered
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, conn)
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-accepted
+		for _, conn := range held {
+			conn.Close()
+		}
+	})
+	return ln.Addr().String()
 }

@@ -27,11 +27,18 @@ type stallProxy struct {
 	ln      net.Listener
 	target  string
 	stalled chan struct{} // closed by stall
+	swept   chan struct{} // closed by close once it closed the connections
 
 	mu     sync.Mutex
 	conns  []net.Conn
+	closed bool // set by close with the connections closed
 	wg     sync.WaitGroup
 	closer sync.Once
+
+	// dialed, when set by a test, runs between the proxy's dial of the
+	// server for a connection it accepted and its taking the connection
+	// in.
+	dialed func()
 }
 
 // newStallProxy starts a proxy to the server of dsn, a URL, and returns it
@@ -44,13 +51,22 @@ func newStallProxy(t *testing.T, dsn string) (*stallProxy, string) {
 	u, err := url.Parse(dsn)
 	require.NoError(t, err)
 	require.NotEmpty(t, u.Scheme, "the proxy rewrites URL DSNs only")
+	p := startStallProxy(t, net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), nil)
+	u.Host = p.ln.Addr().String()
+	return p, u.String()
+}
+
+// startStallProxy starts a proxy to target, a host and port, with the
+// hook dialed (nil for none). The proxy is closed when the test ends, if
+// not before.
+func startStallProxy(t *testing.T, target string, dialed func()) *stallProxy {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &stallProxy{ln: ln, target: net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))), stalled: make(chan struct{})}
+	p := &stallProxy{ln: ln, target: target, stalled: make(chan struct{}), swept: make(chan struct{}), dialed: dialed}
 	p.wg.Go(p.accept)
 	t.Cleanup(p.close)
-	u.Host = ln.Addr().String()
-	return p, u.String()
+	return p
 }
 
 func (p *stallProxy) accept() {
@@ -64,11 +80,22 @@ func (p *stallProxy) accept() {
 			client.Close()
 			continue
 		}
+		if p.dialed != nil {
+			p.dialed()
+		}
 		p.mu.Lock()
+		if p.closed {
+			// Accepted as close ran, which closed the others: left open,
+			// it would hold close until the server ends it.
+			p.mu.Unlock()
+			client.Close()
+			server.Close()
+			return
+		}
 		p.conns = append(p.conns, client, server)
-		p.mu.Unlock()
 		p.wg.Go(func() { p.forward(server, client) })
 		p.wg.Go(func() { p.forward(client, server) })
+		p.mu.Unlock()
 	}
 }
 
@@ -96,18 +123,54 @@ func (p *stallProxy) forward(dst io.Writer, src io.Reader) {
 // stall stops forwarding, for good.
 func (p *stallProxy) stall() { close(p.stalled) }
 
-// close closes the listener and every connection; closing again does
-// nothing.
+// close closes the listener and every connection, those that accept
+// takes in meanwhile too; closing again does nothing.
 func (p *stallProxy) close() {
 	p.closer.Do(func() {
 		p.ln.Close()
 		p.mu.Lock()
+		p.closed = true
 		for _, c := range p.conns {
 			c.Close()
 		}
 		p.mu.Unlock()
+		close(p.swept)
 		p.wg.Wait()
 	})
+}
+
+// TestStallProxyClosesLateConnection: a connection that the proxy
+// accepted as it was being closed, once it had closed the others (a
+// cancel request that pgx sends as it destroys a connection whose
+// statement timed out, say), is closed too: close returns, and the
+// client reads the end of the connection, rather than both waiting for
+// the server, which PostgreSQL ends after authentication_timeout (a
+// minute) for a connection that sent nothing.
+func TestStallProxyClosesLateConnection(t *testing.T) {
+	// A server that accepts and says nothing, as PostgreSQL waiting for
+	// a startup packet.
+	server := testenv.SilentServer(t)
+	closed := make(chan struct{})
+	proxy := make(chan *stallProxy, 1)
+	p := startStallProxy(t, server, func() {
+		p := <-proxy
+		go func() {
+			defer close(closed)
+			p.close()
+		}()
+		<-p.swept // close has closed the connections it took in
+	})
+	proxy <- p
+	client, err := net.Dial("tcp", p.ln.Addr().String())
+	require.NoError(t, err)
+	defer client.Close()
+	select {
+	case <-closed:
+	case <-time.After(30 * time.Second): // the server, which never ends the connection, holds it for good
+		t.Fatal("close waits for a connection it accepted as it closed")
+	}
+	_, err = client.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, io.EOF, "the proxy closed the client's connection")
 }
 
 // TestRollbackBounded: when the server stops answering as Update rolls

@@ -19,6 +19,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/queue"
@@ -415,28 +416,7 @@ func TestPhoneLoginBoundedByWait(t *testing.T) {
 	ctx := context.Background()
 	dir := setUpFolder(t)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var held []net.Conn // accepted, never answered
-	accepted := make(chan struct{})
-	go func() {
-		defer close(accepted)
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			held = append(held, conn)
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-accepted
-		for _, conn := range held {
-			conn.Close()
-		}
-	})
-	url := "http://" + ln.Addr().String()
+	url := "http://" + testenv.SilentServer(t)
 	for name, run := range map[string]func(context.Context, []string, io.Writer) error{"seller": RunSeller, "shopper": RunShopper} {
 		t.Run(name, func(t *testing.T) {
 			// Far below the client's retries, far above -wait.
