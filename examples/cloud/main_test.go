@@ -28,6 +28,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/internal/testenv"
@@ -73,6 +74,26 @@ func startCloud(t *testing.T, args ...string) *buffer {
 	return out
 }
 
+// pairingRoom is how much of the EID epoch the phones' pairing is given
+// (clearOfEpochEnd): under load it takes seconds, and alone less than one.
+const pairingRoom = time.Minute
+
+// clearOfEpochEnd waits, when less than pairingRoom is left of the EID
+// epoch by the wall clock, until the next epoch starts, before a test
+// starts the phone programs. They advertise, and sign their pairing
+// proofs, with the EIDs of their wall clock's epoch: phones that pair as
+// an epoch ends, one naming the other's EID of the epoch before and the
+// other naming its own EID of the new one, are each in a session of its
+// own, and each waits for the other's confirmation until -wait ends.
+func clearOfEpochEnd(t *testing.T) {
+	t.Helper()
+	now := time.Now()
+	if next := adv.EpochStart(adv.Epoch(now) + 1); next.Sub(now) < pairingRoom {
+		t.Logf("waiting %v for the next EID epoch, so that the phones pair within one", next.Sub(now).Round(time.Millisecond))
+		time.Sleep(next.Sub(now))
+	}
+}
+
 // purchase runs the seller and the shopper programs at once against the
 // cloud of dir and returns their outputs. The bound is generous: the
 // phones scan on real timers, which a loaded machine stretches.
@@ -81,6 +102,7 @@ func purchase(t *testing.T, dir string) (seller, shopper string) {
 	var sOut, pOut buffer
 	var wg sync.WaitGroup
 	var sErr, pErr error
+	clearOfEpochEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5"}, &sOut) })
@@ -162,6 +184,7 @@ func TestSellerWithdrawsUnpaidRequest(t *testing.T) {
 	cloud := startCloud(t, "-data", dir)
 	var sOut, pOut buffer
 	var sErr, pErr error
+	clearOfEpochEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	sctx, stopSeller := context.WithCancel(ctx)
@@ -247,6 +270,7 @@ func purchaseThrough(t *testing.T, dir string, till, shopper func(forward http.H
 	defer shopperSide.Close()
 
 	var sBuf, pBuf buffer
+	clearOfEpochEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	sctx, stopSeller := context.WithCancel(ctx)
@@ -1003,6 +1027,7 @@ func TestSellerInterruptedWhileRequesting(t *testing.T) {
 	dir := t.TempDir()
 	toSecond, hold, cloud, _ := startHoldingCloud(t, dir, newRequestHold)
 	toCloud := cloudProxy(t, dir)
+	clearOfEpochEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	sctx, interrupt := context.WithCancel(ctx)
@@ -1055,6 +1080,7 @@ func TestSellerWaitEndsDuringSettlement(t *testing.T) {
 	defer tillSide.Close()
 	shopperSide := httptest.NewServer(holdFirst(toSecond, hold, "/consent", false, func() {}))
 	defer shopperSide.Close()
+	clearOfEpochEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	pctx, stopShopper := context.WithCancel(ctx)
