@@ -33,6 +33,7 @@ import (
 	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/queue"
 	"github.com/casimpay/casimpay/simcard"
 )
 
@@ -1218,6 +1219,19 @@ func (w *watched) Write(p []byte) (int, error) {
 	return w.buffer.Write(p)
 }
 
+// cloudWithTill starts a cloud in a new data folder and opens the card of
+// Corner Grocer's till there, for a test that sends the till's advert
+// itself; the card is closed as the test ends.
+func cloudWithTill(t *testing.T) (dir string, till *demo.Station) {
+	t.Helper()
+	dir = t.TempDir()
+	startCloud(t, "-data", dir)
+	card, err := demo.OpenCard(dir, "till")
+	require.NoError(t, err)
+	t.Cleanup(func() { card.Close() })
+	return dir, &demo.Station{Party: demo.Grocery.Party("till"), Card: card}
+}
+
 // TestPhoneWaitIsOneDeadline: -wait is how long a phone program waits
 // for the cloud's login, and then for the other phone, as its help says:
 // the scan for the other phone and the purchase with it share one
@@ -1227,12 +1241,7 @@ func (w *watched) Write(p []byte) (int, error) {
 // started scanning, instead of waiting a whole -wait more after it found
 // the till.
 func TestPhoneWaitIsOneDeadline(t *testing.T) {
-	dir := t.TempDir()
-	startCloud(t, "-data", dir)
-	card, err := demo.OpenCard(dir, "till")
-	require.NoError(t, err)
-	defer card.Close()
-	till := &demo.Station{Party: demo.Grocery.Party("till"), Card: card}
+	dir, till := cloudWithTill(t)
 	const wait = 8 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -1248,7 +1257,7 @@ func TestPhoneWaitIsOneDeadline(t *testing.T) {
 			}
 		}
 	}}
-	err = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-wait", wait.String()}, out)
+	err := demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-wait", wait.String()}, out)
 	ended := time.Now()
 	require.ErrorIs(t, err, context.DeadlineExceeded, out.String())
 	require.Contains(t, out.String(), "[shopper] Confirmation: Corner Grocer", "the phone found the till")
@@ -1301,6 +1310,50 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 	wg.Wait()
 	requirePurchased(t, cloud, sOut.String(), pOut.String(), sErr, pErr)
 	assert.Contains(t, pOut.String(), "[shopper] Corner Grocer is out of range: scanning again\n")
+}
+
+// TestShopperPeerGoneAfterWait: Alice's phone, -wait 10s, taps Corner
+// Grocer's till, heard once as it started scanning, and its confirmation
+// starts only once -wait has passed and the till has been out of range
+// for longer than the air and the queue keep it (the phone is held at
+// its tap): the confirmation fails with queue.ErrUnknownPeer after the
+// wait ended. The phone ends with an error that says so, both
+// context.DeadlineExceeded and queue.ErrUnknownPeer, instead of saying
+// that it scans again and then failing on a scan that found nothing.
+func TestShopperPeerGoneAfterWait(t *testing.T) {
+	dir, till := cloudWithTill(t)
+	const wait = 10 * time.Second
+	clearOfEpochEnd(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var scanned, heard time.Time
+	out := &watched{seen: func(line string) {
+		switch {
+		case strings.Contains(line, "Scanning for") && scanned.IsZero():
+			scanned = time.Now()
+			// Heard once: the advert fades after demo.AirTTL.
+			assert.NoError(t, demo.Air{Dir: dir}.Send([]*demo.Station{till}, time.Now()))
+			heard = time.Now()
+		case strings.Contains(line, "taps"):
+			// The phone confirms the till once this returns: after -wait,
+			// and after the queue forgot the till.
+			gone := heard.Add(demo.AirTTL + queue.DefaultTTL + time.Second)
+			time.Sleep(time.Until(later(gone, scanned.Add(wait+time.Second))))
+		}
+	}}
+	err := demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6", "-wait", wait.String()}, out)
+	require.ErrorIs(t, err, context.DeadlineExceeded, out.String())
+	require.ErrorIs(t, err, queue.ErrUnknownPeer, out.String())
+	assert.NotContains(t, out.String(), "scanning again", "the phone does not scan after -wait")
+	assert.Equal(t, 1, strings.Count(out.String(), "Scanning for"), out.String())
+}
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // TestCloudInterruptedDuringLongCall: the cloud is interrupted (Ctrl-C)

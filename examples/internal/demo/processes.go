@@ -390,7 +390,10 @@ func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, erro
 // not answer for longer than the phone's queue keeps the other phone's
 // advert after it was last heard (queue.ErrUnknownPeer: the other phone
 // went out of range, or its EID rotated, meanwhile) has the phone scan
-// again, until -wait ends.
+// again, until -wait ends; one that fails so once the wait has ended
+// (the phone tapped the other phone just as -wait ended, or was
+// interrupted) ends the phone with an error that says so, both the wait's
+// and queue.ErrUnknownPeer.
 func runPhone(ctx context.Context, program, name, pick string, args []string, stdout io.Writer,
 	buy func(wctx context.Context, f *phoneFlags, ph *Phone, c *payflow.Confirmation) error) error {
 	f, err := parsePhoneFlags(program, pick, args)
@@ -415,6 +418,9 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 		})
 		if !errors.Is(err, queue.ErrUnknownPeer) {
 			break
+		}
+		if wctx.Err() != nil {
+			return fmt.Errorf("demo: %s went out of range as the wait for it ended: %w (%w)", f.pick, context.Cause(wctx), err)
 		}
 		ph.Screen.Printf("%s is out of range: scanning again", f.pick)
 	}
