@@ -307,10 +307,12 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (change
 		if r <= q.minRSSI && now.Sub(q.oldest) <= q.ttl && !q.newest.After(now) {
 			return false, ErrFull // no weaker peer, none expired or to bring back: no sweep needed
 		}
-		victim, removed := q.sweepLocked(now)
+		victim, _ := q.sweepLocked(now)
 		if len(q.peers) >= q.cap {
 			if victim < 0 || r <= q.peers[victim].RSSI {
-				return removed > 0, ErrFull
+				// Still full: the sweep forgot no peer (one forgotten
+				// would have left room), so nothing changed to notify.
+				return false, ErrFull
 			}
 			q.removeLocked(victim)
 		}
