@@ -1172,6 +1172,7 @@ func TestShopperInterruptedBeforeApprovalSent(t *testing.T) {
 func runInterruptedShopper(t *testing.T, dir string, through func(to http.Handler, interrupt func()) http.HandlerFunc,
 	pOut io.Writer, interruptTill bool) (sOut string, sErr, pErr error) {
 	t.Helper()
+	clearOfEpochEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	pctx, interrupt := context.WithCancel(ctx)
@@ -1295,6 +1296,7 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 		toCloud.ServeHTTP(w, r)
 	}))
 	defer shopperSide.Close()
+	clearOfEpochEnd(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	var sOut buffer
