@@ -11,7 +11,6 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
-	"fmt"
 	"io"
 	"math/big"
 	"sync"
@@ -868,88 +867,4 @@ func TestLoadCAChecksIssuers(t *testing.T) {
 	sub := issueRaw(t, h.ca, caTemplateOf(func(*x509.Certificate) {}), subKey.Public())
 	_, err = LoadCA(subKey, sub, h.ca.Chain(), opts)
 	assert.ErrorIs(t, err, ErrUsage, "the card CA's path length leaves sub nothing to certify")
-}
-
-// TestIssuedHierarchiesVerify: whatever CAOptions NewRoot and
-// NewIntermediate are given (a P-256 or P-384 key, a path length of the
-// profile's, another or none, a subject equal to the issuer's) and
-// whichever IssueOptions, the CAs made, and the same CAs after LoadCA
-// (with or without their issuers), issue card and platform certificates
-// that a Verifier trusting the root and knowing the CAs accepts, with
-// every CA's CRL required.
-func TestIssuedHierarchiesVerify(t *testing.T) {
-	curves := []elliptic.Curve{elliptic.P256(), elliptic.P384()}
-	key := func(c elliptic.Curve) crypto.Signer {
-		k, err := ecdsa.GenerateKey(c, rand.Reader)
-		require.NoError(t, err)
-		return k
-	}
-	opts := func(crl string, subject pkix.Name, pathLen int) CAOptions {
-		return CAOptions{Subject: subject, CRLURL: "http://pki.example/" + crl + ".crl", Now: fixed(t0), MaxPathLen: pathLen}
-	}
-	for _, rc := range curves {
-		for _, ic := range curves {
-			for _, subject := range []pkix.Name{{}, {CommonName: "CA-SIM"}} {
-				for _, pathLen := range []int{0, 1, -1} {
-					name := fmt.Sprintf("%s root, %s CAs, subject %q, path length %d", rc.Params().Name, ic.Params().Name, subject.String(), pathLen)
-					t.Run(name, func(t *testing.T) {
-						root, err := NewRoot(key(rc), opts("root", subject, -1))
-						require.NoError(t, err)
-						ca, err := root.NewIntermediate(key(ic), opts("ca", subject, pathLen))
-						require.NoError(t, err)
-						requireIssuedVerify(t, root, root)
-						requireIssuedVerify(t, root, ca)
-						loaded, err := LoadCA(ca.Signer(), ca.DER(), nil, opts("ca", pkix.Name{}, 0))
-						require.NoError(t, err)
-						requireIssuedVerify(t, root, loaded)
-						if pathLen == 0 {
-							return
-						}
-						lower, err := loaded.NewIntermediate(key(ic), opts("lower", subject, 0))
-						require.NoError(t, err)
-						requireIssuedVerify(t, root, lower, loaded)
-						loaded, err = LoadCA(lower.Signer(), lower.DER(), lower.Chain()[1:], opts("lower", pkix.Name{}, 0))
-						require.NoError(t, err)
-						requireIssuedVerify(t, root, loaded, ca)
-					})
-				}
-			}
-		}
-	}
-}
-
-// requireIssuedVerify has ca, with cas the CAs between it and root,
-// issue a card and a platform certificate, with the default IssueOptions
-// and with a start and a validity of their own, and requires a Verifier
-// trusting root, knowing ca and cas and holding the CRLs of all of them
-// to accept each, presented with ca.Chain(), at t0 + 1h.
-func requireIssuedVerify(t *testing.T, root, ca *CA, cas ...*CA) {
-	t.Helper()
-	all := append([]*CA{ca}, cas...)
-	var inters [][]byte
-	if ca != root {
-		for _, c := range all {
-			inters = append(inters, c.DER())
-		}
-	}
-	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root.DER()}, Intermediates: inters, Now: fixed(t0.Add(time.Hour)), MaxDepth: 4})
-	require.NoError(t, err)
-	if ca != root {
-		all = append(all, root)
-	}
-	for _, c := range all {
-		crl, err := c.CRL(t0.Add(24 * time.Hour))
-		require.NoError(t, err)
-		require.NoError(t, v.AddCRL(crl))
-	}
-	for _, o := range []IssueOptions{{}, {NotBefore: t0.Add(time.Minute), Validity: 2 * time.Hour}} {
-		card, err := ca.IssueCard(newKey(t).Public(), testICCID, o)
-		require.NoError(t, err)
-		_, err = v.VerifyCard(append([][]byte{card}, ca.Chain()...))
-		require.NoError(t, err, "card")
-		platform, err := ca.IssuePlatform(newKey(t).Public(), ca.Certificate().Subject.CommonName, o)
-		require.NoError(t, err)
-		_, err = v.VerifyPlatform(append([][]byte{platform}, ca.Chain()...))
-		require.NoError(t, err, "platform")
-	}
 }

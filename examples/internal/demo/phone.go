@@ -19,6 +19,10 @@ import (
 // for the other phone.
 const PollInterval = 50 * time.Millisecond
 
+// wallClock is the clock of the phones: the epoch of their EIDs, in their
+// adverts and pairing proofs, and of the sessions they wait in.
+var wallClock = time.Now
+
 // Phone is the app of a shopper or a seller: payflow's phone logic
 // (payflow.Shopper or payflow.Seller) driving the card, with the phone's
 // radio and the screen it prints on.
@@ -70,7 +74,7 @@ func NewPhone(party *Party, card *Card, api payflow.API, screen *Screen, rootDER
 	if err != nil {
 		return nil, err
 	}
-	opts := payflow.PhoneOptions{API: api, Verifier: v, PollInterval: PollInterval}
+	opts := payflow.PhoneOptions{API: api, Verifier: v, PollInterval: PollInterval, Now: func() time.Time { return wallClock() }}
 	p := &Phone{Party: party, Card: card, API: api, Screen: screen, Station: &Station{Party: party, Card: card}}
 	var q *queue.Queue
 	if party.Role == adv.Seller {
@@ -141,15 +145,33 @@ func (p *Phone) ServiceQueue(ctx context.Context) ([]payflow.QueueEntry, error) 
 	return entries, nil
 }
 
-// Choose finds the entry named name, as the user taps it.
+// Choose finds the entry named name, as the user taps it: of several (a
+// peer heard under its EIDs of two epochs, the one before still kept in
+// the queue after its EID rotated), the newest (newest).
 func (p *Phone) Choose(entries []payflow.QueueEntry, name string) (payflow.QueueEntry, error) {
+	i, ok := p.newest(entries, name)
+	if !ok {
+		return payflow.QueueEntry{}, fmt.Errorf("demo: %q is not in the service queue", name)
+	}
+	p.Screen.Printf("%s taps %d. %s", p.Party.Display, i+1, name)
+	return entries[i], nil
+}
+
+// newest returns the index of the entry named name whose EID the phone's
+// queue first heard last (the first of them when the queue tells none
+// apart), and whether there is one.
+func (p *Phone) newest(entries []payflow.QueueEntry, name string) (int, bool) {
+	first := make(map[adv.EID]time.Time)
+	for _, pe := range p.Scanner.Queue.Snapshot() {
+		first[pe.Packet.EID] = pe.FirstSeen
+	}
+	best := -1
 	for i, e := range entries {
-		if e.Name == name {
-			p.Screen.Printf("%s taps %d. %s", p.Party.Display, i+1, name)
-			return e, nil
+		if e.Name == name && (best < 0 || first[e.EID].After(first[entries[best].EID])) {
+			best = i
 		}
 	}
-	return payflow.QueueEntry{}, fmt.Errorf("demo: %q is not in the service queue", name)
+	return best, best >= 0
 }
 
 // Confirm selects e: the card signs a proof over a fresh challenge naming

@@ -158,6 +158,30 @@ type pairedPhones struct {
 // it; the cloud closes when the test ends.
 func newPairedPhones(ctx context.Context, t *testing.T, aliceAPI, tillAPI func(payflow.API) payflow.API) *pairedPhones {
 	t.Helper()
+	w := newPhones(ctx, t, aliceAPI, tillAPI)
+	alice, till := w.alice, w.till
+	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, time.Now()))
+	sellers, err := alice.ServiceQueue(ctx)
+	require.NoError(t, err)
+	shoppers, err := till.ServiceQueue(ctx)
+	require.NoError(t, err)
+	require.Len(t, sellers, 1)
+	require.Len(t, shoppers, 1)
+	_, err = alice.Confirm(ctx, sellers[0])
+	require.NoError(t, err)
+	_, err = till.Confirm(ctx, shoppers[0])
+	require.NoError(t, err)
+	_, err = till.AwaitPaired(ctx)
+	require.NoError(t, err)
+	_, err = alice.AwaitPaired(ctx)
+	require.NoError(t, err)
+	return w
+}
+
+// newPhones returns Alice's phone and the till, logged out and unpaired,
+// as newPairedPhones does.
+func newPhones(ctx context.Context, t *testing.T, aliceAPI, tillAPI func(payflow.API) payflow.API) *pairedPhones {
+	t.Helper()
 	c, err := OpenCloud(ctx, CloudOptions{Dir: t.TempDir()})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
@@ -176,22 +200,6 @@ func newPairedPhones(ctx context.Context, t *testing.T, aliceAPI, tillAPI func(p
 	w.alice, err = NewPhone(m.Party("alice"), cards["alice"], api(aliceAPI), pr.Screen("shopper"), root)
 	require.NoError(t, err)
 	w.till, err = NewPhone(m.Party("till"), cards["till"], api(tillAPI), pr.Screen("seller"), root)
-	require.NoError(t, err)
-	alice, till := w.alice, w.till
-	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, time.Now()))
-	sellers, err := alice.ServiceQueue(ctx)
-	require.NoError(t, err)
-	shoppers, err := till.ServiceQueue(ctx)
-	require.NoError(t, err)
-	require.Len(t, sellers, 1)
-	require.Len(t, shoppers, 1)
-	_, err = alice.Confirm(ctx, sellers[0])
-	require.NoError(t, err)
-	_, err = till.Confirm(ctx, shoppers[0])
-	require.NoError(t, err)
-	_, err = till.AwaitPaired(ctx)
-	require.NoError(t, err)
-	_, err = alice.AwaitPaired(ctx)
 	require.NoError(t, err)
 	return w
 }

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/queue"
@@ -308,7 +309,7 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
-			now := time.Now()
+			now := wallClock()
 			if err := air.Send([]*Station{ph.Station}, now); err != nil {
 				ph.Screen.Printf("radio: %v", err)
 			}
@@ -380,7 +381,8 @@ func (p *Phone) find(ctx context.Context, name string) (payflow.QueueEntry, erro
 // program, starts the phone of the card name (see startPhone, whose login
 // has a -wait of its own), finds the phone that -pick names (find) and
 // pairs with it, confirming it and waiting for the other phone's
-// confirmation through an outage of the cloud (ThroughOutage), then runs
+// confirmation through an outage of the cloud (ThroughOutage), and
+// selecting it again when the EIDs change meanwhile (awaitPaired), then runs
 // buy with the pairing's confirmation and wctx, the context of the wait
 // for the other phone: one -wait from the start of the scan, which the
 // scan, the pairing and buy share. A confirmation sent again is a new
@@ -427,15 +429,89 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 	if err != nil {
 		return err
 	}
-	var c *payflow.Confirmation
-	err = ThroughOutage(wctx, func() (err error) {
-		c, err = ph.AwaitPaired(wctx)
-		return err
-	})
+	c, err := ph.awaitPaired(wctx, f.pick)
 	if err != nil {
 		return err
 	}
 	return buy(wctx, f, ph, c)
+}
+
+// rotationCheck is how often a phone program waiting for the other
+// phone's confirmation looks whether the EIDs changed (awaitPaired).
+const rotationCheck = 500 * time.Millisecond
+
+// errEIDsChanged ends the wait of a phone program for the other phone's
+// confirmation when the EIDs changed meanwhile (awaitPaired).
+var errEIDsChanged = errors.New("demo: the EIDs changed")
+
+// awaitPaired waits for the confirmation of the phone named pick in the
+// session selected (AwaitPaired, through an outage of the cloud:
+// ThroughOutage), until ctx ends. Two phones that select each other on
+// either side of the end of an EID epoch each open a session of their own,
+// which the other never confirms (PROTOCOL.md §6.1): so when the EIDs
+// changed while the phone waits (eidsChanged: its own epoch ended, or pick
+// advertises a new EID), the phone says so, finds pick again (find, which
+// taps pick's newest EID) and selects it (Confirm, which shows the pairing
+// code of the new EIDs), and waits on in that session. A selection that
+// fails as pick went unheard (queue.ErrUnknownPeer) leaves the phone in
+// the session selected before, waiting on.
+func (p *Phone) awaitPaired(ctx context.Context, pick string) (*payflow.Confirmation, error) {
+	for {
+		epoch := adv.Epoch(wallClock())
+		actx, cancel := context.WithCancelCause(ctx)
+		watched := make(chan struct{})
+		go func() {
+			defer close(watched)
+			for ctxsleep.Sleep(actx, rotationCheck) == nil {
+				if p.eidsChanged(actx, pick, epoch) {
+					cancel(errEIDsChanged)
+					return
+				}
+			}
+		}()
+		var c *payflow.Confirmation
+		err := ThroughOutage(actx, func() (err error) {
+			c, err = p.AwaitPaired(actx)
+			return err
+		})
+		cancel(nil)
+		<-watched
+		if err == nil || ctx.Err() != nil || !errors.Is(context.Cause(actx), errEIDsChanged) {
+			return c, err
+		}
+		p.Screen.Printf("No confirmation from %s yet: selecting again after the EIDs changed", pick)
+		e, err := p.find(ctx, pick)
+		if err != nil {
+			return nil, err
+		}
+		err = ThroughOutage(ctx, func() error {
+			_, err := p.Confirm(ctx, e)
+			return err
+		})
+		if err != nil && !errors.Is(err, queue.ErrUnknownPeer) {
+			return nil, err
+		}
+	}
+}
+
+// eidsChanged reports whether the EIDs of the phone's selection of pick
+// changed: the epoch of its clock is no longer epoch, the one in which the
+// phone started waiting, or the newest EID of pick in the service queue
+// (Choose) is not the one selected.
+func (p *Phone) eidsChanged(ctx context.Context, pick string, epoch uint32) bool {
+	if adv.Epoch(wallClock()) != epoch {
+		return true
+	}
+	sel, ok := p.Scanner.Queue.Selected()
+	if !ok {
+		return false
+	}
+	entries, err := p.app().Peers(ctx)
+	if err != nil {
+		return false
+	}
+	i, ok := p.newest(entries, pick)
+	return ok && entries[i].EID != sel.Packet.EID
 }
 
 // unavailablePause is how long a phone program, or the load generator,
