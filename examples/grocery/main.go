@@ -12,7 +12,11 @@
 // outcome unknown) and when the withdrawal failed; a request that the
 // shopper paid as the till gave up is the purchase. A payment whose
 // receipt the till could not verify (the program was interrupted first,
-// say) is said to be paid, its receipt not checked.
+// say) is said to be paid, its receipt not checked. Phones whose
+// selections of each other open two sessions, as the EID epoch ended
+// after they heard each other or between the two selections, hear each
+// other's new adverts and select each other again, up to 3 times, and
+// say so.
 //
 //	go run ./examples/grocery               # in a temporary folder
 //	go run ./examples/grocery -data ./shop  # keep the state; run again to continue
@@ -47,6 +51,11 @@ import (
 
 // now is the cloud's clock.
 var now = time.Now
+
+// rotationTries is how many times the phones select each other again
+// when their selections opened two sessions (an EID epoch ended as they
+// selected each other).
+const rotationTries = 3
 
 func main() {
 	ctx, stop := demo.NotifyContext()
@@ -163,7 +172,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := seller.Login(ctx); err != nil {
 		return err
 	}
-	if err := demo.NewRadio(*seed, *loss).Rounds(ctx, *rounds, stations, listeners); err != nil {
+	radio := demo.NewRadio(*seed, *loss)
+	if err := radio.Rounds(ctx, *rounds, stations, listeners); err != nil {
 		return err
 	}
 	shopperScreen.Printf("Heard %d advertising rounds from %d phones (%.0f%% of adverts lost)", *rounds, len(stations)-1, *loss*100)
@@ -179,18 +189,47 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	step("4. Face to face, both confirm each other: same name, same pairing code")
-	grocer, err := shopper.Choose(sellers, shop.Name)
+	confirm := func() (same bool, err error) {
+		grocer, err := shopper.Choose(sellers, shop.Name)
+		if err != nil {
+			return false, err
+		}
+		customer, err := seller.Choose(shoppers, alice.Display)
+		if err != nil {
+			return false, err
+		}
+		c1, err := shopper.Confirm(ctx, grocer)
+		if err != nil {
+			return false, err
+		}
+		c2, err := seller.Confirm(ctx, customer)
+		if err != nil {
+			return false, err
+		}
+		return c1.SessionID == c2.SessionID, nil
+	}
+	same, err := confirm()
+	// An EID epoch that ended after the phones heard each other, or
+	// between their selections, has each name its own EID of the new
+	// epoch and the other's of the one before, in a session of its own
+	// (PROTOCOL.md §6.1): the phones hear each other's new adverts and
+	// select each other again.
+	for try := 0; err == nil && !same && try < rotationTries; try++ {
+		for _, ph := range []*demo.Phone{shopper, seller} {
+			ph.Screen.Printf("The other screen shows another pairing code: selecting again after the EIDs changed")
+		}
+		if err = radio.Rounds(ctx, *rounds, stations, listeners); err != nil {
+			return err
+		}
+		if sellers, err = shopper.ServiceQueue(ctx); err != nil {
+			return err
+		}
+		if shoppers, err = seller.ServiceQueue(ctx); err != nil {
+			return err
+		}
+		same, err = confirm()
+	}
 	if err != nil {
-		return err
-	}
-	customer, err := seller.Choose(shoppers, alice.Display)
-	if err != nil {
-		return err
-	}
-	if _, err := shopper.Confirm(ctx, grocer); err != nil {
-		return err
-	}
-	if _, err := seller.Confirm(ctx, customer); err != nil {
 		return err
 	}
 	c1, err := shopper.AwaitPaired(ctx)

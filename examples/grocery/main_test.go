@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/simcard"
@@ -303,4 +304,62 @@ func TestGroceryInterruptedAfterPayment(t *testing.T) {
 	require.NotNil(t, signed, out.String())
 	assert.Contains(t, out.String(), "[seller]  Alice paid request "+signed[1]+", but its receipt was not checked\n")
 	assert.Contains(t, err.Error(), "demo: Alice paid request "+signed[1]+", but its receipt was not checked")
+}
+
+// TestGroceryAcrossEIDRotation: the EID epoch ends after the phones heard
+// each other's adverts and before they select each other, so that each
+// names its own new EID and the other's of the epoch before, in a session
+// of its own (PROTOCOL.md §6.1): the phones hear each other's new adverts,
+// select each other again, and the purchase goes through.
+func TestGroceryAcrossEIDRotation(t *testing.T) {
+	// One clock for the cloud and the phones: 2 minutes before the end of
+	// the epoch at first, standing still just before it while the phones
+	// log in and hear each other, and going on from its end then.
+	end := adv.EpochStart(adv.Epoch(time.Now()) + 1)
+	start := time.Now()
+	var mu sync.Mutex
+	clock := func() time.Time { return end.Add(-2 * time.Minute).Add(time.Since(start)) }
+	now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return clock()
+	}
+	demo.WallClock = now
+	defer func() { now, demo.WallClock = time.Now, time.Now }()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out := &onWrite{fn: func(p string) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case strings.Contains(p, "== 1–2. Both apps start"):
+			clock = func() time.Time { return end.Add(-time.Millisecond) }
+		case strings.Contains(p, " advertising rounds from "):
+			at := time.Now()
+			clock = func() time.Time { return end.Add(time.Since(at)) }
+		}
+	}}
+	err := run(ctx, nil, out)
+	require.NoError(t, err, out.String())
+	for _, label := range []string{"[shopper] ", "[seller]  "} {
+		assert.Contains(t, out.String(), label+"The other screen shows another pairing code: selecting again after the EIDs changed\n")
+	}
+	// The screens show the pairing code of the session they pair in last.
+	codes := regexp.MustCompile(`(?m)^\[(shopper|seller)\] +(?:Confirmation|Paired).*pairing code (\d{6})`).FindAllStringSubmatch(out.String(), -1)
+	require.Len(t, codes, 6, out.String())
+	assert.NotEqual(t, codes[0][2], codes[1][2], "two sessions first")
+	for _, c := range codes[2:] {
+		assert.Equal(t, codes[2][2], c[2], "then one")
+	}
+}
+
+// onWrite is an output that calls fn with each write.
+type onWrite struct {
+	bytes.Buffer
+	fn func(string)
+}
+
+func (w *onWrite) Write(p []byte) (int, error) {
+	w.fn(string(p))
+	return w.Buffer.Write(p)
 }

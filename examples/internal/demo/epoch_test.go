@@ -29,16 +29,16 @@ func TestPairingAcrossEIDRotation(t *testing.T) {
 	end := adv.EpochStart(adv.Epoch(time.Now()) + 1)
 	var at atomic.Int64
 	at.Store(end.Add(-time.Millisecond).UnixNano())
-	old := wallClock
-	wallClock = func() time.Time { return time.Unix(0, at.Load()) }
-	t.Cleanup(func() { wallClock = old })
+	old := WallClock
+	WallClock = func() time.Time { return time.Unix(0, at.Load()) }
+	t.Cleanup(func() { WallClock = old })
 
 	w := newPhones(ctx, t, nil, nil)
 	alice, till := w.alice, w.till
 	radio := NewRadio(1, 0)
 
 	// Before the epoch ends, the till hears Alice and selects her.
-	require.NoError(t, radio.Broadcast([]*Station{alice.Station}, []*Listener{till.Scanner}, wallClock()))
+	require.NoError(t, radio.Broadcast([]*Station{alice.Station}, []*Listener{till.Scanner}, WallClock()))
 	first := selectPeer(ctx, t, till, "Alice")
 
 	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
@@ -55,13 +55,13 @@ func TestPairingAcrossEIDRotation(t *testing.T) {
 	defer bcancel()
 	wg.Go(func() {
 		for ctxsleep.Sleep(bctx, 50*time.Millisecond) == nil {
-			if err := radio.Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, wallClock()); err != nil {
+			if err := radio.Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, WallClock()); err != nil {
 				t.Error(err)
 				return
 			}
 		}
 	})
-	require.NoError(t, radio.Broadcast([]*Station{till.Station}, []*Listener{alice.Scanner}, wallClock()))
+	require.NoError(t, radio.Broadcast([]*Station{till.Station}, []*Listener{alice.Scanner}, WallClock()))
 	second := selectPeer(ctx, t, alice, "Corner Grocer")
 	require.NotEqual(t, first.SessionID, second.SessionID, "a session on either side of the epoch's end")
 

@@ -19,9 +19,10 @@ import (
 // for the other phone.
 const PollInterval = 50 * time.Millisecond
 
-// wallClock is the clock of the phones: the epoch of their EIDs, in their
-// adverts and pairing proofs, and of the sessions they wait in.
-var wallClock = time.Now
+// WallClock is the clock of the phones and of their radio: the epoch of
+// their EIDs, in their adverts and pairing proofs, and the expiry of the
+// sessions they wait in. A test sets it before it makes phones.
+var WallClock = time.Now
 
 // Phone is the app of a shopper or a seller: payflow's phone logic
 // (payflow.Shopper or payflow.Seller) driving the card, with the phone's
@@ -74,7 +75,7 @@ func NewPhone(party *Party, card *Card, api payflow.API, screen *Screen, rootDER
 	if err != nil {
 		return nil, err
 	}
-	opts := payflow.PhoneOptions{API: api, Verifier: v, PollInterval: PollInterval, Now: func() time.Time { return wallClock() }}
+	opts := payflow.PhoneOptions{API: api, Verifier: v, PollInterval: PollInterval, Now: func() time.Time { return WallClock() }}
 	p := &Phone{Party: party, Card: card, API: api, Screen: screen, Station: &Station{Party: party, Card: card}}
 	var q *queue.Queue
 	if party.Role == adv.Seller {

@@ -309,7 +309,7 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 		t := time.NewTicker(200 * time.Millisecond)
 		defer t.Stop()
 		for {
-			now := wallClock()
+			now := WallClock()
 			if err := air.Send([]*Station{ph.Station}, now); err != nil {
 				ph.Screen.Printf("radio: %v", err)
 			}
@@ -457,7 +457,7 @@ var errEIDsChanged = errors.New("demo: the EIDs changed")
 // the session selected before, waiting on.
 func (p *Phone) awaitPaired(ctx context.Context, pick string) (*payflow.Confirmation, error) {
 	for {
-		epoch := adv.Epoch(wallClock())
+		epoch := adv.Epoch(WallClock())
 		actx, cancel := context.WithCancelCause(ctx)
 		watched := make(chan struct{})
 		go func() {
@@ -499,7 +499,7 @@ func (p *Phone) awaitPaired(ctx context.Context, pick string) (*payflow.Confirma
 // phone started waiting, or the newest EID of pick in the service queue
 // (Choose) is not the one selected.
 func (p *Phone) eidsChanged(ctx context.Context, pick string, epoch uint32) bool {
-	if adv.Epoch(wallClock()) != epoch {
+	if adv.Epoch(WallClock()) != epoch {
 		return true
 	}
 	sel, ok := p.Scanner.Queue.Selected()

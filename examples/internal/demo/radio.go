@@ -113,7 +113,7 @@ func (r *Radio) Rounds(ctx context.Context, n int, stations []*Station, listener
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := r.Broadcast(stations, listeners, time.Now()); err != nil {
+		if err := r.Broadcast(stations, listeners, WallClock()); err != nil {
 			return err
 		}
 	}
