@@ -388,7 +388,20 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // the consent that shows the request neither held nor captured,
 // or a poll that shows the held request pending, declined or in a state
 // that no request's view has, fails with ErrInternal (no accepted consent
-// or hold leaves it so), and the consent is kept as below.
+// or hold leaves it so), and the consent is kept as below. A consent that
+// the platform refuses may have been settled all the same by an earlier
+// send of it (over HTTP, an attempt that settled it and got a reply that
+// the handler did not store, a 5xx, which the client sends again): the
+// platform refuses a consent that it settled when it comes again. So
+// after a refusal ApproveShown reads the request: shown held or captured,
+// the consent is kept and ApproveShown waits for the capture and returns
+// its receipt, checked as above (a receipt of another consent is
+// ErrMismatch); shown pending with a consent nonce, or ended without a
+// capture, the consent was not made, and ApproveShown fails with the
+// platform's refusal, nothing kept; shown pending without a consent
+// nonce it fails with ErrConflict, in a state that no request's view
+// has with ErrInternal, and when that read fails with its error, the
+// consent kept as below.
 //
 // A consent that the platform did not answer (it failed or could not be
 // reached, ctx ended, or over HTTP it was still running when the retries
@@ -470,11 +483,11 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 	}
 	u, n := s.keptFor(shown.ID)
 	if u != nil {
-		out, err := s.resendConsent(ctx, u)
+		out, refusal, err := s.sendConsent(ctx, u)
 		if err != nil {
 			return nil, err
 		}
-		if out != nil {
+		if refusal == nil {
 			return s.settled(ctx, u, out)
 		}
 		s.drop(u) // refused: it was not made
@@ -515,14 +528,14 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 		return nil, err
 	}
 	u = &sentConsent{view: v, msg: consent}
-	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: consent})
+	out, refusal, err := s.sendConsent(ctx, u)
+	if refusal != nil { // it was not made
+		return nil, refusal
+	}
+	s.keep(u) // until its receipt verifies: it may have been settled
 	if err != nil {
-		if !refused(err) { // it may have been settled
-			s.keep(u)
-		}
 		return nil, err
 	}
-	s.keep(u) // until its receipt verifies
 	return s.settled(ctx, u, out)
 }
 
@@ -576,31 +589,38 @@ type sentConsent struct {
 	taken *verifiedReceipt
 }
 
-// resendConsent sends u again and returns the platform's view of its
-// request once u was held or captured, nil when the platform refused u
-// and the request shows that u was not made (pending with a consent
-// nonce) or ended without a capture (endedUncaptured). A refused u whose
-// request shows pending without a consent nonce is errSettling; one whose
-// request shows a state that no request's view has is ErrInternal: u may
-// have been settled all the same.
-func (s *Shopper) resendConsent(ctx context.Context, u *sentConsent) (*PaymentView, error) {
-	out, err := s.api.Approve(ctx, &ApproveRequest{Consent: u.msg})
+// sendConsent sends u, the first time or again, and returns the
+// platform's view of its request once u was held or captured. A u that
+// the platform refuses may have been settled all the same, by an earlier
+// send of it: the platform refuses a consent that it settled when it is
+// sent again, as a kept one is, or as the HTTP client's retry is when the
+// attempt that settled it got a reply that the handler did not store (a
+// 5xx). So after a refusal it reads the request: held or captured, it
+// returns that view; pending with a consent nonce, or ended without a
+// capture (endedUncaptured), u was not made, and refusal is the
+// platform's refusal. A refused u whose request shows pending without a
+// consent nonce is errSettling; one whose request shows a state that no
+// request's view has is ErrInternal: u may have been settled all the
+// same.
+func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *PaymentView, refusal, err error) {
+	out, err = s.api.Approve(ctx, &ApproveRequest{Consent: u.msg})
 	if err == nil || !refused(err) {
-		return out, err
+		return out, nil, err
 	}
 	// Refused now: settled before (its nonce is spent), or never made.
+	refusal = err
 	v, err := s.reread(ctx, u.view)
 	switch {
 	case err != nil:
-		return nil, err
+		return nil, nil, err
 	case v.State == StateHeld || v.State == StateCaptured:
-		return v, nil
+		return v, nil, nil
 	case v.State == StatePending && len(v.ConsentNonce) == 0:
-		return nil, errSettling
+		return nil, nil, errSettling
 	case v.State == StatePending || endedUncaptured(v.State):
-		return nil, nil
+		return nil, refusal, nil
 	}
-	return nil, fmt.Errorf("%w: the platform shows the payment %s", ErrInternal, v.State)
+	return nil, nil, fmt.Errorf("%w: the platform shows the payment %s", ErrInternal, v.State)
 }
 
 // settled waits until out, the view of u's request after u was sent, is

@@ -1893,3 +1893,37 @@ func TestShopperViewsAreTheAppsOwn(t *testing.T) {
 	assert.Equal(t, uint64(690), rc.Amount)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
+
+// TestShopperApproveRefusedRetryOfSettledConsent: a consent that the
+// platform settled, sent again at once and refused as a consent already
+// used (as the HTTP client's retry is when the attempt that settled it
+// got a reply that the handler did not store, a 5xx), is the shopper's
+// payment: Approve returns its receipt, charged once, instead of
+// reporting failed a purchase that was paid.
+func TestShopperApproveRefusedRetryOfSettledConsent(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	var first *payflow.PaymentView
+	var retry error
+	api := &scriptedApproveAPI{API: w.f.Platform}
+	api.approve = append(api.approve, func(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+		var err error
+		if first, err = w.f.Platform.Approve(ctx, req); err != nil {
+			return nil, err
+		}
+		_, retry = w.f.Platform.Approve(ctx, req)
+		return nil, retry
+	})
+	w.useShopper(t, api)
+	w.pair(t)
+	w.request(t)
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, retry, payflow.ErrReplay, "the platform refuses the retry")
+	require.NoError(t, err)
+	assert.Equal(t, first.Receipt, rc.Signed)
+	assert.Equal(t, uint64(690), rc.Amount)
+	require.Len(t, api.sent, 1, "no other consent is signed")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+	_, err = w.shopper.Payment()
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "the paid request left the screen")
+}
