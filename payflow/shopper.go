@@ -284,13 +284,15 @@ func (s *Shopper) drop(u *sentConsent) {
 	s.kept = slices.DeleteFunc(s.kept, func(k *sentConsent) bool { return k == u })
 }
 
-// keptFor returns the consent kept for request id, if any, and how many
-// consents are kept.
-func (s *Shopper) keptFor(id ID) (*sentConsent, int) {
+// keptFor returns the consent kept for the request of v, if any, and how
+// many consents are kept. A consent is of that request when its view has
+// v's ID and request hash: one kept for another request under that ID (a
+// seller card may sign more than one) is not.
+func (s *Shopper) keptFor(v *PaymentView) (*sentConsent, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, u := range s.kept {
-		if u.view.ID == id {
+		if u.view.ID == v.ID && bytes.Equal(u.view.RequestHash, v.RequestHash) {
 			return u, len(s.kept)
 		}
 	}
@@ -412,8 +414,10 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // with a receipt that does not verify or is of another amount (above),
 // with the view of another request or with a state that cannot follow it
 // (ErrInternal), may have been settled all the same. So the next approval
-// of that request (ApproveShown or Approve) sends it again, as signed,
-// without the card: a consent held or captured has the call wait for the
+// of that request (ApproveShown or Approve of a view with its ID and
+// request hash: another request that the platform shows under its ID
+// has a consent of its own signed) sends it again, as signed, without
+// the card: a consent held or captured has the call wait for the
 // capture and return its receipt, one still being settled fails with
 // ErrConflict, one that the platform refused then, its request shown in a
 // state that no request's view has, fails with ErrInternal and stays kept,
@@ -481,7 +485,7 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 	if err := s.trustPlatform(ctx); err != nil {
 		return nil, err
 	}
-	u, n := s.keptFor(shown.ID)
+	u, n := s.keptFor(shown)
 	if u != nil {
 		out, refusal, err := s.sendConsent(ctx, u)
 		if err != nil {

@@ -1927,3 +1927,52 @@ func TestShopperApproveRefusedRetryOfSettledConsent(t *testing.T) {
 	_, err = w.shopper.Payment()
 	require.ErrorIs(t, err, payflow.ErrNoPayment, "the paid request left the screen")
 }
+
+// TestApproveShownSendsNoKeptConsentOfAnotherRequestUnderItsID: a consent
+// kept for a request (its reply lost before it reached the platform) is
+// not sent by the approval of another request that the platform shows
+// under the same ID (another request hash: a seller card may sign more
+// than one request under one ID): the approval signs a consent bound to
+// the request shown, which the platform, holding the first, refuses
+// with ErrMismatch, and the shopper is charged nothing.
+func TestApproveShownSendsNoKeptConsentOfAnotherRequestUnderItsID(t *testing.T) {
+	ctx := context.Background()
+	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+	reads := &tamperAPI{API: f.Platform}
+	api := &scriptedApproveAPI{API: reads}
+	api.approve = append(api.approve, func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+		return nil, payflow.ErrUnavailable
+	})
+	w := newPhoneWorld(t, f, api, false)
+	w.pair(t)
+	_, first := w.request(t)
+	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+
+	// The seller's card signs another request under the first's ID, and
+	// the platform shows it under that ID.
+	other, err := w.sellerCard.Card.SignPaymentRequest(&record.PaymentRequest{
+		RequestID: first.ID[:], SessionID: first.SessionID[:], PayerCardID: first.PayerCardID,
+		MerchantID: first.MerchantID, Currency: first.Currency, Amount: 100,
+	})
+	require.NoError(t, err)
+	h := record.Hash(other)
+	reads.payment = func(v *payflow.PaymentView) {
+		if v.ID == first.ID {
+			v.Request, v.RequestHash, v.Amount, v.Lines = other, h[:], 100, nil
+		}
+	}
+	_, err = w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, payflow.ErrMismatch, "the kept consent's request read as another")
+	shown, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, h[:], shown.RequestHash)
+
+	_, err = w.shopper.ApproveShown(ctx, shown, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged nothing")
+	require.Len(t, api.sent, 2)
+	var cs record.Consent
+	require.NoError(t, record.Open(api.sent[1], &cs))
+	assert.Equal(t, h[:], cs.RequestHash, "the consent sent is bound to the request shown")
+}
