@@ -15,8 +15,8 @@
 // say) is said to be paid, its receipt not checked. Phones whose
 // selections of each other open two sessions, as the EID epoch ended
 // after they heard each other or between the two selections, hear each
-// other's new adverts and select each other again, up to 3 times, and
-// say so.
+// other's new adverts and select each other again, up to 3 times
+// (demo.SelectEachOther), and say so.
 //
 //	go run ./examples/grocery               # in a temporary folder
 //	go run ./examples/grocery -data ./shop  # keep the state; run again to continue
@@ -51,11 +51,6 @@ import (
 
 // now is the cloud's clock.
 var now = time.Now
-
-// rotationTries is how many times the phones select each other again
-// when their selections opened two sessions (an EID epoch ended as they
-// selected each other).
-const rotationTries = 3
 
 func main() {
 	ctx, stop := demo.NotifyContext()
@@ -189,46 +184,33 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 
 	step("4. Face to face, both confirm each other: same name, same pairing code")
-	confirm := func() (same bool, err error) {
+	// The phones select each other again while their selections open two
+	// sessions, as the EID epoch ended meanwhile: they hear each other's
+	// new adverts and read the service queues again first.
+	err = demo.SelectEachOther(shopper, seller, func() (c1, c2 *payflow.Confirmation, err error) {
 		grocer, err := shopper.Choose(sellers, shop.Name)
 		if err != nil {
-			return false, err
+			return nil, nil, err
 		}
 		customer, err := seller.Choose(shoppers, alice.Display)
 		if err != nil {
-			return false, err
+			return nil, nil, err
 		}
-		c1, err := shopper.Confirm(ctx, grocer)
-		if err != nil {
-			return false, err
+		if c1, err = shopper.Confirm(ctx, grocer); err != nil {
+			return nil, nil, err
 		}
-		c2, err := seller.Confirm(ctx, customer)
-		if err != nil {
-			return false, err
-		}
-		return c1.SessionID == c2.SessionID, nil
-	}
-	same, err := confirm()
-	// An EID epoch that ended after the phones heard each other, or
-	// between their selections, has each name its own EID of the new
-	// epoch and the other's of the one before, in a session of its own
-	// (PROTOCOL.md §6.1): the phones hear each other's new adverts and
-	// select each other again.
-	for try := 0; err == nil && !same && try < rotationTries; try++ {
-		for _, ph := range []*demo.Phone{shopper, seller} {
-			ph.Screen.Printf("The other screen shows another pairing code: selecting again after the EIDs changed")
-		}
+		c2, err = seller.Confirm(ctx, customer)
+		return c1, c2, err
+	}, func() (err error) {
 		if err = radio.Rounds(ctx, *rounds, stations, listeners); err != nil {
 			return err
 		}
 		if sellers, err = shopper.ServiceQueue(ctx); err != nil {
 			return err
 		}
-		if shoppers, err = seller.ServiceQueue(ctx); err != nil {
-			return err
-		}
-		same, err = confirm()
-	}
+		shoppers, err = seller.ServiceQueue(ctx)
+		return err
+	})
 	if err != nil {
 		return err
 	}

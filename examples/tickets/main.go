@@ -4,7 +4,11 @@
 // in one atomic request, the seat as an asset leg of the payment (delivery
 // versus payment): the fan holds the seat and the reseller does not. When
 // the reseller then offers the same seat to a second fan, the cloud
-// refuses to settle and neither the seat nor the money moves.
+// refuses to settle and neither the seat nor the money moves. A fan and
+// the reseller whose selections of each other open two sessions, as the
+// EID epoch ended after they heard each other or between the two
+// selections, hear each other's new adverts and select each other again,
+// up to 3 times (demo.SelectEachOther), and say so.
 //
 //	go run ./examples/tickets
 //
@@ -131,7 +135,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	if err := demo.NewRadio(*seed, 0.2).Rounds(ctx, 8, stations, listeners); err != nil {
+	radio := demo.NewRadio(*seed, 0.2)
+	if err := radio.Rounds(ctx, 8, stations, listeners); err != nil {
 		return err
 	}
 	owners := []struct{ id, name string }{{shop.ID, shop.Name}, {ids["erin"], "Erin"}, {ids["frank"], "Frank"}}
@@ -166,26 +171,33 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// sell pairs the reseller with a fan and offers seat A12; it returns
 	// the payment screen that the fan's phone shows.
 	sell := func(fan *demo.Phone) (*payflow.PaymentView, error) {
-		sellers, err := fan.ServiceQueue(ctx)
+		// The phones select each other again while their selections
+		// open two sessions, as the EID epoch ended meanwhile: they hear
+		// each other's new adverts first.
+		err := demo.SelectEachOther(fan, dana, func() (c1, c2 *payflow.Confirmation, err error) {
+			sellers, err := fan.ServiceQueue(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			fans, err := dana.ServiceQueue(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			pick, err := fan.Choose(sellers, shop.Name)
+			if err != nil {
+				return nil, nil, err
+			}
+			buyer, err := dana.Choose(fans, fan.Party.Display)
+			if err != nil {
+				return nil, nil, err
+			}
+			if c1, err = fan.Confirm(ctx, pick); err != nil {
+				return nil, nil, err
+			}
+			c2, err = dana.Confirm(ctx, buyer)
+			return c1, c2, err
+		}, func() error { return radio.Rounds(ctx, 8, stations, listeners) })
 		if err != nil {
-			return nil, err
-		}
-		fans, err := dana.ServiceQueue(ctx)
-		if err != nil {
-			return nil, err
-		}
-		pick, err := fan.Choose(sellers, shop.Name)
-		if err != nil {
-			return nil, err
-		}
-		buyer, err := dana.Choose(fans, fan.Party.Display)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := fan.Confirm(ctx, pick); err != nil {
-			return nil, err
-		}
-		if _, err := dana.Confirm(ctx, buyer); err != nil {
 			return nil, err
 		}
 		if _, err := fan.AwaitPaired(ctx); err != nil {

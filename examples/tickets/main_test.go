@@ -3,12 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/examples/internal/demo"
 )
 
@@ -67,3 +71,50 @@ func TestTicketsFlags(t *testing.T) {
 	assert.ErrorIs(t, run(context.Background(), []string{"3", "-seed", "4"}, &out), demo.ErrUsage)
 	assert.Empty(t, out.String())
 }
+
+// TestTicketsAcrossEIDRotation: the EID epoch of the phones ends after
+// they heard each other's adverts and before the fans and the reseller
+// select each other, so that each names its own new EID and the other's
+// of the epoch before, in a session of its own (PROTOCOL.md §6.1): the
+// phones hear each other's new adverts, select each other again, and both
+// sales go as without the rotation.
+func TestTicketsAcrossEIDRotation(t *testing.T) {
+	// The phones' clock stands still just before the end of the epoch of
+	// the cloud's clock until the radio rounds are heard (the holdings
+	// shown next), and goes on from its end then.
+	end := adv.EpochStart(adv.Epoch(time.Now()) + 1)
+	var mu sync.Mutex
+	clock := func() time.Time { return end.Add(-time.Millisecond) }
+	demo.WallClock = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return clock()
+	}
+	defer func() { demo.WallClock = time.Now }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	stepped := false
+	step := writeFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stepped && bytes.Contains(p, []byte(" is held by ")) {
+			stepped = true
+			at := time.Now()
+			clock = func() time.Time { return end.Add(time.Since(at)) }
+		}
+		return len(p), nil
+	})
+	require.NoError(t, run(ctx, nil, io.MultiWriter(step, &out)), out.String())
+	s := out.String()
+	for _, label := range []string{"[shopper] ", "[seller]  "} {
+		assert.Contains(t, s, label+"The other screen shows another pairing code: selecting again after the EIDs changed\n")
+	}
+	assert.Contains(t, s, "[cloud]   ARENA-1231-A12 is held by Erin\n")
+	assert.Contains(t, s, "[frank]   The cloud refused to settle: payflow: insufficient funds")
+}
+
+// writeFunc is an io.Writer that calls the function.
+type writeFunc func(p []byte) (int, error)
+
+func (f writeFunc) Write(p []byte) (int, error) { return f(p) }
