@@ -272,29 +272,37 @@ func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup
 	return pairs, where, closeAll, nil
 }
 
-// pair has both phones hear each other's advert and confirm each other.
+// pair has both phones hear each other's advert and select each other,
+// and again, with the EIDs of the phones' clock then, while their
+// selections open two sessions as the EID epoch ended between them
+// (demo.SelectEachOther), and waits until the shopper is paired.
 func (p *pair) pair(ctx context.Context) error {
-	shopperEID, err := p.shopper.EID(time.Now())
-	if err != nil {
-		return err
-	}
-	sellerEID, err := p.seller.EID(time.Now())
-	if err != nil {
-		return err
-	}
-	for _, h := range []struct {
-		q   *queue.Queue
-		eid adv.EID
-		r   adv.Role
-	}{{p.shopper.Scanner.Queue, sellerEID, adv.Seller}, {p.seller.Scanner.Queue, shopperEID, adv.Shopper}} {
-		if err := h.q.Observe(adv.Packet{Role: h.r, EID: h.eid}, -60, time.Time{}); err != nil {
-			return err
+	err := demo.SelectEachOther(p.shopper, p.seller, func() (c1, c2 *payflow.Confirmation, err error) {
+		now := demo.WallClock()
+		shopperEID, err := p.shopper.EID(now)
+		if err != nil {
+			return nil, nil, err
 		}
-	}
-	if _, err := p.shopper.Shopper.Select(ctx, sellerEID); err != nil {
-		return err
-	}
-	if _, err := p.seller.Seller.Select(ctx, shopperEID); err != nil {
+		sellerEID, err := p.seller.EID(now)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, h := range []struct {
+			q   *queue.Queue
+			eid adv.EID
+			r   adv.Role
+		}{{p.shopper.Scanner.Queue, sellerEID, adv.Seller}, {p.seller.Scanner.Queue, shopperEID, adv.Shopper}} {
+			if err := h.q.Observe(adv.Packet{Role: h.r, EID: h.eid}, -60, time.Time{}); err != nil {
+				return nil, nil, err
+			}
+		}
+		if c1, err = p.shopper.Shopper.Select(ctx, sellerEID); err != nil {
+			return nil, nil, err
+		}
+		c2, err = p.seller.Seller.Select(ctx, shopperEID)
+		return c1, c2, err
+	}, nil)
+	if err != nil {
 		return err
 	}
 	_, err = p.shopper.Shopper.WaitPaired(ctx)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/payflow"
 )
@@ -412,4 +413,52 @@ func TestLoadgenInterrupted(t *testing.T) {
 	assert.NotErrorIs(t, err, demo.ErrUsage, "exit status 1")
 	assert.Regexp(t, summaryRE, out.String(), "the partial results are printed")
 	assert.Regexp(t, latencyRE, out.String())
+}
+
+// rotateAPI steps the phones' clock (at) to end once the first Pair call
+// returns: the shopper's selection names both EIDs of the epoch before
+// end, the seller's its own of the epoch from end and the shopper's of
+// the one before. pairs counts the Pair calls.
+type rotateAPI struct {
+	payflow.API
+	at    *atomic.Int64
+	end   time.Time
+	pairs atomic.Int32
+}
+
+func (a *rotateAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
+	v, err := a.API.Pair(ctx, req)
+	if a.pairs.Add(1) == 1 {
+		a.at.Store(a.end.UnixNano())
+	}
+	return v, err
+}
+
+// TestLoadgenPairsAcrossEIDRotation: the EID epoch of the phones ends
+// between the shopper's selection of the seller and the seller's of the
+// shopper, which open two sessions (PROTOCOL.md §6.1): the pair selects
+// each other again with the EIDs of the new epoch and pairs.
+func TestLoadgenPairsAcrossEIDRotation(t *testing.T) {
+	end := adv.EpochStart(adv.Epoch(time.Now()) + 1)
+	var at atomic.Int64
+	at.Store(end.Add(-time.Millisecond).UnixNano())
+	demo.WallClock = func() time.Time { return time.Unix(0, at.Load()) }
+	defer func() { demo.WallClock = time.Now }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var api *rotateAPI
+	c := config{pairs: 1, dir: t.TempDir(), wrap: func(inner payflow.API) payflow.API {
+		api = &rotateAPI{API: inner, at: &at, end: end}
+		return api
+	}}
+	pairs, _, cleanup, err := setup(ctx, &c)
+	require.NoError(t, err)
+	defer cleanup()
+	require.Len(t, pairs, 1)
+	assert.Equal(t, int32(4), api.pairs.Load(), "two selections of either epoch")
+	sc, err := pairs[0].seller.Seller.WaitPaired(ctx)
+	require.NoError(t, err)
+	shc, err := pairs[0].shopper.Shopper.WaitPaired(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, shc.SessionID, sc.SessionID)
 }
