@@ -454,7 +454,11 @@ var errEIDsChanged = errors.New("demo: the EIDs changed")
 // taps pick's newest EID) and selects it (Confirm, which shows the pairing
 // code of the new EIDs), and waits on in that session. A selection that
 // fails as pick went unheard (queue.ErrUnknownPeer) leaves the phone in
-// the session selected before, waiting on.
+// the session selected before, waiting on. A phone paired in a session
+// that pick left meanwhile, as its selection of pick, signed before the
+// EIDs changed, reached the cloud after pick selected it again under the
+// new EIDs (movedOn), says so, selects pick again, and waits on in pick's
+// new session.
 func (p *Phone) awaitPaired(ctx context.Context, pick string) (*payflow.Confirmation, error) {
 	for {
 		epoch := adv.Epoch(WallClock())
@@ -476,13 +480,22 @@ func (p *Phone) awaitPaired(ctx context.Context, pick string) (*payflow.Confirma
 		})
 		cancel(nil)
 		<-watched
-		if err == nil || ctx.Err() != nil || !errors.Is(context.Cause(actx), errEIDsChanged) {
+		var e payflow.QueueEntry
+		switch {
+		case err == nil:
+			again, moved := p.movedOn(ctx, c, pick)
+			if !moved {
+				return c, nil
+			}
+			p.Screen.Printf("%s selected this phone again after the EIDs changed: selecting it again", pick)
+			e = again
+		case ctx.Err() != nil || !errors.Is(context.Cause(actx), errEIDsChanged):
 			return c, err
-		}
-		p.Screen.Printf("No confirmation from %s yet: selecting again after the EIDs changed", pick)
-		e, err := p.find(ctx, pick)
-		if err != nil {
-			return nil, err
+		default:
+			p.Screen.Printf("No confirmation from %s yet: selecting again after the EIDs changed", pick)
+			if e, err = p.find(ctx, pick); err != nil {
+				return nil, err
+			}
 		}
 		err = ThroughOutage(ctx, func() error {
 			_, err := p.Confirm(ctx, e)
@@ -492,6 +505,45 @@ func (p *Phone) awaitPaired(ctx context.Context, pick string) (*payflow.Confirma
 			return nil, err
 		}
 	}
+}
+
+// movedOn reports whether pick, paired with this phone in the session of
+// c, has selected this phone under the EIDs of a newer epoch, and returns
+// pick's entry of the service queue to select it again. The other phone,
+// waiting in that session, may have left it (awaitPaired) before this
+// phone's selection, signed before the EIDs changed, reached the cloud and
+// paired it: it then waits in the session of pick's newest EID in the
+// service queue (Choose) and this card's EID now, which the cloud knows
+// once pick's selection opened it. The phone asks the cloud with the
+// token of its login (Login); an error of the cloud, or a phone without
+// one, reports no move.
+func (p *Phone) movedOn(ctx context.Context, c *payflow.Confirmation, pick string) (payflow.QueueEntry, bool) {
+	s, err := p.API.Session(ctx, p.Token, c.SessionID)
+	if err != nil {
+		return payflow.QueueEntry{}, false
+	}
+	entries, err := p.app().Peers(ctx)
+	if err != nil {
+		return payflow.QueueEntry{}, false
+	}
+	i, ok := p.newest(entries, pick)
+	if !ok {
+		return payflow.QueueEntry{}, false
+	}
+	own, err := p.EID(WallClock())
+	if err != nil {
+		return payflow.QueueEntry{}, false
+	}
+	shopper, seller := own, entries[i].EID
+	if p.Party.Role == adv.Seller {
+		shopper, seller = seller, own
+	}
+	id := payflow.SessionID(s.ShopperCardID, s.SellerCardID, shopper[:], seller[:])
+	if id == c.SessionID {
+		return payflow.QueueEntry{}, false
+	}
+	_, err = p.API.Session(ctx, p.Token, id)
+	return entries[i], err == nil
 }
 
 // eidsChanged reports whether the EIDs of the phone's selection of pick
