@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,7 @@ func TestPairingAcrossEIDRotation(t *testing.T) {
 	var wg sync.WaitGroup
 	var tc, ac *payflow.Confirmation
 	var terr, aerr error
-	wg.Go(func() { tc, terr = till.awaitPaired(wctx, "Alice") })
+	wg.Go(func() { tc, terr = till.awaitPaired(wctx, "Alice", first) })
 
 	// The epoch ends: both phones advertise their new EIDs, and Alice,
 	// who hears only the till's new one, selects it.
@@ -49,7 +50,7 @@ func TestPairingAcrossEIDRotation(t *testing.T) {
 	second := selectPeer(ctx, t, alice, "Corner Grocer")
 	require.NotEqual(t, first.SessionID, second.SessionID, "a session on either side of the epoch's end")
 
-	ac, aerr = alice.awaitPaired(wctx, "Corner Grocer")
+	ac, aerr = alice.awaitPaired(wctx, "Corner Grocer", second)
 	bcancel()
 	wg.Wait()
 	require.NoError(t, aerr, w.out.String())
@@ -107,25 +108,121 @@ func selectPeer(ctx context.Context, t *testing.T, ph *Phone, name string) *payf
 	return c
 }
 
-// pairHookAPI calls hook with the number of each Pair call, before the
-// call when before is set and once it returned otherwise.
-type pairHookAPI struct {
+// hookAPI calls the hooks set: beforePair before a Pair call and
+// afterPair once it returned, with the number of the call, and resolve
+// before a Resolve call, with its request.
+type hookAPI struct {
 	payflow.API
-	before bool
-	hook   func(n int32)
-	n      atomic.Int32
+	beforePair, afterPair func(n int32)
+	resolve               func(req *payflow.ResolveRequest)
+	pairs                 atomic.Int32
 }
 
-func (a *pairHookAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
-	n := a.n.Add(1)
-	if a.before {
-		a.hook(n)
+func (a *hookAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
+	n := a.pairs.Add(1)
+	if a.beforePair != nil {
+		a.beforePair(n)
 	}
 	s, err := a.API.Pair(ctx, req)
-	if !a.before {
-		a.hook(n)
+	if a.afterPair != nil {
+		a.afterPair(n)
 	}
 	return s, err
+}
+
+func (a *hookAPI) Resolve(ctx context.Context, token string, req *payflow.ResolveRequest) (*payflow.ResolveResponse, error) {
+	if a.resolve != nil {
+		a.resolve(req)
+	}
+	return a.API.Resolve(ctx, token, req)
+}
+
+// crossing is Alice's phone and the till, logged in, which heard each
+// other before the end of the EID epoch of their clock (standStill):
+// the till selected Alice (first), and Alice's selection of the till,
+// signed, is held on its way to the cloud until release.
+type crossing struct {
+	*pairedPhones
+	tillAPI  *hookAPI
+	radio    *Radio
+	endEpoch func()
+	first    *payflow.Confirmation
+	signed   chan struct{} // closed once Alice's selection is held
+	held     chan struct{} // closed to let it go on
+	selected chan struct{} // closed once it returned
+	ac       *payflow.Confirmation
+	aerr     error
+}
+
+// newCrossing returns the crossing, the till talking to the cloud
+// through tillAPI, whose API it sets.
+func newCrossing(ctx context.Context, t *testing.T, tillAPI *hookAPI) *crossing {
+	x := &crossing{tillAPI: tillAPI, endEpoch: standStill(t), radio: NewRadio(1, 0), signed: make(chan struct{}), held: make(chan struct{}), selected: make(chan struct{})}
+	x.pairedPhones = newPhones(ctx, t, func(p payflow.API) payflow.API {
+		return &hookAPI{API: p, beforePair: func(n int32) {
+			if n == 1 { // Alice's first selection, signed: held
+				close(x.signed)
+				<-x.held
+			}
+		}}
+	}, func(p payflow.API) payflow.API {
+		tillAPI.API = p
+		return tillAPI
+	})
+	for _, ph := range []*Phone{x.alice, x.till} {
+		require.NoError(t, ph.Login(ctx))
+	}
+	require.NoError(t, x.radio.Broadcast([]*Station{x.alice.Station, x.till.Station}, []*Listener{x.alice.Scanner, x.till.Scanner}, WallClock()))
+	x.first = selectPeer(ctx, t, x.till, "Alice")
+	entries, err := x.alice.ServiceQueue(ctx)
+	require.NoError(t, err)
+	grocer, err := x.alice.Choose(entries, "Corner Grocer")
+	require.NoError(t, err)
+	go func() {
+		defer close(x.selected)
+		x.ac, x.aerr = x.alice.Confirm(ctx, grocer)
+	}()
+	<-x.signed
+	return x
+}
+
+// release lets Alice's selection reach the cloud and returns its
+// confirmation.
+func (x *crossing) release(t *testing.T) *payflow.Confirmation {
+	close(x.held)
+	<-x.selected
+	require.NoError(t, x.aerr)
+	return x.ac
+}
+
+// tillWaits has the till wait for Alice (awaitPaired) in the session it
+// selected, within wctx, which ends in 15 seconds, ends the epoch and has
+// both phones hear each other's new adverts. It returns wctx and wait,
+// which waits for the till's wait to end, stops the radio and returns the
+// till's outcome.
+func (x *crossing) tillWaits(ctx context.Context, t *testing.T) (wctx context.Context, wait func() (*payflow.Confirmation, error)) {
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	var wg sync.WaitGroup
+	var tc *payflow.Confirmation
+	var terr error
+	done := make(chan struct{})
+	wg.Go(func() {
+		defer close(done)
+		tc, terr = x.till.awaitPaired(wctx, "Alice", x.first)
+	})
+	x.endEpoch()
+	stop := broadcast(ctx, t, &wg, x.radio, x.alice, x.till)
+	t.Cleanup(func() {
+		cancel()
+		stop()
+		wg.Wait()
+	})
+	return wctx, func() (*payflow.Confirmation, error) {
+		<-done
+		stop()
+		wg.Wait()
+		return tc, terr
+	}
 }
 
 // TestPairingCrossesReselection: Alice's selection of the till, signed
@@ -137,74 +234,66 @@ func (a *pairHookAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payf
 func TestPairingCrossesReselection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
-	endEpoch := standStill(t)
-
-	signed, release, reselected := make(chan struct{}), make(chan struct{}), make(chan struct{})
-	w := newPhones(ctx, t, func(p payflow.API) payflow.API {
-		return &pairHookAPI{API: p, before: true, hook: func(n int32) {
-			if n == 1 { // Alice's first selection, signed: held
-				close(signed)
-				<-release
-			}
-		}}
-	}, func(p payflow.API) payflow.API {
-		return &pairHookAPI{API: p, hook: func(n int32) {
-			if n == 2 { // the till's selection after the EIDs changed
-				close(reselected)
-			}
-		}}
-	})
-	alice, till := w.alice, w.till
-	for _, ph := range []*Phone{alice, till} {
-		require.NoError(t, ph.Login(ctx))
-	}
-	radio := NewRadio(1, 0)
-
-	// Before the epoch ends, the phones hear each other and select each
-	// other, Alice's selection held on its way to the cloud.
-	require.NoError(t, radio.Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, WallClock()))
-	first := selectPeer(ctx, t, till, "Alice")
-	entries, err := alice.ServiceQueue(ctx)
-	require.NoError(t, err)
-	grocer, err := alice.Choose(entries, "Corner Grocer")
-	require.NoError(t, err)
-	var ac0 *payflow.Confirmation
-	var aerr0 error
-	selected := make(chan struct{})
-	go func() {
-		defer close(selected)
-		ac0, aerr0 = alice.Confirm(ctx, grocer)
-	}()
-	<-signed
-
-	wctx, wcancel := context.WithTimeout(ctx, 15*time.Second)
-	defer wcancel()
-	var wg sync.WaitGroup
-	var tc *payflow.Confirmation
-	var terr error
-	wg.Go(func() { tc, terr = till.awaitPaired(wctx, "Alice") })
+	reselected := make(chan struct{})
+	x := newCrossing(ctx, t, &hookAPI{afterPair: func(n int32) {
+		if n == 2 { // the till's selection after the EIDs changed
+			close(reselected)
+		}
+	}})
 
 	// The epoch ends: both phones advertise their new EIDs; the till
 	// selects Alice again, and then Alice's selection reaches the cloud.
-	endEpoch()
-	bcancel := broadcast(ctx, t, &wg, radio, alice, till)
-	defer bcancel()
+	wctx, wait := x.tillWaits(ctx, t)
 	select {
 	case <-reselected:
 	case <-wctx.Done():
-		t.Fatalf("the till did not select Alice again: %v\n%s", wctx.Err(), w.out.String())
+		t.Fatalf("the till did not select Alice again: %v\n%s", wctx.Err(), x.out.String())
 	}
-	close(release)
-	<-selected
-	require.NoError(t, aerr0)
-	require.Equal(t, first.SessionID, ac0.SessionID, "Alice's selection pairs the session the till left")
+	ac0 := x.release(t)
+	require.Equal(t, x.first.SessionID, ac0.SessionID, "Alice's selection pairs the session the till left")
 
-	ac, aerr := alice.awaitPaired(wctx, "Corner Grocer")
-	bcancel()
-	wg.Wait()
-	require.NoError(t, aerr, w.out.String())
-	require.NoError(t, terr, w.out.String())
-	assert.NotEqual(t, first.SessionID, tc.SessionID, "the till's new session")
-	assert.Equal(t, tc.SessionID, ac.SessionID, w.out.String())
-	assert.Contains(t, w.out.String(), "[shopper] Corner Grocer selected this phone again after the EIDs changed: selecting it again\n")
+	ac, aerr := x.alice.awaitPaired(wctx, "Corner Grocer", ac0)
+	tc, terr := wait()
+	require.NoError(t, aerr, x.out.String())
+	require.NoError(t, terr, x.out.String())
+	assert.NotEqual(t, x.first.SessionID, tc.SessionID, "the till's new session")
+	assert.Equal(t, tc.SessionID, ac.SessionID, x.out.String())
+	assert.Contains(t, x.out.String(), "[shopper] Corner Grocer selected this phone again after the EIDs changed: selecting it again\n")
+}
+
+// TestPairingDuringReselection: Alice's selection of the till, signed
+// before the end of the EID epoch, reaches the cloud as the till, waiting,
+// asks for Alice's new EID (Resolve) once the EIDs changed, before it
+// selected her again, and Alice, paired, goes on. The till, finding its
+// session paired, says so and selects no other: both phones pair in that
+// session.
+func TestPairingDuringReselection(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	var armed atomic.Bool
+	var aliceNew adv.EID // set before armed
+	var x *crossing
+	var ac *payflow.Confirmation
+	var aerr error
+	x = newCrossing(ctx, t, &hookAPI{resolve: func(req *payflow.ResolveRequest) {
+		// The till looks for Alice again and asks for her new EID.
+		if armed.Load() && bytes.Equal(req.EID, aliceNew[:]) && armed.CompareAndSwap(true, false) {
+			ac, aerr = x.alice.awaitPaired(ctx, "Corner Grocer", x.release(t))
+		}
+	}})
+	var err error
+	aliceNew, err = x.alice.EID(WallClock().Add(time.Millisecond)) // of the next epoch
+	require.NoError(t, err)
+	armed.Store(true)
+
+	// The epoch ends: both phones advertise their new EIDs.
+	_, wait := x.tillWaits(ctx, t)
+	tc, terr := wait()
+	require.False(t, armed.Load(), "the till asked for Alice's new EID")
+	require.NoError(t, aerr, x.out.String())
+	require.NoError(t, terr, x.out.String())
+	assert.Equal(t, x.first.SessionID, ac.SessionID, x.out.String())
+	assert.Equal(t, x.first.SessionID, tc.SessionID, x.out.String())
+	assert.Contains(t, x.out.String(), "[seller]  Alice confirmed session "+Short(x.first.SessionID)+" meanwhile: waiting on in it\n")
+	assert.Equal(t, int32(1), x.tillAPI.pairs.Load(), "the till selected Alice once")
 }

@@ -409,13 +409,14 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 	defer stop()
 	wctx, cancel := context.WithTimeout(ctx, f.wait)
 	defer cancel()
+	var sel *payflow.Confirmation
 	for {
 		var e payflow.QueueEntry
 		if e, err = ph.find(wctx, f.pick); err != nil {
 			return err
 		}
-		err = ThroughOutage(wctx, func() error {
-			_, err := ph.Confirm(wctx, e)
+		err = ThroughOutage(wctx, func() (err error) {
+			sel, err = ph.Confirm(wctx, e)
 			return err
 		})
 		if !errors.Is(err, queue.ErrUnknownPeer) {
@@ -429,7 +430,7 @@ func runPhone(ctx context.Context, program, name, pick string, args []string, st
 	if err != nil {
 		return err
 	}
-	c, err := ph.awaitPaired(wctx, f.pick)
+	c, err := ph.awaitPaired(wctx, f.pick, sel)
 	if err != nil {
 		return err
 	}
@@ -445,21 +446,24 @@ const rotationCheck = 500 * time.Millisecond
 var errEIDsChanged = errors.New("demo: the EIDs changed")
 
 // awaitPaired waits for the confirmation of the phone named pick in the
-// session selected (AwaitPaired, through an outage of the cloud:
+// session selected, sel (AwaitPaired, through an outage of the cloud:
 // ThroughOutage), until ctx ends. Two phones that select each other on
 // either side of the end of an EID epoch each open a session of their own,
 // which the other never confirms (PROTOCOL.md §6.1): so when the EIDs
 // changed while the phone waits (eidsChanged: its own epoch ended, or pick
 // advertises a new EID), the phone says so, finds pick again (find, which
 // taps pick's newest EID) and selects it (Confirm, which shows the pairing
-// code of the new EIDs), and waits on in that session. A selection that
+// code of the new EIDs), and waits on in that session; unless pick's
+// selection of the session waited in, signed before the EIDs changed,
+// paired it as the phone looked for pick (pairedMeanwhile): the phone
+// says so and goes on in that session, as pick does. A selection that
 // fails as pick went unheard (queue.ErrUnknownPeer) leaves the phone in
 // the session selected before, waiting on. A phone paired in a session
 // that pick left meanwhile, as its selection of pick, signed before the
 // EIDs changed, reached the cloud after pick selected it again under the
 // new EIDs (movedOn), says so, selects pick again, and waits on in pick's
 // new session.
-func (p *Phone) awaitPaired(ctx context.Context, pick string) (*payflow.Confirmation, error) {
+func (p *Phone) awaitPaired(ctx context.Context, pick string, sel *payflow.Confirmation) (*payflow.Confirmation, error) {
 	for {
 		epoch := adv.Epoch(WallClock())
 		actx, cancel := context.WithCancelCause(ctx)
@@ -496,15 +500,33 @@ func (p *Phone) awaitPaired(ctx context.Context, pick string) (*payflow.Confirma
 			if e, err = p.find(ctx, pick); err != nil {
 				return nil, err
 			}
+			if p.pairedMeanwhile(ctx, sel) {
+				p.Screen.Printf("%s confirmed session %s meanwhile: waiting on in it", pick, Short(sel.SessionID))
+				continue
+			}
 		}
 		err = ThroughOutage(ctx, func() error {
-			_, err := p.Confirm(ctx, e)
+			c, err := p.Confirm(ctx, e)
+			if err == nil {
+				sel = c
+			}
 			return err
 		})
 		if err != nil && !errors.Is(err, queue.ErrUnknownPeer) {
 			return nil, err
 		}
 	}
+}
+
+// pairedMeanwhile reports whether the cloud shows the session of sel (nil:
+// none) paired, asking with the token of the phone's login (Login); an error of
+// the cloud, or a phone without one, reports it not paired.
+func (p *Phone) pairedMeanwhile(ctx context.Context, sel *payflow.Confirmation) bool {
+	if sel == nil {
+		return false
+	}
+	s, err := p.API.Session(ctx, p.Token, sel.SessionID)
+	return err == nil && s.State == payflow.SessionPaired
 }
 
 // movedOn reports whether pick, paired with this phone in the session of
