@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/payflow/sqlite"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 func open(tb testing.TB, path string) (*sqlite.Store, error) {
@@ -87,13 +89,27 @@ func TestPlatform(t *testing.T) {
 // SQLite file (as two processes would have), race approve against cancel;
 // exactly one wins and the ledger agrees.
 func TestTwoProcesses(t *testing.T) {
+	f, p2 := twoPlatforms(t, func(st payflow.Store) payflow.Store { return st })
+	s := paytest.NewShop(f, false)
+	wins := map[string]int{}
+	for range 8 {
+		wins[paytest.RaceApproveCancel(t, s, p2)]++
+	}
+	t.Logf("outcomes: %v", wins)
+}
+
+// twoPlatforms returns a fixture whose platform keeps its state in one
+// SQLite file, through the store that wrap returns, and a second platform
+// on the same file with its own connections, ledger and store, as two
+// processes would have, on the fixture's clock, verifier and key.
+func twoPlatforms(t *testing.T, wrap func(payflow.Store) payflow.Store) (*paytest.Fixture, *payflow.Platform) {
+	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "casimpay.db")
 	ls1, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
 	require.NoError(t, err)
 	t.Cleanup(func() { ls1.Close() })
-	f := paytest.NewFixture(t, mustOpen(t, path), ls1, paytest.Options{})
-	s := paytest.NewShop(f, false)
+	f := paytest.NewFixture(t, wrap(mustOpen(t, path)), ls1, paytest.Options{})
 
 	ls2, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
 	require.NoError(t, err)
@@ -105,12 +121,107 @@ func TestTwoProcesses(t *testing.T) {
 		Ledger: l2, Store: mustOpen(t, path), Verifier: f.Verifier, Key: f.Key, Chain: f.PlatformChain, Now: f.Clock.Now,
 	})
 	require.NoError(t, err)
+	return f, p2
+}
 
-	wins := map[string]int{}
-	for range 8 {
-		wins[paytest.RaceApproveCancel(t, s, p2)]++
+// losingStore is a Store that fails the next UpdatePayment from the
+// state set in from (then cleared) with errLost, writing nothing, as a
+// lost connection to the database would: the settlement under way stays
+// recorded as it was.
+type losingStore struct {
+	payflow.Store
+	mu   sync.Mutex
+	from string
+}
+
+var errLost = errors.New("connection lost")
+
+func (s *losingStore) lose(from string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.from = from
+}
+
+func (s *losingStore) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord, from string) error {
+	s.mu.Lock()
+	lose := s.from != "" && from == s.from
+	if lose {
+		s.from = ""
 	}
-	t.Logf("outcomes: %v", wins)
+	s.mu.Unlock()
+	if lose {
+		return errLost
+	}
+	return s.Store.UpdatePayment(ctx, p, from)
+}
+
+// TestSweepRacesRetry: a settlement whose record was lost (a capture left
+// capturing, a consent left approving) is driven at once by the call sent
+// again to one platform process and by the recovery sweep of another on
+// the same SQLite file. Both succeed, the money moves once, and the call
+// answers with the receipt that the store holds.
+func TestSweepRacesRetry(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		name   string
+		manual bool
+		from   string
+	}{
+		{"capture", true, "capturing"},
+		{"consent", false, "approving"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var st *losingStore
+			f, p2 := twoPlatforms(t, func(s payflow.Store) payflow.Store { st = &losingStore{Store: s}; return st })
+			s := paytest.NewShop(f, tt.manual)
+			for i := range 5 {
+				before := s.Balances("EUR")
+				v, err := s.Create(paytest.Request(s.Session, "EUR", 100))
+				require.NoError(t, err)
+				amount := uint64(100)
+				consent := s.Consent(v.ID)
+				var call func() (*payflow.PaymentView, error)
+				if tt.manual {
+					amount -= uint64(i) // a partial capture but the first
+					_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+					require.NoError(t, err)
+					call = func() (*payflow.PaymentView, error) {
+						return s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: v.ID, Amount: amount})
+					}
+				} else {
+					call = func() (*payflow.PaymentView, error) {
+						return s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+					}
+				}
+				st.lose(tt.from)
+				_, err = call()
+				require.ErrorIs(t, err, errLost)
+				f.Clock.Advance(payflow.DefaultRecoverAfter)
+				f.RefreshCRLs()
+				s.Seller.Login(record.RoleSeller)
+
+				var wg sync.WaitGroup
+				var got *payflow.PaymentView
+				var callErr, sweepErr error
+				wg.Add(2)
+				go func() { defer wg.Done(); got, callErr = call() }()
+				go func() { defer wg.Done(); _, sweepErr = p2.RecoverSweep(ctx, 0) }()
+				wg.Wait()
+				require.NoError(t, callErr)
+				require.NoError(t, sweepErr)
+				assert.Equal(t, payflow.StateCaptured, got.State)
+				assert.Equal(t, amount, got.Captured)
+				after := s.Balances("EUR")
+				assert.Equal(t, before[0].Posted-amount, after[0].Posted, "charged once")
+				assert.Equal(t, before[1].Posted+amount, after[1].Posted, "paid once")
+				stored, err := f.Store.Payment(ctx, v.ID)
+				require.NoError(t, err)
+				assert.Equal(t, stored.Receipt, got.Receipt)
+				assert.Equal(t, amount, f.VerifiedReceipt(t, got.Receipt).Amount)
+			}
+			require.NoError(t, f.Ledger.Verify(ctx))
+		})
+	}
 }
 
 // TestSharedWriteLock: the ledger's store and the payflow store on one
