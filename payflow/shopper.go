@@ -119,7 +119,18 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // That consent is passed over, still kept (it counts toward
 // MaxKeptConsents), until the platform shows its request with a receipt
 // that the phone takes; WaitPayment then shows that request first again,
-// and its approval returns the receipt. A consent whose receipt an
+// and its approval returns the receipt. So is a kept consent whose
+// request the platform answers with another verdict than its view
+// (ErrNotFound, ErrForbidden: it may have been charged all the same),
+// which fails WaitPayment with that error once, until the platform shows
+// its request again. A kept consent whose request's read gets no answer
+// (ErrUnavailable, ErrInternal, rate_limited, a reply without the
+// platform's error body), or whose captured view's receipt cannot be
+// checked for want of the platform's certificate chain, is passed over by
+// that call alone, still kept, without an error: WaitPayment goes on to
+// the next kept consent and the session's requests, and the next call
+// reads it again; a read that fails once ctx ended fails WaitPayment
+// with its error. A consent whose receipt an
 // approval collects while WaitPayment reads its request is not kept any
 // more, and WaitPayment does not show that request: it goes on to the
 // next kept consent and the session's requests. Nor does it show a
@@ -206,22 +217,37 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 // collect. A kept consent whose request the platform
 // answers with the view of another request fails it with ErrMismatch the
 // first time in a row only: then it is passed over, still kept, until
-// the platform answers with its request's view again. So is a captured
-// view that receiptOf refuses, with its error (ErrMismatch; ErrSignature
-// or ErrCard for a receipt that does not verify), until the platform
-// shows that request with a receipt that the phone takes; a failure to
-// check that receipt again (the platform's certificate chain out of
-// reach) leaves it passed over.
+// the platform answers with its request's view again. So is one whose
+// read the platform answers with another verdict (refused: ErrNotFound,
+// ErrForbidden), with that error, and a captured view that receiptOf
+// refuses, with its error (ErrMismatch; ErrSignature or ErrCard for a
+// receipt that does not verify), until the platform shows that request
+// with a receipt that the phone takes. A read that gets no answer, or a
+// receipt that cannot be checked for want of the platform's certificate
+// chain, passes the consent over this time, still kept, without an
+// error and without changing whether it was reported; once ctx ended, it
+// fails with that read's error.
 func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 	s.mu.Lock()
 	kept := slices.Clone(s.kept)
 	s.mu.Unlock()
 	for _, u := range kept {
 		v, err := s.reread(ctx, u.view)
-		misread := errors.Is(err, ErrMismatch)
+		// A verdict of the platform instead of the request's view: the
+		// view of another request (ErrMismatch), not_found, forbidden.
+		misread := refused(err)
 		if err == nil && v.State == StateCaptured {
 			_, err = s.receiptOf(ctx, u, v)
 			misread = refusedReceipt(err)
+		}
+		if err != nil && !misread {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			// No answer (the platform failed or could not be reached,
+			// or its certificate chain was out of reach): passed over
+			// this time, still kept, and read again next time.
+			continue
 		}
 		s.mu.Lock()
 		if !slices.Contains(s.kept, u) {
@@ -232,13 +258,6 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 			continue
 		}
 		told := u.misread
-		if err != nil && !misread {
-			s.mu.Unlock()
-			if told && v != nil { // v read, captured: receiptOf failed
-				continue // passed over already: its receipt is checked again next time
-			}
-			return nil, err
-		}
 		u.misread = misread
 		if !misread && v.State == StateCaptured {
 			s.payment = v
@@ -584,9 +603,10 @@ var errSettling = fmt.Errorf("%w: a settlement of the request is under way", Err
 type sentConsent struct {
 	view *PaymentView
 	msg  []byte
-	// misread: the last read of the request in keptCaptured was answered
-	// with the view of another request, or with a captured view whose
-	// receipt the phone refuses (receiptOf); guarded by phone.mu.
+	// misread: the last answered read of the request in keptCaptured
+	// was answered with a verdict instead of its view (the view of
+	// another request, not_found, forbidden), or with a captured view
+	// whose receipt the phone refuses (receiptOf); guarded by phone.mu.
 	misread bool
 	// taken is the receipt that receiptOf took last for this consent, or
 	// nil; guarded by phone.mu.

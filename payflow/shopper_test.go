@@ -1014,6 +1014,92 @@ func TestWaitPaymentPastMisreadKeptConsent(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
+// unreadableAPI fails every read (Payment) of the request id with err
+// while err is set, as a platform that lost that request, refuses to
+// show it, or cannot reach it would, and answers the others.
+type unreadableAPI struct {
+	payflow.API
+	mu  sync.Mutex
+	id  payflow.ID
+	err error
+}
+
+func (a *unreadableAPI) fail(id payflow.ID, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.id, a.err = id, err
+}
+
+func (a *unreadableAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	a.mu.Lock()
+	err := a.err
+	if id != a.id {
+		err = nil
+	}
+	a.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return a.API.Payment(ctx, token, id)
+}
+
+// TestWaitPaymentPastUnreadableKeptConsent: a consent kept while its
+// request is held, past which the phone went on to the session's next
+// request, whose request the platform then does not show (a
+// verdict, not_found or forbidden, has one WaitPayment fail with it; a
+// read that gets no answer, unavailable, fails none), does not keep the
+// session's next request off the screen: WaitPayment shows it. The
+// consent stays kept: once the platform shows its request again, captured,
+// WaitPayment shows that request first, and Approve returns its receipt
+// without the card signing again.
+func TestWaitPaymentPastUnreadableKeptConsent(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		err      error
+		reported bool
+	}{
+		{payflow.ErrNotFound, true},
+		{payflow.ErrForbidden, true},
+		{payflow.ErrUnavailable, false},
+	} {
+		t.Run(tt.err.Error(), func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			scripted := &scriptedApproveAPI{API: w.f.Platform}
+			api := &unreadableAPI{API: scripted}
+			first, next := w.holdAndAskNext(t, api)
+			api.fail(first, tt.err)
+
+			if tt.reported {
+				_, err := w.shopper.WaitPayment(ctx)
+				require.ErrorIs(t, err, tt.err, "reported once")
+			}
+			for range 2 {
+				screen, err := w.shopper.WaitPayment(ctx)
+				require.NoError(t, err)
+				require.Equal(t, next.ID, screen.ID, "the session's next request")
+				assert.Equal(t, payflow.StatePending, screen.State)
+			}
+
+			api.fail(first, nil)
+			cv := w.captureElsewhere(t, first)
+			screen, err := w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			require.Equal(t, first, screen.ID, "the consent kept: its paid request first")
+			assert.Equal(t, payflow.StateCaptured, screen.State)
+			counter := w.counter(t)
+			rc, err := w.shopper.ApproveShown(ctx, screen, "")
+			require.NoError(t, err)
+			assert.Equal(t, cv.Receipt, rc.Signed)
+			assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+			scripted.mu.Lock()
+			require.Len(t, scripted.sent, 2, "the consent sent again, no other signed")
+			assert.Equal(t, scripted.sent[0], scripted.sent[1])
+			scripted.mu.Unlock()
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+		})
+	}
+}
+
 // TestShopperApproveKeepsConsentAnsweredPending: a consent that the
 // platform answers as accepted with a view of its request still pending,
 // which no accepted consent leaves, fails with ErrInternal and stays kept:
