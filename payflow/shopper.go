@@ -778,7 +778,14 @@ func checkCaptured(shown, v *PaymentView) error {
 // (the same ID and RequestHash), it fails with ErrMismatch and sends
 // nothing; a nil shown, or no request on screen, is ErrNoPayment. It
 // returns the view the platform answered, checked to be of that request
-// (ErrMismatch).
+// (ErrMismatch) and to show it declined, and takes the request off
+// screen. A view that shows the request ended otherwise (captured,
+// cancelled or expired) fails with ErrFinal, and DeclineShown returns it
+// with the error; one that shows it pending, held or in a state that no
+// request's view has (no decline leaves a request so) fails with
+// ErrInternal. Either way, and when the decline fails otherwise, the
+// request stays on screen: the WaitPayment after it moves past a request
+// that ended.
 func (s *Shopper) DeclineShown(ctx context.Context, shown *PaymentView) (*PaymentView, error) {
 	cur, err := s.onScreen(shown)
 	if err != nil {
@@ -804,6 +811,17 @@ func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView
 	})
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case v.State == StateDeclined:
+	case v.State == StateCaptured || endedUncaptured(v.State):
+		// Ended otherwise, which the phone takes as no decline: the
+		// request stays on screen, and WaitPayment moves past it.
+		return v, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
+	default:
+		// Pending, held, or a state that no request's view has: no
+		// decline leaves a request so.
+		return nil, fmt.Errorf("%w: the platform answered the decline with the payment %s", ErrInternal, v.State)
 	}
 	s.finish(shown.ID)
 	return v, nil

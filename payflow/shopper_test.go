@@ -2062,3 +2062,51 @@ func TestApproveShownSendsNoKeptConsentOfAnotherRequestUnderItsID(t *testing.T) 
 	require.NoError(t, record.Open(api.sent[1], &cs))
 	assert.Equal(t, h[:], cs.RequestHash, "the consent sent is bound to the request shown")
 }
+
+// TestDeclineChecksAnsweredState: a decline answered with a view of the
+// request that does not show it declined is no decline: a view of
+// another final state fails with ErrFinal and comes with the error; one
+// pending, held or in a state that no request's view has (no decline
+// leaves a request so) fails with ErrInternal. Either way the request
+// stays on screen.
+func TestDeclineChecksAnsweredState(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range []struct {
+		state string
+		want  error
+	}{
+		{payflow.StatePending, payflow.ErrInternal},
+		{payflow.StateHeld, payflow.ErrInternal},
+		{"capturing", payflow.ErrInternal},
+		{payflow.StateCaptured, payflow.ErrFinal},
+		{payflow.StateCancelled, payflow.ErrFinal},
+		{payflow.StateExpired, payflow.ErrFinal},
+	} {
+		for _, shown := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s shown %v", tt.state, shown), func(t *testing.T) {
+				w, api := newTamperWorld(t)
+				w.pair(t)
+				_, screen := w.request(t)
+				api.decline = func(v *payflow.PaymentView) { v.State = tt.state }
+				var v *payflow.PaymentView
+				var err error
+				if shown {
+					v, err = w.shopper.DeclineShown(ctx, screen)
+				} else {
+					v, err = w.shopper.Decline(ctx)
+				}
+				require.ErrorIs(t, err, tt.want)
+				if tt.want == payflow.ErrFinal {
+					require.NotNil(t, v)
+					assert.Equal(t, screen.ID, v.ID)
+					assert.Equal(t, tt.state, v.State)
+				} else {
+					assert.Nil(t, v)
+				}
+				on, err := w.shopper.Payment()
+				require.NoError(t, err)
+				assert.Equal(t, screen.ID, on.ID, "the request stays on screen")
+			})
+		}
+	}
+}
