@@ -1100,6 +1100,21 @@ func TestWaitPaymentPastUnreadableKeptConsent(t *testing.T) {
 	}
 }
 
+// TestWaitPaymentWithEndedContextPastUnreadableKeptConsent: a read of a
+// kept consent's request that fails once WaitPayment's context ended
+// fails WaitPayment with that error: it shows no request of the session.
+func TestWaitPaymentWithEndedContextPastUnreadableKeptConsent(t *testing.T) {
+	w := newMemoryPhoneWorld(t, true)
+	api := &unreadableAPI{API: &scriptedApproveAPI{API: w.f.Platform}}
+	first, _ := w.holdAndAskNext(t, api)
+	api.fail(first, context.Canceled)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, screen)
+}
+
 // TestShopperApproveKeepsConsentAnsweredPending: a consent that the
 // platform answers as accepted with a view of its request still pending,
 // which no accepted consent leaves, fails with ErrInternal and stays kept:
