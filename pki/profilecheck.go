@@ -19,8 +19,9 @@ func (v *Verifier) allowed(alg x509.SignatureAlgorithm) bool {
 	return slices.Contains(v.algorithms, alg)
 }
 
-// check applies the profile to one chain built by x509.Verify (leaf first,
-// root last) and, if it passes, returns what the cache keeps. Its errors,
+// check applies the profile to one chain built by x509.Verify from the
+// chain presented to checkChain (leaf first, root last) and, if it passes,
+// returns what the cache keeps. Its errors,
 // and those of checkRevocation, name a certificate by its position in ch,
 // which verify turns into its position in the chain presented
 // (atPresented).
@@ -60,12 +61,11 @@ func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result
 		if i == 0 {
 			continue
 		}
+		// An intermediate is one of the certificates presented, each of
+		// which checkChain found a CA of the profile (caProfile).
 		if !root {
 			if !caKey(c.PublicKey) {
 				return nil, newError(ErrUsage, i, "CA key is not ECDSA P-256 or P-384", nil)
-			}
-			if why := caProfile(c); why != "" {
-				return nil, newError(ErrUsage, i, "CA certificate "+why, nil)
 			}
 			if !profileCRLDP(c) {
 				return nil, newError(ErrUsage, i, "CA certificate "+crlDPWhy, nil)
