@@ -51,8 +51,8 @@ var _ ledger.Store = (*Store)(nil)
 // is left on the server to commit later: Update and View then fail with
 // an error wrapping both the context's error and the server's (SQLSTATE
 // 57014), and so does Open when its context ends while its migration
-// waits for another process's. A server that answers neither within a second has the
-// connection dropped.
+// waits for another process's. A server that answers neither within a
+// second has the connection dropped.
 func Open(ctx context.Context, dsn string, opts Options) (*Store, error) {
 	pool, err := openPool(ctx, dsn, opts)
 	if err != nil {

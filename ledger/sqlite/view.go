@@ -17,7 +17,8 @@ import (
 // lists of the 10 powers of two up to sqlstore.MaxInList), 96 account
 // transfer and 96 balance history filters (3 sides × 16 sets of user
 // data and code conditions × 2 orders), 8 pages of ForEach… (the first
-// and the next of 4 tables), 1 ExpiredPending and 1 LastTimestamp. A text past the bound runs unprepared.
+// and the next of 4 tables), 1 ExpiredPending and 1 LastTimestamp. A text
+// past the bound runs unprepared.
 const maxReadStmts = 256
 
 // View implements ledger.Store: fn runs in a read transaction (BEGIN …
