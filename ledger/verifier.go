@@ -442,16 +442,7 @@ func (v *verifier) resolution(t Transfer, amount uint64, dr, cr *balances) {
 // against each other, in ascending ID order, so that every run lists the
 // same problems in the same order.
 func (v *verifier) pendingStates() {
-	ids := make([]ID, 0, len(v.states)+len(v.pendings))
-	for id := range v.states {
-		ids = append(ids, id)
-	}
-	for id := range v.pendings {
-		if _, ok := v.states[id]; !ok {
-			ids = append(ids, id)
-		}
-	}
-	sortIDs(ids)
+	ids := sortUnique(slices.AppendSeq(slices.Collect(maps.Keys(v.states)), maps.Keys(v.pendings)))
 	for _, id := range ids {
 		s, stated := v.states[id]
 		if stated && (s.Status < PendingActive || s.Status > PendingExpired) {
