@@ -187,20 +187,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	// The phones select each other again while their selections open two
 	// sessions, as the EID epoch ended meanwhile: they hear each other's
 	// new adverts and read the service queues again first.
-	err = demo.SelectEachOther(shopper, seller, func() (c1, c2 *payflow.Confirmation, err error) {
-		grocer, err := shopper.Choose(sellers, shop.Name)
-		if err != nil {
-			return nil, nil, err
-		}
-		customer, err := seller.Choose(shoppers, alice.Display)
-		if err != nil {
-			return nil, nil, err
-		}
-		if c1, err = shopper.Confirm(ctx, grocer); err != nil {
-			return nil, nil, err
-		}
-		c2, err = seller.Confirm(ctx, customer)
-		return c1, c2, err
+	err = demo.SelectEachOther(shopper, seller, func() (*payflow.Confirmation, *payflow.Confirmation, error) {
+		return demo.ChooseEachOther(ctx, shopper, sellers, shop.Name, seller, shoppers, alice.Display)
 	}, func() (err error) {
 		if err = radio.Rounds(ctx, *rounds, stations, listeners); err != nil {
 			return err

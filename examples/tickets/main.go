@@ -174,7 +174,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		// The phones select each other again while their selections
 		// open two sessions, as the EID epoch ended meanwhile: they hear
 		// each other's new adverts first.
-		err := demo.SelectEachOther(fan, dana, func() (c1, c2 *payflow.Confirmation, err error) {
+		err := demo.SelectEachOther(fan, dana, func() (*payflow.Confirmation, *payflow.Confirmation, error) {
 			sellers, err := fan.ServiceQueue(ctx)
 			if err != nil {
 				return nil, nil, err
@@ -183,19 +183,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			if err != nil {
 				return nil, nil, err
 			}
-			pick, err := fan.Choose(sellers, shop.Name)
-			if err != nil {
-				return nil, nil, err
-			}
-			buyer, err := dana.Choose(fans, fan.Party.Display)
-			if err != nil {
-				return nil, nil, err
-			}
-			if c1, err = fan.Confirm(ctx, pick); err != nil {
-				return nil, nil, err
-			}
-			c2, err = dana.Confirm(ctx, buyer)
-			return c1, c2, err
+			return demo.ChooseEachOther(ctx, fan, sellers, shop.Name, dana, fans, fan.Party.Display)
 		}, func() error { return radio.Rounds(ctx, 8, stations, listeners) })
 		if err != nil {
 			return nil, err

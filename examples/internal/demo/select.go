@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -46,4 +47,26 @@ func SelectEachOther(a, b *Phone, both func() (ca, cb *payflow.Confirmation, err
 			}
 		}
 	}
+}
+
+// ChooseEachOther has phone a tap the entry named aPick in its service
+// queue aQueue and phone b the one named bPick in bQueue (Choose), then
+// both confirm their picks, a first (Confirm), and returns the two
+// confirmations: the both of SelectEachOther for two phones whose users
+// tap each other.
+func ChooseEachOther(ctx context.Context, a *Phone, aQueue []payflow.QueueEntry, aPick string,
+	b *Phone, bQueue []payflow.QueueEntry, bPick string) (ca, cb *payflow.Confirmation, err error) {
+	ea, err := a.Choose(aQueue, aPick)
+	if err != nil {
+		return nil, nil, err
+	}
+	eb, err := b.Choose(bQueue, bPick)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ca, err = a.Confirm(ctx, ea); err != nil {
+		return nil, nil, err
+	}
+	cb, err = b.Confirm(ctx, eb)
+	return ca, cb, err
 }
