@@ -95,6 +95,17 @@ func clearOfEpochEnd(t *testing.T) {
 	}
 }
 
+// phonesContext waits clear of an EID epoch's end (clearOfEpochEnd) and
+// returns the context that bounds a run of the phones: generous, as
+// purchase's bound, and cancelled when the test ends.
+func phonesContext(t *testing.T) context.Context {
+	t.Helper()
+	clearOfEpochEnd(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
 // purchase runs the seller and the shopper programs at once against the
 // cloud of dir and returns their outputs. The bound is generous: the
 // phones scan on real timers, which a loaded machine stretches.
@@ -103,9 +114,7 @@ func purchase(t *testing.T, dir string) (seller, shopper string) {
 	var sOut, pOut buffer
 	var wg sync.WaitGroup
 	var sErr, pErr error
-	clearOfEpochEnd(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := phonesContext(t)
 	wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5"}, &sOut) })
 	wg.Go(func() { pErr = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6"}, &pOut) })
 	wg.Wait()
@@ -185,9 +194,7 @@ func TestSellerWithdrawsUnpaidRequest(t *testing.T) {
 	cloud := startCloud(t, "-data", dir)
 	var sOut, pOut buffer
 	var sErr, pErr error
-	clearOfEpochEnd(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := phonesContext(t)
 	sctx, stopSeller := context.WithCancel(ctx)
 	defer stopSeller()
 	var wg sync.WaitGroup
@@ -271,9 +278,7 @@ func purchaseThrough(t *testing.T, dir string, till, shopper func(forward http.H
 	defer shopperSide.Close()
 
 	var sBuf, pBuf buffer
-	clearOfEpochEnd(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := phonesContext(t)
 	sctx, stopSeller := context.WithCancel(ctx)
 	defer stopSeller()
 	pctx, stopShopper := context.WithCancel(ctx)
@@ -1028,9 +1033,7 @@ func TestSellerInterruptedWhileRequesting(t *testing.T) {
 	dir := t.TempDir()
 	toSecond, hold, cloud, _ := startHoldingCloud(t, dir, newRequestHold)
 	toCloud := cloudProxy(t, dir)
-	clearOfEpochEnd(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := phonesContext(t)
 	sctx, interrupt := context.WithCancel(ctx)
 	defer interrupt()
 	tillSide := httptest.NewServer(holdFirst(toSecond, hold, "/v1/requests", true, func() {
@@ -1081,9 +1084,7 @@ func TestSellerWaitEndsDuringSettlement(t *testing.T) {
 	defer tillSide.Close()
 	shopperSide := httptest.NewServer(holdFirst(toSecond, hold, "/consent", false, func() {}))
 	defer shopperSide.Close()
-	clearOfEpochEnd(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := phonesContext(t)
 	pctx, stopShopper := context.WithCancel(ctx)
 	var sOut, pOut buffer
 	var sErr error
@@ -1172,9 +1173,7 @@ func TestShopperInterruptedBeforeApprovalSent(t *testing.T) {
 func runInterruptedShopper(t *testing.T, dir string, through func(to http.Handler, interrupt func()) http.HandlerFunc,
 	pOut io.Writer, interruptTill bool) (sOut string, sErr, pErr error) {
 	t.Helper()
-	clearOfEpochEnd(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := phonesContext(t)
 	pctx, interrupt := context.WithCancel(ctx)
 	defer interrupt()
 	sctx, stopTill := context.WithCancel(ctx)
@@ -1296,9 +1295,7 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 		toCloud.ServeHTTP(w, r)
 	}))
 	defer shopperSide.Close()
-	clearOfEpochEnd(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := phonesContext(t)
 	var sOut buffer
 	var sErr error
 	var wg sync.WaitGroup
@@ -1329,9 +1326,7 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 func TestShopperPeerGoneAfterWait(t *testing.T) {
 	dir, till := cloudWithTill(t)
 	const wait = 10 * time.Second
-	clearOfEpochEnd(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	ctx := phonesContext(t)
 	var scanned, heard time.Time
 	out := &watched{seen: func(line string) {
 		switch {
