@@ -374,8 +374,8 @@ func (a *Acceptance) Check() error {
 // p from state from that no Store makes: an amount above 2^63-1, a text
 // or a time that no Store keeps (StorableText, StorableTimes) in p's
 // mutable fields, or a text from. Stores call it first in UpdatePayment,
-// in UpdateRefund for its payment and, through Acceptance.Check, in
-// Accept.
+// through CheckRefundUpdate in UpdateRefund for its payment and, through
+// Acceptance.Check, in Accept.
 func CheckPaymentUpdate(p *PaymentRecord, from string) error {
 	if err := StorableAmounts(p.CaptureAmount, p.Captured, p.Refunded); err != nil {
 		return err
@@ -387,18 +387,25 @@ func CheckPaymentUpdate(p *PaymentRecord, from string) error {
 }
 
 // CheckRefundUpdate returns an error matching ErrInvalid for a write of r
-// from state from that no Store makes: an amount above 2^63-1, a text or
-// a time that no Store keeps (StorableText, StorableTimes) in r's fields
-// that UpdateRefund writes, or a text from. Stores call it first in
-// UpdateRefund.
-func CheckRefundUpdate(r *RefundRecord, from string) error {
+// from state from, with p from state pFrom when p is not nil, that no
+// Store makes: an amount above 2^63-1, a text or a time that no Store
+// keeps (StorableText, StorableTimes) in r's fields that UpdateRefund
+// writes, or a text from, or a write of p that CheckPaymentUpdate
+// refuses. Stores call it first in UpdateRefund.
+func CheckRefundUpdate(r *RefundRecord, from string, p *PaymentRecord, pFrom string) error {
 	if err := StorableAmounts(r.Refunded); err != nil {
 		return err
 	}
 	if err := StorableText(r.State, r.Failure, from); err != nil {
 		return err
 	}
-	return StorableTimes(r.DeferredTo)
+	if err := StorableTimes(r.DeferredTo); err != nil {
+		return err
+	}
+	if p != nil {
+		return CheckPaymentUpdate(p, pFrom)
+	}
+	return nil
 }
 
 // CheckNonce returns an error matching ErrInvalid for a nonce that no

@@ -589,13 +589,8 @@ func copyRefund(r *payflow.RefundRecord) *payflow.RefundRecord {
 
 // UpdateRefund implements payflow.Store.
 func (s *Store) UpdateRefund(_ context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
-	if err := payflow.CheckRefundUpdate(r, from); err != nil {
+	if err := payflow.CheckRefundUpdate(r, from, p, pFrom); err != nil {
 		return err
-	}
-	if p != nil {
-		if err := payflow.CheckPaymentUpdate(p, pFrom); err != nil {
-			return err
-		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

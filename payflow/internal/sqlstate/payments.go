@@ -212,13 +212,8 @@ func refundArgs(r *payflow.RefundRecord) []any {
 // WHERE id = ? AND state = ? AND version = ?, then the payment's
 // compare-and-set.
 func (s *Store) UpdateRefund(ctx context.Context, r *payflow.RefundRecord, from string, p *payflow.PaymentRecord, pFrom string) error {
-	if err := payflow.CheckRefundUpdate(r, from); err != nil {
+	if err := payflow.CheckRefundUpdate(r, from, p, pFrom); err != nil {
 		return err
-	}
-	if p != nil {
-		if err := payflow.CheckPaymentUpdate(p, pFrom); err != nil {
-			return err
-		}
 	}
 	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		res, err := tx.ExecContext(ctx, s.q(`UPDATE payflow_refunds SET state = ?, receipt = ?, refunded = ?, failure = ?, deferred_to = ?,
