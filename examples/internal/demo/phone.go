@@ -37,7 +37,8 @@ type Phone struct {
 	// Shopper or Seller is the phone logic, after the party's role.
 	Shopper *payflow.Shopper
 	Seller  *payflow.Seller
-	// Token, Name and MerchantID are set by Login.
+	// Token, Name and MerchantID are set by Login; Token is renewed
+	// when a session read finds it expired (session).
 	Token, Name, MerchantID string
 
 	// consents counts the shopper's calls of the API's Approve: the

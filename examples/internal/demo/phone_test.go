@@ -203,3 +203,53 @@ func newPhones(ctx context.Context, t *testing.T, aliceAPI, tillAPI func(payflow
 	require.NoError(t, err)
 	return w
 }
+
+// expiredTokenAPI answers the session reads made with the token expired as
+// the platform answers a token past its hour (payflow.ErrUnauthorized),
+// and the first unavailable reads with payflow.ErrUnavailable, as a cloud
+// that is restarting.
+type expiredTokenAPI struct {
+	payflow.API
+	mu          sync.Mutex
+	expired     string
+	unavailable int
+}
+
+func (a *expiredTokenAPI) Session(ctx context.Context, token string, id payflow.ID) (*payflow.SessionView, error) {
+	a.mu.Lock()
+	down := a.unavailable > 0
+	if down {
+		a.unavailable--
+	}
+	expired := token == a.expired
+	a.mu.Unlock()
+	switch {
+	case down:
+		return nil, payflow.ErrUnavailable
+	case expired:
+		return nil, payflow.ErrUnauthorized
+	}
+	return a.API.Session(ctx, token, id)
+}
+
+// TestPairedMeanwhileLogsInAgain: a phone program that looks whether the
+// session it selected was paired meanwhile (awaitPaired) when the token of
+// its login has expired logs in again and reads it, and waits out a cloud
+// that does not answer, rather than taking either for "not paired".
+func TestPairedMeanwhileLogsInAgain(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	api := &expiredTokenAPI{}
+	w := newPairedPhones(ctx, t, func(p payflow.API) payflow.API { api.API = p; return api }, nil)
+	require.NoError(t, w.alice.Login(ctx))
+	sel, err := w.alice.AwaitPaired(ctx)
+	require.NoError(t, err)
+	api.mu.Lock()
+	api.expired, api.unavailable = w.alice.Token, 2
+	api.mu.Unlock()
+	assert.True(t, w.alice.pairedMeanwhile(ctx, sel))
+	assert.NotEqual(t, api.expired, w.alice.Token, "the phone's token after it logged in again")
+	api.mu.Lock()
+	assert.Zero(t, api.unavailable, "the reads the cloud did not answer")
+	api.mu.Unlock()
+}

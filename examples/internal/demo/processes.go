@@ -519,14 +519,38 @@ func (p *Phone) awaitPaired(ctx context.Context, pick string, sel *payflow.Confi
 }
 
 // pairedMeanwhile reports whether the cloud shows the session of sel (nil:
-// none) paired, asking with the token of the phone's login (Login); an error of
-// the cloud, or a phone without one, reports it not paired.
+// none) paired (session); an error of the cloud that is an answer, or ctx
+// ending, reports it not paired.
 func (p *Phone) pairedMeanwhile(ctx context.Context, sel *payflow.Confirmation) bool {
 	if sel == nil {
 		return false
 	}
-	s, err := p.API.Session(ctx, p.Token, sel.SessionID)
+	s, err := p.session(ctx, sel.SessionID)
 	return err == nil && s.State == payflow.SessionPaired
+}
+
+// session reads the session id with the token of the phone's login
+// (Login), logging in again when the phone has none or the cloud no longer
+// takes it (payflow.ErrUnauthorized: a token lives an hour, and a phone
+// program may wait longer), through an outage of the cloud
+// (ThroughOutage) until ctx ends.
+func (p *Phone) session(ctx context.Context, id payflow.ID) (*payflow.SessionView, error) {
+	var s *payflow.SessionView
+	err := ThroughOutage(ctx, func() (err error) {
+		if p.Token != "" {
+			if s, err = p.API.Session(ctx, p.Token, id); !errors.Is(err, payflow.ErrUnauthorized) {
+				return err
+			}
+		}
+		r, err := p.app().Login(ctx)
+		if err != nil {
+			return err
+		}
+		p.Token = r.Token
+		s, err = p.API.Session(ctx, p.Token, id)
+		return err
+	})
+	return s, err
 }
 
 // movedOn reports whether pick, paired with this phone in the session of
@@ -536,11 +560,11 @@ func (p *Phone) pairedMeanwhile(ctx context.Context, sel *payflow.Confirmation) 
 // phone's selection, signed before the EIDs changed, reached the cloud and
 // paired it: it then waits in the session of pick's newest EID in the
 // service queue (Choose) and this card's EID now, which the cloud knows
-// once pick's selection opened it. The phone asks the cloud with the
-// token of its login (Login); an error of the cloud, or a phone without
-// one, reports no move.
+// once pick's selection opened it. The phone reads the sessions through
+// session (logging in again, waiting out an outage); an error of the cloud
+// that is an answer, or ctx ending, reports no move.
 func (p *Phone) movedOn(ctx context.Context, c *payflow.Confirmation, pick string) (payflow.QueueEntry, bool) {
-	s, err := p.API.Session(ctx, p.Token, c.SessionID)
+	s, err := p.session(ctx, c.SessionID)
 	if err != nil {
 		return payflow.QueueEntry{}, false
 	}
@@ -564,7 +588,7 @@ func (p *Phone) movedOn(ctx context.Context, c *payflow.Confirmation, pick strin
 	if id == c.SessionID {
 		return payflow.QueueEntry{}, false
 	}
-	_, err = p.API.Session(ctx, p.Token, id)
+	_, err = p.session(ctx, id)
 	return entries[i], err == nil
 }
 
