@@ -50,11 +50,12 @@ func TestStatusErrorIs(t *testing.T) {
 		sw    uint16
 		ins   byte
 		match error // nil: none
-		tries int   // -1: not a 63Cx
+		tries int   // -1: no tries (not a 63Cx, or not answering VERIFY, CHANGE or RESET)
 	}{
 		{0x63C2, simcard.InsVerify, simcard.ErrWrongPIN, 2},
 		{0x63C0, simcard.InsChangeReference, simcard.ErrWrongPIN, 0},
 		{0x63C1, simcard.InsResetRetryCounter, simcard.ErrWrongPUK, 1},
+		{0x63CF, simcard.InsVerify, simcard.ErrWrongPIN, 15},
 		{0x6983, simcard.InsVerify, simcard.ErrPINBlocked, -1},
 		{0x6983, simcard.InsResetRetryCounter, simcard.ErrPUKBlocked, -1},
 		{0x6982, simcard.InsSignRecord, simcard.ErrPINRequired, -1},
@@ -70,7 +71,8 @@ func TestStatusErrorIs(t *testing.T) {
 		{0x6E00, 0xCA, nil, -1},
 		// Answering GET RESPONSE, after the command itself was carried
 		// out: no PIN or PUK was presented, nor needed.
-		{0x63C2, simcard.InsGetResponse, nil, 2},
+		{0x63C2, simcard.InsGetResponse, nil, -1},
+		{0x63C0, simcard.InsGetResponse, nil, -1},
 		{0x6983, simcard.InsGetResponse, nil, -1},
 		{0x6982, simcard.InsGetResponse, nil, -1},
 		{0x6985, simcard.InsGetResponse, simcard.ErrConditions, -1},
@@ -86,9 +88,9 @@ func TestStatusErrorIs(t *testing.T) {
 			assert.Equalf(t, s == tt.match, errors.Is(err, s), "%04X/%02X against %v", tt.sw, tt.ins, s)
 		}
 		n, ok := e.TriesLeft()
-		assert.Equal(t, tt.tries >= 0, ok)
+		assert.Equalf(t, tt.tries >= 0, ok, "%04X/%02X: TriesLeft reports tries", tt.sw, tt.ins)
 		if ok {
-			assert.Equal(t, tt.tries, n)
+			assert.Equalf(t, tt.tries, n, "%04X/%02X: tries left", tt.sw, tt.ins)
 		}
 	}
 }

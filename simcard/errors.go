@@ -59,7 +59,7 @@ type StatusError struct {
 	// or InsGetResponse when the card answered it with 61xx and then a GET
 	// RESPONSE with SW. The command sent has then been carried out (a SIGN
 	// RECORD has used its counter); only the rest of its answer is lost,
-	// and SW is then about no PIN or PUK (see Is).
+	// and SW is then about no PIN or PUK (see Is and TriesLeft).
 	Ins byte
 }
 
@@ -69,12 +69,21 @@ func (e *StatusError) Error() string {
 }
 
 // TriesLeft returns the tries left that a 63Cx status word reports, and
-// whether SW is one.
+// whether SW is one answering an instruction that presents the PIN or the
+// PUK (VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER). A 63Cx
+// answering any other instruction, GET RESPONSE included, counts no tries
+// of the PIN or PUK: TriesLeft reports false for it.
 func (e *StatusError) TriesLeft() (int, bool) {
-	if e.SW&0xFFF0 != SWWrongPINBase {
+	if e.SW&0xFFF0 != SWWrongPINBase || !hasTries(e.Ins) {
 		return 0, false
 	}
 	return int(e.SW & 0x0F), true
+}
+
+// hasTries reports whether ins presents the PIN or the PUK, whose tries a
+// 63Cx answering it counts.
+func hasTries(ins byte) bool {
+	return ins == InsVerify || ins == InsChangeReference || ins == InsResetRetryCounter
 }
 
 // Is matches the sentinel errors of this package by status word and
