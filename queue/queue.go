@@ -151,13 +151,19 @@ type Peer struct {
 // takes a Snapshot when it receives one.
 //
 // A value on Changes means that a snapshot taken now may differ, in what a
-// user sees, from the last one taken. Changes has one reader, the UI loop
-// that takes the snapshots it draws: Snapshot and AppendSnapshot forget
-// the expired peers without a notification, for the snapshot they return
-// already leaves them out, so that the loop does not draw the same list
-// twice. (A snapshot taken by other code forgets them without telling that
-// loop either, which then learns of it at the next change.) Prune, and
-// Observe on a full queue, notify the expired peers they forget.
+// user sees, from the one the UI loop last drew. Changes has one reader,
+// the UI loop, which takes a snapshot for each value it receives and draws
+// it; other code may take snapshots too. Snapshot and AppendSnapshot
+// forget the expired peers, and notify when one of them was listed by a
+// snapshot taken since the last notification, which the UI loop may have
+// drawn: a snapshot of other code that forgets a peer the loop drew tells
+// the loop. The loop's own snapshot for a notification forgets only peers
+// that no snapshot since that notification listed (its last drawing came
+// before it) and notifies nothing, so that the loop does not draw the same
+// list twice; it does, once, only when other code's snapshot, between a
+// notification and the loop's snapshot for it, listed a peer that expired
+// in between. Prune, and Observe on a full queue, notify the expired peers
+// they forget.
 //
 // A Queue is safe for concurrent use. Observe does not allocate once a
 // peer is known. The zero Queue is not usable; call New.
@@ -170,10 +176,14 @@ type Queue struct {
 	now     func() time.Time
 	changes chan struct{}
 
-	mu       sync.Mutex
-	peers    []Peer            // in no particular order
-	seqs     []uint64          // seqs[i]: when peers[i] was taken in, by count
-	seq      uint64            // the last of seqs given out
+	mu    sync.Mutex
+	peers []Peer   // in no particular order
+	seqs  []uint64 // seqs[i]: when peers[i] was taken in, by count
+	seq   uint64   // the last of seqs given out
+	// gen counts the notifications, from 1; listed[i] is the gen of the
+	// last snapshot that listed peers[i], 0 if none did.
+	gen      uint64
+	listed   []uint64
 	keys     []sortKey         // scratch of AppendSnapshot
 	index    map[adv.EID]int32 // EID → position in peers
 	selected adv.EID
@@ -203,6 +213,7 @@ func New(self adv.Role, opts Options) (*Queue, error) {
 		hyst:    cmp.Or(opts.Hysteresis, DefaultHysteresis),
 		now:     opts.Now,
 		changes: make(chan struct{}, 1),
+		gen:     1,
 	}
 	if q.ttl < 0 || q.cap < 0 || q.cap > MaxCapacity || !(q.alpha > 0 && q.alpha <= 1) || math.IsNaN(q.hyst) {
 		return nil, ErrOptions
@@ -216,6 +227,7 @@ func New(self adv.Role, opts Options) (*Queue, error) {
 	q.minRSSI = math.Inf(-1)
 	q.peers = make([]Peer, 0, q.cap)
 	q.seqs = make([]uint64, 0, q.cap)
+	q.listed = make([]uint64, 0, q.cap)
 	q.keys = make([]sortKey, 0, q.cap)
 	q.index = make(map[adv.EID]int32, q.cap)
 	return q, nil
@@ -225,7 +237,10 @@ func New(self adv.Role, opts Options) (*Queue, error) {
 // returned every time.
 func (q *Queue) Changes() <-chan struct{} { return q.changes }
 
-func (q *Queue) notify() {
+// notifyLocked counts a notification and sends it, without blocking: a
+// value already waiting stands for this one too.
+func (q *Queue) notifyLocked() {
+	q.gen++
 	select {
 	case q.changes <- struct{}{}:
 	default:
@@ -262,10 +277,10 @@ func (q *Queue) Observe(p adv.Packet, rssi int, at time.Time) error {
 		at = now
 	}
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	changed, err := q.observeLocked(p, rssi, at, now)
-	q.mu.Unlock()
 	if changed {
-		q.notify()
+		q.notifyLocked()
 	}
 	return err
 }
@@ -307,7 +322,7 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (change
 		if r <= q.minRSSI && now.Sub(q.oldest) <= q.ttl && !q.newest.After(now) {
 			return false, ErrFull // no weaker peer, none expired or to bring back: no sweep needed
 		}
-		victim, _ := q.sweepLocked(now)
+		victim, _, _ := q.sweepLocked(now)
 		if len(q.peers) >= q.cap {
 			if victim < 0 || r <= q.peers[victim].RSSI {
 				// Still full: the sweep forgot no peer (one forgotten
@@ -326,6 +341,7 @@ func (q *Queue) observeLocked(p adv.Packet, rssi int, at, now time.Time) (change
 	q.peers = append(q.peers, sighting(p, rssi, at))
 	q.seq++
 	q.seqs = append(q.seqs, q.seq)
+	q.listed = append(q.listed, 0)
 	return true, nil
 }
 
@@ -350,10 +366,11 @@ func (q *Queue) expired(pe *Peer, now time.Time) bool {
 }
 
 // sweepLocked forgets the expired peers and returns the position of the
-// weakest unselected peer left (−1 if none) and how many it forgot. It
-// brings back to now the times of peers last seen after now, and
+// weakest unselected peer left (−1 if none), how many it forgot and
+// whether a snapshot taken since the last notification listed one of them.
+// It brings back to now the times of peers last seen after now, and
 // recomputes minRSSI, oldest and newest.
-func (q *Queue) sweepLocked(now time.Time) (weakest, removed int) {
+func (q *Queue) sweepLocked(now time.Time) (weakest, removed int, listed bool) {
 	weakest = -1
 	q.minRSSI, q.oldest, q.newest = math.Inf(1), now, time.Time{}
 	for i := 0; i < len(q.peers); {
@@ -366,6 +383,7 @@ func (q *Queue) sweepLocked(now time.Time) (weakest, removed int) {
 			}
 		}
 		if q.expired(pe, now) {
+			listed = listed || q.listed[i] == q.gen
 			q.removeLocked(i)
 			removed++
 			continue // the last peer moved to i
@@ -382,7 +400,7 @@ func (q *Queue) sweepLocked(now time.Time) (weakest, removed int) {
 		}
 		i++
 	}
-	return weakest, removed
+	return weakest, removed, listed
 }
 
 // weaker reports whether a is to be evicted before b.
@@ -400,11 +418,13 @@ func (q *Queue) removeLocked(i int) {
 	if i != last {
 		q.peers[i] = q.peers[last]
 		q.seqs[i] = q.seqs[last]
+		q.listed[i] = q.listed[last]
 		q.index[q.peers[i].Packet.EID] = int32(i)
 	}
 	q.peers[last] = Peer{}
 	q.peers = q.peers[:last]
 	q.seqs = q.seqs[:last]
+	q.listed = q.listed[:last]
 }
 
 // Prune forgets the peers not seen for the TTL (except the selected one),
@@ -412,18 +432,19 @@ func (q *Queue) removeLocked(i int) {
 func (q *Queue) Prune() int {
 	now := q.now()
 	q.mu.Lock()
-	_, removed := q.sweepLocked(now)
-	q.mu.Unlock()
+	defer q.mu.Unlock()
+	_, removed, _ := q.sweepLocked(now)
 	if removed > 0 {
-		q.notify()
+		q.notifyLocked()
 	}
 	return removed
 }
 
 // Snapshot returns the peers in a new slice, nearest first (see Queue for
-// the order), leaving out and forgetting those that expired. It does not
-// notify Changes of those it forgets: the snapshot it returns already
-// leaves them out.
+// the order), leaving out and forgetting those that expired. It notifies
+// Changes of those it forgets only when a snapshot taken since the last
+// notification listed one of them, which the UI loop may have drawn (see
+// Queue).
 func (q *Queue) Snapshot() []Peer {
 	q.mu.Lock()
 	n := len(q.peers)
@@ -433,14 +454,18 @@ func (q *Queue) Snapshot() []Peer {
 
 // AppendSnapshot appends the peers to dst, nearest first, and returns the
 // extended slice; with a dst of enough capacity it does not allocate. Like
-// Snapshot, it forgets the peers that expired without notifying Changes.
+// Snapshot, it forgets the peers that expired, and notifies Changes of
+// them only when a snapshot since the last notification listed one.
 func (q *Queue) AppendSnapshot(dst []Peer) []Peer {
 	now := q.now()
 	q.mu.Lock()
-	q.sweepLocked(now) // what it forgets, dst leaves out: no notification
+	if _, _, listed := q.sweepLocked(now); listed {
+		q.notifyLocked()
+	}
 	keys := q.keys[:0]
 	for i := range q.peers {
 		keys = append(keys, sortKey{level: q.peers[i].Level, seq: q.seqs[i], i: int32(i)})
+		q.listed[i] = q.gen // every peer left is listed
 	}
 	slices.SortFunc(keys, compareKeys)
 	for _, k := range keys {
@@ -485,12 +510,10 @@ func (q *Queue) Select(eid adv.EID) (Peer, error) {
 		q.clearSelectionLocked()
 		q.peers[i].Selected = true
 		q.selected, q.hasSel = eid, true
+		q.notifyLocked()
 	}
 	pe := q.peers[i]
 	q.mu.Unlock()
-	if !again {
-		q.notify()
-	}
 	return pe, nil
 }
 
@@ -498,11 +521,10 @@ func (q *Queue) Select(eid adv.EID) (Peer, error) {
 // goes at the next sweep.
 func (q *Queue) Deselect() {
 	q.mu.Lock()
-	had := q.hasSel
-	q.clearSelectionLocked()
-	q.mu.Unlock()
-	if had {
-		q.notify()
+	defer q.mu.Unlock()
+	if q.hasSel {
+		q.clearSelectionLocked()
+		q.notifyLocked()
 	}
 }
 

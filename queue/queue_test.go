@@ -255,7 +255,20 @@ func TestExpiry(t *testing.T) {
 
 	c.Add(5 * time.Second)
 	assert.Empty(t, q.Snapshot(), "Snapshot forgets expired peers itself")
-	assert.False(t, drain(q), "the snapshot already leaves them out")
+	assert.True(t, drain(q), "the snapshot taken after the last notification listed seller 2, which this one forgets")
+}
+
+// drawnPair returns a queue holding seller 1 and, heard 5 s later,
+// seller 2, whose notification the UI loop took.
+func drawnPair(t *testing.T) (*clock, *Queue) {
+	t.Helper()
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	require.NoError(t, q.Observe(seller(1), -50, c.Now()))
+	c.Add(5 * time.Second)
+	require.NoError(t, q.Observe(seller(2), -60, c.Now()))
+	require.True(t, drain(q))
+	return c, q
 }
 
 // TestNotificationsSnapshotSweep: a UI loop that draws a snapshot on each
@@ -263,12 +276,7 @@ func TestExpiry(t *testing.T) {
 // peers that expired, without a notification, for it already leaves them
 // out; a Prune afterwards finds nothing to forget.
 func TestNotificationsSnapshotSweep(t *testing.T) {
-	c := newClock()
-	q := newQueue(t, c, Options{})
-	require.NoError(t, q.Observe(seller(1), -50, c.Now()))
-	c.Add(5 * time.Second)
-	require.NoError(t, q.Observe(seller(2), -60, c.Now()))
-	require.True(t, drain(q))
+	c, q := drawnPair(t)
 	assert.Equal(t, []adv.EID{eid(1), eid(2)}, eids(q.Snapshot()))
 	require.False(t, drain(q))
 
@@ -283,6 +291,31 @@ func TestNotificationsSnapshotSweep(t *testing.T) {
 	c.Add(DefaultTTL) // seller 2 expired, seller 3 not
 	assert.Equal(t, 1, q.Prune())
 	assert.True(t, drain(q), "Prune notifies what it forgets")
+}
+
+// TestNotificationsOtherSnapshot: a snapshot taken by other code than the
+// UI loop that forgets a peer the UI loop drew notifies, so that the loop
+// draws the list without it; one that forgets only peers no snapshot listed
+// since the last notification does not, nor does a snapshot that forgets
+// nothing.
+func TestNotificationsOtherSnapshot(t *testing.T) {
+	c, q := drawnPair(t)
+	assert.Equal(t, []adv.EID{eid(1), eid(2)}, eids(q.Snapshot()), "the UI loop draws")
+
+	assert.Equal(t, []adv.EID{eid(1), eid(2)}, eids(q.Snapshot()), "other code looks")
+	assert.False(t, drain(q), "a snapshot that forgets nothing does not notify")
+
+	c.Add(DefaultTTL - 5*time.Second + time.Nanosecond) // seller 1 expired
+	assert.Equal(t, []adv.EID{eid(2)}, eids(q.Snapshot()), "other code looks again")
+	assert.True(t, drain(q), "the UI loop drew seller 1: it is told that seller 1 went")
+	assert.Equal(t, []adv.EID{eid(2)}, eids(q.Snapshot()), "the UI loop draws")
+	assert.False(t, drain(q))
+
+	require.NoError(t, q.Observe(seller(3), -70, c.Now()))
+	require.True(t, drain(q), "a new peer notifies")
+	c.Add(DefaultTTL + time.Nanosecond) // seller 2 and seller 3 expired, neither listed since
+	assert.Empty(t, q.Snapshot())
+	assert.False(t, drain(q), "no snapshot listed them since the last notification: the UI loop's draw for it leaves them out")
 }
 
 func TestReappearance(t *testing.T) {
