@@ -327,10 +327,11 @@ func init() {
 
 // persistLocked stores next and makes it the current state only once the
 // storage acknowledged it. A Store that fails may have replaced the state
-// all the same (File's, when its directory cannot be opened or synced
-// after the rename): persistLocked then stores the current state again, so
-// that the storage holds the state the card goes on answering from, as
-// after a power cycle, and not the one it answered 6581 for.
+// all the same (File's, when its directory cannot be synced after the
+// rename and the previous file cannot be put back): persistLocked then
+// stores the current state again, so that the storage holds the state the
+// card goes on answering from, as after a power cycle, and not the one it
+// answered 6581 for.
 func (a *Applet) persistLocked(next state) error {
 	b, err := next.appendBinary(a.scratch[:0])
 	if err != nil {

@@ -22,3 +22,14 @@ func BreakCrypto(a *Applet, err error) {
 		signASN1:    func(io.Reader, *ecdsa.PrivateKey, []byte) ([]byte, error) { return nil, err },
 	}
 }
+
+// BreakFile makes f's Store fail at a step with the error fault returns
+// for it, nil for none: "create" (the temporary file, before anything is
+// replaced), "link" (the link that keeps the previous state file, as on a
+// file system without hard links) or "sync directory" (after the rename);
+// a nil fault mends them.
+func BreakFile(f *File, fault func(step string) error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fault = fault
+}

@@ -295,6 +295,83 @@ func TestStoreFailsAfterReplacing(t *testing.T) {
 	})
 }
 
+// TestFileStoreFailsAfterRename: a File whose directory cannot be synced
+// after the rename puts the previous state file back, so that a Store that
+// fails leaves the state it found, or no state when there was none, and no
+// other file beside it. Without hard links Store still stores.
+func TestFileStoreFailsAfterRename(t *testing.T) {
+	failSync := func(step string) error {
+		if step == "sync directory" {
+			return errPowerCut
+		}
+		return nil
+	}
+	dir := t.TempDir()
+	f := &applet.File{Path: filepath.Join(dir, "card")}
+	require.NoError(t, f.Store([]byte("old")))
+	applet.BreakFile(f, failSync)
+	require.ErrorIs(t, f.Store([]byte("new")), errPowerCut)
+	applet.BreakFile(f, nil)
+	b, err := f.Load()
+	require.NoError(t, err)
+	assert.Equal(t, "old", string(b), "the state before the Store that failed")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1)
+	assert.Equal(t, "card", entries[0].Name())
+
+	// A file system without hard links keeps no previous file: Store
+	// works all the same.
+	applet.BreakFile(f, func(step string) error {
+		if step == "link" {
+			return errPowerCut
+		}
+		return nil
+	})
+	require.NoError(t, f.Store([]byte("newer")))
+	b, err = f.Load()
+	require.NoError(t, err)
+	assert.Equal(t, "newer", string(b))
+	entries, err = os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1)
+
+	blank := &applet.File{Path: filepath.Join(t.TempDir(), "card")}
+	applet.BreakFile(blank, failSync)
+	require.ErrorIs(t, blank.Store([]byte("new")), errPowerCut)
+	b, err = blank.Load()
+	require.NoError(t, err)
+	assert.Nil(t, b, "nothing stored, as before the Store that failed")
+}
+
+// TestFileStoreFailsAfterRenameAndAgain: a CHANGE REFERENCE DATA whose new
+// PIN cannot be stored (the File's directory cannot be synced after the
+// rename) answers 6581, and the old PIN is the PIN after a power cycle,
+// even when the store of the state before fails too, before its rename.
+func TestFileStoreFailsAfterRenameAndAgain(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "card")
+	f := &applet.File{Path: path}
+	v := newCard(t, simcardtest.Options{Storage: f})
+	stores := 0
+	applet.BreakFile(f, func(step string) error {
+		switch {
+		case step == "create":
+			stores++
+			if stores > 3 {
+				return errPowerCut // the state before, stored again
+			}
+		case step == "sync directory" && stores == 3:
+			return errPowerCut // the new PIN, after its rename
+		}
+		return nil
+	})
+	_, sw := tx(t, v.Applet, "0024008012313233343536FFFFFFFFFFFF373737373737") // 123456 → 777777
+	require.Equalf(t, uint16(0x6581), sw, "status word %04X", sw)
+	require.Equal(t, 4, stores, "decrement, restore, new PIN, state before")
+	c := powerOn(t, &applet.File{Path: path})
+	assert.NoError(t, c.VerifyPIN(simcardtest.PIN), "the old PIN after a power cycle")
+}
+
 // TestPINPowerLoss cuts the power after the decrement has been stored and
 // before the result is: even the right PIN costs a try, and a card that
 // comes back has lost the try, never gained one.
@@ -734,7 +811,8 @@ func TestRegenerateKey(t *testing.T) {
 }
 
 // TestFileCrashBeforeRename: a temporary file left by a crash between the
-// write and the rename is ignored, and the next Store still succeeds.
+// write and the rename is ignored, and the next Store still succeeds; so is
+// a previous state file left by a crash before the directory was synced.
 func TestFileCrashBeforeRename(t *testing.T) {
 	dir := t.TempDir()
 	f := &applet.File{Path: filepath.Join(dir, "card.state")}
@@ -747,4 +825,15 @@ func TestFileCrashBeforeRename(t *testing.T) {
 	b, err = f.Load()
 	require.NoError(t, err)
 	assert.Equal(t, []byte("new"), b)
+
+	// The previous state file, kept under a second name until the
+	// directory is synced, is removed by the next Store when a crash left
+	// it.
+	prev := filepath.Join(dir, ".card.state.prev")
+	require.NoError(t, os.WriteFile(prev, []byte("older"), 0o600))
+	require.NoError(t, f.Store([]byte("newer")))
+	b, err = f.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte("newer"), b)
+	assert.NoFileExists(t, prev)
 }

@@ -16,10 +16,10 @@ import (
 // cut" (a failing Store, or a new Applet on the same Storage) never loses
 // what was acknowledged. When Store fails, the applet answers 6581 and
 // stores again the state it held before that Store, since a Store that
-// fails may have replaced the state all the same (File's does when it
-// cannot open or sync its directory); should that second Store fail before
-// replacing the state, the storage may hold the state the card answered
-// 6581 for.
+// fails may have replaced the state all the same; should that second Store
+// fail before replacing the state, the storage may hold the state the card
+// answered 6581 for. A Store that fails should therefore leave the state it
+// found, as File's does unless it cannot put the previous file back.
 //
 // The blob holds the card's secrets: an implementation must keep it where
 // only the card's owner can read it.
@@ -77,9 +77,16 @@ func (m *Memory) Store(state []byte) error {
 // File is a Storage in one file, written atomically: the new state goes to a
 // temporary file in the same directory, which is synced, renamed over Path,
 // and then the directory is synced, so that after a crash the file holds the
-// old state or the new one. The file is created with mode 0600. Store fails
-// after the rename when the directory cannot be opened or synced: the file
-// then holds the new state, which a crash may undo.
+// old state or the new one. The file is created with mode 0600. Before the
+// rename, Store links the previous file to a second name beside Path
+// (".NAME.prev"), which it removes once the directory is synced: when the
+// directory cannot be synced after the rename, Store fails and renames that
+// file back over Path (or removes Path, when nothing was stored before), so
+// that the file holds the previous state, which a crash may undo, and not
+// the one the Store failed for. Only when that rename fails too, or on a file
+// system without hard links, which keeps no previous file, does a Store that
+// fails leave the new state in the file. A second name left by a crash is
+// removed by the next Store.
 //
 // A File is safe for concurrent use by one process; two processes must not
 // share a Path. A nil *File is no storage: Load and Store return
@@ -89,6 +96,17 @@ type File struct {
 	Path string
 
 	mu sync.Mutex
+	// fault, when not nil, makes the step of Store it names fail with the
+	// error it returns: the package's tests make Store fail so.
+	fault func(step string) error
+}
+
+// failAt returns the error that f.fault gives for step, if any.
+func (f *File) failAt(step string) error {
+	if f.fault == nil {
+		return nil
+	}
+	return f.fault(step)
 }
 
 var _ Storage = (*File)(nil)
@@ -111,7 +129,9 @@ func (f *File) Load() ([]byte, error) {
 	return b, nil
 }
 
-// Store implements Storage.
+// Store implements Storage. A Store that fails leaves the state file as it
+// found it (or absent, as it found it), unless it fails to put the previous
+// file back after the rename (see File).
 func (f *File) Store(state []byte) (err error) {
 	if f == nil {
 		return ErrNoStorage
@@ -121,6 +141,9 @@ func (f *File) Store(state []byte) (err error) {
 	dir, base := filepath.Split(f.Path)
 	if dir == "" {
 		dir = "."
+	}
+	if err := f.failAt("create"); err != nil {
+		return fmt.Errorf("applet: store state: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
 	if err != nil {
@@ -141,16 +164,57 @@ func (f *File) Store(state []byte) (err error) {
 	if err = tmp.Close(); err != nil {
 		return fmt.Errorf("applet: store state: %w", err)
 	}
-	if err = os.Rename(tmp.Name(), f.Path); err != nil {
-		return fmt.Errorf("applet: store state: %w", err)
-	}
+	// Opened before the rename, so that a directory that cannot be opened
+	// fails the Store before anything is replaced.
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("applet: store state: sync directory: %w", err)
+		return fmt.Errorf("applet: store state: open directory: %w", err)
 	}
 	defer d.Close()
-	if err = d.Sync(); err != nil {
-		return fmt.Errorf("applet: store state: sync directory: %w", err)
+	prev := filepath.Join(dir, "."+base+".prev")
+	restore, err := f.keepPrevious(prev)
+	if err != nil {
+		return fmt.Errorf("applet: store state: keep the previous state: %w", err)
 	}
+	if err = os.Rename(tmp.Name(), f.Path); err != nil {
+		os.Remove(prev)
+		return fmt.Errorf("applet: store state: %w", err)
+	}
+	if err = f.failAt("sync directory"); err == nil {
+		err = d.Sync()
+	}
+	if err != nil {
+		// The new state replaced the old one but is not durable: put the
+		// previous file back, by a rename, which writes no data.
+		if restore == nil {
+			return fmt.Errorf("applet: store state: sync directory: %w (no previous state kept to put back)", err)
+		}
+		if rErr := restore(); rErr != nil {
+			return fmt.Errorf("applet: store state: sync directory: %w (previous state not put back: %v)", err, rErr)
+		}
+		_ = d.Sync() // its failure is that of the Store already returned
+		return fmt.Errorf("applet: store state: sync directory: %w (previous state put back)", err)
+	}
+	os.Remove(prev) // a file left so is removed by the next Store
 	return nil
+}
+
+// keepPrevious links the state file to prev, before the rename replaces it,
+// and returns what puts it back: the rename of prev over Path, or the
+// removal of Path when no state was stored. A file system without hard
+// links keeps nothing: restore is then nil.
+func (f *File) keepPrevious(prev string) (restore func() error, err error) {
+	if err := os.Remove(prev); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	if err := f.failAt("link"); err != nil {
+		return nil, nil
+	}
+	switch err := os.Link(f.Path, prev); {
+	case err == nil:
+		return func() error { return os.Rename(prev, f.Path) }, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return func() error { return os.Remove(f.Path) }, nil
+	}
+	return nil, nil
 }
