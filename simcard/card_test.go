@@ -68,6 +68,15 @@ func TestStatusErrorIs(t *testing.T) {
 		{0x6F00, simcard.InsSignRecord, simcard.ErrCardFailure, -1},
 		{0x6F00, simcard.InsGenerateKey, simcard.ErrCardFailure, -1},
 		{0x6D00, 0xB0, nil, -1},
+		// Answering an instruction that presents neither the PIN nor the
+		// PUK: no try was counted, nor is any PIN or PUK blocked.
+		{0x63C2, simcard.InsSignRecord, nil, -1},
+		{0x63C1, simcard.InsGetData, nil, -1},
+		{0x63C0, simcard.InsInternalAuth, nil, -1},
+		{0x6983, simcard.InsSignRecord, nil, -1},
+		{0x6983, simcard.InsInternalAuth, nil, -1},
+		{0x6983, simcard.InsSelect, nil, -1},
+		{0x6983, simcard.InsChangeReference, simcard.ErrPINBlocked, -1},
 		{0x6E00, 0xCA, nil, -1},
 		// Answering GET RESPONSE, after the command itself was carried
 		// out: no PIN or PUK was presented, nor needed.

@@ -11,13 +11,13 @@ var (
 	// ErrWrongPIN: VERIFY or CHANGE REFERENCE DATA with a wrong PIN (63Cx);
 	// StatusError.TriesLeft says how many tries remain.
 	ErrWrongPIN = errors.New("simcard: wrong PIN")
-	// ErrPINBlocked: the PIN has no try left (6983); only the PUK (Unblock)
-	// restores it.
+	// ErrPINBlocked: the PIN has no try left (6983 answering VERIFY or
+	// CHANGE REFERENCE DATA); only the PUK (Unblock) restores it.
 	ErrPINBlocked = errors.New("simcard: PIN blocked")
 	// ErrWrongPUK: RESET RETRY COUNTER with a wrong PUK (63Cx).
 	ErrWrongPUK = errors.New("simcard: wrong PUK")
-	// ErrPUKBlocked: the PUK has no try left (6983): the card can no longer
-	// sign consents.
+	// ErrPUKBlocked: the PUK has no try left (6983 answering RESET RETRY
+	// COUNTER): the card can no longer sign consents.
 	ErrPUKBlocked = errors.New("simcard: PUK blocked")
 	// ErrPINRequired: the instruction needs a verified PIN (6982 to any
 	// instruction but GET DATA and GET RESPONSE).
@@ -87,13 +87,16 @@ func hasTries(ins byte) bool {
 }
 
 // Is matches the sentinel errors of this package by status word and
-// instruction. A status word answering GET RESPONSE (Ins InsGetResponse)
-// matches none of the PIN and PUK sentinels (ErrWrongPIN, ErrPINBlocked,
-// ErrWrongPUK, ErrPUKBlocked, ErrPINRequired): the command it follows was
-// carried out, and GET RESPONSE presents no PIN or PUK and needs none.
+// instruction. ErrWrongPIN and ErrPINBlocked match only a status word
+// answering VERIFY or CHANGE REFERENCE DATA, ErrWrongPUK and ErrPUKBlocked
+// one answering RESET RETRY COUNTER: the instructions that present the PIN
+// or the PUK. A status word answering GET RESPONSE (Ins InsGetResponse)
+// matches none of the PIN and PUK sentinels (those four and
+// ErrPINRequired): the command it follows was carried out, and GET
+// RESPONSE presents no PIN or PUK and needs none.
 func (e *StatusError) Is(target error) bool {
 	puk := e.Ins == InsResetRetryCounter
-	pin := !puk && e.Ins != InsGetResponse
+	pin := !puk && hasTries(e.Ins)
 	switch target {
 	case ErrWrongPIN:
 		return pin && e.SW&0xFFF0 == SWWrongPINBase
