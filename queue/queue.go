@@ -153,17 +153,18 @@ type Peer struct {
 // A value on Changes means that a snapshot taken now may differ, in what a
 // user sees, from the one the UI loop last drew. Changes has one reader,
 // the UI loop, which takes a snapshot for each value it receives and draws
-// it; other code may take snapshots too. Snapshot and AppendSnapshot
+// it; other code may take snapshots too. Snapshot, AppendSnapshot and Prune
 // forget the expired peers, and notify when one of them was listed by a
 // snapshot taken since the last notification, which the UI loop may have
-// drawn: a snapshot of other code that forgets a peer the loop drew tells
-// the loop. The loop's own snapshot for a notification forgets only peers
-// that no snapshot since that notification listed (its last drawing came
-// before it) and notifies nothing, so that the loop does not draw the same
+// drawn: a snapshot of other code, or a Prune, that forgets a peer the
+// loop drew tells the loop. Peers that no snapshot listed since the last
+// notification are left out by the loop's snapshot for it, still to come
+// or being taken (its last drawing came before that notification), so
+// forgetting them notifies nothing, and the loop does not draw the same
 // list twice; it does, once, only when other code's snapshot, between a
 // notification and the loop's snapshot for it, listed a peer that expired
-// in between. Prune, and Observe on a full queue, notify the expired peers
-// they forget.
+// in between. Observe on a full queue notifies the newcomer it takes in
+// after forgetting expired peers.
 //
 // A Queue is safe for concurrent use. Observe does not allocate once a
 // peer is known. The zero Queue is not usable; call New.
@@ -427,14 +428,22 @@ func (q *Queue) removeLocked(i int) {
 	q.listed = q.listed[:last]
 }
 
-// Prune forgets the peers not seen for the TTL (except the selected one),
-// notifies Changes if there were any, and returns how many it forgot.
+// Prune forgets the peers not seen for the TTL (except the selected one)
+// and returns how many it forgot. It notifies Changes when a snapshot taken
+// since the last notification listed one of them (see Queue).
 func (q *Queue) Prune() int {
 	now := q.now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	_, removed, _ := q.sweepLocked(now)
-	if removed > 0 {
+	return q.expireLocked(now)
+}
+
+// expireLocked forgets the expired peers, notifies Changes when a snapshot
+// taken since the last notification listed one of them, which the UI loop
+// may have drawn, and returns how many it forgot.
+func (q *Queue) expireLocked(now time.Time) int {
+	_, removed, listed := q.sweepLocked(now)
+	if listed {
 		q.notifyLocked()
 	}
 	return removed
@@ -442,9 +451,9 @@ func (q *Queue) Prune() int {
 
 // Snapshot returns the peers in a new slice, nearest first (see Queue for
 // the order), leaving out and forgetting those that expired. It notifies
-// Changes of those it forgets only when a snapshot taken since the last
-// notification listed one of them, which the UI loop may have drawn (see
-// Queue).
+// Changes of those it forgets, as Prune does, only when a snapshot taken
+// since the last notification listed one of them, which the UI loop may
+// have drawn (see Queue).
 func (q *Queue) Snapshot() []Peer {
 	q.mu.Lock()
 	n := len(q.peers)
@@ -459,9 +468,7 @@ func (q *Queue) Snapshot() []Peer {
 func (q *Queue) AppendSnapshot(dst []Peer) []Peer {
 	now := q.now()
 	q.mu.Lock()
-	if _, _, listed := q.sweepLocked(now); listed {
-		q.notifyLocked()
-	}
+	q.expireLocked(now)
 	keys := q.keys[:0]
 	for i := range q.peers {
 		keys = append(keys, sortKey{level: q.peers[i].Level, seq: q.seqs[i], i: int32(i)})

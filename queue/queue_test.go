@@ -318,6 +318,22 @@ func TestNotificationsOtherSnapshot(t *testing.T) {
 	assert.False(t, drain(q), "no snapshot listed them since the last notification: the UI loop's draw for it leaves them out")
 }
 
+// TestNotificationsPruneUnlisted: a Prune that forgets only peers that no
+// snapshot listed since the last notification does not notify: the UI
+// loop's snapshot for that notification, taken after the Prune, leaves them
+// out, and another value would have it draw the same list again.
+func TestNotificationsPruneUnlisted(t *testing.T) {
+	c := newClock()
+	q := newQueue(t, c, Options{})
+	require.NoError(t, q.Observe(seller(1), -50, c.Now()))
+	require.True(t, drain(q), "the UI loop receives the new peer's notification")
+	c.Add(DefaultTTL + time.Nanosecond)
+	assert.Equal(t, 1, q.Prune())
+	assert.False(t, drain(q), "no snapshot listed seller 1")
+	assert.Empty(t, q.Snapshot(), "the UI loop draws for the notification it received")
+	assert.False(t, drain(q))
+}
+
 func TestReappearance(t *testing.T) {
 	c := newClock()
 	q := newQueue(t, c, Options{})
