@@ -56,23 +56,29 @@ type HandlerOptions struct {
 	// nothing. Every other final reply is stored, whether or not its call
 	// wrote something: a refusal given once the token or the signature
 	// is verified too. A final reply that Replies fails to store, at a
-	// second try too, leaves its key in flight until its lease ends
-	// rather than releases it: its call may have written something, and
-	// a retry gets 409 idempotency_in_flight until then rather than an
-	// answer of what the call wrote. When nil, a *Platform API's own
-	// Store keeps them; another API's handler keeps them in this
-	// process's memory (a ReplyMemory). A nil pointer in it is refused
-	// with ErrInvalid.
+	// second try too, leaves its key in flight rather than releases it:
+	// its call may have written something, and a retry gets 409
+	// idempotency_in_flight rather than an answer of what the call
+	// wrote. The handler goes on trying to store that reply, from 100 ms
+	// doubling to 5 s between tries, for as long as the key's lease has
+	// left to run: once stored, the retries get it, also after the lease.
+	// A reply not stored by then (Replies failing for the whole lease, or
+	// the process stopped) lets a retry after the lease run the call
+	// again, which answers what the first run wrote: a consent that it
+	// settled is refused nonce_replayed, and that refusal is stored. When
+	// nil, a *Platform API's own Store keeps them; another API's handler
+	// keeps them in this process's memory (a ReplyMemory). A nil pointer
+	// in it is refused with ErrInvalid.
 	Replies ReplyStore
 	// ReplyTTL is how long a stored reply is replayed (default
 	// DefaultReplyTTL).
 	ReplyTTL time.Duration
 	// ReplyLease is how long a key stays in flight before a request that
 	// never finished (a crashed process), or whose final reply Replies
-	// failed to store, is forgotten (default DefaultReplyLease). It is
-	// raised to CallTimeout plus 10 seconds when shorter, so that a
-	// running request never loses its key: the lease ends 10 seconds
-	// after the request's deadline at the earliest.
+	// failed to store until then, is forgotten (default
+	// DefaultReplyLease). It is raised to CallTimeout plus 10 seconds
+	// when shorter, so that a running request never loses its key: the
+	// lease ends 10 seconds after the request's deadline at the earliest.
 	ReplyLease time.Duration
 	// MaxBodyBytes limits a request body (default DefaultMaxBodyBytes):
 	// a larger one is 422 over_limit, and over HTTP/1.1 the server closes
@@ -84,7 +90,8 @@ type HandlerOptions struct {
 	// store the reply or release the key, all under one deadline. The
 	// work runs to its end, or to this deadline, even when the client
 	// goes away. A request that reaches its deadline before the key is
-	// stored or released leaves it in flight until its lease ends.
+	// stored or released leaves it in flight until its lease ends (its
+	// final reply tried again meanwhile, as Replies says).
 	CallTimeout time.Duration
 	// Logger receives one record per request with its request ID (marked
 	// aborted for a request that a panic with http.ErrAbortHandler
@@ -530,7 +537,10 @@ func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 	// stored (finish): the call may have written something, and a retry
 	// run at once would be answered by what it wrote (a consent spent:
 	// nonce_replayed, a refusal) rather than by this reply, where 409
-	// idempotency_in_flight says that the outcome is not known yet.
+	// idempotency_in_flight says that the outcome is not known yet. The
+	// handler then goes on trying to store the reply while the lease
+	// lasts (finishLater), so that a database back within it has the
+	// retries replay the reply, also after the lease.
 	release := true
 	defer func() {
 		if release {
@@ -542,11 +552,67 @@ func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 	rep := h.call(ctx, run)
 	if storableReply(rep) {
 		release = false
-		if err := h.finish(ctx, key, lease, rep); err != nil {
-			h.logger(r).Error("storing idempotent reply; the key stays in flight until its lease ends", "err", err)
+		switch err := h.finish(ctx, key, lease, rep); {
+		case errors.Is(err, ErrNotFound):
+			h.logger(r).Error("storing idempotent reply: the key is no longer held under its lease", "err", err)
+		case err != nil:
+			h.logger(r).Warn("storing idempotent reply; the key stays in flight while it is tried again", "err", err)
+			go h.finishLater(context.WithoutCancel(ctx), h.logger(r), key, lease, rep, h.opts.Now())
 		}
 	}
 	h.writeReply(w, r, rep)
+}
+
+// Waits of finishLater between two tries, doubling from the first to the
+// last.
+const (
+	finishRetryFirst = 100 * time.Millisecond
+	finishRetryLast  = 5 * time.Second
+)
+
+// finishLater goes on storing rep, a final reply whose storing failed
+// (finish), for key held under lease, waiting from 100 ms doubling to 5 s
+// between two tries, until it is stored, the key is no longer held under
+// that lease (ErrNotFound: another request took it over, or the platform's
+// sweep deleted it), or the time that the lease had left to run has
+// passed. Until then the key stays in flight, and a retry with it gets 409
+// idempotency_in_flight; once the reply is stored, retries get it, also
+// after the lease. ctx gives the values of the request's context, and now
+// is the handler's time when the request gave the reply over to it: the
+// lease ends after lease less now, and the reply, once stored, is replayed
+// until now plus ReplyTTL. It reads no clock (the handler's may be one
+// that only the requests read). A panic of Replies is logged with its
+// stack and ends the tries, as a request's panic would end that request,
+// rather than the process, which no request's recovery covers here.
+func (h *handler) finishLater(ctx context.Context, log *slog.Logger, key string, lease time.Time, rep httpReply, now time.Time) {
+	defer func() {
+		if v := recover(); v != nil {
+			log.Error("panic storing idempotent reply; the key stays in flight until its lease ends", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, lease.Sub(now))
+	defer cancel()
+	t := time.NewTimer(finishRetryFirst)
+	defer t.Stop()
+	for wait := finishRetryFirst; ; {
+		select {
+		case <-ctx.Done():
+			log.Error("storing idempotent reply: not stored before the lease ended; a retry after it runs the call again")
+			return
+		case <-t.C:
+		}
+		err := h.replies.FinishIdempotent(ctx, key, lease, rep.status, rep.body, now.Add(h.opts.ReplyTTL))
+		switch {
+		case err == nil:
+			log.Info("stored idempotent reply at a later try")
+			return
+		case errors.Is(err, ErrNotFound):
+			log.Error("storing idempotent reply: the key is no longer held under its lease", "err", err)
+			return
+		}
+		wait = min(2*wait, finishRetryLast)
+		t.Reset(wait)
+	}
 }
 
 // finish stores rep, a final reply, for key held under lease, and tries

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -330,51 +331,148 @@ func (s *failingFinish) FinishIdempotent(ctx context.Context, key string, lease 
 	return s.Store.FinishIdempotent(ctx, key, lease, status, reply, expires)
 }
 
+// consentOverHTTP is a shop on st with a request of 100 EUR, served by a
+// handler of its platform; approve posts the payer's consent to it under
+// one Idempotency-Key, and paidOnce checks that the shopper paid the
+// merchant once.
+func consentOverHTTP(t *testing.T, st payflow.Store) (s *paytest.Shop, approve func() httpRawReply, paidOnce func()) {
+	s = paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
+	before := s.Balances("EUR")
+	v, err := s.Create(paytest.Request(s.Session, "EUR", 100))
+	require.NoError(t, err)
+	srv := httptest.NewServer(mustHandler(t, s.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
+	t.Cleanup(srv.Close)
+	fx := &httpFixture{srv: srv}
+	body := mustCBOR(t, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+	approve = func() httpRawReply {
+		return fx.do(t, http.MethodPost, "/v1/requests/"+v.ID.String()+"/consent",
+			map[string]string{payflow.IdempotencyKeyHeader: "k1"}, body)
+	}
+	paidOnce = func() {
+		after := s.Balances("EUR")
+		assert.Equal(t, before[0].Posted-100, after[0].Posted, "the shopper paid once")
+		assert.Equal(t, before[1].Posted+100, after[1].Posted, "the merchant was paid once")
+	}
+	return s, approve, paidOnce
+}
+
 // TestHTTPReplyThatCouldNotBeStored: a consent whose reply the handler
 // failed to store once is stored at the second try, and a retry of it gets
-// that reply; one whose reply could not be stored at either leaves its key
-// in flight, and a retry gets 409 idempotency_in_flight, not a second run
-// that the platform would answer nonce_replayed (the consent spent),
-// which a phone takes for a refusal of a consent that was settled. The
-// shopper pays once either way.
+// that reply. The shopper pays once.
 func TestHTTPReplyThatCouldNotBeStored(t *testing.T) {
-	for _, c := range []struct {
-		name  string
-		fails int32
-	}{
-		{"once", 1},
-		{"twice", 2},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			st := &failingFinish{Store: memory.New()}
-			s := paytest.NewShop(paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{}), false)
-			before := s.Balances("EUR")
-			v, err := s.Create(paytest.Request(s.Session, "EUR", 100))
-			require.NoError(t, err)
-			srv := httptest.NewServer(mustHandler(t, s.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
-			t.Cleanup(srv.Close)
-			fx := &httpFixture{srv: srv}
-			body := mustCBOR(t, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
-			approve := func() httpRawReply {
-				return fx.do(t, http.MethodPost, "/v1/requests/"+v.ID.String()+"/consent",
-					map[string]string{payflow.IdempotencyKeyHeader: "k1"}, body)
-			}
+	st := &failingFinish{Store: memory.New()}
+	_, approve, paidOnce := consentOverHTTP(t, st)
 
-			st.fails.Store(c.fails)
-			first := approve()
-			require.Equal(t, http.StatusOK, first.status)
-			again := approve()
-			if c.fails == 1 {
-				require.Equal(t, http.StatusOK, again.status)
-				assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
-				assert.Equal(t, first.body, again.body)
-			} else {
-				require.Equal(t, http.StatusConflict, again.status)
-				assert.Equal(t, "idempotency_in_flight", again.errorCode(t))
-			}
-			after := s.Balances("EUR")
-			assert.Equal(t, before[0].Posted-100, after[0].Posted, "the shopper paid once")
-			assert.Equal(t, before[1].Posted+100, after[1].Posted, "the merchant was paid once")
-		})
+	st.fails.Store(1)
+	first := approve()
+	require.Equal(t, http.StatusOK, first.status)
+	again := approve()
+	require.Equal(t, http.StatusOK, again.status)
+	assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
+	assert.Equal(t, first.body, again.body)
+	paidOnce()
+}
+
+// downFinish is a Store whose FinishIdempotent fails while down is set,
+// as a database that went away would, and that sends on stored once for
+// each reply that it stores.
+type downFinish struct {
+	payflow.Store
+	down   atomic.Bool
+	stored chan struct{}
+}
+
+func (s *downFinish) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	if s.down.Load() {
+		return errDatabaseGone
 	}
+	err := s.Store.FinishIdempotent(ctx, key, lease, status, reply, expires)
+	if err == nil {
+		s.stored <- struct{}{}
+	}
+	return err
+}
+
+// TestHTTPReplyStoredOnceTheDatabaseIsBack: a consent whose reply could
+// not be stored, at the second try either, leaves its key in flight, and a
+// retry gets 409 idempotency_in_flight, not a second run that the platform
+// would answer nonce_replayed (the consent spent), which a client takes
+// for a refusal of a consent that was settled. The handler keeps trying to
+// store the reply, and once the database is back a retry made after the
+// lease, also after the platform's sweep, gets that reply rather than a
+// second run. The shopper pays once.
+func TestHTTPReplyStoredOnceTheDatabaseIsBack(t *testing.T) {
+	ctx := context.Background()
+	st := &downFinish{Store: memory.New(), stored: make(chan struct{}, 1)}
+	s, approve, paidOnce := consentOverHTTP(t, st)
+
+	st.down.Store(true)
+	first := approve()
+	require.Equal(t, http.StatusOK, first.status)
+	again := approve()
+	require.Equal(t, http.StatusConflict, again.status)
+	assert.Equal(t, "idempotency_in_flight", again.errorCode(t))
+
+	st.down.Store(false)
+	select {
+	case <-st.stored:
+	case <-time.After(20 * time.Second): // a watchdog: the store is retried within seconds
+		t.Fatal("the reply was never stored once the database was back")
+	}
+	s.Clock.Advance(payflow.DefaultReplyLease + time.Second)
+	_, err := s.Platform.ExpireDue(ctx, 0)
+	require.NoError(t, err)
+	again = approve()
+	require.Equal(t, http.StatusOK, again.status, "after the lease: %x", again.body)
+	assert.Equal(t, "true", again.header.Get(payflow.ReplayedHeader))
+	assert.Equal(t, first.body, again.body)
+	paidOnce()
+}
+
+// logSignal is a log's writer that closes hit once a record holding want
+// is written.
+type logSignal struct {
+	want []byte
+	hit  chan struct{}
+	once sync.Once
+}
+
+func (l *logSignal) Write(p []byte) (int, error) {
+	if bytes.Contains(p, l.want) {
+		l.once.Do(func() { close(l.hit) })
+	}
+	return len(p), nil
+}
+
+// panickyFinish is a ReplyStore whose FinishIdempotent fails twice, as a
+// database that went away would, and then closes tried and panics.
+type panickyFinish struct {
+	*payflow.ReplyMemory
+	calls atomic.Int32
+	tried chan struct{}
+}
+
+func (s *panickyFinish) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	if s.calls.Add(1) <= 2 {
+		return errDatabaseGone
+	}
+	close(s.tried)
+	panic("reply store broken")
+}
+
+// TestHTTPReplyStorePanicsLater: a reply store that panics as the handler
+// tries again to store a reply, once the request has been answered, takes
+// down neither the handler nor its process: the panic is logged, and the
+// handler goes on serving.
+func TestHTTPReplyStorePanicsLater(t *testing.T) {
+	rs := &panickyFinish{ReplyMemory: payflow.NewReplyMemory(), tried: make(chan struct{})}
+	logged := &logSignal{want: []byte("reply store broken"), hit: make(chan struct{})}
+	fx := newHTTPFixture(t, payflow.HandlerOptions{Replies: rs, Logger: slog.New(slog.NewJSONHandler(logged, nil))}, payflow.ClientOptions{})
+	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
+	first := fx.do(t, http.MethodPost, "/v1/requests", map[string]string{payflow.IdempotencyKeyHeader: "k1"}, body)
+	require.Equal(t, http.StatusOK, first.status)
+	<-rs.tried
+	<-logged.hit
+	again := fx.do(t, http.MethodPost, "/v1/requests", nil, body)
+	assert.Equal(t, http.StatusOK, again.status)
 }
