@@ -101,11 +101,15 @@ type HandlerOptions struct {
 	// Now is the clock by which the handler stamps the leases and
 	// expiries of the keys it stores in Replies. It should be the clock
 	// by which expired keys are deleted (Platform.ExpireDue deletes them
-	// from the platform's Store by the platform's): one that runs behind
-	// that deletes a key still in flight, and a retry with it runs the
-	// call again. When nil, it is the API's own clock when the API is a
-	// Clocked (a *Platform is: its PlatformOptions.Now), and time.Now
-	// otherwise.
+	// from the platform's Store by the platform's): by one that runs
+	// behind that, a key still in flight would be deleted, and a retry
+	// with it would run the call again. When the API is a Clocked (a
+	// *Platform is: its PlatformOptions.Now), the handler reads the
+	// later of Now and the API's clock, so that a Now behind the API's
+	// changes nothing; when nil, it reads the API's clock, and time.Now
+	// when the API is no Clocked. In front of a wrapper of a *Platform
+	// that does not forward Clocked, with the platform's Store as
+	// Replies, Now must be the platform's clock, or one ahead of it.
 	Now func() time.Time
 }
 
@@ -134,11 +138,11 @@ type TokenChecker interface {
 }
 
 // Clocked is implemented by an API that keeps time by a clock of its own.
-// In front of one, the handler of NewHandler given no HandlerOptions.Now
-// reads the API's clock (PROTOCOL.md §5.5), so that the leases and expiries
-// of its keys are times of the clock by which the platform deletes the
-// expired ones. *Platform implements it; a wrapper of an API should
-// forward it.
+// In front of one, the handler of NewHandler reads the API's clock, or the
+// later of it and HandlerOptions.Now when that is given (PROTOCOL.md §5.5),
+// so that the leases and expiries of its keys end no earlier by the clock
+// by which the platform deletes the expired ones. *Platform implements it;
+// a wrapper of an API should forward it.
 type Clocked interface {
 	// Now returns the API's time.
 	Now() time.Time
@@ -213,8 +217,9 @@ func checkOptions(opts ...option) error {
 // the handler cannot ask about a token alone, the reply is replayed to the
 // token it was stored under. Given no HandlerOptions.Now, the handler reads
 // the API's clock when api is a Clocked (a *Platform is), and time.Now
-// otherwise. A request whose Body is nil, which an http.Server never passes
-// but a caller of ServeHTTP may, is served as one with an empty body. It is
+// otherwise; given one, the later of it and a Clocked API's clock. A
+// request whose Body is nil, which an http.Server never passes but a
+// caller of ServeHTTP may, is served as one with an empty body. It is
 // safe for concurrent use. It fails with an error matching ErrInvalid when
 // api is nil or a nil pointer (a nil *Platform, or of any other type), or an
 // option is out of range (see HandlerOptions).
@@ -250,15 +255,37 @@ func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
 	if h.opts.CallTimeout == 0 {
 		h.opts.CallTimeout = DefaultCallTimeout
 	}
-	if c, ok := api.(Clocked); ok && h.opts.Now == nil {
-		h.opts.Now = c.Now
-	}
-	if h.opts.Now == nil {
-		h.opts.Now = time.Now
-	}
+	h.opts.Now = handlerClock(api, h.opts.Now)
 	h.opts.ReplyLease = max(h.opts.ReplyLease, h.opts.CallTimeout+10*time.Second)
 	h.routes()
 	return h, nil
+}
+
+// handlerClock returns the clock by which a handler in front of api
+// stamps and judges the leases and expiries of its keys, given now, the
+// clock of HandlerOptions.Now (nil when none was given): the API's clock
+// when api is a Clocked and no clock was given, the later of the two when
+// one was, so that a clock given behind the API's never has a key in
+// flight, or a stored reply, deleted before its time by the API's clock,
+// by which the platform deletes them (Platform.ExpireDue); otherwise now,
+// or time.Now when nil.
+func handlerClock(api API, now func() time.Time) func() time.Time {
+	c, ok := api.(Clocked)
+	switch {
+	case ok && now == nil:
+		return c.Now
+	case ok:
+		return func() time.Time {
+			own, theirs := now(), c.Now()
+			if own.After(theirs) {
+				return own
+			}
+			return theirs
+		}
+	case now == nil:
+		return time.Now
+	}
+	return now
 }
 
 func (h *handler) routes() {

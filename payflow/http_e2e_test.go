@@ -277,42 +277,47 @@ func (s *heldUpdate) UpdatePayment(ctx context.Context, p *payflow.PaymentRecord
 }
 
 // TestHTTPKeysInFlightOutliveThePlatformsSweep: in front of a platform
-// whose clock runs an hour ahead of time.Now, a handler given no clock
-// stamps the leases of its keys with the platform's, by which
-// Platform.ExpireDue deletes the expired ones: a key in flight is kept
-// through the sweep, and a retry with it is 409 idempotency_in_flight
-// rather than a second run of the call.
+// whose clock runs an hour ahead of time.Now, a handler stamps the leases
+// of its keys no earlier than by the platform's clock, by which
+// Platform.ExpireDue deletes the expired ones, whether it is given no
+// clock or one of its own that runs behind the platform's: a key in flight
+// is kept through the sweep, and a retry with it is 409
+// idempotency_in_flight rather than a second run of the call.
 func TestHTTPKeysInFlightOutliveThePlatformsSweep(t *testing.T) {
-	ctx := context.Background()
-	st := &heldUpdate{Store: memory.New()}
-	f := paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{})
-	f.Clock.Advance(time.Hour)
-	s := paytest.NewShop(f, false)
-	v, err := s.Create(paytest.Request(s.Session, "EUR", 100))
-	require.NoError(t, err)
-	srv := httptest.NewServer(mustHandler(t, f.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
-	t.Cleanup(srv.Close)
-	fx := &httpFixture{srv: srv}
-	cancel := func() httpRawReply {
-		return fx.do(t, http.MethodPost, "/v1/requests/"+v.ID.String()+"/cancel",
-			map[string]string{"Authorization": "Bearer " + s.Seller.Token, payflow.IdempotencyKeyHeader: "k1"}, nil)
-	}
+	for name, now := range map[string]func() time.Time{"no clock": nil, "a clock behind": time.Now} {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			st := &heldUpdate{Store: memory.New()}
+			f := paytest.NewFixture(t, st, ledgermemory.New(), paytest.Options{})
+			f.Clock.Advance(time.Hour)
+			s := paytest.NewShop(f, false)
+			v, err := s.Create(paytest.Request(s.Session, "EUR", 100))
+			require.NoError(t, err)
+			srv := httptest.NewServer(mustHandler(t, f.Platform, payflow.HandlerOptions{Logger: discardLogger(), Now: now}))
+			t.Cleanup(srv.Close)
+			fx := &httpFixture{srv: srv}
+			cancel := func() httpRawReply {
+				return fx.do(t, http.MethodPost, "/v1/requests/"+v.ID.String()+"/cancel",
+					map[string]string{"Authorization": "Bearer " + s.Seller.Token, payflow.IdempotencyKeyHeader: "k1"}, nil)
+			}
 
-	entered, release := st.arm()
-	first := make(chan httpRawReply, 1)
-	go func() { first <- cancel() }()
-	<-entered
-	_, err = f.Platform.ExpireDue(ctx, 0)
-	require.NoError(t, err)
-	again := cancel()
-	close(release)
-	require.Equal(t, http.StatusConflict, again.status)
-	assert.Equal(t, "idempotency_in_flight", again.errorCode(t))
-	done := <-first
-	require.Equal(t, http.StatusOK, done.status)
-	replayed := cancel()
-	assert.Equal(t, "true", replayed.header.Get(payflow.ReplayedHeader))
-	assert.Equal(t, done.body, replayed.body)
+			entered, release := st.arm()
+			first := make(chan httpRawReply, 1)
+			go func() { first <- cancel() }()
+			<-entered
+			_, err = f.Platform.ExpireDue(ctx, 0)
+			require.NoError(t, err)
+			again := cancel()
+			close(release)
+			require.Equal(t, http.StatusConflict, again.status)
+			assert.Equal(t, "idempotency_in_flight", again.errorCode(t))
+			done := <-first
+			require.Equal(t, http.StatusOK, done.status)
+			replayed := cancel()
+			assert.Equal(t, "true", replayed.header.Get(payflow.ReplayedHeader))
+			assert.Equal(t, done.body, replayed.body)
+		})
+	}
 }
 
 // failingFinish is a Store whose FinishIdempotent fails, as a database
