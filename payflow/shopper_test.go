@@ -2125,3 +2125,40 @@ func TestDeclineChecksAnsweredState(t *testing.T) {
 		}
 	}
 }
+
+// TestDeclineRacesApprove: a decline of the request on screen racing an
+// approval of it on the same phone has exactly one of them take effect:
+// the approval returns the receipt and the shopper paid, or the decline
+// returns the request declined and nothing was paid, the other failing;
+// either way the request leaves the screen and no consent stays kept.
+func TestDeclineRacesApprove(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	paid := uint64(0)
+	for i := range phoneFunds / 690 { // each round may pay the basket
+		_, screen := w.request(t)
+		var (
+			rc       *payflow.Receipt
+			declined *payflow.PaymentView
+			aerr     error
+			derr     error
+			wg       sync.WaitGroup
+		)
+		wg.Go(func() { rc, aerr = w.shopper.ApproveShown(ctx, screen, simcardtest.PIN) })
+		wg.Go(func() { declined, derr = w.shopper.DeclineShown(ctx, screen) })
+		wg.Wait()
+		require.True(t, (aerr == nil) != (derr == nil), "round %d: exactly one takes effect: approval %v, decline %v", i, aerr, derr)
+		if aerr == nil {
+			require.Equal(t, screen.Amount, rc.Amount)
+			paid += rc.Amount
+			_, _, err := w.seller.Wait(ctx) // the till sees it paid before asking again
+			require.NoError(t, err)
+		} else {
+			require.Equal(t, payflow.StateDeclined, declined.State, "round %d", i)
+		}
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds - paid}, w.balance(t, w.shopperCard.Enrolment.ICCID), "round %d", i)
+		_, err := w.shopper.Payment()
+		require.ErrorIs(t, err, payflow.ErrNoPayment, "round %d: the request left the screen", i)
+	}
+}
