@@ -289,6 +289,24 @@ func endedUncaptured(state string) bool {
 	return false
 }
 
+// showEnded puts v, a view checked to be of its request (sameRequest),
+// on screen in place of the view of that request there, when v shows it
+// ended without a capture (endedUncaptured): the screen then shows the
+// request as the phone knows it, not pending, until WaitPayment moves
+// past it. A view of another request than the one on screen, or of one
+// captured (a receipt to collect is shown by WaitPayment alone), changes
+// nothing.
+func (s *Shopper) showEnded(v *PaymentView) {
+	if !endedUncaptured(v.State) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.payment != nil && s.payment.ID == v.ID && bytes.Equal(s.payment.RequestHash, v.RequestHash) {
+		s.payment = cloneView(v)
+	}
+}
+
 // keep keeps u until its receipt verifies or its request ends.
 func (s *Shopper) keep(u *sentConsent) {
 	s.mu.Lock()
@@ -452,7 +470,11 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // turn fails with ctx's error, sending no consent, neither a kept one
 // nor a new one, and collecting no receipt; one whose ctx ends before
 // the card verifies the PIN fails with ctx's error, the card signing
-// nothing.
+// nothing. An approval that reads the request on screen ended without a
+// capture (declined, cancelled or expired: the fresh view, the read after
+// a refused consent, or the wait for the capture) leaves that view on
+// screen (Payment) in place of the pending one, until WaitPayment moves
+// past it.
 func (s *Shopper) ApproveShown(ctx context.Context, shown *PaymentView, pin string) (*Receipt, error) {
 	cur, err := s.onScreen(shown)
 	if err != nil {
@@ -531,6 +553,7 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 		return nil, err
 	}
 	if v.State != StatePending {
+		s.showEnded(v)
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
 	}
 	if len(v.ConsentNonce) == 0 {
@@ -642,6 +665,7 @@ func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *Payment
 	case v.State == StatePending && len(v.ConsentNonce) == 0:
 		return nil, nil, errSettling
 	case v.State == StatePending || endedUncaptured(v.State):
+		s.showEnded(v)
 		return nil, refusal, nil
 	}
 	return nil, nil, fmt.Errorf("%w: the platform shows the payment %s", ErrInternal, v.State)
@@ -701,6 +725,7 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 	}
 	if out.State != StateCaptured {
 		s.drop(u) // it ended cancelled or expired, without a capture
+		s.showEnded(out)
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, out.State)
 	}
 	rc, err := s.receiptOf(ctx, u, out)
@@ -785,7 +810,12 @@ func checkCaptured(shown, v *PaymentView) error {
 // request's view has (no decline leaves a request so) fails with
 // ErrInternal. Either way, and when the decline fails otherwise, the
 // request stays on screen: the WaitPayment after it moves past a request
-// that ended.
+// that ended. The screen (Payment) then shows the request as the phone
+// last read it when that read showed it ended without a capture
+// (cancelled or expired), not pending: a view answered so, or, when the
+// platform refuses the decline with ErrFinal or ErrExpired, the view that
+// the phone then reads (the decline fails with the platform's error all
+// the same).
 func (s *Shopper) DeclineShown(ctx context.Context, shown *PaymentView) (*PaymentView, error) {
 	cur, err := s.onScreen(shown)
 	if err != nil {
@@ -809,6 +839,13 @@ func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView
 	v, err := s.callOn(ctx, shown, func(token string, cur *PaymentView) (*PaymentView, error) {
 		return s.api.Decline(ctx, token, cur.ID)
 	})
+	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) {
+		// The platform refused the decline of a request that ended: the
+		// phone reads it to show it so.
+		if v, rerr := s.reread(ctx, shown); rerr == nil {
+			s.showEnded(v)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -816,7 +853,9 @@ func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView
 	case v.State == StateDeclined:
 	case v.State == StateCaptured || endedUncaptured(v.State):
 		// Ended otherwise, which the phone takes as no decline: the
-		// request stays on screen, and WaitPayment moves past it.
+		// request stays on screen, shown so when it ended without a
+		// capture, and WaitPayment moves past it.
+		s.showEnded(v)
 		return v, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
 	default:
 		// Pending, held, or a state that no request's view has: no

@@ -2162,3 +2162,41 @@ func TestDeclineRacesApprove(t *testing.T) {
 		require.ErrorIs(t, err, payflow.ErrNoPayment, "round %d: the request left the screen", i)
 	}
 }
+
+// TestEndedRequestShownEnded: a request on screen that the seller
+// cancelled before the shopper declines or approves it stays on screen,
+// shown cancelled rather than pending, once the phone learnt so: from the
+// platform's refusal of the decline (final_state), which has the phone read
+// the request, and from the approval's fresh read. Both fail with ErrFinal,
+// the card signs nothing, and the next WaitPayment moves past the request.
+func TestEndedRequestShownEnded(t *testing.T) {
+	ctx := context.Background()
+	for _, decline := range []bool{true, false} {
+		t.Run(fmt.Sprintf("decline %v", decline), func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			w.pair(t)
+			_, screen := w.request(t)
+			_, err := w.seller.Cancel(ctx)
+			require.NoError(t, err)
+			if decline {
+				_, err = w.shopper.DeclineShown(ctx, screen)
+			} else {
+				_, err = w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+			}
+			require.ErrorIs(t, err, payflow.ErrFinal)
+			on, err := w.shopper.Payment()
+			require.NoError(t, err)
+			assert.Equal(t, screen.ID, on.ID, "the request stays on screen")
+			assert.Equal(t, payflow.StateCancelled, on.State, "shown as the phone knows it")
+			assert.Empty(t, on.ConsentNonce)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+
+			_, err = w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+			next, err := w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			assert.NotEqual(t, screen.ID, next.ID)
+			assert.Equal(t, payflow.StatePending, next.State)
+		})
+	}
+}
