@@ -26,7 +26,7 @@ type verifier struct {
 	stamps    []stamp       // the timestamp and ID of each transfer read (sorted by timestamp once all are)
 	failedAt  map[uint64]ID // the first failed-transfer record, by ID, at each timestamp
 	perLedger map[uint32]*ledgerSums
-	histories []Account // those with AccountHistory, in ascending ID order
+	ids       []ID // of the accounts, in ascending order
 }
 
 // verify checks the contents of tx, as Verify documents, and returns the
@@ -43,6 +43,7 @@ func verify(tx ReadTx) ([]Problem, error) {
 	}
 	err := tx.ForEachAccount(func(a Account) error {
 		v.stamped(a.Timestamp)
+		v.ids = append(v.ids, a.ID)
 		v.accounts[a.ID] = &a
 		v.computed[a.ID] = &balances{}
 		if _, ok := v.createdAt[a.Timestamp]; !ok {
@@ -468,36 +469,6 @@ func (v *verifier) pendingStates() {
 	}
 }
 
-// balanceHistories checks that the last balance history row of each
-// account with AccountHistory has its balances: the ledger writes one
-// after every transfer that names the account and every expiry that
-// releases what a pending transfer of it holds.
-func (v *verifier) balanceHistories(tx ReadTx) error {
-	for _, a := range v.histories {
-		f, _ := normalize(AccountFilter{AccountID: a.ID, Limit: 1,
-			Flags: AccountFilterDebits | AccountFilterCredits | AccountFilterReversed})
-		rows, err := tx.AccountBalances(f)
-		if err != nil {
-			return err
-		}
-		if len(rows) == 0 {
-			if v.computed[a.ID].named {
-				v.add(a.ID, ID{}, "transfers name it, but it has no balance history row")
-			}
-			continue
-		}
-		r := rows[0]
-		v.stamped(r.Timestamp)
-		if r.DebitsPending != a.DebitsPending || r.DebitsPosted != a.DebitsPosted ||
-			r.CreditsPending != a.CreditsPending || r.CreditsPosted != a.CreditsPosted {
-			v.add(a.ID, ID{}, "last balance history row (at %d) has dp=%d dpo=%d cp=%d cpo=%d, the account dp=%d dpo=%d cp=%d cpo=%d",
-				r.Timestamp, r.DebitsPending, r.DebitsPosted, r.CreditsPending, r.CreditsPosted,
-				a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted)
-		}
-	}
-	return nil
-}
-
 // ledgerSums are the sums of a ledger's balances, 128-bit, [hi, lo].
 type ledgerSums struct{ dp, dpo, cp, cpo [2]uint64 }
 
@@ -565,9 +536,6 @@ func (v *verifier) account(a Account) error {
 	}
 	if a.Flags&AccountCreditsMustNotExceedDebits != 0 && a.CreditsPending+a.CreditsPosted > a.DebitsPosted {
 		v.add(a.ID, ID{}, "credits %d exceed debits %d", a.CreditsPending+a.CreditsPosted, a.DebitsPosted)
-	}
-	if a.Flags&AccountHistory != 0 {
-		v.histories = append(v.histories, a)
 	}
 	s := v.perLedger[a.Ledger]
 	if s == nil {

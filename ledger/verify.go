@@ -93,15 +93,23 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //     transfer is resolved twice;
 //   - every pending state belongs to a pending transfer, whose expiry and
 //     timestamp it has, and is active, posted, voided or expired;
-//   - the last balance history row of an account with AccountHistory
-//     has its balances, and one that transfers name has one;
+//   - the balance history of an account with AccountHistory replays:
+//     each transfer that names it has a row at its timestamp, with the
+//     balances that its transfers and the releases of its expired pending
+//     transfers give up to then; every other row releases an expired
+//     pending transfer of it, at or after that transfer's expiry; the
+//     last row has the account's balances. Only the first row that
+//     breaks this (or the first transfer without a row) is reported, as
+//     the rest of that history follows from it. The rows are read a page
+//     at a time, in timestamp order, as GetAccountBalances reads them;
+//   - an account without AccountHistory has no balance history row;
 //   - an account has AccountClosed when an active pending transfer closes
 //     it (TransferClosingDebit, TransferClosingCredit), never more than
 //     one, and otherwise only when no transfer names it (created closed);
 //   - the last timestamp the store records (ReadTx.LastTimestamp), after
 //     which the ledger assigns the next ones, is no lower than any
 //     timestamp of the rows read (accounts, transfers, failed-transfer
-//     records, the last balance history rows; a pending state has its
+//     records, the balance history rows; a pending state has its
 //     transfer's).
 //
 // A pending transfer without a pending state is one problem, whether

@@ -1643,31 +1643,45 @@ func TestVerifyFindsFailedRecordSharingATimestamp(t *testing.T) {
 }
 
 // TestVerifyFindsBalanceHistoryUnlikeBalances checks that Verify finds an
-// account with AccountHistory whose last balance history row differs from
-// its balances, or that transfers name without a row, where the ledger
-// writes a row of the balances after every change of them, and passes
-// the history the ledger wrote.
+// account with AccountHistory with a balance history row that its
+// transfers do not give, whose last balance history row differs from its
+// balances, or that transfers name without a row, where the ledger writes
+// a row of the balances after every change of them, and passes the
+// history the ledger wrote.
 func TestVerifyFindsBalanceHistoryUnlikeBalances(t *testing.T) {
 	three, four := ledger.IDFromUint64(3), ledger.IDFromUint64(4)
 	tests := []struct {
 		name  string
 		write func(t *testing.T, s ledger.Store)
-		want  []ledger.Problem
+		want  func(ts uint64) []ledger.Problem // of the transfer to three at ts
 	}{
-		{"written_by_the_ledger", func(*testing.T, ledger.Store) {}, nil},
+		{"written_by_the_ledger", func(*testing.T, ledger.Store) {}, func(uint64) []ledger.Problem { return nil }},
 		{"last_row_differs", func(t *testing.T, s ledger.Store) {
 			tamper(t, s, func(tx ledger.Tx) error {
 				return tx.InsertBalances([]ledger.BalanceRow{{TransferID: ledger.IDFromUint64(20),
 					AccountBalance: ledger.AccountBalance{AccountID: three, CreditsPosted: 6, Timestamp: 1 << 62}}})
 			})
-		}, []ledger.Problem{{AccountID: three,
-			Detail: fmt.Sprintf("last balance history row (at %d) has dp=0 dpo=0 cp=0 cpo=6, the account dp=0 dpo=0 cp=0 cpo=5", uint64(1<<62))}}},
+		}, func(uint64) []ledger.Problem {
+			return []ledger.Problem{{AccountID: three, Detail: fmt.Sprintf("balance history row at %d (no transfer of it) has dp=0 dpo=0 cp=0 cpo=6, which the release of no expired hold gives from dp=0 dpo=0 cp=0 cpo=5", uint64(1<<62))}}
+		}},
+		{"account_differs", func(t *testing.T, s ledger.Store) {
+			tamper(t, s, func(tx ledger.Tx) error {
+				return tx.UpdateAccounts([]ledger.Account{{ID: three, CreditsPosted: 6, Flags: ledger.AccountHistory}})
+			})
+		}, func(ts uint64) []ledger.Problem {
+			return []ledger.Problem{
+				{AccountID: three, Detail: "stored balances dp=0 dpo=0 cp=0 cpo=6, transfers give dp=0 dpo=0 cp=0 cpo=5"},
+				{AccountID: three, Detail: fmt.Sprintf("last balance history row (at %d) has dp=0 dpo=0 cp=0 cpo=5, the account dp=0 dpo=0 cp=0 cpo=6", ts)},
+				{Detail: "ledger 978: debits posted [0 10] differ from credits posted [0 11]"}}
+		}},
 		{"no_row", func(t *testing.T, s ledger.Store) {
 			tamper(t, s, func(tx ledger.Tx) error {
 				return tx.InsertAccounts([]ledger.Account{{ID: four, Ledger: 978, Code: 1, Flags: ledger.AccountHistory, Timestamp: 1 << 62}})
 			})
 			settle(t, s, []ledger.Transfer{stamped(21, ledger.IDFromUint64(1), four, 0, 0, 1)}, nil)
-		}, []ledger.Problem{{AccountID: four, Detail: "transfers name it, but it has no balance history row"}}},
+		}, func(uint64) []ledger.Problem {
+			return []ledger.Problem{{AccountID: four, Detail: "transfers name it, but it has no balance history row"}}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1681,8 +1695,11 @@ func TestVerifyFindsBalanceHistoryUnlikeBalances(t *testing.T) {
 			tres, err := l.CreateTransfers(ctx, []ledger.Transfer{tr})
 			require.NoError(t, err)
 			require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, tres)
+			got, err := l.LookupTransfers(ctx, []ledger.ID{tr.ID})
+			require.NoError(t, err)
+			require.Len(t, got, 1)
 			tt.write(t, s)
-			assertVerify(t, l, tt.want)
+			assertVerify(t, l, tt.want(got[0].Timestamp))
 		})
 	}
 }

@@ -1,0 +1,168 @@
+package ledger_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+	"github.com/casimpay/casimpay/ledger/memory"
+)
+
+// balancesTx reads the balance history rows through edit.
+type balancesTx struct {
+	ledger.ReadTx
+	edit func([]ledger.AccountBalance) []ledger.AccountBalance
+}
+
+func (tx balancesTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
+	rows, err := tx.ReadTx.AccountBalances(f)
+	if err != nil {
+		return nil, err
+	}
+	return tx.edit(append([]ledger.AccountBalance(nil), rows...)), nil
+}
+
+// editRows is a store whose balance history rows read through edit.
+func editRows(s ledger.Store, edit func([]ledger.AccountBalance) []ledger.AccountBalance) ledger.Store {
+	return altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return balancesTx{tx, edit} }}
+}
+
+// historySetup creates accounts 1 and 2 with AccountHistory and 3
+// without, and transfers between 1 and 2 that write every kind of
+// balance history row: a single-phase transfer, pending transfers, a
+// partial post, a void, an expiry that the sweep releases and one that a
+// void of the expired transfer releases; and a transfer from 3 to 1. It
+// returns the store, and the
+// timestamps of the transfers and of the two releases by name.
+func historySetup(t *testing.T) (*memory.Store, map[string]uint64) {
+	t.Helper()
+	ctx := context.Background()
+	var now atomic.Int64
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	s := memory.New()
+	l, err := ledger.New(s, ledger.Options{Now: func() time.Time { return time.Unix(0, now.Load()) }, ExpiryLimit: 1})
+	require.NoError(t, err)
+	defer l.Close()
+	ares, err := l.CreateAccounts(ctx, []ledger.Account{
+		{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
+		{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
+		{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated, ledger.AccountCreated}, ares)
+	hold := func(id, amount uint64, timeout uint32) ledger.Transfer {
+		p := transfer(id, amount)
+		p.Flags, p.Timeout = ledger.TransferPending, timeout
+		return p
+	}
+	resolve := func(id, pending, amount uint64, flags ledger.TransferFlags) ledger.Transfer {
+		return ledger.Transfer{ID: ledger.IDFromUint64(id), PendingID: ledger.IDFromUint64(pending), Amount: amount, Flags: flags}
+	}
+	create := func(want ledger.CreateTransferResult, trs ...ledger.Transfer) {
+		t.Helper()
+		res, err := l.CreateTransfers(ctx, trs)
+		require.NoError(t, err)
+		for _, r := range res {
+			require.Equal(t, want, r)
+		}
+	}
+	create(ledger.TransferCreated, transfer(10, 5), hold(11, 4, 1), hold(12, 3, 1), hold(13, 2, 0),
+		resolve(14, 13, 1, ledger.TransferPostPendingTransfer))
+	now.Add(2e9)
+	// The sweep releases 11 alone (ExpiryLimit 1); the void of 12, in the
+	// same batch, finds it expired and releases it.
+	res, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(15, 1), resolve(16, 12, 0, ledger.TransferVoidPendingTransfer)})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferPendingTransferExpired}, res)
+	from3 := transfer(19, 1)
+	from3.DebitAccountID, from3.CreditAccountID = ledger.IDFromUint64(3), ledger.IDFromUint64(1)
+	create(ledger.TransferCreated, hold(17, 6, 0), resolve(18, 17, 0, ledger.TransferVoidPendingTransfer), from3)
+	require.NoError(t, l.Verify(ctx))
+
+	at := map[string]uint64{}
+	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+		return tx.ForEachTransfer(func(tr ledger.Transfer) error {
+			at[fmt.Sprint(tr.ID)] = tr.Timestamp
+			return nil
+		})
+	}))
+	rows, err := l.GetAccountBalances(ctx, ledger.AccountFilter{AccountID: ledger.IDFromUint64(2), Limit: 100,
+		Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits})
+	require.NoError(t, err)
+	require.Len(t, rows, 10)
+	at["sweep"], at["void"] = rows[5].Timestamp, rows[7].Timestamp
+	require.Equal(t, at[fmt.Sprint(ledger.IDFromUint64(15))], rows[6].Timestamp)
+	return s, at
+}
+
+// TestVerifyChecksEveryBalanceHistoryRow checks that Verify replays the
+// transfers and the releases of expired holds of an account with
+// AccountHistory against each of its balance history rows, and reports
+// the first that differs, one missing at a transfer that names the
+// account, one that releases a hold before its expiry, and the rows of an
+// account without AccountHistory.
+func TestVerifyChecksEveryBalanceHistoryRow(t *testing.T) {
+	one, two, three := ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(3)
+	s, at := historySetup(t)
+	ts := func(id uint64) uint64 { return at[fmt.Sprint(ledger.IDFromUint64(id))] }
+	expires := ts(11) + 1e9
+	edit := func(account ledger.ID, fn func([]ledger.AccountBalance) []ledger.AccountBalance) ledger.Store {
+		return editRows(s, func(rows []ledger.AccountBalance) []ledger.AccountBalance {
+			if len(rows) == 0 || rows[0].AccountID != account {
+				return rows
+			}
+			return fn(rows)
+		})
+	}
+	change := func(account ledger.ID, timestamp uint64, fn func(*ledger.AccountBalance)) ledger.Store {
+		return edit(account, func(rows []ledger.AccountBalance) []ledger.AccountBalance {
+			for i := range rows {
+				if rows[i].Timestamp == timestamp {
+					fn(&rows[i])
+				}
+			}
+			return rows
+		})
+	}
+	tests := []struct {
+		name  string
+		store ledger.Store
+		want  []ledger.Problem
+	}{
+		{"middle_row_differs", change(two, ts(14), func(r *ledger.AccountBalance) { r.CreditsPosted++ }),
+			[]ledger.Problem{{AccountID: two, Detail: fmt.Sprintf(
+				"balance history row at %d (transfer %v) has dp=0 dpo=0 cp=7 cpo=7, transfers give dp=0 dpo=0 cp=7 cpo=6",
+				ts(14), ledger.IDFromUint64(14))}}},
+		{"release_row_differs", change(one, at["sweep"], func(r *ledger.AccountBalance) { r.DebitsPending = 5 }),
+			[]ledger.Problem{{AccountID: one, Detail: fmt.Sprintf(
+				"balance history row at %d (no transfer of it) has dp=5 dpo=6 cp=0 cpo=0, which the release of no expired hold gives from dp=7 dpo=6 cp=0 cpo=0",
+				at["sweep"])}}},
+		{"row_missing", edit(one, func(rows []ledger.AccountBalance) []ledger.AccountBalance {
+			return slices.DeleteFunc(rows, func(r ledger.AccountBalance) bool { return r.Timestamp == ts(12) })
+		}), []ledger.Problem{{AccountID: one, Detail: fmt.Sprintf(
+			"transfer %v at %d names it, but it has no balance history row then", ledger.IDFromUint64(12), ts(12))}}},
+		{"release_before_expiry", change(two, at["sweep"], func(r *ledger.AccountBalance) { r.Timestamp = expires - 1 }),
+			[]ledger.Problem{{AccountID: two, Detail: fmt.Sprintf(
+				"balance history row at %d releases %v, which expires at %d", expires-1, ledger.IDFromUint64(11), expires)}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.Equal(t, tt.want, verifyProblems(t, tt.store))
+		})
+	}
+
+	t.Run("row_of_account_without_history", func(t *testing.T) {
+		tamper(t, s, func(tx ledger.Tx) error {
+			return tx.InsertBalances([]ledger.BalanceRow{{TransferID: ledger.IDFromUint64(19),
+				AccountBalance: ledger.AccountBalance{AccountID: three, DebitsPosted: 1, Timestamp: ts(19)}}})
+		})
+		require.Equal(t, []ledger.Problem{{AccountID: three, Detail: fmt.Sprintf(
+			"balance history row at %d, but the account has no AccountHistory flag", ts(19))}}, verifyProblems(t, s))
+	})
+}

@@ -1,0 +1,253 @@
+package ledger
+
+import "fmt"
+
+// page reads a stream of rows in ascending timestamp order, BatchMax at a
+// time: read returns the rows from a timestamp on.
+type page[T any] struct {
+	read func(from uint64) ([]T, error)
+	ts   func(*T) uint64
+	rows []T
+	next uint64 // the timestamp the next read starts from
+	done bool
+}
+
+// peek returns the next row, or nil at the end of the stream.
+func (p *page[T]) peek() (*T, error) {
+	if len(p.rows) == 0 && !p.done {
+		rows, err := p.read(p.next)
+		if err != nil {
+			return nil, err
+		}
+		p.rows = rows
+		p.done = len(rows) < BatchMax
+		if len(rows) > 0 {
+			last := p.ts(&rows[len(rows)-1])
+			p.done = p.done || last >= TimestampLimit
+			p.next = last + 1
+		}
+	}
+	if len(p.rows) == 0 {
+		return nil, nil
+	}
+	return &p.rows[0], nil
+}
+
+// pop drops the row peek returned.
+func (p *page[T]) pop() { p.rows = p.rows[1:] }
+
+// replay is the balances of one account as its balance history replays
+// them, and the pending transfers that hold an amount in them.
+type replay struct {
+	dp, dpo, cp, cpo uint64
+	held             []*verifyPending
+}
+
+func (r *replay) String() string {
+	return fmt.Sprintf("dp=%d dpo=%d cp=%d cpo=%d", r.dp, r.dpo, r.cp, r.cpo)
+}
+
+// equal reports whether b holds the replayed balances.
+func (r *replay) equal(b *AccountBalance) bool {
+	return r.dp == b.DebitsPending && r.dpo == b.DebitsPosted && r.cp == b.CreditsPending && r.cpo == b.CreditsPosted
+}
+
+// apply counts t, a transfer of account id, in the balances, as the
+// ledger does when it creates t. An amount above AmountLimit counts as
+// zero (Verify reports it with the transfer).
+func (r *replay) apply(v *verifier, id ID, t *Transfer) {
+	amount := t.Amount
+	if amount > AmountLimit {
+		amount = 0
+	}
+	debit, credit := t.DebitAccountID == id, t.CreditAccountID == id
+	switch {
+	case t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) != 0:
+		if p := v.pendings[t.PendingID]; p != nil {
+			r.release(id, p)
+		}
+		if t.Flags&TransferPostPendingTransfer == 0 {
+			return
+		}
+	case t.Flags&TransferPending != 0:
+		if p := v.pendings[t.ID]; p != nil && p.t.Timestamp == t.Timestamp {
+			r.held = append(r.held, p)
+		}
+		if debit {
+			r.dp += amount
+		}
+		if credit {
+			r.cp += amount
+		}
+		return
+	}
+	if debit {
+		r.dpo += amount
+	}
+	if credit {
+		r.cpo += amount
+	}
+}
+
+// release takes what p holds out of the balances of account id, if the
+// replay counts it as held.
+func (r *replay) release(id ID, p *verifyPending) {
+	for i, h := range r.held {
+		if h != p {
+			continue
+		}
+		r.held = append(r.held[:i], r.held[i+1:]...)
+		amount := p.t.Amount
+		if amount > AmountLimit {
+			amount = 0
+		}
+		if p.t.DebitAccountID == id {
+			r.dp -= amount
+		}
+		if p.t.CreditAccountID == id {
+			r.cp -= amount
+		}
+		return
+	}
+}
+
+// expiry returns the pending transfer whose expiry gives the balances of
+// b, a balance history row of account id at no transfer of it: among the
+// held ones whose state is expired, the first by expiry and then by
+// timestamp (the order in which the ledger releases them). It returns nil
+// when none does.
+func (r *replay) expiry(v *verifier, id ID, b *AccountBalance) *verifyPending {
+	var found *verifyPending
+	for _, p := range r.held {
+		if s, ok := v.states[p.t.ID]; !ok || s.Status != PendingExpired {
+			continue
+		}
+		if found != nil && (found.t.ExpiresAt() < p.t.ExpiresAt() ||
+			found.t.ExpiresAt() == p.t.ExpiresAt() && found.t.Timestamp < p.t.Timestamp) {
+			continue
+		}
+		after := replay{dp: r.dp, dpo: r.dpo, cp: r.cp, cpo: r.cpo, held: []*verifyPending{p}}
+		after.release(id, p)
+		if after.equal(b) {
+			found = p
+		}
+	}
+	return found
+}
+
+// balanceHistories checks the balance history of every account, in
+// ascending account ID order: that an account without AccountHistory has
+// none, and that the rows of one with it follow its transfers (history).
+func (v *verifier) balanceHistories(tx ReadTx) error {
+	for _, id := range v.ids {
+		a := v.accounts[id]
+		if !id.Valid() {
+			continue // reported with the account; no filter selects it
+		}
+		if a.Flags&AccountHistory != 0 {
+			if err := v.history(tx, a); err != nil {
+				return err
+			}
+			continue
+		}
+		rows, err := tx.AccountBalances(historyFilter(id, 1, 1))
+		if err != nil {
+			return err
+		}
+		if len(rows) > 0 {
+			v.stamped(rows[0].Timestamp)
+			v.add(id, ID{}, "balance history row at %d, but the account has no AccountHistory flag", rows[0].Timestamp)
+		}
+	}
+	return nil
+}
+
+// historyFilter selects up to limit balance history rows or transfers of
+// account id, from timestamp from on, both sides, ascending.
+func historyFilter(id ID, from uint64, limit int) AccountFilter {
+	return AccountFilter{AccountID: id, TimestampMin: max(from, 1), TimestampMax: TimestampLimit, Limit: limit,
+		Flags: AccountFilterDebits | AccountFilterCredits}
+}
+
+// history checks the balance history rows of a, an account with
+// AccountHistory, against its transfers, reading both in ascending
+// timestamp order a page at a time. The ledger writes a row after every
+// transfer that names the account, at its timestamp, and after every
+// release of an expired pending transfer of it, at a timestamp of its
+// own at or after the expiry. Each row must hold the balances that the
+// transfers and releases before it give; the first that does not, or a
+// transfer without a row, is reported, and the rest of the history is not
+// checked. The last row must hold the account's balances.
+func (v *verifier) history(tx ReadTx, a *Account) error {
+	rows := page[AccountBalance]{
+		read: func(from uint64) ([]AccountBalance, error) {
+			return tx.AccountBalances(historyFilter(a.ID, from, BatchMax))
+		},
+		ts: func(b *AccountBalance) uint64 { return b.Timestamp },
+	}
+	transfers := page[Transfer]{
+		read: func(from uint64) ([]Transfer, error) {
+			return tx.AccountTransfers(historyFilter(a.ID, from, BatchMax))
+		},
+		ts: func(t *Transfer) uint64 { return t.Timestamp },
+	}
+	var r replay
+	var last *AccountBalance
+	for {
+		b, err := rows.peek()
+		if err != nil {
+			return err
+		}
+		t, err := transfers.peek()
+		if err != nil {
+			return err
+		}
+		switch {
+		case b == nil && t == nil:
+			if last != nil && !r.equal(&AccountBalance{DebitsPending: a.DebitsPending, DebitsPosted: a.DebitsPosted,
+				CreditsPending: a.CreditsPending, CreditsPosted: a.CreditsPosted}) {
+				v.add(a.ID, ID{}, "last balance history row (at %d) has %v, the account dp=%d dpo=%d cp=%d cpo=%d",
+					last.Timestamp, &r, a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted)
+			}
+			return nil
+		case b == nil && last == nil:
+			v.add(a.ID, ID{}, "transfers name it, but it has no balance history row")
+			return nil
+		case b == nil || (t != nil && t.Timestamp < b.Timestamp):
+			v.add(a.ID, ID{}, "transfer %v at %d names it, but it has no balance history row then", t.ID, t.Timestamp)
+			return nil
+		}
+		v.stamped(b.Timestamp)
+		if t != nil && t.Timestamp == b.Timestamp {
+			r.apply(v, a.ID, t)
+			transfers.pop()
+			if !r.equal(b) {
+				v.add(a.ID, ID{}, "balance history row at %d (transfer %v) has dp=%d dpo=%d cp=%d cpo=%d, transfers give %v",
+					b.Timestamp, t.ID, b.DebitsPending, b.DebitsPosted, b.CreditsPending, b.CreditsPosted, &r)
+				return nil
+			}
+		} else if !v.release(a, &r, b) {
+			return nil
+		}
+		last = b
+		rows.pop()
+	}
+}
+
+// release checks b, a balance history row of a at no transfer of it,
+// against the release of an expired hold of a, counts that release in r,
+// and reports whether b passes.
+func (v *verifier) release(a *Account, r *replay, b *AccountBalance) bool {
+	p := r.expiry(v, a.ID, b)
+	switch {
+	case p == nil:
+		v.add(a.ID, ID{}, "balance history row at %d (no transfer of it) has dp=%d dpo=%d cp=%d cpo=%d, which the release of no expired hold gives from %v",
+			b.Timestamp, b.DebitsPending, b.DebitsPosted, b.CreditsPending, b.CreditsPosted, r)
+		return false
+	case b.Timestamp < p.t.ExpiresAt():
+		v.add(a.ID, ID{}, "balance history row at %d releases %v, which expires at %d", b.Timestamp, p.t.ID, p.t.ExpiresAt())
+		return false
+	}
+	r.release(a.ID, p)
+	return true
+}
