@@ -72,7 +72,11 @@ func verify(tx ReadTx) ([]Problem, error) {
 	if err := tx.ForEachFailed(v.failed); err != nil {
 		return nil, err
 	}
-	v.pendingStates()
+	last, err := tx.LastTimestamp()
+	if err != nil {
+		return nil, err
+	}
+	v.pendingStates(last)
 	if err := tx.ForEachAccount(v.account); err != nil {
 		return nil, err
 	}
@@ -80,10 +84,6 @@ func verify(tx ReadTx) ([]Problem, error) {
 		return nil, err
 	}
 	v.ledgers()
-	last, err := tx.LastTimestamp()
-	if err != nil {
-		return nil, err
-	}
 	if last < v.latest {
 		v.add(ID{}, ID{}, "last timestamp %d below %d, a stored timestamp", last, v.latest)
 	}
@@ -441,13 +441,18 @@ func (v *verifier) resolution(t Transfer, amount uint64, dr, cr *balances) {
 
 // pendingStates checks the pending states and the pending transfers
 // against each other, in ascending ID order, so that every run lists the
-// same problems in the same order.
-func (v *verifier) pendingStates() {
+// same problems in the same order, and that each expired one expired by
+// last, the last timestamp: the ledger expires a hold at a timestamp it
+// assigns, at or after its expiry.
+func (v *verifier) pendingStates(last uint64) {
 	ids := sortUnique(slices.AppendSeq(slices.Collect(maps.Keys(v.states)), maps.Keys(v.pendings)))
 	for _, id := range ids {
 		s, stated := v.states[id]
 		if stated && (s.Status < PendingActive || s.Status > PendingExpired) {
 			v.add(ID{}, id, "pending state has status %v", s.Status)
+		}
+		if stated && s.Status == PendingExpired && s.ExpiresAt > last {
+			v.add(ID{}, id, "expired at %d, past the last timestamp %d", s.ExpiresAt, last)
 		}
 		p := v.pendings[id]
 		if p == nil {

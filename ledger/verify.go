@@ -92,13 +92,15 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //     post at most that of one that closes no account, and no pending
 //     transfer is resolved twice;
 //   - every pending state belongs to a pending transfer, whose expiry and
-//     timestamp it has, and is active, posted, voided or expired;
+//     timestamp it has, and is active, posted, voided or expired; an
+//     expired one expires by the last timestamp the store records (the
+//     ledger expires a hold at a timestamp it assigns);
 //   - the balance history of an account with AccountHistory replays:
 //     each transfer that names it has a row at its timestamp, with the
 //     balances that its transfers and the releases of its expired pending
 //     transfers give up to then; every other row releases an expired
-//     pending transfer of it, at or after that transfer's expiry; the
-//     last row has the account's balances. Only the first row that
+//     pending transfer of it, at or after that transfer's expiry, at a
+//     timestamp that no transfer or account has; the last row has the account's balances. Only the first row that
 //     breaks this (or the first transfer without a row) is reported, as
 //     the rest of that history follows from it. The rows are read a page
 //     at a time, in timestamp order, as GetAccountBalances reads them;

@@ -37,7 +37,7 @@ func editRows(s ledger.Store, edit func([]ledger.AccountBalance) []ledger.Accoun
 // without, and transfers between 1 and 2 that write every kind of
 // balance history row: a single-phase transfer, pending transfers, a
 // partial post, a void, an expiry that the sweep releases and one that a
-// void of the expired transfer releases; and a transfer from 3 to 1. It
+// void of the expired transfer releases, after a transfer from 3 to 1. It
 // returns the store, and the
 // timestamps of the transfers and of the two releases by name.
 func historySetup(t *testing.T) (*memory.Store, map[string]uint64) {
@@ -76,13 +76,14 @@ func historySetup(t *testing.T) (*memory.Store, map[string]uint64) {
 		resolve(14, 13, 1, ledger.TransferPostPendingTransfer))
 	now.Add(2e9)
 	// The sweep releases 11 alone (ExpiryLimit 1); the void of 12, in the
-	// same batch, finds it expired and releases it.
-	res, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(15, 1), resolve(16, 12, 0, ledger.TransferVoidPendingTransfer)})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferPendingTransferExpired}, res)
+	// same batch after a transfer from 3 to 1, finds it expired and
+	// releases it.
 	from3 := transfer(19, 1)
 	from3.DebitAccountID, from3.CreditAccountID = ledger.IDFromUint64(3), ledger.IDFromUint64(1)
-	create(ledger.TransferCreated, hold(17, 6, 0), resolve(18, 17, 0, ledger.TransferVoidPendingTransfer), from3)
+	res, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(15, 1), from3, resolve(16, 12, 0, ledger.TransferVoidPendingTransfer)})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated, ledger.TransferPendingTransferExpired}, res)
+	create(ledger.TransferCreated, hold(17, 6, 0), resolve(18, 17, 0, ledger.TransferVoidPendingTransfer))
 	require.NoError(t, l.Verify(ctx))
 
 	at := map[string]uint64{}
@@ -105,8 +106,9 @@ func historySetup(t *testing.T) (*memory.Store, map[string]uint64) {
 // transfers and the releases of expired holds of an account with
 // AccountHistory against each of its balance history rows, and reports
 // the first that differs, one missing at a transfer that names the
-// account, one that releases a hold before its expiry, and the rows of an
-// account without AccountHistory.
+// account, one that releases a hold before its expiry or at the
+// timestamp of another event, and the rows of an account without
+// AccountHistory.
 func TestVerifyChecksEveryBalanceHistoryRow(t *testing.T) {
 	one, two, three := ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(3)
 	s, at := historySetup(t)
@@ -147,6 +149,9 @@ func TestVerifyChecksEveryBalanceHistoryRow(t *testing.T) {
 			return slices.DeleteFunc(rows, func(r ledger.AccountBalance) bool { return r.Timestamp == ts(12) })
 		}), []ledger.Problem{{AccountID: one, Detail: fmt.Sprintf(
 			"transfer %v at %d names it, but it has no balance history row then", ledger.IDFromUint64(12), ts(12))}}},
+		{"release_at_another_transfer", change(two, at["void"], func(r *ledger.AccountBalance) { r.Timestamp = ts(19) }),
+			[]ledger.Problem{{AccountID: two, Detail: fmt.Sprintf(
+				"balance history row at %d releases %v at the timestamp of transfer %v", ts(19), ledger.IDFromUint64(12), ledger.IDFromUint64(19))}}},
 		{"release_before_expiry", change(two, at["sweep"], func(r *ledger.AccountBalance) { r.Timestamp = expires - 1 }),
 			[]ledger.Problem{{AccountID: two, Detail: fmt.Sprintf(
 				"balance history row at %d releases %v, which expires at %d", expires-1, ledger.IDFromUint64(11), expires)}}},
@@ -165,4 +170,22 @@ func TestVerifyChecksEveryBalanceHistoryRow(t *testing.T) {
 		require.Equal(t, []ledger.Problem{{AccountID: three, Detail: fmt.Sprintf(
 			"balance history row at %d, but the account has no AccountHistory flag", ts(19))}}, verifyProblems(t, s))
 	})
+}
+
+// TestVerifyFindsExpiryPastTheLastTimestamp checks that Verify finds a
+// pending transfer expired at a time past the last timestamp, and passes
+// one expired at it: the ledger expires a hold at a timestamp it assigns,
+// at or after its expiry.
+func TestVerifyFindsExpiryPastTheLastTimestamp(t *testing.T) {
+	l, s := verifySetup(t)
+	p := stamped(20, ledger.IDFromUint64(1), ledger.IDFromUint64(2), 3, ledger.TransferPending, 0)
+	p.Timeout = 1
+	settle(t, s, []ledger.Transfer{p}, map[ledger.ID]ledger.PendingStatus{p.ID: ledger.PendingExpired})
+	assertVerify(t, l, nil)
+	at := func(last uint64) altered {
+		return altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return lastTx{tx, last} }}
+	}
+	require.Equal(t, []ledger.Problem{{TransferID: p.ID,
+		Detail: fmt.Sprintf("expired at %d, past the last timestamp %d", p.ExpiresAt(), p.ExpiresAt()-1)}},
+		verifyProblems(t, at(p.ExpiresAt()-1)))
 }

@@ -14,9 +14,9 @@ import (
 )
 
 // tamper writes to the store behind the ledger's back. As the ledger
-// does, it records the greatest timestamp of the rows that fn inserts as
-// the last one, when that is past it, so that Verify finds only what fn
-// wrote.
+// does, it records the greatest timestamp of the rows that fn inserts (and
+// of the expiries of the expired pending states it inserts) as the last
+// one, when that is past it, so that Verify finds only what fn wrote.
 func tamper(t *testing.T, s ledger.Store, fn func(tx ledger.Tx) error) {
 	t.Helper()
 	require.NoError(t, s.Update(context.Background(), func(tx ledger.Tx) error {
@@ -59,8 +59,15 @@ func (tx *stampingTx) InsertTransfers(transfers []ledger.Transfer) error {
 	return tx.Tx.InsertTransfers(transfers)
 }
 
+// InsertPending counts the expiry of an expired state as well: the
+// ledger expires a hold at a timestamp it assigns, at or after it.
 func (tx *stampingTx) InsertPending(pending []ledger.Pending) error {
-	stamp(tx, pending, func(p ledger.Pending) uint64 { return p.Timestamp })
+	stamp(tx, pending, func(p ledger.Pending) uint64 {
+		if p.Status == ledger.PendingExpired {
+			return max(p.Timestamp, p.ExpiresAt)
+		}
+		return p.Timestamp
+	})
 	return tx.Tx.InsertPending(pending)
 }
 

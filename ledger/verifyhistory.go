@@ -1,6 +1,9 @@
 package ledger
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // page reads a stream of rows in ascending timestamp order, BatchMax at a
 // time: read returns the rows from a timestamp on.
@@ -173,8 +176,8 @@ func historyFilter(id ID, from uint64, limit int) AccountFilter {
 // AccountHistory, against its transfers, reading both in ascending
 // timestamp order a page at a time. The ledger writes a row after every
 // transfer that names the account, at its timestamp, and after every
-// release of an expired pending transfer of it, at a timestamp of its
-// own at or after the expiry. Each row must hold the balances that the
+// release of an expired pending transfer of it, at or after the expiry,
+// at a timestamp that no transfer or account has. Each row must hold the balances that the
 // transfers and releases before it give; the first that does not, or a
 // transfer without a row, is reported, and the rest of the history is not
 // checked. The last row must hold the account's balances.
@@ -246,6 +249,17 @@ func (v *verifier) release(a *Account, r *replay, b *AccountBalance) bool {
 		return false
 	case b.Timestamp < p.t.ExpiresAt():
 		v.add(a.ID, ID{}, "balance history row at %d releases %v, which expires at %d", b.Timestamp, p.t.ID, p.t.ExpiresAt())
+		return false
+	}
+	// A release takes a timestamp of its own, or that of the post or void
+	// that found the hold expired and failed: never that of a transfer or
+	// an account.
+	if i, found := slices.BinarySearchFunc(v.stamps, stamp{ts: b.Timestamp}, stamp.compare); found {
+		v.add(a.ID, ID{}, "balance history row at %d releases %v at the timestamp of transfer %v", b.Timestamp, p.t.ID, v.stamps[i].id)
+		return false
+	}
+	if id, found := v.createdAt[b.Timestamp]; found {
+		v.add(a.ID, ID{}, "balance history row at %d releases %v at the timestamp of account %v", b.Timestamp, p.t.ID, id)
 		return false
 	}
 	r.release(a.ID, p)
