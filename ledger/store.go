@@ -78,6 +78,8 @@ type ReadTx interface {
 	// Tx.SetLastTimestamp recorded it (0 for a new store). No stored
 	// timestamp is past it, and the ledger assigns the next ones after it.
 	// In a Tx it also locks the record that holds it (Tx.LastTimestamp).
+	// A store without that record (a SQL database damaged, or not a
+	// ledger's) fails with an error wrapping ErrCorrupt.
 	LastTimestamp() (uint64, error)
 
 	// Accounts returns the accounts with the given IDs.

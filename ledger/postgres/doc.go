@@ -15,7 +15,11 @@
 //     from there, and every later read sees all committed writes; a
 //     transaction whose fn writes without having called it takes the same
 //     lock in the round trip of its writes, before the first, so the
-//     writes of two transactions never interleave whatever fn reads;
+//     writes of two transactions never interleave whatever fn reads; a
+//     database without that row, which the first migration inserts
+//     (damaged, or not a ledger's), fails the transaction, as it fails
+//     every read of the last timestamp (ledger.Ledger.Verify's), with an
+//     error wrapping ledger.ErrCorrupt;
 //   - Tx.LockAccounts locks every account the batch touches with one
 //     SELECT … WHERE id = ANY($1) ORDER BY id FOR UPDATE, in one global
 //     order, so two batches never deadlock and a hot merchant account costs

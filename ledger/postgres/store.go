@@ -398,24 +398,29 @@ const lockState = `SELECT last_timestamp FROM ledger_state WHERE id = 1 FOR UPDA
 
 // LastTimestamp implements ledger.Tx: it locks the ledger_state row
 // (lockState), which serializes write transactions from here to commit.
-// When it is the first call, BEGIN travels with it.
+// When it is the first call, BEGIN travels with it. A database without
+// that row (damaged, or not a ledger's) fails with an error wrapping
+// ledger.ErrCorrupt, which loses the transaction.
 func (t *writeTx) LastTimestamp() (uint64, error) {
 	var ts int64
 	if t.err != nil {
 		return 0, t.err
 	}
 	t.locked = true // even on error: the transaction is then lost
+	var err error
 	if t.open {
-		if err := t.c.QueryRow(t.ctx, lockState).Scan(&ts); err != nil {
-			return 0, t.fail(fmt.Errorf("postgres: %w", err))
-		}
-		return uint64(ts), nil
+		err = t.c.QueryRow(t.ctx, lockState).Scan(&ts)
+	} else {
+		var b pgx.Batch
+		b.Queue(begin)
+		b.Queue(lockState).QueryRow(func(row pgx.Row) error { return row.Scan(&ts) })
+		t.open = true // even on error: ROLLBACK is harmless outside a transaction
+		err = t.c.SendBatch(t.ctx, &b).Close()
 	}
-	var b pgx.Batch
-	b.Queue(begin)
-	b.Queue(lockState).QueryRow(func(row pgx.Row) error { return row.Scan(&ts) })
-	t.open = true // even on error: ROLLBACK is harmless outside a transaction
-	if err := t.c.SendBatch(t.ctx, &b).Close(); err != nil {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return 0, t.fail(sqlstore.Postgres.NoState())
+	case err != nil:
 		return 0, t.fail(fmt.Errorf("postgres: %w", err))
 	}
 	return uint64(ts), nil

@@ -107,6 +107,16 @@ func TestMigrationsConcurrent(t *testing.T) {
 	assert.Equal(t, 1, count)
 }
 
+// TestLastTimestampMissing checks that a database without its ledger_state
+// row (damaged, or not a ledger's) fails the writes and Verify with
+// ledger.ErrCorrupt (sqltest.NoState).
+func TestLastTimestampMissing(t *testing.T) {
+	s, _ := openTemp(t)
+	_, err := s.pool.Exec(context.Background(), `DELETE FROM ledger_state`)
+	require.NoError(t, err)
+	sqltest.NoState(t, s, "postgres: ledger: store inconsistent: no ledger_state row: the database is damaged or not a ledger's")
+}
+
 func TestSchemaTooNew(t *testing.T) {
 	ctx := context.Background()
 	s, dsn := openTemp(t)

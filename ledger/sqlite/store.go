@@ -312,8 +312,9 @@ func (t *writeTx) exec(query string, args ...any) (int64, error) {
 // does (sqlstore.Reader), for the transaction already holds the
 // database's write lock (BEGIN IMMEDIATE), which serializes writers. Its
 // statement is prepared once, like the rest of a batch's. A database
-// without its ledger_state row fails with sql.ErrNoRows, which loses the
-// transaction as a failed read does.
+// without its ledger_state row (damaged, or not a ledger's) fails with an
+// error wrapping ledger.ErrCorrupt, which loses the transaction as a
+// failed read does.
 func (t *writeTx) LastTimestamp() (uint64, error) {
 	ts, err := t.Reader.LastTimestamp()
 	return ts, t.fail(err)

@@ -261,7 +261,7 @@ func TestReadStmtsBound(t *testing.T) {
 	_, err := r.ExpiredPending(1, 10)
 	require.NoError(t, err)
 	_, err = r.LastTimestamp() // reads no row here
-	require.ErrorIs(t, err, sql.ErrNoRows)
+	require.ErrorIs(t, err, ledger.ErrCorrupt)
 	require.NoError(t, r.ForEachAccount(func(ledger.Account) error { return nil }))
 	require.NoError(t, r.ForEachTransfer(func(ledger.Transfer) error { return nil }))
 	require.NoError(t, r.ForEachPending(func(ledger.Pending) error { return nil }))

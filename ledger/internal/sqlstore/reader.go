@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -30,6 +29,18 @@ const MaxInList = 512
 
 // pageSize is how many rows one statement of a ForEach… method reads.
 const pageSize = 1000
+
+// NoState returns the error of a database without its ledger_state row,
+// which the first migration inserts and no statement deletes: a damaged
+// database, or one that is not a ledger's. It wraps ledger.ErrCorrupt,
+// and names the engine.
+func (d Dialect) NoState() error {
+	engine := "sqlite"
+	if d == Postgres {
+		engine = "postgres"
+	}
+	return fmt.Errorf("%s: %w: no ledger_state row: the database is damaged or not a ledger's", engine, ledger.ErrCorrupt)
+}
 
 // Param returns the marker of parameter n (1-based).
 func (d Dialect) Param(n int) string {
@@ -309,7 +320,7 @@ func (r Reader) ForEachFailed(fn func(ledger.FailedTransfer) error) error {
 
 // LastTimestamp implements ledger.ReadTx: it reads the ledger_state row,
 // which the first migration inserts; a database without it fails with
-// sql.ErrNoRows.
+// the dialect's NoState.
 func (r Reader) LastTimestamp() (uint64, error) {
 	var ts uint64
 	found := false
@@ -321,7 +332,7 @@ func (r Reader) LastTimestamp() (uint64, error) {
 	case err != nil:
 		return 0, err
 	case !found:
-		return 0, fmt.Errorf("sqlstore: no ledger_state row: %w", sql.ErrNoRows)
+		return 0, r.Dialect.NoState()
 	}
 	return ts, nil
 }
