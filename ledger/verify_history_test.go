@@ -189,3 +189,55 @@ func TestVerifyFindsExpiryPastTheLastTimestamp(t *testing.T) {
 		Detail: fmt.Sprintf("expired at %d, past the last timestamp %d", p.ExpiresAt(), p.ExpiresAt()-1)}},
 		verifyProblems(t, at(p.ExpiresAt()-1)))
 }
+
+// TestVerifyReadsBalanceHistoryInPages checks that Verify replays a
+// balance history longer than one page (BatchMax rows) to its end: it
+// passes the history the ledger wrote, and finds a row that differs past
+// the first page.
+func TestVerifyReadsBalanceHistoryInPages(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	l, err := ledger.New(s, ledger.Options{})
+	require.NoError(t, err)
+	defer l.Close()
+	ares, err := l.CreateAccounts(ctx, []ledger.Account{
+		{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1},
+		{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, ares)
+	const n = ledger.BatchMax + 10
+	for start := 0; start < n; start += ledger.BatchMax {
+		var trs []ledger.Transfer
+		for i := start; i < min(start+ledger.BatchMax, n); i++ {
+			trs = append(trs, transfer(uint64(100+i), 1))
+		}
+		res, err := l.CreateTransfers(ctx, trs)
+		require.NoError(t, err)
+		for _, r := range res {
+			require.Equal(t, ledger.TransferCreated, r)
+		}
+	}
+	require.NoError(t, l.Verify(ctx))
+	var late uint64 // the timestamp of the 8195th transfer, on the second page
+	require.NoError(t, s.View(ctx, func(tx ledger.ReadTx) error {
+		i := 0
+		return tx.ForEachTransfer(func(tr ledger.Transfer) error {
+			if i++; i == ledger.BatchMax+6 {
+				late = tr.Timestamp
+			}
+			return nil
+		})
+	}))
+	got := verifyProblems(t, editRows(s, func(rows []ledger.AccountBalance) []ledger.AccountBalance {
+		for i := range rows {
+			if rows[i].Timestamp == late {
+				rows[i].CreditsPosted = 1
+			}
+		}
+		return rows
+	}))
+	require.Equal(t, []ledger.Problem{{AccountID: ledger.IDFromUint64(2), Detail: fmt.Sprintf(
+		"balance history row at %d (transfer %v) has dp=0 dpo=0 cp=0 cpo=1, transfers give dp=0 dpo=0 cp=0 cpo=%d",
+		late, ledger.IDFromUint64(100+ledger.BatchMax+5), ledger.BatchMax+6)}}, got)
+}
