@@ -349,11 +349,7 @@ func TestCreateTransfersKeepsCallersEvents(t *testing.T) {
 // ErrTimestampLimit and write nothing.
 func TestTimestampLimit(t *testing.T) {
 	ctx := context.Background()
-	var now atomic.Int64
-	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
-	l, err := ledger.New(memory.New(), ledger.Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
-	require.NoError(t, err)
-	defer l.Close()
+	l, now := clocked(t, memory.New(), ledger.Options{})
 	account := func(id uint64) ledger.Account {
 		return ledger.Account{ID: ledger.IDFromUint64(id), Ledger: 978, Code: 1}
 	}

@@ -185,13 +185,17 @@ func (p *verifyPending) release() {
 	p.held = 0
 }
 
-// byExpiry is a min-heap of pending transfers by ExpiresAt.
+// byExpiry is a min-heap of pending transfers by ExpiresAt, and then by
+// Timestamp, the order in which the ledger releases them.
 type byExpiry []*verifyPending
 
 func (h byExpiry) Len() int           { return len(h) }
-func (h byExpiry) Less(i, j int) bool { return h[i].t.ExpiresAt() < h[j].t.ExpiresAt() }
-func (h byExpiry) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *byExpiry) Push(x any)        { *h = append(*h, x.(*verifyPending)) }
+func (h byExpiry) Less(i, j int) bool { return h.less(h[i], h[j]) }
+func (byExpiry) less(p, q *verifyPending) bool {
+	return p.t.ExpiresAt() < q.t.ExpiresAt() || p.t.ExpiresAt() == q.t.ExpiresAt() && p.t.Timestamp < q.t.Timestamp
+}
+func (h byExpiry) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *byExpiry) Push(x any)   { *h = append(*h, x.(*verifyPending)) }
 func (h *byExpiry) Pop() any {
 	old := *h
 	p := old[len(old)-1]

@@ -33,22 +33,32 @@ func editRows(s ledger.Store, edit func([]ledger.AccountBalance) []ledger.Accoun
 	return altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return balancesTx{tx, edit} }}
 }
 
+// clocked returns a Ledger over s with opts, whose clock starts at the
+// start of 2026 and reads the returned time, in Unix nanoseconds. The
+// Ledger is closed when tb ends.
+func clocked(tb testing.TB, s ledger.Store, opts ledger.Options) (*ledger.Ledger, *atomic.Int64) {
+	tb.Helper()
+	now := new(atomic.Int64)
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	opts.Now = func() time.Time { return time.Unix(0, now.Load()) }
+	l, err := ledger.New(s, opts)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { l.Close() })
+	return l, now
+}
+
 // historySetup creates accounts 1 and 2 with AccountHistory and 3
 // without, and transfers between 1 and 2 that write every kind of
 // balance history row: a single-phase transfer, pending transfers, a
 // partial post, a void, an expiry that the sweep releases and one that a
 // void of the expired transfer releases, after a transfer from 3 to 1. It
-// returns the store, and the
-// timestamps of the transfers and of the two releases by name.
+// returns the store, and the timestamps of the transfers and of the two
+// releases by name.
 func historySetup(t *testing.T) (*memory.Store, map[string]uint64) {
 	t.Helper()
 	ctx := context.Background()
-	var now atomic.Int64
-	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	s := memory.New()
-	l, err := ledger.New(s, ledger.Options{Now: func() time.Time { return time.Unix(0, now.Load()) }, ExpiryLimit: 1})
-	require.NoError(t, err)
-	defer l.Close()
+	l, now := clocked(t, s, ledger.Options{ExpiryLimit: 1})
 	ares, err := l.CreateAccounts(ctx, []ledger.Account{
 		{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
 		{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
@@ -240,4 +250,31 @@ func TestVerifyReadsBalanceHistoryInPages(t *testing.T) {
 	require.Equal(t, []ledger.Problem{{AccountID: ledger.IDFromUint64(2), Detail: fmt.Sprintf(
 		"balance history row at %d (transfer %v) has dp=0 dpo=0 cp=0 cpo=1, transfers give dp=0 dpo=0 cp=0 cpo=%d",
 		late, ledger.IDFromUint64(100+ledger.BatchMax+5), ledger.BatchMax+6)}}, got)
+}
+
+// BenchmarkVerifyExpiredHolds measures Verify of an account with
+// AccountHistory whose BatchMax pending transfers were held at once and
+// then released by expiry, each with a balance history row.
+func BenchmarkVerifyExpiredHolds(b *testing.B) {
+	ctx := context.Background()
+	l, now := clocked(b, memory.New(), ledger.Options{})
+	_, err := l.CreateAccounts(ctx, []ledger.Account{
+		{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1},
+		{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
+	})
+	require.NoError(b, err)
+	holds := make([]ledger.Transfer, ledger.BatchMax)
+	for i := range holds {
+		holds[i] = transfer(uint64(100+i), 1)
+		holds[i].Flags, holds[i].Timeout = ledger.TransferPending, 1
+	}
+	_, err = l.CreateTransfers(ctx, holds)
+	require.NoError(b, err)
+	now.Add(2e9)
+	res, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(1, 1)})
+	require.NoError(b, err)
+	require.Equal(b, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	for b.Loop() {
+		require.NoError(b, l.Verify(ctx))
+	}
 }

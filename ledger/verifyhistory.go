@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"container/heap"
 	"fmt"
 	"slices"
 )
@@ -43,7 +44,11 @@ func (p *page[T]) pop() { p.rows = p.rows[1:] }
 // them, and the pending transfers that hold an amount in them.
 type replay struct {
 	dp, dpo, cp, cpo uint64
-	held             []*verifyPending
+	held             map[*verifyPending]struct{}
+	// The held ones whose state is expired, by expiry and then by
+	// timestamp, as the ledger releases them; those released since are
+	// dropped once they come first.
+	expired byExpiry
 }
 
 func (r *replay) String() string {
@@ -55,14 +60,19 @@ func (r *replay) equal(b *AccountBalance) bool {
 	return r.dp == b.DebitsPending && r.dpo == b.DebitsPosted && r.cp == b.CreditsPending && r.cpo == b.CreditsPosted
 }
 
-// apply counts t, a transfer of account id, in the balances, as the
-// ledger does when it creates t. An amount above AmountLimit counts as
-// zero (Verify reports it with the transfer).
-func (r *replay) apply(v *verifier, id ID, t *Transfer) {
-	amount := t.Amount
-	if amount > AmountLimit {
-		amount = 0
+// counted returns the amount of t that the balances count: an amount
+// above AmountLimit counts as zero (Verify reports it with the transfer).
+func counted(t *Transfer) uint64 {
+	if t.Amount > AmountLimit {
+		return 0
 	}
+	return t.Amount
+}
+
+// apply counts t, a transfer of account id, in the balances, as the
+// ledger does when it creates t.
+func (r *replay) apply(v *verifier, id ID, t *Transfer) {
+	amount := counted(t)
 	debit, credit := t.DebitAccountID == id, t.CreditAccountID == id
 	switch {
 	case t.Flags&(TransferPostPendingTransfer|TransferVoidPendingTransfer) != 0:
@@ -74,7 +84,10 @@ func (r *replay) apply(v *verifier, id ID, t *Transfer) {
 		}
 	case t.Flags&TransferPending != 0:
 		if p := v.pendings[t.ID]; p != nil && p.t.Timestamp == t.Timestamp {
-			r.held = append(r.held, p)
+			r.held[p] = struct{}{}
+			if s, ok := v.states[p.t.ID]; ok && s.Status == PendingExpired {
+				heap.Push(&r.expired, p)
+			}
 		}
 		if debit {
 			r.dp += amount
@@ -95,44 +108,53 @@ func (r *replay) apply(v *verifier, id ID, t *Transfer) {
 // release takes what p holds out of the balances of account id, if the
 // replay counts it as held.
 func (r *replay) release(id ID, p *verifyPending) {
-	for i, h := range r.held {
-		if h != p {
-			continue
-		}
-		r.held = append(r.held[:i], r.held[i+1:]...)
-		amount := p.t.Amount
-		if amount > AmountLimit {
-			amount = 0
-		}
-		if p.t.DebitAccountID == id {
-			r.dp -= amount
-		}
-		if p.t.CreditAccountID == id {
-			r.cp -= amount
-		}
+	if _, ok := r.held[p]; !ok {
 		return
 	}
+	delete(r.held, p)
+	r.dp, r.cp = r.released(id, p)
+}
+
+// released returns the pending balances of account id once p, a pending
+// transfer held in them, has released what it holds.
+func (r *replay) released(id ID, p *verifyPending) (dp, cp uint64) {
+	dp, cp = r.dp, r.cp
+	if p.t.DebitAccountID == id {
+		dp -= counted(&p.t)
+	}
+	if p.t.CreditAccountID == id {
+		cp -= counted(&p.t)
+	}
+	return dp, cp
 }
 
 // expiry returns the pending transfer whose expiry gives the balances of
 // b, a balance history row of account id at no transfer of it: among the
 // held ones whose state is expired, the first by expiry and then by
-// timestamp (the order in which the ledger releases them). It returns nil
-// when none does.
-func (r *replay) expiry(v *verifier, id ID, b *AccountBalance) *verifyPending {
+// timestamp (the order in which the ledger releases them), which is the
+// first of them all unless a post or void released a later one first. It
+// returns nil when none does.
+func (r *replay) expiry(id ID, b *AccountBalance) *verifyPending {
+	for len(r.expired) > 0 {
+		if _, ok := r.held[r.expired[0]]; ok {
+			break
+		}
+		heap.Pop(&r.expired)
+	}
+	gives := func(p *verifyPending) bool {
+		if _, ok := r.held[p]; !ok {
+			return false
+		}
+		dp, cp := r.released(id, p)
+		return dp == b.DebitsPending && r.dpo == b.DebitsPosted && cp == b.CreditsPending && r.cpo == b.CreditsPosted
+	}
 	var found *verifyPending
-	for _, p := range r.held {
-		if s, ok := v.states[p.t.ID]; !ok || s.Status != PendingExpired {
-			continue
-		}
-		if found != nil && (found.t.ExpiresAt() < p.t.ExpiresAt() ||
-			found.t.ExpiresAt() == p.t.ExpiresAt() && found.t.Timestamp < p.t.Timestamp) {
-			continue
-		}
-		after := replay{dp: r.dp, dpo: r.dpo, cp: r.cp, cpo: r.cpo, held: []*verifyPending{p}}
-		after.release(id, p)
-		if after.equal(b) {
+	for i, p := range r.expired {
+		if gives(p) && (found == nil || r.expired.less(p, found)) {
 			found = p
+		}
+		if i == 0 && found != nil {
+			break
 		}
 	}
 	return found
@@ -194,7 +216,7 @@ func (v *verifier) history(tx ReadTx, a *Account) error {
 		},
 		ts: func(t *Transfer) uint64 { return t.Timestamp },
 	}
-	var r replay
+	r := replay{held: make(map[*verifyPending]struct{})}
 	var last *AccountBalance
 	for {
 		b, err := rows.peek()
@@ -241,7 +263,7 @@ func (v *verifier) history(tx ReadTx, a *Account) error {
 // against the release of an expired hold of a, counts that release in r,
 // and reports whether b passes.
 func (v *verifier) release(a *Account, r *replay, b *AccountBalance) bool {
-	p := r.expiry(v, a.ID, b)
+	p := r.expiry(a.ID, b)
 	switch {
 	case p == nil:
 		v.add(a.ID, ID{}, "balance history row at %d (no transfer of it) has dp=%d dpo=%d cp=%d cpo=%d, which the release of no expired hold gives from %v",
