@@ -294,7 +294,7 @@ func profileCA(c *x509.Certificate) (root bool, err error) {
 	}
 	// A root by its signature, not its name: a CA may bear the name of
 	// the CA that certified it.
-	root = bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+	root = selfSigned(c)
 	// What the check of a path asks of every certificate below the root,
 	// whoever its issuer.
 	if !root && len(c.AuthorityKeyId) == 0 {
@@ -304,6 +304,12 @@ func profileCA(c *x509.Certificate) (root bool, err error) {
 		return false, newError(ErrUsage, -1, "CA certificate below a root: "+why, nil)
 	}
 	return root, nil
+}
+
+// selfSigned reports whether c is a root: its issuer name is its subject
+// and its own key verifies its signature.
+func selfSigned(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
 }
 
 // newCA returns the CA of certificate der and key key, below issuers,

@@ -40,7 +40,8 @@ type VerifierOptions struct {
 	// nameConstraints extension (see NewVerifier).
 	Roots [][]byte
 	// Intermediates are the CA certificates below the roots (in DER), in
-	// any order, whose CRLs AddCRL accepts, normally the card-issuing CAs.
+	// any order, whose CRLs AddCRL accepts, normally the card-issuing CAs;
+	// none self-signed (a root is no intermediate).
 	// None may carry a nameConstraints, policyMappings, policyConstraints
 	// or inhibitAnyPolicy extension (see NewVerifier).
 	// Chains presented to VerifyCard carry their intermediates themselves.
@@ -110,7 +111,8 @@ type Verifier struct {
 // be checked for revocation, and one without a subject key identifier no
 // certificate that names it by key identifier) or its key is not ECDSA
 // P-256 or P-384 (so that no CRL that such a CA signs is taken), or an
-// intermediate's serial number is not positive or is longer than 20
+// intermediate is self-signed (a root, whether a root of opts or not),
+// or its serial number is not positive or is longer than 20
 // octets, it has not the CRL distribution points that a card has, or its
 // signature algorithm is not in Algorithms (VerifyCard refuses it below a
 // root), or a root carries a nameConstraints
@@ -211,6 +213,12 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		}
 		if !caKey(c.PublicKey) {
 			return nil, newError(ErrUsage, -1, "intermediate key is not ECDSA P-256 or P-384", nil)
+		}
+		// A root given as an intermediate lacks what the profile gives a
+		// CA below a root (CRL distribution points, an authority key
+		// identifier): the refusal names the cause instead.
+		if selfSigned(c) {
+			return nil, newError(ErrUsage, -1, "intermediate is self-signed: a root, not an intermediate", nil)
 		}
 		// What the check of a path refuses below the root, whatever the
 		// path.

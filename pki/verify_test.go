@@ -1192,3 +1192,32 @@ func TestRootExtKeyUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestNewVerifierRootAsIntermediate: a self-signed certificate given
+// among the intermediates, the verifier's own root or another, is refused
+// (ErrUsage) as a root, not an intermediate, whatever else it lacks of
+// one (a root has no CRL distribution points, say); a root that does
+// carry them is refused as well.
+func TestNewVerifierRootAsIntermediate(t *testing.T) {
+	h := newHierarchy(t)
+	other := newHierarchy(t)
+	key := newKey(t)
+	tmpl := caTemplateOf(func(c *x509.Certificate) {
+		c.SerialNumber, c.NotBefore, c.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
+		c.CRLDistributionPoints = []string{"http://pki.example/root.crl"}
+	})
+	withPoints := createCert(t, tmpl, tmpl, key.Public(), key)
+	for name, tt := range map[string]struct{ roots, inters [][]byte }{
+		"its own root":         {[][]byte{h.root.DER()}, [][]byte{h.ca.DER(), h.root.DER()}},
+		"another root":         {[][]byte{h.root.DER()}, [][]byte{other.root.DER()}},
+		"root with CRL points": {[][]byte{withPoints}, [][]byte{withPoints}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v, err := NewVerifier(VerifierOptions{Roots: tt.roots, Intermediates: tt.inters})
+			requireRefusal(t, err, ErrUsage, -1)
+			assert.Nil(t, v)
+			assert.Contains(t, err.Error(), "self-signed")
+			assert.NotContains(t, err.Error(), "CRL distribution points")
+		})
+	}
+}
