@@ -160,7 +160,8 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 // type, ErrUsage when ca may not certify CAs (the path lengths of ca and of
 // the CAs above it, the root's included, leave no room for a CA below ca,
 // which could certify nothing that a verifier accepts) and ErrInvalid for
-// options out of range.
+// options out of range, such as a validity that ends, from opts.Now, before
+// ca's certificate starts.
 func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(false)
 	if err != nil {
@@ -188,12 +189,8 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 		tmpl.MaxPathLen = left
 	}
 	tmpl.MaxPathLenZero = tmpl.MaxPathLen == 0
-	if tmpl.NotBefore.Before(ca.cert.NotBefore) {
-		tmpl.NotBefore = ca.cert.NotBefore
-	}
-	ca.bound(tmpl)
-	if !tmpl.NotAfter.After(tmpl.NotBefore) {
-		return nil, newError(ErrExpired, -1, "the CA expires before the certificate would start", nil)
+	if err := ca.bound(tmpl); err != nil {
+		return nil, err
 	}
 	der, err := x509.CreateCertificate(ca.rand, tmpl, ca.cert, pub, ca.key)
 	if err != nil {
@@ -424,15 +421,29 @@ func caTemplate(o CAOptions, pub *ecdsa.PublicKey, src io.Reader) (*x509.Certifi
 // bound sets what every certificate issued by ca shares: the CRL
 // distribution point, ca's subject key identifier as the authority key
 // identifier (crypto/x509 takes it from ca itself only for a certificate
-// whose subject is not ca's), and a validity that ends no later than
-// ca's.
-func (ca *CA) bound(t *x509.Certificate) {
+// whose subject is not ca's), and the validity of t cut to ca's: starting
+// no earlier than ca's (a NotBefore asked for before it, or a clock
+// behind the one that issued ca) and ending no later. It refuses a
+// validity that ends by the time ca's starts (ErrInvalid) and one that
+// starts by the time ca's ends (ErrExpired): either would leave the
+// certificate no second of validity within its issuer's.
+func (ca *CA) bound(t *x509.Certificate) error {
 	t.CRLDistributionPoints = []string{ca.crlURL}
 	t.AuthorityKeyId = ca.cert.SubjectKeyId
+	if !t.NotAfter.After(ca.cert.NotBefore) {
+		return newError(ErrInvalid, -1, "the validity asked for ends before the CA's starts", nil)
+	}
+	if t.NotBefore.Before(ca.cert.NotBefore) {
+		t.NotBefore = ca.cert.NotBefore
+	}
 	if t.NotAfter.After(ca.cert.NotAfter) {
 		t.NotAfter = ca.cert.NotAfter
 	}
+	if !t.NotAfter.After(t.NotBefore) {
+		return newError(ErrExpired, -1, "the CA expires before the certificate would start", nil)
+	}
 	t.SignatureAlgorithm = x509.ECDSAWithSHA256
+	return nil
 }
 
 // randomSerial returns a positive serial number of 127 random bits, within
@@ -485,7 +496,10 @@ func cloneAll(list [][]byte) [][]byte {
 // IssueOptions configures IssueCard and IssuePlatform. The zero value holds
 // the defaults.
 type IssueOptions struct {
-	// NotBefore starts the validity; zero means now.
+	// NotBefore starts the validity; zero means now. One before the
+	// CA's NotBefore is raised to it, the end of the validity staying
+	// where NotBefore and Validity put it: a certificate starts no
+	// earlier than its issuer.
 	NotBefore time.Time
 	// Validity is the lifetime, cut short to end no later than the CA's.
 	// Zero: DefaultCardValidity or DefaultPlatformValidity. Negative or
@@ -498,10 +512,12 @@ type IssueOptions struct {
 // for the card whose ICCID is iccid, and returns the certificate in DER.
 // The certificate carries the URI SAN urn:casim:card:<ICCID>, the extended
 // key usage OIDCardAuth, the critical key usage digitalSignature, a random
-// serial number and ca's CRL distribution point. It returns an error
+// serial number and ca's CRL distribution point. It starts no earlier
+// than ca's certificate (see IssueOptions.NotBefore). It returns an error
 // matching ErrCardID for an invalid ICCID, ErrKey for another key type,
 // ErrExpired when ca expires before the certificate would start and
-// ErrInvalid for a negative validity or one under a second.
+// ErrInvalid for a negative validity or one under a second, or one that
+// ends before ca's certificate starts.
 func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) ([]byte, error) {
 	uri, err := CardURI(iccid)
 	if err != nil {
@@ -518,10 +534,12 @@ func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) (
 // platform signs receipts, under the common name name, and returns the
 // certificate in DER. The certificate carries the extended key usage
 // OIDReceiptSigning, the critical key usage digitalSignature, no subject
-// alternative name and ca's CRL distribution point. It returns an error
+// alternative name and ca's CRL distribution point. It starts no earlier
+// than ca's certificate (see IssueOptions.NotBefore). It returns an error
 // matching ErrKey for another key type, ErrExpired when ca expires before
 // the certificate would start and ErrInvalid for an empty name or a
-// negative validity or one under a second.
+// negative validity or one under a second, or one that ends before ca's
+// certificate starts.
 func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, opts IssueOptions) ([]byte, error) {
 	if name == "" {
 		return nil, newError(ErrInvalid, -1, "the platform certificate needs a name", nil)
@@ -568,9 +586,8 @@ func (ca *CA) issueLeaf(pub crypto.PublicKey, subject pkix.Name, uris []*url.URL
 		SubjectKeyId:          skid,
 		ExtraExtensions:       []pkix.Extension{ext},
 	}
-	ca.bound(t)
-	if !t.NotAfter.After(t.NotBefore) {
-		return nil, newError(ErrExpired, -1, "the CA expires before the certificate would start", nil)
+	if err := ca.bound(t); err != nil {
+		return nil, err
 	}
 	der, err := x509.CreateCertificate(ca.rand, t, ca.cert, k, ca.key)
 	if err != nil {

@@ -868,3 +868,46 @@ func TestLoadCAChecksIssuers(t *testing.T) {
 	_, err = LoadCA(subKey, sub, h.ca.Chain(), opts)
 	assert.ErrorIs(t, err, ErrUsage, "the card CA's path length leaves sub nothing to certify")
 }
+
+// TestIssueStartsWithCA: a card or platform certificate starts no
+// earlier than its CA's, as a CA starts no earlier than its issuer's:
+// a NotBefore asked for before the CA's, or the CA's clock behind the
+// clock that issued the CA, is raised to the CA's NotBefore, the end
+// staying where the validity asked for puts it; a validity that ends
+// before the CA starts is refused (ErrInvalid).
+func TestIssueStartsWithCA(t *testing.T) {
+	h := newHierarchy(t)
+	caStart := h.ca.Certificate().NotBefore
+	issue := map[string]func(ca *CA, opts IssueOptions) ([]byte, error){
+		"card": func(ca *CA, opts IssueOptions) ([]byte, error) {
+			return ca.IssueCard(h.cardKey.Public(), testICCID, opts)
+		},
+		"platform": func(ca *CA, opts IssueOptions) ([]byte, error) {
+			return ca.IssuePlatform(newKey(t).Public(), "platform", opts)
+		},
+	}
+	for name, issue := range issue {
+		t.Run(name, func(t *testing.T) {
+			der, err := issue(h.ca, IssueOptions{NotBefore: caStart.Add(-time.Hour), Validity: 2 * time.Hour})
+			require.NoError(t, err)
+			c := mustParse(t, der)
+			assert.Equal(t, caStart, c.NotBefore, "raised to the CA's")
+			assert.Equal(t, caStart.Add(time.Hour), c.NotAfter, "where the validity asked for ends")
+
+			for _, validity := range []time.Duration{time.Hour, time.Minute} {
+				_, err = issue(h.ca, IssueOptions{NotBefore: caStart.Add(-time.Hour), Validity: validity})
+				requireRefusal(t, err, ErrInvalid, -1)
+			}
+
+			// A CA whose clock is behind the one that issued it.
+			root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0.Add(time.Minute))})
+			require.NoError(t, err)
+			ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)})
+			require.NoError(t, err)
+			require.Equal(t, t0.Add(time.Minute), ca.Certificate().NotBefore)
+			der, err = issue(ca, IssueOptions{})
+			require.NoError(t, err)
+			assert.Equal(t, t0.Add(time.Minute), mustParse(t, der).NotBefore, "a clock behind the CA's start")
+		})
+	}
+}

@@ -16,7 +16,8 @@ var (
 	// ErrInvalid: an argument or option is out of its range: a missing or
 	// non-HTTP CRL URL, a negative validity or one under a second, an
 	// empty name, revocations or a CRL number in the options of NewRoot or
-	// NewIntermediate, a CRL number of zero, a next update not after now,
+	// NewIntermediate, a validity asked of a CA that ends before the CA's
+	// certificate starts, a CRL number of zero, a next update not after now,
 	// a serial number that is not positive or is longer than 20 octets, a
 	// reason code RFC 5280 does not define or removeFromCRL, data without
 	// the PEM block asked for, a verifier option out of range or no
