@@ -50,8 +50,8 @@ var (
 	// signed record naming another card than its certificate.
 	ErrCardID = errors.New("pki: bad card ID")
 	// ErrCRL: revocation cannot be decided: the CRL of an issuer is missing
-	// or stale, or a CRL handed to AddCRL is malformed, not signed by a
-	// known CA, not fresh, not complete (a delta, scoped or indirect CRL,
+	// or stale, or a CRL handed to AddCRL is malformed, without an
+	// authority key identifier, not signed by a known CA, not fresh, not complete (a delta, scoped or indirect CRL,
 	// one with an entry whose reason is removeFromCRL, or one with a
 	// critical extension other than an entry's reason code), with an
 	// entry whose reason code RFC 5280 does not define or whose serial

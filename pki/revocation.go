@@ -98,9 +98,10 @@ func checkComplete(crl *x509.RevocationList) error {
 // verifications. The CRL must be signed with an allowed algorithm by a
 // trusted root or one of the intermediates of the options (whose key
 // usage includes cRLSign, as NewVerifier requires), of the CRL's issuer
-// name and, when the CRL carries an authority key identifier, of that
-// subject key identifier (NewVerifier requires one of every CA), carry a CRL number of
-// at most 20 octets (RFC 5280 §5.2.3), list only serial numbers that are positive
+// name and of the subject key identifier that the CRL's authority key
+// identifier holds (PROTOCOL.md §4.4: every CRL carries one, with a key
+// identifier; NewVerifier requires a subject key identifier of every CA),
+// carry a CRL number of at most 20 octets (RFC 5280 §5.2.3), list only serial numbers that are positive
 // and at most 20 octets (§4.1.2.2), carry a next update
 // later than its this update (RFC 5280 §5.1.2.5), be current (this update
 // not in the future and next update not past, allowing for the skew), be
@@ -148,6 +149,11 @@ func (v *Verifier) AddCRL(der []byte) error {
 	if crl.Number.BitLen() > maxIntegerBits {
 		return newError(ErrCRL, -1, "CRL number longer than 20 octets", nil)
 	}
+	// crypto/x509 reads the key identifier of the extension and no other
+	// field of it.
+	if len(crl.AuthorityKeyId) == 0 {
+		return newError(ErrCRL, -1, "CRL without an authority key identifier", nil)
+	}
 	if crl.NextUpdate.IsZero() {
 		return newError(ErrCRL, -1, "CRL without a next update", nil)
 	}
@@ -166,7 +172,7 @@ func (v *Verifier) AddCRL(der []byte) error {
 			continue
 		}
 		// NewVerifier took only CAs with a subject key identifier.
-		if len(crl.AuthorityKeyId) > 0 && !bytes.Equal(crl.AuthorityKeyId, ca.SubjectKeyId) {
+		if !bytes.Equal(crl.AuthorityKeyId, ca.SubjectKeyId) {
 			continue
 		}
 		if crl.CheckSignatureFrom(ca) == nil {

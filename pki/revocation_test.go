@@ -1356,3 +1356,64 @@ func signedDER(t testing.TB, tbs, alg, sig []byte) []byte {
 	require.NoError(t, err)
 	return der
 }
+
+// withCRLAuthorityKeyID returns der, a CRL of ca, with its authority key
+// identifier extension's value replaced by value, or left out for a nil
+// value, signed again by ca.
+func withCRLAuthorityKeyID(t *testing.T, ca *CA, der []byte, value []byte) []byte {
+	t.Helper()
+	oidAKI := asn1.ObjectIdentifier{2, 5, 29, 35}
+	seen := false
+	crl := resignedCRL(t, ca, der, extensionsEdit(t, cbasn1.Tag(0).Constructed().ContextSpecific(),
+		func(b *cryptobyte.Builder, id asn1.ObjectIdentifier, ext cryptobyte.String) {
+			if !id.Equal(oidAKI) {
+				b.AddBytes(ext)
+				return
+			}
+			seen = true
+			if value != nil {
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddASN1ObjectIdentifier(id)
+					b.AddASN1OctetString(value)
+				})
+			}
+		}))
+	require.True(t, seen, "the CRL had an authority key identifier")
+	return crl
+}
+
+// TestAddCRLRequiresAuthorityKeyID: PROTOCOL.md §4.4 has every CRL carry
+// the authority key identifier of its CA; one without it, or whose
+// extension holds no key identifier (only the issuer's name and serial
+// number, say), is refused (ErrCRL) though its CA signed it, and leaves
+// the CRL held in force.
+func TestAddCRLRequiresAuthorityKeyID(t *testing.T) {
+	h := newHierarchy(t)
+	for name, value := range map[string][]byte{
+		"without the extension":                       nil,
+		"empty extension":                             {0x30, 0x00},
+		"with the issuer's serial, no key identifier": {0x30, 0x03, 0x82, 0x01, 0x01},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+			held := createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(1)})
+			require.NoError(t, v.AddCRL(held))
+			der := withCRLAuthorityKeyID(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{
+				Number: big.NewInt(2),
+				RevokedCertificateEntries: []x509.RevocationListEntry{
+					{SerialNumber: mustParse(t, h.card).SerialNumber, RevocationTime: t0},
+				},
+			}), value)
+			crl, err := x509.ParseRevocationList(der)
+			require.NoError(t, err)
+			require.Empty(t, crl.AuthorityKeyId)
+
+			err = v.AddCRL(der)
+			requireRefusal(t, err, ErrCRL, -1)
+			assert.Contains(t, err.Error(), "authority key identifier")
+			require.NoError(t, v.AddCRL(createCRL(t, h.root, &x509.RevocationList{})))
+			_, err = v.VerifyCard(h.chain())
+			assert.NoError(t, err, "the CRL held, which does not list the card, stays in force")
+		})
+	}
+}
