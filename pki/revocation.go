@@ -295,12 +295,14 @@ type certID struct {
 // each certificate presented, with each CA that may have issued it, among
 // the certificates presented and the verifier's roots and intermediates:
 // every one of them, but the certificate itself, whose subject is the
-// certificate's issuer name and whose key verifies the certificate's
-// signature, whatever the key identifiers say: the parents that the chain
-// builder of VerifyCard may verify the certificate with (it tries a
-// parent whose subject key identifier is not the certificate's authority
-// key identifier too, and VerifyCard then refuses that path as
-// ErrUsage). It checks nothing else
+// certificate's issuer name, whose subject key identifier is the
+// certificate's authority key identifier and whose key verifies the
+// certificate's signature: the parents through which VerifyCard may find
+// a path revoked (its chain builder tries a parent whose subject key
+// identifier is not the certificate's authority key identifier too, and
+// VerifyCard refuses that path as ErrUsage before it looks at a CRL, so
+// that CertIDs names no certificate under such a parent; the roots among
+// such parents still bound NotAfter). It checks nothing else
 // (validity, constraints, trust): a chain that VerifyCard refuses may
 // have CertIDs, and a certificate none of whose issuers the verifier
 // knows is named by none. The names are of every certificate presented,
@@ -335,7 +337,9 @@ func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 				c.CheckSignatureFrom(ca) != nil {
 				continue
 			}
-			if id := (certID{issuerKey(ca), serial}); !slices.Contains(ids.ids, id) {
+			// VerifyCard refuses a path through an issuer that c does not
+			// name by key identifier (ErrUsage) before it looks at a CRL.
+			if id := (certID{issuerKey(ca), serial}); identifiedBy(c, ca) && !slices.Contains(ids.ids, id) {
 				ids.ids = append(ids.ids, id)
 			}
 			if i >= len(certs) && i < len(certs)+v.nroots {
