@@ -353,6 +353,9 @@ func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 	}
 	// decode made sure that the protected header is the one of r's type,
 	// so the Sig_structure is built from it, not parsed again.
+	if len(m.Signature) != 64 {
+		return fmt.Errorf("%w: signature of %d bytes, not the 64 bytes of r || s", ErrSignature, len(m.Signature))
+	}
 	if !lowS(m.Signature) {
 		return fmt.Errorf("%w: s above n/2 (the signature is not in its low-S form)", ErrSignature)
 	}

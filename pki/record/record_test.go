@@ -703,3 +703,26 @@ func TestDecodeIntoUsedRecord(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifySignatureLength: an envelope whose signature is not 64 bytes
+// (r || s of 32 bytes each) is refused as ErrSignature for its length,
+// not as a signature whose s is above n/2, whatever its last 32 bytes.
+func TestVerifySignatureLength(t *testing.T) {
+	key := newKey(t)
+	msg, err := Sign(rand.Reader, key, samples()["consent"])
+	require.NoError(t, err)
+	var m cose.Sign1Message
+	require.NoError(t, m.UnmarshalCBOR(msg))
+	for _, n := range []int{1, 32, 63, 65, 96} {
+		sig := make([]byte, n)
+		copy(sig, m.Signature)
+		m2 := m
+		m2.Signature = sig
+		bad, err := m2.MarshalCBOR()
+		require.NoError(t, err)
+		err = Verify(bad, &key.PublicKey, new(Consent))
+		require.ErrorIs(t, err, ErrSignature, "%d bytes", n)
+		assert.Contains(t, err.Error(), "64 bytes", "%d bytes", n)
+		assert.NotContains(t, err.Error(), "low-S", "%d bytes", n)
+	}
+}
