@@ -51,12 +51,14 @@ var (
 	ErrCardID = errors.New("pki: bad card ID")
 	// ErrCRL: revocation cannot be decided: the CRL of an issuer is missing
 	// or stale, or a CRL handed to AddCRL is malformed, without an
-	// authority key identifier, not signed by a known CA, not fresh, not complete (a delta, scoped or indirect CRL,
-	// one with an entry whose reason is removeFromCRL, or one with a
-	// critical extension other than an entry's reason code), with an
-	// entry whose reason code RFC 5280 does not define or whose serial
-	// number is not positive or is longer than 20 octets, with a CRL
-	// number longer than 20 octets, or older than the one held.
+	// authority key identifier, not signed by a known CA, not fresh, not
+	// complete (a delta, scoped or indirect CRL, one with an entry whose
+	// reason is removeFromCRL, or one with a critical extension other
+	// than an entry's reason code), with an extension twice or an entry
+	// that has one twice, with an entry whose reason code RFC 5280 does
+	// not define or whose serial number is not positive or is longer than
+	// 20 octets, with a CRL number longer than 20 octets, or older than
+	// the one held.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
 	// ErrKey: a key handed in (to sign with, to certify, to encode or in
 	// PEM) is malformed or not of the kind the profile requires (ECDSA

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"maps"
 	"math/big"
@@ -60,11 +61,15 @@ var (
 // any other critical extension, or an entry with a critical extension
 // other than the reason code, whose meaning the verifier does not know. It
 // also refuses an entry whose reason code RFC 5280 does not define, which
-// IssueCRL never writes. RFC 5280 has the first three critical, but they
+// IssueCRL never writes, and a CRL or entry that carries an extension
+// twice (repeated), whose meaning is not one. RFC 5280 has the first three critical, but they
 // are refused critical or not: a CA that marks one non-critical by mistake
 // still means it, and taking such a CRL for the complete list would drop
 // every revocation of the CRL held that it does not repeat.
 func checkComplete(crl *x509.RevocationList) error {
+	if id, ok := repeated(crl.Extensions); ok {
+		return newError(ErrCRL, -1, "CRL extension "+id.String()+" twice", nil)
+	}
 	for _, e := range crl.Extensions {
 		switch {
 		case e.Id.Equal(oidDeltaCRLIndicator):
@@ -76,6 +81,9 @@ func checkComplete(crl *x509.RevocationList) error {
 		}
 	}
 	for _, e := range crl.RevokedCertificateEntries {
+		if id, ok := repeated(e.Extensions); ok {
+			return newError(ErrCRL, -1, "CRL entry extension "+id.String()+" twice", nil)
+		}
 		if e.ReasonCode == reasonRemoveFromCRL {
 			return newError(ErrCRL, -1, "an entry's reason is removeFromCRL, which only delta CRLs carry", nil)
 		}
@@ -94,6 +102,22 @@ func checkComplete(crl *x509.RevocationList) error {
 	return nil
 }
 
+// repeated returns the first extension of exts that exts carries more
+// than once, and whether there is one. crypto/x509 refuses a certificate
+// that carries an extension twice, but not a CRL or a CRL entry, of
+// which it reads the last CRL number, authority key identifier or reason
+// code.
+func repeated(exts []pkix.Extension) (asn1.ObjectIdentifier, bool) {
+	for i, e := range exts {
+		for _, f := range exts[:i] {
+			if e.Id.Equal(f.Id) {
+				return e.Id, true
+			}
+		}
+	}
+	return nil, false
+}
+
 // AddCRL accepts a CRL (DER, with nothing after it) for later
 // verifications. The CRL must be signed with an allowed algorithm by a
 // trusted root or one of the intermediates of the options (whose key
@@ -108,8 +132,9 @@ func checkComplete(crl *x509.RevocationList) error {
 // complete (no delta CRL indicator, issuing distribution point or entry
 // naming a certificate issuer, critical or not; no entry whose reason is
 // removeFromCRL; no other critical extension, nor critical entry extension
-// but the reason code), carry no entry whose reason code RFC 5280 does
-// not define (7, or outside 0 to 10), and not be
+// but the reason code), carry no extension twice, nor an entry that does,
+// carry no entry whose reason code RFC 5280 does not define (7, or
+// outside 0 to 10), and not be
 // older than the CRL held for the same issuer: a lower number is refused;
 // one of the same number is the CRL held when its signed content
 // (RawTBSRevocationList) is the same, whatever its signature, and is then

@@ -1417,3 +1417,53 @@ func TestAddCRLRequiresAuthorityKeyID(t *testing.T) {
 		})
 	}
 }
+
+// TestAddCRLRefusesRepeatedExtension: a CRL that carries an extension
+// twice, or an entry that does, is refused (ErrCRL): crypto/x509 reads the last of two CRL numbers, authority key
+// identifiers or reason codes, so that an entry whose first reason is
+// removeFromCRL, say, would be taken as revoked by the second.
+func TestAddCRLRefusesRepeatedExtension(t *testing.T) {
+	h := newHierarchy(t)
+	serial := mustParse(t, h.card).SerialNumber
+	// A second reason code, which crypto/x509 refuses to write: an
+	// extension of a placeholder OID of the same length (2.5.29.99),
+	// renamed once the CRL is made, and the CRL signed again.
+	placeholder := asn1.ObjectIdentifier{2, 5, 29, 99}
+	reason := func(code byte) pkix.Extension {
+		return pkix.Extension{Id: placeholder, Value: []byte{0x0a, 0x01, code}}
+	}
+	renamed := func(der []byte) []byte {
+		from, to := []byte{0x06, 0x03, 0x55, 0x1d, 0x63}, []byte{0x06, 0x03, 0x55, 0x1d, 0x15}
+		if !bytes.Contains(der, from) {
+			return der
+		}
+		require.Equal(t, 1, bytes.Count(der, from))
+		keep := func(b *cryptobyte.Builder, _ cbasn1.Tag, elem cryptobyte.String) { b.AddBytes(elem) }
+		return resignedCRL(t, h.ca, bytes.Replace(der, from, to, 1), keep)
+	}
+	number := func(n byte) pkix.Extension {
+		return pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 20}, Value: []byte{0x02, 0x01, n}}
+	}
+	for name, tmpl := range map[string]*x509.RevocationList{
+		"entry with two reason codes": {RevokedCertificateEntries: []x509.RevocationListEntry{{
+			SerialNumber: serial, RevocationTime: t0, ReasonCode: ReasonKeyCompromise,
+			ExtraExtensions: []pkix.Extension{reason(reasonRemoveFromCRL)},
+		}}},
+		"entry with the same reason code twice": {RevokedCertificateEntries: []x509.RevocationListEntry{{
+			SerialNumber: serial, RevocationTime: t0, ReasonCode: ReasonKeyCompromise,
+			ExtraExtensions: []pkix.Extension{reason(ReasonKeyCompromise)},
+		}}},
+		"two CRL numbers": {Number: big.NewInt(1), ExtraExtensions: []pkix.Extension{number(9)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+			der := renamed(createCRL(t, h.ca, tmpl))
+			crl, err := x509.ParseRevocationList(der)
+			require.NoError(t, err, "crypto/x509 parses it")
+			require.NoError(t, crl.CheckSignatureFrom(h.ca.Certificate()))
+			err = v.AddCRL(der)
+			requireRefusal(t, err, ErrCRL, -1)
+			assert.Contains(t, err.Error(), "twice")
+		})
+	}
+}
