@@ -10,6 +10,9 @@ import (
 	"math/big"
 	"slices"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // heldCRL is the latest accepted CRL of one issuer.
@@ -43,7 +46,9 @@ func (h *heldCRL) lists(serial string) bool {
 }
 
 var (
+	oidCRLNumber                = asn1.ObjectIdentifier{2, 5, 29, 20}
 	oidReasonCode               = asn1.ObjectIdentifier{2, 5, 29, 21}
+	oidAuthorityKeyID           = asn1.ObjectIdentifier{2, 5, 29, 35}
 	oidDeltaCRLIndicator        = asn1.ObjectIdentifier{2, 5, 29, 27}
 	oidIssuingDistributionPoint = asn1.ObjectIdentifier{2, 5, 29, 28}
 	oidCertificateIssuer        = asn1.ObjectIdentifier{2, 5, 29, 29}
@@ -118,7 +123,33 @@ func repeated(exts []pkix.Extension) (asn1.ObjectIdentifier, bool) {
 	return nil, false
 }
 
-// AddCRL accepts a CRL (DER, with nothing after it) for later
+// wholeValues refuses (ErrCRL) a CRL whose CRL number, authority key
+// identifier or entry reason code has bytes after the one value that
+// crypto/x509 reads of it (an INTEGER, a SEQUENCE, an ENUMERATED), which
+// it ignores: each has one encoding.
+func wholeValues(crl *x509.RevocationList) error {
+	one := func(value []byte, tag cbasn1.Tag) bool {
+		s := cryptobyte.String(value)
+		return s.SkipASN1(tag) && s.Empty()
+	}
+	for _, e := range crl.Extensions {
+		if (e.Id.Equal(oidCRLNumber) && !one(e.Value, cbasn1.INTEGER)) ||
+			(e.Id.Equal(oidAuthorityKeyID) && !one(e.Value, cbasn1.SEQUENCE)) {
+			return newError(ErrCRL, -1, "malformed CRL: bytes after the value of extension "+e.Id.String(), nil)
+		}
+	}
+	for _, entry := range crl.RevokedCertificateEntries {
+		for _, e := range entry.Extensions {
+			if e.Id.Equal(oidReasonCode) && !one(e.Value, cbasn1.ENUM) {
+				return newError(ErrCRL, -1, "malformed CRL: bytes after the value of an entry's reason code", nil)
+			}
+		}
+	}
+	return nil
+}
+
+// AddCRL accepts a CRL (DER, with nothing after it, nor after the value of
+// its CRL number, authority key identifier or an entry's reason code) for later
 // verifications. The CRL must be signed with an allowed algorithm by a
 // trusted root or one of the intermediates of the options (whose key
 // usage includes cRLSign, as NewVerifier requires), of the CRL's issuer
@@ -154,6 +185,9 @@ func (v *Verifier) AddCRL(der []byte) error {
 	// it: bytes after the CRL are refused rather than read as the CRL.
 	if len(crl.Raw) != len(der) {
 		return newError(ErrCRL, -1, "malformed CRL: trailing data", nil)
+	}
+	if err := wholeValues(crl); err != nil {
+		return err
 	}
 	if !v.allowed(crl.SignatureAlgorithm) {
 		return newError(ErrCRL, -1, "signature algorithm "+crl.SignatureAlgorithm.String()+" not allowed", nil)

@@ -399,7 +399,6 @@ func withoutNextUpdate(t *testing.T, ca *CA, der []byte) []byte {
 // x509.CreateRevocationList refuses beyond 20 octets, signed again by ca.
 func withCRLNumber(t *testing.T, ca *CA, der []byte, n *big.Int) []byte {
 	t.Helper()
-	oidCRLNumber := asn1.ObjectIdentifier{2, 5, 29, 20}
 	crl := resignedCRL(t, ca, der, extensionsEdit(t, cbasn1.Tag(0).Constructed().ContextSpecific(),
 		func(b *cryptobyte.Builder, id asn1.ObjectIdentifier, ext cryptobyte.String) {
 			if !id.Equal(oidCRLNumber) {
@@ -1357,16 +1356,15 @@ func signedDER(t testing.TB, tbs, alg, sig []byte) []byte {
 	return der
 }
 
-// withCRLAuthorityKeyID returns der, a CRL of ca, with its authority key
-// identifier extension's value replaced by value, or left out for a nil
-// value, signed again by ca.
-func withCRLAuthorityKeyID(t *testing.T, ca *CA, der []byte, value []byte) []byte {
+// withCRLExtension returns der, a CRL of ca, with the value of its
+// extension of OID want (not critical) replaced by value, or the
+// extension left out for a nil value, signed again by ca.
+func withCRLExtension(t *testing.T, ca *CA, der []byte, want asn1.ObjectIdentifier, value []byte) []byte {
 	t.Helper()
-	oidAKI := asn1.ObjectIdentifier{2, 5, 29, 35}
 	seen := false
 	crl := resignedCRL(t, ca, der, extensionsEdit(t, cbasn1.Tag(0).Constructed().ContextSpecific(),
 		func(b *cryptobyte.Builder, id asn1.ObjectIdentifier, ext cryptobyte.String) {
-			if !id.Equal(oidAKI) {
+			if !id.Equal(want) {
 				b.AddBytes(ext)
 				return
 			}
@@ -1378,7 +1376,7 @@ func withCRLAuthorityKeyID(t *testing.T, ca *CA, der []byte, value []byte) []byt
 				})
 			}
 		}))
-	require.True(t, seen, "the CRL had an authority key identifier")
+	require.True(t, seen, "the CRL had the extension %s", want)
 	return crl
 }
 
@@ -1398,12 +1396,12 @@ func TestAddCRLRequiresAuthorityKeyID(t *testing.T) {
 			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
 			held := createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(1)})
 			require.NoError(t, v.AddCRL(held))
-			der := withCRLAuthorityKeyID(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{
+			der := withCRLExtension(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{
 				Number: big.NewInt(2),
 				RevokedCertificateEntries: []x509.RevocationListEntry{
 					{SerialNumber: mustParse(t, h.card).SerialNumber, RevocationTime: t0},
 				},
-			}), value)
+			}), oidAuthorityKeyID, value)
 			crl, err := x509.ParseRevocationList(der)
 			require.NoError(t, err)
 			require.Empty(t, crl.AuthorityKeyId)
@@ -1418,6 +1416,26 @@ func TestAddCRLRequiresAuthorityKeyID(t *testing.T) {
 	}
 }
 
+// placeholderReason is an OID of the length of the reason code's,
+// 2.5.29.99, for an entry extension that crypto/x509 refuses to write as
+// a reason code (a second one, or one of another value than the
+// ReasonCode field's): withReasonCodes renames it.
+var placeholderReason = asn1.ObjectIdentifier{2, 5, 29, 99}
+
+// withReasonCodes returns der, a CRL of ca, with its one entry extension
+// of OID placeholderReason, if any, turned into a reason code, signed
+// again by ca.
+func withReasonCodes(t *testing.T, ca *CA, der []byte) []byte {
+	t.Helper()
+	from, to := []byte{0x06, 0x03, 0x55, 0x1d, 0x63}, []byte{0x06, 0x03, 0x55, 0x1d, 0x15}
+	if !bytes.Contains(der, from) {
+		return der
+	}
+	require.Equal(t, 1, bytes.Count(der, from))
+	keep := func(b *cryptobyte.Builder, _ cbasn1.Tag, elem cryptobyte.String) { b.AddBytes(elem) }
+	return resignedCRL(t, ca, bytes.Replace(der, from, to, 1), keep)
+}
+
 // TestAddCRLRefusesRepeatedExtension: a CRL that carries an extension
 // twice, or an entry that does, is refused (ErrCRL): crypto/x509 reads the last of two CRL numbers, authority key
 // identifiers or reason codes, so that an entry whose first reason is
@@ -1425,24 +1443,11 @@ func TestAddCRLRequiresAuthorityKeyID(t *testing.T) {
 func TestAddCRLRefusesRepeatedExtension(t *testing.T) {
 	h := newHierarchy(t)
 	serial := mustParse(t, h.card).SerialNumber
-	// A second reason code, which crypto/x509 refuses to write: an
-	// extension of a placeholder OID of the same length (2.5.29.99),
-	// renamed once the CRL is made, and the CRL signed again.
-	placeholder := asn1.ObjectIdentifier{2, 5, 29, 99}
 	reason := func(code byte) pkix.Extension {
-		return pkix.Extension{Id: placeholder, Value: []byte{0x0a, 0x01, code}}
-	}
-	renamed := func(der []byte) []byte {
-		from, to := []byte{0x06, 0x03, 0x55, 0x1d, 0x63}, []byte{0x06, 0x03, 0x55, 0x1d, 0x15}
-		if !bytes.Contains(der, from) {
-			return der
-		}
-		require.Equal(t, 1, bytes.Count(der, from))
-		keep := func(b *cryptobyte.Builder, _ cbasn1.Tag, elem cryptobyte.String) { b.AddBytes(elem) }
-		return resignedCRL(t, h.ca, bytes.Replace(der, from, to, 1), keep)
+		return pkix.Extension{Id: placeholderReason, Value: []byte{0x0a, 0x01, code}}
 	}
 	number := func(n byte) pkix.Extension {
-		return pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 20}, Value: []byte{0x02, 0x01, n}}
+		return pkix.Extension{Id: oidCRLNumber, Value: []byte{0x02, 0x01, n}}
 	}
 	for name, tmpl := range map[string]*x509.RevocationList{
 		"entry with two reason codes": {RevokedCertificateEntries: []x509.RevocationListEntry{{
@@ -1457,13 +1462,54 @@ func TestAddCRLRefusesRepeatedExtension(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
-			der := renamed(createCRL(t, h.ca, tmpl))
+			der := withReasonCodes(t, h.ca, createCRL(t, h.ca, tmpl))
 			crl, err := x509.ParseRevocationList(der)
 			require.NoError(t, err, "crypto/x509 parses it")
 			require.NoError(t, crl.CheckSignatureFrom(h.ca.Certificate()))
 			err = v.AddCRL(der)
 			requireRefusal(t, err, ErrCRL, -1)
 			assert.Contains(t, err.Error(), "twice")
+		})
+	}
+}
+
+// TestAddCRLRefusesBytesAfterExtensionValue: a CRL whose CRL number,
+// authority key identifier or entry reason code has bytes after its
+// value, which crypto/x509 reads and ignores, is refused (ErrCRL): each
+// has one encoding, and the CRL held stays in force.
+func TestAddCRLRefusesBytesAfterExtensionValue(t *testing.T) {
+	h := newHierarchy(t)
+	serial := mustParse(t, h.card).SerialNumber
+	aki := h.ca.Certificate().SubjectKeyId
+	for name, der := range map[string]func() []byte{
+		"CRL number": func() []byte {
+			return withCRLExtension(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(2)}),
+				oidCRLNumber, []byte{0x02, 0x01, 0x02, 0x00})
+		},
+		"authority key identifier": func() []byte {
+			value := append(append([]byte{0x30, byte(2 + len(aki)), 0x80, byte(len(aki))}, aki...), 0x00)
+			return withCRLExtension(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(2)}),
+				oidAuthorityKeyID, value)
+		},
+		"reason code": func() []byte {
+			return withReasonCodes(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{
+				Number: big.NewInt(2),
+				RevokedCertificateEntries: []x509.RevocationListEntry{{
+					SerialNumber: serial, RevocationTime: t0,
+					ExtraExtensions: []pkix.Extension{{Id: placeholderReason, Value: []byte{0x0a, 0x01, ReasonKeyCompromise, 0x00}}},
+				}},
+			}))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+			require.NoError(t, v.AddCRL(createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(1)})))
+			bad := der()
+			_, err := x509.ParseRevocationList(bad)
+			require.NoError(t, err, "crypto/x509 parses it")
+			err = v.AddCRL(bad)
+			requireRefusal(t, err, ErrCRL, -1)
+			assert.Contains(t, err.Error(), "malformed")
 		})
 	}
 }

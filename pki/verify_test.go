@@ -630,7 +630,7 @@ func TestVerifyAuthorityKeyID(t *testing.T) {
 			name: "card authorityKeyIdentifier without keyIdentifier",
 			chain: withCard(card(func(c *x509.Certificate) {
 				c.ExtraExtensions = append(c.ExtraExtensions, pkix.Extension{
-					Id: asn1.ObjectIdentifier{2, 5, 29, 35}, Value: []byte{0x30, 0x03, 0x82, 0x01, 0x01},
+					Id: oidAuthorityKeyID, Value: []byte{0x30, 0x03, 0x82, 0x01, 0x01},
 				})
 			})),
 			want: ErrUsage, cert: 0,
