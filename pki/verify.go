@@ -706,6 +706,11 @@ func mapX509(err error, certs []*x509.Certificate) error {
 		}
 		return newError(ErrUntrusted, i, "invalid certificate", err)
 	}
+	// crypto/x509 returns it only for the leaf: an intermediate with one is
+	// a parent it does not take, and the chain has no valid path.
+	if errors.As(err, new(x509.UnhandledCriticalExtension)) {
+		return newError(ErrUntrusted, 0, "unhandled critical extension", err)
+	}
 	var cv x509.ConstraintViolationError
 	if errors.As(err, &cv) {
 		return newError(ErrUsage, -1, "constraint violated", err)

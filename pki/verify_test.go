@@ -1221,3 +1221,21 @@ func TestNewVerifierRootAsIntermediate(t *testing.T) {
 		})
 	}
 }
+
+// TestVerifyCardUnhandledCriticalExtension: a card certificate with a
+// critical extension that crypto/x509 does not handle is refused as
+// ErrUntrusted about the card (certificate 0), not about no certificate,
+// the card being the one at fault.
+func TestVerifyCardUnhandledCriticalExtension(t *testing.T) {
+	unknown := pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{0x05, 0x00}}
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+
+	c, pub := card(func(c *x509.Certificate) { c.ExtraExtensions = append(c.ExtraExtensions, unknown) })(t, h)
+	leaf := issueRaw(t, h.ca, c, pub)
+	require.NotEmpty(t, mustParse(t, leaf).UnhandledCriticalExtensions)
+	_, err := v.VerifyCard(append([][]byte{leaf}, h.ca.Chain()...))
+	requireRefusal(t, err, ErrUntrusted, 0)
+	assert.Contains(t, err.Error(), "unhandled critical extension")
+}
