@@ -202,8 +202,12 @@ func (v *Verifier) AddCRL(der []byte) error {
 		}
 		revoked[serialKey(e.SerialNumber)] = struct{}{}
 	}
-	if crl.Number == nil || crl.Number.Sign() < 0 {
+	if crl.Number == nil {
 		return newError(ErrCRL, -1, "CRL without a CRL number", nil)
+	}
+	// RFC 5280 §5.2.3: a non-negative integer.
+	if crl.Number.Sign() < 0 {
+		return newError(ErrCRL, -1, "negative CRL number", nil)
 	}
 	if crl.Number.BitLen() > maxIntegerBits {
 		return newError(ErrCRL, -1, "CRL number longer than 20 octets", nil)

@@ -269,8 +269,8 @@ func TestAddCRLRefusesUndefinedReason(t *testing.T) {
 
 // TestAddCRLSerialsAndNumberWithin20Octets: a CRL with an entry whose
 // serial number is not positive or longer than the 20 octets of RFC 5280
-// §4.1.2.2, or whose CRL number is longer than the 20 octets of §5.2.3,
-// none of which IssueCRL writes, is refused, and the CRL held stays in
+// §4.1.2.2, or whose CRL number is longer than the 20 octets of §5.2.3 or
+// negative, none of which IssueCRL writes, is refused, and the CRL held stays in
 // force: the card it lists stays revoked. The largest serial and number of
 // 20 octets are accepted.
 func TestAddCRLSerialsAndNumberWithin20Octets(t *testing.T) {
@@ -302,6 +302,9 @@ func TestAddCRLSerialsAndNumberWithin20Octets(t *testing.T) {
 		{"number of 21 octets", func(t *testing.T, ca *CA) []byte {
 			return withCRLNumber(t, ca, createCRL(t, ca, &x509.RevocationList{Number: big.NewInt(2)}), over)
 		}, number},
+		{"negative number", func(t *testing.T, ca *CA) []byte {
+			return withCRLNumber(t, ca, createCRL(t, ca, &x509.RevocationList{Number: big.NewInt(2)}), big.NewInt(-2))
+		}, "negative CRL number"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
