@@ -32,8 +32,9 @@ var (
 	// for, or no record (nil, or a nil pointer) was given, which names no
 	// type.
 	ErrType = errors.New("record: wrong record type")
-	// ErrSignature: the signature does not verify under the given key, is
-	// not in its low-S form, or the algorithm is not ES256.
+	// ErrSignature: the signature is not the 64 bytes of r || s, does not
+	// verify under the given key, is not in its low-S form, or the
+	// algorithm is not ES256.
 	ErrSignature = errors.New("record: bad signature")
 	// ErrKey: the key is not an ECDSA P-256 key.
 	ErrKey = errors.New("record: key is not ECDSA P-256")
