@@ -217,7 +217,9 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // identifier and signature) and when the path lengths of issuers leave
 // cert nothing to certify (a certificate it issued would sit below more
 // CAs than one of them allows), ErrUntrusted when cert or one of issuers
-// is malformed and ErrInvalid for options out of range, such as a
+// is malformed or names itself as its issuer, by name and authority key
+// identifier, as a root does, while its own key does not verify its
+// signature (a root altered after it was signed), and ErrInvalid for options out of range, such as a
 // restored revocation no CRL can carry. The root is not given: the CA
 // does not know its path length, nor whether issuers reach it (issuers
 // left out, for one, are not found missing), which a Verifier checks.
@@ -292,6 +294,9 @@ func profileCA(c *x509.Certificate) (root bool, err error) {
 	// A root by its signature, not its name: a CA may bear the name of
 	// the CA that certified it.
 	root = selfSigned(c)
+	if !root && namesItself(c) {
+		return false, errAlteredRoot("CA certificate")
+	}
 	// What the check of a path asks of every certificate below the root,
 	// whoever its issuer.
 	if !root && len(c.AuthorityKeyId) == 0 {
@@ -307,6 +312,20 @@ func profileCA(c *x509.Certificate) (root bool, err error) {
 // and its own key verifies its signature.
 func selfSigned(c *x509.Certificate) bool {
 	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
+}
+
+// namesItself reports whether c names itself as its issuer, by name and
+// by key identifier, as a root does (a CA that kept its name under a new
+// key names the old key). One that is not selfSigned is a root altered
+// after it was signed: errAlteredRoot.
+func namesItself(c *x509.Certificate) bool {
+	return bytes.Equal(c.RawIssuer, c.RawSubject) && identifiedBy(c, c)
+}
+
+// errAlteredRoot is the refusal (ErrUntrusted) of what, a certificate that
+// namesItself but whose own key does not verify it.
+func errAlteredRoot(what string) error {
+	return newError(ErrUntrusted, -1, what+" names itself as its issuer, as a root, but its signature does not verify under its own key", nil)
 }
 
 // newCA returns the CA of certificate der and key key, below issuers,

@@ -911,3 +911,25 @@ func TestIssueStartsWithCA(t *testing.T) {
 		})
 	}
 }
+
+// TestAlteredRoot: a root whose bytes were altered after it was signed,
+// so that its own key no longer verifies it though it still names itself
+// as its issuer, by name and key identifier, is refused as ErrUntrusted
+// for its signature, by LoadCA and by NewVerifier among the
+// intermediates, not as a CA below a root without CRL distribution
+// points.
+func TestAlteredRoot(t *testing.T) {
+	h := newHierarchy(t)
+	der := h.root.DER()
+	der[len(der)-1] ^= 1 // the signature's last octet
+	c := mustParse(t, der)
+	require.Error(t, c.CheckSignatureFrom(c))
+
+	_, err := LoadCA(h.root.Signer(), der, nil, CAOptions{CRLURL: "http://pki.example/root.crl"})
+	requireRefusal(t, err, ErrUntrusted, -1)
+	assert.Contains(t, err.Error(), "signature does not verify")
+
+	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{h.ca.DER(), der}})
+	requireRefusal(t, err, ErrUntrusted, -1)
+	assert.Contains(t, err.Error(), "signature does not verify")
+}

@@ -100,7 +100,9 @@ type Verifier struct {
 
 // NewVerifier returns a Verifier for opts. It returns an error matching
 // ErrUntrusted when a root or intermediate is malformed or (for an
-// intermediate) carries a nameConstraints, policyMappings,
+// intermediate) names itself as its issuer, by name and authority key
+// identifier, as a root does, while its own key does not verify its
+// signature (a root altered after it was signed), or carries a nameConstraints, policyMappings,
 // policyConstraints or inhibitAnyPolicy extension, critical or not (the
 // profile's CAs carry none; crypto/x509 applies them to the chains
 // VerifyCard verifies, and NewVerifier does not), or does not chain to a
@@ -219,6 +221,9 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		// identifier): the refusal names the cause instead.
 		if selfSigned(c) {
 			return nil, newError(ErrUsage, -1, "intermediate is self-signed: a root, not an intermediate", nil)
+		}
+		if namesItself(c) {
+			return nil, errAlteredRoot("intermediate")
 		}
 		// What the check of a path refuses below the root, whatever the
 		// path.
