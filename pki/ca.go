@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
 	"io"
 	"math/big"
@@ -38,7 +39,9 @@ type CA struct {
 // holds the defaults, except CRLURL, which is required.
 type CAOptions struct {
 	// Subject is the CA's distinguished name. Zero: common name "CA-SIM
-	// Root CA" for a root, "CA-SIM Card CA" for an intermediate.
+	// Root CA" for a root, "CA-SIM Card CA" for an intermediate. One that
+	// no certificate can carry (a name that is not valid UTF-8) is out of
+	// range.
 	Subject pkix.Name
 	// Validity is the lifetime of the CA certificate, cut short to end no
 	// later than its issuer's. Zero: DefaultRootValidity or
@@ -108,7 +111,20 @@ func (o *CAOptions) fill(root bool) (CAOptions, error) {
 	if err := checkValidity(v.Validity); err != nil {
 		return v, err
 	}
+	if err := checkSubject(v.Subject); err != nil {
+		return v, err
+	}
 	return v, nil
+}
+
+// checkSubject refuses (ErrInvalid) a subject that no certificate can
+// carry, such as a name that is not valid UTF-8, which crypto/x509 would
+// fail to encode once the key is checked and the serial number drawn.
+func checkSubject(n pkix.Name) error {
+	if _, err := asn1.Marshal(n.ToRDNSequence()); err != nil {
+		return newError(ErrInvalid, -1, "subject cannot be encoded", err)
+	}
+	return nil
 }
 
 // checkValidity refuses a validity that is negative or under a second:
@@ -126,9 +142,9 @@ func checkValidity(d time.Duration) error {
 
 // NewRoot creates a self-signed root CA whose key is key, an ECDSA P-256 or
 // P-384 signer. It returns an error matching ErrKey for another key and
-// ErrInvalid for options out of range (no http(s) CRL URL, a negative
-// validity or one under a second, revocations or a CRL number, which only
-// LoadCA restores).
+// ErrInvalid for options out of range (no http(s) CRL URL, a subject that
+// cannot be encoded, a negative validity or one under a second,
+// revocations or a CRL number, which only LoadCA restores).
 func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(true)
 	if err != nil {
@@ -556,9 +572,9 @@ func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) (
 // alternative name and ca's CRL distribution point. It starts no earlier
 // than ca's certificate (see IssueOptions.NotBefore). It returns an error
 // matching ErrKey for another key type, ErrExpired when ca expires before
-// the certificate would start and ErrInvalid for an empty name or a
-// negative validity or one under a second, or one that ends before ca's
-// certificate starts.
+// the certificate would start and ErrInvalid for an empty name or one that
+// is not valid UTF-8 (no certificate can carry it), a negative validity or
+// one under a second, or one that ends before ca's certificate starts.
 func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, opts IssueOptions) ([]byte, error) {
 	if name == "" {
 		return nil, newError(ErrInvalid, -1, "the platform certificate needs a name", nil)
@@ -567,6 +583,9 @@ func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, opts IssueOptions
 }
 
 func (ca *CA) issueLeaf(pub crypto.PublicKey, subject pkix.Name, uris []*url.URL, eku x509.OID, opts IssueOptions, validity time.Duration) ([]byte, error) {
+	if err := checkSubject(subject); err != nil {
+		return nil, err
+	}
 	k, ok := leafKey(pub)
 	if !ok {
 		return nil, newError(ErrKey, -1, "the key must be ECDSA P-256", nil)

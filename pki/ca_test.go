@@ -933,3 +933,19 @@ func TestAlteredRoot(t *testing.T) {
 	requireRefusal(t, err, ErrUntrusted, -1)
 	assert.Contains(t, err.Error(), "signature does not verify")
 }
+
+// TestSubjectNotEncodable: a subject that no certificate can carry (a
+// name that is not valid UTF-8) is refused with ErrInvalid by IssuePlatform,
+// NewRoot and NewIntermediate, as an argument out of range, before
+// anything is signed.
+func TestSubjectNotEncodable(t *testing.T) {
+	h := newHierarchy(t)
+	const bad = "casimpay \xff platform"
+	_, err := h.ca.IssuePlatform(newKey(t).Public(), bad, IssueOptions{})
+	requireRefusal(t, err, ErrInvalid, -1)
+	subject := pkix.Name{CommonName: bad}
+	_, err = NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Subject: subject})
+	requireRefusal(t, err, ErrInvalid, -1)
+	_, err = h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Subject: subject})
+	requireRefusal(t, err, ErrInvalid, -1)
+}

@@ -15,7 +15,8 @@ import (
 var (
 	// ErrInvalid: an argument or option is out of its range: a missing or
 	// non-HTTP CRL URL, a negative validity or one under a second, an
-	// empty name, revocations or a CRL number in the options of NewRoot or
+	// empty name, a name or subject that no certificate can carry (not
+	// valid UTF-8), revocations or a CRL number in the options of NewRoot or
 	// NewIntermediate, a validity asked of a CA that ends before the CA's
 	// certificate starts, a CRL number of zero, a next update not after now,
 	// a serial number that is not positive or is longer than 20 octets, a
