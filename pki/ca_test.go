@@ -949,3 +949,32 @@ func TestSubjectNotEncodable(t *testing.T) {
 	_, err = h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Subject: subject})
 	requireRefusal(t, err, ErrInvalid, -1)
 }
+
+// TestCRLTimesEncodable: a revocation time or a next update that no CRL
+// can carry (a year after 9999 or before 0, which crypto/x509 cannot
+// encode) is refused with ErrInvalid by Revoke's path through LoadCA and
+// by IssueCRL, so that such a restored revocation cannot stop every later
+// CRL of the CA, and the CA's CRLs go on.
+func TestCRLTimesEncodable(t *testing.T) {
+	h := newHierarchy(t)
+	for name, at := range map[string]time.Time{
+		"year 10000": time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		"year -1":    time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := Revocation{Serial: big.NewInt(5), Time: at, Reason: ReasonKeyCompromise}
+			ca, err := LoadCA(h.ca.Signer(), h.ca.DER(), nil, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0), Revoked: []Revocation{r}})
+			requireRefusal(t, err, ErrInvalid, -1)
+			assert.Nil(t, ca)
+
+			_, err = h.ca.IssueCRL([]Revocation{r}, 1, t0.Add(time.Hour))
+			requireRefusal(t, err, ErrInvalid, -1)
+			if at.After(t0) {
+				_, err = h.ca.IssueCRL(nil, 1, at)
+				requireRefusal(t, err, ErrInvalid, -1)
+			}
+			_, err = h.ca.CRL(t0.Add(time.Hour))
+			require.NoError(t, err)
+		})
+	}
+}

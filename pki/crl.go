@@ -23,7 +23,8 @@ type Revocation struct {
 	// Serial is the serial number of the certificate revoked: positive
 	// and at most 20 octets (RFC 5280 §4.1.2.2).
 	Serial *big.Int
-	// Time is when the certificate was revoked.
+	// Time is when the certificate was revoked, in the years 0 to 9999
+	// that a CRL can carry; zero means the time of the CRL.
 	Time time.Time
 	// Reason is an RFC 5280 §5.3.1 reason code, normally one of the
 	// Reason… constants; removeFromCRL (8), which only delta CRLs carry,
@@ -38,8 +39,9 @@ type Revocation struct {
 // revoked certificates and the last number in its database calls this;
 // Revoke and CRL keep both in memory instead, and LoadCA restores them. A
 // number of zero, a next update not after now, a serial number that is not
-// positive or is longer than 20 octets, or a reason RFC 5280 does not
-// define or removeFromCRL, is an error matching ErrInvalid.
+// positive or is longer than 20 octets, a revocation time or next update
+// outside the years 0 to 9999 that a CRL can carry, or a reason RFC 5280
+// does not define or removeFromCRL, is an error matching ErrInvalid.
 func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time) ([]byte, error) {
 	now := ca.now().Truncate(time.Second)
 	if number == 0 {
@@ -48,6 +50,9 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 	nextUpdate = nextUpdate.Truncate(time.Second) // as encoded
 	if !nextUpdate.After(now) {
 		return nil, newError(ErrInvalid, -1, "next update must be in the future", nil)
+	}
+	if !encodable(nextUpdate) {
+		return nil, newError(ErrInvalid, -1, "next update after the year 9999 that a CRL can carry", nil)
 	}
 	entries := make([]x509.RevocationListEntry, 0, len(revoked))
 	for _, r := range revoked {
@@ -90,13 +95,23 @@ func validSerial(n *big.Int) bool {
 }
 
 // checkRevocation refuses (ErrInvalid) a revocation that no CRL of the
-// profile can carry: a serial number that validSerial refuses, or a reason
-// that checkReason refuses.
+// profile can carry: a serial number that validSerial refuses, a time
+// that encodable refuses, or a reason that checkReason refuses.
 func checkRevocation(r Revocation) error {
 	if !validSerial(r.Serial) {
 		return newError(ErrInvalid, -1, "revoked serial numbers must be positive and at most 20 octets", nil)
 	}
+	if !encodable(r.Time) {
+		return newError(ErrInvalid, -1, "revocation time outside the years 0 to 9999 that a CRL can carry", nil)
+	}
 	return checkReason(r.Reason)
+}
+
+// encodable reports whether a CRL can carry t: a UTCTime or
+// GeneralizedTime (RFC 5280 §5.1.2.4) holds a year from 0 to 9999, in UTC.
+func encodable(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 0 && y <= 9999
 }
 
 // definedReason reports whether RFC 5280 §5.3.1 defines the reason code
