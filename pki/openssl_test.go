@@ -75,8 +75,9 @@ func checkOpenSSLIdentifiers(t *testing.T, dir string) {
 // checkOpenSSLHierarchy verifies a hierarchy that make.sh built in dir:
 // its serial numbers and key identifiers are the profile's; the card
 // verifies against fresh CRLs, then fails with ErrRevoked once the CRL
-// made after `openssl ca -revoke` arrives; a record signed with the
-// OpenSSL-generated card key passes the Challenger.
+// made after `openssl ca -revoke` arrives, and still does after the next
+// CRL, made without an authority key identifier, is refused; a record
+// signed with the OpenSSL-generated card key passes the Challenger.
 func checkOpenSSLHierarchy(t *testing.T, dir string) {
 	checkOpenSSLIdentifiers(t, dir)
 	root := readPEM(t, dir, "root.pem")
@@ -114,10 +115,20 @@ func checkOpenSSLHierarchy(t *testing.T, dir string) {
 
 	require.NoError(t, v.AddCRL(readPEM(t, dir, "card-crl-revoked.pem")))
 	_, err = v.VerifyCard([][]byte{card, ca})
-	require.ErrorIs(t, err, ErrRevoked)
-	var pe *Error
-	require.ErrorAs(t, err, &pe)
-	assert.Equal(t, 0, pe.Cert)
+	requireRefusal(t, err, ErrRevoked, 0)
+
+	// openssl ca -gencrl without -crlexts writes no authority key
+	// identifier: refused (PROTOCOL.md §4.4), the revoking CRL held.
+	noAKI := readPEM(t, dir, "card-crl-noaki.pem")
+	parsed, err := x509.ParseRevocationList(noAKI)
+	require.NoError(t, err)
+	require.Empty(t, parsed.AuthorityKeyId)
+	require.Positive(t, parsed.Number.Cmp(crl.Number), "a later CRL")
+	err = v.AddCRL(noAKI)
+	requireRefusal(t, err, ErrCRL, -1)
+	assert.Contains(t, err.Error(), "authority key identifier")
+	_, err = v.VerifyCard([][]byte{card, ca})
+	requireRefusal(t, err, ErrRevoked, 0)
 }
 
 func TestOpenSSLFrozen(t *testing.T) {

@@ -4,7 +4,8 @@
 # every certificate with the profile's SHA-256 subject key identifier, the
 # root's authority key identifier its own), the CRLs of both CAs (and two
 # malformed ones), then revokes the card with `openssl ca -revoke` and
-# issues the card CA's next CRL. Usage: make.sh OUTDIR [ICCID]
+# issues the card CA's next CRL, and the one after it without an authority
+# key identifier. Usage: make.sh OUTDIR [ICCID]
 # The files in this directory were made by `sh make.sh .`; the tests of
 # package pki run it again in a temporary directory when openssl is present.
 set -eu
@@ -152,5 +153,8 @@ q openssl ca -config openssl.cnf -name ca_card_nonumber -gencrl -crlexts crl_ext
 q openssl ca -config openssl.cnf -name ca_card -gencrl -crlexts crl_idp -out card-crl-idp.pem
 q openssl ca -config openssl.cnf -name ca_card -revoke card.pem -crl_reason keyCompromise
 q openssl ca -config openssl.cnf -name ca_card -gencrl -crlexts crl_ext -out card-crl-revoked.pem
+# The next CRL as `openssl ca -gencrl` writes it without -crlexts: a CRL
+# number but no authority key identifier, which the profile refuses.
+q openssl ca -config openssl.cnf -name ca_card -gencrl -out card-crl-noaki.pem
 
 rm -rf db ca.csr card.csr openssl.cnf
