@@ -120,8 +120,9 @@ type Verifier struct {
 // root), or a root carries a nameConstraints
 // extension, critical or not (crypto/x509 applies a root's name
 // constraints, which every card's URI fails, and none of its policy
-// extensions), or an intermediate chains to a root only along paths on
-// which the authority key identifier of a certificate is not the subject
+// extensions) or a critical extension that crypto/x509 does not handle
+// (no chain verifies to it), or an intermediate chains to a root only
+// along paths on which the authority key identifier of a certificate is not the subject
 // key identifier of the one before it (VerifyCard refuses such a path),
 // and ErrInvalid when there is no root or an option is out of range, such
 // as an algorithm of Algorithms other than ECDSA with SHA-256, SHA-384 or
@@ -200,6 +201,10 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		}
 		if x, ok := carried(c, nameConstraints); ok {
 			return nil, newError(ErrUsage, -1, "root with extension "+x, nil)
+		}
+		// crypto/x509 builds no path to it.
+		if u := c.UnhandledCriticalExtensions; len(u) > 0 {
+			return nil, newError(ErrUsage, -1, "root with critical extension "+u[0].String()+", which no chain verifies to", nil)
 		}
 		v.roots.AddCert(c)
 		v.cas = append(v.cas, c)
@@ -304,8 +309,8 @@ func chained(roots, inters []*x509.Certificate, keyIDs bool) bool {
 		if len(c.UnhandledCriticalExtensions) > 0 {
 			continue
 		}
-		for _, r := range roots {
-			if len(r.UnhandledCriticalExtensions) == 0 && signs(r, c, keyIDs) {
+		for _, r := range roots { // NewVerifier took none with such an extension
+			if signs(r, c, keyIDs) {
 				room[i] = max(room[i], pathRoom(pathRoom(unlimitedPath, r), c))
 			}
 		}

@@ -1239,3 +1239,22 @@ func TestVerifyCardUnhandledCriticalExtension(t *testing.T) {
 	requireRefusal(t, err, ErrUntrusted, 0)
 	assert.Contains(t, err.Error(), "unhandled critical extension")
 }
+
+// TestNewVerifierRootUnhandledCriticalExtension: a root that carries a
+// critical extension crypto/x509 does not handle, which no chain verifies
+// to (VerifyCard would refuse every chain as ErrUntrusted), is refused
+// when the verifier is configured (ErrUsage), as a root with name
+// constraints is.
+func TestNewVerifierRootUnhandledCriticalExtension(t *testing.T) {
+	key := newKey(t)
+	tmpl := caTemplateOf(func(c *x509.Certificate) {
+		c.SerialNumber, c.NotBefore, c.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
+		c.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{0x05, 0x00}}}
+	})
+	root := createCert(t, tmpl, tmpl, key.Public(), key)
+	require.NotEmpty(t, mustParse(t, root).UnhandledCriticalExtensions)
+	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root}})
+	requireRefusal(t, err, ErrUsage, -1)
+	assert.Nil(t, v)
+	assert.Contains(t, err.Error(), "critical extension")
+}
