@@ -224,7 +224,8 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // profile, as a Verifier has it (a critical basicConstraints of CA:TRUE,
 // a critical keyUsage with keyCertSign and cRLSign, and a subject key
 // identifier, not empty: PROTOCOL.md §4.5; and for issuers, a key ECDSA
-// P-256 or P-384) or, not self-signed, has no authority key identifier, a
+// P-256 or P-384) or carries a critical extension that crypto/x509 does
+// not handle (no chain verifies through it) or, not self-signed, has no authority key identifier, a
 // serial number that is not positive or is longer than 20 octets, or not
 // the CRL distribution points that a card has (which a Verifier refuses
 // below a root), when one of issuers is self-signed (a root) or cert is
@@ -306,6 +307,9 @@ func profileCA(c *x509.Certificate) (root bool, err error) {
 	// accepts.
 	if why := caProfile(c); why != "" {
 		return false, newError(ErrUsage, -1, "CA certificate "+why, nil)
+	}
+	if why := unhandled(c); why != "" {
+		return false, newError(ErrUsage, -1, "CA certificate with "+why, nil)
 	}
 	// A root by its signature, not its name: a CA may bear the name of
 	// the CA that certified it.

@@ -978,3 +978,32 @@ func TestCRLTimesEncodable(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadCAUnhandledCriticalExtension: a CA certificate, a root or one
+// below it, given to LoadCA or among its issuers, that carries a critical
+// extension crypto/x509 does not handle is refused (ErrUsage): no chain
+// verifies through it, so that the CA would issue nothing a Verifier
+// accepts.
+func TestLoadCAUnhandledCriticalExtension(t *testing.T) {
+	h := newHierarchy(t)
+	key := newKey(t)
+	below := issueRaw(t, h.root, caTemplateOf(func(c *x509.Certificate) { c.ExtraExtensions = []pkix.Extension{unknownCritical} }), key.Public())
+	require.NotEmpty(t, mustParse(t, below).UnhandledCriticalExtensions)
+	_, err := LoadCA(key, below, nil, CAOptions{CRLURL: "http://pki.example/x.crl"})
+	requireRefusal(t, err, ErrUsage, -1)
+	assert.Contains(t, err.Error(), "critical extension")
+
+	rootKey := newKey(t)
+	tmpl := caTemplateOf(func(c *x509.Certificate) {
+		c.SerialNumber, c.NotBefore, c.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
+		c.ExtraExtensions = []pkix.Extension{unknownCritical}
+	})
+	_, err = LoadCA(rootKey, createCert(t, tmpl, tmpl, rootKey.Public(), rootKey), nil, CAOptions{CRLURL: "http://pki.example/root.crl"})
+	requireRefusal(t, err, ErrUsage, -1)
+
+	subKey := newKey(t)
+	subCA := &CA{cert: mustParse(t, below), key: key, crlURL: "http://pki.example/x.crl"}
+	sub := issueRaw(t, subCA, caTemplateOf(func(c *x509.Certificate) {}), subKey.Public())
+	_, err = LoadCA(subKey, sub, [][]byte{below}, CAOptions{CRLURL: "http://pki.example/sub.crl"})
+	requireRefusal(t, err, ErrUsage, -1)
+}

@@ -22,6 +22,11 @@ import (
 
 var x509OIDKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
 
+// unknownCritical is a critical extension that crypto/x509 does not
+// handle: a certificate that carries it has it in
+// UnhandledCriticalExtensions.
+var unknownCritical = pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{0x05, 0x00}}
+
 // maxSerial is the largest serial number of 20 octets (7f ff … ff), the
 // longest RFC 5280 allows, and overSerial the next one, of 21 octets (00
 // 80 00 … 00). Tests must not change them.

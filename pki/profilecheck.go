@@ -131,6 +131,16 @@ func caProfile(c *x509.Certificate) string {
 	return ""
 }
 
+// unhandled returns why crypto/x509 verifies no chain through c, a CA
+// certificate, or "": a critical extension that it does not handle, which
+// the profile's CAs do not carry.
+func unhandled(c *x509.Certificate) string {
+	if u := c.UnhandledCriticalExtensions; len(u) > 0 {
+		return "critical extension " + u[0].String() + ", which no chain verifies through"
+	}
+	return ""
+}
+
 // unlimitedPath is the pathRoom of a CA whose path lengths, its own and
 // those of the CAs above it, set no limit.
 const unlimitedPath = math.MaxInt

@@ -1100,7 +1100,7 @@ func TestNewVerifierIntermediateUntrusted(t *testing.T) {
 	require.NoError(t, err)
 	// critical carries a critical extension crypto/x509 does not know.
 	critTmpl := caTmpl("critical")
-	critTmpl.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{5, 0}}}
+	critTmpl.ExtraExtensions = []pkix.Extension{unknownCritical}
 	critical := issueRaw(t, h.root, critTmpl, newKey(t).Public())
 	// notCA is a CA whose issuer (a CA certificate without keyCertSign)
 	// may not sign certificates.

@@ -202,9 +202,8 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if x, ok := carried(c, nameConstraints); ok {
 			return nil, newError(ErrUsage, -1, "root with extension "+x, nil)
 		}
-		// crypto/x509 builds no path to it.
-		if u := c.UnhandledCriticalExtensions; len(u) > 0 {
-			return nil, newError(ErrUsage, -1, "root with critical extension "+u[0].String()+", which no chain verifies to", nil)
+		if why := unhandled(c); why != "" {
+			return nil, newError(ErrUsage, -1, "root with "+why, nil)
 		}
 		v.roots.AddCert(c)
 		v.cas = append(v.cas, c)

@@ -1227,12 +1227,11 @@ func TestNewVerifierRootAsIntermediate(t *testing.T) {
 // ErrUntrusted about the card (certificate 0), not about no certificate,
 // the card being the one at fault.
 func TestVerifyCardUnhandledCriticalExtension(t *testing.T) {
-	unknown := pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{0x05, 0x00}}
 	h := newHierarchy(t)
 	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
 	addCRLs(t, h, v)
 
-	c, pub := card(func(c *x509.Certificate) { c.ExtraExtensions = append(c.ExtraExtensions, unknown) })(t, h)
+	c, pub := card(func(c *x509.Certificate) { c.ExtraExtensions = append(c.ExtraExtensions, unknownCritical) })(t, h)
 	leaf := issueRaw(t, h.ca, c, pub)
 	require.NotEmpty(t, mustParse(t, leaf).UnhandledCriticalExtensions)
 	_, err := v.VerifyCard(append([][]byte{leaf}, h.ca.Chain()...))
@@ -1249,7 +1248,7 @@ func TestNewVerifierRootUnhandledCriticalExtension(t *testing.T) {
 	key := newKey(t)
 	tmpl := caTemplateOf(func(c *x509.Certificate) {
 		c.SerialNumber, c.NotBefore, c.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
-		c.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 1}, Critical: true, Value: []byte{0x05, 0x00}}}
+		c.ExtraExtensions = []pkix.Extension{unknownCritical}
 	})
 	root := createCert(t, tmpl, tmpl, key.Public(), key)
 	require.NotEmpty(t, mustParse(t, root).UnhandledCriticalExtensions)
