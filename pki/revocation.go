@@ -148,8 +148,31 @@ func wholeValues(crl *x509.RevocationList) error {
 	return nil
 }
 
+// emptyRevokedList reports whether tbs, the signed content of a CRL that
+// crypto/x509 parsed, holds its list of revoked certificates present but
+// empty, where RFC 5280 §5.1.2.6 has it absent: another encoding of the
+// CRL without it, which crypto/x509 parses the same.
+func emptyRevokedList(tbs []byte) bool {
+	s := cryptobyte.String(tbs)
+	var body, list cryptobyte.String
+	if !s.ReadASN1(&body, cbasn1.SEQUENCE) || !body.SkipASN1(cbasn1.INTEGER) ||
+		!body.SkipASN1(cbasn1.SEQUENCE) || !body.SkipASN1(cbasn1.SEQUENCE) {
+		return false
+	}
+	// thisUpdate and nextUpdate, each a UTCTime or a GeneralizedTime.
+	for body.PeekASN1Tag(cbasn1.UTCTime) || body.PeekASN1Tag(cbasn1.GeneralizedTime) {
+		var tag cbasn1.Tag
+		if !body.ReadAnyASN1(&list, &tag) {
+			return false
+		}
+	}
+	return body.ReadASN1(&list, cbasn1.SEQUENCE) && list.Empty()
+}
+
 // AddCRL accepts a CRL (DER, with nothing after it, nor after the value of
-// its CRL number, authority key identifier or an entry's reason code) for later
+// its CRL number, authority key identifier or an entry's reason code, and
+// without an empty list of revoked certificates, which RFC 5280 has
+// absent) for later
 // verifications. The CRL must be signed with an allowed algorithm by a
 // trusted root or one of the intermediates of the options (whose key
 // usage includes cRLSign, as NewVerifier requires), of the CRL's issuer
@@ -188,6 +211,9 @@ func (v *Verifier) AddCRL(der []byte) error {
 	}
 	if err := wholeValues(crl); err != nil {
 		return err
+	}
+	if emptyRevokedList(crl.RawTBSRevocationList) {
+		return newError(ErrCRL, -1, "malformed CRL: an empty list of revoked certificates, which RFC 5280 has absent", nil)
 	}
 	if !v.allowed(crl.SignatureAlgorithm) {
 		return newError(ErrCRL, -1, "signature algorithm "+crl.SignatureAlgorithm.String()+" not allowed", nil)

@@ -1516,3 +1516,31 @@ func TestAddCRLRefusesBytesAfterExtensionValue(t *testing.T) {
 		})
 	}
 }
+
+// TestAddCRLRefusesEmptyRevokedList: a CRL whose list of revoked
+// certificates is present but empty, which RFC 5280 §5.1.2.6 has absent
+// (IssueCRL and OpenSSL leave it out), is refused (ErrCRL) as another
+// encoding of the CRL without it, and the CRL held stays in force.
+func TestAddCRLRefusesEmptyRevokedList(t *testing.T) {
+	h, v := cardRevoked(t)
+	der, err := h.ca.IssueCRL(nil, 100, t0.Add(time.Hour))
+	require.NoError(t, err)
+	times := 0
+	empty := resignedCRL(t, h.ca, der, func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+		b.AddBytes(elem)
+		if tag == cbasn1.UTCTime || tag == cbasn1.GeneralizedTime {
+			if times++; times == 2 { // after nextUpdate
+				b.AddBytes([]byte{0x30, 0x00})
+			}
+		}
+	})
+	crl, err := x509.ParseRevocationList(empty)
+	require.NoError(t, err, "crypto/x509 parses it")
+	require.Empty(t, crl.RevokedCertificateEntries)
+
+	err = v.AddCRL(empty)
+	requireRefusal(t, err, ErrCRL, -1)
+	assert.Contains(t, err.Error(), "empty list of revoked certificates")
+	_, err = v.VerifyCard(h.chain())
+	requireRefusal(t, err, ErrRevoked, 0)
+}
