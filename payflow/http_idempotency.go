@@ -187,18 +187,25 @@ func (m *ReplyMemory) expiredLocked(now time.Time) bool {
 }
 
 // DeleteExpired deletes the entries expired at now (finished replies past
-// their expiry, keys held past their lease) and returns how many: every
-// one of them, those due first, without walking the live ones, in
-// batches of at most 256 entries, each in one hold of the lock, which
-// other calls take between two batches. An entry that expired at now and
-// that another call deletes or takes over meanwhile is not counted; one
-// written meanwhile that has expired at now is deleted too.
+// their expiry, keys held past their lease) and returns how many: at most
+// as many as had expired at now when it started, those due first,
+// without walking the live ones, in batches of at most 256 entries, each
+// in one hold of the lock, which other calls take between two batches.
+// An entry that expired at now and that another call deletes or takes
+// over meanwhile is not counted; one written meanwhile that has expired
+// at now may be deleted in place of one due later, but does not keep the
+// sweep going (entries written so by a process whose clock is behind the
+// sweeper's), so that it ends.
 func (m *ReplyMemory) DeleteExpired(now time.Time) int {
+	m.mu.Lock()
+	left := m.countExpiredLocked(now, 0)
+	m.mu.Unlock()
 	n := 0
-	for {
+	for left > 0 {
 		m.mu.Lock()
-		n += m.sweepLocked(now, deleteBatch)
-		more := m.expiredLocked(now)
+		d := m.sweepLocked(now, min(left, deleteBatch))
+		n, left = n+d, left-d
+		more := left > 0 && m.expiredLocked(now)
 		m.mu.Unlock()
 		if !more {
 			return n
@@ -207,6 +214,17 @@ func (m *ReplyMemory) DeleteExpired(now time.Time) int {
 			m.betweenBatches()
 		}
 	}
+	return n
+}
+
+// countExpiredLocked returns how many entries of the heap's subtree at i
+// are expired at now, walking those only: the entries due after now, and
+// those below them, are not.
+func (m *ReplyMemory) countExpiredLocked(now time.Time, i int) int {
+	if i >= len(m.due) || now.Before(m.due[i].deadline) {
+		return 0
+	}
+	return 1 + m.countExpiredLocked(now, 2*i+1) + m.countExpiredLocked(now, 2*i+2)
 }
 
 // FinishIdempotent implements ReplyStore.

@@ -1,6 +1,7 @@
 package payflow
 
 import (
+	"container/heap"
 	"context"
 	"strconv"
 	"testing"
@@ -201,4 +202,42 @@ func TestReplyMemoryDeleteExpiredInBatches(t *testing.T) {
 	checkReplyHeap(t, m)
 	assert.Zero(t, m.DeleteExpired(now), "none left")
 	assert.Equal(t, 3, pauses, "one batch, no pause")
+}
+
+// TestReplyMemoryDeleteExpiredEnds: entries written expired at the
+// sweep's now while it runs (by processes whose clocks are behind the
+// sweeper's) do not keep DeleteExpired going: it deletes at most as many
+// entries as had expired at its start, those due first, and ends. It
+// swept on while an entry was expired, here as long as such entries kept
+// coming.
+func TestReplyMemoryDeleteExpiredEnds(t *testing.T) {
+	t0 := time.Unix(1_800_000_000, 0)
+	m := NewReplyMemory()
+	const expired = deleteBatch + 5
+	for i := range expired {
+		begin(t, m, "old "+strconv.Itoa(i), t0, t0.Add(time.Second))
+	}
+	now := t0.Add(3 * time.Second)
+	pauses, written := 0, 0
+	m.betweenBatches = func() {
+		if pauses++; pauses > 10 {
+			return // the writers stop: the sweep ends anyway
+		}
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		for i := range deleteBatch {
+			e := &replyEntry{key: "fresh " + strconv.Itoa(pauses) + " " + strconv.Itoa(i), hash: []byte{1}, deadline: t0.Add(2 * time.Second)}
+			m.entries[e.key] = e
+			heap.Push(&m.due, e)
+			written++
+		}
+	}
+	n := m.DeleteExpired(now)
+	assert.LessOrEqual(t, pauses, 10, "the sweep ended while entries expired at its now kept coming")
+	assert.Equal(t, expired, n, "as many entries as had expired at its start")
+	assert.Len(t, m.entries, written, "the entries written meanwhile are kept")
+	for k := range m.entries {
+		assert.NotContains(t, k, "old", "the entries expired first are deleted first")
+	}
+	checkReplyHeap(t, m)
 }

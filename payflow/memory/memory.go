@@ -656,7 +656,9 @@ func refundDue(r *payflow.RefundRecord) time.Time { return later(r.CreatedAt, r.
 // under their own lock, which payflow.ReplyMemory.DeleteExpired takes for
 // a bounded batch at a time. An entry that expired at now and that
 // another call deletes meanwhile is not counted; one written meanwhile
-// may be walked or not.
+// may be walked or not, and the sweep ends all the same: each map is
+// walked once, and the replies are swept as ReplyMemory.DeleteExpired
+// says.
 func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
 	n := s.deleteExpired(now)
 	if s.beforeReplies != nil {

@@ -171,3 +171,32 @@ func TestDeleteExpiredInBatches(t *testing.T) {
 	assert.Len(t, s.tokens, each/2)
 	assert.Len(t, s.sessions, each/2)
 }
+
+// TestDeleteExpiredEnds: entries written expired at the sweep's now while
+// it runs (by processes whose clocks are behind the sweeper's) do not keep
+// DeleteExpired going: it walks each map once, and ends.
+func TestDeleteExpiredEnds(t *testing.T) {
+	ctx := context.Background()
+	at := time.Unix(1_800_000_000, 0)
+	s := New()
+	s.mu.Lock()
+	for i := range 300 {
+		s.nonces[fmt.Sprint("old ", i)] = at
+	}
+	s.mu.Unlock()
+	batches := 0
+	s.betweenBatches = func() {
+		if batches++; batches > 10 {
+			return // the writers stop: the sweep ends anyway
+		}
+		for i := range sweepBatch {
+			require.NoError(t, s.Add(ctx, []byte(fmt.Sprint("fresh ", batches, " ", i)), at.Add(time.Second)))
+		}
+	}
+	_, err := s.DeleteExpired(ctx, at.Add(2*time.Second))
+	require.NoError(t, err)
+	assert.LessOrEqual(t, batches, 10, "the sweep ended while entries expired at its now kept coming")
+	for k := range s.nonces {
+		assert.NotContains(t, k, "old", "the entries expired at its start are deleted")
+	}
+}

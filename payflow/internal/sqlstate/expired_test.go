@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -51,6 +52,16 @@ func expiredRows(t *testing.T, db *sql.DB, d sqlstate.Dialect, n int) {
 	require.NoError(t, tx.Commit())
 }
 
+// expiredStore opens a store of e on a fresh database holding the rows of
+// expiredRows, and returns the database and the store.
+func expiredStore(t *testing.T, e engine, n int) (*sql.DB, payflow.Store) {
+	t.Helper()
+	db, open := e.fresh(t)
+	s := open(t)
+	expiredRows(t, db, e.d, n)
+	return db, s
+}
+
 // expiredLeft counts, on db, the rows of expiredRows expired at t0.
 func expiredLeft(t *testing.T, db *sql.DB, d sqlstate.Dialect) int {
 	t.Helper()
@@ -71,9 +82,7 @@ func TestDeleteExpiredBatches(t *testing.T) {
 	for _, e := range engines {
 		t.Run(e.name, func(t *testing.T) {
 			ctx := context.Background()
-			db, open := e.fresh(t)
-			s := open(t)
-			expiredRows(t, db, e.d, n)
+			db, s := expiredStore(t, e, n)
 			left := []int{expiredLeft(t, db, e.d)}
 			sqlstate.SetBetweenBatches(sqlStore(t, s), func() { left = append(left, expiredLeft(t, db, e.d)) })
 			deleted, err := s.DeleteExpired(ctx, t0)
@@ -89,9 +98,7 @@ func TestDeleteExpiredBatches(t *testing.T) {
 			assert.Equal(t, 2, kept, "the unexpired nonce and key are kept")
 		})
 		t.Run(e.name+" cancelled", func(t *testing.T) {
-			db, open := e.fresh(t)
-			s := open(t)
-			expiredRows(t, db, e.d, n)
+			db, s := expiredStore(t, e, n)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			batches := 0
@@ -104,6 +111,47 @@ func TestDeleteExpiredBatches(t *testing.T) {
 			assert.Equal(t, 1, batches)
 			assert.Equal(t, 256, deleted, "the rows of the batch committed")
 			assert.Equal(t, 2*n-256, expiredLeft(t, db, e.d), "the rest kept")
+		})
+	}
+}
+
+// TestDeleteExpiredEnds: rows written expired at the sweep's now while it
+// runs (by processes whose clocks are behind the sweeper's) do not keep
+// DeleteExpired going: of each table it deletes at most as many rows as
+// had expired when it came to it, the oldest first, and ends. It swept on
+// while batches were full (SQLite) or deleted rows (PostgreSQL), here
+// as long as such rows kept coming.
+func TestDeleteExpiredEnds(t *testing.T) {
+	const n = 300 // of each of two kinds
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, s := expiredStore(t, e, n)
+			batches, written := 0, 0
+			sqlstate.SetBetweenBatches(sqlStore(t, s), func() {
+				if batches++; batches > 10 {
+					return // the writers stop: the sweep ends anyway
+				}
+				tx, err := db.Begin()
+				require.NoError(t, err)
+				defer tx.Rollback()
+				for i := range 256 {
+					_, err := tx.Exec(sqlstate.Rebind(e.d, `INSERT INTO payflow_nonces (nonce, expires_at) VALUES (?, ?)`),
+						[]byte(fmt.Sprint("fresh ", batches, " ", i)), sec(1)+1)
+					require.NoError(t, err)
+					written++
+				}
+				require.NoError(t, tx.Commit())
+			})
+			deleted, err := s.DeleteExpired(ctx, t0.Add(2*time.Second))
+			require.NoError(t, err)
+			assert.LessOrEqual(t, batches, 10, "the sweep ended while rows expired at its now kept coming")
+			assert.Equal(t, 2*n+2, deleted, "as many rows as had expired at its start")
+			var left, fresh int
+			require.NoError(t, db.QueryRow(sqlstate.Rebind(e.d, `SELECT count(*) FROM payflow_nonces WHERE expires_at <= ?`), sec(1)).Scan(&left))
+			assert.Zero(t, left, "the rows expired first are deleted first")
+			require.NoError(t, db.QueryRow(`SELECT count(*) FROM payflow_nonces`).Scan(&fresh))
+			assert.Equal(t, written, fresh, "the rows written meanwhile are kept")
 		})
 	}
 }

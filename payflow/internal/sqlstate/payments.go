@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
 	"time"
 
 	"github.com/casimpay/casimpay/payflow"
@@ -342,15 +341,20 @@ func (s *Store) AbandonIdempotent(ctx context.Context, key string, lease time.Ti
 // transaction, as many as the memory store walks in one hold of its lock.
 const sweepBatch = 256
 
-// qSweep are the statements of DeleteExpired, each deleting at most
-// sweepBatch rows of one table expired at its two arguments, found
-// through the index of their expiry. The expiry is checked again on the
-// rows deleted, and not only in the subquery that picks them: on
-// PostgreSQL a row that a concurrent write changed (an idempotency key
-// claimed again, its deadline moved on) is read again once that write
-// commits, and is then deleted only if it is still expired.
-var qSweep = func() []string {
-	var qs []string
+// sweep is a table that DeleteExpired sweeps: count counts its rows
+// expired at its argument, del deletes up to its third argument of them
+// (at most sweepBatch), expired at its first two, those that expired
+// first, found through the index of their expiry. The expiry is checked
+// again on the rows deleted, and not only in the subquery that picks
+// them: on PostgreSQL a row that a concurrent write changed (an
+// idempotency key claimed again, its deadline moved on) is read again
+// once that write commits, and is then deleted only if it is still
+// expired.
+type sweep struct{ count, del string }
+
+// sweeps are the tables of DeleteExpired, in the order it sweeps them.
+var sweeps = func() []sweep {
+	var ss []sweep
 	for _, t := range []struct{ table, key, expiry string }{
 		{"payflow_nonces", "nonce", "expires_at"},
 		{"payflow_used_nonces", "nonce", "expires_at"},
@@ -358,29 +362,39 @@ var qSweep = func() []string {
 		{"payflow_sessions", "id", "expires_at"},
 		{"payflow_replies", "key", "deadline"},
 	} {
-		qs = append(qs, `DELETE FROM `+t.table+` WHERE `+t.expiry+` <= ? AND `+t.key+` IN (SELECT `+t.key+` FROM `+t.table+
-			` WHERE `+t.expiry+` <= ? LIMIT `+strconv.Itoa(sweepBatch)+`)`)
+		ss = append(ss, sweep{
+			count: `SELECT count(*) FROM ` + t.table + ` WHERE ` + t.expiry + ` <= ?`,
+			del: `DELETE FROM ` + t.table + ` WHERE ` + t.expiry + ` <= ? AND ` + t.key + ` IN (SELECT ` + t.key + ` FROM ` + t.table +
+				` WHERE ` + t.expiry + ` <= ? ORDER BY ` + t.expiry + ` LIMIT ?)`,
+		})
 	}
-	return qs
+	return ss
 }()
 
 // DeleteExpired implements payflow.Store in batches of at most sweepBatch
 // rows, each a write transaction of its own (through the SQLite store's
 // Batcher, committed with the writes that come meanwhile), so that the
 // sweep holds SQLite's writer, and PostgreSQL's row locks, for one batch
-// at a time rather than for every row due. On SQLite a table's sweep ends
-// with a batch of fewer rows: its one writer deletes every row that a
-// batch finds expired. On PostgreSQL it ends with a batch that deletes
-// none, since a concurrent write may make a batch short while rows after
-// it are expired: one that spares a row it found (a key claimed again
-// meanwhile) or deletes it first (another sweep). When ctx ends, or a
-// batch fails, it returns the rows that the batches before deleted with
-// the error; the batches committed stay deleted.
+// at a time rather than for every row due. Of each table it first counts
+// the rows expired at now, and then deletes at most that many, those
+// that expired first: rows written meanwhile already expired at now (by
+// a process whose clock is behind the sweeper's) do not keep it going. A
+// table's sweep ends once it has deleted that many, or with a batch that
+// deletes none: on PostgreSQL a batch may delete fewer rows than it
+// found while rows after them are expired, sparing a row that a
+// concurrent write changed (a key claimed again) or that another sweep
+// deleted first. When ctx ends, or a statement fails, it returns the
+// rows that the batches before deleted with the error; the batches
+// committed stay deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	total, t := 0, ns(now)
-	for _, q := range qSweep {
-		for {
-			res, err := s.exec(ctx, q, t, t)
+	for _, q := range sweeps {
+		var left int
+		if err := s.row(ctx, q.count, t).Scan(&left); err != nil {
+			return total, err
+		}
+		for left > 0 {
+			res, err := s.exec(ctx, q.del, t, t, min(left, sweepBatch))
 			if err != nil {
 				return total, err
 			}
@@ -389,10 +403,11 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 				return total, err
 			}
 			total += int(n)
+			left -= int(n)
 			if s.betweenBatches != nil {
 				s.betweenBatches()
 			}
-			if n == 0 || s.d == SQLite && n < sweepBatch {
+			if n == 0 {
 				break
 			}
 		}
