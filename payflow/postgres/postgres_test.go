@@ -603,13 +603,27 @@ func TestOpenCancelledWhileMigrating(t *testing.T) {
 // TestPutMerchantMeetsCardJoining: a PutCard that gives a card to a
 // merchant while a PutMerchant of that merchant runs, and a PutMerchant
 // of another merchant that takes that card and one the first takes, all
-// succeed. The first PutMerchant's locks of its cards, in their order,
+// succeed, whether the first PutMerchant updates its merchant or inserts
+// it. The first PutMerchant's locks of its cards, in their order,
 // missed the card that joined its merchant meanwhile, which it then
 // cleared out of order: holding the second card, it waited for the
 // first, which the other PutMerchant held while waiting for the second
-// (a deadlock, SQLSTATE 40P01). Another transaction holds the second
-// card's row until the calls have come to wait, each in turn.
+// (a deadlock, SQLSTATE 40P01). PutCard's lock of the merchant's row kept
+// it out while that row was updated, but not while it was inserted: a
+// row inserted by a transaction under way is no row to lock. Another
+// transaction holds the second card's row until the calls have come to
+// wait, each in turn.
 func TestPutMerchantMeetsCardJoining(t *testing.T) {
+	for _, stored := range []bool{true, false} {
+		t.Run(map[bool]string{true: "merchant stored", false: "merchant inserted"}[stored], func(t *testing.T) {
+			putMerchantMeetsCardJoining(t, stored)
+		})
+	}
+}
+
+// putMerchantMeetsCardJoining is TestPutMerchantMeetsCardJoining, the
+// merchant given the card stored before or inserted by its PutMerchant.
+func putMerchantMeetsCardJoining(t *testing.T, stored bool) {
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
 	s, waiting := openNamed(t, dsn, "joining")
@@ -618,6 +632,9 @@ func TestPutMerchantMeetsCardJoining(t *testing.T) {
 		require.NoError(t, s.PutCard(ctx, &payflow.CardRecord{ID: id, AdvSecret: bytes.Repeat([]byte(id[len(id)-1:]), 16)}))
 	}
 	for _, id := range []string{"a", "b"} {
+		if id == "a" && !stored {
+			continue
+		}
 		require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: id, Name: id, Currency: "EUR"}))
 	}
 	tx := beginOther(t, dsn)

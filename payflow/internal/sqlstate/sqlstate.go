@@ -439,19 +439,21 @@ func dec(b []byte, v any) error {
 // that give two cards one secret at once, the second to commit clashes on
 // the unique index of secrets (unique_violation), which is ErrConflict
 // too; SQLite runs one write transaction at a time. On PostgreSQL a card
-// given to a merchant first takes the merchant's row (FOR SHARE), as
-// PutMerchant does before the cards, so that the two run one after the
-// other: the card joining the merchant while a PutMerchant of it runs
-// would be cleared by that PutMerchant without having been locked in the
-// order of the cards' IDs, and two PutMerchant calls could then each
-// hold a card that the other waits for (a deadlock).
+// given to a merchant first takes the merchant's lock, shared (see
+// merchantLock), which PutMerchant takes exclusive before anything else,
+// so that the two run one after the other: the card joining the merchant
+// while a PutMerchant of it runs would be cleared by that PutMerchant
+// without having been locked in the order of the cards' IDs, and two
+// PutMerchant calls could then each hold a card that the other waits for
+// (a deadlock). A lock of the merchant's row would not do: a row that a
+// PutMerchant under way inserts is no row to lock.
 func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 	if err := payflow.CheckCard(c); err != nil {
 		return err
 	}
 	err := s.tx(ctx, func(ctx context.Context, tx dbTx) error {
 		if s.d == Postgres && c.MerchantID != "" {
-			if _, err := tx.ExecContext(ctx, s.q(`SELECT 1 FROM payflow_merchants WHERE id = ? FOR SHARE`), c.MerchantID); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(merchantLock(true)), c.MerchantID); err != nil {
 				return err
 			}
 		}
@@ -476,6 +478,25 @@ func (s *Store) PutCard(ctx context.Context, c *payflow.CardRecord) error {
 	}
 	return err
 }
+
+// merchantLock is the statement that takes, until the transaction ends,
+// PostgreSQL's advisory lock of the merchant whose ID is its argument:
+// shared when shared is true (PutCard), else exclusive (PutMerchant).
+// Unlike a lock of the merchant's row, it is there before the row is:
+// PutMerchant takes it first, also when it inserts the merchant. Two
+// merchants whose IDs hash alike share one lock, and merely wait for
+// each other.
+func merchantLock(shared bool) string {
+	fn := "pg_advisory_xact_lock"
+	if shared {
+		fn += "_shared"
+	}
+	return `SELECT ` + fn + `(` + strconv.Itoa(merchantLockClass) + `, hashtext(?))`
+}
+
+// merchantLockClass is the first key of merchantLock's advisory locks,
+// which sets them apart from others (Migrate's, of one key).
+const merchantLockClass = 72081423
 
 // SQLSTATE codes of PostgreSQL errors.
 const (
@@ -538,14 +559,20 @@ func (s *Store) Cards(ctx context.Context, fn func(*payflow.CardRecord) error) e
 // other: in the order of the statements, each could hold a card that the
 // other waits for, and the server would end one with a deadlock (SQLite
 // has one writer anyway). No card joins the merchant between those locks
-// and the cards' writes: the upsert holds the merchant's row, which a
-// PutCard giving a card to it takes first. A listed card ID that no row can hold (see
-// unstorable) is ErrNotFound, as any card not enrolled.
+// and the cards' writes: the transaction first takes the merchant's lock
+// (merchantLock), exclusive, which a PutCard giving a card to it takes
+// first, shared. A listed card ID that no row can hold (see unstorable)
+// is ErrNotFound, as any card not enrolled.
 func (s *Store) PutMerchant(ctx context.Context, m *payflow.Merchant) error {
 	if err := payflow.CheckMerchant(m); err != nil {
 		return err
 	}
 	return s.tx(ctx, func(ctx context.Context, tx dbTx) error {
+		if s.d == Postgres {
+			if _, err := tx.ExecContext(ctx, s.q(merchantLock(false)), m.ID); err != nil {
+				return err
+			}
+		}
 		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO payflow_merchants (id, name, currency, manual_capture) VALUES (?, ?, ?, ?)
 			ON CONFLICT (id) DO UPDATE SET name = excluded.name, manual_capture = excluded.manual_capture
 			WHERE payflow_merchants.currency = excluded.currency`),
