@@ -49,7 +49,8 @@ import (
 // to Accept (CheckNonce), which Consume never finds held. A time that a
 // call only compares with those stored (the now of DuePayments,
 // DueRefunds, Consume, BeginIdempotent and DeleteExpired) may be any but
-// the zero time.
+// the zero time, which is refused with an error matching ErrInvalid
+// (CheckNow), reading and changing nothing.
 //
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
 // compare-and-set or a clash of unique keys, ErrInvalid for an amount
@@ -526,6 +527,19 @@ func present(field string, b []byte) error {
 func CheckDueLimit(limit int) error {
 	if limit < 0 {
 		return fmt.Errorf("%w: negative limit %d", ErrInvalid, limit)
+	}
+	return nil
+}
+
+// CheckNow returns an error matching ErrInvalid for the zero time given as
+// the now of Store.DuePayments, Store.DueRefunds, Store.Consume,
+// Store.BeginIdempotent or Store.DeleteExpired, which every Store refuses
+// with it: the zero time stands for none in a stored time, and is before
+// every time stored in one Store, the Unix epoch in the others. Stores
+// call it in those before they read or write anything.
+func CheckNow(now time.Time) error {
+	if now.IsZero() {
+		return fmt.Errorf("%w: the zero time as now", ErrInvalid)
 	}
 	return nil
 }

@@ -243,6 +243,9 @@ func (s *Store) Add(_ context.Context, nonce []byte, expires time.Time) error {
 
 // Consume implements pki.NonceStore.
 func (s *Store) Consume(_ context.Context, nonce []byte, now time.Time) error {
+	if err := payflow.CheckNow(now); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	exp, ok := s.nonces[string(nonce)]
@@ -541,6 +544,9 @@ func (s *Store) DuePayments(_ context.Context, state string, t time.Time, limit 
 	if err := payflow.CheckDueLimit(limit); err != nil {
 		return nil, err
 	}
+	if err := payflow.CheckNow(t); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*payflow.PaymentRecord
@@ -626,6 +632,9 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 	if err := payflow.CheckDueLimit(limit); err != nil {
 		return nil, err
 	}
+	if err := payflow.CheckNow(t); err != nil {
+		return nil, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*payflow.RefundRecord
@@ -660,6 +669,9 @@ func refundDue(r *payflow.RefundRecord) time.Time { return later(r.CreatedAt, r.
 // walked once, and the replies are swept as ReplyMemory.DeleteExpired
 // says.
 func (s *Store) DeleteExpired(_ context.Context, now time.Time) (int, error) {
+	if err := payflow.CheckNow(now); err != nil {
+		return 0, err
+	}
 	n := s.deleteExpired(now)
 	if s.beforeReplies != nil {
 		s.beforeReplies()
@@ -724,6 +736,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 		return nil, err
 	}
 	if err := payflow.StorableTimes(lease); err != nil {
+		return nil, err
+	}
+	if err := payflow.CheckNow(now); err != nil {
 		return nil, err
 	}
 	return s.replies.BeginIdempotent(ctx, key, bodyHash, now, lease)

@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"EmptyNonce", testEmptyNonce},
 		{"UnstorableTimes", testUnstorableTimes},
 		{"FarTimes", testFarTimes},
+		{"ZeroNow", testZeroNow},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
@@ -591,6 +592,43 @@ func testFarTimes(t *testing.T, s payflow.Store) {
 	n, err = s.DeleteExpired(ctx, future)
 	require.NoError(t, err)
 	assert.Equal(t, 2, n, "the nonce and the key expired in 2300")
+}
+
+// testZeroNow: the zero time, given as the now that a call only compares
+// with the times stored (DuePayments, DueRefunds, Consume,
+// BeginIdempotent, DeleteExpired), is refused with ErrInvalid by every
+// store alike, and nothing is read as due or expired at it, nor deleted.
+// The SQL stores read it as the Unix epoch, before which a request stored
+// in 1960 was due; the memory store as the year 1, before every time
+// stored.
+func testZeroNow(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	old := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err := w.insert(payment(1, payflow.StatePending, old))
+	require.NoError(t, err)
+	pendingRefund(t, w, 2)
+	require.NoError(t, s.Add(ctx, []byte("old"), old))
+	_, err = s.BeginIdempotent(ctx, "k", []byte{1}, old.Add(-time.Hour), old)
+	require.NoError(t, err)
+	var zero time.Time
+
+	due, err := s.DuePayments(ctx, payflow.StatePending, zero, 10)
+	assert.ErrorIs(t, err, payflow.ErrInvalid, "DuePayments")
+	assert.Empty(t, due)
+	refunds, err := s.DueRefunds(ctx, zero, 10)
+	assert.ErrorIs(t, err, payflow.ErrInvalid, "DueRefunds")
+	assert.Empty(t, refunds)
+	n, err := s.DeleteExpired(ctx, zero)
+	assert.ErrorIs(t, err, payflow.ErrInvalid, "DeleteExpired")
+	assert.Zero(t, n)
+	assert.ErrorIs(t, s.Consume(ctx, []byte("old"), zero), payflow.ErrInvalid, "Consume")
+	_, err = s.BeginIdempotent(ctx, "k", []byte{2}, zero, t0)
+	assert.ErrorIs(t, err, payflow.ErrInvalid, "BeginIdempotent")
+
+	assert.NoError(t, s.Consume(ctx, []byte("old"), old.Add(-time.Second)), "the nonce kept")
+	_, err = s.BeginIdempotent(ctx, "k", []byte{2}, old.Add(-time.Second), t0)
+	assert.ErrorIs(t, err, payflow.ErrKeyReuse, "the key kept")
 }
 
 // testEmptyNonce: a nonce nil or empty is no nonce that a store keeps:

@@ -167,6 +167,9 @@ func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limi
 	if err := payflow.CheckDueLimit(limit); err != nil {
 		return nil, err
 	}
+	if err := payflow.CheckNow(t); err != nil {
+		return nil, err
+	}
 	if unstorable(state) { // no request is in it
 		return nil, nil
 	}
@@ -249,6 +252,9 @@ func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payf
 	if err := payflow.CheckDueLimit(limit); err != nil {
 		return nil, err
 	}
+	if err := payflow.CheckNow(t); err != nil {
+		return nil, err
+	}
 	return queryAll(ctx, s, scanRefund, qDueRefunds, dueRefundsArgs(t, limit)...)
 }
 
@@ -274,6 +280,9 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 		return nil, err
 	}
 	if err := payflow.StorableTimes(lease); err != nil {
+		return nil, err
+	}
+	if err := payflow.CheckNow(now); err != nil {
 		return nil, err
 	}
 	if err := payflow.CheckBodyHash(bodyHash); err != nil {
@@ -387,6 +396,9 @@ var sweeps = func() []sweep {
 // rows that the batches before deleted with the error; the batches
 // committed stay deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
+	if err := payflow.CheckNow(now); err != nil {
+		return 0, err
+	}
 	total, t := 0, ns(now)
 	for _, q := range sweeps {
 		var left int

@@ -783,6 +783,9 @@ func (s *Store) Add(ctx context.Context, nonce []byte, expires time.Time) error 
 // Consume implements pki.NonceStore: one DELETE … RETURNING, so that of
 // concurrent calls exactly one gets the row.
 func (s *Store) Consume(ctx context.Context, nonce []byte, now time.Time) error {
+	if err := payflow.CheckNow(now); err != nil {
+		return err
+	}
 	var exp int64
 	err := s.wrow(ctx, `DELETE FROM payflow_nonces WHERE nonce = ? RETURNING expires_at`, nonce).Scan(&exp)
 	if errors.Is(err, sql.ErrNoRows) {
