@@ -158,9 +158,9 @@ type Store interface {
 	// step it was made in.
 	UpdatePayment(ctx context.Context, p *PaymentRecord, from string) error
 	// DuePayments returns up to limit payment requests in state whose
-	// due time is at or before t, oldest first: ExpiresAt for pending
-	// requests, HoldExpiresAt for held ones, UpdatedAt or, when later,
-	// DeferredTo for any other state. A limit of zero returns none; a
+	// due time (PaymentRecord.Due) is at or before t, oldest first:
+	// ExpiresAt for pending requests, HoldExpiresAt for held ones,
+	// UpdatedAt or, when later, DeferredTo for any other state. A limit of zero returns none; a
 	// negative one is refused with an error matching ErrInvalid
 	// (CheckDueLimit).
 	DuePayments(ctx context.Context, state string, t time.Time, limit int) ([]*PaymentRecord, error)
@@ -176,8 +176,8 @@ type Store interface {
 	// Refund returns the refund with the given ID.
 	Refund(ctx context.Context, id ID) (*RefundRecord, error)
 	// DueRefunds returns up to limit refunds in state RefundPending whose
-	// due time, CreatedAt or, when later, DeferredTo, is at or before t,
-	// oldest first; limit is as DuePayments's.
+	// due time (RefundRecord.Due), CreatedAt or, when later, DeferredTo,
+	// is at or before t, oldest first; limit is as DuePayments's.
 	DueRefunds(ctx context.Context, t time.Time, limit int) ([]*RefundRecord, error)
 
 	// BeginIdempotent claims an idempotency key, see ReplyStore. A row
@@ -673,6 +673,28 @@ type PaymentRecord struct {
 	DeferredTo time.Time
 }
 
+// Due returns the time at which Store.DuePayments finds p in its state:
+// ExpiresAt for a pending request, HoldExpiresAt for a held one, UpdatedAt
+// or, when later, DeferredTo for any other state.
+func (p *PaymentRecord) Due() time.Time {
+	switch p.State {
+	case StatePending:
+		return p.ExpiresAt
+	case StateHeld:
+		return p.HoldExpiresAt
+	}
+	return later(p.UpdatedAt, p.DeferredTo)
+}
+
+// later returns the later of a and b: a when b, the zero time (none), is
+// before every time a holds.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
 // Refund states.
 const (
 	RefundPending = "pending" // amount reserved, ledger transfer under way
@@ -708,6 +730,10 @@ type RefundRecord struct {
 	// try that failed, as PaymentRecord.DeferredTo.
 	DeferredTo time.Time
 }
+
+// Due returns the time at which Store.DueRefunds finds r, pending:
+// CreatedAt or, when later, DeferredTo.
+func (r *RefundRecord) Due() time.Time { return later(r.CreatedAt, r.DeferredTo) }
 
 // IdempotentReply is what BeginIdempotent found under a key: nil when the
 // caller holds the key now and must run the request, or the stored reply

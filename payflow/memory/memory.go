@@ -551,12 +551,12 @@ func (s *Store) DuePayments(_ context.Context, state string, t time.Time, limit 
 	defer s.mu.Unlock()
 	var out []*payflow.PaymentRecord
 	for _, p := range s.payments {
-		if p.State == state && !due(p).After(t) {
+		if p.State == state && !p.Due().After(t) {
 			out = append(out, copyPayment(p))
 		}
 	}
 	slices.SortFunc(out, func(a, b *payflow.PaymentRecord) int {
-		if c := due(a).Compare(due(b)); c != 0 {
+		if c := a.Due().Compare(b.Due()); c != 0 {
 			return c
 		}
 		return bytes.Compare(a.ID[:], b.ID[:])
@@ -565,24 +565,6 @@ func (s *Store) DuePayments(_ context.Context, state string, t time.Time, limit 
 		out = out[:limit]
 	}
 	return out, nil
-}
-
-func due(p *payflow.PaymentRecord) time.Time {
-	switch p.State {
-	case payflow.StatePending:
-		return p.ExpiresAt
-	case payflow.StateHeld:
-		return p.HoldExpiresAt
-	}
-	return later(p.UpdatedAt, p.DeferredTo)
-}
-
-// later returns the later of a and b.
-func later(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
 
 func copyRefund(r *payflow.RefundRecord) *payflow.RefundRecord {
@@ -639,12 +621,12 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 	defer s.mu.Unlock()
 	var out []*payflow.RefundRecord
 	for _, r := range s.refunds {
-		if r.State == payflow.RefundPending && !refundDue(r).After(t) {
+		if r.State == payflow.RefundPending && !r.Due().After(t) {
 			out = append(out, copyRefund(r))
 		}
 	}
 	slices.SortFunc(out, func(a, b *payflow.RefundRecord) int {
-		if c := refundDue(a).Compare(refundDue(b)); c != 0 {
+		if c := a.Due().Compare(b.Due()); c != 0 {
 			return c
 		}
 		return bytes.Compare(a.ID[:], b.ID[:])
@@ -654,9 +636,6 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 	}
 	return out, nil
 }
-
-// refundDue is the time at which DueRefunds finds r, pending.
-func refundDue(r *payflow.RefundRecord) time.Time { return later(r.CreatedAt, r.DeferredTo) }
 
 // DeleteExpired implements payflow.Store. It walks the nonces, tokens and
 // sessions in batches of 256 entries at most, each in one hold of the

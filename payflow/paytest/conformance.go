@@ -41,6 +41,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"UnstorableTimes", testUnstorableTimes},
 		{"FarTimes", testFarTimes},
 		{"ZeroNow", testZeroNow},
+		{"OldDueTimes", testOldDueTimes},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
@@ -629,6 +630,35 @@ func testZeroNow(t *testing.T, s payflow.Store) {
 	assert.NoError(t, s.Consume(ctx, []byte("old"), old.Add(-time.Second)), "the nonce kept")
 	_, err = s.BeginIdempotent(ctx, "k", []byte{2}, old.Add(-time.Second), t0)
 	assert.ErrorIs(t, err, payflow.ErrKeyReuse, "the key kept")
+}
+
+// testOldDueTimes: a request or a refund whose due time is before the
+// Unix epoch (a time every store keeps, see payflow.Store) and that has
+// no DeferredTo (the zero time, none) is due at that time in every
+// store: the SQL stores took the later of its time and the zero time as
+// their column form, 0, and read it due at the epoch.
+func testOldDueTimes(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	old := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := payment(1, payflow.StateCaptured, old)
+	p.CreatedAt, p.UpdatedAt, p.Captured = old, old, 690
+	p, err := w.insert(p)
+	require.NoError(t, err)
+	due, err := s.DuePayments(ctx, payflow.StateCaptured, old.Add(time.Hour), 10)
+	require.NoError(t, err)
+	assert.Len(t, due, 1, "the request updated in 1960")
+
+	reserve := changedPayment(p, func(p *payflow.PaymentRecord) { p.Refunded = 10 })
+	_, err = w.refund(&payflow.RefundRecord{ID: payflow.ID{0x51}, RequestID: p.ID, State: payflow.RefundPending, Amount: 10,
+		Currency: "EUR", Request: []byte("signed refund"), Hash: bytes.Repeat([]byte{0xbb}, 32), Refunded: 10, CreatedAt: old}, reserve)
+	require.NoError(t, err)
+	refunds, err := s.DueRefunds(ctx, old.Add(time.Hour), 10)
+	require.NoError(t, err)
+	assert.Len(t, refunds, 1, "the refund made in 1960")
+	due, err = s.DuePayments(ctx, payflow.StateCaptured, old.Add(time.Hour), 10)
+	require.NoError(t, err)
+	assert.Len(t, due, 1, "the request written with its refund, updated in 1960")
 }
 
 // testEmptyNonce: a nonce nil or empty is no nonce that a store keeps:

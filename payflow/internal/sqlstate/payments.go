@@ -13,16 +13,9 @@ const paymentCols = `id, session_id, state, version, merchant_id, seller_card_id
 	lines, legs, request, request_hash, manual_capture, expires_at, created_at, updated_at, attempt, consent,
 	consent_hash, hold_expires_at, capture_amount, captured, refunded, void_to, receipt, settled_at, due_at, deferred_to`
 
-// due is the time at which DuePayments finds p in its state.
-func due(p *payflow.PaymentRecord) int64 {
-	switch p.State {
-	case payflow.StatePending:
-		return ns(p.ExpiresAt)
-	case payflow.StateHeld:
-		return ns(p.HoldExpiresAt)
-	}
-	return max(ns(p.UpdatedAt), ns(p.DeferredTo))
-}
+// due is the column form of p.Due(), the time at which DuePayments finds
+// p in its state.
+func due(p *payflow.PaymentRecord) int64 { return ns(p.Due()) }
 
 // toWrite returns p as UpdatePayment(p, from) writes it: without its
 // DeferredTo when the write changes the state.
@@ -197,10 +190,10 @@ func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	return &r, nil
 }
 
-// refundDue is a refund's due_at, the time at which DueRefunds finds it,
-// pending: the later of created_at and deferred_to, which every write of
-// either keeps so.
-func refundDue(r *payflow.RefundRecord) int64 { return max(ns(r.CreatedAt), ns(r.DeferredTo)) }
+// refundDue is a refund's due_at, the column form of r.Due(), the time
+// at which DueRefunds finds it, pending: the later of its CreatedAt and
+// DeferredTo, which every write of either keeps so.
+func refundDue(r *payflow.RefundRecord) int64 { return ns(r.Due()) }
 
 const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `, due_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
