@@ -81,7 +81,9 @@ type Store interface {
 	// of the merchant left out is no merchant's any more, a card of
 	// another merchant listed moves to this one.
 	// A merchant's currency never changes: an update in another currency
-	// is refused with ErrConflict, and nothing is written.
+	// is refused with ErrConflict, and nothing is written. The empty ID,
+	// which stands for no merchant in a card's MerchantID, is refused
+	// with ErrInvalid (CheckMerchant).
 	PutMerchant(ctx context.Context, m *Merchant) error
 	// Merchant returns a merchant with its seller cards, in card ID order,
 	// as one PutMerchant left them: never the fields of one version with
@@ -461,10 +463,14 @@ func CheckCard(c *CardRecord) error {
 }
 
 // CheckMerchant returns an error matching ErrInvalid for a merchant whose
-// ID, name or currency is a text that no Store keeps (StorableText); its
-// seller card IDs are only looked up (such an ID names no card:
-// ErrNotFound). Stores call it first in PutMerchant.
+// ID is empty (which stands for no merchant in CardRecord.MerchantID), or
+// whose ID, name or currency is a text that no Store keeps
+// (StorableText); its seller card IDs are only looked up (such an ID
+// names no card: ErrNotFound). Stores call it first in PutMerchant.
 func CheckMerchant(m *Merchant) error {
+	if m.ID == "" {
+		return fmt.Errorf("%w: empty merchant ID, which stands for no merchant", ErrInvalid)
+	}
 	return StorableText(m.ID, m.Name, m.Currency)
 }
 

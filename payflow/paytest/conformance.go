@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Cards", testCards},
 		{"CardSecrets", testCardSecrets},
 		{"Merchants", testMerchants},
+		{"EmptyMerchantID", testEmptyMerchantID},
 		{"SellerCards", testSellerCards},
 		{"CatalogRace", testCatalogRace},
 		{"MerchantRace", testMerchantRace},
@@ -172,6 +173,29 @@ func testCards(t *testing.T, s payflow.Store) {
 		require.NoError(t, err)
 		assert.Equal(t, c, got, "chain %#v", chain)
 	}
+}
+
+// testEmptyMerchantID: the empty merchant ID, which stands for no
+// merchant in a card's MerchantID, is refused by PutMerchant with
+// ErrInvalid in every store, writing nothing, and names no merchant. A
+// merchant stored under it had as seller cards every card of no
+// merchant, and took the cards it listed from their merchants.
+func testEmptyMerchantID(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	c1, c2 := card("8900000000000000001"), card("8900000000000000002")
+	c1.MerchantID = "m"
+	require.NoError(t, s.PutCard(ctx, c1))
+	require.NoError(t, s.PutCard(ctx, c2))
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{c1.ID}}))
+	assert.ErrorIs(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "", Name: "None", Currency: "EUR", SellerCardIDs: []string{c1.ID}}),
+		payflow.ErrInvalid)
+	_, err := s.Merchant(ctx, "")
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "no merchant has the empty ID")
+	m, err := s.Merchant(ctx, "m")
+	require.NoError(t, err)
+	assert.Equal(t, []string{c1.ID}, m.SellerCardIDs, "the refused call takes no card")
+	_, err = s.Catalog(ctx, "")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
 }
 
 func testMerchants(t *testing.T, s payflow.Store) {
