@@ -187,18 +187,18 @@ func (m *ReplyMemory) expiredLocked(now time.Time) bool {
 }
 
 // DeleteExpired deletes the entries expired at now (finished replies past
-// their expiry, keys held past their lease) and returns how many: at most
-// as many as had expired at now when it started, those due first,
-// without walking the live ones, in batches of at most 256 entries, each
-// in one hold of the lock, which other calls take between two batches.
-// An entry that expired at now and that another call deletes or takes
-// over meanwhile is not counted; one written meanwhile that has expired
-// at now may be deleted in place of one due later, but does not keep the
-// sweep going (entries written so by a process whose clock is behind the
-// sweeper's), so that it ends.
+// their expiry, keys held past their lease) and returns how many, those
+// due first, without walking the live ones, in batches of at most 256
+// entries, each in one hold of the lock, which other calls take between
+// two batches. An entry that expired at now and that another call
+// deletes or takes over meanwhile is not counted; one written meanwhile
+// that has expired at now may be deleted too. It ends, having deleted at
+// most as many entries as it held when it started: entries written
+// meanwhile already expired at now (by a process whose clock is behind
+// the sweeper's) do not keep it going.
 func (m *ReplyMemory) DeleteExpired(now time.Time) int {
 	m.mu.Lock()
-	left := m.countExpiredLocked(now, 0)
+	left := len(m.due)
 	m.mu.Unlock()
 	n := 0
 	for left > 0 {
@@ -215,16 +215,6 @@ func (m *ReplyMemory) DeleteExpired(now time.Time) int {
 		}
 	}
 	return n
-}
-
-// countExpiredLocked returns how many entries of the heap's subtree at i
-// are expired at now, walking those only: the entries due after now, and
-// those below them, are not.
-func (m *ReplyMemory) countExpiredLocked(now time.Time, i int) int {
-	if i >= len(m.due) || now.Before(m.due[i].deadline) {
-		return 0
-	}
-	return 1 + m.countExpiredLocked(now, 2*i+1) + m.countExpiredLocked(now, 2*i+2)
 }
 
 // FinishIdempotent implements ReplyStore.

@@ -207,9 +207,9 @@ func TestReplyMemoryDeleteExpiredInBatches(t *testing.T) {
 // TestReplyMemoryDeleteExpiredEnds: entries written expired at the
 // sweep's now while it runs (by processes whose clocks are behind the
 // sweeper's) do not keep DeleteExpired going: it deletes at most as many
-// entries as had expired at its start, those due first, and ends. It
-// swept on while an entry was expired, here as long as such entries kept
-// coming.
+// entries as it held at its start (here all expired), those due first,
+// and ends. It swept on while an entry was expired, here as long as such
+// entries kept coming.
 func TestReplyMemoryDeleteExpiredEnds(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
 	m := NewReplyMemory()
@@ -234,7 +234,7 @@ func TestReplyMemoryDeleteExpiredEnds(t *testing.T) {
 	}
 	n := m.DeleteExpired(now)
 	assert.LessOrEqual(t, pauses, 10, "the sweep ended while entries expired at its now kept coming")
-	assert.Equal(t, expired, n, "as many entries as had expired at its start")
+	assert.Equal(t, expired, n, "as many entries as it held at its start")
 	assert.Len(t, m.entries, written, "the entries written meanwhile are kept")
 	for k := range m.entries {
 		assert.NotContains(t, k, "old", "the entries expired first are deleted first")

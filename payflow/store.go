@@ -206,12 +206,14 @@ type Store interface {
 	// each committed on its own (the SQL stores, 256 rows at a time): when
 	// it fails, ctx's end included, it returns how many rows the batches
 	// before deleted, with the error, and those stay deleted. It ends:
-	// of each kind it deletes at most as many rows as had expired at now
-	// when it came to that kind, those that expired first, so that rows
-	// written meanwhile already expired at now (by a process whose clock
-	// is behind the sweeper's) may go in place of others but do not keep
-	// it going; a row that a concurrent write keeps from expiring (a key
-	// claimed again) is spared. The rows it left are a later call's.
+	// rows written meanwhile already expired at now (by a process whose
+	// clock is behind the sweeper's) may go too but do not keep it going.
+	// The SQL stores delete, of each kind, at most as many rows as had
+	// expired at now when they came to it, those that expired first; the
+	// memory store walks each kind once (its replies: at most as many as
+	// it held, those that expired first). A row that a concurrent write
+	// keeps from expiring (a key claimed again) is spared. The rows it
+	// left are a later call's.
 	DeleteExpired(ctx context.Context, now time.Time) (int, error)
 }
 
