@@ -43,6 +43,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"FarTimes", testFarTimes},
 		{"ZeroNow", testZeroNow},
 		{"OldDueTimes", testOldDueTimes},
+		{"OldSessionZeroNow", testOldSessionZeroNow},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
@@ -683,6 +684,28 @@ func testOldDueTimes(t *testing.T, s payflow.Store) {
 	due, err = s.DuePayments(ctx, payflow.StateCaptured, old.Add(time.Hour), 10)
 	require.NoError(t, err)
 	assert.Len(t, due, 1, "the request written with its refund, updated in 1960")
+}
+
+// testOldSessionZeroNow: an Acceptance whose Now is the zero time
+// expires no stored session but one whose ExpiresAt is zero
+// (payflow.Acceptance), in every store: one expiring in 1960 has its
+// confirmation set. The SQL stores compared its expiry with the zero
+// time's column form, 0, the Unix epoch, and left it as expired.
+func testOldSessionZeroNow(t *testing.T, s payflow.Store) {
+	w := &writer{s: s}
+	old := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err := w.session(newSession("1960", func(r *payflow.SessionRecord) { r.ExpiresAt = old }))
+	require.NoError(t, err)
+	stored, err := w.session(newSession("1960", func(r *payflow.SessionRecord) { r.ExpiresAt, r.SellerConfirmed = old, true }))
+	require.NoError(t, err)
+	assert.True(t, stored.SellerConfirmed, "the session expiring in 1960 confirmed at the zero Now")
+
+	none := func(r *payflow.SessionRecord) { r.ID, r.ExpiresAt = payflow.ID{10}, time.Time{} }
+	_, err = w.session(newSession("none", none))
+	require.NoError(t, err)
+	stored, err = w.session(newSession("none", func(r *payflow.SessionRecord) { none(r); r.SellerConfirmed = true }))
+	require.NoError(t, err)
+	assert.False(t, stored.SellerConfirmed, "the session of no expiry left as expired at the zero Now")
 }
 
 // testEmptyNonce: a nonce nil or empty is no nonce that a store keeps:

@@ -842,12 +842,13 @@ const (
 	qCounter  = `SELECT counter FROM payflow_counters WHERE card_id = ?`
 	qPutToken = `INSERT INTO payflow_tokens (hash, card_id, expires_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`
 	// qConfirm returns no row for a stored session expired at the
-	// acceptance's time, which it leaves as it is.
+	// acceptance's time (its expiry not after it, or zero), which it
+	// leaves as it is.
 	qConfirm = `INSERT INTO payflow_sessions (` + sessionCols + `) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET
 			shopper_ok = CASE WHEN excluded.shopper_ok = 1 THEN 1 ELSE payflow_sessions.shopper_ok END,
 			seller_ok = CASE WHEN excluded.seller_ok = 1 THEN 1 ELSE payflow_sessions.seller_ok END
-		WHERE payflow_sessions.expires_at > ?
+		WHERE payflow_sessions.expires_at > ? AND payflow_sessions.expires_at <> 0
 		RETURNING ` + sessionCols
 	qSession = `SELECT ` + sessionCols + ` FROM payflow_sessions WHERE id = ?`
 	// qCancelPending cancels the session's pending requests and marks
@@ -869,9 +870,16 @@ const (
 		WHERE session_id = ? AND state IN ('` + payflow.StatePending + `', '` + stateApproving + `') AND expires_at > ?`
 )
 
-// confirmArgs are the arguments of qConfirm for a's Session.
+// confirmArgs are the arguments of qConfirm for a's Session: a's Now
+// last, the zero time (which expires no session but one whose expiry is
+// zero, see payflow.Acceptance) before every time stored, not the Unix
+// epoch as ns has it.
 func confirmArgs(a *payflow.Acceptance) []any {
-	return append(sessionArgs(a.Session), ns(a.Now))
+	now := ns(a.Now)
+	if a.Now.IsZero() {
+		now = math.MinInt64
+	}
+	return append(sessionArgs(a.Session), now)
 }
 
 // cancelArgs are the arguments of qCancelPending for a's CancelPending.
