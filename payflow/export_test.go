@@ -1,6 +1,10 @@
 package payflow
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+
+	"github.com/casimpay/casimpay/pki/record"
+)
 
 // CountReceiptSignatures has s count the receipt signatures that it
 // checks from now on, and returns the count.
@@ -28,4 +32,10 @@ func SetNextRequestIndex(s *Seller, n uint32) {
 // there.
 func OnScreenRead(s *Seller, fn func()) {
 	s.screenRead = fn
+}
+
+// CheckToSign is the check that Request makes of r before the card of s
+// signs it (checkToSign), with the card header that card adds.
+func CheckToSign(s *Seller, r *record.PaymentRequest) error {
+	return checkSigned(s, r)
 }

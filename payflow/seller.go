@@ -10,7 +10,6 @@ import (
 	"math"
 	"math/bits"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +25,8 @@ type SellerCard interface {
 	SignAuthProof(p *record.AuthProof) ([]byte, error)
 	SignPaymentRequest(r *record.PaymentRequest) ([]byte, error)
 	SignRefundRequest(r *record.RefundRequest) ([]byte, error)
+	// Counter is the last signature counter that the card used.
+	Counter() (uint64, error)
 }
 
 var _ SellerCard = (*simcard.Card)(nil)
@@ -342,9 +343,9 @@ type Charge struct {
 // items with the catalog fetched again (Catalog). A charge that no payment
 // request can carry (a total of zero without legs, as of free items alone;
 // a currency or SKU of the wrong form; more items and longer names than a
-// signed request of record.MaxMessage bytes holds with the longest card
-// header, a 20-digit ICCID and the counter 2^64-1) is ErrInvalid too,
-// before the card signs anything; a catalog of values of a form that no
+// signed request of record.MaxMessage bytes holds with the card header
+// that the card adds, its ICCID and its next counter, read from the card
+// first) is ErrInvalid too, before the card signs anything; a catalog of values of a form that no
 // record carries is ErrMismatch (Catalog), as is such a session (Select),
 // which is not selected.
 //
@@ -534,7 +535,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		id := SessionRequestID(sess.ID, n)
 		r.RequestID = id[:]
-		if err := checkToSign(r); err != nil {
+		if err := checkSigned(s, r); err != nil {
 			return nil, err
 		}
 		msg, err := s.card.SignPaymentRequest(r)
@@ -1042,16 +1043,15 @@ func refused(err error) bool {
 // the wrong form, more than record.MaxItems items, a refund of zero, a
 // record whose signed message would be longer than record.MaxMessage) is
 // the caller's, and ErrInvalid, as the platform answers such a record.
-// The message is measured with the longest card header (longestHeader),
-// since the card adds its own when it signs: a record within a few octets
-// of the limit that the card's shorter header would let through is
-// refused too.
+// The message is measured with h, the card header that the card adds when
+// it signs (signingHeader), so that the check refuses exactly what the
+// card would.
 func checkToSign[R any, P interface {
 	*R
 	record.CardRecord
-}](r P) error {
+}](r P, h record.CardHeader) error {
 	signed := *r // a copy, r's header left as the phone built it
-	*P(&signed).Header() = longestHeader
+	*P(&signed).Header() = h
 	payload, err := record.Marshal(P(&signed))
 	if err == nil {
 		err = record.CheckMessageSize(r.Type(), payload)
@@ -1062,9 +1062,40 @@ func checkToSign[R any, P interface {
 	return nil
 }
 
-// longestHeader is the longest card header that a card adds to a record it
-// signs: an ICCID of 20 digits and the counter 2^64-1.
-var longestHeader = record.CardHeader{CardID: strings.Repeat("9", 20), Counter: math.MaxUint64}
+// signingHeader returns the card header that the card adds to the next
+// record it signs (PROTOCOL.md §2.6): its ICCID and the counter after the
+// last one it used, read from the card. A record that the card signs after
+// another, signed in between by a call of another goroutine (Select, a
+// Login), may take a longer counter: the card then refuses it
+// (simcard.ErrRefused) without using a counter, should that counter take
+// its message over record.MaxMessage.
+func (s *Seller) signingHeader() (record.CardHeader, error) {
+	id, err := s.CardID()
+	if err != nil {
+		return record.CardHeader{}, err
+	}
+	last, err := s.card.Counter()
+	if err != nil {
+		return record.CardHeader{}, err
+	}
+	if last < math.MaxUint64 { // at 2^64-1 the card signs nothing more
+		last++
+	}
+	return record.CardHeader{CardID: id, Counter: last}, nil
+}
+
+// checkSigned is checkToSign of r with the header that the card adds to
+// the next record it signs (signingHeader).
+func checkSigned[R any, P interface {
+	*R
+	record.CardRecord
+}](s *Seller, r P) error {
+	h, err := s.signingHeader()
+	if err != nil {
+		return err
+	}
+	return checkToSign(r, h)
+}
 
 // catalogTotal prices items at the catalog's prices.
 func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
@@ -1753,7 +1784,7 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 		return nil, fmt.Errorf("payflow: refund ID: %w", err)
 	}
 	rr := &record.RefundRequest{RefundID: u.id[:], RequestID: cur.ID[:], Amount: amount, Currency: cur.Currency}
-	if err := checkToSign(rr); err != nil {
+	if err := checkSigned(s, rr); err != nil {
 		return nil, err
 	}
 	var err error

@@ -3858,9 +3858,8 @@ func TestSellerReturnsAreTheAppsOwn(t *testing.T) {
 // ICCID and counter) but not with it is ErrInvalid before the card is
 // asked, as Request's godoc says of any charge too long to sign. Shrunk
 // one octet at a time from too long, the first charge that is not
-// ErrInvalid is signed and recorded: the check refuses at most the few
-// octets that the longest header (a 20-digit ICCID, the counter 2^64-1)
-// takes beyond the card's own.
+// ErrInvalid is signed: the check measures it with the card's own header
+// (TestSellerChecksWithTheCardsOwnHeader tests the boundary).
 func TestSellerRefusesTooLongWithCardHeader(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
@@ -3892,4 +3891,52 @@ func TestSellerRefusesTooLongWithCardHeader(t *testing.T) {
 		return
 	}
 	t.Fatal("every charge refused")
+}
+
+// TestSellerChecksWithTheCardsOwnHeader: the check that Request makes of a
+// payment request before the card signs it measures it with the card
+// header that the card adds (its ICCID and its next counter): shrunk one
+// octet of asset names at a time from too long, the first request that
+// the check lets through is one the card signs, and the one before it,
+// which the check refuses with ErrInvalid, is one the card refuses too,
+// using no counter.
+func TestSellerChecksWithTheCardsOwnHeader(t *testing.T) {
+	w := newMemoryPhoneWorld(t, false)
+	c := w.pair(t)
+	card := w.sellerCard.Card
+	counter, err := card.Counter()
+	require.NoError(t, err)
+	require.Less(t, counter, uint64(22), "the next counters take one octet")
+	_, items := longestItems()
+	id := payflow.SessionRequestID(c.SessionID, 0)
+	var over *record.PaymentRequest // the last request the check refused
+	for total := record.MaxLegs * record.MaxText; total >= record.MaxLegs; total-- {
+		r := &record.PaymentRequest{
+			RequestID: id[:], SessionID: c.SessionID[:],
+			PayerCardID: w.shopperCard.Enrolment.ICCID, MerchantID: phoneMerchant, Currency: "EUR",
+			Amount: 1, Items: items,
+		}
+		left := total
+		for i := range record.MaxLegs {
+			n := min(record.MaxText, left-(record.MaxLegs-1-i))
+			left -= n
+			r.Legs = append(r.Legs, record.Leg{Asset: strings.Repeat(string(rune('a'+i)), n), Amount: 1 << 62})
+		}
+		if err := payflow.CheckToSign(w.seller, r); err != nil {
+			require.ErrorIs(t, err, payflow.ErrInvalid, "asset octets %d", total)
+			require.ErrorIs(t, err, record.ErrMalformed, "asset octets %d", total)
+			over = r
+			continue
+		}
+		require.NotNil(t, over, "the longest request is refused")
+		_, err := card.SignPaymentRequest(over)
+		require.ErrorIs(t, err, simcard.ErrRefused, "asset octets %d: the card refuses one octet more", total+1)
+		after, err := card.Counter()
+		require.NoError(t, err)
+		require.Equal(t, counter, after, "no counter used")
+		_, err = card.SignPaymentRequest(r)
+		require.NoError(t, err, "asset octets %d: the card signs the largest request the check lets through", total)
+		return
+	}
+	t.Fatal("every request refused")
 }
