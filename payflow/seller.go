@@ -345,7 +345,11 @@ type Charge struct {
 // a currency or SKU of the wrong form; more items and longer names than a
 // signed request of record.MaxMessage bytes holds with the card header
 // that the card adds, its ICCID and its next counter, read from the card
-// first) is ErrInvalid too, before the card signs anything; a catalog of values of a form that no
+// first; a payment receipt, with the names and prices of the catalog that
+// priced the items on its lines and the longest values its settlement can
+// give, longer than record.MaxMessage, as the platform refuses such a
+// request: PROTOCOL.md §6.3) is ErrInvalid too, before the card signs
+// anything; a catalog of values of a form that no
 // record carries is ErrMismatch (Catalog), as is such a session (Select),
 // which is not selected.
 //
@@ -501,12 +505,13 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		Currency: charge.Currency, Amount: charge.Amount, Items: charge.Items, Legs: charge.Legs, TTL: charge.TTL,
 	}
 	var priced *Catalog // the catalog that priced the items
+	var lines []Line    // the items priced, as the receipt's lines
 	if len(charge.Items) > 0 {
 		c, err := s.keptCatalog(ctx)
 		if err != nil {
 			return nil, err
 		}
-		if r.Amount, err = catalogTotal(c, charge.Items); err != nil {
+		if r.Amount, lines, err = catalogLines(c, charge.Items); err != nil {
 			s.forgetCatalog(c) // it may lack a SKU added since
 			return nil, err
 		}
@@ -536,6 +541,9 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		id := SessionRequestID(sess.ID, n)
 		r.RequestID = id[:]
 		if err := checkSigned(s, r); err != nil {
+			return nil, err
+		}
+		if err := checkReceiptFits(id, r, lines); err != nil {
 			return nil, err
 		}
 		msg, err := s.card.SignPaymentRequest(r)
@@ -1097,26 +1105,45 @@ func checkSigned[R any, P interface {
 	return checkToSign(r, h)
 }
 
-// catalogTotal prices items at the catalog's prices.
-func catalogTotal(c *Catalog, items []record.Item) (uint64, error) {
-	prices := make(map[string]uint64, len(c.Items))
+// catalogLines prices items at the catalog's prices, and returns their
+// total and the lines of a receipt of them.
+func catalogLines(c *Catalog, items []record.Item) (uint64, []Line, error) {
+	byCatalog := make(map[string]CatalogItem, len(c.Items))
 	for _, it := range c.Items {
-		prices[it.SKU] = it.UnitPrice
+		byCatalog[it.SKU] = it
 	}
 	var total uint64
-	for _, it := range items {
-		price, ok := prices[it.SKU]
+	lines := make([]Line, len(items))
+	for i, it := range items {
+		ci, ok := byCatalog[it.SKU]
 		if !ok {
-			return 0, fmt.Errorf("%w: SKU %q is not in the catalog", ErrInvalid, it.SKU)
+			return 0, nil, fmt.Errorf("%w: SKU %q is not in the catalog", ErrInvalid, it.SKU)
 		}
-		hi, amount := bits.Mul64(price, it.Quantity)
+		hi, amount := bits.Mul64(ci.UnitPrice, it.Quantity)
 		sum, carry := bits.Add64(total, amount, 0)
 		if hi != 0 || carry != 0 || sum > 1<<63-1 {
-			return 0, fmt.Errorf("%w: total overflows", ErrInvalid)
+			return 0, nil, fmt.Errorf("%w: total overflows", ErrInvalid)
 		}
 		total = sum
+		lines[i] = Line{SKU: it.SKU, Name: ci.Name, Quantity: it.Quantity, UnitPrice: ci.UnitPrice, Amount: amount}
 	}
-	return total, nil
+	return total, lines, nil
+}
+
+// checkReceiptFits checks, before the card signs r, of ID id, that the
+// payment receipt of r would fit (receiptFits) with lines, its items
+// priced by the catalog the phone holds: the platform refuses a request
+// whose receipt does not (ErrInvalid), which the card would have signed,
+// using a counter, for nothing.
+func checkReceiptFits(id ID, r *record.PaymentRequest, lines []Line) error {
+	legs := make([]AssetLeg, len(r.Legs))
+	for i, l := range r.Legs {
+		legs[i] = AssetLeg{Asset: l.Asset, Amount: l.Amount}
+	}
+	return receiptFits(&PaymentRecord{
+		ID: id, Currency: r.Currency, Amount: r.Amount, PayerCardID: r.PayerCardID, MerchantID: r.MerchantID,
+		Lines: lines, Legs: legs, RequestHash: make([]byte, record.HashSize),
+	})
 }
 
 // Status returns the status screen of the payment request on screen

@@ -3853,53 +3853,15 @@ func TestSellerReturnsAreTheAppsOwn(t *testing.T) {
 	})
 }
 
-// TestSellerRefusesTooLongWithCardHeader: a charge whose signed request
-// fits record.MaxMessage without the card header that the card adds (its
-// ICCID and counter) but not with it is ErrInvalid before the card is
-// asked, as Request's godoc says of any charge too long to sign. Shrunk
-// one octet at a time from too long, the first charge that is not
-// ErrInvalid is signed: the check measures it with the card's own header
-// (TestSellerChecksWithTheCardsOwnHeader tests the boundary).
-func TestSellerRefusesTooLongWithCardHeader(t *testing.T) {
-	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, false)
-	card := askSeller(t, w)
-	w.pair(t)
-	catalog, items := longestItems()
-	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, catalog))
-	refused := 0
-	for total := record.MaxLegs * record.MaxText; total >= record.MaxLegs; total-- {
-		charge := payflow.Charge{Items: items}
-		left := total
-		for i := range record.MaxLegs {
-			n := min(record.MaxText, left-(record.MaxLegs-1-i))
-			left -= n
-			charge.Legs = append(charge.Legs, record.Leg{Asset: strings.Repeat(string(rune('a'+i)), n), Amount: 1 << 62})
-		}
-		_, err := w.seller.Request(ctx, charge)
-		if card.asked == 0 {
-			require.ErrorIs(t, err, payflow.ErrInvalid, "asset octets %d", total)
-			require.ErrorIs(t, err, record.ErrMalformed, "asset octets %d", total)
-			refused++
-			continue
-		}
-		require.NotZero(t, refused, "the longest charge is refused")
-		// The card signs the first charge that the phone lets through; the
-		// platform may still refuse the request for its receipt's length
-		// (ErrInvalid), which the phone cannot know.
-		require.NotErrorIs(t, err, simcard.ErrRefused, "asset octets %d: the card signs it", total)
-		return
-	}
-	t.Fatal("every charge refused")
-}
-
 // TestSellerChecksWithTheCardsOwnHeader: the check that Request makes of a
 // payment request before the card signs it measures it with the card
 // header that the card adds (its ICCID and its next counter): shrunk one
 // octet of asset names at a time from too long, the first request that
 // the check lets through is one the card signs, and the one before it,
 // which the check refuses with ErrInvalid, is one the card refuses too,
-// using no counter.
+// using no counter. (Request refuses a charge well below this boundary
+// for its receipt, which is longer than its request:
+// TestSellerRefusesWhatNoReceiptCarries.)
 func TestSellerChecksWithTheCardsOwnHeader(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
 	c := w.pair(t)
@@ -3939,4 +3901,65 @@ func TestSellerChecksWithTheCardsOwnHeader(t *testing.T) {
 		return
 	}
 	t.Fatal("every request refused")
+}
+
+// TestSellerRefusesWhatNoReceiptCarries: a charge whose payment request
+// the card can sign but whose receipt, with the catalog's names on its
+// lines and the longest values its settlement can give, would be longer
+// than record.MaxMessage, is ErrInvalid before the card is asked, as the
+// platform would refuse its request. Shrunk one octet of asset names at a
+// time from too long, the first charge that the phone lets through is
+// recorded, and the one before it, signed by the card and sent as it is,
+// is refused by the platform (invalid).
+func TestSellerRefusesWhatNoReceiptCarries(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	card := askSeller(t, w)
+	c := w.pair(t)
+	const lines = record.MaxItems / 2
+	catalog := make([]payflow.CatalogItem, lines)
+	items := make([]record.Item, lines)
+	for i := range items {
+		sku := fmt.Sprintf("%0*d", record.MaxText, i)
+		catalog[i] = payflow.CatalogItem{SKU: sku, Name: strings.Repeat("n", record.MaxText), UnitPrice: 1}
+		items[i] = record.Item{SKU: sku, Quantity: 1 << 56}
+	}
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, catalog))
+	for i := range record.MaxLegs {
+		for n := 1; n <= record.MaxText; n++ {
+			asset := strings.Repeat(string(rune('a'+i)), n)
+			require.NoError(t, w.f.Platform.RegisterAsset(ctx, asset, uint32(2000+i*record.MaxText+n)))
+		}
+	}
+	var over *payflow.Charge // the last charge the phone refused
+	for total := record.MaxLegs * record.MaxText; total >= record.MaxLegs; total-- {
+		charge := payflow.Charge{Items: items}
+		left := total
+		for i := range record.MaxLegs {
+			n := min(record.MaxText, left-(record.MaxLegs-1-i))
+			left -= n
+			charge.Legs = append(charge.Legs, record.Leg{Asset: strings.Repeat(string(rune('a'+i)), n), Amount: 1 << 62})
+		}
+		sv, err := w.seller.Request(ctx, charge)
+		if card.asked == 0 {
+			require.ErrorIs(t, err, payflow.ErrInvalid, "asset octets %d", total)
+			over = &charge
+			continue
+		}
+		require.NotNil(t, over, "the longest charge is refused before the card: %v", err)
+		require.NoError(t, err, "asset octets %d: the first charge the phone lets through is recorded", total)
+		assert.Equal(t, payflow.SessionRequestID(c.SessionID, 0), sv.ID)
+		// The charge one octet longer, signed by the card all the same,
+		// is one the platform refuses.
+		id := payflow.SessionRequestID(c.SessionID, 1)
+		msg, err := w.sellerCard.Card.SignPaymentRequest(&record.PaymentRequest{
+			RequestID: id[:], SessionID: c.SessionID[:], PayerCardID: w.shopperCard.Enrolment.ICCID,
+			MerchantID: phoneMerchant, Currency: "EUR", Amount: lines << 56, Items: over.Items, Legs: over.Legs,
+		})
+		require.NoError(t, err, "the card signs the request of the charge refused")
+		_, err = w.f.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: msg})
+		require.ErrorIs(t, err, payflow.ErrInvalid, "asset octets %d: its receipt does not fit", total+1)
+		return
+	}
+	t.Fatal("every charge refused")
 }
