@@ -172,6 +172,36 @@ func TestSellerCancelAfterLostReply(t *testing.T) {
 	})
 }
 
+// TestSellerCancelKeptRequestEnded: Cancel after a Request whose reply was
+// lost, the request recorded all the same and since declined by the
+// shopper or expired, sends it again and returns its final view without an
+// error, as Cancel says: its state (declined, expired) tells the app that
+// the request ended before the cancellation, which the platform did not
+// make; nothing is left to cancel after it.
+func TestSellerCancelKeptRequestEnded(t *testing.T) {
+	ctx := context.Background()
+	for _, state := range []string{payflow.StateDeclined, payflow.StateExpired} {
+		t.Run(state, func(t *testing.T) {
+			w, _ := newLostRequestWorld(t, payflow.ErrUnavailable)
+			lost, err := w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			if state == payflow.StateDeclined {
+				_, err = w.shopper.Decline(ctx)
+				require.NoError(t, err)
+			} else {
+				w.f.Clock.Advance(lost.ExpiresAt.Sub(w.f.Clock.Now()) + time.Second)
+			}
+			v, err := w.seller.Cancel(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, lost.ID, v.ID)
+			assert.Equal(t, state, v.State, "the request ended before the cancellation")
+			w.assertState(t, lost.ID, state)
+			_, err = w.seller.Cancel(ctx)
+			require.ErrorIs(t, err, payflow.ErrNoPayment, "nothing left to cancel")
+		})
+	}
+}
+
 // loseNext has the reply of the next payment request that the platform
 // records be lost.
 func (a *lostCreateAPI) loseNext() {
