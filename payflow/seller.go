@@ -238,8 +238,9 @@ func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error)
 }
 
 // Catalog returns the merchant's catalog, fetched once and again after a
-// Request that it could not price (a SKU it lacks: ErrInvalid) or that
-// the platform refused as priced otherwise (ErrMismatch), as when the
+// Request that it could not price (a SKU it lacks: ErrInvalid), whose
+// receipt would be too long with its names (ErrInvalid), or that the
+// platform refused as priced otherwise (ErrMismatch), as when the
 // merchant changed the catalog since. A catalog whose currency, SKUs,
 // item names or prices are of a form that no record carries (the card
 // signs the currency and SKUs in payment requests, and receipts carry the
@@ -339,8 +340,9 @@ type Charge struct {
 // screen, a view that is the caller's own (as the Seller type says). An
 // item not in the catalog, or a total that overflows, is ErrInvalid; a
 // total that the platform prices otherwise, with the catalog as it is
-// now, is ErrMismatch. After either, the next Request prices the
-// items with the catalog fetched again (Catalog). A charge that no payment
+// now, is ErrMismatch. After either, and after a charge of items refused
+// for its receipt's length (below), the next Request prices the items
+// with the catalog fetched again (Catalog). A charge that no payment
 // request can carry (a total of zero without legs, as of free items alone;
 // a currency or SKU of the wrong form; more items and longer names than a
 // signed request of record.MaxMessage bytes holds with the card header
@@ -544,6 +546,9 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, err
 		}
 		if err := checkReceiptFits(id, r, lines); err != nil {
+			if priced != nil { // its names may be shorter now
+				s.forgetCatalog(priced)
+			}
 			return nil, err
 		}
 		msg, err := s.card.SignPaymentRequest(r)

@@ -3993,3 +3993,33 @@ func TestSellerRefusesWhatNoReceiptCarries(t *testing.T) {
 	}
 	t.Fatal("every charge refused")
 }
+
+// TestSellerPricesAgainAfterReceiptTooLong: a charge refused before the
+// card signs because its receipt, with the names of the catalog the phone
+// priced it with, would not fit, has the next Request price the items
+// with the catalog fetched again: once the merchant shortened the names,
+// the same charge is recorded.
+func TestSellerPricesAgainAfterReceiptTooLong(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	card := askSeller(t, w)
+	w.pair(t)
+	catalog := make([]payflow.CatalogItem, record.MaxItems)
+	items := make([]record.Item, record.MaxItems)
+	for i := range items {
+		sku := fmt.Sprintf("%0*d", record.MaxText, i)
+		catalog[i] = payflow.CatalogItem{SKU: sku, Name: strings.Repeat("n", record.MaxText), UnitPrice: 1}
+		items[i] = record.Item{SKU: sku, Quantity: 1}
+	}
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, catalog))
+	_, err := w.seller.Request(ctx, payflow.Charge{Items: items})
+	require.ErrorIs(t, err, payflow.ErrInvalid, "its receipt does not fit")
+	require.Zero(t, card.asked)
+	for i := range catalog {
+		catalog[i].Name = "n"
+	}
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, catalog))
+	sv, err := w.seller.Request(ctx, payflow.Charge{Items: items})
+	require.NoError(t, err, "priced with the catalog fetched again")
+	assert.Equal(t, uint64(record.MaxItems), sv.Amount)
+}
