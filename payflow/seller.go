@@ -351,7 +351,10 @@ type Charge struct {
 // priced the items on its lines and the longest values its settlement can
 // give, longer than record.MaxMessage, as the platform refuses such a
 // request: PROTOCOL.md §6.3) is ErrInvalid too, before the card signs
-// anything; a catalog of values of a form that no
+// anything. A charge refused so, or for an item not in the catalog or a
+// total that overflows, is refused before the phone withdraws anything
+// (below): the request on screen, and those kept to be sent again, stay
+// as they are; a catalog of values of a form that no
 // record carries is ErrMismatch (Catalog), as is such a session (Select),
 // which is not selected.
 //
@@ -496,12 +499,6 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := s.settleUnsent(ctx); err != nil {
-		return nil, err
-	}
-	if err := s.withdrawShown(ctx); err != nil {
-		return nil, err
-	}
 	r := &record.PaymentRequest{
 		SessionID: sess.ID[:], PayerCardID: sess.ShopperCardID, MerchantID: sess.MerchantID,
 		Currency: charge.Currency, Amount: charge.Amount, Items: charge.Items, Legs: charge.Legs, TTL: charge.TTL,
@@ -518,6 +515,19 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, err
 		}
 		r.Currency, priced = c.Currency, c
+	}
+	// A charge that no request carries leaves the requests to withdraw as
+	// they are; every request ID has the same length.
+	first := SessionRequestID(sess.ID, 0)
+	r.RequestID = first[:]
+	if err := s.checkCharge(first, r, lines, priced); err != nil {
+		return nil, err
+	}
+	if _, _, err := s.settleUnsent(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.withdrawShown(ctx); err != nil {
+		return nil, err
 	}
 	s.mu.Lock()
 	// n is sess's own index only while sess is selected.
@@ -542,13 +552,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		}
 		id := SessionRequestID(sess.ID, n)
 		r.RequestID = id[:]
-		if err := checkSigned(s, r); err != nil {
-			return nil, err
-		}
-		if err := checkReceiptFits(id, r, lines); err != nil {
-			if priced != nil { // its names may be shorter now
-				s.forgetCatalog(priced)
-			}
+		if err := s.checkCharge(id, r, lines, priced); err != nil {
 			return nil, err
 		}
 		msg, err := s.card.SignPaymentRequest(r)
@@ -1133,6 +1137,24 @@ func catalogLines(c *Catalog, items []record.Item) (uint64, []Line, error) {
 		lines[i] = Line{SKU: it.SKU, Name: ci.Name, Quantity: it.Quantity, UnitPrice: ci.UnitPrice, Amount: amount}
 	}
 	return total, lines, nil
+}
+
+// checkCharge checks r, a payment request of ID id whose items priced
+// (their lines, by the catalog priced) or amount make a charge, before the
+// card signs it: that the card would sign it (checkSigned) and that its
+// receipt would fit (checkReceiptFits). A receipt too long with the names
+// of priced drops that catalog, whose names may be shorter now.
+func (s *Seller) checkCharge(id ID, r *record.PaymentRequest, lines []Line, priced *Catalog) error {
+	if err := checkSigned(s, r); err != nil {
+		return err
+	}
+	if err := checkReceiptFits(id, r, lines); err != nil {
+		if priced != nil {
+			s.forgetCatalog(priced)
+		}
+		return err
+	}
+	return nil
 }
 
 // checkReceiptFits checks, before the card signs r, of ID id, that the

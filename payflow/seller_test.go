@@ -4023,3 +4023,31 @@ func TestSellerPricesAgainAfterReceiptTooLong(t *testing.T) {
 	require.NoError(t, err, "priced with the catalog fetched again")
 	assert.Equal(t, uint64(record.MaxItems), sv.Amount)
 }
+
+// TestSellerInvalidChargeLeavesTheScreen: a charge that Request refuses
+// before the card signs (ErrInvalid: a currency of the wrong form, a SKU
+// not in the catalog, a receipt too long) leaves the request on screen
+// pending, for the shopper to pay, and on screen: it is withdrawn only by a
+// Request that goes on to ask.
+func TestSellerInvalidChargeLeavesTheScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	longest, items := longestItems()
+	require.NoError(t, w.f.Platform.SetCatalog(ctx, phoneMerchant, append(slices.Clone(phoneCatalog), longest...)))
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	for _, charge := range []payflow.Charge{
+		{Amount: 100, Currency: "eur"},
+		{Items: []record.Item{{SKU: "no-such-sku", Quantity: 1}}},
+		{Items: items},
+	} {
+		_, err := w.seller.Request(ctx, charge)
+		require.ErrorIs(t, err, payflow.ErrInvalid, "%+v", charge)
+		w.assertState(t, sv.ID, payflow.StatePending)
+		shown, err := w.seller.Status(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, sv.ID, shown.ID, "still on screen")
+	}
+	w.requireShopperPays(t, sv, 100)
+}
