@@ -65,7 +65,8 @@ type HandlerOptions struct {
 	// A reply not stored by then (Replies failing for the whole lease, or
 	// the process stopped) lets a retry after the lease run the call
 	// again, which answers what the first run wrote: a consent that it
-	// settled is refused nonce_replayed, and that refusal is stored. When
+	// settled gets the request's view as a read then shows it (see
+	// Platform.Approve), and that reply is stored. When
 	// nil, a *Platform API's own Store keeps them; another API's handler
 	// keeps them in this process's memory (a ReplyMemory). A nil pointer
 	// in it is refused with ErrInvalid.
@@ -562,8 +563,9 @@ func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 	// Past the deadline the store may do neither: the key then stays in
 	// flight until its lease ends. So does it when the reply could not be
 	// stored (finish): the call may have written something, and a retry
-	// run at once would be answered by what it wrote (a consent spent:
-	// nonce_replayed, a refusal) rather than by this reply, where 409
+	// run at once would be answered by what it wrote (a consent settled:
+	// the request's view as it then is; a consent refused: nonce_replayed)
+	// rather than by this reply, where 409
 	// idempotency_in_flight says that the outcome is not known yet. The
 	// handler then goes on trying to store the reply while the lease
 	// lasts (finishLater), so that a database back within it has the

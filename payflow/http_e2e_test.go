@@ -400,9 +400,9 @@ func (s *downFinish) FinishIdempotent(ctx context.Context, key string, lease tim
 
 // TestHTTPReplyStoredOnceTheDatabaseIsBack: a consent whose reply could
 // not be stored, at the second try either, leaves its key in flight, and a
-// retry gets 409 idempotency_in_flight, not a second run that the platform
-// would answer nonce_replayed (the consent spent), which a client takes
-// for a refusal of a consent that was settled. The handler keeps trying to
+// retry gets 409 idempotency_in_flight, not a second run, which the
+// platform would answer from what the first run wrote rather than with
+// the first run's reply. The handler keeps trying to
 // store the reply, and once the database is back a retry made after the
 // lease, also after the platform's sweep, gets that reply rather than a
 // second run. The shopper pays once.

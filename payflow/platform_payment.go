@@ -402,17 +402,27 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // holds of that chain that the ledger holds as the platform makes them,
 // made before, are voided): the next consent's holds take the IDs of the
 // next attempt.
-// The same consent sent again is ErrReplay, unless its settlement has not
-// finished (an error or a lost reply ended the first call): the retry
-// then finishes it and answers as the first call would have, also once
+// The same consent sent again (the same bytes: its hash is the request's
+// ConsentHash) is answered as the first call would have been, also once
 // its nonce has expired (the request's expiry plus the challenge
-// lifetime), as a ledger or a store out of reach for that long leaves the
-// request approving. Its card's chain, revocation and signature are
+// lifetime). When its settlement has not finished (an error or a lost
+// reply ended the first call; a ledger or a store out of reach for that
+// long leaves the request approving) the retry finishes it. When the
+// consent was settled and its payment stands (the request held by it, or
+// captured, refunded or not), its reply lost (not stored under the
+// Idempotency-Key), the retry gets the request's view as a read shows it,
+// with the stored receipt, moving no money and signing nothing; once the
+// payment ended without a capture (cancelled, or expired, its hold
+// voided) it is ErrReplay. Its card's chain, revocation and signature are
 // checked first, as for any consent: the consent of a card revoked since
-// is ErrCard, and the request stays approving, for RecoverSweep. Another
-// consent to a request that is approving is ErrReplay once its nonce has
-// expired. A copy sent at the same moment as the first, which read the
-// request pending, gets the reply of the first's settlement too.
+// is ErrCard, and the request stays as it is (approving, for
+// RecoverSweep). A consent whose hold the ledger
+// refused is ErrReplay when sent again. Another consent to a request
+// that is approving is ErrReplay once its nonce has expired, and another
+// consent to a request that a consent settled is refused as before
+// (ErrReplay for its spent nonce). A copy sent at the same moment as the
+// first, which read the request pending, gets the reply of the first's
+// settlement too.
 func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error) {
 	var cs record.Consent
 	c, err := p.openCard(ctx, req.Consent, &cs)
@@ -431,14 +441,22 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	}
 	a, err := p.check(c, req.Consent, &cs)
 	ch := record.Hash(req.Consent)
-	if errors.Is(err, ErrReplay) && r.State == stateApproving && bytes.Equal(r.ConsentHash, ch[:]) {
+	switch {
+	case errors.Is(err, ErrReplay) && r.State == stateApproving && bytes.Equal(r.ConsentHash, ch[:]):
 		// This very consent was accepted and its settlement did not
 		// finish, and its nonce has expired since (a settlement may
 		// stay unfinished longer than the nonce's lifetime): check
 		// verified the card's chain, revocation and signature before
 		// the nonce, and the retry finishes the settlement as below.
 		return p.finishApproving(ctx, r)
-	} else if err != nil {
+	case (err == nil || errors.Is(err, ErrReplay)) && settledBy(r, ch[:]):
+		// This very consent was accepted and settled, the payment
+		// held or captured, its reply lost (its nonce spent, or
+		// expired since): check verified the card's chain, revocation
+		// and signature, and the retry gets the request's view, as a
+		// read shows it.
+		return p.settledView(ctx, r)
+	case err != nil:
 		return nil, err
 	}
 	switch {
@@ -463,6 +481,11 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			// finish (the reply failed or was lost): the retry finishes
 			// it, as RecoverSweep would, and gets the first call's reply.
 			return p.finishApproving(ctx, r)
+		}
+		if settledBy(r, ch[:]) {
+			// This very consent was settled since the request was read
+			// (a copy sent at the same moment finished first).
+			return p.view(ctx, r, nil)
 		}
 		if r.State != StatePending {
 			return nil, p.refuse(ctx, a, stateError(r.State))
@@ -542,6 +565,37 @@ func (p *Platform) acceptedMeanwhile(ctx context.Context, id ID, ch []byte, repl
 		return nil, p.holdRefusal(ctx, r)
 	case r.State == stateApproving:
 		return p.finishApproving(ctx, r)
+	}
+	return p.view(ctx, r, nil)
+}
+
+// settledBy reports whether r holds the payment that the consent whose
+// hash is ch settled: r holds that consent (a refused hold leaves its hash
+// without the consent, holdRefused) and its settlement finished, the
+// payment held (a capture or a void under way too) or captured (refunded
+// in part or in full, or not). A payment that ended without a capture
+// (cancelled or expired, its hold voided) is not: nothing was paid.
+func settledBy(r *PaymentRecord, ch []byte) bool {
+	switch r.State {
+	case StateHeld, stateCapturing, stateVoiding, StateCaptured:
+		return r.Consent != nil && bytes.Equal(r.ConsentHash, ch)
+	}
+	return false
+}
+
+// settledView answers the consent that settled r (settledBy), sent again
+// once its reply was lost: the view of r as a read shows it (current
+// settles an expiry that is due, as every read does), with the receipt
+// stored, moving no money and signing nothing. When that read finds the
+// payment ended without a capture (its hold expired), the consent is
+// ErrReplay, as any consent sent again once its payment so ended.
+func (p *Platform) settledView(ctx context.Context, r *PaymentRecord) (*PaymentView, error) {
+	r, err := p.current(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if !settledBy(r, r.ConsentHash) {
+		return nil, fmt.Errorf("%w: the consent was spent; the request is %s", ErrReplay, publicState(r.State))
 	}
 	return p.view(ctx, r, nil)
 }

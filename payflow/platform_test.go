@@ -296,13 +296,15 @@ func TestRefusals(t *testing.T) {
 		run  func(t *testing.T, s *shop, before *[2]payflow.Balance) error
 		want error
 	}{
-		{"replayed consent", func(t *testing.T, s *shop, before *[2]payflow.Balance) error {
+		{"replayed consent nonce", func(t *testing.T, s *shop, before *[2]payflow.Balance) error {
 			v, _ := s.request(t)
-			c := s.consent(t, v.ID)
-			_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			pv, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(paytest.Consent(pv))})
 			require.NoError(t, err)
 			*before = s.balances(t)
-			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			// Another consent over the nonce that the first spent.
+			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.shopper.MustSign(paytest.Consent(pv))})
 			return err
 		}, payflow.ErrReplay},
 		{"consent for a changed amount", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
@@ -1744,7 +1746,7 @@ func (s *settleFault) UpdatePayment(ctx context.Context, p *payflow.PaymentRecor
 // TestApproveRetried: the consent sent again after its first call failed
 // between the consent's acceptance and the record of its settlement (the
 // phone saw an error) finishes the settlement, once, and gets the receipt;
-// sent again once the payment is settled, it is a replay.
+// sent again once the payment is settled, it gets the same view.
 func TestApproveRetried(t *testing.T) {
 	st := &settleFault{Store: memory.New()}
 	s := newShopOn(t, st, false, paytest.Options{})
@@ -1765,8 +1767,9 @@ func TestApproveRetried(t *testing.T) {
 	assert.Equal(t, uint64(690), rc.Amount)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
 
-	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
-	assert.ErrorIs(t, err, payflow.ErrReplay)
+	again, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.NoError(t, err)
+	assert.Equal(t, pv, again)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t), "charged once")
 }
 
@@ -2128,8 +2131,10 @@ func TestApproveReadLost(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCaptured, pv.State)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
-	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
-	assert.ErrorIs(t, err, payflow.ErrReplay)
+	again, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+	require.NoError(t, err, "sent once more, it gets the settled view")
+	assert.Equal(t, pv, again)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 690}, {Posted: 690}}, s.balances(t))
 }
 
 // sessionReadLost is a Store whose first read of a session fails, as a
@@ -2522,7 +2527,8 @@ func (s *acceptHook) Accept(ctx context.Context, a *payflow.Acceptance) error {
 // receipt, or the hold's refusal with its code (conflict for a post's ID
 // that the ledger holds as another client's transfer), or, when the first
 // call ended before recording the settlement, the settlement it finishes.
-// Money moves once.
+// Money moves once. Sent again later, a settled consent gets the request's
+// view and a refused one is a replay.
 func TestApproveSentTwiceAtOnce(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
@@ -2580,8 +2586,14 @@ func TestApproveSentTwiceAtOnce(t *testing.T) {
 				assert.Equal(t, first, second)
 			}
 			assert.Equal(t, tt.after, s.balances(t))
-			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
-			assert.ErrorIs(t, err, payflow.ErrReplay, "sent again later, it is a replay")
+			again, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			if tt.want != nil {
+				assert.ErrorIs(t, err, payflow.ErrReplay, "sent again later, the refused consent is a replay")
+			} else {
+				require.NoError(t, err, "sent again later, the settled consent gets the request's view")
+				assert.Equal(t, second, again)
+			}
+			assert.Equal(t, tt.after, s.balances(t))
 			require.NoError(t, s.Ledger.Verify(ctx))
 		})
 	}

@@ -430,8 +430,9 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // or hold leaves it so), and the consent is kept as below. A consent that
 // the platform refuses may have been settled all the same by an earlier
 // send of it (over HTTP, an attempt that settled it and got a reply that
-// the handler did not store, a 5xx, which the client sends again): the
-// platform refuses a consent that it settled when it comes again. So
+// the handler did not store, a 5xx, which the client sends again): a
+// platform of an earlier version refuses a consent that it settled when it
+// comes again (this version answers it with the request's view). So
 // after a refusal ApproveShown reads the request: shown held or captured,
 // the consent is kept and ApproveShown waits for the capture and returns
 // its receipt, checked as above (a receipt of another consent is
@@ -639,10 +640,10 @@ type sentConsent struct {
 // sendConsent sends u, the first time or again, and returns the
 // platform's view of its request once u was held or captured. A u that
 // the platform refuses may have been settled all the same, by an earlier
-// send of it: the platform refuses a consent that it settled when it is
-// sent again, as a kept one is, or as the HTTP client's retry is when the
-// attempt that settled it got a reply that the handler did not store (a
-// 5xx). So after a refusal it reads the request: held or captured, it
+// send of it: a platform of an earlier version refuses a consent that it
+// settled when it is sent again, as a kept one is, or as the HTTP client's
+// retry is when the attempt that settled it got a reply that the handler
+// did not store (a 5xx). So after a refusal it reads the request: held or captured, it
 // returns that view; pending with a consent nonce, or ended without a
 // capture (endedUncaptured), u was not made, and refusal is the
 // platform's refusal. A refused u whose request shows pending without a

@@ -1594,12 +1594,13 @@ func TestCollectedReceiptVerifiedOnce(t *testing.T) {
 
 				want := int64(1)
 				if tampered {
-					// The consent sent again is refused, its nonce spent, and the
-					// read of the request after it shows the receipt.
+					// The consent sent again is answered with the request's
+					// view, which shows the receipt, as a read of it does.
 					tamper.payment = func(v *payflow.PaymentView) {
 						v.Receipt = slices.Clone(v.Receipt)
 						v.Receipt[len(v.Receipt)-1] ^= 1 // the signature's last byte
 					}
+					tamper.approve = tamper.payment
 					_, err = w.shopper.ApproveShown(ctx, screen, "")
 					require.ErrorIs(t, err, payflow.ErrSignature)
 					want = 2
@@ -1607,7 +1608,7 @@ func TestCollectedReceiptVerifiedOnce(t *testing.T) {
 						want = 3 // and with the chain that Info gives then
 					}
 					assert.Equal(t, want, checked.Load(), "the other receipt checked")
-					tamper.payment = nil
+					tamper.payment, tamper.approve = nil, nil
 				}
 				rc, err := w.shopper.ApproveShown(ctx, screen, "")
 				require.NoError(t, err)
@@ -1997,10 +1998,11 @@ func TestShopperViewsAreTheAppsOwn(t *testing.T) {
 
 // TestShopperApproveRefusedRetryOfSettledConsent: a consent that the
 // platform settled, sent again at once and refused as a consent already
-// used (as the HTTP client's retry is when the attempt that settled it
-// got a reply that the handler did not store, a 5xx), is the shopper's
-// payment: Approve returns its receipt, charged once, instead of
-// reporting failed a purchase that was paid.
+// used (as a platform of an earlier version refuses the HTTP client's
+// retry when the attempt that settled it got a reply that the handler did
+// not store, a 5xx), is the shopper's payment: Approve returns its
+// receipt, charged once, instead of reporting failed a purchase that was
+// paid.
 func TestShopperApproveRefusedRetryOfSettledConsent(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
@@ -2012,7 +2014,16 @@ func TestShopperApproveRefusedRetryOfSettledConsent(t *testing.T) {
 		if first, err = w.f.Platform.Approve(ctx, req); err != nil {
 			return nil, err
 		}
-		_, retry = w.f.Platform.Approve(ctx, req)
+		// This platform answers the retry with the request's view; an
+		// earlier version refused it, as this script does.
+		again, err := w.f.Platform.Approve(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Equal(again.Receipt, first.Receipt) {
+			return nil, fmt.Errorf("%w: the retry got another receipt", payflow.ErrInternal)
+		}
+		retry = fmt.Errorf("%w: the consent's nonce is spent", payflow.ErrReplay)
 		return nil, retry
 	})
 	w.useShopper(t, api)

@@ -228,8 +228,8 @@ func (s *Shop) pendingRefund(id payflow.ID, n byte, amount uint64) payflow.ID {
 // after its nonce expired (the request's expiry plus the challenge
 // lifetime): it finishes that settlement and gets its view, the money
 // moved once. Another consent to the request, its nonce expired too, is
-// ErrReplay and changes nothing, and so is the first sent once more after
-// the capture. A consent of a payer card revoked since is ErrCard, and its
+// ErrReplay and changes nothing, also after the capture; the first sent
+// once more after the capture gets the request's view again. A consent of a payer card revoked since is ErrCard, and its
 // request stays approving.
 func consentSentAgainLate(t *testing.T, f *Fixture) {
 	ctx := context.Background()
@@ -269,10 +269,11 @@ func consentSentAgainLate(t *testing.T, f *Fixture) {
 	assert.Equal(t, pv.Receipt, r.Receipt, "the view shows the stored receipt")
 	assert.Equal(t, moved, s.Balances("EUR"), "no money moved twice")
 
-	for _, c := range [][]byte{first, second} {
-		_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
-		assert.ErrorIs(t, err, payflow.ErrReplay, "sent again after the capture")
-	}
+	again, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: first})
+	require.NoError(t, err, "the settled consent sent again after the capture")
+	assert.Equal(t, pv, again, "the request's view, with its receipt")
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: second})
+	assert.ErrorIs(t, err, payflow.ErrReplay, "another consent sent again after the capture")
 	assert.Equal(t, payflow.StateCaptured, s.storedState(v.ID))
 	assert.Equal(t, moved, s.Balances("EUR"))
 

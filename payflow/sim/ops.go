@@ -525,10 +525,14 @@ func (w *world) approve(p *purchase) error {
 		return w.failf("approval of %d: state %s, want %s", w.idx(p), got.v.State, want)
 	}
 	if again != nil {
-		// The consent's nonce is spent: the same bytes again are a replay;
-		// the phone then looks at the request.
-		if err := w.expect("approval sent again", again.err, payflow.ErrReplay); err != nil {
+		// The consent was settled: the same bytes again get the
+		// request's view as a read shows it, the same state and receipt,
+		// nothing moved again.
+		if err := w.expect("approval sent again", again.err, nil); err != nil {
 			return err
+		}
+		if again.v.State != got.v.State || !bytes.Equal(again.v.Receipt, got.v.Receipt) {
+			return w.failf("approval of %d sent again: state %s, want %s, the same receipt", w.idx(p), again.v.State, got.v.State)
 		}
 	}
 	if want == payflow.StateHeld {
