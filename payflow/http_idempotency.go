@@ -43,8 +43,9 @@ const (
 // must run the request; the stored reply when a request with the same key
 // and body finished before; an error matching ErrInFlight while another
 // request holds the key; and one matching ErrKeyReuse when the key was
-// used with another body; an empty bodyHash is refused with one matching
-// ErrInvalid (CheckBodyHash). A row expired at now counts as absent. A
+// used with another body; an empty bodyHash, or the zero time as now, is
+// refused with one matching ErrInvalid (CheckBodyHash, CheckNow). A row
+// expired at now counts as absent. A
 // store shared by several processes may also fail with ErrKeyContended
 // (which matches ErrUnavailable) when the key it finds held is released
 // again and again while it claims it; the handler answers that, as any
@@ -143,6 +144,9 @@ func NewReplyMemory() *ReplyMemory {
 // entries expired at now (sweepPerCall), those due first.
 func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []byte, now, lease time.Time) (*IdempotentReply, error) {
 	if err := CheckBodyHash(bodyHash); err != nil {
+		return nil, err
+	}
+	if err := CheckNow(now); err != nil {
 		return nil, err
 	}
 	m.mu.Lock()

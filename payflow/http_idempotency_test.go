@@ -208,8 +208,7 @@ func TestReplyMemoryDeleteExpiredInBatches(t *testing.T) {
 // sweep's now while it runs (by processes whose clocks are behind the
 // sweeper's) do not keep DeleteExpired going: it deletes at most as many
 // entries as it held at its start (here all expired), those due first,
-// and ends. It swept on while an entry was expired, here as long as such
-// entries kept coming.
+// and ends, however many such entries keep coming.
 func TestReplyMemoryDeleteExpiredEnds(t *testing.T) {
 	t0 := time.Unix(1_800_000_000, 0)
 	m := NewReplyMemory()
@@ -240,4 +239,16 @@ func TestReplyMemoryDeleteExpiredEnds(t *testing.T) {
 		assert.NotContains(t, k, "old", "the entries expired first are deleted first")
 	}
 	checkReplyHeap(t, m)
+}
+
+// TestReplyMemoryZeroNow: the zero time as now is refused with ErrInvalid
+// (CheckNow), as every Store refuses it, and claims nothing.
+func TestReplyMemoryZeroNow(t *testing.T) {
+	m := NewReplyMemory()
+	t0 := time.Unix(1_800_000_000, 0)
+	_, err := m.BeginIdempotent(context.Background(), "k", []byte{1}, time.Time{}, t0)
+	assert.ErrorIs(t, err, ErrInvalid)
+	r, err := m.BeginIdempotent(context.Background(), "k", []byte{1}, t0, t0.Add(time.Minute))
+	require.NoError(t, err)
+	assert.Nil(t, r, "the key is free: the refused call claimed nothing")
 }

@@ -623,10 +623,9 @@ func testFarTimes(t *testing.T, s payflow.Store) {
 // testZeroNow: the zero time, given as the now that a call only compares
 // with the times stored (DuePayments, DueRefunds, Consume,
 // BeginIdempotent, DeleteExpired), is refused with ErrInvalid by every
-// store alike, and nothing is read as due or expired at it, nor deleted.
-// The SQL stores read it as the Unix epoch, before which a request stored
-// in 1960 was due; the memory store as the year 1, before every time
-// stored.
+// store alike, and nothing is read as due or expired at it, nor deleted:
+// not even what is stored with times before the Unix epoch, which the SQL
+// stores' column form of the zero time is.
 func testZeroNow(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	w := &writer{s: s}
@@ -660,8 +659,8 @@ func testZeroNow(t *testing.T, s payflow.Store) {
 // testOldDueTimes: a request or a refund whose due time is before the
 // Unix epoch (a time every store keeps, see payflow.Store) and that has
 // no DeferredTo (the zero time, none) is due at that time in every
-// store: the SQL stores took the later of its time and the zero time as
-// their column form, 0, and read it due at the epoch.
+// store, not at the epoch, which is the SQL stores' column form of no
+// DeferredTo.
 func testOldDueTimes(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	w := &writer{s: s}

@@ -604,15 +604,15 @@ func TestOpenCancelledWhileMigrating(t *testing.T) {
 // merchant while a PutMerchant of that merchant runs, and a PutMerchant
 // of another merchant that takes that card and one the first takes, all
 // succeed, whether the first PutMerchant updates its merchant or inserts
-// it. The first PutMerchant's locks of its cards, in their order,
-// missed the card that joined its merchant meanwhile, which it then
-// cleared out of order: holding the second card, it waited for the
-// first, which the other PutMerchant held while waiting for the second
-// (a deadlock, SQLSTATE 40P01). PutCard's lock of the merchant's row kept
-// it out while that row was updated, but not while it was inserted: a
-// row inserted by a transaction under way is no row to lock. Another
-// transaction holds the second card's row until the calls have come to
-// wait, each in turn.
+// it. Were a card to join meanwhile, the first PutMerchant's locks of its
+// cards, in their order, would miss it and clear it out of order: holding
+// the second card, it would wait for the first, which the other
+// PutMerchant held while waiting for the second (a deadlock, SQLSTATE
+// 40P01). PutCard waits for the merchant's
+// advisory lock, which PutMerchant holds from before it inserts or
+// updates the merchant's row, so a card cannot join a merchant whose
+// PutMerchant is under way. Another transaction holds the second card's
+// row until the calls have come to wait, each in turn.
 func TestPutMerchantMeetsCardJoining(t *testing.T) {
 	for _, stored := range []bool{true, false} {
 		t.Run(map[bool]string{true: "merchant stored", false: "merchant inserted"}[stored], func(t *testing.T) {

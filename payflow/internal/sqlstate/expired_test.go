@@ -118,9 +118,8 @@ func TestDeleteExpiredBatches(t *testing.T) {
 // TestDeleteExpiredEnds: rows written expired at the sweep's now while it
 // runs (by processes whose clocks are behind the sweeper's) do not keep
 // DeleteExpired going: of each table it deletes at most as many rows as
-// had expired when it came to it, the oldest first, and ends. It swept on
-// while batches were full (SQLite) or deleted rows (PostgreSQL), here
-// as long as such rows kept coming.
+// had expired when it came to it, the oldest first, and ends, however
+// many such rows keep coming.
 func TestDeleteExpiredEnds(t *testing.T) {
 	const n = 300 // of each of two kinds
 	for _, e := range engines {
