@@ -39,6 +39,18 @@ const envAuto = "CASIMPAY_CRASHTEST_AUTO"
 // TestCrashRecovery, on the SQLite database it names.
 const envDB = "CASIMPAY_CRASHTEST_DB"
 
+// envAhead, a duration, sets the platform process's clock that much ahead
+// of its fixture's start.
+const envAhead = "CASIMPAY_CRASHTEST_AHEAD"
+
+// ahead is how far TestCrashRecovery sets the clock of every third
+// platform process ahead of its fixture's start: as far as a fixture
+// started in the last 30 s of an EID epoch has its clock ahead of the
+// wall clock, and so of a fixture started after the epoch ends (see
+// paytest.NewFixture). The settlements that the process leaves half done
+// are stamped by that clock.
+const ahead = 29 * time.Second
+
 const (
 	merchantID = "crash-shop"
 	workers    = 4
@@ -48,7 +60,9 @@ const (
 // TestCrashChild is the platform process of TestCrashRecovery: a platform
 // on SQLite with phones in the same process, buying as fast as they can
 // from a merchant that captures by hand (approve, then capture) or, with
-// CASIMPAY_CRASHTEST_AUTO set, at approval. It prints
+// CASIMPAY_CRASHTEST_AUTO set, at approval. Its clock, which does not
+// move, is CASIMPAY_CRASHTEST_AHEAD ahead of the fixture's start. It
+// prints "clock <Unix nanoseconds>" with its clock first, then
 // "ok <request ID> <amount>" once the till has the reply of a captured
 // purchase, and never returns.
 func TestCrashChild(t *testing.T) {
@@ -66,6 +80,14 @@ func TestCrashChild(t *testing.T) {
 		die("open state: %v", err)
 	}
 	f := paytest.NewFixture(t, ps, ls, paytest.Options{})
+	if a := os.Getenv(envAhead); a != "" {
+		d, err := time.ParseDuration(a)
+		if err != nil {
+			die("%s: %v", envAhead, err)
+		}
+		f.Clock.Advance(d)
+	}
+	fmt.Printf("clock %d\n", f.Clock.Now().UnixNano())
 	p := f.Platform
 	// Each phone pairs with a till of its own: a card signs one record at a
 	// time and the platform wants its counter to rise.
@@ -149,13 +171,14 @@ type acked struct {
 	amount uint64
 }
 
-// runChild starts the platform process (capturing at approval if auto),
-// kills it with SIGKILL after it acknowledged at least one purchase and a
-// random while more, and returns the purchases it acknowledged.
-func runChild(t *testing.T, path string, wait time.Duration, auto bool) []acked {
+// runChild starts the platform process (capturing at approval if auto,
+// its clock ahead by skew), kills it with SIGKILL after it acknowledged at
+// least one purchase and a random while more, and returns the purchases it
+// acknowledged and its clock.
+func runChild(t *testing.T, path string, wait time.Duration, auto bool, skew time.Duration) ([]acked, time.Time) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1", "-test.timeout=10m")
-	cmd.Env = append(os.Environ(), envDB+"="+path)
+	cmd.Env = append(os.Environ(), envDB+"="+path, envAhead+"="+skew.String())
 	if auto {
 		cmd.Env = append(cmd.Env, envAuto+"=1")
 	}
@@ -176,6 +199,7 @@ func runChild(t *testing.T, path string, wait time.Duration, auto bool) []acked 
 		}
 	}()
 	var got []acked
+	var clock time.Time
 	var timer <-chan time.Time
 	deadline := time.After(2 * time.Minute)
 	killed := false
@@ -185,10 +209,15 @@ func runChild(t *testing.T, path string, wait time.Duration, auto bool) []acked 
 			if !ok {
 				err := cmd.Wait()
 				require.True(t, killed, "the platform process ended by itself: %v", err)
-				return got
+				require.False(t, clock.IsZero(), "the platform process told no clock")
+				return got, clock
 			}
 			fields := strings.Fields(line)
 			switch {
+			case len(fields) == 2 && fields[0] == "clock":
+				ns, err := strconv.ParseInt(fields[1], 10, 64)
+				require.NoError(t, err)
+				clock = time.Unix(0, ns)
 			case len(fields) == 3 && fields[0] == "ok":
 				id, err := payflow.ParseID(fields[1])
 				require.NoError(t, err)
@@ -214,9 +243,10 @@ func runChild(t *testing.T, path string, wait time.Duration, auto bool) []acked 
 
 // TestCrashRecovery kills a platform process on SQLite with SIGKILL at
 // random points under load, many times. After each kill it restarts the
-// platform on the same database and runs the recovery sweep, then checks
-// that every purchase a phone saw succeed is captured with its receipt,
-// that no settlement is left half done, that the ledger verifies, that the
+// platform on the same database, its clock at least a second past the
+// killed process's, and runs the recovery sweep, then checks that every
+// purchase a phone saw succeed is captured with its receipt, that no
+// settlement is left half done, that the ledger verifies, that the
 // merchant holds exactly what the captured payments moved, and that every
 // unit of money paid in is in a wallet or with the merchant.
 func TestCrashRecovery(t *testing.T) {
@@ -226,10 +256,16 @@ func TestCrashRecovery(t *testing.T) {
 	for kill := range *kills {
 		n, err := rand.Int(rand.Reader, big.NewInt(400))
 		require.NoError(t, err)
+		// Every third process has its clock ahead, as a fixture started
+		// at the end of an EID epoch has.
+		var skew time.Duration
+		if kill%3 == 2 {
+			skew = ahead
+		}
 		// Every other process captures at approval: one linked ledger
 		// chain holds and posts, and a kill may land between its commit
 		// and the state update.
-		got := runChild(t, path, time.Duration(20+n.Int64())*time.Millisecond, kill%2 == 1)
+		got, childClock := runChild(t, path, time.Duration(20+n.Int64())*time.Millisecond, kill%2 == 1, skew)
 		all = append(all, got...)
 
 		ls, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
@@ -237,7 +273,11 @@ func TestCrashRecovery(t *testing.T) {
 		ps, err := paysqlite.Open(ctx, path, paysqlite.Options{})
 		require.NoError(t, err)
 		f := paytest.NewFixture(t, ps, ls, paytest.Options{Platform: payflow.PlatformOptions{RecoverAfter: time.Nanosecond}})
-		f.Clock.Advance(time.Second)
+		// The recovery's clock goes at least a second past the killed
+		// process's, which stamped what it left half done: the sweep
+		// takes only what has waited RecoverAfter by its own clock, and a
+		// settlement stamped later is under way for all it knows.
+		f.Clock.Advance(time.Second + max(0, childClock.Sub(f.Clock.Now())))
 		recovered, err := f.Platform.RecoverSweep(ctx, 0)
 		require.NoError(t, err, "recovery sweep after kill %d", kill)
 		checkDatabase(t, f, all)
