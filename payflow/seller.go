@@ -395,16 +395,20 @@ type Charge struct {
 // there, unless it finds it recorded as it sends it again (below). Calls
 // of Request run one at a time.
 //
-// While the seller keeps MaxHeld requests (Held), held, or whose
-// capture's receipt is due, Request fails with ErrLimit before the card
-// signs, so that no hold is made that the phone could not keep:
-// capturing or cancelling a held one (CaptureHeld, CancelHeld) makes
-// room, also one whose capture's receipt is due but whose capture was not
-// made, and so does a hold that expired, which Request then finds ended;
-// only a CaptureHeld of the captured amount frees those that Held shows
-// captured, whose capture was made (or, while one is on screen, Wait or
-// Capture of that amount): CancelHeld of one fails with ErrFinal, and it
-// stays kept.
+// While the seller keeps MaxHeld requests (Held), held, or whose capture's
+// receipt is due, Request fails with ErrLimit before the card signs, so
+// that no hold is made that the phone could not keep. It reads them from
+// the platform then (as Held does) and refuses so before it withdraws
+// anything (below): the request on screen, and those kept to be sent
+// again, stay as they are. Withdrawing them may keep more (one on screen,
+// or at a taken index, found held), so it checks again before the card
+// signs, and a Request refused then has withdrawn them. Capturing or
+// cancelling a held one (CaptureHeld, CancelHeld) makes room, also one
+// whose capture's receipt is due but whose capture was not made, and so
+// does a hold that expired, which Request then finds ended; only a
+// CaptureHeld of the captured amount frees those that Held shows captured,
+// whose capture was made (or, while one is on screen, Wait or Capture of
+// that amount): CancelHeld of one fails with ErrFinal, and it stays kept.
 //
 // A payment request that the platform did not answer (it failed or could
 // not be reached, ctx ended, or over HTTP it was still running when the
@@ -521,6 +525,12 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 	first := SessionRequestID(sess.ID, 0)
 	r.RequestID = first[:]
 	if err := s.checkCharge(first, r, lines, priced); err != nil {
+		return nil, err
+	}
+	// So does a seller that keeps MaxHeld held requests: reading them
+	// withdraws nothing. Withdrawing may keep more (one on screen or at a
+	// taken index found held), so the loop below checks again.
+	if err := s.roomForHold(ctx); err != nil {
 		return nil, err
 	}
 	if _, _, err := s.settleUnsent(ctx); err != nil {

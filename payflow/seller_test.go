@@ -2778,27 +2778,7 @@ func TestSellerHeldBounded(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, true)
 	c := w.pair(t)
-	sellerEID, err := w.seller.EID()
-	require.NoError(t, err)
-	hold := func(i int) {
-		if i%payflow.MaxKeptConsents == 0 {
-			// A shopper phone keeps at most MaxKeptConsents held
-			// consents: another phone of the card pays the next ones.
-			w.useShopper(t, w.f.Platform)
-			w.hear(t)
-			_, err := w.shopper.Select(ctx, sellerEID)
-			require.NoError(t, err)
-			_, err = w.shopper.WaitPaired(ctx)
-			require.NoError(t, err)
-		}
-		sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
-		require.NoError(t, err)
-		screen, err := w.shopper.WaitPayment(ctx)
-		require.NoError(t, err)
-		require.Equal(t, sv.ID, screen.ID)
-		require.Equal(t, sv.ID, w.approveHeld(t))
-		assert.Equal(t, payflow.SessionRequestID(c.SessionID, uint32(i)), sv.ID)
-	}
+	hold := func(i int) { w.holdAt(t, c, i) }
 	for i := range payflow.MaxHeld {
 		hold(i)
 	}
@@ -2834,6 +2814,123 @@ func TestSellerHeldBounded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.MaxHeld, n)
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 10}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// holdAt has the seller ask for 10 EUR in the session of c, which takes
+// index i, and the shopper approve it, held (approveHeld). A shopper phone
+// keeps at most MaxKeptConsents held consents, so another phone of the
+// card pays from each multiple of it on.
+func (w *phoneWorld) holdAt(t *testing.T, c *payflow.Confirmation, i int) {
+	t.Helper()
+	ctx := context.Background()
+	if i%payflow.MaxKeptConsents == 0 {
+		sellerEID, err := w.seller.EID()
+		require.NoError(t, err)
+		w.useShopper(t, w.f.Platform)
+		w.hear(t)
+		_, err = w.shopper.Select(ctx, sellerEID)
+		require.NoError(t, err)
+		_, err = w.shopper.WaitPaired(ctx)
+		require.NoError(t, err)
+	}
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
+	require.NoError(t, err)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, sv.ID, screen.ID)
+	require.Equal(t, sv.ID, w.approveHeld(t))
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, uint32(i)), sv.ID)
+}
+
+// lostCaptureAPI passes captures on to the platform and, while lose is
+// set, loses their replies, as a connection that drops after the call went
+// out: the call fails with ErrUnavailable.
+type lostCaptureAPI struct {
+	payflow.API
+	lose atomic.Bool
+}
+
+func (a *lostCaptureAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Capture(ctx, token, req)
+	if err == nil && a.lose.Load() {
+		return nil, payflow.ErrUnavailable
+	}
+	return v, err
+}
+
+// TestSellerLimitLeavesTheScreen: a Request refused with ErrLimit, as the
+// seller keeps MaxHeld requests, held or whose capture's receipt is due,
+// leaves the request on screen pending, on the platform and on screen,
+// and a request kept to be sent again pending and kept: the limit is
+// known before anything is withdrawn. Once a capture's receipt makes
+// room, the next Request withdraws them first and goes through.
+//
+// The seller's clock runs ahead of the platform's, so that the phone
+// takes a hold for past its expiry (Held) while the platform still holds
+// it; the capture of it whose reply is lost keeps it again, its receipt
+// due, after the request on screen was made.
+func TestSellerLimitLeavesTheScreen(t *testing.T) {
+	ctx := context.Background()
+	for _, kept := range []bool{false, true} {
+		t.Run(map[bool]string{false: "on screen", true: "kept"}[kept], func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			captures := &lostCaptureAPI{API: w.f.Platform}
+			api := &lostCreateAPI{API: captures, loss: payflow.ErrUnavailable, lost: true}
+			opts := phoneOptions(w.f, api)
+			opts.Now = func() time.Time { return w.f.Clock.Now().Add(time.Minute) }
+			var err error
+			w.seller, err = payflow.NewSeller(w.sellerCard.Card, opts)
+			require.NoError(t, err)
+			first := w.pairAndHold(t)
+			held := mustHeld(t, w.seller)
+			require.Len(t, held, 1)
+			advanceTo(t, w.f, held[0].HoldExpiresAt.Add(-30*time.Second))
+			w.f.RefreshCRLs()
+			require.Empty(t, mustHeld(t, w.seller), "past its hold expiry by the seller's clock")
+
+			c := w.pair(t)
+			for i := range payflow.MaxHeld - 1 {
+				w.holdAt(t, c, i)
+			}
+			charge := payflow.Charge{Amount: 10, Currency: "EUR"}
+			sv, err := w.seller.Request(ctx, charge)
+			require.NoError(t, err)
+			pending := sv.ID
+			if kept {
+				api.loseNext()
+				_, err = w.seller.Request(ctx, charge)
+				require.ErrorIs(t, err, payflow.ErrUnavailable)
+				w.assertState(t, sv.ID, payflow.StateCancelled)
+				pending = payflow.SessionRequestID(c.SessionID, payflow.MaxHeld)
+			}
+			w.assertState(t, pending, payflow.StatePending)
+			captures.lose.Store(true)
+			_, err = w.seller.CaptureHeld(ctx, first, 400)
+			require.ErrorIs(t, err, payflow.ErrUnavailable)
+			captures.lose.Store(false)
+			require.Len(t, mustHeld(t, w.seller), payflow.MaxHeld, "its capture's receipt due")
+
+			_, err = w.seller.Request(ctx, charge)
+			require.ErrorIs(t, err, payflow.ErrLimit)
+			w.assertState(t, pending, payflow.StatePending)
+			shown, err := w.seller.Status(ctx)
+			if kept {
+				require.ErrorIs(t, err, payflow.ErrNoPayment)
+			} else {
+				require.NoError(t, err)
+				assert.Equal(t, sv.ID, shown.ID, "still on screen")
+				assert.Equal(t, payflow.StatePending, shown.State)
+			}
+
+			rc, err := w.seller.CaptureHeld(ctx, first, 400)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(400), rc.Amount)
+			next, err := w.seller.Request(ctx, charge)
+			require.NoError(t, err)
+			w.assertState(t, pending, payflow.StateCancelled)
+			w.assertState(t, next.ID, payflow.StatePending)
+		})
+	}
 }
 
 // TestSellerSelectWithdrawsPendingOnScreen: a seller that selects a
