@@ -707,7 +707,12 @@ func (p *phone) selectPeer(ctx context.Context, eid adv.EID) (c *Confirmation, d
 	if err != nil {
 		return nil, nil, err
 	}
-	s, epoch, err := p.pairWith(ctx, eid)
+	return p.selectChosen(ctx, choice)
+}
+
+// selectChosen is selectPeer of choice, which choose made.
+func (p *phone) selectChosen(ctx context.Context, choice peerChoice) (c *Confirmation, dropped *PaymentView, err error) {
+	s, epoch, err := p.pairWith(ctx, choice.eid)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
@@ -748,6 +753,14 @@ func (p *phone) choose(eid adv.EID) (peerChoice, error) {
 	c := peerChoice{seq: p.choiceSeq, eid: eid}
 	p.choosing = append(p.choosing, c)
 	return c, nil
+}
+
+// choiceEnded is choiceEndedLocked, for a Select that fails before it
+// pairs.
+func (p *phone) choiceEnded(c peerChoice) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.choiceEndedLocked(c)
 }
 
 // choiceEndedLocked ends choice c once its Select selected its session

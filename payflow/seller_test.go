@@ -25,6 +25,7 @@ import (
 	"github.com/casimpay/casimpay/payflow/memory"
 	"github.com/casimpay/casimpay/payflow/paytest"
 	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/queue"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
@@ -2931,6 +2932,25 @@ func TestSellerLimitLeavesTheScreen(t *testing.T) {
 			w.assertState(t, next.ID, payflow.StatePending)
 		})
 	}
+}
+
+// TestSellerSelectUnknownPeerLeavesTheScreen: a Select of an EID that
+// the queue does not hold fails with queue.ErrUnknownPeer before it
+// withdraws anything: the request on screen stays pending and on screen,
+// and the shopper pays it.
+func TestSellerSelectUnknownPeerLeavesTheScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	_, err = w.seller.Select(ctx, adv.EID{0xde, 0xad})
+	require.ErrorIs(t, err, queue.ErrUnknownPeer)
+	w.assertState(t, sv.ID, payflow.StatePending)
+	shown, err := w.seller.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, shown.ID, "still on screen")
+	w.requireShopperPays(t, sv, 100)
 }
 
 // TestSellerSelectWithdrawsPendingOnScreen: a seller that selects a
