@@ -367,7 +367,9 @@ type Charge struct {
 // (below): the request on screen, and those kept to be sent again, stay
 // as they are; a catalog of values of a form that no
 // record carries is ErrMismatch (Catalog), as is such a session (Select),
-// which is not selected.
+// which is not selected. A session that expired by the phone's clock
+// (PhoneOptions.Now), whose requests the platform refuses, is ErrExpired,
+// also before the phone withdraws anything or the card signs.
 //
 // The request takes the session's next free index (SessionRequestID): the
 // one after the requests this phone made in the session, also before it
@@ -513,6 +515,11 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 	sess, err := s.pairedSession()
 	if err != nil {
 		return nil, err
+	}
+	// The platform refuses a request in a session that expired: refused
+	// before anything is withdrawn, or signed.
+	if sessionLapsed(sess, s.opts.Now()) {
+		return nil, fmt.Errorf("%w: session", ErrExpired)
 	}
 	r := &record.PaymentRequest{
 		SessionID: sess.ID[:], PayerCardID: sess.ShopperCardID, MerchantID: sess.MerchantID,

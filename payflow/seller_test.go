@@ -2953,6 +2953,36 @@ func TestSellerSelectUnknownPeerLeavesTheScreen(t *testing.T) {
 	w.requireShopperPays(t, sv, 100)
 }
 
+// TestSellerLapsedSessionLeavesTheScreen: a Request once the session
+// expired by the phone's clock fails with ErrExpired, as the platform
+// refuses a request in it, before it withdraws anything or the card signs:
+// the request on screen, which outlives the session, stays pending and on
+// screen, and the shopper pays it.
+func TestSellerLapsedSessionLeavesTheScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	w.pair(t)
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR", TTL: 900})
+	require.NoError(t, err)
+	_, err = w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	w.f.Clock.Advance(payflow.DefaultSessionTTL)
+	counter, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	_, err = w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.ErrorIs(t, err, payflow.ErrExpired)
+	w.assertState(t, sv.ID, payflow.StatePending)
+	shown, err := w.seller.Status(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sv.ID, shown.ID, "still on screen")
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, counter, after, "the card signed nothing")
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	w.requireSellerCaptured(t, rc)
+}
+
 // TestSellerSelectWithdrawsPendingOnScreen: a seller that selects a
 // session while its request on screen is still pending cancels that
 // request first, so that the shopper cannot pay it unseen; one held since
