@@ -707,12 +707,18 @@ func (p *phone) selectPeer(ctx context.Context, eid adv.EID) (c *Confirmation, d
 	if err != nil {
 		return nil, nil, err
 	}
-	return p.selectChosen(ctx, choice)
+	r, err := p.resolvePeer(ctx, eid)
+	if err != nil {
+		p.choiceEnded(choice)
+		return nil, nil, err
+	}
+	return p.selectChosen(ctx, choice, r)
 }
 
-// selectChosen is selectPeer of choice, which choose made.
-func (p *phone) selectChosen(ctx context.Context, choice peerChoice) (c *Confirmation, dropped *PaymentView, err error) {
-	s, epoch, err := p.pairWith(ctx, choice.eid)
+// selectChosen is selectPeer of choice, which choose made, whose EID
+// resolvePeer resolved to r.
+func (p *phone) selectChosen(ctx context.Context, choice peerChoice, r *ResolveResponse) (c *Confirmation, dropped *PaymentView, err error) {
+	s, epoch, err := p.pairWith(ctx, choice.eid, r)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err == nil {
@@ -790,21 +796,28 @@ func (p *phone) choiceEndedLocked(c peerChoice) {
 	p.queue.Deselect()
 }
 
-// pairWith resolves eid, has the card prove itself naming it and pairs,
-// and returns the session that the platform answered, checked
-// (checkSession), and the epoch of the card's EID that the proof named.
-func (p *phone) pairWith(ctx context.Context, eid adv.EID) (*SessionView, uint32, error) {
+// resolvePeer resolves eid, the EID of a peer to pair with: ErrNotFound
+// when the platform does not know it.
+func (p *phone) resolvePeer(ctx context.Context, eid adv.EID) (*ResolveResponse, error) {
 	var r *ResolveResponse
 	err := p.retryRateLimited(ctx, func() (err error) {
 		r, err = p.resolve(ctx, eid)
 		return err
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if r == nil {
-		return nil, 0, fmt.Errorf("%w: the platform does not know this peer", ErrNotFound)
+		return nil, fmt.Errorf("%w: the platform does not know this peer", ErrNotFound)
 	}
+	return r, nil
+}
+
+// pairWith has the card prove itself naming eid, which resolvePeer
+// resolved to r, and pairs, and returns the session that the platform
+// answered, checked (checkSession), and the epoch of the card's EID that
+// the proof named.
+func (p *phone) pairWith(ctx context.Context, eid adv.EID, r *ResolveResponse) (*SessionView, uint32, error) {
 	// The session is checked against the EID that the proof names, which
 	// may no longer be the current one when the epoch ended meanwhile.
 	msg, own, epoch, err := p.proof(ctx, eid)

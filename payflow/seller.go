@@ -147,14 +147,15 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 
 // Select is the seller's choice of a shopper from the queue, as the
 // phones' Select says: one of an EID that the queue does not hold live
-// fails with queue.ErrUnknownPeer before anything below is withdrawn, the
-// request on screen and those kept to be sent again as they are. The
-// shopper of the session selected before finds its requests while they
-// stay pending, so Select first sends again a payment request that got no
-// answer or no verdict of the platform (also the view of another request),
-// as the next Request does (Request): one recorded and still payable is
-// cancelled, and one paid goes on screen with its receipt and Select fails
-// with ErrFinal, selecting nothing.
+// fails with queue.ErrUnknownPeer, and one that the platform does not
+// resolve with its error (ErrNotFound for an EID it does not know), before
+// anything below is withdrawn, the request on screen and those kept to be
+// sent again as they are. The shopper of the session selected before finds
+// its requests while they stay pending, so Select first sends again a
+// payment request that got no answer or no verdict of the platform (also
+// the view of another request), as the next Request does (Request): one
+// recorded and still payable is cancelled, and one paid goes on screen
+// with its receipt and Select fails with ErrFinal, selecting nothing.
 // Like Request, Select waits for the settlement of an approval of a
 // request that it cancels (ErrConflict) to end, for PhoneOptions.SettleWait
 // at most and as long as ctx lasts, and fails as Request says when it
@@ -220,21 +221,24 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // either order (Selects at once, a clock set back): the indexes of the
 // epoch before are kept.
 func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
-	// A peer that the queue lacks is refused before anything is withdrawn;
-	// the queue keeps the one chosen while the requests are withdrawn.
+	// A peer that the queue lacks, or that the platform does not name (a
+	// read), is refused before anything is withdrawn; the queue keeps the
+	// one chosen while the requests are withdrawn.
 	choice, err := s.choose(eid)
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := s.settleUnsent(ctx); err != nil {
+	r, err := s.resolvePeer(ctx, eid)
+	if err == nil {
+		if _, _, err = s.settleUnsent(ctx); err == nil {
+			err = s.withdrawShown(ctx)
+		}
+	}
+	if err != nil {
 		s.choiceEnded(choice)
 		return nil, err
 	}
-	if err := s.withdrawShown(ctx); err != nil {
-		s.choiceEnded(choice)
-		return nil, err
-	}
-	c, dropped, err := s.selectChosen(ctx, choice)
+	c, dropped, err := s.selectChosen(ctx, choice, r)
 	if err != nil {
 		return nil, err
 	}

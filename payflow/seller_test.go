@@ -2935,22 +2935,47 @@ func TestSellerLimitLeavesTheScreen(t *testing.T) {
 }
 
 // TestSellerSelectUnknownPeerLeavesTheScreen: a Select of an EID that
-// the queue does not hold fails with queue.ErrUnknownPeer before it
+// the queue does not hold fails with queue.ErrUnknownPeer, and one of a
+// peer of the queue that the platform does not name (a card it has not
+// enrolled) with ErrNotFound once it resolved the EID, a read, before it
 // withdraws anything: the request on screen stays pending and on screen,
 // and the shopper pays it.
 func TestSellerSelectUnknownPeerLeavesTheScreen(t *testing.T) {
 	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, false)
-	w.pair(t)
-	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
-	require.NoError(t, err)
-	_, err = w.seller.Select(ctx, adv.EID{0xde, 0xad})
-	require.ErrorIs(t, err, queue.ErrUnknownPeer)
+	for _, tc := range []struct {
+		name string
+		eid  func(w *phoneWorld) adv.EID
+		want error
+	}{
+		{"not in the queue", func(*phoneWorld) adv.EID { return adv.EID{0xde, 0xad} }, queue.ErrUnknownPeer},
+		{"not named by the platform", func(w *phoneWorld) adv.EID {
+			stranger, err := simcardtest.NewCard(w.f.Issuer, simcardtest.Options{})
+			require.NoError(t, err)
+			return w.hears(t, w.seller.Queue(), stranger, adv.Shopper, -50).EID
+		}, payflow.ErrNotFound},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			w.pair(t)
+			sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+			require.NoError(t, err)
+			_, err = w.seller.Select(ctx, tc.eid(w))
+			require.ErrorIs(t, err, tc.want)
+			w.requireStillShown(t, sv)
+			w.requireShopperPays(t, sv, 100)
+		})
+	}
+}
+
+// requireStillShown checks that sv, the seller's request on screen, is
+// still pending on the platform and on the seller's screen.
+func (w *phoneWorld) requireStillShown(t *testing.T, sv *payflow.PaymentView) {
+	t.Helper()
 	w.assertState(t, sv.ID, payflow.StatePending)
-	shown, err := w.seller.Status(ctx)
+	shown, err := w.seller.Status(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, sv.ID, shown.ID, "still on screen")
-	w.requireShopperPays(t, sv, 100)
+	assert.Equal(t, payflow.StatePending, shown.State)
 }
 
 // TestSellerLapsedSessionLeavesTheScreen: a Request once the session
