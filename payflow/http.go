@@ -16,6 +16,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/casimpay/casimpay/internal/nilptr"
@@ -61,9 +62,10 @@ type HandlerOptions struct {
 	// idempotency_in_flight rather than an answer of what the call
 	// wrote. The handler goes on trying to store that reply, from 100 ms
 	// doubling to 5 s between tries, for as long as the key's lease has
-	// left to run: once stored, the retries get it, also after the lease.
-	// A reply not stored by then (Replies failing for the whole lease, or
-	// the process stopped) lets a retry after the lease run the call
+	// left to run, or until Handler.Close: once stored, the retries get
+	// it, also after the lease. A reply not stored by then (Replies
+	// failing for the whole lease, or the handler closed or the process
+	// stopped first) lets a retry after the lease run the call
 	// again, which answers what the first run wrote: a consent that it
 	// settled gets the request's view as a read then shows it (see
 	// Platform.Approve), and that reply is stored. When
@@ -114,8 +116,11 @@ type HandlerOptions struct {
 	Now func() time.Time
 }
 
-// handler is the http.Handler of NewHandler.
-type handler struct {
+// Handler is the HTTP API of NewHandler, an http.Handler. Its Close ends
+// the tries to store the replies that it failed to store
+// (HandlerOptions.Replies), which go on after their requests were
+// answered.
+type Handler struct {
 	api     API
 	opts    HandlerOptions
 	mux     *http.ServeMux
@@ -125,6 +130,14 @@ type handler struct {
 	// before a stored reply is replayed to it: the API's CheckToken when
 	// it is a TokenChecker, nil otherwise.
 	checkToken func(ctx context.Context, token string) error
+	// closing ends the contexts of the tries of finishLater, which
+	// retries counts; closed, under mu, says that Close was called, and
+	// no more tries are started.
+	closing context.Context
+	close   context.CancelFunc
+	mu      sync.Mutex
+	closed  bool
+	retries sync.WaitGroup
 }
 
 // TokenChecker is implemented by an API that can check a bearer token
@@ -221,17 +234,22 @@ func checkOptions(opts ...option) error {
 // otherwise; given one, the later of it and a Clocked API's clock. A
 // request whose Body is nil, which an http.Server never passes but a
 // caller of ServeHTTP may, is served as one with an empty body. It is
-// safe for concurrent use. It fails with an error matching ErrInvalid when
-// api is nil or a nil pointer (a nil *Platform, or of any other type), or an
-// option is out of range (see HandlerOptions).
-func NewHandler(api API, opts HandlerOptions) (http.Handler, error) {
+// safe for concurrent use. Once the server in front of it is shut down,
+// and before Replies (or the *Platform's Store) is closed, call its Close:
+// it ends the handler's tries to store the replies it failed to store,
+// which would otherwise go on calling Replies for up to ReplyLease. It
+// fails with an error matching ErrInvalid when api is nil or a nil
+// pointer (a nil *Platform, or of any other type), or an option is out of
+// range (see HandlerOptions).
+func NewHandler(api API, opts HandlerOptions) (*Handler, error) {
 	if nilptr.Is(api) {
 		return nil, fmt.Errorf("%w: payflow: nil API", ErrInvalid)
 	}
 	if err := opts.check(); err != nil {
 		return nil, err
 	}
-	h := &handler{api: api, opts: opts, mux: http.NewServeMux(), replies: opts.Replies, log: opts.Logger}
+	h := &Handler{api: api, opts: opts, mux: http.NewServeMux(), replies: opts.Replies, log: opts.Logger}
+	h.closing, h.close = context.WithCancel(context.Background())
 	if tc, ok := api.(TokenChecker); ok {
 		h.checkToken = tc.CheckToken
 	}
@@ -289,7 +307,7 @@ func handlerClock(api API, now func() time.Time) func() time.Time {
 	return now
 }
 
-func (h *handler) routes() {
+func (h *Handler) routes() {
 	h.handle("POST /v1/challenges", writesNothing, httpBody(func(ctx context.Context, _ *httpCall, in *ChallengeRequest) (*ChallengeResponse, error) {
 		return h.api.Challenge(ctx, in)
 	}))
@@ -426,7 +444,7 @@ const (
 )
 
 // handle registers a route.
-func (h *handler) handle(pattern string, rt route, prepare httpPrepare) {
+func (h *Handler) handle(pattern string, rt route, prepare httpPrepare) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		c := &httpCall{r: r}
 		token, err := bearerToken(r)
@@ -499,7 +517,7 @@ type errorBody struct {
 
 // call runs an API call under ctx, the request's context of detached, and
 // encodes its outcome.
-func (h *handler) call(ctx context.Context, run httpRun) httpReply {
+func (h *Handler) call(ctx context.Context, run httpRun) httpReply {
 	out, err := run(ctx)
 	if err != nil {
 		return errorReply(err)
@@ -517,7 +535,7 @@ func (h *handler) call(ctx context.Context, run httpRun) httpReply {
 // that none ends half done because the client left, none waits for ever
 // on a database that stopped answering, and the request ends within
 // CallTimeout whichever of them hangs.
-func (h *handler) detached(ctx context.Context) (context.Context, context.CancelFunc) {
+func (h *Handler) detached(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), h.opts.CallTimeout)
 }
 
@@ -535,7 +553,7 @@ func (h *handler) detached(ctx context.Context) (context.Context, context.Cancel
 // 10 seconds at least (NewHandler raises ReplyLease to CallTimeout plus 10
 // seconds), so that no other request takes the key over while this one may
 // still store its reply.
-func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http.Request, key, token string, body []byte, run httpRun) {
+func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http.Request, key, token string, body []byte, run httpRun) {
 	now := h.opts.Now()
 	hash := sha256.Sum256(body)
 	lease := now.Add(h.opts.ReplyLease)
@@ -585,11 +603,53 @@ func (h *handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 		case errors.Is(err, ErrNotFound):
 			h.logger(r).Error("storing idempotent reply: the key is no longer held under its lease", "err", err)
 		case err != nil:
-			h.logger(r).Warn("storing idempotent reply; the key stays in flight while it is tried again", "err", err)
-			go h.finishLater(context.WithoutCancel(ctx), h.logger(r), key, lease, rep, h.opts.Now())
+			h.retry(context.WithoutCancel(ctx), h.logger(r), key, lease, rep, err)
 		}
 	}
 	h.writeReply(w, r, rep)
+}
+
+// retry starts finishLater on rep, whose storing for key held under lease
+// failed with err, unless the handler is closed: the key then stays in
+// flight until its lease ends.
+func (h *Handler) retry(ctx context.Context, log *slog.Logger, key string, lease time.Time, rep httpReply, err error) {
+	h.mu.Lock()
+	closed := h.closed
+	if !closed {
+		h.retries.Add(1) // Close, once it has set closed, waits for all
+	}
+	h.mu.Unlock()
+	if closed {
+		log.Error("storing idempotent reply: not stored, and not tried again as the handler is closed; the key stays in flight until its lease ends; a retry after it runs the call again", "err", err)
+		return
+	}
+	log.Warn("storing idempotent reply; the key stays in flight while it is tried again", "err", err)
+	now := h.opts.Now()
+	go func() {
+		defer h.retries.Done()
+		h.finishLater(ctx, log, key, lease, rep, now)
+	}()
+}
+
+// Close ends the handler's tries to store the final replies that
+// HandlerOptions.Replies failed to store (PROTOCOL.md §5.5): it ends the
+// context of a call to Replies under way for them, makes no more, and
+// returns once the tries have ended, so that no call to Replies follows
+// it, and its store may then be closed. A reply it gives up is not stored:
+// its key stays in flight until its lease ends, as when the process
+// stops. A Replies whose call goes on past its context's end holds Close
+// until it returns. Close leaves the handler serving requests (the
+// http.Server in front of it ends that, Shutdown): the reply of a
+// request served after Close that Replies fails to store is not tried
+// again. Call it once the server is shut down, before the store is
+// closed. It always returns nil, and may be called more than once.
+func (h *Handler) Close() error {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
+	h.close()
+	h.retries.Wait()
+	return nil
 }
 
 // Waits of finishLater between two tries, doubling from the first to the
@@ -604,16 +664,17 @@ const (
 // between two tries, until it is stored, the key is no longer held under
 // that lease (ErrNotFound: another request took it over, or the platform's
 // sweep deleted it), or the time that the lease had left to run has
-// passed. Until then the key stays in flight, and a retry with it gets 409
-// idempotency_in_flight; once the reply is stored, retries get it, also
-// after the lease. ctx gives the values of the request's context, and now
+// passed, or the handler is closed (Close), which ends a call to Replies
+// under way and makes none after it. Until then the key stays in flight,
+// and a retry with it gets 409 idempotency_in_flight; once the reply is
+// stored, retries get it, also after the lease. ctx gives the values of the request's context, and now
 // is the handler's time when the request gave the reply over to it: the
 // lease ends after lease less now, and the reply, once stored, is replayed
 // until now plus ReplyTTL. It reads no clock (the handler's may be one
 // that only the requests read). A panic of Replies is logged with its
 // stack and ends the tries, as a request's panic would end that request,
 // rather than the process, which no request's recovery covers here.
-func (h *handler) finishLater(ctx context.Context, log *slog.Logger, key string, lease time.Time, rep httpReply, now time.Time) {
+func (h *Handler) finishLater(ctx context.Context, log *slog.Logger, key string, lease time.Time, rep httpReply, now time.Time) {
 	defer func() {
 		if v := recover(); v != nil {
 			log.Error("panic storing idempotent reply; the key stays in flight until its lease ends", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -621,14 +682,21 @@ func (h *handler) finishLater(ctx context.Context, log *slog.Logger, key string,
 	}()
 	ctx, cancel := context.WithTimeout(ctx, lease.Sub(now))
 	defer cancel()
+	defer context.AfterFunc(h.closing, cancel)()
 	t := time.NewTimer(finishRetryFirst)
 	defer t.Stop()
 	for wait := finishRetryFirst; ; {
 		select {
 		case <-ctx.Done():
+		case <-t.C:
+		}
+		switch {
+		case h.closing.Err() != nil:
+			log.Error("storing idempotent reply: not stored, and no longer tried as the handler is closed; the key stays in flight until its lease ends; a retry after it runs the call again")
+			return
+		case ctx.Err() != nil:
 			log.Error("storing idempotent reply: not stored before the lease ended; a retry after it runs the call again")
 			return
-		case <-t.C:
 		}
 		err := h.replies.FinishIdempotent(ctx, key, lease, rep.status, rep.body, now.Add(h.opts.ReplyTTL))
 		switch {
@@ -649,7 +717,7 @@ func (h *handler) finishLater(ctx context.Context, log *slog.Logger, key string,
 // second time), but not after ErrNotFound (the key is no longer held
 // under lease: another request took it over, or the first write was
 // stored after all) nor once ctx has ended.
-func (h *handler) finish(ctx context.Context, key string, lease time.Time, rep httpReply) error {
+func (h *Handler) finish(ctx context.Context, key string, lease time.Time, rep httpReply) error {
 	var err error
 	for range 2 {
 		err = h.replies.FinishIdempotent(ctx, key, lease, rep.status, rep.body, h.opts.Now().Add(h.opts.ReplyTTL))
@@ -684,12 +752,12 @@ func errorReply(err error) httpReply {
 	return httpReply{status: StatusOf(e.Code), body: body, code: e.Code, err: err, retryAfter: wire.RetryAfter}
 }
 
-func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	h.writeReply(w, r, errorReply(err))
 }
 
 // writeReply writes rep and logs the cause of a server error.
-func (h *handler) writeReply(w http.ResponseWriter, r *http.Request, rep httpReply) {
+func (h *Handler) writeReply(w http.ResponseWriter, r *http.Request, rep httpReply) {
 	if rep.status >= 500 && rep.err != nil {
 		h.logger(r).Error("request failed", "code", rep.code, "err", rep.err)
 	}
@@ -699,7 +767,7 @@ func (h *handler) writeReply(w http.ResponseWriter, r *http.Request, rep httpRep
 // write writes rep with the headers of every reply, and the challenge
 // that every 401 carries (RFC 9110 §15.5.2), whether the token is
 // missing, malformed, unknown or expired, and in a replayed reply too.
-func (h *handler) write(w http.ResponseWriter, rep httpReply) {
+func (h *Handler) write(w http.ResponseWriter, rep httpReply) {
 	w.Header().Set("Content-Type", ContentType)
 	w.Header().Set("Cache-Control", "no-store")
 	if rep.status == http.StatusUnauthorized {
@@ -747,7 +815,7 @@ func RequestID(ctx context.Context) string {
 	return id
 }
 
-func (h *handler) logger(r *http.Request) *slog.Logger {
+func (h *Handler) logger(r *http.Request) *slog.Logger {
 	return h.log.With("request_id", RequestID(r.Context()))
 }
 
@@ -755,7 +823,7 @@ func (h *handler) logger(r *http.Request) *slog.Logger {
 // every request. A panic with http.ErrAbortHandler is logged as the
 // request's record, marked aborted, and then goes on to the server, which
 // aborts the reply. A nil Body is an empty one.
-func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	id := r.Header.Get(RequestIDHeader)
 	if !validRequestID(id) {

@@ -481,3 +481,55 @@ func TestHTTPReplyStorePanicsLater(t *testing.T) {
 	again := fx.do(t, http.MethodPost, "/v1/requests", nil, body)
 	assert.Equal(t, http.StatusOK, again.status)
 }
+
+// hangingFinish is a ReplyStore whose FinishIdempotent fails twice, as a
+// database that went away would, and then sends on entered and waits for
+// its context to end, failing with its error; calls counts the calls and
+// returned the calls that returned.
+type hangingFinish struct {
+	*payflow.ReplyMemory
+	calls, returned atomic.Int32
+	entered         chan struct{}
+}
+
+func (s *hangingFinish) FinishIdempotent(ctx context.Context, key string, lease time.Time, status int, reply []byte, expires time.Time) error {
+	defer s.returned.Add(1)
+	if s.calls.Add(1) <= 2 {
+		return errDatabaseGone
+	}
+	s.entered <- struct{}{}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// TestHTTPHandlerCloseStopsReplyRetries: Close of the handler ends its
+// tries to store a reply that it failed to store, ending the store's call
+// under way, and returns once they have ended: no call to the store is
+// left running, and none is made after Close, also by a request served
+// after it, whose reply is not tried again.
+func TestHTTPHandlerCloseStopsReplyRetries(t *testing.T) {
+	rs := &hangingFinish{ReplyMemory: payflow.NewReplyMemory(), entered: make(chan struct{}, 1)}
+	logs := &syncBuffer{}
+	h, err := payflow.NewHandler(newHTTPFakeAPI(), payflow.HandlerOptions{Replies: rs, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	fx := &httpFixture{srv: srv}
+	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
+	first := fx.do(t, http.MethodPost, "/v1/requests", map[string]string{payflow.IdempotencyKeyHeader: "k1"}, body)
+	require.Equal(t, http.StatusOK, first.status)
+	<-rs.entered // the third try, made later, waits for its context
+
+	require.NoError(t, h.Close())
+	assert.Equal(t, int32(3), rs.calls.Load(), "calls to FinishIdempotent")
+	assert.Equal(t, int32(3), rs.returned.Load(), "calls to FinishIdempotent that returned")
+	assert.Contains(t, logs.String(), "the handler is closed")
+
+	rs.calls.Store(0)
+	rs.returned.Store(0)
+	again := fx.do(t, http.MethodPost, "/v1/requests", map[string]string{payflow.IdempotencyKeyHeader: "k2"}, body)
+	require.Equal(t, http.StatusOK, again.status)
+	require.NoError(t, h.Close())
+	assert.Equal(t, int32(2), rs.calls.Load(), "calls to FinishIdempotent after Close: the request's two")
+	assert.Equal(t, int32(2), rs.returned.Load())
+}

@@ -28,6 +28,7 @@ func ExampleNewHandler() {
 	if err != nil {
 		panic(err)
 	}
+	defer h.Close()              // once the server is closed: ends the tries to store replies
 	srv := httptest.NewServer(h) // in production: payflow.NewServer(":8443", h).ListenAndServeTLS(…)
 	defer srv.Close()
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
@@ -203,6 +204,7 @@ func mustHandler(tb testing.TB, api payflow.API, opts payflow.HandlerOptions) ht
 	tb.Helper()
 	h, err := payflow.NewHandler(api, opts)
 	require.NoError(tb, err)
+	tb.Cleanup(func() { assert.NoError(tb, h.Close()) })
 	return h
 }
 

@@ -596,6 +596,7 @@ func startSecondCloud(t *testing.T, dir string, hold func(payflow.Store) payflow
 	out := &buffer{}
 	h, err := payflow.NewHandler(&demo.Narrator{API: c.Platform, Cloud: c, Screen: demo.NewPrinter(out).Screen("cloud")}, payflow.HandlerOptions{Replies: c.Store})
 	require.NoError(t, err)
+	t.Cleanup(func() { assert.NoError(t, h.Close()) }) // before c.Close
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv.URL, out

@@ -213,6 +213,7 @@ func setup(ctx context.Context, c *config) (pairs []*pair, where string, cleanup
 				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 				defer cancel()
 				srv.Shutdown(sctx)
+				h.Close() // before the cloud's store closes
 			})
 			url := "http://" + ln.Addr().String()
 			if api, err = payflow.NewClient(url, payflow.ClientOptions{}); err != nil {

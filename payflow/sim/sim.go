@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"math/big"
 	"math/rand/v2"
-	"net/http"
 	"path/filepath"
 	"time"
 
@@ -164,9 +163,10 @@ type world struct {
 	led  *ledger.Ledger
 	plat *payflow.Platform
 	// api is how the phones reach the platform: plat, or a payflow.Client
-	// through handler.
+	// through handler, which stops with the process (its tries to store
+	// replies end).
 	api     payflow.API
-	handler http.Handler
+	handler *payflow.Handler
 
 	shoppers  []*card
 	merchants []*merchant
@@ -431,11 +431,16 @@ func (w *world) startPlatform() error {
 	return w.connect(store)
 }
 
-// stopPlatform stops the platform process.
+// stopPlatform stops the platform process: its handler, when it has one,
+// and its ledger.
 func (w *world) stopPlatform() error {
-	err := w.led.Close()
-	w.plat, w.led = nil, nil
-	return err
+	var errs []error
+	if w.handler != nil {
+		errs = append(errs, w.handler.Close())
+	}
+	errs = append(errs, w.led.Close())
+	w.plat, w.led, w.handler = nil, nil, nil
+	return errors.Join(errs...)
 }
 
 // restart stops the platform, reopens the stores when they are files,
@@ -471,7 +476,7 @@ func (w *world) restart(why string) error {
 
 func (w *world) close() {
 	if w.led != nil {
-		w.led.Close()
+		w.stopPlatform()
 	}
 	w.closeStores()
 }

@@ -168,6 +168,9 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Once the server is shut down and before the cloud closes its
+	// store: ends the tries to store the replies it failed to store.
+	defer h.Close()
 	srv := payflow.NewServer("", h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
