@@ -131,12 +131,12 @@ type Handler struct {
 	// it is a TokenChecker, nil otherwise.
 	checkToken func(ctx context.Context, token string) error
 	// closing ends the contexts of the tries of finishLater, which
-	// retries counts; closed, under mu, says that Close was called, and
-	// no more tries are started.
+	// retries counts; Close ends it under mu, which a try's start holds
+	// while it looks at it and adds itself to retries, so that no try
+	// starts once Close waits for them.
 	closing context.Context
 	close   context.CancelFunc
 	mu      sync.Mutex
-	closed  bool
 	retries sync.WaitGroup
 }
 
@@ -614,9 +614,9 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 // flight until its lease ends.
 func (h *Handler) retry(ctx context.Context, log *slog.Logger, key string, lease time.Time, rep httpReply, err error) {
 	h.mu.Lock()
-	closed := h.closed
+	closed := h.closing.Err() != nil
 	if !closed {
-		h.retries.Add(1) // Close, once it has set closed, waits for all
+		h.retries.Add(1) // Close, once it has ended closing, waits for all
 	}
 	h.mu.Unlock()
 	if closed {
@@ -645,9 +645,8 @@ func (h *Handler) retry(ctx context.Context, log *slog.Logger, key string, lease
 // closed. It always returns nil, and may be called more than once.
 func (h *Handler) Close() error {
 	h.mu.Lock()
-	h.closed = true
-	h.mu.Unlock()
 	h.close()
+	h.mu.Unlock()
 	h.retries.Wait()
 	return nil
 }
@@ -667,10 +666,10 @@ const (
 // passed, or the handler is closed (Close), which ends a call to Replies
 // under way and makes none after it. Until then the key stays in flight,
 // and a retry with it gets 409 idempotency_in_flight; once the reply is
-// stored, retries get it, also after the lease. ctx gives the values of the request's context, and now
-// is the handler's time when the request gave the reply over to it: the
-// lease ends after lease less now, and the reply, once stored, is replayed
-// until now plus ReplyTTL. It reads no clock (the handler's may be one
+// stored, retries get it, also after the lease. ctx gives the values of
+// the request's context, and now is the handler's time when the request
+// gave the reply over to it: the lease ends after lease less now, and the
+// reply, once stored, is replayed until now plus ReplyTTL. It reads no clock (the handler's may be one
 // that only the requests read). A panic of Replies is logged with its
 // stack and ends the tries, as a request's panic would end that request,
 // rather than the process, which no request's recovery covers here.
