@@ -146,10 +146,10 @@ func (v *verifier) add(a, t ID, format string, args ...any) {
 // name it, and the active pending transfers that close it (how many, and
 // the first of them by timestamp).
 type balances struct {
-	dp, dpo, cp, cpo uint64
-	named            bool
-	closers          int
-	closer           ID
+	sums
+	named   bool
+	closers int
+	closer  ID
 
 	// As of the transfer read last: the pending transfer that closes the
 	// account, until a post or void of it, and the amounts that pending
@@ -157,6 +157,24 @@ type balances struct {
 	// earliest the ledger releases it).
 	closedBy *verifyPending
 	held     struct{ dp, cp uint64 }
+}
+
+// sums are an account's four balances, debits and credits, pending and
+// posted: as its transfers give them, or as a store holds them.
+type sums struct{ dp, dpo, cp, cpo uint64 }
+
+func (s sums) String() string {
+	return fmt.Sprintf("dp=%d dpo=%d cp=%d cpo=%d", s.dp, s.dpo, s.cp, s.cpo)
+}
+
+// accountSums returns the balances that a holds.
+func accountSums(a *Account) sums {
+	return sums{a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted}
+}
+
+// rowSums returns the balances of b, a balance history row.
+func rowSums(b *AccountBalance) sums {
+	return sums{b.DebitsPending, b.DebitsPosted, b.CreditsPending, b.CreditsPosted}
 }
 
 // close counts p, an active pending transfer, among those that close b.
@@ -519,9 +537,8 @@ func (v *verifier) account(a Account) error {
 	if a.Code == 0 {
 		v.add(a.ID, ID{}, "code zero")
 	}
-	if c.dp != a.DebitsPending || c.dpo != a.DebitsPosted || c.cp != a.CreditsPending || c.cpo != a.CreditsPosted {
-		v.add(a.ID, ID{}, "stored balances dp=%d dpo=%d cp=%d cpo=%d, transfers give dp=%d dpo=%d cp=%d cpo=%d",
-			a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted, c.dp, c.dpo, c.cp, c.cpo)
+	if stored := accountSums(&a); stored != c.sums {
+		v.add(a.ID, ID{}, "stored balances %v, transfers give %v", stored, c.sums)
 	}
 	for _, b := range []uint64{a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted,
 		a.DebitsPending + a.DebitsPosted, a.CreditsPending + a.CreditsPosted} {

@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"container/heap"
-	"fmt"
 	"slices"
 )
 
@@ -43,21 +42,12 @@ func (p *page[T]) pop() { p.rows = p.rows[1:] }
 // replay is the balances of one account as its balance history replays
 // them, and the pending transfers that hold an amount in them.
 type replay struct {
-	dp, dpo, cp, cpo uint64
-	held             map[*verifyPending]struct{}
+	sums
+	held map[*verifyPending]struct{}
 	// The held ones whose state is expired, by expiry and then by
 	// timestamp, as the ledger releases them; those released since are
 	// dropped once they come first.
 	expired byExpiry
-}
-
-func (r *replay) String() string {
-	return fmt.Sprintf("dp=%d dpo=%d cp=%d cpo=%d", r.dp, r.dpo, r.cp, r.cpo)
-}
-
-// equal reports whether b holds the replayed balances.
-func (r *replay) equal(b *AccountBalance) bool {
-	return r.dp == b.DebitsPending && r.dpo == b.DebitsPosted && r.cp == b.CreditsPending && r.cpo == b.CreditsPosted
 }
 
 // counted returns the amount of t that the balances count: an amount
@@ -146,7 +136,7 @@ func (r *replay) expiry(id ID, b *AccountBalance) *verifyPending {
 			return false
 		}
 		dp, cp := r.released(id, p)
-		return dp == b.DebitsPending && r.dpo == b.DebitsPosted && cp == b.CreditsPending && r.cpo == b.CreditsPosted
+		return sums{dp, r.dpo, cp, r.cpo} == rowSums(b)
 	}
 	var found *verifyPending
 	for i, p := range r.expired {
@@ -229,10 +219,9 @@ func (v *verifier) history(tx ReadTx, a *Account) error {
 		}
 		switch {
 		case b == nil && t == nil:
-			if last != nil && !r.equal(&AccountBalance{DebitsPending: a.DebitsPending, DebitsPosted: a.DebitsPosted,
-				CreditsPending: a.CreditsPending, CreditsPosted: a.CreditsPosted}) {
-				v.add(a.ID, ID{}, "last balance history row (at %d) has %v, the account dp=%d dpo=%d cp=%d cpo=%d",
-					last.Timestamp, &r, a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted)
+			if last != nil && r.sums != accountSums(a) {
+				v.add(a.ID, ID{}, "last balance history row (at %d) has %v, the account %v",
+					last.Timestamp, r.sums, accountSums(a))
 			}
 			return nil
 		case b == nil && last == nil:
@@ -246,9 +235,9 @@ func (v *verifier) history(tx ReadTx, a *Account) error {
 		if t != nil && t.Timestamp == b.Timestamp {
 			r.apply(v, a.ID, t)
 			transfers.pop()
-			if !r.equal(b) {
-				v.add(a.ID, ID{}, "balance history row at %d (transfer %v) has dp=%d dpo=%d cp=%d cpo=%d, transfers give %v",
-					b.Timestamp, t.ID, b.DebitsPending, b.DebitsPosted, b.CreditsPending, b.CreditsPosted, &r)
+			if r.sums != rowSums(b) {
+				v.add(a.ID, ID{}, "balance history row at %d (transfer %v) has %v, transfers give %v",
+					b.Timestamp, t.ID, rowSums(b), r.sums)
 				return nil
 			}
 		} else if !v.release(a, &r, b) {
@@ -266,8 +255,8 @@ func (v *verifier) release(a *Account, r *replay, b *AccountBalance) bool {
 	p := r.expiry(a.ID, b)
 	switch {
 	case p == nil:
-		v.add(a.ID, ID{}, "balance history row at %d (no transfer of it) has dp=%d dpo=%d cp=%d cpo=%d, which the release of no expired hold gives from %v",
-			b.Timestamp, b.DebitsPending, b.DebitsPosted, b.CreditsPending, b.CreditsPosted, r)
+		v.add(a.ID, ID{}, "balance history row at %d (no transfer of it) has %v, which the release of no expired hold gives from %v",
+			b.Timestamp, rowSums(b), r.sums)
 		return false
 	case b.Timestamp < p.t.ExpiresAt():
 		v.add(a.ID, ID{}, "balance history row at %d releases %v, which expires at %d", b.Timestamp, p.t.ID, p.t.ExpiresAt())
