@@ -373,7 +373,9 @@ type Charge struct {
 // record carries is ErrMismatch (Catalog), as is such a session (Select),
 // which is not selected. A session that expired by the phone's clock
 // (PhoneOptions.Now), whose requests the platform refuses, is ErrExpired,
-// also before the phone withdraws anything or the card signs.
+// also before the phone withdraws anything or the card signs; so is a
+// card whose signature counter reached 2^64-1, which signs nothing more,
+// with the error of the card's refusal (simcard.ErrConditions).
 //
 // The request takes the session's next free index (SessionRequestID): the
 // one after the requests this phone made in the session, also before it
@@ -1117,7 +1119,9 @@ func checkToSign[R any, P interface {
 // another, signed in between by a call of another goroutine (Select, a
 // Login), may take a longer counter: the card then refuses it
 // (simcard.ErrRefused) without using a counter, should that counter take
-// its message over record.MaxMessage.
+// its message over record.MaxMessage. A card whose counter is 2^64-1 signs
+// nothing more (it answers 6985): that is simcard.ErrConditions, as the
+// card's refusal is.
 func (s *Seller) signingHeader() (record.CardHeader, error) {
 	id, err := s.CardID()
 	if err != nil {
@@ -1127,10 +1131,10 @@ func (s *Seller) signingHeader() (record.CardHeader, error) {
 	if err != nil {
 		return record.CardHeader{}, err
 	}
-	if last < math.MaxUint64 { // at 2^64-1 the card signs nothing more
-		last++
+	if last == math.MaxUint64 {
+		return record.CardHeader{}, fmt.Errorf("%w: the card's signature counter is exhausted", simcard.ErrConditions)
 	}
-	return record.CardHeader{CardID: id, Counter: last}, nil
+	return record.CardHeader{CardID: id, Counter: last + 1}, nil
 }
 
 // checkSigned is checkToSign of r with the header that the card adds to

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -2894,17 +2895,7 @@ func TestSellerLimitLeavesTheScreen(t *testing.T) {
 				w.holdAt(t, c, i)
 			}
 			charge := payflow.Charge{Amount: 10, Currency: "EUR"}
-			sv, err := w.seller.Request(ctx, charge)
-			require.NoError(t, err)
-			pending := sv.ID
-			if kept {
-				api.loseNext()
-				_, err = w.seller.Request(ctx, charge)
-				require.ErrorIs(t, err, payflow.ErrUnavailable)
-				w.assertState(t, sv.ID, payflow.StateCancelled)
-				pending = payflow.SessionRequestID(c.SessionID, payflow.MaxHeld)
-			}
-			w.assertState(t, pending, payflow.StatePending)
+			sv, pending := w.leavePending(t, api, c, charge, kept, payflow.MaxHeld)
 			captures.lose.Store(true)
 			_, err = w.seller.CaptureHeld(ctx, first, 400)
 			require.ErrorIs(t, err, payflow.ErrUnavailable)
@@ -2932,6 +2923,29 @@ func TestSellerLimitLeavesTheScreen(t *testing.T) {
 			w.assertState(t, next.ID, payflow.StatePending)
 		})
 	}
+}
+
+// leavePending has the seller, whose phone talks to the platform through
+// api, ask for charge in the session of c, and returns its view, on
+// screen, and the ID of the request it leaves pending: that one, or when
+// kept, the request of a second Request, at index next, whose reply api
+// loses, so that the phone keeps it to be sent again (the first is
+// withdrawn, cancelled).
+func (w *phoneWorld) leavePending(t *testing.T, api *lostCreateAPI, c *payflow.Confirmation, charge payflow.Charge, kept bool, next uint32) (*payflow.PaymentView, payflow.ID) {
+	t.Helper()
+	ctx := context.Background()
+	sv, err := w.seller.Request(ctx, charge)
+	require.NoError(t, err)
+	pending := sv.ID
+	if kept {
+		api.loseNext()
+		_, err = w.seller.Request(ctx, charge)
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		w.assertState(t, sv.ID, payflow.StateCancelled)
+		pending = payflow.SessionRequestID(c.SessionID, next)
+	}
+	w.assertState(t, pending, payflow.StatePending)
+	return sv, pending
 }
 
 // TestSellerSelectUnknownPeerLeavesTheScreen: a Select of an EID that
@@ -4222,4 +4236,94 @@ func TestSellerInvalidChargeLeavesTheScreen(t *testing.T) {
 		assert.Equal(t, sv.ID, shown.ID, "still on screen")
 	}
 	w.requireShopperPays(t, sv, 100)
+}
+
+// exhaustibleCard is a SellerCard that, once exhausted is set, answers as
+// a card whose signature counter reached 2^64-1 (simcard/applet's
+// TestCounterExhausted): its counter reads 2^64-1 and it refuses every
+// record with 6985 (simcard.ErrConditions), using no counter. It counts
+// the records it is asked to sign meanwhile.
+type exhaustibleCard struct {
+	payflow.SellerCard
+	exhausted atomic.Bool
+	asked     atomic.Int64 // records asked for while exhausted
+}
+
+func (c *exhaustibleCard) Counter() (uint64, error) {
+	if c.exhausted.Load() {
+		return math.MaxUint64, nil
+	}
+	return c.SellerCard.Counter()
+}
+
+// refusal is the card's answer to a SIGN RECORD while exhausted, or nil.
+func (c *exhaustibleCard) refusal() error {
+	if !c.exhausted.Load() {
+		return nil
+	}
+	c.asked.Add(1)
+	return &simcard.StatusError{SW: simcard.SWConditions, Ins: simcard.InsSignRecord}
+}
+
+func (c *exhaustibleCard) SignAuthProof(p *record.AuthProof) ([]byte, error) {
+	if err := c.refusal(); err != nil {
+		return nil, err
+	}
+	return c.SellerCard.SignAuthProof(p)
+}
+
+func (c *exhaustibleCard) SignPaymentRequest(r *record.PaymentRequest) ([]byte, error) {
+	if err := c.refusal(); err != nil {
+		return nil, err
+	}
+	return c.SellerCard.SignPaymentRequest(r)
+}
+
+func (c *exhaustibleCard) SignRefundRequest(r *record.RefundRequest) ([]byte, error) {
+	if err := c.refusal(); err != nil {
+		return nil, err
+	}
+	return c.SellerCard.SignRefundRequest(r)
+}
+
+// TestSellerExhaustedCardLeavesTheScreen: a Request once the seller card's
+// counter reached 2^64-1, so that the card signs nothing more, fails with
+// the error of the card's refusal (simcard.ErrConditions) before it
+// withdraws anything or asks the card to sign: the request on screen stays
+// pending and on screen, and the shopper pays it; a request kept to be
+// sent again stays pending and kept, and the next Cancel, which the card
+// signs nothing for, withdraws it.
+func TestSellerExhaustedCardLeavesTheScreen(t *testing.T) {
+	ctx := context.Background()
+	for _, kept := range []bool{false, true} {
+		t.Run(map[bool]string{false: "on screen", true: "kept"}[kept], func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			api := &lostCreateAPI{API: w.f.Platform, loss: payflow.ErrUnavailable, lost: true}
+			card := &exhaustibleCard{SellerCard: w.sellerCard.Card}
+			var err error
+			w.seller, err = payflow.NewSeller(card, phoneOptions(w.f, api))
+			require.NoError(t, err)
+			c := w.pair(t)
+			charge := payflow.Charge{Amount: 100, Currency: "EUR"}
+			sv, pending := w.leavePending(t, api, c, charge, kept, 1)
+
+			card.exhausted.Store(true)
+			_, err = w.seller.Request(ctx, charge)
+			require.ErrorIs(t, err, simcard.ErrConditions)
+			assert.Zero(t, card.asked.Load(), "the card is asked to sign nothing")
+			w.assertState(t, pending, payflow.StatePending)
+			if !kept {
+				w.requireStillShown(t, sv)
+				w.requireShopperPays(t, sv, 100)
+				return
+			}
+			_, err = w.seller.Status(ctx)
+			require.ErrorIs(t, err, payflow.ErrNoPayment)
+			v, err := w.seller.Cancel(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, pending, v.ID, "still kept")
+			assert.Equal(t, payflow.StateCancelled, v.State)
+			w.assertState(t, pending, payflow.StateCancelled)
+		})
+	}
 }
