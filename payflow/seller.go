@@ -147,10 +147,12 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 
 // Select is the seller's choice of a shopper from the queue, as the
 // phones' Select says: one of an EID that the queue does not hold live
-// fails with queue.ErrUnknownPeer, and one that the platform does not
-// resolve with its error (ErrNotFound for an EID it does not know), before
-// anything below is withdrawn, the request on screen and those kept to be
-// sent again as they are. The shopper of the session selected before finds
+// fails with queue.ErrUnknownPeer, one that the platform does not resolve
+// with its error (ErrNotFound for an EID it does not know), and one made
+// once the card's signature counter reached 2^64-1, so that the card
+// signs no pairing proof, with the error of the card's refusal
+// (simcard.ErrConditions), before anything below is withdrawn, the
+// request on screen and those kept to be sent again as they are. The shopper of the session selected before finds
 // its requests while they stay pending, so Select first sends again a
 // payment request that got no answer or no verdict of the platform (also
 // the view of another request), as the next Request does (Request): one
@@ -222,13 +224,17 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // epoch before are kept.
 func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	// A peer that the queue lacks, or that the platform does not name (a
-	// read), is refused before anything is withdrawn; the queue keeps the
-	// one chosen while the requests are withdrawn.
+	// read), is refused before anything is withdrawn, and so is a card
+	// that can sign no pairing proof; the queue keeps the one chosen while
+	// the requests are withdrawn.
 	choice, err := s.choose(eid)
 	if err != nil {
 		return nil, err
 	}
 	r, err := s.resolvePeer(ctx, eid)
+	if err == nil {
+		_, err = s.signingHeader()
+	}
 	if err == nil {
 		if _, _, err = s.settleUnsent(ctx); err == nil {
 			err = s.withdrawShown(ctx)

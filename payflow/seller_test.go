@@ -4327,3 +4327,30 @@ func TestSellerExhaustedCardLeavesTheScreen(t *testing.T) {
 		})
 	}
 }
+
+// TestSellerExhaustedCardSelectLeavesTheScreen: a Select once the seller
+// card's counter reached 2^64-1, so that the card cannot sign the pairing
+// proof, fails with the error of the card's refusal
+// (simcard.ErrConditions) before it withdraws anything or asks the card
+// to sign: the request on screen stays pending and on screen, and the
+// shopper pays it.
+func TestSellerExhaustedCardSelectLeavesTheScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	card := &exhaustibleCard{SellerCard: w.sellerCard.Card}
+	var err error
+	w.seller, err = payflow.NewSeller(card, phoneOptions(w.f, w.f.Platform))
+	require.NoError(t, err)
+	w.pair(t)
+	sv, err := w.seller.Request(ctx, payflow.Charge{Amount: 100, Currency: "EUR"})
+	require.NoError(t, err)
+	shopperEID, err := w.shopper.EID()
+	require.NoError(t, err)
+
+	card.exhausted.Store(true)
+	_, err = w.seller.Select(ctx, shopperEID)
+	require.ErrorIs(t, err, simcard.ErrConditions)
+	assert.Zero(t, card.asked.Load(), "the card is asked to sign nothing")
+	w.requireStillShown(t, sv)
+	w.requireShopperPays(t, sv, 100)
+}
