@@ -425,7 +425,9 @@ type Charge struct {
 // that no hold is made that the phone could not keep. It reads them from
 // the platform then (as Held does) and refuses so before it withdraws
 // anything (below): the request on screen, and those kept to be sent
-// again, stay as they are. Withdrawing them may keep more (one on screen,
+// again, stay as they are. A held request that it also keeps to be sent
+// again (below) does not count then, as withdrawing it voids its hold or
+// fails Request. Withdrawing them may keep more (one on screen,
 // or at a taken index, found held), so it checks again before the card
 // signs, and a Request refused then has withdrawn them. Capturing or
 // cancelling a held one (CaptureHeld, CancelHeld) makes room, also one
@@ -558,9 +560,11 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		return nil, err
 	}
 	// So does a seller that keeps MaxHeld held requests: reading them
-	// withdraws nothing. Withdrawing may keep more (one on screen or at a
-	// taken index found held), so the loop below checks again.
-	if err := s.roomForHold(ctx); err != nil {
+	// withdraws nothing. Those kept to be withdrawn do not count, as
+	// withdrawing them ends them or fails Request. Withdrawing may keep
+	// more (one on screen or at a taken index found held), so the loop
+	// below checks again.
+	if err := s.roomForHold(ctx, s.unsentIDs()); err != nil {
 		return nil, err
 	}
 	if _, _, err := s.settleUnsent(ctx); err != nil {
@@ -581,7 +585,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 	// request there may need withdrawing, until withdraw finds it recorded.
 	defer func() { s.skipTo(sess, n) }()
 	for skips := 0; ; skips++ {
-		if err := s.roomForHold(ctx); err != nil {
+		if err := s.roomForHold(ctx, nil); err != nil {
 			return nil, err
 		}
 		s.mu.Lock()
@@ -733,6 +737,7 @@ func (s *Seller) checkShownLocked(v *PaymentView) error {
 // in the session selected may be on screen.
 type unsentRequest struct {
 	msg  []byte
+	id   ID // msg's request ID
 	left bool
 	// next is the index after msg's in its session (SessionRequestID),
 	// which the session's next request takes once the platform shows msg
@@ -748,7 +753,20 @@ func (s *Seller) keepMade(id ID, u unsentRequest) {
 	s.mu.Lock()
 	s.last = id
 	s.mu.Unlock()
+	u.id = id
 	s.keepUnsent(u)
+}
+
+// unsentIDs returns the IDs of the requests kept to be withdrawn
+// (keepUnsent).
+func (s *Seller) unsentIDs() map[ID]bool {
+	s.unsentMu.Lock()
+	defer s.unsentMu.Unlock()
+	ids := make(map[ID]bool, len(s.unsent))
+	for _, u := range s.unsent {
+		ids[u.id] = true
+	}
+	return ids
 }
 
 // keepUnsent keeps u, a signed payment request that may be recorded, to
@@ -899,7 +917,7 @@ func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView) (kept bool, e
 	if err == nil || w != nil {
 		return false, err
 	}
-	s.keepUnsent(unsentRequest{msg: v.Request, left: true})
+	s.keepUnsent(unsentRequest{msg: v.Request, id: v.ID, left: true})
 	return true, err
 }
 
@@ -1432,12 +1450,21 @@ func (s *Seller) lapseLocked() {
 }
 
 // roomForHold fails with ErrLimit while the seller keeps MaxHeld
-// requests, held, or whose capture's receipt is due (refreshHeld).
-func (s *Seller) roomForHold(ctx context.Context) error {
+// requests, held, or whose capture's receipt is due (refreshHeld), those
+// of spare left out: requests kept to be withdrawn (unsentIDs), before
+// Request withdraws them, which ends each of them (a hold voided) or
+// fails.
+func (s *Seller) roomForHold(ctx context.Context, spare map[ID]bool) error {
 	full := func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		return len(s.held) >= MaxHeld
+		n := len(s.held)
+		for _, h := range s.held {
+			if spare[h.ID] {
+				n--
+			}
+		}
+		return n >= MaxHeld
 	}
 	if !full() {
 		return nil

@@ -2846,15 +2846,17 @@ func (w *phoneWorld) holdAt(t *testing.T, c *payflow.Confirmation, i int) {
 
 // lostCaptureAPI passes captures on to the platform and, while lose is
 // set, loses their replies, as a connection that drops after the call went
-// out: the call fails with ErrUnavailable.
+// out: the call fails with ErrUnavailable. It loses the platform's
+// refusals too when refusals is set.
 type lostCaptureAPI struct {
 	payflow.API
-	lose atomic.Bool
+	lose     atomic.Bool
+	refusals bool
 }
 
 func (a *lostCaptureAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
 	v, err := a.API.Capture(ctx, token, req)
-	if err == nil && a.lose.Load() {
+	if (err == nil || a.refusals) && a.lose.Load() {
 		return nil, payflow.ErrUnavailable
 	}
 	return v, err
@@ -4353,4 +4355,77 @@ func TestSellerExhaustedCardSelectLeavesTheScreen(t *testing.T) {
 	assert.Zero(t, card.asked.Load(), "the card is asked to sign nothing")
 	w.requireStillShown(t, sv)
 	w.requireShopperPays(t, sv, 100)
+}
+
+// TestSellerLimitCountsKeptHoldAsWithdrawn: a request kept to be
+// withdrawn, which the seller also keeps among its held requests, does
+// not count toward MaxHeld before Request withdraws it, since the
+// withdrawal voids its hold: with MaxHeld-1 other holds kept, Request
+// withdraws it (cancelled) and asks, where it refused with ErrLimit.
+//
+// The request is made by a Request answered while a Select of another
+// shopper is under way, and is on screen pending when a Capture of it
+// gets no answer (its capture's receipt due: kept among the held
+// requests); the Select's withdrawal of it gets no answer either (kept
+// to be withdrawn), and its shopper then approves it, held.
+func TestSellerLimitCountsKeptHoldAsWithdrawn(t *testing.T) {
+	ctx := context.Background()
+	a := newMemoryPhoneWorld(t, true)
+	api := &hookAPI{API: a.f.Platform}
+	captures := &lostCaptureAPI{API: api, refusals: true}
+	a.useSeller(t, captures)
+	b := a.withShopper(t, "Bob", payflow.ID{0xf2})
+	c := a.pair(t)
+	for i := range payflow.MaxHeld - 1 {
+		a.holdAt(t, c, i)
+	}
+	var made *payflow.PaymentView
+	api.pair = func() {
+		var err error
+		made, err = a.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
+		require.NoError(t, err)
+		captures.lose.Store(true)
+		_, err = a.seller.Capture(ctx, 0)
+		require.ErrorIs(t, err, payflow.ErrUnavailable)
+		captures.lose.Store(false)
+	}
+	api.cancelErr = payflow.ErrUnavailable // the Select's withdrawal of made
+	bobEID, _ := b.shopperSelects(t)
+	_, err := a.seller.Select(ctx, bobEID)
+	require.NoError(t, err, "the request taken off the screen is kept to be withdrawn later")
+	require.NotNil(t, made)
+	_, err = b.shopper.WaitPaired(ctx)
+	require.NoError(t, err)
+
+	// Its shopper approves it; the approval waits for a capture, which
+	// does not come.
+	actx, stop := context.WithCancel(ctx)
+	approved := make(chan error, 1)
+	go func() {
+		_, err := a.shopper.WaitPayment(actx)
+		if err == nil {
+			_, err = a.shopper.Approve(actx, simcardtest.PIN)
+		}
+		approved <- err
+	}()
+	for {
+		r, err := a.f.Platform.Store().Payment(ctx, made.ID)
+		require.NoError(t, err)
+		if r.State == payflow.StateHeld {
+			break
+		}
+		require.NotContains(t, []string{payflow.StateCaptured, payflow.StateDeclined, payflow.StateCancelled, payflow.StateExpired}, r.State)
+		time.Sleep(time.Millisecond)
+	}
+	stop()
+	require.ErrorIs(t, <-approved, context.Canceled)
+	require.Len(t, mustHeld(t, a.seller), payflow.MaxHeld, "made kept held, its capture's receipt due")
+
+	sv, err := a.seller.Request(ctx, payflow.Charge{Amount: 10, Currency: "EUR"})
+	require.NoError(t, err)
+	a.assertState(t, made.ID, payflow.StateCancelled, "withdrawn, its hold voided")
+	a.assertState(t, sv.ID, payflow.StatePending)
+	held := mustHeld(t, a.seller)
+	assert.Len(t, held, payflow.MaxHeld-1)
+	assert.Equal(t, -1, slices.IndexFunc(held, func(v *payflow.PaymentView) bool { return v.ID == made.ID }))
 }
