@@ -4429,3 +4429,29 @@ func TestSellerLimitCountsKeptHoldAsWithdrawn(t *testing.T) {
 	assert.Len(t, held, payflow.MaxHeld-1)
 	assert.Equal(t, -1, slices.IndexFunc(held, func(v *payflow.PaymentView) bool { return v.ID == made.ID }))
 }
+
+// TestSellerSelectUnknownPeerThenReportsKeptPaid: a Select of an EID that
+// the queue does not hold fails with queue.ErrUnknownPeer alone, also
+// while the phone keeps a request that got no answer and that the
+// shopper paid: it sends nothing, so it cannot know of the payment. The
+// next call that goes on reports it before it does anything else: the
+// Select of a peer the queue holds fails with a *PaidError naming it,
+// selecting nothing, and the payment is on screen with its receipt; the
+// shopper paid once.
+func TestSellerSelectUnknownPeerThenReportsKeptPaid(t *testing.T) {
+	ctx := context.Background()
+	w, screen := newLostPaidWorld(t)
+	_, err := w.seller.Select(ctx, adv.EID{0xde, 0xad})
+	require.ErrorIs(t, err, queue.ErrUnknownPeer)
+	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	_, err = w.seller.Status(ctx)
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "nothing shown yet")
+
+	shopperEID, err := w.shopper.EID()
+	require.NoError(t, err)
+	c, err := w.seller.Select(ctx, shopperEID)
+	requirePaid(t, err, screen.ID)
+	assert.Nil(t, c, "nothing selected")
+	w.requireShownCaptured(t, screen.ID, 690)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
