@@ -86,7 +86,10 @@ func TestConsentSentAgainAfterSettlement(t *testing.T) {
 // TestConsentSentAgainAfterPaymentEnded: the consent that the platform
 // accepted and held, sent again once the payment ended without a capture
 // (cancelled, or expired at its hold's expiry, which the call's read
-// settles), is nonce_replayed as before: nothing was paid.
+// settles), is answered with the request's view as the payer's read
+// shows it, cancelled or expired, as a copy of a consent whose payment
+// stands is: the consent went through, and its hold was voided since.
+// No money moves: the payer has every unit back.
 func TestConsentSentAgainAfterPaymentEnded(t *testing.T) {
 	ctx := context.Background()
 	for _, cancelled := range []bool{true, false} {
@@ -107,10 +110,17 @@ func TestConsentSentAgainAfterPaymentEnded(t *testing.T) {
 				want = payflow.StateExpired
 				s.requireState(t, v.ID, payflow.StateHeld)
 			}
-			_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
-			require.ErrorIs(t, err, payflow.ErrReplay)
+			again, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: c})
+			require.NoError(t, err)
+			assert.Equal(t, want, again.State)
+			assert.Empty(t, again.Receipt)
 			s.requireState(t, v.ID, want)
+			s.shopper.Login(record.RoleShopper)
+			read, err := s.Platform.Payment(ctx, s.shopper.Token, v.ID)
+			require.NoError(t, err)
+			assert.Equal(t, read, again, "the payer's read")
 			assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "nothing moved")
+			require.NoError(t, s.Ledger.Verify(ctx))
 		})
 	}
 }

@@ -408,16 +408,16 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // lifetime). When its settlement has not finished (an error or a lost
 // reply ended the first call; a ledger or a store out of reach for that
 // long leaves the request approving) the retry finishes it. When the
-// consent was settled and its payment stands (the request held by it, or
-// captured, refunded or not), its reply lost (not stored under the
-// Idempotency-Key), the retry gets the request's view as a read shows it,
-// with the stored receipt, moving no money and signing nothing; once the
-// payment ended without a capture (cancelled, or expired, its hold
-// voided) it is ErrReplay. Its card's chain, revocation and signature are
-// checked first, as for any consent: the consent of a card revoked since
-// is ErrCard, and the request stays as it is (approving, for
-// RecoverSweep). A consent whose hold the ledger
-// refused is ErrReplay when sent again. Another consent to a request
+// consent was settled, its hold made, its reply lost (not stored under
+// the Idempotency-Key), the retry gets the request's view as a read shows
+// it, moving no money and signing nothing: held, or captured (refunded or
+// not) with the stored receipt, or, once the payment ended without a
+// capture (its hold voided by a cancellation or at its expiry, which that
+// read may settle), cancelled or expired. Its card's chain, revocation
+// and signature are checked first, as for any consent: the consent of a
+// card revoked since is ErrCard, and the request stays as it is
+// (approving, for RecoverSweep). A consent whose hold the ledger refused
+// is ErrReplay when sent again. Another consent to a request
 // that is approving is ErrReplay once its nonce has expired, and another
 // consent to a request that a consent settled is refused as before
 // (ErrReplay for its spent nonce). A copy sent at the same moment as the
@@ -450,11 +450,10 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		// the nonce, and the retry finishes the settlement as below.
 		return p.finishApproving(ctx, r)
 	case (err == nil || errors.Is(err, ErrReplay)) && settledBy(r, ch[:]):
-		// This very consent was accepted and settled, the payment
-		// held or captured, its reply lost (its nonce spent, or
-		// expired since): check verified the card's chain, revocation
-		// and signature, and the retry gets the request's view, as a
-		// read shows it.
+		// This very consent was accepted and settled, its hold made,
+		// its reply lost (its nonce spent, or expired since): check
+		// verified the card's chain, revocation and signature, and the
+		// retry gets the request's view, as a read shows it.
 		return p.settledView(ctx, r)
 	case err != nil:
 		return nil, err
@@ -571,13 +570,13 @@ func (p *Platform) acceptedMeanwhile(ctx context.Context, id ID, ch []byte, repl
 
 // settledBy reports whether r holds the payment that the consent whose
 // hash is ch settled: r holds that consent (a refused hold leaves its hash
-// without the consent, holdRefused) and its settlement finished, the
-// payment held (a capture or a void under way too) or captured (refunded
-// in part or in full, or not). A payment that ended without a capture
-// (cancelled or expired, its hold voided) is not: nothing was paid.
+// without the consent, holdRefused) and its settlement finished, its hold
+// made: the payment held (a capture or a void under way too), captured
+// (refunded in part or in full, or not), or ended without a capture
+// after it was held (cancelled or expired, its hold voided).
 func settledBy(r *PaymentRecord, ch []byte) bool {
 	switch r.State {
-	case StateHeld, stateCapturing, stateVoiding, StateCaptured:
+	case StateHeld, stateCapturing, stateVoiding, StateCaptured, StateCancelled, StateExpired:
 		return r.Consent != nil && bytes.Equal(r.ConsentHash, ch)
 	}
 	return false
@@ -586,16 +585,11 @@ func settledBy(r *PaymentRecord, ch []byte) bool {
 // settledView answers the consent that settled r (settledBy), sent again
 // once its reply was lost: the view of r as a read shows it (current
 // settles an expiry that is due, as every read does), with the receipt
-// stored, moving no money and signing nothing. When that read finds the
-// payment ended without a capture (its hold expired), the consent is
-// ErrReplay, as any consent sent again once its payment so ended.
+// stored, moving no money and signing nothing.
 func (p *Platform) settledView(ctx context.Context, r *PaymentRecord) (*PaymentView, error) {
 	r, err := p.current(ctx, r)
 	if err != nil {
 		return nil, err
-	}
-	if !settledBy(r, r.ConsentHash) {
-		return nil, fmt.Errorf("%w: the consent was spent; the request is %s", ErrReplay, publicState(r.State))
 	}
 	return p.view(ctx, r, nil)
 }

@@ -424,7 +424,11 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // waited on until ctx ends. An answer to the consent, or to a poll, that
 // is the view of another request (or of this one without its signed
 // request, byte for byte) fails with ErrMismatch at once; an answer to
-// the consent that shows the request neither held nor captured,
+// the consent that shows the request cancelled or expired (the
+// platform's answer to a copy of a consent that it held, its hold voided
+// since) fails with ErrFinal, as a hold that so ends while it waits, the
+// consent dropped; one that shows the request neither held, captured,
+// cancelled nor expired,
 // or a poll that shows the held request pending, declined or in a state
 // that no request's view has, fails with ErrInternal (no accepted consent
 // or hold leaves it so), and the consent is kept as below. A consent that
@@ -680,8 +684,11 @@ func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *Payment
 // ErrExpired (u stays kept); a view without a hold expiry is waited on
 // until ctx ends. Every view, out and each one read while it waits,
 // is checked to be of u's request first (sameRequest): one of another
-// request is ErrMismatch, and u stays kept. So is ErrInternal, u kept, an
-// out that is neither held nor captured, or a read while held that shows
+// request is ErrMismatch, and u stays kept. An out that shows the
+// request cancelled or expired (the platform's answer to a copy of u
+// whose hold was voided since) ends as a hold that so ends while it
+// waits. ErrInternal, u kept, is an out that is neither held, captured,
+// cancelled nor expired, or a read while held that shows
 // the request neither held, captured, cancelled nor expired (pending,
 // declined, or a state that no request's view has): no accepted consent
 // or hold leaves it so. u is dropped only when its request ended
@@ -694,9 +701,16 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 	if err := sameRequest(v, out); err != nil {
 		return nil, err
 	}
-	if out.State != StateHeld && out.State != StateCaptured {
-		// An accepted consent leaves its request held or captured: u may
-		// have been settled all the same, and stays kept.
+	switch out.State {
+	case StateHeld, StateCaptured:
+	case StateCancelled, StateExpired:
+		// A copy of u, held, whose hold was voided since (the merchant
+		// cancelled, or the hold expired): it ends below, as a hold
+		// that ends so while the phone waits.
+	default:
+		// An accepted consent leaves its request held or captured, and
+		// its hold ends captured, cancelled or expired: u may have been
+		// settled all the same, and stays kept.
 		return nil, fmt.Errorf("%w: the platform answered the consent with the payment %s", ErrInternal, out.State)
 	}
 	for out.State == StateHeld {

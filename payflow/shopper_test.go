@@ -2040,6 +2040,58 @@ func TestShopperApproveRefusedRetryOfSettledConsent(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrNoPayment, "the paid request left the screen")
 }
 
+// TestShopperApproveCopyOfConsentWhosePaymentEnded: a consent that the
+// platform held, whose reply was lost, and whose payment then ended
+// without a capture (the seller cancelled it, or its hold expired) before
+// the copy sent again reached the platform, is the shopper's payment
+// ended: the platform answers the copy with the request's view, and
+// Approve fails with ErrFinal, not with a refusal of the consent, the
+// screen showing the request cancelled or expired. The consent is not
+// kept (the next approval sends nothing), and the shopper has every unit
+// back.
+func TestShopperApproveCopyOfConsentWhosePaymentEnded(t *testing.T) {
+	ctx := context.Background()
+	for _, want := range []string{payflow.StateCancelled, payflow.StateExpired} {
+		t.Run(want, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			api := &scriptedApproveAPI{API: w.f.Platform}
+			api.approve = append(api.approve, func(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+				first, err := w.f.Platform.Approve(ctx, req)
+				if err != nil {
+					return nil, err
+				}
+				if first.State != payflow.StateHeld {
+					return nil, fmt.Errorf("%w: the consent's payment is %s", payflow.ErrInternal, first.State)
+				}
+				// The reply is lost; the payment ends before the copy.
+				if want == payflow.StateCancelled {
+					if _, err := w.seller.Cancel(ctx); err != nil {
+						return nil, err
+					}
+				} else {
+					w.f.Clock.Advance(payflow.DefaultHoldTTL)
+					w.f.RefreshCRLs()
+				}
+				return w.f.Platform.Approve(ctx, req)
+			})
+			w.useShopper(t, api)
+			w.pair(t)
+			w.request(t)
+			_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrFinal)
+			assert.ErrorContains(t, err, want)
+			screen, err := w.shopper.Payment()
+			require.NoError(t, err)
+			assert.Equal(t, want, screen.State, "the screen shows the payment ended")
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing moved")
+
+			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrFinal)
+			assert.Len(t, api.sent, 1, "the consent alone: none kept to send again, none signed")
+		})
+	}
+}
+
 // TestApproveShownSendsNoKeptConsentOfAnotherRequestUnderItsID: a consent
 // kept for a request (its reply lost before it reached the platform) is
 // not sent by the approval of another request that the platform shows
