@@ -439,8 +439,10 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // comes again (this version answers it with the request's view). So
 // after a refusal ApproveShown reads the request: shown held or captured,
 // the consent is kept and ApproveShown waits for the capture and returns
-// its receipt, checked as above (a receipt of another consent is
-// ErrMismatch); shown pending with a consent nonce, or ended without a
+// its receipt, checked as above; a receipt of another consent (that
+// consent of the card settled the request first and spent its nonce: the
+// payer is charged once) then fails with ErrFinal, and the consent, not
+// made, is not kept; shown pending with a consent nonce, or ended without a
 // capture, the consent was not made, and ApproveShown fails with the
 // platform's refusal, nothing kept; shown pending without a consent
 // nonce it fails with ErrConflict, in a state that no request's view
@@ -639,6 +641,10 @@ type sentConsent struct {
 	// taken is the receipt that receiptOf took last for this consent, or
 	// nil; guarded by phone.mu.
 	taken *verifiedReceipt
+	// refused: the platform refused the last send of this consent, and
+	// a read then showed its request held or captured (sendConsent);
+	// guarded by Shopper.consentMu.
+	refused bool
 }
 
 // sendConsent sends u, the first time or again, and returns the
@@ -648,15 +654,17 @@ type sentConsent struct {
 // settled when it is sent again, as a kept one is, or as the HTTP client's
 // retry is when the attempt that settled it got a reply that the handler
 // did not store (a 5xx). So after a refusal it reads the request: held or captured, it
-// returns that view; pending with a consent nonce, or ended without a
-// capture (endedUncaptured), u was not made, and refusal is the
-// platform's refusal. A refused u whose request shows pending without a
+// returns that view, and u.refused says that it was refused (settled
+// tells then a receipt of another consent: u was not made); pending with
+// a consent nonce, or ended without a capture (endedUncaptured), u was
+// not made, and refusal is the platform's refusal. A refused u whose request shows pending without a
 // consent nonce is errSettling; one whose request shows a state that no
 // request's view has is ErrInternal: u may have been settled all the
 // same.
 func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *PaymentView, refusal, err error) {
 	out, err = s.api.Approve(ctx, &ApproveRequest{Consent: u.msg})
-	if err == nil || !refused(err) {
+	u.refused = refused(err)
+	if !u.refused {
 		return out, nil, err
 	}
 	// Refused now: settled before (its nonce is spent), or never made.
@@ -692,9 +700,13 @@ func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *Payment
 // the request neither held, captured, cancelled nor expired (pending,
 // declined, or a state that no request's view has): no accepted consent
 // or hold leaves it so. u is dropped only when its request ended
-// cancelled or expired. A captured view that shows another amount
-// captured than a capture of the request gives (checkCaptured), or whose
-// receipt is for another amount than that view shows captured, is
+// cancelled or expired, or when the platform refused u (u.refused) and
+// the captured view's receipt, verified, is of another consent
+// (errOtherConsent): another consent of the card paid the request, and u
+// was not made; that is ErrFinal. A captured view that shows another
+// amount captured than a capture of the request gives (checkCaptured), or
+// whose receipt is of another consent than u that the platform did not
+// refuse, or for another amount than that view shows captured, is
 // ErrMismatch, u kept.
 func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView) (*Receipt, error) {
 	v := u.view
@@ -744,6 +756,13 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, out.State)
 	}
 	rc, err := s.receiptOf(ctx, u, out)
+	if errors.Is(err, errOtherConsent) && u.refused {
+		// The platform refused u, and its receipt says that another
+		// consent of the card paid the request: u was not made (that
+		// consent spent the nonce first, or settled the request since).
+		s.drop(u)
+		return nil, fmt.Errorf("%w: the platform refused the consent, and shows the payment captured by another consent of this card", ErrFinal)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -751,6 +770,10 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 	s.finish(v.ID)
 	return rc, nil
 }
+
+// errOtherConsent is the ErrMismatch of receiptOf for a receipt of
+// another consent than the one it is checked against.
+var errOtherConsent = errors.New("the receipt is not of this consent")
 
 // receiptOf returns the receipt that v, a captured view of the request of
 // u, carries, verified offline (verifyReceipt: ErrSignature, or ErrCard
@@ -782,7 +805,7 @@ func (s *Shopper) receiptOf(ctx context.Context, u *sentConsent, v *PaymentView)
 	}
 	ch := record.Hash(u.msg)
 	if !bytes.Equal(rc.ConsentHash, ch[:]) {
-		return nil, fmt.Errorf("%w: the receipt is not of this consent", ErrMismatch)
+		return nil, fmt.Errorf("%w: %w", ErrMismatch, errOtherConsent)
 	}
 	if rc.Amount != v.Captured {
 		return nil, fmt.Errorf("%w: the receipt is for %d, the payment shows %d captured", ErrMismatch, rc.Amount, v.Captured)

@@ -2092,6 +2092,85 @@ func TestShopperApproveCopyOfConsentWhosePaymentEnded(t *testing.T) {
 	}
 }
 
+// captureOnHeldRead has the seller capture the payment the first time a
+// read of the payer shows it held, after that read: the next read shows
+// it captured.
+type captureOnHeldRead struct {
+	payflow.API
+	capture func() error
+	done    atomic.Bool
+}
+
+func (a *captureOnHeldRead) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.API.Payment(ctx, token, id)
+	if err == nil && v.State == payflow.StateHeld && a.done.CompareAndSwap(false, true) {
+		if cerr := a.capture(); cerr != nil {
+			return nil, cerr
+		}
+	}
+	return v, err
+}
+
+// TestShopperApprovePaidWithAnotherConsent: another consent of the payer's
+// card (signed by another run of the app, say) that the platform settles
+// between the phone's fresh read of the request and its consent's first
+// send spends the consent's nonce: the platform refuses the phone's
+// consent, and shows the request paid, its receipt of the other consent
+// (with a manual capture, once the seller captured the hold). Approve
+// fails with ErrFinal, the request paid otherwise, not with ErrMismatch
+// over a receipt that is not of its consent; the consent, which was not
+// made, is not kept (the next approval sends nothing and the card signs
+// nothing), and the shopper is charged once.
+func TestShopperApprovePaidWithAnotherConsent(t *testing.T) {
+	ctx := context.Background()
+	for _, manual := range []bool{false, true} {
+		t.Run(fmt.Sprintf("manual=%v", manual), func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, manual)
+			reads := &captureOnHeldRead{API: w.f.Platform, capture: func() error {
+				_, err := w.seller.Capture(ctx, 690)
+				return err
+			}}
+			api := &scriptedApproveAPI{API: reads}
+			var other *payflow.PaymentView
+			api.approve = append(api.approve, func(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+				// The card signs another consent over the same request and
+				// nonce, which the platform settles first.
+				var c record.Consent
+				if err := record.Open(req.Consent, &c); err != nil {
+					return nil, err
+				}
+				c.CardHeader = record.CardHeader{}
+				if err := w.shopperCard.Card.VerifyPIN(simcardtest.PIN); err != nil {
+					return nil, err
+				}
+				msg, err := w.shopperCard.Card.SignConsent(&c)
+				if err != nil {
+					return nil, err
+				}
+				if other, err = w.f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: msg}); err != nil {
+					return nil, err
+				}
+				return w.f.Platform.Approve(ctx, req)
+			})
+			w.useShopper(t, api)
+			w.pair(t)
+			w.request(t)
+			_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+			require.NotNil(t, other, "the other consent settled")
+			require.ErrorIs(t, err, payflow.ErrFinal)
+			assert.NotErrorIs(t, err, payflow.ErrMismatch)
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+			counter := w.counter(t)
+
+			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrFinal)
+			assert.Len(t, api.sent, 1, "the refused consent is not kept to send again")
+			assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+		})
+	}
+}
+
 // TestApproveShownSendsNoKeptConsentOfAnotherRequestUnderItsID: a consent
 // kept for a request (its reply lost before it reached the platform) is
 // not sent by the approval of another request that the platform shows
