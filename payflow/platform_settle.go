@@ -813,8 +813,11 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // the ledger's limit is ErrLimit and final. One whose ledger transfer ID
 // the ledger holds as a transfer with other fields, which another client
 // of the ledger wrote, is ErrConflict and final too (errRefundTaken): the
-// ledger never makes its transfer. A final refusal releases the refund's
-// reservation. A refund returns money only: the assets of
+// ledger never makes its transfer. One whose transfer ID the ledger keeps
+// failed, having refused a transfer that another client wrote under it,
+// is ErrFunds and final: the ledger keeps no reason or content with a
+// failed ID, which the platform's own refusal whose record was lost
+// leaves alike. A final refusal releases the refund's reservation. A refund returns money only: the assets of
 // the payment's legs stay in the payer's wallets, and a payment of assets
 // alone (amount zero) has nothing to refund (ErrLimit).
 func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {

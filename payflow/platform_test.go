@@ -1988,6 +1988,40 @@ func TestRecoverCaptureAndVoid(t *testing.T) {
 	}
 }
 
+// TestRefundIDRefusedForAnotherClient: a refund whose transfer ID the
+// ledger keeps failed because it refused a transfer that another client
+// of the ledger wrote under it (here debit_account_not_found) meets
+// id_already_failed, as a retry of a refund refused for want of funds
+// whose record was lost does: the ledger keeps no reason or content with
+// a failed ID, so the platform answers it as that refusal,
+// insufficient_funds, and ends it failed, its reservation released,
+// nothing moved; the same refund sent again answers the same.
+func TestRefundIDRefusedForAnotherClient(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	id := payflow.ID([]byte("refund-000000009"))
+	res, err := s.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+		ID: payflow.TransferID(id, 0, 0, 4), DebitAccountID: ledger.IDFromUint64(1),
+		CreditAccountID: payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID), Amount: 1, Ledger: eurLedger, Code: 9,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferDebitAccountNotFound}, res)
+	before := s.balances(t)
+
+	msg := s.seller.MustSign(&record.RefundRequest{RefundID: id[:], RequestID: v.ID[:], Amount: 10, Currency: "EUR"})
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.ErrorIs(t, err, payflow.ErrFunds)
+	r := requireRefund(t, s.Store, id, payflow.RefundFailed, 0) // the reservation released
+	assert.Equal(t, "insufficient_funds", r.Failure)
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	assert.ErrorIs(t, err, payflow.ErrFunds, "the same refund sent again")
+	assert.Equal(t, before, s.balances(t), "nothing moved")
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
 // TestRefundOverflowRefused: a refund the ledger refuses because the
 // payer's wallet totals would pass 2^63-1 is over_limit and final: the
 // refund is failed, its reservation released, nothing moved, and the same
