@@ -119,7 +119,11 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // That consent is passed over, still kept (it counts toward
 // MaxKeptConsents), until the platform shows its request with a receipt
 // that the phone takes; WaitPayment then shows that request first again,
-// and its approval returns the receipt. So is a kept consent whose
+// and its approval returns the receipt. A receipt of another consent of
+// the card, verified and of the request, for a kept consent that the
+// platform refused when the phone last sent it (another consent settled
+// the request first), says that the kept one was not made: WaitPayment
+// drops it without an error and goes on. So is a kept consent whose
 // request the platform answers with another verdict than its view
 // (ErrNotFound, ErrForbidden: it may have been charged all the same),
 // which fails WaitPayment with that error once, until the platform shows
@@ -222,7 +226,9 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 // ErrForbidden), with that error, and a captured view that receiptOf
 // refuses, with its error (ErrMismatch; ErrSignature or ErrCard for a
 // receipt that does not verify), until the platform shows that request
-// with a receipt that the phone takes. A read that gets no answer, or a
+// with a receipt that the phone takes; but a receipt of another consent
+// for a consent that the platform refused (paidByAnother) drops it: it
+// was not made. A read that gets no answer, or a
 // receipt that cannot be checked for want of the platform's certificate
 // chain, passes the consent over this time, still kept, without an
 // error and without changing whether it was reported; once ctx ended, it
@@ -238,6 +244,12 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 		misread := refused(err)
 		if err == nil && v.State == StateCaptured {
 			_, err = s.receiptOf(ctx, u, v)
+			if s.paidByAnother(u, err) {
+				// Not made: another consent of the card paid the
+				// request, and nothing is to collect.
+				s.drop(u)
+				continue
+			}
 			misread = refusedReceipt(err)
 		}
 		if err != nil && !misread {
@@ -643,7 +655,7 @@ type sentConsent struct {
 	taken *verifiedReceipt
 	// refused: the platform refused the last send of this consent, and
 	// a read then showed its request held or captured (sendConsent);
-	// guarded by Shopper.consentMu.
+	// guarded by phone.mu.
 	refused bool
 }
 
@@ -663,8 +675,10 @@ type sentConsent struct {
 // same.
 func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *PaymentView, refusal, err error) {
 	out, err = s.api.Approve(ctx, &ApproveRequest{Consent: u.msg})
+	s.mu.Lock()
 	u.refused = refused(err)
-	if !u.refused {
+	s.mu.Unlock()
+	if !refused(err) {
 		return out, nil, err
 	}
 	// Refused now: settled before (its nonce is spent), or never made.
@@ -756,10 +770,7 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, out.State)
 	}
 	rc, err := s.receiptOf(ctx, u, out)
-	if errors.Is(err, errOtherConsent) && u.refused {
-		// The platform refused u, and its receipt says that another
-		// consent of the card paid the request: u was not made (that
-		// consent spent the nonce first, or settled the request since).
+	if s.paidByAnother(u, err) {
 		s.drop(u)
 		return nil, fmt.Errorf("%w: the platform refused the consent, and shows the payment captured by another consent of this card", ErrFinal)
 	}
@@ -774,6 +785,17 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 // errOtherConsent is the ErrMismatch of receiptOf for a receipt of
 // another consent than the one it is checked against.
 var errOtherConsent = errors.New("the receipt is not of this consent")
+
+// paidByAnother reports whether err, of receiptOf for u, says that the
+// receipt is of another consent (errOtherConsent) while the platform
+// refused u's last send (refused): another consent of the card paid the
+// request (it spent the nonce first, or settled the request since), and u
+// was not made.
+func (s *Shopper) paidByAnother(u *sentConsent, err error) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return u.refused && errors.Is(err, errOtherConsent)
+}
 
 // receiptOf returns the receipt that v, a captured view of the request of
 // u, carries, verified offline (verifyReceipt: ErrSignature, or ErrCard

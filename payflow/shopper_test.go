@@ -2092,23 +2092,63 @@ func TestShopperApproveCopyOfConsentWhosePaymentEnded(t *testing.T) {
 	}
 }
 
-// captureOnHeldRead has the seller capture the payment the first time a
-// read of the payer shows it held, after that read: the next read shows
-// it captured.
-type captureOnHeldRead struct {
+// onHeldRead calls fn the first time a read of the payer shows the
+// payment held, after that read (fn may have the seller capture it, so
+// that the next read shows it captured).
+type onHeldRead struct {
 	payflow.API
-	capture func() error
-	done    atomic.Bool
+	fn   func() error
+	done atomic.Bool
 }
 
-func (a *captureOnHeldRead) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+func (a *onHeldRead) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
 	v, err := a.API.Payment(ctx, token, id)
 	if err == nil && v.State == payflow.StateHeld && a.done.CompareAndSwap(false, true) {
-		if cerr := a.capture(); cerr != nil {
-			return nil, cerr
+		if ferr := a.fn(); ferr != nil {
+			return nil, ferr
 		}
 	}
 	return v, err
+}
+
+// settleWithAnotherConsent is an answer of a scriptedApproveAPI that has
+// the shopper's card sign another consent over the request and nonce of
+// the consent sent, and the platform settle it first, before it passes
+// the consent sent on to the platform.
+func (w *phoneWorld) settleWithAnotherConsent(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	var c record.Consent
+	if err := record.Open(req.Consent, &c); err != nil {
+		return nil, err
+	}
+	c.CardHeader = record.CardHeader{}
+	if err := w.shopperCard.Card.VerifyPIN(simcardtest.PIN); err != nil {
+		return nil, err
+	}
+	msg, err := w.shopperCard.Card.SignConsent(&c)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: msg}); err != nil {
+		return nil, err
+	}
+	return w.f.Platform.Approve(ctx, req)
+}
+
+// approvePaidWithAnotherConsent pairs the phones of w, has the seller
+// request a payment and the shopper approve it with ctx, while another
+// consent of the shopper's card is settled first (settleWithAnotherConsent);
+// onHeld runs after the first read of the payer that shows the payment
+// held (onHeldRead). It returns the API of the shopper's phone and the
+// approval's error.
+func (w *phoneWorld) approvePaidWithAnotherConsent(t *testing.T, ctx context.Context, onHeld func() error) (*scriptedApproveAPI, error) {
+	t.Helper()
+	api := &scriptedApproveAPI{API: &onHeldRead{API: w.f.Platform, fn: onHeld}}
+	api.approve = append(api.approve, w.settleWithAnotherConsent)
+	w.useShopper(t, api)
+	w.pair(t)
+	w.request(t)
+	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	return api, err
 }
 
 // TestShopperApprovePaidWithAnotherConsent: another consent of the payer's
@@ -2126,37 +2166,10 @@ func TestShopperApprovePaidWithAnotherConsent(t *testing.T) {
 	for _, manual := range []bool{false, true} {
 		t.Run(fmt.Sprintf("manual=%v", manual), func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, manual)
-			reads := &captureOnHeldRead{API: w.f.Platform, capture: func() error {
+			api, err := w.approvePaidWithAnotherConsent(t, ctx, func() error {
 				_, err := w.seller.Capture(ctx, 690)
 				return err
-			}}
-			api := &scriptedApproveAPI{API: reads}
-			var other *payflow.PaymentView
-			api.approve = append(api.approve, func(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
-				// The card signs another consent over the same request and
-				// nonce, which the platform settles first.
-				var c record.Consent
-				if err := record.Open(req.Consent, &c); err != nil {
-					return nil, err
-				}
-				c.CardHeader = record.CardHeader{}
-				if err := w.shopperCard.Card.VerifyPIN(simcardtest.PIN); err != nil {
-					return nil, err
-				}
-				msg, err := w.shopperCard.Card.SignConsent(&c)
-				if err != nil {
-					return nil, err
-				}
-				if other, err = w.f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: msg}); err != nil {
-					return nil, err
-				}
-				return w.f.Platform.Approve(ctx, req)
 			})
-			w.useShopper(t, api)
-			w.pair(t)
-			w.request(t)
-			_, err := w.shopper.Approve(ctx, simcardtest.PIN)
-			require.NotNil(t, other, "the other consent settled")
 			require.ErrorIs(t, err, payflow.ErrFinal)
 			assert.NotErrorIs(t, err, payflow.ErrMismatch)
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
@@ -2169,6 +2182,34 @@ func TestShopperApprovePaidWithAnotherConsent(t *testing.T) {
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
 		})
 	}
+}
+
+// TestWaitPaymentDropsRefusedConsentPaidWithAnother: a consent that the
+// platform refused, its request then shown held by another consent of the
+// card (settled between the phone's read and the consent's send), is kept
+// while the approval waits for the capture; an approval whose wait ended
+// before the capture leaves it kept. Once the seller captured the hold,
+// WaitPayment finds the receipt of the other consent: the kept one was not
+// made, and WaitPayment drops it and goes on to the session's next
+// request, without failing with ErrMismatch or passing it over still
+// kept. The shopper is charged once.
+func TestWaitPaymentDropsRefusedConsentPaidWithAnother(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	api, err := w.approvePaidWithAnotherConsent(t, actx, func() error {
+		cancel() // the approval's wait for the capture ends
+		return nil
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	_, err = w.seller.Capture(ctx, 690)
+	require.NoError(t, err)
+	next, screen := w.request(t) // WaitPayment did not fail
+	require.Equal(t, next.ID, screen.ID, "the session's next request")
+	assert.Equal(t, payflow.StatePending, screen.State)
+	assert.Len(t, api.sent, 1, "the refused consent, not sent again")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once, by the other consent")
 }
 
 // TestApproveShownSendsNoKeptConsentOfAnotherRequestUnderItsID: a consent
