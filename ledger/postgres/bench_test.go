@@ -18,6 +18,10 @@ func BenchmarkStore(b *testing.B) { sqltest.Bench(b, openBench) }
 // CASIMPAY_POSTGRES_DSN.
 func BenchmarkBalances(b *testing.B) { sqltest.BenchBalances(b, openBench) }
 
+// BenchmarkVerify measures Ledger.Verify of a store of many accounts, half
+// of them with a balance history. It needs CASIMPAY_POSTGRES_DSN.
+func BenchmarkVerify(b *testing.B) { sqltest.BenchVerify(b, openBench) }
+
 func openBench(b *testing.B) ledger.Store {
 	s, err := Open(context.Background(), testenv.PostgresSchema(b), Options{})
 	if err != nil {

@@ -17,6 +17,10 @@ func BenchmarkStore(b *testing.B) { sqltest.Bench(b, openBench) }
 // BenchmarkBalances measures the common balance history query.
 func BenchmarkBalances(b *testing.B) { sqltest.BenchBalances(b, openBench) }
 
+// BenchmarkVerify measures Ledger.Verify of a store of many accounts, half
+// of them with a balance history.
+func BenchmarkVerify(b *testing.B) { sqltest.BenchVerify(b, openBench) }
+
 func openBench(b *testing.B) ledger.Store {
 	s, err := Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), Options{})
 	if err != nil {

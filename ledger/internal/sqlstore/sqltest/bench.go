@@ -135,13 +135,7 @@ const HistoryRows = 10000
 // returns a fresh, empty store.
 func BenchBalances(b *testing.B, open func(b *testing.B) ledger.Store) {
 	ctx := context.Background()
-	store := open(b)
-	defer store.Close()
-	l, err := ledger.New(store, ledger.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
+	l := benchLedger(b, open)
 	merchant, shopper := ledger.IDFromUint64(1), ledger.IDFromUint64(2)
 	mustCreate(b, l.CreateAccounts, []ledger.Account{
 		{ID: merchant, Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
@@ -172,6 +166,19 @@ func BenchBalances(b *testing.B, open func(b *testing.B) ledger.Store) {
 	}
 }
 
+// benchLedger returns a Ledger over a fresh store that open returns; both
+// are closed when b ends.
+func benchLedger(b *testing.B, open func(b *testing.B) ledger.Store) *ledger.Ledger {
+	store := open(b)
+	b.Cleanup(func() { store.Close() })
+	l, err := ledger.New(store, ledger.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { l.Close() })
+	return l
+}
+
 // mustCreate creates rows through create, BatchMax at a time, and stops b
 // unless each result is created.
 func mustCreate[T any, R comparable](b *testing.B, create func(context.Context, []T) ([]R, error), rows []T, created R) {
@@ -184,6 +191,47 @@ func mustCreate[T any, R comparable](b *testing.B, create func(context.Context, 
 			if r != created {
 				b.Fatal(r)
 			}
+		}
+	}
+}
+
+// Verify benchmark parameters: VerifyAccounts accounts, every other one
+// with AccountHistory, and VerifyTransfers transfers between them.
+const (
+	VerifyAccounts  = 2000
+	VerifyTransfers = 10000
+)
+
+// BenchVerify measures Ledger.Verify of a store holding VerifyAccounts
+// accounts, half of them with AccountHistory, and VerifyTransfers
+// transfers, each between two neighbouring accounts (by ID), so that each
+// account has about ten transfers and the accounts with AccountHistory
+// as many balance history rows. open returns a fresh, empty store.
+func BenchVerify(b *testing.B, open func(b *testing.B) ledger.Store) {
+	ctx := context.Background()
+	l := benchLedger(b, open)
+	accounts := make([]ledger.Account, VerifyAccounts)
+	for i := range accounts {
+		accounts[i] = ledger.Account{ID: ledger.IDFromUint64(uint64(i + 1)), Ledger: 978, Code: 1}
+		if i%2 == 0 {
+			accounts[i].Flags = ledger.AccountHistory
+		}
+	}
+	mustCreate(b, l.CreateAccounts, accounts, ledger.AccountCreated)
+	transfers := make([]ledger.Transfer, VerifyTransfers)
+	for i := range transfers {
+		debit := uint64(i%VerifyAccounts + 1)
+		credit := debit%VerifyAccounts + 1
+		transfers[i] = ledger.Transfer{ID: ledger.IDFromUint64(uint64(VerifyAccounts + i + 1)),
+			DebitAccountID: ledger.IDFromUint64(debit), CreditAccountID: ledger.IDFromUint64(credit),
+			Amount: 1, Ledger: 978, Code: 1}
+	}
+	mustCreate(b, l.CreateTransfers, transfers, ledger.TransferCreated)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if err := l.Verify(ctx); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
