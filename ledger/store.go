@@ -111,6 +111,19 @@ type ReadTx interface {
 	// every filter.
 	AccountBalances(f AccountFilter) ([]AccountBalance, error)
 
+	// BalanceRows returns balance history rows (written by
+	// Tx.InsertBalances) with the transfers they name, in ascending
+	// (AccountID, Timestamp) order, at most limit of them: from the row
+	// of account at timestamp from, or the first after it, on. It reads
+	// every row so, whether its account is stored or not (a store that
+	// lost an account to damage may hold the account's rows), and matches
+	// no filter: Verify reads the whole balance history so, a page at a
+	// time, where AccountBalances reads that of one account. The ledger
+	// passes limit in [1, BatchMax]. A row that names no transfer (a
+	// release written before the SQL stores' migration 0002) has the zero
+	// TransferID.
+	BalanceRows(account ID, from uint64, limit int) ([]BalanceRow, error)
+
 	// Pending returns the pending-transfer states with the given IDs.
 	Pending(ids []ID) ([]Pending, error)
 

@@ -102,9 +102,13 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //     pending transfer of it, at or after that transfer's expiry, at a
 //     timestamp that no transfer or account has; the last row has the account's balances. Only the first row that
 //     breaks this (or the first transfer without a row) is reported, as
-//     the rest of that history follows from it. The rows are read a page
-//     at a time, in timestamp order, as GetAccountBalances reads them;
-//   - an account without AccountHistory has no balance history row;
+//     the rest of that history follows from it. The rows of all accounts
+//     are read once, a page at a time, by account and then timestamp
+//     (ReadTx.BalanceRows);
+//   - an account without AccountHistory has no balance history row, nor
+//     has an account that does not exist (a store whose data lost an
+//     account may keep its rows); the first row of such an account is
+//     reported;
 //   - an account has AccountClosed when an active pending transfer closes
 //     it (TransferClosingDebit, TransferClosingCredit), never more than
 //     one, and otherwise only when no transfer names it (created closed);

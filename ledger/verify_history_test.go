@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -17,19 +18,20 @@ import (
 // balancesTx reads the balance history rows through edit.
 type balancesTx struct {
 	ledger.ReadTx
-	edit func([]ledger.AccountBalance) []ledger.AccountBalance
+	edit func([]ledger.BalanceRow) []ledger.BalanceRow
 }
 
-func (tx balancesTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
-	rows, err := tx.ReadTx.AccountBalances(f)
+func (tx balancesTx) BalanceRows(account ledger.ID, from uint64, limit int) ([]ledger.BalanceRow, error) {
+	rows, err := tx.ReadTx.BalanceRows(account, from, limit)
 	if err != nil {
 		return nil, err
 	}
-	return tx.edit(append([]ledger.AccountBalance(nil), rows...)), nil
+	return tx.edit(slices.Clone(rows)), nil
 }
 
-// editRows is a store whose balance history rows read through edit.
-func editRows(s ledger.Store, edit func([]ledger.AccountBalance) []ledger.AccountBalance) ledger.Store {
+// editRows is a store whose balance history rows read through edit, a
+// page (ReadTx.BalanceRows) at a time.
+func editRows(s ledger.Store, edit func([]ledger.BalanceRow) []ledger.BalanceRow) ledger.Store {
 	return altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return balancesTx{tx, edit} }}
 }
 
@@ -124,16 +126,22 @@ func TestVerifyChecksEveryBalanceHistoryRow(t *testing.T) {
 	s, at := historySetup(t)
 	ts := func(id uint64) uint64 { return at[fmt.Sprint(ledger.IDFromUint64(id))] }
 	expires := ts(11) + 1e9
-	edit := func(account ledger.ID, fn func([]ledger.AccountBalance) []ledger.AccountBalance) ledger.Store {
-		return editRows(s, func(rows []ledger.AccountBalance) []ledger.AccountBalance {
-			if len(rows) == 0 || rows[0].AccountID != account {
+	// The rows of the account, in one page here, go through fn.
+	edit := func(account ledger.ID, fn func([]ledger.BalanceRow) []ledger.BalanceRow) ledger.Store {
+		return editRows(s, func(rows []ledger.BalanceRow) []ledger.BalanceRow {
+			lo := slices.IndexFunc(rows, func(r ledger.BalanceRow) bool { return r.AccountID == account })
+			if lo < 0 {
 				return rows
 			}
-			return fn(rows)
+			n := slices.IndexFunc(rows[lo:], func(r ledger.BalanceRow) bool { return r.AccountID != account })
+			if n < 0 {
+				n = len(rows) - lo
+			}
+			return slices.Concat(rows[:lo], fn(slices.Clone(rows[lo:lo+n])), rows[lo+n:])
 		})
 	}
-	change := func(account ledger.ID, timestamp uint64, fn func(*ledger.AccountBalance)) ledger.Store {
-		return edit(account, func(rows []ledger.AccountBalance) []ledger.AccountBalance {
+	change := func(account ledger.ID, timestamp uint64, fn func(*ledger.BalanceRow)) ledger.Store {
+		return edit(account, func(rows []ledger.BalanceRow) []ledger.BalanceRow {
 			for i := range rows {
 				if rows[i].Timestamp == timestamp {
 					fn(&rows[i])
@@ -147,22 +155,22 @@ func TestVerifyChecksEveryBalanceHistoryRow(t *testing.T) {
 		store ledger.Store
 		want  []ledger.Problem
 	}{
-		{"middle_row_differs", change(two, ts(14), func(r *ledger.AccountBalance) { r.CreditsPosted++ }),
+		{"middle_row_differs", change(two, ts(14), func(r *ledger.BalanceRow) { r.CreditsPosted++ }),
 			[]ledger.Problem{{AccountID: two, Detail: fmt.Sprintf(
 				"balance history row at %d (transfer %v) has dp=0 dpo=0 cp=7 cpo=7, transfers give dp=0 dpo=0 cp=7 cpo=6",
 				ts(14), ledger.IDFromUint64(14))}}},
-		{"release_row_differs", change(one, at["sweep"], func(r *ledger.AccountBalance) { r.DebitsPending = 5 }),
+		{"release_row_differs", change(one, at["sweep"], func(r *ledger.BalanceRow) { r.DebitsPending = 5 }),
 			[]ledger.Problem{{AccountID: one, Detail: fmt.Sprintf(
 				"balance history row at %d (no transfer of it) has dp=5 dpo=6 cp=0 cpo=0, which the release of no expired hold gives from dp=7 dpo=6 cp=0 cpo=0",
 				at["sweep"])}}},
-		{"row_missing", edit(one, func(rows []ledger.AccountBalance) []ledger.AccountBalance {
-			return slices.DeleteFunc(rows, func(r ledger.AccountBalance) bool { return r.Timestamp == ts(12) })
+		{"row_missing", edit(one, func(rows []ledger.BalanceRow) []ledger.BalanceRow {
+			return slices.DeleteFunc(rows, func(r ledger.BalanceRow) bool { return r.Timestamp == ts(12) })
 		}), []ledger.Problem{{AccountID: one, Detail: fmt.Sprintf(
 			"transfer %v at %d names it, but it has no balance history row then", ledger.IDFromUint64(12), ts(12))}}},
-		{"release_at_another_transfer", change(two, at["void"], func(r *ledger.AccountBalance) { r.Timestamp = ts(19) }),
+		{"release_at_another_transfer", change(two, at["void"], func(r *ledger.BalanceRow) { r.Timestamp = ts(19) }),
 			[]ledger.Problem{{AccountID: two, Detail: fmt.Sprintf(
 				"balance history row at %d releases %v at the timestamp of transfer %v", ts(19), ledger.IDFromUint64(12), ledger.IDFromUint64(19))}}},
-		{"release_before_expiry", change(two, at["sweep"], func(r *ledger.AccountBalance) { r.Timestamp = expires - 1 }),
+		{"release_before_expiry", change(two, at["sweep"], func(r *ledger.BalanceRow) { r.Timestamp = expires - 1 }),
 			[]ledger.Problem{{AccountID: two, Detail: fmt.Sprintf(
 				"balance history row at %d releases %v, which expires at %d", expires-1, ledger.IDFromUint64(11), expires)}}},
 	}
@@ -180,6 +188,38 @@ func TestVerifyChecksEveryBalanceHistoryRow(t *testing.T) {
 		require.Equal(t, []ledger.Problem{{AccountID: three, Detail: fmt.Sprintf(
 			"balance history row at %d, but the account has no AccountHistory flag", ts(19))}}, verifyProblems(t, s))
 	})
+}
+
+// wholeHistoryTx fails to read the balance history of one account.
+type wholeHistoryTx struct{ ledger.ReadTx }
+
+func (wholeHistoryTx) AccountBalances(ledger.AccountFilter) ([]ledger.AccountBalance, error) {
+	return nil, errors.New("the balance history of one account read")
+}
+
+// TestVerifyFindsBalanceHistoryOfMissingAccount checks that Verify finds
+// the balance history rows of an account that does not exist, as one
+// problem of that account, the first row's, and that it reads the
+// balance history whole (ReadTx.BalanceRows), not an account's at a time
+// (ReadTx.AccountBalances).
+func TestVerifyFindsBalanceHistoryOfMissingAccount(t *testing.T) {
+	s, at := historySetup(t)
+	missing := ledger.IDFromUint64(99)
+	ts := at[fmt.Sprint(ledger.IDFromUint64(19))]
+	whole := altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return wholeHistoryTx{tx} }}
+	l, err := ledger.New(whole, ledger.Options{})
+	require.NoError(t, err)
+	defer l.Close()
+	require.NoError(t, l.Verify(context.Background()))
+	orphans := altered{s, func(tx ledger.ReadTx) ledger.ReadTx {
+		return wholeHistoryTx{balancesTx{tx, func(rows []ledger.BalanceRow) []ledger.BalanceRow {
+			return append(rows,
+				ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: missing, DebitsPosted: 1, Timestamp: ts}},
+				ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: missing, DebitsPosted: 2, Timestamp: ts + 1}})
+		}}}
+	}}
+	require.Equal(t, []ledger.Problem{{AccountID: missing, Detail: fmt.Sprintf(
+		"balance history row at %d, but the account does not exist", ts)}}, verifyProblems(t, orphans))
 }
 
 // TestVerifyFindsExpiryPastTheLastTimestamp checks that Verify finds a
@@ -239,7 +279,7 @@ func TestVerifyReadsBalanceHistoryInPages(t *testing.T) {
 			return nil
 		})
 	}))
-	got := verifyProblems(t, editRows(s, func(rows []ledger.AccountBalance) []ledger.AccountBalance {
+	got := verifyProblems(t, editRows(s, func(rows []ledger.BalanceRow) []ledger.BalanceRow {
 		for i := range rows {
 			if rows[i].Timestamp == late {
 				rows[i].CreditsPosted = 1

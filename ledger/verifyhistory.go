@@ -5,30 +5,25 @@ import (
 	"slices"
 )
 
-// page reads a stream of rows in ascending timestamp order, BatchMax at a
-// time: read returns the rows from a timestamp on.
+// page reads a stream of rows in ascending order, BatchMax at a time:
+// read returns the next rows, and past moves the next read past last, the
+// last row read, or reports that no row can follow it.
 type page[T any] struct {
-	read func(from uint64) ([]T, error)
-	ts   func(*T) uint64
+	read func() ([]T, error)
+	past func(last *T) bool
 	rows []T
-	next uint64 // the timestamp the next read starts from
 	done bool
 }
 
 // peek returns the next row, or nil at the end of the stream.
 func (p *page[T]) peek() (*T, error) {
 	if len(p.rows) == 0 && !p.done {
-		rows, err := p.read(p.next)
+		rows, err := p.read()
 		if err != nil {
 			return nil, err
 		}
 		p.rows = rows
-		p.done = len(rows) < BatchMax
-		if len(rows) > 0 {
-			last := p.ts(&rows[len(rows)-1])
-			p.done = p.done || last >= TimestampLimit
-			p.next = last + 1
-		}
+		p.done = len(rows) < BatchMax || !p.past(&rows[len(rows)-1])
 	}
 	if len(p.rows) == 0 {
 		return nil, nil
@@ -38,6 +33,43 @@ func (p *page[T]) peek() (*T, error) {
 
 // pop drops the row peek returned.
 func (p *page[T]) pop() { p.rows = p.rows[1:] }
+
+// accountTransfers returns the transfers of account id in ascending
+// timestamp order, read a page at a time.
+func accountTransfers(tx ReadTx, id ID) *page[Transfer] {
+	var from uint64
+	return &page[Transfer]{
+		read: func() ([]Transfer, error) { return tx.AccountTransfers(historyFilter(id, from, BatchMax)) },
+		past: func(last *Transfer) bool {
+			from = last.Timestamp + 1
+			return last.Timestamp < TimestampLimit
+		},
+	}
+}
+
+// balanceRows returns every balance history row, in ascending (account
+// ID, timestamp) order, read a page at a time.
+func balanceRows(tx ReadTx) *page[BalanceRow] {
+	var account ID
+	var from uint64
+	return &page[BalanceRow]{
+		read: func() ([]BalanceRow, error) { return tx.BalanceRows(account, from, BatchMax) },
+		past: func(last *BalanceRow) bool {
+			account, from = last.AccountID, last.Timestamp+1
+			if from != 0 {
+				return true
+			}
+			// Past the greatest timestamp: the next account's rows.
+			hi, lo := last.AccountID.Uint64s()
+			lo++
+			if lo == 0 {
+				hi++
+			}
+			account = IDFromUint64s(hi, lo)
+			return last.AccountID != IDMax
+		},
+	}
+}
 
 // replay is the balances of one account as its balance history replays
 // them, and the pending transfers that hold an amount in them.
@@ -150,68 +182,88 @@ func (r *replay) expiry(id ID, b *AccountBalance) *verifyPending {
 	return found
 }
 
-// balanceHistories checks the balance history of every account, in
-// ascending account ID order: that an account without AccountHistory has
-// none, and that the rows of one with it follow its transfers (history).
+// balanceHistories checks the balance history rows, all of them read
+// once in ascending (account ID, timestamp) order, with the accounts in
+// ascending ID order: that a row belongs to an account that exists, that
+// an account without AccountHistory has none, and that the rows of one
+// with it follow its transfers (history).
 func (v *verifier) balanceHistories(tx ReadTx) error {
-	for _, id := range v.ids {
-		a := v.accounts[id]
-		if !id.Valid() {
-			continue // reported with the account; no filter selects it
+	rows := balanceRows(tx)
+	// skip drops the rows of account id that come next.
+	skip := func(id ID) error {
+		for {
+			b, err := rows.peek()
+			if err != nil || b == nil || b.AccountID != id {
+				return err
+			}
+			v.stamped(b.Timestamp)
+			rows.pop()
 		}
-		if a.Flags&AccountHistory != 0 {
-			if err := v.history(tx, a); err != nil {
+	}
+	ids := v.ids
+	for {
+		b, err := rows.peek()
+		if err != nil {
+			return err
+		}
+		if b != nil && (len(ids) == 0 || b.AccountID.Compare(ids[0]) < 0) {
+			v.add(b.AccountID, ID{}, "balance history row at %d, but the account does not exist", b.Timestamp)
+			if err := skip(b.AccountID); err != nil {
 				return err
 			}
 			continue
 		}
-		rows, err := tx.AccountBalances(historyFilter(id, 1, 1))
-		if err != nil {
+		if len(ids) == 0 {
+			return nil
+		}
+		id := ids[0]
+		ids = ids[1:]
+		a := v.accounts[id]
+		switch {
+		case !id.Valid():
+			// Reported with the account; no filter selects it.
+		case a.Flags&AccountHistory != 0:
+			if err := v.history(tx, a, rows); err != nil {
+				return err
+			}
+		case b != nil && b.AccountID == id:
+			v.add(id, ID{}, "balance history row at %d, but the account has no AccountHistory flag", b.Timestamp)
+		}
+		if err := skip(id); err != nil {
 			return err
 		}
-		if len(rows) > 0 {
-			v.stamped(rows[0].Timestamp)
-			v.add(id, ID{}, "balance history row at %d, but the account has no AccountHistory flag", rows[0].Timestamp)
-		}
 	}
-	return nil
 }
 
-// historyFilter selects up to limit balance history rows or transfers of
-// account id, from timestamp from on, both sides, ascending.
+// historyFilter selects up to limit transfers of account id, from
+// timestamp from on, both sides, ascending.
 func historyFilter(id ID, from uint64, limit int) AccountFilter {
 	return AccountFilter{AccountID: id, TimestampMin: max(from, 1), TimestampMax: TimestampLimit, Limit: limit,
 		Flags: AccountFilterDebits | AccountFilterCredits}
 }
 
 // history checks the balance history rows of a, an account with
-// AccountHistory, against its transfers, reading both in ascending
-// timestamp order a page at a time. The ledger writes a row after every
-// transfer that names the account, at its timestamp, and after every
-// release of an expired pending transfer of it, at or after the expiry,
-// at a timestamp that no transfer or account has. Each row must hold the balances that the
-// transfers and releases before it give; the first that does not, or a
-// transfer without a row, is reported, and the rest of the history is not
-// checked. The last row must hold the account's balances.
-func (v *verifier) history(tx ReadTx, a *Account) error {
-	rows := page[AccountBalance]{
-		read: func(from uint64) ([]AccountBalance, error) {
-			return tx.AccountBalances(historyFilter(a.ID, from, BatchMax))
-		},
-		ts: func(b *AccountBalance) uint64 { return b.Timestamp },
-	}
-	transfers := page[Transfer]{
-		read: func(from uint64) ([]Transfer, error) {
-			return tx.AccountTransfers(historyFilter(a.ID, from, BatchMax))
-		},
-		ts: func(t *Transfer) uint64 { return t.Timestamp },
-	}
+// AccountHistory, which come next in rows, against its transfers, reading
+// both in ascending timestamp order a page at a time. The ledger writes a
+// row after every transfer that names the account, at its timestamp, and
+// after every release of an expired pending transfer of it, at or after
+// the expiry, at a timestamp that no transfer or account has. Each row
+// must hold the balances that the transfers and releases before it give;
+// the first that does not, or a transfer without a row, is reported, and
+// the rest of the history is not checked (the rows of a left in rows are
+// the caller's to skip). The last row must hold the account's balances.
+func (v *verifier) history(tx ReadTx, a *Account, rows *page[BalanceRow]) error {
+	transfers := accountTransfers(tx, a.ID)
 	r := replay{held: make(map[*verifyPending]struct{})}
 	var last *AccountBalance
 	for {
-		b, err := rows.peek()
+		row, err := rows.peek()
 		if err != nil {
 			return err
+		}
+		var b *AccountBalance
+		if row != nil && row.AccountID == a.ID {
+			b = &row.AccountBalance
 		}
 		t, err := transfers.peek()
 		if err != nil {

@@ -3,17 +3,18 @@
 // so one set of rules holds for all of them. Run drives a ledger.Ledger
 // over the store and checks exact result codes and balances: every result
 // code, two-phase transfers with expiry on an injected clock, linked
-// chains, idempotent retries, lookups and pagination, the store's refusal
-// of a row naming a row that does not exist, of a pending state of a
-// transfer that is not pending, of a transfer whose debit and credit
-// account are the same, and of a unique key (an ID, a transfer's
-// timestamp, a balance history row's account and timestamp) inserted
-// again, rows stored out of timestamp order, a refused write or a failed
-// read whose error the transaction ignores, the writes of a transaction
-// that reads nothing, a context that ends while the transaction runs, a
-// last timestamp that goes back, concurrency, restart (for stores that
-// persist) and a rapid state machine that compares the store with the
-// in-memory model.
+// chains, idempotent retries, lookups and pagination, the balance history
+// read whole (ledger.ReadTx.BalanceRows), Verify of a store that lost an
+// account (Config.DeleteAccount), the store's refusal of a row naming a
+// row that does not exist, of a pending state of a transfer that is not
+// pending, of a transfer whose debit and credit account are the same, and
+// of a unique key (an ID, a transfer's timestamp, a balance history row's
+// account and timestamp) inserted again, rows stored out of timestamp
+// order, a refused write or a failed read whose error the transaction
+// ignores, the writes of a transaction that reads nothing, a context that
+// ends while the transaction runs, a last timestamp that goes back,
+// concurrency, restart (for stores that persist) and a rapid state
+// machine that compares the store with the in-memory model.
 package ledgertest
 
 import (
@@ -45,6 +46,13 @@ type Config struct {
 	// store's other methods working. Nil for a store whose reads cannot
 	// fail (ledger/memory): the test of a failed read is then skipped.
 	FailReads func(t *testing.T, s ledger.Store)
+	// DeleteAccount deletes account id from s, a store that NewStore
+	// returned, and leaves the rows that name it (its transfers, its
+	// balance history) as they are, by a change outside s (a SQL store: a
+	// DELETE with its foreign keys not enforced), as damage to its data
+	// would. Nil for a store that cannot lose a row so (ledger/memory):
+	// the tests of a store so damaged are then skipped.
+	DeleteAccount func(t *testing.T, s ledger.Store, id ledger.ID)
 }
 
 // Clock is a settable clock for ledger.Options.Now, safe for concurrent
@@ -292,6 +300,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("AccountBalances", func(t *testing.T) { testAccountBalances(t, c) })
 	t.Run("AccountBalanceFilters", func(t *testing.T) { testAccountBalanceFilters(t, c) })
 	t.Run("AccountBalanceTransferFilters", func(t *testing.T) { testAccountBalanceTransferFilters(t, c) })
+	t.Run("BalanceRows", func(t *testing.T) { testBalanceRows(t, c) })
 	t.Run("MissingRows", func(t *testing.T) { testMissingRows(t, c) })
 	t.Run("PendingOfPlainTransfer", func(t *testing.T) { testPendingOfPlainTransfer(t, c) })
 	t.Run("SameAccountTransfer", func(t *testing.T) { testSameAccountTransfer(t, c) })
@@ -302,6 +311,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("WriteOrder", func(t *testing.T) { testWriteOrder(t, c) })
 	t.Run("IgnoredWriteError", func(t *testing.T) { testIgnoredWriteError(t, c) })
 	t.Run("IgnoredReadError", func(t *testing.T) { testIgnoredReadError(t, c) })
+	t.Run("HistoryOfDeletedAccount", func(t *testing.T) { testHistoryOfDeletedAccount(t, c) })
 	t.Run("WritesWithoutRead", func(t *testing.T) { testWritesWithoutRead(t, c) })
 	t.Run("CancelledUpdate", func(t *testing.T) { testCancelledUpdate(t, c) })
 	t.Run("LastTimestamp", func(t *testing.T) { testLastTimestamp(t, c) })

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/ledger/internal/idtable"
@@ -38,6 +39,10 @@ type Store struct {
 	expiry     expiryHeap // active pending transfers with a timeout (and stale entries)
 	failed     map[ledger.ID]ledger.FailedTransfer
 	lockBuf    []ledger.Account // reused by LockAccounts
+	// The accounts with a balance history row, by ascending ID, as
+	// BalanceRows reads them; nil from when an account's first row is
+	// stored (commitLocked) until BalanceRows sorts them again.
+	historyOrder atomic.Pointer[[]*account]
 	// The IDs of the accounts, the transfers, the pending states and the
 	// failed transfers an Update inserts, numbered by checkLocked, and of
 	// the rows it updates.
@@ -215,6 +220,53 @@ func (r readTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance
 		return len(out) < f.Limit
 	})
 	return out, nil
+}
+
+// BalanceRows implements ledger.ReadTx: a binary search of the accounts
+// with a balance history by ID (historyAccounts), then of the first one's
+// rows by timestamp. Every row belongs to a stored account (Update refuses
+// others).
+func (r readTx) BalanceRows(account ledger.ID, from uint64, limit int) ([]ledger.BalanceRow, error) {
+	accts := r.s.historyAccounts()
+	first := sort.Search(len(accts), func(k int) bool { return accts[k].ID.Compare(account) >= 0 })
+	// rows returns the rows of the kth account that the page reads.
+	rows := func(k int) []historyRow {
+		h := accts[k].history
+		if accts[k].ID == account {
+			h = h[sort.Search(len(h), func(i int) bool { return h[i].Timestamp >= from }):]
+		}
+		return h
+	}
+	n := 0
+	for k := first; k < len(accts) && n < limit; k++ {
+		n += len(rows(k))
+	}
+	out := make([]ledger.BalanceRow, 0, min(n, limit))
+	for k := first; k < len(accts) && len(out) < limit; k++ {
+		h := rows(k)
+		for _, row := range h[:min(len(h), limit-len(out))] {
+			out = append(out, ledger.BalanceRow{AccountBalance: row.AccountBalance, TransferID: r.s.transfers.at(int(row.transfer)).ID})
+		}
+	}
+	return out, nil
+}
+
+// historyAccounts returns the accounts with a balance history row, by
+// ascending ID: those sorted last, unless an account has had its first
+// row stored since. Views that sort them at once store the same order.
+func (s *Store) historyAccounts() []*account {
+	if p := s.historyOrder.Load(); p != nil {
+		return *p
+	}
+	var accts []*account
+	for _, a := range s.accounts {
+		if len(a.history) > 0 {
+			accts = append(accts, a)
+		}
+	}
+	slices.SortFunc(accts, func(a, b *account) int { return a.ID.Compare(b.ID) })
+	s.historyOrder.Store(&accts)
+	return accts
 }
 
 func (r readTx) Pending(ids []ledger.ID) ([]ledger.Pending, error) {
@@ -595,6 +647,7 @@ func (t *tx) commitLocked() {
 		for _, a := range batch {
 			if n, added := s.accountIDs.Add(a.ID); !added {
 				s.accounts[n] = &account{Account: a}
+				s.historyOrder.Store(nil) // may hold the account replaced
 			} else {
 				s.accounts = append(s.accounts, &account{Account: a})
 			}
@@ -649,6 +702,9 @@ func (t *tx) commitLocked() {
 			i, _ := s.byID.get(&s.transfers, b.TransferID) // there, by checkLocked
 			a := s.account(b.AccountID)                    // there, by checkLocked
 			row := historyRow{b.AccountBalance, uint32(i)}
+			if len(a.history) == 0 {
+				s.historyOrder.Store(nil) // a's first row: sorted again when read
+			}
 			if n := len(a.history); n == 0 || a.history[n-1].Timestamp < b.Timestamp {
 				a.history = append(a.history, row) // as the ledger writes them
 			} else {

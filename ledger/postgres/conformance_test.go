@@ -84,5 +84,18 @@ func TestConformance(t *testing.T) {
 			require.NoError(t, rename("failed_transfers", "failed_transfers_away"))
 			t.Cleanup(func() { require.NoError(t, rename("failed_transfers_away", "failed_transfers")) })
 		},
+		DeleteAccount: func(t *testing.T, s ledger.Store, id ledger.ID) {
+			// In a transaction that replicates (session_replication_role):
+			// the foreign keys' triggers do not fire.
+			ctx := context.Background()
+			tx, err := s.(*Store).pool.Begin(ctx)
+			require.NoError(t, err)
+			defer tx.Rollback(ctx)
+			_, err = tx.Exec(ctx, `SET LOCAL session_replication_role = replica`)
+			require.NoError(t, err)
+			_, err = tx.Exec(ctx, `DELETE FROM accounts WHERE id = $1`, id[:])
+			require.NoError(t, err)
+			require.NoError(t, tx.Commit(ctx))
+		},
 	})
 }

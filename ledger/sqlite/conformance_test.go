@@ -34,5 +34,19 @@ func TestConformance(t *testing.T) {
 			_, err := st.conn.ExecContext(ctx, `ALTER TABLE failed_transfers RENAME TO failed_transfers_away`)
 			require.NoError(t, err)
 		},
+		DeleteAccount: func(t *testing.T, s ledger.Store, id ledger.ID) {
+			// On the writer connection, between the store's transactions,
+			// with the foreign keys off and then on again.
+			ctx := context.Background()
+			st := s.(*Store)
+			require.NoError(t, st.lock.Lock(ctx))
+			defer st.lock.Unlock()
+			_, err := st.conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`)
+			require.NoError(t, err)
+			_, err = st.conn.ExecContext(ctx, `DELETE FROM accounts WHERE id = ?1`, id[:])
+			require.NoError(t, err)
+			_, err = st.conn.ExecContext(ctx, `PRAGMA foreign_keys = ON`)
+			require.NoError(t, err)
+		},
 	})
 }

@@ -13,12 +13,13 @@ import (
 
 // maxReadStmts bounds the statement cache of each read connection. The
 // texts that sqlstore.Reader builds for the SQLite dialect are bounded
-// (TestReadStmtsBound counts them, 242): 40 ID lookups (4 tables, IN
+// (TestReadStmtsBound counts them, 244): 40 ID lookups (4 tables, IN
 // lists of the 10 powers of two up to sqlstore.MaxInList), 96 account
 // transfer and 96 balance history filters (3 sides × 16 sets of user
 // data and code conditions × 2 orders), 8 pages of ForEach… (the first
-// and the next of 4 tables), 1 ExpiredPending and 1 LastTimestamp. A text
-// past the bound runs unprepared.
+// and the next of 4 tables), 2 pages of BalanceRows (from a timestamp of
+// an account, or from the next account), 1 ExpiredPending and 1
+// LastTimestamp. A text past the bound runs unprepared.
 const maxReadStmts = 256
 
 // View implements ledger.Store: fn runs in a read transaction (BEGIN …

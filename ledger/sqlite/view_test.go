@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -260,13 +261,17 @@ func TestReadStmtsBound(t *testing.T) {
 	}
 	_, err := r.ExpiredPending(1, 10)
 	require.NoError(t, err)
+	_, err = r.BalanceRows(ledger.ID{}, 0, 10)
+	require.NoError(t, err)
+	_, err = r.BalanceRows(ledger.ID{}, math.MaxUint64, 10) // from the next account
+	require.NoError(t, err)
 	_, err = r.LastTimestamp() // reads no row here
 	require.ErrorIs(t, err, ledger.ErrCorrupt)
 	require.NoError(t, r.ForEachAccount(func(ledger.Account) error { return nil }))
 	require.NoError(t, r.ForEachTransfer(func(ledger.Transfer) error { return nil }))
 	require.NoError(t, r.ForEachPending(func(ledger.Pending) error { return nil }))
 	require.NoError(t, r.ForEachFailed(func(ledger.FailedTransfer) error { return nil }))
-	assert.Equal(t, 4*10+2*3*16*2+1+1+4*2, len(texts))
+	assert.Equal(t, 4*10+2*3*16*2+1+1+4*2+2, len(texts))
 	assert.LessOrEqual(t, len(texts), maxReadStmts)
 }
 

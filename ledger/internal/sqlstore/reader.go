@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 
@@ -257,6 +258,23 @@ func (r Reader) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance
 		" ORDER BY b.timestamp " + p.order + " LIMIT " + p.limit
 	var out []ledger.AccountBalance
 	err := r.Query(q, p.args, collect(ScanBalance, &out))
+	return out, err
+}
+
+// BalanceRows implements ledger.ReadTx: one range scan of the primary key
+// of account_balances, (account_id, timestamp), from (account, from) on. A
+// timestamp is at most 2^63 - 1 here (a signed column that is never
+// negative), so a from past it starts at the next account.
+func (r Reader) BalanceRows(account ID, from uint64, limit int) ([]ledger.BalanceRow, error) {
+	p := r.Dialect.Param
+	q, args := "account_id > "+p(1), []any{account[:]}
+	if from <= math.MaxInt64 {
+		q, args = "(account_id, timestamp) >= ("+p(1)+", "+p(2)+")", append(args, Int(from))
+	}
+	q = "SELECT " + BalanceRowColumns + " FROM account_balances WHERE " + q +
+		" ORDER BY account_id, timestamp LIMIT " + p(len(args)+1)
+	var out []ledger.BalanceRow
+	err := r.Query(q, append(args, int64(limit)), collect(ScanBalanceRow, &out))
 	return out, err
 }
 

@@ -31,6 +31,20 @@ const (
 		"t.user_data_128, t.user_data_64, t.user_data_32, t.timeout, t.ledger, t.code, t.flags, t.timestamp"
 )
 
+// nullIDDest scans a 16-byte BLOB or bytea, or NULL, into an ID: NULL
+// gives the zero ID.
+type nullIDDest struct{ p *ledger.ID }
+
+var _ sql.Scanner = nullIDDest{}
+
+func (d nullIDDest) Scan(src any) error {
+	if src == nil {
+		*d.p = ledger.ID{}
+		return nil
+	}
+	return idDest(d).Scan(src)
+}
+
 // idDest scans a 16-byte BLOB or bytea into an ID.
 type idDest struct{ p *ledger.ID }
 
@@ -110,6 +124,15 @@ func ScanFailed(s Scanner) (ledger.FailedTransfer, error) {
 func ScanBalance(s Scanner) (ledger.AccountBalance, error) {
 	var b ledger.AccountBalance
 	err := s.Scan(idDest{&b.AccountID}, u(&b.DebitsPending), u(&b.DebitsPosted), u(&b.CreditsPending), u(&b.CreditsPosted), u(&b.Timestamp))
+	return b, err
+}
+
+// ScanBalanceRow reads a row of BalanceRowColumns. A NULL transfer_id (a
+// release written before migration 0002) gives the zero TransferID.
+func ScanBalanceRow(s Scanner) (ledger.BalanceRow, error) {
+	var b ledger.BalanceRow
+	err := s.Scan(idDest{&b.AccountID}, u(&b.DebitsPending), u(&b.DebitsPosted), u(&b.CreditsPending), u(&b.CreditsPosted),
+		u(&b.Timestamp), nullIDDest{&b.TransferID})
 	return b, err
 }
 

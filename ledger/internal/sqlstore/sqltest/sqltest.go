@@ -438,7 +438,8 @@ func reopenRows(t *testing.T, s ledger.Store, reopen func(t *testing.T, closed l
 // and at 20 (the release of an expired hold, which has no transfer at its
 // timestamp). Then it opens the store with open, which migrates the rows:
 // the row of transfer 100 must match the filters that transfer matches,
-// and the release, whose transfer is not known, every filter.
+// and the release, whose transfer is not known, every filter; read
+// whole (ReadTx.BalanceRows), the release has the zero TransferID.
 func MigrateHistory(t *testing.T, d sqlstore.Dialect, fsys fs.FS, exec func(query string, args ...any) error,
 	open func() ledger.Store) {
 	t.Helper()
@@ -473,6 +474,14 @@ func MigrateHistory(t *testing.T, d sqlstore.Dialect, fsys fs.FS, exec func(quer
 			return nil
 		}))
 	}
+	// Read whole, the release names no transfer.
+	require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+		got, err := tx.BalanceRows(ledger.ID{}, 0, 10)
+		require.NoError(t, err)
+		assert.Equal(t, []ledger.BalanceRow{{AccountBalance: legacyHistory[0], TransferID: id(100)},
+			{AccountBalance: legacyHistory[1]}}, got)
+		return nil
+	}))
 }
 
 // Migrations returns the migrations in the migrations directory of fsys.

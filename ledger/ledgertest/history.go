@@ -1,0 +1,130 @@
+package ledgertest
+
+import (
+	"context"
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+// testHistoryOfDeletedAccount deletes an account with a balance history
+// (Config.DeleteAccount), as damage to a store's data would: Verify finds
+// its rows, of an account that does not exist, as one problem of that
+// account, the first row's, besides the transfers that name it and the
+// ledger whose sums no longer balance.
+func testHistoryOfDeletedAccount(t *testing.T, c Config) {
+	if c.DeleteAccount == nil {
+		t.Skip("the store cannot lose an account")
+	}
+	// Accounts 1 and 2, account 3 with AccountHistory, and transfers 10
+	// from 1 to 3 and 11 from 2 to 3, each with account 3's row.
+	e := newEnv(t, c)
+	require.NoError(t, write(e.store, rows{
+		accounts: []ledger.Account{
+			{ID: id(1), Ledger: 1, Code: 1, Timestamp: 1},
+			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+			{ID: id(3), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 3},
+		},
+		transfers: []ledger.Transfer{
+			{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(3), Amount: 5, Ledger: 1, Code: 1, Timestamp: 4},
+			{ID: id(11), DebitAccountID: id(2), CreditAccountID: id(3), Amount: 2, Ledger: 1, Code: 1, Timestamp: 5},
+		},
+		balances: []ledger.BalanceRow{
+			{AccountBalance: ledger.AccountBalance{AccountID: id(3), CreditsPosted: 5, Timestamp: 4}, TransferID: id(10)},
+			{AccountBalance: ledger.AccountBalance{AccountID: id(3), CreditsPosted: 7, Timestamp: 5}, TransferID: id(11)},
+		},
+		updAccounts: []ledger.Account{
+			{ID: id(1), DebitsPosted: 5},
+			{ID: id(2), DebitsPosted: 2},
+			{ID: id(3), CreditsPosted: 7, Flags: ledger.AccountHistory},
+		},
+		last: 5,
+	}))
+	e.verify()
+	c.DeleteAccount(t, e.store, id(3))
+	var ve *ledger.VerifyError
+	require.ErrorAs(t, e.l.Verify(e.ctx()), &ve)
+	assert.Equal(t, []ledger.Problem{
+		{TransferID: id(10), Detail: "refers to a missing account"},
+		{TransferID: id(11), Detail: "refers to a missing account"},
+		{AccountID: id(3), Detail: "balance history row at 4, but the account does not exist"},
+		{Detail: "ledger 1: debits posted [0 7] differ from credits posted [0 0]"},
+	}, ve.Problems)
+}
+
+// testBalanceRows checks ReadTx.BalanceRows on rows written straight to
+// the store, in no order: the rows of every account in ascending
+// (account, timestamp) order, each with its transfer, from the row of an
+// account at a timestamp, or the first after it, on, at most limit of
+// them.
+func testBalanceRows(t *testing.T, c Config) {
+	// Accounts 1 and 3 with AccountHistory, 2 without, and transfers 10
+	// to 13 (3 to 1, 2 to 3, 2 to 1, 2 to 3), with the rows of accounts 1
+	// and 3, the last ones first.
+	row := func(account, transfer, ts, posted uint64) ledger.BalanceRow {
+		return ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: id(account), CreditsPosted: posted,
+			Timestamp: ts}, TransferID: id(transfer)}
+	}
+	s, _ := storeWith(t, c, rows{
+		accounts: []ledger.Account{
+			{ID: id(1), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 1},
+			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+			{ID: id(3), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 3},
+		},
+		transfers: []ledger.Transfer{
+			{ID: id(10), DebitAccountID: id(3), CreditAccountID: id(1), Amount: 1, Ledger: 1, Code: 1, Timestamp: 4},
+			{ID: id(11), DebitAccountID: id(2), CreditAccountID: id(3), Amount: 1, Ledger: 1, Code: 1, Timestamp: 5},
+			{ID: id(12), DebitAccountID: id(2), CreditAccountID: id(1), Amount: 1, Ledger: 1, Code: 1, Timestamp: 6},
+			{ID: id(13), DebitAccountID: id(2), CreditAccountID: id(3), Amount: 1, Ledger: 1, Code: 1, Timestamp: 7},
+		},
+		balances: []ledger.BalanceRow{row(3, 13, 7, 2), row(3, 11, 5, 1), row(1, 12, 6, 2), row(1, 10, 4, 1)},
+		last:     7,
+	})
+	all := []ledger.BalanceRow{row(1, 10, 4, 1), row(1, 12, 6, 2), row(3, 11, 5, 1), row(3, 13, 7, 2)}
+	tests := []struct {
+		name    string
+		account uint64
+		from    uint64
+		limit   int
+		want    []ledger.BalanceRow
+	}{
+		{"all", 0, 0, ledger.BatchMax, all},
+		{"first_page", 0, 0, 3, all[:3]},
+		{"next_page", 3, 6, ledger.BatchMax, all[3:]},
+		{"from_a_row", 1, 6, 2, all[1:3]},
+		{"from_between_rows", 1, 5, ledger.BatchMax, all[1:]},
+		{"past_the_account's_rows", 1, 7, ledger.BatchMax, all[2:]},
+		{"from_an_account_without_rows", 2, 0, ledger.BatchMax, all[2:]},
+		{"past_the_greatest_stored_timestamp", 1, ledger.TimestampLimit + 1, ledger.BatchMax, all[2:]},
+		{"past_every_timestamp", 1, math.MaxUint64, 1, all[2:3]},
+		{"past_the_last_row", 3, 8, ledger.BatchMax, nil},
+		{"past_the_last_account", 4, 0, ledger.BatchMax, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+				got, err := tx.BalanceRows(id(tt.account), tt.from, tt.limit)
+				require.NoError(t, err)
+				if len(tt.want) == 0 {
+					assert.Empty(t, got)
+					return nil
+				}
+				assert.Equal(t, tt.want, got)
+				return nil
+			}))
+		})
+	}
+	// A row of account 2, which had none, is read in its place.
+	require.NoError(t, write(s, rows{balances: []ledger.BalanceRow{row(2, 12, 6, 0)}, last: 8}))
+	require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+		got, err := tx.BalanceRows(ledger.ID{}, 0, ledger.BatchMax)
+		require.NoError(t, err)
+		assert.Equal(t, slices.Insert(slices.Clone(all), 2, row(2, 12, 6, 0)), got)
+		return nil
+	}))
+}
