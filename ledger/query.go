@@ -86,7 +86,8 @@ func (l *Ledger) GetAccountTransfers(ctx context.Context, f AccountFilter) ([]Tr
 // first with AccountFilterReversed), at most f.Limit. As in TigerBeetle, a
 // balance is returned when the transfer that changed it, the one with the
 // same timestamp, matches f as in GetAccountTransfers (side, user data,
-// code, time range). The release of an expired pending transfer also
+// code, time range); with both side flags, every balance matches the side
+// (ReadTx.AccountBalances). The release of an expired pending transfer also
 // changes balances here (TigerBeetle records no history for it): that
 // balance matches f by the pending transfer (a release that a SQL store
 // wrote before its balance-history migration 0002 names no transfer and

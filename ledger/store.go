@@ -106,9 +106,14 @@ type ReadTx interface {
 	// TransferID) matches f's side, user data and code as in
 	// AccountTransfers, ascending by Timestamp (descending with
 	// AccountFilterReversed), at most f.Limit of them. The filter is
-	// normalized as for AccountTransfers. A row that names no transfer (a
-	// release written before the SQL stores' migration 0002) matches
-	// every filter.
+	// normalized as for AccountTransfers. With both AccountFilterDebits
+	// and AccountFilterCredits set, the side is no condition: the ledger
+	// writes a row for a transfer of its account, which moves it on one
+	// side or the other, so a row naming a transfer of other accounts,
+	// which only damage leaves, matches such a filter by the user data and
+	// code of that transfer alone, and is read as stored. A row that names
+	// no transfer (a release written before the SQL stores' migration
+	// 0002) matches every filter.
 	AccountBalances(f AccountFilter) ([]AccountBalance, error)
 
 	// BalanceRows returns balance history rows (written by

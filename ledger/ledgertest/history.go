@@ -128,3 +128,59 @@ func testBalanceRows(t *testing.T, c Config) {
 		return nil
 	}))
 }
+
+// testHistoryOfOtherTransfer writes straight to the store a balance
+// history row of account 1 that names transfer 10 of accounts 2 and 3,
+// as damage would (the ledger writes a row for a transfer of its
+// account), beside a row of transfer 11, which credits account 1:
+// AccountBalances reads that row as stored when the filter has both
+// sides, which are then no condition, and by the user data and code of
+// its transfer; a filter of one side reads only the rows of the
+// transfers on that side of the account.
+func testHistoryOfOtherTransfer(t *testing.T, c Config) {
+	s, _ := storeWith(t, c, rows{
+		accounts: []ledger.Account{
+			{ID: id(1), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 1},
+			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+			{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3},
+		},
+		transfers: []ledger.Transfer{
+			{ID: id(10), DebitAccountID: id(2), CreditAccountID: id(3), Amount: 1, Ledger: 1, Code: 5, UserData64: 9, Timestamp: 4},
+			{ID: id(11), DebitAccountID: id(2), CreditAccountID: id(1), Amount: 2, Ledger: 1, Code: 6, Timestamp: 5},
+		},
+		balances: []ledger.BalanceRow{
+			{AccountBalance: ledger.AccountBalance{AccountID: id(1), CreditsPosted: 1, Timestamp: 4}, TransferID: id(10)},
+			{AccountBalance: ledger.AccountBalance{AccountID: id(1), CreditsPosted: 2, Timestamp: 5}, TransferID: id(11)},
+		},
+		last: 5,
+	})
+	other := ledger.AccountBalance{AccountID: id(1), CreditsPosted: 1, Timestamp: 4}
+	own := ledger.AccountBalance{AccountID: id(1), CreditsPosted: 2, Timestamp: 5}
+	both := ledger.AccountFilterDebits | ledger.AccountFilterCredits
+	tests := []struct {
+		name string
+		f    ledger.AccountFilter
+		want []ledger.AccountBalance
+	}{
+		{"both_sides", ledger.AccountFilter{Flags: both}, []ledger.AccountBalance{other, own}},
+		{"both_sides_reversed", ledger.AccountFilter{Flags: both | ledger.AccountFilterReversed}, []ledger.AccountBalance{own, other}},
+		{"both_sides_its_code", ledger.AccountFilter{Flags: both, Code: 5}, []ledger.AccountBalance{other}},
+		{"both_sides_its_user_data", ledger.AccountFilter{Flags: both, UserData64: 9}, []ledger.AccountBalance{other}},
+		{"both_sides_other_code", ledger.AccountFilter{Flags: both, Code: 6}, []ledger.AccountBalance{own}},
+		{"debits", ledger.AccountFilter{Flags: ledger.AccountFilterDebits}, nil},
+		{"credits", ledger.AccountFilter{Flags: ledger.AccountFilterCredits}, []ledger.AccountBalance{own}},
+		{"credits_its_code", ledger.AccountFilter{Flags: ledger.AccountFilterCredits, Code: 5}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := tt.f
+			f.AccountID, f.TimestampMin, f.TimestampMax, f.Limit = id(1), 1, ledger.TimestampLimit, ledger.BatchMax
+			require.NoError(t, s.View(context.Background(), func(tx ledger.ReadTx) error {
+				got, err := tx.AccountBalances(f)
+				require.NoError(t, err)
+				assert.Equal(t, tt.want, got)
+				return nil
+			}))
+		})
+	}
+}

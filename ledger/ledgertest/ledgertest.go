@@ -301,6 +301,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("AccountBalanceFilters", func(t *testing.T) { testAccountBalanceFilters(t, c) })
 	t.Run("AccountBalanceTransferFilters", func(t *testing.T) { testAccountBalanceTransferFilters(t, c) })
 	t.Run("BalanceRows", func(t *testing.T) { testBalanceRows(t, c) })
+	t.Run("HistoryOfOtherTransfer", func(t *testing.T) { testHistoryOfOtherTransfer(t, c) })
 	t.Run("MissingRows", func(t *testing.T) { testMissingRows(t, c) })
 	t.Run("PendingOfPlainTransfer", func(t *testing.T) { testPendingOfPlainTransfer(t, c) })
 	t.Run("SameAccountTransfer", func(t *testing.T) { testSameAccountTransfer(t, c) })

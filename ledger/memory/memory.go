@@ -197,8 +197,12 @@ func scan(lo, hi int, reversed bool, fn func(k int) bool) {
 func matches(f *ledger.AccountFilter, t *ledger.Transfer) bool {
 	side := (f.Flags&ledger.AccountFilterDebits != 0 && t.DebitAccountID == f.AccountID) ||
 		(f.Flags&ledger.AccountFilterCredits != 0 && t.CreditAccountID == f.AccountID)
-	return side &&
-		(f.UserData128.IsZero() || t.UserData128 == f.UserData128) &&
+	return side && matchesData(f, t)
+}
+
+// matchesData reports whether t matches the user data and code of f.
+func matchesData(f *ledger.AccountFilter, t *ledger.Transfer) bool {
+	return (f.UserData128.IsZero() || t.UserData128 == f.UserData128) &&
 		(f.UserData64 == 0 || t.UserData64 == f.UserData64) &&
 		(f.UserData32 == 0 || t.UserData32 == f.UserData32) &&
 		(f.Code == 0 || t.Code == f.Code)
@@ -212,9 +216,11 @@ func (r readTx) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance
 	h := a.history
 	lo := sort.Search(len(h), func(k int) bool { return h[k].Timestamp >= f.TimestampMin })
 	hi := sort.Search(len(h), func(k int) bool { return h[k].Timestamp > f.TimestampMax })
+	// With both sides, the side is no condition (ledger.ReadTx).
+	both := f.Flags&(ledger.AccountFilterDebits|ledger.AccountFilterCredits) == ledger.AccountFilterDebits|ledger.AccountFilterCredits
 	var out []ledger.AccountBalance
 	scan(lo, hi, f.Flags&ledger.AccountFilterReversed != 0, func(k int) bool {
-		if matches(&f, r.s.transfers.at(int(h[k].transfer))) {
+		if t := r.s.transfers.at(int(h[k].transfer)); (both && matchesData(&f, t)) || matches(&f, t) {
 			out = append(out, h[k].AccountBalance)
 		}
 		return len(out) < f.Limit

@@ -230,28 +230,26 @@ func (r Reader) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, err
 // AccountBalances implements ledger.ReadTx: one range scan of the
 // account's history, each row joined with its transfer by ID when the
 // filter needs it. A row without a transfer_id (a release of an expired
-// hold written before the column existed) matches every filter. Without
-// user data or code, a filter of both sides matches every row (each row's
-// transfer moves the account on one side), so that query reads the
-// history alone.
+// hold written before the column existed) matches every filter. With both
+// sides, the side is no condition, so that a filter of both sides without
+// user data or code reads the history alone.
 func (r Reader) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
 	p := r.filterQuery(f)
-	var side string
+	var match string
 	debits, credits := f.Flags&ledger.AccountFilterDebits != 0, f.Flags&ledger.AccountFilterCredits != 0
 	switch {
 	case debits && credits:
-		side = "(t.debit_account_id = " + p.acct + " OR t.credit_account_id = " + p.acct + ")"
 	case debits:
-		side = "t.debit_account_id = " + p.acct
+		match = "t.debit_account_id = " + p.acct
 	case credits:
-		side = "t.credit_account_id = " + p.acct
+		match = "t.credit_account_id = " + p.acct
 	default:
 		return nil, nil
 	}
-	from, match := " FROM account_balances AS b", ""
-	if extra := p.conditions(f, "t."); !debits || !credits || extra != "" {
+	from := " FROM account_balances AS b"
+	if extra := p.conditions(f, "t."); match != "" || extra != "" {
 		from += " LEFT JOIN transfers AS t ON t.id = b.transfer_id"
-		match = " AND (b.transfer_id IS NULL OR " + side + extra + ")"
+		match = " AND (b.transfer_id IS NULL OR " + strings.TrimPrefix(match+extra, " AND ") + ")"
 	}
 	q := "SELECT " + balanceColumnsB + from +
 		" WHERE b.account_id = " + p.acct + " AND b.timestamp BETWEEN " + p.lo + " AND " + p.hi + match +
