@@ -96,13 +96,16 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //     expired one expires by the last timestamp the store records (the
 //     ledger expires a hold at a timestamp it assigns);
 //   - the balance history of an account with AccountHistory replays:
-//     each transfer that names it has a row at its timestamp, with the
-//     balances that its transfers and the releases of its expired pending
-//     transfers give up to then; every other row releases an expired
-//     pending transfer of it, at or after that transfer's expiry, at a
-//     timestamp that no transfer or account has; the last row has the account's balances. Only the first row that
-//     breaks this (or the first transfer without a row) is reported, as
-//     the rest of that history follows from it. The rows of all accounts
+//     each transfer that names it has a row at its timestamp, which names
+//     that transfer, with the balances that its transfers and the
+//     releases of its expired pending transfers give up to then; every
+//     other row releases an expired pending transfer of it, which it
+//     names (a release that a SQL store wrote before its migration 0002
+//     names none), at or after that transfer's expiry, at a timestamp
+//     that no transfer or account has; the last row has the account's
+//     balances. Only the first row that breaks this (or the first
+//     transfer without a row) is reported, as the rest of that history
+//     follows from it. The rows of all accounts
 //     are read once, a page at a time, by account and then timestamp
 //     (ReadTx.BalanceRows);
 //   - an account without AccountHistory has no balance history row, nor

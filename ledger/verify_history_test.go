@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/ledger"
@@ -173,12 +174,38 @@ func TestVerifyChecksEveryBalanceHistoryRow(t *testing.T) {
 		{"release_before_expiry", change(two, at["sweep"], func(r *ledger.BalanceRow) { r.Timestamp = expires - 1 }),
 			[]ledger.Problem{{AccountID: two, Detail: fmt.Sprintf(
 				"balance history row at %d releases %v, which expires at %d", expires-1, ledger.IDFromUint64(11), expires)}}},
+		{"row_names_another_transfer", change(two, ts(14), func(r *ledger.BalanceRow) { r.TransferID = ledger.IDFromUint64(19) }),
+			[]ledger.Problem{{AccountID: two, Detail: fmt.Sprintf("balance history row at %d (transfer %v) names transfer %v",
+				ts(14), ledger.IDFromUint64(14), ledger.IDFromUint64(19))}}},
+		{"row_names_no_transfer", change(two, ts(14), func(r *ledger.BalanceRow) { r.TransferID = ledger.ID{} }),
+			[]ledger.Problem{{AccountID: two, Detail: fmt.Sprintf("balance history row at %d (transfer %v) names transfer %v",
+				ts(14), ledger.IDFromUint64(14), ledger.ID{})}}},
+		{"release_names_another_transfer", change(one, at["sweep"], func(r *ledger.BalanceRow) { r.TransferID = ledger.IDFromUint64(12) }),
+			[]ledger.Problem{{AccountID: one, Detail: fmt.Sprintf("balance history row at %d releases %v, but names transfer %v",
+				at["sweep"], ledger.IDFromUint64(11), ledger.IDFromUint64(12))}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			require.Equal(t, tt.want, verifyProblems(t, tt.store))
 		})
 	}
+
+	// A release written before the SQL stores' migration 0002 names no
+	// transfer.
+	t.Run("releases_that_name_no_transfer", func(t *testing.T) {
+		unnamed := edit(two, func(rows []ledger.BalanceRow) []ledger.BalanceRow {
+			for i := range rows {
+				if rows[i].Timestamp == at["sweep"] || rows[i].Timestamp == at["void"] {
+					rows[i].TransferID = ledger.ID{}
+				}
+			}
+			return rows
+		})
+		l, err := ledger.New(unnamed, ledger.Options{})
+		require.NoError(t, err)
+		defer l.Close()
+		assert.NoError(t, l.Verify(context.Background()))
+	})
 
 	t.Run("row_of_account_without_history", func(t *testing.T) {
 		tamper(t, s, func(tx ledger.Tx) error {

@@ -247,7 +247,8 @@ func historyFilter(id ID, from uint64, limit int) AccountFilter {
 // both in ascending timestamp order a page at a time. The ledger writes a
 // row after every transfer that names the account, at its timestamp, and
 // after every release of an expired pending transfer of it, at or after
-// the expiry, at a timestamp that no transfer or account has. Each row
+// the expiry, at a timestamp that no transfer or account has; each row
+// names its transfer, or the pending transfer it releases. Each row
 // must hold the balances that the transfers and releases before it give;
 // the first that does not, or a transfer without a row, is reported, and
 // the rest of the history is not checked (the rows of a left in rows are
@@ -287,12 +288,16 @@ func (v *verifier) history(tx ReadTx, a *Account, rows *page[BalanceRow]) error 
 		if t != nil && t.Timestamp == b.Timestamp {
 			r.apply(v, a.ID, t)
 			transfers.pop()
+			if row.TransferID != t.ID {
+				v.add(a.ID, ID{}, "balance history row at %d (transfer %v) names transfer %v", b.Timestamp, t.ID, row.TransferID)
+				return nil
+			}
 			if r.sums != rowSums(b) {
 				v.add(a.ID, ID{}, "balance history row at %d (transfer %v) has %v, transfers give %v",
 					b.Timestamp, t.ID, rowSums(b), r.sums)
 				return nil
 			}
-		} else if !v.release(a, &r, b) {
+		} else if !v.release(a, &r, row) {
 			return nil
 		}
 		last = b
@@ -300,15 +305,20 @@ func (v *verifier) history(tx ReadTx, a *Account, rows *page[BalanceRow]) error 
 	}
 }
 
-// release checks b, a balance history row of a at no transfer of it,
-// against the release of an expired hold of a, counts that release in r,
-// and reports whether b passes.
-func (v *verifier) release(a *Account, r *replay, b *AccountBalance) bool {
+// release checks row, a balance history row of a at no transfer of it,
+// against the release of an expired hold of a, which it names (or no
+// transfer, as a release written before the SQL stores' migration 0002),
+// counts that release in r, and reports whether row passes.
+func (v *verifier) release(a *Account, r *replay, row *BalanceRow) bool {
+	b := &row.AccountBalance
 	p := r.expiry(a.ID, b)
 	switch {
 	case p == nil:
 		v.add(a.ID, ID{}, "balance history row at %d (no transfer of it) has %v, which the release of no expired hold gives from %v",
 			b.Timestamp, rowSums(b), r.sums)
+		return false
+	case !row.TransferID.IsZero() && row.TransferID != p.t.ID:
+		v.add(a.ID, ID{}, "balance history row at %d releases %v, but names transfer %v", b.Timestamp, p.t.ID, row.TransferID)
 		return false
 	case b.Timestamp < p.t.ExpiresAt():
 		v.add(a.ID, ID{}, "balance history row at %d releases %v, which expires at %d", b.Timestamp, p.t.ID, p.t.ExpiresAt())

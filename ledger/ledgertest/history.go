@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"slices"
 	"testing"
@@ -183,4 +184,37 @@ func testHistoryOfOtherTransfer(t *testing.T, c Config) {
 			}))
 		})
 	}
+}
+
+// testVerifyHistoryOfOtherTransfer writes straight to the store a
+// balance history row of account 1 that names transfer 11 of accounts 2
+// and 3, at the timestamp of transfer 10, which credits account 1, and
+// with the balances that transfer 10 gives: Verify finds that the row
+// names another transfer than the one whose event it follows.
+func testVerifyHistoryOfOtherTransfer(t *testing.T, c Config) {
+	e := newEnv(t, c)
+	require.NoError(t, write(e.store, rows{
+		accounts: []ledger.Account{
+			{ID: id(1), Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 1},
+			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+			{ID: id(3), Ledger: 1, Code: 1, Timestamp: 3},
+		},
+		transfers: []ledger.Transfer{
+			{ID: id(10), DebitAccountID: id(2), CreditAccountID: id(1), Amount: 1, Ledger: 1, Code: 1, Timestamp: 4},
+			{ID: id(11), DebitAccountID: id(2), CreditAccountID: id(3), Amount: 2, Ledger: 1, Code: 1, Timestamp: 5},
+		},
+		balances: []ledger.BalanceRow{
+			{AccountBalance: ledger.AccountBalance{AccountID: id(1), CreditsPosted: 1, Timestamp: 4}, TransferID: id(11)},
+		},
+		updAccounts: []ledger.Account{
+			{ID: id(1), CreditsPosted: 1, Flags: ledger.AccountHistory},
+			{ID: id(2), DebitsPosted: 3},
+			{ID: id(3), CreditsPosted: 2},
+		},
+		last: 5,
+	}))
+	var ve *ledger.VerifyError
+	require.ErrorAs(t, e.l.Verify(e.ctx()), &ve)
+	assert.Equal(t, []ledger.Problem{{AccountID: id(1),
+		Detail: fmt.Sprintf("balance history row at 4 (transfer %v) names transfer %v", id(10), id(11))}}, ve.Problems)
 }

@@ -313,6 +313,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("IgnoredWriteError", func(t *testing.T) { testIgnoredWriteError(t, c) })
 	t.Run("IgnoredReadError", func(t *testing.T) { testIgnoredReadError(t, c) })
 	t.Run("HistoryOfDeletedAccount", func(t *testing.T) { testHistoryOfDeletedAccount(t, c) })
+	t.Run("VerifyHistoryOfOtherTransfer", func(t *testing.T) { testVerifyHistoryOfOtherTransfer(t, c) })
 	t.Run("WritesWithoutRead", func(t *testing.T) { testWritesWithoutRead(t, c) })
 	t.Run("CancelledUpdate", func(t *testing.T) { testCancelledUpdate(t, c) })
 	t.Run("LastTimestamp", func(t *testing.T) { testLastTimestamp(t, c) })
