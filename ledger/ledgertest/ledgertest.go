@@ -2,19 +2,21 @@
 // (ledger/memory, ledger/sqlite, ledger/postgres) runs Run from its tests,
 // so one set of rules holds for all of them. Run drives a ledger.Ledger
 // over the store and checks exact result codes and balances: every result
-// code, two-phase transfers with expiry on an injected clock, linked
-// chains, idempotent retries, lookups and pagination, the balance history
-// read whole (ledger.ReadTx.BalanceRows), Verify of a store that lost an
-// account (Config.DeleteAccount), the store's refusal of a row naming a
-// row that does not exist, of a pending state of a transfer that is not
-// pending, of a transfer whose debit and credit account are the same, and
-// of a unique key (an ID, a transfer's timestamp, a balance history row's
-// account and timestamp) inserted again, rows stored out of timestamp
-// order, a refused write or a failed read whose error the transaction
-// ignores, the writes of a transaction that reads nothing, a context that
-// ends while the transaction runs, a last timestamp that goes back,
-// concurrency, restart (for stores that persist) and a rapid state
-// machine that compares the store with the in-memory model.
+// code, two-phase transfers with expiry on an injected clock (and the
+// expiry of a pending state made active again by a writer other than the
+// ledger), linked chains, idempotent retries, lookups and pagination, the
+// balance history read whole (ledger.ReadTx.BalanceRows), Verify of a
+// store that lost an account (Config.DeleteAccount), the store's refusal
+// of a row naming a row that does not exist, of a pending state of a
+// transfer that is not pending, of a transfer whose debit and credit
+// account are the same, and of a unique key (an ID, a transfer's
+// timestamp, a balance history row's account and timestamp) inserted
+// again, rows stored out of timestamp order, a refused write or a failed
+// read whose error the transaction ignores, the writes of a transaction
+// that reads nothing, a context that ends while the transaction runs, a
+// last timestamp that goes back, concurrency, restart (for stores that
+// persist) and a rapid state machine that compares the store with the
+// in-memory model.
 package ledgertest
 
 import (
@@ -290,6 +292,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("Balancing", func(t *testing.T) { testBalancing(t, c) })
 	t.Run("TwoPhase", func(t *testing.T) { testTwoPhase(t, c) })
 	t.Run("Expiry", func(t *testing.T) { testExpiry(t, c) })
+	t.Run("ExpiredPendingOfUpdatedState", func(t *testing.T) { testExpiredPendingOfUpdatedState(t, c) })
 	t.Run("Closing", func(t *testing.T) { testClosing(t, c) })
 	t.Run("LinkedChains", func(t *testing.T) { testLinked(t, c) })
 	t.Run("Idempotency", func(t *testing.T) { testIdempotency(t, c) })

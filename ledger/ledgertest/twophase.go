@@ -1,6 +1,8 @@
 package ledgertest
 
 import (
+	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -427,4 +429,51 @@ func fillers(n uint64) ([]ledger.Transfer, []ledger.CreateTransferResult) {
 		want = append(want, ledger.TransferCreated)
 	}
 	return batch, want
+}
+
+// testExpiredPendingOfUpdatedState writes straight to the store pending
+// transfer 10 with its active state, which the store reads once it has
+// expired (Tx.ExpiredPending); then the state is expired, read no more,
+// and made active again, as no ledger does: the store reads it again,
+// once, as it reads every active state that has expired.
+func testExpiredPendingOfUpdatedState(t *testing.T, c Config) {
+	hold := ledger.Transfer{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1, Ledger: 1, Code: 1,
+		Flags: ledger.TransferPending, Timeout: 1, Timestamp: 3}
+	expires := hold.ExpiresAt()
+	s, _ := storeWith(t, c, rows{
+		accounts: []ledger.Account{
+			{ID: id(1), Ledger: 1, Code: 1, Timestamp: 1},
+			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+		},
+		transfers: []ledger.Transfer{hold},
+		pending:   []ledger.Pending{{ID: id(10), Status: ledger.PendingActive, ExpiresAt: expires, Timestamp: 3}},
+		last:      3,
+	})
+	expired := func(now uint64) []ledger.Transfer {
+		t.Helper()
+		var got []ledger.Transfer
+		require.NoError(t, s.Update(context.Background(), func(tx ledger.Tx) error {
+			if _, err := tx.LastTimestamp(); err != nil {
+				return err
+			}
+			var err error
+			got, err = tx.ExpiredPending(now, 10)
+			got = slices.Clone(got)
+			return err
+		}))
+		return got
+	}
+	state := func(status ledger.PendingStatus, last uint64) {
+		t.Helper()
+		require.NoError(t, write(s, rows{updPending: []ledger.Pending{{ID: id(10), Status: status}}, last: last}))
+	}
+	assert.Equal(t, []ledger.Transfer{hold}, expired(expires))
+	state(ledger.PendingExpired, expires)
+	assert.Empty(t, expired(expires))
+	state(ledger.PendingActive, expires+1)
+	assert.Equal(t, []ledger.Transfer{hold}, expired(expires+1))
+	// Expired again while the store holds what it read of the active state.
+	state(ledger.PendingExpired, expires+2)
+	state(ledger.PendingActive, expires+3)
+	assert.Equal(t, []ledger.Transfer{hold}, expired(expires+3))
 }

@@ -381,7 +381,10 @@ func (t *tx) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
 	var due []expiry
 	for len(s.expiry) > 0 && s.expiry[0].at <= now && len(due) < limit {
 		e := heap.Pop(&s.expiry).(expiry)
-		if s.pending[e.id].Status == ledger.PendingActive {
+		// A state made active again while its entry stayed has two, which
+		// come one after the other (the same expiry and timestamp): the
+		// second is dropped.
+		if s.pending[e.id].Status == ledger.PendingActive && (len(due) == 0 || due[len(due)-1].id != e.id) {
 			due = append(due, e)
 		}
 	}
@@ -694,6 +697,11 @@ func (t *tx) commitLocked() {
 	for _, batch := range t.updPending {
 		for _, u := range batch {
 			p := s.pending[u.ID] // there, by checkLocked
+			if u.Status == ledger.PendingActive && p.Status != ledger.PendingActive && p.ExpiresAt != 0 {
+				// Made active again, as no ledger does: it expires as
+				// any active state does.
+				heap.Push(&s.expiry, expiry{at: p.ExpiresAt, ts: p.Timestamp, id: p.ID})
+			}
 			p.Status = u.Status
 			s.pending[u.ID] = p
 		}
