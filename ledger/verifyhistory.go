@@ -221,7 +221,8 @@ func (v *verifier) balanceHistories(tx ReadTx) error {
 		a := v.accounts[id]
 		switch {
 		case !id.Valid():
-			// Reported with the account; no filter selects it.
+			// Reported with the account, whose rows are left unchecked:
+			// GetAccountBalances reads none of them.
 		case a.Flags&AccountHistory != 0:
 			if err := v.history(tx, a, rows); err != nil {
 				return err
