@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/pki"
@@ -836,4 +837,25 @@ func TestFileCrashBeforeRename(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []byte("newer"), b)
 	assert.NoFileExists(t, prev)
+}
+
+// TestFileRemovesStaleTemporaries: a temporary file of the state file that
+// a crash between the write and the rename left behind is removed by a
+// later Store once it is older than ten minutes; a younger one stays.
+func TestFileRemovesStaleTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	f := &applet.File{Path: filepath.Join(dir, "card.state")}
+	stale := filepath.Join(dir, ".card.state.tmp123")
+	young := filepath.Join(dir, ".card.state.tmp456")
+	require.NoError(t, os.WriteFile(stale, []byte("half-writ"), 0o600))
+	require.NoError(t, os.WriteFile(young, []byte("half-writ"), 0o600))
+	old := time.Now().Add(-11 * time.Minute)
+	require.NoError(t, os.Chtimes(stale, old, old))
+
+	require.NoError(t, f.Store([]byte("new")))
+	assert.NoFileExists(t, stale)
+	assert.FileExists(t, young, "a Store under way may write it")
+	b, err := f.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte("new"), b)
 }

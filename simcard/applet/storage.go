@@ -7,6 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
+
+	"github.com/casimpay/casimpay/internal/tempfile"
 )
 
 // Storage is the card's non-volatile memory: one opaque blob holding the
@@ -86,7 +89,10 @@ func (m *Memory) Store(state []byte) error {
 // the one the Store failed for. Only when that rename fails too, or on a file
 // system without hard links, which keeps no previous file, does a Store that
 // fails leave the new state in the file. A second name left by a crash is
-// removed by the next Store.
+// removed by the next Store, and a temporary file (".NAME.tmp" and digits)
+// left by a crash before its rename is removed by a Store once it is older
+// than ten minutes: a Store takes milliseconds, so no Store under way, of
+// this process or another, still writes it.
 //
 // A File is safe for concurrent use by one process; two processes must not
 // share a Path. A nil *File is no storage: Load and Store return
@@ -145,7 +151,7 @@ func (f *File) Store(state []byte) (err error) {
 	if err := f.failAt("create"); err != nil {
 		return fmt.Errorf("applet: store state: %w", err)
 	}
-	tmp, err := os.CreateTemp(dir, "."+base+".tmp*")
+	tmp, err := tempfile.Create(f.Path)
 	if err != nil {
 		return fmt.Errorf("applet: store state: %w", err)
 	}
@@ -196,6 +202,7 @@ func (f *File) Store(state []byte) (err error) {
 		return fmt.Errorf("applet: store state: sync directory: %w (previous state put back)", err)
 	}
 	os.Remove(prev) // a file left so is removed by the next Store
+	tempfile.RemoveStale(f.Path, time.Now().Add(-tempfile.Stale))
 	return nil
 }
 

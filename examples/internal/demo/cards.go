@@ -182,7 +182,8 @@ func holdSetup(ctx context.Context, dir string) (unlock func() error, err error)
 // reach other processes (lockAcrossProcesses), whose setup may be making
 // them at this moment; a card state file's .NAME.card.tmp…, which a
 // program writes while it uses its card and without the lock, is left
-// alone. What cannot be removed stays, as it did.
+// alone: the card's applet.File removes its own once they are stale. What
+// cannot be removed stays, as it did.
 func removeLeftovers(dir string) {
 	if !lockAcrossProcesses {
 		return

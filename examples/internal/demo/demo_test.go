@@ -19,6 +19,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/internal/tempfile"
 	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki"
@@ -397,30 +398,23 @@ func TestWriteFile(t *testing.T) {
 
 // TestWriteFileRemovesStaleTemporaries: a temporary file of the same name
 // that a writer killed before its rename left behind is removed by the next
-// write once it is older than staleTemp; a younger one, which a writer in
-// another process may be filling, stays, and so do other names' files.
+// write once it is older than tempfile.Stale; a younger one, which a writer
+// in another process may be filling, stays (internal/tempfile tests which
+// files count as the name's).
 func TestWriteFileRemovesStaleTemporaries(t *testing.T) {
 	dir := t.TempDir()
 	name := filepath.Join(dir, "cloud.url")
 	stale := filepath.Join(dir, ".cloud.url.tmp123")
 	young := filepath.Join(dir, ".cloud.url.tmp456")
-	other := filepath.Join(dir, ".alice.adv.tmp789")
-	staleDir := filepath.Join(dir, ".cloud.url.tmp999")
-	for _, f := range []string{stale, young, other} {
+	for _, f := range []string{stale, young} {
 		require.NoError(t, os.WriteFile(f, []byte("part"), 0o600))
 	}
-	require.NoError(t, os.Mkdir(staleDir, 0o700))
-	old := time.Now().Add(-staleTemp - time.Minute)
-	for _, f := range []string{stale, other, staleDir} {
-		require.NoError(t, os.Chtimes(f, old, old))
-	}
+	old := time.Now().Add(-tempfile.Stale - time.Minute)
+	require.NoError(t, os.Chtimes(stale, old, old))
 	require.NoError(t, writeFile(name, []byte("url\n"), 0o600, false))
-	_, err := os.Lstat(stale)
-	assert.ErrorIs(t, err, fs.ErrNotExist, "stale temporary file")
-	for _, f := range []string{young, other, staleDir, name} {
-		_, err := os.Lstat(f)
-		assert.NoError(t, err, f)
-	}
+	assert.NoFileExists(t, stale)
+	assert.FileExists(t, young)
+	assert.FileExists(t, name)
 }
 
 // setUpFolder returns a data folder that a cloud set up with the grocery

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/internal/tempfile"
 	"github.com/casimpay/casimpay/queue"
 )
 
@@ -211,25 +212,20 @@ func parseAir(b []byte) (x, y float64, advert []byte, err error) {
 	return x, y, advert, nil
 }
 
-// staleTemp is the age past which writeFile takes a temporary file of its
-// name for one that a writer killed before its rename left behind. A write
-// takes milliseconds; one in another process that has not renamed its
-// file after staleTemp is stuck or dead.
-const staleTemp = 10 * time.Minute
-
 // writeFile writes data to a new file of name's folder, named at random
 // after name (with permissions perm), and renames it to name, so that a
 // reader in another process finds the old file or the whole new one,
 // never a part of it, and that writers at once of one name do not write
 // into each other's file: the last rename wins. With durable, the data is
 // on disk before the rename, for files that a crash must not leave empty
-// (keys, certificates, a card's ICCID). After the rename it removes the
-// regular files of name's temporary pattern older than staleTemp, which a
-// writer killed between its creation and its rename left behind (these
+// (keys, certificates, a card's ICCID). After the rename it removes name's
+// temporary files older than tempfile.Stale (ten minutes), which a writer
+// killed between their creation and their rename left behind (these
 // writes do not take the setup lock, so removeLeftovers cannot tell them
-// from a write under way); what cannot be removed stays.
+// from a write under way), as a card's state file (applet.File) does with
+// its own; what cannot be removed stays.
 func writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
-	f, err := os.CreateTemp(filepath.Dir(name), "."+filepath.Base(name)+".tmp*")
+	f, err := tempfile.Create(name)
 	if err != nil {
 		return fmt.Errorf("demo: %w", err)
 	}
@@ -249,22 +245,6 @@ func writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
 		os.Remove(tmp)
 		return fmt.Errorf("demo: %w", err)
 	}
-	removeStaleTemps(name, time.Now().Add(-staleTemp))
+	tempfile.RemoveStale(name, time.Now().Add(-tempfile.Stale))
 	return nil
-}
-
-// removeStaleTemps removes the regular files of name's folder whose names
-// writeFile's temporary files of name take (name's base after a dot, then
-// ".tmp" and more) last modified before cutoff.
-func removeStaleTemps(name string, cutoff time.Time) {
-	dir, prefix := filepath.Dir(name), "."+filepath.Base(name)+".tmp"
-	entries, _ := os.ReadDir(dir) // what cannot be read stays
-	for _, e := range entries {
-		if len(e.Name()) == len(prefix) || !strings.HasPrefix(e.Name(), prefix) || !e.Type().IsRegular() {
-			continue
-		}
-		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
-			os.Remove(filepath.Join(dir, e.Name()))
-		}
-	}
 }

@@ -1,0 +1,47 @@
+// Package tempfile names the temporary files through which the module's
+// packages replace a file whole (a new file written beside it, then renamed
+// over it), and removes those that a writer killed before its rename left
+// behind, which nothing else would ever remove.
+package tempfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Stale is the age past which a temporary file is taken for one that a
+// writer killed before its rename left behind: a write takes milliseconds,
+// and a writer, of this process or another, that has not renamed its file
+// after Stale is stuck or dead.
+const Stale = 10 * time.Minute
+
+// Create creates a new file in name's folder for the new content of name,
+// opened for reading and writing with mode 0600, as os.CreateTemp does:
+// named after name at random (a dot, name's base, ".tmp" and digits), so
+// that writers at once of one name each write a file of their own. The
+// error is os.CreateTemp's.
+func Create(name string) (*os.File, error) {
+	return os.CreateTemp(filepath.Dir(name), prefix(name)+"*")
+}
+
+// RemoveStale removes the regular files of name's folder whose names are
+// those Create gives name's temporary files and that were last modified
+// before cutoff (time.Now minus Stale, for files whose writers may be
+// running in other processes). What cannot be read or removed stays.
+func RemoveStale(name string, cutoff time.Time) {
+	dir, prefix := filepath.Dir(name), prefix(name)
+	entries, _ := os.ReadDir(dir) // what cannot be read stays
+	for _, e := range entries {
+		if len(e.Name()) == len(prefix) || !strings.HasPrefix(e.Name(), prefix) || !e.Type().IsRegular() {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// prefix is what the names of name's temporary files begin with.
+func prefix(name string) string { return "." + filepath.Base(name) + ".tmp" }
