@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/internal/ctxsleep"
+	"github.com/casimpay/casimpay/internal/tempfile"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/applet"
@@ -147,7 +148,10 @@ func lockOpen(lf *os.File, wait func() error) (unlock func() error, err error) {
 // Market.Setup lock (holdSetup) while they read, or make, what the folder
 // holds: the demo CA, the cards and their enrolment. Holding it, they
 // first remove the half-made CA and cards that a program killed while it
-// held the lock left in the folder.
+// held the lock left in the folder: all of them where the lock reaches
+// other processes (flock(2): see LockCard), and elsewhere those that have
+// not changed for ten minutes, as another process's setup may be making
+// the younger ones.
 const SetupLockFile = "setup.lock"
 
 // setupPause is how long holdSetup pauses before it tries the lock again.
@@ -170,7 +174,7 @@ func holdSetup(ctx context.Context, dir string) (unlock func() error, err error)
 	if err != nil {
 		return nil, fmt.Errorf("demo: waiting for %s: %w", path, err)
 	}
-	removeLeftovers(dir)
+	removeLeftovers(dir, lockAcrossProcesses, time.Now())
 	return unlock, nil
 }
 
@@ -178,16 +182,20 @@ func holdSetup(ctx context.Context, dir string) (unlock func() error, err error)
 // its setup lock makes, and a program killed while it held the lock left
 // behind: a hierarchy's folder .pki.new… (newAuthority), a card's folder
 // .NAME.new… and an ICCID file .NAME.iccid.tmp… of cards/ (ensureCard),
-// which no other program reads. It does nothing where the lock does not
-// reach other processes (lockAcrossProcesses), whose setup may be making
-// them at this moment; a card state file's .NAME.card.tmp…, which a
-// program writes while it uses its card and without the lock, is left
-// alone: the card's applet.File removes its own once they are stale. What
-// cannot be removed stays, as it did.
-func removeLeftovers(dir string) {
-	if !lockAcrossProcesses {
-		return
-	}
+// which no other program reads. With acrossProcesses (the lock reaches
+// other processes: lockAcrossProcesses), no setup but a killed one can
+// have made them, and it removes them all. Without, another process's
+// setup may be making them at this moment, and it removes only those last
+// modified more than tempfile.Stale (ten minutes) before now: a setup
+// writes its folder's files one after another and then renames it into
+// place, so one whose folder has not changed for that long is stuck or
+// dead (one merely slower fails at its rename, and nothing half-made is
+// put in place). A card state file's
+// .NAME.card.tmp…, which a program writes while it uses its card and
+// without the lock, is left alone: the card's applet.File removes its own
+// once they are stale. What cannot be removed stays, as it did.
+func removeLeftovers(dir string, acrossProcesses bool, now time.Time) {
+	stale := now.Add(-tempfile.Stale)
 	cards := filepath.Dir(CardPath(dir, ""))
 	for _, g := range []struct {
 		pattern string
@@ -199,7 +207,8 @@ func removeLeftovers(dir string) {
 	} {
 		names, _ := filepath.Glob(g.pattern) // the patterns are well formed
 		for _, name := range names {
-			if fi, err := os.Lstat(name); err == nil && fi.IsDir() == g.dir {
+			fi, err := os.Lstat(name)
+			if err == nil && fi.IsDir() == g.dir && (acrossProcesses || fi.ModTime().Before(stale)) {
 				os.RemoveAll(name)
 			}
 		}

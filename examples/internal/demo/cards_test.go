@@ -1,12 +1,19 @@
 package demo
 
 import (
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/tempfile"
 )
 
 // cardDirEnv names the data folder whose card alice TestOpenCardProcess
@@ -50,4 +57,48 @@ func TestOpenCardProcess(t *testing.T) {
 	_, err := OpenCard(dir, "alice")
 	require.ErrorIs(t, err, ErrCardInUse)
 	assert.Contains(t, err.Error(), CardPath(dir, "alice"))
+}
+
+// TestRemoveLeftovers: under a setup lock that reaches other processes,
+// every folder that a killed setup left (.pki.new…, cards/.NAME.new…) and
+// every ICCID temporary file (cards/.NAME.iccid.tmp…) is removed, whatever
+// its age; under one that does not, where another process's setup may be
+// making them at this moment, only those last modified more than
+// tempfile.Stale ago are, and younger ones stay.
+func TestRemoveLeftovers(t *testing.T) {
+	now := time.Now()
+	old, young := now.Add(-tempfile.Stale-time.Minute), now.Add(-time.Minute)
+	for _, acrossProcesses := range []bool{true, false} {
+		t.Run(fmt.Sprint("acrossProcesses=", acrossProcesses), func(t *testing.T) {
+			dir := t.TempDir()
+			cards := filepath.Dir(CardPath(dir, ""))
+			require.NoError(t, os.Mkdir(cards, 0o700))
+			leftovers := map[string]time.Time{
+				filepath.Join(dir, ".pki.new1"):           old,
+				filepath.Join(dir, ".pki.new2"):           young,
+				filepath.Join(cards, ".alice.new1"):       old,
+				filepath.Join(cards, ".bob.new2"):         young,
+				filepath.Join(cards, ".alice.iccid.tmp1"): old,
+				filepath.Join(cards, ".bob.iccid.tmp2"):   young,
+			}
+			for p, mtime := range leftovers {
+				if strings.Contains(p, ".new") {
+					require.NoError(t, os.Mkdir(p, 0o700))
+					require.NoError(t, os.WriteFile(filepath.Join(p, "x"), []byte("x"), 0o600))
+				} else {
+					require.NoError(t, os.WriteFile(p, []byte("1\n"), 0o600))
+				}
+				require.NoError(t, os.Chtimes(p, mtime, mtime))
+			}
+			removeLeftovers(dir, acrossProcesses, now)
+			for p, mtime := range leftovers {
+				_, err := os.Lstat(p)
+				if acrossProcesses || mtime.Equal(old) {
+					assert.ErrorIs(t, err, fs.ErrNotExist, "%s removed", p)
+				} else {
+					assert.NoError(t, err, "%s kept: a setup of another process may be making it", p)
+				}
+			}
+		})
+	}
 }
