@@ -148,10 +148,11 @@ func lockOpen(lf *os.File, wait func() error) (unlock func() error, err error) {
 // Market.Setup lock (holdSetup) while they read, or make, what the folder
 // holds: the demo CA, the cards and their enrolment. Holding it, they
 // first remove the half-made CA and cards that a program killed while it
-// held the lock left in the folder: all of them where the lock reaches
-// other processes (flock(2): see LockCard), and elsewhere those that have
-// not changed for ten minutes, as another process's setup may be making
-// the younger ones.
+// held the lock left in the folder: a CA's or card's folder at once where
+// the lock reaches other processes (flock(2): see LockCard), and
+// elsewhere once it has not changed for ten minutes, as another process's
+// setup may be making a younger one; a card's ICCID file not yet renamed
+// into place once it has not changed for ten minutes.
 const SetupLockFile = "setup.lock"
 
 // setupPause is how long holdSetup pauses before it tries the lock again.
@@ -178,19 +179,23 @@ func holdSetup(ctx context.Context, dir string) (unlock func() error, err error)
 	return unlock, nil
 }
 
-// removeLeftovers removes from the data folder dir what only a holder of
-// its setup lock makes, and a program killed while it held the lock left
-// behind: a hierarchy's folder .pki.new… (newAuthority), a card's folder
-// .NAME.new… and an ICCID file .NAME.iccid.tmp… of cards/ (ensureCard),
-// which no other program reads. With acrossProcesses (the lock reaches
-// other processes: lockAcrossProcesses), no setup but a killed one can
-// have made them, and it removes them all. Without, another process's
-// setup may be making them at this moment, and it removes only those last
-// modified more than tempfile.Stale (ten minutes) before now: a setup
-// writes its folder's files one after another and then renames it into
-// place, so one whose folder has not changed for that long is stuck or
-// dead (one merely slower fails at its rename, and nothing half-made is
-// put in place). A card state file's
+// removeLeftovers removes from the data folder dir what a program killed
+// while it held the setup lock left behind: a hierarchy's folder
+// .pki.new… (newAuthority), a card's folder .NAME.new… and an ICCID
+// file's temporary file .NAME.iccid.tmp… of cards/ (ensureCard). The
+// folders only a holder of the lock makes: with acrossProcesses (the lock
+// reaches other processes: lockAcrossProcesses), no setup but a killed
+// one can have made them, and it removes them all. Without, another
+// process's setup may be making them at this moment, and it removes only
+// those last modified more than tempfile.Stale (ten minutes) before now:
+// a setup writes its folder's files one after another and then renames it
+// into place, so one whose folder has not changed for that long is stuck
+// or dead (one merely slower fails at its rename, and nothing half-made
+// is put in place). The ICCID temporary files it removes only once they
+// are as old, in either case: a temporary file is named after its file
+// alone, and a program that does not take the lock writes ones of the
+// same pattern for a state file named NAME.iccid in cards/ (vcard -state),
+// whose store would fail if its file were removed. A card state file's
 // .NAME.card.tmp…, which a program writes while it uses its card and
 // without the lock, is left alone: the card's applet.File removes its own
 // once they are stale. What cannot be removed stays, as it did.
@@ -200,15 +205,16 @@ func removeLeftovers(dir string, acrossProcesses bool, now time.Time) {
 	for _, g := range []struct {
 		pattern string
 		dir     bool
+		anyAge  bool // only a setup that holds the lock makes them
 	}{
-		{filepath.Join(dir, ".pki.new*"), true},
-		{filepath.Join(cards, ".*.new*"), true},
-		{filepath.Join(cards, ".*.iccid.tmp*"), false},
+		{filepath.Join(dir, ".pki.new*"), true, acrossProcesses},
+		{filepath.Join(cards, ".*.new*"), true, acrossProcesses},
+		{filepath.Join(cards, ".*.iccid.tmp*"), false, false},
 	} {
 		names, _ := filepath.Glob(g.pattern) // the patterns are well formed
 		for _, name := range names {
 			fi, err := os.Lstat(name)
-			if err == nil && fi.IsDir() == g.dir && (acrossProcesses || fi.ModTime().Before(stale)) {
+			if err == nil && fi.IsDir() == g.dir && (g.anyAge || fi.ModTime().Before(stale)) {
 				os.RemoveAll(name)
 			}
 		}

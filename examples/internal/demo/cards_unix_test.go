@@ -11,9 +11,12 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/internal/tempfile"
 )
 
 // TestOpenCardReadOnly: a card whose file cannot be written (its folder
@@ -88,11 +91,13 @@ func runAsNobody(t *testing.T, test string) {
 
 // TestSetupRemovesStaleLeftovers: what a run killed inside the setup
 // leaves in the data folder (a hierarchy's folder .pki.new…, a card's
-// folder .NAME.new… and an ICCID file .NAME.iccid.tmp… not yet renamed
-// into place) is removed by the next setup, which holds the setup lock
-// that the killed run held as it made them; what the setup lock does not
-// cover (a card state file's .NAME.card.tmp…, which a phone program
-// writes while it uses its card) is left alone.
+// folder .NAME.new… and, once ten minutes old, an ICCID file
+// .NAME.iccid.tmp… not yet renamed into place) is removed by the next
+// setup, which holds the setup lock that the killed run held as it made
+// them; what the setup lock does not cover (a card state file's
+// .NAME.card.tmp…, which a phone program writes while it uses its card,
+// and a younger temporary file of a state file cards/NAME.iccid, which
+// vcard -state writes so) is left alone.
 func TestSetupRemovesStaleLeftovers(t *testing.T) {
 	if !lockAcrossProcesses {
 		t.Skip("the setup lock does not reach other processes here")
@@ -110,9 +115,13 @@ func TestSetupRemovesStaleLeftovers(t *testing.T) {
 	}
 	iccid := filepath.Join(cards, ".alice.iccid.tmp91011")
 	require.NoError(t, os.WriteFile(iccid, []byte("1\n"), 0o600))
+	old := time.Now().Add(-tempfile.Stale - time.Minute)
+	require.NoError(t, os.Chtimes(iccid, old, old))
 	stale = append(stale, iccid)
-	inUse := filepath.Join(cards, ".alice.card.tmp1213")
-	require.NoError(t, os.WriteFile(inUse, []byte("x"), 0o600))
+	inUse := []string{filepath.Join(cards, ".alice.card.tmp1213"), filepath.Join(cards, ".foo.iccid.tmp1415")}
+	for _, p := range inUse {
+		require.NoError(t, os.WriteFile(p, []byte("x"), 0o600))
+	}
 
 	c, err := OpenCloud(ctx, CloudOptions{Dir: dir}) // LoadAuthority
 	require.NoError(t, err)
@@ -124,5 +133,7 @@ func TestSetupRemovesStaleLeftovers(t *testing.T) {
 		assert.NoFileExists(t, p)
 		assert.NoDirExists(t, p)
 	}
-	assert.FileExists(t, inUse, "a card state being written is not the setup's")
+	for _, p := range inUse {
+		assert.FileExists(t, p, "a card state being written is not the setup's")
+	}
 }
