@@ -39,6 +39,8 @@
 //	-data DIR       the cloud's data folder (default $TMPDIR/casimpay-demo)
 //	-url URL        the cloud's URL (default: read from DIR/cloud.url)
 //	-pick NAME      whom to tap in the service queue (default Alice)
+//	                (a name no phone can have, such as an empty one, is
+//	                refused with exit status 2)
 //	-seed N         seed of the simulated radio (default 1)
 //	-wait DURATION  how long to wait for the cloud to answer the login, and
 //	                then for the shopper: one deadline, from the start of the

@@ -21,6 +21,8 @@
 //	-data DIR       the cloud's data folder (default $TMPDIR/casimpay-demo)
 //	-url URL        the cloud's URL (default: read from DIR/cloud.url)
 //	-pick NAME      whom to tap in the service queue (default Corner Grocer)
+//	                (a name no phone can have, such as an empty one, is
+//	                refused with exit status 2)
 //	-pin DIGITS     the PIN to type, 4 to 12 digits (default 123456)
 //	-seed N         seed of the simulated radio (default 1)
 //	-wait DURATION  how long to wait for the cloud to answer the login, and

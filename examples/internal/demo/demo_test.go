@@ -23,6 +23,7 @@ import (
 	"github.com/casimpay/casimpay/internal/testenv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki"
+	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/queue"
 	"github.com/casimpay/casimpay/simcard/applet"
 )
@@ -531,6 +532,30 @@ func TestPhoneRefusedURL(t *testing.T) {
 				err := run(context.Background(), []string{"-data", dir, "-url", u, "-wait", "200ms"}, &out)
 				require.ErrorIs(t, err, ErrUsage)
 				assert.ErrorIs(t, err, payflow.ErrInvalid)
+				assert.Empty(t, out.String(), "refused before the card opens")
+			})
+		}
+	}
+}
+
+// TestPhoneRefusedPick: a -pick that no phone's name can be (the rule of
+// record.CheckName, which the cloud enforces at enrolment) is a usage
+// error (exit status 2), reported before the program opens its card or
+// logs in, rather than after -wait, as a name not found.
+func TestPhoneRefusedPick(t *testing.T) {
+	dir := setUpFolder(t)
+	for name, run := range map[string]func(context.Context, []string, io.Writer) error{"seller": RunSeller, "shopper": RunShopper} {
+		for pick, why := range map[string]string{
+			"":       fmt.Sprintf("must be 1 to %d bytes", record.MaxText),
+			"Alice ": "must not start or end with white space",
+			"A\tB":   "must not contain control characters",
+		} {
+			t.Run(fmt.Sprintf("%s %q", name, pick), func(t *testing.T) {
+				var out bytes.Buffer
+				err := run(context.Background(), []string{"-data", dir, "-url", "http://127.0.0.1:1", "-wait", "200ms", "-pick", pick}, &out)
+				require.ErrorIs(t, err, ErrUsage)
+				assert.ErrorIs(t, err, record.ErrMalformed)
+				assert.EqualError(t, err, fmt.Sprintf("demo: invalid usage: -pick %q is no phone's name: record: name %s", pick, why))
 				assert.Empty(t, out.String(), "refused before the card opens")
 			})
 		}

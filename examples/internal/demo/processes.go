@@ -18,6 +18,7 @@ import (
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/internal/ctxsleep"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/queue"
 	"github.com/casimpay/casimpay/simcard"
 )
@@ -250,6 +251,11 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	}
 	if f.wait <= 0 {
 		return nil, fmt.Errorf("%w: -wait must be positive", ErrUsage)
+	}
+	// A name that no phone can have, which the cloud refuses at
+	// enrolment, would be scanned for until -wait ends.
+	if err := record.CheckName("name", f.pick); err != nil {
+		return nil, fmt.Errorf("%w: -pick %q is no phone's name: %w", ErrUsage, f.pick, err)
 	}
 	if name == "shopper" {
 		if err := CheckPIN(f.pin); err != nil {

@@ -40,7 +40,7 @@ func FuzzBaseURL(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(dir, URLFile), file, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		flags, err := parsePhoneFlags("seller", "", []string{"-data", dir})
+		flags, err := parsePhoneFlags("seller", "Alice", []string{"-data", dir})
 		text := strings.TrimSpace(string(file))
 		if text == "" {
 			if !errors.Is(err, ErrEmptyURLFile) {
