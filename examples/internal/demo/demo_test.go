@@ -561,3 +561,21 @@ func TestPhoneRefusedPick(t *testing.T) {
 		}
 	}
 }
+
+// TestPhoneRefusedData: an empty -data is a usage error (exit status 2),
+// as it is for the cloud program, reported before the program reads
+// anything, rather than the files of the working folder taken for a data
+// folder's.
+func TestPhoneRefusedData(t *testing.T) {
+	for name, run := range map[string]func(context.Context, []string, io.Writer) error{"seller": RunSeller, "shopper": RunShopper} {
+		for _, args := range [][]string{{"-data", ""}, {"-data", "", "-url", "http://127.0.0.1:1"}} {
+			t.Run(fmt.Sprint(name, " ", args), func(t *testing.T) {
+				var out bytes.Buffer
+				err := run(context.Background(), append(args, "-wait", "200ms"), &out)
+				require.ErrorIs(t, err, ErrUsage)
+				assert.EqualError(t, err, "demo: invalid usage: -data needs a folder")
+				assert.Empty(t, out.String(), "refused before the card opens")
+			})
+		}
+	}
+}

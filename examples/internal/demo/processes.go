@@ -64,6 +64,16 @@ func CheckURL(url string) error {
 	return nil
 }
 
+// checkData refuses an empty -data, dir, with ErrUsage: the cloud and
+// the phone programs share the data folder, which is never the working
+// folder unnamed.
+func checkData(dir string) error {
+	if dir == "" {
+		return fmt.Errorf("%w: -data needs a folder", ErrUsage)
+	}
+	return nil
+}
+
 // ErrUsage is the error of a flag value, or an argument after the flags,
 // that a program refuses, and of a flag that the flag package refuses
 // (ParseFlags). A program ends with exit status 2 on it (Exit).
@@ -106,6 +116,9 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *pairs < 0 || *pairs > MaxLoadPairs {
 		return fmt.Errorf("%w: -pairs must be from 0 to %d", ErrUsage, MaxLoadPairs)
+	}
+	if err := checkData(*dir); err != nil {
+		return err
 	}
 	// The address first: one in use is refused before the data folder
 	// gets a CA, cards and a database.
@@ -251,6 +264,9 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	}
 	if f.wait <= 0 {
 		return nil, fmt.Errorf("%w: -wait must be positive", ErrUsage)
+	}
+	if err := checkData(f.dir); err != nil {
+		return nil, err
 	}
 	// A name that no phone can have, which the cloud refuses at
 	// enrolment, would be scanned for until -wait ends.
