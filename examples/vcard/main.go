@@ -13,7 +13,8 @@
 // runs, with an advisory lock (flock(2), where the system has it) on the
 // file <state>.lock, which it creates beside it and leaves in place, as
 // the demo's phone programs hold their card files. A state file that
-// another process holds is refused at once, naming it (exit status 1).
+// another process holds is refused at once, naming it (exit status 1), and
+// so is one that is no card's state, which is left as it is.
 //
 //	pcscd                      # loads vpcd, which listens on 127.0.0.1:35963
 //	go run ./examples/vcard -state /tmp/card.state
@@ -99,7 +100,8 @@ func main() {
 // holds statePath first (demo.LockCard): a state file that another vcard,
 // or another program such as the phones of the demo with their card
 // files, holds is refused at once with an error naming it that matches
-// demo.ErrCardInUse. A new card is personalised with pin and puk, or the
+// demo.ErrCardInUse, and a state file that is no card's state with one
+// naming it that matches applet.ErrState. A new card is personalised with pin and puk, or the
 // demo's PIN and PUK where they are empty; a card personalised before
 // keeps its own, and run logs that a pin or puk given is ignored.
 func run(ctx context.Context, addr, pin, puk, statePath string) error {
@@ -110,12 +112,12 @@ func run(ctx context.Context, addr, pin, puk, statePath string) error {
 	defer unlock()
 	a, err := applet.New(&applet.File{Path: statePath}, applet.Options{})
 	if err != nil {
-		return err
+		return fmt.Errorf("vcard: card state %s: %w", statePath, err)
 	}
 	card := simcard.New(a)
 	life, err := card.Select()
 	if err != nil {
-		return err
+		return fmt.Errorf("vcard: card state %s: %w", statePath, err)
 	}
 	if life == simcard.LifePersonalisation {
 		if err := personalise(card, cmp.Or(pin, simcardtest.PIN), cmp.Or(puk, simcardtest.PUK), statePath+".root.pem"); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/applet"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -177,6 +178,20 @@ func TestRunRefusesBadPIN(t *testing.T) {
 			assert.NoFileExists(t, state+".root.pem", "refused before the demo CA is made")
 		})
 	}
+}
+
+// TestRunRefusesUnreadableState: a state file that is no card's state is
+// refused with an error that names it and matches applet.ErrState, and is
+// left as it was.
+func TestRunRefusesUnreadableState(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "s")
+	require.NoError(t, os.WriteFile(state, []byte("garbage"), 0o600))
+	err := run(context.Background(), "127.0.0.1:1", "", "", state)
+	require.ErrorIs(t, err, applet.ErrState)
+	assert.EqualError(t, err, "vcard: card state "+state+": applet: unreadable card state: bad layout")
+	b, err := os.ReadFile(state)
+	require.NoError(t, err)
+	assert.Equal(t, "garbage", string(b))
 }
 
 // TestExitStatus runs main in a child process, as `go run` does: an
