@@ -380,10 +380,15 @@ func (p *Phone) NextRequest(ctx context.Context) (*payflow.PaymentView, error) {
 // returns the signed receipt, which the phone verifies and shows. When
 // another request took the phone's screen since v was shown, it fails with
 // payflow.ErrMismatch and the card signs nothing (payflow's ApproveShown).
+// On a card whose PIN is blocked (no tries left), the phone asks for no
+// PIN: it says so and fails with simcard.ErrPINBlocked.
 func (p *Phone) Approve(ctx context.Context, v *payflow.PaymentView, pin string) (*payflow.Receipt, error) {
 	left, total, err := p.Card.PINTries()
 	if err != nil {
 		return nil, err
+	}
+	if left == 0 {
+		return nil, p.pinBlocked(simcard.ErrPINBlocked)
 	}
 	p.Screen.Printf("Enter PIN (%d of %d tries left): %s", left, total, mask(pin))
 	return p.approve(ctx, v, pin, total)
@@ -417,14 +422,20 @@ func (p *Phone) approve(ctx context.Context, v *payflow.PaymentView, pin string,
 		p.Screen.Printf("Wrong PIN: the card refused it (%d of %d tries left)", n, total)
 		return nil, fmt.Errorf("demo: wrong PIN, %d of %d tries left: %w", n, total, err)
 	case errors.Is(err, simcard.ErrPINBlocked):
-		p.Screen.Printf("The card's PIN is blocked: the PUK unblocks it")
-		return nil, fmt.Errorf("demo: the card's PIN is blocked: %w", err)
+		return nil, p.pinBlocked(err)
 	case err != nil:
 		return nil, err
 	}
 	p.Screen.Printf("PIN accepted by the card, which signed the consent to %s for %s", Money(v.Amount, v.Currency), v.MerchantName)
 	p.showReceipt(rc, v.MerchantName)
 	return rc, nil
+}
+
+// pinBlocked shows that the card's PIN is blocked and returns err, which
+// tells so, wrapped.
+func (p *Phone) pinBlocked(err error) error {
+	p.Screen.Printf("The card's PIN is blocked: the PUK unblocks it")
+	return fmt.Errorf("demo: the card's PIN is blocked: %w", err)
 }
 
 // CollectReceipt takes the receipt of v, a payment settled with a consent

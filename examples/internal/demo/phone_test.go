@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/simcard"
 )
 
 // lostReplyAPI makes the first payment request and the first consent that
@@ -252,4 +253,30 @@ func TestPairedMeanwhileLogsInAgain(t *testing.T) {
 	api.mu.Lock()
 	assert.Zero(t, api.unavailable, "the reads the cloud did not answer")
 	api.mu.Unlock()
+}
+
+// TestApproveBlockedCard: on a card whose PIN is blocked, the shopper's
+// phone asks for no PIN, says the PIN is blocked and fails with
+// simcard.ErrPINBlocked, the card signing nothing.
+func TestApproveBlockedCard(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w := newPairedPhones(ctx, t, nil, nil)
+	card := w.cards["alice"]
+	for range 3 {
+		require.ErrorIs(t, card.VerifyPIN("000000"), simcard.ErrWrongPIN)
+	}
+	left, _, err := card.PINTries()
+	require.NoError(t, err)
+	require.Zero(t, left)
+	_, err = w.till.Charge(ctx, "Alice", GroceryBasket, nil)
+	require.NoError(t, err)
+	v, err := w.alice.AwaitRequest(ctx)
+	require.NoError(t, err)
+
+	w.out.Reset()
+	_, err = w.alice.Approve(ctx, v, PIN)
+	require.ErrorIs(t, err, simcard.ErrPINBlocked)
+	assert.Equal(t, "[shopper] The card's PIN is blocked: the PUK unblocks it\n", w.out.String(), "no PIN asked for")
+	assert.Zero(t, w.alice.consents.Load(), "the card signed no consent")
 }
