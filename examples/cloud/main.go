@@ -24,7 +24,7 @@
 //
 //	-data DIR        the data folder shared with the phones (default
 //	                 $TMPDIR/casimpay-demo)
-//	-listen ADDR     the address to serve (default 127.0.0.1:8080)
+//	-listen ADDR     the address to serve, host:port (default 127.0.0.1:8080)
 //	-postgres DSN    keep the ledger and the platform state in PostgreSQL
 //	-pairs N         also enrol the cards of N pairs for examples/loadgen -url,
 //	                 at most 1000 (default 0)

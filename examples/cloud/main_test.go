@@ -253,11 +253,14 @@ func TestPhonesNeedACloud(t *testing.T) {
 	assert.ErrorIs(t, err, demo.ErrEmptyURLFile)
 }
 
+// TestCloudFlags: a -pairs out of range, an argument after the flags, an
+// empty -data and an empty -listen (which would serve every interface at
+// a random port) are usage errors, refused before the platform opens.
 func TestCloudFlags(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // a cloud that started would stop at once and return nil
 	dir := t.TempDir()
-	for _, args := range [][]string{{"-pairs", "-1"}, {"-pairs", strconv.Itoa(demo.MaxLoadPairs + 1)}, {"-pairs", "1000000000"}, {"127.0.0.1:9090"}, {"-data", ""}} {
+	for _, args := range [][]string{{"-pairs", "-1"}, {"-pairs", strconv.Itoa(demo.MaxLoadPairs + 1)}, {"-pairs", "1000000000"}, {"127.0.0.1:9090"}, {"-data", ""}, {"-listen", ""}} {
 		err := demo.RunCloud(ctx, append([]string{"-data", dir, "-listen", "127.0.0.1:0"}, args...), &buffer{})
 		assert.ErrorIs(t, err, demo.ErrUsage, "%q", args)
 		assert.NoFileExists(t, filepath.Join(dir, demo.DatabaseFile), "refused before the platform opens")

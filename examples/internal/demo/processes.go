@@ -120,6 +120,9 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := checkData(*dir); err != nil {
 		return err
 	}
+	if *listen == "" { // which net.Listen takes for every interface's, at a random port
+		return fmt.Errorf("%w: -listen needs host:port", ErrUsage)
+	}
 	// The address first: one in use is refused before the data folder
 	// gets a CA, cards and a database.
 	ln, err := net.Listen("tcp", *listen)
