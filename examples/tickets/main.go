@@ -224,7 +224,14 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("the second sale of %s: got %v, want a refusal", seats[0].asset, err)
 	}
 	frank.Screen.Printf("The cloud refused to settle: %v", err)
-	cloudScreen.Printf("Nothing moved: the seat leg and the money leg are linked, all or nothing")
+	// The funds short are the seat the reseller should deliver, not the
+	// fan's money.
+	held, err := cloud.Platform.Balance(ctx, shop.ID, seats[0].asset)
+	if err != nil {
+		return err
+	}
+	cloudScreen.Printf("Nothing moved: %s holds %s to deliver, and the seat leg and the money leg are linked, all or nothing",
+		shop.Name, demo.Money(held.Posted, seats[0].asset))
 	v, err := dana.Seller.Cancel(ctx)
 	if err != nil {
 		return err

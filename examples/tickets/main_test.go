@@ -39,6 +39,7 @@ func TestTickets(t *testing.T) {
 
 	// The old holder cannot sell it again: nothing moves.
 	assert.Contains(t, second, "[frank]   The cloud refused to settle: payflow: insufficient funds")
+	assert.Contains(t, second, "[cloud]   Nothing moved: Dana's Tickets holds 0 ARENA-1231-A12 to deliver, and the seat leg and the money leg are linked, all or nothing\n", "the funds short are the seller's seat, not Frank's money")
 	assert.NotContains(t, second, "Receipt verified")
 	assert.Regexp(t, `(?m)^\[seller\]  Request [0-9a-f]{8} cancelled$`, second)
 	tail := second[strings.LastIndex(second, "[seller]  Request"):]
