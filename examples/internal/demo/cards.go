@@ -188,10 +188,11 @@ func holdSetup(ctx context.Context, dir string) (unlock func() error, err error)
 // one can have made them, and it removes them all. Without, another
 // process's setup may be making them at this moment, and it removes only
 // those last modified more than tempfile.Stale (ten minutes) before now:
-// a setup writes its folder's files one after another and then renames it
-// into place, so one whose folder has not changed for that long is stuck
-// or dead (one merely slower fails at its rename, and nothing half-made
-// is put in place). The ICCID temporary files it removes only once they
+// a setup writes its folder's files one after another and then renames
+// the folder, or the card file in it, into place, so one whose folder has
+// not changed for that long is stuck or dead (one merely slower fails at
+// that rename: its CA or card is not put in place, though a card's ICCID
+// file is, and the next setup makes them again). The ICCID temporary files it removes only once they
 // are as old, in either case: a temporary file is named after its file
 // alone, and a program that does not take the lock writes ones of the
 // same pattern for a state file named NAME.iccid in cards/ (vcard -state),
