@@ -840,8 +840,10 @@ func TestFileCrashBeforeRename(t *testing.T) {
 }
 
 // TestFileRemovesStaleTemporaries: a temporary file of the state file that
-// a crash between the write and the rename left behind is removed by a
-// later Store once it is older than ten minutes; a younger one stays.
+// a crash between the write and the rename left behind is removed by the
+// first Store of a File once it is older than ten minutes; a younger one
+// stays. Later Stores of that File do not look again; the first Store of
+// another File of the path does.
 func TestFileRemovesStaleTemporaries(t *testing.T) {
 	dir := t.TempDir()
 	f := &applet.File{Path: filepath.Join(dir, "card.state")}
@@ -858,4 +860,14 @@ func TestFileRemovesStaleTemporaries(t *testing.T) {
 	b, err := f.Load()
 	require.NoError(t, err)
 	assert.Equal(t, []byte("new"), b)
+
+	require.NoError(t, os.Chtimes(young, old, old))
+	require.NoError(t, f.Store([]byte("newer")))
+	assert.FileExists(t, young, "only the first Store of a File looks")
+	g := &applet.File{Path: f.Path}
+	require.NoError(t, g.Store([]byte("newest")))
+	assert.NoFileExists(t, young)
+	b, err = g.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []byte("newest"), b)
 }

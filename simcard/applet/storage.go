@@ -89,10 +89,13 @@ func (m *Memory) Store(state []byte) error {
 // the one the Store failed for. Only when that rename fails too, or on a file
 // system without hard links, which keeps no previous file, does a Store that
 // fails leave the new state in the file. A second name left by a crash is
-// removed by the next Store, and a temporary file (".NAME.tmp" and digits)
-// left by a crash before its rename is removed by a Store once it is older
-// than ten minutes: a Store takes milliseconds, so no Store under way, of
-// this process or another, still writes it.
+// removed by the next Store, and the first Store of a File that succeeds
+// removes the temporary files (".NAME.tmp" and digits) older than ten
+// minutes, which a crash before their rename left behind: a Store takes
+// milliseconds, so no Store under way, of this process or another, still
+// writes them. Later Stores of the File do not look for them again (a
+// directory listing per Store), so a temporary file left after that first
+// Store is removed by the first Store of a later File of Path.
 //
 // A File is safe for concurrent use by one process; two processes must not
 // share a Path. A nil *File is no storage: Load and Store return
@@ -102,6 +105,8 @@ type File struct {
 	Path string
 
 	mu sync.Mutex
+	// swept tells that a Store has removed the stale temporary files.
+	swept bool
 	// fault, when not nil, makes the step of Store it names fail with the
 	// error it returns: the package's tests make Store fail so.
 	fault func(step string) error
@@ -202,7 +207,10 @@ func (f *File) Store(state []byte) (err error) {
 		return fmt.Errorf("applet: store state: sync directory: %w (previous state put back)", err)
 	}
 	os.Remove(prev) // a file left so is removed by the next Store
-	tempfile.RemoveStale(f.Path, time.Now().Add(-tempfile.Stale))
+	if !f.swept {
+		tempfile.RemoveStale(f.Path, time.Now().Add(-tempfile.Stale))
+		f.swept = true
+	}
 	return nil
 }
 
