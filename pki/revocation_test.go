@@ -1126,8 +1126,8 @@ func TestNewVerifierIntermediateUntrusted(t *testing.T) {
 		{"issuer not configured", [][]byte{sub}, refused},
 		{"beyond the card CA's path length", [][]byte{h.ca.DER(), sub, below}, refused},
 		{"certifying each other", [][]byte{x, y}, refused},
-		{"unhandled critical extension", [][]byte{critical}, refused},
-		// NewVerifier refuses signOnly before it chains any.
+		// NewVerifier refuses critical and signOnly before it chains any.
+		{"unhandled critical extension", [][]byte{critical}, &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate 0 with critical extension " + unknownCritical.Id.String() + ", which no chain verifies through"}},
 		{"issuer without keyCertSign", [][]byte{signOnly, notCA}, &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate without a critical keyUsage with keyCertSign and cRLSign"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

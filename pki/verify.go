@@ -120,8 +120,10 @@ type Verifier struct {
 // root), or a root carries a nameConstraints
 // extension, critical or not (crypto/x509 applies a root's name
 // constraints, which every card's URI fails, and none of its policy
-// extensions) or a critical extension that crypto/x509 does not handle
-// (no chain verifies to it), or an intermediate chains to a root only
+// extensions), or a root or an intermediate carries a critical extension
+// that crypto/x509 does not handle (no chain verifies to or through it;
+// the error names the extension, and an intermediate by its position in
+// Intermediates, from 0), or an intermediate chains to a root only
 // along paths on which the authority key identifier of a certificate is not the subject
 // key identifier of the one before it (VerifyCard refuses such a path),
 // and ErrInvalid when there is no root or an option is out of range, such
@@ -132,8 +134,7 @@ type Verifier struct {
 // other intermediates, in whatever order they are given: each signed by the
 // key of the one before it, whose subject is its issuer name (every one a
 // CA of the profile, checked first, and whose subject key identifier is
-// its authority key identifier), none with a critical extension that
-// crypto/x509 does not handle, and within the path lengths of the CAs
+// its authority key identifier), and within the path lengths of the CAs
 // above it (the intermediate itself not counted, as crypto/x509 counts a
 // chain's last certificate). Their
 // validity periods are not compared, with each other or with the time: a CA
@@ -209,7 +210,7 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		v.cas = append(v.cas, c)
 	}
 	v.nroots = len(v.cas)
-	for _, der := range opts.Intermediates {
+	for i, der := range opts.Intermediates {
 		c, err := ParseCertificate(bytes.Clone(der))
 		if err != nil {
 			return nil, err
@@ -228,6 +229,9 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		}
 		if namesItself(c) {
 			return nil, errAlteredRoot("intermediate")
+		}
+		if why := unhandled(c); why != "" {
+			return nil, newError(ErrUsage, -1, fmt.Sprintf("intermediate %d with %s", i, why), nil)
 		}
 		// What the check of a path refuses below the root, whatever the
 		// path.
@@ -294,9 +298,9 @@ func carried(c *x509.Certificate, exts ...extension) (string, bool) {
 // crypto/x509 counts them (the last certificate not counted). With
 // keyIDs, each certificate of the path but the root names the one above
 // it by key identifier (identifiedBy); without, as crypto/x509 builds
-// paths, whatever the key identifiers say. An intermediate with a
-// critical extension that crypto/x509 does not handle chains to none, nor
-// does a path through it.
+// paths, whatever the key identifiers say. NewVerifier took no root nor
+// intermediate with a critical extension that crypto/x509 does not handle
+// (no path goes through one).
 func chained(roots, inters []*x509.Certificate, keyIDs bool) bool {
 	const none = math.MinInt
 	// room[i] is pathRoom for the best path found to inters[i], none while
@@ -305,10 +309,7 @@ func chained(roots, inters []*x509.Certificate, keyIDs bool) bool {
 	parents := make([][]int, len(inters))
 	for i, c := range inters {
 		room[i] = none
-		if len(c.UnhandledCriticalExtensions) > 0 {
-			continue
-		}
-		for _, r := range roots { // NewVerifier took none with such an extension
+		for _, r := range roots {
 			if signs(r, c, keyIDs) {
 				room[i] = max(room[i], pathRoom(pathRoom(unlimitedPath, r), c))
 			}
@@ -500,6 +501,9 @@ func (v *Verifier) checkChain(certs []*x509.Certificate, r role, now time.Time) 
 	for i, c := range certs[1:] {
 		if why := caProfile(c); why != "" {
 			return nil, newError(ErrUsage, i+1, "intermediate "+why, nil)
+		}
+		if why := unhandled(c); why != "" {
+			return nil, newError(ErrUsage, i+1, "intermediate with "+why, nil)
 		}
 	}
 	// Before x509.Verify, which would refuse a certificate signed with an
@@ -715,8 +719,9 @@ func mapX509(err error, certs []*x509.Certificate) error {
 		}
 		return newError(ErrUntrusted, i, "invalid certificate", err)
 	}
-	// crypto/x509 returns it only for the leaf: an intermediate with one is
-	// a parent it does not take, and the chain has no valid path.
+	// Only the card or platform certificate has one here: checkChain
+	// refused every other certificate presented with one, and NewVerifier
+	// every root.
 	if errors.As(err, new(x509.UnhandledCriticalExtension)) {
 		return newError(ErrUntrusted, 0, "unhandled critical extension", err)
 	}

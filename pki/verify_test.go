@@ -1257,3 +1257,28 @@ func TestNewVerifierRootUnhandledCriticalExtension(t *testing.T) {
 	assert.Nil(t, v)
 	assert.Contains(t, err.Error(), "critical extension")
 }
+
+// TestIntermediateUnhandledCriticalExtension: a CA certificate below the
+// root that carries a critical extension crypto/x509 does not handle, no
+// chain verifying through it, is refused as ErrUsage naming the extension
+// and the certificate, as a root or a CA loaded with one is: presented in
+// a card's chain (certificate 1), and given to NewVerifier as an
+// intermediate (the second of Intermediates), not as a certificate that
+// does not chain to a root.
+func TestIntermediateUnhandledCriticalExtension(t *testing.T) {
+	withExt := func(c *x509.Certificate) { c.ExtraExtensions = []pkix.Extension{unknownCritical} }
+	runCARefusals(t, "unhandled critical extension", withExt)
+
+	h := newHierarchy(t)
+	ca := issueRaw(t, h.root, caTemplateOf(withExt), newKey(t).Public())
+	require.NotEmpty(t, mustParse(t, ca).UnhandledCriticalExtensions)
+	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{h.ca.DER(), ca}})
+	requireRefusal(t, err, ErrUsage, -1)
+	assert.Nil(t, v)
+	assert.Contains(t, err.Error(), "intermediate 1 with critical extension "+unknownCritical.Id.String())
+
+	v = newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{Revocation: RevocationBestEffort})
+	_, err = v.VerifyCard(h.subCAChain(t, newKey(t), caTemplateOf(withExt), cardTemplate(t, testICCID)))
+	requireRefusal(t, err, ErrUsage, 1)
+	assert.Contains(t, err.Error(), "critical extension "+unknownCritical.Id.String())
+}
