@@ -315,7 +315,7 @@ func profileCA(c *x509.Certificate) (root bool, err error) {
 	// the CA that certified it.
 	root = selfSigned(c)
 	if !root && namesItself(c) {
-		return false, errAlteredRoot("CA certificate")
+		return false, errAlteredRoot("CA certificate", c)
 	}
 	// What the check of a path asks of every certificate below the root,
 	// whoever its issuer.
@@ -342,10 +342,12 @@ func namesItself(c *x509.Certificate) bool {
 	return bytes.Equal(c.RawIssuer, c.RawSubject) && identifiedBy(c, c)
 }
 
-// errAlteredRoot is the refusal (ErrUntrusted) of what, a certificate that
-// namesItself but whose own key does not verify it.
-func errAlteredRoot(what string) error {
-	return newError(ErrUntrusted, -1, what+" names itself as its issuer, as a root, but its signature does not verify under its own key", nil)
+// errAlteredRoot is the refusal (ErrUntrusted) of c, a certificate that
+// namesItself but whose own key does not verify it, as what; its cause is
+// crypto/x509's, which tells a signature that fails from one of an
+// algorithm that it verifies no certificate with (SHA-1).
+func errAlteredRoot(what string, c *x509.Certificate) error {
+	return newError(ErrUntrusted, -1, what+" names itself as its issuer, as a root, but its signature does not verify under its own key", c.CheckSignatureFrom(c))
 }
 
 // newCA returns the CA of certificate der and key key, below issuers,

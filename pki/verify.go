@@ -99,10 +99,11 @@ type Verifier struct {
 }
 
 // NewVerifier returns a Verifier for opts. It returns an error matching
-// ErrUntrusted when a root or intermediate is malformed or (for an
-// intermediate) names itself as its issuer, by name and authority key
-// identifier, as a root does, while its own key does not verify its
-// signature (a root altered after it was signed), or carries a nameConstraints, policyMappings,
+// ErrUntrusted when a root or intermediate is malformed or names itself as
+// its issuer, by name and authority key identifier, as a root does, while
+// its own key does not verify its signature (a root altered after it was
+// signed, as LoadCA refuses one), or (an intermediate) carries a
+// nameConstraints, policyMappings,
 // policyConstraints or inhibitAnyPolicy extension, critical or not (the
 // profile's CAs carry none; crypto/x509 applies them to the chains
 // VerifyCard verifies, and NewVerifier does not), or does not chain to a
@@ -206,6 +207,9 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if why := unhandled(c); why != "" {
 			return nil, newError(ErrUsage, -1, "root with "+why, nil)
 		}
+		if namesItself(c) && !selfSigned(c) {
+			return nil, errAlteredRoot("root", c)
+		}
 		v.roots.AddCert(c)
 		v.cas = append(v.cas, c)
 	}
@@ -228,7 +232,7 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 			return nil, newError(ErrUsage, -1, "intermediate is self-signed: a root, not an intermediate", nil)
 		}
 		if namesItself(c) {
-			return nil, errAlteredRoot("intermediate")
+			return nil, errAlteredRoot("intermediate", c)
 		}
 		if why := unhandled(c); why != "" {
 			return nil, newError(ErrUsage, -1, fmt.Sprintf("intermediate %d with %s", i, why), nil)

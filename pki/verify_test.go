@@ -1282,3 +1282,34 @@ func TestIntermediateUnhandledCriticalExtension(t *testing.T) {
 	requireRefusal(t, err, ErrUsage, 1)
 	assert.Contains(t, err.Error(), "critical extension "+unknownCritical.Id.String())
 }
+
+// TestNewVerifierAlteredRoot: a root given to NewVerifier whose bytes were
+// altered after it was signed (its notAfter moved, or its signature
+// changed), so that its own key no longer verifies it though it still
+// names itself as its issuer, by name and key identifier, is refused as
+// ErrUntrusted for its signature, as LoadCA refuses it.
+func TestNewVerifierAlteredRoot(t *testing.T) {
+	h := newHierarchy(t)
+	notAfter := mustParse(t, h.root.DER()).NotAfter.UTC().Format("060102150405Z")
+	for name, alter := range map[string]func(der []byte){
+		"signature": func(der []byte) { der[len(der)-1] ^= 1 },
+		"notAfter": func(der []byte) {
+			i := indexOf(der, []byte(notAfter))
+			require.GreaterOrEqual(t, i, 0)
+			der[i+1]++ // a year later
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			der := h.root.DER()
+			alter(der)
+			c := mustParse(t, der)
+			require.Error(t, c.CheckSignatureFrom(c))
+			require.Equal(t, c.RawSubject, c.RawIssuer)
+			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{der}, Intermediates: [][]byte{h.ca.DER()}})
+			requireRefusal(t, err, ErrUntrusted, -1)
+			assert.Nil(t, v)
+			assert.Contains(t, err.Error(), "root names itself as its issuer")
+			assert.Contains(t, err.Error(), "signature does not verify")
+		})
+	}
+}
