@@ -61,8 +61,9 @@ var (
 	// than an entry's reason code), with an extension twice or an entry
 	// that has one twice, with an entry whose reason code RFC 5280 does
 	// not define or whose serial number is not positive or is longer than
-	// 20 octets, with a CRL number negative or longer than 20 octets, or
-	// older than the one held.
+	// 20 octets, with a CRL number negative or longer than 20 octets, with
+	// a time of a year from 1950 to 2049 encoded as GeneralizedTime, where
+	// RFC 5280 has a UTCTime, or older than the one held.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
 	// ErrKey: a key handed in (to sign with, to certify, to encode or in
 	// PEM) is malformed or not of the kind the profile requires (ECDSA

@@ -353,3 +353,28 @@ func CardID(c *x509.Certificate) (string, error) {
 	}
 	return id, nil
 }
+
+// readTime reads a Time of a certificate or CRL from s and returns why it
+// is refused, or "": not a UTCTime nor a GeneralizedTime, or a
+// GeneralizedTime of a year that a UTCTime holds, 1950 to 2049 in UTC,
+// which RFC 5280 has a UTCTime (§4.1.2.5, §5.1.2.4), and crypto/x509 takes
+// either (another encoding of the same time). A GeneralizedTime before
+// 1950, which no UTCTime holds, is taken, as crypto/x509 writes it.
+func readTime(s *cryptobyte.String) string {
+	var t time.Time
+	switch {
+	case s.PeekASN1Tag(cbasn1.UTCTime):
+		if s.ReadASN1UTCTime(&t) {
+			return ""
+		}
+	case s.PeekASN1Tag(cbasn1.GeneralizedTime):
+		if !s.ReadASN1GeneralizedTime(&t) {
+			break
+		}
+		if y := t.UTC().Year(); y >= 1950 && y <= 2049 {
+			return fmt.Sprintf("encoded as GeneralizedTime in %d, where RFC 5280 has a UTCTime", y)
+		}
+		return ""
+	}
+	return "not a time"
+}

@@ -148,31 +148,55 @@ func wholeValues(crl *x509.RevocationList) error {
 	return nil
 }
 
-// emptyRevokedList reports whether tbs, the signed content of a CRL that
-// crypto/x509 parsed, holds its list of revoked certificates present but
-// empty, where RFC 5280 §5.1.2.6 has it absent: another encoding of the
-// CRL without it, which crypto/x509 parses the same.
-func emptyRevokedList(tbs []byte) bool {
+// checkListEncoding refuses (ErrCRL) what crypto/x509 takes in tbs, the
+// signed content of a CRL that it parsed, and RFC 5280 does not: a list of
+// revoked certificates present but empty, where §5.1.2.6 has it absent
+// (another encoding of the CRL without it, which crypto/x509 parses the
+// same), and a thisUpdate, nextUpdate or entry's revocationDate that is
+// not encoded as §5.1.2.4 to §5.1.2.6 have it (readTime).
+func checkListEncoding(tbs []byte) error {
+	malformed := func(why string) error { return newError(ErrCRL, -1, "malformed CRL: "+why, nil) }
 	s := cryptobyte.String(tbs)
-	var body, list cryptobyte.String
-	if !s.ReadASN1(&body, cbasn1.SEQUENCE) || !body.SkipASN1(cbasn1.INTEGER) ||
+	var body cryptobyte.String
+	if !s.ReadASN1(&body, cbasn1.SEQUENCE) || !body.SkipOptionalASN1(cbasn1.INTEGER) ||
 		!body.SkipASN1(cbasn1.SEQUENCE) || !body.SkipASN1(cbasn1.SEQUENCE) {
-		return false
+		return malformed("list header")
 	}
-	// thisUpdate and nextUpdate, each a UTCTime or a GeneralizedTime.
-	for body.PeekASN1Tag(cbasn1.UTCTime) || body.PeekASN1Tag(cbasn1.GeneralizedTime) {
-		var tag cbasn1.Tag
-		if !body.ReadAnyASN1(&list, &tag) {
-			return false
+	if why := readTime(&body); why != "" {
+		return malformed("thisUpdate " + why)
+	}
+	if body.PeekASN1Tag(cbasn1.UTCTime) || body.PeekASN1Tag(cbasn1.GeneralizedTime) {
+		if why := readTime(&body); why != "" {
+			return malformed("nextUpdate " + why)
 		}
 	}
-	return body.ReadASN1(&list, cbasn1.SEQUENCE) && list.Empty()
+	if !body.PeekASN1Tag(cbasn1.SEQUENCE) {
+		return nil
+	}
+	var list cryptobyte.String
+	if !body.ReadASN1(&list, cbasn1.SEQUENCE) {
+		return malformed("list of revoked certificates")
+	}
+	if list.Empty() {
+		return malformed("an empty list of revoked certificates, which RFC 5280 has absent")
+	}
+	for !list.Empty() {
+		var entry cryptobyte.String
+		if !list.ReadASN1(&entry, cbasn1.SEQUENCE) || !entry.SkipASN1(cbasn1.INTEGER) {
+			return malformed("list of revoked certificates")
+		}
+		if why := readTime(&entry); why != "" {
+			return malformed("an entry's revocationDate " + why)
+		}
+	}
+	return nil
 }
 
 // AddCRL accepts a CRL (DER, with nothing after it, nor after the value of
-// its CRL number, authority key identifier or an entry's reason code, and
+// its CRL number, authority key identifier or an entry's reason code,
 // without an empty list of revoked certificates, which RFC 5280 has
-// absent) for later
+// absent, and with every time of a year from 1950 to 2049 a UTCTime, as
+// RFC 5280 §5.1.2.4 to §5.1.2.6 have it, not a GeneralizedTime) for later
 // verifications. The CRL must be signed with an allowed algorithm by a
 // trusted root or one of the intermediates of the options (whose key
 // usage includes cRLSign, as NewVerifier requires), of the CRL's issuer
@@ -212,8 +236,8 @@ func (v *Verifier) AddCRL(der []byte) error {
 	if err := wholeValues(crl); err != nil {
 		return err
 	}
-	if emptyRevokedList(crl.RawTBSRevocationList) {
-		return newError(ErrCRL, -1, "malformed CRL: an empty list of revoked certificates, which RFC 5280 has absent", nil)
+	if err := checkListEncoding(crl.RawTBSRevocationList); err != nil {
+		return err
 	}
 	if !v.allowed(crl.SignatureAlgorithm) {
 		return newError(ErrCRL, -1, "signature algorithm "+crl.SignatureAlgorithm.String()+" not allowed", nil)

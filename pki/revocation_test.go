@@ -1544,3 +1544,83 @@ func TestAddCRLRefusesEmptyRevokedList(t *testing.T) {
 	_, err = v.VerifyCard(h.chain())
 	requireRefusal(t, err, ErrRevoked, 0)
 }
+
+// generalizedCRLTime returns der, a CRL of ca with one entry or more, with
+// one of its times, a UTCTime, encoded as a GeneralizedTime of the same
+// time instead, signed again by ca: which is 0 for thisUpdate, 1 for
+// nextUpdate, 2 for the first entry's revocationDate.
+func generalizedCRLTime(t *testing.T, ca *CA, der []byte, which int) []byte {
+	t.Helper()
+	generalized := func(b *cryptobyte.Builder, elem cryptobyte.String) {
+		var at time.Time
+		require.True(t, elem.ReadASN1UTCTime(&at), "a UTCTime")
+		b.AddASN1GeneralizedTime(at)
+	}
+	times := 0
+	crl := resignedCRL(t, ca, der, func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+		switch {
+		case tag == cbasn1.UTCTime && times == which:
+			generalized(b, elem)
+			times++
+		case tag == cbasn1.UTCTime:
+			b.AddBytes(elem)
+			times++
+		case tag == cbasn1.SEQUENCE && times == 2 && which == 2: // the revoked certificates
+			var list, entry, serial cryptobyte.String
+			require.True(t, elem.ReadASN1(&list, cbasn1.SEQUENCE) && list.ReadASN1(&entry, cbasn1.SEQUENCE) &&
+				entry.ReadASN1Element(&serial, cbasn1.INTEGER))
+			var date cryptobyte.String
+			require.True(t, entry.ReadASN1Element(&date, cbasn1.UTCTime))
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					b.AddBytes(serial)
+					generalized(b, date)
+					b.AddBytes(entry) // the entry's extensions
+				})
+				b.AddBytes(list) // the other entries
+			})
+		default:
+			b.AddBytes(elem)
+		}
+	})
+	require.Equal(t, 2, times)
+	return crl
+}
+
+// TestAddCRLRefusesGeneralizedTimeBefore2050: a CRL whose thisUpdate,
+// nextUpdate or an entry's revocationDate, of a year through 2049 (from
+// 1950, the years a UTCTime holds), is encoded as a GeneralizedTime, which
+// crypto/x509 takes, is refused (ErrCRL): RFC 5280 §5.1.2.4, §5.1.2.5 and
+// §5.1.2.6 have a UTCTime then, and IssueCRL writes one. The CRL held
+// stays in force. A GeneralizedTime of 2050 on, or before 1950, which no
+// UTCTime holds, is taken.
+func TestAddCRLRefusesGeneralizedTimeBefore2050(t *testing.T) {
+	for which, field := range []string{"thisUpdate", "nextUpdate", "revocationDate"} {
+		t.Run(field, func(t *testing.T) {
+			h, v := cardRevoked(t)
+			der, err := h.ca.IssueCRL([]Revocation{{Serial: big.NewInt(7), Time: time.Date(2049, 12, 31, 23, 59, 59, 0, time.UTC)}}, 100, t0.Add(time.Hour))
+			require.NoError(t, err)
+			crl := generalizedCRLTime(t, h.ca, der, which)
+			parsed, err := x509.ParseRevocationList(crl)
+			require.NoError(t, err, "crypto/x509 takes it")
+			require.Len(t, parsed.RevokedCertificateEntries, 1)
+			err = v.AddCRL(crl)
+			requireRefusal(t, err, ErrCRL, -1)
+			assert.Contains(t, err.Error(), field+" encoded as GeneralizedTime")
+			_, err = v.VerifyCard(h.chain())
+			requireRefusal(t, err, ErrRevoked, 0)
+		})
+	}
+	t.Run("years no UTCTime holds", func(t *testing.T) {
+		h, v := cardRevoked(t)
+		crl, err := h.ca.IssueCRL([]Revocation{
+			{Serial: big.NewInt(7), Time: time.Date(1949, 12, 31, 23, 59, 59, 0, time.UTC)},
+			{Serial: big.NewInt(8), Time: time.Date(2050, 1, 1, 0, 0, 0, 0, time.UTC)},
+		}, 100, time.Date(2050, 1, 1, 0, 0, 0, 0, time.UTC))
+		require.NoError(t, err)
+		require.True(t, bytes.Contains(crl, []byte("19491231235959Z")) && bytes.Contains(crl, []byte("20500101000000Z")), "GeneralizedTimes")
+		require.NoError(t, v.AddCRL(crl))
+		_, err = v.VerifyCard(h.chain())
+		assert.NoError(t, err, "the CRL taken, which does not list the card")
+	})
+}
