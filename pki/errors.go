@@ -42,7 +42,9 @@ var (
 	// without a subject key identifier, a certificate below the root whose
 	// authority key identifier is not its issuer's subject key identifier,
 	// a certificate below the root without the CRL distribution points of
-	// the profile, a CA certificate with a critical extension that
+	// the profile, a certificate whose notBefore or notAfter of a year
+	// from 1950 to 2049 is encoded as GeneralizedTime, where RFC 5280 has
+	// a UTCTime, a CA certificate with a critical extension that
 	// crypto/x509 does not handle (no chain verifies through it), a card
 	// or platform certificate with a critical extended
 	// key usage or subject alternative name, or a platform certificate

@@ -354,6 +354,27 @@ func CardID(c *x509.Certificate) (string, error) {
 	return id, nil
 }
 
+// validityEncoding returns why the validity of c is not encoded as RFC
+// 5280 §4.1.2.5 has it (readTime), or "". It reads c.RawTBSCertificate,
+// which crypto/x509 parsed: the validity follows the version, the serial
+// number, the signature algorithm and the issuer.
+func validityEncoding(c *x509.Certificate) string {
+	s := cryptobyte.String(c.RawTBSCertificate)
+	var tbs, validity cryptobyte.String
+	if !s.ReadASN1(&tbs, cbasn1.SEQUENCE) ||
+		!tbs.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) ||
+		!tbs.SkipASN1(cbasn1.INTEGER) || !tbs.SkipASN1(cbasn1.SEQUENCE) || !tbs.SkipASN1(cbasn1.SEQUENCE) ||
+		!tbs.ReadASN1(&validity, cbasn1.SEQUENCE) {
+		return "validity not found"
+	}
+	for _, field := range []string{"notBefore", "notAfter"} {
+		if why := readTime(&validity); why != "" {
+			return field + " " + why
+		}
+	}
+	return ""
+}
+
 // readTime reads a Time of a certificate or CRL from s and returns why it
 // is refused, or "": not a UTCTime nor a GeneralizedTime, or a
 // GeneralizedTime of a year that a UTCTime holds, 1950 to 2049 in UTC,

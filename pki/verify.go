@@ -124,7 +124,10 @@ type Verifier struct {
 // extensions), or a root or an intermediate carries a critical extension
 // that crypto/x509 does not handle (no chain verifies to or through it;
 // the error names the extension, and an intermediate by its position in
-// Intermediates, from 0), or an intermediate chains to a root only
+// Intermediates, from 0) or a notBefore or notAfter of a year from 1950 to
+// 2049 encoded as GeneralizedTime, where RFC 5280 §4.1.2.5 has a UTCTime
+// (VerifyCard refuses such a certificate presented), or an intermediate
+// chains to a root only
 // along paths on which the authority key identifier of a certificate is not the subject
 // key identifier of the one before it (VerifyCard refuses such a path),
 // and ErrInvalid when there is no root or an option is out of range, such
@@ -207,6 +210,9 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if why := unhandled(c); why != "" {
 			return nil, newError(ErrUsage, -1, "root with "+why, nil)
 		}
+		if why := validityEncoding(c); why != "" {
+			return nil, newError(ErrUsage, -1, "root "+why, nil)
+		}
 		if namesItself(c) && !selfSigned(c) {
 			return nil, errAlteredRoot("root", c)
 		}
@@ -236,6 +242,9 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		}
 		if why := unhandled(c); why != "" {
 			return nil, newError(ErrUsage, -1, fmt.Sprintf("intermediate %d with %s", i, why), nil)
+		}
+		if why := validityEncoding(c); why != "" {
+			return nil, newError(ErrUsage, -1, "intermediate "+why, nil)
 		}
 		// What the check of a path refuses below the root, whatever the
 		// path.
@@ -508,6 +517,11 @@ func (v *Verifier) checkChain(certs []*x509.Certificate, r role, now time.Time) 
 		}
 		if why := unhandled(c); why != "" {
 			return nil, newError(ErrUsage, i+1, "intermediate with "+why, nil)
+		}
+	}
+	for i, c := range certs {
+		if why := validityEncoding(c); why != "" {
+			return nil, newError(ErrUsage, i, why, nil)
 		}
 	}
 	// Before x509.Verify, which would refuse a certificate signed with an
