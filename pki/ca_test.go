@@ -1,6 +1,7 @@
 package pki
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -1006,4 +1007,51 @@ func TestLoadCAUnhandledCriticalExtension(t *testing.T) {
 	sub := issueRaw(t, subCA, caTemplateOf(func(c *x509.Certificate) {}), subKey.Public())
 	_, err = LoadCA(subKey, sub, [][]byte{below}, CAOptions{CRLURL: "http://pki.example/sub.crl"})
 	requireRefusal(t, err, ErrUsage, -1)
+}
+
+// TestCAEncodesTimesAsRFC5280: the certificates and CRLs of a CA encode
+// every time of a year through 2049 (in UTC) as a UTCTime and every time
+// from 2050 on as a GeneralizedTime (RFC 5280 §4.1.2.5, §5.1.2.4 to
+// §5.1.2.6), whatever the time zone of the clock or of the times asked
+// for: 2049-12-31 23:30 UTC, which is 2050 in a zone an hour ahead, is a
+// UTCTime.
+func TestCAEncodesTimesAsRFC5280(t *testing.T) {
+	ahead := time.FixedZone("UTC+1", 3600)
+	last := time.Date(2050, 1, 1, 0, 30, 0, 0, ahead) // 2049-12-31 23:30 UTC
+	first := time.Date(2050, 1, 1, 0, 0, 0, 0, time.UTC)
+	utc := func(at time.Time) []byte { return append([]byte{0x17, 0x0d}, at.UTC().Format("060102150405Z")...) }
+	generalized := func(at time.Time) []byte { return append([]byte{0x18, 0x0f}, at.UTC().Format("20060102150405Z")...) }
+	requireTimes := func(t *testing.T, der []byte, utcs, generalizeds []time.Time) {
+		t.Helper()
+		for _, at := range utcs {
+			assert.True(t, bytes.Contains(der, utc(at)), "%v as a UTCTime", at.UTC())
+			assert.False(t, bytes.Contains(der, generalized(at)), "%v as a GeneralizedTime", at.UTC())
+		}
+		for _, at := range generalizeds {
+			assert.True(t, bytes.Contains(der, generalized(at)), "%v as a GeneralizedTime", at.UTC())
+		}
+	}
+
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(last), Validity: time.Hour})
+	require.NoError(t, err)
+	requireTimes(t, root.DER(), []time.Time{last}, []time.Time{last.Add(time.Hour)})
+	ca, err := root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(last.Add(-time.Hour)), Validity: 90 * time.Minute})
+	require.NoError(t, err)
+	requireTimes(t, ca.DER(), []time.Time{last}, []time.Time{first}) // started with the root, ended 90 minutes after the time asked
+
+	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{NotBefore: last, Validity: 30 * time.Minute})
+	require.NoError(t, err)
+	requireTimes(t, card, []time.Time{last}, []time.Time{first})
+	platform, err := ca.IssuePlatform(newKey(t).Public(), "platform", IssueOptions{NotBefore: last.Add(-time.Minute), Validity: 2 * time.Minute})
+	require.NoError(t, err)
+	requireTimes(t, platform, []time.Time{last, last.Add(time.Minute)}, nil) // started with the CA
+
+	crl, err := ca.IssueCRL([]Revocation{
+		{Serial: big.NewInt(1), Time: last, Reason: ReasonKeyCompromise},
+		{Serial: big.NewInt(2), Time: time.Date(1949, 12, 31, 0, 0, 0, 0, ahead)},
+		{Serial: big.NewInt(3), Time: time.Date(1950, 1, 1, 0, 30, 0, 0, ahead)}, // 1949 in UTC
+	}, 1, first)
+	require.NoError(t, err)
+	requireTimes(t, crl, []time.Time{last, last.Add(-time.Hour)},
+		[]time.Time{first, time.Date(1949, 12, 31, 0, 0, 0, 0, ahead), time.Date(1950, 1, 1, 0, 30, 0, 0, ahead)})
 }
