@@ -305,3 +305,18 @@ func profileKeyID(t *testing.T, c *x509.Certificate) []byte {
 	sum := sha256.Sum256(spki.PublicKey.Bytes)
 	return sum[:20]
 }
+
+// misencodedTimes are encodings of a time of a year from 1950 to 2049, by
+// name, that crypto/x509 parses as that time and RFC 5280 (§4.1.2.5,
+// §5.1.2.4) refuses, with the words of the refusal: a UTCTime in UTC
+// ("Z") with seconds is the one it has. The times encoded have no
+// fraction of a second; for "UTCTime without seconds", none either.
+var misencodedTimes = map[string]struct {
+	encode func(b *cryptobyte.Builder, at time.Time)
+	why    string
+}{
+	"GeneralizedTime": {
+		func(b *cryptobyte.Builder, at time.Time) { b.AddASN1GeneralizedTime(at) },
+		"encoded as GeneralizedTime",
+	},
+}

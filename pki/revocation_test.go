@@ -1545,22 +1545,22 @@ func TestAddCRLRefusesEmptyRevokedList(t *testing.T) {
 	requireRefusal(t, err, ErrRevoked, 0)
 }
 
-// generalizedCRLTime returns der, a CRL of ca with one entry or more, with
-// one of its times, a UTCTime, encoded as a GeneralizedTime of the same
-// time instead, signed again by ca: which is 0 for thisUpdate, 1 for
-// nextUpdate, 2 for the first entry's revocationDate.
-func generalizedCRLTime(t *testing.T, ca *CA, der []byte, which int) []byte {
+// crlTime returns der, a CRL of ca with one entry or more, with one of its
+// times, a UTCTime, written by encode instead, signed again by ca: which
+// is 0 for thisUpdate, 1 for nextUpdate, 2 for the first entry's
+// revocationDate.
+func crlTime(t *testing.T, ca *CA, der []byte, which int, encode func(b *cryptobyte.Builder, at time.Time)) []byte {
 	t.Helper()
-	generalized := func(b *cryptobyte.Builder, elem cryptobyte.String) {
+	reencode := func(b *cryptobyte.Builder, elem cryptobyte.String) {
 		var at time.Time
 		require.True(t, elem.ReadASN1UTCTime(&at), "a UTCTime")
-		b.AddASN1GeneralizedTime(at)
+		encode(b, at)
 	}
 	times := 0
 	crl := resignedCRL(t, ca, der, func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
 		switch {
 		case tag == cbasn1.UTCTime && times == which:
-			generalized(b, elem)
+			reencode(b, elem)
 			times++
 		case tag == cbasn1.UTCTime:
 			b.AddBytes(elem)
@@ -1574,7 +1574,7 @@ func generalizedCRLTime(t *testing.T, ca *CA, der []byte, which int) []byte {
 			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 					b.AddBytes(serial)
-					generalized(b, date)
+					reencode(b, date)
 					b.AddBytes(entry) // the entry's extensions
 				})
 				b.AddBytes(list) // the other entries
@@ -1587,29 +1587,32 @@ func generalizedCRLTime(t *testing.T, ca *CA, der []byte, which int) []byte {
 	return crl
 }
 
-// TestAddCRLRefusesGeneralizedTimeBefore2050: a CRL whose thisUpdate,
+// TestAddCRLRefusesTimesOutsideRFC5280: a CRL whose thisUpdate,
 // nextUpdate or an entry's revocationDate, of a year through 2049 (from
-// 1950, the years a UTCTime holds), is encoded as a GeneralizedTime, which
-// crypto/x509 takes, is refused (ErrCRL): RFC 5280 §5.1.2.4, §5.1.2.5 and
-// §5.1.2.6 have a UTCTime then, and IssueCRL writes one. The CRL held
-// stays in force. A GeneralizedTime of 2050 on, or before 1950, which no
-// UTCTime holds, is taken.
-func TestAddCRLRefusesGeneralizedTimeBefore2050(t *testing.T) {
+// 1950, the years a UTCTime holds), is encoded otherwise than as a
+// UTCTime in UTC with seconds (misencodedTimes), which crypto/x509 takes,
+// is refused (ErrCRL): RFC 5280 §5.1.2.4 to §5.1.2.6 have that form, and
+// IssueCRL writes it. The CRL held stays in force. A GeneralizedTime of
+// 2050 on, or before 1950, which no UTCTime holds, is taken.
+func TestAddCRLRefusesTimesOutsideRFC5280(t *testing.T) {
 	for which, field := range []string{"thisUpdate", "nextUpdate", "revocationDate"} {
-		t.Run(field, func(t *testing.T) {
-			h, v := cardRevoked(t)
-			der, err := h.ca.IssueCRL([]Revocation{{Serial: big.NewInt(7), Time: time.Date(2049, 12, 31, 23, 59, 59, 0, time.UTC)}}, 100, t0.Add(time.Hour))
-			require.NoError(t, err)
-			crl := generalizedCRLTime(t, h.ca, der, which)
-			parsed, err := x509.ParseRevocationList(crl)
-			require.NoError(t, err, "crypto/x509 takes it")
-			require.Len(t, parsed.RevokedCertificateEntries, 1)
-			err = v.AddCRL(crl)
-			requireRefusal(t, err, ErrCRL, -1)
-			assert.Contains(t, err.Error(), field+" encoded as GeneralizedTime")
-			_, err = v.VerifyCard(h.chain())
-			requireRefusal(t, err, ErrRevoked, 0)
-		})
+		for name, enc := range misencodedTimes {
+			t.Run(field+", "+name, func(t *testing.T) {
+				h, v := cardRevoked(t)
+				der, err := h.ca.IssueCRL([]Revocation{{Serial: big.NewInt(7), Time: time.Date(2049, 12, 31, 23, 59, 0, 0, time.UTC)}}, 100, t0.Add(time.Hour))
+				require.NoError(t, err)
+				crl := crlTime(t, h.ca, der, which, enc.encode)
+				parsed, err := x509.ParseRevocationList(crl)
+				require.NoError(t, err, "crypto/x509 takes it")
+				require.Len(t, parsed.RevokedCertificateEntries, 1)
+				require.Equal(t, time.Date(2049, 12, 31, 23, 59, 0, 0, time.UTC), parsed.RevokedCertificateEntries[0].RevocationTime.UTC(), "the same time")
+				err = v.AddCRL(crl)
+				requireRefusal(t, err, ErrCRL, -1)
+				assert.Contains(t, err.Error(), field+" "+enc.why)
+				_, err = v.VerifyCard(h.chain())
+				requireRefusal(t, err, ErrRevoked, 0)
+			})
+		}
 	}
 	t.Run("years no UTCTime holds", func(t *testing.T) {
 		h, v := cardRevoked(t)

@@ -1314,11 +1314,10 @@ func TestNewVerifierAlteredRoot(t *testing.T) {
 	}
 }
 
-// generalizedValidity returns der, a certificate signed with ECDSA with
-// SHA-256, with its notBefore (which 0) or notAfter (which 1), a UTCTime,
-// encoded as a GeneralizedTime of the same time instead, signed again by
-// signer.
-func generalizedValidity(t testing.TB, signer crypto.Signer, der []byte, which int) []byte {
+// validityTime returns der, a certificate signed with ECDSA with SHA-256,
+// with its notBefore (which 0) or notAfter (which 1), a UTCTime, written by
+// encode instead, signed again by signer.
+func validityTime(t testing.TB, signer crypto.Signer, der []byte, which int, encode func(b *cryptobyte.Builder, at time.Time)) []byte {
 	t.Helper()
 	seqs := 0
 	out := resigned(t, signer, der, func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
@@ -1337,7 +1336,7 @@ func generalizedValidity(t testing.TB, signer crypto.Signer, der []byte, which i
 				var at time.Time
 				require.True(t, validity.ReadASN1UTCTime(&at), "a UTCTime")
 				if i == which {
-					b.AddASN1GeneralizedTime(at)
+					encode(b, at)
 				} else {
 					b.AddASN1UTCTime(at)
 				}
@@ -1349,44 +1348,46 @@ func generalizedValidity(t testing.TB, signer crypto.Signer, der []byte, which i
 	return out
 }
 
-// TestCertificateGeneralizedTimeBefore2050: a certificate whose notBefore
-// or notAfter of a year through 2049 (from 1950, the years a UTCTime
-// holds) is encoded as a GeneralizedTime, which crypto/x509 takes, is
-// refused as ErrUsage, RFC 5280 §4.1.2.5 having a UTCTime then: a card or
-// CA certificate presented (by its position), a root or an intermediate
-// given to NewVerifier, and a CA certificate given to LoadCA. A card
-// whose notAfter of 2050 is a GeneralizedTime, as RFC 5280 has it, is
-// accepted.
-func TestCertificateGeneralizedTimeBefore2050(t *testing.T) {
+// TestCertificateTimesOutsideRFC5280: a certificate whose notBefore or
+// notAfter of a year through 2049 (from 1950, the years a UTCTime holds)
+// is encoded otherwise than as a UTCTime in UTC with seconds
+// (misencodedTimes), which crypto/x509 takes, is refused as ErrUsage, RFC
+// 5280 §4.1.2.5 having that form: a card or CA certificate presented (by
+// its position), a root or an intermediate given to NewVerifier, and a CA
+// certificate given to LoadCA. A card whose notAfter of 2050 is a
+// GeneralizedTime, as RFC 5280 has it, is accepted.
+func TestCertificateTimesOutsideRFC5280(t *testing.T) {
 	h := newHierarchy(t)
 	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
 	addCRLs(t, h, v)
 	for which, field := range []string{"notBefore", "notAfter"} {
-		t.Run(field, func(t *testing.T) {
-			card := generalizedValidity(t, h.ca.Signer(), h.card, which)
-			_, err := v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
-			requireRefusal(t, err, ErrUsage, 0)
-			assert.Contains(t, err.Error(), field+" encoded as GeneralizedTime in 20")
+		for name, enc := range misencodedTimes {
+			t.Run(field+", "+name, func(t *testing.T) {
+				card := validityTime(t, h.ca.Signer(), h.card, which, enc.encode)
+				_, err := v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+				requireRefusal(t, err, ErrUsage, 0)
+				assert.Contains(t, err.Error(), field+" "+enc.why)
 
-			ca := generalizedValidity(t, h.root.Signer(), h.ca.DER(), which)
-			_, err = v.VerifyCard([][]byte{h.card, ca})
-			requireRefusal(t, err, ErrUsage, 1)
-			assert.Contains(t, err.Error(), field+" encoded as GeneralizedTime")
+				ca := validityTime(t, h.root.Signer(), h.ca.DER(), which, enc.encode)
+				_, err = v.VerifyCard([][]byte{h.card, ca})
+				requireRefusal(t, err, ErrUsage, 1)
+				assert.Contains(t, err.Error(), field+" "+enc.why)
 
-			_, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
-			requireRefusal(t, err, ErrUsage, -1)
-			assert.Contains(t, err.Error(), "intermediate "+field+" encoded as GeneralizedTime")
+				_, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+				requireRefusal(t, err, ErrUsage, -1)
+				assert.Contains(t, err.Error(), "intermediate "+field+" "+enc.why)
 
-			root := generalizedValidity(t, h.root.Signer(), h.root.DER(), which)
-			_, err = NewVerifier(VerifierOptions{Roots: [][]byte{root}, Intermediates: [][]byte{h.ca.DER()}})
-			requireRefusal(t, err, ErrUsage, -1)
-			assert.Contains(t, err.Error(), "root "+field+" encoded as GeneralizedTime")
+				root := validityTime(t, h.root.Signer(), h.root.DER(), which, enc.encode)
+				_, err = NewVerifier(VerifierOptions{Roots: [][]byte{root}, Intermediates: [][]byte{h.ca.DER()}})
+				requireRefusal(t, err, ErrUsage, -1)
+				assert.Contains(t, err.Error(), "root "+field+" "+enc.why)
 
-			_, err = LoadCA(h.ca.Signer(), ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
-			requireRefusal(t, err, ErrUsage, -1)
-			_, err = LoadCA(h.root.Signer(), root, nil, CAOptions{CRLURL: "http://pki.example/root.crl"})
-			requireRefusal(t, err, ErrUsage, -1)
-		})
+				_, err = LoadCA(h.ca.Signer(), ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+				requireRefusal(t, err, ErrUsage, -1)
+				_, err = LoadCA(h.root.Signer(), root, nil, CAOptions{CRLURL: "http://pki.example/root.crl"})
+				requireRefusal(t, err, ErrUsage, -1)
+			})
+		}
 	}
 	t.Run("notAfter in 2050", func(t *testing.T) {
 		tmpl := cardTemplate(t, testICCID)
