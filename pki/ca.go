@@ -225,9 +225,9 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // a critical keyUsage with keyCertSign and cRLSign, and a subject key
 // identifier, not empty: PROTOCOL.md §4.5; and for issuers, a key ECDSA
 // P-256 or P-384) or carries a critical extension that crypto/x509 does
-// not handle (no chain verifies through it) or a notBefore or notAfter of
-// a year from 1950 to 2049 encoded as GeneralizedTime, where RFC 5280
-// §4.1.2.5 has a UTCTime (a Verifier refuses it), or, not self-signed, has no authority key identifier, a
+// not handle (no chain verifies through it) or a notBefore or notAfter
+// not encoded as RFC 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime
+// through 2049; a Verifier refuses it), or, not self-signed, has no authority key identifier, a
 // serial number that is not positive or is longer than 20 octets, or not
 // the CRL distribution points that a card has (which a Verifier refuses
 // below a root), when one of issuers is self-signed (a root) or cert is

@@ -42,9 +42,9 @@ var (
 	// without a subject key identifier, a certificate below the root whose
 	// authority key identifier is not its issuer's subject key identifier,
 	// a certificate below the root without the CRL distribution points of
-	// the profile, a certificate whose notBefore or notAfter of a year
-	// from 1950 to 2049 is encoded as GeneralizedTime, where RFC 5280 has
-	// a UTCTime, a CA certificate with a critical extension that
+	// the profile, a certificate whose notBefore or notAfter is not
+	// encoded as RFC 5280 has it (in UTC with seconds, a UTCTime through
+	// 2049, a GeneralizedTime from 2050 on), a CA certificate with a critical extension that
 	// crypto/x509 does not handle (no chain verifies through it), a card
 	// or platform certificate with a critical extended
 	// key usage or subject alternative name, or a platform certificate
@@ -64,8 +64,9 @@ var (
 	// that has one twice, with an entry whose reason code RFC 5280 does
 	// not define or whose serial number is not positive or is longer than
 	// 20 octets, with a CRL number negative or longer than 20 octets, with
-	// a time of a year from 1950 to 2049 encoded as GeneralizedTime, where
-	// RFC 5280 has a UTCTime, or older than the one held.
+	// a time not encoded as RFC 5280 has it (in UTC with seconds, a
+	// UTCTime through 2049, a GeneralizedTime from 2050 on), or older than
+	// the one held.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
 	// ErrKey: a key handed in (to sign with, to certify, to encode or in
 	// PEM) is malformed or not of the kind the profile requires (ECDSA

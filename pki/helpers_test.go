@@ -319,4 +319,18 @@ var misencodedTimes = map[string]struct {
 		func(b *cryptobyte.Builder, at time.Time) { b.AddASN1GeneralizedTime(at) },
 		"encoded as GeneralizedTime",
 	},
+	"UTCTime with an offset": {
+		func(b *cryptobyte.Builder, at time.Time) {
+			b.AddASN1(cbasn1.UTCTime, func(b *cryptobyte.Builder) {
+				b.AddBytes([]byte(at.In(time.FixedZone("", -3600)).Format("060102150405-0700")))
+			})
+		},
+		"not in UTC",
+	},
+	"UTCTime without seconds": {
+		func(b *cryptobyte.Builder, at time.Time) {
+			b.AddASN1(cbasn1.UTCTime, func(b *cryptobyte.Builder) { b.AddBytes([]byte(at.UTC().Format("0601021504Z"))) })
+		},
+		"not in UTC",
+	},
 }

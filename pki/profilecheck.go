@@ -376,26 +376,37 @@ func validityEncoding(c *x509.Certificate) string {
 }
 
 // readTime reads a Time of a certificate or CRL from s and returns why it
-// is refused, or "": not a UTCTime nor a GeneralizedTime, or a
-// GeneralizedTime of a year that a UTCTime holds, 1950 to 2049 in UTC,
-// which RFC 5280 has a UTCTime (§4.1.2.5, §5.1.2.4), and crypto/x509 takes
-// either (another encoding of the same time). A GeneralizedTime before
-// 1950, which no UTCTime holds, is taken, as crypto/x509 writes it.
+// is refused, or "": not a UTCTime nor a GeneralizedTime; not in the one
+// form RFC 5280 has (§4.1.2.5.1, §4.1.2.5.2), in UTC ("Z") with seconds
+// and no fraction of one, where crypto/x509 takes an offset from UTC, and
+// a UTCTime without seconds; or a GeneralizedTime of a year that a UTCTime
+// holds, 1950 to 2049 in UTC, where RFC 5280 has a UTCTime (§4.1.2.5,
+// §5.1.2.4). Each is another encoding of the same time. A GeneralizedTime
+// before 1950, which no UTCTime holds, is taken, as crypto/x509 writes
+// it.
 func readTime(s *cryptobyte.String) string {
 	var t time.Time
+	var content cryptobyte.String
+	layout, form := "060102150405Z", "YYMMDDHHMMSSZ"
+	elem := *s
 	switch {
 	case s.PeekASN1Tag(cbasn1.UTCTime):
-		if s.ReadASN1UTCTime(&t) {
-			return ""
+		if !s.ReadASN1UTCTime(&t) || !elem.ReadASN1(&content, cbasn1.UTCTime) {
+			return "not a time"
 		}
 	case s.PeekASN1Tag(cbasn1.GeneralizedTime):
-		if !s.ReadASN1GeneralizedTime(&t) {
-			break
+		if !s.ReadASN1GeneralizedTime(&t) || !elem.ReadASN1(&content, cbasn1.GeneralizedTime) {
+			return "not a time"
 		}
+		layout, form = "20060102150405Z", "YYYYMMDDHHMMSSZ"
 		if y := t.UTC().Year(); y >= 1950 && y <= 2049 {
 			return fmt.Sprintf("encoded as GeneralizedTime in %d, where RFC 5280 has a UTCTime", y)
 		}
-		return ""
+	default:
+		return "not a time"
 	}
-	return "not a time"
+	if string(content) != t.UTC().Format(layout) {
+		return "not in UTC with seconds (" + form + "), as RFC 5280 has it"
+	}
+	return ""
 }

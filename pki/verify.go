@@ -124,9 +124,10 @@ type Verifier struct {
 // extensions), or a root or an intermediate carries a critical extension
 // that crypto/x509 does not handle (no chain verifies to or through it;
 // the error names the extension, and an intermediate by its position in
-// Intermediates, from 0) or a notBefore or notAfter of a year from 1950 to
-// 2049 encoded as GeneralizedTime, where RFC 5280 §4.1.2.5 has a UTCTime
-// (VerifyCard refuses such a certificate presented), or an intermediate
+// Intermediates, from 0) or a notBefore or notAfter not encoded as RFC
+// 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime through 2049, a
+// GeneralizedTime from 2050 on; VerifyCard refuses such a certificate
+// presented), or an intermediate
 // chains to a root only
 // along paths on which the authority key identifier of a certificate is not the subject
 // key identifier of the one before it (VerifyCard refuses such a path),
