@@ -237,8 +237,9 @@ type Challenger struct {
 }
 
 // NewChallenger returns a Challenger that verifies certificate chains with
-// v. A Challenger made with an option out of range (a negative TTL)
-// refuses every call with ErrInvalid.
+// v. A Challenger made with an option out of range (a negative TTL), or
+// without a Verifier (v nil), refuses every call (NewNonce, Verify) with
+// ErrInvalid: it issues no nonce that no record could use.
 func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 	c := &Challenger{v: v, nonces: opts.Nonces, counters: opts.Counters, ttl: opts.TTL, now: opts.Now, rand: opts.Rand}
 	if c.nonces == nil {
@@ -253,6 +254,9 @@ func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 	case c.ttl < 0:
 		c.bad = newError(ErrInvalid, -1, "negative nonce TTL", nil)
 	}
+	if c.bad == nil && v == nil {
+		c.bad = newError(ErrInvalid, -1, "no verifier", nil)
+	}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -263,7 +267,8 @@ func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 }
 
 // NewNonce issues a fresh random nonce of record.NonceSize bytes, usable
-// once within the TTL.
+// once within the TTL. A Challenger without a Verifier or with a negative
+// TTL issues none (ErrInvalid).
 func (c *Challenger) NewNonce(ctx context.Context) ([]byte, error) {
 	if c.bad != nil {
 		return nil, c.bad
@@ -290,9 +295,6 @@ func (c *Challenger) NewNonce(ctx context.Context) ([]byte, error) {
 func (c *Challenger) Verify(ctx context.Context, chain [][]byte, msg []byte, r record.CardRecord) (*VerifiedCard, error) {
 	if c.bad != nil {
 		return nil, c.bad
-	}
-	if c.v == nil {
-		return nil, newError(ErrInvalid, -1, "no verifier", nil)
 	}
 	vc, err := c.v.VerifyCard(chain)
 	if err != nil {

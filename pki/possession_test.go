@@ -55,27 +55,49 @@ func TestNilArguments(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid)
 }
 
-// TestChallengerNegativeTTL: a Challenger made with a negative nonce TTL
-// issues no nonce and verifies no record, refusing both with ErrInvalid,
-// where it took the default TTL.
-func TestChallengerNegativeTTL(t *testing.T) {
+// TestChallengerRefusesAll: a Challenger made with a negative nonce TTL,
+// where it took the default TTL, or without a Verifier, where it issued
+// nonces that no record could use, issues no nonce and verifies no
+// record, refusing both with ErrInvalid, and leaves a nonce issued by
+// another Challenger unused.
+func TestChallengerRefusesAll(t *testing.T) {
 	ctx := context.Background()
 	h := newHierarchy(t)
 	clk := newClock(t0.Add(time.Hour))
-	nonces := NewMemoryNonces(0)
-	c := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces, TTL: -time.Second})
-	want := &Error{Err: ErrInvalid, Cert: -1, Reason: "negative nonce TTL"}
-	nonce, err := c.NewNonce(ctx)
-	assert.Equal(t, want, err)
-	assert.Nil(t, nonce)
-	assert.Empty(t, nonces.order, "no nonce issued")
+	for name, tt := range map[string]struct {
+		new    func(nonces NonceStore) *Challenger
+		reason string
+	}{
+		"negative TTL": {
+			func(nonces NonceStore) *Challenger {
+				return newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces, TTL: -time.Second})
+			},
+			"negative nonce TTL",
+		},
+		"without a Verifier": {
+			func(nonces NonceStore) *Challenger {
+				return NewChallenger(nil, ChallengerOptions{Nonces: nonces, Now: clk.now})
+			},
+			"no verifier",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			nonces := NewMemoryNonces(0)
+			c := tt.new(nonces)
+			want := &Error{Err: ErrInvalid, Cert: -1, Reason: tt.reason}
+			nonce, err := c.NewNonce(ctx)
+			assert.Equal(t, want, err)
+			assert.Nil(t, nonce)
+			assert.Empty(t, nonces.order, "no nonce issued")
 
-	issued, err := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces}).NewNonce(ctx)
-	require.NoError(t, err)
-	vc, err := c.Verify(ctx, h.chain(), proof(t, h, testICCID, 1, issued), new(record.AuthProof))
-	assert.Equal(t, want, err)
-	assert.Nil(t, vc)
-	assert.NoError(t, nonces.Consume(ctx, issued, clk.now()), "the nonce is left unused")
+			issued, err := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces}).NewNonce(ctx)
+			require.NoError(t, err)
+			vc, err := c.Verify(ctx, h.chain(), proof(t, h, testICCID, 1, issued), new(record.AuthProof))
+			assert.Equal(t, want, err)
+			assert.Nil(t, vc)
+			assert.NoError(t, nonces.Consume(ctx, issued, clk.now()), "the nonce is left unused")
+		})
+	}
 }
 
 func TestChallenger(t *testing.T) {
