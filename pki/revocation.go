@@ -152,8 +152,10 @@ func wholeValues(crl *x509.RevocationList) error {
 // signed content of a CRL that it parsed, and RFC 5280 does not: a list of
 // revoked certificates present but empty, where §5.1.2.6 has it absent
 // (another encoding of the CRL without it, which crypto/x509 parses the
-// same), and a thisUpdate, nextUpdate or entry's revocationDate that is
-// not encoded as §5.1.2.4 to §5.1.2.6 have it (readTime).
+// same), an entry's list of extensions present but empty, where §5.1 has
+// one extension or more or none (another encoding of the entry without
+// it), and a thisUpdate, nextUpdate or entry's revocationDate that is not
+// encoded as §5.1.2.4 to §5.1.2.6 have it (readTime).
 func checkListEncoding(tbs []byte) error {
 	malformed := func(why string) error { return newError(ErrCRL, -1, "malformed CRL: "+why, nil) }
 	s := cryptobyte.String(tbs)
@@ -188,14 +190,22 @@ func checkListEncoding(tbs []byte) error {
 		if why := readTime(&entry); why != "" {
 			return malformed("an entry's revocationDate " + why)
 		}
+		var exts cryptobyte.String
+		var present bool
+		if !entry.ReadOptionalASN1(&exts, &present, cbasn1.SEQUENCE) {
+			return malformed("list of revoked certificates")
+		}
+		if present && exts.Empty() {
+			return malformed("an empty list of entry extensions, which RFC 5280 has absent")
+		}
 	}
 	return nil
 }
 
 // AddCRL accepts a CRL (DER, with nothing after it, nor after the value of
 // its CRL number, authority key identifier or an entry's reason code,
-// without an empty list of revoked certificates, which RFC 5280 has
-// absent, and with every time encoded as RFC 5280 §5.1.2.4 to §5.1.2.6
+// without an empty list of revoked certificates or of an entry's
+// extensions, which RFC 5280 has absent, and with every time encoded as RFC 5280 §5.1.2.4 to §5.1.2.6
 // have it: in UTC with seconds, a UTCTime through 2049, a GeneralizedTime
 // from 2050 on or before 1950) for later
 // verifications. The CRL must be signed with an allowed algorithm by a

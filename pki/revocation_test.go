@@ -1627,3 +1627,28 @@ func TestAddCRLRefusesTimesOutsideRFC5280(t *testing.T) {
 		assert.NoError(t, err, "the CRL taken, which does not list the card")
 	})
 }
+
+// TestAddCRLRefusesEmptyEntryExtensions: a CRL with an entry whose list of
+// extensions is present but empty, which RFC 5280 §5.1 does not allow
+// (Extensions has one or more), is refused (ErrCRL) as another encoding
+// of the CRL without it, which crypto/x509 parses the same, as a CRL with
+// an empty list of revoked certificates is; the CRL held stays in force.
+func TestAddCRLRefusesEmptyEntryExtensions(t *testing.T) {
+	h, v := cardRevoked(t)
+	der, err := h.ca.IssueCRL([]Revocation{{Serial: big.NewInt(7)}}, 100, t0.Add(time.Hour))
+	require.NoError(t, err)
+	crl := crlTime(t, h.ca, der, 2, func(b *cryptobyte.Builder, at time.Time) {
+		b.AddASN1UTCTime(at)
+		b.AddBytes([]byte{0x30, 0x00}) // after the revocationDate, an empty crlEntryExtensions
+	})
+	parsed, err := x509.ParseRevocationList(crl)
+	require.NoError(t, err, "crypto/x509 parses it")
+	require.Len(t, parsed.RevokedCertificateEntries, 1)
+	require.Empty(t, parsed.RevokedCertificateEntries[0].Extensions)
+
+	err = v.AddCRL(crl)
+	requireRefusal(t, err, ErrCRL, -1)
+	assert.Contains(t, err.Error(), "empty list of entry extensions")
+	_, err = v.VerifyCard(h.chain())
+	requireRefusal(t, err, ErrRevoked, 0)
+}
