@@ -1312,6 +1312,27 @@ func TestNewVerifierAlteredRoot(t *testing.T) {
 			assert.Contains(t, err.Error(), "signature does not verify")
 		})
 	}
+	// crypto/x509 verifies no certificate signed with SHA-1, a root's own
+	// included: such a root is refused as LoadCA refuses it, the cause
+	// telling the algorithm from an altered signature.
+	t.Run("signed with SHA-1", func(t *testing.T) {
+		key := newKey(t)
+		id, err := keyID(&key.PublicKey)
+		require.NoError(t, err)
+		tmpl := caTemplateOf(func(c *x509.Certificate) {
+			c.SerialNumber, c.NotBefore, c.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
+			c.SignatureAlgorithm = x509.ECDSAWithSHA1
+			c.SubjectKeyId, c.AuthorityKeyId = id, id
+		})
+		root := createCert(t, tmpl, tmpl, key.Public(), key)
+		require.True(t, namesItself(mustParse(t, root)))
+		_, err = NewVerifier(VerifierOptions{Roots: [][]byte{root}})
+		requireRefusal(t, err, ErrUntrusted, -1)
+		assert.ErrorAs(t, err, new(x509.InsecureAlgorithmError))
+		_, err = LoadCA(key, root, nil, CAOptions{CRLURL: "http://pki.example/root.crl"})
+		requireRefusal(t, err, ErrUntrusted, -1)
+		assert.ErrorAs(t, err, new(x509.InsecureAlgorithmError))
+	})
 }
 
 // validityTime returns der, a certificate signed with ECDSA with SHA-256,
