@@ -205,9 +205,9 @@ func checkListEncoding(tbs []byte) error {
 // AddCRL accepts a CRL (DER, with nothing after it, nor after the value of
 // its CRL number, authority key identifier or an entry's reason code,
 // without an empty list of revoked certificates or of an entry's
-// extensions, which RFC 5280 has absent, and with every time encoded as RFC 5280 §5.1.2.4 to §5.1.2.6
-// have it: in UTC with seconds, a UTCTime through 2049, a GeneralizedTime
-// from 2050 on or before 1950) for later
+// extensions, which RFC 5280 has absent, and with every time encoded as
+// RFC 5280 §5.1.2.4 to §5.1.2.6 have it: in UTC with seconds, a UTCTime
+// through 2049, a GeneralizedTime from 2050 on or before 1950) for later
 // verifications. The CRL must be signed with an allowed algorithm by a
 // trusted root or one of the intermediates of the options (whose key
 // usage includes cRLSign, as NewVerifier requires), of the CRL's issuer

@@ -127,9 +127,8 @@ type Verifier struct {
 // Intermediates, from 0) or a notBefore or notAfter not encoded as RFC
 // 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime through 2049, a
 // GeneralizedTime from 2050 on; VerifyCard refuses such a certificate
-// presented), or an intermediate
-// chains to a root only
-// along paths on which the authority key identifier of a certificate is not the subject
+// presented), or an intermediate chains to a root only along paths on
+// which the authority key identifier of a certificate is not the subject
 // key identifier of the one before it (VerifyCard refuses such a path),
 // and ErrInvalid when there is no root or an option is out of range, such
 // as an algorithm of Algorithms other than ECDSA with SHA-256, SHA-384 or
