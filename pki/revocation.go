@@ -154,7 +154,8 @@ func wholeValues(crl *x509.RevocationList) error {
 // (another encoding of the CRL without it, which crypto/x509 parses the
 // same), an entry's list of extensions present but empty, where §5.1 has
 // one extension or more or none (another encoding of the entry without
-// it), and a thisUpdate, nextUpdate or entry's revocationDate that is not
+// it), an extension of the CRL or of an entry whose critical is written
+// out as FALSE (extensionsEncoding), and a thisUpdate, nextUpdate or entry's revocationDate that is not
 // encoded as §5.1.2.4 to §5.1.2.6 have it (readTime).
 func checkListEncoding(tbs []byte) error {
 	malformed := func(why string) error { return newError(ErrCRL, -1, "malformed CRL: "+why, nil) }
@@ -172,15 +173,22 @@ func checkListEncoding(tbs []byte) error {
 			return malformed("nextUpdate " + why)
 		}
 	}
-	if !body.PeekASN1Tag(cbasn1.SEQUENCE) {
-		return nil
+	// optional reads a list that s may hold, refusing it present but
+	// empty.
+	optional := func(s *cryptobyte.String, what string) (cryptobyte.String, error) {
+		var list cryptobyte.String
+		var present bool
+		if !s.ReadOptionalASN1(&list, &present, cbasn1.SEQUENCE) {
+			return nil, malformed(what)
+		}
+		if present && list.Empty() {
+			return nil, malformed("an empty " + what + ", which RFC 5280 has absent")
+		}
+		return list, nil
 	}
-	var list cryptobyte.String
-	if !body.ReadASN1(&list, cbasn1.SEQUENCE) {
-		return malformed("list of revoked certificates")
-	}
-	if list.Empty() {
-		return malformed("an empty list of revoked certificates, which RFC 5280 has absent")
+	list, err := optional(&body, "list of revoked certificates")
+	if err != nil {
+		return err
 	}
 	for !list.Empty() {
 		var entry cryptobyte.String
@@ -190,22 +198,57 @@ func checkListEncoding(tbs []byte) error {
 		if why := readTime(&entry); why != "" {
 			return malformed("an entry's revocationDate " + why)
 		}
-		var exts cryptobyte.String
-		var present bool
-		if !entry.ReadOptionalASN1(&exts, &present, cbasn1.SEQUENCE) {
-			return malformed("list of revoked certificates")
+		entryExts, err := optional(&entry, "list of entry extensions")
+		if err != nil {
+			return err
 		}
-		if present && exts.Empty() {
-			return malformed("an empty list of entry extensions, which RFC 5280 has absent")
+		if why := extensionsEncoding(entryExts); why != "" {
+			return malformed("an entry's extension " + why)
 		}
 	}
+	var outer, crlExts cryptobyte.String
+	var present bool
+	if !body.ReadOptionalASN1(&outer, &present, cbasn1.Tag(0).Constructed().ContextSpecific()) ||
+		(present && !outer.ReadASN1(&crlExts, cbasn1.SEQUENCE)) {
+		return malformed("CRL extensions")
+	}
+	if why := extensionsEncoding(crlExts); why != "" {
+		return malformed("CRL extension " + why)
+	}
 	return nil
+}
+
+// extensionsEncoding returns why exts, the content of an Extensions
+// SEQUENCE that crypto/x509 parsed, is refused, or "": an extension whose
+// critical BOOLEAN is written out as FALSE, its DEFAULT, which DER leaves
+// out (X.690 §11.5): another encoding of the extension without it.
+func extensionsEncoding(exts cryptobyte.String) string {
+	for !exts.Empty() {
+		var ext, raw cryptobyte.String
+		var id x509.OID
+		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1(&raw, cbasn1.OBJECT_IDENTIFIER) || id.UnmarshalBinary(raw) != nil {
+			return "not an extension"
+		}
+		if !ext.PeekASN1Tag(cbasn1.BOOLEAN) {
+			continue
+		}
+		var critical bool
+		if !ext.ReadASN1Boolean(&critical) {
+			return "not an extension"
+		}
+		if !critical {
+			return id.String() + " with critical written out as FALSE, which DER leaves out"
+		}
+	}
+	return ""
 }
 
 // AddCRL accepts a CRL (DER, with nothing after it, nor after the value of
 // its CRL number, authority key identifier or an entry's reason code,
 // without an empty list of revoked certificates or of an entry's
-// extensions, which RFC 5280 has absent, and with every time encoded as
+// extensions, which RFC 5280 has absent, without an extension whose
+// critical is written out as FALSE, its DEFAULT, which DER leaves out,
+// and with every time encoded as
 // RFC 5280 §5.1.2.4 to §5.1.2.6 have it: in UTC with seconds, a UTCTime
 // through 2049, a GeneralizedTime from 2050 on or before 1950) for later
 // verifications. The CRL must be signed with an allowed algorithm by a

@@ -1652,3 +1652,55 @@ func TestAddCRLRefusesEmptyEntryExtensions(t *testing.T) {
 	_, err = v.VerifyCard(h.chain())
 	requireRefusal(t, err, ErrRevoked, 0)
 }
+
+// TestAddCRLRefusesExplicitNonCritical: a CRL with a CRL extension or an
+// entry extension whose critical BOOLEAN is written out as FALSE, its
+// DEFAULT, which DER leaves out (X.690 §11.5), is refused (ErrCRL) as
+// another encoding of the CRL without it, which crypto/x509 parses the
+// same; the CRL held stays in force.
+func TestAddCRLRefusesExplicitNonCritical(t *testing.T) {
+	explicitFalse := func(b *cryptobyte.Builder, oid asn1.ObjectIdentifier, value []byte) {
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1ObjectIdentifier(oid)
+			b.AddASN1Boolean(false)
+			b.AddASN1OctetString(value)
+		})
+	}
+	for name, edit := range map[string]func(t *testing.T, ca *CA, der []byte) []byte{
+		"CRL number": func(t *testing.T, ca *CA, der []byte) []byte {
+			return resignedCRL(t, ca, der, extensionsEdit(t, cbasn1.Tag(0).Constructed().ContextSpecific(),
+				func(b *cryptobyte.Builder, id asn1.ObjectIdentifier, ext cryptobyte.String) {
+					if !id.Equal(oidCRLNumber) {
+						b.AddBytes(ext)
+						return
+					}
+					explicitFalse(b, id, []byte{0x02, 0x01, 0x64}) // 100
+				}))
+		},
+		"entry reason code": func(t *testing.T, ca *CA, der []byte) []byte {
+			return crlTime(t, ca, der, 2, func(b *cryptobyte.Builder, at time.Time) {
+				b.AddASN1UTCTime(at)
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					explicitFalse(b, oidReasonCode, []byte{0x0a, 0x01, ReasonKeyCompromise})
+				})
+			})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h, v := cardRevoked(t)
+			der, err := h.ca.IssueCRL([]Revocation{{Serial: big.NewInt(7)}}, 100, t0.Add(time.Hour))
+			require.NoError(t, err)
+			crl := edit(t, h.ca, der)
+			parsed, err := x509.ParseRevocationList(crl)
+			require.NoError(t, err, "crypto/x509 parses it")
+			require.Zero(t, parsed.Number.Cmp(big.NewInt(100)))
+			require.Len(t, parsed.RevokedCertificateEntries, 1)
+
+			err = v.AddCRL(crl)
+			requireRefusal(t, err, ErrCRL, -1)
+			assert.Contains(t, err.Error(), "critical written out as FALSE")
+			_, err = v.VerifyCard(h.chain())
+			requireRefusal(t, err, ErrRevoked, 0)
+		})
+	}
+}
