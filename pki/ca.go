@@ -227,7 +227,9 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // P-256 or P-384) or carries a critical extension that crypto/x509 does
 // not handle (no chain verifies through it) or a notBefore or notAfter
 // not encoded as RFC 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime
-// through 2049; a Verifier refuses it), or, not self-signed, has no authority key identifier, a
+// through 2049) or an extension whose critical is written out as FALSE,
+// the default that DER leaves out (a Verifier refuses either), or, not
+// self-signed, has no authority key identifier, a
 // serial number that is not positive or is longer than 20 octets, or not
 // the CRL distribution points that a card has (which a Verifier refuses
 // below a root), when one of issuers is self-signed (a root) or cert is
@@ -313,7 +315,7 @@ func profileCA(c *x509.Certificate) (root bool, err error) {
 	if why := unhandled(c); why != "" {
 		return false, newError(ErrUsage, -1, "CA certificate with "+why, nil)
 	}
-	if why := validityEncoding(c); why != "" {
+	if why := certificateEncoding(c); why != "" {
 		return false, newError(ErrUsage, -1, "CA certificate "+why, nil)
 	}
 	// A root by its signature, not its name: a CA may bear the name of

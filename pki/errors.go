@@ -44,10 +44,12 @@ var (
 	// a certificate below the root without the CRL distribution points of
 	// the profile, a certificate whose notBefore or notAfter is not
 	// encoded as RFC 5280 has it (in UTC with seconds, a UTCTime through
-	// 2049, a GeneralizedTime from 2050 on), a CA certificate with a
-	// critical extension that crypto/x509 does not handle (no chain
-	// verifies through it), a card or platform certificate with a critical
-	// extended key usage or subject alternative name, or a platform certificate
+	// 2049, a GeneralizedTime from 2050 on) or that has an extension whose
+	// critical is written out as FALSE, the default that DER leaves out,
+	// a CA certificate with a critical extension that crypto/x509 does
+	// not handle (no chain verifies through it), a card or platform
+	// certificate with a critical extended key usage or subject
+	// alternative name, or a platform certificate
 	// whose subject is not one common name, not empty, or that has a
 	// subject alternative name.
 	ErrUsage = errors.New("pki: certificate not valid for this usage")

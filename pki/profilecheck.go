@@ -354,11 +354,15 @@ func CardID(c *x509.Certificate) (string, error) {
 	return id, nil
 }
 
-// validityEncoding returns why the validity of c is not encoded as RFC
-// 5280 §4.1.2.5 has it (readTime), or "". It reads c.RawTBSCertificate,
-// which crypto/x509 parsed: the validity follows the version, the serial
-// number, the signature algorithm and the issuer.
-func validityEncoding(c *x509.Certificate) string {
+// certificateEncoding returns why c is refused for what crypto/x509
+// parses and DER or RFC 5280 do not have, each another encoding of the
+// same certificate, or "": a notBefore or notAfter not encoded as RFC 5280
+// §4.1.2.5 has it (readTime), or an extension whose critical is written
+// out as FALSE (extensionsEncoding). It reads c.RawTBSCertificate, which
+// crypto/x509 parsed: the version, the serial number, the signature
+// algorithm, the issuer, the validity, the subject, the key, the unique
+// identifiers and the extensions.
+func certificateEncoding(c *x509.Certificate) string {
 	s := cryptobyte.String(c.RawTBSCertificate)
 	var tbs, validity cryptobyte.String
 	if !s.ReadASN1(&tbs, cbasn1.SEQUENCE) ||
@@ -370,6 +374,46 @@ func validityEncoding(c *x509.Certificate) string {
 	for _, field := range []string{"notBefore", "notAfter"} {
 		if why := readTime(&validity); why != "" {
 			return field + " " + why
+		}
+	}
+	for range 2 { // the subject and the key
+		if !tbs.SkipASN1(cbasn1.SEQUENCE) {
+			return "extensions not found"
+		}
+	}
+	var outer, exts cryptobyte.String
+	var present bool
+	if !tbs.SkipOptionalASN1(cbasn1.Tag(1).ContextSpecific()) || !tbs.SkipOptionalASN1(cbasn1.Tag(2).ContextSpecific()) ||
+		!tbs.ReadOptionalASN1(&outer, &present, cbasn1.Tag(3).Constructed().ContextSpecific()) ||
+		(present && !outer.ReadASN1(&exts, cbasn1.SEQUENCE)) {
+		return "extensions not found"
+	}
+	if why := extensionsEncoding(exts); why != "" {
+		return "extension " + why
+	}
+	return ""
+}
+
+// extensionsEncoding returns why exts, the content of an Extensions
+// SEQUENCE that crypto/x509 parsed, is refused, or "": an extension whose
+// critical BOOLEAN is written out as FALSE, its DEFAULT, which DER leaves
+// out (X.690 §11.5): another encoding of the extension without it.
+func extensionsEncoding(exts cryptobyte.String) string {
+	for !exts.Empty() {
+		var ext, raw cryptobyte.String
+		var id x509.OID
+		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1(&raw, cbasn1.OBJECT_IDENTIFIER) || id.UnmarshalBinary(raw) != nil {
+			return "not an extension"
+		}
+		if !ext.PeekASN1Tag(cbasn1.BOOLEAN) {
+			continue
+		}
+		var critical bool
+		if !ext.ReadASN1Boolean(&critical) {
+			return "not an extension"
+		}
+		if !critical {
+			return id.String() + " with critical written out as FALSE, which DER leaves out"
 		}
 	}
 	return ""

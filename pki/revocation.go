@@ -155,8 +155,9 @@ func wholeValues(crl *x509.RevocationList) error {
 // same), an entry's list of extensions present but empty, where §5.1 has
 // one extension or more or none (another encoding of the entry without
 // it), an extension of the CRL or of an entry whose critical is written
-// out as FALSE (extensionsEncoding), and a thisUpdate, nextUpdate or entry's revocationDate that is not
-// encoded as §5.1.2.4 to §5.1.2.6 have it (readTime).
+// out as FALSE (extensionsEncoding), and a thisUpdate, nextUpdate or
+// entry's revocationDate that is not encoded as §5.1.2.4 to §5.1.2.6 have
+// it (readTime).
 func checkListEncoding(tbs []byte) error {
 	malformed := func(why string) error { return newError(ErrCRL, -1, "malformed CRL: "+why, nil) }
 	s := cryptobyte.String(tbs)
@@ -216,31 +217,6 @@ func checkListEncoding(tbs []byte) error {
 		return malformed("CRL extension " + why)
 	}
 	return nil
-}
-
-// extensionsEncoding returns why exts, the content of an Extensions
-// SEQUENCE that crypto/x509 parsed, is refused, or "": an extension whose
-// critical BOOLEAN is written out as FALSE, its DEFAULT, which DER leaves
-// out (X.690 §11.5): another encoding of the extension without it.
-func extensionsEncoding(exts cryptobyte.String) string {
-	for !exts.Empty() {
-		var ext, raw cryptobyte.String
-		var id x509.OID
-		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1(&raw, cbasn1.OBJECT_IDENTIFIER) || id.UnmarshalBinary(raw) != nil {
-			return "not an extension"
-		}
-		if !ext.PeekASN1Tag(cbasn1.BOOLEAN) {
-			continue
-		}
-		var critical bool
-		if !ext.ReadASN1Boolean(&critical) {
-			return "not an extension"
-		}
-		if !critical {
-			return id.String() + " with critical written out as FALSE, which DER leaves out"
-		}
-	}
-	return ""
 }
 
 // AddCRL accepts a CRL (DER, with nothing after it, nor after the value of

@@ -126,8 +126,9 @@ type Verifier struct {
 // the error names the extension, and an intermediate by its position in
 // Intermediates, from 0) or a notBefore or notAfter not encoded as RFC
 // 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime through 2049, a
-// GeneralizedTime from 2050 on; VerifyCard refuses such a certificate
-// presented), or an intermediate chains to a root only along paths on
+// GeneralizedTime from 2050 on) or an extension whose critical is written
+// out as FALSE, the default that DER leaves out (VerifyCard refuses such
+// a certificate presented), or an intermediate chains to a root only along paths on
 // which the authority key identifier of a certificate is not the subject
 // key identifier of the one before it (VerifyCard refuses such a path),
 // and ErrInvalid when there is no root or an option is out of range, such
@@ -210,7 +211,7 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if why := unhandled(c); why != "" {
 			return nil, newError(ErrUsage, -1, "root with "+why, nil)
 		}
-		if why := validityEncoding(c); why != "" {
+		if why := certificateEncoding(c); why != "" {
 			return nil, newError(ErrUsage, -1, "root "+why, nil)
 		}
 		if namesItself(c) && !selfSigned(c) {
@@ -243,7 +244,7 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if why := unhandled(c); why != "" {
 			return nil, newError(ErrUsage, -1, fmt.Sprintf("intermediate %d with %s", i, why), nil)
 		}
-		if why := validityEncoding(c); why != "" {
+		if why := certificateEncoding(c); why != "" {
 			return nil, newError(ErrUsage, -1, "intermediate "+why, nil)
 		}
 		// What the check of a path refuses below the root, whatever the
@@ -520,7 +521,7 @@ func (v *Verifier) checkChain(certs []*x509.Certificate, r role, now time.Time) 
 		}
 	}
 	for i, c := range certs {
-		if why := validityEncoding(c); why != "" {
+		if why := certificateEncoding(c); why != "" {
 			return nil, newError(ErrUsage, i, why, nil)
 		}
 	}

@@ -1419,3 +1419,58 @@ func TestCertificateTimesOutsideRFC5280(t *testing.T) {
 		assert.NoError(t, err)
 	})
 }
+
+// withExplicitNonCritical returns der, a certificate signed with ECDSA
+// with SHA-256, with its non-critical extension id written with its
+// critical BOOLEAN out as FALSE, signed again by signer.
+func withExplicitNonCritical(t testing.TB, signer crypto.Signer, der []byte, id asn1.ObjectIdentifier) []byte {
+	t.Helper()
+	edit := func(b *cryptobyte.Builder, oid asn1.ObjectIdentifier, ext cryptobyte.String) {
+		if !oid.Equal(id) {
+			b.AddBytes(ext)
+			return
+		}
+		var body, value cryptobyte.String
+		require.True(t, ext.ReadASN1(&body, cbasn1.SEQUENCE) && body.SkipASN1(cbasn1.OBJECT_IDENTIFIER) &&
+			!body.PeekASN1Tag(cbasn1.BOOLEAN) && body.ReadASN1(&value, cbasn1.OCTET_STRING))
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1ObjectIdentifier(oid)
+			b.AddASN1Boolean(false)
+			b.AddASN1OctetString(value)
+		})
+	}
+	return resigned(t, signer, der, extensionsEdit(t, cbasn1.Tag(3).Constructed().ContextSpecific(), edit))
+}
+
+// TestCertificateExplicitNonCritical: a certificate with an extension
+// whose critical BOOLEAN is written out as FALSE, its DEFAULT, which DER
+// leaves out (X.690 §11.5), and which crypto/x509 parses the same, is
+// refused as ErrUsage: a card presented (its extended key usage, which
+// ParseCertificate reads itself, or its subject key identifier), a CA
+// presented (by its position), a root or an intermediate given to
+// NewVerifier, and a CA given to LoadCA.
+func TestCertificateExplicitNonCritical(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+	oidSKI := asn1.ObjectIdentifier{2, 5, 29, 14}
+	for name, id := range map[string]asn1.ObjectIdentifier{"extended key usage": oidExtKeyUsage, "subject key identifier": oidSKI} {
+		t.Run("card "+name, func(t *testing.T) {
+			card := withExplicitNonCritical(t, h.ca.Signer(), h.card, id)
+			_, err := v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+			requireRefusal(t, err, ErrUsage, 0)
+			assert.Contains(t, err.Error(), "critical written out as FALSE")
+		})
+	}
+	ca := withExplicitNonCritical(t, h.root.Signer(), h.ca.DER(), oidSKI)
+	_, err := v.VerifyCard([][]byte{h.card, ca})
+	requireRefusal(t, err, ErrUsage, 1)
+	assert.Contains(t, err.Error(), "critical written out as FALSE")
+	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+	requireRefusal(t, err, ErrUsage, -1)
+	root := withExplicitNonCritical(t, h.root.Signer(), h.root.DER(), oidSKI)
+	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{root}, Intermediates: [][]byte{h.ca.DER()}})
+	requireRefusal(t, err, ErrUsage, -1)
+	_, err = LoadCA(h.ca.Signer(), ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+	requireRefusal(t, err, ErrUsage, -1)
+}
