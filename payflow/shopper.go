@@ -121,9 +121,10 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // that the phone takes; WaitPayment then shows that request first again,
 // and its approval returns the receipt. A receipt of another consent of
 // the card, verified and of the request, for a kept consent that the
-// platform refused when the phone last sent it (another consent settled
-// the request first), says that the kept one was not made: WaitPayment
-// drops it without an error and goes on. So is a kept consent whose
+// platform refused when the phone sent it (another consent settled the
+// request first), also when a later send of it got no answer, says that
+// the kept one was not made: WaitPayment drops it without an error and
+// goes on. So is a kept consent whose
 // request the platform answers with another verdict than its view
 // (ErrNotFound, ErrForbidden: it may have been charged all the same),
 // which fails WaitPayment with that error once, until the platform shows
@@ -653,9 +654,12 @@ type sentConsent struct {
 	// taken is the receipt that receiptOf took last for this consent, or
 	// nil; guarded by phone.mu.
 	taken *verifiedReceipt
-	// refused: the platform refused the last send of this consent, and
-	// a read then showed its request held or captured (sendConsent);
-	// guarded by phone.mu.
+	// refused: the platform refused a send of this consent
+	// (sendConsent); it stays set whatever a later send gets (no answer,
+	// say), so that a receipt of another consent, which only the
+	// platform's refusal lets the phone take as the request paid
+	// otherwise (paidByAnother), still drops this one; guarded by
+	// phone.mu.
 	refused bool
 }
 
@@ -675,12 +679,12 @@ type sentConsent struct {
 // same.
 func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *PaymentView, refusal, err error) {
 	out, err = s.api.Approve(ctx, &ApproveRequest{Consent: u.msg})
-	s.mu.Lock()
-	u.refused = refused(err)
-	s.mu.Unlock()
 	if !refused(err) {
 		return out, nil, err
 	}
+	s.mu.Lock()
+	u.refused = true
+	s.mu.Unlock()
 	// Refused now: settled before (its nonce is spent), or never made.
 	refusal = err
 	v, err := s.reread(ctx, u.view)
@@ -788,7 +792,7 @@ var errOtherConsent = errors.New("the receipt is not of this consent")
 
 // paidByAnother reports whether err, of receiptOf for u, says that the
 // receipt is of another consent (errOtherConsent) while the platform
-// refused u's last send (refused): another consent of the card paid the
+// refused a send of u (refused): another consent of the card paid the
 // request (it spent the nonce first, or settled the request since), and u
 // was not made.
 func (s *Shopper) paidByAnother(u *sentConsent, err error) bool {

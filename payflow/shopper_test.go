@@ -2188,28 +2188,45 @@ func TestShopperApprovePaidWithAnotherConsent(t *testing.T) {
 // platform refused, its request then shown held by another consent of the
 // card (settled between the phone's read and the consent's send), is kept
 // while the approval waits for the capture; an approval whose wait ended
-// before the capture leaves it kept. Once the seller captured the hold,
-// WaitPayment finds the receipt of the other consent: the kept one was not
-// made, and WaitPayment drops it and goes on to the session's next
-// request, without failing with ErrMismatch or passing it over still
-// kept. The shopper is charged once.
+// before the capture leaves it kept, and so does the next approval, which
+// sends it again, when that send gets no answer: the consent stays
+// refused. Once the seller captured the hold, WaitPayment finds the
+// receipt of the other consent: the kept one was not made, and
+// WaitPayment drops it and goes on to the session's next request, without
+// failing with ErrMismatch or passing it over still kept. The shopper is
+// charged once.
 func TestWaitPaymentDropsRefusedConsentPaidWithAnother(t *testing.T) {
 	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, true)
-	actx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	api, err := w.approvePaidWithAnotherConsent(t, actx, func() error {
-		cancel() // the approval's wait for the capture ends
-		return nil
-	})
-	require.ErrorIs(t, err, context.Canceled)
-	_, err = w.seller.Capture(ctx, 690)
-	require.NoError(t, err)
-	next, screen := w.request(t) // WaitPayment did not fail
-	require.Equal(t, next.ID, screen.ID, "the session's next request")
-	assert.Equal(t, payflow.StatePending, screen.State)
-	assert.Len(t, api.sent, 1, "the refused consent, not sent again")
-	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once, by the other consent")
+	for _, again := range []bool{false, true} {
+		t.Run(map[bool]string{false: "kept", true: "sent_again_unanswered"}[again], func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, true)
+			actx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			api, err := w.approvePaidWithAnotherConsent(t, actx, func() error {
+				cancel() // the approval's wait for the capture ends
+				return nil
+			})
+			require.ErrorIs(t, err, context.Canceled)
+			sent := 1
+			if again {
+				api.mu.Lock()
+				api.approve = append(api.approve, func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+					return nil, payflow.ErrUnavailable // lost before it reached the platform
+				})
+				api.mu.Unlock()
+				_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+				require.ErrorIs(t, err, payflow.ErrUnavailable)
+				sent++
+			}
+			_, err = w.seller.Capture(ctx, 690)
+			require.NoError(t, err)
+			next, screen := w.request(t) // WaitPayment did not fail
+			require.Equal(t, next.ID, screen.ID, "the session's next request")
+			assert.Equal(t, payflow.StatePending, screen.State)
+			assert.Len(t, api.sent, sent, "the refused consent, not sent by WaitPayment")
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once, by the other consent")
+		})
+	}
 }
 
 // TestApproveShownSendsNoKeptConsentOfAnotherRequestUnderItsID: a consent
