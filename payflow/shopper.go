@@ -119,16 +119,15 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // That consent is passed over, still kept (it counts toward
 // MaxKeptConsents), until the platform shows its request with a receipt
 // that the phone takes; WaitPayment then shows that request first again,
-// and its approval returns the receipt. A receipt of another consent of
-// the card, verified and of the request, for a kept consent that the
-// platform refused when the phone sent it (another consent settled the
-// request first), also when a later send of it got no answer, says that
-// the kept one was not made: WaitPayment drops it without an error and
-// goes on. So is a kept consent whose
+// and its approval returns the receipt. So is a kept consent whose
 // request the platform answers with another verdict than its view
 // (ErrNotFound, ErrForbidden: it may have been charged all the same),
 // which fails WaitPayment with that error once, until the platform shows
-// its request again. A kept consent whose request's read gets no answer
+// its request again. A receipt of another consent of the card, verified
+// and of the request, for a kept consent that the platform refused when
+// the phone sent it (another consent settled the request first), also
+// when a later send of it got no answer, says that the kept one was not
+// made: WaitPayment drops it without an error and goes on. A kept consent whose request's read gets no answer
 // (ErrUnavailable, ErrInternal, rate_limited, a reply without the
 // platform's error body), or whose captured view's receipt cannot be
 // checked for want of the platform's certificate chain, is passed over by
