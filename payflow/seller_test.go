@@ -4361,7 +4361,7 @@ func TestSellerExhaustedCardSelectLeavesTheScreen(t *testing.T) {
 // withdrawn, which the seller also keeps among its held requests, does
 // not count toward MaxHeld before Request withdraws it, since the
 // withdrawal voids its hold: with MaxHeld-1 other holds kept, Request
-// withdraws it (cancelled) and asks, where it refused with ErrLimit.
+// withdraws it (cancelled) and asks rather than fail with ErrLimit.
 //
 // The request is made by a Request answered while a Select of another
 // shopper is under way, and is on screen pending when a Capture of it
