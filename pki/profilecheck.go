@@ -131,12 +131,13 @@ func caProfile(c *x509.Certificate) string {
 	return ""
 }
 
-// unhandled returns why crypto/x509 verifies no chain through c, a CA
-// certificate, or "": a critical extension that it does not handle, which
-// the profile's CAs do not carry.
+// unhandled returns why crypto/x509 verifies no chain with c, or "": a
+// critical extension that it does not handle, which no certificate of the
+// profile carries. It refuses such a card or platform certificate, and
+// takes such a CA as the issuer of none.
 func unhandled(c *x509.Certificate) string {
 	if u := c.UnhandledCriticalExtensions; len(u) > 0 {
-		return "critical extension " + u[0].String() + ", which no chain verifies through"
+		return "critical extension " + u[0].String() + ", which crypto/x509 does not handle"
 	}
 	return ""
 }

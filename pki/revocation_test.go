@@ -1127,7 +1127,7 @@ func TestNewVerifierIntermediateUntrusted(t *testing.T) {
 		{"beyond the card CA's path length", [][]byte{h.ca.DER(), sub, below}, refused},
 		{"certifying each other", [][]byte{x, y}, refused},
 		// NewVerifier refuses critical and signOnly before it chains any.
-		{"unhandled critical extension", [][]byte{critical}, &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate 0 with critical extension " + unknownCritical.Id.String() + ", which no chain verifies through"}},
+		{"unhandled critical extension", [][]byte{critical}, &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate 0 with critical extension " + unknownCritical.Id.String() + ", which crypto/x509 does not handle"}},
 		{"issuer without keyCertSign", [][]byte{signOnly, notCA}, &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate without a critical keyUsage with keyCertSign and cRLSign"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

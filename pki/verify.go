@@ -512,12 +512,18 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 // any signature is checked, and returns the result of the first path that
 // passes every check, or the refusal of the first path.
 func (v *Verifier) checkChain(certs []*x509.Certificate, r role, now time.Time) (*result, error) {
-	for i, c := range certs[1:] {
-		if why := caProfile(c); why != "" {
-			return nil, newError(ErrUsage, i+1, "intermediate "+why, nil)
+	for i, c := range certs {
+		what := "" // the card or platform certificate's
+		if i > 0 {
+			if why := caProfile(c); why != "" {
+				return nil, newError(ErrUsage, i, "intermediate "+why, nil)
+			}
+			what = "intermediate with "
 		}
+		// crypto/x509 verifies no chain with such a certificate: the
+		// card's it refuses, and an intermediate's it takes as no issuer.
 		if why := unhandled(c); why != "" {
-			return nil, newError(ErrUsage, i+1, "intermediate with "+why, nil)
+			return nil, newError(ErrUsage, i, what+why, nil)
 		}
 	}
 	for i, c := range certs {
@@ -737,12 +743,6 @@ func mapX509(err error, certs []*x509.Certificate) error {
 			return newError(ErrUsage, i, "certificate not authorized for this chain", err)
 		}
 		return newError(ErrUntrusted, i, "invalid certificate", err)
-	}
-	// Only the card or platform certificate has one here: checkChain
-	// refused every other certificate presented with one, and NewVerifier
-	// every root.
-	if errors.As(err, new(x509.UnhandledCriticalExtension)) {
-		return newError(ErrUntrusted, 0, "unhandled critical extension", err)
 	}
 	var cv x509.ConstraintViolationError
 	if errors.As(err, &cv) {

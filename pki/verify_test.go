@@ -1222,21 +1222,50 @@ func TestNewVerifierRootAsIntermediate(t *testing.T) {
 	}
 }
 
-// TestVerifyCardUnhandledCriticalExtension: a card certificate with a
-// critical extension that crypto/x509 does not handle is refused as
-// ErrUntrusted about the card (certificate 0), not about no certificate,
-// the card being the one at fault.
-func TestVerifyCardUnhandledCriticalExtension(t *testing.T) {
-	h := newHierarchy(t)
-	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
-	addCRLs(t, h, v)
-
-	c, pub := card(func(c *x509.Certificate) { c.ExtraExtensions = append(c.ExtraExtensions, unknownCritical) })(t, h)
-	leaf := issueRaw(t, h.ca, c, pub)
-	require.NotEmpty(t, mustParse(t, leaf).UnhandledCriticalExtensions)
-	_, err := v.VerifyCard(append([][]byte{leaf}, h.ca.Chain()...))
-	requireRefusal(t, err, ErrUntrusted, 0)
-	assert.Contains(t, err.Error(), "unhandled critical extension")
+// TestVerifyLeafUnhandledCriticalExtension: a card or platform
+// certificate with a critical extension that crypto/x509 does not handle
+// is refused as ErrUsage naming the extension, about certificate 0, as an
+// intermediate with one is refused about its position: among the checks of
+// the certificates as presented, so that an expired one is refused so too,
+// and the same again from a verifier with a cache.
+func TestVerifyLeafUnhandledCriticalExtension(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		tmpl   func(t *testing.T) *x509.Certificate
+		verify func(v *Verifier, chain [][]byte) error
+	}{
+		{"card", func(t *testing.T) *x509.Certificate { return cardTemplate(t, testICCID) }, func(v *Verifier, chain [][]byte) error {
+			_, err := v.VerifyCard(chain)
+			return err
+		}},
+		{"platform", func(t *testing.T) *x509.Certificate {
+			return &x509.Certificate{
+				Subject: pkix.Name{CommonName: "casimpay platform"}, KeyUsage: x509.KeyUsageDigitalSignature,
+				BasicConstraintsValid: true, ExtraExtensions: ekuOf(t, OIDReceiptSigning),
+			}
+		}, func(v *Verifier, chain [][]byte) error {
+			_, err := v.VerifyPlatform(chain)
+			return err
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHierarchy(t)
+			clk := newClock(t0.Add(time.Hour))
+			v := newVerifier(t, h, clk, VerifierOptions{})
+			addCRLs(t, h, v)
+			c := tt.tmpl(t)
+			c.ExtraExtensions = append(c.ExtraExtensions, unknownCritical)
+			leaf := issueRaw(t, h.ca, c, newKey(t).Public())
+			require.NotEmpty(t, mustParse(t, leaf).UnhandledCriticalExtensions)
+			chain := append([][]byte{leaf}, h.ca.Chain()...)
+			want := &Error{Err: ErrUsage, Cert: 0, Reason: "critical extension " + unknownCritical.Id.String() + ", which crypto/x509 does not handle"}
+			expired := mustParse(t, leaf).NotAfter.Add(time.Hour)
+			for _, at := range []time.Time{t0.Add(time.Hour), t0.Add(time.Hour), expired, expired} {
+				clk.set(at)
+				assert.Equal(t, want, tt.verify(v, chain), "at %v", at)
+			}
+		})
+	}
 }
 
 // TestNewVerifierRootUnhandledCriticalExtension: a root that carries a
