@@ -19,15 +19,24 @@ import (
 // whole certificate. A malformed certificate is an error matching
 // ErrUntrusted.
 func ParseCertificate(der []byte) (*x509.Certificate, error) {
+	c, err := parseCertificate(der)
+	if err != nil {
+		return nil, newError(ErrUntrusted, -1, "malformed certificate", err)
+	}
+	return c, nil
+}
+
+// parseCertificate is ParseCertificate, returning crypto/x509's error
+// about a malformed certificate, for the caller to say which one it is.
+func parseCertificate(der []byte) (*x509.Certificate, error) {
 	c, err := x509.ParseCertificate(der)
 	if err == nil {
 		return c, nil
 	}
-	c, err2 := parseWideEKU(der)
-	if err2 != nil {
-		return nil, newError(ErrUntrusted, -1, "malformed certificate", err)
+	if c, err2 := parseWideEKU(der); err2 == nil {
+		return c, nil
 	}
-	return c, nil
+	return nil, err
 }
 
 // parseWideEKU parses der once more without its extended key usage

@@ -338,7 +338,7 @@ func TestCANeedsCRLSign(t *testing.T) {
 	}, cardTemplate(t, testICCID))
 
 	v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{chain[1]}})
-	assert.Equal(t, &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate without a critical keyUsage with keyCertSign and cRLSign"}, err)
+	assert.Equal(t, &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate 0 without a critical keyUsage with keyCertSign and cRLSign"}, err)
 	assert.Nil(t, v)
 
 	v = newVerifier(t, h, newClock(t0), VerifierOptions{})
@@ -736,8 +736,8 @@ func TestNewVerifierErrors(t *testing.T) {
 		}{
 			{"P-256", newKey(t), nil},
 			{"P-384", p384, nil},
-			{"P-521", p521, &Error{Err: ErrUsage, Cert: -1, Reason: "root key is not ECDSA P-256 or P-384"}},
-			{"Ed25519", ed, &Error{Err: ErrUsage, Cert: -1, Reason: "root key is not ECDSA P-256 or P-384"}},
+			{"P-521", p521, &Error{Err: ErrUsage, Cert: -1, Reason: "root 1 key is not ECDSA P-256 or P-384"}},
+			{"Ed25519", ed, &Error{Err: ErrUsage, Cert: -1, Reason: "root 1 key is not ECDSA P-256 or P-384"}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				tmpl := &x509.Certificate{
@@ -765,7 +765,7 @@ func TestNewVerifierErrors(t *testing.T) {
 		require.NoError(t, err)
 		edPub, _, err := ed25519.GenerateKey(rand.Reader)
 		require.NoError(t, err)
-		refused := &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate key is not ECDSA P-256 or P-384"}
+		refused := &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate 0 key is not ECDSA P-256 or P-384"}
 		for _, tt := range []struct {
 			name string
 			pub  any
@@ -798,6 +798,85 @@ func TestNewVerifierErrors(t *testing.T) {
 		_, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{leaf}})
 		assert.ErrorIs(t, err, ErrUsage)
 	})
+}
+
+// TestNewVerifierRefusalNamesPosition: every refusal by NewVerifier of a
+// root or an intermediate names it by its position in Roots or
+// Intermediates, from 0 (here the second of each, after one it takes),
+// whatever the check it fails, and the first intermediate that chains to
+// no root, or only without key identifiers.
+func TestNewVerifierRefusalNamesPosition(t *testing.T) {
+	h, other := newHierarchy(t), newHierarchy(t)
+	p521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	require.NoError(t, err)
+	selfSigned := func(key crypto.Signer, change func(c *x509.Certificate)) []byte {
+		tmpl := caTemplateOf(func(c *x509.Certificate) {
+			c.Subject.CommonName = "other root"
+			c.SerialNumber, c.NotBefore, c.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
+			change(c)
+		})
+		return createCert(t, tmpl, tmpl, key.Public(), key)
+	}
+	below := func(change func(c *x509.Certificate)) []byte {
+		return issueRaw(t, h.root, caTemplateOf(change), newKey(t).Public())
+	}
+	altered := other.root.DER()
+	altered[len(altered)-1] ^= 1
+	noCRLSign := func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageCertSign }
+	unknown := func(c *x509.Certificate) { c.ExtraExtensions = []pkix.Extension{unknownCritical} }
+	enc := misencodedTimes["GeneralizedTime"]
+	misencoded := fmt.Sprintf("%s in %d, where RFC 5280 has a UTCTime", enc.why, t0.Year())
+	const alteredWhy = " names itself as its issuer, as a root, but its signature does not verify under its own key"
+	const unknownWhy = " with critical extension 1.3.6.1.4.1.99999.1, which crypto/x509 does not handle"
+
+	for _, tt := range []struct {
+		name   string
+		roots  [][]byte // after h's root
+		inters [][]byte // after h's card CA
+		want   error
+		reason string
+	}{
+		{"root malformed", [][]byte{{1, 2, 3}}, nil, ErrUntrusted, "root 1 is malformed"},
+		{"root not a CA of the profile", [][]byte{selfSigned(newKey(t), noCRLSign)}, nil, ErrUsage, "root 1 without a critical keyUsage with keyCertSign and cRLSign"},
+		{"root key P-521", [][]byte{selfSigned(p521, func(*x509.Certificate) {})}, nil, ErrUsage, "root 1 key is not ECDSA P-256 or P-384"},
+		{"root with nameConstraints", [][]byte{selfSigned(newKey(t), func(c *x509.Certificate) { c.PermittedDNSDomains = []string{"example.com"} })}, nil,
+			ErrUsage, "root 1 with extension nameConstraints (2.5.29.30)"},
+		{"root with unhandled critical extension", [][]byte{selfSigned(newKey(t), unknown)}, nil, ErrUsage, "root 1" + unknownWhy},
+		{"root time misencoded", [][]byte{validityTime(t, other.root.Signer(), other.root.DER(), 0, enc.encode)}, nil, ErrUsage, "root 1 notBefore " + misencoded},
+		{"root altered", [][]byte{altered}, nil, ErrUntrusted, "root 1" + alteredWhy},
+
+		{"intermediate malformed", nil, [][]byte{{1, 2, 3}}, ErrUntrusted, "intermediate 1 is malformed"},
+		{"intermediate not a CA of the profile", nil, [][]byte{below(noCRLSign)}, ErrUsage, "intermediate 1 without a critical keyUsage with keyCertSign and cRLSign"},
+		{"intermediate key P-521", nil, [][]byte{issueRaw(t, h.root, caTemplateOf(func(*x509.Certificate) {}), p521.Public())}, ErrUsage, "intermediate 1 key is not ECDSA P-256 or P-384"},
+		{"intermediate self-signed", nil, [][]byte{other.root.DER()}, ErrUsage, "intermediate 1 is self-signed: a root, not an intermediate"},
+		{"intermediate altered root", nil, [][]byte{altered}, ErrUntrusted, "intermediate 1" + alteredWhy},
+		{"intermediate with unhandled critical extension", nil, [][]byte{below(unknown)}, ErrUsage, "intermediate 1" + unknownWhy},
+		{"intermediate time misencoded", nil, [][]byte{validityTime(t, h.root.Signer(), below(func(*x509.Certificate) {}), 0, enc.encode)}, ErrUsage, "intermediate 1 notBefore " + misencoded},
+		{"intermediate serial zero", nil, [][]byte{below(func(c *x509.Certificate) { c.SerialNumber = big.NewInt(0) })}, ErrUsage, "intermediate 1 serial number not positive or longer than 20 octets"},
+		{"intermediate algorithm not allowed", nil, [][]byte{below(func(c *x509.Certificate) { c.SignatureAlgorithm = x509.ECDSAWithSHA512 })}, ErrUsage, "intermediate 1 signature algorithm ECDSA-SHA512 not allowed"},
+		{"intermediate with inhibitAnyPolicy", nil, [][]byte{below(func(c *x509.Certificate) {
+			c.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 54}, Value: []byte{0x02, 0x01, 0x00}}}
+		})}, ErrUntrusted, "intermediate 1 with extension inhibitAnyPolicy (2.5.29.54)"},
+		{"intermediate not chained", nil, [][]byte{other.ca.DER()}, ErrUntrusted, "intermediate 1 does not chain to a root"},
+		{"intermediate chained without key identifiers", nil, [][]byte{below(func(c *x509.Certificate) { c.AuthorityKeyId = []byte{1, 2, 3} })}, ErrUsage,
+			"intermediate 1 chains to a root only through an issuer whose subject key identifier is not its authority key identifier"},
+		// The first of those that chain to no root, before one that chains
+		// only without key identifiers.
+		{"intermediates not chained", nil, [][]byte{below(func(c *x509.Certificate) { c.AuthorityKeyId = []byte{1, 2, 3} }), other.ca.DER(), other.ca.DER()}, ErrUntrusted,
+			"intermediate 2 does not chain to a root"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := NewVerifier(VerifierOptions{
+				Roots:         append([][]byte{h.root.DER()}, tt.roots...),
+				Intermediates: append([][]byte{h.ca.DER()}, tt.inters...),
+			})
+			assert.Nil(t, v)
+			requireRefusal(t, err, tt.want, -1)
+			var pe *Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tt.reason, pe.Reason)
+		})
+	}
 }
 
 // TestRevoked: Revoked finds a chain's certificate listed in the CRL held
@@ -1114,30 +1193,38 @@ func TestNewVerifierIntermediateUntrusted(t *testing.T) {
 	notCA, err := x509.CreateCertificate(rand.Reader, notCATmpl, signOnlyCert, newKey(t).Public(), signOnlyKey)
 	require.NoError(t, err)
 
-	refused := &Error{Err: ErrUntrusted, Cert: -1, Reason: "intermediate does not chain to a root"}
+	// refused is the refusal of the intermediate at position i of those
+	// given and at j of them reversed, for reason.
+	refused := func(sentinel error, i, j int, reason string) []error {
+		return []error{
+			&Error{Err: sentinel, Cert: -1, Reason: fmt.Sprintf("intermediate %d %s", i, reason)},
+			&Error{Err: sentinel, Cert: -1, Reason: fmt.Sprintf("intermediate %d %s", j, reason)},
+		}
+	}
+	const unchained = "does not chain to a root"
 	for _, tt := range []struct {
 		name  string
 		inter [][]byte
-		want  error
+		want  []error // given, reversed
 	}{
-		{"the card CA and sub", [][]byte{h.ca.DER(), sub}, nil},
-		{"signed by another root's CA", [][]byte{other.ca.DER()}, refused},
-		{"another hierarchy's CA and its issuer's name", [][]byte{h.ca.DER(), other.ca.DER()}, refused},
-		{"issuer not configured", [][]byte{sub}, refused},
-		{"beyond the card CA's path length", [][]byte{h.ca.DER(), sub, below}, refused},
-		{"certifying each other", [][]byte{x, y}, refused},
+		{"the card CA and sub", [][]byte{h.ca.DER(), sub}, []error{nil, nil}},
+		{"signed by another root's CA", [][]byte{other.ca.DER()}, refused(ErrUntrusted, 0, 0, unchained)},
+		{"another hierarchy's CA and its issuer's name", [][]byte{h.ca.DER(), other.ca.DER()}, refused(ErrUntrusted, 1, 0, unchained)},
+		{"issuer not configured", [][]byte{sub}, refused(ErrUntrusted, 0, 0, unchained)},
+		{"beyond the card CA's path length", [][]byte{h.ca.DER(), sub, below}, refused(ErrUntrusted, 2, 0, unchained)},
+		{"certifying each other", [][]byte{x, y}, refused(ErrUntrusted, 0, 0, unchained)},
 		// NewVerifier refuses critical and signOnly before it chains any.
-		{"unhandled critical extension", [][]byte{critical}, &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate 0 with critical extension " + unknownCritical.Id.String() + ", which crypto/x509 does not handle"}},
-		{"issuer without keyCertSign", [][]byte{signOnly, notCA}, &Error{Err: ErrUsage, Cert: -1, Reason: "intermediate without a critical keyUsage with keyCertSign and cRLSign"}},
+		{"unhandled critical extension", [][]byte{critical}, refused(ErrUsage, 0, 0, "with critical extension "+unknownCritical.Id.String()+", which crypto/x509 does not handle")},
+		{"issuer without keyCertSign", [][]byte{signOnly, notCA}, refused(ErrUsage, 0, 1, "without a critical keyUsage with keyCertSign and cRLSign")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, inter := range [][][]byte{tt.inter, reversed(tt.inter)} {
+			for k, inter := range [][][]byte{tt.inter, reversed(tt.inter)} {
 				v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: inter})
-				if tt.want == nil {
+				if tt.want[k] == nil {
 					assert.NoError(t, err)
 					continue
 				}
-				assert.Equal(t, tt.want, err)
+				assert.Equal(t, tt.want[k], err)
 				assert.Nil(t, v)
 			}
 		})
@@ -1187,13 +1274,13 @@ func TestNewVerifierIntermediatePolicyOrNameExtension(t *testing.T) {
 		value        []byte
 	}{
 		// requireExplicitPolicy [0] 0
-		{"policyConstraints", "intermediate with extension policyConstraints (2.5.29.36)", asn1.ObjectIdentifier{2, 5, 29, 36}, []byte{0x30, 0x03, 0x80, 0x01, 0x00}},
+		{"policyConstraints", "with extension policyConstraints (2.5.29.36)", asn1.ObjectIdentifier{2, 5, 29, 36}, []byte{0x30, 0x03, 0x80, 0x01, 0x00}},
 		// { issuerDomainPolicy 1.2.3, subjectDomainPolicy 1.2.4 }
-		{"policyMappings", "intermediate with extension policyMappings (2.5.29.33)", asn1.ObjectIdentifier{2, 5, 29, 33}, []byte{0x30, 0x0a, 0x30, 0x08, 0x06, 0x02, 0x2a, 0x03, 0x06, 0x02, 0x2a, 0x04}},
+		{"policyMappings", "with extension policyMappings (2.5.29.33)", asn1.ObjectIdentifier{2, 5, 29, 33}, []byte{0x30, 0x0a, 0x30, 0x08, 0x06, 0x02, 0x2a, 0x03, 0x06, 0x02, 0x2a, 0x04}},
 		// SkipCerts 0
-		{"inhibitAnyPolicy", "intermediate with extension inhibitAnyPolicy (2.5.29.54)", asn1.ObjectIdentifier{2, 5, 29, 54}, []byte{0x02, 0x01, 0x00}},
+		{"inhibitAnyPolicy", "with extension inhibitAnyPolicy (2.5.29.54)", asn1.ObjectIdentifier{2, 5, 29, 54}, []byte{0x02, 0x01, 0x00}},
 		// permittedSubtrees [0] { dNSName example.com }
-		{"nameConstraints", "intermediate with extension nameConstraints (2.5.29.30)", asn1.ObjectIdentifier{2, 5, 29, 30}, append([]byte{0x30, 0x11, 0xa0, 0x0f, 0x30, 0x0d, 0x82, 0x0b}, "example.com"...)},
+		{"nameConstraints", "with extension nameConstraints (2.5.29.30)", asn1.ObjectIdentifier{2, 5, 29, 30}, append([]byte{0x30, 0x11, 0xa0, 0x0f, 0x30, 0x0d, 0x82, 0x0b}, "example.com"...)},
 	} {
 		for _, critical := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s critical %t", tt.name, critical), func(t *testing.T) {
@@ -1226,10 +1313,10 @@ func TestNewVerifierIntermediatePolicyOrNameExtension(t *testing.T) {
 					})
 					require.Error(t, err, "crypto/x509 finds no path to the card CA")
 				}
-				want := &Error{Err: ErrUntrusted, Cert: -1, Reason: tt.reason}
 				for _, inter := range [][][]byte{{mid.Raw}, {mid.Raw, cardCA}, {cardCA, mid.Raw}} {
 					v, err := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: inter})
-					assert.Equal(t, want, err)
+					at := slices.IndexFunc(inter, func(der []byte) bool { return bytes.Equal(der, mid.Raw) })
+					assert.Equal(t, &Error{Err: ErrUntrusted, Cert: -1, Reason: fmt.Sprintf("intermediate %d %s", at, tt.reason)}, err)
 					assert.ErrorIs(t, err, ErrUntrusted)
 					assert.Nil(t, v)
 				}
@@ -1255,9 +1342,9 @@ func TestNewVerifierRootNameConstraints(t *testing.T) {
 		want error
 	}{
 		{"nameConstraints critical", pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 30}, Critical: true, Value: constraints},
-			&Error{Err: ErrUsage, Cert: -1, Reason: "root with extension nameConstraints (2.5.29.30)"}},
+			&Error{Err: ErrUsage, Cert: -1, Reason: "root 0 with extension nameConstraints (2.5.29.30)"}},
 		{"nameConstraints", pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 30}, Value: constraints},
-			&Error{Err: ErrUsage, Cert: -1, Reason: "root with extension nameConstraints (2.5.29.30)"}},
+			&Error{Err: ErrUsage, Cert: -1, Reason: "root 0 with extension nameConstraints (2.5.29.30)"}},
 		{"policyConstraints", pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 36}, Critical: true, Value: policy}, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

@@ -123,9 +123,8 @@ type Verifier struct {
 // constraints, which every card's URI fails, and none of its policy
 // extensions), or a root or an intermediate carries a critical extension
 // that crypto/x509 does not handle (no chain verifies to or through it;
-// the error names the extension, and an intermediate by its position in
-// Intermediates, from 0) or a notBefore or notAfter not encoded as RFC
-// 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime through 2049, a
+// the error names the extension) or a notBefore or notAfter not encoded
+// as RFC 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime through 2049, a
 // GeneralizedTime from 2050 on) or an extension whose critical is written
 // out as FALSE, the default that DER leaves out (VerifyCard refuses such
 // a certificate presented), or an intermediate chains to a root only along paths on
@@ -133,7 +132,9 @@ type Verifier struct {
 // key identifier of the one before it (VerifyCard refuses such a path),
 // and ErrInvalid when there is no root or an option is out of range, such
 // as an algorithm of Algorithms other than ECDSA with SHA-256, SHA-384 or
-// SHA-512. Every intermediate is
+// SHA-512. The error names the root or intermediate refused by its
+// position in Roots or Intermediates, from 0 (of intermediates that do not
+// chain to a root, the first). Every intermediate is
 // parsed and checked as a CA before any is chained. An intermediate chains
 // to a root when a path of certificates leads to it from a root through
 // other intermediates, in whatever order they are given: each signed by the
@@ -193,85 +194,91 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		return nil, newError(ErrInvalid, -1, "no trusted root", nil)
 	}
 	// Certificates are parsed from copies: crypto/x509 keeps the bytes it
-	// parses, and a caller may reuse its buffers.
-	for _, der := range opts.Roots {
-		c, err := ParseCertificate(bytes.Clone(der))
+	// parses, and a caller may reuse its buffers. Every refusal names the
+	// certificate by its position.
+	for i, der := range opts.Roots {
+		what := fmt.Sprintf("root %d", i)
+		c, err := parseCertificate(bytes.Clone(der))
 		if err != nil {
-			return nil, err
+			return nil, newError(ErrUntrusted, -1, what+" is malformed", err)
 		}
 		if why := caProfile(c); why != "" {
-			return nil, newError(ErrUsage, -1, "root "+why, nil)
+			return nil, newError(ErrUsage, -1, what+" "+why, nil)
 		}
 		if !caKey(c.PublicKey) {
-			return nil, newError(ErrUsage, -1, "root key is not ECDSA P-256 or P-384", nil)
+			return nil, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
 		}
 		if x, ok := carried(c, nameConstraints); ok {
-			return nil, newError(ErrUsage, -1, "root with extension "+x, nil)
+			return nil, newError(ErrUsage, -1, what+" with extension "+x, nil)
 		}
 		if why := unhandled(c); why != "" {
-			return nil, newError(ErrUsage, -1, "root with "+why, nil)
+			return nil, newError(ErrUsage, -1, what+" with "+why, nil)
 		}
 		if why := certificateEncoding(c); why != "" {
-			return nil, newError(ErrUsage, -1, "root "+why, nil)
+			return nil, newError(ErrUsage, -1, what+" "+why, nil)
 		}
 		if namesItself(c) && !selfSigned(c) {
-			return nil, errAlteredRoot("root", c)
+			return nil, errAlteredRoot(what, c)
 		}
 		v.roots.AddCert(c)
 		v.cas = append(v.cas, c)
 	}
 	v.nroots = len(v.cas)
 	for i, der := range opts.Intermediates {
-		c, err := ParseCertificate(bytes.Clone(der))
+		what := fmt.Sprintf("intermediate %d", i)
+		c, err := parseCertificate(bytes.Clone(der))
 		if err != nil {
-			return nil, err
+			return nil, newError(ErrUntrusted, -1, what+" is malformed", err)
 		}
 		if why := caProfile(c); why != "" {
-			return nil, newError(ErrUsage, -1, "intermediate "+why, nil)
+			return nil, newError(ErrUsage, -1, what+" "+why, nil)
 		}
 		if !caKey(c.PublicKey) {
-			return nil, newError(ErrUsage, -1, "intermediate key is not ECDSA P-256 or P-384", nil)
+			return nil, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
 		}
 		// A root given as an intermediate lacks what the profile gives a
 		// CA below a root (CRL distribution points, an authority key
 		// identifier): the refusal names the cause instead.
 		if selfSigned(c) {
-			return nil, newError(ErrUsage, -1, "intermediate is self-signed: a root, not an intermediate", nil)
+			return nil, newError(ErrUsage, -1, what+" is self-signed: a root, not an intermediate", nil)
 		}
 		if namesItself(c) {
-			return nil, errAlteredRoot("intermediate", c)
+			return nil, errAlteredRoot(what, c)
 		}
 		if why := unhandled(c); why != "" {
-			return nil, newError(ErrUsage, -1, fmt.Sprintf("intermediate %d with %s", i, why), nil)
+			return nil, newError(ErrUsage, -1, what+" with "+why, nil)
 		}
 		if why := certificateEncoding(c); why != "" {
-			return nil, newError(ErrUsage, -1, "intermediate "+why, nil)
+			return nil, newError(ErrUsage, -1, what+" "+why, nil)
 		}
 		// What the check of a path refuses below the root, whatever the
 		// path.
 		if why := belowRootCA(c); why != "" {
-			return nil, newError(ErrUsage, -1, "intermediate "+why, nil)
+			return nil, newError(ErrUsage, -1, what+" "+why, nil)
 		}
 		if !v.allowed(c.SignatureAlgorithm) {
-			return nil, newError(ErrUsage, -1, "intermediate signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)
+			return nil, newError(ErrUsage, -1, what+" signature algorithm "+c.SignatureAlgorithm.String()+" not allowed", nil)
 		}
 		if x, ok := carried(c, unchainedExtensions...); ok {
-			return nil, newError(ErrUntrusted, -1, "intermediate with extension "+x, nil)
+			return nil, newError(ErrUntrusted, -1, what+" with extension "+x, nil)
 		}
 		v.cas = append(v.cas, c)
 	}
-	if !chained(v.cas[:v.nroots], v.cas[v.nroots:], true) {
-		if chained(v.cas[:v.nroots], v.cas[v.nroots:], false) {
-			return nil, newError(ErrUsage, -1, "intermediate chains to a root only through an issuer whose subject key identifier is not its authority key identifier", nil)
+	roots, inters := v.cas[:v.nroots], v.cas[v.nroots:]
+	if i := unchained(roots, inters, true); i >= 0 {
+		// Without key identifiers, a path leads to every one that has one
+		// with them, and may lead to others.
+		if j := unchained(roots, inters, false); j >= 0 {
+			return nil, newError(ErrUntrusted, -1, fmt.Sprintf("intermediate %d does not chain to a root", j), nil)
 		}
-		return nil, newError(ErrUntrusted, -1, "intermediate does not chain to a root", nil)
+		return nil, newError(ErrUsage, -1, fmt.Sprintf("intermediate %d chains to a root only through an issuer whose subject key identifier is not its authority key identifier", i), nil)
 	}
 	return v, nil
 }
 
 // unchainedExtensions are the extensions that NewVerifier refuses on an
 // intermediate, critical or not: crypto/x509 applies them when it verifies
-// a chain, and chained does not, so that a CA below an intermediate with
+// a chain, and unchained does not, so that a CA below an intermediate with
 // one of them might have its CRLs taken while VerifyCard accepts none of
 // its cards. The profile's CAs carry none of them.
 var unchainedExtensions = []extension{
@@ -306,8 +313,9 @@ func carried(c *x509.Certificate, exts ...extension) (string, bool) {
 	return "", false
 }
 
-// chained reports whether every one of inters chains to one of roots
-// along a path as NewVerifier says, through others of inters, in any
+// unchained returns the position in inters of the first that chains to
+// none of roots, or -1 when every one does, along a path as NewVerifier
+// says, through others of inters, in any
 // order and whatever their validity periods; path lengths are counted as
 // crypto/x509 counts them (the last certificate not counted). With
 // keyIDs, each certificate of the path but the root names the one above
@@ -315,7 +323,7 @@ func carried(c *x509.Certificate, exts ...extension) (string, bool) {
 // paths, whatever the key identifiers say. NewVerifier took no root nor
 // intermediate with a critical extension that crypto/x509 does not handle
 // (no path goes through one).
-func chained(roots, inters []*x509.Certificate, keyIDs bool) bool {
+func unchained(roots, inters []*x509.Certificate, keyIDs bool) int {
 	const none = math.MinInt
 	// room[i] is pathRoom for the best path found to inters[i], none while
 	// none is; parents[i] are the others of inters that sign inters[i].
@@ -348,7 +356,7 @@ func chained(roots, inters []*x509.Certificate, keyIDs bool) bool {
 			}
 		}
 	}
-	return !slices.Contains(room, none)
+	return slices.Index(room, none)
 }
 
 // VerifiedCard is the result of a successful VerifyCard: it exists only

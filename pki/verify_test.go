@@ -1337,7 +1337,7 @@ func TestNewVerifierAlteredRoot(t *testing.T) {
 			v, err := NewVerifier(VerifierOptions{Roots: [][]byte{der}, Intermediates: [][]byte{h.ca.DER()}})
 			requireRefusal(t, err, ErrUntrusted, -1)
 			assert.Nil(t, v)
-			assert.Contains(t, err.Error(), "root names itself as its issuer")
+			assert.Contains(t, err.Error(), "root 0 names itself as its issuer")
 			assert.Contains(t, err.Error(), "signature does not verify")
 		})
 	}
@@ -1425,12 +1425,12 @@ func TestCertificateTimesOutsideRFC5280(t *testing.T) {
 
 				_, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
 				requireRefusal(t, err, ErrUsage, -1)
-				assert.Contains(t, err.Error(), "intermediate "+field+" "+enc.why)
+				assert.Contains(t, err.Error(), "intermediate 0 "+field+" "+enc.why)
 
 				root := validityTime(t, h.root.Signer(), h.root.DER(), which, enc.encode)
 				_, err = NewVerifier(VerifierOptions{Roots: [][]byte{root}, Intermediates: [][]byte{h.ca.DER()}})
 				requireRefusal(t, err, ErrUsage, -1)
-				assert.Contains(t, err.Error(), "root "+field+" "+enc.why)
+				assert.Contains(t, err.Error(), "root 0 "+field+" "+enc.why)
 
 				_, err = LoadCA(h.ca.Signer(), ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
 				requireRefusal(t, err, ErrUsage, -1)
