@@ -695,7 +695,7 @@ func (v *Verifier) checkLength(chain [][]byte) error {
 func parseChain(chain [][]byte) ([]*x509.Certificate, error) {
 	certs := make([]*x509.Certificate, len(chain))
 	for i, der := range chain {
-		c, err := ParseCertificate(bytes.Clone(der))
+		c, err := parseCertificate(bytes.Clone(der))
 		if err != nil {
 			return nil, newError(ErrUntrusted, i, "malformed certificate", err)
 		}

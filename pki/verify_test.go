@@ -1268,6 +1268,19 @@ func TestVerifyLeafUnhandledCriticalExtension(t *testing.T) {
 	}
 }
 
+// TestVerifyCardMalformed: a certificate presented that does not parse is
+// refused as ErrUntrusted about its position, with crypto/x509's error as
+// the cause, said once, not wrapped in a refusal of ParseCertificate.
+func TestVerifyCardMalformed(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	garbage := []byte("not a certificate")
+	_, cause := x509.ParseCertificate(garbage)
+	require.Error(t, cause)
+	_, err := v.VerifyCard([][]byte{h.card, garbage})
+	assert.Equal(t, &Error{Err: ErrUntrusted, Cert: 1, Reason: "malformed certificate", Cause: cause}, err)
+}
+
 // TestNewVerifierRootUnhandledCriticalExtension: a root that carries a
 // critical extension crypto/x509 does not handle, which no chain verifies
 // to (VerifyCard would refuse every chain as ErrUntrusted), is refused
