@@ -815,11 +815,12 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // of the ledger wrote, is ErrConflict and final too (errRefundTaken): the
 // ledger never makes its transfer. One whose transfer ID the ledger keeps
 // failed, having refused a transfer that another client wrote under it,
-// is ErrFunds and final: the ledger keeps no reason or content with a
-// failed ID, which the platform's own refusal whose record was lost
-// leaves alike. A final refusal releases the refund's reservation. A refund returns money only: the assets of
-// the payment's legs stay in the payer's wallets, and a payment of assets
-// alone (amount zero) has nothing to refund (ErrLimit).
+// is ErrFunds and final (ErrLimit when the limit mark is spent too): the
+// ledger keeps no reason or content with a failed ID, which the
+// platform's own refusal whose record was lost leaves alike. A final
+// refusal releases the refund's reservation. A refund returns money only:
+// the assets of the payment's legs stay in the payer's wallets, and a
+// payment of assets alone (amount zero) has nothing to refund (ErrLimit).
 func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {
 	var rr record.RefundRequest
 	c, err := p.openCard(ctx, req.Refund, &rr)
