@@ -240,10 +240,16 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // CAs than one of them allows), ErrUntrusted when cert or one of issuers
 // is malformed or names itself as its issuer, by name and authority key
 // identifier, as a root does, while its own key does not verify its
-// signature (a root altered after it was signed), and ErrInvalid for options out of range, such as a
-// restored revocation no CRL can carry. The root is not given: the CA
-// does not know its path length, nor whether issuers reach it (issuers
-// left out, for one, are not found missing), which a Verifier checks.
+// signature (a root altered after it was signed), and ErrInvalid for
+// options out of range, such as a restored revocation no CRL can carry.
+// The error names the certificate refused, as NewVerifier names a root or
+// an intermediate: the CA certificate, or an issuer by its position in
+// issuers, from 0 (when issuers are not cert's chain, of the certificates
+// that the next did not issue, cert's included, the one farthest from
+// cert; when their path lengths leave cert nothing to certify, the CA
+// certificate). The root is not given: the CA does not
+// know its path length, nor whether issuers reach it (issuers left out,
+// for one, are not found missing), which a Verifier checks.
 func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
 	revoked, number := opts.Revoked, opts.LastCRLNumber
 	opts.Revoked, opts.LastCRLNumber = nil, 0
@@ -273,66 +279,88 @@ func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*
 // issuerChain parses issuers, the certificates above a CA's, root
 // excluded, nearest first, and returns the nearest (nil for none) and its
 // pathRoom as far as issuers tell (the root's path length is not among
-// them). It refuses (ErrUsage) a certificate that is not a CA of the
-// profile below a root (profileCA) or whose key is not a CA key, a root,
-// and one not issued by the one after it (signs); one that does not
-// parse is ErrUntrusted.
+// them). It refuses, naming it by its position in issuers, one that
+// checkCA or belowRoot refuses, a root (ErrUsage), one whose key is not a
+// CA key, and one not issued by the one after it (signs).
 func issuerChain(issuers [][]byte) (*x509.Certificate, int, error) {
 	room := unlimitedPath
 	var above *x509.Certificate
 	for i := len(issuers) - 1; i >= 0; i-- {
-		c, err := ParseCertificate(issuers[i])
+		what := fmt.Sprintf("issuer %d", i)
+		c, err := parseNamed(what, issuers[i])
 		if err != nil {
 			return nil, 0, err
 		}
-		root, err := profileCA(c)
+		root, err := checkCA(what, c)
 		if err != nil {
 			return nil, 0, err
 		}
 		if root {
-			return nil, 0, newError(ErrUsage, -1, "issuer is a root, which the issuers exclude", nil)
+			return nil, 0, newError(ErrUsage, -1, what+" is self-signed: a root, which the issuers exclude", nil)
 		}
 		if !caKey(c.PublicKey) {
-			return nil, 0, newError(ErrUsage, -1, "issuer key is not ECDSA P-256 or P-384", nil)
+			return nil, 0, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
+		}
+		if err := belowRoot(what, c); err != nil {
+			return nil, 0, err
 		}
 		if above != nil && !signs(above, c, true) {
-			return nil, 0, newError(ErrUsage, -1, "issuer not issued by the next of the issuers", nil)
+			return nil, 0, newError(ErrUsage, -1, fmt.Sprintf("%s is not issued by issuer %d", what, i+1), nil)
 		}
 		room, above = pathRoom(room, c), c
 	}
 	return above, room, nil
 }
 
-// profileCA refuses (ErrUsage) c when it is not a CA certificate of the
-// profile, or one below a root that the check of a path refuses whatever
-// its issuer, and reports whether c is a root.
-func profileCA(c *x509.Certificate) (root bool, err error) {
-	// A CA whose certificate a Verifier refuses would issue nothing it
-	// accepts.
+// parseNamed parses der, the certificate that a refusal calls what ("root
+// 0", "issuer 1", "CA certificate"), refusing one that is malformed
+// (ErrUntrusted) with crypto/x509's error as the cause.
+func parseNamed(what string, der []byte) (*x509.Certificate, error) {
+	c, err := parseCertificate(der)
+	if err != nil {
+		return nil, newError(ErrUntrusted, -1, what+" is malformed", err)
+	}
+	return c, nil
+}
+
+// checkCA refuses c, the CA certificate that the refusal calls what, when
+// it is not a CA certificate of the profile (caProfile), carries a
+// critical extension that crypto/x509 does not handle or is not encoded
+// as RFC 5280 and DER have it (ErrUsage), or names itself as its issuer
+// while its own key does not verify it (errAlteredRoot), and reports
+// whether c is a root. NewVerifier and LoadCA check every CA certificate
+// they are given with it: a CA whose certificate a Verifier refuses would
+// issue nothing it accepts.
+func checkCA(what string, c *x509.Certificate) (root bool, err error) {
 	if why := caProfile(c); why != "" {
-		return false, newError(ErrUsage, -1, "CA certificate "+why, nil)
+		return false, newError(ErrUsage, -1, what+" "+why, nil)
 	}
 	if why := unhandled(c); why != "" {
-		return false, newError(ErrUsage, -1, "CA certificate with "+why, nil)
+		return false, newError(ErrUsage, -1, what+" with "+why, nil)
 	}
 	if why := certificateEncoding(c); why != "" {
-		return false, newError(ErrUsage, -1, "CA certificate "+why, nil)
+		return false, newError(ErrUsage, -1, what+" "+why, nil)
 	}
 	// A root by its signature, not its name: a CA may bear the name of
 	// the CA that certified it.
 	root = selfSigned(c)
 	if !root && namesItself(c) {
-		return false, errAlteredRoot("CA certificate", c)
-	}
-	// What the check of a path asks of every certificate below the root,
-	// whoever its issuer.
-	if !root && len(c.AuthorityKeyId) == 0 {
-		return false, newError(ErrUsage, -1, "CA certificate below a root without an authority key identifier", nil)
-	}
-	if why := belowRootCA(c); !root && why != "" {
-		return false, newError(ErrUsage, -1, "CA certificate below a root: "+why, nil)
+		return false, errAlteredRoot(what, c)
 	}
 	return root, nil
+}
+
+// belowRoot refuses (ErrUsage) c, a CA certificate that is not a root and
+// that the refusal calls what, when the check of a path refuses it whoever
+// its issuer: without an authority key identifier, or for belowRootCA.
+func belowRoot(what string, c *x509.Certificate) error {
+	if len(c.AuthorityKeyId) == 0 {
+		return newError(ErrUsage, -1, what+", not self-signed, without an authority key identifier", nil)
+	}
+	if why := belowRootCA(c); why != "" {
+		return newError(ErrUsage, -1, what+" "+why, nil)
+	}
+	return nil
 }
 
 // selfSigned reports whether c is a root: its issuer name is its subject
@@ -363,23 +391,29 @@ func errAlteredRoot(what string, c *x509.Certificate) error {
 // that parent did not issue or that the path lengths above it leave
 // nothing to certify.
 func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certificate, above int, o CAOptions) (*CA, error) {
-	c, err := ParseCertificate(der)
+	const what = "CA certificate"
+	c, err := parseNamed(what, der)
 	if err != nil {
 		return nil, err
 	}
-	root, err := profileCA(c)
+	root, err := checkCA(what, c)
 	if err != nil {
 		return nil, err
+	}
+	if !root {
+		if err := belowRoot(what, c); err != nil {
+			return nil, err
+		}
 	}
 	if root && parent != nil {
-		return nil, newError(ErrUsage, -1, "a root with issuers", nil)
+		return nil, newError(ErrUsage, -1, what+" is self-signed: a root, which has no issuers", nil)
 	}
 	if parent != nil && !signs(parent, c, true) {
-		return nil, newError(ErrUsage, -1, "CA certificate not issued by the nearest of its issuers", nil)
+		return nil, newError(ErrUsage, -1, what+" is not issued by issuer 0", nil)
 	}
 	room := pathRoom(above, c)
 	if room < 0 {
-		return nil, newError(ErrUsage, -1, "the path lengths of the CAs above leave this CA nothing to certify", nil)
+		return nil, newError(ErrUsage, -1, what+" is left nothing to certify by the path lengths of its issuers", nil)
 	}
 	pub, err := caSigner(key)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"encoding/binary"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"sync"
@@ -868,6 +869,102 @@ func TestLoadCAChecksIssuers(t *testing.T) {
 	sub := issueRaw(t, h.ca, caTemplateOf(func(*x509.Certificate) {}), subKey.Public())
 	_, err = LoadCA(subKey, sub, h.ca.Chain(), opts)
 	assert.ErrorIs(t, err, ErrUsage, "the card CA's path length leaves sub nothing to certify")
+}
+
+// TestLoadCARefusalNamesPosition: every refusal by LoadCA of its
+// certificate or of one of its issuers names it, as "CA certificate" or
+// as the issuer by its position in issuers, from 0 (here the second of
+// them, after one it takes; of certificates not issued by the next, the
+// farthest from the CA's), whatever the check it fails.
+func TestLoadCARefusalNamesPosition(t *testing.T) {
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), MaxPathLen: -1})
+	require.NoError(t, err)
+	upper, err := root.NewIntermediate(newKey(t), CAOptions{Subject: pkix.Name{CommonName: "upper"}, CRLURL: "http://pki.example/upper.crl", Now: fixed(t0), MaxPathLen: -1})
+	require.NoError(t, err)
+	mid, err := upper.NewIntermediate(newKey(t), CAOptions{Subject: pkix.Name{CommonName: "mid"}, CRLURL: "http://pki.example/mid.crl", Now: fixed(t0), MaxPathLen: -1})
+	require.NoError(t, err)
+	lowerKey := newKey(t)
+	lower, err := mid.NewIntermediate(lowerKey, CAOptions{Subject: pkix.Name{CommonName: "lower"}, CRLURL: "http://pki.example/lower.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	h, other := newHierarchy(t), newHierarchy(t)
+	p521, err := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	require.NoError(t, err)
+
+	// below is a CA certified by ca, changed by change, whose key is key.
+	below := func(ca *CA, key crypto.PublicKey, change func(c *x509.Certificate)) []byte {
+		return issueRaw(t, ca, caTemplateOf(change), key)
+	}
+	altered := root.DER()
+	altered[len(altered)-1] ^= 1
+	noCRLSign := func(c *x509.Certificate) { c.KeyUsage = x509.KeyUsageCertSign }
+	unknown := func(c *x509.Certificate) { c.ExtraExtensions = []pkix.Extension{unknownCritical} }
+	noAKI := func(c *x509.Certificate) { c.AuthorityKeyId = []byte{} }
+	serialZero := func(c *x509.Certificate) { c.SerialNumber = big.NewInt(0) }
+	noCRLDP := func(c *x509.Certificate) { c.CRLDistributionPoints = []string{} }
+	enc := misencodedTimes["GeneralizedTime"]
+	misencoded := fmt.Sprintf("%s in %d, where RFC 5280 has a UTCTime", enc.why, t0.Year())
+	const alteredWhy = " names itself as its issuer, as a root, but its signature does not verify under its own key"
+	const unknownWhy = " with critical extension 1.3.6.1.4.1.99999.1, which crypto/x509 does not handle"
+	subKey := newKey(t)
+	sub := below(h.ca, subKey.Public(), func(*x509.Certificate) {}) // below the card CA, of path length 0
+
+	for _, tt := range []struct {
+		name    string
+		key     crypto.Signer
+		cert    []byte
+		issuers [][]byte
+		want    error
+		reason  string
+	}{
+		{"issuer malformed", lowerKey, lower.DER(), [][]byte{mid.DER(), {1, 2, 3}}, ErrUntrusted, "issuer 1 is malformed"},
+		{"issuer not a CA of the profile", lowerKey, lower.DER(), [][]byte{mid.DER(), below(root, newKey(t).Public(), noCRLSign)}, ErrUsage,
+			"issuer 1 without a critical keyUsage with keyCertSign and cRLSign"},
+		{"issuer key P-521", lowerKey, lower.DER(), [][]byte{mid.DER(), below(root, p521.Public(), func(*x509.Certificate) {})}, ErrUsage,
+			"issuer 1 key is not ECDSA P-256 or P-384"},
+		{"issuer self-signed", lowerKey, lower.DER(), [][]byte{mid.DER(), root.DER()}, ErrUsage, "issuer 1 is self-signed: a root, which the issuers exclude"},
+		{"issuer altered root", lowerKey, lower.DER(), [][]byte{mid.DER(), altered}, ErrUntrusted, "issuer 1" + alteredWhy},
+		{"issuer with unhandled critical extension", lowerKey, lower.DER(), [][]byte{mid.DER(), below(root, newKey(t).Public(), unknown)}, ErrUsage, "issuer 1" + unknownWhy},
+		{"issuer time misencoded", lowerKey, lower.DER(), [][]byte{mid.DER(), validityTime(t, root.Signer(), upper.DER(), 0, enc.encode)}, ErrUsage,
+			"issuer 1 notBefore " + misencoded},
+		{"issuer without authority key identifier", lowerKey, lower.DER(), [][]byte{mid.DER(), below(root, newKey(t).Public(), noAKI)}, ErrUsage,
+			"issuer 1, not self-signed, without an authority key identifier"},
+		{"issuer serial zero", lowerKey, lower.DER(), [][]byte{mid.DER(), below(root, newKey(t).Public(), serialZero)}, ErrUsage,
+			"issuer 1 serial number not positive or longer than 20 octets"},
+		{"issuer without CRL distribution points", lowerKey, lower.DER(), [][]byte{mid.DER(), below(root, newKey(t).Public(), noCRLDP)}, ErrUsage,
+			"issuer 1 " + crlDPWhy},
+		{"issuer not issued by the next", lowerKey, lower.DER(), [][]byte{upper.DER(), upper.DER(), other.ca.DER()}, ErrUsage, "issuer 1 is not issued by issuer 2"},
+
+		{"CA certificate malformed", lowerKey, []byte{1, 2, 3}, [][]byte{mid.DER(), upper.DER()}, ErrUntrusted, "CA certificate is malformed"},
+		{"CA certificate not a CA of the profile", lowerKey, below(mid, lowerKey.Public(), noCRLSign), [][]byte{mid.DER(), upper.DER()}, ErrUsage,
+			"CA certificate without a critical keyUsage with keyCertSign and cRLSign"},
+		{"CA certificate with unhandled critical extension", lowerKey, below(mid, lowerKey.Public(), unknown), [][]byte{mid.DER(), upper.DER()}, ErrUsage,
+			"CA certificate" + unknownWhy},
+		{"CA certificate time misencoded", lowerKey, validityTime(t, mid.Signer(), lower.DER(), 0, enc.encode), [][]byte{mid.DER(), upper.DER()}, ErrUsage,
+			"CA certificate notBefore " + misencoded},
+		{"CA certificate altered root", root.Signer(), altered, nil, ErrUntrusted, "CA certificate" + alteredWhy},
+		{"CA certificate without authority key identifier", lowerKey, below(mid, lowerKey.Public(), noAKI), [][]byte{mid.DER(), upper.DER()}, ErrUsage,
+			"CA certificate, not self-signed, without an authority key identifier"},
+		{"CA certificate serial zero", lowerKey, below(mid, lowerKey.Public(), serialZero), [][]byte{mid.DER(), upper.DER()}, ErrUsage,
+			"CA certificate serial number not positive or longer than 20 octets"},
+		{"CA certificate without CRL distribution points", lowerKey, below(mid, lowerKey.Public(), noCRLDP), [][]byte{mid.DER(), upper.DER()}, ErrUsage,
+			"CA certificate " + crlDPWhy},
+		{"CA certificate a root with issuers", root.Signer(), root.DER(), [][]byte{mid.DER(), upper.DER()}, ErrUsage,
+			"CA certificate is self-signed: a root, which has no issuers"},
+		{"CA certificate not issued by the nearest", lowerKey, lower.DER(), [][]byte{upper.DER()}, ErrUsage, "CA certificate is not issued by issuer 0"},
+		{"CA certificate left nothing to certify", subKey, sub, h.ca.Chain(), ErrUsage,
+			"CA certificate is left nothing to certify by the path lengths of its issuers"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ca, err := LoadCA(tt.key, tt.cert, tt.issuers, CAOptions{CRLURL: "http://pki.example/x.crl", Now: fixed(t0)})
+			assert.Nil(t, ca)
+			requireRefusal(t, err, tt.want, -1)
+			var pe *Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tt.reason, pe.Reason)
+		})
+	}
+	_, err = LoadCA(lowerKey, lower.DER(), [][]byte{mid.DER(), upper.DER()}, CAOptions{CRLURL: "http://pki.example/x.crl", Now: fixed(t0)})
+	require.NoError(t, err, "the chain that the refusals change")
 }
 
 // TestIssueStartsWithCA: a card or platform certificate starts no

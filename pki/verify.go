@@ -198,12 +198,12 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	// certificate by its position.
 	for i, der := range opts.Roots {
 		what := fmt.Sprintf("root %d", i)
-		c, err := parseCertificate(bytes.Clone(der))
+		c, err := parseNamed(what, bytes.Clone(der))
 		if err != nil {
-			return nil, newError(ErrUntrusted, -1, what+" is malformed", err)
+			return nil, err
 		}
-		if why := caProfile(c); why != "" {
-			return nil, newError(ErrUsage, -1, what+" "+why, nil)
+		if _, err := checkCA(what, c); err != nil {
+			return nil, err
 		}
 		if !caKey(c.PublicKey) {
 			return nil, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
@@ -211,45 +211,28 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 		if x, ok := carried(c, nameConstraints); ok {
 			return nil, newError(ErrUsage, -1, what+" with extension "+x, nil)
 		}
-		if why := unhandled(c); why != "" {
-			return nil, newError(ErrUsage, -1, what+" with "+why, nil)
-		}
-		if why := certificateEncoding(c); why != "" {
-			return nil, newError(ErrUsage, -1, what+" "+why, nil)
-		}
-		if namesItself(c) && !selfSigned(c) {
-			return nil, errAlteredRoot(what, c)
-		}
 		v.roots.AddCert(c)
 		v.cas = append(v.cas, c)
 	}
 	v.nroots = len(v.cas)
 	for i, der := range opts.Intermediates {
 		what := fmt.Sprintf("intermediate %d", i)
-		c, err := parseCertificate(bytes.Clone(der))
+		c, err := parseNamed(what, bytes.Clone(der))
 		if err != nil {
-			return nil, newError(ErrUntrusted, -1, what+" is malformed", err)
+			return nil, err
 		}
-		if why := caProfile(c); why != "" {
-			return nil, newError(ErrUsage, -1, what+" "+why, nil)
-		}
-		if !caKey(c.PublicKey) {
-			return nil, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
+		root, err := checkCA(what, c)
+		if err != nil {
+			return nil, err
 		}
 		// A root given as an intermediate lacks what the profile gives a
 		// CA below a root (CRL distribution points, an authority key
 		// identifier): the refusal names the cause instead.
-		if selfSigned(c) {
+		if root {
 			return nil, newError(ErrUsage, -1, what+" is self-signed: a root, not an intermediate", nil)
 		}
-		if namesItself(c) {
-			return nil, errAlteredRoot(what, c)
-		}
-		if why := unhandled(c); why != "" {
-			return nil, newError(ErrUsage, -1, what+" with "+why, nil)
-		}
-		if why := certificateEncoding(c); why != "" {
-			return nil, newError(ErrUsage, -1, what+" "+why, nil)
+		if !caKey(c.PublicKey) {
+			return nil, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
 		}
 		// What the check of a path refuses below the root, whatever the
 		// path.
