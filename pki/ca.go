@@ -143,8 +143,10 @@ func checkValidity(d time.Duration) error {
 // NewRoot creates a self-signed root CA whose key is key, an ECDSA P-256 or
 // P-384 signer. It returns an error matching ErrKey for another key and
 // ErrInvalid for options out of range (no http(s) CRL URL, a subject that
-// cannot be encoded, a negative validity or one under a second,
-// revocations or a CRL number, which only LoadCA restores).
+// cannot be encoded, a negative validity or one under a second, a
+// validity from opts.Now that starts before the year 0 or ends after the
+// year 9999, which no certificate can carry, revocations or a CRL number,
+// which only LoadCA restores).
 func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(true)
 	if err != nil {
@@ -157,6 +159,10 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	tmpl, err := caTemplate(o, pub, o.Rand)
 	if err != nil {
 		return nil, err
+	}
+	// A CA below a root starts and ends within its issuer's validity.
+	if !encodable(tmpl.NotBefore) || !encodable(tmpl.NotAfter) {
+		return nil, newError(ErrInvalid, -1, "validity outside the years 0 to 9999 that a certificate can carry", nil)
 	}
 	tmpl.AuthorityKeyId = tmpl.SubjectKeyId
 	der, err := x509.CreateCertificate(o.Rand, tmpl, tmpl, pub, key)

@@ -1152,3 +1152,34 @@ func TestCAEncodesTimesAsRFC5280(t *testing.T) {
 	requireTimes(t, crl, []time.Time{last, last.Add(-time.Hour)},
 		[]time.Time{first, time.Date(1949, 12, 31, 0, 0, 0, 0, ahead), time.Date(1950, 1, 1, 0, 30, 0, 0, ahead)})
 }
+
+// TestRootValidityEncodable: NewRoot refuses (ErrInvalid) a validity
+// that no certificate can carry, from a clock before the year 0 or ending
+// after the year 9999, and takes one that ends in the last second of
+// 9999.
+func TestRootValidityEncodable(t *testing.T) {
+	last := time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+	for _, tt := range []struct {
+		name     string
+		now      time.Time
+		validity time.Duration
+		want     error
+	}{
+		{"ends in 10000", time.Date(9999, 6, 1, 0, 0, 0, 0, time.UTC), 0, ErrInvalid},
+		{"ends a second after 9999", last, time.Second, ErrInvalid},
+		{"starts in -1", time.Date(-1, 12, 31, 0, 0, 0, 0, time.UTC), time.Hour, ErrInvalid},
+		{"ends in the last second of 9999", last.Add(-time.Second), time.Second, nil},
+		{"starts in the year 0", time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC), time.Hour, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(tt.now), Validity: tt.validity})
+			if tt.want == nil {
+				require.NoError(t, err)
+				assert.Equal(t, tt.now.Add(tt.validity), root.Certificate().NotAfter)
+				return
+			}
+			assert.Nil(t, root)
+			assert.Equal(t, &Error{Err: ErrInvalid, Cert: -1, Reason: "validity outside the years 0 to 9999 that a certificate can carry"}, err)
+		})
+	}
+}

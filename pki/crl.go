@@ -107,8 +107,9 @@ func checkRevocation(r Revocation) error {
 	return checkReason(r.Reason)
 }
 
-// encodable reports whether a CRL can carry t: a UTCTime or
-// GeneralizedTime (RFC 5280 §5.1.2.4) holds a year from 0 to 9999, in UTC.
+// encodable reports whether a CRL or a certificate can carry t: a UTCTime
+// or GeneralizedTime (RFC 5280 §5.1.2.4, §4.1.2.5) holds a year from 0 to
+// 9999, in UTC.
 func encodable(t time.Time) bool {
 	y := t.UTC().Year()
 	return y >= 0 && y <= 9999
