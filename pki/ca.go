@@ -12,6 +12,7 @@ import (
 	"io"
 	"math/big"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 )
@@ -49,7 +50,10 @@ type CAOptions struct {
 	// their times to the second) is out of range.
 	Validity time.Duration
 	// CRLURL is the HTTP URL where this CA publishes its CRL. It becomes the
-	// CRL distribution point of every certificate the CA issues.
+	// CRL distribution point of every certificate the CA issues, as it is:
+	// one that is not http or https, has no host or has a character other
+	// than printable ASCII (a space, say, which a URI does not hold; a
+	// path may be percent-encoded) is out of range.
 	CRLURL string
 	// MaxPathLen limits how many CAs may sit below this one. Zero: the
 	// profile's value, 1 for a root and 0 for an intermediate. Negative:
@@ -87,8 +91,13 @@ func (o *CAOptions) fill(root bool) (CAOptions, error) {
 	if v.CRLURL == "" {
 		return v, newError(ErrInvalid, -1, "a CA needs a CRL URL", nil)
 	}
-	if u, err := url.Parse(v.CRLURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return v, newError(ErrInvalid, -1, fmt.Sprintf("CRL URL %q is not an http(s) URL", v.CRLURL), nil)
+	// Every certificate the CA issues carries the URL as it is, in an
+	// IA5String, for relying parties to fetch the CRL from.
+	if strings.ContainsFunc(v.CRLURL, func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		return v, newError(ErrInvalid, -1, fmt.Sprintf("CRL URL %q has a character other than printable ASCII, which a URI does not hold", v.CRLURL), nil)
+	}
+	if u, err := url.Parse(v.CRLURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return v, newError(ErrInvalid, -1, fmt.Sprintf("CRL URL %q is not an http or https URL with a host", v.CRLURL), nil)
 	}
 	if v.Now == nil {
 		v.Now = time.Now
@@ -142,11 +151,11 @@ func checkValidity(d time.Duration) error {
 
 // NewRoot creates a self-signed root CA whose key is key, an ECDSA P-256 or
 // P-384 signer. It returns an error matching ErrKey for another key and
-// ErrInvalid for options out of range (no http(s) CRL URL, a subject that
-// cannot be encoded, a negative validity or one under a second, a
-// validity from opts.Now that starts before the year 0 or ends after the
-// year 9999, which no certificate can carry, revocations or a CRL number,
-// which only LoadCA restores).
+// ErrInvalid for options out of range (no CRL URL of http or https with a
+// host, in printable ASCII, a subject that cannot be encoded, a negative
+// validity or one under a second, a validity from opts.Now that starts
+// before the year 0 or ends after the year 9999, which no certificate can
+// carry, revocations or a CRL number, which only LoadCA restores).
 func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(true)
 	if err != nil {

@@ -1183,3 +1183,47 @@ func TestRootValidityEncodable(t *testing.T) {
 		})
 	}
 }
+
+// TestCRLURLOutOfRange: NewRoot, NewIntermediate and LoadCA refuse
+// (ErrInvalid) a CRL URL that no certificate's CRL distribution point
+// can carry for a relying party to fetch: not http or https, without a
+// host, or with a character that a URI does not hold (RFC 3986: not
+// ASCII, a space), which would be written, as it is, into an IA5String;
+// they take one with a host, a port and a percent-encoded path.
+func TestCRLURLOutOfRange(t *testing.T) {
+	h := newHierarchy(t)
+	for _, tt := range []struct {
+		url    string
+		reason string
+	}{
+		{"ldap://pki.example/card.crl", "is not an http or https URL with a host"},
+		{"http://", "is not an http or https URL with a host"},
+		{"http:pki.example/card.crl", "is not an http or https URL with a host"},
+		{"https:///card.crl", "is not an http or https URL with a host"},
+		{"http://pki.example/\u00e9.crl", "has a character other than printable ASCII, which a URI does not hold"},
+		{"http://pki.example/card crl", "has a character other than printable ASCII, which a URI does not hold"},
+		{"http://pki.example/card.crl\x7f", "has a character other than printable ASCII, which a URI does not hold"},
+		{"http://pki.example/card.crl", ""},
+		{"https://[2001:db8::1]:8443/%C3%A9.crl", ""},
+	} {
+		t.Run(tt.url, func(t *testing.T) {
+			opts := CAOptions{CRLURL: tt.url, Now: fixed(t0)}
+			var want error
+			if tt.reason != "" {
+				want = &Error{Err: ErrInvalid, Cert: -1, Reason: fmt.Sprintf("CRL URL %q %s", tt.url, tt.reason)}
+			}
+			root, err := NewRoot(newKey(t), opts)
+			assert.Equal(t, want, err)
+			ca, err := h.root.NewIntermediate(newKey(t), opts)
+			assert.Equal(t, want, err)
+			_, err = LoadCA(h.ca.Signer(), h.ca.DER(), nil, opts)
+			assert.Equal(t, want, err)
+			if want == nil {
+				require.NotNil(t, root)
+				card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+				require.NoError(t, err)
+				assert.Equal(t, []string{tt.url}, mustParse(t, card).CRLDistributionPoints)
+			}
+		})
+	}
+}

@@ -13,12 +13,14 @@ import (
 // wrapped as they are; VerifyRecord and VerifyReceipt return the sentinels
 // of package record.
 var (
-	// ErrInvalid: an argument or option is out of its range: a missing or
-	// non-HTTP CRL URL, a negative validity or one under a second, an
-	// empty name, a name or subject that no certificate can carry (not
-	// valid UTF-8), revocations or a CRL number in the options of NewRoot or
-	// NewIntermediate, a validity asked of a CA that ends before the CA's
-	// certificate starts, a CRL number of zero, a next update not after now,
+	// ErrInvalid: an argument or option is out of its range: a CRL URL
+	// missing, not http or https, without a host or with a character
+	// other than printable ASCII, a negative validity or one under a
+	// second, an empty name, a name or subject that no certificate can
+	// carry (not valid UTF-8), revocations or a CRL number in the options
+	// of NewRoot or NewIntermediate, a validity asked of a CA that ends
+	// before the CA's certificate starts, a CRL number of zero, a next
+	// update not after now,
 	// a serial number that is not positive or is longer than 20 octets, a
 	// revocation time, CRL next update or root CA validity outside the
 	// years 0 to 9999, a reason code RFC 5280 does not define or
