@@ -1227,3 +1227,18 @@ func TestCRLURLOutOfRange(t *testing.T) {
 		})
 	}
 }
+
+// TestCRLThisUpdateEncodable: IssueCRL and CRL refuse (ErrInvalid) to
+// issue a CRL when the CA's clock, its this update, is before the year 0,
+// which no CRL can carry, and the number of the next CRL stays.
+func TestCRLThisUpdateEncodable(t *testing.T) {
+	h := newHierarchy(t)
+	ca, err := LoadCA(h.ca.Signer(), h.ca.DER(), nil, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(time.Date(-1, 12, 31, 0, 0, 0, 0, time.UTC))})
+	require.NoError(t, err)
+	want := &Error{Err: ErrInvalid, Cert: -1, Reason: "this update, the CA's clock, outside the years 0 to 9999 that a CRL can carry"}
+	_, err = ca.IssueCRL(nil, 1, t0)
+	assert.Equal(t, want, err)
+	_, err = ca.CRL(t0)
+	assert.Equal(t, want, err)
+	assert.Zero(t, ca.LastCRLNumber())
+}

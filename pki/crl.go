@@ -39,13 +39,17 @@ type Revocation struct {
 // revoked certificates and the last number in its database calls this;
 // Revoke and CRL keep both in memory instead, and LoadCA restores them. A
 // number of zero, a next update not after now, a serial number that is not
-// positive or is longer than 20 octets, a revocation time or next update
-// outside the years 0 to 9999 that a CRL can carry, or a reason RFC 5280
-// does not define or removeFromCRL, is an error matching ErrInvalid.
+// positive or is longer than 20 octets, a revocation time, next update or
+// this update (the CA's clock) outside the years 0 to 9999 that a CRL can
+// carry, or a reason RFC 5280 does not define or removeFromCRL, is an
+// error matching ErrInvalid.
 func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time) ([]byte, error) {
 	now := ca.now().Truncate(time.Second)
 	if number == 0 {
 		return nil, newError(ErrInvalid, -1, "CRL numbers start at 1", nil)
+	}
+	if !encodable(now) {
+		return nil, newError(ErrInvalid, -1, "this update, the CA's clock, outside the years 0 to 9999 that a CRL can carry", nil)
 	}
 	nextUpdate = nextUpdate.Truncate(time.Second) // as encoded
 	if !nextUpdate.After(now) {

@@ -20,14 +20,13 @@ var (
 	// carry (not valid UTF-8), revocations or a CRL number in the options
 	// of NewRoot or NewIntermediate, a validity asked of a CA that ends
 	// before the CA's certificate starts, a CRL number of zero, a next
-	// update not after now,
-	// a serial number that is not positive or is longer than 20 octets, a
-	// revocation time, CRL next update or root CA validity outside the
-	// years 0 to 9999, a reason code RFC 5280 does not define or
-	// removeFromCRL, data without the PEM block asked for, a verifier
-	// option out of range or no trusted root, an empty nonce, no
-	// certificate, a Challenger without a Verifier or with a negative
-	// nonce TTL.
+	// update not after now, a serial number that is not positive or is
+	// longer than 20 octets, a revocation time, CRL this or next update or
+	// root CA validity outside the years 0 to 9999, a reason code RFC 5280
+	// does not define or removeFromCRL, data without the PEM block asked
+	// for, a verifier option out of range or no trusted root, an empty
+	// nonce, no certificate, a Challenger without a Verifier or with a
+	// negative nonce TTL.
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,
