@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"sync"
 	"testing"
@@ -470,6 +471,25 @@ func TestLoadCARestoresCRLs(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid, "only LoadCA restores a CRL number")
 	_, err = h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/card.crl", Revoked: opts.Revoked})
 	assert.ErrorIs(t, err, ErrInvalid, "only LoadCA restores revocations")
+}
+
+// TestCRLNumbersUsedUp: a CA loaded with the greatest CRL number issues
+// no further CRL, and says why; its number stays.
+func TestCRLNumbersUsedUp(t *testing.T) {
+	h := newHierarchy(t)
+	opts := CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0), LastCRLNumber: math.MaxUint64 - 1}
+	ca, err := LoadCA(h.ca.Signer(), h.ca.DER(), h.ca.Chain()[1:], opts)
+	require.NoError(t, err)
+	der, err := ca.CRL(t0.Add(time.Hour))
+	require.NoError(t, err)
+	crl, err := x509.ParseRevocationList(der)
+	require.NoError(t, err)
+	assert.Equal(t, new(big.Int).SetUint64(math.MaxUint64), crl.Number)
+	assert.Equal(t, uint64(math.MaxUint64), ca.LastCRLNumber())
+
+	_, err = ca.CRL(t0.Add(time.Hour))
+	assert.Equal(t, &Error{Err: ErrInvalid, Cert: -1, Reason: "CRL numbers used up: the last CRL was numbered 18446744073709551615"}, err)
+	assert.Equal(t, uint64(math.MaxUint64), ca.LastCRLNumber())
 }
 
 // TestNewIntermediateAfterIssuerExpires: an issuer that has expired by the

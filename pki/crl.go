@@ -3,6 +3,7 @@ package pki
 import (
 	"crypto/x509"
 	"fmt"
+	"math"
 	"math/big"
 	"slices"
 	"time"
@@ -190,10 +191,14 @@ func (ca *CA) LastCRLNumber() uint64 {
 }
 
 // CRL issues the next CRL of ca from the list that Revoke builds, numbered
-// one above the previous call's.
+// one above the previous call's. After a CRL numbered 2^64−1 (the greatest
+// LastCRLNumber holds) it issues none: ErrInvalid.
 func (ca *CA) CRL(nextUpdate time.Time) ([]byte, error) {
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
+	if ca.crlNumber == math.MaxUint64 {
+		return nil, newError(ErrInvalid, -1, fmt.Sprintf("CRL numbers used up: the last CRL was numbered %d", ca.crlNumber), nil)
+	}
 	der, err := ca.IssueCRL(ca.revoked, ca.crlNumber+1, nextUpdate)
 	if err != nil {
 		return nil, err
