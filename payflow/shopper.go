@@ -112,6 +112,7 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // its request's view again, and go on to the session's requests. So is a
 // captured view of that request that shows captured another amount than
 // the request's (more than it, for a merchant that captures manually), or
+// other lines, legs or session than its seller's card signed, or
 // whose receipt the approval would refuse, checked as it checks it: one
 // of another request or consent, or for another amount than the view
 // shows captured (ErrMismatch), or that does not verify (ErrSignature, or
@@ -349,18 +350,30 @@ func (s *Shopper) keptFor(v *PaymentView) (*sentConsent, int) {
 }
 
 // checkPaymentView checks that a payment view shows the seller-signed
-// request it carries, in the session, to this card, under the merchant's
-// name that the session showed.
+// request it carries (checkShowsSigned), in the session, to this card,
+// under the merchant's name that the session showed.
 func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
+	if err := checkShowsSigned(v); err != nil {
+		return err
+	}
+	if v.SessionID != sess.ID || v.PayerCardID != cardID || v.MerchantID != sess.MerchantID || v.MerchantName != sess.MerchantName {
+		return fmt.Errorf("%w: the payment screen differs from the seller's signed request", ErrMismatch)
+	}
+	return nil
+}
+
+// checkShowsSigned checks that a payment view shows the seller-signed
+// request it carries: its hash, ID, session, parties, currency, amount,
+// lines and legs (ErrMismatch).
+func checkShowsSigned(v *PaymentView) error {
 	h := record.Hash(v.Request)
 	var r record.PaymentRequest
 	if err := record.Open(v.Request, &r); err != nil {
 		return fmt.Errorf("%w: the signed request: %w", ErrMismatch, err)
 	}
 	bad := !bytes.Equal(v.RequestHash, h[:]) ||
-		!bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(r.SessionID, sess.ID[:]) || v.SessionID != sess.ID ||
-		r.PayerCardID != cardID || v.PayerCardID != cardID ||
-		r.MerchantID != v.MerchantID || v.MerchantID != sess.MerchantID || v.MerchantName != sess.MerchantName ||
+		!bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(r.SessionID, v.SessionID[:]) ||
+		r.PayerCardID != v.PayerCardID || r.MerchantID != v.MerchantID ||
 		r.Currency != v.Currency || r.Amount != v.Amount ||
 		len(r.Items) != len(v.Lines) || len(r.Legs) != len(v.Legs)
 	if !bad {
@@ -426,7 +439,8 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // the view of the captured payment: a receipt for another amount than
 // the view shows captured, or a view that shows captured another amount
 // than the request's (at most that, for a merchant that captures
-// manually), fails with ErrMismatch, and the consent is kept as below. For a merchant that captures manually it
+// manually) or other lines, legs or session than the seller's card
+// signed, fails with ErrMismatch, and the consent is kept as below. For a merchant that captures manually it
 // waits, polling, until the seller captures; a payment that ends
 // otherwise fails with ErrFinal. Once the hold's expiry
 // (PaymentView.HoldExpiresAt) has passed by the phone's clock
@@ -721,7 +735,8 @@ func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *Payment
 // the captured view's receipt, verified, is of another consent
 // (errOtherConsent): another consent of the card paid the request, and u
 // was not made; that is ErrFinal. A captured view that shows another
-// amount captured than a capture of the request gives (checkCaptured), or
+// amount captured than a capture of the request gives, or the request
+// otherwise than its seller's card signed it (checkCaptured), or
 // whose receipt is of another consent than u that the platform did not
 // refuse, or for another amount than that view shows captured, is
 // ErrMismatch, u kept.
@@ -804,7 +819,8 @@ func (s *Shopper) paidByAnother(u *sentConsent, err error) bool {
 // u, carries, verified offline (verifyReceipt: ErrSignature, or ErrCard
 // when the phone no longer trusts the platform's certificate) and checked
 // against u and v: a view that shows another amount captured than a
-// capture of the request gives (checkCaptured), a receipt of another
+// capture of the request gives, or the request otherwise than its
+// seller's card signed it (checkCaptured), a receipt of another
 // request, parties or currency (checkReceipt), of another consent than u,
 // or for another amount than v shows captured, is ErrMismatch. The
 // receipt that it took for u before (taken: keptCaptured takes it before
@@ -850,10 +866,15 @@ func refusedReceipt(err error) bool {
 }
 
 // checkCaptured checks that v, a captured view of the request of shown,
-// shows what a capture of it can have captured: the whole amount, or for
-// a merchant that captures manually (both views say so) at most that
+// shows that request as its seller's card signed it (checkShowsSigned:
+// its lines and legs too, which the screen of a receipt to collect shows)
+// and what a capture of it can have captured: the whole amount, or for a
+// merchant that captures manually (both views say so) at most that
 // (ErrMismatch).
 func checkCaptured(shown, v *PaymentView) error {
+	if err := checkShowsSigned(v); err != nil {
+		return err
+	}
 	manual := shown.ManualCapture && v.ManualCapture
 	if v.Captured > shown.Amount || (!manual && v.Captured != shown.Amount) {
 		return fmt.Errorf("%w: the platform shows %d of the payment of %d captured", ErrMismatch, v.Captured, shown.Amount)
