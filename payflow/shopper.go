@@ -89,7 +89,9 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // after PollInterval, and nothing is kept of it. It fails with ErrNotPaired
 // before pairing and once another session was selected (Select) meanwhile,
 // ErrExpired once the session expired without a request, and the context's
-// error when it ends.
+// error when it ends: once ctx has ended, WaitPayment sends no more reads,
+// whether or not the API heeds ctx (a Platform in process), so a call
+// whose ctx ended before it puts nothing on screen.
 //
 // A request paid with a consent that the phone keeps (ApproveShown), of this
 // session or of one selected before, whose receipt the phone has not
@@ -157,6 +159,9 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 		s.mu.Unlock()
 		if !current {
 			return nil, errReselected
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 		id := SessionRequestID(sess.ID, n)
 		v, err := authed(ctx, &s.phone, func(token string) (*PaymentView, error) { return s.api.Payment(ctx, token, id) })
@@ -233,12 +238,18 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 // receipt that cannot be checked for want of the platform's certificate
 // chain, passes the consent over this time, still kept, without an
 // error and without changing whether it was reported; once ctx ended, it
-// fails with that read's error.
+// fails with that read's error. Once ctx ended it reads no more: it fails
+// with ctx's error, whether or not the API heeds ctx.
 func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 	s.mu.Lock()
 	kept := slices.Clone(s.kept)
 	s.mu.Unlock()
 	for _, u := range kept {
+		// Once ctx ended, nothing more is read, whether or not the API
+		// heeds ctx: no view goes on screen.
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		v, err := s.reread(ctx, u.view)
 		// A verdict of the platform instead of the request's view: the
 		// view of another request (ErrMismatch), not_found, forbidden.
