@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/bits"
 	"slices"
 	"sync"
 	"time"
@@ -1382,7 +1383,10 @@ func sameRequest(shown, v *PaymentView) error {
 }
 
 // checkReceipt checks the fields of a payment or refund receipt that both
-// phones know.
+// phones know: its kind, the request ID and hash, parties and currency of
+// v, and for a payment receipt the lines and legs of the request that the
+// seller's card signed, which v carries (showsSignedLines: the names of
+// the lines, which the card does not sign, are not compared).
 func checkReceipt(rc *Receipt, kind record.ReceiptKind, v *PaymentView) error {
 	switch {
 	case rc.Kind != kind:
@@ -1393,6 +1397,53 @@ func checkReceipt(rc *Receipt, kind record.ReceiptKind, v *PaymentView) error {
 		return fmt.Errorf("%w: receipt of another request hash", ErrMismatch)
 	case rc.MerchantID != v.MerchantID || rc.Currency != v.Currency || rc.PayerCardID != v.PayerCardID:
 		return fmt.Errorf("%w: receipt parties or currency", ErrMismatch)
+	case kind != record.ReceiptPayment:
+		return nil
+	}
+	var r record.PaymentRequest
+	if err := record.Open(v.Request, &r); err != nil {
+		return fmt.Errorf("%w: the signed request: %w", ErrMismatch, err)
+	}
+	lines := make([]Line, len(rc.Lines))
+	for i, l := range rc.Lines {
+		// The amount is the product modulo 2^64: showsSignedLines refuses
+		// a product that does not fit.
+		lines[i] = Line{SKU: l.SKU, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Amount: l.UnitPrice * l.Quantity}
+	}
+	legs := make([]AssetLeg, len(rc.Legs))
+	for i, l := range rc.Legs {
+		legs[i] = AssetLeg{Asset: l.Asset, Amount: l.Amount}
+	}
+	if !showsSignedLines(&r, lines, legs) {
+		return fmt.Errorf("%w: the receipt's lines or legs differ from the seller's signed request", ErrMismatch)
 	}
 	return nil
+}
+
+// showsSignedLines reports whether lines and legs are those of r, a
+// request that a seller's card signed: a line for each of its items, in
+// order, of its SKU and quantity, priced so that each line's amount is its
+// unit price times its quantity and, when r has items, the amounts add up
+// to r's amount; and r's legs, in order. Products and the sum are checked
+// for overflow: prices and amounts that wrap around 2^64 would otherwise
+// show any numbers that add up to the signed amount.
+func showsSignedLines(r *record.PaymentRequest, lines []Line, legs []AssetLeg) bool {
+	if len(r.Items) != len(lines) || len(r.Legs) != len(legs) {
+		return false
+	}
+	bad := false
+	var total, carry uint64
+	for i, it := range r.Items {
+		l := lines[i]
+		hi, amount := bits.Mul64(l.UnitPrice, l.Quantity)
+		var c uint64
+		total, c = bits.Add64(total, l.Amount, 0)
+		carry |= c
+		bad = bad || it.SKU != l.SKU || it.Quantity != l.Quantity || hi != 0 || l.Amount != amount
+	}
+	bad = bad || carry != 0 || (len(r.Items) > 0 && total != r.Amount)
+	for i, l := range r.Legs {
+		bad = bad || l.Asset != legs[i].Asset || l.Amount != legs[i].Amount
+	}
+	return !bad
 }

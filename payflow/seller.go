@@ -1517,7 +1517,9 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 
 // Wait waits until the shopper acts on the payment request on screen
 // (Status), or it ends otherwise, and returns its status: captured with
-// the verified receipt, held (for a manual capture: see Capture),
+// the verified receipt (one of another request, parties or currency, for
+// another amount than captured, or with other lines or legs than the
+// card signed is ErrMismatch), held (for a manual capture: see Capture),
 // declined, cancelled or expired with a nil receipt. The view is the
 // caller's own, as the Seller type says.
 func (s *Seller) Wait(ctx context.Context) (*PaymentView, *Receipt, error) {
@@ -1553,8 +1555,9 @@ func (s *Seller) wait(ctx context.Context) (*PaymentView, *Receipt, error) {
 }
 
 // paymentReceipt verifies the receipt of v, a captured view of the request
-// on screen (checked with sameRequest): of this request, for what v says
-// was captured, no more than the request's amount, and when amount is not
+// on screen (checked with sameRequest): of this request, with the lines
+// and legs that the card signed (checkReceipt), for what v says was
+// captured, no more than the request's amount, and when amount is not
 // zero, for amount.
 func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint64) (*Receipt, error) {
 	rc, err := s.verifyReceipt(ctx, v.Receipt)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/bits"
 	"slices"
 
 	"github.com/casimpay/casimpay/adv"
@@ -375,38 +374,17 @@ func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
 
 // checkShowsSigned checks that a payment view shows the seller-signed
 // request it carries: its hash, ID, session, parties, currency, amount,
-// lines and legs (ErrMismatch).
+// lines and legs (showsSignedLines; ErrMismatch).
 func checkShowsSigned(v *PaymentView) error {
 	h := record.Hash(v.Request)
 	var r record.PaymentRequest
 	if err := record.Open(v.Request, &r); err != nil {
 		return fmt.Errorf("%w: the signed request: %w", ErrMismatch, err)
 	}
-	bad := !bytes.Equal(v.RequestHash, h[:]) ||
+	if !bytes.Equal(v.RequestHash, h[:]) ||
 		!bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(r.SessionID, v.SessionID[:]) ||
 		r.PayerCardID != v.PayerCardID || r.MerchantID != v.MerchantID ||
-		r.Currency != v.Currency || r.Amount != v.Amount ||
-		len(r.Items) != len(v.Lines) || len(r.Legs) != len(v.Legs)
-	if !bad {
-		// Products and the sum are checked for overflow: prices and
-		// amounts that wrap around 2^64 would otherwise show any numbers
-		// that add up to the signed amount.
-		var total, carry uint64
-		for i, it := range r.Items {
-			l := v.Lines[i]
-			hi, amount := bits.Mul64(l.UnitPrice, l.Quantity)
-			var c uint64
-			total, c = bits.Add64(total, l.Amount, 0)
-			carry |= c
-			bad = bad || it.SKU != l.SKU || it.Quantity != l.Quantity || hi != 0 || l.Amount != amount
-		}
-		bad = bad || carry != 0
-		bad = bad || (len(r.Items) > 0 && total != v.Amount)
-		for i, l := range r.Legs {
-			bad = bad || l.Asset != v.Legs[i].Asset || l.Amount != v.Legs[i].Amount
-		}
-	}
-	if bad {
+		r.Currency != v.Currency || r.Amount != v.Amount || !showsSignedLines(&r, v.Lines, v.Legs) {
 		return fmt.Errorf("%w: the payment screen differs from the seller's signed request", ErrMismatch)
 	}
 	return nil
@@ -448,7 +426,9 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // returns the receipt, the caller's own (it shares no memory with what
 // the phone keeps), verified offline and checked against the consent and
 // the view of the captured payment: a receipt for another amount than
-// the view shows captured, or a view that shows captured another amount
+// the view shows captured or with other lines or legs than the seller's
+// card signed (its lines' names, which the card does not sign, are not
+// compared), or a view that shows captured another amount
 // than the request's (at most that, for a merchant that captures
 // manually) or other lines, legs or session than the seller's card
 // signed, fails with ErrMismatch, and the consent is kept as below. For a merchant that captures manually it
@@ -832,7 +812,8 @@ func (s *Shopper) paidByAnother(u *sentConsent, err error) bool {
 // against u and v: a view that shows another amount captured than a
 // capture of the request gives, or the request otherwise than its
 // seller's card signed it (checkCaptured), a receipt of another
-// request, parties or currency (checkReceipt), of another consent than u,
+// request, parties or currency, or with other lines or legs than the
+// seller's card signed (checkReceipt), of another consent than u,
 // or for another amount than v shows captured, is ErrMismatch. The
 // receipt that it took for u before (taken: keptCaptured takes it before
 // the approval that collects it) does not have its signature checked

@@ -1220,7 +1220,8 @@ func TestApproveKeepsConsentOfHoldShownUnheld(t *testing.T) {
 // with captured as the amount captured and a receipt, signed with key,
 // for receipt, as a platform that misstates a payment would. When only is
 // set, it restates that request's views alone; when consentHash is set,
-// the receipt names it as the consent's hash.
+// the receipt names it as the consent's hash; when alter is set, it alters
+// the receipt before it is signed.
 type restatedAPI struct {
 	payflow.API
 	tb                testing.TB
@@ -1228,6 +1229,7 @@ type restatedAPI struct {
 	captured, receipt uint64
 	only              payflow.ID
 	consentHash       []byte
+	alter             func(*record.Receipt)
 	on                atomic.Bool
 	infoDown          atomic.Bool // Info fails ErrUnavailable
 }
@@ -1255,6 +1257,9 @@ func (a *restatedAPI) restate(v *payflow.PaymentView, err error) (*payflow.Payme
 	rc.Amount = a.receipt
 	if a.consentHash != nil {
 		rc.ConsentHash = a.consentHash
+	}
+	if a.alter != nil {
+		a.alter(&rc)
 	}
 	msg, err := record.Sign(rand.Reader, a.key, &rc)
 	require.NoError(a.tb, err)

@@ -1,0 +1,88 @@
+package payflow_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+)
+
+// receiptsOtherThanSigned alter the receipt of a payment of basket (2
+// apples at 120 and a loaf at 450, no legs) into one with other lines or
+// legs than the seller's card signed, which the platform's key then signs.
+var receiptsOtherThanSigned = []struct {
+	name  string
+	alter func(*record.Receipt)
+}{
+	{"line SKU", func(rc *record.Receipt) { rc.Lines[1].SKU = "cake" }},
+	{"line quantity, same total", func(rc *record.Receipt) { rc.Lines[0].Quantity, rc.Lines[0].UnitPrice = 3, 80 }},
+	{"line dropped", func(rc *record.Receipt) { rc.Lines = rc.Lines[:1] }},
+	{"line added", func(rc *record.Receipt) {
+		rc.Lines = append(rc.Lines, record.Line{SKU: "cake", Name: "Cake", Quantity: 1})
+	}},
+	{"lines of another total", func(rc *record.Receipt) { rc.Lines[1].UnitPrice++ }},
+	// Line amounts whose sum wraps around 2^64 to the amount signed.
+	{"line amounts wrapping", func(rc *record.Receipt) { rc.Lines[0].UnitPrice, rc.Lines[1].UnitPrice = 1<<63-1, 692 }},
+	{"leg added", func(rc *record.Receipt) { rc.Legs = append(rc.Legs, record.Leg{Asset: "GOLD", Amount: 1}) }},
+}
+
+// TestPhonesRefuseReceiptOtherThanSigned: a payment receipt signed with
+// the platform's key that shows other lines or legs than the seller's
+// card signed is ErrMismatch, the shopper charged once. The shopper's
+// Approve fails so and the consent stays kept, so that the next Approve,
+// answered with the receipt the platform holds, returns it without the
+// card; the seller's Wait fails so, and the next Wait, answered so,
+// returns it.
+func TestPhonesRefuseReceiptOtherThanSigned(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range receiptsOtherThanSigned {
+		for _, shopper := range []bool{true, false} {
+			t.Run(tt.name+map[bool]string{true: "/shopper", false: "/seller"}[shopper], func(t *testing.T) {
+				w := newMemoryPhoneWorld(t, false)
+				restated := newRestatedAPI(t, w.f.Platform, w.f.Key, 690, 690)
+				restated.alter = tt.alter
+				if shopper {
+					w.useShopper(t, restated)
+				} else {
+					w.useSeller(t, restated)
+				}
+				w.pair(t)
+				w.request(t)
+				counter := w.counter(t)
+
+				// The card signs the consent here (its counter then
+				// counts it) and the phone that talks to restated gets
+				// the receipt restated.
+				rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+				var v *payflow.PaymentView
+				if !shopper {
+					require.NoError(t, err)
+					v, rc, err = w.seller.Wait(ctx)
+					assert.Nil(t, v)
+				}
+				require.ErrorIs(t, err, payflow.ErrMismatch)
+				assert.Nil(t, rc)
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+				assert.Equal(t, counter+1, w.counter(t), "the card signed one consent")
+
+				restated.on.Store(false)
+				if shopper {
+					rc, err = w.shopper.Approve(ctx, "")
+					require.NoError(t, err, "the consent kept")
+				} else {
+					v, rc, err = w.seller.Wait(ctx)
+					require.NoError(t, err)
+					assert.Equal(t, payflow.StateCaptured, v.State)
+				}
+				assert.Equal(t, basket.Items[0].Quantity, rc.Lines[0].Quantity)
+				assert.Equal(t, counter+1, w.counter(t), "the card signed nothing more")
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+			})
+		}
+	}
+}
