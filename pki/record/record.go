@@ -219,8 +219,10 @@ type Receipt struct {
 	PayerCardID string   `cbor:"9,keyasint"`
 	MerchantID  string   `cbor:"10,keyasint"`
 	TransferIDs [][]byte `cbor:"11,keyasint"`
-	Lines       []Line   `cbor:"12,keyasint,omitempty"`
-	Legs        []Leg    `cbor:"13,keyasint,omitempty"`
+	// Lines and Legs are the priced items and the asset legs (payment
+	// receipts only: a refund receipt carries neither).
+	Lines []Line `cbor:"12,keyasint,omitempty"`
+	Legs  []Leg  `cbor:"13,keyasint,omitempty"`
 	// Time is when the platform settled, in Unix milliseconds.
 	Time uint64 `cbor:"14,keyasint"`
 }
@@ -349,6 +351,12 @@ func (r *Receipt) Validate() error {
 		}
 		if r.ConsentHash != nil {
 			return fieldError("consent hash", "must be absent from a refund receipt")
+		}
+		if len(r.Lines) > 0 {
+			return fieldError("lines", "must be absent from a refund receipt")
+		}
+		if len(r.Legs) > 0 {
+			return fieldError("legs", "must be absent from a refund receipt")
 		}
 	default:
 		return fieldError("kind", "must be 1 (payment) or 2 (refund)")

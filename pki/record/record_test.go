@@ -463,6 +463,15 @@ func TestValidate(t *testing.T) {
 			rc := r.(*Receipt)
 			rc.Kind, rc.ConsentHash, rc.RefundID, rc.RefundHash = ReceiptRefund, nil, id(0), n32(0xE5)
 		}, "refund ID"},
+		{"refund receipt with lines", "receipt", func(r Record) {
+			rc := r.(*Receipt)
+			rc.Kind, rc.ConsentHash, rc.RefundID, rc.RefundHash = ReceiptRefund, nil, id(0xE4), n32(0xE5)
+		}, "lines"},
+		{"refund receipt with legs", "receipt", func(r Record) {
+			rc := r.(*Receipt)
+			rc.Kind, rc.ConsentHash, rc.RefundID, rc.RefundHash, rc.Lines = ReceiptRefund, nil, id(0xE4), n32(0xE5), nil
+			rc.Legs = []Leg{{Asset: "TICKET", Amount: 1}}
+		}, "legs"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
