@@ -316,18 +316,25 @@ func endedUncaptured(state string) bool {
 // on screen in place of the view of that request there, when v shows it
 // ended without a capture (endedUncaptured): the screen then shows the
 // request as the phone knows it, not pending, until WaitPayment moves
-// past it. A view of another request than the one on screen, or of one
-// captured (a receipt to collect is shown by WaitPayment alone), changes
-// nothing.
-func (s *Shopper) showEnded(v *PaymentView) {
+// past it. Such a v is checked first, as a pending or captured view is,
+// to show the request as its seller's card signed it (checkShowsSigned:
+// its session, lines and legs too): one that does not is ErrMismatch,
+// and the screen stays as it was. A view of another request than the one
+// on screen, or of one captured (a receipt to collect is shown by
+// WaitPayment alone), changes nothing.
+func (s *Shopper) showEnded(v *PaymentView) error {
 	if !endedUncaptured(v.State) {
-		return
+		return nil
+	}
+	if err := checkShowsSigned(v); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.payment != nil && s.payment.ID == v.ID && bytes.Equal(s.payment.RequestHash, v.RequestHash) {
 		s.payment = cloneView(v)
 	}
+	return nil
 }
 
 // keep keeps u until its receipt verifies or its request ends.
@@ -498,7 +505,11 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // capture (declined, cancelled or expired: the fresh view, the read after
 // a refused consent, or the wait for the capture) leaves that view on
 // screen (Payment) in place of the pending one, until WaitPayment moves
-// past it.
+// past it. That view is checked first, as a pending or captured one is,
+// to show the request as its seller's card signed it, its session, lines
+// and legs too: one that does not fails the approval with ErrMismatch,
+// the screen as it was, and a consent sent stays kept (it may have been
+// settled all the same), as above.
 func (s *Shopper) ApproveShown(ctx context.Context, shown *PaymentView, pin string) (*Receipt, error) {
 	cur, err := s.onScreen(shown)
 	if err != nil {
@@ -577,7 +588,9 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 		return nil, err
 	}
 	if v.State != StatePending {
-		s.showEnded(v)
+		if err := s.showEnded(v); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
 	}
 	if len(v.ConsentNonce) == 0 {
@@ -677,7 +690,9 @@ type sentConsent struct {
 // returns that view, and u.refused says that it was refused (settled
 // tells then a receipt of another consent: u was not made); pending with
 // a consent nonce, or ended without a capture (endedUncaptured), u was
-// not made, and refusal is the platform's refusal. A refused u whose request shows pending without a
+// not made, and refusal is the platform's refusal; but an ended view that
+// shows the request otherwise than its seller's card signed it
+// (showEnded) is ErrMismatch, as u may have been settled. A refused u whose request shows pending without a
 // consent nonce is errSettling; one whose request shows a state that no
 // request's view has is ErrInternal: u may have been settled all the
 // same.
@@ -700,7 +715,11 @@ func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *Payment
 	case v.State == StatePending && len(v.ConsentNonce) == 0:
 		return nil, nil, errSettling
 	case v.State == StatePending || endedUncaptured(v.State):
-		s.showEnded(v)
+		if err := s.showEnded(v); err != nil {
+			// A view of the request otherwise than its seller's card
+			// signed it tells nothing of u: u may have been settled.
+			return nil, nil, err
+		}
 		return nil, refusal, nil
 	}
 	return nil, nil, fmt.Errorf("%w: the platform shows the payment %s", ErrInternal, v.State)
@@ -722,7 +741,8 @@ func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *Payment
 // the request neither held, captured, cancelled nor expired (pending,
 // declined, or a state that no request's view has): no accepted consent
 // or hold leaves it so. u is dropped only when its request ended
-// cancelled or expired, or when the platform refused u (u.refused) and
+// cancelled or expired, in a view that shows it as its seller's card
+// signed it (showEnded: ErrMismatch otherwise, u kept), or when the platform refused u (u.refused) and
 // the captured view's receipt, verified, is of another consent
 // (errOtherConsent): another consent of the card paid the request, and u
 // was not made; that is ErrFinal. A captured view that shows another
@@ -774,8 +794,12 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 		}
 	}
 	if out.State != StateCaptured {
+		// A view of the request otherwise than its seller's card signed
+		// it tells nothing of u, which stays kept.
+		if err := s.showEnded(out); err != nil {
+			return nil, err
+		}
 		s.drop(u) // it ended cancelled or expired, without a capture
-		s.showEnded(out)
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, out.State)
 	}
 	rc, err := s.receiptOf(ctx, u, out)
@@ -891,7 +915,10 @@ func checkCaptured(shown, v *PaymentView) error {
 // (cancelled or expired), not pending: a view answered so, or, when the
 // platform refuses the decline with ErrFinal or ErrExpired, the view that
 // the phone then reads (the decline fails with the platform's error all
-// the same).
+// the same). Such a view is checked first to show the request as its
+// seller's card signed it, its session, lines and legs too: a view
+// answered so that does not fails the decline with ErrMismatch, and
+// either leaves the screen as it was.
 func (s *Shopper) DeclineShown(ctx context.Context, shown *PaymentView) (*PaymentView, error) {
 	cur, err := s.onScreen(shown)
 	if err != nil {
@@ -918,8 +945,11 @@ func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView
 	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) {
 		// The platform refused the decline of a request that ended: the
 		// phone reads it to show it so.
+		// A view that the phone refuses (ErrMismatch) leaves the screen
+		// as it was; the decline fails with the platform's error all the
+		// same.
 		if v, rerr := s.reread(ctx, shown); rerr == nil {
-			s.showEnded(v)
+			_ = s.showEnded(v)
 		}
 	}
 	if err != nil {
@@ -930,8 +960,12 @@ func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView
 	case v.State == StateCaptured || endedUncaptured(v.State):
 		// Ended otherwise, which the phone takes as no decline: the
 		// request stays on screen, shown so when it ended without a
-		// capture, and WaitPayment moves past it.
-		s.showEnded(v)
+		// capture, and WaitPayment moves past it. One that shows the
+		// request otherwise than its seller's card signed it is
+		// ErrMismatch, the screen as it was.
+		if err := s.showEnded(v); err != nil {
+			return nil, err
+		}
 		return v, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
 	default:
 		// Pending, held, or a state that no request's view has: no
