@@ -137,14 +137,7 @@ func TestShopperKeepsConsentOnEndedOtherThanSigned(t *testing.T) {
 			sent := &scriptedApproveAPI{API: held}
 			api := &endedAlteredAPI{API: sent, alter: tt.alter}
 			api.on.Store(true)
-			w.useShopper(t, api)
-			w.pair(t)
-			_, screen := w.request(t)
-			counter := w.counter(t)
-
-			rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
-			require.ErrorIs(t, err, payflow.ErrMismatch)
-			assert.Nil(t, rc)
+			screen, counter := w.approveRefused(t, api)
 			on, err := w.shopper.Payment()
 			require.NoError(t, err)
 			assert.Equal(t, screen, on, "the screen as it was")
@@ -153,7 +146,7 @@ func TestShopperKeepsConsentOnEndedOtherThanSigned(t *testing.T) {
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 
 			api.on.Store(false)
-			rc, err = w.shopper.ApproveShown(ctx, screen, "")
+			rc, err := w.shopper.ApproveShown(ctx, screen, "")
 			require.ErrorIs(t, err, payflow.ErrFinal)
 			assert.Nil(t, rc)
 			require.Len(t, sent.sent, 2, "the kept consent sent again")
