@@ -106,9 +106,11 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // A kept consent
 // whose request is held stays kept until the merchant captures it, while
 // the phone goes on to other requests; one whose request ended without a
-// capture (no money moved) is dropped. A kept consent whose request the
-// platform answers with the view of another request fails WaitPayment with
-// ErrMismatch once; the WaitPayment calls after it pass that consent over,
+// capture (no money moved) is dropped, once a view shows it so as its
+// seller's card signed it (its session, lines and legs too). A kept
+// consent whose request the platform answers with the view of another
+// request, or ended with other lines, legs or session than its seller's
+// card signed, fails WaitPayment with ErrMismatch once; the WaitPayment calls after it pass that consent over,
 // still kept (it may have been charged), until the platform answers with
 // its request's view again, and go on to the session's requests. So is a
 // captured view of that request that shows captured another amount than
@@ -228,7 +230,9 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 // first time in a row only: then it is passed over, still kept, until
 // the platform answers with its request's view again. So is one whose
 // read the platform answers with another verdict (refused: ErrNotFound,
-// ErrForbidden), with that error, and a captured view that receiptOf
+// ErrForbidden), with that error, one that shows the request ended
+// without a capture otherwise than its seller's card signed it
+// (checkShowsSigned: ErrMismatch), and a captured view that receiptOf
 // refuses, with its error (ErrMismatch; ErrSignature or ErrCard for a
 // receipt that does not verify), until the platform shows that request
 // with a receipt that the phone takes; but a receipt of another consent
@@ -253,7 +257,9 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 		// A verdict of the platform instead of the request's view: the
 		// view of another request (ErrMismatch), not_found, forbidden.
 		misread := refused(err)
-		if err == nil && v.State == StateCaptured {
+		switch {
+		case err != nil:
+		case v.State == StateCaptured:
 			_, err = s.receiptOf(ctx, u, v)
 			if s.paidByAnother(u, err) {
 				// Not made: another consent of the card paid the
@@ -262,6 +268,11 @@ func (s *Shopper) keptCaptured(ctx context.Context) (*PaymentView, error) {
 				continue
 			}
 			misread = refusedReceipt(err)
+		case endedUncaptured(v.State):
+			// Dropped only on a view that shows the request as its
+			// seller's card signed it.
+			err = checkShowsSigned(v)
+			misread = err != nil
 		}
 		if err != nil && !misread {
 			if ctx.Err() != nil {

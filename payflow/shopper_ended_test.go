@@ -96,9 +96,7 @@ func TestShopperRefusesEndedOtherThanSigned(t *testing.T) {
 					assert.NotErrorIs(t, err, payflow.ErrFinal)
 					assert.Nil(t, rc)
 				}
-				on, err := w.shopper.Payment()
-				require.NoError(t, err)
-				assert.Equal(t, screen, on, "the screen as it was")
+				w.requireScreenAsWas(t, screen)
 				assert.Equal(t, counter, w.counter(t), "the card signed nothing")
 				assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 
@@ -106,7 +104,7 @@ func TestShopperRefusesEndedOtherThanSigned(t *testing.T) {
 				rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
 				require.ErrorIs(t, err, payflow.ErrFinal)
 				assert.Nil(t, rc)
-				on, err = w.shopper.Payment()
+				on, err := w.shopper.Payment()
 				require.NoError(t, err)
 				assert.Equal(t, screen.ID, on.ID)
 				assert.Equal(t, payflow.StateCancelled, on.State)
@@ -129,18 +127,9 @@ func TestShopperKeepsConsentOnEndedOtherThanSigned(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range endedOtherThanSigned {
 		t.Run(tt.name, func(t *testing.T) {
-			w := newMemoryPhoneWorld(t, true)
-			held := &onHeldRead{API: w.f.Platform, fn: func() error {
-				_, err := w.seller.Cancel(context.Background())
-				return err
-			}}
-			sent := &scriptedApproveAPI{API: held}
-			api := &endedAlteredAPI{API: sent, alter: tt.alter}
-			api.on.Store(true)
+			w, sent, api := newCancelledWhileHeld(t, tt.alter)
 			screen, counter := w.approveRefused(t, api)
-			on, err := w.shopper.Payment()
-			require.NoError(t, err)
-			assert.Equal(t, screen, on, "the screen as it was")
+			w.requireScreenAsWas(t, screen)
 			assert.Equal(t, counter+1, w.counter(t), "the card signed one consent")
 			require.Len(t, sent.sent, 1)
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
@@ -152,7 +141,7 @@ func TestShopperKeepsConsentOnEndedOtherThanSigned(t *testing.T) {
 			require.Len(t, sent.sent, 2, "the kept consent sent again")
 			assert.Equal(t, sent.sent[0], sent.sent[1])
 			assert.Equal(t, counter+1, w.counter(t), "the card signed nothing more")
-			on, err = w.shopper.Payment()
+			on, err := w.shopper.Payment()
 			require.NoError(t, err)
 			assert.Equal(t, payflow.StateCancelled, on.State)
 			assert.Equal(t, screen.Lines, on.Lines)
@@ -185,9 +174,64 @@ func TestShopperDeclineRefusesEndedOtherThanSigned(t *testing.T) {
 			require.ErrorIs(t, err, payflow.ErrMismatch)
 			assert.NotErrorIs(t, err, payflow.ErrFinal)
 			assert.Nil(t, v)
-			on, err := w.shopper.Payment()
-			require.NoError(t, err)
-			assert.Equal(t, screen, on, "the screen as it was")
+			w.requireScreenAsWas(t, screen)
 		})
 	}
+}
+
+// TestWaitPaymentKeepsConsentOnEndedOtherThanSigned: a kept consent whose
+// request the platform shows cancelled with other lines, legs or session
+// than the seller's card signed fails WaitPayment with ErrMismatch, the
+// consent still kept; with the platform's own view, WaitPayment drops it
+// and shows the session's next request.
+func TestWaitPaymentKeepsConsentOnEndedOtherThanSigned(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range endedOtherThanSigned {
+		t.Run(tt.name, func(t *testing.T) {
+			w, sent, api := newCancelledWhileHeld(t, tt.alter)
+			first, counter := w.approveRefused(t, api)
+			next, err := w.seller.Request(ctx, basket)
+			require.NoError(t, err)
+
+			v, err := w.shopper.WaitPayment(ctx)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Nil(t, v)
+			w.requireScreenAsWas(t, first)
+
+			api.on.Store(false)
+			v, err = w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, next.ID, v.ID)
+			assert.Equal(t, payflow.StatePending, v.State)
+			assert.Len(t, sent.sent, 1)
+			assert.Equal(t, counter+1, w.counter(t))
+			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing moved")
+		})
+	}
+}
+
+// newCancelledWhileHeld returns a world whose merchant captures manually
+// and whose seller cancels a request once the shopper phone reads it
+// held; that phone talks to the platform through an endedAlteredAPI of
+// alter, on, over a scriptedApproveAPI that records the consents sent.
+func newCancelledWhileHeld(t *testing.T, alter func(*payflow.PaymentView)) (*phoneWorld, *scriptedApproveAPI, *endedAlteredAPI) {
+	t.Helper()
+	w := newMemoryPhoneWorld(t, true)
+	held := &onHeldRead{API: w.f.Platform, fn: func() error {
+		_, err := w.seller.Cancel(context.Background())
+		return err
+	}}
+	sent := &scriptedApproveAPI{API: held}
+	api := &endedAlteredAPI{API: sent, alter: alter}
+	api.on.Store(true)
+	return w, sent, api
+}
+
+// requireScreenAsWas checks that the shopper's screen shows screen, as
+// it was.
+func (w *phoneWorld) requireScreenAsWas(t *testing.T, screen *payflow.PaymentView) {
+	t.Helper()
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	assert.Equal(t, screen, on, "the screen as it was")
 }
