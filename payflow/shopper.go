@@ -914,8 +914,9 @@ func checkCaptured(shown, v *PaymentView) error {
 // (the same ID and RequestHash), it fails with ErrMismatch and sends
 // nothing; a nil shown, or no request on screen, is ErrNoPayment. It
 // returns the view the platform answered, checked to be of that request
-// (ErrMismatch) and to show it declined, and takes the request off
-// screen. A view that shows the request ended otherwise (captured,
+// and to show it as its seller's card signed it, its session, lines and
+// legs too (ErrMismatch, the request staying on screen), and to show it
+// declined, and takes the request off screen. A view that shows the request ended otherwise (captured,
 // cancelled or expired) fails with ErrFinal, and DeclineShown returns it
 // with the error; one that shows it pending, held or in a state that no
 // request's view has (no decline leaves a request so) fails with
@@ -968,6 +969,11 @@ func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView
 	}
 	switch {
 	case v.State == StateDeclined:
+		// The app's view of the request declined shows it as its
+		// seller's card signed it, as an ended one on screen does.
+		if err := checkShowsSigned(v); err != nil {
+			return nil, err
+		}
 	case v.State == StateCaptured || endedUncaptured(v.State):
 		// Ended otherwise, which the phone takes as no decline: the
 		// request stays on screen, shown so when it ended without a

@@ -154,31 +154,6 @@ func TestShopperKeepsConsentOnEndedOtherThanSigned(t *testing.T) {
 	}
 }
 
-// TestShopperDeclineRefusesEndedOtherThanSigned: a decline answered with
-// a view that shows the request cancelled with other lines, legs or
-// session than the seller's card signed fails with ErrMismatch, without
-// that view, and the screen shows the request pending as before.
-func TestShopperDeclineRefusesEndedOtherThanSigned(t *testing.T) {
-	ctx := context.Background()
-	for _, tt := range endedOtherThanSigned {
-		t.Run(tt.name, func(t *testing.T) {
-			w, api := newTamperWorld(t)
-			w.pair(t)
-			_, screen := w.request(t)
-			api.decline = func(v *payflow.PaymentView) {
-				v.State = payflow.StateCancelled
-				v.Lines, v.Legs = slices.Clone(v.Lines), slices.Clone(v.Legs)
-				tt.alter(v)
-			}
-			v, err := w.shopper.DeclineShown(ctx, screen)
-			require.ErrorIs(t, err, payflow.ErrMismatch)
-			assert.NotErrorIs(t, err, payflow.ErrFinal)
-			assert.Nil(t, v)
-			w.requireScreenAsWas(t, screen)
-		})
-	}
-}
-
 // TestWaitPaymentKeepsConsentOnEndedOtherThanSigned: a kept consent whose
 // request the platform shows cancelled with other lines, legs or session
 // than the seller's card signed fails WaitPayment with ErrMismatch, the
@@ -234,4 +209,38 @@ func (w *phoneWorld) requireScreenAsWas(t *testing.T, screen *payflow.PaymentVie
 	on, err := w.shopper.Payment()
 	require.NoError(t, err)
 	assert.Equal(t, screen, on, "the screen as it was")
+}
+
+// TestShopperDeclineRefusesEndedOtherThanSigned: a decline answered with
+// a view that shows the request declined or cancelled with other lines,
+// legs or session than the seller's card signed fails with ErrMismatch,
+// without that view, the request staying on screen as it was; the next
+// WaitPayment moves past it, the platform having ended it.
+func TestShopperDeclineRefusesEndedOtherThanSigned(t *testing.T) {
+	ctx := context.Background()
+	for _, tt := range endedOtherThanSigned {
+		for _, state := range []string{payflow.StateDeclined, payflow.StateCancelled} {
+			t.Run(tt.name+"/"+state, func(t *testing.T) {
+				w, api := newTamperWorld(t)
+				w.pair(t)
+				_, screen := w.request(t)
+				api.decline = func(v *payflow.PaymentView) {
+					v.State = state
+					v.Lines, v.Legs = slices.Clone(v.Lines), slices.Clone(v.Legs)
+					tt.alter(v)
+				}
+				v, err := w.shopper.DeclineShown(ctx, screen)
+				require.ErrorIs(t, err, payflow.ErrMismatch)
+				assert.NotErrorIs(t, err, payflow.ErrFinal)
+				assert.Nil(t, v)
+				w.requireScreenAsWas(t, screen)
+
+				next, err := w.seller.Request(ctx, basket)
+				require.NoError(t, err)
+				v, err = w.shopper.WaitPayment(ctx)
+				require.NoError(t, err)
+				assert.Equal(t, next.ID, v.ID)
+			})
+		}
+	}
 }
