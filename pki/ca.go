@@ -27,6 +27,7 @@ type CA struct {
 	root    bool     // cert is self-signed
 	issuers [][]byte // certificates above this one, root excluded
 	room    int      // pathRoom of cert: how many CAs may sit below it
+	limit   int      // position in Chain() (0, cert, for a root) of the certificate whose path length sets room
 	crlURL  string
 	now     func() time.Time
 	rand    io.Reader
@@ -178,7 +179,7 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: create root: %w", err)
 	}
-	return newCA(der, key, nil, nil, unlimitedPath, o)
+	return newCA(der, key, nil, nil, unlimitedPath, 0, o)
 }
 
 // NewIntermediate creates a CA certified by ca (normally the card-issuing CA
@@ -227,7 +228,7 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: create intermediate: %w", err)
 	}
-	return newCA(der, key, ca.Chain(), ca.cert, ca.room, o)
+	return newCA(der, key, ca.Chain(), ca.cert, ca.room, ca.limit, o)
 }
 
 // LoadCA returns the CA whose certificate is cert (DER) and whose key is
@@ -261,8 +262,10 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // an intermediate: the CA certificate, or an issuer by its position in
 // issuers, from 0 (when issuers are not cert's chain, of the certificates
 // that the next did not issue, cert's included, the one farthest from
-// cert; when their path lengths leave cert nothing to certify, the CA
-// certificate). The root is not given: the CA does not
+// cert; of those that the path lengths above them leave nothing to
+// certify, cert's included, the one farthest from cert, the refusal
+// naming too the issuer whose path length sets the limit). The root is
+// not given: the CA does not
 // know its path length, nor whether issuers reach it (issuers left out,
 // for one, are not found missing), which a Verifier checks.
 func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*CA, error) {
@@ -274,11 +277,11 @@ func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*
 	}
 	// The CA keeps copies: a caller reusing its buffers changes nothing.
 	issuers = cloneAll(issuers)
-	parent, above, err := issuerChain(issuers)
+	parent, above, limit, err := issuerChain(issuers)
 	if err != nil {
 		return nil, err
 	}
-	ca, err := newCA(bytes.Clone(cert), key, issuers, parent, above, o)
+	ca, err := newCA(bytes.Clone(cert), key, issuers, parent, above, limit, o)
 	if err != nil {
 		return nil, err
 	}
@@ -292,39 +295,64 @@ func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*
 }
 
 // issuerChain parses issuers, the certificates above a CA's, root
-// excluded, nearest first, and returns the nearest (nil for none) and its
+// excluded, nearest first, and returns the nearest (nil for none), its
 // pathRoom as far as issuers tell (the root's path length is not among
-// them). It refuses, naming it by its position in issuers, one that
+// them) and the position of the issuer whose path length sets it
+// (pathLimit). It refuses, naming it by its position in issuers, one that
 // checkCA or belowRoot refuses, a root (ErrUsage), one whose key is not a
-// CA key, and one not issued by the one after it (signs).
-func issuerChain(issuers [][]byte) (*x509.Certificate, int, error) {
-	room := unlimitedPath
+// CA key, one not issued by the one after it (signs), and one that the
+// path lengths above it leave nothing to certify, naming the issuer whose
+// path length sets the limit.
+func issuerChain(issuers [][]byte) (*x509.Certificate, int, int, error) {
+	room, limit := unlimitedPath, 0
 	var above *x509.Certificate
 	for i := len(issuers) - 1; i >= 0; i-- {
 		what := fmt.Sprintf("issuer %d", i)
 		c, err := parseNamed(what, issuers[i])
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		root, err := checkCA(what, c)
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		if root {
-			return nil, 0, newError(ErrUsage, -1, what+" is self-signed: a root, which the issuers exclude", nil)
+			return nil, 0, 0, newError(ErrUsage, -1, what+" is self-signed: a root, which the issuers exclude", nil)
 		}
 		if !caKey(c.PublicKey) {
-			return nil, 0, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
+			return nil, 0, 0, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
 		}
 		if err := belowRoot(what, c); err != nil {
-			return nil, 0, err
+			return nil, 0, 0, err
 		}
 		if above != nil && !signs(above, c, true) {
-			return nil, 0, newError(ErrUsage, -1, fmt.Sprintf("%s is not issued by issuer %d", what, i+1), nil)
+			return nil, 0, 0, newError(ErrUsage, -1, fmt.Sprintf("%s is not issued by issuer %d", what, i+1), nil)
 		}
-		room, above = pathRoom(room, c), c
+		if room, limit = pathLimit(room, limit, c, i); room < 0 {
+			return nil, 0, 0, errLeftNothing(what, limit)
+		}
+		above = c
 	}
-	return above, room, nil
+	return above, room, limit, nil
+}
+
+// pathLimit returns pathRoom(parent, c) and the position of the
+// certificate whose own path length sets it: at, c's, where c's path
+// length does (alone, or as well as one above), else limit, that of the
+// one setting parent (any for unlimitedPath).
+func pathLimit(parent, limit int, c *x509.Certificate, at int) (int, int) {
+	room := pathRoom(parent, c)
+	if parent == unlimitedPath || c.BasicConstraintsValid && c.MaxPathLen >= 0 && c.MaxPathLen == room {
+		return room, at
+	}
+	return room, limit
+}
+
+// errLeftNothing is the refusal (ErrUsage) of the CA certificate that the
+// refusal calls what, which the path length of issuer limit leaves
+// nothing to certify.
+func errLeftNothing(what string, limit int) error {
+	return newError(ErrUsage, -1, fmt.Sprintf("%s is left nothing to certify by the path length of issuer %d", what, limit), nil)
 }
 
 // parseNamed parses der, the certificate that a refusal calls what ("root
@@ -402,10 +430,10 @@ func errAlteredRoot(what string, c *x509.Certificate) error {
 
 // newCA returns the CA of certificate der and key key, below issuers,
 // the nearest of which is parent (nil for none or not known), whose
-// pathRoom is above (unlimitedPath for none or not known), refusing one
-// that parent did not issue or that the path lengths above it leave
-// nothing to certify.
-func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certificate, above int, o CAOptions) (*CA, error) {
+// pathRoom is above (unlimitedPath for none or not known), set by the path
+// length of issuers[limit], refusing one that parent did not issue or
+// that the path lengths above it leave nothing to certify.
+func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certificate, above, limit int, o CAOptions) (*CA, error) {
 	const what = "CA certificate"
 	c, err := parseNamed(what, der)
 	if err != nil {
@@ -426,9 +454,9 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 	if parent != nil && !signs(parent, c, true) {
 		return nil, newError(ErrUsage, -1, what+" is not issued by issuer 0", nil)
 	}
-	room := pathRoom(above, c)
+	room, limit := pathLimit(above, limit, c, -1)
 	if room < 0 {
-		return nil, newError(ErrUsage, -1, what+" is left nothing to certify by the path lengths of its issuers", nil)
+		return nil, errLeftNothing(what, limit)
 	}
 	pub, err := caSigner(key)
 	if err != nil {
@@ -443,6 +471,7 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 		root:    root,
 		issuers: issuers,
 		room:    room,
+		limit:   limit + 1, // Chain() holds cert before issuers
 		crlURL:  o.CRLURL,
 		now:     o.Now,
 		rand:    lockReader(o.Rand),

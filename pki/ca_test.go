@@ -927,6 +927,16 @@ func TestLoadCARefusalNamesPosition(t *testing.T) {
 	const unknownWhy = " with critical extension 1.3.6.1.4.1.99999.1, which crypto/x509 does not handle"
 	subKey := newKey(t)
 	sub := below(h.ca, subKey.Public(), func(*x509.Certificate) {}) // below the card CA, of path length 0
+	// one, of path length 1, certifies free, of none, which certifies
+	// left: free's room is set by one's path length, left has none.
+	one, err := root.NewIntermediate(newKey(t), CAOptions{Subject: pkix.Name{CommonName: "one"}, CRLURL: "http://pki.example/one.crl", Now: fixed(t0), MaxPathLen: 1})
+	require.NoError(t, err)
+	freeKey := newKey(t)
+	free := below(one, freeKey.Public(), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "free"} })
+	freeCA, err := LoadCA(freeKey, free, one.Chain(), CAOptions{CRLURL: "http://pki.example/free.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	leftKey := newKey(t)
+	left := below(freeCA, leftKey.Public(), func(c *x509.Certificate) { c.Subject = pkix.Name{CommonName: "left"} })
 
 	for _, tt := range []struct {
 		name    string
@@ -953,6 +963,10 @@ func TestLoadCARefusalNamesPosition(t *testing.T) {
 		{"issuer without CRL distribution points", lowerKey, lower.DER(), [][]byte{mid.DER(), below(root, newKey(t).Public(), noCRLDP)}, ErrUsage,
 			"issuer 1 " + crlDPWhy},
 		{"issuer not issued by the next", lowerKey, lower.DER(), [][]byte{upper.DER(), upper.DER(), other.ca.DER()}, ErrUsage, "issuer 1 is not issued by issuer 2"},
+		{"issuer left nothing to certify by the next", lowerKey, lower.DER(), [][]byte{mid.DER(), sub, h.ca.DER()}, ErrUsage,
+			"issuer 1 is left nothing to certify by the path length of issuer 2"},
+		{"issuer left nothing to certify by one farther", lowerKey, lower.DER(), [][]byte{left, free, one.DER()}, ErrUsage,
+			"issuer 0 is left nothing to certify by the path length of issuer 2"},
 
 		{"CA certificate malformed", lowerKey, []byte{1, 2, 3}, [][]byte{mid.DER(), upper.DER()}, ErrUntrusted, "CA certificate is malformed"},
 		{"CA certificate not a CA of the profile", lowerKey, below(mid, lowerKey.Public(), noCRLSign), [][]byte{mid.DER(), upper.DER()}, ErrUsage,
@@ -972,15 +986,18 @@ func TestLoadCARefusalNamesPosition(t *testing.T) {
 			"CA certificate is self-signed: a root, which has no issuers"},
 		{"CA certificate not issued by the nearest", lowerKey, lower.DER(), [][]byte{upper.DER()}, ErrUsage, "CA certificate is not issued by issuer 0"},
 		{"CA certificate left nothing to certify", subKey, sub, h.ca.Chain(), ErrUsage,
-			"CA certificate is left nothing to certify by the path lengths of its issuers"},
+			"CA certificate is left nothing to certify by the path length of issuer 0"},
+		{"CA certificate left nothing to certify by an issuer farther", leftKey, left, [][]byte{free, one.DER()}, ErrUsage,
+			"CA certificate is left nothing to certify by the path length of issuer 1"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ca, err := LoadCA(tt.key, tt.cert, tt.issuers, CAOptions{CRLURL: "http://pki.example/x.crl", Now: fixed(t0)})
 			assert.Nil(t, ca)
-			requireRefusal(t, err, tt.want, -1)
 			var pe *Error
 			require.ErrorAs(t, err, &pe)
-			assert.Equal(t, tt.reason, pe.Reason)
+			// The cause, crypto/x509's, is not the check's own.
+			assert.Equal(t, &Error{Err: tt.want, Cert: -1, Reason: tt.reason, Cause: pe.Cause}, err)
+			assert.Equal(t, tt.want == ErrUntrusted, pe.Cause != nil, "a cause only for a certificate crypto/x509 refuses")
 		})
 	}
 	_, err = LoadCA(lowerKey, lower.DER(), [][]byte{mid.DER(), upper.DER()}, CAOptions{CRLURL: "http://pki.example/x.crl", Now: fixed(t0)})
