@@ -27,7 +27,6 @@ type CA struct {
 	root    bool     // cert is self-signed
 	issuers [][]byte // certificates above this one, root excluded
 	room    int      // pathRoom of cert: how many CAs may sit below it
-	limit   int      // position in Chain() (0, cert, for a root) of the certificate whose path length sets room
 	crlURL  string
 	now     func() time.Time
 	rand    io.Reader
@@ -179,7 +178,7 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: create root: %w", err)
 	}
-	return newCA(der, key, nil, nil, unlimitedPath, 0, o)
+	return newCA(der, key, nil, nil, unlimitedPath, o)
 }
 
 // NewIntermediate creates a CA certified by ca (normally the card-issuing CA
@@ -228,7 +227,7 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: create intermediate: %w", err)
 	}
-	return newCA(der, key, ca.Chain(), ca.cert, ca.room, ca.limit, o)
+	return newCA(der, key, ca.Chain(), ca.cert, ca.room, o)
 }
 
 // LoadCA returns the CA whose certificate is cert (DER) and whose key is
@@ -277,11 +276,11 @@ func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*
 	}
 	// The CA keeps copies: a caller reusing its buffers changes nothing.
 	issuers = cloneAll(issuers)
-	parent, above, limit, err := issuerChain(issuers)
+	parent, above, _, err := issuerChain(issuers)
 	if err != nil {
 		return nil, err
 	}
-	ca, err := newCA(bytes.Clone(cert), key, issuers, parent, above, limit, o)
+	ca, err := newCA(bytes.Clone(cert), key, issuers, parent, above, o)
 	if err != nil {
 		return nil, err
 	}
@@ -430,10 +429,10 @@ func errAlteredRoot(what string, c *x509.Certificate) error {
 
 // newCA returns the CA of certificate der and key key, below issuers,
 // the nearest of which is parent (nil for none or not known), whose
-// pathRoom is above (unlimitedPath for none or not known), set by the path
-// length of issuers[limit], refusing one that parent did not issue or
-// that the path lengths above it leave nothing to certify.
-func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certificate, above, limit int, o CAOptions) (*CA, error) {
+// pathRoom is above (unlimitedPath for none or not known), refusing one
+// that parent did not issue or that the path lengths above it leave
+// nothing to certify, naming the issuer whose path length sets the limit.
+func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certificate, above int, o CAOptions) (*CA, error) {
 	const what = "CA certificate"
 	c, err := parseNamed(what, der)
 	if err != nil {
@@ -454,8 +453,12 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 	if parent != nil && !signs(parent, c, true) {
 		return nil, newError(ErrUsage, -1, what+" is not issued by issuer 0", nil)
 	}
-	room, limit := pathLimit(above, limit, c, -1)
+	room := pathRoom(above, c)
 	if room < 0 {
+		// Only the issuers' path lengths leave a CA nothing (its own
+		// sets no room below zero): the issuers, taken already, are read
+		// again to name the one that sets the limit.
+		_, _, limit, _ := issuerChain(issuers)
 		return nil, errLeftNothing(what, limit)
 	}
 	pub, err := caSigner(key)
@@ -471,7 +474,6 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 		root:    root,
 		issuers: issuers,
 		room:    room,
-		limit:   limit + 1, // Chain() holds cert before issuers
 		crlURL:  o.CRLURL,
 		now:     o.Now,
 		rand:    lockReader(o.Rand),
