@@ -110,7 +110,9 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //     (ReadTx.BalanceRows);
 //   - an account without AccountHistory has no balance history row, nor
 //     has an account that does not exist (a store whose data lost an
-//     account may keep its rows); the first row of such an account is
+//     account may keep its rows), nor one with a reserved ID, which cannot
+//     exist (whether a store holds such an account or not; the account is
+//     reported too when it holds one); the first row of such an account is
 //     reported;
 //   - an account has AccountClosed when an active pending transfer closes
 //     it (TransferClosingDebit, TransferClosingCredit), never more than

@@ -184,9 +184,9 @@ func (r *replay) expiry(id ID, b *AccountBalance) *verifyPending {
 
 // balanceHistories checks the balance history rows, all of them read
 // once in ascending (account ID, timestamp) order, with the accounts in
-// ascending ID order: that a row belongs to an account that exists, that
-// an account without AccountHistory has none, and that the rows of one
-// with it follow its transfers (history).
+// ascending ID order: that a row belongs to an account that exists and
+// has a valid ID, that an account without AccountHistory has none, and
+// that the rows of one with it follow its transfers (history).
 func (v *verifier) balanceHistories(tx ReadTx) error {
 	rows := balanceRows(tx)
 	// skip drops the rows of account id that come next.
@@ -207,7 +207,7 @@ func (v *verifier) balanceHistories(tx ReadTx) error {
 			return err
 		}
 		if b != nil && (len(ids) == 0 || b.AccountID.Compare(ids[0]) < 0) {
-			v.add(b.AccountID, ID{}, "balance history row at %d, but the account does not exist", b.Timestamp)
+			v.rowWithoutAccount(b)
 			if err := skip(b.AccountID); err != nil {
 				return err
 			}
@@ -221,8 +221,10 @@ func (v *verifier) balanceHistories(tx ReadTx) error {
 		a := v.accounts[id]
 		switch {
 		case !id.Valid():
-			// Reported with the account, whose rows are left unchecked:
-			// GetAccountBalances reads none of them.
+			// The account is reported as well, with the accounts.
+			if b != nil && b.AccountID == id {
+				v.rowWithoutAccount(b)
+			}
 		case a.Flags&AccountHistory != 0:
 			if err := v.history(tx, a, rows); err != nil {
 				return err
@@ -234,6 +236,17 @@ func (v *verifier) balanceHistories(tx ReadTx) error {
 			return err
 		}
 	}
+}
+
+// rowWithoutAccount reports b, the first balance history row of an
+// account that does not exist, or cannot: one with a reserved ID
+// (ID.Valid), stored or not.
+func (v *verifier) rowWithoutAccount(b *BalanceRow) {
+	if !b.AccountID.Valid() {
+		v.add(b.AccountID, ID{}, "balance history row at %d, but the account has reserved ID %v", b.Timestamp, b.AccountID)
+		return
+	}
+	v.add(b.AccountID, ID{}, "balance history row at %d, but the account does not exist", b.Timestamp)
 }
 
 // historyFilter selects up to limit transfers of account id, from

@@ -58,6 +58,55 @@ func testHistoryOfDeletedAccount(t *testing.T, c Config) {
 	}, ve.Problems)
 }
 
+// testHistoryOfReservedAccount writes straight to the store, as a writer
+// other than the ledger would, accounts with the reserved IDs (the zero
+// ID and IDMax, which name no account) and balance history rows of them:
+// Verify finds each such account, and its rows as one problem of it, the
+// first row's, whether the account is stored or, in a store that can
+// lose one (Config.DeleteAccount), no longer is.
+func testHistoryOfReservedAccount(t *testing.T, c Config) {
+	// Accounts zero, 1, 2 and IDMax, zero and IDMax with AccountHistory,
+	// and transfer 10 from 1 to 2, with a row of zero and two of IDMax.
+	e := newEnv(t, c)
+	row := func(account ledger.ID, ts uint64) ledger.BalanceRow {
+		return ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: account, Timestamp: ts}, TransferID: id(10)}
+	}
+	require.NoError(t, write(e.store, rows{
+		accounts: []ledger.Account{
+			{ID: ledger.ID{}, Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 1},
+			{ID: id(1), Ledger: 1, Code: 1, Timestamp: 2},
+			{ID: id(2), Ledger: 1, Code: 1, Timestamp: 3},
+			{ID: ledger.IDMax, Ledger: 1, Code: 1, Flags: ledger.AccountHistory, Timestamp: 4},
+		},
+		transfers: []ledger.Transfer{
+			{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 5, Ledger: 1, Code: 1, Timestamp: 5},
+		},
+		balances: []ledger.BalanceRow{row(ledger.ID{}, 5), row(ledger.IDMax, 5), row(ledger.IDMax, 6)},
+		updAccounts: []ledger.Account{
+			{ID: id(1), DebitsPosted: 5},
+			{ID: id(2), CreditsPosted: 5},
+		},
+		last: 6,
+	}))
+	rowProblems := []ledger.Problem{
+		{Detail: fmt.Sprintf("balance history row at 5, but the account has reserved ID %v", ledger.ID{})},
+		{AccountID: ledger.IDMax, Detail: fmt.Sprintf("balance history row at 5, but the account has reserved ID %v", ledger.IDMax)},
+	}
+	var ve *ledger.VerifyError
+	require.ErrorAs(t, e.l.Verify(e.ctx()), &ve)
+	assert.Equal(t, append([]ledger.Problem{
+		{Detail: fmt.Sprintf("reserved account ID %v", ledger.ID{})},
+		{AccountID: ledger.IDMax, Detail: fmt.Sprintf("reserved account ID %v", ledger.IDMax)},
+	}, rowProblems...), ve.Problems)
+	if c.DeleteAccount == nil {
+		return
+	}
+	c.DeleteAccount(t, e.store, ledger.ID{})
+	c.DeleteAccount(t, e.store, ledger.IDMax)
+	require.ErrorAs(t, e.l.Verify(e.ctx()), &ve)
+	assert.Equal(t, rowProblems, ve.Problems)
+}
+
 // testBalanceRows checks ReadTx.BalanceRows on rows written straight to
 // the store, in no order: the rows of every account in ascending
 // (account, timestamp) order, each with its transfer, from the row of an

@@ -6,7 +6,8 @@
 // expiry of a pending state made active again by a writer other than the
 // ledger), linked chains, idempotent retries, lookups and pagination, the
 // balance history read whole (ledger.ReadTx.BalanceRows), Verify of a
-// store that lost an account (Config.DeleteAccount), the store's refusal
+// store that lost an account (Config.DeleteAccount) or that holds accounts
+// with reserved IDs and their balance history, the store's refusal
 // of a row naming a row that does not exist, of a pending state of a
 // transfer that is not pending, of a transfer whose debit and credit
 // account are the same, and of a unique key (an ID, a transfer's
@@ -316,6 +317,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("IgnoredWriteError", func(t *testing.T) { testIgnoredWriteError(t, c) })
 	t.Run("IgnoredReadError", func(t *testing.T) { testIgnoredReadError(t, c) })
 	t.Run("HistoryOfDeletedAccount", func(t *testing.T) { testHistoryOfDeletedAccount(t, c) })
+	t.Run("HistoryOfReservedAccount", func(t *testing.T) { testHistoryOfReservedAccount(t, c) })
 	t.Run("VerifyHistoryOfOtherTransfer", func(t *testing.T) { testVerifyHistoryOfOtherTransfer(t, c) })
 	t.Run("WritesWithoutRead", func(t *testing.T) { testWritesWithoutRead(t, c) })
 	t.Run("CancelledUpdate", func(t *testing.T) { testCancelledUpdate(t, c) })
