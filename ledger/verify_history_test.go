@@ -249,6 +249,34 @@ func TestVerifyFindsBalanceHistoryOfMissingAccount(t *testing.T) {
 		"balance history row at %d, but the account does not exist", ts)}}, verifyProblems(t, orphans))
 }
 
+// TestVerifyFindsReleaseAboveTheTimestampLimit checks that Verify finds a
+// balance history row above TimestampLimit that releases an expired hold
+// as the ledger would at that time, which the memory store takes from a
+// writer other than the ledger (its timestamps are not bounded by a
+// column's type), with a last timestamp as high.
+func TestVerifyFindsReleaseAboveTheTimestampLimit(t *testing.T) {
+	one, two, ten := ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(10)
+	s := memory.New()
+	p := transfer(10, 3)
+	p.Flags, p.Timeout, p.Timestamp = ledger.TransferPending, 1, 3
+	row := func(ts, cp uint64) ledger.BalanceRow {
+		return ledger.BalanceRow{AccountBalance: ledger.AccountBalance{AccountID: two, CreditsPending: cp, Timestamp: ts}, TransferID: ten}
+	}
+	tamper(t, s, func(tx ledger.Tx) error {
+		return errors.Join(
+			tx.InsertAccounts([]ledger.Account{
+				{ID: one, Ledger: 978, Code: 1, Timestamp: 1},
+				{ID: two, Ledger: 978, Code: 1, Flags: ledger.AccountHistory, Timestamp: 2},
+			}),
+			tx.InsertTransfers([]ledger.Transfer{p}),
+			tx.InsertPending([]ledger.Pending{{ID: ten, Status: ledger.PendingExpired, ExpiresAt: p.ExpiresAt(), Timestamp: 3}}),
+			tx.InsertBalances([]ledger.BalanceRow{row(3, 3), row(ledger.TimestampLimit+1, 0)}),
+		)
+	})
+	require.Equal(t, []ledger.Problem{{AccountID: two, Detail: fmt.Sprintf(
+		"balance history row at %d, above the timestamp limit", ledger.TimestampLimit+1)}}, verifyProblems(t, s))
+}
+
 // TestVerifyFindsExpiryPastTheLastTimestamp checks that Verify finds a
 // pending transfer expired at a time past the last timestamp, and passes
 // one expired at it: the ledger expires a hold at a timestamp it assigns,

@@ -262,8 +262,9 @@ func historyFilter(id ID, from uint64, limit int) AccountFilter {
 // row after every transfer that names the account, at its timestamp, and
 // after every release of an expired pending transfer of it, at or after
 // the expiry, at a timestamp that no transfer or account has; each row
-// names its transfer, or the pending transfer it releases. Each row
-// must hold the balances that the transfers and releases before it give;
+// names its transfer, or the pending transfer it releases, at most at
+// TimestampLimit. Each row must hold the balances that the transfers and
+// releases before it give;
 // the first that does not, or a transfer without a row, is reported, and
 // the rest of the history is not checked (the rows of a left in rows are
 // the caller's to skip). The last row must hold the account's balances.
@@ -299,6 +300,12 @@ func (v *verifier) history(tx ReadTx, a *Account, rows *page[BalanceRow]) error 
 			return nil
 		}
 		v.stamped(b.Timestamp)
+		// Past the transfers, which are read up to the limit: a row
+		// above it could otherwise pass as a release.
+		if b.Timestamp > TimestampLimit {
+			v.add(a.ID, ID{}, "balance history row at %d, above the timestamp limit", b.Timestamp)
+			return nil
+		}
 		if t != nil && t.Timestamp == b.Timestamp {
 			r.apply(v, a.ID, t)
 			transfers.pop()
