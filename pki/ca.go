@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -71,7 +72,9 @@ type CAOptions struct {
 	// need not be safe for concurrent use unless something else reads it
 	// too. The CA's own certificate is signed with its issuer's: NewRoot
 	// reads Rand for it, NewIntermediate the Rand of the issuing CA, never
-	// that of opts.
+	// that of opts. The signature with which NewRoot, NewIntermediate and
+	// LoadCA check a signer other than a private key in memory, which no
+	// one sees, draws on crypto/rand.Reader.
 	Rand io.Reader
 	// Revoked and LastCRLNumber let LoadCA restore what Revoked and
 	// LastCRLNumber returned before the CA was stored: the list that
@@ -150,12 +153,16 @@ func checkValidity(d time.Duration) error {
 }
 
 // NewRoot creates a self-signed root CA whose key is key, an ECDSA P-256 or
-// P-384 signer. It returns an error matching ErrKey for another key and
-// ErrInvalid for options out of range (no CRL URL of http or https with a
-// host, in printable ASCII, a subject that cannot be encoded, a negative
-// validity or one under a second, a validity from opts.Now that starts
-// before the year 0 or ends after the year 9999, which no certificate can
-// carry, revocations or a CRL number, which only LoadCA restores).
+// P-384 signer. It returns an error matching ErrKey for another key or a
+// signer whose key does not match the public key it reports (a private key
+// in memory has its public key computed from it, another signer signs a
+// fixed digest for that public key to verify; a signer that fails to sign
+// returns its error, wrapped) and ErrInvalid for options out of range (no
+// CRL URL of http or https with a host, in printable ASCII, a subject that
+// cannot be encoded, a negative validity or one under a second, a validity
+// from opts.Now that starts before the year 0 or ends after the year 9999,
+// which no certificate can carry, revocations or a CRL number, which only
+// LoadCA restores).
 func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(true)
 	if err != nil {
@@ -181,18 +188,19 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	return newCA(der, key, nil, nil, unlimitedPath, o)
 }
 
-// NewIntermediate creates a CA certified by ca (normally the card-issuing CA
-// under the root) whose key is key, an ECDSA P-256 or P-384 signer. The
+// NewIntermediate creates a CA certified by ca (normally the card-issuing
+// CA under the root) whose key is key, an ECDSA P-256 or P-384 signer. The
 // certificate carries ca's CRL distribution point, starts at opts.Now but
 // no earlier than ca's (whose clock may be ahead of opts.Now) and ends no
 // later than ca's. Its serial number and ca's signature draw on ca's Rand;
 // opts.Rand serves the new CA. It returns an error matching ErrExpired when
 // ca expires before the certificate would start, ErrKey for another key
-// type, ErrUsage when ca may not certify CAs (the path lengths of ca and of
-// the CAs above it, the root's included, leave no room for a CA below ca,
-// which could certify nothing that a verifier accepts) and ErrInvalid for
-// options out of range, such as a validity that ends, from opts.Now, before
-// ca's certificate starts.
+// type or a signer whose key does not match its public key (as NewRoot
+// checks it), ErrUsage when ca may not certify CAs (the path lengths of ca
+// and of the CAs above it, the root's included, leave no room for a CA
+// below ca, which could certify nothing that a verifier accepts) and
+// ErrInvalid for options out of range, such as a validity that ends, from
+// opts.Now, before ca's certificate starts.
 func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(false)
 	if err != nil {
@@ -234,7 +242,8 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // key, with issuers the certificates above it (root excluded, nearest
 // first), as stored after NewRoot or NewIntermediate. The CA keeps copies
 // of cert and issuers. It returns an error matching ErrKey when key does
-// not match the certificate or is not an ECDSA P-256 or P-384 key,
+// not match the certificate, is not an ECDSA P-256 or P-384 key or does
+// not match the public key it reports (as NewRoot checks it),
 // ErrUsage when cert or one of issuers is not a CA certificate of the
 // profile, as a Verifier has it (a critical basicConstraints of CA:TRUE,
 // a critical keyUsage with keyCertSign and cRLSign, and a subject key
@@ -283,6 +292,13 @@ func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*
 	ca, err := newCA(bytes.Clone(cert), key, issuers, parent, above, o)
 	if err != nil {
 		return nil, err
+	}
+	pub, err := caSigner(key)
+	if err != nil {
+		return nil, err
+	}
+	if !pub.Equal(ca.cert.PublicKey) {
+		return nil, newError(ErrKey, -1, "the signer does not match the CA certificate", nil)
 	}
 	for _, r := range revoked {
 		if err := ca.revoke(r); err != nil {
@@ -427,7 +443,8 @@ func errAlteredRoot(what string, c *x509.Certificate) error {
 	return newError(ErrUntrusted, -1, what+" names itself as its issuer, as a root, but its signature does not verify under its own key", c.CheckSignatureFrom(c))
 }
 
-// newCA returns the CA of certificate der and key key, below issuers,
+// newCA returns the CA of certificate der and key key (which the caller
+// checks with caSigner to match der), below issuers,
 // the nearest of which is parent (nil for none or not known), whose
 // pathRoom is above (unlimitedPath for none or not known), refusing one
 // that parent did not issue or that the path lengths above it leave
@@ -461,13 +478,6 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 		_, _, limit, _ := issuerChain(issuers)
 		return nil, errLeftNothing(what, limit)
 	}
-	pub, err := caSigner(key)
-	if err != nil {
-		return nil, err
-	}
-	if !pub.Equal(c.PublicKey) {
-		return nil, newError(ErrKey, -1, "the signer does not match the CA certificate", nil)
-	}
 	return &CA{
 		cert:    c,
 		key:     key,
@@ -481,15 +491,52 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 }
 
 // caSigner returns the public key of key, which must be an ECDSA P-256 or
-// P-384 signer, or an error matching ErrKey (for a nil key too).
+// P-384 signer of that public key's private key (holdsKey), or an error
+// matching ErrKey (for a nil key too; a signer that signs with a key other
+// than the one it reports would make certificates and CRLs that verify
+// under none of the CA's). The error of a signer that fails to sign is
+// returned wrapped as it is.
 func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
+	var pub *ecdsa.PublicKey
 	if key != nil {
-		if pub, ok := key.Public().(*ecdsa.PublicKey); ok && caKey(pub) {
-			return pub, nil
-		}
+		pub, _ = key.Public().(*ecdsa.PublicKey)
 	}
-	return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
+	if pub == nil || !caKey(pub) {
+		return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
+	}
+	held, err := holdsKey(key, pub)
+	if err != nil {
+		return nil, fmt.Errorf("pki: check the CA key: %w", err)
+	}
+	if !held {
+		return nil, newError(ErrKey, -1, "the signer's key does not match its public key", nil)
+	}
+	return pub, nil
 }
+
+// holdsKey reports whether key, whose public key is pub, signs with the
+// private key of pub. A private key in memory has its public key computed
+// from it; another signer, such as an HSM's, signs keyCheckDigest, with
+// crypto/rand.Reader (the signature is seen by no one), for pub to verify.
+// The error is the signer's.
+func holdsKey(key crypto.Signer, pub *ecdsa.PublicKey) (bool, error) {
+	if k, ok := key.(*ecdsa.PrivateKey); ok {
+		d, err := k.Bytes()
+		if err != nil {
+			return false, nil
+		}
+		computed, err := ecdsa.ParseRawPrivateKey(k.Curve, d)
+		return err == nil && computed.PublicKey.Equal(pub), nil
+	}
+	sig, err := key.Sign(rand.Reader, keyCheckDigest[:], crypto.SHA256)
+	if err != nil {
+		return false, err
+	}
+	return ecdsa.VerifyASN1(pub, keyCheckDigest[:], sig), nil
+}
+
+// keyCheckDigest is the SHA-256 digest that holdsKey has a signer sign.
+var keyCheckDigest = sha256.Sum256([]byte("casimpay pki: CA key check"))
 
 // lockReader returns r, or for a reader other than crypto/rand.Reader, a
 // reader that reads r under a lock, so that concurrent calls of one CA do

@@ -552,6 +552,56 @@ func TestIssueRefusesKeysWithoutPoint(t *testing.T) {
 	}
 }
 
+// failingSigner is a signer of the key it holds that fails every Sign
+// with errSign.
+type failingSigner struct{ *ecdsa.PrivateKey }
+
+var errSign = errors.New("signer unavailable")
+
+func (failingSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) { return nil, errSign }
+
+// TestCASignerHoldsItsKey: NewRoot, NewIntermediate and LoadCA refuse
+// (ErrKey) a signer, or a private key in memory, whose public key, here
+// the card CA's, is not that of the key it signs with, before anything is
+// signed or issued with it, and return the error of a signer that fails to
+// sign, wrapped as it is.
+func TestCASignerHoldsItsKey(t *testing.T) {
+	h := newHierarchy(t)
+	opts := CAOptions{CRLURL: "http://pki.example/x.crl", Now: fixed(t0)}
+	caKey, ok := h.ca.Signer().(*ecdsa.PrivateKey)
+	require.True(t, ok)
+	// mismatched is another private key that reports the card CA's
+	// public key as its own.
+	mismatched := *newKey(t)
+	mismatched.PublicKey = caKey.PublicKey
+	for name, newCA := range map[string]func(key crypto.Signer) (*CA, error){
+		"NewRoot":         func(key crypto.Signer) (*CA, error) { return NewRoot(key, opts) },
+		"NewIntermediate": func(key crypto.Signer) (*CA, error) { return h.root.NewIntermediate(key, opts) },
+		"LoadCA":          func(key crypto.Signer) (*CA, error) { return LoadCA(key, h.ca.DER(), h.ca.Chain()[1:], opts) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			for name, key := range map[string]crypto.Signer{
+				"signer": badKeySigner{PrivateKey: newKey(t), pub: &caKey.PublicKey},
+				"key":    &mismatched,
+			} {
+				ca, err := newCA(key)
+				assert.Nil(t, ca, name)
+				assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "the signer's key does not match its public key"}, err, name)
+			}
+
+			ca, err := newCA(failingSigner{caKey})
+			assert.Nil(t, ca)
+			assert.ErrorIs(t, err, errSign)
+			assert.EqualError(t, err, "pki: check the CA key: signer unavailable")
+
+			ca, err = newCA(caKey)
+			require.NoError(t, err, "the signer that holds its key")
+			_, err = ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+			require.NoError(t, err)
+		})
+	}
+}
+
 // TestLoadCABelowRoot: LoadCA refuses (ErrUsage) a CA certificate that is
 // not self-signed and that the check of a path refuses below the root
 // whoever its issuer is: one without an authority key identifier, or

@@ -76,7 +76,8 @@ var (
 	// ErrKey: a key handed in (to sign with, to certify, to encode or in
 	// PEM) is malformed or not of the kind the profile requires (ECDSA
 	// P-256 for cards and the platform; ECDSA P-256 or P-384 for CAs), or
-	// a signer does not match its certificate. The key of a certificate
+	// a signer does not match its certificate or signs with a key other
+	// than the one whose public key it reports. The key of a certificate
 	// that a Verifier is given, a root's included, outside the profile is
 	// ErrUsage instead.
 	ErrKey = errors.New("pki: unsupported or mismatched key")
