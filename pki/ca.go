@@ -198,9 +198,12 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 // type or a signer whose key does not match its public key (as NewRoot
 // checks it), ErrUsage when ca may not certify CAs (the path lengths of ca
 // and of the CAs above it, the root's included, leave no room for a CA
-// below ca, which could certify nothing that a verifier accepts) and
-// ErrInvalid for options out of range, such as a validity that ends, from
-// opts.Now, before ca's certificate starts.
+// below ca, which could certify nothing that a verifier accepts; the
+// refusal names the CA whose path length sets the limit, as LoadCA names
+// an issuer, by its position in ca.Chain(), from 0 for ca, or as ca, a
+// root: "a CA below this one is left nothing to certify by the path length
+// of issuer 1") and ErrInvalid for options out of range, such as a
+// validity that ends, from opts.Now, before ca's certificate starts.
 func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(false)
 	if err != nil {
@@ -211,7 +214,7 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 		return nil, err
 	}
 	if ca.room < 1 {
-		return nil, newError(ErrUsage, -1, "the path lengths of this CA and those above it leave no room for a CA below it", nil)
+		return nil, ca.errNoRoom()
 	}
 	// The issuer's source, as for every certificate the issuer signs:
 	// o.Rand is the new CA's, for the certificates and CRLs it signs.
@@ -344,7 +347,7 @@ func issuerChain(issuers [][]byte) (*x509.Certificate, int, int, error) {
 			return nil, 0, 0, newError(ErrUsage, -1, fmt.Sprintf("%s is not issued by issuer %d", what, i+1), nil)
 		}
 		if room, limit = pathLimit(room, limit, c, i); room < 0 {
-			return nil, 0, 0, errLeftNothing(what, limit)
+			return nil, 0, 0, errLeftNothing(what, fmt.Sprintf("issuer %d", limit))
 		}
 		above = c
 	}
@@ -364,10 +367,26 @@ func pathLimit(parent, limit int, c *x509.Certificate, at int) (int, int) {
 }
 
 // errLeftNothing is the refusal (ErrUsage) of the CA certificate that the
-// refusal calls what, which the path length of issuer limit leaves
-// nothing to certify.
-func errLeftNothing(what string, limit int) error {
-	return newError(ErrUsage, -1, fmt.Sprintf("%s is left nothing to certify by the path length of issuer %d", what, limit), nil)
+// refusal calls what, which the path length of the CA that it calls by
+// ("issuer 1") leaves nothing to certify.
+func errLeftNothing(what, by string) error {
+	return newError(ErrUsage, -1, what+" is left nothing to certify by the path length of "+by, nil)
+}
+
+// errNoRoom is NewIntermediate's refusal (errLeftNothing) of a CA below
+// ca, which the path lengths of ca and of the CAs above it leave nothing
+// to certify. It names the CA whose path length sets the limit as LoadCA
+// names an issuer, by its position in ca.Chain(), 0 for ca, read again as
+// newCA reads its issuers, or as ca, a root, which Chain leaves out. Chain
+// holds every CA whose path length counts: NewIntermediate cuts a CA's to
+// what the root's leaves, so that the root's never sets the limit alone.
+func (ca *CA) errNoRoom() error {
+	const what = "a CA below this one"
+	if ca.root {
+		return errLeftNothing(what, "this CA, a root")
+	}
+	_, _, limit, _ := issuerChain(ca.Chain())
+	return errLeftNothing(what, fmt.Sprintf("issuer %d", limit))
 }
 
 // parseNamed parses der, the certificate that a refusal calls what ("root
@@ -476,7 +495,7 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 		// sets no room below zero): the issuers, taken already, are read
 		// again to name the one that sets the limit.
 		_, _, limit, _ := issuerChain(issuers)
-		return nil, errLeftNothing(what, limit)
+		return nil, errLeftNothing(what, fmt.Sprintf("issuer %d", limit))
 	}
 	return &CA{
 		cert:    c,

@@ -866,6 +866,60 @@ func TestNewIntermediateWithinIssuersPathLength(t *testing.T) {
 	assert.Len(t, verifyIssued(t, root, ca3).Chain, 5, "three CAs under a root without a limit")
 }
 
+// TestNewIntermediateRefusalNamesPathLength: NewIntermediate's refusal
+// (ErrUsage) of a CA that the path lengths above leave nothing to certify
+// names the CA whose path length sets the limit as LoadCA names an issuer,
+// by its position in the issuing CA's Chain(), from 0 for the issuing CA
+// itself, or as the issuing CA, a root, which its Chain() leaves out.
+func TestNewIntermediateRefusalNamesPathLength(t *testing.T) {
+	opts := func(name string) CAOptions {
+		return CAOptions{Subject: pkix.Name{CommonName: name}, CRLURL: "http://pki.example/" + name + ".crl", Now: fixed(t0)}
+	}
+	left := func(by string) error {
+		return &Error{Err: ErrUsage, Cert: -1, Reason: "a CA below this one is left nothing to certify by the path length of " + by}
+	}
+	h := newHierarchy(t) // the card CA's own path length, 0, sets its room
+
+	// mid, of path length 5, is left no room for a CA by upper's, 1.
+	root, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", Now: fixed(t0), MaxPathLen: -1})
+	require.NoError(t, err)
+	upperOpts := opts("upper")
+	upperOpts.MaxPathLen = 1
+	upper, err := root.NewIntermediate(newKey(t), upperOpts)
+	require.NoError(t, err)
+	midKey := newKey(t)
+	midDER := issueRaw(t, upper, caTemplateOf(func(c *x509.Certificate) {
+		c.Subject, c.MaxPathLen = pkix.Name{CommonName: "mid"}, 5
+	}), midKey.Public())
+	mid, err := LoadCA(midKey, midDER, upper.Chain(), opts("mid"))
+	require.NoError(t, err)
+
+	// zeroRoot is a root of path length 0, made by another tool.
+	zeroKey := newKey(t)
+	zeroTmpl := caTemplateOf(func(c *x509.Certificate) {
+		c.Subject, c.MaxPathLen, c.MaxPathLenZero = pkix.Name{CommonName: "zero root"}, 0, true
+		c.SerialNumber, c.NotBefore, c.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
+	})
+	zeroRoot, err := LoadCA(zeroKey, createCert(t, zeroTmpl, zeroTmpl, zeroKey.Public(), zeroKey), nil, opts("zero"))
+	require.NoError(t, err)
+
+	for _, tt := range []struct {
+		name string
+		ca   *CA
+		want error
+	}{
+		{"its own", h.ca, left("issuer 0")},
+		{"an issuer's", mid, left("issuer 1")},
+		{"a root's", zeroRoot, left("this CA, a root")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ca, err := tt.ca.NewIntermediate(newKey(t), opts("below"))
+			assert.Nil(t, ca)
+			assert.Equal(t, tt.want, err)
+		})
+	}
+}
+
 // TestLoadCAChecksIssuers: LoadCA refuses issuers that are not the
 // certificate's chain up to its root, root excluded, nearest first: a CA
 // of another hierarchy, a root, issuers out of order, one whose authority
