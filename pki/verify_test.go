@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"math/big"
 	"net"
 	"net/url"
@@ -1462,23 +1463,108 @@ func TestCertificateTimesOutsideRFC5280(t *testing.T) {
 	})
 }
 
+// withExtensionValue returns der, a certificate signed with ECDSA with
+// SHA-256, with the value of its extension id replaced by value, its
+// critical kept, signed again by signer.
+func withExtensionValue(t testing.TB, signer crypto.Signer, der []byte, id asn1.ObjectIdentifier, value []byte) []byte {
+	t.Helper()
+	return withExtension(t, signer, der, id, func(b *cryptobyte.Builder, critical, _ cryptobyte.String, present bool) {
+		if present {
+			b.AddASN1(cbasn1.BOOLEAN, func(b *cryptobyte.Builder) { b.AddBytes(critical) })
+		}
+		b.AddASN1OctetString(value)
+	})
+}
+
+// TestCAExtensionValueEncoding: a CA certificate whose basicConstraints
+// or keyUsage value has a length or an INTEGER not in its shortest form
+// (the pathLenConstraint with a leading zero octet), which crypto/x509
+// refuses to parse, is refused as malformed (ErrUntrusted) by LoadCA, by
+// NewVerifier as a root or an intermediate and as an intermediate
+// presented, each naming the certificate; the same values in DER are
+// taken. The card CA's basicConstraints is CA:TRUE of path length 0, its
+// keyUsage keyCertSign and cRLSign; the root is given each value too.
+func TestCAExtensionValueEncoding(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+	const (
+		badBC = "x509: invalid basic constraints"
+		badKU = "x509: invalid key usage"
+	)
+	for _, tt := range []struct {
+		name  string
+		id    asn1.ObjectIdentifier
+		value []byte
+		want  error  // nil: taken
+		why   string // of a refusal: crypto/x509's error, or the reason after the certificate's name
+	}{
+		{"basicConstraints in DER", oidBasicConstraints, []byte{0x30, 0x06, 0x01, 0x01, 0xff, 0x02, 0x01, 0x00}, nil, ""},
+		{"pathLenConstraint with a leading zero octet", oidBasicConstraints, []byte{0x30, 0x07, 0x01, 0x01, 0xff, 0x02, 0x02, 0x00, 0x00}, ErrUntrusted, badBC},
+		{"basicConstraints of a long-form length", oidBasicConstraints, []byte{0x30, 0x81, 0x06, 0x01, 0x01, 0xff, 0x02, 0x01, 0x00}, ErrUntrusted, badBC},
+		{"pathLenConstraint of a long-form length", oidBasicConstraints, []byte{0x30, 0x07, 0x01, 0x01, 0xff, 0x02, 0x81, 0x01, 0x00}, ErrUntrusted, badBC},
+		{"cA of a long-form length", oidBasicConstraints, []byte{0x30, 0x07, 0x01, 0x81, 0x01, 0xff, 0x02, 0x01, 0x00}, ErrUntrusted, badBC},
+		{"keyUsage in DER", oidKeyUsage, []byte{0x03, 0x02, 0x01, 0x06}, nil, ""},
+		{"keyUsage of a long-form length", oidKeyUsage, []byte{0x03, 0x81, 0x02, 0x01, 0x06}, ErrUntrusted, badKU},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			refusal := func(what string) string {
+				if tt.want == ErrUntrusted {
+					return fmt.Sprintf("%v: %s is malformed: %s", tt.want, what, tt.why)
+				}
+				return fmt.Sprintf("%v: %s %s", tt.want, what, tt.why)
+			}
+			ca := withExtensionValue(t, h.root.Signer(), h.ca.DER(), tt.id, tt.value)
+			root := withExtensionValue(t, h.root.Signer(), h.root.DER(), tt.id, tt.value)
+			_, errLoad := LoadCA(h.ca.Signer(), ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+			_, errIntermediate := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+			_, errRoot := NewVerifier(VerifierOptions{Roots: [][]byte{root}})
+			_, errPresented := v.VerifyCard([][]byte{h.card, ca})
+			if tt.want == nil {
+				assert.NoError(t, errLoad)
+				assert.NoError(t, errIntermediate)
+				assert.NoError(t, errRoot)
+				assert.NoError(t, errPresented)
+				return
+			}
+			assert.EqualError(t, errLoad, refusal("CA certificate"))
+			assert.EqualError(t, errIntermediate, refusal("intermediate 0"))
+			assert.EqualError(t, errRoot, refusal("root 0"))
+			requireRefusal(t, errPresented, tt.want, 1)
+		})
+	}
+}
+
 // withExplicitNonCritical returns der, a certificate signed with ECDSA
 // with SHA-256, with its non-critical extension id written with its
 // critical BOOLEAN out as FALSE, signed again by signer.
 func withExplicitNonCritical(t testing.TB, signer crypto.Signer, der []byte, id asn1.ObjectIdentifier) []byte {
+	t.Helper()
+	return withExtension(t, signer, der, id, func(b *cryptobyte.Builder, _, value cryptobyte.String, present bool) {
+		require.False(t, present)
+		b.AddASN1Boolean(false)
+		b.AddASN1OctetString(value)
+	})
+}
+
+// withExtension returns der, a certificate signed with ECDSA with
+// SHA-256, with its extension id written again as its OID followed by what
+// write adds, given the content of its critical BOOLEAN, if present, and
+// its value, signed again by signer.
+func withExtension(t testing.TB, signer crypto.Signer, der []byte, id asn1.ObjectIdentifier, write func(b *cryptobyte.Builder, critical, value cryptobyte.String, present bool)) []byte {
 	t.Helper()
 	edit := func(b *cryptobyte.Builder, oid asn1.ObjectIdentifier, ext cryptobyte.String) {
 		if !oid.Equal(id) {
 			b.AddBytes(ext)
 			return
 		}
-		var body, value cryptobyte.String
+		var body, critical, value cryptobyte.String
+		var present bool
 		require.True(t, ext.ReadASN1(&body, cbasn1.SEQUENCE) && body.SkipASN1(cbasn1.OBJECT_IDENTIFIER) &&
-			!body.PeekASN1Tag(cbasn1.BOOLEAN) && body.ReadASN1(&value, cbasn1.OCTET_STRING))
+			body.ReadOptionalASN1(&critical, &present, cbasn1.BOOLEAN) && body.ReadASN1(&value, cbasn1.OCTET_STRING))
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 			b.AddASN1ObjectIdentifier(oid)
-			b.AddASN1Boolean(false)
-			b.AddASN1OctetString(value)
+			write(b, critical, value, present)
 		})
 	}
 	return resigned(t, signer, der, extensionsEdit(t, cbasn1.Tag(3).Constructed().ContextSpecific(), edit))
