@@ -358,8 +358,9 @@ func CardID(c *x509.Certificate) (string, error) {
 // certificateEncoding returns why c is refused for what crypto/x509
 // parses and DER or RFC 5280 do not have, each another encoding of the
 // same certificate, or "": a notBefore or notAfter not encoded as RFC 5280
-// §4.1.2.5 has it (readTime), or an extension whose critical is written
-// out as FALSE (extensionsEncoding). It reads c.RawTBSCertificate, which
+// §4.1.2.5 has it (readTime), an extension whose critical is written out
+// as FALSE (extensionsEncoding), or a basicConstraints or keyUsage value
+// not in DER (certificateValueEncoding). It reads c.RawTBSCertificate, which
 // crypto/x509 parsed: the version, the serial number, the signature
 // algorithm, the issuer, the validity, the subject, the key, the unique
 // identifiers and the extensions.
@@ -389,7 +390,7 @@ func certificateEncoding(c *x509.Certificate) string {
 		(present && !outer.ReadASN1(&exts, cbasn1.SEQUENCE)) {
 		return "extensions not found"
 	}
-	if why := extensionsEncoding(exts); why != "" {
+	if why := extensionsEncoding(exts, certificateValueEncoding); why != "" {
 		return "extension " + why
 	}
 	return ""
@@ -398,23 +399,63 @@ func certificateEncoding(c *x509.Certificate) string {
 // extensionsEncoding returns why exts, the content of an Extensions
 // SEQUENCE that crypto/x509 parsed, is refused, or "": an extension whose
 // critical BOOLEAN is written out as FALSE, its DEFAULT, which DER leaves
-// out (X.690 §11.5): another encoding of the extension without it.
-func extensionsEncoding(exts cryptobyte.String) string {
+// out (X.690 §11.5): another encoding of the extension without it; or one
+// whose value valueEncoding, unless nil, refuses.
+func extensionsEncoding(exts cryptobyte.String, valueEncoding func(id x509.OID, value cryptobyte.String) string) string {
 	for !exts.Empty() {
-		var ext, raw cryptobyte.String
+		var ext, raw, value cryptobyte.String
 		var id x509.OID
 		if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) || !ext.ReadASN1(&raw, cbasn1.OBJECT_IDENTIFIER) || id.UnmarshalBinary(raw) != nil {
 			return "not an extension"
 		}
-		if !ext.PeekASN1Tag(cbasn1.BOOLEAN) {
+		if ext.PeekASN1Tag(cbasn1.BOOLEAN) {
+			var critical bool
+			if !ext.ReadASN1Boolean(&critical) {
+				return "not an extension"
+			}
+			if !critical {
+				return id.String() + " with critical written out as FALSE, which DER leaves out"
+			}
+		}
+		if valueEncoding == nil {
 			continue
 		}
-		var critical bool
-		if !ext.ReadASN1Boolean(&critical) {
+		if !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
 			return "not an extension"
 		}
-		if !critical {
-			return id.String() + " with critical written out as FALSE, which DER leaves out"
+		if why := valueEncoding(id, value); why != "" {
+			return id.String() + " " + why
+		}
+	}
+	return ""
+}
+
+// certificateValueEncoding returns why value, the value of a certificate's
+// extension id that crypto/x509 parsed, is refused, or "": a
+// basicConstraints or keyUsage value that is not the one DER encoding of
+// what it holds, which crypto/x509 reads all the same: bytes after the
+// SEQUENCE of a basicConstraints or after the BIT STRING of a keyUsage, a
+// field of a basicConstraints after its cA and pathLenConstraint, or a
+// keyUsage with trailing zero bits, which DER leaves out of a named bit
+// list (X.690 §11.2.2). A length or an INTEGER not in its shortest form
+// crypto/x509 refuses itself, as a malformed certificate.
+func certificateValueEncoding(id x509.OID, value cryptobyte.String) string {
+	switch {
+	case id.EqualASN1OID(oidBasicConstraints):
+		var fields cryptobyte.String
+		if !value.ReadASN1(&fields, cbasn1.SEQUENCE) || !value.Empty() ||
+			!fields.SkipOptionalASN1(cbasn1.BOOLEAN) || !fields.SkipOptionalASN1(cbasn1.INTEGER) || !fields.Empty() {
+			return "(basicConstraints) with more than its SEQUENCE of cA and pathLenConstraint"
+		}
+	case id.EqualASN1OID(oidKeyUsage):
+		var bits cryptobyte.String
+		if !value.ReadASN1(&bits, cbasn1.BIT_STRING) || !value.Empty() || len(bits) == 0 {
+			return "(keyUsage) with more than its BIT STRING"
+		}
+		// The first octet counts the unused bits of the last, which
+		// crypto/x509 has checked (0 to 7, and 0 without another octet).
+		if n := len(bits); n > 1 && bits[n-1]&(1<<bits[0]) == 0 {
+			return "(keyUsage) with trailing zero bits, which DER leaves out"
 		}
 	}
 	return ""

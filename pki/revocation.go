@@ -203,7 +203,7 @@ func checkListEncoding(tbs []byte) error {
 		if err != nil {
 			return err
 		}
-		if why := extensionsEncoding(entryExts); why != "" {
+		if why := extensionsEncoding(entryExts, nil); why != "" {
 			return malformed("an entry's extension " + why)
 		}
 	}
@@ -213,7 +213,7 @@ func checkListEncoding(tbs []byte) error {
 		(present && !outer.ReadASN1(&crlExts, cbasn1.SEQUENCE)) {
 		return malformed("CRL extensions")
 	}
-	if why := extensionsEncoding(crlExts); why != "" {
+	if why := extensionsEncoding(crlExts, nil); why != "" {
 		return malformed("CRL extension " + why)
 	}
 	return nil

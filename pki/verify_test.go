@@ -1477,12 +1477,15 @@ func withExtensionValue(t testing.TB, signer crypto.Signer, der []byte, id asn1.
 }
 
 // TestCAExtensionValueEncoding: a CA certificate whose basicConstraints
-// or keyUsage value has a length or an INTEGER not in its shortest form
-// (the pathLenConstraint with a leading zero octet), which crypto/x509
-// refuses to parse, is refused as malformed (ErrUntrusted) by LoadCA, by
-// NewVerifier as a root or an intermediate and as an intermediate
-// presented, each naming the certificate; the same values in DER are
-// taken. The card CA's basicConstraints is CA:TRUE of path length 0, its
+// or keyUsage value is not the one DER encoding of what it holds is
+// refused by LoadCA, by NewVerifier as a root or an intermediate and as
+// an intermediate presented, each naming the certificate: one with a
+// length or an INTEGER not in its shortest form (the pathLenConstraint
+// with a leading zero octet), which crypto/x509 refuses to parse, as
+// malformed (ErrUntrusted); one with bytes after the value, a field after
+// those of a basicConstraints or a keyUsage with trailing zero bits,
+// which crypto/x509 takes, with ErrUsage naming the extension, as a card
+// presented is. The same values in DER are taken. The card CA's basicConstraints is CA:TRUE of path length 0, its
 // keyUsage keyCertSign and cRLSign; the root is given each value too.
 func TestCAExtensionValueEncoding(t *testing.T) {
 	h := newHierarchy(t)
@@ -1491,6 +1494,9 @@ func TestCAExtensionValueEncoding(t *testing.T) {
 	const (
 		badBC = "x509: invalid basic constraints"
 		badKU = "x509: invalid key usage"
+		// Refusals of what crypto/x509 takes.
+		moreBC   = "extension 2.5.29.19 (basicConstraints) with more than its SEQUENCE of cA and pathLenConstraint"
+		zeroBits = "extension 2.5.29.15 (keyUsage) with trailing zero bits, which DER leaves out"
 	)
 	for _, tt := range []struct {
 		name  string
@@ -1506,6 +1512,11 @@ func TestCAExtensionValueEncoding(t *testing.T) {
 		{"cA of a long-form length", oidBasicConstraints, []byte{0x30, 0x07, 0x01, 0x81, 0x01, 0xff, 0x02, 0x01, 0x00}, ErrUntrusted, badBC},
 		{"keyUsage in DER", oidKeyUsage, []byte{0x03, 0x02, 0x01, 0x06}, nil, ""},
 		{"keyUsage of a long-form length", oidKeyUsage, []byte{0x03, 0x81, 0x02, 0x01, 0x06}, ErrUntrusted, badKU},
+		{"basicConstraints followed by other bytes", oidBasicConstraints, []byte{0x30, 0x06, 0x01, 0x01, 0xff, 0x02, 0x01, 0x00, 0x05, 0x00}, ErrUsage, moreBC},
+		{"basicConstraints with a field after pathLenConstraint", oidBasicConstraints, []byte{0x30, 0x08, 0x01, 0x01, 0xff, 0x02, 0x01, 0x00, 0x05, 0x00}, ErrUsage, moreBC},
+		{"keyUsage followed by other bytes", oidKeyUsage, []byte{0x03, 0x02, 0x01, 0x06, 0x05, 0x00}, ErrUsage, "extension 2.5.29.15 (keyUsage) with more than its BIT STRING"},
+		{"keyUsage with a trailing zero bit", oidKeyUsage, []byte{0x03, 0x02, 0x00, 0x06}, ErrUsage, zeroBits},
+		{"keyUsage with a trailing zero octet", oidKeyUsage, []byte{0x03, 0x03, 0x07, 0x06, 0x00}, ErrUsage, zeroBits},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			refusal := func(what string) string {
@@ -1531,8 +1542,16 @@ func TestCAExtensionValueEncoding(t *testing.T) {
 			assert.EqualError(t, errIntermediate, refusal("intermediate 0"))
 			assert.EqualError(t, errRoot, refusal("root 0"))
 			requireRefusal(t, errPresented, tt.want, 1)
+			if tt.want == ErrUsage {
+				assert.EqualError(t, errPresented, fmt.Sprintf("%v: certificate 1: %s", tt.want, tt.why))
+			}
 		})
 	}
+	// A card's keyUsage, digitalSignature alone, with a trailing zero bit:
+	// refused as not in DER before the profile of a card is checked.
+	card := withExtensionValue(t, h.ca.Signer(), h.card, oidKeyUsage, []byte{0x03, 0x02, 0x00, 0x80})
+	_, err := v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+	assert.EqualError(t, err, fmt.Sprintf("%v: certificate 0: %s", ErrUsage, zeroBits))
 }
 
 // withExplicitNonCritical returns der, a certificate signed with ECDSA
