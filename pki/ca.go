@@ -513,13 +513,14 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 
 // caSigner returns the public key of key, which must be an ECDSA P-256 or
 // P-384 signer of that public key's private key (holdsKey), or an error
-// matching ErrKey (for a nil key too; a signer that signs with a key other
+// matching ErrKey (for a nil key too, or a nil *ecdsa.PrivateKey, whose
+// Public panics; a signer that signs with a key other
 // than the one it reports would make certificates and CRLs that verify
 // under none of the CA's). The error of a signer that fails to sign is
 // returned wrapped as it is.
 func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
 	var pub *ecdsa.PublicKey
-	if key != nil {
+	if k, ok := key.(*ecdsa.PrivateKey); key != nil && (!ok || k != nil) {
 		pub, _ = key.Public().(*ecdsa.PublicKey)
 	}
 	if pub == nil || !caKey(pub) {
@@ -537,11 +538,16 @@ func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
 
 // holdsKey reports whether key, whose public key is pub, signs with the
 // private key of pub. A private key in memory has its public key computed
-// from it; another signer, such as an HSM's, signs keyCheckDigest, with
+// from it (one without its private scalar, on which crypto/ecdsa panics,
+// holds none); another signer, such as an HSM's, signs keyCheckDigest, with
 // crypto/rand.Reader (the signature is seen by no one), for pub to verify.
 // The error is the signer's.
 func holdsKey(key crypto.Signer, pub *ecdsa.PublicKey) (bool, error) {
 	if k, ok := key.(*ecdsa.PrivateKey); ok {
+		//lint:ignore SA1019 only the scalar tells a key built without it, on which every method of crypto/ecdsa panics
+		if k.D == nil {
+			return false, nil
+		}
 		d, err := k.Bytes()
 		if err != nil {
 			return false, nil

@@ -233,16 +233,28 @@ func verifyIssued(t *testing.T, root, ca *CA) *VerifiedCard {
 	return vc
 }
 
-// TestNilKey: a CA without a key is ErrKey, not a panic.
+// TestNilKey: a CA without a key, or with a nil *ecdsa.PrivateKey or one
+// without its private scalar (the card CA's public key alone), is ErrKey,
+// not a panic.
 func TestNilKey(t *testing.T) {
 	h := newHierarchy(t)
 	opts := CAOptions{CRLURL: "http://pki.example/x.crl"}
-	_, err := NewRoot(nil, opts)
-	assert.ErrorIs(t, err, ErrKey)
-	_, err = h.root.NewIntermediate(nil, opts)
-	assert.ErrorIs(t, err, ErrKey)
-	_, err = LoadCA(nil, h.ca.DER(), nil, opts)
-	assert.ErrorIs(t, err, ErrKey)
+	caKey, ok := h.ca.Signer().(*ecdsa.PrivateKey)
+	require.True(t, ok)
+	for name, key := range map[string]crypto.Signer{
+		"nil":             nil,
+		"nil pointer":     (*ecdsa.PrivateKey)(nil),
+		"public key only": &ecdsa.PrivateKey{PublicKey: caKey.PublicKey},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := NewRoot(key, opts)
+			assert.ErrorIs(t, err, ErrKey)
+			_, err = h.root.NewIntermediate(key, opts)
+			assert.ErrorIs(t, err, ErrKey)
+			_, err = LoadCA(key, h.ca.DER(), nil, opts)
+			assert.ErrorIs(t, err, ErrKey)
+		})
+	}
 }
 
 func TestValidityBoundByIssuer(t *testing.T) {
