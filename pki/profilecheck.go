@@ -94,6 +94,7 @@ func (v *Verifier) check(ch []*x509.Certificate, r role, now time.Time) (*result
 var (
 	oidBasicConstraints = asn1.ObjectIdentifier{2, 5, 29, 19}
 	oidKeyUsage         = asn1.ObjectIdentifier{2, 5, 29, 15}
+	oidSubjectKeyID     = asn1.ObjectIdentifier{2, 5, 29, 14}
 	// leafBasicConstraints and leafKeyUsage are the DER values of the
 	// basic constraints and key usage of a card or platform certificate
 	// (PROTOCOL.md §4.3), which IssueCard and IssuePlatform write, both
@@ -359,8 +360,8 @@ func CardID(c *x509.Certificate) (string, error) {
 // parses and DER or RFC 5280 do not have, each another encoding of the
 // same certificate, or "": a notBefore or notAfter not encoded as RFC 5280
 // §4.1.2.5 has it (readTime), an extension whose critical is written out
-// as FALSE (extensionsEncoding), or a basicConstraints or keyUsage value
-// not in DER (certificateValueEncoding). It reads c.RawTBSCertificate, which
+// as FALSE (extensionsEncoding), or a basicConstraints, keyUsage or key
+// identifier value not in DER (certificateValueEncoding). It reads c.RawTBSCertificate, which
 // crypto/x509 parsed: the version, the serial number, the signature
 // algorithm, the issuer, the validity, the subject, the key, the unique
 // identifiers and the extensions.
@@ -432,12 +433,13 @@ func extensionsEncoding(exts cryptobyte.String, valueEncoding func(id x509.OID, 
 
 // certificateValueEncoding returns why value, the value of a certificate's
 // extension id that crypto/x509 parsed, is refused, or "": a
-// basicConstraints or keyUsage value that is not the one DER encoding of
-// what it holds, which crypto/x509 reads all the same: bytes after the
-// SEQUENCE of a basicConstraints or after the BIT STRING of a keyUsage, a
-// field of a basicConstraints after its cA and pathLenConstraint, or a
-// keyUsage with trailing zero bits, which DER leaves out of a named bit
-// list (X.690 §11.2.2). A length or an INTEGER not in its shortest form
+// basicConstraints, keyUsage, subjectKeyIdentifier or
+// authorityKeyIdentifier value that is not the one DER encoding of what it
+// holds, which crypto/x509 reads all the same: bytes after its SEQUENCE,
+// BIT STRING or OCTET STRING, a field after those of a basicConstraints
+// (cA, pathLenConstraint) or of an authorityKeyIdentifier, or a keyUsage
+// with trailing zero bits, which DER leaves out of a named bit list
+// (X.690 §11.2.2). A length or an INTEGER not in its shortest form
 // crypto/x509 refuses itself, as a malformed certificate.
 func certificateValueEncoding(id x509.OID, value cryptobyte.String) string {
 	switch {
@@ -446,6 +448,18 @@ func certificateValueEncoding(id x509.OID, value cryptobyte.String) string {
 		if !value.ReadASN1(&fields, cbasn1.SEQUENCE) || !value.Empty() ||
 			!fields.SkipOptionalASN1(cbasn1.BOOLEAN) || !fields.SkipOptionalASN1(cbasn1.INTEGER) || !fields.Empty() {
 			return "(basicConstraints) with more than its SEQUENCE of cA and pathLenConstraint"
+		}
+	case id.EqualASN1OID(oidSubjectKeyID):
+		if !value.SkipASN1(cbasn1.OCTET_STRING) || !value.Empty() {
+			return "(subjectKeyIdentifier) with more than its OCTET STRING"
+		}
+	case id.EqualASN1OID(oidAuthorityKeyID):
+		var fields cryptobyte.String
+		if !value.ReadASN1(&fields, cbasn1.SEQUENCE) || !value.Empty() ||
+			!fields.SkipOptionalASN1(cbasn1.Tag(0).ContextSpecific()) ||
+			!fields.SkipOptionalASN1(cbasn1.Tag(1).Constructed().ContextSpecific()) ||
+			!fields.SkipOptionalASN1(cbasn1.Tag(2).ContextSpecific()) || !fields.Empty() {
+			return "(authorityKeyIdentifier) with more than its SEQUENCE of keyIdentifier, authorityCertIssuer and authorityCertSerialNumber"
 		}
 	case id.EqualASN1OID(oidKeyUsage):
 		var bits cryptobyte.String

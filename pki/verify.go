@@ -126,10 +126,11 @@ type Verifier struct {
 // the error names the extension) or a notBefore or notAfter not encoded
 // as RFC 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime through 2049, a
 // GeneralizedTime from 2050 on) or an extension whose critical is written
-// out as FALSE, the default that DER leaves out, or a basicConstraints or
-// keyUsage value not in DER (bytes after it, a field after cA and
-// pathLenConstraint, a keyUsage with trailing zero bits, which crypto/x509
-// reads all the same; VerifyCard refuses such a certificate presented),
+// out as FALSE, the default that DER leaves out, or a basicConstraints,
+// keyUsage or key identifier value not in DER (bytes after it, a field
+// after those of a basicConstraints or an authorityKeyIdentifier, a
+// keyUsage with trailing zero bits, which crypto/x509 reads all the same;
+// VerifyCard refuses such a certificate presented),
 // or an intermediate chains to a root only along paths on
 // which the authority key identifier of a certificate is not the subject
 // key identifier of the one before it (VerifyCard refuses such a path),

@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -1476,17 +1477,19 @@ func withExtensionValue(t testing.TB, signer crypto.Signer, der []byte, id asn1.
 	})
 }
 
-// TestCAExtensionValueEncoding: a CA certificate whose basicConstraints
-// or keyUsage value is not the one DER encoding of what it holds is
-// refused by LoadCA, by NewVerifier as a root or an intermediate and as
-// an intermediate presented, each naming the certificate: one with a
-// length or an INTEGER not in its shortest form (the pathLenConstraint
-// with a leading zero octet), which crypto/x509 refuses to parse, as
-// malformed (ErrUntrusted); one with bytes after the value, a field after
-// those of a basicConstraints or a keyUsage with trailing zero bits,
-// which crypto/x509 takes, with ErrUsage naming the extension, as a card
-// presented is. The same values in DER are taken. The card CA's basicConstraints is CA:TRUE of path length 0, its
-// keyUsage keyCertSign and cRLSign; the root is given each value too.
+// TestCAExtensionValueEncoding: a CA certificate whose basicConstraints,
+// keyUsage or key identifier value is not the one DER encoding of what it
+// holds is refused by LoadCA and as an intermediate presented, and, for a
+// basicConstraints or keyUsage, by NewVerifier as a root or an
+// intermediate, each naming the certificate: one with a length or an
+// INTEGER not in its shortest form (the pathLenConstraint with a leading
+// zero octet), which crypto/x509 refuses to parse, as malformed
+// (ErrUntrusted); one with bytes after the value, a field after those of a
+// basicConstraints or an authorityKeyIdentifier or a keyUsage with
+// trailing zero bits, which crypto/x509 takes, with ErrUsage naming the
+// extension, as a card presented is. The same values in DER are taken.
+// The card CA's basicConstraints is CA:TRUE of path length 0, its keyUsage
+// keyCertSign and cRLSign; the root is given each of those values too.
 func TestCAExtensionValueEncoding(t *testing.T) {
 	h := newHierarchy(t)
 	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
@@ -1497,6 +1500,7 @@ func TestCAExtensionValueEncoding(t *testing.T) {
 		// Refusals of what crypto/x509 takes.
 		moreBC   = "extension 2.5.29.19 (basicConstraints) with more than its SEQUENCE of cA and pathLenConstraint"
 		zeroBits = "extension 2.5.29.15 (keyUsage) with trailing zero bits, which DER leaves out"
+		moreAKI  = "extension 2.5.29.35 (authorityKeyIdentifier) with more than its SEQUENCE of keyIdentifier, authorityCertIssuer and authorityCertSerialNumber"
 	)
 	for _, tt := range []struct {
 		name  string
@@ -1547,6 +1551,35 @@ func TestCAExtensionValueEncoding(t *testing.T) {
 			}
 		})
 	}
+	// The key identifiers of a CA, as of every certificate, followed by
+	// other bytes, or an authorityKeyIdentifier with a field after those it
+	// has.
+	ca := h.ca.Certificate()
+	ski := append([]byte{0x04, byte(len(ca.SubjectKeyId))}, ca.SubjectKeyId...)
+	aki := append([]byte{0x30, byte(len(ca.AuthorityKeyId) + 2), 0x80, byte(len(ca.AuthorityKeyId))}, ca.AuthorityKeyId...)
+	akiField := append([]byte{0x30, byte(len(ca.AuthorityKeyId) + 4), 0x80, byte(len(ca.AuthorityKeyId))}, append(slices.Clone(ca.AuthorityKeyId), 0x05, 0x00)...)
+	after := func(value []byte) []byte { return append(slices.Clone(value), 0x05, 0x00) }
+	for _, tt := range []struct {
+		name       string
+		id         asn1.ObjectIdentifier
+		inDER, bad []byte
+		why        string
+	}{
+		{"subjectKeyIdentifier followed by other bytes", oidSubjectKeyID, ski, after(ski), "extension 2.5.29.14 (subjectKeyIdentifier) with more than its OCTET STRING"},
+		{"authorityKeyIdentifier followed by other bytes", oidAuthorityKeyID, aki, after(aki), moreAKI},
+		{"authorityKeyIdentifier with another field", oidAuthorityKeyID, aki, akiField, moreAKI},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadCA(h.ca.Signer(), withExtensionValue(t, h.root.Signer(), h.ca.DER(), tt.id, tt.inDER), nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+			require.NoError(t, err, "the value in DER")
+			bad := withExtensionValue(t, h.root.Signer(), h.ca.DER(), tt.id, tt.bad)
+			_, err = LoadCA(h.ca.Signer(), bad, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+			assert.EqualError(t, err, fmt.Sprintf("%v: CA certificate %s", ErrUsage, tt.why))
+			_, err = v.VerifyCard([][]byte{h.card, bad})
+			assert.EqualError(t, err, fmt.Sprintf("%v: certificate 1: %s", ErrUsage, tt.why))
+		})
+	}
+
 	// A card's keyUsage, digitalSignature alone, with a trailing zero bit:
 	// refused as not in DER before the profile of a card is checked.
 	card := withExtensionValue(t, h.ca.Signer(), h.card, oidKeyUsage, []byte{0x03, 0x02, 0x00, 0x80})
