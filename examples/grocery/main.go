@@ -32,7 +32,8 @@
 //	             DIR (default: a temporary folder, removed at exit)
 //	-seed N      seed of the simulated radio (default 1)
 //	-loss P      share of adverts the radio loses (default 0.2)
-//	-rounds N    advertising rounds heard before the queues are shown (default 8)
+//	-rounds N    advertising rounds heard before the queues are shown, 1 to
+//	             10000 (maxRounds; default 8)
 //	-pin DIGITS  the PIN the shopper types, 4 to 12 digits (default 123456,
 //	             the demo cards' PIN)
 package main
@@ -48,6 +49,11 @@ import (
 	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/payflow"
 )
+
+// maxRounds is the most advertising rounds that -rounds takes: a few
+// seconds of broadcasting, where more would keep the program from its
+// purchase for as long as the count is large.
+const maxRounds = 10000
 
 // now is the cloud's clock.
 var now = time.Now
@@ -69,8 +75,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := demo.ParseFlags(fs, args); err != nil {
 		return err
 	}
-	if !(*loss >= 0 && *loss < 1) || *rounds < 1 { // NaN too
-		return fmt.Errorf("%w: -loss must be in [0, 1) and -rounds at least 1", demo.ErrUsage)
+	if !(*loss >= 0 && *loss < 1) { // NaN too
+		return fmt.Errorf("%w: -loss must be in [0, 1)", demo.ErrUsage)
+	}
+	if *rounds < 1 || *rounds > maxRounds {
+		return fmt.Errorf("%w: -rounds %d is not from 1 to %d", demo.ErrUsage, *rounds, maxRounds)
 	}
 	if err := demo.CheckPIN(*pin); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -133,12 +134,18 @@ func TestGroceryPINBlocked(t *testing.T) {
 }
 
 func TestGroceryFlags(t *testing.T) {
-	for _, args := range [][]string{{"-loss", "1"}, {"-loss", "NaN"}, {"-loss", "-0.1"}, {"-rounds", "0"}, {"./shop", "-seed", "2"}, {"-pin", "abc"}, {"-pin", "123"}} {
+	for _, args := range [][]string{{"-loss", "1"}, {"-loss", "NaN"}, {"-loss", "-0.1"}, {"-rounds", "0"}, {"-rounds", "-1"}, {"-rounds", "10001"}, {"-rounds", "9223372036854775807"}, {"./shop", "-seed", "2"}, {"-pin", "abc"}, {"-pin", "123"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer
 			assert.ErrorIs(t, run(context.Background(), args, &out), demo.ErrUsage)
 			assert.Empty(t, out.String(), "refused before the cloud opens")
 		})
+	}
+	// -rounds names the value refused and the bound, as -pick does.
+	for _, rounds := range []string{"0", "-1", "10001"} {
+		var out bytes.Buffer
+		err := run(context.Background(), []string{"-rounds", rounds}, &out)
+		assert.EqualError(t, err, "demo: invalid usage: -rounds "+rounds+" is not from 1 to 10000")
 	}
 	// The flag package's own refusal is a usage error too.
 	var out bytes.Buffer
@@ -181,7 +188,9 @@ func TestExitStatus(t *testing.T) {
 		{"-seed 2", 0, ""},
 		{"-h", 0, ""},
 		{"-pin 000000", 1, "grocery: demo: wrong PIN"},
-		{"-rounds 0", 2, "grocery: demo: invalid usage: -loss must be in [0, 1) and -rounds at least 1\n"},
+		{"-rounds 0", 2, "grocery: demo: invalid usage: -rounds 0 is not from 1 to 10000\n"},
+		{"-rounds 10001", 2, "grocery: demo: invalid usage: -rounds 10001 is not from 1 to 10000\n"},
+		{"-loss 1", 2, "grocery: demo: invalid usage: -loss must be in [0, 1)\n"},
 		{"-nope", 2, "flag provided but not defined: -nope\n"},
 		{"-loss x", 2, `invalid value "x" for flag -loss`},
 		{"-seed 2 extra", 2, `grocery: demo: invalid usage: unexpected argument "extra"`},
@@ -226,18 +235,18 @@ func (w *cancelAfter) Write(p []byte) (int, error) {
 }
 
 // TestGroceryInterruptedWhileAdvertising: an interrupt (ctx ending) while
-// the radio broadcasts its rounds ends the program at once, however many
-// rounds were asked for.
+// the radio broadcasts its rounds ends the program at once, even with the
+// most rounds that -rounds takes.
 func TestGroceryInterruptedWhileAdvertising(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := &cancelAfter{marker: " logged in with card ", n: 2, cancel: cancel} // both phones
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-rounds", "100000000"}, out) }()
+	go func() { done <- run(ctx, []string{"-rounds", strconv.Itoa(maxRounds)}, out) }()
 	select {
 	case err := <-done:
 		assert.ErrorIs(t, err, context.Canceled)
-		assert.NotContains(t, out.String(), "Heard 100000000 advertising rounds")
+		assert.NotContains(t, out.String(), "advertising rounds")
 	case <-time.After(20 * time.Second):
 		t.Fatal("the program went on broadcasting after the interrupt")
 	}
