@@ -836,6 +836,50 @@ func TestCloudPortInUse(t *testing.T) {
 	assert.NoDirExists(t, dir, "nothing made in the data folder")
 }
 
+// TestCloudURLLoopback: a cloud serving the unspecified address (every
+// interface) writes into cloud.url a loopback URL, which the phones dial:
+// 127.0.0.1 for an empty host and for 0.0.0.0, [::1] for [::]; a cloud
+// serving a given host writes that host.
+func TestCloudURLLoopback(t *testing.T) {
+	dir := t.TempDir()
+	for _, tt := range []struct{ listen, host string }{
+		{":0", "127.0.0.1"},
+		{"0.0.0.0:0", "127.0.0.1"},
+		{"[::]:0", "[::1]"},
+		{"127.0.0.1:0", "127.0.0.1"},
+		{"[::1]:0", "[::1]"},
+	} {
+		t.Run(tt.listen, func(t *testing.T) {
+			if tt.host == "[::1]" {
+				ln, err := net.Listen("tcp", "[::1]:0")
+				if err != nil {
+					t.Skipf("no IPv6 loopback: %v", err)
+				}
+				ln.Close()
+			}
+			ctx, interrupt := context.WithCancel(context.Background())
+			defer interrupt()
+			out := &buffer{}
+			done := make(chan error, 1)
+			go func() { done <- demo.RunCloud(ctx, []string{"-data", dir, "-listen", tt.listen}, out) }()
+			var written string
+			require.Eventually(t, func() bool {
+				b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
+				written = string(b)
+				return err == nil
+			}, 90*time.Second, 20*time.Millisecond, "the cloud writes its URL: %s", out)
+			assert.Regexp(t, `^http://`+regexp.QuoteMeta(tt.host)+`:[1-9][0-9]*\n$`, written)
+			assert.Contains(t, out.String(), ", serving "+strings.TrimSpace(written)+"\n")
+			conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSpace(written), "http://"))
+			if assert.NoError(t, err, "the cloud answers at the URL written") {
+				conn.Close()
+			}
+			interrupt()
+			require.NoError(t, <-done, out.String())
+		})
+	}
+}
+
 // TestCloudPostgresUnreachable: a -postgres DSN that does not parse, or
 // whose server does not answer, fails the start before the cloud makes
 // its data folder: no demo CA with its private keys is left behind.

@@ -99,7 +99,8 @@ func ParseFlags(fs *flag.FlagSet, args []string) error {
 
 // RunCloud is the cloud program: it opens the platform of the data folder
 // (SQLite, or PostgreSQL with -postgres), sets up the grocery market,
-// serves the HTTP API on -listen, writes its URL into the data folder,
+// serves the HTTP API on -listen, writes its URL into the data folder
+// (the loopback address for a -listen on every interface, dialURL),
 // broadcasts the bystanders' adverts, runs the sweeps, and prints what the
 // cloud does until ctx ends (an interrupt), and then waits for the calls
 // under way, for shutdownWait (5 seconds) at most: it cuts those still
@@ -178,7 +179,7 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	air := Air{Dir: *dir}
 
-	url := "http://" + ln.Addr().String()
+	url := dialURL(*listen, ln.Addr())
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	api := &Narrator{API: cloud.Platform, Cloud: cloud, Screen: screen}
 	h, err := payflow.NewHandler(api, payflow.HandlerOptions{Replies: cloud.Store, Logger: logger})
@@ -238,6 +239,27 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 			screen.Printf("error: %v", err)
 		}
 	}
+}
+
+// dialURL is the URL at which the phones reach a server that listens on
+// addr, the address of the -listen flag listen. The unspecified address,
+// where the server listens on every interface, is no address to dial:
+// dialURL names the loopback address instead, [::1] for a listen host of
+// [::] and 127.0.0.1 for any other (0.0.0.0, or none); a listen host that
+// is a name or an address is kept as addr gives it, with addr's port.
+func dialURL(listen string, addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil { // not a TCP address
+		return "http://" + addr.String()
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+		lhost, _, _ := net.SplitHostPort(listen)
+		if ip := net.ParseIP(lhost); ip != nil && ip.To4() == nil {
+			host = "::1"
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }
 
 // shutdownWait is how long the cloud program, interrupted, waits for the
