@@ -42,6 +42,9 @@ const (
 	platformKey  = "platform.key.pem"
 )
 
+// authorityFiles are the files that newAuthority writes.
+var authorityFiles = []string{rootCert, rootKey, issuerCert, issuerKey, platformCert, platformKey}
+
 // RootPath returns the path of the root certificate (PEM) in a data
 // folder: what a phone trusts to verify receipts.
 func RootPath(dir string) string { return filepath.Join(dir, "pki", rootCert) }

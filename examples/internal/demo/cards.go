@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -148,7 +150,8 @@ func lockOpen(lf *os.File, wait func() error) (unlock func() error, err error) {
 // Market.Setup lock (holdSetup) while they read, or make, what the folder
 // holds: the demo CA, the cards and their enrolment. Holding it, they
 // first remove the half-made CA and cards that a program killed while it
-// held the lock left in the folder: a CA's or card's folder at once where
+// held the lock left in the folder (removeLeftovers), only what their
+// setup writes, by name and kind: a CA's or card's folder at once where
 // the lock reaches other processes (flock(2): see LockCard), and
 // elsewhere once it has not changed for ten minutes, as another process's
 // setup may be making a younger one; a card's ICCID file not yet renamed
@@ -181,18 +184,24 @@ func holdSetup(ctx context.Context, dir string) (unlock func() error, err error)
 
 // removeLeftovers removes from the data folder dir what a program killed
 // while it held the setup lock left behind: a hierarchy's folder
-// .pki.new… (newAuthority), a card's folder .NAME.new… and an ICCID
-// file's temporary file .NAME.iccid.tmp… of cards/ (ensureCard). The
-// folders only a holder of the lock makes: with acrossProcesses (the lock
-// reaches other processes: lockAcrossProcesses), no setup but a killed
-// one can have made them, and it removes them all. Without, another
-// process's setup may be making them at this moment, and it removes only
-// those last modified more than tempfile.Stale (ten minutes) before now:
-// a setup writes its folder's files one after another and then renames
-// the folder, or the card file in it, into place, so one whose folder has
-// not changed for that long is stuck or dead (one merely slower fails at
-// that rename: its CA or card is not put in place, though a card's ICCID
-// file is, and the next setup makes them again). The ICCID temporary files it removes only once they
+// .pki.newDIGITS (newAuthority), a card's folder .NAME.newDIGITS and an
+// ICCID file's temporary file .NAME.iccid.tmpDIGITS of cards/
+// (ensureCard). A folder it removes only when it holds nothing but what
+// the setup writes into it, regular files all: the hierarchy's files, or
+// the card's state file NAME.card, and their temporary files
+// (tempfile.Create); one that holds anything else, such as the state file
+// and lock file of vcard -state given a path in a folder of that name, is
+// another program's and stays. The folders only a holder of the lock
+// makes: with acrossProcesses (the lock reaches other processes:
+// lockAcrossProcesses), no setup but a killed one can have made them,
+// and it removes them all. Without, another process's setup may be making
+// them at this moment, and it removes only those last modified more than
+// tempfile.Stale (ten minutes) before now: a setup writes its folder's
+// files one after another and then renames the folder, or the card file
+// in it, into place, so one whose folder has not changed for that long is
+// stuck or dead (one merely slower fails at that rename: its CA or card
+// is not put in place, though a card's ICCID file is, and the next setup
+// makes them again). The ICCID temporary files it removes only once they
 // are as old, in either case: a temporary file is named after its file
 // alone, and a program that does not take the lock writes ones of the
 // same pattern for a state file named NAME.iccid in cards/ (vcard -state),
@@ -204,22 +213,63 @@ func removeLeftovers(dir string, acrossProcesses bool, now time.Time) {
 	stale := now.Add(-tempfile.Stale)
 	cards := filepath.Dir(CardPath(dir, ""))
 	for _, g := range []struct {
-		pattern string
-		dir     bool
-		anyAge  bool // only a setup that holds the lock makes them
+		dir     string
+		pattern *regexp.Regexp // of the names that the setup gives them
+		// files returns, for a folder, the files that the setup writes
+		// into it, from the submatches of pattern; nil for a file.
+		files  func(match []string) []string
+		anyAge bool // only a setup that holds the lock makes them
 	}{
-		{filepath.Join(dir, ".pki.new*"), true, acrossProcesses},
-		{filepath.Join(cards, ".*.new*"), true, acrossProcesses},
-		{filepath.Join(cards, ".*.iccid.tmp*"), false, false},
+		{dir, authorityNew, func([]string) []string { return authorityFiles }, acrossProcesses},
+		{cards, cardNew, func(m []string) []string { return []string{filepath.Base(CardPath("", m[1]))} }, acrossProcesses},
+		{cards, iccidTemp, nil, false},
 	} {
-		names, _ := filepath.Glob(g.pattern) // the patterns are well formed
-		for _, name := range names {
-			fi, err := os.Lstat(name)
-			if err == nil && fi.IsDir() == g.dir && (g.anyAge || fi.ModTime().Before(stale)) {
-				os.RemoveAll(name)
+		entries, _ := os.ReadDir(g.dir) // what cannot be read stays
+		for _, e := range entries {
+			m := g.pattern.FindStringSubmatch(e.Name())
+			path := filepath.Join(g.dir, e.Name())
+			switch {
+			case m == nil:
+				continue
+			case g.files == nil && !e.Type().IsRegular():
+				continue
+			case g.files != nil && (!e.IsDir() || !holdsOnly(path, g.files(m))):
+				continue
+			}
+			if fi, err := e.Info(); err == nil && (g.anyAge || fi.ModTime().Before(stale)) {
+				os.RemoveAll(path)
 			}
 		}
 	}
+}
+
+// The names of what a setup makes in a data folder and, killed, leaves
+// there (removeLeftovers): os.MkdirTemp and tempfile.Create end them in
+// digits.
+var (
+	authorityNew = regexp.MustCompile(`^\.pki\.new[0-9]+$`)       // newAuthority's folder
+	cardNew      = regexp.MustCompile(`^\.(.+)\.new[0-9]+$`)      // ensureCard's folder of the card $1
+	iccidTemp    = regexp.MustCompile(`^\..+\.iccid\.tmp[0-9]+$`) // ensureCard's ICCID file's temporary file
+)
+
+// holdsOnly reports whether the folder path holds nothing but regular
+// files named in files and their temporary files (tempfile.Create: a dot,
+// the name, ".tmp" and digits).
+func holdsOnly(path string, files []string) bool {
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		ok := e.Type().IsRegular() && slices.ContainsFunc(files, func(f string) bool {
+			digits, temp := strings.CutPrefix(e.Name(), "."+f+".tmp")
+			return e.Name() == f || temp && digits != "" && strings.Trim(digits, "0123456789") == ""
+		})
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // Close releases the card file for another OpenCard; the Card must not be

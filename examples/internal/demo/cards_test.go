@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -60,14 +59,18 @@ func TestOpenCardProcess(t *testing.T) {
 }
 
 // TestRemoveLeftovers: under a setup lock that reaches other processes,
-// every folder that a killed setup left (.pki.new…, cards/.NAME.new…) is
-// removed, whatever its age; under one that does not, where another
-// process's setup may be making them at this moment, only those last
-// modified more than tempfile.Stale ago are, and younger ones stay. An
-// ICCID temporary file (cards/.NAME.iccid.tmp…) is removed only once
-// stale under either lock: a program that does not take the lock writes
-// ones of the same name for a state file cards/NAME.iccid (vcard -state),
-// whose Store would fail if it were removed.
+// every folder that a killed setup left (.pki.newDIGITS holding the CA's
+// files, cards/.NAME.newDIGITS holding NAME.card, or their temporary
+// files) is removed, whatever its age; under one that does not, where
+// another process's setup may be making them at this moment, only those
+// last modified more than tempfile.Stale ago are, and younger ones stay.
+// An ICCID temporary file (cards/.NAME.iccid.tmpDIGITS) is removed only
+// once stale under either lock: a program that does not take the lock
+// writes ones of the same name for a state file cards/NAME.iccid (vcard
+// -state), whose Store would fail if it were removed. A folder of such a
+// name that holds anything else (another program's state file, a lock
+// file, a folder) and a name of another pattern are no setup's and stay,
+// however old.
 func TestRemoveLeftovers(t *testing.T) {
 	now := time.Now()
 	old, young := now.Add(-tempfile.Stale-time.Minute), now.Add(-time.Minute)
@@ -76,30 +79,50 @@ func TestRemoveLeftovers(t *testing.T) {
 			dir := t.TempDir()
 			cards := filepath.Dir(CardPath(dir, ""))
 			require.NoError(t, os.Mkdir(cards, 0o700))
-			leftovers := map[string]time.Time{
-				filepath.Join(dir, ".pki.new1"):           old,
-				filepath.Join(dir, ".pki.new2"):           young,
-				filepath.Join(cards, ".alice.new1"):       old,
-				filepath.Join(cards, ".bob.new2"):         young,
-				filepath.Join(cards, ".alice.iccid.tmp1"): old,
-				filepath.Join(cards, ".bob.iccid.tmp2"):   young,
+			entries := []struct {
+				path  string
+				files []string // nil: path is a file
+				mtime time.Time
+				setup bool // what a setup makes
+			}{
+				{filepath.Join(dir, ".pki.new1"), []string{rootKey, rootCert, "." + issuerKey + ".tmp12"}, old, true},
+				{filepath.Join(dir, ".pki.new2"), []string{rootKey}, young, true},
+				{filepath.Join(dir, ".pki.new3"), []string{}, old, true},
+				{filepath.Join(cards, ".alice.new1"), []string{"alice.card"}, old, true},
+				{filepath.Join(cards, ".bob.new2"), []string{".bob.card.tmp34"}, young, true},
+				{filepath.Join(cards, ".alice.iccid.tmp1"), nil, old, true},
+				{filepath.Join(cards, ".bob.iccid.tmp2"), nil, young, true},
+				// vcard -state cards/.x.new1/card.state, and the like.
+				{filepath.Join(cards, ".x.new1"), []string{"card.state", "card.state.lock", "card.state.root.pem"}, old, false},
+				{filepath.Join(cards, ".x.new2"), []string{"x.card", "x.card.lock"}, old, false},
+				{filepath.Join(cards, ".x.new3"), []string{"x.card", "sub/x.card"}, old, false},
+				{filepath.Join(cards, ".x.new4"), []string{".x.card.tmp"}, old, false},
+				{filepath.Join(cards, ".x.new5"), []string{"alice.card"}, old, false},
+				{filepath.Join(cards, ".x.newest"), []string{"x.card"}, old, false},
+				{filepath.Join(dir, ".pki.new4"), []string{"card.state"}, old, false},
+				{filepath.Join(dir, ".pki.newer"), []string{rootKey}, old, false},
+				{filepath.Join(cards, ".alice.iccid.tmp"), nil, old, false},
+				{filepath.Join(cards, ".alice.iccid.tmpx"), nil, old, false},
 			}
-			for p, mtime := range leftovers {
-				if strings.Contains(p, ".new") {
-					require.NoError(t, os.Mkdir(p, 0o700))
-					require.NoError(t, os.WriteFile(filepath.Join(p, "x"), []byte("x"), 0o600))
+			for _, e := range entries {
+				if e.files == nil {
+					require.NoError(t, os.WriteFile(e.path, []byte("1\n"), 0o600))
 				} else {
-					require.NoError(t, os.WriteFile(p, []byte("1\n"), 0o600))
+					require.NoError(t, os.Mkdir(e.path, 0o700))
+					for _, f := range e.files {
+						require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(e.path, f)), 0o700))
+						require.NoError(t, os.WriteFile(filepath.Join(e.path, f), []byte("x"), 0o600))
+					}
 				}
-				require.NoError(t, os.Chtimes(p, mtime, mtime))
+				require.NoError(t, os.Chtimes(e.path, e.mtime, e.mtime))
 			}
 			removeLeftovers(dir, acrossProcesses, now)
-			for p, mtime := range leftovers {
-				_, err := os.Lstat(p)
-				if acrossProcesses && strings.Contains(p, ".new") || mtime.Equal(old) {
-					assert.ErrorIs(t, err, fs.ErrNotExist, "%s removed", p)
+			for _, e := range entries {
+				_, err := os.Lstat(e.path)
+				if e.setup && (acrossProcesses && e.files != nil || e.mtime.Equal(old)) {
+					assert.ErrorIs(t, err, fs.ErrNotExist, "%s removed", e.path)
 				} else {
-					assert.NoError(t, err, "%s kept", p)
+					assert.NoError(t, err, "%s kept", e.path)
 				}
 			}
 		})

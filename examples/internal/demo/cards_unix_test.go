@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/internal/tempfile"
+	"github.com/casimpay/casimpay/simcard/applet"
 )
 
 // TestOpenCardReadOnly: a card whose file cannot be written (its folder
@@ -97,7 +98,9 @@ func runAsNobody(t *testing.T, test string) {
 // them; what the setup lock does not cover (a card state file's
 // .NAME.card.tmp…, which a phone program writes while it uses its card,
 // and a younger temporary file of a state file cards/NAME.iccid, which
-// vcard -state writes so) is left alone.
+// vcard -state writes so) is left alone, and so is the state file that
+// vcard -state keeps, held, in a folder named as a card's (cards/.x.new1),
+// with its lock file beside it.
 func TestSetupRemovesStaleLeftovers(t *testing.T) {
 	if !lockAcrossProcesses {
 		t.Skip("the setup lock does not reach other processes here")
@@ -109,9 +112,9 @@ func TestSetupRemovesStaleLeftovers(t *testing.T) {
 		filepath.Join(dir, ".pki.new1234"),
 		filepath.Join(cards, ".alice.new5678"),
 	}
-	for _, d := range stale {
-		require.NoError(t, os.Mkdir(d, 0o700))
-		require.NoError(t, os.WriteFile(filepath.Join(d, "leftover"), []byte("x"), 0o600))
+	for i, f := range []string{rootKey, "alice.card"} {
+		require.NoError(t, os.Mkdir(stale[i], 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(stale[i], f), []byte("x"), 0o600))
 	}
 	iccid := filepath.Join(cards, ".alice.iccid.tmp91011")
 	require.NoError(t, os.WriteFile(iccid, []byte("1\n"), 0o600))
@@ -122,6 +125,13 @@ func TestSetupRemovesStaleLeftovers(t *testing.T) {
 	for _, p := range inUse {
 		require.NoError(t, os.WriteFile(p, []byte("x"), 0o600))
 	}
+
+	vcard := filepath.Join(cards, ".x.new1", "card.state")
+	require.NoError(t, os.Mkdir(filepath.Dir(vcard), 0o700))
+	unlock, err := LockCard(vcard)
+	require.NoError(t, err)
+	defer unlock()
+	require.NoError(t, (&applet.File{Path: vcard}).Store([]byte("state")))
 
 	c, err := OpenCloud(ctx, CloudOptions{Dir: dir}) // LoadAuthority
 	require.NoError(t, err)
@@ -136,4 +146,6 @@ func TestSetupRemovesStaleLeftovers(t *testing.T) {
 	for _, p := range inUse {
 		assert.FileExists(t, p, "a card state being written is not the setup's")
 	}
+	assert.FileExists(t, vcard, "another program's card state is not the setup's")
+	assert.FileExists(t, vcard+".lock")
 }
