@@ -35,6 +35,7 @@ import (
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/queue"
 	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
 // buffer is a bytes.Buffer safe for concurrent use.
@@ -107,16 +108,19 @@ func phonesContext(t *testing.T) context.Context {
 }
 
 // purchase runs the seller and the shopper programs at once against the
-// cloud of dir and returns their outputs. The bound is generous: the
-// phones scan on real timers, which a loaded machine stretches.
-func purchase(t *testing.T, dir string) (seller, shopper string) {
+// cloud of dir, the shopper with shopperArgs too, and returns their
+// outputs. The bound is generous: the phones scan on real timers, which a
+// loaded machine stretches.
+func purchase(t *testing.T, dir string, shopperArgs ...string) (seller, shopper string) {
 	t.Helper()
 	var sOut, pOut buffer
 	var wg sync.WaitGroup
 	var sErr, pErr error
 	ctx := phonesContext(t)
 	wg.Go(func() { sErr = demo.RunSeller(ctx, []string{"-data", dir, "-seed", "5"}, &sOut) })
-	wg.Go(func() { pErr = demo.RunShopper(ctx, []string{"-data", dir, "-seed", "6"}, &pOut) })
+	wg.Go(func() {
+		pErr = demo.RunShopper(ctx, append([]string{"-data", dir, "-seed", "6"}, shopperArgs...), &pOut)
+	})
 	wg.Wait()
 	require.NoError(t, sErr, sOut.String())
 	require.NoError(t, pErr, pOut.String())
@@ -223,6 +227,31 @@ func TestSellerWithdrawsUnpaidRequest(t *testing.T) {
 	assert.Equal(t, sPaid[1], pPaid[1], "the shopper paid the request the till waited for")
 	assert.NotEqual(t, withdrawn[1], pPaid[1])
 	awaitBalances(t, cloud, "38.73", "11.27")
+}
+
+// TestShopperUnblocksPIN: Alice's card, whose PIN three wrong PINs
+// blocked, is unblocked by the shopper program with -puk, which makes
+// -pin the card's PIN, and the purchase goes through.
+func TestShopperUnblocksPIN(t *testing.T) {
+	dir := t.TempDir()
+	cloud := startCloud(t, "-data", dir)
+	card, err := demo.OpenCard(dir, "alice")
+	require.NoError(t, err)
+	for range 3 {
+		require.ErrorIs(t, card.VerifyPIN("999999"), simcard.ErrWrongPIN)
+	}
+	require.NoError(t, card.Close())
+	seller, shopper := purchase(t, dir, "-puk", simcardtest.PUK, "-pin", "654321")
+	checkPurchase(t, seller, shopper)
+	awaitBalances(t, cloud, "38.73", "11.27")
+	for _, line := range []string{
+		"[shopper] The card's PIN is blocked: the PUK unblocks it\n",
+		"[shopper] Enter PUK (3 of 3 tries left): ********\n",
+		"[shopper] PIN unblocked by the PUK; the card's PIN is now the new one\n",
+		"[shopper] Enter PIN (3 of 3 tries left): ******\n",
+	} {
+		assert.Contains(t, shopper, line)
+	}
 }
 
 func TestThreeProcessesPostgres(t *testing.T) {

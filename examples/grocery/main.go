@@ -36,6 +36,10 @@
 //	             10000 (maxRounds; default 8)
 //	-pin DIGITS  the PIN the shopper types, 4 to 12 digits (default 123456,
 //	             the demo cards' PIN)
+//	-puk DIGITS  the PUK the shopper types when the card's PIN is blocked
+//	             (after 3 wrong PINs), 8 digits (the demo cards' PUK is
+//	             12345678): it unblocks the card and makes -pin its PIN
+//	             (default: none, and a blocked PIN fails the purchase)
 package main
 
 import (
@@ -72,6 +76,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	loss := fs.Float64("loss", 0.2, "share of adverts lost")
 	rounds := fs.Int("rounds", 8, "advertising rounds heard before the queues are shown")
 	pin := fs.String("pin", demo.PIN, "the PIN the shopper types")
+	puk := fs.String("puk", "", "the `PUK` the shopper types when the card's PIN is blocked, which makes -pin the card's PIN")
 	if err := demo.ParseFlags(fs, args); err != nil {
 		return err
 	}
@@ -82,6 +87,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("%w: -rounds %d is not from 1 to %d", demo.ErrUsage, *rounds, maxRounds)
 	}
 	if err := demo.CheckPIN(*pin); err != nil {
+		return err
+	}
+	if err := demo.CheckPUK(*puk); err != nil {
 		return err
 	}
 	dir := *data
@@ -164,6 +172,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		switch p.Name {
 		case "alice":
 			shopper = ph
+			shopper.PUK = *puk
 		case "till":
 			seller = ph
 		}

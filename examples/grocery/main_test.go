@@ -22,6 +22,7 @@ import (
 	"github.com/casimpay/casimpay/examples/internal/demo"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
 // runGrocery runs the program with args and returns its output.
@@ -133,8 +134,65 @@ func TestGroceryPINBlocked(t *testing.T) {
 	assert.NotContains(t, out.String(), "Receipt verified")
 }
 
+// TestGroceryPINUnblocked: a card whose PIN is blocked is unblocked with
+// -puk, the PUK, which sets -pin as its new PIN, and the purchase goes
+// through; the next run pays with the new PIN, without the PUK.
+func TestGroceryPINUnblocked(t *testing.T) {
+	dir := t.TempDir()
+	blockPIN(t, dir)
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-data", dir, "-puk", simcardtest.PUK, "-pin", "654321"}, &out), out.String())
+	for _, line := range []string{
+		"[shopper] The card's PIN is blocked: the PUK unblocks it\n",
+		"[shopper] Enter PUK (3 of 3 tries left): ********\n",
+		"[shopper] PIN unblocked by the PUK; the card's PIN is now the new one\n",
+		"[shopper] Enter PIN (3 of 3 tries left): ******\n",
+		"[cloud]   Alice:         EUR 38.73 (was EUR 50.00)\n",
+	} {
+		assert.Contains(t, out.String(), line)
+	}
+	again := runGrocery(t, "-data", dir, "-pin", "654321")
+	assert.Contains(t, again, "[cloud]   Alice:         EUR 27.46 (was EUR 38.73)\n", "paid with the new PIN")
+	assert.NotContains(t, again, "PUK")
+}
+
+// TestGroceryWrongPUK: a wrong -puk is refused by the card, which says how
+// many tries the PUK has left, the PIN staying blocked.
+func TestGroceryWrongPUK(t *testing.T) {
+	dir := t.TempDir()
+	blockPIN(t, dir)
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-data", dir, "-puk", "87654321"}, &out)
+	assert.ErrorIs(t, err, simcard.ErrWrongPUK)
+	assert.EqualError(t, err, "demo: wrong PUK, 2 of 3 tries left: simcard: instruction 2C: status word 63C2")
+	assert.Contains(t, out.String(), "[shopper] Wrong PUK: the card refused it (2 of 3 tries left)\n")
+	assert.NotContains(t, out.String(), "Enter PIN")
+	out.Reset()
+	assert.ErrorIs(t, run(context.Background(), []string{"-data", dir}, &out), simcard.ErrPINBlocked, "still blocked")
+
+	// Two more wrong PUKs block the PUK too: the right one no longer
+	// unblocks the card, which does not ask for it.
+	for range 2 {
+		require.ErrorIs(t, run(context.Background(), []string{"-data", dir, "-puk", "87654321"}, &bytes.Buffer{}), simcard.ErrWrongPUK)
+	}
+	out.Reset()
+	err = run(context.Background(), []string{"-data", dir, "-puk", simcardtest.PUK}, &out)
+	assert.ErrorIs(t, err, simcard.ErrPUKBlocked)
+	assert.Contains(t, out.String(), "[shopper] The card's PUK is blocked too: nothing unblocks the card\n")
+	assert.NotContains(t, out.String(), "Enter PUK")
+}
+
+// blockPIN blocks the PIN of Alice's card in the data folder dir, with
+// three runs that type a wrong PIN.
+func blockPIN(t *testing.T, dir string) {
+	t.Helper()
+	for range 3 {
+		require.ErrorIs(t, run(context.Background(), []string{"-data", dir, "-pin", "999999"}, &bytes.Buffer{}), simcard.ErrWrongPIN)
+	}
+}
+
 func TestGroceryFlags(t *testing.T) {
-	for _, args := range [][]string{{"-loss", "1"}, {"-loss", "NaN"}, {"-loss", "-0.1"}, {"-rounds", "0"}, {"-rounds", "-1"}, {"-rounds", "10001"}, {"-rounds", "9223372036854775807"}, {"./shop", "-seed", "2"}, {"-pin", "abc"}, {"-pin", "123"}} {
+	for _, args := range [][]string{{"-loss", "1"}, {"-loss", "NaN"}, {"-loss", "-0.1"}, {"-rounds", "0"}, {"-rounds", "-1"}, {"-rounds", "10001"}, {"-rounds", "9223372036854775807"}, {"./shop", "-seed", "2"}, {"-pin", "abc"}, {"-pin", "123"}, {"-puk", "1234567"}, {"-puk", "abcdefgh"}} {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
 			var out bytes.Buffer
 			assert.ErrorIs(t, run(context.Background(), args, &out), demo.ErrUsage)

@@ -24,6 +24,10 @@
 //	                (a name no phone can have, such as an empty one, is
 //	                refused with exit status 2)
 //	-pin DIGITS     the PIN to type, 4 to 12 digits (default 123456)
+//	-puk DIGITS     the PUK to type when the card's PIN is blocked (after 3
+//	                wrong PINs), 8 digits (the demo cards' PUK is
+//	                12345678): it unblocks the card and makes -pin its PIN
+//	                (default: none, and a blocked PIN fails the purchase)
 //	-seed N         seed of the simulated radio (default 1)
 //	-wait DURATION  how long to wait for the cloud to answer the login, and
 //	                then for the seller: one deadline, from the start of the

@@ -29,6 +29,9 @@ func TestShopperErrors(t *testing.T) {
 		{"argument", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "1234", "-pin", "1234"}, demo.ErrUsage},
 		{"pin not digits", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-pin", "abc"}, demo.ErrUsage},
 		{"pin too long", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-pin", "1234567890123"}, demo.ErrUsage},
+		{"puk too short", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-puk", "1234567"}, demo.ErrUsage},
+		{"puk not digits", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-puk", "1234567a"}, demo.ErrUsage},
+		{"puk given, no card", []string{"-data", t.TempDir(), "-url", "http://127.0.0.1:1", "-puk", "12345678"}, os.ErrNotExist},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

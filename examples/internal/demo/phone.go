@@ -40,6 +40,10 @@ type Phone struct {
 	// Token, Name and MerchantID are set by Login; Token is renewed
 	// when a session read finds it expired (session).
 	Token, Name, MerchantID string
+	// PUK is the PUK that the shopper types when the card's PIN is
+	// blocked: Approve unblocks the card with it, the PIN it approves
+	// with becoming the card's PIN. Empty, Approve fails on a blocked PIN.
+	PUK string
 
 	// consents counts the shopper's calls of the API's Approve: the
 	// consents the phone sent, or set out to send (consentCounter).
@@ -380,15 +384,25 @@ func (p *Phone) NextRequest(ctx context.Context) (*payflow.PaymentView, error) {
 // returns the signed receipt, which the phone verifies and shows. When
 // another request took the phone's screen since v was shown, it fails with
 // payflow.ErrMismatch and the card signs nothing (payflow's ApproveShown).
-// On a card whose PIN is blocked (no tries left), the phone asks for no
-// PIN: it says so and fails with simcard.ErrPINBlocked.
+// On a card whose PIN is blocked (no tries left), the phone says so and,
+// without a PUK, asks for no PIN and fails with simcard.ErrPINBlocked;
+// with the PUK, it unblocks the card, pin becoming its PIN, and goes on
+// (unblock).
 func (p *Phone) Approve(ctx context.Context, v *payflow.PaymentView, pin string) (*payflow.Receipt, error) {
 	left, total, err := p.Card.PINTries()
 	if err != nil {
 		return nil, err
 	}
 	if left == 0 {
-		return nil, p.pinBlocked(simcard.ErrPINBlocked)
+		if p.PUK == "" {
+			return nil, p.pinBlocked(simcard.ErrPINBlocked)
+		}
+		if err := p.unblock(pin); err != nil {
+			return nil, err
+		}
+		if left, total, err = p.Card.PINTries(); err != nil {
+			return nil, err
+		}
 	}
 	p.Screen.Printf("Enter PIN (%d of %d tries left): %s", left, total, mask(pin))
 	return p.approve(ctx, v, pin, total)
@@ -418,9 +432,7 @@ func (p *Phone) approve(ctx context.Context, v *payflow.PaymentView, pin string,
 	var se *simcard.StatusError
 	switch {
 	case errors.As(err, &se) && errors.Is(err, simcard.ErrWrongPIN):
-		n, _ := se.TriesLeft()
-		p.Screen.Printf("Wrong PIN: the card refused it (%d of %d tries left)", n, total)
-		return nil, fmt.Errorf("demo: wrong PIN, %d of %d tries left: %w", n, total, err)
+		return nil, p.refused("PIN", se, total, err)
 	case errors.Is(err, simcard.ErrPINBlocked):
 		return nil, p.pinBlocked(err)
 	case err != nil:
@@ -436,6 +448,45 @@ func (p *Phone) approve(ctx context.Context, v *payflow.PaymentView, pin string,
 func (p *Phone) pinBlocked(err error) error {
 	p.Screen.Printf("The card's PIN is blocked: the PUK unblocks it")
 	return fmt.Errorf("demo: the card's PIN is blocked: %w", err)
+}
+
+// refused shows that the card refused the secret what ("PIN" or "PUK")
+// with se, the wrong secret's status error err, and returns err wrapped,
+// saying the tries left of total.
+func (p *Phone) refused(what string, se *simcard.StatusError, total int, err error) error {
+	n, _ := se.TriesLeft()
+	p.Screen.Printf("Wrong %s: the card refused it (%d of %d tries left)", what, n, total)
+	return fmt.Errorf("demo: wrong %s, %d of %d tries left: %w", what, n, total, err)
+}
+
+// unblock shows that the card's PIN is blocked and unblocks it with the
+// phone's PUK (simcard.Card.Unblock), pin becoming the card's PIN. A
+// wrong PUK fails with an error matching simcard.ErrWrongPUK that says
+// the PUK's tries left, and a blocked PUK, which nothing unblocks, with
+// one matching simcard.ErrPUKBlocked; the PIN stays blocked.
+func (p *Phone) unblock(pin string) error {
+	p.Screen.Printf("The card's PIN is blocked: the PUK unblocks it")
+	left, total, err := p.Card.PUKTries()
+	if err != nil {
+		return err
+	}
+	err = simcard.ErrPUKBlocked // without a try left, the card is not asked
+	if left > 0 {
+		p.Screen.Printf("Enter PUK (%d of %d tries left): %s", left, total, mask(p.PUK))
+		err = p.Card.Unblock(p.PUK, pin)
+	}
+	var se *simcard.StatusError
+	switch {
+	case errors.As(err, &se) && errors.Is(err, simcard.ErrWrongPUK):
+		return p.refused("PUK", se, total, err)
+	case errors.Is(err, simcard.ErrPUKBlocked):
+		p.Screen.Printf("The card's PUK is blocked too: nothing unblocks the card")
+		return fmt.Errorf("demo: the card's PIN and PUK are blocked: %w", err)
+	case err != nil:
+		return err
+	}
+	p.Screen.Printf("PIN unblocked by the PUK; the card's PIN is now the new one")
+	return nil
 }
 
 // CollectReceipt takes the receipt of v, a payment settled with a consent

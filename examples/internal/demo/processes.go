@@ -53,6 +53,15 @@ func CheckPIN(pin string) error {
 	return nil
 }
 
+// CheckPUK refuses a -puk flag that no card takes (simcard.ValidPUK) with
+// ErrUsage; an empty one, no PUK given, it takes.
+func CheckPUK(puk string) error {
+	if puk != "" && !simcard.ValidPUK(puk) {
+		return fmt.Errorf("%w: -puk must have %d digits", ErrUsage, simcard.PUKLength)
+	}
+	return nil
+}
+
 // CheckURL refuses a -url flag that payflow.NewClient refuses (such as
 // one whose scheme is not http or https, or that does not parse) with
 // ErrUsage, wrapping the client's error, which matches
@@ -268,9 +277,9 @@ const shutdownWait = 5 * time.Second
 
 // phoneFlags are the flags of the phone programs.
 type phoneFlags struct {
-	dir, url, pick, pin string
-	seed                uint64
-	wait                time.Duration
+	dir, url, pick, pin, puk string
+	seed                     uint64
+	wait                     time.Duration
 }
 
 func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
@@ -283,6 +292,7 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	fs.DurationVar(&f.wait, "wait", 2*time.Minute, "how long to wait for the cloud's login, and then for the other phone (to find it, pair with it and buy)")
 	if name == "shopper" {
 		fs.StringVar(&f.pin, "pin", PIN, "the PIN the shopper types")
+		fs.StringVar(&f.puk, "puk", "", "the `PUK` the shopper types when the card's PIN is blocked, which makes -pin the card's PIN")
 	}
 	if err := ParseFlags(fs, args); err != nil {
 		return nil, err
@@ -300,6 +310,9 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	}
 	if name == "shopper" {
 		if err := CheckPIN(f.pin); err != nil {
+			return nil, err
+		}
+		if err := CheckPUK(f.puk); err != nil {
 			return nil, err
 		}
 	}
@@ -347,6 +360,7 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 	if err != nil {
 		return nil, nil, err
 	}
+	ph.PUK = f.puk
 	ph.Screen.Printf("Cloud at %s", f.url)
 	if err := login(ctx, ph, f); err != nil {
 		return nil, nil, err
