@@ -16,6 +16,7 @@ import (
 
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/internal/ctxsleep"
+	"github.com/casimpay/casimpay/internal/nilptr"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/queue"
@@ -86,7 +87,8 @@ const DefaultRateLimitPause = time.Second
 const DefaultMaxRateLimitPause = 5 * time.Second
 
 // PhoneOptions configure a Shopper or a Seller. API and one of Verifier and
-// PlatformKey are required; the zero value of the others is the default.
+// PlatformKey are required (an API that is a nil pointer, such as a nil
+// *Client, is none); the zero value of the others is the default.
 type PhoneOptions struct {
 	// API is the platform: a *Client over HTTP or a *Platform in process.
 	API API
@@ -210,6 +212,12 @@ type phone struct {
 func (p *phone) init(role adv.Role, card phoneCard, opts PhoneOptions) error {
 	if card == nil || opts.API == nil {
 		return fmt.Errorf("%w: a phone needs a card and an API", ErrInvalid)
+	}
+	if nilptr.Is(card) {
+		return fmt.Errorf("%w: the phone's card is a nil %T", ErrInvalid, card)
+	}
+	if nilptr.Is(opts.API) {
+		return fmt.Errorf("%w: the phone's API is a nil %T", ErrInvalid, opts.API)
 	}
 	if opts.Verifier == nil && opts.PlatformKey == nil {
 		return fmt.Errorf("%w: a phone needs a Verifier or a PlatformKey to check receipts", ErrInvalid)

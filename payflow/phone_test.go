@@ -543,6 +543,28 @@ func TestPhonesRefusals(t *testing.T) {
 		_, err = payflow.NewSeller(w.sellerCard.Card, payflow.PhoneOptions{Verifier: w.f.PlatformVerifier})
 		require.ErrorIs(t, err, payflow.ErrInvalid)
 	})
+	t.Run("a nil pointer for the card or the API", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		var nilCard *simcard.Card
+		for _, tc := range []struct {
+			name            string
+			shopper, seller *simcard.Card
+			api             payflow.API
+			want            string
+		}{
+			{"card", nilCard, nilCard, w.f.Platform, "payflow: invalid request: the phone's card is a nil *simcard.Card"},
+			{"platform", w.shopperCard.Card, w.sellerCard.Card, (*payflow.Platform)(nil), "payflow: invalid request: the phone's API is a nil *payflow.Platform"},
+			{"client", w.shopperCard.Card, w.sellerCard.Card, (*payflow.Client)(nil), "payflow: invalid request: the phone's API is a nil *payflow.Client"},
+		} {
+			opts := phoneOptions(w.f, tc.api)
+			_, err := payflow.NewShopper(tc.shopper, opts)
+			require.ErrorIs(t, err, payflow.ErrInvalid, "shopper, nil %s", tc.name)
+			assert.EqualError(t, err, tc.want, "shopper, nil %s", tc.name)
+			_, err = payflow.NewSeller(tc.seller, opts)
+			require.ErrorIs(t, err, payflow.ErrInvalid, "seller, nil %s", tc.name)
+			assert.EqualError(t, err, tc.want, "seller, nil %s", tc.name)
+		}
+	})
 }
 
 // tamperAPI changes what the platform answers, as a compromised network

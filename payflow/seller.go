@@ -131,8 +131,9 @@ type captures struct {
 }
 
 // NewSeller returns the seller phone of card, which must belong to a
-// merchant. It fails with ErrInvalid when opts lacks the API or a way to
-// verify receipts.
+// merchant. It fails with ErrInvalid when card is nil or a nil pointer (a
+// nil *simcard.Card), or opts lacks the API (also one that is a nil
+// pointer) or a way to verify receipts.
 func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 	s := &Seller{
 		card: card, rand: rand.Reader, requestMu: newCtxLock(), settleMu: newCtxLock(),

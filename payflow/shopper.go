@@ -62,7 +62,8 @@ type Shopper struct {
 const MaxKeptConsents = 16
 
 // NewShopper returns the shopper phone of card. It fails with ErrInvalid
-// when opts lacks the API or a way to verify receipts.
+// when card is nil or a nil pointer (a nil *simcard.Card), or opts lacks
+// the API (also one that is a nil pointer) or a way to verify receipts.
 func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 	s := &Shopper{card: card, consentMu: newCtxLock()}
 	if err := s.init(adv.Shopper, card, opts); err != nil {
