@@ -477,8 +477,11 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // the consent is kept and ApproveShown waits for the capture and returns
 // its receipt, checked as above; a receipt of another consent (that
 // consent of the card settled the request first and spent its nonce: the
-// payer is charged once) then fails with ErrFinal, and the consent, not
-// made, is not kept; shown pending with a consent nonce, or ended without a
+// payer is charged once) then fails with ErrFinal, the consent, not
+// made, is not kept, and the request goes off screen (Payment fails with
+// ErrNoPayment), as it does once an approval returns its receipt: paid,
+// it is no request to approve, and with no consent kept, no receipt to
+// collect; shown pending with a consent nonce, or ended without a
 // capture, the consent was not made, and ApproveShown fails with the
 // platform's refusal, nothing kept; shown pending without a consent
 // nonce it fails with ErrConflict, in a state that no request's view
@@ -757,7 +760,8 @@ func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *Payment
 // signed it (showEnded: ErrMismatch otherwise, u kept), or when the platform refused u (u.refused) and
 // the captured view's receipt, verified, is of another consent
 // (errOtherConsent): another consent of the card paid the request, and u
-// was not made; that is ErrFinal. A captured view that shows another
+// was not made; that is ErrFinal, and the request goes off screen as it
+// does once u's own receipt is returned (finish). A captured view that shows another
 // amount captured than a capture of the request gives, or the request
 // otherwise than its seller's card signed it (checkCaptured), or
 // whose receipt is of another consent than u that the platform did not
@@ -816,7 +820,10 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 	}
 	rc, err := s.receiptOf(ctx, u, out)
 	if s.paidByAnother(u, err) {
+		// Paid, by a consent that the phone does not keep: nothing is
+		// left to approve or collect on screen.
 		s.drop(u)
+		s.finish(v.ID)
 		return nil, fmt.Errorf("%w: the platform refused the consent, and shows the payment captured by another consent of this card", ErrFinal)
 	}
 	if err != nil {

@@ -2164,8 +2164,11 @@ func (w *phoneWorld) approvePaidWithAnotherConsent(t *testing.T, ctx context.Con
 // (with a manual capture, once the seller captured the hold). Approve
 // fails with ErrFinal, the request paid otherwise, not with ErrMismatch
 // over a receipt that is not of its consent; the consent, which was not
-// made, is not kept (the next approval sends nothing and the card signs
-// nothing), and the shopper is charged once.
+// made, is not kept, and the request is taken off the screen, as a
+// receipt of the phone's own consent takes it (the next approval fails
+// with ErrNoPayment, sending nothing, the card signing nothing, and the
+// next WaitPayment shows the session's next request). The shopper is
+// charged once.
 func TestShopperApprovePaidWithAnotherConsent(t *testing.T) {
 	ctx := context.Background()
 	for _, manual := range []bool{false, true} {
@@ -2178,13 +2181,24 @@ func TestShopperApprovePaidWithAnotherConsent(t *testing.T) {
 			require.ErrorIs(t, err, payflow.ErrFinal)
 			assert.NotErrorIs(t, err, payflow.ErrMismatch)
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+			screen, err := w.shopper.Payment()
+			require.ErrorIs(t, err, payflow.ErrNoPayment, "the paid request is off the screen")
+			assert.Nil(t, screen)
 			counter := w.counter(t)
 
 			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
-			require.ErrorIs(t, err, payflow.ErrFinal)
-			assert.Len(t, api.sent, 1, "the refused consent is not kept to send again")
+			require.ErrorIs(t, err, payflow.ErrNoPayment)
+			assert.Len(t, api.sent, 1, "nothing sent again")
 			assert.Equal(t, counter, w.counter(t), "the card signed nothing")
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+
+			_, _, err = w.seller.Wait(ctx) // the till shows the request paid
+			require.NoError(t, err)
+			next, screen := w.request(t)
+			assert.Equal(t, payflow.SessionRequestID(next.SessionID, 1), next.ID)
+			assert.Equal(t, next.ID, screen.ID, "the session's next request")
+			assert.Equal(t, payflow.StatePending, screen.State)
+			assert.Len(t, api.sent, 1, "nothing sent again")
 		})
 	}
 }
