@@ -427,8 +427,9 @@ type Charge struct {
 // the platform then (as Held does) and refuses so before it withdraws
 // anything (below): the request on screen, and those kept to be sent
 // again, stay as they are. A held request that it also keeps to be sent
-// again (below) does not count then, as withdrawing it voids its hold or
-// fails Request. Withdrawing them may keep more (one on screen,
+// again (below), the same signed request (its ID and RequestHash: not
+// another that the card signed under its ID), does not count then, as
+// withdrawing it voids its hold or fails Request. Withdrawing them may keep more (one on screen,
 // or at a taken index, found held), so it checks again before the card
 // signs, and a Request refused then has withdrawn them. Capturing or
 // cancelling a held one (CaptureHeld, CancelHeld) makes room, also one
@@ -565,7 +566,7 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 	// withdrawing them ends them or fails Request. Withdrawing may keep
 	// more (one on screen or at a taken index found held), so the loop
 	// below checks again.
-	if err := s.roomForHold(ctx, s.unsentIDs()); err != nil {
+	if err := s.roomForHold(ctx, s.unsentKeys()); err != nil {
 		return nil, err
 	}
 	if _, _, err := s.settleUnsent(ctx); err != nil {
@@ -758,16 +759,25 @@ func (s *Seller) keepMade(id ID, u unsentRequest) {
 	s.keepUnsent(u)
 }
 
-// unsentIDs returns the IDs of the requests kept to be withdrawn
+// requestKey names a signed payment request fully: its ID and the hash of
+// the signed request (a seller card may sign more than one request under
+// one ID).
+type requestKey struct {
+	id   ID
+	hash string
+}
+
+// unsentKeys returns the keys of the requests kept to be withdrawn
 // (keepUnsent).
-func (s *Seller) unsentIDs() map[ID]bool {
+func (s *Seller) unsentKeys() map[requestKey]bool {
 	s.unsentMu.Lock()
 	defer s.unsentMu.Unlock()
-	ids := make(map[ID]bool, len(s.unsent))
+	keys := make(map[requestKey]bool, len(s.unsent))
 	for _, u := range s.unsent {
-		ids[u.id] = true
+		h := record.Hash(u.msg)
+		keys[requestKey{u.id, string(h[:])}] = true
 	}
-	return ids
+	return keys
 }
 
 // keepUnsent keeps u, a signed payment request that may be recorded, to
@@ -1452,16 +1462,18 @@ func (s *Seller) lapseLocked() {
 
 // roomForHold fails with ErrLimit while the seller keeps MaxHeld
 // requests, held, or whose capture's receipt is due (refreshHeld), those
-// of spare left out: requests kept to be withdrawn (unsentIDs), before
+// of spare left out: requests kept to be withdrawn (unsentKeys), before
 // Request withdraws them, which ends each of them (a hold voided) or
-// fails.
-func (s *Seller) roomForHold(ctx context.Context, spare map[ID]bool) error {
+// fails. A held request is left out only when one kept has both its ID
+// and its request hash: withdrawing another request under its ID leaves
+// it held.
+func (s *Seller) roomForHold(ctx context.Context, spare map[requestKey]bool) error {
 	full := func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		n := len(s.held)
 		for _, h := range s.held {
-			if spare[h.ID] {
+			if spare[requestKey{h.ID, string(h.RequestHash)}] {
 				n--
 			}
 		}

@@ -2880,26 +2880,11 @@ func TestSellerLimitLeavesTheScreen(t *testing.T) {
 			w := newMemoryPhoneWorld(t, true)
 			captures := &lostCaptureAPI{API: w.f.Platform}
 			api := &lostCreateAPI{API: captures, loss: payflow.ErrUnavailable, lost: true}
-			opts := phoneOptions(w.f, api)
-			opts.Now = func() time.Time { return w.f.Clock.Now().Add(time.Minute) }
-			var err error
-			w.seller, err = payflow.NewSeller(w.sellerCard.Card, opts)
-			require.NoError(t, err)
-			first := w.pairAndHold(t)
-			held := mustHeld(t, w.seller)
-			require.Len(t, held, 1)
-			advanceTo(t, w.f, held[0].HoldExpiresAt.Add(-30*time.Second))
-			w.f.RefreshCRLs()
-			require.Empty(t, mustHeld(t, w.seller), "past its hold expiry by the seller's clock")
-
-			c := w.pair(t)
-			for i := range payflow.MaxHeld - 1 {
-				w.holdAt(t, c, i)
-			}
+			first, c := w.holdAllButOne(t, api)
 			charge := payflow.Charge{Amount: 10, Currency: "EUR"}
 			sv, pending := w.leavePending(t, api, c, charge, kept, payflow.MaxHeld)
 			captures.lose.Store(true)
-			_, err = w.seller.CaptureHeld(ctx, first, 400)
+			_, err := w.seller.CaptureHeld(ctx, first, 400)
 			require.ErrorIs(t, err, payflow.ErrUnavailable)
 			captures.lose.Store(false)
 			require.Len(t, mustHeld(t, w.seller), payflow.MaxHeld, "its capture's receipt due")
@@ -2925,6 +2910,74 @@ func TestSellerLimitLeavesTheScreen(t *testing.T) {
 			w.assertState(t, next.ID, payflow.StatePending)
 		})
 	}
+}
+
+// holdAllButOne gives w a seller phone that talks to api, its clock a
+// minute ahead of the platform's, and has it hold a request, first, that
+// it then takes for past its hold expiry (Held) while the platform still
+// holds it, and then MaxHeld-1 requests in a new session, c: a capture of
+// first whose reply is lost keeps it again, its receipt due, as the
+// MaxHeld-th.
+func (w *phoneWorld) holdAllButOne(t *testing.T, api payflow.API) (first payflow.ID, c *payflow.Confirmation) {
+	t.Helper()
+	opts := phoneOptions(w.f, api)
+	opts.Now = func() time.Time { return w.f.Clock.Now().Add(time.Minute) }
+	var err error
+	w.seller, err = payflow.NewSeller(w.sellerCard.Card, opts)
+	require.NoError(t, err)
+	first = w.pairAndHold(t)
+	held := mustHeld(t, w.seller)
+	require.Len(t, held, 1)
+	advanceTo(t, w.f, held[0].HoldExpiresAt.Add(-30*time.Second))
+	w.f.RefreshCRLs()
+	require.Empty(t, mustHeld(t, w.seller), "past its hold expiry by the seller's clock")
+
+	c = w.pair(t)
+	for i := range payflow.MaxHeld - 1 {
+		w.holdAt(t, c, i)
+	}
+	return first, c
+}
+
+// TestSellerLimitCountsKeptRequestOfAnotherUnderHeldID: a payment request
+// kept to be sent again does not free the room of a held request that
+// has its ID but is another request (another request hash: the card
+// signed it under the held one's ID, as the session's next index was set
+// back to 0, a state that no answer of the platform leads to). With
+// MaxHeld requests kept, held or whose capture's receipt is due, Request
+// fails with ErrLimit before anything is withdrawn: the kept request is
+// not sent again, the card signs nothing, and the held one stays held.
+func TestSellerLimitCountsKeptRequestOfAnotherUnderHeldID(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, true)
+	captures := &lostCaptureAPI{API: w.f.Platform}
+	creates := &lostCreateAPI{API: captures, loss: payflow.ErrUnavailable, lost: true}
+	api := &createCounter{API: creates}
+	first, c := w.holdAllButOne(t, api)
+	heldID := payflow.SessionRequestID(c.SessionID, 0)
+	charge := payflow.Charge{Amount: 10, Currency: "EUR"}
+	payflow.SetNextRequestIndex(w.seller, 0)
+	creates.setDown(true) // the request under heldID never reaches the platform: kept
+	_, err := w.seller.Request(ctx, charge)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	creates.setDown(false)
+	captures.lose.Store(true)
+	_, err = w.seller.CaptureHeld(ctx, first, 400)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	captures.lose.Store(false)
+	require.Len(t, mustHeld(t, w.seller), payflow.MaxHeld, "its capture's receipt due")
+
+	counter, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	api.calls.Store(0)
+	_, err = w.seller.Request(ctx, charge)
+	require.ErrorIs(t, err, payflow.ErrLimit)
+	assert.Zero(t, api.calls.Load(), "the kept request is not sent again")
+	after, err := w.sellerCard.Card.Counter()
+	require.NoError(t, err)
+	assert.Equal(t, counter, after, "the card signed nothing")
+	w.assertState(t, heldID, payflow.StateHeld)
+	assert.Len(t, mustHeld(t, w.seller), payflow.MaxHeld)
 }
 
 // leavePending has the seller, whose phone talks to the platform through
