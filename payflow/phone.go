@@ -1418,11 +1418,7 @@ func checkReceipt(rc *Receipt, kind record.ReceiptKind, v *PaymentView) error {
 		// a product that does not fit.
 		lines[i] = Line{SKU: l.SKU, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Amount: l.UnitPrice * l.Quantity}
 	}
-	legs := make([]AssetLeg, len(rc.Legs))
-	for i, l := range rc.Legs {
-		legs[i] = AssetLeg{Asset: l.Asset, Amount: l.Amount}
-	}
-	if !showsSignedLines(&r, lines, legs) {
+	if !showsSignedLines(&r, lines, assetLegs(rc.Legs)) {
 		return fmt.Errorf("%w: the receipt's lines or legs differ from the seller's signed request", ErrMismatch)
 	}
 	return nil

@@ -150,15 +150,14 @@ func (p *Platform) newPayment(ctx context.Context, c *CardRecord, msg []byte, r 
 			return nil, fmt.Errorf("%w: items total %d, request says %d", ErrMismatch, total, r.Amount)
 		}
 	}
-	legs := make([]AssetLeg, len(r.Legs))
-	for i, l := range r.Legs {
+	for _, l := range r.Legs {
 		if _, err := p.store.Asset(ctx, l.Asset); errors.Is(err, ErrNotFound) {
 			return nil, fmt.Errorf("%w: asset %q is not registered", ErrInvalid, l.Asset)
 		} else if err != nil {
 			return nil, err // no verdict on the request: it stays unspent
 		}
-		legs[i] = AssetLeg{Asset: l.Asset, Amount: l.Amount}
 	}
+	legs := assetLegs(r.Legs)
 	ttl := p.ttl.request
 	if r.TTL > 0 {
 		ttl = min(time.Duration(r.TTL)*time.Second, p.ttl.maxRequest)

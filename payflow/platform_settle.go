@@ -764,6 +764,17 @@ func paymentReceipt(r *PaymentRecord, transferIDs [][]byte, now time.Time) *reco
 	return rc
 }
 
+// assetLegs returns legs, of a signed payment request or receipt, as the
+// asset legs of a payment record or view, in order (an empty slice for
+// none).
+func assetLegs(legs []record.Leg) []AssetLeg {
+	out := make([]AssetLeg, len(legs))
+	for i, l := range legs {
+		out[i] = AssetLeg{Asset: l.Asset, Amount: l.Amount}
+	}
+	return out
+}
+
 // receiptFits checks that the payment receipt of r can be signed: that
 // with the longest values its settlement can give it (a consent hash, the
 // transfer ID of each leg, the whole amount, the longest time) its message

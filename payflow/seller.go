@@ -1234,13 +1234,9 @@ func (s *Seller) checkCharge(id ID, r *record.PaymentRequest, lines []Line, pric
 // whose receipt does not (ErrInvalid), which the card would have signed,
 // using a counter, for nothing.
 func checkReceiptFits(id ID, r *record.PaymentRequest, lines []Line) error {
-	legs := make([]AssetLeg, len(r.Legs))
-	for i, l := range r.Legs {
-		legs[i] = AssetLeg{Asset: l.Asset, Amount: l.Amount}
-	}
 	return receiptFits(&PaymentRecord{
 		ID: id, Currency: r.Currency, Amount: r.Amount, PayerCardID: r.PayerCardID, MerchantID: r.MerchantID,
-		Lines: lines, Legs: legs, RequestHash: make([]byte, record.HashSize),
+		Lines: lines, Legs: assetLegs(r.Legs), RequestHash: make([]byte, record.HashSize),
 	})
 }
 
