@@ -360,8 +360,9 @@ func CardID(c *x509.Certificate) (string, error) {
 // parses and DER or RFC 5280 do not have, each another encoding of the
 // same certificate, or "": a notBefore or notAfter not encoded as RFC 5280
 // §4.1.2.5 has it (readTime), an extension whose critical is written out
-// as FALSE (extensionsEncoding), or a basicConstraints, keyUsage or key
-// identifier value not in DER (certificateValueEncoding). It reads c.RawTBSCertificate, which
+// as FALSE (extensionsEncoding), or a basicConstraints, keyUsage,
+// extKeyUsage or key identifier value not in DER
+// (certificateValueEncoding). It reads c.RawTBSCertificate, which
 // crypto/x509 parsed: the version, the serial number, the signature
 // algorithm, the issuer, the validity, the subject, the key, the unique
 // identifiers and the extensions.
@@ -433,7 +434,7 @@ func extensionsEncoding(exts cryptobyte.String, valueEncoding func(id x509.OID, 
 
 // certificateValueEncoding returns why value, the value of a certificate's
 // extension id that crypto/x509 parsed, is refused, or "": a
-// basicConstraints, keyUsage, subjectKeyIdentifier or
+// basicConstraints, keyUsage, extKeyUsage, subjectKeyIdentifier or
 // authorityKeyIdentifier value that is not the one DER encoding of what it
 // holds, which crypto/x509 reads all the same: bytes after its SEQUENCE,
 // BIT STRING or OCTET STRING, a field after those of a basicConstraints
@@ -448,6 +449,12 @@ func certificateValueEncoding(id x509.OID, value cryptobyte.String) string {
 		if !value.ReadASN1(&fields, cbasn1.SEQUENCE) || !value.Empty() ||
 			!fields.SkipOptionalASN1(cbasn1.BOOLEAN) || !fields.SkipOptionalASN1(cbasn1.INTEGER) || !fields.Empty() {
 			return "(basicConstraints) with more than its SEQUENCE of cA and pathLenConstraint"
+		}
+	case id.EqualASN1OID(oidExtKeyUsage):
+		// Each KeyPurposeId crypto/x509, or parseEKU for an arc beyond 64
+		// bits, reads in DER.
+		if !value.SkipASN1(cbasn1.SEQUENCE) || !value.Empty() {
+			return "(extKeyUsage) with more than its SEQUENCE of KeyPurposeId"
 		}
 	case id.EqualASN1OID(oidSubjectKeyID):
 		if !value.SkipASN1(cbasn1.OCTET_STRING) || !value.Empty() {

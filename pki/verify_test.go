@@ -1654,3 +1654,66 @@ func TestCertificateExplicitNonCritical(t *testing.T) {
 	_, err = LoadCA(h.ca.Signer(), ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
 	requireRefusal(t, err, ErrUsage, -1)
 }
+
+// TestCAExtKeyUsageEncoding: a CA certificate whose extKeyUsage value has
+// bytes after its SEQUENCE, which crypto/x509 reads all the same, is
+// refused (ErrUsage, naming the certificate and the extension) by LoadCA,
+// by NewVerifier as a root or an intermediate, and as an intermediate
+// presented, with the certificates as presented, where an intermediate
+// configured or loaded was taken and the one presented refused only by
+// the check of a path; the same extension in DER is taken. A card's
+// extKeyUsage, with an object identifier that crypto/x509 does not read,
+// followed by other bytes makes the card malformed (ErrUntrusted).
+func TestCAExtKeyUsageEncoding(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+	const why = "extension 2.5.29.37 (extKeyUsage) with more than its SEQUENCE of KeyPurposeId"
+	eku := ekuOf(t, oidAnyEKU)
+	after := append(slices.Clone(eku[0].Value), 0x05, 0x00)
+
+	// The card CA, of the same name and key identifier, with an
+	// extKeyUsage of anyExtendedKeyUsage, which crypto/x509 reads.
+	parent := h.ca.Certificate()
+	tmpl := caTemplateOf(func(c *x509.Certificate) {
+		c.RawSubject, c.SubjectKeyId, c.ExtraExtensions = parent.RawSubject, parent.SubjectKeyId, eku
+	})
+	ca := issueRaw(t, h.root, tmpl, h.ca.Signer().Public())
+	bad := withExtensionValue(t, h.root.Signer(), ca, oidExtKeyUsage, after)
+	key := newKey(t)
+	rootTmpl := caTemplateOf(func(c *x509.Certificate) { c.Subject.CommonName, c.ExtraExtensions = "root", eku })
+	rootTmpl.SerialNumber, rootTmpl.NotBefore, rootTmpl.NotAfter = big.NewInt(1), t0, t0.Add(time.Hour)
+	root := createCert(t, rootTmpl, rootTmpl, key.Public(), key)
+	badRoot := withExtensionValue(t, key, root, oidExtKeyUsage, after)
+
+	t.Run("in DER", func(t *testing.T) {
+		_, err := LoadCA(h.ca.Signer(), ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+		assert.NoError(t, err)
+		_, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+		assert.NoError(t, err)
+		_, err = NewVerifier(VerifierOptions{Roots: [][]byte{root}})
+		assert.NoError(t, err)
+		_, err = v.VerifyCard([][]byte{h.card, ca})
+		assert.NoError(t, err)
+	})
+	t.Run("followed by other bytes", func(t *testing.T) {
+		_, err := LoadCA(h.ca.Signer(), bad, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+		assert.EqualError(t, err, fmt.Sprintf("%v: CA certificate %s", ErrUsage, why))
+		_, err = LoadCA(key, badRoot, nil, CAOptions{CRLURL: "http://pki.example/root.crl"})
+		assert.EqualError(t, err, fmt.Sprintf("%v: CA certificate %s", ErrUsage, why))
+		_, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{bad}})
+		assert.EqualError(t, err, fmt.Sprintf("%v: intermediate 0 %s", ErrUsage, why))
+		_, err = NewVerifier(VerifierOptions{Roots: [][]byte{badRoot}})
+		assert.EqualError(t, err, fmt.Sprintf("%v: root 0 %s", ErrUsage, why))
+		_, err = v.VerifyCard([][]byte{h.card, bad})
+		assert.EqualError(t, err, fmt.Sprintf("%v: certificate 1: %s", ErrUsage, why))
+	})
+	t.Run("card", func(t *testing.T) {
+		value := mustParse(t, h.card)
+		e, ok := extensionOf(value, oidExtKeyUsage)
+		require.True(t, ok)
+		card := withExtensionValue(t, h.ca.Signer(), h.card, oidExtKeyUsage, append(slices.Clone(e.Value), 0x05, 0x00))
+		_, err := v.VerifyCard([][]byte{card, h.ca.DER()})
+		requireRefusal(t, err, ErrUntrusted, 0)
+	})
+}
