@@ -362,7 +362,7 @@ func CardID(c *x509.Certificate) (string, error) {
 // §4.1.2.5 has it (readTime), an extension whose critical is written out
 // as FALSE (extensionsEncoding), or a basicConstraints, keyUsage,
 // extKeyUsage or key identifier value not in DER
-// (certificateValueEncoding). It reads c.RawTBSCertificate, which
+// (extensionValueEncoding). It reads c.RawTBSCertificate, which
 // crypto/x509 parsed: the version, the serial number, the signature
 // algorithm, the issuer, the validity, the subject, the key, the unique
 // identifiers and the extensions.
@@ -392,18 +392,19 @@ func certificateEncoding(c *x509.Certificate) string {
 		(present && !outer.ReadASN1(&exts, cbasn1.SEQUENCE)) {
 		return "extensions not found"
 	}
-	if why := extensionsEncoding(exts, certificateValueEncoding); why != "" {
+	if why := extensionsEncoding(exts); why != "" {
 		return "extension " + why
 	}
 	return ""
 }
 
 // extensionsEncoding returns why exts, the content of an Extensions
-// SEQUENCE that crypto/x509 parsed, is refused, or "": an extension whose
-// critical BOOLEAN is written out as FALSE, its DEFAULT, which DER leaves
-// out (X.690 §11.5): another encoding of the extension without it; or one
-// whose value valueEncoding, unless nil, refuses.
-func extensionsEncoding(exts cryptobyte.String, valueEncoding func(id x509.OID, value cryptobyte.String) string) string {
+// SEQUENCE of a certificate, a CRL or a CRL entry that crypto/x509
+// parsed, is refused, or "": an extension whose critical BOOLEAN is
+// written out as FALSE, its DEFAULT, which DER leaves out (X.690 §11.5):
+// another encoding of the extension without it; or one whose value
+// extensionValueEncoding refuses.
+func extensionsEncoding(exts cryptobyte.String) string {
 	for !exts.Empty() {
 		var ext, raw, value cryptobyte.String
 		var id x509.OID
@@ -419,46 +420,60 @@ func extensionsEncoding(exts cryptobyte.String, valueEncoding func(id x509.OID, 
 				return id.String() + " with critical written out as FALSE, which DER leaves out"
 			}
 		}
-		if valueEncoding == nil {
-			continue
-		}
 		if !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
 			return "not an extension"
 		}
-		if why := valueEncoding(id, value); why != "" {
+		if why := extensionValueEncoding(id, value); why != "" {
 			return id.String() + " " + why
 		}
 	}
 	return ""
 }
 
-// certificateValueEncoding returns why value, the value of a certificate's
-// extension id that crypto/x509 parsed, is refused, or "": a
-// basicConstraints, keyUsage, extKeyUsage, subjectKeyIdentifier or
-// authorityKeyIdentifier value that is not the one DER encoding of what it
-// holds, which crypto/x509 reads all the same: bytes after its SEQUENCE,
-// BIT STRING or OCTET STRING, a field after those of a basicConstraints
-// (cA, pathLenConstraint) or of an authorityKeyIdentifier, or a keyUsage
-// with trailing zero bits, which DER leaves out of a named bit list
-// (X.690 §11.2.2). A length or an INTEGER not in its shortest form
-// crypto/x509 refuses itself, as a malformed certificate.
-func certificateValueEncoding(id x509.OID, value cryptobyte.String) string {
+// oneElement are the extensions whose value is one element of tag, which
+// crypto/x509 reads without looking at what follows it:
+// extensionValueEncoding refuses bytes after it. crypto/x509 (or
+// parseEKU, for a KeyPurposeId with an arc beyond 64 bits) reads what
+// the element holds in DER only.
+var oneElement = []struct {
+	id   asn1.ObjectIdentifier
+	tag  cbasn1.Tag
+	name string
+	what string // the element
+}{
+	{oidExtKeyUsage, cbasn1.SEQUENCE, "extKeyUsage", "SEQUENCE of KeyPurposeId"},
+	{oidSubjectKeyID, cbasn1.OCTET_STRING, "subjectKeyIdentifier", "OCTET STRING"},
+	{oidCRLNumber, cbasn1.INTEGER, "cRLNumber", "INTEGER"},
+	{oidReasonCode, cbasn1.ENUM, "reasonCode", "ENUMERATED"},
+}
+
+// extensionValueEncoding returns why value, the value of an extension id
+// of a certificate, a CRL or a CRL entry that crypto/x509 parsed, is
+// refused, or "": a basicConstraints, keyUsage, extKeyUsage,
+// subjectKeyIdentifier or authorityKeyIdentifier value, or a CRL's
+// cRLNumber or an entry's reasonCode, that is not the one DER encoding of
+// what it holds, which crypto/x509 reads all the same: bytes after its
+// SEQUENCE, BIT STRING, OCTET STRING, INTEGER or ENUMERATED, a field
+// after those of a basicConstraints (cA, pathLenConstraint) or of an
+// authorityKeyIdentifier, or a keyUsage with trailing zero bits, which
+// DER leaves out of a named bit list (X.690 §11.2.2). A length or an
+// INTEGER not in its shortest form crypto/x509 refuses itself, as a
+// malformed certificate or CRL.
+func extensionValueEncoding(id x509.OID, value cryptobyte.String) string {
+	for _, e := range oneElement {
+		if id.EqualASN1OID(e.id) {
+			if !value.SkipASN1(e.tag) || !value.Empty() {
+				return "(" + e.name + ") with more than its " + e.what
+			}
+			return ""
+		}
+	}
 	switch {
 	case id.EqualASN1OID(oidBasicConstraints):
 		var fields cryptobyte.String
 		if !value.ReadASN1(&fields, cbasn1.SEQUENCE) || !value.Empty() ||
 			!fields.SkipOptionalASN1(cbasn1.BOOLEAN) || !fields.SkipOptionalASN1(cbasn1.INTEGER) || !fields.Empty() {
 			return "(basicConstraints) with more than its SEQUENCE of cA and pathLenConstraint"
-		}
-	case id.EqualASN1OID(oidExtKeyUsage):
-		// Each KeyPurposeId crypto/x509, or parseEKU for an arc beyond 64
-		// bits, reads in DER.
-		if !value.SkipASN1(cbasn1.SEQUENCE) || !value.Empty() {
-			return "(extKeyUsage) with more than its SEQUENCE of KeyPurposeId"
-		}
-	case id.EqualASN1OID(oidSubjectKeyID):
-		if !value.SkipASN1(cbasn1.OCTET_STRING) || !value.Empty() {
-			return "(subjectKeyIdentifier) with more than its OCTET STRING"
 		}
 	case id.EqualASN1OID(oidAuthorityKeyID):
 		var fields cryptobyte.String

@@ -123,31 +123,6 @@ func repeated(exts []pkix.Extension) (asn1.ObjectIdentifier, bool) {
 	return nil, false
 }
 
-// wholeValues refuses (ErrCRL) a CRL whose CRL number, authority key
-// identifier or entry reason code has bytes after the one value that
-// crypto/x509 reads of it (an INTEGER, a SEQUENCE, an ENUMERATED), which
-// it ignores: each has one encoding.
-func wholeValues(crl *x509.RevocationList) error {
-	one := func(value []byte, tag cbasn1.Tag) bool {
-		s := cryptobyte.String(value)
-		return s.SkipASN1(tag) && s.Empty()
-	}
-	for _, e := range crl.Extensions {
-		if (e.Id.Equal(oidCRLNumber) && !one(e.Value, cbasn1.INTEGER)) ||
-			(e.Id.Equal(oidAuthorityKeyID) && !one(e.Value, cbasn1.SEQUENCE)) {
-			return newError(ErrCRL, -1, "malformed CRL: bytes after the value of extension "+e.Id.String(), nil)
-		}
-	}
-	for _, entry := range crl.RevokedCertificateEntries {
-		for _, e := range entry.Extensions {
-			if e.Id.Equal(oidReasonCode) && !one(e.Value, cbasn1.ENUM) {
-				return newError(ErrCRL, -1, "malformed CRL: bytes after the value of an entry's reason code", nil)
-			}
-		}
-	}
-	return nil
-}
-
 // checkListEncoding refuses (ErrCRL) what crypto/x509 takes in tbs, the
 // signed content of a CRL that it parsed, and RFC 5280 does not: a list of
 // revoked certificates present but empty, where §5.1.2.6 has it absent
@@ -155,7 +130,8 @@ func wholeValues(crl *x509.RevocationList) error {
 // same), an entry's list of extensions present but empty, where §5.1 has
 // one extension or more or none (another encoding of the entry without
 // it), an extension of the CRL or of an entry whose critical is written
-// out as FALSE (extensionsEncoding), and a thisUpdate, nextUpdate or
+// out as FALSE or whose value is not in DER (extensionsEncoding), and a
+// thisUpdate, nextUpdate or
 // entry's revocationDate that is not encoded as §5.1.2.4 to §5.1.2.6 have
 // it (readTime).
 func checkListEncoding(tbs []byte) error {
@@ -203,7 +179,7 @@ func checkListEncoding(tbs []byte) error {
 		if err != nil {
 			return err
 		}
-		if why := extensionsEncoding(entryExts, nil); why != "" {
+		if why := extensionsEncoding(entryExts); why != "" {
 			return malformed("an entry's extension " + why)
 		}
 	}
@@ -213,15 +189,17 @@ func checkListEncoding(tbs []byte) error {
 		(present && !outer.ReadASN1(&crlExts, cbasn1.SEQUENCE)) {
 		return malformed("CRL extensions")
 	}
-	if why := extensionsEncoding(crlExts, nil); why != "" {
+	if why := extensionsEncoding(crlExts); why != "" {
 		return malformed("CRL extension " + why)
 	}
 	return nil
 }
 
 // AddCRL accepts a CRL (DER, with nothing after it, nor after the value of
-// its CRL number, authority key identifier or an entry's reason code,
-// without an empty list of revoked certificates or of an entry's
+// its CRL number, authority key identifier or an entry's reason code, nor
+// a field after keyIdentifier, authorityCertIssuer and
+// authorityCertSerialNumber in its authority key identifier, as a
+// certificate's is refused, without an empty list of revoked certificates or of an entry's
 // extensions, which RFC 5280 has absent, without an extension whose
 // critical is written out as FALSE, its DEFAULT, which DER leaves out,
 // and with every time encoded as
@@ -262,9 +240,6 @@ func (v *Verifier) AddCRL(der []byte) error {
 	// it: bytes after the CRL are refused rather than read as the CRL.
 	if len(crl.Raw) != len(der) {
 		return newError(ErrCRL, -1, "malformed CRL: trailing data", nil)
-	}
-	if err := wholeValues(crl); err != nil {
-		return err
 	}
 	if err := checkListEncoding(crl.RawTBSRevocationList); err != nil {
 		return err

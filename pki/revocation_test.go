@@ -1565,23 +1565,35 @@ func TestAddCRLRefusesRepeatedExtension(t *testing.T) {
 
 // TestAddCRLRefusesBytesAfterExtensionValue: a CRL whose CRL number,
 // authority key identifier or entry reason code has bytes after its
-// value, which crypto/x509 reads and ignores, is refused (ErrCRL): each
-// has one encoding, and the CRL held stays in force.
+// value, or whose authority key identifier has a field after
+// keyIdentifier, authorityCertIssuer and authorityCertSerialNumber (as a
+// certificate's is refused), which crypto/x509 reads and ignores, is
+// refused (ErrCRL): each has one encoding, and the CRL held stays in
+// force.
 func TestAddCRLRefusesBytesAfterExtensionValue(t *testing.T) {
 	h := newHierarchy(t)
 	serial := mustParse(t, h.card).SerialNumber
 	aki := h.ca.Certificate().SubjectKeyId
-	for name, der := range map[string]func() []byte{
-		"CRL number": func() []byte {
+	const moreAKI = "CRL extension 2.5.29.35 (authorityKeyIdentifier) with more than its SEQUENCE of keyIdentifier, authorityCertIssuer and authorityCertSerialNumber"
+	for name, tt := range map[string]struct {
+		der func() []byte
+		why string
+	}{
+		"CRL number": {func() []byte {
 			return withCRLExtension(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(2)}),
 				oidCRLNumber, []byte{0x02, 0x01, 0x02, 0x00})
-		},
-		"authority key identifier": func() []byte {
+		}, "CRL extension 2.5.29.20 (cRLNumber) with more than its INTEGER"},
+		"authority key identifier": {func() []byte {
 			value := append(append([]byte{0x30, byte(2 + len(aki)), 0x80, byte(len(aki))}, aki...), 0x00)
 			return withCRLExtension(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(2)}),
 				oidAuthorityKeyID, value)
-		},
-		"reason code": func() []byte {
+		}, moreAKI},
+		"authority key identifier with a field after keyIdentifier": {func() []byte {
+			value := append(append([]byte{0x30, byte(4 + len(aki)), 0x80, byte(len(aki))}, aki...), 0x05, 0x00)
+			return withCRLExtension(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(2)}),
+				oidAuthorityKeyID, value)
+		}, moreAKI},
+		"reason code": {func() []byte {
 			return withReasonCodes(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{
 				Number: big.NewInt(2),
 				RevokedCertificateEntries: []x509.RevocationListEntry{{
@@ -1589,17 +1601,18 @@ func TestAddCRLRefusesBytesAfterExtensionValue(t *testing.T) {
 					ExtraExtensions: []pkix.Extension{{Id: placeholderReason, Value: []byte{0x0a, 0x01, ReasonKeyCompromise, 0x00}}},
 				}},
 			}))
-		},
+		}, "an entry's extension 2.5.29.21 (reasonCode) with more than its ENUMERATED"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
-			require.NoError(t, v.AddCRL(createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(1)})))
-			bad := der()
+			held := createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(1)})
+			require.NoError(t, v.AddCRL(held))
+			bad := tt.der()
 			_, err := x509.ParseRevocationList(bad)
 			require.NoError(t, err, "crypto/x509 parses it")
 			err = v.AddCRL(bad)
-			requireRefusal(t, err, ErrCRL, -1)
-			assert.Contains(t, err.Error(), "malformed")
+			assert.EqualError(t, err, fmt.Sprintf("%v: malformed CRL: %s", ErrCRL, tt.why))
+			assert.NoError(t, v.AddCRL(held), "the CRL held, numbered 1, stays in force")
 		})
 	}
 }
