@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -424,7 +425,13 @@ func withCRLNumber(t *testing.T, ca *CA, der []byte, n *big.Int) []byte {
 // again by ca.
 func resignedCRL(t *testing.T, ca *CA, der []byte, edit func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String)) []byte {
 	t.Helper()
-	crl := resigned(t, ca.Signer(), der, edit)
+	return parsedCRL(t, ca, resigned(t, ca.Signer(), der, edit))
+}
+
+// parsedCRL returns crl after checking that crypto/x509 parses it and
+// that ca signed it.
+func parsedCRL(t *testing.T, ca *CA, crl []byte) []byte {
+	t.Helper()
 	parsed, err := x509.ParseRevocationList(crl)
 	require.NoError(t, err)
 	require.NoError(t, parsed.CheckSignatureFrom(ca.Certificate()), "signed by the CA")
@@ -1451,8 +1458,15 @@ func signedDER(t testing.TB, tbs, alg, sig []byte) []byte {
 // extension left out for a nil value, signed again by ca.
 func withCRLExtension(t *testing.T, ca *CA, der []byte, want asn1.ObjectIdentifier, value []byte) []byte {
 	t.Helper()
+	return parsedCRL(t, ca, withUnparsedCRLExtension(t, ca, der, want, value))
+}
+
+// withUnparsedCRLExtension is withCRLExtension for a value that
+// crypto/x509 may refuse to parse.
+func withUnparsedCRLExtension(t *testing.T, ca *CA, der []byte, want asn1.ObjectIdentifier, value []byte) []byte {
+	t.Helper()
 	seen := false
-	crl := resignedCRL(t, ca, der, extensionsEdit(t, cbasn1.Tag(0).Constructed().ContextSpecific(),
+	crl := resigned(t, ca.Signer(), der, extensionsEdit(t, cbasn1.Tag(0).Constructed().ContextSpecific(),
 		func(b *cryptobyte.Builder, id asn1.ObjectIdentifier, ext cryptobyte.String) {
 			if !id.Equal(want) {
 				b.AddBytes(ext)
@@ -1517,13 +1531,20 @@ var placeholderReason = asn1.ObjectIdentifier{2, 5, 29, 99}
 // again by ca.
 func withReasonCodes(t *testing.T, ca *CA, der []byte) []byte {
 	t.Helper()
+	return parsedCRL(t, ca, withUnparsedReasonCodes(t, ca, der))
+}
+
+// withUnparsedReasonCodes is withReasonCodes for a reason code that
+// crypto/x509 may refuse to parse.
+func withUnparsedReasonCodes(t *testing.T, ca *CA, der []byte) []byte {
+	t.Helper()
 	from, to := []byte{0x06, 0x03, 0x55, 0x1d, 0x63}, []byte{0x06, 0x03, 0x55, 0x1d, 0x15}
 	if !bytes.Contains(der, from) {
 		return der
 	}
 	require.Equal(t, 1, bytes.Count(der, from))
 	keep := func(b *cryptobyte.Builder, _ cbasn1.Tag, elem cryptobyte.String) { b.AddBytes(elem) }
-	return resignedCRL(t, ca, bytes.Replace(der, from, to, 1), keep)
+	return resigned(t, ca.Signer(), bytes.Replace(der, from, to, 1), keep)
 }
 
 // TestAddCRLRefusesRepeatedExtension: a CRL that carries an extension
@@ -1569,39 +1590,51 @@ func TestAddCRLRefusesRepeatedExtension(t *testing.T) {
 // keyIdentifier, authorityCertIssuer and authorityCertSerialNumber (as a
 // certificate's is refused), which crypto/x509 reads and ignores, is
 // refused (ErrCRL): each has one encoding, and the CRL held stays in
-// force.
+// force. So is, crypto/x509 refusing to parse it, one whose CRL number or
+// reason code is not in its shortest form (a leading zero octet) or whose
+// authority key identifier has a length in the long form.
 func TestAddCRLRefusesBytesAfterExtensionValue(t *testing.T) {
 	h := newHierarchy(t)
 	serial := mustParse(t, h.card).SerialNumber
 	aki := h.ca.Certificate().SubjectKeyId
 	const moreAKI = "CRL extension 2.5.29.35 (authorityKeyIdentifier) with more than its SEQUENCE of keyIdentifier, authorityCertIssuer and authorityCertSerialNumber"
-	for name, tt := range map[string]struct {
-		der func() []byte
-		why string
-	}{
-		"CRL number": {func() []byte {
-			return withCRLExtension(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(2)}),
-				oidCRLNumber, []byte{0x02, 0x01, 0x02, 0x00})
-		}, "CRL extension 2.5.29.20 (cRLNumber) with more than its INTEGER"},
-		"authority key identifier": {func() []byte {
-			value := append(append([]byte{0x30, byte(2 + len(aki)), 0x80, byte(len(aki))}, aki...), 0x00)
-			return withCRLExtension(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(2)}),
-				oidAuthorityKeyID, value)
-		}, moreAKI},
-		"authority key identifier with a field after keyIdentifier": {func() []byte {
-			value := append(append([]byte{0x30, byte(4 + len(aki)), 0x80, byte(len(aki))}, aki...), 0x05, 0x00)
-			return withCRLExtension(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(2)}),
-				oidAuthorityKeyID, value)
-		}, moreAKI},
-		"reason code": {func() []byte {
-			return withReasonCodes(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{
+	number := func(value ...byte) func() []byte {
+		return func() []byte {
+			return withUnparsedCRLExtension(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(2)}), oidCRLNumber, value)
+		}
+	}
+	authorityKeyID := func(value ...byte) func() []byte {
+		return func() []byte {
+			return withUnparsedCRLExtension(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{Number: big.NewInt(2)}), oidAuthorityKeyID, value)
+		}
+	}
+	reason := func(value ...byte) func() []byte {
+		return func() []byte {
+			return withUnparsedReasonCodes(t, h.ca, createCRL(t, h.ca, &x509.RevocationList{
 				Number: big.NewInt(2),
 				RevokedCertificateEntries: []x509.RevocationListEntry{{
 					SerialNumber: serial, RevocationTime: t0,
-					ExtraExtensions: []pkix.Extension{{Id: placeholderReason, Value: []byte{0x0a, 0x01, ReasonKeyCompromise, 0x00}}},
+					ExtraExtensions: []pkix.Extension{{Id: placeholderReason, Value: value}},
 				}},
 			}))
-		}, "an entry's extension 2.5.29.21 (reasonCode) with more than its ENUMERATED"},
+		}
+	}
+	for name, tt := range map[string]struct {
+		der func() []byte
+		why string // after "malformed CRL: "
+	}{
+		"CRL number":               {number(0x02, 0x01, 0x02, 0x00), "CRL extension 2.5.29.20 (cRLNumber) with more than its INTEGER"},
+		"authority key identifier": {authorityKeyID(append(append([]byte{0x30, byte(2 + len(aki)), 0x80, byte(len(aki))}, aki...), 0x00)...), moreAKI},
+		"authority key identifier with a field after keyIdentifier": {
+			authorityKeyID(append(append([]byte{0x30, byte(4 + len(aki)), 0x80, byte(len(aki))}, aki...), 0x05, 0x00)...), moreAKI,
+		},
+		"reason code": {reason(0x0a, 0x01, ReasonKeyCompromise, 0x00), "an entry's extension 2.5.29.21 (reasonCode) with more than its ENUMERATED"},
+		// Refused by crypto/x509.
+		"CRL number with a leading zero octet": {number(0x02, 0x02, 0x00, 0x02), "x509: malformed crl number"},
+		"authority key identifier of a long-form length": {
+			authorityKeyID(append([]byte{0x30, 0x81, byte(2 + len(aki)), 0x80, byte(len(aki))}, aki...)...), "x509: invalid authority key identifier",
+		},
+		"reason code with a leading zero octet": {reason(0x0a, 0x02, 0x00, ReasonKeyCompromise), "x509: malformed reasonCode extension"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			v := newVerifier(t, h, newClock(t0), VerifierOptions{})
@@ -1609,7 +1642,11 @@ func TestAddCRLRefusesBytesAfterExtensionValue(t *testing.T) {
 			require.NoError(t, v.AddCRL(held))
 			bad := tt.der()
 			_, err := x509.ParseRevocationList(bad)
-			require.NoError(t, err, "crypto/x509 parses it")
+			if strings.HasPrefix(tt.why, "x509: ") {
+				require.EqualError(t, err, tt.why)
+			} else {
+				require.NoError(t, err, "crypto/x509 parses it")
+			}
 			err = v.AddCRL(bad)
 			assert.EqualError(t, err, fmt.Sprintf("%v: malformed CRL: %s", ErrCRL, tt.why))
 			assert.NoError(t, v.AddCRL(held), "the CRL held, numbered 1, stays in force")

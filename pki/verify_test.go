@@ -1717,3 +1717,64 @@ func TestCAExtKeyUsageEncoding(t *testing.T) {
 		requireRefusal(t, err, ErrUntrusted, 0)
 	})
 }
+
+// TestCardExtensionValueEncoding: a card's subjectAltName or
+// cRLDistributionPoints value that is not the one DER encoding of what it
+// holds, which crypto/x509 reads all the same (bytes after its SEQUENCE,
+// or after the fullName of a point), is refused by the reading of the
+// card URI (ErrCardID) and of the distribution points of the profile
+// (ErrUsage); one whose OBJECT IDENTIFIER of the extKeyUsage is not in
+// its shortest form crypto/x509 and ParseCertificate refuse as malformed
+// (ErrUntrusted).
+func TestCardExtensionValueEncoding(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+	c := mustParse(t, h.card)
+	value := func(id asn1.ObjectIdentifier) []byte {
+		e, ok := extensionOf(c, id)
+		require.True(t, ok)
+		return slices.Clone(e.Value)
+	}
+	san, crldp := value(oidSubjectAltName), value(oidCRLDistributionPoints)
+	// The point's one URI, and the bytes after the fullName in its
+	// DistributionPointName: SEQUENCE { SEQUENCE { [0] { [0] { URI } NULL } } }.
+	uri := crldp[6:]
+	point := append(append([]byte{0x30, byte(len(uri) + 6), 0x30, byte(len(uri) + 4), 0xa0, byte(len(uri) + 2)}, uri...), 0x05, 0x00)
+	require.Equal(t, []byte{0x30, byte(len(uri) + 4), 0x30, byte(len(uri) + 2), 0xa0, byte(len(uri))}, crldp[:6])
+	for _, tt := range []struct {
+		name  string
+		id    asn1.ObjectIdentifier
+		value []byte
+		want  error
+		why   string
+	}{
+		{"subjectAltName followed by other bytes", oidSubjectAltName, append(san, 0x05, 0x00), ErrCardID, "malformed subject alternative name"},
+		{"cRLDistributionPoints followed by other bytes", oidCRLDistributionPoints, append(crldp, 0x05, 0x00), ErrUsage, crlDPWhy},
+		{"bytes after the fullName of a point", oidCRLDistributionPoints, point, ErrUsage, crlDPWhy},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			card := withExtensionValue(t, h.ca.Signer(), h.card, tt.id, tt.value)
+			parsed := mustParse(t, card)
+			require.Equal(t, c.URIs, parsed.URIs, "crypto/x509 reads the same URI")
+			require.Equal(t, c.CRLDistributionPoints, parsed.CRLDistributionPoints, "and the same distribution point")
+			_, err := v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+			assert.EqualError(t, err, fmt.Sprintf("%v: certificate 0: %s", tt.want, tt.why))
+		})
+	}
+	t.Run("extKeyUsage OBJECT IDENTIFIER not in its shortest form", func(t *testing.T) {
+		eku := value(oidExtKeyUsage)
+		require.Equal(t, []byte{0x30, eku[3] + 2, 0x06}, eku[:3], "one OBJECT IDENTIFIER")
+		// pad is written between the first octet of the OBJECT IDENTIFIER
+		// (of the arcs 2.25) and the first octet of the third arc.
+		with := func(pad ...byte) []byte {
+			oid := slices.Concat(eku[4:5], pad, eku[5:])
+			return withExtensionValue(t, h.ca.Signer(), h.card, oidExtKeyUsage, slices.Concat([]byte{0x30, byte(len(oid) + 2), 0x06, byte(len(oid))}, oid))
+		}
+		_, err := v.VerifyCard(append([][]byte{with()}, h.ca.Chain()...))
+		require.NoError(t, err, "the OBJECT IDENTIFIER as issued")
+		_, err = v.VerifyCard(append([][]byte{with(0x80)}, h.ca.Chain()...))
+		requireRefusal(t, err, ErrUntrusted, 0)
+		assert.Contains(t, err.Error(), "malformed certificate")
+	})
+}
