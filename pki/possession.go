@@ -67,10 +67,11 @@ type CounterStore interface {
 }
 
 // MemoryNonces is a NonceStore in memory, bounded: when it holds its
-// maximum, issuing a nonce drops the oldest one (the oldest issue: a nonce
-// used and issued again is held until its new issue is the oldest). It
-// takes memory for the nonces it is given, up to its maximum, not for the
-// maximum at once. The zero value holds at most 100000 nonces. It is safe
+// maximum of nonces issued and unused, issuing a nonce drops the oldest
+// one (the oldest issue: a nonce used and issued again is held until its
+// new issue is the oldest); nonces used do not count. It takes memory for
+// the nonces it holds, and as much again at most for those used, not for
+// its maximum at once. The zero value holds at most 100000 nonces. It is safe
 // for concurrent use.
 type MemoryNonces struct {
 	mu    sync.Mutex
@@ -121,8 +122,14 @@ func (s *MemoryNonces) Add(_ context.Context, nonce []byte, expires time.Time) e
 	if _, ok := s.byKey[key]; ok {
 		return newError(ErrNonce, -1, "nonce issued twice", nil)
 	}
-	for len(s.order) >= s.limit() {
+	// Only the nonces held count; the issues of those used are dropped
+	// with the ones before them, or all at once when they outnumber the
+	// nonces held (each held has one issue in order).
+	for len(s.byKey) >= s.limit() {
 		s.popLocked()
+	}
+	if len(s.order)-len(s.byKey) > len(s.byKey) {
+		s.compactLocked()
 	}
 	s.seq++
 	h := held{expires: expires, seq: s.seq}
@@ -145,6 +152,19 @@ func (s *MemoryNonces) popLocked() {
 	if len(s.order) == 0 {
 		s.order = nil // lets the array go after a burst
 	}
+}
+
+// compactLocked drops the issues of nonces no longer held (used, or
+// issued again since), keeping the others in order.
+func (s *MemoryNonces) compactLocked() {
+	kept := s.order[:0]
+	for _, o := range s.order {
+		if h, ok := s.byKey[o.key]; ok && h.seq == o.seq {
+			kept = append(kept, o)
+		}
+	}
+	clear(s.order[len(kept):])
+	s.order = kept
 }
 
 // Consume implements NonceStore.

@@ -292,6 +292,35 @@ func TestMemoryNonces(t *testing.T) {
 	assert.Equal(t, 0, s.Len())
 }
 
+// TestMemoryNoncesBoundCountsUnused: a store drops a nonce it holds only
+// when it holds its maximum of nonces issued and unused; nonces used do
+// not count, and the store's memory stays bounded by the nonces it holds
+// however many nonces are issued and used while the oldest stays unused.
+func TestMemoryNoncesBoundCountsUnused(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryNonces(2)
+	nonce := func(b byte) []byte { return []byte{b, b, b} }
+	expires := t0.Add(time.Hour)
+	require.NoError(t, s.Add(ctx, nonce(1), expires))
+	require.NoError(t, s.Add(ctx, nonce(2), expires))
+	require.NoError(t, s.Consume(ctx, nonce(2), t0))
+	require.NoError(t, s.Add(ctx, nonce(3), expires))
+	assert.Equal(t, 2, s.Len(), "the first nonce and the third")
+	assert.NoError(t, s.Consume(ctx, nonce(1), t0), "the first nonce, unused, was not dropped for one used")
+
+	for b := byte(10); b < 250; b++ {
+		require.NoError(t, s.Add(ctx, nonce(b), expires))
+		require.NoError(t, s.Consume(ctx, nonce(b), t0))
+		assert.LessOrEqual(t, len(s.order), 2*s.Len()+1, "the issues kept are bounded by the nonces held")
+	}
+	assert.NoError(t, s.Consume(ctx, nonce(3), t0), "the third nonce, unused, held through them")
+	require.NoError(t, s.Add(ctx, nonce(4), expires))
+	require.NoError(t, s.Add(ctx, nonce(5), expires))
+	require.NoError(t, s.Add(ctx, nonce(6), expires))
+	assert.Equal(t, 2, s.Len(), "at its maximum, the oldest is dropped")
+	assert.ErrorIs(t, s.Consume(ctx, nonce(4), t0), ErrNonce)
+}
+
 // TestMemoryNoncesLargeMax: a store made with a very large maximum holds
 // room for the nonces it is given, not for its maximum.
 func TestMemoryNoncesLargeMax(t *testing.T) {
