@@ -84,6 +84,11 @@ func verify(tx ReadTx) ([]Problem, error) {
 		return nil, err
 	}
 	v.ledgers()
+	// The ledger assigns the next timestamps after last: none is within
+	// the limit when last is above it.
+	if last > TimestampLimit {
+		v.add(ID{}, ID{}, "last timestamp %d above the limit", last)
+	}
 	if last < v.latest {
 		v.add(ID{}, ID{}, "last timestamp %d below %d, a stored timestamp", last, v.latest)
 	}

@@ -118,7 +118,8 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //     it (TransferClosingDebit, TransferClosingCredit), never more than
 //     one, and otherwise only when no transfer names it (created closed);
 //   - the last timestamp the store records (ReadTx.LastTimestamp), after
-//     which the ledger assigns the next ones, is no lower than any
+//     which the ledger assigns the next ones, is at most TimestampLimit
+//     (above it, no next one is within the limit), and no lower than any
 //     timestamp of the rows read (accounts, transfers, failed-transfer
 //     records, the balance history rows; a pending state has its
 //     transfer's).
@@ -132,7 +133,8 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 // pending states in ascending transfer ID order, those of accounts in
 // ascending account ID order, those of balance histories in ascending
 // account ID order, then those of ledgers in ascending ledger order, and
-// last that of the last timestamp.
+// last those of the last timestamp, above the limit before below a stored
+// one.
 func (l *Ledger) Verify(ctx context.Context) error {
 	if l.isClosed() {
 		return ErrClosed

@@ -253,7 +253,7 @@ func TestVerifyFindsBalanceHistoryOfMissingAccount(t *testing.T) {
 // balance history row above TimestampLimit that releases an expired hold
 // as the ledger would at that time, which the memory store takes from a
 // writer other than the ledger (its timestamps are not bounded by a
-// column's type), with a last timestamp as high.
+// column's type), with a last timestamp as high, another problem.
 func TestVerifyFindsReleaseAboveTheTimestampLimit(t *testing.T) {
 	one, two, ten := ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(10)
 	s := memory.New()
@@ -274,7 +274,7 @@ func TestVerifyFindsReleaseAboveTheTimestampLimit(t *testing.T) {
 		)
 	})
 	require.Equal(t, []ledger.Problem{{AccountID: two, Detail: fmt.Sprintf(
-		"balance history row at %d, above the timestamp limit", ledger.TimestampLimit+1)}}, verifyProblems(t, s))
+		"balance history row at %d, above the timestamp limit", ledger.TimestampLimit+1)}, lastAboveTheLimit}, verifyProblems(t, s))
 }
 
 // TestVerifyFindsExpiryPastTheLastTimestamp checks that Verify finds a

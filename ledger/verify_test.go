@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"testing"
 
@@ -1182,7 +1183,8 @@ func TestVerifyFindsTimestampsTheLedgerNeverAssigns(t *testing.T) {
 			tr.Timestamp = ledger.TimestampLimit + 1
 			postPlain(t, s, tr)
 		}, func(uint64) []ledger.Problem {
-			return []ledger.Problem{{TransferID: ledger.IDFromUint64(20), Detail: fmt.Sprintf("timestamp %d above the limit", ledger.TimestampLimit+1)}}
+			return []ledger.Problem{{TransferID: ledger.IDFromUint64(20), Detail: fmt.Sprintf("timestamp %d above the limit", ledger.TimestampLimit+1)},
+				lastAboveTheLimit}
 		}},
 		{"expiry_above_limit", func(t *testing.T, s ledger.Store) {
 			p := closingHold(20, 0, late)
@@ -1192,7 +1194,8 @@ func TestVerifyFindsTimestampsTheLedgerNeverAssigns(t *testing.T) {
 			return []ledger.Problem{{TransferID: ledger.IDFromUint64(20), Detail: fmt.Sprintf("expires at %d, past the timestamp limit", late+10e9)}}
 		}},
 		{"account_above_limit", insert(account(three, ledger.TimestampLimit+1)), func(uint64) []ledger.Problem {
-			return []ledger.Problem{{AccountID: three, Detail: fmt.Sprintf("timestamp %d above the limit", ledger.TimestampLimit+1)}}
+			return []ledger.Problem{{AccountID: three, Detail: fmt.Sprintf("timestamp %d above the limit", ledger.TimestampLimit+1)},
+				lastAboveTheLimit}
 		}},
 		{"account_zero", insert(account(three, 0)), func(uint64) []ledger.Problem {
 			return []ledger.Problem{{AccountID: three, Detail: "timestamp zero"}}
@@ -1588,7 +1591,7 @@ func TestVerifyFindsFailedRecordFieldsTheLedgerNeverWrites(t *testing.T) {
 				return tx.InsertFailed([]ledger.FailedTransfer{failed(thirty, ledger.TransferExceedsDebits, ledger.TimestampLimit+1)})
 			})
 		}, []ledger.Problem{{TransferID: thirty,
-			Detail: fmt.Sprintf("failed-transfer record has timestamp %d above the limit", ledger.TimestampLimit+1)}}},
+			Detail: fmt.Sprintf("failed-transfer record has timestamp %d above the limit", ledger.TimestampLimit+1)}, lastAboveTheLimit}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1757,4 +1760,36 @@ func TestVerifyFindsLastTimestampBehindFailed(t *testing.T) {
 	behind := altered{s, func(tx ledger.ReadTx) ledger.ReadTx { return lastTx{tx, latest - 1} }}
 	assert.Equal(t, []ledger.Problem{{Detail: fmt.Sprintf("last timestamp %d below %d, a stored timestamp", latest-1, latest)}},
 		verifyProblems(t, behind))
+}
+
+// lastAboveTheLimit is the problem of a last timestamp one past
+// TimestampLimit, which tamper records after a row written there.
+var lastAboveTheLimit = ledger.Problem{Detail: fmt.Sprintf("last timestamp %d above the limit", ledger.TimestampLimit+1)}
+
+// TestVerifyFindsLastTimestampAboveTheLimit: a last timestamp above
+// TimestampLimit, which the memory store takes from a writer other than
+// the ledger (the SQL stores' column refuses it), after which the ledger
+// fails every new event with ErrTimestampLimit, is a problem; one at the
+// limit is not.
+func TestVerifyFindsLastTimestampAboveTheLimit(t *testing.T) {
+	l, s := verifySetup(t)
+	ctx := context.Background()
+	setLast := func(last uint64) {
+		t.Helper()
+		require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+			if _, err := tx.LastTimestamp(); err != nil {
+				return err
+			}
+			return tx.SetLastTimestamp(last)
+		}))
+	}
+	setLast(ledger.TimestampLimit)
+	assertVerify(t, l, nil)
+	setLast(ledger.TimestampLimit + 1)
+	_, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(30, 1)})
+	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
+	assert.Equal(t, []ledger.Problem{lastAboveTheLimit}, verifyProblems(t, s))
+	setLast(math.MaxUint64)
+	assert.Equal(t, []ledger.Problem{{Detail: fmt.Sprintf("last timestamp %d above the limit", uint64(math.MaxUint64))}},
+		verifyProblems(t, s))
 }
