@@ -135,12 +135,15 @@ func (l *Ledger) Close() error {
 
 // firstTimestamp returns the first timestamp of a batch: the clock, or one
 // more than the last stored timestamp when the clock is not ahead of it. A
-// clock past TimestampLimit gives TimestampLimit+1, which timestampsFit
-// refuses; one before 1970 counts as 0. The times are compared, not their
-// UnixNano, which wraps outside the years 1678 to 2262.
+// clock or a last timestamp past TimestampLimit gives TimestampLimit+1,
+// which timestampsFit refuses (the one after the greatest uint64 would
+// wrap to zero); a clock before 1970 counts as 0. The times are compared,
+// not their UnixNano, which wraps outside the years 1678 to 2262.
 func (l *Ledger) firstTimestamp(last uint64) uint64 {
 	var ts uint64
 	switch now := l.now(); {
+	case last >= TimestampLimit:
+		ts = TimestampLimit + 1
 	case now.After(timestampLimitTime):
 		ts = TimestampLimit + 1
 	case now.Before(unixEpoch):

@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"errors"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -540,6 +541,41 @@ func startClose(l *ledger.Ledger) <-chan error {
 		}
 		runtime.Gosched()
 	}
+}
+
+// TestLastTimestampAtTheTopOfItsRange: over a store whose last
+// timestamp is the greatest uint64 (the memory store takes it from a
+// writer other than the ledger), whose next one wraps to zero, the
+// ledger refuses every new event with ErrTimestampLimit and writes
+// nothing, as above any last timestamp past the limit.
+func TestLastTimestampAtTheTopOfItsRange(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	l, err := ledger.New(s, ledger.Options{})
+	require.NoError(t, err)
+	defer l.Close()
+	res, err := l.CreateAccounts(ctx, []ledger.Account{
+		{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1},
+		{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		return tx.SetLastTimestamp(math.MaxUint64)
+	}))
+	_, err = l.CreateTransfers(ctx, []ledger.Transfer{transfer(10, 1)})
+	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
+	_, err = l.CreateAccounts(ctx, []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1}})
+	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
+	transfers, err := l.LookupTransfers(ctx, []ledger.ID{ledger.IDFromUint64(10)})
+	require.NoError(t, err)
+	assert.Empty(t, transfers)
+	accounts, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(3)})
+	require.NoError(t, err)
+	assert.Empty(t, accounts)
 }
 
 // TestClockOutsideNanosecondRange sets the clock to years whose Unix
