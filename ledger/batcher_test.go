@@ -560,12 +560,7 @@ func TestLastTimestampAtTheTopOfItsRange(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
-	require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
-		if _, err := tx.LastTimestamp(); err != nil {
-			return err
-		}
-		return tx.SetLastTimestamp(math.MaxUint64)
-	}))
+	setLastTimestamp(t, s, math.MaxUint64)
 	_, err = l.CreateTransfers(ctx, []ledger.Transfer{transfer(10, 1)})
 	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
 	_, err = l.CreateAccounts(ctx, []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1}})

@@ -1762,6 +1762,18 @@ func TestVerifyFindsLastTimestampBehindFailed(t *testing.T) {
 		verifyProblems(t, behind))
 }
 
+// setLastTimestamp records last as the last timestamp of s, as a writer
+// other than the ledger may.
+func setLastTimestamp(t *testing.T, s ledger.Store, last uint64) {
+	t.Helper()
+	require.NoError(t, s.Update(context.Background(), func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		return tx.SetLastTimestamp(last)
+	}))
+}
+
 // lastAboveTheLimit is the problem of a last timestamp one past
 // TimestampLimit, which tamper records after a row written there.
 var lastAboveTheLimit = ledger.Problem{Detail: fmt.Sprintf("last timestamp %d above the limit", ledger.TimestampLimit+1)}
@@ -1773,23 +1785,13 @@ var lastAboveTheLimit = ledger.Problem{Detail: fmt.Sprintf("last timestamp %d ab
 // limit is not.
 func TestVerifyFindsLastTimestampAboveTheLimit(t *testing.T) {
 	l, s := verifySetup(t)
-	ctx := context.Background()
-	setLast := func(last uint64) {
-		t.Helper()
-		require.NoError(t, s.Update(ctx, func(tx ledger.Tx) error {
-			if _, err := tx.LastTimestamp(); err != nil {
-				return err
-			}
-			return tx.SetLastTimestamp(last)
-		}))
-	}
-	setLast(ledger.TimestampLimit)
+	setLastTimestamp(t, s, ledger.TimestampLimit)
 	assertVerify(t, l, nil)
-	setLast(ledger.TimestampLimit + 1)
-	_, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(30, 1)})
+	setLastTimestamp(t, s, ledger.TimestampLimit+1)
+	_, err := l.CreateTransfers(context.Background(), []ledger.Transfer{transfer(30, 1)})
 	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
 	assert.Equal(t, []ledger.Problem{lastAboveTheLimit}, verifyProblems(t, s))
-	setLast(math.MaxUint64)
+	setLastTimestamp(t, s, math.MaxUint64)
 	assert.Equal(t, []ledger.Problem{{Detail: fmt.Sprintf("last timestamp %d above the limit", uint64(math.MaxUint64))}},
 		verifyProblems(t, s))
 }
