@@ -187,11 +187,11 @@ func (l *Ledger) CreateAccounts(ctx context.Context, accounts []Account) ([]Crea
 	if len(accounts) > BatchMax {
 		return nil, fmt.Errorf("%w: %d accounts, at most %d", ErrBatchTooLarge, len(accounts), BatchMax)
 	}
-	if len(accounts) == 0 {
-		return []CreateAccountResult{}, nil
-	}
 	if l.isClosed() {
 		return nil, ErrClosed
+	}
+	if len(accounts) == 0 {
+		return []CreateAccountResult{}, nil
 	}
 	var results []CreateAccountResult
 	err := l.store.Update(ctx, func(tx Tx) error {

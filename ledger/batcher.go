@@ -37,13 +37,13 @@ func (l *Ledger) CreateTransfers(ctx context.Context, transfers []Transfer) ([]C
 	if len(transfers) > BatchMax {
 		return nil, fmt.Errorf("%w: %d transfers, at most %d", ErrBatchTooLarge, len(transfers), BatchMax)
 	}
-	if len(transfers) == 0 {
-		return []CreateTransferResult{}, nil
-	}
 	// select picks at random among ready cases: test quit first, so that
 	// a call after Close is never queued.
 	if l.isClosed() {
 		return nil, ErrClosed
+	}
+	if len(transfers) == 0 {
+		return []CreateTransferResult{}, nil
 	}
 	// The batcher may still read the events after a caller whose ctx
 	// ended has returned: it reads a copy.

@@ -230,6 +230,26 @@ func TestClose(t *testing.T) {
 	assert.ErrorIs(t, l.Verify(context.Background()), ledger.ErrClosed)
 }
 
+// TestCloseEmptyCalls: after Close, an empty CreateTransfers or
+// CreateAccounts fails with ErrClosed as any other call, as does a read
+// of no ID or with a filter that selects nothing.
+func TestCloseEmptyCalls(t *testing.T) {
+	l, _ := setup(t, ledger.Options{})
+	require.NoError(t, l.Close())
+	trs, err := l.CreateTransfers(context.Background(), nil)
+	assert.ErrorIs(t, err, ledger.ErrClosed)
+	assert.Nil(t, trs)
+	accts, err := l.CreateAccounts(context.Background(), []ledger.Account{})
+	assert.ErrorIs(t, err, ledger.ErrClosed)
+	assert.Nil(t, accts)
+	found, err := l.LookupAccounts(context.Background(), nil)
+	assert.ErrorIs(t, err, ledger.ErrClosed)
+	assert.Nil(t, found)
+	bs, err := l.GetAccountBalances(context.Background(), ledger.AccountFilter{})
+	assert.ErrorIs(t, err, ledger.ErrClosed)
+	assert.Nil(t, bs)
+}
+
 func TestNewOptions(t *testing.T) {
 	_, err := ledger.New(nil, ledger.Options{})
 	require.Error(t, err)
