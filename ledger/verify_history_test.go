@@ -249,6 +249,22 @@ func TestVerifyFindsBalanceHistoryOfMissingAccount(t *testing.T) {
 		"balance history row at %d, but the account does not exist", ts)}}, verifyProblems(t, orphans))
 }
 
+// TestVerifyFindsReleaseAtTheTimestampOfAFailedRecord checks that Verify
+// finds the release of an expired hold at the timestamp of a
+// failed-transfer record, another event: the ledger releases a hold at a
+// timestamp of its own, or at that of the post or void that found it
+// expired, which failed with a result that no record keeps.
+func TestVerifyFindsReleaseAtTheTimestampOfAFailedRecord(t *testing.T) {
+	one, two, thirty := ledger.IDFromUint64(1), ledger.IDFromUint64(2), ledger.IDFromUint64(30)
+	s, at := historySetup(t)
+	tamper(t, s, func(tx ledger.Tx) error {
+		return tx.InsertFailed([]ledger.FailedTransfer{{ID: thirty, Result: ledger.TransferExceedsCredits, Timestamp: at["void"]}})
+	})
+	detail := fmt.Sprintf("balance history row at %d releases %v at the timestamp of failed-transfer record %v",
+		at["void"], ledger.IDFromUint64(12), thirty)
+	require.Equal(t, []ledger.Problem{{AccountID: one, Detail: detail}, {AccountID: two, Detail: detail}}, verifyProblems(t, s))
+}
+
 // TestVerifyFindsReleaseAboveTheTimestampLimit checks that Verify finds a
 // balance history row above TimestampLimit that releases an expired hold
 // as the ledger would at that time, which the memory store takes from a

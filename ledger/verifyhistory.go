@@ -261,7 +261,8 @@ func historyFilter(id ID, from uint64, limit int) AccountFilter {
 // both in ascending timestamp order a page at a time. The ledger writes a
 // row after every transfer that names the account, at its timestamp, and
 // after every release of an expired pending transfer of it, at or after
-// the expiry, at a timestamp that no transfer or account has; each row
+// the expiry, at a timestamp that no transfer, account or failed-transfer
+// record has; each row
 // names its transfer, or the pending transfer it releases, at most at
 // TimestampLimit. Each row must hold the balances that the transfers and
 // releases before it give;
@@ -346,14 +347,19 @@ func (v *verifier) release(a *Account, r *replay, row *BalanceRow) bool {
 		return false
 	}
 	// A release takes a timestamp of its own, or that of the post or void
-	// that found the hold expired and failed: never that of a transfer or
-	// an account.
+	// that found the hold expired and failed with a result that no record
+	// keeps: never that of a transfer, an account or a failed-transfer
+	// record.
 	if i, found := slices.BinarySearchFunc(v.stamps, stamp{ts: b.Timestamp}, stamp.compare); found {
 		v.add(a.ID, ID{}, "balance history row at %d releases %v at the timestamp of transfer %v", b.Timestamp, p.t.ID, v.stamps[i].id)
 		return false
 	}
 	if id, found := v.createdAt[b.Timestamp]; found {
 		v.add(a.ID, ID{}, "balance history row at %d releases %v at the timestamp of account %v", b.Timestamp, p.t.ID, id)
+		return false
+	}
+	if id, found := v.failedAt[b.Timestamp]; found {
+		v.add(a.ID, ID{}, "balance history row at %d releases %v at the timestamp of failed-transfer record %v", b.Timestamp, p.t.ID, id)
 		return false
 	}
 	r.release(a.ID, p)
