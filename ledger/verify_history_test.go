@@ -249,6 +249,55 @@ func TestVerifyFindsBalanceHistoryOfMissingAccount(t *testing.T) {
 		"balance history row at %d, but the account does not exist", ts)}}, verifyProblems(t, orphans))
 }
 
+// TestVerifyPassesReleaseOutOfExpiryOrder checks that Verify takes the
+// balance history row of a hold that a post found expired, released
+// before another hold of the same account and amount that expired first
+// but after the sweep of its batch: the row names the hold it releases,
+// which Verify took for the one that expired first.
+func TestVerifyPassesReleaseOutOfExpiryOrder(t *testing.T) {
+	ctx := context.Background()
+	l, now := clocked(t, memory.New(), ledger.Options{})
+	ares, err := l.CreateAccounts(ctx, []ledger.Account{
+		{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1, Flags: ledger.AccountHistory},
+		{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1},
+		{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated, ledger.AccountCreated}, ares)
+	hold := func(id, credit uint64) ledger.Transfer {
+		p := transfer(id, 5)
+		p.CreditAccountID, p.Flags, p.Timeout = ledger.IDFromUint64(credit), ledger.TransferPending, 1
+		return p
+	}
+	plain := func(id uint64) ledger.Transfer {
+		tr := transfer(id, 1)
+		tr.DebitAccountID, tr.CreditAccountID = ledger.IDFromUint64(2), ledger.IDFromUint64(3)
+		return tr
+	}
+	res, err := l.CreateTransfers(ctx, []ledger.Transfer{hold(10, 2), hold(11, 3)})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
+	held, err := l.LookupTransfers(ctx, []ledger.ID{ledger.IDFromUint64(10)})
+	require.NoError(t, err)
+	require.Len(t, held, 1)
+	// The batch starts before 10 expires: its sweep releases nothing, and
+	// its third event, after both expiries, posts 11, which it finds
+	// expired and releases.
+	now.Store(int64(held[0].ExpiresAt() - 1))
+	post := ledger.Transfer{ID: ledger.IDFromUint64(12), PendingID: ledger.IDFromUint64(11), Amount: 5,
+		Flags: ledger.TransferPostPendingTransfer}
+	res, err = l.CreateTransfers(ctx, []ledger.Transfer{plain(20), plain(21), post})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated,
+		ledger.TransferPendingTransferExpired}, res)
+	require.NoError(t, l.Verify(ctx))
+	// The next batch's sweep releases 10.
+	res, err = l.CreateTransfers(ctx, []ledger.Transfer{plain(22)})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	require.NoError(t, l.Verify(ctx))
+}
+
 // TestVerifyFindsReleaseAtTheTimestampOfAFailedRecord checks that Verify
 // finds the release of an expired hold at the timestamp of a
 // failed-transfer record, another event: the ledger releases a hold at a

@@ -151,12 +151,15 @@ func (r *replay) released(id ID, p *verifyPending) (dp, cp uint64) {
 }
 
 // expiry returns the pending transfer whose expiry gives the balances of
-// b, a balance history row of account id at no transfer of it: among the
-// held ones whose state is expired, the first by expiry and then by
-// timestamp (the order in which the ledger releases them), which is the
-// first of them all unless a post or void released a later one first. It
-// returns nil when none does.
-func (r *replay) expiry(id ID, b *AccountBalance) *verifyPending {
+// row, a balance history row of account id at no transfer of it: the one
+// that row names when it is held, its state expired, and gives them (a
+// post or void may release a hold that expired after another one held,
+// and the sweep of a later batch that one); else, among the held ones
+// whose state is expired, the first by expiry and then by timestamp (the
+// order in which the ledger releases them), which is the first of them
+// all unless a post or void released a later one first. It returns nil
+// when none does.
+func (r *replay) expiry(v *verifier, id ID, row *BalanceRow) *verifyPending {
 	for len(r.expired) > 0 {
 		if _, ok := r.held[r.expired[0]]; ok {
 			break
@@ -168,7 +171,10 @@ func (r *replay) expiry(id ID, b *AccountBalance) *verifyPending {
 			return false
 		}
 		dp, cp := r.released(id, p)
-		return sums{dp, r.dpo, cp, r.cpo} == rowSums(b)
+		return sums{dp, r.dpo, cp, r.cpo} == rowSums(&row.AccountBalance)
+	}
+	if p := v.pendings[row.TransferID]; p != nil && v.states[p.t.ID].Status == PendingExpired && gives(p) {
+		return p
 	}
 	var found *verifyPending
 	for i, p := range r.expired {
@@ -333,7 +339,7 @@ func (v *verifier) history(tx ReadTx, a *Account, rows *page[BalanceRow]) error 
 // counts that release in r, and reports whether row passes.
 func (v *verifier) release(a *Account, r *replay, row *BalanceRow) bool {
 	b := &row.AccountBalance
-	p := r.expiry(a.ID, b)
+	p := r.expiry(v, a.ID, row)
 	switch {
 	case p == nil:
 		v.add(a.ID, ID{}, "balance history row at %d (no transfer of it) has %v, which the release of no expired hold gives from %v",
