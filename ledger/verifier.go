@@ -14,32 +14,36 @@ import (
 type verifier struct {
 	problems []Problem
 
-	accounts  map[ID]*Account
-	computed  map[ID]*balances
-	createdAt map[uint64]ID // the first account, by ID, created at each timestamp
-	states    map[ID]Pending
-	pendings  map[ID]*verifyPending
-	expiring  byExpiry      // the pending transfers read that hold their amounts and expire
-	lastTS    uint64        // of the transfer read last
-	latest    uint64        // the greatest timestamp of the rows read but pending states (their transfers')
-	transfers []ID          // the valid IDs of the transfers read (sorted and unique once all are)
-	stamps    []stamp       // the timestamp and ID of each transfer read (sorted by timestamp once all are)
-	failedAt  map[uint64]ID // the first failed-transfer record, by ID, at each timestamp
-	perLedger map[uint32]*ledgerSums
-	ids       []ID // of the accounts, in ascending order
+	accounts   map[ID]*Account
+	computed   map[ID]*balances
+	createdAt  map[uint64]ID // the first account, by ID, created at each timestamp
+	states     map[ID]Pending
+	pendings   map[ID]*verifyPending
+	expiring   byExpiry          // the pending transfers read that hold their amounts and expire
+	lastTS     uint64            // of the transfer read last
+	latest     uint64            // the greatest timestamp of the rows read but pending states (their transfers')
+	transfers  []ID              // the valid IDs of the transfers read (sorted and unique once all are)
+	stamps     []stamp           // the timestamp and ID of each transfer read (sorted by timestamp once all are)
+	failedAt   map[uint64]ID     // the first failed-transfer record, by ID, at each timestamp
+	releases   map[ID]releaseRow // the first balance history row that names the release of each hold
+	releasedAt map[uint64]ID     // the hold whose release such a row names, at each timestamp
+	perLedger  map[uint32]*ledgerSums
+	ids        []ID // of the accounts, in ascending order
 }
 
 // verify checks the contents of tx, as Verify documents, and returns the
 // problems it found.
 func verify(tx ReadTx) ([]Problem, error) {
 	v := &verifier{
-		accounts:  make(map[ID]*Account),
-		computed:  make(map[ID]*balances),
-		createdAt: make(map[uint64]ID),
-		failedAt:  make(map[uint64]ID),
-		states:    make(map[ID]Pending),
-		pendings:  make(map[ID]*verifyPending),
-		perLedger: make(map[uint32]*ledgerSums),
+		accounts:   make(map[ID]*Account),
+		computed:   make(map[ID]*balances),
+		createdAt:  make(map[uint64]ID),
+		failedAt:   make(map[uint64]ID),
+		releases:   make(map[ID]releaseRow),
+		releasedAt: make(map[uint64]ID),
+		states:     make(map[ID]Pending),
+		pendings:   make(map[ID]*verifyPending),
+		perLedger:  make(map[uint32]*ledgerSums),
 	}
 	err := tx.ForEachAccount(func(a Account) error {
 		v.stamped(a.Timestamp)

@@ -103,11 +103,13 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 //     names (a release that a SQL store wrote before its migration 0002
 //     names none), at or after that transfer's expiry, at a timestamp
 //     that no transfer, account or failed-transfer record has, at most
-//     TimestampLimit; the last row has the account's balances. Only the
-//     first row that breaks this (or the first transfer without a row) is
-//     reported, as the rest of that history follows from it. The rows of
-//     all accounts are read once, a page at a time, by account and then
-//     timestamp (ReadTx.BalanceRows);
+//     TimestampLimit, and, when it names that transfer, that no row
+//     naming the release of another one has, and that of the row of its
+//     other account naming its release, if any; the last row has the
+//     account's balances. Only the first row that breaks this (or the
+//     first transfer without a row) is reported, as the rest of that
+//     history follows from it. The rows of all accounts are read once, a
+//     page at a time, by account and then timestamp (ReadTx.BalanceRows);
 //   - an account without AccountHistory has no balance history row, nor
 //     has an account that does not exist (a store whose data lost an
 //     account may keep its rows), nor one with a reserved ID, which cannot

@@ -314,6 +314,64 @@ func TestVerifyFindsReleaseAtTheTimestampOfAFailedRecord(t *testing.T) {
 	require.Equal(t, []ledger.Problem{{AccountID: one, Detail: detail}, {AccountID: two, Detail: detail}}, verifyProblems(t, s))
 }
 
+// TestVerifyFindsReleasesAtOtherTimestamps checks that Verify finds the
+// release of a hold at the timestamp of another hold's release, and at
+// another timestamp in the history of one of its accounts than in that of
+// the other: the ledger releases each hold at a timestamp of its own, in
+// the histories of both its accounts.
+func TestVerifyFindsReleasesAtOtherTimestamps(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	l, now := clocked(t, s, ledger.Options{})
+	id := ledger.IDFromUint64
+	var accounts []ledger.Account
+	for i := range uint64(6) {
+		accounts = append(accounts, ledger.Account{ID: id(i + 1), Ledger: 978, Code: 1})
+		if i < 4 {
+			accounts[i].Flags = ledger.AccountHistory
+		}
+	}
+	_, err := l.CreateAccounts(ctx, accounts)
+	require.NoError(t, err)
+	hold := func(tid, dr, cr, amount uint64) ledger.Transfer {
+		return ledger.Transfer{ID: id(tid), DebitAccountID: id(dr), CreditAccountID: id(cr), Amount: amount,
+			Ledger: 978, Code: 1, Flags: ledger.TransferPending, Timeout: 1}
+	}
+	res, err := l.CreateTransfers(ctx, []ledger.Transfer{hold(10, 1, 2, 3), hold(11, 3, 4, 4)})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
+	now.Add(2e9)
+	// The sweep releases 10 at x and 11 at x+1, before the transfer.
+	res, err = l.CreateTransfers(ctx, []ledger.Transfer{{ID: id(12), DebitAccountID: id(5), CreditAccountID: id(6),
+		Amount: 1, Ledger: 978, Code: 1}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	require.NoError(t, l.Verify(ctx))
+	rows, err := l.GetAccountBalances(ctx, ledger.AccountFilter{AccountID: id(1), Limit: 10,
+		Flags: ledger.AccountFilterDebits | ledger.AccountFilterCredits})
+	require.NoError(t, err)
+	require.Len(t, rows, 2)
+	x := rows[1].Timestamp
+	// move returns s with the balance history rows at from of the
+	// accounts given at to.
+	move := func(from, to uint64, accounts ...ledger.ID) ledger.Store {
+		return editRows(s, func(rows []ledger.BalanceRow) []ledger.BalanceRow {
+			for i := range rows {
+				if rows[i].Timestamp == from && slices.Contains(accounts, rows[i].AccountID) {
+					rows[i].Timestamp = to
+				}
+			}
+			return rows
+		})
+	}
+	shared := fmt.Sprintf("balance history row at %d releases %v at the timestamp of the release of %v", x, id(11), id(10))
+	assert.Equal(t, []ledger.Problem{{AccountID: id(3), Detail: shared}, {AccountID: id(4), Detail: shared}},
+		verifyProblems(t, move(x+1, x, id(3), id(4))))
+	assert.Equal(t, []ledger.Problem{{AccountID: id(2), Detail: fmt.Sprintf(
+		"balance history row at %d releases %v, released at %d in the history of account %v", x-1, id(10), x, id(1))}},
+		verifyProblems(t, move(x, x-1, id(2))))
+}
+
 // TestVerifyFindsReleaseAboveTheTimestampLimit checks that Verify finds a
 // balance history row above TimestampLimit that releases an expired hold
 // as the ledger would at that time, which the memory store takes from a

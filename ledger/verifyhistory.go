@@ -268,7 +268,8 @@ func historyFilter(id ID, from uint64, limit int) AccountFilter {
 // row after every transfer that names the account, at its timestamp, and
 // after every release of an expired pending transfer of it, at or after
 // the expiry, at a timestamp that no transfer, account or failed-transfer
-// record has; each row
+// record has, nor the release of another hold, and the same in the
+// histories of both accounts of the hold; each row
 // names its transfer, or the pending transfer it releases, at most at
 // TimestampLimit. Each row must hold the balances that the transfers and
 // releases before it give;
@@ -368,6 +369,38 @@ func (v *verifier) release(a *Account, r *replay, row *BalanceRow) bool {
 		v.add(a.ID, ID{}, "balance history row at %d releases %v at the timestamp of failed-transfer record %v", b.Timestamp, p.t.ID, id)
 		return false
 	}
+	if row.TransferID == p.t.ID && !v.released(a.ID, p.t.ID, b.Timestamp) {
+		return false
+	}
 	r.release(a.ID, p)
+	return true
+}
+
+// releaseRow is the first balance history row, by account, that names
+// the release of a hold: its account and timestamp.
+type releaseRow struct {
+	account ID
+	ts      uint64
+}
+
+// released checks a balance history row of account id at ts that names
+// the release of hold p against those of the accounts read before it
+// that name a release (a release that names none is not identified for
+// certain, and is left out): the ledger releases each hold at a timestamp
+// of its own, in the histories of both its accounts. It reports whether
+// the row passes.
+func (v *verifier) released(id, p ID, ts uint64) bool {
+	if first, ok := v.releases[p]; ok && first.ts != ts {
+		v.add(id, ID{}, "balance history row at %d releases %v, released at %d in the history of account %v", ts, p, first.ts, first.account)
+		return false
+	}
+	if other, ok := v.releasedAt[ts]; ok && other != p {
+		v.add(id, ID{}, "balance history row at %d releases %v at the timestamp of the release of %v", ts, p, other)
+		return false
+	}
+	if _, ok := v.releases[p]; !ok {
+		v.releases[p] = releaseRow{id, ts}
+		v.releasedAt[ts] = p
+	}
 	return true
 }
