@@ -1065,16 +1065,19 @@ func (p *phone) currentPayment() (*PaymentView, error) {
 	return p.payment, nil
 }
 
-// finish takes the request id off the screen and, when it is the
+// finish takes the request of v off the screen and, when it is the
 // session's request at the next index, moves on to the next request of the
 // session: a shopper's, for a seller's Request has moved past the index of
-// the request it shows already (moveOnLocked).
-func (p *phone) finish(id ID) {
+// the request it shows already (moveOnLocked). The request on screen is
+// that of v when it has v's ID and request hash: another request under
+// that ID (a seller card may sign more than one), put on screen since,
+// stays there.
+func (p *phone) finish(v *PaymentView) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.payment != nil && p.payment.ID == id {
+	if p.payment != nil && p.payment.ID == v.ID && bytes.Equal(p.payment.RequestHash, v.RequestHash) {
 		p.payment = nil
-		if p.session != nil && id == SessionRequestID(p.session.ID, p.next) {
+		if p.session != nil && v.ID == SessionRequestID(p.session.ID, p.next) {
 			p.next++
 		}
 	}

@@ -1092,7 +1092,7 @@ func (s *Seller) withdrawShown(ctx context.Context) error {
 		return s.showPaid(v, false, " on screen")
 	case StateHeld:
 	default:
-		s.finish(v.ID)
+		s.finish(v)
 	}
 	return nil
 }
@@ -1558,7 +1558,7 @@ func (s *Seller) wait(ctx context.Context) (*PaymentView, *Receipt, error) {
 		case StateHeld:
 			return v, nil, nil
 		}
-		s.finish(v.ID)
+		s.finish(v)
 		return v, nil, nil
 	}
 }
@@ -1699,7 +1699,7 @@ func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, er
 		return nil, s.ended(ctx, cur, err)
 	}
 	s.seen(v) // kept while it shows the request held
-	s.finish(v.ID)
+	s.finish(v)
 	return cloneView(v), nil // the app's own
 }
 

@@ -427,7 +427,11 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // have put the session's next request there since), it fails with
 // ErrMismatch before anything else: the card verifies no PIN and signs
 // nothing, nothing is sent, and the request on screen stays. A nil shown,
-// or no request on screen, is ErrNoPayment.
+// or no request on screen, is ErrNoPayment. An approval that takes its
+// request off screen (below) takes that request alone, by its ID and
+// RequestHash: another that WaitPayment put on screen under its ID while
+// the approval ran (a seller card may sign more than one request under
+// one ID) stays there.
 //
 // It then checks that the phone still trusts the platform's certificate
 // that the receipt will be verified with (ErrCard when that expired or was
@@ -823,14 +827,14 @@ func (s *Shopper) settled(ctx context.Context, u *sentConsent, out *PaymentView)
 		// Paid, by a consent that the phone does not keep: nothing is
 		// left to approve or collect on screen.
 		s.drop(u)
-		s.finish(v.ID)
+		s.finish(v)
 		return nil, fmt.Errorf("%w: the platform refused the consent, and shows the payment captured by another consent of this card", ErrFinal)
 	}
 	if err != nil {
 		return nil, err
 	}
 	s.drop(u)
-	s.finish(v.ID)
+	s.finish(v)
 	return rc, nil
 }
 
@@ -924,7 +928,8 @@ func checkCaptured(shown, v *PaymentView) error {
 // returns the view the platform answered, checked to be of that request
 // and to show it as its seller's card signed it, its session, lines and
 // legs too (ErrMismatch, the request staying on screen), and to show it
-// declined, and takes the request off screen. A view that shows the request ended otherwise (captured,
+// declined, and takes the request off screen: that request alone, by its
+// ID and RequestHash, as ApproveShown does. A view that shows the request ended otherwise (captured,
 // cancelled or expired) fails with ErrFinal, and DeclineShown returns it
 // with the error; one that shows it pending, held or in a state that no
 // request's view has (no decline leaves a request so) fails with
@@ -997,6 +1002,6 @@ func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView
 		// decline leaves a request so.
 		return nil, fmt.Errorf("%w: the platform answered the decline with the payment %s", ErrInternal, v.State)
 	}
-	s.finish(shown.ID)
+	s.finish(shown)
 	return v, nil
 }

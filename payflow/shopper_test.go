@@ -2271,22 +2271,17 @@ func TestApproveShownSendsNoKeptConsentOfAnotherRequestUnderItsID(t *testing.T) 
 
 	// The seller's card signs another request under the first's ID, and
 	// the platform shows it under that ID.
-	other, err := w.sellerCard.Card.SignPaymentRequest(&record.PaymentRequest{
-		RequestID: first.ID[:], SessionID: first.SessionID[:], PayerCardID: first.PayerCardID,
-		MerchantID: first.MerchantID, Currency: first.Currency, Amount: 100,
-	})
-	require.NoError(t, err)
-	h := record.Hash(other)
+	other, h := w.signUnderID(t, first)
 	reads.payment = func(v *payflow.PaymentView) {
 		if v.ID == first.ID {
-			v.Request, v.RequestHash, v.Amount, v.Lines = other, h[:], 100, nil
+			v.Request, v.RequestHash, v.Amount, v.Lines = other, h, 100, nil
 		}
 	}
 	_, err = w.shopper.WaitPayment(ctx)
 	require.ErrorIs(t, err, payflow.ErrMismatch, "the kept consent's request read as another")
 	shown, err := w.shopper.WaitPayment(ctx)
 	require.NoError(t, err)
-	require.Equal(t, h[:], shown.RequestHash)
+	require.Equal(t, h, shown.RequestHash)
 
 	_, err = w.shopper.ApproveShown(ctx, shown, simcardtest.PIN)
 	require.ErrorIs(t, err, payflow.ErrMismatch)
@@ -2294,7 +2289,89 @@ func TestApproveShownSendsNoKeptConsentOfAnotherRequestUnderItsID(t *testing.T) 
 	require.Len(t, api.sent, 2)
 	var cs record.Consent
 	require.NoError(t, record.Open(api.sent[1], &cs))
-	assert.Equal(t, h[:], cs.RequestHash, "the consent sent is bound to the request shown")
+	assert.Equal(t, h, cs.RequestHash, "the consent sent is bound to the request shown")
+}
+
+// signUnderID has the seller's card of w sign another request of 100 under
+// the ID of first, in its session, to its payer, and returns it with its
+// hash.
+func (w *phoneWorld) signUnderID(tb testing.TB, first *payflow.PaymentView) (msg, hash []byte) {
+	tb.Helper()
+	msg, err := w.sellerCard.Card.SignPaymentRequest(&record.PaymentRequest{
+		RequestID: first.ID[:], SessionID: first.SessionID[:], PayerCardID: first.PayerCardID,
+		MerchantID: first.MerchantID, Currency: first.Currency, Amount: 100,
+	})
+	require.NoError(tb, err)
+	h := record.Hash(msg)
+	return msg, h[:]
+}
+
+// TestShopperEndLeavesAnotherRequestUnderItsIDOnScreen: an approval that
+// returns its receipt, one that fails with ErrFinal because another
+// consent of the card paid the request, and a decline take their request
+// off the screen, and that request alone: another request that the
+// platform shows under its ID (another request hash: a seller card may
+// sign more than one request under one ID), which a WaitPayment of
+// another goroutine (the app refreshing the screen) put on screen while
+// the call ran, stays on screen, pending.
+func TestShopperEndLeavesAnotherRequestUnderItsIDOnScreen(t *testing.T) {
+	ctx := context.Background()
+	for _, end := range []string{"approved", "paid_by_another", "declined"} {
+		t.Run(end, func(t *testing.T) {
+			f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
+			reads := &tamperAPI{API: f.Platform}
+			api := &scriptedApproveAPI{API: reads}
+			w := newPhoneWorld(t, f, api, false)
+			w.pair(t)
+			_, first := w.request(t)
+			other, h := w.signUnderID(t, first)
+			var refreshed *payflow.PaymentView
+			var werr error
+			refresh := func() {
+				reads.payment = func(v *payflow.PaymentView) {
+					if v.ID == first.ID {
+						v.Request, v.RequestHash, v.Amount, v.Lines, v.Legs = other, h, 100, nil, nil
+						v.State, v.Captured, v.Receipt = payflow.StatePending, 0, nil
+					}
+				}
+				refreshed, werr = w.shopper.WaitPayment(ctx)
+				reads.payment = nil
+			}
+
+			var err error
+			switch end {
+			case "declined":
+				reads.decline = func(*payflow.PaymentView) { refresh() }
+				_, err = w.shopper.Decline(ctx)
+				require.NoError(t, err)
+			default:
+				settle := f.Platform.Approve
+				if end == "paid_by_another" {
+					settle = w.settleWithAnotherConsent
+				}
+				api.approve = append(api.approve, func(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+					v, err := settle(ctx, req)
+					refresh()
+					return v, err
+				})
+				_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+				if end == "approved" {
+					require.NoError(t, err)
+				} else {
+					require.ErrorIs(t, err, payflow.ErrFinal)
+				}
+			}
+			require.NoError(t, werr)
+			require.Equal(t, h, refreshed.RequestHash, "the other request put on screen")
+
+			screen, err := w.shopper.Payment()
+			require.NoError(t, err, "the other request stays on screen")
+			assert.Equal(t, first.ID, screen.ID)
+			assert.Equal(t, h, screen.RequestHash)
+			assert.Equal(t, uint64(100), screen.Amount)
+			assert.Equal(t, payflow.StatePending, screen.State)
+		})
+	}
 }
 
 // TestDeclineChecksAnsweredState: a decline answered with a view of the
