@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -100,7 +101,9 @@ type PhoneOptions struct {
 	// anchors (pki.Verifier.VerifyPlatform).
 	Verifier *pki.Verifier
 	// PlatformKey, used when Verifier is nil, is the receipt key the phone
-	// trusts, pinned.
+	// trusts, pinned. It must be an ECDSA P-256 key whose point is on the
+	// curve, also when a Verifier is given: NewShopper and NewSeller
+	// refuse another with ErrInvalid, which no receipt verifies under.
 	PlatformKey *ecdsa.PublicKey
 	// PollInterval is how often the phone asks the platform while it
 	// waits for the peer (default DefaultPollInterval).
@@ -222,6 +225,11 @@ func (p *phone) init(role adv.Role, card phoneCard, opts PhoneOptions) error {
 	if opts.Verifier == nil && opts.PlatformKey == nil {
 		return fmt.Errorf("%w: a phone needs a Verifier or a PlatformKey to check receipts", ErrInvalid)
 	}
+	if opts.PlatformKey != nil {
+		if err := checkPlatformKey(opts.PlatformKey); err != nil {
+			return err
+		}
+	}
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = DefaultPollInterval
 	}
@@ -246,6 +254,32 @@ func (p *phone) init(role adv.Role, card phoneCard, opts PhoneOptions) error {
 	}
 	p.role, p.card, p.api, p.queue, p.opts = role, card, opts.API, q, opts
 	p.names = make(map[adv.EID]peerName)
+	return nil
+}
+
+// checkPlatformKey checks that k is a key that a receipt can verify
+// under: an ECDSA P-256 key whose point is on the curve (ErrInvalid,
+// naming what it lacks).
+func checkPlatformKey(k *ecdsa.PublicKey) error {
+	switch {
+	case k.Curve == nil:
+		return fmt.Errorf("%w: the phone's PlatformKey has no curve (a receipt key is ECDSA P-256)", ErrInvalid)
+	case k.Curve != elliptic.P256():
+		name := "another curve"
+		if params := k.Curve.Params(); params != nil && params.Name != "" {
+			name = params.Name
+		}
+		if name == elliptic.P256().Params().Name {
+			// Its parameters, say, which package record does not take.
+			name = "a P-256 curve other than elliptic.P256()"
+		}
+		return fmt.Errorf("%w: the phone's PlatformKey is on %s (a receipt key is ECDSA P-256)", ErrInvalid, name)
+	case !record.HasPoint(k):
+		return fmt.Errorf("%w: the phone's PlatformKey has no point", ErrInvalid)
+	}
+	if _, err := k.ECDH(); err != nil {
+		return fmt.Errorf("%w: the phone's PlatformKey is no point of P-256", ErrInvalid)
+	}
 	return nil
 }
 

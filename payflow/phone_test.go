@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"slices"
 	"sync"
@@ -565,7 +566,56 @@ func TestPhonesRefusals(t *testing.T) {
 			assert.EqualError(t, err, tc.want, "seller, nil %s", tc.name)
 		}
 	})
+	// A PlatformKey that no receipt can verify under: the phone would
+	// move money and then refuse every receipt (ErrSignature).
+	t.Run("a PlatformKey that is no P-256 key", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		raw, err := w.f.Key.PublicKey.Bytes() // 0x04 || X || Y
+		require.NoError(t, err)
+		x, y := new(big.Int).SetBytes(raw[1:33]), new(big.Int).SetBytes(raw[33:])
+		for _, tc := range []struct {
+			name string
+			key  *ecdsa.PublicKey
+			want string
+		}{
+			{"no curve", rawKey(nil, x, y), "payflow: invalid request: the phone's PlatformKey has no curve (a receipt key is ECDSA P-256)"},
+			{"P-384", rawKey(elliptic.P384(), x, y), "payflow: invalid request: the phone's PlatformKey is on P-384 (a receipt key is ECDSA P-256)"},
+			{"P-256 parameters", rawKey(elliptic.P256().Params(), x, y), "payflow: invalid request: the phone's PlatformKey is on a P-256 curve other than elliptic.P256() (a receipt key is ECDSA P-256)"},
+			{"a curve without parameters", rawKey(noParamsCurve{elliptic.P256()}, x, y), "payflow: invalid request: the phone's PlatformKey is on another curve (a receipt key is ECDSA P-256)"},
+			{"no point", rawKey(elliptic.P256(), nil, y), "payflow: invalid request: the phone's PlatformKey has no point"},
+			{"off the curve", rawKey(elliptic.P256(), new(big.Int).Add(x, big.NewInt(1)), y), "payflow: invalid request: the phone's PlatformKey is no point of P-256"},
+		} {
+			for _, verifier := range []*pki.Verifier{nil, w.f.PlatformVerifier} {
+				opts := phoneOptions(w.f, w.f.Platform)
+				opts.Verifier, opts.PlatformKey = verifier, tc.key
+				_, err := payflow.NewShopper(w.shopperCard.Card, opts)
+				require.ErrorIs(t, err, payflow.ErrInvalid, "shopper, %s", tc.name)
+				assert.EqualError(t, err, tc.want, "shopper, %s", tc.name)
+				_, err = payflow.NewSeller(w.sellerCard.Card, opts)
+				require.ErrorIs(t, err, payflow.ErrInvalid, "seller, %s", tc.name)
+				assert.EqualError(t, err, tc.want, "seller, %s", tc.name)
+			}
+		}
+		opts := phoneOptions(w.f, w.f.Platform)
+		opts.Verifier, opts.PlatformKey = nil, &w.f.Key.PublicKey
+		_, err = payflow.NewShopper(w.shopperCard.Card, opts)
+		require.NoError(t, err, "the platform's key")
+		_, err = payflow.NewSeller(w.sellerCard.Card, opts)
+		require.NoError(t, err, "the platform's key")
+	})
 }
+
+// rawKey returns the public key of curve with the coordinates x and y, as
+// given: a key without a curve, without a point or off its curve.
+func rawKey(curve elliptic.Curve, x, y *big.Int) *ecdsa.PublicKey {
+	//lint:ignore SA1019 only the raw coordinates build a key without a point or off its curve, which crypto/ecdsa parses no other way
+	return &ecdsa.PublicKey{Curve: curve, X: x, Y: y}
+}
+
+// noParamsCurve is a curve whose Params are nil.
+type noParamsCurve struct{ elliptic.Curve }
+
+func (noParamsCurve) Params() *elliptic.CurveParams { return nil }
 
 // tamperAPI changes what the platform answers, as a compromised network
 // or platform would.
