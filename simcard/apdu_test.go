@@ -116,3 +116,30 @@ func FuzzParseCommand(f *testing.F) {
 		require.Equal(t, in, enc)
 	})
 }
+
+// FuzzParseResponse: ParseResponse never panics, refuses (ErrAPDU) only
+// what has no status word, splits the rest into its data and its last two
+// octets, whose encoding gives the same octets back, and hands out data
+// that cannot grow over the status word.
+func FuzzParseResponse(f *testing.F) {
+	for _, s := range []string{"9000", "0102039000", "6100", "", "90"} {
+		f.Add(unhex(f, s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		keep := bytes.Clone(in)
+		r, err := simcard.ParseResponse(in)
+		if len(in) < 2 {
+			require.ErrorIs(t, err, simcard.ErrAPDU)
+			return
+		}
+		require.NoError(t, err)
+		n := len(in) - 2
+		require.Equal(t, uint16(in[n])<<8|uint16(in[n+1]), r.SW)
+		require.Equal(t, in[:n], r.Data)
+		enc, err := r.AppendBinary(nil)
+		require.NoError(t, err)
+		require.Equal(t, in, enc)
+		_ = append(r.Data, 0xAA, 0xBB)
+		require.Equal(t, keep, in, "appending to Data changed the response")
+	})
+}

@@ -686,9 +686,11 @@ func (a *answers) Transmit([]byte) ([]byte, error) {
 	return bytes.Clone(r), nil
 }
 
-// FuzzCardAnswers has the phone's Card read whatever a card might answer:
-// no method panics, and each fails only with a status error or
-// ErrResponse. testdata/fuzz/FuzzCardAnswers/personalised_card holds the
+// FuzzCardAnswers has the phone's Card read whatever a card might answer,
+// through each of its methods that talk to the card (those that read, those
+// that present the PIN or the PUK, sign or authenticate, and Personalise):
+// no method panics, and each fails only with a status error or ErrResponse,
+// and Personalise with ErrNotStored too. testdata/fuzz/FuzzCardAnswers/personalised_card holds the
 // answers of a personalised card.
 func FuzzCardAnswers(f *testing.F) {
 	f.Add([]byte{2, 0x61, 0x00})
@@ -720,6 +722,25 @@ func FuzzCardAnswers(f *testing.F) {
 		check(err)
 		_, err = c.Signer()
 		check(err)
+		_, _, err = c.PUKTries()
+		check(err)
+		_, err = c.Certificate()
+		check(err)
+		check(c.VerifyPIN(simcardtest.PIN))
+		check(c.ChangePIN(simcardtest.PIN, "2468"))
+		check(c.Unblock(simcardtest.PUK, ""))
+		_, err = c.Authenticate(make([]byte, simcard.MinChallenge))
+		check(err)
+		if s, err := c.Signer(); err == nil {
+			_, err = s.Sign(nil, make([]byte, simcard.MaxChallenge), simcard.ChallengeOpts{})
+			check(err)
+		}
+		_, err = c.SignAuthProof(&record.AuthProof{Nonce: make([]byte, 32), Role: record.RoleShopper, EID: make16(5), PeerEID: make16(6)})
+		check(err)
+		_, err = c.Personalise(issuer(t), simcard.Personalisation{ICCID: "89014103211118510720", PIN: simcardtest.PIN, PUK: simcardtest.PUK})
+		if !errors.Is(err, simcard.ErrNotStored) {
+			check(err)
+		}
 	})
 }
 
