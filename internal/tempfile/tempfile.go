@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/casimpay/casimpay/internal/ascii"
 )
 
 // Stale is the age past which a temporary file is taken for one that a
@@ -27,14 +29,18 @@ func Create(name string) (*os.File, error) {
 }
 
 // RemoveStale removes the regular files of name's folder whose names are
-// those Create gives name's temporary files and that were last modified
-// before cutoff (time.Now minus Stale, for files whose writers may be
-// running in other processes). What cannot be read or removed stays.
+// those Create gives name's temporary files (".NAME.tmp" and one or more
+// decimal digits, which os.CreateTemp puts in place of the "*") and that
+// were last modified before cutoff (time.Now minus Stale, for files whose
+// writers may be running in other processes). Other files whose names
+// begin with ".NAME.tmp" (".NAME.tmp.prev", say, beside a file "NAME.tmp")
+// stay, as does what cannot be read or removed.
 func RemoveStale(name string, cutoff time.Time) {
 	dir, prefix := filepath.Dir(name), prefix(name)
 	entries, _ := os.ReadDir(dir) // what cannot be read stays
 	for _, e := range entries {
-		if len(e.Name()) == len(prefix) || !strings.HasPrefix(e.Name(), prefix) || !e.Type().IsRegular() {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok || rest == "" || !ascii.Digits(rest) || !e.Type().IsRegular() {
 			continue
 		}
 		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {

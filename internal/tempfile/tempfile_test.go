@@ -38,7 +38,8 @@ func TestCreate(t *testing.T) {
 
 // TestRemoveStale: a temporary file of the name last modified before the
 // cutoff is removed; a younger one, other names' temporary files, the name
-// itself, a bare ".NAME.tmp" and a folder of the pattern stay.
+// itself, a bare ".NAME.tmp", a file whose name only begins with
+// ".NAME.tmp" (digits or not after it) and a folder of the pattern stay.
 func TestRemoveStale(t *testing.T) {
 	dir := t.TempDir()
 	name := filepath.Join(dir, "cloud.url")
@@ -53,6 +54,9 @@ func TestRemoveStale(t *testing.T) {
 		filepath.Join(dir, ".alice.adv.tmp789"),
 		filepath.Join(dir, ".cloud.url.tmp"),
 		filepath.Join(dir, "cloud.url.tmp1"),
+		filepath.Join(dir, ".cloud.url.tmp.prev"),
+		filepath.Join(dir, ".cloud.url.tmp12x"),
+		filepath.Join(dir, ".cloud.url.tmp-1"),
 	}
 	for _, f := range append(stale[1:], kept...) {
 		require.NoError(t, os.WriteFile(f, []byte("part"), 0o600))

@@ -871,3 +871,33 @@ func TestFileRemovesStaleTemporaries(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []byte("newest"), b)
 }
+
+// TestFileRemovesOnlyItsTemporaries: the first Store of a File removes, of
+// the old files beside it, only its own temporary files (".NAME.tmp" and
+// digits), not another file whose name merely begins so: the state file
+// of a File at ".NAME.tmp.bak", or the previous state that a File at
+// "NAME.tmp" keeps under ".NAME.tmp.prev" while it stores (the link shares
+// the state file's time of last change, however old).
+func TestFileRemovesOnlyItsTemporaries(t *testing.T) {
+	dir := t.TempDir()
+	f := &applet.File{Path: filepath.Join(dir, "card.state")}
+	stale := filepath.Join(dir, ".card.state.tmp123")
+	others := []string{
+		filepath.Join(dir, ".card.state.tmp.prev"),
+		filepath.Join(dir, ".card.state.tmp.bak"),
+		filepath.Join(dir, ".card.state.tmp12x"),
+	}
+	old := time.Now().Add(-11 * time.Minute)
+	for _, name := range append([]string{stale}, others...) {
+		require.NoError(t, os.WriteFile(name, []byte("state"), 0o600))
+		require.NoError(t, os.Chtimes(name, old, old))
+	}
+
+	require.NoError(t, f.Store([]byte("new")))
+	assert.NoFileExists(t, stale)
+	for _, name := range others {
+		b, err := os.ReadFile(name)
+		require.NoError(t, err, "%s is not a temporary file of %s", filepath.Base(name), filepath.Base(f.Path))
+		assert.Equal(t, []byte("state"), b)
+	}
+}
