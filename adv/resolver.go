@@ -188,26 +188,25 @@ func (r *Resolver) touchLocked(pos uint32) {
 // builds the tables it lacks first (see Advance); once they exist it takes
 // only a read lock and does not allocate, except that the first call in
 // the second half of an epoch that finds the table of the epoch after next
-// missing starts its build in a goroutine (see Resolver), without waiting
-// for it.
+// missing (one that built the tables it lacked included) starts its build
+// in a goroutine (see Resolver), without waiting for it.
 func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
 	e := Epoch(now)
 	r.mu.RLock()
-	if r.coversLocked(e, 1) {
-		cardID, ok = r.lookupLocked(eid, e)
-		ahead := r.wantsAheadLocked(e, now)
+	if !r.coversLocked(e, 1) {
 		r.mu.RUnlock()
-		if ahead {
-			r.buildAhead(e)
-		}
-		return cardID, ok
+		r.advance(e, 1)
+		r.mu.RLock()
 	}
+	cardID, ok = r.lookupLocked(eid, e)
+	ahead := r.wantsAheadLocked(e, now)
 	r.mu.RUnlock()
-
-	r.advance(e, 1)
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.lookupLocked(eid, e)
+	if ahead {
+		// Also after a build of its own: the tables it built are not the
+		// one of the epoch after next.
+		r.buildAhead(e)
+	}
+	return cardID, ok
 }
 
 // wantsAheadLocked reports whether a resolution at now, in epoch e, should

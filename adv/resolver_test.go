@@ -415,23 +415,11 @@ func TestResolveBuildsAhead(t *testing.T) {
 	var r Resolver
 	require.NoError(t, r.Enrol("a", secretOf(1)))
 	e := Epoch(exampleTime)
-	var (
-		mu     sync.Mutex
-		builds [][]uint32
-	)
 	entered, release := make(chan struct{}, 4), make(chan struct{})
-	r.hookBuild = func(epochs []uint32) {
-		mu.Lock()
-		builds = append(builds, slices.Clone(epochs))
-		mu.Unlock()
+	built := recordBuilds(&r, func() {
 		entered <- struct{}{}
 		<-release
-	}
-	built := func() [][]uint32 {
-		mu.Lock()
-		defer mu.Unlock()
-		return slices.Clone(builds)
-	}
+	})
 	// resolves fails, rather than hangs, when the resolution waits for a
 	// build that the hook holds.
 	resolves := func(epoch uint32, now time.Time) {
@@ -483,4 +471,52 @@ func TestResolveBuildsAhead(t *testing.T) {
 	resolves(e+2, EpochStart(e+1).Add(time.Minute))
 	assert.Len(t, built(), 2, "the next epoch needs no build")
 	assert.Empty(t, entered)
+}
+
+// TestFirstResolveLateBuildsAhead: the first resolution of a Resolver, in
+// the second half of an epoch, builds the tables it needs and starts the
+// build of the table of the epoch after next too, as any resolution there
+// does, so that the first resolution of the next epoch waits for no build.
+func TestFirstResolveLateBuildsAhead(t *testing.T) {
+	var r Resolver
+	require.NoError(t, r.Enrol("a", secretOf(1)))
+	e := Epoch(exampleTime)
+	built := recordBuilds(&r, nil)
+
+	id, ok := r.Resolve(eidOf(t, 1, e), EpochStart(e).Add(aheadAfter))
+	require.True(t, ok)
+	require.Equal(t, "a", id)
+	require.True(t, r.ahead.Load(), "a build ahead started")
+	for r.ahead.Load() { // until the build has installed its table and ended
+		runtime.Gosched()
+	}
+	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}, {e + 2}}, built())
+
+	id, ok = r.Resolve(eidOf(t, 1, e+2), EpochStart(e+1))
+	require.True(t, ok)
+	require.Equal(t, "a", id)
+	assert.Len(t, built(), 2, "the next epoch needs no build")
+}
+
+// recordBuilds has r record the epochs of the tables of each build, and
+// then run during (unless nil) while the build works; it returns what
+// reads the record.
+func recordBuilds(r *Resolver, during func()) (built func() [][]uint32) {
+	var (
+		mu     sync.Mutex
+		builds [][]uint32
+	)
+	r.hookBuild = func(epochs []uint32) {
+		mu.Lock()
+		builds = append(builds, slices.Clone(epochs))
+		mu.Unlock()
+		if during != nil {
+			during()
+		}
+	}
+	return func() [][]uint32 {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(builds)
+	}
 }
