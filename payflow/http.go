@@ -409,6 +409,9 @@ func httpCheckedBody[In, Out any](check func(*httpCall, *In) error, fn func(ctx 
 // httpNoBody makes the preparation of a route without a body.
 func httpNoBody[Out any](fn func(ctx context.Context, c *httpCall) (Out, error)) httpPrepare {
 	return func(c *httpCall) (httpRun, error) {
+		if err := checkContentTypeOnce(c.r); err != nil {
+			return nil, err
+		}
 		if len(c.body) != 0 {
 			return nil, fmt.Errorf("%w: %s %s takes no body", ErrInvalid, c.r.Method, c.r.URL.Path)
 		}
@@ -416,10 +419,26 @@ func httpNoBody[Out any](fn func(ctx context.Context, c *httpCall) (Out, error))
 	}
 }
 
+// checkContentType refuses a request whose Content-Type is not one
+// application/cbor.
 func checkContentType(r *http.Request) error {
+	if err := checkContentTypeOnce(r); err != nil {
+		return err
+	}
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != ContentType {
 		return fmt.Errorf("%w: content type must be %s", ErrInvalid, ContentType)
+	}
+	return nil
+}
+
+// checkContentTypeOnce refuses a request whose Content-Type is given more
+// than once, on a route without a body too: the handler takes none of its
+// values, where another reader of the request (a proxy, a logger) could
+// take another than the one the handler would.
+func checkContentTypeOnce(r *http.Request) error {
+	if len(r.Header.Values("Content-Type")) > 1 {
+		return fmt.Errorf("%w: Content-Type must be given once", ErrInvalid)
 	}
 	return nil
 }

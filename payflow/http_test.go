@@ -687,6 +687,39 @@ func TestHTTPRefusesBadRequests(t *testing.T) {
 	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
 }
 
+// TestHTTPRefusesRepeatedContentType: a Content-Type given more than once
+// is refused as a wrong one is, 400 invalid, whichever of its values is
+// application/cbor, both too, and on a route without a body too: the
+// handler does not pick one of them, where another reader of the request
+// could pick another.
+func TestHTTPRefusesRepeatedContentType(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	good := mustCBOR(t, &payflow.ChallengeRequest{CardID: "8944100000000000009"})
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		types  []string
+		body   []byte
+	}{
+		{"cbor first", "POST", "/v1/challenges", []string{payflow.ContentType, "application/json"}, good},
+		{"cbor second", "POST", "/v1/challenges", []string{"application/json", payflow.ContentType}, good},
+		{"cbor twice", "POST", "/v1/challenges", []string{payflow.ContentType, payflow.ContentType}, good},
+		{"on a GET", "GET", "/v1/info", []string{payflow.ContentType, "text/plain"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := fx.doHeader(t, tt.method, tt.path, http.Header{"Content-Type": tt.types}, tt.body)
+			assert.Equal(t, http.StatusBadRequest, r.status)
+			assert.Equal(t, "invalid", r.errorCode(t))
+			assert.Equal(t, "payflow: invalid request: Content-Type must be given once", r.errorBody(t).Message)
+		})
+	}
+	fx.api.mu.Lock()
+	defer fx.api.mu.Unlock()
+	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
+}
+
 // TestHTTPChecksTheKeyBeforeTheBody: the Idempotency-Key is a header,
 // checked before the body is read, so a request with a malformed key and
 // a body over the limit is 400 invalid for its key, not 422 over_limit
