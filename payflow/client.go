@@ -311,7 +311,8 @@ func (c *Client) Catalog(ctx context.Context, token string, merchantID string) (
 // merchantSegment returns a merchant ID as one segment of a path:
 // path-escaped, its slashes too, and for the IDs "." and "..", which would
 // be segments that the handler answers 404 (PROTOCOL.md §5.2), with their
-// dots escaped as well ("%2E").
+// dots escaped as well ("%2E"): Platform.EnrollMerchant refuses them, but
+// a merchant so named enrolled before it did stays readable.
 func merchantSegment(merchantID string) string {
 	s := url.PathEscape(merchantID)
 	if s == "." || s == ".." {

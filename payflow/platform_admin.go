@@ -69,7 +69,13 @@ func checkName(field, s string) error {
 // keeps the currency it was first enrolled in, which its account, its
 // catalog's prices and its payment requests are in. Its ID may not be an
 // ICCID (record.CheckCardID), which a card could have: Balance tells a
-// card's wallet from a merchant's account by the owner's ID. Errors:
+// card's wallet from a merchant's account by the owner's ID; nor "." or
+// "..", which the catalog's path (PROTOCOL.md §5.2) carries only with its
+// dots escaped, and which a proxy that unescapes them and resolves dot
+// segments would make unreachable. A merchant "." or ".." that a store
+// holds already, enrolled before this rule, is served as before (its
+// catalog read, its seller cards signing its requests) but cannot be
+// enrolled again. Errors:
 // ErrInvalid, ErrNotFound for a seller card that is not enrolled,
 // ErrConflict for a merchant enrolled in another currency or whose
 // ledger account exists closed or with other fields (flags, user data,
@@ -92,6 +98,9 @@ func (p *Platform) EnrollMerchant(ctx context.Context, m Merchant) error {
 	}
 	if record.CheckCardID("merchant ID", m.ID) == nil {
 		return fmt.Errorf("%w: merchant ID %q is a card ID", ErrInvalid, m.ID)
+	}
+	if m.ID == "." || m.ID == ".." {
+		return fmt.Errorf("%w: merchant ID %q is a dot segment, which a URL path carries only escaped", ErrInvalid, m.ID)
 	}
 	if err := checkName("merchant name", m.Name); err != nil {
 		return err

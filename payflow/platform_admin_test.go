@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"math"
+	"net/http/httptest"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -475,6 +476,43 @@ func TestEnrollMerchantNotACardID(t *testing.T) {
 	assert.Equal(t, uint64(paytest.Funds), b.Posted, "the card's wallet")
 	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: "8900000000000000001", Name: "Shop", Currency: "EUR"}),
 		"digits that fail the Luhn check are no card's")
+}
+
+// TestEnrollMerchantNotADotSegment: a merchant ID that is "." or ".." is
+// refused (ErrInvalid), since the catalog's path can carry it only with
+// its dots escaped, which a proxy that decodes them and resolves dot
+// segments would undo; it leaves no merchant and no ledger account. Other
+// IDs of dots are enrolled, and a merchant "." or ".." that a store holds
+// already stays readable: its catalog, in process and over HTTP.
+func TestEnrollMerchantNotADotSegment(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	for _, id := range []string{".", ".."} {
+		err := s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: id, Name: "Shop", Currency: "EUR"})
+		require.ErrorIs(t, err, payflow.ErrInvalid, id)
+		assert.EqualError(t, err, fmt.Sprintf("payflow: invalid request: merchant ID %q is a dot segment, which a URL path carries only escaped", id))
+		_, err = s.Store.Merchant(ctx, id)
+		assert.ErrorIs(t, err, payflow.ErrNotFound, id)
+		_, err = s.Platform.Balance(ctx, id, "EUR")
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "no ledger account for %q", id)
+	}
+	for _, id := range []string{"...", ".a", "a."} {
+		require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: id, Name: "Shop", Currency: "EUR"}), id)
+	}
+
+	items := []payflow.CatalogItem{{SKU: "tea", Name: "Tea", UnitPrice: 250}}
+	srv := httptest.NewServer(mustHandler(t, s.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
+	defer srv.Close()
+	client := mustClient(t, srv.URL, payflow.ClientOptions{MaxAttempts: 1})
+	for _, id := range []string{".", ".."} {
+		require.NoError(t, s.Store.PutMerchant(ctx, &payflow.Merchant{ID: id, Name: "Old Shop", Currency: "EUR"}), id)
+		require.NoError(t, s.Platform.SetCatalog(ctx, id, items), id)
+		for _, api := range []payflow.API{s.Platform, client} {
+			c, err := api.Catalog(ctx, s.shopper.Token, id)
+			require.NoError(t, err, id)
+			assert.Equal(t, &payflow.Catalog{MerchantID: id, Currency: "EUR", Items: items}, c)
+		}
+	}
 }
 
 // TestEnrollMerchantUnknownSellerCard: a merchant enrolled with a seller
