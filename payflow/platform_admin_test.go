@@ -483,7 +483,8 @@ func TestEnrollMerchantNotACardID(t *testing.T) {
 // its dots escaped, which a proxy that decodes them and resolves dot
 // segments would undo; it leaves no merchant and no ledger account. Other
 // IDs of dots are enrolled, and a merchant "." or ".." that a store holds
-// already stays readable: its catalog, in process and over HTTP.
+// already stays readable (its catalog, in process and over HTTP) but is
+// not enrolled again, staying as it was.
 func TestEnrollMerchantNotADotSegment(t *testing.T) {
 	ctx := context.Background()
 	s := newShop(t, false, paytest.Options{})
@@ -512,6 +513,11 @@ func TestEnrollMerchantNotADotSegment(t *testing.T) {
 			require.NoError(t, err, id)
 			assert.Equal(t, &payflow.Catalog{MerchantID: id, Currency: "EUR", Items: items}, c)
 		}
+		err := s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: id, Name: "New Shop", Currency: "EUR"})
+		require.ErrorIs(t, err, payflow.ErrInvalid, "%q enrolled again", id)
+		m, err := s.Store.Merchant(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, "Old Shop", m.Name, "%q as it was", id)
 	}
 }
 
