@@ -440,7 +440,16 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // revoked: nothing is signed or sent and no money moves). A fresh view
 // that shows a settlement of the request under way (pending without a
 // consent nonce, as while a consent that this phone no longer keeps is
-// settled) fails with ErrConflict before the card is used. Once a fresh
+// settled) fails with ErrConflict before the card is used. A fresh view
+// that shows it held or captured while no consent of it is kept (another
+// consent of the card, as another run of the app signs, paid it or holds
+// it) fails with ErrFinal before the card is used, and the request goes
+// off screen (Payment fails with ErrNoPayment), as it does once an
+// approval returns its receipt: paid or being paid, it is no request to
+// approve, and with no consent kept, no receipt to collect. That view is
+// checked first to show the request as its seller's card signed it, its
+// session, lines and legs too: one that does not fails the approval with
+// ErrMismatch, the screen as it was. Once a fresh
 // view shows the same request still pending, the card verifies the PIN
 // (a wrong one fails with the card's error, matching simcard.ErrWrongPIN
 // or simcard.ErrPINBlocked), then signs a consent bound to the request
@@ -611,6 +620,16 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 	if v.State != StatePending {
 		if err := s.showEnded(v); err != nil {
 			return nil, err
+		}
+		if v.State == StateHeld || v.State == StateCaptured {
+			// Paid, or being paid, by a consent that the phone does not
+			// keep (none of this request is kept): nothing is left to
+			// approve or collect on screen. A view of the request
+			// otherwise than its seller's card signed it changes nothing.
+			if err := checkShowsSigned(v); err != nil {
+				return nil, err
+			}
+			s.finish(v)
 		}
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
 	}

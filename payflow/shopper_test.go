@@ -2126,17 +2126,37 @@ func (w *phoneWorld) settleWithAnotherConsent(ctx context.Context, req *payflow.
 		return nil, err
 	}
 	c.CardHeader = record.CardHeader{}
-	if err := w.shopperCard.Card.VerifyPIN(simcardtest.PIN); err != nil {
-		return nil, err
-	}
-	msg, err := w.shopperCard.Card.SignConsent(&c)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := w.f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: msg}); err != nil {
+	if _, err := w.settleConsent(ctx, &c); err != nil {
 		return nil, err
 	}
 	return w.f.Platform.Approve(ctx, req)
+}
+
+// settleConsent has the shopper's card verify the PIN and sign c, and the
+// platform settle it, as another run of the app on that card would; it
+// returns the platform's answer.
+func (w *phoneWorld) settleConsent(ctx context.Context, c *record.Consent) (*payflow.PaymentView, error) {
+	if err := w.shopperCard.Card.VerifyPIN(simcardtest.PIN); err != nil {
+		return nil, err
+	}
+	msg, err := w.shopperCard.Card.SignConsent(c)
+	if err != nil {
+		return nil, err
+	}
+	return w.f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: msg})
+}
+
+// payOnScreen has another run of the app on the shopper's card pay the
+// request of screen, a pending view of the payer, with a consent over its
+// nonce (settleConsent), and checks that the platform shows it want.
+func (w *phoneWorld) payOnScreen(tb testing.TB, screen *payflow.PaymentView, want string) {
+	tb.Helper()
+	v, err := w.settleConsent(context.Background(), &record.Consent{
+		RequestID: screen.ID[:], RequestHash: screen.RequestHash, Nonce: screen.ConsentNonce,
+		Amount: screen.Amount, Currency: screen.Currency, MerchantID: screen.MerchantID,
+	})
+	require.NoError(tb, err)
+	require.Equal(tb, want, v.State)
 }
 
 // approvePaidWithAnotherConsent pairs the phones of w, has the seller
@@ -2192,13 +2212,96 @@ func TestShopperApprovePaidWithAnotherConsent(t *testing.T) {
 			assert.Equal(t, counter, w.counter(t), "the card signed nothing")
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
 
-			_, _, err = w.seller.Wait(ctx) // the till shows the request paid
-			require.NoError(t, err)
-			next, screen := w.request(t)
-			assert.Equal(t, payflow.SessionRequestID(next.SessionID, 1), next.ID)
-			assert.Equal(t, next.ID, screen.ID, "the session's next request")
-			assert.Equal(t, payflow.StatePending, screen.State)
+			w.requireNextRequestShown(t)
 			assert.Len(t, api.sent, 1, "nothing sent again")
+		})
+	}
+}
+
+// TestShopperApproveFreshReadPaidOtherwise: a request on screen that
+// another consent of the payer's card (another run of the app) paid,
+// held or captured, before the approval reads it afresh is no request to
+// approve, and with no consent of it kept, no receipt to collect: the
+// approval fails with ErrFinal, the card verifying no PIN and signing
+// nothing, and takes the request off the screen (Payment: ErrNoPayment),
+// as an approval that fails because another consent paid it does; the
+// next WaitPayment shows the session's next request. The shopper is
+// charged once (with a manual capture, held once).
+func TestShopperApproveFreshReadPaidOtherwise(t *testing.T) {
+	ctx := context.Background()
+	for _, want := range []string{payflow.StateCaptured, payflow.StateHeld} {
+		t.Run(want, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, want == payflow.StateHeld)
+			w.pair(t)
+			_, screen := w.request(t)
+			w.payOnScreen(t, screen, want)
+			counter := w.counter(t)
+			left, _, err := w.shopperCard.Card.PINTries()
+			require.NoError(t, err)
+
+			_, err = w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrFinal)
+			assert.ErrorContains(t, err, "payment "+want)
+			assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+			after, _, err := w.shopperCard.Card.PINTries()
+			require.NoError(t, err)
+			assert.Equal(t, left, after)
+			b := w.balance(t, w.shopperCard.Enrolment.ICCID)
+			if want == payflow.StateHeld {
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds, Held: 690}, b, "held once")
+			} else {
+				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, b, "charged once")
+			}
+			on, err := w.shopper.Payment()
+			require.ErrorIs(t, err, payflow.ErrNoPayment, "the paid request is off the screen")
+			assert.Nil(t, on)
+			_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrNoPayment)
+			assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+
+			w.requireNextRequestShown(t)
+		})
+	}
+}
+
+// requireNextRequestShown has the till's Wait show the first request of
+// the session paid (or held), the seller ask for basket again, and checks
+// that the shopper's WaitPayment shows that request, the session's next.
+func (w *phoneWorld) requireNextRequestShown(tb testing.TB) {
+	tb.Helper()
+	_, _, err := w.seller.Wait(context.Background())
+	require.NoError(tb, err)
+	next, screen := w.request(tb)
+	assert.Equal(tb, payflow.SessionRequestID(next.SessionID, 1), next.ID)
+	assert.Equal(tb, next.ID, screen.ID, "the session's next request")
+	assert.Equal(tb, payflow.StatePending, screen.State)
+}
+
+// TestShopperApproveFreshReadPaidOtherwiseUnsigned: a fresh read that
+// shows the request on screen held or captured, paid by another consent
+// of the card, but in a view with another session than its seller's card
+// signed, fails the approval with ErrMismatch, the card signing nothing,
+// and leaves the request on screen as it was.
+func TestShopperApproveFreshReadPaidOtherwiseUnsigned(t *testing.T) {
+	ctx := context.Background()
+	for _, want := range []string{payflow.StateCaptured, payflow.StateHeld} {
+		t.Run(want, func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, want == payflow.StateHeld)
+			api := &tamperAPI{API: w.f.Platform}
+			w.useShopper(t, api)
+			w.pair(t)
+			_, screen := w.request(t)
+			w.payOnScreen(t, screen, want)
+			api.payment = func(v *payflow.PaymentView) { v.SessionID[0] ^= 1 }
+			counter := w.counter(t)
+
+			_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.NotErrorIs(t, err, payflow.ErrFinal)
+			assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+			on, err := w.shopper.Payment()
+			require.NoError(t, err, "the request stays on screen")
+			assert.Equal(t, screen, on)
 		})
 	}
 }
