@@ -817,7 +817,9 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // of the merchant of a captured payment, in its currency; all refunds of a
 // payment together never exceed what was captured (ErrLimit). The refund
 // ID makes it retry-safe: the same signed refund again returns the same
-// view, another refund with the same ID is ErrConflict. A refund the
+// view, also a copy sent at the same moment as the one made (whose
+// reservation may leave too little for the copy, or whose counter the
+// copy finds spent), and another refund with the same ID is ErrConflict. A refund the
 // merchant's balance cannot cover, or that the ledger refuses because the
 // merchant's account or the payer's wallet is closed or missing, is
 // ErrFunds and final; one that would take the payer's wallet totals past
@@ -874,7 +876,10 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 			return nil, p.refuse(ctx, a, stateError(pay.State))
 		}
 		if rr.Amount > pay.Captured || pay.Refunded > pay.Captured-rr.Amount {
-			return nil, p.refuse(ctx, a, fmt.Errorf("%w: %d refunded of %d captured, %d more asked", ErrLimit, pay.Refunded, pay.Captured, rr.Amount))
+			// The reservation that leaves too little may be a copy's of
+			// these bytes, made since this call read no refund under id.
+			return p.refundCopied(ctx, id, req.Refund,
+				p.refuse(ctx, a, fmt.Errorf("%w: %d refunded of %d captured, %d more asked", ErrLimit, pay.Refunded, pay.Captured, rr.Amount)))
 		}
 		pay.Refunded += rr.Amount
 		pay.UpdatedAt = p.now()
@@ -888,11 +893,7 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 			break
 		}
 		if errors.Is(err, ErrClone) {
-			// A concurrent copy of these bytes may have won the counter.
-			if old, err2 := p.store.Refund(ctx, id); err2 == nil {
-				return p.refundRetried(ctx, old, req.Refund)
-			}
-			return nil, err
+			return p.refundCopied(ctx, id, req.Refund, err)
 		}
 		if !errors.Is(err, ErrConflict) {
 			return nil, err
@@ -905,6 +906,24 @@ func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView,
 		return nil, err
 	}
 	return refundView(ref), nil
+}
+
+// refundCopied answers err, the refusal of refund id, whose signed record
+// is msg, after its first read found no refund under id: when err is
+// ErrClone, a copy of msg sent at the same moment may have spent the
+// card's counter first and stored the refund (its reservation too, which
+// may be what left too little for this call), and the stored refund then
+// answers, as it answers the same refund sent again (refundRetried);
+// otherwise, or when no refund can be read under id, err does.
+func (p *Platform) refundCopied(ctx context.Context, id ID, msg []byte, err error) (*RefundView, error) {
+	if !errors.Is(err, ErrClone) {
+		return nil, err
+	}
+	old, rerr := p.store.Refund(ctx, id)
+	if rerr != nil {
+		return nil, err
+	}
+	return p.refundRetried(ctx, old, msg)
 }
 
 func (p *Platform) refundRetried(ctx context.Context, old *RefundRecord, msg []byte) (*RefundView, error) {

@@ -402,3 +402,69 @@ func TestRefundFailsWhileOthersReserved(t *testing.T) {
 	assert.Equal(t, payflow.AsError(payflow.ErrFunds).Code, r.Failure)
 	assert.Equal(t, before, s.balances(t), "nothing moved")
 }
+
+// copyMeanwhile is a Store on which, at the first acceptance of a refund,
+// another seller card's refund is made first (another process's), so
+// that the acceptance loses its compare-and-set on the payment, and, at
+// the read of the payment that follows, a copy of the refund being
+// accepted, sent at the same moment, is made first.
+type copyMeanwhile struct {
+	payflow.Store
+	other, copied func()
+	armed         bool // copied runs at the next read of a payment
+}
+
+func (s *copyMeanwhile) Accept(ctx context.Context, a *payflow.Acceptance) error {
+	if h := s.other; h != nil && a.Refund != nil {
+		s.other = nil
+		h()
+		s.armed = true
+	}
+	return s.Store.Accept(ctx, a)
+}
+
+func (s *copyMeanwhile) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRecord, error) {
+	if s.armed {
+		s.armed = false
+		s.copied()
+	}
+	return s.Store.Payment(ctx, id)
+}
+
+// TestRefundCopyMadeWhileConflicting: a refund whose acceptance lost its
+// compare-and-set on the payment to another refund, while a copy of it
+// sent at the same moment was made, gets that copy's view, as the same
+// refund sent again does, not card_counter_regression: the payment that
+// it reads again holds the copy's reservation, which leaves too little
+// for it, and the copy spent its counter.
+func TestRefundCopyMadeWhileConflicting(t *testing.T) {
+	st := &copyMeanwhile{Store: memory.New()}
+	s := newShopOn(t, st, false, paytest.Options{})
+	ctx := context.Background()
+	till := s.NewCard("Till 2")
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{
+		ID: merchantID, Name: "Corner Grocer", Currency: "EUR", SellerCardIDs: []string{s.seller.ID, till.ID},
+	}))
+	till.Login(record.RoleSeller)
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	msg := s.seller.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000001"), RequestID: v.ID[:], Amount: 490, Currency: "EUR"})
+	other := till.MustSign(&record.RefundRequest{RefundID: []byte("refund-000000002"), RequestID: v.ID[:], Amount: 100, Currency: "EUR"})
+	var copyView *payflow.RefundView
+	var otherErr, copyErr error
+	st.other = func() { _, otherErr = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: other}) }
+	st.copied = func() { copyView, copyErr = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg}) }
+
+	rv, err := s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: msg})
+	require.NoError(t, otherErr)
+	require.NoError(t, copyErr)
+	require.NotNil(t, copyView, "the copy was made meanwhile")
+	require.NoError(t, err)
+	assert.Equal(t, copyView, rv)
+	assert.Equal(t, uint64(590), rv.Refunded)
+	p, err := st.Payment(ctx, v.ID)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(590), p.Refunded, "reserved once")
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 100}, {Posted: 100}}, s.balances(t), "the refund made once")
+}
