@@ -182,7 +182,8 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // its hold, a hold posted while its request was recorded held, holds
 // posted or post IDs taken by transfers the platform did not make, the
 // IDs of an approval's hold chain so taken (some of its holds made), a
-// refund's transfer ID so taken, a
+// refund's transfer ID so taken, refunds of a capture in part sent at
+// once by several seller cards (never more than captured), a
 // merchant whose account in its currency the ledger does not hold, a hold
 // that expires during a capture, a request or a hold that expires during a
 // decline or a cancellation, a pending request left with a pairing's mark,
@@ -274,6 +275,7 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 		approvalIDTaken(t, func(t *testing.T, manual bool) *Shop { return NewShop(newFixture(t), manual) })
 	})
 	t.Run("RefundIDTaken", func(t *testing.T) { refundIDTaken(t, NewShop(newFixture(t), false)) })
+	t.Run("RefundsAtOnce", func(t *testing.T) { refundsAtOnce(t, NewShop(newFixture(t), true)) })
 	t.Run("LegAccountTaken", func(t *testing.T) { legAccountTaken(t, NewShop(newFixture(t), false)) })
 	t.Run("MerchantAccountMissing", func(t *testing.T) { merchantAccountMissing(t, NewShop(newFixture(t), false)) })
 	t.Run("ExpiryDuringCapture", func(t *testing.T) { expiryDuringCapture(t, NewShop(newFixture(t), true)) })
