@@ -190,8 +190,8 @@ func (s *Shop) consent(id payflow.ID) ([]byte, error) {
 // the requests of a seller card revoked after it signed them, a consent
 // sent again after its nonce expired while its settlement's record was
 // lost, recovery sweeps that go past settlements and refunds failing at
-// every try, and approve racing cancel on two platforms sharing the
-// database.
+// every try, approve racing cancel and a capture sent twice racing cancel
+// on two platforms sharing the database.
 func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	ctx := context.Background()
 	t.Run("PurchaseAndRefund", func(t *testing.T) {
@@ -287,6 +287,10 @@ func RunPlatform(t *testing.T, newFixture func(t *testing.T) *Fixture) {
 	t.Run("ConsentSentAgainLate", func(t *testing.T) { consentSentAgainLate(t, newFixture(t)) })
 	t.Run("SweepPastFailures", func(t *testing.T) { sweepPastFailures(t, NewShop(newFixture(t), false)) })
 	t.Run("SweepPastFailedRefunds", func(t *testing.T) { sweepPastFailedRefunds(t, NewShop(newFixture(t), false)) })
+	t.Run("CaptureCancelRace", func(t *testing.T) {
+		f := newFixture(t)
+		captureCancelRace(t, NewShop(f, true), f.otherPlatform(f.Store))
+	})
 	t.Run("ApproveCancelRace", func(t *testing.T) {
 		f := newFixture(t)
 		s := NewShop(f, false)

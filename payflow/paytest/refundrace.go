@@ -2,6 +2,7 @@ package paytest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -83,4 +84,58 @@ func refundsAtOnce(t *testing.T, s *Shop) {
 	n, err := s.Platform.RecoverSweep(ctx, 0)
 	require.NoError(t, err)
 	assert.Equal(t, 0, n, "no refund left under way")
+}
+
+// captureCancelRace has the seller capture 600 of a held payment of 1000
+// twice at once (the same capture sent again) on s's platform while other
+// cancels it, at once, five times, and checks that exactly one settlement
+// wins each time: captured for 600, both captures answered so and the
+// cancellation refused (ErrFinal, or ErrConflict while the capture was
+// under way), the shopper paying 600 and nothing left held; or cancelled,
+// the captures refused (ErrFinal, or ErrConflict while the void was under
+// way) and no balance moved.
+func captureCancelRace(t *testing.T, s *Shop, other *payflow.Platform) {
+	ctx := context.Background()
+	states := map[string]int{}
+	for range 5 {
+		before := s.Balances("EUR")
+		v := s.createPending(1000)
+		h, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.Consent(v.ID)})
+		require.NoError(t, err)
+		require.Equal(t, payflow.StateHeld, h.State)
+		var captures [2]error
+		var cancelErr error
+		var wg sync.WaitGroup
+		for i := range captures {
+			wg.Go(func() {
+				_, captures[i] = s.Platform.Capture(ctx, s.Seller.Token, &payflow.CaptureRequest{RequestID: v.ID, Amount: 600})
+			})
+		}
+		wg.Go(func() { _, cancelErr = other.Cancel(ctx, s.Seller.Token, v.ID) })
+		wg.Wait()
+		r, err := other.Store().Payment(ctx, v.ID)
+		require.NoError(t, err)
+		after := s.Balances("EUR")
+		settling := func(err error) bool { return errors.Is(err, payflow.ErrFinal) || errors.Is(err, payflow.ErrConflict) }
+		states[r.State]++
+		switch r.State {
+		case payflow.StateCaptured:
+			assert.Equal(t, uint64(600), r.Captured)
+			for i, err := range captures {
+				assert.True(t, err == nil || errors.Is(err, payflow.ErrConflict), "capture %d of request %x: %v", i, v.ID, err)
+			}
+			assert.True(t, captures[0] == nil || captures[1] == nil, "request %x: one capture made it: %v", v.ID, captures)
+			assert.True(t, settling(cancelErr), "request %x: %v", v.ID, cancelErr)
+			assert.Equal(t, [2]payflow.Balance{{Posted: before[0].Posted - 600}, {Posted: before[1].Posted + 600}}, after)
+		case payflow.StateCancelled:
+			require.NoError(t, cancelErr, "request %x", v.ID)
+			for i, err := range captures {
+				assert.True(t, settling(err), "capture %d of request %x: %v", i, v.ID, err)
+			}
+			assert.Equal(t, before, after)
+		default:
+			t.Fatalf("request %x: state %s (captures: %v, cancel: %v)", v.ID, r.State, captures, cancelErr)
+		}
+	}
+	t.Logf("ended: %v", states)
 }
