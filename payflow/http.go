@@ -467,8 +467,11 @@ func (h *Handler) handle(pattern string, rt route, prepare httpPrepare) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		c := &httpCall{r: r}
 		token, err := bearerToken(r)
-		if err != nil || (rt&needsToken != 0 && token == "") {
-			h.writeError(w, r, fmt.Errorf("%w: a bearer token is needed", ErrUnauthorized))
+		if err == nil && rt&needsToken != 0 && token == "" {
+			err = fmt.Errorf("%w: a bearer token is needed", ErrUnauthorized)
+		}
+		if err != nil {
+			h.writeError(w, r, err)
 			return
 		}
 		c.token = token
@@ -799,19 +802,24 @@ func (h *Handler) write(w http.ResponseWriter, rep httpReply) {
 }
 
 // bearerToken returns the token of an Authorization header, "" when there
-// is none, and an error for another scheme, a malformed one (an empty one
-// too) or two headers (ambiguous credentials).
+// is none, and an error (ErrUnauthorized) for a header given more than
+// once (ambiguous credentials) or one not of the form "Bearer" (in any
+// case), one or more spaces (RFC 6750 §2.1: "Bearer" 1*SP b64token), then
+// a token of one or more characters, none of them a space or a tab (an
+// empty header too: a header that is present is never taken for no
+// token). The token's characters are left to the API to judge.
 func bearerToken(r *http.Request) (string, error) {
 	vs := r.Header.Values("Authorization")
 	if len(vs) == 0 {
 		return "", nil
 	}
 	if len(vs) > 1 {
-		return "", ErrUnauthorized
+		return "", fmt.Errorf("%w: the Authorization header is given more than once", ErrUnauthorized)
 	}
 	scheme, token, ok := strings.Cut(vs[0], " ")
+	token = strings.TrimLeft(token, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
-		return "", ErrUnauthorized
+		return "", fmt.Errorf("%w: the Authorization header is not \"Bearer <token>\"", ErrUnauthorized)
 	}
 	return token, nil
 }

@@ -1447,3 +1447,64 @@ func TestHTTPReplayChecksTheToken(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPAuthorizationHeaderMessages: a request whose Authorization
+// header is missing, malformed or given twice is refused 401 unauthorized
+// with a message saying which. The header is "Bearer" (in any case), one
+// or more spaces (RFC 6750 §2.1: "Bearer" 1*SP b64token), then a token of
+// one or more characters, none of them a space or a tab, whose characters
+// the API judges.
+func TestHTTPAuthorizationHeaderMessages(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	path := "/v1/requests/" + payflow.ID{1}.String()
+	const (
+		missing   = "payflow: unauthorized: a bearer token is needed"
+		malformed = `payflow: unauthorized: the Authorization header is not "Bearer <token>"`
+		twice     = "payflow: unauthorized: the Authorization header is given more than once"
+	)
+	refused := []struct {
+		name   string
+		path   string
+		header http.Header
+		msg    string
+	}{
+		{"no header", path, nil, missing},
+		{"another scheme", path, http.Header{"Authorization": {"Basic xyz"}}, malformed},
+		{"the scheme alone", path, http.Header{"Authorization": {"Bearer"}}, malformed},
+		{"an empty header", path, http.Header{"Authorization": {""}}, malformed},
+		{"a tab after the scheme", path, http.Header{"Authorization": {"Bearer\ttok"}}, malformed},
+		{"a space in the token", path, http.Header{"Authorization": {"Bearer to k"}}, malformed},
+		{"a tab in the token", path, http.Header{"Authorization": {"Bearer to\tk"}}, malformed},
+		{"spaces alone", path, http.Header{"Authorization": {"Bearer  "}}, malformed},
+		{"malformed where no token is needed", "/v1/info", http.Header{"Authorization": {"Basic xyz"}}, malformed},
+		{"twice", path, http.Header{"Authorization": {"Bearer tok", "Bearer tok"}}, twice},
+	}
+	for _, tt := range refused {
+		t.Run(tt.name, func(t *testing.T) {
+			r := fx.doHeader(t, http.MethodGet, tt.path, tt.header, nil)
+			assert.Equal(t, http.StatusUnauthorized, r.status)
+			e := r.errorBody(t)
+			assert.Equal(t, "unauthorized", e.Code)
+			assert.Equal(t, tt.msg, e.Message)
+			assert.Equal(t, `Bearer realm="casimpay"`, r.header.Get("WWW-Authenticate"))
+		})
+	}
+	assert.Zero(t, fx.api.count("Payment")+fx.api.count("Info"), "no refused request reaches the API")
+	accepted := []struct {
+		name, header, token string
+	}{
+		{"one space", "Bearer tok", "tok"},
+		{"two spaces", "Bearer  tok", "tok"},
+		{"the scheme in lower case", "bearer tok", "tok"},
+		{"the scheme in upper case, three spaces", "BEARER   aZ09-._~+/==", "aZ09-._~+/=="},
+		{"a token beyond b64token, left to the API", "Bearer to,k=é", "to,k=é"},
+	}
+	for i, tt := range accepted {
+		t.Run(tt.name, func(t *testing.T) {
+			r := fx.doHeader(t, http.MethodGet, path, http.Header{"Authorization": {tt.header}}, nil)
+			assert.Equal(t, http.StatusOK, r.status)
+			assert.Equal(t, i+1, fx.api.count("Payment"))
+			assert.Equal(t, tt.token, fx.api.lastToken())
+		})
+	}
+}
