@@ -118,8 +118,9 @@ type ClientOptions struct {
 // once); a platform that cannot be reached gives an error matching
 // ErrUnavailable, and a context that ends gives the context's error. A call whose bearer token
 // holds a control character other than the tab, which no header can
-// carry, fails with an error matching ErrInvalid without being sent. A
-// Client is safe for concurrent use.
+// carry, fails with an error matching ErrInvalid without being sent, and
+// so does a call given a nil request ("nil capture request" for Capture,
+// each call naming its own). A Client is safe for concurrent use.
 type Client struct {
 	base string
 	hc   *http.Client
@@ -275,21 +276,33 @@ func validHeaderValue(s string) bool {
 
 // Challenge implements API.
 func (c *Client) Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error) {
+	if req == nil {
+		return nil, errNilRequest("challenge")
+	}
 	return clientCall[ChallengeResponse](ctx, c, http.MethodPost, "/v1/challenges", "", req)
 }
 
 // Login implements API.
 func (c *Client) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error) {
+	if req == nil {
+		return nil, errNilRequest("login")
+	}
 	return clientCall[LoginResponse](ctx, c, http.MethodPost, "/v1/login", "", req)
 }
 
 // Resolve implements API.
 func (c *Client) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
+	if req == nil {
+		return nil, errNilRequest("resolve")
+	}
 	return clientCall[ResolveResponse](ctx, c, http.MethodPost, "/v1/resolve", token, req)
 }
 
 // Pair implements API.
 func (c *Client) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
+	if req == nil {
+		return nil, errNilRequest("pair")
+	}
 	return clientCall[SessionView](ctx, c, http.MethodPost, "/v1/pair", "", req)
 }
 
@@ -323,6 +336,9 @@ func merchantSegment(merchantID string) string {
 
 // CreateRequest implements API.
 func (c *Client) CreateRequest(ctx context.Context, req *CreateRequest) (*PaymentView, error) {
+	if req == nil {
+		return nil, errNilRequest("create")
+	}
 	return clientCall[PaymentView](ctx, c, http.MethodPost, "/v1/requests", "", req)
 }
 
@@ -335,6 +351,9 @@ func (c *Client) Payment(ctx context.Context, token string, id ID) (*PaymentView
 // a consent that cannot be opened goes under the all-zero ID, and the
 // platform refuses it with the reason.
 func (c *Client) Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error) {
+	if req == nil {
+		return nil, errNilRequest("approve")
+	}
 	return clientCall[PaymentView](ctx, c, http.MethodPost, "/v1/requests/"+consentRequestID(req).String()+"/consent", "", req)
 }
 
@@ -351,19 +370,29 @@ func (c *Client) Cancel(ctx context.Context, token string, id ID) (*PaymentView,
 // Capture implements API.
 func (c *Client) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
 	if req == nil {
-		return nil, fmt.Errorf("%w: nil capture request", ErrInvalid)
+		return nil, errNilRequest("capture")
 	}
 	return clientCall[PaymentView](ctx, c, http.MethodPost, "/v1/requests/"+req.RequestID.String()+"/capture", token, req)
 }
 
 // Refund implements API.
 func (c *Client) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {
+	if req == nil {
+		return nil, errNilRequest("refund")
+	}
 	return clientCall[RefundView](ctx, c, http.MethodPost, "/v1/refunds", "", req)
 }
 
 // Info implements API.
 func (c *Client) Info(ctx context.Context) (*Info, error) {
 	return clientCall[Info](ctx, c, http.MethodGet, "/v1/info", "", nil)
+}
+
+// errNilRequest is the error of a call given a nil request, name naming
+// it ("capture" for a *CaptureRequest): it matches ErrInvalid, and the call
+// sends nothing.
+func errNilRequest(name string) error {
+	return fmt.Errorf("%w: nil %s request", ErrInvalid, name)
 }
 
 // clientCall sends one logical call, retrying it as Client documents, and
@@ -692,11 +721,11 @@ func retrySeconds(s uint64) time.Duration {
 }
 
 // consentRequestID returns the request ID a consent names, unverified, or
-// the zero ID when it cannot be opened.
+// the zero ID when it cannot be opened. req is not nil.
 func consentRequestID(req *ApproveRequest) ID {
 	var consent record.Consent
 	var id ID
-	if req == nil || record.Open(req.Consent, &consent) != nil || len(consent.RequestID) != len(id) {
+	if record.Open(req.Consent, &consent) != nil || len(consent.RequestID) != len(id) {
 		return id
 	}
 	copy(id[:], consent.RequestID)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -899,4 +900,34 @@ func FuzzClientError(f *testing.F) {
 			t.Fatalf("status %d: code %q waits %v", status, e.Code, rl.RetryAfter)
 		}
 	})
+}
+
+// TestClientRefusesANilRequest: every call that takes a request refuses
+// a nil one with ErrInvalid, naming the request, and sends nothing.
+func TestClientRefusesANilRequest(t *testing.T) {
+	fs := newFlakyServer(t)
+	c := fastClient(t, fs.srv.URL, 4)
+	ctx := context.Background()
+	calls := []struct {
+		name string
+		call func() (any, error)
+	}{
+		{"challenge", func() (any, error) { return c.Challenge(ctx, nil) }},
+		{"login", func() (any, error) { return c.Login(ctx, nil) }},
+		{"resolve", func() (any, error) { return c.Resolve(ctx, "tok", nil) }},
+		{"pair", func() (any, error) { return c.Pair(ctx, nil) }},
+		{"create", func() (any, error) { return c.CreateRequest(ctx, nil) }},
+		{"approve", func() (any, error) { return c.Approve(ctx, nil) }},
+		{"capture", func() (any, error) { return c.Capture(ctx, "tok", nil) }},
+		{"refund", func() (any, error) { return c.Refund(ctx, nil) }},
+	}
+	for _, tt := range calls {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := tt.call()
+			require.ErrorIs(t, err, payflow.ErrInvalid)
+			assert.EqualError(t, err, "payflow: invalid request: nil "+tt.name+" request")
+			assert.True(t, reflect.ValueOf(out).IsNil(), "no reply")
+		})
+	}
+	assert.Empty(t, fs.attempts(), "nothing is sent")
 }
