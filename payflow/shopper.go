@@ -449,7 +449,10 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // approve, and with no consent kept, no receipt to collect. That view is
 // checked first to show the request as its seller's card signed it, its
 // session, lines and legs too: one that does not fails the approval with
-// ErrMismatch, the screen as it was. Once a fresh
+// ErrMismatch, the screen as it was. A fresh view that shows the request
+// in a state that no request's view has (a platform's inner state, a
+// newer platform's state) fails with ErrInternal before the card is
+// used, the screen as it was. Once a fresh
 // view shows the same request still pending, the card verifies the PIN
 // (a wrong one fails with the card's error, matching simcard.ErrWrongPIN
 // or simcard.ErrPINBlocked), then signs a consent bound to the request
@@ -617,21 +620,28 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 	if err != nil {
 		return nil, err
 	}
-	if v.State != StatePending {
+	switch {
+	case v.State == StatePending:
+	case v.State == StateHeld || v.State == StateCaptured:
+		// Paid, or being paid, by a consent that the phone does not
+		// keep (none of this request is kept): nothing is left to
+		// approve or collect on screen. A view of the request
+		// otherwise than its seller's card signed it changes nothing.
+		if err := checkShowsSigned(v); err != nil {
+			return nil, err
+		}
+		s.finish(v)
+		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
+	case endedUncaptured(v.State):
 		if err := s.showEnded(v); err != nil {
 			return nil, err
 		}
-		if v.State == StateHeld || v.State == StateCaptured {
-			// Paid, or being paid, by a consent that the phone does not
-			// keep (none of this request is kept): nothing is left to
-			// approve or collect on screen. A view of the request
-			// otherwise than its seller's card signed it changes nothing.
-			if err := checkShowsSigned(v); err != nil {
-				return nil, err
-			}
-			s.finish(v)
-		}
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
+	default:
+		// A state that no request's view has (a platform's inner
+		// state, a newer platform's state) tells nothing of the
+		// request: the screen stays as it was.
+		return nil, errUnknownState(v)
 	}
 	if len(v.ConsentNonce) == 0 {
 		return nil, errSettling
@@ -762,7 +772,13 @@ func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *Payment
 		}
 		return nil, refusal, nil
 	}
-	return nil, nil, fmt.Errorf("%w: the platform shows the payment %s", ErrInternal, v.State)
+	return nil, nil, errUnknownState(v)
+}
+
+// errUnknownState is the ErrInternal of a read of a request, v, that
+// shows it in a state that no request's view has.
+func errUnknownState(v *PaymentView) error {
+	return fmt.Errorf("%w: the platform shows the payment %s", ErrInternal, v.State)
 }
 
 // settled waits until out, the view of u's request after u was sent, is

@@ -2306,6 +2306,45 @@ func TestShopperApproveFreshReadPaidOtherwiseUnsigned(t *testing.T) {
 	}
 }
 
+// TestShopperApproveFreshReadInUnknownState: a fresh read that shows the
+// request on screen in a state that no request's view has (as
+// "capturing", a platform's inner state) fails the approval with
+// ErrInternal, not ErrFinal: the card verifies no PIN and signs nothing,
+// nothing is paid, and the request stays on screen as it was, so that an
+// approval once the platform shows it pending again pays it.
+func TestShopperApproveFreshReadInUnknownState(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	api := &tamperAPI{API: w.f.Platform}
+	w.useShopper(t, api)
+	w.pair(t)
+	_, screen := w.request(t)
+	api.payment = func(v *payflow.PaymentView) { v.State = "capturing" }
+	counter := w.counter(t)
+	left, _, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+
+	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.NotErrorIs(t, err, payflow.ErrFinal)
+	assert.EqualError(t, err, "payflow: internal error: the platform shows the payment capturing")
+	assert.Nil(t, rc)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	after, _, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+	assert.Equal(t, left, after)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing paid")
+	on, err := w.shopper.Payment()
+	require.NoError(t, err, "the request stays on screen")
+	assert.Equal(t, screen, on)
+
+	api.payment = nil
+	rc, err = w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+}
+
 // TestWaitPaymentDropsRefusedConsentPaidWithAnother: a consent that the
 // platform refused, its request then shown held by another consent of the
 // card (settled between the phone's read and the consent's send), is kept
