@@ -1637,6 +1637,94 @@ func overflowingRequest(t *testing.T, s *shop) *payflow.PaymentView {
 	return tickets(11)
 }
 
+// TestCaptureCannotOverflow: a capture's posts never take an account's
+// posted totals past the ledger's limit of 2^63-1, because the ledger
+// counts the pending totals with the posted ones when it makes a hold or
+// any other transfer. With the merchant's EUR credits posted 1380 short
+// of the limit, two holds of 690 fill it up to the limit exactly; a third
+// hold is refused at approval with overflows_credits (over_limit, the
+// request pending again), and so is a transfer of 1 into the merchant's
+// account while the two holds are pending; both captures then post, one
+// after the other, the merchant's credits posted ending at the limit.
+// (The payer's wallet debits no more than its credits, which the ledger
+// checks alike: the merchant's credits are the totals a capture moves
+// that can come near the limit.)
+func TestCaptureCannotOverflow(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, true, paytest.Options{})
+	merchant := payflow.AccountID(payflow.AccountMerchant, eurLedger, merchantID)
+	wallet := payflow.AccountID(payflow.AccountWallet, eurLedger, s.shopper.ID)
+
+	// An operator's account in the EUR ledger credits the merchant up to
+	// 1380 short of the limit.
+	operator := ledger.Account{ID: ledger.NewID(), Ledger: eurLedger, Code: 9}
+	ares, err := s.Ledger.CreateAccounts(ctx, []ledger.Account{operator})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, ares)
+	require.Equal(t, uint64(0), s.ledgerAccount(t, merchant).CreditsPosted)
+	s.requireTransfer(t, operator.ID, merchant, ledger.AmountLimit-1380, ledger.TransferCreated)
+
+	a := s.held(t)
+	b := s.held(t)
+	m := s.ledgerAccount(t, merchant)
+	assert.Equal(t, ledger.AmountLimit-1380, m.CreditsPosted)
+	assert.Equal(t, uint64(1380), m.CreditsPending)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds, Held: 1380}, {Posted: ledger.AmountLimit - 1380, Incoming: 1380}}, s.balances(t))
+
+	// A third hold would take the merchant's credits pending and posted
+	// past the limit: the ledger refuses it, though its credits posted
+	// plus the hold would not pass it.
+	c, _ := s.request(t)
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, c.ID)})
+	require.ErrorIs(t, err, payflow.ErrLimit)
+	assert.EqualError(t, err, "payflow: over limit: ledger: overflows_credits")
+	s.requireState(t, c.ID, payflow.StatePending)
+	// So is any other transfer into the merchant's account.
+	s.requireTransfer(t, operator.ID, merchant, 1, ledger.TransferOverflowsCredits)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds, Held: 1380}, {Posted: ledger.AmountLimit - 1380, Incoming: 1380}}, s.balances(t))
+
+	// a's posts, then b's after a's posted.
+	for _, v := range []*payflow.PaymentView{a, b} {
+		cv, err := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: v.ID})
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCaptured, cv.State)
+	}
+	m = s.ledgerAccount(t, merchant)
+	assert.Equal(t, ledger.AmountLimit, m.CreditsPosted, "posted up to the limit exactly")
+	assert.Equal(t, uint64(0), m.CreditsPending)
+	w := s.ledgerAccount(t, wallet)
+	assert.Equal(t, uint64(funds), w.CreditsPosted)
+	assert.Equal(t, uint64(2*690), w.DebitsPosted)
+	assert.Equal(t, uint64(0), w.DebitsPending)
+	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 1380}, {Posted: ledger.AmountLimit}}, s.balances(t))
+
+	// With the merchant's credits posted at the limit, the third hold is
+	// refused on its posted totals alone.
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, c.ID)})
+	assert.EqualError(t, err, "payflow: over limit: ledger: overflows_credits_posted")
+	s.requireState(t, c.ID, payflow.StatePending)
+}
+
+// ledgerAccount returns the account id as the ledger holds it.
+func (s *shop) ledgerAccount(t *testing.T, id ledger.ID) ledger.Account {
+	t.Helper()
+	found, err := s.Ledger.LookupAccounts(context.Background(), []ledger.ID{id})
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	return found[0]
+}
+
+// requireTransfer has the ledger transfer amount EUR from the account
+// from to the account to, outside the platform, and checks its answer.
+func (s *shop) requireTransfer(t *testing.T, from, to ledger.ID, amount uint64, want ledger.CreateTransferResult) {
+	t.Helper()
+	res, err := s.Ledger.CreateTransfers(context.Background(), []ledger.Transfer{{
+		ID: ledger.NewID(), DebitAccountID: from, CreditAccountID: to, Amount: amount, Ledger: eurLedger, Code: 9,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{want}, res)
+}
+
 // requireState checks that the store holds the payment request id in
 // state.
 func (s *shop) requireState(t *testing.T, id payflow.ID, state string) {
