@@ -63,12 +63,13 @@ var (
 	// subject alternative name, an ICCID that is not ITU-T E.118, or a
 	// signed record naming another card than its certificate.
 	ErrCardID = errors.New("pki: bad card ID")
-	// ErrCRL: revocation cannot be decided: the CRL of an issuer is missing
-	// or stale, or a CRL handed to AddCRL is malformed, without an
-	// authority key identifier, not signed by a known CA, not fresh, not
-	// complete (a delta, scoped or indirect CRL, one with an entry whose
-	// reason is removeFromCRL, or one with a critical extension other
-	// than an entry's reason code), with an extension twice or an entry
+	// ErrCRL: revocation cannot be decided: the CRL of an issuer is
+	// missing, stale or not yet valid (a clock set back after it was
+	// added), or a CRL handed to AddCRL is malformed, without an authority
+	// key identifier, not signed by a known CA, not fresh, not complete
+	// (a delta, scoped or indirect CRL, one with an entry whose reason is
+	// removeFromCRL, or one with a critical extension other than an
+	// entry's reason code), with an extension twice or an entry
 	// that has one twice, with an entry whose reason code RFC 5280 does
 	// not define or whose serial number is not positive or is longer than
 	// 20 octets, with a CRL number negative or longer than 20 octets, with

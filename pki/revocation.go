@@ -339,8 +339,9 @@ func (v *Verifier) AddCRL(der []byte) error {
 // raises res.validFrom to the this update (less the skew) of each, so that
 // the cache serves the result only while those CRLs are fresh. A
 // certificate listed in a CRL held, fresh or stale, is ErrRevoked before
-// any CRL missing or stale is ErrCRL: the first is what a CA published,
-// the second only what the verifier lacks.
+// any CRL missing, stale or not yet valid (its this update later than now
+// plus the skew, as after a clock set back) is ErrCRL: the first is what a
+// CA published, the second only what the verifier lacks.
 func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *result) error {
 	crls := *v.crls.Load()
 	held := make([]*heldCRL, len(ch)-1) // held[i]: the CRL of ch[i]'s issuer
@@ -358,8 +359,15 @@ func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *r
 			}
 			continue
 		}
-		fresh := !now.After(crl.nextUpdate.Add(v.skew)) && !crl.thisUpdate.After(now.Add(v.skew))
-		if !fresh {
+		if crl.thisUpdate.After(now.Add(v.skew)) {
+			if required {
+				return newError(ErrCRL, i, "CRL of the issuer not yet valid: its this update "+
+					crl.thisUpdate.UTC().Format(time.RFC3339Nano)+" is later than "+
+					now.UTC().Format(time.RFC3339Nano)+" plus the clock skew of "+v.skew.String(), nil)
+			}
+			continue
+		}
+		if now.After(crl.nextUpdate.Add(v.skew)) {
 			if required {
 				return newError(ErrCRL, i, "stale CRL of the issuer", nil)
 			}

@@ -579,6 +579,49 @@ func TestRevocationPolicies(t *testing.T) {
 	}
 }
 
+// TestCRLNotYetValidReason: a CRL held whose this update is later than the
+// verifier's time, the skew allowed (a clock set back after the CRL was
+// added), refuses a chain as ErrCRL with a reason that says so, naming the
+// this update and the time checked, distinct from that of a stale CRL.
+func TestCRLNotYetValidReason(t *testing.T) {
+	caClock := newClock(t0)
+	h := newHierarchyAt(t, caClock.now)
+	caClock.set(t0.Add(2 * time.Hour))
+	crls := h.crls(t) // this update t0 + 2h, next update t0 + 24h
+
+	clk := newClock(t0.Add(3 * time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{CacheSize: -1})
+	for _, crl := range crls {
+		require.NoError(t, v.AddCRL(crl))
+	}
+	for _, tc := range []struct {
+		name   string
+		at     time.Time
+		reason string
+	}{
+		{"set back before this update less the skew", t0.Add(time.Hour),
+			"CRL of the issuer not yet valid: its this update 2026-06-01T14:00:00Z is later than 2026-06-01T13:00:00Z plus the clock skew of 5m0s"},
+		{"set back a nanosecond before this update less the skew", t0.Add(2*time.Hour - DefaultSkew - 1),
+			"CRL of the issuer not yet valid: its this update 2026-06-01T14:00:00Z is later than 2026-06-01T13:54:59.999999999Z plus the clock skew of 5m0s"},
+		{"set back to this update less the skew", t0.Add(2*time.Hour - DefaultSkew), ""},
+		{"past the next update plus the skew", t0.Add(24*time.Hour + DefaultSkew + 1), "stale CRL of the issuer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk.set(tc.at)
+			_, err := v.VerifyCard(h.chain())
+			if tc.reason == "" {
+				require.NoError(t, err)
+				return
+			}
+			requireRefusal(t, err, ErrCRL, 0)
+			var pe *Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tc.reason, pe.Reason)
+			assert.Equal(t, "pki: CRL unavailable or invalid: certificate 0: "+tc.reason, err.Error())
+		})
+	}
+}
+
 func TestSkew(t *testing.T) {
 	h := newHierarchy(t)
 	notAfter := t0.Add(DefaultCardValidity)
