@@ -29,11 +29,21 @@
 //	                  123456)
 //	-puk digits       the PUK of a new card, 8 digits (default 12345678)
 //	-state file       the card's state file (default vcard.state)
+//	-unblock          before serving a card personalised before, present
+//	                  -puk, its PUK, to unblock its PIN (RESET RETRY
+//	                  COUNTER), -pin becoming its PIN with its tries
+//	                  restored; both must be given, and the state file
+//	                  must exist
 //
 // A flag value that is not one of these, or an argument after the flags,
-// is refused with exit status 2 before any file is written. A card
+// is refused with exit status 2 before any file is written, and so is
+// -unblock without -pin and -puk or without a state file. A card
 // personalised before keeps its PIN and PUK: a -pin or -puk given for it
-// is ignored, and the log says so.
+// without -unblock is ignored, and the log says so. With -unblock, the log
+// shows the PUK's tries left and the outcome; a wrong PUK (the tries left
+// said) or a blocked one ends the program with exit status 1, the card not
+// served and its PIN as it was, and so does a state file of a card never
+// personalised.
 package main
 
 import (
@@ -58,6 +68,7 @@ func main() {
 	pin := flag.String("pin", simcardtest.PIN, "PIN of a new card")
 	puk := flag.String("puk", simcardtest.PUK, "PUK of a new card")
 	statePath := flag.String("state", "vcard.state", "card state `file`")
+	unblock := flag.Bool("unblock", false, "unblock the PIN of the card personalised before with -puk, making -pin its PIN")
 	flag.Parse()
 	// refuse ends the program as the flag package does for a bad flag,
 	// before the card's files or vpcd are touched.
@@ -75,7 +86,8 @@ func main() {
 	if *statePath == "" {
 		refuse("-state needs a file")
 	}
-	if fi, err := os.Stat(*statePath); err == nil && fi.IsDir() {
+	fi, err := os.Stat(*statePath)
+	if err == nil && fi.IsDir() {
 		refuse("-state %s is a directory, not a file", *statePath)
 	}
 	// Checked whether or not the card is new, so that a run on a new
@@ -83,15 +95,23 @@ func main() {
 	if !simcard.ValidPIN(*pin) || !simcard.ValidPUK(*puk) {
 		refuse("-pin needs %d to %d digits and -puk %d", simcard.MinPIN, simcard.MaxPIN, simcard.PUKLength)
 	}
-	log.SetFlags(log.LstdFlags | log.LUTC)
-
-	ctx, stop := demo.NotifyContext()
-	defer stop()
 	// A PIN or PUK not given is the default of a new card; given, run
 	// says when the card keeps its own.
 	given := map[string]string{}
 	flag.Visit(func(f *flag.Flag) { given[f.Name] = f.Value.String() })
-	if err := run(ctx, *addr, given["pin"], given["puk"], *statePath); err != nil {
+	if *unblock {
+		if given["pin"] == "" || given["puk"] == "" {
+			refuse("-unblock needs -puk, the card's PUK, and -pin, its new PIN")
+		}
+		if err != nil {
+			refuse("-unblock needs the state file of a card personalised before: %v", err)
+		}
+	}
+	log.SetFlags(log.LstdFlags | log.LUTC)
+
+	ctx, stop := demo.NotifyContext()
+	defer stop()
+	if err := run(ctx, *addr, given["pin"], given["puk"], *statePath, *unblock); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -103,8 +123,13 @@ func main() {
 // demo.ErrCardInUse, and a state file that is no card's state with one
 // naming it that matches applet.ErrState. A new card is personalised with pin and puk, or the
 // demo's PIN and PUK where they are empty; a card personalised before
-// keeps its own, and run logs that a pin or puk given is ignored.
-func run(ctx context.Context, addr, pin, puk, statePath string) error {
+// keeps its own, and run logs that a pin or puk given is ignored. With
+// unblock, run presents puk to unblock the PIN of a card personalised
+// before, pin becoming its PIN (demo.UnblockPIN, which logs the PUK's
+// tries and the outcome), before serving it: a wrong or blocked PUK fails
+// with an error matching simcard.ErrWrongPUK or simcard.ErrPUKBlocked,
+// and a card never personalised with an error saying so.
+func run(ctx context.Context, addr, pin, puk, statePath string, unblock bool) error {
 	unlock, err := demo.LockCard(statePath)
 	if err != nil {
 		return fmt.Errorf("vcard: %w", err)
@@ -119,11 +144,18 @@ func run(ctx context.Context, addr, pin, puk, statePath string) error {
 	if err != nil {
 		return fmt.Errorf("vcard: card state %s: %w", statePath, err)
 	}
-	if life == simcard.LifePersonalisation {
+	switch {
+	case life == simcard.LifePersonalisation && unblock:
+		return fmt.Errorf("vcard: -unblock: card state %s holds no personalised card", statePath)
+	case life == simcard.LifePersonalisation:
 		if err := personalise(card, cmp.Or(pin, simcardtest.PIN), cmp.Or(puk, simcardtest.PUK), statePath+".root.pem"); err != nil {
 			return err
 		}
-	} else if pin != "" || puk != "" {
+	case unblock:
+		if err := demo.UnblockPIN(card, puk, pin, log.Printf); err != nil {
+			return fmt.Errorf("vcard: card state %s: %w", statePath, err)
+		}
+	case pin != "" || puk != "":
 		var ignored []string
 		for _, f := range []struct{ name, value string }{{"-pin", pin}, {"-puk", puk}} {
 			if f.value != "" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -73,7 +74,7 @@ func TestRunPersonalisesOnceAndServes(t *testing.T) {
 	for range 2 {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
-		go func() { done <- run(ctx, ln.Addr().String(), "2468", "87654321", state) }()
+		go func() { done <- run(ctx, ln.Addr().String(), "2468", "87654321", state, false) }()
 		ids = append(ids, iccidOverVPCD(t, ln))
 		cancel()
 		require.NoError(t, <-done)
@@ -103,9 +104,9 @@ func TestRunRefusesHeldState(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, ln.Addr().String(), "2468", "87654321", state) }()
+	go func() { done <- run(ctx, ln.Addr().String(), "2468", "87654321", state, false) }()
 	served := iccidOverVPCD(t, ln) // the first run holds the file now
-	err = run(ended, ln.Addr().String(), "2468", "87654321", state)
+	err = run(ended, ln.Addr().String(), "2468", "87654321", state, false)
 	require.ErrorIs(t, err, demo.ErrCardInUse)
 	assert.Contains(t, err.Error(), state)
 	cancel()
@@ -113,29 +114,37 @@ func TestRunRefusesHeldState(t *testing.T) {
 
 	unlock, err := demo.LockCard(state)
 	require.NoError(t, err, "free once the first run ended")
-	err = run(ended, ln.Addr().String(), "2468", "87654321", state)
+	err = run(ended, ln.Addr().String(), "2468", "87654321", state, false)
 	require.ErrorIs(t, err, demo.ErrCardInUse)
 	assert.Contains(t, err.Error(), state)
 	require.NoError(t, unlock())
 
 	ctx, cancel = context.WithCancel(context.Background())
-	go func() { done <- run(ctx, ln.Addr().String(), "2468", "87654321", state) }()
+	go func() { done <- run(ctx, ln.Addr().String(), "2468", "87654321", state, false) }()
 	assert.Equal(t, served, iccidOverVPCD(t, ln), "free once the other program let go")
 	cancel()
 	require.NoError(t, <-done)
+}
+
+// captureLog sends the log to the buffer it returns until the test ends.
+func captureLog(t *testing.T) *bytes.Buffer {
+	var logged bytes.Buffer
+	log.SetOutput(&logged)
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+	return &logged
+}
+
+// verifyAPDU is the VERIFY command presenting pin.
+func verifyAPDU(pin string) []byte {
+	return append([]byte{simcard.ClassISO, simcard.InsVerify, 0x00, simcard.RefPIN, byte(len(pin))}, pin...)
 }
 
 // TestRunSaysPINIgnored: a card personalised before keeps its PIN and
 // PUK; a -pin or -puk given for it is not taken silently, the log says
 // it is ignored. A card personalised without them has the demo PIN.
 func TestRunSaysPINIgnored(t *testing.T) {
-	var logged bytes.Buffer
-	log.SetOutput(&logged)
-	defer log.SetOutput(os.Stderr)
+	logged := captureLog(t)
 	state := filepath.Join(t.TempDir(), "card.state")
-	verify := func(pin string) []byte {
-		return append([]byte{simcard.ClassISO, simcard.InsVerify, 0x00, simcard.RefPIN, byte(len(pin))}, pin...)
-	}
 
 	for _, tt := range []struct{ pin, puk, ignored string }{
 		{"", "", ""}, // personalised: the demo PIN and PUK
@@ -150,10 +159,10 @@ func TestRunSaysPINIgnored(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
-			done <- run(ctx, ln.Addr().String(), tt.pin, tt.puk, state)
+			done <- run(ctx, ln.Addr().String(), tt.pin, tt.puk, state, false)
 			ln.Close() // a run that failed never connects
 		}()
-		rs := overVPCD(t, ln, verify(simcardtest.PIN))
+		rs := overVPCD(t, ln, verifyAPDU(simcardtest.PIN))
 		cancel()
 		require.NoError(t, <-done)
 		assert.Equal(t, []byte{0x90, 0x00}, rs[0], "the card's PIN is still the demo PIN")
@@ -165,6 +174,71 @@ func TestRunSaysPINIgnored(t *testing.T) {
 	}
 }
 
+// TestRunUnblocks: a run with unblock on a card whose PIN is blocked
+// presents the PUK (RESET RETRY COUNTER) before serving the card: a wrong
+// PUK fails the run, saying the PUK's tries left, and leaves the PIN
+// blocked; the right one makes pin the card's PIN, with its tries
+// restored, and the card is served. A state file of no card personalised
+// is refused, and so is a card whose PUK is blocked, without the card
+// being asked.
+func TestRunUnblocks(t *testing.T) {
+	logged := captureLog(t)
+	state := filepath.Join(t.TempDir(), "card.state")
+	pinTries := append(binary.BigEndian.AppendUint16([]byte{simcard.ClassISO, simcard.InsGetData}, simcard.TagPINStatus), 0x00)
+
+	err := run(context.Background(), "127.0.0.1:1", "2468", simcardtest.PUK, state, true)
+	assert.EqualError(t, err, "vcard: -unblock: card state "+state+" holds no personalised card")
+	assert.NoFileExists(t, state+".root.pem", "no card personalised")
+
+	// Personalised with the demo PIN and PUK; three wrong PINs block it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, ln.Addr().String(), "", "", state, false) }()
+	rs := overVPCD(t, ln, verifyAPDU("0000"), verifyAPDU("0000"), verifyAPDU("0000"), verifyAPDU(simcardtest.PIN))
+	cancel()
+	require.NoError(t, <-done)
+	require.NoError(t, ln.Close())
+	assert.Equal(t, []byte{0x69, 0x83}, rs[3], "the PIN blocked")
+
+	logged.Reset()
+	err = run(context.Background(), "127.0.0.1:1", "2468", "87654321", state, true)
+	require.ErrorIs(t, err, simcard.ErrWrongPUK)
+	assert.EqualError(t, err, "vcard: card state "+state+": demo: wrong PUK, 2 of 3 tries left: simcard: instruction 2C: status word 63C2")
+	assert.Contains(t, logged.String(), "Enter PUK (3 of 3 tries left): ********\n")
+	assert.Contains(t, logged.String(), "Wrong PUK: the card refused it (2 of 3 tries left)\n")
+
+	logged.Reset()
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	ctx, cancel = context.WithCancel(context.Background())
+	go func() { done <- run(ctx, ln.Addr().String(), "2468", simcardtest.PUK, state, true) }()
+	rs = overVPCD(t, ln, pinTries, verifyAPDU(simcardtest.PIN), verifyAPDU("2468"))
+	cancel()
+	require.NoError(t, <-done)
+	require.NoError(t, ln.Close())
+	assert.Equal(t, []byte{0x03, 0x03, 0x90, 0x00}, rs[0], "the PIN's tries restored")
+	assert.Equal(t, []byte{0x63, 0xC2}, rs[1], "the old PIN no longer the card's")
+	assert.Equal(t, []byte{0x90, 0x00}, rs[2], "the new PIN the card's")
+	assert.Contains(t, logged.String(), "Enter PUK (2 of 3 tries left): ********\n")
+	assert.Contains(t, logged.String(), "PIN unblocked by the PUK; the card's PIN is now the new one\n")
+	assert.NotContains(t, logged.String(), "ignored")
+
+	// Three wrong PUKs block the PUK: the card is then not asked.
+	for _, left := range []int{2, 1, 0} {
+		err = run(context.Background(), "127.0.0.1:1", "2468", "87654321", state, true)
+		require.ErrorIs(t, err, simcard.ErrWrongPUK)
+		assert.Contains(t, err.Error(), fmt.Sprintf("demo: wrong PUK, %d of 3 tries left", left))
+	}
+	logged.Reset()
+	err = run(context.Background(), "127.0.0.1:1", "2468", simcardtest.PUK, state, true)
+	require.ErrorIs(t, err, simcard.ErrPUKBlocked)
+	assert.EqualError(t, err, "vcard: card state "+state+": demo: the card's PIN and PUK are blocked: "+simcard.ErrPUKBlocked.Error())
+	assert.Contains(t, logged.String(), "The card's PUK is blocked too: nothing unblocks the card\n")
+	assert.NotContains(t, logged.String(), "Enter PUK")
+}
+
 func TestRunRefusesBadPIN(t *testing.T) {
 	for _, tt := range []struct{ name, pin, puk string }{
 		{"short PIN", "12", "87654321"},
@@ -173,7 +247,7 @@ func TestRunRefusesBadPIN(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			state := filepath.Join(t.TempDir(), "s")
-			err := run(context.Background(), "127.0.0.1:1", tt.pin, tt.puk, state)
+			err := run(context.Background(), "127.0.0.1:1", tt.pin, tt.puk, state, false)
 			assert.ErrorIs(t, err, simcard.ErrFormat)
 			assert.NoFileExists(t, state+".root.pem", "refused before the demo CA is made")
 		})
@@ -186,7 +260,7 @@ func TestRunRefusesBadPIN(t *testing.T) {
 func TestRunRefusesUnreadableState(t *testing.T) {
 	state := filepath.Join(t.TempDir(), "s")
 	require.NoError(t, os.WriteFile(state, []byte("garbage"), 0o600))
-	err := run(context.Background(), "127.0.0.1:1", "", "", state)
+	err := run(context.Background(), "127.0.0.1:1", "", "", state, false)
 	require.ErrorIs(t, err, applet.ErrState)
 	assert.EqualError(t, err, "vcard: card state "+state+": applet: unreadable card state: bad layout")
 	b, err := os.ReadFile(state)
@@ -197,19 +271,28 @@ func TestRunRefusesUnreadableState(t *testing.T) {
 // TestExitStatus runs main in a child process, as `go run` does: an
 // argument after the flags is refused (exit status 2, as a bad flag), not
 // dropped with the flags after it, and so are a -vpcd address that is not
-// host:port with a port from 1 to 65535 and a -pin or -puk that no card
-// takes, before the card or vpcd is used: no state file or lock file is
-// left behind.
+// host:port with a port from 1 to 65535, a -pin or -puk that no card
+// takes and an -unblock without -pin and -puk or without a state file,
+// before the card or vpcd is used: no state file or lock file is left
+// behind.
 func TestExitStatus(t *testing.T) {
 	if args := os.Getenv("VCARD_MAIN_ARGS"); args != "" {
 		os.Args = append([]string{"vcard"}, strings.Fields(args)...)
 		main()
 		os.Exit(0)
 	}
+	usage := map[string]string{
+		"-vpcd 127.0.0.1:1 -unblock":                                     "-unblock needs -puk, the card's PUK, and -pin, its new PIN",
+		"-vpcd 127.0.0.1:1 -unblock -pin 2468":                           "-unblock needs -puk, the card's PUK, and -pin, its new PIN",
+		"-vpcd 127.0.0.1:1 -unblock -puk 12345678":                       "-unblock needs -puk, the card's PUK, and -pin, its new PIN",
+		"-vpcd 127.0.0.1:1 -unblock -pin 2468 -puk 12345678 -state none": "-unblock needs the state file of a card personalised before: stat none: no such file or directory",
+	}
 	for _, args := range []string{"-nope", "card.state", "-vpcd 127.0.0.1:1 extra -state x",
 		"-vpcd nonsense", "-vpcd 127.0.0.1:0", "-vpcd 127.0.0.1:65536", "-vpcd 127.0.0.1:vpcd", "-vpcd localhost:-1",
 		"-pin 12", "-pin 12ab", "-pin 1234567890123", "-puk 1234567", "-puk 1234567a", "-vpcd 127.0.0.1:1 -state s -puk 123456789",
-		"-vpcd 127.0.0.1:1 -state=", "-vpcd 127.0.0.1:1 -state ."} {
+		"-vpcd 127.0.0.1:1 -state=", "-vpcd 127.0.0.1:1 -state .",
+		"-vpcd 127.0.0.1:1 -unblock", "-vpcd 127.0.0.1:1 -unblock -pin 2468", "-vpcd 127.0.0.1:1 -unblock -puk 12345678",
+		"-vpcd 127.0.0.1:1 -unblock -pin 2468 -puk 12345678 -state none"} {
 		t.Run(args, func(t *testing.T) {
 			dir := t.TempDir()
 			// A child that took the arguments would run the bridge until
@@ -223,6 +306,9 @@ func TestExitStatus(t *testing.T) {
 			var ee *exec.ExitError
 			require.ErrorAs(t, err, &ee, "%s", out)
 			assert.Equal(t, 2, ee.ExitCode(), "%s", out)
+			if want, ok := usage[args]; ok {
+				assert.Contains(t, string(out), "vcard: "+want+"\n")
+			}
 			entries, err := os.ReadDir(dir)
 			require.NoError(t, err)
 			assert.Empty(t, entries, "no card state is written")

@@ -432,7 +432,7 @@ func (p *Phone) approve(ctx context.Context, v *payflow.PaymentView, pin string,
 	var se *simcard.StatusError
 	switch {
 	case errors.As(err, &se) && errors.Is(err, simcard.ErrWrongPIN):
-		return nil, p.refused("PIN", se, total, err)
+		return nil, refused(p.Screen.Printf, "PIN", se, total, err)
 	case errors.Is(err, simcard.ErrPINBlocked):
 		return nil, p.pinBlocked(err)
 	case err != nil:
@@ -450,42 +450,50 @@ func (p *Phone) pinBlocked(err error) error {
 	return fmt.Errorf("demo: the card's PIN is blocked: %w", err)
 }
 
-// refused shows that the card refused the secret what ("PIN" or "PUK")
-// with se, the wrong secret's status error err, and returns err wrapped,
-// saying the tries left of total.
-func (p *Phone) refused(what string, se *simcard.StatusError, total int, err error) error {
+// refused shows with show that the card refused the secret what ("PIN"
+// or "PUK") with se, the wrong secret's status error err, and returns err
+// wrapped, saying the tries left of total.
+func refused(show func(format string, args ...any), what string, se *simcard.StatusError, total int, err error) error {
 	n, _ := se.TriesLeft()
-	p.Screen.Printf("Wrong %s: the card refused it (%d of %d tries left)", what, n, total)
+	show("Wrong %s: the card refused it (%d of %d tries left)", what, n, total)
 	return fmt.Errorf("demo: wrong %s, %d of %d tries left: %w", what, n, total, err)
 }
 
 // unblock shows that the card's PIN is blocked and unblocks it with the
-// phone's PUK (simcard.Card.Unblock), pin becoming the card's PIN. A
-// wrong PUK fails with an error matching simcard.ErrWrongPUK that says
-// the PUK's tries left, and a blocked PUK, which nothing unblocks, with
-// one matching simcard.ErrPUKBlocked; the PIN stays blocked.
+// phone's PUK (UnblockPIN), pin becoming the card's PIN.
 func (p *Phone) unblock(pin string) error {
 	p.Screen.Printf("The card's PIN is blocked: the PUK unblocks it")
-	left, total, err := p.Card.PUKTries()
+	return UnblockPIN(p.Card.Card, p.PUK, pin, p.Screen.Printf)
+}
+
+// UnblockPIN unblocks the PIN of card with puk (simcard.Card.Unblock,
+// RESET RETRY COUNTER), pin becoming the card's PIN with its tries
+// restored, showing with show the PUK's tries left before it is presented,
+// masked, and the outcome. A wrong PUK fails with an error matching
+// simcard.ErrWrongPUK that says the PUK's tries left, and a blocked PUK,
+// which nothing unblocks, with one matching simcard.ErrPUKBlocked, without
+// the card being asked; the PIN is then left as it was.
+func UnblockPIN(card *simcard.Card, puk, pin string, show func(format string, args ...any)) error {
+	left, total, err := card.PUKTries()
 	if err != nil {
 		return err
 	}
 	err = simcard.ErrPUKBlocked // without a try left, the card is not asked
 	if left > 0 {
-		p.Screen.Printf("Enter PUK (%d of %d tries left): %s", left, total, mask(p.PUK))
-		err = p.Card.Unblock(p.PUK, pin)
+		show("Enter PUK (%d of %d tries left): %s", left, total, mask(puk))
+		err = card.Unblock(puk, pin)
 	}
 	var se *simcard.StatusError
 	switch {
 	case errors.As(err, &se) && errors.Is(err, simcard.ErrWrongPUK):
-		return p.refused("PUK", se, total, err)
+		return refused(show, "PUK", se, total, err)
 	case errors.Is(err, simcard.ErrPUKBlocked):
-		p.Screen.Printf("The card's PUK is blocked too: nothing unblocks the card")
+		show("The card's PUK is blocked too: nothing unblocks the card")
 		return fmt.Errorf("demo: the card's PIN and PUK are blocked: %w", err)
 	case err != nil:
 		return err
 	}
-	p.Screen.Printf("PIN unblocked by the PUK; the card's PIN is now the new one")
+	show("PIN unblocked by the PUK; the card's PIN is now the new one")
 	return nil
 }
 
