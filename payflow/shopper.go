@@ -105,7 +105,13 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // a receipt to collect always StateCaptured (Captured says how much was
 // paid). The approval collects it without the card: the PIN is not used and
 // may be empty, and no money moves; when the platform refuses that
-// consent then, it fails with ErrFinal and the card signs no other.
+// consent then, it fails with ErrFinal and the card signs no other, as
+// it does for such a view whose consent a WaitPayment dropped since (paid
+// by another consent). Either way, with no consent of it kept, that view
+// is no receipt to collect: it goes off screen (Payment fails with
+// ErrNoPayment, and the next WaitPayment shows the session's next
+// request), unless the read after the refusal showed the request ended
+// without a capture, whose view then stays on screen in its place.
 // A kept consent
 // whose request is held stays kept until the merchant captures it, while
 // the phone goes on to other requests; one whose request ended without a
@@ -525,7 +531,10 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // and one that the platform refused otherwise then was not made, and
 // the card signs a new one as above. Consents of several requests are
 // kept (WaitPayment shows a request paid with one first, a receipt to
-// collect, which ApproveShown of that view collects), up to
+// collect, which ApproveShown of that view collects; an approval of that
+// view whose consent is no longer kept, or that the platform refuses
+// then, fails with ErrFinal and takes the view off screen, as
+// WaitPayment says), up to
 // MaxKeptConsents: with that many, the card signs no new consent and the
 // approval fails with ErrLimit. Calls of ApproveShown and Approve run one
 // at a time: one that comes while another runs (waiting for a manual
@@ -608,7 +617,13 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 	}
 	if shown.State != StatePending {
 		// A receipt to collect, not a request to approve: the card signs
-		// nothing for it.
+		// nothing for it. With no consent of it kept (a WaitPayment
+		// dropped it, or the platform refused it now), a captured view
+		// is no receipt to collect either: it goes off screen, unless
+		// an ended view of the request replaced it (showEnded).
+		if shown.State == StateCaptured {
+			s.finishShown(shown)
+		}
 		return nil, fmt.Errorf("%w: payment %s", ErrFinal, shown.State)
 	}
 	if n >= MaxKeptConsents {

@@ -691,10 +691,13 @@ func TestWaitPaymentRefusesAnotherIndexsRequest(t *testing.T) {
 }
 
 // forgetfulAPI refuses every consent and shows request id pending, with a
-// consent nonce, as a platform that denies a payment it settled would.
+// consent nonce, as a platform that denies a payment it settled would;
+// with ended set, it shows that request so ended instead, without a
+// nonce.
 type forgetfulAPI struct {
 	payflow.API
-	id payflow.ID
+	id    payflow.ID
+	ended string
 }
 
 func (a *forgetfulAPI) Approve(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
@@ -705,6 +708,9 @@ func (a *forgetfulAPI) Payment(ctx context.Context, token string, id payflow.ID)
 	v, err := a.API.Payment(ctx, token, id)
 	if err == nil && id == a.id {
 		v.State, v.Captured, v.Receipt, v.ConsentNonce = payflow.StatePending, 0, nil, make([]byte, 32)
+		if a.ended != "" {
+			v.State, v.ConsentNonce = a.ended, nil
+		}
 	}
 	return v, err
 }
@@ -713,7 +719,9 @@ func (a *forgetfulAPI) Payment(ctx context.Context, token string, id payflow.ID)
 // collect (a captured view of WaitPayment) whose kept consent the
 // platform then refuses, showing the request pending again, fails with
 // ErrFinal without the card: the PIN is not verified and no other
-// consent is signed.
+// consent is signed. With no consent of it kept, the captured view is no
+// receipt to collect: it goes off screen (Payment: ErrNoPayment), and the
+// next WaitPayment shows the session's next request.
 func TestApproveOfReceiptToCollectUsesNoCard(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
@@ -735,6 +743,36 @@ func TestApproveOfReceiptToCollectUsesNoCard(t *testing.T) {
 	require.Len(t, lost.consents, 2, "the kept consent sent again, no other signed")
 	assert.Equal(t, lost.consents[0], lost.consents[1])
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+
+	on, err := w.shopper.Payment()
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "no receipt to collect is left on screen")
+	assert.Nil(t, on)
+	w.requireNextRequestAsked(t)
+}
+
+// TestApproveOfReceiptToCollectShownEndedStaysOnScreen: an Approve of a
+// receipt to collect whose kept consent the platform then refuses,
+// showing the request cancelled, fails with ErrFinal without the card
+// and leaves the request on screen as that read showed it, cancelled,
+// in place of the captured view.
+func TestApproveOfReceiptToCollectShownEndedStaysOnScreen(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	first, _ := w.payWithLostReply(t, lost)
+	screen, err := w.shopper.WaitPayment(ctx)
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, screen.State)
+
+	lost.API = &forgetfulAPI{API: w.f.Platform, id: first.ID, ended: payflow.StateCancelled}
+	counter := w.counter(t)
+	_, err = w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	on, err := w.shopper.Payment()
+	require.NoError(t, err, "the ended view stays on screen")
+	assert.Equal(t, first.ID, on.ID)
+	assert.Equal(t, payflow.StateCancelled, on.State)
 }
 
 // mixUpAPI answers, from the first consent sent on, the shopper's reads of
@@ -2265,12 +2303,20 @@ func TestShopperApproveFreshReadPaidOtherwise(t *testing.T) {
 }
 
 // requireNextRequestShown has the till's Wait show the first request of
-// the session paid (or held), the seller ask for basket again, and checks
-// that the shopper's WaitPayment shows that request, the session's next.
+// the session paid (or held), then checks that the next request is shown
+// (requireNextRequestAsked).
 func (w *phoneWorld) requireNextRequestShown(tb testing.TB) {
 	tb.Helper()
 	_, _, err := w.seller.Wait(context.Background())
 	require.NoError(tb, err)
+	w.requireNextRequestAsked(tb)
+}
+
+// requireNextRequestAsked has the seller ask for basket again, after the
+// session's first request, and checks that the shopper's WaitPayment
+// shows that request, the session's next.
+func (w *phoneWorld) requireNextRequestAsked(tb testing.TB) {
+	tb.Helper()
 	next, screen := w.request(tb)
 	assert.Equal(tb, payflow.SessionRequestID(next.SessionID, 1), next.ID)
 	assert.Equal(tb, next.ID, screen.ID, "the session's next request")
