@@ -214,7 +214,10 @@ func checkListEncoding(tbs []byte) error {
 // carry a CRL number of at most 20 octets (RFC 5280 §5.2.3), list only serial numbers that are positive
 // and at most 20 octets (§4.1.2.2), carry a next update
 // later than its this update (RFC 5280 §5.1.2.5), be current (this update
-// not in the future and next update not past, allowing for the skew), be
+// not in the future and next update not past, allowing for the skew; a
+// this update in the future is refused with a reason naming it, the time
+// checked and the skew, as a chain refused for such a CRL held names
+// them), be
 // complete (no delta CRL indicator, issuing distribution point or entry
 // naming a certificate issuer, critical or not; no entry whose reason is
 // removeFromCRL; no other critical extension, nor critical entry extension
@@ -279,7 +282,7 @@ func (v *Verifier) AddCRL(der []byte) error {
 		return newError(ErrCRL, -1, "CRL whose next update is not after its this update", nil)
 	}
 	if crl.ThisUpdate.After(now.Add(v.skew)) {
-		return newError(ErrCRL, -1, "CRL not yet valid", nil)
+		return newError(ErrCRL, -1, "CRL "+v.notYetValid(crl.ThisUpdate, now), nil)
 	}
 	if now.After(crl.NextUpdate.Add(v.skew)) {
 		return newError(ErrCRL, -1, "stale CRL: past its next update", nil)
@@ -334,6 +337,17 @@ func (v *Verifier) AddCRL(der []byte) error {
 	return nil
 }
 
+// notYetValid words why a CRL whose this update is later than now plus the
+// skew is not taken: "not yet valid: its this update T is later than NOW
+// plus the clock skew of S", the times in UTC as RFC 3339 with the
+// nanoseconds they have. AddCRL and checkRevocation put it after what
+// they name the CRL.
+func (v *Verifier) notYetValid(thisUpdate, now time.Time) string {
+	return "not yet valid: its this update " + thisUpdate.UTC().Format(time.RFC3339Nano) +
+		" is later than " + now.UTC().Format(time.RFC3339Nano) +
+		" plus the clock skew of " + v.skew.String()
+}
+
 // checkRevocation applies the policy to every certificate of ch below the
 // root, lowers res.expiry to the next update of every CRL it relies on and
 // raises res.validFrom to the this update (less the skew) of each, so that
@@ -361,9 +375,7 @@ func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *r
 		}
 		if crl.thisUpdate.After(now.Add(v.skew)) {
 			if required {
-				return newError(ErrCRL, i, "CRL of the issuer not yet valid: its this update "+
-					crl.thisUpdate.UTC().Format(time.RFC3339Nano)+" is later than "+
-					now.UTC().Format(time.RFC3339Nano)+" plus the clock skew of "+v.skew.String(), nil)
+				return newError(ErrCRL, i, "CRL of the issuer "+v.notYetValid(crl.thisUpdate, now), nil)
 			}
 			continue
 		}

@@ -622,6 +622,42 @@ func TestCRLNotYetValidReason(t *testing.T) {
 	}
 }
 
+// TestAddCRLNotYetValidReason: AddCRL refuses a CRL whose this update is
+// later than the verifier's time plus the skew as ErrCRL with a reason
+// that names the this update, the time checked and the skew, worded as a
+// chain's refusal for such a CRL held is, and takes it from this update
+// less the skew on.
+func TestAddCRLNotYetValidReason(t *testing.T) {
+	h := newHierarchy(t)
+	crl, err := h.ca.IssueCRL(nil, 1, t0.Add(time.Hour)) // this update t0
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name   string
+		at     time.Time
+		reason string
+	}{
+		{"an hour before this update", t0.Add(-time.Hour),
+			"CRL not yet valid: its this update 2026-06-01T12:00:00Z is later than 2026-06-01T11:00:00Z plus the clock skew of 5m0s"},
+		{"a nanosecond before this update less the skew", t0.Add(-DefaultSkew - 1),
+			"CRL not yet valid: its this update 2026-06-01T12:00:00Z is later than 2026-06-01T11:54:59.999999999Z plus the clock skew of 5m0s"},
+		{"at this update less the skew", t0.Add(-DefaultSkew), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newVerifier(t, h, newClock(tc.at), VerifierOptions{})
+			err := v.AddCRL(crl)
+			if tc.reason == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrCRL)
+			var pe *Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tc.reason, pe.Reason)
+			assert.Equal(t, "pki: CRL unavailable or invalid: "+tc.reason, err.Error())
+		})
+	}
+}
+
 func TestSkew(t *testing.T) {
 	h := newHierarchy(t)
 	notAfter := t0.Add(DefaultCardValidity)
