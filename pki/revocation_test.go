@@ -622,6 +622,38 @@ func TestCRLNotYetValidReason(t *testing.T) {
 	}
 }
 
+// TestRevocationBeforeCRLUnavailable: a certificate listed in the CRL
+// held of its issuer is ErrRevoked whatever the CRLs held, that one not
+// yet valid (a clock set back after it was added) or another certificate's
+// missing, before any CRL missing, stale or not yet valid is ErrCRL; the
+// revocation of the card CA, listed by the root, comes before the card's
+// CRL missing. Revoked finds the same.
+func TestRevocationBeforeCRLUnavailable(t *testing.T) {
+	t.Run("listed in a CRL not yet valid", func(t *testing.T) {
+		caClock := newClock(t0)
+		h := newHierarchyAt(t, caClock.now)
+		caClock.set(t0.Add(2 * time.Hour))
+		require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+		clk := newClock(t0.Add(3 * time.Hour))
+		v := newVerifier(t, h, clk, VerifierOptions{CacheSize: -1})
+		addCRLs(t, h, v) // this update t0 + 2h
+		ids, err := v.CertIDs(h.chain())
+		require.NoError(t, err)
+		clk.set(t0.Add(time.Hour))
+		_, err = v.VerifyCard(h.chain())
+		requireRefusal(t, err, ErrRevoked, 0)
+		assert.True(t, v.Revoked(ids))
+	})
+	t.Run("card CA listed by the root, the card's CRL missing", func(t *testing.T) {
+		h := newHierarchy(t)
+		require.NoError(t, h.root.Revoke(mustParse(t, h.ca.DER()).SerialNumber, ReasonCACompromise))
+		v := newVerifier(t, h, newClock(t0), VerifierOptions{CacheSize: -1})
+		require.NoError(t, v.AddCRL(h.crls(t)[0]))
+		_, err := v.VerifyCard(h.chain())
+		requireRefusal(t, err, ErrRevoked, 1)
+	})
+}
+
 // TestAddCRLNotYetValidReason: AddCRL refuses a CRL whose this update is
 // later than the verifier's time plus the skew as ErrCRL with a reason
 // that names the this update, the time checked and the skew, worded as a
