@@ -352,10 +352,12 @@ func (v *Verifier) notYetValid(thisUpdate, now time.Time) string {
 // root, lowers res.expiry to the next update of every CRL it relies on and
 // raises res.validFrom to the this update (less the skew) of each, so that
 // the cache serves the result only while those CRLs are fresh. A
-// certificate listed in a CRL held, fresh or stale, is ErrRevoked before
-// any CRL missing, stale or not yet valid (its this update later than now
-// plus the skew, as after a clock set back) is ErrCRL: the first is what a
-// CA published, the second only what the verifier lacks.
+// certificate listed in a CRL held, fresh, stale or not yet valid, is
+// ErrRevoked (the card's listing looked up first, then each CA's up the
+// chain), whatever the policy, before any CRL missing, stale or not yet
+// valid (its this update later than now plus the skew, as after a clock
+// set back) is ErrCRL: the first is what a CA published, the second only
+// what the verifier lacks.
 func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *result) error {
 	crls := *v.crls.Load()
 	held := make([]*heldCRL, len(ch)-1) // held[i]: the CRL of ch[i]'s issuer
@@ -489,16 +491,16 @@ func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 }
 
 // Revoked reports whether a certificate that ids names is listed in the
-// CRL held of its issuer, fresh or stale, with the CRLs held at the call.
-// It is true whenever VerifyCard, with the same CRLs, finds the chain
-// ErrRevoked (PROTOCOL.md §4.5), and may be true for a chain that
+// CRL held of its issuer, fresh, stale or not yet valid, with the CRLs
+// held at the call. It is true whenever VerifyCard, with the same CRLs,
+// finds the chain ErrRevoked (PROTOCOL.md §4.5), and may be true for a chain that
 // VerifyCard accepts: ids names every certificate presented, and the one
 // listed may be off the path VerifyCard takes (a card CA revoked as
 // superseded and issued again under the same name and key, the card
 // presenting both, say). It is a filter: VerifyCard decides for a chain
 // it finds revoked, and refuses none it does not find as ErrRevoked. It
-// decides nothing else (a CRL missing or stale, for one, is not revoked)
-// and costs a map lookup or two for each name, without a lock or an
+// decides nothing else (a CRL missing, stale or not yet valid, for one,
+// is not revoked) and costs a map lookup or two for each name, without a lock or an
 // allocation: AddCRL replaces the set of CRLs held rather than changing
 // it. A nil ids names no certificate.
 func (v *Verifier) Revoked(ids *CertIDs) bool {

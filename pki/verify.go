@@ -22,14 +22,15 @@ type RevocationPolicy int
 // The revocation policies. The zero value is the strictest.
 const (
 	// RevocationChain requires a fresh CRL for every certificate below the
-	// root: a missing or stale CRL is ErrCRL.
+	// root: a CRL missing, stale or not yet valid is ErrCRL.
 	RevocationChain RevocationPolicy = iota
 	// RevocationLeaf requires a fresh CRL for the card or platform
 	// certificate only; the CRLs held for the CAs above it are applied.
 	RevocationLeaf
-	// RevocationBestEffort applies the CRLs held, fresh or stale, and
-	// accepts a certificate whose issuer's CRL is missing or stale. It is
-	// meant for phones checking the platform certificate offline.
+	// RevocationBestEffort applies the CRLs held, fresh, stale or not yet
+	// valid, and accepts a certificate whose issuer's CRL is missing, stale
+	// or not yet valid. It is meant for phones checking the platform
+	// certificate offline.
 	RevocationBestEffort
 )
 
