@@ -104,12 +104,15 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // two apart by State alone: a request to approve is always StatePending,
 // a receipt to collect always StateCaptured (Captured says how much was
 // paid). The approval collects it without the card: the PIN is not used and
-// may be empty, and no money moves; when the platform refuses that
-// consent then, it fails with ErrFinal and the card signs no other, as
-// it does for such a view whose consent a WaitPayment dropped since (paid
-// by another consent). Either way, with no consent of it kept, that view
-// is no receipt to collect: it goes off screen (Payment fails with
-// ErrNoPayment, and the next WaitPayment shows the session's next
+// may be empty, and no money moves. When the platform refuses that
+// consent then, the card signs no other, and the approval fails as the
+// read of the request after the refusal shows it (as ApproveShown says):
+// pending with a consent nonce, with the platform's refusal; ended
+// without a capture, with ErrFinal naming that state. The approval of
+// such a view whose consent a WaitPayment dropped since (paid by another
+// consent) fails with ErrFinal. Either way, with no consent of it kept,
+// that view is no receipt to collect: it goes off screen (Payment fails
+// with ErrNoPayment, and the next WaitPayment shows the session's next
 // request), unless the read after the refusal showed the request ended
 // without a capture, whose view then stays on screen in its place.
 // A kept consent
@@ -532,8 +535,10 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // the card signs a new one as above. Consents of several requests are
 // kept (WaitPayment shows a request paid with one first, a receipt to
 // collect, which ApproveShown of that view collects; an approval of that
-// view whose consent is no longer kept, or that the platform refuses
-// then, fails with ErrFinal and takes the view off screen, as
+// view whose consent is no longer kept fails with ErrFinal, and one whose
+// consent the platform refuses then fails with its refusal or, the
+// request shown ended, with ErrFinal naming that state, and either takes
+// the view off screen but for an ended view shown in its place, as
 // WaitPayment says), up to
 // MaxKeptConsents: with that many, the card signs no new consent and the
 // approval fails with ErrLimit. Calls of ApproveShown and Approve run one
@@ -604,16 +609,22 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 		return nil, err
 	}
 	u, n := s.keptFor(shown)
+	// refusal is the platform's refusal of u now, and read the view of
+	// u's request that the read after it got: pending with a consent
+	// nonce, or ended without a capture.
+	var refusal error
+	var read *PaymentView
 	if u != nil {
-		out, refusal, err := s.sendConsent(ctx, u)
+		out, r, err := s.sendConsent(ctx, u)
 		if err != nil {
 			return nil, err
 		}
-		if refusal == nil {
+		if r == nil {
 			return s.settled(ctx, u, out)
 		}
 		s.drop(u) // refused: it was not made
 		n--
+		refusal, read = r, out
 	}
 	if shown.State != StatePending {
 		// A receipt to collect, not a request to approve: the card signs
@@ -624,7 +635,13 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 		if shown.State == StateCaptured {
 			s.finishShown(shown)
 		}
-		return nil, fmt.Errorf("%w: payment %s", ErrFinal, shown.State)
+		switch {
+		case refusal == nil:
+			return nil, fmt.Errorf("%w: payment %s", ErrFinal, shown.State)
+		case endedUncaptured(read.State):
+			return nil, fmt.Errorf("%w: payment %s", ErrFinal, read.State)
+		}
+		return nil, refusal // the request shown pending
 	}
 	if n >= MaxKeptConsents {
 		return nil, fmt.Errorf("%w: %d consents sent without a receipt are kept", ErrLimit, n)
@@ -755,7 +772,8 @@ type sentConsent struct {
 // returns that view, and u.refused says that it was refused (settled
 // tells then a receipt of another consent: u was not made); pending with
 // a consent nonce, or ended without a capture (endedUncaptured), u was
-// not made, and refusal is the platform's refusal; but an ended view that
+// not made, and it returns that view and refusal, the platform's
+// refusal; but an ended view that
 // shows the request otherwise than its seller's card signed it
 // (showEnded) is ErrMismatch, as u may have been settled. A refused u whose request shows pending without a
 // consent nonce is errSettling; one whose request shows a state that no
@@ -785,7 +803,7 @@ func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *Payment
 			// signed it tells nothing of u: u may have been settled.
 			return nil, nil, err
 		}
-		return nil, refusal, nil
+		return v, refusal, nil
 	}
 	return nil, nil, errUnknownState(v)
 }

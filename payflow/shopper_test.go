@@ -690,18 +690,21 @@ func TestWaitPaymentRefusesAnotherIndexsRequest(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrNoPayment)
 }
 
-// forgetfulAPI refuses every consent and shows request id pending, with a
-// consent nonce, as a platform that denies a payment it settled would;
-// with ended set, it shows that request so ended instead, without a
-// nonce.
+// forgetfulAPI refuses every consent as spent (errConsentSpent) and shows
+// request id pending, with a consent nonce, as a platform that denies a
+// payment it settled would; with ended set, it shows that request so
+// ended instead, without a nonce.
 type forgetfulAPI struct {
 	payflow.API
 	id    payflow.ID
 	ended string
 }
 
+// errConsentSpent is the refusal of forgetfulAPI.
+var errConsentSpent = fmt.Errorf("%w: the consent was refused and spent", payflow.ErrReplay)
+
 func (a *forgetfulAPI) Approve(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
-	return nil, payflow.ErrFinal
+	return nil, errConsentSpent
 }
 
 func (a *forgetfulAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
@@ -717,11 +720,12 @@ func (a *forgetfulAPI) Payment(ctx context.Context, token string, id payflow.ID)
 
 // TestApproveOfReceiptToCollectUsesNoCard: an Approve of a receipt to
 // collect (a captured view of WaitPayment) whose kept consent the
-// platform then refuses, showing the request pending again, fails with
-// ErrFinal without the card: the PIN is not verified and no other
-// consent is signed. With no consent of it kept, the captured view is no
-// receipt to collect: it goes off screen (Payment: ErrNoPayment), and the
-// next WaitPayment shows the session's next request.
+// platform then refuses, showing the request pending again, with a
+// consent nonce, fails with the platform's refusal without the card: the
+// PIN is not verified and no other consent is signed. With no consent of
+// it kept, the captured view is no receipt to collect: it goes off
+// screen (Payment: ErrNoPayment), and the next WaitPayment shows the
+// session's next request.
 func TestApproveOfReceiptToCollectUsesNoCard(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
@@ -736,7 +740,9 @@ func TestApproveOfReceiptToCollectUsesNoCard(t *testing.T) {
 	left, _, err := w.shopperCard.Card.PINTries()
 	require.NoError(t, err)
 	_, err = w.shopper.Approve(ctx, simcardtest.PIN)
-	require.ErrorIs(t, err, payflow.ErrFinal)
+	require.ErrorIs(t, err, payflow.ErrReplay)
+	assert.NotErrorIs(t, err, payflow.ErrFinal, "the platform shows the payment pending")
+	assert.EqualError(t, err, "payflow: nonce already used or unknown: the consent was refused and spent")
 	after, _, err := w.shopperCard.Card.PINTries()
 	require.NoError(t, err)
 	assert.Equal(t, left, after)
@@ -752,9 +758,9 @@ func TestApproveOfReceiptToCollectUsesNoCard(t *testing.T) {
 
 // TestApproveOfReceiptToCollectShownEndedStaysOnScreen: an Approve of a
 // receipt to collect whose kept consent the platform then refuses,
-// showing the request cancelled, fails with ErrFinal without the card
-// and leaves the request on screen as that read showed it, cancelled,
-// in place of the captured view.
+// showing the request cancelled, fails with ErrFinal naming that state,
+// without the card, and leaves the request on screen as that read showed
+// it, cancelled, in place of the captured view.
 func TestApproveOfReceiptToCollectShownEndedStaysOnScreen(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
@@ -768,6 +774,7 @@ func TestApproveOfReceiptToCollectShownEndedStaysOnScreen(t *testing.T) {
 	counter := w.counter(t)
 	_, err = w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
 	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.EqualError(t, err, "payflow: request already in a final state: payment cancelled")
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
 	on, err := w.shopper.Payment()
 	require.NoError(t, err, "the ended view stays on screen")
