@@ -108,7 +108,11 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // consent then, the card signs no other, and the approval fails as the
 // read of the request after the refusal shows it (as ApproveShown says):
 // pending with a consent nonce, with the platform's refusal; ended
-// without a capture, with ErrFinal naming that state. The approval of
+// without a capture, with ErrFinal naming that state; pending without a
+// consent nonce (a settlement under way), with ErrConflict, the consent
+// still kept and the view on screen, a receipt to collect still (so too
+// in a state that no request's view has, with ErrInternal, and when that
+// read fails, with its error). The approval of
 // such a view whose consent a WaitPayment dropped since (paid by another
 // consent) fails with ErrFinal. Either way, with no consent of it kept,
 // that view is no receipt to collect: it goes off screen (Payment fails
@@ -539,7 +543,9 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // consent the platform refuses then fails with its refusal or, the
 // request shown ended, with ErrFinal naming that state, and either takes
 // the view off screen but for an ended view shown in its place, as
-// WaitPayment says), up to
+// WaitPayment says; the request shown pending without a consent nonce,
+// it fails with ErrConflict, the consent kept and the view on screen),
+// up to
 // MaxKeptConsents: with that many, the card signs no new consent and the
 // approval fails with ErrLimit. Calls of ApproveShown and Approve run one
 // at a time: one that comes while another runs (waiting for a manual

@@ -534,6 +534,19 @@ func (w *phoneWorld) payWithLostReply(tb testing.TB, api *lostApproveAPI) (*payf
 	return v, rc
 }
 
+// receiptToCollect pays the session's first request with a consent whose
+// reply api loses (payWithLostReply), and returns the seller's view of it
+// and receipt, and the shopper's WaitPayment view of it: a receipt to
+// collect, captured.
+func (w *phoneWorld) receiptToCollect(tb testing.TB, api *lostApproveAPI) (*payflow.PaymentView, *payflow.Receipt, *payflow.PaymentView) {
+	tb.Helper()
+	first, rc := w.payWithLostReply(tb, api)
+	screen, err := w.shopper.WaitPayment(context.Background())
+	require.NoError(tb, err)
+	require.Equal(tb, payflow.StateCaptured, screen.State)
+	return first, rc, screen
+}
+
 // TestWaitPaymentReturnsKeptConsentsPayment: a consent whose reply was
 // lost and which the platform settled is not left behind when the seller
 // asks for the next payment: WaitPayment shows the paid request first, the
@@ -693,11 +706,13 @@ func TestWaitPaymentRefusesAnotherIndexsRequest(t *testing.T) {
 // forgetfulAPI refuses every consent as spent (errConsentSpent) and shows
 // request id pending, with a consent nonce, as a platform that denies a
 // payment it settled would; with ended set, it shows that request so
-// ended instead, without a nonce.
+// ended instead, and with settling, pending without a nonce (a
+// settlement under way).
 type forgetfulAPI struct {
 	payflow.API
-	id    payflow.ID
-	ended string
+	id       payflow.ID
+	ended    string
+	settling bool
 }
 
 // errConsentSpent is the refusal of forgetfulAPI.
@@ -713,6 +728,9 @@ func (a *forgetfulAPI) Payment(ctx context.Context, token string, id payflow.ID)
 		v.State, v.Captured, v.Receipt, v.ConsentNonce = payflow.StatePending, 0, nil, make([]byte, 32)
 		if a.ended != "" {
 			v.State, v.ConsentNonce = a.ended, nil
+		}
+		if a.settling {
+			v.ConsentNonce = nil
 		}
 	}
 	return v, err
@@ -731,10 +749,7 @@ func TestApproveOfReceiptToCollectUsesNoCard(t *testing.T) {
 	w := newMemoryPhoneWorld(t, false)
 	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
 	forgetful := &forgetfulAPI{API: w.f.Platform}
-	first, _ := w.payWithLostReply(t, lost)
-	screen, err := w.shopper.WaitPayment(ctx)
-	require.NoError(t, err)
-	require.Equal(t, payflow.StateCaptured, screen.State)
+	first, _, _ := w.receiptToCollect(t, lost)
 
 	lost.API, forgetful.id = forgetful, first.ID
 	left, _, err := w.shopperCard.Card.PINTries()
@@ -765,14 +780,11 @@ func TestApproveOfReceiptToCollectShownEndedStaysOnScreen(t *testing.T) {
 	ctx := context.Background()
 	w := newMemoryPhoneWorld(t, false)
 	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
-	first, _ := w.payWithLostReply(t, lost)
-	screen, err := w.shopper.WaitPayment(ctx)
-	require.NoError(t, err)
-	require.Equal(t, payflow.StateCaptured, screen.State)
+	first, _, screen := w.receiptToCollect(t, lost)
 
 	lost.API = &forgetfulAPI{API: w.f.Platform, id: first.ID, ended: payflow.StateCancelled}
 	counter := w.counter(t)
-	_, err = w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
 	require.ErrorIs(t, err, payflow.ErrFinal)
 	assert.EqualError(t, err, "payflow: request already in a final state: payment cancelled")
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
@@ -780,6 +792,38 @@ func TestApproveOfReceiptToCollectShownEndedStaysOnScreen(t *testing.T) {
 	require.NoError(t, err, "the ended view stays on screen")
 	assert.Equal(t, first.ID, on.ID)
 	assert.Equal(t, payflow.StateCancelled, on.State)
+}
+
+// TestApproveOfReceiptToCollectWhileSettlingStaysKept: an Approve of a
+// receipt to collect whose kept consent the platform then refuses,
+// showing the request pending without a consent nonce (a settlement under
+// way), fails with ErrConflict without the card; the consent stays kept
+// and the captured view on screen, and the next Approve, the consent
+// accepted, returns its receipt.
+func TestApproveOfReceiptToCollectWhileSettlingStaysKept(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	first, src, screen := w.receiptToCollect(t, lost)
+
+	lost.API = &forgetfulAPI{API: w.f.Platform, id: first.ID, settling: true}
+	counter := w.counter(t)
+	_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.EqualError(t, err, "payflow: conflicting request: a settlement of the request is under way")
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	on, err := w.shopper.Payment()
+	require.NoError(t, err, "the receipt to collect stays on screen")
+	assert.Equal(t, screen, on)
+
+	lost.API = w.f.Platform
+	rc, err := w.shopper.ApproveShown(ctx, screen, "")
+	require.NoError(t, err)
+	assert.Equal(t, src.ConsentHash, rc.ConsentHash)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	require.Len(t, lost.consents, 3, "the kept consent sent again, no other signed")
+	assert.Equal(t, lost.consents[0], lost.consents[2])
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
 // mixUpAPI answers, from the first consent sent on, the shopper's reads of
