@@ -185,7 +185,7 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: create root: %w", err)
 	}
-	return newCA(der, key, nil, nil, unlimitedPath, o)
+	return newCA(der, key, nil, nil, unlimitedPath, 0, o)
 }
 
 // NewIntermediate creates a CA certified by ca (normally the card-issuing
@@ -238,7 +238,8 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: create intermediate: %w", err)
 	}
-	return newCA(der, key, ca.Chain(), ca.cert, ca.room, o)
+	// ca.room, at least 1, leaves the new CA room: no limit to name.
+	return newCA(der, key, ca.Chain(), ca.cert, ca.room, 0, o)
 }
 
 // LoadCA returns the CA whose certificate is cert (DER) and whose key is
@@ -291,11 +292,11 @@ func LoadCA(key crypto.Signer, cert []byte, issuers [][]byte, opts CAOptions) (*
 	}
 	// The CA keeps copies: a caller reusing its buffers changes nothing.
 	issuers = cloneAll(issuers)
-	parent, above, _, err := issuerChain(issuers)
+	parent, above, limit, err := issuerChain(issuers)
 	if err != nil {
 		return nil, err
 	}
-	ca, err := newCA(bytes.Clone(cert), key, issuers, parent, above, o)
+	ca, err := newCA(bytes.Clone(cert), key, issuers, parent, above, limit, o)
 	if err != nil {
 		return nil, err
 	}
@@ -380,7 +381,8 @@ func errLeftNothing(what, by string) error {
 // ca, which the path lengths of ca and of the CAs above it leave nothing
 // to certify. It names the CA whose path length sets the limit as LoadCA
 // names an issuer, by its position in ca.Chain(), 0 for ca, read again as
-// newCA reads its issuers, or as ca, a root, which Chain leaves out. Chain
+// LoadCA reads its issuers (issuerChain), or as ca, a root, which Chain
+// leaves out. Chain
 // holds every CA whose path length counts: NewIntermediate cuts a CA's to
 // what the root's leaves, so that the root's never sets the limit alone.
 func (ca *CA) errNoRoom() error {
@@ -470,8 +472,9 @@ func errAlteredRoot(what string, c *x509.Certificate) error {
 // the nearest of which is parent (nil for none or not known), whose
 // pathRoom is above (unlimitedPath for none or not known), refusing one
 // that parent did not issue or that the path lengths above it leave
-// nothing to certify, naming the issuer whose path length sets the limit.
-func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certificate, above int, o CAOptions) (*CA, error) {
+// nothing to certify, naming issuer limit, the one whose path length sets
+// above (as issuerChain finds it; any when above is not 0).
+func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certificate, above, limit int, o CAOptions) (*CA, error) {
 	const what = "CA certificate"
 	c, err := parseNamed(what, der)
 	if err != nil {
@@ -495,9 +498,7 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 	room := pathRoom(above, c)
 	if room < 0 {
 		// Only the issuers' path lengths leave a CA nothing (its own
-		// sets no room below zero): the issuers, taken already, are read
-		// again to name the one that sets the limit.
-		_, _, limit, _ := issuerChain(issuers)
+		// sets no room below zero).
 		return nil, errLeftNothing(what, fmt.Sprintf("issuer %d", limit))
 	}
 	return &CA{
