@@ -385,17 +385,30 @@ func certificateEncoding(c *x509.Certificate) string {
 			return "extensions not found"
 		}
 	}
-	var outer, exts cryptobyte.String
-	var present bool
-	if !tbs.SkipOptionalASN1(cbasn1.Tag(1).ContextSpecific()) || !tbs.SkipOptionalASN1(cbasn1.Tag(2).ContextSpecific()) ||
-		!tbs.ReadOptionalASN1(&outer, &present, cbasn1.Tag(3).Constructed().ContextSpecific()) ||
-		(present && !outer.ReadASN1(&exts, cbasn1.SEQUENCE)) {
+	if !tbs.SkipOptionalASN1(cbasn1.Tag(1).ContextSpecific()) || !tbs.SkipOptionalASN1(cbasn1.Tag(2).ContextSpecific()) {
+		return "extensions not found"
+	}
+	exts, ok := readExtensions(&tbs, 3)
+	if !ok {
 		return "extensions not found"
 	}
 	if why := extensionsEncoding(exts); why != "" {
 		return "extension " + why
 	}
 	return ""
+}
+
+// readExtensions reads from s the optional [tag] EXPLICIT Extensions of a
+// certificate (3) or a CRL (0) and returns the content of its SEQUENCE,
+// empty when absent, or false when s holds something else there.
+func readExtensions(s *cryptobyte.String, tag cbasn1.Tag) (cryptobyte.String, bool) {
+	var outer, exts cryptobyte.String
+	var present bool
+	if !s.ReadOptionalASN1(&outer, &present, tag.Constructed().ContextSpecific()) ||
+		(present && !outer.ReadASN1(&exts, cbasn1.SEQUENCE)) {
+		return nil, false
+	}
+	return exts, true
 }
 
 // extensionsEncoding returns why exts, the content of an Extensions

@@ -183,10 +183,8 @@ func checkListEncoding(tbs []byte) error {
 			return malformed("an entry's extension " + why)
 		}
 	}
-	var outer, crlExts cryptobyte.String
-	var present bool
-	if !body.ReadOptionalASN1(&outer, &present, cbasn1.Tag(0).Constructed().ContextSpecific()) ||
-		(present && !outer.ReadASN1(&crlExts, cbasn1.SEQUENCE)) {
+	crlExts, ok := readExtensions(&body, 0)
+	if !ok {
 		return malformed("CRL extensions")
 	}
 	if why := extensionsEncoding(crlExts); why != "" {
