@@ -39,14 +39,23 @@ func RemoveStale(name string, cutoff time.Time) {
 	dir, prefix := filepath.Dir(name), prefix(name)
 	entries, _ := os.ReadDir(dir) // what cannot be read stays
 	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok || rest == "" || !ascii.Digits(rest) || !e.Type().IsRegular() {
+		if !isTemp(prefix, e.Name()) || !e.Type().IsRegular() {
 			continue
 		}
 		if fi, err := e.Info(); err == nil && fi.ModTime().Before(cutoff) {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
+}
+
+// IsTemp reports whether base is a name that Create gives name's
+// temporary files: ".NAME.tmp" and one or more decimal digits.
+func IsTemp(name, base string) bool { return isTemp(prefix(name), base) }
+
+// isTemp reports whether base is prefix and one or more decimal digits.
+func isTemp(prefix, base string) bool {
+	rest, ok := strings.CutPrefix(base, prefix)
+	return ok && rest != "" && ascii.Digits(rest)
 }
 
 // prefix is what the names of name's temporary files begin with.

@@ -253,8 +253,7 @@ var (
 )
 
 // holdsOnly reports whether the folder path holds nothing but regular
-// files named in files and their temporary files (tempfile.Create: a dot,
-// the name, ".tmp" and digits).
+// files named in files and their temporary files (tempfile.IsTemp).
 func holdsOnly(path string, files []string) bool {
 	entries, err := os.ReadDir(path)
 	if err != nil {
@@ -262,8 +261,7 @@ func holdsOnly(path string, files []string) bool {
 	}
 	for _, e := range entries {
 		ok := e.Type().IsRegular() && slices.ContainsFunc(files, func(f string) bool {
-			digits, temp := strings.CutPrefix(e.Name(), "."+f+".tmp")
-			return e.Name() == f || temp && digits != "" && strings.Trim(digits, "0123456789") == ""
+			return e.Name() == f || tempfile.IsTemp(f, e.Name())
 		})
 		if !ok {
 			return false
