@@ -390,7 +390,8 @@ type releaseRow struct {
 // of its own, in the histories of both its accounts. It reports whether
 // the row passes.
 func (v *verifier) released(id, p ID, ts uint64) bool {
-	if first, ok := v.releases[p]; ok && first.ts != ts {
+	first, seen := v.releases[p]
+	if seen && first.ts != ts {
 		v.add(id, ID{}, "balance history row at %d releases %v, released at %d in the history of account %v", ts, p, first.ts, first.account)
 		return false
 	}
@@ -398,7 +399,7 @@ func (v *verifier) released(id, p ID, ts uint64) bool {
 		v.add(id, ID{}, "balance history row at %d releases %v at the timestamp of the release of %v", ts, p, other)
 		return false
 	}
-	if _, ok := v.releases[p]; !ok {
+	if !seen {
 		v.releases[p] = releaseRow{id, ts}
 		v.releasedAt[ts] = p
 	}
