@@ -570,18 +570,9 @@ func startClose(l *ledger.Ledger) <-chan error {
 // nothing, as above any last timestamp past the limit.
 func TestLastTimestampAtTheTopOfItsRange(t *testing.T) {
 	ctx := context.Background()
-	s := memory.New()
-	l, err := ledger.New(s, ledger.Options{})
-	require.NoError(t, err)
-	defer l.Close()
-	res, err := l.CreateAccounts(ctx, []ledger.Account{
-		{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1},
-		{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1},
-	})
-	require.NoError(t, err)
-	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, res)
+	l, s := setup(t, ledger.Options{})
 	setLastTimestamp(t, s, math.MaxUint64)
-	_, err = l.CreateTransfers(ctx, []ledger.Transfer{transfer(10, 1)})
+	_, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(10, 1)})
 	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
 	_, err = l.CreateAccounts(ctx, []ledger.Account{{ID: ledger.IDFromUint64(3), Ledger: 978, Code: 1}})
 	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
