@@ -736,6 +736,34 @@ func (a *forgetfulAPI) Payment(ctx context.Context, token string, id payflow.ID)
 	return v, err
 }
 
+// forgottenReceipt is what approveForgotten leaves: the seller's view of
+// the request paid and its receipt, the shopper's view of it to collect,
+// the API the consents went through, and the card's counter before the
+// approval.
+type forgottenReceipt struct {
+	first, screen *payflow.PaymentView
+	src           *payflow.Receipt
+	lost          *lostApproveAPI
+	counter       uint64
+}
+
+// approveForgotten pays the session's first request with a consent whose
+// reply is lost, shows it as a receipt to collect (receiptToCollect), and
+// approves that view with the PIN while forgetful, showing that request,
+// refuses its kept consent. It returns the approval's error.
+func approveForgotten(t *testing.T, forgetful *forgetfulAPI) (*phoneWorld, forgottenReceipt, error) {
+	t.Helper()
+	w := newMemoryPhoneWorld(t, false)
+	r := forgottenReceipt{lost: &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}}
+	r.first, r.src, r.screen = w.receiptToCollect(t, r.lost)
+
+	forgetful.API, forgetful.id = w.f.Platform, r.first.ID
+	r.lost.API = forgetful
+	r.counter = w.counter(t)
+	_, err := w.shopper.ApproveShown(context.Background(), r.screen, simcardtest.PIN)
+	return w, r, err
+}
+
 // TestApproveOfReceiptToCollectUsesNoCard: an Approve of a receipt to
 // collect (a captured view of WaitPayment) whose kept consent the
 // platform then refuses, showing the request pending again, with a
@@ -777,14 +805,8 @@ func TestApproveOfReceiptToCollectUsesNoCard(t *testing.T) {
 // without the card, and leaves the request on screen as that read showed
 // it, cancelled, in place of the captured view.
 func TestApproveOfReceiptToCollectShownEndedStaysOnScreen(t *testing.T) {
-	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, false)
-	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
-	first, _, screen := w.receiptToCollect(t, lost)
-
-	lost.API = &forgetfulAPI{API: w.f.Platform, id: first.ID, ended: payflow.StateCancelled}
-	counter := w.counter(t)
-	_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	w, r, err := approveForgotten(t, &forgetfulAPI{ended: payflow.StateCancelled})
+	first, counter := r.first, r.counter
 	require.ErrorIs(t, err, payflow.ErrFinal)
 	assert.EqualError(t, err, "payflow: request already in a final state: payment cancelled")
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
@@ -802,13 +824,8 @@ func TestApproveOfReceiptToCollectShownEndedStaysOnScreen(t *testing.T) {
 // accepted, returns its receipt.
 func TestApproveOfReceiptToCollectWhileSettlingStaysKept(t *testing.T) {
 	ctx := context.Background()
-	w := newMemoryPhoneWorld(t, false)
-	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
-	first, src, screen := w.receiptToCollect(t, lost)
-
-	lost.API = &forgetfulAPI{API: w.f.Platform, id: first.ID, settling: true}
-	counter := w.counter(t)
-	_, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	w, r, err := approveForgotten(t, &forgetfulAPI{settling: true})
+	lost, src, screen, counter := r.lost, r.src, r.screen, r.counter
 	require.ErrorIs(t, err, payflow.ErrConflict)
 	assert.EqualError(t, err, "payflow: conflicting request: a settlement of the request is under way")
 	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
