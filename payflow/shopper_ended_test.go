@@ -125,33 +125,29 @@ func TestShopperRefusesEndedOtherThanSigned(t *testing.T) {
 // the screen showing the request cancelled and the consent dropped.
 func TestShopperKeepsConsentOnEndedOtherThanSigned(t *testing.T) {
 	ctx := context.Background()
-	for _, tt := range endedOtherThanSigned {
-		t.Run(tt.name, func(t *testing.T) {
-			w, sent, api := newCancelledWhileHeld(t, tt.alter)
-			screen, counter := w.approveRefused(t, api)
-			w.requireScreenAsWas(t, screen)
-			assert.Equal(t, counter+1, w.counter(t), "the card signed one consent")
-			require.Len(t, sent.sent, 1)
-			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	approvedCancelledWhileHeld(t, func(t *testing.T, w *phoneWorld, sent *scriptedApproveAPI, api *endedAlteredAPI, screen *payflow.PaymentView, counter uint64) {
+		w.requireScreenAsWas(t, screen)
+		assert.Equal(t, counter+1, w.counter(t), "the card signed one consent")
+		require.Len(t, sent.sent, 1)
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 
-			api.on.Store(false)
-			rc, err := w.shopper.ApproveShown(ctx, screen, "")
-			require.ErrorIs(t, err, payflow.ErrFinal)
-			assert.Nil(t, rc)
-			require.Len(t, sent.sent, 2, "the kept consent sent again")
-			assert.Equal(t, sent.sent[0], sent.sent[1])
-			assert.Equal(t, counter+1, w.counter(t), "the card signed nothing more")
-			on, err := w.shopper.Payment()
-			require.NoError(t, err)
-			assert.Equal(t, payflow.StateCancelled, on.State)
-			assert.Equal(t, screen.Lines, on.Lines)
+		api.on.Store(false)
+		rc, err := w.shopper.ApproveShown(ctx, screen, "")
+		require.ErrorIs(t, err, payflow.ErrFinal)
+		assert.Nil(t, rc)
+		require.Len(t, sent.sent, 2, "the kept consent sent again")
+		assert.Equal(t, sent.sent[0], sent.sent[1])
+		assert.Equal(t, counter+1, w.counter(t), "the card signed nothing more")
+		on, err := w.shopper.Payment()
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCancelled, on.State)
+		assert.Equal(t, screen.Lines, on.Lines)
 
-			_, err = w.shopper.ApproveShown(ctx, on, "")
-			require.ErrorIs(t, err, payflow.ErrFinal)
-			assert.Len(t, sent.sent, 2, "no consent kept")
-			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing moved")
-		})
-	}
+		_, err = w.shopper.ApproveShown(ctx, on, "")
+		require.ErrorIs(t, err, payflow.ErrFinal)
+		assert.Len(t, sent.sent, 2, "no consent kept")
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing moved")
+	})
 }
 
 // TestWaitPaymentKeepsConsentOnEndedOtherThanSigned: a kept consent whose
@@ -161,26 +157,36 @@ func TestShopperKeepsConsentOnEndedOtherThanSigned(t *testing.T) {
 // and shows the session's next request.
 func TestWaitPaymentKeepsConsentOnEndedOtherThanSigned(t *testing.T) {
 	ctx := context.Background()
+	approvedCancelledWhileHeld(t, func(t *testing.T, w *phoneWorld, sent *scriptedApproveAPI, api *endedAlteredAPI, first *payflow.PaymentView, counter uint64) {
+		next, err := w.seller.Request(ctx, basket)
+		require.NoError(t, err)
+
+		v, err := w.shopper.WaitPayment(ctx)
+		require.ErrorIs(t, err, payflow.ErrMismatch)
+		assert.Nil(t, v)
+		w.requireScreenAsWas(t, first)
+
+		api.on.Store(false)
+		v, err = w.shopper.WaitPayment(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, next.ID, v.ID)
+		assert.Equal(t, payflow.StatePending, v.State)
+		assert.Len(t, sent.sent, 1)
+		assert.Equal(t, counter+1, w.counter(t))
+		assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing moved")
+	})
+}
+
+// approvedCancelledWhileHeld runs test, for each view of
+// endedOtherThanSigned, on a world of newCancelledWhileHeld whose shopper
+// had its approval refused (approveRefused): screen is the request then
+// on screen, counter the card's counter before the approval.
+func approvedCancelledWhileHeld(t *testing.T, test func(t *testing.T, w *phoneWorld, sent *scriptedApproveAPI, api *endedAlteredAPI, screen *payflow.PaymentView, counter uint64)) {
 	for _, tt := range endedOtherThanSigned {
 		t.Run(tt.name, func(t *testing.T) {
 			w, sent, api := newCancelledWhileHeld(t, tt.alter)
-			first, counter := w.approveRefused(t, api)
-			next, err := w.seller.Request(ctx, basket)
-			require.NoError(t, err)
-
-			v, err := w.shopper.WaitPayment(ctx)
-			require.ErrorIs(t, err, payflow.ErrMismatch)
-			assert.Nil(t, v)
-			w.requireScreenAsWas(t, first)
-
-			api.on.Store(false)
-			v, err = w.shopper.WaitPayment(ctx)
-			require.NoError(t, err)
-			assert.Equal(t, next.ID, v.ID)
-			assert.Equal(t, payflow.StatePending, v.State)
-			assert.Len(t, sent.sent, 1)
-			assert.Equal(t, counter+1, w.counter(t))
-			assert.Equal(t, payflow.Balance{Posted: phoneFunds}, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing moved")
+			screen, counter := w.approveRefused(t, api)
+			test(t, w, sent, api, screen, counter)
 		})
 	}
 }
