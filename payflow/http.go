@@ -24,7 +24,8 @@ import (
 )
 
 // RequestIDHeader carries the request ID: the handler takes the client's
-// when it is well formed, makes one otherwise, and echoes it in the reply.
+// when it is given once and well formed, makes one otherwise (the header
+// given twice too), and echoes it in the reply.
 const RequestIDHeader = "X-Request-ID"
 
 // DefaultCallTimeout bounds the work of one request, its API call and its
@@ -845,13 +846,21 @@ func (h *Handler) logger(r *http.Request) *slog.Logger {
 	return h.log.With("request_id", RequestID(r.Context()))
 }
 
-// ServeHTTP sets the request ID, recovers panics into 500 replies and logs
+// ServeHTTP sets the request ID (the client's when it gives one well-formed
+// X-Request-ID, a new one otherwise), recovers panics into 500 replies and logs
 // every request. A panic with http.ErrAbortHandler is logged as the
 // request's record, marked aborted, and then goes on to the server, which
 // aborts the reply. A nil Body is an empty one.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	id := r.Header.Get(RequestIDHeader)
+	// A request ID given more than once is taken as a malformed one: the
+	// handler keeps none of its values, where another reader of the
+	// request (a proxy, a logger) could take another than the first.
+	ids := r.Header.Values(RequestIDHeader)
+	id := ""
+	if len(ids) == 1 {
+		id = ids[0]
+	}
 	if !validRequestID(id) {
 		var b [12]byte
 		rand.Read(b[:])

@@ -873,10 +873,20 @@ func TestHTTPRequestIDAndLogs(t *testing.T) {
 	generated := r.header.Get(payflow.RequestIDHeader)
 	assert.Len(t, generated, 24)
 
+	// Given twice, well formed or not, it is taken as a malformed one: the
+	// handler makes one, as it keeps none of the two, where another reader
+	// of the request could take another than the one it would.
+	r = fx.doHeader(t, http.MethodGet, "/v1/info", http.Header{payflow.RequestIDHeader: {"first-1", "second-2"}}, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	twice := r.header.Get(payflow.RequestIDHeader)
+	assert.Regexp(t, `^[0-9a-f]{24}$`, twice)
+	assert.NotEqual(t, generated, twice)
+
 	records := logRecords(t, fx.logs)
-	require.Len(t, records, 2)
+	require.Len(t, records, 3)
 	assert.Equal(t, "abc-123", records[0]["request_id"])
 	assert.Equal(t, generated, records[1]["request_id"])
+	assert.Equal(t, twice, records[2]["request_id"])
 	assert.Equal(t, "/v1/info", records[0]["path"])
 	assert.Equal(t, float64(200), records[0]["status"])
 }
