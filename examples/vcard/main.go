@@ -86,8 +86,9 @@ func main() {
 	if *statePath == "" {
 		refuse("-state needs a file")
 	}
-	fi, err := os.Stat(*statePath)
-	if err == nil && fi.IsDir() {
+	// Kept for -unblock below, which needs the state file to exist.
+	fi, statErr := os.Stat(*statePath)
+	if statErr == nil && fi.IsDir() {
 		refuse("-state %s is a directory, not a file", *statePath)
 	}
 	// Checked whether or not the card is new, so that a run on a new
@@ -103,8 +104,8 @@ func main() {
 		if given["pin"] == "" || given["puk"] == "" {
 			refuse("-unblock needs -puk, the card's PUK, and -pin, its new PIN")
 		}
-		if err != nil {
-			refuse("-unblock needs the state file of a card personalised before: %v", err)
+		if statErr != nil {
+			refuse("-unblock needs the state file of a card personalised before: %v", statErr)
 		}
 	}
 	log.SetFlags(log.LstdFlags | log.LUTC)
