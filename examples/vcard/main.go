@@ -33,7 +33,8 @@
 //	                  -puk, its PUK, to unblock its PIN (RESET RETRY
 //	                  COUNTER), -pin becoming its PIN with its tries
 //	                  restored; both must be given, and the state file
-//	                  must exist
+//	                  must exist. A PIN not blocked is set all the same
+//	                  (a forgotten PIN needs no wrong tries first)
 //
 // A flag value that is not one of these, or an argument after the flags,
 // is refused with exit status 2 before any file is written, and so is
@@ -127,7 +128,7 @@ func main() {
 // keeps its own, and run logs that a pin or puk given is ignored. With
 // unblock, run presents puk to unblock the PIN of a card personalised
 // before, pin becoming its PIN (demo.UnblockPIN, which logs the PUK's
-// tries and the outcome), before serving it: a wrong or blocked PUK fails
+// tries and the outcome), before serving it, a PIN not blocked too: a wrong or blocked PUK fails
 // with an error matching simcard.ErrWrongPUK or simcard.ErrPUKBlocked,
 // and a card never personalised with an error saying so.
 func run(ctx context.Context, addr, pin, puk, statePath string, unblock bool) error {

@@ -64,6 +64,42 @@ func iccidOverVPCD(t *testing.T, ln net.Listener) string {
 	return string(r[:len(r)-2])
 }
 
+// serveOnce runs the card of state (run with pin, puk and unblock) for a
+// vpcd on a local port, returns the card's responses to apdus (overVPCD),
+// and ends the run, which must end without an error.
+func serveOnce(t *testing.T, pin, puk, state string, unblock bool, apdus ...[]byte) [][]byte {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, ln.Addr().String(), pin, puk, state, unblock) }()
+	rs := overVPCD(t, ln, apdus...)
+	cancel()
+	require.NoError(t, <-done)
+	return rs
+}
+
+// pinTries is GET DATA of the PIN's tries left and total.
+var pinTries = append(binary.BigEndian.AppendUint16([]byte{simcard.ClassISO, simcard.InsGetData}, simcard.TagPINStatus), 0x00)
+
+// requireUnblocked serves the card of state with -unblock, the demo PUK
+// and the new PIN 2468, and requires the PIN's tries restored, the demo
+// PIN refused and 2468 accepted, and the log to show the PUK's tries
+// (all left) and the outcome.
+func requireUnblocked(t *testing.T, logged *bytes.Buffer, state string, pukTries int) {
+	t.Helper()
+	logged.Reset()
+	rs := serveOnce(t, "2468", simcardtest.PUK, state, true, pinTries, verifyAPDU(simcardtest.PIN), verifyAPDU("2468"))
+	assert.Equal(t, []byte{0x03, 0x03, 0x90, 0x00}, rs[0], "the PIN's tries restored")
+	assert.Equal(t, []byte{0x63, 0xC2}, rs[1], "the old PIN no longer the card's")
+	assert.Equal(t, []byte{0x90, 0x00}, rs[2], "the new PIN the card's")
+	assert.Contains(t, logged.String(), fmt.Sprintf("Enter PUK (%d of 3 tries left): ********\n", pukTries))
+	assert.Contains(t, logged.String(), "PIN unblocked by the PUK; the card's PIN is now the new one\n")
+	assert.NotContains(t, logged.String(), "ignored")
+}
+
 func TestRunPersonalisesOnceAndServes(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -184,22 +220,13 @@ func TestRunSaysPINIgnored(t *testing.T) {
 func TestRunUnblocks(t *testing.T) {
 	logged := captureLog(t)
 	state := filepath.Join(t.TempDir(), "card.state")
-	pinTries := append(binary.BigEndian.AppendUint16([]byte{simcard.ClassISO, simcard.InsGetData}, simcard.TagPINStatus), 0x00)
 
 	err := run(context.Background(), "127.0.0.1:1", "2468", simcardtest.PUK, state, true)
 	assert.EqualError(t, err, "vcard: -unblock: card state "+state+" holds no personalised card")
 	assert.NoFileExists(t, state+".root.pem", "no card personalised")
 
 	// Personalised with the demo PIN and PUK; three wrong PINs block it.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, ln.Addr().String(), "", "", state, false) }()
-	rs := overVPCD(t, ln, verifyAPDU("0000"), verifyAPDU("0000"), verifyAPDU("0000"), verifyAPDU(simcardtest.PIN))
-	cancel()
-	require.NoError(t, <-done)
-	require.NoError(t, ln.Close())
+	rs := serveOnce(t, "", "", state, false, verifyAPDU("0000"), verifyAPDU("0000"), verifyAPDU("0000"), verifyAPDU(simcardtest.PIN))
 	assert.Equal(t, []byte{0x69, 0x83}, rs[3], "the PIN blocked")
 
 	logged.Reset()
@@ -209,21 +236,7 @@ func TestRunUnblocks(t *testing.T) {
 	assert.Contains(t, logged.String(), "Enter PUK (3 of 3 tries left): ********\n")
 	assert.Contains(t, logged.String(), "Wrong PUK: the card refused it (2 of 3 tries left)\n")
 
-	logged.Reset()
-	ln, err = net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	ctx, cancel = context.WithCancel(context.Background())
-	go func() { done <- run(ctx, ln.Addr().String(), "2468", simcardtest.PUK, state, true) }()
-	rs = overVPCD(t, ln, pinTries, verifyAPDU(simcardtest.PIN), verifyAPDU("2468"))
-	cancel()
-	require.NoError(t, <-done)
-	require.NoError(t, ln.Close())
-	assert.Equal(t, []byte{0x03, 0x03, 0x90, 0x00}, rs[0], "the PIN's tries restored")
-	assert.Equal(t, []byte{0x63, 0xC2}, rs[1], "the old PIN no longer the card's")
-	assert.Equal(t, []byte{0x90, 0x00}, rs[2], "the new PIN the card's")
-	assert.Contains(t, logged.String(), "Enter PUK (2 of 3 tries left): ********\n")
-	assert.Contains(t, logged.String(), "PIN unblocked by the PUK; the card's PIN is now the new one\n")
-	assert.NotContains(t, logged.String(), "ignored")
+	requireUnblocked(t, logged, state, 2)
 
 	// Three wrong PUKs block the PUK: the card is then not asked.
 	for _, left := range []int{2, 1, 0} {
@@ -237,6 +250,19 @@ func TestRunUnblocks(t *testing.T) {
 	assert.EqualError(t, err, "vcard: card state "+state+": demo: the card's PIN and PUK are blocked: "+simcard.ErrPUKBlocked.Error())
 	assert.Contains(t, logged.String(), "The card's PUK is blocked too: nothing unblocks the card\n")
 	assert.NotContains(t, logged.String(), "Enter PUK")
+}
+
+// TestRunUnblocksPINNotBlocked: -unblock on a card whose PIN is not
+// blocked, one wrong try spent, sets the PIN all the same, as RESET RETRY
+// COUNTER does: a PIN forgotten needs no tries spent to block it first.
+// pin becomes the card's PIN with its tries restored, and the old PIN is
+// refused.
+func TestRunUnblocksPINNotBlocked(t *testing.T) {
+	logged := captureLog(t)
+	state := filepath.Join(t.TempDir(), "card.state")
+	rs := serveOnce(t, "", "", state, false, verifyAPDU("0000"), pinTries)
+	assert.Equal(t, []byte{0x02, 0x03, 0x90, 0x00}, rs[1], "one wrong try: the PIN not blocked")
+	requireUnblocked(t, logged, state, 3)
 }
 
 func TestRunRefusesBadPIN(t *testing.T) {

@@ -468,7 +468,7 @@ func (p *Phone) unblock(pin string) error {
 
 // UnblockPIN unblocks the PIN of card with puk (simcard.Card.Unblock,
 // RESET RETRY COUNTER), pin becoming the card's PIN with its tries
-// restored, showing with show the PUK's tries left before it is presented,
+// restored, a PIN not blocked too, showing with show the PUK's tries left before it is presented,
 // masked, and the outcome. A wrong PUK fails with an error matching
 // simcard.ErrWrongPUK that says the PUK's tries left, and a blocked PUK,
 // which nothing unblocks, with one matching simcard.ErrPUKBlocked, without
