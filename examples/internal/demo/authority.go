@@ -183,9 +183,9 @@ func newAuthority(dir, pdir string) (*Authority, error) {
 		// The platform certificate marks a complete folder (LoadAuthority).
 		{platformKey, pk, nil}, {platformCert, nil, a.PlatformChain},
 	}
-	tmp, err := os.MkdirTemp(dir, ".pki.new*")
+	tmp, err := makeSetupFolder(dir, ".pki.new*")
 	if err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 	for _, f := range files {
@@ -203,6 +203,12 @@ func newAuthority(dir, pdir string) (*Authority, error) {
 		if err := writeFile(filepath.Join(tmp, f.name), b, mode, true); err != nil {
 			return nil, err
 		}
+	}
+	// The mark goes before the folder becomes pdir, which it would
+	// otherwise clutter (a setup killed in between leaves a folder that
+	// removeLeftovers keeps, as it is no longer marked as a setup's).
+	if err := os.Remove(filepath.Join(tmp, setupMark)); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
 	}
 	err = os.Rename(tmp, pdir)
 	if err != nil {

@@ -151,11 +151,12 @@ func lockOpen(lf *os.File, wait func() error) (unlock func() error, err error) {
 // holds: the demo CA, the cards and their enrolment. Holding it, they
 // first remove the half-made CA and cards that a program killed while it
 // held the lock left in the folder (removeLeftovers), only what their
-// setup writes, by name and kind: a CA's or card's folder at once where
-// the lock reaches other processes (flock(2): see LockCard), and
-// elsewhere once it has not changed for ten minutes, as another process's
-// setup may be making a younger one; a card's ICCID file not yet renamed
-// into place once it has not changed for ten minutes.
+// setup writes, by name and kind, and a folder only when it holds the
+// mark that the setup writes first into it: a CA's or card's folder at
+// once where the lock reaches other processes (flock(2): see LockCard),
+// and elsewhere once it has not changed for ten minutes, as another
+// process's setup may be making a younger one; a card's ICCID file not
+// yet renamed into place once it has not changed for ten minutes.
 const SetupLockFile = "setup.lock"
 
 // setupPause is how long holdSetup pauses before it tries the lock again.
@@ -186,12 +187,15 @@ func holdSetup(ctx context.Context, dir string) (unlock func() error, err error)
 // while it held the setup lock left behind: a hierarchy's folder
 // .pki.newDIGITS (newAuthority), a card's folder .NAME.newDIGITS and an
 // ICCID file's temporary file .NAME.iccid.tmpDIGITS of cards/
-// (ensureCard). A folder it removes only when it holds nothing but what
-// the setup writes into it, regular files all: the hierarchy's files, or
-// the card's state file NAME.card, and their temporary files
-// (tempfile.Create); one that holds anything else, such as the state file
-// and lock file of vcard -state given a path in a folder of that name, is
-// another program's and stays. The folders only a holder of the lock
+// (ensureCard). A folder it removes only when it holds the mark that the
+// setup writes first into each folder it makes (setupMark) and nothing
+// but what the setup writes into it, regular files all: the mark, the
+// hierarchy's files, or the card's state file NAME.card, and their
+// temporary files (tempfile.Create). One without the mark, such as a
+// user's folder holding only NAME.card (vcard -state given a path in a
+// folder of that name), or one that holds anything else, such as that
+// state file's lock file, is another program's and stays; so does the
+// empty folder of a setup killed before it wrote the mark. The folders only a holder of the lock
 // makes: with acrossProcesses (the lock reaches other processes:
 // lockAcrossProcesses), no setup but a killed one can have made them,
 // and it removes them all. Without, another process's setup may be making
@@ -233,7 +237,7 @@ func removeLeftovers(dir string, acrossProcesses bool, now time.Time) {
 				continue
 			case g.files == nil && !e.Type().IsRegular():
 				continue
-			case g.files != nil && (!e.IsDir() || !holdsOnly(path, g.files(m))):
+			case g.files != nil && (!e.IsDir() || !setupFolder(path, g.files(m))):
 				continue
 			}
 			if fi, err := e.Info(); err == nil && (g.anyAge || fi.ModTime().Before(stale)) {
@@ -242,6 +246,29 @@ func removeLeftovers(dir string, acrossProcesses bool, now time.Time) {
 		}
 	}
 }
+
+// makeSetupFolder makes a new folder in dir, named by pattern as
+// os.MkdirTemp names it, and writes the setup's mark into it first
+// (setupMark), so that removeLeftovers takes it for a setup's if the
+// setup is killed before it renames the folder or its file into place.
+// It returns the folder's path; a folder whose mark could not be written
+// is removed.
+func makeSetupFolder(dir, pattern string) (string, error) {
+	tmp, err := os.MkdirTemp(dir, pattern)
+	if err != nil {
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, setupMark), nil, 0o600); err != nil {
+		os.RemoveAll(tmp)
+		return "", fmt.Errorf("demo: %w", err)
+	}
+	return tmp, nil
+}
+
+// setupMark is the file that a setup writes first into each folder it
+// makes (newAuthority, ensureCard), empty, so that removeLeftovers takes
+// for a setup's only a folder that holds it.
+const setupMark = ".casimpay-setup"
 
 // The names of what a setup makes in a data folder and, killed, leaves
 // there (removeLeftovers): os.MkdirTemp and tempfile.Create end them in
@@ -252,22 +279,28 @@ var (
 	iccidTemp    = regexp.MustCompile(`^\..+\.iccid\.tmp[0-9]+$`) // ensureCard's ICCID file's temporary file
 )
 
-// holdsOnly reports whether the folder path holds nothing but regular
-// files named in files and their temporary files (tempfile.IsTemp).
-func holdsOnly(path string, files []string) bool {
+// setupFolder reports whether the folder path is one that a setup made: it
+// holds the setup's mark (setupMark), a regular file, and nothing but
+// regular files: the mark, the files named in files and their temporary
+// files (tempfile.IsTemp).
+func setupFolder(path string, files []string) bool {
 	entries, err := os.ReadDir(path)
 	if err != nil {
 		return false
 	}
+	marked := false
 	for _, e := range entries {
-		ok := e.Type().IsRegular() && slices.ContainsFunc(files, func(f string) bool {
-			return e.Name() == f || tempfile.IsTemp(f, e.Name())
-		})
-		if !ok {
+		if !e.Type().IsRegular() {
+			return false
+		}
+		switch {
+		case e.Name() == setupMark:
+			marked = true
+		case !slices.ContainsFunc(files, func(f string) bool { return e.Name() == f || tempfile.IsTemp(f, e.Name()) }):
 			return false
 		}
 	}
-	return true
+	return marked
 }
 
 // Close releases the card file for another OpenCard; the Card must not be
@@ -318,9 +351,9 @@ func ensureCard(ctx context.Context, c *Cloud, dir, name, display string) (strin
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return "", fmt.Errorf("demo: %w", err)
 	}
-	tmp, err := os.MkdirTemp(filepath.Dir(path), "."+name+".new*")
+	tmp, err := makeSetupFolder(filepath.Dir(path), "."+name+".new*")
 	if err != nil {
-		return "", fmt.Errorf("demo: %w", err)
+		return "", err
 	}
 	defer os.RemoveAll(tmp)
 	state := filepath.Join(tmp, filepath.Base(path))

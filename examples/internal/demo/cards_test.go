@@ -59,9 +59,9 @@ func TestOpenCardProcess(t *testing.T) {
 }
 
 // TestRemoveLeftovers: under a setup lock that reaches other processes,
-// every folder that a killed setup left (.pki.newDIGITS holding the CA's
-// files, cards/.NAME.newDIGITS holding NAME.card, or their temporary
-// files) is removed, whatever its age; under one that does not, where
+// every folder that a killed setup left (.pki.newDIGITS holding the
+// setup's mark and the CA's files, cards/.NAME.newDIGITS holding the mark
+// and NAME.card, or their temporary files) is removed, whatever its age; under one that does not, where
 // another process's setup may be making them at this moment, only those
 // last modified more than tempfile.Stale ago are, and younger ones stay.
 // An ICCID temporary file (cards/.NAME.iccid.tmpDIGITS) is removed only
@@ -69,8 +69,9 @@ func TestOpenCardProcess(t *testing.T) {
 // writes ones of the same name for a state file cards/NAME.iccid (vcard
 // -state), whose Store would fail if it were removed. A folder of such a
 // name that holds anything else (another program's state file, a lock
-// file, a folder) and a name of another pattern are no setup's and stay,
-// however old.
+// file, a folder), one without the setup's mark (a user's folder holding
+// only NAME.card, an empty one) and a name of another pattern are no
+// setup's and stay, however old.
 func TestRemoveLeftovers(t *testing.T) {
 	now := time.Now()
 	old, young := now.Add(-tempfile.Stale-time.Minute), now.Add(-time.Minute)
@@ -85,11 +86,11 @@ func TestRemoveLeftovers(t *testing.T) {
 				mtime time.Time
 				setup bool // what a setup makes
 			}{
-				{filepath.Join(dir, ".pki.new1"), []string{rootKey, rootCert, "." + issuerKey + ".tmp12"}, old, true},
-				{filepath.Join(dir, ".pki.new2"), []string{rootKey}, young, true},
-				{filepath.Join(dir, ".pki.new3"), []string{}, old, true},
-				{filepath.Join(cards, ".alice.new1"), []string{"alice.card"}, old, true},
-				{filepath.Join(cards, ".bob.new2"), []string{".bob.card.tmp34"}, young, true},
+				{filepath.Join(dir, ".pki.new1"), []string{setupMark, rootKey, rootCert, "." + issuerKey + ".tmp12"}, old, true},
+				{filepath.Join(dir, ".pki.new2"), []string{setupMark, rootKey}, young, true},
+				{filepath.Join(dir, ".pki.new3"), []string{setupMark}, old, true},
+				{filepath.Join(cards, ".alice.new1"), []string{setupMark, "alice.card"}, old, true},
+				{filepath.Join(cards, ".bob.new2"), []string{setupMark, ".bob.card.tmp34"}, young, true},
 				{filepath.Join(cards, ".alice.iccid.tmp1"), nil, old, true},
 				{filepath.Join(cards, ".bob.iccid.tmp2"), nil, young, true},
 				// vcard -state cards/.x.new1/card.state, and the like.
@@ -99,6 +100,17 @@ func TestRemoveLeftovers(t *testing.T) {
 				{filepath.Join(cards, ".x.new4"), []string{".x.card.tmp"}, old, false},
 				{filepath.Join(cards, ".x.new5"), []string{"alice.card"}, old, false},
 				{filepath.Join(cards, ".x.newest"), []string{"x.card"}, old, false},
+				// The shape of a setup's folder without its mark: a
+				// user's folder (vcard -state cards/.carol.new7/carol.card),
+				// or one that a setup killed before it wrote the mark
+				// left empty.
+				{filepath.Join(cards, ".carol.new7"), []string{"carol.card", ".carol.card.tmp56"}, old, false},
+				{filepath.Join(cards, ".carol.new8"), []string{"carol.card"}, old, false},
+				{filepath.Join(cards, ".carol.new9"), []string{}, old, false},
+				{filepath.Join(dir, ".pki.new5"), []string{rootKey, rootCert, issuerKey, issuerCert, platformKey, platformCert}, old, false},
+				{filepath.Join(dir, ".pki.new6"), []string{}, old, false},
+				// The mark a folder rather than a file.
+				{filepath.Join(cards, ".carol.new10"), []string{setupMark + "/x", "carol.card"}, old, false},
 				{filepath.Join(dir, ".pki.new4"), []string{"card.state"}, old, false},
 				{filepath.Join(dir, ".pki.newer"), []string{rootKey}, old, false},
 				{filepath.Join(cards, ".alice.iccid.tmp"), nil, old, false},

@@ -92,7 +92,7 @@ func runAsNobody(t *testing.T, test string) {
 
 // TestSetupRemovesStaleLeftovers: what a run killed inside the setup
 // leaves in the data folder (a hierarchy's folder .pki.new…, a card's
-// folder .NAME.new… and, once ten minutes old, an ICCID file
+// folder .NAME.new…, each holding the setup's mark, and, once ten minutes old, an ICCID file
 // .NAME.iccid.tmp… not yet renamed into place) is removed by the next
 // setup, which holds the setup lock that the killed run held as it made
 // them; what the setup lock does not cover (a card state file's
@@ -114,6 +114,7 @@ func TestSetupRemovesStaleLeftovers(t *testing.T) {
 	}
 	for i, f := range []string{rootKey, "alice.card"} {
 		require.NoError(t, os.Mkdir(stale[i], 0o700))
+		require.NoError(t, os.WriteFile(filepath.Join(stale[i], setupMark), nil, 0o600))
 		require.NoError(t, os.WriteFile(filepath.Join(stale[i], f), []byte("x"), 0o600))
 	}
 	iccid := filepath.Join(cards, ".alice.iccid.tmp91011")

@@ -123,6 +123,7 @@ func TestAuthorityPersists(t *testing.T) {
 	dir := t.TempDir()
 	a, err := LoadAuthority(context.Background(), dir)
 	require.NoError(t, err)
+	assert.NoFileExists(t, filepath.Join(dir, "pki", setupMark), "the setup's mark stays out of the hierarchy's folder")
 	b, err := LoadAuthority(context.Background(), dir)
 	require.NoError(t, err)
 	assert.Equal(t, a.Root.DER(), b.Root.DER())
