@@ -3,6 +3,7 @@ package demo
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -84,4 +85,30 @@ func FuzzBaseURL(f *testing.F) {
 			t.Fatalf("base %q: path %q", flags.url, u.EscapedPath())
 		}
 	})
+}
+
+// TestDialURL: the URL of a server listening on every interface names the
+// loopback address, [::1] for a listen host of [::] and 127.0.0.1 for any
+// other (0.0.0.0, none), whichever unspecified address the listener
+// reports (a dual-stack one reports [::] for 0.0.0.0 too); any other
+// address is kept as the listener reports it, with its port.
+func TestDialURL(t *testing.T) {
+	for _, tt := range []struct {
+		listen string
+		addr   *net.TCPAddr
+		want   string
+	}{
+		{"127.0.0.1:0", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080"},
+		{"localhost:8080", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080"},
+		{"[::1]:0", &net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, "http://[::1]:8080"},
+		{"[fe80::1%lo]:0", &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "lo", Port: 8080}, "http://[fe80::1%lo]:8080"},
+		{"0.0.0.0:0", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "http://127.0.0.1:8080"},
+		{"0.0.0.0:0", &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://127.0.0.1:8080"},
+		{":0", &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://127.0.0.1:8080"},
+		{"[::]:0", &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://[::1]:8080"},
+	} {
+		if got := dialURL(tt.listen, tt.addr); got != tt.want {
+			t.Errorf("dialURL(%q, %v) = %q, want %q", tt.listen, tt.addr, got, tt.want)
+		}
+	}
 }
