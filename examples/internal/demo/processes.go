@@ -188,7 +188,7 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	air := Air{Dir: *dir}
 
-	url := dialURL(*listen, ln.Addr())
+	url := dialURL(*listen, ln.Addr().(*net.TCPAddr)) // a "tcp" listener's address
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	api := &Narrator{API: cloud.Platform, Cloud: cloud, Screen: screen}
 	h, err := payflow.NewHandler(api, payflow.HandlerOptions{Replies: cloud.Store, Logger: logger})
@@ -256,19 +256,16 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 // dialURL names the loopback address instead, [::1] for a listen host of
 // [::] and 127.0.0.1 for any other (0.0.0.0, or none); a listen host that
 // is a name or an address is kept as addr gives it, with addr's port.
-func dialURL(listen string, addr net.Addr) string {
-	host, port, err := net.SplitHostPort(addr.String())
-	if err != nil { // not a TCP address
-		return "http://" + addr.String()
-	}
-	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
+func dialURL(listen string, addr *net.TCPAddr) string {
+	if addr.IP.IsUnspecified() {
+		ip := net.IPv4(127, 0, 0, 1)
 		lhost, _, _ := net.SplitHostPort(listen)
-		if ip := net.ParseIP(lhost); ip != nil && ip.To4() == nil {
-			host = "::1"
+		if l := net.ParseIP(lhost); l != nil && l.To4() == nil {
+			ip = net.IPv6loopback
 		}
+		addr = &net.TCPAddr{IP: ip, Port: addr.Port}
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return "http://" + addr.String()
 }
 
 // shutdownWait is how long the cloud program, interrupted, waits for the
