@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -255,7 +256,9 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 // where the server listens on every interface, is no address to dial:
 // dialURL names the loopback address instead, [::1] for a listen host of
 // [::] and 127.0.0.1 for any other (0.0.0.0, or none); a listen host that
-// is a name or an address is kept as addr gives it, with addr's port.
+// is a name or an address is kept as addr gives it, with addr's port, and
+// the zone of a link-local address ("[fe80::1%eth0]") escaped as a URL
+// takes it ("[fe80::1%25eth0]").
 func dialURL(listen string, addr *net.TCPAddr) string {
 	if addr.IP.IsUnspecified() {
 		ip := net.IPv4(127, 0, 0, 1)
@@ -265,7 +268,9 @@ func dialURL(listen string, addr *net.TCPAddr) string {
 		}
 		addr = &net.TCPAddr{IP: ip, Port: addr.Port}
 	}
-	return "http://" + addr.String()
+	// As a URL's host: a zone's "%" escaped (RFC 6874), which a URL
+	// parser otherwise refuses.
+	return (&url.URL{Scheme: "http", Host: addr.String()}).String()
 }
 
 // shutdownWait is how long the cloud program, interrupted, waits for the

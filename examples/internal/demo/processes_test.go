@@ -91,7 +91,8 @@ func FuzzBaseURL(f *testing.F) {
 // loopback address, [::1] for a listen host of [::] and 127.0.0.1 for any
 // other (0.0.0.0, none), whichever unspecified address the listener
 // reports (a dual-stack one reports [::] for 0.0.0.0 too); any other
-// address is kept as the listener reports it, with its port.
+// address is kept as the listener reports it, with its port, a zone
+// escaped as a URL's host takes it: a URL that a client takes.
 func TestDialURL(t *testing.T) {
 	for _, tt := range []struct {
 		listen string
@@ -101,14 +102,19 @@ func TestDialURL(t *testing.T) {
 		{"127.0.0.1:0", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080"},
 		{"localhost:8080", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "http://127.0.0.1:8080"},
 		{"[::1]:0", &net.TCPAddr{IP: net.IPv6loopback, Port: 8080}, "http://[::1]:8080"},
-		{"[fe80::1%lo]:0", &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "lo", Port: 8080}, "http://[fe80::1%lo]:8080"},
+		// A zone escaped as a URL's host takes it (RFC 6874): "%25".
+		{"[fe80::1%eth0]:0", &net.TCPAddr{IP: net.ParseIP("fe80::1"), Zone: "eth0", Port: 8080}, "http://[fe80::1%25eth0]:8080"},
 		{"0.0.0.0:0", &net.TCPAddr{IP: net.IPv4zero, Port: 8080}, "http://127.0.0.1:8080"},
 		{"0.0.0.0:0", &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://127.0.0.1:8080"},
 		{":0", &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://127.0.0.1:8080"},
 		{"[::]:0", &net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "http://[::1]:8080"},
 	} {
-		if got := dialURL(tt.listen, tt.addr); got != tt.want {
+		got := dialURL(tt.listen, tt.addr)
+		if got != tt.want {
 			t.Errorf("dialURL(%q, %v) = %q, want %q", tt.listen, tt.addr, got, tt.want)
+		}
+		if _, err := payflow.NewClient(got, payflow.ClientOptions{}); err != nil {
+			t.Errorf("dialURL(%q, %v) = %q, which a client refuses: %v", tt.listen, tt.addr, got, err)
 		}
 	}
 }
