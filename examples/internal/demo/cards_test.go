@@ -109,6 +109,10 @@ func TestRemoveLeftovers(t *testing.T) {
 				{filepath.Join(cards, ".carol.new9"), []string{}, old, false},
 				{filepath.Join(dir, ".pki.new5"), []string{rootKey, rootCert, issuerKey, issuerCert, platformKey, platformCert}, old, false},
 				{filepath.Join(dir, ".pki.new6"), []string{}, old, false},
+				// Marked, but holding what no setup writes there.
+				{filepath.Join(cards, ".x.new6"), []string{setupMark, "x.card", "x.card.lock"}, old, false},
+				{filepath.Join(cards, ".x.new7"), []string{setupMark, "alice.card"}, old, false},
+				{filepath.Join(dir, ".pki.new7"), []string{setupMark, rootKey, "card.state"}, old, false},
 				// The mark a folder rather than a file.
 				{filepath.Join(cards, ".carol.new10"), []string{setupMark + "/x", "carol.card"}, old, false},
 				{filepath.Join(dir, ".pki.new4"), []string{"card.state"}, old, false},
