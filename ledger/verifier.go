@@ -19,14 +19,14 @@ type verifier struct {
 	createdAt  map[uint64]ID // the first account, by ID, created at each timestamp
 	states     map[ID]Pending
 	pendings   map[ID]*verifyPending
-	expiring   byExpiry          // the pending transfers read that hold their amounts and expire
-	lastTS     uint64            // of the transfer read last
-	latest     uint64            // the greatest timestamp of the rows read but pending states (their transfers')
-	transfers  []ID              // the valid IDs of the transfers read (sorted and unique once all are)
-	stamps     []stamp           // the timestamp and ID of each transfer read (sorted by timestamp once all are)
-	failedAt   map[uint64]ID     // the first failed-transfer record, by ID, at each timestamp
-	releases   map[ID]releaseRow // the first balance history row that names the release of each hold
-	releasedAt map[uint64]ID     // the hold whose release such a row names, at each timestamp
+	expiring   byExpiry      // the pending transfers read that hold their amounts and expire
+	lastTS     uint64        // of the transfer read last
+	latest     uint64        // the greatest timestamp of the rows read but pending states (their transfers')
+	transfers  []ID          // the valid IDs of the transfers read (sorted and unique once all are)
+	stamps     []stamp       // the timestamp and ID of each transfer read (sorted by timestamp once all are)
+	failedAt   map[uint64]ID // the first failed-transfer record, by ID, at each timestamp
+	expired    int           // the pending transfers read whose state is expired and that name an account with AccountHistory
+	releasedAt map[uint64]ID // the hold whose release a balance history row names, at each timestamp (sized once, to expired)
 	perLedger  map[uint32]*ledgerSums
 	ids        []ID // of the accounts, in ascending order
 }
@@ -35,21 +35,19 @@ type verifier struct {
 // problems it found.
 func verify(tx ReadTx) ([]Problem, error) {
 	v := &verifier{
-		accounts:   make(map[ID]*Account),
-		computed:   make(map[ID]*balances),
-		createdAt:  make(map[uint64]ID),
-		failedAt:   make(map[uint64]ID),
-		releases:   make(map[ID]releaseRow),
-		releasedAt: make(map[uint64]ID),
-		states:     make(map[ID]Pending),
-		pendings:   make(map[ID]*verifyPending),
-		perLedger:  make(map[uint32]*ledgerSums),
+		accounts:  make(map[ID]*Account),
+		computed:  make(map[ID]*balances),
+		createdAt: make(map[uint64]ID),
+		failedAt:  make(map[uint64]ID),
+		states:    make(map[ID]Pending),
+		pendings:  make(map[ID]*verifyPending),
+		perLedger: make(map[uint32]*ledgerSums),
 	}
 	err := tx.ForEachAccount(func(a Account) error {
 		v.stamped(a.Timestamp)
 		v.ids = append(v.ids, a.ID)
 		v.accounts[a.ID] = &a
-		v.computed[a.ID] = &balances{}
+		v.computed[a.ID] = &balances{history: a.Flags&AccountHistory != 0}
 		if _, ok := v.createdAt[a.Timestamp]; !ok {
 			v.createdAt[a.Timestamp] = a.ID
 		}
@@ -151,11 +149,12 @@ func (v *verifier) add(a, t ID, format string, args ...any) {
 }
 
 // balances are an account's balances as its transfers give them, with
-// what Verify checks its AccountClosed flag against: whether transfers
-// name it, and the active pending transfers that close it (how many, and
-// the first of them by timestamp).
+// whether it has AccountHistory and what Verify checks its AccountClosed
+// flag against: whether transfers name it, and the active pending
+// transfers that close it (how many, and the first of them by timestamp).
 type balances struct {
 	sums
+	history bool
 	named   bool
 	closers int
 	closer  ID
@@ -196,13 +195,15 @@ func (b *balances) close(p ID) {
 
 // verifyPending is a pending transfer that Verify read: the balances of
 // its accounts (of none, for a missing account), the amount it holds in
-// their held balances (none once released) and how many transfers
-// resolve it.
+// their held balances (none once released), how many transfers resolve
+// it, and the first balance history row, by account, that names its
+// release.
 type verifyPending struct {
-	t        Transfer
-	dr, cr   *balances
-	held     uint64
-	resolved int
+	t          Transfer
+	dr, cr     *balances
+	held       uint64
+	resolved   int
+	releasedBy releaseRow
 }
 
 // release releases what p holds in its accounts' held balances.
@@ -414,6 +415,9 @@ func (v *verifier) pending(t Transfer, amount uint64, dr, cr *balances) {
 	}
 	if s.Status == PendingExpired && s.ExpiresAt == 0 {
 		v.add(ID{}, t.ID, "expired without a timeout")
+	}
+	if s.Status == PendingExpired && (dr.history || cr.history) {
+		v.expired++
 	}
 }
 

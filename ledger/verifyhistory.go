@@ -369,7 +369,7 @@ func (v *verifier) release(a *Account, r *replay, row *BalanceRow) bool {
 		v.add(a.ID, ID{}, "balance history row at %d releases %v at the timestamp of failed-transfer record %v", b.Timestamp, p.t.ID, id)
 		return false
 	}
-	if row.TransferID == p.t.ID && !v.released(a.ID, p.t.ID, b.Timestamp) {
+	if row.TransferID == p.t.ID && !v.released(a.ID, p, b.Timestamp) {
 		return false
 	}
 	r.release(a.ID, p)
@@ -377,10 +377,11 @@ func (v *verifier) release(a *Account, r *replay, row *BalanceRow) bool {
 }
 
 // releaseRow is the first balance history row, by account, that names
-// the release of a hold: its account and timestamp.
+// the release of a hold: its account and timestamp, if seen.
 type releaseRow struct {
 	account ID
 	ts      uint64
+	seen    bool
 }
 
 // released checks a balance history row of account id at ts that names
@@ -389,19 +390,24 @@ type releaseRow struct {
 // certain, and is left out): the ledger releases each hold at a timestamp
 // of its own, in the histories of both its accounts. It reports whether
 // the row passes.
-func (v *verifier) released(id, p ID, ts uint64) bool {
-	first, seen := v.releases[p]
-	if seen && first.ts != ts {
-		v.add(id, ID{}, "balance history row at %d releases %v, released at %d in the history of account %v", ts, p, first.ts, first.account)
+func (v *verifier) released(id ID, p *verifyPending, ts uint64) bool {
+	first := p.releasedBy
+	if first.seen && first.ts != ts {
+		v.add(id, ID{}, "balance history row at %d releases %v, released at %d in the history of account %v", ts, p.t.ID, first.ts, first.account)
 		return false
 	}
-	if other, ok := v.releasedAt[ts]; ok && other != p {
-		v.add(id, ID{}, "balance history row at %d releases %v at the timestamp of the release of %v", ts, p, other)
+	if v.releasedAt == nil {
+		// Each hold such a row names has expired and names an account
+		// with AccountHistory: one entry for each at most.
+		v.releasedAt = make(map[uint64]ID, v.expired)
+	}
+	if other, ok := v.releasedAt[ts]; ok && other != p.t.ID {
+		v.add(id, ID{}, "balance history row at %d releases %v at the timestamp of the release of %v", ts, p.t.ID, other)
 		return false
 	}
-	if !seen {
-		v.releases[p] = releaseRow{id, ts}
-		v.releasedAt[ts] = p
+	if !first.seen {
+		p.releasedBy = releaseRow{id, ts, true}
+		v.releasedAt[ts] = p.t.ID
 	}
 	return true
 }
