@@ -38,7 +38,8 @@ const parallelMin = 4096
 // ahead of time: the first resolution in the second half of the epoch two
 // before it that finds it missing starts its build in a goroutine, which
 // ends with the build (one at a time), so that the resolutions of the next
-// epoch find every table they need. Advance builds the tables too, and
+// epoch find every table they need; such a build that runs epochs late
+// replaces no table of a later epoch. Advance builds the tables too, and
 // returns when they are installed: at start-up, say, or from a timer where
 // resolutions are too rare to start the builds. Resolve builds the tables
 // it lacks itself, and waits for that build, only when neither came first
@@ -195,7 +196,7 @@ func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
 	r.mu.RLock()
 	if !r.coversLocked(e, 1) {
 		r.mu.RUnlock()
-		r.advance(e, 1)
+		r.advance(e, 1, true)
 		r.mu.RLock()
 	}
 	cardID, ok = r.lookupLocked(eid, e)
@@ -229,16 +230,20 @@ func (r *Resolver) buildAhead(e uint32) {
 	}
 	go func() {
 		defer r.ahead.Store(false)
-		r.advance(e, 2)
+		r.advance(e, 2, false)
 	}()
 }
 
 // Advance builds the tables of the epoch of now, the one before and the two
 // after, which it does not have yet, so that Resolve finds them ready until
-// the next epoch ends; the tables of older epochs are dropped. It uses every
-// processor for large tables, and returns when they are installed.
+// the next epoch ends; the tables of older epochs are dropped. It replaces
+// no table of a later epoch (one in the same place of the ring of four):
+// given a time older than the resolutions', it leaves the tables they need
+// in place, and the epochs whose places such a table holds have none (a
+// resolution there builds them). It uses every processor for large
+// tables, and returns when they are installed.
 func (r *Resolver) Advance(now time.Time) {
-	r.advance(Epoch(now), 2)
+	r.advance(Epoch(now), 2, false)
 }
 
 // window returns the epochs from e−1 to e+after, leaving out those that
@@ -297,8 +302,13 @@ func (r *Resolver) lookupLocked(eid EID, e uint32) (string, bool) {
 }
 
 // advance builds and installs the missing tables from epoch e−1 to
-// e+after. Only the copy of the cards and the installation hold mu.
-func (r *Resolver) advance(e, after uint32) {
+// e+after. Only the copy of the cards and the installation hold mu. A
+// resolution's own build (resolving), for a resolution at e, replaces any
+// table; any other (Advance, a build ahead) builds and installs none in the
+// place of a table of a later epoch, so that one given an old time, or one
+// ahead that runs epochs after the resolution that started it, does not
+// evict the tables that the resolutions of now need.
+func (r *Resolver) advance(e, after uint32, resolving bool) {
 	r.build.Lock()
 	defer r.build.Unlock()
 
@@ -306,7 +316,7 @@ func (r *Resolver) advance(e, after uint32) {
 	eps, n := window(e, after)
 	var missing []uint32
 	for _, ep := range eps[:n] {
-		if t := r.tables[ep%ring]; t == nil || t.epoch != ep {
+		if t := r.tables[ep%ring]; t == nil || t.epoch < ep || (resolving && t.epoch != ep) {
 			missing = append(missing, ep)
 		}
 	}

@@ -520,3 +520,47 @@ func recordBuilds(r *Resolver, during func()) (built func() [][]uint32) {
 		return slices.Clone(builds)
 	}
 }
+
+// TestStaleBuildKeepsTheTablesResolveNeeds: once resolutions four epochs
+// later have built the tables of their epochs, neither Advance given the
+// old time nor the build ahead that a resolution of the old epoch started,
+// run only now, replaces them with the tables of the old epochs, which
+// share their places in the ring: the resolutions that follow find every
+// table they need, with no build.
+func TestStaleBuildKeepsTheTablesResolveNeeds(t *testing.T) {
+	e := Epoch(exampleTime)
+	old, now := EpochStart(e), EpochStart(e+4)
+	for name, stale := range map[string]func(r *Resolver){
+		"advance": func(r *Resolver) { r.Advance(old) },
+		"build_ahead": func(r *Resolver) {
+			r.buildAhead(e)
+			for r.ahead.Load() { // until the build ahead has ended
+				runtime.Gosched()
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var r Resolver
+			require.NoError(t, r.Enrol("a", secretOf(1)))
+			r.Advance(old)
+			built := recordBuilds(&r, nil)
+			id, ok := r.Resolve(eidOf(t, 1, e+4), now)
+			require.True(t, ok)
+			require.Equal(t, "a", id)
+			require.Equal(t, [][]uint32{{e + 3, e + 4, e + 5}}, built())
+
+			stale(&r)
+			r.mu.RLock()
+			for _, ep := range []uint32{e + 3, e + 4, e + 5} {
+				assert.Equal(t, ep, r.tables[ep%ring].epoch, "the table in the place of epoch %d", ep)
+			}
+			r.mu.RUnlock()
+			for _, ep := range []uint32{e + 3, e + 4, e + 5} {
+				id, ok := r.Resolve(eidOf(t, 1, ep), now)
+				require.True(t, ok, "epoch %d", ep)
+				require.Equal(t, "a", id)
+			}
+			assert.Equal(t, [][]uint32{{e + 3, e + 4, e + 5}}, built(), "no build since the resolutions' own")
+		})
+	}
+}
