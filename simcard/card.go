@@ -56,8 +56,10 @@ type Card struct {
 	mu sync.Mutex
 	t  Transmitter
 	// chainLeft: an exchange failed in the middle of a command chain,
-	// which the card may still hold (sendLocked ends it).
+	// which the card may still hold (sendLocked ends it), on the logical
+	// channel of CLA chainCLA.
 	chainLeft bool
+	chainCLA  byte
 }
 
 // New returns a Card that talks through t. Without one (t nil, a nil
@@ -91,7 +93,8 @@ const maxResponse = 1 << 16
 // (ClassChaining), which Exchange sets on the links it sends: a link sent
 // alone would leave its chain open on the card (ErrAPDU otherwise, before
 // anything is sent, a chain's first link included). Ne is rounded up to
-// 256 when the card has more. A status word other than 9000 is a
+// 256 when the card has more. GET RESPONSE goes on the logical channel of
+// cmd (getResponseClass). A status word other than 9000 is a
 // *StatusError, whose Ins is InsGetResponse when it answered a GET
 // RESPONSE; a GET RESPONSE answered with 61xx and no data, or answers
 // beyond 65536 octets in all, are ErrResponse.
@@ -134,7 +137,7 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	}
 	out, ins := r.Data, cmd.INS // ins: the instruction the status word r.SW answers
 	for r.SW>>8 == SWBytesRemaining>>8 && len(out) <= maxResponse {
-		gr := Command{CLA: ClassISO, INS: InsGetResponse, Ne: shortLe(byte(r.SW))}
+		gr := Command{CLA: getResponseClass(cmd.CLA), INS: InsGetResponse, Ne: shortLe(byte(r.SW))}
 		ins = gr.INS
 		if r, err = exactLe(gr, c.roundTrip); err != nil {
 			return nil, err
@@ -166,9 +169,25 @@ func exactLe(cmd Command, send func(Command) (Response, error)) (Response, error
 	return send(cmd)
 }
 
-// endChain is what sendLocked sends to end a chain that a failed exchange
-// may have left on the card: a GET RESPONSE, whose header no chain has.
-var endChain = Command{CLA: ClassISO, INS: InsGetResponse, Ne: 256}
+// getResponseClass returns the CLA of a GET RESPONSE on the logical
+// channel of a command of class cla (ISO/IEC 7816-4): its channel
+// bits, without secure messaging, in the first interindustry coding
+// (channels 0 to 3, CLA 00 to 03) or the further one (4 to 19, CLA 40 to
+// 4F), as bit 7 of cla codes them; a proprietary class (bit 8) is read as
+// GlobalPlatform codes it, with the same bits.
+func getResponseClass(cla byte) byte {
+	if cla&0x40 == 0 {
+		return cla & 0x03
+	}
+	return 0x40 | cla&0x0F
+}
+
+// endChain returns what sendLocked sends to end a chain of class cla that
+// a failed exchange may have left on the card: a GET RESPONSE on the
+// chain's logical channel, whose header no chain has.
+func endChain(cla byte) Command {
+	return Command{CLA: getResponseClass(cla), INS: InsGetResponse, Ne: 256}
+}
 
 // sendLocked sends cmd, its data in a chain of links of 255 octets when
 // longer, and returns the answer to the last link.
@@ -176,14 +195,14 @@ var endChain = Command{CLA: ClassISO, INS: InsGetResponse, Ne: 256}
 // When the exchange of a link, the last one included, fails (the
 // Transmitter's error, or an answer that does not parse), the card may
 // hold the links it got as a chain still open, and would answer the next
-// command 6883 whatever it is, or take it as the chain's next link. So the
-// next sendLocked first sends endChain, which ends that chain (6883) or
-// finds none, whatever it answers; only when that exchange fails too does
-// it return its error, sending nothing else, and the one after tries
-// again.
+// command on its logical channel 6883 whatever it is, or take it as the
+// chain's next link. So the next sendLocked first sends endChain on that
+// channel, which ends that chain (6883) or finds none, whatever it
+// answers; only when that exchange fails too does it return its error,
+// sending nothing else, and the one after tries again.
 func (c *Card) sendLocked(cmd Command) (Response, error) {
 	if c.chainLeft {
-		if _, err := c.roundTrip(endChain); err != nil && !errors.Is(err, ErrResponse) {
+		if _, err := c.roundTrip(endChain(c.chainCLA)); err != nil && !errors.Is(err, ErrResponse) {
 			return Response{}, err
 		}
 		c.chainLeft = false
@@ -194,7 +213,7 @@ func (c *Card) sendLocked(cmd Command) (Response, error) {
 		link := Command{CLA: cmd.CLA | ClassChaining, INS: cmd.INS, P1: cmd.P1, P2: cmd.P2, Data: data[:255]}
 		r, err := c.roundTrip(link)
 		if err != nil {
-			c.chainLeft = true
+			c.chainLeft, c.chainCLA = true, cmd.CLA
 			return Response{}, err
 		}
 		if r.SW != SWSuccess {
@@ -204,7 +223,7 @@ func (c *Card) sendLocked(cmd Command) (Response, error) {
 	}
 	cmd.Data = data
 	r, err := c.roundTrip(cmd)
-	c.chainLeft = chained && err != nil
+	c.chainLeft, c.chainCLA = chained && err != nil, cmd.CLA
 	return r, err
 }
 

@@ -184,6 +184,27 @@ func TestExchange(t *testing.T) {
 		assert.ErrorIs(t, err, simcard.ErrConditions)
 		assert.Empty(t, s.steps)
 	})
+	// GET RESPONSE goes on the logical channel of the command it follows
+	// (ISO/IEC 7816-4): the channel bits of its CLA, in the first
+	// interindustry coding (channels 0 to 3) or the further one (4 to 19),
+	// and GlobalPlatform's for a proprietary class, without the secure
+	// messaging bits.
+	for _, tt := range []struct{ cla, getResponse string }{
+		{"01", "01"}, {"03", "03"}, {"0E", "02"}, {"40", "40"}, {"4F", "4F"}, {"65", "45"},
+		{"81", "01"}, {"83", "03"}, {"C7", "47"},
+	} {
+		t.Run("GET RESPONSE on the channel of CLA "+tt.cla, func(t *testing.T) {
+			s := &script{t: t, steps: [][2]string{
+				{tt.cla + "CA010100", "AABB6105"},
+				{tt.getResponse + "C0000005", "6C02"},
+				{tt.getResponse + "C0000002", "CCDD9000"},
+			}}
+			got, err := simcard.New(s).Exchange(simcard.Command{CLA: unhex(t, tt.cla)[0], INS: simcard.InsGetData, P1: 1, P2: 1, Ne: 256})
+			require.NoError(t, err)
+			assert.Equal(t, unhex(t, "AABBCCDD"), got)
+			assert.Empty(t, s.steps)
+		})
+	}
 	t.Run("long data is chained", func(t *testing.T) {
 		data := make([]byte, 300)
 		s := &script{t: t, steps: [][2]string{

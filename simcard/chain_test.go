@@ -110,3 +110,28 @@ func TestChainLeftByFailedExchange(t *testing.T) {
 		assert.Equal(t, simcard.InsVerify, f.log[sent][1], "and only once")
 	})
 }
+
+// TestChainLeftOnItsChannel: the GET RESPONSE that ends a chain left by a
+// failed exchange goes on the logical channel of that chain, where the
+// card holds it, whatever the channel of the command that follows.
+func TestChainLeftOnItsChannel(t *testing.T) {
+	for _, tt := range []struct{ cla, link, end string }{
+		{"02", "12", "02"}, {"4A", "5A", "4A"}, {"81", "91", "01"},
+	} {
+		t.Run("CLA "+tt.cla, func(t *testing.T) {
+			s := &script{t: t, steps: [][2]string{
+				{tt.link + "DA0107FF" + hexN(0, 255), "9000"},
+				{tt.end + "C0000000", "6883"},
+				{"00CA010100", "AABB9000"},
+			}}
+			f := &flaky{t: s, fail: map[int]bool{2: false}}
+			c := simcard.New(f)
+			_, err := c.Exchange(simcard.Command{CLA: unhex(t, tt.cla)[0], INS: simcard.InsPutData, P1: 0x01, P2: 0x07, Data: make([]byte, 300)})
+			require.ErrorIs(t, err, errLink)
+			got, err := c.GetData(simcard.TagICCID)
+			require.NoError(t, err)
+			assert.Equal(t, unhex(t, "AABB"), got)
+			assert.Empty(t, s.steps)
+		})
+	}
+}
