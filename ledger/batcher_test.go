@@ -537,6 +537,40 @@ func TestCloseStopsTimestampLimitRetries(t *testing.T) {
 	assert.Equal(t, int64(1), s.updates.Load())
 }
 
+// TestHoldExpiringAtTheLimit: a pending transfer may expire at
+// TimestampLimit itself, but the batch that would release it starts at
+// the limit, where one timestamp is left, which its release would take:
+// a call then, a void of that transfer included, fails with
+// ErrTimestampLimit, and the hold stays in the balances, not released.
+func TestHoldExpiringAtTheLimit(t *testing.T) {
+	ctx := context.Background()
+	l, now := clocked(t, memory.New(), ledger.Options{})
+	_, err := l.CreateAccounts(ctx, []ledger.Account{
+		{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1},
+		{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1},
+	})
+	require.NoError(t, err)
+	hold := transfer(10, 5)
+	hold.Flags, hold.Timeout = ledger.TransferPending, 1
+	now.Store(int64(ledger.TimestampLimit - 1e9))
+	res, err := l.CreateTransfers(ctx, []ledger.Transfer{hold})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+	got, err := l.LookupTransfers(ctx, []ledger.ID{hold.ID})
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, ledger.TimestampLimit, got[0].ExpiresAt())
+
+	now.Store(int64(ledger.TimestampLimit))
+	_, err = l.CreateTransfers(ctx, []ledger.Transfer{{ID: ledger.IDFromUint64(20), PendingID: hold.ID,
+		Flags: ledger.TransferVoidPendingTransfer, Amount: ledger.AmountMax}})
+	require.ErrorIs(t, err, ledger.ErrTimestampLimit)
+	accounts, err := l.LookupAccounts(ctx, []ledger.ID{ledger.IDFromUint64(1)})
+	require.NoError(t, err)
+	require.Len(t, accounts, 1)
+	assert.Equal(t, uint64(5), accounts[0].DebitsPending, "still held")
+}
+
 // setupNearLimit is setup with a clock one nanosecond before
 // TimestampLimit once the accounts exist, so that two timestamps remain,
 // and a batcher that merges requests up to four events.

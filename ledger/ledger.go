@@ -22,7 +22,12 @@ const (
 	// TimestampLimit bounds every timestamp the ledger assigns, including the
 	// expiry time of a pending transfer (timestamp + timeout): 2^63 - 1
 	// nanoseconds, about the year 2262. A call that would need a later
-	// timestamp fails with ErrTimestampLimit.
+	// timestamp fails with ErrTimestampLimit. The release of an expired
+	// pending transfer takes a timestamp too, before the batch's events: one
+	// that expires at the limit itself, or so near it that no batch starts
+	// between its expiry and the limit with a timestamp left for the release
+	// and for each of the batch's events, is never released, and its amount
+	// stays held.
 	TimestampLimit uint64 = math.MaxInt64
 )
 
