@@ -38,7 +38,7 @@ var ErrFormat = errors.New("simcard: PIN or PUK of the wrong format")
 // through any reader. After an exchange that failed in the middle of a
 // chain (the Transmitter's error, or an answer that cannot be read), the
 // next one first sends a GET RESPONSE, whose answer counts for nothing, to
-// end the chain the card may still hold.
+// end the chain the card may still hold, on the chain's logical channel.
 //
 // Methods fail with a *StatusError for a status word other than 9000 (match
 // it with errors.Is against ErrWrongPIN, ErrPINBlocked, ErrPINRequired …),
