@@ -39,7 +39,8 @@ const parallelMin = 4096
 // before it that finds it missing starts its build in a goroutine, which
 // ends with the build (one at a time), so that the resolutions of the next
 // epoch find every table they need; such a build that runs epochs late
-// replaces no table of a later epoch. Advance builds the tables too, and
+// replaces no table of a later epoch, and none starts while the table's
+// place in the ring holds one. Advance builds the tables too, and
 // returns when they are installed: at start-up, say, or from a timer where
 // resolutions are too rare to start the builds. Resolve builds the tables
 // it lacks itself, and waits for that build, only when neither came first
@@ -189,8 +190,9 @@ func (r *Resolver) touchLocked(pos uint32) {
 // builds the tables it lacks first (see Advance); once they exist it takes
 // only a read lock and does not allocate, except that the first call in
 // the second half of an epoch that finds the table of the epoch after next
-// missing (one that built the tables it lacked included) starts its build
-// in a goroutine (see Resolver), without waiting for it.
+// missing, its place holding none of a later epoch (one that built the
+// tables it lacked included), starts its build in a goroutine (see
+// Resolver), without waiting for it.
 func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
 	e := Epoch(now)
 	r.mu.RLock()
@@ -212,14 +214,16 @@ func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
 
 // wantsAheadLocked reports whether a resolution at now, in epoch e, should
 // start the build of the table of epoch e+2: now is aheadAfter or more into
-// e, that table is missing, and no build ahead is under way.
+// e, that table is missing and its place in the ring holds none of a later
+// epoch (which the build would not replace), and no build ahead is under
+// way.
 func (r *Resolver) wantsAheadLocked(e uint32, now time.Time) bool {
 	next := e + 2
 	if next < e || now.Sub(EpochStart(e)) < aheadAfter || r.ahead.Load() {
 		return false
 	}
 	t := r.tables[next%ring]
-	return t == nil || t.epoch != next
+	return t == nil || t.epoch < next
 }
 
 // buildAhead starts, unless one is under way, a goroutine that builds the

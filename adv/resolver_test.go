@@ -564,3 +564,32 @@ func TestStaleBuildKeepsTheTablesResolveNeeds(t *testing.T) {
 		})
 	}
 }
+
+// TestNoBuildAheadInThePlaceOfALaterTable: when the place of the table of
+// the epoch after next holds the table of a later epoch (Advance given a
+// later time), a resolution in the second half of the epoch starts no
+// build ahead, which would replace nothing; the first resolution of the
+// next epoch builds the tables it lacks.
+func TestNoBuildAheadInThePlaceOfALaterTable(t *testing.T) {
+	var r Resolver
+	require.NoError(t, r.Enrol("a", secretOf(1)))
+	e := Epoch(exampleTime)
+	r.Advance(EpochStart(e + 4)) // tables e+3 to e+6; e+6 in the place of e+2
+	built := recordBuilds(&r, nil)
+	late := EpochStart(e).Add(aheadAfter)
+	id, ok := r.Resolve(eidOf(t, 1, e), late)
+	require.True(t, ok)
+	require.Equal(t, "a", id)
+	for r.ahead.Load() { // until a build ahead, if one started, has ended
+		runtime.Gosched()
+	}
+	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}}, built(), "the tables Resolve needs, built by it")
+	r.mu.RLock()
+	assert.False(t, r.wantsAheadLocked(e, late), "no build ahead: the place of epoch %d holds epoch %d", e+2, r.tables[(e+2)%ring].epoch)
+	r.mu.RUnlock()
+
+	id, ok = r.Resolve(eidOf(t, 1, e+2), EpochStart(e+1))
+	require.True(t, ok)
+	require.Equal(t, "a", id)
+	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}, {e + 2}}, built(), "the table the next epoch lacks, built by its first resolution")
+}
