@@ -26,8 +26,9 @@ const (
 	// pending transfer takes a timestamp too, before the batch's events: one
 	// that expires at the limit itself, or so near it that no batch starts
 	// between its expiry and the limit with a timestamp left for the release
-	// and for each of the batch's events, is never released, and its amount
-	// stays held.
+	// and for each of the batch's events, is released by no expiry, nor by
+	// a post or void once expired (their batch fails the same way): its
+	// amount stays held.
 	TimestampLimit uint64 = math.MaxInt64
 )
 
