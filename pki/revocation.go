@@ -213,9 +213,9 @@ func checkListEncoding(tbs []byte) error {
 // and at most 20 octets (§4.1.2.2), carry a next update
 // later than its this update (RFC 5280 §5.1.2.5), be current (this update
 // not in the future and next update not past, allowing for the skew; a
-// this update in the future is refused with a reason naming it, the time
-// checked and the skew, as a chain refused for such a CRL held names
-// them), be
+// this update in the future, or a next update past, is refused with a
+// reason naming it, the time checked and the skew, as a chain refused for
+// such a CRL held names them), be
 // complete (no delta CRL indicator, issuing distribution point or entry
 // naming a certificate issuer, critical or not; no entry whose reason is
 // removeFromCRL; no other critical extension, nor critical entry extension
@@ -283,7 +283,7 @@ func (v *Verifier) AddCRL(der []byte) error {
 		return newError(ErrCRL, -1, "CRL "+v.notYetValid(crl.ThisUpdate, now), nil)
 	}
 	if now.After(crl.NextUpdate.Add(v.skew)) {
-		return newError(ErrCRL, -1, "stale CRL: past its next update", nil)
+		return newError(ErrCRL, -1, "stale CRL: "+v.stale(crl.NextUpdate, now), nil)
 	}
 	var issuer *x509.Certificate
 	for _, ca := range v.cas {
@@ -346,16 +346,29 @@ func (v *Verifier) notYetValid(thisUpdate, now time.Time) string {
 		" plus the clock skew of " + v.skew.String()
 }
 
+// stale words why a CRL whose next update is earlier than now less the
+// skew is not taken, as notYetValid does for one not yet valid: "its next
+// update T is earlier than NOW less the clock skew of S", the times in UTC
+// as RFC 3339 with the nanoseconds they have. AddCRL and checkRevocation
+// put it after what they name the CRL.
+func (v *Verifier) stale(nextUpdate, now time.Time) string {
+	return "its next update " + nextUpdate.UTC().Format(time.RFC3339Nano) +
+		" is earlier than " + now.UTC().Format(time.RFC3339Nano) +
+		" less the clock skew of " + v.skew.String()
+}
+
 // checkRevocation applies the policy to every certificate of ch below the
 // root, lowers res.expiry to the next update of every CRL it relies on and
 // raises res.validFrom to the this update (less the skew) of each, so that
 // the cache serves the result only while those CRLs are fresh. A
 // certificate listed in a CRL held, fresh, stale or not yet valid, is
 // ErrRevoked (the card's listing looked up first, then each CA's up the
-// chain), whatever the policy, before any CRL missing, stale or not yet
-// valid (its this update later than now plus the skew, as after a clock
-// set back) is ErrCRL: the first is what a CA published, the second only
-// what the verifier lacks.
+// chain), whatever the policy, before any CRL missing, stale (its next
+// update earlier than now less the skew) or not yet valid (its this update
+// later than now plus the skew, as after a clock set back) is ErrCRL, the
+// reason of one stale or not yet valid naming that update, now and the
+// skew: the first is what a CA published, the second only what the
+// verifier lacks.
 func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *result) error {
 	crls := *v.crls.Load()
 	held := make([]*heldCRL, len(ch)-1) // held[i]: the CRL of ch[i]'s issuer
@@ -381,7 +394,7 @@ func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *r
 		}
 		if now.After(crl.nextUpdate.Add(v.skew)) {
 			if required {
-				return newError(ErrCRL, i, "stale CRL of the issuer", nil)
+				return newError(ErrCRL, i, "stale CRL of the issuer: "+v.stale(crl.nextUpdate, now), nil)
 			}
 			continue
 		}

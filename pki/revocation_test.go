@@ -582,7 +582,8 @@ func TestRevocationPolicies(t *testing.T) {
 // TestCRLNotYetValidReason: a CRL held whose this update is later than the
 // verifier's time, the skew allowed (a clock set back after the CRL was
 // added), refuses a chain as ErrCRL with a reason that says so, naming the
-// this update and the time checked, distinct from that of a stale CRL.
+// this update and the time checked, distinct from that of a stale CRL,
+// which names the next update and the time checked.
 func TestCRLNotYetValidReason(t *testing.T) {
 	caClock := newClock(t0)
 	h := newHierarchyAt(t, caClock.now)
@@ -604,7 +605,9 @@ func TestCRLNotYetValidReason(t *testing.T) {
 		{"set back a nanosecond before this update less the skew", t0.Add(2*time.Hour - DefaultSkew - 1),
 			"CRL of the issuer not yet valid: its this update 2026-06-01T14:00:00Z is later than 2026-06-01T13:54:59.999999999Z plus the clock skew of 5m0s"},
 		{"set back to this update less the skew", t0.Add(2*time.Hour - DefaultSkew), ""},
-		{"past the next update plus the skew", t0.Add(24*time.Hour + DefaultSkew + 1), "stale CRL of the issuer"},
+		{"past the next update plus the skew", t0.Add(24*time.Hour + DefaultSkew + 1),
+			"stale CRL of the issuer: its next update 2026-06-02T12:00:00Z is earlier than 2026-06-02T12:05:00.000000001Z less the clock skew of 5m0s"},
+		{"at the next update plus the skew", t0.Add(24*time.Hour + DefaultSkew), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk.set(tc.at)
@@ -654,14 +657,15 @@ func TestRevocationBeforeCRLUnavailable(t *testing.T) {
 	})
 }
 
-// TestAddCRLNotYetValidReason: AddCRL refuses a CRL whose this update is
-// later than the verifier's time plus the skew as ErrCRL with a reason
-// that names the this update, the time checked and the skew, worded as a
-// chain's refusal for such a CRL held is, and takes it from this update
-// less the skew on.
-func TestAddCRLNotYetValidReason(t *testing.T) {
+// TestAddCRLOutOfTimeReason: AddCRL refuses a CRL whose this update is
+// later than the verifier's time plus the skew, or whose next update is
+// earlier than that time less the skew, as ErrCRL with a reason that names
+// that update, the time checked and the skew, worded as a chain's refusal
+// for such a CRL held is, and takes it from this update less the skew up
+// to next update plus the skew.
+func TestAddCRLOutOfTimeReason(t *testing.T) {
 	h := newHierarchy(t)
-	crl, err := h.ca.IssueCRL(nil, 1, t0.Add(time.Hour)) // this update t0
+	crl, err := h.ca.IssueCRL(nil, 1, t0.Add(time.Hour)) // this update t0, next update t0 + 1h
 	require.NoError(t, err)
 	for _, tc := range []struct {
 		name   string
@@ -673,6 +677,11 @@ func TestAddCRLNotYetValidReason(t *testing.T) {
 		{"a nanosecond before this update less the skew", t0.Add(-DefaultSkew - 1),
 			"CRL not yet valid: its this update 2026-06-01T12:00:00Z is later than 2026-06-01T11:54:59.999999999Z plus the clock skew of 5m0s"},
 		{"at this update less the skew", t0.Add(-DefaultSkew), ""},
+		{"an hour after next update", t0.Add(2 * time.Hour),
+			"stale CRL: its next update 2026-06-01T13:00:00Z is earlier than 2026-06-01T14:00:00Z less the clock skew of 5m0s"},
+		{"a nanosecond after next update plus the skew", t0.Add(time.Hour + DefaultSkew + 1),
+			"stale CRL: its next update 2026-06-01T13:00:00Z is earlier than 2026-06-01T13:05:00.000000001Z less the clock skew of 5m0s"},
+		{"at next update plus the skew", t0.Add(time.Hour + DefaultSkew), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := newVerifier(t, h, newClock(tc.at), VerifierOptions{})
