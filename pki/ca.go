@@ -257,9 +257,10 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // not encoded as RFC 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime
 // through 2049) or an extension whose critical is written out as FALSE,
 // the default that DER leaves out, or a basicConstraints, keyUsage,
-// extKeyUsage or key identifier value not in DER (bytes after it, a field after those of a
-// basicConstraints or an authorityKeyIdentifier, a keyUsage with trailing
-// zero bits: a Verifier refuses each), or, not
+// extKeyUsage, key identifier or certificatePolicies value not in DER
+// (bytes after it, a field after those of a basicConstraints, an
+// authorityKeyIdentifier or a PolicyInformation, no PolicyInformation, a
+// keyUsage with trailing zero bits: a Verifier refuses each), or, not
 // self-signed, has no authority key identifier, a
 // serial number that is not positive or is longer than 20 octets, or not
 // the CRL distribution points that a card has (which a Verifier refuses

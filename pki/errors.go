@@ -48,9 +48,11 @@ var (
 	// encoded as RFC 5280 has it (in UTC with seconds, a UTCTime through
 	// 2049, a GeneralizedTime from 2050 on) or that has an extension whose
 	// critical is written out as FALSE, the default that DER leaves out,
-	// or a basicConstraints, keyUsage, extKeyUsage or key identifier value not in DER
-	// (bytes after it, a field after those of a basicConstraints or an
-	// authorityKeyIdentifier, a keyUsage with trailing zero bits), a
+	// or a basicConstraints, keyUsage, extKeyUsage, key identifier or
+	// certificatePolicies value not in DER (bytes after it, a field after
+	// those of a basicConstraints, an authorityKeyIdentifier or a
+	// PolicyInformation, no PolicyInformation, a keyUsage with trailing
+	// zero bits), a
 	// certificate with a critical extension that crypto/x509 does not
 	// handle (no chain verifies with it: a card or platform certificate
 	// with one is refused as an intermediate or a root is), a card or

@@ -361,7 +361,7 @@ func CardID(c *x509.Certificate) (string, error) {
 // same certificate, or "": a notBefore or notAfter not encoded as RFC 5280
 // §4.1.2.5 has it (readTime), an extension whose critical is written out
 // as FALSE (extensionsEncoding), or a basicConstraints, keyUsage,
-// extKeyUsage or key identifier value not in DER
+// extKeyUsage, key identifier or certificatePolicies value not in DER
 // (extensionValueEncoding). It reads c.RawTBSCertificate, which
 // crypto/x509 parsed: the version, the serial number, the signature
 // algorithm, the issuer, the validity, the subject, the key, the unique
@@ -463,12 +463,13 @@ var oneElement = []struct {
 // extensionValueEncoding returns why value, the value of an extension id
 // of a certificate, a CRL or a CRL entry that crypto/x509 parsed, is
 // refused, or "": a basicConstraints, keyUsage, extKeyUsage,
-// subjectKeyIdentifier or authorityKeyIdentifier value, or a CRL's
-// cRLNumber or an entry's reasonCode, that is not the one DER encoding of
-// what it holds, which crypto/x509 reads all the same: bytes after its
-// SEQUENCE, BIT STRING, OCTET STRING, INTEGER or ENUMERATED, a field
-// after those of a basicConstraints (cA, pathLenConstraint) or of an
-// authorityKeyIdentifier, or a keyUsage with trailing zero bits, which
+// subjectKeyIdentifier, authorityKeyIdentifier or certificatePolicies
+// value, or a CRL's cRLNumber or an entry's reasonCode, that is not the
+// one DER encoding of what it holds, which crypto/x509 reads all the
+// same: bytes after its SEQUENCE, BIT STRING, OCTET STRING, INTEGER or
+// ENUMERATED, a field after those of a basicConstraints (cA,
+// pathLenConstraint) or of an authorityKeyIdentifier, a certificatePolicies
+// that policiesInDER refuses, or a keyUsage with trailing zero bits, which
 // DER leaves out of a named bit list (X.690 §11.2.2). A length or an
 // INTEGER not in its shortest form crypto/x509 refuses itself, as a
 // malformed certificate or CRL.
@@ -496,6 +497,10 @@ func extensionValueEncoding(id x509.OID, value cryptobyte.String) string {
 			!fields.SkipOptionalASN1(cbasn1.Tag(2).ContextSpecific()) || !fields.Empty() {
 			return "(authorityKeyIdentifier) with more than its SEQUENCE of keyIdentifier, authorityCertIssuer and authorityCertSerialNumber"
 		}
+	case id.EqualASN1OID(oidCertificatePolicies):
+		if !policiesInDER(value) {
+			return "(certificatePolicies) with more than its SEQUENCE of PolicyInformation, each a policyIdentifier and its policyQualifiers"
+		}
 	case id.EqualASN1OID(oidKeyUsage):
 		var bits cryptobyte.String
 		if !value.ReadASN1(&bits, cbasn1.BIT_STRING) || !value.Empty() || len(bits) == 0 {
@@ -508,6 +513,35 @@ func extensionValueEncoding(id x509.OID, value cryptobyte.String) string {
 		}
 	}
 	return ""
+}
+
+// oidCertificatePolicies is the certificatePolicies extension, whose
+// policy identifiers crypto/x509 reads (Policies) and applies when it
+// builds a path, reading neither what follows its SEQUENCE nor what
+// follows the policyIdentifier of each PolicyInformation.
+var oidCertificatePolicies = asn1.ObjectIdentifier{2, 5, 29, 32}
+
+// policiesInDER reports whether value, a certificatePolicies value that
+// crypto/x509 parsed, is the SEQUENCE of one PolicyInformation or more
+// that RFC 5280 §4.2.1.4 has, with nothing after it, each
+// PolicyInformation a policyIdentifier followed by nothing or by a
+// SEQUENCE of policyQualifiers, not empty, whose content, which neither
+// crypto/x509 nor the profile reads, is not checked.
+func policiesInDER(value cryptobyte.String) bool {
+	var policies cryptobyte.String
+	if !value.ReadASN1(&policies, cbasn1.SEQUENCE) || !value.Empty() || policies.Empty() {
+		return false
+	}
+	for !policies.Empty() {
+		var info, qualifiers cryptobyte.String
+		var present bool
+		if !policies.ReadASN1(&info, cbasn1.SEQUENCE) || !info.SkipASN1(cbasn1.OBJECT_IDENTIFIER) ||
+			!info.ReadOptionalASN1(&qualifiers, &present, cbasn1.SEQUENCE) || !info.Empty() ||
+			(present && qualifiers.Empty()) {
+			return false
+		}
+	}
+	return true
 }
 
 // readTime reads a Time of a certificate or CRL from s and returns why it

@@ -128,8 +128,9 @@ type Verifier struct {
 // as RFC 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime through 2049, a
 // GeneralizedTime from 2050 on) or an extension whose critical is written
 // out as FALSE, the default that DER leaves out, or a basicConstraints,
-// keyUsage, extKeyUsage or key identifier value not in DER (bytes after it, a field
-// after those of a basicConstraints or an authorityKeyIdentifier, a
+// keyUsage, extKeyUsage, key identifier or certificatePolicies value not
+// in DER (bytes after it, a field after those of a basicConstraints, an
+// authorityKeyIdentifier or a PolicyInformation, no PolicyInformation, a
 // keyUsage with trailing zero bits, which crypto/x509 reads all the same;
 // VerifyCard refuses such a certificate presented),
 // or an intermediate chains to a root only along paths on

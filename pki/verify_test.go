@@ -1778,3 +1778,67 @@ func TestCardExtensionValueEncoding(t *testing.T) {
 		assert.Contains(t, err.Error(), "malformed certificate")
 	})
 }
+
+// TestCertificatePoliciesEncoding: a certificate whose certificatePolicies
+// value is not the one DER encoding of what it holds, which crypto/x509
+// reads all the same and applies when it builds a path (the policy
+// identifiers, Policies), is refused as ErrUsage naming the certificate
+// and the extension: a card presented, a CA presented, an intermediate
+// given to NewVerifier and a CA given to LoadCA. The value with bytes
+// after its SEQUENCE, with a PolicyInformation holding more than a
+// policyIdentifier and a SEQUENCE of policyQualifiers, or empty (RFC 5280
+// has one PolicyInformation or more) is refused; the same policies in DER,
+// with qualifiers or without, are taken.
+func TestCertificatePoliciesEncoding(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+	oidPolicies := asn1.ObjectIdentifier{2, 5, 29, 32}
+	const why = "extension 2.5.29.32 (certificatePolicies) with more than its SEQUENCE of PolicyInformation, each a policyIdentifier and its policyQualifiers"
+	anyPolicy := []byte{0x06, 0x04, 0x55, 0x1d, 0x20, 0x00} // 2.5.29.32.0
+	// A PolicyQualifierInfo of id-qt-cps (1.3.6.1.5.5.7.2.1) and an
+	// IA5String "x".
+	cps := []byte{0x30, 0x0d, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x02, 0x01, 0x16, 0x01, 'x'}
+	seq := func(content ...[]byte) []byte {
+		c := slices.Concat(content...)
+		return slices.Concat([]byte{0x30, byte(len(c))}, c)
+	}
+	for _, tt := range []struct {
+		name  string
+		value []byte
+		taken bool
+	}{
+		{"in DER", seq(seq(anyPolicy)), true},
+		{"with qualifiers, in DER", seq(seq(anyPolicy, seq(cps))), true},
+		{"followed by other bytes", append(seq(seq(anyPolicy)), 0x05, 0x00), false},
+		{"a field after the policyIdentifier", seq(seq(anyPolicy, []byte{0x05, 0x00})), false},
+		{"a field after the policyQualifiers", seq(seq(anyPolicy, seq(cps), []byte{0x05, 0x00})), false},
+		{"empty", seq(), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ext := pkix.Extension{Id: oidPolicies, Value: tt.value}
+			tmpl := cardTemplate(t, testICCID)
+			tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, ext)
+			card := issueRaw(t, h.ca, tmpl, h.cardKey.Public())
+			parent := h.ca.Certificate()
+			ca := issueRaw(t, h.root, caTemplateOf(func(c *x509.Certificate) {
+				c.RawSubject, c.SubjectKeyId, c.ExtraExtensions = parent.RawSubject, parent.SubjectKeyId, []pkix.Extension{ext}
+			}), h.ca.Signer().Public())
+			_, errCard := v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+			_, errCA := v.VerifyCard([][]byte{h.card, ca})
+			_, errIntermediate := NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+			_, errLoad := LoadCA(h.ca.Signer(), ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+			if tt.taken {
+				assert.NoError(t, errCard)
+				assert.NoError(t, errCA)
+				assert.NoError(t, errIntermediate)
+				assert.NoError(t, errLoad)
+				return
+			}
+			assert.EqualError(t, errCard, fmt.Sprintf("%v: certificate 0: %s", ErrUsage, why))
+			assert.EqualError(t, errCA, fmt.Sprintf("%v: certificate 1: %s", ErrUsage, why))
+			assert.EqualError(t, errIntermediate, fmt.Sprintf("%v: intermediate 0 %s", ErrUsage, why))
+			assert.EqualError(t, errLoad, fmt.Sprintf("%v: CA certificate %s", ErrUsage, why))
+		})
+	}
+}
