@@ -26,7 +26,8 @@ var (
 	// does not define or removeFromCRL, data without the PEM block asked
 	// for, a verifier option out of range or no trusted root, an empty
 	// nonce, no certificate, a Challenger without a Verifier or with a
-	// negative nonce TTL.
+	// negative nonce TTL, a nil or zero Verifier or Challenger, or a nil
+	// VerifiedCard or VerifiedPlatform (none made by this package).
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,

@@ -18,8 +18,12 @@ const DefaultNonceTTL = 2 * time.Minute
 // of vc, and decodes it into r. The card ID of the record's header must be
 // exactly vc.CardID. It does not check freshness (nonce, counter): a
 // Challenger does. Errors match record.ErrSignature, record.ErrType or
-// record.ErrMalformed from package record, or ErrCardID.
+// record.ErrMalformed from package record, or ErrCardID; a nil vc, which
+// VerifyCard never returns with a nil error, is refused with ErrInvalid.
 func (vc *VerifiedCard) VerifyRecord(msg []byte, r record.CardRecord) error {
+	if vc == nil {
+		return newError(ErrInvalid, -1, "no VerifiedCard (one is returned by VerifyCard)", nil)
+	}
 	if err := record.Verify(msg, vc.PublicKey, r); err != nil {
 		return fmt.Errorf("pki: card record: %w", err)
 	}
@@ -30,8 +34,13 @@ func (vc *VerifiedCard) VerifyRecord(msg []byte, r record.CardRecord) error {
 }
 
 // VerifyReceipt checks that msg is a receipt signed by the platform key of
-// vp and decodes it into r. Errors come from record.Verify.
+// vp and decodes it into r. Errors come from record.Verify; a nil vp,
+// which VerifyPlatform never returns with a nil error, is refused with
+// ErrInvalid.
 func (vp *VerifiedPlatform) VerifyReceipt(msg []byte, r *record.Receipt) error {
+	if vp == nil {
+		return newError(ErrInvalid, -1, "no VerifiedPlatform (one is returned by VerifyPlatform)", nil)
+	}
 	if err := record.Verify(msg, vp.PublicKey, r); err != nil {
 		return fmt.Errorf("pki: receipt: %w", err)
 	}
@@ -246,6 +255,9 @@ type ChallengerOptions struct {
 // just as well, once. A caller that needs a nonce bound to a card or to a
 // payment request keeps that binding itself (payflow's platform MACs the
 // request ID into its consent nonces instead of using a Challenger).
+//
+// NewChallenger makes one: a nil *Challenger, or the zero Challenger,
+// refuses every call (NewNonce, Verify) with ErrInvalid.
 type Challenger struct {
 	v        *Verifier
 	nonces   NonceStore
@@ -286,12 +298,22 @@ func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 	return c
 }
 
+// usable returns the refusal of every call of c, or nil: c nil or the
+// zero Challenger (NewChallenger always sets its stores), or an option
+// out of range.
+func (c *Challenger) usable() error {
+	if c == nil || c.nonces == nil {
+		return newError(ErrInvalid, -1, "no Challenger (one is made by NewChallenger)", nil)
+	}
+	return c.bad
+}
+
 // NewNonce issues a fresh random nonce of record.NonceSize bytes, usable
 // once within the TTL. A Challenger without a Verifier or with a negative
-// TTL issues none (ErrInvalid).
+// TTL issues none (ErrInvalid), nor does a nil or zero Challenger.
 func (c *Challenger) NewNonce(ctx context.Context) ([]byte, error) {
-	if c.bad != nil {
-		return nil, c.bad
+	if err := c.usable(); err != nil {
+		return nil, err
 	}
 	n := make([]byte, record.NonceSize)
 	if _, err := io.ReadFull(c.rand, n); err != nil {
@@ -311,10 +333,10 @@ func (c *Challenger) NewNonce(ctx context.Context) ([]byte, error) {
 // expired nonce, and ErrCounterRegression for a counter that did not
 // increase (a replayed record or a cloned card). A Challenger made without
 // a Verifier, or with an option out of range, refuses everything with
-// ErrInvalid.
+// ErrInvalid, as does a nil or zero Challenger.
 func (c *Challenger) Verify(ctx context.Context, chain [][]byte, msg []byte, r record.CardRecord) (*VerifiedCard, error) {
-	if c.bad != nil {
-		return nil, c.bad
+	if err := c.usable(); err != nil {
+		return nil, err
 	}
 	vc, err := c.v.VerifyCard(chain)
 	if err != nil {

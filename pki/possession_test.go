@@ -55,6 +55,57 @@ func TestNilArguments(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalid)
 }
 
+// TestNilReceivers: the methods of a nil or zero Verifier, a nil
+// VerifiedCard or VerifiedPlatform and a nil or zero Challenger, none of
+// which the constructors return, refuse the call with ErrInvalid naming
+// what is missing, instead of panicking; Revoked of a nil or zero
+// Verifier, which holds no CRL, is false.
+func TestNilReceivers(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{})
+	addCRLs(t, h, v)
+	require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+	crl, err := h.ca.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(crl))
+	ids, err := v.CertIDs(h.chain())
+	require.NoError(t, err)
+	require.True(t, v.Revoked(ids))
+	refused := func(t *testing.T, err error, reason string) {
+		t.Helper()
+		requireRefusal(t, err, ErrInvalid, -1)
+		assert.EqualError(t, err, "pki: invalid argument: "+reason)
+	}
+	for name, v := range map[string]*Verifier{"nil": nil, "zero": {}} {
+		t.Run(name+" Verifier", func(t *testing.T) {
+			const reason = "no Verifier (one is made by NewVerifier)"
+			_, err := v.VerifyCard(h.chain())
+			refused(t, err, reason)
+			_, err = v.VerifyPlatform(h.chain())
+			refused(t, err, reason)
+			refused(t, v.AddCRL(crl), reason)
+			_, err = v.CertIDs(h.chain())
+			refused(t, err, reason)
+			assert.False(t, v.Revoked(ids))
+		})
+	}
+	msg := proof(t, h, testICCID, 1, make([]byte, record.NonceSize))
+	var vc *VerifiedCard
+	refused(t, vc.VerifyRecord(msg, new(record.AuthProof)), "no VerifiedCard (one is returned by VerifyCard)")
+	var vp *VerifiedPlatform
+	refused(t, vp.VerifyReceipt(msg, new(record.Receipt)), "no VerifiedPlatform (one is returned by VerifyPlatform)")
+	for name, c := range map[string]*Challenger{"nil": nil, "zero": {}} {
+		t.Run(name+" Challenger", func(t *testing.T) {
+			const reason = "no Challenger (one is made by NewChallenger)"
+			_, err := c.NewNonce(context.Background())
+			refused(t, err, reason)
+			_, err = c.Verify(context.Background(), h.chain(), msg, new(record.AuthProof))
+			refused(t, err, reason)
+		})
+	}
+}
+
 // TestChallengerRefusesAll: a Challenger made with a negative nonce TTL,
 // where it took the default TTL, or without a Verifier, where it issued
 // nonces that no record could use, issues no nonce and verifies no

@@ -230,8 +230,12 @@ func checkListEncoding(tbs []byte) error {
 // into n-s, whichever arrives first), and is refused when its content
 // differs. A CRL refused leaves the CRL held in force. No chain verified
 // before a CRL taken in place of the one held is served from the cache
-// after it (the cache is emptied). Errors match ErrCRL.
+// after it (the cache is emptied). Errors match ErrCRL, but that of a nil
+// or zero Verifier, which takes no CRL: ErrInvalid.
 func (v *Verifier) AddCRL(der []byte) error {
+	if !v.made() {
+		return errNoVerifier()
+	}
 	now := v.now()
 	crl, err := x509.ParseRevocationList(der)
 	if err != nil {
@@ -464,8 +468,11 @@ type certID struct {
 // bound CertIDs.NotAfter with the certificates presented. It returns an
 // *Error matching ErrUntrusted for a chain that is empty, longer than
 // MaxDepth or holds a certificate that does not parse, as VerifyCard
-// does.
+// does, and one matching ErrInvalid for a nil or zero Verifier.
 func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
+	if !v.made() {
+		return nil, errNoVerifier()
+	}
 	if err := v.checkLength(chain); err != nil {
 		return nil, err
 	}
@@ -513,9 +520,10 @@ func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 // decides nothing else (a CRL missing, stale or not yet valid, for one,
 // is not revoked) and costs a map lookup or two for each name, without a lock or an
 // allocation: AddCRL replaces the set of CRLs held rather than changing
-// it. A nil ids names no certificate.
+// it. A nil ids names no certificate, and a nil or zero Verifier holds no
+// CRL: false.
 func (v *Verifier) Revoked(ids *CertIDs) bool {
-	if ids == nil {
+	if ids == nil || !v.made() {
 		return false
 	}
 	crls := *v.crls.Load()

@@ -83,7 +83,9 @@ var profileAlgorithms = []x509.SignatureAlgorithm{x509.ECDSAWithSHA256, x509.ECD
 
 // Verifier verifies certificate chains of cards and of the platform against
 // trusted roots and CRLs. It is safe for concurrent use; AddCRL may run
-// while chains are verified.
+// while chains are verified. NewVerifier makes one: a nil *Verifier, or
+// the zero Verifier, refuses every call with ErrInvalid (Revoked: false,
+// no CRL being held).
 type Verifier struct {
 	roots      *x509.CertPool
 	cas        []*x509.Certificate // CRL issuers: roots and intermediates
@@ -426,7 +428,8 @@ func (res *result) within(now time.Time) bool {
 // on the same side of every validity bound of the chain's certificates
 // and the roots and every update time of the CRLs: a refusal that time
 // could undo is never served, and a clock set back across such a time has
-// the chain verified again.
+// the chain verified again. A nil or zero Verifier refuses every chain with
+// ErrInvalid.
 func (v *Verifier) VerifyCard(chain [][]byte) (*VerifiedCard, error) {
 	r, err := v.verify(chain, roleCard)
 	if err != nil {
@@ -440,7 +443,8 @@ func (v *Verifier) VerifyCard(chain [][]byte) (*VerifiedCard, error) {
 // OIDReceiptSigning instead of a card identity, and a subject of one
 // common name, not empty, with no subject alternative name (ErrUsage
 // otherwise). Phones call it offline, normally with
-// RevocationBestEffort.
+// RevocationBestEffort. A nil or zero Verifier refuses every chain with
+// ErrInvalid.
 func (v *Verifier) VerifyPlatform(chain [][]byte) (*VerifiedPlatform, error) {
 	r, err := v.verify(chain, rolePlatform)
 	if err != nil {
@@ -467,7 +471,19 @@ func chainKey(r role, chain [][]byte) [32]byte {
 	return k
 }
 
+// errNoVerifier is the refusal of every call of a nil or zero Verifier.
+func errNoVerifier() error {
+	return newError(ErrInvalid, -1, "no Verifier (one is made by NewVerifier)", nil)
+}
+
+// made reports whether v was made by NewVerifier, which sets its clock
+// and its CRLs held: not nil, and not the zero Verifier.
+func (v *Verifier) made() bool { return v != nil && v.now != nil }
+
 func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
+	if !v.made() {
+		return nil, errNoVerifier()
+	}
 	now := v.now()
 	if err := v.checkLength(chain); err != nil {
 		return nil, err
