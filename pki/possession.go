@@ -328,7 +328,14 @@ func (c *Challenger) NewNonce(ctx context.Context) ([]byte, error) {
 // Verify verifies the card's chain (as Verifier.VerifyCard), the record msg
 // signed by the card into r (as VerifiedCard.VerifyRecord), consumes the
 // record's nonce if it carries one, and advances the card's counter, in
-// that order. It returns the verified card only if all passed. Errors match
+// that order. It returns the verified card only if all passed. The nonce is
+// spent before the counter advances, so that a record refused for its
+// nonce (unknown, used or expired) leaves the counter as it was; a counter
+// store that fails otherwise than with ErrCounterRegression therefore
+// leaves the nonce used, and the card answers a new one. The two stores
+// share no transaction, and neither step can be undone: a NonceStore
+// takes a nonce only as newly issued, without the expiry it had, and a
+// CounterStore lowers no counter. Errors match
 // those of VerifyCard and VerifyRecord, ErrNonce for an unknown, used or
 // expired nonce, and ErrCounterRegression for a counter that did not
 // increase (a replayed record or a cloned card). A Challenger made without

@@ -6,6 +6,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"math"
 	"math/big"
 	"slices"
@@ -262,6 +263,53 @@ func TestChallenger(t *testing.T) {
 		_, err = c.Verify(ctx, h.chain(), msg, new(record.RefundRequest))
 		assert.ErrorIs(t, err, ErrCounterRegression, "a replay repeats the counter")
 	})
+}
+
+// failingCounters is a CounterStore that fails with err, when set, and is
+// otherwise the MemoryCounters it holds.
+type failingCounters struct {
+	*MemoryCounters
+	err error
+}
+
+func (s *failingCounters) Advance(ctx context.Context, cardID string, counter uint64) error {
+	if s.err != nil {
+		return s.err
+	}
+	return s.MemoryCounters.Advance(ctx, cardID, counter)
+}
+
+// TestChallengerNonceBeforeCounter: Verify spends the record's nonce
+// before it advances the card's counter, so that a record refused for its
+// nonce leaves the counter as it was; a counter store that fails
+// otherwise than with a regression therefore leaves the nonce used (the
+// card answers a new one), and its error is returned as it is.
+func TestChallengerNonceBeforeCounter(t *testing.T) {
+	ctx := context.Background()
+	h := newHierarchy(t)
+	counters := &failingCounters{MemoryCounters: NewMemoryCounters()}
+	c := newChallenger(t, h, newClock(t0.Add(time.Hour)), ChallengerOptions{Counters: counters})
+	verify := func(counter uint64, nonce []byte) error {
+		_, err := c.Verify(ctx, h.chain(), proof(t, h, testICCID, counter, nonce), new(record.AuthProof))
+		return err
+	}
+	newNonce := func() []byte {
+		n, err := c.NewNonce(ctx)
+		require.NoError(t, err)
+		return n
+	}
+	require.ErrorIs(t, verify(5, make([]byte, record.NonceSize)), ErrNonce)
+	require.NoError(t, verify(1, newNonce()), "the counter of the record refused for its nonce was not taken")
+
+	down := errors.New("counter store down")
+	counters.err = down
+	n := newNonce()
+	err := verify(2, n)
+	require.ErrorIs(t, err, down)
+	assert.NotErrorIs(t, err, ErrCounterRegression)
+	counters.err = nil
+	assert.ErrorIs(t, verify(2, n), ErrNonce, "the nonce was used")
+	assert.NoError(t, verify(2, newNonce()), "the counter did not advance")
 }
 
 // TestChallengerMalleatedReplay replays a record whose ECDSA signature was
