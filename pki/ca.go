@@ -331,19 +331,9 @@ func issuerChain(issuers [][]byte) (*x509.Certificate, int, int, error) {
 	var above *x509.Certificate
 	for i := len(issuers) - 1; i >= 0; i-- {
 		what := fmt.Sprintf("issuer %d", i)
-		c, err := parseNamed(what, issuers[i])
+		c, err := parseBelowRoot(what, issuers[i], "which the issuers exclude")
 		if err != nil {
 			return nil, 0, 0, err
-		}
-		root, err := checkCA(what, c)
-		if err != nil {
-			return nil, 0, 0, err
-		}
-		if root {
-			return nil, 0, 0, newError(ErrUsage, -1, what+" is self-signed: a root, which the issuers exclude", nil)
-		}
-		if !caKey(c.PublicKey) {
-			return nil, 0, 0, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
 		}
 		if err := belowRoot(what, c); err != nil {
 			return nil, 0, 0, err
@@ -433,6 +423,43 @@ func checkCA(what string, c *x509.Certificate) (root bool, err error) {
 	return root, nil
 }
 
+// parseCA parses der, the CA certificate that a refusal calls what, and
+// checks it (parseNamed, checkCA), reporting whether it is a root.
+func parseCA(what string, der []byte) (*x509.Certificate, bool, error) {
+	c, err := parseNamed(what, der)
+	if err != nil {
+		return nil, false, err
+	}
+	root, err := checkCA(what, c)
+	if err != nil {
+		return nil, false, err
+	}
+	return c, root, nil
+}
+
+// parseBelowRoot parses der, the certificate of a CA below a root that the
+// refusal calls what (an intermediate of NewVerifier, an issuer of
+// LoadCA), refusing one that parseNamed or checkCA refuses, a root
+// (ErrUsage: "what is self-signed: a root, " and asRoot, which says why
+// none is taken there), and one whose key is not a CA key (ErrUsage). A
+// root lacks what the profile gives a CA below a root (CRL distribution
+// points, an authority key identifier): the refusal names the cause
+// instead. The caller checks the rest of a CA below a root (belowRootCA,
+// and for LoadCA belowRoot).
+func parseBelowRoot(what string, der []byte, asRoot string) (*x509.Certificate, error) {
+	c, root, err := parseCA(what, der)
+	if err != nil {
+		return nil, err
+	}
+	if root {
+		return nil, newError(ErrUsage, -1, what+" is self-signed: a root, "+asRoot, nil)
+	}
+	if !caKey(c.PublicKey) {
+		return nil, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
+	}
+	return c, nil
+}
+
 // belowRoot refuses (ErrUsage) c, a CA certificate that is not a root and
 // that the refusal calls what, when the check of a path refuses it whoever
 // its issuer: without an authority key identifier, or for belowRootCA.
@@ -477,11 +504,7 @@ func errAlteredRoot(what string, c *x509.Certificate) error {
 // above (as issuerChain finds it; any when above is not 0).
 func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certificate, above, limit int, o CAOptions) (*CA, error) {
 	const what = "CA certificate"
-	c, err := parseNamed(what, der)
-	if err != nil {
-		return nil, err
-	}
-	root, err := checkCA(what, c)
+	c, root, err := parseCA(what, der)
 	if err != nil {
 		return nil, err
 	}

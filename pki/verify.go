@@ -206,11 +206,8 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	// certificate by its position.
 	for i, der := range opts.Roots {
 		what := fmt.Sprintf("root %d", i)
-		c, err := parseNamed(what, bytes.Clone(der))
+		c, _, err := parseCA(what, bytes.Clone(der))
 		if err != nil {
-			return nil, err
-		}
-		if _, err := checkCA(what, c); err != nil {
 			return nil, err
 		}
 		if !caKey(c.PublicKey) {
@@ -225,22 +222,9 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	v.nroots = len(v.cas)
 	for i, der := range opts.Intermediates {
 		what := fmt.Sprintf("intermediate %d", i)
-		c, err := parseNamed(what, bytes.Clone(der))
+		c, err := parseBelowRoot(what, bytes.Clone(der), "not an intermediate")
 		if err != nil {
 			return nil, err
-		}
-		root, err := checkCA(what, c)
-		if err != nil {
-			return nil, err
-		}
-		// A root given as an intermediate lacks what the profile gives a
-		// CA below a root (CRL distribution points, an authority key
-		// identifier): the refusal names the cause instead.
-		if root {
-			return nil, newError(ErrUsage, -1, what+" is self-signed: a root, not an intermediate", nil)
-		}
-		if !caKey(c.PublicKey) {
-			return nil, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
 		}
 		// What the check of a path refuses below the root, whatever the
 		// path.
