@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -17,7 +18,9 @@ import (
 // in Extensions (read it with ExtKeyUsages); Raw and RawTBSCertificate are
 // the bytes given, so signature checks, including x509.Verify, cover the
 // whole certificate. A malformed certificate is an error matching
-// ErrUntrusted.
+// ErrUntrusted, as is one that holds other bytes after its signature,
+// inside its SEQUENCE, which crypto/x509 does not read and the signature
+// does not cover.
 func ParseCertificate(der []byte) (*x509.Certificate, error) {
 	c, err := parseCertificate(der)
 	if err != nil {
@@ -27,10 +30,14 @@ func ParseCertificate(der []byte) (*x509.Certificate, error) {
 }
 
 // parseCertificate is ParseCertificate, returning crypto/x509's error
-// about a malformed certificate, for the caller to say which one it is.
+// about a malformed certificate, for the caller to say which one it is,
+// or errAfterSignature.
 func parseCertificate(der []byte) (*x509.Certificate, error) {
 	c, err := x509.ParseCertificate(der)
 	if err == nil {
+		if afterSignature(der) {
+			return nil, errAfterSignature
+		}
 		return c, nil
 	}
 	if c, err2 := parseWideEKU(der); err2 == nil {
@@ -147,3 +154,21 @@ func parseWideEKU(der []byte) (*x509.Certificate, error) {
 }
 
 var errMalformed = newError(ErrUntrusted, -1, "malformed certificate", nil)
+
+// errAfterSignature is why a certificate or a CRL that afterSignature
+// finds is refused.
+var errAfterSignature = errors.New("bytes after its signature, which it does not cover")
+
+// afterSignature reports whether der, one DER element that crypto/x509
+// parsed as a certificate or a CRL (a SEQUENCE of the signed content, the
+// signature algorithm and the signature BIT STRING), holds other bytes
+// after the signature inside that SEQUENCE: crypto/x509 does not look at
+// them, and anyone may add them, the signature not covering them, to
+// make other bytes of the same certificate or CRL. parseWideEKU refuses
+// them itself.
+func afterSignature(der []byte) bool {
+	s := cryptobyte.String(der)
+	var signed cryptobyte.String
+	return !s.ReadASN1(&signed, cbasn1.SEQUENCE) || !signed.SkipASN1(cbasn1.SEQUENCE) ||
+		!signed.SkipASN1(cbasn1.SEQUENCE) || !signed.SkipASN1(cbasn1.BIT_STRING) || !signed.Empty()
+}

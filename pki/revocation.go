@@ -193,7 +193,9 @@ func checkListEncoding(tbs []byte) error {
 	return nil
 }
 
-// AddCRL accepts a CRL (DER, with nothing after it, nor after the value of
+// AddCRL accepts a CRL (DER, with nothing after it, nor after its
+// signature inside its SEQUENCE, where the signature does not reach and
+// anyone may add bytes, nor after the value of
 // its CRL number, authority key identifier or an entry's reason code, nor
 // a field after keyIdentifier, authorityCertIssuer and
 // authorityCertSerialNumber in its authority key identifier, as a
@@ -245,6 +247,11 @@ func (v *Verifier) AddCRL(der []byte) error {
 	// it: bytes after the CRL are refused rather than read as the CRL.
 	if len(crl.Raw) != len(der) {
 		return newError(ErrCRL, -1, "malformed CRL: trailing data", nil)
+	}
+	// Nor does it look at bytes after the signature, inside the CRL's
+	// SEQUENCE, which anyone may add.
+	if afterSignature(der) {
+		return newError(ErrCRL, -1, "malformed CRL: "+errAfterSignature.Error(), nil)
 	}
 	if err := checkListEncoding(crl.RawTBSRevocationList); err != nil {
 		return err

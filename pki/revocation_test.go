@@ -476,6 +476,73 @@ func TestAddCRLRefusesTrailingData(t *testing.T) {
 	assert.ErrorIs(t, err, ErrUntrusted, "a CA loaded")
 }
 
+// withinAfterSignature returns der, a certificate or a CRL, with extra
+// inside its outer SEQUENCE after its signature, where its signature does
+// not reach: a change that anyone can make, the signature still verifying.
+func withinAfterSignature(t testing.TB, der, extra []byte) []byte {
+	t.Helper()
+	in := cryptobyte.String(der)
+	var body cryptobyte.String
+	require.True(t, in.ReadASN1(&body, cbasn1.SEQUENCE) && in.Empty())
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(body)
+		b.AddBytes(extra)
+	})
+	return b.BytesOrPanic()
+}
+
+// TestBytesAfterSignature: a CRL or a certificate holding other bytes
+// after its signature, inside its outer SEQUENCE, which crypto/x509 parses
+// without looking at them and which anyone can add (the signature does not
+// cover them), is refused as malformed wherever it is handed in, as one
+// followed by other bytes is: a CRL by AddCRL (ErrCRL), the CRL held
+// staying in force; a CA certificate by ParseCertificate, presented in a
+// chain, as a root or an intermediate of NewVerifier and by LoadCA
+// (ErrUntrusted), as a card is, whose extended key usage crypto/x509 does
+// not parse.
+func TestBytesAfterSignature(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	addCRLs(t, h, v)
+	extra := []byte{0x05, 0x00}
+	crl, err := h.ca.CRL(t0.Add(48 * time.Hour))
+	require.NoError(t, err)
+	assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "malformed CRL: bytes after its signature, which it does not cover"},
+		v.AddCRL(withinAfterSignature(t, crl, extra)))
+	_, err = v.VerifyCard(h.chain())
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(crl), "the CRL without the bytes, a CRL number the verifier has not taken")
+
+	const why = "bytes after its signature, which it does not cover"
+	card, ca, root := withinAfterSignature(t, h.card, extra), withinAfterSignature(t, h.ca.DER(), extra), withinAfterSignature(t, h.root.DER(), extra)
+	_, err = ParseCertificate(card)
+	requireRefusal(t, err, ErrUntrusted, -1)
+	_, err = ParseCertificate(ca)
+	assert.EqualError(t, err, "pki: untrusted certificate chain: malformed certificate: "+why)
+	_, err = v.VerifyCard([][]byte{h.card, ca})
+	assert.EqualError(t, err, "pki: untrusted certificate chain: certificate 1: malformed certificate: "+why)
+	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{root}})
+	assert.EqualError(t, err, "pki: untrusted certificate chain: root 0 is malformed: "+why)
+	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+	assert.EqualError(t, err, "pki: untrusted certificate chain: intermediate 0 is malformed: "+why)
+	_, err = LoadCA(h.ca.Signer(), ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+	assert.EqualError(t, err, "pki: untrusted certificate chain: CA certificate is malformed: "+why)
+	// A CA below a CA below a root, loaded with the one above it so
+	// changed.
+	top, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", MaxPathLen: -1, Now: fixed(t0)})
+	require.NoError(t, err)
+	mid, err := top.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/mid.crl", MaxPathLen: -1, Now: fixed(t0)})
+	require.NoError(t, err)
+	subKey := newKey(t)
+	sub, err := mid.NewIntermediate(subKey, CAOptions{CRLURL: "http://pki.example/sub.crl", Now: fixed(t0)})
+	require.NoError(t, err)
+	_, err = LoadCA(subKey, sub.DER(), [][]byte{mid.DER()}, CAOptions{CRLURL: "http://pki.example/sub.crl"})
+	require.NoError(t, err, "the issuer unchanged")
+	_, err = LoadCA(subKey, sub.DER(), [][]byte{withinAfterSignature(t, mid.DER(), extra)}, CAOptions{CRLURL: "http://pki.example/sub.crl"})
+	assert.EqualError(t, err, "pki: untrusted certificate chain: issuer 0 is malformed: "+why)
+}
+
 // TestAddCRLNumbers: a CRL numbered below the one held is refused; one
 // of the same number is the CRL held, and changes nothing (the cache is
 // kept), when its signed content is the same, whatever its signature: the
