@@ -360,7 +360,8 @@ func CardID(c *x509.Certificate) (string, error) {
 // parses and DER or RFC 5280 do not have, each another encoding of the
 // same certificate, or "": a notBefore or notAfter not encoded as RFC 5280
 // §4.1.2.5 has it (readTime), an extension whose critical is written out
-// as FALSE (extensionsEncoding), or a basicConstraints, keyUsage,
+// as FALSE (extensionsEncoding), other bytes after the extensions
+// (readExtensions), or a basicConstraints, keyUsage,
 // extKeyUsage, key identifier or certificatePolicies value not in DER
 // (extensionValueEncoding). It reads c.RawTBSCertificate, which
 // crypto/x509 parsed: the version, the serial number, the signature
@@ -388,9 +389,13 @@ func certificateEncoding(c *x509.Certificate) string {
 	if !tbs.SkipOptionalASN1(cbasn1.Tag(1).ContextSpecific()) || !tbs.SkipOptionalASN1(cbasn1.Tag(2).ContextSpecific()) {
 		return "extensions not found"
 	}
-	exts, ok := readExtensions(&tbs, 3)
-	if !ok {
+	exts, why := readExtensions(&tbs, 3)
+	switch why {
+	case "":
+	case errNotExtensions:
 		return "extensions not found"
+	default:
+		return why
 	}
 	if why := extensionsEncoding(exts); why != "" {
 		return "extension " + why
@@ -398,18 +403,32 @@ func certificateEncoding(c *x509.Certificate) string {
 	return ""
 }
 
-// readExtensions reads from s the optional [tag] EXPLICIT Extensions of a
-// certificate (3) or a CRL (0) and returns the content of its SEQUENCE,
-// empty when absent, or false when s holds something else there.
-func readExtensions(s *cryptobyte.String, tag cbasn1.Tag) (cryptobyte.String, bool) {
+// readExtensions reads from s, what is left of the signed content of a
+// certificate or a CRL, its optional [tag] EXPLICIT Extensions (3 of a
+// certificate, 0 of a CRL), the last of its fields, and returns the
+// content of its SEQUENCE, empty when absent, or why s is refused:
+// errNotExtensions when s holds something else there, errAfterExtensions
+// when it holds other bytes after the SEQUENCE, inside the [tag] or after
+// it, which crypto/x509 does not look at (another encoding of the same
+// certificate or CRL).
+func readExtensions(s *cryptobyte.String, tag cbasn1.Tag) (cryptobyte.String, string) {
 	var outer, exts cryptobyte.String
 	var present bool
 	if !s.ReadOptionalASN1(&outer, &present, tag.Constructed().ContextSpecific()) ||
 		(present && !outer.ReadASN1(&exts, cbasn1.SEQUENCE)) {
-		return nil, false
+		return nil, errNotExtensions
 	}
-	return exts, true
+	if !outer.Empty() || !s.Empty() {
+		return nil, errAfterExtensions
+	}
+	return exts, ""
 }
+
+// The refusals of readExtensions.
+const (
+	errNotExtensions   = "not extensions"
+	errAfterExtensions = "bytes after its extensions"
+)
 
 // extensionsEncoding returns why exts, the content of an Extensions
 // SEQUENCE of a certificate, a CRL or a CRL entry that crypto/x509

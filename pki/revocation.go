@@ -130,7 +130,8 @@ func repeated(exts []pkix.Extension) (asn1.ObjectIdentifier, bool) {
 // same), an entry's list of extensions present but empty, where §5.1 has
 // one extension or more or none (another encoding of the entry without
 // it), an extension of the CRL or of an entry whose critical is written
-// out as FALSE or whose value is not in DER (extensionsEncoding), and a
+// out as FALSE or whose value is not in DER (extensionsEncoding), other
+// bytes after the CRL's extensions (readExtensions), and a
 // thisUpdate, nextUpdate or
 // entry's revocationDate that is not encoded as §5.1.2.4 to §5.1.2.6 have
 // it (readTime).
@@ -183,9 +184,13 @@ func checkListEncoding(tbs []byte) error {
 			return malformed("an entry's extension " + why)
 		}
 	}
-	crlExts, ok := readExtensions(&body, 0)
-	if !ok {
+	crlExts, why := readExtensions(&body, 0)
+	switch why {
+	case "":
+	case errNotExtensions:
 		return malformed("CRL extensions")
+	default:
+		return malformed(why)
 	}
 	if why := extensionsEncoding(crlExts); why != "" {
 		return malformed("CRL extension " + why)
@@ -195,7 +200,7 @@ func checkListEncoding(tbs []byte) error {
 
 // AddCRL accepts a CRL (DER, with nothing after it, nor after its
 // signature inside its SEQUENCE, where the signature does not reach and
-// anyone may add bytes, nor after the value of
+// anyone may add bytes, nor after its extensions, nor after the value of
 // its CRL number, authority key identifier or an entry's reason code, nor
 // a field after keyIdentifier, authorityCertIssuer and
 // authorityCertSerialNumber in its authority key identifier, as a

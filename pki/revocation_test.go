@@ -492,6 +492,19 @@ func withinAfterSignature(t testing.TB, der, extra []byte) []byte {
 	return b.BytesOrPanic()
 }
 
+// caRefusals returns what v says of ca, h's card CA's certificate
+// changed, presented in a chain, what NewVerifier says of it as an
+// intermediate and LoadCA as the CA's, and what NewVerifier says of
+// root, h's root's certificate changed, as a root.
+func caRefusals(t testing.TB, h *hierarchy, v *Verifier, ca, root []byte) (presented, asRoot, intermediate, loaded error) {
+	t.Helper()
+	_, presented = v.VerifyCard([][]byte{h.card, ca})
+	_, asRoot = NewVerifier(VerifierOptions{Roots: [][]byte{root}})
+	_, intermediate = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+	_, loaded = LoadCA(h.ca.Signer(), ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
+	return presented, asRoot, intermediate, loaded
+}
+
 // TestBytesAfterSignature: a CRL or a certificate holding other bytes
 // after its signature, inside its outer SEQUENCE, which crypto/x509 parses
 // without looking at them and which anyone can add (the signature does not
@@ -520,14 +533,11 @@ func TestBytesAfterSignature(t *testing.T) {
 	requireRefusal(t, err, ErrUntrusted, -1)
 	_, err = ParseCertificate(ca)
 	assert.EqualError(t, err, "pki: untrusted certificate chain: malformed certificate: "+why)
-	_, err = v.VerifyCard([][]byte{h.card, ca})
-	assert.EqualError(t, err, "pki: untrusted certificate chain: certificate 1: malformed certificate: "+why)
-	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{root}})
-	assert.EqualError(t, err, "pki: untrusted certificate chain: root 0 is malformed: "+why)
-	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
-	assert.EqualError(t, err, "pki: untrusted certificate chain: intermediate 0 is malformed: "+why)
-	_, err = LoadCA(h.ca.Signer(), ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl"})
-	assert.EqualError(t, err, "pki: untrusted certificate chain: CA certificate is malformed: "+why)
+	presented, asRoot, intermediate, loaded := caRefusals(t, h, v, ca, root)
+	assert.EqualError(t, presented, "pki: untrusted certificate chain: certificate 1: malformed certificate: "+why)
+	assert.EqualError(t, asRoot, "pki: untrusted certificate chain: root 0 is malformed: "+why)
+	assert.EqualError(t, intermediate, "pki: untrusted certificate chain: intermediate 0 is malformed: "+why)
+	assert.EqualError(t, loaded, "pki: untrusted certificate chain: CA certificate is malformed: "+why)
 	// A CA below a CA below a root, loaded with the one above it so
 	// changed.
 	top, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", MaxPathLen: -1, Now: fixed(t0)})
@@ -541,6 +551,66 @@ func TestBytesAfterSignature(t *testing.T) {
 	require.NoError(t, err, "the issuer unchanged")
 	_, err = LoadCA(subKey, sub.DER(), [][]byte{withinAfterSignature(t, mid.DER(), extra)}, CAOptions{CRLURL: "http://pki.example/sub.crl"})
 	assert.EqualError(t, err, "pki: untrusted certificate chain: issuer 0 is malformed: "+why)
+}
+
+// afterExtensions returns an edit for resigned that writes extra after the
+// extensions, tagged extsTag ([3] in a certificate, [0] in a CRL), inside
+// that tag (within) or after it, as the last bytes of the signed content.
+func afterExtensions(t testing.TB, extsTag cbasn1.Tag, within bool, extra []byte) func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+	return func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+		switch {
+		case tag != extsTag:
+			b.AddBytes(elem)
+		case within:
+			var inner cryptobyte.String
+			require.True(t, elem.ReadASN1(&inner, extsTag))
+			b.AddASN1(extsTag, func(b *cryptobyte.Builder) {
+				b.AddBytes(inner)
+				b.AddBytes(extra)
+			})
+		default:
+			b.AddBytes(elem)
+			b.AddBytes(extra)
+		}
+	}
+}
+
+// TestBytesAfterExtensions: a certificate or a CRL whose signed content
+// holds other bytes after its extensions, the last of its fields, inside
+// their [3] or [0] or after it, which crypto/x509 parses without looking
+// at them, is refused as another encoding of it: a CA certificate
+// presented, a root or an intermediate of NewVerifier and a CA of LoadCA
+// with ErrUsage naming it, as a card is refused as malformed
+// (ErrUntrusted); a CRL by AddCRL as malformed (ErrCRL), the CRL held
+// staying in force.
+func TestBytesAfterExtensions(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	addCRLs(t, h, v)
+	crl, err := h.ca.CRL(t0.Add(48 * time.Hour))
+	require.NoError(t, err)
+	const why = "bytes after its extensions"
+	for _, within := range []bool{true, false} {
+		name := map[bool]string{true: "inside their tag", false: "after their tag"}[within]
+		t.Run(name, func(t *testing.T) {
+			extra := []byte{0x05, 0x00}
+			certEdit := afterExtensions(t, cbasn1.Tag(3).Constructed().ContextSpecific(), within, extra)
+			ca := resigned(t, h.root.Signer(), h.ca.DER(), certEdit)
+			root := resigned(t, h.root.Signer(), h.root.DER(), certEdit)
+			card := resigned(t, h.ca.Signer(), h.card, certEdit)
+			presented, asRoot, intermediate, loaded := caRefusals(t, h, v, ca, root)
+			assert.EqualError(t, presented, "pki: certificate not valid for this usage: certificate 1: "+why)
+			assert.EqualError(t, asRoot, "pki: certificate not valid for this usage: root 0 "+why)
+			assert.EqualError(t, intermediate, "pki: certificate not valid for this usage: intermediate 0 "+why)
+			assert.EqualError(t, loaded, "pki: certificate not valid for this usage: CA certificate "+why)
+			_, err := v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+			requireRefusal(t, err, ErrUntrusted, 0)
+
+			bad := resigned(t, h.ca.Signer(), crl, afterExtensions(t, cbasn1.Tag(0).Constructed().ContextSpecific(), within, extra))
+			assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "malformed CRL: " + why}, v.AddCRL(bad))
+		})
+	}
+	require.NoError(t, v.AddCRL(crl), "the CRL as issued, a number not taken before")
 }
 
 // TestAddCRLNumbers: a CRL numbered below the one held is refused; one
