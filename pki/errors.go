@@ -49,7 +49,8 @@ var (
 	// encoded as RFC 5280 has it (in UTC with seconds, a UTCTime through
 	// 2049, a GeneralizedTime from 2050 on) or that has an extension whose
 	// critical is written out as FALSE, the default that DER leaves out,
-	// other bytes after its extensions, or a basicConstraints, keyUsage, extKeyUsage, key identifier or
+	// other bytes after its extensions, after an extension's value or
+	// after its notAfter in its validity, or a basicConstraints, keyUsage, extKeyUsage, key identifier or
 	// certificatePolicies value not in DER (bytes after it, a field after
 	// those of a basicConstraints, an authorityKeyIdentifier or a
 	// PolicyInformation, no PolicyInformation, a keyUsage with trailing
@@ -78,7 +79,8 @@ var (
 	// 20 octets, with a CRL number negative or longer than 20 octets, with
 	// a time not encoded as RFC 5280 has it (in UTC with seconds, a
 	// UTCTime through 2049, a GeneralizedTime from 2050 on), or older than
-	// the one held. A CRL with other bytes after its extensions or its
+	// the one held. A CRL with other bytes after its extensions, after an
+	// extension's value, after the fields of an entry or after its
 	// signature is malformed.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
 	// ErrKey: a key handed in (to sign with, to certify, to encode or in

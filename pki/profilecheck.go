@@ -359,8 +359,10 @@ func CardID(c *x509.Certificate) (string, error) {
 // certificateEncoding returns why c is refused for what crypto/x509
 // parses and DER or RFC 5280 do not have, each another encoding of the
 // same certificate, or "": a notBefore or notAfter not encoded as RFC 5280
-// §4.1.2.5 has it (readTime), an extension whose critical is written out
-// as FALSE (extensionsEncoding), other bytes after the extensions
+// §4.1.2.5 has it (readTime), other bytes after the notAfter in the
+// validity, which crypto/x509 does not look at, an extension whose
+// critical is written out as FALSE or with other bytes after its value
+// (extensionsEncoding), other bytes after the extensions
 // (readExtensions), or a basicConstraints, keyUsage,
 // extKeyUsage, key identifier or certificatePolicies value not in DER
 // (extensionValueEncoding). It reads c.RawTBSCertificate, which
@@ -380,6 +382,9 @@ func certificateEncoding(c *x509.Certificate) string {
 		if why := readTime(&validity); why != "" {
 			return field + " " + why
 		}
+	}
+	if !validity.Empty() {
+		return "validity with bytes after its notAfter"
 	}
 	for range 2 { // the subject and the key
 		if !tbs.SkipASN1(cbasn1.SEQUENCE) {
@@ -434,8 +439,9 @@ const (
 // SEQUENCE of a certificate, a CRL or a CRL entry that crypto/x509
 // parsed, is refused, or "": an extension whose critical BOOLEAN is
 // written out as FALSE, its DEFAULT, which DER leaves out (X.690 §11.5):
-// another encoding of the extension without it; or one whose value
-// extensionValueEncoding refuses.
+// another encoding of the extension without it; one with other bytes
+// after its value (extnValue, its last field), which crypto/x509 does not
+// look at; or one whose value extensionValueEncoding refuses.
 func extensionsEncoding(exts cryptobyte.String) string {
 	for !exts.Empty() {
 		var ext, raw, value cryptobyte.String
@@ -454,6 +460,9 @@ func extensionsEncoding(exts cryptobyte.String) string {
 		}
 		if !ext.ReadASN1(&value, cbasn1.OCTET_STRING) {
 			return "not an extension"
+		}
+		if !ext.Empty() {
+			return id.String() + " with bytes after its value"
 		}
 		if why := extensionValueEncoding(id, value); why != "" {
 			return id.String() + " " + why

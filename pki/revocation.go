@@ -131,7 +131,9 @@ func repeated(exts []pkix.Extension) (asn1.ObjectIdentifier, bool) {
 // one extension or more or none (another encoding of the entry without
 // it), an extension of the CRL or of an entry whose critical is written
 // out as FALSE or whose value is not in DER (extensionsEncoding), other
-// bytes after the CRL's extensions (readExtensions), and a
+// bytes after the CRL's extensions (readExtensions) or after the fields
+// of an entry (its serial number, revocation date and extensions), which
+// crypto/x509 does not look at, and a
 // thisUpdate, nextUpdate or
 // entry's revocationDate that is not encoded as §5.1.2.4 to §5.1.2.6 have
 // it (readTime).
@@ -180,6 +182,9 @@ func checkListEncoding(tbs []byte) error {
 		if err != nil {
 			return err
 		}
+		if !entry.Empty() {
+			return malformed("an entry with bytes after its fields")
+		}
 		if why := extensionsEncoding(entryExts); why != "" {
 			return malformed("an entry's extension " + why)
 		}
@@ -200,7 +205,8 @@ func checkListEncoding(tbs []byte) error {
 
 // AddCRL accepts a CRL (DER, with nothing after it, nor after its
 // signature inside its SEQUENCE, where the signature does not reach and
-// anyone may add bytes, nor after its extensions, nor after the value of
+// anyone may add bytes, nor after its extensions, nor after the fields of
+// an entry or the value of any extension, nor after the value of
 // its CRL number, authority key identifier or an entry's reason code, nor
 // a field after keyIdentifier, authorityCertIssuer and
 // authorityCertSerialNumber in its authority key identifier, as a

@@ -492,6 +492,16 @@ func withinAfterSignature(t testing.TB, der, extra []byte) []byte {
 	return b.BytesOrPanic()
 }
 
+// withCRLs returns a hierarchy and a verifier of its chains at t0,
+// holding fresh CRLs of its CAs.
+func withCRLs(t *testing.T) (*hierarchy, *Verifier) {
+	t.Helper()
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
+	addCRLs(t, h, v)
+	return h, v
+}
+
 // caRefusals returns what v says of ca, h's card CA's certificate
 // changed, presented in a chain, what NewVerifier says of it as an
 // intermediate and LoadCA as the CA's, and what NewVerifier says of
@@ -515,9 +525,7 @@ func caRefusals(t testing.TB, h *hierarchy, v *Verifier, ca, root []byte) (prese
 // (ErrUntrusted), as a card is, whose extended key usage crypto/x509 does
 // not parse.
 func TestBytesAfterSignature(t *testing.T) {
-	h := newHierarchy(t)
-	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
-	addCRLs(t, h, v)
+	h, v := withCRLs(t)
 	extra := []byte{0x05, 0x00}
 	crl, err := h.ca.CRL(t0.Add(48 * time.Hour))
 	require.NoError(t, err)
@@ -584,9 +592,7 @@ func afterExtensions(t testing.TB, extsTag cbasn1.Tag, within bool, extra []byte
 // (ErrUntrusted); a CRL by AddCRL as malformed (ErrCRL), the CRL held
 // staying in force.
 func TestBytesAfterExtensions(t *testing.T) {
-	h := newHierarchy(t)
-	v := newVerifier(t, h, newClock(t0), VerifierOptions{})
-	addCRLs(t, h, v)
+	h, v := withCRLs(t)
 	crl, err := h.ca.CRL(t0.Add(48 * time.Hour))
 	require.NoError(t, err)
 	const why = "bytes after its extensions"
@@ -608,6 +614,123 @@ func TestBytesAfterExtensions(t *testing.T) {
 
 			bad := resigned(t, h.ca.Signer(), crl, afterExtensions(t, cbasn1.Tag(0).Constructed().ContextSpecific(), within, extra))
 			assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "malformed CRL: " + why}, v.AddCRL(bad))
+		})
+	}
+	require.NoError(t, v.AddCRL(crl), "the CRL as issued, a number not taken before")
+}
+
+// appendedTo returns an edit for resigned that keeps every element of the
+// signed content, writing extra inside the first SEQUENCE for which is
+// reports true, after what it holds.
+func appendedTo(is func(content cryptobyte.String) bool, extra []byte) func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+	done := false
+	return func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+		var content cryptobyte.String
+		if in := elem; done || tag != cbasn1.SEQUENCE || !in.ReadASN1(&content, cbasn1.SEQUENCE) || !is(content) {
+			b.AddBytes(elem)
+			return
+		}
+		done = true
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddBytes(content)
+			b.AddBytes(extra)
+		})
+	}
+}
+
+// TestBytesAfterLastField: a certificate whose validity holds other bytes
+// after its notAfter, a certificate or a CRL with an extension that holds
+// other bytes after its value, and a CRL with an entry that holds other
+// bytes after its fields, each of which crypto/x509 parses without
+// looking at those bytes, is refused as another encoding of it: a CA
+// certificate presented, a root or an intermediate of NewVerifier and a
+// CA of LoadCA with ErrUsage naming it; a CRL by AddCRL as malformed
+// (ErrCRL), the CRL held staying in force.
+func TestBytesAfterLastField(t *testing.T) {
+	h, v := withCRLs(t)
+	extra := []byte{0x05, 0x00}
+	oidSKI := asn1.ObjectIdentifier{2, 5, 29, 14}
+	moreValue := func(b *cryptobyte.Builder, critical, value cryptobyte.String, present bool) {
+		if present {
+			b.AddASN1(cbasn1.BOOLEAN, func(b *cryptobyte.Builder) { b.AddBytes(critical) })
+		}
+		b.AddASN1OctetString(value)
+		b.AddBytes(extra)
+	}
+	validity := func(c cryptobyte.String) bool {
+		return c.PeekASN1Tag(cbasn1.UTCTime) || c.PeekASN1Tag(cbasn1.GeneralizedTime)
+	}
+	for name, tt := range map[string]struct {
+		ca, root []byte
+		why      string
+	}{
+		"validity": {
+			resigned(t, h.root.Signer(), h.ca.DER(), appendedTo(validity, extra)),
+			resigned(t, h.root.Signer(), h.root.DER(), appendedTo(validity, extra)),
+			"validity with bytes after its notAfter",
+		},
+		"extension": {
+			withExtension(t, h.root.Signer(), h.ca.DER(), oidSKI, moreValue),
+			withExtension(t, h.root.Signer(), h.root.DER(), oidSKI, moreValue),
+			"extension 2.5.29.14 with bytes after its value",
+		},
+	} {
+		t.Run("certificate "+name, func(t *testing.T) {
+			presented, asRoot, intermediate, loaded := caRefusals(t, h, v, tt.ca, tt.root)
+			assert.EqualError(t, presented, "pki: certificate not valid for this usage: certificate 1: "+tt.why)
+			assert.EqualError(t, asRoot, "pki: certificate not valid for this usage: root 0 "+tt.why)
+			assert.EqualError(t, intermediate, "pki: certificate not valid for this usage: intermediate 0 "+tt.why)
+			assert.EqualError(t, loaded, "pki: certificate not valid for this usage: CA certificate "+tt.why)
+		})
+	}
+
+	require.NoError(t, h.ca.Revoke(mustParse(t, h.card).SerialNumber, ReasonKeyCompromise))
+	crl, err := h.ca.CRL(t0.Add(48 * time.Hour)) // lists the card
+	require.NoError(t, err)
+	entries := func(c cryptobyte.String) bool {
+		var entry cryptobyte.String
+		return c.ReadASN1(&entry, cbasn1.SEQUENCE) && entry.PeekASN1Tag(cbasn1.INTEGER)
+	}
+	for name, tt := range map[string]struct {
+		der []byte
+		why string
+	}{
+		"entry": {
+			resignedCRL(t, h.ca, crl, func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+				list := elem
+				if tag != cbasn1.SEQUENCE || !list.ReadASN1(&list, cbasn1.SEQUENCE) || !entries(list) {
+					b.AddBytes(elem)
+					return
+				}
+				b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+					var entry cryptobyte.String
+					require.True(t, list.ReadASN1(&entry, cbasn1.SEQUENCE))
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddBytes(entry)
+						b.AddBytes(extra)
+					})
+					b.AddBytes(list)
+				})
+			}), "an entry with bytes after its fields",
+		},
+		"extension": {
+			resignedCRL(t, h.ca, crl, extensionsEdit(t, cbasn1.Tag(0).Constructed().ContextSpecific(),
+				func(b *cryptobyte.Builder, id asn1.ObjectIdentifier, ext cryptobyte.String) {
+					var body cryptobyte.String
+					require.True(t, ext.ReadASN1(&body, cbasn1.SEQUENCE))
+					if !id.Equal(oidCRLNumber) {
+						b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddBytes(body) })
+						return
+					}
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddBytes(body)
+						b.AddBytes(extra)
+					})
+				})), "CRL extension 2.5.29.20 with bytes after its value",
+		},
+	} {
+		t.Run("CRL "+name, func(t *testing.T) {
+			assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "malformed CRL: " + tt.why}, v.AddCRL(tt.der))
 		})
 	}
 	require.NoError(t, v.AddCRL(crl), "the CRL as issued, a number not taken before")
