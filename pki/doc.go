@@ -38,8 +38,10 @@
 // exactly one well-formed card URI, an
 // algorithm allow-list, certificate and CRL times and extensions in the
 // one encoding that RFC 5280 and DER give them (crypto/x509 parses others,
-// such as a GeneralizedTime through 2049, a critical written out as FALSE
-// or a keyUsage with trailing zero bits), a depth limit, clock skew, and revocation checked
+// such as a GeneralizedTime through 2049, a critical written out as FALSE,
+// a keyUsage with trailing zero bits or bytes after the last field of an
+// extension, a validity, a CRL entry or the extensions, or after the
+// signature), a depth limit, clock skew, and revocation checked
 // fail-closed against signed, fresh CRLs given to AddCRL. VerifyCard and
 // VerifyPlatform return a result only when every check passed, and keep it
 // in a bounded cache so that a known chain costs a hash and a map lookup;
@@ -79,5 +81,5 @@
 // what the caller supplies fails otherwise: an error of its crypto.Signer,
 // random source, NonceStore or CounterStore is returned wrapped as it is,
 // and VerifyRecord and VerifyReceipt return the sentinels of package
-// record.
+// record (ErrInvalid for a nil receiver).
 package pki
