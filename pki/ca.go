@@ -257,8 +257,8 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // not encoded as RFC 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime
 // through 2049) or an extension whose critical is written out as FALSE,
 // the default that DER leaves out, or other bytes after its extensions,
-// after an extension's value or after its notAfter in its validity, or a
-// basicConstraints, keyUsage,
+// after an extension's value, after its notAfter in its validity or in
+// its subjectPublicKeyInfo, or a basicConstraints, keyUsage,
 // extKeyUsage, key identifier or certificatePolicies value not in DER
 // (bytes after it, a field after those of a basicConstraints, an
 // authorityKeyIdentifier or a PolicyInformation, no PolicyInformation, a

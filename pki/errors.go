@@ -49,8 +49,10 @@ var (
 	// encoded as RFC 5280 has it (in UTC with seconds, a UTCTime through
 	// 2049, a GeneralizedTime from 2050 on) or that has an extension whose
 	// critical is written out as FALSE, the default that DER leaves out,
-	// other bytes after its extensions, after an extension's value or
-	// after its notAfter in its validity, or a basicConstraints, keyUsage, extKeyUsage, key identifier or
+	// other bytes after its extensions, after an extension's value, after
+	// its notAfter in its validity or in its subjectPublicKeyInfo (after
+	// the subjectPublicKey, or after the namedCurve of an ECDSA key), or a
+	// basicConstraints, keyUsage, extKeyUsage, key identifier or
 	// certificatePolicies value not in DER (bytes after it, a field after
 	// those of a basicConstraints, an authorityKeyIdentifier or a
 	// PolicyInformation, no PolicyInformation, a keyUsage with trailing

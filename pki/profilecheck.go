@@ -360,7 +360,8 @@ func CardID(c *x509.Certificate) (string, error) {
 // parses and DER or RFC 5280 do not have, each another encoding of the
 // same certificate, or "": a notBefore or notAfter not encoded as RFC 5280
 // §4.1.2.5 has it (readTime), other bytes after the notAfter in the
-// validity, which crypto/x509 does not look at, an extension whose
+// validity, which crypto/x509 does not look at, a subjectPublicKeyInfo
+// with other bytes after its parts (keyInfoInDER), an extension whose
 // critical is written out as FALSE or with other bytes after its value
 // (extensionsEncoding), other bytes after the extensions
 // (readExtensions), or a basicConstraints, keyUsage,
@@ -386,10 +387,12 @@ func certificateEncoding(c *x509.Certificate) string {
 	if !validity.Empty() {
 		return "validity with bytes after its notAfter"
 	}
-	for range 2 { // the subject and the key
-		if !tbs.SkipASN1(cbasn1.SEQUENCE) {
-			return "extensions not found"
-		}
+	var info cryptobyte.String
+	if !tbs.SkipASN1(cbasn1.SEQUENCE) || !tbs.ReadASN1(&info, cbasn1.SEQUENCE) { // the subject and the key
+		return "extensions not found"
+	}
+	if !keyInfoInDER(info) {
+		return "subjectPublicKeyInfo with more than an ECDSA algorithm of a namedCurve and a subjectPublicKey"
 	}
 	if !tbs.SkipOptionalASN1(cbasn1.Tag(1).ContextSpecific()) || !tbs.SkipOptionalASN1(cbasn1.Tag(2).ContextSpecific()) {
 		return "extensions not found"
@@ -406,6 +409,29 @@ func certificateEncoding(c *x509.Certificate) string {
 		return "extension " + why
 	}
 	return ""
+}
+
+// oidECPublicKey is id-ecPublicKey (RFC 5480 §2.1.1), the algorithm of
+// an ECDSA key.
+var oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
+
+// keyInfoInDER reports whether info, the content of a
+// subjectPublicKeyInfo that crypto/x509 parsed, holds nothing after its
+// subjectPublicKey BIT STRING and, for an ECDSA key, nothing but the
+// namedCurve OBJECT IDENTIFIER after the algorithm (RFC 5480 §2.1.1):
+// crypto/x509 looks at neither, and the key so encoded is another
+// encoding of the same key, under which a verifier, finding the CRL of an
+// issuer by its name and subjectPublicKeyInfo (issuerKey), finds none of
+// those held. The parameters of a key of another algorithm, which the
+// profile refuses, are not read.
+func keyInfoInDER(info cryptobyte.String) bool {
+	var alg cryptobyte.String
+	var id asn1.ObjectIdentifier
+	if !info.ReadASN1(&alg, cbasn1.SEQUENCE) || !info.SkipASN1(cbasn1.BIT_STRING) || !info.Empty() ||
+		!alg.ReadASN1ObjectIdentifier(&id) {
+		return false
+	}
+	return !id.Equal(oidECPublicKey) || alg.SkipASN1(cbasn1.OBJECT_IDENTIFIER) && alg.Empty()
 }
 
 // readExtensions reads from s, what is left of the signed content of a

@@ -736,6 +736,61 @@ func TestBytesAfterLastField(t *testing.T) {
 	require.NoError(t, v.AddCRL(crl), "the CRL as issued, a number not taken before")
 }
 
+// inKeyInfo returns an edit for resigned that writes extra after the
+// namedCurve of the algorithm of the subjectPublicKeyInfo (inAlgorithm)
+// or after its subjectPublicKey.
+func inKeyInfo(inAlgorithm bool, extra []byte) func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+	return func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+		in := elem
+		var info, alg cryptobyte.String
+		if tag != cbasn1.SEQUENCE || !in.ReadASN1(&info, cbasn1.SEQUENCE) || !info.PeekASN1Tag(cbasn1.SEQUENCE) {
+			b.AddBytes(elem)
+			return
+		}
+		rest := info
+		if !rest.ReadASN1(&alg, cbasn1.SEQUENCE) || !alg.PeekASN1Tag(cbasn1.OBJECT_IDENTIFIER) || !rest.PeekASN1Tag(cbasn1.BIT_STRING) {
+			b.AddBytes(elem)
+			return
+		}
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+				b.AddBytes(alg)
+				if inAlgorithm {
+					b.AddBytes(extra)
+				}
+			})
+			b.AddBytes(rest)
+			if !inAlgorithm {
+				b.AddBytes(extra)
+			}
+		})
+	}
+}
+
+// TestKeyInfoEncoding: a certificate whose subjectPublicKeyInfo holds
+// other bytes after the namedCurve of its ECDSA algorithm or after its
+// subjectPublicKey, which crypto/x509 parses without looking at them
+// (another encoding of the same key, under which CRLs held are not found:
+// a verifier finds the CRL of an issuer by its name and
+// subjectPublicKeyInfo), is refused as another encoding of it: a CA
+// certificate presented, a root or an intermediate of NewVerifier and a
+// CA of LoadCA with ErrUsage naming it.
+func TestKeyInfoEncoding(t *testing.T) {
+	h, v := withCRLs(t)
+	const why = "subjectPublicKeyInfo with more than an ECDSA algorithm of a namedCurve and a subjectPublicKey"
+	for name, inAlgorithm := range map[string]bool{"after the namedCurve": true, "after the subjectPublicKey": false} {
+		t.Run(name, func(t *testing.T) {
+			edit := inKeyInfo(inAlgorithm, []byte{0x05, 0x00})
+			ca, root := resigned(t, h.root.Signer(), h.ca.DER(), edit), resigned(t, h.root.Signer(), h.root.DER(), edit)
+			presented, asRoot, intermediate, loaded := caRefusals(t, h, v, ca, root)
+			assert.EqualError(t, presented, "pki: certificate not valid for this usage: certificate 1: "+why)
+			assert.EqualError(t, asRoot, "pki: certificate not valid for this usage: root 0 "+why)
+			assert.EqualError(t, intermediate, "pki: certificate not valid for this usage: intermediate 0 "+why)
+			assert.EqualError(t, loaded, "pki: certificate not valid for this usage: CA certificate "+why)
+		})
+	}
+}
+
 // TestAddCRLNumbers: a CRL numbered below the one held is refused; one
 // of the same number is the CRL held, and changes nothing (the cache is
 // kept), when its signed content is the same, whatever its signature: the

@@ -130,8 +130,8 @@ type Verifier struct {
 // as RFC 5280 §4.1.2.5 has it (in UTC with seconds, a UTCTime through 2049, a
 // GeneralizedTime from 2050 on) or an extension whose critical is written
 // out as FALSE, the default that DER leaves out, or other bytes after its
-// extensions, after an extension's value or after its notAfter in its
-// validity, or a basicConstraints,
+// extensions, after an extension's value, after its notAfter in its
+// validity or in its subjectPublicKeyInfo, or a basicConstraints,
 // keyUsage, extKeyUsage, key identifier or certificatePolicies value not
 // in DER (bytes after it, a field after those of a basicConstraints, an
 // authorityKeyIdentifier or a PolicyInformation, no PolicyInformation, a
