@@ -258,7 +258,8 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // through 2049) or an extension whose critical is written out as FALSE,
 // the default that DER leaves out, or other bytes after its extensions,
 // after an extension's value, after its notAfter in its validity or in
-// its subjectPublicKeyInfo, or a basicConstraints, keyUsage,
+// its subjectPublicKeyInfo, an ECDSA signature algorithm with parameters,
+// or a basicConstraints, keyUsage,
 // extKeyUsage, key identifier or certificatePolicies value not in DER
 // (bytes after it, a field after those of a basicConstraints, an
 // authorityKeyIdentifier or a PolicyInformation, no PolicyInformation, a

@@ -51,8 +51,8 @@ var (
 	// critical is written out as FALSE, the default that DER leaves out,
 	// other bytes after its extensions, after an extension's value, after
 	// its notAfter in its validity or in its subjectPublicKeyInfo (after
-	// the subjectPublicKey, or after the namedCurve of an ECDSA key), or a
-	// basicConstraints, keyUsage, extKeyUsage, key identifier or
+	// the subjectPublicKey, or after the namedCurve of an ECDSA key), an
+	// ECDSA signature algorithm with parameters, or a basicConstraints, keyUsage, extKeyUsage, key identifier or
 	// certificatePolicies value not in DER (bytes after it, a field after
 	// those of a basicConstraints, an authorityKeyIdentifier or a
 	// PolicyInformation, no PolicyInformation, a keyUsage with trailing
@@ -83,7 +83,8 @@ var (
 	// UTCTime through 2049, a GeneralizedTime from 2050 on), or older than
 	// the one held. A CRL with other bytes after its extensions, after an
 	// extension's value, after the fields of an entry or after its
-	// signature is malformed.
+	// signature, or with an ECDSA signature algorithm with parameters, is
+	// malformed.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
 	// ErrKey: a key handed in (to sign with, to certify, to encode or in
 	// PEM) is malformed or not of the kind the profile requires (ECDSA

@@ -360,7 +360,9 @@ func CardID(c *x509.Certificate) (string, error) {
 // parses and DER or RFC 5280 do not have, each another encoding of the
 // same certificate, or "": a notBefore or notAfter not encoded as RFC 5280
 // §4.1.2.5 has it (readTime), other bytes after the notAfter in the
-// validity, which crypto/x509 does not look at, a subjectPublicKeyInfo
+// validity, which crypto/x509 does not look at, an ECDSA signature
+// algorithm with parameters (signatureAlgorithmEncoding), a
+// subjectPublicKeyInfo
 // with other bytes after its parts (keyInfoInDER), an extension whose
 // critical is written out as FALSE or with other bytes after its value
 // (extensionsEncoding), other bytes after the extensions
@@ -372,12 +374,15 @@ func CardID(c *x509.Certificate) (string, error) {
 // identifiers and the extensions.
 func certificateEncoding(c *x509.Certificate) string {
 	s := cryptobyte.String(c.RawTBSCertificate)
-	var tbs, validity cryptobyte.String
+	var tbs, alg, validity cryptobyte.String
 	if !s.ReadASN1(&tbs, cbasn1.SEQUENCE) ||
 		!tbs.SkipOptionalASN1(cbasn1.Tag(0).Constructed().ContextSpecific()) ||
-		!tbs.SkipASN1(cbasn1.INTEGER) || !tbs.SkipASN1(cbasn1.SEQUENCE) || !tbs.SkipASN1(cbasn1.SEQUENCE) ||
+		!tbs.SkipASN1(cbasn1.INTEGER) || !tbs.ReadASN1(&alg, cbasn1.SEQUENCE) || !tbs.SkipASN1(cbasn1.SEQUENCE) ||
 		!tbs.ReadASN1(&validity, cbasn1.SEQUENCE) {
 		return "validity not found"
+	}
+	if why := signatureAlgorithmEncoding(alg); why != "" {
+		return why
 	}
 	for _, field := range []string{"notBefore", "notAfter"} {
 		if why := readTime(&validity); why != "" {
@@ -407,6 +412,39 @@ func certificateEncoding(c *x509.Certificate) string {
 	}
 	if why := extensionsEncoding(exts); why != "" {
 		return "extension " + why
+	}
+	return ""
+}
+
+// ecdsaSignatures are the ECDSA signature algorithms (RFC 5758 §3.2, RFC
+// 3279 §2.2.3).
+var ecdsaSignatures = []struct {
+	id   asn1.ObjectIdentifier
+	name string
+}{
+	{asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 1}, "ecdsa-with-SHA1"},
+	{asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}, "ecdsa-with-SHA256"},
+	{asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}, "ecdsa-with-SHA384"},
+	{asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}, "ecdsa-with-SHA512"},
+}
+
+// signatureAlgorithmEncoding returns why alg, the content of the
+// signature AlgorithmIdentifier of the signed content of a certificate or
+// a CRL that crypto/x509 parsed (which requires the one after the signed
+// content to be the same bytes), is refused, or "": an ECDSA algorithm
+// with parameters, which RFC 5758 §3.2 (and RFC 3279 §2.2.3, for SHA-1)
+// has absent and crypto/x509 does not look at, another encoding of the
+// same algorithm. Another algorithm, which the allow-list refuses, is not
+// read.
+func signatureAlgorithmEncoding(alg cryptobyte.String) string {
+	var id asn1.ObjectIdentifier
+	if !alg.ReadASN1ObjectIdentifier(&id) {
+		return "signature algorithm not found"
+	}
+	for _, e := range ecdsaSignatures {
+		if id.Equal(e.id) && !alg.Empty() {
+			return "signature algorithm " + e.name + " with parameters, which RFC 5758 has absent"
+		}
 	}
 	return ""
 }

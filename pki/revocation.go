@@ -130,7 +130,8 @@ func repeated(exts []pkix.Extension) (asn1.ObjectIdentifier, bool) {
 // same), an entry's list of extensions present but empty, where §5.1 has
 // one extension or more or none (another encoding of the entry without
 // it), an extension of the CRL or of an entry whose critical is written
-// out as FALSE or whose value is not in DER (extensionsEncoding), other
+// out as FALSE or whose value is not in DER (extensionsEncoding), an ECDSA
+// signature algorithm with parameters (signatureAlgorithmEncoding), other
 // bytes after the CRL's extensions (readExtensions) or after the fields
 // of an entry (its serial number, revocation date and extensions), which
 // crypto/x509 does not look at, and a
@@ -140,10 +141,13 @@ func repeated(exts []pkix.Extension) (asn1.ObjectIdentifier, bool) {
 func checkListEncoding(tbs []byte) error {
 	malformed := func(why string) error { return newError(ErrCRL, -1, "malformed CRL: "+why, nil) }
 	s := cryptobyte.String(tbs)
-	var body cryptobyte.String
+	var body, alg cryptobyte.String
 	if !s.ReadASN1(&body, cbasn1.SEQUENCE) || !body.SkipOptionalASN1(cbasn1.INTEGER) ||
-		!body.SkipASN1(cbasn1.SEQUENCE) || !body.SkipASN1(cbasn1.SEQUENCE) {
+		!body.ReadASN1(&alg, cbasn1.SEQUENCE) || !body.SkipASN1(cbasn1.SEQUENCE) {
 		return malformed("list header")
+	}
+	if why := signatureAlgorithmEncoding(alg); why != "" {
+		return malformed(why)
 	}
 	if why := readTime(&body); why != "" {
 		return malformed("thisUpdate " + why)

@@ -791,6 +791,62 @@ func TestKeyInfoEncoding(t *testing.T) {
 	}
 }
 
+// withSignatureParameters returns der, a certificate or a CRL signed with
+// ECDSA with SHA-256, with a NULL written after the OBJECT IDENTIFIER of
+// its signature algorithm, in its signed content and after it alike (as
+// crypto/x509 requires them the same), signed again by signer.
+func withSignatureParameters(t testing.TB, signer crypto.Signer, der []byte) []byte {
+	t.Helper()
+	var alg []byte
+	edit := func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+		in := elem
+		var content cryptobyte.String
+		if alg != nil || tag != cbasn1.SEQUENCE || !in.ReadASN1(&content, cbasn1.SEQUENCE) || !content.PeekASN1Tag(cbasn1.OBJECT_IDENTIFIER) {
+			b.AddBytes(elem)
+			return
+		}
+		var a cryptobyte.Builder
+		a.AddASN1(cbasn1.SEQUENCE, func(a *cryptobyte.Builder) {
+			a.AddBytes(content)
+			a.AddASN1NULL()
+		})
+		alg = a.BytesOrPanic()
+		b.AddBytes(alg)
+	}
+	in := cryptobyte.String(resigned(t, signer, der, edit))
+	var signed, tbs cryptobyte.String
+	var sig asn1.BitString
+	require.True(t, in.ReadASN1(&signed, cbasn1.SEQUENCE) && signed.ReadASN1Element(&tbs, cbasn1.SEQUENCE) &&
+		signed.SkipASN1(cbasn1.SEQUENCE) && signed.ReadASN1BitString(&sig))
+	return signedDER(t, tbs, alg, sig.Bytes)
+}
+
+// TestSignatureAlgorithmParameters: a certificate or a CRL whose ECDSA
+// signature algorithm carries parameters (a NULL), which RFC 5758 §3.2
+// has absent and crypto/x509 takes, is refused as another encoding of it:
+// a CA certificate presented, a root or an intermediate of NewVerifier
+// and a CA of LoadCA with ErrUsage naming it, a CRL by AddCRL as
+// malformed (ErrCRL), the CRL held staying in force.
+func TestSignatureAlgorithmParameters(t *testing.T) {
+	h, v := withCRLs(t)
+	const why = "signature algorithm ecdsa-with-SHA256 with parameters, which RFC 5758 has absent"
+	ca, root := withSignatureParameters(t, h.root.Signer(), h.ca.DER()), withSignatureParameters(t, h.root.Signer(), h.root.DER())
+	c, err := x509.ParseCertificate(ca)
+	require.NoError(t, err, "crypto/x509 parses it")
+	require.NoError(t, c.CheckSignatureFrom(h.root.Certificate()))
+	presented, asRoot, intermediate, loaded := caRefusals(t, h, v, ca, root)
+	assert.EqualError(t, presented, "pki: certificate not valid for this usage: certificate 1: "+why)
+	assert.EqualError(t, asRoot, "pki: certificate not valid for this usage: root 0 "+why)
+	assert.EqualError(t, intermediate, "pki: certificate not valid for this usage: intermediate 0 "+why)
+	assert.EqualError(t, loaded, "pki: certificate not valid for this usage: CA certificate "+why)
+
+	crl, err := h.ca.CRL(t0.Add(48 * time.Hour))
+	require.NoError(t, err)
+	bad := parsedCRL(t, h.ca, withSignatureParameters(t, h.ca.Signer(), crl))
+	assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "malformed CRL: " + why}, v.AddCRL(bad))
+	require.NoError(t, v.AddCRL(crl), "the CRL as issued, a number not taken before")
+}
+
 // TestAddCRLNumbers: a CRL numbered below the one held is refused; one
 // of the same number is the CRL held, and changes nothing (the cache is
 // kept), when its signed content is the same, whatever its signature: the
