@@ -215,7 +215,8 @@ func checkListEncoding(tbs []byte) error {
 // a field after keyIdentifier, authorityCertIssuer and
 // authorityCertSerialNumber in its authority key identifier, as a
 // certificate's is refused, without an empty list of revoked certificates or of an entry's
-// extensions, which RFC 5280 has absent, without an extension whose
+// extensions, which RFC 5280 has absent, without parameters of its ECDSA
+// signature algorithm, which RFC 5758 has absent, without an extension whose
 // critical is written out as FALSE, its DEFAULT, which DER leaves out,
 // and with every time encoded as
 // RFC 5280 §5.1.2.4 to §5.1.2.6 have it: in UTC with seconds, a UTCTime
