@@ -68,7 +68,8 @@ type CAOptions struct {
 	// Rand is the source of the serial numbers of the certificates that
 	// the CA signs, also handed to its signer for them and for its CRLs
 	// (crypto/ecdsa keys ignore it since Go 1.26); nil means
-	// crypto/rand.Reader. The CA reads it under a lock of its own, so it
+	// crypto/rand.Reader, and a nil pointer is out of range (ErrInvalid).
+	// The CA reads it under a lock of its own, so it
 	// need not be safe for concurrent use unless something else reads it
 	// too. The CA's own certificate is signed with its issuer's: NewRoot
 	// reads Rand for it, NewIntermediate the Rand of the issuing CA, never
@@ -104,6 +105,9 @@ func (o *CAOptions) fill(root bool) (CAOptions, error) {
 	}
 	if v.Now == nil {
 		v.Now = time.Now
+	}
+	if err := nilOption(option{"Rand", v.Rand}); err != nil {
+		return v, err
 	}
 	if v.Rand == nil {
 		v.Rand = rand.Reader

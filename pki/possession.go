@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/casimpay/casimpay/internal/nilptr"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -232,9 +233,11 @@ func (s *MemoryCounters) Advance(_ context.Context, cardID string, counter uint6
 // ChallengerOptions configures a Challenger. The zero value holds the
 // defaults.
 type ChallengerOptions struct {
-	// Nonces holds the nonces issued; nil means NewMemoryNonces(0).
+	// Nonces holds the nonces issued; nil means NewMemoryNonces(0), and a
+	// nil pointer is out of range (ErrInvalid).
 	Nonces NonceStore
-	// Counters holds the card counters; nil means NewMemoryCounters().
+	// Counters holds the card counters; nil means NewMemoryCounters(),
+	// and a nil pointer is out of range (ErrInvalid).
 	Counters CounterStore
 	// TTL is how long a nonce stays usable; zero means DefaultNonceTTL.
 	// Negative is out of range: the Challenger refuses every call
@@ -242,7 +245,8 @@ type ChallengerOptions struct {
 	TTL time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Rand is the source of nonces; nil means crypto/rand.Reader.
+	// Rand is the source of nonces; nil means crypto/rand.Reader, and a
+	// nil pointer is out of range (ErrInvalid).
 	Rand io.Reader
 }
 
@@ -269,9 +273,11 @@ type Challenger struct {
 }
 
 // NewChallenger returns a Challenger that verifies certificate chains with
-// v. A Challenger made with an option out of range (a negative TTL), or
-// without a Verifier (v nil), refuses every call (NewNonce, Verify) with
-// ErrInvalid: it issues no nonce that no record could use.
+// v. A Challenger made with an option out of range (a negative TTL, a
+// store or a random source that is a nil pointer, which would be used and
+// panic where nil means the default), or without a Verifier (v nil),
+// refuses every call (NewNonce, Verify) with ErrInvalid: it issues no
+// nonce that no record could use.
 func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 	c := &Challenger{v: v, nonces: opts.Nonces, counters: opts.Counters, ttl: opts.TTL, now: opts.Now, rand: opts.Rand}
 	if c.nonces == nil {
@@ -285,6 +291,9 @@ func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 		c.ttl = DefaultNonceTTL
 	case c.ttl < 0:
 		c.bad = newError(ErrInvalid, -1, "negative nonce TTL", nil)
+	}
+	if c.bad == nil {
+		c.bad = nilOption(option{"Nonces", opts.Nonces}, option{"Counters", opts.Counters}, option{"Rand", opts.Rand})
 	}
 	if c.bad == nil && v == nil {
 		c.bad = newError(ErrInvalid, -1, "no verifier", nil)
@@ -306,6 +315,24 @@ func (c *Challenger) usable() error {
 		return newError(ErrInvalid, -1, "no Challenger (one is made by NewChallenger)", nil)
 	}
 	return c.bad
+}
+
+// option is an option of an interface type, by name, for nilOption.
+type option struct {
+	name  string
+	value any
+}
+
+// nilOption returns an error matching ErrInvalid naming the first of opts
+// that holds a nil pointer (not nil, which means the default: a nil
+// pointer would be used, and its methods panic), or nil.
+func nilOption(opts ...option) error {
+	for _, o := range opts {
+		if o.value != nil && nilptr.Is(o.value) {
+			return newError(ErrInvalid, -1, fmt.Sprintf("%s is a nil %T", o.name, o.value), nil)
+		}
+	}
+	return nil
 }
 
 // NewNonce issues a fresh random nonce of record.NonceSize bytes, usable

@@ -107,6 +107,43 @@ func TestNilReceivers(t *testing.T) {
 	}
 }
 
+// TestNilPointerOptions: a store or random source of the options of
+// NewChallenger or of a CA that is a nil pointer in its interface, not
+// nil (which means the default), is an argument out of range: the
+// Challenger refuses every call, and NewRoot, NewIntermediate and LoadCA
+// refuse to make the CA, with ErrInvalid naming the option and its type,
+// where each panicked on the nil pointer once used.
+func TestNilPointerOptions(t *testing.T) {
+	ctx := context.Background()
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	for _, tt := range []struct {
+		opts   ChallengerOptions
+		reason string
+	}{
+		{ChallengerOptions{Nonces: (*MemoryNonces)(nil)}, "Nonces is a nil *pki.MemoryNonces"},
+		{ChallengerOptions{Counters: (*MemoryCounters)(nil)}, "Counters is a nil *pki.MemoryCounters"},
+		{ChallengerOptions{Rand: (*bytes.Reader)(nil)}, "Rand is a nil *bytes.Reader"},
+	} {
+		t.Run(tt.reason, func(t *testing.T) {
+			c := newChallenger(t, h, clk, tt.opts)
+			_, err := c.NewNonce(ctx)
+			requireRefusal(t, err, ErrInvalid, -1)
+			assert.EqualError(t, err, "pki: invalid argument: "+tt.reason)
+			_, err = c.Verify(ctx, h.chain(), proof(t, h, testICCID, 1, make([]byte, record.NonceSize)), new(record.AuthProof))
+			assert.EqualError(t, err, "pki: invalid argument: "+tt.reason)
+		})
+	}
+	const reason = "pki: invalid argument: Rand is a nil *bytes.Reader"
+	opts := CAOptions{CRLURL: "http://pki.example/ca.crl", Rand: (*bytes.Reader)(nil)}
+	_, err := NewRoot(newKey(t), opts)
+	assert.EqualError(t, err, reason)
+	_, err = h.root.NewIntermediate(newKey(t), opts)
+	assert.EqualError(t, err, reason)
+	_, err = LoadCA(h.ca.Signer(), h.ca.DER(), nil, opts)
+	assert.EqualError(t, err, reason)
+}
+
 // TestChallengerRefusesAll: a Challenger made with a negative nonce TTL,
 // where it took the default TTL, or without a Verifier, where it issued
 // nonces that no record could use, issues no nonce and verifies no
