@@ -362,12 +362,11 @@ func CardID(c *x509.Certificate) (string, error) {
 // §4.1.2.5 has it (readTime), other bytes after the notAfter in the
 // validity, which crypto/x509 does not look at, an ECDSA signature
 // algorithm with parameters (signatureAlgorithmEncoding), a
-// subjectPublicKeyInfo
-// with other bytes after its parts (keyInfoInDER), an extension whose
-// critical is written out as FALSE or with other bytes after its value
-// (extensionsEncoding), other bytes after the extensions
-// (readExtensions), or a basicConstraints, keyUsage,
-// extKeyUsage, key identifier or certificatePolicies value not in DER
+// subjectPublicKeyInfo with other bytes after its parts (keyInfoInDER),
+// an extension whose critical is written out as FALSE or with other bytes
+// after its value (extensionsEncoding), other bytes after the extensions
+// (readExtensions), or a basicConstraints, keyUsage, extKeyUsage, key
+// identifier or certificatePolicies value not in DER
 // (extensionValueEncoding). It reads c.RawTBSCertificate, which
 // crypto/x509 parsed: the version, the serial number, the signature
 // algorithm, the issuer, the validity, the subject, the key, the unique
@@ -403,11 +402,10 @@ func certificateEncoding(c *x509.Certificate) string {
 		return "extensions not found"
 	}
 	exts, why := readExtensions(&tbs, 3)
-	switch why {
-	case "":
-	case errNotExtensions:
+	if why == errNotExtensions {
 		return "extensions not found"
-	default:
+	}
+	if why != "" {
 		return why
 	}
 	if why := extensionsEncoding(exts); why != "" {

@@ -194,11 +194,10 @@ func checkListEncoding(tbs []byte) error {
 		}
 	}
 	crlExts, why := readExtensions(&body, 0)
-	switch why {
-	case "":
-	case errNotExtensions:
+	if why == errNotExtensions {
 		return malformed("CRL extensions")
-	default:
+	}
+	if why != "" {
 		return malformed(why)
 	}
 	if why := extensionsEncoding(crlExts); why != "" {
