@@ -224,7 +224,14 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // answers to proofs signed on either side of an epoch's end may come in
 // either order (Selects at once, a clock set back): the indexes of the
 // epoch before are kept.
+//
+// A Select whose ctx ended before it fails with ctx's error, whether or
+// not the API heeds ctx (a Platform in process): it sends nothing,
+// withdraws nothing, and the queue stays as it was.
 func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	// A peer that the queue lacks, or that the platform does not name (a
 	// read), is refused before anything is withdrawn, and so is a card
 	// that can sign no pairing proof; the queue keeps the one chosen while
@@ -1684,7 +1691,12 @@ func (s *Seller) lastPayment() (*PaymentView, error) {
 // PhoneOptions.SettleWait at most: one made is ErrFinal, and one that
 // does not end by then (a capture left capturing for good, PROTOCOL.md
 // §6.4) is the platform's last ErrConflict, the request kept as held.
+// A call whose ctx ended before it fails with ctx's error, sending
+// nothing, whether or not the API heeds ctx (a Platform in process).
 func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cur, err := s.heldRequest(id)
 	if err != nil {
 		return nil, err
@@ -1711,6 +1723,8 @@ func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, er
 // revoked: no money moves). A held request that another request took the
 // screen from is captured with CaptureHeld, as is one whose capture got
 // no answer or no receipt that verifies (Held) once it left the screen.
+// A call whose ctx ended before it fails with ctx's error, sending
+// nothing, whether or not the API heeds ctx (a Platform in process).
 func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 	return s.capture(ctx, func() (*PaymentView, error) {
 		if s.payment == nil {
@@ -1737,6 +1751,9 @@ func (s *Seller) CaptureHeld(ctx context.Context, id ID, amount uint64) (*Receip
 // capture captures amount of the request that find returns, one the
 // seller made, or fails with find's error; find runs with s.mu held.
 func (s *Seller) capture(ctx context.Context, find func() (*PaymentView, error), amount uint64) (*Receipt, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	cur, since, done, err := s.beginCapture(find)
 	if err != nil {
 		return nil, err

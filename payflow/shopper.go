@@ -1019,7 +1019,9 @@ func checkCaptured(shown, v *PaymentView) error {
 // the same). Such a view is checked first to show the request as its
 // seller's card signed it, its session, lines and legs too: a view
 // answered so that does not fails the decline with ErrMismatch, and
-// either leaves the screen as it was.
+// either leaves the screen as it was. A call whose ctx ended before it
+// fails with ctx's error, sending nothing, whether or not the API heeds
+// ctx (a Platform in process), and the request stays on screen.
 func (s *Shopper) DeclineShown(ctx context.Context, shown *PaymentView) (*PaymentView, error) {
 	cur, err := s.onScreen(shown)
 	if err != nil {
@@ -1040,6 +1042,11 @@ func (s *Shopper) Decline(ctx context.Context) (*PaymentView, error) {
 
 // decline refuses shown, the request on screen (DeclineShown).
 func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView, error) {
+	// A call whose context ended sends nothing, whether or not the API
+	// heeds ctx.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	v, err := s.callOn(ctx, shown, func(token string, cur *PaymentView) (*PaymentView, error) {
 		return s.api.Decline(ctx, token, cur.ID)
 	})
