@@ -95,6 +95,9 @@ type PhoneOptions struct {
 	API API
 	// Queue is the service queue that the phone's scanner feeds with
 	// Observe; nil makes one with default options for the phone's role.
+	// One made for the other role (queue.Queue.Role), which takes in
+	// none of the counterparties' adverts, or not made by queue.New, is
+	// ErrInvalid at NewShopper and NewSeller.
 	Queue *queue.Queue
 	// Verifier checks the certificate chain of the platform's receipt key,
 	// which the phone fetches once with Info, offline against its trust
@@ -246,6 +249,12 @@ func (p *phone) init(role adv.Role, card phoneCard, opts PhoneOptions) error {
 		opts.Now = time.Now
 	}
 	q := opts.Queue
+	if q != nil && q.Role() != role {
+		if !q.Role().Valid() {
+			return fmt.Errorf("%w: the phone's Queue was not made by queue.New", ErrInvalid)
+		}
+		return fmt.Errorf("%w: the phone's Queue is a %s's, not a %s's", ErrInvalid, q.Role(), role)
+	}
 	if q == nil {
 		var err error
 		if q, err = queue.New(role, queue.Options{Now: opts.Now}); err != nil {

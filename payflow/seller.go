@@ -134,7 +134,8 @@ type captures struct {
 // merchant. It fails with ErrInvalid when card is nil or a nil pointer (a
 // nil *simcard.Card), or opts lacks the API (also one that is a nil
 // pointer) or a way to verify receipts, or has a PlatformKey that is no
-// ECDSA P-256 key with its point on the curve (PhoneOptions).
+// ECDSA P-256 key with its point on the curve, or a Queue that is not a
+// seller's (PhoneOptions).
 func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 	s := &Seller{
 		card: card, rand: rand.Reader, requestMu: newCtxLock(), settleMu: newCtxLock(),

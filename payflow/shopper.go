@@ -65,7 +65,7 @@ const MaxKeptConsents = 16
 // when card is nil or a nil pointer (a nil *simcard.Card), or opts lacks
 // the API (also one that is a nil pointer) or a way to verify receipts,
 // or has a PlatformKey that is no ECDSA P-256 key with its point on the
-// curve (PhoneOptions).
+// curve, or a Queue that is not a shopper's (PhoneOptions).
 func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 	s := &Shopper{card: card, consentMu: newCtxLock()}
 	if err := s.init(adv.Shopper, card, opts); err != nil {

@@ -238,6 +238,11 @@ func New(self adv.Role, opts Options) (*Queue, error) {
 // returned every time.
 func (q *Queue) Changes() <-chan struct{} { return q.changes }
 
+// Role returns the role of the phone that the queue is for, New's self:
+// it keeps the adverts of the opposite role. The zero Queue, which New
+// did not make, has none (0).
+func (q *Queue) Role() adv.Role { return q.self }
+
 // notifyLocked counts a notification and sends it, without blocking: a
 // value already waiting stands for this one too.
 func (q *Queue) notifyLocked() {

@@ -102,8 +102,10 @@ func TestNew(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.NotNil(t, q.Changes())
+			assert.Equal(t, tt.role, q.Role())
 		})
 	}
+	assert.Equal(t, adv.Role(0), new(Queue).Role(), "the zero Queue has no role")
 }
 
 func TestObserveRejects(t *testing.T) {
