@@ -1841,7 +1841,15 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 // seller learns of it, and keeps its receipt, instead of refunding twice;
 // the Refund after it makes a new refund. When the platform refuses it
 // (with another code, over HTTP in its error body), it was not made, and
-// Refund makes the new refund.
+// Refund makes the new refund. A refund that the platform answers with a
+// verified receipt of another refund or request, sent the first time or
+// again, fails that Refund with ErrMismatch, and stays kept: the Refunds
+// after it send it again first, as above, but while the platform answers
+// it so again, they pass it over, without an error, and make their new
+// refunds, so that the seller is told once and not kept from refunding.
+// It stays kept until the platform answers it otherwise, as above, or a
+// new refund that gets no answer, no verdict or no receipt that verifies
+// takes its place (the phone keeps one).
 //
 // Refunds (Refund, RefundPayment) run one at a time: one that comes while
 // another runs waits for it only as long as ctx lasts, and then fails
@@ -1920,9 +1928,16 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 	defer s.refundMu.unlock()
 	if u := s.unconfirmed; u != nil {
 		rc, notMade, err := s.sendRefund(ctx, u)
+		other := errors.Is(err, errOtherRefund)
 		switch {
 		case notMade:
 			s.unconfirmed = nil
+		case other && u.reported:
+			// Reported once: passed over, still kept, until a refund
+			// made now that gets no answer takes its place.
+		case other:
+			u.reported = true
+			return nil, err
 		case err != nil:
 			return nil, err
 		case u.payment.ID != cur.ID || u.amount != amount:
@@ -1947,6 +1962,7 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 	}
 	rc, notMade, err := s.sendRefund(ctx, u)
 	if err != nil && !notMade {
+		u.reported = errors.Is(err, errOtherRefund)
 		s.unconfirmed = u
 	}
 	return rc, err
@@ -1975,11 +1991,21 @@ type sentRefund struct {
 	id      ID
 	amount  uint64
 	msg     []byte
+	// reported: a Refund failed with the ErrMismatch of a verified
+	// receipt of another refund or request (errOtherRefund) that the
+	// platform answered u with, the last time it answered it with a
+	// receipt; guarded by refundMu.
+	reported bool
 }
+
+// errOtherRefund is the ErrMismatch of sendRefund for a verified receipt
+// of another refund or request than the one sent.
+var errOtherRefund = errors.New("the receipt is not of this refund")
 
 // sendRefund sends u to the platform and returns its verified receipt.
 // notMade reports that the platform refused u (refused), which was then
-// not made.
+// not made. A verified receipt of another refund or request is
+// ErrMismatch matching errOtherRefund.
 func (s *Seller) sendRefund(ctx context.Context, u *sentRefund) (rc *Receipt, notMade bool, err error) {
 	v, err := s.api.Refund(ctx, &RefundRequest{Refund: u.msg})
 	if err != nil {
@@ -1989,11 +2015,11 @@ func (s *Seller) sendRefund(ctx context.Context, u *sentRefund) (rc *Receipt, no
 		return nil, false, err
 	}
 	if err := checkReceipt(rc, record.ReceiptRefund, u.payment); err != nil {
-		return nil, false, err
+		return nil, false, fmt.Errorf("%w (%w)", err, errOtherRefund)
 	}
 	h := record.Hash(u.msg)
 	if !bytes.Equal(rc.RefundID, u.id[:]) || !bytes.Equal(rc.RefundHash, h[:]) || rc.Amount != u.amount {
-		return nil, false, fmt.Errorf("%w: the receipt is not of this refund", ErrMismatch)
+		return nil, false, fmt.Errorf("%w: %w", ErrMismatch, errOtherRefund)
 	}
 	return rc, false, nil
 }
