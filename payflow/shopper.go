@@ -653,10 +653,15 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 		return nil, fmt.Errorf("%w: %d consents sent without a receipt are kept", ErrLimit, n)
 	}
 	// A fresh view carries a fresh consent nonce; it must show the same
-	// request as the screen did.
-	v, err := s.reread(ctx, shown)
-	if err != nil {
-		return nil, err
+	// request as the screen did. The read after a refusal of u, of u's
+	// request, which is shown's (keptFor), checked so (sameRequest), is
+	// one.
+	v := read
+	if v == nil {
+		var err error
+		if v, err = s.reread(ctx, shown); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case v.State == StatePending:

@@ -144,13 +144,15 @@ func TestShopperApproveWaitsAgainForCapture(t *testing.T) {
 
 // scriptedApproveAPI answers the consents with the functions of approve in
 // turn (the platform's answer once they run out) and lets hide take the
-// consent nonce off the payer's views.
+// consent nonce off the payer's views; reads counts the payer's reads of
+// the requests.
 type scriptedApproveAPI struct {
 	payflow.API
 	mu      sync.Mutex
 	approve []func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error)
 	sent    [][]byte
 	hide    bool
+	reads   int
 }
 
 func (a *scriptedApproveAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
@@ -168,6 +170,7 @@ func (a *scriptedApproveAPI) Payment(ctx context.Context, token string, id payfl
 	v, err := a.API.Payment(ctx, token, id)
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.reads++
 	if err == nil && a.hide {
 		v.ConsentNonce = nil
 	}
@@ -178,8 +181,9 @@ func (a *scriptedApproveAPI) Payment(ctx context.Context, token string, id payfl
 // the platform is sent again by the next Approve; while the platform
 // refuses it and shows a settlement under way, Approve fails with
 // ErrConflict and signs nothing; once the platform refuses it and shows
-// the request payable, the card signs a new consent, and the shopper is
-// charged once.
+// the request payable, the card signs a new consent over the consent
+// nonce of that read, the request read once, and the shopper is charged
+// once.
 func TestShopperApproveAfterUnansweredConsent(t *testing.T) {
 	ctx := context.Background()
 	unavailable := func(context.Context, *payflow.ApproveRequest) (*payflow.PaymentView, error) {
@@ -223,8 +227,14 @@ func TestShopperApproveAfterUnansweredConsent(t *testing.T) {
 		// consent's counter when it is sent again.
 		_, err := w.shopper.Login(ctx)
 		require.NoError(t, err)
+		api.mu.Lock()
+		api.reads = 0
+		api.mu.Unlock()
 		rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
 		require.NoError(t, err)
+		api.mu.Lock()
+		assert.Equal(t, 1, api.reads, "the read after the refusal gives the consent nonce of the new consent")
+		api.mu.Unlock()
 		require.Len(t, api.sent, 3)
 		assert.Equal(t, api.sent[0], api.sent[1])
 		assert.NotEqual(t, api.sent[0], api.sent[2])
