@@ -1455,10 +1455,23 @@ func sameRequest(shown, v *PaymentView) error {
 
 // checkReceipt checks the fields of a payment or refund receipt that both
 // phones know: its kind, the request ID and hash, parties and currency of
-// v, and for a payment receipt the lines and legs of the request that the
-// seller's card signed, which v carries (showsSignedLines: the names of
-// the lines, which the card does not sign, are not compared).
+// v (checkReceiptFields), and for a payment receipt the lines and legs of
+// the request that the seller's card signed, which v carries
+// (checkReceiptLines).
 func checkReceipt(rc *Receipt, kind record.ReceiptKind, v *PaymentView) error {
+	if err := checkReceiptFields(rc, kind, v); err != nil || kind != record.ReceiptPayment {
+		return err
+	}
+	r, err := openSigned(v)
+	if err != nil {
+		return err
+	}
+	return checkReceiptLines(rc, r)
+}
+
+// checkReceiptFields checks the kind of a receipt, and its request ID
+// and hash, parties and currency against v's (ErrMismatch).
+func checkReceiptFields(rc *Receipt, kind record.ReceiptKind, v *PaymentView) error {
 	switch {
 	case rc.Kind != kind:
 		return fmt.Errorf("%w: receipt kind %d", ErrMismatch, rc.Kind)
@@ -1468,20 +1481,32 @@ func checkReceipt(rc *Receipt, kind record.ReceiptKind, v *PaymentView) error {
 		return fmt.Errorf("%w: receipt of another request hash", ErrMismatch)
 	case rc.MerchantID != v.MerchantID || rc.Currency != v.Currency || rc.PayerCardID != v.PayerCardID:
 		return fmt.Errorf("%w: receipt parties or currency", ErrMismatch)
-	case kind != record.ReceiptPayment:
-		return nil
 	}
+	return nil
+}
+
+// openSigned opens the signed request that v carries (ErrMismatch when
+// it does not open).
+func openSigned(v *PaymentView) (*record.PaymentRequest, error) {
 	var r record.PaymentRequest
 	if err := record.Open(v.Request, &r); err != nil {
-		return fmt.Errorf("%w: the signed request: %w", ErrMismatch, err)
+		return nil, fmt.Errorf("%w: the signed request: %w", ErrMismatch, err)
 	}
+	return &r, nil
+}
+
+// checkReceiptLines checks that a payment receipt has the lines and legs
+// of r, the request that the seller's card signed (showsSignedLines: the
+// names of the lines, which the card does not sign, are not compared;
+// ErrMismatch).
+func checkReceiptLines(rc *Receipt, r *record.PaymentRequest) error {
 	lines := make([]Line, len(rc.Lines))
 	for i, l := range rc.Lines {
 		// The amount is the product modulo 2^64: showsSignedLines refuses
 		// a product that does not fit.
 		lines[i] = Line{SKU: l.SKU, Quantity: l.Quantity, UnitPrice: l.UnitPrice, Amount: l.UnitPrice * l.Quantity}
 	}
-	if !showsSignedLines(&r, lines, assetLegs(rc.Legs)) {
+	if !showsSignedLines(r, lines, assetLegs(rc.Legs)) {
 		return fmt.Errorf("%w: the receipt's lines or legs differ from the seller's signed request", ErrMismatch)
 	}
 	return nil

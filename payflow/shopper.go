@@ -407,21 +407,28 @@ func checkPaymentView(v *PaymentView, sess *SessionView, cardID string) error {
 }
 
 // checkShowsSigned checks that a payment view shows the seller-signed
-// request it carries: its hash, ID, session, parties, currency, amount,
-// lines and legs (showsSignedLines; ErrMismatch).
+// request it carries (showsSigned).
 func checkShowsSigned(v *PaymentView) error {
+	_, err := showsSigned(v)
+	return err
+}
+
+// showsSigned checks that a payment view shows the seller-signed request
+// it carries: its hash, ID, session, parties, currency, amount, lines and
+// legs (showsSignedLines; ErrMismatch), and returns that request, opened.
+func showsSigned(v *PaymentView) (*record.PaymentRequest, error) {
 	h := record.Hash(v.Request)
-	var r record.PaymentRequest
-	if err := record.Open(v.Request, &r); err != nil {
-		return fmt.Errorf("%w: the signed request: %w", ErrMismatch, err)
+	r, err := openSigned(v)
+	if err != nil {
+		return nil, err
 	}
 	if !bytes.Equal(v.RequestHash, h[:]) ||
 		!bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(r.SessionID, v.SessionID[:]) ||
 		r.PayerCardID != v.PayerCardID || r.MerchantID != v.MerchantID ||
-		r.Currency != v.Currency || r.Amount != v.Amount || !showsSignedLines(&r, v.Lines, v.Legs) {
-		return fmt.Errorf("%w: the payment screen differs from the seller's signed request", ErrMismatch)
+		r.Currency != v.Currency || r.Amount != v.Amount || !showsSignedLines(r, v.Lines, v.Legs) {
+		return nil, fmt.Errorf("%w: the payment screen differs from the seller's signed request", ErrMismatch)
 	}
-	return nil
+	return r, nil
 }
 
 // Payment returns the payment request on screen, or ErrNoPayment. The
@@ -941,7 +948,8 @@ func (s *Shopper) paidByAnother(u *sentConsent, err error) bool {
 // capture of the request gives, or the request otherwise than its
 // seller's card signed it (checkCaptured), a receipt of another
 // request, parties or currency, or with other lines or legs than the
-// seller's card signed (checkReceipt), of another consent than u,
+// seller's card signed (checkReceiptFields, and checkReceiptLines with
+// the signed request that checkCaptured opened), of another consent than u,
 // or for another amount than v shows captured, is ErrMismatch. The
 // receipt that it took for u before (taken: keptCaptured takes it before
 // the approval that collects it) does not have its signature checked
@@ -950,7 +958,9 @@ func (s *Shopper) paidByAnother(u *sentConsent, err error) bool {
 // is a copy of the receipt that it takes for u (verifiedReceipt.receipt),
 // so that a caller that writes into it leaves that one as verified.
 func (s *Shopper) receiptOf(ctx context.Context, u *sentConsent, v *PaymentView) (*Receipt, error) {
-	if err := checkCaptured(u.view, v); err != nil {
+	// v carries u's signed request, byte for byte (sameRequest).
+	r, err := checkCaptured(u.view, v)
+	if err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -961,7 +971,10 @@ func (s *Shopper) receiptOf(ctx context.Context, u *sentConsent, v *PaymentView)
 		return nil, err
 	}
 	rc := vr.rc
-	if err := checkReceipt(rc, record.ReceiptPayment, u.view); err != nil {
+	if err := checkReceiptFields(rc, record.ReceiptPayment, u.view); err != nil {
+		return nil, err
+	}
+	if err := checkReceiptLines(rc, r); err != nil {
 		return nil, err
 	}
 	ch := record.Hash(u.msg)
@@ -990,16 +1003,17 @@ func refusedReceipt(err error) bool {
 // its lines and legs too, which the screen of a receipt to collect shows)
 // and what a capture of it can have captured: the whole amount, or for a
 // merchant that captures manually (both views say so) at most that
-// (ErrMismatch).
-func checkCaptured(shown, v *PaymentView) error {
-	if err := checkShowsSigned(v); err != nil {
-		return err
+// (ErrMismatch). It returns the signed request that v carries, opened.
+func checkCaptured(shown, v *PaymentView) (*record.PaymentRequest, error) {
+	r, err := showsSigned(v)
+	if err != nil {
+		return nil, err
 	}
 	manual := shown.ManualCapture && v.ManualCapture
 	if v.Captured > shown.Amount || (!manual && v.Captured != shown.Amount) {
-		return fmt.Errorf("%w: the platform shows %d of the payment of %d captured", ErrMismatch, v.Captured, shown.Amount)
+		return nil, fmt.Errorf("%w: the platform shows %d of the payment of %d captured", ErrMismatch, v.Captured, shown.Amount)
 	}
-	return nil
+	return r, nil
 }
 
 // DeclineShown refuses the payment request that the app showed, shown,
