@@ -1122,20 +1122,15 @@ func (p *phone) currentPayment() (*PaymentView, error) {
 // that of v when it has v's ID and request hash: another request under
 // that ID (a seller card may sign more than one), put on screen since,
 // stays there.
-func (p *phone) finish(v *PaymentView) { p.finishOf(v, false) }
-
-// finishShown is finish of v, a view that was on screen, only while the
-// view on screen also shows v's state: one that shows that request
-// otherwise, put there since (an ended view, showEnded), stays.
-func (p *phone) finishShown(v *PaymentView) { p.finishOf(v, true) }
-
-// finishOf is finish of v, and with state only while the view on screen
-// shows v's state.
-func (p *phone) finishOf(v *PaymentView, state bool) {
+func (p *phone) finish(v *PaymentView) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.payment != nil && p.payment.ID == v.ID && bytes.Equal(p.payment.RequestHash, v.RequestHash) &&
-		(!state || p.payment.State == v.State) {
+	p.finishLocked(v)
+}
+
+// finishLocked is finish with p.mu held.
+func (p *phone) finishLocked(v *PaymentView) {
+	if p.payment != nil && p.payment.ID == v.ID && bytes.Equal(p.payment.RequestHash, v.RequestHash) {
 		p.payment = nil
 		if p.session != nil && v.ID == SessionRequestID(p.session.ID, p.next) {
 			p.next++

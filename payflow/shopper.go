@@ -364,6 +364,17 @@ func (s *Shopper) showEnded(v *PaymentView) error {
 	return nil
 }
 
+// finishShown is finish of v, a view that was on screen, only while the
+// view on screen also shows v's state: one that shows that request
+// otherwise, put there since (an ended view, showEnded), stays.
+func (s *Shopper) finishShown(v *PaymentView) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.payment != nil && s.payment.State == v.State {
+		s.finishLocked(v)
+	}
+}
+
 // keep keeps u until its receipt verifies or its request ends.
 func (s *Shopper) keep(u *sentConsent) {
 	s.mu.Lock()
