@@ -71,3 +71,65 @@ func (w *phoneWorld) approveRefused(t *testing.T, api payflow.API) (screen *payf
 	assert.Nil(t, rc)
 	return screen, counter
 }
+
+// cancelOnReadAPI calls cancel when the phone reads the request id.
+type cancelOnReadAPI struct {
+	payflow.API
+	id     payflow.ID
+	cancel context.CancelFunc
+}
+
+func (a *cancelOnReadAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	if id == a.id {
+		a.cancel()
+	}
+	return a.API.Payment(ctx, token, id)
+}
+
+// TestApproveOfReceiptToCollectDroppedByWaitPayment: a receipt to collect
+// on screen whose kept consent a later WaitPayment dropped (the platform
+// showed its request cancelled, as its seller's card signed it) stays on
+// screen through that WaitPayment; its approval then fails with ErrFinal
+// naming the captured view's state, sending nothing and without the card,
+// and takes the view off screen, and the next WaitPayment shows the
+// session's next request.
+func TestApproveOfReceiptToCollectDroppedByWaitPayment(t *testing.T) {
+	ctx := context.Background()
+	w := newMemoryPhoneWorld(t, false)
+	lost := &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable}
+	first, _, screen := w.receiptToCollect(t, lost)
+
+	// The WaitPayment reads the kept consent's request, shown cancelled,
+	// then the session's first request, cancelled too, and ends as it
+	// reads the next one.
+	waitCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lost.API = &cancelOnReadAPI{
+		API: &forgetfulAPI{API: w.f.Platform, id: first.ID, ended: payflow.StateCancelled},
+		id:  payflow.SessionRequestID(first.SessionID, 1), cancel: cancel,
+	}
+	v, err := w.shopper.WaitPayment(waitCtx)
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Nil(t, v)
+	on, err := w.shopper.Payment()
+	require.NoError(t, err)
+	assert.Equal(t, screen, on, "the receipt to collect stays on screen")
+
+	counter := w.counter(t)
+	left, _, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrFinal)
+	assert.EqualError(t, err, "payflow: request already in a final state: payment captured")
+	assert.Nil(t, rc)
+	assert.Equal(t, counter, w.counter(t), "the card signed nothing")
+	after, _, err := w.shopperCard.Card.PINTries()
+	require.NoError(t, err)
+	assert.Equal(t, left, after, "the PIN was not verified")
+	assert.Len(t, lost.consents, 1, "no consent sent again")
+	_, err = w.shopper.Payment()
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "no receipt to collect is left on screen")
+
+	lost.API = w.f.Platform
+	w.requireNextRequestAsked(t)
+}
