@@ -398,6 +398,10 @@ const LoginTries = 3
 //
 // The login it returns is the caller's own: the phone keeps the one it
 // uses, which writing into the one returned leaves as it was.
+//
+// A login whose ctx ended before it fails with ctx's error, whether or
+// not the API heeds ctx (a Platform in process): it sends nothing and the
+// card signs no proof. So does one that another call makes for itself.
 func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
 	resp, err := p.logIn(ctx)
 	if err != nil {
@@ -409,6 +413,9 @@ func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
 
 // logIn is Login, returning the login that the phone keeps.
 func (p *phone) logIn(ctx context.Context) (*LoginResponse, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	resp, err := LoginWithRetry(ctx, p.api, LoginTries, func() ([]byte, error) {
 		msg, _, _, err := p.proof(ctx, adv.EID{})
 		return msg, err

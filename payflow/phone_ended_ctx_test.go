@@ -13,10 +13,10 @@ import (
 )
 
 // TestPhoneCallsWithEndedContextSendNothing: a decline, a selection, a
-// capture or a cancellation of a held request whose context ended before
-// the call fails with the context's error, also when the API (a Platform
-// in process) does not look at the context: nothing is sent, the card
-// signs nothing, and the request or the queue stays as it was.
+// login, a capture or a cancellation of a held request whose context
+// ended before the call fails with the context's error, also when the API
+// (a Platform in process) does not look at the context: nothing is sent,
+// the card signs nothing, and the request or the queue stays as it was.
 func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 	ctx := context.Background()
 	ended, cancel := context.WithCancel(ctx)
@@ -90,6 +90,17 @@ func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 			w.assertState(t, id, payflow.StateHeld, "nothing captured")
 		})
 	}
+	t.Run("Login", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		counter := w.counter(t)
+		l, err := w.shopper.Login(ended)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Nil(t, l)
+		assert.Equal(t, counter, w.counter(t), "the card signed no auth proof")
+		_, err = w.shopper.Login(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, counter+1, w.counter(t))
+	})
 	t.Run("CancelHeld", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, true)
 		id := w.pairAndHold(t)
