@@ -755,9 +755,11 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // phone's records are sent in the order they are signed only if the app
 // makes the calls that sign them one at a time.
 //
-// A Select whose ctx ended before it fails with ctx's error, whether or
-// not the API heeds ctx (a Platform in process): it sends nothing, the
-// card signs no proof, and the queue stays as it was.
+// A Select of a peer that the queue holds live whose ctx ended before it
+// fails with ctx's error, whether or not the API heeds ctx (a Platform in
+// process): it sends nothing, the card signs no proof, and the queue shows
+// selected what it showed before. One of a peer that the queue does not
+// hold live fails with queue.ErrUnknownPeer all the same.
 func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	c, _, err := p.selectPeer(ctx, eid)
 	return c, err
@@ -766,14 +768,17 @@ func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) 
 // selectPeer is Select; dropped is the payment request that it took off
 // the screen as it selected the session, if any.
 func (p *phone) selectPeer(ctx context.Context, eid adv.EID) (c *Confirmation, dropped *PaymentView, err error) {
-	if err := ctx.Err(); err != nil {
-		return nil, nil, err
-	}
 	choice, err := p.choose(eid)
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := p.resolvePeer(ctx, eid)
+	// Once ctx ended, nothing is sent, whether or not the API heeds ctx.
+	r, err := func() (*ResolveResponse, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return p.resolvePeer(ctx, eid)
+	}()
 	if err != nil {
 		p.choiceEnded(choice)
 		return nil, nil, err

@@ -17,6 +17,8 @@ import (
 // ended before the call fails with the context's error, also when the API
 // (a Platform in process) does not look at the context: nothing is sent,
 // the card signs nothing, and the request or the queue stays as it was.
+// A selection of a peer that the queue lacks fails with
+// queue.ErrUnknownPeer all the same.
 func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 	ctx := context.Background()
 	ended, cancel := context.WithCancel(ctx)
@@ -74,6 +76,8 @@ func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 			require.ErrorIs(t, err, payflow.ErrNotPaired)
 			_, selected := p.Queue().Selected()
 			assert.False(t, selected, "the queue shows no peer selected")
+			_, err = p.Select(ended, adv.EID{1})
+			require.ErrorIs(t, err, queue.ErrUnknownPeer, "a peer that the queue lacks comes first")
 		})
 	}
 	for _, held := range []bool{false, true} {

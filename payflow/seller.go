@@ -226,13 +226,12 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // either order (Selects at once, a clock set back): the indexes of the
 // epoch before are kept.
 //
-// A Select whose ctx ended before it fails with ctx's error, whether or
-// not the API heeds ctx (a Platform in process): it sends nothing,
-// withdraws nothing, and the queue stays as it was.
+// A Select of a peer that the queue holds live whose ctx ended before it
+// fails with ctx's error, whether or not the API heeds ctx (a Platform in
+// process): it sends nothing, withdraws nothing, and the queue shows
+// selected what it showed before. One of a peer that the queue does not
+// hold live fails with queue.ErrUnknownPeer all the same.
 func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	// A peer that the queue lacks, or that the platform does not name (a
 	// read), is refused before anything is withdrawn, and so is a card
 	// that can sign no pairing proof; the queue keeps the one chosen while
