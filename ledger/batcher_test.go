@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"math"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/ledger/memory"
+	"github.com/casimpay/casimpay/ledger/sqlite"
 )
 
 // countingStore counts Update calls and can hold them until released.
@@ -656,4 +658,81 @@ func TestClockOutsideNanosecondRange(t *testing.T) {
 	require.Len(t, got, 2)
 	assert.Equal(t, uint64(start.UnixNano()), got[0].Timestamp)
 	assert.Equal(t, got[0].Timestamp+1, got[1].Timestamp, "a clock before 1678 is behind the last timestamp")
+}
+
+// sweepWatch counts the calls of Tx.ExpiredPending and keeps the now of
+// the last one.
+type sweepWatch struct {
+	ledger.Store
+	calls   atomic.Int64
+	lastNow atomic.Uint64
+}
+
+func (s *sweepWatch) Update(ctx context.Context, fn func(ledger.Tx) error) error {
+	return s.Store.Update(ctx, func(tx ledger.Tx) error { return fn(sweepWatchTx{tx, s}) })
+}
+
+type sweepWatchTx struct {
+	ledger.Tx
+	s *sweepWatch
+}
+
+func (t sweepWatchTx) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
+	t.s.calls.Add(1)
+	t.s.lastNow.Store(now)
+	return t.Tx.ExpiredPending(now, limit)
+}
+
+// TestNoSweepPastTheLimit: a batch whose events need timestamps beyond
+// TimestampLimit (two events with the clock at the limit, or one after a
+// last timestamp at the limit) fails with ErrTimestampLimit before it
+// asks the store for the expired pending transfers, so that no store is
+// given a time past the limit (a SQL store's column would take it wrapped
+// to a negative one); a batch that fits is swept at its first timestamp.
+func TestNoSweepPastTheLimit(t *testing.T) {
+	stores := map[string]func(t *testing.T) ledger.Store{
+		"memory": func(*testing.T) ledger.Store { return memory.New() },
+		"sqlite": func(t *testing.T) ledger.Store {
+			s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{})
+			require.NoError(t, err)
+			t.Cleanup(func() { s.Close() })
+			return s
+		},
+	}
+	for name, open := range stores {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := &sweepWatch{Store: open(t)}
+			l, now := clocked(t, s, ledger.Options{})
+			_, err := l.CreateAccounts(ctx, []ledger.Account{
+				{ID: ledger.IDFromUint64(1), Ledger: 978, Code: 1},
+				{ID: ledger.IDFromUint64(2), Ledger: 978, Code: 1},
+			})
+			require.NoError(t, err)
+
+			now.Store(int64(ledger.TimestampLimit) - 1)
+			res, err := l.CreateTransfers(ctx, []ledger.Transfer{transfer(1, 1)})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+			require.Equal(t, int64(1), s.calls.Load())
+			assert.Equal(t, ledger.TimestampLimit-1, s.lastNow.Load())
+
+			now.Store(int64(ledger.TimestampLimit))
+			_, err = l.CreateTransfers(ctx, []ledger.Transfer{transfer(2, 1), transfer(3, 1)})
+			require.ErrorIs(t, err, ledger.ErrTimestampLimit, "two events at the limit")
+			assert.Equal(t, int64(1), s.calls.Load(), "swept for a batch that cannot fit")
+
+			setLastTimestamp(t, s, ledger.TimestampLimit)
+			_, err = l.CreateTransfers(ctx, []ledger.Transfer{transfer(4, 1)})
+			require.ErrorIs(t, err, ledger.ErrTimestampLimit, "one event past the limit")
+			assert.Equal(t, int64(1), s.calls.Load(), "swept at a time past the limit")
+			assert.Equal(t, ledger.TimestampLimit-1, s.lastNow.Load())
+
+			got, err := l.LookupTransfers(ctx, []ledger.ID{ledger.IDFromUint64(1), ledger.IDFromUint64(2),
+				ledger.IDFromUint64(3), ledger.IDFromUint64(4)})
+			require.NoError(t, err)
+			require.Len(t, got, 1)
+			assert.Equal(t, ledger.IDFromUint64(1), got[0].ID)
+		})
+	}
 }

@@ -221,6 +221,8 @@ type Tx interface {
 	// 0 < ExpiresAt <= now, in ascending (ExpiresAt, Timestamp) order of
 	// their Pending states: by expiry, and those that expire at the same
 	// time in the order they were created, as TigerBeetle releases them.
+	// The ledger asks with a now of at most TimestampLimit, the first
+	// timestamp of a batch whose events fit below the limit.
 	ExpiredPending(now uint64, limit int) ([]Transfer, error)
 
 	// InsertAccounts inserts new accounts (their IDs are not yet stored).

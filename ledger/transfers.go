@@ -109,6 +109,12 @@ func (l *Ledger) createTransfers(tx Tx, events []Transfer, ends []int) ([]Create
 		return nil, err
 	}
 	ts := l.firstTimestamp(last)
+	// The events must fit before the sweep reads the store, which is
+	// never asked about a time past TimestampLimit (a SQL store's column
+	// would take it wrapped to a negative one).
+	if err := timestampsFit(ts, len(events)); err != nil {
+		return nil, err
+	}
 
 	expired, err := tx.ExpiredPending(ts, l.expiryLimit)
 	if err != nil {
