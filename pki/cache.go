@@ -68,12 +68,19 @@ func (c *cache) get(key [32]byte, now time.Time, crls *map[string]*heldCRL) *res
 	return res
 }
 
-// put stores res, checked while crls were the CRLs held, unless a CRL has
-// been accepted since (current holds others): the chain was then checked
-// against CRLs that may already be replaced. A refusal beyond maxRefused
+// put stores res, checked at now while crls were the CRLs held, unless a
+// CRL has been accepted since (current holds others): the chain was then
+// checked against CRLs that may already be replaced; nor when res is not
+// valid at now (within): a chain accepted within the skew after the
+// NotAfter of a certificate of its path or the next update of a CRL it
+// relies on, whose entry expires at that time, which get would drop at
+// every lookup, after it had evicted another. A refusal beyond maxRefused
 // evicts the least recently used refusal; when maxRefused is 0 a refusal
 // is not kept, and only takes out what key held.
-func (c *cache) put(key [32]byte, res *result, crls *map[string]*heldCRL, current *atomic.Pointer[map[string]*heldCRL]) {
+func (c *cache) put(key [32]byte, res *result, now time.Time, crls *map[string]*heldCRL, current *atomic.Pointer[map[string]*heldCRL]) {
+	if !res.within(now) {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if current.Load() != crls {

@@ -29,15 +29,21 @@ func (m *cacheModel) get(key [32]byte, now time.Time, crls *map[string]*heldCRL)
 	}
 	e := m.entries[i]
 	m.remove(i)
-	if e.crls != crls || now.Before(e.res.validFrom) || !e.res.expiry.IsZero() && !now.Before(e.res.expiry) {
+	if e.crls != crls || !modelWithin(e.res, now) {
 		return nil
 	}
 	m.entries = slices.Insert(m.entries, 0, e)
 	return e.res
 }
 
-func (m *cacheModel) put(key [32]byte, res *result, crls, current *map[string]*heldCRL) {
-	if crls != current {
+// modelWithin reports whether res may be served at now: from its
+// validFrom on, and before its expiry unless that is zero.
+func modelWithin(res *result, now time.Time) bool {
+	return !now.Before(res.validFrom) && (res.expiry.IsZero() || now.Before(res.expiry))
+}
+
+func (m *cacheModel) put(key [32]byte, res *result, now time.Time, crls, current *map[string]*heldCRL) {
+	if crls != current || !modelWithin(res, now) {
 		return
 	}
 	if i := m.find(key); i >= 0 {
@@ -145,8 +151,8 @@ func TestCacheModel(t *testing.T) {
 							res.expiry = time.Time{} // a refusal without end
 						}
 					}
-					c.put(key, res, crls, &current)
-					m.put(key, res, crls, current.Load())
+					c.put(key, res, now, crls, &current)
+					m.put(key, res, now, crls, current.Load())
 				default: // a CRL accepted, or the same CRL again
 					if r.IntN(2) == 0 {
 						held, other = other, held

@@ -578,14 +578,14 @@ func TestCacheNoRoomForRefusals(t *testing.T) {
 	for size := 1; size <= 3; size++ {
 		c := newCache(size)
 		require.Zero(t, c.maxRefused, size)
-		c.put([32]byte{1}, verified, crls, &current)
-		assert.Zero(t, testing.AllocsPerRun(100, func() { c.put([32]byte{2}, refused, crls, &current) }), size)
+		c.put([32]byte{1}, verified, t0, crls, &current)
+		assert.Zero(t, testing.AllocsPerRun(100, func() { c.put([32]byte{2}, refused, t0, crls, &current) }), size)
 		assert.Equal(t, 1, c.len(), size)
 		assert.Zero(t, c.refusals(), size)
 		assert.Zero(t, c.refused.Len(), size)
 		assert.Same(t, verified, c.get([32]byte{1}, t0, crls), size)
 
-		c.put([32]byte{1}, refused, crls, &current)
+		c.put([32]byte{1}, refused, t0, crls, &current)
 		assert.Zero(t, c.len(), size)
 		assert.Nil(t, c.get([32]byte{1}, t0, crls), size)
 	}
@@ -750,6 +750,42 @@ func TestCacheRootNotPresentedStartsLater(t *testing.T) {
 				return
 			}
 			requireRefusal(t, wantErr, ErrExpired, tc.cert)
+		})
+	}
+}
+
+// TestCacheKeepsNoEntryPastItsExpiry: a chain verified within the skew
+// after the NotAfter of its card, or after the next update of a CRL it
+// relies on, has an entry that expires at that time, before the
+// verification: the cache keeps none (get would drop it at every
+// lookup), and so evicts none: the chain verified before it stays.
+func TestCacheKeepsNoEntryPastItsExpiry(t *testing.T) {
+	h := newHierarchy(t)
+	short, shortChain := h.shortCard(t)
+	notAfter := mustParse(t, short).NotAfter
+	for _, tc := range []struct {
+		name  string
+		chain [][]byte
+		at    time.Time
+	}{
+		{"a minute after the card's NotAfter", shortChain, notAfter.Add(time.Minute)},
+		{"at the card's NotAfter plus the skew", shortChain, notAfter.Add(DefaultSkew)},
+		{"a minute after the CRLs' next update", h.chain(), t0.Add(24*time.Hour + time.Minute)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newClock(t0.Add(time.Hour))
+			v := newVerifier(t, h, clk, VerifierOptions{CacheSize: 1})
+			addCRLs(t, h, v) // next update t0 + 24h
+			_, other := h.shortCard(t)
+			_, err := v.VerifyCard(other)
+			require.NoError(t, err)
+			require.Equal(t, 1, v.cache.len())
+
+			clk.set(tc.at)
+			_, err = v.VerifyCard(tc.chain)
+			require.NoError(t, err)
+			assert.Equal(t, 1, v.cache.len())
+			assert.Contains(t, v.cache.idx, chainKey(roleCard, other), "the chain verified before")
 		})
 	}
 }

@@ -498,10 +498,10 @@ func (v *Verifier) verify(chain [][]byte, r role) (*result, error) {
 		switch {
 		case err == nil:
 			v.withinPresented(res, certs)
-			v.cache.put(key, res, crls, &v.crls)
+			v.cache.put(key, res, now, crls, &v.crls)
 		case errors.Is(err, ErrRevoked) || errors.Is(err, ErrExpired):
 			from, until := v.refusalSpan(certs, *crls, now)
-			v.cache.put(key, &result{err: err, validFrom: from, expiry: until}, crls, &v.crls)
+			v.cache.put(key, &result{err: err, validFrom: from, expiry: until}, now, crls, &v.crls)
 		}
 	}
 	return res, err
