@@ -54,7 +54,10 @@ var (
 	// other bytes after its extensions, after an extension's value, after
 	// its notAfter in its validity or in its subjectPublicKeyInfo (after
 	// the subjectPublicKey, or after the namedCurve of an ECDSA key), an
-	// ECDSA signature algorithm with parameters, or a basicConstraints, keyUsage, extKeyUsage, key identifier or
+	// ECDSA signature algorithm with parameters, an issuer or subject
+	// with an empty RelativeDistinguishedName, one whose attributes are
+	// not in the order DER has them in or an attribute with bytes after
+	// its value, or a basicConstraints, keyUsage, extKeyUsage, key identifier or
 	// certificatePolicies value not in DER (bytes after it, a field after
 	// those of a basicConstraints, an authorityKeyIdentifier or a
 	// PolicyInformation, no PolicyInformation, a keyUsage with trailing

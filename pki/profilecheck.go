@@ -356,21 +356,21 @@ func CardID(c *x509.Certificate) (string, error) {
 	return id, nil
 }
 
-// certificateEncoding returns why c is refused for what crypto/x509
-// parses and DER or RFC 5280 do not have, each another encoding of the
-// same certificate, or "": a notBefore or notAfter not encoded as RFC 5280
+// certificateEncoding returns why c is refused for what crypto/x509 parses
+// and DER or RFC 5280 do not have, each another encoding of the same
+// certificate, or "": a notBefore or notAfter not encoded as RFC 5280
 // §4.1.2.5 has it (readTime), other bytes after the notAfter in the
 // validity, which crypto/x509 does not look at, an ECDSA signature
-// algorithm with parameters (signatureAlgorithmEncoding), a
-// subjectPublicKeyInfo with other bytes after its parts (keyInfoInDER),
-// an extension whose critical is written out as FALSE or with other bytes
-// after its value (extensionsEncoding), other bytes after the extensions
-// (readExtensions), or a basicConstraints, keyUsage, extKeyUsage, key
-// identifier or certificatePolicies value not in DER
-// (extensionValueEncoding). It reads c.RawTBSCertificate, which
-// crypto/x509 parsed: the version, the serial number, the signature
-// algorithm, the issuer, the validity, the subject, the key, the unique
-// identifiers and the extensions.
+// algorithm with parameters (signatureAlgorithmEncoding), an issuer or a
+// subject not in DER (nameEncoding), a subjectPublicKeyInfo with other
+// bytes after its parts (keyInfoInDER), an extension whose critical is
+// written out as FALSE or with other bytes after its value
+// (extensionsEncoding), other bytes after the extensions (readExtensions),
+// or a basicConstraints, keyUsage, extKeyUsage, key identifier or
+// certificatePolicies value not in DER (extensionValueEncoding). It reads
+// c.RawTBSCertificate, which crypto/x509 parsed: the version, the serial
+// number, the signature algorithm, the issuer, the validity, the subject,
+// the key, the unique identifiers and the extensions.
 func certificateEncoding(c *x509.Certificate) string {
 	s := cryptobyte.String(c.RawTBSCertificate)
 	var tbs, alg, validity cryptobyte.String
@@ -382,6 +382,12 @@ func certificateEncoding(c *x509.Certificate) string {
 	}
 	if why := signatureAlgorithmEncoding(alg); why != "" {
 		return why
+	}
+	if why := nameEncoding(c.RawIssuer); why != "" {
+		return "issuer " + why
+	}
+	if why := nameEncoding(c.RawSubject); why != "" {
+		return "subject " + why
 	}
 	for _, field := range []string{"notBefore", "notAfter"} {
 		if why := readTime(&validity); why != "" {
@@ -410,6 +416,55 @@ func certificateEncoding(c *x509.Certificate) string {
 	}
 	if why := extensionsEncoding(exts); why != "" {
 		return "extension " + why
+	}
+	return ""
+}
+
+// nameEncoding returns why name, the issuer or the subject of a
+// certificate that crypto/x509 parsed, is refused, or "": a
+// RelativeDistinguishedName that is empty, where RFC 5280 §4.1.2.4 has
+// one attribute or more (crypto/x509 drops it), whose attributes are not
+// in the ascending order of their encodings that DER has in a SET OF
+// (X.690 §11.6), or with an attribute that holds other bytes after its
+// value, which crypto/x509 does not look at. Each is another encoding of
+// the same name, which crypto/x509 compares byte for byte (a certificate
+// names its issuer by the issuer's subject as encoded), as a verifier does
+// to find the CRL of an issuer (issuerKey). The type of the value of an
+// attribute, one of the string types that crypto/x509 reads, is the
+// issuer's to choose and is not checked. The issuer of a CRL needs no
+// check of its own: AddCRL takes a CRL only of the subject of a CA, byte
+// for byte.
+func nameEncoding(name cryptobyte.String) string {
+	var rdns cryptobyte.String
+	if !name.ReadASN1(&rdns, cbasn1.SEQUENCE) || !name.Empty() {
+		return "not a Name"
+	}
+	for !rdns.Empty() {
+		var set cryptobyte.String
+		if !rdns.ReadASN1(&set, cbasn1.SET) {
+			return "not a Name"
+		}
+		if set.Empty() {
+			return "with an empty RelativeDistinguishedName, which RFC 5280 has of one attribute or more"
+		}
+		var previous cryptobyte.String
+		for !set.Empty() {
+			var atav, fields, value cryptobyte.String
+			var tag cbasn1.Tag
+			if !set.ReadASN1Element(&atav, cbasn1.SEQUENCE) {
+				return "not a Name"
+			}
+			if previous != nil && bytes.Compare(previous, atav) > 0 {
+				return "with the attributes of a RelativeDistinguishedName out of the order of their encodings that DER has"
+			}
+			previous = atav
+			if !atav.ReadASN1(&fields, cbasn1.SEQUENCE) || !fields.SkipASN1(cbasn1.OBJECT_IDENTIFIER) || !fields.ReadAnyASN1(&value, &tag) {
+				return "not a Name"
+			}
+			if !fields.Empty() {
+				return "with bytes after the value of an attribute"
+			}
+		}
 	}
 	return ""
 }

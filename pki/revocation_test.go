@@ -791,6 +791,129 @@ func TestKeyInfoEncoding(t *testing.T) {
 	}
 }
 
+// inName returns an edit for resigned, for one use, that writes, in place
+// of the Name at position field of the signed content of a certificate (3
+// the issuer, 5 the subject, after the version, the serial number, the
+// signature algorithm and, for the subject, the validity), what edit adds
+// for the content of its SEQUENCE.
+func inName(t testing.TB, field int, edit func(b *cryptobyte.Builder, rdns cryptobyte.String)) func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+	i := -1
+	return func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+		i++
+		if i != field {
+			b.AddBytes(elem)
+			return
+		}
+		var rdns cryptobyte.String
+		require.True(t, elem.ReadASN1(&rdns, cbasn1.SEQUENCE))
+		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { edit(b, rdns) })
+	}
+}
+
+// attribute adds an AttributeTypeAndValue of type id and value, a
+// UTF8String.
+func attribute(b *cryptobyte.Builder, id asn1.ObjectIdentifier, value string) {
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1ObjectIdentifier(id)
+		b.AddASN1(cbasn1.UTF8String, func(b *cryptobyte.Builder) { b.AddBytes([]byte(value)) })
+	})
+}
+
+// misencodedNames are edits of a Name for inName that crypto/x509 parses
+// and DER or RFC 5280 §4.1.2.4 do not have, by name, with the words of
+// the refusal: other bytes after the value of an attribute, which
+// crypto/x509 does not look at; an empty RelativeDistinguishedName, which
+// crypto/x509 drops; a RelativeDistinguishedName of two attributes out of
+// the order of their encodings that DER has in a SET OF (X.690 §11.6).
+var misencodedNames = map[string]struct {
+	edit func(t testing.TB) func(b *cryptobyte.Builder, rdns cryptobyte.String)
+	why  string
+}{
+	"bytes after an attribute's value": {
+		func(t testing.TB) func(b *cryptobyte.Builder, rdns cryptobyte.String) {
+			return func(b *cryptobyte.Builder, rdns cryptobyte.String) {
+				var set, atav cryptobyte.String
+				require.True(t, rdns.ReadASN1(&set, cbasn1.SET) && set.ReadASN1(&atav, cbasn1.SEQUENCE))
+				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
+					b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+						b.AddBytes(atav)
+						b.AddASN1NULL()
+					})
+					b.AddBytes(set)
+				})
+				b.AddBytes(rdns)
+			}
+		},
+		"with bytes after the value of an attribute",
+	},
+	"an empty RDN": {
+		func(t testing.TB) func(b *cryptobyte.Builder, rdns cryptobyte.String) {
+			return func(b *cryptobyte.Builder, rdns cryptobyte.String) {
+				b.AddBytes(rdns)
+				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {})
+			}
+		},
+		"with an empty RelativeDistinguishedName, which RFC 5280 has of one attribute or more",
+	},
+	"an RDN out of order": {
+		func(t testing.TB) func(b *cryptobyte.Builder, rdns cryptobyte.String) {
+			return func(b *cryptobyte.Builder, rdns cryptobyte.String) {
+				b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
+					attribute(b, asn1.ObjectIdentifier{2, 5, 4, 11}, "cards") // OU
+					attribute(b, asn1.ObjectIdentifier{2, 5, 4, 10}, "casim") // O
+				})
+				b.AddBytes(rdns)
+			}
+		},
+		"with the attributes of a RelativeDistinguishedName out of the order of their encodings that DER has",
+	},
+}
+
+// TestNameEncoding: a certificate whose issuer or subject crypto/x509
+// parses and DER or RFC 5280 do not have (misencodedNames), another
+// encoding of the same name, which a certificate below a CA must name as
+// the CA's subject byte for byte and under which a verifier finds the CRL
+// of an issuer (issuerKey), is refused: a CA certificate presented, a root
+// or an intermediate of NewVerifier and a CA of LoadCA with ErrUsage naming
+// it and the name, a card's by VerifyCard with ErrUsage for certificate 0.
+// A RelativeDistinguishedName of the same two attributes in the order of
+// their encodings is taken.
+func TestNameEncoding(t *testing.T) {
+	h, v := withCRLs(t)
+	for name, tt := range misencodedNames {
+		t.Run(name, func(t *testing.T) {
+			ca := resigned(t, h.root.Signer(), h.ca.DER(), inName(t, 5, tt.edit(t)))
+			root := resigned(t, h.root.Signer(), h.root.DER(), inName(t, 5, tt.edit(t)))
+			why := "subject " + tt.why
+			presented, asRoot, intermediate, loaded := caRefusals(t, h, v, ca, root)
+			assert.EqualError(t, presented, "pki: certificate not valid for this usage: certificate 1: "+why)
+			assert.EqualError(t, asRoot, "pki: certificate not valid for this usage: root 0 "+why)
+			assert.EqualError(t, intermediate, "pki: certificate not valid for this usage: intermediate 0 "+why)
+			assert.EqualError(t, loaded, "pki: certificate not valid for this usage: CA certificate "+why)
+
+			for field, what := range map[int]string{3: "issuer ", 5: "subject "} {
+				card := resigned(t, h.ca.Signer(), h.card, inName(t, field, tt.edit(t)))
+				_, err := v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+				assert.Equal(t, &Error{Err: ErrUsage, Cert: 0, Reason: what + tt.why}, err)
+			}
+		})
+	}
+
+	sorted := func(b *cryptobyte.Builder, rdns cryptobyte.String) {
+		b.AddASN1(cbasn1.SET, func(b *cryptobyte.Builder) {
+			attribute(b, asn1.ObjectIdentifier{2, 5, 4, 10}, "casim") // O
+			attribute(b, asn1.ObjectIdentifier{2, 5, 4, 11}, "cards") // OU
+		})
+		b.AddBytes(rdns)
+	}
+	card := resigned(t, h.ca.Signer(), h.card, inName(t, 5, sorted))
+	_, err := v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+	assert.NoError(t, err)
+	ca := resigned(t, h.root.Signer(), h.ca.DER(), inName(t, 5, sorted))
+	_, err = NewVerifier(VerifierOptions{Roots: [][]byte{h.root.DER()}, Intermediates: [][]byte{ca}})
+	assert.NoError(t, err)
+}
+
 // withSignatureParameters returns der, a certificate or a CRL signed with
 // ECDSA with SHA-256, with a NULL written after the OBJECT IDENTIFIER of
 // its signature algorithm, in its signed content and after it alike (as
