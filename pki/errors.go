@@ -54,6 +54,7 @@ var (
 	// other bytes after its extensions, after an extension's value, after
 	// its notAfter in its validity or in its subjectPublicKeyInfo (after
 	// the subjectPublicKey, or after the namedCurve of an ECDSA key), an
+	// ECDSA key whose subjectPublicKey has unused bits, an
 	// ECDSA signature algorithm with parameters, an issuer or subject
 	// with an empty RelativeDistinguishedName, one whose attributes are
 	// not in the order DER has them in or an attribute with bytes after

@@ -363,14 +363,15 @@ func CardID(c *x509.Certificate) (string, error) {
 // validity, which crypto/x509 does not look at, an ECDSA signature
 // algorithm with parameters (signatureAlgorithmEncoding), an issuer or a
 // subject not in DER (nameEncoding), a subjectPublicKeyInfo with other
-// bytes after its parts (keyInfoInDER), an extension whose critical is
-// written out as FALSE or with other bytes after its value
-// (extensionsEncoding), other bytes after the extensions (readExtensions),
-// or a basicConstraints, keyUsage, extKeyUsage, key identifier or
-// certificatePolicies value not in DER (extensionValueEncoding). It reads
-// c.RawTBSCertificate, which crypto/x509 parsed: the version, the serial
-// number, the signature algorithm, the issuer, the validity, the subject,
-// the key, the unique identifiers and the extensions.
+// bytes after its parts or an ECDSA key with unused bits (keyInfoEncoding),
+// an extension whose critical is written out as FALSE or with other bytes
+// after its value (extensionsEncoding), other bytes after the extensions
+// (readExtensions), or a basicConstraints, keyUsage, extKeyUsage, key
+// identifier or certificatePolicies value not in DER
+// (extensionValueEncoding). It reads c.RawTBSCertificate, which crypto/x509
+// parsed: the version, the serial number, the signature algorithm, the
+// issuer, the validity, the subject, the key, the unique identifiers and
+// the extensions.
 func certificateEncoding(c *x509.Certificate) string {
 	s := cryptobyte.String(c.RawTBSCertificate)
 	var tbs, alg, validity cryptobyte.String
@@ -401,8 +402,8 @@ func certificateEncoding(c *x509.Certificate) string {
 	if !tbs.SkipASN1(cbasn1.SEQUENCE) || !tbs.ReadASN1(&info, cbasn1.SEQUENCE) { // the subject and the key
 		return "extensions not found"
 	}
-	if !keyInfoInDER(info) {
-		return "subjectPublicKeyInfo with more than an ECDSA algorithm of a namedCurve and a subjectPublicKey"
+	if why := keyInfoEncoding(info); why != "" {
+		return why
 	}
 	if !tbs.SkipOptionalASN1(cbasn1.Tag(1).ContextSpecific()) || !tbs.SkipOptionalASN1(cbasn1.Tag(2).ContextSpecific()) {
 		return "extensions not found"
@@ -506,24 +507,42 @@ func signatureAlgorithmEncoding(alg cryptobyte.String) string {
 // an ECDSA key.
 var oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
 
-// keyInfoInDER reports whether info, the content of a
-// subjectPublicKeyInfo that crypto/x509 parsed, holds nothing after its
-// subjectPublicKey BIT STRING and, for an ECDSA key, nothing but the
-// namedCurve OBJECT IDENTIFIER after the algorithm (RFC 5480 §2.1.1):
-// crypto/x509 looks at neither, and the key so encoded is another
-// encoding of the same key, under which a verifier, finding the CRL of an
-// issuer by its name and subjectPublicKeyInfo (issuerKey), finds none of
-// those held. The parameters of a key of another algorithm, which the
-// profile refuses, are not read.
-func keyInfoInDER(info cryptobyte.String) bool {
+// keyInfoEncoding returns why info, the content of a subjectPublicKeyInfo
+// that crypto/x509 parsed, is refused, or "": other bytes after its
+// subjectPublicKey BIT STRING or, for an ECDSA key, anything but the
+// namedCurve OBJECT IDENTIFIER after the algorithm (RFC 5480 §2.1.1),
+// at which crypto/x509 does not look, or, for an ECDSA key, a
+// subjectPublicKey with unused bits, which crypto/x509 shifts off (an
+// uncompressed point starts with 5 zero bits) and RFC 5480 §2.2 does not
+// have: the octets of the point are those of the BIT STRING, whole. The
+// key so encoded is another encoding of the same key, under which a
+// verifier, finding the CRL of an issuer by its name and
+// subjectPublicKeyInfo (issuerKey), finds none of those held. The
+// parameters and the key of another algorithm, which the profile refuses,
+// are not read.
+func keyInfoEncoding(info cryptobyte.String) string {
 	var alg cryptobyte.String
+	var key asn1.BitString
 	var id asn1.ObjectIdentifier
-	if !info.ReadASN1(&alg, cbasn1.SEQUENCE) || !info.SkipASN1(cbasn1.BIT_STRING) || !info.Empty() ||
+	if !info.ReadASN1(&alg, cbasn1.SEQUENCE) || !info.ReadASN1BitString(&key) || !info.Empty() ||
 		!alg.ReadASN1ObjectIdentifier(&id) {
-		return false
+		return errKeyInfo
 	}
-	return !id.Equal(oidECPublicKey) || alg.SkipASN1(cbasn1.OBJECT_IDENTIFIER) && alg.Empty()
+	if !id.Equal(oidECPublicKey) {
+		return ""
+	}
+	if !alg.SkipASN1(cbasn1.OBJECT_IDENTIFIER) || !alg.Empty() {
+		return errKeyInfo
+	}
+	if key.BitLength%8 != 0 {
+		return "subjectPublicKey with unused bits, where RFC 5480 has the octets of the point whole"
+	}
+	return ""
 }
+
+// errKeyInfo is why keyInfoEncoding refuses a subjectPublicKeyInfo
+// with more than its fields.
+const errKeyInfo = "subjectPublicKeyInfo with more than an ECDSA algorithm of a namedCurve and a subjectPublicKey"
 
 // readExtensions reads from s, what is left of the signed content of a
 // certificate or a CRL, its optional [tag] EXPLICIT Extensions (3 of a

@@ -791,6 +791,68 @@ func TestKeyInfoEncoding(t *testing.T) {
 	}
 }
 
+// withUnusedBits returns the content of a BIT STRING of the same value as
+// bits, a whole number of octets, under crypto/x509, which reads a BIT
+// STRING's octets shifted right by its unused bits (RightAlign): bits
+// shifted left by n, n of 1 to 7, with n unused bits. It holds the
+// value of bits only when bits starts with n zero bits.
+func withUnusedBits(bits []byte, n uint) []byte {
+	out := []byte{byte(n)}
+	for i := range bits {
+		b := bits[i] << n
+		if i+1 < len(bits) {
+			b |= bits[i+1] >> (8 - n)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+// keyWithUnusedBits is an edit for resigned that writes the
+// subjectPublicKey of the subjectPublicKeyInfo with 3 unused bits
+// (withUnusedBits), which crypto/x509 reads as the same ECDSA key: the
+// first octet of an uncompressed point, 04, starts with 5 zero bits.
+func keyWithUnusedBits(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+	in := elem
+	var info, alg cryptobyte.String
+	var key asn1.BitString
+	if tag != cbasn1.SEQUENCE || !in.ReadASN1(&info, cbasn1.SEQUENCE) || !info.ReadASN1Element(&alg, cbasn1.SEQUENCE) ||
+		!info.ReadASN1BitString(&key) || !info.Empty() {
+		b.AddBytes(elem)
+		return
+	}
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(alg)
+		b.AddASN1(cbasn1.BIT_STRING, func(b *cryptobyte.Builder) { b.AddBytes(withUnusedBits(key.Bytes, 3)) })
+	})
+}
+
+// TestKeyUnusedBits: a certificate whose subjectPublicKey has unused bits,
+// its octets shifted, which crypto/x509 reads as the same key and RFC
+// 5480 §2.2 does not have (the octets of the point are those of the BIT
+// STRING, whole), another encoding of the same key, under which the CRLs
+// held of its issuer name are not found, is refused: a CA certificate
+// presented, a root or an intermediate of NewVerifier and a CA of LoadCA
+// with ErrUsage naming it, a card's by VerifyCard with ErrUsage for
+// certificate 0.
+func TestKeyUnusedBits(t *testing.T) {
+	h, v := withCRLs(t)
+	const why = "subjectPublicKey with unused bits, where RFC 5480 has the octets of the point whole"
+	ca, root := resigned(t, h.root.Signer(), h.ca.DER(), keyWithUnusedBits), resigned(t, h.root.Signer(), h.root.DER(), keyWithUnusedBits)
+	c, err := x509.ParseCertificate(ca)
+	require.NoError(t, err, "crypto/x509 parses it")
+	require.True(t, h.ca.Certificate().PublicKey.(*ecdsa.PublicKey).Equal(c.PublicKey), "as the same key")
+	presented, asRoot, intermediate, loaded := caRefusals(t, h, v, ca, root)
+	assert.EqualError(t, presented, "pki: certificate not valid for this usage: certificate 1: "+why)
+	assert.EqualError(t, asRoot, "pki: certificate not valid for this usage: root 0 "+why)
+	assert.EqualError(t, intermediate, "pki: certificate not valid for this usage: intermediate 0 "+why)
+	assert.EqualError(t, loaded, "pki: certificate not valid for this usage: CA certificate "+why)
+
+	card := resigned(t, h.ca.Signer(), h.card, keyWithUnusedBits)
+	_, err = v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+	assert.Equal(t, &Error{Err: ErrUsage, Cert: 0, Reason: why}, err)
+}
+
 // inName returns an edit for resigned, for one use, that writes, in place
 // of the Name at position field of the signed content of a certificate (3
 // the issuer, 5 the subject, after the version, the serial number, the
