@@ -42,7 +42,8 @@
 // a keyUsage with trailing zero bits, a name with an empty
 // RelativeDistinguishedName or its attributes out of DER's order, or
 // bytes after the last field of an attribute of a name, an extension, a
-// validity, a CRL entry or the extensions, or after the signature), a
+// validity, a CRL entry or the extensions, or after the signature, or a
+// signature with unused bits), a
 // depth limit, clock skew, and revocation checked
 // fail-closed against signed, fresh CRLs given to AddCRL. VerifyCard and
 // VerifyPlatform return a result only when every check passed, and keep it

@@ -33,7 +33,9 @@ var (
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,
-	// chain too deep or longer than a CA's path length allows).
+	// one with bytes after its signature or a signature BIT STRING with
+	// unused bits included, chain too deep or longer than a CA's path
+	// length allows).
 	ErrUntrusted = errors.New("pki: untrusted certificate chain")
 	// ErrExpired: a certificate of the chain is expired or not yet valid,
 	// even allowing for the clock skew.
@@ -89,8 +91,8 @@ var (
 	// UTCTime through 2049, a GeneralizedTime from 2050 on), or older than
 	// the one held. A CRL with other bytes after its extensions, after an
 	// extension's value, after the fields of an entry or after its
-	// signature, or with an ECDSA signature algorithm with parameters, is
-	// malformed.
+	// signature, with a signature BIT STRING with unused bits, or with an
+	// ECDSA signature algorithm with parameters, is malformed.
 	ErrCRL = errors.New("pki: CRL unavailable or invalid")
 	// ErrKey: a key handed in (to sign with, to certify, to encode or in
 	// PEM) is malformed or not of the kind the profile requires (ECDSA

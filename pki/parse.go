@@ -20,7 +20,9 @@ import (
 // whole certificate. A malformed certificate is an error matching
 // ErrUntrusted, as is one that holds other bytes after its signature,
 // inside its SEQUENCE, which crypto/x509 does not read and the signature
-// does not cover.
+// does not cover, or whose signature BIT STRING has unused bits, which
+// crypto/x509 shifts off, another encoding of the same signature that
+// anyone can write.
 func ParseCertificate(der []byte) (*x509.Certificate, error) {
 	c, err := parseCertificate(der)
 	if err != nil {
@@ -31,19 +33,19 @@ func ParseCertificate(der []byte) (*x509.Certificate, error) {
 
 // parseCertificate is ParseCertificate, returning crypto/x509's error
 // about a malformed certificate, for the caller to say which one it is,
-// or errAfterSignature.
+// or that of signatureEncoding.
 func parseCertificate(der []byte) (*x509.Certificate, error) {
 	c, err := x509.ParseCertificate(der)
-	if err == nil {
-		if afterSignature(der) {
-			return nil, errAfterSignature
+	if err != nil {
+		var err2 error
+		if c, err2 = parseWideEKU(der); err2 != nil {
+			return nil, err
 		}
-		return c, nil
 	}
-	if c, err2 := parseWideEKU(der); err2 == nil {
-		return c, nil
+	if err := signatureEncoding(der); err != nil {
+		return nil, err
 	}
-	return nil, err
+	return c, nil
 }
 
 // parseWideEKU parses der once more without its extended key usage
@@ -155,20 +157,32 @@ func parseWideEKU(der []byte) (*x509.Certificate, error) {
 
 var errMalformed = newError(ErrUntrusted, -1, "malformed certificate", nil)
 
-// errAfterSignature is why a certificate or a CRL that afterSignature
-// finds is refused.
-var errAfterSignature = errors.New("bytes after its signature, which it does not cover")
+// The refusals of signatureEncoding.
+var (
+	errAfterSignature = errors.New("bytes after its signature, which it does not cover")
+	errSignatureBits  = errors.New("a signature with unused bits, where the octets of its DER are whole")
+)
 
-// afterSignature reports whether der, one DER element that crypto/x509
+// signatureEncoding returns why der, one DER element that crypto/x509
 // parsed as a certificate or a CRL (a SEQUENCE of the signed content, the
-// signature algorithm and the signature BIT STRING), holds other bytes
-// after the signature inside that SEQUENCE: crypto/x509 does not look at
-// them, and anyone may add them, the signature not covering them, to
-// make other bytes of the same certificate or CRL. parseWideEKU refuses
-// them itself.
-func afterSignature(der []byte) bool {
+// signature algorithm and the signature BIT STRING), is refused, or nil:
+// other bytes after the signature inside that SEQUENCE (errAfterSignature),
+// at which crypto/x509 does not look, or a signature BIT STRING with
+// unused bits (errSignatureBits), which crypto/x509 shifts off (an ECDSA
+// signature, a DER SEQUENCE, starts with two zero bits), where the
+// octets of the signature are those of the BIT STRING, whole. The
+// signature does not cover either: anyone may write them, to make other
+// bytes of the same certificate or CRL.
+func signatureEncoding(der []byte) error {
 	s := cryptobyte.String(der)
 	var signed cryptobyte.String
-	return !s.ReadASN1(&signed, cbasn1.SEQUENCE) || !signed.SkipASN1(cbasn1.SEQUENCE) ||
-		!signed.SkipASN1(cbasn1.SEQUENCE) || !signed.SkipASN1(cbasn1.BIT_STRING) || !signed.Empty()
+	var sig asn1.BitString
+	if !s.ReadASN1(&signed, cbasn1.SEQUENCE) || !signed.SkipASN1(cbasn1.SEQUENCE) ||
+		!signed.SkipASN1(cbasn1.SEQUENCE) || !signed.ReadASN1BitString(&sig) || !signed.Empty() {
+		return errAfterSignature
+	}
+	if sig.BitLength%8 != 0 {
+		return errSignatureBits
+	}
+	return nil
 }

@@ -208,8 +208,10 @@ func checkListEncoding(tbs []byte) error {
 
 // AddCRL accepts a CRL (DER, with nothing after it, nor after its
 // signature inside its SEQUENCE, where the signature does not reach and
-// anyone may add bytes, nor after its extensions, nor after the fields of
-// an entry or the value of any extension, nor after the value of
+// anyone may add bytes, nor with a signature BIT STRING with unused bits,
+// which crypto/x509 shifts off and anyone may write, nor after its
+// extensions, nor after the fields of an entry or the value of any
+// extension, nor after the value of
 // its CRL number, authority key identifier or an entry's reason code, nor
 // a field after keyIdentifier, authorityCertIssuer and
 // authorityCertSerialNumber in its authority key identifier, as a
@@ -264,9 +266,10 @@ func (v *Verifier) AddCRL(der []byte) error {
 		return newError(ErrCRL, -1, "malformed CRL: trailing data", nil)
 	}
 	// Nor does it look at bytes after the signature, inside the CRL's
-	// SEQUENCE, which anyone may add.
-	if afterSignature(der) {
-		return newError(ErrCRL, -1, "malformed CRL: "+errAfterSignature.Error(), nil)
+	// SEQUENCE, or at the unused bits of the signature, which anyone may
+	// write.
+	if err := signatureEncoding(der); err != nil {
+		return newError(ErrCRL, -1, "malformed CRL: "+err.Error(), nil)
 	}
 	if err := checkListEncoding(crl.RawTBSRevocationList); err != nil {
 		return err

@@ -515,6 +515,19 @@ func caRefusals(t testing.TB, h *hierarchy, v *Verifier, ca, root []byte) (prese
 	return presented, asRoot, intermediate, loaded
 }
 
+// assertMalformedCA asserts that ca and root, h's card CA's and root's
+// certificates changed, are each refused as malformed (ErrUntrusted) for
+// why, presented, as a root and an intermediate of NewVerifier and by
+// LoadCA (caRefusals).
+func assertMalformedCA(t *testing.T, h *hierarchy, v *Verifier, ca, root []byte, why string) {
+	t.Helper()
+	presented, asRoot, intermediate, loaded := caRefusals(t, h, v, ca, root)
+	assert.EqualError(t, presented, "pki: untrusted certificate chain: certificate 1: malformed certificate: "+why)
+	assert.EqualError(t, asRoot, "pki: untrusted certificate chain: root 0 is malformed: "+why)
+	assert.EqualError(t, intermediate, "pki: untrusted certificate chain: intermediate 0 is malformed: "+why)
+	assert.EqualError(t, loaded, "pki: untrusted certificate chain: CA certificate is malformed: "+why)
+}
+
 // TestBytesAfterSignature: a CRL or a certificate holding other bytes
 // after its signature, inside its outer SEQUENCE, which crypto/x509 parses
 // without looking at them and which anyone can add (the signature does not
@@ -541,11 +554,7 @@ func TestBytesAfterSignature(t *testing.T) {
 	requireRefusal(t, err, ErrUntrusted, -1)
 	_, err = ParseCertificate(ca)
 	assert.EqualError(t, err, "pki: untrusted certificate chain: malformed certificate: "+why)
-	presented, asRoot, intermediate, loaded := caRefusals(t, h, v, ca, root)
-	assert.EqualError(t, presented, "pki: untrusted certificate chain: certificate 1: malformed certificate: "+why)
-	assert.EqualError(t, asRoot, "pki: untrusted certificate chain: root 0 is malformed: "+why)
-	assert.EqualError(t, intermediate, "pki: untrusted certificate chain: intermediate 0 is malformed: "+why)
-	assert.EqualError(t, loaded, "pki: untrusted certificate chain: CA certificate is malformed: "+why)
+	assertMalformedCA(t, h, v, ca, root, why)
 	// A CA below a CA below a root, loaded with the one above it so
 	// changed.
 	top, err := NewRoot(newKey(t), CAOptions{CRLURL: "http://pki.example/root.crl", MaxPathLen: -1, Now: fixed(t0)})
@@ -559,6 +568,56 @@ func TestBytesAfterSignature(t *testing.T) {
 	require.NoError(t, err, "the issuer unchanged")
 	_, err = LoadCA(subKey, sub.DER(), [][]byte{withinAfterSignature(t, mid.DER(), extra)}, CAOptions{CRLURL: "http://pki.example/sub.crl"})
 	assert.EqualError(t, err, "pki: untrusted certificate chain: issuer 0 is malformed: "+why)
+}
+
+// signatureWithUnusedBits returns der, a certificate or a CRL, with its
+// signature BIT STRING written with 2 unused bits (withUnusedBits), which
+// crypto/x509 reads as the same signature: an ECDSA signature, a DER
+// SEQUENCE, starts with 30, 2 zero bits. Anyone can write it: the
+// signature does not cover itself.
+func signatureWithUnusedBits(t testing.TB, der []byte) []byte {
+	t.Helper()
+	in := cryptobyte.String(der)
+	var signed, tbs, alg cryptobyte.String
+	var sig asn1.BitString
+	require.True(t, in.ReadASN1(&signed, cbasn1.SEQUENCE) && in.Empty() && signed.ReadASN1Element(&tbs, cbasn1.SEQUENCE) &&
+		signed.ReadASN1Element(&alg, cbasn1.SEQUENCE) && signed.ReadASN1BitString(&sig) && signed.Empty())
+	var b cryptobyte.Builder
+	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddBytes(tbs)
+		b.AddBytes(alg)
+		b.AddASN1(cbasn1.BIT_STRING, func(b *cryptobyte.Builder) { b.AddBytes(withUnusedBits(sig.Bytes, 2)) })
+	})
+	return b.BytesOrPanic()
+}
+
+// TestSignatureUnusedBits: a CRL or a certificate whose signature BIT
+// STRING has unused bits, its octets shifted, which crypto/x509 reads as
+// the same signature (and RFC 5480 §2.2 and RFC 5758 §3.2 do not have:
+// the octets of the DER signature are those of the BIT STRING, whole),
+// another encoding that anyone can write of it, is refused as malformed
+// wherever it is handed in, as one with bytes after its signature is: a
+// CRL by AddCRL (ErrCRL), the CRL held staying in force; a certificate by
+// ParseCertificate, presented in a chain, as a root or an intermediate of
+// NewVerifier and by LoadCA (ErrUntrusted).
+func TestSignatureUnusedBits(t *testing.T) {
+	h, v := withCRLs(t)
+	const why = "a signature with unused bits, where the octets of its DER are whole"
+	crl, err := h.ca.CRL(t0.Add(48 * time.Hour))
+	require.NoError(t, err)
+	padded := signatureWithUnusedBits(t, crl)
+	parsed, err := x509.ParseRevocationList(padded)
+	require.NoError(t, err, "crypto/x509 parses it")
+	require.NoError(t, parsed.CheckSignatureFrom(h.ca.Certificate()), "with the CA's signature")
+	assert.Equal(t, &Error{Err: ErrCRL, Cert: -1, Reason: "malformed CRL: " + why}, v.AddCRL(padded))
+	require.NoError(t, v.AddCRL(crl), "the CRL as issued, a number not taken before")
+
+	card, ca, root := signatureWithUnusedBits(t, h.card), signatureWithUnusedBits(t, h.ca.DER()), signatureWithUnusedBits(t, h.root.DER())
+	_, err = ParseCertificate(card)
+	assert.EqualError(t, err, "pki: untrusted certificate chain: malformed certificate: "+why)
+	_, err = v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+	assert.EqualError(t, err, "pki: untrusted certificate chain: certificate 0: malformed certificate: "+why)
+	assertMalformedCA(t, h, v, ca, root, why)
 }
 
 // afterExtensions returns an edit for resigned that writes extra after the
