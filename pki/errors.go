@@ -60,7 +60,8 @@ var (
 	// ECDSA signature algorithm with parameters, an issuer or subject
 	// with an empty RelativeDistinguishedName, one whose attributes are
 	// not in the order DER has them in or an attribute with bytes after
-	// its value, or a basicConstraints, keyUsage, extKeyUsage, key identifier or
+	// its value, an issuerUniqueID or subjectUniqueID, which RFC 5280
+	// has a CA not write, or a basicConstraints, keyUsage, extKeyUsage, key identifier or
 	// certificatePolicies value not in DER (bytes after it, a field after
 	// those of a basicConstraints, an authorityKeyIdentifier or a
 	// PolicyInformation, no PolicyInformation, a keyUsage with trailing

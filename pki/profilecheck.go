@@ -368,10 +368,12 @@ func CardID(c *x509.Certificate) (string, error) {
 // after its value (extensionsEncoding), other bytes after the extensions
 // (readExtensions), or a basicConstraints, keyUsage, extKeyUsage, key
 // identifier or certificatePolicies value not in DER
-// (extensionValueEncoding). It reads c.RawTBSCertificate, which crypto/x509
-// parsed: the version, the serial number, the signature algorithm, the
-// issuer, the validity, the subject, the key, the unique identifiers and
-// the extensions.
+// (extensionValueEncoding), or an issuerUniqueID or subjectUniqueID, which
+// RFC 5280 §4.1.2.8 has a CA not write and crypto/x509 skips without
+// reading. It reads c.RawTBSCertificate, which crypto/x509 parsed: the
+// version, the serial number, the signature algorithm, the issuer, the
+// validity, the subject, the key, the unique identifiers and the
+// extensions.
 func certificateEncoding(c *x509.Certificate) string {
 	s := cryptobyte.String(c.RawTBSCertificate)
 	var tbs, alg, validity cryptobyte.String
@@ -405,8 +407,14 @@ func certificateEncoding(c *x509.Certificate) string {
 	if why := keyInfoEncoding(info); why != "" {
 		return why
 	}
-	if !tbs.SkipOptionalASN1(cbasn1.Tag(1).ContextSpecific()) || !tbs.SkipOptionalASN1(cbasn1.Tag(2).ContextSpecific()) {
-		return "extensions not found"
+	// crypto/x509 skips the unique identifiers without reading them.
+	for _, id := range []struct {
+		tag  cbasn1.Tag
+		name string
+	}{{cbasn1.Tag(1).ContextSpecific(), "issuerUniqueID"}, {cbasn1.Tag(2).ContextSpecific(), "subjectUniqueID"}} {
+		if tbs.PeekASN1Tag(id.tag) {
+			return id.name + ", which RFC 5280 has a CA not write"
+		}
 	}
 	exts, why := readExtensions(&tbs, 3)
 	if why == errNotExtensions {

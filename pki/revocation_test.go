@@ -912,6 +912,46 @@ func TestKeyUnusedBits(t *testing.T) {
 	assert.Equal(t, &Error{Err: ErrUsage, Cert: 0, Reason: why}, err)
 }
 
+// withUniqueID returns an edit for resigned that writes a unique
+// identifier, issuerUniqueID ([1]) or subjectUniqueID ([2]), of one octet,
+// before the extensions of a certificate.
+func withUniqueID(tag cbasn1.Tag) func(b *cryptobyte.Builder, t cbasn1.Tag, elem cryptobyte.String) {
+	return func(b *cryptobyte.Builder, t cbasn1.Tag, elem cryptobyte.String) {
+		if t == cbasn1.Tag(3).Constructed().ContextSpecific() {
+			b.AddASN1(tag, func(b *cryptobyte.Builder) { b.AddBytes([]byte{0x00, 0x2a}) })
+		}
+		b.AddBytes(elem)
+	}
+}
+
+// TestUniqueIDs: a certificate with an issuerUniqueID or a
+// subjectUniqueID, which RFC 5280 §4.1.2.8 has a CA not write and
+// crypto/x509 skips without reading them, another certificate that it
+// parses the same, is refused: a CA certificate presented, a root or an
+// intermediate of NewVerifier and a CA of LoadCA with ErrUsage naming it,
+// a card's by VerifyCard with ErrUsage for certificate 0.
+func TestUniqueIDs(t *testing.T) {
+	h, v := withCRLs(t)
+	const why = ", which RFC 5280 has a CA not write"
+	for name, tag := range map[string]cbasn1.Tag{"issuerUniqueID": cbasn1.Tag(1).ContextSpecific(), "subjectUniqueID": cbasn1.Tag(2).ContextSpecific()} {
+		t.Run(name, func(t *testing.T) {
+			ca, root := resigned(t, h.root.Signer(), h.ca.DER(), withUniqueID(tag)), resigned(t, h.root.Signer(), h.root.DER(), withUniqueID(tag))
+			c, err := x509.ParseCertificate(ca)
+			require.NoError(t, err, "crypto/x509 parses it")
+			require.Equal(t, h.ca.Certificate().Extensions, c.Extensions)
+			presented, asRoot, intermediate, loaded := caRefusals(t, h, v, ca, root)
+			assert.EqualError(t, presented, "pki: certificate not valid for this usage: certificate 1: "+name+why)
+			assert.EqualError(t, asRoot, "pki: certificate not valid for this usage: root 0 "+name+why)
+			assert.EqualError(t, intermediate, "pki: certificate not valid for this usage: intermediate 0 "+name+why)
+			assert.EqualError(t, loaded, "pki: certificate not valid for this usage: CA certificate "+name+why)
+
+			card := resigned(t, h.ca.Signer(), h.card, withUniqueID(tag))
+			_, err = v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+			assert.Equal(t, &Error{Err: ErrUsage, Cert: 0, Reason: name + why}, err)
+		})
+	}
+}
+
 // inName returns an edit for resigned, for one use, that writes, in place
 // of the Name at position field of the signed content of a certificate (3
 // the issuer, 5 the subject, after the version, the serial number, the
