@@ -262,8 +262,12 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 // through 2049) or an extension whose critical is written out as FALSE,
 // the default that DER leaves out, or other bytes after its extensions,
 // after an extension's value, after its notAfter in its validity or in
-// its subjectPublicKeyInfo, an ECDSA signature algorithm with parameters,
-// or a basicConstraints, keyUsage,
+// its subjectPublicKeyInfo, an ECDSA key whose subjectPublicKey has
+// unused bits, an ECDSA signature algorithm with parameters, an issuer or
+// subject with an empty RelativeDistinguishedName, one whose attributes
+// are out of the order DER has them in or an attribute with bytes after
+// its value, an issuerUniqueID or subjectUniqueID, or a basicConstraints,
+// keyUsage,
 // extKeyUsage, key identifier or certificatePolicies value not in DER
 // (bytes after it, a field after those of a basicConstraints, an
 // authorityKeyIdentifier or a PolicyInformation, no PolicyInformation, a
