@@ -512,12 +512,15 @@ func (h *Handler) handle(pattern string, rt route, prepare httpPrepare) {
 			h.writeReply(w, r, h.call(ctx, run))
 			return
 		}
-		key := keys[0]
-		replayTo := ""
+		// The token of a route that takes one scopes the key and is
+		// checked before a replay; a route that takes none ignores a
+		// token sent to it, which its call does not use, so that its
+		// POSTs share one scope per path (PROTOCOL.md §5.5).
+		scope := ""
 		if rt&needsToken != 0 {
-			replayTo = token
+			scope = token
 		}
-		h.idempotent(ctx, w, r, scopedIdempotencyKey(r.Method, r.URL.Path, token, key), replayTo, c.body, run)
+		h.idempotent(ctx, w, r, scopedIdempotencyKey(r.Method, r.URL.Path, scope, keys[0]), scope, c.body, run)
 	})
 }
 

@@ -260,10 +260,12 @@ func validIdempotencyKey(k string) bool {
 }
 
 // scopedIdempotencyKey is the stored form of a client's key: the SHA-256,
-// in hexadecimal, of the method and path, the SHA-256 of the bearer token
-// (empty when there is none) and the key. The same key sent to another
-// endpoint or under another token is another key; the POSTs that take no
-// token share one scope per path (PROTOCOL.md §5.5).
+// in hexadecimal, of the method and path, the SHA-256 of token and the
+// key. token is the bearer token of an endpoint that takes one, and empty
+// for the others, whatever Authorization header the request carries. The
+// same key sent to another endpoint or under another token is another
+// key; the POSTs that take no token share one scope per path (PROTOCOL.md
+// §5.5).
 func scopedIdempotencyKey(method, path, token, key string) string {
 	th := sha256.Sum256([]byte(token))
 	h := sha256.New()

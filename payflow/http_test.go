@@ -538,6 +538,36 @@ func TestHTTPIdempotency(t *testing.T) {
 		assert.Equal(t, 2, fx.api.count("Decline"))
 		assert.Equal(t, 2, fx.api.count("Cancel"))
 	})
+	t.Run("a POST that takes no token shares one scope per path, with or without an Authorization header", func(t *testing.T) {
+		// Its call uses no token: the header, checked for its form only,
+		// makes no scope of its own (PROTOCOL.md §5.5).
+		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+		with := func(k, auth string) map[string]string {
+			h := key(k)
+			if auth != "" {
+				h["Authorization"] = auth
+			}
+			return h
+		}
+		first := fx.do(t, http.MethodPost, "/v1/requests", with("k1", ""), body)
+		require.Equal(t, http.StatusOK, first.status)
+		for _, auth := range []string{"Bearer a", "Bearer b"} {
+			r := fx.do(t, http.MethodPost, "/v1/requests", with("k1", auth), body)
+			assert.Equal(t, http.StatusOK, r.status, auth)
+			assert.Equal(t, "true", r.header.Get(payflow.ReplayedHeader), auth)
+			assert.Equal(t, first.body, r.body, auth)
+		}
+		r := fx.do(t, http.MethodPost, "/v1/requests", with("k1", "Bearer a"), mustCBOR(t, &payflow.CreateRequest{Request: []byte("r2")}))
+		assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+		assert.Equal(t, "idempotency_key_reused", r.errorCode(t))
+		first = fx.do(t, http.MethodPost, "/v1/requests", with("k2", "Bearer a"), body)
+		require.Equal(t, http.StatusOK, first.status)
+		assert.Empty(t, first.header.Get(payflow.ReplayedHeader))
+		r = fx.do(t, http.MethodPost, "/v1/requests", with("k2", ""), body)
+		assert.Equal(t, "true", r.header.Get(payflow.ReplayedHeader), "stored under a header, replayed without one")
+		assert.Equal(t, first.body, r.body)
+		assert.Equal(t, 2, fx.api.count("CreateRequest"))
+	})
 	t.Run("final errors are stored, transient ones are not", func(t *testing.T) {
 		fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
 		fx.api.set(func(f *httpFakeAPI) { f.err = payflow.ErrFinal })
