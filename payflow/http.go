@@ -592,6 +592,12 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 		h.writeError(w, r, fmt.Errorf("%w: idempotency store: %w", ErrUnavailable, err))
 		return
 	case stored != nil:
+		if !replayableStatus(stored.Status) {
+			// Never the handler's: a store that gives it back is at
+			// fault, and WriteHeader would panic on it or send no body.
+			h.writeError(w, r, fmt.Errorf("%w: idempotency store: stored reply of status %d, which is no final status that carries a body", ErrInternal, stored.Status))
+			return
+		}
 		if token != "" && h.checkToken != nil {
 			if err := h.checkToken(ctx, token); err != nil {
 				h.writeError(w, r, err)
@@ -633,6 +639,18 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}
 	h.writeReply(w, r, rep)
+}
+
+// replayableStatus reports whether a stored reply's status is a final
+// status that carries a body: from 200 to 599, but 204, 205 and 304. The
+// handler stores no other (200 and the statuses of the codes of
+// storableReply).
+func replayableStatus(status int) bool {
+	switch status {
+	case http.StatusNoContent, http.StatusResetContent, http.StatusNotModified:
+		return false
+	}
+	return 200 <= status && status <= 599
 }
 
 // retry starts finishLater on rep, whose storing for key held under lease

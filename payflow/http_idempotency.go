@@ -55,7 +55,11 @@ const (
 // held under lease without a reply, so that a retry runs the request
 // again. Neither touches a key that another request claimed after lease
 // passed: FinishIdempotent then fails with ErrNotFound and
-// AbandonIdempotent does nothing.
+// AbandonIdempotent does nothing. The handler replays a stored reply
+// only when its status is a final status that carries a body (from 200 to
+// 599, but 204, 205 and 304), as every status it stores is: it answers
+// any other, which net/http would refuse or send without the body, with
+// 500 internal, and logs it.
 //
 // Implementations must be safe for concurrent use.
 type ReplyStore interface {

@@ -949,6 +949,62 @@ func TestHTTPAbortedRequestIsLogged(t *testing.T) {
 	assert.Equal(t, true, records[0]["aborted"])
 }
 
+// storedReplies is a ReplyStore whose BeginIdempotent finds every key
+// finished with reply.
+type storedReplies struct {
+	*payflow.ReplyMemory
+	reply payflow.IdempotentReply
+}
+
+func (s *storedReplies) BeginIdempotent(context.Context, string, []byte, time.Time, time.Time) (*payflow.IdempotentReply, error) {
+	r := s.reply
+	return &r, nil
+}
+
+// TestHTTPRefusesToReplayAStoredReplyOfAnInvalidStatus: a stored reply
+// whose status is no final status that carries a body (200 to 599, but
+// 204, 205 and 304) is not replayed: the request gets 500 internal with
+// no detail, without Idempotent-Replayed, and the status is logged with
+// the request ID. A stored reply of such a status is replayed as it is.
+func TestHTTPRefusesToReplayAStoredReplyOfAnInvalidStatus(t *testing.T) {
+	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
+	key := map[string]string{payflow.IdempotencyKeyHeader: "k1", payflow.RequestIDHeader: "stored-1"}
+	stored := []byte("stored reply")
+	for _, status := range []int{-1, 0, 99, 100, 101, 103, 199, 204, 205, 304, 600, 999, 1000} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			replies := &storedReplies{ReplyMemory: payflow.NewReplyMemory(), reply: payflow.IdempotentReply{Status: status, Reply: stored}}
+			fx := newHTTPFixture(t, payflow.HandlerOptions{Replies: replies}, payflow.ClientOptions{})
+			r := fx.do(t, http.MethodPost, "/v1/requests", key, body)
+			assert.Equal(t, http.StatusInternalServerError, r.status)
+			e := r.errorBody(t)
+			assert.Equal(t, "internal", e.Code)
+			assert.Equal(t, "internal error", e.Message, "no detail")
+			assert.Empty(t, r.header.Get(payflow.ReplayedHeader))
+			assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
+			assert.Equal(t, "stored-1", r.header.Get(payflow.RequestIDHeader))
+			assert.Zero(t, fx.api.count("CreateRequest"), "nothing runs")
+			records := logRecords(t, fx.logs)
+			require.Len(t, records, 2)
+			assert.Equal(t, "request failed", records[0]["msg"])
+			assert.Equal(t, "stored-1", records[0]["request_id"])
+			assert.Contains(t, records[0]["err"], fmt.Sprintf("stored reply of status %d", status))
+			assert.Equal(t, "http request", records[1]["msg"])
+			assert.Equal(t, float64(http.StatusInternalServerError), records[1]["status"])
+		})
+	}
+	for _, status := range []int{200, 202, 400, 422, 503, 599} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			replies := &storedReplies{ReplyMemory: payflow.NewReplyMemory(), reply: payflow.IdempotentReply{Status: status, Reply: stored}}
+			fx := newHTTPFixture(t, payflow.HandlerOptions{Replies: replies}, payflow.ClientOptions{})
+			r := fx.do(t, http.MethodPost, "/v1/requests", key, body)
+			assert.Equal(t, status, r.status)
+			assert.Equal(t, stored, r.body)
+			assert.Equal(t, "true", r.header.Get(payflow.ReplayedHeader))
+			assert.Zero(t, fx.api.count("CreateRequest"))
+		})
+	}
+}
+
 // deadlineReplies is a ReplyStore that records, per method, the deadline
 // of each call's context (zero for none) and the lease of each
 // BeginIdempotent; the calls of the method block wait for their context to
