@@ -117,8 +117,13 @@ type ClientOptions struct {
 // follow, one without a Location among them, is internal and fails at
 // once); a platform that cannot be reached gives an error matching
 // ErrUnavailable, and a context that ends gives the context's error. A call whose bearer token
-// holds a control character other than the tab, which no header can
-// carry, fails with an error matching ErrInvalid without being sent, and
+// is not empty and is no b64token of RFC 6750 §2.1 (letters, digits,
+// - . _ ~ + /, then = at the end only; the platform's tokens are
+// base64url), which the handler would refuse or, for a space at either
+// end, which the header's parsing drops, take for another token, fails
+// with an error matching ErrInvalid without being sent (an empty token
+// sends no Authorization header: an endpoint that needs one answers
+// ErrUnauthorized), and
 // so does a call given a nil request ("nil capture request" for Capture,
 // each call naming its own). A Client is safe for concurrent use.
 type Client struct {
@@ -263,17 +268,6 @@ func validPort(port string) bool {
 	return err == nil && n > 0
 }
 
-// validHeaderValue reports whether s can be sent as a header's value, as
-// net/http checks it: no control character but the tab.
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
 // Challenge implements API.
 func (c *Client) Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error) {
 	if req == nil {
@@ -398,8 +392,8 @@ func errNilRequest(name string) error {
 // clientCall sends one logical call, retrying it as Client documents, and
 // decodes the reply into a new Out.
 func clientCall[Out any](ctx context.Context, c *Client, method, path, token string, in any) (*Out, error) {
-	if !validHeaderValue(token) {
-		return nil, fmt.Errorf("%w: bearer token holds a character that cannot be sent in a header", ErrInvalid)
+	if token != "" && !validB64Token(token) {
+		return nil, fmt.Errorf("%w: bearer token is not a %s", ErrInvalid, b64tokenForm)
 	}
 	var body []byte
 	if in != nil {

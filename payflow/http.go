@@ -823,13 +823,34 @@ func (h *Handler) write(w http.ResponseWriter, rep httpReply) {
 	w.Write(rep.body)
 }
 
+// b64tokenForm says what a b64token is, in the errors that refuse one.
+const b64tokenForm = "b64token (RFC 6750 §2.1: letters, digits, - . _ ~ + /, then = at the end only)"
+
+// validB64Token reports whether s is a b64token of RFC 6750 §2.1, the form
+// of a bearer token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
+// "/" ) *"=". The platform's tokens are base64url without padding.
+func validB64Token(s string) bool {
+	t := strings.TrimRight(s, "=")
+	if t == "" {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
 // bearerToken returns the token of an Authorization header, "" when there
 // is none, and an error (ErrUnauthorized) for a header given more than
 // once (ambiguous credentials) or one not of the form "Bearer" (in any
 // case), one or more spaces (RFC 6750 §2.1: "Bearer" 1*SP b64token), then
 // a token of one or more characters, none of them a space or a tab (an
 // empty header too: a header that is present is never taken for no
-// token). The token's characters are left to the API to judge.
+// token), and for a token that is no b64token (validB64Token). Which
+// b64tokens are tokens is left to the API to judge.
 func bearerToken(r *http.Request) (string, error) {
 	vs := r.Header.Values("Authorization")
 	if len(vs) == 0 {
@@ -842,6 +863,9 @@ func bearerToken(r *http.Request) (string, error) {
 	token = strings.TrimLeft(token, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
 		return "", fmt.Errorf("%w: the Authorization header is not \"Bearer <token>\"", ErrUnauthorized)
+	}
+	if !validB64Token(token) {
+		return "", fmt.Errorf("%w: the bearer token is not a %s", ErrUnauthorized, b64tokenForm)
 	}
 	return token, nil
 }

@@ -1547,9 +1547,9 @@ func TestHTTPReplayChecksTheToken(t *testing.T) {
 // TestHTTPAuthorizationHeaderMessages: a request whose Authorization
 // header is missing, malformed or given twice is refused 401 unauthorized
 // with a message saying which. The header is "Bearer" (in any case), one
-// or more spaces (RFC 6750 §2.1: "Bearer" 1*SP b64token), then a token of
-// one or more characters, none of them a space or a tab, whose characters
-// the API judges.
+// or more spaces (RFC 6750 §2.1: "Bearer" 1*SP b64token), then a
+// b64token, whose letters, digits, - . _ ~ + / and final = the API judges:
+// any other token is refused before the API is called.
 func TestHTTPAuthorizationHeaderMessages(t *testing.T) {
 	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
 	path := "/v1/requests/" + payflow.ID{1}.String()
@@ -1557,6 +1557,7 @@ func TestHTTPAuthorizationHeaderMessages(t *testing.T) {
 		missing   = "payflow: unauthorized: a bearer token is needed"
 		malformed = `payflow: unauthorized: the Authorization header is not "Bearer <token>"`
 		twice     = "payflow: unauthorized: the Authorization header is given more than once"
+		notB64    = "payflow: unauthorized: the bearer token is not a b64token (RFC 6750 §2.1: letters, digits, - . _ ~ + /, then = at the end only)"
 	)
 	refused := []struct {
 		name   string
@@ -1572,7 +1573,15 @@ func TestHTTPAuthorizationHeaderMessages(t *testing.T) {
 		{"a space in the token", path, http.Header{"Authorization": {"Bearer to k"}}, malformed},
 		{"a tab in the token", path, http.Header{"Authorization": {"Bearer to\tk"}}, malformed},
 		{"spaces alone", path, http.Header{"Authorization": {"Bearer  "}}, malformed},
+		{"a character beyond ASCII", path, http.Header{"Authorization": {"Bearer jeton-é"}}, notB64},
+		{"a comma", path, http.Header{"Authorization": {"Bearer to,k"}}, notB64},
+		{"a quote", path, http.Header{"Authorization": {`Bearer "tok"`}}, notB64},
+		{"a percent sign", path, http.Header{"Authorization": {"Bearer tok%"}}, notB64},
+		{"an = inside", path, http.Header{"Authorization": {"Bearer to=k"}}, notB64},
+		{"an = first", path, http.Header{"Authorization": {"Bearer =tok"}}, notB64},
+		{"padding alone", path, http.Header{"Authorization": {"Bearer =="}}, notB64},
 		{"malformed where no token is needed", "/v1/info", http.Header{"Authorization": {"Basic xyz"}}, malformed},
+		{"no b64token where no token is needed", "/v1/info", http.Header{"Authorization": {"Bearer to,k"}}, notB64},
 		{"twice", path, http.Header{"Authorization": {"Bearer tok", "Bearer tok"}}, twice},
 	}
 	for _, tt := range refused {
@@ -1593,7 +1602,8 @@ func TestHTTPAuthorizationHeaderMessages(t *testing.T) {
 		{"two spaces", "Bearer  tok", "tok"},
 		{"the scheme in lower case", "bearer tok", "tok"},
 		{"the scheme in upper case, three spaces", "BEARER   aZ09-._~+/==", "aZ09-._~+/=="},
-		{"a token beyond b64token, left to the API", "Bearer to,k=é", "to,k=é"},
+		{"the platform's form, base64url without padding", "Bearer aZ09-_", "aZ09-_"},
+		{"padding", "Bearer t=", "t="},
 	}
 	for i, tt := range accepted {
 		t.Run(tt.name, func(t *testing.T) {
