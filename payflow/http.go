@@ -220,7 +220,8 @@ func checkOptions(opts ...option) error {
 // NewHandler returns the HTTP API of PROTOCOL.md §5 in front of api: CBOR
 // bodies, bearer tokens, error bodies of type Error with the status of their
 // code (an error of api that wraps no sentinel, or an *Error of an unknown
-// code, is internal, its text only logged), idempotent POSTs with stored
+// code, is internal, its text only logged, and so is a call of api that
+// returns a nil reply with a nil error), idempotent POSTs with stored
 // replies, body size limits, a request ID on every reply, one log record per
 // request and panics turned into 500 replies that reveal nothing (but a panic
 // with http.ErrAbortHandler, which goes on to the server, once logged, to
@@ -542,11 +543,16 @@ type errorBody struct {
 }
 
 // call runs an API call under ctx, the request's context of detached, and
-// encodes its outcome.
+// encodes its outcome. A nil reply with a nil error, a fault of the API, is
+// internal, where its encoding would be a 200 of CBOR null, which no
+// client decodes.
 func (h *Handler) call(ctx context.Context, run httpRun) httpReply {
 	out, err := run(ctx)
 	if err != nil {
 		return errorReply(err)
+	}
+	if nilptr.Is(out) {
+		return errorReply(fmt.Errorf("%w: the API gave no reply and no error", ErrInternal))
 	}
 	body, err := wireEnc.Marshal(wireReply(out))
 	if err != nil {

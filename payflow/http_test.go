@@ -949,6 +949,56 @@ func TestHTTPAbortedRequestIsLogged(t *testing.T) {
 	assert.Equal(t, true, records[0]["aborted"])
 }
 
+// nilReplyAPI answers CreateRequest and Info with no reply and no error,
+// a fault of the API.
+type nilReplyAPI struct{ *httpFakeAPI }
+
+func (a nilReplyAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	_, err := a.httpFakeAPI.CreateRequest(ctx, req)
+	return nil, err
+}
+
+func (a nilReplyAPI) Info(ctx context.Context) (*payflow.Info, error) {
+	_, err := a.httpFakeAPI.Info(ctx)
+	return nil, err
+}
+
+// TestHTTPAnswersAnAPIsNilReplyInternal: an API call that returns a nil
+// reply with a nil error is a fault of the API: 500 internal with no
+// detail, logged with the request ID, and under an Idempotency-Key not
+// stored, so that a retry runs the call again; the client gets
+// ErrInternal.
+func TestHTTPAnswersAnAPIsNilReplyInternal(t *testing.T) {
+	logs := &syncBuffer{}
+	api := nilReplyAPI{newHTTPFakeAPI()}
+	srv := httptest.NewServer(mustHandler(t, api, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
+	t.Cleanup(srv.Close)
+	fx := &httpFixture{api: api.httpFakeAPI, srv: srv, logs: logs}
+	r := fx.do(t, http.MethodGet, "/v1/info", map[string]string{payflow.RequestIDHeader: "nil-1"}, nil)
+	assert.Equal(t, http.StatusInternalServerError, r.status)
+	e := r.errorBody(t)
+	assert.Equal(t, "internal", e.Code)
+	assert.Equal(t, "internal error", e.Message)
+	records := logRecords(t, logs)
+	require.Len(t, records, 2)
+	assert.Equal(t, "request failed", records[0]["msg"])
+	assert.Equal(t, "nil-1", records[0]["request_id"])
+	assert.Equal(t, "payflow: internal error: the API gave no reply and no error", records[0]["err"])
+
+	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
+	for i := range 2 {
+		r := fx.do(t, http.MethodPost, "/v1/requests", map[string]string{payflow.IdempotencyKeyHeader: "k1"}, body)
+		assert.Equal(t, http.StatusInternalServerError, r.status)
+		assert.Equal(t, "internal", r.errorCode(t))
+		assert.Empty(t, r.header.Get(payflow.ReplayedHeader))
+		assert.Equal(t, i+1, api.count("CreateRequest"), "not stored: the retry runs")
+	}
+
+	c := mustClient(t, srv.URL, payflow.ClientOptions{MaxAttempts: 1})
+	_, err := c.Info(context.Background())
+	requireOnlySentinel(t, err, payflow.ErrInternal)
+}
+
 // storedReplies is a ReplyStore whose BeginIdempotent finds every key
 // finished with reply.
 type storedReplies struct {
