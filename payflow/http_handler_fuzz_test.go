@@ -34,10 +34,12 @@ var httpFuzzRoutes = []struct{ method, path string }{
 	{"POST", "/v1/requests/{id}/cancel"},
 }
 
-// The forms of a request ID that the handler keeps, and of one it makes.
+// The forms of a request ID that the handler keeps, and of one it makes,
+// and of a bearer token (a b64token).
 var (
 	httpFuzzRequestID     = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
 	httpFuzzMadeRequestID = regexp.MustCompile(`^[0-9a-f]{24}$`)
+	httpFuzzB64Token      = regexp.MustCompile(`^[A-Za-z0-9._~+/-]+=*$`)
 )
 
 // FuzzHTTPHandler sends any request to every endpoint of a handler whose
@@ -49,8 +51,10 @@ var (
 // CBOR, whose status is the status of its code, and never a server error;
 // its X-Request-ID is the request's one when it sent one, well formed, or
 // 24 hexadecimal digits (for none, a malformed one, or the header twice).
+// Every token that reaches the API is a b64token (RFC 6750 §2.1).
 func FuzzHTTPHandler(f *testing.F) {
-	h := mustHandler(f, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: discardLogger(), MaxBodyBytes: 4096})
+	api := newHTTPFakeAPI()
+	h := mustHandler(f, api, payflow.HandlerOptions{Logger: discardLogger(), MaxBodyBytes: 4096})
 	f.Fuzz(func(t *testing.T, route uint8, id, authorization, key, requestID, contentType string, body []byte) {
 		rt := httpFuzzRoutes[int(route)%len(httpFuzzRoutes)]
 		req := httptest.NewRequest(rt.method, strings.ReplaceAll(rt.path, "{id}", url.PathEscape(id)), bytes.NewReader(body))
@@ -62,11 +66,15 @@ func FuzzHTTPHandler(f *testing.F) {
 				req.Header[http.CanonicalHeaderKey(name)] = strings.Split(v, "\n")
 			}
 		}
+		api.set(func(f *httpFakeAPI) { f.tokens = nil })
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		sent, echoed := req.Header.Values(payflow.RequestIDHeader), rec.Header().Get(payflow.RequestIDHeader)
 		if keep := len(sent) == 1 && httpFuzzRequestID.MatchString(sent[0]); keep && echoed != sent[0] || !keep && !httpFuzzMadeRequestID.MatchString(echoed) {
 			t.Fatalf("request ID %q echoed as %q", sent, echoed)
+		}
+		if tok := api.lastToken(); tok != "" && !httpFuzzB64Token.MatchString(tok) {
+			t.Fatalf("the API was given the token %q", tok)
 		}
 		if rec.Code == http.StatusOK {
 			return
