@@ -851,6 +851,12 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 		require.Len(t, fs.attempts(), i+1, "%q", token)
 		assert.Equal(t, token, fs.api.lastToken(), "%q", token)
 	}
+	// An empty token sends no Authorization header: the endpoint that
+	// needs one refuses the call, which is not retried.
+	_, err := c.Session(ctx, "", payflow.ID{1})
+	requireOnlySentinel(t, err, payflow.ErrUnauthorized)
+	assert.Equal(t, "payflow: unauthorized: a bearer token is needed", payflow.AsError(err).Message)
+	assert.Len(t, fs.attempts(), 5)
 }
 
 // FuzzClientError gives the client any reply to a call: any status,
