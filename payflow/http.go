@@ -851,8 +851,9 @@ func validB64Token(s string) bool {
 
 // bearerToken returns the token of an Authorization header, "" when there
 // is none, and an error (ErrUnauthorized) for a header given more than
-// once (ambiguous credentials) or one not of the form "Bearer" (in any
-// case), one or more spaces (RFC 6750 §2.1: "Bearer" 1*SP b64token), then
+// once (ambiguous credentials) or one whose value, spaces and tabs before
+// and after it left out, is not of the form "Bearer" (in any case), one
+// or more spaces (RFC 6750 §2.1: "Bearer" 1*SP b64token), then
 // a token of one or more characters, none of them a space or a tab (an
 // empty header too: a header that is present is never taken for no
 // token), and for a token that is no b64token (validB64Token). Which
@@ -865,7 +866,10 @@ func bearerToken(r *http.Request) (string, error) {
 	if len(vs) > 1 {
 		return "", fmt.Errorf("%w: the Authorization header is given more than once", ErrUnauthorized)
 	}
-	scheme, token, ok := strings.Cut(vs[0], " ")
+	// Spaces and tabs around a field's value are no part of it (RFC 9110
+	// §5.5): the HTTP/1.1 server drops them, the HTTP/2 server passes
+	// them on.
+	scheme, token, ok := strings.Cut(strings.Trim(vs[0], " \t"), " ")
 	token = strings.TrimLeft(token, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
 		return "", fmt.Errorf("%w: the Authorization header is not \"Bearer <token>\"", ErrUnauthorized)

@@ -164,3 +164,31 @@ func http2Setting(t *testing.T, srv *httptest.Server, id uint16) uint32 {
 	require.Failf(t, "setting not sent", "the server's SETTINGS % x has no setting %d", payload, id)
 	return 0
 }
+
+// TestHTTPAuthorizationWhitespaceAroundTheValue: spaces and tabs before
+// or after the Authorization header's value are no part of it (RFC 9110
+// §5.5), over HTTP/2, whose server passes them on, as over HTTP/1.1,
+// whose server drops them: the token is taken without them.
+func TestHTTPAuthorizationWhitespaceAroundTheValue(t *testing.T) {
+	api := newHTTPFakeAPI()
+	h := mustHandler(t, api, payflow.HandlerOptions{Logger: discardLogger()})
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
+		t.Run(proto, func(t *testing.T) {
+			srv := httptest.NewUnstartedServer(h)
+			srv.EnableHTTP2 = proto == "HTTP/2"
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			for _, v := range []string{"Bearer tok ", " Bearer tok", "Bearer tok\t", "\t Bearer  tok \t"} {
+				req, err := http.NewRequest(http.MethodGet, srv.URL+"/v1/requests/"+payflow.ID{1}.String(), nil)
+				require.NoError(t, err)
+				req.Header.Set("Authorization", v)
+				resp, err := srv.Client().Do(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				assert.True(t, strings.HasPrefix(resp.Proto, proto), "%q over %s", v, resp.Proto)
+				assert.Equal(t, http.StatusOK, resp.StatusCode, "%q", v)
+				assert.Equal(t, "tok", api.lastToken(), "%q", v)
+			}
+		})
+	}
+}
