@@ -24,8 +24,9 @@ import (
 )
 
 // RequestIDHeader carries the request ID: the handler takes the client's
-// when it is given once and well formed, makes one otherwise (the header
-// given twice too), and echoes it in the reply.
+// when it is given once and well formed (spaces and tabs around it left
+// out), makes one otherwise (the header given twice too), and echoes it in
+// the reply.
 const RequestIDHeader = "X-Request-ID"
 
 // DefaultCallTimeout bounds the work of one request, its API call and its
@@ -479,7 +480,7 @@ func (h *Handler) handle(pattern string, rt route, prepare httpPrepare) {
 		c.token = token
 		// The headers come before the body: a key is checked before the
 		// body is read, on every method, though only a POST uses it.
-		keys := r.Header.Values(IdempotencyKeyHeader)
+		keys := headerValues(r, IdempotencyKeyHeader)
 		if len(keys) > 0 && (len(keys) != 1 || !validIdempotencyKey(keys[0])) {
 			h.writeError(w, r, fmt.Errorf("%w: %s must be one value of 1 to %d visible ASCII characters", ErrInvalid, IdempotencyKeyHeader, maxIdempotencyKey))
 			return
@@ -829,6 +830,22 @@ func (h *Handler) write(w http.ResponseWriter, rep httpReply) {
 	w.Write(rep.body)
 }
 
+// headerValues returns the values of r's header name, each without the
+// spaces and tabs before and after it, which are no part of a field's
+// value (RFC 9110 §5.5): the HTTP/1.1 server drops them, the HTTP/2
+// server passes them on.
+func headerValues(r *http.Request, name string) []string {
+	vs := r.Header.Values(name)
+	if len(vs) == 0 {
+		return nil
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = strings.Trim(v, " \t")
+	}
+	return out
+}
+
 // b64tokenForm says what a b64token is, in the errors that refuse one.
 const b64tokenForm = "b64token (RFC 6750 §2.1: letters, digits, - . _ ~ + /, then = at the end only)"
 
@@ -859,17 +876,14 @@ func validB64Token(s string) bool {
 // token), and for a token that is no b64token (validB64Token). Which
 // b64tokens are tokens is left to the API to judge.
 func bearerToken(r *http.Request) (string, error) {
-	vs := r.Header.Values("Authorization")
+	vs := headerValues(r, "Authorization")
 	if len(vs) == 0 {
 		return "", nil
 	}
 	if len(vs) > 1 {
 		return "", fmt.Errorf("%w: the Authorization header is given more than once", ErrUnauthorized)
 	}
-	// Spaces and tabs around a field's value are no part of it (RFC 9110
-	// §5.5): the HTTP/1.1 server drops them, the HTTP/2 server passes
-	// them on.
-	scheme, token, ok := strings.Cut(strings.Trim(vs[0], " \t"), " ")
+	scheme, token, ok := strings.Cut(vs[0], " ")
 	token = strings.TrimLeft(token, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
 		return "", fmt.Errorf("%w: the Authorization header is not \"Bearer <token>\"", ErrUnauthorized)
@@ -911,7 +925,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A request ID given more than once is taken as a malformed one: the
 	// handler keeps none of its values, where another reader of the
 	// request (a proxy, a logger) could take another than the first.
-	ids := r.Header.Values(RequestIDHeader)
+	ids := headerValues(r, RequestIDHeader)
 	id := ""
 	if len(ids) == 1 {
 		id = ids[0]

@@ -14,8 +14,9 @@ import (
 
 // IdempotencyKeyHeader is the request header that makes a POST safe to
 // retry: the first reply under a key is stored and replayed. The handler
-// refuses a malformed key, or two, on any request, a GET too, which
-// otherwise does not use it.
+// takes the value without the spaces and tabs around it, and refuses a
+// malformed key, or two, on any request, a GET too, which otherwise does
+// not use it.
 const IdempotencyKeyHeader = "Idempotency-Key"
 
 // ReplayedHeader is set to "true" on a reply replayed from the store.

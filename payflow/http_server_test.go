@@ -2,6 +2,7 @@ package payflow_test
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
@@ -189,6 +190,41 @@ func TestHTTPAuthorizationWhitespaceAroundTheValue(t *testing.T) {
 				assert.Equal(t, http.StatusOK, resp.StatusCode, "%q", v)
 				assert.Equal(t, "tok", api.lastToken(), "%q", v)
 			}
+		})
+	}
+}
+
+// TestHTTPKeyAndRequestIDWhitespaceAroundTheValue: spaces and tabs before
+// or after the value of an Idempotency-Key or an X-Request-ID are no part
+// of it (RFC 9110 §5.5), over HTTP/2 as over HTTP/1.1: the key " k1\t" is
+// the key k1, whose stored reply a retry with it gets, and the request ID
+// " rid-1" is kept as rid-1.
+func TestHTTPKeyAndRequestIDWhitespaceAroundTheValue(t *testing.T) {
+	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
+	for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
+		t.Run(proto, func(t *testing.T) {
+			api := newHTTPFakeAPI()
+			srv := httptest.NewUnstartedServer(mustHandler(t, api, payflow.HandlerOptions{Logger: discardLogger()}))
+			srv.EnableHTTP2 = proto == "HTTP/2"
+			srv.StartTLS()
+			t.Cleanup(srv.Close)
+			for i, key := range []string{" k1\t", "k1"} {
+				req, err := http.NewRequest(http.MethodPost, srv.URL+"/v1/requests", bytes.NewReader(body))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", payflow.ContentType)
+				req.Header.Set(payflow.IdempotencyKeyHeader, key)
+				req.Header.Set(payflow.RequestIDHeader, " rid-1")
+				resp, err := srv.Client().Do(req)
+				require.NoError(t, err)
+				resp.Body.Close()
+				assert.True(t, strings.HasPrefix(resp.Proto, proto), "%q over %s", key, resp.Proto)
+				assert.Equal(t, http.StatusOK, resp.StatusCode, "%q", key)
+				assert.Equal(t, "rid-1", resp.Header.Get(payflow.RequestIDHeader), "%q", key)
+				if i > 0 {
+					assert.Equal(t, "true", resp.Header.Get(payflow.ReplayedHeader), "%q", key)
+				}
+			}
+			assert.Equal(t, 1, api.count("CreateRequest"))
 		})
 	}
 }
