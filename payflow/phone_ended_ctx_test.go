@@ -2,7 +2,9 @@ package payflow_test
 
 import (
 	"context"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -10,6 +12,7 @@ import (
 	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/queue"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
 // TestPhoneCallsWithEndedContextSendNothing: a decline, a selection, a
@@ -116,5 +119,135 @@ func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, held, 1, "still kept as held")
 		assert.Equal(t, id, held[0].ID)
+	})
+}
+
+// sentCountAPI passes every call on to the platform and counts those that
+// read a request or the platform's certificate chain, or log in.
+type sentCountAPI struct {
+	payflow.API
+	mu   sync.Mutex
+	sent int
+}
+
+func (a *sentCountAPI) count() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.sent++
+}
+
+func (a *sentCountAPI) calls() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.sent
+}
+
+func (a *sentCountAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	a.count()
+	return a.API.Payment(ctx, token, id)
+}
+
+func (a *sentCountAPI) Info(ctx context.Context) (*payflow.Info, error) {
+	a.count()
+	return a.API.Info(ctx)
+}
+
+func (a *sentCountAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*payflow.LoginResponse, error) {
+	a.count()
+	return a.API.Login(ctx, req)
+}
+
+// TestSellerReadsWithEndedContextSendNothing: a Seller's Status, Wait,
+// Held, Refund and RefundPayment whose context ended before the call fail
+// with the context's error, also when the API (a Platform in process)
+// does not look at the context: nothing is read, the screen and the held
+// requests stay as they were. An amount that no refund carries is
+// ErrInvalid all the same, and Status, Wait and Refund with no request on
+// screen fail with ErrNoPayment.
+func TestSellerReadsWithEndedContextSendNothing(t *testing.T) {
+	ctx := context.Background()
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	t.Run("Status and Wait", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		api := &sentCountAPI{API: w.f.Platform}
+		w.useSeller(t, api)
+		_, err := w.seller.Status(ended)
+		require.ErrorIs(t, err, payflow.ErrNoPayment)
+		_, _, err = w.seller.Wait(ended)
+		require.ErrorIs(t, err, payflow.ErrNoPayment)
+		w.pair(t)
+		sv, _ := w.request(t)
+		_, err = w.shopper.Decline(ctx)
+		require.NoError(t, err)
+		sent := api.calls()
+		v, err := w.seller.Status(ended)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Nil(t, v)
+		v, rc, err := w.seller.Wait(ended)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Nil(t, v)
+		assert.Nil(t, rc)
+		assert.Equal(t, sent, api.calls(), "nothing read")
+		// The request stays on screen: the seller's Cancel finds it
+		// declined.
+		_, err = w.seller.Cancel(ctx)
+		require.ErrorIs(t, err, payflow.ErrFinal)
+		v, err = w.seller.Status(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, sv.ID, v.ID)
+		assert.Equal(t, payflow.StateDeclined, v.State)
+	})
+	t.Run("Held", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, true)
+		api := &sentCountAPI{API: w.f.Platform}
+		w.useSeller(t, api)
+		id := w.pairAndHold(t)
+		w.f.Clock.Advance(payflow.DefaultHoldTTL + time.Second) // past its hold expiry
+		sent := api.calls()
+		held, err := w.seller.Held(ended)
+		require.ErrorIs(t, err, context.Canceled)
+		require.Len(t, held, 1, "returned as last seen")
+		assert.Equal(t, id, held[0].ID)
+		assert.Equal(t, payflow.StateHeld, held[0].State)
+		assert.Equal(t, sent, api.calls(), "nothing read")
+		held, err = w.seller.Held(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, held, "past its hold expiry")
+	})
+	t.Run("Refund and RefundPayment", func(t *testing.T) {
+		w := newMemoryPhoneWorld(t, false)
+		api := &sentCountAPI{API: w.f.Platform}
+		w.useSeller(t, api)
+		_, err := w.seller.Refund(ended, 100)
+		require.ErrorIs(t, err, payflow.ErrNoPayment)
+		w.pair(t)
+		sv, _ := w.request(t)
+		// The shopper pays; the seller, which has not read the request
+		// since, has no certificate chain of the platform yet.
+		_, err = w.shopper.Approve(ctx, simcardtest.PIN)
+		require.NoError(t, err)
+		shopper := w.balance(t, w.shopperCard.Enrolment.ICCID)
+		counter, err := w.sellerCard.Card.Counter()
+		require.NoError(t, err)
+		sent := api.calls()
+		_, err = w.seller.RefundPayment(ended, sv.ID, 0)
+		require.ErrorIs(t, err, payflow.ErrInvalid, "an amount that no refund carries comes first")
+		_, err = w.seller.Refund(ended, 0)
+		require.ErrorIs(t, err, payflow.ErrInvalid)
+		rc, err := w.seller.RefundPayment(ended, sv.ID, 100)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Nil(t, rc)
+		rc, err = w.seller.Refund(ended, 100)
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Nil(t, rc)
+		assert.Equal(t, sent, api.calls(), "nothing read")
+		after, err := w.sellerCard.Card.Counter()
+		require.NoError(t, err)
+		assert.Equal(t, counter, after, "the card signed nothing")
+		assert.Equal(t, shopper, w.balance(t, w.shopperCard.Enrolment.ICCID), "nothing refunded")
+		rc, err = w.seller.RefundPayment(ctx, sv.ID, 100)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(100), rc.Amount)
 	})
 }

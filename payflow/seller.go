@@ -1253,6 +1253,11 @@ func checkReceiptFits(id ID, r *record.PaymentRequest, lines []Line) error {
 // one made last, a paid one that took the screen since (PaidError), or an
 // earlier one that stays there while the one made last got no answer
 // (Cancel). The view is the caller's own, as the Seller type says.
+//
+// A Status whose ctx ended before it fails with ctx's error, whether or
+// not the API heeds ctx (a Platform in process): it reads nothing, and the
+// screen and the held requests (Held) stay as they were. With no request
+// on screen it fails with ErrNoPayment all the same.
 func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
 	v, err := s.status(ctx)
 	if err != nil {
@@ -1265,6 +1270,10 @@ func (s *Seller) Status(ctx context.Context) (*PaymentView, error) {
 func (s *Seller) status(ctx context.Context) (*PaymentView, error) {
 	cur, err := s.currentPayment()
 	if err != nil {
+		return nil, err
+	}
+	// Once ctx ended, nothing is read, whether or not the API heeds ctx.
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return s.look(ctx, cur)
@@ -1416,9 +1425,17 @@ const MaxHeld = 64
 // held, and Held shows it so: a CancelHeld, a CaptureHeld of any amount
 // or its hold's expiry frees it.
 //
+// A Held whose ctx ended before it reads nothing, whether or not the API
+// heeds ctx (a Platform in process), and leaves out none: it returns the
+// held requests kept, as last seen, with ctx's error, and keeps them as
+// they were.
+//
 // The views it returns are the caller's own, as the Seller type says.
 func (s *Seller) Held(ctx context.Context) ([]*PaymentView, error) {
-	err := s.refreshHeld(ctx)
+	err := ctx.Err()
+	if err == nil {
+		err = s.refreshHeld(ctx)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	held := make([]*PaymentView, len(s.held))
@@ -1539,6 +1556,10 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 // card signed is ErrMismatch), held (for a manual capture: see Capture),
 // declined, cancelled or expired with a nil receipt. The view is the
 // caller's own, as the Seller type says.
+//
+// A Wait whose ctx ended before it, or ends while it waits, fails with
+// ctx's error and reads nothing more, whether or not the API heeds ctx (a
+// Platform in process), as Status says.
 func (s *Seller) Wait(ctx context.Context) (*PaymentView, *Receipt, error) {
 	v, rc, err := s.wait(ctx)
 	return cloneView(v), rc, err // the app's own, v kept on screen
@@ -1854,7 +1875,10 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 // another runs waits for it only as long as ctx lasts, and then fails
 // with ctx's error, having sent nothing, neither a kept refund nor a new
 // one, and the card signing nothing; so does one whose ctx ended before
-// its turn.
+// its turn, or before the call, whether or not the API heeds ctx (a
+// Platform in process): it reads nothing, not even the platform's
+// certificate chain. An amount that Refund refuses is ErrInvalid, and no
+// request on screen ErrNoPayment, all the same.
 func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	if err := checkRefundAmount(amount); err != nil {
 		return nil, err
@@ -1873,9 +1897,14 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 // request first: an ID the platform does not know is ErrNotFound, a
 // request of another merchant ErrForbidden (the platform's refusal), and
 // a view of another request or merchant than asked for, or in a currency
-// of a form that no record carries, ErrMismatch.
+// of a form that no record carries, ErrMismatch. One whose ctx ended
+// before it fails with ctx's error before it reads the request, whether
+// or not the API heeds ctx (a Platform in process), as Refund says.
 func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
 	if err := checkRefundAmount(amount); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	l, err := s.loginState(ctx)
@@ -1918,6 +1947,10 @@ func (s *Seller) merchantPayment(ctx context.Context, id ID, merchant string) (*
 // refund refunds amount of cur, a payment request of the merchant, as
 // Refund says.
 func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*Receipt, error) {
+	// Once ctx ended, nothing is sent, whether or not the API heeds ctx.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := s.trustPlatform(ctx); err != nil { // before a refund is sent, kept or new
 		return nil, err
 	}
