@@ -1863,7 +1863,9 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 // (with another code, over HTTP in its error body), it was not made, and
 // Refund makes the new refund. A refund that the platform answers with a
 // verified receipt of another refund or request, sent the first time or
-// again, fails that Refund with ErrMismatch, and stays kept: the Refunds
+// again, fails that Refund with ErrMismatch, whose message names that
+// refund (its amount and request) and says that it may have been made and
+// that the phone keeps it, and stays kept: the Refunds
 // after it send it again first, as above, but while the platform answers
 // it so again, they pass it over, without an error, and make their new
 // refunds, so that the seller is told once and not kept from refunding.
@@ -2032,12 +2034,22 @@ type sentRefund struct {
 
 // errOtherRefund is the ErrMismatch of sendRefund for a verified receipt
 // of another refund or request than the one sent.
-var errOtherRefund = errors.New("the receipt is not of this refund")
+var errOtherRefund = errors.New("the platform answered with a verified receipt of another refund or request")
+
+// otherRefund is the error of sendRefund for u answered with a verified
+// receipt of another refund or request: detail, the ErrMismatch of the
+// check that refused it, and errOtherRefund, saying that u may have been
+// made and is kept, to be sent again.
+func otherRefund(u *sentRefund, detail error) error {
+	return fmt.Errorf("%w: %w, for the refund of %d of request %v, which may have been made all the same: "+
+		"the phone keeps it and sends it again before its next refund", detail, errOtherRefund, u.amount, u.payment.ID)
+}
 
 // sendRefund sends u to the platform and returns its verified receipt.
 // notMade reports that the platform refused u (refused), which was then
 // not made. A verified receipt of another refund or request is
-// ErrMismatch matching errOtherRefund.
+// ErrMismatch matching errOtherRefund, whose message says that u may have
+// been made (otherRefund).
 func (s *Seller) sendRefund(ctx context.Context, u *sentRefund) (rc *Receipt, notMade bool, err error) {
 	v, err := s.api.Refund(ctx, &RefundRequest{Refund: u.msg})
 	if err != nil {
@@ -2047,11 +2059,11 @@ func (s *Seller) sendRefund(ctx context.Context, u *sentRefund) (rc *Receipt, no
 		return nil, false, err
 	}
 	if err := checkReceipt(rc, record.ReceiptRefund, u.payment); err != nil {
-		return nil, false, fmt.Errorf("%w (%w)", err, errOtherRefund)
+		return nil, false, otherRefund(u, err)
 	}
 	h := record.Hash(u.msg)
 	if !bytes.Equal(rc.RefundID, u.id[:]) || !bytes.Equal(rc.RefundHash, h[:]) || rc.Amount != u.amount {
-		return nil, false, fmt.Errorf("%w: %w", ErrMismatch, errOtherRefund)
+		return nil, false, otherRefund(u, fmt.Errorf("%w: another refund ID, hash or amount", ErrMismatch))
 	}
 	return rc, false, nil
 }

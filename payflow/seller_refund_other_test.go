@@ -59,7 +59,8 @@ func (a *otherReceiptRefundAPI) Refund(ctx context.Context, req *payflow.RefundR
 // TestSellerKeptRefundAnsweredWithAnotherReceipt: a refund that the
 // platform answers with a verified receipt of another refund, as it makes
 // it or sent again after its reply was lost, fails that Refund with
-// ErrMismatch once and stays kept: the Refunds after it send it again
+// ErrMismatch once, whose message says that the refund sent may have
+// been made and is kept, and stays kept: the Refunds after it send it again
 // first and, answered so again, pass it over, still kept, and make their
 // own refunds; once the platform answers it with its own receipt, a
 // Refund of its request and amount returns that receipt, the shopper
@@ -86,6 +87,9 @@ func TestSellerKeptRefundAnsweredWithAnotherReceipt(t *testing.T) {
 				_, err = w.seller.Refund(ctx, 240)
 			}
 			require.ErrorIs(t, err, payflow.ErrMismatch)
+			assert.Contains(t, err.Error(), "the refund of 240 of request ", "names the refund sent")
+			assert.Contains(t, err.Error(), "may have been made", "tells that the refund sent may have been made")
+			assert.Contains(t, err.Error(), "the phone keeps it", "tells that the phone keeps it")
 			assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690 + 340}, shopperBalance(), "the refund of 240 was made once")
 
 			rc, err = w.seller.Refund(ctx, 50)
