@@ -169,9 +169,7 @@ func TestSellerReadsWithEndedContextSendNothing(t *testing.T) {
 	ended, cancel := context.WithCancel(ctx)
 	cancel()
 	t.Run("Status and Wait", func(t *testing.T) {
-		w := newMemoryPhoneWorld(t, false)
-		api := &sentCountAPI{API: w.f.Platform}
-		w.useSeller(t, api)
+		w, api := newSellerWorldThrough(t, false, func(p payflow.API) *sentCountAPI { return &sentCountAPI{API: p} })
 		_, err := w.seller.Status(ended)
 		require.ErrorIs(t, err, payflow.ErrNoPayment)
 		_, _, err = w.seller.Wait(ended)
@@ -199,9 +197,7 @@ func TestSellerReadsWithEndedContextSendNothing(t *testing.T) {
 		assert.Equal(t, payflow.StateDeclined, v.State)
 	})
 	t.Run("Held", func(t *testing.T) {
-		w := newMemoryPhoneWorld(t, true)
-		api := &sentCountAPI{API: w.f.Platform}
-		w.useSeller(t, api)
+		w, api := newSellerWorldThrough(t, true, func(p payflow.API) *sentCountAPI { return &sentCountAPI{API: p} })
 		id := w.pairAndHold(t)
 		w.f.Clock.Advance(payflow.DefaultHoldTTL + time.Second) // past its hold expiry
 		sent := api.calls()
@@ -216,9 +212,7 @@ func TestSellerReadsWithEndedContextSendNothing(t *testing.T) {
 		assert.Empty(t, held, "past its hold expiry")
 	})
 	t.Run("Refund and RefundPayment", func(t *testing.T) {
-		w := newMemoryPhoneWorld(t, false)
-		api := &sentCountAPI{API: w.f.Platform}
-		w.useSeller(t, api)
+		w, api := newSellerWorldThrough(t, false, func(p payflow.API) *sentCountAPI { return &sentCountAPI{API: p} })
 		_, err := w.seller.Refund(ended, 100)
 		require.ErrorIs(t, err, payflow.ErrNoPayment)
 		w.pair(t)

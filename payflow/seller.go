@@ -1252,7 +1252,10 @@ func checkReceiptFits(id ID, r *record.PaymentRequest, lines []Line) error {
 // (ErrNoPayment when there is none), as the platform holds it now: the
 // one made last, a paid one that took the screen since (PaidError), or an
 // earlier one that stays there while the one made last got no answer
-// (Cancel). The view is the caller's own, as the Seller type says.
+// (Cancel). The view is the caller's own, as the Seller type says. A view
+// in a state that no request's view has (a platform's inner state, a
+// newer platform's state) is ErrInternal, and the request stays on
+// screen, and among the held ones (Held), as last seen.
 //
 // A Status whose ctx ended before it fails with ctx's error, whether or
 // not the API heeds ctx (a Platform in process): it reads nothing, and the
@@ -1280,14 +1283,29 @@ func (s *Seller) status(ctx context.Context) (*PaymentView, error) {
 }
 
 // look returns the view of cur, a request the seller made, as the platform
-// holds it now, and takes note of it (seen).
+// holds it now, and takes note of it (seen). A view in a state that no
+// request's view has (a platform's inner state, a newer platform's state)
+// tells nothing of the request: it is ErrInternal, and nothing is noted.
 func (s *Seller) look(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
 	v, err := s.reread(ctx, cur)
 	if err != nil {
 		return nil, err
 	}
+	if !knownState(v.State) {
+		return nil, errUnknownState(v)
+	}
 	s.seen(v)
 	return v, nil
+}
+
+// knownState reports whether state is one that a request's view has
+// (PROTOCOL.md §6.2).
+func knownState(state string) bool {
+	switch state {
+	case StatePending, StateHeld, StateCaptured, StateDeclined, StateCancelled, StateExpired:
+		return true
+	}
+	return false
 }
 
 // seen puts v, a view of a request the seller made, on screen in place of
@@ -1407,8 +1425,9 @@ const MaxHeld = 64
 // expiry (HoldExpiresAt) by the phone's clock (PhoneOptions.Now). Held
 // leaves out those past their hold expiry without asking the platform,
 // reads each of the others from the platform and leaves out those that
-// ended; while the platform does not answer, it returns them as last
-// seen, from the first request it could not read on, with the error.
+// ended; while the platform does not answer, or shows one in a state that
+// no request's view has (ErrInternal), it returns them as last seen, from
+// the first request it could not read on, with the error.
 //
 // A capture (Capture, CaptureHeld) that got no answer, or a reply that is
 // no verdict of the platform on it (as for Request) or the view of
@@ -1554,8 +1573,9 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 // the verified receipt (one of another request, parties or currency, for
 // another amount than captured, or with other lines or legs than the
 // card signed is ErrMismatch), held (for a manual capture: see Capture),
-// declined, cancelled or expired with a nil receipt. The view is the
-// caller's own, as the Seller type says.
+// declined, cancelled or expired with a nil receipt; a read that shows it
+// in another state fails Wait with ErrInternal, the request staying on
+// screen (Status). The view is the caller's own, as the Seller type says.
 //
 // A Wait whose ctx ended before it, or ends while it waits, fails with
 // ctx's error and reads nothing more, whether or not the API heeds ctx (a
