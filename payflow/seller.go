@@ -1025,7 +1025,17 @@ func (e *PaidError) Unwrap() error { return ErrFinal }
 func (s *Seller) cancelRecorded(ctx context.Context, recorded *PaymentView) (*PaymentView, error) {
 	v, err := s.cancelSettled(ctx, recorded)
 	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) { // it ended meanwhile
-		return s.reread(ctx, recorded)
+		return knownView(s.reread(ctx, recorded))
+	}
+	return v, err
+}
+
+// knownView returns v and err, but for a v in a state that no request's
+// view has (a platform's inner state, a newer platform's state), which
+// tells nothing of the request: that is ErrInternal, and no view.
+func knownView(v *PaymentView, err error) (*PaymentView, error) {
+	if err == nil && !knownState(v.State) {
+		return nil, errUnknownState(v)
 	}
 	return v, err
 }
@@ -1041,7 +1051,8 @@ func (s *Seller) cancelRecorded(ctx context.Context, recorded *PaymentView) (*Pa
 // once paid). When SettleWait runs out first, it fails with the
 // platform's last ErrConflict. When ctx ends first, between two
 // cancellations or during one that then gets no verdict, it fails with
-// ctx's error joined with that ErrConflict.
+// ctx's error joined with that ErrConflict. A view in a state that no
+// request's view has is ErrInternal (knownView).
 func (s *Seller) cancelSettled(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
 	var conflict error // the platform's last answer ErrConflict
 	var until time.Time
@@ -1055,7 +1066,7 @@ func (s *Seller) cancelSettled(ctx context.Context, cur *PaymentView) (*PaymentV
 		case err != nil && conflict != nil && !refused(err) && ctx.Err() != nil: // ctx ended during the call
 			return nil, errors.Join(ctx.Err(), conflict)
 		default:
-			return v, err
+			return knownView(v, err)
 		}
 		if until.IsZero() {
 			until = time.Now().Add(s.opts.SettleWait)
@@ -1291,8 +1302,8 @@ func (s *Seller) look(ctx context.Context, cur *PaymentView) (*PaymentView, erro
 	if err != nil {
 		return nil, err
 	}
-	if !knownState(v.State) {
-		return nil, errUnknownState(v)
+	if v, err = knownView(v, nil); err != nil {
+		return nil, err
 	}
 	s.seen(v)
 	return v, nil
@@ -1653,8 +1664,9 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // stays kept, not shown, and the next Cancel reports it). When the
 // platform refuses them all, they were never recorded, and Cancel fails
 // with ErrNoPayment. While it gets no
-// answer or no verdict (also the view of another request: ErrMismatch),
-// Cancel fails with that error and the request stays kept, to be sent
+// answer or no verdict (also the view of another request: ErrMismatch,
+// or one in a state that no request's view has: ErrInternal), Cancel
+// fails with that error and the request stays kept, to be sent
 // again by the next Cancel, Request or Select. Cancel waits for a
 // Request's or Select's withdrawal of the kept requests only as long as
 // ctx lasts, and then fails with ctx's error alone.
@@ -1668,7 +1680,11 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // later one followed, which got no answer and which a Cancel withdrew as
 // above (one held, which Request leaves on screen), is an earlier one:
 // Cancel leaves it as it is, still capturable (Held, CaptureHeld;
-// CancelHeld withdraws it), and fails with ErrNoPayment.
+// CancelHeld withdraws it), and fails with ErrNoPayment. A cancellation
+// answered with a view of the request in a state that no request's view
+// has (a platform's inner state, a newer platform's state) fails with
+// ErrInternal, the request as last seen: on screen, and among the held
+// ones (Held), until a read shows how it ended.
 //
 // While the platform settles an approval of the request, or a capture of
 // it (it answers the cancellation ErrConflict), Cancel sends the

@@ -12,30 +12,43 @@ import (
 )
 
 // restateAPI answers every read of a request, while state is set, with
-// its view in that state, as a platform that shows a state that no
+// its view in that state, and every cancellation, while cancelled is set,
+// with the view in that state, as a platform that shows a state that no
 // request's view has (an inner state, a newer platform's state) would.
 type restateAPI struct {
 	payflow.API
-	mu    sync.Mutex
-	state string
+	mu        sync.Mutex
+	state     string
+	cancelled string
 }
 
-func (a *restateAPI) set(state string) {
+// set sets *field, state or cancelled, to state.
+func (a *restateAPI) set(field *string, state string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.state = state
+	*field = state
+}
+
+// restate returns v in the state *field, while that is set.
+func (a *restateAPI) restate(field *string, v *payflow.PaymentView, err error) (*payflow.PaymentView, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil || *field == "" {
+		return v, err
+	}
+	c := *v
+	c.State = *field
+	return &c, nil
 }
 
 func (a *restateAPI) Payment(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
 	v, err := a.API.Payment(ctx, token, id)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err != nil || a.state == "" {
-		return v, err
-	}
-	c := *v
-	c.State = a.state
-	return &c, nil
+	return a.restate(&a.state, v, err)
+}
+
+func (a *restateAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	v, err := a.API.Cancel(ctx, token, id)
+	return a.restate(&a.cancelled, v, err)
 }
 
 // TestSellerRefusesUnknownState: a Seller's read of a request that shows
@@ -48,9 +61,9 @@ func TestSellerRefusesUnknownState(t *testing.T) {
 		w, api := newSellerWorldThrough(t, false, func(p payflow.API) *restateAPI { return &restateAPI{API: p} })
 		w.pair(t)
 		sv, _ := w.request(t)
-		api.set("approving")
+		api.set(&api.state, "approving")
 		requireScreenReadsFail(t, w.seller, ctx, payflow.ErrInternal)
-		api.set("")
+		api.set(&api.state, "")
 		v, err := w.seller.Status(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, sv.ID, v.ID, "still on screen")
@@ -62,18 +75,59 @@ func TestSellerRefusesUnknownState(t *testing.T) {
 	t.Run("held", func(t *testing.T) {
 		w, api := newSellerWorldThrough(t, true, func(p payflow.API) *restateAPI { return &restateAPI{API: p} })
 		id := w.pairAndHold(t)
-		api.set("capturing")
+		api.set(&api.state, "capturing")
 		held, err := w.seller.Held(ctx)
 		require.ErrorIs(t, err, payflow.ErrInternal)
 		require.Len(t, held, 1, "returned as last seen")
 		assert.Equal(t, payflow.StateHeld, held[0].State)
-		api.set("")
+		api.set(&api.state, "")
 		held, err = w.seller.Held(ctx)
 		require.NoError(t, err)
 		require.Len(t, held, 1, "still kept")
 		rc, err := w.seller.CaptureHeld(ctx, id, 0)
 		require.NoError(t, err)
 		assert.Equal(t, uint64(690), rc.Amount)
+	})
+}
+
+// TestSellerRefusesUnknownStateOfCancel: a Seller's cancellation that the
+// platform answers with the view of the request in a state that no
+// request's view has fails Cancel and CancelHeld with ErrInternal, the
+// request kept as last seen, on screen and among the held ones, until a
+// read shows how it ended.
+func TestSellerRefusesUnknownStateOfCancel(t *testing.T) {
+	ctx := context.Background()
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	t.Run("Cancel", func(t *testing.T) {
+		w, api := newSellerWorldThrough(t, false, func(p payflow.API) *restateAPI { return &restateAPI{API: p} })
+		w.pair(t)
+		sv, _ := w.request(t)
+		api.set(&api.cancelled, "voiding")
+		v, err := w.seller.Cancel(ctx)
+		require.ErrorIs(t, err, payflow.ErrInternal)
+		assert.Nil(t, v)
+		api.set(&api.cancelled, "")
+		v, err = w.seller.Status(ctx)
+		require.NoError(t, err, "still on screen")
+		assert.Equal(t, sv.ID, v.ID)
+		assert.Equal(t, payflow.StateCancelled, v.State)
+	})
+	t.Run("CancelHeld", func(t *testing.T) {
+		w, api := newSellerWorldThrough(t, true, func(p payflow.API) *restateAPI { return &restateAPI{API: p} })
+		id := w.pairAndHold(t)
+		api.set(&api.cancelled, "voiding")
+		v, err := w.seller.CancelHeld(ctx, id)
+		require.ErrorIs(t, err, payflow.ErrInternal)
+		assert.Nil(t, v)
+		api.set(&api.cancelled, "")
+		held, err := w.seller.Held(ended) // as last seen, not read
+		require.ErrorIs(t, err, context.Canceled)
+		require.Len(t, held, 1, "still kept")
+		assert.Equal(t, payflow.StateHeld, held[0].State)
+		held, err = w.seller.Held(ctx)
+		require.NoError(t, err)
+		assert.Empty(t, held, "read cancelled")
 	})
 }
 
