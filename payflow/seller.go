@@ -1441,8 +1441,9 @@ const MaxHeld = 64
 // the first request it could not read on, with the error.
 //
 // A capture (Capture, CaptureHeld) that got no answer, or a reply that is
-// no verdict of the platform on it (as for Request) or the view of
-// another request (ErrMismatch), may have been made all the same, and one
+// no verdict of the platform on it (as for Request), the view of
+// another request (ErrMismatch) or one of its request in a state that no
+// request's view has (ErrInternal), may have been made all the same, and one
 // answered captured without a receipt of it that verifies was made. So
 // the seller keeps its request, whatever its hold expiry, also once it
 // sees it captured, which Held then shows, until a capture of it returns
@@ -1829,6 +1830,10 @@ func (s *Seller) capture(ctx context.Context, find func() (*PaymentView, error),
 		return nil, s.ended(ctx, cur, err)
 	}
 	if err := sameRequest(cur, v); err != nil { // no verdict on cur: it may have been made
+		s.captureUnanswered(cur, since)
+		return nil, err
+	}
+	if _, err := knownView(v, nil); err != nil { // no verdict either
 		s.captureUnanswered(cur, since)
 		return nil, err
 	}

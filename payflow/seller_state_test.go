@@ -12,17 +12,18 @@ import (
 )
 
 // restateAPI answers every read of a request, while state is set, with
-// its view in that state, and every cancellation, while cancelled is set,
-// with the view in that state, as a platform that shows a state that no
+// its view in that state, and every cancellation or capture, while
+// cancelled or captured is set, with the view in that state, as a platform that shows a state that no
 // request's view has (an inner state, a newer platform's state) would.
 type restateAPI struct {
 	payflow.API
 	mu        sync.Mutex
 	state     string
 	cancelled string
+	captured  string
 }
 
-// set sets *field, state or cancelled, to state.
+// set sets *field, state, cancelled or captured, to state.
 func (a *restateAPI) set(field *string, state string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -51,6 +52,11 @@ func (a *restateAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*
 	return a.restate(&a.cancelled, v, err)
 }
 
+func (a *restateAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.Capture(ctx, token, req)
+	return a.restate(&a.captured, v, err)
+}
+
 // TestSellerRefusesUnknownState: a Seller's read of a request that shows
 // it in a state that no request's view has fails Status, Wait and Held
 // with ErrInternal, and the request stays as the phone last saw it: on
@@ -58,9 +64,7 @@ func (a *restateAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*
 func TestSellerRefusesUnknownState(t *testing.T) {
 	ctx := context.Background()
 	t.Run("on screen", func(t *testing.T) {
-		w, api := newSellerWorldThrough(t, false, func(p payflow.API) *restateAPI { return &restateAPI{API: p} })
-		w.pair(t)
-		sv, _ := w.request(t)
+		w, api, sv := newRestateWorldAsking(t)
 		api.set(&api.state, "approving")
 		requireScreenReadsFail(t, w.seller, ctx, payflow.ErrInternal)
 		api.set(&api.state, "")
@@ -73,7 +77,7 @@ func TestSellerRefusesUnknownState(t *testing.T) {
 		assert.Equal(t, payflow.StateCancelled, v.State)
 	})
 	t.Run("held", func(t *testing.T) {
-		w, api := newSellerWorldThrough(t, true, func(p payflow.API) *restateAPI { return &restateAPI{API: p} })
+		w, api := newRestateWorld(t, true)
 		id := w.pairAndHold(t)
 		api.set(&api.state, "capturing")
 		held, err := w.seller.Held(ctx)
@@ -97,12 +101,8 @@ func TestSellerRefusesUnknownState(t *testing.T) {
 // read shows how it ended.
 func TestSellerRefusesUnknownStateOfCancel(t *testing.T) {
 	ctx := context.Background()
-	ended, cancel := context.WithCancel(ctx)
-	cancel()
 	t.Run("Cancel", func(t *testing.T) {
-		w, api := newSellerWorldThrough(t, false, func(p payflow.API) *restateAPI { return &restateAPI{API: p} })
-		w.pair(t)
-		sv, _ := w.request(t)
+		w, api, sv := newRestateWorldAsking(t)
 		api.set(&api.cancelled, "voiding")
 		v, err := w.seller.Cancel(ctx)
 		require.ErrorIs(t, err, payflow.ErrInternal)
@@ -114,21 +114,45 @@ func TestSellerRefusesUnknownStateOfCancel(t *testing.T) {
 		assert.Equal(t, payflow.StateCancelled, v.State)
 	})
 	t.Run("CancelHeld", func(t *testing.T) {
-		w, api := newSellerWorldThrough(t, true, func(p payflow.API) *restateAPI { return &restateAPI{API: p} })
+		w, api := newRestateWorld(t, true)
 		id := w.pairAndHold(t)
-		api.set(&api.cancelled, "voiding")
-		v, err := w.seller.CancelHeld(ctx, id)
-		require.ErrorIs(t, err, payflow.ErrInternal)
-		assert.Nil(t, v)
-		api.set(&api.cancelled, "")
-		held, err := w.seller.Held(ended) // as last seen, not read
-		require.ErrorIs(t, err, context.Canceled)
-		require.Len(t, held, 1, "still kept")
-		assert.Equal(t, payflow.StateHeld, held[0].State)
-		held, err = w.seller.Held(ctx)
+		requireInternalWhile(t, api, &api.cancelled, "voiding", func() error {
+			v, err := w.seller.CancelHeld(ctx, id)
+			assert.Nil(t, v)
+			return err
+		})
+		requireKeptHeld(t, w.seller, id)
+		held, err := w.seller.Held(ctx)
 		require.NoError(t, err)
 		assert.Empty(t, held, "read cancelled")
 	})
+}
+
+// TestSellerRefusesUnknownStateOfCapture: a Seller's capture that the
+// platform answers with the view of the request in a state that no
+// request's view has fails with ErrInternal and, as one that got no
+// verdict, may have been made: the request stays kept, as last seen,
+// until a capture of the same amount returns its receipt.
+func TestSellerRefusesUnknownStateOfCapture(t *testing.T) {
+	ctx := context.Background()
+	w, api := newRestateWorld(t, true)
+	id := w.pairAndHold(t)
+	requireInternalWhile(t, api, &api.captured, "capturing", func() error {
+		rc, err := w.seller.CaptureHeld(ctx, id, 0)
+		assert.Nil(t, rc)
+		return err
+	})
+	requireKeptHeld(t, w.seller, id)
+	held, err := w.seller.Held(ctx)
+	require.NoError(t, err)
+	require.Len(t, held, 1, "kept for the receipt of its capture")
+	assert.Equal(t, payflow.StateCaptured, held[0].State)
+	rc, err := w.seller.CaptureHeld(ctx, id, 690)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(690), rc.Amount)
+	held, err = w.seller.Held(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, held)
 }
 
 // requireScreenReadsFail checks that the seller's Status and Wait with ctx
@@ -153,4 +177,44 @@ func newSellerWorldThrough[A payflow.API](t *testing.T, manual bool, wrap func(p
 	api := wrap(w.f.Platform)
 	w.useSeller(t, api)
 	return w, api
+}
+
+// requireKeptHeld checks that the seller keeps the request id alone, as
+// last seen held: Held with an ended context returns it without reading.
+func requireKeptHeld(t *testing.T, seller *payflow.Seller, id payflow.ID) {
+	t.Helper()
+	ended, cancel := context.WithCancel(context.Background())
+	cancel()
+	held, err := seller.Held(ended)
+	require.ErrorIs(t, err, context.Canceled)
+	require.Len(t, held, 1, "still kept")
+	assert.Equal(t, id, held[0].ID)
+	assert.Equal(t, payflow.StateHeld, held[0].State)
+}
+
+// newRestateWorld returns a world on the memory stores whose seller phone
+// talks to the platform through a restateAPI, which it returns too.
+func newRestateWorld(t *testing.T, manual bool) (*phoneWorld, *restateAPI) {
+	t.Helper()
+	return newSellerWorldThrough(t, manual, func(p payflow.API) *restateAPI { return &restateAPI{API: p} })
+}
+
+// newRestateWorldAsking is newRestateWorld of a merchant that captures
+// at once, its phones paired, and the seller's view of the request of
+// basket that the shopper's phone shows.
+func newRestateWorldAsking(t *testing.T) (*phoneWorld, *restateAPI, *payflow.PaymentView) {
+	t.Helper()
+	w, api := newRestateWorld(t, false)
+	w.pair(t)
+	sv, _ := w.request(t)
+	return w, api, sv
+}
+
+// requireInternalWhile checks that call fails with ErrInternal while api
+// answers with views in state (api.set of field).
+func requireInternalWhile(t *testing.T, api *restateAPI, field *string, state string, call func() error) {
+	t.Helper()
+	api.set(field, state)
+	defer api.set(field, "")
+	require.ErrorIs(t, call(), payflow.ErrInternal)
 }
