@@ -1433,6 +1433,16 @@ func sessionLapsed(s *SessionView, now time.Time) bool {
 	return !now.Before(s.ExpiresAt)
 }
 
+// knownState reports whether state is one that a request's view has
+// (PROTOCOL.md §6.2).
+func knownState(state string) bool {
+	switch state {
+	case StatePending, StateHeld, StateCaptured, StateDeclined, StateCancelled, StateExpired:
+		return true
+	}
+	return false
+}
+
 // holdLapsed reports whether v's hold has expired by now, the phone's
 // clock. A view without a hold expiry (not held, or from a platform that
 // sends none) has not. The platform's view never shows a hold expiring

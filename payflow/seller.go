@@ -1309,16 +1309,6 @@ func (s *Seller) look(ctx context.Context, cur *PaymentView) (*PaymentView, erro
 	return v, nil
 }
 
-// knownState reports whether state is one that a request's view has
-// (PROTOCOL.md §6.2).
-func knownState(state string) bool {
-	switch state {
-	case StatePending, StateHeld, StateCaptured, StateDeclined, StateCancelled, StateExpired:
-		return true
-	}
-	return false
-}
-
 // seen puts v, a view of a request the seller made, on screen in place of
 // an older view of the same request, and keeps it among the held requests
 // (Held) while it shows it held, or captured while the receipt of a

@@ -85,7 +85,10 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // returned leaves as it was (Payment says so too). An app that waits for
 // the next request while the user reads one approves or declines the one it
 // showed with ApproveShown or DeclineShown. Requests of the session that
-// already ended are skipped. A not_found on reading the session's next
+// already ended are skipped; one read in a state that no request's view
+// has (a platform's inner state, a newer platform's state) fails
+// WaitPayment with ErrInternal, nothing put on screen, and the next
+// WaitPayment reads it again. A not_found on reading the session's next
 // request, also one without the platform's error body (a gateway's or
 // proxy's 404), is taken for no request yet: WaitPayment reads it again
 // after PollInterval, and nothing is kept of it. It fails with ErrNotPaired
@@ -197,6 +200,11 @@ func (s *Shopper) WaitPayment(ctx context.Context) (*PaymentView, error) {
 			// Another request, even of this session, would take the
 			// screen (or skip this index) in its place.
 			return nil, fmt.Errorf("%w: the platform's view is of another request than the session's next", ErrMismatch)
+		case !knownState(v.State):
+			// A state that no request's view has tells nothing of the
+			// request, which may still be payable: the index stays, to
+			// be read again.
+			return nil, errUnknownState(v)
 		case v.State != StatePending:
 			// The index is of sess: a session selected meanwhile has its
 			// own.
