@@ -1579,9 +1579,10 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 // in another state fails Wait with ErrInternal, the request staying on
 // screen (Status). The view is the caller's own, as the Seller type says.
 //
-// A Wait whose ctx ended before it, or ends while it waits, fails with
-// ctx's error and reads nothing more, whether or not the API heeds ctx (a
-// Platform in process), as Status says.
+// A Wait whose ctx ended before it fails with ctx's error and reads
+// nothing, whether or not the API heeds ctx (a Platform in process), as
+// Status says; one whose ctx ends while it waits for the shopper fails
+// with ctx's error then.
 func (s *Seller) Wait(ctx context.Context) (*PaymentView, *Receipt, error) {
 	v, rc, err := s.wait(ctx)
 	return cloneView(v), rc, err // the app's own, v kept on screen
