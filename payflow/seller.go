@@ -418,7 +418,9 @@ type Charge struct {
 // for byte, is ErrMismatch: nothing is cancelled, shown or kept, and the
 // next Request reads that index again; so is one of the request on
 // screen that is not of it, compared before anything is cancelled, which
-// cancels, shows and keeps nothing either. A
+// cancels, shows and keeps nothing either, and so, with ErrInternal, is
+// one in a state that no request's view has (a platform's inner state, a
+// newer platform's state), which may still be payable. A
 // request that the platform answers with the
 // view of another request (of another ID, hash, amount, currency,
 // merchant or session, or payer, than the card signed, or without the
@@ -690,9 +692,10 @@ func (s *Seller) skipTo(sess *SessionView, n uint32) {
 // compared before a pending one is cancelled, so that nothing is
 // cancelled, shown or kept, and again, with the screen as it is then,
 // with the view after the cancellation, so that nothing is shown or
-// kept.
+// kept. A view in a state that no request's view has is ErrInternal
+// (knownView), and so is nothing cancelled, shown or kept.
 func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) error {
-	v, err := s.merchantPayment(ctx, id, sess.MerchantID)
+	v, err := knownView(s.merchantPayment(ctx, id, sess.MerchantID))
 	if err != nil {
 		return err
 	}

@@ -155,6 +155,31 @@ func TestSellerRefusesUnknownStateOfCapture(t *testing.T) {
 	assert.Empty(t, held)
 }
 
+// TestSellerRequestRefusesUnknownStateAtTakenIndex: a Request that finds
+// the index it would take taken by a request of an earlier run of the
+// seller phone, which the platform shows in a state that no request's
+// view has, fails with ErrInternal and makes no request past it, so that
+// the shopper is not shown a new one while that one may still be
+// payable; the next Request reads that index again.
+func TestSellerRequestRefusesUnknownStateAtTakenIndex(t *testing.T) {
+	ctx := context.Background()
+	w, c, earlier := restartedSellerWorld(t)
+	api := &restateAPI{API: w.f.Platform}
+	w.useSeller(t, api)
+	require.Equal(t, c.SessionID, w.pair(t).SessionID, "the same session again")
+	requireInternalWhile(t, api, &api.state, "approving", func() error {
+		v, err := w.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+		assert.Nil(t, v)
+		return err
+	})
+	_, err := w.seller.Status(ctx)
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "no request made")
+	v, err := w.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
+	require.NoError(t, err)
+	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), v.ID, "past the taken index, read again")
+	assert.NotEqual(t, earlier.ID, v.ID)
+}
+
 // requireScreenReadsFail checks that the seller's Status and Wait with ctx
 // fail with target and return nothing.
 func requireScreenReadsFail(t *testing.T, seller *payflow.Seller, ctx context.Context, target error) {
