@@ -424,7 +424,9 @@ type Charge struct {
 // request that the platform answers with the
 // view of another request (of another ID, hash, amount, currency,
 // merchant or session, or payer, than the card signed, or without the
-// signed request itself, byte for byte) is ErrMismatch and goes on no
+// signed request itself, byte for byte) is ErrMismatch, and one answered
+// with its view in a state that no request's view has (a platform's inner
+// state, a newer platform's state) ErrInternal; either goes on no
 // screen; it may be recorded all the same and is kept to be withdrawn, as
 // one without an answer (below), and the next Request goes on at its
 // index, after those found taken before it, since it may not be recorded
@@ -645,6 +647,10 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 			return nil, err
 		}
 		if err := checkRecorded(v, r, msg); err != nil { // no verdict on msg: it may be recorded
+			s.keepMade(id, unsentRequest{msg: msg, next: n + 1})
+			return nil, err
+		}
+		if _, err := knownView(v, nil); err != nil { // no verdict either
 			s.keepMade(id, unsentRequest{msg: msg, next: n + 1})
 			return nil, err
 		}
@@ -894,6 +900,9 @@ func (s *Seller) withdraw(ctx context.Context, u unsentRequest, report bool) (v 
 	// newer than any request on screen.
 	over := !u.left && s.session != nil && s.session.ID == v.SessionID
 	s.mu.Unlock()
+	if _, err := knownView(v, nil); err != nil { // no verdict on what became of it
+		return nil, false, err
+	}
 	v, err = s.withdrawRecorded(ctx, v, over, report)
 	return v, v != nil, err
 }

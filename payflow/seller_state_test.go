@@ -12,8 +12,9 @@ import (
 )
 
 // restateAPI answers every read of a request, while state is set, with
-// its view in that state, and every cancellation or capture, while
-// cancelled or captured is set, with the view in that state, as a platform that shows a state that no
+// its view in that state, and every cancellation, capture or new
+// request, while cancelled, captured or created is set, with the view in
+// that state, as a platform that shows a state that no
 // request's view has (an inner state, a newer platform's state) would.
 type restateAPI struct {
 	payflow.API
@@ -21,9 +22,10 @@ type restateAPI struct {
 	state     string
 	cancelled string
 	captured  string
+	created   string
 }
 
-// set sets *field, state, cancelled or captured, to state.
+// set sets *field, state, cancelled, captured or created, to state.
 func (a *restateAPI) set(field *string, state string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -50,6 +52,11 @@ func (a *restateAPI) Payment(ctx context.Context, token string, id payflow.ID) (
 func (a *restateAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
 	v, err := a.API.Cancel(ctx, token, id)
 	return a.restate(&a.cancelled, v, err)
+}
+
+func (a *restateAPI) CreateRequest(ctx context.Context, req *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	v, err := a.API.CreateRequest(ctx, req)
+	return a.restate(&a.created, v, err)
 }
 
 func (a *restateAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
@@ -178,6 +185,31 @@ func TestSellerRequestRefusesUnknownStateAtTakenIndex(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.SessionRequestID(c.SessionID, 1), v.ID, "past the taken index, read again")
 	assert.NotEqual(t, earlier.ID, v.ID)
+}
+
+// TestSellerRequestRefusesUnknownState: a Request that the platform
+// answers with the view of the new request in a state that no request's
+// view has fails with ErrInternal, as one without a verdict: the request
+// goes on no screen and is kept to be withdrawn: a Cancel that the
+// platform answers so again fails so too, and the next Cancel withdraws
+// it.
+func TestSellerRequestRefusesUnknownState(t *testing.T) {
+	ctx := context.Background()
+	w, api := newRestateWorld(t, false)
+	w.pair(t)
+	requireInternalWhile(t, api, &api.created, "approving", func() error {
+		v, err := w.seller.Request(ctx, basket)
+		assert.Nil(t, v)
+		require.ErrorIs(t, err, payflow.ErrInternal)
+		v, err = w.seller.Cancel(ctx) // sent again, answered so again
+		assert.Nil(t, v)
+		return err
+	})
+	_, err := w.seller.Status(ctx)
+	require.ErrorIs(t, err, payflow.ErrNoPayment, "on no screen")
+	v, err := w.seller.Cancel(ctx)
+	require.NoError(t, err, "kept, and withdrawn")
+	assert.Equal(t, payflow.StateCancelled, v.State)
 }
 
 // requireScreenReadsFail checks that the seller's Status and Wait with ctx
