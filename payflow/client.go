@@ -72,11 +72,15 @@ type ClientOptions struct {
 // request's ID on) when it has a well-formed one, else one chosen for the
 // call; *Error.RequestID reports it. A call is retried, with backoff and at
 // most MaxAttempts times, after a network error (a connection refused,
-// reset or dropped without a reply, a timeout), a 5xx reply, a 408 (a
-// proxy's timeout, which ErrUnavailable matches) or a 409
-// idempotency_in_flight. An exchange that would fail every attempt alike is
-// sent once and fails with an error matching ErrInternal that wraps its
-// cause, which errors.As finds: a server certificate that does not verify
+// reset or dropped without a reply, a timeout), a 5xx reply (the
+// platform's 500 internal and 503 unavailable, a gateway's 502 or 504, and
+// any other but 501, 505, 506, 508, 510 and 511, by which the server or a
+// proxy on the way says that it does not serve such a request at all: those
+// are sent once and, without an error body of the platform, match
+// ErrInternal), a 408 (a proxy's timeout, which ErrUnavailable matches) or
+// a 409 idempotency_in_flight. An exchange that would fail every attempt
+// alike is sent once and fails with an error matching ErrInternal that
+// wraps its cause, which errors.As finds: a server certificate that does not verify
 // (*tls.CertificateVerificationError, or a verdict of crypto/x509 that a
 // VerifyConnection or VerifyPeerCertificate of the HTTPClient returns bare:
 // x509.UnknownAuthorityError, x509.HostnameError,
@@ -442,7 +446,25 @@ func clientRetryable(err error) bool {
 	if !ok {
 		return errors.Is(err, ErrUnavailable) // network errors
 	}
-	return e.Status >= 500 || e.Status == http.StatusRequestTimeout || e.Code == "idempotency_in_flight"
+	return e.Status >= 500 && !statusNeverChanges(e.Status) || e.Status == http.StatusRequestTimeout ||
+		e.Code == "idempotency_in_flight"
+}
+
+// statusNeverChanges reports whether a 5xx status says that the server or
+// a proxy on the way does not serve such a request at all, which no retry
+// changes: 501 Not Implemented, 505 HTTP Version Not Supported, 506
+// Variant Also Negotiates, 508 Loop Detected, 510 Not Extended and 511
+// Network Authentication Required (a network that wants its own login).
+// The platform answers only 500 and 503; the other 5xx, 507 Insufficient
+// Storage and those no registry knows among them (RFC 9110 §15 takes them
+// for 500), say that a server cannot serve now.
+func statusNeverChanges(status int) bool {
+	switch status {
+	case http.StatusNotImplemented, http.StatusHTTPVersionNotSupported, http.StatusVariantAlsoNegotiates,
+		http.StatusLoopDetected, http.StatusNotExtended, http.StatusNetworkAuthenticationRequired:
+		return true
+	}
+	return false
 }
 
 // clientNeverSucceeds reports whether err, an error of http.Client.Do
@@ -678,11 +700,11 @@ func clientError(status int, contentType string, body []byte) (*Error, bool, tim
 		code = "over_limit"
 	case status == http.StatusTooManyRequests:
 		code = "rate_limited"
-	case status == http.StatusInternalServerError, status < 400:
+	case status == http.StatusInternalServerError, status < 400, statusNeverChanges(status):
 		// A status of no error (a 2xx other than 200, a 3xx that net/http
 		// does not follow) says nothing of the call's arguments: the fault
 		// lies with what answers at the base URL, as for a redirect that
-		// cannot be followed.
+		// cannot be followed, and so does a 5xx that no retry changes.
 		code = "internal"
 	case status >= 500, status == http.StatusRequestTimeout: // a proxy's timeout, not the platform's verdict
 		code = "unavailable"

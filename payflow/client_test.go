@@ -939,3 +939,50 @@ func TestClientRefusesANilRequest(t *testing.T) {
 	}
 	assert.Empty(t, fs.attempts(), "nothing is sent")
 }
+
+// TestClientRetriesOnlyStatusesThatMayChange: a reply without an error
+// body is sent again, up to MaxAttempts, for the statuses by which the
+// platform or a gateway cannot serve now (500, 502, 503, 504, 507, a 5xx
+// that no registry knows, 408), and sent once for the 5xx that say that
+// the server or a proxy on the way does not serve such a request at all,
+// which no retry changes: those are internal, as a reply of no error
+// status is.
+func TestClientRetriesOnlyStatusesThatMayChange(t *testing.T) {
+	type want struct {
+		sent int
+		code string
+	}
+	retried, once := want{3, "unavailable"}, want{1, "internal"}
+	for status, tc := range map[int]want{
+		http.StatusRequestTimeout:                retried,
+		http.StatusInternalServerError:           {3, "internal"},
+		http.StatusNotImplemented:                once,
+		http.StatusBadGateway:                    retried,
+		http.StatusServiceUnavailable:            retried,
+		http.StatusGatewayTimeout:                retried,
+		http.StatusHTTPVersionNotSupported:       once,
+		http.StatusVariantAlsoNegotiates:         once,
+		http.StatusInsufficientStorage:           retried,
+		http.StatusLoopDetected:                  once,
+		http.StatusNotExtended:                   once,
+		http.StatusNetworkAuthenticationRequired: once,
+		509:                                      retried,
+		522:                                      retried,
+		599:                                      retried,
+	} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			var sent atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sent.Add(1)
+				http.Error(w, "proxy says no", status)
+			}))
+			defer srv.Close()
+			_, err := fastClient(t, srv.URL, 3).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
+			e, ok := errors.AsType[*payflow.Error](err)
+			require.True(t, ok, "%v", err)
+			assert.Equal(t, tc.code, e.Code)
+			assert.Equal(t, status, e.Status)
+			assert.Equal(t, int32(tc.sent), sent.Load())
+		})
+	}
+}
