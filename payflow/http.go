@@ -1013,11 +1013,14 @@ type statusWriter struct {
 	bytes  int
 }
 
+// WriteHeader records status once the writer it wraps has taken it: one
+// whose WriteHeader panics has written no status, so that the request's
+// recovery answers 500 internal rather than nothing (an empty 200).
 func (w *statusWriter) WriteHeader(status int) {
+	w.ResponseWriter.WriteHeader(status)
 	if w.status == 0 {
 		w.status = status
 	}
-	w.ResponseWriter.WriteHeader(status)
 }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
