@@ -518,7 +518,11 @@ type Charge struct {
 //
 // Calls of Request run one at a time: one waits for another, also
 // through such a wait, only as long as its ctx lasts, and then fails
-// with ctx's error alone, having done nothing.
+// with ctx's error alone, having done nothing. One whose ctx ends after
+// it began fails with ctx's error before the card signs, whether or not
+// the API heeds ctx (a Platform in process): the card signs nothing and
+// no request is sent, and what it withdrew until then stays withdrawn,
+// as before a refusal then.
 //
 // A payment request that the platform answers after another session was
 // selected (Select) is of the session selected before: Request does not
@@ -611,6 +615,11 @@ func (s *Seller) Request(ctx context.Context, charge Charge) (*PaymentView, erro
 		id := SessionRequestID(sess.ID, n)
 		r.RequestID = id[:]
 		if err := s.checkCharge(id, r, lines, priced); err != nil {
+			return nil, err
+		}
+		// A call whose ctx ended signs and sends nothing, also when the
+		// calls before it (an API in process) did not look at ctx.
+		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		msg, err := s.card.SignPaymentRequest(r)
