@@ -1061,6 +1061,19 @@ func knownView(v *PaymentView, err error) (*PaymentView, error) {
 	return v, err
 }
 
+// cancelAnswer returns v and err, the platform's answer to a
+// cancellation, but for a v that shows the request still payable (pending
+// or held), which is no cancellation (the platform answers one with the
+// request cancelled, or ErrFinal or ErrExpired once it ended otherwise),
+// or in a state that no request's view has (knownView): that is
+// ErrInternal, and no view.
+func cancelAnswer(v *PaymentView, err error) (*PaymentView, error) {
+	if err == nil && (v.State == StatePending || v.State == StateHeld) {
+		return nil, fmt.Errorf("%w: the platform answered the cancellation with the payment %s", ErrInternal, v.State)
+	}
+	return knownView(v, err)
+}
+
 // cancelSettled asks the platform to cancel cur, a request the seller
 // made, and returns its view. While the platform answers that a
 // settlement of the request is under way (its verdict ErrConflict: a
@@ -1073,7 +1086,10 @@ func knownView(v *PaymentView, err error) (*PaymentView, error) {
 // platform's last ErrConflict. When ctx ends first, between two
 // cancellations or during one that then gets no verdict, it fails with
 // ctx's error joined with that ErrConflict. A view in a state that no
-// request's view has is ErrInternal (knownView).
+// request's view has is ErrInternal (knownView), and so is one that shows
+// the request still payable (pending or held), which the platform never
+// answers to a cancellation that it made: no cancellation, and no verdict
+// on it (cancelAnswer).
 func (s *Seller) cancelSettled(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
 	var conflict error // the platform's last answer ErrConflict
 	var until time.Time
@@ -1087,7 +1103,7 @@ func (s *Seller) cancelSettled(ctx context.Context, cur *PaymentView) (*PaymentV
 		case err != nil && conflict != nil && !refused(err) && ctx.Err() != nil: // ctx ended during the call
 			return nil, errors.Join(ctx.Err(), conflict)
 		default:
-			return knownView(v, err)
+			return cancelAnswer(v, err)
 		}
 		if until.IsZero() {
 			until = time.Now().Add(s.opts.SettleWait)
@@ -1695,9 +1711,12 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // Cancel leaves it as it is, still capturable (Held, CaptureHeld;
 // CancelHeld withdraws it), and fails with ErrNoPayment. A cancellation
 // answered with a view of the request in a state that no request's view
-// has (a platform's inner state, a newer platform's state) fails with
-// ErrInternal, the request as last seen: on screen, and among the held
-// ones (Held), until a read shows how it ended.
+// has (a platform's inner state, a newer platform's state), or that shows
+// it still payable (pending or held: no cancellation, which the platform
+// never answers so), fails with ErrInternal, the request as last seen: on
+// screen, and among the held ones (Held), until a read shows how it
+// ended, to be withdrawn again; so does the cancellation of a request that Request or Select withdraws,
+// which then asks or selects nothing.
 //
 // While the platform settles an approval of the request, or a capture of
 // it (it answers the cancellation ErrConflict), Cancel sends the

@@ -4033,18 +4033,9 @@ func (w *phoneWorld) selectOthers(t *testing.T, n int, each func(i int)) {
 	}
 }
 
-// heldCancelAPI answers a cancellation with the request's view as it is,
-// cancelling nothing, as a platform that shows a hold that the
-// cancellation left.
-type heldCancelAPI struct{ payflow.API }
-
-func (a heldCancelAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
-	return a.API.Payment(ctx, token, id)
-}
-
 // TestSellerReturnsAreTheAppsOwn: what a Seller returns of what it keeps
-// is the app's own: writing into a view that Request, Status, Wait, Held,
-// Cancel or a *PaidError gave, into the catalog, or into the login,
+// is the app's own: writing into a view that Request, Status, Wait, Held
+// or a *PaidError gave, into the catalog, or into the login,
 // leaves what the phone keeps as it was, and the calls that compare with
 // it go on.
 func TestSellerReturnsAreTheAppsOwn(t *testing.T) {
@@ -4080,18 +4071,6 @@ func TestSellerReturnsAreTheAppsOwn(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, uint64(690), rc.Amount)
 		assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
-	})
-	t.Run("Cancel answered with the held view", func(t *testing.T) {
-		w := newMemoryPhoneWorld(t, true)
-		w.useSeller(t, heldCancelAPI{API: w.f.Platform})
-		id := w.pairAndHold(t)
-		v, err := w.seller.Cancel(ctx)
-		require.NoError(t, err)
-		require.Equal(t, payflow.StateHeld, v.State)
-		scribble(v)
-		rc, err := w.seller.CaptureHeld(ctx, id, 0)
-		require.NoError(t, err)
-		assert.Equal(t, uint64(690), rc.Amount)
 	})
 	t.Run("PaidError", func(t *testing.T) {
 		w, screen := newLostPaidWorld(t)
