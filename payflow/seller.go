@@ -1470,7 +1470,9 @@ const MaxHeld = 64
 // A capture (Capture, CaptureHeld) that got no answer, or a reply that is
 // no verdict of the platform on it (as for Request), the view of
 // another request (ErrMismatch) or one of its request in a state that no
-// request's view has (ErrInternal), may have been made all the same, and one
+// request's view has, or that shows it still payable, pending or held, as
+// the platform never answers a capture (ErrInternal), may have been made
+// all the same, and one
 // answered captured without a receipt of it that verifies was made. So
 // the seller keeps its request, whatever its hold expiry, also once it
 // sees it captured, which Held then shows, until a capture of it returns
@@ -1867,6 +1869,13 @@ func (s *Seller) capture(ctx context.Context, find func() (*PaymentView, error),
 	if _, err := knownView(v, nil); err != nil { // no verdict either
 		s.captureUnanswered(cur, since)
 		return nil, err
+	}
+	if v.State == StatePending || v.State == StateHeld {
+		// Still payable: the platform answers a capture with the request
+		// captured, or ErrFinal or ErrExpired once it ended otherwise.
+		// No verdict either.
+		s.captureUnanswered(cur, since)
+		return nil, fmt.Errorf("%w: the platform answered the capture with the payment %s", ErrInternal, v.State)
 	}
 	if v.State != StateCaptured {
 		s.seen(v)

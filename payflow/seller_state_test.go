@@ -137,29 +137,34 @@ func TestSellerRefusesUnknownStateOfCancel(t *testing.T) {
 
 // TestSellerRefusesUnknownStateOfCapture: a Seller's capture that the
 // platform answers with the view of the request in a state that no
-// request's view has fails with ErrInternal and, as one that got no
-// verdict, may have been made: the request stays kept, as last seen,
-// until a capture of the same amount returns its receipt.
+// request's view has, or that shows it still payable (pending or held),
+// fails with ErrInternal and, as one that got no verdict, may have been
+// made: the request stays kept, as last seen, until a capture of the same
+// amount returns its receipt.
 func TestSellerRefusesUnknownStateOfCapture(t *testing.T) {
 	ctx := context.Background()
-	w, api := newRestateWorld(t, true)
-	id := w.pairAndHold(t)
-	requireInternalWhile(t, api, &api.captured, "capturing", func() error {
-		rc, err := w.seller.CaptureHeld(ctx, id, 0)
-		assert.Nil(t, rc)
-		return err
-	})
-	requireKeptHeld(t, w.seller, id)
-	held, err := w.seller.Held(ctx)
-	require.NoError(t, err)
-	require.Len(t, held, 1, "kept for the receipt of its capture")
-	assert.Equal(t, payflow.StateCaptured, held[0].State)
-	rc, err := w.seller.CaptureHeld(ctx, id, 690)
-	require.NoError(t, err)
-	assert.Equal(t, uint64(690), rc.Amount)
-	held, err = w.seller.Held(ctx)
-	require.NoError(t, err)
-	assert.Empty(t, held)
+	for _, state := range []string{"capturing", payflow.StatePending, payflow.StateHeld} {
+		t.Run(state, func(t *testing.T) {
+			w, api := newRestateWorld(t, true)
+			id := w.pairAndHold(t)
+			requireInternalWhile(t, api, &api.captured, state, func() error {
+				rc, err := w.seller.CaptureHeld(ctx, id, 0)
+				assert.Nil(t, rc)
+				return err
+			})
+			requireKeptHeld(t, w.seller, id)
+			held, err := w.seller.Held(ctx)
+			require.NoError(t, err)
+			require.Len(t, held, 1, "kept for the receipt of its capture")
+			assert.Equal(t, payflow.StateCaptured, held[0].State)
+			rc, err := w.seller.CaptureHeld(ctx, id, 690)
+			require.NoError(t, err)
+			assert.Equal(t, uint64(690), rc.Amount)
+			held, err = w.seller.Held(ctx)
+			require.NoError(t, err)
+			assert.Empty(t, held)
+		})
+	}
 }
 
 // TestSellerRequestRefusesUnknownStateAtTakenIndex: a Request that finds
