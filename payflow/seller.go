@@ -1705,7 +1705,8 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // Otherwise Cancel withdraws the request on screen when it is the request
 // made last, or a paid one that took the screen since (ErrNoPayment when
 // there is none). One paid is ErrFinal, and stays on screen (Status,
-// Wait). One past its expiry, or held past its hold expiry (whose hold
+// Wait), also when the platform answers the cancellation with the
+// request captured rather than with ErrFinal. One past its expiry, or held past its hold expiry (whose hold
 // the platform then voids), is ErrExpired, and stays on screen, shown
 // expired (Status), no longer kept as held. A request on screen that a
 // later one followed, which got no answer and which a Cancel withdrew as
@@ -1796,9 +1797,14 @@ func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
 }
 
 // cancel withdraws cur, a request the seller made, once a settlement of
-// it under way ended (cancelSettled).
+// it under way ended (cancelSettled). A cancellation answered with the
+// request captured, which the platform answers with ErrFinal, is ErrFinal
+// as that one is: the request is read again (ended), and stays on screen.
 func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
 	v, err := s.cancelSettled(ctx, cur)
+	if err == nil && v.State == StateCaptured {
+		err = fmt.Errorf("%w: the platform answered the cancellation with the payment captured", ErrFinal)
+	}
 	if err != nil {
 		return nil, s.ended(ctx, cur, err)
 	}
