@@ -514,7 +514,13 @@ type Charge struct {
 // index by the next Request while its session is selected, which reads
 // that index again (Select does not withdraw taken indexes; it keeps the
 // session's next index, so a Request after the session is selected again
-// reads it too).
+// reads it too). A cancellation answered ErrFinal or ErrExpired has
+// Request read the request again: a read that shows it still payable
+// (pending or held), which is no view of a request that ended, fails
+// Request with ErrInternal, as an answer to the cancellation that shows
+// it so does (Cancel), asking nothing, and the request stays to be
+// withdrawn as last seen, as above; so does a Select's or Cancel's
+// withdrawal of it.
 //
 // Calls of Request run one at a time: one waits for another, also
 // through such a wait, only as long as its ctx lasts, and then fails
@@ -1042,11 +1048,22 @@ func (e *PaidError) Unwrap() error { return ErrFinal }
 
 // cancelRecorded cancels the recorded request of v, a view of it, and
 // returns its view after: cancelled, or as it ended meanwhile, once a
-// settlement of it under way ended (cancelSettled).
+// settlement of it under way ended (cancelSettled). When the platform
+// answers that it ended (ErrFinal, ErrExpired), the request is read
+// again; a read that shows it still payable (pending or held), which is
+// no view of an ended request, or in a state that no request's view has
+// (knownView), is ErrInternal, and no view, as such an answer to the
+// cancellation is (cancelAnswer).
 func (s *Seller) cancelRecorded(ctx context.Context, recorded *PaymentView) (*PaymentView, error) {
 	v, err := s.cancelSettled(ctx, recorded)
 	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) { // it ended meanwhile
-		return knownView(s.reread(ctx, recorded))
+		ended := err
+		v, err = s.reread(ctx, recorded)
+		if err == nil && (v.State == StatePending || v.State == StateHeld) {
+			return nil, fmt.Errorf("%w: the platform answered the cancellation (%v) and then showed the payment %s",
+				ErrInternal, ended, v.State)
+		}
+		return knownView(v, err)
 	}
 	return v, err
 }
