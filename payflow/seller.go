@@ -1725,7 +1725,9 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // Wait), also when the platform answers the cancellation with the
 // request captured rather than with ErrFinal. One past its expiry, or held past its hold expiry (whose hold
 // the platform then voids), is ErrExpired, and stays on screen, shown
-// expired (Status), no longer kept as held. A request on screen that a
+// expired (Status), no longer kept as held, also when the platform
+// answers the cancellation with the request expired rather than with
+// ErrExpired. A request on screen that a
 // later one followed, which got no answer and which a Cancel withdrew as
 // above (one held, which Request leaves on screen), is an earlier one:
 // Cancel leaves it as it is, still capturable (Held, CaptureHeld;
@@ -1816,11 +1818,16 @@ func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
 // cancel withdraws cur, a request the seller made, once a settlement of
 // it under way ended (cancelSettled). A cancellation answered with the
 // request captured, which the platform answers with ErrFinal, is ErrFinal
-// as that one is: the request is read again (ended), and stays on screen.
+// as that one is, and one answered with the request expired, which the
+// platform answers with ErrExpired, is ErrExpired: the request is read
+// again (ended), and stays on screen.
 func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
 	v, err := s.cancelSettled(ctx, cur)
-	if err == nil && v.State == StateCaptured {
+	switch {
+	case err == nil && v.State == StateCaptured:
 		err = fmt.Errorf("%w: the platform answered the cancellation with the payment captured", ErrFinal)
+	case err == nil && v.State == StateExpired:
+		err = fmt.Errorf("%w: the platform answered the cancellation with the request expired", ErrExpired)
 	}
 	if err != nil {
 		return nil, s.ended(ctx, cur, err)
