@@ -1616,13 +1616,26 @@ func viewIndex(views []*PaymentView, id ID) int {
 // ended takes note of err, the error of a capture or cancellation of cur:
 // when it says that the request ended (ErrFinal, ErrExpired), the view
 // the platform shows now is seen, so that an ended request is no longer
-// kept as held. It returns err.
+// kept as held. It returns err. A read that shows the request still
+// payable (pending or held), which is no view of an ended request, or in
+// a state that no request's view has (look), is ErrInternal, joined to
+// err, and nothing is noted: the request stays as last seen, as
+// cancelRecorded's read does.
 func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
-	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) {
-		if _, lerr := s.look(ctx, cur); lerr != nil {
-			return errors.Join(err, lerr)
-		}
+	if !errors.Is(err, ErrFinal) && !errors.Is(err, ErrExpired) {
+		return err
 	}
+	v, lerr := s.reread(ctx, cur)
+	if lerr == nil && (v.State == StatePending || v.State == StateHeld) {
+		lerr = fmt.Errorf("%w: the platform then showed the payment %s", ErrInternal, v.State)
+	}
+	if lerr == nil {
+		_, lerr = knownView(v, nil)
+	}
+	if lerr != nil {
+		return errors.Join(err, lerr)
+	}
+	s.seen(v)
 	return err
 }
 
@@ -1727,7 +1740,11 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // the platform then voids), is ErrExpired, and stays on screen, shown
 // expired (Status), no longer kept as held, also when the platform
 // answers the cancellation with the request expired rather than with
-// ErrExpired. A request on screen that a
+// ErrExpired. When the read of the request after such an answer shows it
+// still payable (pending or held), which is no view of a request that
+// ended, Cancel fails with ErrInternal too, joined to that ErrFinal or
+// ErrExpired, the request as last seen: on screen, and among the held
+// ones (Held). A request on screen that a
 // later one followed, which got no answer and which a Cancel withdrew as
 // above (one held, which Request leaves on screen), is an earlier one:
 // Cancel leaves it as it is, still capturable (Held, CaptureHeld;
@@ -1861,7 +1878,10 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // keep as held is ErrNoPayment; one that ended meanwhile, or that Held
 // left out as past its hold expiry (one of the last MaxHeld), is sent to
 // the platform all the same, fails with its error (ErrFinal, ErrExpired)
-// and is no longer kept. One whose capture got no answer, no verdict or
+// and is no longer kept, but for one that the read after still shows
+// payable (pending or held), which is no view of a request that ended:
+// that is ErrInternal too, joined to that error, and the request stays
+// kept as last seen. One whose capture got no answer, no verdict or
 // no receipt that verifies stays kept, also captured, until a capture of
 // it returns its receipt (Held): CaptureHeld of that capture's amount
 // returns it.

@@ -75,3 +75,107 @@ func TestSellerRefusesPayableReadAfterEnded(t *testing.T) {
 		})
 	}
 }
+
+// endedAPI answers every cancellation and capture, while answer is set,
+// with that error, as a platform would once the request ended, and the
+// reads of a request as readsAPI does.
+type endedAPI struct {
+	*readsAPI
+	answer error
+}
+
+func (a *endedAPI) Cancel(ctx context.Context, token string, id payflow.ID) (*payflow.PaymentView, error) {
+	if err := a.ended(); err != nil {
+		return nil, err
+	}
+	return a.readsAPI.Cancel(ctx, token, id)
+}
+
+func (a *endedAPI) Capture(ctx context.Context, token string, req *payflow.CaptureRequest) (*payflow.PaymentView, error) {
+	if err := a.ended(); err != nil {
+		return nil, err
+	}
+	return a.readsAPI.Capture(ctx, token, req)
+}
+
+// ended returns answer.
+func (a *endedAPI) ended() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.answer
+}
+
+// then has the cancellations and captures answered with err (none, when
+// nil), and the next reads show the request in the states of reads.
+func (a *endedAPI) then(err error, reads ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.answer, a.reads = err, reads
+}
+
+// TestSellerRefusesPayableReadAfterEndedAnswer: a Seller's Cancel,
+// CancelHeld or CaptureHeld that the platform answers ErrFinal or
+// ErrExpired, and whose read of the request then shows it still payable
+// (pending or held), which is no view of an ended request, fails with
+// ErrInternal too, the request kept as last seen: on screen, or held,
+// and withdrawn or captured by the next call.
+func TestSellerRefusesPayableReadAfterEndedAnswer(t *testing.T) {
+	ctx := context.Background()
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	newWorld := func(t *testing.T, manual bool) (*phoneWorld, *endedAPI) {
+		return newSellerWorldThrough(t, manual, func(p payflow.API) *endedAPI {
+			return &endedAPI{readsAPI: &readsAPI{API: p}}
+		})
+	}
+	newHeld := func(t *testing.T) (*phoneWorld, *endedAPI, payflow.ID) {
+		w, api := newWorld(t, true)
+		return w, api, w.pairAndHold(t)
+	}
+	requireRefused := func(t *testing.T, api *endedAPI, answer error, err error) {
+		t.Helper()
+		api.then(nil)
+		require.ErrorIs(t, err, payflow.ErrInternal)
+		require.ErrorIs(t, err, answer)
+	}
+	for _, state := range []string{payflow.StatePending, payflow.StateHeld} {
+		t.Run("Cancel "+state, func(t *testing.T) {
+			w, api := newWorld(t, false)
+			w.pair(t)
+			sv, _ := w.request(t)
+			api.then(payflow.ErrFinal, state)
+			v, err := w.seller.Cancel(ctx)
+			requireRefused(t, api, payflow.ErrFinal, err)
+			assert.Nil(t, v)
+			held, err := w.seller.Held(ended)
+			require.ErrorIs(t, err, context.Canceled)
+			assert.Empty(t, held, "the read not kept as held")
+			v, err = w.seller.Cancel(ctx)
+			require.NoError(t, err, "still on screen, withdrawn")
+			assert.Equal(t, sv.ID, v.ID)
+			w.assertState(t, sv.ID, payflow.StateCancelled)
+		})
+		t.Run("CancelHeld "+state, func(t *testing.T) {
+			w, api, id := newHeld(t)
+			api.then(payflow.ErrExpired, state)
+			v, err := w.seller.CancelHeld(ctx, id)
+			requireRefused(t, api, payflow.ErrExpired, err)
+			assert.Nil(t, v)
+			requireKeptHeld(t, w.seller, id)
+			v, err = w.seller.CancelHeld(ctx, id)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StateCancelled, v.State)
+		})
+		t.Run("CaptureHeld "+state, func(t *testing.T) {
+			w, api, id := newHeld(t)
+			api.then(payflow.ErrFinal, state)
+			rc, err := w.seller.CaptureHeld(ctx, id, 0)
+			requireRefused(t, api, payflow.ErrFinal, err)
+			assert.Nil(t, rc)
+			requireKeptHeld(t, w.seller, id)
+			rc, err = w.seller.CaptureHeld(ctx, id, 0)
+			require.NoError(t, err)
+			assert.Equal(t, id[:], rc.RequestID)
+		})
+	}
+}
