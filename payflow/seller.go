@@ -1736,7 +1736,8 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 // made last, or a paid one that took the screen since (ErrNoPayment when
 // there is none). One paid is ErrFinal, and stays on screen (Status,
 // Wait), also when the platform answers the cancellation with the
-// request captured rather than with ErrFinal. One past its expiry, or held past its hold expiry (whose hold
+// request captured rather than with ErrFinal; so is one declined, also
+// when answered with the request declined. One past its expiry, or held past its hold expiry (whose hold
 // the platform then voids), is ErrExpired, and stays on screen, shown
 // expired (Status), no longer kept as held, also when the platform
 // answers the cancellation with the request expired rather than with
@@ -1834,15 +1835,15 @@ func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
 
 // cancel withdraws cur, a request the seller made, once a settlement of
 // it under way ended (cancelSettled). A cancellation answered with the
-// request captured, which the platform answers with ErrFinal, is ErrFinal
-// as that one is, and one answered with the request expired, which the
-// platform answers with ErrExpired, is ErrExpired: the request is read
-// again (ended), and stays on screen.
+// request captured or declined, which the platform answers with ErrFinal,
+// is ErrFinal as that one is, and one answered with the request expired,
+// which the platform answers with ErrExpired, is ErrExpired: the request
+// is read again (ended), and stays on screen.
 func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
 	v, err := s.cancelSettled(ctx, cur)
 	switch {
-	case err == nil && v.State == StateCaptured:
-		err = fmt.Errorf("%w: the platform answered the cancellation with the payment captured", ErrFinal)
+	case err == nil && (v.State == StateCaptured || v.State == StateDeclined):
+		err = fmt.Errorf("%w: the platform answered the cancellation with the payment %s", ErrFinal, v.State)
 	case err == nil && v.State == StateExpired:
 		err = fmt.Errorf("%w: the platform answered the cancellation with the request expired", ErrExpired)
 	}

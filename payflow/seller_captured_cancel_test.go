@@ -28,6 +28,15 @@ func TestSellerCancelAnsweredExpired(t *testing.T) {
 	testCancelAnsweredEnded(t, payflow.StateExpired, payflow.StateExpired, payflow.ErrExpired)
 }
 
+// TestSellerCancelAnsweredDeclined: a Seller's Cancel or CancelHeld that
+// the platform answers with the view of the request declined, and no
+// error, fails with ErrFinal as a declined request's does: the request on
+// screen stays there, shown declined, and the held one is no longer kept
+// once a read shows it declined.
+func TestSellerCancelAnsweredDeclined(t *testing.T) {
+	testCancelAnsweredEnded(t, payflow.StateDeclined, payflow.StateDeclined, payflow.ErrFinal)
+}
+
 // testCancelAnsweredEnded checks that Cancel and CancelHeld, answered with
 // the view of the request in state answered while the reads show it in
 // state read (as the platform holds it, when empty), fail with want, the
