@@ -514,8 +514,10 @@ type Charge struct {
 // index by the next Request while its session is selected, which reads
 // that index again (Select does not withdraw taken indexes; it keeps the
 // session's next index, so a Request after the session is selected again
-// reads it too). A cancellation answered ErrFinal or ErrExpired has
-// Request read the request again: a read that shows it still payable
+// reads it too). A cancellation answered ErrFinal or ErrExpired, or with
+// the view of the request captured, declined or expired (no cancellation,
+// which the platform answers with those errors), has Request read the
+// request again, and go on with what that read shows: a read that shows it still payable
 // (pending or held), which is no view of a request that ended, fails
 // Request with ErrInternal, as an answer to the cancellation that shows
 // it so does (Cancel), asking nothing, and the request stays to be
@@ -1049,13 +1051,17 @@ func (e *PaidError) Unwrap() error { return ErrFinal }
 // cancelRecorded cancels the recorded request of v, a view of it, and
 // returns its view after: cancelled, or as it ended meanwhile, once a
 // settlement of it under way ended (cancelSettled). When the platform
-// answers that it ended (ErrFinal, ErrExpired), the request is read
-// again; a read that shows it still payable (pending or held), which is
-// no view of an ended request, or in a state that no request's view has
-// (knownView), is ErrInternal, and no view, as such an answer to the
-// cancellation is (cancelAnswer).
+// answers that it ended (ErrFinal, ErrExpired), or with its view ended
+// otherwise (captured, declined, expired), which is no cancellation and
+// which it answers so, the request is read again; a read that shows it
+// still payable (pending or held), which is no view of an ended request,
+// or in a state that no request's view has (knownView), is ErrInternal,
+// and no view, as such an answer to the cancellation is (cancelAnswer).
 func (s *Seller) cancelRecorded(ctx context.Context, recorded *PaymentView) (*PaymentView, error) {
 	v, err := s.cancelSettled(ctx, recorded)
+	if err == nil && v.State != StateCancelled { // ended otherwise
+		err = fmt.Errorf("%w: the platform answered the cancellation with the payment %s", ErrFinal, v.State)
+	}
 	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) { // it ended meanwhile
 		ended := err
 		v, err = s.reread(ctx, recorded)
