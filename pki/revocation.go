@@ -308,11 +308,8 @@ func (v *Verifier) AddCRL(der []byte) error {
 	if !crl.NextUpdate.After(crl.ThisUpdate) {
 		return newError(ErrCRL, -1, "CRL whose next update is not after its this update", nil)
 	}
-	if crl.ThisUpdate.After(now.Add(v.skew)) {
-		return newError(ErrCRL, -1, "CRL "+v.notYetValid(crl.ThisUpdate, now), nil)
-	}
-	if now.After(crl.NextUpdate.Add(v.skew)) {
-		return newError(ErrCRL, -1, "stale CRL: "+v.stale(crl.NextUpdate, now), nil)
+	if why := v.unfresh("CRL", crl.ThisUpdate, crl.NextUpdate, now); why != "" {
+		return newError(ErrCRL, -1, why, nil)
 	}
 	var issuer *x509.Certificate
 	for _, ca := range v.cas {
@@ -364,26 +361,26 @@ func (v *Verifier) AddCRL(der []byte) error {
 	return nil
 }
 
-// notYetValid words why a CRL whose this update is later than now plus the
-// skew is not taken: "not yet valid: its this update T is later than NOW
-// plus the clock skew of S", the times in UTC as RFC 3339 with the
-// nanoseconds they have. AddCRL and checkRevocation put it after what
-// they name the CRL.
-func (v *Verifier) notYetValid(thisUpdate, now time.Time) string {
-	return "not yet valid: its this update " + thisUpdate.UTC().Format(time.RFC3339Nano) +
-		" is later than " + now.UTC().Format(time.RFC3339Nano) +
-		" plus the clock skew of " + v.skew.String()
-}
-
-// stale words why a CRL whose next update is earlier than now less the
-// skew is not taken, as notYetValid does for one not yet valid: "its next
-// update T is earlier than NOW less the clock skew of S", the times in UTC
-// as RFC 3339 with the nanoseconds they have. AddCRL and checkRevocation
-// put it after what they name the CRL.
-func (v *Verifier) stale(nextUpdate, now time.Time) string {
-	return "its next update " + nextUpdate.UTC().Format(time.RFC3339Nano) +
-		" is earlier than " + now.UTC().Format(time.RFC3339Nano) +
-		" less the clock skew of " + v.skew.String()
+// unfresh returns why a CRL that a refusal calls what, of this update
+// thisUpdate and next update nextUpdate, is not fresh at now, allowing for
+// the skew, or "": "what not yet valid: its this update T is later than
+// NOW plus the clock skew of S" for one whose this update is later than
+// now plus the skew, "stale what: its next update T is earlier than NOW
+// less the clock skew of S" for one whose next update is earlier than now
+// less the skew, the times in UTC as RFC 3339 with the nanoseconds they
+// have. AddCRL and checkRevocation refuse a CRL with it.
+func (v *Verifier) unfresh(what string, thisUpdate, nextUpdate, now time.Time) string {
+	switch {
+	case thisUpdate.After(now.Add(v.skew)):
+		return what + " not yet valid: its this update " + thisUpdate.UTC().Format(time.RFC3339Nano) +
+			" is later than " + now.UTC().Format(time.RFC3339Nano) +
+			" plus the clock skew of " + v.skew.String()
+	case now.After(nextUpdate.Add(v.skew)):
+		return "stale " + what + ": its next update " + nextUpdate.UTC().Format(time.RFC3339Nano) +
+			" is earlier than " + now.UTC().Format(time.RFC3339Nano) +
+			" less the clock skew of " + v.skew.String()
+	}
+	return ""
 }
 
 // checkRevocation applies the policy to every certificate of ch below the
@@ -415,15 +412,9 @@ func (v *Verifier) checkRevocation(ch []*x509.Certificate, now time.Time, res *r
 			}
 			continue
 		}
-		if crl.thisUpdate.After(now.Add(v.skew)) {
+		if why := v.unfresh("CRL of the issuer", crl.thisUpdate, crl.nextUpdate, now); why != "" {
 			if required {
-				return newError(ErrCRL, i, "CRL of the issuer "+v.notYetValid(crl.thisUpdate, now), nil)
-			}
-			continue
-		}
-		if now.After(crl.nextUpdate.Add(v.skew)) {
-			if required {
-				return newError(ErrCRL, i, "stale CRL of the issuer: "+v.stale(crl.nextUpdate, now), nil)
+				return newError(ErrCRL, i, why, nil)
 			}
 			continue
 		}
