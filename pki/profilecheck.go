@@ -408,13 +408,11 @@ func certificateEncoding(c *x509.Certificate) string {
 		return why
 	}
 	// crypto/x509 skips the unique identifiers without reading them.
-	for _, id := range []struct {
-		tag  cbasn1.Tag
-		name string
-	}{{cbasn1.Tag(1).ContextSpecific(), "issuerUniqueID"}, {cbasn1.Tag(2).ContextSpecific(), "subjectUniqueID"}} {
-		if tbs.PeekASN1Tag(id.tag) {
-			return id.name + ", which RFC 5280 has a CA not write"
-		}
+	if tbs.PeekASN1Tag(cbasn1.Tag(1).ContextSpecific()) {
+		return "issuerUniqueID, which RFC 5280 has a CA not write"
+	}
+	if tbs.PeekASN1Tag(cbasn1.Tag(2).ContextSpecific()) {
+		return "subjectUniqueID, which RFC 5280 has a CA not write"
 	}
 	exts, why := readExtensions(&tbs, 3)
 	if why == errNotExtensions {
