@@ -222,8 +222,16 @@ func (r *Resolver) wantsAheadLocked(e uint32, now time.Time) bool {
 	if next < e || now.Sub(EpochStart(e)) < aheadAfter || r.ahead.Load() {
 		return false
 	}
-	t := r.tables[next%ring]
-	return t == nil || t.epoch < next
+	return r.lacksLocked(next, false)
+}
+
+// lacksLocked reports whether a build should make the table of epoch ep:
+// its place in the ring holds no table of ep and, unless replace (a
+// resolution's own build), none of a later epoch, which such a build
+// leaves in place (see advance).
+func (r *Resolver) lacksLocked(ep uint32, replace bool) bool {
+	t := r.tables[ep%ring]
+	return t == nil || t.epoch < ep || replace && t.epoch != ep
 }
 
 // buildAhead starts, unless one is under way, a goroutine that builds the
@@ -264,10 +272,13 @@ func window(e, after uint32) (eps [ring]uint32, n int) {
 	return eps, n
 }
 
+// coversLocked reports whether the tables of the epochs from e−1 to
+// e+after are all in place: whether a resolution's own build,
+// advance(e, after, true), would make none.
 func (r *Resolver) coversLocked(e, after uint32) bool {
 	eps, n := window(e, after)
 	for _, ep := range eps[:n] {
-		if t := r.tables[ep%ring]; t == nil || t.epoch != ep {
+		if r.lacksLocked(ep, true) {
 			return false
 		}
 	}
@@ -320,7 +331,7 @@ func (r *Resolver) advance(e, after uint32, resolving bool) {
 	eps, n := window(e, after)
 	var missing []uint32
 	for _, ep := range eps[:n] {
-		if t := r.tables[ep%ring]; t == nil || t.epoch < ep || (resolving && t.epoch != ep) {
+		if r.lacksLocked(ep, resolving) {
 			missing = append(missing, ep)
 		}
 	}
