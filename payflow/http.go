@@ -854,12 +854,16 @@ const b64tokenForm = "b64token (RFC 6750 §2.1: letters, digits, - . _ ~ + /, th
 // "/" ) *"=". The platform's tokens are base64url without padding.
 func validB64Token(s string) bool {
 	t := strings.TrimRight(s, "=")
-	if t == "" {
-		return false
-	}
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+	return t != "" && alnumOr(t, "-._~+/")
+}
+
+// alnumOr reports whether each octet of s is an ASCII letter, an ASCII
+// digit or one of extra: the alphabets of validB64Token and
+// validRequestID.
+func alnumOr(s, extra string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte(extra, c) >= 0) {
 			return false
 		}
 	}
@@ -994,16 +998,7 @@ func cleanPath(p string) bool {
 
 // validRequestID accepts 1 to 64 letters, digits, '-', '_', '.' and ':'.
 func validRequestID(s string) bool {
-	if len(s) == 0 || len(s) > 64 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
-			return false
-		}
-	}
-	return true
+	return len(s) > 0 && len(s) <= 64 && alnumOr(s, "-_.:")
 }
 
 // statusWriter records the status and size of a reply.
