@@ -1443,6 +1443,12 @@ func knownState(state string) bool {
 	return false
 }
 
+// payable reports whether state is one of a request still payable:
+// pending or held.
+func payable(state string) bool {
+	return state == StatePending || state == StateHeld
+}
+
 // holdLapsed reports whether v's hold has expired by now, the phone's
 // clock. A view without a hold expiry (not held, or from a platform that
 // sends none) has not. The platform's view never shows a hold expiring

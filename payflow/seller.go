@@ -983,7 +983,7 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over, rep
 	if err := s.checkShown(v); err != nil {
 		return nil, err
 	}
-	if v.State == StatePending || v.State == StateHeld {
+	if payable(v.State) {
 		var err error
 		if v, err = s.cancelRecorded(ctx, v); err != nil {
 			return nil, err
@@ -1065,7 +1065,7 @@ func (s *Seller) cancelRecorded(ctx context.Context, recorded *PaymentView) (*Pa
 	if errors.Is(err, ErrFinal) || errors.Is(err, ErrExpired) { // it ended meanwhile
 		ended := err
 		v, err = s.reread(ctx, recorded)
-		if err == nil && (v.State == StatePending || v.State == StateHeld) {
+		if err == nil && payable(v.State) {
 			return nil, fmt.Errorf("%w: the platform answered the cancellation (%v) and then showed the payment %s",
 				ErrInternal, ended, v.State)
 		}
@@ -1091,7 +1091,7 @@ func knownView(v *PaymentView, err error) (*PaymentView, error) {
 // or in a state that no request's view has (knownView): that is
 // ErrInternal, and no view.
 func cancelAnswer(v *PaymentView, err error) (*PaymentView, error) {
-	if err == nil && (v.State == StatePending || v.State == StateHeld) {
+	if err == nil && payable(v.State) {
 		return nil, fmt.Errorf("%w: the platform answered the cancellation with the payment %s", ErrInternal, v.State)
 	}
 	return knownView(v, err)
@@ -1632,7 +1632,7 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 		return err
 	}
 	v, lerr := s.reread(ctx, cur)
-	if lerr == nil && (v.State == StatePending || v.State == StateHeld) {
+	if lerr == nil && payable(v.State) {
 		lerr = fmt.Errorf("%w: the platform then showed the payment %s", ErrInternal, v.State)
 	}
 	if lerr == nil {
@@ -1787,7 +1787,7 @@ func (s *Seller) Cancel(ctx context.Context) (*PaymentView, error) {
 	// (showPaid), maybe one of them, is not withdrawn again after them.
 	cur, err := s.lastPayment()
 	switch {
-	case err == nil && (!kept || cur.State == StatePending || cur.State == StateHeld):
+	case err == nil && (!kept || payable(cur.State)):
 		return s.cancel(ctx, cur)
 	case last != nil:
 		return cloneView(last), nil // the app's own
@@ -1927,7 +1927,7 @@ func (s *Seller) capture(ctx context.Context, find func() (*PaymentView, error),
 		s.captureUnanswered(cur, since)
 		return nil, err
 	}
-	if v.State == StatePending || v.State == StateHeld {
+	if payable(v.State) {
 		// Still payable: the platform answers a capture with the request
 		// captured, or ErrFinal or ErrExpired once it ended otherwise.
 		// No verdict either.
