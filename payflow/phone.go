@@ -773,12 +773,10 @@ func (p *phone) selectPeer(ctx context.Context, eid adv.EID) (c *Confirmation, d
 		return nil, nil, err
 	}
 	// Once ctx ended, nothing is sent, whether or not the API heeds ctx.
-	r, err := func() (*ResolveResponse, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		return p.resolvePeer(ctx, eid)
-	}()
+	var r *ResolveResponse
+	if err = ctx.Err(); err == nil {
+		r, err = p.resolvePeer(ctx, eid)
+	}
 	if err != nil {
 		p.choiceEnded(choice)
 		return nil, nil, err
