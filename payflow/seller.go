@@ -1624,7 +1624,7 @@ func viewIndex(views []*PaymentView, id ID) int {
 // the platform shows now is seen, so that an ended request is no longer
 // kept as held. It returns err. A read that shows the request still
 // payable (pending or held), which is no view of an ended request, or in
-// a state that no request's view has (look), is ErrInternal, joined to
+// a state that no request's view has (knownView), is ErrInternal, joined to
 // err, and nothing is noted: the request stays as last seen, as
 // cancelRecorded's read does.
 func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
