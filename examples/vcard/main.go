@@ -44,7 +44,8 @@
 // shows the PUK's tries left and the outcome; a wrong PUK (the tries left
 // said) or a blocked one ends the program with exit status 1, the card not
 // served and its PIN as it was, and so does a state file of a card never
-// personalised.
+// personalised. The outcome logged says whether the PIN was blocked: a PIN
+// that had tries left is logged as set all the same, not as unblocked.
 package main
 
 import (

@@ -81,14 +81,21 @@ func serveOnce(t *testing.T, pin, puk, state string, unblock bool, apdus ...[]by
 	return rs
 }
 
+// The outcomes that -unblock logs for a PIN that was blocked and one that
+// was not.
+const (
+	unblocked  = "PIN unblocked by the PUK; the card's PIN is now the new one"
+	notBlocked = "PIN not blocked, set all the same with the PUK; the card's PIN is now the new one"
+)
+
 // pinTries is GET DATA of the PIN's tries left and total.
 var pinTries = append(binary.BigEndian.AppendUint16([]byte{simcard.ClassISO, simcard.InsGetData}, simcard.TagPINStatus), 0x00)
 
 // requireUnblocked serves the card of state with -unblock, the demo PUK
 // and the new PIN 2468, and requires the PIN's tries restored, the demo
 // PIN refused and 2468 accepted, and the log to show the PUK's tries
-// (all left) and the outcome.
-func requireUnblocked(t *testing.T, logged *bytes.Buffer, state string, pukTries int) {
+// and the outcome, outcome, and no other.
+func requireUnblocked(t *testing.T, logged *bytes.Buffer, state string, pukTries int, outcome string) {
 	t.Helper()
 	logged.Reset()
 	rs := serveOnce(t, "2468", simcardtest.PUK, state, true, pinTries, verifyAPDU(simcardtest.PIN), verifyAPDU("2468"))
@@ -96,7 +103,13 @@ func requireUnblocked(t *testing.T, logged *bytes.Buffer, state string, pukTries
 	assert.Equal(t, []byte{0x63, 0xC2}, rs[1], "the old PIN no longer the card's")
 	assert.Equal(t, []byte{0x90, 0x00}, rs[2], "the new PIN the card's")
 	assert.Contains(t, logged.String(), fmt.Sprintf("Enter PUK (%d of 3 tries left): ********\n", pukTries))
-	assert.Contains(t, logged.String(), "PIN unblocked by the PUK; the card's PIN is now the new one\n")
+	for _, o := range []string{unblocked, notBlocked} {
+		if o == outcome {
+			assert.Contains(t, logged.String(), o+"\n")
+		} else {
+			assert.NotContains(t, logged.String(), o)
+		}
+	}
 	assert.NotContains(t, logged.String(), "ignored")
 }
 
@@ -236,7 +249,7 @@ func TestRunUnblocks(t *testing.T) {
 	assert.Contains(t, logged.String(), "Enter PUK (3 of 3 tries left): ********\n")
 	assert.Contains(t, logged.String(), "Wrong PUK: the card refused it (2 of 3 tries left)\n")
 
-	requireUnblocked(t, logged, state, 2)
+	requireUnblocked(t, logged, state, 2, unblocked)
 
 	// Three wrong PUKs block the PUK: the card is then not asked.
 	for _, left := range []int{2, 1, 0} {
@@ -255,14 +268,14 @@ func TestRunUnblocks(t *testing.T) {
 // TestRunUnblocksPINNotBlocked: -unblock on a card whose PIN is not
 // blocked, one wrong try spent, sets the PIN all the same, as RESET RETRY
 // COUNTER does: a PIN forgotten needs no tries spent to block it first.
-// pin becomes the card's PIN with its tries restored, and the old PIN is
-// refused.
+// pin becomes the card's PIN with its tries restored, the old PIN is
+// refused, and the log says that the PIN was not blocked.
 func TestRunUnblocksPINNotBlocked(t *testing.T) {
 	logged := captureLog(t)
 	state := filepath.Join(t.TempDir(), "card.state")
 	rs := serveOnce(t, "", "", state, false, verifyAPDU("0000"), pinTries)
 	assert.Equal(t, []byte{0x02, 0x03, 0x90, 0x00}, rs[1], "one wrong try: the PIN not blocked")
-	requireUnblocked(t, logged, state, 3)
+	requireUnblocked(t, logged, state, 3, notBlocked)
 }
 
 func TestRunRefusesBadPIN(t *testing.T) {
