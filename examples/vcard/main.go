@@ -193,9 +193,10 @@ func personalise(card *simcard.Card, pin, puk, rootPath string) error {
 	if err != nil {
 		return err
 	}
-	// The root first: once the card is personalised, a later run does not
-	// make a CA again, and this one lives only in memory.
-	if err := os.WriteFile(rootPath, pki.CertificatePEM(root.DER()), 0o644); err != nil {
+	// The root first, on disk before the card is personalised: once it is,
+	// a later run does not make a CA again, and this one lives only in
+	// memory.
+	if err := demo.WriteDurable(rootPath, pki.CertificatePEM(root.DER()), 0o644); err != nil {
 		return err
 	}
 	enr, err := card.Personalise(issuer, simcard.Personalisation{ICCID: iccid, PIN: pin, PUK: puk})

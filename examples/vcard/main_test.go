@@ -137,6 +137,41 @@ func TestRunPersonalisesOnceAndServes(t *testing.T) {
 	assert.Len(t, roots, 1)
 }
 
+// TestRunReplacesRootFile: the demo root's file is replaced whole (a new
+// file renamed over it, synced first), not written into in place, so a
+// crash or a reader at the same moment never finds it empty or in part:
+// a second name of the old file keeps the old bytes.
+func TestRunReplacesRootFile(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "card.state")
+	require.NoError(t, os.WriteFile(state+".root.pem", []byte("old"), 0o644))
+	require.NoError(t, os.Link(state+".root.pem", filepath.Join(dir, "old.pem")))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, ln.Addr().String(), "2468", "87654321", state, false) }()
+	iccidOverVPCD(t, ln)
+	cancel()
+	require.NoError(t, <-done)
+
+	old, err := os.ReadFile(filepath.Join(dir, "old.pem"))
+	require.NoError(t, err)
+	assert.Equal(t, "old", string(old))
+	pem, err := os.ReadFile(state + ".root.pem")
+	require.NoError(t, err)
+	roots, err := pki.ParseCertificatesPEM(pem)
+	require.NoError(t, err)
+	assert.Len(t, roots, 1)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.NotContains(t, e.Name(), ".tmp", "no temporary file left")
+	}
+}
+
 // TestRunRefusesHeldState: a state file that another run serves, or that
 // another program holds as demo.OpenCard holds a card file (the lock of
 // demo.LockCard), is refused at once with demo.ErrCardInUse, naming the

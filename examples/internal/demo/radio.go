@@ -224,6 +224,14 @@ func parseAir(b []byte) (x, y float64, advert []byte, err error) {
 // writes do not take the setup lock, so removeLeftovers cannot tell them
 // from a write under way), as a card's state file (applet.File) does with
 // its own; what cannot be removed stays.
+// WriteDurable writes data to name as writeFile does for keys and
+// certificates: through a temporary file synced to disk and renamed, so
+// that a crash or a reader at the same moment finds the old file or the
+// whole new one, never an empty or partial file.
+func WriteDurable(name string, data []byte, perm os.FileMode) error {
+	return writeFile(name, data, perm, true)
+}
+
 func writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
 	f, err := tempfile.Create(name)
 	if err != nil {
