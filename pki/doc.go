@@ -42,8 +42,8 @@
 // a keyUsage with trailing zero bits, a name with an empty
 // RelativeDistinguishedName or its attributes out of DER's order, or
 // bytes after the last field of an attribute of a name, an extension, a
-// validity, a CRL entry or the extensions, or after the signature, or a
-// signature with unused bits), a
+// validity, a CRL entry or the extensions, or after the signature, a
+// signature with unused bits, or a version written out as v1), a
 // depth limit, clock skew, and revocation checked
 // fail-closed against signed, fresh CRLs given to AddCRL. VerifyCard and
 // VerifyPlatform return a result only when every check passed, and keep it

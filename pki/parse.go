@@ -22,7 +22,8 @@ import (
 // inside its SEQUENCE, which crypto/x509 does not read and the signature
 // does not cover, or whose signature BIT STRING has unused bits, which
 // crypto/x509 shifts off, another encoding of the same signature that
-// anyone can write.
+// anyone can write, or whose version is written out as v1, the default
+// that DER leaves out (crypto/x509 then reads none of its extensions).
 func ParseCertificate(der []byte) (*x509.Certificate, error) {
 	c, err := parseCertificate(der)
 	if err != nil {
@@ -33,7 +34,7 @@ func ParseCertificate(der []byte) (*x509.Certificate, error) {
 
 // parseCertificate is ParseCertificate, returning crypto/x509's error
 // about a malformed certificate, for the caller to say which one it is,
-// or that of signatureEncoding.
+// or that of signatureEncoding or versionEncoding.
 func parseCertificate(der []byte) (*x509.Certificate, error) {
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
@@ -45,7 +46,32 @@ func parseCertificate(der []byte) (*x509.Certificate, error) {
 	if err := signatureEncoding(der); err != nil {
 		return nil, err
 	}
+	if err := versionEncoding(c); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// errVersion1 is the refusal of versionEncoding.
+var errVersion1 = errors.New("version v1 written out, the default that DER leaves out")
+
+// versionEncoding returns errVersion1 for c, a certificate that
+// crypto/x509 parsed, whose version is written out as v1 ([0] EXPLICIT
+// INTEGER 0), the DEFAULT of the field, which DER leaves out (X.690
+// §11.5): crypto/x509 parses it as a v1 certificate, without looking at
+// the extensions that follow, where the certificate is another encoding
+// of a certificate without them; or nil.
+func versionEncoding(c *x509.Certificate) error {
+	s := cryptobyte.String(c.RawTBSCertificate) // as crypto/x509 read it
+	var tbs, version cryptobyte.String
+	var present bool
+	var v int64
+	if s.ReadASN1(&tbs, cbasn1.SEQUENCE) &&
+		tbs.ReadOptionalASN1(&version, &present, cbasn1.Tag(0).Constructed().ContextSpecific()) &&
+		present && version.ReadASN1Integer(&v) && v == 0 {
+		return errVersion1
+	}
+	return nil
 }
 
 // parseWideEKU parses der once more without its extended key usage

@@ -620,6 +620,42 @@ func TestSignatureUnusedBits(t *testing.T) {
 	assertMalformedCA(t, h, v, ca, root, why)
 }
 
+// withVersion1 returns der, a certificate, with its version written out as
+// v1 ([0] EXPLICIT INTEGER 0, where it is v3), signed again by signer.
+func withVersion1(t testing.TB, signer crypto.Signer, der []byte) []byte {
+	t.Helper()
+	return resigned(t, signer, der, func(b *cryptobyte.Builder, tag cbasn1.Tag, elem cryptobyte.String) {
+		if tag != cbasn1.Tag(0).Constructed().ContextSpecific() {
+			b.AddBytes(elem)
+			return
+		}
+		b.AddASN1(tag, func(b *cryptobyte.Builder) { b.AddASN1Int64(0) })
+	})
+}
+
+// TestVersion1WrittenOut: a certificate whose version is written out as
+// v1, the DEFAULT of its version field that DER leaves out (X.690 §11.5),
+// which crypto/x509 parses as a v1 certificate without looking at its
+// extensions, is refused as malformed wherever it is handed in, before
+// anything is said of the extensions that crypto/x509 does not read: a
+// card by ParseCertificate and presented in a chain, a CA certificate
+// presented, as a root or an intermediate of NewVerifier and by LoadCA
+// (ErrUntrusted).
+func TestVersion1WrittenOut(t *testing.T) {
+	h, v := withCRLs(t)
+	const why = "version v1 written out, the default that DER leaves out"
+	card := withVersion1(t, h.ca.Signer(), h.card)
+	parsed, err := x509.ParseCertificate(card)
+	require.NoError(t, err, "crypto/x509 parses it")
+	require.Equal(t, 1, parsed.Version)
+	_, err = ParseCertificate(card)
+	assert.EqualError(t, err, "pki: untrusted certificate chain: malformed certificate: "+why)
+	_, err = v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+	assert.EqualError(t, err, "pki: untrusted certificate chain: certificate 0: malformed certificate: "+why)
+	ca, root := withVersion1(t, h.root.Signer(), h.ca.DER()), withVersion1(t, h.root.Signer(), h.root.DER())
+	assertMalformedCA(t, h, v, ca, root, why)
+}
+
 // afterExtensions returns an edit for resigned that writes extra after the
 // extensions, tagged extsTag ([3] in a certificate, [0] in a CRL), inside
 // that tag (within) or after it, as the last bytes of the signed content.
