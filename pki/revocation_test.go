@@ -1646,6 +1646,11 @@ func TestNewVerifierRefusalNamesPosition(t *testing.T) {
 	misencoded := fmt.Sprintf("%s in %d, where RFC 5280 has a UTCTime", enc.why, t0.Year())
 	const alteredWhy = " names itself as its issuer, as a root, but its signature does not verify under its own key"
 	const unknownWhy = " with critical extension 1.3.6.1.4.1.99999.1, which crypto/x509 does not handle"
+	// A CA of other's root's name and a new key, certified by other's
+	// root: its issuer's name is its own, not its key.
+	rekeyed := issueRaw(t, other.root, caTemplateOf(func(c *x509.Certificate) { c.Subject = other.root.Certificate().Subject }), newKey(t).Public())
+	require.Equal(t, mustParse(t, rekeyed).RawSubject, mustParse(t, rekeyed).RawIssuer)
+	const notRootWhy = " is not self-signed: not a root"
 
 	for _, tt := range []struct {
 		name   string
@@ -1662,6 +1667,8 @@ func TestNewVerifierRefusalNamesPosition(t *testing.T) {
 		{"root with unhandled critical extension", [][]byte{selfSigned(newKey(t), unknown)}, nil, ErrUsage, "root 1" + unknownWhy},
 		{"root time misencoded", [][]byte{validityTime(t, other.root.Signer(), other.root.DER(), 0, enc.encode)}, nil, ErrUsage, "root 1 notBefore " + misencoded},
 		{"root altered", [][]byte{altered}, nil, ErrUntrusted, "root 1" + alteredWhy},
+		{"root not self-signed", [][]byte{other.ca.DER()}, nil, ErrUsage, "root 1" + notRootWhy},
+		{"root self-issued under another key", [][]byte{rekeyed}, nil, ErrUsage, "root 1" + notRootWhy},
 
 		{"intermediate malformed", nil, [][]byte{{1, 2, 3}}, ErrUntrusted, "intermediate 1 is malformed"},
 		{"intermediate not a CA of the profile", nil, [][]byte{below(noCRLSign)}, ErrUsage, "intermediate 1 without a critical keyUsage with keyCertSign and cRLSign"},

@@ -37,7 +37,9 @@ const (
 // VerifierOptions configures a Verifier. Its zero value holds the defaults,
 // except Roots, which is required.
 type VerifierOptions struct {
-	// Roots are the trusted root certificates, in DER. None may carry a
+	// Roots are the trusted root certificates, in DER, each self-signed
+	// (its issuer name its subject, its signature verified by its own
+	// key: a CA below a root is no root). None may carry a
 	// nameConstraints extension (see NewVerifier).
 	Roots [][]byte
 	// Intermediates are the CA certificates below the roots (in DER), in
@@ -116,7 +118,10 @@ type Verifier struct {
 // signs no CRL that AddCRL takes, so that no certificate it issued could
 // be checked for revocation, and one without a subject key identifier no
 // certificate that names it by key identifier) or its key is not ECDSA
-// P-256 or P-384 (so that no CRL that such a CA signs is taken), or an
+// P-256 or P-384 (so that no CRL that such a CA signs is taken), or a
+// root is not self-signed (its issuer name not its subject, or its
+// signature not verified by its own key: a CA below a root, whose own
+// revocation the chains through it would escape), or an
 // intermediate is self-signed (a root, whether a root of opts or not),
 // or its serial number is not positive or is longer than 20
 // octets, it has not the CRL distribution points that a card has, or its
@@ -213,9 +218,15 @@ func NewVerifier(opts VerifierOptions) (*Verifier, error) {
 	// certificate by its position.
 	for i, der := range opts.Roots {
 		what := fmt.Sprintf("root %d", i)
-		c, _, err := parseCA(what, bytes.Clone(der))
+		c, root, err := parseCA(what, bytes.Clone(der))
 		if err != nil {
 			return nil, err
+		}
+		// A root by its signature, as LoadCA and the intermediates tell
+		// one: a CA below a root is checked below it, its own CRL
+		// required.
+		if !root {
+			return nil, newError(ErrUsage, -1, what+" is not self-signed: not a root", nil)
 		}
 		if !caKey(c.PublicKey) {
 			return nil, newError(ErrUsage, -1, what+" key is not ECDSA P-256 or P-384", nil)
