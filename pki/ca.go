@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/casimpay/casimpay/internal/nilptr"
 )
 
 // CA is a certificate authority of the profile: its certificate and the
@@ -157,7 +159,8 @@ func checkValidity(d time.Duration) error {
 }
 
 // NewRoot creates a self-signed root CA whose key is key, an ECDSA P-256 or
-// P-384 signer. It returns an error matching ErrKey for another key or a
+// P-384 signer. It returns an error matching ErrKey for another key (or
+// none: a nil signer, or a nil pointer of a signer type) or a
 // signer whose key does not match the public key it reports (a private key
 // in memory has its public key computed from it, another signer signs a
 // fixed digest for that public key to verify; a signer that fails to sign
@@ -550,14 +553,14 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 
 // caSigner returns the public key of key, which must be an ECDSA P-256 or
 // P-384 signer of that public key's private key (holdsKey), or an error
-// matching ErrKey (for a nil key too, or a nil *ecdsa.PrivateKey, whose
-// Public panics; a signer that signs with a key other
+// matching ErrKey (for a nil key too, or a nil pointer of a signer type,
+// such as a nil *ecdsa.PrivateKey, whose Public panics; a signer that signs with a key other
 // than the one it reports would make certificates and CRLs that verify
 // under none of the CA's). The error of a signer that fails to sign is
 // returned wrapped as it is.
 func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
 	var pub *ecdsa.PublicKey
-	if k, ok := key.(*ecdsa.PrivateKey); key != nil && (!ok || k != nil) {
+	if !nilptr.Is(key) {
 		pub, _ = key.Public().(*ecdsa.PublicKey)
 	}
 	if pub == nil || !caKey(pub) {

@@ -233,18 +233,32 @@ func verifyIssued(t *testing.T, root, ca *CA) *VerifiedCard {
 	return vc
 }
 
-// TestNilKey: a CA without a key, or with a nil *ecdsa.PrivateKey or one
-// without its private scalar (the card CA's public key alone), is ErrKey,
-// not a panic.
+// pointerSigner is a crypto.Signer of a pointer type whose methods read
+// through the pointer, as an HSM's may: a nil *pointerSigner panics in
+// them.
+type pointerSigner struct{ key *ecdsa.PrivateKey }
+
+func (s *pointerSigner) Public() crypto.PublicKey { return s.key.Public() }
+
+func (s *pointerSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return s.key.Sign(rand, digest, opts)
+}
+
+// TestNilKey: a CA without a key, or with a nil pointer of a signer type,
+// crypto/ecdsa's or another, or an *ecdsa.PrivateKey without its private
+// scalar (the card CA's public key alone), is ErrKey, not a panic.
 func TestNilKey(t *testing.T) {
 	h := newHierarchy(t)
 	opts := CAOptions{CRLURL: "http://pki.example/x.crl"}
 	caKey, ok := h.ca.Signer().(*ecdsa.PrivateKey)
 	require.True(t, ok)
+	_, err := LoadCA(&pointerSigner{caKey}, h.ca.DER(), nil, opts)
+	require.NoError(t, err, "a pointerSigner that is not nil")
 	for name, key := range map[string]crypto.Signer{
-		"nil":             nil,
-		"nil pointer":     (*ecdsa.PrivateKey)(nil),
-		"public key only": &ecdsa.PrivateKey{PublicKey: caKey.PublicKey},
+		"nil":                nil,
+		"nil pointer":        (*ecdsa.PrivateKey)(nil),
+		"nil *pointerSigner": (*pointerSigner)(nil),
+		"public key only":    &ecdsa.PrivateKey{PublicKey: caKey.PublicKey},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := NewRoot(key, opts)
