@@ -279,12 +279,13 @@ func Unmarshal(data []byte, r Record) error {
 
 // Sign validates r (including the card header of a CardRecord) and returns
 // it as a tagged COSE_Sign1 message signed with key, which must be an ECDSA
-// P-256 key (ErrKey otherwise, for a nil key too); the signature is in its
+// P-256 key (ErrKey otherwise, for a nil key too, or a nil pointer of a
+// signer type, such as a nil *ecdsa.PrivateKey); the signature is in its
 // low-S form (LowS). A record whose message would exceed MaxMessage, which
 // Verify refuses, is an error matching ErrMalformed (see MessageSize). A
 // card's key never leaves the card: the card calls Sign itself.
 func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
-	if key == nil {
+	if nilptr.Is(key) { // whose Public would panic
 		return nil, ErrKey
 	}
 	if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || !p256(pub) {

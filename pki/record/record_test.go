@@ -134,14 +134,30 @@ func (fixedSigner) Sign(io.Reader, []byte, crypto.SignerOpts) ([]byte, error) {
 	return nil, errors.New("fixedSigner signs nothing")
 }
 
+// pointerSigner is a crypto.Signer of a pointer type whose methods read
+// through the pointer, as an HSM's may: a nil *pointerSigner panics in
+// them.
+type pointerSigner struct{ key *ecdsa.PrivateKey }
+
+func (s *pointerSigner) Public() crypto.PublicKey { return s.key.Public() }
+
+func (s *pointerSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return s.key.Sign(rand, digest, opts)
+}
+
 // TestSignRefusesKeyWithoutPoint: Sign refuses with ErrKey, where it
-// panicked, a nil signer and one whose public key is nil or has no point.
+// panicked, a nil signer, a nil pointer of a signer type, crypto/ecdsa's
+// or another, and one whose public key is nil or has no point.
 func TestSignRefusesKeyWithoutPoint(t *testing.T) {
 	consent := samples()["consent"]
+	_, err := Sign(rand.Reader, &pointerSigner{newKey(t)}, consent)
+	require.NoError(t, err, "a pointerSigner that is not nil")
 	for name, key := range map[string]crypto.Signer{
-		"nil signer":     nil,
-		"nil public key": fixedSigner{(*ecdsa.PublicKey)(nil)},
-		"no point":       fixedSigner{&ecdsa.PublicKey{Curve: elliptic.P256()}},
+		"nil signer":            nil,
+		"nil *ecdsa.PrivateKey": (*ecdsa.PrivateKey)(nil),
+		"nil *pointerSigner":    (*pointerSigner)(nil),
+		"nil public key":        fixedSigner{(*ecdsa.PublicKey)(nil)},
+		"no point":              fixedSigner{&ecdsa.PublicKey{Curve: elliptic.P256()}},
 	} {
 		_, err := Sign(rand.Reader, key, consent)
 		assert.ErrorIs(t, err, ErrKey, name)
