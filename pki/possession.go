@@ -80,8 +80,10 @@ type CounterStore interface {
 // maximum of nonces issued and unused, issuing a nonce drops the oldest
 // one (the oldest issue: a nonce used and issued again is held until its
 // new issue is the oldest); nonces used do not count. It takes memory for
-// the nonces it holds, and as much again at most for those used, not for
-// its maximum at once. The zero value holds at most 100000 nonces. It is safe
+// the nonces it holds, and as much again at most for those used (as soon
+// as they are used: the issues of nonces used that outnumber those held
+// are dropped by the call that uses or drops one), not for its maximum at
+// once. The zero value holds at most 100000 nonces. It is safe
 // for concurrent use.
 type MemoryNonces struct {
 	mu    sync.Mutex
@@ -138,9 +140,7 @@ func (s *MemoryNonces) Add(_ context.Context, nonce []byte, expires time.Time) e
 	for len(s.byKey) >= s.limit() {
 		s.popLocked()
 	}
-	if len(s.order)-len(s.byKey) > len(s.byKey) {
-		s.compactLocked()
-	}
+	s.trimLocked()
 	s.seq++
 	h := held{expires: expires, seq: s.seq}
 	// append grows order as it fills and, once the head has moved on,
@@ -164,16 +164,26 @@ func (s *MemoryNonces) popLocked() {
 	}
 }
 
-// compactLocked drops the issues of nonces no longer held (used, or
-// issued again since), keeping the others in order.
-func (s *MemoryNonces) compactLocked() {
-	kept := s.order[:0]
+// trimLocked drops the issues of nonces no longer held (used, or issued
+// again since) once they outnumber the nonces held, keeping the others in
+// order in an array of their size, so that the issues kept take at most
+// twice the room of the nonces held (each held has one issue in order).
+// Add and Consume call it after they change what is held: each call that
+// copies the issues halves them, at least, so that the copies take
+// constant time for each nonce used, averaged over the calls.
+func (s *MemoryNonces) trimLocked() {
+	if len(s.order)-len(s.byKey) <= len(s.byKey) {
+		return
+	}
+	var kept []issued // nil for none: lets the array go
+	if len(s.byKey) > 0 {
+		kept = make([]issued, 0, len(s.byKey))
+	}
 	for _, o := range s.order {
 		if h, ok := s.byKey[o.key]; ok && h.seq == o.seq {
 			kept = append(kept, o)
 		}
 	}
-	clear(s.order[len(kept):])
 	s.order = kept
 }
 
@@ -185,11 +195,11 @@ func (s *MemoryNonces) Consume(_ context.Context, nonce []byte, now time.Time) e
 		s.popLocked()
 	}
 	h, ok := s.byKey[string(nonce)]
-	if !ok {
-		return ErrNonce
+	if ok {
+		delete(s.byKey, string(nonce))
 	}
-	delete(s.byKey, string(nonce))
-	if !now.Before(h.expires) {
+	s.trimLocked()
+	if !ok || !now.Before(h.expires) {
 		return ErrNonce
 	}
 	return nil

@@ -457,6 +457,27 @@ func TestMemoryNoncesBoundCountsUnused(t *testing.T) {
 	assert.ErrorIs(t, s.Consume(ctx, nonce(4), t0), ErrNonce)
 }
 
+// TestMemoryNoncesUsedLeave: the memory that a store takes for the nonces
+// used is at most as much again as for those it holds after they are used
+// too, not only once another nonce is issued: a store whose nonces issued
+// are all used keeps none of their issues.
+func TestMemoryNoncesUsedLeave(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemoryNonces(0)
+	expires := t0.Add(time.Hour)
+	for b := range byte(100) {
+		require.NoError(t, s.Add(ctx, []byte{b}, expires))
+	}
+	for b := range byte(100) {
+		require.NoError(t, s.Consume(ctx, []byte{b}, t0))
+		if !assert.LessOrEqual(t, len(s.order), 2*s.Len()+1, "the issues kept are bounded by the nonces held, after %d used", b+1) {
+			break
+		}
+	}
+	assert.Zero(t, s.Len())
+	assert.Nil(t, s.order, "every nonce used, no issue kept, nor their array")
+}
+
 // TestMemoryNoncesLargeMax: a store made with a very large maximum holds
 // room for the nonces it is given, not for its maximum.
 func TestMemoryNoncesLargeMax(t *testing.T) {
