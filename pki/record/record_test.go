@@ -201,12 +201,28 @@ func TestVerifyRejects(t *testing.T) {
 		assert.False(t, VerifyES256(noPoint, msg, make([]byte, 64)))
 	})
 	t.Run("every byte flipped", func(t *testing.T) {
-		for i := range msg {
-			bad := bytes.Clone(msg)
-			bad[i] ^= 0x01
-			err := Verify(bad, &key.PublicKey, new(Consent))
-			require.Error(t, err, "byte %d", i)
-			assert.True(t, anyOf(err, ErrSignature, ErrMalformed, ErrType), "byte %d: %v", i, err)
+		// Of every record type, each byte with its lowest or its highest
+		// bit flipped, the message cut short at each byte, and a byte
+		// after it.
+		for name, r := range samples() {
+			msg, err := Sign(rand.Reader, key, r)
+			require.NoError(t, err)
+			require.NoError(t, Verify(msg, &key.PublicKey, fresh(r)), name)
+			for i := range msg {
+				for _, bit := range []byte{0x01, 0x80} {
+					bad := bytes.Clone(msg)
+					bad[i] ^= bit
+					err := Verify(bad, &key.PublicKey, fresh(r))
+					require.Error(t, err, "%s: byte %d, bit %#x", name, i, bit)
+					assert.True(t, anyOf(err, ErrSignature, ErrMalformed, ErrType), "%s: byte %d: %v", name, i, err)
+				}
+				assert.ErrorIs(t, Verify(msg[:i], &key.PublicKey, fresh(r)), ErrMalformed, "%s: cut at byte %d", name, i)
+			}
+			for _, extra := range []byte{0x00, 0xa0, 0xff} {
+				long := append(bytes.Clone(msg), extra)
+				assert.ErrorIs(t, Verify(long, &key.PublicKey, fresh(r)), ErrMalformed, "%s: a byte %#x after it", name, extra)
+				assert.ErrorIs(t, Open(long, fresh(r)), ErrMalformed, "%s: a byte %#x after it", name, extra)
+			}
 		}
 	})
 	t.Run("wrong type", func(t *testing.T) {
