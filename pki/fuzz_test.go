@@ -71,6 +71,8 @@ func FuzzParseCertificate(f *testing.F) {
 	f.Add(h.card)
 	f.Add(h.ca.DER())
 	f.Add(readFrozen(f, "card.pem"))
+	// Refused: its version written out as v1.
+	f.Add(withVersion1(f, h.ca.Signer(), h.card))
 	f.Add(issueRaw(f, h.ca, &x509.Certificate{ // an extended key usage crypto/x509 reads
 		Subject:     pkix.Name{CommonName: "client"},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
