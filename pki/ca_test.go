@@ -418,6 +418,16 @@ func TestPEM(t *testing.T) {
 	assert.ErrorIs(t, err, ErrKey, "nil key")
 	_, err = PrivateKeyPEM(&ecdsa.PrivateKey{})
 	assert.ErrorIs(t, err, ErrKey, "key without a curve")
+	// Without its private scalar, on which crypto/ecdsa panics: the card
+	// key's public key alone, or its curve alone.
+	for name, k := range map[string]*ecdsa.PrivateKey{
+		"public key only": {PublicKey: h.cardKey.PublicKey},
+		"curve only":      {PublicKey: ecdsa.PublicKey{Curve: h.cardKey.Curve}},
+	} {
+		var err error
+		require.NotPanics(t, func() { _, err = PrivateKeyPEM(k) }, name)
+		assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "no private key"}, err, name)
+	}
 	kp, err := PrivateKeyPEM(h.cardKey)
 	require.NoError(t, err)
 	k, err := ParsePrivateKeyPEM(kp)

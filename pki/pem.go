@@ -60,11 +60,15 @@ func ParseCRLPEM(data []byte) ([]byte, error) {
 }
 
 // PrivateKeyPEM returns key as a PKCS #8 "PRIVATE KEY" block, the form
-// openssl genpkey writes. A nil key or one that cannot be encoded is an
-// error matching ErrKey.
+// openssl genpkey writes. A nil key, one without its private scalar (a
+// public key alone) or one that cannot be encoded is an error matching
+// ErrKey.
 func PrivateKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 	if key == nil {
 		return nil, newError(ErrKey, -1, "no key", nil)
+	}
+	if scalarless(key) {
+		return nil, newError(ErrKey, -1, "no private key", nil)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
