@@ -279,13 +279,20 @@ func Unmarshal(data []byte, r Record) error {
 
 // Sign validates r (including the card header of a CardRecord) and returns
 // it as a tagged COSE_Sign1 message signed with key, which must be an ECDSA
-// P-256 key (ErrKey otherwise, for a nil key too, or a nil pointer of a
-// signer type, such as a nil *ecdsa.PrivateKey); the signature is in its
+// P-256 key (ErrKey otherwise, for a nil key too, a nil pointer of a
+// signer type, such as a nil *ecdsa.PrivateKey, or an *ecdsa.PrivateKey
+// without its private scalar, a public key alone); the signature is in its
 // low-S form (LowS). A record whose message would exceed MaxMessage, which
 // Verify refuses, is an error matching ErrMalformed (see MessageSize). A
 // card's key never leaves the card: the card calls Sign itself.
 func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	if nilptr.Is(key) { // whose Public would panic
+		return nil, ErrKey
+	}
+	// crypto/ecdsa signs with no key built without its private scalar: it
+	// panics.
+	//lint:ignore SA1019 only the scalar tells a key built without it
+	if k, ok := key.(*ecdsa.PrivateKey); ok && k.D == nil {
 		return nil, ErrKey
 	}
 	if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || !p256(pub) {

@@ -147,12 +147,15 @@ func (s *pointerSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOp
 
 // TestSignRefusesKeyWithoutPoint: Sign refuses with ErrKey, where it
 // panicked, a nil signer, a nil pointer of a signer type, crypto/ecdsa's
-// or another, and one whose public key is nil or has no point.
+// or another, an *ecdsa.PrivateKey without its private scalar (a public
+// key alone), and one whose public key is nil or has no point.
 func TestSignRefusesKeyWithoutPoint(t *testing.T) {
 	consent := samples()["consent"]
-	_, err := Sign(rand.Reader, &pointerSigner{newKey(t)}, consent)
+	k := newKey(t)
+	_, err := Sign(rand.Reader, &pointerSigner{k}, consent)
 	require.NoError(t, err, "a pointerSigner that is not nil")
 	for name, key := range map[string]crypto.Signer{
+		"public key only":       &ecdsa.PrivateKey{PublicKey: k.PublicKey},
 		"nil signer":            nil,
 		"nil *ecdsa.PrivateKey": (*ecdsa.PrivateKey)(nil),
 		"nil *pointerSigner":    (*pointerSigner)(nil),
