@@ -174,11 +174,18 @@ const (
 
 // ExpiresAt returns the ledger time at which a pending transfer with a
 // timeout expires, or 0 when it never expires (not pending, or no timeout).
+// A sum past 2^64 - 1, which only a timestamp far above TimestampLimit
+// gives (one the ledger never assigns), is math.MaxUint64: it never wraps
+// to an earlier time or to 0.
 func (t *Transfer) ExpiresAt() uint64 {
 	if t.Flags&TransferPending == 0 || t.Timeout == 0 {
 		return 0
 	}
-	return t.Timestamp + uint64(t.Timeout)*1e9
+	timeout := uint64(t.Timeout) * 1e9
+	if t.Timestamp > math.MaxUint64-timeout {
+		return math.MaxUint64
+	}
+	return t.Timestamp + timeout
 }
 
 // PendingStatus is the state of a pending transfer.

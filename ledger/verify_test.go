@@ -1193,6 +1193,15 @@ func TestVerifyFindsTimestampsTheLedgerNeverAssigns(t *testing.T) {
 		}, func(uint64) []ledger.Problem {
 			return []ledger.Problem{{TransferID: ledger.IDFromUint64(20), Detail: fmt.Sprintf("expires at %d, past the timestamp limit", late+10e9)}}
 		}},
+		{"expiry_past_uint64", func(t *testing.T, s ledger.Store) {
+			p := closingHold(20, 0, math.MaxUint64-10e9+1)
+			p.Timeout = 10
+			tamper(t, s, func(tx ledger.Tx) error { return hold(tx, []ledger.Transfer{p}, ledger.PendingActive) })
+		}, func(uint64) []ledger.Problem {
+			return []ledger.Problem{{TransferID: ledger.IDFromUint64(20), Detail: fmt.Sprintf("timestamp %d above the limit", uint64(math.MaxUint64-10e9+1))},
+				{TransferID: ledger.IDFromUint64(20), Detail: fmt.Sprintf("expires at %d, past the timestamp limit", uint64(math.MaxUint64))},
+				{Detail: fmt.Sprintf("last timestamp %d above the limit", uint64(math.MaxUint64-10e9+1))}}
+		}},
 		{"account_above_limit", insert(account(three, ledger.TimestampLimit+1)), func(uint64) []ledger.Problem {
 			return []ledger.Problem{{AccountID: three, Detail: fmt.Sprintf("timestamp %d above the limit", ledger.TimestampLimit+1)},
 				lastAboveTheLimit}
@@ -1794,4 +1803,30 @@ func TestVerifyFindsLastTimestampAboveTheLimit(t *testing.T) {
 	setLastTimestamp(t, s, math.MaxUint64)
 	assert.Equal(t, []ledger.Problem{{Detail: fmt.Sprintf("last timestamp %d above the limit", uint64(math.MaxUint64))}},
 		verifyProblems(t, s))
+}
+
+// TestTransferExpiresAt checks ExpiresAt: zero for a transfer that never
+// expires, the timestamp plus the timeout otherwise, and math.MaxUint64,
+// not a sum that wraps, for a stored timestamp so far past TimestampLimit
+// that the sum passes 2^64 - 1 (a wrapped sum could even be 0, never).
+func TestTransferExpiresAt(t *testing.T) {
+	tests := []struct {
+		name string
+		tr   ledger.Transfer
+		want uint64
+	}{
+		{"not_pending", ledger.Transfer{Timeout: 10, Timestamp: 5}, 0},
+		{"no_timeout", ledger.Transfer{Flags: ledger.TransferPending, Timestamp: 5}, 0},
+		{"timeout", ledger.Transfer{Flags: ledger.TransferPending, Timeout: 10, Timestamp: 5}, 5 + 10e9},
+		{"largest_the_ledger_assigns", ledger.Transfer{Flags: ledger.TransferPending, Timeout: math.MaxUint32, Timestamp: ledger.TimestampLimit},
+			ledger.TimestampLimit + math.MaxUint32*1e9},
+		{"at_uint64_max", ledger.Transfer{Flags: ledger.TransferPending, Timeout: 10, Timestamp: math.MaxUint64 - 10e9}, math.MaxUint64},
+		{"wraps_to_zero", ledger.Transfer{Flags: ledger.TransferPending, Timeout: 10, Timestamp: math.MaxUint64 - 10e9 + 1}, math.MaxUint64},
+		{"wraps", ledger.Transfer{Flags: ledger.TransferPending, Timeout: math.MaxUint32, Timestamp: math.MaxUint64}, math.MaxUint64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.Equal(t, tt.want, tt.tr.ExpiresAt())
+		})
+	}
 }
