@@ -15,6 +15,10 @@ import (
 // ErrCardID is returned by Enrol for an empty card ID.
 var ErrCardID = errors.New("adv: empty card id")
 
+// ErrNilResolver is returned by Enrol on a nil *Resolver, which holds no
+// cards and can take none.
+var ErrNilResolver = errors.New("adv: nil Resolver")
+
 // ring is the number of epoch tables a Resolver keeps: the previous, the
 // current and the next epoch, plus the one after, which Advance builds ahead.
 const ring = 4
@@ -55,7 +59,9 @@ const parallelMin = 4096
 // least two per card, and a Resolver keeps up to four (about 200 MB for
 // 1,000,000 cards), besides each card's ID and 16-octet EID key.
 //
-// The zero Resolver is empty and ready to use. A Resolver is safe for
+// The zero Resolver is empty and ready to use. A nil *Resolver is empty
+// too, and stays so: Resolve finds nothing in it, Advance builds nothing
+// and Enrol fails with ErrNilResolver. A Resolver is safe for
 // concurrent use; Resolve takes only a read lock and, but for the build it
 // starts ahead once an epoch, does not allocate.
 type Resolver struct {
@@ -92,6 +98,9 @@ type keyOnly struct {
 
 // Len returns the number of enrolled cards.
 func (r *Resolver) Len() int {
+	if r == nil {
+		return 0
+	}
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return len(r.index)
@@ -101,6 +110,9 @@ func (r *Resolver) Len() int {
 // the cards Resolve names. It holds the read lock only while it copies
 // them.
 func (r *Resolver) CardIDs() []string {
+	if r == nil {
+		return nil
+	}
 	r.mu.RLock()
 	ids := make([]string, 0, len(r.index))
 	for _, c := range r.cards {
@@ -115,8 +127,9 @@ func (r *Resolver) CardIDs() []string {
 
 // Enrol adds a card with its advertising secret, or replaces the secret of a
 // card already enrolled; the card's EIDs resolve from then on. It returns
-// ErrCardID for an empty card ID and ErrSecret for a secret that is not
-// SecretSize octets. The Resolver keeps only the derived EID key.
+// ErrCardID for an empty card ID, ErrSecret for a secret that is not
+// SecretSize octets and ErrNilResolver on a nil *Resolver. The Resolver
+// keeps only the derived EID key.
 //
 // Enrol does not compare the secret with those of the other cards: two
 // card IDs enrolled with one secret share every EID, and Resolve names
@@ -135,6 +148,9 @@ func (r *Resolver) Enrol(cardID string, secret []byte) error {
 	k, err := eidk(secret)
 	if err != nil {
 		return err
+	}
+	if r == nil {
+		return ErrNilResolver
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -164,6 +180,9 @@ func (r *Resolver) Enrol(cardID string, secret []byte) error {
 // Remove withdraws a card; its EIDs stop resolving at once. It reports
 // whether the card was enrolled.
 func (r *Resolver) Remove(cardID string) bool {
+	if r == nil {
+		return false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	pos, ok := r.index[cardID]
@@ -194,6 +213,9 @@ func (r *Resolver) touchLocked(pos uint32) {
 // tables it lacked included), starts its build in a goroutine (see
 // Resolver), without waiting for it.
 func (r *Resolver) Resolve(eid EID, now time.Time) (cardID string, ok bool) {
+	if r == nil {
+		return "", false
+	}
 	e := Epoch(now)
 	r.mu.RLock()
 	if !r.coversLocked(e, 1) {
@@ -255,6 +277,9 @@ func (r *Resolver) buildAhead(e uint32) {
 // resolution there builds them). It uses every processor for large
 // tables, and returns when they are installed.
 func (r *Resolver) Advance(now time.Time) {
+	if r == nil {
+		return
+	}
 	r.advance(Epoch(now), 2, false)
 }
 

@@ -593,3 +593,23 @@ func TestNoBuildAheadInThePlaceOfALaterTable(t *testing.T) {
 	require.Equal(t, "a", id)
 	assert.Equal(t, [][]uint32{{e - 1, e, e + 1}, {e + 2}}, built(), "the table the next epoch lacks, built by its first resolution")
 }
+
+// TestNilResolver checks that a nil *Resolver is the empty Resolver for
+// the methods that read it (nothing resolves, no cards, nothing to remove
+// or build) and that Enrol on it fails with ErrNilResolver, where each
+// was a nil-pointer panic.
+func TestNilResolver(t *testing.T) {
+	var r *Resolver
+	now := EpochStart(1000)
+	assert.Zero(t, r.Len())
+	assert.Empty(t, r.CardIDs())
+	id, ok := r.Resolve(eidOf(t, 1, 1000), now)
+	assert.False(t, ok)
+	assert.Empty(t, id)
+	assert.False(t, r.Remove(cardIDOf(1)))
+	r.Advance(now)
+	assert.ErrorIs(t, r.Enrol(cardIDOf(1), secretOf(1)), ErrNilResolver)
+	// Bad arguments are reported as on any Resolver.
+	assert.ErrorIs(t, r.Enrol("", secretOf(1)), ErrCardID)
+	assert.ErrorIs(t, r.Enrol(cardIDOf(1), nil), ErrSecret)
+}
