@@ -133,6 +133,33 @@ func testIdempotency(t *testing.T, c Config) {
 		require.Equal(t, R(ledger.TransferExists), e.transfers(tr(1, acctA, acctB, 10)))
 		e.verify()
 	})
+	// A retried chain is not created twice: its first event, created
+	// before, gets exists and breaks the chain, and an event whose first
+	// try failed transiently inside a chain gets id_already_failed, also
+	// after a restart; the events only rolled back (linked_event_failed)
+	// keep their IDs free.
+	t.Run("chain_retry", func(t *testing.T) {
+		e := newEnv(t, c)
+		e.mustCreateAccounts(standardAccounts()...)
+		L := func(t ledger.Transfer) ledger.Transfer { t.Flags |= ledger.TransferLinked; return t }
+		created := []ledger.Transfer{L(tr(1, acctA, acctB, 1)), tr(2, acctA, acctC, 2)}
+		e.mustTransfer(created...)
+		failed := []ledger.Transfer{L(tr(3, acctA, acctB, 4)), tr(4, acctDebLim, acctB, 8)}
+		require.Equal(t, R(ledger.TransferLinkedEventFailed, ledger.TransferExceedsCredits), e.transfers(failed...))
+		e.mustTransfer(tr(5, acctA, acctDebLim, 100)) // tr 4 would pass now
+		for restarted := false; ; restarted = true {
+			require.Equal(t, R(ledger.TransferExists, ledger.TransferLinkedEventFailed), e.transfers(created...))
+			require.Equal(t, R(ledger.TransferLinkedEventFailed, ledger.TransferIDAlreadyFailed), e.transfers(failed...))
+			e.requireBalances(map[uint64]Bal{acctA: {0, 103, 0, 0}, acctB: {0, 0, 0, 1}, acctC: {0, 0, 0, 2}, acctDebLim: {0, 0, 0, 100}})
+			if restarted || c.Reopen == nil {
+				break
+			}
+			e.reopen()
+		}
+		require.Equal(t, R(ledger.TransferCreated), e.transfers(tr(3, acctA, acctB, 4)))
+		e.requireBalances(map[uint64]Bal{acctA: {0, 107, 0, 0}, acctB: {0, 0, 0, 5}})
+		e.verify()
+	})
 	t.Run("accounts_retry", func(t *testing.T) {
 		e := newEnv(t, c)
 		e.mustCreateAccounts(standardAccounts()...)
