@@ -480,8 +480,8 @@ func (h *Handler) handle(pattern string, rt route, prepare httpPrepare) {
 		c.token = token
 		// The headers come before the body: a key is checked before the
 		// body is read, on every method, though only a POST uses it.
-		keys := headerValues(r, IdempotencyKeyHeader)
-		if len(keys) > 0 && (len(keys) != 1 || !validIdempotencyKey(keys[0])) {
+		key, keys := headerValue(r, idempotencyKeyField)
+		if keys > 0 && (keys != 1 || !validIdempotencyKey(key)) {
 			h.writeError(w, r, fmt.Errorf("%w: %s must be one value of 1 to %d visible ASCII characters", ErrInvalid, IdempotencyKeyHeader, maxIdempotencyKey))
 			return
 		}
@@ -510,7 +510,7 @@ func (h *Handler) handle(pattern string, rt route, prepare httpPrepare) {
 		}
 		ctx, cancel := h.detached(r.Context())
 		defer cancel()
-		if r.Method != http.MethodPost || len(keys) == 0 || rt&(secretReply|writesNothing) != 0 {
+		if r.Method != http.MethodPost || keys == 0 || rt&(secretReply|writesNothing) != 0 {
 			h.writeReply(w, r, h.call(ctx, run))
 			return
 		}
@@ -522,7 +522,7 @@ func (h *Handler) handle(pattern string, rt route, prepare httpPrepare) {
 		if rt&needsToken != 0 {
 			scope = token
 		}
-		h.idempotent(ctx, w, r, scopedIdempotencyKey(r.Method, r.URL.Path, scope, keys[0]), scope, c.body, run)
+		h.idempotent(ctx, w, r, scopedIdempotencyKey(r.Method, r.URL.Path, scope, key), scope, c.body, run)
 	})
 }
 
@@ -830,21 +830,28 @@ func (h *Handler) write(w http.ResponseWriter, rep httpReply) {
 	w.Write(rep.body)
 }
 
-// headerValues returns the values of r's header name, each without the
-// spaces and tabs before and after it, which are no part of a field's
-// value (RFC 9110 §5.5): the HTTP/1.1 server drops them, the HTTP/2
-// server passes them on.
-func headerValues(r *http.Request, name string) []string {
-	vs := r.Header.Values(name)
+// headerValue returns the first value of r's header key, a name in its
+// canonical form (http.CanonicalHeaderKey: no form is made, which would
+// allocate for a name such as RequestIDHeader), without the spaces and
+// tabs before and after it, which are no part of a field's value (RFC
+// 9110 §5.5): the HTTP/1.1 server drops them, the HTTP/2 server passes
+// them on; and n, how many values the header has (0: v is ""). It
+// allocates nothing.
+func headerValue(r *http.Request, key string) (v string, n int) {
+	vs := r.Header[key]
 	if len(vs) == 0 {
-		return nil
+		return "", 0
 	}
-	out := make([]string, len(vs))
-	for i, v := range vs {
-		out[i] = strings.Trim(v, " \t")
-	}
-	return out
+	return strings.Trim(vs[0], " \t"), len(vs)
 }
+
+// The canonical forms (http.CanonicalHeaderKey) of the headers that the
+// handler reads with headerValue.
+const (
+	authorizationField  = "Authorization"
+	idempotencyKeyField = "Idempotency-Key" // IdempotencyKeyHeader
+	requestIDField      = "X-Request-Id"    // RequestIDHeader
+)
 
 // b64tokenForm says what a b64token is, in the errors that refuse one.
 const b64tokenForm = "b64token (RFC 6750 §2.1: letters, digits, - . _ ~ + /, then = at the end only)"
@@ -880,14 +887,14 @@ func alnumOr(s, extra string) bool {
 // token), and for a token that is no b64token (validB64Token). Which
 // b64tokens are tokens is left to the API to judge.
 func bearerToken(r *http.Request) (string, error) {
-	vs := headerValues(r, "Authorization")
-	if len(vs) == 0 {
+	v, n := headerValue(r, authorizationField)
+	if n == 0 {
 		return "", nil
 	}
-	if len(vs) > 1 {
+	if n > 1 {
 		return "", fmt.Errorf("%w: the Authorization header is given more than once", ErrUnauthorized)
 	}
-	scheme, token, ok := strings.Cut(vs[0], " ")
+	scheme, token, ok := strings.Cut(v, " ")
 	token = strings.TrimLeft(token, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || token == "" || strings.ContainsAny(token, " \t") {
 		return "", fmt.Errorf("%w: the Authorization header is not \"Bearer <token>\"", ErrUnauthorized)
@@ -929,10 +936,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A request ID given more than once is taken as a malformed one: the
 	// handler keeps none of its values, where another reader of the
 	// request (a proxy, a logger) could take another than the first.
-	ids := headerValues(r, RequestIDHeader)
-	id := ""
-	if len(ids) == 1 {
-		id = ids[0]
+	id, n := headerValue(r, requestIDField)
+	if n != 1 {
+		id = ""
 	}
 	if !validRequestID(id) {
 		var b [12]byte
