@@ -203,6 +203,36 @@ func TestClientRefusesOversizedAndUndecodableReplies(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrInternal)
 }
 
+// TestClientReplyLimitIsExact: a reply of MaxReplyBytes octets is read
+// and decoded; one of an octet more fails at once with ErrInternal.
+func TestClientReplyLimitIsExact(t *testing.T) {
+	const limit = 1024
+	// a2 01 59 <n:2> and the nonce, then 02 00: 7 octets and n.
+	at := mustCBOR(t, &payflow.ChallengeResponse{Nonce: make([]byte, limit-7), ExpiresAt: time.Unix(0, 0)})
+	over := mustCBOR(t, &payflow.ChallengeResponse{Nonce: make([]byte, limit-6), ExpiresAt: time.Unix(0, 0)})
+	require.Len(t, at, limit)
+	require.Len(t, over, limit+1)
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", payflow.ContentType)
+		if r.Header.Get(payflow.RequestIDHeader) == "over" {
+			w.Write(over)
+			return
+		}
+		w.Write(at)
+	}))
+	defer srv.Close()
+	c := mustClient(t, srv.URL, payflow.ClientOptions{MaxReplyBytes: limit})
+	req := &payflow.ChallengeRequest{CardID: "8944100000000000009"}
+	out, err := c.Challenge(payflow.WithRequestID(context.Background(), "at"), req)
+	require.NoError(t, err)
+	assert.Len(t, out.Nonce, limit-7)
+	_, err = c.Challenge(payflow.WithRequestID(context.Background(), "over"), req)
+	require.ErrorIs(t, err, payflow.ErrInternal)
+	assert.EqualValues(t, 2, calls.Load(), "a reply over the limit is not retried")
+}
+
 // TestClientUnknownErrorCode: an error body whose code is none of
 // PROTOCOL.md §5.4 gets the code of the reply's status, as a reply
 // without an error body does, and matches that code's sentinel alone; its

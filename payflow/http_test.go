@@ -717,6 +717,25 @@ func TestHTTPRefusesBadRequests(t *testing.T) {
 	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
 }
 
+// TestHTTPBodyLimitIsExact: a body of MaxBodyBytes octets is read and
+// served; one of an octet more is 422 over_limit and reaches no API.
+func TestHTTPBodyLimitIsExact(t *testing.T) {
+	const limit = 256
+	fx := newHTTPFixture(t, payflow.HandlerOptions{MaxBodyBytes: limit}, payflow.ClientOptions{})
+	// a1 01 78 <n> and the card ID: 4 octets and n.
+	at := mustCBOR(t, &payflow.ChallengeRequest{CardID: strings.Repeat("1", limit-4)})
+	over := mustCBOR(t, &payflow.ChallengeRequest{CardID: strings.Repeat("1", limit-3)})
+	require.Len(t, at, limit)
+	require.Len(t, over, limit+1)
+	r := fx.do(t, "POST", "/v1/challenges", nil, at)
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, 1, fx.api.count("Challenge"))
+	r = fx.do(t, "POST", "/v1/challenges", nil, over)
+	assert.Equal(t, http.StatusUnprocessableEntity, r.status)
+	assert.Equal(t, "over_limit", r.errorCode(t))
+	assert.Equal(t, 1, fx.api.count("Challenge"), "a body over the limit reaches no API")
+}
+
 // TestHTTPRefusesRepeatedContentType: a Content-Type given more than once
 // is refused as a wrong one is, 400 invalid, whichever of its values is
 // application/cbor, both too, and on a route without a body too: the
