@@ -362,7 +362,10 @@ type VerifiedCard struct {
 	PublicKey *ecdsa.PublicKey
 	// NotAfter is the end of the card certificate's validity.
 	NotAfter time.Time
-	// Chain is the verified chain, card first, root last.
+	// Chain is the verified chain, card first, root last. It, its
+	// certificates and PublicKey are those that the verifier's cache keeps
+	// and serves to later calls for the same chain: they must not be
+	// modified.
 	Chain []*x509.Certificate
 }
 
@@ -375,7 +378,9 @@ type VerifiedPlatform struct {
 	PublicKey *ecdsa.PublicKey
 	// NotAfter is the end of the platform certificate's validity.
 	NotAfter time.Time
-	// Chain is the verified chain, platform first, root last.
+	// Chain is the verified chain, platform first, root last. Like
+	// VerifiedCard's, it and PublicKey are shared with the verifier's
+	// cache and must not be modified.
 	Chain []*x509.Certificate
 }
 
