@@ -757,6 +757,27 @@ func TestCAConcurrentUse(t *testing.T) {
 	assert.Equal(t, uint64(workers*each), ca.LastCRLNumber())
 }
 
+// TestIssueCRLSerialTwice: a serial listed twice is written once, with
+// its first entry's time and reason, as Revoke and LoadCA keep it.
+func TestIssueCRLSerialTwice(t *testing.T) {
+	h := newHierarchy(t)
+	der, err := h.ca.IssueCRL([]Revocation{
+		{Serial: big.NewInt(5), Time: t0.Add(-2 * time.Hour), Reason: ReasonKeyCompromise},
+		{Serial: big.NewInt(6), Time: t0.Add(-time.Hour), Reason: ReasonSuperseded},
+		{Serial: big.NewInt(5), Time: t0.Add(-time.Hour), Reason: ReasonCessationOfOperation},
+	}, 1, t0.Add(time.Hour))
+	require.NoError(t, err)
+	crl, err := x509.ParseRevocationList(der)
+	require.NoError(t, err)
+	require.Len(t, crl.RevokedCertificateEntries, 2)
+	first, second := crl.RevokedCertificateEntries[0], crl.RevokedCertificateEntries[1]
+	assert.Equal(t, int64(5), first.SerialNumber.Int64())
+	assert.Equal(t, ReasonKeyCompromise, first.ReasonCode)
+	assert.Equal(t, t0.Add(-2*time.Hour), first.RevocationTime)
+	assert.Equal(t, int64(6), second.SerialNumber.Int64())
+	assert.Equal(t, ReasonSuperseded, second.ReasonCode)
+}
+
 // TestIssueCRLNextUpdateInSameSecond: a nextUpdate later than now but in
 // the same second is refused, instead of giving a CRL whose nextUpdate,
 // to the second as encoded, equals its thisUpdate.

@@ -43,7 +43,8 @@ type Revocation struct {
 // positive or is longer than 20 octets, a revocation time, next update or
 // this update (the CA's clock) outside the years 0 to 9999 that a CRL can
 // carry, or a reason RFC 5280 does not define or removeFromCRL, is an
-// error matching ErrInvalid.
+// error matching ErrInvalid. A serial listed twice is written once, with
+// its first entry, as Revoke keeps it.
 func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time) ([]byte, error) {
 	now := ca.now().Truncate(time.Second)
 	if number == 0 {
@@ -60,10 +61,16 @@ func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time
 		return nil, newError(ErrInvalid, -1, "next update after the year 9999 that a CRL can carry", nil)
 	}
 	entries := make([]x509.RevocationListEntry, 0, len(revoked))
+	listed := make(map[string]bool, len(revoked))
 	for _, r := range revoked {
 		if err := checkRevocation(r); err != nil {
 			return nil, err
 		}
+		serial := string(r.Serial.Bytes())
+		if listed[serial] {
+			continue
+		}
+		listed[serial] = true
 		at := r.Time
 		if at.IsZero() {
 			at = now
