@@ -1,0 +1,88 @@
+// Package protocoldoc reads the tables of PROTOCOL.md, the wire contract at
+// the module root, so that the tests of each package can check that the
+// document and the code say the same.
+package protocoldoc
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Table returns the cells of the body rows of the first table after the
+// line of PROTOCOL.md that starts with heading (a section's heading, such
+// as "### 2.9 Status words"), each cell trimmed of spaces; the header row
+// and the delimiter row are left out. It fails t when the document, the
+// heading or a table under it cannot be found.
+func Table(t testing.TB, heading string) [][]string {
+	t.Helper()
+	doc := read(t)
+	i := strings.Index(doc, "\n"+heading)
+	if i < 0 {
+		t.Fatalf("PROTOCOL.md has no heading %q", heading)
+	}
+	var rows [][]string
+	header := true
+	for l := range strings.SplitSeq(doc[i+1:], "\n") {
+		switch {
+		case !strings.HasPrefix(l, "|"):
+			if !header {
+				return rows
+			}
+		case header:
+			header = false
+		case strings.HasPrefix(l, "|---"):
+		default:
+			rows = append(rows, cells(l))
+		}
+	}
+	if len(rows) == 0 {
+		t.Fatalf("PROTOCOL.md has no table under %q", heading)
+	}
+	return rows
+}
+
+// cells splits a table row at the pipes that are not inside a code span
+// (`r || s`), and trims each cell of spaces.
+func cells(row string) []string {
+	row = strings.TrimSpace(row)
+	row = strings.TrimPrefix(strings.TrimSuffix(row, "|"), "|")
+	var cs []string
+	code := false
+	start := 0
+	for i := 0; i < len(row); i++ {
+		switch {
+		case row[i] == '`':
+			code = !code
+		case row[i] == '|' && !code:
+			cs = append(cs, strings.TrimSpace(row[start:i]))
+			start = i + 1
+		}
+	}
+	return append(cs, strings.TrimSpace(row[start:]))
+}
+
+// read returns PROTOCOL.md from the module root: the nearest directory, from
+// the working directory up, that holds go.mod.
+func read(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			b, err := os.ReadFile(filepath.Join(dir, "PROTOCOL.md"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+		up := filepath.Dir(dir)
+		if up == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = up
+	}
+}

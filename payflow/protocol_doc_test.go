@@ -1,0 +1,226 @@
+package payflow
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/casimpay/casimpay/internal/protocoldoc"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestProtocolErrorTable keeps the table of PROTOCOL.md §5.4 and the error
+// codes of the API in step: the same codes, each with its status and
+// sentinel.
+func TestProtocolErrorTable(t *testing.T) {
+	sentinels := map[string]error{
+		"ErrInvalid": ErrInvalid, "ErrUnauthorized": ErrUnauthorized,
+		"ErrForbidden": ErrForbidden, "ErrNotFound": ErrNotFound,
+		"ErrSignature": ErrSignature, "ErrCard": ErrCard, "ErrClone": ErrClone,
+		"ErrReplay": ErrReplay, "ErrExpired": ErrExpired, "ErrFinal": ErrFinal,
+		"ErrMismatch": ErrMismatch, "ErrFunds": ErrFunds, "ErrLimit": ErrLimit,
+		"ErrRateLimited": ErrRateLimited, "ErrConflict": ErrConflict,
+		"ErrInFlight": ErrInFlight, "ErrKeyReuse": ErrKeyReuse,
+		"ErrUnavailable": ErrUnavailable, "ErrInternal": ErrInternal,
+	}
+	rows := protocoldoc.Table(t, "### 5.4 Errors")
+	var codes []string
+	for _, r := range rows {
+		require.Len(t, r, 4, "row %q", r)
+		code := strings.Trim(r[0], "`")
+		codes = append(codes, code)
+		status, err := strconv.Atoi(r[1])
+		require.NoError(t, err, "status of %s", code)
+		sentinel, ok := sentinels[strings.Trim(r[2], "`")]
+		require.True(t, ok, "%s: %s is no sentinel of payflow", code, r[2])
+		e := AsError(sentinel)
+		assert.Equal(t, code, e.Code, "code of %s", r[2])
+		assert.Equal(t, status, e.Status, "status of %s", code)
+		assert.ErrorIs(t, &Error{Code: code}, sentinel, code)
+	}
+	var want []string
+	for _, c := range errorCodes {
+		want = append(want, c.code)
+	}
+	assert.Equal(t, want, codes, "PROTOCOL.md §5.4 lists every code of the API, in its order")
+	assert.Len(t, sentinels, len(errorCodes), "every sentinel has a row")
+}
+
+// protocolMessages are the Go types of the messages of PROTOCOL.md §5.3.
+var protocolMessages = map[string]reflect.Type{
+	"ChallengeRequest":  reflect.TypeFor[ChallengeRequest](),
+	"ChallengeResponse": reflect.TypeFor[ChallengeResponse](),
+	"LoginRequest":      reflect.TypeFor[LoginRequest](),
+	"LoginResponse":     reflect.TypeFor[LoginResponse](),
+	"ResolveRequest":    reflect.TypeFor[ResolveRequest](),
+	"ResolveResponse":   reflect.TypeFor[ResolveResponse](),
+	"PairRequest":       reflect.TypeFor[PairRequest](),
+	"SessionView":       reflect.TypeFor[SessionView](),
+	"Catalog":           reflect.TypeFor[Catalog](),
+	"CatalogItem":       reflect.TypeFor[CatalogItem](),
+	"CreateRequest":     reflect.TypeFor[CreateRequest](),
+	"ApproveRequest":    reflect.TypeFor[ApproveRequest](),
+	"CaptureRequest":    reflect.TypeFor[CaptureRequest](),
+	"RefundRequest":     reflect.TypeFor[RefundRequest](),
+	"PaymentView":       reflect.TypeFor[PaymentView](),
+	"Line":              reflect.TypeFor[Line](),
+	"AssetLeg":          reflect.TypeFor[AssetLeg](),
+	"RefundView":        reflect.TypeFor[RefundView](),
+	"Info":              reflect.TypeFor[Info](),
+	"Error":             reflect.TypeFor[errorBody](),
+}
+
+// protocolKey is one key of a message of PROTOCOL.md §5.3.
+type protocolKey struct {
+	cbor string // bstr, tstr, uint, time, ID, bool or array
+	opt  bool
+}
+
+// protocolKeyRE reads a key of §5.3: its number, then its name and
+// type, such as "14 expires at `time` (rounded up …)" or "9 lines *opt*:
+// array of Line".
+var protocolKeyRE = regexp.MustCompile("^([0-9]+) [^`*]*?(?:`(bstr|tstr|uint|time|ID|bool)`|(\\*opt\\*)?:? ?array of)(.*)$")
+
+// goWireType is the type of §5.3 of the Go type of a field.
+func goWireType(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[ID]():
+		return "ID"
+	case t == reflect.TypeFor[time.Time]():
+		return "time"
+	case t == reflect.TypeFor[[]byte]():
+		return "bstr"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "tstr"
+	case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "uint"
+	case reflect.Bool:
+		return "bool"
+	case reflect.Slice:
+		return "array"
+	}
+	return t.String()
+}
+
+// TestProtocolMessageTable keeps the table of PROTOCOL.md §5.3 and the
+// bodies of the HTTP API in step: every message with every key, its type
+// and whether it is omitted when zero.
+func TestProtocolMessageTable(t *testing.T) {
+	rows := protocoldoc.Table(t, "### 5.3 Messages")
+	var names []string
+	for _, r := range rows {
+		require.Len(t, r, 2, "row %q", r)
+		names = append(names, r[0])
+		mt, ok := protocolMessages[r[0]]
+		if !assert.True(t, ok, "PROTOCOL.md §5.3 names a message %q that payflow does not have", r[0]) {
+			continue
+		}
+		doc := map[string]protocolKey{}
+		for k := range strings.SplitSeq(r[1], " · ") {
+			m := protocolKeyRE.FindStringSubmatch(k)
+			if !assert.NotNil(t, m, "%s: unreadable key %q", r[0], k) {
+				continue
+			}
+			typ := m[2]
+			if typ == "" {
+				typ = "array"
+			}
+			doc[m[1]] = protocolKey{cbor: typ, opt: m[3] != "" || strings.HasPrefix(strings.TrimSpace(m[4]), "*opt*")}
+		}
+		code := map[string]protocolKey{}
+		for i := range mt.NumField() {
+			f := mt.Field(i)
+			tag := f.Tag.Get("cbor")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			parts := strings.Split(tag, ",")
+			code[parts[0]] = protocolKey{
+				cbor: goWireType(f.Type),
+				opt:  slices.Contains(parts, "omitempty") || slices.Contains(parts, "omitzero"),
+			}
+		}
+		assert.Equal(t, code, doc, "PROTOCOL.md §5.3 %s: key: {CBOR type, opt}", r[0])
+	}
+	for name := range protocolMessages {
+		assert.Contains(t, names, name, "PROTOCOL.md §5.3 lacks a message")
+	}
+}
+
+// TestProtocolEndpointTable keeps the table of PROTOCOL.md §5.2 and the
+// handler in step: every endpoint is served, asks for a token where the
+// table says so and none elsewhere, and names a method of API.
+func TestProtocolEndpointTable(t *testing.T) {
+	h, err := NewHandler(refusingAPI{}, HandlerOptions{Logger: slog.New(slog.DiscardHandler)})
+	require.NoError(t, err)
+	api := reflect.TypeFor[API]()
+	rows := protocoldoc.Table(t, "### 5.2 Endpoints")
+	for _, r := range rows {
+		require.Len(t, r, 5, "row %q", r)
+		method, path, ok := strings.Cut(strings.Trim(r[0], "`"), " ")
+		require.True(t, ok, "row %q", r)
+		path = strings.ReplaceAll(path, "{id}", ID{1}.String())
+		path = strings.ReplaceAll(path, "{merchant}", "grocer-1")
+		name, _, _ := strings.Cut(strings.Trim(r[4], "`"), "`")
+		_, ok = api.MethodByName(name)
+		assert.True(t, ok, "%s: API has no method %s", r[0], name)
+
+		// Without a token: 401 where the table asks for one, and no 401 (nor
+		// 404) elsewhere. refusingAPI answers any call that gets through with
+		// a 500.
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(method, path, nil))
+		switch r[1] {
+		case "yes":
+			assert.Equal(t, http.StatusUnauthorized, rec.Code, "%s without a token", r[0])
+		case "no":
+			assert.NotContains(t, []int{http.StatusUnauthorized, http.StatusNotFound, http.StatusMethodNotAllowed}, rec.Code, "%s without a token", r[0])
+		default:
+			t.Errorf("%s: token column %q is neither yes nor no", r[0], r[1])
+		}
+
+		// With a token and, where the table gives one, a body that is not
+		// CBOR: 400 invalid with a body, and a body refused (400) without one
+		// (the decoder's refusal of an empty body, or the handler's refusal of
+		// a body on a request that takes none).
+		rec = httptest.NewRecorder()
+		req := httptest.NewRequest(method, path, strings.NewReader("\xff"))
+		req.Header.Set("Content-Type", ContentType)
+		req.Header.Set("Authorization", "Bearer tok")
+		h.ServeHTTP(rec, req)
+		assert.Equal(t, http.StatusBadRequest, rec.Code, "%s with a body that is not CBOR", r[0])
+		var e errorBody
+		require.NoError(t, wireDecodeReply(rec.Body.Bytes(), &e), r[0])
+		assert.Equal(t, "invalid", e.Code, r[0])
+		if r[2] == "none" {
+			assert.Contains(t, e.Message, "body", "%s takes no body", r[0])
+		} else {
+			assert.Contains(t, e.Message, "body is not a valid "+r[2], "%s takes a %s", r[0], r[2])
+		}
+	}
+	assert.Equal(t, api.NumMethod(), len(rows), "PROTOCOL.md §5.2 has a row for every method of API")
+}
+
+// TestProtocolStateTable keeps the table of PROTOCOL.md §6.2 and the
+// states of a payment request in step: the same states, final where the
+// table says so.
+func TestProtocolStateTable(t *testing.T) {
+	var doc []string
+	for _, r := range protocoldoc.Table(t, "### 6.2 States of a payment request") {
+		require.Len(t, r, 3, "row %q", r)
+		state := strings.Trim(r[0], "`")
+		doc = append(doc, state)
+		assert.Equal(t, r[2] == "yes", final(state), "%s: final", state)
+	}
+	assert.Equal(t, []string{StatePending, StateHeld, StateCaptured, StateDeclined, StateCancelled, StateExpired}, doc)
+}
