@@ -1,0 +1,91 @@
+package record
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/casimpay/casimpay/internal/protocoldoc"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// protocolField is a key of a record of PROTOCOL.md §3 as the document
+// or a Go type gives it.
+type protocolField struct {
+	cbor    string // tstr, uint, bstr or array
+	omitted bool   // left out of the encoding when zero
+}
+
+// recordFields returns the keys of the CBOR encoding of t, the card header
+// of an embedded CardHeader included.
+func recordFields(t reflect.Type) map[string]protocolField {
+	fields := map[string]protocolField{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous {
+			for k, v := range recordFields(f.Type) {
+				fields[k] = v
+			}
+			continue
+		}
+		parts := strings.Split(f.Tag.Get("cbor"), ",")
+		var typ string
+		switch f.Type.Kind() {
+		case reflect.String:
+			typ = "tstr"
+		case reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			typ = "uint"
+		case reflect.Slice:
+			typ = "array"
+			if f.Type.Elem().Kind() == reflect.Uint8 {
+				typ = "bstr"
+			}
+		default:
+			typ = f.Type.String()
+		}
+		fields[parts[0]] = protocolField{cbor: typ, omitted: slices.Contains(parts, "omitempty")}
+	}
+	return fields
+}
+
+// TestProtocolRecordTables keeps the tables of the records of PROTOCOL.md
+// §3.1 to §3.6 and the types of this package in step: the same keys, each
+// of the same CBOR type, omitted when zero where the document says so.
+func TestProtocolRecordTables(t *testing.T) {
+	for _, tt := range []struct {
+		heading string
+		typ     reflect.Type
+	}{
+		{"### 3.1 Card header", reflect.TypeFor[CardHeader]()},
+		{"### 3.2 Auth proof", reflect.TypeFor[AuthProof]()},
+		{"### 3.3 Payment request", reflect.TypeFor[PaymentRequest]()},
+		{"### 3.4 Consent", reflect.TypeFor[Consent]()},
+		{"### 3.5 Refund request", reflect.TypeFor[RefundRequest]()},
+		{"### 3.6 Receipt", reflect.TypeFor[Receipt]()},
+	} {
+		code := recordFields(tt.typ)
+		doc := map[string]protocolField{}
+		for _, r := range protocoldoc.Table(t, tt.heading) {
+			require.Len(t, r, 4, "%s: row %q", tt.heading, r)
+			if r[0] == "1, 2" { // the card header, checked under §3.1
+				for _, k := range []string{"1", "2"} {
+					doc[k] = code[k]
+				}
+				continue
+			}
+			typ, _, _ := strings.Cut(r[2], " ")
+			if typ == "" || strings.HasPrefix(r[2], "array of") {
+				typ = "array"
+			}
+			// Omitted when zero or empty; a receipt's, left out of the kind
+			// of receipt that has no such field; the card header's, left
+			// out of what the phone sends the card, which fills it in (§2.6).
+			omitted := strings.Contains(r[3], "omitted") || strings.Contains(r[3], "receipts only") ||
+				strings.Contains(r[3], "filled in")
+			doc[r[0]] = protocolField{cbor: typ, omitted: omitted}
+		}
+		assert.Equal(t, code, doc, "PROTOCOL.md %s: key: {CBOR type, omitted when zero}", tt.heading)
+	}
+}
