@@ -17,28 +17,40 @@ import (
 // heading or a table under it cannot be found.
 func Table(t testing.TB, heading string) [][]string {
 	t.Helper()
+	return TableOf(t, heading, "")
+}
+
+// TableOf is Table for the first table after heading whose header row's
+// first cell is column (any table for ""), for a section with more than
+// one table. It looks no further than the next heading.
+func TableOf(t testing.TB, heading, column string) [][]string {
+	t.Helper()
 	doc := read(t)
 	i := strings.Index(doc, "\n"+heading)
 	if i < 0 {
 		t.Fatalf("PROTOCOL.md has no heading %q", heading)
 	}
 	var rows [][]string
-	header := true
-	for l := range strings.SplitSeq(doc[i+1:], "\n") {
+	inTable, taken := false, false
+	for _, l := range strings.Split(doc[i+1:], "\n")[1:] {
 		switch {
+		case strings.HasPrefix(l, "#"):
+			t.Fatalf("PROTOCOL.md has no table under %q with a column %q", heading, column)
 		case !strings.HasPrefix(l, "|"):
-			if !header {
+			if taken {
 				return rows
 			}
-		case header:
-			header = false
-		case strings.HasPrefix(l, "|---"):
+			inTable = false
+		case !inTable:
+			inTable = true
+			taken = column == "" || cells(l)[0] == column
+		case !taken, strings.HasPrefix(l, "|---"):
 		default:
 			rows = append(rows, cells(l))
 		}
 	}
-	if len(rows) == 0 {
-		t.Fatalf("PROTOCOL.md has no table under %q", heading)
+	if !taken {
+		t.Fatalf("PROTOCOL.md has no table under %q with a column %q", heading, column)
 	}
 	return rows
 }

@@ -89,3 +89,22 @@ func TestProtocolRecordTables(t *testing.T) {
 		assert.Equal(t, code, doc, "PROTOCOL.md %s: key: {CBOR type, omitted when zero}", tt.heading)
 	}
 }
+
+// TestProtocolContentTypes keeps the table of the record types of
+// PROTOCOL.md §3 and the content types of this package in step.
+func TestProtocolContentTypes(t *testing.T) {
+	types := map[string]Type{
+		"auth proof": TypeAuthProof, "payment request": TypePaymentRequest,
+		"consent": TypeConsent, "refund request": TypeRefundRequest, "receipt": TypeReceipt,
+	}
+	rows := protocoldoc.TableOf(t, "## 3. Signed records", "type")
+	for _, r := range rows {
+		require.Len(t, r, 3, "row %q", r)
+		typ, ok := types[r[0]]
+		if assert.True(t, ok, "PROTOCOL.md §3 names a record type %q", r[0]) {
+			assert.Equal(t, strings.Trim(r[1], "`"), typ.ContentType(), r[0])
+		}
+	}
+	assert.Len(t, rows, len(types))
+	assert.Empty(t, Type(len(types)+1).ContentType(), "no other record type")
+}
