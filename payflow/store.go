@@ -50,7 +50,9 @@ import (
 // call only compares with those stored (the now of DuePayments,
 // DueRefunds, Consume, BeginIdempotent and DeleteExpired) may be any but
 // the zero time, which is refused with an error matching ErrInvalid
-// (CheckNow), reading and changing nothing.
+// (CheckNow), reading and changing nothing. The zero time kept as an
+// expiry (of a nonce, a token, a session or a reply) or as a lease is
+// before every such now, one before the Unix epoch included: expired.
 //
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
 // compare-and-set or a clash of unique keys, ErrInvalid for an amount

@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"ZeroNow", testZeroNow},
 		{"OldDueTimes", testOldDueTimes},
 		{"OldSessionZeroNow", testOldSessionZeroNow},
+		{"ZeroExpiryOldNow", testZeroExpiryOldNow},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
@@ -705,6 +706,43 @@ func testOldSessionZeroNow(t *testing.T, s payflow.Store) {
 	stored, err = w.session(newSession("none", func(r *payflow.SessionRecord) { none(r); r.SellerConfirmed = true }))
 	require.NoError(t, err)
 	assert.False(t, stored.SellerConfirmed, "the session of no expiry left as expired at the zero Now")
+}
+
+// testZeroExpiryOldNow: a row kept with the zero time as its expiry (a
+// nonce, a used nonce, a token, a session) or as its lease (an
+// idempotency key) has expired at every now, one before the Unix epoch
+// included, in every store: the zero time is before every time kept, as
+// in an Acceptance's Now (testOldSessionZeroNow). Consume refuses such a
+// nonce, BeginIdempotent takes such a key over, and DeleteExpired
+// deletes such rows. The SQL stores compared the zero time's column form,
+// 0, the Unix epoch, with a now before it, and kept them as unexpired.
+func testZeroExpiryOldNow(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	old := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
+	var zero time.Time
+	require.NoError(t, s.Add(ctx, []byte("consumed"), zero))
+	assert.ErrorIs(t, s.Consume(ctx, []byte("consumed"), old), pki.ErrNonce, "the nonce expiring at the zero time, in 1960")
+	_, err := s.BeginIdempotent(ctx, "taken", []byte{1}, old, zero)
+	require.NoError(t, err)
+	_, err = s.BeginIdempotent(ctx, "taken", []byte{2}, old, old.Add(time.Hour))
+	assert.NoError(t, err, "the key leased until the zero time taken over in 1960")
+
+	require.NoError(t, s.Add(ctx, []byte("issued"), zero))
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("used"), NonceExpires: zero, CardID: "8900000000000000001", Counter: 1}))
+	h := sha256.Sum256([]byte("token"))
+	require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001"}))
+	_, err = w.session(newSession("none", func(r *payflow.SessionRecord) { r.ExpiresAt = zero }))
+	require.NoError(t, err)
+	_, err = s.BeginIdempotent(ctx, "swept", []byte{1}, old, zero)
+	require.NoError(t, err)
+	n, err := s.DeleteExpired(ctx, old)
+	require.NoError(t, err)
+	assert.Equal(t, 5, n, "the five rows expiring at the zero time, deleted in 1960")
+	_, err = s.Token(ctx, h[:])
+	assert.ErrorIs(t, err, payflow.ErrNotFound, "the token deleted")
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("used"), NonceExpires: t0, CardID: "8900000000000000001", Counter: 2}),
+		"the used nonce deleted")
 }
 
 // testEmptyNonce: a nonce nil or empty is no nonce that a store keeps:

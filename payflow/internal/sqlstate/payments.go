@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"math"
 	"time"
 
 	"github.com/casimpay/casimpay/payflow"
@@ -264,7 +265,9 @@ const qDueRefunds = `SELECT ` + refundCols + ` FROM payflow_refunds
 const claimTries = 3
 
 // BeginIdempotent implements payflow.Store: an upsert that takes the key
-// only when it is absent or expired, then a read to classify a key held.
+// only when it is absent or expired (its deadline at or before now, or
+// the zero time, which is before every now), then a read to classify a
+// key held.
 // A key released between the two (abandoned, or deleted as expired) is
 // tried again, claimTries times in all, and then given up with
 // payflow.ErrKeyContended.
@@ -286,7 +289,7 @@ func (s *Store) BeginIdempotent(ctx context.Context, key string, bodyHash []byte
 	for try := 1; ; try++ {
 		taken, err := changed(s.exec(ctx, `INSERT INTO payflow_replies (key, body_hash, done, status, reply, deadline) VALUES (?, ?, 0, 0, NULL, ?)
 			ON CONFLICT (key) DO UPDATE SET body_hash = excluded.body_hash, done = 0, status = 0, reply = NULL, deadline = excluded.deadline
-			WHERE payflow_replies.deadline <= ?`, key, bodyHash, ns(lease), ns(now)))
+			WHERE payflow_replies.deadline <= ? OR payflow_replies.deadline = 0`, key, bodyHash, ns(lease), ns(now)))
 		if err != nil || taken {
 			return nil, err
 		}
@@ -343,15 +346,15 @@ func (s *Store) AbandonIdempotent(ctx context.Context, key string, lease time.Ti
 // transaction, as many as the memory store walks in one hold of its lock.
 const sweepBatch = 256
 
-// sweep is a table that DeleteExpired sweeps: count counts its rows
-// expired at its argument, del deletes up to its third argument of them
-// (at most sweepBatch), expired at its first two, those that expired
-// first, found through the index of their expiry. The expiry is checked
-// again on the rows deleted, and not only in the subquery that picks
-// them: on PostgreSQL a row that a concurrent write changed (an
-// idempotency key claimed again, its deadline moved on) is read again
-// once that write commits, and is then deleted only if it is still
-// expired.
+// sweep is a table that DeleteExpired sweeps: count counts its rows whose
+// expiry is between its two arguments, del deletes up to its fifth
+// argument of them (at most sweepBatch), whose expiry is between its
+// first two and between its third and fourth, those that expired first,
+// found through the index of their expiry. The expiry is checked again
+// on the rows deleted, and not only in the subquery that picks them: on
+// PostgreSQL a row that a concurrent write changed (an idempotency key
+// claimed again, its deadline moved on) is read again once that write
+// commits, and is then deleted only if it is still expired.
 type sweep struct{ count, del string }
 
 // sweeps are the tables of DeleteExpired, in the order it sweeps them.
@@ -364,22 +367,38 @@ var sweeps = func() []sweep {
 		{"payflow_sessions", "id", "expires_at"},
 		{"payflow_replies", "key", "deadline"},
 	} {
+		between := t.expiry + ` >= ? AND ` + t.expiry + ` <= ?`
 		ss = append(ss, sweep{
-			count: `SELECT count(*) FROM ` + t.table + ` WHERE ` + t.expiry + ` <= ?`,
-			del: `DELETE FROM ` + t.table + ` WHERE ` + t.expiry + ` <= ? AND ` + t.key + ` IN (SELECT ` + t.key + ` FROM ` + t.table +
-				` WHERE ` + t.expiry + ` <= ? ORDER BY ` + t.expiry + ` LIMIT ?)`,
+			count: `SELECT count(*) FROM ` + t.table + ` WHERE ` + between,
+			del: `DELETE FROM ` + t.table + ` WHERE ` + between + ` AND ` + t.key + ` IN (SELECT ` + t.key + ` FROM ` + t.table +
+				` WHERE ` + between + ` ORDER BY ` + t.expiry + ` LIMIT ?)`,
 		})
 	}
 	return ss
 }()
 
+// expiredRanges returns the ranges of the column form of expiries (ns)
+// that have expired at now, in the order DeleteExpired sweeps them: up to
+// now's, and, when now is before the Unix epoch, first 0, the zero time's
+// (none), which is before every time kept and so has expired at every
+// now.
+func expiredRanges(now time.Time) [][2]int64 {
+	t := ns(now)
+	if t < 0 {
+		return [][2]int64{{0, 0}, {math.MinInt64, t}}
+	}
+	return [][2]int64{{math.MinInt64, t}}
+}
+
 // DeleteExpired implements payflow.Store in batches of at most sweepBatch
 // rows, each a write transaction of its own (through the SQLite store's
 // Batcher, committed with the writes that come meanwhile), so that the
 // sweep holds SQLite's writer, and PostgreSQL's row locks, for one batch
-// at a time rather than for every row due. Of each table it first counts
-// the rows expired at now, and then deletes at most that many, those
-// that expired first: rows written meanwhile already expired at now (by
+// at a time rather than for every row due. A row kept with the zero time
+// as its expiry (0) has expired at every now, one before the Unix epoch
+// included (see expiredRanges). Of each table it first counts the rows
+// expired at now, and then deletes at most that many, those that expired
+// first: rows written meanwhile already expired at now (by
 // a process whose clock is behind the sweeper's) do not keep it going. A
 // table's sweep ends once it has deleted that many, or with a batch that
 // deletes none: on PostgreSQL a batch may delete fewer rows than it
@@ -392,29 +411,44 @@ func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	if err := payflow.CheckNow(now); err != nil {
 		return 0, err
 	}
-	total, t := 0, ns(now)
+	total := 0
 	for _, q := range sweeps {
-		var left int
-		if err := s.row(ctx, q.count, t).Scan(&left); err != nil {
+		for _, r := range expiredRanges(now) {
+			n, err := s.sweepRange(ctx, q, r[0], r[1])
+			total += n
+			if err != nil {
+				return total, err
+			}
+		}
+	}
+	return total, nil
+}
+
+// sweepRange deletes, in batches, the rows of q's table whose expiry is
+// between lo and hi, as many as it counts first, and returns how many
+// went.
+func (s *Store) sweepRange(ctx context.Context, q sweep, lo, hi int64) (int, error) {
+	var left int
+	if err := s.row(ctx, q.count, lo, hi).Scan(&left); err != nil {
+		return 0, err
+	}
+	total := 0
+	for left > 0 {
+		res, err := s.exec(ctx, q.del, lo, hi, lo, hi, min(left, sweepBatch))
+		if err != nil {
 			return total, err
 		}
-		for left > 0 {
-			res, err := s.exec(ctx, q.del, t, t, min(left, sweepBatch))
-			if err != nil {
-				return total, err
-			}
-			n, err := res.RowsAffected()
-			if err != nil {
-				return total, err
-			}
-			total += int(n)
-			left -= int(n)
-			if s.betweenBatches != nil {
-				s.betweenBatches()
-			}
-			if n == 0 {
-				break
-			}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, err
+		}
+		total += int(n)
+		left -= int(n)
+		if s.betweenBatches != nil {
+			s.betweenBatches()
+		}
+		if n == 0 {
+			break
 		}
 	}
 	return total, nil
