@@ -51,8 +51,10 @@ import (
 // DueRefunds, Consume, BeginIdempotent and DeleteExpired) may be any but
 // the zero time, which is refused with an error matching ErrInvalid
 // (CheckNow), reading and changing nothing. The zero time kept as an
-// expiry (of a nonce, a token, a session or a reply) or as a lease is
-// before every such now, one before the Unix epoch included: expired.
+// expiry (of a nonce, a token, a session, a reply or a payment request),
+// a lease or a due time (PaymentRecord.Due, RefundRecord.Due) is before
+// every such now and every Acceptance's Now, one before the Unix epoch
+// included: expired, or due before every other time.
 //
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
 // compare-and-set or a clash of unique keys, ErrInvalid for an amount

@@ -45,6 +45,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"OldDueTimes", testOldDueTimes},
 		{"OldSessionZeroNow", testOldSessionZeroNow},
 		{"ZeroExpiryOldNow", testZeroExpiryOldNow},
+		{"ZeroDueOldNow", testZeroDueOldNow},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
@@ -743,6 +744,53 @@ func testZeroExpiryOldNow(t *testing.T, s payflow.Store) {
 	assert.ErrorIs(t, err, payflow.ErrNotFound, "the token deleted")
 	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("used"), NonceExpires: t0, CardID: "8900000000000000001", Counter: 2}),
 		"the used nonce deleted")
+}
+
+// testZeroDueOldNow: a request or a refund whose due time is the zero
+// time (a pending request expiring at it, a refund made at it) is due at
+// every now, one before the Unix epoch included, and before every other
+// one, in every store; and a pending request expiring at the zero time
+// has expired at an Acceptance's Now before the epoch: CancelPending
+// leaves it. The SQL stores compared the zero time's column form, 0, the
+// Unix epoch, with a now before it: such a request or refund was not due
+// yet, and such a request was cancelled.
+func testZeroDueOldNow(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	old := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
+	var zero time.Time
+	earlier, err := w.insert(payment(1, payflow.StatePending, old.Add(-time.Hour)))
+	require.NoError(t, err)
+	none, err := w.insert(payment(2, payflow.StatePending, zero))
+	require.NoError(t, err)
+	due, err := s.DuePayments(ctx, payflow.StatePending, old, 10)
+	require.NoError(t, err)
+	if assert.Len(t, due, 2, "both pending requests due in 1960") {
+		assert.Equal(t, []payflow.ID{none.ID, earlier.ID}, []payflow.ID{due[0].ID, due[1].ID}, "the one expiring at the zero time first")
+	}
+
+	for i, created := range []time.Time{old.Add(-time.Hour), zero} {
+		p := payment(byte(3+i), payflow.StateCaptured, t0)
+		p.Captured, p.Refunded = 690, 10
+		p, err := w.insert(p)
+		require.NoError(t, err)
+		_, err = w.refund(newRefund(byte(3+i), p.ID, func(r *payflow.RefundRecord) { r.CreatedAt = created }), p)
+		require.NoError(t, err)
+	}
+	refunds, err := s.DueRefunds(ctx, old, 10)
+	require.NoError(t, err)
+	if assert.Len(t, refunds, 2, "both refunds due in 1960") {
+		assert.Equal(t, []payflow.ID{{4}, {3}}, []payflow.ID{refunds[0].ID, refunds[1].ID}, "the one made at the zero time first")
+	}
+
+	_, err = w.accept(payflow.Acceptance{Session: sellerSession(), Now: old.Add(-2 * time.Hour), CancelPending: true})
+	require.NoError(t, err)
+	got, err := s.Payment(ctx, earlier.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCancelled, got.State, "the request unexpired at the acceptance cancelled")
+	got, err = s.Payment(ctx, none.ID)
+	require.NoError(t, err)
+	assert.Equal(t, none, got, "the request expiring at the zero time left as it is")
 }
 
 // testEmptyNonce: a nonce nil or empty is no nonce that a store keeps:

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/casimpay/casimpay/payflow"
@@ -167,8 +168,20 @@ func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limi
 	if unstorable(state) { // no request is in it
 		return nil, nil
 	}
-	return queryAll(ctx, s, scanPayment, `SELECT `+paymentCols+` FROM payflow_payments
-		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`, state, ns(t), limit)
+	return queryAll(ctx, s, scanPayment, dueBefore(`SELECT `+paymentCols+` FROM payflow_payments
+		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`, t), state, ns(t), limit)
+}
+
+// dueBefore returns q, a query of the rows due at t (due_at <= ?, ORDER BY
+// due_at), as it reads them when t is before the Unix epoch: with those
+// whose due time is 0, the zero time's, which is before every time kept,
+// first. Else q as it is, which finds them through the index of due_at.
+func dueBefore(q string, t time.Time) string {
+	if ns(t) >= 0 {
+		return q
+	}
+	return strings.NewReplacer(`due_at <= ?`, `(due_at <= ? OR due_at = 0)`,
+		`ORDER BY due_at`, `ORDER BY due_at <> 0, due_at`).Replace(q)
 }
 
 const refundCols = `id, request_id, state, version, amount, currency, request, hash, refunded, receipt, failure, created_at, deferred_to`
@@ -249,7 +262,7 @@ func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payf
 	if err := payflow.CheckNow(t); err != nil {
 		return nil, err
 	}
-	return queryAll(ctx, s, scanRefund, qDueRefunds, dueRefundsArgs(t, limit)...)
+	return queryAll(ctx, s, scanRefund, dueBefore(qDueRefunds, t), dueRefundsArgs(t, limit)...)
 }
 
 // dueRefundsArgs are the arguments of qDueRefunds.

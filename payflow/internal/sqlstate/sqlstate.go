@@ -859,7 +859,8 @@ const (
 	// row: one statement's rows come from one snapshot, and a row that an
 	// uncommitted write holds is read again once it commits. It names
 	// the states as literals, so that it is planned on the partial index
-	// of those states by session.
+	// of those states by session. A request whose expiry is 0, the zero
+	// time, has expired at every time, one before the Unix epoch included.
 	qCancelPending = `UPDATE payflow_payments SET
 		state = CASE state WHEN '` + payflow.StatePending + `' THEN '` + payflow.StateCancelled + `' ELSE state END,
 		void_to = CASE state WHEN '` + payflow.StatePending + `' THEN void_to ELSE '` + payflow.StateCancelled + `' END,
@@ -867,7 +868,7 @@ const (
 		updated_at = CASE state WHEN '` + payflow.StatePending + `' THEN ? ELSE updated_at END,
 		due_at = CASE state WHEN '` + payflow.StatePending + `' THEN ? ELSE due_at END,
 		deferred_to = CASE state WHEN '` + payflow.StatePending + `' THEN 0 ELSE deferred_to END
-		WHERE session_id = ? AND state IN ('` + payflow.StatePending + `', '` + stateApproving + `') AND expires_at > ?`
+		WHERE session_id = ? AND state IN ('` + payflow.StatePending + `', '` + stateApproving + `') AND expires_at > ? AND expires_at <> 0`
 )
 
 // confirmArgs are the arguments of qConfirm for a's Session: a's Now
