@@ -175,7 +175,7 @@ func NewSeller(card SellerCard, opts PhoneOptions) (*Seller, error) {
 // CaptureHeld). While the platform does not answer either, Select fails
 // with its error and selects nothing. A request sent again that the
 // platform answers with the view of another request, or with one that is
-// not of the request on screen under its ID (ErrMismatch, as Request
+// not of the request on screen or held under its ID (ErrMismatch, as Request
 // says: nothing is cancelled or shown), stays kept: every Request and
 // Select sends it again first and fails with ErrMismatch, asking and
 // selecting nothing, while the platform answers so, which may be until
@@ -417,8 +417,8 @@ type Charge struct {
 // request, or one that does not carry the signed request it shows, byte
 // for byte, is ErrMismatch: nothing is cancelled, shown or kept, and the
 // next Request reads that index again; so is one of the request on
-// screen that is not of it, compared before anything is cancelled, which
-// cancels, shows and keeps nothing either, and so, with ErrInternal, is
+// screen, or of one kept in Held, that is not of it, compared before
+// anything is cancelled, which cancels, shows and keeps nothing either, and so, with ErrInternal, is
 // one in a state that no request's view has (a platform's inner state, a
 // newer platform's state), which may still be payable. A
 // request that the platform answers with the
@@ -477,8 +477,8 @@ type Charge struct {
 // gets no answer or verdict either, or the view of another request
 // (ErrMismatch, as above: one paid is not taken as paid), Request fails
 // with its error. So it does with ErrMismatch while it gets a view of it
-// under the ID of the request on screen that is not of that request
-// (another request that the card signed under that ID), compared before
+// under the ID of the request on screen, or of one kept in Held, that is
+// not of that request (another request that the card signed under that ID), compared before
 // anything is cancelled: nothing is cancelled or shown, and the request
 // stays kept. A Select sends it again first too (Select), and so does a
 // Cancel, for which it is the request made last (Cancel).
@@ -711,11 +711,11 @@ func (s *Seller) skipTo(sess *SessionView, n uint32) {
 // another session's request, or one that does not carry the signed
 // request it shows (checkRecorded), is ErrMismatch: nothing is
 // cancelled, shown or kept, and the next Request reads that index again.
-// So is one of the request on screen that is not of it (sameRequest),
-// compared before a pending one is cancelled, so that nothing is
-// cancelled, shown or kept, and again, with the screen as it is then,
-// with the view after the cancellation, so that nothing is shown or
-// kept. A view in a state that no request's view has is ErrInternal
+// So is one of the request on screen, or kept in Held, that is not of
+// it (checkKept), compared before a pending one is cancelled, so that
+// nothing is cancelled, shown or kept, and again, with the screen and
+// Held as they are then, with the view after the cancellation, so that
+// nothing is shown or kept. A view in a state that no request's view has is ErrInternal
 // (knownView), and so is nothing cancelled, shown or kept.
 func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) error {
 	v, err := knownView(s.merchantPayment(ctx, id, sess.MerchantID))
@@ -728,7 +728,7 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 	if err := checkRecordedMsg(v, v.Request); err != nil {
 		return err
 	}
-	if err := s.checkShown(v); err != nil {
+	if err := s.checkKept(v); err != nil {
 		return err
 	}
 	if v.State == StatePending {
@@ -737,7 +737,7 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 		}
 	}
 	s.mu.Lock()
-	if err := s.checkShownLocked(v); err != nil { // the screen may have changed meanwhile
+	if err := s.checkKeptLocked(v); err != nil { // the screen or Held may have changed meanwhile
 		s.mu.Unlock()
 		return err
 	}
@@ -750,18 +750,26 @@ func (s *Seller) withdrawTaken(ctx context.Context, sess *SessionView, id ID) er
 	return nil
 }
 
-// checkShown checks that v, a view of a request the seller made, is of
-// the request on screen when that has v's ID (sameRequest).
-func (s *Seller) checkShown(v *PaymentView) error {
+// checkKept checks that v, a view of a request the seller made, is of
+// the request that the phone keeps under v's ID (sameRequest): on screen,
+// or among the held requests (Held), also one left out as past its hold
+// expiry. A request ID names one recorded request, so a view under it of
+// another is the platform's contradiction, not the request kept.
+func (s *Seller) checkKept(v *PaymentView) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.checkShownLocked(v)
+	return s.checkKeptLocked(v)
 }
 
-// checkShownLocked is checkShown with s.mu held.
-func (s *Seller) checkShownLocked(v *PaymentView) error {
+// checkKeptLocked is checkKept with s.mu held.
+func (s *Seller) checkKeptLocked(v *PaymentView) error {
 	if shown := s.payment; shown != nil && shown.ID == v.ID {
-		return sameRequest(shown, v)
+		if err := sameRequest(shown, v); err != nil {
+			return err
+		}
+	}
+	if kept, err := s.heldRequestLocked(v.ID); err == nil {
+		return sameRequest(kept, v)
 	}
 	return nil
 }
@@ -884,8 +892,8 @@ func (s *Seller) settleUnsent(ctx context.Context) (last *PaymentView, kept bool
 // withdraw sends u's signed payment request again: one recorded and still
 // payable is cancelled, and one that was paid is ErrFinal and goes on
 // screen, unless it left the screen and another request is there. A view
-// of it that is not of the request on screen under its ID (another
-// request that the card signed under that ID) is ErrMismatch: nothing is
+// of it that is not of the request kept under its ID, on screen or in
+// Held (another request that the card signed under that ID) is ErrMismatch: nothing is
 // cancelled or shown, and u stays kept (withdrawRecorded). Once the
 // platform answers with its view (checkRecordedMsg), in whatever state,
 // its index is taken, and the next request of its session goes on after
@@ -954,8 +962,8 @@ func checkRecordedMsg(v *PaymentView, msg []byte) error {
 
 // withdrawLeft withdraws v, the view of a request recorded in a session
 // selected before, which its shopper may still find: at once, or, when the
-// platform gives no view of it, or one that is not of the request on
-// screen under its ID (withdrawRecorded), kept as one without an answer
+// platform gives no view of it, or one that is not of the request kept
+// under its ID (withdrawRecorded), kept as one without an answer
 // (keepUnsent), which kept reports, by v's signed request, which is what
 // the card signed (checkRecorded, sameRequest). One paid is ErrFinal, and
 // goes on screen with its receipt unless a request of the session
@@ -974,13 +982,13 @@ func (s *Seller) withdrawLeft(ctx context.Context, v *PaymentView) (kept bool, e
 // that was paid goes on screen (showPaid, over the request there when
 // over), with its view and ErrFinal. It returns a nil view when the
 // platform gives none, and when v, or the view after a cancellation, is
-// not of the request on screen under v's ID (checkShown, compared before
-// the cancellation is sent, and by showPaid): that is ErrMismatch, and
+// not of the request kept under v's ID, on screen or in Held (checkKept,
+// compared before the cancellation is sent, and by showPaid): that is ErrMismatch, and
 // nothing is cancelled or shown. Unless report, one paid is not shown
 // either: the view is nil and the error too, so that it is reported when
 // sent again (settleUnsent).
 func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over, report bool) (*PaymentView, error) {
-	if err := s.checkShown(v); err != nil {
+	if err := s.checkKept(v); err != nil {
 		return nil, err
 	}
 	if payable(v.State) {
@@ -1008,12 +1016,12 @@ func (s *Seller) withdrawRecorded(ctx context.Context, v *PaymentView, over, rep
 // over, v takes the screen only while it is empty or shows v's request: a
 // request that a Request of the session selected since put there stays,
 // so that the next Request or Select withdraws it while it is payable.
-// A v that is not of the request on screen under its ID (checkShownLocked)
+// A v that is not of the request kept under its ID (checkKeptLocked)
 // is ErrMismatch: it is not shown or taken as seen paid.
 func (s *Seller) showPaid(v *PaymentView, over bool, what string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.checkShownLocked(v); err != nil {
+	if err := s.checkKeptLocked(v); err != nil {
 		return err
 	}
 	if over || s.payment == nil || s.payment.ID == v.ID {
