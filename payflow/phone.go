@@ -661,6 +661,13 @@ func (p *phone) pruneNamesLocked(now time.Time) {
 // is no verdict of the platform (over HTTP one without its error body,
 // such as a gateway's 404), fails Peers with its error, and the phone
 // keeps nothing of it: the next call asks again.
+//
+// A Peers whose ctx ended asks nothing, whether or not the API heeds ctx
+// (a Platform in process). It is a read of the screen: when the phone
+// keeps an answer of the platform on every peer heard that has not
+// expired (a name, or that it names none), it returns the snapshot
+// without error; when it would ask about one, it fails with ctx's error
+// and returns no snapshot.
 func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 	snap := p.queue.Snapshot()
 	now := p.opts.Now()
