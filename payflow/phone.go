@@ -1466,7 +1466,7 @@ func holdLapsed(v *PaymentView, now time.Time) bool {
 
 // sameRequest checks that v, a view of the request on screen that the
 // platform sent, is of that request: its signed request, byte for byte,
-// its ID, request hash, parties, amount and currency. A network or
+// its ID, request hash, parties, amount, currency, lines and legs. A network or
 // platform that answers with another request (an earlier, captured one),
 // or with a view that lacks the signed request or carries other bytes, is
 // ErrMismatch: a phone checks that the request it puts on screen carries
@@ -1475,7 +1475,7 @@ func holdLapsed(v *PaymentView, now time.Time) bool {
 func sameRequest(shown, v *PaymentView) error {
 	if !bytes.Equal(v.Request, shown.Request) || v.ID != shown.ID || !bytes.Equal(v.RequestHash, shown.RequestHash) ||
 		v.Amount != shown.Amount || v.Currency != shown.Currency || v.MerchantID != shown.MerchantID ||
-		v.PayerCardID != shown.PayerCardID {
+		v.PayerCardID != shown.PayerCardID || !slices.Equal(v.Lines, shown.Lines) || !slices.Equal(v.Legs, shown.Legs) {
 		return fmt.Errorf("%w: the platform's view is of another request than the one on screen", ErrMismatch)
 	}
 	return nil

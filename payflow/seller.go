@@ -423,7 +423,8 @@ type Charge struct {
 // newer platform's state), which may still be payable. A
 // request that the platform answers with the
 // view of another request (of another ID, hash, amount, currency,
-// merchant or session, or payer, than the card signed, or without the
+// merchant or session, or payer, or with other lines or legs, than the
+// card signed, or without the
 // signed request itself, byte for byte) is ErrMismatch, and one answered
 // with its view in a state that no request's view has (a platform's inner
 // state, a newer platform's state) ErrInternal; either goes on no
@@ -935,7 +936,8 @@ func (s *Seller) withdraw(ctx context.Context, u unsentRequest, report bool) (v 
 // checkRecorded checks that v, the platform's answer to msg, which the
 // card signed over r, is the view of that request: msg itself as its
 // signed request, its ID, hash, amount, currency, merchant, session and
-// payer, when r names one (ErrMismatch otherwise). The later checks of the
+// payer, when r names one, and lines and legs that are r's
+// (showsSignedLines; ErrMismatch otherwise). The later checks of the
 // request's views and receipt compare them with this view (sameRequest,
 // checkReceipt), so a view that files the request under another party is
 // never taken as it, and every view taken as it carries msg.
@@ -943,7 +945,8 @@ func checkRecorded(v *PaymentView, r *record.PaymentRequest, msg []byte) error {
 	h := record.Hash(msg)
 	if !bytes.Equal(v.Request, msg) || !bytes.Equal(r.RequestID, v.ID[:]) || !bytes.Equal(v.RequestHash, h[:]) ||
 		v.Amount != r.Amount || v.Currency != r.Currency ||
-		v.MerchantID != r.MerchantID || !bytes.Equal(r.SessionID, v.SessionID[:]) || (r.PayerCardID != "" && v.PayerCardID != r.PayerCardID) {
+		v.MerchantID != r.MerchantID || !bytes.Equal(r.SessionID, v.SessionID[:]) || (r.PayerCardID != "" && v.PayerCardID != r.PayerCardID) ||
+		!showsSignedLines(r, v.Lines, v.Legs) {
 		return fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 	}
 	return nil
@@ -1333,8 +1336,10 @@ func checkReceiptFits(id ID, r *record.PaymentRequest, lines []Line) error {
 // earlier one that stays there while the one made last got no answer
 // (Cancel). The view is the caller's own, as the Seller type says. A view
 // in a state that no request's view has (a platform's inner state, a
-// newer platform's state) is ErrInternal, and the request stays on
-// screen, and among the held ones (Held), as last seen.
+// newer platform's state) is ErrInternal, and one that is not of the
+// request on screen (its signed request, byte for byte, ID, hash,
+// parties, amount, currency, lines and legs) is ErrMismatch: the request
+// stays on screen, and among the held ones (Held), as last seen.
 //
 // A Status whose ctx ended before it fails with ctx's error, whether or
 // not the API heeds ctx (a Platform in process): it reads nothing, and the
