@@ -2030,7 +2030,11 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 // one, and the card signing nothing; so does one whose ctx ended before
 // its turn, or before the call, whether or not the API heeds ctx (a
 // Platform in process): it reads nothing, not even the platform's
-// certificate chain. An amount that Refund refuses is ErrInvalid, and no
+// certificate chain. One whose ctx ends after it began (as it checks the
+// certificate, or sends a kept refund again) fails with ctx's error
+// before the card signs a new refund, whether or not the API heeds ctx:
+// the card signs nothing and no new refund is sent, and what became of
+// the kept one stays so. An amount that Refund refuses is ErrInvalid, and no
 // request on screen ErrNoPayment, all the same.
 func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 	if err := checkRefundAmount(amount); err != nil {
@@ -2139,6 +2143,11 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 	}
 	rr := &record.RefundRequest{RefundID: u.id[:], RequestID: cur.ID[:], Amount: amount, Currency: cur.Currency}
 	if err := checkSigned(s, rr); err != nil {
+		return nil, err
+	}
+	// A call whose ctx ended signs and sends nothing, also when the calls
+	// before it (an API in process) did not look at ctx.
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	var err error
