@@ -1044,7 +1044,8 @@ func checkCaptured(shown, v *PaymentView) (*record.PaymentRequest, error) {
 // legs too (ErrMismatch, the request staying on screen), and to show it
 // declined, and takes the request off screen: that request alone, by its
 // ID and RequestHash, as ApproveShown does. A view that shows the request ended otherwise (captured,
-// cancelled or expired) fails with ErrFinal, and DeclineShown returns it
+// cancelled or expired), checked so too (ErrMismatch otherwise, without
+// the view), fails with ErrFinal, and DeclineShown returns it
 // with the error; one that shows it pending, held or in a state that no
 // request's view has (no decline leaves a request so) fails with
 // ErrInternal. Either way, and when the decline fails otherwise, the
@@ -1112,8 +1113,11 @@ func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView
 		// Ended otherwise, which the phone takes as no decline: the
 		// request stays on screen, shown so when it ended without a
 		// capture, and WaitPayment moves past it. One that shows the
-		// request otherwise than its seller's card signed it is
-		// ErrMismatch, the screen as it was.
+		// request otherwise than its seller's card signed it, also
+		// captured, is ErrMismatch, the screen as it was.
+		if err := checkShowsSigned(v); err != nil {
+			return nil, err
+		}
 		if err := s.showEnded(v); err != nil {
 			return nil, err
 		}

@@ -218,14 +218,14 @@ func (w *phoneWorld) requireScreenAsWas(t *testing.T, screen *payflow.PaymentVie
 }
 
 // TestShopperDeclineRefusesEndedOtherThanSigned: a decline answered with
-// a view that shows the request declined or cancelled with other lines,
-// legs or session than the seller's card signed fails with ErrMismatch,
+// a view that shows the request declined, cancelled or captured with other
+// lines, legs or session than the seller's card signed fails with ErrMismatch,
 // without that view, the request staying on screen as it was; the next
 // WaitPayment moves past it, the platform having ended it.
 func TestShopperDeclineRefusesEndedOtherThanSigned(t *testing.T) {
 	ctx := context.Background()
 	for _, tt := range endedOtherThanSigned {
-		for _, state := range []string{payflow.StateDeclined, payflow.StateCancelled} {
+		for _, state := range []string{payflow.StateDeclined, payflow.StateCancelled, payflow.StateCaptured} {
 			t.Run(tt.name+"/"+state, func(t *testing.T) {
 				w, api := newTamperWorld(t)
 				w.pair(t)
