@@ -58,19 +58,20 @@ type sentConn struct {
 	net.Conn
 	armed *atomic.Pointer[[]byte]
 	sent  func()
-	due   bool
+	// due is set by Write and taken by Read, which pgx may call on another
+	// goroutine (its background reader).
+	due atomic.Bool
 }
 
 func (c *sentConn) Write(p []byte) (int, error) {
 	if m := c.armed.Load(); m != nil && bytes.Contains(p, *m) {
-		c.due = true
+		c.due.Store(true)
 	}
 	return c.Conn.Write(p)
 }
 
 func (c *sentConn) Read(p []byte) (int, error) {
-	if c.due {
-		c.due = false
+	if c.due.CompareAndSwap(true, false) {
 		c.sent()
 	}
 	return c.Conn.Read(p)
