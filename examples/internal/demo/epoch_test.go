@@ -116,6 +116,39 @@ type hookAPI struct {
 	beforePair, afterPair func(n int32)
 	resolve               func(req *payflow.ResolveRequest)
 	pairs                 atomic.Int32
+	// sessions, held for reading by every Session call under way, is
+	// held for writing to close the gate (heldRead).
+	sessions sync.RWMutex
+	// heldRead, once set (with sessions held for writing, so that no
+	// Session call read before it is under way), holds the next Session
+	// call until its context ends (then its error) or for at most
+	// heldReadMax, and is cleared by it.
+	heldRead atomic.Bool
+}
+
+// heldReadMax bounds how long hookAPI.heldRead holds a Session call
+// whose context does not end.
+const heldReadMax = 2 * time.Second
+
+func (a *hookAPI) Session(ctx context.Context, token string, id payflow.ID) (*payflow.SessionView, error) {
+	if a.heldRead.CompareAndSwap(true, false) {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(heldReadMax):
+		}
+	}
+	a.sessions.RLock()
+	defer a.sessions.RUnlock()
+	return a.API.Session(ctx, token, id)
+}
+
+// holdNextRead has the next Session call held (heldRead), once every
+// Session call under way has ended.
+func (a *hookAPI) holdNextRead() {
+	a.sessions.Lock()
+	a.heldRead.Store(true)
+	a.sessions.Unlock()
 }
 
 func (a *hookAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
@@ -278,6 +311,10 @@ func TestPairingDuringReselection(t *testing.T) {
 	x = newCrossing(ctx, t, &hookAPI{resolve: func(req *payflow.ResolveRequest) {
 		// The till looks for Alice again and asks for her new EID.
 		if armed.Load() && bytes.Equal(req.EID, aliceNew[:]) && armed.CompareAndSwap(true, false) {
+			// The till's wait, whose next read of the session would find
+			// it paired, is ended by the EIDs' change first, as when
+			// Alice's selection lands just after its last read.
+			x.tillAPI.holdNextRead()
 			ac, aerr = x.alice.awaitPaired(ctx, "Corner Grocer", x.release(t))
 		}
 	}})
