@@ -212,6 +212,14 @@ func parseAir(b []byte) (x, y float64, advert []byte, err error) {
 	return x, y, advert, nil
 }
 
+// WriteDurable writes data to name as writeFile does for keys and
+// certificates: through a temporary file synced to disk and renamed, so
+// that a crash or a reader at the same moment finds the old file or the
+// whole new one, never an empty or partial file.
+func WriteDurable(name string, data []byte, perm os.FileMode) error {
+	return writeFile(name, data, perm, true)
+}
+
 // writeFile writes data to a new file of name's folder, named at random
 // after name (with permissions perm), and renames it to name, so that a
 // reader in another process finds the old file or the whole new one,
@@ -224,14 +232,6 @@ func parseAir(b []byte) (x, y float64, advert []byte, err error) {
 // writes do not take the setup lock, so removeLeftovers cannot tell them
 // from a write under way), as a card's state file (applet.File) does with
 // its own; what cannot be removed stays.
-// WriteDurable writes data to name as writeFile does for keys and
-// certificates: through a temporary file synced to disk and renamed, so
-// that a crash or a reader at the same moment finds the old file or the
-// whole new one, never an empty or partial file.
-func WriteDurable(name string, data []byte, perm os.FileMode) error {
-	return writeFile(name, data, perm, true)
-}
-
 func writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
 	f, err := tempfile.Create(name)
 	if err != nil {
