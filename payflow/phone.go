@@ -360,7 +360,8 @@ func (p *phone) currentEID() (adv.EID, uint32, error) {
 
 // proof has the card sign an auth proof over a fresh challenge, naming
 // peer (the zero EID for a login), and returns it with the card's own EID
-// that it names and that EID's epoch.
+// that it names and that EID's epoch. Once ctx ended, as the challenge
+// came, it fails with ctx's error and the card signs nothing.
 func (p *phone) proof(ctx context.Context, peer adv.EID) (msg []byte, own adv.EID, epoch uint32, err error) {
 	id, err := p.CardID()
 	if err != nil {
@@ -372,6 +373,11 @@ func (p *phone) proof(ctx context.Context, peer adv.EID) (msg []byte, own adv.EI
 	}
 	ch, err := p.api.Challenge(ctx, &ChallengeRequest{CardID: id})
 	if err != nil {
+		return nil, adv.EID{}, 0, err
+	}
+	// A call whose ctx ended signs and sends nothing, also when the
+	// challenge (an API in process) did not look at ctx.
+	if err := ctx.Err(); err != nil {
 		return nil, adv.EID{}, 0, err
 	}
 	msg, err = p.card.SignAuthProof(&record.AuthProof{Nonce: ch.Nonce, Role: p.recordRole(), EID: own[:], PeerEID: peer[:]})
@@ -402,6 +408,8 @@ const LoginTries = 3
 // A login whose ctx ended before it fails with ctx's error, whether or
 // not the API heeds ctx (a Platform in process): it sends nothing and the
 // card signs no proof. So does one that another call makes for itself.
+// One whose ctx ends as the challenge comes fails so before the card
+// signs: no proof is signed or sent.
 func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
 	resp, err := p.logIn(ctx)
 	if err != nil {
@@ -765,7 +773,9 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // A Select of a peer that the queue holds live whose ctx ended before it
 // fails with ctx's error, whether or not the API heeds ctx (a Platform in
 // process): it sends nothing, the card signs no proof, and the queue shows
-// selected what it showed before. One of a peer that the queue does not
+// selected what it showed before. One whose ctx ends after it began, up
+// to the challenge of its proof, fails so before the card signs: no proof
+// is signed, and no pairing sent. One of a peer that the queue does not
 // hold live fails with queue.ErrUnknownPeer all the same.
 func (p *phone) Select(ctx context.Context, eid adv.EID) (*Confirmation, error) {
 	c, _, err := p.selectPeer(ctx, eid)

@@ -99,14 +99,7 @@ func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 	}
 	t.Run("Login", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, false)
-		counter := w.counter(t)
-		l, err := w.shopper.Login(ended)
-		require.ErrorIs(t, err, context.Canceled)
-		assert.Nil(t, l)
-		assert.Equal(t, counter, w.counter(t), "the card signed no auth proof")
-		_, err = w.shopper.Login(ctx)
-		require.NoError(t, err)
-		assert.Equal(t, counter+1, w.counter(t))
+		w.requireLoginSignsNothing(t, ended)
 	})
 	t.Run("CancelHeld", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, true)
