@@ -568,6 +568,14 @@ func TestRefusals(t *testing.T) {
 			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, bob.EID())})
 			return err
 		}, payflow.ErrForbidden},
+		{"shopper pairing naming its own EID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.shopper.Proof(record.RoleShopper, s.shopper.EID())})
+			return err
+		}, payflow.ErrInvalid},
+		{"seller pairing naming its own EID", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
+			_, err := s.Platform.Pair(ctx, &payflow.PairRequest{Proof: s.seller.Proof(record.RoleSeller, s.seller.EID())})
+			return err
+		}, payflow.ErrInvalid},
 		{"session seen by a third card", func(t *testing.T, s *shop, _ *[2]payflow.Balance) error {
 			bob := s.NewCard("Bob")
 			bob.Login(record.RoleShopper)
