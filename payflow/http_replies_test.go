@@ -293,3 +293,65 @@ func TestHTTPStoresNoReplyOfAnUnverifiedRecord(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTPStoresVerifiedRecordRefusals: a record whose signature the
+// platform verified and then refused is a final reply stored for its
+// Idempotency-Key, whether or not the call spent the record's nonce: a
+// pairing proof signed by its card over a nonce the platform did not
+// issue (nonce_replayed) and a consent signed by an enrolled card that is
+// not the payer (forbidden) are each stored once, and the same key and
+// body get the stored reply again, replayed, nothing run (PROTOCOL.md
+// §5.5).
+func TestHTTPStoresVerifiedRecordRefusals(t *testing.T) {
+	for name, world := range newReplyWorlds(t) {
+		t.Run(name, func(t *testing.T) {
+			w := world(t)
+			ctx := context.Background()
+			shop := paytest.NewShop(w.f, false)
+			created, err := shop.Create(paytest.Request(shop.Session, "EUR", 100))
+			require.NoError(t, err)
+			view, err := w.f.Platform.Payment(ctx, shop.Shopper.Token, created.ID)
+			require.NoError(t, err)
+			carol := w.f.NewCard("carol")
+			proof := carol.MustSign(&record.AuthProof{Nonce: bytes.Repeat([]byte{7}, 32), Role: record.RoleShopper,
+				EID: carol.EID(), PeerEID: shop.Seller.EID()})
+			consent := carol.MustSign(paytest.Consent(view))
+			for i, tc := range []struct {
+				name, path string
+				body       any
+				status     int
+				code       string
+			}{
+				{"pairing proof over a nonce never issued", "/v1/pair", &payflow.PairRequest{Proof: proof}, http.StatusConflict, "nonce_replayed"},
+				{"consent of an enrolled card that is not the payer", "/v1/requests/" + created.ID.String() + "/consent",
+					&payflow.ApproveRequest{Consent: consent}, http.StatusForbidden, "forbidden"},
+			} {
+				key := "verified-" + strconv.Itoa(i)
+				status, code := w.postKey(t, tc.path, "", key, tc.body)
+				assert.Equal(t, tc.status, status, tc.name)
+				assert.Equal(t, tc.code, code, tc.name)
+
+				req, err := http.NewRequest(http.MethodPost, w.srv.URL+tc.path, bytes.NewReader(mustCBOR(t, tc.body)))
+				require.NoError(t, err)
+				req.Header.Set("Content-Type", payflow.ContentType)
+				req.Header.Set(payflow.IdempotencyKeyHeader, key)
+				resp, err := w.srv.Client().Do(req)
+				require.NoError(t, err)
+				b, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				require.NoError(t, err)
+				assert.Equal(t, tc.status, resp.StatusCode, "%s: replayed", tc.name)
+				assert.Equal(t, "true", resp.Header.Get(payflow.ReplayedHeader), "%s: replayed", tc.name)
+				var e payflow.Error
+				require.NoError(t, cbor.Unmarshal(b, &e))
+				assert.Equal(t, tc.code, e.Code, "%s: replayed", tc.name)
+				// Counted after the replay: the memory world counts the
+				// entries it deletes.
+				assert.Equal(t, i+1, w.stored(t), "%s: stored once", tc.name)
+			}
+			after, err := w.f.Platform.Payment(ctx, shop.Shopper.Token, created.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StatePending, after.State, "the request consented to by a card that is not the payer")
+		})
+	}
+}
