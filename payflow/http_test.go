@@ -1559,7 +1559,8 @@ var _ payflow.TokenChecker = checkedAPI{}
 
 // TestHTTPReplayChecksTheToken: a stored reply of a POST that takes a
 // token is replayed only to a token that the endpoint takes now. Once
-// the card's certificate is revoked, or the token has expired, the same
+// the card's certificate is revoked, the card is no longer in the store
+// (its cached entry expired), or the token has expired, the same
 // token, key and body get the error the endpoint gives that token
 // (403 card_not_trusted with the message of the card's login, 401
 // unauthorized with the challenge header), without Idempotent-Replayed,
@@ -1576,17 +1577,22 @@ func TestHTTPReplayChecksTheToken(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name   string
-		refuse func(s *shop)
+		refuse func(t *testing.T, s *shop, st *handDeleted)
 		status int
 		code   string
 	}{
-		{"revoked card", func(s *shop) { s.Revoke(s.seller) }, http.StatusForbidden, "card_not_trusted"},
-		{"expired token", func(s *shop) { s.Clock.Advance(payflow.DefaultTokenTTL) }, http.StatusUnauthorized, "unauthorized"},
+		{"revoked card", func(_ *testing.T, s *shop, _ *handDeleted) { s.Revoke(s.seller) }, http.StatusForbidden, "card_not_trusted"},
+		{"card no longer enrolled", func(t *testing.T, s *shop, st *handDeleted) {
+			st.delete(t, s.seller.ID)
+			s.Clock.Advance(payflow.DefaultCacheTTL + time.Second) // the cached card expires
+		}, http.StatusForbidden, "card_not_trusted"},
+		{"expired token", func(_ *testing.T, s *shop, _ *handDeleted) { s.Clock.Advance(payflow.DefaultTokenTTL) }, http.StatusUnauthorized, "unauthorized"},
 	} {
 		for apiName, api := range apis {
 			t.Run(tc.name+"/"+apiName, func(t *testing.T) {
 				ctx := context.Background()
-				s := newShop(t, true, paytest.Options{})
+				st := &handDeleted{Store: memory.New()}
+				s := newShopOn(t, st, true, paytest.Options{})
 				held := s.held(t)
 				replies := &rivalReplies{ReplyMemory: payflow.NewReplyMemory()}
 				srv := httptest.NewServer(mustHandler(t, api(s.Platform), payflow.HandlerOptions{Replies: replies, Now: s.Clock.Now, Logger: discardLogger()}))
@@ -1628,7 +1634,7 @@ func TestHTTPReplayChecksTheToken(t *testing.T) {
 				view := fx.do(t, http.MethodPost, "/v1/requests", header("c1"), resent)
 				require.Equal(t, http.StatusOK, view.status)
 
-				tc.refuse(s)
+				tc.refuse(t, s, st)
 				_, want := s.Platform.Capture(ctx, s.seller.Token, &payflow.CaptureRequest{RequestID: held.ID})
 				require.Error(t, want)
 				r := fx.do(t, http.MethodPost, capture, header("k1"), body)
