@@ -1120,3 +1120,31 @@ func TestProofPeerRefusal(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginEIDEpochs: a login proof names the card's own EID of the
+// current epoch or of the one before or after it; the card's EID of an
+// epoch two away is refused with ErrMismatch (PROTOCOL.md §6.1).
+func TestLoginEIDEpochs(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	now := adv.Epoch(s.Clock.Now())
+	for _, tc := range []struct {
+		offset int64
+		want   error
+	}{{-2, payflow.ErrMismatch}, {-1, nil}, {0, nil}, {1, nil}, {2, payflow.ErrMismatch}} {
+		t.Run(fmt.Sprint(tc.offset), func(t *testing.T) {
+			eid, err := adv.DeriveEID(s.shopper.Secret, uint32(int64(now)+tc.offset))
+			require.NoError(t, err)
+			ch, err := s.Platform.Challenge(ctx, &payflow.ChallengeRequest{CardID: s.shopper.ID})
+			require.NoError(t, err)
+			proof := s.shopper.MustSign(&record.AuthProof{Nonce: ch.Nonce, Role: record.RoleShopper, EID: eid[:], PeerEID: make([]byte, record.EIDSize)})
+			_, err = s.Platform.Login(ctx, &payflow.LoginRequest{Proof: proof})
+			if tc.want == nil {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, tc.want)
+			assert.Equal(t, "payflow: does not match the request: EID is not the card's current one", err.Error())
+		})
+	}
+}
