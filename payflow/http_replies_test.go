@@ -307,11 +307,7 @@ func TestHTTPStoresVerifiedRecordRefusals(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := world(t)
 			ctx := context.Background()
-			shop := paytest.NewShop(w.f, false)
-			created, err := shop.Create(paytest.Request(shop.Session, "EUR", 100))
-			require.NoError(t, err)
-			view, err := w.f.Platform.Payment(ctx, shop.Shopper.Token, created.ID)
-			require.NoError(t, err)
+			shop, view := w.pending(t)
 			carol := w.f.NewCard("carol")
 			proof := carol.MustSign(&record.AuthProof{Nonce: bytes.Repeat([]byte{7}, 32), Role: record.RoleShopper,
 				EID: carol.EID(), PeerEID: shop.Seller.EID()})
@@ -323,7 +319,7 @@ func TestHTTPStoresVerifiedRecordRefusals(t *testing.T) {
 				code       string
 			}{
 				{"pairing proof over a nonce never issued", "/v1/pair", &payflow.PairRequest{Proof: proof}, http.StatusConflict, "nonce_replayed"},
-				{"consent of an enrolled card that is not the payer", "/v1/requests/" + created.ID.String() + "/consent",
+				{"consent of an enrolled card that is not the payer", "/v1/requests/" + view.ID.String() + "/consent",
 					&payflow.ApproveRequest{Consent: consent}, http.StatusForbidden, "forbidden"},
 			} {
 				key := "verified-" + strconv.Itoa(i)
@@ -349,9 +345,56 @@ func TestHTTPStoresVerifiedRecordRefusals(t *testing.T) {
 				// entries it deletes.
 				assert.Equal(t, i+1, w.stored(t), "%s: stored once", tc.name)
 			}
-			after, err := w.f.Platform.Payment(ctx, shop.Shopper.Token, created.ID)
+			after, err := w.f.Platform.Payment(ctx, shop.Shopper.Token, view.ID)
 			require.NoError(t, err)
 			assert.Equal(t, payflow.StatePending, after.State, "the request consented to by a card that is not the payer")
 		})
 	}
+}
+
+// TestHTTPStoresNoPathMismatch: a consent or a capture whose body names
+// another request than its path is refused 422 mismatch before it reaches
+// the API (PROTOCOL.md §5.2), and nothing is stored for its
+// Idempotency-Key: the same key and body are refused again, not
+// replayed, and the request stays as it was.
+func TestHTTPStoresNoPathMismatch(t *testing.T) {
+	for name, world := range newReplyWorlds(t) {
+		t.Run(name, func(t *testing.T) {
+			w := world(t)
+			ctx := context.Background()
+			shop, view := w.pending(t)
+			other := payflow.ID{9}
+			consent := &payflow.ApproveRequest{Consent: shop.Shopper.MustSign(paytest.Consent(view))}
+			for _, tc := range []struct {
+				name, path, auth string
+				body             any
+			}{
+				{"consent", "/v1/requests/" + other.String() + "/consent", "", consent},
+				{"capture", "/v1/requests/" + view.ID.String() + "/capture", "Bearer " + shop.Seller.Token,
+					&payflow.CaptureRequest{RequestID: other}},
+			} {
+				for range 2 { // postKey asserts that no reply is replayed
+					status, code := w.postKey(t, tc.path, tc.auth, "mismatch-"+tc.name, tc.body)
+					assert.Equal(t, http.StatusUnprocessableEntity, status, tc.name)
+					assert.Equal(t, "mismatch", code, tc.name)
+				}
+			}
+			assert.Zero(t, w.stored(t), "no refusal of a path mismatch stored")
+			after, err := w.f.Platform.Payment(ctx, shop.Shopper.Token, view.ID)
+			require.NoError(t, err)
+			assert.Equal(t, payflow.StatePending, after.State)
+		})
+	}
+}
+
+// pending makes a shop in the world's platform and a pending request in
+// its session, and returns the shop and the payer's view of the request.
+func (w *replyWorld) pending(t *testing.T) (*paytest.Shop, *payflow.PaymentView) {
+	t.Helper()
+	shop := paytest.NewShop(w.f, false)
+	created, err := shop.Create(paytest.Request(shop.Session, "EUR", 100))
+	require.NoError(t, err)
+	view, err := w.f.Platform.Payment(context.Background(), shop.Shopper.Token, created.ID)
+	require.NoError(t, err)
+	return shop, view
 }
