@@ -2946,3 +2946,45 @@ func TestRefundOfAssetLegs(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrLimit)
 	assert.Equal(t, [2]payflow.Balance{{Posted: 2}, {Posted: 8}}, s.Balances(paytest.Ticket))
 }
+
+// TestTransferCodesAndUserData: the ledger transfers of a payment carry
+// the codes and user data 128 of PROTOCOL.md §6.4: a hold and its post
+// (which writes none and takes the hold's) code 1 and the request ID, a
+// refund code 2 and the ID of the request it refunds, a funding code 3
+// and the funding's own ID.
+func TestTransferCodesAndUserData(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	v, _ := s.request(t)
+	_, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	refundID := payflow.ID{0x52}
+	_, err = s.Platform.Refund(ctx, &payflow.RefundRequest{Refund: s.seller.MustSign(
+		&record.RefundRequest{RefundID: refundID[:], RequestID: v.ID[:], Amount: 10, Currency: "EUR"})})
+	require.NoError(t, err)
+	fundingID := payflow.ID{0x46}
+	require.NoError(t, s.Platform.Fund(ctx, fundingID, s.shopper.ID, "EUR", 5))
+
+	want := []struct {
+		id       ledger.ID
+		code     uint16
+		userData payflow.ID
+	}{
+		{payflow.TransferID(v.ID, 1, 0, 1), payflow.TransferPayment, v.ID},
+		{payflow.TransferID(v.ID, 1, 0, 2), payflow.TransferPayment, v.ID},
+		{payflow.TransferID(refundID, 0, 0, 4), payflow.TransferRefund, v.ID},
+		{payflow.TransferID(fundingID, 0, 0, 5), payflow.TransferFunding, fundingID},
+	}
+	ids := make([]ledger.ID, len(want))
+	for i, w := range want {
+		ids[i] = w.id
+	}
+	got, err := s.Ledger.LookupTransfers(ctx, ids)
+	require.NoError(t, err)
+	require.Len(t, got, len(want))
+	for i, w := range want {
+		assert.Equal(t, w.id, got[i].ID, "transfer %d", i)
+		assert.Equal(t, w.code, got[i].Code, "transfer %d", i)
+		assert.Equal(t, ledger.ID(w.userData), got[i].UserData128, "transfer %d", i)
+	}
+}
