@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/casimpay/casimpay/internal/ecdsakey"
 	"github.com/casimpay/casimpay/internal/nilptr"
 )
 
@@ -584,7 +585,7 @@ func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
 // The error is the signer's.
 func holdsKey(key crypto.Signer, pub *ecdsa.PublicKey) (bool, error) {
 	if k, ok := key.(*ecdsa.PrivateKey); ok {
-		if scalarless(k) {
+		if ecdsakey.Scalarless(k) {
 			return false, nil
 		}
 		d, err := k.Bytes()
@@ -599,13 +600,6 @@ func holdsKey(key crypto.Signer, pub *ecdsa.PublicKey) (bool, error) {
 		return false, err
 	}
 	return ecdsa.VerifyASN1(pub, keyCheckDigest[:], sig), nil
-}
-
-// scalarless reports whether k, not nil, is a private key built without
-// its private scalar, on which every method of crypto/ecdsa panics.
-func scalarless(k *ecdsa.PrivateKey) bool {
-	//lint:ignore SA1019 only the scalar tells a key built without it
-	return k.D == nil
 }
 
 // keyCheckDigest is the SHA-256 digest that holdsKey has a signer sign.

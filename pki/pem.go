@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/pem"
+
+	"github.com/casimpay/casimpay/internal/ecdsakey"
 )
 
 // PEM block types.
@@ -67,7 +69,7 @@ func PrivateKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 	if key == nil {
 		return nil, newError(ErrKey, -1, "no key", nil)
 	}
-	if scalarless(key) {
+	if ecdsakey.Scalarless(key) {
 		return nil, newError(ErrKey, -1, "no private key", nil)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)

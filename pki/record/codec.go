@@ -19,6 +19,7 @@ import (
 
 	"github.com/casimpay/casimpay/internal/ascii"
 	"github.com/casimpay/casimpay/internal/cborhead"
+	"github.com/casimpay/casimpay/internal/ecdsakey"
 	"github.com/casimpay/casimpay/internal/nilptr"
 )
 
@@ -291,8 +292,7 @@ func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	}
 	// crypto/ecdsa signs with no key built without its private scalar: it
 	// panics.
-	//lint:ignore SA1019 only the scalar tells a key built without it
-	if k, ok := key.(*ecdsa.PrivateKey); ok && k.D == nil {
+	if k, ok := key.(*ecdsa.PrivateKey); ok && ecdsakey.Scalarless(k) {
 		return nil, ErrKey
 	}
 	if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || !p256(pub) {

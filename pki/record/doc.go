@@ -19,9 +19,9 @@
 // Signatures are in their low-S form (LowS): with the envelope and payload in
 // their one encoding, a holder of a message cannot make another byte string
 // of it that verifies. The package imports nothing else of casimpay but
-// three small internal packages (cborhead, which writes CBOR heads; ascii;
-// nilptr): cards, verifiers and the platform all build and check records
-// with it.
+// four small internal packages (cborhead, which writes CBOR heads; ascii;
+// nilptr; ecdsakey): cards, verifiers and the platform all build and check
+// records with it.
 //
 // Decoding is strict: duplicate map keys, unknown fields, indefinite lengths,
 // tags inside payloads, non-deterministic encodings and oversized input are
