@@ -3849,14 +3849,9 @@ func testResentViewCheckedAgainstScreen(t *testing.T, state string) {
 
 	// The card signs another request at index 0, which gets no answer and
 	// is kept; sent again, it is answered with its view, as state.
-	api.mu.Lock()
-	api.createErr = func() error { return payflow.ErrUnavailable }
-	api.mu.Unlock()
-	_, err := a.seller.Request(ctx, payflow.Charge{Amount: 200, Currency: "EUR"})
-	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	a.keepUnanswered(t, api, payflow.Charge{Amount: 200, Currency: "EUR"})
 	var answered, cancels atomic.Int32
 	api.mu.Lock()
-	api.createErr = nil
 	api.createView = func(req *payflow.CreateRequest) *payflow.PaymentView {
 		answered.Add(1)
 		v := *shown.Payment
@@ -3869,7 +3864,7 @@ func testResentViewCheckedAgainstScreen(t *testing.T, state string) {
 	}
 	api.cancel = func() { cancels.Add(1) }
 	api.mu.Unlock()
-	_, err = a.seller.Request(ctx, charge)
+	_, err := a.seller.Request(ctx, charge)
 	require.ErrorIs(t, err, payflow.ErrMismatch)
 	_, isPaid := errors.AsType[*payflow.PaidError](err)
 	assert.False(t, isPaid, "%v reports no payment", err)
