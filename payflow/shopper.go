@@ -364,12 +364,23 @@ func (s *Shopper) showEnded(v *PaymentView) error {
 	if err := checkShowsSigned(v); err != nil {
 		return err
 	}
+	s.showEndedSigned(v)
+	return nil
+}
+
+// showEndedSigned is showEnded of v, a view already checked to show its
+// request as its seller's card signed it (checkShowsSigned), so that it is
+// not checked again: one that does not show the request ended without a
+// capture changes nothing.
+func (s *Shopper) showEndedSigned(v *PaymentView) {
+	if !endedUncaptured(v.State) {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.payment != nil && s.payment.ID == v.ID && bytes.Equal(s.payment.RequestHash, v.RequestHash) {
 		s.payment = cloneView(v)
 	}
-	return nil
 }
 
 // finishShown is finish of v, a view that was on screen, only while the
@@ -1118,9 +1129,7 @@ func (s *Shopper) decline(ctx context.Context, shown *PaymentView) (*PaymentView
 		if err := checkShowsSigned(v); err != nil {
 			return nil, err
 		}
-		if err := s.showEnded(v); err != nil {
-			return nil, err
-		}
+		s.showEndedSigned(v)
 		return v, fmt.Errorf("%w: payment %s", ErrFinal, v.State)
 	default:
 		// Pending, held, or a state that no request's view has: no
