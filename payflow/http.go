@@ -849,8 +849,8 @@ func headerValue(r *http.Request, key string) (v string, n int) {
 // handler reads with headerValue.
 const (
 	authorizationField  = "Authorization"
-	idempotencyKeyField = "Idempotency-Key" // IdempotencyKeyHeader
-	requestIDField      = "X-Request-Id"    // RequestIDHeader
+	idempotencyKeyField = IdempotencyKeyHeader // already canonical
+	requestIDField      = "X-Request-Id"       // RequestIDHeader's
 )
 
 // b64tokenForm says what a b64token is, in the errors that refuse one.
