@@ -68,7 +68,8 @@ type Options struct {
 	// none.
 	Hysteresis float64
 	// Now is the clock, the same one the scanner's report times come from;
-	// nil means time.Now.
+	// nil means time.Now. The queue calls it with its lock held, so it must
+	// not call the Queue.
 	Now func() time.Time
 }
 
@@ -126,7 +127,12 @@ type Peer struct {
 // sweeps are those of Snapshot, Prune and Observe of a newcomer when the
 // queue is full; the last skips its sweep only when it knows that no peer
 // has expired, none is last seen after now and none is weaker than the
-// newcomer, so that it turns the newcomer away as a sweep would.
+// newcomer, so that it turns the newcomer away as a sweep would. Each call
+// reads the clock with the queue's lock held, so that concurrent calls
+// apply their times in the order they take effect in: one that waited for
+// the lock does not apply a time earlier than that of a call before it,
+// which would look like a step back, and only a clock that steps back
+// makes a sweep find a peer last seen after now.
 //
 // EID rotation: every ten minutes (adv.Epoch) a peer's EID changes, and the
 // new EID is a new entry while the old one expires after TTL. A selected
@@ -278,12 +284,12 @@ func (q *Queue) Observe(p adv.Packet, rssi int, at time.Time) error {
 	case rssi < MinRSSI || rssi > MaxRSSI:
 		return ErrRSSI
 	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
 	now := q.now()
 	if at.IsZero() || at.After(now) {
 		at = now
 	}
-	q.mu.Lock()
-	defer q.mu.Unlock()
 	changed, err := q.observeLocked(p, rssi, at, now)
 	if changed {
 		q.notifyLocked()
@@ -437,10 +443,9 @@ func (q *Queue) removeLocked(i int) {
 // and returns how many it forgot. It notifies Changes when a snapshot taken
 // since the last notification listed one of them (see Queue).
 func (q *Queue) Prune() int {
-	now := q.now()
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.expireLocked(now)
+	return q.expireLocked(q.now())
 }
 
 // expireLocked forgets the expired peers, notifies Changes when a snapshot
@@ -471,9 +476,8 @@ func (q *Queue) Snapshot() []Peer {
 // Snapshot, it forgets the peers that expired, and notifies Changes of
 // them only when a snapshot since the last notification listed one.
 func (q *Queue) AppendSnapshot(dst []Peer) []Peer {
-	now := q.now()
 	q.mu.Lock()
-	q.expireLocked(now)
+	q.expireLocked(q.now())
 	keys := q.keys[:0]
 	for i := range q.peers {
 		keys = append(keys, sortKey{level: q.peers[i].Level, seq: q.seqs[i], i: int32(i)})
@@ -510,10 +514,9 @@ func compareKeys(a, b sortKey) int {
 // again changes nothing and does not notify. It returns ErrUnknownPeer when
 // the queue holds no live peer with that EID.
 func (q *Queue) Select(eid adv.EID) (Peer, error) {
-	now := q.now()
 	q.mu.Lock()
 	i, ok := q.index[eid]
-	if !ok || q.expired(&q.peers[i], now) {
+	if !ok || q.expired(&q.peers[i], q.now()) {
 		q.mu.Unlock()
 		return Peer{}, ErrUnknownPeer
 	}
