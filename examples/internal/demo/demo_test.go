@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -579,4 +580,53 @@ func TestPhoneRefusedData(t *testing.T) {
 			})
 		}
 	}
+}
+
+// watchSyncs replaces syncDir for the test with one that calls sync, if
+// not nil, with the path of the folder, returns its error, and otherwise
+// syncs the folder.
+func watchSyncs(t *testing.T, sync func(dir string) error) {
+	t.Helper()
+	saved := syncDir
+	t.Cleanup(func() { syncDir = saved })
+	syncDir = func(d *os.File) error {
+		if err := sync(d.Name()); err != nil {
+			return err
+		}
+		return saved(d)
+	}
+}
+
+// errSync is the error of a folder's sync in tests.
+var errSync = errors.New("sync failed")
+
+// TestWriteFileSyncsFolder: a durable write syncs the file's folder once
+// the new file is in place, so that a crash after it returns does not
+// bring back the old file, and reports a failed sync; a write that is not
+// durable syncs no folder.
+func TestWriteFileSyncsFolder(t *testing.T) {
+	dir := t.TempDir()
+	name := filepath.Join(dir, "root.pem")
+	var synced []string
+	fail := false
+	watchSyncs(t, func(d string) error {
+		b, _ := os.ReadFile(name)
+		synced = append(synced, d+": "+string(b))
+		if fail {
+			return errSync
+		}
+		return nil
+	})
+	require.NoError(t, writeFile(name, []byte("volatile"), 0o644, false))
+	assert.Empty(t, synced)
+	require.NoError(t, writeFile(name, []byte("durable"), 0o644, true))
+	assert.Equal(t, []string{dir + ": durable"}, synced)
+	require.NoError(t, WriteDurable(name, []byte("again"), 0o644))
+	assert.Equal(t, []string{dir + ": durable", dir + ": again"}, synced)
+
+	fail = true
+	assert.ErrorIs(t, WriteDurable(name, []byte("unsynced"), 0o644), errSync)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary file left")
 }

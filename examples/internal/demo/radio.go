@@ -213,9 +213,12 @@ func parseAir(b []byte) (x, y float64, advert []byte, err error) {
 }
 
 // WriteDurable writes data to name as writeFile does for keys and
-// certificates: through a temporary file synced to disk and renamed, so
-// that a crash or a reader at the same moment finds the old file or the
-// whole new one, never an empty or partial file.
+// certificates: through a temporary file synced to disk and renamed, and
+// the folder synced after the rename, so that a crash or a reader at the
+// same moment finds the old file or the whole new one, never an empty or
+// partial file, and that once it returns nil a crash no longer brings the
+// old file back. When the folder's sync fails, it returns the error with
+// the new file in place, which a crash may undo.
 func WriteDurable(name string, data []byte, perm os.FileMode) error {
 	return writeFile(name, data, perm, true)
 }
@@ -225,13 +228,14 @@ func WriteDurable(name string, data []byte, perm os.FileMode) error {
 // reader in another process finds the old file or the whole new one,
 // never a part of it, and that writers at once of one name do not write
 // into each other's file: the last rename wins. With durable, the data is
-// on disk before the rename, for files that a crash must not leave empty
-// (keys, certificates, a card's ICCID). After the rename it removes name's
-// temporary files older than tempfile.Stale (ten minutes), which a writer
-// killed between their creation and their rename left behind (these
-// writes do not take the setup lock, so removeLeftovers cannot tell them
-// from a write under way), as a card's state file (applet.File) does with
-// its own; what cannot be removed stays.
+// on disk before the rename and the rename on disk before it returns
+// (renameDurable), for files that a crash must neither leave empty nor
+// lose (keys, certificates, a card's ICCID). After the rename it removes
+// name's temporary files older than tempfile.Stale (ten minutes), which a
+// writer killed between their creation and their rename left behind
+// (these writes do not take the setup lock, so removeLeftovers cannot tell
+// them from a write under way), as a card's state file (applet.File) does
+// with its own; what cannot be removed stays.
 func writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
 	f, err := tempfile.Create(name)
 	if err != nil {
@@ -247,7 +251,11 @@ func writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
 	}
 	err = errors.Join(err, f.Close())
 	if err == nil {
-		err = os.Rename(tmp, name)
+		rename := os.Rename
+		if durable {
+			rename = renameDurable
+		}
+		err = rename(tmp, name)
 	}
 	if err != nil {
 		os.Remove(tmp)
@@ -256,3 +264,24 @@ func writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
 	tempfile.RemoveStale(name, time.Now().Add(-tempfile.Stale))
 	return nil
 }
+
+// renameDurable renames old to name, as os.Rename does, then syncs name's
+// folder, so that once it returns nil a crash no longer loses the rename
+// (what old holds is synced before, by its writer). The folder is opened
+// before the rename, so that one that cannot be opened fails it before
+// anything is renamed; when the sync fails, the rename is done but may not
+// survive a crash.
+func renameDurable(old, name string) error {
+	d, err := os.Open(filepath.Dir(name))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := os.Rename(old, name); err != nil {
+		return err
+	}
+	return syncDir(d)
+}
+
+// syncDir writes a folder's entries to disk; tests replace it.
+var syncDir = (*os.File).Sync
