@@ -331,7 +331,10 @@ func NoCloudHint(err error) error {
 // succeeded: the advertising secret can be read only before activation,
 // so a card that missed its enrolment is thrown away. The card is
 // personalised in a folder of its own beside the card files, named at
-// random, and its file renamed into place after its ICCID's file.
+// random, and its file renamed into place after its ICCID's file, the
+// cards folder synced after each, so that a crash after ensureCard
+// returns loses neither. When that sync fails, it returns the error with
+// the card file in place (a crash may undo it), which the next call finds.
 func ensureCard(ctx context.Context, c *Cloud, dir, name, display string) (string, error) {
 	path := CardPath(dir, name)
 	idPath := strings.TrimSuffix(path, ".card") + ".iccid"
@@ -368,7 +371,7 @@ func ensureCard(ctx context.Context, c *Cloud, dir, name, display string) (strin
 	if err := writeFile(idPath, []byte(e.ICCID+"\n"), 0o600, true); err != nil {
 		return "", err
 	}
-	if err := os.Rename(state, path); err != nil {
+	if err := renameDurable(state, path); err != nil {
 		return "", fmt.Errorf("demo: %w", err)
 	}
 	return e.ICCID, nil

@@ -1,6 +1,7 @@
 package demo
 
 import (
+	"context"
 	"fmt"
 	"io/fs"
 	"os"
@@ -143,4 +144,45 @@ func TestRemoveLeftovers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestEnsureCardSyncsFolder: a new card's file is renamed into the cards
+// folder, after its ICCID's file, and the folder synced before ensureCard
+// returns, so that a crash after it does not lose the card; a failed sync
+// is reported, with the card in place, which the next call finds.
+func TestEnsureCardSyncsFolder(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	c, err := OpenCloud(ctx, CloudOptions{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	cards := filepath.Dir(CardPath(dir, ""))
+	name, fail := "alice", false
+	var synced []string // what each sync of the cards folder found there
+	watchSyncs(t, func(d string) error {
+		if d != cards {
+			return nil
+		}
+		_, errID := os.Stat(filepath.Join(cards, name+".iccid"))
+		_, errCard := os.Stat(CardPath(dir, name))
+		synced = append(synced, fmt.Sprintf("iccid %t, card %t", errID == nil, errCard == nil))
+		if fail && errCard == nil {
+			return errSync
+		}
+		return nil
+	})
+	id, err := ensureCard(ctx, c, dir, name, "Alice")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"iccid true, card false", "iccid true, card true"}, synced)
+
+	name, fail = "bob", true
+	_, err = ensureCard(ctx, c, dir, name, "Bob")
+	require.ErrorIs(t, err, errSync)
+	fail = false
+	again, err := ensureCard(ctx, c, dir, name, "Bob")
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(cards, name+".iccid"))
+	require.NoError(t, err)
+	assert.Equal(t, string(b), again+"\n")
+	assert.NotEqual(t, id, again)
 }
