@@ -145,7 +145,10 @@ const (
 // not keep out, it returns that one. A pdir without a platform
 // certificate, which a program that wrote the files one by one into pdir
 // may have left when it was stopped, and under which no card was issued,
-// is replaced.
+// is replaced. The folder that holds pdir is synced after the rename, so
+// that a crash after newAuthority returns does not lose the hierarchy;
+// when that sync fails, it returns the error with pdir in place, which a
+// crash may undo.
 func newAuthority(dir, pdir string) (*Authority, error) {
 	gen := func() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }
 	rk, err := gen()
@@ -218,6 +221,9 @@ func newAuthority(dir, pdir string) (*Authority, error) {
 		if err = os.RemoveAll(pdir); err == nil {
 			err = os.Rename(tmp, pdir)
 		}
+	}
+	if err == nil {
+		err = syncFolder(filepath.Dir(pdir))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)

@@ -201,6 +201,44 @@ func TestAuthorityMadeOnce(t *testing.T) {
 	assert.Equal(t, []string{"pki", SetupLockFile}, names)
 }
 
+// TestAuthoritySyncsFolder: a new hierarchy's folder, renamed into place
+// (over a pki folder without its platform certificate, too), is there
+// when the data folder is synced, before newAuthority returns, so that a
+// crash after it does not lose the hierarchy that cards are then issued
+// under; a failed sync is reported.
+func TestAuthoritySyncsFolder(t *testing.T) {
+	dir := t.TempDir()
+	pdir := filepath.Join(dir, "pki")
+	fail := false
+	var synced []bool // whether each sync of dir found the hierarchy
+	watchSyncs(t, func(d string) error {
+		if d != dir {
+			return nil
+		}
+		_, err := os.Stat(filepath.Join(pdir, platformCert))
+		synced = append(synced, err == nil)
+		if fail {
+			return errSync
+		}
+		return nil
+	})
+	_, err := newAuthority(dir, pdir)
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true}, synced)
+
+	require.NoError(t, os.Remove(filepath.Join(pdir, platformCert)))
+	synced = nil
+	_, err = newAuthority(dir, pdir)
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true}, synced, "replaced")
+
+	require.NoError(t, os.RemoveAll(pdir))
+	synced, fail = nil, true
+	_, err = newAuthority(dir, pdir)
+	assert.ErrorIs(t, err, errSync)
+	assert.Equal(t, []bool{true}, synced)
+}
+
 // TestSetupWaitsForLock: a Setup, or a LoadAuthority, of a data folder
 // whose setup lock another holds waits for it, and fails with ctx's error
 // when ctx ends first, having made nothing.

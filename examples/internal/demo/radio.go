@@ -266,20 +266,24 @@ func writeFile(name string, data []byte, perm os.FileMode, durable bool) error {
 }
 
 // renameDurable renames old to name, as os.Rename does, then syncs name's
-// folder, so that once it returns nil a crash no longer loses the rename
-// (what old holds is synced before, by its writer). The folder is opened
-// before the rename, so that one that cannot be opened fails it before
-// anything is renamed; when the sync fails, the rename is done but may not
-// survive a crash.
+// folder (syncFolder), so that once it returns nil a crash no longer loses
+// the rename (what old holds is synced before, by its writer). When the
+// sync fails, the rename is done but may not survive a crash.
 func renameDurable(old, name string) error {
-	d, err := os.Open(filepath.Dir(name))
+	if err := os.Rename(old, name); err != nil {
+		return err
+	}
+	return syncFolder(filepath.Dir(name))
+}
+
+// syncFolder writes the entries of the folder dir to disk: the names
+// renamed or removed in it.
+func syncFolder(dir string) error {
+	d, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
 	defer d.Close()
-	if err := os.Rename(old, name); err != nil {
-		return err
-	}
 	return syncDir(d)
 }
 
