@@ -138,6 +138,8 @@ type Batcher struct {
 	closed  bool
 
 	savepoint, rollbackTo *sql.Stmt
+
+	beforePrepare func() // called, when set, by Prepare once it has found the Batcher open
 }
 
 // A Tx is the transaction of a Batcher that a function given to Write runs
@@ -290,16 +292,30 @@ func (b *Batcher) closeConn() {
 }
 
 // Prepare returns query prepared on the Batcher's connection, for the
-// functions given to Write to run through Tx.StmtContext. After Close it
-// fails with ErrClosed.
+// functions given to Write to run through Tx.StmtContext. After Close,
+// and when a Close that it races closes the connection under it, it fails
+// with ErrClosed alone, whatever the connection answered: the Batcher is
+// closed for good, and no error of the statement or of the connection
+// tells a caller otherwise.
 func (b *Batcher) Prepare(ctx context.Context, query string) (*sql.Stmt, error) {
-	b.mu.Lock()
-	closed := b.closed
-	b.mu.Unlock()
-	if closed {
+	if b.isClosed() {
 		return nil, ErrClosed
 	}
-	return b.c.Prepare(ctx, query)
+	if b.beforePrepare != nil {
+		b.beforePrepare()
+	}
+	st, err := b.c.Prepare(ctx, query)
+	if err != nil && b.isClosed() {
+		return nil, ErrClosed
+	}
+	return st, err
+}
+
+// isClosed reports whether Close has been called.
+func (b *Batcher) isClosed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.closed
 }
 
 // Close waits for the queued transactions to be committed and gives the

@@ -239,6 +239,19 @@ func TestPrepared(t *testing.T) {
 	assert.ErrorIs(t, err, ErrClosed)
 }
 
+// TestPrepareRacingClose: a Prepare that finds the Batcher open but whose
+// connection a Close closes before it prepares fails with ErrClosed, as a
+// Prepare after Close does, and not with the connection's error, which
+// would not tell its caller that the Batcher is closed for good.
+func TestPrepareRacingClose(t *testing.T) {
+	_, _, b := openDB(t)
+	b.beforePrepare = b.Close
+	st, err := b.Prepare(context.Background(), `SELECT 1`)
+	assert.Nil(t, st)
+	assert.ErrorIs(t, err, ErrClosed)
+	assert.NotErrorIs(t, err, sql.ErrConnDone)
+}
+
 // TestBatchIsolatesFailures: in one batch, a write that fails or panics
 // is rolled back alone; the writes after it see the writes before it.
 func TestBatchIsolatesFailures(t *testing.T) {
