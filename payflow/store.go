@@ -41,8 +41,9 @@ import (
 // card ID, a state looked for, an idempotency key to finish or abandon)
 // names none, as any unknown one: ErrNotFound, or none found.
 //
-// Times are kept to the nanosecond between the years 1678 and 2262, the
-// zero time standing for none; a write of another time, or of the Unix
+// Times are kept to the nanosecond from the start of the year 1678 (UTC)
+// to April 2262, the last time whose nanoseconds since the Unix epoch an
+// int64 holds, the zero time standing for none; a write of another time, or of the Unix
 // epoch itself (which the SQL stores would read back as the zero time),
 // is refused with an error matching ErrInvalid and writes nothing
 // (StorableTimes), and so is a nonce nil or empty given to Add, or empty
@@ -437,20 +438,27 @@ func CheckNonce(nonce []byte, expires time.Time) error {
 
 // StorableTimes returns an error matching ErrInvalid when one of ts, not
 // the zero time (which stands for none), is a time that a SQL Store would
-// not read back as it is: the Unix epoch itself, kept as the zero time,
-// or one outside the years 1678 to 2262, whose nanoseconds since the
-// epoch no int64 holds. A Store checks the times of its writes with it.
+// not read back as it is, or not tell from a time that it only compares
+// with those kept: the Unix epoch itself, kept as the zero time; one after
+// 2262, whose nanoseconds since the epoch no int64 holds; or one before
+// 1678 (UTC), among them the first whose nanoseconds an int64 holds
+// (math.MinInt64, in September 1677), which stands in the SQL stores for
+// every now before it, and so is before every time kept. A Store checks
+// the times of its writes with it.
 func StorableTimes(ts ...time.Time) error {
 	for _, t := range ts {
 		if t.IsZero() {
 			continue
 		}
-		if n := t.UnixNano(); n == 0 || !time.Unix(0, n).Equal(t) {
+		if n := t.UnixNano(); n == 0 || t.Before(firstStorable) || !time.Unix(0, n).Equal(t) {
 			return fmt.Errorf("%w: time %v not kept", ErrInvalid, t)
 		}
 	}
 	return nil
 }
+
+// firstStorable is the first time that StorableTimes takes.
+var firstStorable = time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // CheckCard returns an error matching ErrInvalid for a card that no Store
 // may keep: one whose advertising secret is not adv.SecretSize bytes (an

@@ -813,14 +813,17 @@ func testEmptyNonce(t *testing.T, s payflow.Store) {
 // testUnstorableTimes: a time that a SQL store could not read back as it
 // was written, the Unix epoch itself (which they keep as the zero time,
 // "none") or one outside the years 1678 to 2262 (beyond int64
-// nanoseconds), is refused with ErrInvalid by every store in every write
-// that keeps it, and nothing is written.
+// nanoseconds, or before 1678: the first time of int64 nanoseconds, in
+// 1677, is the SQL stores' column form of every now before it), is
+// refused with ErrInvalid by every store in every write that keeps it,
+// and nothing is written. A nonce kept until that first time was
+// consumed as expired at a now of 1600 by the SQL stores alone.
 func testUnstorableTimes(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	id := "8900000000000000001"
 	captured, reserve, refund := refundedRequest(t, &writer{s: s})
 	for _, bad := range []time.Time{time.Unix(0, 0), time.Unix(0, 0).UTC(), time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC),
-		time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), time.Unix(0, math.MinInt64), time.Date(1678, 1, 1, 0, 0, 0, -1, time.UTC)} {
 		invalid := func(err error, what string) { assert.ErrorIs(t, err, payflow.ErrInvalid, "%s at %v", what, bad) }
 		c := card(id)
 		c.EnrolledAt = bad

@@ -357,6 +357,9 @@ func (s *Store) byteOrder(col string) string {
 // the years 1678 to 2262, which no Store writes (payflow.StorableTimes)
 // but a call may compare with those written (the now of DuePayments, say),
 // is the nearest int64: before, or after, every time stored, as it is.
+// math.MinInt64, the column form of every time before minTime, is no
+// stored time's: StorableTimes refuses minTime, in 1677, as every time
+// before 1678.
 func ns(t time.Time) int64 {
 	switch {
 	case t.IsZero():
