@@ -46,6 +46,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"OldSessionZeroNow", testOldSessionZeroNow},
 		{"ZeroExpiryOldNow", testZeroExpiryOldNow},
 		{"ZeroDueOldNow", testZeroDueOldNow},
+		{"DueOrder", testDueOrder},
 		{"Nonces", testNonces},
 		{"Counters", testCounters},
 		{"Accept", testAccept},
@@ -791,6 +792,114 @@ func testZeroDueOldNow(t *testing.T, s payflow.Store) {
 	got, err = s.Payment(ctx, none.ID)
 	require.NoError(t, err)
 	assert.Equal(t, none, got, "the request expiring at the zero time left as it is")
+}
+
+// dueTimes are due times in the order in which the due listings give
+// them, the zero time (none) first, then the first time kept, the year
+// 1678; and the IDs of the rows due at them, in descending order of
+// their due times, so that an order by ID is not theirs, but for the
+// ties (two rows at the zero time, two in 1960), which go by ID.
+var dueTimes = []struct {
+	due time.Time
+	id  byte
+}{
+	{time.Time{}, 6}, {time.Time{}, 7}, {time.Date(1678, 1, 1, 0, 0, 0, 0, time.UTC), 5},
+	{time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), 4}, {time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), 8},
+	{at(-1), 3}, {at(1), 2}, {t0, 1},
+}
+
+// dueIDs returns the IDs of dueTimes due at now, in the order of
+// dueTimes, up to limit of them, each made by id.
+func dueIDs(now time.Time, limit int, id func(byte) payflow.ID) []payflow.ID {
+	var want []payflow.ID
+	for _, d := range dueTimes {
+		if !d.due.After(now) && len(want) < limit {
+			want = append(want, id(d.id))
+		}
+	}
+	return want
+}
+
+// testDueOrder: DuePayments and DueRefunds give the rows due in the order
+// of their due times, ties by ID, those due at the zero time (none)
+// first, then those due before the Unix epoch, in every store and at
+// every now: after the epoch (the SQL stores kept the zero time as 0, the
+// epoch's nanoseconds, and listed the rows due before the epoch ahead of
+// those due at the zero time), before it, and before the first time kept
+// (1678). So for requests due as pending (ExpiresAt), held
+// (HoldExpiresAt) or settled (UpdatedAt or a later DeferredTo), one
+// written back to pending (due at its stored ExpiresAt, the zero time),
+// and refunds (CreatedAt or a later DeferredTo).
+func testDueOrder(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	nows := []time.Time{t0, at(1), time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)}
+	states := []string{payflow.StatePending, payflow.StateHeld, payflow.StateCaptured}
+	paymentID := func(state int) func(byte) payflow.ID {
+		return func(id byte) payflow.ID { return payflow.ID{byte(state<<4) | id} }
+	}
+	for i, state := range states {
+		for j, d := range dueTimes {
+			p := payment(0, state, d.due)
+			p.ID = paymentID(i)(d.id)
+			switch state {
+			case payflow.StateHeld:
+				p.ExpiresAt, p.HoldExpiresAt = t0, d.due
+			case payflow.StateCaptured:
+				p.ExpiresAt, p.UpdatedAt, p.Captured = t0, d.due, 690
+				if j%2 == 0 { // due at its DeferredTo, later than its UpdatedAt (none)
+					p.UpdatedAt, p.DeferredTo = time.Time{}, d.due
+				}
+			}
+			_, err := w.insert(p)
+			require.NoError(t, err)
+		}
+	}
+	// The first pending request due at the zero time, settled and then
+	// written back to pending.
+	p, err := s.Payment(ctx, paymentID(0)(dueTimes[0].id))
+	require.NoError(t, err)
+	p.State, p.UpdatedAt = "approving", t0
+	require.NoError(t, s.UpdatePayment(ctx, p, payflow.StatePending))
+	p.State = payflow.StatePending
+	require.NoError(t, s.UpdatePayment(ctx, p, "approving"))
+
+	paid := payment(0x70, payflow.StateCaptured, t0)
+	paid.UpdatedAt, paid.Captured = t0.Add(time.Hour), 690
+	paid, err = w.insert(paid)
+	require.NoError(t, err)
+	refundID := func(id byte) payflow.ID { return payflow.ID{0x40 | id} }
+	for j, d := range dueTimes {
+		paid.Refunded += 10
+		_, err := w.refund(newRefund(0, paid.ID, func(r *payflow.RefundRecord) {
+			r.ID, r.CreatedAt, r.Refunded = refundID(d.id), d.due, paid.Refunded
+			if j%2 == 1 { // due at its DeferredTo, later than its CreatedAt (none)
+				r.CreatedAt, r.DeferredTo = time.Time{}, d.due
+			}
+		}), paid)
+		require.NoError(t, err)
+	}
+
+	for _, now := range nows {
+		for _, limit := range []int{3, 100} {
+			for i, state := range states {
+				due, err := s.DuePayments(ctx, state, now, limit)
+				require.NoError(t, err)
+				var got []payflow.ID
+				for _, p := range due {
+					got = append(got, p.ID)
+				}
+				assert.Equal(t, dueIDs(now, limit, paymentID(i)), got, "%s requests due at %v, up to %d", state, now, limit)
+			}
+			refunds, err := s.DueRefunds(ctx, now, limit)
+			require.NoError(t, err)
+			var got []payflow.ID
+			for _, r := range refunds {
+				got = append(got, r.ID)
+			}
+			assert.Equal(t, dueIDs(now, limit, refundID), got, "refunds due at %v, up to %d", now, limit)
+		}
+	}
 }
 
 // testEmptyNonce: a nonce nil or empty is no nonce that a store keeps:

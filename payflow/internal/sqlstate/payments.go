@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"math"
-	"strings"
 	"time"
 
 	"github.com/casimpay/casimpay/payflow"
@@ -16,8 +15,23 @@ const paymentCols = `id, session_id, state, version, merchant_id, seller_card_id
 	consent_hash, hold_expires_at, capture_amount, captured, refunded, void_to, receipt, settled_at, due_at, deferred_to`
 
 // due is the column form of p.Due(), the time at which DuePayments finds
-// p in its state.
-func due(p *payflow.PaymentRecord) int64 { return ns(p.Due()) }
+// p in its state (dueAt).
+func due(p *payflow.PaymentRecord) int64 { return dueAt(p.Due()) }
+
+// dueAt is the column form of a due time, that of due_at: ns(t), but
+// math.MinInt64 for the zero time (none), which is due before every other
+// time and at every now (payflow.Store), one before the Unix epoch
+// included; no time kept has that column form (payflow.StorableTimes),
+// and every now before the first time kept has it (ns). A query of the
+// rows due at a now then reads them through the index of due_at (due_at
+// <= ?), in the order of their due times, those due at the zero time
+// first.
+func dueAt(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return ns(t)
+}
 
 // toWrite returns p as UpdatePayment(p, from) writes it: without its
 // DeferredTo when the write changes the state.
@@ -114,17 +128,18 @@ func (s *Store) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRec
 
 // qUpdatePayment writes the mutable fields of a request and its due_at,
 // which is given (updateDue) or, when NULL, for a pending request, its
-// stored expires_at.
+// stored expires_at, in the column form of a due time (dueAt): the next
+// argument, math.MinInt64, when expires_at is 0 (none).
 const qUpdatePayment = `UPDATE payflow_payments SET state = ?, version = version + 1, updated_at = ?,
 	attempt = ?, consent = ?, consent_hash = ?, hold_expires_at = ?, capture_amount = ?, captured = ?,
-	refunded = ?, void_to = ?, receipt = ?, settled_at = ?, due_at = coalesce(?, expires_at), deferred_to = ?
+	refunded = ?, void_to = ?, receipt = ?, settled_at = ?, due_at = coalesce(?, nullif(expires_at, 0), ?), deferred_to = ?
 	WHERE id = ? AND state = ? AND version = ?`
 
 func updateArgs(p *payflow.PaymentRecord, from string) []any {
 	p = toWrite(p, from)
 	return []any{p.State, ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
 		int64(p.CaptureAmount), int64(p.Captured), int64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), updateDue(p),
-		ns(p.DeferredTo), p.ID[:], from, int64(p.Version)}
+		int64(math.MinInt64), ns(p.DeferredTo), p.ID[:], from, int64(p.Version)}
 }
 
 // updateDue is the due_at argument of qUpdatePayment for p: NULL for a
@@ -168,20 +183,8 @@ func (s *Store) DuePayments(ctx context.Context, state string, t time.Time, limi
 	if unstorable(state) { // no request is in it
 		return nil, nil
 	}
-	return queryAll(ctx, s, scanPayment, dueBefore(`SELECT `+paymentCols+` FROM payflow_payments
-		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`, t), state, ns(t), limit)
-}
-
-// dueBefore returns q, a query of the rows due at t (due_at <= ?, ORDER BY
-// due_at), as it reads them when t is before the Unix epoch: with those
-// whose due time is 0, the zero time's, which is before every time kept,
-// first. Else q as it is, which finds them through the index of due_at.
-func dueBefore(q string, t time.Time) string {
-	if ns(t) >= 0 {
-		return q
-	}
-	return strings.NewReplacer(`due_at <= ?`, `(due_at <= ? OR due_at = 0)`,
-		`ORDER BY due_at`, `ORDER BY due_at <> 0, due_at`).Replace(q)
+	return queryAll(ctx, s, scanPayment, `SELECT `+paymentCols+` FROM payflow_payments
+		WHERE state = ? AND due_at <= ? ORDER BY due_at, id LIMIT ?`, state, ns(t), limit)
 }
 
 const refundCols = `id, request_id, state, version, amount, currency, request, hash, refunded, receipt, failure, created_at, deferred_to`
@@ -204,10 +207,10 @@ func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	return &r, nil
 }
 
-// refundDue is a refund's due_at, the column form of r.Due(), the time
-// at which DueRefunds finds it, pending: the later of its CreatedAt and
-// DeferredTo, which every write of either keeps so.
-func refundDue(r *payflow.RefundRecord) int64 { return ns(r.Due()) }
+// refundDue is a refund's due_at, the column form (dueAt) of r.Due(), the
+// time at which DueRefunds finds it, pending: the later of its CreatedAt
+// and DeferredTo, which every write of either keeps so.
+func refundDue(r *payflow.RefundRecord) int64 { return dueAt(r.Due()) }
 
 const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `, due_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`
@@ -262,7 +265,7 @@ func (s *Store) DueRefunds(ctx context.Context, t time.Time, limit int) ([]*payf
 	if err := payflow.CheckNow(t); err != nil {
 		return nil, err
 	}
-	return queryAll(ctx, s, scanRefund, dueBefore(qDueRefunds, t), dueRefundsArgs(t, limit)...)
+	return queryAll(ctx, s, scanRefund, qDueRefunds, dueRefundsArgs(t, limit)...)
 }
 
 // dueRefundsArgs are the arguments of qDueRefunds.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"testing"
@@ -399,6 +400,61 @@ func BenchmarkDueRefunds(b *testing.B) {
 					})
 				}
 			})
+		})
+	}
+}
+
+// zeroDueAsEpoch is the last schema version whose due_at keeps a due time
+// of none (the zero time) as 0, the Unix epoch's nanoseconds.
+const zeroDueAsEpoch = 10
+
+// TestZeroDueMigrated: requests and refunds written at schema version
+// zeroDueAsEpoch, due_at 0 for a due time of none (and for a refund
+// created before 1970 and not deferred, which the migration that made its
+// due_at left at 0, the greater of the two), are listed once migrated in
+// the order of their due times, those due at the zero time first, then
+// those due before 1970, as the rows written since.
+func TestZeroDueMigrated(t *testing.T) {
+	old := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, open := atVersion(t, e, zeroDueAsEpoch)
+			insertOld(t, db, e.d, []oldRefund{ // due_at 0, as the migration that made it left them
+				{id: refundID(1), state: payflow.RefundPending, created: old.UnixNano()},
+				{id: refundID(2), state: payflow.RefundPending},
+				{id: refundID(3), state: payflow.RefundPending, deferred: old.Add(time.Hour).UnixNano()},
+			})
+			before := sqlstate.New(db, db, e.d, nil)
+			defer before.Close()
+			w := &writer{s: before}
+			for _, p := range []struct {
+				id      byte
+				expires time.Time
+			}{{0x71, old}, {0x72, time.Time{}}, {0x73, t0}} {
+				require.NoError(t, w.accept(&payflow.Acceptance{Insert: &payflow.PaymentRecord{ID: payflow.ID{p.id},
+					SessionID: payflow.ID{0xee}, State: payflow.StatePending, MerchantID: "m", SellerCardID: "8900000000000000002",
+					PayerCardID: "8900000000000000001", Currency: "EUR", Amount: 10, Request: []byte("signed request"),
+					RequestHash: bytes.Repeat([]byte{0xaa}, 32), ExpiresAt: p.expires, CreatedAt: t0, UpdatedAt: t0}}))
+			}
+			_, err := db.ExecContext(ctx, sqlstate.Rebind(e.d, `UPDATE payflow_payments SET due_at = 0 WHERE due_at = ?`), int64(math.MinInt64))
+			require.NoError(t, err, "the zero time's due_at as schema version %d kept it", zeroDueAsEpoch)
+
+			s := open(t)
+			due, err := s.DuePayments(ctx, payflow.StatePending, t0, 10)
+			require.NoError(t, err)
+			var ids []payflow.ID
+			for _, p := range due {
+				ids = append(ids, p.ID)
+			}
+			assert.Equal(t, []payflow.ID{{0x72}, {0x71}, {0x73}}, ids, "the request expiring at the zero time first")
+			refunds, err := s.DueRefunds(ctx, t0, 10)
+			require.NoError(t, err)
+			ids = nil
+			for _, r := range refunds {
+				ids = append(ids, r.ID)
+			}
+			assert.Equal(t, []payflow.ID{refundID(2), refundID(1), refundID(3)}, ids, "the refund made at the zero time first")
 		})
 	}
 }
