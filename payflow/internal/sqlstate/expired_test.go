@@ -154,3 +154,43 @@ func TestDeleteExpiredEnds(t *testing.T) {
 		})
 	}
 }
+
+// TestDeleteExpiredZeroFirst: DeleteExpired deletes the rows expired at
+// now in the order in which they expired, those kept with the zero time
+// as their expiry (0) first, at a now after the Unix epoch too, where it
+// deleted the rows expired before the epoch first: its first batch, its
+// context ended after it, deletes the nonce expiring at the zero time,
+// where it deleted 256 of those expiring in 1960 and left that one.
+func TestDeleteExpiredZeroFirst(t *testing.T) {
+	old := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
+	for _, e := range engines {
+		t.Run(e.name, func(t *testing.T) {
+			db, open := e.fresh(t)
+			s := open(t)
+			tx, err := db.Begin()
+			require.NoError(t, err)
+			defer tx.Rollback()
+			for i := range 301 {
+				exp := old + int64(i)
+				if i == 300 {
+					exp = 0
+				}
+				_, err := tx.Exec(sqlstate.Rebind(e.d, `INSERT INTO payflow_nonces (nonce, expires_at) VALUES (?, ?)`),
+					[]byte(fmt.Sprint("nonce ", i)), exp)
+				require.NoError(t, err)
+			}
+			require.NoError(t, tx.Commit())
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			sqlstate.SetBetweenBatches(sqlStore(t, s), cancel)
+			deleted, err := s.DeleteExpired(ctx, t0)
+			assert.ErrorIs(t, err, context.Canceled)
+			assert.Equal(t, 1, deleted, "the row of the batch committed")
+			var zero, left int
+			require.NoError(t, db.QueryRow(`SELECT count(*) FROM payflow_nonces WHERE expires_at = 0`).Scan(&zero))
+			assert.Zero(t, zero, "the nonce expiring at the zero time deleted")
+			require.NoError(t, db.QueryRow(`SELECT count(*) FROM payflow_nonces`).Scan(&left))
+			assert.Equal(t, 300, left, "the nonces expiring in 1960 kept")
+		})
+	}
+}

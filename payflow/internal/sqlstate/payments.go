@@ -394,16 +394,13 @@ var sweeps = func() []sweep {
 }()
 
 // expiredRanges returns the ranges of the column form of expiries (ns)
-// that have expired at now, in the order DeleteExpired sweeps them: up to
-// now's, and, when now is before the Unix epoch, first 0, the zero time's
-// (none), which is before every time kept and so has expired at every
-// now.
+// that have expired at now, in the order DeleteExpired sweeps them, the
+// order in which they expired: first 0, the zero time's (none), which is
+// before every time kept and so has expired at every now, then up to
+// now's (which holds 0 again when now is after the Unix epoch: the rows
+// at 0 written since the first range was swept).
 func expiredRanges(now time.Time) [][2]int64 {
-	t := ns(now)
-	if t < 0 {
-		return [][2]int64{{0, 0}, {math.MinInt64, t}}
-	}
-	return [][2]int64{{math.MinInt64, t}}
+	return [][2]int64{{0, 0}, {math.MinInt64, ns(now)}}
 }
 
 // DeleteExpired implements payflow.Store in batches of at most sweepBatch
@@ -412,7 +409,8 @@ func expiredRanges(now time.Time) [][2]int64 {
 // sweep holds SQLite's writer, and PostgreSQL's row locks, for one batch
 // at a time rather than for every row due. A row kept with the zero time
 // as its expiry (0) has expired at every now, one before the Unix epoch
-// included (see expiredRanges). Of each table it first counts the rows
+// included, and before every other: it goes first (see expiredRanges).
+// Of each table it first counts the rows
 // expired at now, and then deletes at most that many, those that expired
 // first: rows written meanwhile already expired at now (by
 // a process whose clock is behind the sweeper's) do not keep it going. A
