@@ -46,7 +46,8 @@ const (
 // request holds the key; and one matching ErrKeyReuse when the key was
 // used with another body; an empty bodyHash, or the zero time as now, is
 // refused with one matching ErrInvalid (CheckBodyHash, CheckNow). A row
-// expired at now counts as absent. A
+// expired at now counts as absent: one whose lease or expiry is at or
+// before now, or is the zero time, which has expired at every now. A
 // store shared by several processes may also fail with ErrKeyContended
 // (which matches ErrUnavailable) when the key it finds held is released
 // again and again while it claims it; the handler answers that, as any
@@ -158,7 +159,7 @@ func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []
 	defer m.mu.Unlock()
 	m.sweepLocked(now, sweepPerCall)
 	e, ok := m.entries[key]
-	if ok && now.Before(e.deadline) {
+	if ok && !expired(e.deadline, now) {
 		switch {
 		case !bytes.Equal(e.hash, bodyHash):
 			return nil, ErrKeyReuse
@@ -192,7 +193,7 @@ func (m *ReplyMemory) sweepLocked(now time.Time, most int) int {
 
 // expiredLocked reports whether an entry is expired at now.
 func (m *ReplyMemory) expiredLocked(now time.Time) bool {
-	return len(m.due) > 0 && !now.Before(m.due[0].deadline)
+	return len(m.due) > 0 && expired(m.due[0].deadline, now)
 }
 
 // DeleteExpired deletes the entries expired at now (finished replies past

@@ -706,6 +706,11 @@ func (p *PaymentRecord) Due() time.Time {
 	return later(p.UpdatedAt, p.DeferredTo)
 }
 
+// expired reports whether t, kept as an expiry, a lease or a due time,
+// has come at now: at now or before it, and the zero time (none) at every
+// now, one before the zero time itself included (see Store).
+func expired(t, now time.Time) bool { return t.IsZero() || !now.Before(t) }
+
 // later returns the later of a and b: a when b, the zero time (none), is
 // before every time a holds.
 func later(a, b time.Time) time.Time {

@@ -253,7 +253,7 @@ func (s *Store) Consume(_ context.Context, nonce []byte, now time.Time) error {
 		return pki.ErrNonce
 	}
 	delete(s.nonces, string(nonce))
-	if !now.Before(exp) {
+	if expired(exp, now) {
 		return pki.ErrNonce
 	}
 	return nil
@@ -551,7 +551,7 @@ func (s *Store) DuePayments(_ context.Context, state string, t time.Time, limit 
 	defer s.mu.Unlock()
 	var out []*payflow.PaymentRecord
 	for _, p := range s.payments {
-		if p.State == state && !p.Due().After(t) {
+		if p.State == state && expired(p.Due(), t) {
 			out = append(out, copyPayment(p))
 		}
 	}
@@ -621,7 +621,7 @@ func (s *Store) DueRefunds(_ context.Context, t time.Time, limit int) ([]*payflo
 	defer s.mu.Unlock()
 	var out []*payflow.RefundRecord
 	for _, r := range s.refunds {
-		if r.State == payflow.RefundPending && !r.Due().After(t) {
+		if r.State == payflow.RefundPending && expired(r.Due(), t) {
 			out = append(out, copyRefund(r))
 		}
 	}
@@ -701,7 +701,7 @@ func sweep[K comparable, V any](s *Store, m map[K]V, expiry func(V) time.Time, n
 			}
 		}
 		*walked++
-		if !now.Before(expiry(v)) {
+		if expired(expiry(v), now) {
 			delete(m, k)
 			n++
 		}
@@ -735,3 +735,8 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Tim
 func (s *Store) AbandonIdempotent(ctx context.Context, key string, lease time.Time) error {
 	return s.replies.AbandonIdempotent(ctx, key, lease)
 }
+
+// expired reports whether t, kept as an expiry, a lease or a due time,
+// has come at now: at now or before it, and the zero time (none) at every
+// now, one before the zero time itself included (see payflow.Store).
+func expired(t, now time.Time) bool { return t.IsZero() || !now.Before(t) }

@@ -717,34 +717,40 @@ func testOldSessionZeroNow(t *testing.T, s payflow.Store) {
 // in an Acceptance's Now (testOldSessionZeroNow). Consume refuses such a
 // nonce, BeginIdempotent takes such a key over, and DeleteExpired
 // deletes such rows. The SQL stores compared the zero time's column form,
-// 0, the Unix epoch, with a now before it, and kept them as unexpired.
+// 0, the Unix epoch, with a now before it, and kept them as unexpired;
+// the memory store compared the zero time itself with a now before it
+// (in the year 0), and kept them so there.
 func testZeroExpiryOldNow(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	w := &writer{s: s}
-	old := time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC)
 	var zero time.Time
-	require.NoError(t, s.Add(ctx, []byte("consumed"), zero))
-	assert.ErrorIs(t, s.Consume(ctx, []byte("consumed"), old), pki.ErrNonce, "the nonce expiring at the zero time, in 1960")
-	_, err := s.BeginIdempotent(ctx, "taken", []byte{1}, old, zero)
-	require.NoError(t, err)
-	_, err = s.BeginIdempotent(ctx, "taken", []byte{2}, old, old.Add(time.Hour))
-	assert.NoError(t, err, "the key leased until the zero time taken over in 1960")
+	for i, old := range []time.Time{time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		name := func(n string) string { return fmt.Sprint(n, " ", i) }
+		require.NoError(t, s.Add(ctx, []byte(name("consumed")), zero))
+		assert.ErrorIs(t, s.Consume(ctx, []byte(name("consumed")), old), pki.ErrNonce, "the nonce expiring at the zero time, at %v", old)
+		_, err := s.BeginIdempotent(ctx, name("taken"), []byte{1}, old, zero)
+		require.NoError(t, err)
+		_, err = s.BeginIdempotent(ctx, name("taken"), []byte{2}, old, t0)
+		assert.NoError(t, err, "the key leased until the zero time taken over at %v", old)
 
-	require.NoError(t, s.Add(ctx, []byte("issued"), zero))
-	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("used"), NonceExpires: zero, CardID: "8900000000000000001", Counter: 1}))
-	h := sha256.Sum256([]byte("token"))
-	require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001"}))
-	_, err = w.session(newSession("none", func(r *payflow.SessionRecord) { r.ExpiresAt = zero }))
-	require.NoError(t, err)
-	_, err = s.BeginIdempotent(ctx, "swept", []byte{1}, old, zero)
-	require.NoError(t, err)
-	n, err := s.DeleteExpired(ctx, old)
-	require.NoError(t, err)
-	assert.Equal(t, 5, n, "the five rows expiring at the zero time, deleted in 1960")
-	_, err = s.Token(ctx, h[:])
-	assert.ErrorIs(t, err, payflow.ErrNotFound, "the token deleted")
-	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("used"), NonceExpires: t0, CardID: "8900000000000000001", Counter: 2}),
-		"the used nonce deleted")
+		require.NoError(t, s.Add(ctx, []byte(name("issued")), zero))
+		counter := uint64(2*i + 1)
+		require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte(name("used")), NonceExpires: zero, CardID: "8900000000000000001",
+			Counter: counter}))
+		h := sha256.Sum256([]byte(name("token")))
+		require.NoError(t, w.token(&payflow.TokenRecord{Hash: h[:], CardID: "8900000000000000001"}))
+		_, err = w.session(newSession("none", func(r *payflow.SessionRecord) { r.ID, r.ExpiresAt = payflow.ID{byte(i)}, zero }))
+		require.NoError(t, err)
+		_, err = s.BeginIdempotent(ctx, name("swept"), []byte{1}, old, zero)
+		require.NoError(t, err)
+		n, err := s.DeleteExpired(ctx, old)
+		require.NoError(t, err)
+		assert.Equal(t, 5, n, "the five rows expiring at the zero time, deleted at %v", old)
+		_, err = s.Token(ctx, h[:])
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "the token deleted")
+		require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte(name("used")), NonceExpires: t0, CardID: "8900000000000000001",
+			Counter: counter + 1}), "the used nonce deleted")
+	}
 }
 
 // testZeroDueOldNow: a request or a refund whose due time is the zero
@@ -808,12 +814,12 @@ var dueTimes = []struct {
 	{at(-1), 3}, {at(1), 2}, {t0, 1},
 }
 
-// dueIDs returns the IDs of dueTimes due at now, in the order of
-// dueTimes, up to limit of them, each made by id.
+// dueIDs returns the IDs of dueTimes due at now (the zero time at every
+// now), in the order of dueTimes, up to limit of them, each made by id.
 func dueIDs(now time.Time, limit int, id func(byte) payflow.ID) []payflow.ID {
 	var want []payflow.ID
 	for _, d := range dueTimes {
-		if !d.due.After(now) && len(want) < limit {
+		if (d.due.IsZero() || !d.due.After(now)) && len(want) < limit {
 			want = append(want, id(d.id))
 		}
 	}
@@ -825,15 +831,17 @@ func dueIDs(now time.Time, limit int, id func(byte) payflow.ID) []payflow.ID {
 // first, then those due before the Unix epoch, in every store and at
 // every now: after the epoch (the SQL stores kept the zero time as 0, the
 // epoch's nanoseconds, and listed the rows due before the epoch ahead of
-// those due at the zero time), before it, and before the first time kept
-// (1678). So for requests due as pending (ExpiresAt), held
+// those due at the zero time), before it, before the first time kept
+// (1678), and before the zero time itself (in the year 0, where the
+// memory store listed none). So for requests due as pending (ExpiresAt), held
 // (HoldExpiresAt) or settled (UpdatedAt or a later DeferredTo), one
 // written back to pending (due at its stored ExpiresAt, the zero time),
 // and refunds (CreatedAt or a later DeferredTo).
 func testDueOrder(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	w := &writer{s: s}
-	nows := []time.Time{t0, at(1), time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC)}
+	nows := []time.Time{t0, at(1), time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)}
 	states := []string{payflow.StatePending, payflow.StateHeld, payflow.StateCaptured}
 	paymentID := func(state int) func(byte) payflow.ID {
 		return func(id byte) payflow.ID { return payflow.ID{byte(state<<4) | id} }
