@@ -98,10 +98,12 @@ type HandlerOptions struct {
 	// stored or released leaves it in flight until its lease ends (its
 	// final reply tried again meanwhile, as Replies says).
 	CallTimeout time.Duration
-	// Logger receives one record per request with its request ID (marked
-	// aborted for a request that a panic with http.ErrAbortHandler
-	// aborted), and the details of server errors (default
-	// slog.Default()).
+	// Logger receives one record per request with its request ID, the
+	// status and the body's size as the ResponseWriter took them (0 for
+	// none), marked aborted for a request whose reply was aborted (by a
+	// panic with http.ErrAbortHandler, or after a panic of the
+	// ResponseWriter's Write, see NewHandler), and the details of server
+	// errors (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock by which the handler stamps the leases and
 	// expiries of the keys it stores in Replies. It should be the clock
@@ -226,7 +228,10 @@ func checkOptions(opts ...option) error {
 // replies, body size limits, a request ID on every reply, one log record per
 // request and panics turned into 500 replies that reveal nothing (but a panic
 // with http.ErrAbortHandler, which goes on to the server, once logged, to
-// abort the reply). When api is a TokenChecker (a *Platform is), the stored
+// abort the reply, and a panic of the ResponseWriter's Write, which leaves
+// the reply broken, some of it perhaps sent: the handler then aborts the
+// reply the same way, rather than have the server end it as a whole one).
+// When api is a TokenChecker (a *Platform is), the stored
 // reply of a POST that takes a token is replayed only once the token passes
 // the check that the endpoint makes of it (PROTOCOL.md §5.5): a token refused
 // since then, its card revoked, expired or no longer enrolled, or the token
@@ -930,7 +935,8 @@ func (h *Handler) logger(r *http.Request) *slog.Logger {
 // X-Request-ID, a new one otherwise), recovers panics into 500 replies and logs
 // every request. A panic with http.ErrAbortHandler is logged as the
 // request's record, marked aborted, and then goes on to the server, which
-// aborts the reply. A nil Body is an empty one.
+// aborts the reply; so is a panic of w's Write, once logged with its stack,
+// aborted with http.ErrAbortHandler. A nil Body is an empty one.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	// A request ID given more than once is taken as a malformed one: the
@@ -960,9 +966,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		aborted := v == http.ErrAbortHandler
 		if v != nil && !aborted {
 			h.logger(r).Error("panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			if sw.status == 0 {
-				h.write(sw, errorReply(ErrInternal))
-			}
+			aborted = !h.answerPanic(sw)
 		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
@@ -976,7 +980,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if aborted {
 			// The server drops the connection (HTTP/1.1) or resets the
 			// stream (HTTP/2) rather than end the reply.
-			panic(v)
+			panic(http.ErrAbortHandler)
 		}
 	}()
 	if !cleanPath(r.URL.EscapedPath()) {
@@ -986,6 +990,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.mux.ServeHTTP(sw, r)
+}
+
+// answerPanic answers 500 internal a request that panicked before its
+// status was written, and reports whether its reply stands: not when a
+// Write of sw panicked, which leaves the reply broken, some of it perhaps
+// sent, to be aborted rather than ended by the server as a whole reply. A
+// reply written whole before the panic stands as it is.
+func (h *Handler) answerPanic(sw *statusWriter) bool {
+	switch {
+	case sw.writing:
+		return false
+	case sw.status == 0:
+		h.write(sw, errorReply(ErrInternal))
+	}
+	return true
 }
 
 // cleanPath reports whether p is an absolute path with no empty, "." or
@@ -1007,11 +1026,15 @@ func validRequestID(s string) bool {
 	return len(s) > 0 && len(s) <= 64 && alnumOr(s, "-_.:")
 }
 
-// statusWriter records the status and size of a reply.
+// statusWriter records the status and size of a reply as the writer it
+// wraps takes them, and whether a Write of it is under way: once the
+// handler has returned or panicked, one that panicked, which leaves the
+// reply broken.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	bytes  int
+	status  int
+	bytes   int
+	writing bool
 }
 
 // WriteHeader records status once the writer it wraps has taken it: one
@@ -1024,11 +1047,18 @@ func (w *statusWriter) WriteHeader(status int) {
 	}
 }
 
+// Write records the octets that the writer it wraps took, and the status
+// 200 that it takes given a body before a status (as an http.Server's
+// does, a Write that fails too), once its Write has returned: one that
+// panics has taken neither, as far as the handler can tell, and leaves
+// writing set.
 func (w *statusWriter) Write(b []byte) (int, error) {
+	w.writing = true
+	n, err := w.ResponseWriter.Write(b)
+	w.writing = false
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	n, err := w.ResponseWriter.Write(b)
 	w.bytes += n
 	return n, err
 }

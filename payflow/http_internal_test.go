@@ -1,6 +1,7 @@
 package payflow
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -60,4 +61,37 @@ func BenchmarkRequestHeaders(b *testing.B) {
 	for b.Loop() {
 		readHeaders(b, r)
 	}
+}
+
+// failingWriter is a ResponseWriter whose Write takes n octets and fails
+// with err, or panics when panics is set.
+type failingWriter struct {
+	*httptest.ResponseRecorder
+	n      int
+	err    error
+	panics bool
+}
+
+func (w *failingWriter) Write(b []byte) (int, error) {
+	if w.panics {
+		panic("writer refuses the body")
+	}
+	return w.n, w.err
+}
+
+// TestStatusWriterRecordsWhatTheWriterTook: a Write given no status
+// before it records the status 200 and the octets that the wrapped
+// writer took once its Write returns, a failing one too; a Write that
+// panics records neither and leaves writing set.
+func TestStatusWriterRecordsWhatTheWriterTook(t *testing.T) {
+	failed := errors.New("connection gone")
+	sw := &statusWriter{ResponseWriter: &failingWriter{ResponseRecorder: httptest.NewRecorder(), n: 2, err: failed}}
+	n, err := sw.Write([]byte("abcd"))
+	assert.Equal(t, 2, n)
+	assert.ErrorIs(t, err, failed)
+	assert.Equal(t, statusWriter{ResponseWriter: sw.ResponseWriter, status: http.StatusOK, bytes: 2}, *sw)
+
+	sw = &statusWriter{ResponseWriter: &failingWriter{ResponseRecorder: httptest.NewRecorder(), panics: true}}
+	assert.Panics(t, func() { sw.Write([]byte("abcd")) })
+	assert.Equal(t, statusWriter{ResponseWriter: sw.ResponseWriter, writing: true}, *sw)
 }

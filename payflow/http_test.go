@@ -968,44 +968,6 @@ func TestHTTPAbortedRequestIsLogged(t *testing.T) {
 	assert.Equal(t, true, records[0]["aborted"])
 }
 
-// headerPanicWriter is a ResponseWriter whose first WriteHeader panics
-// before it writes anything, as a wrapping writer of a middleware may.
-type headerPanicWriter struct {
-	*httptest.ResponseRecorder
-	panicked bool
-}
-
-func (w *headerPanicWriter) WriteHeader(status int) {
-	if !w.panicked {
-		w.panicked = true
-		panic("writer refuses the header")
-	}
-	w.ResponseRecorder.WriteHeader(status)
-}
-
-// TestHTTPPanicWritingHeaderAnswersInternal: a request whose reply's
-// WriteHeader panics before it writes anything is answered 500 internal
-// and logged with that status, as any other panic of a request is, rather
-// than left with no status written (an empty 200).
-func TestHTTPPanicWritingHeaderAnswersInternal(t *testing.T) {
-	logs := &syncBuffer{}
-	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	w := &headerPanicWriter{ResponseRecorder: httptest.NewRecorder()}
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/v1/info", nil))
-	require.True(t, w.panicked)
-	assert.Equal(t, http.StatusInternalServerError, w.Code)
-	r := httpRawReply{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
-	assert.Equal(t, payflow.Error{Code: "internal", Message: "internal error"}, r.errorBody(t))
-	var got [][2]any
-	for _, rec := range logRecords(t, logs) {
-		got = append(got, [2]any{rec["msg"], rec["panic"]})
-		if rec["msg"] == "http request" {
-			assert.Equal(t, float64(http.StatusInternalServerError), rec["status"])
-		}
-	}
-	assert.Equal(t, [][2]any{{"panic serving request", "writer refuses the header"}, {"http request", nil}}, got)
-}
-
 // nilReplyAPI answers CreateRequest and Info with no reply and no error,
 // a fault of the API.
 type nilReplyAPI struct{ *httpFakeAPI }
