@@ -102,8 +102,9 @@ type HandlerOptions struct {
 	// status and the body's size as the ResponseWriter took them (0 for
 	// none), marked aborted for a request whose reply was aborted (by a
 	// panic with http.ErrAbortHandler, or after a panic of the
-	// ResponseWriter's Write, see NewHandler), and the details of server
-	// errors (default slog.Default()).
+	// ResponseWriter's Write or of the 500 reply of a panic, see
+	// NewHandler), and the details of server errors (default
+	// slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock by which the handler stamps the leases and
 	// expiries of the keys it stores in Replies. It should be the clock
@@ -229,8 +230,9 @@ func checkOptions(opts ...option) error {
 // request and panics turned into 500 replies that reveal nothing (but a panic
 // with http.ErrAbortHandler, which goes on to the server, once logged, to
 // abort the reply, and a panic of the ResponseWriter's Write, which leaves
-// the reply broken, some of it perhaps sent: the handler then aborts the
-// reply the same way, rather than have the server end it as a whole one).
+// the reply broken, some of it perhaps sent, or of the 500 reply itself:
+// the handler then aborts the reply the same way, rather than have the
+// server end it as a whole one, or answer an empty 200).
 // When api is a TokenChecker (a *Platform is), the stored
 // reply of a POST that takes a token is replayed only once the token passes
 // the check that the endpoint makes of it (PROTOCOL.md §5.5): a token refused
@@ -936,7 +938,8 @@ func (h *Handler) logger(r *http.Request) *slog.Logger {
 // every request. A panic with http.ErrAbortHandler is logged as the
 // request's record, marked aborted, and then goes on to the server, which
 // aborts the reply; so is a panic of w's Write, once logged with its stack,
-// aborted with http.ErrAbortHandler. A nil Body is an empty one.
+// aborted with http.ErrAbortHandler, and a panic of the 500 reply of a
+// panic. A nil Body is an empty one.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	// A request ID given more than once is taken as a malformed one: the
@@ -951,7 +954,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
-	w.Header().Set(RequestIDHeader, id)
 	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	if r.Body == nil { // a server never passes one; a direct caller may
 		r.Body = http.NoBody
@@ -966,7 +968,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		aborted := v == http.ErrAbortHandler
 		if v != nil && !aborted {
 			h.logger(r).Error("panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			aborted = !h.answerPanic(sw)
+			aborted = !h.answerPanic(r, sw)
 		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
@@ -983,6 +985,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 	}()
+	// Under the recovery: a panicking ResponseWriter loses no record.
+	w.Header().Set(RequestIDHeader, id)
 	if !cleanPath(r.URL.EscapedPath()) {
 		// http.ServeMux would redirect it to its clean form. Escaped
 		// slashes and dots (in a merchant ID) make no segments.
@@ -992,18 +996,30 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mux.ServeHTTP(sw, r)
 }
 
-// answerPanic answers 500 internal a request that panicked before its
+// answerPanic answers 500 internal r, a request that panicked before its
 // status was written, and reports whether its reply stands: not when a
 // Write of sw panicked, which leaves the reply broken, some of it perhaps
-// sent, to be aborted rather than ended by the server as a whole reply. A
-// reply written whole before the panic stands as it is.
-func (h *Handler) answerPanic(sw *statusWriter) bool {
+// sent, nor when the 500 reply panics in its turn (its panic logged with
+// its stack, but for http.ErrAbortHandler), which leaves no reply or a
+// broken one: either is to be aborted rather than ended by the server as
+// a whole reply (an empty 200 when no status was written). A reply written
+// whole before the panic stands as it is.
+func (h *Handler) answerPanic(r *http.Request, sw *statusWriter) (stands bool) {
 	switch {
 	case sw.writing:
 		return false
-	case sw.status == 0:
-		h.write(sw, errorReply(ErrInternal))
+	case sw.status != 0:
+		return true
 	}
+	defer func() {
+		if v := recover(); v != nil {
+			stands = false
+			if v != http.ErrAbortHandler {
+				h.logger(r).Error("panic writing the 500 reply of a panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			}
+		}
+	}()
+	h.write(sw, errorReply(ErrInternal))
 	return true
 }
 

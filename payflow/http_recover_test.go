@@ -1,6 +1,7 @@
 package payflow_test
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -13,17 +14,33 @@ import (
 )
 
 // panicWriter is a ResponseWriter, as a wrapping writer of a middleware
-// may be, whose WriteHeader panics on its next headerPanics calls and whose
-// Write on its next writePanics calls, before either passes anything on.
+// may be, whose Header panics on its next fieldsPanics calls, whose
+// WriteHeader on its next headerPanics calls and whose Write on its next
+// writePanics calls, before any of them passes anything on.
 type panicWriter struct {
 	http.ResponseWriter
-	headerPanics, writePanics int
+	fieldsPanics, headerPanics, writePanics int
+}
+
+// The panics of panicWriter.
+const (
+	fieldsPanic = "writer refuses the header fields"
+	headerPanic = "writer refuses the header"
+	writePanic  = "writer refuses the body"
+)
+
+func (w *panicWriter) Header() http.Header {
+	if w.fieldsPanics > 0 {
+		w.fieldsPanics--
+		panic(fieldsPanic)
+	}
+	return w.ResponseWriter.Header()
 }
 
 func (w *panicWriter) WriteHeader(status int) {
 	if w.headerPanics > 0 {
 		w.headerPanics--
-		panic("writer refuses the header")
+		panic(headerPanic)
 	}
 	w.ResponseWriter.WriteHeader(status)
 }
@@ -31,7 +48,7 @@ func (w *panicWriter) WriteHeader(status int) {
 func (w *panicWriter) Write(b []byte) (int, error) {
 	if w.writePanics > 0 {
 		w.writePanics--
-		panic("writer refuses the body")
+		panic(writePanic)
 	}
 	return w.ResponseWriter.Write(b)
 }
@@ -74,7 +91,7 @@ func TestHTTPPanicWritingHeaderAnswersInternal(t *testing.T) {
 			assert.Equal(t, float64(http.StatusInternalServerError), rec["status"])
 		}
 	}
-	assert.Equal(t, [][2]any{{"panic serving request", "writer refuses the header"}, {"http request", nil}}, got)
+	assert.Equal(t, [][2]any{{"panic serving request", headerPanic}, {"http request", nil}}, got)
 }
 
 // TestHTTPPanicWritingBodyAbortsTheReply: a request whose reply's Write
@@ -90,7 +107,7 @@ func TestHTTPPanicWritingBodyAbortsTheReply(t *testing.T) {
 	w := &panicWriter{ResponseWriter: httptest.NewRecorder(), writePanics: 1}
 	assert.PanicsWithValue(t, http.ErrAbortHandler, func() { h.ServeHTTP(w, req) })
 	assert.Equal(t, []map[string]any{
-		{"msg": "panic serving request", "request_id": "write-1", "panic": "writer refuses the body"},
+		{"msg": "panic serving request", "request_id": "write-1", "panic": writePanic},
 		{"msg": "http request", "request_id": "write-1", "status": float64(http.StatusOK), "bytes": float64(0), "aborted": true},
 	}, logFields(t, logs, "msg", "request_id", "panic", "status", "bytes", "aborted"))
 
@@ -112,5 +129,67 @@ func TestHTTPPanicWritingBodyAbortsTheReply(t *testing.T) {
 		require.NoError(t, err)
 		resp.Body.Close()
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
+	})
+}
+
+// TestHTTPPanicAnsweringAPanicIsLogged: a request whose 500 reply to a
+// panic panics in its turn gets its one record all the same, with its
+// request ID, the status and size that the writer took and marked
+// aborted, once both panics are logged; and it is aborted with
+// http.ErrAbortHandler, which a server takes in its stride, rather than
+// left with no status written (an empty 200) or a broken reply.
+func TestHTTPPanicAnsweringAPanicIsLogged(t *testing.T) {
+	const apiPanic = "secret internal detail"
+	for _, tc := range []struct {
+		name      string
+		apiPanics bool
+		w         panicWriter
+		panics    [2]string // the first and the second
+		status    int       // the status that the writer took
+	}{
+		{"the API, then the 500's WriteHeader", true, panicWriter{headerPanics: 1}, [2]string{apiPanic, headerPanic}, 0},
+		{"the API, then the 500's Write", true, panicWriter{writePanics: 1}, [2]string{apiPanic, writePanic}, http.StatusInternalServerError},
+		{"WriteHeader, then the 500's", false, panicWriter{headerPanics: 2}, [2]string{headerPanic, headerPanic}, 0},
+		{"Header, then the 500's", false, panicWriter{fieldsPanics: 2}, [2]string{fieldsPanic, fieldsPanic}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			api := newHTTPFakeAPI()
+			api.panics = tc.apiPanics
+			h := mustHandler(t, api, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+			req := httptest.NewRequest(http.MethodGet, "/v1/info", nil)
+			req.Header.Set(payflow.RequestIDHeader, "twice-1")
+			w := tc.w
+			w.ResponseWriter = httptest.NewRecorder()
+			assert.PanicsWithValue(t, http.ErrAbortHandler, func() { h.ServeHTTP(&w, req) })
+			assert.Equal(t, []map[string]any{
+				{"msg": "panic serving request", "request_id": "twice-1", "panic": tc.panics[0]},
+				{"msg": "panic writing the 500 reply of a panic", "request_id": "twice-1", "panic": tc.panics[1]},
+				{"msg": "http request", "request_id": "twice-1", "status": float64(tc.status), "bytes": float64(0), "aborted": true},
+			}, logFields(t, logs, "msg", "request_id", "panic", "status", "bytes", "aborted"))
+		})
+	}
+
+	t.Run("through a server", func(t *testing.T) {
+		// The server drops the connection: the client gets no reply, and
+		// the server goes on serving.
+		logs := &syncBuffer{}
+		api := newHTTPFakeAPI()
+		h := mustHandler(t, api, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			h.ServeHTTP(&panicWriter{ResponseWriter: w, headerPanics: 2}, r)
+		}))
+		t.Cleanup(srv.Close)
+		c := mustClient(t, srv.URL, payflow.ClientOptions{MaxAttempts: 1})
+		_, err := c.Info(context.Background())
+		requireOnlySentinel(t, err, payflow.ErrUnavailable)
+		ok := httptest.NewServer(h)
+		t.Cleanup(ok.Close)
+		_, err = mustClient(t, ok.URL, payflow.ClientOptions{MaxAttempts: 1}).Info(context.Background())
+		require.NoError(t, err)
+		records := logFields(t, logs, "msg", "status", "aborted")
+		require.Len(t, records, 4)
+		assert.Equal(t, map[string]any{"msg": "http request", "status": float64(0), "aborted": true}, records[2])
+		assert.Equal(t, map[string]any{"msg": "http request", "status": float64(http.StatusOK)}, records[3])
 	})
 }
