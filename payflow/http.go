@@ -1002,8 +1002,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // sent, nor when the 500 reply panics in its turn (its panic logged with
 // its stack, but for http.ErrAbortHandler), which leaves no reply or a
 // broken one: either is to be aborted rather than ended by the server as
-// a whole reply (an empty 200 when no status was written). A reply written
-// whole before the panic stands as it is.
+// a whole reply (an empty 200 when no status was written). The 500 reply
+// carries none of the header fields that the reply it replaces had set
+// (panicFields). A reply written whole before the panic stands as it is.
 func (h *Handler) answerPanic(r *http.Request, sw *statusWriter) (stands bool) {
 	switch {
 	case sw.writing:
@@ -1019,9 +1020,19 @@ func (h *Handler) answerPanic(r *http.Request, sw *statusWriter) (stands bool) {
 			}
 		}
 	}()
+	hdr := sw.Header()
+	for _, f := range panicFields {
+		hdr.Del(f)
+	}
 	h.write(sw, errorReply(ErrInternal))
 	return true
 }
+
+// panicFields are the header fields of a reply that the 500 internal of a
+// panic may replace, which are no part of it: a 401's challenge, a
+// rate_limited reply's Retry-After, which a client would wait before its
+// retry, and a replayed reply's mark.
+var panicFields = []string{"WWW-Authenticate", "Retry-After", ReplayedHeader}
 
 // cleanPath reports whether p is an absolute path with no empty, "." or
 // ".." segment, but for a final slash: a path that http.ServeMux serves

@@ -1,11 +1,13 @@
 package payflow_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -192,4 +194,48 @@ func TestHTTPPanicAnsweringAPanicIsLogged(t *testing.T) {
 		assert.Equal(t, map[string]any{"msg": "http request", "status": float64(0), "aborted": true}, records[2])
 		assert.Equal(t, map[string]any{"msg": "http request", "status": float64(http.StatusOK)}, records[3])
 	})
+}
+
+// TestHTTPPanicAnswerCarriesNoFieldOfTheReplyItReplaces: the 500 reply of
+// a request whose reply's WriteHeader panicked carries none of the header
+// fields that the reply it replaces had set (a 401's WWW-Authenticate, a
+// rate_limited reply's Retry-After, which a client would wait before its
+// retry, a replayed reply's Idempotent-Replayed), only those of every
+// reply.
+func TestHTTPPanicAnswerCarriesNoFieldOfTheReplyItReplaces(t *testing.T) {
+	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
+	for _, tc := range []struct {
+		name    string
+		err     error
+		method  string
+		path    string
+		body    []byte
+		replies payflow.ReplyStore
+	}{
+		{"unauthorized", nil, http.MethodGet, "/v1/sessions/" + payflow.ID{1}.String(), nil, nil},
+		{"rate_limited", &payflow.RateLimitedError{Err: payflow.ErrRateLimited, RetryAfter: 7 * time.Second}, http.MethodGet, "/v1/info", nil, nil},
+		{"replayed", nil, http.MethodPost, "/v1/requests", body, &storedReplies{
+			ReplyMemory: payflow.NewReplyMemory(), reply: payflow.IdempotentReply{Status: http.StatusOK, Reply: []byte("stored reply")},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newHTTPFakeAPI()
+			api.err = tc.err
+			h := mustHandler(t, api, payflow.HandlerOptions{Replies: tc.replies, Logger: discardLogger()})
+			req := httptest.NewRequest(tc.method, tc.path, bytes.NewReader(tc.body))
+			req.Header.Set("Content-Type", payflow.ContentType)
+			req.Header.Set(payflow.IdempotencyKeyHeader, "k1")
+			req.Header.Set(payflow.RequestIDHeader, "fields-1")
+			out := httptest.NewRecorder()
+			h.ServeHTTP(&panicWriter{ResponseWriter: out, headerPanics: 1}, req)
+			assert.Equal(t, http.StatusInternalServerError, out.Code)
+			assert.Equal(t, http.Header{
+				"Content-Type":  {payflow.ContentType},
+				"Cache-Control": {"no-store"},
+				"X-Request-Id":  {"fields-1"},
+			}, out.Header())
+			r := httpRawReply{status: out.Code, header: out.Header(), body: out.Body.Bytes()}
+			assert.Equal(t, payflow.Error{Code: "internal", Message: "internal error"}, r.errorBody(t))
+		})
+	}
 }
