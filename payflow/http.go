@@ -100,7 +100,8 @@ type HandlerOptions struct {
 	CallTimeout time.Duration
 	// Logger receives one record per request with its request ID, the
 	// status and the body's size as the ResponseWriter took them (0 for
-	// none), marked aborted for a request whose reply was aborted (by a
+	// none, and the size 0 for a HEAD, whose body the server does not
+	// send), marked aborted for a request whose reply was aborted (by a
 	// panic with http.ErrAbortHandler, or after a panic of the
 	// ResponseWriter's Write or of the 500 reply of a panic, see
 	// NewHandler), and the details of server errors (default
@@ -970,9 +971,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.logger(r).Error("panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			aborted = !h.answerPanic(r, sw)
 		}
+		size := sw.bytes
+		if r.Method == http.MethodHead {
+			size = 0 // the server sends no body (RFC 9110 §9.3.2), whatever Write took
+		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
-			slog.Int("status", sw.status), slog.Int("bytes", sw.bytes),
+			slog.Int("status", sw.status), slog.Int("bytes", size),
 			slog.Duration("duration", time.Since(start)),
 		}
 		if aborted {

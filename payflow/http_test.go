@@ -893,7 +893,8 @@ func TestHTTPCaptureTakesTheIDFromThePath(t *testing.T) {
 
 // TestHTTPHeadIsAGetWithoutBody: a HEAD request to a GET endpoint is
 // that GET, checks and call alike, answered without the body (PROTOCOL.md
-// §5.2); to any other endpoint it is 404.
+// §5.2), and logged with a body of no octet, which is what the server
+// sends of it; to any other endpoint it is 404.
 func TestHTTPHeadIsAGetWithoutBody(t *testing.T) {
 	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
 	get := fx.do(t, http.MethodGet, "/v1/info", nil, nil)
@@ -910,6 +911,12 @@ func TestHTTPHeadIsAGetWithoutBody(t *testing.T) {
 	head = fx.do(t, http.MethodHead, "/v1/challenges", nil, nil)
 	assert.Equal(t, http.StatusNotFound, head.status)
 	assert.Equal(t, 0, fx.api.count("Challenge"))
+	assert.Equal(t, []map[string]any{
+		{"method": "GET", "status": float64(http.StatusOK), "bytes": float64(len(get.body))},
+		{"method": "HEAD", "status": float64(http.StatusOK), "bytes": float64(0)},
+		{"method": "HEAD", "status": float64(http.StatusUnauthorized), "bytes": float64(0)},
+		{"method": "HEAD", "status": float64(http.StatusNotFound), "bytes": float64(0)},
+	}, logFields(t, fx.logs, "method", "status", "bytes"))
 }
 
 func TestHTTPRequestIDAndLogs(t *testing.T) {
