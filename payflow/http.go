@@ -101,7 +101,9 @@ type HandlerOptions struct {
 	// Logger receives one record per request with its request ID, the
 	// status and the body's size as the ResponseWriter took them (0 for
 	// none, and the size 0 for a HEAD, whose body the server does not
-	// send), marked aborted for a request whose reply was aborted (by a
+	// send), the error of a Write of the body that failed (the client gone,
+	// the server's WriteTimeout passed), marked aborted for a request whose
+	// reply was aborted (by a
 	// panic with http.ErrAbortHandler, or after a panic of the
 	// ResponseWriter's Write or of the 500 reply of a panic, see
 	// NewHandler), and the details of server errors (default
@@ -980,6 +982,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Int("status", sw.status), slog.Int("bytes", size),
 			slog.Duration("duration", time.Since(start)),
 		}
+		if sw.err != nil {
+			attrs = append(attrs, slog.Any("write_err", sw.err))
+		}
 		if aborted {
 			attrs = append(attrs, slog.Bool("aborted", true))
 		}
@@ -1059,13 +1064,14 @@ func validRequestID(s string) bool {
 }
 
 // statusWriter records the status and size of a reply as the writer it
-// wraps takes them, and whether a Write of it is under way: once the
-// handler has returned or panicked, one that panicked, which leaves the
-// reply broken.
+// wraps takes them, the first error of its Write, and whether a Write of
+// it is under way: once the handler has returned or panicked, one that
+// panicked, which leaves the reply broken.
 type statusWriter struct {
 	http.ResponseWriter
 	status  int
 	bytes   int
+	err     error
 	writing bool
 }
 
@@ -1079,9 +1085,10 @@ func (w *statusWriter) WriteHeader(status int) {
 	}
 }
 
-// Write records the octets that the writer it wraps took, and the status
-// 200 that it takes given a body before a status (as an http.Server's
-// does, a Write that fails too), once its Write has returned: one that
+// Write records the octets that the writer it wraps took, its error, and
+// the status 200 that it takes given a body before a status (as an
+// http.Server's does, a Write that fails too), once its Write has
+// returned: one that
 // panics has taken neither, as far as the handler can tell, and leaves
 // writing set.
 func (w *statusWriter) Write(b []byte) (int, error) {
@@ -1092,6 +1099,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	w.bytes += n
+	if w.err == nil {
+		w.err = err
+	}
 	return n, err
 }
 

@@ -81,15 +81,15 @@ func (w *failingWriter) Write(b []byte) (int, error) {
 
 // TestStatusWriterRecordsWhatTheWriterTook: a Write given no status
 // before it records the status 200 and the octets that the wrapped
-// writer took once its Write returns, a failing one too; a Write that
-// panics records neither and leaves writing set.
+// writer took once its Write returns, a failing one too, with its error; a
+// Write that panics records none of them and leaves writing set.
 func TestStatusWriterRecordsWhatTheWriterTook(t *testing.T) {
 	failed := errors.New("connection gone")
 	sw := &statusWriter{ResponseWriter: &failingWriter{ResponseRecorder: httptest.NewRecorder(), n: 2, err: failed}}
 	n, err := sw.Write([]byte("abcd"))
 	assert.Equal(t, 2, n)
 	assert.ErrorIs(t, err, failed)
-	assert.Equal(t, statusWriter{ResponseWriter: sw.ResponseWriter, status: http.StatusOK, bytes: 2}, *sw)
+	assert.Equal(t, statusWriter{ResponseWriter: sw.ResponseWriter, status: http.StatusOK, bytes: 2, err: failed}, *sw)
 
 	sw = &statusWriter{ResponseWriter: &failingWriter{ResponseRecorder: httptest.NewRecorder(), panics: true}}
 	assert.Panics(t, func() { sw.Write([]byte("abcd")) })

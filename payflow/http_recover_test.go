@@ -3,6 +3,7 @@ package payflow_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -238,4 +239,28 @@ func TestHTTPPanicAnswerCarriesNoFieldOfTheReplyItReplaces(t *testing.T) {
 			assert.Equal(t, payflow.Error{Code: "internal", Message: "internal error"}, r.errorBody(t))
 		})
 	}
+}
+
+// errWriter is a ResponseWriter whose Write takes n octets and fails with
+// err, as a server's does once its client is gone.
+type errWriter struct {
+	http.ResponseWriter
+	n   int
+	err error
+}
+
+func (w *errWriter) Write([]byte) (int, error) { return w.n, w.err }
+
+// TestHTTPFailedWriteIsLogged: a request whose reply's Write fails is
+// logged with the status and the octets that the writer took and the
+// error, so that its record tells a reply cut short.
+func TestHTTPFailedWriteIsLogged(t *testing.T) {
+	logs := &syncBuffer{}
+	h := mustHandler(t, newHTTPFakeAPI(), payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	req := httptest.NewRequest(http.MethodGet, "/v1/info", nil)
+	req.Header.Set(payflow.RequestIDHeader, "failed-1")
+	h.ServeHTTP(&errWriter{ResponseWriter: httptest.NewRecorder(), n: 3, err: errors.New("connection gone")}, req)
+	assert.Equal(t, []map[string]any{
+		{"msg": "http request", "request_id": "failed-1", "status": float64(http.StatusOK), "bytes": float64(3), "write_err": "connection gone"},
+	}, logFields(t, logs, "msg", "request_id", "status", "bytes", "write_err", "aborted"))
 }
