@@ -98,16 +98,15 @@ type HandlerOptions struct {
 	// stored or released leaves it in flight until its lease ends (its
 	// final reply tried again meanwhile, as Replies says).
 	CallTimeout time.Duration
-	// Logger receives one record per request with its request ID, the
+	// Logger receives one record per request with its request ID; the
 	// status and the body's size as the ResponseWriter took them (0 for
-	// none, and the size 0 for a HEAD, whose body the server does not
-	// send), the error of a Write of the body that failed (the client gone,
-	// the server's WriteTimeout passed), marked aborted for a request whose
-	// reply was aborted (by a
-	// panic with http.ErrAbortHandler, or after a panic of the
-	// ResponseWriter's Write or of the 500 reply of a panic, see
-	// NewHandler), and the details of server errors (default
-	// slog.Default()).
+	// none; the size 0 for a HEAD, whose body the server does not send);
+	// the error of a Write of the body that failed (the client gone, the
+	// server's WriteTimeout passed); and aborted, for a request whose
+	// reply was aborted (by a panic with http.ErrAbortHandler, or after a
+	// panic of the ResponseWriter's Write or of the 500 reply to a panic,
+	// see NewHandler). It also receives the details of server errors
+	// (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock by which the handler stamps the leases and
 	// expiries of the keys it stores in Replies. It should be the clock
@@ -235,10 +234,10 @@ func checkOptions(opts ...option) error {
 // abort the reply, and a panic of the ResponseWriter's Write, which leaves
 // the reply broken, some of it perhaps sent, or of the 500 reply itself:
 // the handler then aborts the reply the same way, rather than have the
-// server end it as a whole one, or answer an empty 200).
-// When api is a TokenChecker (a *Platform is), the stored
-// reply of a POST that takes a token is replayed only once the token passes
-// the check that the endpoint makes of it (PROTOCOL.md §5.5): a token refused
+// server end it as a whole one, or answer an empty 200). When api is a
+// TokenChecker (a *Platform is), the stored reply of a POST that takes a
+// token is replayed only once the token passes the check that the endpoint
+// makes of it (PROTOCOL.md §5.5): a token refused
 // since then, its card revoked, expired or no longer enrolled, or the token
 // expired, gets that refusal, not the reply. In front of another API, which
 // the handler cannot ask about a token alone, the reply is replayed to the
@@ -940,9 +939,10 @@ func (h *Handler) logger(r *http.Request) *slog.Logger {
 // X-Request-ID, a new one otherwise), recovers panics into 500 replies and logs
 // every request. A panic with http.ErrAbortHandler is logged as the
 // request's record, marked aborted, and then goes on to the server, which
-// aborts the reply; so is a panic of w's Write, once logged with its stack,
-// aborted with http.ErrAbortHandler, and a panic of the 500 reply of a
-// panic. A nil Body is an empty one.
+// aborts the reply. A panic of w's Write, or one of the 500 reply to a
+// panic, leaves no whole reply: once logged with its stack, it is turned
+// into a panic with http.ErrAbortHandler, logged and passed on the same
+// way. A nil Body is an empty one.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	// A request ID given more than once is taken as a malformed one: the
@@ -1026,7 +1026,7 @@ func (h *Handler) answerPanic(r *http.Request, sw *statusWriter) (stands bool) {
 		if v := recover(); v != nil {
 			stands = false
 			if v != http.ErrAbortHandler {
-				h.logger(r).Error("panic writing the 500 reply of a panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				h.logger(r).Error("panic writing the 500 reply to a panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			}
 		}
 	}()
@@ -1088,9 +1088,8 @@ func (w *statusWriter) WriteHeader(status int) {
 // Write records the octets that the writer it wraps took, its error, and
 // the status 200 that it takes given a body before a status (as an
 // http.Server's does, a Write that fails too), once its Write has
-// returned: one that
-// panics has taken neither, as far as the handler can tell, and leaves
-// writing set.
+// returned: one that panics has taken none of them, as far as the handler
+// can tell, and leaves writing set.
 func (w *statusWriter) Write(b []byte) (int, error) {
 	w.writing = true
 	n, err := w.ResponseWriter.Write(b)

@@ -167,7 +167,7 @@ func TestHTTPPanicAnsweringAPanicIsLogged(t *testing.T) {
 			assert.PanicsWithValue(t, http.ErrAbortHandler, func() { h.ServeHTTP(&w, req) })
 			assert.Equal(t, []map[string]any{
 				{"msg": "panic serving request", "request_id": "twice-1", "panic": tc.panics[0]},
-				{"msg": "panic writing the 500 reply of a panic", "request_id": "twice-1", "panic": tc.panics[1]},
+				{"msg": "panic writing the 500 reply to a panic", "request_id": "twice-1", "panic": tc.panics[1]},
 				{"msg": "http request", "request_id": "twice-1", "status": float64(tc.status), "bytes": float64(0), "aborted": true},
 			}, logFields(t, logs, "msg", "request_id", "panic", "status", "bytes", "aborted"))
 		})
