@@ -105,7 +105,7 @@ type HandlerOptions struct {
 	// server's WriteTimeout passed); and aborted, for a request whose
 	// reply was aborted (by a panic with http.ErrAbortHandler, or after a
 	// panic of the ResponseWriter's Write or of the 500 reply to a panic,
-	// see NewHandler). It also receives the details of server errors
+	// see NewHandler, or a runtime.Goexit). It also receives the details of server errors
 	// (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock by which the handler stamps the leases and
@@ -942,7 +942,8 @@ func (h *Handler) logger(r *http.Request) *slog.Logger {
 // aborts the reply. A panic of w's Write, or one of the 500 reply to a
 // panic, leaves no whole reply: once logged with its stack, it is turned
 // into a panic with http.ErrAbortHandler, logged and passed on the same
-// way. A nil Body is an empty one.
+// way, and so is a runtime.Goexit of the request's goroutine, of which
+// the server ends no reply. A nil Body is an empty one.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	// A request ID given more than once is taken as a malformed one: the
@@ -966,10 +967,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the connection after the reply rather than reading the rest.
 	r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
 	sw := &statusWriter{ResponseWriter: w}
+	returned := false
 	defer func() {
 		v := recover()
 		aborted := v == http.ErrAbortHandler
-		if v != nil && !aborted {
+		switch {
+		case v == nil && !returned:
+			// The server ends no reply of a goroutine that exits: the
+			// request is aborted, as the panic below tells a caller.
+			h.logger(r).Error("request ended by runtime.Goexit", "stack", string(debug.Stack()))
+			aborted = true
+		case v != nil && !aborted:
 			h.logger(r).Error("panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			aborted = !h.answerPanic(r, sw)
 		}
@@ -997,13 +1005,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	// Under the recovery: a panicking ResponseWriter loses no record.
 	w.Header().Set(RequestIDHeader, id)
-	if !cleanPath(r.URL.EscapedPath()) {
+	if cleanPath(r.URL.EscapedPath()) {
+		h.mux.ServeHTTP(sw, r)
+	} else {
 		// http.ServeMux would redirect it to its clean form. Escaped
 		// slashes and dots (in a merchant ID) make no segments.
 		h.writeError(sw, r, fmt.Errorf("%w: no endpoint %s %s", ErrNotFound, r.Method, r.URL.Path))
-		return
 	}
-	h.mux.ServeHTTP(sw, r)
+	returned = true
 }
 
 // answerPanic answers 500 internal r, a request that panicked before its

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 	"time"
 
@@ -263,4 +264,36 @@ func TestHTTPFailedWriteIsLogged(t *testing.T) {
 	assert.Equal(t, []map[string]any{
 		{"msg": "http request", "request_id": "failed-1", "status": float64(http.StatusOK), "bytes": float64(3), "write_err": "connection gone"},
 	}, logFields(t, logs, "msg", "request_id", "status", "bytes", "write_err", "aborted"))
+}
+
+// goexitAPI is an API whose Info ends its goroutine with runtime.Goexit,
+// neither returning nor panicking.
+type goexitAPI struct{ *httpFakeAPI }
+
+func (goexitAPI) Info(context.Context) (*payflow.Info, error) {
+	runtime.Goexit()
+	return nil, nil
+}
+
+// TestHTTPGoexitIsLoggedAborted: a request whose goroutine the API ends
+// with runtime.Goexit gets its one record, with its request ID and marked
+// aborted, as it gets no reply, and the handler passes
+// http.ErrAbortHandler on to the server, as for any other aborted reply.
+func TestHTTPGoexitIsLoggedAborted(t *testing.T) {
+	logs := &syncBuffer{}
+	h := mustHandler(t, goexitAPI{newHTTPFakeAPI()}, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	req := httptest.NewRequest(http.MethodGet, "/v1/info", nil)
+	req.Header.Set(payflow.RequestIDHeader, "goexit-1")
+	out := httptest.NewRecorder()
+	passed := make(chan any, 1)
+	go func() {
+		defer func() { passed <- recover() }()
+		h.ServeHTTP(out, req)
+	}()
+	assert.Equal(t, http.ErrAbortHandler, <-passed)
+	assert.Empty(t, out.Body.Bytes())
+	assert.Equal(t, []map[string]any{
+		{"msg": "request ended by runtime.Goexit", "request_id": "goexit-1"},
+		{"msg": "http request", "request_id": "goexit-1", "status": float64(0), "bytes": float64(0), "aborted": true},
+	}, logFields(t, logs, "msg", "request_id", "status", "bytes", "aborted"))
 }
