@@ -15,23 +15,13 @@ const paymentCols = `id, session_id, state, version, merchant_id, seller_card_id
 	consent_hash, hold_expires_at, capture_amount, captured, refunded, void_to, receipt, settled_at, due_at, deferred_to`
 
 // due is the column form of p.Due(), the time at which DuePayments finds
-// p in its state (dueAt).
-func due(p *payflow.PaymentRecord) int64 { return dueAt(p.Due()) }
-
-// dueAt is the column form of a due time, that of due_at: ns(t), but
-// math.MinInt64 for the zero time (none), which is due before every other
-// time and at every now (payflow.Store), one before the Unix epoch
-// included; no time kept has that column form (payflow.StorableTimes),
-// and every now before the first time kept has it (ns). A query of the
-// rows due at a now then reads them through the index of due_at (due_at
-// <= ?), in the order of their due times, those due at the zero time
-// first.
-func dueAt(t time.Time) int64 {
-	if t.IsZero() {
-		return math.MinInt64
-	}
-	return ns(t)
-}
+// p in its state. due_at keeps a due time as nsFirst does: the zero time
+// (none), which is due before every other time and at every now
+// (payflow.Store), one before the Unix epoch included, as math.MinInt64.
+// A query of the rows due at a now then reads them through the index of
+// due_at (due_at <= ?), in the order of their due times, those due at the
+// zero time first.
+func due(p *payflow.PaymentRecord) int64 { return nsFirst(p.Due()) }
 
 // toWrite returns p as UpdatePayment(p, from) writes it: without its
 // DeferredTo when the write changes the state.
@@ -128,8 +118,8 @@ func (s *Store) Payment(ctx context.Context, id payflow.ID) (*payflow.PaymentRec
 
 // qUpdatePayment writes the mutable fields of a request and its due_at,
 // which is given (updateDue) or, when NULL, for a pending request, its
-// stored expires_at, in the column form of a due time (dueAt): the next
-// argument, math.MinInt64, when expires_at is 0 (none).
+// stored expires_at, in the column form of a due time (nsFirst): the
+// next argument, nsFirst of the zero time, when expires_at is 0 (none).
 const qUpdatePayment = `UPDATE payflow_payments SET state = ?, version = version + 1, updated_at = ?,
 	attempt = ?, consent = ?, consent_hash = ?, hold_expires_at = ?, capture_amount = ?, captured = ?,
 	refunded = ?, void_to = ?, receipt = ?, settled_at = ?, due_at = coalesce(?, nullif(expires_at, 0), ?), deferred_to = ?
@@ -139,7 +129,7 @@ func updateArgs(p *payflow.PaymentRecord, from string) []any {
 	p = toWrite(p, from)
 	return []any{p.State, ns(p.UpdatedAt), int64(p.Attempt), nilIfEmpty(p.Consent), nilIfEmpty(p.ConsentHash), ns(p.HoldExpiresAt),
 		int64(p.CaptureAmount), int64(p.Captured), int64(p.Refunded), p.VoidTo, nilIfEmpty(p.Receipt), ns(p.SettledAt), updateDue(p),
-		int64(math.MinInt64), ns(p.DeferredTo), p.ID[:], from, int64(p.Version)}
+		nsFirst(time.Time{}), ns(p.DeferredTo), p.ID[:], from, int64(p.Version)}
 }
 
 // updateDue is the due_at argument of qUpdatePayment for p: NULL for a
@@ -207,10 +197,10 @@ func scanRefund(row rowScanner) (*payflow.RefundRecord, error) {
 	return &r, nil
 }
 
-// refundDue is a refund's due_at, the column form (dueAt) of r.Due(), the
+// refundDue is a refund's due_at, the column form (nsFirst) of r.Due(), the
 // time at which DueRefunds finds it, pending: the later of its CreatedAt
 // and DeferredTo, which every write of either keeps so.
-func refundDue(r *payflow.RefundRecord) int64 { return dueAt(r.Due()) }
+func refundDue(r *payflow.RefundRecord) int64 { return nsFirst(r.Due()) }
 
 const qInsertRefund = `INSERT INTO payflow_refunds (` + refundCols + `, due_at) VALUES (?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (id) DO NOTHING`

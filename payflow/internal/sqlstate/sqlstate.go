@@ -372,6 +372,17 @@ func ns(t time.Time) int64 {
 	return t.UnixNano()
 }
 
+// nsFirst is ns(t), but math.MinInt64 for the zero time (none), which it
+// so puts before every time kept, one before the Unix epoch included: no
+// time kept has that column form (payflow.StorableTimes), and every time
+// before the first time kept has it (ns).
+func nsFirst(t time.Time) int64 {
+	if t.IsZero() {
+		return math.MinInt64
+	}
+	return ns(t)
+}
+
 // minTime and maxTime are the first and the last time that int64
 // nanoseconds since the Unix epoch hold.
 var minTime, maxTime = time.Unix(0, math.MinInt64), time.Unix(0, math.MaxInt64)
@@ -876,14 +887,10 @@ const (
 
 // confirmArgs are the arguments of qConfirm for a's Session: a's Now
 // last, the zero time (which expires no session but one whose expiry is
-// zero, see payflow.Acceptance) before every time stored, not the Unix
-// epoch as ns has it.
+// zero, see payflow.Acceptance) before every time stored (nsFirst), not
+// the Unix epoch as ns has it.
 func confirmArgs(a *payflow.Acceptance) []any {
-	now := ns(a.Now)
-	if a.Now.IsZero() {
-		now = math.MinInt64
-	}
-	return append(sessionArgs(a.Session), now)
+	return append(sessionArgs(a.Session), nsFirst(a.Now))
 }
 
 // cancelArgs are the arguments of qCancelPending for a's CancelPending.
