@@ -105,8 +105,8 @@ type HandlerOptions struct {
 	// server's WriteTimeout passed); and aborted, for a request whose
 	// reply was aborted (by a panic with http.ErrAbortHandler, or after a
 	// panic of the ResponseWriter's Write or of the 500 reply to a panic,
-	// see NewHandler, or a runtime.Goexit). It also receives the details of server errors
-	// (default slog.Default()).
+	// see NewHandler, or a runtime.Goexit). It also receives the details
+	// of server errors (default slog.Default()).
 	Logger *slog.Logger
 	// Now is the clock by which the handler stamps the leases and
 	// expiries of the keys it stores in Replies. It should be the clock
@@ -237,9 +237,9 @@ func checkOptions(opts ...option) error {
 // server end it as a whole one, or answer an empty 200). When api is a
 // TokenChecker (a *Platform is), the stored reply of a POST that takes a
 // token is replayed only once the token passes the check that the endpoint
-// makes of it (PROTOCOL.md §5.5): a token refused
-// since then, its card revoked, expired or no longer enrolled, or the token
-// expired, gets that refusal, not the reply. In front of another API, which
+// makes of it (PROTOCOL.md §5.5): a token refused since then, its card
+// revoked, expired or no longer enrolled, or the token expired, gets that
+// refusal, not the reply. In front of another API, which
 // the handler cannot ask about a token alone, the reply is replayed to the
 // token it was stored under. Given no HandlerOptions.Now, the handler reads
 // the API's clock when api is a Clocked (a *Platform is), and time.Now

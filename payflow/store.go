@@ -41,21 +41,21 @@ import (
 // card ID, a state looked for, an idempotency key to finish or abandon)
 // names none, as any unknown one: ErrNotFound, or none found.
 //
-// Times are kept to the nanosecond from the start of the year 1678 (UTC)
-// to April 2262, the last time whose nanoseconds since the Unix epoch an
-// int64 holds, the zero time standing for none; a write of another time, or of the Unix
-// epoch itself (which the SQL stores would read back as the zero time),
-// is refused with an error matching ErrInvalid and writes nothing
-// (StorableTimes), and so is a nonce nil or empty given to Add, or empty
-// to Accept (CheckNonce), which Consume never finds held. A time that a
-// call only compares with those stored (the now of DuePayments,
-// DueRefunds, Consume, BeginIdempotent and DeleteExpired) may be any but
-// the zero time, which is refused with an error matching ErrInvalid
-// (CheckNow), reading and changing nothing. The zero time kept as an
-// expiry (of a nonce, a token, a session, a reply or a payment request),
-// a lease or a due time (PaymentRecord.Due, RefundRecord.Due) is before
-// every such now and every Acceptance's Now, one before the Unix epoch
-// included: expired, or due before every other time.
+// Times are kept to the nanosecond from the start of the year 1678 (UTC) to
+// April 2262, the last time whose nanoseconds since the Unix epoch an int64
+// holds, the zero time standing for none; a write of another time, or of
+// the Unix epoch itself (which the SQL stores would read back as the zero
+// time), is refused with an error matching ErrInvalid and writes nothing
+// (StorableTimes), and so is a nonce nil or empty given to Add, or empty to
+// Accept (CheckNonce), which Consume never finds held. A time that a call
+// only compares with those stored (the now of DuePayments, DueRefunds,
+// Consume, BeginIdempotent and DeleteExpired) may be any but the zero time,
+// which is refused with an error matching ErrInvalid (CheckNow), reading
+// and changing nothing. The zero time kept as an expiry (of a nonce, a
+// token, a session, a reply or a payment request), a lease or a due time
+// (PaymentRecord.Due, RefundRecord.Due) is before every such now and every
+// Acceptance's Now, one before the Unix epoch included: expired, or due
+// before every other time.
 //
 // Errors: ErrNotFound for a missing row, ErrConflict for a lost
 // compare-and-set or a clash of unique keys, ErrInvalid for an amount

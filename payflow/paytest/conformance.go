@@ -827,16 +827,16 @@ func dueIDs(now time.Time, limit int, id func(byte) payflow.ID) []payflow.ID {
 }
 
 // testDueOrder: DuePayments and DueRefunds give the rows due in the order
-// of their due times, ties by ID, those due at the zero time (none)
-// first, then those due before the Unix epoch, in every store and at
-// every now: after the epoch (the SQL stores kept the zero time as 0, the
-// epoch's nanoseconds, and listed the rows due before the epoch ahead of
-// those due at the zero time), before it, before the first time kept
-// (1678), and before the zero time itself (in the year 0, where the
-// memory store listed none). So for requests due as pending (ExpiresAt), held
-// (HoldExpiresAt) or settled (UpdatedAt or a later DeferredTo), one
-// written back to pending (due at its stored ExpiresAt, the zero time),
-// and refunds (CreatedAt or a later DeferredTo).
+// of their due times, ties by ID, those due at the zero time (none) first,
+// then those due before the Unix epoch, in every store and at every now:
+// after the epoch (the SQL stores kept the zero time as 0, the epoch's
+// nanoseconds, and listed the rows due before the epoch ahead of those due
+// at the zero time), before it, before the first time kept (1678), and
+// before the zero time itself (in the year 0, where the memory store listed
+// none). So for requests due as pending (ExpiresAt), held (HoldExpiresAt)
+// or settled (UpdatedAt or a later DeferredTo), one written back to pending
+// (due at its stored ExpiresAt, the zero time), and refunds (CreatedAt or a
+// later DeferredTo).
 func testDueOrder(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	w := &writer{s: s}

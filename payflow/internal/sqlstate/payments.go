@@ -396,21 +396,20 @@ func expiredRanges(now time.Time) [][2]int64 {
 // DeleteExpired implements payflow.Store in batches of at most sweepBatch
 // rows, each a write transaction of its own (through the SQLite store's
 // Batcher, committed with the writes that come meanwhile), so that the
-// sweep holds SQLite's writer, and PostgreSQL's row locks, for one batch
-// at a time rather than for every row due. A row kept with the zero time
-// as its expiry (0) has expired at every now, one before the Unix epoch
-// included, and before every other: it goes first (see expiredRanges).
-// Of each table it first counts the rows
-// expired at now, and then deletes at most that many, those that expired
-// first: rows written meanwhile already expired at now (by
-// a process whose clock is behind the sweeper's) do not keep it going. A
-// table's sweep ends once it has deleted that many, or with a batch that
-// deletes none: on PostgreSQL a batch may delete fewer rows than it
-// found while rows after them are expired, sparing a row that a
-// concurrent write changed (a key claimed again) or that another sweep
-// deleted first. When ctx ends, or a statement fails, it returns the
-// rows that the batches before deleted with the error; the batches
-// committed stay deleted.
+// sweep holds SQLite's writer, and PostgreSQL's row locks, for one batch at
+// a time rather than for every row due. A row kept with the zero time as
+// its expiry (0) has expired at every now, one before the Unix epoch
+// included, and before every other: it goes first (see expiredRanges). Of
+// each table it first counts the rows expired at now, and then deletes at
+// most that many, those that expired first: rows written meanwhile already
+// expired at now (by a process whose clock is behind the sweeper's) do not
+// keep it going. A table's sweep ends once it has deleted that many, or
+// with a batch that deletes none: on PostgreSQL a batch may delete fewer
+// rows than it found while rows after them are expired, sparing a row that
+// a concurrent write changed (a key claimed again) or that another sweep
+// deleted first. When ctx ends, or a statement fails, it returns the rows
+// that the batches before deleted with the error; the batches committed
+// stay deleted.
 func (s *Store) DeleteExpired(ctx context.Context, now time.Time) (int, error) {
 	if err := payflow.CheckNow(now); err != nil {
 		return 0, err
