@@ -50,18 +50,19 @@ var authorityFiles = []string{rootCert, rootKey, issuerCert, issuerKey, platform
 func RootPath(dir string) string { return filepath.Join(dir, "pki", rootCert) }
 
 // LoadAuthority reads the hierarchy from dir/pki, or creates it there when
-// the folder holds none, creating dir if needed. It holds the data
-// folder's setup lock meanwhile (SetupLockFile), waiting until ctx ends
-// while another program, or a Market.Setup or LoadAuthority of this one,
-// holds it. A new hierarchy is written whole into a folder of dir named
-// at random, which is then renamed to pki: a program that reads dir/pki
-// finds all of one hierarchy's files or none, and one that made another
-// hierarchy at once, where the lock does not reach another process (see
-// LockCard), loses the rename and takes the hierarchy found in pki (when
-// there was no pki before them: two such programs that both replace an
-// incomplete one may remove each other's).
+// the folder holds none, creating dir if needed (and syncing the folder
+// that holds it, mkdirDurable). It holds the data folder's setup lock
+// meanwhile (SetupLockFile), waiting until ctx ends while another program,
+// or a Market.Setup or LoadAuthority of this one, holds it. A new hierarchy
+// is written whole into a folder of dir named at random, which is then
+// renamed to pki: a program that reads dir/pki finds all of one hierarchy's
+// files or none, and one that made another hierarchy at once, where the
+// lock does not reach another process (see LockCard), loses the rename and
+// takes the hierarchy found in pki (when there was no pki before them: two
+// such programs that both replace an incomplete one may remove each
+// other's).
 func LoadAuthority(ctx context.Context, dir string) (_ *Authority, err error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := mkdirDurable(dir); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	unlock, err := holdSetup(ctx, dir)

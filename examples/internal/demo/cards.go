@@ -325,16 +325,17 @@ func NoCloudHint(err error) error {
 }
 
 // ensureCard returns the ICCID of the card name of the data folder,
-// personalising it and enrolling it on the cloud under display when it
-// does not exist yet; the caller holds the folder's setup lock
-// (holdSetup). The card file appears only once the enrolment has
-// succeeded: the advertising secret can be read only before activation,
-// so a card that missed its enrolment is thrown away. The card is
-// personalised in a folder of its own beside the card files, named at
-// random, and its file renamed into place after its ICCID's file, the
-// cards folder synced after each, so that a crash after ensureCard
-// returns loses neither. When that sync fails, it returns the error with
-// the card file in place (a crash may undo it), which the next call finds.
+// personalising it and enrolling it on the cloud under display when it does
+// not exist yet; the caller holds the folder's setup lock (holdSetup). The
+// card file appears only once the enrolment has succeeded: the advertising
+// secret can be read only before activation, so a card that missed its
+// enrolment is thrown away. The card is personalised in a folder of its own
+// beside the card files, named at random, and its file renamed into place
+// after its ICCID's file, the cards folder synced after each (and the data
+// folder after the cards folder is made, mkdirDurable), so that a crash
+// after ensureCard returns loses neither. When that sync fails, it returns
+// the error with the card file in place (a crash may undo it), which the
+// next call finds.
 func ensureCard(ctx context.Context, c *Cloud, dir, name, display string) (string, error) {
 	path := CardPath(dir, name)
 	idPath := strings.TrimSuffix(path, ".card") + ".iccid"
@@ -351,7 +352,7 @@ func ensureCard(ctx context.Context, c *Cloud, dir, name, display string) (strin
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("demo: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if err := mkdirDurable(filepath.Dir(path)); err != nil {
 		return "", fmt.Errorf("demo: %w", err)
 	}
 	tmp, err := makeSetupFolder(filepath.Dir(path), "."+name+".new*")

@@ -668,3 +668,67 @@ func TestWriteFileSyncsFolder(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, entries, 1, "no temporary file left")
 }
+
+// TestMkdirDurable: mkdirDurable makes a folder and the folders above it
+// that are missing, and syncs the folder that holds each one it makes
+// once that one is there, so that a crash after it returns does not lose
+// them; it syncs none when the folder exists, and reports a failed sync.
+func TestMkdirDurable(t *testing.T) {
+	base := t.TempDir()
+	a := filepath.Join(base, "a")
+	b := filepath.Join(a, "b")
+	var synced []string // each folder synced, and whether the one made in it was there
+	fail := false
+	watchSyncs(t, func(d string) error {
+		var made string
+		switch d {
+		case base:
+			made = a
+		case a:
+			made = b
+		}
+		_, err := os.Stat(made)
+		synced = append(synced, fmt.Sprintf("%s: %t", d, made != "" && err == nil))
+		if fail {
+			return errSync
+		}
+		return nil
+	})
+	require.NoError(t, mkdirDurable(b))
+	assert.Equal(t, []string{base + ": true", a + ": true"}, synced)
+	synced = nil
+	require.NoError(t, mkdirDurable(b))
+	assert.Empty(t, synced, "the folder exists")
+
+	fail = true
+	c := filepath.Join(b, "c")
+	assert.ErrorIs(t, mkdirDurable(c), errSync)
+	assert.DirExists(t, c)
+}
+
+// TestSetupSyncsNewFolders: the data folder and the cards folder that a
+// setup makes are in the folders that hold them when those are synced,
+// before the setup returns, so that a crash after it loses neither, nor
+// the hierarchy and the card files synced into them.
+func TestSetupSyncsNewFolders(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "data")
+	cards := filepath.Dir(CardPath(dir, ""))
+	var synced []string // the folders synced once the folder made in them was there
+	watchSyncs(t, func(d string) error {
+		for _, made := range []string{dir, cards} {
+			if _, err := os.Stat(made); err == nil && filepath.Dir(made) == d {
+				synced = append(synced, made)
+			}
+		}
+		return nil
+	})
+	c, err := OpenCloud(ctx, CloudOptions{Dir: dir})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	assert.Contains(t, synced, dir, "the data folder")
+	synced = nil
+	_, err = ensureCard(ctx, c, dir, "alice", "Alice")
+	require.NoError(t, err)
+	assert.Contains(t, synced, cards)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -289,3 +290,27 @@ func syncFolder(dir string) error {
 
 // syncDir writes a folder's entries to disk; tests replace it.
 var syncDir = (*os.File).Sync
+
+// mkdirDurable makes the folder dir, with the folders above it that are
+// missing, as os.MkdirAll does (permissions 0o700), and syncs the folder
+// that holds each one it makes (syncFolder), so that once it returns nil
+// a crash loses none of them, nor what is synced into them afterwards.
+// When a sync fails, it returns the error with the folders in place.
+func mkdirDurable(dir string) error {
+	err := os.Mkdir(dir, 0o700)
+	parent := filepath.Dir(dir)
+	if errors.Is(err, fs.ErrNotExist) && parent != dir {
+		if err = mkdirDurable(parent); err == nil {
+			err = os.Mkdir(dir, 0o700)
+		}
+	}
+	switch {
+	case err == nil:
+		return syncFolder(parent)
+	case errors.Is(err, fs.ErrExist):
+		if fi, serr := os.Stat(dir); serr == nil && fi.IsDir() {
+			return nil // made before, or by another setup, which syncs it
+		}
+	}
+	return err
+}
