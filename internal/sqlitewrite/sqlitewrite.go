@@ -98,7 +98,8 @@ func (l *Lock) Lock(ctx context.Context) error {
 // Unlock releases the lock taken by Lock.
 func (l *Lock) Unlock() { <-l.f.sem }
 
-// ErrClosed is returned by Batcher.Write after Close.
+// ErrClosed is returned by Batcher.Write and Batcher.Prepare after Close,
+// and by a Prepare that a Close races.
 var ErrClosed = errors.New("sqlitewrite: closed")
 
 // MaxBatch is the most write transactions that a Batcher commits
