@@ -106,7 +106,9 @@ type ClientOptions struct {
 // or 99999 does); the platform never redirects, and a redirect whose own
 // hop fails on the network is retried as any network error is. Such an
 // error matches ErrInternal, as a reply too large or that does not decode
-// does: the fault lies with the server at the base URL or with how the
+// does, and a 200 reply whose Content-Type is not one application/cbor
+// (another, none, or the header given twice; an error reply so is one
+// without an error body, below), though its body decodes: the fault lies with the server at the base URL or with how the
 // transport is set up to reach it, which no retry mends (so not
 // ErrUnavailable) and the call's arguments have no part in (so not
 // ErrInvalid). Errors of the platform come back as *Error (find it with
@@ -650,8 +652,9 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 	if int64(len(reply)) > c.opts.MaxReplyBytes {
 		return nil, 0, fmt.Errorf("%w: reply larger than %d bytes", ErrInternal, c.opts.MaxReplyBytes)
 	}
+	cbor := cborReply(resp.Header)
 	if resp.StatusCode != http.StatusOK {
-		e, byStatus, wait := clientError(resp.StatusCode, resp.Header.Get("Content-Type"), reply)
+		e, byStatus, wait := clientError(resp.StatusCode, cbor, reply)
 		e.RequestID = rid
 		if wait <= 0 {
 			wait = retryAfter(resp.Header.Get("Retry-After"))
@@ -665,6 +668,9 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 		}
 		return nil, wait, err
 	}
+	if !cbor {
+		return nil, 0, fmt.Errorf("%w: reply Content-Type %q is not one %s", ErrInternal, strings.Join(resp.Header.Values("Content-Type"), ", "), ContentType)
+	}
 	out := new(Out)
 	if err := wireDecodeReply(reply, out); err != nil {
 		return nil, 0, fmt.Errorf("%w: decoding reply: %v", ErrInternal, err)
@@ -672,13 +678,28 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 	return out, 0, nil
 }
 
+// cborReply reports whether a reply's header carries one Content-Type,
+// application/cbor (in any case, parameters allowed), as the handler takes
+// a request body (PROTOCOL.md §5.1): only then is its body the platform's.
+// Of a Content-Type given twice, whatever its values, none is taken, as
+// another reader of the reply could take another than the client would.
+func cborReply(h http.Header) bool {
+	vs := h.Values("Content-Type")
+	if len(vs) != 1 {
+		return false
+	}
+	mt, _, err := mime.ParseMediaType(vs[0])
+	return err == nil && mt == ContentType
+}
+
 // clientError turns an error reply into an *Error: the error body when
-// there is one of a known code, else the code that the status stands for
-// (an unknown code received then named in the message), byStatus then
-// true; and the retry time the body gives, 0 when none.
-func clientError(status int, contentType string, body []byte) (*Error, bool, time.Duration) {
+// there is one of a known code (only in a reply whose Content-Type is
+// application/cbor, cbor true: cborReply), else the code that the status
+// stands for (an unknown code received then named in the message),
+// byStatus then true; and the retry time the body gives, 0 when none.
+func clientError(status int, cbor bool, body []byte) (*Error, bool, time.Duration) {
 	msg, wait := "HTTP "+strconv.Itoa(status)+" without an error body", time.Duration(0)
-	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt == ContentType {
+	if cbor {
 		var e errorBody
 		if err := wireDecodeReply(body, &e); err == nil && e.Code != "" {
 			wait = retrySeconds(e.RetryAfter)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log"
 	"math"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -201,6 +202,70 @@ func TestClientRefusesOversizedAndUndecodableReplies(t *testing.T) {
 	require.ErrorIs(t, err, payflow.ErrInternal)
 	_, err = c.Challenge(context.Background(), &payflow.ChallengeRequest{CardID: "8944100000000000009"})
 	require.ErrorIs(t, err, payflow.ErrInternal)
+}
+
+// TestClientRefusesRepliesNotCBOR: a reply is taken as the platform's
+// only when it carries one Content-Type, application/cbor (in any case,
+// parameters allowed), as the handler takes a request body (PROTOCOL.md
+// §5.1). A 200 reply of another or of none, or of two, fails at once with
+// internal, sent once, as a reply that does not decode does, though its
+// body is a valid reply; an error reply of such a Content-Type is one
+// without an error body, whose code its status gives.
+func TestClientRefusesRepliesNotCBOR(t *testing.T) {
+	info := mustCBOR(t, &payflow.Info{Chain: [][]byte{{1}}})
+	finalState := mustCBOR(t, &payflow.Error{Code: "final_state", Message: "captured"})
+	for _, tc := range []struct {
+		name         string
+		contentTypes []string
+		taken        bool
+	}{
+		{"cbor", []string{payflow.ContentType}, true},
+		{"cbor with a parameter", []string{"Application/CBOR; charset=binary"}, true},
+		{"none", nil, false},
+		{"html", []string{"text/html; charset=utf-8"}, false},
+		{"octet stream", []string{"application/octet-stream"}, false},
+		{"malformed", []string{"application/cbor;;"}, false},
+		{"cbor twice", []string{payflow.ContentType, payflow.ContentType}, false},
+		{"cbor and html", []string{payflow.ContentType, "text/html"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sent atomic.Int32
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				sent.Add(1)
+				w.Header()["Content-Type"] = tc.contentTypes
+				if r.URL.Path == "/v1/info" {
+					w.Write(info)
+					return
+				}
+				w.WriteHeader(http.StatusConflict)
+				w.Write(finalState)
+			}))
+			defer srv.Close()
+			c := fastClient(t, srv.URL, 3)
+			out, err := c.Info(context.Background())
+			if tc.taken {
+				require.NoError(t, err)
+				assert.Equal(t, [][]byte{{1}}, out.Chain)
+			} else {
+				requireOnlySentinel(t, err, payflow.ErrInternal)
+				assert.Nil(t, out)
+			}
+			assert.Equal(t, int32(1), sent.Load())
+
+			sent.Store(0)
+			_, err = c.Cancel(context.Background(), "tok", payflow.ID{1})
+			e, ok := errors.AsType[*payflow.Error](err)
+			require.True(t, ok, "%v", err)
+			if tc.taken {
+				requireOnlySentinel(t, err, payflow.ErrFinal)
+				assert.Equal(t, payflow.Error{Code: "final_state", Message: "captured", Status: http.StatusConflict, RequestID: e.RequestID}, *e)
+			} else {
+				requireOnlySentinel(t, err, payflow.ErrInvalid)
+				assert.Equal(t, payflow.Error{Code: "invalid", Message: "HTTP 409 without an error body", Status: http.StatusConflict, RequestID: e.RequestID}, *e)
+			}
+			assert.Equal(t, int32(1), sent.Load())
+		})
+	}
 }
 
 // TestClientReplyLimitIsExact: a reply of MaxReplyBytes octets is read
@@ -895,7 +960,7 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 // Status is the status received, whose message is valid UTF-8 and whose
 // RequestID is the one sent; a *RateLimitedError is rate_limited and
 // waits more than nothing and at most an hour. A 200 reply that is no
-// Info fails as internal.
+// Info, or whose Content-Type is not application/cbor, fails as internal.
 func FuzzClientError(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status uint16, contentType, retryAfter string, body []byte) {
 		var sentID string
@@ -916,6 +981,9 @@ func FuzzClientError(f *testing.F) {
 		}
 		_, err = c.Info(context.Background())
 		if status == http.StatusOK {
+			if mt, _, perr := mime.ParseMediaType(contentType); err == nil && (perr != nil || mt != payflow.ContentType) {
+				t.Fatalf("200 reply of Content-Type %q taken", contentType)
+			}
 			if err != nil && !errors.Is(err, payflow.ErrInternal) {
 				t.Fatalf("200 reply: %v is not internal", err)
 			}
