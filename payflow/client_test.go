@@ -1008,6 +1008,58 @@ func FuzzClientError(f *testing.F) {
 	})
 }
 
+// FuzzClientRedirect gives the client a redirect of any status and any
+// Location, whose hop (any URL) is answered with a payment request's view.
+// The call never panics; it succeeds or fails with internal or
+// unavailable, never both; and a hop that keeps the method (307, 308)
+// carries the Idempotency-Key, the X-Request-ID and the body of the
+// request redirected, byte for byte.
+func FuzzClientRedirect(f *testing.F) {
+	f.Fuzz(func(t *testing.T, status uint8, location string) {
+		redirect := []int{http.StatusMovedPermanently, http.StatusFound, http.StatusSeeOther,
+			http.StatusTemporaryRedirect, http.StatusPermanentRedirect}[int(status)%5]
+		view := mustCBOR(t, &payflow.PaymentView{ID: payflow.ID{1}, State: "pending"})
+		var sent []*http.Request
+		var bodies [][]byte
+		hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			var body []byte
+			if r.Body != nil {
+				var err error
+				if body, err = io.ReadAll(r.Body); err != nil {
+					return nil, err
+				}
+			}
+			sent, bodies = append(sent, r), append(bodies, body)
+			h := http.Header{}
+			if len(sent) == 1 {
+				h.Set("Location", location)
+				return &http.Response{StatusCode: redirect, Header: h, Body: http.NoBody, Request: r}, nil
+			}
+			h.Set("Content-Type", payflow.ContentType)
+			return &http.Response{StatusCode: http.StatusOK, Header: h, Body: io.NopCloser(strings.NewReader(string(view))), Request: r}, nil
+		})}
+		c, err := payflow.NewClient("http://platform.invalid", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("signed request")})
+		if internal, unavailable := errors.Is(err, payflow.ErrInternal), errors.Is(err, payflow.ErrUnavailable); err != nil && internal == unavailable {
+			t.Fatalf("Location %q: %v is internal %v, unavailable %v", location, err, internal, unavailable)
+		}
+		if len(sent) < 2 || redirect != http.StatusTemporaryRedirect && redirect != http.StatusPermanentRedirect {
+			return
+		}
+		for _, h := range []string{payflow.IdempotencyKeyHeader, payflow.RequestIDHeader} {
+			if got, want := sent[1].Header.Get(h), sent[0].Header.Get(h); got != want || want == "" {
+				t.Fatalf("Location %q: hop's %s %q, first %q", location, h, got, want)
+			}
+		}
+		if sent[1].Method != http.MethodPost || string(bodies[1]) != string(bodies[0]) {
+			t.Fatalf("Location %q: hop %s %x, first %x", location, sent[1].Method, bodies[1], bodies[0])
+		}
+	})
+}
+
 // TestClientRefusesANilRequest: every call that takes a request refuses
 // a nil one with ErrInvalid, naming the request, and sends nothing.
 func TestClientRefusesANilRequest(t *testing.T) {
