@@ -3,6 +3,7 @@ package payflow
 import (
 	"encoding"
 	"io"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -24,7 +25,9 @@ import (
 //     time.Time (for which it is the zero time);
 //   - another simple value (not false, true, null or undefined), which
 //     mode takes for an integer n as n, in place of an integer or a string;
-//   - a text (RFC 3339) or floating-point time.Time;
+//   - a text (RFC 3339) or floating-point time.Time, or one of more
+//     seconds than a time.Time holds (wireLatestUnix), which mode takes
+//     wrapped to a time before every other;
 //   - an array of small integers in place of a byte string, which mode
 //     takes into a []byte or a [N]byte as its octets.
 //
@@ -205,7 +208,7 @@ func (p *wirePlan) check(data []byte) ([]byte, error) {
 	}
 	major := data[0] >> 5
 	switch {
-	case p.kind == wireTimeItem && major > 1,
+	case p.kind == wireTimeItem && (major > 1 || major == 0 && !wireTimeHeld(data)),
 		p.kind == wireBytesItem && major != 2,
 		p.kind == wireScalar && major == 7 && !p.simple: // the library takes simple(n) for the integer n
 		return nil, p.typeError(data)
@@ -245,6 +248,19 @@ func (p *wirePlan) check(data []byte) ([]byte, error) {
 		})
 	}
 	return wireSkipItem(data)
+}
+
+// wireLatestUnix is the latest Unix second that a time.Time holds: past
+// it, the seconds from year 1 to 1970 that time.Unix adds overflow, and
+// the time would come before every other.
+const wireLatestUnix = math.MaxInt64 - 62135596800
+
+// wireTimeHeld reports whether item data, the first of data, an unsigned
+// integer, is a Unix second that a time.Time holds (wireLatestUnix). Any
+// negative integer that the decoders take is held.
+func wireTimeHeld(data []byte) bool {
+	_, val, _ := wireHead(data)
+	return val <= wireLatestUnix
 }
 
 // field returns the field of struct plan p that the decoders fill under

@@ -3,6 +3,7 @@ package payflow
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
 	"testing"
@@ -60,6 +61,36 @@ func TestWireTimes(t *testing.T) {
 			assert.True(t, ok.want.Equal(b.at(v)), "%T %x", v, ok.item)
 		}
 	}
+}
+
+// TestWireTimesPastGoTime: a time of more seconds than time.Time holds
+// from 1970 on (math.MaxInt64 less the 62135596800 seconds from year 1 to
+// 1970, past the year 292277024626), which time.Unix would wrap to a time
+// before every other, is refused as of the wrong type, naming its field,
+// in a reply as in a request; the latest one that time.Time holds is taken,
+// after every earlier time, and so is the earliest integer of all.
+func TestWireTimesPastGoTime(t *testing.T) {
+	type timedRequest struct {
+		At time.Time `cbor:"1,keyasint"`
+	}
+	item := func(major byte, v uint64) []byte { return binary.BigEndian.AppendUint64([]byte{major<<5 | 27}, v) }
+	const latest = math.MaxInt64 - 62135596800
+	for _, v := range []uint64{latest + 1, math.MaxInt64} {
+		body := append([]byte{0xa1, 0x0e}, item(0, v)...) // {14: v}
+		err := wireDecodeReply(body, new(PaymentView))
+		assert.EqualError(t, err, "cbor: cannot unmarshal positive integer into Go struct field payflow.PaymentView.14 of type time.Time", "%d", v)
+		body[1] = 0x01
+		err = wireDecode(body, new(timedRequest))
+		assert.ErrorIs(t, err, ErrInvalid, "%d", v)
+		assert.EqualError(t, err, "payflow: invalid request: body is not a valid timedRequest: field 1 has the wrong type", "%d", v)
+	}
+	var v PaymentView
+	require.NoError(t, wireDecodeReply(append([]byte{0xa1, 0x0e}, item(0, latest)...), &v))
+	assert.Equal(t, int64(latest), v.ExpiresAt.Unix())
+	assert.True(t, v.ExpiresAt.After(time.Unix(1_800_000_000, 0)))
+	require.NoError(t, wireDecodeReply(append([]byte{0xa1, 0x0e}, item(1, math.MaxInt64)...), &v))
+	assert.Equal(t, int64(math.MinInt64), v.ExpiresAt.Unix())
+	assert.True(t, v.ExpiresAt.Before(time.Unix(-1, 0)))
 }
 
 // nestedTimed holds times at every depth a body may put them: in a
