@@ -108,8 +108,9 @@ type ClientOptions struct {
 // error matches ErrInternal, as a reply too large or that does not decode
 // does, and a 200 reply whose Content-Type is not one application/cbor
 // (another, none, or the header given twice; an error reply so is one
-// without an error body, below), though its body decodes: the fault lies with the server at the base URL or with how the
-// transport is set up to reach it, which no retry mends (so not
+// without an error body, below), though its body decodes: the fault lies
+// with the server at the base URL or with how the transport is set up to
+// reach it, which no retry mends (so not
 // ErrUnavailable) and the call's arguments have no part in (so not
 // ErrInvalid). Errors of the platform come back as *Error (find it with
 // errors.As: the error of a reply without the platform's error body only
@@ -652,7 +653,7 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 	if int64(len(reply)) > c.opts.MaxReplyBytes {
 		return nil, 0, fmt.Errorf("%w: reply larger than %d bytes", ErrInternal, c.opts.MaxReplyBytes)
 	}
-	cbor := cborReply(resp.Header)
+	cbor := cborContent(resp.Header)
 	if resp.StatusCode != http.StatusOK {
 		e, byStatus, wait := clientError(resp.StatusCode, cbor, reply)
 		e.RequestID = rid
@@ -678,12 +679,12 @@ func clientAttempt[Out any](ctx context.Context, c *Client, method, path, token,
 	return out, 0, nil
 }
 
-// cborReply reports whether a reply's header carries one Content-Type,
-// application/cbor (in any case, parameters allowed), as the handler takes
-// a request body (PROTOCOL.md §5.1): only then is its body the platform's.
-// Of a Content-Type given twice, whatever its values, none is taken, as
-// another reader of the reply could take another than the client would.
-func cborReply(h http.Header) bool {
+// cborContent reports whether a header carries one Content-Type,
+// application/cbor (in any case, parameters allowed): the handler takes a
+// request body only then, and the client a reply's (PROTOCOL.md §5.1). Of
+// a Content-Type given twice, whatever its values, none is taken, as
+// another reader could take another than the handler or client would.
+func cborContent(h http.Header) bool {
 	vs := h.Values("Content-Type")
 	if len(vs) != 1 {
 		return false
@@ -694,7 +695,7 @@ func cborReply(h http.Header) bool {
 
 // clientError turns an error reply into an *Error: the error body when
 // there is one of a known code (only in a reply whose Content-Type is
-// application/cbor, cbor true: cborReply), else the code that the status
+// application/cbor, cbor true: cborContent), else the code that the status
 // stands for (an unknown code received then named in the message),
 // byStatus then true; and the retry time the body gives, 0 when none.
 func clientError(status int, cbor bool, body []byte) (*Error, bool, time.Duration) {

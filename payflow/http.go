@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"path"
 	"runtime/debug"
@@ -437,8 +436,7 @@ func checkContentType(r *http.Request) error {
 	if err := checkContentTypeOnce(r); err != nil {
 		return err
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != ContentType {
+	if !cborContent(r.Header) {
 		return fmt.Errorf("%w: content type must be %s", ErrInvalid, ContentType)
 	}
 	return nil
