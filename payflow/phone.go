@@ -92,6 +92,10 @@ const DefaultMaxRateLimitPause = 5 * time.Second
 // *Client, is none); the zero value of the others is the default.
 type PhoneOptions struct {
 	// API is the platform: a *Client over HTTP or a *Platform in process.
+	// A call of it that returns neither a reply nor an error (a nil
+	// reply with a nil error, a fault of the API) is taken as one that
+	// failed with ErrInternal, as the handler answers it over HTTP
+	// (PROTOCOL.md §5.4): no answer of the platform.
 	API API
 	// Queue is the service queue that the phone's scanner feeds with
 	// Observe; nil makes one with default options for the phone's role.
@@ -261,7 +265,7 @@ func (p *phone) init(role adv.Role, card phoneCard, opts PhoneOptions) error {
 			return err
 		}
 	}
-	p.role, p.card, p.api, p.queue, p.opts = role, card, opts.API, q, opts
+	p.role, p.card, p.api, p.queue, p.opts = role, card, answeredAPI{opts.API}, q, opts
 	p.names = make(map[adv.EID]peerName)
 	return nil
 }
@@ -1576,4 +1580,89 @@ func showsSignedLines(r *record.PaymentRequest, lines []Line, legs []AssetLeg) b
 		bad = bad || l.Asset != legs[i].Asset || l.Amount != legs[i].Amount
 	}
 	return !bad
+}
+
+// answeredAPI is the API of a phone: each call of api that returns
+// neither a reply nor an error fails with ErrInternal (answered), as the
+// handler answers such a call over HTTP, so that the phone takes it as no
+// answer of the platform rather than dereferencing a nil reply.
+type answeredAPI struct{ api API }
+
+// answered returns v and err, or ErrInternal, naming call, when v is nil
+// and err is nil.
+func answered[T any](call string, v *T, err error) (*T, error) {
+	if v == nil && err == nil {
+		return nil, fmt.Errorf("%w: the platform's %s gave neither a reply nor an error", ErrInternal, call)
+	}
+	return v, err
+}
+
+func (a answeredAPI) Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error) {
+	v, err := a.api.Challenge(ctx, req)
+	return answered("challenge", v, err)
+}
+
+func (a answeredAPI) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error) {
+	v, err := a.api.Login(ctx, req)
+	return answered("login", v, err)
+}
+
+func (a answeredAPI) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
+	v, err := a.api.Resolve(ctx, token, req)
+	return answered("resolution", v, err)
+}
+
+func (a answeredAPI) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
+	v, err := a.api.Pair(ctx, req)
+	return answered("pairing", v, err)
+}
+
+func (a answeredAPI) Session(ctx context.Context, token string, id ID) (*SessionView, error) {
+	v, err := a.api.Session(ctx, token, id)
+	return answered("session read", v, err)
+}
+
+func (a answeredAPI) Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error) {
+	v, err := a.api.Catalog(ctx, token, merchantID)
+	return answered("catalog read", v, err)
+}
+
+func (a answeredAPI) CreateRequest(ctx context.Context, req *CreateRequest) (*PaymentView, error) {
+	v, err := a.api.CreateRequest(ctx, req)
+	return answered("payment request", v, err)
+}
+
+func (a answeredAPI) Payment(ctx context.Context, token string, id ID) (*PaymentView, error) {
+	v, err := a.api.Payment(ctx, token, id)
+	return answered("payment read", v, err)
+}
+
+func (a answeredAPI) Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error) {
+	v, err := a.api.Approve(ctx, req)
+	return answered("consent", v, err)
+}
+
+func (a answeredAPI) Decline(ctx context.Context, token string, id ID) (*PaymentView, error) {
+	v, err := a.api.Decline(ctx, token, id)
+	return answered("decline", v, err)
+}
+
+func (a answeredAPI) Cancel(ctx context.Context, token string, id ID) (*PaymentView, error) {
+	v, err := a.api.Cancel(ctx, token, id)
+	return answered("cancellation", v, err)
+}
+
+func (a answeredAPI) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
+	v, err := a.api.Capture(ctx, token, req)
+	return answered("capture", v, err)
+}
+
+func (a answeredAPI) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {
+	v, err := a.api.Refund(ctx, req)
+	return answered("refund", v, err)
+}
+
+func (a answeredAPI) Info(ctx context.Context) (*Info, error) {
+	v, err := a.api.Info(ctx)
+	return answered("info", v, err)
 }
