@@ -403,6 +403,36 @@ func TestSigner(t *testing.T) {
 	assert.False(t, simcard.VerifyChallenge(&ecdsa.PublicKey{Curve: elliptic.P256()}, v.Enrolment.ICCID, challenge, sig))
 }
 
+// TestVerifyChallengeP256Only: a card signs with ECDSA P-256 alone (PROTOCOL.md
+// §2.7), so a signature of the challenge message by a key on another curve
+// verifies nothing, and a key with coordinates but no curve verifies
+// nothing either, without panicking.
+func TestVerifyChallengeP256Only(t *testing.T) {
+	iccid := "89014103211118510720"
+	challenge := bytes.Repeat([]byte{0xC1}, 16)
+	msg, err := simcard.ChallengeMessage(iccid, challenge)
+	require.NoError(t, err)
+	digest := sha256.Sum256(msg)
+	for _, curve := range []elliptic.Curve{elliptic.P224(), elliptic.P384(), elliptic.P521()} {
+		key, err := ecdsa.GenerateKey(curve, rand.Reader)
+		require.NoError(t, err)
+		sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+		require.NoError(t, err)
+		require.True(t, ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig), "the signature itself is good")
+		assert.False(t, simcard.VerifyChallenge(&key.PublicKey, iccid, challenge, sig), curve.Params().Name)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	sig, err := ecdsa.SignASN1(rand.Reader, key, digest[:])
+	require.NoError(t, err)
+	require.True(t, simcard.VerifyChallenge(&key.PublicKey, iccid, challenge, sig))
+	//lint:ignore SA1019 a key built from its coordinates alone, as a caller may build one
+	noCurve := &ecdsa.PublicKey{X: key.X, Y: key.Y}
+	assert.NotPanics(t, func() {
+		assert.False(t, simcard.VerifyChallenge(noCurve, iccid, challenge, sig))
+	})
+}
+
 // TestChallengeICCIDLength: the ICCID's length is one octet of the signed
 // message, so an ICCID of 257 octets would be written as 1 and its message
 // would be that of its first octet with a longer challenge. ChallengeMessage

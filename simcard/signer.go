@@ -41,10 +41,11 @@ func ChallengeMessage(iccid string, challenge []byte) ([]byte, error) {
 
 // VerifyChallenge reports whether sig (ASN.1 DER) is the card's answer to
 // challenge: a signature by pub of ChallengeMessage(iccid, challenge). A
-// nil pub, one without a point, or an iccid that is not a valid ICCID
+// card signs with ECDSA P-256 alone: a nil pub, one without a point, one
+// on another curve or on none, or an iccid that is not a valid ICCID
 // verifies nothing.
 func VerifyChallenge(pub *ecdsa.PublicKey, iccid string, challenge, sig []byte) bool {
-	if !record.HasPoint(pub) {
+	if !record.HasPoint(pub) || pub.Curve != elliptic256 {
 		return false
 	}
 	msg, err := ChallengeMessage(iccid, challenge)
