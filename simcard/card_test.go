@@ -609,6 +609,28 @@ func TestAppendPublicKeyTemplateWithoutPoint(t *testing.T) {
 	assert.Equal(t, prefix, simcard.AppendPublicKeyTemplate(prefix, &ecdsa.PublicKey{Curve: elliptic.P256()}))
 }
 
+// TestAppendPublicKeyTemplateP256Only: the template is GENERATE KEY's answer
+// for a P-256 key, 7F49 43 | 86 41 04 || X || Y, which ParsePublicKeyTemplate
+// reads back; a key on another curve, whose point has another length
+// (P-521's, of 133 octets, one that a one-octet BER length cannot even
+// carry), appends nothing.
+func TestAppendPublicKeyTemplateP256Only(t *testing.T) {
+	prefix := []byte{1, 2}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	b := simcard.AppendPublicKeyTemplate(prefix, &key.PublicKey)
+	require.Len(t, b, len(prefix)+5+65)
+	assert.Equal(t, []byte{0x7F, 0x49, 0x43, 0x86, 0x41, 0x04}, b[len(prefix):len(prefix)+6])
+	pub, err := simcard.ParsePublicKeyTemplate(b[len(prefix):])
+	require.NoError(t, err)
+	assert.True(t, key.PublicKey.Equal(pub))
+	for _, curve := range []elliptic.Curve{elliptic.P224(), elliptic.P384(), elliptic.P521()} {
+		key, err := ecdsa.GenerateKey(curve, rand.Reader)
+		require.NoError(t, err)
+		assert.Equal(t, prefix, simcard.AppendPublicKeyTemplate(prefix, &key.PublicKey), curve.Params().Name)
+	}
+}
+
 // FuzzParsePublicKeyTemplate: the answer of GENERATE KEY is parsed without
 // panicking, and what is accepted is re-encoded identically.
 func FuzzParsePublicKeyTemplate(f *testing.F) {

@@ -135,11 +135,12 @@ func (s *Signer) Sign(_ io.Reader, challenge []byte, opts crypto.SignerOpts) ([]
 	return nil, ErrRawDigest
 }
 
-// AppendPublicKeyTemplate appends the answer of GENERATE KEY for pub:
-// 7F49 43 | 86 41 04 || X || Y. A key that is nil, has no point or cannot
-// be encoded appends nothing.
+// AppendPublicKeyTemplate appends the answer of GENERATE KEY for pub, a
+// P-256 key: 7F49 43 | 86 41 04 || X || Y. A key that is nil, has no
+// point, is on another curve or on none, or cannot be encoded appends
+// nothing.
 func AppendPublicKeyTemplate(b []byte, pub *ecdsa.PublicKey) []byte {
-	if !record.HasPoint(pub) {
+	if !record.HasPoint(pub) || pub.Curve != elliptic256 {
 		return b
 	}
 	pt, err := pub.Bytes()
