@@ -559,6 +559,17 @@ func TestPersonaliseAfterAnotherCA(t *testing.T) {
 
 func TestPadPIN(t *testing.T) {
 	assert.Equal(t, unhex(t, "31323334FFFFFFFFFFFFFFFF"), simcard.PadPIN("1234"))
+	for _, pin := range []string{"1234", "123456", "123456789012"} {
+		got, ok := simcard.UnpadPIN(simcard.PadPIN(pin))
+		assert.True(t, ok, pin)
+		assert.Equal(t, pin, string(got), "UnpadPIN reverses PadPIN")
+	}
+	// What is not a PIN is not padded: a PIN of 13 digits was cut to its
+	// first 12, another PIN, and one of 3 digits, a letter or an FF padded
+	// into what UnpadPIN refuses.
+	for _, pin := range []string{"1234567890123", "123", "12a4", "12\xFF4", ""} {
+		assert.Nil(t, simcard.PadPIN(pin), "%q", pin)
+	}
 	for name, tt := range map[string]struct {
 		in  string
 		pin string

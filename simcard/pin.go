@@ -15,8 +15,14 @@ func ValidPUK[T ~string | ~[]byte](puk T) bool {
 }
 
 // PadPIN returns pin padded with FF octets to 12 octets: the form of the
-// current PIN in CHANGE REFERENCE DATA.
+// current PIN in CHANGE REFERENCE DATA, which UnpadPIN reads back. A pin
+// that is not a PIN (ValidPIN) returns nil: one over 12 octets would be
+// cut to another PIN, and any other would be padded into what UnpadPIN,
+// and the card, refuse.
 func PadPIN(pin string) []byte {
+	if !ValidPIN(pin) {
+		return nil
+	}
 	b := make([]byte, MaxPIN)
 	n := copy(b, pin)
 	for i := n; i < MaxPIN; i++ {
