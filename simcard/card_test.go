@@ -104,6 +104,25 @@ func TestStatusErrorIs(t *testing.T) {
 	}
 }
 
+// TestNilStatusError: a nil *StatusError, which names no status word,
+// matches no sentinel, counts no tries and has a message, without
+// panicking, as the nil *Card and *Signer do.
+func TestNilStatusError(t *testing.T) {
+	var e *simcard.StatusError
+	var err error = e
+	require.NotPanics(t, func() {
+		for _, s := range []error{simcard.ErrWrongPIN, simcard.ErrPINBlocked, simcard.ErrWrongPUK, simcard.ErrPUKBlocked,
+			simcard.ErrPINRequired, simcard.ErrNotReadable, simcard.ErrConditions, simcard.ErrNotFound,
+			simcard.ErrRefused, simcard.ErrMemory, simcard.ErrCardFailure} {
+			assert.False(t, errors.Is(err, s), "%v", s)
+		}
+		n, ok := e.TriesLeft()
+		assert.False(t, ok)
+		assert.Zero(t, n)
+		assert.Equal(t, "simcard: no status word", err.Error())
+	})
+}
+
 // script is a Transmitter that checks each command against an expected one
 // and answers with a canned response.
 type script struct {

@@ -63,8 +63,11 @@ type StatusError struct {
 	Ins byte
 }
 
-// Error implements error.
+// Error implements error. A nil *StatusError names no status word.
 func (e *StatusError) Error() string {
+	if e == nil {
+		return "simcard: no status word"
+	}
 	return fmt.Sprintf("simcard: instruction %02X: status word %04X", e.Ins, e.SW)
 }
 
@@ -72,9 +75,10 @@ func (e *StatusError) Error() string {
 // whether SW is one answering an instruction that presents the PIN or the
 // PUK (VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER). A 63Cx
 // answering any other instruction, GET RESPONSE included, counts no tries
-// of the PIN or PUK: TriesLeft reports false for it.
+// of the PIN or PUK: TriesLeft reports false for it, as for a nil
+// *StatusError.
 func (e *StatusError) TriesLeft() (int, bool) {
-	if e.SW&0xFFF0 != SWWrongPINBase || !hasTries(e.Ins) {
+	if e == nil || e.SW&0xFFF0 != SWWrongPINBase || !hasTries(e.Ins) {
 		return 0, false
 	}
 	return int(e.SW & 0x0F), true
@@ -93,8 +97,12 @@ func hasTries(ins byte) bool {
 // or the PUK. A status word answering GET RESPONSE (Ins InsGetResponse)
 // matches none of the PIN and PUK sentinels (those four and
 // ErrPINRequired): the command it follows was carried out, and GET
-// RESPONSE presents no PIN or PUK and needs none.
+// RESPONSE presents no PIN or PUK and needs none. A nil *StatusError
+// matches none.
 func (e *StatusError) Is(target error) bool {
+	if e == nil {
+		return false
+	}
 	puk := e.Ins == InsResetRetryCounter
 	pin := !puk && hasTries(e.Ins)
 	switch target {
