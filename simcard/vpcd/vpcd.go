@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"net"
 	"strconv"
 	"time"
@@ -82,9 +83,14 @@ var ErrNoCard = errors.New("vpcd: no card")
 // Bridge.Run for a nil context.
 var ErrArgument = errors.New("vpcd: nil context or connection")
 
-// ErrATR is returned by Serve and Bridge.Run for an ATR that no frame can
-// carry: empty, or longer than 65535 octets.
-var ErrATR = errors.New("vpcd: ATR empty or longer than a frame")
+// ErrATR is returned by Serve and Bridge.Run for an ATR that is not one
+// (ISO/IEC 7816-3): TS 3B or 3F, T0, the interface octets that T0 and
+// each TDi announce, the historical octets that T0 counts, and TCK, present
+// unless T=0 alone is offered, making the XOR of T0 to TCK zero; 33 octets
+// at most. pcscd, through the vpcd driver, takes none longer (its
+// MAX_ATR_SIZE) nor a malformed one: it would show the card in the reader
+// and never power it.
+var ErrATR = errors.New("vpcd: malformed ATR")
 
 // ErrAddr is returned by CheckAddr and Bridge.Run for an address that is
 // not host:port with a port number from 1 to 65535.
@@ -108,7 +114,7 @@ func CheckAddr(addr string) error {
 // DefaultATR) until conn is closed by vpcd (it then returns nil), ctx is
 // cancelled (it closes conn and returns ctx.Err()), or an error occurs.
 // A card whose Transmit fails answers 6F00. A nil ctx or conn (ErrArgument),
-// no card (ErrNoCard) or an atr that no frame can carry (ErrATR) is refused
+// no card (ErrNoCard) or an atr that is not an ATR (ErrATR) is refused
 // before anything is read.
 func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 	if ctx == nil || nilptr.Is(conn) {
@@ -180,8 +186,7 @@ func Serve(ctx context.Context, conn net.Conn, card Card, atr []byte) error {
 
 // check returns the ATR to answer, atr or DefaultATR when atr is nil. It
 // refuses no card (nil, or a nil pointer whose methods would panic), and an
-// ATR that a frame cannot carry: a frame's length is two octets, and a frame
-// of none is no answer.
+// ATR that is not one (see ErrATR).
 func check(card Card, atr []byte) ([]byte, error) {
 	if nilptr.Is(card) {
 		return nil, ErrNoCard
@@ -189,10 +194,58 @@ func check(card Card, atr []byte) ([]byte, error) {
 	if atr == nil {
 		atr = DefaultATR
 	}
-	if len(atr) == 0 || len(atr) > 0xFFFF {
-		return nil, fmt.Errorf("%w: %d octets", ErrATR, len(atr))
+	if err := checkATR(atr); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrATR, err)
 	}
 	return atr, nil
+}
+
+// maxATR is the longest ATR: TS and 32 octets more (ISO/IEC 7816-3),
+// pcsc-lite's MAX_ATR_SIZE.
+const maxATR = 33
+
+// checkATR reads atr as ISO/IEC 7816-3 lays an ATR out and says what
+// breaks the layout, if anything (see ErrATR).
+func checkATR(atr []byte) error {
+	if len(atr) < 2 || len(atr) > maxATR {
+		return fmt.Errorf("%d octets, not 2 to %d", len(atr), maxATR)
+	}
+	if atr[0] != 0x3B && atr[0] != 0x3F {
+		return fmt.Errorf("TS %02X, not 3B or 3F", atr[0])
+	}
+	// y: the interface octets present at this level (bits 5 to 8 of T0 or
+	// TDi: TA, TB, TC, TD); tck: a protocol other than T=0 is offered.
+	y, historical, i, tck := atr[1]>>4, int(atr[1]&0x0F), 2, false
+	for y != 0 {
+		n := bits.OnesCount8(y)
+		if len(atr) < i+n {
+			return errors.New("interface octets cut short")
+		}
+		i += n
+		if y&0x8 == 0 {
+			break
+		}
+		td := atr[i-1]
+		tck = tck || td&0x0F != 0
+		y = td >> 4
+	}
+	want := i + historical
+	if tck {
+		want++
+	}
+	if len(atr) != want {
+		return fmt.Errorf("%d octets where T0 and TD announce %d", len(atr), want)
+	}
+	if tck {
+		var x byte
+		for _, b := range atr[1:] {
+			x ^= b
+		}
+		if x != 0 {
+			return errors.New("TCK does not check")
+		}
+	}
+	return nil
 }
 
 // Bridge keeps a card inserted in a vpcd reader: it connects to vpcd,
@@ -205,8 +258,8 @@ type Bridge struct {
 	Addr string
 	// Card is the card to insert.
 	Card Card
-	// ATR is the card's answer to reset, 1 to 65535 octets; nil means
-	// DefaultATR.
+	// ATR is the card's answer to reset, an ATR of ISO/IEC 7816-3 of at
+	// most 33 octets (see ErrATR); nil means DefaultATR.
 	ATR []byte
 	// Retry is the pause before connecting again; zero or less means one
 	// second.
@@ -218,7 +271,7 @@ type Bridge struct {
 // Run connects and serves until ctx is cancelled, then returns nil. It
 // returns an error only for a protocol violation by vpcd (ErrFrame) and,
 // before connecting, for a nil ctx (ErrArgument), a nil Bridge or no Card
-// (ErrNoCard), an ATR that no frame can carry (ErrATR) or a malformed Addr
+// (ErrNoCard), an ATR that is not one (ErrATR) or a malformed Addr
 // (ErrAddr, see CheckAddr). A well-formed address that cannot be reached,
 // as while pcscd has not started vpcd yet or restarts, or whose host does
 // not resolve, is tried again every Retry until ctx is cancelled.

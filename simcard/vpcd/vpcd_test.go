@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -126,27 +127,61 @@ func TestServeCancel(t *testing.T) {
 	assert.ErrorIs(t, <-done, context.Canceled)
 }
 
-// TestServeRefusesUnframableATR: an ATR that a frame cannot carry, empty
-// or longer than 65535 octets, is refused with ErrATR before any frame is
-// answered, where its length was cut to 16 bits and the stream broken.
+// TestServeRefusesUnframableATR: an ATR that is no ATR (ISO/IEC 7816-3),
+// empty, longer than 33 octets or of another structure, is refused with
+// ErrATR before any frame is answered: pcscd (its vpcd driver) takes no
+// ATR over 33 octets, nor a malformed one, and showed the card in its
+// reader but never powered it; one over 65535 octets had its length cut
+// to 16 bits and broke the stream.
 func TestServeRefusesUnframableATR(t *testing.T) {
+	def := vpcd.DefaultATR
+	withTCK := func(b ...byte) []byte {
+		var x byte
+		for _, c := range b[1:] {
+			x ^= c
+		}
+		return append(b, x)
+	}
+	// 16 interface octets: TA TB TC TD of levels 1 to 3, TD4 alone, then
+	// TA5 TB5 TC5, offering T=1.
+	iface := []byte{0x11, 0x11, 0x11, 0xF1, 0x11, 0x11, 0x11, 0xF1, 0x11, 0x11, 0x11, 0x81, 0x71, 0x11, 0x11, 0x11}
 	for name, atr := range map[string][]byte{
-		"empty":        {},
-		"65536 octets": make([]byte, 0x10000),
+		"empty":                {},
+		"TS alone":             {0x3B},
+		"TS not 3B or 3F":      {0x3C, 0x00},
+		"historical cut short": def[:len(def)-2],
+		"no TCK though T=1":    def[:len(def)-1],
+		"wrong TCK":            append(bytes.Clone(def[:len(def)-1]), def[len(def)-1]^1),
+		"an octet after TCK":   append(bytes.Clone(def), 0),
+		"TD cut short":         {0x3B, 0x80},
+		"TCK though T=0 alone": withTCK(0x3B, 0x00),
+		"34 octets":            withTCK(slices.Concat([]byte{0x3B, 0xFF}, iface, make([]byte, 15))...),
+		"65536 octets":         make([]byte, 0x10000),
 	} {
 		t.Run(name, func(t *testing.T) {
 			conn := &streamConn{r: bytes.NewReader([]byte{0, 1, vpcd.GetATR})}
 			err := vpcd.Serve(context.Background(), conn, newCard(t), atr)
 			assert.ErrorIs(t, err, vpcd.ErrATR)
+			assert.Empty(t, conn.w.Bytes(), "nothing answered")
 		})
 	}
-	conn := &streamConn{r: bytes.NewReader([]byte{0, 1, vpcd.GetATR})}
-	assert.NoError(t, vpcd.Serve(context.Background(), conn, newCard(t), make([]byte, 0xFFFF)), "65535 octets fit a frame")
+	for name, atr := range map[string][]byte{
+		"the default":                  def,
+		"T=0 alone, no TCK":            {0x3B, 0x00},
+		"T=0 alone, historical octets": {0x3F, 0x02, 0x80, 0x00},
+		"33 octets":                    withTCK(slices.Concat([]byte{0x3B, 0xFE}, iface, make([]byte, 14))...),
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn := &streamConn{r: bytes.NewReader([]byte{0, 1, vpcd.GetATR})}
+			require.NoError(t, vpcd.Serve(context.Background(), conn, newCard(t), atr))
+			assert.Equal(t, append([]byte{0, byte(len(atr))}, atr...), conn.w.Bytes())
+		})
+	}
 
 	// A Bridge refuses it at once rather than connecting again and again.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	b := &vpcd.Bridge{Addr: "127.0.0.1:1", Card: newCard(t), ATR: make([]byte, 0x10000)}
+	b := &vpcd.Bridge{Addr: "127.0.0.1:1", Card: newCard(t), ATR: append(bytes.Clone(def), 0)}
 	assert.ErrorIs(t, b.Run(ctx), vpcd.ErrATR)
 }
 
@@ -263,10 +298,11 @@ func TestBridgeNegativeRetry(t *testing.T) {
 type streamConn struct {
 	net.Conn
 	r io.Reader
+	w bytes.Buffer // what Serve answered
 }
 
 func (c *streamConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
-func (c *streamConn) Write(b []byte) (int, error) { return len(b), nil }
+func (c *streamConn) Write(b []byte) (int, error) { return c.w.Write(b) }
 func (c *streamConn) Close() error                { return nil }
 
 // FuzzServe feeds Serve an arbitrary byte stream from vpcd: it never
@@ -286,5 +322,29 @@ func FuzzServe(f *testing.F) {
 		if err != nil && !errors.Is(err, vpcd.ErrFrame) && !errors.Is(err, io.ErrUnexpectedEOF) {
 			t.Fatalf("unexpected error %v", err)
 		}
+	})
+}
+
+// FuzzATR has Serve answer vpcd's get-ATR control with an arbitrary ATR: it
+// never panics, and either refuses the ATR (ErrATR) before answering
+// anything or answers it whole, in one frame, when it has 2 to 33 octets
+// and TS 3B or 3F.
+func FuzzATR(f *testing.F) {
+	f.Add(vpcd.DefaultATR)
+	f.Add([]byte{0x3B, 0x00})
+	f.Add([]byte{0x3B, 0x80})
+	f.Fuzz(func(t *testing.T, atr []byte) {
+		conn := &streamConn{r: bytes.NewReader([]byte{0, 1, vpcd.GetATR})}
+		err := vpcd.Serve(context.Background(), conn, newCard(t), atr)
+		if atr == nil {
+			atr = vpcd.DefaultATR
+		}
+		if err != nil {
+			require.ErrorIs(t, err, vpcd.ErrATR)
+			require.Empty(t, conn.w.Bytes())
+			return
+		}
+		require.True(t, len(atr) >= 2 && len(atr) <= 33 && (atr[0] == 0x3B || atr[0] == 0x3F), "% X", atr)
+		require.Equal(t, append([]byte{0, byte(len(atr))}, atr...), conn.w.Bytes())
 	})
 }
