@@ -39,7 +39,8 @@ const (
 // (wireUnmarshal): undefined; null but for a pointer, a slice, a map, an
 // interface or the zero time; another simple value for an integer or a
 // string; a time that is not integer Unix seconds; an array of small
-// integers for a byte string.
+// integers for a byte string; a text string that is not UTF-8 under a key
+// that the response decoder ignores, which the library skips unread.
 var (
 	wireEnc     cbor.EncMode
 	wireDec     cbor.DecMode

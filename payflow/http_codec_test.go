@@ -734,3 +734,22 @@ func TestWireUndefinedInSkippedValues(t *testing.T) {
 	}
 	require.NoError(t, wireDecodeReply([]byte{0xa1, 0x10, 0x81, 0xf6}, new(Catalog)), "null under a key ignored")
 }
+
+// TestWireTextInSkippedValues: a text string that is not UTF-8 is
+// refused also inside values the reply decoder ignores (a key it does not
+// know), as it is in a field (PROTOCOL.md §5.1: the client decodes a reply
+// by the request's rules but for the keys it ignores).
+func TestWireTextInSkippedValues(t *testing.T) {
+	for _, body := range [][]byte{
+		{0xa1, 0x10, 0x61, 0xff},                   // {16: "\xff"}
+		{0xa1, 0x10, 0x81, 0x61, 0xff},             // {16: ["\xff"]}
+		{0xa1, 0x10, 0xa1, 0x61, 0xff, 0x01},       // {16: {"\xff": 1}}
+		{0xa1, 0x10, 0xa1, 0x01, 0x62, 0xc3, 0x28}, // {16: {1: "\xc3("}}
+	} {
+		err := wireDecodeReply(body, new(Catalog))
+		require.Error(t, err, "%x", body)
+		assert.Equal(t, "cbor: invalid UTF-8 string", err.Error(), "%x", body)
+	}
+	require.Error(t, wireDecodeReply([]byte{0xa1, 0x02, 0x61, 0xff}, new(Catalog)), "in a field")
+	require.NoError(t, wireDecodeReply([]byte{0xa1, 0x10, 0x62, 0xc3, 0xa9}, new(Catalog)), "UTF-8 under a key ignored")
+}

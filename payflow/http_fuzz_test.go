@@ -266,11 +266,19 @@ func FuzzWireReply(f *testing.F) {
 	f.Add(uint8(4), []byte{0xf6})
 	f.Add(uint8(4), []byte{0xa1, 0x03, 0xf7})
 	f.Add(uint8(5), []byte{0xa1, 0x09, 0x82, 0xa0, 0xf7})
+	// A text string that is not UTF-8 under a key ignored.
+	f.Add(uint8(4), []byte{0xa1, 0x10, 0x81, 0x61, 0xff})
 	f.Fuzz(func(t *testing.T, kind uint8, data []byte) {
 		fresh := wireReplyTypes[int(kind)%len(wireReplyTypes)]
 		v := fresh()
 		if err := wireDecodeReply(data, v); err != nil {
 			return
+		}
+		// A reply taken holds no text string that is not UTF-8, under a
+		// key ignored too: decoded whole, none of it is skipped.
+		var whole any
+		if err := wireDecResp.Unmarshal(data, &whole); err != nil && err.Error() == "cbor: invalid UTF-8 string" {
+			t.Fatalf("reply %x taken with a text string that is not UTF-8", data)
 		}
 		wireKindsKept(t, wireDecResp, data, v)
 		wireRoundTrip(t, v, fresh, wireDecodeReply)

@@ -2,6 +2,7 @@ package payflow
 
 import (
 	"encoding"
+	"errors"
 	"io"
 	"math"
 	"reflect"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -29,11 +31,14 @@ import (
 //     seconds than a time.Time holds (wireLatestUnix), which mode takes
 //     wrapped to a time before every other;
 //   - an array of small integers in place of a byte string, which mode
-//     takes into a []byte or a [N]byte as its octets.
+//     takes into a []byte or a [N]byte as its octets;
+//   - a text string that is not UTF-8 in a value that mode skips unread
+//     (under a key that the reply decoder ignores).
 //
 // The error of such an item is the decoders' own for a value of the
 // wrong type, a *cbor.UnmarshalTypeError that names the field of v's type
-// that holds it and the Go type of the item's place. A body of null or
+// that holds it and the Go type of the item's place, but for a text
+// string that is not UTF-8, whose error is theirs for one. A body of null or
 // undefined is refused as not a map where v points to a struct or a map.
 func wireUnmarshal(mode cbor.DecMode, data []byte, v any) error {
 	if err := mode.Unmarshal(data, v); err != nil {
@@ -364,9 +369,15 @@ func wireCheckItems(data []byte, each func(i int, items []byte) ([]byte, error))
 	return items, nil
 }
 
+// errWireText is the decoders' error for a text string that is not
+// UTF-8.
+var errWireText = errors.New("cbor: invalid UTF-8 string")
+
 // wireSkipItem returns what follows item data, the first of data, the
 // decoders' error for undefined if it holds one (at any depth), in place
-// of a value of any type.
+// of a value of any type, and their error for a text string that is not
+// UTF-8 (at any depth: the decoders read no text string of a value they
+// skip, under a key the reply decoder ignores).
 func wireSkipItem(data []byte) ([]byte, error) {
 	major, val, head := wireHead(data)
 	switch {
@@ -378,7 +389,11 @@ func wireSkipItem(data []byte) ([]byte, error) {
 		if val > uint64(len(data)-head) {
 			return nil, io.ErrUnexpectedEOF
 		}
-		return data[head+int(val):], nil
+		end := head + int(val)
+		if major == 3 && !utf8.Valid(data[head:end]) {
+			return nil, errWireText
+		}
+		return data[end:], nil
 	case major == 4 || major == 5:
 		return wireCheckItems(data, func(_ int, items []byte) ([]byte, error) { return wireSkipItem(items) })
 	case major == 6:
