@@ -226,7 +226,8 @@ func checkOptions(opts ...option) error {
 // bodies, bearer tokens, error bodies of type Error with the status of their
 // code (an error of api that wraps no sentinel, or an *Error of an unknown
 // code, is internal, its text only logged, and so is a call of api that
-// returns a nil reply with a nil error), idempotent POSTs with stored
+// returns a nil reply with a nil error, or a reply holding a text string
+// that is not UTF-8, which no client decodes), idempotent POSTs with stored
 // replies, body size limits, a request ID on every reply, one log record per
 // request and panics turned into 500 replies that reveal nothing (but a panic
 // with http.ErrAbortHandler, which goes on to the server, once logged, to
@@ -553,7 +554,8 @@ type errorBody struct {
 // call runs an API call under ctx, the request's context of detached, and
 // encodes its outcome. A nil reply with a nil error, a fault of the API, is
 // internal, where its encoding would be a 200 of CBOR null, which no
-// client decodes.
+// client decodes; and so is a reply that holds a text string that is not
+// UTF-8, which the encoder writes as it is and no client decodes either.
 func (h *Handler) call(ctx context.Context, run httpRun) httpReply {
 	out, err := run(ctx)
 	if err != nil {
@@ -565,6 +567,9 @@ func (h *Handler) call(ctx context.Context, run httpRun) httpReply {
 	body, err := wireEnc.Marshal(wireReply(out))
 	if err != nil {
 		return errorReply(fmt.Errorf("encoding reply: %w", err))
+	}
+	if _, err := wireSkipItem(body); err != nil {
+		return errorReply(fmt.Errorf("%w: the API's reply is no body a client decodes: %w", ErrInternal, err))
 	}
 	return httpReply{status: http.StatusOK, body: body}
 }
