@@ -673,7 +673,8 @@ func (l *limiter) init(rate float64, burst int) {
 }
 
 // allow takes a token from k's bucket, or returns a *RateLimitedError
-// saying when the bucket holds one again.
+// saying when the bucket holds one again: at most the longest
+// time.Duration ahead, however slow the rate.
 func (l *limiter) allow(k string, now time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -698,7 +699,10 @@ func (l *limiter) allow(k string, now time.Time) error {
 		b.last = now
 	}
 	if b.tokens < 1 {
-		wait := time.Duration(math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)))
+		wait := time.Duration(math.MaxInt64)
+		if w := math.Ceil((1 - b.tokens) / l.rate * float64(time.Second)); w < math.MaxInt64 {
+			wait = time.Duration(w)
+		}
 		return &RateLimitedError{Err: fmt.Errorf("%w: too many EID resolutions", ErrRateLimited), RetryAfter: wait}
 	}
 	b.tokens--

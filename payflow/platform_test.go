@@ -872,6 +872,22 @@ func TestRateLimitedRetryAfter(t *testing.T) {
 	require.NoError(t, err, "the next token is there when the refusal said")
 }
 
+// TestRateLimitedRetryAfterSlowRate: at a ResolveRate so slow that the
+// next resolution is further off than a time.Duration reaches (about 292
+// years), the refusal still says to retry after a time to come, the
+// longest a time.Duration holds, not a time before now.
+func TestRateLimitedRetryAfterSlowRate(t *testing.T) {
+	for _, rate := range []float64{1e-11, 5e-324} {
+		s := newShop(t, false, paytest.Options{Platform: payflow.PlatformOptions{ResolveBurst: 1, ResolveRate: rate}})
+		// The shop's pairing drew the shopper's burst.
+		_, err := s.Platform.Resolve(context.Background(), s.shopper.Token, &payflow.ResolveRequest{EID: s.seller.EID()})
+		require.ErrorIs(t, err, payflow.ErrRateLimited)
+		rl, ok := errors.AsType[*payflow.RateLimitedError](err)
+		require.True(t, ok, "%v", err)
+		assert.Equal(t, time.Duration(1<<63-1), rl.RetryAfter, "rate %v", rate)
+	}
+}
+
 // TestPairRateLimit: pairing resolves the peer's EID from the budget of
 // the signing card that Resolve draws on, so that EIDs cannot be probed
 // through pairing proofs beyond it. A proof refused for the budget is no
