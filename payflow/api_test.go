@@ -81,3 +81,27 @@ func (a asError) As(target any) bool {
 	}
 	return ok
 }
+
+// FuzzParseID: ParseID never panics and takes exactly the text form
+// that String gives (32 lower-case hexadecimal digits, one form for one
+// ID, so that one ID names one path), refusing anything else with
+// ErrInvalid; UnmarshalText agrees with it, and leaves the ID as it was
+// when it refuses.
+// Its seeds are in testdata/fuzz/FuzzParseID.
+func FuzzParseID(f *testing.F) {
+	f.Fuzz(func(t *testing.T, s string) {
+		id, err := payflow.ParseID(s)
+		was := payflow.ID{1}
+		got := was
+		uerr := got.UnmarshalText([]byte(s))
+		if err != nil {
+			require.ErrorIs(t, err, payflow.ErrInvalid)
+			require.ErrorIs(t, uerr, payflow.ErrInvalid)
+			require.Equal(t, was, got, "a refused text changes nothing")
+			return
+		}
+		require.NoError(t, uerr)
+		require.Equal(t, s, id.String(), "the one text form of the ID")
+		require.Equal(t, id, got)
+	})
+}
