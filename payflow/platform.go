@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -70,8 +71,9 @@ type PlatformOptions struct {
 	Store Store
 	// Verifier verifies the chains of cards, with fresh CRLs.
 	Verifier *pki.Verifier
-	// Key signs receipts; Chain is its certificate chain (DER, platform
-	// certificate first, root excluded) issued with pki's platform profile.
+	// Key signs receipts (ECDSA P-256: ES256); Chain is its certificate
+	// chain (DER, platform certificate first, root excluded) issued with
+	// pki's platform profile.
 	Key   crypto.Signer
 	Chain [][]byte
 
@@ -268,9 +270,12 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	case opts.Key == nil || len(opts.Chain) == 0:
 		return nil, errors.New("payflow: no receipt key and chain")
 	}
+	// Receipts are signed ES256 (PROTOCOL.md §3), which record.Sign
+	// refuses with any other key: taken, such a key would fail every
+	// receipt once the ledger had settled its payment.
 	pub, ok := opts.Key.Public().(*ecdsa.PublicKey)
-	if !ok {
-		return nil, errors.New("payflow: receipt key is not ECDSA")
+	if !ok || !record.HasPoint(pub) || pub.Curve != elliptic.P256() {
+		return nil, errors.New("payflow: receipt key is not ECDSA P-256")
 	}
 	cert, err := pki.ParseCertificate(opts.Chain[0])
 	if err != nil {

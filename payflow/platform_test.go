@@ -3,11 +3,15 @@ package payflow_test
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -810,6 +814,53 @@ func TestExpireDue(t *testing.T) {
 	s.requireState(t, v.ID, payflow.StateExpired)
 	_, err = s.Platform.Cancel(ctx, s.seller.Token, v.ID)
 	assert.ErrorIs(t, err, payflow.ErrExpired)
+}
+
+// platCertFor returns a certificate of pub, which pki's CA would not
+// issue for a key off P-256, signed by a P-256 key of its own.
+func platCertFor(t *testing.T, pub crypto.PublicKey) []byte {
+	t.Helper()
+	signer, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "casimpay test platform"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, pub, signer)
+	require.NoError(t, err)
+	return der
+}
+
+// platPointless is a receipt key whose public key is ECDSA P-256 without
+// a point, which crypto/ecdsa cannot compare or verify with.
+type platPointless struct{ crypto.Signer }
+
+func (platPointless) Public() crypto.PublicKey { return &ecdsa.PublicKey{Curve: elliptic.P256()} }
+
+// TestNewPlatformRefusesKeyOffP256: a receipt key that is not ECDSA P-256
+// (on another curve, with a certificate that matches it, or without a
+// point) is refused by NewPlatform, as its godoc says, rather than taken:
+// no receipt can be signed with it (ES256, PROTOCOL.md §3), so the first
+// payment would be settled in the ledger before its receipt failed.
+func TestNewPlatformRefusesKeyOffP256(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	opts := func(key crypto.Signer, chain [][]byte) payflow.PlatformOptions {
+		return payflow.PlatformOptions{Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: key, Chain: chain, Now: s.Clock.Now}
+	}
+	for _, curve := range []elliptic.Curve{elliptic.P224(), elliptic.P384(), elliptic.P521()} {
+		key, err := ecdsa.GenerateKey(curve, rand.Reader)
+		require.NoError(t, err)
+		_, err = payflow.NewPlatform(opts(key, [][]byte{platCertFor(t, key.Public())}))
+		assert.EqualError(t, err, "payflow: receipt key is not ECDSA P-256", curve.Params().Name)
+	}
+	_, err := payflow.NewPlatform(opts(platPointless{}, s.PlatformChain))
+	assert.EqualError(t, err, "payflow: receipt key is not ECDSA P-256", "no point")
+
+	before := s.balances(t)
+	v, _ := s.request(t)
+	_, err = s.Platform.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err, "the shop's P-256 key signs its receipts")
+	assert.Equal(t, before[0].Posted-690, s.balances(t)[0].Posted)
 }
 
 // limitedShop returns a shop whose cards may resolve 3 EIDs at once and 1
