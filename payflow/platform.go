@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/internal/ecdsakey"
+	"github.com/casimpay/casimpay/internal/nilptr"
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
@@ -79,7 +81,7 @@ type PlatformOptions struct {
 
 	// Now is the clock (default time.Now); Rand the source of nonces,
 	// tokens, signatures and the IDs of a capture's probe of its holds
-	// (default crypto/rand.Reader).
+	// (default crypto/rand.Reader, also in place of a nil pointer).
 	Now  func() time.Time
 	Rand io.Reader
 
@@ -253,21 +255,23 @@ func (o *PlatformOptions) check() error {
 
 // NewPlatform returns a Platform over opts, loading the enrolled cards into
 // its EID resolver and the nonce key from the store (storing one at first
-// use). It fails when a required option is missing, an option is out of
-// range (ErrInvalid: see PlatformOptions), the key is not ECDSA
-// P-256, it does not match the first certificate of Chain, or the store
-// fails. Stored cards that the resolver refuses do not keep it from
+// use). It fails when a required option is missing (nil, or an interface
+// holding a nil pointer), an option is out of range (ErrInvalid: see
+// PlatformOptions), the key is not ECDSA P-256, is an *ecdsa.PrivateKey
+// without its private scalar (which cannot sign), does not match the
+// first certificate of Chain, or the store fails. Stored cards that the resolver refuses do not keep it from
 // starting: it loads the others and logs the *UnresolvableCardsError of
 // Reload as a warning through opts.Logger.
 func NewPlatform(opts PlatformOptions) (*Platform, error) {
+	// An interface that holds a nil pointer is none: its methods panic.
 	switch {
 	case opts.Ledger == nil:
 		return nil, errors.New("payflow: no ledger")
-	case opts.Store == nil:
+	case nilptr.Is(opts.Store):
 		return nil, errors.New("payflow: no store")
 	case opts.Verifier == nil:
 		return nil, errors.New("payflow: no verifier")
-	case opts.Key == nil || len(opts.Chain) == 0:
+	case nilptr.Is(opts.Key) || len(opts.Chain) == 0:
 		return nil, errors.New("payflow: no receipt key and chain")
 	}
 	// Receipts are signed ES256 (PROTOCOL.md §3), which record.Sign
@@ -276,6 +280,9 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	pub, ok := opts.Key.Public().(*ecdsa.PublicKey)
 	if !ok || !record.HasPoint(pub) || pub.Curve != elliptic.P256() {
 		return nil, errors.New("payflow: receipt key is not ECDSA P-256")
+	}
+	if k, ok := opts.Key.(*ecdsa.PrivateKey); ok && ecdsakey.Scalarless(k) {
+		return nil, errors.New("payflow: receipt key has no private scalar")
 	}
 	cert, err := pki.ParseCertificate(opts.Chain[0])
 	if err != nil {
@@ -309,7 +316,7 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Rand == nil {
+	if nilptr.Is(opts.Rand) {
 		opts.Rand = rand.Reader
 	}
 	p := &Platform{

@@ -863,6 +863,33 @@ func TestNewPlatformRefusesKeyOffP256(t *testing.T) {
 	assert.Equal(t, before[0].Posted-690, s.balances(t)[0].Posted)
 }
 
+// TestNewPlatformRefusesKeyThatCannotSign: NewPlatform refuses, without
+// a panic, a receipt key that is a nil pointer, and one that is an
+// *ecdsa.PrivateKey without its private scalar (its public key that of
+// the chain's certificate), with which record.Sign refuses every receipt,
+// so that the first payment would be settled in the ledger before its
+// receipt failed; a store that is a nil pointer is none either, and a
+// random source that is one stands for the default.
+func TestNewPlatformRefusesKeyThatCannotSign(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	opts := payflow.PlatformOptions{Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Chain: s.PlatformChain, Now: s.Clock.Now}
+	opts.Key = (*ecdsa.PrivateKey)(nil)
+	_, err := payflow.NewPlatform(opts)
+	assert.EqualError(t, err, "payflow: no receipt key and chain", "a nil pointer")
+	opts.Key = &ecdsa.PrivateKey{PublicKey: s.Key.PublicKey}
+	_, err = payflow.NewPlatform(opts)
+	assert.EqualError(t, err, "payflow: receipt key has no private scalar")
+	opts.Key, opts.Store = s.Key, (*memory.Store)(nil)
+	_, err = payflow.NewPlatform(opts)
+	assert.EqualError(t, err, "payflow: no store")
+
+	opts.Store, opts.Rand = s.Store, (*bytes.Reader)(nil)
+	p, err := payflow.NewPlatform(opts)
+	require.NoError(t, err)
+	_, err = p.Challenge(context.Background(), &payflow.ChallengeRequest{CardID: s.shopper.ID})
+	assert.NoError(t, err, "a challenge drawn from crypto/rand")
+}
+
 // limitedShop returns a shop whose cards may resolve 3 EIDs at once and 1
 // more a second, each with its budget full.
 func limitedShop(t *testing.T) *shop {
