@@ -428,6 +428,13 @@ func TestPEM(t *testing.T) {
 		require.NotPanics(t, func() { _, err = PrivateKeyPEM(k) }, name)
 		assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "no private key"}, err, name)
 	}
+	// Its private scalar without its point, on which crypto/ecdsa
+	// panics too: the card key's scalar alone, with its curve.
+	//lint:ignore SA1019 only the fields build a key without its point
+	scalarOnly := &ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: h.cardKey.Curve}, D: h.cardKey.D}
+	var scalarErr error
+	require.NotPanics(t, func() { _, scalarErr = PrivateKeyPEM(scalarOnly) }, "private scalar only")
+	assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "no public key point"}, scalarErr, "private scalar only")
 	kp, err := PrivateKeyPEM(h.cardKey)
 	require.NoError(t, err)
 	k, err := ParsePrivateKeyPEM(kp)

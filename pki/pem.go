@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 
 	"github.com/casimpay/casimpay/internal/ecdsakey"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // PEM block types.
@@ -63,7 +64,9 @@ func ParseCRLPEM(data []byte) ([]byte, error) {
 
 // PrivateKeyPEM returns key as a PKCS #8 "PRIVATE KEY" block, the form
 // openssl genpkey writes. A nil key, one without its private scalar (a
-// public key alone) or one that cannot be encoded is an error matching
+// public key alone), one without its public point (a private scalar
+// alone, which crypto/x509 would encode through crypto/ecdsa, which
+// panics on it) or one that cannot be encoded is an error matching
 // ErrKey.
 func PrivateKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 	if key == nil {
@@ -71,6 +74,9 @@ func PrivateKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 	}
 	if ecdsakey.Scalarless(key) {
 		return nil, newError(ErrKey, -1, "no private key", nil)
+	}
+	if !record.HasPoint(&key.PublicKey) {
+		return nil, newError(ErrKey, -1, "no public key point", nil)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
