@@ -553,19 +553,22 @@ func oneEncoding(msg, prot, payload, sig []byte) bool {
 }
 
 // VerifyES256 reports whether sig, the 64-byte IEEE P1363 form (r || s) that
-// COSE uses, is a valid ECDSA P-256 signature of SHA-256(content) by pub.
-// Verify checks signatures with the same ECDSA check, over the
-// SigStructureDigest of the message, and refuses besides a signature whose
-// s is above n/2 (see LowS), which VerifyES256 accepts.
+// COSE uses, is a valid ECDSA P-256 signature of SHA-256(content) by pub. A
+// pub that is not an ECDSA P-256 key with its point (nil, without a point,
+// without a curve, or on another curve) verifies nothing. Verify checks
+// signatures with the same ECDSA check, over the SigStructureDigest of the
+// message, and refuses besides a signature whose s is above n/2 (see LowS),
+// which VerifyES256 accepts.
 func VerifyES256(pub *ecdsa.PublicKey, content, sig []byte) bool {
 	digest := sha256.Sum256(content)
 	return verifyDigest(pub, digest[:], sig)
 }
 
 // verifyDigest reports whether sig (r || s, 64 bytes) is a valid ECDSA
-// P-256 signature of digest by pub.
+// P-256 signature of digest by pub, false for a pub that is not a P-256
+// key with its point (crypto/ecdsa panics on one without its curve).
 func verifyDigest(pub *ecdsa.PublicKey, digest, sig []byte) bool {
-	if !HasPoint(pub) || len(sig) != 64 {
+	if !p256(pub) || len(sig) != 64 {
 		return false
 	}
 	r := new(big.Int).SetBytes(sig[:32])

@@ -187,6 +187,13 @@ func TestNoRecord(t *testing.T) {
 	}
 }
 
+func p384Key(t testing.TB) *ecdsa.PrivateKey {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	require.NoError(t, err)
+	return k
+}
+
 func TestVerifyRejects(t *testing.T) {
 	key := newKey(t)
 	other := newKey(t)
@@ -202,6 +209,22 @@ func TestVerifyRejects(t *testing.T) {
 		assert.ErrorIs(t, Verify(msg, noPoint, new(Consent)), ErrKey)
 		assert.ErrorIs(t, Verify(msg, nil, new(Consent)), ErrKey)
 		assert.False(t, VerifyES256(noPoint, msg, make([]byte, 64)))
+	})
+	t.Run("key not on P-256", func(t *testing.T) {
+		// The signer's point without its curve, on which crypto/ecdsa
+		// panics, and a P-384 key: neither verifies an ES256 signature.
+		content := sigStructure(t, msg)
+		sig := msg[len(msg)-64:]
+		require.True(t, VerifyES256(&key.PublicKey, content, sig))
+		for name, pub := range map[string]*ecdsa.PublicKey{
+			"no curve": {X: key.X, Y: key.Y},
+			"P-384":    &p384Key(t).PublicKey,
+		} {
+			var ok bool
+			require.NotPanics(t, func() { ok = VerifyES256(pub, content, sig) }, name)
+			assert.False(t, ok, name)
+			assert.ErrorIs(t, Verify(msg, pub, new(Consent)), ErrKey, name)
+		}
 	})
 	t.Run("every byte flipped", func(t *testing.T) {
 		// Of every record type, each byte with its lowest or its highest
