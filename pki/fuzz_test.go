@@ -379,3 +379,81 @@ func FuzzParsePEM(f *testing.F) {
 		}
 	})
 }
+
+// frozenPlatform returns the chain of a platform certificate issued by the
+// card CA of the frozen OpenSSL hierarchy (its key is testdata's), valid
+// at the time of fuzzVerifier: the platform's certificate, then the card
+// CA's.
+func frozenPlatform(tb testing.TB, fs frozenSet) [][]byte {
+	tb.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "openssl", "ca.key"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	key, err := ParsePrivateKeyPEM(data)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	crl, err := x509.ParseRevocationList(fs.cardCRL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ca, err := LoadCA(key, fs.ca, nil, CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(crl.ThisUpdate)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	platform, err := ca.IssuePlatform(newKey(tb).Public(), "casimpay platform", IssueOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return [][]byte{platform, fs.ca}
+}
+
+// FuzzVerifyPlatform feeds a two-certificate chain to VerifyPlatform, as a
+// phone reads it from GET /v1/info: it must never panic, must fail with
+// one of the package's errors other than ErrCardID (a platform has no card
+// ID), and may succeed only for a platform certificate of the profile: a
+// leaf with the receipt-signing extended key usage and not the card's,
+// without a subject alternative name, whose one common name is the name
+// returned, and a chain that VerifyCard refuses. CertIDs and Revoked agree
+// with it as with VerifyCard.
+func FuzzVerifyPlatform(f *testing.F) {
+	fs := loadFrozen(f)
+	v := fuzzVerifier(f, fs)
+	chain := frozenPlatform(f, fs)
+	if _, err := v.VerifyPlatform(chain); err != nil {
+		f.Fatalf("the platform seed: %v", err)
+	}
+	f.Add(chain[0], chain[1])
+	f.Add(fs.card, fs.ca)
+	f.Add(chain[1], chain[0])
+	f.Add(chain[0][:len(chain[0])/2], chain[1])
+	f.Fuzz(func(t *testing.T, leaf, inter []byte) {
+		presented := [][]byte{leaf, inter}
+		vp, err := v.VerifyPlatform(presented)
+		checkCertIDs(t, v, presented, err)
+		if err != nil {
+			if !matchesOne(err) || errors.Is(err, ErrCardID) || vp != nil {
+				t.Fatalf("unexpected result %v, %v", vp, err)
+			}
+			return
+		}
+		if vp.PublicKey == nil || len(vp.Chain) != 3 {
+			t.Fatalf("accepted a platform outside the profile: %+v", vp)
+		}
+		c := vp.Chain[0]
+		ekus, err := ExtKeyUsages(c)
+		if err != nil || !hasOID(ekus, OIDReceiptSigning) || hasOID(ekus, OIDCardAuth) {
+			t.Fatalf("accepted a platform certificate of extended key usages %v: %v", ekus, err)
+		}
+		if _, ok := extensionOf(c, oidSubjectAltName); ok {
+			t.Fatal("accepted a platform certificate with a subject alternative name")
+		}
+		if vp.Name == "" || vp.Name != c.Subject.CommonName || len(c.Subject.Names) != 1 {
+			t.Fatalf("accepted the platform name %q of the subject %v", vp.Name, c.Subject)
+		}
+		if _, err := v.VerifyCard(presented); err == nil {
+			t.Fatal("a chain verified both as a platform and as a card")
+		}
+	})
+}
