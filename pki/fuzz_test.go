@@ -457,3 +457,46 @@ func FuzzVerifyPlatform(f *testing.F) {
 		}
 	})
 }
+
+// FuzzNewVerifier feeds NewVerifier a root and an intermediate, as a
+// platform or a phone reads them from its configuration: it must never
+// panic, must fail with ErrUntrusted, ErrUsage or ErrInvalid, and may
+// succeed only for a self-signed root and an intermediate that are CAs of
+// the profile, the intermediate issued by the root (by name, key
+// identifier and signature).
+func FuzzNewVerifier(f *testing.F) {
+	fs := loadFrozen(f)
+	h := newHierarchy(f)
+	for _, pair := range [][2][]byte{{fs.root, fs.ca}, {h.root.DER(), h.ca.DER()}} {
+		if _, err := NewVerifier(VerifierOptions{Roots: [][]byte{pair[0]}, Intermediates: [][]byte{pair[1]}}); err != nil {
+			f.Fatalf("a seed: %v", err)
+		}
+		f.Add(pair[0], pair[1])
+	}
+	f.Add(fs.ca, fs.root)
+	f.Add(fs.root, fs.card)
+	f.Add(fs.root, fs.ca[:len(fs.ca)-1])
+	f.Fuzz(func(t *testing.T, root, inter []byte) {
+		v, err := NewVerifier(VerifierOptions{Roots: [][]byte{root}, Intermediates: [][]byte{inter}, Now: fixed(t0), CacheSize: -1})
+		if err != nil {
+			if v != nil || !(errors.Is(err, ErrUntrusted) || errors.Is(err, ErrUsage) || errors.Is(err, ErrInvalid)) {
+				t.Fatalf("unexpected result %v, %v", v, err)
+			}
+			return
+		}
+		r, err := ParseCertificate(root)
+		if err != nil {
+			t.Fatalf("accepted a root that does not parse: %v", err)
+		}
+		c, err := ParseCertificate(inter)
+		if err != nil {
+			t.Fatalf("accepted an intermediate that does not parse: %v", err)
+		}
+		if caProfile(r) != "" || !selfSigned(r) {
+			t.Fatal("accepted a root that is not a self-signed CA of the profile")
+		}
+		if caProfile(c) != "" || selfSigned(c) || !signs(r, c, true) {
+			t.Fatal("accepted an intermediate that is not a CA of the profile issued by the root")
+		}
+	})
+}
