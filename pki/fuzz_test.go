@@ -380,11 +380,9 @@ func FuzzParsePEM(f *testing.F) {
 	})
 }
 
-// frozenPlatform returns the chain of a platform certificate issued by the
-// card CA of the frozen OpenSSL hierarchy (its key is testdata's), valid
-// at the time of fuzzVerifier: the platform's certificate, then the card
-// CA's.
-func frozenPlatform(tb testing.TB, fs frozenSet) [][]byte {
+// frozenCAKey returns the key of the card CA of the frozen OpenSSL
+// hierarchy.
+func frozenCAKey(tb testing.TB) crypto.Signer {
 	tb.Helper()
 	data, err := os.ReadFile(filepath.Join("testdata", "openssl", "ca.key"))
 	if err != nil {
@@ -394,6 +392,16 @@ func frozenPlatform(tb testing.TB, fs frozenSet) [][]byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return key
+}
+
+// frozenPlatform returns the chain of a platform certificate issued by the
+// card CA of the frozen OpenSSL hierarchy (its key is testdata's), valid
+// at the time of fuzzVerifier: the platform's certificate, then the card
+// CA's.
+func frozenPlatform(tb testing.TB, fs frozenSet) [][]byte {
+	tb.Helper()
+	key := frozenCAKey(tb)
 	crl, err := x509.ParseRevocationList(fs.cardCRL)
 	if err != nil {
 		tb.Fatal(err)
@@ -497,6 +505,48 @@ func FuzzNewVerifier(f *testing.F) {
 		}
 		if caProfile(c) != "" || selfSigned(c) || !signs(r, c, true) {
 			t.Fatal("accepted an intermediate that is not a CA of the profile issued by the root")
+		}
+	})
+}
+
+// FuzzLoadCA feeds LoadCA a CA certificate and an issuer above it (none
+// when empty), as a CA reads them back from storage, with the key of the
+// frozen OpenSSL card CA: it must never panic, must fail with ErrKey,
+// ErrUsage, ErrUntrusted or ErrInvalid, and may succeed only for a CA
+// certificate of the profile that holds that key, issued by the issuer
+// given (by name, key identifier and signature).
+func FuzzLoadCA(f *testing.F) {
+	fs := loadFrozen(f)
+	key := frozenCAKey(f)
+	opts := CAOptions{CRLURL: "http://pki.example/card.crl", Now: fixed(t0)}
+	if _, err := LoadCA(key, fs.ca, nil, opts); err != nil {
+		f.Fatalf("the seed: %v", err)
+	}
+	f.Add(fs.ca, []byte{})
+	f.Add(fs.ca, fs.root)
+	f.Add(fs.root, []byte{})
+	f.Add(fs.card, fs.ca)
+	f.Fuzz(func(t *testing.T, cert, issuer []byte) {
+		var issuers [][]byte
+		if len(issuer) > 0 {
+			issuers = [][]byte{issuer}
+		}
+		ca, err := LoadCA(key, cert, issuers, opts)
+		if err != nil {
+			if ca != nil || !(errors.Is(err, ErrKey) || errors.Is(err, ErrUsage) || errors.Is(err, ErrUntrusted) || errors.Is(err, ErrInvalid)) {
+				t.Fatalf("unexpected result %v, %v", ca, err)
+			}
+			return
+		}
+		c := ca.Certificate()
+		if !bytes.Equal(c.Raw, cert) || caProfile(c) != "" || !key.Public().(*ecdsa.PublicKey).Equal(c.PublicKey) {
+			t.Fatal("loaded a CA certificate outside the profile or of another key")
+		}
+		if issuers != nil {
+			p, err := ParseCertificate(issuer)
+			if err != nil || !signs(p, c, true) {
+				t.Fatalf("loaded a CA certificate that the issuer given did not issue: %v", err)
+			}
 		}
 	})
 }
