@@ -285,9 +285,9 @@ type Challenger struct {
 // NewChallenger returns a Challenger that verifies certificate chains with
 // v. A Challenger made with an option out of range (a negative TTL, a
 // store or a random source that is a nil pointer, which would be used and
-// panic where nil means the default), or without a Verifier (v nil),
-// refuses every call (NewNonce, Verify) with ErrInvalid: it issues no
-// nonce that no record could use.
+// panic where nil means the default), or without a Verifier (v nil, or the
+// zero Verifier, which refuses every chain), refuses every call (NewNonce,
+// Verify) with ErrInvalid: it issues no nonce that no record could use.
 func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 	c := &Challenger{v: v, nonces: opts.Nonces, counters: opts.Counters, ttl: opts.TTL, now: opts.Now, rand: opts.Rand}
 	if c.nonces == nil {
@@ -305,7 +305,7 @@ func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 	if c.bad == nil {
 		c.bad = nilOption(option{"Nonces", opts.Nonces}, option{"Counters", opts.Counters}, option{"Rand", opts.Rand})
 	}
-	if c.bad == nil && v == nil {
+	if c.bad == nil && !v.made() {
 		c.bad = newError(ErrInvalid, -1, "no verifier", nil)
 	}
 	if c.now == nil {

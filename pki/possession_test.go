@@ -145,8 +145,9 @@ func TestNilPointerOptions(t *testing.T) {
 }
 
 // TestChallengerRefusesAll: a Challenger made with a negative nonce TTL,
-// where it took the default TTL, or without a Verifier, where it issued
-// nonces that no record could use, issues no nonce and verifies no
+// where it took the default TTL, or without a Verifier (nil, or the zero
+// Verifier, which refuses every chain), where it issued nonces that no
+// record could use, issues no nonce and verifies no
 // record, refusing both with ErrInvalid, and leaves a nonce issued by
 // another Challenger unused.
 func TestChallengerRefusesAll(t *testing.T) {
@@ -166,6 +167,12 @@ func TestChallengerRefusesAll(t *testing.T) {
 		"without a Verifier": {
 			func(nonces NonceStore) *Challenger {
 				return NewChallenger(nil, ChallengerOptions{Nonces: nonces, Now: clk.now})
+			},
+			"no verifier",
+		},
+		"with the zero Verifier": {
+			func(nonces NonceStore) *Challenger {
+				return NewChallenger(new(Verifier), ChallengerOptions{Nonces: nonces, Now: clk.now})
 			},
 			"no verifier",
 		},
