@@ -25,6 +25,12 @@ import (
 // crypto.Signer of its key (which may live in an HSM). A root CA certifies
 // card-issuing CAs; a card-issuing CA certifies cards and the platform's
 // receipt key; both sign CRLs. A CA is safe for concurrent use.
+//
+// NewRoot, NewIntermediate and LoadCA make one: a nil *CA, or the zero CA,
+// issues nothing, refusing NewIntermediate, IssueCard, IssuePlatform,
+// IssueCRL, CRL and Revoke with ErrInvalid, and has no certificate, key,
+// chain, revocation or CRL number (Certificate, DER, Signer, Chain and
+// Revoked return nil, LastCRLNumber zero).
 type CA struct {
 	cert    *x509.Certificate
 	key     crypto.Signer
@@ -38,6 +44,16 @@ type CA struct {
 	mu        sync.Mutex
 	revoked   []Revocation
 	crlNumber uint64
+}
+
+// made reports whether ca was made by NewRoot, NewIntermediate or LoadCA,
+// which set its certificate: not nil, and not the zero CA.
+func (ca *CA) made() bool { return ca != nil && ca.cert != nil }
+
+// errNoCA is the refusal of every call of a nil or zero CA that would
+// issue something.
+func errNoCA() error {
+	return newError(ErrInvalid, -1, "no CA (one is made by NewRoot, NewIntermediate or LoadCA)", nil)
 }
 
 // CAOptions configures NewRoot, NewIntermediate and LoadCA. Its zero value
@@ -213,6 +229,9 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 // of issuer 1") and ErrInvalid for options out of range, such as a
 // validity that ends, from opts.Now, before ca's certificate starts.
 func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
+	if !ca.made() {
+		return nil, errNoCA()
+	}
 	o, err := opts.fill(false)
 	if err != nil {
 		return nil, err
@@ -704,20 +723,35 @@ func randomSerial(r io.Reader) (*big.Int, error) {
 }
 
 // Certificate returns the CA's certificate. The caller must not modify it.
-func (ca *CA) Certificate() *x509.Certificate { return ca.cert }
+func (ca *CA) Certificate() *x509.Certificate {
+	if !ca.made() {
+		return nil
+	}
+	return ca.cert
+}
 
 // DER returns the CA's certificate in DER.
-func (ca *CA) DER() []byte { return bytes.Clone(ca.cert.Raw) }
+func (ca *CA) DER() []byte {
+	if !ca.made() {
+		return nil
+	}
+	return bytes.Clone(ca.cert.Raw)
+}
 
 // Signer returns the CA's key.
-func (ca *CA) Signer() crypto.Signer { return ca.key }
+func (ca *CA) Signer() crypto.Signer {
+	if !ca.made() {
+		return nil
+	}
+	return ca.key
+}
 
 // Chain returns the CA certificates that a certificate issued by ca is
 // presented with: ca's own certificate and those above it, nearest first,
 // root excluded (empty for a root: a CA whose certificate is self-signed,
 // whatever its name). A card presents its certificate followed by these.
 func (ca *CA) Chain() [][]byte {
-	if ca.root {
+	if !ca.made() || ca.root {
 		return nil
 	}
 	return cloneAll(append([][]byte{ca.cert.Raw}, ca.issuers...))
@@ -761,6 +795,9 @@ type IssueOptions struct {
 // ErrInvalid for a negative validity or one under a second, or one that
 // ends before ca's certificate starts.
 func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) ([]byte, error) {
+	if !ca.made() {
+		return nil, errNoCA()
+	}
 	uri, err := CardURI(iccid)
 	if err != nil {
 		return nil, err
@@ -783,6 +820,9 @@ func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) (
 // is not valid UTF-8 (no certificate can carry it), a negative validity or
 // one under a second, or one that ends before ca's certificate starts.
 func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, opts IssueOptions) ([]byte, error) {
+	if !ca.made() {
+		return nil, errNoCA()
+	}
 	if name == "" {
 		return nil, newError(ErrInvalid, -1, "the platform certificate needs a name", nil)
 	}

@@ -46,6 +46,9 @@ type Revocation struct {
 // error matching ErrInvalid. A serial listed twice is written once, with
 // its first entry, as Revoke keeps it.
 func (ca *CA) IssueCRL(revoked []Revocation, number uint64, nextUpdate time.Time) ([]byte, error) {
+	if !ca.made() {
+		return nil, errNoCA()
+	}
 	now := ca.now().Truncate(time.Second)
 	if number == 0 {
 		return nil, newError(ErrInvalid, -1, "CRL numbers start at 1", nil)
@@ -156,6 +159,9 @@ const reasonRemoveFromCRL = 8
 // §4.1.2.2), or a reason RFC 5280 does not define, or removeFromCRL, is an
 // error matching ErrInvalid.
 func (ca *CA) Revoke(serial *big.Int, reason int) error {
+	if !ca.made() {
+		return errNoCA()
+	}
 	return ca.revoke(Revocation{Serial: serial, Time: ca.now(), Reason: reason})
 }
 
@@ -180,6 +186,9 @@ func (ca *CA) revoke(r Revocation) error {
 
 // Revoked returns a copy of the list that Revoke builds.
 func (ca *CA) Revoked() []Revocation {
+	if !ca.made() {
+		return nil
+	}
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
 	out := slices.Clone(ca.revoked)
@@ -192,6 +201,9 @@ func (ca *CA) Revoked() []Revocation {
 // LastCRLNumber returns the number of the last CRL that CRL issued, zero
 // before the first.
 func (ca *CA) LastCRLNumber() uint64 {
+	if !ca.made() {
+		return 0
+	}
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
 	return ca.crlNumber
@@ -201,6 +213,9 @@ func (ca *CA) LastCRLNumber() uint64 {
 // one above the previous call's. After a CRL numbered 2^64−1 (the greatest
 // LastCRLNumber holds) it issues none: ErrInvalid.
 func (ca *CA) CRL(nextUpdate time.Time) ([]byte, error) {
+	if !ca.made() {
+		return nil, errNoCA()
+	}
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
 	if ca.crlNumber == math.MaxUint64 {

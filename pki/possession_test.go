@@ -57,10 +57,11 @@ func TestNilArguments(t *testing.T) {
 }
 
 // TestNilReceivers: the methods of a nil or zero Verifier, a nil
-// VerifiedCard or VerifiedPlatform and a nil or zero Challenger, none of
-// which the constructors return, refuse the call with ErrInvalid naming
-// what is missing, instead of panicking; Revoked of a nil or zero
-// Verifier, which holds no CRL, is false.
+// VerifiedCard or VerifiedPlatform, a nil or zero Challenger and a nil or
+// zero CA, none of which the constructors return, refuse the call with
+// ErrInvalid naming what is missing, instead of panicking; Revoked of a
+// nil or zero Verifier, which holds no CRL, is false, and a nil or zero
+// CA has no certificate, key, chain, revocation or CRL number.
 func TestNilReceivers(t *testing.T) {
 	h := newHierarchy(t)
 	clk := newClock(t0.Add(time.Hour))
@@ -103,6 +104,30 @@ func TestNilReceivers(t *testing.T) {
 			refused(t, err, reason)
 			_, err = c.Verify(context.Background(), h.chain(), msg, new(record.AuthProof))
 			refused(t, err, reason)
+		})
+	}
+	for name, ca := range map[string]*CA{"nil": nil, "zero": {}} {
+		t.Run(name+" CA", func(t *testing.T) {
+			const reason = "no CA (one is made by NewRoot, NewIntermediate or LoadCA)"
+			require.NotPanics(t, func() {
+				_, err := ca.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/sub.crl"})
+				refused(t, err, reason)
+				_, err = ca.IssueCard(h.cardKey.Public(), testICCID, IssueOptions{})
+				refused(t, err, reason)
+				_, err = ca.IssuePlatform(h.cardKey.Public(), "platform", IssueOptions{})
+				refused(t, err, reason)
+				_, err = ca.IssueCRL(nil, 1, t0.Add(time.Hour))
+				refused(t, err, reason)
+				_, err = ca.CRL(t0.Add(time.Hour))
+				refused(t, err, reason)
+				refused(t, ca.Revoke(big.NewInt(1), ReasonKeyCompromise), reason)
+				assert.Nil(t, ca.Revoked())
+				assert.Zero(t, ca.LastCRLNumber())
+				assert.Nil(t, ca.Certificate())
+				assert.Nil(t, ca.DER())
+				assert.Nil(t, ca.Signer())
+				assert.Nil(t, ca.Chain())
+			})
 		})
 	}
 }
