@@ -282,7 +282,8 @@ func Unmarshal(data []byte, r Record) error {
 // it as a tagged COSE_Sign1 message signed with key, which must be an ECDSA
 // P-256 key (ErrKey otherwise, for a nil key too, a nil pointer of a
 // signer type, such as a nil *ecdsa.PrivateKey, or an *ecdsa.PrivateKey
-// without its private scalar, a public key alone); the signature is in its
+// without its private scalar, a public key alone, or with a scalar that
+// is zero or not below the order n); the signature is in its
 // low-S form (LowS). A record whose message would exceed MaxMessage, which
 // Verify refuses, is an error matching ErrMalformed (see MessageSize). A
 // card's key never leaves the card: the card calls Sign itself.
@@ -297,6 +298,14 @@ func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	}
 	if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || !p256(pub) {
 		return nil, ErrKey
+	}
+	// Nor with a scalar out of range (zero, or not below n) or a point off
+	// the curve, which crypto/ecdsa checks (and keeps the key it makes of
+	// them for the signature).
+	if k, ok := key.(*ecdsa.PrivateKey); ok {
+		if _, err := k.Bytes(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrKey, err)
+		}
 	}
 	if noRecord(r) {
 		return nil, errNoRecord

@@ -148,7 +148,9 @@ func (s *pointerSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOp
 // TestSignRefusesKeyWithoutPoint: Sign refuses with ErrKey, where it
 // panicked, a nil signer, a nil pointer of a signer type, crypto/ecdsa's
 // or another, an *ecdsa.PrivateKey without its private scalar (a public
-// key alone), and one whose public key is nil or has no point.
+// key alone), and one whose public key is nil or has no point; and, where
+// it returned crypto/ecdsa's error, which matched none of its sentinels,
+// an *ecdsa.PrivateKey whose private scalar is zero or not below n.
 func TestSignRefusesKeyWithoutPoint(t *testing.T) {
 	consent := samples()["consent"]
 	k := newKey(t)
@@ -161,10 +163,23 @@ func TestSignRefusesKeyWithoutPoint(t *testing.T) {
 		"nil *pointerSigner":    (*pointerSigner)(nil),
 		"nil public key":        fixedSigner{(*ecdsa.PublicKey)(nil)},
 		"no point":              fixedSigner{&ecdsa.PublicKey{Curve: elliptic.P256()}},
+		// A private scalar out of range, zero or not below the order n,
+		// with the point of a key: crypto/ecdsa signs with neither.
+		"scalar zero":        withScalar(k, big.NewInt(0)),
+		"scalar n":           withScalar(k, elliptic.P256().Params().N),
+		"scalar of 33 bytes": withScalar(k, new(big.Int).Lsh(big.NewInt(1), 257)),
 	} {
 		_, err := Sign(rand.Reader, key, consent)
 		assert.ErrorIs(t, err, ErrKey, name)
 	}
+}
+
+// withScalar returns a copy of k with the private scalar d.
+func withScalar(k *ecdsa.PrivateKey, d *big.Int) *ecdsa.PrivateKey {
+	c := *k
+	//lint:ignore SA1019 only the field builds a key with a scalar out of range
+	c.D = d
+	return &c
 }
 
 // TestNoRecord: a nil record, or a nil pointer to one, names no record
