@@ -158,7 +158,11 @@ func enrolledIn(m *Merchant) error {
 // (an item given away): its lines are of amount zero, and a request of
 // such items alone, its total zero, is valid only with an asset leg
 // (record.PaymentRequest), which then moves alone. Errors: ErrNotFound,
-// ErrInvalid for a bad or repeated SKU, a bad name or a price over 2^63−1.
+// ErrInvalid for a bad or repeated SKU, a bad name, a price over 2^63−1 or
+// more than MaxCatalogItems items.
+//
+// A catalog holds at most MaxCatalogItems items, so that a Client with its
+// default limits reads any catalog the platform sets.
 func (p *Platform) SetCatalog(ctx context.Context, merchantID string, items []CatalogItem) error {
 	if err := checkCatalogItems(items); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
@@ -166,13 +170,23 @@ func (p *Platform) SetCatalog(ctx context.Context, merchantID string, items []Ca
 	return p.store.SetCatalog(ctx, merchantID, items)
 }
 
+// MaxCatalogItems is the most items a catalog holds (SetCatalog). At the
+// longest SKUs, names and prices a catalog item may have (145 octets of
+// CBOR) a catalog of this many is a reply of about 3.6 MB, within
+// DefaultMaxReplyBytes and the number of array elements a Client decodes.
+const MaxCatalogItems = 25000
+
 // checkCatalogItems checks the items of a catalog as SetCatalog sets them:
 // SKUs of the records' form (record.CheckText), names that receipts can
-// carry (record.CheckName), no SKU twice and prices of at most 2^63-1. Its
+// carry (record.CheckName), no SKU twice, prices of at most 2^63-1 and at
+// most MaxCatalogItems items. Its
 // error matches no payflow sentinel: the platform refuses such items as
 // ErrInvalid (SetCatalog), a Seller a catalog that carries them as
 // ErrMismatch (checkCatalog).
 func checkCatalogItems(items []CatalogItem) error {
+	if len(items) > MaxCatalogItems {
+		return fmt.Errorf("a catalog holds at most %d items, not %d", MaxCatalogItems, len(items))
+	}
 	seen := make(map[string]bool, len(items))
 	for _, it := range items {
 		if err := record.CheckText("SKU", it.SKU); err != nil {

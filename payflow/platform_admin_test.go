@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -836,4 +837,37 @@ func TestZeroPriceItems(t *testing.T) {
 			require.NoError(t, s.Ledger.Verify(ctx))
 		})
 	}
+}
+
+// TestSetCatalogFitsTheClient: SetCatalog takes MaxCatalogItems items of
+// the longest SKUs, names and prices a catalog may hold, and a Client with
+// its default limits reads that catalog back over HTTP; one item more is
+// refused (ErrInvalid) and leaves the catalog as it was.
+func TestSetCatalogFitsTheClient(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	merchantID := strings.Repeat("m", record.MaxText)
+	require.NoError(t, s.Platform.EnrollMerchant(ctx, payflow.Merchant{ID: merchantID, Name: "Warehouse", Currency: "EUR"}))
+	items := make([]payflow.CatalogItem, payflow.MaxCatalogItems+1)
+	for i := range items {
+		sku := fmt.Sprintf("%0*d", record.MaxText, i)
+		items[i] = payflow.CatalogItem{SKU: sku, Name: "Item " + sku[5:], UnitPrice: record.MaxAmount}
+	}
+	require.Len(t, items[0].Name, record.MaxText)
+
+	err := s.Platform.SetCatalog(ctx, merchantID, items)
+	require.ErrorIs(t, err, payflow.ErrInvalid)
+	assert.EqualError(t, err, fmt.Sprintf("payflow: invalid request: a catalog holds at most %d items, not %d", payflow.MaxCatalogItems, payflow.MaxCatalogItems+1))
+	stored, err := s.Store.Catalog(ctx, merchantID)
+	require.NoError(t, err)
+	assert.Empty(t, stored, "the catalog as it was")
+
+	items = items[:payflow.MaxCatalogItems]
+	require.NoError(t, s.Platform.SetCatalog(ctx, merchantID, items))
+	srv := httptest.NewServer(mustHandler(t, s.Platform, payflow.HandlerOptions{Logger: discardLogger()}))
+	defer srv.Close()
+	client := mustClient(t, srv.URL, payflow.ClientOptions{MaxAttempts: 1})
+	c, err := client.Catalog(ctx, s.shopper.Token, merchantID)
+	require.NoError(t, err)
+	assert.Equal(t, &payflow.Catalog{MerchantID: merchantID, Currency: "EUR", Items: items}, c)
 }
