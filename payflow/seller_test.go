@@ -2272,6 +2272,12 @@ func TestSellerRefusesMalformedPlatformValues(t *testing.T) {
 		// The platform refuses a catalog that repeats a SKU (SetCatalog);
 		// the item would be priced at either price.
 		"repeated SKU": func(c *payflow.Catalog) { c.Items[1].SKU = c.Items[0].SKU },
+		// Nor does it set more than MaxCatalogItems items.
+		"too many items": func(c *payflow.Catalog) {
+			for i := len(c.Items); i <= payflow.MaxCatalogItems; i++ {
+				c.Items = append(c.Items, payflow.CatalogItem{SKU: fmt.Sprintf("sku-%d", i), Name: "Item", UnitPrice: 1})
+			}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			w, api := setup(t)
