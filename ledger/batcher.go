@@ -24,15 +24,19 @@ type request struct {
 // linked_event_chain_open. It fails with ErrBatchTooLarge beyond BatchMax
 // events, with ErrClosed after Close, with ErrTimestampLimit when its
 // events would need timestamps past TimestampLimit (its own events and the
-// expiries due: never for those of calls merged with it), or with the
-// store's error, in which case nothing of the call was created, unless the
-// error was the commit's own (a server store's connection lost after
-// COMMIT was sent): then the outcome is unknown, as below. When ctx ends
-// before the reply, CreateTransfers returns ctx's error and the outcome is
-// unknown: retry with the same IDs to learn it (exists or a final result).
-// The call works on its own copy of transfers, so the caller may reuse the
-// slice as soon as the call returns, even while the batch it joined is
-// still running.
+// expiries due: never for those of calls merged with it), with an error
+// wrapping ErrCorrupt when the rows its batch reads break the ledger's
+// invariants (a pending transfer that names a missing account, or that
+// holds more than its accounts have pending, which its post, void or
+// expiry would take below zero), or with the store's error; in each case
+// nothing of the call was created, unless the error was the commit's own
+// (a server store's connection lost after COMMIT was sent): then the
+// outcome is unknown, as below. When ctx ends before the reply,
+// CreateTransfers returns ctx's error and the outcome is unknown: retry
+// with the same IDs to learn it (exists or a final result). The call
+// works on its own copy of transfers, so the caller may reuse the slice as
+// soon as the call returns, even while the batch it joined is still
+// running.
 func (l *Ledger) CreateTransfers(ctx context.Context, transfers []Transfer) ([]CreateTransferResult, error) {
 	if len(transfers) > BatchMax {
 		return nil, fmt.Errorf("%w: %d transfers, at most %d", ErrBatchTooLarge, len(transfers), BatchMax)

@@ -231,6 +231,9 @@ func (w *working) postOrVoid(t *Transfer, ts uint64) CreateTransferResult {
 		w.err = corrupt("pending transfer %v refers to a missing account", p.ID)
 		return TransferPendingTransferNotFound
 	}
+	if w.holdsMore(p, dr, cr) {
+		return TransferPendingTransferNotFound
+	}
 	if post {
 		// The only movement allowed on a closed account is a void: a
 		// closing transfer itself can only be voided or expire.

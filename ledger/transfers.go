@@ -351,6 +351,9 @@ func (w *working) expire(p *Transfer, s *workPending, ts uint64) {
 		w.err = corrupt("pending transfer %v refers to a missing account", p.ID)
 		return
 	}
+	if w.holdsMore(p, dr, cr) {
+		return
+	}
 	dr.DebitsPending -= p.Amount
 	cr.CreditsPending -= p.Amount
 	dr.dirty, cr.dirty = true, true
@@ -364,6 +367,19 @@ func (w *working) expire(p *Transfer, s *workPending, ts uint64) {
 	s.dirty = true
 	w.expiryHist = appendHistory(w.expiryHist, dr, ts, p.ID)
 	w.expiryHist = appendHistory(w.expiryHist, cr, ts, p.ID)
+}
+
+// holdsMore reports whether p, an active pending transfer, holds more
+// than its account dr has in DebitsPending or cr in CreditsPending, and
+// then sets w.err: only damaged data gives it, and its release would
+// take a pending balance below zero, a uint64 wrapped to nearly 2^64.
+func (w *working) holdsMore(p *Transfer, dr, cr *workAccount) bool {
+	if dr.DebitsPending >= p.Amount && cr.CreditsPending >= p.Amount {
+		return false
+	}
+	w.err = corrupt("pending transfer %v holds %d, more than its accounts have pending (debits %d, credits %d)",
+		p.ID, p.Amount, dr.DebitsPending, cr.CreditsPending)
+	return true
 }
 
 // addAccount gives id a slot, unless it has one, and returns it: -1 when

@@ -716,3 +716,54 @@ func testIgnoredReadError(t *testing.T, c Config) {
 	require.ErrorIs(t, err, rerr, "the read's error")
 	assert.Equal(t, before, contents(t, s), "nothing of the lost transaction")
 }
+
+// testReleaseBeyondHeld writes straight to the store, as damage to its
+// data would, an active pending transfer that holds more than one of its
+// accounts has pending: its post, its void or its expiry would take that
+// account's pending balance below zero (a uint64 wrapped to nearly 2^64).
+// The ledger refuses such a batch with ledger.ErrCorrupt instead, and
+// nothing of it is stored.
+func testReleaseBeyondHeld(t *testing.T, c Config) {
+	hold := func(timeout uint32) ledger.Transfer {
+		return ledger.Transfer{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 5, Ledger: 1,
+			Code: 1, Flags: ledger.TransferPending, Timeout: timeout, Timestamp: 3}
+	}
+	damaged := func(timeout uint32, debitsPending, creditsPending uint64) rows {
+		h := hold(timeout)
+		return rows{
+			accounts: []ledger.Account{
+				{ID: id(1), Ledger: 1, Code: 1, Timestamp: 1},
+				{ID: id(2), Ledger: 1, Code: 1, Timestamp: 2},
+			},
+			transfers: []ledger.Transfer{h},
+			pending:   []ledger.Pending{{ID: id(10), Status: ledger.PendingActive, ExpiresAt: h.ExpiresAt(), Timestamp: 3}},
+			updAccounts: []ledger.Account{
+				{ID: id(1), DebitsPending: debitsPending},
+				{ID: id(2), CreditsPending: creditsPending},
+			},
+			last: 3,
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		timeout uint32
+		dp, cp  uint64 // the accounts' pending balances, one below the 5 held
+		event   ledger.Transfer
+	}{
+		{"post_debit", 0, 4, 5, post(20, 10, ledger.AmountMax)},
+		{"post_credit", 0, 5, 4, post(20, 10, 3)},
+		{"void_debit", 0, 4, 5, void(20, 10)},
+		{"void_credit", 0, 5, 0, void(20, 10)},
+		{"expiry_debit", 1, 0, 5, ledger.Transfer{ID: id(20), DebitAccountID: id(2), CreditAccountID: id(1), Ledger: 1, Code: 1}},
+		{"expiry_credit", 1, 5, 4, ledger.Transfer{ID: id(20), DebitAccountID: id(2), CreditAccountID: id(1), Ledger: 1, Code: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, c)
+			require.NoError(t, write(e.store, damaged(tc.timeout, tc.dp, tc.cp)))
+			before := contents(t, e.store)
+			res, err := e.l.CreateTransfers(e.ctx(), []ledger.Transfer{tc.event})
+			require.ErrorIs(t, err, ledger.ErrCorrupt, "results %v", res)
+			assert.Equal(t, before, contents(t, e.store), "nothing of the refused batch")
+		})
+	}
+}

@@ -7,7 +7,9 @@
 // ledger), linked chains, idempotent retries, lookups and pagination, the
 // balance history read whole (ledger.ReadTx.BalanceRows), Verify of a
 // store that lost an account (Config.DeleteAccount) or that holds accounts
-// with reserved IDs and their balance history, the store's refusal
+// with reserved IDs and their balance history, the ledger's refusal of a
+// pending transfer that holds more than its accounts have pending (whose
+// post, void or expiry would take a balance below zero), the store's refusal
 // of a row naming a row that does not exist, of a pending state of a
 // transfer that is not pending, of a transfer whose debit and credit
 // account are the same, and of a unique key (an ID, a transfer's
@@ -308,6 +310,7 @@ func Run(t *testing.T, c Config) {
 	t.Run("HistoryOfOtherTransfer", func(t *testing.T) { testHistoryOfOtherTransfer(t, c) })
 	t.Run("MissingRows", func(t *testing.T) { testMissingRows(t, c) })
 	t.Run("PendingOfPlainTransfer", func(t *testing.T) { testPendingOfPlainTransfer(t, c) })
+	t.Run("ReleaseBeyondHeld", func(t *testing.T) { testReleaseBeyondHeld(t, c) })
 	t.Run("SameAccountTransfer", func(t *testing.T) { testSameAccountTransfer(t, c) })
 	t.Run("RepeatedUpdates", func(t *testing.T) { testRepeatedUpdates(t, c) })
 	t.Run("RepeatedInserts", func(t *testing.T) { testRepeatedInserts(t, c) })
