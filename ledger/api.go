@@ -84,6 +84,9 @@ type Ledger struct {
 	quit    chan struct{}
 	stopped chan struct{}
 	once    sync.Once
+	// calls is read-locked by each call that uses the store outside the
+	// batcher (enter), and locked by Close to wait for them.
+	calls sync.RWMutex
 }
 
 // New returns a Ledger over store, which the caller keeps and closes after
@@ -126,12 +129,37 @@ func New(store Store, opts Options) (*Ledger, error) {
 // batch in progress, if any, and starts no other. Every CreateTransfers
 // call not yet in a transaction fails with ErrClosed and creates nothing,
 // as do later calls, reads and Verify included, which fail at once. It
-// does not close the store. Close is idempotent.
+// also waits for the calls under way when it was called that use the
+// store outside the batcher (CreateAccounts, the lookups and queries,
+// Verify), which end as they would have without it; so once Close has
+// returned, the Ledger no longer uses the store. It does not close the
+// store. Close is idempotent.
 func (l *Ledger) Close() error {
 	l.once.Do(func() { close(l.quit) })
 	<-l.stopped
+	l.calls.Lock()
+	defer l.calls.Unlock()
 	return nil
 }
+
+// enter starts a call that uses the store outside the batcher, which
+// Close waits for: it fails with ErrClosed once Close is called (at once,
+// without waiting for the lock that Close takes), and otherwise the
+// caller calls leave when it no longer uses the store.
+func (l *Ledger) enter() error {
+	if l.isClosed() {
+		return ErrClosed
+	}
+	l.calls.RLock()
+	if l.isClosed() {
+		l.calls.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// leave ends a call that enter started.
+func (l *Ledger) leave() { l.calls.RUnlock() }
 
 // firstTimestamp returns the first timestamp of a batch: the clock, or one
 // more than the last stored timestamp when the clock is not ahead of it. A
@@ -187,9 +215,10 @@ func (l *Ledger) CreateAccounts(ctx context.Context, accounts []Account) ([]Crea
 	if len(accounts) > BatchMax {
 		return nil, fmt.Errorf("%w: %d accounts, at most %d", ErrBatchTooLarge, len(accounts), BatchMax)
 	}
-	if l.isClosed() {
-		return nil, ErrClosed
+	if err := l.enter(); err != nil {
+		return nil, err
 	}
+	defer l.leave()
 	if len(accounts) == 0 {
 		return []CreateAccountResult{}, nil
 	}

@@ -27,6 +27,18 @@ type countingStore struct {
 	entered chan struct{} // receives one value per Update that started
 	fail    error
 	stall   bool // Update waits for its context to end
+	// When not nil, the first View sends on viewEntered once it started
+	// and then waits for viewHold to close.
+	viewHold, viewEntered chan struct{}
+	viewHeld              atomic.Bool
+}
+
+func (s *countingStore) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
+	if s.viewHold != nil && s.viewHeld.CompareAndSwap(false, true) {
+		s.viewEntered <- struct{}{}
+		<-s.viewHold
+	}
+	return s.Store.View(ctx, fn)
 }
 
 func (s *countingStore) Update(ctx context.Context, fn func(ledger.Tx) error) error {
@@ -733,6 +745,64 @@ func TestNoSweepPastTheLimit(t *testing.T) {
 			require.NoError(t, err)
 			require.Len(t, got, 1)
 			assert.Equal(t, ledger.IDFromUint64(1), got[0].ID)
+		})
+	}
+}
+
+// TestCloseWaitsForCallsInProgress: Close returns only once the calls
+// that use the store outside the batcher and were under way when it was
+// called (CreateAccounts in its transaction, a lookup or Verify in its
+// read) have ended, so that the caller may close the store then (New);
+// those calls end as they would have without Close.
+func TestCloseWaitsForCallsInProgress(t *testing.T) {
+	calls := map[string]struct {
+		view bool
+		call func(l *ledger.Ledger) error
+	}{
+		"CreateAccounts": {false, func(l *ledger.Ledger) error {
+			res, err := l.CreateAccounts(context.Background(), []ledger.Account{{ID: ledger.IDFromUint64(9), Ledger: 978, Code: 1}})
+			if err == nil && !assert.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, res) {
+				err = errors.New("not created")
+			}
+			return err
+		}},
+		"LookupAccounts": {true, func(l *ledger.Ledger) error {
+			accts, err := l.LookupAccounts(context.Background(), []ledger.ID{ledger.IDFromUint64(1)})
+			if err == nil && !assert.Len(t, accts, 1) {
+				err = errors.New("not found")
+			}
+			return err
+		}},
+		"GetAccountTransfers": {true, func(l *ledger.Ledger) error {
+			_, err := l.GetAccountTransfers(context.Background(), ledger.AccountFilter{AccountID: ledger.IDFromUint64(1),
+				Limit: 1, Flags: ledger.AccountFilterDebits})
+			return err
+		}},
+		"Verify": {true, func(l *ledger.Ledger) error { return l.Verify(context.Background()) }},
+	}
+	for name, c := range calls {
+		t.Run(name, func(t *testing.T) {
+			l, s := setup(t, ledger.Options{})
+			hold, entered := make(chan struct{}), make(chan struct{}, 1)
+			release := sync.OnceFunc(func() { close(hold) })
+			defer release()
+			if c.view {
+				s.viewHold, s.viewEntered = hold, entered
+			} else {
+				s.hold, s.entered = hold, entered
+			}
+			done := make(chan error, 1)
+			go func() { done <- c.call(l) }()
+			<-entered // the call is in the store
+			closed := startClose(l)
+			select {
+			case <-closed:
+				t.Fatal("Close returned while a call was in the store")
+			case <-time.After(50 * time.Millisecond):
+			}
+			release()
+			require.NoError(t, <-done)
+			require.NoError(t, <-closed)
 		})
 	}
 }

@@ -25,9 +25,10 @@ func lookup[T any](ctx context.Context, l *Ledger, ids []ID, read func(ReadTx, [
 	if len(ids) > BatchMax {
 		return nil, fmt.Errorf("%w: %d ids, at most %d", ErrBatchTooLarge, len(ids), BatchMax)
 	}
-	if l.isClosed() {
-		return nil, ErrClosed
+	if err := l.enter(); err != nil {
+		return nil, err
 	}
+	defer l.leave()
 	var out []T
 	err := l.store.View(ctx, func(tx ReadTx) error {
 		found, err := read(tx, sortUnique(slices.Clone(ids)))
@@ -100,9 +101,10 @@ func (l *Ledger) GetAccountBalances(ctx context.Context, f AccountFilter) ([]Acc
 // filter runs read with f normalized, and returns its rows copied out of
 // the store's transaction, or an empty slice when f selects nothing.
 func filter[T any](ctx context.Context, l *Ledger, f AccountFilter, read func(ReadTx, AccountFilter) ([]T, error)) ([]T, error) {
-	if l.isClosed() {
-		return nil, ErrClosed
+	if err := l.enter(); err != nil {
+		return nil, err
 	}
+	defer l.leave()
 	f, ok := normalize(f)
 	if !ok {
 		return []T{}, nil

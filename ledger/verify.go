@@ -138,9 +138,10 @@ func (e *VerifyError) Is(target error) bool { return target == ErrCorrupt }
 // last those of the last timestamp, above the limit before below a stored
 // one.
 func (l *Ledger) Verify(ctx context.Context) error {
-	if l.isClosed() {
-		return ErrClosed
+	if err := l.enter(); err != nil {
+		return err
 	}
+	defer l.leave()
 	var problems []Problem
 	err := l.store.View(ctx, func(tx ReadTx) error {
 		var err error
