@@ -31,9 +31,10 @@ import (
 // above it, which no SQL integer column holds and the platform never
 // makes, is refused with an error matching ErrInvalid and writes nothing.
 //
-// Texts (IDs, names, currencies, states, idempotency keys) are kept when
-// they are UTF-8 without a NUL byte, the only text PostgreSQL takes and
-// all the platform writes. A write with any other text (StorableText) is
+// Texts (IDs, names, currencies, states, idempotency keys, and the SKUs
+// and names of a payment request's lines and the assets of its legs) are
+// kept when they are UTF-8 without a NUL byte, the only text PostgreSQL
+// takes and all the platform writes. A write with any other text (StorableText) is
 // refused with an error matching ErrInvalid and writes nothing, an
 // Accept's nonce and counter included; so is such a card ID given to
 // Spent, which tells what Accept would do. Such a text given only to name
@@ -289,11 +290,12 @@ type Acceptance struct {
 // CancelPending without the Session and the Now it goes with, more than
 // one write, an amount above 2^63-1, a text or a time that no Store keeps
 // (StorableText, StorableTimes: the card ID, From, Now, the nonce's
-// expiry, or a text or time of a record it writes) in it, a Nonce empty
-// but not nil (CheckNonce), or a record without a byte string it must
-// have (a token's hash, a session's EIDs, a payment request's or a
-// refund's signed request and hash), nil or empty. Stores call it first
-// in Accept.
+// expiry, or a text or time of a record it writes, a payment request's
+// lines and legs included) in it, a Nonce empty but not nil
+// (CheckNonce), or a record without a byte string it must have (a
+// token's hash, a session's EIDs, a payment request's or a refund's
+// signed request and hash), nil or empty. Stores call it first in
+// Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
 		return fmt.Errorf("%w: a refund is accepted with its payment's update", ErrInvalid)
@@ -358,6 +360,16 @@ func (a *Acceptance) Check() error {
 		}
 		if err := StorableText(p.State, p.MerchantID, p.SellerCardID, p.PayerCardID, p.Currency, p.VoidTo); err != nil {
 			return err
+		}
+		for _, l := range p.Lines {
+			if err := StorableText(l.SKU, l.Name); err != nil {
+				return err
+			}
+		}
+		for _, l := range p.Legs {
+			if err := StorableText(l.Asset); err != nil {
+				return err
+			}
 		}
 		if err := StorableTimes(p.ExpiresAt, p.CreatedAt, p.UpdatedAt, p.HoldExpiresAt, p.SettledAt, p.DeferredTo); err != nil {
 			return err

@@ -457,7 +457,8 @@ var unstorableTexts = []string{"\xf3", "m\xff", "8900000000000000001\xc0", "\x00
 
 // testUnstorableText: a write of a text that is not UTF-8 or holds a NUL
 // byte (a card, merchant or asset ID, a name, a currency, a state, an
-// idempotency key) is refused with ErrInvalid by every store and writes
+// idempotency key, a payment request's line's SKU or name or its leg's
+// asset, which the SQL stores could not read back) is refused with ErrInvalid by every store and writes
 // nothing, an Acceptance's nonce and counter included; such a text given
 // to name a row that a call reads or changes names none (ErrNotFound or,
 // where the call says nothing of a missing row, nothing done), as any
@@ -523,6 +524,9 @@ func testUnstorableText(t *testing.T, s payflow.Store) {
 			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.PayerCardID = bad })},
 			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.Currency = bad })},
 			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.VoidTo = bad })},
+			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.Lines[1].SKU = bad })},
+			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.Lines[0].Name = bad })},
+			{Insert: newPayment(func(p *payflow.PaymentRecord) { p.Legs[0].Asset = bad })},
 			{Update: updated(func(p *payflow.PaymentRecord) { p.State = bad }), From: payflow.StatePending},
 			{Update: updated(func(p *payflow.PaymentRecord) { p.VoidTo = bad }), From: payflow.StatePending},
 			{Update: updated(func(*payflow.PaymentRecord) {}), From: bad},
