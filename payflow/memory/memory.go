@@ -462,8 +462,10 @@ const stateApproving = "approving"
 // (Acceptance.CancelPending). It keeps in the session's list only the
 // requests that may be pending at a later call: pending ones, and those
 // whose settlement is under way, which a refused hold sets back to
-// pending. Held and final requests never are again, so the list holds a
-// session's live requests, not every one it had.
+// pending. The platform never writes a held or final request (settled)
+// back to either, so the list holds a session's live requests, not every
+// one it had; a write that does so puts the request back in the list
+// (writePaymentLocked).
 func (s *Store) cancelPendingLocked(id payflow.ID, t time.Time) {
 	ids := s.bySession[id]
 	live := ids[:0]
@@ -478,9 +480,7 @@ func (s *Store) cancelPendingLocked(id payflow.ID, t time.Time) {
 			p.VoidTo = payflow.StateCancelled
 			p.Version++
 		}
-		switch p.State {
-		case payflow.StateHeld, payflow.StateCaptured, payflow.StateDeclined, payflow.StateCancelled, payflow.StateExpired:
-		default:
+		if !settled(p.State) {
 			live = append(live, pid)
 		}
 	}
@@ -510,8 +510,21 @@ func (s *Store) casPaymentLocked(p *payflow.PaymentRecord, from string) error {
 	return nil
 }
 
+// settled reports whether a request in state is held or final, which
+// cancelPendingLocked takes out of its session's list.
+func settled(state string) bool {
+	switch state {
+	case payflow.StateHeld, payflow.StateCaptured, payflow.StateDeclined, payflow.StateCancelled, payflow.StateExpired:
+		return true
+	}
+	return false
+}
+
 func (s *Store) writePaymentLocked(p *payflow.PaymentRecord) {
 	old := s.payments[p.ID]
+	if settled(old.State) && !settled(p.State) && !slices.Contains(s.bySession[old.SessionID], p.ID) {
+		s.bySession[old.SessionID] = append(s.bySession[old.SessionID], p.ID) // taken out by a pairing
+	}
 	if p.State != old.State { // a deferral is of the step it was made in
 		p.DeferredTo = time.Time{}
 	}

@@ -203,3 +203,41 @@ func testExpiredSession(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	assert.Equal(t, payflow.StateCancelled, gotP.State)
 }
+
+// testPendingAfterPairing: a request that a pairing found neither pending
+// nor approving (held, or in a final state) and that is then written back
+// to pending or approving (UpdatePayment writes any state) is cancelled,
+// or marked, by the next pairing of its session, as every request of the
+// session pending or approving at that time.
+func testPendingAfterPairing(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	w := &writer{s: s}
+	at := t0.Add(time.Minute)
+	for i, state := range []string{payflow.StateHeld, payflow.StateCaptured, payflow.StateCancelled} {
+		for j, again := range []string{payflow.StatePending, "approving"} {
+			p, err := w.insert(payment(byte(1+2*i+j), payflow.StatePending, at.Add(time.Hour)))
+			require.NoError(t, err)
+			p.State, p.HoldExpiresAt = state, at.Add(time.Hour)
+			require.NoError(t, s.UpdatePayment(ctx, p, payflow.StatePending))
+			_, err = w.accept(payflow.Acceptance{Session: sellerSession(), Now: at, CancelPending: true})
+			require.NoError(t, err)
+			got, err := s.Payment(ctx, p.ID)
+			require.NoError(t, err)
+			require.Equal(t, p, got, "%s: left as it is by the pairing", state)
+			p.State = again
+			require.NoError(t, s.UpdatePayment(ctx, p, state))
+			_, err = w.accept(payflow.Acceptance{Session: sellerSession(), Now: at, CancelPending: true})
+			require.NoError(t, err)
+			got, err = s.Payment(ctx, p.ID)
+			require.NoError(t, err)
+			want := *p
+			want.Version++
+			if again == payflow.StatePending {
+				want.State, want.UpdatedAt = payflow.StateCancelled, at
+			} else {
+				want.VoidTo = payflow.StateCancelled
+			}
+			assert.Equal(t, &want, got, "%s, then %s: found by the next pairing", state, again)
+		}
+	}
+}

@@ -55,6 +55,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"TokensAndSessions", testTokensAndSessions},
 		{"CancelPending", testCancelPending},
 		{"ExpiredSession", testExpiredSession},
+		{"PendingAfterPairing", testPendingAfterPairing},
 		{"Payments", testPayments},
 		{"PaymentRace", testPaymentRace},
 		{"EmptyFields", testEmptyFields},
