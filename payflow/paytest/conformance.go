@@ -59,6 +59,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"Payments", testPayments},
 		{"PaymentRace", testPaymentRace},
 		{"EmptyFields", testEmptyFields},
+		{"LongLists", testLongLists},
 		{"Refunds", testRefunds},
 		{"Deferral", testDeferral},
 		{"PendingAgain", testPendingAgain},
@@ -1999,4 +2000,44 @@ func testMissingFields(t *testing.T, s payflow.Store) {
 	assert.Equal(t, stored, again, "the refused refunds reserved nothing")
 	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: nonce, NonceExpires: exp, CardID: id, Counter: 2}),
 		"the refused records left nonce and counter as they were")
+}
+
+// testLongLists: a payment request's lines and legs and a card's chain
+// read back as written, however many they are: over the 1024 elements
+// that a limit of a decoder could hold.
+func testLongLists(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	c := card("8900000000000000001")
+	c.Chain = make([][]byte, 1500)
+	for i := range c.Chain {
+		c.Chain[i] = []byte{byte(i), byte(i >> 8)}
+	}
+	require.NoError(t, s.PutCard(ctx, c))
+	got, err := s.Card(ctx, c.ID)
+	require.NoError(t, err)
+	assert.Equal(t, c.Chain, got.Chain)
+	n := 0
+	require.NoError(t, s.Cards(ctx, func(got *payflow.CardRecord) error {
+		n++
+		assert.Equal(t, c.Chain, got.Chain)
+		return nil
+	}))
+	assert.Equal(t, 1, n)
+
+	p := payment(1, payflow.StatePending, t0)
+	p.Lines, p.Legs = make([]payflow.Line, 1500), make([]payflow.AssetLeg, 1500)
+	for i := range p.Lines {
+		p.Lines[i] = payflow.Line{SKU: fmt.Sprint(i), Name: "A", Quantity: 1, UnitPrice: 1, Amount: 1}
+		p.Legs[i] = payflow.AssetLeg{Asset: fmt.Sprint(i), Amount: 1}
+	}
+	_, err = (&writer{s: s}).insert(p)
+	require.NoError(t, err)
+	stored, err := s.Payment(ctx, p.ID)
+	require.NoError(t, err)
+	assert.Equal(t, p.Lines, stored.Lines)
+	assert.Equal(t, p.Legs, stored.Legs)
+	due, err := s.DuePayments(ctx, payflow.StatePending, t0, 10)
+	require.NoError(t, err)
+	require.Len(t, due, 1)
+	assert.Equal(t, p.Lines, due[0].Lines)
 }

@@ -415,17 +415,27 @@ func notFound(err error) error {
 	return err
 }
 
+// encMode and decMode encode and decode the CBOR columns (line items,
+// legs, certificate chains). decMode reads back every array that encMode
+// wrote: it takes as many elements as the library allows, 2^31-1, far
+// more than a column's bytes hold (each element takes one at least), so
+// that a list of any length that a Store keeps (the memory store keeps
+// any) is read back, rather than written and then unreadable.
 var (
 	encMode cbor.EncMode
 	decMode cbor.DecMode
 )
+
+// maxArrayElements is the most elements that the library lets a decoder
+// take in one array.
+const maxArrayElements = math.MaxInt32
 
 func init() {
 	var err error
 	if encMode, err = cbor.CoreDetEncOptions().EncMode(); err != nil {
 		panic(err)
 	}
-	if decMode, err = (cbor.DecOptions{MaxArrayElements: 1024}).DecMode(); err != nil {
+	if decMode, err = (cbor.DecOptions{MaxArrayElements: maxArrayElements}).DecMode(); err != nil {
 		panic(err)
 	}
 }
