@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"RefundDeferralRace", testRefundDeferralRace},
 		{"DueLimits", testDueLimits},
 		{"Idempotency", testIdempotency},
+		{"UnstorableLease", testUnstorableLease},
 		{"DeleteExpired", testDeleteExpired},
 		{"DeleteExpiredMany", testDeleteExpiredMany},
 		{"Amounts", testAmounts},
@@ -2040,4 +2041,28 @@ func testLongLists(t *testing.T, s payflow.Store) {
 	require.NoError(t, err)
 	require.Len(t, due, 1)
 	assert.Equal(t, p.Lines, due[0].Lines)
+}
+
+// testUnstorableLease: a lease that no Store keeps (the Unix epoch, kept
+// as the zero time in the SQL stores, or a time outside the years 1678 to
+// 2262) names no claim in FinishIdempotent and AbandonIdempotent, not
+// even the one of the zero time (which the Unix epoch is not): the key
+// claimed under the zero lease is neither finished nor released, and is
+// finished under its own.
+func testUnstorableLease(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	for i, lease := range []time.Time{at(0), time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		key := fmt.Sprint("k", i)
+		got, err := s.BeginIdempotent(ctx, key, []byte{1}, t0, time.Time{})
+		require.NoError(t, err)
+		require.Nil(t, got, "claimed under the zero lease")
+		assert.ErrorIs(t, s.FinishIdempotent(ctx, key, lease, 200, []byte("other"), t0.Add(time.Hour)), payflow.ErrNotFound,
+			"finished under %v", lease)
+		require.NoError(t, s.AbandonIdempotent(ctx, key, lease))
+		require.NoError(t, s.FinishIdempotent(ctx, key, time.Time{}, 201, []byte("own"), t0.Add(time.Hour)),
+			"still in flight under the zero lease after %v", lease)
+		got, err = s.BeginIdempotent(ctx, key, []byte{1}, t0, t0.Add(time.Minute))
+		require.NoError(t, err)
+		assert.Equal(t, &payflow.IdempotentReply{Status: 201, Reply: []byte("own")}, got)
+	}
 }

@@ -330,7 +330,7 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Tim
 	if err := payflow.StorableTimes(expires); err != nil {
 		return err
 	}
-	if unstorable(key) { // held by no one
+	if unstorable(key) || unclaimed(lease) { // held by no one
 		return payflow.ErrNotFound
 	}
 	res, err := s.exec(ctx, `UPDATE payflow_replies SET done = 1, status = ?, reply = ?, deadline = ?
@@ -341,12 +341,18 @@ func (s *Store) FinishIdempotent(ctx context.Context, key string, lease time.Tim
 
 // AbandonIdempotent implements payflow.Store.
 func (s *Store) AbandonIdempotent(ctx context.Context, key string, lease time.Time) error {
-	if unstorable(key) { // held by no one
+	if unstorable(key) || unclaimed(lease) { // held by no one
 		return nil
 	}
 	_, err := s.exec(ctx, `DELETE FROM payflow_replies WHERE key = ? AND done = 0 AND deadline = ?`, key, ns(lease))
 	return err
 }
+
+// unclaimed reports a lease that no key is claimed under: one that
+// BeginIdempotent refuses (payflow.StorableTimes), among them the Unix
+// epoch, whose column form (ns) is the zero time's, a lease that a key
+// may be claimed under.
+func unclaimed(lease time.Time) bool { return payflow.StorableTimes(lease) != nil }
 
 // sweepBatch is the most rows that DeleteExpired deletes in one
 // transaction, as many as the memory store walks in one hold of its lock.
