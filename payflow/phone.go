@@ -414,6 +414,12 @@ const LoginTries = 3
 // card signs no proof. So does one that another call makes for itself.
 // One whose ctx ends as the challenge comes fails so before the card
 // signs: no proof is signed or sent.
+//
+// A reply that is no login of the card is the platform's contradiction
+// (ErrMismatch), as for LoginWithRetry, and so is one for another card ID
+// than the card's, or one whose expiry is not after the phone's clock
+// (PhoneOptions.Now): the phone keeps nothing of it, and its next call
+// that needs a token logs in again.
 func (p *phone) Login(ctx context.Context) (*LoginResponse, error) {
 	resp, err := p.logIn(ctx)
 	if err != nil {
@@ -435,10 +441,30 @@ func (p *phone) logIn(ctx context.Context) (*LoginResponse, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := p.checkLogin(resp); err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
 	p.login = resp
 	p.mu.Unlock()
 	return resp, nil
+}
+
+// checkLogin checks that l, a reply that LoginWithRetry took, is a login
+// of the phone's card that has not expired by the phone's clock
+// (ErrMismatch otherwise).
+func (p *phone) checkLogin(l *LoginResponse) error {
+	id, err := p.CardID()
+	if err != nil {
+		return err
+	}
+	if l.CardID != id {
+		return fmt.Errorf("%w: the login is of card %q, not this card's", ErrMismatch, l.CardID)
+	}
+	if now := p.opts.Now(); !now.Before(l.ExpiresAt) {
+		return fmt.Errorf("%w: the login expired at %v, not after the phone's clock (%v)", ErrMismatch, l.ExpiresAt, now)
+	}
+	return nil
 }
 
 // LoginWithRetry logs in to api with the auth proofs that proof has a
@@ -447,20 +473,40 @@ func (p *phone) logIn(ctx context.Context) (*LoginResponse, error) {
 // reply of one sent before was lost and the transport sent it again), up
 // to tries proofs in all. An error of proof ends it with that error. A
 // phone's Login is LoginWithRetry with LoginTries.
+//
+// A reply that is no login, one without a token, a card ID or an expiry
+// (the zero time), is the platform's contradiction: LoginWithRetry fails
+// with ErrMismatch and returns nothing of it; a call of api that returns
+// neither a reply nor an error fails with ErrInternal, as the handler
+// answers it over HTTP. Neither is sent again.
 func LoginWithRetry(ctx context.Context, api API, tries int, proof func() ([]byte, error)) (*LoginResponse, error) {
 	for try := 1; ; try++ {
 		msg, err := proof()
 		if err != nil {
 			return nil, err
 		}
-		resp, err := api.Login(ctx, &LoginRequest{Proof: msg})
+		resp, err := answeredAPI{api}.Login(ctx, &LoginRequest{Proof: msg})
 		if err == nil {
-			return resp, nil
+			return checkLoginReply(resp)
 		}
 		if try >= tries || !errors.Is(err, ErrReplay) {
 			return nil, err
 		}
 	}
+}
+
+// checkLoginReply returns l, or ErrMismatch when it lacks a token, a
+// card ID or an expiry.
+func checkLoginReply(l *LoginResponse) (*LoginResponse, error) {
+	switch {
+	case l.Token == "":
+		return nil, fmt.Errorf("%w: the login carries no token", ErrMismatch)
+	case l.CardID == "":
+		return nil, fmt.Errorf("%w: the login names no card", ErrMismatch)
+	case l.ExpiresAt.IsZero():
+		return nil, fmt.Errorf("%w: the login carries no expiry", ErrMismatch)
+	}
+	return l, nil
 }
 
 // loginState returns the login, logging in when there is none or it has
