@@ -159,13 +159,22 @@ const AirTTL = 5 * time.Second
 // Receive reads every advert in the air except the listener's own (that of
 // the station self) and hands those that get through the radio to the
 // listener's queue. A file that does not parse is skipped, as a scanner
-// skips noise, and so is one older than AirTTL.
+// skips noise, and so is one older than AirTTL. The data folder's name
+// is taken as it is, also one that holds the characters of a file name
+// pattern ("shop[1]"). An air not yet made holds no advert.
 func (a Air) Receive(r *Radio, l *Listener, self *Station, now time.Time) error {
-	files, err := filepath.Glob(filepath.Join(a.Dir, "air", "*.adv"))
-	if err != nil {
-		return err
+	entries, err := os.ReadDir(filepath.Join(a.Dir, "air"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
-	for _, f := range files {
+	if err != nil {
+		return fmt.Errorf("demo: %w", err)
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".adv") {
+			continue
+		}
+		f := filepath.Join(a.Dir, "air", e.Name())
 		if self != nil && f == a.path(self) {
 			continue
 		}
