@@ -26,7 +26,10 @@
 //	                 $TMPDIR/casimpay-demo)
 //	-listen ADDR     the address to serve, host:port (default 127.0.0.1:8080);
 //	                 for every interface (:8080, 0.0.0.0:8080, [::]:8080)
-//	                 cloud.url names the loopback address, 127.0.0.1 or [::1]
+//	                 cloud.url names the loopback address, 127.0.0.1 or [::1];
+//	                 a value that is not host:port, or whose port is not 0
+//	                 to 65535 or a service's name, is refused with exit
+//	                 status 2
 //	-postgres DSN    keep the ledger and the platform state in PostgreSQL
 //	-pairs N         also enrol the cards of N pairs for examples/loadgen -url,
 //	                 at most 1000 (default 0)

@@ -131,8 +131,8 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := checkData(*dir); err != nil {
 		return err
 	}
-	if *listen == "" { // which net.Listen takes for every interface's, at a random port
-		return fmt.Errorf("%w: -listen needs host:port", ErrUsage)
+	if err := checkListen(*listen); err != nil {
+		return err
 	}
 	// The address first: one in use is refused before the data folder
 	// gets a CA, cards and a database.
@@ -249,6 +249,22 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 			screen.Printf("error: %v", err)
 		}
 	}
+}
+
+// checkListen refuses a -listen, listen, that is no host:port with
+// ErrUsage: an empty one, which net.Listen takes for every interface's
+// at a random port, one without a port (":" as well, the same), and one
+// whose port is no number from 0 to 65535 nor a service's name. A port
+// of 0 is a random one, which the cloud writes into its URL file.
+func checkListen(listen string) error {
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil || port == "" {
+		return fmt.Errorf("%w: -listen %q is not host:port", ErrUsage, listen)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("%w: -listen %q: %w", ErrUsage, listen, err)
+	}
+	return nil
 }
 
 // dialURL is the URL at which the phones reach a server that listens on
