@@ -2,6 +2,7 @@ package payflow_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -84,6 +85,30 @@ func TestLoginRefusesAReplyThatIsNoLoginOfTheCard(t *testing.T) {
 			assert.Equal(t, "Corner Shop", peers[0].Name)
 			require.Equal(t, 2, api.logins, "the next call logs in again")
 			assert.Equal(t, []string{api.tokens[1]}, api.resolve, "with the token of its own login")
+		})
+	}
+	// A seller card's login names its merchant, whose ID the card signs
+	// in records: one without it, or of a form that no record carries,
+	// is no login of a seller card, where the phone took it and its
+	// catalog read failed with ErrForbidden.
+	for _, id := range []string{"", " corner-shop"} {
+		t.Run(fmt.Sprintf("seller merchant %q", id), func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			api := &lgReplyAPI{API: w.f.Platform}
+			api.bad = func(l *payflow.LoginResponse) { l.MerchantID = id }
+			w.useSeller(t, api)
+
+			l, err := w.seller.Login(ctx)
+			require.ErrorIs(t, err, payflow.ErrMismatch)
+			require.Nil(t, l)
+
+			api.mu.Lock()
+			api.bad = nil
+			api.mu.Unlock()
+			c, err := w.seller.Catalog(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, phoneMerchant, c.MerchantID)
+			assert.Equal(t, 2, api.logins, "the next call logs in again")
 		})
 	}
 	t.Run("a good login is kept", func(t *testing.T) {
