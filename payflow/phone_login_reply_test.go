@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/adv"
 	"github.com/casimpay/casimpay/payflow"
 )
 
@@ -47,8 +48,8 @@ func (a *lgReplyAPI) Resolve(ctx context.Context, token string, req *payflow.Res
 }
 
 // TestLoginRefusesAReplyThatIsNoLoginOfTheCard: a login reply without a
-// token, of another card, or whose expiry is zero or not after the
-// phone's clock is the platform's contradiction (ErrMismatch), where the
+// token, of another card, or whose expiry is zero is the platform's
+// contradiction (ErrMismatch), where the
 // phone took it as its login; the phone keeps nothing of it, and its next
 // call that needs a token logs in again and sends the token of that login.
 func TestLoginRefusesAReplyThatIsNoLoginOfTheCard(t *testing.T) {
@@ -61,8 +62,6 @@ func TestLoginRefusesAReplyThatIsNoLoginOfTheCard(t *testing.T) {
 		{"another card", func(w *phoneWorld, l *payflow.LoginResponse) { l.CardID = w.sellerCard.Enrolment.ICCID }},
 		{"no card", func(_ *phoneWorld, l *payflow.LoginResponse) { l.CardID = "" }},
 		{"zero expiry", func(_ *phoneWorld, l *payflow.LoginResponse) { l.ExpiresAt = time.Time{} }},
-		{"expiry now", func(w *phoneWorld, l *payflow.LoginResponse) { l.ExpiresAt = w.f.Clock.Now() }},
-		{"expiry past", func(w *phoneWorld, l *payflow.LoginResponse) { l.ExpiresAt = w.f.Clock.Now().Add(-time.Second) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, false)
@@ -109,6 +108,29 @@ func TestLoginRefusesAReplyThatIsNoLoginOfTheCard(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, phoneMerchant, c.MerchantID)
 			assert.Equal(t, 2, api.logins, "the next call logs in again")
+		})
+	}
+	// A login that has expired by the phone's clock, one ahead of the
+	// platform's, is taken for the call that made it; the next call logs
+	// in again, rather than failing.
+	for _, d := range []time.Duration{0, -time.Hour} {
+		t.Run(fmt.Sprintf("expiry now%v", d), func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			api := &lgReplyAPI{API: w.f.Platform}
+			api.bad = func(l *payflow.LoginResponse) { l.ExpiresAt = w.f.Clock.Now().Add(d) }
+			w.useShopper(t, api)
+			for i := 1; i <= 2; i++ {
+				if i > 1 {
+					w.f.Clock.Advance(adv.EpochSeconds * time.Second) // an EID to resolve
+				}
+				w.hear(t)
+				peers, err := w.shopper.Peers(ctx)
+				require.NoError(t, err)
+				require.Len(t, peers, 1)
+				assert.Equal(t, "Corner Shop", peers[0].Name)
+				require.Equal(t, i, api.logins, "each call that needs a token logs in")
+				assert.Equal(t, api.tokens[:i], api.resolve, "each with the token of its own login")
+			}
 		})
 	}
 	t.Run("a good login is kept", func(t *testing.T) {
