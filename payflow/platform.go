@@ -258,10 +258,10 @@ func (o *PlatformOptions) check() error {
 // use). It fails when a required option is missing (nil, or an interface
 // holding a nil pointer), an option is out of range (ErrInvalid: see
 // PlatformOptions), the key is not ECDSA P-256, is an *ecdsa.PrivateKey
-// without its private scalar (which cannot sign), does not match the
-// first certificate of Chain, or the store fails. Stored cards that the resolver refuses do not keep it from
-// starting: it loads the others and logs the *UnresolvableCardsError of
-// Reload as a warning through opts.Logger.
+// without its private scalar (which cannot sign), does not match the first
+// certificate of Chain, or the store fails. Stored cards that the resolver
+// refuses do not keep it from starting: it loads the others and logs the
+// *UnresolvableCardsError of Reload as a warning through opts.Logger.
 func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	// An interface that holds a nil pointer is none: its methods panic.
 	switch {

@@ -179,10 +179,9 @@ const MaxCatalogItems = 25000
 // checkCatalogItems checks the items of a catalog as SetCatalog sets them:
 // SKUs of the records' form (record.CheckText), names that receipts can
 // carry (record.CheckName), no SKU twice, prices of at most 2^63-1 and at
-// most MaxCatalogItems items. Its
-// error matches no payflow sentinel: the platform refuses such items as
-// ErrInvalid (SetCatalog), a Seller a catalog that carries them as
-// ErrMismatch (checkCatalog).
+// most MaxCatalogItems items. Its error matches no payflow sentinel: the
+// platform refuses such items as ErrInvalid (SetCatalog), a Seller a
+// catalog that carries them as ErrMismatch (checkCatalog).
 func checkCatalogItems(items []CatalogItem) error {
 	if len(items) > MaxCatalogItems {
 		return fmt.Errorf("a catalog holds at most %d items, not %d", MaxCatalogItems, len(items))

@@ -31,16 +31,16 @@ import (
 // above it, which no SQL integer column holds and the platform never
 // makes, is refused with an error matching ErrInvalid and writes nothing.
 //
-// Texts (IDs, names, currencies, states, idempotency keys, and the SKUs
-// and names of a payment request's lines and the assets of its legs) are
-// kept when they are UTF-8 without a NUL byte, the only text PostgreSQL
-// takes and all the platform writes. A write with any other text (StorableText) is
-// refused with an error matching ErrInvalid and writes nothing, an
-// Accept's nonce and counter included; so is such a card ID given to
-// Spent, which tells what Accept would do. Such a text given only to name
-// a row (to read, find or change it: a card, merchant, asset or seller
-// card ID, a state looked for, an idempotency key to finish or abandon)
-// names none, as any unknown one: ErrNotFound, or none found.
+// Texts (IDs, names, currencies, states, idempotency keys, and the SKUs and
+// names of a payment request's lines and the assets of its legs) are kept
+// when they are UTF-8 without a NUL byte, the only text PostgreSQL takes
+// and all the platform writes. A write with any other text (StorableText)
+// is refused with an error matching ErrInvalid and writes nothing, an
+// Accept's nonce and counter included; so is such a card ID given to Spent,
+// which tells what Accept would do. Such a text given only to name a row
+// (to read, find or change it: a card, merchant, asset or seller card ID, a
+// state looked for, an idempotency key to finish or abandon) names none, as
+// any unknown one: ErrNotFound, or none found.
 //
 // Times are kept to the nanosecond from the start of the year 1678 (UTC) to
 // April 2262, the last time whose nanoseconds since the Unix epoch an int64
