@@ -21,7 +21,9 @@ import (
 // changes nothing.
 //
 // Errors match the sentinel errors of this package with errors.Is, in
-// process and over HTTP alike.
+// process and over HTTP alike. A call given a nil request fails with an
+// error matching ErrInvalid that names the request ("nil capture request"
+// for Capture) and changes nothing; a Client sends nothing.
 type API interface {
 	// Challenge returns a fresh one-time nonce for the card to sign.
 	Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error)
@@ -472,4 +474,11 @@ func StatusOf(code string) int {
 		return c.status
 	}
 	return 500
+}
+
+// errNilRequest is the error of a call of API given a nil request, name
+// naming it ("capture" for a *CaptureRequest): it matches ErrInvalid, and
+// the call changes nothing (a Client's sends nothing).
+func errNilRequest(name string) error {
+	return fmt.Errorf("%w: nil %s request", ErrInvalid, name)
 }

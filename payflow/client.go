@@ -389,13 +389,6 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 	return clientCall[Info](ctx, c, http.MethodGet, "/v1/info", "", nil)
 }
 
-// errNilRequest is the error of a call given a nil request, name naming
-// it ("capture" for a *CaptureRequest): it matches ErrInvalid, and the call
-// sends nothing.
-func errNilRequest(name string) error {
-	return fmt.Errorf("%w: nil %s request", ErrInvalid, name)
-}
-
 // clientCall sends one logical call, retrying it as Client documents, and
 // decodes the reply into a new Out.
 func clientCall[Out any](ctx context.Context, c *Client, method, path, token string, in any) (*Out, error) {

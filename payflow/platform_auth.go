@@ -22,6 +22,9 @@ import (
 // challenge TTL, for an enrolled card. The nonce is stateless (see
 // platform_nonce.go): issuing it writes nothing.
 func (p *Platform) Challenge(ctx context.Context, req *ChallengeRequest) (*ChallengeResponse, error) {
+	if req == nil {
+		return nil, errNilRequest("challenge")
+	}
 	if _, err := p.card(ctx, req.CardID); err != nil {
 		return nil, err
 	}
@@ -54,6 +57,9 @@ func (p *Platform) checkEID(c *cachedCard, eid []byte) error {
 
 // Login implements API.
 func (p *Platform) Login(ctx context.Context, req *LoginRequest) (*LoginResponse, error) {
+	if req == nil {
+		return nil, errNilRequest("login")
+	}
 	var proof record.AuthProof
 	e, err := p.openCardEntry(ctx, req.Proof, &proof)
 	if err != nil {
@@ -223,6 +229,9 @@ func (p *Platform) expired(e *cachedCard) (refused, err error) {
 // or a CA certificate above it, is listed in the CRLs that logins are
 // checked with is ErrNotFound as an unknown EID is, with the same error.
 func (p *Platform) Resolve(ctx context.Context, token string, req *ResolveRequest) (*ResolveResponse, error) {
+	if req == nil {
+		return nil, errNilRequest("resolve")
+	}
 	me, err := p.auth(ctx, token)
 	if err != nil {
 		return nil, err
@@ -457,6 +466,9 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // given back. So is one of a pairing that fails for the platform (a store
 // error: internal or unavailable), which leaves the proof unspent too.
 func (p *Platform) Pair(ctx context.Context, req *PairRequest) (*SessionView, error) {
+	if req == nil {
+		return nil, errNilRequest("pair")
+	}
 	var proof record.AuthProof
 	e, err := p.openCardEntry(ctx, req.Proof, &proof)
 	if err != nil {

@@ -63,6 +63,9 @@ func stateError(s string) error {
 // same signed request again returns the same view; another request with
 // the same ID is ErrConflict.
 func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*PaymentView, error) {
+	if req == nil {
+		return nil, errNilRequest("create")
+	}
 	var r record.PaymentRequest
 	c, err := p.openCard(ctx, req.Request, &r)
 	if err != nil {
@@ -423,6 +426,9 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // first, which read the request pending, gets the reply of the first's
 // settlement too.
 func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentView, error) {
+	if req == nil {
+		return nil, errNilRequest("approve")
+	}
 	var cs record.Consent
 	c, err := p.openCard(ctx, req.Consent, &cs)
 	if err != nil {
@@ -755,6 +761,9 @@ func (p *Platform) Cancel(ctx context.Context, token string, id ID) (*PaymentVie
 // for the amount posted. A held request can be cancelled whatever its
 // accounts.
 func (p *Platform) Capture(ctx context.Context, token string, req *CaptureRequest) (*PaymentView, error) {
+	if req == nil {
+		return nil, errNilRequest("capture")
+	}
 	c, err := p.auth(ctx, token)
 	if err != nil {
 		return nil, err

@@ -835,6 +835,9 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // the assets of the payment's legs stay in the payer's wallets, and a
 // payment of assets alone (amount zero) has nothing to refund (ErrLimit).
 func (p *Platform) Refund(ctx context.Context, req *RefundRequest) (*RefundView, error) {
+	if req == nil {
+		return nil, errNilRequest("refund")
+	}
 	var rr record.RefundRequest
 	c, err := p.openCard(ctx, req.Refund, &rr)
 	if err != nil {
