@@ -145,6 +145,13 @@ func TestCrashChild(t *testing.T) {
 					die("consent: %v", err)
 				}
 				done, err := p.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+				if err == nil && done.State == payflow.StateHeld && b[0]&3 == 0 {
+					// One held payment in four is cancelled, its hold voided.
+					if done, err = p.Cancel(ctx, ph.till.Token, v.ID); err != nil || done.State != payflow.StateCancelled {
+						die("cancel: %v", err)
+					}
+					continue
+				}
 				if err == nil && done.State == payflow.StateHeld {
 					done, err = p.Capture(ctx, ph.till.Token, &payflow.CaptureRequest{RequestID: v.ID})
 				}
@@ -152,6 +159,18 @@ func TestCrashChild(t *testing.T) {
 					die("approve and capture: %v", err)
 				}
 				fmt.Printf("ok %s %d\n", v.ID, amount)
+				if b[1]&3 == 0 {
+					// One capture in four is partly refunded.
+					var rid payflow.ID
+					rand.Read(rid[:])
+					refund, err := ph.till.Sign(&record.RefundRequest{RefundID: rid[:], RequestID: v.ID[:], Amount: amount/2 + 1, Currency: "EUR"})
+					if err != nil {
+						die("sign refund: %v", err)
+					}
+					if _, err := p.Refund(ctx, &payflow.RefundRequest{Refund: refund}); err != nil {
+						die("refund: %v", err)
+					}
+				}
 			}
 		}()
 	}
@@ -309,11 +328,16 @@ func checkDatabase(t *testing.T, f *paytest.Fixture, all []acked) {
 		assert.Equal(t, a.amount, r.Captured, "acknowledged purchase %v", a.id)
 		assert.NotEmpty(t, r.Receipt, "acknowledged purchase %v", a.id)
 	}
+	refunds, err := s.DueRefunds(ctx, far, 10)
+	require.NoError(t, err)
+	assert.Empty(t, refunds, "refunds left pending after the recovery sweep")
 	captured, err := s.DuePayments(ctx, payflow.StateCaptured, far, 1<<30)
 	require.NoError(t, err)
 	var sum uint64
 	for _, r := range captured {
-		sum += r.Captured
+		// Every refund made is reserved (Refunded), and no other: the
+		// refunds are all done, none failed.
+		sum += r.Captured - r.Refunded
 		assert.NotEmpty(t, r.Consent, "captured %v without a consent", r.ID)
 	}
 	require.NoError(t, f.Ledger.Verify(ctx))
