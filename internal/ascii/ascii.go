@@ -19,6 +19,9 @@ func Digits[T ~string | ~[]byte](s T) bool {
 // max (or v already does), and false when a byte of s is not an ASCII
 // decimal digit, '0' to '9'. max must be below math.MaxUint64.
 func Uint[T ~string | ~[]byte](v uint64, s T, max uint64) (uint64, bool) {
+	if v > max {
+		v = max + 1
+	}
 	for i := 0; i < len(s); i++ {
 		d := uint64(s[i]) - '0'
 		if d > 9 {
