@@ -25,26 +25,31 @@ func Table(t testing.TB, heading string) [][]string {
 // one table. It looks no further than the next heading.
 func TableOf(t testing.TB, heading, column string) [][]string {
 	t.Helper()
-	doc := read(t)
+	doc := "\n" + read(t)
 	i := strings.Index(doc, "\n"+heading)
 	if i < 0 {
 		t.Fatalf("PROTOCOL.md has no heading %q", heading)
 	}
 	var rows [][]string
-	inTable, taken := false, false
+	// header: the row read last was the table's header row, so this one
+	// is its delimiter row (|---|, | :-- | --: |, ...).
+	inTable, taken, header := false, false, false
 	for _, l := range strings.Split(doc[i+1:], "\n")[1:] {
 		switch {
-		case strings.HasPrefix(l, "#"):
-			t.Fatalf("PROTOCOL.md has no table under %q with a column %q", heading, column)
 		case !strings.HasPrefix(l, "|"):
 			if taken {
 				return rows
 			}
+			if strings.HasPrefix(l, "#") {
+				t.Fatalf("PROTOCOL.md has no table under %q with a column %q", heading, column)
+			}
 			inTable = false
 		case !inTable:
-			inTable = true
+			inTable, header = true, true
 			taken = column == "" || cells(l)[0] == column
-		case !taken, strings.HasPrefix(l, "|---"):
+		case header:
+			header = false
+		case !taken:
 		default:
 			rows = append(rows, cells(l))
 		}
