@@ -20,6 +20,33 @@ func Table(t testing.TB, heading string) [][]string {
 	return TableOf(t, heading, "")
 }
 
+// Section returns the text of PROTOCOL.md under the line that is heading
+// (such as "### 2.10 Examples"), up to the next heading of its level or a
+// higher one, that line left out. It fails t when the document or the
+// heading cannot be found.
+func Section(t testing.TB, heading string) string {
+	t.Helper()
+	doc := "\n" + read(t)
+	i := strings.Index(doc, "\n"+heading+"\n")
+	if i < 0 {
+		t.Fatalf("PROTOCOL.md has no heading %q", heading)
+	}
+	s := doc[i+len(heading)+2:]
+	level, _, _ := strings.Cut(heading, " ")
+	fenced := false // inside a code block, where a line of # is no heading
+	for j := 0; j < len(s); {
+		l, _, _ := strings.Cut(s[j:], "\n")
+		if strings.HasPrefix(l, "```") {
+			fenced = !fenced
+		}
+		if h, _, ok := strings.Cut(l, " "); ok && !fenced && strings.Trim(h, "#") == "" && h != "" && len(h) <= len(level) {
+			return s[:j]
+		}
+		j += len(l) + 1
+	}
+	return s
+}
+
 // TableOf is Table for the first table after heading whose header row's
 // first cell is column (any table for ""), for a section with more than
 // one table. It looks no further than the next heading.
