@@ -1,8 +1,14 @@
 package record
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -107,4 +113,56 @@ func TestProtocolContentTypes(t *testing.T) {
 	}
 	assert.Len(t, rows, len(types))
 	assert.Empty(t, Type(len(types)+1).ContentType(), "no other record type")
+}
+
+// TestProtocolTestVectors keeps the consent of PROTOCOL.md §3.7 and the
+// code in step: its listing, … standing for any octets, is the payload of
+// testdata/consent.cbor.hex, of the length the document gives, and the
+// envelope around it is that of a consent signed by Sign.
+func TestProtocolTestVectors(t *testing.T) {
+	s := protocoldoc.Section(t, "### 3.7 Test vectors")
+
+	// The listing: octets in hexadecimal, then a note two spaces or more
+	// away.
+	_, listing, ok := strings.Cut(s, "```\n")
+	require.True(t, ok)
+	listing, after, ok := strings.Cut(listing, "```")
+	require.True(t, ok)
+	gap := regexp.MustCompile(`\s{2,}`)
+	var p strings.Builder
+	for l := range strings.SplitSeq(strings.TrimSpace(listing), "\n") {
+		octets := gap.Split(strings.TrimSpace(l), 2)[0]
+		for part := range strings.FieldsSeq(octets) {
+			p.WriteString(strings.ReplaceAll(part, "…", "(?:[0-9a-f]{2})*"))
+		}
+	}
+	file, err := os.ReadFile(filepath.Join("testdata", "consent.cbor.hex"))
+	require.NoError(t, err)
+	payload := strings.TrimSpace(string(file))
+	assert.Regexp(t, "^"+p.String()+"$", payload, "PROTOCOL.md §3.7 listing and testdata/consent.cbor.hex")
+	m := regexp.MustCompile(`^\s*\(([0-9]+) bytes\)`).FindStringSubmatch(after)
+	require.NotNil(t, m, "PROTOCOL.md §3.7 gives the length of the payload after the listing")
+	assert.Equal(t, m[1], strconv.Itoa(len(payload)/2), "PROTOCOL.md §3.7 length of the payload")
+
+	// The envelope, in one code span: octets, the content type in double
+	// quotes, <payload> and <r||s>.
+	m = regexp.MustCompile("`(d2 84 [^`]*)`").FindStringSubmatch(after)
+	require.NotNil(t, m, "PROTOCOL.md §3.7 gives the envelope")
+	var env strings.Builder
+	for part := range strings.FieldsSeq(m[1]) {
+		switch {
+		case part == "<payload>":
+			env.WriteString(payload)
+		case part == "<r||s>":
+			env.WriteString("[0-9a-f]{128}")
+		case strings.HasPrefix(part, `"`):
+			env.WriteString(hex.EncodeToString([]byte(strings.Trim(part, `"`))))
+		default:
+			require.Regexp(t, "^[0-9a-f]{2}$", part, "PROTOCOL.md §3.7 envelope")
+			env.WriteString(part)
+		}
+	}
+	msg, err := Sign(rand.Reader, newKey(t), samples()["consent"])
+	require.NoError(t, err)
+	assert.Regexp(t, "^"+env.String()+"$", hex.EncodeToString(msg), "PROTOCOL.md §3.7 envelope and Sign")
 }
