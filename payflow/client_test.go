@@ -341,6 +341,51 @@ func TestClientUnknownErrorCode(t *testing.T) {
 	}
 }
 
+// bareStatusServer serves every request with status and a plain-text
+// body, as a proxy does, and counts the requests.
+func bareStatusServer(t *testing.T, status int) (string, *atomic.Int32) {
+	sent := new(atomic.Int32)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		http.Error(w, "proxy says no", status)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, sent
+}
+
+// TestClientCodeOfBareClientErrorStatus: a 4xx reply without an error body,
+// such as a proxy's plain-text one, gets the code of its status as
+// PROTOCOL.md §5.4 lists them (401 unauthorized, 403 forbidden, 404
+// not_found, 413 over_limit, 429 rate_limited, any other 4xx invalid),
+// matches that code's sentinel alone, keeps the status, and is sent once.
+func TestClientCodeOfBareClientErrorStatus(t *testing.T) {
+	for status, want := range map[int]error{
+		http.StatusBadRequest:            payflow.ErrInvalid,
+		http.StatusUnauthorized:          payflow.ErrUnauthorized,
+		http.StatusPaymentRequired:       payflow.ErrInvalid,
+		http.StatusForbidden:             payflow.ErrForbidden,
+		http.StatusNotFound:              payflow.ErrNotFound,
+		http.StatusMethodNotAllowed:      payflow.ErrInvalid,
+		http.StatusConflict:              payflow.ErrInvalid,
+		http.StatusGone:                  payflow.ErrInvalid,
+		http.StatusRequestEntityTooLarge: payflow.ErrLimit,
+		http.StatusUnprocessableEntity:   payflow.ErrInvalid,
+		http.StatusTooManyRequests:       payflow.ErrRateLimited,
+		499:                              payflow.ErrInvalid,
+	} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			url, sent := bareStatusServer(t, status)
+			_, err := fastClient(t, url, 3).Info(context.Background())
+			requireOnlySentinel(t, err, want)
+			e, ok := errors.AsType[*payflow.Error](err)
+			require.True(t, ok, "%v", err)
+			assert.Equal(t, payflow.AsError(want).Code, e.Code)
+			assert.Equal(t, status, e.Status)
+			assert.Equal(t, int32(1), sent.Load())
+		})
+	}
+}
+
 // TestClientRepliesOfNoErrorStatus: a reply that is neither the 200 of a
 // success nor a 4xx or 5xx error, such as a gateway's 204, a 3xx that
 // net/http does not follow (no Location, or a status it never follows)
@@ -1121,13 +1166,8 @@ func TestClientRetriesOnlyStatusesThatMayChange(t *testing.T) {
 		599:                                      retried,
 	} {
 		t.Run(strconv.Itoa(status), func(t *testing.T) {
-			var sent atomic.Int32
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				sent.Add(1)
-				http.Error(w, "proxy says no", status)
-			}))
-			defer srv.Close()
-			_, err := fastClient(t, srv.URL, 3).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
+			url, sent := bareStatusServer(t, status)
+			_, err := fastClient(t, url, 3).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
 			e, ok := errors.AsType[*payflow.Error](err)
 			require.True(t, ok, "%v", err)
 			assert.Equal(t, tc.code, e.Code)
