@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -278,7 +277,7 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	// refuses with any other key: taken, such a key would fail every
 	// receipt once the ledger had settled its payment.
 	pub, ok := opts.Key.Public().(*ecdsa.PublicKey)
-	if !ok || !record.HasPoint(pub) || pub.Curve != elliptic.P256() {
+	if !ok || !record.IsP256(pub) {
 		return nil, errors.New("payflow: receipt key is not ECDSA P-256")
 	}
 	if k, ok := opts.Key.(*ecdsa.PrivateKey); ok && ecdsakey.Scalarless(k) {

@@ -123,7 +123,7 @@ func parseEKU(v []byte) ([]x509.OID, error) {
 // allows for cards and the platform.
 func leafKey(pub crypto.PublicKey) (*ecdsa.PublicKey, bool) {
 	k, ok := pub.(*ecdsa.PublicKey)
-	if !ok || !record.HasPoint(k) || k.Curve != elliptic.P256() {
+	if !ok || !record.IsP256(k) {
 		return nil, false
 	}
 	return k, true

@@ -45,7 +45,7 @@ func ChallengeMessage(iccid string, challenge []byte) ([]byte, error) {
 // on another curve or on none, or an iccid that is not a valid ICCID
 // verifies nothing.
 func VerifyChallenge(pub *ecdsa.PublicKey, iccid string, challenge, sig []byte) bool {
-	if !record.HasPoint(pub) || pub.Curve != elliptic256 {
+	if !record.IsP256(pub) {
 		return false
 	}
 	msg, err := ChallengeMessage(iccid, challenge)
@@ -140,7 +140,7 @@ func (s *Signer) Sign(_ io.Reader, challenge []byte, opts crypto.SignerOpts) ([]
 // point, is on another curve or on none, or cannot be encoded appends
 // nothing.
 func AppendPublicKeyTemplate(b []byte, pub *ecdsa.PublicKey) []byte {
-	if !record.HasPoint(pub) || pub.Curve != elliptic256 {
+	if !record.IsP256(pub) {
 		return b
 	}
 	pt, err := pub.Bytes()

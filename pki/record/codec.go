@@ -296,7 +296,7 @@ func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	if k, ok := key.(*ecdsa.PrivateKey); ok && ecdsakey.Scalarless(k) {
 		return nil, ErrKey
 	}
-	if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || !p256(pub) {
+	if pub, ok := key.Public().(*ecdsa.PublicKey); !ok || !IsP256(pub) {
 		return nil, ErrKey
 	}
 	// Nor with a scalar out of range (zero, or not below n) or a point off
@@ -359,7 +359,7 @@ func Open(msg []byte, r Record) error {
 // it into r, checking the card header of a CardRecord too. It returns an
 // error matching ErrSignature, ErrType, ErrMalformed or ErrKey.
 func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
-	if !p256(pub) {
+	if !IsP256(pub) {
 		return ErrKey
 	}
 	if noRecord(r) {
@@ -577,7 +577,7 @@ func VerifyES256(pub *ecdsa.PublicKey, content, sig []byte) bool {
 // P-256 signature of digest by pub, false for a pub that is not a P-256
 // key with its point (crypto/ecdsa panics on one without its curve).
 func verifyDigest(pub *ecdsa.PublicKey, digest, sig []byte) bool {
-	if !p256(pub) || len(sig) != 64 {
+	if !IsP256(pub) || len(sig) != 64 {
 		return false
 	}
 	r := new(big.Int).SetBytes(sig[:32])
@@ -610,8 +610,9 @@ func lowS(sig []byte) bool {
 	return len(sig) == 64 && bytes.Compare(sig[32:], halfOrderBytes) <= 0
 }
 
-// p256 reports whether pub is an ECDSA P-256 key with its point.
-func p256(pub *ecdsa.PublicKey) bool { return HasPoint(pub) && pub.Curve == elliptic.P256() }
+// IsP256 reports whether pub is an ECDSA P-256 key with its point, the
+// only key that Sign and Verify take (ES256).
+func IsP256(pub *ecdsa.PublicKey) bool { return HasPoint(pub) && pub.Curve == elliptic.P256() }
 
 // HasPoint reports whether k is a key with both coordinates set, which
 // crypto/ecdsa needs before it can check that the point is on the curve:
