@@ -492,8 +492,8 @@ func LoginWithRetry(ctx context.Context, api API, tries int, proof func() ([]byt
 		if err != nil {
 			return nil, err
 		}
-		resp, err := answeredAPI{api}.Login(ctx, &LoginRequest{Proof: msg})
-		if err == nil {
+		resp, err := api.Login(ctx, &LoginRequest{Proof: msg})
+		if resp, err = answered("login", resp, err); err == nil {
 			return checkLoginReply(resp)
 		}
 		if try >= tries || !errors.Is(err, ErrReplay) {
