@@ -461,11 +461,11 @@ var unstorableTexts = []string{"\xf3", "m\xff", "8900000000000000001\xc0", "\x00
 // testUnstorableText: a write of a text that is not UTF-8 or holds a NUL
 // byte (a card, merchant or asset ID, a name, a currency, a state, an
 // idempotency key, a payment request's line's SKU or name or its leg's
-// asset, which the SQL stores could not read back) is refused with ErrInvalid by every store and writes
-// nothing, an Acceptance's nonce and counter included; such a text given
-// to name a row that a call reads or changes names none (ErrNotFound or,
-// where the call says nothing of a missing row, nothing done), as any
-// unknown one.
+// asset, which the SQL stores could not read back) is refused with
+// ErrInvalid by every store and writes nothing, an Acceptance's nonce and
+// counter included; such a text given to name a row that a call reads or
+// changes names none (ErrNotFound or, where the call says nothing of a
+// missing row, nothing done), as any unknown one.
 func testUnstorableText(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	id := "8900000000000000001"
