@@ -1360,6 +1360,9 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 	card, err := demo.OpenCard(dir, "till")
 	require.NoError(t, err)
 	defer card.Close()
+	// Clear of an epoch's end before the till is heard, not after: a
+	// wait for the next epoch would outlast the advert.
+	ctx := phonesContext(t)
 	// Heard once: the advert fades after demo.AirTTL.
 	require.NoError(t, demo.Air{Dir: dir}.Send([]*demo.Station{{Party: demo.Grocery.Party("till"), Card: card}}, time.Now()))
 	var scanningAgain atomic.Bool
@@ -1372,7 +1375,6 @@ func TestShopperScansAgainForPeerGone(t *testing.T) {
 		toCloud.ServeHTTP(w, r)
 	}))
 	defer shopperSide.Close()
-	ctx := phonesContext(t)
 	var sOut buffer
 	var sErr error
 	var wg sync.WaitGroup
