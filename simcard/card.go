@@ -96,8 +96,10 @@ const maxResponse = 1 << 16
 // 256 when the card has more. GET RESPONSE goes on the logical channel of
 // cmd (getResponseClass). A status word other than 9000 is a
 // *StatusError, whose Ins is InsGetResponse when it answered a GET
-// RESPONSE; a GET RESPONSE answered with 61xx and no data, or answers
-// beyond 65536 octets in all, are ErrResponse.
+// RESPONSE. GET RESPONSE asks for the octets that the 61xx before it
+// announced (00: 256): one answered with 9000 or 61xx and fewer or more
+// octets, none included, or answers beyond 65536 octets in all, are
+// ErrResponse.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
@@ -139,12 +141,8 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	for r.SW>>8 == SWBytesRemaining>>8 && len(out) <= maxResponse {
 		gr := Command{CLA: getResponseClass(cmd.CLA), INS: InsGetResponse, Ne: shortLe(byte(r.SW))}
 		ins = gr.INS
-		if r, err = exactLe(gr, c.roundTrip); err != nil {
+		if r, err = exactLe(gr, c.getResponse); err != nil {
 			return nil, err
-		}
-		if len(r.Data) == 0 && r.SW>>8 == SWBytesRemaining>>8 {
-			// Asking again would get the same: the card does not advance.
-			return nil, fmt.Errorf("%w: GET RESPONSE announces more octets but returns none", ErrResponse)
 		}
 		out = append(out, r.Data...)
 	}
@@ -155,6 +153,22 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 		return nil, &StatusError{SW: r.SW, Ins: ins}
 	}
 	return out, nil
+}
+
+// getResponse sends gr, a GET RESPONSE whose Le is the number of octets
+// the card announced (61xx, 00 for 256, or the xx of a 6Cxx answering an
+// earlier one), and returns the card's answer. An answer with 9000 or 61xx
+// must carry exactly that many octets (ISO/IEC 7816-4): one with fewer or
+// more is ErrResponse, so that an answer cut short and ended with 9000 never
+// passes for a whole one, and one with none and 61xx cannot have Exchange
+// ask again forever.
+func (c *Card) getResponse(gr Command) (Response, error) {
+	r, err := c.roundTrip(gr)
+	if err == nil && (r.SW == SWSuccess || r.SW>>8 == SWBytesRemaining>>8) && len(r.Data) != gr.Ne {
+		return Response{}, fmt.Errorf("%w: GET RESPONSE answers %d octets and %04X where %d were announced",
+			ErrResponse, len(r.Data), r.SW, gr.Ne)
+	}
+	return r, err
 }
 
 // exactLe sends cmd with send and, when the card answers 6Cxx (wrong Le,

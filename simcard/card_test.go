@@ -720,15 +720,19 @@ func FuzzChallengeMessage(f *testing.F) {
 }
 
 // longAnswer is a Transmitter whose answer comes in parts of 256 octets
-// behind 61 00, parts in all, then last more octets with 90 00.
+// behind 61 00, parts in all, then last more octets with 90 00: the part
+// before those announces them (61 last, 61 00 for 256).
 type longAnswer struct {
 	parts, last, sent int
 }
 
 func (l *longAnswer) Transmit([]byte) ([]byte, error) {
 	l.sent++
-	if l.sent <= l.parts {
+	if l.sent < l.parts {
 		return append(make([]byte, 256), 0x61, 0x00), nil
+	}
+	if l.sent == l.parts {
+		return append(make([]byte, 256), 0x61, byte(l.last)), nil
 	}
 	return append(make([]byte, l.last), 0x90, 0x00), nil
 }
