@@ -288,13 +288,18 @@ func (c *Card) selectLocked() (byte, error) {
 }
 
 // GetData returns the data object tag (a Tag… constant). A missing object
-// is ErrNotFound.
+// is ErrNotFound. The card answers 6A88 for an object it does not hold,
+// never 9000 without data: such an answer is ErrResponse.
 func (c *Card) GetData(tag uint16) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.getDataLocked(tag) })
 }
 
 func (c *Card) getDataLocked(tag uint16) ([]byte, error) {
-	return c.exchangeLocked(Command{CLA: ClassISO, INS: InsGetData, P1: byte(tag >> 8), P2: byte(tag), Ne: 256})
+	b, err := c.exchangeLocked(Command{CLA: ClassISO, INS: InsGetData, P1: byte(tag >> 8), P2: byte(tag), Ne: 256})
+	if err == nil && len(b) == 0 {
+		return nil, fmt.Errorf("%w: data object %04X answered without data", ErrResponse, tag)
+	}
+	return b, err
 }
 
 // ICCID returns the card ID, checked to be a valid ICCID.
@@ -311,12 +316,16 @@ func (c *Card) iccidLocked() (string, error) {
 	return string(b), nil
 }
 
-// Certificate returns the card's certificate in DER.
+// Certificate returns the card's certificate in DER. An answer without
+// data is ErrResponse (see GetData).
 func (c *Card) Certificate() ([]byte, error) { return c.GetData(TagCertificate) }
 
 // Chain returns the card's certificate followed by the certificates of its
 // issuers (root excluded), nearest first, in DER: what the card presents to
-// the cloud.
+// the cloud. A card that holds no issuer chain (6A88, a root certifies it
+// directly) presents its certificate alone. A certificate or an issuer chain
+// answered without data (9000 alone), or an issuer chain that does not
+// split into DER SEQUENCEs, is ErrResponse, never a chain without them.
 func (c *Card) Chain() ([][]byte, error) { return hold(c, c.chainLocked) }
 
 func (c *Card) chainLocked() ([][]byte, error) {

@@ -57,7 +57,9 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // is an error before anything is written, and a card without a Transmitter
 // is ErrNoTransmitter before any of these. A card that does not read back,
 // octet for octet, the certificate and the chain put (none when issuer is
-// a root) is ErrNotStored, and is not activated. Personalise has the card
+// a root) is ErrNotStored, and is not activated; one that answers either
+// read back with 9000 and no data, where it answers 6A88 for an object it
+// does not hold, is ErrResponse, and is not activated either. Personalise has the card
 // to itself from SELECT to ACTIVATE, the issuer's signature of the
 // certificate included: the other methods of c wait for it, as long as the
 // issuer's key takes to sign.

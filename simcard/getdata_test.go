@@ -1,0 +1,81 @@
+package simcard_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/applet"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// certDER is a certificate of 8 octets as Chain reads one: a DER SEQUENCE.
+const certDER = "3006020101020102"
+
+// TestGetDataEmpty: the card answers 6A88 for a data object it does not
+// hold (PROTOCOL.md §2.4) and never 9000 without data. A GET DATA answered
+// 9000 without data is refused with ErrResponse, so that a certificate or
+// an issuer chain answered empty passes neither for a chain without its
+// certificate or issuers nor, when Personalise reads the chain back, for
+// none stored.
+func TestGetDataEmpty(t *testing.T) {
+	for name, tt := range map[string]struct {
+		steps [][2]string
+		call  func(*simcard.Card) (any, error)
+	}{
+		"Chain, the certificate": {
+			[][2]string{{"00CA010200", "9000"}},
+			func(c *simcard.Card) (any, error) { return c.Chain() },
+		},
+		"Chain, the issuer chain": {
+			[][2]string{{"00CA010200", certDER + "9000"}, {"00CA010700", "9000"}},
+			func(c *simcard.Card) (any, error) { return c.Chain() },
+		},
+		"Certificate": {
+			[][2]string{{"00CA010200", "9000"}},
+			func(c *simcard.Card) (any, error) { return c.Certificate() },
+		},
+		"GetData": {
+			[][2]string{{"00CA010700", "9000"}},
+			func(c *simcard.Card) (any, error) { return c.GetData(simcard.TagChain) },
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := &script{t: t, steps: tt.steps}
+			got, err := tt.call(simcard.New(s))
+			require.ErrorIs(t, err, simcard.ErrResponse)
+			var se *simcard.StatusError
+			assert.NotErrorAs(t, err, &se)
+			assert.Nil(t, got)
+			assert.Empty(t, s.steps)
+		})
+	}
+	t.Run("Chain without issuers", func(t *testing.T) {
+		s := &script{t: t, steps: [][2]string{{"00CA010200", certDER + "9000"}, {"00CA010700", "6A88"}}}
+		chain, err := simcard.New(s).Chain()
+		require.NoError(t, err)
+		assert.Equal(t, [][]byte{unhex(t, certDER)}, chain)
+	})
+	t.Run("Personalise reads back an empty chain", func(t *testing.T) {
+		// A root puts no chain; the card answers the chain read back with
+		// 9000 and no data, where it answers 6A88 when it holds none.
+		root, _, err := simcardtest.NewCA()
+		require.NoError(t, err)
+		a, err := applet.New(new(applet.Memory), applet.Options{})
+		require.NoError(t, err)
+		getChain := []byte{0x00, simcard.InsGetData, 0x01, 0x07, 0x00}
+		i := &interceptor{a: a, hook: func(cmd []byte) []byte {
+			if bytes.Equal(cmd, getChain) {
+				return []byte{0x90, 0x00}
+			}
+			return nil
+		}}
+		pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
+		enr, err := simcard.New(i).Personalise(root, pers)
+		require.ErrorIs(t, err, simcard.ErrResponse)
+		assert.Nil(t, enr)
+		assertNotActivated(t, a)
+	})
+}
