@@ -302,6 +302,19 @@ func (c *Card) getDataLocked(tag uint16) ([]byte, error) {
 	return b, err
 }
 
+// getHeldLocked returns the data object tag, or nil when the card answers
+// GET DATA itself that it holds none (ErrNotFound). The same status word
+// answering a GET RESPONSE that collects the object's octets after 61xx is
+// an error: the card announced the object, of which only a part came.
+func (c *Card) getHeldLocked(tag uint16) ([]byte, error) {
+	b, err := c.getDataLocked(tag)
+	var se *StatusError
+	if errors.As(err, &se) && se.Ins == InsGetData && errors.Is(se, ErrNotFound) {
+		return nil, nil
+	}
+	return b, err
+}
+
 // ICCID returns the card ID, checked to be a valid ICCID.
 func (c *Card) ICCID() (string, error) { return hold(c, c.iccidLocked) }
 
@@ -322,8 +335,10 @@ func (c *Card) Certificate() ([]byte, error) { return c.GetData(TagCertificate) 
 
 // Chain returns the card's certificate followed by the certificates of its
 // issuers (root excluded), nearest first, in DER: what the card presents to
-// the cloud. A card that holds no issuer chain (6A88, a root certifies it
-// directly) presents its certificate alone. A certificate or an issuer chain
+// the cloud. A card that holds no issuer chain (a root certifies it
+// directly), as it answers GET DATA with 6A88, presents its certificate
+// alone; a status word answering a GET RESPONSE after the 61xx of either
+// GET DATA, 6A88 included, is a *StatusError naming it and InsGetResponse. A certificate or an issuer chain
 // answered without data (9000 alone), or an issuer chain that does not
 // split into DER SEQUENCEs, is ErrResponse, never a chain without them.
 func (c *Card) Chain() ([][]byte, error) { return hold(c, c.chainLocked) }
@@ -334,10 +349,7 @@ func (c *Card) chainLocked() ([][]byte, error) {
 		return nil, err
 	}
 	chain := [][]byte{cert}
-	issuers, err := c.getDataLocked(TagChain)
-	if errors.Is(err, ErrNotFound) {
-		return chain, nil
-	}
+	issuers, err := c.getHeldLocked(TagChain)
 	if err != nil {
 		return nil, err
 	}

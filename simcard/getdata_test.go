@@ -79,3 +79,67 @@ func TestGetDataEmpty(t *testing.T) {
 		assertNotActivated(t, a)
 	})
 }
+
+// TestChainReadStatus: a certificate or issuer chain answered with a status
+// word other than 9000, a warning or another success included, whether to
+// GET DATA or to a GET RESPONSE after it, ends Chain with a *StatusError
+// naming that status word and the instruction it answered: no part of a
+// chain read is taken for the whole.
+func TestChainReadStatus(t *testing.T) {
+	for name, tt := range map[string]struct {
+		steps [][2]string
+		want  simcard.StatusError
+	}{
+		"certificate, 6282": {[][2]string{{"00CA010200", certDER + "6282"}}, simcard.StatusError{SW: 0x6282, Ins: simcard.InsGetData}},
+		"issuer chain, 6310": {[][2]string{{"00CA010200", certDER + "9000"}, {"00CA010700", certDER + "6310"}},
+			simcard.StatusError{SW: 0x6310, Ins: simcard.InsGetData}},
+		"issuer chain, 9001": {[][2]string{{"00CA010200", certDER + "9000"}, {"00CA010700", certDER + "9001"}},
+			simcard.StatusError{SW: 0x9001, Ins: simcard.InsGetData}},
+		"issuer chain, 6283 to GET RESPONSE": {[][2]string{{"00CA010200", certDER + "9000"}, {"00CA010700", certDER + "6108"}, {"00C0000008", certDER + "6283"}},
+			simcard.StatusError{SW: 0x6283, Ins: simcard.InsGetResponse}},
+		"issuer chain, 6A88 to GET RESPONSE": {[][2]string{{"00CA010200", certDER + "9000"}, {"00CA010700", certDER + "6108"}, {"00C0000008", "6A88"}},
+			simcard.StatusError{SW: 0x6A88, Ins: simcard.InsGetResponse}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := &script{t: t, steps: tt.steps}
+			chain, err := simcard.New(s).Chain()
+			var se *simcard.StatusError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, tt.want, *se)
+			assert.Nil(t, chain)
+			assert.Empty(t, s.steps)
+		})
+	}
+}
+
+// TestPersonaliseReadBackStatus: Personalise, which puts no chain for a
+// root issuer, reads back a chain the card announces (61xx) and then
+// answers GET RESPONSE with 6A88: the chain is neither taken for none
+// stored nor activated; the error names the status word and GET RESPONSE.
+func TestPersonaliseReadBackStatus(t *testing.T) {
+	root, _, err := simcardtest.NewCA()
+	require.NoError(t, err)
+	a, err := applet.New(new(applet.Memory), applet.Options{})
+	require.NoError(t, err)
+	getChain := []byte{0x00, simcard.InsGetData, 0x01, 0x07, 0x00}
+	announced := false
+	i := &interceptor{a: a, hook: func(cmd []byte) []byte {
+		switch {
+		case bytes.Equal(cmd, getChain):
+			announced = true
+			return unhex(t, certDER+"6108")
+		case announced && cmd[1] == simcard.InsGetResponse:
+			announced = false
+			return []byte{0x6A, 0x88}
+		}
+		return nil
+	}}
+	pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
+	enr, err := simcard.New(i).Personalise(root, pers)
+	var se *simcard.StatusError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, simcard.StatusError{SW: simcard.SWDataNotFound, Ins: simcard.InsGetResponse}, *se)
+	assert.NotErrorIs(t, err, simcard.ErrNotStored)
+	assert.Nil(t, enr)
+	assertNotActivated(t, a)
+}

@@ -146,12 +146,10 @@ func (c *Card) personaliseLocked(issuer *pki.CA, p Personalisation) (*Enrolment,
 
 // checkStoredLocked reads the data object tag (called name in errors) back
 // and returns ErrNotStored unless it holds want, octet for octet; an empty
-// want asks for no object (6A88).
+// want asks for no object (6A88 answering GET DATA itself; answering the
+// GET RESPONSE after its 61xx, it is the *StatusError it is elsewhere).
 func (c *Card) checkStoredLocked(tag uint16, name string, want []byte) error {
-	got, err := c.getDataLocked(tag)
-	if errors.Is(err, ErrNotFound) {
-		got, err = nil, nil
-	}
+	got, err := c.getHeldLocked(tag)
 	if err != nil {
 		return err
 	}
