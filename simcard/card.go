@@ -36,9 +36,10 @@ var ErrFormat = errors.New("simcard: PIN or PUK of the wrong format")
 // It sends short APDUs only, chains long command data (ISO/IEC 7816-4
 // command chaining) and collects long answers with GET RESPONSE, so it works
 // through any reader. After an exchange that failed in the middle of a
-// chain (the Transmitter's error, or an answer that cannot be read), the
-// next one first sends a GET RESPONSE, whose answer counts for nothing, to
-// end the chain the card may still hold, on the chain's logical channel.
+// chain (the Transmitter's error, an answer that cannot be read, or a link
+// answered with a status word that is neither 9000 nor an error), the next
+// one first sends a GET RESPONSE, whose answer counts for nothing, to end
+// the chain the card may still hold, on the chain's logical channel.
 //
 // Methods fail with a *StatusError for a status word other than 9000 (match
 // it with errors.Is against ErrWrongPIN, ErrPINBlocked, ErrPINRequired …),
@@ -96,7 +97,11 @@ const maxResponse = 1 << 16
 // 256 when the card has more. GET RESPONSE goes on the logical channel of
 // cmd (getResponseClass). A status word other than 9000 is a
 // *StatusError, whose Ins is InsGetResponse when it answered a GET
-// RESPONSE. GET RESPONSE asks for the octets that the 61xx before it
+// RESPONSE. A link of a chain answered with an error (SW1 64 to 6F) ends
+// the exchange with its *StatusError, Ins that of cmd; one answered with
+// another status word but 9000 (61xx, a warning 62xx or 63xx) ends it with
+// ErrResponse and that *StatusError, and the chain, which the card may
+// still hold, is ended by the next exchange (see Card). GET RESPONSE asks for the octets that the 61xx before it
 // announced (00: 256): one answered with 9000 or 61xx and fewer or more
 // octets, none included, or answers beyond 65536 octets in all, are
 // ErrResponse.
@@ -207,8 +212,10 @@ func endChain(cla byte) Command {
 // longer, and returns the answer to the last link.
 //
 // When the exchange of a link, the last one included, fails (the
-// Transmitter's error, or an answer that does not parse), the card may
-// hold the links it got as a chain still open, and would answer the next
+// Transmitter's error, or an answer that does not parse), or a link that
+// is not the last is answered with a status word that is neither 9000 nor
+// an error (aborted), the card may hold the links it got as a chain still
+// open, and would answer the next
 // command on its logical channel 6883 whatever it is, or take it as the
 // chain's next link. So the next sendLocked first sends endChain on that
 // channel, which ends that chain (6883) or finds none, whatever it
@@ -231,7 +238,12 @@ func (c *Card) sendLocked(cmd Command) (Response, error) {
 			return Response{}, err
 		}
 		if r.SW != SWSuccess {
-			return Response{}, &StatusError{SW: r.SW, Ins: cmd.INS}
+			se := &StatusError{SW: r.SW, Ins: cmd.INS}
+			if aborted(r.SW) {
+				return Response{}, se
+			}
+			c.chainLeft, c.chainCLA = true, cmd.CLA
+			return Response{}, fmt.Errorf("%w: a link of the chain answered: %w", ErrResponse, se)
 		}
 		data = data[255:]
 	}
@@ -240,6 +252,14 @@ func (c *Card) sendLocked(cmd Command) (Response, error) {
 	c.chainLeft, c.chainCLA = chained && err != nil, cmd.CLA
 	return r, err
 }
+
+// aborted reports whether sw, answering a link of a command chain, is an
+// error of ISO/IEC 7816-4 (SW1 64 to 6F: execution and checking errors),
+// with which the card refuses the link and drops the chain. Any other
+// status word but 9000 (61xx, a warning 62xx or 63xx, which ISO/IEC 7816-4
+// does not allow answering a link that is not the last, or one outside
+// ISO's classes) tells no such thing: the card may hold the chain still.
+func aborted(sw uint16) bool { return sw>>8 >= 0x64 && sw>>8 <= 0x6F }
 
 // roundTrip sends one APDU and returns the card's answer. hold, the only
 // way in, has checked that c has a Transmitter.

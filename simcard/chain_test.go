@@ -135,3 +135,65 @@ func TestChainLeftOnItsChannel(t *testing.T) {
 		})
 	}
 }
+
+// TestChainLinkNotDone: a link of a command chain answered with a status
+// word that aborts no command (61xx, a warning 62xx or 63xx, which ISO/IEC
+// 7816-4 does not allow answering a link that is not the last, 9xxx other
+// than 9000, or one outside ISO's classes) may leave the chain open on the
+// card. The exchange fails with ErrResponse and a *StatusError naming the
+// status word and the chain's instruction, and the next one first ends the
+// chain with a GET RESPONSE on its channel, whose answer counts for
+// nothing. A link answered with an error (SW1 64 to 6F) ends the chain on
+// the card: the next exchange sends no GET RESPONSE first.
+func TestChainLinkNotDone(t *testing.T) {
+	for _, tt := range []struct {
+		sw   string
+		open bool
+	}{
+		{"6283", true}, {"6310", true}, {"63C1", true}, {"6105", true}, {"6100", true},
+		{"9001", true}, {"6000", true}, {"7000", true},
+		{"6400", false}, {"6581", false}, {"6700", false}, {"6883", false}, {"6985", false},
+		{"6A80", false}, {"6C05", false}, {"6F00", false},
+	} {
+		t.Run(tt.sw, func(t *testing.T) {
+			steps := [][2]string{{"90500200FF" + hexN(0, 255), tt.sw}}
+			if tt.open {
+				steps = append(steps, [2]string{"00C0000000", "6883"})
+			}
+			steps = append(steps, [2]string{"00CA010100", "AABB9000"})
+			s := &script{t: t, steps: steps}
+			c := simcard.New(s)
+			_, err := c.Exchange(simcard.Command{CLA: simcard.ClassProprietary, INS: simcard.InsSignRecord, P1: 2, Data: make([]byte, 300), Ne: 256})
+			var se *simcard.StatusError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, simcard.StatusError{SW: uint16(unhex(t, tt.sw)[0])<<8 | uint16(unhex(t, tt.sw)[1]), Ins: simcard.InsSignRecord}, *se)
+			assert.Equal(t, tt.open, errors.Is(err, simcard.ErrResponse), "ErrResponse")
+			assert.NotErrorIs(t, err, simcard.ErrWrongPIN)
+			got, err := c.GetData(simcard.TagICCID)
+			require.NoError(t, err)
+			assert.Equal(t, unhex(t, "AABB"), got)
+			assert.Empty(t, s.steps)
+		})
+	}
+	t.Run("on the applet, the PIN still verified", func(t *testing.T) {
+		// The applet answers the link 9000 and holds the chain; a card
+		// that answers 6283 instead holds it too.
+		v := newCard(t)
+		warn := true
+		i := &interceptor{a: v.Applet, hook: func(cmd []byte) []byte {
+			if warn && cmd[0] == simcard.ClassProprietary|simcard.ClassChaining {
+				warn = false
+				_, _ = v.Applet.Transmit(cmd)
+				return []byte{0x62, 0x83}
+			}
+			return nil
+		}}
+		c := simcard.New(i)
+		require.NoError(t, c.VerifyPIN(simcardtest.PIN))
+		_, err := c.Exchange(simcard.Command{CLA: simcard.ClassProprietary, INS: simcard.InsSignRecord, P1: 2, Data: make([]byte, 300), Ne: 256})
+		require.ErrorIs(t, err, simcard.ErrResponse)
+		ok, err := c.PINVerified()
+		require.NoError(t, err)
+		assert.True(t, ok, "the chain ended by GET RESPONSE, not by the VERIFY")
+	})
+}
