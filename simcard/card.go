@@ -86,22 +86,22 @@ func (c *Card) ready() error {
 const maxResponse = 1 << 16
 
 // Exchange sends cmd, in a chain of short commands when its data exceeds 255
-// octets, and returns the response data, following 61xx with GET RESPONSE.
-// A 6Cxx (wrong Le) answering the command or a GET RESPONSE has it sent
-// again once with the Le the card asked for (the command with its whole
-// chain); a second 6Cxx is the answer. Only cmd.Extended false is
-// supported, with Ne up to 256, and a CLA without the chaining bit
-// (ClassChaining), which Exchange sets on the links it sends: a link sent
-// alone would leave its chain open on the card (ErrAPDU otherwise, before
-// anything is sent, a chain's first link included). Ne is rounded up to
-// 256 when the card has more. GET RESPONSE goes on the logical channel of
-// cmd (getResponseClass). A status word other than 9000 is a
-// *StatusError, whose Ins is InsGetResponse when it answered a GET
-// RESPONSE. A link of a chain answered with an error (SW1 64 to 6F) ends
-// the exchange with its *StatusError, Ins that of cmd; one answered with
-// another status word but 9000 (61xx, a warning 62xx or 63xx) ends it with
-// ErrResponse and that *StatusError, and the chain, which the card may
-// still hold, is ended by the next exchange (see Card). GET RESPONSE asks for the octets that the 61xx before it
+// octets, and returns the response data, following 61xx with GET RESPONSE. A
+// 6Cxx (wrong Le) answering the command or a GET RESPONSE has it sent again
+// once with the Le the card asked for (the command with its whole chain); a
+// second 6Cxx is the answer. Only cmd.Extended false is supported, with Ne
+// up to 256, and a CLA without the chaining bit (ClassChaining), which
+// Exchange sets on the links it sends: a link sent alone would leave its
+// chain open on the card (ErrAPDU otherwise, before anything is sent, a
+// chain's first link included). Ne is rounded up to 256 when the card has
+// more. GET RESPONSE goes on the logical channel of cmd (getResponseClass).
+// A status word other than 9000 is a *StatusError, whose Ins is
+// InsGetResponse when it answered a GET RESPONSE. A link of a chain answered
+// with an error (SW1 64 to 6F) ends the exchange with its *StatusError, Ins
+// that of cmd; one answered with another status word but 9000 (61xx, a
+// warning 62xx or 63xx) ends it with ErrResponse and that *StatusError, and
+// the chain, which the card may still hold, is ended by the next exchange
+// (see Card). GET RESPONSE asks for the octets that the 61xx before it
 // announced (00: 256): one answered with 9000 or 61xx and fewer or more
 // octets, none included, or answers beyond 65536 octets in all, are
 // ErrResponse.
@@ -212,15 +212,14 @@ func endChain(cla byte) Command {
 // longer, and returns the answer to the last link.
 //
 // When the exchange of a link, the last one included, fails (the
-// Transmitter's error, or an answer that does not parse), or a link that
-// is not the last is answered with a status word that is neither 9000 nor
-// an error (aborted), the card may hold the links it got as a chain still
-// open, and would answer the next
-// command on its logical channel 6883 whatever it is, or take it as the
-// chain's next link. So the next sendLocked first sends endChain on that
-// channel, which ends that chain (6883) or finds none, whatever it
-// answers; only when that exchange fails too does it return its error,
-// sending nothing else, and the one after tries again.
+// Transmitter's error, or an answer that does not parse), or a link that is
+// not the last is answered with a status word that is neither 9000 nor an
+// error (aborted), the card may hold the links it got as a chain still open,
+// and would answer the next command on its logical channel 6883 whatever it
+// is, or take it as the chain's next link. So the next sendLocked first
+// sends endChain on that channel, which ends that chain (6883) or finds
+// none, whatever it answers; only when that exchange fails too does it
+// return its error, sending nothing else, and the one after tries again.
 func (c *Card) sendLocked(cmd Command) (Response, error) {
 	if c.chainLeft {
 		if _, err := c.roundTrip(endChain(c.chainCLA)); err != nil && !errors.Is(err, ErrResponse) {
@@ -357,10 +356,11 @@ func (c *Card) Certificate() ([]byte, error) { return c.GetData(TagCertificate) 
 // issuers (root excluded), nearest first, in DER: what the card presents to
 // the cloud. A card that holds no issuer chain (a root certifies it
 // directly), as it answers GET DATA with 6A88, presents its certificate
-// alone; a status word answering a GET RESPONSE after the 61xx of either
-// GET DATA, 6A88 included, is a *StatusError naming it and InsGetResponse. A certificate or an issuer chain
-// answered without data (9000 alone), or an issuer chain that does not
-// split into DER SEQUENCEs, is ErrResponse, never a chain without them.
+// alone; a status word answering a GET RESPONSE after the 61xx of either GET
+// DATA, 6A88 included, is a *StatusError naming it and InsGetResponse. A
+// certificate or an issuer chain answered without data (9000 alone), or an
+// issuer chain that does not split into DER SEQUENCEs, is ErrResponse, never
+// a chain without them.
 func (c *Card) Chain() ([][]byte, error) { return hold(c, c.chainLocked) }
 
 func (c *Card) chainLocked() ([][]byte, error) {

@@ -43,26 +43,26 @@ type Enrolment struct {
 var ErrNotStored = errors.New("simcard: card does not hold the certificate and chain put")
 
 // Personalise turns a blank card (in LifePersonalisation) into an
-// operational one: it writes the ICCID, has the card generate its key,
-// has issuer certify the public key for the ICCID, stores the certificate
-// and the issuer's chain (a root has none: the card's chain is deleted),
-// sets the PIN and the PUK, reads the advertising secret, reads the
-// certificate and the chain back and activates the card, after which the
-// secret can no longer be read and nothing but the PIN can be changed. A
-// card left in personalisation by an earlier attempt, under issuer or
-// another CA, is personalised afresh: the new key drops the certificate it
-// holds, the new certificate a chain that did not issue it, and a root
-// issuer, which puts no chain, deletes one that did. An operational card is
-// ErrConditions; no issuer (pki.ErrInvalid) or an invalid ICCID, PIN or PUK
-// is an error before anything is written, and a card without a Transmitter
-// is ErrNoTransmitter before any of these. A card that does not read back,
-// octet for octet, the certificate and the chain put (none when issuer is
-// a root) is ErrNotStored, and is not activated; one that answers either
-// read back with 9000 and no data, where it answers 6A88 for an object it
-// does not hold, is ErrResponse, and is not activated either. Personalise has the card
-// to itself from SELECT to ACTIVATE, the issuer's signature of the
-// certificate included: the other methods of c wait for it, as long as the
-// issuer's key takes to sign.
+// operational one: it writes the ICCID, has the card generate its key, has
+// issuer certify the public key for the ICCID, stores the certificate and
+// the issuer's chain (a root has none: the card's chain is deleted), sets
+// the PIN and the PUK, reads the advertising secret, reads the certificate
+// and the chain back and activates the card, after which the secret can no
+// longer be read and nothing but the PIN can be changed. A card left in
+// personalisation by an earlier attempt, under issuer or another CA, is
+// personalised afresh: the new key drops the certificate it holds, the new
+// certificate a chain that did not issue it, and a root issuer, which puts
+// no chain, deletes one that did. An operational card is ErrConditions; no
+// issuer (pki.ErrInvalid) or an invalid ICCID, PIN or PUK is an error before
+// anything is written, and a card without a Transmitter is ErrNoTransmitter
+// before any of these. A card that does not read back, octet for octet, the
+// certificate and the chain put (none when issuer is a root) is
+// ErrNotStored, and is not activated; one that answers either read back with
+// 9000 and no data, where it answers 6A88 for an object it does not hold, is
+// ErrResponse, and is not activated either. Personalise has the card to
+// itself from SELECT to ACTIVATE, the issuer's signature of the certificate
+// included: the other methods of c wait for it, as long as the issuer's key
+// takes to sign.
 func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
