@@ -70,11 +70,12 @@ type PlatformOptions struct {
 	Ledger *ledger.Ledger
 	// Store holds the platform's state.
 	Store Store
-	// Verifier verifies the chains of cards, with fresh CRLs.
+	// Verifier verifies the chains of cards, with fresh CRLs, and, in
+	// NewPlatform, Chain as the phones verify it.
 	Verifier *pki.Verifier
 	// Key signs receipts (ECDSA P-256: ES256); Chain is its certificate
 	// chain (DER, platform certificate first, root excluded) issued with
-	// pki's platform profile.
+	// pki's platform profile, which the phones verify (see NewPlatform).
 	Key   crypto.Signer
 	Chain [][]byte
 
@@ -257,7 +258,13 @@ func (o *PlatformOptions) check() error {
 // use). It fails when a required option is missing (nil, or an interface
 // holding a nil pointer), an option is out of range (ErrInvalid: see
 // PlatformOptions), the key is not ECDSA P-256, is an *ecdsa.PrivateKey
-// without its private scalar (which cannot sign), does not match the first
+// without its private scalar (which cannot sign), Chain does not verify as
+// the phones verify it before a card signs a consent and before they take
+// a receipt (Verifier's VerifyPlatform: the receipt-signing extended key
+// usage on the first certificate, each certificate signed by the next,
+// the last by a root of Verifier, the intermediates in Chain, fresh CRLs
+// of Verifier that revoke none of them), which is refused with the
+// *pki.Error of VerifyPlatform, the key does not match the first
 // certificate of Chain, or the store fails. Stored cards that the resolver
 // refuses do not keep it from starting: it loads the others and logs the
 // *UnresolvableCardsError of Reload as a warning through opts.Logger.
@@ -283,11 +290,15 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	if k, ok := opts.Key.(*ecdsa.PrivateKey); ok && ecdsakey.Scalarless(k) {
 		return nil, errors.New("payflow: receipt key has no private scalar")
 	}
-	cert, err := pki.ParseCertificate(opts.Chain[0])
+	// The phones verify Chain (Info) so before a card signs a consent
+	// and before they take a receipt (phone.withPlatform): started with a
+	// chain they refuse, the platform would settle every payment and
+	// every phone would refuse its receipts.
+	vp, err := opts.Verifier.VerifyPlatform(opts.Chain)
 	if err != nil {
-		return nil, fmt.Errorf("payflow: receipt certificate: %w", err)
+		return nil, fmt.Errorf("payflow: receipt certificate chain: %w", err)
 	}
-	if cpub, ok := cert.PublicKey.(*ecdsa.PublicKey); !ok || !cpub.Equal(pub) {
+	if !vp.PublicKey.Equal(pub) {
 		return nil, errors.New("payflow: receipt key does not match its certificate")
 	}
 	if err := opts.check(); err != nil {

@@ -3082,3 +3082,53 @@ func TestTransferCodesAndUserData(t *testing.T) {
 		assert.Equal(t, ledger.ID(w.userData), got[i].UserData128, "transfer %d", i)
 	}
 }
+
+// TestNewPlatformRefusesChainPhonesRefuse: NewPlatform verifies its
+// receipt chain as the phones verify the chain of Info before a card
+// signs a consent and before a receipt is taken (pki.Verifier's
+// VerifyPlatform), and refuses at start, with that verifier's error, a
+// chain whose certificate lacks the receipt-signing extended key usage
+// (a card certificate of the receipt key), one whose certificate the next
+// does not sign, one that no trusted root anchors, and one without the
+// intermediate that phones, which hold only the root, need: a platform
+// started with it would settle every payment and every phone would refuse
+// its receipts. The phones' verifier refuses each chain the same way.
+func TestNewPlatformRefusesChainPhonesRefuse(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	iccid, err := simcardtest.RandomICCID(nil)
+	require.NoError(t, err)
+	cardCert, err := s.Issuer.IssueCard(s.Key.Public(), iccid, pki.IssueOptions{})
+	require.NoError(t, err)
+	_, otherIssuer, err := simcardtest.NewCA()
+	require.NoError(t, err)
+	otherCert, err := otherIssuer.IssuePlatform(s.Key.Public(), "casimpay test platform", pki.IssueOptions{})
+	require.NoError(t, err)
+	for _, c := range []struct {
+		name  string
+		chain [][]byte
+		want  error
+		cert  int
+	}{
+		{"no receipt EKU", append([][]byte{cardCert}, s.Issuer.Chain()...), pki.ErrUsage, 0},
+		{"not signed by the next", append([][]byte{otherCert}, s.Issuer.Chain()...), pki.ErrUntrusted, 0},
+		{"not anchored", append([][]byte{otherCert}, otherIssuer.Chain()...), pki.ErrUntrusted, 1},
+		{"no intermediate", s.PlatformChain[:1], pki.ErrUntrusted, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, perr := s.PlatformVerifier.VerifyPlatform(c.chain)
+			require.ErrorIs(t, perr, c.want, "phones refuse the chain")
+			_, err := payflow.NewPlatform(payflow.PlatformOptions{
+				Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: c.chain, Now: s.Clock.Now,
+			})
+			require.ErrorIs(t, err, c.want)
+			var pe *pki.Error
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, c.cert, pe.Cert)
+			assert.Equal(t, "payflow: receipt certificate chain: "+pe.Error(), err.Error())
+		})
+	}
+	_, err = payflow.NewPlatform(payflow.PlatformOptions{
+		Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Key: s.Key, Chain: s.PlatformChain, Now: s.Clock.Now,
+	})
+	assert.NoError(t, err, "the chain that phones verify")
+}
