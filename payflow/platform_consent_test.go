@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/ledger"
 	ledgermemory "github.com/casimpay/casimpay/ledger/memory"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/payflow/memory"
@@ -217,4 +218,70 @@ func TestClientApproveAfterLostReply(t *testing.T) {
 	assert.Equal(t, payflow.StateCaptured, again.State)
 	assert.Equal(t, first.Receipt, again.Receipt)
 	assert.Equal(t, before, s.Balances("EUR"), "charged once")
+}
+
+// TestConsentRefusedConflictSentAgain: a consent refused with conflict
+// before it is accepted, its payer's wallet ID taken in the ledger (held
+// with other flags), spends neither its nonce nor its counter, as
+// PROTOCOL.md §6.4 has it: the same consent sent again gets the same
+// refusal, not nonce_replayed, the request pending, nothing of the
+// consent stored and no money moved.
+func TestConsentRefusedConflictSentAgain(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	bob, id, v := takenWalletRequest(t, s)
+	before := s.balances(t)
+	found, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
+	require.NoError(t, err)
+	pv, err := s.Platform.Payment(ctx, bob.Token, v.ID)
+	require.NoError(t, err)
+	consent := bob.MustSign(paytest.Consent(pv))
+	want := takenError(id, payflow.AccountWallet, eurLedger, ledger.AccountExistsWithDifferentFlags)
+	for _, what := range []string{"first", "sent again", "sent a third time"} {
+		_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+		requireRefusedPending(t, s, err, want, v.ID)
+		assert.Equal(t, 409, payflow.AsError(err).Status, what)
+		assert.Equal(t, before, s.balances(t), "nothing moved: %s", what)
+		assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), what)
+		now, err := s.Ledger.LookupAccounts(ctx, []ledger.ID{id})
+		require.NoError(t, err)
+		assert.Equal(t, found, now, "the taken wallet as it stood: %s", what)
+	}
+	require.NoError(t, s.Ledger.Verify(ctx))
+}
+
+// TestConsentTakenOnceSettlementEnded: a consent sent while another
+// consent's settlement of the request is under way (approving) is
+// refused with conflict, spending neither its nonce nor its counter, and
+// so again when sent again, no money moved; once that settlement ended
+// with its hold refused (the payer's wallet short), the request pending
+// again, the same consent is taken and pays, once the wallet was funded.
+func TestConsentTakenOnceSettlementEnded(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	const amount = funds + 500
+	v, err := s.Create(paytest.Request(s.session, "EUR", amount))
+	require.NoError(t, err)
+	first := s.consent(t, v.ID)
+	second := s.consent(t, v.ID) // over another nonce, a later counter
+	s.recordConsent(t, v.ID, first, "")
+	for _, what := range []string{"first", "sent again"} {
+		_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: second})
+		require.ErrorIs(t, err, payflow.ErrConflict, what)
+		assert.EqualError(t, err, "payflow: conflicting request: a consent to the request is being settled", what)
+		assert.Equal(t, [2]payflow.Balance{{Posted: funds}, {}}, s.balances(t), "nothing moved: %s", what)
+		s.requireState(t, v.ID, "approving")
+	}
+
+	_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: first})
+	require.ErrorIs(t, err, payflow.ErrFunds, "the settlement under way ends, its hold refused")
+	s.requireState(t, v.ID, payflow.StatePending)
+	require.NoError(t, s.Platform.Fund(ctx, payflow.ID{3}, s.shopper.ID, "EUR", 500))
+
+	got, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: second})
+	require.NoError(t, err, "the consent refused with conflict is taken")
+	assert.Equal(t, payflow.StateCaptured, got.State)
+	assert.Equal(t, uint64(amount), got.Captured)
+	assert.Equal(t, [2]payflow.Balance{{Posted: 0}, {Posted: amount}}, s.balances(t))
+	require.NoError(t, s.Ledger.Verify(ctx))
 }

@@ -392,12 +392,19 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // So is a request with an account of its legs (the payer's wallet or the
 // merchant's account, in the currency or an asset of a leg) whose ID the
 // ledger holds with other fields (flags, user data, ledger, code; see
-// checkLegAccounts): the consent is ErrConflict and spent, nothing of it
-// stored. A consent that an earlier version accepted to such a
-// request, left approving, is refused with ErrConflict when it is sent
-// again, before or after its nonce expired (or by RecoverSweep), as a
-// hold the ledger refused: the request is pending again, or cancelled
-// (see Pair), and the consent spent. A consent whose hold chain the
+// checkLegAccounts): the consent is ErrConflict, nothing of it stored.
+// A consent refused with ErrConflict before it is accepted (an account
+// so taken, or another consent's settlement under way, the request
+// approving, held, being captured or voided) spends neither its nonce nor
+// its counter, as a refusal that asks to send it again later: the same
+// consent sent again is refused the same way while the conflict lasts
+// (ErrReplay or ErrClone first, once another record spent its nonce or
+// passed its counter), and taken once it is over. A consent that an
+// earlier version accepted to such a request, left approving, is refused
+// with ErrConflict when it is sent again, before or after its nonce
+// expired (or by RecoverSweep), as a hold the ledger refused: the
+// request is pending again, or cancelled (see Pair), and the consent
+// spent. A consent whose hold chain the
 // ledger refuses because it holds one of the chain's IDs (a hold's, or
 // with auto capture a post's) as a transfer that another client of the
 // ledger wrote is ErrConflict too, as a refused hold, nothing moved (the
@@ -465,11 +472,11 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	}
 	switch {
 	case !bytes.Equal(cs.RequestHash, r.RequestHash):
-		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent is for another version of the request", ErrMismatch))
+		return nil, p.refuseConsent(ctx, a, fmt.Errorf("%w: consent is for another version of the request", ErrMismatch))
 	case cs.Amount != r.Amount || cs.Currency != r.Currency:
-		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent is for %d %s, the request for %d %s", ErrMismatch, cs.Amount, cs.Currency, r.Amount, r.Currency))
+		return nil, p.refuseConsent(ctx, a, fmt.Errorf("%w: consent is for %d %s, the request for %d %s", ErrMismatch, cs.Amount, cs.Currency, r.Amount, r.Currency))
 	case cs.MerchantID != r.MerchantID:
-		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent names another payee", ErrMismatch))
+		return nil, p.refuseConsent(ctx, a, fmt.Errorf("%w: consent names another payee", ErrMismatch))
 	}
 	var legs []leg // the legs whose accounts this call checked
 	// The consent is accepted in the transaction that moves the request to
@@ -492,7 +499,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			return p.view(ctx, r, nil)
 		}
 		if r.State != StatePending {
-			return nil, p.refuse(ctx, a, stateError(r.State))
+			return nil, p.refuseConsent(ctx, a, stateError(r.State))
 		}
 		if holdRefused(r) && bytes.Equal(r.ConsentHash, ch[:]) {
 			// This very consent was refused: it is spent.
@@ -501,7 +508,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		if err := receiptFits(r); err != nil {
 			// A request stored before CreateRequest checked its receipt:
 			// refused before the money moves, not after.
-			return nil, p.refuse(ctx, a, fmt.Errorf("%w: the request cannot be paid", err))
+			return nil, p.refuseConsent(ctx, a, fmt.Errorf("%w: the request cannot be paid", err))
 		}
 		// The accounts of the legs are checked, and the payer's asset
 		// wallets created, before the consent is accepted: one whose ID
@@ -510,10 +517,10 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		// hold that can never be sent, or have the ledger take money or
 		// assets out of an account that may go below zero.
 		if legs, err = p.legs(ctx, r); err != nil {
-			return nil, p.refuse(ctx, a, err)
+			return nil, p.refuseConsent(ctx, a, err)
 		}
 		if err := p.checkLegAccounts(ctx, r, legs); err != nil {
-			return nil, p.refuse(ctx, a, err)
+			return nil, p.refuseConsent(ctx, a, err)
 		}
 		now, ok := p.nowUnexpired(r)
 		if !ok { // expired while the legs were read and the wallets created
@@ -547,6 +554,25 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		return nil, err
 	}
 	return p.view(ctx, r, nil)
+}
+
+// refuseConsent is refuse for a consent refused before it is accepted,
+// but for ErrConflict (a settlement of the request under way, the request
+// held, an account of its legs taken), which spends nothing, as the other
+// refusals that ask to send the call again later (ErrRateLimited, a store
+// or ledger failure) do: the same consent sent again gets the same
+// refusal while the conflict lasts, and is taken once it is over. Its
+// nonce and counter are read first (Store.Spent), so that a consent
+// refused for them is so refused, ErrReplay or ErrClone, as refuse has
+// it.
+func (p *Platform) refuseConsent(ctx context.Context, a *Acceptance, why error) error {
+	if !errors.Is(why, ErrConflict) || serverError(why) {
+		return p.refuse(ctx, a, why)
+	}
+	if err := p.store.Spent(ctx, a.Nonce, a.CardID, a.Counter); err != nil {
+		return p.spentError(ctx, a, err)
+	}
+	return why
 }
 
 // acceptedMeanwhile answers a consent whose acceptance failed with

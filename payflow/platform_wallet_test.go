@@ -120,9 +120,9 @@ func takenError(id ledger.ID, code uint16, lc uint32, result ledger.CreateAccoun
 // TestConsentWithAssetWalletTaken: a consent to a request with a ticket
 // leg whose payer's ticket wallet ID the ledger holds with other fields
 // is refused with conflict before it is accepted: the request stays
-// pending, nothing of the consent stored, its nonce and counter spent as
-// for any refusal after the signature, nothing moved and the account as
-// it was. A fresh consent is refused the same way, and the payer can
+// pending, nothing of the consent stored, its nonce and counter unspent
+// (sent again, it is refused the same way), nothing moved and the account
+// as it was. A fresh consent is refused the same way, and the payer can
 // decline the request.
 func TestConsentWithAssetWalletTaken(t *testing.T) {
 	ctx := context.Background()
@@ -142,7 +142,8 @@ func TestConsentWithAssetWalletTaken(t *testing.T) {
 				requireUntouched(t, s, id, found, v.ID)
 
 				_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
-				assert.ErrorIs(t, err, payflow.ErrReplay, "the refused consent is spent")
+				requireRefusedPending(t, s, err, takenWalletError(id, c.result), v.ID)
+				assert.Equal(t, before, s.untakenBalances(t), "the same consent sent again: nothing moved")
 				_, err = s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
 				require.ErrorIs(t, err, payflow.ErrConflict)
 				assert.EqualError(t, err, takenWalletError(id, c.result))
