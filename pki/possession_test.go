@@ -556,6 +556,123 @@ func TestMemoryNoncesReissued(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestMemoryNoncesReplayAfterCleanup: the proof over a nonce used is
+// refused as a replay (ErrNonce, before its counter is looked at) until
+// its expiry and after, whatever the store drops meanwhile: the other
+// nonces, of shorter or longer lifetimes, used or expired and dropped
+// until the store holds none (and lets its array of issues go), a clock
+// stepped past every expiry and back, or the nonces dropped at its
+// maximum. A nonce used is not held, and the store accepts only nonces
+// it holds: what it drops or forgets of the nonces used cannot make one
+// usable again.
+func TestMemoryNoncesReplayAfterCleanup(t *testing.T) {
+	ctx := context.Background()
+	h := newHierarchy(t)
+	start := t0.Add(time.Hour)
+	for _, tt := range []struct {
+		name string
+		max  int
+		// run issues and uses nonces with short (1 minute) and long (1
+		// hour) lifetimes, moving clk, and returns the proof of a nonce
+		// used, its nonce not expired by clk.
+		run func(t *testing.T, clk *clock, short, long *Challenger, nonces *MemoryNonces) []byte
+	}{
+		{"none held, the other of a shorter lifetime issued after", 0,
+			func(t *testing.T, clk *clock, short, long *Challenger, nonces *MemoryNonces) []byte {
+				spent := use(t, h, long, 1, issue(t, long))
+				use(t, h, short, 2, issue(t, short))
+				require.Zero(t, nonces.Len())
+				require.Nil(t, nonces.order, "the issues let go")
+				clk.set(start.Add(2 * time.Minute))
+				return spent
+			}},
+		{"none held, the other of a shorter lifetime issued before and expired", 0,
+			func(t *testing.T, clk *clock, short, long *Challenger, nonces *MemoryNonces) []byte {
+				issue(t, short)
+				spent := use(t, h, long, 1, issue(t, long))
+				clk.set(start.Add(2 * time.Minute))
+				unknown(t, h, long) // whose check drops the expired nonce
+				require.Zero(t, nonces.Len())
+				require.Nil(t, nonces.order, "the issues let go")
+				return spent
+			}},
+		{"the others of a longer lifetime held", 0,
+			func(t *testing.T, clk *clock, short, long *Challenger, nonces *MemoryNonces) []byte {
+				issue(t, long)
+				spent := use(t, h, short, 1, issue(t, short))
+				issue(t, long)
+				require.Equal(t, 2, nonces.Len())
+				clk.set(start.Add(30 * time.Second))
+				return spent
+			}},
+		{"clock stepped past every expiry and back", 0,
+			func(t *testing.T, clk *clock, short, long *Challenger, nonces *MemoryNonces) []byte {
+				issue(t, short)
+				spent := use(t, h, short, 1, issue(t, short))
+				issue(t, long)
+				clk.set(start.Add(2 * time.Hour))
+				unknown(t, h, long)
+				require.Zero(t, nonces.Len(), "every nonce expired and dropped")
+				clk.set(start.Add(30 * time.Second))
+				return spent
+			}},
+		{"the others dropped at the maximum", 2,
+			func(t *testing.T, clk *clock, short, long *Challenger, nonces *MemoryNonces) []byte {
+				spent := use(t, h, long, 1, issue(t, long))
+				for range 5 {
+					issue(t, short)
+				}
+				require.Equal(t, 2, nonces.Len())
+				return spent
+			}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newClock(start)
+			nonces, counters := NewMemoryNonces(tt.max), NewMemoryCounters()
+			short := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces, Counters: counters, TTL: time.Minute})
+			long := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces, Counters: counters, TTL: time.Hour})
+			spent := tt.run(t, clk, short, long, nonces)
+			for _, c := range []*Challenger{short, long} {
+				_, err := c.Verify(ctx, h.chain(), spent, new(record.AuthProof))
+				assert.ErrorIs(t, err, ErrNonce, "replayed")
+				assert.NotErrorIs(t, err, ErrCounterRegression, "refused for its nonce")
+			}
+			// A Challenger whose counters do not know the card (a counter
+			// store restored from an older copy) refuses it just the same.
+			fresh := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces, TTL: time.Minute})
+			_, err := fresh.Verify(ctx, h.chain(), spent, new(record.AuthProof))
+			assert.ErrorIs(t, err, ErrNonce, "replayed to fresh counters")
+		})
+	}
+}
+
+// issue returns a nonce newly issued by c.
+func issue(t *testing.T, c *Challenger) []byte {
+	t.Helper()
+	n, err := c.NewNonce(context.Background())
+	require.NoError(t, err)
+	return n
+}
+
+// unknown verifies, through c, a proof of h's card over a nonce never
+// issued, which must be refused with ErrNonce.
+func unknown(t *testing.T, h *hierarchy, c *Challenger) {
+	t.Helper()
+	never := bytes.Repeat([]byte{7}, record.NonceSize)
+	_, err := c.Verify(context.Background(), h.chain(), proof(t, h, testICCID, 2, never), new(record.AuthProof))
+	require.ErrorIs(t, err, ErrNonce)
+}
+
+// use verifies, through c, the proof over nonce of h's card with counter,
+// which must pass, and returns it.
+func use(t *testing.T, h *hierarchy, c *Challenger, counter uint64, nonce []byte) []byte {
+	t.Helper()
+	msg := proof(t, h, testICCID, counter, nonce)
+	_, err := c.Verify(context.Background(), h.chain(), msg, new(record.AuthProof))
+	require.NoError(t, err)
+	return msg
+}
+
 func TestMemoryCounters(t *testing.T) {
 	ctx := context.Background()
 	s := NewMemoryCounters()
