@@ -87,7 +87,8 @@ type CAOptions struct {
 	// Rand is the source of the serial numbers of the certificates that
 	// the CA signs, also handed to its signer for them and for its CRLs
 	// (crypto/ecdsa keys ignore it since Go 1.26); nil means
-	// crypto/rand.Reader, and a nil pointer is out of range (ErrInvalid).
+	// crypto/rand.Reader, and a nil pointer, func, map, channel or slice
+	// is out of range (ErrInvalid).
 	// The CA reads it under a lock of its own, so it
 	// need not be safe for concurrent use unless something else reads it
 	// too. The CA's own certificate is signed with its issuer's: NewRoot
@@ -177,7 +178,8 @@ func checkValidity(d time.Duration) error {
 
 // NewRoot creates a self-signed root CA whose key is key, an ECDSA P-256 or
 // P-384 signer. It returns an error matching ErrKey for another key (or
-// none: a nil signer, or a nil pointer of a signer type) or a
+// none: a nil signer, or a nil pointer, func, map, channel or slice of a
+// signer type) or a
 // signer whose key does not match the public key it reports (a private key
 // in memory has its public key computed from it, another signer signs a
 // fixed digest for that public key to verify; a signer that fails to sign
@@ -573,8 +575,8 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 
 // caSigner returns the public key of key, which must be an ECDSA P-256 or
 // P-384 signer of that public key's private key (holdsKey), or an error
-// matching ErrKey (for a nil key too, or a nil pointer of a signer type,
-// such as a nil *ecdsa.PrivateKey, whose Public panics; a signer that signs with a key other
+// matching ErrKey (for a nil key too, or a nil of a signer type, such as
+// a nil *ecdsa.PrivateKey or a nil func, whose Public panics; a signer that signs with a key other
 // than the one it reports would make certificates and CRLs that verify
 // under none of the CA's). The error of a signer that fails to sign is
 // returned wrapped as it is.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
@@ -245,7 +246,8 @@ func (s *pointerSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOp
 }
 
 // TestNilKey: a CA without a key, or with a nil pointer of a signer type,
-// crypto/ecdsa's or another, or an *ecdsa.PrivateKey without its private
+// crypto/ecdsa's or another, a nil ed25519.PrivateKey (a slice, whose
+// Public panics), or an *ecdsa.PrivateKey without its private
 // scalar (the card CA's public key alone), is ErrKey, not a panic.
 func TestNilKey(t *testing.T) {
 	h := newHierarchy(t)
@@ -258,6 +260,7 @@ func TestNilKey(t *testing.T) {
 		"nil":                nil,
 		"nil pointer":        (*ecdsa.PrivateKey)(nil),
 		"nil *pointerSigner": (*pointerSigner)(nil),
+		"nil ed25519 key":    ed25519.PrivateKey(nil),
 		"public key only":    &ecdsa.PrivateKey{PublicKey: caKey.PublicKey},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -27,9 +27,9 @@ var (
 	// for, a verifier option out of range or no trusted root, an empty
 	// nonce, no certificate, a Challenger without a Verifier or with a
 	// negative nonce TTL, a store or random source of ChallengerOptions or
-	// CAOptions that is a nil pointer, a nil or zero Verifier,
-	// Challenger or CA, or a nil
-	// VerifiedCard or VerifiedPlatform (none made by this package).
+	// CAOptions that is a nil pointer, func, map, channel or slice, a nil
+	// or zero Verifier, Challenger or CA, or a nil VerifiedCard or
+	// VerifiedPlatform (none made by this package).
 	ErrInvalid = errors.New("pki: invalid argument")
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,

@@ -244,10 +244,12 @@ func (s *MemoryCounters) Advance(_ context.Context, cardID string, counter uint6
 // defaults.
 type ChallengerOptions struct {
 	// Nonces holds the nonces issued; nil means NewMemoryNonces(0), and a
-	// nil pointer is out of range (ErrInvalid).
+	// nil pointer, func, map, channel or slice is out of range
+	// (ErrInvalid).
 	Nonces NonceStore
 	// Counters holds the card counters; nil means NewMemoryCounters(),
-	// and a nil pointer is out of range (ErrInvalid).
+	// and a nil pointer, func, map, channel or slice is out of range
+	// (ErrInvalid).
 	Counters CounterStore
 	// TTL is how long a nonce stays usable; zero means DefaultNonceTTL.
 	// Negative is out of range: the Challenger refuses every call
@@ -256,7 +258,8 @@ type ChallengerOptions struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Rand is the source of nonces; nil means crypto/rand.Reader, and a
-	// nil pointer is out of range (ErrInvalid).
+	// nil pointer, func, map, channel or slice is out of range
+	// (ErrInvalid).
 	Rand io.Reader
 }
 
@@ -284,10 +287,11 @@ type Challenger struct {
 
 // NewChallenger returns a Challenger that verifies certificate chains with
 // v. A Challenger made with an option out of range (a negative TTL, a
-// store or a random source that is a nil pointer, which would be used and
-// panic where nil means the default), or without a Verifier (v nil, or the
-// zero Verifier, which refuses every chain), refuses every call (NewNonce,
-// Verify) with ErrInvalid: it issues no nonce that no record could use.
+// store or a random source that is a nil pointer, func, map, channel or
+// slice, which would be used and panic where nil means the default), or
+// without a Verifier (v nil, or the zero Verifier, which refuses every
+// chain), refuses every call (NewNonce, Verify) with ErrInvalid: it issues
+// no nonce that no record could use.
 func NewChallenger(v *Verifier, opts ChallengerOptions) *Challenger {
 	c := &Challenger{v: v, nonces: opts.Nonces, counters: opts.Counters, ttl: opts.TTL, now: opts.Now, rand: opts.Rand}
 	if c.nonces == nil {
@@ -334,8 +338,9 @@ type option struct {
 }
 
 // nilOption returns an error matching ErrInvalid naming the first of opts
-// that holds a nil pointer (not nil, which means the default: a nil
-// pointer would be used, and its methods panic), or nil.
+// that holds a nil pointer, func, map, channel or slice (not nil, which
+// means the default: such a nil would be used, and its methods panic), or
+// nil.
 func nilOption(opts ...option) error {
 	for _, o := range opts {
 		if o.value != nil && nilptr.Is(o.value) {

@@ -132,9 +132,15 @@ func TestNilReceivers(t *testing.T) {
 	}
 }
 
+// readerFunc is an io.Reader of a func type: a nil readerFunc panics in
+// Read.
+type readerFunc func(p []byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
 // TestNilPointerOptions: a store or random source of the options of
-// NewChallenger or of a CA that is a nil pointer in its interface, not
-// nil (which means the default), is an argument out of range: the
+// NewChallenger or of a CA that is a nil pointer or a nil func in its
+// interface, not nil (which means the default), is an argument out of range: the
 // Challenger refuses every call, and NewRoot, NewIntermediate and LoadCA
 // refuse to make the CA, with ErrInvalid naming the option and its type,
 // where each panicked on the nil pointer once used.
@@ -149,6 +155,7 @@ func TestNilPointerOptions(t *testing.T) {
 		{ChallengerOptions{Nonces: (*MemoryNonces)(nil)}, "Nonces is a nil *pki.MemoryNonces"},
 		{ChallengerOptions{Counters: (*MemoryCounters)(nil)}, "Counters is a nil *pki.MemoryCounters"},
 		{ChallengerOptions{Rand: (*bytes.Reader)(nil)}, "Rand is a nil *bytes.Reader"},
+		{ChallengerOptions{Rand: readerFunc(nil)}, "Rand is a nil pki.readerFunc"},
 	} {
 		t.Run(tt.reason, func(t *testing.T) {
 			c := newChallenger(t, h, clk, tt.opts)

@@ -280,15 +280,16 @@ func Unmarshal(data []byte, r Record) error {
 
 // Sign validates r (including the card header of a CardRecord) and returns
 // it as a tagged COSE_Sign1 message signed with key, which must be an ECDSA
-// P-256 key (ErrKey otherwise, for a nil key too, a nil pointer of a
-// signer type, such as a nil *ecdsa.PrivateKey, or an *ecdsa.PrivateKey
-// without its private scalar, a public key alone, or with a scalar that
-// is zero or not below the order n); the signature is in its
-// low-S form (LowS). A record whose message would exceed MaxMessage, which
-// Verify refuses, is an error matching ErrMalformed (see MessageSize). A
-// card's key never leaves the card: the card calls Sign itself.
+// P-256 key (ErrKey otherwise, for a nil key too, a nil of a signer type,
+// such as a nil *ecdsa.PrivateKey, a nil ed25519.PrivateKey or a nil func
+// of a signer type, or an *ecdsa.PrivateKey without its private scalar, a
+// public key alone, or with a scalar that is zero or not below the order
+// n); the signature is in its low-S form (LowS). A record whose message
+// would exceed MaxMessage, which Verify refuses, is an error matching
+// ErrMalformed (see MessageSize). A card's key never leaves the card: the
+// card calls Sign itself.
 func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
-	if nilptr.Is(key) { // whose Public would panic
+	if nilptr.Is(key) { // whose Public would panic or block
 		return nil, ErrKey
 	}
 	// crypto/ecdsa signs with no key built without its private scalar: it

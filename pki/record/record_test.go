@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/hex"
@@ -171,6 +172,53 @@ func TestSignRefusesKeyWithoutPoint(t *testing.T) {
 	} {
 		_, err := Sign(rand.Reader, key, consent)
 		assert.ErrorIs(t, err, ErrKey, name)
+	}
+}
+
+// funcSigner is a crypto.Signer of a func type, the signer of the key it
+// returns: a nil funcSigner panics in its methods, which call it.
+type funcSigner func() *ecdsa.PrivateKey
+
+func (f funcSigner) Public() crypto.PublicKey { return f().Public() }
+
+func (f funcSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return f().Sign(rand, digest, opts)
+}
+
+// mapSigner is a crypto.Signer of a map type, the signer of its key
+// "card": a nil mapSigner holds none, and its methods panic on the nil
+// *ecdsa.PrivateKey they read.
+type mapSigner map[string]*ecdsa.PrivateKey
+
+func (m mapSigner) Public() crypto.PublicKey { return m["card"].Public() }
+
+func (m mapSigner) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	return m["card"].Sign(rand, digest, opts)
+}
+
+// TestSignRefusesNilSigners: Sign refuses with ErrKey, where it panicked,
+// a signer that is a nil of another kind than a pointer, whose methods
+// panic: a nil func, a nil map, and a nil slice such as a nil
+// ed25519.PrivateKey, whose Public reads past its end.
+func TestSignRefusesNilSigners(t *testing.T) {
+	consent := samples()["consent"]
+	k := newKey(t)
+	for name, key := range map[string]crypto.Signer{
+		"funcSigner": funcSigner(func() *ecdsa.PrivateKey { return k }),
+		"mapSigner":  mapSigner{"card": k},
+	} {
+		_, err := Sign(rand.Reader, key, consent)
+		require.NoError(t, err, "a %s that is not nil", name)
+	}
+	for name, key := range map[string]crypto.Signer{
+		"nil funcSigner":         funcSigner(nil),
+		"nil mapSigner":          mapSigner(nil),
+		"nil ed25519.PrivateKey": ed25519.PrivateKey(nil),
+	} {
+		var err error
+		if assert.NotPanics(t, func() { _, err = Sign(rand.Reader, key, consent) }, name) {
+			assert.ErrorIs(t, err, ErrKey, name)
+		}
 	}
 }
 
