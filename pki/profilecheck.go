@@ -363,7 +363,8 @@ func CardID(c *x509.Certificate) (string, error) {
 // validity, which crypto/x509 does not look at, an ECDSA signature
 // algorithm with parameters (signatureAlgorithmEncoding), an issuer or a
 // subject not in DER (nameEncoding), a subjectPublicKeyInfo with other
-// bytes after its parts or an ECDSA key with unused bits (keyInfoEncoding),
+// bytes after its subjectPublicKey, an ECDSA key algorithm with more than
+// its namedCurve or an ECDSA key with unused bits (keyInfoEncoding),
 // an extension whose critical is written out as FALSE or with other bytes
 // after its value (extensionsEncoding), other bytes after the extensions
 // (readExtensions), or a basicConstraints, keyUsage, extKeyUsage, key
@@ -515,40 +516,38 @@ var oidECPublicKey = asn1.ObjectIdentifier{1, 2, 840, 10045, 2, 1}
 
 // keyInfoEncoding returns why info, the content of a subjectPublicKeyInfo
 // that crypto/x509 parsed, is refused, or "": other bytes after its
-// subjectPublicKey BIT STRING or, for an ECDSA key, anything but the
-// namedCurve OBJECT IDENTIFIER after the algorithm (RFC 5480 §2.1.1),
-// at which crypto/x509 does not look, or, for an ECDSA key, a
-// subjectPublicKey with unused bits, which crypto/x509 shifts off (an
-// uncompressed point starts with 5 zero bits) and RFC 5480 §2.2 does not
-// have: the octets of the point are those of the BIT STRING, whole. The
-// key so encoded is another encoding of the same key, under which a
-// verifier, finding the CRL of an issuer by its name and
-// subjectPublicKeyInfo (issuerKey), finds none of those held. The
-// parameters and the key of another algorithm, which the profile refuses,
-// are not read.
+// subjectPublicKey BIT STRING, whatever its algorithm, or, for an ECDSA
+// key, anything but the namedCurve OBJECT IDENTIFIER in the algorithm
+// after its identifier (RFC 5480 §2.1.1), at which crypto/x509 does not
+// look, or, for an ECDSA key, a subjectPublicKey with unused bits, which
+// crypto/x509 shifts off (an uncompressed point starts with 5 zero bits)
+// and RFC 5480 §2.2 does not have: the octets of the point are those of
+// the BIT STRING, whole. The key so encoded is another encoding of the
+// same key, under which a verifier, finding the CRL of an issuer by its
+// name and subjectPublicKeyInfo (issuerKey), finds none of those held.
+// The parameters and the key of another algorithm, which the profile
+// refuses, are not read.
 func keyInfoEncoding(info cryptobyte.String) string {
 	var alg cryptobyte.String
 	var key asn1.BitString
 	var id asn1.ObjectIdentifier
-	if !info.ReadASN1(&alg, cbasn1.SEQUENCE) || !info.ReadASN1BitString(&key) || !info.Empty() ||
-		!alg.ReadASN1ObjectIdentifier(&id) {
-		return errKeyInfo
+	if !info.ReadASN1(&alg, cbasn1.SEQUENCE) || !info.ReadASN1BitString(&key) || !alg.ReadASN1ObjectIdentifier(&id) {
+		return "subjectPublicKeyInfo not an algorithm and a subjectPublicKey"
+	}
+	if !info.Empty() {
+		return "subjectPublicKeyInfo with bytes after its subjectPublicKey"
 	}
 	if !id.Equal(oidECPublicKey) {
 		return ""
 	}
 	if !alg.SkipASN1(cbasn1.OBJECT_IDENTIFIER) || !alg.Empty() {
-		return errKeyInfo
+		return "ECDSA key algorithm with more than a namedCurve, which RFC 5480 has alone"
 	}
 	if key.BitLength%8 != 0 {
 		return "subjectPublicKey with unused bits, where RFC 5480 has the octets of the point whole"
 	}
 	return ""
 }
-
-// errKeyInfo is why keyInfoEncoding refuses a subjectPublicKeyInfo
-// with more than its fields.
-const errKeyInfo = "subjectPublicKeyInfo with more than an ECDSA algorithm of a namedCurve and a subjectPublicKey"
 
 // readExtensions reads from s, what is left of the signed content of a
 // certificate or a CRL, its optional [tag] EXPLICIT Extensions (3 of a

@@ -869,21 +869,42 @@ func inKeyInfo(inAlgorithm bool, extra []byte) func(b *cryptobyte.Builder, tag c
 // a verifier finds the CRL of an issuer by its name and
 // subjectPublicKeyInfo), is refused as another encoding of it: a CA
 // certificate presented, a root or an intermediate of NewVerifier and a
-// CA of LoadCA with ErrUsage naming it.
+// CA of LoadCA with ErrUsage naming what is after what. So is a card's
+// whose key is not ECDSA with bytes after its subjectPublicKey, named as
+// such (its algorithm is refused only after).
 func TestKeyInfoEncoding(t *testing.T) {
 	h, v := withCRLs(t)
-	const why = "subjectPublicKeyInfo with more than an ECDSA algorithm of a namedCurve and a subjectPublicKey"
-	for name, inAlgorithm := range map[string]bool{"after the namedCurve": true, "after the subjectPublicKey": false} {
-		t.Run(name, func(t *testing.T) {
-			edit := inKeyInfo(inAlgorithm, []byte{0x05, 0x00})
+	for _, tt := range []struct {
+		name, why   string
+		inAlgorithm bool
+	}{
+		{"after the namedCurve", "ECDSA key algorithm with more than a namedCurve, which RFC 5480 has alone", true},
+		{"after the subjectPublicKey", "subjectPublicKeyInfo with bytes after its subjectPublicKey", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			edit := inKeyInfo(tt.inAlgorithm, []byte{0x05, 0x00})
 			ca, root := resigned(t, h.root.Signer(), h.ca.DER(), edit), resigned(t, h.root.Signer(), h.root.DER(), edit)
 			presented, asRoot, intermediate, loaded := caRefusals(t, h, v, ca, root)
-			assert.EqualError(t, presented, "pki: certificate not valid for this usage: certificate 1: "+why)
-			assert.EqualError(t, asRoot, "pki: certificate not valid for this usage: root 0 "+why)
-			assert.EqualError(t, intermediate, "pki: certificate not valid for this usage: intermediate 0 "+why)
-			assert.EqualError(t, loaded, "pki: certificate not valid for this usage: CA certificate "+why)
+			assert.ErrorIs(t, presented, ErrUsage)
+			assert.EqualError(t, presented, "pki: certificate not valid for this usage: certificate 1: "+tt.why)
+			assert.EqualError(t, asRoot, "pki: certificate not valid for this usage: root 0 "+tt.why)
+			assert.EqualError(t, intermediate, "pki: certificate not valid for this usage: intermediate 0 "+tt.why)
+			assert.EqualError(t, loaded, "pki: certificate not valid for this usage: CA certificate "+tt.why)
 		})
 	}
+	t.Run("Ed25519 card key, after the subjectPublicKey", func(t *testing.T) {
+		edPub, _, err := ed25519.GenerateKey(rand.Reader)
+		require.NoError(t, err)
+		card := issueRaw(t, h.ca, cardTemplate(t, testICCID), edPub)
+		_, err = v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+		var plain *Error
+		require.ErrorAs(t, err, &plain)
+		require.NotContains(t, plain.Reason, "subjectPublicKeyInfo", "the key as issued refused for something else")
+
+		card = resigned(t, h.ca.Signer(), card, inKeyInfo(false, []byte{0x05, 0x00}))
+		_, err = v.VerifyCard(append([][]byte{card}, h.ca.Chain()...))
+		assert.Equal(t, &Error{Err: ErrUsage, Cert: 0, Reason: "subjectPublicKeyInfo with bytes after its subjectPublicKey"}, err)
+	})
 }
 
 // withUnusedBits returns the content of a BIT STRING of the same value as
