@@ -23,7 +23,8 @@
 // Flags:
 //
 //	-data DIR        the data folder shared with the phones (default
-//	                 $TMPDIR/casimpay-demo)
+//	                 $TMPDIR/casimpay-demo); an empty DIR, or one that is a
+//	                 file, is refused with exit status 2
 //	-listen ADDR     the address to serve, host:port (default 127.0.0.1:8080);
 //	                 for every interface (:8080, 0.0.0.0:8080, [::]:8080)
 //	                 cloud.url names the loopback address, 127.0.0.1 or [::1];

@@ -1467,3 +1467,16 @@ func TestCloudInterruptedDuringLongCall(t *testing.T) {
 	require.NoError(t, <-done, out.String())
 	assert.Contains(t, out.String(), "[cloud]   Stopped: the calls still under way 5s after the interrupt were cut\n")
 }
+
+// TestCloudDataNotFolder: a -data naming a file is a usage error (exit
+// status 2) that says so, reported before the platform opens, rather than
+// the error of making the folder.
+func TestCloudDataNotFolder(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	out := &buffer{}
+	err := demo.RunCloud(context.Background(), []string{"-data", file, "-listen", "127.0.0.1:0"}, out)
+	require.ErrorIs(t, err, demo.ErrUsage)
+	assert.EqualError(t, err, "demo: invalid usage: -data "+file+" is not a folder")
+	assert.Empty(t, out.String(), "refused before the platform opens")
+}

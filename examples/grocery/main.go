@@ -29,7 +29,8 @@
 // Flags:
 //
 //	-data DIR    keep the database, the demo CA and the card state files in
-//	             DIR (default: a temporary folder, removed at exit)
+//	             DIR (default: a temporary folder, removed at exit); a DIR
+//	             that is a file is refused with exit status 2
 //	-seed N      seed of the simulated radio (default 1)
 //	-loss P      share of adverts the radio loses (default 0.2)
 //	-rounds N    advertising rounds heard before the queues are shown, 1 to
@@ -90,6 +91,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	if err := demo.CheckPUK(*puk); err != nil {
+		return err
+	}
+	if err := demo.CheckData(*data); err != nil {
 		return err
 	}
 	dir := *data

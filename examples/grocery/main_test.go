@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -429,4 +430,17 @@ type onWrite struct {
 func (w *onWrite) Write(p []byte) (int, error) {
 	w.fn(string(p))
 	return w.Buffer.Write(p)
+}
+
+// TestGroceryDataNotFolder: a -data naming a file is a usage error (exit
+// status 2) that says so, reported before the cloud opens, rather than the
+// error of making the folder.
+func TestGroceryDataNotFolder(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "shop")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-data", file}, &out)
+	require.ErrorIs(t, err, demo.ErrUsage)
+	assert.EqualError(t, err, "demo: invalid usage: -data "+file+" is not a folder")
+	assert.Empty(t, out.String(), "refused before the cloud opens")
 }

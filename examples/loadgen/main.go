@@ -50,7 +50,8 @@
 //	-progress D      interval of the progress line, 100ms at least
 //	                 (default 1s)
 //	-data DIR        the data folder (default: a temporary one in process,
-//	                 $TMPDIR/casimpay-demo with -url)
+//	                 $TMPDIR/casimpay-demo with -url); a DIR that is a file
+//	                 is refused with exit status 2
 //	-postgres DSN    in process: keep the state in PostgreSQL
 //	-http            in process: go through the HTTP API on a loopback port
 //	-url URL         drive the cloud program at URL instead
@@ -133,6 +134,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := demo.CheckURL(c.url); err != nil {
 			return err
 		}
+	}
+	if err := demo.CheckData(c.dir); err != nil {
+		return err
 	}
 	pairs, where, cleanup, err := setup(ctx, &c)
 	if err != nil {

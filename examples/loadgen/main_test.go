@@ -462,3 +462,20 @@ func TestLoadgenPairsAcrossEIDRotation(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, shc.SessionID, sc.SessionID)
 }
+
+// TestLoadgenDataNotFolder: a -data naming a file is a usage error (exit
+// status 2) that says so, in process and with -url, reported before the
+// platform opens, rather than the error of making or reading the folder.
+func TestLoadgenDataNotFolder(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	for _, args := range [][]string{{"-data", file}, {"-data", file, "-url", "http://127.0.0.1:1"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), args, &out)
+			require.ErrorIs(t, err, demo.ErrUsage)
+			assert.EqualError(t, err, "demo: invalid usage: -data "+file+" is not a folder")
+			assert.Empty(t, out.String(), "refused before the platform opens")
+		})
+	}
+}

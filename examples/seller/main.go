@@ -36,7 +36,9 @@
 //
 // Flags:
 //
-//	-data DIR       the cloud's data folder (default $TMPDIR/casimpay-demo)
+//	-data DIR       the cloud's data folder (default $TMPDIR/casimpay-demo);
+//	                an empty DIR, or one that is a file, is refused with
+//	                exit status 2
 //	-url URL        the cloud's URL (default: read from DIR/cloud.url)
 //	-pick NAME      whom to tap in the service queue (default Alice)
 //	                (a name no phone can have, such as an empty one, is

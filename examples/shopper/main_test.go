@@ -5,9 +5,12 @@ import (
 	"context"
 	"flag"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/examples/internal/demo"
 )
@@ -38,6 +41,23 @@ func TestShopperErrors(t *testing.T) {
 			var out bytes.Buffer
 			err := demo.RunShopper(context.Background(), tt.args, &out)
 			assert.ErrorIs(t, err, tt.err)
+		})
+	}
+}
+
+// TestShopperDataNotFolder: a -data naming a file is a usage error (exit
+// status 2) that says so, with and without -url, reported before the
+// program reads the folder, rather than the error of reading a file in it.
+func TestShopperDataNotFolder(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	for _, args := range [][]string{{"-data", file}, {"-data", file, "-url", "http://127.0.0.1:1"}} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out bytes.Buffer
+			err := demo.RunShopper(context.Background(), append(args, "-wait", "200ms"), &out)
+			require.ErrorIs(t, err, demo.ErrUsage)
+			assert.EqualError(t, err, "demo: invalid usage: -data "+file+" is not a folder")
+			assert.Empty(t, out.String(), "refused before the card opens")
 		})
 	}
 }

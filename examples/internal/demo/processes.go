@@ -74,14 +74,30 @@ func CheckURL(url string) error {
 	return nil
 }
 
-// checkData refuses an empty -data, dir, with ErrUsage: the cloud and
-// the phone programs share the data folder, which is never the working
-// folder unnamed.
+// CheckData refuses a -data, dir, that names something other than a
+// folder, such as a file, or a path through a file, with ErrUsage. It
+// takes a dir that does not exist, which the program makes, and an empty
+// one, which the programs with a temporary folder as the default take for
+// no -data given.
+func CheckData(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if (err == nil && !fi.IsDir()) || errors.Is(err, syscall.ENOTDIR) {
+		return fmt.Errorf("%w: -data %s is not a folder", ErrUsage, dir)
+	}
+	return nil
+}
+
+// checkData refuses an empty -data, dir, with ErrUsage, as well as what
+// CheckData refuses: the cloud and the phone programs share the data
+// folder, which is never the working folder unnamed.
 func checkData(dir string) error {
 	if dir == "" {
 		return fmt.Errorf("%w: -data needs a folder", ErrUsage)
 	}
-	return nil
+	return CheckData(dir)
 }
 
 // ErrUsage is the error of a flag value, or an argument after the flags,
