@@ -394,3 +394,19 @@ func TestVerifyFindsLastTimestampBehind(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	assert.Len(t, ve.Problems, 1)
 }
+
+// TestOverLimit: a balance or an amount above ledger.AmountLimit written
+// beside the store, as the negative integer with its 64 bits (the form in
+// which the store keeps unsigned integers; the STRICT tables take no
+// number past the 64-bit integers), with the checks off, fails the reads,
+// the writes and Verify with ledger.ErrCorrupt (sqltest.OverLimit).
+func TestOverLimit(t *testing.T) {
+	sqltest.OverLimit(t, func(t *testing.T) (ledger.Store, sqltest.Corrupt) {
+		s, _ := openTemp(t)
+		return s, func(t *testing.T, table, column string) {
+			_, err := s.conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA ignore_check_constraints = ON;
+				UPDATE %s SET %s = -1; PRAGMA ignore_check_constraints = OFF`, table, column))
+			require.NoError(t, err)
+		}
+	})
+}

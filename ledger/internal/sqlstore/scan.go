@@ -53,11 +53,11 @@ var _ sql.Scanner = idDest{}
 func (d idDest) Scan(src any) error {
 	b, ok := src.([]byte)
 	if !ok {
-		return fmt.Errorf("sqlstore: id column holds %T, want bytes", src)
+		return fmt.Errorf("sqlstore: %w: id column holds %T, want bytes", ledger.ErrCorrupt, src)
 	}
 	id, err := ledger.IDFromBytes(b)
 	if err != nil {
-		return err
+		return fmt.Errorf("sqlstore: %w: %w", ledger.ErrCorrupt, err)
 	}
 	*d.p = id
 	return nil
@@ -78,11 +78,11 @@ func (d uintDest[T]) Scan(src any) error {
 	case int16:
 		v = int64(s)
 	default:
-		return fmt.Errorf("sqlstore: integer column holds %T", src)
+		return fmt.Errorf("sqlstore: %w: integer column holds %T", ledger.ErrCorrupt, src)
 	}
 	var max T = ^T(0)
 	if uint64(max) != math.MaxUint64 && (v < 0 || uint64(v) > uint64(max)) {
-		return fmt.Errorf("sqlstore: integer %d out of range", v)
+		return fmt.Errorf("sqlstore: %w: integer %d out of range", ledger.ErrCorrupt, v)
 	}
 	*d.p = T(v)
 	return nil
@@ -90,10 +90,31 @@ func (d uintDest[T]) Scan(src any) error {
 
 func u[T ~uint8 | ~uint16 | ~uint32 | ~uint64](p *T) uintDest[T] { return uintDest[T]{p} }
 
+// limitDest scans a signed integer column into an amount, a balance or a
+// timestamp, which the ledger keeps up to ledger.AmountLimit and
+// ledger.TimestampLimit (2^63 - 1). A negative integer, the bits of a
+// value above the limit, is a row the ledger did not write: it fails with
+// an error wrapping ledger.ErrCorrupt, as one of another type does.
+type limitDest struct{ p *uint64 }
+
+func (d limitDest) Scan(src any) error {
+	v, ok := src.(int64)
+	if !ok {
+		return fmt.Errorf("sqlstore: %w: integer column holds %T", ledger.ErrCorrupt, src)
+	}
+	if v < 0 {
+		return fmt.Errorf("sqlstore: %w: %d above the limit %d", ledger.ErrCorrupt, uint64(v), ledger.AmountLimit)
+	}
+	*d.p = uint64(v)
+	return nil
+}
+
+func lim(p *uint64) limitDest { return limitDest{p} }
+
 // ScanAccount reads a row of AccountColumns.
 func ScanAccount(s Scanner) (ledger.Account, error) {
 	var a ledger.Account
-	err := s.Scan(idDest{&a.ID}, u(&a.DebitsPending), u(&a.DebitsPosted), u(&a.CreditsPending), u(&a.CreditsPosted),
+	err := s.Scan(idDest{&a.ID}, lim(&a.DebitsPending), lim(&a.DebitsPosted), lim(&a.CreditsPending), lim(&a.CreditsPosted),
 		idDest{&a.UserData128}, u(&a.UserData64), u(&a.UserData32), u(&a.Ledger), u(&a.Code), u(&a.Flags), u(&a.Timestamp))
 	return a, err
 }
@@ -101,7 +122,7 @@ func ScanAccount(s Scanner) (ledger.Account, error) {
 // ScanTransfer reads a row of TransferColumns.
 func ScanTransfer(s Scanner) (ledger.Transfer, error) {
 	var t ledger.Transfer
-	err := s.Scan(idDest{&t.ID}, idDest{&t.DebitAccountID}, idDest{&t.CreditAccountID}, u(&t.Amount), idDest{&t.PendingID},
+	err := s.Scan(idDest{&t.ID}, idDest{&t.DebitAccountID}, idDest{&t.CreditAccountID}, lim(&t.Amount), idDest{&t.PendingID},
 		idDest{&t.UserData128}, u(&t.UserData64), u(&t.UserData32), u(&t.Timeout), u(&t.Ledger), u(&t.Code), u(&t.Flags), u(&t.Timestamp))
 	return t, err
 }
@@ -123,7 +144,7 @@ func ScanFailed(s Scanner) (ledger.FailedTransfer, error) {
 // ScanBalance reads a row of BalanceColumns.
 func ScanBalance(s Scanner) (ledger.AccountBalance, error) {
 	var b ledger.AccountBalance
-	err := s.Scan(idDest{&b.AccountID}, u(&b.DebitsPending), u(&b.DebitsPosted), u(&b.CreditsPending), u(&b.CreditsPosted), u(&b.Timestamp))
+	err := s.Scan(idDest{&b.AccountID}, lim(&b.DebitsPending), lim(&b.DebitsPosted), lim(&b.CreditsPending), lim(&b.CreditsPosted), u(&b.Timestamp))
 	return b, err
 }
 
@@ -131,7 +152,7 @@ func ScanBalance(s Scanner) (ledger.AccountBalance, error) {
 // release written before migration 0002) gives the zero TransferID.
 func ScanBalanceRow(s Scanner) (ledger.BalanceRow, error) {
 	var b ledger.BalanceRow
-	err := s.Scan(idDest{&b.AccountID}, u(&b.DebitsPending), u(&b.DebitsPosted), u(&b.CreditsPending), u(&b.CreditsPosted),
+	err := s.Scan(idDest{&b.AccountID}, lim(&b.DebitsPending), lim(&b.DebitsPosted), lim(&b.CreditsPending), lim(&b.CreditsPosted),
 		u(&b.Timestamp), nullIDDest{&b.TransferID})
 	return b, err
 }

@@ -1,0 +1,87 @@
+package sqltest
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/casimpay/casimpay/ledger"
+)
+
+// Corrupt writes into column of every row of table, beside the store, a
+// value that the store cannot read as one up to ledger.AmountLimit, in a
+// form the engine keeps despite the schema's checks.
+type Corrupt func(t *testing.T, table, column string)
+
+// OverLimit checks, for each balance column and the transfer amount, a
+// store from open whose database holds, written beside the store
+// (corrupt), a value above ledger.AmountLimit there: every read of the row
+// fails with ledger.ErrCorrupt, as the ledger's lookups, its writes to the
+// account and Verify do, rather than with the engine's error or with a
+// balance no engine stores.
+func OverLimit(t *testing.T, open func(t *testing.T) (ledger.Store, Corrupt)) {
+	ctx := context.Background()
+	columns := []struct{ table, column string }{
+		{"accounts", "debits_pending"},
+		{"accounts", "debits_posted"},
+		{"accounts", "credits_pending"},
+		{"accounts", "credits_posted"},
+		{"transfers", "amount"},
+		{"account_balances", "debits_pending"},
+		{"account_balances", "debits_posted"},
+		{"account_balances", "credits_pending"},
+		{"account_balances", "credits_posted"},
+	}
+	for _, c := range columns {
+		t.Run(c.table+"."+c.column, func(t *testing.T) {
+			s, corrupt := open(t)
+			l, err := ledger.New(s, ledger.Options{})
+			require.NoError(t, err)
+			defer l.Close()
+			ar, err := l.CreateAccounts(ctx, []ledger.Account{
+				{ID: id(1), Ledger: 1, Code: 1, Flags: ledger.AccountHistory},
+				{ID: id(2), Ledger: 1, Code: 1, Flags: ledger.AccountHistory},
+			})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, ar)
+			tr, err := l.CreateTransfers(ctx, []ledger.Transfer{
+				{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 5, Ledger: 1, Code: 1},
+				{ID: id(11), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 3, Ledger: 1, Code: 1, Flags: ledger.TransferPending},
+			})
+			require.NoError(t, err)
+			require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, tr)
+			require.NoError(t, l.Verify(ctx))
+
+			corrupt(t, c.table, c.column)
+
+			switch c.table {
+			case "accounts":
+				_, err = l.LookupAccounts(ctx, []ledger.ID{id(1), id(2)})
+				assert.ErrorIs(t, err, ledger.ErrCorrupt, "lookup")
+				_, err = l.CreateTransfers(ctx, []ledger.Transfer{
+					{ID: id(12), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1, Ledger: 1, Code: 1},
+				})
+				assert.ErrorIs(t, err, ledger.ErrCorrupt, "transfer")
+				_, err = l.LookupTransfers(ctx, []ledger.ID{id(12)})
+				assert.NoError(t, err, "the transfer left no row")
+			case "transfers":
+				_, err = l.LookupTransfers(ctx, []ledger.ID{id(10), id(11)})
+				assert.ErrorIs(t, err, ledger.ErrCorrupt, "lookup")
+				_, err = l.GetAccountTransfers(ctx, ledger.AccountFilter{AccountID: id(1), Flags: ledger.AccountFilterDebits,
+					TimestampMax: ledger.TimestampLimit, Limit: ledger.BatchMax})
+				assert.ErrorIs(t, err, ledger.ErrCorrupt, "account transfers")
+				_, err = l.CreateTransfers(ctx, []ledger.Transfer{
+					{ID: id(12), PendingID: id(11), Amount: ledger.AmountMax, Flags: ledger.TransferPostPendingTransfer},
+				})
+				assert.ErrorIs(t, err, ledger.ErrCorrupt, "post")
+			case "account_balances":
+				_, err = l.GetAccountBalances(ctx, ledger.AccountFilter{AccountID: id(2), Flags: ledger.AccountFilterCredits,
+					TimestampMax: ledger.TimestampLimit, Limit: ledger.BatchMax})
+				assert.ErrorIs(t, err, ledger.ErrCorrupt, "balances")
+			}
+			assert.ErrorIs(t, l.Verify(ctx), ledger.ErrCorrupt, "verify")
+		})
+	}
+}
