@@ -33,14 +33,17 @@ import (
 //
 // Texts (IDs, names, currencies, states, idempotency keys, and the SKUs and
 // names of a payment request's lines and the assets of its legs) are kept
-// when they are UTF-8 without a NUL byte, the only text PostgreSQL takes
-// and all the platform writes. A write with any other text (StorableText)
-// is refused with an error matching ErrInvalid and writes nothing, an
-// Accept's nonce and counter included; so is such a card ID given to Spent,
-// which tells what Accept would do. Such a text given only to name a row
-// (to read, find or change it: a card, merchant, asset or seller card ID, a
-// state looked for, an idempotency key to finish or abandon) names none, as
-// any unknown one: ErrNotFound, or none found.
+// when they are UTF-8 without a NUL byte, the only text PostgreSQL takes,
+// and at most MaxKeySize bytes long, what its indexes take: all the
+// platform writes. A write with any other text (StorableText) is refused
+// with an error matching ErrInvalid and writes nothing, an Accept's nonce
+// and counter included; so is such a card ID given to Spent, which tells
+// what Accept would do. Such a text given only to name a row (to read,
+// find or change it: a card, merchant, asset or seller card ID, a state
+// looked for, an idempotency key to finish or abandon) names none, as any
+// unknown one: ErrNotFound, or none found. Nonces and tokens' hashes, also
+// keys, are kept up to MaxKeySize bytes alike (CheckNonce,
+// Acceptance.Check).
 //
 // Times are kept to the nanosecond from the start of the year 1678 (UTC) to
 // April 2262, the last time whose nanoseconds since the Unix epoch an int64
@@ -291,11 +294,11 @@ type Acceptance struct {
 // one write, an amount above 2^63-1, a text or a time that no Store keeps
 // (StorableText, StorableTimes: the card ID, From, Now, the nonce's
 // expiry, or a text or time of a record it writes, a payment request's
-// lines and legs included) in it, a Nonce empty but not nil
-// (CheckNonce), or a record without a byte string it must have (a
-// token's hash, a session's EIDs, a payment request's or a refund's
-// signed request and hash), nil or empty. Stores call it first in
-// Accept.
+// lines and legs included) in it, a Nonce empty but not nil or longer
+// than MaxKeySize bytes (CheckNonce), a token's hash longer than that, or
+// a record without a byte string it must have (a token's hash, a
+// session's EIDs, a payment request's or a refund's signed request and
+// hash), nil or empty. Stores call it first in Accept.
 func (a *Acceptance) Check() error {
 	if a.Refund != nil && a.Update == nil {
 		return fmt.Errorf("%w: a refund is accepted with its payment's update", ErrInvalid)
@@ -324,7 +327,7 @@ func (a *Acceptance) Check() error {
 		}
 	}
 	if t := a.Token; t != nil {
-		if err := present("token hash", t.Hash); err != nil {
+		if err := presentKey("token hash", t.Hash); err != nil {
 			return err
 		}
 		if err := StorableText(t.CardID); err != nil {
@@ -438,11 +441,12 @@ func CheckRefundUpdate(r *RefundRecord, from string, p *PaymentRecord, pFrom str
 
 // CheckNonce returns an error matching ErrInvalid for a nonce that no
 // Store keeps: nil or empty (one key in a map, NULL and an empty string
-// in SQL), or expiring at a time that no Store keeps (StorableTimes).
+// in SQL), longer than MaxKeySize bytes, or expiring at a time that no
+// Store keeps (StorableTimes).
 // Stores call it first in Add and, through Acceptance.Check, for the
 // nonce of Accept (nil there says the record carries none).
 func CheckNonce(nonce []byte, expires time.Time) error {
-	if err := present("nonce", nonce); err != nil {
+	if err := presentKey("nonce", nonce); err != nil {
 		return err
 	}
 	return StorableTimes(expires)
@@ -515,12 +519,23 @@ func CheckCatalog(items []CatalogItem) error {
 	return nil
 }
 
+// MaxKeySize is the most bytes of a text (StorableText), a nonce
+// (CheckNonce) or a token's hash (Acceptance.Check) that a Store keeps:
+// any of them may be the key of an index, and PostgreSQL refuses an index
+// entry of more than about 2.7 KB (a third of a B-tree page), some of its
+// indexes holding two texts (a merchant ID with a card ID or a SKU). The
+// platform's own are far shorter: record.MaxText bytes, or a SHA-256.
+const MaxKeySize = 1024
+
 // StorableText returns an error matching ErrInvalid when one of texts is
-// not UTF-8 or holds a NUL byte: text that no Store keeps, since
-// PostgreSQL refuses it (see Store). A Store checks the texts of its
-// writes with it.
+// not UTF-8, holds a NUL byte or is longer than MaxKeySize bytes: text
+// that no Store keeps, since PostgreSQL refuses it (see Store). A Store
+// checks the texts of its writes with it.
 func StorableText(texts ...string) error {
 	for _, t := range texts {
+		if len(t) > MaxKeySize {
+			return fmt.Errorf("%w: text of %d bytes, more than %d", ErrInvalid, len(t), MaxKeySize)
+		}
 		if !utf8.ValidString(t) || strings.IndexByte(t, 0) >= 0 {
 			return fmt.Errorf("%w: text %q not UTF-8 or holding a NUL byte", ErrInvalid, t)
 		}
@@ -550,6 +565,16 @@ func present(field string, b []byte) error {
 		return fmt.Errorf("%w: no %s", ErrInvalid, field)
 	}
 	return nil
+}
+
+// presentKey returns an error matching ErrInvalid when b, a byte string
+// that a record must have and that a Store keeps as a key, is nil, empty
+// (present) or longer than MaxKeySize bytes.
+func presentKey(field string, b []byte) error {
+	if len(b) > MaxKeySize {
+		return fmt.Errorf("%w: %s of %d bytes, more than %d", ErrInvalid, field, len(b), MaxKeySize)
+	}
+	return present(field, b)
 }
 
 // CheckDueLimit returns an error matching ErrInvalid for a negative limit of

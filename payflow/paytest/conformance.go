@@ -39,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) payflow.Store) {
 		{"TextKeys", testTextKeys},
 		{"UnstorableText", testUnstorableText},
 		{"EmptyNonce", testEmptyNonce},
+		{"LongKeys", testLongKeys},
 		{"UnstorableTimes", testUnstorableTimes},
 		{"FarTimes", testFarTimes},
 		{"ZeroNow", testZeroNow},
@@ -381,14 +382,15 @@ func testAssets(t *testing.T, s payflow.Store) {
 }
 
 // testTextKeys: a card ID, merchant ID or asset name that is not UTF-8,
-// or that holds a NUL byte, names nothing (every store answers
+// that holds a NUL byte or is longer than payflow.MaxKeySize names nothing (every store answers
 // ErrNotFound, as for any unknown key, also for such a seller card listed
 // in PutMerchant; PostgreSQL refuses such text as a parameter).
 func testTextKeys(t *testing.T, s payflow.Store) {
 	ctx := context.Background()
 	require.NoError(t, s.PutCard(ctx, card("8900000000000000001")))
 	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: "m", Name: "M", Currency: "EUR", SellerCardIDs: []string{"8900000000000000001"}}))
-	for _, key := range []string{"\xf3", "m\xff", "8900000000000000001\xc0", "m\x00", "8900000000000000001\x00"} {
+	for _, key := range []string{"\xf3", "m\xff", "8900000000000000001\xc0", "m\x00", "8900000000000000001\x00",
+		string(longKey(payflow.MaxKeySize + 1)), string(longKey(3000))} {
 		_, err := s.Card(ctx, key)
 		assert.ErrorIs(t, err, payflow.ErrNotFound, "card %q", key)
 		_, err = s.Merchant(ctx, key)
@@ -454,9 +456,21 @@ func changedPayment(p *payflow.PaymentRecord, f func(p *payflow.PaymentRecord)) 
 	return &c
 }
 
-// unstorableTexts are texts that no store keeps: not UTF-8, or holding a
-// NUL byte.
-var unstorableTexts = []string{"\xf3", "m\xff", "8900000000000000001\xc0", "\x00", "m\x00"}
+// unstorableTexts are texts that no store keeps: not UTF-8, holding a
+// NUL byte, or longer than payflow.MaxKeySize (one byte more, and as many
+// bytes, not compressible, as PostgreSQL's B-tree indexes refuse).
+var unstorableTexts = []string{"\xf3", "m\xff", "8900000000000000001\xc0", "\x00", "m\x00",
+	string(longKey(payflow.MaxKeySize + 1)), string(longKey(3000))}
+
+// longKey returns n bytes of printable ASCII that do not compress, the
+// same every time.
+func longKey(n int) []byte {
+	b := make([]byte, 0, n+sha256.Size*2)
+	for h := sha256.Sum256(nil); len(b) < n; h = sha256.Sum256(h[:]) {
+		b = fmt.Appendf(b, "%x", h)
+	}
+	return b[:n]
+}
 
 // testUnstorableText: a write of a text that is not UTF-8 or holds a NUL
 // byte (a card, merchant or asset ID, a name, a currency, a state, an
@@ -932,6 +946,49 @@ func testEmptyNonce(t *testing.T, s payflow.Store) {
 		payflow.ErrInvalid)
 	assert.NoError(t, s.Spent(ctx, []byte{}, id, 1), "nothing spent")
 	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{CardID: id, Counter: 1}), "the refused acceptance spent no counter")
+}
+
+// testLongKeys: a nonce or a token's hash longer than payflow.MaxKeySize,
+// which PostgreSQL's B-tree index refuses from about 2.7 KB, is refused
+// with ErrInvalid by every store (Add, Accept) and nothing is written, an
+// Acceptance's nonce and counter included; one given to name a row names
+// none. Keys of MaxKeySize bytes, texts and nonces, are kept.
+func testLongKeys(t *testing.T, s payflow.Store) {
+	ctx := context.Background()
+	id := "8900000000000000001"
+	for _, n := range []int{payflow.MaxKeySize + 1, 3000} {
+		long := longKey(n)
+		assert.ErrorIs(t, s.Add(ctx, long, t0.Add(time.Minute)), payflow.ErrInvalid, "Add of %d bytes", n)
+		assert.ErrorIs(t, s.Consume(ctx, long, t0), pki.ErrNonce, "Consume of %d bytes", n)
+		assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: long, NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1}),
+			payflow.ErrInvalid, "nonce of %d bytes", n)
+		assert.ErrorIs(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1,
+			Token: &payflow.TokenRecord{Hash: long, CardID: id, ExpiresAt: t0.Add(time.Hour)}}), payflow.ErrInvalid, "token hash of %d bytes", n)
+		_, err := s.Token(ctx, long)
+		assert.ErrorIs(t, err, payflow.ErrNotFound, "token hash of %d bytes", n)
+	}
+	require.NoError(t, s.Accept(ctx, &payflow.Acceptance{Nonce: []byte("nonce"), NonceExpires: t0.Add(time.Minute), CardID: id, Counter: 1}),
+		"the refused acceptances spent neither nonce nor counter")
+	require.NoError(t, s.Add(ctx, longKey(payflow.MaxKeySize), t0.Add(time.Minute)), "a nonce of MaxKeySize bytes is kept")
+	require.NoError(t, s.Consume(ctx, longKey(payflow.MaxKeySize), t0))
+
+	// Keys of MaxKeySize bytes are kept, two of them in one index entry
+	// too (a merchant's ID with a card ID, or with a SKU).
+	key := string(longKey(payflow.MaxKeySize))
+	other := key[1:] + "z"
+	c := card(key)
+	c.DisplayName = key
+	require.NoError(t, s.PutCard(ctx, c))
+	require.NoError(t, s.PutMerchant(ctx, &payflow.Merchant{ID: other, Name: key, Currency: "EUR", SellerCardIDs: []string{key}}))
+	items := []payflow.CatalogItem{{SKU: key, Name: key, UnitPrice: 1}}
+	require.NoError(t, s.SetCatalog(ctx, other, items))
+	require.NoError(t, s.PutAsset(ctx, payflow.Asset{Name: key, Ledger: 1001}))
+	got, err := s.Card(ctx, key)
+	require.NoError(t, err)
+	assert.Equal(t, other, got.MerchantID)
+	cat, err := s.Catalog(ctx, other)
+	require.NoError(t, err)
+	assert.Equal(t, items, cat)
 }
 
 // testUnstorableTimes: a time that a SQL store could not read back as it
