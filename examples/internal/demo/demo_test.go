@@ -620,6 +620,23 @@ func TestPhoneRefusedData(t *testing.T) {
 	}
 }
 
+// TestCheckData: a -data that names a file, or a path through a file, is a
+// usage error that says it is not a folder; a folder, a path not made yet
+// and no -data at all (a program's temporary folder) are taken.
+func TestCheckData(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	for _, bad := range []string{file, filepath.Join(file, "data")} {
+		err := CheckData(bad)
+		require.ErrorIs(t, err, ErrUsage)
+		assert.EqualError(t, err, "demo: invalid usage: -data "+bad+" is not a folder")
+	}
+	for _, good := range []string{dir, filepath.Join(dir, "new", "data"), ""} {
+		assert.NoError(t, CheckData(good), "%q", good)
+	}
+}
+
 // watchSyncs replaces syncDir for the test with one that calls sync, if
 // not nil, with the path of the folder, returns its error, and otherwise
 // syncs the folder.
