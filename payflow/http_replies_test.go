@@ -397,3 +397,40 @@ func (w *replyWorld) pending(t *testing.T) (*paytest.Shop, *payflow.PaymentView)
 	require.NoError(t, err)
 	return shop, view
 }
+
+// TestHTTPRefundRefusedConflictRunsAgain: a refund of a request not
+// captured yet is refused 409 conflict, which is not stored under its
+// Idempotency-Key and spends no counter (PROTOCOL.md §4.6, §5.5): the
+// same key and body run again and get the same refusal, nothing stored;
+// once the request is captured, the same key and body make the refund.
+func TestHTTPRefundRefusedConflictRunsAgain(t *testing.T) {
+	for name, world := range newReplyWorlds(t) {
+		t.Run(name, func(t *testing.T) {
+			w := world(t)
+			ctx := context.Background()
+			shop, view := w.pending(t)
+			rr := &record.RefundRequest{RefundID: bytes.Repeat([]byte{9}, 16), RequestID: view.ID[:], Amount: 40, Currency: "EUR"}
+			body := &payflow.RefundRequest{Refund: shop.Seller.MustSign(rr)}
+			for _, what := range []string{"first", "sent again"} {
+				status, code := w.postKey(t, "/v1/refunds", "", "refund", body)
+				assert.Equal(t, http.StatusConflict, status, what)
+				assert.Equal(t, "conflict", code, what)
+				_, err := w.f.Platform.Store().Refund(ctx, payflow.ID(rr.RefundID))
+				assert.ErrorIs(t, err, payflow.ErrNotFound, "no refund stored: %s", what)
+			}
+			assert.Zero(t, w.stored(t), "no conflict stored")
+
+			paid, err := w.f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: shop.Shopper.MustSign(paytest.Consent(view))})
+			require.NoError(t, err)
+			require.Equal(t, payflow.StateCaptured, paid.State)
+			status, code := w.postKey(t, "/v1/refunds", "", "refund", body)
+			assert.Equal(t, http.StatusOK, status)
+			assert.Empty(t, code)
+			ref, err := w.f.Platform.Store().Refund(ctx, payflow.ID(rr.RefundID))
+			require.NoError(t, err)
+			assert.Equal(t, payflow.RefundDone, ref.State)
+			assert.Equal(t, [2]payflow.Balance{{Posted: paytest.Funds - 60}, {Posted: 60}}, shop.Balances("EUR"))
+			assert.Equal(t, 1, w.stored(t), "the refund's reply stored")
+		})
+	}
+}

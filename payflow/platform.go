@@ -674,9 +674,23 @@ func (p *Platform) spentError(ctx context.Context, a *Acceptance, err error) err
 // checked before the rest. A why that is no verdict on the record (a
 // store or ledger error, internal or unavailable) spends nothing, so that
 // the same record may be sent again; nor does ErrRateLimited, which asks
-// to send it again later.
+// to send it again later, nor ErrConflict (a payment request into a
+// session not paired yet, a refund of a payment not captured yet, a
+// consent to a request whose settlement is under way or an account of
+// whose legs is taken), whose conflict may be over later: the same
+// record sent again gets the same refusal while the conflict lasts, and
+// is taken once it is over (PROTOCOL.md §4.6). A record refused with ErrConflict has its
+// nonce and counter read first (Store.Spent), so that one whose nonce
+// another record spent, or whose counter another passed, is refused for
+// them, ErrReplay or ErrClone, as a spent one is.
 func (p *Platform) refuse(ctx context.Context, a *Acceptance, why error) error {
 	if serverError(why) || errors.Is(why, ErrRateLimited) {
+		return why
+	}
+	if errors.Is(why, ErrConflict) {
+		if err := p.store.Spent(ctx, a.Nonce, a.CardID, a.Counter); err != nil {
+			return p.spentError(ctx, a, err)
+		}
 		return why
 	}
 	a.Token, a.Session, a.Insert, a.Update, a.Refund = nil, nil, nil, nil, nil

@@ -452,14 +452,14 @@ func SessionID(shopperCardID, sellerCardID string, shopperEID, sellerEID []byte)
 // the pairing is payable after it. Held and final requests are left as
 // they are; a shopper card's proof cancels nothing. A proof into a stored
 // session that has expired is ErrExpired: it spends its nonce and counter,
-// as every refused record, and writes nothing else (no confirmation, no
-// cancellation). The session's expiry is checked, and a new session's
-// counted from, at the time read once the peer's EID has resolved, so that
-// a session that expires while a miss waits for a reload of the cards is
-// expired for the proof. Resolving the peer's EID draws on the card's
-// budget of EID resolutions, as Resolve does: past it, the call is
-// ErrRateLimited and the proof stays unspent. A proof sent again after its
-// nonce was used (ErrReplay), or whose counter the card has passed
+// as every record refused for good (see refuse), and writes nothing else
+// (no confirmation, no cancellation). The session's expiry is checked, and
+// a new session's counted from, at the time read once the peer's EID has
+// resolved, so that a session that expires while a miss waits for a reload
+// of the cards is expired for the proof. Resolving the peer's EID draws on
+// the card's budget of EID resolutions, as Resolve does: past it, the call
+// is ErrRateLimited and the proof stays unspent. A proof sent again after
+// its nonce was used (ErrReplay), or whose counter the card has passed
 // (ErrClone), takes nothing from that budget: the store is asked first
 // (Store.Spent), and a resolution whose proof the store's acceptance then
 // refuses for its nonce or counter (a copy of it accepted meanwhile) is

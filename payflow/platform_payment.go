@@ -61,7 +61,13 @@ func stateError(s string) error {
 // session whose shopper card is revoked is ErrNotFound, as Session
 // answers it (and the seller card's own revocation ErrCard). The
 // same signed request again returns the same view; another request with
-// the same ID is ErrConflict.
+// the same ID is ErrConflict. A request into a session not paired yet is
+// ErrConflict too, and spends no counter (see refuse): the same signed
+// request sent again is refused the same way until the session is
+// paired, and then taken, unless the seller card's counter has passed it
+// meanwhile (ErrClone: its own pairing proof into the session, signed
+// after the request, passes it). Any other refusal after the signature
+// spends the counter.
 func (p *Platform) CreateRequest(ctx context.Context, req *CreateRequest) (*PaymentView, error) {
 	if req == nil {
 		return nil, errNilRequest("create")
@@ -396,10 +402,11 @@ func (p *Platform) Payment(ctx context.Context, token string, id ID) (*PaymentVi
 // A consent refused with ErrConflict before it is accepted (an account
 // so taken, or another consent's settlement under way, the request
 // approving, held, being captured or voided) spends neither its nonce nor
-// its counter, as a refusal that asks to send it again later: the same
-// consent sent again is refused the same way while the conflict lasts
-// (ErrReplay or ErrClone first, once another record spent its nonce or
-// passed its counter), and taken once it is over. A consent that an
+// its counter, as every card-signed record refused with ErrConflict
+// before it is accepted (see refuse): the same consent sent again is
+// refused the same way while the conflict lasts (ErrReplay or ErrClone
+// first, once another record spent its nonce or passed its counter), and
+// taken once it is over. A consent that an
 // earlier version accepted to such a request, left approving, is refused
 // with ErrConflict when it is sent again, before or after its nonce
 // expired (or by RecoverSweep), as a hold the ledger refused: the
@@ -472,11 +479,11 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 	}
 	switch {
 	case !bytes.Equal(cs.RequestHash, r.RequestHash):
-		return nil, p.refuseConsent(ctx, a, fmt.Errorf("%w: consent is for another version of the request", ErrMismatch))
+		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent is for another version of the request", ErrMismatch))
 	case cs.Amount != r.Amount || cs.Currency != r.Currency:
-		return nil, p.refuseConsent(ctx, a, fmt.Errorf("%w: consent is for %d %s, the request for %d %s", ErrMismatch, cs.Amount, cs.Currency, r.Amount, r.Currency))
+		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent is for %d %s, the request for %d %s", ErrMismatch, cs.Amount, cs.Currency, r.Amount, r.Currency))
 	case cs.MerchantID != r.MerchantID:
-		return nil, p.refuseConsent(ctx, a, fmt.Errorf("%w: consent names another payee", ErrMismatch))
+		return nil, p.refuse(ctx, a, fmt.Errorf("%w: consent names another payee", ErrMismatch))
 	}
 	var legs []leg // the legs whose accounts this call checked
 	// The consent is accepted in the transaction that moves the request to
@@ -499,7 +506,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 			return p.view(ctx, r, nil)
 		}
 		if r.State != StatePending {
-			return nil, p.refuseConsent(ctx, a, stateError(r.State))
+			return nil, p.refuse(ctx, a, stateError(r.State))
 		}
 		if holdRefused(r) && bytes.Equal(r.ConsentHash, ch[:]) {
 			// This very consent was refused: it is spent.
@@ -508,7 +515,7 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		if err := receiptFits(r); err != nil {
 			// A request stored before CreateRequest checked its receipt:
 			// refused before the money moves, not after.
-			return nil, p.refuseConsent(ctx, a, fmt.Errorf("%w: the request cannot be paid", err))
+			return nil, p.refuse(ctx, a, fmt.Errorf("%w: the request cannot be paid", err))
 		}
 		// The accounts of the legs are checked, and the payer's asset
 		// wallets created, before the consent is accepted: one whose ID
@@ -517,10 +524,10 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		// hold that can never be sent, or have the ledger take money or
 		// assets out of an account that may go below zero.
 		if legs, err = p.legs(ctx, r); err != nil {
-			return nil, p.refuseConsent(ctx, a, err)
+			return nil, p.refuse(ctx, a, err)
 		}
 		if err := p.checkLegAccounts(ctx, r, legs); err != nil {
-			return nil, p.refuseConsent(ctx, a, err)
+			return nil, p.refuse(ctx, a, err)
 		}
 		now, ok := p.nowUnexpired(r)
 		if !ok { // expired while the legs were read and the wallets created
@@ -554,25 +561,6 @@ func (p *Platform) Approve(ctx context.Context, req *ApproveRequest) (*PaymentVi
 		return nil, err
 	}
 	return p.view(ctx, r, nil)
-}
-
-// refuseConsent is refuse for a consent refused before it is accepted,
-// but for ErrConflict (a settlement of the request under way, the request
-// held, an account of its legs taken), which spends nothing, as the other
-// refusals that ask to send the call again later (ErrRateLimited, a store
-// or ledger failure) do: the same consent sent again gets the same
-// refusal while the conflict lasts, and is taken once it is over. Its
-// nonce and counter are read first (Store.Spent), so that a consent
-// refused for them is so refused, ErrReplay or ErrClone, as refuse has
-// it.
-func (p *Platform) refuseConsent(ctx context.Context, a *Acceptance, why error) error {
-	if !errors.Is(why, ErrConflict) || serverError(why) {
-		return p.refuse(ctx, a, why)
-	}
-	if err := p.store.Spent(ctx, a.Nonce, a.CardID, a.Counter); err != nil {
-		return p.spentError(ctx, a, err)
-	}
-	return why
 }
 
 // acceptedMeanwhile answers a consent whose acceptance failed with

@@ -819,7 +819,13 @@ func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
 // ID makes it retry-safe: the same signed refund again returns the same
 // view, also a copy sent at the same moment as the one made (whose
 // reservation may leave too little for the copy, or whose counter the
-// copy finds spent), and another refund with the same ID is ErrConflict. A refund the
+// copy finds spent), and another refund with the same ID is ErrConflict.
+// A refund of a payment not captured yet (pending, held, or its
+// settlement under way) is ErrConflict and spends no counter (see
+// refuse): the same signed refund sent again is refused the same way
+// until the payment is captured, and then taken (or refused for good,
+// ErrFinal or ErrExpired, once the payment ended otherwise), unless the
+// seller card's counter has passed it meanwhile (ErrClone). A refund the
 // merchant's balance cannot cover, or that the ledger refuses because the
 // merchant's account or the payer's wallet is closed or missing, is
 // ErrFunds and final; one that would take the payer's wallet totals past

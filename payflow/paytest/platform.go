@@ -453,9 +453,9 @@ func sellerPairsAgain(t *testing.T, s *Shop) {
 }
 
 // pairingIntoExpiredSession: a pairing proof into a session that has
-// expired is ErrExpired and spends its nonce and counter, as any refused
-// record does, but writes nothing: the seller card's cancels no pending
-// request of the session, a shopper card's sets no confirmation.
+// expired is ErrExpired and spends its nonce and counter, as any record
+// refused for good does, but writes nothing: the seller card's cancels no
+// pending request of the session, a shopper card's sets no confirmation.
 func pairingIntoExpiredSession(t *testing.T, s *Shop) {
 	ctx := context.Background()
 	proof := func(c *Card, role record.Role, eid, peerEID []byte) []byte {
