@@ -101,10 +101,13 @@ const maxResponse = 1 << 16
 // that of cmd; one answered with another status word but 9000 (61xx, a
 // warning 62xx or 63xx) ends it with ErrResponse and that *StatusError, and
 // the chain, which the card may still hold, is ended by the next exchange
-// (see Card). GET RESPONSE asks for the octets that the 61xx before it
-// announced (00: 256): one answered with 9000 or 61xx and fewer or more
-// octets, none included, or answers beyond 65536 octets in all, are
-// ErrResponse.
+// (see Card). An answer with 9000 or 61xx carries at most the Ne octets
+// its command asked for (00: 256), none to a command without Le, and
+// exactly Ne to a GET RESPONSE, which asks for the octets that the 61xx
+// before it announced (00: 256), and to a command or GET RESPONSE sent
+// again with the Le of a 6Cxx: one with more octets, or there fewer (none
+// included), is ErrResponse, none of it used, as are answers beyond 65536
+// octets in all.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
@@ -138,7 +141,7 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	if err := last.fits(); err != nil {
 		return nil, err
 	}
-	r, err := exactLe(cmd, c.sendLocked) // a chain is sent again whole
+	r, err := exactLe(cmd, c.sendLocked, false) // a chain is sent again whole
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +149,7 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	for r.SW>>8 == SWBytesRemaining>>8 && len(out) <= maxResponse {
 		gr := Command{CLA: getResponseClass(cmd.CLA), INS: InsGetResponse, Ne: shortLe(byte(r.SW))}
 		ins = gr.INS
-		if r, err = exactLe(gr, c.getResponse); err != nil {
+		if r, err = exactLe(gr, c.roundTrip, true); err != nil {
 			return nil, err
 		}
 		out = append(out, r.Data...)
@@ -160,32 +163,44 @@ func (c *Card) exchangeLocked(cmd Command) ([]byte, error) {
 	return out, nil
 }
 
-// getResponse sends gr, a GET RESPONSE whose Le is the number of octets
-// the card announced (61xx, 00 for 256, or the xx of a 6Cxx answering an
-// earlier one), and returns the card's answer. An answer with 9000 or 61xx
-// must carry exactly that many octets (ISO/IEC 7816-4): one with fewer or
-// more is ErrResponse, so that an answer cut short and ended with 9000 never
-// passes for a whole one, and one with none and 61xx cannot have Exchange
-// ask again forever.
-func (c *Card) getResponse(gr Command) (Response, error) {
-	r, err := c.roundTrip(gr)
-	if err == nil && (r.SW == SWSuccess || r.SW>>8 == SWBytesRemaining>>8) && len(r.Data) != gr.Ne {
-		return Response{}, fmt.Errorf("%w: GET RESPONSE answers %d octets and %04X where %d were announced",
-			ErrResponse, len(r.Data), r.SW, gr.Ne)
-	}
-	return r, err
-}
-
 // exactLe sends cmd with send and, when the card answers 6Cxx (wrong Le,
 // xx the exact one, ISO/IEC 7816-4 §5.1.3), sends it once more with that
-// Le; a second 6Cxx is the answer.
-func exactLe(cmd Command, send func(Command) (Response, error)) (Response, error) {
+// Le; a second 6Cxx is the answer. The answer must fit the Le it answers
+// (see checkLength): at most cmd.Ne octets, or exactly when exact is set
+// (a GET RESPONSE) and always after 6Cxx; one that does not is
+// ErrResponse, none of its octets used.
+func exactLe(cmd Command, send func(Command) (Response, error), exact bool) (Response, error) {
 	r, err := send(cmd)
-	if err != nil || r.SW>>8 != 0x6C {
-		return r, err
+	if err == nil && r.SW>>8 == 0x6C {
+		cmd.Ne, exact = shortLe(byte(r.SW)), true
+		r, err = send(cmd)
 	}
-	cmd.Ne = shortLe(byte(r.SW))
-	return send(cmd)
+	if err == nil {
+		err = checkLength(cmd, r, exact)
+	}
+	if err != nil {
+		return Response{}, err
+	}
+	return r, nil
+}
+
+// checkLength returns ErrResponse when r, answering cmd with 9000 or 61xx,
+// carries more octets than cmd.Ne (ISO/IEC 7816-4: the card returns at most
+// Ne, none to a command without Le) or, when exact, fewer: the Le of a GET
+// RESPONSE is the number of octets the 61xx before it announced (00: 256),
+// and that of a command sent again after 6Cxx the xx the card asked for. So
+// an answer cut short and ended with 9000 never passes for a whole one, and
+// a GET RESPONSE answered with none and 61xx cannot have Exchange ask again
+// forever. Another status word's octets are never used.
+func checkLength(cmd Command, r Response, exact bool) error {
+	if r.SW != SWSuccess && r.SW>>8 != SWBytesRemaining>>8 {
+		return nil
+	}
+	if len(r.Data) > cmd.Ne || (exact && len(r.Data) != cmd.Ne) {
+		return fmt.Errorf("%w: instruction %02X answered %d octets and %04X where its Le asked for %d",
+			ErrResponse, cmd.INS, len(r.Data), r.SW, cmd.Ne)
+	}
+	return nil
 }
 
 // getResponseClass returns the CLA of a GET RESPONSE on the logical

@@ -162,8 +162,8 @@ func TestExchange(t *testing.T) {
 	for name, steps := range map[string][][2]string{
 		"6Cxx repeats with the right Le, 61xx fetches the rest": {
 			{"00CA010100", "6C03"},
-			{"00CA010103", "AABB6102"},
-			{"00C0000002", "CCDD9000"},
+			{"00CA010103", "AABBCC6101"},
+			{"00C0000001", "DD9000"},
 		},
 		"6Cxx to GET RESPONSE repeats it with the right Le": {
 			{"00CA010100", "AABB6105"},

@@ -100,3 +100,110 @@ func TestGetResponseLength(t *testing.T) {
 		assert.Empty(t, s.steps)
 	})
 }
+
+// TestCommandAnswerLength: the card answers a command with at most the Ne
+// octets its Le asks for (00: 256), none to a command without Le, and,
+// after 6Cxx, the command sent again with Le xx with exactly xx octets
+// (ISO/IEC 7816-4). An answer with 9000 or 61xx and more octets, or after
+// 6Cxx fewer or more, is refused with ErrResponse, its octets never used
+// and no GET RESPONSE sent after it.
+func TestCommandAnswerLength(t *testing.T) {
+	verify := simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsVerify, P2: simcard.RefPIN, Data: []byte("1234")}
+	getData := simcard.Command{CLA: simcard.ClassISO, INS: simcard.InsGetData, P1: 1, P2: 1, Ne: 256}
+	getData4 := getData
+	getData4.Ne = 4
+	signRecord := simcard.Command{CLA: simcard.ClassProprietary, INS: simcard.InsSignRecord, P1: 2, Data: make([]byte, 300), Ne: 256}
+	for name, tt := range map[string]struct {
+		cmd   simcard.Command
+		steps [][2]string
+		want  string // the data returned, hexadecimal; "-" for ErrResponse
+	}{
+		"more than Ne, then 9000": {getData4, [][2]string{
+			{"00CA010104", "AABBCCDDEE9000"},
+		}, "-"},
+		"more than Ne, then 61xx": {getData4, [][2]string{
+			{"00CA010104", "AABBCCDDEE6102"},
+		}, "-"},
+		"more than the 256 of Le 00": {getData, [][2]string{
+			{"00CA010100", hexN(0xAA, 257) + "9000"},
+		}, "-"},
+		"data to a command without Le": {verify, [][2]string{
+			{"002000800431323334", "AA9000"},
+		}, "-"},
+		"data and 61xx to a command without Le": {verify, [][2]string{
+			{"002000800431323334", "AA6101"},
+		}, "-"},
+		"fewer than the Le of 6Cxx": {getData, [][2]string{
+			{"00CA010100", "6C03"},
+			{"00CA010103", "AABB9000"},
+		}, "-"},
+		"none for the Le of 6Cxx": {getData, [][2]string{
+			{"00CA010100", "6C03"},
+			{"00CA010103", "9000"},
+		}, "-"},
+		"more than the Le of 6Cxx": {getData, [][2]string{
+			{"00CA010100", "6C03"},
+			{"00CA010103", "AABBCCDD9000"},
+		}, "-"},
+		"fewer than the Le of 6Cxx, then 61xx": {getData, [][2]string{
+			{"00CA010100", "6C03"},
+			{"00CA010103", "AABB6101"},
+		}, "-"},
+		"fewer than the Le of 6Cxx, the chain sent again": {signRecord, [][2]string{
+			{"90500200FF" + hexN(0, 255), "9000"},
+			{"805002002D" + hexN(0, 45) + "00", "6C03"},
+			{"90500200FF" + hexN(0, 255), "9000"},
+			{"805002002D" + hexN(0, 45) + "03", "AABB9000"},
+		}, "-"},
+		"fewer than the 256 of 6C00": {getData4, [][2]string{
+			{"00CA010104", "6C00"},
+			{"00CA010100", hexN(0xAA, 255) + "9000"},
+		}, "-"},
+		"fewer than Ne": {getData4, [][2]string{
+			{"00CA010104", "AABBCC9000"},
+		}, "AABBCC"},
+		"Ne, then 61xx": {getData4, [][2]string{
+			{"00CA010104", "AABBCCDD6101"},
+			{"00C0000001", "EE9000"},
+		}, "AABBCCDDEE"},
+		"the 256 of Le 00": {getData, [][2]string{
+			{"00CA010100", hexN(0xAA, 256) + "9000"},
+		}, hexN(0xAA, 256)},
+		"61xx alone to a command without Le": {verify, [][2]string{
+			{"002000800431323334", "6101"},
+			{"00C0000001", "AA9000"},
+		}, "AA"},
+		"the Le of 6Cxx": {getData, [][2]string{
+			{"00CA010100", "6C03"},
+			{"00CA010103", "AABBCC9000"},
+		}, "AABBCC"},
+		"the 256 of 6C00": {getData4, [][2]string{
+			{"00CA010104", "6C00"},
+			{"00CA010100", hexN(0xAA, 256) + "9000"},
+		}, hexN(0xAA, 256)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := &script{t: t, steps: tt.steps}
+			got, err := simcard.New(s).Exchange(tt.cmd)
+			assert.Empty(t, s.steps)
+			if tt.want != "-" {
+				require.NoError(t, err)
+				assert.Equal(t, unhex(t, tt.want), got)
+				return
+			}
+			require.ErrorIs(t, err, simcard.ErrResponse)
+			var se *simcard.StatusError
+			assert.NotErrorAs(t, err, &se)
+			assert.Nil(t, got)
+		})
+	}
+	t.Run("methods", func(t *testing.T) {
+		// VERIFY, sent without Le, answered with data; SELECT answered with
+		// an FCI followed by more than its Le 00 asks for.
+		s := &script{t: t, steps: [][2]string{{"0020008004" + "31323334", "AA9000"}}}
+		require.ErrorIs(t, simcard.New(s).VerifyPIN("1234"), simcard.ErrResponse)
+		s = &script{t: t, steps: [][2]string{{selectFCI, "6F11 8407F0434153494D01 A506 800101 810107" + hexN(0, 238) + "9000"}}}
+		_, err := simcard.New(s).Select()
+		require.ErrorIs(t, err, simcard.ErrResponse)
+	})
+}
