@@ -337,13 +337,15 @@ func (c *Card) getDataLocked(tag uint16) ([]byte, error) {
 }
 
 // getHeldLocked returns the data object tag, or nil when the card answers
-// GET DATA itself that it holds none (ErrNotFound). The same status word
-// answering a GET RESPONSE that collects the object's octets after 61xx is
-// an error: the card announced the object, of which only a part came.
+// GET DATA itself that it holds none: 6A88 (PROTOCOL.md §2.4). Another
+// status word matching ErrNotFound, 6A82 (file or application not found),
+// says no such thing and is an error, as is 6A88 answering a GET RESPONSE
+// that collects the object's octets after 61xx: the card announced the
+// object, of which only a part came.
 func (c *Card) getHeldLocked(tag uint16) ([]byte, error) {
 	b, err := c.getDataLocked(tag)
 	var se *StatusError
-	if errors.As(err, &se) && se.Ins == InsGetData && errors.Is(se, ErrNotFound) {
+	if errors.As(err, &se) && se.Ins == InsGetData && se.SW == SWDataNotFound {
 		return nil, nil
 	}
 	return b, err
@@ -371,8 +373,10 @@ func (c *Card) Certificate() ([]byte, error) { return c.GetData(TagCertificate) 
 // issuers (root excluded), nearest first, in DER: what the card presents to
 // the cloud. A card that holds no issuer chain (a root certifies it
 // directly), as it answers GET DATA with 6A88, presents its certificate
-// alone; a status word answering a GET RESPONSE after the 61xx of either GET
-// DATA, 6A88 included, is a *StatusError naming it and InsGetResponse. A
+// alone; any other status word answering that GET DATA, 6A82 included
+// (which matches ErrNotFound too), is a *StatusError naming it and
+// InsGetData, and one answering a GET RESPONSE after the 61xx of either GET
+// DATA, 6A88 included, a *StatusError naming it and InsGetResponse. A
 // certificate or an issuer chain answered without data (9000 alone), or an
 // issuer chain that does not split into DER SEQUENCEs, is ErrResponse, never
 // a chain without them.

@@ -99,6 +99,10 @@ func TestChainReadStatus(t *testing.T) {
 			simcard.StatusError{SW: 0x6283, Ins: simcard.InsGetResponse}},
 		"issuer chain, 6A88 to GET RESPONSE": {[][2]string{{"00CA010200", certDER + "9000"}, {"00CA010700", certDER + "6108"}, {"00C0000008", "6A88"}},
 			simcard.StatusError{SW: 0x6A88, Ins: simcard.InsGetResponse}},
+		// PROTOCOL.md §2.4: 6A88 answers GET DATA of an object not held;
+		// 6A82 (file or application not found) says no such thing.
+		"issuer chain, 6A82": {[][2]string{{"00CA010200", certDER + "9000"}, {"00CA010700", "6A82"}},
+			simcard.StatusError{SW: 0x6A82, Ins: simcard.InsGetData}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := &script{t: t, steps: tt.steps}
@@ -114,32 +118,44 @@ func TestChainReadStatus(t *testing.T) {
 
 // TestPersonaliseReadBackStatus: Personalise, which puts no chain for a
 // root issuer, reads back a chain the card announces (61xx) and then
-// answers GET RESPONSE with 6A88: the chain is neither taken for none
-// stored nor activated; the error names the status word and GET RESPONSE.
+// answers GET RESPONSE with 6A88, or one whose GET DATA the card answers
+// 6A82 rather than 6A88: the chain is neither taken for none stored nor
+// activated; the error names the status word and the instruction it
+// answered.
 func TestPersonaliseReadBackStatus(t *testing.T) {
 	root, _, err := simcardtest.NewCA()
 	require.NoError(t, err)
-	a, err := applet.New(new(applet.Memory), applet.Options{})
-	require.NoError(t, err)
 	getChain := []byte{0x00, simcard.InsGetData, 0x01, 0x07, 0x00}
-	announced := false
-	i := &interceptor{a: a, hook: func(cmd []byte) []byte {
-		switch {
-		case bytes.Equal(cmd, getChain):
-			announced = true
-			return unhex(t, certDER+"6108")
-		case announced && cmd[1] == simcard.InsGetResponse:
-			announced = false
-			return []byte{0x6A, 0x88}
-		}
-		return nil
-	}}
-	pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
-	enr, err := simcard.New(i).Personalise(root, pers)
-	var se *simcard.StatusError
-	require.ErrorAs(t, err, &se)
-	assert.Equal(t, simcard.StatusError{SW: simcard.SWDataNotFound, Ins: simcard.InsGetResponse}, *se)
-	assert.NotErrorIs(t, err, simcard.ErrNotStored)
-	assert.Nil(t, enr)
-	assertNotActivated(t, a)
+	for name, tt := range map[string]struct {
+		answer string // to GET DATA 0107; a 61xx is followed by 6A88 to GET RESPONSE
+		want   simcard.StatusError
+	}{
+		"6A88 to GET RESPONSE": {certDER + "6108", simcard.StatusError{SW: simcard.SWDataNotFound, Ins: simcard.InsGetResponse}},
+		"6A82 to GET DATA":     {"6A82", simcard.StatusError{SW: simcard.SWFileNotFound, Ins: simcard.InsGetData}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			a, err := applet.New(new(applet.Memory), applet.Options{})
+			require.NoError(t, err)
+			announced := false
+			i := &interceptor{a: a, hook: func(cmd []byte) []byte {
+				switch {
+				case bytes.Equal(cmd, getChain):
+					announced = true
+					return unhex(t, tt.answer)
+				case announced && cmd[1] == simcard.InsGetResponse:
+					announced = false
+					return []byte{0x6A, 0x88}
+				}
+				return nil
+			}}
+			pers := simcard.Personalisation{ICCID: persICCID, PIN: simcardtest.PIN, PUK: simcardtest.PUK}
+			enr, err := simcard.New(i).Personalise(root, pers)
+			var se *simcard.StatusError
+			require.ErrorAs(t, err, &se)
+			assert.Equal(t, tt.want, *se)
+			assert.NotErrorIs(t, err, simcard.ErrNotStored)
+			assert.Nil(t, enr)
+			assertNotActivated(t, a)
+		})
+	}
 }

@@ -59,7 +59,10 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // certificate and the chain put (none when issuer is a root) is
 // ErrNotStored, and is not activated; one that answers either read back with
 // 9000 and no data, where it answers 6A88 for an object it does not hold, is
-// ErrResponse, and is not activated either. Personalise has the card to
+// ErrResponse, and is not activated either; only 6A88 answering GET DATA
+// 0107 itself reads back as no chain stored: any other status word (6A82
+// included) ends Personalise with its *StatusError, the card not
+// activated. Personalise has the card to
 // itself from SELECT to ACTIVATE, the issuer's signature of the certificate
 // included: the other methods of c wait for it, as long as the issuer's key
 // takes to sign.
