@@ -1,10 +1,12 @@
 // Package postgres is the PostgreSQL store of package ledger, on pgx/v5
 // (pgxpool). It keeps the same tables as package ledger/sqlite (bytea IDs,
 // big-endian; bigint amounts with CHECK (… >= 0)), and several processes
-// (several ledger.Ledger instances) may share one database. A balance or
-// an amount read negative, the bits of one above ledger.AmountLimit that
+// (several ledger.Ledger instances) may share one database. A balance, an
+// amount, a timestamp, an expiry time or the last timestamp read negative,
+// the bits of one above ledger.AmountLimit or ledger.TimestampLimit that
 // the ledger never writes (a row changed beside the store), fails the read
-// with an error wrapping ledger.ErrCorrupt.
+// with an error wrapping ledger.ErrCorrupt; the account filters and the
+// expiry sweep, bounded by the limit, leave such a row out.
 //
 // Open applies the schema migrations embedded in the binary, in one
 // transaction that first takes LOCK TABLE schema_migrations IN EXCLUSIVE

@@ -399,21 +399,26 @@ const lockState = `SELECT last_timestamp FROM ledger_state WHERE id = 1 FOR UPDA
 // LastTimestamp implements ledger.Tx: it locks the ledger_state row
 // (lockState), which serializes write transactions from here to commit.
 // When it is the first call, BEGIN travels with it. A database without
-// that row (damaged, or not a ledger's) fails with an error wrapping
+// that row (damaged, or not a ledger's), or whose last timestamp reads
+// negative (sqlstore.ScanTimestamp), fails with an error wrapping
 // ledger.ErrCorrupt, which loses the transaction.
 func (t *writeTx) LastTimestamp() (uint64, error) {
-	var ts int64
+	var ts uint64
 	if t.err != nil {
 		return 0, t.err
 	}
 	t.locked = true // even on error: the transaction is then lost
 	var err error
 	if t.open {
-		err = t.c.QueryRow(t.ctx, lockState).Scan(&ts)
+		ts, err = sqlstore.ScanTimestamp(t.c.QueryRow(t.ctx, lockState))
 	} else {
 		var b pgx.Batch
 		b.Queue(begin)
-		b.Queue(lockState).QueryRow(func(row pgx.Row) error { return row.Scan(&ts) })
+		b.Queue(lockState).QueryRow(func(row pgx.Row) error {
+			var err error
+			ts, err = sqlstore.ScanTimestamp(row)
+			return err
+		})
 		t.open = true // even on error: ROLLBACK is harmless outside a transaction
 		err = t.c.SendBatch(t.ctx, &b).Close()
 	}
@@ -423,7 +428,7 @@ func (t *writeTx) LastTimestamp() (uint64, error) {
 	case err != nil:
 		return 0, t.fail(fmt.Errorf("postgres: %w", err))
 	}
-	return uint64(ts), nil
+	return ts, nil
 }
 
 // setLastTimestamp records $1 as the last timestamp, and fails with

@@ -782,18 +782,28 @@ func awaitBlocked(t *testing.T, hold pgx.Tx, done <-chan error) {
 	}
 }
 
-// TestOverLimit: a balance or an amount above ledger.AmountLimit written
-// beside the store, as the negative bigint with its 64 bits (the form in
-// which the store keeps unsigned integers; a bigint holds nothing past
-// 2^63 - 1), with the column's check dropped, fails the reads, the writes
-// and Verify with ledger.ErrCorrupt (sqltest.OverLimit).
-func TestOverLimit(t *testing.T) {
-	sqltest.OverLimit(t, func(t *testing.T) (ledger.Store, sqltest.Corrupt) {
-		s, _ := openTemp(t)
-		return s, func(t *testing.T, table, column string) {
-			_, err := s.pool.Exec(context.Background(), fmt.Sprintf(`ALTER TABLE %[1]s DROP CONSTRAINT %[1]s_%[2]s_check;
-				UPDATE %[1]s SET %[2]s = -1`, table, column))
-			require.NoError(t, err)
-		}
-	})
+// openCorrupt opens a store and a sqltest.Corrupt that writes beside it a
+// value above ledger.AmountLimit and ledger.TimestampLimit, as the
+// negative bigint with its 64 bits (the form in which the store keeps
+// unsigned integers; a bigint holds nothing past 2^63 - 1), with the
+// column's check dropped.
+func openCorrupt(t *testing.T) (ledger.Store, sqltest.Corrupt) {
+	s, _ := openTemp(t)
+	return s, func(t *testing.T, table, column string) {
+		_, err := s.pool.Exec(context.Background(), fmt.Sprintf(`ALTER TABLE %[1]s DROP CONSTRAINT %[1]s_%[2]s_check;
+			UPDATE %[1]s SET %[2]s = -1 - %[2]s`, table, column))
+		require.NoError(t, err)
+	}
 }
+
+// TestOverLimit: a balance or an amount above ledger.AmountLimit written
+// beside the store (openCorrupt) fails the reads, the writes and Verify
+// with ledger.ErrCorrupt (sqltest.OverLimit).
+func TestOverLimit(t *testing.T) { sqltest.OverLimit(t, openCorrupt) }
+
+// TestTimestampOverLimit: a timestamp, an expiry time or the last
+// timestamp above ledger.TimestampLimit, or a negative timeout, written
+// beside the store (openCorrupt), fails the reads, the posts, voids and
+// expiries, the writes and Verify with ledger.ErrCorrupt
+// (sqltest.TimestampOverLimit).
+func TestTimestampOverLimit(t *testing.T) { sqltest.TimestampOverLimit(t, openCorrupt) }

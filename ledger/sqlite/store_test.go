@@ -395,18 +395,28 @@ func TestVerifyFindsLastTimestampBehind(t *testing.T) {
 	assert.Len(t, ve.Problems, 1)
 }
 
-// TestOverLimit: a balance or an amount above ledger.AmountLimit written
-// beside the store, as the negative integer with its 64 bits (the form in
-// which the store keeps unsigned integers; the STRICT tables take no
-// number past the 64-bit integers), with the checks off, fails the reads,
-// the writes and Verify with ledger.ErrCorrupt (sqltest.OverLimit).
-func TestOverLimit(t *testing.T) {
-	sqltest.OverLimit(t, func(t *testing.T) (ledger.Store, sqltest.Corrupt) {
-		s, _ := openTemp(t)
-		return s, func(t *testing.T, table, column string) {
-			_, err := s.conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA ignore_check_constraints = ON;
-				UPDATE %s SET %s = -1; PRAGMA ignore_check_constraints = OFF`, table, column))
-			require.NoError(t, err)
-		}
-	})
+// openCorrupt opens a store and a sqltest.Corrupt that writes beside it a
+// value above ledger.AmountLimit and ledger.TimestampLimit, as the
+// negative integer with its 64 bits (the form in which the store keeps
+// unsigned integers; the STRICT tables take no number past the 64-bit
+// integers), with the checks off.
+func openCorrupt(t *testing.T) (ledger.Store, sqltest.Corrupt) {
+	s, _ := openTemp(t)
+	return s, func(t *testing.T, table, column string) {
+		_, err := s.conn.ExecContext(context.Background(), fmt.Sprintf(`PRAGMA ignore_check_constraints = ON;
+			UPDATE %[1]s SET %[2]s = -1 - %[2]s; PRAGMA ignore_check_constraints = OFF`, table, column))
+		require.NoError(t, err)
+	}
 }
+
+// TestOverLimit: a balance or an amount above ledger.AmountLimit written
+// beside the store (openCorrupt) fails the reads, the writes and Verify
+// with ledger.ErrCorrupt (sqltest.OverLimit).
+func TestOverLimit(t *testing.T) { sqltest.OverLimit(t, openCorrupt) }
+
+// TestTimestampOverLimit: a timestamp, an expiry time or the last
+// timestamp above ledger.TimestampLimit, or a negative timeout, written
+// beside the store (openCorrupt), fails the reads, the posts, voids and
+// expiries, the writes and Verify with ledger.ErrCorrupt
+// (sqltest.TimestampOverLimit).
+func TestTimestampOverLimit(t *testing.T) { sqltest.TimestampOverLimit(t, openCorrupt) }

@@ -336,13 +336,16 @@ func (r Reader) ForEachFailed(fn func(ledger.FailedTransfer) error) error {
 
 // LastTimestamp implements ledger.ReadTx: it reads the ledger_state row,
 // which the first migration inserts; a database without it fails with
-// the dialect's NoState.
+// the dialect's NoState, and a negative last timestamp (ScanTimestamp)
+// with an error wrapping ledger.ErrCorrupt.
 func (r Reader) LastTimestamp() (uint64, error) {
 	var ts uint64
 	found := false
 	err := r.Query(`SELECT last_timestamp FROM ledger_state WHERE id = 1`, nil, func(s Scanner) error {
 		found = true
-		return s.Scan(u(&ts))
+		var err error
+		ts, err = ScanTimestamp(s)
+		return err
 	})
 	switch {
 	case err != nil:

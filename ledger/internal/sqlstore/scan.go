@@ -91,11 +91,14 @@ func (d uintDest[T]) Scan(src any) error {
 func u[T ~uint8 | ~uint16 | ~uint32 | ~uint64](p *T) uintDest[T] { return uintDest[T]{p} }
 
 // limitDest scans a signed integer column into an amount, a balance or a
-// timestamp, which the ledger keeps up to ledger.AmountLimit and
-// ledger.TimestampLimit (2^63 - 1). A negative integer, the bits of a
-// value above the limit, is a row the ledger did not write: it fails with
-// an error wrapping ledger.ErrCorrupt, as one of another type does.
+// timestamp (an expiry time and the last timestamp included), which the
+// ledger keeps up to ledger.AmountLimit and ledger.TimestampLimit, both
+// 2^63 - 1. A negative integer, the bits of a value above the limit, is a
+// row the ledger did not write: it fails with an error wrapping
+// ledger.ErrCorrupt, as one of another type does.
 type limitDest struct{ p *uint64 }
+
+var _ sql.Scanner = limitDest{}
 
 func (d limitDest) Scan(src any) error {
 	v, ok := src.(int64)
@@ -103,7 +106,7 @@ func (d limitDest) Scan(src any) error {
 		return fmt.Errorf("sqlstore: %w: integer column holds %T", ledger.ErrCorrupt, src)
 	}
 	if v < 0 {
-		return fmt.Errorf("sqlstore: %w: %d above the limit %d", ledger.ErrCorrupt, uint64(v), ledger.AmountLimit)
+		return fmt.Errorf("sqlstore: %w: %d above the limit %d", ledger.ErrCorrupt, uint64(v), uint64(math.MaxInt64))
 	}
 	*d.p = uint64(v)
 	return nil
@@ -111,11 +114,20 @@ func (d limitDest) Scan(src any) error {
 
 func lim(p *uint64) limitDest { return limitDest{p} }
 
+// ScanTimestamp reads a row of one timestamp column, such as
+// ledger_state.last_timestamp: a negative one fails with an error
+// wrapping ledger.ErrCorrupt.
+func ScanTimestamp(s Scanner) (uint64, error) {
+	var ts uint64
+	err := s.Scan(lim(&ts))
+	return ts, err
+}
+
 // ScanAccount reads a row of AccountColumns.
 func ScanAccount(s Scanner) (ledger.Account, error) {
 	var a ledger.Account
 	err := s.Scan(idDest{&a.ID}, lim(&a.DebitsPending), lim(&a.DebitsPosted), lim(&a.CreditsPending), lim(&a.CreditsPosted),
-		idDest{&a.UserData128}, u(&a.UserData64), u(&a.UserData32), u(&a.Ledger), u(&a.Code), u(&a.Flags), u(&a.Timestamp))
+		idDest{&a.UserData128}, u(&a.UserData64), u(&a.UserData32), u(&a.Ledger), u(&a.Code), u(&a.Flags), lim(&a.Timestamp))
 	return a, err
 }
 
@@ -123,28 +135,28 @@ func ScanAccount(s Scanner) (ledger.Account, error) {
 func ScanTransfer(s Scanner) (ledger.Transfer, error) {
 	var t ledger.Transfer
 	err := s.Scan(idDest{&t.ID}, idDest{&t.DebitAccountID}, idDest{&t.CreditAccountID}, lim(&t.Amount), idDest{&t.PendingID},
-		idDest{&t.UserData128}, u(&t.UserData64), u(&t.UserData32), u(&t.Timeout), u(&t.Ledger), u(&t.Code), u(&t.Flags), u(&t.Timestamp))
+		idDest{&t.UserData128}, u(&t.UserData64), u(&t.UserData32), u(&t.Timeout), u(&t.Ledger), u(&t.Code), u(&t.Flags), lim(&t.Timestamp))
 	return t, err
 }
 
 // ScanPending reads a row of PendingColumns.
 func ScanPending(s Scanner) (ledger.Pending, error) {
 	var p ledger.Pending
-	err := s.Scan(idDest{&p.ID}, u(&p.Status), u(&p.ExpiresAt), u(&p.Timestamp))
+	err := s.Scan(idDest{&p.ID}, u(&p.Status), lim(&p.ExpiresAt), lim(&p.Timestamp))
 	return p, err
 }
 
 // ScanFailed reads a row of FailedColumns.
 func ScanFailed(s Scanner) (ledger.FailedTransfer, error) {
 	var f ledger.FailedTransfer
-	err := s.Scan(idDest{&f.ID}, u(&f.Result), u(&f.Timestamp))
+	err := s.Scan(idDest{&f.ID}, u(&f.Result), lim(&f.Timestamp))
 	return f, err
 }
 
 // ScanBalance reads a row of BalanceColumns.
 func ScanBalance(s Scanner) (ledger.AccountBalance, error) {
 	var b ledger.AccountBalance
-	err := s.Scan(idDest{&b.AccountID}, lim(&b.DebitsPending), lim(&b.DebitsPosted), lim(&b.CreditsPending), lim(&b.CreditsPosted), u(&b.Timestamp))
+	err := s.Scan(idDest{&b.AccountID}, lim(&b.DebitsPending), lim(&b.DebitsPosted), lim(&b.CreditsPending), lim(&b.CreditsPosted), lim(&b.Timestamp))
 	return b, err
 }
 
@@ -153,7 +165,7 @@ func ScanBalance(s Scanner) (ledger.AccountBalance, error) {
 func ScanBalanceRow(s Scanner) (ledger.BalanceRow, error) {
 	var b ledger.BalanceRow
 	err := s.Scan(idDest{&b.AccountID}, lim(&b.DebitsPending), lim(&b.DebitsPosted), lim(&b.CreditsPending), lim(&b.CreditsPosted),
-		u(&b.Timestamp), nullIDDest{&b.TransferID})
+		lim(&b.Timestamp), nullIDDest{&b.TransferID})
 	return b, err
 }
 

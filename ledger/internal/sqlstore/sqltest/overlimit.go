@@ -2,7 +2,9 @@ package sqltest
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -11,8 +13,11 @@ import (
 )
 
 // Corrupt writes into column of every row of table, beside the store, a
-// value that the store cannot read as one up to ledger.AmountLimit, in a
-// form the engine keeps despite the schema's checks.
+// value that the store cannot read as one up to ledger.AmountLimit (the
+// limit of timestamps too), a different one in each row, in a form the
+// engine keeps despite the schema's checks: the negative integer -1 - v in
+// place of v, the bits of 2^64 - 1 - v, keeps apart the rows of a column
+// whose values are unique.
 type Corrupt func(t *testing.T, table, column string)
 
 // OverLimit checks, for each balance column and the transfer amount, a
@@ -36,24 +41,8 @@ func OverLimit(t *testing.T, open func(t *testing.T) (ledger.Store, Corrupt)) {
 	}
 	for _, c := range columns {
 		t.Run(c.table+"."+c.column, func(t *testing.T) {
-			s, corrupt := open(t)
-			l, err := ledger.New(s, ledger.Options{})
-			require.NoError(t, err)
-			defer l.Close()
-			ar, err := l.CreateAccounts(ctx, []ledger.Account{
-				{ID: id(1), Ledger: 1, Code: 1, Flags: ledger.AccountHistory},
-				{ID: id(2), Ledger: 1, Code: 1, Flags: ledger.AccountHistory},
-			})
-			require.NoError(t, err)
-			require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated}, ar)
-			tr, err := l.CreateTransfers(ctx, []ledger.Transfer{
-				{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 5, Ledger: 1, Code: 1},
-				{ID: id(11), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 3, Ledger: 1, Code: 1, Flags: ledger.TransferPending},
-			})
-			require.NoError(t, err)
-			require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, tr)
-			require.NoError(t, l.Verify(ctx))
-
+			l, corrupt, _ := corruptible(t, open)
+			var err error
 			corrupt(t, c.table, c.column)
 
 			switch c.table {
@@ -84,4 +73,39 @@ func OverLimit(t *testing.T, open func(t *testing.T) (ledger.Store, Corrupt)) {
 			assert.ErrorIs(t, l.Verify(ctx), ledger.ErrCorrupt, "verify")
 		})
 	}
+}
+
+// corruptible returns a ledger on a store from open, closed at the end of
+// the test, with its Corrupt and the clock it runs on, which the caller
+// may move forward. The ledger holds accounts 1 and 2 with
+// AccountHistory, account 3 with AccountDebitsMustNotExceedCredits,
+// transfer 10 of 5 from 1 to 2, pending transfer 11 of 3 from 1 to 2
+// with a timeout of one second, and failed transfer 13
+// (TransferExceedsCredits); Verify finds nothing wrong.
+func corruptible(t *testing.T, open func(t *testing.T) (ledger.Store, Corrupt)) (*ledger.Ledger, Corrupt, *atomic.Int64) {
+	ctx := context.Background()
+	s, corrupt := open(t)
+	now := new(atomic.Int64)
+	now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	l, err := ledger.New(s, ledger.Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	require.NoError(t, err)
+	t.Cleanup(func() { l.Close() })
+	ar, err := l.CreateAccounts(ctx, []ledger.Account{
+		{ID: id(1), Ledger: 1, Code: 1, Flags: ledger.AccountHistory},
+		{ID: id(2), Ledger: 1, Code: 1, Flags: ledger.AccountHistory},
+		{ID: id(3), Ledger: 1, Code: 1, Flags: ledger.AccountDebitsMustNotExceedCredits},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated, ledger.AccountCreated, ledger.AccountCreated}, ar)
+	tr, err := l.CreateTransfers(ctx, []ledger.Transfer{
+		{ID: id(10), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 5, Ledger: 1, Code: 1},
+		{ID: id(11), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 3, Ledger: 1, Code: 1,
+			Flags: ledger.TransferPending, Timeout: 1},
+		{ID: id(13), DebitAccountID: id(3), CreditAccountID: id(2), Amount: 1, Ledger: 1, Code: 1},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated,
+		ledger.TransferExceedsCredits}, tr)
+	require.NoError(t, l.Verify(ctx))
+	return l, corrupt, now
 }
