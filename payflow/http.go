@@ -105,7 +105,11 @@ type HandlerOptions struct {
 	// reply was aborted (by a panic with http.ErrAbortHandler, or after a
 	// panic of the ResponseWriter's Write or of the 500 reply to a panic,
 	// see NewHandler, or a runtime.Goexit). It also receives the details
-	// of server errors (default slog.Default()).
+	// of server errors (default slog.Default()), and those of a panic or
+	// Goexit of a call: its value (panic) and stack, and when Replies
+	// panicked releasing the call's Idempotency-Key after it, that panic's
+	// value and stack too (cleanup_panic and cleanup_stack), in the
+	// request's record when the call's panic was http.ErrAbortHandler.
 	Logger *slog.Logger
 	// Now is the clock by which the handler stamps the leases and
 	// expiries of the keys it stores in Replies. It should be the clock
@@ -639,15 +643,25 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 	// handler then goes on trying to store the reply while the lease
 	// lasts (finishLater), so that a database back within it has the
 	// retries replay the reply, also after the lease.
-	release := true
+	// A panic of the release while the call panics or ends by
+	// runtime.Goexit is kept for the request's record (cleanupPanicKey), so
+	// that the call's own goes on to the handler's recovery.
+	release, called := true, false
 	defer func() {
-		if release {
-			if err := h.replies.AbandonIdempotent(ctx, key, lease); err != nil {
-				h.logger(r).Error("abandoning idempotency key", "err", err)
+		switch {
+		case !release:
+		case called:
+			h.abandon(ctx, r, key, lease)
+		default:
+			if p := catch(func() { h.abandon(ctx, r, key, lease) }); p != nil {
+				if c, ok := r.Context().Value(cleanupPanicKey{}).(*recovered); ok {
+					*c = *p
+				}
 			}
 		}
 	}()
 	rep := h.call(ctx, run)
+	called = true
 	if storableReply(rep) {
 		release = false
 		switch err := h.finish(ctx, key, lease, rep); {
@@ -658,6 +672,14 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 		}
 	}
 	h.writeReply(w, r, rep)
+}
+
+// abandon releases key, held under lease, in h.replies, logging the
+// error of the store.
+func (h *Handler) abandon(ctx context.Context, r *http.Request, key string, lease time.Time) {
+	if err := h.replies.AbandonIdempotent(ctx, key, lease); err != nil {
+		h.logger(r).Error("abandoning idempotency key", "err", err)
+	}
 }
 
 // replayableStatus reports whether a stored reply's status is a final
@@ -961,7 +983,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	var cleanup recovered // a panic of the request's cleanup (idempotent)
+	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+	r = r.WithContext(context.WithValue(ctx, cleanupPanicKey{}, &cleanup))
 	if r.Body == nil { // a server never passes one; a direct caller may
 		r.Body = http.NoBody
 	}
@@ -974,15 +998,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		v := recover()
 		aborted := v == http.ErrAbortHandler
+		// A panic of the cleanup goes into the record of how the call
+		// ended, which is the request's record for an abort.
+		var cleanupAttrs []slog.Attr
+		if cleanup.stack != nil {
+			cleanupAttrs = []slog.Attr{slog.String("cleanup_panic", fmt.Sprint(cleanup.value)), slog.String("cleanup_stack", string(cleanup.stack))}
+		}
 		switch {
 		case v == nil && !returned:
 			// The server ends no reply of a goroutine that exits: the
 			// request is aborted, as the panic below tells a caller.
-			h.logger(r).Error("request ended by runtime.Goexit", "stack", string(debug.Stack()))
-			aborted = true
+			h.logger(r).LogAttrs(r.Context(), slog.LevelError, "request ended by runtime.Goexit", append([]slog.Attr{slog.String("stack", string(debug.Stack()))}, cleanupAttrs...)...)
+			aborted, cleanupAttrs = true, nil
 		case v != nil && !aborted:
-			h.logger(r).Error("panic serving request", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			aborted = !h.answerPanic(r, sw)
+			h.logger(r).LogAttrs(r.Context(), slog.LevelError, "panic serving request", append([]slog.Attr{slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack()))}, cleanupAttrs...)...)
+			aborted, cleanupAttrs = !h.answerPanic(r, sw), nil
 		}
 		size := sw.bytes
 		if r.Method == http.MethodHead {
@@ -999,6 +1029,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if aborted {
 			attrs = append(attrs, slog.Bool("aborted", true))
 		}
+		attrs = append(attrs, cleanupAttrs...)
 		h.logger(r).LogAttrs(r.Context(), slog.LevelInfo, "http request", attrs...)
 		if aborted {
 			// The server drops the connection (HTTP/1.1) or resets the
@@ -1055,6 +1086,37 @@ func (h *Handler) answerPanic(r *http.Request, sw *statusWriter) (stands bool) {
 // rate_limited reply's Retry-After, which a client would wait before its
 // retry, and a replayed reply's mark.
 var panicFields = []string{"WWW-Authenticate", "Retry-After", ReplayedHeader}
+
+// recovered is a panic that catch recovered: its value (nil for a
+// panic(nil) under GODEBUG=panicnil=1) and the stack where it was
+// recovered, which holds the calls that panicked. The zero value is no
+// panic.
+type recovered struct {
+	value any
+	stack []byte
+}
+
+// catch calls f and returns its panic, or nil when f returns. A
+// runtime.Goexit of f goes on through catch, which then returns to no
+// caller.
+func catch(f func()) (p *recovered) {
+	returned := false
+	defer func() {
+		if !returned {
+			p = &recovered{value: recover(), stack: debug.Stack()}
+		}
+	}()
+	f()
+	returned = true
+	return nil
+}
+
+// cleanupPanicKey is the context key of the *recovered that ServeHTTP
+// logs as the panic of the request's cleanup: the release of its
+// idempotency key that panicked while the request's call panicked or
+// ended by runtime.Goexit (idempotent), recovered so that the call's own
+// panic goes on.
+type cleanupPanicKey struct{}
 
 // cleanPath reports whether p is an absolute path with no empty, "." or
 // ".." segment, but for a final slash: a path that http.ServeMux serves

@@ -275,6 +275,18 @@ func (goexitAPI) Info(context.Context) (*payflow.Info, error) {
 	return nil, nil
 }
 
+// serveOnItsOwn serves req with h on a goroutine of its own, which a
+// runtime.Goexit may end, and returns the panic that h passed on, nil for
+// none.
+func serveOnItsOwn(h http.Handler, w http.ResponseWriter, req *http.Request) any {
+	passed := make(chan any, 1)
+	go func() {
+		defer func() { passed <- recover() }()
+		h.ServeHTTP(w, req)
+	}()
+	return <-passed
+}
+
 // TestHTTPGoexitIsLoggedAborted: a request whose goroutine the API ends
 // with runtime.Goexit gets its one record, with its request ID and marked
 // aborted, as it gets no reply, and the handler passes
@@ -285,15 +297,98 @@ func TestHTTPGoexitIsLoggedAborted(t *testing.T) {
 	req := httptest.NewRequest(http.MethodGet, "/v1/info", nil)
 	req.Header.Set(payflow.RequestIDHeader, "goexit-1")
 	out := httptest.NewRecorder()
-	passed := make(chan any, 1)
-	go func() {
-		defer func() { passed <- recover() }()
-		h.ServeHTTP(out, req)
-	}()
-	assert.Equal(t, http.ErrAbortHandler, <-passed)
+	assert.Equal(t, http.ErrAbortHandler, serveOnItsOwn(h, out, req))
 	assert.Empty(t, out.Body.Bytes())
 	assert.Equal(t, []map[string]any{
 		{"msg": "request ended by runtime.Goexit", "request_id": "goexit-1"},
 		{"msg": "http request", "request_id": "goexit-1", "status": float64(0), "bytes": float64(0), "aborted": true},
 	}, logFields(t, logs, "msg", "request_id", "status", "bytes", "aborted"))
+}
+
+// abandonPanic is the panic of panicAbandonReplies.AbandonIdempotent.
+const abandonPanic = "reply store refuses to release the key"
+
+// panicAbandonReplies is a ReplyStore whose AbandonIdempotent panics.
+type panicAbandonReplies struct{ *payflow.ReplyMemory }
+
+func (panicAbandonReplies) AbandonIdempotent(context.Context, string, time.Time) error {
+	panic(abandonPanic)
+}
+
+// endingAPI is an API whose CreateRequest ends by end, which panics or
+// ends its goroutine with runtime.Goexit, neither returning.
+type endingAPI struct {
+	*httpFakeAPI
+	end func()
+}
+
+func (a endingAPI) CreateRequest(context.Context, *payflow.CreateRequest) (*payflow.PaymentView, error) {
+	a.end()
+	return nil, nil
+}
+
+// TestHTTPCleanupPanicKeepsTheCallsPanic: a request whose call panics or
+// ends by runtime.Goexit, and whose reply store then panics releasing the
+// idempotency key, is logged with both: the call's panic (or its Goexit)
+// in the record that tells how the call ended, with the store's panic and
+// its stack beside it, rather than the store's panic alone. The request is
+// answered as the call's end alone would have it: 500 internal for a
+// panic, aborted for a panic with http.ErrAbortHandler or a Goexit.
+func TestHTTPCleanupPanicKeepsTheCallsPanic(t *testing.T) {
+	const apiPanic = "secret internal detail"
+	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
+	for _, tc := range []struct {
+		name   string
+		end    func()
+		status int // the reply's, 0 for an aborted one
+		want   []map[string]any
+	}{
+		{"panic", func() { panic(apiPanic) }, http.StatusInternalServerError, []map[string]any{
+			{"msg": "panic serving request", "request_id": "cleanup-1", "panic": apiPanic, "cleanup_panic": abandonPanic},
+			{"msg": "http request", "request_id": "cleanup-1", "status": float64(http.StatusInternalServerError)},
+		}},
+		{"abort", func() { panic(http.ErrAbortHandler) }, 0, []map[string]any{
+			{"msg": "http request", "request_id": "cleanup-1", "status": float64(0), "aborted": true, "cleanup_panic": abandonPanic},
+		}},
+		{"Goexit", runtime.Goexit, 0, []map[string]any{
+			{"msg": "request ended by runtime.Goexit", "request_id": "cleanup-1", "cleanup_panic": abandonPanic},
+			{"msg": "http request", "request_id": "cleanup-1", "status": float64(0), "aborted": true},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := &syncBuffer{}
+			h := mustHandler(t, endingAPI{newHTTPFakeAPI(), tc.end}, payflow.HandlerOptions{
+				Replies: panicAbandonReplies{payflow.NewReplyMemory()},
+				Logger:  slog.New(slog.NewJSONHandler(logs, nil)),
+			})
+			req := httptest.NewRequest(http.MethodPost, "/v1/requests", bytes.NewReader(body))
+			req.Header.Set("Content-Type", payflow.ContentType)
+			req.Header.Set(payflow.IdempotencyKeyHeader, "k1")
+			req.Header.Set(payflow.RequestIDHeader, "cleanup-1")
+			out := httptest.NewRecorder()
+			v := serveOnItsOwn(h, out, req)
+			if tc.status == 0 {
+				assert.Equal(t, http.ErrAbortHandler, v)
+				assert.Empty(t, out.Body.Bytes())
+			} else {
+				assert.Nil(t, v)
+				assert.Equal(t, tc.status, out.Code)
+				r := httpRawReply{status: out.Code, header: out.Header(), body: out.Body.Bytes()}
+				assert.Equal(t, payflow.Error{Code: "internal", Message: "internal error"}, r.errorBody(t))
+			}
+			assert.Equal(t, tc.want, logFields(t, logs, "msg", "request_id", "panic", "cleanup_panic", "status", "aborted"))
+			records := logRecords(t, logs)
+			for _, rec := range records {
+				if _, ok := rec["cleanup_panic"]; ok {
+					require.IsType(t, "", rec["cleanup_stack"])
+					assert.Contains(t, rec["cleanup_stack"], "panicAbandonReplies.AbandonIdempotent")
+					if tc.name == "panic" {
+						assert.Contains(t, rec["stack"], "endingAPI.CreateRequest", "the stack of the call's panic")
+					}
+				} else {
+					assert.NotContains(t, rec, "cleanup_stack")
+				}
+			}
+		})
+	}
 }
