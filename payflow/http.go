@@ -968,7 +968,9 @@ func (h *Handler) logger(r *http.Request) *slog.Logger {
 // panic, leaves no whole reply: once logged with its stack, it is turned
 // into a panic with http.ErrAbortHandler, logged and passed on the same
 // way, and so is a runtime.Goexit of the request's goroutine, of which
-// the server ends no reply. A nil Body is an empty one.
+// the server ends no reply. A panic with nil is a panic as any other, its
+// value nil under GODEBUG=panicnil=1 (a *runtime.PanicNilError
+// otherwise), not taken for a runtime.Goexit. A nil Body is an empty one.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	// A request ID given more than once is taken as a malformed one: the
@@ -994,10 +996,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// the connection after the reply rather than reading the rest.
 	r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
 	sw := &statusWriter{ResponseWriter: w}
-	returned := false
+	// The request's panic, caught below (nil when it returned), and
+	// whether it ended so rather than by runtime.Goexit, which catch lets
+	// through: recover alone tells a Goexit from no panic, but not from a
+	// panic(nil) under GODEBUG=panicnil=1, which recover returns as nil.
+	var p *recovered
+	ended := false
 	defer func() {
-		v := recover()
-		aborted := v == http.ErrAbortHandler
+		aborted := p != nil && p.value == http.ErrAbortHandler
 		// A panic of the cleanup goes into the record of how the call
 		// ended, which is the request's record for an abort.
 		var cleanupAttrs []slog.Attr
@@ -1005,13 +1011,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			cleanupAttrs = []slog.Attr{slog.String("cleanup_panic", fmt.Sprint(cleanup.value)), slog.String("cleanup_stack", string(cleanup.stack))}
 		}
 		switch {
-		case v == nil && !returned:
+		case !ended:
 			// The server ends no reply of a goroutine that exits: the
 			// request is aborted, as the panic below tells a caller.
 			h.logger(r).LogAttrs(r.Context(), slog.LevelError, "request ended by runtime.Goexit", append([]slog.Attr{slog.String("stack", string(debug.Stack()))}, cleanupAttrs...)...)
 			aborted, cleanupAttrs = true, nil
-		case v != nil && !aborted:
-			h.logger(r).LogAttrs(r.Context(), slog.LevelError, "panic serving request", append([]slog.Attr{slog.String("panic", fmt.Sprint(v)), slog.String("stack", string(debug.Stack()))}, cleanupAttrs...)...)
+		case p != nil && !aborted:
+			h.logger(r).LogAttrs(r.Context(), slog.LevelError, "panic serving request", append([]slog.Attr{slog.String("panic", fmt.Sprint(p.value)), slog.String("stack", string(p.stack))}, cleanupAttrs...)...)
 			aborted, cleanupAttrs = !h.answerPanic(r, sw), nil
 		}
 		size := sw.bytes
@@ -1037,16 +1043,18 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			panic(http.ErrAbortHandler)
 		}
 	}()
-	// Under the recovery: a panicking ResponseWriter loses no record.
-	w.Header().Set(RequestIDHeader, id)
-	if cleanPath(r.URL.EscapedPath()) {
-		h.mux.ServeHTTP(sw, r)
-	} else {
-		// http.ServeMux would redirect it to its clean form. Escaped
-		// slashes and dots (in a merchant ID) make no segments.
-		h.writeError(sw, r, fmt.Errorf("%w: no endpoint %s %s", ErrNotFound, r.Method, r.URL.Path))
-	}
-	returned = true
+	p = catch(func() {
+		// Under the recovery: a panicking ResponseWriter loses no record.
+		w.Header().Set(RequestIDHeader, id)
+		if cleanPath(r.URL.EscapedPath()) {
+			h.mux.ServeHTTP(sw, r)
+		} else {
+			// http.ServeMux would redirect it to its clean form. Escaped
+			// slashes and dots (in a merchant ID) make no segments.
+			h.writeError(sw, r, fmt.Errorf("%w: no endpoint %s %s", ErrNotFound, r.Method, r.URL.Path))
+		}
+	})
+	ended = true
 }
 
 // answerPanic answers 500 internal r, a request that panicked before its

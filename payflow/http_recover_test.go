@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"runtime"
 	"testing"
 	"time"
@@ -390,5 +393,59 @@ func TestHTTPCleanupPanicKeepsTheCallsPanic(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// envPanicNil, when set, has TestHTTPPanicNilIsLoggedAsAPanic run in
+// the process that it starts under GODEBUG=panicnil=1.
+const envPanicNil = "CASIMPAY_PANICNIL_CHILD"
+
+// nilPanicAPI is an API whose Info panics with nil.
+type nilPanicAPI struct{ *httpFakeAPI }
+
+func (nilPanicAPI) Info(context.Context) (*payflow.Info, error) {
+	panic(nil)
+}
+
+// TestHTTPPanicNilIsLoggedAsAPanic: a request whose call panics with nil
+// is logged and answered 500 internal as for any other panic, its value
+// a *runtime.PanicNilError, or nil under GODEBUG=panicnil=1, where
+// recover returns nil as for a runtime.Goexit: the request is not logged
+// as ended by a Goexit and aborted. The test runs itself again in a
+// process under GODEBUG=panicnil=1, as the setting is read when a
+// process starts and a //go:debug directive would set it for all the
+// package's tests.
+func TestHTTPPanicNilIsLoggedAsAPanic(t *testing.T) {
+	want := fmt.Sprint(new(runtime.PanicNilError))
+	if os.Getenv(envPanicNil) == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHTTPPanicNilIsLoggedAsAPanic$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), envPanicNil+"=1", "GODEBUG=panicnil=1")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "under GODEBUG=panicnil=1:\n%s", out)
+		require.Contains(t, string(out), "--- PASS: TestHTTPPanicNilIsLoggedAsAPanic", "under GODEBUG=panicnil=1")
+	} else {
+		func() {
+			defer func() { require.Nil(t, recover(), "GODEBUG=panicnil=1 set") }()
+			panic(nil)
+		}()
+		want = fmt.Sprint(nil)
+	}
+	logs := &syncBuffer{}
+	h := mustHandler(t, nilPanicAPI{newHTTPFakeAPI()}, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	req := httptest.NewRequest(http.MethodGet, "/v1/info", nil)
+	req.Header.Set(payflow.RequestIDHeader, "nil-1")
+	out := httptest.NewRecorder()
+	assert.Nil(t, serveOnItsOwn(h, out, req))
+	assert.Equal(t, http.StatusInternalServerError, out.Code)
+	r := httpRawReply{status: out.Code, header: out.Header(), body: out.Body.Bytes()}
+	assert.Equal(t, payflow.Error{Code: "internal", Message: "internal error"}, r.errorBody(t))
+	assert.Equal(t, []map[string]any{
+		{"msg": "panic serving request", "request_id": "nil-1", "panic": want},
+		{"msg": "http request", "request_id": "nil-1", "status": float64(http.StatusInternalServerError)},
+	}, logFields(t, logs, "msg", "request_id", "panic", "status", "aborted"))
+	for _, rec := range logRecords(t, logs) {
+		if rec["msg"] == "panic serving request" {
+			assert.Contains(t, rec["stack"], "nilPanicAPI.Info", "the stack of the panic")
+		}
 	}
 }
