@@ -77,20 +77,25 @@ type CounterStore interface {
 }
 
 // MemoryNonces is a NonceStore in memory, bounded: when it holds its
-// maximum of nonces issued and unused, issuing a nonce drops the oldest
-// one (the oldest issue: a nonce used and issued again is held until its
-// new issue is the oldest); nonces used do not count. It takes memory for
-// the nonces it holds, and as much again at most for those used (as soon
-// as they are used: the issues of nonces used that outnumber those held
-// are dropped by the call that uses or drops one), not for its maximum at
-// once. The zero value holds at most 100000 nonces. It is safe
-// for concurrent use.
+// maximum of nonces issued and unused, issuing a nonce drops the one that
+// expires first, so an expired nonce before any other, and of those that
+// expire together the one issued first; nonces used do not count. So
+// Challengers of different TTLs can share one: a nonce of a long TTL,
+// still valid, is dropped only after every nonce expiring before it. A
+// nonce dropped is refused with ErrNonce, as one expired. It takes memory
+// for the nonces it holds, and as much again at most for the issues of
+// those used (as soon as they are used: the issues of nonces used that
+// outnumber those held are dropped by the call that uses or drops one),
+// not for its maximum at once. Add and Consume take a time logarithmic in
+// the issues kept for each issue they add or drop, and the rest of their
+// work takes constant time averaged over the calls. The zero value holds
+// at most 100000 nonces. It is safe for concurrent use.
 type MemoryNonces struct {
-	mu    sync.Mutex
-	max   int             // most nonces held; ≤ 0 means 100000
-	seq   uint64          // nonces added so far, numbering them
-	byKey map[string]held // nonce bytes -> the issue held, unused
-	order []issued        // every issue not yet dropped, used or not, oldest first
+	mu     sync.Mutex
+	max    int             // most nonces held; ≤ 0 means 100000
+	seq    uint64          // nonces added so far, numbering them
+	byKey  map[string]held // nonce bytes -> the issue held, unused
+	issues []issued        // every issue not yet dropped, used or not: a min-heap by expiry, then number
 }
 
 // held is an issue of a nonce, numbered seq, usable until expires.
@@ -99,12 +104,21 @@ type held struct {
 	seq     uint64
 }
 
-// issued is one of the issues that order keeps: its nonce bytes, its
+// issued is one of the issues that issues keeps: its nonce bytes, its
 // expiry and its number, which tells it from a later issue of the same
-// bytes.
+// bytes and orders the issues of the same expiry.
 type issued struct {
 	key string
 	held
+}
+
+// before reports whether a is dropped before b: it expires first, or at
+// the same time and was issued first.
+func (a *issued) before(b *issued) bool {
+	if c := a.expires.Compare(b.expires); c != 0 {
+		return c < 0
+	}
+	return a.seq < b.seq
 }
 
 // NewMemoryNonces returns an empty store holding at most max nonces; max ≤
@@ -135,63 +149,110 @@ func (s *MemoryNonces) Add(_ context.Context, nonce []byte, expires time.Time) e
 		return newError(ErrNonce, -1, "nonce issued twice", nil)
 	}
 	// Only the nonces held count; the issues of those used are dropped
-	// with the ones before them, or all at once when they outnumber the
-	// nonces held (each held has one issue in order).
+	// when they come first, or all at once when they outnumber the
+	// nonces held (each held has one issue in issues).
 	for len(s.byKey) >= s.limit() {
 		s.popLocked()
 	}
 	s.trimLocked()
 	s.seq++
 	h := held{expires: expires, seq: s.seq}
-	// append grows order as it fills and, once the head has moved on,
-	// copies only the issues kept.
-	s.order = append(s.order, issued{key: key, held: h})
+	// append grows issues as it fills; trimLocked gives it an array of
+	// the issues kept.
+	s.issues = append(s.issues, issued{key: key, held: h})
+	s.upLocked(len(s.issues) - 1)
 	s.byKey[key] = h
 	return nil
 }
 
-// popLocked drops the oldest issue, used or not: its nonce too if it is
-// still held, and not a later issue of the same bytes.
+// popLocked drops the first issue, used or not, the one that expires
+// first: its nonce too if it is still held, and not a later issue of the
+// same bytes.
 func (s *MemoryNonces) popLocked() {
-	old := s.order[0]
-	if h, ok := s.byKey[old.key]; ok && h.seq == old.seq {
-		delete(s.byKey, old.key)
+	first := s.issues[0]
+	if h, ok := s.byKey[first.key]; ok && h.seq == first.seq {
+		delete(s.byKey, first.key)
 	}
-	s.order[0] = issued{}
-	s.order = s.order[1:]
-	if len(s.order) == 0 {
-		s.order = nil // lets the array go after a burst
+	last := len(s.issues) - 1
+	s.issues[0] = s.issues[last]
+	s.issues[last] = issued{}
+	s.issues = s.issues[:last]
+	if last == 0 {
+		s.issues = nil // lets the array go after a burst
+		return
 	}
+	s.downLocked(0)
 }
 
 // trimLocked drops the issues of nonces no longer held (used, or issued
 // again since) once they outnumber the nonces held, keeping the others in
-// order in an array of their size, so that the issues kept take at most
-// twice the room of the nonces held (each held has one issue in order).
+// a heap in an array of their size, so that the issues kept take at most
+// twice the room of the nonces held (each held has one issue in issues).
 // Add and Consume call it after they change what is held: each call that
-// copies the issues halves them, at least, so that the copies take
-// constant time for each nonce used, averaged over the calls.
+// copies the issues halves them, at least, so that the copies and the
+// heap rebuilt take constant time for each nonce used, averaged over the
+// calls.
 func (s *MemoryNonces) trimLocked() {
-	if len(s.order)-len(s.byKey) <= len(s.byKey) {
+	if len(s.issues)-len(s.byKey) <= len(s.byKey) {
 		return
 	}
 	var kept []issued // nil for none: lets the array go
 	if len(s.byKey) > 0 {
 		kept = make([]issued, 0, len(s.byKey))
 	}
-	for _, o := range s.order {
+	for _, o := range s.issues {
 		if h, ok := s.byKey[o.key]; ok && h.seq == o.seq {
 			kept = append(kept, o)
 		}
 	}
-	s.order = kept
+	s.issues = kept
+	for i := len(kept)/2 - 1; i >= 0; i-- {
+		s.downLocked(i)
+	}
 }
 
-// Consume implements NonceStore.
+// upLocked moves the issue at index i of issues up to its place in the
+// heap.
+func (s *MemoryNonces) upLocked(i int) {
+	o := s.issues[i]
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !o.before(&s.issues[parent]) {
+			break
+		}
+		s.issues[i] = s.issues[parent]
+		i = parent
+	}
+	s.issues[i] = o
+}
+
+// downLocked moves the issue at index i of issues down to its place in
+// the heap.
+func (s *MemoryNonces) downLocked(i int) {
+	o := s.issues[i]
+	for {
+		child := 2*i + 1
+		if child >= len(s.issues) {
+			break
+		}
+		if right := child + 1; right < len(s.issues) && s.issues[right].before(&s.issues[child]) {
+			child = right
+		}
+		if !s.issues[child].before(&o) {
+			break
+		}
+		s.issues[i] = s.issues[child]
+		i = child
+	}
+	s.issues[i] = o
+}
+
+// Consume implements NonceStore. It drops besides the issues expired at
+// now, used or not.
 func (s *MemoryNonces) Consume(_ context.Context, nonce []byte, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for len(s.order) > 0 && !now.Before(s.order[0].expires) {
+	for len(s.issues) > 0 && !now.Before(s.issues[0].expires) {
 		s.popLocked()
 	}
 	h, ok := s.byKey[string(nonce)]

@@ -216,7 +216,7 @@ func TestChallengerRefusesAll(t *testing.T) {
 			nonce, err := c.NewNonce(ctx)
 			assert.Equal(t, want, err)
 			assert.Nil(t, nonce)
-			assert.Empty(t, nonces.order, "no nonce issued")
+			assert.Empty(t, nonces.issues, "no nonce issued")
 
 			issued, err := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces}).NewNonce(ctx)
 			require.NoError(t, err)
@@ -486,7 +486,7 @@ func TestMemoryNoncesBoundCountsUnused(t *testing.T) {
 	for b := byte(10); b < 250; b++ {
 		require.NoError(t, s.Add(ctx, nonce(b), expires))
 		require.NoError(t, s.Consume(ctx, nonce(b), t0))
-		assert.LessOrEqual(t, len(s.order), 2*s.Len()+1, "the issues kept are bounded by the nonces held")
+		assert.LessOrEqual(t, len(s.issues), 2*s.Len()+1, "the issues kept are bounded by the nonces held")
 	}
 	assert.NoError(t, s.Consume(ctx, nonce(3), t0), "the third nonce, unused, held through them")
 	require.NoError(t, s.Add(ctx, nonce(4), expires))
@@ -494,6 +494,45 @@ func TestMemoryNoncesBoundCountsUnused(t *testing.T) {
 	require.NoError(t, s.Add(ctx, nonce(6), expires))
 	assert.Equal(t, 2, s.Len(), "at its maximum, the oldest is dropped")
 	assert.ErrorIs(t, s.Consume(ctx, nonce(4), t0), ErrNonce)
+}
+
+// TestMemoryNoncesDropsExpiringFirst: a store at its maximum, shared by a
+// Challenger of a short TTL (1 minute) and one of a long TTL (1 hour),
+// drops an expired nonce first, then the one expiring soonest (of two
+// expiring together, the one issued first), whatever the order they were
+// issued in: the nonce of the long TTL, issued first and still valid, is
+// kept, and the nonces dropped are refused with ErrNonce.
+func TestMemoryNoncesDropsExpiringFirst(t *testing.T) {
+	ctx := context.Background()
+	h := newHierarchy(t)
+	start := t0.Add(time.Hour)
+	clk := newClock(start)
+	nonces := NewMemoryNonces(3)
+	short := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces, TTL: time.Minute})
+	long := newChallenger(t, h, clk, ChallengerOptions{Nonces: nonces, TTL: time.Hour})
+
+	long1 := issue(t, long)   // expires at start+1h
+	short1 := issue(t, short) // expires at start+1m
+	clk.set(start.Add(2 * time.Minute))
+	short2 := issue(t, short) // expires at start+3m
+	require.Equal(t, 3, nonces.Len())
+	short3 := issue(t, short) // expires at start+3m; drops short1, expired
+	assert.Equal(t, 3, nonces.Len())
+	long2 := issue(t, long) // drops short2, expiring soonest and issued before short3
+	assert.Equal(t, 3, nonces.Len())
+
+	for _, dropped := range []struct {
+		name  string
+		nonce []byte
+	}{{"expired", short1}, {"expiring soonest", short2}} {
+		_, err := long.Verify(ctx, h.chain(), proof(t, h, testICCID, 1, dropped.nonce), new(record.AuthProof))
+		assert.ErrorIs(t, err, ErrNonce, dropped.name)
+		assert.NotErrorIs(t, err, ErrCounterRegression, dropped.name)
+	}
+	use(t, h, long, 1, long1)
+	use(t, h, short, 2, short3)
+	use(t, h, long, 3, long2)
+	assert.Zero(t, nonces.Len())
 }
 
 // TestMemoryNoncesUsedLeave: the memory that a store takes for the nonces
@@ -509,12 +548,12 @@ func TestMemoryNoncesUsedLeave(t *testing.T) {
 	}
 	for b := range byte(100) {
 		require.NoError(t, s.Consume(ctx, []byte{b}, t0))
-		if !assert.LessOrEqual(t, len(s.order), 2*s.Len()+1, "the issues kept are bounded by the nonces held, after %d used", b+1) {
+		if !assert.LessOrEqual(t, len(s.issues), 2*s.Len()+1, "the issues kept are bounded by the nonces held, after %d used", b+1) {
 			break
 		}
 	}
 	assert.Zero(t, s.Len())
-	assert.Nil(t, s.order, "every nonce used, no issue kept, nor their array")
+	assert.Nil(t, s.issues, "every nonce used, no issue kept, nor their array")
 }
 
 // TestMemoryNoncesLargeMax: a store made with a very large maximum holds
@@ -529,8 +568,8 @@ func TestMemoryNoncesLargeMax(t *testing.T) {
 }
 
 // TestMemoryNoncesReissued: a nonce issued again, with the same expiry,
-// after it was used stays usable until it is itself the oldest nonce
-// dropped, not when the ring drops its first issue.
+// after it was used stays usable until it is itself the nonce dropped,
+// not when the store drops its first issue.
 func TestMemoryNoncesReissued(t *testing.T) {
 	ctx := context.Background()
 	h := newHierarchy(t)
@@ -589,7 +628,7 @@ func TestMemoryNoncesReplayAfterCleanup(t *testing.T) {
 				spent := use(t, h, long, 1, issue(t, long))
 				use(t, h, short, 2, issue(t, short))
 				require.Zero(t, nonces.Len())
-				require.Nil(t, nonces.order, "the issues let go")
+				require.Nil(t, nonces.issues, "the issues let go")
 				clk.set(start.Add(2 * time.Minute))
 				return spent
 			}},
@@ -600,7 +639,7 @@ func TestMemoryNoncesReplayAfterCleanup(t *testing.T) {
 				clk.set(start.Add(2 * time.Minute))
 				unknown(t, h, long) // whose check drops the expired nonce
 				require.Zero(t, nonces.Len())
-				require.Nil(t, nonces.order, "the issues let go")
+				require.Nil(t, nonces.issues, "the issues let go")
 				return spent
 			}},
 		{"the others of a longer lifetime held", 0,
