@@ -37,6 +37,7 @@ type CA struct {
 	root    bool     // cert is self-signed
 	issuers [][]byte // certificates above this one, root excluded
 	room    int      // pathRoom of cert: how many CAs may sit below it
+	limit   int      // position in Chain() of the CA whose path length sets room (pathLimit)
 	crlURL  string
 	now     func() time.Time
 	rand    io.Reader
@@ -407,18 +408,17 @@ func errLeftNothing(what, by string) error {
 // errNoRoom is NewIntermediate's refusal (errLeftNothing) of a CA below
 // ca, which the path lengths of ca and of the CAs above it leave nothing
 // to certify. It names the CA whose path length sets the limit as LoadCA
-// names an issuer, by its position in ca.Chain(), 0 for ca, read again as
-// LoadCA reads its issuers (issuerChain), or as ca, a root, which Chain
-// leaves out. Chain
-// holds every CA whose path length counts: NewIntermediate cuts a CA's to
-// what the root's leaves, so that the root's never sets the limit alone.
+// names an issuer, by its position in ca.Chain(), 0 for ca, as newCA
+// found it (ca.limit, as issuerChain finds it in Chain), or as ca, a
+// root, which Chain leaves out. Chain holds every CA whose path length
+// counts: NewIntermediate cuts a CA's to what the root's leaves, so that
+// the root's never sets the limit alone.
 func (ca *CA) errNoRoom() error {
 	const what = "a CA below this one"
 	if ca.root {
 		return errLeftNothing(what, "this CA, a root")
 	}
-	_, _, limit, _ := issuerChain(ca.Chain())
-	return errLeftNothing(what, fmt.Sprintf("issuer %d", limit))
+	return errLeftNothing(what, fmt.Sprintf("issuer %d", ca.limit))
 }
 
 // parseNamed parses der, the certificate that a refusal calls what ("root
@@ -537,7 +537,10 @@ func errAlteredRoot(what string, c *x509.Certificate) error {
 // pathRoom is above (unlimitedPath for none or not known), refusing one
 // that parent did not issue or that the path lengths above it leave
 // nothing to certify, naming issuer limit, the one whose path length sets
-// above (as issuerChain finds it; any when above is not 0).
+// above (as issuerChain finds it; any when above is unlimitedPath, or when
+// der's own path length sets the CA's room, as NewIntermediate's does).
+// The CA keeps the position in its Chain() of the CA whose path length
+// sets its room, as issuerChain finds it there, for errNoRoom.
 func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certificate, above, limit int, o CAOptions) (*CA, error) {
 	const what = "CA certificate"
 	c, root, err := parseCA(what, der)
@@ -555,7 +558,9 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 	if parent != nil && !signs(parent, c, true) {
 		return nil, newError(ErrUsage, -1, what+" is not issued by issuer 0", nil)
 	}
-	room := pathRoom(above, c)
+	// Position limit in issuers is limit+1 in the CA's Chain(), der's
+	// certificate first.
+	room, at := pathLimit(above, limit+1, c, 0)
 	if room < 0 {
 		// Only the issuers' path lengths leave a CA nothing (its own
 		// sets no room below zero).
@@ -567,6 +572,7 @@ func newCA(der []byte, key crypto.Signer, issuers [][]byte, parent *x509.Certifi
 		root:    root,
 		issuers: issuers,
 		room:    room,
+		limit:   at,
 		crlURL:  o.CRLURL,
 		now:     o.Now,
 		rand:    lockReader(o.Rand),

@@ -961,6 +961,22 @@ func TestNewIntermediateRefusalNamesPathLength(t *testing.T) {
 	mid, err := LoadCA(midKey, midDER, upper.Chain(), opts("mid"))
 	require.NoError(t, err)
 
+	// far, of path length 9, is left no room for a CA by upper2's, 2, two
+	// CAs above it, through mid2, of path length 5.
+	upper2Opts := opts("upper2")
+	upper2Opts.MaxPathLen = 2
+	upper2, err := root.NewIntermediate(newKey(t), upper2Opts)
+	require.NoError(t, err)
+	mid2Key, farKey := newKey(t), newKey(t)
+	mid2, err := LoadCA(mid2Key, issueRaw(t, upper2, caTemplateOf(func(c *x509.Certificate) {
+		c.Subject, c.MaxPathLen = pkix.Name{CommonName: "mid2"}, 5
+	}), mid2Key.Public()), upper2.Chain(), opts("mid2"))
+	require.NoError(t, err)
+	far, err := LoadCA(farKey, issueRaw(t, mid2, caTemplateOf(func(c *x509.Certificate) {
+		c.Subject, c.MaxPathLen = pkix.Name{CommonName: "far"}, 9
+	}), farKey.Public()), mid2.Chain(), opts("far"))
+	require.NoError(t, err)
+
 	// zeroRoot is a root of path length 0, made by another tool.
 	zeroKey := newKey(t)
 	zeroTmpl := caTemplateOf(func(c *x509.Certificate) {
@@ -977,6 +993,7 @@ func TestNewIntermediateRefusalNamesPathLength(t *testing.T) {
 	}{
 		{"its own", h.ca, left("issuer 0")},
 		{"an issuer's", mid, left("issuer 1")},
+		{"a farther issuer's", far, left("issuer 2")},
 		{"a root's", zeroRoot, left("this CA, a root")},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
