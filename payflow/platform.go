@@ -679,10 +679,10 @@ func (p *Platform) spentError(ctx context.Context, a *Acceptance, err error) err
 // consent to a request whose settlement is under way or an account of
 // whose legs is taken), whose conflict may be over later: the same
 // record sent again gets the same refusal while the conflict lasts, and
-// is taken once it is over (PROTOCOL.md §4.6). A record refused with ErrConflict has its
-// nonce and counter read first (Store.Spent), so that one whose nonce
-// another record spent, or whose counter another passed, is refused for
-// them, ErrReplay or ErrClone, as a spent one is.
+// is taken once it is over (PROTOCOL.md §4.6). A record refused with
+// ErrConflict has its nonce and counter read first (Store.Spent), so that
+// one whose nonce another record spent, or whose counter another passed,
+// is refused for them, ErrReplay or ErrClone, as a spent one is.
 func (p *Platform) refuse(ctx context.Context, a *Acceptance, why error) error {
 	if serverError(why) || errors.Is(why, ErrRateLimited) {
 		return why
