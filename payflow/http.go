@@ -503,6 +503,10 @@ func (h *Handler) handle(pattern string, rt route, prepare httpPrepare) {
 				return
 			}
 		}
+		if err := checkMerchantUTF8(r.PathValue("merchant")); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
 		if c.body, err = io.ReadAll(r.Body); err != nil { // limited by ServeHTTP
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 				err = fmt.Errorf("%w: body larger than %d bytes", ErrLimit, h.opts.MaxBodyBytes)

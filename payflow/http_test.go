@@ -1375,7 +1375,8 @@ func TestHTTPBodyReadErrorRevealsNothing(t *testing.T) {
 // TestHTTPErrorMessagesAreValidUTF8: an error reply whose message repeats
 // a part of the request that is not UTF-8, such as the escaped octet %F3
 // of a path, carries U+FFFD in its place, so that the body is valid CBOR
-// and the client gets the error's code and message.
+// and the client gets the error's code and message; a catalog's merchant
+// ID that is not UTF-8 is refused as such, before the body is looked at.
 func TestHTTPErrorMessagesAreValidUTF8(t *testing.T) {
 	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
 	c := mustClient(t, fx.srv.URL+"/%F3", payflow.ClientOptions{MaxAttempts: 1})
@@ -1398,7 +1399,8 @@ func TestHTTPErrorMessagesAreValidUTF8(t *testing.T) {
 	}{
 		{"unknown endpoint", "/v1/catalog/%F3", nil, nil, 404, "not_found", "payflow: not found: no endpoint GET /v1/catalog/\uFFFD"},
 		{"path not clean", "/v1//%F3", nil, nil, 404, "not_found", "payflow: not found: no endpoint GET /v1//\uFFFD"},
-		{"body on a GET", "/v1/merchants/%F3/catalog", auth, []byte{0xa0}, 400, "invalid", "payflow: invalid request: GET /v1/merchants/\uFFFD/catalog takes no body"},
+		{"merchant ID not UTF-8, body on a GET", "/v1/merchants/%F3/catalog", auth, []byte{0xa0}, 400, "invalid", "payflow: invalid request: merchant ID must be UTF-8"},
+		{"body on a GET", "/v1/merchants/%C3%B3/catalog", auth, []byte{0xa0}, 400, "invalid", "payflow: invalid request: GET /v1/merchants/\u00f3/catalog takes no body"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1695,4 +1697,25 @@ func TestHTTPAuthorizationHeaderMessages(t *testing.T) {
 			assert.Equal(t, tt.token, fx.api.lastToken())
 		})
 	}
+}
+
+// TestHTTPCatalogMerchantNotUTF8: a catalog's merchant ID that is not
+// UTF-8 once unescaped is refused 400 invalid before the API, whose reply
+// naming it could not be encoded; a UTF-8 one reaches the API.
+func TestHTTPCatalogMerchantNotUTF8(t *testing.T) {
+	fx := newHTTPFixture(t, payflow.HandlerOptions{}, payflow.ClientOptions{})
+	tok := http.Header{"Authorization": {"Bearer tok"}}
+	for _, path := range []string{"/v1/merchants/%F3/catalog", "/v1/merchants/m%C3/catalog", "/v1/merchants/%ED%A0%80/catalog"} {
+		r := fx.doHeader(t, http.MethodGet, path, tok, nil)
+		assert.Equal(t, 400, r.status, path)
+		assert.Equal(t, "invalid", r.errorCode(t), path)
+	}
+	fx.api.mu.Lock()
+	assert.Empty(t, fx.api.calls, "no refused request reaches the API")
+	fx.api.mu.Unlock()
+	r := fx.doHeader(t, http.MethodGet, "/v1/merchants/%C3%B3/catalog", tok, nil)
+	assert.Equal(t, 200, r.status)
+	fx.api.mu.Lock()
+	defer fx.api.mu.Unlock()
+	assert.Equal(t, map[string]int{"Catalog": 1}, fx.api.calls)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/pki/record"
@@ -45,6 +46,16 @@ func (p *Platform) EnrollCard(ctx context.Context, chain [][]byte, advSecret []b
 func checkID(field, s string) error {
 	if err := record.CheckText(field, s); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
+// checkMerchantUTF8 refuses a merchant ID that is not UTF-8 with
+// ErrInvalid: no merchant is enrolled under one (checkID), and a reply
+// naming it could not be encoded (a CBOR text string is UTF-8).
+func checkMerchantUTF8(id string) error {
+	if !utf8.ValidString(id) {
+		return fmt.Errorf("%w: merchant ID must be UTF-8", ErrInvalid)
 	}
 	return nil
 }
@@ -205,9 +216,13 @@ func checkCatalogItems(items []CatalogItem) error {
 	return nil
 }
 
-// Catalog implements API.
+// Catalog implements API. A merchant ID that is not UTF-8, which no
+// merchant has, is ErrInvalid.
 func (p *Platform) Catalog(ctx context.Context, token string, merchantID string) (*Catalog, error) {
 	if _, err := p.auth(ctx, token); err != nil {
+		return nil, err
+	}
+	if err := checkMerchantUTF8(merchantID); err != nil {
 		return nil, err
 	}
 	m, err := p.merchant(ctx, merchantID)

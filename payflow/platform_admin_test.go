@@ -871,3 +871,19 @@ func TestSetCatalogFitsTheClient(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, &payflow.Catalog{MerchantID: merchantID, Currency: "EUR", Items: items}, c)
 }
+
+// TestCatalogMerchantNotUTF8: a merchant ID that is not UTF-8, which no
+// merchant has, is ErrInvalid; an unknown UTF-8 one is ErrNotFound, and a
+// bad token is ErrUnauthorized before either.
+func TestCatalogMerchantNotUTF8(t *testing.T) {
+	ctx := context.Background()
+	s := newShop(t, false, paytest.Options{})
+	_, err := s.Platform.Catalog(ctx, s.shopper.Token, "\xf3")
+	assert.ErrorIs(t, err, payflow.ErrInvalid)
+	_, err = s.Platform.Catalog(ctx, s.shopper.Token, merchantID+"\xff")
+	assert.ErrorIs(t, err, payflow.ErrInvalid)
+	_, err = s.Platform.Catalog(ctx, s.shopper.Token, "ó")
+	assert.ErrorIs(t, err, payflow.ErrNotFound)
+	_, err = s.Platform.Catalog(ctx, "unknown", "\xf3")
+	assert.ErrorIs(t, err, payflow.ErrUnauthorized)
+}
