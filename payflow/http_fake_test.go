@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -30,6 +31,11 @@ type httpFakeAPI struct {
 	release chan struct{}
 	// ctxs, when set, receives the context of each call as it starts.
 	ctxs chan context.Context
+	// utf8Only, when set, has the text that the fake makes of octets it
+	// was sent (a login's token, a resolved name, a pairing code) made
+	// UTF-8, each invalid sequence U+FFFD, so that every reply encodes;
+	// unset, such a text is the octets as they are.
+	utf8Only bool
 }
 
 func newHTTPFakeAPI() *httpFakeAPI { return &httpFakeAPI{calls: make(map[string]int)} }
@@ -69,6 +75,16 @@ func (f *httpFakeAPI) set(fn func(f *httpFakeAPI)) {
 	fn(f)
 }
 
+// text is the text that the fake makes of octets it was sent.
+func (f *httpFakeAPI) text(b []byte) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.utf8Only {
+		return strings.ToValidUTF8(string(b), "\uFFFD")
+	}
+	return string(b)
+}
+
 func (f *httpFakeAPI) count(method string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -97,21 +113,21 @@ func (f *httpFakeAPI) Login(ctx context.Context, req *payflow.LoginRequest) (*pa
 	if err := f.enter(ctx, "Login", ""); err != nil {
 		return nil, err
 	}
-	return &payflow.LoginResponse{Token: string(req.Proof), CardID: "8944100000000000009", DisplayName: "Ana", MerchantID: "m1", ExpiresAt: httpFakeTime}, nil
+	return &payflow.LoginResponse{Token: f.text(req.Proof), CardID: "8944100000000000009", DisplayName: "Ana", MerchantID: "m1", ExpiresAt: httpFakeTime}, nil
 }
 
 func (f *httpFakeAPI) Resolve(ctx context.Context, token string, req *payflow.ResolveRequest) (*payflow.ResolveResponse, error) {
 	if err := f.enter(ctx, "Resolve", token); err != nil {
 		return nil, err
 	}
-	return &payflow.ResolveResponse{DisplayName: string(req.EID), Role: 2, MerchantID: "m1"}, nil
+	return &payflow.ResolveResponse{DisplayName: f.text(req.EID), Role: 2, MerchantID: "m1"}, nil
 }
 
 func (f *httpFakeAPI) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
 	if err := f.enter(ctx, "Pair", ""); err != nil {
 		return nil, err
 	}
-	return &payflow.SessionView{State: payflow.SessionWaiting, PairingCode: string(req.Proof), ExpiresAt: httpFakeTime}, nil
+	return &payflow.SessionView{State: payflow.SessionWaiting, PairingCode: f.text(req.Proof), ExpiresAt: httpFakeTime}, nil
 }
 
 func (f *httpFakeAPI) Session(ctx context.Context, token string, id payflow.ID) (*payflow.SessionView, error) {
