@@ -895,8 +895,9 @@ func TestCloudURLLoopback(t *testing.T) {
 			require.Eventually(t, func() bool {
 				b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
 				written = string(b)
-				return err == nil
-			}, 90*time.Second, 20*time.Millisecond, "the cloud writes its URL: %s", out)
+				// The cloud writes the file, then says where it serves.
+				return err == nil && strings.Contains(out.String(), ", serving ")
+			}, 90*time.Second, 20*time.Millisecond, "the cloud writes its URL and says where it serves: %s", out)
 			assert.Regexp(t, `^http://`+regexp.QuoteMeta(tt.host)+`:[1-9][0-9]*\n$`, written)
 			assert.Contains(t, out.String(), ", serving "+strings.TrimSpace(written)+"\n")
 			conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSpace(written), "http://"))

@@ -80,7 +80,7 @@ func TestLoadgenAgainstCloud(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(dir, demo.URLFile))
 		url = bytes.TrimSpace(b)
 		return err == nil && len(url) > 0
-	}, 15*time.Second, 20*time.Millisecond)
+	}, 90*time.Second, 20*time.Millisecond, "the cloud writes its URL")
 
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-pairs", "2", "-duration", "1500ms", "-progress", "500ms", "-data", dir, "-url", string(url)}, &out)
