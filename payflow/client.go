@@ -49,7 +49,11 @@ type ClientOptions struct {
 	// DefaultAttemptTimeout); the context of the call bounds them all.
 	AttemptTimeout time.Duration
 	// MaxAttempts is how many times a call is sent at most (default
-	// DefaultMaxAttempts); 1 never retries.
+	// DefaultMaxAttempts); 1 never retries. Only a call that got no
+	// verdict is sent again: after a network error, an error body of
+	// code internal, unavailable or idempotency_in_flight whatever its
+	// status, or, without an error body of a known code, a 5xx or 408
+	// status (see Client).
 	MaxAttempts int
 	// MinBackoff and MaxBackoff bound the pause before a retry, which
 	// doubles from MinBackoff with jitter (defaults DefaultMinBackoff,
@@ -72,15 +76,22 @@ type ClientOptions struct {
 // request's ID on) when it has a well-formed one, else one chosen for the
 // call; *Error.RequestID reports it. A call is retried, with backoff and at
 // most MaxAttempts times, after a network error (a connection refused,
-// reset or dropped without a reply, a timeout), a 5xx reply (the
-// platform's 500 internal and 503 unavailable, a gateway's 502 or 504, and
-// any other but 501, 505, 506, 508, 510 and 511, by which the server or a
-// proxy on the way says that it does not serve such a request at all: those
-// are sent once and, without an error body of the platform, match
-// ErrInternal), a 408 (a proxy's timeout, which ErrUnavailable matches) or
-// a 409 idempotency_in_flight. An exchange that would fail every attempt
-// alike is sent once and fails with an error matching ErrInternal that
-// wraps its cause, which errors.As finds: a server certificate that does not verify
+// reset or dropped without a reply, a timeout) and after an error reply
+// that gives no verdict on the call. The code of an error body of a known
+// code (PROTOCOL.md §5.4) decides, whatever the status, which a gateway or
+// a middleware on the way may have rewritten: internal, unavailable and
+// idempotency_in_flight (which the platform answers 500, 503 and 409) are
+// retried; any other code fails the call at once, a verdict of the
+// platform (a 500 whose body says conflict matches ErrConflict after one
+// attempt) or rate_limited, whose retry time is left to the caller. A
+// reply without an error body of a known code is retried by its status: a
+// 5xx (a gateway's 502 or 504, and any other but 501, 505, 506, 508, 510
+// and 511, by which the server or a proxy on the way says that it does
+// not serve such a request at all: those are sent once and match
+// ErrInternal) or a 408 (a proxy's timeout, which ErrUnavailable
+// matches). An exchange that would fail every attempt alike is sent once
+// and fails with an error matching ErrInternal that wraps its cause, which
+// errors.As finds: a server certificate that does not verify
 // (*tls.CertificateVerificationError, or a verdict of crypto/x509 that a
 // VerifyConnection or VerifyPeerCertificate of the HTTPClient returns bare:
 // x509.UnknownAuthorityError, x509.HostnameError,
@@ -436,14 +447,23 @@ func clientCall[Out any](ctx context.Context, c *Client, method, path, token str
 }
 
 // clientRetryable reports whether an attempt that failed with err may be
-// sent again with the same idempotency key.
+// sent again with the same idempotency key. An error body of a known code
+// is the platform's word, which decides whatever the status (a gateway or
+// a middleware on the way may have rewritten it): internal, unavailable
+// and idempotency_in_flight say that the call got no verdict and are
+// retried (unanswered); any other code is not: a verdict on the call, or
+// rate_limited, whose wait is left to the caller (RateLimitedError). A
+// reply without such a body (statusOnlyError) is retried by its status:
+// a 5xx that may change (not statusNeverChanges) or a 408.
 func clientRetryable(err error) bool {
 	e, ok := errors.AsType[*Error](err)
 	if !ok {
 		return errors.Is(err, ErrUnavailable) // network errors
 	}
-	return e.Status >= 500 && !statusNeverChanges(e.Status) || e.Status == http.StatusRequestTimeout ||
-		e.Code == "idempotency_in_flight"
+	if !holdsError[*statusOnlyError](err) {
+		return unanswered(e)
+	}
+	return e.Status >= 500 && !statusNeverChanges(e.Status) || e.Status == http.StatusRequestTimeout
 }
 
 // statusNeverChanges reports whether a 5xx status says that the server or

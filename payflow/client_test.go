@@ -1006,10 +1006,14 @@ func TestClientRefusesWhatCannotBeSent(t *testing.T) {
 // RequestID is the one sent; a *RateLimitedError is rate_limited and
 // waits more than nothing and at most an hour. A 200 reply that is no
 // Info, or whose Content-Type is not application/cbor, fails as internal.
+// The call is sent again (MaxAttempts 2) only after an error of code
+// internal, unavailable or idempotency_in_flight.
 func FuzzClientError(f *testing.F) {
 	f.Fuzz(func(t *testing.T, status uint16, contentType, retryAfter string, body []byte) {
 		var sentID string
+		sent := 0
 		hc := &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+			sent++
 			sentID = r.Header.Get(payflow.RequestIDHeader)
 			h := http.Header{}
 			if contentType != "" {
@@ -1020,7 +1024,7 @@ func FuzzClientError(f *testing.F) {
 			}
 			return &http.Response{StatusCode: int(status), Header: h, Body: io.NopCloser(strings.NewReader(string(body))), Request: r}, nil
 		})}
-		c, err := payflow.NewClient("http://platform.invalid", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 1})
+		c, err := payflow.NewClient("http://platform.invalid", payflow.ClientOptions{HTTPClient: hc, MaxAttempts: 2, MinBackoff: 1, MaxBackoff: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1049,6 +1053,9 @@ func FuzzClientError(f *testing.F) {
 		}
 		if rl, ok := errors.AsType[*payflow.RateLimitedError](err); ok && (e.Code != "rate_limited" || rl.RetryAfter <= 0 || rl.RetryAfter > time.Hour) {
 			t.Fatalf("status %d: code %q waits %v", status, e.Code, rl.RetryAfter)
+		}
+		if unanswered := e.Code == "internal" || e.Code == "unavailable" || e.Code == "idempotency_in_flight"; sent > 1 && !unanswered {
+			t.Fatalf("status %d: code %q sent %d times", status, e.Code, sent)
 		}
 	})
 }
@@ -1173,6 +1180,64 @@ func TestClientRetriesOnlyStatusesThatMayChange(t *testing.T) {
 			assert.Equal(t, tc.code, e.Code)
 			assert.Equal(t, status, e.Status)
 			assert.Equal(t, int32(tc.sent), sent.Load())
+		})
+	}
+}
+
+// TestClientRetriesByTheCodeOfAnErrorBody: a reply with an error body of a
+// known code is retried by its code, whatever its status (which a gateway
+// or middleware on the way may have rewritten): sent again, with the same
+// Idempotency-Key, up to MaxAttempts, for internal, unavailable and
+// idempotency_in_flight, and sent once for any other code, a verdict of
+// the platform (rate_limited too, as a 429 is). The error keeps the code
+// and the status received and matches the code's sentinel alone.
+func TestClientRetriesByTheCodeOfAnErrorBody(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		code   string
+		want   error
+		sent   int
+	}{
+		{http.StatusInternalServerError, "conflict", payflow.ErrConflict, 1},
+		{http.StatusInternalServerError, "insufficient_funds", payflow.ErrFunds, 1},
+		{http.StatusInternalServerError, "nonce_replayed", payflow.ErrReplay, 1},
+		{http.StatusInternalServerError, "invalid", payflow.ErrInvalid, 1},
+		{http.StatusBadGateway, "final_state", payflow.ErrFinal, 1},
+		{http.StatusServiceUnavailable, "rate_limited", payflow.ErrRateLimited, 1},
+		{http.StatusGatewayTimeout, "card_counter_regression", payflow.ErrClone, 1},
+		{http.StatusRequestTimeout, "expired", payflow.ErrExpired, 1},
+		{http.StatusConflict, "unavailable", payflow.ErrUnavailable, 3},
+		{http.StatusBadRequest, "unavailable", payflow.ErrUnavailable, 3},
+		{http.StatusBadRequest, "internal", payflow.ErrInternal, 3},
+		{http.StatusNotImplemented, "internal", payflow.ErrInternal, 3},
+		{http.StatusUnprocessableEntity, "idempotency_in_flight", payflow.ErrInFlight, 3},
+		{http.StatusServiceUnavailable, "unavailable", payflow.ErrUnavailable, 3},
+		{http.StatusConflict, "conflict", payflow.ErrConflict, 1},
+	} {
+		t.Run(strconv.Itoa(tc.status)+" "+tc.code, func(t *testing.T) {
+			var mu sync.Mutex
+			var keys []string
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				mu.Lock()
+				keys = append(keys, r.Header.Get(payflow.IdempotencyKeyHeader))
+				mu.Unlock()
+				w.Header().Set("Content-Type", payflow.ContentType)
+				w.WriteHeader(tc.status)
+				w.Write(mustCBOR(t, &payflow.Error{Code: tc.code, Message: "rewritten"}))
+			}))
+			defer srv.Close()
+			_, err := fastClient(t, srv.URL, 3).CreateRequest(context.Background(), &payflow.CreateRequest{Request: []byte("r")})
+			requireOnlySentinel(t, err, tc.want)
+			e, ok := errors.AsType[*payflow.Error](err)
+			require.True(t, ok, "%v", err)
+			assert.Equal(t, payflow.Error{Code: tc.code, Message: "rewritten", Status: tc.status, RequestID: e.RequestID}, *e)
+			mu.Lock()
+			defer mu.Unlock()
+			require.Len(t, keys, tc.sent)
+			for _, k := range keys {
+				assert.Len(t, k, 32)
+				assert.Equal(t, keys[0], k, "every attempt carries the same key")
+			}
 		})
 	}
 }
