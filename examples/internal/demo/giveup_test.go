@@ -16,17 +16,22 @@ import (
 
 // TestGiveUpOnExpiredRequest: a till that gives up on a request that
 // expired meanwhile (an outage outlasting its lifetime and -wait) says it
-// expired, which no one can pay, not that Alice may still pay it.
+// expired, which no one can pay, not that Alice may still pay it. The
+// cloud's clock stands still but for the step that expires the request,
+// so that the request is payable for as long as Ask takes.
 func TestGiveUpOnExpiredRequest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	w := newPairedPhones(ctx, t, nil, nil)
+	var at atomic.Int64
+	at.Store(time.Now().UnixNano())
+	w := newPairedPhonesAt(ctx, t, func() time.Time { return time.Unix(0, at.Load()) }, nil, nil)
 	sale, err := w.till.Price(ctx, "Alice", GroceryBasket, nil)
 	require.NoError(t, err)
 	sale.Charge.TTL = 1 // seconds
 	asked, err := w.till.Ask(ctx, sale)
 	require.NoError(t, err)
-	time.Sleep(1500 * time.Millisecond) // the request expires on the cloud
+	require.Equal(t, payflow.StatePending, asked.State)
+	at.Add(int64(1500 * time.Millisecond)) // the request expires on the cloud
 	wctx, wcancel := context.WithCancel(ctx)
 	wcancel() // -wait ended
 	w.out.Reset()

@@ -159,7 +159,14 @@ type pairedPhones struct {
 // it; the cloud closes when the test ends.
 func newPairedPhones(ctx context.Context, t *testing.T, aliceAPI, tillAPI func(payflow.API) payflow.API) *pairedPhones {
 	t.Helper()
-	w := newPhones(ctx, t, aliceAPI, tillAPI)
+	return newPairedPhonesAt(ctx, t, nil, aliceAPI, tillAPI)
+}
+
+// newPairedPhonesAt is newPairedPhones on a cloud whose clock is now
+// (nil: time.Now).
+func newPairedPhonesAt(ctx context.Context, t *testing.T, now func() time.Time, aliceAPI, tillAPI func(payflow.API) payflow.API) *pairedPhones {
+	t.Helper()
+	w := newPhonesAt(ctx, t, now, aliceAPI, tillAPI)
 	alice, till := w.alice, w.till
 	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, time.Now()))
 	sellers, err := alice.ServiceQueue(ctx)
@@ -183,7 +190,13 @@ func newPairedPhones(ctx context.Context, t *testing.T, aliceAPI, tillAPI func(p
 // as newPairedPhones does.
 func newPhones(ctx context.Context, t *testing.T, aliceAPI, tillAPI func(payflow.API) payflow.API) *pairedPhones {
 	t.Helper()
-	c, err := OpenCloud(ctx, CloudOptions{Dir: t.TempDir()})
+	return newPhonesAt(ctx, t, nil, aliceAPI, tillAPI)
+}
+
+// newPhonesAt is newPhones on a cloud whose clock is now (nil: time.Now).
+func newPhonesAt(ctx context.Context, t *testing.T, now func() time.Time, aliceAPI, tillAPI func(payflow.API) payflow.API) *pairedPhones {
+	t.Helper()
+	c, err := OpenCloud(ctx, CloudOptions{Dir: t.TempDir(), Platform: payflow.PlatformOptions{Now: now}})
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	m := Grocery
