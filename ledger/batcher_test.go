@@ -164,7 +164,9 @@ func TestBatcherDoesNotExceedMaxBatch(t *testing.T) {
 			assert.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated, ledger.TransferCreated}, res)
 		}()
 	}
-	time.Sleep(50 * time.Millisecond) // let the four requests queue up
+	for ledger.Queued(l) != 4 { // the four requests queue up behind the held batch
+		runtime.Gosched()
+	}
 	close(s.hold)
 	wg.Wait()
 	require.NoError(t, <-first)
