@@ -6,6 +6,7 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,6 +276,37 @@ func TestReadStmtsBound(t *testing.T) {
 	assert.LessOrEqual(t, len(texts), maxReadStmts)
 }
 
+// waitingCtx is a context that a test ends (end), whose Err is then
+// context.DeadlineExceeded, as if its deadline passed, and that closes
+// asked once its Done is first called: View calls it only once it waits
+// for a read connection (readPool.get).
+type waitingCtx struct {
+	context.Context // context.Background: no deadline, no values
+	asked, done     chan struct{}
+	once            sync.Once
+}
+
+func newWaitingCtx() *waitingCtx {
+	return &waitingCtx{Context: context.Background(), asked: make(chan struct{}), done: make(chan struct{})}
+}
+
+func (c *waitingCtx) Done() <-chan struct{} {
+	c.once.Do(func() { close(c.asked) })
+	return c.done
+}
+
+func (c *waitingCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// end ends c: its deadline has passed.
+func (c *waitingCtx) end() { close(c.done) }
+
 // TestViewWaitsForConn: while its one read connection is in use, a View
 // waits for it no longer than its context, and fails with ledger.ErrClosed
 // when the Store is closed meanwhile.
@@ -286,16 +318,19 @@ func TestViewWaitsForConn(t *testing.T) {
 		done <- s.View(context.Background(), func(ledger.ReadTx) error { close(held); <-release; return nil })
 	}()
 	<-held
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
 	ran := false
-	err := s.View(ctx, func(ledger.ReadTx) error { ran = true; return nil })
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	ctx := newWaitingCtx()
+	timedOut := make(chan error, 1)
+	go func() { timedOut <- s.View(ctx, func(ledger.ReadTx) error { ran = true; return nil }) }()
+	<-ctx.asked // waiting for the connection
+	ctx.end()
+	require.ErrorIs(t, <-timedOut, context.DeadlineExceeded)
 	assert.False(t, ran)
 
+	ctx = newWaitingCtx() // never ends
 	waiting := make(chan error, 1)
-	go func() { waiting <- s.View(context.Background(), func(ledger.ReadTx) error { ran = true; return nil }) }()
-	time.Sleep(20 * time.Millisecond) // mostly waiting by now; if not, it starts after Close
+	go func() { waiting <- s.View(ctx, func(ledger.ReadTx) error { ran = true; return nil }) }()
+	<-ctx.asked // waiting for the connection
 	require.NoError(t, s.Close())
 	require.ErrorIs(t, <-waiting, ledger.ErrClosed)
 	assert.False(t, ran)
