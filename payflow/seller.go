@@ -1993,8 +1993,14 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 // request on screen (Status), under a new refund ID, and returns the
 // verified refund receipt. An amount of zero, or more than
 // record.MaxAmount, is ErrInvalid, before the phone calls the platform (a
-// kept refund, below, is not sent) or the card signs anything. The platform refuses refunds
-// beyond what was captured
+// kept refund, below, is not sent) or the card signs anything. The card
+// signs a refund of a captured request only: when the request on screen
+// is not captured, the phone reads it again, and one that is still not
+// captured is refused as the platform would refuse its refund, with no
+// refund signed or sent: ErrConflict (pending or held: a refund that the
+// platform refused so would spend no counter and stay valid, to be taken
+// once the request is captured), ErrFinal (declined or cancelled) or
+// ErrExpired. The platform refuses refunds beyond what was captured
 // (ErrLimit). Before a refund is sent, a kept one (below) or a new one,
 // the phone checks that it still trusts the platform's certificate that
 // the receipt will be verified with (ErrCard when that expired or was
@@ -2136,6 +2142,22 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 			s.unconfirmed = nil
 			return rc, nil
 		}
+	}
+	// The card signs a refund of a request captured only: the platform
+	// refuses one of a request not captured yet with ErrConflict, which
+	// spends no counter and leaves that refund valid, to be taken once the
+	// request is captured, also as a copy that another sends, while the
+	// phone would have gone on to sign another. Captured is final, so a
+	// view of it needs no second look.
+	if cur.State != StateCaptured {
+		v, err := s.merchantPayment(ctx, cur.ID, cur.MerchantID)
+		if err != nil {
+			return nil, err
+		}
+		if v.State != StateCaptured {
+			return nil, fmt.Errorf("%w; no refund signed", stateError(v.State))
+		}
+		cur = v
 	}
 	u := &sentRefund{payment: cur, amount: amount}
 	if _, err := io.ReadFull(s.rand, u.id[:]); err != nil {

@@ -12,15 +12,18 @@ import (
 )
 
 // scriptedRefundAPI answers each refund with the next of answers while
-// any is left (not sent to the platform), and sends the others.
+// any is left (not sent to the platform), and sends the others; it counts
+// the refunds it is given.
 type scriptedRefundAPI struct {
 	payflow.API
 	mu      sync.Mutex
 	answers []func() error
+	given   int
 }
 
 func (a *scriptedRefundAPI) Refund(ctx context.Context, req *payflow.RefundRequest) (*payflow.RefundView, error) {
 	a.mu.Lock()
+	a.given++
 	var answer func() error
 	if len(a.answers) > 0 {
 		answer, a.answers = a.answers[0], a.answers[1:]
@@ -68,4 +71,11 @@ func TestSellerRefundWhoseContextEndsSignsNothing(t *testing.T) {
 	rc, err = w.seller.Refund(ctx, 200)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(200), rc.Amount)
+}
+
+// refunds returns how many refunds a was given.
+func (a *scriptedRefundAPI) refunds() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.given
 }

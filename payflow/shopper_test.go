@@ -1395,7 +1395,13 @@ func (a *restatedAPI) Payment(ctx context.Context, token string, id payflow.ID) 
 // counter returns the shopper card's signature counter.
 func (w *phoneWorld) counter(tb testing.TB) uint64 {
 	tb.Helper()
-	n, err := w.shopperCard.Card.Counter()
+	return cardCounter(tb, w.shopperCard)
+}
+
+// cardCounter returns c's signature counter.
+func cardCounter(tb testing.TB, c *simcardtest.Virtual) uint64 {
+	tb.Helper()
+	n, err := c.Card.Counter()
 	require.NoError(tb, err)
 	return n
 }
