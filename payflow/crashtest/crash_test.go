@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -51,6 +52,21 @@ const envAhead = "CASIMPAY_CRASHTEST_AHEAD"
 // are stamped by that clock.
 const ahead = 29 * time.Second
 
+// envExpiry makes the platform process's clock run, ExpireDue expiring
+// its requests and holds meanwhile (see TestCrashChild).
+const envExpiry = "CASIMPAY_CRASHTEST_EXPIRY"
+
+// The lifetimes of the requests and holds of a platform process with
+// CASIMPAY_CRASHTEST_EXPIRY set, the step by which its clock moves before
+// each ExpireDue, and how far in all it moves: half the session's
+// lifetime, within which the phones' sessions and tokens stay valid.
+const (
+	expiryRequestTTL = 10 * time.Second
+	expiryHoldTTL    = 2 * time.Second
+	expiryStep       = 200 * time.Millisecond
+	expiryRun        = payflow.DefaultSessionTTL / 2
+)
+
 const (
 	merchantID = "crash-shop"
 	workers    = 4
@@ -65,6 +81,17 @@ const (
 // prints "clock <Unix nanoseconds>" with its clock first, then
 // "ok <request ID> <amount>" once the till has the reply of a captured
 // purchase, and never returns.
+//
+// With CASIMPAY_CRASHTEST_EXPIRY set (and captures by hand), its requests
+// and holds live expiryRequestTTL and expiryHoldTTL, and its clock runs:
+// one goroutine moves it by expiryStep, up to expiryRun in all, and runs
+// ExpireDue after each step, printing "clock <Unix nanoseconds>" with
+// each new time before the clock reaches it. The phones then leave some
+// requests pending and some payments held, for them to expire, and
+// capture others as their hold's expiry comes, racing ExpireDue: a
+// capture refused with ErrExpired prints "expired <request ID>", and a
+// request or hold that expired before the phone's approval, cancellation
+// or capture is no failure.
 func TestCrashChild(t *testing.T) {
 	path := os.Getenv(envDB)
 	if path == "" {
@@ -79,7 +106,12 @@ func TestCrashChild(t *testing.T) {
 	if err != nil {
 		die("open state: %v", err)
 	}
-	f := paytest.NewFixture(t, ps, ls, paytest.Options{})
+	expiry := os.Getenv(envExpiry) != ""
+	var opts paytest.Options
+	if expiry {
+		opts.Platform = payflow.PlatformOptions{RequestTTL: expiryRequestTTL, HoldTTL: expiryHoldTTL}
+	}
+	f := paytest.NewFixture(t, ps, ls, opts)
 	if a := os.Getenv(envAhead); a != "" {
 		d, err := time.ParseDuration(a)
 		if err != nil {
@@ -118,13 +150,19 @@ func TestCrashChild(t *testing.T) {
 		phones[i].till.Login(record.RoleSeller)
 		phones[i].sess = f.Pair(c, phones[i].till)
 	}
+	if expiry {
+		go runClock(f)
+	}
+	// expired reports, with the clock running, whether err is the refusal
+	// of a request or hold that expired first.
+	expired := func(err error) bool { return expiry && errors.Is(err, payflow.ErrExpired) }
 	var wg sync.WaitGroup
 	for _, ph := range phones {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for {
-				var b [2]byte
+				var b [3]byte
 				rand.Read(b[:])
 				amount := 1 + uint64(binary.BigEndian.Uint16(b[:]))
 				r := paytest.Request(ph.sess, "EUR", amount)
@@ -137,6 +175,9 @@ func TestCrashChild(t *testing.T) {
 					die("create: %v", err)
 				}
 				pv, err := p.Payment(ctx, ph.card.Token, v.ID)
+				if expired(err) || expiry && b[2]&7 == 0 {
+					continue // one request in eight left pending, to expire
+				}
 				if err != nil {
 					die("payment: %v", err)
 				}
@@ -145,15 +186,30 @@ func TestCrashChild(t *testing.T) {
 					die("consent: %v", err)
 				}
 				done, err := p.Approve(ctx, &payflow.ApproveRequest{Consent: consent})
+				if expired(err) || err == nil && done.State == payflow.StateHeld && expiry && b[2]&7 <= 2 {
+					continue // one payment in four left held, to expire
+				}
 				if err == nil && done.State == payflow.StateHeld && b[0]&3 == 0 {
 					// One held payment in four is cancelled, its hold voided.
-					if done, err = p.Cancel(ctx, ph.till.Token, v.ID); err != nil || done.State != payflow.StateCancelled {
+					if done, err = p.Cancel(ctx, ph.till.Token, v.ID); expired(err) {
+						continue
+					} else if err != nil || done.State != payflow.StateCancelled {
 						die("cancel: %v", err)
 					}
 					continue
 				}
 				if err == nil && done.State == payflow.StateHeld {
+					if expiry && b[2]&7 <= 4 {
+						// One payment in four is captured as its hold
+						// expires: up to two steps of the clock before
+						// its expiry, or at it.
+						untilClock(f.Clock, done.HoldExpiresAt.Add(-time.Duration((b[2]>>3)%3)*expiryStep))
+					}
 					done, err = p.Capture(ctx, ph.till.Token, &payflow.CaptureRequest{RequestID: v.ID})
+					if expired(err) {
+						fmt.Printf("expired %s\n", v.ID)
+						continue
+					}
 				}
 				if err != nil || done.State != payflow.StateCaptured {
 					die("approve and capture: %v", err)
@@ -177,6 +233,32 @@ func TestCrashChild(t *testing.T) {
 	wg.Wait()
 }
 
+// runClock moves the clock of f by expiryStep, up to expiryRun in all,
+// and has its platform expire what is due after each step, forever. It
+// prints each new time before the clock reaches it, so that the parent
+// knows a time no earlier than any that the process stamped.
+func runClock(f *paytest.Fixture) {
+	ctx := context.Background()
+	for ran := time.Duration(0); ; ran += expiryStep {
+		if ran < expiryRun {
+			fmt.Printf("clock %d\n", f.Clock.Now().Add(expiryStep).UnixNano())
+			f.Clock.Advance(expiryStep)
+		}
+		if _, err := f.Platform.ExpireDue(ctx, 0); err != nil {
+			die("expire: %v", err)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// untilClock waits until c reaches t, for a second of the wall clock at
+// most (the clock stops once it ran expiryRun).
+func untilClock(c *paytest.Clock, t time.Time) {
+	for end := time.Now().Add(time.Second); c.Now().Before(t) && time.Now().Before(end); {
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // die ends a platform process (TestCrashChild, TestPlatformProcess) with
 // a "fail" line, which the parent test reports.
 func die(format string, args ...any) {
@@ -190,16 +272,28 @@ type acked struct {
 	amount uint64
 }
 
+// child is what a platform process told before TestCrashRecovery killed
+// it: the purchases it acknowledged, the requests whose capture it saw
+// refused for their expiry, and the latest time of its clock.
+type child struct {
+	acked   []acked
+	expired []payflow.ID
+	clock   time.Time
+}
+
 // runChild starts the platform process (capturing at approval if auto,
-// its clock ahead by skew), kills it with SIGKILL after it acknowledged at
-// least one purchase and a random while more, and returns the purchases it
-// acknowledged and its clock.
-func runChild(t *testing.T, path string, wait time.Duration, auto bool, skew time.Duration) ([]acked, time.Time) {
+// its clock ahead by skew, running with expiry set), kills it with
+// SIGKILL after it acknowledged at least one purchase or expiry and a
+// random while more, and returns what it told.
+func runChild(t *testing.T, path string, wait time.Duration, auto bool, skew time.Duration, expiry bool) child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1", "-test.timeout=10m")
 	cmd.Env = append(os.Environ(), envDB+"="+path, envAhead+"="+skew.String())
 	if auto {
 		cmd.Env = append(cmd.Env, envAuto+"=1")
+	}
+	if expiry {
+		cmd.Env = append(cmd.Env, envExpiry+"=1")
 	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
@@ -217,8 +311,7 @@ func runChild(t *testing.T, path string, wait time.Duration, auto bool, skew tim
 			lines <- strings.TrimSuffix(line, "\n")
 		}
 	}()
-	var got []acked
-	var clock time.Time
+	var got child
 	var timer <-chan time.Time
 	deadline := time.After(2 * time.Minute)
 	killed := false
@@ -228,21 +321,30 @@ func runChild(t *testing.T, path string, wait time.Duration, auto bool, skew tim
 			if !ok {
 				err := cmd.Wait()
 				require.True(t, killed, "the platform process ended by itself: %v", err)
-				require.False(t, clock.IsZero(), "the platform process told no clock")
-				return got, clock
+				require.False(t, got.clock.IsZero(), "the platform process told no clock")
+				return got
 			}
 			fields := strings.Fields(line)
 			switch {
 			case len(fields) == 2 && fields[0] == "clock":
 				ns, err := strconv.ParseInt(fields[1], 10, 64)
 				require.NoError(t, err)
-				clock = time.Unix(0, ns)
+				if c := time.Unix(0, ns); c.After(got.clock) {
+					got.clock = c
+				}
 			case len(fields) == 3 && fields[0] == "ok":
 				id, err := payflow.ParseID(fields[1])
 				require.NoError(t, err)
 				amount, err := strconv.ParseUint(fields[2], 10, 64)
 				require.NoError(t, err)
-				got = append(got, acked{id, amount})
+				got.acked = append(got.acked, acked{id, amount})
+				if timer == nil {
+					timer = time.After(wait)
+				}
+			case len(fields) == 2 && fields[0] == "expired":
+				id, err := payflow.ParseID(fields[1])
+				require.NoError(t, err)
+				got.expired = append(got.expired, id)
 				if timer == nil {
 					timer = time.After(wait)
 				}
@@ -263,15 +365,26 @@ func runChild(t *testing.T, path string, wait time.Duration, auto bool, skew tim
 // TestCrashRecovery kills a platform process on SQLite with SIGKILL at
 // random points under load, many times. After each kill it restarts the
 // platform on the same database, its clock at least a second past the
-// killed process's, and runs the recovery sweep, then checks that every
-// purchase a phone saw succeed is captured with its receipt, that no
-// settlement is left half done, that the ledger verifies, that the
-// merchant holds exactly what the captured payments moved, and that every
-// unit of money paid in is in a wallet or with the merchant.
+// killed process's, and runs the recovery sweep and then ExpireDue, then
+// checks that every purchase a phone saw succeed is captured with its
+// receipt, that every capture a phone saw refused for the hold's expiry
+// is expired, that no settlement is left half done and no expiry due
+// left unsettled, that the ledger verifies, that every request's hold is
+// pending while it is held, posted by the capture's post for the amount
+// captured once it is captured, released (voided, or expired by the
+// ledger) and never posted once it is cancelled or expired, and absent
+// when it was never approved, that the merchant holds exactly what the
+// captured payments moved, that every wallet holds exactly its funding
+// less what its captured payments moved and its refunds returned, with
+// exactly its held payments on hold, and that every unit of money paid
+// in is in a wallet or with the merchant. Every fourth process runs its
+// clock (CASIMPAY_CRASHTEST_EXPIRY), so that kills land in the expiry of
+// requests and holds, and in captures that race it.
 func TestCrashRecovery(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "casimpay.db")
 	ctx := context.Background()
 	var all []acked
+	var expired []payflow.ID
 	for kill := range *kills {
 		n, err := rand.Int(rand.Reader, big.NewInt(400))
 		require.NoError(t, err)
@@ -283,9 +396,11 @@ func TestCrashRecovery(t *testing.T) {
 		}
 		// Every other process captures at approval: one linked ledger
 		// chain holds and posts, and a kill may land between its commit
-		// and the state update.
-		got, childClock := runChild(t, path, time.Duration(20+n.Int64())*time.Millisecond, kill%2 == 1, skew)
-		all = append(all, got...)
+		// and the state update. Half the others run their clock, their
+		// requests and holds expiring.
+		got := runChild(t, path, time.Duration(20+n.Int64())*time.Millisecond, kill%2 == 1, skew, kill%4 == 2)
+		all = append(all, got.acked...)
+		expired = append(expired, got.expired...)
 
 		ls, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
 		require.NoError(t, err)
@@ -296,16 +411,139 @@ func TestCrashRecovery(t *testing.T) {
 		// process's, which stamped what it left half done: the sweep
 		// takes only what has waited RecoverAfter by its own clock, and a
 		// settlement stamped later is under way for all it knows.
-		f.Clock.Advance(time.Second + max(0, childClock.Sub(f.Clock.Now())))
+		f.Clock.Advance(time.Second + max(0, got.clock.Sub(f.Clock.Now())))
+		// The expiries whose void the kill cut short.
+		voiding, err := ps.DuePayments(ctx, "voiding", far, 1<<30)
+		require.NoError(t, err)
+		cut := 0
+		for _, r := range voiding {
+			if r.VoidTo == payflow.StateExpired {
+				cut++
+			}
+		}
 		recovered, err := f.Platform.RecoverSweep(ctx, 0)
 		require.NoError(t, err, "recovery sweep after kill %d", kill)
+		_, err = f.Platform.ExpireDue(ctx, 1<<30)
+		require.NoError(t, err, "expiry after kill %d", kill)
 		checkDatabase(t, f, all)
-		t.Logf("kill %d: %d purchases acknowledged (%d in all), %d settlements recovered", kill+1, len(got), len(all), recovered)
+		checkPayments(t, f, ls, expired)
+		t.Logf("kill %d: %d purchases acknowledged (%d in all), %d captures refused expired (%d in all), %d settlements recovered (%d expiries)",
+			kill+1, len(got.acked), len(all), len(got.expired), len(expired), recovered, cut)
 		require.NoError(t, f.Ledger.Close())
 		require.NoError(t, ps.Close())
 		require.NoError(t, ls.Close())
 	}
 	t.Logf("survived %d kills with %d acknowledged purchases", *kills, len(all))
+}
+
+// Kinds of the ledger transfers of a payment's leg (see payflow.TransferID).
+const (
+	kindHold = 1
+	kindPost = 2
+	kindVoid = 3
+)
+
+// checkPayments checks every payment request of the recovered database,
+// and its money leg's transfers in the ledger (ls), at the recovery's
+// clock, after RecoverSweep and ExpireDue: see TestCrashRecovery. expired
+// are the requests whose capture a phone saw refused for the hold's
+// expiry.
+func checkPayments(t *testing.T, f *paytest.Fixture, ls ledger.Store, expired []payflow.ID) {
+	t.Helper()
+	ctx := context.Background()
+	now := f.Clock.Now()
+	var all []*payflow.PaymentRecord
+	byID := make(map[payflow.ID]*payflow.PaymentRecord)
+	for _, state := range []string{payflow.StatePending, payflow.StateHeld, payflow.StateCaptured, payflow.StateDeclined, payflow.StateCancelled, payflow.StateExpired} {
+		rs, err := f.Store.DuePayments(ctx, state, far, 1<<30)
+		require.NoError(t, err)
+		for _, r := range rs {
+			all = append(all, r)
+			byID[r.ID] = r
+		}
+	}
+	for _, id := range expired {
+		if assert.Contains(t, byID, id, "capture refused expired") {
+			assert.Equal(t, payflow.StateExpired, byID[id].State, "capture of %v refused expired", id)
+		}
+	}
+	// The ledger's pending states of the holds, and the posts and voids.
+	holds := make(map[ledger.ID]ledger.PendingStatus)
+	made := make(map[ledger.ID]ledger.Transfer)
+	for chunk := range slices.Chunk(all, 1000) {
+		var hs, ids []ledger.ID
+		for _, r := range chunk {
+			hs = append(hs, payflow.TransferID(r.ID, r.Attempt, 0, kindHold))
+			ids = append(ids, payflow.TransferID(r.ID, r.Attempt, 0, kindPost), payflow.TransferID(r.ID, r.Attempt, 0, kindVoid))
+		}
+		require.NoError(t, ls.View(ctx, func(tx ledger.ReadTx) error {
+			ps, err := tx.Pending(hs)
+			for _, p := range ps {
+				holds[p.ID] = p.Status
+			}
+			return err
+		}))
+		ts, err := f.Ledger.LookupTransfers(ctx, ids)
+		require.NoError(t, err)
+		for _, tr := range ts {
+			made[tr.ID] = tr
+		}
+	}
+	spent := make(map[string]uint64) // by payer: captured less refunded
+	held := make(map[string]uint64)  // by payer
+	for _, r := range all {
+		hold, ok := holds[payflow.TransferID(r.ID, r.Attempt, 0, kindHold)]
+		if !ok {
+			hold = ledger.PendingNone
+		}
+		post, posted := made[payflow.TransferID(r.ID, r.Attempt, 0, kindPost)]
+		_, voided := made[payflow.TransferID(r.ID, r.Attempt, 0, kindVoid)]
+		switch r.State {
+		case payflow.StatePending:
+			assert.True(t, now.Before(r.ExpiresAt), "request %v pending past its expiry", r.ID)
+		case payflow.StateHeld:
+			assert.True(t, now.Before(r.HoldExpiresAt), "request %v held past its hold's expiry", r.ID)
+			held[r.PayerCardID] += r.Amount
+		case payflow.StateCaptured:
+			spent[r.PayerCardID] += r.Captured - r.Refunded
+		}
+		switch {
+		case r.State == payflow.StateCaptured:
+			assert.Equal(t, ledger.PendingPosted, hold, "hold of captured request %v", r.ID)
+			if assert.True(t, posted, "captured request %v has no post", r.ID) {
+				assert.Equal(t, r.Captured, post.Amount, "post of captured request %v", r.ID)
+			}
+			assert.False(t, voided, "captured request %v voided", r.ID)
+		case r.Consent == nil:
+			// Never approved (pending, declined, or cancelled or expired
+			// while pending): no hold.
+			assert.Equal(t, ledger.PendingNone, hold, "hold of %s request %v never approved", r.State, r.ID)
+			assert.False(t, posted || voided, "%s request %v never approved has a post or void", r.State, r.ID)
+		case r.State == payflow.StateHeld:
+			assert.Equal(t, ledger.PendingActive, hold, "hold of held request %v", r.ID)
+			assert.False(t, posted || voided, "held request %v has a post or void", r.ID)
+		default: // cancelled or expired once held: released, once
+			assert.Contains(t, []string{payflow.StateCancelled, payflow.StateExpired}, r.State, "request %v", r.ID)
+			assert.False(t, posted, "%s request %v posted", r.State, r.ID)
+			if voided {
+				assert.Equal(t, ledger.PendingVoided, hold, "hold of %s request %v, voided", r.State, r.ID)
+			} else {
+				assert.Equal(t, ledger.PendingExpired, hold, "hold of %s request %v, not voided", r.State, r.ID)
+			}
+		}
+	}
+	require.NoError(t, f.Store.Cards(ctx, func(c *payflow.CardRecord) error {
+		b, err := f.Platform.Balance(ctx, c.ID, "EUR")
+		if errors.Is(err, payflow.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		assert.Equal(t, funds-spent[c.ID], b.Posted, "wallet of %s: its funding less its captures and refunds", c.ID)
+		assert.Equal(t, held[c.ID], b.Held, "wallet of %s: its held payments on hold", c.ID)
+		return nil
+	}))
 }
 
 // far is a time after every due time of the test.
