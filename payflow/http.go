@@ -648,8 +648,8 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 	// lasts (finishLater), so that a database back within it has the
 	// retries replay the reply, also after the lease.
 	// A panic of the release while the call panics or ends by
-	// runtime.Goexit is kept for the request's record (cleanupPanicKey), so
-	// that the call's own goes on to the handler's recovery.
+	// runtime.Goexit is kept for the request's record (statusWriter's
+	// cleanup), so that the call's own goes on to the handler's recovery.
 	release, called := true, false
 	defer func() {
 		switch {
@@ -658,8 +658,8 @@ func (h *Handler) idempotent(ctx context.Context, w http.ResponseWriter, r *http
 			h.abandon(ctx, r, key, lease)
 		default:
 			if p := catch(func() { h.abandon(ctx, r, key, lease) }); p != nil {
-				if c, ok := r.Context().Value(cleanupPanicKey{}).(*recovered); ok {
-					*c = *p
+				if sw, ok := w.(*statusWriter); ok { // ServeHTTP's, under the mux
+					sw.cleanup = *p
 				}
 			}
 		}
@@ -989,9 +989,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rand.Read(b[:])
 		id = hex.EncodeToString(b[:])
 	}
-	var cleanup recovered // a panic of the request's cleanup (idempotent)
-	ctx := context.WithValue(r.Context(), requestIDKey{}, id)
-	r = r.WithContext(context.WithValue(ctx, cleanupPanicKey{}, &cleanup))
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
 	if r.Body == nil { // a server never passes one; a direct caller may
 		r.Body = http.NoBody
 	}
@@ -1011,8 +1009,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// A panic of the cleanup goes into the record of how the call
 		// ended, which is the request's record for an abort.
 		var cleanupAttrs []slog.Attr
-		if cleanup.stack != nil {
-			cleanupAttrs = []slog.Attr{slog.String("cleanup_panic", fmt.Sprint(cleanup.value)), slog.String("cleanup_stack", string(cleanup.stack))}
+		if c := sw.cleanup; c.stack != nil {
+			cleanupAttrs = []slog.Attr{slog.String("cleanup_panic", fmt.Sprint(c.value)), slog.String("cleanup_stack", string(c.stack))}
 		}
 		switch {
 		case !ended:
@@ -1123,13 +1121,6 @@ func catch(f func()) (p *recovered) {
 	return nil
 }
 
-// cleanupPanicKey is the context key of the *recovered that ServeHTTP
-// logs as the panic of the request's cleanup: the release of its
-// idempotency key that panicked while the request's call panicked or
-// ended by runtime.Goexit (idempotent), recovered so that the call's own
-// panic goes on.
-type cleanupPanicKey struct{}
-
 // cleanPath reports whether p is an absolute path with no empty, "." or
 // ".." segment, but for a final slash: a path that http.ServeMux serves
 // as it is rather than redirecting.
@@ -1152,13 +1143,18 @@ func validRequestID(s string) bool {
 // statusWriter records the status and size of a reply as the writer it
 // wraps takes them, the first error of its Write, and whether a Write of
 // it is under way: once the handler has returned or panicked, one that
-// panicked, which leaves the reply broken.
+// panicked, which leaves the reply broken. It also carries, for ServeHTTP
+// to log, the panic of the request's cleanup: the release of its
+// idempotency key that panicked while the request's call panicked or
+// ended by runtime.Goexit (idempotent), recovered so that the call's own
+// panic goes on.
 type statusWriter struct {
 	http.ResponseWriter
 	status  int
 	bytes   int
 	err     error
 	writing bool
+	cleanup recovered
 }
 
 // WriteHeader records status once the writer it wraps has taken it: one
