@@ -28,7 +28,7 @@ type Corrupt func(t *testing.T, table, column string)
 // balance no engine stores.
 func OverLimit(t *testing.T, open func(t *testing.T) (ledger.Store, Corrupt)) {
 	ctx := context.Background()
-	columns := []struct{ table, column string }{
+	columns := []column{
 		{"accounts", "debits_pending"},
 		{"accounts", "debits_posted"},
 		{"accounts", "credits_pending"},
@@ -39,38 +39,50 @@ func OverLimit(t *testing.T, open func(t *testing.T) (ledger.Store, Corrupt)) {
 		{"account_balances", "credits_pending"},
 		{"account_balances", "credits_posted"},
 	}
+	eachCorrupt(t, open, columns, func(t *testing.T, l *ledger.Ledger, c column, _ *atomic.Int64) {
+		var err error
+		switch c.table {
+		case "accounts":
+			_, err = l.LookupAccounts(ctx, []ledger.ID{id(1), id(2)})
+			assert.ErrorIs(t, err, ledger.ErrCorrupt, "lookup")
+			_, err = l.CreateTransfers(ctx, []ledger.Transfer{
+				{ID: id(12), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1, Ledger: 1, Code: 1},
+			})
+			assert.ErrorIs(t, err, ledger.ErrCorrupt, "transfer")
+			_, err = l.LookupTransfers(ctx, []ledger.ID{id(12)})
+			assert.NoError(t, err, "the transfer left no row")
+		case "transfers":
+			_, err = l.LookupTransfers(ctx, []ledger.ID{id(10), id(11)})
+			assert.ErrorIs(t, err, ledger.ErrCorrupt, "lookup")
+			_, err = l.GetAccountTransfers(ctx, ledger.AccountFilter{AccountID: id(1), Flags: ledger.AccountFilterDebits,
+				TimestampMax: ledger.TimestampLimit, Limit: ledger.BatchMax})
+			assert.ErrorIs(t, err, ledger.ErrCorrupt, "account transfers")
+			_, err = l.CreateTransfers(ctx, []ledger.Transfer{
+				{ID: id(12), PendingID: id(11), Amount: ledger.AmountMax, Flags: ledger.TransferPostPendingTransfer},
+			})
+			assert.ErrorIs(t, err, ledger.ErrCorrupt, "post")
+		case "account_balances":
+			_, err = l.GetAccountBalances(ctx, ledger.AccountFilter{AccountID: id(2), Flags: ledger.AccountFilterCredits,
+				TimestampMax: ledger.TimestampLimit, Limit: ledger.BatchMax})
+			assert.ErrorIs(t, err, ledger.ErrCorrupt, "balances")
+		}
+	})
+}
+
+// column is a column of a table of the stores' schema.
+type column struct{ table, column string }
+
+// eachCorrupt runs check, in a subtest named after each of columns, on a
+// ledger from corruptible (with its clock) whose column is then corrupt,
+// and checks that Verify then fails with ledger.ErrCorrupt.
+func eachCorrupt(t *testing.T, open func(t *testing.T) (ledger.Store, Corrupt), columns []column,
+	check func(t *testing.T, l *ledger.Ledger, c column, now *atomic.Int64)) {
 	for _, c := range columns {
 		t.Run(c.table+"."+c.column, func(t *testing.T) {
-			l, corrupt, _ := corruptible(t, open)
-			var err error
+			l, corrupt, now := corruptible(t, open)
 			corrupt(t, c.table, c.column)
-
-			switch c.table {
-			case "accounts":
-				_, err = l.LookupAccounts(ctx, []ledger.ID{id(1), id(2)})
-				assert.ErrorIs(t, err, ledger.ErrCorrupt, "lookup")
-				_, err = l.CreateTransfers(ctx, []ledger.Transfer{
-					{ID: id(12), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1, Ledger: 1, Code: 1},
-				})
-				assert.ErrorIs(t, err, ledger.ErrCorrupt, "transfer")
-				_, err = l.LookupTransfers(ctx, []ledger.ID{id(12)})
-				assert.NoError(t, err, "the transfer left no row")
-			case "transfers":
-				_, err = l.LookupTransfers(ctx, []ledger.ID{id(10), id(11)})
-				assert.ErrorIs(t, err, ledger.ErrCorrupt, "lookup")
-				_, err = l.GetAccountTransfers(ctx, ledger.AccountFilter{AccountID: id(1), Flags: ledger.AccountFilterDebits,
-					TimestampMax: ledger.TimestampLimit, Limit: ledger.BatchMax})
-				assert.ErrorIs(t, err, ledger.ErrCorrupt, "account transfers")
-				_, err = l.CreateTransfers(ctx, []ledger.Transfer{
-					{ID: id(12), PendingID: id(11), Amount: ledger.AmountMax, Flags: ledger.TransferPostPendingTransfer},
-				})
-				assert.ErrorIs(t, err, ledger.ErrCorrupt, "post")
-			case "account_balances":
-				_, err = l.GetAccountBalances(ctx, ledger.AccountFilter{AccountID: id(2), Flags: ledger.AccountFilterCredits,
-					TimestampMax: ledger.TimestampLimit, Limit: ledger.BatchMax})
-				assert.ErrorIs(t, err, ledger.ErrCorrupt, "balances")
-			}
-			assert.ErrorIs(t, l.Verify(ctx), ledger.ErrCorrupt, "verify")
+			check(t, l, c, now)
+			assert.ErrorIs(t, l.Verify(context.Background()), ledger.ErrCorrupt, "verify")
 		})
 	}
 }
