@@ -110,7 +110,10 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // may be empty, and no money moves. When the platform refuses that
 // consent then, the card signs no other, and the approval fails as the
 // read of the request after the refusal shows it (as ApproveShown says):
-// pending with a consent nonce, with the platform's refusal; ended
+// pending with a consent nonce, with the platform's refusal (when that
+// refusal is ErrConflict, which spends neither the consent's nonce nor
+// the card's counter, the consent still kept and the view on screen, a
+// receipt to collect still); ended
 // without a capture, with ErrFinal naming that state; pending without a
 // consent nonce (a settlement under way), with ErrConflict, the consent
 // still kept and the view on screen, a receipt to collect still (so too
@@ -549,7 +552,16 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // made, is not kept, and the request goes off screen (Payment fails with
 // ErrNoPayment), as it does once an approval returns its receipt: paid,
 // it is no request to approve, and with no consent kept, no receipt to
-// collect; shown pending with a consent nonce, or ended without a
+// collect; shown pending with a consent nonce after a refusal with
+// ErrConflict, which, given before the platform accepts a consent
+// (another consent's settlement under way, an account of the legs
+// taken), spends neither its nonce nor the card's counter, the consent
+// may still be accepted, sent again or as a copy (an HTTP retry still on
+// its way), and ApproveShown fails with that refusal, the consent kept
+// as below (sent again after a conflict that followed its acceptance, a
+// hold chain refused, it is refused as spent, and so not made); shown
+// pending with a consent nonce after
+// another refusal, or ended without a
 // capture, the consent was not made, and ApproveShown fails with the
 // platform's refusal, nothing kept; shown pending without a consent
 // nonce it fails with ErrConflict, in a state that no request's view
@@ -572,6 +584,8 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // capture and return its receipt, one still being settled fails with
 // ErrConflict, one that the platform refused then, its request shown in a
 // state that no request's view has, fails with ErrInternal and stays kept,
+// one that the platform refused with ErrConflict then, its request shown
+// pending with a consent nonce, fails with that refusal and stays kept,
 // and one that the platform refused otherwise then was not made, and
 // the card signs a new one as above. Consents of several requests are
 // kept (WaitPayment shows a request paid with one first, a receipt to
@@ -581,7 +595,8 @@ func (s *Shopper) Payment() (*PaymentView, error) {
 // request shown ended, with ErrFinal naming that state, and either takes
 // the view off screen but for an ended view shown in its place, as
 // WaitPayment says; the request shown pending without a consent nonce,
-// it fails with ErrConflict, the consent kept and the view on screen),
+// or pending with one after a refusal with ErrConflict, it fails with
+// ErrConflict, the consent kept and the view on screen),
 // up to
 // MaxKeptConsents: with that many, the card signs no new consent and the
 // approval fails with ErrLimit. Calls of ApproveShown and Approve run one
@@ -745,7 +760,7 @@ func (s *Shopper) approve(ctx context.Context, shown *PaymentView, pin string) (
 	if refusal != nil { // it was not made
 		return nil, refusal
 	}
-	s.keep(u) // until its receipt verifies: it may have been settled
+	s.keep(u) // until its receipt verifies: it may have been settled, or may still be
 	if err != nil {
 		return nil, err
 	}
@@ -819,9 +834,13 @@ type sentConsent struct {
 // did not store (a 5xx). So after a refusal it reads the request: held or captured, it
 // returns that view, and u.refused says that it was refused (settled
 // tells then a receipt of another consent: u was not made); pending with
-// a consent nonce, or ended without a capture (endedUncaptured), u was
-// not made, and it returns that view and refusal, the platform's
-// refusal; but an ended view that
+// a consent nonce after a refusal with ErrConflict, which, given before
+// the platform accepts a consent, spends neither its nonce nor its
+// counter (PROTOCOL.md §6.4), u may still be accepted, sent again or as
+// a copy, and that refusal is its error, not a refusal;
+// pending with a consent nonce after another refusal, or ended without
+// a capture (endedUncaptured), u was not made, and it returns that view
+// and refusal, the platform's refusal; but an ended view that
 // shows the request otherwise than its seller's card signed it
 // (showEnded) is ErrMismatch, as u may have been settled. A refused u whose request shows pending without a
 // consent nonce is errSettling; one whose request shows a state that no
@@ -845,6 +864,12 @@ func (s *Shopper) sendConsent(ctx context.Context, u *sentConsent) (out *Payment
 		return v, nil, nil
 	case v.State == StatePending && len(v.ConsentNonce) == 0:
 		return nil, nil, errSettling
+	case v.State == StatePending && errors.Is(refusal, ErrConflict):
+		// Refused before it was accepted, its nonce and counter
+		// unspent (PROTOCOL.md §6.4), u may still be accepted while
+		// the nonce lasts; a u accepted before that conflict is
+		// refused as spent when it is sent again.
+		return nil, nil, refusal
 	case v.State == StatePending || endedUncaptured(v.State):
 		if err := s.showEnded(v); err != nil {
 			// A view of the request otherwise than its seller's card
