@@ -5,8 +5,10 @@
 // amount, a timestamp, an expiry time or the last timestamp read negative,
 // the bits of one above ledger.AmountLimit or ledger.TimestampLimit that
 // the ledger never writes (a row changed beside the store), fails the read
-// with an error wrapping ledger.ErrCorrupt; the account filters and the
-// expiry sweep, bounded by the limit, leave such a row out.
+// with an error wrapping ledger.ErrCorrupt, and so fails an account
+// filter that matches such a transfer or balance history row but for its
+// time, whatever its range; the expiry sweep, bounded by the limit, leaves
+// such an expiry time out.
 //
 // Open applies the schema migrations embedded in the binary, in one
 // transaction that first takes LOCK TABLE schema_migrations IN EXCLUSIVE

@@ -803,7 +803,7 @@ func TestOverLimit(t *testing.T) { sqltest.OverLimit(t, openCorrupt) }
 
 // TestTimestampOverLimit: a timestamp, an expiry time or the last
 // timestamp above ledger.TimestampLimit, or a negative timeout, written
-// beside the store (openCorrupt), fails the reads, the posts, voids and
-// expiries, the writes and Verify with ledger.ErrCorrupt
-// (sqltest.TimestampOverLimit).
+// beside the store (openCorrupt), fails the reads, the account filters
+// that match the row, the posts, voids and expiries, the writes and
+// Verify with ledger.ErrCorrupt (sqltest.TimestampOverLimit).
 func TestTimestampOverLimit(t *testing.T) { sqltest.TimestampOverLimit(t, openCorrupt) }

@@ -37,11 +37,13 @@
 // 2^63, and a balance, an amount, a timestamp, an expiry time or the last
 // timestamp read negative, the bits of one above ledger.AmountLimit or
 // ledger.TimestampLimit that the ledger never writes, fails the read with
-// an error wrapping ledger.ErrCorrupt; the account filters and the expiry
-// sweep, bounded by the limit, leave such a row out); UserData64 is the
-// int64 with the same bits. Transfers are keyed in their table by
-// timestamp, which the ledger assigns in increasing order, so new rows
-// append to the end of the B-tree; their IDs have a unique index.
+// an error wrapping ledger.ErrCorrupt, and so fails an account filter
+// that matches such a transfer or balance history row but for its time,
+// whatever its range; the expiry sweep, bounded by the limit, leaves such
+// an expiry time out); UserData64 is the int64 with the same bits.
+// Transfers are keyed in their table by timestamp, which the ledger
+// assigns in increasing order, so new rows append to the end of the
+// B-tree; their IDs have a unique index.
 // The single ledger_state row, which the first migration inserts, holds the
 // last timestamp: a database without it (damaged, or not a ledger's) fails
 // every write transaction, and every read of the last timestamp

@@ -197,28 +197,54 @@ func (q *filterQuery) conditions(f ledger.AccountFilter, prefix string) string {
 	return sb.String()
 }
 
+// within returns the condition " AND <column> BETWEEN <lo> AND <hi>" of a
+// filter's time range on column, the timestamp of the rows of from that
+// match where. A row whose timestamp reads negative is corrupt (above
+// ledger.TimestampLimit as the store reads it, past any range) and sorts
+// before every other in the index: when rows matching where hold such
+// timestamps, the range is theirs, from the least to the greatest, in
+// place of the filter's, so that whatever the order and limit the
+// statement reads corrupt rows only, at least one, and its scan fails with
+// ledger.ErrCorrupt rather than leaving them out. Each bound reads the
+// least or the greatest negative timestamp with one seek of the index the
+// statement scans (none is found in a ledger that is not damaged), and
+// is evaluated once, before the scan.
+func (q *filterQuery) within(column, from, where string) string {
+	bound := func(agg, filter string) string {
+		return "coalesce((SELECT " + agg + "(" + column + ") FROM " + from + " WHERE " + where +
+			" AND " + column + " < 0), " + filter + ")"
+	}
+	return " AND " + column + " BETWEEN " + bound("min", q.lo) + " AND " + bound("max", q.hi)
+}
+
 // AccountTransfers implements ledger.ReadTx. Each side (debits, credits)
 // is one range scan of its (account, timestamp) index; with both sides the
 // two ordered scans are merged (UNION ALL: no transfer is on both sides of
-// one account, SameAccount refuses it).
+// one account, SameAccount refuses it). A transfer of the account that
+// matches the filter but for its time range, and whose timestamp reads
+// negative (corrupt), fails it with an error wrapping ledger.ErrCorrupt,
+// whatever the range, order and limit (within): with both sides, one on
+// either side does.
 func (r Reader) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, error) {
 	p := r.filterQuery(f)
 	extra := p.conditions(f, "")
-	side := func(col string) string {
+	side := func(col, owner string) string {
 		return "SELECT " + TransferColumns + " FROM transfers WHERE " + col + " = " + p.acct +
-			" AND timestamp BETWEEN " + p.lo + " AND " + p.hi + extra +
+			p.within("timestamp", "transfers", owner+extra) + extra +
 			" ORDER BY timestamp " + p.order + " LIMIT " + p.limit
 	}
+	debit, credit := "debit_account_id = "+p.acct, "credit_account_id = "+p.acct
 	var q string
 	debits, credits := f.Flags&ledger.AccountFilterDebits != 0, f.Flags&ledger.AccountFilterCredits != 0
 	switch {
 	case debits && credits:
-		q = "SELECT * FROM (" + side("debit_account_id") + ") AS d UNION ALL SELECT * FROM (" +
-			side("credit_account_id") + ") AS c ORDER BY timestamp " + p.order + " LIMIT " + p.limit
+		both := "(" + debit + " OR " + credit + ")"
+		q = "SELECT * FROM (" + side("debit_account_id", both) + ") AS d UNION ALL SELECT * FROM (" +
+			side("credit_account_id", both) + ") AS c ORDER BY timestamp " + p.order + " LIMIT " + p.limit
 	case debits:
-		q = side("debit_account_id")
+		q = side("debit_account_id", debit)
 	case credits:
-		q = side("credit_account_id")
+		q = side("credit_account_id", credit)
 	default:
 		return nil, nil
 	}
@@ -232,7 +258,10 @@ func (r Reader) AccountTransfers(f ledger.AccountFilter) ([]ledger.Transfer, err
 // filter needs it. A row without a transfer_id (a release of an expired
 // hold written before the column existed) matches every filter. With both
 // sides, the side is no condition, so that a filter of both sides without
-// user data or code reads the history alone.
+// user data or code reads the history alone. A row of the account that
+// matches the filter but for its time range, and whose timestamp reads
+// negative (corrupt), fails it with an error wrapping ledger.ErrCorrupt,
+// whatever the range, order and limit (within).
 func (r Reader) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance, error) {
 	p := r.filterQuery(f)
 	var match string
@@ -246,14 +275,14 @@ func (r Reader) AccountBalances(f ledger.AccountFilter) ([]ledger.AccountBalance
 	default:
 		return nil, nil
 	}
-	from := " FROM account_balances AS b"
+	from := "account_balances AS b"
 	if extra := p.conditions(f, "t."); match != "" || extra != "" {
 		from += " LEFT JOIN transfers AS t ON t.id = b.transfer_id"
 		match = " AND (b.transfer_id IS NULL OR " + strings.TrimPrefix(match+extra, " AND ") + ")"
 	}
-	q := "SELECT " + balanceColumnsB + from +
-		" WHERE b.account_id = " + p.acct + " AND b.timestamp BETWEEN " + p.lo + " AND " + p.hi + match +
-		" ORDER BY b.timestamp " + p.order + " LIMIT " + p.limit
+	owner := "b.account_id = " + p.acct
+	q := "SELECT " + balanceColumnsB + " FROM " + from + " WHERE " + owner +
+		p.within("b.timestamp", from, owner+match) + match + " ORDER BY b.timestamp " + p.order + " LIMIT " + p.limit
 	var out []ledger.AccountBalance
 	err := r.Query(q, p.args, collect(ScanBalance, &out))
 	return out, err

@@ -19,10 +19,11 @@ import (
 // with ledger.ErrCorrupt, as the ledger's lookups, the posts, voids and
 // expiries that read the row, its writes once the last timestamp is
 // corrupt, and Verify do, rather than with the engine's error or with a
-// time no engine stores. The account filters, whose time range ends at
-// ledger.TimestampLimit at most, leave such a transfer or balance out, as
-// they do any time past their range, and the expiry sweep leaves out such
-// an expiry time, which no ledger time reaches; Verify reports them.
+// time no engine stores. So do the account filters that match such a
+// transfer or balance but for its time range, whatever their range, order
+// and limit (corruptFilters), while a transfer written since is stored
+// and read as any other. The expiry sweep leaves out such an expiry
+// time, which no ledger time reaches; Verify reports it.
 func TimestampOverLimit(t *testing.T, open func(t *testing.T) (ledger.Store, Corrupt)) {
 	ctx := context.Background()
 	columns := []column{
@@ -52,10 +53,10 @@ func TimestampOverLimit(t *testing.T, open func(t *testing.T) (ledger.Store, Cor
 			_, err = l.LookupTransfers(ctx, []ledger.ID{id(10), id(11)})
 			assert.ErrorIs(t, err, ledger.ErrCorrupt, "lookup")
 			if c.column == "timestamp" {
-				got, err := l.GetAccountTransfers(ctx, ledger.AccountFilter{AccountID: id(1), Flags: ledger.AccountFilterDebits,
-					TimestampMax: ledger.TimestampLimit, Limit: ledger.BatchMax})
-				assert.NoError(t, err, "account transfers")
-				assert.Empty(t, got, "account transfers")
+				corruptFilters(t, l, ledger.AccountFilterDebits, func(f ledger.AccountFilter) (int, error) {
+					got, err := l.GetAccountTransfers(ctx, f)
+					return len(got), err
+				})
 			} else {
 				_, err = l.GetAccountTransfers(ctx, ledger.AccountFilter{AccountID: id(1), Flags: ledger.AccountFilterDebits,
 					TimestampMax: ledger.TimestampLimit, Limit: ledger.BatchMax})
@@ -87,10 +88,10 @@ func TimestampOverLimit(t *testing.T, open func(t *testing.T) (ledger.Store, Cor
 			})
 			assert.ErrorIs(t, err, ledger.ErrCorrupt, "retry of a failed transfer")
 		case "account_balances":
-			got, err := l.GetAccountBalances(ctx, ledger.AccountFilter{AccountID: id(2), Flags: ledger.AccountFilterCredits,
-				TimestampMax: ledger.TimestampLimit, Limit: ledger.BatchMax})
-			assert.NoError(t, err, "balances")
-			assert.Empty(t, got, "balances")
+			corruptFilters(t, l, ledger.AccountFilterDebits, func(f ledger.AccountFilter) (int, error) {
+				got, err := l.GetAccountBalances(ctx, f)
+				return len(got), err
+			})
 		case "ledger_state":
 			_, err = l.CreateAccounts(ctx, []ledger.Account{{ID: id(4), Ledger: 1, Code: 1}})
 			assert.ErrorIs(t, err, ledger.ErrCorrupt, "account")
@@ -98,4 +99,64 @@ func TimestampOverLimit(t *testing.T, open func(t *testing.T) (ledger.Store, Cor
 			assert.ErrorIs(t, err, ledger.ErrCorrupt, "transfer")
 		}
 	})
+}
+
+// corruptFilters writes transfer 21 of 1 from account 1 to account 2 on l,
+// whose transfers 10 and 11 (corruptible) read as corrupt to filter, a
+// read of one account filter, and checks that every filter of account 1
+// on side (the side of those transfers) or on both sides, in either
+// order, with a limit of 1 or BatchMax, from the first timestamp or from
+// that of transfer 21, fails with ledger.ErrCorrupt rather than leaving
+// the corrupt rows out; a filter that they do not match (the other side,
+// another code) reads transfer 21's rows alone, and the balances are
+// exactly those of the three transfers.
+func corruptFilters(t *testing.T, l *ledger.Ledger, side ledger.AccountFilterFlags,
+	filter func(f ledger.AccountFilter) (int, error)) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := l.CreateTransfers(ctx, []ledger.Transfer{
+		{ID: id(21), DebitAccountID: id(1), CreditAccountID: id(2), Amount: 1, Ledger: 1, Code: 2},
+	})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, r)
+	written, err := l.LookupTransfers(ctx, []ledger.ID{id(21)})
+	require.NoError(t, err)
+	require.Len(t, written, 1)
+	for _, flags := range []ledger.AccountFilterFlags{side, ledger.AccountFilterDebits | ledger.AccountFilterCredits} {
+		for _, order := range []ledger.AccountFilterFlags{0, ledger.AccountFilterReversed} {
+			for _, limit := range []int{1, ledger.BatchMax} {
+				for _, from := range []uint64{0, written[0].Timestamp} {
+					f := ledger.AccountFilter{AccountID: id(1), Flags: flags | order, TimestampMin: from, Limit: limit}
+					_, err := filter(f)
+					assert.ErrorIs(t, err, ledger.ErrCorrupt, "%+v", f)
+					f.Code = 1
+					_, err = filter(f)
+					assert.ErrorIs(t, err, ledger.ErrCorrupt, "%+v", f)
+				}
+			}
+		}
+	}
+	both := ledger.AccountFilterDebits | ledger.AccountFilterCredits
+	for _, tt := range []struct {
+		f    ledger.AccountFilter
+		rows int
+	}{
+		{ledger.AccountFilter{AccountID: id(1), Flags: both, Code: 2, Limit: ledger.BatchMax}, 1},
+		{ledger.AccountFilter{AccountID: id(1), Flags: both&^side | ledger.AccountFilterReversed, Limit: ledger.BatchMax}, 0},
+	} {
+		n, err := filter(tt.f)
+		assert.NoError(t, err, "%+v", tt.f)
+		assert.Equal(t, tt.rows, n, "%+v", tt.f)
+	}
+	accounts, err := l.LookupAccounts(ctx, []ledger.ID{id(1), id(2)})
+	require.NoError(t, err)
+	require.Len(t, accounts, 2)
+	assert.Equal(t, [4]uint64{3, 6, 0, 0}, balances(&accounts[0]), "account 1")
+	assert.Equal(t, [4]uint64{0, 0, 3, 6}, balances(&accounts[1]), "account 2")
+}
+
+// balances returns the debits pending and posted and the credits pending
+// and posted of a.
+func balances(a *ledger.Account) [4]uint64 {
+	return [4]uint64{a.DebitsPending, a.DebitsPosted, a.CreditsPending, a.CreditsPosted}
 }
