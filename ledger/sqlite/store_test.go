@@ -104,6 +104,11 @@ func TestMigrateHistory(t *testing.T) { testMigration(t, sqltest.MigrateHistory)
 // state its transfer's timestamp, and the sweep finds them in that order.
 func TestMigratePending(t *testing.T) { testMigration(t, sqltest.MigratePending) }
 
+// TestMigrateCorruptExpiry opens a database at schema version 3 with an
+// active pending state whose expiry time reads negative: the migrated
+// index holds it, and the sweep fails with ledger.ErrCorrupt.
+func TestMigrateCorruptExpiry(t *testing.T) { testMigration(t, sqltest.MigrateCorruptExpiry) }
+
 // testMigration runs m, a migration test of sqltest, on a new database
 // file.
 func testMigration(t *testing.T, m sqltest.MigrationTest) {

@@ -305,23 +305,45 @@ func (r Reader) BalanceRows(account ID, from uint64, limit int) ([]ledger.Balanc
 	return out, err
 }
 
-// ExpiredPending implements ledger.Tx, with ExpiredPendingQuery.
+// ExpiredPending implements ledger.Tx, with ExpiredPendingQuery. An
+// active pending state whose expiry time reads negative (corrupt, above
+// ledger.TimestampLimit), which the sweep meets before any other whatever
+// now is, fails it with an error wrapping ledger.ErrCorrupt.
 func (r Reader) ExpiredPending(now uint64, limit int) ([]ledger.Transfer, error) {
 	if limit <= 0 {
 		return nil, nil
 	}
 	var out []ledger.Transfer
-	err := r.Query(ExpiredPendingQuery(r.Dialect), []any{Int(now), int64(limit)}, collect(ScanTransfer, &out))
+	var expires uint64 // read to be checked (limitDest), not returned
+	err := r.Query(ExpiredPendingQuery(r.Dialect), []any{Int(now), int64(limit)},
+		collect(func(s Scanner) (ledger.Transfer, error) { return ScanTransfer(lastColumn{s, lim(&expires)}) }, &out))
 	return out, err
 }
+
+// lastColumn is a Scanner of the row of s whose last column, past those
+// its Scan is given, goes to dest.
+type lastColumn struct {
+	s    Scanner
+	dest any
+}
+
+func (c lastColumn) Scan(dest ...any) error { return c.s.Scan(append(dest, c.dest)...) }
 
 // ExpiredPendingQuery returns the statement of Reader.ExpiredPending in
 // dialect d, whose parameters are now and limit: it reads a range of
 // index pending_expiry, on (expires_at, timestamp) of the active pending
-// states with a timeout, in the order it returns them.
+// states with a timeout, in the order it returns them, and gives each
+// transfer's columns (TransferColumns) and then the expiry time of its
+// state. The index holds the states whose expiry time reads negative
+// (corrupt) too, since migration 0004, and the range starts with them:
+// from the least int64, a bound that leaves nothing out but gives the
+// planner a range of two bounds, as the bound 0 before it did
+// (PostgreSQL takes a range of one bound, in a table without statistics,
+// for a third of its rows, and sorts them rather than read the index in
+// order).
 func ExpiredPendingQuery(d Dialect) string {
-	return "SELECT " + transferColumnsT + " FROM pending AS p JOIN transfers AS t ON t.id = p.id" +
-		" WHERE p.status = 1 AND p.expires_at > 0 AND p.expires_at <= " + d.Param(1) +
+	return "SELECT " + transferColumnsT + ", p.expires_at FROM pending AS p JOIN transfers AS t ON t.id = p.id" +
+		" WHERE p.status = 1 AND p.expires_at <> 0 AND p.expires_at BETWEEN (-9223372036854775807 - 1) AND " + d.Param(1) +
 		" ORDER BY p.expires_at, p.timestamp LIMIT " + d.Param(2)
 }
 

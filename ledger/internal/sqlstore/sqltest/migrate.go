@@ -116,3 +116,43 @@ func MigratePending(t *testing.T, d sqlstore.Dialect, fsys fs.FS, exec func(quer
 		}), errAbort)
 	}
 }
+
+// MigrateCorruptExpiry checks the migration of index pending_expiry to
+// the active pending states whose expiry time reads negative. With exec,
+// on an empty database, it applies the store's first three migrations,
+// writes accounts 1 and 2 (accountsFixture) and two holds from 1 to 2
+// with their pending states, 100 and 101, and then gives 101 an expiry
+// time above ledger.TimestampLimit (negative, the schema's check off).
+// Then it opens the store with open, which migrates the index: the sweep
+// must meet state 101 whatever the time, and fail with ledger.ErrCorrupt.
+func MigrateCorruptExpiry(t *testing.T, d sqlstore.Dialect, fsys fs.FS, exec func(query string, args ...any) error,
+	open func() ledger.Store) {
+	t.Helper()
+	params := olderStore(t, d, fsys, exec, 3)
+	for _, v := range []uint64{100, 101} {
+		h := ledger.Transfer{ID: id(v), DebitAccountID: id(1), CreditAccountID: id(2), Amount: v, Ledger: 978, Code: 1,
+			Flags: ledger.TransferPending, Timeout: 1, Timestamp: v * 1e9}
+		require.NoError(t, exec("INSERT INTO transfers ("+sqlstore.TransferColumns+") VALUES ("+params(13)+")",
+			sqlstore.TransferArgs(nil, &h)...))
+		require.NoError(t, exec("INSERT INTO pending ("+sqlstore.PendingColumns+") VALUES ("+params(4)+")",
+			h.ID[:], sqlstore.Int(ledger.PendingActive), sqlstore.Int(h.ExpiresAt()), sqlstore.Int(h.Timestamp)))
+	}
+	corrupt := "PRAGMA ignore_check_constraints = ON; UPDATE pending SET expires_at = -1 - expires_at WHERE timestamp = 101000000000; " +
+		"PRAGMA ignore_check_constraints = OFF"
+	if d == sqlstore.Postgres {
+		corrupt = "ALTER TABLE pending DROP CONSTRAINT pending_expires_at_check; " +
+			"UPDATE pending SET expires_at = -1 - expires_at WHERE timestamp = 101000000000"
+	}
+	require.NoError(t, exec(corrupt))
+	s := open()
+	defer s.Close()
+	err := s.Update(context.Background(), func(tx ledger.Tx) error {
+		if _, err := tx.LastTimestamp(); err != nil {
+			return err
+		}
+		got, err := tx.ExpiredPending(1, 10)
+		assert.Empty(t, got)
+		return err
+	})
+	assert.ErrorIs(t, err, ledger.ErrCorrupt)
+}
