@@ -105,12 +105,18 @@ type PhoneOptions struct {
 	Queue *queue.Queue
 	// Verifier checks the certificate chain of the platform's receipt key,
 	// which the phone fetches once with Info, offline against its trust
-	// anchors (pki.Verifier.VerifyPlatform).
+	// anchors (pki.Verifier.VerifyPlatform), and the chain that a receipt
+	// carries, of the key that signed it (pki.Verifier.ReceiptPlatform),
+	// so that a receipt signed before the platform changed its key still
+	// verifies while its certificate is valid and not revoked.
 	Verifier *pki.Verifier
 	// PlatformKey, used when Verifier is nil, is the receipt key the phone
 	// trusts, pinned. It must be an ECDSA P-256 key whose point is on the
 	// curve, also when a Verifier is given: NewShopper and NewSeller
-	// refuse another with ErrInvalid, which no receipt verifies under.
+	// refuse another with ErrInvalid, which no receipt verifies under. A
+	// phone that pins it verifies every receipt with it alone, whatever
+	// chain the receipt carries: a receipt of another key, signed before
+	// or after the platform changed its key, is ErrSignature.
 	PlatformKey *ecdsa.PublicKey
 	// PollInterval is how often the phone asks the platform while it
 	// waits for the peer (default DefaultPollInterval).
@@ -1316,12 +1322,18 @@ func (l ctxLock) lock(ctx context.Context) error {
 // unlock lets l go; it must be held.
 func (l ctxLock) unlock() { <-l }
 
-// verifyReceipt verifies a receipt's signature with the platform key: the
-// pinned key, or the key of the chain from Info, which the Verifier checks
-// again for every receipt (it caches the work) so that a platform
-// certificate that expires or is revoked stops being trusted. A receipt
-// that the kept chain does not verify has the phone ask Info once more, as
-// the platform may have renewed its certificate or its key.
+// verifyReceipt verifies a receipt's signature with the platform key that
+// signed it: with the pinned key, that key; otherwise the key of the
+// certificate chain that the receipt carries (x5chain, PROTOCOL.md §3.6),
+// which the Verifier verifies as it verifies the chain of Info, or for a
+// receipt that carries none (signed by a platform that put none in), the
+// key of the chain from Info. The Verifier checks a chain again for every
+// receipt (it caches the work) so that a platform certificate that
+// expires or is revoked stops being trusted. A receipt without a chain
+// that the kept chain of Info does not verify has the phone ask Info once
+// more, as the platform may have renewed its certificate or its key. A
+// chain carried that does not verify, or whose key did not sign the
+// receipt, is ErrSignature.
 func (p *phone) verifyReceipt(ctx context.Context, msg []byte) (*Receipt, error) {
 	vr, err := p.verifyReceiptKnown(ctx, msg, nil)
 	if err != nil {
@@ -1368,44 +1380,50 @@ func (vr *verifiedReceipt) receipt() *Receipt {
 
 // verifyReceiptKnown is verifyReceipt given known, a receipt it verified
 // before, or nil: a msg of the same bytes is not verified again when the
-// key that verified known is the one the phone trusts now, the pinned key
-// or the key of the chain that the Verifier verifies now, as for any
-// receipt. It returns the receipt with that key: known itself when msg
-// is not verified again, to be kept as it is (verifiedReceipt).
+// key that verified known is the one the phone trusts now for msg, the
+// pinned key, the key of the chain that msg carries, or the key of the
+// chain from Info, each verified now by the Verifier, as for any receipt.
+// It returns the receipt with that key: known itself when msg is not
+// verified again, to be kept as it is (verifiedReceipt).
 func (p *phone) verifyReceiptKnown(ctx context.Context, msg []byte, known *verifiedReceipt) (*verifiedReceipt, error) {
 	if len(msg) == 0 {
 		return nil, fmt.Errorf("%w: no receipt", ErrSignature)
 	}
 	if p.opts.Verifier == nil {
-		if vr := known.of(msg, p.opts.PlatformKey); vr != nil {
-			return vr, nil
-		}
-		p.countSignature()
-		msg = bytes.Clone(msg)
-		rc := &Receipt{Signed: msg}
-		if err := record.Verify(msg, p.opts.PlatformKey, &rc.Receipt); err != nil {
-			return nil, fmt.Errorf("%w: receipt: %w", ErrSignature, err)
-		}
-		return &verifiedReceipt{rc: rc, msg: msg, key: p.opts.PlatformKey}, nil
+		return p.verifyReceiptWith(msg, p.opts.PlatformKey, known)
+	}
+	vp, err := p.opts.Verifier.ReceiptPlatform(msg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: receipt: %w", ErrSignature, err)
+	}
+	if vp != nil {
+		return p.verifyReceiptWith(msg, vp.PublicKey, known)
 	}
 	var vr *verifiedReceipt
-	err := p.withPlatform(ctx, func(vp *pki.VerifiedPlatform) error {
-		if vr = known.of(msg, vp.PublicKey); vr != nil {
-			return nil
-		}
-		p.countSignature()
-		msg := bytes.Clone(msg)
-		rc := &Receipt{Signed: msg}
-		if err := vp.VerifyReceipt(msg, &rc.Receipt); err != nil {
-			return fmt.Errorf("%w: receipt: %w", ErrSignature, err)
-		}
-		vr = &verifiedReceipt{rc: rc, msg: msg, key: vp.PublicKey}
-		return nil
+	err = p.withPlatform(ctx, func(vp *pki.VerifiedPlatform) error {
+		var err error
+		vr, err = p.verifyReceiptWith(msg, vp.PublicKey, known)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return vr, nil
+}
+
+// verifyReceiptWith verifies msg, a receipt, with key, the key the phone
+// trusts for it: known itself when known is msg verified with key.
+func (p *phone) verifyReceiptWith(msg []byte, key *ecdsa.PublicKey, known *verifiedReceipt) (*verifiedReceipt, error) {
+	if vr := known.of(msg, key); vr != nil {
+		return vr, nil
+	}
+	p.countSignature()
+	msg = bytes.Clone(msg)
+	rc := &Receipt{Signed: msg}
+	if err := record.Verify(msg, key, &rc.Receipt); err != nil {
+		return nil, fmt.Errorf("%w: receipt: %w", ErrSignature, err)
+	}
+	return &verifiedReceipt{rc: rc, msg: msg, key: key}, nil
 }
 
 // countSignature calls signatureChecked, if set.

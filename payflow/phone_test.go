@@ -829,14 +829,22 @@ func (a *switchAPI) to(api payflow.API) {
 	a.API = api
 }
 
-// TestReceiptKeyRenewed: when the platform renews its certificate and key,
-// the phones verify the new receipts after asking Info again; when that
-// certificate expires, a receipt no longer verifies (ErrCard).
-func TestReceiptKeyRenewed(t *testing.T) {
-	ctx := context.Background()
+// newSwitchWorld returns a fixture and its phone world, whose phones
+// reach the platform through a switchAPI, which starts at f's platform.
+func newSwitchWorld(t *testing.T) (*paytest.Fixture, *switchAPI, *phoneWorld) {
+	t.Helper()
 	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
 	api := &switchAPI{API: f.Platform}
-	w := newPhoneWorld(t, f, api, false)
+	return f, api, newPhoneWorld(t, f, api, false)
+}
+
+// TestReceiptKeyRenewed: when the platform renews its certificate and key,
+// the phones verify the new receipts by the chain they carry; when that
+// certificate expires, a receipt it signed no longer verifies
+// (ErrSignature, the chain expired).
+func TestReceiptKeyRenewed(t *testing.T) {
+	ctx := context.Background()
+	f, api, w := newSwitchWorld(t)
 	w.pair(t)
 	w.purchase(t) // both phones keep the first chain
 
@@ -845,7 +853,75 @@ func TestReceiptKeyRenewed(t *testing.T) {
 
 	f.Clock.Advance(time.Hour + pki.DefaultSkew + time.Second)
 	_, _, err := w.seller.Wait(ctx)
-	require.ErrorIs(t, err, payflow.ErrCard, "the renewed certificate expired")
+	require.ErrorIs(t, err, payflow.ErrSignature, "the renewed certificate expired")
+	assert.ErrorIs(t, err, pki.ErrExpired)
+}
+
+// TestReceiptOfReplacedKeyVerified: a receipt signed before the platform
+// replaced its receipt key and certificate (a new chain under the same
+// root) still verifies on a phone with a Verifier, by the chain it
+// carries, though the phone trusts the new chain of Info: the seller
+// phone, which asks Info only once the key changed, takes the receipt of
+// the request captured under the former key, and both phones the
+// receipts of the new key after it; each receipt carries the chain of
+// the key that signed it.
+func TestReceiptOfReplacedKeyVerified(t *testing.T) {
+	ctx := context.Background()
+	f, api, w := newSwitchWorld(t)
+	w.pair(t)
+	sv, _ := w.request(t)
+	former, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+	chain, err := record.ReceiptChain(former.Signed)
+	require.NoError(t, err)
+	require.Equal(t, f.PlatformChain, chain)
+
+	renewed := renewedPlatform(t, f)
+	api.to(renewed)
+	info, err := renewed.Info(ctx)
+	require.NoError(t, err)
+	require.NotEqual(t, f.PlatformChain[0], info.Chain[0])
+	view, rc, err := w.seller.Wait(ctx)
+	require.NoError(t, err, "the receipt of the former key")
+	assert.Equal(t, sv.ID, view.ID)
+	assert.Equal(t, payflow.StateCaptured, view.State)
+	assert.Equal(t, former.Signed, rc.Signed)
+	assert.Equal(t, uint64(690), rc.Amount)
+
+	w.purchase(t) // receipts of the new key, on both phones
+	refund, err := w.seller.RefundPayment(ctx, sv.ID, 90)
+	require.NoError(t, err, "a refund of the request of the former key, signed by the new")
+	assert.Equal(t, uint64(90), refund.Amount)
+	assert.Equal(t, record.ReceiptRefund, refund.Kind)
+	chain, err = record.ReceiptChain(refund.Signed)
+	require.NoError(t, err)
+	assert.Equal(t, info.Chain, chain)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 2*690 + 90}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+}
+
+// TestReceiptChainPinnedKey: a phone that pins the platform's key
+// (PhoneOptions.PlatformKey, no Verifier) verifies every receipt with that
+// key alone, whatever chain the receipt carries: once the platform signs
+// with another key, the receipts of that key are ErrSignature there, and
+// verify on the phone with a Verifier.
+func TestReceiptChainPinnedKey(t *testing.T) {
+	ctx := context.Background()
+	f, api, w := newSwitchWorld(t)
+	w.pinned = true
+	w.useShopper(t, api)
+	w.pair(t)
+	w.purchase(t)
+
+	api.to(renewedPlatform(t, f))
+	sv, _ := w.request(t)
+	_, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrSignature, "the pinned phone: another key")
+	assert.ErrorIs(t, err, record.ErrSignature)
+	view, rc, err := w.seller.Wait(ctx)
+	require.NoError(t, err, "the phone with a Verifier: by the chain carried")
+	assert.Equal(t, sv.ID, view.ID)
+	assert.Equal(t, payflow.StateCaptured, view.State)
+	assert.Equal(t, uint64(690), rc.Amount)
 }
 
 // renewedPlatform is a platform on f's state with a new receipt key,
@@ -1169,9 +1245,7 @@ func TestNoMoneyMovesWithoutTrustedPlatform(t *testing.T) {
 // expired: Refund fails with ErrCard and no money moves.
 func TestRefundResendsNothingWithoutTrustedPlatform(t *testing.T) {
 	ctx := context.Background()
-	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
-	api := &switchAPI{API: f.Platform}
-	w := newPhoneWorld(t, f, api, false)
+	f, api, w := newSwitchWorld(t)
 	api.to(renewedPlatform(t, f))
 	neverSent := func(context.Context, *payflow.RefundRequest) (*payflow.RefundView, error) {
 		return nil, payflow.ErrUnavailable

@@ -76,6 +76,9 @@ type PlatformOptions struct {
 	// Key signs receipts (ECDSA P-256: ES256); Chain is its certificate
 	// chain (DER, platform certificate first, root excluded) issued with
 	// pki's platform profile, which the phones verify (see NewPlatform).
+	// Every receipt carries Chain (x5chain, PROTOCOL.md §3.6), so that the
+	// phones verify a receipt with the certificate of the key that signed
+	// it after the platform changed Key and Chain.
 	Key   crypto.Signer
 	Chain [][]byte
 
@@ -265,7 +268,9 @@ func (o *PlatformOptions) check() error {
 // the last by a root of Verifier, the intermediates in Chain, fresh CRLs
 // of Verifier that revoke none of them), which is refused with the
 // *pki.Error of VerifyPlatform, the key does not match the first
-// certificate of Chain, or the store fails. Stored cards that the resolver
+// certificate of Chain, Chain is too long to go in every receipt
+// (record.CheckChain: more than record.MaxChain bytes), or the store
+// fails. Stored cards that the resolver
 // refuses do not keep it from starting: it loads the others and logs the
 // *UnresolvableCardsError of Reload as a warning through opts.Logger.
 func NewPlatform(opts PlatformOptions) (*Platform, error) {
@@ -300,6 +305,10 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	}
 	if !vp.PublicKey.Equal(pub) {
 		return nil, errors.New("payflow: receipt key does not match its certificate")
+	}
+	// Every receipt carries Chain (x5chain), which must fit in it.
+	if err := record.CheckChain(opts.Chain); err != nil {
+		return nil, fmt.Errorf("payflow: receipt certificate chain: %w", err)
 	}
 	if err := opts.check(); err != nil {
 		return nil, err

@@ -778,7 +778,9 @@ func assetLegs(legs []record.Leg) []AssetLeg {
 // receiptFits checks that the payment receipt of r can be signed: that
 // with the longest values its settlement can give it (a consent hash, the
 // transfer ID of each leg, the whole amount, the longest time) its message
-// is at most record.MaxMessage bytes, the most a phone verifies. Catalog
+// is at most record.MaxMessage bytes, the most a phone verifies (the
+// platform's chain, which every receipt carries too, has room of its own,
+// record.MaxChain, which NewPlatform checks). Catalog
 // names make a receipt longer than its request, so a request that a card
 // signed can have a receipt too long to sign, which would be found only
 // after the money moved. A request whose receipt does not fit is
@@ -805,8 +807,12 @@ func receiptFits(r *PaymentRecord) error {
 	return nil
 }
 
+// sign signs rc with the platform's key, its certificate chain in the
+// receipt (x5chain, PROTOCOL.md §3.6), so that the phones verify the
+// receipt with the certificate of the key that signed it, also once the
+// platform signs with another key.
 func (p *Platform) sign(rc *record.Receipt) ([]byte, error) {
-	msg, err := record.Sign(p.rand, p.key, rc)
+	msg, err := record.SignReceipt(p.rand, p.key, rc, p.chain)
 	if err != nil {
 		return nil, fmt.Errorf("%w: receipt: %w", ErrInternal, err)
 	}

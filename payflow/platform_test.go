@@ -1467,14 +1467,7 @@ func TestCatalogNames(t *testing.T) {
 func TestRequestWithTooLongReceipt(t *testing.T) {
 	s := newShop(t, false, paytest.Options{})
 	ctx := context.Background()
-	var cat []payflow.CatalogItem
-	var items []record.Item
-	for i := range record.MaxItems {
-		sku := fmt.Sprintf("%03d", i) + strings.Repeat("s", record.MaxText-3)
-		cat = append(cat, payflow.CatalogItem{SKU: sku, Name: strings.Repeat("n", record.MaxText), UnitPrice: 1})
-		items = append(items, record.Item{SKU: sku, Quantity: 1})
-	}
-	require.NoError(t, s.Platform.SetCatalog(ctx, merchantID, cat))
+	items := s.longCatalog(t)
 	r := paytest.Request(s.session, "EUR", uint64(len(items)), items...)
 	msg := s.seller.MustSign(r)
 	require.LessOrEqual(t, len(msg), record.MaxMessage, "the request itself fits")
@@ -1492,6 +1485,60 @@ func TestRequestWithTooLongReceipt(t *testing.T) {
 	require.NoError(t, record.Verify(done.Receipt, &s.Key.PublicKey, &rc))
 	assert.Len(t, rc.Lines, 50)
 	assert.Equal(t, [2]payflow.Balance{{Posted: funds - 50}, {Posted: 50}}, s.balances(t))
+}
+
+// TestLargestReceiptCarriesChain: the longest receipt the platform signs,
+// of the most lines of long SKUs and names whose receipt fits
+// (record.MaxMessage without the chain), carries the platform's chain as
+// well: it is record.ChainSize bytes longer, over record.MaxMessage and
+// within record.MaxMessage + record.MaxChain, and verifies as a phone
+// verifies it, by that chain.
+func TestLargestReceiptCarriesChain(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	ctx := context.Background()
+	items := s.longCatalog(t)
+	n := len(items)
+	var v *payflow.PaymentView
+	for ; n > 0; n-- {
+		var err error
+		v, err = s.Platform.CreateRequest(ctx, &payflow.CreateRequest{Request: s.seller.MustSign(paytest.Request(s.session, "EUR", uint64(n), items[:n]...))})
+		if err == nil {
+			break
+		}
+		require.ErrorIs(t, err, payflow.ErrInvalid, "%d lines", n)
+	}
+	require.Positive(t, n)
+	done, err := s.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	require.Equal(t, payflow.StateCaptured, done.State)
+
+	rc := s.VerifiedReceipt(t, done.Receipt)
+	assert.Len(t, rc.Lines, n)
+	chain, err := record.ReceiptChain(done.Receipt)
+	require.NoError(t, err)
+	assert.Equal(t, s.PlatformChain, chain)
+	payload, err := record.Marshal(rc)
+	require.NoError(t, err)
+	size := record.MessageSize(record.TypeReceipt, payload)
+	assert.LessOrEqual(t, size, record.MaxMessage)
+	assert.Len(t, done.Receipt, size+record.ChainSize(chain))
+	assert.Greater(t, len(done.Receipt), record.MaxMessage)
+	assert.LessOrEqual(t, len(done.Receipt), record.MaxMessage+record.MaxChain)
+}
+
+// longCatalog gives the merchant a catalog of record.MaxItems items of
+// the longest SKUs and names, priced 1, and returns an item of each.
+func (s *shop) longCatalog(t *testing.T) []record.Item {
+	t.Helper()
+	var cat []payflow.CatalogItem
+	var items []record.Item
+	for i := range record.MaxItems {
+		sku := fmt.Sprintf("%03d", i) + strings.Repeat("s", record.MaxText-3)
+		cat = append(cat, payflow.CatalogItem{SKU: sku, Name: strings.Repeat("n", record.MaxText), UnitPrice: 1})
+		items = append(items, record.Item{SKU: sku, Quantity: 1})
+	}
+	require.NoError(t, s.Platform.SetCatalog(context.Background(), merchantID, cat))
+	return items
 }
 
 // oldLines is a Store that, once armed, reads every payment with the lines

@@ -141,7 +141,8 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // whose receipt the approval would refuse, checked as it checks it: one
 // of another request or consent, or for another amount than the view
 // shows captured (ErrMismatch), or that does not verify (ErrSignature, or
-// ErrCard when the phone no longer trusts the platform's certificate).
+// ErrCard when the phone no longer trusts the platform's certificate of
+// Info, for a receipt that carries no chain).
 // That consent is passed over, still kept (it counts toward
 // MaxKeptConsents), until the platform shows its request with a receipt
 // that the phone takes; WaitPayment then shows that request first again,
@@ -997,8 +998,9 @@ func (s *Shopper) paidByAnother(u *sentConsent, err error) bool {
 }
 
 // receiptOf returns the receipt that v, a captured view of the request of
-// u, carries, verified offline (verifyReceipt: ErrSignature, or ErrCard
-// when the phone no longer trusts the platform's certificate) and checked
+// u, carries, verified offline (verifyReceipt: ErrSignature, also for a
+// chain carried that the phone no longer trusts, or ErrCard when it no
+// longer trusts the platform's certificate of Info) and checked
 // against u and v: a view that shows another amount captured than a
 // capture of the request gives, or the request otherwise than its
 // seller's card signed it (checkCaptured), a receipt of another
@@ -1047,7 +1049,7 @@ func (s *Shopper) receiptOf(ctx context.Context, u *sentConsent, v *PaymentView)
 
 // refusedReceipt reports whether err, of receiptOf, is the phone refusing
 // the view or its receipt (ErrMismatch; ErrSignature, or ErrCard when it
-// does not trust the platform's certificate), rather than failing to
+// does not trust the platform's certificate of Info), rather than failing to
 // reach the platform.
 func refusedReceipt(err error) bool {
 	return errors.Is(err, ErrMismatch) || errors.Is(err, ErrSignature) || errors.Is(err, ErrCard)

@@ -1697,12 +1697,13 @@ func TestWaitPaymentPastKeptConsentsRefusedReceipt(t *testing.T) {
 
 // TestCollectedReceiptVerifiedOnce: the receipt of a kept consent (its
 // reply lost) that WaitPayment shows, a receipt to collect, has its
-// signature checked there once, with the platform's certificate chain or
-// with its pinned key; the approval that collects it, which sends the
-// consent again and is shown the same receipt, takes it without checking
-// its signature again. A receipt of other bytes is checked: one tampered
-// with is refused (ErrSignature), the consent kept, and the next approval
-// returns the receipt.
+// signature checked there once, with the certificate chain it carries or
+// with the platform's pinned key; the approval that collects it, which
+// sends the consent again and is shown the same receipt, takes it without
+// checking its signature again. A receipt of other bytes is checked, once
+// (its chain is the one to check it with: Info is not asked for another):
+// one tampered with is refused (ErrSignature), the consent kept, and the
+// next approval returns the receipt.
 func TestCollectedReceiptVerifiedOnce(t *testing.T) {
 	ctx := context.Background()
 	for _, pinned := range []bool{false, true} {
@@ -1731,9 +1732,6 @@ func TestCollectedReceiptVerifiedOnce(t *testing.T) {
 					_, err = w.shopper.ApproveShown(ctx, screen, "")
 					require.ErrorIs(t, err, payflow.ErrSignature)
 					want = 2
-					if !pinned {
-						want = 3 // and with the chain that Info gives then
-					}
 					assert.Equal(t, want, checked.Load(), "the other receipt checked")
 					tamper.payment, tamper.approve = nil, nil
 				}
@@ -1868,10 +1866,10 @@ func (a *infoFromAPI) Info(ctx context.Context) (*payflow.Info, error) {
 }
 
 // TestCollectedReceiptCheckedAgainUnderAnotherKey: a receipt to collect
-// that WaitPayment checked with the platform's key of then has its
-// signature checked again when the approval finds the phone trusting
-// another key (that certificate expired, and Info gives the platform's
-// new one), and, signed by the former key, it is refused (ErrSignature).
+// that WaitPayment checked with the platform's key of then, by the chain
+// it carries, has that chain checked again when the approval collects it,
+// and, its certificate expired meanwhile (Info gives the platform's new
+// one), it is refused (ErrSignature, the chain expired).
 func TestCollectedReceiptCheckedAgainUnderAnotherKey(t *testing.T) {
 	ctx := context.Background()
 	f := paytest.NewFixture(t, memory.New(), ledgermemory.New(), paytest.Options{})
@@ -1888,13 +1886,14 @@ func TestCollectedReceiptCheckedAgainUnderAnotherKey(t *testing.T) {
 	api.from = f.Platform
 	_, err = w.shopper.ApproveShown(ctx, screen, "")
 	require.ErrorIs(t, err, payflow.ErrSignature)
-	assert.ErrorIs(t, err, record.ErrSignature)
+	assert.ErrorIs(t, err, pki.ErrExpired)
 }
 
 // TestWaitPaymentPastKeptConsentsUntrustedReceipt: a kept consent (its
 // reply lost) whose request the platform shows captured once the
 // platform's certificate expired, so that its receipt no longer verifies,
-// has WaitPayment fail once with ErrCard; the waits after it pass that
+// has WaitPayment fail once with ErrSignature (the chain that the receipt
+// carries expired); the waits after it pass that
 // consent over to the session's next request, whose approval fails with
 // ErrCard before the card signs, and which the shopper can decline. The
 // shopper is charged once.
@@ -1911,7 +1910,8 @@ func TestWaitPaymentPastKeptConsentsUntrustedReceipt(t *testing.T) {
 
 	f.Clock.Advance(6 * time.Minute) // the certificate expired; the request did not
 	_, err = w.shopper.WaitPayment(ctx)
-	require.ErrorIs(t, err, payflow.ErrCard)
+	require.ErrorIs(t, err, payflow.ErrSignature)
+	assert.ErrorIs(t, err, pki.ErrExpired)
 	screen, err := w.shopper.WaitPayment(ctx)
 	require.NoError(t, err)
 	require.Equal(t, next.ID, screen.ID, "passed over, to the session's next request")

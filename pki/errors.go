@@ -11,7 +11,9 @@ import (
 // failing crypto.Signer or random source, and the errors of a NonceStore or
 // CounterStore other than MemoryNonces and MemoryCounters, are returned
 // wrapped as they are; VerifyRecord and VerifyReceipt return the sentinels
-// of package record (ErrInvalid for a nil receiver).
+// of package record (ErrInvalid for a nil receiver), and so do
+// Verifier.ReceiptPlatform and Verifier.VerifyReceipt for the receipt
+// itself.
 var (
 	// ErrInvalid: an argument or option is out of its range: a CRL URL
 	// missing, not http or https, without a host or with a character

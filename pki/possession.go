@@ -37,7 +37,8 @@ func (vc *VerifiedCard) VerifyRecord(msg []byte, r record.CardRecord) error {
 // VerifyReceipt checks that msg is a receipt signed by the platform key of
 // vp and decodes it into r. Errors come from record.Verify; a nil vp,
 // which VerifyPlatform never returns with a nil error, is refused with
-// ErrInvalid.
+// ErrInvalid. The chain that a receipt may carry is not looked at: vp is
+// the platform to verify with (see Verifier.ReceiptPlatform).
 func (vp *VerifiedPlatform) VerifyReceipt(msg []byte, r *record.Receipt) error {
 	if vp == nil {
 		return newError(ErrInvalid, -1, "no VerifiedPlatform (one is returned by VerifyPlatform)", nil)
@@ -46,6 +47,47 @@ func (vp *VerifiedPlatform) VerifyReceipt(msg []byte, r *record.Receipt) error {
 		return fmt.Errorf("pki: receipt: %w", err)
 	}
 	return nil
+}
+
+// ReceiptPlatform returns the platform that signed msg, a receipt, as the
+// certificate chain that it carries names it (its x5chain, PROTOCOL.md
+// §3.6), verified as VerifyPlatform verifies the chain of Info (trusted
+// root, receipt-signing usage, validity, CRLs; served from the cache of
+// verified chains like any chain): its VerifyReceipt then checks msg's
+// signature with that chain's key. For a receipt that carries no chain
+// (signed by a platform that put none in) it returns nil and no error:
+// such a receipt is verified with the platform's chain of now. Errors
+// are those of record.ReceiptChain (a malformed envelope) and of
+// VerifyPlatform.
+func (v *Verifier) ReceiptPlatform(msg []byte) (*VerifiedPlatform, error) {
+	chain, err := record.ReceiptChain(msg)
+	if err != nil {
+		return nil, fmt.Errorf("pki: receipt: %w", err)
+	}
+	if chain == nil {
+		return nil, nil
+	}
+	return v.VerifyPlatform(chain)
+}
+
+// VerifyReceipt checks msg, a receipt, as a phone with v does offline,
+// and decodes it into r: signed by the key of the chain it carries
+// (ReceiptPlatform), or, when it carries none, of current, the
+// platform's chain of now (Info), which VerifyPlatform verifies. It
+// returns the platform that verified it; errors are those of
+// ReceiptPlatform, VerifyPlatform and VerifiedPlatform.VerifyReceipt.
+func (v *Verifier) VerifyReceipt(msg []byte, current [][]byte, r *record.Receipt) (*VerifiedPlatform, error) {
+	vp, err := v.ReceiptPlatform(msg)
+	if err == nil && vp == nil {
+		vp, err = v.VerifyPlatform(current)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := vp.VerifyReceipt(msg, r); err != nil {
+		return nil, err
+	}
+	return vp, nil
 }
 
 // NonceStore holds the challenge nonces issued and not yet used. A platform

@@ -782,3 +782,99 @@ func payloadOf(t *testing.T, msg []byte) []byte {
 	require.NoError(t, err)
 	return payload
 }
+
+// TestVerifyReceiptByItsChain: a receipt that carries its platform's
+// chain (record.SignReceipt) verifies with that chain's key, checked as
+// VerifyPlatform checks Info's, whatever the platform's chain of now: a
+// receipt of the key the platform replaced and one of its new key both
+// verify, and the chain is verified once for the receipts and Info that
+// present it (one cache entry). A receipt without a chain verifies with
+// the chain of now alone. A chain that does not verify (of another root,
+// a leaf without the receipt-signing usage, revoked or expired), or that
+// names a key that did not sign the receipt, or whose bytes changed, is
+// refused with the error of its check.
+func TestVerifyReceiptByItsChain(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{})
+	addCRLs(t, h, v)
+	platform := func(h *hierarchy, validity time.Duration) (*ecdsa.PrivateKey, [][]byte) {
+		k := newKey(t)
+		der, err := h.ca.IssuePlatform(k.Public(), "casimpay platform", IssueOptions{Validity: validity})
+		require.NoError(t, err)
+		return k, append([][]byte{der}, h.ca.Chain()...)
+	}
+	keyA, chainA := platform(h, 0)
+	keyB, chainB := platform(h, 0)
+	rc := &record.Receipt{
+		Kind: record.ReceiptPayment, RequestID: bytes.Repeat([]byte{1}, 16), RequestHash: make([]byte, 32),
+		ConsentHash: make([]byte, 32), Amount: 250, Currency: "EUR", PayerCardID: testICCID,
+		MerchantID: "m-1", TransferIDs: [][]byte{bytes.Repeat([]byte{2}, 16)}, Time: 1,
+	}
+	sign := func(key *ecdsa.PrivateKey, chain [][]byte) []byte {
+		msg, err := record.SignReceipt(rand.Reader, key, rc, chain)
+		require.NoError(t, err)
+		return msg
+	}
+	msgA, msgB := sign(keyA, chainA), sign(keyB, chainB)
+
+	_, err := v.VerifyPlatform(chainB) // Info's chain, after the key changed
+	require.NoError(t, err)
+	for name, c := range map[string]struct {
+		msg []byte
+		key *ecdsa.PrivateKey
+	}{"former key": {msgA, keyA}, "new key": {msgB, keyB}} {
+		var got record.Receipt
+		vp, err := v.VerifyReceipt(c.msg, chainB, &got)
+		require.NoError(t, err, name)
+		assert.True(t, vp.PublicKey.Equal(c.key.Public()), name)
+		assert.Equal(t, rc, &got, name)
+		vp, err = v.ReceiptPlatform(c.msg)
+		require.NoError(t, err, name)
+		assert.True(t, vp.PublicKey.Equal(c.key.Public()), name)
+	}
+	assert.Equal(t, 2, v.cache.len(), "chains A and B, each verified once")
+
+	plain, err := record.Sign(rand.Reader, keyA, rc)
+	require.NoError(t, err)
+	vp, err := v.ReceiptPlatform(plain)
+	require.NoError(t, err)
+	assert.Nil(t, vp, "no chain carried")
+	_, err = v.VerifyReceipt(plain, chainA, new(record.Receipt))
+	require.NoError(t, err, "with the chain of now")
+	_, err = v.VerifyReceipt(plain, chainB, new(record.Receipt))
+	assert.ErrorIs(t, err, record.ErrSignature, "a chain of now of another key")
+
+	other := newHierarchy(t)
+	keyO, chainO := platform(other, 0)
+	expiring, chainE := platform(h, 10*time.Minute)
+	revoked, chainR := platform(h, 0)
+	require.NoError(t, h.ca.Revoke(mustParse(t, chainR[0]).SerialNumber, ReasonKeyCompromise))
+	crl, err := h.ca.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(crl))
+	flipped := bytes.Clone(msgA)
+	i := bytes.Index(flipped, chainA[0])
+	require.Positive(t, i)
+	flipped[i+len(chainA[0])-10] ^= 0x01 // in the signature of the certificate
+	for name, c := range map[string]struct {
+		msg  []byte
+		want error
+	}{
+		"of another root":            {sign(keyO, chainO), ErrUntrusted},
+		"a card's chain":             {sign(h.cardKey, h.chain()), ErrUsage},
+		"revoked":                    {sign(revoked, chainR), ErrRevoked},
+		"expired":                    {sign(expiring, chainE), ErrExpired},
+		"another platform's chain":   {sign(keyA, chainB), record.ErrSignature},
+		"a byte of the leaf flipped": {flipped, ErrUntrusted},
+	} {
+		_, err := v.VerifyReceipt(c.msg, chainA, new(record.Receipt))
+		assert.ErrorIs(t, err, c.want, name)
+	}
+
+	_, err = v.VerifyReceipt([]byte{0xd2, 0x84}, chainA, new(record.Receipt))
+	assert.ErrorIs(t, err, record.ErrMalformed)
+	var nilV *Verifier
+	_, err = nilV.VerifyReceipt(msgA, chainA, new(record.Receipt))
+	assert.ErrorIs(t, err, ErrInvalid)
+}

@@ -8,6 +8,7 @@ package cborhead
 const (
 	Bytes = 2 // byte string
 	Text  = 3 // text string
+	Array = 4 // array
 )
 
 // Append appends the shortest head of major type major (0 to 7) and

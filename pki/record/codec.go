@@ -289,6 +289,28 @@ func Unmarshal(data []byte, r Record) error {
 // ErrMalformed (see MessageSize). A card's key never leaves the card: the
 // card calls Sign itself.
 func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
+	return sign(rand, key, r, nil)
+}
+
+// SignReceipt signs r as Sign does, with chain, the certificate chain of
+// key (DER, the certificate of key first, then its issuers, nearest first),
+// in the protected header parameter x5chain (label 33, RFC 9360), so that a
+// verifier can check the receipt with the certificate that was trusted
+// when it was signed (PROTOCOL.md §3.6): one certificate as a byte string,
+// several as an array of byte strings. A chain that CheckChain refuses (no
+// certificate, an empty one, or more than MaxChain bytes added) is an
+// error matching ErrMalformed. The certificates are not parsed here: a
+// verifier checks them (pki.Verifier.ReceiptPlatform).
+func SignReceipt(rand io.Reader, key crypto.Signer, r *Receipt, chain [][]byte) ([]byte, error) {
+	if err := CheckChain(chain); err != nil {
+		return nil, err
+	}
+	return sign(rand, key, r, chain)
+}
+
+// sign is Sign with chain, not empty, in the x5chain of the protected
+// header, or none when chain is nil.
+func sign(rand io.Reader, key crypto.Signer, r Record, chain [][]byte) ([]byte, error) {
 	if nilptr.Is(key) { // whose Public would panic or block
 		return nil, ErrKey
 	}
@@ -327,11 +349,20 @@ func Sign(rand io.Reader, key crypto.Signer, r Record) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrKey, err)
 	}
+	// go-cose signs the protected header as RawProtected holds it: the
+	// one encoding that decode compares with.
+	prot := protectedHeader(r.Type(), chain)
+	if prot == nil {
+		return nil, fmt.Errorf("%w: %v is no record type of the protocol", ErrType, r.Type())
+	}
 	msg := cose.Sign1Message{
-		Headers: cose.Headers{Protected: cose.ProtectedHeader{
-			cose.HeaderLabelAlgorithm:   cose.AlgorithmES256,
-			cose.HeaderLabelContentType: r.Type().ContentType(),
-		}},
+		Headers: cose.Headers{
+			RawProtected: append(cborhead.Append(nil, cborhead.Bytes, len(prot)), prot...),
+			Protected: cose.ProtectedHeader{
+				cose.HeaderLabelAlgorithm:   cose.AlgorithmES256,
+				cose.HeaderLabelContentType: r.Type().ContentType(),
+			},
+		},
 		Payload: payload,
 	}
 	if err := msg.Sign(rand, nil, signer); err != nil {
@@ -352,13 +383,29 @@ func Open(msg []byte, r Record) error {
 	if err != nil {
 		return err
 	}
-	return unmarshalSigned(m.Payload, r)
+	return unmarshalSigned(m.payload, r)
+}
+
+// ReceiptChain returns the certificate chain that msg, a receipt, carries
+// in its x5chain header parameter (SignReceipt), or nil for a receipt
+// without one. It checks the envelope as Open does (ErrMalformed, ErrType),
+// not the payload or the signature: never trust the chain before a
+// verifier has checked it, and the receipt's signature with its key.
+func ReceiptChain(msg []byte) ([][]byte, error) {
+	m, err := decode(msg, TypeReceipt)
+	if err != nil {
+		return nil, err
+	}
+	return m.chain, nil
 }
 
 // Verify checks that msg is a COSE_Sign1 record of r's type signed with ES256
 // by the private key of pub, with a low-S signature (see LowS), then decodes
 // it into r, checking the card header of a CardRecord too. It returns an
-// error matching ErrSignature, ErrType, ErrMalformed or ErrKey.
+// error matching ErrSignature, ErrType, ErrMalformed or ErrKey. A receipt
+// may carry a certificate chain (SignReceipt), which the signature covers
+// and Verify does not check: pub is the key to verify with, whatever
+// certificate the chain holds (see ReceiptChain).
 func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 	if !IsP256(pub) {
 		return ErrKey
@@ -370,19 +417,20 @@ func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 	if err != nil {
 		return err
 	}
-	// decode made sure that the protected header is the one of r's type,
-	// so the Sig_structure is built from it, not parsed again.
-	if len(m.Signature) != 64 {
-		return fmt.Errorf("%w: signature of %d bytes, not the 64 bytes of r || s", ErrSignature, len(m.Signature))
+	// decode made sure that the protected header is the one of r's type
+	// and its chain, so the Sig_structure is built from its bytes, not
+	// parsed again.
+	if len(m.signature) != 64 {
+		return fmt.Errorf("%w: signature of %d bytes, not the 64 bytes of r || s", ErrSignature, len(m.signature))
 	}
-	if !lowS(m.Signature) {
+	if !lowS(m.signature) {
 		return fmt.Errorf("%w: s above n/2 (the signature is not in its low-S form)", ErrSignature)
 	}
-	digest := SigStructureDigest(ProtectedHeader(r.Type()), m.Payload)
-	if !verifyDigest(pub, digest[:], m.Signature) {
+	digest := SigStructureDigest(m.protected, m.payload)
+	if !verifyDigest(pub, digest[:], m.signature) {
 		return ErrSignature
 	}
-	return unmarshalSigned(m.Payload, r)
+	return unmarshalSigned(m.payload, r)
 }
 
 // noRecord reports whether r is nil or a nil pointer: no record, and no
@@ -405,12 +453,26 @@ func unmarshalSigned(payload []byte, r Record) error {
 	return nil
 }
 
+// envelope is a message that decode checked: its protected header (the
+// encoded map), the x5chain that header carries (nil for none), the
+// payload and the signature.
+type envelope struct {
+	protected []byte
+	chain     [][]byte
+	payload   []byte
+	signature []byte
+}
+
 // decode parses the envelope and checks its protected header: exactly the
-// algorithm ES256 and the content type of want, nothing else, nothing
-// unprotected.
-func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
-	if len(msg) > MaxMessage {
-		return nil, fmt.Errorf("%w: %d bytes exceed %d", ErrMalformed, len(msg), MaxMessage)
+// algorithm ES256 and the content type of want, and for a receipt an
+// x5chain too or none, nothing else, nothing unprotected.
+func decode(msg []byte, want Type) (*envelope, error) {
+	limit := MaxMessage
+	if want == TypeReceipt {
+		limit += MaxChain
+	}
+	if len(msg) > limit {
+		return nil, fmt.Errorf("%w: %d bytes exceed %d", ErrMalformed, len(msg), limit)
 	}
 	var m cose.Sign1Message
 	if err := m.UnmarshalCBOR(msg); err != nil {
@@ -429,7 +491,15 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 	if !oneEncoding(msg, prot, m.Payload, m.Signature) {
 		return nil, fmt.Errorf("%w: the envelope is not in its deterministic encoding", ErrMalformed)
 	}
-	if len(m.Headers.Unprotected) != 0 || len(m.Headers.Protected) != 2 {
+	chain, err := x5chain(m.Headers.Protected, want)
+	if err != nil {
+		return nil, err
+	}
+	params := 2
+	if chain != nil {
+		params++
+	}
+	if len(m.Headers.Unprotected) != 0 || len(m.Headers.Protected) != params {
 		return nil, fmt.Errorf("%w: unexpected COSE header parameters", ErrMalformed)
 	}
 	if alg, err := m.Headers.Protected.Algorithm(); err != nil || alg != cose.AlgorithmES256 {
@@ -442,16 +512,60 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 	if ct != want.ContentType() {
 		return nil, fmt.Errorf("%w: %q, want %q", ErrType, ct, want.ContentType())
 	}
-	// Those two entries have one encoding too, and the signature covers
-	// the bytes as they came: keys out of order or a longer head would
-	// make another message, with another Hash, of the same record.
-	if !bytes.Equal(prot, ProtectedHeader(want)) {
+	// Those entries have one encoding too, and the signature covers the
+	// bytes as they came: keys out of order, a longer head or a chain of
+	// one certificate in an array would make another message, with
+	// another Hash, of the same record.
+	if !bytes.Equal(prot, protectedHeader(want, chain)) {
 		return nil, fmt.Errorf("%w: the protected header is not in its deterministic encoding", ErrMalformed)
 	}
 	if m.Payload == nil {
 		return nil, fmt.Errorf("%w: detached payload", ErrMalformed)
 	}
-	return &m, nil
+	// A chain has room of its own: the rest of the message is held to
+	// MaxMessage, as a message without one is (a receipt's limit above
+	// leaves room for a chain).
+	if err := CheckMessageSize(want, m.Payload); err != nil {
+		return nil, err
+	}
+	return &envelope{protected: prot, chain: chain, payload: m.Payload, signature: m.Signature}, nil
+}
+
+// x5chain returns the certificates of the x5chain parameter of h, the
+// protected header of a message of type want: nil when h has none, an
+// error matching ErrMalformed when want is not a receipt or the value is
+// neither a byte string nor an array of two or more byte strings (RFC
+// 9360), or CheckChain refuses it.
+func x5chain(h cose.ProtectedHeader, want Type) ([][]byte, error) {
+	v, ok := h[cose.HeaderLabelX5Chain]
+	if !ok {
+		return nil, nil
+	}
+	if want != TypeReceipt {
+		return nil, fmt.Errorf("%w: x5chain in a record of type %v", ErrMalformed, want)
+	}
+	var chain [][]byte
+	switch v := v.(type) {
+	case []byte:
+		chain = [][]byte{v}
+	case []any:
+		if len(v) < 2 {
+			return nil, fmt.Errorf("%w: x5chain: an array of %d certificates, not 2 or more", ErrMalformed, len(v))
+		}
+		for _, c := range v {
+			b, ok := c.([]byte)
+			if !ok {
+				return nil, fmt.Errorf("%w: x5chain: a certificate that is not a byte string", ErrMalformed)
+			}
+			chain = append(chain, b)
+		}
+	default:
+		return nil, fmt.Errorf("%w: x5chain is neither a byte string nor an array", ErrMalformed)
+	}
+	if err := CheckChain(chain); err != nil {
+		return nil, err
+	}
+	return chain, nil
 }
 
 // ProtectedHeader returns the one encoding of the protected header of a
@@ -459,6 +573,78 @@ func decode(msg []byte, want Type) (*cose.Sign1Message, error) {
 // nil for a type that is none of the Type constants. The slice is shared:
 // callers must not modify it.
 func ProtectedHeader(t Type) []byte { return protectedHeaders[t] }
+
+// protectedHeader returns the one encoding of the protected header of a
+// record of type t with chain in its x5chain (label 33), the header of
+// ProtectedHeader when chain is nil:
+//
+//	A3 01 26 03 <tstr content type> 18 21 <bstr certificate>
+//	A3 01 26 03 <tstr content type> 18 21 <array head> <bstr certificate>...
+//
+// one certificate as a byte string, several as an array (RFC 9360).
+func protectedHeader(t Type, chain [][]byte) []byte {
+	base := ProtectedHeader(t)
+	if chain == nil || base == nil {
+		return base
+	}
+	b := make([]byte, 0, len(base)+chainBytes(chain))
+	b = append(append(b, 0xa3), base[1:]...)
+	b = append(b, 0x18, byte(cose.HeaderLabelX5Chain))
+	if len(chain) > 1 {
+		b = cborhead.Append(b, cborhead.Array, len(chain))
+	}
+	for _, c := range chain {
+		b = append(cborhead.Append(b, cborhead.Bytes, len(c)), c...)
+	}
+	return b
+}
+
+// chainBytes returns the length of the x5chain entry of chain in a
+// protected header: its label and its value.
+func chainBytes(chain [][]byte) int {
+	n := 2 // 18 21
+	if len(chain) > 1 {
+		n += headSize(len(chain))
+	}
+	for _, c := range chain {
+		n += headSize(len(c)) + len(c)
+	}
+	return n
+}
+
+// headSize returns the length of the shortest CBOR head of argument n.
+func headSize(n int) int {
+	var h [9]byte
+	return len(cborhead.Append(h[:0], cborhead.Bytes, n))
+}
+
+// ChainSize returns how many bytes chain, not empty, adds to the message
+// of a receipt in its x5chain (SignReceipt): its entry in the protected
+// header, and the longer head of that header's byte string. It is the
+// same for every payload.
+func ChainSize(chain [][]byte) int {
+	prot := len(ProtectedHeader(TypeReceipt))
+	with := prot + chainBytes(chain)
+	return headSize(with) + with - headSize(prot) - prot
+}
+
+// CheckChain returns an error matching ErrMalformed when chain cannot be
+// the x5chain of a receipt: it holds no certificate, an empty one, or adds
+// more than MaxChain bytes to the message (ChainSize); nil otherwise.
+func CheckChain(chain [][]byte) error {
+	if len(chain) == 0 {
+		return fmt.Errorf("%w: x5chain of no certificate", ErrMalformed)
+	}
+	for i, c := range chain {
+		if len(c) == 0 {
+			return fmt.Errorf("%w: x5chain: certificate %d is empty", ErrMalformed, i)
+		}
+	}
+	if n := ChainSize(chain); n > MaxChain {
+		return fmt.Errorf("%w: x5chain adds %d bytes to the message, over %d", ErrMalformed, n, MaxChain)
+	}
+	return nil
+}
 
 var protectedHeaders = func() map[Type][]byte {
 	m := make(map[Type][]byte)
@@ -478,7 +664,8 @@ var protectedHeaders = func() map[Type][]byte {
 //	D2 84 <bstr protected> A0 <bstr payload> 58 40 <r || s>
 //
 // A message longer than MaxMessage is malformed: Sign does not make it,
-// and Verify refuses it.
+// and Verify refuses it. A receipt that SignReceipt signs with a chain is
+// ChainSize bytes longer, and may be so much over MaxMessage.
 func MessageSize(t Type, payload []byte) int {
 	var h [9]byte
 	prot, n := len(ProtectedHeader(t)), len(payload)

@@ -12,7 +12,10 @@
 //
 // Each of them starts with a CardHeader (the card's ICCID and its monotonic
 // signature counter) that the card fills in itself. The platform signs one
-// record, the Receipt, which both phones verify offline.
+// record, the Receipt, which both phones verify offline; it carries the
+// platform's certificate chain in its protected header (x5chain, RFC 9360:
+// SignReceipt, ReceiptChain), so that a receipt verifies with the
+// certificate of the key that signed it.
 //
 // The record type is carried in the protected COSE header as the content type
 // (label 3), so a signature over one type can never be read as another.

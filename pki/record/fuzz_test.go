@@ -38,11 +38,17 @@ func FuzzUnmarshal(f *testing.F) {
 // the same record, and a message that opens is the one encoding of its
 // parts (RFC 8949 deterministic CBOR of tag 18 over the protected header
 // of the record's type, an empty map, the record's deterministic payload
-// and the signature), so that no other byte string of a record opens.
+// and the signature; a receipt's with the x5chain it carries), so that no
+// other byte string of a record opens.
 func FuzzVerify(f *testing.F) {
 	key := newKey(f)
 	for _, r := range samples() {
 		msg, err := Sign(rand.Reader, key, r)
+		require.NoError(f, err)
+		f.Add(msg)
+	}
+	for _, chain := range [][][]byte{certs(1, 40), certs(3, 30)} {
+		msg, err := SignReceipt(rand.Reader, key, samples()["receipt"].(*Receipt), chain)
 		require.NoError(f, err)
 		f.Add(msg)
 	}
@@ -66,7 +72,7 @@ func FuzzVerify(f *testing.F) {
 			payload, err := Marshal(r)
 			require.NoError(t, err)
 			again, err := encMode.Marshal(cbor.Tag{Number: 18, Content: []any{
-				ProtectedHeader(r.Type()), map[int]int{}, payload, m.Signature,
+				protectedHeader(r.Type(), m.chain), map[int]int{}, payload, m.signature,
 			}})
 			require.NoError(t, err)
 			require.Equal(t, again, msg, "opens but is not the one encoding of its parts")

@@ -61,11 +61,18 @@ const (
 	MaxLegs     = 8   // asset legs of one request
 	MaxText     = 64  // SKU, asset, merchant ID and name lengths in bytes
 	MaxAmount   = 1<<63 - 1
-	MaxMessage  = 8192 // one COSE_Sign1 message in bytes
+	MaxMessage  = 8192 // one COSE_Sign1 message in bytes, without a receipt's x5chain
 	maxCardID   = 20
 	minCardID   = 19
 	maxTransfer = 16 // ledger transfer IDs in one receipt
 )
+
+// MaxChain is the most bytes that the x5chain header parameter of a
+// receipt, its platform's certificate chain (PROTOCOL.md §3.6), adds to
+// the receipt's message (ChainSize): a receipt's message is at most
+// MaxMessage bytes without it (MessageSize) and MaxMessage + MaxChain with
+// it.
+const MaxChain = 4096
 
 // Role is the party a card acts for; the values match the advertisement.
 type Role uint8
