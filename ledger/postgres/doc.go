@@ -7,9 +7,11 @@
 // the ledger never writes (a row changed beside the store), fails the read
 // with an error wrapping ledger.ErrCorrupt, and so fails an account
 // filter that matches such a transfer or balance history row but for its
-// time, whatever its range, and every write transaction, whose expiry
-// sweep meets first an active pending state with such an expiry time
-// (index pending_expiry holds them since migration 0004).
+// time, whatever its range, and every transaction of a batch of
+// transfers (CreateTransfers), whose expiry sweep meets first an active
+// pending state with such an expiry time (index pending_expiry holds them
+// since migration 0004), while accounts are still created, which runs no
+// sweep.
 //
 // Open applies the schema migrations embedded in the binary, in one
 // transaction that first takes LOCK TABLE schema_migrations IN EXCLUSIVE

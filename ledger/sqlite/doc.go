@@ -39,10 +39,11 @@
 // ledger.TimestampLimit that the ledger never writes, fails the read with
 // an error wrapping ledger.ErrCorrupt, and so fails an account filter
 // that matches such a transfer or balance history row but for its time,
-// whatever its range, and every write transaction, whose expiry sweep
-// meets first an active pending state with such an expiry time (index
-// pending_expiry holds them since migration 0004)); UserData64 is the
-// int64 with the same bits.
+// whatever its range, and every transaction of a batch of transfers
+// (CreateTransfers), whose expiry sweep meets first an active pending
+// state with such an expiry time (index pending_expiry holds them since
+// migration 0004), while accounts are still created, which runs no sweep);
+// UserData64 is the int64 with the same bits.
 // Transfers are keyed in their table by timestamp, which the ledger
 // assigns in increasing order, so new rows append to the end of the
 // B-tree; their IDs have a unique index.

@@ -22,9 +22,10 @@ import (
 // time no engine stores. So do the account filters that match such a
 // transfer or balance but for its time range, whatever their range, order
 // and limit (corruptFilters), while a transfer written since is stored
-// and read as any other, and every write once an active pending state
-// has such an expiry time, which the expiry sweep meets first whatever
-// the time, with nothing written (unchanged).
+// and read as any other, and every batch of transfers once an active
+// pending state has such an expiry time, which the expiry sweep meets
+// first whatever the time, with nothing written (unchanged), while an
+// account is still created (CreateAccounts runs no sweep).
 func TimestampOverLimit(t *testing.T, open func(t *testing.T) (ledger.Store, Corrupt)) {
 	ctx := context.Background()
 	columns := []column{
@@ -84,6 +85,12 @@ func TimestampOverLimit(t *testing.T, open func(t *testing.T) (ledger.Store, Cor
 			_, err = l.CreateTransfers(ctx, plain)
 			assert.ErrorIs(t, err, ledger.ErrCorrupt, "expiry")
 			unchanged(t, l)
+			if c.column == "expires_at" {
+				// No sweep: the account is created.
+				r, err := l.CreateAccounts(ctx, []ledger.Account{{ID: id(4), Ledger: 1, Code: 1}})
+				require.NoError(t, err, "account")
+				assert.Equal(t, []ledger.CreateAccountResult{ledger.AccountCreated}, r, "account")
+			}
 		case "failed_transfers":
 			_, err = l.CreateTransfers(ctx, []ledger.Transfer{
 				{ID: id(13), DebitAccountID: id(3), CreditAccountID: id(2), Amount: 1, Ledger: 1, Code: 1},
