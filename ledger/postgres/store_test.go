@@ -155,11 +155,15 @@ func TestMigratePending(t *testing.T) { testMigration(t, sqltest.MigratePending)
 
 // TestMigrateCorruptExpiry opens a database at schema version 3 with an
 // active pending state whose expiry time reads negative: the migrated
-// index holds it, and the sweep fails with ledger.ErrCorrupt.
-func TestMigrateCorruptExpiry(t *testing.T) { testMigration(t, sqltest.MigrateCorruptExpiry) }
+// index holds it, and the sweep, which reads that index, fails with
+// ledger.ErrCorrupt.
+func TestMigrateCorruptExpiry(t *testing.T) {
+	requireSweepIndexed(t, testMigration(t, sqltest.MigrateCorruptExpiry))
+}
 
-// testMigration runs m, a migration test of sqltest, on a new schema.
-func testMigration(t *testing.T, m sqltest.MigrationTest) {
+// testMigration runs m, a migration test of sqltest, on a new schema,
+// and returns its DSN.
+func testMigration(t *testing.T, m sqltest.MigrationTest) string {
 	ctx := context.Background()
 	dsn := testenv.PostgresSchema(t)
 	conn, err := pgx.Connect(ctx, dsn)
@@ -174,14 +178,22 @@ func testMigration(t *testing.T, m sqltest.MigrationTest) {
 		require.NoError(t, err)
 		return s
 	})
+	return dsn
 }
 
 // TestExpiredPendingIndexed: the expiry sweep, which every batch runs,
 // reads the due pending states from index pending_expiry in the order it
 // returns them, without sorting them.
 func TestExpiredPendingIndexed(t *testing.T) {
-	ctx := context.Background()
 	_, dsn := openTemp(t)
+	requireSweepIndexed(t, dsn)
+}
+
+// requireSweepIndexed checks that the expiry sweep on the schema of dsn
+// reads index pending_expiry in order, without sorting.
+func requireSweepIndexed(t *testing.T, dsn string) {
+	t.Helper()
+	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dsn)
 	require.NoError(t, err)
 	defer conn.Close(ctx)

@@ -106,12 +106,15 @@ func TestMigratePending(t *testing.T) { testMigration(t, sqltest.MigratePending)
 
 // TestMigrateCorruptExpiry opens a database at schema version 3 with an
 // active pending state whose expiry time reads negative: the migrated
-// index holds it, and the sweep fails with ledger.ErrCorrupt.
-func TestMigrateCorruptExpiry(t *testing.T) { testMigration(t, sqltest.MigrateCorruptExpiry) }
+// index holds it, and the sweep, which reads that index, fails with
+// ledger.ErrCorrupt.
+func TestMigrateCorruptExpiry(t *testing.T) {
+	requireSweepIndexed(t, testMigration(t, sqltest.MigrateCorruptExpiry))
+}
 
 // testMigration runs m, a migration test of sqltest, on a new database
-// file.
-func testMigration(t *testing.T, m sqltest.MigrationTest) {
+// file, and returns its path.
+func testMigration(t *testing.T, m sqltest.MigrationTest) string {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	db, err := sql.Open("sqlite", path)
@@ -126,6 +129,7 @@ func testMigration(t *testing.T, m sqltest.MigrationTest) {
 		require.NoError(t, err)
 		return s
 	})
+	return path
 }
 
 // TestExpiredPendingIndexed: the expiry sweep, which every batch runs,
@@ -133,6 +137,13 @@ func testMigration(t *testing.T, m sqltest.MigrationTest) {
 // returns them, without sorting them.
 func TestExpiredPendingIndexed(t *testing.T) {
 	_, path := openTemp(t)
+	requireSweepIndexed(t, path)
+}
+
+// requireSweepIndexed checks that the expiry sweep on the database at
+// path reads index pending_expiry in order, without sorting.
+func requireSweepIndexed(t *testing.T, path string) {
+	t.Helper()
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=query_only(1)")
 	require.NoError(t, err)
 	defer db.Close()
