@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/payflow"
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/simcard/simcardtest"
@@ -114,6 +115,22 @@ func (w *phoneWorld) requirePaidBy(t *testing.T, rc *payflow.Receipt, consent []
 	require.ErrorIs(t, err, payflow.ErrNoPayment, "the paid request left the screen")
 }
 
+// requireSignedAgainPaid approves screen, whose consent that api got
+// first the phone keeps, and checks that the approval sent that consent
+// again, which the platform refused, and then a new one that the card
+// signed, its counter from counter to counter+1, three consents in all,
+// and returned the receipt of the new one (requirePaidBy).
+func (w *phoneWorld) requireSignedAgainPaid(t *testing.T, api *scriptedApproveAPI, screen *payflow.PaymentView, counter uint64) {
+	t.Helper()
+	rc, err := w.shopper.ApproveShown(context.Background(), screen, simcardtest.PIN)
+	require.NoError(t, err)
+	require.Len(t, api.sent, 3)
+	assert.Equal(t, api.sent[0], api.sent[1], "the kept consent sent again")
+	assert.NotEqual(t, api.sent[0], api.sent[2], "a new consent signed")
+	assert.Equal(t, counter+1, w.counter(t), "the card signed one consent")
+	w.requirePaidBy(t, rc, api.sent[2], screen)
+}
+
 // TestShopperApproveKeepsConsentRefusedConflict: a consent that the
 // platform refuses with conflict before it accepts it (another consent's
 // settlement under way), the request read pending with a consent nonce
@@ -174,13 +191,7 @@ func TestShopperApproveDropsConflictConsentRefusedOtherwise(t *testing.T) {
 	require.NoError(t, err)
 	counter = w.counter(t)
 
-	rc, err := w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
-	require.NoError(t, err)
-	require.Len(t, api.sent, 3)
-	assert.Equal(t, api.sent[0], api.sent[1], "the kept consent sent again")
-	assert.NotEqual(t, api.sent[0], api.sent[2], "a new consent signed")
-	assert.Equal(t, counter+1, w.counter(t), "the card signed one consent")
-	w.requirePaidBy(t, rc, api.sent[2], screen)
+	w.requireSignedAgainPaid(t, api, screen, counter)
 
 	_, err = w.f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: api.sent[0]})
 	require.ErrorIs(t, err, payflow.ErrClone)
@@ -263,4 +274,38 @@ func TestApproveOfReceiptToCollectRefusedConflictStaysKept(t *testing.T) {
 	rc := w.requireSentAgainPaid(t, api, screen, "", counter, 2)
 	assert.Equal(t, src.Signed, rc.Signed)
 	assert.Equal(t, lost.consents[0], api.sent[0], "the consent that paid")
+}
+
+// TestShopperApproveDropsConflictConsentAccepted: a consent that the
+// platform accepted and then refused with conflict, its hold chain
+// refused (the ledger holds the hold's ID as a transfer that another
+// client of the ledger wrote), is kept as one refused before it is
+// accepted is, the approval failing with that conflict; the next
+// approval sends it again, which the platform refuses as spent
+// (nonce_replayed), drops it and has the card sign a new consent, whose
+// holds take the IDs of the next attempt and which pays, the shopper
+// charged once.
+func TestShopperApproveDropsConflictConsentAccepted(t *testing.T) {
+	ctx := context.Background()
+	w, api, screen, counter := conflictWorld(t)
+	res, err := w.f.Ledger.CreateTransfers(ctx, []ledger.Transfer{{
+		ID:              payflow.TransferID(screen.ID, 1, 0, 1),
+		DebitAccountID:  payflow.AccountID(payflow.AccountFunding, 978, ""),
+		CreditAccountID: payflow.AccountID(payflow.AccountMerchant, 978, phoneMerchant),
+		Amount:          1, Ledger: 978, Code: 9,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []ledger.CreateTransferResult{ledger.TransferCreated}, res)
+
+	_, err = w.shopper.ApproveShown(ctx, screen, simcardtest.PIN)
+	require.ErrorIs(t, err, payflow.ErrConflict)
+	assert.Equal(t, counter+1, w.counter(t), "the card's counter")
+	on, err := w.shopper.Payment()
+	require.NoError(t, err, "the request stays on screen")
+	assert.Equal(t, screen.ID, on.ID)
+
+	w.requireSignedAgainPaid(t, api, screen, counter+1)
+	_, err = w.f.Platform.Approve(ctx, &payflow.ApproveRequest{Consent: api.sent[0]})
+	require.ErrorIs(t, err, payflow.ErrReplay, "the first consent, spent")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
 }
