@@ -2,6 +2,8 @@ package sim
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"errors"
 	"fmt"
 	"testing"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/casimpay/casimpay/ledger"
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -84,17 +87,25 @@ func TestChecksCatchPlantedFaults(t *testing.T) {
 	}
 }
 
-// TestReceiptChecks runs a world until a payment is captured and checks
-// that its receipt is refused once the consent it names is not one the
-// payer's card signed, or the amount differs.
-func TestReceiptChecks(t *testing.T) {
-	w := testWorld(t, 9)
+// captured takes random steps of w until a payment is captured, and
+// returns it and its view as its seller's phone reads it.
+func captured(t *testing.T, w *world) (*purchase, *payflow.PaymentView) {
+	t.Helper()
 	p := stepUntil(t, w, payflow.StateCaptured)
 	ok, err := w.login(p.m.seller, record.RoleSeller)
 	require.NoError(t, err)
 	require.True(t, ok)
 	v, err := w.plat.Payment(w.ctx, p.m.seller.token, p.id)
 	require.NoError(t, err)
+	return p, v
+}
+
+// TestReceiptChecks runs a world until a payment is captured and checks
+// that its receipt is refused once the consent it names is not one the
+// payer's card signed, or the amount differs.
+func TestReceiptChecks(t *testing.T) {
+	w := testWorld(t, 9)
+	p, v := captured(t, w)
 	require.NoError(t, w.settled(p, v))
 
 	var f *Failure
@@ -404,4 +415,72 @@ func TestHoldAfterCrash(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestReceiptKeyChecks runs a world until a payment is captured, has the
+// platform replace its receipt key twice, the second time revoking the
+// certificate replaced, and checks what the model takes: the receipt of
+// the first key, by the chain it carries, though the platform signs with
+// another key now; and what it refuses: a receipt signed by another key
+// than its chain's, or at a time when the platform did not sign with its
+// chain's key, or carrying a chain the platform never had; a receipt of
+// the revoked certificate that the phone would verify, or one of a
+// certificate not revoked that it would refuse.
+func TestReceiptKeyChecks(t *testing.T) {
+	w := testWorld(t, 9)
+	p, v := captured(t, w)
+	var rc record.Receipt
+	require.NoError(t, record.Verify(v.Receipt, &w.key.PublicKey, &rc))
+
+	require.NoError(t, w.advance(time.Minute))
+	require.NoError(t, w.rotateKey(false))
+	require.Len(t, w.receiptKeys, 2)
+	first, second := w.receiptKeys[0], w.receiptKeys[1]
+	assert.Equal(t, first.until, second.from)
+	assert.Equal(t, second.key, w.key)
+	assert.Equal(t, second.chain, w.chain)
+	require.NoError(t, w.settled(p, v), "the receipt of the key replaced, by its chain")
+	assert.Equal(t, 1, w.stats.Ops["receipt-of-replaced-key"])
+
+	sign := func(k *ecdsa.PrivateKey, chain [][]byte, at time.Time) *payflow.PaymentView {
+		rc := rc
+		rc.Time = uint64(at.UnixMilli())
+		msg, err := record.SignReceipt(w.bytes, k, &rc, chain)
+		require.NoError(t, err)
+		forged := *v
+		forged.Receipt = msg
+		return &forged
+	}
+	signedAt := time.UnixMilli(int64(rc.Time))
+	require.NoError(t, w.settled(p, sign(second.key, second.chain, w.now)), "the new key")
+	refused := func(v *payflow.PaymentView, detail, msg string) {
+		t.Helper()
+		var f *Failure
+		if assert.ErrorAs(t, w.settled(p, v), &f, msg) {
+			assert.Contains(t, f.Detail, detail, msg)
+		}
+	}
+	refused(sign(second.key, first.chain, w.now), "was not signed by the key of the chain it carries", "the new key, the former chain")
+	refused(sign(first.key, first.chain, w.now), "by a key that the platform signed with from", "the former key after it was replaced")
+	refused(sign(second.key, second.chain, signedAt), "by a key that the platform signed with from", "the new key before it was made")
+	other, err := ecdsa.GenerateKey(elliptic.P256(), w.bytes)
+	require.NoError(t, err)
+	cert, err := w.issuer.IssuePlatform(other.Public(), "casimpay simulated platform", pki.IssueOptions{})
+	require.NoError(t, err)
+	refused(sign(other, append([][]byte{cert}, w.issuer.Chain()...), w.now), "that the platform never had",
+		"a chain of the same CA that the platform never had")
+
+	secondUntil := w.now
+	require.NoError(t, w.rotateKey(true))
+	assert.True(t, second.revoked)
+	assert.False(t, first.revoked)
+	revoked := sign(second.key, second.chain, secondUntil)
+	require.NoError(t, w.settled(p, revoked), "refused by the phone as revoked, as the model expects")
+	assert.Equal(t, 1, w.stats.Ops["receipt-of-revoked-key"])
+	require.NoError(t, w.settled(p, v), "the receipt of the first key, not revoked")
+
+	second.revoked = false
+	refused(revoked, "does not verify: pki:", "a receipt of a revoked certificate expected to verify")
+	first.revoked = true
+	refused(v, "of a revoked certificate: the phone got ok", "a receipt expected refused that verifies")
 }

@@ -9,9 +9,10 @@
 // sales — while it loses and duplicates messages, loses replies after the
 // platform committed, jumps the clock past request and hold lifetimes and
 // across EID epochs, revokes cards, locks PINs, restarts the platform on
-// the same stores and kills it at its n-th store write (before or after
-// that write reached the disk), then restarts it and runs the recovery
-// sweep.
+// the same stores, restarts it with a new receipt key and certificate of
+// the same CA (the replaced certificate revoked, with fresh CRLs, one time
+// in three), and kills it at its n-th store write (before or after that
+// write reached the disk), then restarts it and runs the recovery sweep.
 //
 // With Options.HTTP the phones reach the platform through payflow.Client
 // and the HTTP handler, over a transport in process that also loses
@@ -32,10 +33,14 @@
 // after a crash shows it, is held until the consent's acceptance plus the
 // hold TTL, also when the recovery sweep made the hold after the restart,
 // and that the ledger's hold ends no earlier; that no request leaves a
-// final state; and that every receipt verifies with the platform's
-// certificate and names the request, the consent and the amount. The
-// first broken invariant ends the run with a *Failure naming the seed and
-// the step.
+// final state; and that every receipt the phones get, also one read
+// again or answered for a call sent again, carries the certificate chain
+// of a receipt key the platform had, was signed by that key while the
+// platform signed with it, verifies on the phones by that chain
+// (pki.Verifier.VerifyReceipt) unless that certificate was revoked, which
+// they then refuse (pki.ErrRevoked), and names the request, the consent
+// and the amount. The first broken invariant ends the run with a *Failure
+// naming the seed and the step.
 //
 // Everything random comes from the seed (math/rand/v2 PCG and ChaCha8),
 // and the simulation runs in one goroutine, so a seed replays identically:

@@ -1,9 +1,11 @@
 package sim
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/casimpay/casimpay/payflow"
@@ -200,12 +202,56 @@ func (w *world) expect(what string, err, want error) error {
 	return w.failf("%s: got %s, want %s", what, describe(err), kind(want))
 }
 
-// verifyReceipt checks a payment receipt of p as a phone does offline: by
-// the chain it carries, or the platform's chain for one without.
+// receiptSigned checks msg, a receipt (what names it), and decodes it
+// into rc: it carries the certificate chain of a receipt key that the
+// platform had, was signed by that key, and at its time (its settlement
+// time) the platform signed with that key; and a phone verifies it as it
+// does offline (pki.Verifier.VerifyReceipt: by the chain it carries, or
+// Info's, w.chain, for one without), unless that certificate was revoked,
+// which the phone then refuses with pki.ErrRevoked.
+func (w *world) receiptSigned(what string, msg []byte, rc *record.Receipt) error {
+	chain, err := record.ReceiptChain(msg)
+	if err != nil {
+		return w.failf("%s: %v", what, err)
+	}
+	var k *receiptKey
+	for _, c := range w.receiptKeys {
+		if slices.EqualFunc(c.chain, chain, bytes.Equal) {
+			k = c
+		}
+	}
+	if k == nil {
+		return w.failf("%s carries a chain of %d certificates that the platform never had", what, len(chain))
+	}
+	if err := record.Verify(msg, &k.key.PublicKey, rc); err != nil {
+		return w.failf("%s was not signed by the key of the chain it carries: %v", what, err)
+	}
+	at := int64(rc.Time)
+	if at < k.from.UnixMilli() || !k.until.IsZero() && at > k.until.UnixMilli() {
+		return w.failf("%s signed at %v by a key that the platform signed with from %v until %v",
+			what, time.UnixMilli(at).UTC(), k.from, k.until)
+	}
+	_, err = w.platVerifier.VerifyReceipt(msg, w.chain, new(record.Receipt))
+	switch {
+	case k.revoked:
+		if !errors.Is(err, pki.ErrRevoked) {
+			return w.failf("%s of a revoked certificate: the phone got %s, want it revoked", what, describe(err))
+		}
+		w.count("receipt-of-revoked-key")
+	case err != nil:
+		return w.failf("%s does not verify: %v", what, err)
+	case k != w.receiptKeys[len(w.receiptKeys)-1]:
+		w.count("receipt-of-replaced-key")
+	}
+	return nil
+}
+
+// verifyReceipt checks a payment receipt of p (receiptSigned) and that it
+// names p, a consent its payer's card signed for it and amount.
 func (w *world) verifyReceipt(p *purchase, msg []byte, amount uint64) error {
 	var rc record.Receipt
-	if _, err := w.platVerifier.VerifyReceipt(msg, w.chain, &rc); err != nil {
-		return w.failf("receipt of %v does not verify: %v", p.id, err)
+	if err := w.receiptSigned(fmt.Sprintf("receipt of %v", p.id), msg, &rc); err != nil {
+		return err
 	}
 	var ch [32]byte
 	copy(ch[:], rc.ConsentHash)
@@ -234,11 +280,12 @@ func (w *world) verifyReceipt(p *purchase, msg []byte, amount uint64) error {
 	return nil
 }
 
-// verifyRefundReceipt checks a refund receipt.
+// verifyRefundReceipt checks a refund receipt (receiptSigned) and that
+// it names r and p.
 func (w *world) verifyRefundReceipt(p *purchase, r *refund, v *payflow.RefundView) error {
 	var rc record.Receipt
-	if _, err := w.platVerifier.VerifyReceipt(v.Receipt, w.chain, &rc); err != nil {
-		return w.failf("refund receipt of %v does not verify: %v", r.id, err)
+	if err := w.receiptSigned(fmt.Sprintf("refund receipt of %v", r.id), v.Receipt, &rc); err != nil {
+		return err
 	}
 	h := record.Hash(r.msg)
 	switch {

@@ -54,6 +54,11 @@ func (w *world) randomStep() error {
 		if w.fault(Restart, 1) {
 			return w.restart("a planned restart")
 		}
+	case x < 99:
+		if w.fault(RotateKey, 1) {
+			// One rotation in three revokes the certificate replaced.
+			return w.rotateKey(w.rng.IntN(3) == 0)
+		}
 	}
 	return w.purchase()
 }
@@ -452,6 +457,13 @@ func (w *world) approve(p *purchase) error {
 		if p.state == payflow.StatePending && eff == payflow.StateCancelled {
 			w.count("cancelled-by-revocation")
 		}
+		if eff == payflow.StateCaptured {
+			// Its receipt, read again, maybe signed by a key the
+			// platform replaced since.
+			if err := w.settled(p, v); err != nil {
+				return err
+			}
+		}
 		return w.transition(p, eff, 0)
 	}
 	if len(v.ConsentNonce) != record.NonceSize {
@@ -771,6 +783,9 @@ func (w *world) refund(p *purchase) error {
 		v, err := w.api.Refund(w.ctx, &payflow.RefundRequest{Refund: r.msg})
 		if err != nil || v.ID != r.id || v.Amount != r.amount || v.Refunded != r.view.Refunded || !bytes.Equal(v.Receipt, r.view.Receipt) {
 			return w.failf("refund %v sent again: %s %+v", r.id, kind(err), v)
+		}
+		if err := w.verifyRefundReceipt(p, r, v); err != nil {
+			return err
 		}
 		w.count("refund-repeat")
 		w.logf("refund %d again: same", w.idx(p))

@@ -41,12 +41,13 @@ const (
 	WrongPIN                 // the user types a wrong PIN, up to a lockout and a PUK unblock
 	Restart                  // the platform stops and starts again on the same stores
 	Crash                    // the platform dies at a store write, before or after it committed
+	RotateKey                // the platform restarts with a new receipt key and certificate, the replaced one now and then revoked
 	numFaults
 )
 
 var faultNames = [numFaults]string{
 	"lost-request", "lost-reply", "duplicate", "clock-jump", "expiry-jump",
-	"epoch-change", "revoke", "wrong-pin", "restart", "crash",
+	"epoch-change", "revoke", "wrong-pin", "restart", "crash", "rotate-key",
 }
 
 func (f Fault) String() string {
@@ -149,10 +150,16 @@ type world struct {
 
 	root, issuer *pki.CA
 	verifier     *pki.Verifier
+	// platVerifier is the phones' Verifier, with which they verify the
+	// receipts offline (RevocationBestEffort, the CRLs published).
 	platVerifier *pki.Verifier
-	key          *ecdsa.PrivateKey
-	chain        [][]byte
-	crlsAt       time.Time
+	// key and chain are the platform's receipt key and its certificate
+	// chain (Info's) now; receiptKeys every one it had, in order, the
+	// last of them key's.
+	key         *ecdsa.PrivateKey
+	chain       [][]byte
+	receiptKeys []*receiptKey
+	crlsAt      time.Time
 
 	// The durable stores, which outlive the platform process.
 	ps      payflow.Store
@@ -321,21 +328,17 @@ func (w *world) setup() error {
 	if err != nil {
 		return err
 	}
+	w.platVerifier, err = pki.NewVerifier(pki.VerifierOptions{
+		Roots: [][]byte{w.root.DER()}, Intermediates: [][]byte{w.issuer.DER()}, Now: w.clock,
+		Revocation: pki.RevocationBestEffort,
+	})
+	if err != nil {
+		return err
+	}
 	if err := w.publishCRLs(); err != nil {
 		return err
 	}
-	if w.key, err = ecdsa.GenerateKey(elliptic.P256(), w.bytes); err != nil {
-		return err
-	}
-	cert, err := w.issuer.IssuePlatform(w.key.Public(), "casimpay simulated platform", pki.IssueOptions{})
-	if err != nil {
-		return err
-	}
-	w.chain = append([][]byte{cert}, w.issuer.Chain()...)
-	w.platVerifier, err = pki.NewVerifier(pki.VerifierOptions{
-		Roots: [][]byte{w.root.DER()}, Now: w.clock, Revocation: pki.RevocationBestEffort,
-	})
-	if err != nil {
+	if err := w.newReceiptKey(); err != nil {
 		return err
 	}
 	if err := w.openStores(); err != nil {
@@ -347,18 +350,83 @@ func (w *world) setup() error {
 	return w.populate()
 }
 
+// publishCRLs publishes fresh CRLs of both CAs, which the platform's
+// Verifier and the phones' take.
 func (w *world) publishCRLs() error {
 	for _, ca := range []*pki.CA{w.root, w.issuer} {
 		crl, err := ca.CRL(w.now.Add(24 * time.Hour))
 		if err != nil {
 			return err
 		}
-		if err := w.verifier.AddCRL(crl); err != nil {
-			return err
+		for _, v := range []*pki.Verifier{w.verifier, w.platVerifier} {
+			if err := v.AddCRL(crl); err != nil {
+				return err
+			}
 		}
 	}
 	w.crlsAt = w.now
 	return nil
+}
+
+// receiptKey is a receipt key that the platform had, as the model knows
+// it: its certificate chain, the virtual time from which the platform
+// signed with it and until which (zero while it still does), and whether
+// its certificate is revoked.
+type receiptKey struct {
+	key         *ecdsa.PrivateKey
+	chain       [][]byte
+	serial      *big.Int
+	from, until time.Time
+	revoked     bool
+}
+
+// newReceiptKey makes a new receipt key and its certificate, of the CA
+// that issues the cards, the key the platform signs with from now on (once
+// it starts again): w.key and w.chain. The key it replaces signs until now.
+func (w *world) newReceiptKey() error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), w.bytes)
+	if err != nil {
+		return err
+	}
+	cert, err := w.issuer.IssuePlatform(key.Public(), "casimpay simulated platform", pki.IssueOptions{})
+	if err != nil {
+		return err
+	}
+	sn, err := serial(cert)
+	if err != nil {
+		return err
+	}
+	if n := len(w.receiptKeys); n > 0 {
+		w.receiptKeys[n-1].until = w.now
+	}
+	w.key, w.chain = key, append([][]byte{cert}, w.issuer.Chain()...)
+	w.receiptKeys = append(w.receiptKeys, &receiptKey{key: key, chain: w.chain, serial: sn, from: w.now})
+	return nil
+}
+
+// rotateKey has the platform replace its receipt key and certificate: a
+// new key and certificate of the same CA, and a restart on the same
+// stores with them. With revoke it also revokes the certificate replaced
+// and publishes fresh CRLs: the phones refuse the receipts of that
+// certificate from then on, and verify every other receipt by the chain
+// it carries.
+func (w *world) rotateKey(revoke bool) error {
+	old := w.receiptKeys[len(w.receiptKeys)-1]
+	if err := w.newReceiptKey(); err != nil {
+		return err
+	}
+	if revoke {
+		if err := w.issuer.Revoke(old.serial, pki.ReasonKeyCompromise); err != nil {
+			return err
+		}
+		old.revoked = true
+		if err := w.publishCRLs(); err != nil {
+			return err
+		}
+		w.count("receipt-key-revoked")
+	}
+	w.logf("rotate the receipt key to %d (the replaced one revoked: %v)", len(w.receiptKeys)-1, revoke)
+	return w.restart("a receipt key rotation")
 }
 
 // openStores opens the durable stores: in memory, or in a SQLite file.

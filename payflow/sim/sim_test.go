@@ -171,3 +171,48 @@ func TestSimulationPostgres(t *testing.T) {
 		})
 	}
 }
+
+// TestReceiptKeyRotation plays seeds in which the platform replaces its
+// receipt key and certificate (rotate-key), now and then revoking the one
+// it replaced, in memory, through HTTP and on SQLite files: every receipt
+// that the phones get, also one signed before a rotation and read again
+// or answered for a consent or refund sent again, carries the chain of a
+// key the platform had, was signed by that key while the platform used
+// it, and verifies on the phones by that chain, unless its certificate
+// was revoked since, which the phones then refuse (pki.ErrRevoked). The
+// first seed that rotates and revokes replays identically, and the first
+// that rotates, run with rotate-key disabled, rotates nothing.
+func TestReceiptKeyRotation(t *testing.T) {
+	var rotations, replaced, revoked int
+	replayed, rotating := false, uint64(0)
+	for seed := uint64(1); seed <= 60; seed++ {
+		opts := sim.Options{Seed: seed, Steps: 60, HTTP: seed%3 == 0}
+		if seed%20 == 0 {
+			opts.Dir = t.TempDir()
+		}
+		st, err := sim.Run(context.Background(), opts)
+		require.NoError(t, err, "seed %d, %d steps, HTTP %v, SQLite %v", seed, opts.Steps, opts.HTTP, opts.Dir != "")
+		if !replayed && opts.Dir == "" && st.Ops["receipt-key-revoked"] > 0 {
+			again, err := sim.Run(context.Background(), opts)
+			require.NoError(t, err)
+			assert.Equal(t, st, again, "seed %d replayed", seed)
+			replayed = true
+		}
+		if rotating == 0 && opts.Dir == "" && !opts.HTTP && st.Faults[sim.RotateKey] > 0 {
+			rotating = seed
+		}
+		rotations += st.Faults[sim.RotateKey]
+		replaced += st.Ops["receipt-of-replaced-key"]
+		revoked += st.Ops["receipt-of-revoked-key"]
+	}
+	t.Logf("rotations %d, receipts verified of a replaced key %d, refused of a revoked one %d", rotations, replaced, revoked)
+	assert.Positive(t, rotations)
+	assert.Positive(t, replaced, "receipts of a replaced key verified")
+	assert.Positive(t, revoked, "receipts of a revoked key refused")
+	assert.True(t, replayed, "a seed that rotates and revokes replayed")
+
+	require.NotZero(t, rotating)
+	st, err := sim.Run(context.Background(), sim.Options{Seed: rotating, Steps: 60, Disable: []sim.Fault{sim.RotateKey}})
+	require.NoError(t, err)
+	assert.Zero(t, st.Faults[sim.RotateKey], "seed %d, rotate-key disabled", rotating)
+}
