@@ -899,6 +899,56 @@ func TestReceiptOfReplacedKeyVerified(t *testing.T) {
 	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 2*690 + 90}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 }
 
+// TestReceiptOfRevokedReplacedKey: once the platform replaced its receipt
+// key and the CA revoked the replaced certificate, a phone whose Verifier
+// holds the CRLs that list it (and the intermediate that signs them)
+// refuses a receipt of the replaced key as a bad signature
+// (ErrSignature, pki.ErrRevoked: the chain it carries is revoked), though
+// the platform's answer is otherwise the one it signed; the receipts of
+// the new key verify on the same phones.
+func TestReceiptOfRevokedReplacedKey(t *testing.T) {
+	ctx := context.Background()
+	f, api, w := newSwitchWorld(t)
+	v, err := pki.NewVerifier(pki.VerifierOptions{
+		Roots: [][]byte{f.Root.DER()}, Intermediates: [][]byte{f.Issuer.DER()}, Now: f.Clock.Now,
+		Revocation: pki.RevocationBestEffort,
+	})
+	require.NoError(t, err)
+	publish := func() {
+		for _, ca := range []*pki.CA{f.Root, f.Issuer} {
+			crl, err := ca.CRL(f.Clock.Now().Add(24 * time.Hour))
+			require.NoError(t, err)
+			require.NoError(t, v.AddCRL(crl))
+		}
+	}
+	publish()
+	opts := phoneOptions(f, api)
+	opts.Verifier = v
+	w.seller, err = payflow.NewSeller(w.sellerCard.Card, opts)
+	require.NoError(t, err)
+	w.shopper, err = payflow.NewShopper(w.shopperCard.Card, opts)
+	require.NoError(t, err)
+	w.pair(t)
+	sv, _ := w.request(t)
+	former, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	require.NoError(t, err)
+
+	api.to(renewedPlatform(t, f))
+	cert, err := pki.ParseCertificate(f.PlatformChain[0])
+	require.NoError(t, err)
+	require.NoError(t, f.Issuer.Revoke(cert.SerialNumber, pki.ReasonKeyCompromise))
+	publish()
+	_, _, err = w.seller.Wait(ctx)
+	require.ErrorIs(t, err, payflow.ErrSignature, "the receipt of the revoked certificate")
+	assert.ErrorIs(t, err, pki.ErrRevoked)
+	stored, err := f.Store.Payment(ctx, sv.ID)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, stored.State)
+	assert.Equal(t, former.Signed, stored.Receipt, "the receipt of the replaced key, as signed")
+
+	w.purchase(t) // receipts of the new key, on both phones
+}
+
 // TestReceiptChainPinnedKey: a phone that pins the platform's key
 // (PhoneOptions.PlatformKey, no Verifier) verifies every receipt with that
 // key alone, whatever chain the receipt carries: once the platform signs
