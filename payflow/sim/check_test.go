@@ -394,7 +394,7 @@ func TestHoldAfterCrash(t *testing.T) {
 				require.ErrorIs(t, err, errCrashed)
 				require.True(t, w.fuse.disarm())
 
-				err = w.approveCrashed(p, payflow.StateHeld, nil, acceptedAt.Add(from))
+				err = w.approveCrashed(p, consent, payflow.StateHeld, nil, acceptedAt.Add(from))
 				require.Equal(t, payflow.StateHeld, p.state)
 				r, rerr := w.plat.Store().Payment(w.ctx, p.id)
 				require.NoError(t, rerr)

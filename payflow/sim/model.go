@@ -59,8 +59,10 @@ type purchase struct {
 	expiresAt time.Time
 	state     string // last state the phones know
 	// consents holds the hashes of every consent the payer's card signed
-	// for this request.
+	// for this request; settledBy is the one that settled it, once the
+	// phone knows.
 	consents      map[[32]byte]bool
+	settledBy     []byte
 	holdExpiresAt time.Time
 	captured      uint64
 	refunded      uint64

@@ -464,6 +464,11 @@ func (w *world) approve(p *purchase) error {
 				return err
 			}
 		}
+		if p.settledBy != nil && w.rng.IntN(2) == 0 {
+			if err := w.consentAgain(p, v); err != nil {
+				return err
+			}
+		}
 		return w.transition(p, eff, 0)
 	}
 	if len(v.ConsentNonce) != record.NonceSize {
@@ -502,7 +507,7 @@ func (w *world) approve(p *purchase) error {
 	got, again, crashed := deliver(w, call)
 	if crashed {
 		w.logf("approve %d crashed; predicted %s %s", w.idx(p), want, kind(wantErr))
-		return w.approveCrashed(p, want, wantErr, approvedAt)
+		return w.approveCrashed(p, msg, want, wantErr, approvedAt)
 	}
 	if wantErr != nil {
 		if altErr != nil && errors.Is(got.err, altErr) {
@@ -550,6 +555,7 @@ func (w *world) approve(p *purchase) error {
 	if want == payflow.StateHeld {
 		p.holdExpiresAt = approvedAt.Add(holdTTL)
 	}
+	p.settledBy = msg
 	if err := w.transition(p, want, got.v.Captured); err != nil {
 		return err
 	}
@@ -559,11 +565,12 @@ func (w *world) approve(p *purchase) error {
 }
 
 // approveCrashed restarts the platform after it died during the approval
-// of p sent at approvedAt, whose outcome was to be want or wantErr, and
-// has the payer's phone poll p. A hold found is the consent's, made then
-// or by the recovery sweep after the restart: its expiry is counted from
-// the consent's acceptance, at approvedAt, either way (settled checks it).
-func (w *world) approveCrashed(p *purchase, want string, wantErr error, approvedAt time.Time) error {
+// of p by consent msg sent at approvedAt, whose outcome was to be want or
+// wantErr, and has the payer's phone poll p. A hold found is the
+// consent's, made then or by the recovery sweep after the restart: its
+// expiry is counted from the consent's acceptance, at approvedAt, either
+// way (settled checks it).
+func (w *world) approveCrashed(p *purchase, msg []byte, want string, wantErr error, approvedAt time.Time) error {
 	pv, err := w.pollAfterCrash("a crash while approving", p, p.shopper, want, wantErr)
 	if err != nil {
 		return err
@@ -571,7 +578,29 @@ func (w *world) approveCrashed(p *purchase, want string, wantErr error, approved
 	if pv.State == payflow.StateHeld {
 		p.holdExpiresAt = approvedAt.Add(holdTTL)
 	}
+	if pv.State == payflow.StateHeld || pv.State == payflow.StateCaptured {
+		p.settledBy = msg
+	}
 	return w.settled(p, pv)
+}
+
+// consentAgain has the payer's phone send again the consent that settled
+// p, later, as a phone does with a consent it kept whose reply it lost,
+// once its screen v showed p settled: the platform answers as a read
+// shows p, with the receipt it stored, signed by its key of then, which
+// it may have replaced since (settled checks it), moving nothing.
+func (w *world) consentAgain(p *purchase, v *payflow.PaymentView) error {
+	got, err := w.api.Approve(w.ctx, &payflow.ApproveRequest{Consent: p.settledBy})
+	if err != nil {
+		return w.failf("the consent that settled %d sent again: %s", w.idx(p), describe(err))
+	}
+	if got.State != v.State || got.Captured != v.Captured || got.Refunded != v.Refunded || !bytes.Equal(got.Receipt, v.Receipt) {
+		return w.failf("the consent that settled %d sent again: %s captured %d refunded %d, want %s %d %d, the same receipt",
+			w.idx(p), got.State, got.Captured, got.Refunded, v.State, v.Captured, v.Refunded)
+	}
+	w.count("consent-again")
+	w.logf("consent of %d again: %s", w.idx(p), got.State)
+	return w.settled(p, got)
 }
 
 // retryErr is what a consent sent a second time gets: a revoked card is
