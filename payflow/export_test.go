@@ -14,6 +14,14 @@ func CountReceiptSignatures(s *Shopper) *atomic.Int64 {
 	return n
 }
 
+// CountReceiptDecodes has s count the receipt messages that it decodes
+// from now on, and returns the count.
+func CountReceiptDecodes(s *Shopper) *atomic.Int64 {
+	n := new(atomic.Int64)
+	s.receiptDecoded = func() { n.Add(1) }
+	return n
+}
+
 // SetNextRequestIndex has the next payment request of the session that s
 // selected take index n, also one that s moved past (Seller.Request): a
 // state that no answer of the platform leads a Seller to, in which the

@@ -188,6 +188,9 @@ type phone struct {
 	// signatureChecked, when set, is called for each receipt signature
 	// that the phone checks, whatever the outcome.
 	signatureChecked func()
+	// receiptDecoded, when set, is called for each receipt message that
+	// the phone decodes, whatever the outcome.
+	receiptDecoded func()
 
 	mu       sync.Mutex
 	cardID   string
@@ -1343,19 +1346,31 @@ func (p *phone) verifyReceipt(ctx context.Context, msg []byte) (*Receipt, error)
 }
 
 // verifiedReceipt is a receipt whose signature the phone verified: its
-// bytes, as verified, and the platform key that verified them. The
-// phone holds msg alone (rc.Signed is msg) and keeps vr as it verified
-// it: what it hands out is a copy of rc (receipt).
+// bytes, as verified, the platform key that verified them and the chain
+// that they carry (nil for none), so that the same bytes met again are
+// not decoded again. The phone holds msg alone (rc.Signed is msg, chain
+// slices of it) and keeps vr as it verified it: what it hands out is a
+// copy of rc (receipt).
 type verifiedReceipt struct {
-	rc  *Receipt
-	msg []byte
-	key *ecdsa.PublicKey
+	rc    *Receipt
+	msg   []byte
+	key   *ecdsa.PublicKey
+	chain [][]byte
+}
+
+// same returns vr when msg is the receipt that vr verified, byte for
+// byte; nil otherwise, and for a nil vr.
+func (vr *verifiedReceipt) same(msg []byte) *verifiedReceipt {
+	if vr == nil || !bytes.Equal(vr.msg, msg) {
+		return nil
+	}
+	return vr
 }
 
 // of returns vr when msg is the receipt that vr verified, with key; nil
 // otherwise, and for a nil vr.
 func (vr *verifiedReceipt) of(msg []byte, key *ecdsa.PublicKey) *verifiedReceipt {
-	if vr == nil || !bytes.Equal(vr.msg, msg) || !vr.key.Equal(key) {
+	if vr = vr.same(msg); vr == nil || !vr.key.Equal(key) {
 		return nil
 	}
 	return vr
@@ -1382,27 +1397,45 @@ func (vr *verifiedReceipt) receipt() *Receipt {
 // before, or nil: a msg of the same bytes is not verified again when the
 // key that verified known is the one the phone trusts now for msg, the
 // pinned key, the key of the chain that msg carries, or the key of the
-// chain from Info, each verified now by the Verifier, as for any receipt.
-// It returns the receipt with that key: known itself when msg is not
-// verified again, to be kept as it is (verifiedReceipt).
+// chain from Info, each verified now by the Verifier, as for any receipt;
+// nor decoded again, its chain the one known kept. It returns the receipt
+// with that key: known itself when msg is not verified again, to be kept
+// as it is (verifiedReceipt). A msg verified is decoded once.
 func (p *phone) verifyReceiptKnown(ctx context.Context, msg []byte, known *verifiedReceipt) (*verifiedReceipt, error) {
 	if len(msg) == 0 {
 		return nil, fmt.Errorf("%w: no receipt", ErrSignature)
 	}
 	if p.opts.Verifier == nil {
-		return p.verifyReceiptWith(msg, p.opts.PlatformKey, known)
+		return p.verifyReceiptWith(msg, nil, p.opts.PlatformKey, known)
 	}
-	vp, err := p.opts.Verifier.ReceiptPlatform(msg)
+	var (
+		sr  *record.SignedReceipt
+		vp  *pki.VerifiedPlatform
+		err error
+	)
+	if kept := known.same(msg); kept != nil {
+		// msg decodes as it did when known was verified: the chain that
+		// the Verifier checks now is the one it carries.
+		if kept.chain != nil {
+			vp, err = p.opts.Verifier.VerifyPlatform(kept.chain)
+		}
+	} else {
+		// The phone's own copy, of which the decoded receipt and its
+		// chain are slices.
+		msg = bytes.Clone(msg)
+		p.countDecode()
+		sr, vp, err = p.opts.Verifier.DecodeReceipt(msg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: receipt: %w", ErrSignature, err)
 	}
 	if vp != nil {
-		return p.verifyReceiptWith(msg, vp.PublicKey, known)
+		return p.verifyReceiptWith(msg, sr, vp.PublicKey, known)
 	}
 	var vr *verifiedReceipt
 	err = p.withPlatform(ctx, func(vp *pki.VerifiedPlatform) error {
 		var err error
-		vr, err = p.verifyReceiptWith(msg, vp.PublicKey, known)
+		vr, err = p.verifyReceiptWith(msg, sr, vp.PublicKey, known)
 		return err
 	})
 	if err != nil {
@@ -1412,18 +1445,33 @@ func (p *phone) verifyReceiptKnown(ctx context.Context, msg []byte, known *verif
 }
 
 // verifyReceiptWith verifies msg, a receipt, with key, the key the phone
-// trusts for it: known itself when known is msg verified with key.
-func (p *phone) verifyReceiptWith(msg []byte, key *ecdsa.PublicKey, known *verifiedReceipt) (*verifiedReceipt, error) {
+// trusts for it: known itself when known is msg verified with key. sr is
+// msg decoded, or nil when it was not: a copy of msg is then decoded.
+func (p *phone) verifyReceiptWith(msg []byte, sr *record.SignedReceipt, key *ecdsa.PublicKey, known *verifiedReceipt) (*verifiedReceipt, error) {
 	if vr := known.of(msg, key); vr != nil {
 		return vr, nil
 	}
 	p.countSignature()
-	msg = bytes.Clone(msg)
+	if sr == nil {
+		msg = bytes.Clone(msg)
+		p.countDecode()
+		var err error
+		if sr, err = record.DecodeReceipt(msg); err != nil {
+			return nil, fmt.Errorf("%w: receipt: %w", ErrSignature, err)
+		}
+	}
 	rc := &Receipt{Signed: msg}
-	if err := record.Verify(msg, key, &rc.Receipt); err != nil {
+	if err := sr.Verify(key, &rc.Receipt); err != nil {
 		return nil, fmt.Errorf("%w: receipt: %w", ErrSignature, err)
 	}
-	return &verifiedReceipt{rc: rc, msg: msg, key: key}, nil
+	return &verifiedReceipt{rc: rc, msg: msg, key: key, chain: sr.Chain()}, nil
+}
+
+// countDecode calls receiptDecoded, if set.
+func (p *phone) countDecode() {
+	if p.receiptDecoded != nil {
+		p.receiptDecoded()
+	}
 }
 
 // countSignature calls signatureChecked, if set.

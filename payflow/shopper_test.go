@@ -1746,6 +1746,34 @@ func TestCollectedReceiptVerifiedOnce(t *testing.T) {
 	}
 }
 
+// TestCollectedReceiptDecodedOnce: the receipt of a kept consent that
+// WaitPayment shows, checked there, is decoded there once, with the
+// certificate chain it carries or with the platform's pinned key; the
+// approval that collects it, shown the same bytes, takes it without
+// decoding it again (the chain it carries, kept, is verified again,
+// from the Verifier's cache).
+func TestCollectedReceiptDecodedOnce(t *testing.T) {
+	ctx := context.Background()
+	for _, pinned := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pinned=%v", pinned), func(t *testing.T) {
+			w := newMemoryPhoneWorld(t, false)
+			w.pinned = pinned
+			first, src := w.payWithLostReply(t, &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
+			decoded := payflow.CountReceiptDecodes(w.shopper)
+			screen, err := w.shopper.WaitPayment(ctx)
+			require.NoError(t, err)
+			require.Equal(t, first.ID, screen.ID)
+			require.Equal(t, payflow.StateCaptured, screen.State)
+			assert.Equal(t, int64(1), decoded.Load(), "WaitPayment decoded the receipt")
+
+			rc, err := w.shopper.ApproveShown(ctx, screen, "")
+			require.NoError(t, err)
+			assert.Equal(t, src.Signed, rc.Signed)
+			assert.Equal(t, int64(1), decoded.Load(), "the approval took the receipt decoded")
+		})
+	}
+}
+
 // TestWaitPaymentPastConsentCollectedMeanwhile: a WaitPayment of another
 // goroutine that read the kept consents before an approval collected the
 // receipt of one, and reads its request after, does not show that request,

@@ -84,7 +84,9 @@
 // what the caller supplies fails otherwise: an error of its crypto.Signer,
 // random source, NonceStore or CounterStore is returned wrapped as it is,
 // and VerifyRecord and VerifyReceipt return the sentinels of package
-// record (ErrInvalid for a nil receiver); Verifier.ReceiptPlatform and
-// Verifier.VerifyReceipt those of package record for the receipt and
-// those of VerifyPlatform for the chain it carries.
+// record (ErrInvalid for a nil receiver), and so does
+// VerifiedPlatform.VerifySignedReceipt; Verifier.ReceiptPlatform,
+// Verifier.DecodeReceipt and Verifier.VerifyReceipt those of package
+// record for the receipt and those of VerifyPlatform for the chain it
+// carries.
 package pki

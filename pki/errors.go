@@ -12,7 +12,8 @@ import (
 // CounterStore other than MemoryNonces and MemoryCounters, are returned
 // wrapped as they are; VerifyRecord and VerifyReceipt return the sentinels
 // of package record (ErrInvalid for a nil receiver), and so do
-// Verifier.ReceiptPlatform and Verifier.VerifyReceipt for the receipt
+// VerifiedPlatform.VerifySignedReceipt, Verifier.ReceiptPlatform,
+// Verifier.DecodeReceipt and Verifier.VerifyReceipt for the receipt
 // itself.
 var (
 	// ErrInvalid: an argument or option is out of its range: a CRL URL

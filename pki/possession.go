@@ -49,6 +49,20 @@ func (vp *VerifiedPlatform) VerifyReceipt(msg []byte, r *record.Receipt) error {
 	return nil
 }
 
+// VerifySignedReceipt is VerifyReceipt for sr, a receipt that
+// record.DecodeReceipt decoded, with the same errors, without decoding
+// its message again (see Verifier.DecodeReceipt). A nil vp is refused
+// with ErrInvalid.
+func (vp *VerifiedPlatform) VerifySignedReceipt(sr *record.SignedReceipt, r *record.Receipt) error {
+	if vp == nil {
+		return newError(ErrInvalid, -1, "no VerifiedPlatform (one is returned by VerifyPlatform)", nil)
+	}
+	if err := sr.Verify(vp.PublicKey, r); err != nil {
+		return fmt.Errorf("pki: receipt: %w", err)
+	}
+	return nil
+}
+
 // ReceiptPlatform returns the platform that signed msg, a receipt, as the
 // certificate chain that it carries names it (its x5chain, PROTOCOL.md
 // §3.6), verified as VerifyPlatform verifies the chain of Info (trusted
@@ -58,16 +72,34 @@ func (vp *VerifiedPlatform) VerifyReceipt(msg []byte, r *record.Receipt) error {
 // (signed by a platform that put none in) it returns nil and no error:
 // such a receipt is verified with the platform's chain of now. Errors
 // are those of record.ReceiptChain (a malformed envelope) and of
-// VerifyPlatform.
+// VerifyPlatform. DecodeReceipt does the same and keeps the decoded
+// receipt, so that its signature is checked without decoding msg again.
 func (v *Verifier) ReceiptPlatform(msg []byte) (*VerifiedPlatform, error) {
-	chain, err := record.ReceiptChain(msg)
+	_, vp, err := v.DecodeReceipt(msg)
+	return vp, err
+}
+
+// DecodeReceipt decodes msg, a receipt, once (record.DecodeReceipt) and
+// returns it with the platform that signed it, as ReceiptPlatform returns
+// it, with the same errors: the platform of the chain that msg carries,
+// verified (cached as any chain), or nil for a receipt that carries none.
+// The receipt's signature is not checked: VerifiedPlatform.VerifySignedReceipt,
+// or record.SignedReceipt.Verify, checks it with the platform's key from
+// this one decoding.
+func (v *Verifier) DecodeReceipt(msg []byte) (*record.SignedReceipt, *VerifiedPlatform, error) {
+	sr, err := record.DecodeReceipt(msg)
 	if err != nil {
-		return nil, fmt.Errorf("pki: receipt: %w", err)
+		return nil, nil, fmt.Errorf("pki: receipt: %w", err)
 	}
+	chain := sr.Chain()
 	if chain == nil {
-		return nil, nil
+		return sr, nil, nil
 	}
-	return v.VerifyPlatform(chain)
+	vp, err := v.VerifyPlatform(chain)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sr, vp, nil
 }
 
 // VerifyReceipt checks msg, a receipt, as a phone with v does offline,
@@ -76,15 +108,16 @@ func (v *Verifier) ReceiptPlatform(msg []byte) (*VerifiedPlatform, error) {
 // platform's chain of now (Info), which VerifyPlatform verifies. It
 // returns the platform that verified it; errors are those of
 // ReceiptPlatform, VerifyPlatform and VerifiedPlatform.VerifyReceipt.
+// It decodes msg once (DecodeReceipt).
 func (v *Verifier) VerifyReceipt(msg []byte, current [][]byte, r *record.Receipt) (*VerifiedPlatform, error) {
-	vp, err := v.ReceiptPlatform(msg)
+	sr, vp, err := v.DecodeReceipt(msg)
 	if err == nil && vp == nil {
 		vp, err = v.VerifyPlatform(current)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := vp.VerifyReceipt(msg, r); err != nil {
+	if err := vp.VerifySignedReceipt(sr, r); err != nil {
 		return nil, err
 	}
 	return vp, nil

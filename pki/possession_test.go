@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"math"
 	"math/big"
 	"slices"
@@ -783,6 +784,33 @@ func payloadOf(t *testing.T, msg []byte) []byte {
 	return payload
 }
 
+// issuePlatform returns a new platform key and its chain under h, the
+// certificate valid for validity (0: the default).
+func issuePlatform(t *testing.T, h *hierarchy, validity time.Duration) (*ecdsa.PrivateKey, [][]byte) {
+	t.Helper()
+	k := newKey(t)
+	der, err := h.ca.IssuePlatform(k.Public(), "casimpay platform", IssueOptions{Validity: validity})
+	require.NoError(t, err)
+	return k, append([][]byte{der}, h.ca.Chain()...)
+}
+
+// sampleReceipt returns a valid payment receipt.
+func sampleReceipt() *record.Receipt {
+	return &record.Receipt{
+		Kind: record.ReceiptPayment, RequestID: bytes.Repeat([]byte{1}, 16), RequestHash: make([]byte, 32),
+		ConsentHash: make([]byte, 32), Amount: 250, Currency: "EUR", PayerCardID: testICCID,
+		MerchantID: "m-1", TransferIDs: [][]byte{bytes.Repeat([]byte{2}, 16)}, Time: 1,
+	}
+}
+
+// signReceipt returns rc signed by key with chain in its x5chain.
+func signReceipt(t *testing.T, key *ecdsa.PrivateKey, rc *record.Receipt, chain [][]byte) []byte {
+	t.Helper()
+	msg, err := record.SignReceipt(rand.Reader, key, rc, chain)
+	require.NoError(t, err)
+	return msg
+}
+
 // TestVerifyReceiptByItsChain: a receipt that carries its platform's
 // chain (record.SignReceipt) verifies with that chain's key, checked as
 // VerifyPlatform checks Info's, whatever the platform's chain of now: a
@@ -799,23 +827,12 @@ func TestVerifyReceiptByItsChain(t *testing.T) {
 	v := newVerifier(t, h, clk, VerifierOptions{})
 	addCRLs(t, h, v)
 	platform := func(h *hierarchy, validity time.Duration) (*ecdsa.PrivateKey, [][]byte) {
-		k := newKey(t)
-		der, err := h.ca.IssuePlatform(k.Public(), "casimpay platform", IssueOptions{Validity: validity})
-		require.NoError(t, err)
-		return k, append([][]byte{der}, h.ca.Chain()...)
+		return issuePlatform(t, h, validity)
 	}
 	keyA, chainA := platform(h, 0)
 	keyB, chainB := platform(h, 0)
-	rc := &record.Receipt{
-		Kind: record.ReceiptPayment, RequestID: bytes.Repeat([]byte{1}, 16), RequestHash: make([]byte, 32),
-		ConsentHash: make([]byte, 32), Amount: 250, Currency: "EUR", PayerCardID: testICCID,
-		MerchantID: "m-1", TransferIDs: [][]byte{bytes.Repeat([]byte{2}, 16)}, Time: 1,
-	}
-	sign := func(key *ecdsa.PrivateKey, chain [][]byte) []byte {
-		msg, err := record.SignReceipt(rand.Reader, key, rc, chain)
-		require.NoError(t, err)
-		return msg
-	}
+	rc := sampleReceipt()
+	sign := func(key *ecdsa.PrivateKey, chain [][]byte) []byte { return signReceipt(t, key, rc, chain) }
 	msgA, msgB := sign(keyA, chainA), sign(keyB, chainB)
 
 	_, err := v.VerifyPlatform(chainB) // Info's chain, after the key changed
@@ -876,5 +893,71 @@ func TestVerifyReceiptByItsChain(t *testing.T) {
 	assert.ErrorIs(t, err, record.ErrMalformed)
 	var nilV *Verifier
 	_, err = nilV.VerifyReceipt(msgA, chainA, new(record.Receipt))
+	assert.ErrorIs(t, err, ErrInvalid)
+}
+
+// TestDecodeReceiptAsReceiptPlatform: a receipt decoded once
+// (Verifier.DecodeReceipt) has the platform that ReceiptPlatform gives
+// for its message, or the same refusal, and verifies or is refused by
+// VerifiedPlatform.VerifySignedReceipt exactly as VerifyReceipt verifies
+// or refuses the message, with the same error and receipt: a receipt
+// with a chain, one without, one of a chain of another root, of a
+// revoked chain, of a key that the chain does not name, each with a byte
+// flipped in every position in turn, and no message.
+func TestDecodeReceiptAsReceiptPlatform(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0.Add(time.Hour))
+	v := newVerifier(t, h, clk, VerifierOptions{})
+	addCRLs(t, h, v)
+	platform := func(h *hierarchy) (*ecdsa.PrivateKey, [][]byte) { return issuePlatform(t, h, 0) }
+	keyA, chainA := platform(h)
+	keyB, chainB := platform(h)
+	keyO, chainO := platform(newHierarchy(t))
+	revoked, chainR := platform(h)
+	require.NoError(t, h.ca.Revoke(mustParse(t, chainR[0]).SerialNumber, ReasonKeyCompromise))
+	crl, err := h.ca.CRL(t0.Add(24 * time.Hour))
+	require.NoError(t, err)
+	require.NoError(t, v.AddCRL(crl))
+	rc := sampleReceipt()
+	sign := func(key *ecdsa.PrivateKey, chain [][]byte) []byte { return signReceipt(t, key, rc, chain) }
+	plain, err := record.Sign(rand.Reader, keyA, rc)
+	require.NoError(t, err)
+	vpA, err := v.VerifyPlatform(chainA)
+	require.NoError(t, err)
+
+	same := func(name string, msg []byte) {
+		t.Helper()
+		want, wantErr := v.ReceiptPlatform(msg)
+		sr, got, gotErr := v.DecodeReceipt(msg)
+		require.Equal(t, wantErr, gotErr, name)
+		require.Equal(t, want, got, name)
+		require.Equal(t, wantErr == nil, sr != nil, name)
+		if sr == nil {
+			return
+		}
+		for _, vp := range []*VerifiedPlatform{got, vpA} {
+			if vp == nil {
+				continue
+			}
+			wantRc, gotRc := new(record.Receipt), new(record.Receipt)
+			require.Equal(t, vp.VerifyReceipt(msg, wantRc), vp.VerifySignedReceipt(sr, gotRc), name)
+			require.Equal(t, wantRc, gotRc, name)
+		}
+		var none *VerifiedPlatform
+		require.Equal(t, none.VerifyReceipt(msg, rc), none.VerifySignedReceipt(sr, rc), name)
+	}
+	for name, msg := range map[string][]byte{
+		"chain A": sign(keyA, chainA), "chain B": sign(keyB, chainB), "no chain": plain,
+		"another root": sign(keyO, chainO), "revoked": sign(revoked, chainR), "key not named": sign(keyA, chainB),
+	} {
+		same(name, msg)
+		for i := range msg {
+			flipped := bytes.Clone(msg)
+			flipped[i] ^= 0x01
+			same(fmt.Sprintf("%s, byte %d flipped", name, i), flipped)
+		}
+	}
+	same("none", nil)
+	_, _, err = (*Verifier)(nil).DecodeReceipt(sign(keyA, chainA))
 	assert.ErrorIs(t, err, ErrInvalid)
 }

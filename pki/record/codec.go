@@ -391,12 +391,14 @@ func Open(msg []byte, r Record) error {
 // without one. It checks the envelope as Open does (ErrMalformed, ErrType),
 // not the payload or the signature: never trust the chain before a
 // verifier has checked it, and the receipt's signature with its key.
+// DecodeReceipt gives the chain too, and verifies the receipt without
+// decoding msg again.
 func ReceiptChain(msg []byte) ([][]byte, error) {
-	m, err := decode(msg, TypeReceipt)
+	sr, err := DecodeReceipt(msg)
 	if err != nil {
 		return nil, err
 	}
-	return m.chain, nil
+	return sr.Chain(), nil
 }
 
 // Verify checks that msg is a COSE_Sign1 record of r's type signed with ES256
@@ -405,7 +407,7 @@ func ReceiptChain(msg []byte) ([][]byte, error) {
 // error matching ErrSignature, ErrType, ErrMalformed or ErrKey. A receipt
 // may carry a certificate chain (SignReceipt), which the signature covers
 // and Verify does not check: pub is the key to verify with, whatever
-// certificate the chain holds (see ReceiptChain).
+// certificate the chain holds (see ReceiptChain and DecodeReceipt).
 func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 	if !IsP256(pub) {
 		return ErrKey
@@ -417,6 +419,65 @@ func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 	if err != nil {
 		return err
 	}
+	return m.verify(pub, r)
+}
+
+// SignedReceipt is the message of a receipt decoded once (DecodeReceipt):
+// its envelope checked as Open and Verify check it, its signature and its
+// payload not yet. It holds slices of the message, which must not change
+// while it is used.
+type SignedReceipt struct {
+	m *envelope
+}
+
+var errNoReceipt = fmt.Errorf("%w: no receipt decoded (DecodeReceipt returns one)", ErrMalformed)
+
+// DecodeReceipt decodes msg, a receipt, once: its envelope, with the
+// certificate chain that it carries (Chain), which a verifier checks
+// before it verifies the receipt with that chain's key (Verify). Its
+// errors are those of ReceiptChain (ErrMalformed, ErrType, ErrSignature
+// for an algorithm other than ES256): the ones that Open and Verify
+// return for msg before they look at the signature or the payload.
+func DecodeReceipt(msg []byte) (*SignedReceipt, error) {
+	m, err := decode(msg, TypeReceipt)
+	if err != nil {
+		return nil, err
+	}
+	return &SignedReceipt{m: m}, nil
+}
+
+// Chain returns the certificate chain that the receipt carries in its
+// x5chain, as ReceiptChain returns it, or nil for a receipt without one.
+// Never trust it before a verifier has checked it. The slices are shared:
+// callers must not modify them.
+func (sr *SignedReceipt) Chain() [][]byte {
+	if sr == nil || sr.m == nil {
+		return nil
+	}
+	return sr.m.chain
+}
+
+// Verify checks the receipt's signature with pub and decodes it into r,
+// as Verify(msg, pub, r) does for the msg that DecodeReceipt decoded,
+// with the same errors, without decoding msg again. A nil sr, which
+// DecodeReceipt never returns with a nil error, is an error matching
+// ErrMalformed.
+func (sr *SignedReceipt) Verify(pub *ecdsa.PublicKey, r *Receipt) error {
+	if !IsP256(pub) {
+		return ErrKey
+	}
+	if noRecord(r) {
+		return errNoRecord
+	}
+	if sr == nil || sr.m == nil {
+		return errNoReceipt
+	}
+	return sr.m.verify(pub, r)
+}
+
+// verify checks the signature of m, a message of r's type that decode
+// checked, with pub, a P-256 key, and decodes its payload into r.
+func (m *envelope) verify(pub *ecdsa.PublicKey, r Record) error {
 	// decode made sure that the protected header is the one of r's type
 	// and its chain, so the Sig_structure is built from its bytes, not
 	// parsed again.

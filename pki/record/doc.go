@@ -14,7 +14,7 @@
 // signature counter) that the card fills in itself. The platform signs one
 // record, the Receipt, which both phones verify offline; it carries the
 // platform's certificate chain in its protected header (x5chain, RFC 9360:
-// SignReceipt, ReceiptChain), so that a receipt verifies with the
+// SignReceipt, ReceiptChain, DecodeReceipt), so that a receipt verifies with the
 // certificate of the key that signed it.
 //
 // The record type is carried in the protected COSE header as the content type

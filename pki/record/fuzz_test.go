@@ -39,7 +39,8 @@ func FuzzUnmarshal(f *testing.F) {
 // parts (RFC 8949 deterministic CBOR of tag 18 over the protected header
 // of the record's type, an empty map, the record's deterministic payload
 // and the signature; a receipt's with the x5chain it carries), so that no
-// other byte string of a record opens.
+// other byte string of a record opens. DecodeReceipt and
+// SignedReceipt.Verify accept and refuse every message as Verify does.
 func FuzzVerify(f *testing.F) {
 	key := newKey(f)
 	for _, r := range samples() {
@@ -55,6 +56,10 @@ func FuzzVerify(f *testing.F) {
 	f.Add([]byte{0xd2, 0x84, 0x40, 0xa0, 0x40, 0x40})
 	stranger := newKey(f)
 	f.Fuzz(func(t *testing.T, msg []byte) {
+		// A receipt decoded once is accepted or refused as Verify
+		// accepts or refuses its message (DecodeReceipt).
+		requireSameRefusal(t, msg, &key.PublicKey)
+		requireSameRefusal(t, msg, &stranger.PublicKey)
 		for _, used := range samples() {
 			r := fresh(used)
 			openErr := Open(msg, r)

@@ -1,0 +1,104 @@
+package record
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"math/big"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// verifyDecoded verifies msg as a phone does since it decodes a receipt
+// once: DecodeReceipt, then Verify of the decoded receipt.
+func verifyDecoded(msg []byte, pub *ecdsa.PublicKey, r *Receipt) error {
+	sr, err := DecodeReceipt(msg)
+	if err != nil {
+		return err
+	}
+	return sr.Verify(pub, r)
+}
+
+// requireSameRefusal checks that DecodeReceipt and SignedReceipt.Verify
+// accept or refuse msg under pub exactly as Verify does, with an error of
+// the same text and the same sentinels, and decode the same receipt; and
+// that DecodeReceipt gives the chain that ReceiptChain gives.
+func requireSameRefusal(t *testing.T, msg []byte, pub *ecdsa.PublicKey) {
+	t.Helper()
+	want, got := new(Receipt), new(Receipt)
+	wantErr := Verify(msg, pub, want)
+	gotErr := verifyDecoded(msg, pub, got)
+	if wantErr == nil {
+		require.NoError(t, gotErr)
+	} else {
+		require.Error(t, gotErr, "Verify: %v", wantErr)
+		require.Equal(t, wantErr.Error(), gotErr.Error())
+		for _, sentinel := range []error{ErrMalformed, ErrType, ErrSignature, ErrKey} {
+			require.Equal(t, errorsIs(wantErr, sentinel), errorsIs(gotErr, sentinel), "%v: %v", sentinel, gotErr)
+		}
+	}
+	require.Equal(t, want, got)
+
+	chain, chainErr := ReceiptChain(msg)
+	sr, err := DecodeReceipt(msg)
+	require.Equal(t, chainErr, err)
+	if err == nil {
+		require.Equal(t, chain, sr.Chain())
+	} else {
+		require.Nil(t, sr)
+	}
+}
+
+// TestDecodeReceiptRefusesAsVerify: a receipt decoded once and verified
+// (DecodeReceipt, SignedReceipt.Verify) is accepted or refused exactly as
+// Verify accepts or refuses its message, with the same error: signed
+// with a chain or without one, every byte flipped in turn, cut short at
+// every length, with a byte appended, with the high-S form of its
+// signature, under a key that did not sign it, under no key, and a
+// consent given as a receipt (ErrType).
+func TestDecodeReceiptRefusesAsVerify(t *testing.T) {
+	key, stranger := newKey(t), newKey(t)
+	r := samples()["receipt"].(*Receipt)
+	chained, err := SignReceipt(rand.Reader, key, r, certs(2, 40))
+	require.NoError(t, err)
+	plain, err := Sign(rand.Reader, key, r)
+	require.NoError(t, err)
+	consent, err := Sign(rand.Reader, key, samples()["consent"])
+	require.NoError(t, err)
+
+	for name, msg := range map[string][]byte{"with a chain": chained, "without one": plain} {
+		t.Run(name, func(t *testing.T) {
+			require.NoError(t, verifyDecoded(msg, &key.PublicKey, new(Receipt)))
+			requireSameRefusal(t, msg, &key.PublicKey)
+			requireSameRefusal(t, msg, &stranger.PublicKey)
+			requireSameRefusal(t, msg, nil)
+			for i := range msg {
+				flipped := append([]byte(nil), msg...)
+				flipped[i] ^= 0x01
+				requireSameRefusal(t, flipped, &key.PublicKey)
+				requireSameRefusal(t, msg[:i], &key.PublicKey)
+			}
+			requireSameRefusal(t, append(append([]byte(nil), msg...), 0x00), &key.PublicKey)
+
+			// The other signature of the same digest: n − s, above n/2.
+			high := append([]byte(nil), msg...)
+			s := high[len(high)-32:]
+			new(big.Int).Sub(elliptic.P256().Params().N, new(big.Int).SetBytes(s)).FillBytes(s)
+			assert.ErrorIs(t, Verify(high, &key.PublicKey, new(Receipt)), ErrSignature)
+			requireSameRefusal(t, high, &key.PublicKey)
+		})
+	}
+	requireSameRefusal(t, consent, &key.PublicKey)
+	assert.ErrorIs(t, verifyDecoded(consent, &key.PublicKey, new(Receipt)), ErrType)
+	requireSameRefusal(t, nil, &key.PublicKey)
+
+	// No record to decode into, and no decoded receipt.
+	sr, err := DecodeReceipt(chained)
+	require.NoError(t, err)
+	assert.Equal(t, Verify(chained, &key.PublicKey, (*Receipt)(nil)), sr.Verify(&key.PublicKey, nil))
+	var none *SignedReceipt
+	assert.ErrorIs(t, none.Verify(&key.PublicKey, new(Receipt)), ErrMalformed)
+	assert.Nil(t, none.Chain())
+}
