@@ -391,14 +391,23 @@ func Open(msg []byte, r Record) error {
 // without one. It checks the envelope as Open does (ErrMalformed, ErrType),
 // not the payload or the signature: never trust the chain before a
 // verifier has checked it, and the receipt's signature with its key.
-// DecodeReceipt gives the chain too, and verifies the receipt without
-// decoding msg again.
+// The chain is the caller's: it shares no memory with msg. DecodeReceipt
+// gives the chain too, and verifies the receipt without decoding msg
+// again.
 func ReceiptChain(msg []byte) ([][]byte, error) {
 	sr, err := DecodeReceipt(msg)
 	if err != nil {
 		return nil, err
 	}
-	return sr.Chain(), nil
+	chain := sr.Chain()
+	if chain == nil {
+		return nil, nil
+	}
+	own := make([][]byte, len(chain))
+	for i, c := range chain {
+		own[i] = bytes.Clone(c)
+	}
+	return own, nil
 }
 
 // Verify checks that msg is a COSE_Sign1 record of r's type signed with ES256
@@ -427,7 +436,7 @@ func Verify(msg []byte, pub *ecdsa.PublicKey, r Record) error {
 // payload not yet. It holds slices of the message, which must not change
 // while it is used.
 type SignedReceipt struct {
-	m *envelope
+	m envelope
 }
 
 var errNoReceipt = fmt.Errorf("%w: no receipt decoded (DecodeReceipt returns one)", ErrMalformed)
@@ -448,10 +457,10 @@ func DecodeReceipt(msg []byte) (*SignedReceipt, error) {
 
 // Chain returns the certificate chain that the receipt carries in its
 // x5chain, as ReceiptChain returns it, or nil for a receipt without one.
-// Never trust it before a verifier has checked it. The slices are shared:
-// callers must not modify them.
+// Never trust it before a verifier has checked it. Its certificates may
+// be slices of the message: callers must not modify them.
 func (sr *SignedReceipt) Chain() [][]byte {
-	if sr == nil || sr.m == nil {
+	if sr == nil {
 		return nil
 	}
 	return sr.m.chain
@@ -469,7 +478,7 @@ func (sr *SignedReceipt) Verify(pub *ecdsa.PublicKey, r *Receipt) error {
 	if noRecord(r) {
 		return errNoRecord
 	}
-	if sr == nil || sr.m == nil {
+	if sr == nil {
 		return errNoReceipt
 	}
 	return sr.m.verify(pub, r)
@@ -526,18 +535,161 @@ type envelope struct {
 
 // decode parses the envelope and checks its protected header: exactly the
 // algorithm ES256 and the content type of want, and for a receipt an
-// x5chain too or none, nothing else, nothing unprotected.
-func decode(msg []byte, want Type) (*envelope, error) {
-	limit := MaxMessage
-	if want == TypeReceipt {
-		limit += MaxChain
+// x5chain too or none, nothing else, nothing unprotected. A message in
+// the encoding that Sign and SignReceipt write is read in place
+// (decodeSigned); any other goes through go-cose (decodeCOSE), which
+// accepts or refuses it: both accept the messages that decodeSigned reads,
+// with the same parts.
+func decode(msg []byte, want Type) (envelope, error) {
+	if m, ok := decodeSigned(msg, want); ok {
+		return m, nil
 	}
-	if len(msg) > limit {
-		return nil, fmt.Errorf("%w: %d bytes exceed %d", ErrMalformed, len(msg), limit)
+	return decodeCOSE(msg, want)
+}
+
+// messageLimit returns the most bytes of a message of type want: MaxMessage,
+// and MaxChain more for a receipt.
+func messageLimit(want Type) int {
+	if want == TypeReceipt {
+		return MaxMessage + MaxChain
+	}
+	return MaxMessage
+}
+
+// decodeSigned returns the envelope of msg, its parts slices of msg, when
+// msg is exactly what Sign or SignReceipt writes for a record of type
+// want (the payload not checked), and passes every check of decodeCOSE:
+//
+//	D2 84 <bstr protected> A0 <bstr payload, not empty> 58 40 <r || s>
+//
+// with shortest heads, the protected header ProtectedHeader(want), or for
+// a receipt protectedHeader(want, chain) with a chain that CheckChain
+// takes, the whole no longer than messageLimit(want) and the payload
+// within CheckMessageSize. For any other msg it returns false, for
+// decodeCOSE to accept or refuse.
+func decodeSigned(msg []byte, want Type) (envelope, bool) {
+	base := ProtectedHeader(want)
+	if base == nil || len(msg) > messageLimit(want) {
+		return envelope{}, false
+	}
+	rest, ok := bytes.CutPrefix(msg, []byte{0xd2, 0x84})
+	if !ok {
+		return envelope{}, false
+	}
+	prot, rest, ok := cutBstr(rest)
+	if !ok {
+		return envelope{}, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte{0xa0}); !ok {
+		return envelope{}, false
+	}
+	payload, rest, ok := cutBstr(rest)
+	if !ok || len(payload) == 0 {
+		return envelope{}, false
+	}
+	sig, rest, ok := cutBstr(rest)
+	if !ok || len(sig) != 64 || len(rest) != 0 {
+		return envelope{}, false
+	}
+	chain, ok := signedChain(prot, base, want)
+	if !ok || CheckMessageSize(want, payload) != nil {
+		return envelope{}, false
+	}
+	return envelope{protected: prot, chain: chain, payload: payload, signature: sig}, true
+}
+
+// signedChain returns the chain of prot, a protected header as
+// protectedHeader(want, chain) writes it for a chain that CheckChain
+// takes, base being ProtectedHeader(want): nil for base itself, false for
+// any other header.
+func signedChain(prot, base []byte, want Type) ([][]byte, bool) {
+	if bytes.Equal(prot, base) {
+		return nil, true
+	}
+	if want != TypeReceipt || len(prot) < len(base) || prot[0] != 0xa3 || !bytes.Equal(prot[1:len(base)], base[1:]) {
+		return nil, false
+	}
+	rest, ok := bytes.CutPrefix(prot[len(base):], []byte{0x18, byte(cose.HeaderLabelX5Chain)})
+	if !ok {
+		return nil, false
+	}
+	var chain [][]byte
+	if c, tail, ok := cutBstr(rest); ok {
+		if len(tail) != 0 {
+			return nil, false
+		}
+		chain = [][]byte{c}
+	} else {
+		n, k, ok := cutHead(rest, cborhead.Array)
+		// Every certificate takes at least one byte of rest.
+		if !ok || n < 2 || n > uint64(len(rest)) {
+			return nil, false
+		}
+		rest = rest[k:]
+		chain = make([][]byte, n)
+		for i := range chain {
+			if chain[i], rest, ok = cutBstr(rest); !ok {
+				return nil, false
+			}
+		}
+		if len(rest) != 0 {
+			return nil, false
+		}
+	}
+	if CheckChain(chain) != nil {
+		return nil, false
+	}
+	return chain, true
+}
+
+// cutBstr cuts the definite-length byte string with the shortest head
+// that b starts with off b, returning its content and the rest of b.
+func cutBstr(b []byte) (content, rest []byte, ok bool) {
+	n, k, ok := cutHead(b, cborhead.Bytes)
+	if !ok || n > uint64(len(b)-k) {
+		return nil, nil, false
+	}
+	return b[k : k+int(n)], b[k+int(n):], true
+}
+
+// cutHead reads the head of major type major that b starts with: its
+// argument n and its length k, false when b starts with no such head or
+// with a head longer than the shortest for n (or of indefinite length).
+func cutHead(b []byte, major byte) (n uint64, k int, ok bool) {
+	if len(b) == 0 || b[0]>>5 != major {
+		return 0, 0, false
+	}
+	ai := b[0] & 0x1f
+	switch {
+	case ai < 24:
+		return uint64(ai), 1, true
+	case ai > 27:
+		return 0, 0, false
+	}
+	k = 1 + 1<<(ai-24)
+	if len(b) < k {
+		return 0, 0, false
+	}
+	for _, c := range b[1:k] {
+		n = n<<8 | uint64(c)
+	}
+	// The shortest head of n: one octet more than the shortest for an
+	// argument below 24, 2^8, 2^16 or 2^32.
+	if shortest := [...]uint64{2: 24, 3: 1 << 8, 5: 1 << 16, 9: 1 << 32}[k]; n < shortest {
+		return 0, 0, false
+	}
+	return n, k, true
+}
+
+// decodeCOSE is decode through go-cose: it accepts or refuses every msg,
+// with the error of the first check that msg fails.
+func decodeCOSE(msg []byte, want Type) (envelope, error) {
+	if limit := messageLimit(want); len(msg) > limit {
+		return envelope{}, fmt.Errorf("%w: %d bytes exceed %d", ErrMalformed, len(msg), limit)
 	}
 	var m cose.Sign1Message
 	if err := m.UnmarshalCBOR(msg); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		return envelope{}, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	// The envelope too must be in its one encoding, so that nobody holding
 	// a message can make another byte string of it, with another Hash, that
@@ -547,49 +699,49 @@ func decode(msg []byte, want Type) (*envelope, error) {
 	// tell).
 	prot, ok := bstrContent(m.Headers.RawProtected)
 	if !ok {
-		return nil, fmt.Errorf("%w: protected header is not a definite-length byte string", ErrMalformed)
+		return envelope{}, fmt.Errorf("%w: protected header is not a definite-length byte string", ErrMalformed)
 	}
 	if !oneEncoding(msg, prot, m.Payload, m.Signature) {
-		return nil, fmt.Errorf("%w: the envelope is not in its deterministic encoding", ErrMalformed)
+		return envelope{}, fmt.Errorf("%w: the envelope is not in its deterministic encoding", ErrMalformed)
 	}
 	chain, err := x5chain(m.Headers.Protected, want)
 	if err != nil {
-		return nil, err
+		return envelope{}, err
 	}
 	params := 2
 	if chain != nil {
 		params++
 	}
 	if len(m.Headers.Unprotected) != 0 || len(m.Headers.Protected) != params {
-		return nil, fmt.Errorf("%w: unexpected COSE header parameters", ErrMalformed)
+		return envelope{}, fmt.Errorf("%w: unexpected COSE header parameters", ErrMalformed)
 	}
 	if alg, err := m.Headers.Protected.Algorithm(); err != nil || alg != cose.AlgorithmES256 {
-		return nil, fmt.Errorf("%w: algorithm is not ES256", ErrSignature)
+		return envelope{}, fmt.Errorf("%w: algorithm is not ES256", ErrSignature)
 	}
 	ct, ok := m.Headers.Protected[cose.HeaderLabelContentType].(string)
 	if !ok {
-		return nil, fmt.Errorf("%w: no content type", ErrMalformed)
+		return envelope{}, fmt.Errorf("%w: no content type", ErrMalformed)
 	}
 	if ct != want.ContentType() {
-		return nil, fmt.Errorf("%w: %q, want %q", ErrType, ct, want.ContentType())
+		return envelope{}, fmt.Errorf("%w: %q, want %q", ErrType, ct, want.ContentType())
 	}
 	// Those entries have one encoding too, and the signature covers the
 	// bytes as they came: keys out of order, a longer head or a chain of
 	// one certificate in an array would make another message, with
 	// another Hash, of the same record.
 	if !bytes.Equal(prot, protectedHeader(want, chain)) {
-		return nil, fmt.Errorf("%w: the protected header is not in its deterministic encoding", ErrMalformed)
+		return envelope{}, fmt.Errorf("%w: the protected header is not in its deterministic encoding", ErrMalformed)
 	}
 	if m.Payload == nil {
-		return nil, fmt.Errorf("%w: detached payload", ErrMalformed)
+		return envelope{}, fmt.Errorf("%w: detached payload", ErrMalformed)
 	}
 	// A chain has room of its own: the rest of the message is held to
 	// MaxMessage, as a message without one is (a receipt's limit above
 	// leaves room for a chain).
 	if err := CheckMessageSize(want, m.Payload); err != nil {
-		return nil, err
+		return envelope{}, err
 	}
-	return &envelope{protected: prot, chain: chain, payload: m.Payload, signature: m.Signature}, nil
+	return envelope{protected: prot, chain: chain, payload: m.Payload, signature: m.Signature}, nil
 }
 
 // x5chain returns the certificates of the x5chain parameter of h, the

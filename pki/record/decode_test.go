@@ -1,6 +1,7 @@
 package record
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -101,4 +102,74 @@ func TestDecodeReceiptRefusesAsVerify(t *testing.T) {
 	var none *SignedReceipt
 	assert.ErrorIs(t, none.Verify(&key.PublicKey, new(Receipt)), ErrMalformed)
 	assert.Nil(t, none.Chain())
+}
+
+// types are the record types, and one that is none (its protected
+// header nil).
+var types = []Type{TypeAuthProof, TypePaymentRequest, TypeConsent, TypeRefundRequest, TypeReceipt, 0, 6}
+
+// requireSameDecode checks that decode accepts or refuses msg, as a record
+// of every type, exactly as decodeCOSE does, with the same error or the
+// same parts, and that a msg that decodeSigned reads is one that
+// decodeCOSE accepts, with the same parts.
+func requireSameDecode(t *testing.T, msg []byte) {
+	t.Helper()
+	for _, ty := range types {
+		want, wantErr := decodeCOSE(msg, ty)
+		got, gotErr := decode(msg, ty)
+		require.Equal(t, wantErr, gotErr, "%v", ty)
+		require.Equal(t, want, got, "%v", ty)
+		if fast, ok := decodeSigned(msg, ty); ok {
+			require.NoError(t, wantErr, "%v: read in place, refused by go-cose", ty)
+			require.Equal(t, want, fast, "%v", ty)
+		}
+	}
+}
+
+// TestDecodeSigned: what Sign writes for a record of each type, and
+// SignReceipt for a receipt with a chain of one to three certificates,
+// or of the most bytes a chain may add, is read in place (decodeSigned),
+// its parts slices of the message, those that go-cose's path gives; for
+// every other type, and for a message one byte of whose heads or fixed
+// bytes is changed, or that is cut short or has a byte added, decode
+// gives what go-cose's path gives, accepted or refused.
+func TestDecodeSigned(t *testing.T) {
+	key := newKey(t)
+	var msgs [][]byte
+	for name, r := range samples() {
+		msg, err := Sign(rand.Reader, key, r)
+		require.NoError(t, err, name)
+		msgs = append(msgs, msg)
+	}
+	r := samples()["receipt"].(*Receipt)
+	for _, chain := range [][][]byte{certs(1, 1), certs(1, 300), certs(2, 24), certs(3, 256), certs(1, MaxChain-6), certs(MaxChain/2-4, 1)} {
+		require.NoError(t, CheckChain(chain))
+		msg, err := SignReceipt(rand.Reader, key, r, chain)
+		require.NoError(t, err)
+		msgs = append(msgs, msg)
+	}
+	for _, msg := range msgs {
+		read := 0
+		for _, ty := range types {
+			if m, ok := decodeSigned(msg, ty); ok {
+				read++
+				require.Equal(t, msg[len(msg)-64:], m.signature)
+				assert.Same(t, &msg[len(msg)-1], &m.signature[63], "a slice of the message")
+			}
+		}
+		require.Equal(t, 1, read, "read in place as a record of its type alone")
+		requireSameDecode(t, msg)
+		requireSameDecode(t, append(bytes.Clone(msg), 0))
+		for i := range msg {
+			requireSameDecode(t, msg[:i])
+			if i > 120 && i < len(msg)-80 {
+				continue // inside a certificate or the payload: requireSameDecode sees both paths agree on the rest
+			}
+			for _, x := range []byte{0x01, 0x20, 0xff} {
+				changed := bytes.Clone(msg)
+				changed[i] ^= x
+				requireSameDecode(t, changed)
+			}
+		}
+	}
 }

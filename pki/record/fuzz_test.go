@@ -40,7 +40,10 @@ func FuzzUnmarshal(f *testing.F) {
 // of the record's type, an empty map, the record's deterministic payload
 // and the signature; a receipt's with the x5chain it carries), so that no
 // other byte string of a record opens. DecodeReceipt and
-// SignedReceipt.Verify accept and refuse every message as Verify does.
+// SignedReceipt.Verify accept and refuse every message as Verify does,
+// and decode, which reads the messages that Sign and SignReceipt write in
+// place, accepts and refuses every message as go-cose's path does, with
+// the same parts (requireSameDecode).
 func FuzzVerify(f *testing.F) {
 	key := newKey(f)
 	for _, r := range samples() {
@@ -60,6 +63,7 @@ func FuzzVerify(f *testing.F) {
 		// accepts or refuses its message (DecodeReceipt).
 		requireSameRefusal(t, msg, &key.PublicKey)
 		requireSameRefusal(t, msg, &stranger.PublicKey)
+		requireSameDecode(t, msg)
 		for _, used := range samples() {
 			r := fresh(used)
 			openErr := Open(msg, r)
