@@ -786,7 +786,7 @@ func payloadOf(t *testing.T, msg []byte) []byte {
 
 // issuePlatform returns a new platform key and its chain under h, the
 // certificate valid for validity (0: the default).
-func issuePlatform(t *testing.T, h *hierarchy, validity time.Duration) (*ecdsa.PrivateKey, [][]byte) {
+func issuePlatform(t testing.TB, h *hierarchy, validity time.Duration) (*ecdsa.PrivateKey, [][]byte) {
 	t.Helper()
 	k := newKey(t)
 	der, err := h.ca.IssuePlatform(k.Public(), "casimpay platform", IssueOptions{Validity: validity})
@@ -804,7 +804,7 @@ func sampleReceipt() *record.Receipt {
 }
 
 // signReceipt returns rc signed by key with chain in its x5chain.
-func signReceipt(t *testing.T, key *ecdsa.PrivateKey, rc *record.Receipt, chain [][]byte) []byte {
+func signReceipt(t testing.TB, key *ecdsa.PrivateKey, rc *record.Receipt, chain [][]byte) []byte {
 	t.Helper()
 	msg, err := record.SignReceipt(rand.Reader, key, rc, chain)
 	require.NoError(t, err)

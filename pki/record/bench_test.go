@@ -40,3 +40,21 @@ func BenchmarkOpen(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkDecodeReceiptVerify is what a phone does for a receipt: the
+// message decoded once (DecodeReceipt), for its chain and for the
+// receipt verified (SignedReceipt.Verify).
+func BenchmarkDecodeReceiptVerify(b *testing.B) {
+	msg, pub := signedReceipt(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		sr, err := DecodeReceipt(msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = sr.Chain()
+		if err := sr.Verify(pub, new(Receipt)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
