@@ -656,6 +656,18 @@ func cutBstr(b []byte) (content, rest []byte, ok bool) {
 // argument n and its length k, false when b starts with no such head or
 // with a head longer than the shortest for n (or of indefinite length).
 func cutHead(b []byte, major byte) (n uint64, k int, ok bool) {
+	n, k, ok = readHead(b, major)
+	// The shortest head of n: one octet more than the shortest for an
+	// argument below 24, 2^8, 2^16 or 2^32.
+	if !ok || n < [...]uint64{1: 0, 2: 24, 3: 1 << 8, 5: 1 << 16, 9: 1 << 32}[k] {
+		return 0, 0, false
+	}
+	return n, k, true
+}
+
+// readHead reads the definite-length head of major type major that b
+// starts with, shortest or not: its argument n and its length k.
+func readHead(b []byte, major byte) (n uint64, k int, ok bool) {
 	if len(b) == 0 || b[0]>>5 != major {
 		return 0, 0, false
 	}
@@ -672,11 +684,6 @@ func cutHead(b []byte, major byte) (n uint64, k int, ok bool) {
 	}
 	for _, c := range b[1:k] {
 		n = n<<8 | uint64(c)
-	}
-	// The shortest head of n: one octet more than the shortest for an
-	// argument below 24, 2^8, 2^16 or 2^32.
-	if shortest := [...]uint64{2: 24, 3: 1 << 8, 5: 1 << 16, 9: 1 << 32}[k]; n < shortest {
-		return 0, 0, false
 	}
 	return n, k, true
 }
@@ -901,25 +908,8 @@ func CheckMessageSize(t Type, payload []byte) error {
 // definite-length CBOR byte string (go-cose has decoded it as one); the
 // length of its head is left for oneEncoding to check.
 func bstrContent(raw []byte) ([]byte, bool) {
-	if len(raw) == 0 || raw[0]>>5 != cborhead.Bytes {
-		return nil, false
-	}
-	n, k := uint64(raw[0]&0x1f), 1
-	switch {
-	case n < 24:
-	case n <= 27:
-		k += 1 << (n - 24)
-		if len(raw) < k {
-			return nil, false
-		}
-		n = 0
-		for _, b := range raw[1:k] {
-			n = n<<8 | uint64(b)
-		}
-	default:
-		return nil, false
-	}
-	if uint64(len(raw)-k) != n {
+	n, k, ok := readHead(raw, cborhead.Bytes)
+	if !ok || uint64(len(raw)-k) != n {
 		return nil, false
 	}
 	return raw[k:], true
