@@ -1697,8 +1697,8 @@ func TestWaitPaymentPastKeptConsentsRefusedReceipt(t *testing.T) {
 
 // TestCollectedReceiptVerifiedOnce: the receipt of a kept consent (its
 // reply lost) that WaitPayment shows, a receipt to collect, has its
-// signature checked there once, with the certificate chain it carries or
-// with the platform's pinned key; the approval that collects it, which
+// signature checked, and its message decoded, there once, with the
+// certificate chain it carries or with the platform's pinned key; the approval that collects it, which
 // sends the consent again and is shown the same receipt, takes it without
 // checking its signature again. A receipt of other bytes is checked, once
 // (its chain is the one to check it with: Info is not asked for another):
@@ -1714,11 +1714,13 @@ func TestCollectedReceiptVerifiedOnce(t *testing.T) {
 				tamper := &tamperAPI{API: w.f.Platform}
 				first, src := w.payWithLostReply(t, &lostApproveAPI{API: tamper, loss: payflow.ErrUnavailable})
 				checked := payflow.CountReceiptSignatures(w.shopper)
+				decoded := payflow.CountReceiptDecodes(w.shopper)
 				screen, err := w.shopper.WaitPayment(ctx)
 				require.NoError(t, err)
 				require.Equal(t, first.ID, screen.ID)
 				require.Equal(t, payflow.StateCaptured, screen.State)
 				assert.Equal(t, int64(1), checked.Load(), "WaitPayment checked the receipt")
+				assert.Equal(t, int64(1), decoded.Load(), "WaitPayment decoded the receipt")
 
 				want := int64(1)
 				if tampered {
@@ -1733,6 +1735,7 @@ func TestCollectedReceiptVerifiedOnce(t *testing.T) {
 					require.ErrorIs(t, err, payflow.ErrSignature)
 					want = 2
 					assert.Equal(t, want, checked.Load(), "the other receipt checked")
+					assert.Equal(t, want, decoded.Load(), "the other receipt decoded")
 					tamper.payment, tamper.approve = nil, nil
 				}
 				rc, err := w.shopper.ApproveShown(ctx, screen, "")
@@ -1740,37 +1743,10 @@ func TestCollectedReceiptVerifiedOnce(t *testing.T) {
 				assert.Equal(t, src.Signed, rc.Signed)
 				assert.Equal(t, uint64(690), rc.Amount)
 				assert.Equal(t, want, checked.Load(), "the approval took the receipt checked")
+				assert.Equal(t, want, decoded.Load(), "the approval took the receipt decoded")
 				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
 			})
 		}
-	}
-}
-
-// TestCollectedReceiptDecodedOnce: the receipt of a kept consent that
-// WaitPayment shows, checked there, is decoded there once, with the
-// certificate chain it carries or with the platform's pinned key; the
-// approval that collects it, shown the same bytes, takes it without
-// decoding it again (the chain it carries, kept, is verified again,
-// from the Verifier's cache).
-func TestCollectedReceiptDecodedOnce(t *testing.T) {
-	ctx := context.Background()
-	for _, pinned := range []bool{false, true} {
-		t.Run(fmt.Sprintf("pinned=%v", pinned), func(t *testing.T) {
-			w := newMemoryPhoneWorld(t, false)
-			w.pinned = pinned
-			first, src := w.payWithLostReply(t, &lostApproveAPI{API: w.f.Platform, loss: payflow.ErrUnavailable})
-			decoded := payflow.CountReceiptDecodes(w.shopper)
-			screen, err := w.shopper.WaitPayment(ctx)
-			require.NoError(t, err)
-			require.Equal(t, first.ID, screen.ID)
-			require.Equal(t, payflow.StateCaptured, screen.State)
-			assert.Equal(t, int64(1), decoded.Load(), "WaitPayment decoded the receipt")
-
-			rc, err := w.shopper.ApproveShown(ctx, screen, "")
-			require.NoError(t, err)
-			assert.Equal(t, src.Signed, rc.Signed)
-			assert.Equal(t, int64(1), decoded.Load(), "the approval took the receipt decoded")
-		})
 	}
 }
 
