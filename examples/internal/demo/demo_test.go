@@ -300,6 +300,59 @@ func TestMarketSetupOnce(t *testing.T) {
 	assert.ErrorIs(t, err, payflow.ErrNotFound)
 }
 
+// TestSetupOfCardsEnrolledElsewhere: a cloud opened on a data folder
+// before another program's Setup enrolled its cards (two programs started
+// at once on a new folder) names them once its own Setup has found them,
+// however soon after its start: Setup loads the cards that the database
+// holds into the platform's EID resolver. The cloud's clock stands still,
+// so that the platform's own reload of the cards for an unknown EID,
+// which it makes at most once a second, never comes.
+func TestSetupOfCardsEnrolledElsewhere(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	at := time.Now()
+	opts := CloudOptions{Dir: dir, Platform: payflow.PlatformOptions{Now: func() time.Time { return at }}}
+	first, err := OpenCloud(ctx, opts)
+	require.NoError(t, err)
+	defer first.Close()
+	c, err := OpenCloud(ctx, opts)
+	require.NoError(t, err)
+	defer c.Close()
+	m := Grocery
+	ids, err := m.Setup(ctx, first, dir)
+	require.NoError(t, err)
+	again, err := m.Setup(ctx, c, dir)
+	require.NoError(t, err)
+	require.Equal(t, ids, again)
+
+	var out bytes.Buffer
+	pr := NewPrinter(&out)
+	root := c.Authority.Root.DER()
+	var phones []*Phone
+	for _, name := range []string{"alice", "till"} {
+		card, err := OpenCard(dir, name)
+		require.NoError(t, err)
+		defer card.Close()
+		ph, err := NewPhone(m.Party(name), card, c.Platform, pr.Screen(name), root)
+		require.NoError(t, err)
+		require.NoError(t, ph.Login(ctx))
+		phones = append(phones, ph)
+	}
+	alice, till := phones[0], phones[1]
+	require.NoError(t, NewRadio(1, 0).Broadcast([]*Station{alice.Station, till.Station}, []*Listener{alice.Scanner, till.Scanner}, at))
+	sellers, err := alice.ServiceQueue(ctx)
+	require.NoError(t, err)
+	if assert.Len(t, sellers, 1, out.String()) {
+		assert.Equal(t, "Corner Grocer", sellers[0].Name)
+		assert.Equal(t, "corner-grocer", sellers[0].MerchantID)
+	}
+	shoppers, err := till.ServiceQueue(ctx)
+	require.NoError(t, err)
+	if assert.Len(t, shoppers, 1, out.String()) {
+		assert.Equal(t, "Alice", shoppers[0].Name)
+	}
+}
+
 func TestOpenCloudFails(t *testing.T) {
 	// A database that cannot be opened: the folder is a file.
 	dir := t.TempDir()

@@ -65,7 +65,12 @@ func (m *Market) Party(name string) *Party {
 // It returns the ICCID of each card by name. It holds the data folder's
 // setup lock meanwhile (SetupLockFile), waiting until ctx ends while
 // another program, or another Setup or LoadAuthority, holds it, so that
-// programs started at once on one folder make each card once.
+// programs started at once on one folder make each card once. The cards
+// that it finds enrolled it loads into the cloud's EID resolver
+// (payflow.Platform.Reload): another program may have enrolled them after
+// the cloud started, and the platform would otherwise not name them until
+// its own reload for an EID it does not know, which it makes at most once
+// a second.
 func (m *Market) Setup(ctx context.Context, c *Cloud, dir string) (_ map[string]string, err error) {
 	unlock, err := holdSetup(ctx, dir)
 	if err != nil {
@@ -79,6 +84,9 @@ func (m *Market) Setup(ctx context.Context, c *Cloud, dir string) (_ map[string]
 			return nil, err
 		}
 		ids[p.Name] = id
+	}
+	if err := c.Platform.Reload(ctx); err != nil {
+		return nil, fmt.Errorf("demo: loading the enrolled cards: %w", err)
 	}
 	return ids, m.setup(ctx, c, ids)
 }
