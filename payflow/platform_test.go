@@ -3179,3 +3179,55 @@ func TestNewPlatformRefusesChainPhonesRefuse(t *testing.T) {
 	})
 	assert.NoError(t, err, "the chain that phones verify")
 }
+
+// TestNewPlatformRefusesChainTooLongForReceipts: NewPlatform refuses at
+// start, with record.ErrMalformed, a receipt chain that phones verify but
+// that is too long to go in every receipt (more than record.MaxChain
+// bytes: here certificates whose CRL distribution points are long URLs),
+// rather than fail the receipt of every payment it settles; the same
+// hierarchy with short URLs starts.
+func TestNewPlatformRefusesChainTooLongForReceipts(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	chainOf := func(urlLen int) (*pki.Verifier, [][]byte) {
+		url := func(name string) string {
+			u := "https://pki.invalid/" + name + "/"
+			return u + strings.Repeat("x", urlLen-len(u))
+		}
+		key := func() *ecdsa.PrivateKey {
+			k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			require.NoError(t, err)
+			return k
+		}
+		root, err := pki.NewRoot(key(), pki.CAOptions{CRLURL: url("root")})
+		require.NoError(t, err)
+		ca, err := root.NewIntermediate(key(), pki.CAOptions{CRLURL: url("platform")})
+		require.NoError(t, err)
+		cert, err := ca.IssuePlatform(s.Key.Public(), "casimpay test platform", pki.IssueOptions{})
+		require.NoError(t, err)
+		v, err := pki.NewVerifier(pki.VerifierOptions{
+			Roots: [][]byte{root.DER()}, Now: s.Clock.Now, Revocation: pki.RevocationBestEffort,
+		})
+		require.NoError(t, err)
+		return v, append([][]byte{cert}, ca.Chain()...)
+	}
+	start := func(v *pki.Verifier, chain [][]byte) error {
+		_, err := payflow.NewPlatform(payflow.PlatformOptions{
+			Ledger: s.Ledger, Store: s.Store, Verifier: v, Key: s.Key, Chain: chain, Now: s.Clock.Now,
+		})
+		return err
+	}
+
+	v, chain := chainOf(2200)
+	size := 0
+	for _, c := range chain {
+		size += len(c)
+	}
+	require.Greater(t, size, record.MaxChain)
+	_, err := v.VerifyPlatform(chain)
+	require.NoError(t, err, "phones verify the chain")
+	err = start(v, chain)
+	require.ErrorIs(t, err, record.ErrMalformed)
+	assert.Equal(t, "payflow: receipt certificate chain: "+record.CheckChain(chain).Error(), err.Error())
+
+	assert.NoError(t, start(chainOf(40)))
+}
