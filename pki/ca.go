@@ -5,7 +5,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/rand"
-	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -594,7 +593,7 @@ func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
 	if pub == nil || !caKey(pub) {
 		return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
 	}
-	held, err := holdsKey(key, pub)
+	held, err := ecdsakey.Holds(key, pub)
 	if err != nil {
 		return nil, fmt.Errorf("pki: check the CA key: %w", err)
 	}
@@ -603,34 +602,6 @@ func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
 	}
 	return pub, nil
 }
-
-// holdsKey reports whether key, whose public key is pub, signs with the
-// private key of pub. A private key in memory has its public key computed
-// from it (one without its private scalar, on which crypto/ecdsa panics,
-// holds none); another signer, such as an HSM's, signs keyCheckDigest, with
-// crypto/rand.Reader (the signature is seen by no one), for pub to verify.
-// The error is the signer's.
-func holdsKey(key crypto.Signer, pub *ecdsa.PublicKey) (bool, error) {
-	if k, ok := key.(*ecdsa.PrivateKey); ok {
-		if ecdsakey.Scalarless(k) {
-			return false, nil
-		}
-		d, err := k.Bytes()
-		if err != nil {
-			return false, nil
-		}
-		computed, err := ecdsa.ParseRawPrivateKey(k.Curve, d)
-		return err == nil && computed.PublicKey.Equal(pub), nil
-	}
-	sig, err := key.Sign(rand.Reader, keyCheckDigest[:], crypto.SHA256)
-	if err != nil {
-		return false, err
-	}
-	return ecdsa.VerifyASN1(pub, keyCheckDigest[:], sig), nil
-}
-
-// keyCheckDigest is the SHA-256 digest that holdsKey has a signer sign.
-var keyCheckDigest = sha256.Sum256([]byte("casimpay pki: CA key check"))
 
 // lockReader returns r, or for a reader other than crypto/rand.Reader, a
 // reader that reads r under a lock, so that concurrent calls of one CA do
