@@ -261,7 +261,11 @@ func (o *PlatformOptions) check() error {
 // use). It fails when a required option is missing (nil, or an interface
 // holding a nil pointer), an option is out of range (ErrInvalid: see
 // PlatformOptions), the key is not ECDSA P-256, is an *ecdsa.PrivateKey
-// without its private scalar (which cannot sign), Chain does not verify as
+// without its private scalar (which cannot sign), does not sign with the
+// private key of its public key (an *ecdsa.PrivateKey whose scalar is not
+// its point's; another crypto.Signer, such as an HSM's, signs a digest at
+// start for its public key to verify, and its failure to sign is
+// returned wrapped), Chain does not verify as
 // the phones verify it before a card signs a consent and before they take
 // a receipt (Verifier's VerifyPlatform: the receipt-signing extended key
 // usage on the first certificate, each certificate signed by the next,
@@ -294,6 +298,14 @@ func NewPlatform(opts PlatformOptions) (*Platform, error) {
 	}
 	if k, ok := opts.Key.(*ecdsa.PrivateKey); ok && ecdsakey.Scalarless(k) {
 		return nil, errors.New("payflow: receipt key has no private scalar")
+	}
+	// A key whose private scalar is not that of its public key (or an
+	// HSM's signer that signs with another key than the one it names)
+	// would sign receipts that verify under no certificate of it.
+	if held, err := ecdsakey.Holds(opts.Key, pub); err != nil {
+		return nil, fmt.Errorf("payflow: checking the receipt key: %w", err)
+	} else if !held {
+		return nil, errors.New("payflow: receipt key does not sign with its public key's private key")
 	}
 	// The phones verify Chain (Info) so before a card signs a consent
 	// and before they take a receipt (phone.withPlatform): started with a

@@ -890,6 +890,54 @@ func TestNewPlatformRefusesKeyThatCannotSign(t *testing.T) {
 	assert.NoError(t, err, "a challenge drawn from crypto/rand")
 }
 
+// misnamedSigner signs with its Signer but names pub as its public key, as
+// an HSM's signer set up with another key's certificate would.
+type misnamedSigner struct {
+	crypto.Signer
+	pub crypto.PublicKey
+}
+
+func (s misnamedSigner) Public() crypto.PublicKey { return s.pub }
+
+// TestNewPlatformRefusesKeyThatSignsForNoOne: NewPlatform refuses a receipt
+// key that does not sign with the private key of its public key (that of
+// the chain's certificate): an *ecdsa.PrivateKey whose scalar is another
+// key's, and a signer of another type that names one key and signs with
+// another; a signer that cannot sign when NewPlatform checks it is
+// refused with its error. Each would sign receipts that verify under no
+// certificate of the key, the first payment settled in the ledger before
+// its receipt failed at the phones. A signer of another type that signs
+// with its key starts, and its receipts verify.
+func TestNewPlatformRefusesKeyThatSignsForNoOne(t *testing.T) {
+	s := newShop(t, false, paytest.Options{})
+	opts := payflow.PlatformOptions{Ledger: s.Ledger, Store: s.Store, Verifier: s.Verifier, Chain: s.PlatformChain, Now: s.Clock.Now}
+	other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	//lint:ignore SA1019 a key whose scalar is another key's
+	opts.Key = &ecdsa.PrivateKey{PublicKey: s.Key.PublicKey, D: other.D}
+	_, err = payflow.NewPlatform(opts)
+	assert.EqualError(t, err, "payflow: receipt key does not sign with its public key's private key", "another key's scalar")
+	opts.Key = misnamedSigner{Signer: other, pub: s.Key.Public()}
+	_, err = payflow.NewPlatform(opts)
+	assert.EqualError(t, err, "payflow: receipt key does not sign with its public key's private key", "a signer of another key")
+	down := &downSigner{Signer: s.Key}
+	down.down.Store(true)
+	opts.Key = down
+	_, err = payflow.NewPlatform(opts)
+	assert.ErrorIs(t, err, errSignerDown)
+	assert.EqualError(t, err, "payflow: checking the receipt key: "+errSignerDown.Error())
+
+	opts.Key = misnamedSigner{Signer: s.Key, pub: s.Key.Public()}
+	p, err := payflow.NewPlatform(opts)
+	require.NoError(t, err)
+	v, _ := s.request(t)
+	done, err := p.Approve(context.Background(), &payflow.ApproveRequest{Consent: s.consent(t, v.ID)})
+	require.NoError(t, err)
+	var rc record.Receipt
+	_, err = s.PlatformVerifier.VerifyReceipt(done.Receipt, s.PlatformChain, &rc)
+	assert.NoError(t, err, "the receipt of a signer of its key")
+}
+
 // limitedShop returns a shop whose cards may resolve 3 EIDs at once and 1
 // more a second, each with its budget full.
 func limitedShop(t *testing.T) *shop {
