@@ -175,7 +175,10 @@ func TestCrashChild(t *testing.T) {
 					die("create: %v", err)
 				}
 				pv, err := p.Payment(ctx, ph.card.Token, v.ID)
-				if expired(err) || expiry && b[2]&7 == 0 {
+				if expired(err) || expiry && err == nil && pv.State == payflow.StateExpired {
+					continue // expired before its payer read it: no consent nonce
+				}
+				if expiry && b[2]&7 == 0 {
 					continue // one request in eight left pending, to expire
 				}
 				if err != nil {
