@@ -572,23 +572,8 @@ func decodeSigned(msg []byte, want Type) (envelope, bool) {
 	if base == nil || len(msg) > messageLimit(want) {
 		return envelope{}, false
 	}
-	rest, ok := bytes.CutPrefix(msg, []byte{0xd2, 0x84})
-	if !ok {
-		return envelope{}, false
-	}
-	prot, rest, ok := cutBstr(rest)
-	if !ok {
-		return envelope{}, false
-	}
-	if rest, ok = bytes.CutPrefix(rest, []byte{0xa0}); !ok {
-		return envelope{}, false
-	}
-	payload, rest, ok := cutBstr(rest)
-	if !ok || len(payload) == 0 {
-		return envelope{}, false
-	}
-	sig, rest, ok := cutBstr(rest)
-	if !ok || len(sig) != 64 || len(rest) != 0 {
+	prot, payload, sig, ok := cutEnvelope(msg)
+	if !ok || len(payload) == 0 || len(sig) != 64 {
 		return envelope{}, false
 	}
 	chain, ok := signedChain(prot, base, want)
@@ -596,6 +581,29 @@ func decodeSigned(msg []byte, want Type) (envelope, bool) {
 		return envelope{}, false
 	}
 	return envelope{protected: prot, chain: chain, payload: payload, signature: sig}, true
+}
+
+// cutEnvelope returns the parts of msg when it is exactly D2 84 <bstr
+// prot> A0 <bstr payload> <bstr sig> with shortest heads, slices of msg;
+// false for any other msg.
+func cutEnvelope(msg []byte) (prot, payload, sig []byte, ok bool) {
+	rest, ok := bytes.CutPrefix(msg, []byte{0xd2, 0x84})
+	if ok {
+		prot, rest, ok = cutBstr(rest)
+	}
+	if ok {
+		rest, ok = bytes.CutPrefix(rest, []byte{0xa0})
+	}
+	if ok {
+		payload, rest, ok = cutBstr(rest)
+	}
+	if ok {
+		sig, rest, ok = cutBstr(rest)
+	}
+	if !ok || len(rest) != 0 {
+		return nil, nil, nil, false
+	}
+	return prot, payload, sig, true
 }
 
 // signedChain returns the chain of prot, a protected header as
@@ -937,19 +945,12 @@ func SigStructureDigest(protected, payload []byte) [sha256.Size]byte {
 }
 
 // oneEncoding reports whether msg is exactly D2 84 <bstr prot> A0
-// <bstr payload> <bstr sig> with shortest heads: the one encoding of a
-// COSE_Sign1 message of these parts. It compares in place, allocating
-// nothing.
+// <bstr payload> <bstr sig> with shortest heads (cutEnvelope): the one
+// encoding of a COSE_Sign1 message of these parts. It compares in place,
+// allocating nothing.
 func oneEncoding(msg, prot, payload, sig []byte) bool {
-	rest := msg
-	cut := func(want []byte) bool {
-		var ok bool
-		rest, ok = bytes.CutPrefix(rest, want)
-		return ok
-	}
-	var head [5]byte
-	bstr := func(b []byte) bool { return cut(cborhead.Append(head[:0], cborhead.Bytes, len(b))) && cut(b) }
-	return cut([]byte{0xd2, 0x84}) && bstr(prot) && cut([]byte{0xa0}) && bstr(payload) && bstr(sig) && len(rest) == 0
+	p, pl, sg, ok := cutEnvelope(msg)
+	return ok && bytes.Equal(p, prot) && bytes.Equal(pl, payload) && bytes.Equal(sg, sig)
 }
 
 // VerifyES256 reports whether sig, the 64-byte IEEE P1363 form (r || s) that
