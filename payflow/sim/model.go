@@ -212,20 +212,17 @@ func (w *world) expect(what string, err, want error) error {
 // Info's, w.chain, for one without), unless that certificate was revoked,
 // which the phone then refuses with pki.ErrRevoked.
 func (w *world) receiptSigned(what string, msg []byte, rc *record.Receipt) error {
-	chain, err := record.ReceiptChain(msg)
+	sr, err := record.DecodeReceipt(msg)
 	if err != nil {
 		return w.failf("%s: %v", what, err)
 	}
-	var k *receiptKey
-	for _, c := range w.receiptKeys {
-		if slices.EqualFunc(c.chain, chain, bytes.Equal) {
-			k = c
-		}
-	}
-	if k == nil {
+	chain := sr.Chain()
+	i := slices.IndexFunc(w.receiptKeys, func(c *receiptKey) bool { return slices.EqualFunc(c.chain, chain, bytes.Equal) })
+	if i < 0 {
 		return w.failf("%s carries a chain of %d certificates that the platform never had", what, len(chain))
 	}
-	if err := record.Verify(msg, &k.key.PublicKey, rc); err != nil {
+	k := w.receiptKeys[i]
+	if err := sr.Verify(&k.key.PublicKey, rc); err != nil {
 		return w.failf("%s was not signed by the key of the chain it carries: %v", what, err)
 	}
 	at := int64(rc.Time)
