@@ -72,7 +72,8 @@ func (vp *VerifiedPlatform) VerifySignedReceipt(sr *record.SignedReceipt, r *rec
 // (signed by a platform that put none in) it returns nil and no error:
 // such a receipt is verified with the platform's chain of now. Errors
 // are those of record.ReceiptChain (a malformed envelope) and of
-// VerifyPlatform. DecodeReceipt does the same and keeps the decoded
+// VerifyPlatform; a nil or zero Verifier refuses every msg with
+// ErrInvalid. DecodeReceipt does the same and keeps the decoded
 // receipt, so that its signature is checked without decoding msg again.
 func (v *Verifier) ReceiptPlatform(msg []byte) (*VerifiedPlatform, error) {
 	_, vp, err := v.DecodeReceipt(msg)
@@ -87,6 +88,9 @@ func (v *Verifier) ReceiptPlatform(msg []byte) (*VerifiedPlatform, error) {
 // or record.SignedReceipt.Verify, checks it with the platform's key from
 // this one decoding.
 func (v *Verifier) DecodeReceipt(msg []byte) (*record.SignedReceipt, *VerifiedPlatform, error) {
+	if !v.made() {
+		return nil, nil, errNoVerifier()
+	}
 	sr, err := record.DecodeReceipt(msg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("pki: receipt: %w", err)

@@ -961,3 +961,30 @@ func TestDecodeReceiptAsReceiptPlatform(t *testing.T) {
 	_, _, err = (*Verifier)(nil).DecodeReceipt(sign(keyA, chainA))
 	assert.ErrorIs(t, err, ErrInvalid)
 }
+
+// TestReceiptPlatformNoVerifier: a nil or zero Verifier refuses
+// ReceiptPlatform, DecodeReceipt and VerifyReceipt with ErrInvalid, for a
+// receipt that carries no chain as for one that carries one, and for a
+// message that is no receipt.
+func TestReceiptPlatformNoVerifier(t *testing.T) {
+	h := newHierarchy(t)
+	key, chain := issuePlatform(t, h, 0)
+	plain, err := record.Sign(rand.Reader, key, sampleReceipt())
+	require.NoError(t, err)
+	for vname, v := range map[string]*Verifier{"nil": nil, "zero": new(Verifier)} {
+		for name, msg := range map[string][]byte{
+			"no chain": plain, "a chain": signReceipt(t, key, sampleReceipt(), chain), "no receipt": {0xd2, 0x84},
+		} {
+			vp, err := v.ReceiptPlatform(msg)
+			assert.ErrorIs(t, err, ErrInvalid, "%s Verifier, ReceiptPlatform, %s", vname, name)
+			assert.Nil(t, vp)
+			sr, vp, err := v.DecodeReceipt(msg)
+			assert.ErrorIs(t, err, ErrInvalid, "%s Verifier, DecodeReceipt, %s", vname, name)
+			assert.Nil(t, sr)
+			assert.Nil(t, vp)
+			vp, err = v.VerifyReceipt(msg, chain, new(record.Receipt))
+			assert.ErrorIs(t, err, ErrInvalid, "%s Verifier, VerifyReceipt, %s", vname, name)
+			assert.Nil(t, vp)
+		}
+	}
+}
