@@ -344,6 +344,17 @@ func FuzzParsePEM(f *testing.F) {
 				t.Fatalf("certificates: %v", err)
 			}
 		} else {
+			// Every line that begins a certificate block begins one
+			// read: none is passed over.
+			begun := 0
+			for _, line := range bytes.Split(data, []byte("\n")) {
+				if string(bytes.TrimRight(line, " \t\r")) == "-----BEGIN CERTIFICATE-----" {
+					begun++
+				}
+			}
+			if begun > len(ders) {
+				t.Fatalf("%d certificates read of %d begun", len(ders), begun)
+			}
 			var again []byte
 			for _, der := range ders {
 				again = append(again, CertificatePEM(der)...)
