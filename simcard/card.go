@@ -32,14 +32,15 @@ var ErrNoTransmitter = errors.New("simcard: no transmitter")
 // wrong format: a PIN has 4 to 12 decimal digits, a PUK exactly 8.
 var ErrFormat = errors.New("simcard: PIN or PUK of the wrong format")
 
-// Card is the phone's view of a CA-SIM: it turns APDUs into Go methods.
-// It sends short APDUs only, chains long command data (ISO/IEC 7816-4
-// command chaining) and collects long answers with GET RESPONSE, so it works
-// through any reader. After an exchange that failed in the middle of a
-// chain (the Transmitter's error, an answer that cannot be read, or a link
-// answered with a status word that is neither 9000 nor an error), the next
-// one first sends a GET RESPONSE, whose answer counts for nothing, to end
-// the chain the card may still hold, on the chain's logical channel.
+// Card is the phone's view of a CA-SIM: it turns APDUs into Go methods. It
+// sends short APDUs only, chains long command data (ISO/IEC 7816-4 command
+// chaining) and collects long answers with GET RESPONSE, so it works through
+// any reader. After an exchange that failed in the middle of a chain (the
+// Transmitter's error, an answer that cannot be read, or a link answered
+// with a status word that is neither 9000 nor an error, or with 9000 and
+// data), the next one first sends a GET RESPONSE, whose answer counts for
+// nothing, to end the chain the card may still hold, on the chain's logical
+// channel.
 //
 // Methods fail with a *StatusError for a status word other than 9000 (match
 // it with errors.Is against ErrWrongPIN, ErrPINBlocked, ErrPINRequired …),
@@ -100,14 +101,15 @@ const maxResponse = 1 << 16
 // with an error (SW1 64 to 6F) ends the exchange with its *StatusError, Ins
 // that of cmd; one answered with another status word but 9000 (61xx, a
 // warning 62xx or 63xx) ends it with ErrResponse and that *StatusError, and
-// the chain, which the card may still hold, is ended by the next exchange
-// (see Card). An answer with 9000 or 61xx carries at most the Ne octets
-// its command asked for (00: 256), none to a command without Le, and
-// exactly Ne to a GET RESPONSE, which asks for the octets that the 61xx
-// before it announced (00: 256), and to a command or GET RESPONSE sent
-// again with the Le of a 6Cxx: one with more octets, or there fewer (none
-// included), is ErrResponse, none of it used, as are answers beyond 65536
-// octets in all.
+// one answered with 9000 and data, which a link sent without Le has none of,
+// with ErrResponse; the chain, which the card may still hold, is then ended
+// by the next exchange (see Card). An answer with 9000 or 61xx carries at
+// most the Ne octets its command asked for (00: 256), none to a command
+// without Le, and exactly Ne to a GET RESPONSE, which asks for the octets
+// that the 61xx before it announced (00: 256), and to a command or GET
+// RESPONSE sent again with the Le of a 6Cxx: one with more octets, or there
+// fewer (none included), is ErrResponse, none of it used, as are answers
+// beyond 65536 octets in all.
 func (c *Card) Exchange(cmd Command) ([]byte, error) {
 	return hold(c, func() ([]byte, error) { return c.exchangeLocked(cmd) })
 }
@@ -229,12 +231,14 @@ func endChain(cla byte) Command {
 // When the exchange of a link, the last one included, fails (the
 // Transmitter's error, or an answer that does not parse), or a link that is
 // not the last is answered with a status word that is neither 9000 nor an
-// error (aborted), the card may hold the links it got as a chain still open,
-// and would answer the next command on its logical channel 6883 whatever it
-// is, or take it as the chain's next link. So the next sendLocked first
-// sends endChain on that channel, which ends that chain (6883) or finds
-// none, whatever it answers; only when that exchange fails too does it
-// return its error, sending nothing else, and the one after tries again.
+// error (aborted), or with 9000 and data, which a link sent without Le has
+// none of (ErrResponse), the card may hold the links it got as a chain still
+// open, and would answer the next command on its logical channel 6883
+// whatever it is, or take it as the chain's next link. So the next
+// sendLocked first sends endChain on that channel, which ends that chain
+// (6883) or finds none, whatever it answers; only when that exchange fails
+// too does it return its error, sending nothing else, and the one after
+// tries again.
 func (c *Card) sendLocked(cmd Command) (Response, error) {
 	if c.chainLeft {
 		if _, err := c.roundTrip(endChain(c.chainCLA)); err != nil && !errors.Is(err, ErrResponse) {
@@ -250,6 +254,12 @@ func (c *Card) sendLocked(cmd Command) (Response, error) {
 		if err != nil {
 			c.chainLeft, c.chainCLA = true, cmd.CLA
 			return Response{}, err
+		}
+		if r.SW == SWSuccess && len(r.Data) > 0 {
+			// The card took the link, and answered data it was not
+			// asked for: a link goes without Le (checkLength).
+			c.chainLeft, c.chainCLA = true, cmd.CLA
+			return Response{}, checkLength(link, r, false)
 		}
 		if r.SW != SWSuccess {
 			se := &StatusError{SW: r.SW, Ins: cmd.INS}

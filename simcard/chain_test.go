@@ -197,3 +197,26 @@ func TestChainLinkNotDone(t *testing.T) {
 		assert.True(t, ok, "the chain ended by GET RESPONSE, not by the VERIFY")
 	})
 }
+
+// TestChainLinkAnsweredWithData: a link of a command chain other than the
+// last is sent without Le, so the card answers it with no data (ISO/IEC
+// 7816-4). A link answered 9000 with data is refused with ErrResponse, as
+// any answer with more octets than its command's Le is, none of it used;
+// the card took the link, so the next exchange first ends the chain with a
+// GET RESPONSE on its channel, whose answer counts for nothing.
+func TestChainLinkAnsweredWithData(t *testing.T) {
+	s := &script{t: t, steps: [][2]string{
+		{"90500200FF" + hexN(0, 255), "AA9000"},
+		{"00C0000000", "6883"},
+		{"00CA010100", "AABB9000"},
+	}}
+	c := simcard.New(s)
+	_, err := c.Exchange(simcard.Command{CLA: simcard.ClassProprietary, INS: simcard.InsSignRecord, P1: 2, Data: make([]byte, 300), Ne: 256})
+	require.ErrorIs(t, err, simcard.ErrResponse)
+	var se *simcard.StatusError
+	assert.False(t, errors.As(err, &se), "no status word but 9000 answered: %v", err)
+	got, err := c.GetData(simcard.TagICCID)
+	require.NoError(t, err)
+	assert.Equal(t, unhex(t, "AABB"), got)
+	assert.Empty(t, s.steps)
+}
