@@ -511,18 +511,24 @@ func TestPersonalise(t *testing.T) {
 			assert.ErrorIs(t, err, tt.want)
 		})
 	}
-	_, err = blank.Personalise(nil, simcard.Personalisation{ICCID: "89014103211118510720", PIN: "1234", PUK: "12345678"})
-	assert.ErrorIs(t, err, pki.ErrInvalid, "no issuer")
-	life, err := blank.Select()
-	require.NoError(t, err)
-	assert.Equal(t, simcard.LifePersonalisation, life, "nothing was written")
-	_, err = blank.ICCID()
-	assert.ErrorIs(t, err, simcard.ErrNotFound)
+	// A nil *pki.CA and the zero CA issue nothing (pki.CA): neither has
+	// the card write its ICCID or generate a key.
+	for name, none := range map[string]*pki.CA{"nil": nil, "zero": new(pki.CA)} {
+		_, err = blank.Personalise(none, simcard.Personalisation{ICCID: "89014103211118510720", PIN: "1234", PUK: "12345678"})
+		assert.ErrorIs(t, err, pki.ErrInvalid, "no issuer: %s CA", name)
+		life, err := blank.Select()
+		require.NoError(t, err)
+		assert.Equal(t, simcard.LifePersonalisation, life, "nothing was written: %s CA", name)
+		_, err = blank.ICCID()
+		assert.ErrorIs(t, err, simcard.ErrNotFound, "no ICCID written: %s CA", name)
+		_, err = blank.PublicKey()
+		assert.ErrorIs(t, err, simcard.ErrNotFound, "no key generated: %s CA", name)
+	}
 
 	enr, err := blank.Personalise(issuer(t), simcard.Personalisation{ICCID: "89014103211118510720", PIN: "1234", PUK: "12345678"})
 	require.NoError(t, err)
 	assert.Len(t, enr.AdvertisingSecret, 16)
-	life, err = blank.Select()
+	life, err := blank.Select()
 	require.NoError(t, err)
 	assert.Equal(t, simcard.LifeOperational, life)
 }

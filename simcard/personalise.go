@@ -53,7 +53,8 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // personalised afresh: the new key drops the certificate it holds, the new
 // certificate a chain that did not issue it, and a root issuer, which puts
 // no chain, deletes one that did. An operational card is ErrConditions; no
-// issuer (pki.ErrInvalid) or an invalid ICCID, PIN or PUK is an error before
+// issuer (a nil *pki.CA, or the zero CA, which issues nothing:
+// pki.ErrInvalid) or an invalid ICCID, PIN or PUK is an error before
 // anything is written, and a card without a Transmitter is ErrNoTransmitter
 // before any of these. A card that does not read back, octet for octet, the
 // certificate and the chain put (none when issuer is a root) is
@@ -61,16 +62,15 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // 9000 and no data, where it answers 6A88 for an object it does not hold, is
 // ErrResponse, and is not activated either; only 6A88 answering GET DATA
 // 0107 itself reads back as no chain stored: any other status word (6A82
-// included) ends Personalise with its *StatusError, the card not
-// activated. Personalise has the card to
-// itself from SELECT to ACTIVATE, the issuer's signature of the certificate
-// included: the other methods of c wait for it, as long as the issuer's key
-// takes to sign.
+// included) ends Personalise with its *StatusError, the card not activated.
+// Personalise has the card to itself from SELECT to ACTIVATE, the issuer's
+// signature of the certificate included: the other methods of c wait for it,
+// as long as the issuer's key takes to sign.
 func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error) {
 	if err := c.ready(); err != nil {
 		return nil, err
 	}
-	if issuer == nil {
+	if issuer.Certificate() == nil { // a nil or zero CA, which issues nothing
 		return nil, fmt.Errorf("simcard: no issuer: %w", pki.ErrInvalid)
 	}
 	if err := pki.ValidICCID(p.ICCID); err != nil {
