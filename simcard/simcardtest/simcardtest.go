@@ -8,10 +8,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"math/big"
 
+	"github.com/casimpay/casimpay/internal/nilptr"
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard"
 	"github.com/casimpay/casimpay/simcard/applet"
@@ -45,10 +47,15 @@ func NewCA() (root, issuer *pki.CA, err error) {
 	return root, issuer, nil
 }
 
-// RandomICCID returns a valid random ICCID of 19 digits starting with 89.
+// RandomICCID returns a valid random ICCID of 19 digits starting with 89,
+// drawn from r; nil means crypto/rand.Reader. A nil pointer (a nil
+// *bytes.Reader, say) is no source: it is an error.
 func RandomICCID(r io.Reader) (string, error) {
 	if r == nil {
 		r = rand.Reader
+	}
+	if nilptr.Is(r) {
+		return "", errors.New("simcardtest: the source of randomness is a nil pointer")
 	}
 	n, err := rand.Int(r, new(big.Int).Exp(big.NewInt(10), big.NewInt(16), nil))
 	if err != nil {

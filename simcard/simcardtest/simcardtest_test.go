@@ -1,6 +1,7 @@
 package simcardtest_test
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/casimpay/casimpay/pki"
@@ -21,6 +22,16 @@ func TestRandomICCID(t *testing.T) {
 		seen[id] = true
 	}
 	assert.Greater(t, len(seen), 45)
+
+	// A nil pointer is no source: RandomICCID refuses it, where reading
+	// it would panic.
+	assert.NotPanics(t, func() {
+		_, err := simcardtest.RandomICCID((*bytes.Reader)(nil))
+		assert.Error(t, err)
+	})
+	id, err := simcardtest.RandomICCID(bytes.NewReader(make([]byte, 64)))
+	require.NoError(t, err)
+	assert.Equal(t, "8900000000000000003", id, "the source given is read")
 }
 
 func TestNewCardOptions(t *testing.T) {
