@@ -1094,9 +1094,22 @@ func refundFailure(r *RefundRecord) error {
 	return fmt.Errorf("%w: the ledger refused the refund: the merchant's balance did not cover it, or an account was closed or missing", ErrFunds)
 }
 
+// sweepLimit returns the limit of a sweep, limit or, when it is zero, the
+// default of 1000, and refuses a negative one (CheckDueLimit).
+func sweepLimit(limit int) (int, error) {
+	if err := CheckDueLimit(limit); err != nil {
+		return 0, err
+	}
+	if limit == 0 {
+		return 1000, nil
+	}
+	return limit, nil
+}
+
 // ExpireDue expires the pending requests past their expiry and voids the
 // holds of held payments past the hold TTL, at most limit of each (zero:
-// 1000), and deletes expired nonces, tokens, sessions and idempotent
+// 1000; a negative limit is refused with ErrInvalid, CheckDueLimit, and
+// nothing done), and deletes expired nonces, tokens, sessions and idempotent
 // replies. It returns how many requests it expired. A request that fails
 // (its record or its void) is reported and the others go on; the error
 // joins every failure, and a held payment whose void failed is finished
@@ -1105,8 +1118,9 @@ func refundFailure(r *RefundRecord) error {
 // rather than expired, and not counted. Run it from a timer in one or
 // several processes: every transition is a compare-and-set.
 func (p *Platform) ExpireDue(ctx context.Context, limit int) (int, error) {
-	if limit <= 0 {
-		limit = 1000
+	limit, err := sweepLimit(limit)
+	if err != nil {
+		return 0, err
 	}
 	now := p.now()
 	n := 0
@@ -1169,7 +1183,8 @@ func (p *Platform) expireHold(ctx context.Context, r *PaymentRecord) error {
 
 // RecoverSweep completes the settlements and refunds left half done (by a
 // crash, a lost database connection or a ledger outage) for longer than
-// RecoverAfter, at most limit of each state (zero: 1000), the oldest
+// RecoverAfter, at most limit of each state (zero: 1000; a negative limit
+// is refused with ErrInvalid, CheckDueLimit, and nothing done), the oldest
 // first. It returns how many it completed. Derived ledger IDs make the
 // repeated ledger calls harmless; a settlement that another process is
 // still driving is simply continued by both. One that fails is deferred
@@ -1196,8 +1211,9 @@ func (p *Platform) expireHold(ctx context.Context, r *PaymentRecord) error {
 // transfer ID it holds as a transfer that another client of the ledger
 // wrote (see Refund): the refund ends failed.
 func (p *Platform) RecoverSweep(ctx context.Context, limit int) (int, error) {
-	if limit <= 0 {
-		limit = 1000
+	limit, err := sweepLimit(limit)
+	if err != nil {
+		return 0, err
 	}
 	before := p.now().Add(-p.ttl.recoverAfter)
 	n := 0

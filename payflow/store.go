@@ -580,7 +580,8 @@ func presentKey(field string, b []byte) error {
 // CheckDueLimit returns an error matching ErrInvalid for a negative limit of
 // Store.DuePayments or Store.DueRefunds, which every Store refuses with
 // it: SQL engines read LIMIT -1 differently, none of them as an error of
-// the caller. Stores call it first in both.
+// the caller. Stores call it first in both, and Platform.ExpireDue and
+// Platform.RecoverSweep before they sweep.
 func CheckDueLimit(limit int) error {
 	if limit < 0 {
 		return fmt.Errorf("%w: negative limit %d", ErrInvalid, limit)
