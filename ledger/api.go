@@ -200,10 +200,12 @@ func timestampsFit(first uint64, n int) error {
 // outcome of accounts[i]). Accounts flagged AccountLinked form a chain with
 // the next one, created all or nothing. It fails with ErrBatchTooLarge
 // beyond BatchMax events, ErrClosed after Close, ErrTimestampLimit when
-// the clock has run past TimestampLimit, or with the store's error, in
-// which case nothing was created, unless the error was the commit's own
-// (a server store's connection lost after COMMIT was sent): then the
-// outcome is unknown, and the same call again tells it (exists).
+// its accounts would need timestamps past TimestampLimit (the clock run
+// past it, or the last timestamp stored too close to it for them all), or
+// with the store's error, in which case nothing was created, unless the
+// error was the commit's own (a server store's connection lost after
+// COMMIT was sent): then the outcome is unknown, and the same call again
+// tells it (exists).
 //
 // An account whose ID exists is compared with the stored one, flags first
 // and all of them, as TigerBeetle does: the account that a closing pending

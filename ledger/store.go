@@ -155,7 +155,8 @@ type ReadTx interface {
 
 // Tx is a read-write transaction inside Store.Update. In one call of fn the
 // ledger calls, in this order: LastTimestamp; reads (ReadTx methods,
-// ExpiredPending); LockAccounts, once; more reads; then the writes, each
+// ExpiredPending); LockAccounts, at most once (a call that creates
+// accounts alone never calls it); more reads; then the writes, each
 // method at most once, with non-empty slices only. It never reads rows it
 // wrote in the same call, so a store may buffer writes until commit. A
 // store does not depend on the order of the writes: an update finds a row
