@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/internal/ctxsleep"
+	"github.com/casimpay/casimpay/internal/nilptr"
 	"github.com/casimpay/casimpay/pki/record"
 )
 
@@ -64,8 +65,8 @@ type ClientOptions struct {
 	// MaxReplyBytes limits a reply body (default DefaultMaxReplyBytes).
 	MaxReplyBytes int64
 	// Rand is the source of idempotency keys and request IDs (default
-	// crypto/rand). Concurrent calls read it at the same time, so it must
-	// be safe for concurrent use.
+	// crypto/rand, also in place of a nil pointer). Concurrent calls read
+	// it at the same time, so it must be safe for concurrent use.
 	Rand io.Reader
 }
 
@@ -205,7 +206,7 @@ func NewClient(baseURL string, opts ClientOptions) (*Client, error) {
 	if c.opts.MaxReplyBytes == 0 {
 		c.opts.MaxReplyBytes = DefaultMaxReplyBytes
 	}
-	if c.opts.Rand == nil {
+	if nilptr.Is(c.opts.Rand) {
 		c.opts.Rand = crand.Reader
 	}
 	return c, nil
