@@ -66,7 +66,10 @@ type ClientOptions struct {
 	MaxReplyBytes int64
 	// Rand is the source of idempotency keys and request IDs (default
 	// crypto/rand, also in place of a nil pointer). Concurrent calls read
-	// it at the same time, so it must be safe for concurrent use.
+	// it at the same time, so it must be safe for concurrent use. A call
+	// for which it fails sends nothing and fails with an error matching
+	// ErrUnavailable that wraps the failure, as the platform's calls fail
+	// when its random source does.
 	Rand io.Reader
 }
 
@@ -418,7 +421,7 @@ func clientCall[Out any](ctx context.Context, c *Client, method, path, token str
 	if method == http.MethodPost {
 		var b [16]byte
 		if _, err := io.ReadFull(c.opts.Rand, b[:]); err != nil {
-			return nil, fmt.Errorf("payflow: idempotency key: %w", err)
+			return nil, fmt.Errorf("%w: idempotency key: %w", ErrUnavailable, err)
 		}
 		key = hex.EncodeToString(b[:])
 	}
@@ -426,7 +429,7 @@ func clientCall[Out any](ctx context.Context, c *Client, method, path, token str
 	if !validRequestID(rid) {
 		var b [12]byte
 		if _, err := io.ReadFull(c.opts.Rand, b[:]); err != nil {
-			return nil, fmt.Errorf("payflow: request ID: %w", err)
+			return nil, fmt.Errorf("%w: request ID: %w", ErrUnavailable, err)
 		}
 		rid = hex.EncodeToString(b[:])
 	}

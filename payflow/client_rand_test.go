@@ -3,10 +3,12 @@ package payflow_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -45,4 +47,48 @@ func TestClientNilPointerRandIsCryptoRand(t *testing.T) {
 	}
 	assert.NotEqual(t, keys[0], keys[1])
 	assert.NotEqual(t, rids[0], rids[1])
+}
+
+// errClientRandDown is the failure of failingRand.
+var errClientRandDown = errors.New("random source down")
+
+// failingRand is a source of random octets that fails every read.
+type failingRand struct{}
+
+func (failingRand) Read([]byte) (int, error) { return 0, errClientRandDown }
+
+// TestClientRandDownIsUnavailable: a call for which ClientOptions.Rand
+// fails to give an idempotency key or a request ID sends nothing and fails
+// with an error matching ErrUnavailable that wraps the failure, as the
+// platform's calls fail when its random source is down: every error of a
+// call matches a sentinel (API), and a call made again once the source is
+// back may succeed.
+func TestClientRandDownIsUnavailable(t *testing.T) {
+	var sent atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(srv.Close)
+	c := mustClient(t, srv.URL, payflow.ClientOptions{Rand: failingRand{}})
+
+	ctx := context.Background()
+	for name, call := range map[string]func(ctx context.Context) error{
+		"POST, its idempotency key": func(ctx context.Context) error {
+			_, err := c.Challenge(payflow.WithRequestID(ctx, "rid-1"), &payflow.ChallengeRequest{CardID: "8988"})
+			return err
+		},
+		"GET, its request ID": func(ctx context.Context) error {
+			_, err := c.Info(ctx)
+			return err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := call(ctx)
+			require.ErrorIs(t, err, payflow.ErrUnavailable)
+			assert.ErrorIs(t, err, errClientRandDown, "the failure kept")
+			assert.Equal(t, "unavailable", payflow.AsError(err).Code)
+			assert.Zero(t, sent.Load(), "nothing sent")
+		})
+	}
 }
