@@ -85,7 +85,9 @@ type ReplyStore interface {
 // it between batches, so that no other call waits for a whole sweep. An
 // entry is deleted only once expired: a reply is replayed until its
 // expiry and a key in flight is held until its lease ends, as the
-// ReplyStore contract says. A ReplyMemory is safe for concurrent use.
+// ReplyStore contract says. The zero value is an empty ReplyMemory, as
+// one of NewReplyMemory is, ready to use. A ReplyMemory is safe for
+// concurrent use.
 type ReplyMemory struct {
 	mu      sync.Mutex
 	entries map[string]*replyEntry
@@ -175,6 +177,9 @@ func (m *ReplyMemory) BeginIdempotent(_ context.Context, key string, bodyHash []
 		return nil, nil
 	}
 	e = &replyEntry{key: key, hash: bytes.Clone(bodyHash), deadline: lease}
+	if m.entries == nil { // the zero ReplyMemory
+		m.entries = make(map[string]*replyEntry)
+	}
 	m.entries[key] = e
 	heap.Push(&m.due, e)
 	return nil, nil
