@@ -802,3 +802,13 @@ func TestSetupSyncsNewFolders(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, synced, cards)
 }
+
+// TestSyncFolder: syncing a folder on the system it runs on succeeds, and
+// so does a durable write into it, on Windows too, whose FlushFileBuffers
+// refuses a folder's handle.
+func TestSyncFolder(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, syncFolder(dir))
+	require.NoError(t, WriteDurable(filepath.Join(dir, "root.pem"), []byte("durable"), 0o644))
+	require.NoError(t, mkdirDurable(filepath.Join(dir, "a", "b")))
+}

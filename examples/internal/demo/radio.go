@@ -287,7 +287,8 @@ func renameDurable(old, name string) error {
 }
 
 // syncFolder writes the entries of the folder dir to disk: the names
-// renamed or removed in it.
+// renamed or removed in it (syncDir; on Windows, where NTFS journals them,
+// it only opens the folder).
 func syncFolder(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -296,9 +297,6 @@ func syncFolder(dir string) error {
 	defer d.Close()
 	return syncDir(d)
 }
-
-// syncDir writes a folder's entries to disk; tests replace it.
-var syncDir = (*os.File).Sync
 
 // mkdirDurable makes the folder dir, with the folders above it that are
 // missing, as os.MkdirAll does (permissions 0o700), and syncs the folder
