@@ -673,14 +673,15 @@ func TestPhoneRefusedData(t *testing.T) {
 	}
 }
 
-// TestCheckData: a -data that names a file, or a path through a file, is a
-// usage error that says it is not a folder; a folder, a path not made yet
-// and no -data at all (a program's temporary folder) are taken.
+// TestCheckData: a -data that names a file, or a path through a file (by
+// one folder or more), is a usage error that says it is not a folder; a
+// folder, a path not made yet and no -data at all (a program's temporary
+// folder) are taken.
 func TestCheckData(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o600))
-	for _, bad := range []string{file, filepath.Join(file, "data")} {
+	for _, bad := range []string{file, filepath.Join(file, "data"), filepath.Join(file, "a", "data")} {
 		err := CheckData(bad)
 		require.ErrorIs(t, err, ErrUsage)
 		assert.EqualError(t, err, "demo: invalid usage: -data "+bad+" is not a folder")

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -78,16 +79,24 @@ func CheckURL(url string) error {
 // folder, such as a file, or a path through a file, with ErrUsage. It
 // takes a dir that does not exist, which the program makes, and an empty
 // one, which the programs with a temporary folder as the default take for
-// no -data given.
+// no -data given. A path through a file is told by the nearest of the
+// folders above dir that exists, where the system does not say so itself
+// (Windows, which reports a path not found).
 func CheckData(dir string) error {
 	if dir == "" {
 		return nil
 	}
-	fi, err := os.Stat(dir)
-	if (err == nil && !fi.IsDir()) || errors.Is(err, syscall.ENOTDIR) {
-		return fmt.Errorf("%w: -data %s is not a folder", ErrUsage, dir)
+	for p := dir; ; {
+		fi, err := os.Stat(p)
+		if (err == nil && !fi.IsDir()) || errors.Is(err, syscall.ENOTDIR) {
+			return fmt.Errorf("%w: -data %s is not a folder", ErrUsage, dir)
+		}
+		parent := filepath.Dir(p)
+		if !errors.Is(err, fs.ErrNotExist) || parent == p {
+			return nil // a folder, or what the program reports as it makes it
+		}
+		p = parent
 	}
-	return nil
 }
 
 // checkData refuses an empty -data, dir, with ErrUsage, as well as what
