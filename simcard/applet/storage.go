@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/casimpay/casimpay/internal/dirsync"
 	"github.com/casimpay/casimpay/internal/tempfile"
 )
 
@@ -79,8 +80,9 @@ func (m *Memory) Store(state []byte) error {
 
 // File is a Storage in one file, written atomically: the new state goes to a
 // temporary file in the same directory, which is synced, renamed over Path,
-// and then the directory is synced, so that after a crash the file holds the
-// old state or the new one. The file is created with mode 0600. Before the
+// and then the directory is synced (dirsync.Sync: on Windows, whose NTFS
+// journals a directory's entries itself, nothing), so that after a crash
+// the file holds the old state or the new one. The file is created with mode 0600. Before the
 // rename, Store links the previous file to a second name beside Path
 // (".NAME.prev"), which it removes once the directory is synced: when the
 // directory cannot be synced after the rename, Store fails and renames that
@@ -192,7 +194,7 @@ func (f *File) Store(state []byte) (err error) {
 		return fmt.Errorf("applet: store state: %w", err)
 	}
 	if err = f.failAt("sync directory"); err == nil {
-		err = d.Sync()
+		err = dirsync.Sync(d)
 	}
 	if err != nil {
 		// The new state replaced the old one but is not durable: put the
@@ -203,7 +205,7 @@ func (f *File) Store(state []byte) (err error) {
 		if rErr := restore(); rErr != nil {
 			return fmt.Errorf("applet: store state: sync directory: %w (previous state not put back: %v)", err, rErr)
 		}
-		_ = d.Sync() // its failure is that of the Store already returned
+		_ = dirsync.Sync(d) // its failure is that of the Store already returned
 		return fmt.Errorf("applet: store state: sync directory: %w (previous state put back)", err)
 	}
 	os.Remove(prev) // a file left so is removed by the next Store

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/casimpay/casimpay/adv"
+	"github.com/casimpay/casimpay/internal/dirsync"
 	"github.com/casimpay/casimpay/internal/tempfile"
 	"github.com/casimpay/casimpay/queue"
 )
@@ -297,6 +298,10 @@ func syncFolder(dir string) error {
 	defer d.Close()
 	return syncDir(d)
 }
+
+// syncDir writes the entries of the open folder d to disk (dirsync.Sync);
+// tests replace it.
+var syncDir = dirsync.Sync
 
 // mkdirDurable makes the folder dir, with the folders above it that are
 // missing, as os.MkdirAll does (permissions 0o700), and syncs the folder
