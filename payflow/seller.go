@@ -271,7 +271,8 @@ func (s *Seller) Select(ctx context.Context, eid adv.EID) (*Confirmation, error)
 // Request that it could not price (a SKU it lacks: ErrInvalid), whose
 // receipt would be too long with its names (ErrInvalid), or that the
 // platform refused as priced otherwise (ErrMismatch), as when the
-// merchant changed the catalog since. A catalog whose currency, SKUs,
+// merchant changed the catalog since. A catalog of another merchant than
+// the card's (its MerchantID), or whose currency, SKUs,
 // item names or prices are of a form that no record carries (the card
 // signs the currency and SKUs in payment requests, and receipts carry the
 // names and prices), or that repeats a SKU (which the platform refuses to
@@ -316,7 +317,7 @@ func (s *Seller) keptCatalog(ctx context.Context) (*Catalog, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkCatalog(c); err != nil {
+	if err := checkCatalog(c, l.MerchantID); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -325,12 +326,16 @@ func (s *Seller) keptCatalog(ctx context.Context) (*Catalog, error) {
 	return c, nil
 }
 
-// checkCatalog checks c, a catalog that the platform sent, for the forms
-// that the records carry (ErrMismatch otherwise): its currency, and its
-// items as the platform sets them (checkCatalogItems: SKUs, names and
-// prices of those forms, no SKU twice, as an item of a repeated SKU has no
-// one price).
-func checkCatalog(c *Catalog) error {
+// checkCatalog checks c, a catalog that the platform sent for merchant,
+// the card's, that it is that merchant's, and for the forms that the
+// records carry (ErrMismatch otherwise): its currency, and its items as
+// the platform sets them (checkCatalogItems: SKUs, names and prices of
+// those forms, no SKU twice, as an item of a repeated SKU has no one
+// price).
+func checkCatalog(c *Catalog, merchant string) error {
+	if c.MerchantID != merchant {
+		return fmt.Errorf("%w: the catalog is of merchant %q, not of this card's", ErrMismatch, c.MerchantID)
+	}
 	err := record.CheckCurrency(c.Currency)
 	if err == nil {
 		err = checkCatalogItems(c.Items)
@@ -385,7 +390,8 @@ type Charge struct {
 // total that overflows, is refused before the phone withdraws anything
 // (below): the request on screen, and those kept to be sent again, stay
 // as they are; a catalog of values of a form that no
-// record carries is ErrMismatch (Catalog), as is such a session (Select),
+// record carries, or of another merchant than the card's, is ErrMismatch
+// (Catalog), as is a session of values of such a form (Select),
 // which is not selected. A session that expired by the phone's clock
 // (PhoneOptions.Now), whose requests the platform refuses, is ErrExpired,
 // also before the phone withdraws anything or the card signs; so is a
