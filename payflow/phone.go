@@ -1673,6 +1673,21 @@ func checkReceiptLines(rc *Receipt, r *record.PaymentRequest) error {
 	return nil
 }
 
+// checkLineNames checks that the names of lines, which the card does not
+// sign, are of the form that a payment receipt carries (record.CheckName:
+// no control or bidirectional formatting characters, which could make a
+// screen show a line otherwise than the platform holds it, at most
+// record.MaxText bytes), as the platform sets no other in a catalog
+// (ErrMismatch otherwise).
+func checkLineNames(lines []Line) error {
+	for i, l := range lines {
+		if err := record.CheckName("item name", l.Name); err != nil {
+			return fmt.Errorf("%w: line %d: %v", ErrMismatch, i+1, err)
+		}
+	}
+	return nil
+}
+
 // showsSignedLines reports whether lines and legs are those of r, a
 // request that a seller's card signed: a line for each of its items, in
 // order, of its SKU and quantity, priced so that each line's amount is its

@@ -430,7 +430,8 @@ type Charge struct {
 // request that the platform answers with the
 // view of another request (of another ID, hash, amount, currency,
 // merchant or session, or payer, or with other lines or legs, than the
-// card signed, or without the
+// card signed, or with line names of a form that no receipt carries
+// (record.CheckName), or without the
 // signed request itself, byte for byte) is ErrMismatch, and one answered
 // with its view in a state that no request's view has (a platform's inner
 // state, a newer platform's state) ErrInternal; either goes on no
@@ -943,7 +944,8 @@ func (s *Seller) withdraw(ctx context.Context, u unsentRequest, report bool) (v 
 // card signed over r, is the view of that request: msg itself as its
 // signed request, its ID, hash, amount, currency, merchant, session and
 // payer, when r names one, and lines and legs that are r's
-// (showsSignedLines; ErrMismatch otherwise). The later checks of the
+// (showsSignedLines), with line names of the form that receipts carry
+// (checkLineNames; ErrMismatch otherwise). The later checks of the
 // request's views and receipt compare them with this view (sameRequest,
 // checkReceipt), so a view that files the request under another party is
 // never taken as it, and every view taken as it carries msg.
@@ -955,7 +957,7 @@ func checkRecorded(v *PaymentView, r *record.PaymentRequest, msg []byte) error {
 		!showsSignedLines(r, v.Lines, v.Legs) {
 		return fmt.Errorf("%w: the platform recorded another request", ErrMismatch)
 	}
-	return nil
+	return checkLineNames(v.Lines)
 }
 
 // checkRecordedMsg is checkRecorded of v against msg, a signed payment

@@ -77,10 +77,11 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // WaitPayment waits for the seller's payment request in the paired session
 // and returns the payment screen: merchant name, lines, total, currency and
 // asset legs, as the platform holds them and as the seller's card signed
-// them (a view that differs from the signed request, is of another request
-// than the session's next (SessionRequestID), or names the merchant
-// otherwise than the confirmation did, is ErrMismatch). The view it returns
-// goes on screen (Payment) in place of the one there, and is the caller's
+// them (a view that differs from the signed request, has lines whose names
+// are of a form that no receipt carries (record.CheckName), is of another
+// request than the session's next (SessionRequestID), or names the
+// merchant otherwise than the confirmation did, is ErrMismatch). The view
+// it returns goes on screen (Payment) in place of the one there, and is the caller's
 // own: the phone keeps the view it checked, which writing into the one
 // returned leaves as it was (Payment says so too). An app that waits for
 // the next request while the user reads one approves or declines the one it
@@ -449,7 +450,8 @@ func checkShowsSigned(v *PaymentView) error {
 
 // showsSigned checks that a payment view shows the seller-signed request
 // it carries: its hash, ID, session, parties, currency, amount, lines and
-// legs (showsSignedLines; ErrMismatch), and returns that request, opened.
+// legs (showsSignedLines), with line names of the form that receipts carry
+// (checkLineNames; ErrMismatch), and returns that request, opened.
 func showsSigned(v *PaymentView) (*record.PaymentRequest, error) {
 	h := record.Hash(v.Request)
 	r, err := openSigned(v)
@@ -461,6 +463,9 @@ func showsSigned(v *PaymentView) (*record.PaymentRequest, error) {
 		r.PayerCardID != v.PayerCardID || r.MerchantID != v.MerchantID ||
 		r.Currency != v.Currency || r.Amount != v.Amount || !showsSignedLines(r, v.Lines, v.Legs) {
 		return nil, fmt.Errorf("%w: the payment screen differs from the seller's signed request", ErrMismatch)
+	}
+	if err := checkLineNames(v.Lines); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
