@@ -641,7 +641,9 @@ func (p *phone) ask(ctx context.Context, eid adv.EID) (*ResolveResponse, error) 
 // that the phone forgot its answer on eid since it sent the resolution,
 // and r is then no answer. A call that gets no answer or a reply that is
 // no verdict of the platform (refused), such as a 404 without the
-// platform's error body, fails with its error and keeps nothing.
+// platform's error body, fails with its error and keeps nothing; so does
+// a name of a form that the platform enrols none in (record.CheckName),
+// with ErrMismatch.
 func (p *phone) askOnce(ctx context.Context, eid adv.EID) (r *ResolveResponse, forgotten bool, err error) {
 	seq, asked := p.sequence()
 	r, err = authed(ctx, p, func(token string) (*ResolveResponse, error) {
@@ -656,6 +658,10 @@ func (p *phone) askOnce(ctx context.Context, eid adv.EID) (r *ResolveResponse, f
 		return nil, false, err
 	case r.Role != uint8(p.role.Opposite()):
 		r = nil // a card advertising a role it does not have
+	case record.CheckName("display name", r.DisplayName) != nil:
+		// A name that the platform enrols no card or merchant under
+		// (checkName): no verdict of the platform, nothing kept.
+		return nil, false, fmt.Errorf("%w: the platform names the EID %q, of a form that it enrols no name in", ErrMismatch, r.DisplayName)
 	}
 	now := p.opts.Now()
 	p.mu.Lock()
@@ -733,8 +739,9 @@ func (p *phone) pruneNamesLocked(now time.Time) {
 // asks no more in this call: a peer that it cannot name so is left out of
 // this snapshot. A resolution that gets no answer, or another reply that
 // is no verdict of the platform (over HTTP one without its error body,
-// such as a gateway's 404), fails Peers with its error, and the phone
-// keeps nothing of it: the next call asks again.
+// such as a gateway's 404, or a name of a form that the platform enrols
+// none in, record.CheckName's, which is ErrMismatch), fails Peers with its
+// error, and the phone keeps nothing of it: the next call asks again.
 //
 // A Peers whose ctx ended asks nothing, whether or not the API heeds ctx
 // (a Platform in process). It is a read of the screen: when the phone
@@ -809,7 +816,9 @@ func (p *phone) Peers(ctx context.Context) ([]QueueEntry, error) {
 // sign no request naming that session.
 //
 // Select fails with queue.ErrUnknownPeer when the queue holds no live
-// peer with that EID. Otherwise the queue shows that peer selected
+// peer with that EID, and with ErrMismatch, the card signing no proof, when
+// the platform names it with a name of a form that it enrols none in (as
+// Peers says). Otherwise the queue shows that peer selected
 // (QueueEntry.Selected, queue.Peer.Selected) and keeps it past its TTL
 // while Select is under way, and then as the peer of the session
 // selected. A Select that fails, whatever its error, selects no session:
