@@ -494,8 +494,13 @@ func (p *phone) checkLogin(l *LoginResponse) error {
 // (the zero time), is the platform's contradiction: LoginWithRetry fails
 // with ErrMismatch and returns nothing of it; a call of api that returns
 // neither a reply nor an error fails with ErrInternal, as the handler
-// answers it over HTTP. Neither is sent again.
+// answers it over HTTP. Neither is sent again. No api (nil, or a nil
+// pointer such as a nil *Client) or no proof is ErrInvalid: proof is not
+// called, and nothing is sent.
 func LoginWithRetry(ctx context.Context, api API, tries int, proof func() ([]byte, error)) (*LoginResponse, error) {
+	if api == nil || nilptr.Is(api) || proof == nil {
+		return nil, fmt.Errorf("%w: a login needs an API and a proof", ErrInvalid)
+	}
 	for try := 1; ; try++ {
 		msg, err := proof()
 		if err != nil {
