@@ -32,8 +32,10 @@ type SellerCard interface {
 var _ SellerCard = (*simcard.Card)(nil)
 
 // maxRequestIndexSkips bounds how many request indexes of a session a
-// Seller skips because requests of an earlier session with the same ID
-// hold them.
+// Seller skips in one Request because requests of an earlier session with
+// the same ID hold them, before it asks at the next index: when that one
+// is taken too, Request moves past it as well and fails with ErrConflict,
+// the card having signed maxRequestIndexSkips+1 requests.
 const maxRequestIndexSkips = 16
 
 // keptPaidRequests is how many of the requests it saw paid a Seller
@@ -404,9 +406,11 @@ type Charge struct {
 // after those it sent again and found recorded (below). A
 // session of the same two cards and EIDs opened before, by this phone in
 // another run or selected before the 16 sessions whose index Select
-// keeps, may hold indexes already: Request moves past at most 16 of them
-// and then fails with ErrConflict, and the next Request goes on after
-// them. Since the shopper would be shown such a request first, one that
+// keeps, may hold indexes already: Request moves past up to 16 of them
+// and asks at the next index; when that one is taken too, it moves past
+// it as well (17 in all, the card signing 17 requests) and fails with
+// ErrConflict, and the next Request goes on after them. Since the
+// shopper would be shown such a request first, one that
 // the platform shows pending is cancelled as Request moves past it (one
 // held is kept in Held). One that the platform shows paid (captured, also
 // as Request cancelled it), and that this phone did not see paid before
