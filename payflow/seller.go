@@ -2012,7 +2012,10 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 // refund signed or sent: ErrConflict (pending or held: a refund that the
 // platform refused so would spend no counter and stay valid, to be taken
 // once the request is captured), ErrFinal (declined or cancelled) or
-// ErrExpired. The platform refuses refunds beyond what was captured
+// ErrExpired. A read that is not of that request (its signed request,
+// byte for byte, ID, hash, parties, amount, currency, lines and legs),
+// against which the card would sign the refund's currency and the phone
+// check its receipt, is ErrMismatch, with no refund signed or sent. The platform refuses refunds beyond what was captured
 // (ErrLimit). Before a refund is sent, a kept one (below) or a new one,
 // the phone checks that it still trusts the platform's certificate that
 // the receipt will be verified with (ErrCard when that expired or was
@@ -2160,9 +2163,11 @@ func (s *Seller) refund(ctx context.Context, cur *PaymentView, amount uint64) (*
 	// spends no counter and leaves that refund valid, to be taken once the
 	// request is captured, also as a copy that another sends, while the
 	// phone would have gone on to sign another. Captured is final, so a
-	// view of it needs no second look.
+	// view of it needs no second look. The read must be of cur's request
+	// (sameRequest), whose currency the card signs and against which the
+	// refund's receipt is checked.
 	if cur.State != StateCaptured {
-		v, err := s.merchantPayment(ctx, cur.ID, cur.MerchantID)
+		v, err := s.reread(ctx, cur)
 		if err != nil {
 			return nil, err
 		}
