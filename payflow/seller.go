@@ -2074,8 +2074,12 @@ func (s *Seller) Refund(ctx context.Context, amount uint64) (*Receipt, error) {
 // Refund refuses is ErrInvalid before anything else. The phone reads the
 // request first: an ID the platform does not know is ErrNotFound, a
 // request of another merchant ErrForbidden (the platform's refusal), and
-// a view of another request or merchant than asked for, or in a currency
-// of a form that no record carries, ErrMismatch. One whose ctx ended
+// a view of another request or merchant than asked for, in a currency of
+// a form that no record carries, or that does not show the signed request
+// it carries (its ID, hash, amount, currency, parties, session, lines and
+// legs, byte for byte), against which the card would sign the refund's
+// currency and the phone check its receipt, ErrMismatch, with no refund
+// signed or sent. One whose ctx ended
 // before it fails with ctx's error before it reads the request, whether
 // or not the API heeds ctx (a Platform in process), as Refund says.
 func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
@@ -2091,6 +2095,11 @@ func (s *Seller) RefundPayment(ctx context.Context, id ID, amount uint64) (*Rece
 	}
 	v, err := s.merchantPayment(ctx, id, l.MerchantID)
 	if err != nil {
+		return nil, err
+	}
+	// The card signs the refund in v's currency, and its receipt is
+	// checked against v: v must show the signed request it carries.
+	if err := checkRecordedMsg(v, v.Request); err != nil {
 		return nil, err
 	}
 	return s.refund(ctx, v, amount)
