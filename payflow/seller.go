@@ -2015,8 +2015,9 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 // ErrExpired. A read that is not of that request (its signed request,
 // byte for byte, ID, hash, parties, amount, currency, lines and legs),
 // against which the card would sign the refund's currency and the phone
-// check its receipt, is ErrMismatch, with no refund signed or sent. The platform refuses refunds beyond what was captured
-// (ErrLimit). Before a refund is sent, a kept one (below) or a new one,
+// check its receipt, is ErrMismatch, with no refund signed or sent. The
+// platform refuses refunds beyond what was captured (ErrLimit). Before a
+// refund is sent, a kept one (below) or a new one,
 // the phone checks that it still trusts the platform's certificate that
 // the receipt will be verified with (ErrCard when that expired or was
 // revoked: no money moves).
