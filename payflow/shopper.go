@@ -81,9 +81,9 @@ func NewShopper(card ShopperCard, opts PhoneOptions) (*Shopper, error) {
 // are of a form that no receipt carries (record.CheckName), is of another
 // request than the session's next (SessionRequestID), or names the
 // merchant otherwise than the confirmation did, is ErrMismatch). The view
-// it returns goes on screen (Payment) in place of the one there, and is the caller's
-// own: the phone keeps the view it checked, which writing into the one
-// returned leaves as it was (Payment says so too). An app that waits for
+// it returns goes on screen (Payment) in place of the one there, and is
+// the caller's own: the phone keeps the view it checked, which writing
+// into the one returned leaves as it was (Payment says so too). An app that waits for
 // the next request while the user reads one approves or declines the one it
 // showed with ApproveShown or DeclineShown. Requests of the session that
 // already ended are skipped; one read in a state that no request's view

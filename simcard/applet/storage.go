@@ -82,9 +82,9 @@ func (m *Memory) Store(state []byte) error {
 // temporary file in the same directory, which is synced, renamed over Path,
 // and then the directory is synced (dirsync.Sync: on Windows, whose NTFS
 // journals a directory's entries itself, nothing), so that after a crash
-// the file holds the old state or the new one. The file is created with mode 0600. Before the
-// rename, Store links the previous file to a second name beside Path
-// (".NAME.prev"), which it removes once the directory is synced: when the
+// the file holds the old state or the new one. The file is created with
+// mode 0600. Before the rename, Store links the previous file to a second
+// name beside Path (".NAME.prev"), which it removes once the directory is synced: when the
 // directory cannot be synced after the rename, Store fails and renames that
 // file back over Path (or removes Path, when nothing was stored before), so
 // that the file holds the previous state, which a crash may undo, and not
