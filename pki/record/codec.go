@@ -390,11 +390,10 @@ func Open(msg []byte, r Record) error {
 // in its x5chain header parameter (SignReceipt), or nil for a receipt
 // without one. It checks the envelope as Open does (ErrMalformed, ErrType,
 // ErrSignature for an algorithm other than ES256), not the payload or the
-// signature: never trust the chain before a
-// verifier has checked it, and the receipt's signature with its key.
-// The chain is the caller's: it shares no memory with msg. DecodeReceipt
-// gives the chain too, and verifies the receipt without decoding msg
-// again.
+// signature: never trust the chain before a verifier has checked it, and
+// the receipt's signature with its key. The chain is the caller's: it
+// shares no memory with msg. DecodeReceipt gives the chain too, and
+// verifies the receipt without decoding msg again.
 func ReceiptChain(msg []byte) ([][]byte, error) {
 	sr, err := DecodeReceipt(msg)
 	if err != nil {
