@@ -1,21 +1,36 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // Narrator is the platform API with the cloud's screen: it passes every
 // call to the platform and prints what the cloud did for logins, pairings,
 // payment requests and approvals, with the balances after each payment.
-// It is safe for concurrent use.
+// Each payment is printed once: a consent sent again after its reply was
+// lost, which the platform answers with the payment it settled, prints
+// nothing more (Approve). It is safe for concurrent use.
 type Narrator struct {
 	payflow.API
 	Cloud  *Cloud
 	Screen *Screen
+
+	mu        sync.Mutex
+	approving map[payflow.ID]*approval // the consents under way, by request
+}
+
+// approval is what the Narrator knows of the consents to one request
+// under way.
+type approval struct {
+	calls   int  // the calls of Approve under way
+	printed bool // one of them printed the payment
 }
 
 var (
@@ -86,10 +101,23 @@ func (n *Narrator) CreateRequest(ctx context.Context, req *payflow.CreateRequest
 	return v, err
 }
 
-// Approve implements payflow.API.
+// Approve implements payflow.API. It prints the payment that the consent
+// settled, once: not when the stored request held that very consent,
+// settled, before the call (a consent sent again after its reply was
+// lost, to this cloud process or to another, or before a restart), nor
+// when another call of the same consent under way at once printed it.
 func (n *Narrator) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	id, ok := consentRequest(req)
+	var a *approval
+	if ok {
+		// Before the store is read: a call that ends before then has
+		// settled what the read finds.
+		a = n.begin(id)
+		defer n.end(id)
+	}
+	settled := ok && n.settledBefore(ctx, id, req.Consent)
 	v, err := n.API.Approve(ctx, req)
-	if err != nil {
+	if err != nil || settled || !n.claim(a) {
 		return v, err
 	}
 	payer := n.cardName(ctx, v.PayerCardID)
@@ -117,4 +145,80 @@ func (n *Narrator) Refund(ctx context.Context, req *payflow.RefundRequest) (*pay
 		n.Screen.Printf("Refund %s of %s on request %s", Short(v.ID), Money(v.Amount, v.Currency), Short(v.RequestID))
 	}
 	return v, err
+}
+
+// approvingState is the state in which payflow's store keeps a request
+// whose consent it accepted while the settlement is under way
+// (payflow.PaymentRecord.State).
+const approvingState = "approving"
+
+// consentRequest returns the ID of the request that the consent of req
+// names, read without checking its signature, which the platform checks,
+// and whether it could be read.
+func consentRequest(req *payflow.ApproveRequest) (payflow.ID, bool) {
+	var cs record.Consent
+	var id payflow.ID
+	if req == nil || record.Open(req.Consent, &cs) != nil || len(cs.RequestID) != len(id) {
+		return id, false
+	}
+	copy(id[:], cs.RequestID)
+	return id, true
+}
+
+// settledBefore reports whether the stored request id holds consent,
+// settled: the platform answers that consent sent again with the
+// payment that it settled, moving no money. A request that cannot be
+// read is taken as not settled.
+func (n *Narrator) settledBefore(ctx context.Context, id payflow.ID, consent []byte) bool {
+	r, err := n.Cloud.Store.Payment(ctx, id)
+	if err != nil {
+		return false
+	}
+	h := record.Hash(consent)
+	return r.Consent != nil && bytes.Equal(r.ConsentHash, h[:]) && r.State != payflow.StatePending && r.State != approvingState
+}
+
+// begin counts a call of Approve of a consent to the request id under
+// way, and returns what the calls under way know of it.
+func (n *Narrator) begin(id payflow.ID) *approval {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.approving == nil {
+		n.approving = make(map[payflow.ID]*approval)
+	}
+	a := n.approving[id]
+	if a == nil {
+		a = &approval{}
+		n.approving[id] = a
+	}
+	a.calls++
+	return a
+}
+
+// end counts a call of begin as ended, forgetting the request once no
+// call is under way.
+func (n *Narrator) end(id payflow.ID) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if a := n.approving[id]; a != nil {
+		if a.calls--; a.calls == 0 {
+			delete(n.approving, id)
+		}
+	}
+}
+
+// claim reports whether the caller prints the payment of a (nil: a
+// consent whose request could not be read, which the caller prints): no
+// other call under way has.
+func (n *Narrator) claim(a *approval) bool {
+	if a == nil {
+		return true
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if a.printed {
+		return false
+	}
+	a.printed = true
+	return true
 }

@@ -1,10 +1,15 @@
 package demo
 
 import (
+	"bytes"
+	"context"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
 )
@@ -26,4 +31,118 @@ func TestNarratorForwardsTheClock(t *testing.T) {
 	if assert.True(t, ok, "the Narrator is a payflow.Clocked") {
 		assert.Equal(t, at, c.Now())
 	}
+}
+
+// keptConsentAPI keeps the first consent that the phone sends, sending it
+// nowhere, and answers it payflow.ErrUnavailable, as a cloud that did not
+// answer it.
+type keptConsentAPI struct {
+	payflow.API
+	mu   sync.Mutex
+	kept *payflow.ApproveRequest
+}
+
+func (a *keptConsentAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.kept == nil {
+		a.kept = req
+		return nil, payflow.ErrUnavailable
+	}
+	return a.API.Approve(ctx, req)
+}
+
+// signedConsent returns Alice's phone and the till, paired, and Alice's
+// consent to the till's payment request of the grocery basket, which the
+// card signed and which never reached the platform.
+func signedConsent(ctx context.Context, t *testing.T) (*pairedPhones, *payflow.ApproveRequest) {
+	t.Helper()
+	kept := &keptConsentAPI{}
+	w := newPairedPhones(ctx, t, func(api payflow.API) payflow.API { kept.API = api; return kept }, nil)
+	_, err := w.till.Charge(ctx, "Alice", GroceryBasket, nil)
+	require.NoError(t, err)
+	v, err := w.alice.AwaitRequest(ctx)
+	require.NoError(t, err)
+	_, err = w.alice.Approve(ctx, v, PIN)
+	require.ErrorIs(t, err, payflow.ErrUnavailable)
+	require.NotNil(t, kept.kept)
+	return w, kept.kept
+}
+
+// paidLines is what the cloud's screen shows of Alice's payment of the
+// grocery basket from a full wallet.
+const paidLines = "[cloud]   Consent verified; EUR 11.27 held and captured from Alice to Corner Grocer; receipt signed\n" +
+	"[cloud]   Balances now: Alice EUR 38.73, Corner Grocer EUR 11.27\n"
+
+// TestNarratorPrintsPaymentOnce: a consent sent again once the platform
+// settled it (its reply lost), which the platform answers with the
+// payment as settled, prints nothing more on the cloud's screen, nor on
+// the screen of a cloud process started since; the payment is charged
+// once.
+func TestNarratorPrintsPaymentOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, req := signedConsent(ctx, t)
+	var out, again bytes.Buffer
+	n := &Narrator{API: w.cloud.Platform, Cloud: w.cloud, Screen: NewPrinter(&out).Screen("cloud")}
+	for range 2 {
+		v, err := n.Approve(ctx, req)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCaptured, v.State)
+	}
+	assert.Equal(t, paidLines, out.String())
+	restarted := &Narrator{API: w.cloud.Platform, Cloud: w.cloud, Screen: NewPrinter(&again).Screen("cloud")}
+	_, err := restarted.Approve(ctx, req)
+	require.NoError(t, err)
+	assert.Empty(t, again.String(), "a cloud started again prints the payment no more")
+	b, err := w.cloud.Platform.Balance(ctx, w.cards["alice"].ICCID, "EUR")
+	require.NoError(t, err)
+	assert.Equal(t, payflow.Balance{Posted: 5000 - 1127}, b, "charged once")
+}
+
+// gateAPI holds the first Approve until a second one has reached it, and
+// that second one until released: the second call reads the request
+// before the first settled it.
+type gateAPI struct {
+	payflow.API
+	calls                   atomic.Int64
+	first, second, released chan struct{}
+}
+
+func (a *gateAPI) Approve(ctx context.Context, req *payflow.ApproveRequest) (*payflow.PaymentView, error) {
+	if a.calls.Add(1) == 1 {
+		close(a.first)
+		<-a.second
+	} else {
+		close(a.second)
+		<-a.released
+	}
+	return a.API.Approve(ctx, req)
+}
+
+// TestNarratorPrintsConcurrentConsentOnce: the same consent sent twice at
+// once, the second call reaching the platform after the first settled it
+// but having set out before, prints the payment once.
+func TestNarratorPrintsConcurrentConsentOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, req := signedConsent(ctx, t)
+	gate := &gateAPI{API: w.cloud.Platform, first: make(chan struct{}), second: make(chan struct{}), released: make(chan struct{})}
+	var out bytes.Buffer
+	n := &Narrator{API: gate, Cloud: w.cloud, Screen: NewPrinter(&out).Screen("cloud")}
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := n.Approve(ctx, req)
+		firstErr <- err
+	}()
+	<-gate.first
+	secondErr := make(chan error, 1)
+	go func() {
+		_, err := n.Approve(ctx, req)
+		secondErr <- err
+	}()
+	require.NoError(t, <-firstErr)
+	close(gate.released)
+	require.NoError(t, <-secondErr)
+	assert.Equal(t, paidLines, out.String())
 }
