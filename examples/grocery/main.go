@@ -40,7 +40,8 @@
 //	-puk DIGITS  the PUK the shopper types when the card's PIN is blocked
 //	             (after 3 wrong PINs), 8 digits (the demo cards' PUK is
 //	             12345678): it unblocks the card and makes -pin its PIN
-//	             (default: none, and a blocked PIN fails the purchase)
+//	             (default: none, and a blocked PIN fails the purchase,
+//	             the shopper's phone saying that -puk unblocks it)
 package main
 
 import (

@@ -131,7 +131,8 @@ func TestGroceryPINBlocked(t *testing.T) {
 	var out bytes.Buffer
 	err := run(context.Background(), []string{"-data", dir}, &out)
 	assert.ErrorIs(t, err, simcard.ErrPINBlocked)
-	assert.Contains(t, out.String(), "[shopper] The card's PIN is blocked: the PUK unblocks it\n")
+	assert.Contains(t, err.Error(), "run again with -puk")
+	assert.Contains(t, out.String(), "[shopper] The card's PIN is blocked: run again with -puk and the card's PUK (the demo cards' is 12345678), which unblocks it and makes -pin its PIN\n")
 	assert.NotContains(t, out.String(), "Receipt verified")
 }
 

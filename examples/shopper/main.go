@@ -29,7 +29,8 @@
 //	-puk DIGITS     the PUK to type when the card's PIN is blocked (after 3
 //	                wrong PINs), 8 digits (the demo cards' PUK is
 //	                12345678): it unblocks the card and makes -pin its PIN
-//	                (default: none, and a blocked PIN fails the purchase)
+//	                (default: none, and a blocked PIN fails the purchase,
+//	                the phone saying that -puk unblocks it)
 //	-seed N         seed of the simulated radio (default 1)
 //	-wait DURATION  how long to wait for the cloud to answer the login, and
 //	                then for the seller: one deadline, from the start of the

@@ -13,6 +13,7 @@ import (
 	"github.com/casimpay/casimpay/pki/record"
 	"github.com/casimpay/casimpay/queue"
 	"github.com/casimpay/casimpay/simcard"
+	"github.com/casimpay/casimpay/simcard/simcardtest"
 )
 
 // PollInterval is how often a phone asks the platform again while it waits
@@ -385,7 +386,8 @@ func (p *Phone) NextRequest(ctx context.Context) (*payflow.PaymentView, error) {
 // another request took the phone's screen since v was shown, it fails with
 // payflow.ErrMismatch and the card signs nothing (payflow's ApproveShown).
 // On a card whose PIN is blocked (no tries left), the phone says so and,
-// without a PUK, asks for no PIN and fails with simcard.ErrPINBlocked;
+// without a PUK, asks for no PIN and fails with simcard.ErrPINBlocked,
+// saying on its screen and in its error that -puk unblocks it;
 // with the PUK, it unblocks the card, pin becoming its PIN, and goes on
 // (unblock).
 func (p *Phone) Approve(ctx context.Context, v *payflow.PaymentView, pin string) (*payflow.Receipt, error) {
@@ -443,11 +445,13 @@ func (p *Phone) approve(ctx context.Context, v *payflow.PaymentView, pin string,
 	return rc, nil
 }
 
-// pinBlocked shows that the card's PIN is blocked and returns err, which
-// tells so, wrapped.
+// pinBlocked shows that the card's PIN is blocked and how to unblock it,
+// with the -puk flag of the programs that run a shopper's phone (the
+// shopper and grocery programs), and returns err, which tells both,
+// wrapped.
 func (p *Phone) pinBlocked(err error) error {
-	p.Screen.Printf("The card's PIN is blocked: the PUK unblocks it")
-	return fmt.Errorf("demo: the card's PIN is blocked: %w", err)
+	p.Screen.Printf("The card's PIN is blocked: run again with -puk and the card's PUK (the demo cards' is %s), which unblocks it and makes -pin its PIN", simcardtest.PUK)
+	return fmt.Errorf("demo: the card's PIN is blocked (run again with -puk and the card's PUK to unblock it): %w", err)
 }
 
 // refused shows with show that the card refused the secret what ("PIN"

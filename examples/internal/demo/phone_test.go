@@ -269,8 +269,10 @@ func TestPairedMeanwhileLogsInAgain(t *testing.T) {
 }
 
 // TestApproveBlockedCard: on a card whose PIN is blocked, the shopper's
-// phone asks for no PIN, says the PIN is blocked and fails with
-// simcard.ErrPINBlocked, the card signing nothing.
+// phone asks for no PIN, says the PIN is blocked and how to unblock it
+// (the -puk flag of the programs, with the PUK), and fails with
+// simcard.ErrPINBlocked, its error saying so too, the card signing
+// nothing.
 func TestApproveBlockedCard(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -290,6 +292,7 @@ func TestApproveBlockedCard(t *testing.T) {
 	w.out.Reset()
 	_, err = w.alice.Approve(ctx, v, PIN)
 	require.ErrorIs(t, err, simcard.ErrPINBlocked)
-	assert.Equal(t, "[shopper] The card's PIN is blocked: the PUK unblocks it\n", w.out.String(), "no PIN asked for")
+	assert.Equal(t, "[shopper] The card's PIN is blocked: run again with -puk and the card's PUK (the demo cards' is 12345678), which unblocks it and makes -pin its PIN\n", w.out.String(), "no PIN asked for")
+	assert.Equal(t, "demo: the card's PIN is blocked (run again with -puk and the card's PUK to unblock it): "+simcard.ErrPINBlocked.Error(), err.Error())
 	assert.Zero(t, w.alice.consents.Load(), "the card signed no consent")
 }
