@@ -16,9 +16,13 @@
 // URL it serves into the data folder (cloud.url), so the phones find it,
 // and broadcasts the adverts of the phones nearby into the simulated air
 // (the folder air/). A later start continues with the same cards and
-// accounts. Interrupted (Ctrl-C), it waits 5 seconds at most for the
-// calls under way, cuts those still under way then, saying so, and exits
-// 0; a second interrupt ends it at once.
+// accounts; one on a data folder that holds the cards or the database of
+// an earlier start but not its demo CA (the folder pki/ removed, say),
+// whose cards a new CA would not know, fails at once (exit status 1),
+// saying to restore pki/ or remove the whole folder, and changes nothing.
+// Interrupted (Ctrl-C), it waits 5 seconds at most for the calls under
+// way, cuts those still under way then, saying so, and exits 0; a second
+// interrupt ends it at once.
 //
 // Flags:
 //

@@ -21,6 +21,12 @@
 //	go run ./examples/grocery               # in a temporary folder
 //	go run ./examples/grocery -data ./shop  # keep the state; run again to continue
 //
+// A -data folder that holds the cards or the database of an earlier run
+// but not its demo CA (the folder pki/ removed, say), whose cards a new
+// CA would not know, is refused at the setup (exit status 1), the error
+// saying to restore pki/ or remove the whole folder, and nothing in it
+// changes.
+//
 // Runs started at once on one -data folder, or with the cloud program on
 // it, set it up once between them (the demo CA, the cards); a run that
 // finds a card in use by another fails with "card in use", and the folder

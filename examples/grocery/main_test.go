@@ -445,3 +445,20 @@ func TestGroceryDataNotFolder(t *testing.T) {
 	assert.EqualError(t, err, "demo: invalid usage: -data "+file+" is not a folder")
 	assert.Empty(t, out.String(), "refused before the cloud opens")
 }
+
+// TestGroceryAuthorityMissing: a run on a -data folder whose pki/ was
+// removed after an earlier run, its cards and database left, fails at the
+// setup with demo.ErrAuthorityMissing, printing nothing but the step's
+// heading, and makes no new demo CA, under which Alice's card could not
+// log in.
+func TestGroceryAuthorityMissing(t *testing.T) {
+	dir := t.TempDir()
+	runGrocery(t, "-data", dir)
+	require.NoError(t, os.RemoveAll(filepath.Join(dir, "pki")))
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"-data", dir}, &out)
+	require.ErrorIs(t, err, demo.ErrAuthorityMissing)
+	assert.Contains(t, err.Error(), "remove the whole folder "+dir+" to start anew")
+	assert.Equal(t, "\n== The cloud and the market ==\n", out.String())
+	assert.NoDirExists(t, filepath.Join(dir, "pki"))
+}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/casimpay/casimpay/pki"
@@ -45,13 +46,24 @@ const (
 // authorityFiles are the files that newAuthority writes.
 var authorityFiles = []string{rootCert, rootKey, issuerCert, issuerKey, platformCert, platformKey}
 
+// ErrAuthorityMissing is the error of LoadAuthority, and OpenCloud, for a
+// data folder that holds the state of an earlier setup (a card's state
+// file, or the SQLite database) but not the complete demo CA that issued
+// its cards (pki/, removed say).
+var ErrAuthorityMissing = errors.New("demo: the data folder's certificate authority is missing")
+
 // RootPath returns the path of the root certificate (PEM) in a data
 // folder: what a phone trusts to verify receipts.
 func RootPath(dir string) string { return filepath.Join(dir, "pki", rootCert) }
 
 // LoadAuthority reads the hierarchy from dir/pki, or creates it there when
 // the folder holds none, creating dir if needed (and syncing the folder
-// that holds it, mkdirDurable). It holds the data folder's setup lock
+// that holds it, mkdirDurable). A dir that holds no complete hierarchy
+// (pki/ removed, say) but the state of an earlier setup under one (a
+// card's state file in cards/, or the SQLite database, DatabaseFile),
+// whose cards a new hierarchy would not know, is refused with
+// ErrAuthorityMissing, which says to restore pki/ or remove the whole
+// folder, and nothing is made or changed. It holds the data folder's setup lock
 // meanwhile (SetupLockFile), waiting until ctx ends while another program,
 // or a Market.Setup or LoadAuthority of this one, holds it. A new hierarchy
 // is written whole into a folder of dir named at random, which is then
@@ -71,10 +83,35 @@ func LoadAuthority(ctx context.Context, dir string) (_ *Authority, err error) {
 	}
 	defer func() { err = errors.Join(err, unlock()) }()
 	pdir := filepath.Join(dir, "pki")
-	if _, err := os.Stat(filepath.Join(pdir, platformCert)); errors.Is(err, fs.ErrNotExist) {
+	mark := filepath.Join(pdir, platformCert)
+	if _, err := os.Stat(mark); errors.Is(err, fs.ErrNotExist) {
+		if held := earlierSetup(dir); held != "" {
+			return nil, fmt.Errorf("%w: %s holds the state of an earlier setup (%s) but not the demo CA that issued its cards (%s); "+
+				"a new CA would not know them and their logins would fail: restore %s, or remove the whole folder %s to start anew",
+				ErrAuthorityMissing, dir, held, mark, pdir, dir)
+		}
 		return newAuthority(dir, pdir)
 	}
 	return loadAuthority(pdir)
+}
+
+// earlierSetup returns the path of a file of the data folder dir that an
+// earlier setup left, under a demo CA: the first card state file of
+// cards/, or else the SQLite database (DatabaseFile); "" when it holds
+// neither.
+func earlierSetup(dir string) string {
+	cards := filepath.Dir(CardPath(dir, ""))
+	entries, _ := os.ReadDir(cards) // a folder that cannot be read holds none
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".card") && !strings.HasPrefix(e.Name(), ".") {
+			return filepath.Join(cards, e.Name())
+		}
+	}
+	db := filepath.Join(dir, DatabaseFile)
+	if fi, err := os.Stat(db); err == nil && fi.Mode().IsRegular() {
+		return db
+	}
+	return ""
 }
 
 // loadAuthority reads the hierarchy of the folder pdir.

@@ -50,7 +50,9 @@ type Cloud struct {
 }
 
 // OpenCloud opens (or creates) the demo cloud of a data folder. It fails
-// with ErrNoDataDir when opts.Dir is empty. With opts.PostgresDSN, the
+// with ErrNoDataDir when opts.Dir is empty, and with ErrAuthorityMissing
+// when the folder holds the cards or the database of an earlier setup but
+// not its demo CA (LoadAuthority). With opts.PostgresDSN, the
 // database is reached first: a DSN that does not parse or a server that
 // does not answer fails before the data folder, and the demo CA in it,
 // are made.

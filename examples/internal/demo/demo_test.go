@@ -813,3 +813,63 @@ func TestSyncFolder(t *testing.T) {
 	require.NoError(t, WriteDurable(filepath.Join(dir, "root.pem"), []byte("durable"), 0o644))
 	require.NoError(t, mkdirDurable(filepath.Join(dir, "a", "b")))
 }
+
+// folderState is what a folder holds, by path: each entry's mode, size
+// and modification time.
+func folderState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	state := map[string]string{}
+	require.NoError(t, filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		state[path] = fi.Mode().String() + " " + fi.ModTime().Format(time.RFC3339Nano)
+		if fi.Mode().IsRegular() {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			state[path] += " " + string(b)
+		}
+		return nil
+	}))
+	return state
+}
+
+// TestOpenCloudAuthorityMissing: a data folder that holds the state of
+// an earlier setup (its cards, or its database) but not the demo CA that
+// issued its cards (pki/ removed, or left without its platform
+// certificate) is refused by OpenCloud with ErrAuthorityMissing, whose
+// message says what is missing and what to do, and the folder is left as
+// it was: no new CA, under which the cards' logins would fail with an
+// unknown authority, nor anything else.
+func TestOpenCloudAuthorityMissing(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		remove []string // what is removed of a folder set up
+		holds  string   // what the error names as held
+	}{
+		{"pki removed", []string{"pki"}, filepath.Join("cards", "alice.card")},
+		{"pki incomplete", []string{filepath.Join("pki", platformCert)}, filepath.Join("cards", "alice.card")},
+		{"pki and cards removed", []string{"pki", "cards"}, DatabaseFile},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := setUpFolder(t)
+			for _, name := range tt.remove {
+				require.NoError(t, os.RemoveAll(filepath.Join(dir, name)))
+			}
+			before := folderState(t, dir)
+			_, err := OpenCloud(context.Background(), CloudOptions{Dir: dir})
+			require.ErrorIs(t, err, ErrAuthorityMissing)
+			assert.Equal(t, "demo: the data folder's certificate authority is missing: "+dir+" holds the state of an earlier setup ("+
+				filepath.Join(dir, tt.holds)+") but not the demo CA that issued its cards ("+filepath.Join(dir, "pki", platformCert)+
+				"); a new CA would not know them and their logins would fail: restore "+filepath.Join(dir, "pki")+
+				", or remove the whole folder "+dir+" to start anew", err.Error())
+			assert.Equal(t, before, folderState(t, dir), "nothing changed")
+		})
+	}
+}
