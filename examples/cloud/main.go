@@ -28,7 +28,10 @@
 //
 //	-data DIR        the data folder shared with the phones (default
 //	                 $TMPDIR/casimpay-demo); an empty DIR, or one that is a
-//	                 file, is refused with exit status 2
+//	                 file, is refused with exit status 2, and one that
+//	                 cannot be written (nor made), or whose cards/, air/ or
+//	                 database cannot be, with exit status 1 and a line
+//	                 that names it and says why
 //	-listen ADDR     the address to serve, host:port (default 127.0.0.1:8080);
 //	                 for every interface (:8080, 0.0.0.0:8080, [::]:8080)
 //	                 cloud.url names the loopback address, 127.0.0.1 or [::1];

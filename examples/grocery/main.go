@@ -36,7 +36,10 @@
 //
 //	-data DIR    keep the database, the demo CA and the card state files in
 //	             DIR (default: a temporary folder, removed at exit); a DIR
-//	             that is a file is refused with exit status 2
+//	             that is a file is refused with exit status 2, and one that
+//	             cannot be written (nor made), or whose cards/ or database
+//	             cannot be, with exit status 1 and a line that names it
+//	             and says why
 //	-seed N      seed of the simulated radio (default 1)
 //	-loss P      share of adverts the radio loses (default 0.2)
 //	-rounds N    advertising rounds heard before the queues are shown, 1 to

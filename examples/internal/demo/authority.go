@@ -63,7 +63,12 @@ func RootPath(dir string) string { return filepath.Join(dir, "pki", rootCert) }
 // card's state file in cards/, or the SQLite database, DatabaseFile),
 // whose cards a new hierarchy would not know, is refused with
 // ErrAuthorityMissing, which says to restore pki/ or remove the whole
-// folder, and nothing is made or changed. It holds the data folder's setup lock
+// folder, and nothing is made or changed. A dir that cannot be made (its
+// parent cannot be written) or written, or whose folders that the
+// programs write (cards/, air/) cannot be, is refused with one line that
+// names it and gives the system's reason, which the error wraps (such as
+// "permission denied", which matches fs.ErrPermission), before anything
+// is made in it (checkWritable). It holds the data folder's setup lock
 // meanwhile (SetupLockFile), waiting until ctx ends while another program,
 // or a Market.Setup or LoadAuthority of this one, holds it. A new hierarchy
 // is written whole into a folder of dir named at random, which is then
@@ -75,6 +80,9 @@ func RootPath(dir string) string { return filepath.Join(dir, "pki", rootCert) }
 // other's).
 func LoadAuthority(ctx context.Context, dir string) (_ *Authority, err error) {
 	if err := mkdirDurable(dir); err != nil {
+		if pe, ok := errors.AsType[*fs.PathError](err); ok && pe.Op == "mkdir" && !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("demo: the data folder %s cannot be made: %w", dir, cannotWrite("the folder "+filepath.Dir(pe.Path), err))
+		}
 		return nil, fmt.Errorf("demo: %w", err)
 	}
 	unlock, err := holdSetup(ctx, dir)
@@ -84,15 +92,61 @@ func LoadAuthority(ctx context.Context, dir string) (_ *Authority, err error) {
 	defer func() { err = errors.Join(err, unlock()) }()
 	pdir := filepath.Join(dir, "pki")
 	mark := filepath.Join(pdir, platformCert)
-	if _, err := os.Stat(mark); errors.Is(err, fs.ErrNotExist) {
-		if held := earlierSetup(dir); held != "" {
-			return nil, fmt.Errorf("%w: %s holds the state of an earlier setup (%s) but not the demo CA that issued its cards (%s); "+
-				"a new CA would not know them and their logins would fail: restore %s, or remove the whole folder %s to start anew",
-				ErrAuthorityMissing, dir, held, mark, pdir, dir)
-		}
+	_, serr := os.Stat(mark)
+	missing := errors.Is(serr, fs.ErrNotExist)
+	if held := earlierSetup(dir); missing && held != "" {
+		return nil, fmt.Errorf("%w: %s holds the state of an earlier setup (%s) but not the demo CA that issued its cards (%s); "+
+			"a new CA would not know them and their logins would fail: restore %s, or remove the whole folder %s to start anew",
+			ErrAuthorityMissing, dir, held, mark, pdir, dir)
+	}
+	if err := checkWritable(dir); err != nil {
+		return nil, err
+	}
+	if missing {
 		return newAuthority(dir, pdir)
 	}
 	return loadAuthority(pdir)
+}
+
+// checkWritable makes sure that the data folder dir, and the folders in
+// it that the programs write once it is set up (cards/, the card state
+// files', and air/, the adverts') where they exist, can be written: it
+// makes a file in each, which it removes. One that cannot be written is
+// an error that names it and says why (cannotWrite).
+func checkWritable(dir string) error {
+	for _, d := range []struct{ path, what string }{
+		{dir, "the data folder " + dir},
+		{filepath.Dir(CardPath(dir, "")), "the folder %s of the data folder"},
+		{filepath.Join(dir, "air"), "the folder %s of the data folder"},
+	} {
+		if d.path != dir {
+			if _, err := os.Stat(d.path); err != nil {
+				continue // made when needed, by a write into dir
+			}
+			d.what = fmt.Sprintf(d.what, d.path)
+		}
+		f, err := os.CreateTemp(d.path, ".casimpay-write*")
+		if err != nil {
+			return fmt.Errorf("demo: %w", cannotWrite(d.what, err))
+		}
+		f.Close()
+		if err := os.Remove(f.Name()); err != nil {
+			return fmt.Errorf("demo: %w", cannotWrite(d.what, err))
+		}
+	}
+	return nil
+}
+
+// cannotWrite returns the error that what (the data folder, a folder or a
+// file in it) cannot be written, with err, the error of the write that
+// failed: "WHAT cannot be written: REASON", wrapping the reason that the
+// system gave (err's fs.PathError's Err, such as "permission denied" or
+// "read-only file system"; otherwise err).
+func cannotWrite(what string, err error) error {
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s cannot be written: %w", what, err)
 }
 
 // earlierSetup returns the path of a file of the data folder dir that an

@@ -173,7 +173,11 @@ func holdSetup(ctx context.Context, dir string) (unlock func() error, err error)
 	path := filepath.Join(dir, SetupLockFile)
 	lf, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("demo: %w", err)
+		what := "the data folder " + dir
+		if _, serr := os.Lstat(path); serr == nil { // the lock file's own
+			err = fmt.Errorf("its file %s: %w", SetupLockFile, errors.Unwrap(err))
+		}
+		return nil, fmt.Errorf("demo: %w", cannotWrite(what, err))
 	}
 	unlock, err = lockOpen(lf, func() error { return ctxsleep.Sleep(ctx, setupPause) })
 	if err != nil {

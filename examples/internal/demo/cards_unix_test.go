@@ -150,3 +150,112 @@ func TestSetupRemovesStaleLeftovers(t *testing.T) {
 	assert.FileExists(t, vcard, "another program's card state is not the setup's")
 	assert.FileExists(t, vcard+".lock")
 }
+
+// TestOpenCloudReadOnly: a data folder that cannot be written, or whose
+// parent cannot be written when it is to be made, or one of whose folders
+// or database that the programs write cannot be, is refused by OpenCloud
+// with one line that names what cannot be written and why (an error that
+// matches fs.ErrPermission, not ErrUsage: exit status 1), rather than
+// the system's message on the file it failed to make; nothing is made or
+// changed in a folder that cannot be written. Root writes into a
+// read-only folder: run as root, the test runs as nobody in another
+// process (runAsNobody).
+func TestOpenCloudReadOnly(t *testing.T) {
+	if os.Geteuid() == 0 {
+		runAsNobody(t, "TestOpenCloudReadOnly")
+		return
+	}
+	// readOnly makes path read-only until the test ends, and all below
+	// it with all.
+	readOnly := func(t *testing.T, path string, all bool) {
+		t.Helper()
+		walk := func(mode func(fs.FileMode) fs.FileMode) error {
+			return filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				if p != path && !all {
+					return filepath.SkipDir
+				}
+				fi, err := d.Info()
+				if err != nil {
+					return err
+				}
+				return os.Chmod(p, mode(fi.Mode()))
+			})
+		}
+		t.Cleanup(func() { walk(func(m fs.FileMode) fs.FileMode { return m.Perm() | 0o200 }) })
+		require.NoError(t, walk(func(m fs.FileMode) fs.FileMode { return m.Perm() &^ 0o222 }))
+	}
+	for _, tt := range []struct {
+		name string
+		// prepare returns the data folder, and whether nothing in it may
+		// change.
+		prepare func(t *testing.T) (dir string, unchanged bool)
+		want    func(dir string) string
+	}{
+		{"new folder read-only", func(t *testing.T) (string, bool) {
+			dir := filepath.Join(t.TempDir(), "data")
+			require.NoError(t, os.Mkdir(dir, 0o700))
+			readOnly(t, dir, false)
+			return dir, true
+		}, func(dir string) string {
+			return "demo: the data folder " + dir + " cannot be written: permission denied"
+		}},
+		{"parent read-only", func(t *testing.T) (string, bool) {
+			parent := t.TempDir()
+			readOnly(t, parent, false)
+			return filepath.Join(parent, "data"), true
+		}, func(dir string) string {
+			return "demo: the data folder " + dir + " cannot be made: the folder " + filepath.Dir(dir) + " cannot be written: permission denied"
+		}},
+		{"set up, folder read-only", func(t *testing.T) (string, bool) {
+			dir := setUpFolder(t)
+			readOnly(t, dir, false)
+			return dir, true
+		}, func(dir string) string {
+			return "demo: the data folder " + dir + " cannot be written: permission denied"
+		}},
+		{"set up, all read-only", func(t *testing.T) (string, bool) {
+			dir := setUpFolder(t)
+			readOnly(t, dir, true)
+			return dir, true
+		}, func(dir string) string {
+			return "demo: the data folder " + dir + " cannot be written: its file " + SetupLockFile + ": permission denied"
+		}},
+		{"set up, cards read-only", func(t *testing.T) (string, bool) {
+			dir := setUpFolder(t)
+			readOnly(t, filepath.Dir(CardPath(dir, "alice")), false)
+			return dir, false
+		}, func(dir string) string {
+			return "demo: the folder " + filepath.Join(dir, "cards") + " of the data folder cannot be written: permission denied"
+		}},
+		{"set up, database read-only", func(t *testing.T) (string, bool) {
+			dir := setUpFolder(t)
+			readOnly(t, filepath.Join(dir, DatabaseFile), false)
+			return dir, false
+		}, func(dir string) string {
+			return "demo: the database " + filepath.Join(dir, DatabaseFile) + " of the data folder cannot be written: permission denied"
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, unchanged := tt.prepare(t)
+			var before map[string]string
+			if _, err := os.Stat(dir); err == nil {
+				before = folderState(t, dir)
+			}
+			_, err := OpenCloud(context.Background(), CloudOptions{Dir: dir})
+			require.ErrorIs(t, err, fs.ErrPermission)
+			assert.NotErrorIs(t, err, ErrUsage)
+			assert.Equal(t, tt.want(dir), err.Error())
+			if !unchanged {
+				return
+			}
+			if before == nil {
+				assert.NoDirExists(t, dir)
+			} else {
+				assert.Equal(t, before, folderState(t, dir), "nothing changed")
+			}
+		})
+	}
+}

@@ -3,6 +3,8 @@ package demo
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -52,7 +54,10 @@ type Cloud struct {
 // OpenCloud opens (or creates) the demo cloud of a data folder. It fails
 // with ErrNoDataDir when opts.Dir is empty, and with ErrAuthorityMissing
 // when the folder holds the cards or the database of an earlier setup but
-// not its demo CA (LoadAuthority). With opts.PostgresDSN, the
+// not its demo CA (LoadAuthority), or one that cannot be written, as
+// LoadAuthority says; a SQLite database file that cannot be written is
+// refused likewise, with an error that names it and gives the system's
+// reason. With opts.PostgresDSN, the
 // database is reached first: a DSN that does not parse or a server that
 // does not answer fails before the data folder, and the demo CA in it,
 // are made.
@@ -91,6 +96,9 @@ func OpenCloud(ctx context.Context, opts CloudOptions) (_ *Cloud, err error) {
 	}
 	if opts.PostgresDSN == "" {
 		path := filepath.Join(opts.Dir, DatabaseFile)
+		if err := checkWritableFile(path, "the database "+path+" of the data folder"); err != nil {
+			return nil, err
+		}
 		l, err := ledgersqlite.Open(ctx, path, ledgersqlite.Options{})
 		if err != nil {
 			return nil, err
@@ -114,6 +122,22 @@ func OpenCloud(ctx context.Context, opts CloudOptions) (_ *Cloud, err error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// checkWritableFile makes sure that the file path, what, can be written
+// where it is a file: it opens it for writing, changing nothing. One that
+// cannot be written is an error that names it and says why
+// (cannotWrite); what is not a file, or is missing, is left to the store
+// that opens it.
+func checkWritableFile(path, what string) error {
+	if fi, err := os.Stat(path); err != nil || !fi.Mode().IsRegular() {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("demo: %w", cannotWrite(what, err))
+	}
+	return f.Close()
 }
 
 // RefreshCRLs renews the CRLs that the platform's verifier needs; a cloud
