@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 	"time"
@@ -14,6 +15,8 @@ import (
 // Narrator is the platform API with the cloud's screen: it passes every
 // call to the platform and prints what the cloud did for logins, pairings,
 // payment requests and approvals, with the balances after each payment.
+// A session paired is shown with whose confirmation paired it and whose
+// was in it before (Pair).
 // Each payment is printed once: a consent sent again after its reply was
 // lost, which the platform answers with the payment it settled, prints
 // nothing more (Approve). It is safe for concurrent use.
@@ -78,12 +81,30 @@ func (n *Narrator) Login(ctx context.Context, req *payflow.LoginRequest) (*payfl
 	return r, err
 }
 
-// Pair implements payflow.API.
+// Pair implements payflow.API. A session that the proof finds paired is
+// shown with whose confirmation the proof was ("now") and whose was in the
+// session before: its ID is that of the two cards and their EIDs, and it
+// lives 10 minutes, so that a phone program run again within them, the
+// EIDs the same, finds the other side's confirmation of its earlier run
+// in it (PROTOCOL.md §6.1), which pairs it at once.
 func (n *Narrator) Pair(ctx context.Context, req *payflow.PairRequest) (*payflow.SessionView, error) {
 	s, err := n.API.Pair(ctx, req)
 	if err == nil {
 		if s.State == payflow.SessionPaired {
-			n.Screen.Printf("Session %s paired: %s and %s, pairing code %s", Short(s.ID), s.ShopperName, s.MerchantName, s.PairingCode)
+			// Whose proof this was, which the platform verified: the
+			// other side's confirmation may be one made minutes before,
+			// of the same EIDs (a phone program run again: PROTOCOL.md
+			// §6.1), not one made just now.
+			who := ""
+			var proof record.AuthProof
+			if record.Open(req.Proof, &proof) == nil {
+				now, before := s.ShopperName, s.MerchantName
+				if proof.Role == record.RoleSeller {
+					now, before = before, now
+				}
+				who = fmt.Sprintf(" (%s confirmed it now, %s before)", now, before)
+			}
+			n.Screen.Printf("Session %s paired: %s and %s, pairing code %s%s", Short(s.ID), s.ShopperName, s.MerchantName, s.PairingCode, who)
 		} else {
 			n.Screen.Printf("Session %s: one side confirmed, waiting for the other", Short(s.ID))
 		}

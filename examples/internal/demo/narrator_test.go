@@ -3,6 +3,8 @@ package demo
 import (
 	"bytes"
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -145,4 +147,29 @@ func TestNarratorPrintsConcurrentConsentOnce(t *testing.T) {
 	close(gate.released)
 	require.NoError(t, <-secondErr)
 	assert.Equal(t, paidLines, out.String())
+}
+
+// TestNarratorSaysWhoPaired: the cloud's screen says, of a session that a
+// pairing proof finds paired, whose confirmation that proof was and that
+// the other side's was in the session before: a shopper's phone that
+// confirms a session (a second run within its 10 minutes, its EIDs the
+// same) that the till confirmed earlier is shown paired by the till's
+// earlier confirmation, not as if the till had just confirmed.
+func TestNarratorSaysWhoPaired(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var out bytes.Buffer
+	n := &Narrator{Screen: NewPrinter(&out).Screen("cloud")}
+	w := newPairedPhones(ctx, t, func(api payflow.API) payflow.API { n.API = api; return n }, func(payflow.API) payflow.API { return n })
+	n.Cloud = w.cloud
+	sellers, err := w.alice.ServiceQueue(ctx)
+	require.NoError(t, err)
+	require.Len(t, sellers, 1)
+	c, err := w.alice.Confirm(ctx, sellers[0])
+	require.NoError(t, err)
+	assert.Equal(t, "[cloud]   Session "+Short(c.SessionID)+": one side confirmed, waiting for the other\n"+
+		"[cloud]   Session "+Short(c.SessionID)+" paired: Alice and Corner Grocer, pairing code "+c.PairingCode+" (Corner Grocer confirmed it now, Alice before)\n"+
+		"[cloud]   Session "+Short(c.SessionID)+" paired: Alice and Corner Grocer, pairing code "+c.PairingCode+" (Alice confirmed it now, Corner Grocer before)\n",
+		strings.Join(slices.DeleteFunc(strings.SplitAfter(out.String(), "\n"), func(l string) bool { return strings.Contains(l, "token issued") }), ""),
+		"the lines of the pairings")
 }
