@@ -359,7 +359,7 @@ var errorCodes = []errorCode{
 // platform error: a stable code, the HTTP status and a human message. It
 // matches the sentinel of its code with errors.Is; an *Error of a code
 // that is none of the sentinels' matches none, and AsError makes it
-// internal.
+// internal, as it does a nil *Error (which matches none either).
 type Error struct {
 	Code    string `cbor:"1,keyasint"`
 	Message string `cbor:"2,keyasint"`
@@ -369,11 +369,21 @@ type Error struct {
 	RequestID string `cbor:"-"`
 }
 
-func (e *Error) Error() string { return "payflow: " + e.Code + ": " + e.Message }
+// Error returns "payflow: code: message", or "payflow: nil *Error" for a
+// nil e.
+func (e *Error) Error() string {
+	if e == nil {
+		return "payflow: nil *Error"
+	}
+	return "payflow: " + e.Code + ": " + e.Message
+}
 
 // Is reports whether target is the sentinel error of e's code; an
-// unknown code has none.
+// unknown code has none, and neither has a nil e.
 func (e *Error) Is(target error) bool {
+	if e == nil {
+		return false
+	}
 	c, ok := codeEntry(e.Code)
 	return ok && c.err == target
 }
@@ -396,8 +406,8 @@ func codeEntry(code string) (errorCode, bool) {
 // matches a sentinel, whose code and status it gets; so an error
 // made with fmt.Errorf("%w: %w", ErrUnavailable, cause) is unavailable
 // whatever its cause wraps. Anything else, an *Error of an unknown code
-// too, is internal (and its text is not exposed). A nil error, no
-// failure, is nil.
+// or a nil *Error too, is internal (and its text is not exposed). A nil
+// error, no failure, is nil.
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
@@ -414,13 +424,13 @@ func AsError(err error) *Error {
 // firstCode finds the first error of err's tree, depth first, that is an
 // *Error of a known code or has one for errors.As (e), or matches a
 // sentinel itself, as errors.Is compares one error (c); ok is false when
-// none does.
+// none does. A nil *Error is of no code and matches no sentinel.
 func firstCode(err error) (e *Error, c errorCode, ok bool) {
 	pe, is := err.(*Error)
 	if as, asable := err.(interface{ As(any) bool }); !is && asable {
-		is = as.As(&pe) && pe != nil
+		is = as.As(&pe)
 	}
-	if is {
+	if is && pe != nil {
 		if c, known := codeEntry(pe.Code); known {
 			return pe, c, true
 		}

@@ -69,6 +69,32 @@ func TestAsError(t *testing.T) {
 		"an unknown code given by As is passed over")
 }
 
+// TestAsErrorNilError: a nil *Error in an error value (a typed nil), as
+// it is or wrapped, is internal to AsError, as an error that wraps no
+// sentinel is, and matches no sentinel; its Error gives a fixed text
+// (was: a nil dereference in both).
+func TestAsErrorNilError(t *testing.T) {
+	var e *payflow.Error
+	assert.Equal(t, "payflow: nil *Error", e.Error())
+	internal := payflow.Error{Code: "internal", Message: "internal error", Status: 500}
+	for name, err := range map[string]error{
+		"bare":    error(e),
+		"wrapped": fmt.Errorf("paying: %w", e),
+		"joined":  errors.Join(e, errors.New("no code")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := payflow.AsError(err)
+			require.NotNil(t, got)
+			assert.Equal(t, internal, *got)
+			for _, sentinel := range []error{payflow.ErrInternal, payflow.ErrInvalid, payflow.ErrUnavailable} {
+				assert.NotErrorIs(t, err, sentinel)
+			}
+		})
+	}
+	// A sentinel that wraps it, or that it is joined with, gives the code.
+	assert.Equal(t, "expired", payflow.AsError(fmt.Errorf("%w: %w", e, payflow.ErrExpired)).Code)
+}
+
 // asError is an error of another type that gives e through its As method.
 type asError struct{ e *payflow.Error }
 

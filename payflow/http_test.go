@@ -995,21 +995,8 @@ func (a nilReplyAPI) Info(ctx context.Context) (*payflow.Info, error) {
 // stored, so that a retry runs the call again; the client gets
 // ErrInternal.
 func TestHTTPAnswersAnAPIsNilReplyInternal(t *testing.T) {
-	logs := &syncBuffer{}
 	api := nilReplyAPI{newHTTPFakeAPI()}
-	srv := httptest.NewServer(mustHandler(t, api, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
-	t.Cleanup(srv.Close)
-	fx := &httpFixture{api: api.httpFakeAPI, srv: srv, logs: logs}
-	r := fx.do(t, http.MethodGet, "/v1/info", map[string]string{payflow.RequestIDHeader: "nil-1"}, nil)
-	assert.Equal(t, http.StatusInternalServerError, r.status)
-	e := r.errorBody(t)
-	assert.Equal(t, "internal", e.Code)
-	assert.Equal(t, "internal error", e.Message)
-	records := logRecords(t, logs)
-	require.Len(t, records, 2)
-	assert.Equal(t, "request failed", records[0]["msg"])
-	assert.Equal(t, "nil-1", records[0]["request_id"])
-	assert.Equal(t, "payflow: internal error: the API gave no reply and no error", records[0]["err"])
+	fx := checkInfoInternal(t, api, api.httpFakeAPI, "payflow: internal error: the API gave no reply and no error")
 
 	body := mustCBOR(t, &payflow.CreateRequest{Request: []byte("r1")})
 	for i := range 2 {
@@ -1020,9 +1007,49 @@ func TestHTTPAnswersAnAPIsNilReplyInternal(t *testing.T) {
 		assert.Equal(t, i+1, api.count("CreateRequest"), "not stored: the retry runs")
 	}
 
-	c := mustClient(t, srv.URL, payflow.ClientOptions{MaxAttempts: 1})
+	c := mustClient(t, fx.srv.URL, payflow.ClientOptions{MaxAttempts: 1})
 	_, err := c.Info(context.Background())
 	requireOnlySentinel(t, err, payflow.ErrInternal)
+}
+
+// checkInfoInternal serves api, whose fake is fake, and checks that its
+// GET /v1/info is answered 500 internal with no detail, logged as a
+// failure of the request with its request ID and the error's text
+// errText, and then as the request; it returns the fixture it served.
+func checkInfoInternal(t *testing.T, api payflow.API, fake *httpFakeAPI, errText string) *httpFixture {
+	t.Helper()
+	logs := &syncBuffer{}
+	srv := httptest.NewServer(mustHandler(t, api, payflow.HandlerOptions{Logger: slog.New(slog.NewJSONHandler(logs, nil))}))
+	t.Cleanup(srv.Close)
+	fx := &httpFixture{api: fake, srv: srv, logs: logs}
+	r := fx.do(t, http.MethodGet, "/v1/info", map[string]string{payflow.RequestIDHeader: "internal-1"}, nil)
+	assert.Equal(t, http.StatusInternalServerError, r.status)
+	e := r.errorBody(t)
+	assert.Equal(t, "internal", e.Code)
+	assert.Equal(t, "internal error", e.Message)
+	records := logRecords(t, logs)
+	require.Len(t, records, 2)
+	assert.Equal(t, "request failed", records[0]["msg"])
+	assert.Equal(t, "internal-1", records[0]["request_id"])
+	assert.Equal(t, errText, records[0]["err"])
+	assert.Equal(t, "http request", records[1]["msg"])
+	return fx
+}
+
+// nilErrorAPI answers Info with a nil *payflow.Error for its error.
+type nilErrorAPI struct{ *httpFakeAPI }
+
+func (a nilErrorAPI) Info(context.Context) (*payflow.Info, error) {
+	var e *payflow.Error
+	return nil, e
+}
+
+// TestHTTPAnswersANilErrorInternal: an API call that fails with a nil
+// *Error is answered 500 internal with no detail, logged as a failure of
+// the request and not as a panic (was: a nil dereference, recovered).
+func TestHTTPAnswersANilErrorInternal(t *testing.T) {
+	api := nilErrorAPI{newHTTPFakeAPI()}
+	checkInfoInternal(t, api, api.httpFakeAPI, "payflow: nil *Error")
 }
 
 // storedReplies is a ReplyStore whose BeginIdempotent finds every key
