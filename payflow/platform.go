@@ -387,17 +387,31 @@ type UnresolvableCardsError struct {
 	Errs    []error
 }
 
+// Error names each card of CardIDs with its error of Errs ("no cause
+// given" for one that Errs does not hold); a nil e, as its zero value,
+// names none.
 func (e *UnresolvableCardsError) Error() string {
 	var b strings.Builder
 	b.WriteString(ErrUnresolvableCard.Error())
+	if e == nil {
+		return b.String()
+	}
 	for i, id := range e.CardIDs {
-		fmt.Fprintf(&b, "; card %q: %v", id, e.Errs[i])
+		var cause any = "no cause given"
+		if i < len(e.Errs) && e.Errs[i] != nil {
+			cause = e.Errs[i]
+		}
+		fmt.Fprintf(&b, "; card %q: %v", id, cause)
 	}
 	return b.String()
 }
 
-// Unwrap returns ErrUnresolvableCard and Errs.
+// Unwrap returns ErrUnresolvableCard and Errs (for a nil e,
+// ErrUnresolvableCard alone).
 func (e *UnresolvableCardsError) Unwrap() []error {
+	if e == nil {
+		return []error{ErrUnresolvableCard}
+	}
 	return append([]error{ErrUnresolvableCard}, e.Errs...)
 }
 

@@ -732,13 +732,19 @@ type RateLimitedError struct {
 	RetryAfter time.Duration // > 0
 }
 
+// Error gives the text of Unwrap's error and the retry time; a nil e's is
+// its zero value's.
 func (e *RateLimitedError) Error() string {
-	return e.Unwrap().Error() + " (retry after " + e.RetryAfter.String() + ")"
+	var retryAfter time.Duration
+	if e != nil {
+		retryAfter = e.RetryAfter
+	}
+	return e.Unwrap().Error() + " (retry after " + retryAfter.String() + ")"
 }
 
-// Unwrap returns Err, or ErrRateLimited when Err is nil.
+// Unwrap returns Err, or ErrRateLimited when Err or e is nil.
 func (e *RateLimitedError) Unwrap() error {
-	if e.Err == nil {
+	if e == nil || e.Err == nil {
 		return ErrRateLimited
 	}
 	return e.Err

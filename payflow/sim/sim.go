@@ -112,7 +112,12 @@ type Failure struct {
 	Err    error
 }
 
+// Error names the seed, the step, the detail and the cause; a nil f's is
+// its zero value's.
 func (f *Failure) Error() string {
+	if f == nil {
+		f = &Failure{}
+	}
 	s := fmt.Sprintf("sim: seed %d step %d: %s", f.Seed, f.Step, f.Detail)
 	if f.Err != nil {
 		s += ": " + f.Err.Error()
@@ -120,7 +125,13 @@ func (f *Failure) Error() string {
 	return s
 }
 
-func (f *Failure) Unwrap() error { return f.Err }
+// Unwrap returns Err (nil for a nil f).
+func (f *Failure) Unwrap() error {
+	if f == nil {
+		return nil
+	}
+	return f.Err
+}
 
 // Lifetimes used by the simulated platform.
 const (

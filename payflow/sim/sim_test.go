@@ -151,6 +151,19 @@ func TestFailureNamesTheSeed(t *testing.T) {
 	assert.ErrorIs(t, err, cause)
 }
 
+// TestFailureZeroAndNil: the Error of a zero and of a nil *Failure gives
+// the text of a zero one, and a nil one unwraps to nothing (was: a nil
+// dereference for the nil one).
+func TestFailureZeroAndNil(t *testing.T) {
+	for name, f := range map[string]*sim.Failure{"zero": {}, "nil": nil} {
+		t.Run(name, func(t *testing.T) {
+			err := error(f)
+			assert.Equal(t, "sim: seed 0 step 0: ", err.Error())
+			assert.NoError(t, errors.Unwrap(err))
+		})
+	}
+}
+
 // TestSimulationPostgres plays a few seeds with the platform's state and
 // ledger in PostgreSQL, each in a fresh schema, restarts reopening it: 20
 // steps each unless -sim.steps asks for more; -sim.first and -sim.seed
