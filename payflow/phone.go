@@ -495,11 +495,14 @@ func (p *phone) checkLogin(l *LoginResponse) error {
 // with ErrMismatch and returns nothing of it; a call of api that returns
 // neither a reply nor an error fails with ErrInternal, as the handler
 // answers it over HTTP. Neither is sent again. No api (nil, or a nil
-// pointer such as a nil *Client) or no proof is ErrInvalid: proof is not
-// called, and nothing is sent.
+// pointer such as a nil *Client), no proof or tries below 1 is
+// ErrInvalid: proof is not called, and nothing is sent.
 func LoginWithRetry(ctx context.Context, api API, tries int, proof func() ([]byte, error)) (*LoginResponse, error) {
 	if api == nil || nilptr.Is(api) || proof == nil {
 		return nil, fmt.Errorf("%w: a login needs an API and a proof", ErrInvalid)
+	}
+	if tries < 1 {
+		return nil, fmt.Errorf("%w: a login needs 1 try or more, not %d", ErrInvalid, tries)
 	}
 	for try := 1; ; try++ {
 		msg, err := proof()
