@@ -148,6 +148,10 @@ type ClientOptions struct {
 // ErrUnauthorized), and
 // so does a call given a nil request ("nil capture request" for Capture,
 // each call naming its own). A Client is safe for concurrent use.
+//
+// Make a Client with NewClient: every method of one that NewClient did
+// not make, the zero Client or a nil *Client, fails with an error
+// matching ErrInvalid and sends nothing.
 type Client struct {
 	base string
 	hc   *http.Client
@@ -407,6 +411,9 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 // clientCall sends one logical call, retrying it as Client documents, and
 // decodes the reply into a new Out.
 func clientCall[Out any](ctx context.Context, c *Client, method, path, token string, in any) (*Out, error) {
+	if c == nil || c.hc == nil { // NewClient sets hc
+		return nil, fmt.Errorf("%w: a Client is made by NewClient", ErrInvalid)
+	}
 	if token != "" && !validB64Token(token) {
 		return nil, fmt.Errorf("%w: bearer token is not a %s", ErrInvalid, b64tokenForm)
 	}

@@ -130,6 +130,11 @@ type HandlerOptions struct {
 // the tries to store the replies that it failed to store
 // (HandlerOptions.Replies), which go on after their requests were
 // answered.
+//
+// Make a Handler with NewHandler: one that NewHandler did not make, the
+// zero Handler or a nil *Handler, answers every request 500 internal
+// with the error body of PROTOCOL.md §5.4, and its Close fails with an
+// error matching ErrInvalid.
 type Handler struct {
 	api     API
 	opts    HandlerOptions
@@ -149,6 +154,13 @@ type Handler struct {
 	mu      sync.Mutex
 	retries sync.WaitGroup
 }
+
+// errHandlerNotMade is the error of a Handler that NewHandler did not
+// make (made).
+var errHandlerNotMade = fmt.Errorf("%w: a Handler is made by NewHandler", ErrInvalid)
+
+// made reports whether NewHandler made h, which sets its mux.
+func (h *Handler) made() bool { return h != nil && h.mux != nil }
 
 // TokenChecker is implemented by an API that can check a bearer token
 // alone, as its methods that take one do. In front of one, the handler of
@@ -731,8 +743,12 @@ func (h *Handler) retry(ctx context.Context, log *slog.Logger, key string, lease
 // http.Server in front of it ends that, Shutdown): the reply of a
 // request served after Close that Replies fails to store is not tried
 // again. Call it once the server is shut down, before the store is
-// closed. It always returns nil, and may be called more than once.
+// closed. It returns nil, but for a Handler that NewHandler did not make
+// (an error matching ErrInvalid), and may be called more than once.
 func (h *Handler) Close() error {
+	if !h.made() {
+		return errHandlerNotMade
+	}
 	h.mu.Lock()
 	h.close()
 	h.mu.Unlock()
@@ -975,7 +991,14 @@ func (h *Handler) logger(r *http.Request) *slog.Logger {
 // the server ends no reply. A panic with nil is a panic as any other, its
 // value nil under GODEBUG=panicnil=1 (a *runtime.PanicNilError
 // otherwise), not taken for a runtime.Goexit. A nil Body is an empty one.
+// A Handler that NewHandler did not make answers 500 internal, logged
+// with the default logger (slog.Default).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !h.made() {
+		slog.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", errHandlerNotMade)
+		h.write(w, errorReply(fmt.Errorf("%w: %w", ErrInternal, errHandlerNotMade)))
+		return
+	}
 	start := time.Now()
 	// A request ID given more than once is taken as a malformed one: the
 	// handler keeps none of its values, where another reader of the
