@@ -33,8 +33,10 @@ const (
 // seconds and no tags. The request decoder is strict: bounded nesting,
 // array and map sizes, definite lengths only, no tags, no duplicate map
 // keys and no unknown fields. The response decoder is as strict except
-// that it ignores map keys it does not know, so that a server may add
-// response fields without breaking older phones. Both refuse, anywhere in
+// that it ignores map keys it does not know that are integers of int64 or
+// text strings, so that a server may add response fields under such keys
+// without breaking older phones (a key of another kind fails the reply).
+// Both refuse, anywhere in
 // a body, what the protocol does not take although the library does
 // (wireUnmarshal): undefined; null but for a pointer, a slice, a map, an
 // interface or the zero time; another simple value for an integer or a

@@ -753,3 +753,36 @@ func TestWireTextInSkippedValues(t *testing.T) {
 	require.Error(t, wireDecodeReply([]byte{0xa1, 0x02, 0x61, 0xff}, new(Catalog)), "in a field")
 	require.NoError(t, wireDecodeReply([]byte{0xa1, 0x10, 0x62, 0xc3, 0xa9}, new(Catalog)), "UTF-8 under a key ignored")
 }
+
+// TestWireReplyUnknownKeys: a reply's keys that the client does not know
+// are ignored when they are integers from -2^63 to 2^63-1 or text strings,
+// under which a server adds fields; a reply holding a key of another kind
+// is refused as malformed (PROTOCOL.md §5.1).
+func TestWireReplyUnknownKeys(t *testing.T) {
+	id := ID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+	field := append([]byte{0x01, 0x50}, id[:]...) // 1: id
+	for name, tt := range map[string]struct {
+		key []byte
+		ok  bool
+	}{
+		"99":          {[]byte{0x18, 99}, true},
+		"-2^63":       {[]byte{0x3b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, true},
+		"2^63-1":      {[]byte{0x1b, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, true},
+		"text":        {[]byte{0x62, 'z', 'z'}, true},
+		"-2^63-1":     {[]byte{0x3b, 0x80, 0, 0, 0, 0, 0, 0, 0}, false},
+		"2^63":        {[]byte{0x1b, 0x80, 0, 0, 0, 0, 0, 0, 0}, false},
+		"byte string": {[]byte{0x41, 0x01}, false},
+	} {
+		body := append([]byte{0xa2}, field...)
+		body = append(append(body, tt.key...), 0x00) // {1: id, key: 0}
+		var got CaptureRequest
+		err := wireDecodeReply(body, &got)
+		if !tt.ok {
+			assert.Error(t, err, name)
+			continue
+		}
+		if assert.NoError(t, err, name) {
+			assert.Equal(t, id, got.RequestID, name)
+		}
+	}
+}
