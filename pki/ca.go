@@ -591,7 +591,7 @@ func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
 		pub, _ = key.Public().(*ecdsa.PublicKey)
 	}
 	if pub == nil || !caKey(pub) {
-		return nil, newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
+		return nil, errCAKeyCurve()
 	}
 	held, err := ecdsakey.Holds(key, pub)
 	if err != nil {
@@ -601,6 +601,12 @@ func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
 		return nil, newError(ErrKey, -1, "the signer's key does not match its public key", nil)
 	}
 	return pub, nil
+}
+
+// errCAKeyCurve returns the error matching ErrKey for a key that is not
+// one a CA may have (caKey).
+func errCAKeyCurve() error {
+	return newError(ErrKey, -1, "a CA key must be ECDSA P-256 or P-384", nil)
 }
 
 // lockReader returns r, or for a reader other than crypto/rand.Reader, a

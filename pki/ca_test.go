@@ -451,6 +451,54 @@ func TestPEM(t *testing.T) {
 	assert.ErrorIs(t, err, ErrKey, "malformed SEC 1 key")
 }
 
+// TestParsePrivateKeyPEMCurves: ParsePrivateKeyPEM returns a key of a
+// curve the profile allows a CA (P-256, P-384), in PKCS #8 and SEC 1, and
+// refuses one of another curve (P-224, P-521) or another algorithm with
+// ErrKey, as NewRoot would refuse it.
+func TestParsePrivateKeyPEMCurves(t *testing.T) {
+	pkcs8 := func(t *testing.T, k any) []byte {
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		require.NoError(t, err)
+		return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	}
+	sec1 := func(t *testing.T, k *ecdsa.PrivateKey) []byte {
+		der, err := x509.MarshalECPrivateKey(k)
+		require.NoError(t, err)
+		return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+	}
+	for _, tc := range []struct {
+		curve elliptic.Curve
+		ok    bool
+	}{
+		{elliptic.P224(), false},
+		{elliptic.P256(), true},
+		{elliptic.P384(), true},
+		{elliptic.P521(), false},
+	} {
+		t.Run(tc.curve.Params().Name, func(t *testing.T) {
+			k, err := ecdsa.GenerateKey(tc.curve, rand.Reader)
+			require.NoError(t, err)
+			for form, data := range map[string][]byte{"PKCS #8": pkcs8(t, k), "SEC 1": sec1(t, k)} {
+				got, err := ParsePrivateKeyPEM(data)
+				if tc.ok {
+					require.NoError(t, err, form)
+					assert.True(t, k.Equal(got), form)
+					_, err = NewRoot(got, CAOptions{CRLURL: "http://crl.example/root.crl", Now: func() time.Time { return t0 }})
+					assert.NoError(t, err, form)
+					continue
+				}
+				assert.Nil(t, got, form)
+				assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "a CA key must be ECDSA P-256 or P-384"}, err, form)
+			}
+		})
+	}
+	_, edKey, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	got, err := ParsePrivateKeyPEM(pkcs8(t, edKey))
+	assert.Nil(t, got)
+	assert.Equal(t, &Error{Err: ErrKey, Cert: -1, Reason: "not an ECDSA key"}, err, "Ed25519")
+}
+
 // TestLoadCARestoresCRLs: a CA loaded with the revocations and the CRL
 // number of the CA it was stored from goes on numbering its CRLs where
 // that one stopped, with the same entries, so that a verifier holding the

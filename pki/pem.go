@@ -150,9 +150,11 @@ func PrivateKeyPEM(key *ecdsa.PrivateKey) ([]byte, error) {
 }
 
 // ParsePrivateKeyPEM returns the ECDSA key of the first "PRIVATE KEY"
-// (PKCS #8) or "EC PRIVATE KEY" (SEC 1) block of data, as a CA signer. It
-// returns an error matching ErrInvalid when data holds no such block and
-// ErrKey when the key is malformed or not ECDSA, or when such a block
+// (PKCS #8) or "EC PRIVATE KEY" (SEC 1) block of data, as a CA signer: a
+// key of a curve the profile allows a CA, P-256 or P-384. It returns an
+// error matching ErrInvalid when data holds no such block and ErrKey when
+// the key is malformed, not ECDSA or of another curve (P-224 or P-521,
+// which NewRoot, NewIntermediate and LoadCA refuse), or when such a block
 // before it cannot be decoded (pemBlocks).
 func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 	for b, typ := range pemBlocks(data) {
@@ -172,14 +174,23 @@ func ParsePrivateKeyPEM(data []byte) (crypto.Signer, error) {
 			if !ok {
 				return nil, newError(ErrKey, -1, "not an ECDSA key", nil)
 			}
-			return ek, nil
+			return parsedCAKey(ek)
 		case "EC PRIVATE KEY":
 			k, err := x509.ParseECPrivateKey(b.Bytes)
 			if err != nil {
 				return nil, newError(ErrKey, -1, "malformed SEC 1 key", err)
 			}
-			return k, nil
+			return parsedCAKey(k)
 		}
 	}
 	return nil, newError(ErrInvalid, -1, "no PEM private key found", nil)
+}
+
+// parsedCAKey returns k, parsed from PEM, when its curve is one a CA may
+// have (caKey), or an error matching ErrKey with the reason caSigner gives.
+func parsedCAKey(k *ecdsa.PrivateKey) (crypto.Signer, error) {
+	if !caKey(&k.PublicKey) {
+		return nil, errCAKeyCurve()
+	}
+	return k, nil
 }
