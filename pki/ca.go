@@ -61,8 +61,10 @@ func errNoCA() error {
 type CAOptions struct {
 	// Subject is the CA's distinguished name. Zero: common name "CA-SIM
 	// Root CA" for a root, "CA-SIM Card CA" for an intermediate. One that
-	// no certificate can carry (a name that is not valid UTF-8) is out of
-	// range.
+	// no certificate can carry (a name that is not valid UTF-8), or that
+	// makes the CA's certificate longer than MaxCertificateSize, is out of
+	// range; IssueCard and IssuePlatform refuse a certificate that it,
+	// as the issuer's name, makes longer.
 	Subject pkix.Name
 	// Validity is the lifetime of the CA certificate, cut short to end no
 	// later than its issuer's. Zero: DefaultRootValidity or
@@ -73,7 +75,9 @@ type CAOptions struct {
 	// CRL distribution point of every certificate the CA issues, as it is:
 	// one that is not http or https, has no host or has a character other
 	// than printable ASCII (a space, say, which a URI does not hold; a
-	// path may be percent-encoded) is out of range.
+	// path may be percent-encoded) is out of range. IssueCard,
+	// IssuePlatform and NewIntermediate refuse a certificate that it makes
+	// longer than MaxCertificateSize.
 	CRLURL string
 	// MaxPathLen limits how many CAs may sit below this one. Zero: the
 	// profile's value, 1 for a root and 0 for an intermediate. Negative:
@@ -187,7 +191,8 @@ func checkValidity(d time.Duration) error {
 // CRL URL of http or https with a host, in printable ASCII, a subject that
 // cannot be encoded, a negative validity or one under a second, a validity
 // from opts.Now that starts before the year 0 or ends after the year 9999,
-// which no certificate can carry, revocations or a CRL number, which only
+// which no certificate can carry, a subject that makes a certificate
+// longer than MaxCertificateSize, revocations or a CRL number, which only
 // LoadCA restores).
 func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	o, err := opts.fill(true)
@@ -211,6 +216,9 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pki: create root: %w", err)
 	}
+	if err := checkIssued(der); err != nil {
+		return nil, err
+	}
 	return newCA(der, key, nil, nil, unlimitedPath, 0, o)
 }
 
@@ -229,7 +237,8 @@ func NewRoot(key crypto.Signer, opts CAOptions) (*CA, error) {
 // an issuer, by its position in ca.Chain(), from 0 for ca, or as ca, a
 // root: "a CA below this one is left nothing to certify by the path length
 // of issuer 1") and ErrInvalid for options out of range, such as a
-// validity that ends, from opts.Now, before ca's certificate starts.
+// validity that ends, from opts.Now, before ca's certificate starts, or a
+// subject that makes the certificate longer than MaxCertificateSize.
 func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	if !ca.made() {
 		return nil, errNoCA()
@@ -266,6 +275,9 @@ func (ca *CA) NewIntermediate(key crypto.Signer, opts CAOptions) (*CA, error) {
 	der, err := x509.CreateCertificate(ca.rand, tmpl, ca.cert, pub, ca.key)
 	if err != nil {
 		return nil, fmt.Errorf("pki: create intermediate: %w", err)
+	}
+	if err := checkIssued(der); err != nil {
+		return nil, err
 	}
 	// ca.room, at least 1, leaves the new CA room: no limit to name.
 	return newCA(der, key, ca.Chain(), ca.cert, ca.room, 0, o)
@@ -603,6 +615,16 @@ func caSigner(key crypto.Signer) (*ecdsa.PublicKey, error) {
 	return pub, nil
 }
 
+// checkIssued refuses der, a certificate just signed, when it is longer
+// than MaxCertificateSize, which no verifier reads: its names or CRL URL
+// are out of range (ErrInvalid).
+func checkIssued(der []byte) error {
+	if len(der) > MaxCertificateSize {
+		return newError(ErrInvalid, -1, fmt.Sprintf("a subject, name or CRL URL that makes a certificate of %d octets", len(der)), errCertificateSize)
+	}
+	return nil
+}
+
 // errCAKeyCurve returns the error matching ErrKey for a key that is not
 // one a CA may have (caKey).
 func errCAKeyCurve() error {
@@ -777,8 +799,9 @@ type IssueOptions struct {
 // than ca's certificate (see IssueOptions.NotBefore). It returns an error
 // matching ErrCardID for an invalid ICCID, ErrKey for another key type,
 // ErrExpired when ca expires before the certificate would start and
-// ErrInvalid for a negative validity or one under a second, or one that
-// ends before ca's certificate starts.
+// ErrInvalid for a negative validity or one under a second, one that
+// ends before ca's certificate starts, or a certificate longer than
+// MaxCertificateSize (ca's subject and CRL URL are in it).
 func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) ([]byte, error) {
 	if !ca.made() {
 		return nil, errNoCA()
@@ -803,7 +826,9 @@ func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) (
 // matching ErrKey for another key type, ErrExpired when ca expires before
 // the certificate would start and ErrInvalid for an empty name or one that
 // is not valid UTF-8 (no certificate can carry it), a negative validity or
-// one under a second, or one that ends before ca's certificate starts.
+// one under a second, one that ends before ca's certificate starts, or a
+// certificate longer than MaxCertificateSize (a long name, or ca's subject
+// and CRL URL, which are in it).
 func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, opts IssueOptions) ([]byte, error) {
 	if !ca.made() {
 		return nil, errNoCA()
@@ -862,6 +887,9 @@ func (ca *CA) issueLeaf(pub crypto.PublicKey, subject pkix.Name, uris []*url.URL
 	der, err := x509.CreateCertificate(ca.rand, t, ca.cert, k, ca.key)
 	if err != nil {
 		return nil, fmt.Errorf("pki: create certificate: %w", err)
+	}
+	if err := checkIssued(der); err != nil {
+		return nil, err
 	}
 	return der, nil
 }

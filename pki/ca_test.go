@@ -17,6 +17,7 @@ import (
 	"io"
 	"math"
 	"math/big"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -1514,4 +1515,41 @@ func TestCRLThisUpdateEncodable(t *testing.T) {
 	_, err = ca.CRL(t0)
 	assert.Equal(t, want, err)
 	assert.Zero(t, ca.LastCRLNumber())
+}
+
+// TestIssueCertificateSize: a CA issues no certificate longer than
+// MaxCertificateSize, which a verifier refuses: a subject, platform name
+// or CRL URL that would make one is out of range (ErrInvalid), and
+// nothing is issued.
+func TestIssueCertificateSize(t *testing.T) {
+	h := newHierarchy(t)
+	long := strings.Repeat("a", MaxCertificateSize)
+	opts := func(subject string, crlURL string) CAOptions {
+		return CAOptions{Subject: pkix.Name{CommonName: subject}, CRLURL: crlURL, Now: fixed(t0)}
+	}
+	root, err := NewRoot(newKey(t), opts(long, "http://pki.example/root.crl"))
+	requireCertificateSize(t, err, "root subject")
+	assert.Nil(t, root)
+	ca, err := h.root.NewIntermediate(newKey(t), opts(long, "http://pki.example/ca.crl"))
+	requireCertificateSize(t, err, "CA subject")
+	assert.Nil(t, ca)
+	platform, err := h.ca.IssuePlatform(newKey(t).Public(), long, IssueOptions{})
+	requireCertificateSize(t, err, "platform name")
+	assert.Nil(t, platform)
+
+	// A CA's CRL URL is in the certificates it issues, not in its own.
+	ca, err = h.root.NewIntermediate(newKey(t), opts("", "http://pki.example/"+long))
+	require.NoError(t, err)
+	assert.LessOrEqual(t, len(ca.DER()), MaxCertificateSize)
+	card, err := ca.IssueCard(newKey(t).Public(), testICCID, IssueOptions{})
+	requireCertificateSize(t, err, "CRL URL")
+	assert.Nil(t, card)
+}
+
+// requireCertificateSize requires err to be the refusal of a certificate
+// longer than MaxCertificateSize by the CA that would issue it.
+func requireCertificateSize(t *testing.T, err error, name string) {
+	t.Helper()
+	require.ErrorIs(t, err, ErrInvalid, name)
+	assert.ErrorIs(t, err, errCertificateSize, name)
 }

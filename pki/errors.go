@@ -26,8 +26,9 @@ var (
 	// update not after now, a serial number that is not positive or is
 	// longer than 20 octets, a revocation time, CRL this or next update or
 	// root CA validity outside the years 0 to 9999, a reason code RFC 5280
-	// does not define or removeFromCRL, data without the PEM block asked
-	// for, a verifier option out of range or no trusted root, an empty
+	// does not define or removeFromCRL, a subject, name or CRL URL that
+	// makes a certificate longer than MaxCertificateSize, data without the
+	// PEM block asked for, a verifier option out of range or no trusted root, an empty
 	// nonce, no certificate, a Challenger without a Verifier or with a
 	// negative nonce TTL, a store or random source of ChallengerOptions or
 	// CAOptions that is a nil pointer, func, map, channel or slice, a nil
@@ -37,8 +38,8 @@ var (
 	// ErrUntrusted: the chain does not lead to a trusted root within the
 	// depth limit (unknown issuer, bad signature, malformed certificate,
 	// one with bytes after its signature or a signature BIT STRING with
-	// unused bits included, chain too deep or longer than a CA's path
-	// length allows).
+	// unused bits included, one longer than MaxCertificateSize, chain too
+	// deep or longer than a CA's path length allows).
 	ErrUntrusted = errors.New("pki: untrusted certificate chain")
 	// ErrExpired: a certificate of the chain is expired or not yet valid,
 	// even allowing for the clock skew.

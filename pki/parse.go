@@ -5,6 +5,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
+	"fmt"
 
 	"golang.org/x/crypto/cryptobyte"
 	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
@@ -23,7 +24,8 @@ import (
 // does not cover, or whose signature BIT STRING has unused bits, which
 // crypto/x509 shifts off, another encoding of the same signature that
 // anyone can write, or whose version is written out as v1, the default
-// that DER leaves out (crypto/x509 then reads none of its extensions).
+// that DER leaves out (crypto/x509 then reads none of its extensions), or
+// that is longer than MaxCertificateSize (refused before it is parsed).
 func ParseCertificate(der []byte) (*x509.Certificate, error) {
 	c, err := parseCertificate(der)
 	if err != nil {
@@ -32,10 +34,18 @@ func ParseCertificate(der []byte) (*x509.Certificate, error) {
 	return c, nil
 }
 
+// errCertificateSize is the refusal of a certificate longer than
+// MaxCertificateSize.
+var errCertificateSize = fmt.Errorf("certificate longer than %d octets", MaxCertificateSize)
+
 // parseCertificate is ParseCertificate, returning crypto/x509's error
 // about a malformed certificate, for the caller to say which one it is,
-// or that of signatureEncoding or versionEncoding.
+// or that of signatureEncoding or versionEncoding, or, before parsing,
+// errCertificateSize.
 func parseCertificate(der []byte) (*x509.Certificate, error) {
+	if len(der) > MaxCertificateSize {
+		return nil, fmt.Errorf("%w: %d octets", errCertificateSize, len(der))
+	}
 	c, err := x509.ParseCertificate(der)
 	if err != nil {
 		var err2 error

@@ -41,6 +41,13 @@ const (
 	// DefaultMaxDepth is the longest chain a Verifier accepts by default,
 	// root included: root, card-issuing CA, card.
 	DefaultMaxDepth = 3
+	// MaxCertificateSize is the longest certificate, in octets of DER,
+	// that this package reads or issues: about seven times a card
+	// certificate of the profile (some 560 octets), room for long names
+	// and CRL URLs and for the extensions of another issuer, such as
+	// OpenSSL's. Longer, a certificate is refused as malformed before it
+	// is parsed (ErrUntrusted), and a CA refuses to issue one (ErrInvalid).
+	MaxCertificateSize = 4096
 )
 
 var oidExtKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 37}

@@ -483,8 +483,8 @@ type certID struct {
 // chain, Revoked is the call to repeat. Of those issuers, the roots
 // bound CertIDs.NotAfter with the certificates presented. It returns an
 // *Error matching ErrUntrusted for a chain that is empty, longer than
-// MaxDepth or holds a certificate that does not parse, as VerifyCard
-// does, and one matching ErrInvalid for a nil or zero Verifier.
+// MaxDepth or holds a certificate that does not parse or is longer than
+// MaxCertificateSize (refused before it is parsed), as VerifyCard does, and one matching ErrInvalid for a nil or zero Verifier.
 func (v *Verifier) CertIDs(chain [][]byte) (*CertIDs, error) {
 	if !v.made() {
 		return nil, errNoVerifier()

@@ -435,8 +435,10 @@ func (res *result) within(now time.Time) bool {
 // on the same side of every validity bound of the chain's certificates
 // and the roots and every update time of the CRLs: a refusal that time
 // could undo is never served, and a clock set back across such a time has
-// the chain verified again. A nil or zero Verifier refuses every chain with
-// ErrInvalid.
+// the chain verified again. A chain longer than MaxDepth is refused
+// (ErrUntrusted) before any certificate is parsed, and a certificate
+// longer than MaxCertificateSize before it is parsed. A nil or zero
+// Verifier refuses every chain with ErrInvalid.
 func (v *Verifier) VerifyCard(chain [][]byte) (*VerifiedCard, error) {
 	r, err := v.verify(chain, roleCard)
 	if err != nil {

@@ -1842,3 +1842,71 @@ func TestCertificatePoliciesEncoding(t *testing.T) {
 		})
 	}
 }
+
+// paddedCard returns a card certificate for key of h's card CA, of the
+// profile, of exactly size octets: a non-critical extension, which a
+// verifier does not read, fills it.
+func paddedCard(t testing.TB, h *hierarchy, key *ecdsa.PrivateKey, size int) []byte {
+	t.Helper()
+	pad := 0
+	for range 100 {
+		value, err := asn1.Marshal(make([]byte, pad))
+		require.NoError(t, err)
+		tmpl := cardTemplate(t, testICCID)
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 2}, Value: value})
+		der := issueRaw(t, h.ca, tmpl, key.Public())
+		if len(der) == size {
+			return der
+		}
+		// The signature's length varies by an octet or two, and so do
+		// the length octets of the elements that hold the padding.
+		pad = max(0, pad+size-len(der))
+	}
+	t.Fatalf("no card certificate of %d octets", size)
+	return nil
+}
+
+// TestVerifyCardCertificateSize: VerifyCard, CertIDs and ParseCertificate
+// take a certificate of MaxCertificateSize octets and refuse one an octet
+// longer as ErrUntrusted, naming its position, before parsing it: a
+// certificate of the profile signed by a known CA, and bytes that are no
+// certificate, are refused alike (errCertificateSize).
+func TestVerifyCardCertificateSize(t *testing.T) {
+	h := newHierarchy(t)
+	v := newVerifier(t, h, newClock(t0.Add(time.Hour)), VerifierOptions{})
+	addCRLs(t, h, v)
+	key := newKey(t)
+
+	atLimit := paddedCard(t, h, key, MaxCertificateSize)
+	vc, err := v.VerifyCard([][]byte{atLimit, h.ca.DER()})
+	require.NoError(t, err, "at the limit")
+	assert.True(t, key.PublicKey.Equal(vc.PublicKey))
+	ids, err := v.CertIDs([][]byte{atLimit, h.ca.DER()})
+	require.NoError(t, err, "at the limit")
+	assert.NotNil(t, ids)
+	_, err = ParseCertificate(atLimit)
+	require.NoError(t, err, "at the limit")
+
+	garbage := bytes.Repeat([]byte{0x30}, MaxCertificateSize+1)
+	for name, over := range map[string][]byte{
+		"certificate": paddedCard(t, h, key, MaxCertificateSize+1),
+		"garbage":     garbage,
+	} {
+		vc, err := v.VerifyCard([][]byte{h.card, over})
+		requireRefusal(t, err, ErrUntrusted, 1)
+		assert.ErrorIs(t, err, errCertificateSize, name)
+		assert.Nil(t, vc, name)
+		vc, err = v.VerifyCard([][]byte{over, h.ca.DER()})
+		requireRefusal(t, err, ErrUntrusted, 0)
+		assert.ErrorIs(t, err, errCertificateSize, name)
+		assert.Nil(t, vc, name)
+		ids, err := v.CertIDs([][]byte{over, h.ca.DER()})
+		requireRefusal(t, err, ErrUntrusted, 0)
+		assert.ErrorIs(t, err, errCertificateSize, name)
+		assert.Nil(t, ids, name)
+		c, err := ParseCertificate(over)
+		assert.ErrorIs(t, err, ErrUntrusted, name)
+		assert.ErrorIs(t, err, errCertificateSize, name)
+		assert.Nil(t, c, name)
+	}
+}
