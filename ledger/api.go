@@ -48,10 +48,12 @@ type Options struct {
 	// batch, which is the classic group commit.
 	MaxWait time.Duration
 	// ExpiryLimit is the most expired pending transfers released at the
-	// start of one batch (default BatchMax): those that expired first, and
-	// of those that expired at the same time the ones created first. The
-	// rest follow in the next batches, and a post or void of an expired
-	// transfer releases it at once.
+	// start of one batch (default and upper bound BatchMax, so that a
+	// backlog of expired holds never makes a batch's store transaction
+	// longer than BatchMax releases): those that expired first, and of
+	// those that expired at the same time the ones created first. The rest
+	// follow in the next batches, and a post or void of an expired transfer
+	// releases it at once.
 	ExpiryLimit int
 	// BatchTimeout bounds the store transaction of one group-commit batch
 	// (default DefaultBatchTimeout): a store that does not answer by then
@@ -115,7 +117,7 @@ func New(store Store, opts Options) (*Ledger, error) {
 	if l.maxBatch == 0 || l.maxBatch > BatchMax {
 		l.maxBatch = BatchMax
 	}
-	if l.expiryLimit == 0 {
+	if l.expiryLimit == 0 || l.expiryLimit > BatchMax {
 		l.expiryLimit = BatchMax
 	}
 	if l.timeout == 0 {

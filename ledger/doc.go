@@ -37,10 +37,11 @@
 //     go back across restarts or clock steps.
 //   - A pending transfer with a timeout expires at its timestamp plus the
 //     timeout, in ledger time. Each batch first releases expired holds
-//     (up to Options.ExpiryLimit of them), in order of expiry, and those
-//     that expire at the same time in the order they were created; a post
-//     or void of an expired hold fails with pending_transfer_expired (and
-//     releases it then, when the batch's sweep had not).
+//     (up to Options.ExpiryLimit of them, at most BatchMax), in order of
+//     expiry, and those that expire at the same time in the order they
+//     were created; a post or void of an expired hold fails with
+//     pending_transfer_expired (and releases it then, when the batch's
+//     sweep had not).
 //
 // Differences from TigerBeetle: amounts and balances are capped at
 // AmountLimit (2^63-1) so that SQL engines store them in a signed 64-bit

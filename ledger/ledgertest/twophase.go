@@ -302,6 +302,32 @@ func testExpiry(t *testing.T, c Config) {
 		assert.Equal(t, uint64(50), bs[49].CreditsPending)
 		e.verify()
 	})
+	t.Run("expiry_limit_at_most_batch_max", func(t *testing.T) {
+		// An ExpiryLimit above BatchMax releases BatchMax holds in one
+		// batch, as MaxBatch above BatchMax merges BatchMax events: a
+		// backlog of expired holds never makes a batch's transaction
+		// longer than that.
+		e := newEnv(t, c)
+		e.mustCreateAccounts(standardAccounts()...)
+		var holds []ledger.Transfer
+		for i := range uint64(ledger.BatchMax + 1) {
+			holds = append(holds, with(pending(tr(1000+i, acctA, acctB, 1)), func(t *ledger.Transfer) { t.Timeout = 1 }))
+		}
+		e.mustTransfer(holds[:ledger.BatchMax]...)
+		e.mustTransfer(holds[ledger.BatchMax:]...)
+		e.requireBalances(map[uint64]Bal{acctA: {ledger.BatchMax + 1, 0, 0, 0}})
+		require.NoError(t, e.l.Close())
+		l, err := ledger.New(e.store, ledger.Options{Now: e.clock.Now, ExpiryLimit: ledger.BatchMax + 1})
+		require.NoError(t, err)
+		e.l = l
+		e.clock.Advance(10 * time.Second)
+		e.mustTransfer(tr(1, acctC, acctB, 1))
+		// The hold created last is left for the next batch.
+		e.requireBalances(map[uint64]Bal{acctA: {1, 0, 0, 0}, acctB: {0, 0, 1, 1}})
+		e.mustTransfer(tr(2, acctC, acctB, 1))
+		e.requireBalances(map[uint64]Bal{acctA: {}, acctB: {0, 0, 0, 2}})
+		e.verify()
+	})
 	t.Run("same_expiry_released_in_creation_order", func(t *testing.T) {
 		// Holds that expire at the same time are released in the order
 		// they were created, as TigerBeetle does, not in ID order.
