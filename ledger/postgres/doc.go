@@ -43,11 +43,12 @@
 //     history row's account and timestamp) is refused before the writes
 //     are sent, with ledger.ErrCorrupt (or the context's error when the
 //     context has ended: ledger.Store.Update's order), and is not retried;
-//   - a transaction given up is rolled back with a ROLLBACK that waits at
-//     most 5 s, even once the context has ended, so a server that stops
-//     answering then does not hold the batch until TCP gives up; the
-//     connection of a ROLLBACK that fails or times out is closed, not
-//     returned to the pool;
+//   - a transaction given up, and every View's read-only transaction, is
+//     rolled back with a ROLLBACK that waits at most 5 s, even once the
+//     context has ended (a connection on which the ROLLBACK is not sent
+//     would be closed), so a server that stops answering then does not
+//     hold the batch until TCP gives up; the connection of a ROLLBACK that
+//     fails or times out is closed, not returned to the pool;
 //   - a statement that runs when the context ends is cancelled by the
 //     server (a cancel request), and the call returns once the server has
 //     answered, so that no statement of a call that failed, COMMIT

@@ -144,6 +144,14 @@ func (s *Store) Update(ctx context.Context, fn func(ledger.Tx) error) error {
 // ROLLBACK that times out closes the connection, which is then discarded.
 const rollbackTimeout = 5 * time.Second
 
+// rollbackContext returns the context of a ROLLBACK of a transaction run
+// with ctx: ctx's values, without its end, for at most rollbackTimeout.
+// pgx closes a connection whose ROLLBACK fails, as one on a context that
+// has ended does before it is sent.
+func rollbackContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+}
+
 func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	c, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -158,7 +166,7 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 	t.Reader = sqlstore.Reader{Dialect: sqlstore.Postgres, Query: t.query}
 	defer func() {
 		if t.open {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rollbackTimeout)
+			rctx, cancel := rollbackContext(ctx)
 			defer cancel()
 			_, _ = c.Exec(rctx, "ROLLBACK")
 		}
@@ -218,7 +226,13 @@ func (s *Store) update(ctx context.Context, fn func(ledger.Tx) error) error {
 }
 
 // View implements ledger.Store: fn runs in a REPEATABLE READ, READ ONLY
-// transaction, which sees one snapshot.
+// transaction, which sees one snapshot. When ctx has ended before the
+// call, View fails with an error wrapping ctx's without taking a
+// connection; when it ends while fn runs, a read that runs is cancelled
+// and later reads fail, with an error wrapping ctx's that View returns
+// when fn passes it on. The ROLLBACK that ends the transaction runs also
+// when ctx has ended, and waits at most 5 s (rollbackTimeout), as
+// Update's does, so that the connection goes back to the pool open.
 func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	if s.closed.Load() {
 		return ledger.ErrClosed
@@ -227,7 +241,11 @@ func (s *Store) View(ctx context.Context, fn func(ledger.ReadTx) error) error {
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
 	}
-	defer tx.Rollback(ctx)
+	defer func() {
+		rctx, cancel := rollbackContext(ctx)
+		defer cancel()
+		_ = tx.Rollback(rctx)
+	}()
 	return pgconfig.WithContextErr(ctx, fn(sqlstore.Reader{Dialect: sqlstore.Postgres, Query: queryFunc(ctx, tx)}))
 }
 

@@ -824,3 +824,65 @@ func TestOverLimit(t *testing.T) { sqltest.OverLimit(t, openCorrupt) }
 // that match the row, the posts, voids and expiries, the writes and
 // Verify with ledger.ErrCorrupt (sqltest.TimestampOverLimit).
 func TestTimestampOverLimit(t *testing.T) { sqltest.TimestampOverLimit(t, openCorrupt) }
+
+// TestViewEndedContextKeepsConnection: a View whose context has ended,
+// before it is called or while fn runs, returns an error wrapping the
+// context's (or fn's nil, its reads done) and hands its connection back
+// to the pool, open: no connection is closed, and none opened for the
+// next call.
+func TestViewEndedContextKeepsConnection(t *testing.T) {
+	read := func(tx ledger.ReadTx) error {
+		_, err := tx.Accounts([]ledger.ID{ledger.IDFromUint64(1)})
+		return err
+	}
+	for _, tc := range []struct {
+		name    string
+		call    func(ctx context.Context, cancel context.CancelFunc, s *Store) error
+		wantErr error
+	}{
+		{"before", func(ctx context.Context, cancel context.CancelFunc, s *Store) error {
+			cancel()
+			return s.View(ctx, func(ledger.ReadTx) error {
+				t.Error("fn runs on an ended context")
+				return nil
+			})
+		}, context.Canceled},
+		{"while_fn_runs", func(ctx context.Context, cancel context.CancelFunc, s *Store) error {
+			return s.View(ctx, func(tx ledger.ReadTx) error {
+				if err := read(tx); err != nil {
+					return err
+				}
+				cancel()
+				return nil
+			})
+		}, nil},
+		{"read_after_end", func(ctx context.Context, cancel context.CancelFunc, s *Store) error {
+			return s.View(ctx, func(tx ledger.ReadTx) error {
+				cancel()
+				return read(tx)
+			})
+		}, context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := openTemp(t)
+			require.NoError(t, s.View(context.Background(), read))
+			before := s.pool.Stat()
+			require.Equal(t, int32(1), before.TotalConns())
+
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			err := tc.call(ctx, cancel, s)
+			if tc.wantErr == nil {
+				require.NoError(t, err)
+			} else {
+				require.ErrorIs(t, err, tc.wantErr)
+			}
+			after := s.pool.Stat()
+			assert.Equal(t, before.TotalConns(), after.TotalConns(), "connections in the pool")
+			assert.Equal(t, before.IdleConns(), after.IdleConns(), "idle connections in the pool")
+
+			require.NoError(t, s.View(context.Background(), read))
+			assert.Equal(t, before.NewConnsCount(), s.pool.Stat().NewConnsCount(), "connections opened")
+		})
+	}
+}
