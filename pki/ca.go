@@ -803,6 +803,33 @@ type IssueOptions struct {
 // ends before ca's certificate starts, or a certificate longer than
 // MaxCertificateSize (ca's subject and CRL URL are in it).
 func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) ([]byte, error) {
+	t, err := ca.cardTemplate(iccid, opts)
+	if err != nil {
+		return nil, err
+	}
+	return ca.issueLeaf(pub, t)
+}
+
+// CheckIssueCard returns the error that IssueCard would return for iccid
+// and opts, at the time of ca's clock, whatever the key: ErrInvalid for a
+// nil or zero CA, ErrCardID for an invalid ICCID, ErrExpired when ca
+// expires before the certificate would start, ErrInvalid for a validity
+// out of range; nil when IssueCard, given an ECDSA P-256 key, would go on
+// to issue. It signs nothing and draws nothing from ca's random source,
+// so that a caller can refuse before it has anything done for the key,
+// such as a card generating it. What only issuing shows is not checked:
+// the key, the random source, the signer, and a certificate longer than
+// MaxCertificateSize; nor can it tell that ca will not have expired by the
+// time of IssueCard. It is safe for concurrent use.
+func (ca *CA) CheckIssueCard(iccid string, opts IssueOptions) error {
+	_, err := ca.cardTemplate(iccid, opts)
+	return err
+}
+
+// cardTemplate returns the template of a card certificate of ca for iccid
+// and opts, without its key, subject key identifier and serial number
+// (leafTemplate), or IssueCard's refusal of iccid or opts.
+func (ca *CA) cardTemplate(iccid string, opts IssueOptions) (*x509.Certificate, error) {
 	if !ca.made() {
 		return nil, errNoCA()
 	}
@@ -814,7 +841,7 @@ func (ca *CA) IssueCard(pub crypto.PublicKey, iccid string, opts IssueOptions) (
 	if err != nil {
 		return nil, newError(ErrCardID, -1, "card URI", err)
 	}
-	return ca.issueLeaf(pub, pkix.Name{CommonName: iccid}, []*url.URL{u}, OIDCardAuth, opts, DefaultCardValidity)
+	return ca.leafTemplate(pkix.Name{CommonName: iccid}, []*url.URL{u}, OIDCardAuth, opts, DefaultCardValidity)
 }
 
 // IssuePlatform certifies pub, the ECDSA P-256 key with which the cloud
@@ -836,23 +863,22 @@ func (ca *CA) IssuePlatform(pub crypto.PublicKey, name string, opts IssueOptions
 	if name == "" {
 		return nil, newError(ErrInvalid, -1, "the platform certificate needs a name", nil)
 	}
-	return ca.issueLeaf(pub, pkix.Name{CommonName: name}, nil, OIDReceiptSigning, opts, DefaultPlatformValidity)
-}
-
-func (ca *CA) issueLeaf(pub crypto.PublicKey, subject pkix.Name, uris []*url.URL, eku x509.OID, opts IssueOptions, validity time.Duration) ([]byte, error) {
-	if err := checkSubject(subject); err != nil {
+	t, err := ca.leafTemplate(pkix.Name{CommonName: name}, nil, OIDReceiptSigning, opts, DefaultPlatformValidity)
+	if err != nil {
 		return nil, err
 	}
-	k, ok := leafKey(pub)
-	if !ok {
-		return nil, newError(ErrKey, -1, "the key must be ECDSA P-256", nil)
-	}
-	skid, err := keyID(k)
-	if err != nil {
-		return nil, newError(ErrKey, -1, "invalid public key", err)
-	}
-	serial, err := randomSerial(ca.rand)
-	if err != nil {
+	return ca.issueLeaf(pub, t)
+}
+
+// leafTemplate returns the template of a card or platform certificate of
+// ca, of subject, uris and eku, for opts (validity the default of its
+// kind), bound to ca's validity at the time of ca's clock: all but its
+// key, subject key identifier and serial number, which issueLeaf sets. It
+// refuses a subject no certificate can carry or a validity out of range
+// (ErrInvalid) and a certificate that would start by the time ca ends
+// (ErrExpired).
+func (ca *CA) leafTemplate(subject pkix.Name, uris []*url.URL, eku x509.OID, opts IssueOptions, validity time.Duration) (*x509.Certificate, error) {
+	if err := checkSubject(subject); err != nil {
 		return nil, err
 	}
 	ext, err := ekuExtension(eku)
@@ -871,19 +897,37 @@ func (ca *CA) issueLeaf(pub crypto.PublicKey, subject pkix.Name, uris []*url.URL
 	}
 	nb = nb.Truncate(time.Second)
 	t := &x509.Certificate{
-		SerialNumber:          serial,
 		Subject:               subject,
 		NotBefore:             nb,
 		NotAfter:              nb.Add(validity),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		URIs:                  uris,
-		SubjectKeyId:          skid,
 		ExtraExtensions:       []pkix.Extension{ext},
 	}
 	if err := ca.bound(t); err != nil {
 		return nil, err
 	}
+	return t, nil
+}
+
+// issueLeaf certifies pub, an ECDSA P-256 key, with t, a template of
+// leafTemplate, to which it adds the key's subject key identifier and a
+// serial number drawn from ca's source.
+func (ca *CA) issueLeaf(pub crypto.PublicKey, t *x509.Certificate) ([]byte, error) {
+	k, ok := leafKey(pub)
+	if !ok {
+		return nil, newError(ErrKey, -1, "the key must be ECDSA P-256", nil)
+	}
+	skid, err := keyID(k)
+	if err != nil {
+		return nil, newError(ErrKey, -1, "invalid public key", err)
+	}
+	serial, err := randomSerial(ca.rand)
+	if err != nil {
+		return nil, err
+	}
+	t.SerialNumber, t.SubjectKeyId = serial, skid
 	der, err := x509.CreateCertificate(ca.rand, t, ca.cert, k, ca.key)
 	if err != nil {
 		return nil, fmt.Errorf("pki: create certificate: %w", err)

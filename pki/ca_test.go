@@ -19,6 +19,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1552,4 +1553,59 @@ func requireCertificateSize(t *testing.T, err error, name string) {
 	t.Helper()
 	require.ErrorIs(t, err, ErrInvalid, name)
 	assert.ErrorIs(t, err, errCertificateSize, name)
+}
+
+// countedReader is crypto/rand.Reader counting the octets read from it.
+type countedReader struct{ n atomic.Int64 }
+
+func (r *countedReader) Read(p []byte) (int, error) {
+	n, err := rand.Read(p)
+	r.n.Add(int64(n))
+	return n, err
+}
+
+// TestCheckIssueCard: CheckIssueCard returns the error IssueCard returns
+// for the same ICCID and options with a P-256 key (nil where IssueCard
+// issues), reading nothing of the CA's random source.
+func TestCheckIssueCard(t *testing.T) {
+	h := newHierarchy(t)
+	clk := newClock(t0)
+	src := new(countedReader)
+	ca, err := h.root.NewIntermediate(newKey(t), CAOptions{CRLURL: "http://pki.example/check.crl", Now: clk.now, Rand: src, Validity: 24 * time.Hour})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name  string
+		ca    *CA
+		now   time.Time
+		iccid string
+		opts  IssueOptions
+		want  error // nil: issued
+	}{
+		{"issued", ca, t0, testICCID, IssueOptions{}, nil},
+		{"nil CA", nil, t0, testICCID, IssueOptions{}, ErrInvalid},
+		{"zero CA", new(CA), t0, testICCID, IssueOptions{}, ErrInvalid},
+		{"ICCID", ca, t0, "89014103211118510721", IssueOptions{}, ErrCardID},
+		{"negative validity", ca, t0, testICCID, IssueOptions{Validity: -time.Hour}, ErrInvalid},
+		{"validity under a second", ca, t0, testICCID, IssueOptions{Validity: time.Millisecond}, ErrInvalid},
+		{"ends before the CA starts", ca, t0, testICCID, IssueOptions{NotBefore: t0.Add(-48 * time.Hour), Validity: time.Hour}, ErrInvalid},
+		{"starts after the CA ends", ca, t0, testICCID, IssueOptions{NotBefore: t0.Add(48 * time.Hour)}, ErrExpired},
+		{"CA expired", ca, t0.Add(48 * time.Hour), testICCID, IssueOptions{}, ErrExpired},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk.set(tc.now)
+			read := src.n.Load()
+			checked := tc.ca.CheckIssueCard(tc.iccid, tc.opts)
+			assert.Equal(t, read, src.n.Load(), "octets read from the CA's random source")
+			der, err := tc.ca.IssueCard(newKey(t).Public(), tc.iccid, tc.opts)
+			if tc.want == nil {
+				require.NoError(t, checked)
+				require.NoError(t, err)
+				assert.NotEmpty(t, der)
+				return
+			}
+			require.ErrorIs(t, err, tc.want)
+			assert.Equal(t, err, checked)
+			assert.Nil(t, der)
+		})
+	}
 }

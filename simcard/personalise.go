@@ -54,9 +54,11 @@ var ErrNotStored = errors.New("simcard: card does not hold the certificate and c
 // certificate a chain that did not issue it, and a root issuer, which puts
 // no chain, deletes one that did. An operational card is ErrConditions; no
 // issuer (a nil *pki.CA, or the zero CA, which issues nothing:
-// pki.ErrInvalid) or an invalid ICCID, PIN or PUK is an error before
-// anything is written, and a card without a Transmitter is ErrNoTransmitter
-// before any of these. A card that does not read back, octet for octet, the
+// pki.ErrInvalid), an invalid ICCID, PIN or PUK, or an issuer that cannot
+// certify the card whatever its key (pki.CA.CheckIssueCard: its
+// certificate expired, p.Issue out of range; the error of IssueCard) is an
+// error before anything is sent to the card, and a card without a
+// Transmitter is ErrNoTransmitter before any of these. A card that does not read back, octet for octet, the
 // certificate and the chain put (none when issuer is a root) is
 // ErrNotStored, and is not activated; one that answers either read back with
 // 9000 and no data, where it answers 6A88 for an object it does not hold, is
@@ -79,8 +81,17 @@ func (c *Card) Personalise(issuer *pki.CA, p Personalisation) (*Enrolment, error
 	if !ValidPIN(p.PIN) || !ValidPUK(p.PUK) {
 		return nil, ErrFormat
 	}
+	// What IssueCard would refuse whatever the card's key, before the
+	// card writes its ICCID and generates a key for nothing.
+	if err := issuer.CheckIssueCard(p.ICCID, p.Issue); err != nil {
+		return nil, errCertify(err)
+	}
 	return hold(c, func() (*Enrolment, error) { return c.personaliseLocked(issuer, p) })
 }
+
+// errCertify is Personalise's error for err, the refusal of IssueCard or
+// CheckIssueCard.
+func errCertify(err error) error { return fmt.Errorf("simcard: certify card: %w", err) }
 
 func (c *Card) personaliseLocked(issuer *pki.CA, p Personalisation) (*Enrolment, error) {
 	life, err := c.selectLocked()
@@ -103,7 +114,7 @@ func (c *Card) personaliseLocked(issuer *pki.CA, p Personalisation) (*Enrolment,
 	}
 	cert, err := issuer.IssueCard(pub, p.ICCID, p.Issue)
 	if err != nil {
-		return nil, fmt.Errorf("simcard: certify card: %w", err)
+		return nil, errCertify(err)
 	}
 	if err := c.putDataLocked(TagCertificate, cert); err != nil {
 		return nil, err

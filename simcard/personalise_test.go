@@ -1,7 +1,12 @@
 package simcard_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/casimpay/casimpay/pki"
 	"github.com/casimpay/casimpay/simcard"
@@ -193,4 +198,53 @@ func TestPersonaliseLeftoverChain(t *testing.T) {
 		assert.Nil(t, enr)
 		assertNotActivated(t, a)
 	})
+}
+
+// TestPersonaliseRefusesIssuerFirst: an issuer that cannot certify the
+// card (its certificate expired, options out of range) is refused with
+// the error IssueCard gives, before any command is sent to the card: the
+// card writes no ICCID and generates no key.
+func TestPersonaliseRefusesIssuerFirst(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	clock := func() time.Time { return time.Unix(0, now.Load()) }
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	expiring, err := pki.NewRoot(key, pki.CAOptions{CRLURL: "http://pki.example/root.crl", Now: clock, Validity: time.Hour})
+	require.NoError(t, err)
+	for name, tc := range map[string]struct {
+		ca    *pki.CA
+		issue pki.IssueOptions
+		later time.Duration
+		want  error
+	}{
+		"CA expired":              {expiring, pki.IssueOptions{}, 2 * time.Hour, pki.ErrExpired},
+		"negative validity":       {issuer(t), pki.IssueOptions{Validity: -time.Hour}, 0, pki.ErrInvalid},
+		"validity under a second": {issuer(t), pki.IssueOptions{Validity: time.Millisecond}, 0, pki.ErrInvalid},
+		"starts after the CA":     {issuer(t), pki.IssueOptions{NotBefore: issuer(t).Certificate().NotAfter.Add(time.Hour)}, 0, pki.ErrExpired},
+	} {
+		t.Run(name, func(t *testing.T) {
+			now.Add(int64(tc.later))
+			defer now.Add(-int64(tc.later))
+			a, err := applet.New(new(applet.Memory), applet.Options{})
+			require.NoError(t, err)
+			rec := newRecorder(a, nil)
+			p := simcard.Personalisation{ICCID: persICCID, PIN: "1234", PUK: "12345678", Issue: tc.issue}
+			enr, err := simcard.New(rec).Personalise(tc.ca, p)
+			require.ErrorIs(t, err, tc.want)
+			assert.Nil(t, enr)
+			_, want := tc.ca.IssueCard(&key.PublicKey, persICCID, tc.issue)
+			var got, wantErr *pki.Error
+			require.ErrorAs(t, err, &got)
+			require.ErrorAs(t, want, &wantErr)
+			assert.Equal(t, wantErr, got, "the error of IssueCard")
+			assert.Empty(t, rec.commands(), "commands sent to the card")
+			assertNotActivated(t, a)
+			c := simcard.New(a)
+			_, err = c.ICCID()
+			assert.ErrorIs(t, err, simcard.ErrNotFound, "no ICCID written")
+			_, err = c.PublicKey()
+			assert.ErrorIs(t, err, simcard.ErrNotFound, "no key generated")
+		})
+	}
 }
