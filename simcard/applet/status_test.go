@@ -326,7 +326,6 @@ func hexFour(n int) string { return hexOf([]byte{byte(n >> 8), byte(n)}) }
 // that does not parse and is no VERIFY of the PIN leaves it as it was
 // (PROTOCOL.md §2.5).
 func TestMalformedVerifyClearsPIN(t *testing.T) {
-	consent := apdu("80500300", payload(t, sampleConsent()), "00")
 	tests := []struct {
 		name string
 		cmd  string
@@ -344,20 +343,50 @@ func TestMalformedVerifyClearsPIN(t *testing.T) {
 		{name: "RESET RETRY COUNTER", cmd: "002C0180093132333435363738", sw: 0x9000},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			v := newCard(t, simcardtest.Options{})
-			_, sw := tx(t, v.Applet, "0020008006313233343536")
-			require.Equal(t, uint16(0x9000), sw)
-			_, sw = tx(t, v.Applet, tt.cmd)
-			require.Equalf(t, uint16(0x6700), sw, "status word %04X", sw)
-			_, sw = tx(t, v.Applet, "00200080")
-			assert.Equalf(t, tt.sw, sw, "status query: %04X", sw)
-			want := uint16(0x9000) // signed: the verification was kept
-			if tt.sw != 0x9000 {
-				want = 0x6982
-			}
-			_, sw = tx(t, v.Applet, consent)
-			assert.Equalf(t, want, sw, "consent: %04X", sw)
-		})
+		t.Run(tt.name, func(t *testing.T) { checkPINAfter(t, tt.cmd, 0x6700, tt.sw) })
+	}
+}
+
+// checkPINAfter verifies the PIN of a new operational card, sends cmd,
+// which must answer sw, and checks that the PIN status query then answers
+// status and that a consent is signed (9000) when it is 9000, the
+// verification kept, and refused (6982) otherwise.
+func checkPINAfter(t *testing.T, cmd string, sw, status uint16) {
+	t.Helper()
+	consent := apdu("80500300", payload(t, sampleConsent()), "00")
+	v := newCard(t, simcardtest.Options{})
+	_, got := tx(t, v.Applet, "0020008006313233343536")
+	require.Equal(t, uint16(0x9000), got)
+	_, got = tx(t, v.Applet, cmd)
+	require.Equalf(t, sw, got, "status word %04X", got)
+	_, got = tx(t, v.Applet, "00200080")
+	assert.Equalf(t, status, got, "status query: %04X", got)
+	want := uint16(0x9000) // signed: the verification was kept
+	if status != 0x9000 {
+		want = 0x6982
+	}
+	_, got = tx(t, v.Applet, consent)
+	assert.Equalf(t, want, got, "consent: %04X", got)
+}
+
+// TestFailedSelectKeepsPIN: a SELECT that fails (6A82 for another AID,
+// 6A86 for its P1 or P2) selects nothing, so the applet stays selected
+// and a verified PIN stays verified, as ISO/IEC 7816-4 has a failed
+// selection keep the current one; a SELECT of the applet that succeeds
+// clears it (PROTOCOL.md §2.5).
+func TestFailedSelectKeepsPIN(t *testing.T) {
+	tests := []struct {
+		name   string
+		cmd    string
+		sw     uint16 // cmd's answer
+		status uint16 // the status query's answer after cmd
+	}{
+		{name: "other AID", cmd: "00A4040007F0434153494D0200", sw: 0x6A82, status: 0x9000},
+		{name: "AID prefix", cmd: "00A4040006F0434153494D00", sw: 0x6A82, status: 0x9000},
+		{name: "wrong P1", cmd: "00A4000007F0434153494D0100", sw: 0x6A86, status: 0x9000},
+		{name: "applet", cmd: "00A4040007F0434153494D0100", sw: 0x9000, status: 0x63C3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { checkPINAfter(t, tt.cmd, tt.sw, tt.status) })
 	}
 }
