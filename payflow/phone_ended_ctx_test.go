@@ -21,7 +21,9 @@ import (
 // (a Platform in process) does not look at the context: nothing is sent,
 // the card signs nothing, and the request or the queue stays as it was.
 // A selection of a peer that the queue lacks fails with
-// queue.ErrUnknownPeer all the same.
+// queue.ErrUnknownPeer all the same, and a capture or a cancellation of a
+// held request with no request to capture or cancel (none on screen, or
+// not held by the phone) with ErrNoPayment, as Status, Wait and Refund do.
 func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 	ctx := context.Background()
 	ended, cancel := context.WithCancel(ctx)
@@ -86,12 +88,16 @@ func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 	for _, held := range []bool{false, true} {
 		t.Run(map[bool]string{false: "Capture", true: "CaptureHeld"}[held], func(t *testing.T) {
 			w := newMemoryPhoneWorld(t, true)
-			id := w.pairAndHold(t)
+			var id payflow.ID
 			capture := func() (*payflow.Receipt, error) { return w.seller.Capture(ended, 0) }
 			if held {
 				capture = func() (*payflow.Receipt, error) { return w.seller.CaptureHeld(ended, id, 0) }
 			}
 			rc, err := capture()
+			require.ErrorIs(t, err, payflow.ErrNoPayment, "no request to capture comes first")
+			assert.Nil(t, rc)
+			id = w.pairAndHold(t)
+			rc, err = capture()
 			require.ErrorIs(t, err, context.Canceled)
 			assert.Nil(t, rc)
 			w.assertState(t, id, payflow.StateHeld, "nothing captured")
@@ -104,7 +110,10 @@ func TestPhoneCallsWithEndedContextSendNothing(t *testing.T) {
 	t.Run("CancelHeld", func(t *testing.T) {
 		w := newMemoryPhoneWorld(t, true)
 		id := w.pairAndHold(t)
-		v, err := w.seller.CancelHeld(ended, id)
+		v, err := w.seller.CancelHeld(ended, payflow.ID{0xee})
+		require.ErrorIs(t, err, payflow.ErrNoPayment, "a request not held comes first")
+		assert.Nil(t, v)
+		v, err = w.seller.CancelHeld(ended, id)
 		require.ErrorIs(t, err, context.Canceled)
 		assert.Nil(t, v)
 		w.assertState(t, id, payflow.StateHeld, "nothing cancelled")

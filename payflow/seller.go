@@ -1852,13 +1852,14 @@ func (s *Seller) lastPayment() (*PaymentView, error) {
 // does not end by then (a capture left capturing for good, PROTOCOL.md
 // §6.4) is the platform's last ErrConflict, the request kept as held.
 // A call whose ctx ended before it fails with ctx's error, sending
-// nothing, whether or not the API heeds ctx (a Platform in process).
+// nothing, whether or not the API heeds ctx (a Platform in process); a
+// request not kept as held is ErrNoPayment all the same.
 func (s *Seller) CancelHeld(ctx context.Context, id ID) (*PaymentView, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	cur, err := s.heldRequest(id)
 	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return s.cancel(ctx, cur)
@@ -1894,7 +1895,8 @@ func (s *Seller) cancel(ctx context.Context, cur *PaymentView) (*PaymentView, er
 // screen from is captured with CaptureHeld, as is one whose capture got
 // no answer or no receipt that verifies (Held) once it left the screen.
 // A call whose ctx ended before it fails with ctx's error, sending
-// nothing, whether or not the API heeds ctx (a Platform in process).
+// nothing, whether or not the API heeds ctx (a Platform in process); with
+// no request on screen it fails with ErrNoPayment all the same.
 func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 	return s.capture(ctx, func() (*PaymentView, error) {
 		if s.payment == nil {
@@ -1916,7 +1918,8 @@ func (s *Seller) Capture(ctx context.Context, amount uint64) (*Receipt, error) {
 // kept as last seen. One whose capture got no answer, no verdict or
 // no receipt that verifies stays kept, also captured, until a capture of
 // it returns its receipt (Held): CaptureHeld of that capture's amount
-// returns it.
+// returns it. A call whose ctx ended before it fails as Capture's does: a
+// request not kept as held is ErrNoPayment all the same.
 func (s *Seller) CaptureHeld(ctx context.Context, id ID, amount uint64) (*Receipt, error) {
 	return s.capture(ctx, func() (*PaymentView, error) { return s.heldRequestLocked(id) }, amount)
 }
@@ -1924,14 +1927,15 @@ func (s *Seller) CaptureHeld(ctx context.Context, id ID, amount uint64) (*Receip
 // capture captures amount of the request that find returns, one the
 // seller made, or fails with find's error; find runs with s.mu held.
 func (s *Seller) capture(ctx context.Context, find func() (*PaymentView, error), amount uint64) (*Receipt, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
 	cur, since, done, err := s.beginCapture(find)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
+	// Once ctx ended, nothing is sent, whether or not the API heeds ctx.
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := s.trustPlatform(ctx); err != nil {
 		return nil, err
 	}
