@@ -47,3 +47,19 @@ func OnScreenRead(s *Seller, fn func()) {
 func CheckToSign(s *Seller, r *record.PaymentRequest) error {
 	return checkSigned(s, r)
 }
+
+// SawPaid reports whether s remembers the request id as one that it saw
+// paid (Seller.paid).
+func SawPaid(s *Seller, id ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sawPaidLocked(id)
+}
+
+// Screen returns a copy of the view of the request on the screen of s, as
+// kept, without reading the platform; nil for none.
+func Screen(s *Seller) *PaymentView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return cloneView(s.payment)
+}

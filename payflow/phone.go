@@ -1631,6 +1631,22 @@ func sameRequest(shown, v *PaymentView) error {
 	return nil
 }
 
+// checkCapturedAmount checks that v, a captured view of the request of
+// shown, an earlier view of it, shows captured what a capture of it can
+// have captured: the whole amount, or for a merchant that captures
+// manually at most that (ErrMismatch). The receipt does not say how the
+// merchant captures, and the views say it unsigned: a part is taken as
+// captured only when both views say that the merchant captures manually,
+// so that a view that claims it later does not make a payment captured
+// automatically for part of its amount pass. Both phones check so.
+func checkCapturedAmount(shown, v *PaymentView) error {
+	manual := shown.ManualCapture && v.ManualCapture
+	if v.Captured > shown.Amount || (!manual && v.Captured != shown.Amount) {
+		return fmt.Errorf("%w: the platform shows %d of the payment of %d captured", ErrMismatch, v.Captured, shown.Amount)
+	}
+	return nil
+}
+
 // checkReceipt checks the fields of a payment or refund receipt that both
 // phones know: its kind, the request ID and hash, parties and currency of
 // v (checkReceiptFields), and for a payment receipt the lines and legs of

@@ -39,50 +39,69 @@ var receiptsOtherThanSigned = []struct {
 // card; the seller's Wait fails so, and the next Wait, answered so,
 // returns it.
 func TestPhonesRefuseReceiptOtherThanSigned(t *testing.T) {
-	ctx := context.Background()
 	for _, tt := range receiptsOtherThanSigned {
 		for _, shopper := range []bool{true, false} {
 			t.Run(tt.name+map[bool]string{true: "/shopper", false: "/seller"}[shopper], func(t *testing.T) {
 				w := newMemoryPhoneWorld(t, false)
 				restated := newRestatedAPI(t, w.f.Platform, w.f.Key, 690, 690)
 				restated.alter = tt.alter
-				if shopper {
-					w.useShopper(t, restated)
-				} else {
-					w.useSeller(t, restated)
-				}
-				w.pair(t)
-				w.request(t)
-				counter := w.counter(t)
-
-				// The card signs the consent here (its counter then
-				// counts it) and the phone that talks to restated gets
-				// the receipt restated.
-				rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
-				var v *payflow.PaymentView
-				if !shopper {
-					require.NoError(t, err)
-					v, rc, err = w.seller.Wait(ctx)
-					assert.Nil(t, v)
-				}
-				require.ErrorIs(t, err, payflow.ErrMismatch)
-				assert.Nil(t, rc)
-				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
-				assert.Equal(t, counter+1, w.counter(t), "the card signed one consent")
-
-				restated.on.Store(false)
-				if shopper {
-					rc, err = w.shopper.Approve(ctx, "")
-					require.NoError(t, err, "the consent kept")
-				} else {
-					v, rc, err = w.seller.Wait(ctx)
-					require.NoError(t, err)
-					assert.Equal(t, payflow.StateCaptured, v.State)
-				}
+				rc := w.requireRestatedRefused(t, restated, restated, shopper, nil)
 				assert.Equal(t, basket.Items[0].Quantity, rc.Lines[0].Quantity)
-				assert.Equal(t, counter+1, w.counter(t), "the card signed nothing more")
-				assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
 			})
 		}
 	}
+}
+
+// requireRestatedRefused pairs the phones of w, the shopper's or the
+// seller's (shopper) talking to api, which passes its calls on to
+// restated, has the seller ask for basket and the shopper approve it, and
+// checks that the phone that talks to api refuses the receipt restated
+// with ErrMismatch: the shopper's Approve, or the seller's Wait, returning
+// nothing else, the shopper charged 690 once and its card signing one
+// consent. It then calls refused, when set, with the seller's view of the
+// request, and, restated off, checks that the phone takes the receipt that
+// the platform holds (the shopper's next Approve without the card, with
+// the consent kept), for 690, which it returns.
+func (w *phoneWorld) requireRestatedRefused(t *testing.T, api payflow.API, restated *restatedAPI, shopper bool, refused func(sv *payflow.PaymentView)) *payflow.Receipt {
+	t.Helper()
+	ctx := context.Background()
+	if shopper {
+		w.useShopper(t, api)
+	} else {
+		w.useSeller(t, api)
+	}
+	w.pair(t)
+	sv, _ := w.request(t)
+	counter := w.counter(t)
+
+	// The card signs the consent here (its counter then counts it) and
+	// the phone that talks to restated gets the receipt restated.
+	rc, err := w.shopper.Approve(ctx, simcardtest.PIN)
+	var v *payflow.PaymentView
+	if !shopper {
+		require.NoError(t, err)
+		v, rc, err = w.seller.Wait(ctx)
+		assert.Nil(t, v)
+	}
+	require.ErrorIs(t, err, payflow.ErrMismatch)
+	assert.Nil(t, rc)
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID))
+	assert.Equal(t, counter+1, w.counter(t), "the card signed one consent")
+	if refused != nil {
+		refused(sv)
+	}
+
+	restated.on.Store(false)
+	if shopper {
+		rc, err = w.shopper.Approve(ctx, "")
+		require.NoError(t, err, "the consent kept")
+	} else {
+		v, rc, err = w.seller.Wait(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, payflow.StateCaptured, v.State)
+	}
+	assert.Equal(t, uint64(690), rc.Amount)
+	assert.Equal(t, counter+1, w.counter(t), "the card signed nothing more")
+	assert.Equal(t, payflow.Balance{Posted: phoneFunds - 690}, w.balance(t, w.shopperCard.Enrolment.ICCID), "charged once")
+	return rc
 }

@@ -1350,8 +1350,12 @@ func checkReceiptFits(id ID, r *record.PaymentRequest, lines []Line) error {
 // in a state that no request's view has (a platform's inner state, a
 // newer platform's state) is ErrInternal, and one that is not of the
 // request on screen (its signed request, byte for byte, ID, hash,
-// parties, amount, currency, lines and legs) is ErrMismatch: the request
-// stays on screen, and among the held ones (Held), as last seen.
+// parties, amount, currency, lines and legs) is ErrMismatch, as is one
+// that shows it captured for other than its whole amount, or, when the
+// view kept and this one both say that the merchant captures manually,
+// for more than it (checkCapturedAmount, as the shopper's phone checks):
+// the request stays on screen, and among the held ones (Held), as last
+// seen, not taken as paid.
 //
 // A Status whose ctx ended before it fails with ctx's error, whether or
 // not the API heeds ctx (a Platform in process): it reads nothing, and the
@@ -1382,16 +1386,34 @@ func (s *Seller) status(ctx context.Context) (*PaymentView, error) {
 // holds it now, and takes note of it (seen). A view in a state that no
 // request's view has (a platform's inner state, a newer platform's state)
 // tells nothing of the request: it is ErrInternal, and nothing is noted.
+// A captured view that shows captured what no capture of cur can have
+// captured (checkCapturedAmount) is ErrMismatch, and nothing is noted:
+// the request is not seen paid.
 func (s *Seller) look(ctx context.Context, cur *PaymentView) (*PaymentView, error) {
 	v, err := s.reread(ctx, cur)
 	if err != nil {
 		return nil, err
 	}
-	if v, err = knownView(v, nil); err != nil {
+	if err := checkTaken(cur, v); err != nil {
 		return nil, err
 	}
 	s.seen(v)
 	return v, nil
+}
+
+// checkTaken checks v, a view of cur that the phone read or got in
+// answer, before the phone takes note of it (seen): one in a state that no
+// request's view has is ErrInternal (knownView), and one that shows cur
+// captured for what no capture of it can have captured is ErrMismatch
+// (checkCapturedAmount).
+func checkTaken(cur, v *PaymentView) error {
+	if _, err := knownView(v, nil); err != nil {
+		return err
+	}
+	if v.State == StateCaptured {
+		return checkCapturedAmount(cur, v)
+	}
+	return nil
 }
 
 // seen puts v, a view of a request the seller made, on screen in place of
@@ -1649,9 +1671,10 @@ func viewIndex(views []*PaymentView, id ID) int {
 // the platform shows now is seen, so that an ended request is no longer
 // kept as held. It returns err. A read that shows the request still
 // payable (pending or held), which is no view of an ended request, or in
-// a state that no request's view has (knownView), is ErrInternal, joined to
-// err, and nothing is noted: the request stays as last seen, as
-// cancelRecorded's read does.
+// a state that no request's view has (knownView), is ErrInternal, joined
+// to err, and one that shows it captured for what no capture of it can
+// have captured (checkTaken) is ErrMismatch, joined so; either way nothing
+// is noted: the request stays as last seen, as cancelRecorded's read does.
 func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 	if !errors.Is(err, ErrFinal) && !errors.Is(err, ErrExpired) {
 		return err
@@ -1661,7 +1684,7 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 		lerr = fmt.Errorf("%w: the platform then showed the payment %s", ErrInternal, v.State)
 	}
 	if lerr == nil {
-		_, lerr = knownView(v, nil)
+		lerr = checkTaken(cur, v)
 	}
 	if lerr != nil {
 		return errors.Join(err, lerr)
@@ -1674,7 +1697,8 @@ func (s *Seller) ended(ctx context.Context, cur *PaymentView, err error) error {
 // (Status), or it ends otherwise, and returns its status: captured with
 // the verified receipt (one of another request, parties or currency, for
 // another amount than captured, or with other lines or legs than the
-// card signed is ErrMismatch), held (for a manual capture: see Capture),
+// card signed is ErrMismatch, as is a view captured for another amount
+// than Status takes), held (for a manual capture: see Capture),
 // declined, cancelled or expired with a nil receipt; a read that shows it
 // in another state fails Wait with ErrInternal, the request staying on
 // screen (Status). The view is the caller's own, as the Seller type says.
@@ -1715,10 +1739,12 @@ func (s *Seller) wait(ctx context.Context) (*PaymentView, *Receipt, error) {
 	}
 }
 
-// paymentReceipt verifies the receipt of v, a captured view of the request
-// on screen (checked with sameRequest): of this request, with the lines
-// and legs that the card signed (checkReceipt), for what v says was
-// captured, no more than the request's amount, and when amount is not
+// paymentReceipt verifies the receipt of v, a captured view of a request
+// the seller made (checked with sameRequest against the view kept of it,
+// and with checkCapturedAmount: the whole amount captured, or for a
+// merchant that captures manually no more than it, as the shopper's phone
+// checks): of this request, with the lines and legs that the card signed
+// (checkReceipt), for what v says was captured, and when amount is not
 // zero, for amount.
 func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint64) (*Receipt, error) {
 	rc, err := s.verifyReceipt(ctx, v.Receipt)
@@ -1728,7 +1754,7 @@ func (s *Seller) paymentReceipt(ctx context.Context, v *PaymentView, amount uint
 	if err := checkReceipt(rc, record.ReceiptPayment, v); err != nil {
 		return nil, err
 	}
-	if rc.Amount != v.Captured || rc.Amount > v.Amount || (amount != 0 && rc.Amount != amount) {
+	if rc.Amount != v.Captured || (amount != 0 && rc.Amount != amount) {
 		return nil, fmt.Errorf("%w: the receipt is for %d of %d, not what was captured", ErrMismatch, rc.Amount, v.Amount)
 	}
 	s.received(v)
@@ -1952,7 +1978,7 @@ func (s *Seller) capture(ctx context.Context, find func() (*PaymentView, error),
 		s.captureUnanswered(cur, since)
 		return nil, err
 	}
-	if _, err := knownView(v, nil); err != nil { // no verdict either
+	if err := checkTaken(cur, v); err != nil { // no verdict either
 		s.captureUnanswered(cur, since)
 		return nil, err
 	}

@@ -1063,17 +1063,15 @@ func refusedReceipt(err error) bool {
 // checkCaptured checks that v, a captured view of the request of shown,
 // shows that request as its seller's card signed it (checkShowsSigned:
 // its lines and legs too, which the screen of a receipt to collect shows)
-// and what a capture of it can have captured: the whole amount, or for a
-// merchant that captures manually (both views say so) at most that
-// (ErrMismatch). It returns the signed request that v carries, opened.
+// and what a capture of it can have captured (checkCapturedAmount). It
+// returns the signed request that v carries, opened.
 func checkCaptured(shown, v *PaymentView) (*record.PaymentRequest, error) {
 	r, err := showsSigned(v)
 	if err != nil {
 		return nil, err
 	}
-	manual := shown.ManualCapture && v.ManualCapture
-	if v.Captured > shown.Amount || (!manual && v.Captured != shown.Amount) {
-		return nil, fmt.Errorf("%w: the platform shows %d of the payment of %d captured", ErrMismatch, v.Captured, shown.Amount)
+	if err := checkCapturedAmount(shown, v); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
