@@ -32,7 +32,7 @@ type Store struct {
 	tokens    map[string]*payflow.TokenRecord
 	sessions  map[payflow.ID]*payflow.SessionRecord
 	payments  map[payflow.ID]*payflow.PaymentRecord
-	bySession map[payflow.ID][]payflow.ID // the payment requests of each session ID that may be pending (cancelPendingLocked), as inserted
+	bySession map[payflow.ID][]payflow.ID // the payment requests of each session ID that are pending or approving (cancelPendingLocked), as inserted
 	refunds   map[payflow.ID]*payflow.RefundRecord
 
 	replies *payflow.ReplyMemory // the idempotent replies, under their own lock
@@ -459,13 +459,15 @@ const stateApproving = "approving"
 
 // cancelPendingLocked cancels the payment requests of session id that are
 // pending and unexpired at t, and marks those whose approval is under way
-// (Acceptance.CancelPending). It keeps in the session's list only the
-// requests that may be pending at a later call: pending ones, and those
-// whose settlement is under way, which a refused hold sets back to
-// pending. The platform never writes a held or final request (settled)
-// back to either, so the list holds a session's live requests, not every
-// one it had; a write that does so puts the request back in the list
-// (writePaymentLocked).
+// (Acceptance.CancelPending). The session's list holds only the requests
+// that may be so: pending ones, and those whose approval is under way,
+// which a refused hold sets back to pending (open). A write that takes a
+// request out of both states takes it out of the list, and one that puts
+// it back puts it back (writePaymentLocked); the platform never writes a
+// held request, one whose capture or void is under way, or a final one
+// back to either. So the list holds a session's live requests, not every
+// one it had, also while the session is not paired again; this call takes
+// out the ones that it cancels.
 func (s *Store) cancelPendingLocked(id payflow.ID, t time.Time) {
 	ids := s.bySession[id]
 	live := ids[:0]
@@ -480,14 +482,20 @@ func (s *Store) cancelPendingLocked(id payflow.ID, t time.Time) {
 			p.VoidTo = payflow.StateCancelled
 			p.Version++
 		}
-		if !settled(p.State) {
+		if open(p.State) {
 			live = append(live, pid)
 		}
 	}
-	if len(live) == 0 {
+	s.setSessionListLocked(id, live)
+}
+
+// setSessionListLocked keeps ids as the list of session id, none when
+// ids is empty.
+func (s *Store) setSessionListLocked(id payflow.ID, ids []payflow.ID) {
+	if len(ids) == 0 {
 		delete(s.bySession, id)
 	} else {
-		s.bySession[id] = live
+		s.bySession[id] = ids
 	}
 }
 
@@ -510,20 +518,20 @@ func (s *Store) casPaymentLocked(p *payflow.PaymentRecord, from string) error {
 	return nil
 }
 
-// settled reports whether a request in state is held or final, which
-// cancelPendingLocked takes out of its session's list.
-func settled(state string) bool {
-	switch state {
-	case payflow.StateHeld, payflow.StateCaptured, payflow.StateDeclined, payflow.StateCancelled, payflow.StateExpired:
-		return true
-	}
-	return false
+// open reports whether a request in state is pending or its approval is
+// under way: the requests that a pairing cancels or marks, which its
+// session's list holds (cancelPendingLocked).
+func open(state string) bool {
+	return state == payflow.StatePending || state == stateApproving
 }
 
 func (s *Store) writePaymentLocked(p *payflow.PaymentRecord) {
 	old := s.payments[p.ID]
-	if settled(old.State) && !settled(p.State) && !slices.Contains(s.bySession[old.SessionID], p.ID) {
-		s.bySession[old.SessionID] = append(s.bySession[old.SessionID], p.ID) // taken out by a pairing
+	switch ids := s.bySession[old.SessionID]; {
+	case open(p.State) && !slices.Contains(ids, p.ID):
+		s.bySession[old.SessionID] = append(ids, p.ID)
+	case !open(p.State) && open(old.State):
+		s.setSessionListLocked(old.SessionID, slices.DeleteFunc(ids, func(id payflow.ID) bool { return id == p.ID }))
 	}
 	if p.State != old.State { // a deferral is of the step it was made in
 		p.DeferredTo = time.Time{}

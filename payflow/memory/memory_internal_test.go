@@ -200,3 +200,58 @@ func TestDeleteExpiredEnds(t *testing.T) {
 		assert.NotContains(t, k, "old", "the entries expired at its start are deleted")
 	}
 }
+
+// TestSettledRequestsLeaveTheirSessionList: a request leaves its
+// session's list for Acceptance.CancelPending once a write takes it out of
+// pending and approving (held, a capture or void under way, or final), so
+// that the list of a session that is never paired again does not grow
+// with its payments; one that a refused hold sets back to pending stays in
+// it once, and a pairing still cancels the pending ones and marks those
+// under approval.
+func TestSettledRequestsLeaveTheirSessionList(t *testing.T) {
+	s := New()
+	at := time.Unix(1_800_000_000, 0)
+	session := payflow.ID{0xee}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	move := func(id payflow.ID, state string) {
+		p := copyPayment(s.payments[id])
+		p.State = state
+		s.writePaymentLocked(p)
+	}
+	insert := func(id payflow.ID) {
+		s.insertPaymentLocked(&payflow.PaymentRecord{ID: id, SessionID: session, State: payflow.StatePending, ExpiresAt: at.Add(time.Minute)})
+	}
+	for i := range 100 { // payments captured in one session
+		id := payflow.ID{0x10, byte(i)}
+		insert(id)
+		move(id, stateApproving)
+		move(id, payflow.StateCaptured)
+	}
+	_, kept := s.bySession[session]
+	assert.False(t, kept, "no request of the session may be pending")
+
+	for i := byte(1); i <= 5; i++ {
+		insert(payflow.ID{i})
+	}
+	move(payflow.ID{1}, stateApproving)
+	move(payflow.ID{2}, payflow.StateDeclined)
+	move(payflow.ID{3}, stateApproving)
+	move(payflow.ID{3}, payflow.StateHeld)
+	move(payflow.ID{5}, payflow.StateCancelled)
+	assert.Equal(t, []payflow.ID{{1}, {4}}, s.bySession[session], "the approving and the pending one")
+	move(payflow.ID{1}, payflow.StatePending) // its hold refused
+	move(payflow.ID{1}, stateApproving)       // another consent
+	move(payflow.ID{3}, "capturing")
+	move(payflow.ID{3}, payflow.StateCaptured)
+	assert.Equal(t, []payflow.ID{{1}, {4}}, s.bySession[session], "each once, the captured one out")
+
+	s.cancelPendingLocked(session, at)
+	assert.Equal(t, payflow.StateCancelled, s.payments[payflow.ID{4}].State, "the pending one cancelled")
+	assert.Equal(t, payflow.StateCancelled, s.payments[payflow.ID{1}].VoidTo, "the approving one marked")
+	assert.Equal(t, []payflow.ID{{1}}, s.bySession[session], "the approving one kept")
+	move(payflow.ID{1}, payflow.StateCancelled) // its hold refused after the pairing
+	_, kept = s.bySession[session]
+	assert.False(t, kept)
+	assert.Len(t, s.payments, 105, "every request kept")
+}
