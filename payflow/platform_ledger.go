@@ -63,6 +63,10 @@ func TransferID(id ID, attempt uint32, leg, kind byte) ledger.ID {
 	return out
 }
 
+// refundTransferID returns the ID of the one ledger transfer of the refund
+// id (kind 4, attempt and leg 0), which its receipt names alone.
+func refundTransferID(id ID) ledger.ID { return TransferID(id, 0, 0, kindRefund) }
+
 // AccountID returns the ledger account ID of an owner (card ID, merchant
 // ID, or "" for the platform's funding and issuer accounts) with an
 // account code in a ledger:

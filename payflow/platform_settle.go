@@ -982,7 +982,7 @@ func (p *Platform) driveRefund(ctx context.Context, r *RefundRecord, pay *Paymen
 	if !ok {
 		return fmt.Errorf("%w: unknown currency %q", ErrInternal, r.Currency)
 	}
-	tid := TransferID(r.ID, 0, 0, kindRefund)
+	tid := refundTransferID(r.ID)
 	t := ledger.Transfer{
 		ID: tid, DebitAccountID: AccountID(AccountMerchant, cur.Numeric, pay.MerchantID),
 		CreditAccountID: AccountID(AccountWallet, cur.Numeric, pay.PayerCardID), Amount: r.Amount,

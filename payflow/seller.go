@@ -2065,7 +2065,9 @@ func (s *Seller) beginCapture(find func() (*PaymentView, error)) (cur *PaymentVi
 // the Refund after it makes a new refund. When the platform refuses it
 // (with another code, over HTTP in its error body), it was not made, and
 // Refund makes the new refund. A refund that the platform answers with a
-// verified receipt of another refund or request, sent the first time or
+// verified receipt of another refund or request, or of other ledger
+// transfers than the one that the platform derives from its refund ID
+// (TransferID of that ID, attempt 0, leg 0, kind 4), sent the first time or
 // again, fails that Refund with ErrMismatch, whose message names that
 // refund (its amount and request) and says that it may have been made and
 // that the phone keeps it, and stays kept: the Refunds
@@ -2272,8 +2274,8 @@ type sentRefund struct {
 }
 
 // errOtherRefund is the ErrMismatch of sendRefund for a verified receipt
-// of another refund or request than the one sent.
-var errOtherRefund = errors.New("the platform answered with a verified receipt of another refund or request")
+// of another refund or request than the one sent, or of other transfers.
+var errOtherRefund = errors.New("the platform answered with a verified receipt of another refund, request or transfer")
 
 // otherRefund is the error of sendRefund for u answered with a verified
 // receipt of another refund or request: detail, the ErrMismatch of the
@@ -2286,9 +2288,11 @@ func otherRefund(u *sentRefund, detail error) error {
 
 // sendRefund sends u to the platform and returns its verified receipt.
 // notMade reports that the platform refused u (refused), which was then
-// not made. A verified receipt of another refund or request is
-// ErrMismatch matching errOtherRefund, whose message says that u may have
-// been made (otherRefund).
+// not made. A verified receipt of another refund or request, or whose
+// transfer IDs are not the one transfer that the platform derives from
+// u's refund ID (refundTransferID), is ErrMismatch matching
+// errOtherRefund, whose message says that u may have been made
+// (otherRefund).
 func (s *Seller) sendRefund(ctx context.Context, u *sentRefund) (rc *Receipt, notMade bool, err error) {
 	v, err := s.api.Refund(ctx, &RefundRequest{Refund: u.msg})
 	if err != nil {
@@ -2303,6 +2307,10 @@ func (s *Seller) sendRefund(ctx context.Context, u *sentRefund) (rc *Receipt, no
 	h := record.Hash(u.msg)
 	if !bytes.Equal(rc.RefundID, u.id[:]) || !bytes.Equal(rc.RefundHash, h[:]) || rc.Amount != u.amount {
 		return nil, false, otherRefund(u, fmt.Errorf("%w: another refund ID, hash or amount", ErrMismatch))
+	}
+	tid := refundTransferID(u.id)
+	if len(rc.TransferIDs) != 1 || !bytes.Equal(rc.TransferIDs[0], tid[:]) {
+		return nil, false, otherRefund(u, fmt.Errorf("%w: transfer IDs other than the refund's", ErrMismatch))
 	}
 	return rc, false, nil
 }
