@@ -404,3 +404,56 @@ func TestDeleteChain(t *testing.T) {
 		assertStored(t, v.Applet, "0107", chain)
 	})
 }
+
+// TestPutCertificateSize: PUT DATA 0102 takes a card certificate of
+// pki.MaxCertificateSize octets and refuses one an octet longer, signed by
+// the same issuer for the same key, with 6A80 (PROTOCOL.md §2.4, §4.3).
+func TestPutCertificateSize(t *testing.T) {
+	ca := testIssuer(t)
+	san, err := asn1.Marshal([]asn1.RawValue{{Class: asn1.ClassContextSpecific, Tag: 6, Bytes: []byte(pki.CardURIPrefix + testICCID)}})
+	require.NoError(t, err)
+	padded := func(pub crypto.PublicKey, size int) []byte {
+		pad := 0
+		for range 100 {
+			value, err := asn1.Marshal(make([]byte, pad))
+			require.NoError(t, err)
+			cert, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{
+				SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: testICCID},
+				NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+				KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true,
+				ExtraExtensions: []pkix.Extension{
+					{Id: asn1.ObjectIdentifier{2, 5, 29, 17}, Value: san},
+					{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 99999, 2}, Value: value},
+				},
+			}, ca.Certificate(), pub, ca.Signer())
+			require.NoError(t, err)
+			if len(cert) == size {
+				return cert
+			}
+			// The signature's length varies by an octet or two, and so
+			// do the length octets around the padding.
+			pad = max(0, pad+size-len(cert))
+		}
+		t.Fatalf("no card certificate of %d octets", size)
+		return nil
+	}
+	for _, tt := range []struct {
+		size int
+		sw   uint16
+	}{
+		{pki.MaxCertificateSize, 0x9000},
+		{pki.MaxCertificateSize + 1, 0x6A80},
+	} {
+		a, pub := keyedBlank(t)
+		cert := padded(pub, tt.size)
+		_, sw := tx(t, a, "00DA0102"+"00"+hexFour(len(cert))+hexOf(cert))
+		assert.Equalf(t, tt.sw, sw, "%d octets: status word %04X", tt.size, sw)
+		got, sw := tx(t, a, "00CA0102000000") // extended Le: the whole certificate
+		if tt.sw == 0x9000 {
+			assert.Equal(t, uint16(0x9000), sw)
+			assert.Equal(t, cert, got, "%d octets", tt.size)
+		} else {
+			assert.Equalf(t, uint16(0x6A88), sw, "%d octets: no certificate held, status word %04X", tt.size, sw)
+		}
+	}
+}
