@@ -19,7 +19,9 @@ import (
 // was in it before (Pair).
 // Each payment is printed once: a consent sent again after its reply was
 // lost, which the platform answers with the payment it settled, prints
-// nothing more (Approve). It is safe for concurrent use.
+// nothing more (Approve); one that the recovery sweep settled, its call
+// cut short, is counted by the sweep's line instead (RunCloud's
+// sweepDue). It is safe for concurrent use.
 type Narrator struct {
 	payflow.API
 	Cloud  *Cloud

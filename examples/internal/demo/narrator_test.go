@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/casimpay/casimpay/payflow"
+	"github.com/casimpay/casimpay/pki/record"
 )
 
 // clockedAPI is an API whose clock reads at.
@@ -172,4 +173,43 @@ func TestNarratorSaysWhoPaired(t *testing.T) {
 		"[cloud]   Session "+Short(c.SessionID)+" paired: Alice and Corner Grocer, pairing code "+c.PairingCode+" (Alice confirmed it now, Corner Grocer before)\n",
 		strings.Join(slices.DeleteFunc(strings.SplitAfter(out.String(), "\n"), func(l string) bool { return strings.Contains(l, "token issued") }), ""),
 		"the lines of the pairings")
+}
+
+// TestSweepSaysWhatItSettled: a consent whose call was cut after the
+// platform recorded it, its settlement left under way, is settled by the
+// cloud's sweep, which says so on the cloud's screen; the consent sent
+// again then finds it settled, and the Narrator prints nothing more. A
+// sweep that finds nothing to settle prints nothing.
+func TestSweepSaysWhatItSettled(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	w, req := signedConsent(ctx, t)
+	id, ok := consentRequest(req)
+	require.True(t, ok)
+	// What a call cut after the platform recorded the consent leaves: the
+	// request approving, the consent kept, the hold not yet asked for.
+	r, err := w.cloud.Store.Payment(ctx, id)
+	require.NoError(t, err)
+	h := record.Hash(req.Consent)
+	r.State, r.Consent, r.ConsentHash, r.UpdatedAt = approvingState, req.Consent, h[:], time.Now().Add(-time.Minute)
+	require.NoError(t, w.cloud.Store.UpdatePayment(ctx, r, payflow.StatePending))
+
+	var out bytes.Buffer
+	screen := NewPrinter(&out).Screen("cloud")
+	require.NoError(t, sweepDue(ctx, w.cloud, screen))
+	assert.Equal(t, "[cloud]   Recovery sweep: 1 settlement(s) that cut calls left under way completed\n", out.String())
+	r, err = w.cloud.Store.Payment(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, r.State)
+
+	out.Reset()
+	require.NoError(t, sweepDue(ctx, w.cloud, screen))
+	n := &Narrator{API: w.cloud.Platform, Cloud: w.cloud, Screen: screen}
+	v, err := n.Approve(ctx, req)
+	require.NoError(t, err)
+	assert.Equal(t, payflow.StateCaptured, v.State)
+	assert.Empty(t, out.String(), "nothing more: no second sweep line, no payment line")
+	b, err := w.cloud.Platform.Balance(ctx, w.cards["alice"].ICCID, "EUR")
+	require.NoError(t, err)
+	assert.Equal(t, payflow.Balance{Posted: 5000 - 1127}, b, "charged once")
 }

@@ -262,10 +262,8 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 		case <-radio.C:
 			err = air.Send(bystanders, time.Now())
 		case <-sweep.C:
-			if _, err = cloud.Platform.ExpireDue(ctx, 0); err == nil {
-				if _, err = cloud.Platform.RecoverSweep(ctx, 0); err == nil {
-					err = topUp()
-				}
+			if err = sweepDue(ctx, cloud, screen); err == nil {
+				err = topUp()
 			}
 		case <-crl.C:
 			err = cloud.RefreshCRLs()
@@ -274,6 +272,23 @@ func RunCloud(ctx context.Context, args []string, stdout io.Writer) error {
 			screen.Printf("error: %v", err)
 		}
 	}
+}
+
+// sweepDue ends the requests past their expiry and completes the
+// settlements that calls cut short left under way (payflow.Platform's
+// ExpireDue and RecoverSweep), and says on screen how many it completed:
+// the Narrator prints a payment when the call that settled it returns,
+// which a call cut short does not, and a consent sent again after the
+// sweep settled it finds it settled and prints nothing either.
+func sweepDue(ctx context.Context, cloud *Cloud, screen *Screen) error {
+	if _, err := cloud.Platform.ExpireDue(ctx, 0); err != nil {
+		return err
+	}
+	n, err := cloud.Platform.RecoverSweep(ctx, 0)
+	if n > 0 {
+		screen.Printf("Recovery sweep: %d settlement(s) that cut calls left under way completed", n)
+	}
+	return err
 }
 
 // checkListen refuses a -listen, listen, that is no host:port with
