@@ -51,7 +51,9 @@
 //	                 (default 1s)
 //	-data DIR        the data folder (default: a temporary one in process,
 //	                 $TMPDIR/casimpay-demo with -url); a DIR that is a file
-//	                 is refused with exit status 2
+//	                 is refused with exit status 2, and one that cannot be
+//	                 written (with -url, its cards/) with exit status 1
+//	                 and a line that names it and says why
 //	-postgres DSN    in process: keep the state in PostgreSQL
 //	-http            in process: go through the HTTP API on a loopback port
 //	-url URL         drive the cloud program at URL instead

@@ -20,7 +20,10 @@
 //
 //	-data DIR       the cloud's data folder (default $TMPDIR/casimpay-demo);
 //	                an empty DIR, or one that is a file, is refused with
-//	                exit status 2
+//	                exit status 2, and one whose cards/ or air/ (or,
+//	                while air/ is missing, DIR itself) cannot be written
+//	                with exit status 1 and a line that names it and says
+//	                why, before the phone logs in
 //	-url URL        the cloud's URL (default: read from DIR/cloud.url)
 //	-pick NAME      whom to tap in the service queue (default Corner Grocer)
 //	                (a name no phone can have, such as an empty one, is

@@ -110,29 +110,44 @@ func LoadAuthority(ctx context.Context, dir string) (_ *Authority, err error) {
 
 // checkWritable makes sure that the data folder dir, and the folders in
 // it that the programs write once it is set up (cards/, the card state
-// files', and air/, the adverts') where they exist, can be written: it
-// makes a file in each, which it removes. One that cannot be written is
-// an error that names it and says why (cannotWrite).
+// files', and air/, the adverts') where they exist, can be written
+// (checkFolder). One that cannot be written is an error that names it and
+// says why (cannotWrite).
 func checkWritable(dir string) error {
-	for _, d := range []struct{ path, what string }{
-		{dir, "the data folder " + dir},
-		{filepath.Dir(CardPath(dir, "")), "the folder %s of the data folder"},
-		{filepath.Join(dir, "air"), "the folder %s of the data folder"},
-	} {
-		if d.path != dir {
-			if _, err := os.Stat(d.path); err != nil {
-				continue // made when needed, by a write into dir
-			}
-			d.what = fmt.Sprintf(d.what, d.path)
+	if err := checkFolder(dir, "the data folder "+dir); err != nil {
+		return err
+	}
+	for _, name := range []string{"cards", "air"} {
+		if err := checkFolderOf(dir, name); err != nil {
+			return err
 		}
-		f, err := os.CreateTemp(d.path, ".casimpay-write*")
-		if err != nil {
-			return fmt.Errorf("demo: %w", cannotWrite(d.what, err))
-		}
-		f.Close()
-		if err := os.Remove(f.Name()); err != nil {
-			return fmt.Errorf("demo: %w", cannotWrite(d.what, err))
-		}
+	}
+	return nil
+}
+
+// checkFolderOf makes sure that the folder name of the data folder dir
+// (cards, air) can be written, or, while it is missing, dir, in which a
+// write makes it (checkFolder). One that cannot be written is an error
+// that names it and says why (cannotWrite).
+func checkFolderOf(dir, name string) error {
+	path := filepath.Join(dir, name)
+	if _, err := os.Stat(path); err != nil {
+		return checkFolder(dir, "the data folder "+dir)
+	}
+	return checkFolder(path, "the folder "+path+" of the data folder")
+}
+
+// checkFolder makes sure that the folder path, what, can be written: it
+// makes a file in it, which it removes. One that cannot be written is an
+// error that names it, what, and says why (cannotWrite).
+func checkFolder(path, what string) error {
+	f, err := os.CreateTemp(path, ".casimpay-write*")
+	if err != nil {
+		return fmt.Errorf("demo: %w", cannotWrite(what, err))
+	}
+	f.Close()
+	if err := os.Remove(f.Name()); err != nil {
+		return fmt.Errorf("demo: %w", cannotWrite(what, err))
 	}
 	return nil
 }

@@ -51,15 +51,21 @@ func CardPath(dir, name string) string { return filepath.Join(dir, "cards", name
 // until Close (or the end of the process), and a card file that another
 // process, or another OpenCard or LockCard of this one, holds is
 // ErrCardInUse at once (another process is seen where flock(2) is: see
-// LockCard). A card file that cannot be written, as in a read-only folder,
-// is refused with an error naming it, rather than failing the first
-// command that stores the card's state with the status word 6581
-// (simcard.ErrMemory). A card missing from the folder is an error that
+// LockCard). A card whose folder (cards/) cannot be written is refused
+// with one line that names the folder and gives the system's reason, as
+// LoadAuthority refuses it (such as "the folder DIR/cards of the data
+// folder cannot be written: permission denied", matching
+// fs.ErrPermission), and a card file that cannot be written otherwise
+// with an error naming it, rather than failing the first command that
+// stores the card's state with the status word 6581 (simcard.ErrMemory). A card missing from the folder is an error that
 // matches fs.ErrNotExist.
 func OpenCard(dir, name string) (_ *Card, err error) {
 	path := CardPath(dir, name)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("demo: card %s: %w", name, err)
+	}
+	if err := checkFolderOf(dir, "cards"); err != nil {
+		return nil, err
 	}
 	unlock, err := LockCard(path)
 	if err != nil {

@@ -6,9 +6,11 @@ import (
 	"context"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,7 +23,8 @@ import (
 )
 
 // TestOpenCardReadOnly: a card whose file cannot be written (its folder
-// is read-only) is refused when it is opened, naming the file, rather
+// is read-only) is refused when it is opened, with one line that names
+// the folder and gives the system's reason, rather
 // than failing the first command that stores its state with the card's
 // status word 6581. Root writes into a read-only folder: run as root,
 // the test runs as nobody in another process (runAsNobody).
@@ -47,7 +50,7 @@ func TestOpenCardReadOnly(t *testing.T) {
 			defer os.Chmod(cards, 0o700)
 			_, err := OpenCard(dir, "alice")
 			require.ErrorIs(t, err, fs.ErrPermission)
-			assert.Contains(t, err.Error(), CardPath(dir, "alice")+" cannot be written")
+			assert.EqualError(t, err, "demo: the folder "+cards+" of the data folder cannot be written: permission denied")
 		})
 	}
 }
@@ -257,5 +260,81 @@ func TestOpenCloudReadOnly(t *testing.T) {
 				assert.Equal(t, before, folderState(t, dir), "nothing changed")
 			}
 		})
+	}
+}
+
+// TestPhoneReadOnly: a phone program (seller, shopper) whose card's folder
+// (cards/) or air (air/, or, while that is missing, the data folder, in
+// which the radio makes it) cannot be written is refused before it says
+// anything, with one line that names the folder and gives the system's
+// reason (an error that matches fs.ErrPermission, not ErrUsage: exit
+// status 1), as the cloud program is (TestOpenCloudReadOnly), rather
+// than the system's message on the card's temporary file, or a line of
+// the radio's every 200 ms; nothing in the folder changes but
+// the card's own files, which the card opens first. Root writes
+// into a read-only folder: run as root, the test runs as nobody in
+// another process (runAsNobody).
+func TestPhoneReadOnly(t *testing.T) {
+	if os.Geteuid() == 0 {
+		runAsNobody(t, "TestPhoneReadOnly")
+		return
+	}
+	for _, tt := range []struct {
+		name string
+		// prepare returns the folder to make read-only.
+		prepare func(t *testing.T, dir string) string
+		want    func(dir string) string
+	}{
+		{"cards", func(t *testing.T, dir string) string {
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "air"), 0o700))
+			return filepath.Join(dir, "cards")
+		}, func(dir string) string {
+			return "demo: the folder " + filepath.Join(dir, "cards") + " of the data folder cannot be written: permission denied"
+		}},
+		{"air", func(t *testing.T, dir string) string {
+			require.NoError(t, os.MkdirAll(filepath.Join(dir, "air"), 0o700))
+			return filepath.Join(dir, "air")
+		}, func(dir string) string {
+			return "demo: the folder " + filepath.Join(dir, "air") + " of the data folder cannot be written: permission denied"
+		}},
+		{"air missing", func(t *testing.T, dir string) string {
+			require.NoError(t, os.RemoveAll(filepath.Join(dir, "air")))
+			return dir
+		}, func(dir string) string {
+			return "demo: the data folder " + dir + " cannot be written: permission denied"
+		}},
+	} {
+		for _, program := range []struct {
+			name string
+			run  func(context.Context, []string, io.Writer) error
+		}{{"seller", RunSeller}, {"shopper", RunShopper}} {
+			t.Run(tt.name+"/"+program.name, func(t *testing.T) {
+				dir := setUpFolder(t)
+				ro := tt.prepare(t, dir)
+				require.NoError(t, os.Chmod(ro, 0o500))
+				t.Cleanup(func() { os.Chmod(ro, 0o700) })
+				// The card, opened before the air is looked at, stores
+				// its state back (OpenCard), the same.
+				state := func() map[string]string {
+					st := folderState(t, dir)
+					if tt.name != "cards" {
+						for p := range st {
+							if strings.HasPrefix(p, filepath.Join(dir, "cards")) {
+								delete(st, p)
+							}
+						}
+					}
+					return st
+				}
+				before := state()
+				var out strings.Builder
+				err := program.run(context.Background(), []string{"-data", dir, "-url", "http://127.0.0.1:1", "-wait", "200ms"}, &out)
+				require.ErrorIs(t, err, fs.ErrPermission)
+				assert.NotErrorIs(t, err, ErrUsage)
+				assert.Equal(t, tt.want(dir), err.Error())
+				assert.Empty(t, out.String(), "refused before the phone logs in")
+				assert.True(t, maps.Equal(before, state()), "nothing changed")
+			})
+		}
 	}
 }

@@ -390,8 +390,11 @@ func parsePhoneFlags(name, pick string, args []string) (*phoneFlags, error) {
 	return f, nil
 }
 
-// startPhone opens the card name of the data folder, logs it in to the
-// cloud over HTTP, giving up after -wait (login), and starts its radio:
+// startPhone opens the card name of the data folder (OpenCard), makes
+// sure that its radio can write the air (air/, or, while that is missing,
+// the data folder, in which it is made), which it refuses otherwise with
+// one line that names the folder and says why, as LoadAuthority does,
+// logs the card in to the cloud over HTTP, giving up after -wait (login), and starts its radio:
 // every 200 ms it writes its advert into the air and hears the others.
 // The phone stops broadcasting, and closes its card, when the returned
 // function is called.
@@ -408,6 +411,9 @@ func startPhone(ctx context.Context, f *phoneFlags, name, label string, stdout i
 	root, err := LoadRoot(f.dir)
 	if err != nil {
 		return nil, nil, NoCloudHint(err)
+	}
+	if err := checkFolderOf(f.dir, "air"); err != nil {
+		return nil, nil, err
 	}
 	party := *Grocery.Party(name)
 	client, err := payflow.NewClient(f.url, payflow.ClientOptions{})
