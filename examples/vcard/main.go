@@ -25,9 +25,10 @@
 //
 //	-vpcd host:port   vpcd's address, a port from 1 to 65535 (default
 //	                  127.0.0.1:35963)
-//	-pin digits       the PIN of a new card, 4 to 12 digits (default
-//	                  123456)
-//	-puk digits       the PUK of a new card, 8 digits (default 12345678)
+//	-pin DIGITS       the PIN of a new card, 4 to 12 digits (default
+//	                  123456); with -unblock, the card's new PIN
+//	-puk DIGITS       the PUK of a new card, 8 digits (default 12345678);
+//	                  with -unblock, the card's PUK
 //	-state file       the card's state file (default vcard.state)
 //	-unblock          before serving a card personalised before, present
 //	                  -puk, its PUK, to unblock its PIN (RESET RETRY
@@ -66,21 +67,27 @@ import (
 )
 
 func main() {
-	addr := flag.String("vpcd", vpcd.DefaultAddr, "vpcd address `host:port`")
-	pin := flag.String("pin", simcardtest.PIN, "PIN of a new card")
-	puk := flag.String("puk", simcardtest.PUK, "PUK of a new card")
-	statePath := flag.String("state", "vcard.state", "card state `file`")
-	unblock := flag.Bool("unblock", false, "unblock the PIN of the card personalised before with -puk, making -pin its PIN")
-	flag.Parse()
+	// The usage names the program, not the binary that `go run` builds.
+	fs := flag.NewFlagSet("vcard", flag.ExitOnError)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+		fs.PrintDefaults()
+	}
+	addr := fs.String("vpcd", vpcd.DefaultAddr, "vpcd address `host:port`")
+	pin := fs.String("pin", simcardtest.PIN, "the PIN of a new card, 4 to 12 `DIGITS`; with -unblock, the card's new PIN")
+	puk := fs.String("puk", simcardtest.PUK, "the PUK of a new card, 8 `DIGITS`; with -unblock, the card's PUK, which unblocks its PIN")
+	statePath := fs.String("state", "vcard.state", "card state `file`")
+	unblock := fs.Bool("unblock", false, "unblock the PIN of the card personalised before with -puk, making -pin its PIN")
+	fs.Parse(os.Args[1:])
 	// refuse ends the program as the flag package does for a bad flag,
 	// before the card's files or vpcd are touched.
 	refuse := func(format string, args ...any) {
-		fmt.Fprintf(flag.CommandLine.Output(), "vcard: "+format+"\n", args...)
-		flag.Usage()
+		fmt.Fprintf(fs.Output(), "vcard: "+format+"\n", args...)
+		fs.Usage()
 		os.Exit(2)
 	}
-	if flag.NArg() > 0 { // the flag package stops at it: a flag after it would be dropped unseen
-		refuse("unexpected argument %q (the program takes only flags)", flag.Arg(0))
+	if fs.NArg() > 0 { // the flag package stops at it: a flag after it would be dropped unseen
+		refuse("unexpected argument %q (the program takes only flags)", fs.Arg(0))
 	}
 	if err := vpcd.CheckAddr(*addr); err != nil {
 		refuse("-vpcd: %v", err)
@@ -101,7 +108,7 @@ func main() {
 	// A PIN or PUK not given is the default of a new card; given, run
 	// says when the card keeps its own.
 	given := map[string]string{}
-	flag.Visit(func(f *flag.Flag) { given[f.Name] = f.Value.String() })
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = f.Value.String() })
 	if *unblock {
 		if given["pin"] == "" || given["puk"] == "" {
 			refuse("-unblock needs -puk, the card's PUK, and -pin, its new PIN")

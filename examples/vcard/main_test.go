@@ -390,6 +390,35 @@ func TestExitStatus(t *testing.T) {
 	}
 }
 
+// TestUsage: -h prints the usage under the program's name (not the path
+// of the binary that `go run` builds), with what -pin and -puk mean with
+// -unblock as well as for a new card, and exits 0.
+func TestUsage(t *testing.T) {
+	if os.Getenv("VCARD_MAIN_USAGE") != "" {
+		os.Args = []string{filepath.Join(t.TempDir(), "exe", "vcard"), "-h"}
+		main()
+		os.Exit(3) // -h ends main
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestUsage$")
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "VCARD_MAIN_USAGE=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "%s%s", &stdout, &stderr)
+	assert.Equal(t, `Usage of vcard:
+  -pin DIGITS
+    	the PIN of a new card, 4 to 12 DIGITS; with -unblock, the card's new PIN (default "123456")
+  -puk DIGITS
+    	the PUK of a new card, 8 DIGITS; with -unblock, the card's PUK, which unblocks its PIN (default "12345678")
+  -state file
+    	card state file (default "vcard.state")
+  -unblock
+    	unblock the PIN of the card personalised before with -puk, making -pin its PIN
+  -vpcd host:port
+    	vpcd address host:port (default "127.0.0.1:35963")
+`, stderr.String())
+}
+
 // TestDocSelectsApplet: the opensc-tool command of the package comment
 // selects the applet by its AID and reads the ICCID.
 func TestDocSelectsApplet(t *testing.T) {
